@@ -1,0 +1,81 @@
+/**
+ * The ledger: balanced, append-only double-entry transactions in an immutable ledger
+ * value, balances and the trial balance, invariant checks, and the builders of a savings
+ * round's money movements with their chart of accounts.
+ *
+ * @module
+ */
+
+export {
+  type BalanceOverflowError,
+  balanceOverflow,
+  type DuplicateTransactionConflictError,
+  duplicateTransactionConflict,
+  type InvalidAccountIdError,
+  type InvalidOccurredAtError,
+  type InvalidRefsError,
+  type InvalidTransactionIdError,
+  invalidAccountId,
+  invalidOccurredAt,
+  invalidRefs,
+  invalidTransactionId,
+  type LedgerError,
+  type LedgerErrorCode,
+  type LedgerInvariant,
+  type LedgerInvariantViolatedError,
+  ledgerInvariantViolated,
+  type NonPositiveAmountError,
+  nonPositiveAmount,
+  type TooFewPostingsError,
+  type TooManyPostingsError,
+  tooFewPostings,
+  tooManyPostings,
+  type UnbalancedTransactionError,
+  unbalancedTransaction,
+} from "./ledger.errors.js";
+export {
+  balanceOf,
+  balancesOf,
+  emptyLedger,
+  type Ledger,
+  ledgerFromTransactions,
+  postTransaction,
+  type TrialBalanceLine,
+  transactionById,
+  trialBalance,
+} from "./ledger.js";
+export { checkLedgerInvariants } from "./ledger-invariants.js";
+export {
+  checkAccountId,
+  createLedgerTransaction,
+  credit,
+  debit,
+  LEDGER_ID_MAX_CHARS,
+  LEDGER_POSTINGS_MAX,
+  LEDGER_REF_KEY_MAX_CHARS,
+  LEDGER_REF_VALUE_MAX_CHARS,
+  LEDGER_REFS_MAX,
+  type LedgerAccountId,
+  type LedgerPosting,
+  type LedgerTransaction,
+  type LedgerTransactionInput,
+  type LedgerTransactionKind,
+  type PostingSide,
+  sameTransactionContent,
+  validateLedgerTransaction,
+} from "./ledger-transaction.js";
+export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
+export {
+  contributionRefunded,
+  debitFailed,
+  debitInitiated,
+  debitSettled,
+  disputeLoss,
+  disputeReinstated,
+  type PayoutMovementInput,
+  payoutTransferred,
+  type RoundMovementInput,
+  roundAccountPrefix,
+  roundAccounts,
+  transferReversed,
+} from "./round-movements.js";
