@@ -1,1 +1,33 @@
-export {};
+/**
+ * susu's domain: money, the ledger, savings groups and their rounds as pure state
+ * machines, the ports that infrastructure implements, and the use cases that tie them
+ * together. Imports nothing but neverthrow; no I/O, no clock, no randomness.
+ *
+ * In-memory adapters for tests live in the `@susu/domain/testing` entry point.
+ *
+ * @module
+ */
+export * from "./group/index.js";
+export * from "./ledger/index.js";
+export * from "./money/index.js";
+export * from "./policy/index.js";
+export * from "./ports/index.js";
+export * from "./round/index.js";
+export * from "./shared/index.js";
+/**
+ * The use cases: load aggregates through the ports, decide, and store atomically. A
+ * namespace, because several share a name with the pure group functions they wrap
+ * (`useCases.joinGroup` stores what `joinGroup` computes).
+ */
+export * as useCases from "./use-cases/index.js";
+export type {
+  CreateGroupCommand,
+  DispatchOptions,
+  DispatchReport,
+  EffectFailure,
+  EffectPorts,
+  FollowUp,
+  NotFoundError,
+  UseCaseDeps,
+  UseCaseError,
+} from "./use-cases/index.js";

@@ -1,0 +1,489 @@
+import { err, ok, type Result } from "neverthrow";
+import type { CurrencyCode } from "../money/index.js";
+import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
+import type { Instant } from "../shared/time.js";
+import { type Cadence, roundOpensAt } from "./cadence.js";
+import { type GroupError, groupError } from "./group.errors.js";
+import type { GroupId, MemberId } from "./ids.js";
+import { drawPayoutOrder, isPermutationOf, type PayoutOrder, type PayoutOrderMethod } from "./payout-order.js";
+
+/** The most members one group may have: a rotation of more would last years. */
+export const MEMBERS_MAX = 50;
+/** The fewest members a group needs before it can start. */
+export const MEMBERS_MIN = 2;
+
+/** What a member needs before money can move for them. */
+export interface MemberReadiness {
+  /** Their BECS debit mandate is active, so contributions can be collected. */
+  readonly mandateActive: boolean;
+  /** Their connected account can receive transfers, so they can be paid the pot. */
+  readonly payoutsEnabled: boolean;
+}
+
+/** The Stripe objects that belong to a member; absent until created. */
+export interface MemberPaymentProfile {
+  readonly customerId?: string;
+  readonly paymentMethodId?: string;
+  readonly mandateId?: string;
+  readonly connectedAccountId?: string;
+}
+
+/**
+ * A member's place in the group:
+ * - `active`: contributes to every round and is in the payout order;
+ * - `pending`: joined mid-rotation, takes part from the next rotation on;
+ * - `leaving`: asked to leave during a round, contributes to it and leaves when it ends;
+ * - `left`: no longer takes part.
+ */
+export type MemberStatus = "active" | "pending" | "leaving" | "left";
+
+/** One person in a group. */
+export interface Member {
+  readonly id: MemberId;
+  readonly displayName: string;
+  readonly role: "admin" | "member";
+  readonly status: MemberStatus;
+  readonly joinedAt: Instant;
+  readonly readiness: MemberReadiness;
+  readonly payment: MemberPaymentProfile;
+}
+
+/** A proposal by one member to swap payout positions with another; applies once both agree. */
+export interface PositionSwap {
+  readonly proposedBy: MemberId;
+  readonly counterparty: MemberId;
+  readonly proposedAt: Instant;
+}
+
+/** The group's progress through its rotations. */
+export interface RotationProgress {
+  /** 1-based number of the rotation in progress. */
+  readonly number: number;
+  /** Members who have received the pot in this rotation, in payout order. */
+  readonly receivedMemberIds: readonly MemberId[];
+  /** 0-based count of rounds opened since the group started, across rotations. */
+  readonly roundSequence: number;
+}
+
+/**
+ * `forming` (members join, order is set) → `active` → `completed`, with `paused` when a
+ * payout cannot be delivered (or an admin pauses) until someone fixes it.
+ */
+export type GroupStatus = "forming" | "active" | "paused" | "completed";
+
+/** A savings group: who contributes how much, how often, and who receives the pot when. */
+export interface Group {
+  readonly id: GroupId;
+  readonly name: string;
+  readonly currency: CurrencyCode;
+  /** Each member's contribution per round, in the currency's minor unit. */
+  readonly contributionMinor: number;
+  readonly cadence: Cadence;
+  readonly startsAt: Instant;
+  /** How many rotations the group runs before it completes. */
+  readonly rotationsPlanned: number;
+  readonly status: GroupStatus;
+  readonly pausedReason?: string;
+  readonly members: readonly Member[];
+  readonly payoutOrder: PayoutOrder;
+  readonly rotation: RotationProgress;
+  /** The round collecting or paying out now, if any. */
+  readonly currentRoundId?: string;
+  readonly pendingSwaps: readonly PositionSwap[];
+  readonly policy: RoundPolicy;
+  readonly createdAt: Instant;
+  /** Optimistic-concurrency version, incremented by every stored change. */
+  readonly version: number;
+}
+
+/** What it takes to create a group; the creator becomes its first member and admin. */
+export interface NewGroup {
+  readonly id: GroupId;
+  readonly name: string;
+  readonly currency: CurrencyCode;
+  readonly contributionMinor: number;
+  readonly cadence: Cadence;
+  readonly startsAt: Instant;
+  readonly payoutOrderMethod: PayoutOrderMethod;
+  readonly rotationsPlanned?: number;
+  readonly policy?: RoundPolicy;
+  readonly creator: { readonly id: MemberId; readonly displayName: string };
+  readonly createdAt: Instant;
+}
+
+const NOT_READY: MemberReadiness = { mandateActive: false, payoutsEnabled: false };
+
+/**
+ * Creates a group in `forming` state. Amount and currency rules (minimum charge, step) are
+ * checked by the use case with the money module; here only the group's own shape.
+ */
+export function createGroup(input: NewGroup): Result<Group, GroupError> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 100) return err(groupError("invalid_group", "name must be 1–100 characters"));
+  if (!Number.isSafeInteger(input.contributionMinor) || input.contributionMinor <= 0)
+    return err(groupError("invalid_group", "contribution must be a positive whole number of minor units"));
+  const rotationsPlanned = input.rotationsPlanned ?? 1;
+  if (!Number.isSafeInteger(rotationsPlanned) || rotationsPlanned < 1 || rotationsPlanned > 12)
+    return err(groupError("invalid_group", "rotationsPlanned must be between 1 and 12"));
+  const creator: Member = {
+    id: input.creator.id,
+    displayName: input.creator.displayName,
+    role: "admin",
+    status: "active",
+    joinedAt: input.createdAt,
+    readiness: NOT_READY,
+    payment: {},
+  };
+  return ok({
+    id: input.id,
+    name,
+    currency: input.currency,
+    contributionMinor: input.contributionMinor,
+    cadence: input.cadence,
+    startsAt: input.startsAt,
+    rotationsPlanned,
+    status: "forming",
+    members: [creator],
+    payoutOrder: { method: input.payoutOrderMethod, memberIds: [creator.id] },
+    rotation: { number: 1, receivedMemberIds: [], roundSequence: 0 },
+    pendingSwaps: [],
+    policy: input.policy ?? DEFAULT_ROUND_POLICY,
+    createdAt: input.createdAt,
+    version: 0,
+  });
+}
+
+/** Finds a member by id. */
+export function findMember(group: Group, memberId: MemberId): Member | undefined {
+  return group.members.find((m) => m.id === memberId);
+}
+
+/** Members who take part in the current rotation (they contribute to its rounds). */
+export function contributingMembers(group: Group): Member[] {
+  return group.members.filter((m) => m.status === "active" || m.status === "leaving");
+}
+
+function requireAdmin(group: Group, actorId: MemberId): Result<Member, GroupError> {
+  const actor = findMember(group, actorId);
+  if (!actor || actor.status === "left") return err(groupError("member_not_found", `no member ${actorId}`));
+  if (actor.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
+  return ok(actor);
+}
+
+function orderFor(method: PayoutOrderMethod, members: readonly Member[], current: PayoutOrder): PayoutOrder {
+  const ids = members.map((m) => m.id);
+  switch (method) {
+    case "join_order":
+      return { method, memberIds: ids };
+    case "reverse_join_order":
+      return { method, memberIds: [...ids].reverse() };
+    case "fixed": {
+      // Keep the admin's order for those still in it, newcomers at the end.
+      const kept = current.memberIds.filter((id) => ids.includes(id));
+      return { method, memberIds: [...kept, ...ids.filter((id) => !kept.includes(id))] };
+    }
+    case "seeded_draw":
+      return current.seed === undefined
+        ? { method, memberIds: ids }
+        : { method, memberIds: drawPayoutOrder(ids, current.seed), seed: current.seed };
+  }
+}
+
+/**
+ * Adds a member. While the group is forming they join the first rotation; once it is
+ * running they are `pending` and join at the start of the next rotation, so the pot and
+ * the order of the rotation in progress never change under anyone's feet.
+ */
+export function joinGroup(
+  group: Group,
+  member: { readonly id: MemberId; readonly displayName: string; readonly joinedAt: Instant },
+): Result<Group, GroupError> {
+  if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
+  if (findMember(group, member.id)) return err(groupError("member_exists", `member ${member.id} already joined`));
+  const present = group.members.filter((m) => m.status !== "left");
+  if (present.length >= MEMBERS_MAX)
+    return err(groupError("too_many_members", `a group has at most ${MEMBERS_MAX} members`));
+  const added: Member = {
+    id: member.id,
+    displayName: member.displayName.trim() || member.id,
+    role: "member",
+    status: group.status === "forming" ? "active" : "pending",
+    joinedAt: member.joinedAt,
+    readiness: NOT_READY,
+    payment: {},
+  };
+  const members = [...group.members, added];
+  const payoutOrder =
+    group.status === "forming"
+      ? orderFor(group.payoutOrder.method, contributingMembers({ ...group, members }), group.payoutOrder)
+      : group.payoutOrder;
+  return ok({ ...group, members, payoutOrder });
+}
+
+/**
+ * Removes a member. A member who already received the pot in this rotation must keep
+ * contributing until it ends; the member due to receive the current round cannot leave
+ * (an admin reassigns the payout first). During a round, a member leaves when it ends.
+ */
+export function leaveGroup(group: Group, memberId: MemberId, currentRecipientId?: MemberId): Result<Group, GroupError> {
+  const member = findMember(group, memberId);
+  if (!member || member.status === "left") return err(groupError("member_not_found", `no member ${memberId}`));
+  const rotationUnfinished = group.rotation.receivedMemberIds.length < group.payoutOrder.memberIds.length;
+  if (group.rotation.receivedMemberIds.includes(memberId) && rotationUnfinished && group.status !== "forming")
+    return err(
+      groupError(
+        "member_owes_contributions",
+        "you received the pot in this rotation: you can leave once it ends and everyone has been paid",
+      ),
+    );
+  if (currentRecipientId === memberId)
+    return err(groupError("member_is_current_recipient", "you are due to receive this round's pot"));
+  const status: MemberStatus = group.currentRoundId !== undefined && member.status === "active" ? "leaving" : "left";
+  const members = group.members.map((m) => (m.id === memberId ? { ...m, status } : m));
+  const payoutOrder = {
+    ...group.payoutOrder,
+    memberIds: group.payoutOrder.memberIds.filter((id) => id !== memberId),
+  };
+  return ok({
+    ...group,
+    members,
+    payoutOrder,
+    pendingSwaps: group.pendingSwaps.filter((s) => s.proposedBy !== memberId && s.counterparty !== memberId),
+  });
+}
+
+/** An admin sets the exact payout order (method becomes `fixed`); only while forming. */
+export function setFixedPayoutOrder(
+  group: Group,
+  actorId: MemberId,
+  memberIds: readonly MemberId[],
+): Result<Group, GroupError> {
+  return requireAdmin(group, actorId).andThen(() => {
+    if (group.status !== "forming")
+      return err(groupError("group_not_forming", "the order can only be set before the group starts"));
+    const expected = contributingMembers(group).map((m) => m.id);
+    if (!isPermutationOf(memberIds, expected))
+      return err(groupError("invalid_payout_order", "the order must list every member exactly once"));
+    return ok({ ...group, payoutOrder: { method: "fixed" as const, memberIds: [...memberIds] } });
+  });
+}
+
+/**
+ * An admin draws the payout order from `seed` (method becomes `seeded_draw`). The seed is
+ * stored with the order so anyone can re-derive it with {@link drawPayoutOrder}.
+ */
+export function drawGroupPayoutOrder(group: Group, actorId: MemberId, seed: string): Result<Group, GroupError> {
+  return requireAdmin(group, actorId).andThen(() => {
+    if (group.status !== "forming")
+      return err(groupError("group_not_forming", "the order can only be drawn before the group starts"));
+    if (seed.length < 8 || seed.length > 128)
+      return err(groupError("invalid_payout_order", "the seed must be 8–128 characters"));
+    const ids = contributingMembers(group).map((m) => m.id);
+    return ok({ ...group, payoutOrder: { method: "seeded_draw" as const, memberIds: drawPayoutOrder(ids, seed), seed } });
+  });
+}
+
+/** An admin switches the order method to a derived one (`join_order`, `reverse_join_order`). */
+export function usePayoutOrderMethod(
+  group: Group,
+  actorId: MemberId,
+  method: "join_order" | "reverse_join_order",
+): Result<Group, GroupError> {
+  return requireAdmin(group, actorId).andThen(() => {
+    if (group.status !== "forming")
+      return err(groupError("group_not_forming", "the method can only change before the group starts"));
+    return ok({ ...group, payoutOrder: orderFor(method, contributingMembers(group), group.payoutOrder) });
+  });
+}
+
+function swappable(group: Group, memberId: MemberId): Result<Member, GroupError> {
+  const m = findMember(group, memberId);
+  if (!m || m.status !== "active") return err(groupError("member_not_found", `no active member ${memberId}`));
+  if (group.rotation.receivedMemberIds.includes(memberId))
+    return err(groupError("swap_not_allowed", `${memberId} already received the pot in this rotation`));
+  if (!group.payoutOrder.memberIds.includes(memberId))
+    return err(groupError("swap_not_allowed", `${memberId} has no position in this rotation`));
+  return ok(m);
+}
+
+/** One member proposes to swap payout positions with another. */
+export function proposeSwap(
+  group: Group,
+  proposedBy: MemberId,
+  counterparty: MemberId,
+  at: Instant,
+): Result<Group, GroupError> {
+  if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
+  if (proposedBy === counterparty) return err(groupError("swap_not_allowed", "a member cannot swap with themself"));
+  return swappable(group, proposedBy)
+    .andThen(() => swappable(group, counterparty))
+    .map(() => ({
+      ...group,
+      pendingSwaps: [
+        ...group.pendingSwaps.filter((s) => !(s.proposedBy === proposedBy && s.counterparty === counterparty)),
+        { proposedBy, counterparty, proposedAt: at },
+      ],
+    }));
+}
+
+/**
+ * The counterparty accepts a swap: the two positions are exchanged. Neither may be the
+ * recipient of a round already in progress (`currentRecipientId`).
+ */
+export function acceptSwap(
+  group: Group,
+  counterparty: MemberId,
+  proposedBy: MemberId,
+  currentRecipientId?: MemberId,
+): Result<Group, GroupError> {
+  const swap = group.pendingSwaps.find((s) => s.proposedBy === proposedBy && s.counterparty === counterparty);
+  if (!swap) return err(groupError("swap_not_found", "no such swap proposal"));
+  if (currentRecipientId === proposedBy || currentRecipientId === counterparty)
+    return err(groupError("swap_not_allowed", "the current round's recipient cannot swap until it is paid out"));
+  return swappable(group, proposedBy)
+    .andThen(() => swappable(group, counterparty))
+    .map(() => ({
+      ...group,
+      payoutOrder: {
+        ...group.payoutOrder,
+        method: "fixed" as const,
+        memberIds: swapIds(group.payoutOrder.memberIds, proposedBy, counterparty),
+      },
+      pendingSwaps: group.pendingSwaps.filter((s) => s !== swap),
+    }));
+}
+
+function swapIds(ids: readonly MemberId[], a: MemberId, b: MemberId): MemberId[] {
+  return ids.map((id) => (id === a ? b : id === b ? a : id));
+}
+
+/** Starts the group: at least two members, and a complete payout order. */
+export function activateGroup(group: Group, actorId: MemberId): Result<Group, GroupError> {
+  return requireAdmin(group, actorId).andThen(() => {
+    if (group.status !== "forming") return err(groupError("group_not_forming", "the group has already started"));
+    const members = contributingMembers(group);
+    if (members.length < MEMBERS_MIN)
+      return err(groupError("too_few_members", `a group needs at least ${MEMBERS_MIN} members`));
+    if (group.payoutOrder.method === "seeded_draw" && group.payoutOrder.seed === undefined)
+      return err(groupError("invalid_payout_order", "draw the payout order before starting"));
+    if (!isPermutationOf(group.payoutOrder.memberIds, members.map((m) => m.id)))
+      return err(groupError("invalid_payout_order", "the payout order must list every member exactly once"));
+    return ok({ ...group, status: "active" as const });
+  });
+}
+
+/** Who receives the next round's pot: the first member in the order not yet paid this rotation. */
+export function nextRecipient(group: Group): MemberId | undefined {
+  return group.payoutOrder.memberIds.find((id) => !group.rotation.receivedMemberIds.includes(id));
+}
+
+/** When the next round opens. */
+export function nextRoundOpensAt(group: Group): Instant {
+  return roundOpensAt(group.startsAt, group.cadence, group.rotation.roundSequence);
+}
+
+/** Records that a round opened: the group is busy until the round ends. */
+export function markRoundOpened(group: Group, roundId: string): Result<Group, GroupError> {
+  if (group.status !== "active") return err(groupError("group_not_active", `the group is ${group.status}`));
+  if (group.currentRoundId !== undefined)
+    return err(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
+  return ok({ ...group, currentRoundId: roundId, rotation: { ...group.rotation, roundSequence: group.rotation.roundSequence + 1 } });
+}
+
+/**
+ * Records how a round ended. Paid out: the recipient is marked as paid for this rotation.
+ * Cancelled: nobody is marked, so the same recipient is due again next round. Either way
+ * members who asked to leave now leave, and when everyone has been paid the next
+ * rotation begins (pending members join it) or the group completes.
+ */
+export function markRoundEnded(
+  group: Group,
+  roundId: string,
+  outcome: { readonly paidTo: MemberId } | { readonly cancelled: true },
+): Result<Group, GroupError> {
+  if (group.currentRoundId !== roundId) return ok(group); // already recorded: idempotent
+  const received =
+    "paidTo" in outcome ? [...group.rotation.receivedMemberIds, outcome.paidTo] : group.rotation.receivedMemberIds;
+  const members = group.members.map((m) => (m.status === "leaving" ? { ...m, status: "left" as const } : m));
+  const { currentRoundId: _ended, ...rest } = group;
+  const base: Group = { ...rest, members, rotation: { ...group.rotation, receivedMemberIds: received } };
+  const everyonePaid = base.payoutOrder.memberIds.every((id) => received.includes(id));
+  if (!everyonePaid) return ok(base);
+  if (group.rotation.number >= group.rotationsPlanned) return ok({ ...base, status: "completed" as const });
+  const nextMembers = base.members.map((m) => (m.status === "pending" ? { ...m, status: "active" as const } : m));
+  const next: Group = { ...base, members: nextMembers };
+  const method = next.payoutOrder.method;
+  const order =
+    method === "seeded_draw" && next.payoutOrder.seed !== undefined
+      ? {
+          method,
+          memberIds: drawPayoutOrder(
+            contributingMembers(next).map((m) => m.id),
+            `${next.payoutOrder.seed}:rotation:${group.rotation.number + 1}`,
+          ),
+          seed: next.payoutOrder.seed,
+        }
+      : orderFor(method, contributingMembers(next), next.payoutOrder);
+  return ok({
+    ...next,
+    payoutOrder: order,
+    rotation: { number: group.rotation.number + 1, receivedMemberIds: [], roundSequence: group.rotation.roundSequence },
+  });
+}
+
+/** Pauses the group (a payout could not be delivered, or an admin asked). */
+export function pauseGroup(group: Group, reason: string): Group {
+  if (group.status === "completed") return group;
+  return { ...group, status: "paused", pausedReason: reason };
+}
+
+/** Resumes a paused group. */
+export function resumeGroup(group: Group): Result<Group, GroupError> {
+  if (group.status !== "paused") return err(groupError("group_not_paused", `the group is ${group.status}`));
+  const { pausedReason: _reason, ...rest } = group;
+  return ok({ ...rest, status: "active" as const });
+}
+
+/** Updates what a member is ready for (mandate active, payouts enabled). */
+export function updateMemberReadiness(
+  group: Group,
+  memberId: MemberId,
+  readiness: Partial<MemberReadiness>,
+): Result<Group, GroupError> {
+  const member = findMember(group, memberId);
+  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
+  return ok({
+    ...group,
+    members: group.members.map((m) => (m.id === memberId ? { ...m, readiness: { ...m.readiness, ...readiness } } : m)),
+  });
+}
+
+/** Records a member's Stripe objects (customer, payment method, mandate, connected account). */
+export function updateMemberPayment(
+  group: Group,
+  memberId: MemberId,
+  payment: MemberPaymentProfile,
+): Result<Group, GroupError> {
+  const member = findMember(group, memberId);
+  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
+  return ok({
+    ...group,
+    members: group.members.map((m) => (m.id === memberId ? { ...m, payment: { ...m.payment, ...payment } } : m)),
+  });
+}
+
+/**
+ * Moves the payout of the current rotation from `from` to `to` (an admin reassigning a
+ * blocked payout): the two members swap positions, so each still receives exactly once.
+ */
+export function reassignPosition(group: Group, from: MemberId, to: MemberId): Result<Group, GroupError> {
+  if (from === to) return err(groupError("swap_not_allowed", "the payout is already theirs"));
+  if (!group.payoutOrder.memberIds.includes(to) || group.rotation.receivedMemberIds.includes(to))
+    return err(groupError("swap_not_allowed", `${to} has already been paid this rotation or has no position`));
+  const target = findMember(group, to);
+  if (!target || target.status !== "active") return err(groupError("member_not_found", `no active member ${to}`));
+  return ok({
+    ...group,
+    payoutOrder: { ...group.payoutOrder, method: "fixed" as const, memberIds: swapIds(group.payoutOrder.memberIds, from, to) },
+  });
+}

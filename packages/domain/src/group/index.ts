@@ -1,0 +1,43 @@
+export { CADENCES, type Cadence, roundOpensAt } from "./cadence.js";
+export {
+  acceptSwap,
+  activateGroup,
+  contributingMembers,
+  createGroup,
+  drawGroupPayoutOrder,
+  findMember,
+  type Group,
+  type GroupStatus,
+  joinGroup,
+  leaveGroup,
+  MEMBERS_MAX,
+  MEMBERS_MIN,
+  type Member,
+  type MemberPaymentProfile,
+  type MemberReadiness,
+  type MemberStatus,
+  markRoundEnded,
+  markRoundOpened,
+  type NewGroup,
+  nextRecipient,
+  nextRoundOpensAt,
+  type PositionSwap,
+  pauseGroup,
+  proposeSwap,
+  reassignPosition,
+  type RotationProgress,
+  resumeGroup,
+  setFixedPayoutOrder,
+  updateMemberPayment,
+  updateMemberReadiness,
+  usePayoutOrderMethod,
+} from "./group.js";
+export { type GroupError, groupError } from "./group.errors.js";
+export type { GroupId, MemberId } from "./ids.js";
+export {
+  drawPayoutOrder,
+  isPermutationOf,
+  PAYOUT_ORDER_METHODS,
+  type PayoutOrder,
+  type PayoutOrderMethod,
+} from "./payout-order.js";

@@ -1,0 +1,5 @@
+/** Makes new unique ids for aggregates the domain creates (groups, rounds, members). */
+export interface IdGenerator {
+  /** A new id starting with `prefix` and an underscore, e.g. `round_01H…`. */
+  newId(prefix: string): string;
+}

@@ -1,0 +1,27 @@
+export type { Clock } from "./clock.js";
+export type { IdGenerator } from "./id-generator.js";
+export type { LedgerStore } from "./ledger-store.js";
+export type { Notification, Notifier, NotifyError } from "./notifier.js";
+export {
+  type ConnectedAccountStatus,
+  type DebitOutcome,
+  type GatewayError,
+  gatewayError,
+  type MandateStatus,
+  type PaymentGateway,
+  type PaymentReferences,
+} from "./payment-gateway.js";
+export {
+  type AuditEntry,
+  type Changeset,
+  type GroupRepository,
+  type OutboxRecord,
+  type OutboxStore,
+  type RoundRepository,
+  type StorageError,
+  storageError,
+  type UnitOfWork,
+  type VersionedChange,
+} from "./storage.js";
+export type { SupportDesk, SupportDeskError, SupportTicket } from "./support-desk.js";
+export type { ScheduledTimer, SchedulerError, TimerScheduler } from "./timer-scheduler.js";

@@ -1,0 +1,142 @@
+import type { ResultAsync } from "neverthrow";
+import type { Money } from "../money/index.js";
+
+/**
+ * How a payment provider call failed, sorted by what the caller should do next:
+ * - `gateway_retryable`: nothing happened; try again later with the same idempotency key;
+ * - `gateway_outcome_unknown`: it may or may not have happened (timeout, 5xx); retry with
+ *   the same key (the provider then answers with the original result) or wait for the webhook;
+ * - `gateway_definite`: refused for good (validation, an account that cannot receive); `code`
+ *   says why and is the provider's code, e.g. `insufficient_capabilities_for_transfer`.
+ */
+export type GatewayError = {
+  readonly type: "gateway_retryable" | "gateway_outcome_unknown" | "gateway_definite";
+  readonly code: string;
+  readonly message: string;
+  /** Seconds the provider asked us to wait, when it said. */
+  readonly retryAfterSeconds?: number;
+};
+
+/** Builds a {@link GatewayError}. */
+export function gatewayError(type: GatewayError["type"], code: string, message: string): GatewayError {
+  return { type, code, message };
+}
+
+/** Where a debit stands right after it was submitted. BECS debits are almost always `processing`. */
+export type DebitOutcome =
+  | { readonly status: "processing"; readonly paymentIntentId: string }
+  | { readonly status: "succeeded"; readonly paymentIntentId: string; readonly chargeId: string }
+  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
+
+/** A connected (payout) account's ability to receive money. */
+export interface ConnectedAccountStatus {
+  readonly accountId: string;
+  readonly detailsSubmitted: boolean;
+  readonly chargesEnabled: boolean;
+  readonly payoutsEnabled: boolean;
+  /** Whether transfers to the account can be made now. */
+  readonly transfersActive: boolean;
+  /** Requirement names currently due (empty when none). */
+  readonly requirementsDue: readonly string[];
+  readonly disabledReason?: string;
+}
+
+/** A BECS mandate's state at the provider. */
+export interface MandateStatus {
+  readonly mandateId: string;
+  readonly status: "active" | "inactive" | "pending";
+  readonly paymentMethodId: string;
+}
+
+/** References carried with every payment so provider events can be traced back to the round. */
+export interface PaymentReferences {
+  readonly groupId: string;
+  readonly roundId?: string;
+  readonly memberId?: string;
+  readonly attempt?: number;
+}
+
+/**
+ * The payment provider (Stripe in production). Every mutating call takes an
+ * `idempotencyKey` — the effect's stable id — so a repeated call returns the first
+ * result instead of moving money twice. Amounts are {@link Money} in minor units.
+ */
+export interface PaymentGateway {
+  /** Creates the customer that owns a member's payment methods. */
+  createCustomer(input: {
+    readonly idempotencyKey: string;
+    readonly name: string;
+    readonly email?: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly customerId: string }, GatewayError>;
+
+  /** Starts a BECS Direct Debit set-up: the member accepts a mandate through the client secret. */
+  createDebitSetup(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, GatewayError>;
+
+  /** Reads a mandate's status. */
+  getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError>;
+
+  /** Debits a member off-session with their saved BECS mandate, inside the round's transfer group. */
+  createDebit(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly paymentMethodId: string;
+    readonly mandateId: string;
+    readonly amount: Money;
+    readonly transferGroup: string;
+    readonly description: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<DebitOutcome, GatewayError>;
+
+  /** Refunds a payment, fully or partly; pending refunds finish later (a webhook says how). */
+  refund(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+    readonly amount?: Money;
+    readonly reverseTransfer?: boolean;
+    readonly references: PaymentReferences;
+  }): ResultAsync<
+    { readonly refundId: string; readonly status: "pending" | "succeeded" | "failed"; readonly failureCode?: string },
+    GatewayError
+  >;
+
+  /** Transfers money to a connected account, funded by `sourceChargeId` when given. */
+  createTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly destinationAccountId: string;
+    readonly amount: Money;
+    readonly sourceChargeId?: string;
+    readonly transferGroup: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly transferId: string }, GatewayError>;
+
+  /** Reverses a transfer, fully or partly. */
+  reverseTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly transferId: string;
+    readonly amount?: Money;
+  }): ResultAsync<{ readonly reversalId: string }, GatewayError>;
+
+  /** Creates an Express connected account that can receive transfers once onboarded. */
+  createConnectedAccount(input: {
+    readonly idempotencyKey: string;
+    readonly email?: string;
+    readonly country: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly accountId: string }, GatewayError>;
+
+  /** A single-use link to the provider's onboarding (or account update) pages. */
+  createOnboardingLink(input: {
+    readonly accountId: string;
+    readonly kind: "onboarding" | "update";
+    readonly refreshUrl: string;
+    readonly returnUrl: string;
+  }): ResultAsync<{ readonly url: string; readonly expiresAt: number }, GatewayError>;
+
+  /** Reads a connected account's readiness. */
+  getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError>;
+}

@@ -1,0 +1,121 @@
+import type { ResultAsync } from "neverthrow";
+import type { Group } from "../group/group.js";
+import type { GroupId } from "../group/ids.js";
+import type { OutboxEffect } from "../round/round-effect.js";
+import type { Round } from "../round/round.js";
+import type { Instant } from "../shared/time.js";
+
+/** Why storage refused or failed. `version_conflict` is the one a caller retries. */
+export type StorageError =
+  | {
+      readonly type: "version_conflict";
+      readonly code: "version_conflict";
+      readonly message: string;
+      readonly aggregate: "group" | "round";
+      readonly id: string;
+    }
+  | { readonly type: "duplicate"; readonly code: "duplicate"; readonly message: string }
+  | { readonly type: "storage_unavailable"; readonly code: "storage_unavailable"; readonly message: string };
+
+/** Builds a {@link StorageError} of the given type. */
+export const storageError = {
+  versionConflict: (aggregate: "group" | "round", id: string): StorageError => ({
+    type: "version_conflict",
+    code: "version_conflict",
+    message: `${aggregate} ${id} was changed by someone else; load it again and retry`,
+    aggregate,
+    id,
+  }),
+  duplicate: (message: string): StorageError => ({ type: "duplicate", code: "duplicate", message }),
+  unavailable: (message: string): StorageError => ({
+    type: "storage_unavailable",
+    code: "storage_unavailable",
+    message,
+  }),
+};
+
+/** Loads groups. */
+export interface GroupRepository {
+  /** The group with this id, or undefined. */
+  getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError>;
+  /** Active groups whose next round is due at or before `at` and that have no round in progress. */
+  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError>;
+}
+
+/** Loads rounds. */
+export interface RoundRepository {
+  /** The round with this id, or undefined. */
+  getRound(id: string): ResultAsync<Round | undefined, StorageError>;
+  /** A group's rounds, oldest first. */
+  listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError>;
+}
+
+/** One line of the audit log: what happened to an aggregate and whether it applied. */
+export interface AuditEntry {
+  readonly at: Instant;
+  readonly aggregate: "group" | "round";
+  readonly aggregateId: string;
+  /** The input or command, e.g. `debit_succeeded`, `join_group`. */
+  readonly action: string;
+  readonly outcome: "applied" | "ignored";
+  readonly detail?: string;
+  /** Who or what caused it: a member id, `stripe:evt_…`, `timer`, `scheduler`. */
+  readonly actor: string;
+}
+
+/** A new state to store, with the version it was loaded at (undefined: a new aggregate). */
+export interface VersionedChange<T> {
+  readonly state: T;
+  readonly expectedVersion: number | undefined;
+}
+
+/** Everything one use case changes, stored atomically. */
+export interface Changeset {
+  readonly groups: readonly VersionedChange<Group>[];
+  readonly rounds: readonly VersionedChange<Round>[];
+  /** Effects appended to the outbox; an effect whose id is already there is kept once. */
+  readonly outbox: readonly OutboxEffect[];
+  readonly audit: readonly AuditEntry[];
+}
+
+/**
+ * Stores a changeset in one transaction: each aggregate only if its stored version still
+ * equals `expectedVersion` (then stored with version + 1), the outbox effects and the
+ * audit lines with it — all or nothing. A crash leaves the old state with no effects, or
+ * the new state with its effects pending, never half.
+ */
+export interface UnitOfWork {
+  commit(changes: Changeset): ResultAsync<void, StorageError>;
+}
+
+/** An effect waiting in the outbox, as claimed by a dispatcher. */
+export interface OutboxRecord {
+  readonly effect: OutboxEffect;
+  /** How many times executing it has failed so far. */
+  readonly attempts: number;
+  readonly availableAt: Instant;
+}
+
+/**
+ * The outbox, from the dispatcher's side. Claims are leases: a dispatcher that dies
+ * loses its claim when the lease ends, and another picks the effect up; executing an
+ * effect twice is safe because its id is the idempotency key.
+ */
+export interface OutboxStore {
+  /** Claims up to `limit` effects that are due and not leased by another worker. */
+  claimDue(
+    workerId: string,
+    now: Instant,
+    leaseMs: number,
+    limit: number,
+  ): ResultAsync<readonly OutboxRecord[], StorageError>;
+  /** Marks an effect done. */
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError>;
+  /** Records a failed execution; the effect is due again at `retryAt`, or parked when `retryAt` is undefined. */
+  fail(
+    effectId: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant | undefined,
+  ): ResultAsync<void, StorageError>;
+}

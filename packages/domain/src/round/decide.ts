@@ -1,0 +1,660 @@
+import { err, ok, type Result } from "neverthrow";
+import type { MemberId } from "../group/ids.js";
+import {
+  contributionRefunded,
+  debitFailed,
+  debitInitiated,
+  debitSettled,
+  disputeLoss,
+  type LedgerError,
+  type LedgerTransaction,
+  payoutTransferred,
+  transferReversed,
+} from "../ledger/index.js";
+import { money } from "../money/index.js";
+import { classifyFailure } from "../policy/failure-codes.js";
+import { retryDelayMs } from "../policy/retry-policy.js";
+import type { RoundPolicy } from "../policy/round-policy.js";
+import { unitFraction } from "../shared/hash.js";
+import { type Instant, isoString } from "../shared/time.js";
+import type { RoundInput, RoundTimer } from "./round-input.js";
+import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
+import { type RoundError, roundError } from "./round.errors.js";
+import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
+
+/** What `decide` needs besides the state and the input: the time, and the group's policy. */
+export interface DecideContext {
+  readonly now: Instant;
+  readonly policy: RoundPolicy;
+}
+
+/**
+ * The outcome of a decision: the next state and the effects to carry out. When the input
+ * did not apply to the state (a duplicate or stale event, a timer for a step already
+ * done), the state is unchanged, there are no effects, and `ignored` says why, so the
+ * caller can record it.
+ */
+export interface RoundDecision {
+  readonly state: Round;
+  readonly effects: readonly RoundEffect[];
+  readonly ignored?: string;
+}
+
+type Step = Result<RoundDecision, RoundError>;
+
+/** Accumulates the state and effects of one decision. Local to `decide`, so `decide` stays pure. */
+class Draft {
+  state: Round;
+  readonly effects: RoundEffect[] = [];
+  constructor(
+    initial: Round,
+    readonly ctx: DecideContext,
+  ) {
+    this.state = initial;
+  }
+
+  set(patch: Partial<Round>): void {
+    this.state = { ...this.state, ...patch };
+  }
+
+  contribution(memberId: MemberId): Contribution | undefined {
+    return this.state.contributions.find((c) => c.memberId === memberId);
+  }
+
+  updateContribution(memberId: MemberId, patch: (c: Contribution) => Contribution): void {
+    this.set({ contributions: this.state.contributions.map((c) => (c.memberId === memberId ? patch(c) : c)) });
+  }
+
+  updateAttempt(memberId: MemberId, attempt: number, patch: Partial<DebitAttempt>): void {
+    this.updateContribution(memberId, (c) => ({
+      ...c,
+      attempts: c.attempts.map((a) => (a.number === attempt ? { ...a, ...patch } : a)),
+    }));
+  }
+
+  updatePayout(sourceMemberId: MemberId, patch: Partial<PayoutTransfer>): void {
+    this.set({ payouts: this.state.payouts.map((p) => (p.sourceMemberId === sourceMemberId ? { ...p, ...patch } : p)) });
+  }
+
+  ledger(tx: Result<LedgerTransaction, LedgerError>): Result<void, RoundError> {
+    if (tx.isErr()) return err(roundError("ledger_rejected", `${tx.error.code}: ${tx.error.message}`));
+    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+    return ok(undefined);
+  }
+
+  timer(timer: RoundTimer, at: Instant): void {
+    const suffix =
+      timer.kind === "retry_debit"
+        ? `${timer.kind}:${timer.memberId}:${timer.attempt}`
+        : timer.kind === "retry_payout"
+          ? `${timer.kind}:${timer.attempt}`
+          : timer.kind;
+    this.effects.push({ kind: "schedule_timer", id: `${this.state.id}:timer:${suffix}`, roundId: this.state.id, at, timer });
+  }
+
+  notify(to: NotifyAudience, template: NotificationTemplate, key: string, data: Record<string, string | number>): void {
+    const s = this.state;
+    this.effects.push({
+      kind: "notify",
+      id: `${s.id}:notify:${template}:${key}`,
+      groupId: s.groupId,
+      roundId: s.id,
+      to,
+      template,
+      data: { roundId: s.id, ...data },
+    });
+  }
+
+  ticket(reason: TicketReason, key: string, summary: string): void {
+    const s = this.state;
+    this.effects.push({ kind: "open_ticket", id: `${s.id}:ticket:${reason}:${key}`, groupId: s.groupId, roundId: s.id, reason, summary });
+  }
+
+  done(): Step {
+    return ok({ state: this.state, effects: this.effects });
+  }
+}
+
+/** The attempt whose charge funds the contribution: the latest that succeeded (an earlier one may be disputed). */
+function lastSucceeded(c: Contribution): DebitAttempt | undefined {
+  return [...c.attempts].reverse().find((a) => a.status === "succeeded");
+}
+
+const ledgerRef = (round: Round, memberId: MemberId, amountMinor: number, occurredAt: Instant) => ({
+  roundId: round.id,
+  memberId,
+  amount: money(amountMinor, round.currency),
+  occurredAt,
+});
+
+function ignore(state: Round, reason: string): Step {
+  return ok({ state, effects: [], ignored: reason });
+}
+
+/**
+ * The round's state machine: given the current state and an input, the next state and
+ * the effects to carry out. Pure: no I/O, no clock, no randomness (retry jitter is derived
+ * from the attempt's stable id). Inputs that do not apply are ignored, never errors;
+ * invalid commands from people are errors with a stable code.
+ */
+export function decide(state: Round, input: RoundInput, ctx: DecideContext): Step {
+  const d = new Draft(state, ctx);
+  switch (input.type) {
+    case "open":
+      return open(d);
+    case "retry_contribution":
+      return retryContribution(d, input.memberId);
+    case "cancel":
+      return cancel(d, input.reason);
+    case "resume_payout":
+      return resumePayout(d);
+    case "reassign_payout":
+      return reassignPayout(d, input.toMemberId, input.toCanReceive);
+    case "timer":
+      return onTimer(d, input.timer);
+    case "debit_processing":
+      return debitProcessing(d, input.memberId, input.attempt, input.paymentIntentId);
+    case "debit_succeeded":
+      return debitSucceeded(d, input.memberId, input.attempt, input.paymentIntentId, input.chargeId);
+    case "debit_failed":
+      return debitFailedInput(d, input.memberId, input.attempt, input.failureCode, input.paymentIntentId);
+    case "refund_succeeded":
+      return refundSucceeded(d, input.memberId, input.refundId);
+    case "refund_failed":
+      return refundFailedInput(d, input.memberId, input.failureCode);
+    case "transfer_created":
+      return transferCreated(d, input.sourceMemberId, input.attempt, input.transferId);
+    case "transfer_failed":
+      return transferFailed(d, input.sourceMemberId, input.attempt, input.failureCode);
+    case "transfer_reversed":
+      return transferReversedInput(d, input.sourceMemberId, input.transferId, input.amountMinor);
+    case "recipient_readiness":
+      return recipientReadiness(d, input.canReceive);
+    case "dispute_opened":
+      return disputeOpened(d, input.memberId, input.disputeId, input.amountMinor);
+  }
+}
+
+// ---------------------------------------------------------------- collection
+
+function requestDebit(d: Draft, memberId: MemberId): void {
+  const s = d.state;
+  const c = d.contribution(memberId);
+  if (!c) return;
+  const number = c.attempts.length + 1;
+  const effectId = `${s.id}:contribution:${memberId}:attempt:${number}`;
+  const { retryAt: _retryAt, ...rest } = c;
+  d.updateContribution(memberId, () => ({
+    ...rest,
+    status: "awaiting_debit",
+    attempts: [...c.attempts, { number, effectId, status: "requested", requestedAt: d.ctx.now, initiatedPosted: false }],
+  }));
+  d.effects.push({
+    kind: "collect_contribution",
+    id: effectId,
+    roundId: s.id,
+    groupId: s.groupId,
+    memberId,
+    attempt: number,
+    amountMinor: c.amountMinor,
+    currency: s.currency,
+    transferGroup: s.transferGroup,
+  });
+}
+
+function open(d: Draft): Step {
+  if (d.state.status !== "scheduled") return ignore(d.state, `round is ${d.state.status}, not scheduled`);
+  const deadline = d.ctx.now + d.ctx.policy.collectionWindowMs;
+  d.set({ status: "collecting", openedAt: d.ctx.now, collectionDeadlineAt: deadline });
+  for (const c of d.state.contributions) requestDebit(d, c.memberId);
+  d.timer({ kind: "collection_deadline" }, deadline);
+  return d.done();
+}
+
+function retryContribution(d: Draft, memberId: MemberId): Step {
+  const c = d.contribution(memberId);
+  if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
+  const s = d.state;
+  const canRetry =
+    (s.status === "collecting" || s.status === "settled") &&
+    (c.status === "failed" || c.status === "retry_scheduled" || c.status === "disputed") &&
+    (s.collectionDeadlineAt === undefined || d.ctx.now < s.collectionDeadlineAt);
+  if (!canRetry)
+    return err(
+      roundError("contribution_not_retryable", `the contribution is ${c.status} and the round is ${s.status}`),
+    );
+  if (s.status === "settled") d.set({ status: "collecting" });
+  requestDebit(d, memberId);
+  return d.done();
+}
+
+function findAttempt(d: Draft, memberId: MemberId, attempt: number): [Contribution, DebitAttempt] | undefined {
+  const c = d.contribution(memberId);
+  const a = c?.attempts.find((x) => x.number === attempt);
+  return c && a ? [c, a] : undefined;
+}
+
+function debitProcessing(d: Draft, memberId: MemberId, attempt: number, paymentIntentId: string): Step {
+  const found = findAttempt(d, memberId, attempt);
+  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  const [c, a] = found;
+  if (a.status !== "requested") return ignore(d.state, `debit attempt is already ${a.status}`);
+  d.updateAttempt(memberId, attempt, { status: "processing", paymentIntentId, initiatedPosted: true });
+  if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
+  const posted = d.ledger(
+    debitInitiated({ id: `${a.effectId}:initiated`, ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now) }),
+  );
+  return posted.andThen(() => d.done());
+}
+
+function debitSucceeded(d: Draft, memberId: MemberId, attempt: number, paymentIntentId: string, chargeId: string): Step {
+  const found = findAttempt(d, memberId, attempt);
+  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  const [c, a] = found;
+  if (a.status === "succeeded" || a.status === "failed") return ignore(d.state, `debit attempt is already ${a.status}`);
+  const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
+  if (!a.initiatedPosted) {
+    // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
+    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
+    if (posted.isErr()) return err(posted.error);
+  }
+  d.updateAttempt(memberId, attempt, { status: "succeeded", paymentIntentId, chargeId, initiatedPosted: true });
+  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
+  if (settled.isErr()) return err(settled.error);
+  const { retryAt: _r, ...rest } = c;
+  d.updateContribution(memberId, (x) => ({ ...rest, attempts: x.attempts, status: "succeeded" }));
+
+  switch (d.state.status) {
+    case "collecting":
+      if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
+      return d.done();
+    case "refunding":
+      requestRefund(d, memberId);
+      return d.done();
+    default:
+      // A success after the round moved on (cannot normally happen): keep the money visible.
+      d.ticket("refund_failed", `late_success:${memberId}:${attempt}`, `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`);
+      return d.done();
+  }
+}
+
+function debitFailedInput(
+  d: Draft,
+  memberId: MemberId,
+  attempt: number,
+  failureCode: string,
+  paymentIntentId: string | undefined,
+): Step {
+  const found = findAttempt(d, memberId, attempt);
+  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  const [c, a] = found;
+  if (a.status === "succeeded" || a.status === "failed") return ignore(d.state, `debit attempt is already ${a.status}`);
+  const failureClass = classifyFailure("becs_debit", failureCode);
+  d.updateAttempt(memberId, attempt, {
+    status: "failed",
+    failureCode,
+    failureClass,
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+  });
+  if (a.initiatedPosted) {
+    const undone = d.ledger(
+      debitFailed({ id: `${a.effectId}:failed`, ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now) }),
+    );
+    if (undone.isErr()) return err(undone.error);
+  }
+  const s = d.state;
+  if (s.status !== "collecting") {
+    d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
+    return s.status === "refunding" ? finishRefundingIfDone(d) : d.done();
+  }
+  const deadline = s.collectionDeadlineAt ?? Number.POSITIVE_INFINITY;
+  const delay =
+    failureClass === "retryable"
+      ? retryDelayMs(d.ctx.policy.debitRetry, attempt, unitFraction(`${a.effectId}:retry`))
+      : null;
+  if (delay !== null && d.ctx.now + delay < deadline) {
+    const retryAt = d.ctx.now + delay;
+    d.updateContribution(memberId, (x) => ({ ...x, status: "retry_scheduled", retryAt }));
+    d.timer({ kind: "retry_debit", memberId, attempt: attempt + 1 }, retryAt);
+    d.notify({ kind: "member", memberId }, "contribution_retry_scheduled", `${memberId}:${attempt}`, {
+      memberId,
+      failureCode,
+      retryAt: isoString(retryAt),
+    });
+    return d.done();
+  }
+  d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
+  const data = {
+    memberId,
+    failureCode,
+    permanent: failureClass === "permanent" ? "yes" : "no",
+    deadline: isoString(deadline),
+  };
+  d.notify({ kind: "member", memberId }, "contribution_failed", `${memberId}:${attempt}`, data);
+  d.notify({ kind: "admins" }, "contribution_failed", `admins:${memberId}:${attempt}`, data);
+  return d.done();
+}
+
+// ---------------------------------------------------------------- timers
+
+function onTimer(d: Draft, timer: RoundTimer): Step {
+  const s = d.state;
+  switch (timer.kind) {
+    case "collection_deadline": {
+      if (s.status !== "collecting") return ignore(s, `deadline passed while ${s.status}`);
+      const open = s.contributions.filter((c) => c.status !== "succeeded");
+      if (open.length === 0) return settle(d);
+      // Only debits still in flight: they may yet succeed, so wait out the grace period.
+      if (open.every((c) => c.status === "processing") && d.ctx.policy.settlementGraceMs > 0) {
+        const graceEndsAt = d.ctx.now + d.ctx.policy.settlementGraceMs;
+        d.set({ graceEndsAt });
+        d.timer({ kind: "grace_end" }, graceEndsAt);
+        return d.done();
+      }
+      return startRefunding(d, "the collection deadline passed before every contribution succeeded");
+    }
+    case "grace_end":
+      if (s.status !== "collecting") return ignore(s, `grace ended while ${s.status}`);
+      if (s.contributions.every((c) => c.status === "succeeded")) return settle(d);
+      return startRefunding(d, "the collection deadline and grace period passed before every contribution succeeded");
+    case "retry_debit": {
+      if (s.status !== "collecting") return ignore(s, `retry timer while ${s.status}`);
+      const c = d.contribution(timer.memberId);
+      if (!c || c.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
+        return ignore(s, `retry ${timer.attempt} for ${timer.memberId} no longer due`);
+      requestDebit(d, timer.memberId);
+      return d.done();
+    }
+    case "payout_due":
+      if (s.status !== "settled") return ignore(s, `payout timer while ${s.status}`);
+      return startPayout(d);
+    case "retry_payout":
+      if (s.status !== "paying_out" || s.payoutAttempt + 1 !== timer.attempt)
+        return ignore(s, `payout retry ${timer.attempt} no longer due`);
+      return startPayout(d);
+  }
+}
+
+function settle(d: Draft): Step {
+  d.set({ status: "settled" });
+  if (d.ctx.policy.payoutDelayMs === 0) return startPayout(d);
+  d.timer({ kind: "payout_due" }, d.ctx.now + d.ctx.policy.payoutDelayMs);
+  return d.done();
+}
+
+// ---------------------------------------------------------------- refunds and cancellation
+
+function requestRefund(d: Draft, memberId: MemberId): void {
+  const c = d.contribution(memberId);
+  const paid = c ? lastSucceeded(c) : undefined;
+  if (!c || !paid?.paymentIntentId) return;
+  d.updateContribution(memberId, (x) => ({ ...x, status: "refund_requested" }));
+  d.effects.push({
+    kind: "refund",
+    id: `${d.state.id}:refund:${memberId}`,
+    roundId: d.state.id,
+    groupId: d.state.groupId,
+    memberId,
+    paymentIntentId: paid.paymentIntentId,
+    amountMinor: c.amountMinor,
+    currency: d.state.currency,
+  });
+}
+
+function startRefunding(d: Draft, reason: string): Step {
+  d.set({ status: "refunding", blockedReason: reason });
+  for (const c of d.state.contributions) {
+    if (c.status === "succeeded") requestRefund(d, c.memberId);
+    else if (c.status === "retry_scheduled" || c.status === "awaiting_debit") {
+      // No new attempt will be made. An awaiting debit may still be created by an
+      // in-flight effect: its outcome is handled when it arrives (refund on success).
+      if (c.status === "retry_scheduled") d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
+    }
+  }
+  d.notify({ kind: "all_members" }, "round_cancelling", "all", { reason });
+  return finishRefundingIfDone(d);
+}
+
+function finishRefundingIfDone(d: Draft): Step {
+  const s = d.state;
+  const waiting = s.contributions.some(
+    (c) =>
+      c.status === "processing" ||
+      c.status === "refund_requested" ||
+      (c.status === "awaiting_debit" && c.attempts.some((a) => a.status === "requested")),
+  );
+  if (waiting || s.contributions.some((c) => c.status === "refund_failed")) return d.done();
+  d.set({ status: "cancelled", endedAt: d.ctx.now });
+  d.effects.push({ kind: "round_ended", id: `${s.id}:ended`, groupId: s.groupId, roundId: s.id, outcome: { cancelled: true } });
+  d.notify({ kind: "all_members" }, "round_cancelled", "all", { reason: s.blockedReason ?? "cancelled" });
+  return d.done();
+}
+
+function cancel(d: Draft, reason: string): Step {
+  const s = d.state;
+  if (s.status !== "scheduled" && s.status !== "collecting" && s.status !== "settled")
+    return err(roundError("round_not_cancellable", `a round that is ${s.status} cannot be cancelled`));
+  return startRefunding(d, reason);
+}
+
+function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
+  const c = d.contribution(memberId);
+  if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
+    return ignore(d.state, `no refund pending for ${memberId}`);
+  d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
+  const posted = d.ledger(
+    contributionRefunded({
+      id: `${d.state.id}:refund:${memberId}:ledger`,
+      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+    }),
+  );
+  if (posted.isErr()) return err(posted.error);
+  return finishRefundingIfDone(d);
+}
+
+function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): Step {
+  const c = d.contribution(memberId);
+  if (!c || c.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
+  d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
+  d.ticket("refund_failed", memberId, `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`);
+  d.notify({ kind: "admins" }, "refund_failed", memberId, { memberId, failureCode });
+  return d.done();
+}
+
+// ---------------------------------------------------------------- payout
+
+function startPayout(d: Draft): Step {
+  const s = d.state;
+  if (!s.recipientCanReceive) return block(d, "the recipient's account cannot receive transfers yet");
+  const attempt = s.payoutAttempt + 1;
+  const existing = new Map(s.payouts.map((p) => [p.sourceMemberId, p]));
+  const payouts: PayoutTransfer[] = [];
+  for (const c of s.contributions) {
+    const charge = lastSucceeded(c);
+    if (c.status !== "succeeded" || !charge?.chargeId) continue;
+    const prior = existing.get(c.memberId);
+    if (prior && (prior.status === "created" || prior.status === "reversed")) {
+      payouts.push(prior);
+      continue;
+    }
+    const effectId = `${s.id}:transfer:${c.memberId}:attempt:${attempt}`;
+    payouts.push({
+      sourceMemberId: c.memberId,
+      sourceChargeId: charge.chargeId,
+      amountMinor: c.amountMinor,
+      attempt,
+      effectId,
+      status: "requested",
+    });
+    d.effects.push({
+      kind: "transfer",
+      id: effectId,
+      roundId: s.id,
+      groupId: s.groupId,
+      recipientMemberId: s.recipientMemberId,
+      sourceMemberId: c.memberId,
+      sourceChargeId: charge.chargeId,
+      attempt,
+      amountMinor: c.amountMinor,
+      currency: s.currency,
+      transferGroup: s.transferGroup,
+    });
+  }
+  const { blockedReason: _b, ...rest } = d.state;
+  d.state = { ...rest, status: "paying_out", payoutAttempt: attempt, payouts };
+  return payoutCompleteIfDone(d);
+}
+
+function block(d: Draft, reason: string): Step {
+  const s = d.state;
+  const key = `${s.recipientMemberId}:${s.payoutAttempt}`;
+  d.set({ status: "payout_blocked", blockedReason: reason });
+  d.effects.push({ kind: "pause_group", id: `${s.id}:pause:${key}`, groupId: s.groupId, reason });
+  const data = { recipientMemberId: s.recipientMemberId, reason };
+  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_blocked", key, data);
+  d.notify({ kind: "admins" }, "payout_blocked", `admins:${key}`, data);
+  d.ticket("payout_blocked", key, `payout of round ${s.id} to ${s.recipientMemberId} is blocked: ${reason}`);
+  return d.done();
+}
+
+function payoutCompleteIfDone(d: Draft): Step {
+  const s = d.state;
+  if (s.status !== "paying_out" || !s.payouts.every((p) => p.status === "created" || p.status === "reversed"))
+    return d.done();
+  d.set({ status: "paid_out", endedAt: d.ctx.now });
+  d.effects.push({
+    kind: "round_ended",
+    id: `${s.id}:ended`,
+    groupId: s.groupId,
+    roundId: s.id,
+    outcome: { paidTo: s.recipientMemberId },
+  });
+  const total = s.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
+  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_sent", s.recipientMemberId, {
+    recipientMemberId: s.recipientMemberId,
+    amountMinor: total,
+    currency: s.currency,
+  });
+  return d.done();
+}
+
+function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, transferId: string): Step {
+  const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
+  if (!p || p.attempt !== attempt) return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+  if (p.status === "created" || p.status === "reversed") return ignore(d.state, `transfer already ${p.status}`);
+  d.updatePayout(sourceMemberId, { status: "created", transferId });
+  d.set({ payoutFailures: 0 });
+  const posted = d.ledger(
+    payoutTransferred({
+      id: `${p.effectId}:ledger`,
+      roundId: d.state.id,
+      recipientMemberId: d.state.recipientMemberId,
+      amount: money(p.amountMinor, d.state.currency),
+      occurredAt: d.ctx.now,
+    }),
+  );
+  if (posted.isErr()) return err(posted.error);
+  return payoutCompleteIfDone(d);
+}
+
+function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, failureCode: string): Step {
+  const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
+  if (!p || p.attempt !== attempt || p.status !== "requested")
+    return ignore(d.state, `no pending transfer attempt ${attempt} from ${sourceMemberId}`);
+  d.updatePayout(sourceMemberId, { status: "failed", failureCode });
+  if (d.state.status !== "paying_out") return d.done();
+  const failureClass = classifyFailure("transfer", failureCode);
+  const failures = d.state.payoutFailures + 1;
+  d.set({ payoutFailures: failures });
+  if (failureClass === "permanent")
+    return block(d, `a payout transfer failed: ${failureCode}`);
+  const delay = retryDelayMs(d.ctx.policy.payoutRetry, failures, unitFraction(`${p.effectId}:retry`));
+  if (delay === null) return block(d, `payout transfers kept failing (${failureCode}); retries exhausted`);
+  // One retry timer per payout attempt, however many of its transfers failed.
+  if (d.state.payouts.filter((x) => x.status === "failed" && x.attempt === attempt).length === 1)
+    d.timer({ kind: "retry_payout", attempt: attempt + 1 }, d.ctx.now + delay);
+  return d.done();
+}
+
+function recipientReadiness(d: Draft, canReceive: boolean): Step {
+  const s = d.state;
+  if (s.recipientCanReceive === canReceive) return ignore(s, "recipient readiness unchanged");
+  d.set({ recipientCanReceive: canReceive });
+  if (s.status === "payout_blocked" && canReceive) return startPayout(d);
+  return d.done();
+}
+
+function resumePayout(d: Draft): Step {
+  if (d.state.status !== "payout_blocked")
+    return err(roundError("round_not_blocked", `the round is ${d.state.status}, not payout_blocked`));
+  d.set({ payoutFailures: 0 });
+  return startPayout(d);
+}
+
+function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): Step {
+  const s = d.state;
+  if (s.status !== "payout_blocked")
+    return err(roundError("round_not_blocked", `the round is ${s.status}; only a blocked payout can be reassigned`));
+  if (toMemberId === s.recipientMemberId)
+    return err(roundError("invalid_reassignment", "the payout already belongs to that member"));
+  if (!s.contributions.some((c) => c.memberId === toMemberId))
+    return err(roundError("invalid_reassignment", `${toMemberId} is not a member of this round`));
+  if (s.payouts.some((p) => p.status === "created"))
+    return err(
+      roundError("payout_partially_sent", "part of the pot already reached the recipient; resume the payout instead"),
+    );
+  d.set({ recipientMemberId: toMemberId, recipientCanReceive: toCanReceive, payoutFailures: 0 });
+  return startPayout(d);
+}
+
+// ---------------------------------------------------------------- after the money moved
+
+function transferReversedInput(d: Draft, sourceMemberId: MemberId, transferId: string, amountMinor: number): Step {
+  const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
+  if (!p || p.status !== "created") return ignore(d.state, `no created transfer ${transferId}`);
+  d.updatePayout(sourceMemberId, { status: "reversed" });
+  const posted = d.ledger(
+    transferReversed({
+      id: `${p.effectId}:reversed`,
+      roundId: d.state.id,
+      memberId: d.state.recipientMemberId,
+      amount: money(amountMinor, d.state.currency),
+      occurredAt: d.ctx.now,
+    }),
+  );
+  if (posted.isErr()) return err(posted.error);
+  d.ticket("transfer_reversed", transferId, `transfer ${transferId} of round ${d.state.id} was reversed`);
+  d.notify({ kind: "admins" }, "transfer_reversed", transferId, { transferId, amountMinor });
+  return d.done();
+}
+
+function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMinor: number): Step {
+  const c = d.contribution(memberId);
+  if (!c) return ignore(d.state, `${memberId} does not contribute to this round`);
+  if (c.disputeIds.includes(disputeId)) return ignore(d.state, `dispute ${disputeId} already recorded`);
+  const s = d.state;
+  const afterPayout = s.status === "paying_out" || s.status === "paid_out" || s.status === "payout_blocked";
+  d.updateContribution(memberId, (x) => ({
+    ...x,
+    disputeIds: [...x.disputeIds, disputeId],
+    status: afterPayout || x.status !== "succeeded" ? x.status : "disputed",
+  }));
+  // After payout the pot is gone: the loss is recorded against the member (what they owe),
+  // never clawed back from the recipient. Before payout the bank simply took the
+  // contribution back out of the pot: the member has not paid, and may pay again.
+  const posted = afterPayout
+    ? d.ledger(disputeLoss({ id: `${s.id}:dispute:${disputeId}`, ...ledgerRef(s, memberId, amountMinor, d.ctx.now) }))
+    : c.status === "succeeded"
+      ? d.ledger(
+          contributionRefunded({
+            id: `${s.id}:dispute:${disputeId}:withdrawn`,
+            ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+          }),
+        )
+      : ok(undefined);
+  if (posted.isErr()) return err(posted.error);
+  d.ticket(afterPayout ? "dispute_after_payout" : "dispute", disputeId, `${memberId} disputed their contribution to round ${s.id} (${disputeId})`);
+  d.notify({ kind: "admins" }, "dispute_opened", disputeId, { memberId, disputeId, amountMinor });
+  if (s.status === "settled") d.set({ status: "collecting" });
+  return d.done();
+}

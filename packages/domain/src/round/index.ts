@@ -1,0 +1,25 @@
+export { type DecideContext, decide, type RoundDecision } from "./decide.js";
+export {
+  type Contribution,
+  type ContributionStatus,
+  type DebitAttempt,
+  isRoundEnded,
+  type NewRound,
+  newRound,
+  type PayoutTransfer,
+  potMinor,
+  type Round,
+  type RoundStatus,
+  TERMINAL_ROUND_STATUSES,
+} from "./round.js";
+export {
+  type GroupLocalEffect,
+  isGroupLocalEffect,
+  type NotificationTemplate,
+  type NotifyAudience,
+  type OutboxEffect,
+  type RoundEffect,
+  type TicketReason,
+} from "./round-effect.js";
+export type { RoundInput, RoundTimer } from "./round-input.js";
+export { type RoundError, roundError } from "./round.errors.js";

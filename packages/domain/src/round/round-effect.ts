@@ -1,0 +1,114 @@
+import type { MemberId } from "../group/ids.js";
+import type { LedgerTransaction } from "../ledger/index.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { Instant } from "../shared/time.js";
+import type { RoundTimer } from "./round-input.js";
+
+/** Who a notification is for. */
+export type NotifyAudience =
+  | { readonly kind: "member"; readonly memberId: MemberId }
+  | { readonly kind: "admins" }
+  | { readonly kind: "all_members" };
+
+/** The messages a round sends; the notifier renders each one. */
+export type NotificationTemplate =
+  | "contribution_retry_scheduled"
+  | "contribution_failed"
+  | "round_cancelling"
+  | "round_cancelled"
+  | "payout_blocked"
+  | "payout_sent"
+  | "refund_failed"
+  | "dispute_opened"
+  | "transfer_reversed";
+
+/** Why a support ticket was opened. */
+export type TicketReason = "payout_blocked" | "refund_failed" | "dispute_after_payout" | "dispute" | "transfer_reversed";
+
+/**
+ * What a decision asks the outside world to do, as data. Every effect has an `id` that is
+ * stable for the aggregate and step (e.g. `round_1:contribution:mem_7:attempt:2`): the
+ * outbox stores effects by it and it is the Stripe `Idempotency-Key`, so executing an
+ * effect twice after a crash can never charge or pay twice.
+ */
+export type RoundEffect =
+  | {
+      readonly kind: "collect_contribution";
+      readonly id: string;
+      readonly roundId: string;
+      readonly groupId: string;
+      readonly memberId: MemberId;
+      readonly attempt: number;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly transferGroup: string;
+    }
+  | {
+      readonly kind: "transfer";
+      readonly id: string;
+      readonly roundId: string;
+      readonly groupId: string;
+      readonly recipientMemberId: MemberId;
+      readonly sourceMemberId: MemberId;
+      readonly sourceChargeId: string;
+      readonly attempt: number;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly transferGroup: string;
+    }
+  | {
+      readonly kind: "refund";
+      readonly id: string;
+      readonly roundId: string;
+      readonly groupId: string;
+      readonly memberId: MemberId;
+      readonly paymentIntentId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+    }
+  | {
+      readonly kind: "schedule_timer";
+      readonly id: string;
+      readonly roundId: string;
+      readonly at: Instant;
+      readonly timer: RoundTimer;
+    }
+  | {
+      readonly kind: "notify";
+      readonly id: string;
+      readonly groupId: string;
+      readonly roundId: string;
+      readonly to: NotifyAudience;
+      readonly template: NotificationTemplate;
+      readonly data: Readonly<Record<string, string | number>>;
+    }
+  | { readonly kind: "post_ledger"; readonly id: string; readonly transaction: LedgerTransaction }
+  | {
+      readonly kind: "open_ticket";
+      readonly id: string;
+      readonly groupId: string;
+      readonly roundId: string;
+      readonly reason: TicketReason;
+      readonly summary: string;
+    }
+  /** Applied to the group in the same transaction as the round (not through the outbox). */
+  | { readonly kind: "pause_group"; readonly id: string; readonly groupId: string; readonly reason: string }
+  /** Applied to the group in the same transaction as the round (not through the outbox). */
+  | {
+      readonly kind: "round_ended";
+      readonly id: string;
+      readonly groupId: string;
+      readonly roundId: string;
+      readonly outcome: { readonly paidTo: MemberId } | { readonly cancelled: true };
+    };
+
+/** The effects the use case applies to the group inside the same transaction. */
+export type GroupLocalEffect = Extract<RoundEffect, { kind: "pause_group" | "round_ended" }>;
+
+/** The effects that go through the outbox to be executed by a dispatcher. */
+export type OutboxEffect = Exclude<RoundEffect, GroupLocalEffect>;
+
+/** Whether an effect is applied to the group in the same transaction. */
+export function isGroupLocalEffect(effect: RoundEffect): effect is GroupLocalEffect {
+  return effect.kind === "pause_group" || effect.kind === "round_ended";
+}

@@ -1,0 +1,74 @@
+import type { MemberId } from "../group/ids.js";
+
+/** The timers a round sets; a timer that fires when it no longer applies is ignored. */
+export type RoundTimer =
+  | { readonly kind: "collection_deadline" }
+  | { readonly kind: "grace_end" }
+  | { readonly kind: "retry_debit"; readonly memberId: MemberId; readonly attempt: number }
+  | { readonly kind: "payout_due" }
+  | { readonly kind: "retry_payout"; readonly attempt: number };
+
+/**
+ * Everything that can happen to a round. Commands come from people or the scheduler;
+ * facts come from Stripe (translated webhook events) or from the results of effects.
+ */
+export type RoundInput =
+  // commands
+  | { readonly type: "open" }
+  | { readonly type: "retry_contribution"; readonly memberId: MemberId }
+  | { readonly type: "cancel"; readonly reason: string }
+  | { readonly type: "resume_payout" }
+  | { readonly type: "reassign_payout"; readonly toMemberId: MemberId; readonly toCanReceive: boolean }
+  // timers
+  | { readonly type: "timer"; readonly timer: RoundTimer }
+  // facts about debits
+  | {
+      readonly type: "debit_processing";
+      readonly memberId: MemberId;
+      readonly attempt: number;
+      readonly paymentIntentId: string;
+    }
+  | {
+      readonly type: "debit_succeeded";
+      readonly memberId: MemberId;
+      readonly attempt: number;
+      readonly paymentIntentId: string;
+      readonly chargeId: string;
+    }
+  | {
+      readonly type: "debit_failed";
+      readonly memberId: MemberId;
+      readonly attempt: number;
+      readonly paymentIntentId?: string;
+      readonly failureCode: string;
+    }
+  // facts about refunds
+  | { readonly type: "refund_succeeded"; readonly memberId: MemberId; readonly refundId: string }
+  | { readonly type: "refund_failed"; readonly memberId: MemberId; readonly failureCode: string }
+  // facts about payouts
+  | {
+      readonly type: "transfer_created";
+      readonly sourceMemberId: MemberId;
+      readonly attempt: number;
+      readonly transferId: string;
+    }
+  | {
+      readonly type: "transfer_failed";
+      readonly sourceMemberId: MemberId;
+      readonly attempt: number;
+      readonly failureCode: string;
+    }
+  | {
+      readonly type: "transfer_reversed";
+      readonly sourceMemberId: MemberId;
+      readonly transferId: string;
+      readonly amountMinor: number;
+    }
+  | { readonly type: "recipient_readiness"; readonly canReceive: boolean }
+  // facts about disputes
+  | {
+      readonly type: "dispute_opened";
+      readonly memberId: MemberId;
+      readonly disputeId: string;
+      readonly amountMinor: number;
+    };

@@ -1,0 +1,172 @@
+import { err, ok, type Result } from "neverthrow";
+import type { MemberId } from "../group/ids.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { FailureClass } from "../policy/failure-codes.js";
+import type { Instant } from "../shared/time.js";
+import { type RoundError, roundError } from "./round.errors.js";
+
+/**
+ * The life of a round. Happy path: `scheduled → collecting → settled → paying_out →
+ * paid_out`. A deadline missed: `collecting → refunding → cancelled`. A payout that cannot
+ * be delivered: `paying_out → payout_blocked → paying_out` once fixed or reassigned.
+ */
+export type RoundStatus =
+  | "scheduled"
+  | "collecting"
+  | "settled"
+  | "paying_out"
+  | "payout_blocked"
+  | "paid_out"
+  | "refunding"
+  | "cancelled";
+
+/** Statuses in which a round has ended for good. */
+export const TERMINAL_ROUND_STATUSES: readonly RoundStatus[] = ["paid_out", "cancelled"];
+
+/** One BECS debit attempt for a member's contribution; its effect id is the Stripe idempotency key. */
+export interface DebitAttempt {
+  /** 1-based. */
+  readonly number: number;
+  readonly effectId: string;
+  readonly status: "requested" | "processing" | "succeeded" | "failed";
+  readonly requestedAt: Instant;
+  readonly paymentIntentId?: string;
+  readonly chargeId?: string;
+  readonly failureCode?: string;
+  readonly failureClass?: FailureClass;
+  /** Whether the ledger holds this attempt's "debit initiated" posting (so a failure must undo it). */
+  readonly initiatedPosted: boolean;
+}
+
+/**
+ * Where a member's contribution stands:
+ * `awaiting_debit` (a debit was asked for), `processing` (Stripe is collecting, days for
+ * BECS), `retry_scheduled`, `succeeded`, `failed` (permanently, or out of attempts),
+ * `refund_requested`, `refunded`, `refund_failed`, `disputed`.
+ */
+export type ContributionStatus =
+  | "awaiting_debit"
+  | "processing"
+  | "retry_scheduled"
+  | "succeeded"
+  | "failed"
+  | "refund_requested"
+  | "refunded"
+  | "refund_failed"
+  | "disputed";
+
+/** A member's contribution to one round, with every debit attempt. */
+export interface Contribution {
+  readonly memberId: MemberId;
+  readonly amountMinor: number;
+  readonly status: ContributionStatus;
+  readonly attempts: readonly DebitAttempt[];
+  readonly retryAt?: Instant;
+  readonly refundId?: string;
+  readonly disputeIds: readonly string[];
+}
+
+/** One payout transfer, funded by one contribution's charge (`source_transaction`). */
+export interface PayoutTransfer {
+  readonly sourceMemberId: MemberId;
+  readonly sourceChargeId: string;
+  readonly amountMinor: number;
+  /** The payout attempt this transfer belongs to (1-based); part of its effect id. */
+  readonly attempt: number;
+  readonly effectId: string;
+  readonly status: "requested" | "created" | "failed" | "reversed";
+  readonly transferId?: string;
+  readonly failureCode?: string;
+}
+
+/** A round of a savings group: every member contributes, one member receives the pot. */
+export interface Round {
+  readonly id: string;
+  readonly groupId: string;
+  /** 1-based rotation this round belongs to. */
+  readonly rotation: number;
+  /** 0-based count of this round among all the group's rounds. */
+  readonly sequence: number;
+  readonly recipientMemberId: MemberId;
+  /** Whether the recipient's connected account can receive transfers, as last known. */
+  readonly recipientCanReceive: boolean;
+  readonly currency: CurrencyCode;
+  readonly contributionMinor: number;
+  readonly status: RoundStatus;
+  readonly scheduledFor: Instant;
+  readonly openedAt?: Instant;
+  readonly collectionDeadlineAt?: Instant;
+  /** Set when the deadline passed with only processing debits left: the last moment to wait. */
+  readonly graceEndsAt?: Instant;
+  /** Stripe `transfer_group` that ties the round's charges and transfers together. */
+  readonly transferGroup: string;
+  readonly contributions: readonly Contribution[];
+  readonly payouts: readonly PayoutTransfer[];
+  /** 0 until the payout starts; each restart after a block increments it. */
+  readonly payoutAttempt: number;
+  /** Failed payout attempts since the last successful step, for the payout retry policy. */
+  readonly payoutFailures: number;
+  readonly blockedReason?: string;
+  readonly endedAt?: Instant;
+  /** Optimistic-concurrency version, incremented by every stored change. */
+  readonly version: number;
+}
+
+/** What it takes to schedule a round. */
+export interface NewRound {
+  readonly id: string;
+  readonly groupId: string;
+  readonly rotation: number;
+  readonly sequence: number;
+  readonly recipientMemberId: MemberId;
+  readonly recipientCanReceive: boolean;
+  readonly contributorIds: readonly MemberId[];
+  readonly currency: CurrencyCode;
+  readonly contributionMinor: number;
+  readonly scheduledFor: Instant;
+}
+
+/** Creates a round in `scheduled` state, one pending contribution per contributor. */
+export function newRound(input: NewRound): Result<Round, RoundError> {
+  if (input.contributorIds.length < 2) return err(roundError("invalid_round", "a round needs at least two contributors"));
+  if (new Set(input.contributorIds).size !== input.contributorIds.length)
+    return err(roundError("invalid_round", "a member can contribute only once per round"));
+  if (!input.contributorIds.includes(input.recipientMemberId))
+    return err(roundError("invalid_round", "the recipient must be a member of the round"));
+  if (!Number.isSafeInteger(input.contributionMinor) || input.contributionMinor <= 0)
+    return err(roundError("invalid_round", "the contribution must be a positive whole number of minor units"));
+  return ok({
+    id: input.id,
+    groupId: input.groupId,
+    rotation: input.rotation,
+    sequence: input.sequence,
+    recipientMemberId: input.recipientMemberId,
+    recipientCanReceive: input.recipientCanReceive,
+    currency: input.currency,
+    contributionMinor: input.contributionMinor,
+    status: "scheduled",
+    scheduledFor: input.scheduledFor,
+    transferGroup: `round_${input.id}`,
+    contributions: [...input.contributorIds].sort().map((memberId) => ({
+      memberId,
+      amountMinor: input.contributionMinor,
+      status: "awaiting_debit" as const,
+      attempts: [],
+      disputeIds: [],
+    })),
+    payouts: [],
+    payoutAttempt: 0,
+    payoutFailures: 0,
+    version: 0,
+  });
+}
+
+/** The pot a round pays out when every contribution succeeds. */
+export function potMinor(round: Round): number {
+  return round.contributions.reduce((total, c) => total + c.amountMinor, 0);
+}
+
+/** Whether a round has ended for good. */
+export function isRoundEnded(round: Round): boolean {
+  return TERMINAL_ROUND_STATUSES.includes(round.status);
+}

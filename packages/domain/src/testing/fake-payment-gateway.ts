@@ -1,0 +1,262 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { Money } from "../money/index.js";
+import {
+  type ConnectedAccountStatus,
+  type DebitOutcome,
+  type GatewayError,
+  gatewayError,
+  type MandateStatus,
+  type PaymentGateway,
+  type PaymentReferences,
+} from "../ports/payment-gateway.js";
+import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
+import type { FollowUp } from "../use-cases/execute-effect.js";
+
+/** How a fake debit ends: it succeeds, or fails with a BECS failure code. */
+export type FakeDebitOutcome = "succeed" | { readonly fail: string };
+
+/** A debit the fake gateway holds. */
+export interface FakeDebit {
+  readonly paymentIntentId: string;
+  readonly amount: Money;
+  readonly references: PaymentReferences;
+  readonly transferGroup: string;
+  status: "processing" | "succeeded" | "failed";
+  readonly settlesAt: Instant;
+  readonly outcome: FakeDebitOutcome;
+  chargeId?: string;
+}
+
+/** A transfer the fake gateway made. */
+export interface FakeTransfer {
+  readonly transferId: string;
+  readonly destinationAccountId: string;
+  readonly amount: Money;
+  readonly sourceChargeId?: string;
+  readonly transferGroup: string;
+}
+
+/** A refund the fake gateway holds. */
+export interface FakeRefund {
+  readonly refundId: string;
+  readonly paymentIntentId: string;
+  readonly amount: Money;
+  readonly references: PaymentReferences;
+  status: "pending" | "succeeded" | "failed";
+}
+
+type Operation = "createDebit" | "createTransfer" | "refund";
+
+/**
+ * A payment gateway in memory that behaves like Stripe where susu depends on it: BECS
+ * debits stay `processing` until the clock passes a settlement delay and then succeed
+ * or fail as configured per member; refunds of a processing debit wait for it; transfers
+ * refuse accounts that cannot receive; every mutating call is idempotent by key. Faults
+ * can be injected: a call that fails before doing anything, or one that does its work and
+ * then loses the answer (the outcome-unknown case that idempotency keys exist for).
+ */
+export class FakePaymentGateway implements PaymentGateway {
+  readonly debits = new Map<string, FakeDebit>();
+  readonly transfers: FakeTransfer[] = [];
+  readonly refunds = new Map<string, FakeRefund>();
+  readonly #replies = new Map<string, unknown>();
+  readonly #accounts = new Map<string, { transfersActive: boolean; payoutsEnabled: boolean }>();
+  readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
+  readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
+  #seq = 0;
+
+  constructor(
+    private readonly now: () => Instant,
+    readonly settlementDelayMs: DurationMs = 3 * DAY_MS,
+  ) {}
+
+  /** Sets how a member's next debits end, attempt by attempt; the last one repeats. */
+  setDebitOutcomes(memberId: string, outcomes: readonly FakeDebitOutcome[]): void {
+    this.#outcomes.set(memberId, [...outcomes]);
+  }
+
+  /** Registers a connected account and whether it can receive transfers. */
+  setAccount(accountId: string, canReceive: boolean): void {
+    this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive });
+  }
+
+  /** The next call of `op` fails: before doing anything, or after doing it with the answer lost. */
+  injectFault(op: Operation, kind: "before" | "lost_reply", error?: GatewayError): void {
+    this.#faults.push({ op, kind, error: error ?? gatewayError("gateway_outcome_unknown", "api_connection_error", "injected") });
+  }
+
+  #id(prefix: string): string {
+    this.#seq += 1;
+    return `${prefix}_fake${this.#seq}`;
+  }
+
+  #once<T>(op: Operation, key: string, work: () => ResultAsync<T, GatewayError>): ResultAsync<T, GatewayError> {
+    const faultIndex = this.#faults.findIndex((f) => f.op === op);
+    const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
+    if (fault?.kind === "before") return errAsync(fault.error);
+    const replayed = this.#replies.has(key)
+      ? okAsync(this.#replies.get(key) as T)
+      : work().map((value) => {
+          this.#replies.set(key, value);
+          return value;
+        });
+    return fault?.kind === "lost_reply" ? replayed.andThen(() => errAsync(fault.error)) : replayed;
+  }
+
+  createCustomer(input: { idempotencyKey: string }): ResultAsync<{ customerId: string }, GatewayError> {
+    return this.#once("createDebit", `customer:${input.idempotencyKey}`, () => okAsync({ customerId: this.#id("cus") }));
+  }
+
+  createDebitSetup(): ResultAsync<{ setupIntentId: string; clientSecret: string }, GatewayError> {
+    const id = this.#id("seti");
+    return okAsync({ setupIntentId: id, clientSecret: `${id}_secret` });
+  }
+
+  getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {
+    return okAsync({ mandateId, status: "active", paymentMethodId: `pm_for_${mandateId}` });
+  }
+
+  createDebit(input: {
+    idempotencyKey: string;
+    amount: Money;
+    transferGroup: string;
+    references: PaymentReferences;
+  }): ResultAsync<DebitOutcome, GatewayError> {
+    return this.#once("createDebit", input.idempotencyKey, () => {
+      const memberId = input.references.memberId ?? "";
+      const planned = this.#outcomes.get(memberId) ?? ["succeed"];
+      const outcome = planned.length > 1 ? (planned.shift() as FakeDebitOutcome) : (planned[0] ?? "succeed");
+      const debit: FakeDebit = {
+        paymentIntentId: this.#id("pi"),
+        amount: input.amount,
+        references: input.references,
+        transferGroup: input.transferGroup,
+        status: "processing",
+        settlesAt: this.now() + this.settlementDelayMs,
+        outcome,
+      };
+      this.debits.set(debit.paymentIntentId, debit);
+      return okAsync<DebitOutcome, GatewayError>({ status: "processing", paymentIntentId: debit.paymentIntentId });
+    });
+  }
+
+  refund(input: {
+    idempotencyKey: string;
+    paymentIntentId: string;
+    amount?: Money;
+    references: PaymentReferences;
+  }): ResultAsync<{ refundId: string; status: "pending" | "succeeded" | "failed"; failureCode?: string }, GatewayError> {
+    return this.#once("refund", input.idempotencyKey, () => {
+      const debit = this.debits.get(input.paymentIntentId);
+      if (!debit || debit.status === "failed")
+        return errAsync(gatewayError("gateway_definite", "charge_not_refundable", "nothing to refund"));
+      const refund: FakeRefund = {
+        refundId: this.#id("re"),
+        paymentIntentId: input.paymentIntentId,
+        amount: input.amount ?? debit.amount,
+        references: input.references,
+        status: debit.status === "succeeded" ? "succeeded" : "pending",
+      };
+      this.refunds.set(refund.refundId, refund);
+      return okAsync({ refundId: refund.refundId, status: refund.status });
+    });
+  }
+
+  createTransfer(input: {
+    idempotencyKey: string;
+    destinationAccountId: string;
+    amount: Money;
+    sourceChargeId?: string;
+    transferGroup: string;
+  }): ResultAsync<{ transferId: string }, GatewayError> {
+    return this.#once("createTransfer", input.idempotencyKey, () => {
+      const account = this.#accounts.get(input.destinationAccountId);
+      if (!account?.transfersActive)
+        return errAsync(
+          gatewayError("gateway_definite", "insufficient_capabilities_for_transfer", "the account cannot receive transfers"),
+        );
+      const transfer: FakeTransfer = {
+        transferId: this.#id("tr"),
+        destinationAccountId: input.destinationAccountId,
+        amount: input.amount,
+        ...(input.sourceChargeId !== undefined ? { sourceChargeId: input.sourceChargeId } : {}),
+        transferGroup: input.transferGroup,
+      };
+      this.transfers.push(transfer);
+      return okAsync({ transferId: transfer.transferId });
+    });
+  }
+
+  reverseTransfer(input: { idempotencyKey: string }): ResultAsync<{ reversalId: string }, GatewayError> {
+    return okAsync({ reversalId: `trr_${input.idempotencyKey}` });
+  }
+
+  createConnectedAccount(input: { idempotencyKey: string }): ResultAsync<{ accountId: string }, GatewayError> {
+    const accountId = `acct_${input.idempotencyKey}`;
+    if (!this.#accounts.has(accountId)) this.setAccount(accountId, false);
+    return okAsync({ accountId });
+  }
+
+  createOnboardingLink(input: { accountId: string }): ResultAsync<{ url: string; expiresAt: number }, GatewayError> {
+    return okAsync({ url: `https://connect.example/onboard/${input.accountId}`, expiresAt: this.now() + 5 * 60_000 });
+  }
+
+  getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
+    const a = this.#accounts.get(accountId);
+    if (!a) return errAsync(gatewayError("gateway_definite", "account_invalid", `no account ${accountId}`));
+    return okAsync({
+      accountId,
+      detailsSubmitted: a.payoutsEnabled,
+      chargesEnabled: a.payoutsEnabled,
+      payoutsEnabled: a.payoutsEnabled,
+      transfersActive: a.transfersActive,
+      requirementsDue: a.payoutsEnabled ? [] : ["external_account"],
+    });
+  }
+
+  /**
+   * Settles every processing debit whose time has come, as Stripe's webhooks would report
+   * it, and resolves refunds that waited on them. Returns the facts for the rounds.
+   */
+  settleDue(): FollowUp[] {
+    const now = this.now();
+    const facts: FollowUp[] = [];
+    for (const debit of this.debits.values()) {
+      if (debit.status !== "processing" || debit.settlesAt > now) continue;
+      const { roundId, memberId, attempt } = debit.references;
+      if (roundId === undefined || memberId === undefined || attempt === undefined) continue;
+      if (debit.outcome === "succeed") {
+        debit.status = "succeeded";
+        debit.chargeId = debit.paymentIntentId.replace("pi_", "ch_");
+        facts.push({
+          roundId,
+          input: { type: "debit_succeeded", memberId, attempt, paymentIntentId: debit.paymentIntentId, chargeId: debit.chargeId },
+        });
+      } else {
+        debit.status = "failed";
+        facts.push({
+          roundId,
+          input: { type: "debit_failed", memberId, attempt, paymentIntentId: debit.paymentIntentId, failureCode: debit.outcome.fail },
+        });
+      }
+      for (const refund of this.refunds.values()) {
+        if (refund.paymentIntentId !== debit.paymentIntentId || refund.status !== "pending") continue;
+        refund.status = debit.status === "succeeded" ? "succeeded" : "failed";
+        if (refund.status === "succeeded" && refund.references.roundId !== undefined && refund.references.memberId !== undefined)
+          facts.push({
+            roundId: refund.references.roundId,
+            input: { type: "refund_succeeded", memberId: refund.references.memberId, refundId: refund.refundId },
+          });
+      }
+    }
+    return facts;
+  }
+
+  /** The earliest time a processing debit settles, if any. */
+  nextSettlementAt(): Instant | undefined {
+    let next: Instant | undefined;
+    for (const d of this.debits.values())
+      if (d.status === "processing" && (next === undefined || d.settlesAt < next)) next = d.settlesAt;
+    return next;
+  }
+}

@@ -1,0 +1,140 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { Group } from "../group/group.js";
+import { nextRoundOpensAt } from "../group/group.js";
+import type { GroupId } from "../group/ids.js";
+import {
+  type AuditEntry,
+  type Changeset,
+  type GroupRepository,
+  type OutboxRecord,
+  type OutboxStore,
+  type RoundRepository,
+  type StorageError,
+  storageError,
+  type UnitOfWork,
+} from "../ports/storage.js";
+import type { OutboxEffect } from "../round/round-effect.js";
+import type { Round } from "../round/round.js";
+import type { Instant } from "../shared/time.js";
+
+interface OutboxRow {
+  effect: OutboxEffect;
+  status: "pending" | "done" | "parked";
+  attempts: number;
+  availableAt: Instant;
+  claimedBy?: string;
+  claimedUntil?: Instant;
+  lastError?: string;
+}
+
+/**
+ * Groups, rounds, the outbox and the audit log in memory, with the same semantics as the
+ * PostgreSQL adapter: optimistic versions, atomic changesets, leased outbox claims.
+ */
+export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore {
+  readonly #groups = new Map<GroupId, Group>();
+  readonly #rounds = new Map<string, Round>();
+  readonly #outbox = new Map<string, OutboxRow>();
+  readonly #audit: AuditEntry[] = [];
+  /** When set, the next commit fails as if the database went away (crash tests). */
+  failNextCommit = false;
+
+  getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
+    return okAsync(this.#groups.get(id));
+  }
+
+  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
+    const due = [...this.#groups.values()].filter(
+      (g) => g.status === "active" && g.currentRoundId === undefined && nextRoundOpensAt(g) <= at,
+    );
+    return okAsync(due.slice(0, limit));
+  }
+
+  getRound(id: string): ResultAsync<Round | undefined, StorageError> {
+    return okAsync(this.#rounds.get(id));
+  }
+
+  listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
+    return okAsync([...this.#rounds.values()].filter((r) => r.groupId === groupId).sort((a, b) => a.sequence - b.sequence));
+  }
+
+  commit(changes: Changeset): ResultAsync<void, StorageError> {
+    if (this.failNextCommit) {
+      this.failNextCommit = false;
+      return errAsync(storageError.unavailable("simulated loss of the database"));
+    }
+    for (const { state, expectedVersion } of changes.groups) {
+      const stored = this.#groups.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("group", state.id));
+    }
+    for (const { state, expectedVersion } of changes.rounds) {
+      const stored = this.#rounds.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("round", state.id));
+    }
+    for (const { state, expectedVersion } of changes.groups)
+      this.#groups.set(state.id, { ...state, version: expectedVersion === undefined ? 0 : expectedVersion + 1 });
+    for (const { state, expectedVersion } of changes.rounds)
+      this.#rounds.set(state.id, { ...state, version: expectedVersion === undefined ? 0 : expectedVersion + 1 });
+    for (const effect of changes.outbox) {
+      if (this.#outbox.has(effect.id)) continue;
+      this.#outbox.set(effect.id, { effect, status: "pending", attempts: 0, availableAt: 0 });
+    }
+    this.#audit.push(...changes.audit);
+    return okAsync(undefined);
+  }
+
+  claimDue(workerId: string, now: Instant, leaseMs: number, limit: number): ResultAsync<readonly OutboxRecord[], StorageError> {
+    const claimed: OutboxRecord[] = [];
+    for (const row of this.#outbox.values()) {
+      if (claimed.length >= limit) break;
+      if (row.status !== "pending" || row.availableAt > now) continue;
+      if (row.claimedUntil !== undefined && row.claimedUntil > now && row.claimedBy !== workerId) continue;
+      row.claimedBy = workerId;
+      row.claimedUntil = now + leaseMs;
+      claimed.push({ effect: row.effect, attempts: row.attempts, availableAt: row.availableAt });
+    }
+    return okAsync(claimed);
+  }
+
+  complete(effectId: string, workerId: string): ResultAsync<void, StorageError> {
+    const row = this.#outbox.get(effectId);
+    if (row && row.claimedBy === workerId) {
+      row.status = "done";
+      delete row.claimedBy;
+      delete row.claimedUntil;
+    }
+    return okAsync(undefined);
+  }
+
+  fail(effectId: string, workerId: string, error: string, retryAt: Instant | undefined): ResultAsync<void, StorageError> {
+    const row = this.#outbox.get(effectId);
+    if (row && row.claimedBy === workerId) {
+      row.attempts += 1;
+      row.lastError = error;
+      delete row.claimedBy;
+      delete row.claimedUntil;
+      if (retryAt === undefined) row.status = "parked";
+      else row.availableAt = retryAt;
+    }
+    return okAsync(undefined);
+  }
+
+  /** Every stored round. */
+  rounds(): Round[] {
+    return [...this.#rounds.values()];
+  }
+  /** Every stored group. */
+  groups(): Group[] {
+    return [...this.#groups.values()];
+  }
+  /** The audit log, oldest first. */
+  audit(): readonly AuditEntry[] {
+    return this.#audit;
+  }
+  /** Outbox effects by status. */
+  outbox(status?: "pending" | "done" | "parked"): OutboxEffect[] {
+    return [...this.#outbox.values()].filter((r) => status === undefined || r.status === status).map((r) => r.effect);
+  }
+}

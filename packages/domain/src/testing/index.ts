@@ -1,0 +1,13 @@
+/**
+ * In-memory adapters for every port, and a driver that runs the whole domain without
+ * infrastructure. For tests — susu's own and other teams'.
+ *
+ * @module
+ */
+export { type FakeDebit, type FakeDebitOutcome, FakePaymentGateway, type FakeRefund, type FakeTransfer } from "./fake-payment-gateway.js";
+export { InMemoryLedgerStore } from "./in-memory-ledger.js";
+export { InMemoryStore } from "./in-memory-store.js";
+export { InMemorySusu } from "./in-memory-susu.js";
+export { ManualClock } from "./manual-clock.js";
+export { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
+export { SequentialIds } from "./sequential-ids.js";

@@ -1,0 +1,52 @@
+import { okAsync, type ResultAsync } from "neverthrow";
+import type { Notification, Notifier, NotifyError } from "../ports/notifier.js";
+import type { SupportDesk, SupportDeskError, SupportTicket } from "../ports/support-desk.js";
+import type { ScheduledTimer, SchedulerError, TimerScheduler } from "../ports/timer-scheduler.js";
+import type { Instant } from "../shared/time.js";
+
+/** Keeps every notification it is asked to send, once per id. */
+export class RecordingNotifier implements Notifier {
+  readonly sent: Notification[] = [];
+  readonly #ids = new Set<string>();
+  send(notification: Notification): ResultAsync<void, NotifyError> {
+    if (!this.#ids.has(notification.id)) {
+      this.#ids.add(notification.id);
+      this.sent.push(notification);
+    }
+    return okAsync(undefined);
+  }
+}
+
+/** Keeps every ticket it is asked to open, once per id. */
+export class RecordingSupportDesk implements SupportDesk {
+  readonly tickets: SupportTicket[] = [];
+  openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError> {
+    if (!this.tickets.some((t) => t.id === ticket.id)) this.tickets.push(ticket);
+    return okAsync(undefined);
+  }
+}
+
+/** Holds timers until a test (or the simulation driver) takes the due ones. */
+export class InMemoryTimerScheduler implements TimerScheduler {
+  readonly #timers = new Map<string, ScheduledTimer>();
+  schedule(timer: ScheduledTimer): ResultAsync<void, SchedulerError> {
+    if (!this.#timers.has(timer.id)) this.#timers.set(timer.id, timer);
+    return okAsync(undefined);
+  }
+  /** Removes and returns the timers due at `now`, earliest first. */
+  takeDue(now: Instant): ScheduledTimer[] {
+    const due = [...this.#timers.values()].filter((t) => t.at <= now).sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+    for (const t of due) this.#timers.delete(t.id);
+    return due;
+  }
+  /** The earliest pending timer's time, if any. */
+  nextAt(): Instant | undefined {
+    let next: Instant | undefined;
+    for (const t of this.#timers.values()) if (next === undefined || t.at < next) next = t.at;
+    return next;
+  }
+  /** Timers not yet taken. */
+  pending(): ScheduledTimer[] {
+    return [...this.#timers.values()];
+  }
+}

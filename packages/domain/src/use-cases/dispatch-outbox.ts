@@ -1,0 +1,114 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { retryDelayMs, type RetryPolicy } from "../policy/retry-policy.js";
+import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
+import { unitFraction } from "../shared/hash.js";
+import { HOUR_MS, MINUTE_MS } from "../shared/time.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { type EffectPorts, executeEffect, type FollowUp } from "./execute-effect.js";
+import { applyRoundInput } from "./round-use-cases.js";
+
+/** How the dispatcher retries effects whose execution failed (provider down, timeouts). */
+export const DEFAULT_EFFECT_RETRY: RetryPolicy = {
+  baseDelayMs: 5_000,
+  factor: 2,
+  maxDelayMs: HOUR_MS,
+  jitter: "full",
+  attemptsMax: 12,
+};
+
+/** Settings of one dispatcher pass. */
+export interface DispatchOptions {
+  readonly workerId: string;
+  readonly leaseMs?: number;
+  readonly limit?: number;
+  readonly retry?: RetryPolicy;
+}
+
+/** What one dispatcher pass did, for logs and metrics. */
+export interface DispatchReport {
+  readonly claimed: number;
+  readonly completed: number;
+  readonly retried: number;
+  readonly parked: number;
+}
+
+/** Feeds follow-up inputs to their rounds, retrying lost optimistic races a few times. */
+function feed(deps: UseCaseDeps, followUps: readonly FollowUp[], actor: string): ResultAsync<void, UseCaseError> {
+  return followUps.reduce<ResultAsync<void, UseCaseError>>(
+    (chain, f) => chain.andThen(() => retryOnConflict(() => applyRoundInput(deps, f.roundId, f.input, actor).map(() => undefined))),
+    okAsync(undefined),
+  );
+}
+
+/**
+ * Runs `attempt` again when it lost an optimistic-concurrency race (`version_conflict`),
+ * up to `times` in all. Other errors are returned at once.
+ */
+export function retryOnConflict<T, E extends { readonly type: string }>(
+  attempt: () => ResultAsync<T, E>,
+  times = 5,
+): ResultAsync<T, E> {
+  return attempt().orElse((e) =>
+    e.type === "version_conflict" && times > 1 ? retryOnConflict(attempt, times - 1) : errAsync(e),
+  );
+}
+
+/**
+ * One pass of the outbox dispatcher: claim due effects (a lease, so several dispatchers
+ * can run), execute each through the ports, feed the results back to the rounds, and
+ * mark it done. A failed execution is retried later with backoff; after the policy's
+ * limit — or at once when retrying cannot help — it is parked and a support ticket opened.
+ */
+export function dispatchOutbox(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  options: DispatchOptions,
+): ResultAsync<DispatchReport, StorageError> {
+  const now = deps.clock.now();
+  const retry = options.retry ?? DEFAULT_EFFECT_RETRY;
+  return outbox
+    .claimDue(options.workerId, now, options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
+    .andThen((records) =>
+      records.reduce<ResultAsync<DispatchReport, StorageError>>(
+        (chain, record) => chain.andThen((report) => runOne(deps, ports, outbox, options.workerId, retry, record, report)),
+        okAsync({ claimed: records.length, completed: 0, retried: 0, parked: 0 }),
+      ),
+    );
+}
+
+function runOne(
+  deps: UseCaseDeps,
+  ports: EffectPorts,
+  outbox: OutboxStore,
+  workerId: string,
+  retry: RetryPolicy,
+  record: OutboxRecord,
+  report: DispatchReport,
+): ResultAsync<DispatchReport, StorageError> {
+  const effect = record.effect;
+  return executeEffect(deps, ports, effect)
+    .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
+    .andThen((followUps) =>
+      feed(deps, followUps, `effect:${effect.id}`).mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+    )
+    .andThen(() => outbox.complete(effect.id, workerId, deps.clock.now()).map(() => ({ ...report, completed: report.completed + 1 })).mapErr((e) => ({ code: e.code, message: e.message, retry: true })))
+    .orElse((f) => {
+      const failedAttempt = record.attempts + 1;
+      const delay = f.retry ? retryDelayMs(retry, failedAttempt, unitFraction(`${effect.id}:${failedAttempt}`)) : null;
+      if (delay !== null)
+        return outbox
+          .fail(effect.id, workerId, `${f.code}: ${f.message}`, deps.clock.now() + delay)
+          .map(() => ({ ...report, retried: report.retried + 1 }));
+      return outbox.fail(effect.id, workerId, `${f.code}: ${f.message}`, undefined).andThen(() =>
+        ports.desk
+          .openTicket({
+            id: `${effect.id}:parked`,
+            reason: "effect_parked",
+            summary: `effect ${effect.id} (${effect.kind}) was parked after ${failedAttempt} attempts: ${f.code}: ${f.message}`,
+          })
+          .orElse(() => okAsync(undefined))
+          .map(() => ({ ...report, parked: report.parked + 1 })),
+      );
+    });
+}

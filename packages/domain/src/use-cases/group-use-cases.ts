@@ -1,0 +1,231 @@
+import { err, errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
+import type { Cadence } from "../group/cadence.js";
+import * as G from "../group/group.js";
+import type { Group, MemberReadiness } from "../group/group.js";
+import { groupError } from "../group/group.errors.js";
+import type { GroupId, MemberId } from "../group/ids.js";
+import type { PayoutOrderMethod } from "../group/payout-order.js";
+import { checkChargeAmount, type CurrencyCode, money } from "../money/index.js";
+import type { RoundPolicy } from "../policy/round-policy.js";
+import type { Round } from "../round/round.js";
+import type { Instant } from "../shared/time.js";
+import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+import { applyRoundInput } from "./round-use-cases.js";
+
+/** Loads a group or fails with `group_not_found`. */
+export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
+  return deps.groups
+    .getGroup(groupId)
+    .andThen((g) => (g ? okAsync(g) : errAsync<Group, UseCaseError>(notFound("group", groupId))));
+}
+
+function currentRound(deps: UseCaseDeps, group: Group): ResultAsync<Round | undefined, UseCaseError> {
+  return group.currentRoundId === undefined ? okAsync(undefined) : deps.rounds.getRound(group.currentRoundId);
+}
+
+/** Applies a pure change to a group and stores it (optimistic version check) with an audit line. */
+function changeGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  action: string,
+  actor: string,
+  change: (group: Group, round: Round | undefined) => Result<Group, UseCaseError>,
+): ResultAsync<Group, UseCaseError> {
+  return loadGroup(deps, groupId).andThen((group) =>
+    currentRound(deps, group).andThen((round) => {
+      const changed = change(group, round);
+      if (changed.isErr()) return errAsync(changed.error);
+      const next = { ...changed.value, version: group.version + 1 };
+      return deps.uow
+        .commit({
+          groups: [{ state: next, expectedVersion: group.version }],
+          rounds: [],
+          outbox: [],
+          audit: [{ at: deps.clock.now(), aggregate: "group", aggregateId: groupId, action, outcome: "applied", actor }],
+        })
+        .map(() => next);
+    }),
+  );
+}
+
+/** What a client provides to create a group. */
+export interface CreateGroupCommand {
+  readonly name: string;
+  readonly currency: CurrencyCode;
+  readonly contributionMinor: number;
+  readonly cadence: Cadence;
+  readonly startsAt: Instant;
+  readonly payoutOrderMethod: PayoutOrderMethod;
+  readonly rotationsPlanned?: number;
+  readonly policy?: RoundPolicy;
+  readonly creator: { readonly id?: MemberId; readonly displayName: string };
+}
+
+/**
+ * Creates a group; the creator is its admin and first member. The contribution must be a
+ * valid charge in its currency (Stripe's minimum, digits, and step rules).
+ */
+export function createGroup(deps: UseCaseDeps, command: CreateGroupCommand): ResultAsync<Group, UseCaseError> {
+  const amount = checkChargeAmount(money(command.contributionMinor, command.currency));
+  if (amount.isErr()) return errAsync(amount.error);
+  const now = deps.clock.now();
+  if (command.startsAt < now) return errAsync(groupError("invalid_group", "startsAt is in the past"));
+  const created = G.createGroup({
+    id: deps.ids.newId("grp"),
+    name: command.name,
+    currency: command.currency,
+    contributionMinor: command.contributionMinor,
+    cadence: command.cadence,
+    startsAt: command.startsAt,
+    payoutOrderMethod: command.payoutOrderMethod,
+    ...(command.rotationsPlanned !== undefined ? { rotationsPlanned: command.rotationsPlanned } : {}),
+    ...(command.policy !== undefined ? { policy: command.policy } : {}),
+    creator: { id: command.creator.id ?? deps.ids.newId("mem"), displayName: command.creator.displayName },
+    createdAt: now,
+  });
+  if (created.isErr()) return errAsync(created.error);
+  const group = created.value;
+  return deps.uow
+    .commit({
+      groups: [{ state: group, expectedVersion: undefined }],
+      rounds: [],
+      outbox: [],
+      audit: [
+        { at: now, aggregate: "group", aggregateId: group.id, action: "create_group", outcome: "applied", actor: group.members[0]?.id ?? "unknown" },
+      ],
+    })
+    .map(() => group);
+}
+
+/** A person joins a group (mid-rotation: from the next rotation on). */
+export function joinGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  member: { readonly id?: MemberId; readonly displayName: string },
+): ResultAsync<Group, UseCaseError> {
+  const id = member.id ?? deps.ids.newId("mem");
+  return changeGroup(deps, groupId, "join_group", id, (g) =>
+    G.joinGroup(g, { id, displayName: member.displayName, joinedAt: deps.clock.now() }),
+  );
+}
+
+/** A member leaves (at the end of the round in progress, if any). */
+export function leaveGroup(deps: UseCaseDeps, groupId: GroupId, memberId: MemberId): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "leave_group", memberId, (g, round) =>
+    G.leaveGroup(g, memberId, round?.recipientMemberId),
+  );
+}
+
+/** An admin sets a fixed payout order. */
+export function setPayoutOrder(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+  memberIds: readonly MemberId[],
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "set_payout_order", actorId, (g) => G.setFixedPayoutOrder(g, actorId, memberIds));
+}
+
+/** An admin draws the payout order from a seed that is recorded for audit. */
+export function drawPayoutOrder(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+  seed: string,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "draw_payout_order", actorId, (g) => G.drawGroupPayoutOrder(g, actorId, seed));
+}
+
+/** An admin switches to a derived payout order method. */
+export function usePayoutOrderMethod(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+  method: "join_order" | "reverse_join_order",
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "use_payout_order_method", actorId, (g) =>
+    G.usePayoutOrderMethod(g, actorId, method),
+  );
+}
+
+/** A member proposes to swap payout positions with another. */
+export function proposeSwap(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  proposedBy: MemberId,
+  counterparty: MemberId,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "propose_swap", proposedBy, (g) =>
+    G.proposeSwap(g, proposedBy, counterparty, deps.clock.now()),
+  );
+}
+
+/** The other member accepts a proposed swap. */
+export function acceptSwap(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  counterparty: MemberId,
+  proposedBy: MemberId,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "accept_swap", counterparty, (g, round) =>
+    G.acceptSwap(g, counterparty, proposedBy, round?.recipientMemberId),
+  );
+}
+
+/** An admin starts the group once members and order are in place. */
+export function activateGroup(deps: UseCaseDeps, groupId: GroupId, actorId: MemberId): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "activate_group", actorId, (g) => G.activateGroup(g, actorId));
+}
+
+/** Records a member's Stripe objects. */
+export function updateMemberPayment(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  memberId: MemberId,
+  payment: G.MemberPaymentProfile,
+  actor: string,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "update_member_payment", actor, (g) => G.updateMemberPayment(g, memberId, payment));
+}
+
+/**
+ * Records what a member is ready for (mandate, payouts). When the member is the recipient
+ * of the round in progress, the round hears of it too: a blocked payout resumes as soon
+ * as the recipient's account can receive.
+ */
+export function updateMemberReadiness(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  memberId: MemberId,
+  readiness: Partial<MemberReadiness>,
+  actor: string,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "update_member_readiness", actor, (g) =>
+    G.updateMemberReadiness(g, memberId, readiness),
+  ).andThen((group) =>
+    currentRound(deps, group).andThen((round) => {
+      if (!round || round.recipientMemberId !== memberId || readiness.payoutsEnabled === undefined)
+        return okAsync(group);
+      return applyRoundInput(deps, round.id, { type: "recipient_readiness", canReceive: readiness.payoutsEnabled }, actor)
+        .andThen(() => loadGroup(deps, groupId));
+    }),
+  );
+}
+
+/**
+ * An admin resumes a paused group. If its round's payout is blocked, the payout is tried
+ * again (it blocks again, with a new notice, if the account still cannot receive).
+ */
+export function resumeGroup(deps: UseCaseDeps, groupId: GroupId, actorId: MemberId): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "resume_group", actorId, (g) => {
+    const admin = G.findMember(g, actorId);
+    if (!admin || admin.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
+    return G.resumeGroup(g);
+  }).andThen((group) =>
+    currentRound(deps, group).andThen((round) =>
+      round?.status === "payout_blocked"
+        ? applyRoundInput(deps, round.id, { type: "resume_payout" }, actorId).andThen(() => loadGroup(deps, groupId))
+        : okAsync(group),
+    ),
+  );
+}

@@ -1,0 +1,26 @@
+export { notFound, type NotFoundError, type UseCaseDeps, type UseCaseError } from "./deps.js";
+export {
+  DEFAULT_EFFECT_RETRY,
+  type DispatchOptions,
+  type DispatchReport,
+  dispatchOutbox,
+  retryOnConflict,
+} from "./dispatch-outbox.js";
+export { type EffectFailure, type EffectPorts, executeEffect, type FollowUp } from "./execute-effect.js";
+export {
+  acceptSwap,
+  activateGroup,
+  type CreateGroupCommand,
+  createGroup,
+  drawPayoutOrder,
+  joinGroup,
+  leaveGroup,
+  loadGroup,
+  proposeSwap,
+  resumeGroup,
+  setPayoutOrder,
+  updateMemberPayment,
+  updateMemberReadiness,
+  usePayoutOrderMethod,
+} from "./group-use-cases.js";
+export { applyRoundInput, reassignPayout, startRound } from "./round-use-cases.js";

@@ -1,0 +1,182 @@
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import * as G from "../group/group.js";
+import type { Group } from "../group/group.js";
+import { groupError } from "../group/group.errors.js";
+import type { GroupId, MemberId } from "../group/ids.js";
+import type { AuditEntry } from "../ports/storage.js";
+import { type DecideContext, decide, type RoundDecision } from "../round/decide.js";
+import { isGroupLocalEffect, type OutboxEffect, type RoundEffect } from "../round/round-effect.js";
+import type { RoundInput } from "../round/round-input.js";
+import { newRound, type Round } from "../round/round.js";
+import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+
+/** Applies the group-local effects of a round decision (pause, round ended) to the group. */
+function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Group, UseCaseError> {
+  let next = group;
+  for (const e of effects) {
+    if (e.kind === "pause_group") next = G.pauseGroup(next, e.reason);
+    else if (e.kind === "round_ended") {
+      const ended = G.markRoundEnded(next, e.roundId, e.outcome);
+      if (ended.isErr()) return err(ended.error);
+      next = ended.value;
+    }
+  }
+  return ok(next);
+}
+
+function auditLine(round: Round, input: RoundInput, decision: RoundDecision, at: number, actor: string): AuditEntry {
+  return {
+    at,
+    aggregate: "round",
+    aggregateId: round.id,
+    action: input.type === "timer" ? `timer:${input.timer.kind}` : input.type,
+    outcome: decision.ignored === undefined ? "applied" : "ignored",
+    ...(decision.ignored !== undefined ? { detail: decision.ignored } : {}),
+    actor,
+  };
+}
+
+/**
+ * Stores a round decision: the new round state, the group changes its local effects
+ * imply, the outbox effects and an audit line, in one unit of work with version checks.
+ * An ignored input stores only the audit line.
+ */
+function commitDecision(
+  deps: UseCaseDeps,
+  group: Group,
+  before: Round | undefined,
+  decision: RoundDecision,
+  audit: AuditEntry,
+  groupOverride?: Group,
+): ResultAsync<RoundDecision, UseCaseError> {
+  if (decision.ignored !== undefined)
+    return deps.uow.commit({ groups: [], rounds: [], outbox: [], audit: [audit] }).map(() => decision);
+  const groupBase = groupOverride ?? group;
+  const changedGroup = applyToGroup(groupBase, decision.effects);
+  if (changedGroup.isErr()) return errAsync(changedGroup.error);
+  const groupChanged = changedGroup.value !== group;
+  const state: Round = { ...decision.state, version: (before?.version ?? -1) + 1 };
+  const outbox = decision.effects.filter((e): e is OutboxEffect => !isGroupLocalEffect(e));
+  return deps.uow
+    .commit({
+      groups: groupChanged ? [{ state: { ...changedGroup.value, version: group.version + 1 }, expectedVersion: group.version }] : [],
+      rounds: [{ state, expectedVersion: before?.version }],
+      outbox,
+      audit: [audit],
+    })
+    .map(() => ({ ...decision, state }));
+}
+
+function loadRoundAndGroup(deps: UseCaseDeps, roundId: string): ResultAsync<[Round, Group], UseCaseError> {
+  return deps.rounds.getRound(roundId).andThen((round) => {
+    if (!round) return errAsync<[Round, Group], UseCaseError>(notFound("round", roundId));
+    return deps.groups
+      .getGroup(round.groupId)
+      .andThen((group) =>
+        group ? okAsync<[Round, Group], UseCaseError>([round, group]) : errAsync(notFound("group", round.groupId)),
+      );
+  });
+}
+
+/**
+ * Feeds one input (a command, a timer, a translated Stripe event, the result of an
+ * effect) to a round: load, decide, store. This is how every fact reaches a round.
+ *
+ * @param actor who or what caused it, for the audit log (`stripe:evt_…`, `timer`, a member id)
+ */
+export function applyRoundInput(
+  deps: UseCaseDeps,
+  roundId: string,
+  input: RoundInput,
+  actor: string,
+): ResultAsync<RoundDecision, UseCaseError> {
+  return loadRoundAndGroup(deps, roundId).andThen(([round, group]) => {
+    const ctx: DecideContext = { now: deps.clock.now(), policy: group.policy };
+    const decided = decide(round, input, ctx);
+    if (decided.isErr()) return errAsync(decided.error);
+    return commitDecision(deps, group, round, decided.value, auditLine(round, input, decided.value, ctx.now, actor));
+  });
+}
+
+/**
+ * Opens the group's next round if it is due: picks the next recipient in the payout order,
+ * creates the round, and asks for every contributor's debit. Idempotent by construction:
+ * the group holds its current round, so a second call while it runs is refused with
+ * `round_in_progress`, and a call before the due date with `no_round_due`.
+ */
+export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<RoundDecision, UseCaseError> {
+  return deps.groups.getGroup(groupId).andThen((group) => {
+    if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
+    const now = deps.clock.now();
+    if (group.status !== "active") return errAsync(groupError("group_not_active", `the group is ${group.status}`));
+    if (group.currentRoundId !== undefined)
+      return errAsync(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
+    const opensAt = G.nextRoundOpensAt(group);
+    if (opensAt > now) return errAsync(groupError("no_round_due", `the next round opens at ${new Date(opensAt).toISOString()}`));
+    const recipient = G.nextRecipient(group);
+    if (recipient === undefined) return errAsync(groupError("no_round_due", "everyone has been paid this rotation"));
+    const recipientMember = G.findMember(group, recipient);
+    const roundId = deps.ids.newId("round");
+    const created = newRound({
+      id: roundId,
+      groupId,
+      rotation: group.rotation.number,
+      sequence: group.rotation.roundSequence,
+      recipientMemberId: recipient,
+      recipientCanReceive: recipientMember?.readiness.payoutsEnabled ?? false,
+      contributorIds: G.contributingMembers(group).map((m) => m.id),
+      currency: group.currency,
+      contributionMinor: group.contributionMinor,
+      scheduledFor: opensAt,
+    });
+    if (created.isErr()) return errAsync(created.error);
+    const opened = G.markRoundOpened(group, roundId);
+    if (opened.isErr()) return errAsync(opened.error);
+    const input: RoundInput = { type: "open" };
+    const decided = decide(created.value, input, { now, policy: group.policy });
+    if (decided.isErr()) return errAsync(decided.error);
+    return commitDecision(
+      deps,
+      group,
+      undefined,
+      decided.value,
+      auditLine(created.value, input, decided.value, now, "scheduler"),
+      opened.value,
+    );
+  });
+}
+
+/**
+ * An admin gives a blocked payout to another member; the two swap positions in the
+ * rotation so each still receives exactly once, and the group resumes.
+ */
+export function reassignPayout(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+  toMemberId: MemberId,
+): ResultAsync<RoundDecision, UseCaseError> {
+  return deps.groups.getGroup(groupId).andThen((group) => {
+    if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
+    const admin = G.findMember(group, actorId);
+    if (!admin || admin.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+    if (group.currentRoundId === undefined) return errAsync(groupError("no_round_due", "no round is in progress"));
+    return deps.rounds.getRound(group.currentRoundId).andThen((round) => {
+      if (!round) return errAsync<RoundDecision, UseCaseError>(notFound("round", group.currentRoundId ?? ""));
+      const to = G.findMember(group, toMemberId);
+      const input: RoundInput = {
+        type: "reassign_payout",
+        toMemberId,
+        toCanReceive: to?.readiness.payoutsEnabled ?? false,
+      };
+      const now = deps.clock.now();
+      const decided = decide(round, input, { now, policy: group.policy });
+      if (decided.isErr()) return errAsync(decided.error);
+      const swapped = G.reassignPosition(group, round.recipientMemberId, toMemberId);
+      if (swapped.isErr()) return errAsync(swapped.error);
+      const resumed = swapped.value.status === "paused" ? G.resumeGroup(swapped.value) : ok(swapped.value);
+      if (resumed.isErr()) return errAsync(resumed.error);
+      return commitDecision(deps, group, round, decided.value, auditLine(round, input, decided.value, now, actorId), resumed.value);
+    });
+  });
+}
