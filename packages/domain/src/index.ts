@@ -14,12 +14,6 @@ export * from "./policy/index.js";
 export * from "./ports/index.js";
 export * from "./round/index.js";
 export * from "./shared/index.js";
-/**
- * The use cases: load aggregates through the ports, decide, and store atomically. A
- * namespace, because several share a name with the pure group functions they wrap
- * (`useCases.joinGroup` stores what `joinGroup` computes).
- */
-export * as useCases from "./use-cases/index.js";
 export type {
   CreateGroupCommand,
   DispatchOptions,
@@ -31,3 +25,9 @@ export type {
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";
+/**
+ * The use cases: load aggregates through the ports, decide, and store atomically. A
+ * namespace, because several share a name with the pure group functions they wrap
+ * (`useCases.joinGroup` stores what `joinGroup` computes).
+ */
+export * as useCases from "./use-cases/index.js";

@@ -9,8 +9,16 @@ export type GroupError =
   | { readonly type: "too_few_members"; readonly code: "too_few_members"; readonly message: string }
   | { readonly type: "too_many_members"; readonly code: "too_many_members"; readonly message: string }
   | { readonly type: "invalid_payout_order"; readonly code: "invalid_payout_order"; readonly message: string }
-  | { readonly type: "member_owes_contributions"; readonly code: "member_owes_contributions"; readonly message: string }
-  | { readonly type: "member_is_current_recipient"; readonly code: "member_is_current_recipient"; readonly message: string }
+  | {
+      readonly type: "member_owes_contributions";
+      readonly code: "member_owes_contributions";
+      readonly message: string;
+    }
+  | {
+      readonly type: "member_is_current_recipient";
+      readonly code: "member_is_current_recipient";
+      readonly message: string;
+    }
   | { readonly type: "swap_not_allowed"; readonly code: "swap_not_allowed"; readonly message: string }
   | { readonly type: "swap_not_found"; readonly code: "swap_not_found"; readonly message: string }
   | { readonly type: "round_in_progress"; readonly code: "round_in_progress"; readonly message: string }
@@ -18,6 +26,9 @@ export type GroupError =
   | { readonly type: "invalid_group"; readonly code: "invalid_group"; readonly message: string };
 
 /** Builds a {@link GroupError} of the given type. */
-export function groupError<T extends GroupError["type"]>(type: T, message: string): Extract<GroupError, { type: T }> {
+export function groupError<T extends GroupError["type"]>(
+  type: T,
+  message: string,
+): Extract<GroupError, { type: T }> {
   return { type, code: type, message } as Extract<GroupError, { type: T }>;
 }

@@ -5,7 +5,12 @@ import type { Instant } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError } from "./group.errors.js";
 import type { GroupId, MemberId } from "./ids.js";
-import { drawPayoutOrder, isPermutationOf, type PayoutOrder, type PayoutOrderMethod } from "./payout-order.js";
+import {
+  drawPayoutOrder,
+  isPermutationOf,
+  type PayoutOrder,
+  type PayoutOrderMethod,
+} from "./payout-order.js";
 
 /** The most members one group may have: a rotation of more would last years. */
 export const MEMBERS_MAX = 50;
@@ -119,7 +124,8 @@ const NOT_READY: MemberReadiness = { mandateActive: false, payoutsEnabled: false
  */
 export function createGroup(input: NewGroup): Result<Group, GroupError> {
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 100) return err(groupError("invalid_group", "name must be 1–100 characters"));
+  if (name.length === 0 || name.length > 100)
+    return err(groupError("invalid_group", "name must be 1–100 characters"));
   if (!Number.isSafeInteger(input.contributionMinor) || input.contributionMinor <= 0)
     return err(groupError("invalid_group", "contribution must be a positive whole number of minor units"));
   const rotationsPlanned = input.rotationsPlanned ?? 1;
@@ -199,7 +205,8 @@ export function joinGroup(
   member: { readonly id: MemberId; readonly displayName: string; readonly joinedAt: Instant },
 ): Result<Group, GroupError> {
   if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
-  if (findMember(group, member.id)) return err(groupError("member_exists", `member ${member.id} already joined`));
+  if (findMember(group, member.id))
+    return err(groupError("member_exists", `member ${member.id} already joined`));
   const present = group.members.filter((m) => m.status !== "left");
   if (present.length >= MEMBERS_MAX)
     return err(groupError("too_many_members", `a group has at most ${MEMBERS_MAX} members`));
@@ -225,9 +232,14 @@ export function joinGroup(
  * contributing until it ends; the member due to receive the current round cannot leave
  * (an admin reassigns the payout first). During a round, a member leaves when it ends.
  */
-export function leaveGroup(group: Group, memberId: MemberId, currentRecipientId?: MemberId): Result<Group, GroupError> {
+export function leaveGroup(
+  group: Group,
+  memberId: MemberId,
+  currentRecipientId?: MemberId,
+): Result<Group, GroupError> {
   const member = findMember(group, memberId);
-  if (!member || member.status === "left") return err(groupError("member_not_found", `no member ${memberId}`));
+  if (!member || member.status === "left")
+    return err(groupError("member_not_found", `no member ${memberId}`));
   const rotationUnfinished = group.rotation.receivedMemberIds.length < group.payoutOrder.memberIds.length;
   if (group.rotation.receivedMemberIds.includes(memberId) && rotationUnfinished && group.status !== "forming")
     return err(
@@ -238,7 +250,8 @@ export function leaveGroup(group: Group, memberId: MemberId, currentRecipientId?
     );
   if (currentRecipientId === memberId)
     return err(groupError("member_is_current_recipient", "you are due to receive this round's pot"));
-  const status: MemberStatus = group.currentRoundId !== undefined && member.status === "active" ? "leaving" : "left";
+  const status: MemberStatus =
+    group.currentRoundId !== undefined && member.status === "active" ? "leaving" : "left";
   const members = group.members.map((m) => (m.id === memberId ? { ...m, status } : m));
   const payoutOrder = {
     ...group.payoutOrder,
@@ -272,14 +285,21 @@ export function setFixedPayoutOrder(
  * An admin draws the payout order from `seed` (method becomes `seeded_draw`). The seed is
  * stored with the order so anyone can re-derive it with {@link drawPayoutOrder}.
  */
-export function drawGroupPayoutOrder(group: Group, actorId: MemberId, seed: string): Result<Group, GroupError> {
+export function drawGroupPayoutOrder(
+  group: Group,
+  actorId: MemberId,
+  seed: string,
+): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
     if (group.status !== "forming")
       return err(groupError("group_not_forming", "the order can only be drawn before the group starts"));
     if (seed.length < 8 || seed.length > 128)
       return err(groupError("invalid_payout_order", "the seed must be 8–128 characters"));
     const ids = contributingMembers(group).map((m) => m.id);
-    return ok({ ...group, payoutOrder: { method: "seeded_draw" as const, memberIds: drawPayoutOrder(ids, seed), seed } });
+    return ok({
+      ...group,
+      payoutOrder: { method: "seeded_draw" as const, memberIds: drawPayoutOrder(ids, seed), seed },
+    });
   });
 }
 
@@ -298,7 +318,7 @@ export function usePayoutOrderMethod(
 
 function swappable(group: Group, memberId: MemberId): Result<Member, GroupError> {
   const m = findMember(group, memberId);
-  if (!m || m.status !== "active") return err(groupError("member_not_found", `no active member ${memberId}`));
+  if (m?.status !== "active") return err(groupError("member_not_found", `no active member ${memberId}`));
   if (group.rotation.receivedMemberIds.includes(memberId))
     return err(groupError("swap_not_allowed", `${memberId} already received the pot in this rotation`));
   if (!group.payoutOrder.memberIds.includes(memberId))
@@ -314,13 +334,16 @@ export function proposeSwap(
   at: Instant,
 ): Result<Group, GroupError> {
   if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
-  if (proposedBy === counterparty) return err(groupError("swap_not_allowed", "a member cannot swap with themself"));
+  if (proposedBy === counterparty)
+    return err(groupError("swap_not_allowed", "a member cannot swap with themself"));
   return swappable(group, proposedBy)
     .andThen(() => swappable(group, counterparty))
     .map(() => ({
       ...group,
       pendingSwaps: [
-        ...group.pendingSwaps.filter((s) => !(s.proposedBy === proposedBy && s.counterparty === counterparty)),
+        ...group.pendingSwaps.filter(
+          (s) => !(s.proposedBy === proposedBy && s.counterparty === counterparty),
+        ),
         { proposedBy, counterparty, proposedAt: at },
       ],
     }));
@@ -339,7 +362,9 @@ export function acceptSwap(
   const swap = group.pendingSwaps.find((s) => s.proposedBy === proposedBy && s.counterparty === counterparty);
   if (!swap) return err(groupError("swap_not_found", "no such swap proposal"));
   if (currentRecipientId === proposedBy || currentRecipientId === counterparty)
-    return err(groupError("swap_not_allowed", "the current round's recipient cannot swap until it is paid out"));
+    return err(
+      groupError("swap_not_allowed", "the current round's recipient cannot swap until it is paid out"),
+    );
   return swappable(group, proposedBy)
     .andThen(() => swappable(group, counterparty))
     .map(() => ({
@@ -360,13 +385,19 @@ function swapIds(ids: readonly MemberId[], a: MemberId, b: MemberId): MemberId[]
 /** Starts the group: at least two members, and a complete payout order. */
 export function activateGroup(group: Group, actorId: MemberId): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
-    if (group.status !== "forming") return err(groupError("group_not_forming", "the group has already started"));
+    if (group.status !== "forming")
+      return err(groupError("group_not_forming", "the group has already started"));
     const members = contributingMembers(group);
     if (members.length < MEMBERS_MIN)
       return err(groupError("too_few_members", `a group needs at least ${MEMBERS_MIN} members`));
     if (group.payoutOrder.method === "seeded_draw" && group.payoutOrder.seed === undefined)
       return err(groupError("invalid_payout_order", "draw the payout order before starting"));
-    if (!isPermutationOf(group.payoutOrder.memberIds, members.map((m) => m.id)))
+    if (
+      !isPermutationOf(
+        group.payoutOrder.memberIds,
+        members.map((m) => m.id),
+      )
+    )
       return err(groupError("invalid_payout_order", "the payout order must list every member exactly once"));
     return ok({ ...group, status: "active" as const });
   });
@@ -387,7 +418,11 @@ export function markRoundOpened(group: Group, roundId: string): Result<Group, Gr
   if (group.status !== "active") return err(groupError("group_not_active", `the group is ${group.status}`));
   if (group.currentRoundId !== undefined)
     return err(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
-  return ok({ ...group, currentRoundId: roundId, rotation: { ...group.rotation, roundSequence: group.rotation.roundSequence + 1 } });
+  return ok({
+    ...group,
+    currentRoundId: roundId,
+    rotation: { ...group.rotation, roundSequence: group.rotation.roundSequence + 1 },
+  });
 }
 
 /**
@@ -403,14 +438,18 @@ export function markRoundEnded(
 ): Result<Group, GroupError> {
   if (group.currentRoundId !== roundId) return ok(group); // already recorded: idempotent
   const received =
-    "paidTo" in outcome ? [...group.rotation.receivedMemberIds, outcome.paidTo] : group.rotation.receivedMemberIds;
+    "paidTo" in outcome
+      ? [...group.rotation.receivedMemberIds, outcome.paidTo]
+      : group.rotation.receivedMemberIds;
   const members = group.members.map((m) => (m.status === "leaving" ? { ...m, status: "left" as const } : m));
   const { currentRoundId: _ended, ...rest } = group;
   const base: Group = { ...rest, members, rotation: { ...group.rotation, receivedMemberIds: received } };
   const everyonePaid = base.payoutOrder.memberIds.every((id) => received.includes(id));
   if (!everyonePaid) return ok(base);
   if (group.rotation.number >= group.rotationsPlanned) return ok({ ...base, status: "completed" as const });
-  const nextMembers = base.members.map((m) => (m.status === "pending" ? { ...m, status: "active" as const } : m));
+  const nextMembers = base.members.map((m) =>
+    m.status === "pending" ? { ...m, status: "active" as const } : m,
+  );
   const next: Group = { ...base, members: nextMembers };
   const method = next.payoutOrder.method;
   const order =
@@ -427,7 +466,11 @@ export function markRoundEnded(
   return ok({
     ...next,
     payoutOrder: order,
-    rotation: { number: group.rotation.number + 1, receivedMemberIds: [], roundSequence: group.rotation.roundSequence },
+    rotation: {
+      number: group.rotation.number + 1,
+      receivedMemberIds: [],
+      roundSequence: group.rotation.roundSequence,
+    },
   });
 }
 
@@ -454,7 +497,9 @@ export function updateMemberReadiness(
   if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
   return ok({
     ...group,
-    members: group.members.map((m) => (m.id === memberId ? { ...m, readiness: { ...m.readiness, ...readiness } } : m)),
+    members: group.members.map((m) =>
+      m.id === memberId ? { ...m, readiness: { ...m.readiness, ...readiness } } : m,
+    ),
   });
 }
 
@@ -468,7 +513,9 @@ export function updateMemberPayment(
   if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
   return ok({
     ...group,
-    members: group.members.map((m) => (m.id === memberId ? { ...m, payment: { ...m.payment, ...payment } } : m)),
+    members: group.members.map((m) =>
+      m.id === memberId ? { ...m, payment: { ...m.payment, ...payment } } : m,
+    ),
   });
 }
 
@@ -479,11 +526,17 @@ export function updateMemberPayment(
 export function reassignPosition(group: Group, from: MemberId, to: MemberId): Result<Group, GroupError> {
   if (from === to) return err(groupError("swap_not_allowed", "the payout is already theirs"));
   if (!group.payoutOrder.memberIds.includes(to) || group.rotation.receivedMemberIds.includes(to))
-    return err(groupError("swap_not_allowed", `${to} has already been paid this rotation or has no position`));
+    return err(
+      groupError("swap_not_allowed", `${to} has already been paid this rotation or has no position`),
+    );
   const target = findMember(group, to);
-  if (!target || target.status !== "active") return err(groupError("member_not_found", `no active member ${to}`));
+  if (target?.status !== "active") return err(groupError("member_not_found", `no active member ${to}`));
   return ok({
     ...group,
-    payoutOrder: { ...group.payoutOrder, method: "fixed" as const, memberIds: swapIds(group.payoutOrder.memberIds, from, to) },
+    payoutOrder: {
+      ...group.payoutOrder,
+      method: "fixed" as const,
+      memberIds: swapIds(group.payoutOrder.memberIds, from, to),
+    },
   });
 }

@@ -1,4 +1,5 @@
 export { CADENCES, type Cadence, roundOpensAt } from "./cadence.js";
+export { type GroupError, groupError } from "./group.errors.js";
 export {
   acceptSwap,
   activateGroup,
@@ -24,15 +25,14 @@ export {
   type PositionSwap,
   pauseGroup,
   proposeSwap,
-  reassignPosition,
   type RotationProgress,
+  reassignPosition,
   resumeGroup,
   setFixedPayoutOrder,
   updateMemberPayment,
   updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group.js";
-export { type GroupError, groupError } from "./group.errors.js";
 export type { GroupId, MemberId } from "./ids.js";
 export {
   drawPayoutOrder,

@@ -72,6 +72,7 @@ const TABLES: Readonly<Record<FailureRail, Readonly<Record<string, FailureClass>
  * `outcome_unknown`, so the flow re-reads Stripe before acting.
  */
 export function classifyFailure(rail: FailureRail, code: string | null | undefined): FailureClass {
-  if (code === null || code === undefined || code === "") return rail === "transfer" ? "outcome_unknown" : "permanent";
+  if (code === null || code === undefined || code === "")
+    return rail === "transfer" ? "outcome_unknown" : "permanent";
   return TABLES[rail][code] ?? (rail === "transfer" ? "outcome_unknown" : "permanent");
 }

@@ -51,7 +51,11 @@ export function retryPolicyProblem(policy: RetryPolicy): RetryPolicyError | null
  * @param fraction a number in [0, 1) from an injected source; the domain derives it from
  *   the attempt's stable id so a replay computes the same delay.
  */
-export function retryDelayMs(policy: RetryPolicy, failedAttempt: number, fraction: number): DurationMs | null {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  failedAttempt: number,
+  fraction: number,
+): DurationMs | null {
   if (failedAttempt >= policy.attemptsMax) return null;
   const exponential = policy.baseDelayMs * policy.factor ** Math.max(0, failedAttempt - 1);
   const backoff = Math.min(policy.maxDelayMs, exponential);

@@ -46,8 +46,16 @@ export function roundPolicyProblem(policy: RoundPolicy): RetryPolicyError | null
       message: "collectionWindowMs must be at least three days (a BECS debit takes up to three)",
     };
   if (!Number.isSafeInteger(policy.settlementGraceMs) || policy.settlementGraceMs < 0)
-    return { type: "invalid_retry_policy", code: "invalid_retry_policy", message: "settlementGraceMs must be ≥ 0" };
+    return {
+      type: "invalid_retry_policy",
+      code: "invalid_retry_policy",
+      message: "settlementGraceMs must be ≥ 0",
+    };
   if (!Number.isSafeInteger(policy.payoutDelayMs) || policy.payoutDelayMs < 0)
-    return { type: "invalid_retry_policy", code: "invalid_retry_policy", message: "payoutDelayMs must be ≥ 0" };
+    return {
+      type: "invalid_retry_policy",
+      code: "invalid_retry_policy",
+      message: "payoutDelayMs must be ≥ 0",
+    };
   return retryPolicyProblem(policy.debitRetry) ?? retryPolicyProblem(policy.payoutRetry);
 }

@@ -14,7 +14,11 @@ export interface Notification {
 }
 
 /** Why a notification could not be sent; the dispatcher retries it. */
-export type NotifyError = { readonly type: "notify_failed"; readonly code: "notify_failed"; readonly message: string };
+export type NotifyError = {
+  readonly type: "notify_failed";
+  readonly code: "notify_failed";
+  readonly message: string;
+};
 
 /** Sends notifications (e-mail, push, …). */
 export interface Notifier {

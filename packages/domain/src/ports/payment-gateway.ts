@@ -100,7 +100,11 @@ export interface PaymentGateway {
     readonly reverseTransfer?: boolean;
     readonly references: PaymentReferences;
   }): ResultAsync<
-    { readonly refundId: string; readonly status: "pending" | "succeeded" | "failed"; readonly failureCode?: string },
+    {
+      readonly refundId: string;
+      readonly status: "pending" | "succeeded" | "failed";
+      readonly failureCode?: string;
+    },
     GatewayError
   >;
 

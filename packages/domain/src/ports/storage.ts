@@ -1,8 +1,8 @@
 import type { ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import type { Round } from "../round/round.js";
+import type { OutboxEffect } from "../round/round-effect.js";
 import type { Instant } from "../shared/time.js";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */

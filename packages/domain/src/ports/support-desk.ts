@@ -12,7 +12,11 @@ export interface SupportTicket {
 }
 
 /** Why a ticket could not be opened; the dispatcher retries it. */
-export type SupportDeskError = { readonly type: "ticket_failed"; readonly code: "ticket_failed"; readonly message: string };
+export type SupportDeskError = {
+  readonly type: "ticket_failed";
+  readonly code: "ticket_failed";
+  readonly message: string;
+};
 
 /** Where problems go for people to fix. */
 export interface SupportDesk {

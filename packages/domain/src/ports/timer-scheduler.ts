@@ -12,7 +12,11 @@ export interface ScheduledTimer {
 }
 
 /** Why a timer could not be scheduled; the dispatcher retries it. */
-export type SchedulerError = { readonly type: "schedule_failed"; readonly code: "schedule_failed"; readonly message: string };
+export type SchedulerError = {
+  readonly type: "schedule_failed";
+  readonly code: "schedule_failed";
+  readonly message: string;
+};
 
 /** Fires timers later (pg-boss in production). */
 export interface TimerScheduler {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
-import type { RoundInput } from "./round-input.js";
 import { newRound, type Round } from "./round.js";
+import type { RoundInput } from "./round-input.js";
 
 const T0 = Date.UTC(2026, 0, 5);
 const policy: RoundPolicy = { ...DEFAULT_ROUND_POLICY };
@@ -41,7 +41,12 @@ function run(state: Round, inputs: readonly RoundInput[], now = T0): RoundDecisi
 }
 
 const kinds = (d: RoundDecision) => d.effects.map((e) => e.kind);
-const processing = (m: string, attempt = 1): RoundInput => ({ type: "debit_processing", memberId: m, attempt, paymentIntentId: `pi_${m}_${attempt}` });
+const processing = (m: string, attempt = 1): RoundInput => ({
+  type: "debit_processing",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+});
 const succeeded = (m: string, attempt = 1): RoundInput => ({
   type: "debit_succeeded",
   memberId: m,
@@ -73,7 +78,11 @@ describe("opening a round", () => {
       "r1:contribution:m3:attempt:1",
     ]);
     expect(d.effects).toContainEqual(
-      expect.objectContaining({ kind: "schedule_timer", timer: { kind: "collection_deadline" }, at: T0 + policy.collectionWindowMs }),
+      expect.objectContaining({
+        kind: "schedule_timer",
+        timer: { kind: "collection_deadline" },
+        at: T0 + policy.collectionWindowMs,
+      }),
     );
   });
 
@@ -86,17 +95,34 @@ describe("opening a round", () => {
   });
 
   it("refuses a round with fewer than two members or a recipient outside it", () => {
-    const base = { id: "r", groupId: "g", rotation: 1, sequence: 0, recipientCanReceive: true, currency: "AUD" as const, contributionMinor: 100, scheduledFor: T0 };
-    expect(newRound({ ...base, recipientMemberId: "a", contributorIds: ["a"] })._unsafeUnwrapErr().code).toBe("invalid_round");
-    expect(newRound({ ...base, recipientMemberId: "z", contributorIds: ["a", "b"] })._unsafeUnwrapErr().code).toBe("invalid_round");
-    expect(newRound({ ...base, recipientMemberId: "a", contributorIds: ["a", "a"] })._unsafeUnwrapErr().code).toBe("invalid_round");
+    const base = {
+      id: "r",
+      groupId: "g",
+      rotation: 1,
+      sequence: 0,
+      recipientCanReceive: true,
+      currency: "AUD" as const,
+      contributionMinor: 100,
+      scheduledFor: T0,
+    };
+    expect(newRound({ ...base, recipientMemberId: "a", contributorIds: ["a"] })._unsafeUnwrapErr().code).toBe(
+      "invalid_round",
+    );
+    expect(
+      newRound({ ...base, recipientMemberId: "z", contributorIds: ["a", "b"] })._unsafeUnwrapErr().code,
+    ).toBe("invalid_round");
+    expect(
+      newRound({ ...base, recipientMemberId: "a", contributorIds: ["a", "a"] })._unsafeUnwrapErr().code,
+    ).toBe("invalid_round");
   });
 });
 
 describe("collecting", () => {
   it("posts 'debit initiated' when a debit is processing and 'settled' when it succeeds", () => {
     const d = run(round(), [{ type: "open" }, processing("m2"), succeeded("m2")]);
-    const ledger = d.effects.filter((e) => e.kind === "post_ledger").map((e) => (e.kind === "post_ledger" ? e.transaction.kind : ""));
+    const ledger = d.effects
+      .filter((e) => e.kind === "post_ledger")
+      .map((e) => (e.kind === "post_ledger" ? e.transaction.kind : ""));
     expect(ledger).toEqual(["debit_initiated", "debit_settled"]);
     expect(d.state.contributions.find((c) => c.memberId === "m2")?.status).toBe("succeeded");
   });
@@ -104,7 +130,10 @@ describe("collecting", () => {
   it("a success that overtakes its 'processing' event still posts both ledger entries, once", () => {
     const d = run(round(), [{ type: "open" }, succeeded("m2"), processing("m2"), succeeded("m2")]);
     const ledger = d.effects.filter((e) => e.kind === "post_ledger");
-    expect(ledger.map((e) => e.id)).toEqual(["r1:contribution:m2:attempt:1:initiated", "r1:contribution:m2:attempt:1:settled"]);
+    expect(ledger.map((e) => e.id)).toEqual([
+      "r1:contribution:m2:attempt:1:initiated",
+      "r1:contribution:m2:attempt:1:settled",
+    ]);
   });
 
   it("when the last debit succeeds the round settles and pays out at once: one transfer per charge", () => {
@@ -124,7 +153,8 @@ describe("collecting", () => {
   it("with a payout delay, settles first and pays out when the timer fires", () => {
     const delayed = { ...policy, payoutDelayMs: DAY_MS };
     let s = round();
-    for (const i of [{ type: "open" } as const, ...["m1", "m2", "m3"].flatMap((m) => [succeeded(m)])]) s = step(s, i, T0, delayed).state;
+    for (const i of [{ type: "open" } as const, ...["m1", "m2", "m3"].flatMap((m) => [succeeded(m)])])
+      s = step(s, i, T0, delayed).state;
     expect(s.status).toBe("settled");
     const paying = step(s, { type: "timer", timer: { kind: "payout_due" } }, T0 + DAY_MS, delayed);
     expect(paying.state.status).toBe("paying_out");
@@ -144,16 +174,32 @@ describe("a failed debit", () => {
     expect(at - T0).toBeLessThanOrEqual(policy.debitRetry.baseDelayMs);
     expect(kinds(d)).toContain("notify");
     // The failure undoes the "initiated" posting.
-    const ledger = d.effects.filter((e) => e.kind === "post_ledger").map((e) => (e.kind === "post_ledger" ? e.transaction.kind : ""));
+    const ledger = d.effects
+      .filter((e) => e.kind === "post_ledger")
+      .map((e) => (e.kind === "post_ledger" ? e.transaction.kind : ""));
     expect(ledger).toEqual(["debit_initiated", "debit_failed"]);
   });
 
   it("the retry timer asks for attempt 2 with a new idempotency key", () => {
     const failedOnce = run(round(), [{ type: "open" }, processing("m2"), failed("m2", "insufficient_funds")]);
-    const retried = step(failedOnce.state, { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: 2 } }, T0 + DAY_MS);
-    expect(retried.effects).toContainEqual(expect.objectContaining({ kind: "collect_contribution", id: "r1:contribution:m2:attempt:2", attempt: 2 }));
+    const retried = step(
+      failedOnce.state,
+      { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: 2 } },
+      T0 + DAY_MS,
+    );
+    expect(retried.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "collect_contribution",
+        id: "r1:contribution:m2:attempt:2",
+        attempt: 2,
+      }),
+    );
     // A duplicate timer does nothing.
-    const again = step(retried.state, { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: 2 } }, T0 + DAY_MS);
+    const again = step(
+      retried.state,
+      { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: 2 } },
+      T0 + DAY_MS,
+    );
     expect(again.ignored).toBeDefined();
   });
 
@@ -166,11 +212,17 @@ describe("a failed debit", () => {
         const c = s.contributions.find((x) => x.memberId === "m2");
         expect(c?.status).toBe("retry_scheduled");
         now = c?.retryAt ?? now;
-        s = step(s, { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: attempt + 1 } }, now).state;
+        s = step(
+          s,
+          { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: attempt + 1 } },
+          now,
+        ).state;
       }
     }
     expect(s.contributions.find((x) => x.memberId === "m2")?.status).toBe("failed");
-    expect(s.contributions.find((x) => x.memberId === "m2")?.attempts).toHaveLength(policy.debitRetry.attemptsMax);
+    expect(s.contributions.find((x) => x.memberId === "m2")?.attempts).toHaveLength(
+      policy.debitRetry.attemptsMax,
+    );
   });
 
   it("permanent (account closed): no retry; the member and admins are told the deadline", () => {
@@ -178,19 +230,30 @@ describe("a failed debit", () => {
     expect(d.state.contributions.find((x) => x.memberId === "m3")?.status).toBe("failed");
     expect(d.effects.some((e) => e.kind === "schedule_timer" && e.timer.kind === "retry_debit")).toBe(false);
     const notes = d.effects.filter((e) => e.kind === "notify");
-    expect(notes.map((n) => (n.kind === "notify" ? n.to : null))).toEqual([{ kind: "member", memberId: "m3" }, { kind: "admins" }]);
-    expect(notes[0]?.kind === "notify" && notes[0].data.deadline).toBe(new Date(T0 + policy.collectionWindowMs).toISOString());
+    expect(notes.map((n) => (n.kind === "notify" ? n.to : null))).toEqual([
+      { kind: "member", memberId: "m3" },
+      { kind: "admins" },
+    ]);
+    expect(notes[0]?.kind === "notify" && notes[0].data.deadline).toBe(
+      new Date(T0 + policy.collectionWindowMs).toISOString(),
+    );
   });
 
   it("a member with a permanent failure can try again with fixed bank details before the deadline", () => {
     const d = run(round(), [{ type: "open" }, failed("m3", "debit_not_authorized")]);
     const retried = step(d.state, { type: "retry_contribution", memberId: "m3" }, T0 + DAY_MS);
-    expect(retried.effects).toContainEqual(expect.objectContaining({ kind: "collect_contribution", attempt: 2 }));
-    const late = decide(d.state, { type: "retry_contribution", memberId: "m3" }, ctx(T0 + policy.collectionWindowMs + 1));
-    expect(late._unsafeUnwrapErr().code).toBe("contribution_not_retryable");
-    expect(decide(d.state, { type: "retry_contribution", memberId: "nobody" }, ctx(T0))._unsafeUnwrapErr().code).toBe(
-      "contribution_not_found",
+    expect(retried.effects).toContainEqual(
+      expect.objectContaining({ kind: "collect_contribution", attempt: 2 }),
     );
+    const late = decide(
+      d.state,
+      { type: "retry_contribution", memberId: "m3" },
+      ctx(T0 + policy.collectionWindowMs + 1),
+    );
+    expect(late._unsafeUnwrapErr().code).toBe("contribution_not_retryable");
+    expect(
+      decide(d.state, { type: "retry_contribution", memberId: "nobody" }, ctx(T0))._unsafeUnwrapErr().code,
+    ).toBe("contribution_not_found");
   });
 
   it("no retry is scheduled past the deadline", () => {
@@ -203,8 +266,17 @@ describe("a failed debit", () => {
 
 describe("the collection deadline", () => {
   it("refunds every succeeded contribution, then cancels", () => {
-    const d = run(round(), [{ type: "open" }, succeeded("m1"), succeeded("m2"), failed("m3", "account_closed")]);
-    const refunding = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, T0 + policy.collectionWindowMs);
+    const d = run(round(), [
+      { type: "open" },
+      succeeded("m1"),
+      succeeded("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
     expect(refunding.state.status).toBe("refunding");
     const refunds = refunding.effects.filter((e) => e.kind === "refund");
     expect(refunds.map((r) => r.id)).toEqual(["r1:refund:m1", "r1:refund:m2"]);
@@ -212,7 +284,9 @@ describe("the collection deadline", () => {
     expect(one.state.status).toBe("refunding");
     const done = step(one.state, { type: "refund_succeeded", memberId: "m2", refundId: "re_2" });
     expect(done.state.status).toBe("cancelled");
-    expect(done.effects).toContainEqual(expect.objectContaining({ kind: "round_ended", outcome: { cancelled: true } }));
+    expect(done.effects).toContainEqual(
+      expect.objectContaining({ kind: "round_ended", outcome: { cancelled: true } }),
+    );
   });
 
   it("waits out the grace period when only processing debits remain", () => {
@@ -226,8 +300,17 @@ describe("the collection deadline", () => {
   });
 
   it("a debit that succeeds while refunding is refunded too; one that fails is not", () => {
-    const d = run(round(), [{ type: "open" }, succeeded("m1"), processing("m2"), failed("m3", "account_closed")]);
-    const refunding = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, T0 + policy.collectionWindowMs);
+    const d = run(round(), [
+      { type: "open" },
+      succeeded("m1"),
+      processing("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
     expect(refunding.state.status).toBe("refunding");
     const late = step(refunding.state, succeeded("m2"));
     expect(late.effects).toContainEqual(expect.objectContaining({ kind: "refund", memberId: "m2" }));
@@ -238,15 +321,27 @@ describe("the collection deadline", () => {
 
   it("a refund that fails keeps the round open with a ticket", () => {
     const d = run(round(), [{ type: "open" }, succeeded("m1"), failed("m3", "account_closed")]);
-    const refunding = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, T0 + policy.collectionWindowMs);
-    const failedRefund = step(refunding.state, { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund" });
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    const failedRefund = step(refunding.state, {
+      type: "refund_failed",
+      memberId: "m1",
+      failureCode: "charge_expired_for_refund",
+    });
     expect(failedRefund.state.status).toBe("refunding");
     expect(kinds(failedRefund)).toContain("open_ticket");
   });
 
   it("is ignored once the round has settled", () => {
     const d = collected();
-    const late = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, T0 + policy.collectionWindowMs);
+    const late = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
     expect(late.ignored).toBeDefined();
   });
 });
@@ -261,7 +356,9 @@ describe("payout", () => {
     }
     expect(d.state.status).toBe("paid_out");
     expect(effects.filter((e) => e.kind === "post_ledger")).toHaveLength(3);
-    expect(effects).toContainEqual(expect.objectContaining({ kind: "round_ended", outcome: { paidTo: "m1" } }));
+    expect(effects).toContainEqual(
+      expect.objectContaining({ kind: "round_ended", outcome: { paidTo: "m1" } }),
+    );
     expect(effects).toContainEqual(expect.objectContaining({ kind: "notify", template: "payout_sent" }));
   });
 
@@ -279,7 +376,12 @@ describe("payout", () => {
   it("a permanently failed transfer blocks; resuming retries only the transfers not yet created, with new keys", () => {
     let d = collected();
     d = step(d.state, { type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" });
-    d = step(d.state, { type: "transfer_failed", sourceMemberId: "m2", attempt: 1, failureCode: "insufficient_capabilities_for_transfer" });
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "insufficient_capabilities_for_transfer",
+    });
     expect(d.state.status).toBe("payout_blocked");
     const resumed = step(d.state, { type: "resume_payout" });
     expect(resumed.state.status).toBe("paying_out");
@@ -288,15 +390,27 @@ describe("payout", () => {
       "r1:transfer:m3:attempt:2",
     ]);
     // A late answer for the superseded attempt is ignored.
-    const stale = step(resumed.state, { type: "transfer_created", sourceMemberId: "m3", attempt: 1, transferId: "tr_old" });
+    const stale = step(resumed.state, {
+      type: "transfer_created",
+      sourceMemberId: "m3",
+      attempt: 1,
+      transferId: "tr_old",
+    });
     expect(stale.ignored).toBeDefined();
   });
 
   it("a retryable transfer failure retries after backoff", () => {
     let d = collected();
-    d = step(d.state, { type: "transfer_failed", sourceMemberId: "m2", attempt: 1, failureCode: "balance_insufficient" });
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "balance_insufficient",
+    });
     expect(d.state.status).toBe("paying_out");
-    expect(d.effects).toContainEqual(expect.objectContaining({ kind: "schedule_timer", timer: { kind: "retry_payout", attempt: 2 } }));
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "schedule_timer", timer: { kind: "retry_payout", attempt: 2 } }),
+    );
   });
 
   it("an admin can reassign a blocked payout only before any transfer was created", () => {
@@ -304,22 +418,39 @@ describe("payout", () => {
     const reassigned = step(blocked.state, { type: "reassign_payout", toMemberId: "m2", toCanReceive: true });
     expect(reassigned.state.recipientMemberId).toBe("m2");
     expect(reassigned.state.status).toBe("paying_out");
-    expect(decide(blocked.state, { type: "reassign_payout", toMemberId: "x", toCanReceive: true }, ctx(T0))._unsafeUnwrapErr().code).toBe(
-      "invalid_reassignment",
+    expect(
+      decide(
+        blocked.state,
+        { type: "reassign_payout", toMemberId: "x", toCanReceive: true },
+        ctx(T0),
+      )._unsafeUnwrapErr().code,
+    ).toBe("invalid_reassignment");
+    expect(decide(collected().state, { type: "resume_payout" }, ctx(T0))._unsafeUnwrapErr().code).toBe(
+      "round_not_blocked",
     );
-    expect(decide(collected().state, { type: "resume_payout" }, ctx(T0))._unsafeUnwrapErr().code).toBe("round_not_blocked");
   });
 });
 
 describe("after payout", () => {
   it("a dispute records the loss against the member and opens a ticket, without clawing back", () => {
     let d = collected();
-    for (const m of ["m1", "m2", "m3"]) d = step(d.state, { type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` });
-    const disputed = step(d.state, { type: "dispute_opened", memberId: "m2", disputeId: "dp_1", amountMinor: 10_000 });
+    for (const m of ["m1", "m2", "m3"])
+      d = step(d.state, { type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` });
+    const disputed = step(d.state, {
+      type: "dispute_opened",
+      memberId: "m2",
+      disputeId: "dp_1",
+      amountMinor: 10_000,
+    });
     expect(disputed.state.status).toBe("paid_out");
     expect(kinds(disputed)).toEqual(["post_ledger", "open_ticket", "notify"]);
     expect(disputed.effects.some((e) => e.kind === "transfer" || e.kind === "refund")).toBe(false);
-    const twice = step(disputed.state, { type: "dispute_opened", memberId: "m2", disputeId: "dp_1", amountMinor: 10_000 });
+    const twice = step(disputed.state, {
+      type: "dispute_opened",
+      memberId: "m2",
+      disputeId: "dp_1",
+      amountMinor: 10_000,
+    });
     expect(twice.ignored).toBeDefined();
   });
 });

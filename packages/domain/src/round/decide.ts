@@ -17,10 +17,10 @@ import { retryDelayMs } from "../policy/retry-policy.js";
 import type { RoundPolicy } from "../policy/round-policy.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
-import type { RoundInput, RoundTimer } from "./round-input.js";
-import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
 import { type RoundError, roundError } from "./round.errors.js";
 import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
+import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
+import type { RoundInput, RoundTimer } from "./round-input.js";
 
 /** What `decide` needs besides the state and the input: the time, and the group's policy. */
 export interface DecideContext {
@@ -62,7 +62,9 @@ class Draft {
   }
 
   updateContribution(memberId: MemberId, patch: (c: Contribution) => Contribution): void {
-    this.set({ contributions: this.state.contributions.map((c) => (c.memberId === memberId ? patch(c) : c)) });
+    this.set({
+      contributions: this.state.contributions.map((c) => (c.memberId === memberId ? patch(c) : c)),
+    });
   }
 
   updateAttempt(memberId: MemberId, attempt: number, patch: Partial<DebitAttempt>): void {
@@ -73,7 +75,9 @@ class Draft {
   }
 
   updatePayout(sourceMemberId: MemberId, patch: Partial<PayoutTransfer>): void {
-    this.set({ payouts: this.state.payouts.map((p) => (p.sourceMemberId === sourceMemberId ? { ...p, ...patch } : p)) });
+    this.set({
+      payouts: this.state.payouts.map((p) => (p.sourceMemberId === sourceMemberId ? { ...p, ...patch } : p)),
+    });
   }
 
   ledger(tx: Result<LedgerTransaction, LedgerError>): Result<void, RoundError> {
@@ -89,10 +93,21 @@ class Draft {
         : timer.kind === "retry_payout"
           ? `${timer.kind}:${timer.attempt}`
           : timer.kind;
-    this.effects.push({ kind: "schedule_timer", id: `${this.state.id}:timer:${suffix}`, roundId: this.state.id, at, timer });
+    this.effects.push({
+      kind: "schedule_timer",
+      id: `${this.state.id}:timer:${suffix}`,
+      roundId: this.state.id,
+      at,
+      timer,
+    });
   }
 
-  notify(to: NotifyAudience, template: NotificationTemplate, key: string, data: Record<string, string | number>): void {
+  notify(
+    to: NotifyAudience,
+    template: NotificationTemplate,
+    key: string,
+    data: Record<string, string | number>,
+  ): void {
     const s = this.state;
     this.effects.push({
       kind: "notify",
@@ -107,7 +122,14 @@ class Draft {
 
   ticket(reason: TicketReason, key: string, summary: string): void {
     const s = this.state;
-    this.effects.push({ kind: "open_ticket", id: `${s.id}:ticket:${reason}:${key}`, groupId: s.groupId, roundId: s.id, reason, summary });
+    this.effects.push({
+      kind: "open_ticket",
+      id: `${s.id}:ticket:${reason}:${key}`,
+      groupId: s.groupId,
+      roundId: s.id,
+      reason,
+      summary,
+    });
   }
 
   done(): Step {
@@ -187,7 +209,10 @@ function requestDebit(d: Draft, memberId: MemberId): void {
   d.updateContribution(memberId, () => ({
     ...rest,
     status: "awaiting_debit",
-    attempts: [...c.attempts, { number, effectId, status: "requested", requestedAt: d.ctx.now, initiatedPosted: false }],
+    attempts: [
+      ...c.attempts,
+      { number, effectId, status: "requested", requestedAt: d.ctx.now, initiatedPosted: false },
+    ],
   }));
   d.effects.push({
     kind: "collect_contribution",
@@ -221,14 +246,21 @@ function retryContribution(d: Draft, memberId: MemberId): Step {
     (s.collectionDeadlineAt === undefined || d.ctx.now < s.collectionDeadlineAt);
   if (!canRetry)
     return err(
-      roundError("contribution_not_retryable", `the contribution is ${c.status} and the round is ${s.status}`),
+      roundError(
+        "contribution_not_retryable",
+        `the contribution is ${c.status} and the round is ${s.status}`,
+      ),
     );
   if (s.status === "settled") d.set({ status: "collecting" });
   requestDebit(d, memberId);
   return d.done();
 }
 
-function findAttempt(d: Draft, memberId: MemberId, attempt: number): [Contribution, DebitAttempt] | undefined {
+function findAttempt(
+  d: Draft,
+  memberId: MemberId,
+  attempt: number,
+): [Contribution, DebitAttempt] | undefined {
   const c = d.contribution(memberId);
   const a = c?.attempts.find((x) => x.number === attempt);
   return c && a ? [c, a] : undefined;
@@ -242,23 +274,38 @@ function debitProcessing(d: Draft, memberId: MemberId, attempt: number, paymentI
   d.updateAttempt(memberId, attempt, { status: "processing", paymentIntentId, initiatedPosted: true });
   if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
   const posted = d.ledger(
-    debitInitiated({ id: `${a.effectId}:initiated`, ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now) }),
+    debitInitiated({
+      id: `${a.effectId}:initiated`,
+      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+    }),
   );
   return posted.andThen(() => d.done());
 }
 
-function debitSucceeded(d: Draft, memberId: MemberId, attempt: number, paymentIntentId: string, chargeId: string): Step {
+function debitSucceeded(
+  d: Draft,
+  memberId: MemberId,
+  attempt: number,
+  paymentIntentId: string,
+  chargeId: string,
+): Step {
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status === "succeeded" || a.status === "failed") return ignore(d.state, `debit attempt is already ${a.status}`);
+  if (a.status === "succeeded" || a.status === "failed")
+    return ignore(d.state, `debit attempt is already ${a.status}`);
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
   if (!a.initiatedPosted) {
     // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
     const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
     if (posted.isErr()) return err(posted.error);
   }
-  d.updateAttempt(memberId, attempt, { status: "succeeded", paymentIntentId, chargeId, initiatedPosted: true });
+  d.updateAttempt(memberId, attempt, {
+    status: "succeeded",
+    paymentIntentId,
+    chargeId,
+    initiatedPosted: true,
+  });
   const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
   if (settled.isErr()) return err(settled.error);
   const { retryAt: _r, ...rest } = c;
@@ -273,7 +320,11 @@ function debitSucceeded(d: Draft, memberId: MemberId, attempt: number, paymentIn
       return d.done();
     default:
       // A success after the round moved on (cannot normally happen): keep the money visible.
-      d.ticket("refund_failed", `late_success:${memberId}:${attempt}`, `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`);
+      d.ticket(
+        "refund_failed",
+        `late_success:${memberId}:${attempt}`,
+        `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`,
+      );
       return d.done();
   }
 }
@@ -288,7 +339,8 @@ function debitFailedInput(
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status === "succeeded" || a.status === "failed") return ignore(d.state, `debit attempt is already ${a.status}`);
+  if (a.status === "succeeded" || a.status === "failed")
+    return ignore(d.state, `debit attempt is already ${a.status}`);
   const failureClass = classifyFailure("becs_debit", failureCode);
   d.updateAttempt(memberId, attempt, {
     status: "failed",
@@ -356,11 +408,14 @@ function onTimer(d: Draft, timer: RoundTimer): Step {
     case "grace_end":
       if (s.status !== "collecting") return ignore(s, `grace ended while ${s.status}`);
       if (s.contributions.every((c) => c.status === "succeeded")) return settle(d);
-      return startRefunding(d, "the collection deadline and grace period passed before every contribution succeeded");
+      return startRefunding(
+        d,
+        "the collection deadline and grace period passed before every contribution succeeded",
+      );
     case "retry_debit": {
       if (s.status !== "collecting") return ignore(s, `retry timer while ${s.status}`);
       const c = d.contribution(timer.memberId);
-      if (!c || c.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
+      if (c?.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
         return ignore(s, `retry ${timer.attempt} for ${timer.memberId} no longer due`);
       requestDebit(d, timer.memberId);
       return d.done();
@@ -408,7 +463,8 @@ function startRefunding(d: Draft, reason: string): Step {
     else if (c.status === "retry_scheduled" || c.status === "awaiting_debit") {
       // No new attempt will be made. An awaiting debit may still be created by an
       // in-flight effect: its outcome is handled when it arrives (refund on success).
-      if (c.status === "retry_scheduled") d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
+      if (c.status === "retry_scheduled")
+        d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
     }
   }
   d.notify({ kind: "all_members" }, "round_cancelling", "all", { reason });
@@ -425,7 +481,13 @@ function finishRefundingIfDone(d: Draft): Step {
   );
   if (waiting || s.contributions.some((c) => c.status === "refund_failed")) return d.done();
   d.set({ status: "cancelled", endedAt: d.ctx.now });
-  d.effects.push({ kind: "round_ended", id: `${s.id}:ended`, groupId: s.groupId, roundId: s.id, outcome: { cancelled: true } });
+  d.effects.push({
+    kind: "round_ended",
+    id: `${s.id}:ended`,
+    groupId: s.groupId,
+    roundId: s.id,
+    outcome: { cancelled: true },
+  });
   d.notify({ kind: "all_members" }, "round_cancelled", "all", { reason: s.blockedReason ?? "cancelled" });
   return d.done();
 }
@@ -454,9 +516,13 @@ function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
 
 function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): Step {
   const c = d.contribution(memberId);
-  if (!c || c.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
+  if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
-  d.ticket("refund_failed", memberId, `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`);
+  d.ticket(
+    "refund_failed",
+    memberId,
+    `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`,
+  );
   d.notify({ kind: "admins" }, "refund_failed", memberId, { memberId, failureCode });
   return d.done();
 }
@@ -540,8 +606,10 @@ function payoutCompleteIfDone(d: Draft): Step {
 
 function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, transferId: string): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
-  if (!p || p.attempt !== attempt) return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
-  if (p.status === "created" || p.status === "reversed") return ignore(d.state, `transfer already ${p.status}`);
+  if (!p || p.attempt !== attempt)
+    return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+  if (p.status === "created" || p.status === "reversed")
+    return ignore(d.state, `transfer already ${p.status}`);
   d.updatePayout(sourceMemberId, { status: "created", transferId });
   d.set({ payoutFailures: 0 });
   const posted = d.ledger(
@@ -566,8 +634,7 @@ function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, fai
   const failureClass = classifyFailure("transfer", failureCode);
   const failures = d.state.payoutFailures + 1;
   d.set({ payoutFailures: failures });
-  if (failureClass === "permanent")
-    return block(d, `a payout transfer failed: ${failureCode}`);
+  if (failureClass === "permanent") return block(d, `a payout transfer failed: ${failureCode}`);
   const delay = retryDelayMs(d.ctx.policy.payoutRetry, failures, unitFraction(`${p.effectId}:retry`));
   if (delay === null) return block(d, `payout transfers kept failing (${failureCode}); retries exhausted`);
   // One retry timer per payout attempt, however many of its transfers failed.
@@ -594,14 +661,19 @@ function resumePayout(d: Draft): Step {
 function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): Step {
   const s = d.state;
   if (s.status !== "payout_blocked")
-    return err(roundError("round_not_blocked", `the round is ${s.status}; only a blocked payout can be reassigned`));
+    return err(
+      roundError("round_not_blocked", `the round is ${s.status}; only a blocked payout can be reassigned`),
+    );
   if (toMemberId === s.recipientMemberId)
     return err(roundError("invalid_reassignment", "the payout already belongs to that member"));
   if (!s.contributions.some((c) => c.memberId === toMemberId))
     return err(roundError("invalid_reassignment", `${toMemberId} is not a member of this round`));
   if (s.payouts.some((p) => p.status === "created"))
     return err(
-      roundError("payout_partially_sent", "part of the pot already reached the recipient; resume the payout instead"),
+      roundError(
+        "payout_partially_sent",
+        "part of the pot already reached the recipient; resume the payout instead",
+      ),
     );
   d.set({ recipientMemberId: toMemberId, recipientCanReceive: toCanReceive, payoutFailures: 0 });
   return startPayout(d);
@@ -609,9 +681,14 @@ function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): 
 
 // ---------------------------------------------------------------- after the money moved
 
-function transferReversedInput(d: Draft, sourceMemberId: MemberId, transferId: string, amountMinor: number): Step {
+function transferReversedInput(
+  d: Draft,
+  sourceMemberId: MemberId,
+  transferId: string,
+  amountMinor: number,
+): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
-  if (!p || p.status !== "created") return ignore(d.state, `no created transfer ${transferId}`);
+  if (p?.status !== "created") return ignore(d.state, `no created transfer ${transferId}`);
   d.updatePayout(sourceMemberId, { status: "reversed" });
   const posted = d.ledger(
     transferReversed({
@@ -643,7 +720,12 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   // never clawed back from the recipient. Before payout the bank simply took the
   // contribution back out of the pot: the member has not paid, and may pay again.
   const posted = afterPayout
-    ? d.ledger(disputeLoss({ id: `${s.id}:dispute:${disputeId}`, ...ledgerRef(s, memberId, amountMinor, d.ctx.now) }))
+    ? d.ledger(
+        disputeLoss({
+          id: `${s.id}:dispute:${disputeId}`,
+          ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+        }),
+      )
     : c.status === "succeeded"
       ? d.ledger(
           contributionRefunded({
@@ -653,7 +735,11 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
         )
       : ok(undefined);
   if (posted.isErr()) return err(posted.error);
-  d.ticket(afterPayout ? "dispute_after_payout" : "dispute", disputeId, `${memberId} disputed their contribution to round ${s.id} (${disputeId})`);
+  d.ticket(
+    afterPayout ? "dispute_after_payout" : "dispute",
+    disputeId,
+    `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
+  );
   d.notify({ kind: "admins" }, "dispute_opened", disputeId, { memberId, disputeId, amountMinor });
   if (s.status === "settled") d.set({ status: "collecting" });
   return d.done();

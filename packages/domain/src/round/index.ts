@@ -1,4 +1,5 @@
 export { type DecideContext, decide, type RoundDecision } from "./decide.js";
+export { type RoundError, roundError } from "./round.errors.js";
 export {
   type Contribution,
   type ContributionStatus,
@@ -22,4 +23,3 @@ export {
   type TicketReason,
 } from "./round-effect.js";
 export type { RoundInput, RoundTimer } from "./round-input.js";
-export { type RoundError, roundError } from "./round.errors.js";

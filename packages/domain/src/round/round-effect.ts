@@ -23,7 +23,12 @@ export type NotificationTemplate =
   | "transfer_reversed";
 
 /** Why a support ticket was opened. */
-export type TicketReason = "payout_blocked" | "refund_failed" | "dispute_after_payout" | "dispute" | "transfer_reversed";
+export type TicketReason =
+  | "payout_blocked"
+  | "refund_failed"
+  | "dispute_after_payout"
+  | "dispute"
+  | "transfer_reversed";
 
 /**
  * What a decision asks the outside world to do, as data. Every effect has an `id` that is

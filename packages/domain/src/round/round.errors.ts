@@ -1,15 +1,34 @@
 /** Why a command on a round was refused. Each variant has a stable `code`. */
 export type RoundError =
-  | { readonly type: "contribution_not_found"; readonly code: "contribution_not_found"; readonly message: string }
-  | { readonly type: "contribution_not_retryable"; readonly code: "contribution_not_retryable"; readonly message: string }
+  | {
+      readonly type: "contribution_not_found";
+      readonly code: "contribution_not_found";
+      readonly message: string;
+    }
+  | {
+      readonly type: "contribution_not_retryable";
+      readonly code: "contribution_not_retryable";
+      readonly message: string;
+    }
   | { readonly type: "round_not_blocked"; readonly code: "round_not_blocked"; readonly message: string }
-  | { readonly type: "round_not_cancellable"; readonly code: "round_not_cancellable"; readonly message: string }
+  | {
+      readonly type: "round_not_cancellable";
+      readonly code: "round_not_cancellable";
+      readonly message: string;
+    }
   | { readonly type: "invalid_reassignment"; readonly code: "invalid_reassignment"; readonly message: string }
-  | { readonly type: "payout_partially_sent"; readonly code: "payout_partially_sent"; readonly message: string }
+  | {
+      readonly type: "payout_partially_sent";
+      readonly code: "payout_partially_sent";
+      readonly message: string;
+    }
   | { readonly type: "invalid_round"; readonly code: "invalid_round"; readonly message: string }
   | { readonly type: "ledger_rejected"; readonly code: "ledger_rejected"; readonly message: string };
 
 /** Builds a {@link RoundError} of the given type. */
-export function roundError<T extends RoundError["type"]>(type: T, message: string): Extract<RoundError, { type: T }> {
+export function roundError<T extends RoundError["type"]>(
+  type: T,
+  message: string,
+): Extract<RoundError, { type: T }> {
   return { type, code: type, message } as Extract<RoundError, { type: T }>;
 }

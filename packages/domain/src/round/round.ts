@@ -128,13 +128,16 @@ export interface NewRound {
 
 /** Creates a round in `scheduled` state, one pending contribution per contributor. */
 export function newRound(input: NewRound): Result<Round, RoundError> {
-  if (input.contributorIds.length < 2) return err(roundError("invalid_round", "a round needs at least two contributors"));
+  if (input.contributorIds.length < 2)
+    return err(roundError("invalid_round", "a round needs at least two contributors"));
   if (new Set(input.contributorIds).size !== input.contributorIds.length)
     return err(roundError("invalid_round", "a member can contribute only once per round"));
   if (!input.contributorIds.includes(input.recipientMemberId))
     return err(roundError("invalid_round", "the recipient must be a member of the round"));
   if (!Number.isSafeInteger(input.contributionMinor) || input.contributionMinor <= 0)
-    return err(roundError("invalid_round", "the contribution must be a positive whole number of minor units"));
+    return err(
+      roundError("invalid_round", "the contribution must be a positive whole number of minor units"),
+    );
   return ok({
     id: input.id,
     groupId: input.groupId,

@@ -82,7 +82,11 @@ export class FakePaymentGateway implements PaymentGateway {
 
   /** The next call of `op` fails: before doing anything, or after doing it with the answer lost. */
   injectFault(op: Operation, kind: "before" | "lost_reply", error?: GatewayError): void {
-    this.#faults.push({ op, kind, error: error ?? gatewayError("gateway_outcome_unknown", "api_connection_error", "injected") });
+    this.#faults.push({
+      op,
+      kind,
+      error: error ?? gatewayError("gateway_outcome_unknown", "api_connection_error", "injected"),
+    });
   }
 
   #id(prefix: string): string {
@@ -90,7 +94,11 @@ export class FakePaymentGateway implements PaymentGateway {
     return `${prefix}_fake${this.#seq}`;
   }
 
-  #once<T>(op: Operation, key: string, work: () => ResultAsync<T, GatewayError>): ResultAsync<T, GatewayError> {
+  #once<T>(
+    op: Operation,
+    key: string,
+    work: () => ResultAsync<T, GatewayError>,
+  ): ResultAsync<T, GatewayError> {
     const faultIndex = this.#faults.findIndex((f) => f.op === op);
     const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
     if (fault?.kind === "before") return errAsync(fault.error);
@@ -104,7 +112,9 @@ export class FakePaymentGateway implements PaymentGateway {
   }
 
   createCustomer(input: { idempotencyKey: string }): ResultAsync<{ customerId: string }, GatewayError> {
-    return this.#once("createDebit", `customer:${input.idempotencyKey}`, () => okAsync({ customerId: this.#id("cus") }));
+    return this.#once("createDebit", `customer:${input.idempotencyKey}`, () =>
+      okAsync({ customerId: this.#id("cus") }),
+    );
   }
 
   createDebitSetup(): ResultAsync<{ setupIntentId: string; clientSecret: string }, GatewayError> {
@@ -136,7 +146,10 @@ export class FakePaymentGateway implements PaymentGateway {
         outcome,
       };
       this.debits.set(debit.paymentIntentId, debit);
-      return okAsync<DebitOutcome, GatewayError>({ status: "processing", paymentIntentId: debit.paymentIntentId });
+      return okAsync<DebitOutcome, GatewayError>({
+        status: "processing",
+        paymentIntentId: debit.paymentIntentId,
+      });
     });
   }
 
@@ -145,7 +158,10 @@ export class FakePaymentGateway implements PaymentGateway {
     paymentIntentId: string;
     amount?: Money;
     references: PaymentReferences;
-  }): ResultAsync<{ refundId: string; status: "pending" | "succeeded" | "failed"; failureCode?: string }, GatewayError> {
+  }): ResultAsync<
+    { refundId: string; status: "pending" | "succeeded" | "failed"; failureCode?: string },
+    GatewayError
+  > {
     return this.#once("refund", input.idempotencyKey, () => {
       const debit = this.debits.get(input.paymentIntentId);
       if (!debit || debit.status === "failed")
@@ -173,7 +189,11 @@ export class FakePaymentGateway implements PaymentGateway {
       const account = this.#accounts.get(input.destinationAccountId);
       if (!account?.transfersActive)
         return errAsync(
-          gatewayError("gateway_definite", "insufficient_capabilities_for_transfer", "the account cannot receive transfers"),
+          gatewayError(
+            "gateway_definite",
+            "insufficient_capabilities_for_transfer",
+            "the account cannot receive transfers",
+          ),
         );
       const transfer: FakeTransfer = {
         transferId: this.#id("tr"),
@@ -191,14 +211,21 @@ export class FakePaymentGateway implements PaymentGateway {
     return okAsync({ reversalId: `trr_${input.idempotencyKey}` });
   }
 
-  createConnectedAccount(input: { idempotencyKey: string }): ResultAsync<{ accountId: string }, GatewayError> {
+  createConnectedAccount(input: {
+    idempotencyKey: string;
+  }): ResultAsync<{ accountId: string }, GatewayError> {
     const accountId = `acct_${input.idempotencyKey}`;
     if (!this.#accounts.has(accountId)) this.setAccount(accountId, false);
     return okAsync({ accountId });
   }
 
-  createOnboardingLink(input: { accountId: string }): ResultAsync<{ url: string; expiresAt: number }, GatewayError> {
-    return okAsync({ url: `https://connect.example/onboard/${input.accountId}`, expiresAt: this.now() + 5 * 60_000 });
+  createOnboardingLink(input: {
+    accountId: string;
+  }): ResultAsync<{ url: string; expiresAt: number }, GatewayError> {
+    return okAsync({
+      url: `https://connect.example/onboard/${input.accountId}`,
+      expiresAt: this.now() + 5 * 60_000,
+    });
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
@@ -230,22 +257,42 @@ export class FakePaymentGateway implements PaymentGateway {
         debit.chargeId = debit.paymentIntentId.replace("pi_", "ch_");
         facts.push({
           roundId,
-          input: { type: "debit_succeeded", memberId, attempt, paymentIntentId: debit.paymentIntentId, chargeId: debit.chargeId },
+          input: {
+            type: "debit_succeeded",
+            memberId,
+            attempt,
+            paymentIntentId: debit.paymentIntentId,
+            chargeId: debit.chargeId,
+          },
         });
       } else {
         debit.status = "failed";
         facts.push({
           roundId,
-          input: { type: "debit_failed", memberId, attempt, paymentIntentId: debit.paymentIntentId, failureCode: debit.outcome.fail },
+          input: {
+            type: "debit_failed",
+            memberId,
+            attempt,
+            paymentIntentId: debit.paymentIntentId,
+            failureCode: debit.outcome.fail,
+          },
         });
       }
       for (const refund of this.refunds.values()) {
         if (refund.paymentIntentId !== debit.paymentIntentId || refund.status !== "pending") continue;
         refund.status = debit.status === "succeeded" ? "succeeded" : "failed";
-        if (refund.status === "succeeded" && refund.references.roundId !== undefined && refund.references.memberId !== undefined)
+        if (
+          refund.status === "succeeded" &&
+          refund.references.roundId !== undefined &&
+          refund.references.memberId !== undefined
+        )
           facts.push({
             roundId: refund.references.roundId,
-            input: { type: "refund_succeeded", memberId: refund.references.memberId, refundId: refund.refundId },
+            input: {
+              type: "refund_succeeded",
+              memberId: refund.references.memberId,
+              refundId: refund.refundId,
+            },
           });
       }
     }

@@ -1,5 +1,12 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
-import { balanceOf, emptyLedger, type Ledger, type LedgerAccountId, type LedgerTransaction, postTransaction } from "../ledger/index.js";
+import {
+  balanceOf,
+  emptyLedger,
+  type Ledger,
+  type LedgerAccountId,
+  type LedgerTransaction,
+  postTransaction,
+} from "../ledger/index.js";
 import type { CurrencyCode, Money } from "../money/index.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import { type StorageError, storageError } from "../ports/storage.js";
@@ -9,7 +16,8 @@ export class InMemoryLedgerStore implements LedgerStore {
   #ledger: Ledger = emptyLedger();
   post(transaction: LedgerTransaction): ResultAsync<void, StorageError> {
     const posted = postTransaction(this.#ledger, transaction);
-    if (posted.isErr()) return errAsync(storageError.duplicate(`${posted.error.code}: ${posted.error.message}`));
+    if (posted.isErr())
+      return errAsync(storageError.duplicate(`${posted.error.code}: ${posted.error.message}`));
     this.#ledger = posted.value;
     return okAsync(undefined);
   }

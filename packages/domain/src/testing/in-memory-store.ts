@@ -13,8 +13,8 @@ import {
   storageError,
   type UnitOfWork,
 } from "../ports/storage.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import type { Round } from "../round/round.js";
+import type { OutboxEffect } from "../round/round-effect.js";
 import type { Instant } from "../shared/time.js";
 
 interface OutboxRow {
@@ -55,7 +55,9 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
-    return okAsync([...this.#rounds.values()].filter((r) => r.groupId === groupId).sort((a, b) => a.sequence - b.sequence));
+    return okAsync(
+      [...this.#rounds.values()].filter((r) => r.groupId === groupId).sort((a, b) => a.sequence - b.sequence),
+    );
   }
 
   commit(changes: Changeset): ResultAsync<void, StorageError> {
@@ -74,9 +76,15 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
         return errAsync(storageError.versionConflict("round", state.id));
     }
     for (const { state, expectedVersion } of changes.groups)
-      this.#groups.set(state.id, { ...state, version: expectedVersion === undefined ? 0 : expectedVersion + 1 });
+      this.#groups.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const { state, expectedVersion } of changes.rounds)
-      this.#rounds.set(state.id, { ...state, version: expectedVersion === undefined ? 0 : expectedVersion + 1 });
+      this.#rounds.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const effect of changes.outbox) {
       if (this.#outbox.has(effect.id)) continue;
       this.#outbox.set(effect.id, { effect, status: "pending", attempts: 0, availableAt: 0 });
@@ -85,7 +93,12 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
     return okAsync(undefined);
   }
 
-  claimDue(workerId: string, now: Instant, leaseMs: number, limit: number): ResultAsync<readonly OutboxRecord[], StorageError> {
+  claimDue(
+    workerId: string,
+    now: Instant,
+    leaseMs: number,
+    limit: number,
+  ): ResultAsync<readonly OutboxRecord[], StorageError> {
     const claimed: OutboxRecord[] = [];
     for (const row of this.#outbox.values()) {
       if (claimed.length >= limit) break;
@@ -108,7 +121,12 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
     return okAsync(undefined);
   }
 
-  fail(effectId: string, workerId: string, error: string, retryAt: Instant | undefined): ResultAsync<void, StorageError> {
+  fail(
+    effectId: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant | undefined,
+  ): ResultAsync<void, StorageError> {
     const row = this.#outbox.get(effectId);
     if (row && row.claimedBy === workerId) {
       row.attempts += 1;
@@ -135,6 +153,8 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
   }
   /** Outbox effects by status. */
   outbox(status?: "pending" | "done" | "parked"): OutboxEffect[] {
-    return [...this.#outbox.values()].filter((r) => status === undefined || r.status === status).map((r) => r.effect);
+    return [...this.#outbox.values()]
+      .filter((r) => status === undefined || r.status === status)
+      .map((r) => r.effect);
   }
 }

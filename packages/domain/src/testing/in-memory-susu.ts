@@ -1,12 +1,12 @@
 import { okAsync, type ResultAsync } from "neverthrow";
+import type { Group } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
+import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts, FollowUp } from "../use-cases/execute-effect.js";
-import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { updateMemberPayment, updateMemberReadiness } from "../use-cases/group-use-cases.js";
 import { applyRoundInput } from "../use-cases/round-use-cases.js";
-import type { Group } from "../group/group.js";
-import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 import { FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
@@ -45,7 +45,13 @@ export class InMemorySusu {
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
     this.deps = { groups: this.store, rounds: this.store, uow: this.store, clock: this.clock, ids: this.ids };
-    this.ports = { gateway: this.gateway, notifier: this.notifier, desk: this.desk, timers: this.timers, ledger: this.ledger };
+    this.ports = {
+      gateway: this.gateway,
+      notifier: this.notifier,
+      desk: this.desk,
+      timers: this.timers,
+      ledger: this.ledger,
+    };
   }
 
   /**
@@ -63,7 +69,12 @@ export class InMemorySusu {
       this.deps,
       groupId,
       memberId,
-      { customerId: `cus_${memberId}`, paymentMethodId: `pm_${memberId}`, mandateId: `mandate_${memberId}`, connectedAccountId: accountId },
+      {
+        customerId: `cus_${memberId}`,
+        paymentMethodId: `pm_${memberId}`,
+        mandateId: `mandate_${memberId}`,
+        connectedAccountId: accountId,
+      },
       "test",
     ).andThen(() =>
       updateMemberReadiness(
@@ -84,7 +95,8 @@ export class InMemorySusu {
   /** Feeds facts (as Stripe's webhooks would) to their rounds. */
   deliver(facts: readonly FollowUp[], actor = "stripe"): ResultAsync<void, UseCaseError> {
     return facts.reduce<ResultAsync<void, UseCaseError>>(
-      (chain, f) => chain.andThen(() => applyRoundInput(this.deps, f.roundId, f.input, actor).map(() => undefined)),
+      (chain, f) =>
+        chain.andThen(() => applyRoundInput(this.deps, f.roundId, f.input, actor).map(() => undefined)),
       okAsync(undefined),
     );
   }

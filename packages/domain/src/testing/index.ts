@@ -4,7 +4,13 @@
  *
  * @module
  */
-export { type FakeDebit, type FakeDebitOutcome, FakePaymentGateway, type FakeRefund, type FakeTransfer } from "./fake-payment-gateway.js";
+export {
+  type FakeDebit,
+  type FakeDebitOutcome,
+  FakePaymentGateway,
+  type FakeRefund,
+  type FakeTransfer,
+} from "./fake-payment-gateway.js";
 export { InMemoryLedgerStore } from "./in-memory-ledger.js";
 export { InMemoryStore } from "./in-memory-store.js";
 export { InMemorySusu } from "./in-memory-susu.js";

@@ -35,7 +35,9 @@ export class InMemoryTimerScheduler implements TimerScheduler {
   }
   /** Removes and returns the timers due at `now`, earliest first. */
   takeDue(now: Instant): ScheduledTimer[] {
-    const due = [...this.#timers.values()].filter((t) => t.at <= now).sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+    const due = [...this.#timers.values()]
+      .filter((t) => t.at <= now)
+      .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
     for (const t of due) this.#timers.delete(t.id);
     return due;
   }

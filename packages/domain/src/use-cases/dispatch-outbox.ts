@@ -1,5 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
-import { retryDelayMs, type RetryPolicy } from "../policy/retry-policy.js";
+import { type RetryPolicy, retryDelayMs } from "../policy/retry-policy.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
 import { unitFraction } from "../shared/hash.js";
 import { HOUR_MS, MINUTE_MS } from "../shared/time.js";
@@ -33,9 +33,16 @@ export interface DispatchReport {
 }
 
 /** Feeds follow-up inputs to their rounds, retrying lost optimistic races a few times. */
-function feed(deps: UseCaseDeps, followUps: readonly FollowUp[], actor: string): ResultAsync<void, UseCaseError> {
+function feed(
+  deps: UseCaseDeps,
+  followUps: readonly FollowUp[],
+  actor: string,
+): ResultAsync<void, UseCaseError> {
   return followUps.reduce<ResultAsync<void, UseCaseError>>(
-    (chain, f) => chain.andThen(() => retryOnConflict(() => applyRoundInput(deps, f.roundId, f.input, actor).map(() => undefined))),
+    (chain, f) =>
+      chain.andThen(() =>
+        retryOnConflict(() => applyRoundInput(deps, f.roundId, f.input, actor).map(() => undefined)),
+      ),
     okAsync(undefined),
   );
 }
@@ -71,7 +78,8 @@ export function dispatchOutbox(
     .claimDue(options.workerId, now, options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
     .andThen((records) =>
       records.reduce<ResultAsync<DispatchReport, StorageError>>(
-        (chain, record) => chain.andThen((report) => runOne(deps, ports, outbox, options.workerId, retry, record, report)),
+        (chain, record) =>
+          chain.andThen((report) => runOne(deps, ports, outbox, options.workerId, retry, record, report)),
         okAsync({ claimed: records.length, completed: 0, retried: 0, parked: 0 }),
       ),
     );
@@ -90,12 +98,23 @@ function runOne(
   return executeEffect(deps, ports, effect)
     .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
     .andThen((followUps) =>
-      feed(deps, followUps, `effect:${effect.id}`).mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+      feed(deps, followUps, `effect:${effect.id}`).mapErr((e) => ({
+        code: e.code,
+        message: e.message,
+        retry: true,
+      })),
     )
-    .andThen(() => outbox.complete(effect.id, workerId, deps.clock.now()).map(() => ({ ...report, completed: report.completed + 1 })).mapErr((e) => ({ code: e.code, message: e.message, retry: true })))
+    .andThen(() =>
+      outbox
+        .complete(effect.id, workerId, deps.clock.now())
+        .map(() => ({ ...report, completed: report.completed + 1 }))
+        .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+    )
     .orElse((f) => {
       const failedAttempt = record.attempts + 1;
-      const delay = f.retry ? retryDelayMs(retry, failedAttempt, unitFraction(`${effect.id}:${failedAttempt}`)) : null;
+      const delay = f.retry
+        ? retryDelayMs(retry, failedAttempt, unitFraction(`${effect.id}:${failedAttempt}`))
+        : null;
       if (delay !== null)
         return outbox
           .fail(effect.id, workerId, `${f.code}: ${f.message}`, deps.clock.now() + delay)

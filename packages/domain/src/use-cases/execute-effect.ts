@@ -4,7 +4,7 @@ import { findMember } from "../group/group.js";
 import { money } from "../money/index.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
-import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
+import type { DebitOutcome, GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import type { NotifyAudience, OutboxEffect } from "../round/round-effect.js";
@@ -34,6 +34,27 @@ export interface EffectFailure {
 export interface FollowUp {
   readonly roundId: string;
   readonly input: RoundInput;
+}
+
+function debitInput(base: { memberId: string; attempt: number }, outcome: DebitOutcome): RoundInput {
+  switch (outcome.status) {
+    case "processing":
+      return { type: "debit_processing", ...base, paymentIntentId: outcome.paymentIntentId };
+    case "succeeded":
+      return {
+        type: "debit_succeeded",
+        ...base,
+        paymentIntentId: outcome.paymentIntentId,
+        chargeId: outcome.chargeId,
+      };
+    case "failed":
+      return {
+        type: "debit_failed",
+        ...base,
+        paymentIntentId: outcome.paymentIntentId,
+        failureCode: outcome.failureCode,
+      };
+  }
 }
 
 const failure = (code: string, message: string, retry: boolean): EffectFailure => ({ code, message, retry });
@@ -90,7 +111,10 @@ export function executeEffect(
         if (!customerId || !paymentMethodId || !mandateId || !member.readiness.mandateActive) {
           // No usable mandate: a definite failure the round handles like a bank's refusal.
           return okAsync([
-            { roundId: effect.roundId, input: { type: "debit_failed", ...base, failureCode: "mandate_inactive" } },
+            {
+              roundId: effect.roundId,
+              input: { type: "debit_failed", ...base, failureCode: "mandate_inactive" },
+            },
           ] as const);
         }
         return ports.gateway
@@ -102,31 +126,21 @@ export function executeEffect(
             amount: money(effect.amountMinor, effect.currency),
             transferGroup: effect.transferGroup,
             description: `Contribution to round ${effect.roundId}`,
-            references: { groupId: effect.groupId, roundId: effect.roundId, memberId: effect.memberId, attempt: effect.attempt },
+            references: {
+              groupId: effect.groupId,
+              roundId: effect.roundId,
+              memberId: effect.memberId,
+              attempt: effect.attempt,
+            },
           })
-          .map((outcome): readonly FollowUp[] => {
-            switch (outcome.status) {
-              case "processing":
-                return [{ roundId: effect.roundId, input: { type: "debit_processing", ...base, paymentIntentId: outcome.paymentIntentId } }];
-              case "succeeded":
-                return [
-                  {
-                    roundId: effect.roundId,
-                    input: { type: "debit_succeeded", ...base, paymentIntentId: outcome.paymentIntentId, chargeId: outcome.chargeId },
-                  },
-                ];
-              case "failed":
-                return [
-                  {
-                    roundId: effect.roundId,
-                    input: { type: "debit_failed", ...base, paymentIntentId: outcome.paymentIntentId, failureCode: outcome.failureCode },
-                  },
-                ];
-            }
-          })
+          .map((outcome): readonly FollowUp[] => [
+            { roundId: effect.roundId, input: debitInput(base, outcome) },
+          ])
           .orElse((e) =>
             e.type === "gateway_definite"
-              ? okAsync([{ roundId: effect.roundId, input: { type: "debit_failed", ...base, failureCode: e.code } }] as const)
+              ? okAsync([
+                  { roundId: effect.roundId, input: { type: "debit_failed", ...base, failureCode: e.code } },
+                ] as const)
               : errAsync(fromGateway(e)),
           );
       });
@@ -136,7 +150,10 @@ export function executeEffect(
         const destination = recipient.payment.connectedAccountId;
         if (!destination)
           return okAsync([
-            { roundId: effect.roundId, input: { type: "transfer_failed", ...base, failureCode: "account_invalid" } },
+            {
+              roundId: effect.roundId,
+              input: { type: "transfer_failed", ...base, failureCode: "account_invalid" },
+            },
           ] as const);
         return ports.gateway
           .createTransfer({
@@ -145,14 +162,27 @@ export function executeEffect(
             amount: money(effect.amountMinor, effect.currency),
             sourceChargeId: effect.sourceChargeId,
             transferGroup: effect.transferGroup,
-            references: { groupId: effect.groupId, roundId: effect.roundId, memberId: effect.sourceMemberId, attempt: effect.attempt },
+            references: {
+              groupId: effect.groupId,
+              roundId: effect.roundId,
+              memberId: effect.sourceMemberId,
+              attempt: effect.attempt,
+            },
           })
           .map((t): readonly FollowUp[] => [
-            { roundId: effect.roundId, input: { type: "transfer_created", ...base, transferId: t.transferId } },
+            {
+              roundId: effect.roundId,
+              input: { type: "transfer_created", ...base, transferId: t.transferId },
+            },
           ])
           .orElse((e) =>
             e.type === "gateway_definite"
-              ? okAsync([{ roundId: effect.roundId, input: { type: "transfer_failed", ...base, failureCode: e.code } }] as const)
+              ? okAsync([
+                  {
+                    roundId: effect.roundId,
+                    input: { type: "transfer_failed", ...base, failureCode: e.code },
+                  },
+                ] as const)
               : errAsync(fromGateway(e)),
           );
       });
@@ -168,13 +198,30 @@ export function executeEffect(
           // A pending refund (e.g. on a debit still processing) finishes later; its webhook reports it.
           if (r.status === "pending") return [];
           return r.status === "succeeded"
-            ? [{ roundId: effect.roundId, input: { type: "refund_succeeded", memberId: effect.memberId, refundId: r.refundId } }]
-            : [{ roundId: effect.roundId, input: { type: "refund_failed", memberId: effect.memberId, failureCode: r.failureCode ?? "refund_failed" } }];
+            ? [
+                {
+                  roundId: effect.roundId,
+                  input: { type: "refund_succeeded", memberId: effect.memberId, refundId: r.refundId },
+                },
+              ]
+            : [
+                {
+                  roundId: effect.roundId,
+                  input: {
+                    type: "refund_failed",
+                    memberId: effect.memberId,
+                    failureCode: r.failureCode ?? "refund_failed",
+                  },
+                },
+              ];
         })
         .orElse((e) =>
           e.type === "gateway_definite"
             ? okAsync([
-                { roundId: effect.roundId, input: { type: "refund_failed", memberId: effect.memberId, failureCode: e.code } },
+                {
+                  roundId: effect.roundId,
+                  input: { type: "refund_failed", memberId: effect.memberId, failureCode: e.code },
+                },
               ] as const)
             : errAsync(fromGateway(e)),
         );
@@ -208,7 +255,13 @@ export function executeEffect(
         .mapErr((e) => failure(e.code, e.message, e.type !== "duplicate"));
     case "open_ticket":
       return ports.desk
-        .openTicket({ id: effect.id, groupId: effect.groupId, roundId: effect.roundId, reason: effect.reason, summary: effect.summary })
+        .openTicket({
+          id: effect.id,
+          groupId: effect.groupId,
+          roundId: effect.roundId,
+          reason: effect.reason,
+          summary: effect.summary,
+        })
         .map(() => [])
         .mapErr((e) => failure(e.code, e.message, true));
   }

@@ -1,11 +1,11 @@
 import { err, errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { Cadence } from "../group/cadence.js";
-import * as G from "../group/group.js";
-import type { Group, MemberReadiness } from "../group/group.js";
 import { groupError } from "../group/group.errors.js";
+import type { Group, MemberReadiness } from "../group/group.js";
+import * as G from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import type { PayoutOrderMethod } from "../group/payout-order.js";
-import { checkChargeAmount, type CurrencyCode, money } from "../money/index.js";
+import { type CurrencyCode, checkChargeAmount, money } from "../money/index.js";
 import type { RoundPolicy } from "../policy/round-policy.js";
 import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
@@ -41,7 +41,16 @@ function changeGroup(
           groups: [{ state: next, expectedVersion: group.version }],
           rounds: [],
           outbox: [],
-          audit: [{ at: deps.clock.now(), aggregate: "group", aggregateId: groupId, action, outcome: "applied", actor }],
+          audit: [
+            {
+              at: deps.clock.now(),
+              aggregate: "group",
+              aggregateId: groupId,
+              action,
+              outcome: "applied",
+              actor,
+            },
+          ],
         })
         .map(() => next);
     }),
@@ -65,7 +74,10 @@ export interface CreateGroupCommand {
  * Creates a group; the creator is its admin and first member. The contribution must be a
  * valid charge in its currency (Stripe's minimum, digits, and step rules).
  */
-export function createGroup(deps: UseCaseDeps, command: CreateGroupCommand): ResultAsync<Group, UseCaseError> {
+export function createGroup(
+  deps: UseCaseDeps,
+  command: CreateGroupCommand,
+): ResultAsync<Group, UseCaseError> {
   const amount = checkChargeAmount(money(command.contributionMinor, command.currency));
   if (amount.isErr()) return errAsync(amount.error);
   const now = deps.clock.now();
@@ -91,7 +103,14 @@ export function createGroup(deps: UseCaseDeps, command: CreateGroupCommand): Res
       rounds: [],
       outbox: [],
       audit: [
-        { at: now, aggregate: "group", aggregateId: group.id, action: "create_group", outcome: "applied", actor: group.members[0]?.id ?? "unknown" },
+        {
+          at: now,
+          aggregate: "group",
+          aggregateId: group.id,
+          action: "create_group",
+          outcome: "applied",
+          actor: group.members[0]?.id ?? "unknown",
+        },
       ],
     })
     .map(() => group);
@@ -110,7 +129,11 @@ export function joinGroup(
 }
 
 /** A member leaves (at the end of the round in progress, if any). */
-export function leaveGroup(deps: UseCaseDeps, groupId: GroupId, memberId: MemberId): ResultAsync<Group, UseCaseError> {
+export function leaveGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  memberId: MemberId,
+): ResultAsync<Group, UseCaseError> {
   return changeGroup(deps, groupId, "leave_group", memberId, (g, round) =>
     G.leaveGroup(g, memberId, round?.recipientMemberId),
   );
@@ -123,7 +146,9 @@ export function setPayoutOrder(
   actorId: MemberId,
   memberIds: readonly MemberId[],
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "set_payout_order", actorId, (g) => G.setFixedPayoutOrder(g, actorId, memberIds));
+  return changeGroup(deps, groupId, "set_payout_order", actorId, (g) =>
+    G.setFixedPayoutOrder(g, actorId, memberIds),
+  );
 }
 
 /** An admin draws the payout order from a seed that is recorded for audit. */
@@ -133,7 +158,9 @@ export function drawPayoutOrder(
   actorId: MemberId,
   seed: string,
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "draw_payout_order", actorId, (g) => G.drawGroupPayoutOrder(g, actorId, seed));
+  return changeGroup(deps, groupId, "draw_payout_order", actorId, (g) =>
+    G.drawGroupPayoutOrder(g, actorId, seed),
+  );
 }
 
 /** An admin switches to a derived payout order method. */
@@ -173,7 +200,11 @@ export function acceptSwap(
 }
 
 /** An admin starts the group once members and order are in place. */
-export function activateGroup(deps: UseCaseDeps, groupId: GroupId, actorId: MemberId): ResultAsync<Group, UseCaseError> {
+export function activateGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+): ResultAsync<Group, UseCaseError> {
   return changeGroup(deps, groupId, "activate_group", actorId, (g) => G.activateGroup(g, actorId));
 }
 
@@ -185,7 +216,9 @@ export function updateMemberPayment(
   payment: G.MemberPaymentProfile,
   actor: string,
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "update_member_payment", actor, (g) => G.updateMemberPayment(g, memberId, payment));
+  return changeGroup(deps, groupId, "update_member_payment", actor, (g) =>
+    G.updateMemberPayment(g, memberId, payment),
+  );
 }
 
 /**
@@ -206,8 +239,12 @@ export function updateMemberReadiness(
     currentRound(deps, group).andThen((round) => {
       if (!round || round.recipientMemberId !== memberId || readiness.payoutsEnabled === undefined)
         return okAsync(group);
-      return applyRoundInput(deps, round.id, { type: "recipient_readiness", canReceive: readiness.payoutsEnabled }, actor)
-        .andThen(() => loadGroup(deps, groupId));
+      return applyRoundInput(
+        deps,
+        round.id,
+        { type: "recipient_readiness", canReceive: readiness.payoutsEnabled },
+        actor,
+      ).andThen(() => loadGroup(deps, groupId));
     }),
   );
 }
@@ -216,15 +253,21 @@ export function updateMemberReadiness(
  * An admin resumes a paused group. If its round's payout is blocked, the payout is tried
  * again (it blocks again, with a new notice, if the account still cannot receive).
  */
-export function resumeGroup(deps: UseCaseDeps, groupId: GroupId, actorId: MemberId): ResultAsync<Group, UseCaseError> {
+export function resumeGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+): ResultAsync<Group, UseCaseError> {
   return changeGroup(deps, groupId, "resume_group", actorId, (g) => {
     const admin = G.findMember(g, actorId);
-    if (!admin || admin.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
+    if (admin?.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
     return G.resumeGroup(g);
   }).andThen((group) =>
     currentRound(deps, group).andThen((round) =>
       round?.status === "payout_blocked"
-        ? applyRoundInput(deps, round.id, { type: "resume_payout" }, actorId).andThen(() => loadGroup(deps, groupId))
+        ? applyRoundInput(deps, round.id, { type: "resume_payout" }, actorId).andThen(() =>
+            loadGroup(deps, groupId),
+          )
         : okAsync(group),
     ),
   );

@@ -1,4 +1,4 @@
-export { notFound, type NotFoundError, type UseCaseDeps, type UseCaseError } from "./deps.js";
+export { type NotFoundError, notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 export {
   DEFAULT_EFFECT_RETRY,
   type DispatchOptions,

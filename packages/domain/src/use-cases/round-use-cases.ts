@@ -1,13 +1,13 @@
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import * as G from "../group/group.js";
-import type { Group } from "../group/group.js";
 import { groupError } from "../group/group.errors.js";
+import type { Group } from "../group/group.js";
+import * as G from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import type { AuditEntry } from "../ports/storage.js";
 import { type DecideContext, decide, type RoundDecision } from "../round/decide.js";
+import { newRound, type Round } from "../round/round.js";
 import { isGroupLocalEffect, type OutboxEffect, type RoundEffect } from "../round/round-effect.js";
 import type { RoundInput } from "../round/round-input.js";
-import { newRound, type Round } from "../round/round.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 
 /** Applies the group-local effects of a round decision (pause, round ended) to the group. */
@@ -24,7 +24,13 @@ function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Gro
   return ok(next);
 }
 
-function auditLine(round: Round, input: RoundInput, decision: RoundDecision, at: number, actor: string): AuditEntry {
+function auditLine(
+  round: Round,
+  input: RoundInput,
+  decision: RoundDecision,
+  at: number,
+  actor: string,
+): AuditEntry {
   return {
     at,
     aggregate: "round",
@@ -59,7 +65,9 @@ function commitDecision(
   const outbox = decision.effects.filter((e): e is OutboxEffect => !isGroupLocalEffect(e));
   return deps.uow
     .commit({
-      groups: groupChanged ? [{ state: { ...changedGroup.value, version: group.version + 1 }, expectedVersion: group.version }] : [],
+      groups: groupChanged
+        ? [{ state: { ...changedGroup.value, version: group.version + 1 }, expectedVersion: group.version }]
+        : [],
       rounds: [{ state, expectedVersion: before?.version }],
       outbox,
       audit: [audit],
@@ -73,7 +81,9 @@ function loadRoundAndGroup(deps: UseCaseDeps, roundId: string): ResultAsync<[Rou
     return deps.groups
       .getGroup(round.groupId)
       .andThen((group) =>
-        group ? okAsync<[Round, Group], UseCaseError>([round, group]) : errAsync(notFound("group", round.groupId)),
+        group
+          ? okAsync<[Round, Group], UseCaseError>([round, group])
+          : errAsync(notFound("group", round.groupId)),
       );
   });
 }
@@ -94,7 +104,13 @@ export function applyRoundInput(
     const ctx: DecideContext = { now: deps.clock.now(), policy: group.policy };
     const decided = decide(round, input, ctx);
     if (decided.isErr()) return errAsync(decided.error);
-    return commitDecision(deps, group, round, decided.value, auditLine(round, input, decided.value, ctx.now, actor));
+    return commitDecision(
+      deps,
+      group,
+      round,
+      decided.value,
+      auditLine(round, input, decided.value, ctx.now, actor),
+    );
   });
 }
 
@@ -108,13 +124,18 @@ export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Rou
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
     const now = deps.clock.now();
-    if (group.status !== "active") return errAsync(groupError("group_not_active", `the group is ${group.status}`));
+    if (group.status !== "active")
+      return errAsync(groupError("group_not_active", `the group is ${group.status}`));
     if (group.currentRoundId !== undefined)
       return errAsync(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
     const opensAt = G.nextRoundOpensAt(group);
-    if (opensAt > now) return errAsync(groupError("no_round_due", `the next round opens at ${new Date(opensAt).toISOString()}`));
+    if (opensAt > now)
+      return errAsync(
+        groupError("no_round_due", `the next round opens at ${new Date(opensAt).toISOString()}`),
+      );
     const recipient = G.nextRecipient(group);
-    if (recipient === undefined) return errAsync(groupError("no_round_due", "everyone has been paid this rotation"));
+    if (recipient === undefined)
+      return errAsync(groupError("no_round_due", "everyone has been paid this rotation"));
     const recipientMember = G.findMember(group, recipient);
     const roundId = deps.ids.newId("round");
     const created = newRound({
@@ -159,8 +180,9 @@ export function reassignPayout(
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
     const admin = G.findMember(group, actorId);
-    if (!admin || admin.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
-    if (group.currentRoundId === undefined) return errAsync(groupError("no_round_due", "no round is in progress"));
+    if (admin?.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+    if (group.currentRoundId === undefined)
+      return errAsync(groupError("no_round_due", "no round is in progress"));
     return deps.rounds.getRound(group.currentRoundId).andThen((round) => {
       if (!round) return errAsync<RoundDecision, UseCaseError>(notFound("round", group.currentRoundId ?? ""));
       const to = G.findMember(group, toMemberId);
@@ -176,7 +198,14 @@ export function reassignPayout(
       if (swapped.isErr()) return errAsync(swapped.error);
       const resumed = swapped.value.status === "paused" ? G.resumeGroup(swapped.value) : ok(swapped.value);
       if (resumed.isErr()) return errAsync(resumed.error);
-      return commitDecision(deps, group, round, decided.value, auditLine(round, input, decided.value, now, actorId), resumed.value);
+      return commitDecision(
+        deps,
+        group,
+        round,
+        decided.value,
+        auditLine(round, input, decided.value, now, actorId),
+        resumed.value,
+      );
     });
   });
 }

@@ -1,0 +1,183 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../shared/time.js";
+import { roundOpensAt } from "./cadence.js";
+import {
+  acceptSwap,
+  activateGroup,
+  createGroup,
+  drawGroupPayoutOrder,
+  type Group,
+  joinGroup,
+  leaveGroup,
+  markRoundEnded,
+  markRoundOpened,
+  nextRecipient,
+  proposeSwap,
+  setFixedPayoutOrder,
+} from "./group.js";
+import { drawPayoutOrder } from "./payout-order.js";
+
+const T0 = Date.UTC(2026, 0, 31, 9, 0);
+
+function forming(members = ["b", "c"], method: "join_order" | "fixed" | "seeded_draw" = "join_order"): Group {
+  let g = createGroup({
+    id: "g1",
+    name: " Savers ",
+    currency: "AUD",
+    contributionMinor: 100_00,
+    cadence: "monthly",
+    startsAt: T0,
+    payoutOrderMethod: method,
+    creator: { id: "a", displayName: "Ana" },
+    createdAt: T0 - DAY_MS,
+  })._unsafeUnwrap();
+  for (const m of members) g = joinGroup(g, { id: m, displayName: m, joinedAt: T0 - DAY_MS })._unsafeUnwrap();
+  return g;
+}
+
+describe("group set-up", () => {
+  it("the creator is the admin; join order is the default order", () => {
+    const g = forming();
+    expect(g.name).toBe("Savers");
+    expect(g.members[0]).toMatchObject({ id: "a", role: "admin", status: "active" });
+    expect(g.payoutOrder.memberIds).toEqual(["a", "b", "c"]);
+  });
+
+  it("refuses bad groups and duplicate members", () => {
+    const base = {
+      id: "g",
+      name: "x",
+      currency: "AUD" as const,
+      contributionMinor: 100,
+      cadence: "weekly" as const,
+      startsAt: T0,
+      payoutOrderMethod: "join_order" as const,
+      creator: { id: "a", displayName: "a" },
+      createdAt: T0,
+    };
+    expect(createGroup({ ...base, name: "  " })._unsafeUnwrapErr().code).toBe("invalid_group");
+    expect(createGroup({ ...base, contributionMinor: 0 })._unsafeUnwrapErr().code).toBe("invalid_group");
+    expect(createGroup({ ...base, contributionMinor: 1.5 })._unsafeUnwrapErr().code).toBe("invalid_group");
+    expect(joinGroup(forming(), { id: "b", displayName: "b", joinedAt: T0 })._unsafeUnwrapErr().code).toBe(
+      "member_exists",
+    );
+  });
+
+  it("an admin sets a fixed order that must list every member once", () => {
+    const g = forming();
+    expect(setFixedPayoutOrder(g, "a", ["c", "a", "b"])._unsafeUnwrap().payoutOrder).toEqual({
+      method: "fixed",
+      memberIds: ["c", "a", "b"],
+    });
+    expect(setFixedPayoutOrder(g, "a", ["c", "a"])._unsafeUnwrapErr().code).toBe("invalid_payout_order");
+    expect(setFixedPayoutOrder(g, "a", ["c", "a", "a"])._unsafeUnwrapErr().code).toBe("invalid_payout_order");
+    expect(setFixedPayoutOrder(g, "b", ["c", "a", "b"])._unsafeUnwrapErr().code).toBe("not_admin");
+  });
+
+  it("a seeded draw is recorded and anyone can re-derive it", () => {
+    const g = drawGroupPayoutOrder(forming(["b", "c", "d", "e"]), "a", "public-seed-2026")._unsafeUnwrap();
+    expect(g.payoutOrder.seed).toBe("public-seed-2026");
+    expect(drawPayoutOrder(["e", "d", "c", "b", "a"], "public-seed-2026")).toEqual(g.payoutOrder.memberIds);
+    expect(activateGroup(forming([], "seeded_draw"), "a")._unsafeUnwrapErr().code).toBe("too_few_members");
+  });
+
+  it("draws are permutations, and depend on the seed (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 30 }),
+        fc.string({ minLength: 8 }),
+        (ids, seed) => {
+          const order = drawPayoutOrder(ids, seed);
+          expect([...order].sort()).toEqual([...ids].sort());
+          expect(drawPayoutOrder([...ids].reverse(), seed)).toEqual(order);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("a group needs a drawn order before a seeded-draw group starts", () => {
+    expect(activateGroup(forming(["b"], "seeded_draw"), "a")._unsafeUnwrapErr().code).toBe(
+      "invalid_payout_order",
+    );
+  });
+});
+
+describe("rotation rules", () => {
+  const active = () => activateGroup(forming(), "a")._unsafeUnwrap();
+
+  it("everyone receives exactly once per rotation; then the next rotation starts", () => {
+    let g = { ...active(), rotationsPlanned: 2 };
+    const received: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const recipient = nextRecipient(g) ?? "";
+      received.push(recipient);
+      g = markRoundOpened(g, `r${i}`)._unsafeUnwrap();
+      g = markRoundEnded(g, `r${i}`, { paidTo: recipient })._unsafeUnwrap();
+    }
+    expect(received).toEqual(["a", "b", "c", "a", "b", "c"]);
+    expect(g.status).toBe("completed");
+  });
+
+  it("a cancelled round leaves the same recipient due next", () => {
+    let g = markRoundOpened(active(), "r0")._unsafeUnwrap();
+    g = markRoundEnded(g, "r0", { cancelled: true })._unsafeUnwrap();
+    expect(nextRecipient(g)).toBe("a");
+    expect(markRoundEnded(g, "r0", { cancelled: true })._unsafeUnwrap()).toBe(g);
+  });
+
+  it("one round at a time", () => {
+    const g = markRoundOpened(active(), "r0")._unsafeUnwrap();
+    expect(markRoundOpened(g, "r1")._unsafeUnwrapErr().code).toBe("round_in_progress");
+  });
+
+  it("a member joining mid-rotation waits for the next rotation", () => {
+    let g = { ...active(), rotationsPlanned: 2 };
+    g = joinGroup(g, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
+    expect(g.members.find((m) => m.id === "d")?.status).toBe("pending");
+    expect(g.payoutOrder.memberIds).toEqual(["a", "b", "c"]);
+    for (const [i, m] of ["a", "b", "c"].entries())
+      g = markRoundEnded(markRoundOpened(g, `r${i}`)._unsafeUnwrap(), `r${i}`, { paidTo: m })._unsafeUnwrap();
+    expect(g.rotation.number).toBe(2);
+    expect(g.payoutOrder.memberIds).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("a member who already received cannot leave before the rotation ends; the current recipient cannot leave", () => {
+    let g = markRoundOpened(active(), "r0")._unsafeUnwrap();
+    g = markRoundEnded(g, "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(leaveGroup(g, "a")._unsafeUnwrapErr().code).toBe("member_owes_contributions");
+    g = markRoundOpened(g, "r1")._unsafeUnwrap();
+    expect(leaveGroup(g, "b", "b")._unsafeUnwrapErr().code).toBe("member_is_current_recipient");
+    // c leaves during the round: still contributes to it, gone afterwards.
+    g = leaveGroup(g, "c", "b")._unsafeUnwrap();
+    expect(g.members.find((m) => m.id === "c")?.status).toBe("leaving");
+    expect(g.payoutOrder.memberIds).toEqual(["a", "b"]);
+    g = markRoundEnded(g, "r1", { paidTo: "b" })._unsafeUnwrap();
+    expect(g.members.find((m) => m.id === "c")?.status).toBe("left");
+  });
+
+  it("two consenting members swap positions; a paid member cannot swap", () => {
+    let g = active();
+    g = proposeSwap(g, "b", "c", T0)._unsafeUnwrap();
+    expect(acceptSwap(g, "b", "c")._unsafeUnwrapErr().code).toBe("swap_not_found");
+    g = acceptSwap(g, "c", "b")._unsafeUnwrap();
+    expect(g.payoutOrder.memberIds).toEqual(["a", "c", "b"]);
+    expect(g.pendingSwaps).toEqual([]);
+    g = markRoundEnded(markRoundOpened(g, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(proposeSwap(g, "a", "b", T0)._unsafeUnwrapErr().code).toBe("swap_not_allowed");
+    expect(proposeSwap(g, "b", "b", T0)._unsafeUnwrapErr().code).toBe("swap_not_allowed");
+  });
+});
+
+describe("cadence", () => {
+  it("weekly and fortnightly add whole weeks", () => {
+    expect(roundOpensAt(T0, "weekly", 2) - T0).toBe(14 * DAY_MS);
+    expect(roundOpensAt(T0, "fortnightly", 1) - T0).toBe(14 * DAY_MS);
+  });
+  it("monthly keeps the day of month, clamped to the month's end", () => {
+    expect(new Date(roundOpensAt(T0, "monthly", 1)).toISOString()).toBe("2026-02-28T09:00:00.000Z");
+    expect(new Date(roundOpensAt(T0, "monthly", 2)).toISOString()).toBe("2026-03-31T09:00:00.000Z");
+    expect(new Date(roundOpensAt(T0, "monthly", 13)).toISOString()).toBe("2027-02-28T09:00:00.000Z");
+  });
+});

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { roundAccounts, roundMoney } from "../ledger/index.js";
+import { DAY_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import * as useCases from "./index.js";
+
+async function groupOf(
+  sim: InMemorySusu,
+  names: string[],
+  options: { canReceive?: Record<string, boolean> } = {},
+) {
+  const created = await useCases.createGroup(sim.deps, {
+    name: "Family savings",
+    currency: "AUD",
+    contributionMinor: 50_00,
+    cadence: "weekly",
+    startsAt: sim.clock.now() + DAY_MS,
+    payoutOrderMethod: "join_order",
+    creator: { id: names[0] ?? "a", displayName: names[0] ?? "a" },
+  });
+  const group = created._unsafeUnwrap();
+  for (const n of names.slice(1))
+    (await useCases.joinGroup(sim.deps, group.id, { id: n, displayName: n }))._unsafeUnwrap();
+  for (const n of names)
+    (await sim.onboardMember(group.id, n, { canReceive: options.canReceive?.[n] ?? true }))._unsafeUnwrap();
+  (await useCases.activateGroup(sim.deps, group.id, names[0] ?? "a"))._unsafeUnwrap();
+  return group.id;
+}
+
+describe("a whole rotation in memory", () => {
+  it("pays every member the pot exactly once, with balanced books and empty pots", async () => {
+    const sim = new InMemorySusu();
+    const members = ["ana", "ben", "cy"];
+    const groupId = await groupOf(sim, members);
+    const paidTo: string[] = [];
+    for (let i = 0; i < members.length; i++) {
+      await sim.advance(7 * DAY_MS);
+      const started = await useCases.startRound(sim.deps, groupId);
+      expect(started.isOk(), started.isErr() ? started.error.message : "").toBe(true);
+      await sim.advance(4 * DAY_MS);
+      const round = started._unsafeUnwrap().state;
+      const stored = (await sim.store.getRound(round.id))._unsafeUnwrap();
+      expect(stored?.status).toBe("paid_out");
+      paidTo.push(stored?.recipientMemberId ?? "");
+      const money = roundMoney(sim.ledger.snapshot(), round.id, "AUD");
+      expect(money).toMatchObject({ heldMinor: 0, inFlightMinor: 0 });
+      expect(
+        (
+          await sim.ledger.balance(roundAccounts.payouts(round.id, stored?.recipientMemberId ?? ""), "AUD")
+        )._unsafeUnwrap().amountMinor,
+      ).toBe(150_00);
+    }
+    expect(paidTo).toEqual(members);
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(group?.status).toBe("completed");
+    // One transfer per contribution charge, 3 rounds × 3 contributions, each to the round's recipient.
+    expect(sim.gateway.transfers).toHaveLength(9);
+    expect(new Set(sim.gateway.transfers.map((t) => t.sourceChargeId)).size).toBe(9);
+    expect(sim.desk.tickets).toEqual([]);
+  });
+
+  it("a recipient without a payout account pauses the group until the account is fixed", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"], { canReceive: { ana: false } });
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    await sim.advance(4 * DAY_MS);
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("payout_blocked");
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("paused");
+    expect(sim.notifier.sent.filter((n) => n.template === "payout_blocked").map((n) => n.memberIds)).toEqual([
+      ["ana"],
+      ["ana"],
+    ]);
+    // account.updated: payouts enabled → the round resumes and pays out; the admin resumes the group.
+    sim.gateway.setAccount("acct_ana", true);
+    (
+      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { payoutsEnabled: true }, "stripe")
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
+    (await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("active");
+  });
+
+  it("an admin reassigns a blocked payout; the two members swap positions", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"], { canReceive: { ana: false } });
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    await sim.advance(4 * DAY_MS);
+    (await useCases.reassignPayout(sim.deps, groupId, "ana", "ben"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()).toMatchObject({
+      status: "paid_out",
+      recipientMemberId: "ben",
+    });
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(group?.payoutOrder.memberIds).toEqual(["ben", "ana", "cy"]);
+    expect(group?.rotation.receivedMemberIds).toEqual(["ben"]);
+    expect(group?.status).toBe("active");
+  });
+
+  it("a member whose debits keep failing: the round refunds everyone at the deadline and the same recipient is due next", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
+    sim.gateway.setDebitOutcomes("cy", [{ fail: "insufficient_funds" }]);
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    await sim.advance(20 * DAY_MS);
+    const stored = (await sim.store.getRound(round.id))._unsafeUnwrap();
+    expect(stored?.status).toBe("cancelled");
+    expect(stored?.contributions.find((c) => c.memberId === "cy")?.attempts.length).toBeGreaterThan(1);
+    expect(sim.gateway.transfers).toHaveLength(0);
+    expect([...sim.gateway.refunds.values()].map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
+    expect(roundMoney(sim.ledger.snapshot(), round.id, "AUD")).toMatchObject({
+      heldMinor: 0,
+      inFlightMinor: 0,
+    });
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(group?.currentRoundId).toBeUndefined();
+    expect(group?.rotation.receivedMemberIds).toEqual([]);
+  });
+
+  it("a lost reply from the gateway is retried with the same key: one debit, one transfer per charge", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    sim.gateway.injectFault("createDebit", "lost_reply");
+    sim.gateway.injectFault("createTransfer", "lost_reply");
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    await sim.advance(4 * DAY_MS);
+    await sim.advance(DAY_MS); // the dispatcher's backoff
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
+    expect(sim.gateway.debits.size).toBe(2);
+    expect(sim.gateway.transfers).toHaveLength(2);
+  });
+
+  it("starting a round twice is refused while the first runs", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    expect((await useCases.startRound(sim.deps, groupId))._unsafeUnwrapErr().code).toBe("no_round_due");
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
+    expect((await useCases.startRound(sim.deps, groupId))._unsafeUnwrapErr().code).toBe("round_in_progress");
+  });
+});
