@@ -7,9 +7,9 @@ module.exports = {
   forbidden: [
     {
       name: "domain-imports-only-neverthrow",
-      comment: "packages/domain may import nothing but neverthrow and its own files",
+      comment: "packages/domain may import nothing but neverthrow and its own files (tests may use test tools)",
       severity: "error",
-      from: { path: "^packages/domain/src" },
+      from: { path: "^packages/domain/(src|examples)", pathNot: "\\.test\\.ts$" },
       to: {
         pathNot: ["^packages/domain/src", "node_modules/neverthrow"],
       },
@@ -37,7 +37,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "(^|/)(dist|reports|generated|node_modules)/" },
+    exclude: { path: "(^|/)(dist|reports|generated)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.base.json" },
     enhancedResolveOptions: {
