@@ -8,8 +8,11 @@ import type { ViteUserConfig } from "vitest/config";
  */
 export function sharedTestConfig(packageDir: string): ViteUserConfig {
   return {
-    resolve: { conditions: ["source", "import", "module", "default"] },
-    ssr: { resolve: { conditions: ["source", "import", "module", "default"] } },
+    // Only "source" is added before Vite's defaults: vitest hands ssr conditions to the
+    // worker's Node as --conditions, and "import" there would make require() of dual
+    // packages (pg → pg-pool) pick their ESM entry.
+    resolve: { conditions: ["source", "module", "node", "development|production"] },
+    ssr: { resolve: { conditions: ["source", "module", "node", "development|production"] } },
     test: {
       include: ["src/**/*.test.ts", "test/**/*.test.ts"],
       reporters: ["default", "json"],

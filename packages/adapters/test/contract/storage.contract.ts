@@ -1,0 +1,269 @@
+// The storage contract: what every implementation of the domain's storage ports must do.
+// Run against the in-memory store (test/memory) and PostgreSQL (test/prisma).
+import {
+  type Changeset,
+  createLedgerTransaction,
+  credit,
+  debit,
+  type GroupRepository,
+  type LedgerStore,
+  money,
+  type OutboxEffect,
+  type OutboxStore,
+  type RoundRepository,
+  type UnitOfWork,
+} from "@susu/domain";
+import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+/** The storage ports of one implementation, fresh and empty for each test. */
+export interface StoragePorts {
+  readonly groups: GroupRepository;
+  readonly rounds: RoundRepository;
+  readonly uow: UnitOfWork;
+  readonly outbox: OutboxStore;
+  readonly ledger: LedgerStore;
+}
+
+/** Makes empty storage for a test, and cleans it up afterwards. */
+export interface StorageFactory {
+  create(): Promise<StoragePorts>;
+  destroy?(ports: StoragePorts): Promise<void>;
+}
+
+const T = Date.UTC(2026, 0, 6);
+const empty: Changeset = { groups: [], rounds: [], outbox: [], audit: [] };
+
+const timer = (id: string, at = T): OutboxEffect => ({
+  kind: "schedule_timer",
+  id,
+  roundId: "round_1",
+  at,
+  timer: { kind: "collection_deadline" },
+});
+
+/** Defines the storage contract tests for `name`. */
+export function storageContract(name: string, factory: StorageFactory): void {
+  describe(`storage contract: ${name}`, () => {
+    let s: StoragePorts;
+    beforeEach(async () => {
+      s = await factory.create();
+    });
+    afterEach(async () => {
+      await factory.destroy?.(s);
+    });
+
+    it("stores a new group and reads it back whole, at version 0", async () => {
+      const group = anActiveGroup();
+      (
+        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      )._unsafeUnwrap();
+      const loaded = (await s.groups.getGroup(group.id))._unsafeUnwrap();
+      expect(loaded).toEqual({ ...group, version: 0 });
+      expect((await s.groups.getGroup("grp_missing"))._unsafeUnwrap()).toBeUndefined();
+    });
+
+    it("stores a round with its contributions, attempts and payouts, and lists a group's rounds in order", async () => {
+      const group = anActiveGroup();
+      const r1 = aRoundOf(group, [
+        { type: "debit_processing", memberId: "ana", attempt: 1, paymentIntentId: "pi_1" },
+        {
+          type: "debit_failed",
+          memberId: "ben",
+          attempt: 1,
+          paymentIntentId: "pi_2",
+          failureCode: "insufficient_funds",
+        },
+      ]);
+      const r0 = { ...aRoundOf(group, [], { id: "round_0" }), sequence: 0 };
+      const r1later = { ...r1, sequence: 1 };
+      (
+        await s.uow.commit({
+          ...empty,
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [
+            { state: r1later, expectedVersion: undefined },
+            { state: r0, expectedVersion: undefined },
+          ],
+        })
+      )._unsafeUnwrap();
+      expect((await s.rounds.getRound(r1.id))._unsafeUnwrap()).toEqual({ ...r1later, version: 0 });
+      const listed = (await s.rounds.listRoundsOfGroup(group.id))._unsafeUnwrap();
+      expect(listed.map((r) => r.id)).toEqual(["round_0", "round_1"]);
+    });
+
+    it("increments the version on every change and refuses a stale one (version_conflict)", async () => {
+      const group = anActiveGroup();
+      (
+        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      )._unsafeUnwrap();
+      const renamed = { ...group, name: "Renamed" };
+      (await s.uow.commit({ ...empty, groups: [{ state: renamed, expectedVersion: 0 }] }))._unsafeUnwrap();
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({
+        name: "Renamed",
+        version: 1,
+      });
+      const stale = await s.uow.commit({
+        ...empty,
+        groups: [{ state: { ...group, name: "Lost" }, expectedVersion: 0 }],
+      });
+      expect(stale._unsafeUnwrapErr()).toMatchObject({
+        type: "version_conflict",
+        aggregate: "group",
+        id: group.id,
+      });
+      const twice = await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] });
+      expect(twice._unsafeUnwrapErr().type).toBe("version_conflict");
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({
+        name: "Renamed",
+        version: 1,
+      });
+    });
+
+    it("is all or nothing: a conflict on one aggregate stores none of the changeset", async () => {
+      const group = anActiveGroup();
+      const round = aRoundOf(group);
+      (
+        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      )._unsafeUnwrap();
+      const failed = await s.uow.commit({
+        groups: [{ state: { ...group, name: "Changed" }, expectedVersion: 0 }],
+        rounds: [{ state: round, expectedVersion: 3 }],
+        outbox: [timer("t1")],
+        audit: [
+          {
+            at: T,
+            aggregate: "round",
+            aggregateId: round.id,
+            action: "open",
+            outcome: "applied",
+            actor: "test",
+          },
+        ],
+      });
+      expect(failed.isErr()).toBe(true);
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({
+        name: "Test group",
+        version: 0,
+      });
+      expect((await s.rounds.getRound(round.id))._unsafeUnwrap()).toBeUndefined();
+      expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+    });
+
+    it("two writers racing on one version: exactly one wins", async () => {
+      const group = anActiveGroup();
+      (
+        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      )._unsafeUnwrap();
+      const results = await Promise.all(
+        ["A", "B", "C"].map((n) =>
+          s.uow.commit({ ...empty, groups: [{ state: { ...group, name: n }, expectedVersion: 0 }] }),
+        ),
+      );
+      expect(results.filter((r) => r.isOk())).toHaveLength(1);
+      expect(results.filter((r) => r.isErr() && r.error.type === "version_conflict")).toHaveLength(2);
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()?.version).toBe(1);
+    });
+
+    it("finds active groups whose next round is due and that have no round in progress", async () => {
+      const due = anActiveGroup({ id: "grp_due", startsAt: T - 1 });
+      const later = anActiveGroup({ id: "grp_later", startsAt: T + 86_400_000 });
+      const busy = { ...anActiveGroup({ id: "grp_busy", startsAt: T - 1 }), currentRoundId: "round_x" };
+      (
+        await s.uow.commit({
+          ...empty,
+          groups: [due, later, busy].map((g) => ({ state: g, expectedVersion: undefined })),
+        })
+      )._unsafeUnwrap();
+      const found = (await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap();
+      expect(found.map((g) => g.id)).toEqual(["grp_due"]);
+    });
+
+    describe("outbox", () => {
+      it("keeps an effect once per id, however often it is appended", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("t1"), timer("t1")] }))._unsafeUnwrap();
+        (await s.uow.commit({ ...empty, outbox: [timer("t1")] }))._unsafeUnwrap();
+        const claimed = (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual([timer("t1")]);
+      });
+
+      it("leases claims: another worker gets nothing until the lease ends", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("t1"), timer("t2")] }))._unsafeUnwrap();
+        const first = (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        expect(first).toHaveLength(2);
+        expect((await s.outbox.claimDue("w2", T + 1_000, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        const afterLease = (await s.outbox.claimDue("w2", T + 61_000, 60_000, 1))._unsafeUnwrap();
+        expect(afterLease).toHaveLength(1);
+      });
+
+      it("two workers claiming at once never get the same effect", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: Array.from({ length: 20 }, (_, i) => timer(`t${i}`)) })
+        )._unsafeUnwrap();
+        const [a, b] = await Promise.all([
+          s.outbox.claimDue("w1", T, 60_000, 15),
+          s.outbox.claimDue("w2", T, 60_000, 15),
+        ]);
+        const ids = [...a._unsafeUnwrap(), ...b._unsafeUnwrap()].map((r) => r.effect.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids).toHaveLength(20);
+      });
+
+      it("a completed effect is never claimed again; a failed one is due again at its retry time; a parked one never", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("done"), timer("retry"), timer("park")] })
+        )._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.complete("done", "w1", T))._unsafeUnwrap();
+        (await s.outbox.fail("retry", "w1", "boom", T + 5_000))._unsafeUnwrap();
+        (await s.outbox.fail("park", "w1", "hopeless", undefined))._unsafeUnwrap();
+        expect((await s.outbox.claimDue("w2", T + 1_000, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        const again = (await s.outbox.claimDue("w2", T + 5_000, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts])).toEqual([["retry", 1]]);
+        expect(
+          (await s.outbox.claimDue("w3", T + 3_600_000, 60_000, 10))._unsafeUnwrap().map((r) => r.effect.id),
+        ).toEqual(["retry"]);
+      });
+
+      it("only the worker holding the lease can complete or fail an effect", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("t1")] }))._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.complete("t1", "intruder", T))._unsafeUnwrap();
+        expect((await s.outbox.claimDue("w1", T + 1, 60_000, 10))._unsafeUnwrap()).toHaveLength(1);
+      });
+    });
+
+    describe("ledger", () => {
+      const tx = (id: string, amountMinor = 500) =>
+        createLedgerTransaction({
+          id,
+          kind: "debit_settled",
+          postings: [
+            debit("round:r1:pot", money(amountMinor, "AUD")),
+            credit("round:r1:in_flight", money(amountMinor, "AUD")),
+          ],
+          occurredAt: T,
+          refs: { roundId: "r1" },
+        })._unsafeUnwrap();
+
+      it("posts balanced transactions and reads balances", async () => {
+        (await s.ledger.post(tx("tx1")))._unsafeUnwrap();
+        (await s.ledger.post(tx("tx2", 250)))._unsafeUnwrap();
+        expect((await s.ledger.balance("round:r1:pot", "AUD"))._unsafeUnwrap()).toEqual(money(750, "AUD"));
+        expect((await s.ledger.balance("round:r1:in_flight", "AUD"))._unsafeUnwrap()).toEqual(
+          money(-750, "AUD"),
+        );
+        expect((await s.ledger.balance("round:r1:pot", "USD"))._unsafeUnwrap()).toEqual(money(0, "USD"));
+      });
+
+      it("posting the same transaction twice is a no-op; the same id with other content is refused", async () => {
+        (await s.ledger.post(tx("tx1")))._unsafeUnwrap();
+        (await s.ledger.post(tx("tx1")))._unsafeUnwrap();
+        expect((await s.ledger.balance("round:r1:pot", "AUD"))._unsafeUnwrap().amountMinor).toBe(500);
+        const conflict = await s.ledger.post(tx("tx1", 999));
+        expect(conflict._unsafeUnwrapErr().type).toBe("duplicate");
+        expect((await s.ledger.balance("round:r1:pot", "AUD"))._unsafeUnwrap().amountMinor).toBe(500);
+      });
+    });
+  });
+}

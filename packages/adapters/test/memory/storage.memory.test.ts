@@ -1,0 +1,9 @@
+import { InMemoryLedgerStore, InMemoryStore } from "@susu/domain/testing";
+import { storageContract } from "../contract/storage.contract.js";
+
+storageContract("memory", {
+  async create() {
+    const store = new InMemoryStore();
+    return { groups: store, rounds: store, uow: store, outbox: store, ledger: new InMemoryLedgerStore() };
+  },
+});

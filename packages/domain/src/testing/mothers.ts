@@ -1,0 +1,80 @@
+import type { Group } from "../group/group.js";
+import {
+  activateGroup,
+  createGroup,
+  joinGroup,
+  updateMemberPayment,
+  updateMemberReadiness,
+} from "../group/group.js";
+import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
+import { type DecideContext, decide } from "../round/decide.js";
+import { newRound, type Round } from "../round/round.js";
+import type { RoundInput } from "../round/round-input.js";
+import { DAY_MS, type Instant } from "../shared/time.js";
+
+const T0: Instant = Date.UTC(2026, 0, 5);
+
+/**
+ * An active group of `memberIds` (the first is the admin), every member onboarded
+ * (mandate active, payouts enabled, Stripe ids set). Test-data builder ("object mother").
+ */
+export function anActiveGroup(
+  overrides: {
+    readonly id?: string;
+    readonly memberIds?: readonly string[];
+    readonly startsAt?: Instant;
+  } = {},
+): Group {
+  const memberIds = overrides.memberIds ?? ["ana", "ben", "cy"];
+  const [admin = "ana", ...others] = memberIds;
+  let group = createGroup({
+    id: overrides.id ?? "grp_1",
+    name: "Test group",
+    currency: "AUD",
+    contributionMinor: 100_00,
+    cadence: "weekly",
+    startsAt: overrides.startsAt ?? T0 + DAY_MS,
+    payoutOrderMethod: "join_order",
+    creator: { id: admin, displayName: admin.toUpperCase() },
+    createdAt: T0,
+  })._unsafeUnwrap();
+  for (const id of others)
+    group = joinGroup(group, { id, displayName: id.toUpperCase(), joinedAt: T0 })._unsafeUnwrap();
+  for (const id of memberIds) {
+    group = updateMemberPayment(group, id, {
+      customerId: `cus_${id}`,
+      paymentMethodId: `pm_${id}`,
+      mandateId: `mandate_${id}`,
+      connectedAccountId: `acct_${id}`,
+    })._unsafeUnwrap();
+    group = updateMemberReadiness(group, id, { mandateActive: true, payoutsEnabled: true })._unsafeUnwrap();
+  }
+  return activateGroup(group, admin)._unsafeUnwrap();
+}
+
+/**
+ * A round of `group` after `inputs` were applied to it (opened first), for tests that
+ * need a round in a given state. Throws if an input is refused.
+ */
+export function aRoundOf(
+  group: Group,
+  inputs: readonly RoundInput[] = [],
+  options: { readonly id?: string; readonly now?: Instant } = {},
+): Round {
+  const ctx: DecideContext = { now: options.now ?? T0 + DAY_MS, policy: DEFAULT_ROUND_POLICY };
+  let round = newRound({
+    id: options.id ?? "round_1",
+    groupId: group.id,
+    rotation: 1,
+    sequence: 0,
+    recipientMemberId: group.payoutOrder.memberIds[0] ?? "",
+    recipientCanReceive: true,
+    contributorIds: group.members.map((m) => m.id),
+    currency: group.currency,
+    contributionMinor: group.contributionMinor,
+    scheduledFor: ctx.now,
+  })._unsafeUnwrap();
+  for (const input of [{ type: "open" } as const, ...inputs])
+    round = decide(round, input, ctx)._unsafeUnwrap().state;
+  return round;
+}
