@@ -1,0 +1,121 @@
+import { DEFAULT_FEES, type FeeSchedule } from "./money.js";
+
+/** Webhook chaos: each probability is drawn from a generator seeded with `seed`, so a run replays. */
+export interface WebhookChaos {
+  seed: number;
+  /** Probability that a delivery is sent twice. */
+  duplicate?: number;
+  /** Probability that the deliveries queued together (one request's events) are shuffled. */
+  outOfOrder?: number;
+  /** Probability that a delivery is held back `lateMs` (or until the end of a flush). */
+  late?: number;
+  lateMs?: number;
+}
+
+export interface EmulatorOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  host?: string;
+  /** The only secret key the API accepts (default `sk_test_emulator`). */
+  secretKey?: string;
+  /** Id of the platform account (the one the secret key belongs to). */
+  platformAccountId?: string;
+  /** An endpoint created at startup that receives every event, the platform's and connected accounts'. */
+  webhookUrl?: string;
+  /** Signing secret of that endpoint (default: generated, `whsec_…`). */
+  webhookSecret?: string;
+  /** Keep state as JSON in this folder, loaded at start and saved on change and on stop. */
+  dataDir?: string;
+  /** Emulator clock at start, Unix seconds (default: the real time). */
+  startTime?: number;
+  /** How long a BECS debit stays `processing` (default 3 days). */
+  settlementDelaySeconds?: number;
+  /** Extra delay of the "after 3 minutes" BECS test numbers (default 180 s). */
+  delayedSettlementExtraSeconds?: number;
+  /** How long charge funds stay pending before they are available (default 2 days). */
+  availabilityDelaySeconds?: number;
+  /** Stripe fees charged on charges and disputes; `false` for none. */
+  fees?: Partial<FeeSchedule> | false;
+  /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
+  idempotencyRetentionSeconds?: number;
+  /** Emulator-clock delays between webhook attempts; its length is the number of retries (default 3). */
+  webhookRetryDelaysSeconds?: number[];
+  /**
+   * Also retry failed webhook deliveries on real timers, `ms · 2^(attempt−1)` after a failure,
+   * so a dev stack recovers without advancing the clock; `null` (the library default) turns
+   * this off for deterministic tests.
+   */
+  webhookRealTimeRetryMs?: number | null;
+  /** How long a webhook receiver may take to answer (default 10 s). */
+  webhookTimeoutMs?: number;
+  /** Deliveries in flight per endpoint (default 1, which keeps them in event order). */
+  webhookConcurrency?: number;
+  webhookChaos?: WebhookChaos | null;
+  /** Lifetime of account links (default 300 s). */
+  accountLinkTtlSeconds?: number;
+  /** Delays of automatic retries of failed subscription invoices (default 3, 5 and 7 days). */
+  invoiceRetryDelaysSeconds?: number[];
+  /** API version reported in events and responses (default: the SDK's). */
+  apiVersion?: string;
+  /** One line per request and delivery (default: silent). */
+  log?: (line: string) => void;
+}
+
+export interface ResolvedOptions {
+  port: number;
+  host: string;
+  secretKey: string;
+  platformAccountId: string;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  dataDir: string | null;
+  startTime: number;
+  settlementDelaySeconds: number;
+  delayedSettlementExtraSeconds: number;
+  availabilityDelaySeconds: number;
+  fees: FeeSchedule;
+  idempotencyRetentionSeconds: number;
+  webhookRetryDelaysSeconds: number[];
+  webhookRealTimeRetryMs: number | null;
+  webhookTimeoutMs: number;
+  webhookConcurrency: number;
+  webhookChaos: WebhookChaos | null;
+  accountLinkTtlSeconds: number;
+  invoiceRetryDelaysSeconds: number[];
+  apiVersion: string;
+  log: ((line: string) => void) | null;
+}
+
+const DAY = 86_400;
+export const DEFAULT_API_VERSION = "2026-08-26.dahlia";
+
+export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
+  const fees =
+    options.fees === false
+      ? { card: { percentBps: 0, fixed: 0 }, au_becs_debit: { percentBps: 0, fixed: 0 }, dispute: 0 }
+      : { ...DEFAULT_FEES, ...(options.fees ?? {}) };
+  return {
+    port: options.port ?? 0,
+    host: options.host ?? "127.0.0.1",
+    secretKey: options.secretKey ?? "sk_test_emulator",
+    platformAccountId: options.platformAccountId ?? "acct_1EmulatorPlatform00",
+    webhookUrl: options.webhookUrl ?? null,
+    webhookSecret: options.webhookSecret ?? null,
+    dataDir: options.dataDir ?? null,
+    startTime: options.startTime ?? Math.floor(Date.now() / 1000),
+    settlementDelaySeconds: options.settlementDelaySeconds ?? 3 * DAY,
+    delayedSettlementExtraSeconds: options.delayedSettlementExtraSeconds ?? 180,
+    availabilityDelaySeconds: options.availabilityDelaySeconds ?? 2 * DAY,
+    fees,
+    idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
+    webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],
+    webhookRealTimeRetryMs: options.webhookRealTimeRetryMs ?? null,
+    webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
+    webhookConcurrency: Math.max(1, options.webhookConcurrency ?? 1),
+    webhookChaos: options.webhookChaos ?? null,
+    accountLinkTtlSeconds: options.accountLinkTtlSeconds ?? 300,
+    invoiceRetryDelaysSeconds: options.invoiceRetryDelaysSeconds ?? [3 * DAY, 5 * DAY, 7 * DAY],
+    apiVersion: options.apiVersion ?? DEFAULT_API_VERSION,
+    log: options.log ?? null,
+  };
+}

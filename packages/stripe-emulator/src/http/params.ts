@@ -1,0 +1,164 @@
+import { invalidParam, invalidRequest, missingParam } from "./errors.js";
+
+/** A form body or query string parsed with bracket notation: strings, nested objects and arrays. */
+export type Params = { [key: string]: ParamValue };
+export type ParamValue = string | Params | ParamValue[] | undefined;
+
+export function isParams(value: unknown): value is Params {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function child(params: Params, name: string, prefix = ""): Params | undefined {
+  const value = params[name];
+  if (value === undefined || value === "") return undefined;
+  if (!isParams(value)) {
+    throw invalidRequest(`Invalid object`, { param: `${prefix}${name}`, code: "parameter_invalid_object" });
+  }
+  return value;
+}
+
+export function optString(params: Params, name: string, prefix = ""): string | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw invalidParam(`${prefix}${name}`, `Invalid string: ${name}`);
+  return value;
+}
+
+/** `""` is how the SDK sends `null`: Stripe reads it as "unset this field". */
+export function optNullableString(params: Params, name: string, prefix = ""): string | null | undefined {
+  const value = optString(params, name, prefix);
+  if (value === "") return null;
+  return value;
+}
+
+export function reqString(params: Params, name: string, prefix = ""): string {
+  const value = optString(params, name, prefix);
+  if (value === undefined || value === "") throw missingParam(`${prefix}${name}`);
+  return value;
+}
+
+export function optInt(params: Params, name: string, prefix = ""): number | undefined {
+  const value = params[name];
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
+    throw invalidRequest(`Invalid integer: ${String(value)}`, {
+      param: `${prefix}${name}`,
+      code: "parameter_invalid_integer",
+    });
+  }
+  return Number.parseInt(value, 10);
+}
+
+export function reqInt(params: Params, name: string, prefix = ""): number {
+  const value = optInt(params, name, prefix);
+  if (value === undefined) throw missingParam(`${prefix}${name}`);
+  return value;
+}
+
+export function optBool(params: Params, name: string, prefix = ""): boolean | undefined {
+  const value = params[name];
+  if (value === undefined || value === "") return undefined;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw invalidRequest(`Invalid boolean: ${String(value)}`, {
+    param: `${prefix}${name}`,
+    code: "parameter_invalid_boolean",
+  });
+}
+
+export function optEnum<T extends string>(
+  params: Params,
+  name: string,
+  allowed: readonly T[],
+  prefix = "",
+): T | undefined {
+  const value = optString(params, name, prefix);
+  if (value === undefined || value === "") return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw invalidRequest(`Invalid ${name}: must be one of ${allowed.join(", ")}`, {
+      param: `${prefix}${name}`,
+      code: "parameter_invalid_string",
+    });
+  }
+  return value as T;
+}
+
+/** Arrays arrive as `a[0]=x&a[1]=y`; qs turns long ones into objects keyed by index, so accept both. */
+export function optArray(params: Params, name: string, prefix = ""): ParamValue[] | undefined {
+  const value = params[name];
+  if (value === undefined || value === "") return undefined;
+  if (Array.isArray(value)) return value;
+  if (isParams(value)) {
+    return Object.keys(value)
+      .filter((k) => /^\d+$/.test(k))
+      .sort((a, b) => Number(a) - Number(b))
+      .map((k) => value[k]);
+  }
+  if (typeof value === "string") return [value];
+  throw invalidRequest(`Invalid array`, { param: `${prefix}${name}`, code: "parameter_invalid_array" });
+}
+
+export function optStringArray(params: Params, name: string, prefix = ""): string[] | undefined {
+  const items = optArray(params, name, prefix);
+  if (items === undefined) return undefined;
+  return items.map((item, i) => {
+    if (typeof item !== "string") throw invalidParam(`${prefix}${name}[${i}]`, "Invalid string");
+    return item;
+  });
+}
+
+export function expandParam(params: Params): string[] {
+  return optStringArray(params, "expand") ?? [];
+}
+
+/**
+ * Stripe's metadata rules: at most 50 keys, keys up to 40 characters, values up to 500;
+ * an empty value deletes a key and `metadata=""` clears everything.
+ */
+export function applyMetadata(
+  current: Record<string, string>,
+  params: Params,
+  name = "metadata",
+): Record<string, string> {
+  const value = params[name];
+  if (value === undefined) return current;
+  if (value === "") return {};
+  if (!isParams(value)) throw invalidRequest("Invalid metadata", { param: name });
+  const next = { ...current };
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== "string") throw invalidRequest(`Invalid value for metadata key ${key}`, { param: name });
+    if (key.length > 40) {
+      throw invalidRequest(`Metadata keys can have up to 40 characters.`, { param: `${name}[${key}]` });
+    }
+    if (v.length > 500) {
+      throw invalidRequest(`Metadata values can have up to 500 characters.`, { param: `${name}[${key}]` });
+    }
+    if (v === "") delete next[key];
+    else next[key] = v;
+  }
+  if (Object.keys(next).length > 50) {
+    throw invalidRequest("You can have up to 50 metadata keys.", { param: name });
+  }
+  return next;
+}
+
+/** Stripe's `created[gte]=…` style filters. */
+export function matchesRange(value: number, params: Params, name: string): boolean {
+  const raw = params[name];
+  if (raw === undefined || raw === "") return true;
+  if (typeof raw === "string") return value === Number(raw);
+  if (!isParams(raw)) return true;
+  const bound = (k: string): number | undefined => {
+    const v = raw[k];
+    return typeof v === "string" && v !== "" ? Number(v) : undefined;
+  };
+  const gt = bound("gt");
+  const gte = bound("gte");
+  const lt = bound("lt");
+  const lte = bound("lte");
+  if (gt !== undefined && !(value > gt)) return false;
+  if (gte !== undefined && !(value >= gte)) return false;
+  if (lt !== undefined && !(value < lt)) return false;
+  if (lte !== undefined && !(value <= lte)) return false;
+  return true;
+}

@@ -1,0 +1,740 @@
+import type Stripe from "stripe";
+import type { Engine } from "../core/engine.js";
+import { newId, randomToken } from "../core/ids.js";
+import { feeFor } from "../core/money.js";
+import { invalidRequest, resourceMissing } from "../http/errors.js";
+import {
+  applyMetadata,
+  child,
+  isParams,
+  matchesRange,
+  optBool,
+  optEnum,
+  optInt,
+  optNullableString,
+  optString,
+} from "../http/params.js";
+import { listOf, pageRequest } from "../http/render.js";
+import type { Router } from "../http/router.js";
+import type { PaymentMethodRecord } from "./payment-methods.js";
+import { reverseTransfer } from "./transfers.js";
+
+export interface ChargeMeta {
+  /** Card test behaviour or BECS account behind the charge (absent for transfer payments). */
+  paymentMethodType?: "card" | "au_becs_debit";
+  bypassPending?: boolean;
+}
+
+export interface RefundMeta {
+  /** Transfer reversal to make when a pending refund completes (`reverse_transfer`). */
+  reverseTransfer?: boolean;
+}
+
+const SUCCESS_OUTCOME: Stripe.Charge.Outcome = {
+  advice_code: null,
+  network_advice_code: null,
+  network_decline_code: null,
+  network_status: "approved_by_network",
+  reason: null,
+  risk_level: "normal",
+  risk_score: 32,
+  seller_message: "Payment complete.",
+  type: "authorized",
+};
+
+export function declinedOutcome(declineCode: string): Stripe.Charge.Outcome {
+  const blocked = declineCode === "fraudulent";
+  return {
+    advice_code: null,
+    network_advice_code: null,
+    network_decline_code: null,
+    network_status: blocked ? "not_sent_to_network" : "declined_by_network",
+    reason: blocked ? "highest_risk_level" : declineCode,
+    risk_level: blocked ? "highest" : "normal",
+    risk_score: blocked ? 95 : 32,
+    seller_message: blocked
+      ? "Stripe blocked this payment as too risky."
+      : "The bank did not return any further details with this decline.",
+    type: blocked ? "blocked" : "issuer_declined",
+  };
+}
+
+/** A new charge for one attempt of a PaymentIntent, in `pending` until the caller decides. */
+export function buildCharge(
+  engine: Engine,
+  owner: string,
+  pi: Stripe.PaymentIntent,
+  pm: PaymentMethodRecord,
+  mandate: string | null,
+): Stripe.Charge {
+  const isCard = pm.obj.type === "card";
+  const id = newId(isCard ? "ch" : "py");
+  const card = pm.obj.card;
+  const details: Stripe.Charge.PaymentMethodDetails =
+    isCard && card
+      ? {
+          type: "card",
+          card: {
+            amount_authorized: pi.amount,
+            authorization_code: null,
+            brand: card.brand,
+            checks: card.checks,
+            country: card.country,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            fingerprint: card.fingerprint ?? null,
+            funding: card.funding,
+            installments: null,
+            last4: card.last4,
+            mandate: null,
+            network: card.brand,
+            network_transaction_id: randomToken(15),
+            regulated_status: card.regulated_status,
+            three_d_secure: null,
+            transaction_link_id: null,
+            wallet: null,
+          },
+        }
+      : {
+          type: "au_becs_debit",
+          au_becs_debit: {
+            bsb_number: pm.obj.au_becs_debit?.bsb_number ?? null,
+            fingerprint: pm.obj.au_becs_debit?.fingerprint ?? null,
+            last4: pm.obj.au_becs_debit?.last4 ?? null,
+            ...(mandate ? { mandate } : {}),
+          },
+        };
+  const charge: Stripe.Charge = {
+    id,
+    object: "charge",
+    amount: pi.amount,
+    amount_captured: 0,
+    amount_refunded: 0,
+    application: null,
+    application_fee: null,
+    application_fee_amount: pi.application_fee_amount,
+    balance_transaction: null,
+    billing_details: pm.obj.billing_details,
+    calculated_statement_descriptor: pi.statement_descriptor ?? "SUSU EMULATOR",
+    captured: false,
+    created: engine.now(),
+    currency: pi.currency,
+    customer: typeof pi.customer === "string" ? pi.customer : null,
+    description: pi.description,
+    disputed: false,
+    failure_balance_transaction: null,
+    failure_code: null,
+    failure_message: null,
+    fraud_details: {},
+    livemode: false,
+    metadata: { ...pi.metadata },
+    on_behalf_of: typeof pi.on_behalf_of === "string" ? pi.on_behalf_of : null,
+    outcome: null,
+    paid: false,
+    payment_intent: pi.id,
+    payment_method: pm.obj.id,
+    payment_method_details: details,
+    receipt_email: pi.receipt_email,
+    receipt_number: null,
+    receipt_url: `${engine.baseUrl}/_emulator/receipts/${id}`,
+    refunded: false,
+    review: null,
+    shipping: null,
+    source: null,
+    source_transfer: null,
+    statement_descriptor: pi.statement_descriptor,
+    statement_descriptor_suffix: null,
+    status: "pending",
+    transfer_data: pi.transfer_data
+      ? {
+          amount: pi.transfer_data.amount ?? null,
+          destination: pi.transfer_data.destination,
+        }
+      : null,
+    transfer_group: pi.transfer_group,
+  };
+  engine.store.insert<Stripe.Charge, ChargeMeta>("charge", owner, charge, {
+    paymentMethodType: isCard ? "card" : "au_becs_debit",
+    bypassPending: pm.meta.card?.bypassPending ?? false,
+  });
+  return charge;
+}
+
+/**
+ * The charge's money lands: a `charge` balance transaction net of Stripe's fee, pending
+ * until the availability delay (at once for `pm_card_bypassPending`).
+ */
+export function fundCharge(
+  engine: Engine,
+  owner: string,
+  charge: Stripe.Charge,
+  amount = charge.amount,
+): void {
+  const record = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)!;
+  const type = record.meta.paymentMethodType ?? "card";
+  const rule = type === "card" ? engine.options.fees.card : engine.options.fees.au_becs_debit;
+  const availableAt = record.meta.bypassPending
+    ? engine.now()
+    : engine.now() + engine.options.availabilityDelaySeconds;
+  const stripeFee = feeFor(rule, amount, charge.currency);
+  // A direct charge on a connected account pays the platform's application fee out of its own funds.
+  const applicationFee = owner !== engine.platform ? (charge.application_fee_amount ?? 0) : 0;
+  const txn = engine.ledger.create({
+    owner,
+    amount,
+    currency: charge.currency,
+    fee: stripeFee + applicationFee,
+    applicationFee,
+    type: "charge",
+    reportingCategory: "charge",
+    source: charge.id,
+    description: charge.description,
+    availability: { kind: "at", at: availableAt },
+  });
+  charge.balance_transaction = txn.id;
+  engine.ledger.chargeFunded(charge.id, txn.available_on);
+  if (applicationFee > 0) {
+    const feeId = newId("fee");
+    engine.ledger.create({
+      owner: engine.platform,
+      amount: applicationFee,
+      currency: charge.currency,
+      type: "application_fee",
+      reportingCategory: "platform_earning",
+      source: feeId,
+      availability: { kind: "at", at: txn.available_on },
+    });
+    charge.application_fee = feeId;
+  }
+}
+
+export function succeedCharge(engine: Engine, owner: string, charge: Stripe.Charge, capture: boolean): void {
+  charge.status = "succeeded";
+  charge.paid = true;
+  charge.outcome = SUCCESS_OUTCOME;
+  if (capture) {
+    charge.captured = true;
+    charge.amount_captured = charge.amount;
+    fundCharge(engine, owner, charge);
+  }
+}
+
+export function failCharge(
+  engine: Engine,
+  charge: Stripe.Charge,
+  code: string,
+  message: string,
+  outcome: Stripe.Charge.Outcome,
+): void {
+  charge.status = "failed";
+  charge.paid = false;
+  charge.failure_code = code;
+  charge.failure_message = message;
+  charge.outcome = outcome;
+  charge.amount_captured = 0;
+  const delay = engine.options.availabilityDelaySeconds;
+  engine.ledger.chargeFailed(charge.id, engine.now(), engine.now() + delay, engine.platform);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds
+
+function refundObject(
+  engine: Engine,
+  charge: Stripe.Charge,
+  amount: number,
+  reason: Stripe.Refund.Reason | null,
+  metadata: Record<string, string>,
+): Stripe.Refund {
+  return {
+    id: newId("re"),
+    object: "refund",
+    amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: engine.now(),
+    currency: charge.currency,
+    customer: typeof charge.customer === "string" ? charge.customer : null,
+    customer_account: null,
+    destination_details: { type: charge.payment_method_details?.type ?? "card" },
+    metadata,
+    payment_intent: typeof charge.payment_intent === "string" ? charge.payment_intent : null,
+    payment_method: charge.payment_method,
+    reason,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: "pending",
+    transfer_reversal: null,
+  };
+}
+
+function settleRefund(
+  engine: Engine,
+  owner: string,
+  refund: Stripe.Refund,
+  charge: Stripe.Charge,
+  reverse: boolean,
+): void {
+  const txn = engine.ledger.create({
+    owner,
+    amount: -refund.amount,
+    currency: refund.currency,
+    type: "refund",
+    reportingCategory: "refund",
+    source: refund.id,
+    availability: { kind: "now" },
+  });
+  refund.balance_transaction = txn.id;
+  refund.status = "succeeded";
+  delete refund.pending_reason;
+  if (reverse && typeof charge.transfer === "string") {
+    const transfer = engine.store.record<Stripe.Transfer>(charge.transfer)?.obj;
+    if (transfer) {
+      const share = Math.round((refund.amount * transfer.amount) / charge.amount);
+      const reversible = transfer.amount - transfer.amount_reversed;
+      if (share > 0 && reversible > 0) {
+        const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {});
+        refund.transfer_reversal = reversal.id;
+      }
+    }
+  }
+}
+
+export function createRefund(
+  engine: Engine,
+  owner: string,
+  charge: Stripe.Charge,
+  input: {
+    amount?: number | undefined;
+    reason: Stripe.Refund.Reason | null;
+    metadata: Record<string, string>;
+    reverseTransfer: boolean;
+  },
+): Stripe.Refund {
+  if (charge.status === "failed") {
+    throw invalidRequest(`Charge ${charge.id} has failed and cannot be refunded.`, {
+      code: "charge_not_refundable",
+      param: "charge",
+    });
+  }
+  if (charge.status === "succeeded" && !charge.captured) {
+    throw invalidRequest(
+      `Charge ${charge.id} has not been captured; cancel its PaymentIntent to release the authorization.`,
+      { code: "charge_not_refundable", param: "charge" },
+    );
+  }
+  if (charge.disputed) {
+    const dispute = engine.store.all<Stripe.Dispute>("dispute").find((d) => d.obj.charge === charge.id)?.obj;
+    if (dispute && !dispute.status.startsWith("warning") && dispute.status !== "won") {
+      throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, {
+        code: "charge_disputed",
+        param: "charge",
+      });
+    }
+  }
+  const remaining = charge.amount - charge.amount_refunded;
+  if (remaining <= 0) {
+    throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
+      code: "charge_already_refunded",
+      param: "charge",
+    });
+  }
+  const amount = input.amount ?? remaining;
+  if (amount <= 0)
+    throw invalidRequest("Invalid positive integer", { param: "amount", code: "parameter_invalid_integer" });
+  if (amount > remaining) {
+    throw invalidRequest(
+      `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining})`,
+      { param: "amount", code: "amount_too_large" },
+    );
+  }
+  const refund = refundObject(engine, charge, amount, input.reason, input.metadata);
+  engine.store.insert<Stripe.Refund, RefundMeta>("refund", owner, refund, {
+    reverseTransfer: input.reverseTransfer,
+  });
+  const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+  charge.amount_refunded += amount;
+  charge.refunded = charge.amount_refunded === charge.amount;
+  if (charge.status === "pending") {
+    // BECS still in flight: the refund waits for the debit's outcome.
+    refund.pending_reason = "charge_pending";
+    engine.emit("refund.created", refund, owner);
+    return refund;
+  }
+  settleRefund(engine, owner, refund, charge, input.reverseTransfer);
+  engine.emit("refund.created", refund, owner);
+  engine.emit("charge.refunded", charge, owner, { previous });
+  return refund;
+}
+
+/** The debit behind pending refunds succeeded: they go through. */
+export function completePendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
+  for (const record of engine.store.all<Stripe.Refund, RefundMeta>("refund")) {
+    const refund = record.obj;
+    if (refund.charge !== charge.id || refund.status !== "pending") continue;
+    settleRefund(engine, owner, refund, charge, record.meta.reverseTransfer ?? false);
+    engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
+    engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
+    engine.emit("charge.refunded", charge, owner);
+  }
+}
+
+/** The debit failed: there is nothing to give back, so pending refunds are cancelled. */
+export function cancelPendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
+  for (const record of engine.store.all<Stripe.Refund>("refund")) {
+    const refund = record.obj;
+    if (refund.charge !== charge.id || refund.status !== "pending") continue;
+    refund.status = "canceled";
+    delete refund.pending_reason;
+    charge.amount_refunded -= refund.amount;
+    charge.refunded = false;
+    engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
+    engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disputes
+
+export interface DisputeMeta {
+  /** Bank debits cannot be challenged: the dispute is final when it is opened. */
+  final: boolean;
+}
+
+function emptyEvidence(): Stripe.Dispute.Evidence {
+  return {
+    access_activity_log: null,
+    billing_address: null,
+    cancellation_policy: null,
+    cancellation_policy_disclosure: null,
+    cancellation_rebuttal: null,
+    customer_communication: null,
+    customer_email_address: null,
+    customer_name: null,
+    customer_purchase_ip: null,
+    customer_signature: null,
+    duplicate_charge_documentation: null,
+    duplicate_charge_explanation: null,
+    duplicate_charge_id: null,
+    enhanced_evidence: {},
+    product_description: null,
+    receipt: null,
+    refund_policy: null,
+    refund_policy_disclosure: null,
+    refund_refusal_explanation: null,
+    service_date: null,
+    service_documentation: null,
+    shipping_address: null,
+    shipping_carrier: null,
+    shipping_date: null,
+    shipping_documentation: null,
+    shipping_tracking_number: null,
+    uncategorized_file: null,
+    uncategorized_text: null,
+  };
+}
+
+/**
+ * Opens a dispute on a succeeded charge: the amount plus the dispute fee leave the balance at
+ * once (except for inquiries). BECS disputes cannot be challenged, so they are opened lost.
+ */
+export function openDispute(
+  engine: Engine,
+  chargeId: string,
+  reason: string,
+  options: { inquiry?: boolean } = {},
+): Stripe.Dispute {
+  const record = engine.store.record<Stripe.Charge, ChargeMeta>(chargeId);
+  if (record?.type !== "charge") throw resourceMissing("charge", chargeId, "charge");
+  const charge = record.obj;
+  if (charge.status !== "succeeded") {
+    throw invalidRequest(`Charge ${chargeId} has not succeeded and cannot be disputed.`, { param: "charge" });
+  }
+  if (charge.disputed) throw invalidRequest(`Charge ${chargeId} is already disputed.`, { param: "charge" });
+  const isBecs = record.meta.paymentMethodType === "au_becs_debit";
+  const inquiry = options.inquiry === true && !isBecs;
+  const amount = charge.amount - charge.amount_refunded;
+  const id = newId("du");
+  const txns: Stripe.BalanceTransaction[] = [];
+  if (!inquiry) {
+    txns.push(
+      engine.ledger.create({
+        owner: record.owner,
+        amount: -amount,
+        currency: charge.currency,
+        fee: engine.options.fees.dispute,
+        feeDescription: "Dispute fee",
+        type: "adjustment",
+        reportingCategory: "dispute",
+        source: id,
+        description: `Chargeback withdrawal for ${charge.id}`,
+        availability: { kind: "now" },
+      }),
+    );
+  }
+  const card = charge.payment_method_details?.card;
+  const dispute: Stripe.Dispute = {
+    id,
+    object: "dispute",
+    amount,
+    balance_transactions: txns,
+    charge: charge.id,
+    created: engine.now(),
+    currency: charge.currency,
+    enhanced_eligibility_types: [],
+    evidence: emptyEvidence(),
+    evidence_details: {
+      due_by: isBecs ? null : engine.now() + 7 * 86_400,
+      enhanced_eligibility: {},
+      has_evidence: false,
+      past_due: false,
+      submission_count: 0,
+    },
+    is_charge_refundable: inquiry,
+    livemode: false,
+    metadata: {},
+    payment_intent: typeof charge.payment_intent === "string" ? charge.payment_intent : null,
+    payment_method_details: card
+      ? {
+          type: "card",
+          card: {
+            brand: card.brand ?? "visa",
+            case_type: inquiry ? "inquiry" : "chargeback",
+            network: card.network ?? "visa",
+            network_reason_code: null,
+          },
+        }
+      : { type: "au_becs_debit" as Stripe.Dispute.PaymentMethodDetails.Type },
+    reason,
+    status: isBecs ? "lost" : inquiry ? "warning_needs_response" : "needs_response",
+  };
+  engine.store.insert<Stripe.Dispute, DisputeMeta>("dispute", record.owner, dispute, { final: isBecs });
+  charge.disputed = true;
+  engine.emit("charge.dispute.created", dispute, record.owner);
+  if (!inquiry) engine.emit("charge.dispute.funds_withdrawn", dispute, record.owner);
+  if (isBecs) engine.emit("charge.dispute.closed", dispute, record.owner);
+  return dispute;
+}
+
+/** The card network's decision on a dispute. */
+export function resolveDispute(engine: Engine, disputeId: string, outcome: "won" | "lost"): Stripe.Dispute {
+  const record = engine.store.record<Stripe.Dispute, DisputeMeta>(disputeId);
+  if (record?.type !== "dispute") throw resourceMissing("dispute", disputeId);
+  const dispute = record.obj;
+  if (["won", "lost", "warning_closed"].includes(dispute.status)) {
+    throw invalidRequest(`Dispute ${dispute.id} is already closed (${dispute.status}).`, {
+      code: "dispute_already_closed",
+    });
+  }
+  const previous = { status: dispute.status };
+  const inquiry = dispute.status.startsWith("warning");
+  if (inquiry) {
+    dispute.status = "warning_closed";
+  } else if (outcome === "won") {
+    dispute.status = "won";
+    const txn = engine.ledger.create({
+      owner: record.owner,
+      amount: dispute.amount,
+      currency: dispute.currency,
+      type: "adjustment",
+      reportingCategory: "dispute_reversal",
+      source: dispute.id,
+      description: `Chargeback reversal for ${String(dispute.charge)}`,
+      availability: { kind: "now" },
+    });
+    dispute.balance_transactions.push(txn);
+    engine.emit("charge.dispute.funds_reinstated", dispute, record.owner);
+  } else {
+    dispute.status = "lost";
+  }
+  dispute.is_charge_refundable = false;
+  engine.emit("charge.dispute.closed", dispute, record.owner, { previous });
+  return dispute;
+}
+
+function applyEvidence(dispute: Stripe.Dispute, evidence: Record<string, unknown>): void {
+  const target = dispute.evidence as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(evidence)) {
+    if (key in target && typeof value === "string") target[key] = value === "" ? null : value;
+  }
+  dispute.evidence_details.has_evidence = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+export function registerCharges(router: Router, engine: Engine): void {
+  router.get(
+    "/v1/charges/:id",
+    (req) => engine.store.get<Stripe.Charge>("charge", req.pathParams.id!, req.account, "charge").obj,
+  );
+
+  router.post("/v1/charges/:id", (req) => {
+    const charge = engine.store.get<Stripe.Charge>("charge", req.pathParams.id!, req.account, "charge").obj;
+    const previous = { description: charge.description, metadata: charge.metadata };
+    const description = optNullableString(req.params, "description");
+    if (description !== undefined) charge.description = description;
+    charge.metadata = applyMetadata(charge.metadata, req.params);
+    const group = optString(req.params, "transfer_group");
+    if (group !== undefined) charge.transfer_group = group || null;
+    engine.emit("charge.updated", charge, req.account, { previous });
+    return charge;
+  });
+
+  router.get("/v1/charges", (req) => {
+    const customer = optString(req.params, "customer");
+    const pi = optString(req.params, "payment_intent");
+    const group = optString(req.params, "transfer_group");
+    const page = engine.store.page<Stripe.Charge>(
+      "charge",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        (customer === undefined || r.obj.customer === customer) &&
+        (pi === undefined || r.obj.payment_intent === pi) &&
+        (group === undefined || r.obj.transfer_group === group) &&
+        matchesRange(r.obj.created, req.params, "created"),
+    );
+    return listOf("/v1/charges", page);
+  });
+
+  router.post("/v1/refunds", (req) => {
+    const chargeId = optString(req.params, "charge");
+    const piId = optString(req.params, "payment_intent");
+    let charge: Stripe.Charge;
+    if (chargeId) {
+      charge = engine.store.get<Stripe.Charge>("charge", chargeId, req.account, "charge", "charge").obj;
+    } else if (piId) {
+      const pi = engine.store.get<Stripe.PaymentIntent>(
+        "payment_intent",
+        piId,
+        req.account,
+        "payment_intent",
+        "payment_intent",
+      ).obj;
+      const latest = typeof pi.latest_charge === "string" ? pi.latest_charge : null;
+      const candidate = latest ? engine.store.record<Stripe.Charge>(latest)?.obj : undefined;
+      if (!candidate || (pi.status !== "succeeded" && pi.status !== "processing")) {
+        throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+          code: "charge_not_refundable",
+          param: "payment_intent",
+        });
+      }
+      charge = candidate;
+    } else {
+      throw invalidRequest(
+        "One of the following params should be provided for this request: payment_intent or charge.",
+        {
+          code: "parameter_missing",
+        },
+      );
+    }
+    return createRefund(engine, req.account, charge, {
+      amount: optInt(req.params, "amount"),
+      reason: optEnum(req.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]) ?? null,
+      metadata: applyMetadata({}, req.params),
+      reverseTransfer: optBool(req.params, "reverse_transfer") ?? false,
+    });
+  });
+
+  router.get(
+    "/v1/refunds/:id",
+    (req) => engine.store.get<Stripe.Refund>("refund", req.pathParams.id!, req.account, "refund").obj,
+  );
+
+  router.post("/v1/refunds/:id", (req) => {
+    const refund = engine.store.get<Stripe.Refund>("refund", req.pathParams.id!, req.account, "refund").obj;
+    const previous = { metadata: refund.metadata };
+    refund.metadata = applyMetadata(refund.metadata ?? {}, req.params);
+    engine.emit("refund.updated", refund, req.account, { previous });
+    return refund;
+  });
+
+  router.post("/v1/refunds/:id/cancel", (req) => {
+    const refund = engine.store.get<Stripe.Refund>("refund", req.pathParams.id!, req.account, "refund").obj;
+    if (refund.status !== "requires_action") {
+      throw invalidRequest(`Refund ${refund.id} cannot be canceled because its status is ${refund.status}.`, {
+        code: "refund_cannot_be_canceled",
+      });
+    }
+    return refund;
+  });
+
+  router.get("/v1/refunds", (req) => {
+    const chargeId = optString(req.params, "charge");
+    const piId = optString(req.params, "payment_intent");
+    const page = engine.store.page<Stripe.Refund>(
+      "refund",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        (chargeId === undefined || r.obj.charge === chargeId) &&
+        (piId === undefined || r.obj.payment_intent === piId) &&
+        matchesRange(r.obj.created, req.params, "created"),
+    );
+    return listOf("/v1/refunds", page);
+  });
+
+  router.get(
+    "/v1/disputes/:id",
+    (req) => engine.store.get<Stripe.Dispute>("dispute", req.pathParams.id!, req.account, "dispute").obj,
+  );
+
+  router.post("/v1/disputes/:id", (req) => {
+    const record = engine.store.get<Stripe.Dispute, DisputeMeta>(
+      "dispute",
+      req.pathParams.id!,
+      req.account,
+      "dispute",
+    );
+    const dispute = record.obj;
+    if (record.meta.final || ["won", "lost", "warning_closed"].includes(dispute.status)) {
+      throw invalidRequest(`This dispute is already closed.`, { code: "dispute_already_closed" });
+    }
+    const previous = {
+      evidence: { ...dispute.evidence },
+      metadata: dispute.metadata,
+      status: dispute.status,
+    };
+    const evidence = child(req.params, "evidence");
+    if (evidence && isParams(evidence)) applyEvidence(dispute, evidence);
+    dispute.metadata = applyMetadata(dispute.metadata, req.params);
+    const submit = optBool(req.params, "submit") ?? true;
+    if (submit && evidence) {
+      dispute.evidence_details.submission_count++;
+      dispute.status = dispute.status.startsWith("warning") ? "warning_under_review" : "under_review";
+    }
+    engine.emit("charge.dispute.updated", dispute, req.account, { previous });
+    // Stripe's test evidence strings decide the outcome as soon as evidence is submitted.
+    const text = dispute.evidence.uncategorized_text;
+    if (submit && text === "winning_evidence") resolveDispute(engine, dispute.id, "won");
+    if (submit && text === "losing_evidence") resolveDispute(engine, dispute.id, "lost");
+    return dispute;
+  });
+
+  router.post("/v1/disputes/:id/close", (req) => {
+    const record = engine.store.get<Stripe.Dispute, DisputeMeta>(
+      "dispute",
+      req.pathParams.id!,
+      req.account,
+      "dispute",
+    );
+    if (record.meta.final || record.obj.status === "lost") return record.obj;
+    return resolveDispute(engine, record.obj.id, "lost");
+  });
+
+  router.get("/v1/disputes", (req) => {
+    const chargeId = optString(req.params, "charge");
+    const piId = optString(req.params, "payment_intent");
+    const page = engine.store.page<Stripe.Dispute>(
+      "dispute",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        (chargeId === undefined || r.obj.charge === chargeId) &&
+        (piId === undefined || r.obj.payment_intent === piId) &&
+        matchesRange(r.obj.created, req.params, "created"),
+    );
+    return listOf("/v1/disputes", page);
+  });
+}

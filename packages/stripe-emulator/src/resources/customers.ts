@@ -1,0 +1,147 @@
+import type Stripe from "stripe";
+import type { Engine } from "../core/engine.js";
+import { newId } from "../core/ids.js";
+import { MAIN_CLOCK } from "../core/scheduler.js";
+import { resourceMissing } from "../http/errors.js";
+import {
+  applyMetadata,
+  child,
+  matchesRange,
+  optNullableString,
+  optString,
+  type Params,
+} from "../http/params.js";
+import { listOf, pageRequest } from "../http/render.js";
+import type { Router } from "../http/router.js";
+import { attachPaymentMethod } from "./payment-methods.js";
+
+export interface CustomerMeta {
+  deleted?: boolean;
+}
+
+/** The clock a customer's billing objects follow: its test clock, or the emulator's. */
+export function clockOfCustomer(engine: Engine, customerId: string | null): string {
+  if (!customerId) return MAIN_CLOCK;
+  const customer = engine.store.record<Stripe.Customer>(customerId)?.obj;
+  const clock = customer?.test_clock;
+  return typeof clock === "string" && engine.scheduler.hasClock(clock) ? clock : MAIN_CLOCK;
+}
+
+export function getCustomer(engine: Engine, id: string, owner: string, param = "customer"): Stripe.Customer {
+  const record = engine.store.find<Stripe.Customer, CustomerMeta>("customer", id, owner);
+  if (!record || record.meta.deleted) throw resourceMissing("customer", id, param);
+  return record.obj;
+}
+
+function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
+  const email = optNullableString(params, "email");
+  if (email !== undefined) customer.email = email;
+  const name = optNullableString(params, "name");
+  if (name !== undefined) customer.name = name;
+  const description = optNullableString(params, "description");
+  if (description !== undefined) customer.description = description;
+  const phone = optNullableString(params, "phone");
+  if (phone !== undefined) customer.phone = phone;
+  const invoiceSettings = child(params, "invoice_settings");
+  if (invoiceSettings) {
+    const pm = optNullableString(invoiceSettings, "default_payment_method", "invoice_settings[");
+    if (pm !== undefined) customer.invoice_settings.default_payment_method = pm;
+  }
+  customer.metadata = applyMetadata(customer.metadata, params);
+}
+
+export function registerCustomers(router: Router, engine: Engine): void {
+  router.post("/v1/customers", (req) => {
+    const testClock = optString(req.params, "test_clock");
+    if (testClock !== undefined && !engine.store.find("test_helpers.test_clock", testClock, req.account)) {
+      throw resourceMissing("test_clock", testClock, "test_clock");
+    }
+    const customer: Stripe.Customer = {
+      id: newId("cus", 14),
+      object: "customer",
+      address: null,
+      balance: 0,
+      created: testClock ? engine.now(testClock) : engine.now(),
+      currency: null,
+      default_source: null,
+      delinquent: false,
+      description: null,
+      email: null,
+      invoice_prefix: newId("x", 8).slice(2).toUpperCase(),
+      invoice_settings: {
+        custom_fields: null,
+        default_payment_method: null,
+        footer: null,
+        rendering_options: null,
+      },
+      livemode: false,
+      metadata: {},
+      name: null,
+      next_invoice_sequence: 1,
+      phone: null,
+      preferred_locales: [],
+      shipping: null,
+      tax_exempt: "none",
+      test_clock: testClock ?? null,
+    };
+    applyCustomerParams(customer, req.params);
+    const pm = optString(req.params, "payment_method");
+    engine.store.insert<Stripe.Customer, CustomerMeta>("customer", req.account, customer, {});
+    engine.emit("customer.created", customer, req.account);
+    if (pm) attachPaymentMethod(engine, pm, customer.id, req.account);
+    return customer;
+  });
+
+  router.get("/v1/customers/:id", (req) => {
+    const id = req.pathParams.id!;
+    const record = engine.store.find<Stripe.Customer, CustomerMeta>("customer", id, req.account);
+    if (!record) throw resourceMissing("customer", id);
+    if (record.meta.deleted)
+      return { id, object: "customer", deleted: true } satisfies Stripe.DeletedCustomer;
+    return record.obj;
+  });
+
+  router.post("/v1/customers/:id", (req) => {
+    const customer = getCustomer(engine, req.pathParams.id!, req.account, "id");
+    const before = JSON.parse(JSON.stringify(customer)) as Stripe.Customer;
+    applyCustomerParams(customer, req.params);
+    engine.emit("customer.updated", customer, req.account, { previous: changed(before, customer) });
+    return customer;
+  });
+
+  router.delete("/v1/customers/:id", (req) => {
+    const id = req.pathParams.id!;
+    const record = engine.store.find<Stripe.Customer, CustomerMeta>("customer", id, req.account);
+    if (!record || record.meta.deleted) throw resourceMissing("customer", id);
+    record.meta.deleted = true;
+    engine.emit("customer.deleted", record.obj, req.account);
+    return { id, object: "customer", deleted: true } satisfies Stripe.DeletedCustomer;
+  });
+
+  router.get("/v1/customers", (req) => {
+    const email = optString(req.params, "email");
+    const testClock = optString(req.params, "test_clock");
+    const page = engine.store.page<Stripe.Customer, CustomerMeta>(
+      "customer",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        !r.meta.deleted &&
+        (email === undefined || r.obj.email === email) &&
+        (testClock === undefined || r.obj.test_clock === testClock) &&
+        matchesRange(r.obj.created, req.params, "created"),
+    );
+    return listOf("/v1/customers", page);
+  });
+}
+
+/** `previous_attributes` of an update event: the top-level fields that changed, with old values. */
+export function changed(before: object, after: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  for (const key of Object.keys(a)) {
+    if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) out[key] = b[key] ?? null;
+  }
+  return out;
+}

@@ -1,0 +1,339 @@
+import { createHash } from "node:crypto";
+import type Stripe from "stripe";
+import type { Engine } from "../core/engine.js";
+import { newId } from "../core/ids.js";
+import { cardError, invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
+import {
+  applyMetadata,
+  child,
+  optInt,
+  optNullableString,
+  optString,
+  type Params,
+  reqString,
+} from "../http/params.js";
+import { listOf, pageRequest } from "../http/render.js";
+import type { ApiRequest, Router } from "../http/router.js";
+import { getCustomer } from "./customers.js";
+import { type CardBehaviour, testCardForId, testCardForNumber } from "./test-values.js";
+
+export interface PaymentMethodMeta {
+  card?: CardBehaviour;
+  /** The full BECS account number, which decides the debit's outcome; Stripe only shows last4. */
+  becsAccount?: string;
+  /** The BECS mandate accepted for this payment method, if any. */
+  mandate?: string;
+}
+
+export type PaymentMethodRecord = { obj: Stripe.PaymentMethod; meta: PaymentMethodMeta; owner: string };
+
+const SUPPORTED_TYPES = ["card", "au_becs_debit"] as const;
+
+function fingerprintOf(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 16);
+}
+
+function billingDetails(params: Params, prefix: string): Stripe.PaymentMethod.BillingDetails {
+  const details = child(params, "billing_details", prefix) ?? {};
+  const p = `${prefix}billing_details[`;
+  const address = child(details, "address", p);
+  return {
+    address: address
+      ? {
+          city: optString(address, "city") ?? null,
+          country: optString(address, "country") ?? null,
+          line1: optString(address, "line1") ?? null,
+          line2: optString(address, "line2") ?? null,
+          postal_code: optString(address, "postal_code") ?? null,
+          state: optString(address, "state") ?? null,
+        }
+      : null,
+    email: optNullableString(details, "email", p) ?? null,
+    name: optNullableString(details, "name", p) ?? null,
+    phone: optNullableString(details, "phone", p) ?? null,
+    tax_id: null,
+  };
+}
+
+function cardObject(
+  card: CardBehaviour,
+  expMonth = 12,
+  expYear = new Date().getUTCFullYear() + 3,
+): Stripe.PaymentMethod.Card {
+  return {
+    brand: card.brand,
+    checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
+    country: card.country,
+    display_brand: card.brand,
+    exp_month: expMonth,
+    exp_year: expYear,
+    fingerprint: fingerprintOf(`card:${card.brand}:${card.last4}`),
+    funding: card.funding,
+    generated_from: null,
+    last4: card.last4,
+    networks: { available: [card.brand], preferred: null },
+    regulated_status: "unregulated",
+    three_d_secure_usage: { supported: true },
+    wallet: null,
+  };
+}
+
+function basePaymentMethod(
+  engine: Engine,
+  type: Stripe.PaymentMethod.Type,
+  details: Stripe.PaymentMethod.BillingDetails,
+): Stripe.PaymentMethod {
+  return {
+    id: newId("pm"),
+    object: "payment_method",
+    allow_redisplay: "unspecified",
+    billing_details: details,
+    created: engine.now(),
+    customer: null,
+    customer_account: null,
+    livemode: false,
+    metadata: {},
+    type,
+  };
+}
+
+function insertPaymentMethod(
+  engine: Engine,
+  owner: string,
+  pm: Stripe.PaymentMethod,
+  meta: PaymentMethodMeta,
+): PaymentMethodRecord {
+  const record = engine.store.insert<Stripe.PaymentMethod, PaymentMethodMeta>(
+    "payment_method",
+    owner,
+    pm,
+    meta,
+  );
+  return record;
+}
+
+/** A new payment method from a test id such as `pm_card_visa` or `tok_visa`, as Stripe makes one per use. */
+function fromTestId(engine: Engine, id: string, owner: string): PaymentMethodRecord | undefined {
+  const card = testCardForId(id);
+  if (!card) return undefined;
+  const pm = basePaymentMethod(engine, "card", {
+    address: null,
+    email: null,
+    name: null,
+    phone: null,
+    tax_id: null,
+  });
+  pm.card = cardObject(card);
+  return insertPaymentMethod(engine, owner, pm, { card });
+}
+
+/**
+ * Creates a payment method from `type` + details, as `POST /v1/payment_methods` and
+ * `payment_method_data` do. `prefix` names the parameters in errors (`payment_method_data[`).
+ */
+export function createPaymentMethod(
+  engine: Engine,
+  params: Params,
+  owner: string,
+  prefix = "",
+): PaymentMethodRecord {
+  const type = reqString(params, "type", prefix);
+  if (!(SUPPORTED_TYPES as readonly string[]).includes(type)) {
+    throw invalidRequest(
+      `The payment method type "${type}" is not supported by the emulator (supported: ${SUPPORTED_TYPES.join(", ")}).`,
+      { param: `${prefix}type` },
+    );
+  }
+  const details = billingDetails(params, prefix);
+  let record: PaymentMethodRecord;
+  if (type === "card") {
+    const cardParams = child(params, "card", prefix);
+    if (!cardParams) throw missingParam(`${prefix}card`);
+    const token = optString(cardParams, "token");
+    const number = optString(cardParams, "number");
+    let card: CardBehaviour | undefined;
+    if (token !== undefined) {
+      card = testCardForId(token);
+      if (!card) throw resourceMissing("token", token, `${prefix}card[token]`);
+    } else if (number !== undefined) {
+      card = testCardForNumber(number);
+      if (!card) {
+        throw cardError("Your card number is incorrect.", "incorrect_number", undefined, {
+          param: `${prefix}card[number]`,
+        });
+      }
+    } else {
+      throw missingParam(`${prefix}card[number]`);
+    }
+    const pm = basePaymentMethod(engine, "card", details);
+    pm.card = cardObject(
+      card,
+      optInt(cardParams, "exp_month", `${prefix}card[`),
+      optInt(cardParams, "exp_year", `${prefix}card[`),
+    );
+    record = insertPaymentMethod(engine, owner, pm, { card });
+  } else {
+    const becs = child(params, "au_becs_debit", prefix);
+    const p = `${prefix}au_becs_debit[`;
+    if (!becs) throw missingParam(`${prefix}au_becs_debit[bsb_number]`);
+    const bsb = reqString(becs, "bsb_number", p).replace(/[\s-]/g, "");
+    const account = reqString(becs, "account_number", p).replace(/[\s-]/g, "");
+    if (!/^\d{6}$/.test(bsb))
+      throw invalidParam(`${p}bsb_number]`, "Invalid BSB number", "invalid_bank_account_bsb");
+    if (!/^\d{5,9}$/.test(account)) {
+      throw invalidParam(`${p}account_number]`, "Invalid account number", "invalid_bank_account_number");
+    }
+    if (!details.name) throw missingParam(`${prefix}billing_details[name]`);
+    if (!details.email) throw missingParam(`${prefix}billing_details[email]`);
+    const pm = basePaymentMethod(engine, "au_becs_debit", details);
+    pm.au_becs_debit = {
+      bsb_number: bsb,
+      fingerprint: fingerprintOf(`becs:${bsb}:${account}`),
+      last4: account.slice(-4),
+    };
+    record = insertPaymentMethod(engine, owner, pm, { becsAccount: account });
+  }
+  record.obj.metadata = applyMetadata({}, params);
+  return record;
+}
+
+/** The payment method named by `id` (a stored one, or a fresh one for a test id). */
+export function resolvePaymentMethod(
+  engine: Engine,
+  id: string,
+  owner: string,
+  param = "payment_method",
+): PaymentMethodRecord {
+  const test = fromTestId(engine, id, owner);
+  if (test) return test;
+  const record = engine.store.find<Stripe.PaymentMethod, PaymentMethodMeta>("payment_method", id, owner);
+  if (!record) throw resourceMissing("payment_method", id, param);
+  return record;
+}
+
+export function attachPaymentMethod(
+  engine: Engine,
+  pmId: string,
+  customerId: string,
+  owner: string,
+): Stripe.PaymentMethod {
+  const record = resolvePaymentMethod(engine, pmId, owner);
+  getCustomer(engine, customerId, owner);
+  const pm = record.obj;
+  if (pm.customer === customerId) return pm;
+  if (pm.customer !== null) {
+    throw invalidRequest("The payment method you provided has already been attached to a customer.", {
+      code: "payment_method_unexpected_state",
+    });
+  }
+  if (record.meta.card?.decline && !record.meta.card.attachable) {
+    const d = record.meta.card.decline;
+    throw cardError(d.message, d.code, d.declineCode);
+  }
+  pm.customer = customerId;
+  engine.emit("payment_method.attached", pm, owner);
+  return pm;
+}
+
+export function registerPaymentMethods(router: Router, engine: Engine): void {
+  router.post("/v1/payment_methods", (req) => {
+    const record = createPaymentMethod(engine, req.params, req.account);
+    return record.obj;
+  });
+
+  router.get("/v1/payment_methods/:id", (req) => {
+    return engine.store.get<Stripe.PaymentMethod>(
+      "payment_method",
+      req.pathParams.id!,
+      req.account,
+      "payment_method",
+    ).obj;
+  });
+
+  router.post("/v1/payment_methods/:id", (req) => {
+    const pm = engine.store.get<Stripe.PaymentMethod>(
+      "payment_method",
+      req.pathParams.id!,
+      req.account,
+      "payment_method",
+    ).obj;
+    const before = JSON.stringify(pm.billing_details);
+    if (req.params.billing_details !== undefined) {
+      const next = billingDetails(req.params, "");
+      pm.billing_details = {
+        address: next.address ?? pm.billing_details.address,
+        email: next.email ?? pm.billing_details.email,
+        name: next.name ?? pm.billing_details.name,
+        phone: next.phone ?? pm.billing_details.phone,
+        tax_id: pm.billing_details.tax_id,
+      };
+    }
+    pm.metadata = applyMetadata(pm.metadata ?? {}, req.params);
+    engine.emit("payment_method.updated", pm, req.account, {
+      previous: { billing_details: JSON.parse(before) as unknown },
+    });
+    return pm;
+  });
+
+  router.post("/v1/payment_methods/:id/attach", (req) => {
+    const customer = reqString(req.params, "customer");
+    return attachPaymentMethod(engine, req.pathParams.id!, customer, req.account);
+  });
+
+  router.post("/v1/payment_methods/:id/detach", (req) => {
+    const pm = engine.store.get<Stripe.PaymentMethod>(
+      "payment_method",
+      req.pathParams.id!,
+      req.account,
+      "payment_method",
+    ).obj;
+    if (pm.customer === null) {
+      throw invalidRequest(
+        "The payment method you provided is not attached to a customer so detachment is impossible.",
+        {
+          code: "payment_method_unexpected_state",
+        },
+      );
+    }
+    const previous = pm.customer;
+    pm.customer = null;
+    engine.emit("payment_method.detached", pm, req.account, { previous: { customer: previous } });
+    return pm;
+  });
+
+  const list = (customer: string | undefined, type: string | undefined, req: ApiRequest, url: string) => {
+    const page = engine.store.page<Stripe.PaymentMethod>(
+      "payment_method",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        (customer === undefined || r.obj.customer === customer) &&
+        (type === undefined || r.obj.type === type),
+    );
+    return listOf(url, page);
+  };
+
+  router.get("/v1/payment_methods", (req) => {
+    const customer = optString(req.params, "customer");
+    if (customer !== undefined) getCustomer(engine, customer, req.account);
+    return list(customer ?? undefined, optString(req.params, "type"), req, "/v1/payment_methods");
+  });
+
+  router.get("/v1/customers/:id/payment_methods", (req) => {
+    const customer = req.pathParams.id!;
+    getCustomer(engine, customer, req.account, "customer");
+    return list(customer, optString(req.params, "type"), req, `/v1/customers/${customer}/payment_methods`);
+  });
+
+  router.get("/v1/customers/:id/payment_methods/:pm", (req) => {
+    const record = engine.store.get<Stripe.PaymentMethod>(
+      "payment_method",
+      req.pathParams.pm!,
+      req.account,
+      "payment_method",
+    );
+    if (record.obj.customer !== req.pathParams.id)
+      throw resourceMissing("payment_method", req.pathParams.pm!);
+    return record.obj;
+  });
+}
