@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { databasePaths } from "./paths.js";
 
@@ -105,6 +105,22 @@ async function isInitialised(dataDir: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * As root the server runs as the `postgres` user, which must be able to walk down to the
+ * data folder. initdb's own message ("Permission denied") does not say which folder.
+ */
+async function assertReachableByOthers(dataDir: string): Promise<void> {
+  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `${dir} (mode ${(mode & 0o777).toString(8)}) is not searchable by other users; as root, PostgreSQL ` +
+          `runs as "postgres" and cannot reach ${dataDir}. Use another folder or chmod o+x ${dir}.`,
+      );
+    }
+  }
+}
+
 async function ensureDatabaseOn(connectionString: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
@@ -146,6 +162,9 @@ export async function startEmbeddedPostgres(
   const running = await runningServerPort(dataDir);
   if (running !== null && (await canConnect(running))) return attached(dataDir, running);
 
+  await mkdir(dirname(dataDir), { recursive: true });
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) await assertReachableByOthers(dataDir);
   const port = options.port ?? (await freePort());
   const logTail: string[] = [];
   const onLog = (line: string) => {
@@ -167,7 +186,7 @@ export async function startEmbeddedPostgres(
     password,
     authMethod: "scram-sha-256",
     persistent: true,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
     // No Unix socket: nothing to clean up, and no clash with a system PostgreSQL's socket.
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...relaxed],
@@ -175,7 +194,6 @@ export async function startEmbeddedPostgres(
     onError: (error) => onLog(String(error)),
   });
 
-  await mkdir(resolve(dataDir, ".."), { recursive: true });
   if (!(await isInitialised(dataDir))) await server.initialise();
   try {
     await server.start();

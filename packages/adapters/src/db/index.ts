@@ -19,3 +19,4 @@ export {
 } from "./migrations.js";
 export { databasePaths } from "./paths.js";
 export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./prisma-client.js";
+export { sqlStateOf, susuSqlStates } from "./sql-state.js";

@@ -1,9 +1,12 @@
 -- Hand-written: rules that schema.prisma cannot express. Prisma's differ does not
 -- manage CHECK constraints, functions or triggers, so later generated migrations
 -- neither recreate nor drop them (a test proves migrations and schema still agree).
--- Error codes: check_violation (23514) for rules on values, and
--- restrict_violation (23001) for writes to append-only tables, so callers can map
--- them by SQLSTATE rather than by message.
+-- Error codes, so callers map failures by SQLSTATE rather than by message:
+--   23514 check_violation   a CHECK constraint below (the constraint name says which)
+--   SU001                   UPDATE/DELETE/TRUNCATE of an append-only table
+--   SU002                   a ledger transaction that does not balance or has < 2 postings
+-- The SU class is not used by PostgreSQL. (restrict_violation, 23001, would have
+-- been natural for SU001, but adapter-pg reports it as a foreign-key error, P2003.)
 
 -- ─── Values that can never be valid ─────────────────────────────────────────
 
@@ -78,13 +81,14 @@ ALTER TABLE "idempotency_keys"
 -- ─── Append-only tables ─────────────────────────────────────────────────────
 -- The ledger and the audit log are history: a correction is a new entry, never an
 -- edit. The database refuses UPDATE, DELETE and TRUNCATE so no code path can rewrite
--- history by mistake.
+-- history by mistake. Prisma reports these as P2039 with the SQLSTATE in
+-- meta.driverAdapterError.cause.code.
 
 CREATE FUNCTION "susu_refuse_change_to_append_only"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'restrict_violation';
+    USING ERRCODE = 'SU001';
 END;
 $$;
 
@@ -129,7 +133,7 @@ BEGIN
   SELECT count(*) INTO postings_count FROM "ledger_postings" WHERE "transaction_id" = tx_id;
   IF postings_count < 2 THEN
     RAISE EXCEPTION 'ledger transaction % has % posting(s); at least 2 are required', tx_id, postings_count
-      USING ERRCODE = 'check_violation';
+      USING ERRCODE = 'SU002';
   END IF;
   SELECT "currency" INTO unbalanced_currency
     FROM "ledger_postings"
@@ -139,7 +143,7 @@ BEGIN
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'ledger transaction % does not balance in %', tx_id, unbalanced_currency
-      USING ERRCODE = 'check_violation';
+      USING ERRCODE = 'SU002';
   END IF;
   RETURN NULL;
 END;

@@ -1,0 +1,215 @@
+import pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { sqlStateOf, susuSqlStates } from "../../src/db/sql-state.js";
+import { Prisma } from "../../src/prisma/generated/client.js";
+import { useTestDatabase } from "../support/test-database.js";
+import { at, seedRound } from "./fixtures.js";
+
+/** The Prisma error code of a rejected operation (P2002 unique, P2003 foreign key, …). */
+async function prismaCode(operation: Promise<unknown>): Promise<string> {
+  const error = await operation.then(
+    () => expect.fail("the database accepted an impossible state"),
+    (rejection: unknown) => rejection,
+  );
+  expect(error).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
+  return (error as Prisma.PrismaClientKnownRequestError).code;
+}
+
+/** The SQLSTATE of a rejected statement, run through node-postgres to see the server's own code. */
+async function sqlState(connectionString: string, ...statements: string[]): Promise<string> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query("BEGIN");
+    for (const statement of statements) await client.query(statement);
+    await client.query("COMMIT");
+    return expect.fail("the database accepted an impossible state");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    return (error as { code: string }).code;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("database constraints refuse impossible states", () => {
+  const db = useTestDatabase();
+  let seed: Awaited<ReturnType<typeof seedRound>>;
+
+  beforeAll(async () => {
+    seed = await seedRound(db.prisma, "c");
+  });
+
+  it("a Stripe event is stored once: a duplicate delivery is a unique violation", async () => {
+    const event = {
+      id: "evt_dup_1",
+      type: "payment_intent.succeeded",
+      livemode: false,
+      stripeCreatedAt: at,
+      payload: { id: "evt_dup_1" },
+      nextAttemptAt: at,
+      receivedAt: at,
+    };
+    await db.prisma.webhookEvent.create({ data: event });
+    expect(await prismaCode(db.prisma.webhookEvent.create({ data: event }))).toBe("P2002");
+  });
+
+  it("one debit per round, member and attempt number", async () => {
+    const attempt = (id: string, effectId: string) => ({
+      id,
+      contributionId: seed.contributionId,
+      roundId: seed.roundId,
+      memberId: seed.bob,
+      attempt: 1,
+      effectId,
+      currency: "AUD",
+      amountMinor: 10_000n,
+      status: "processing" as const,
+      createdAt: at,
+      updatedAt: at,
+    });
+    await db.prisma.contributionAttempt.create({ data: attempt("att_1", "eff_1") });
+    expect(await prismaCode(db.prisma.contributionAttempt.create({ data: attempt("att_2", "eff_2") }))).toBe(
+      "P2002",
+    );
+  });
+
+  it("a posting must reference an existing ledger transaction", async () => {
+    await db.prisma.ledgerAccount.create({
+      data: {
+        id: "acct_orphan",
+        kind: "asset",
+        currency: "AUD",
+        name: "orphan",
+        createdAt: at,
+        updatedAt: at,
+      },
+    });
+    const orphan = db.prisma.ledgerPosting.create({
+      data: {
+        transactionId: "no_such_transaction",
+        accountId: "acct_orphan",
+        direction: "debit",
+        currency: "AUD",
+        amountMinor: 1n,
+      },
+    });
+    expect(await prismaCode(orphan)).toBe("P2003");
+  });
+
+  describe("the ledger", () => {
+    beforeAll(async () => {
+      await db.prisma.ledgerAccount.createMany({
+        data: ["pot", "bank"].map((name) => ({
+          id: `acct_${name}`,
+          kind: "asset" as const,
+          currency: "AUD",
+          name,
+          createdAt: at,
+          updatedAt: at,
+        })),
+      });
+    });
+
+    const transaction = (id: string, debitMinor: bigint, creditMinor: bigint) =>
+      db.prisma.ledgerTransaction.create({
+        data: {
+          id,
+          aggregateType: "round",
+          aggregateId: seed.roundId,
+          description: "contribution received",
+          occurredAt: at,
+          createdAt: at,
+          postings: {
+            create: [
+              { accountId: "acct_bank", currency: "AUD", direction: "debit", amountMinor: debitMinor },
+              { accountId: "acct_pot", currency: "AUD", direction: "credit", amountMinor: creditMinor },
+            ],
+          },
+        },
+      });
+
+    it("stores a balanced transaction and refuses an unbalanced one at commit", async () => {
+      await transaction("ltx_ok", 10_000n, 10_000n);
+      const refused = await transaction("ltx_unbalanced", 10_000n, 9_999n).catch((error: unknown) => error);
+      expect(sqlStateOf(refused)).toBe(susuSqlStates.ledgerUnbalanced);
+      expect(await db.prisma.ledgerTransaction.findUnique({ where: { id: "ltx_unbalanced" } })).toBeNull();
+    });
+
+    it("refuses a transaction with fewer than two postings", async () => {
+      const state = await sqlState(
+        db.connectionString,
+        `INSERT INTO ledger_transactions (id, aggregate_type, aggregate_id, description, occurred_at, created_at)
+         VALUES ('ltx_lonely', 'round', 'r', 'x', now(), now())`,
+      );
+      expect(state).toBe(susuSqlStates.ledgerUnbalanced);
+    });
+
+    it("is append-only: postings and transactions cannot be updated or deleted", async () => {
+      const refused = await db.prisma.ledgerPosting
+        .updateMany({ data: { amountMinor: 1n } })
+        .catch((error: unknown) => error);
+      expect(sqlStateOf(refused)).toBe(susuSqlStates.appendOnlyViolation);
+      for (const statement of ["DELETE FROM ledger_transactions", "TRUNCATE ledger_postings CASCADE"]) {
+        expect(await sqlState(db.connectionString, statement)).toBe(susuSqlStates.appendOnlyViolation);
+      }
+    });
+
+    it("a posting cannot be in another currency than its account", async () => {
+      const state = await sqlState(
+        db.connectionString,
+        `INSERT INTO ledger_transactions (id, aggregate_type, aggregate_id, description, occurred_at, created_at)
+         VALUES ('ltx_fx', 'round', 'r', 'x', now(), now())`,
+        `INSERT INTO ledger_postings (transaction_id, account_id, direction, currency, amount_minor)
+         VALUES ('ltx_fx', 'acct_pot', 'debit', 'NZD', 5), ('ltx_fx', 'acct_bank', 'credit', 'NZD', 5)`,
+      );
+      expect(state).toBe("23503");
+    });
+  });
+
+  it("a member receives the pot once per rotation, unless the earlier round was cancelled", async () => {
+    const round = (id: string, number: number) => ({
+      id,
+      groupId: seed.groupId,
+      number,
+      rotation: 1,
+      recipientMemberId: seed.alice,
+      state: "scheduled" as const,
+      currency: "AUD",
+      contributionAmountMinor: 10_000n,
+      collectionDeadlineAt: at,
+      transferGroup: `${id}_tg`,
+      snapshot: {},
+      createdAt: at,
+      updatedAt: at,
+    });
+    expect(await prismaCode(db.prisma.round.create({ data: round("rnd_twice", 2) }))).toBe("P2002");
+
+    await db.prisma.round.update({ where: { id: seed.roundId }, data: { state: "cancelled" } });
+    await expect(db.prisma.round.create({ data: round("rnd_rerun", 3) })).resolves.toMatchObject({
+      id: "rnd_rerun",
+    });
+  });
+
+  it("amounts are positive and currencies are ISO codes", async () => {
+    const contribution = (id: string, memberId: string, currency: string, amountMinor: bigint) =>
+      db.prisma.contribution.create({
+        data: {
+          id,
+          roundId: "rnd_rerun",
+          memberId,
+          currency,
+          amountMinor,
+          status: "pending",
+          createdAt: at,
+          updatedAt: at,
+        },
+      });
+    for (const refused of [
+      contribution("ctb_zero", seed.bob, "AUD", 0n),
+      contribution("ctb_lower", seed.alice, "aud", 1n),
+    ]) {
+      expect(sqlStateOf(await refused.catch((error: unknown) => error))).toBe("23514");
+    }
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { useTestDatabase } from "../support/test-database.js";
+import { at, seedRound } from "./fixtures.js";
+
+describe("createPrismaClient", () => {
+  const db = useTestDatabase();
+
+  it("round-trips a round with bigint amounts, JSON, enums and instants", async () => {
+    const seed = await seedRound(db.prisma, "rt");
+    const round = await db.prisma.round.findUniqueOrThrow({
+      where: { id: seed.roundId },
+      include: { contributions: true, recipient: true },
+    });
+    expect(round).toMatchObject({
+      state: "collecting",
+      currency: "AUD",
+      contributionAmountMinor: 10_000n,
+      snapshot: { state: "collecting" },
+      createdAt: at,
+      version: 0,
+      recipient: { id: seed.alice, mandateStatus: "none", accountRequirementsDue: [] },
+    });
+    expect(round.contributions.map((c) => [c.memberId, c.amountMinor])).toEqual([[seed.bob, 10_000n]]);
+  });
+
+  it("keeps amounts beyond 2^53 exact", async () => {
+    const huge = 2n ** 62n + 1n;
+    await db.prisma.ledgerAccount.create({
+      data: {
+        id: "acct_huge",
+        kind: "liability",
+        currency: "KRW",
+        name: "huge",
+        balanceMinor: huge,
+        createdAt: at,
+        updatedAt: at,
+      },
+    });
+    const account = await db.prisma.ledgerAccount.findUniqueOrThrow({ where: { id: "acct_huge" } });
+    expect(account.balanceMinor).toBe(huge);
+  });
+
+  it("supports the optimistic version check the repositories rely on", async () => {
+    const seed = await seedRound(db.prisma, "ov");
+    const bump = (expected: number) =>
+      db.prisma.round.updateMany({
+        where: { id: seed.roundId, version: expected },
+        data: { state: "settled", version: { increment: 1 } },
+      });
+    expect((await bump(0)).count).toBe(1);
+    expect((await bump(0)).count).toBe(0);
+  });
+});
