@@ -1,0 +1,38 @@
+import Stripe from "stripe";
+
+/**
+ * How to reach Stripe (or the emulator). `timeoutMs` and `maxNetworkRetries` have no
+ * defaults on purpose: the SDK's (80 s, 1–2 retries) are not a decision, and the
+ * retry count is part of the idempotency story — every SDK retry reuses the same
+ * `Idempotency-Key`, so raising it can never double a payment, only delay an answer.
+ */
+export interface StripeClientConfig {
+  /** `sk_live_…`, `sk_test_…`, or the emulator's key. */
+  readonly secretKey: string;
+  /** API host, e.g. `127.0.0.1` for the emulator; Stripe's when omitted. */
+  readonly host?: string;
+  readonly port?: number;
+  readonly protocol?: "http" | "https";
+  /** Per-request timeout; a timed-out call is reported as outcome unknown. */
+  readonly timeoutMs: number;
+  /** Retries the SDK makes on no response, 409 and 5xx, always with the same idempotency key. */
+  readonly maxNetworkRetries: number;
+}
+
+/** Builds an SDK client with every network setting explicit. */
+export function createStripeClient(config: StripeClientConfig): Stripe {
+  if (!Number.isInteger(config.timeoutMs) || config.timeoutMs <= 0)
+    throw new RangeError(`timeoutMs must be a positive integer, got ${config.timeoutMs}`);
+  if (!Number.isInteger(config.maxNetworkRetries) || config.maxNetworkRetries < 0)
+    throw new RangeError(`maxNetworkRetries must be a non-negative integer, got ${config.maxNetworkRetries}`);
+  return new Stripe(config.secretKey, {
+    timeout: config.timeoutMs,
+    maxNetworkRetries: config.maxNetworkRetries,
+    // No usage telemetry headers: the emulator does not need them and production logs stay ours.
+    telemetry: false,
+    appInfo: { name: "susu" },
+    ...(config.host !== undefined ? { host: config.host } : {}),
+    ...(config.port !== undefined ? { port: config.port } : {}),
+    ...(config.protocol !== undefined ? { protocol: config.protocol } : {}),
+  });
+}

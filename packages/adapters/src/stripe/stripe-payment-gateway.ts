@@ -1,0 +1,521 @@
+import { createHash } from "node:crypto";
+import type {
+  ConnectedAccountStatus,
+  DebitOutcome,
+  GatewayError,
+  MandateStatus,
+  Money,
+  PaymentGateway,
+  PaymentReferences,
+} from "@susu/domain";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import Stripe from "stripe";
+import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
+import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
+import { classifyStripeError } from "./stripe-errors.js";
+
+/** Stripe keeps idempotency keys of at most this many characters. */
+export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
+
+/**
+ * The `Idempotency-Key` for an effect id: the id itself, which is what support sees in
+ * Stripe's request logs. An id longer than Stripe allows keeps a readable prefix and ends
+ * in a SHA-256 of the whole id, so the key stays stable across retries and distinct ids
+ * never share a key.
+ */
+export function stripeIdempotencyKey(effectId: string): string {
+  if (effectId.length === 0) throw new RangeError("an idempotency key must not be empty");
+  if (effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
+  const digest = createHash("sha256").update(effectId).digest("hex");
+  return `${effectId.slice(0, IDEMPOTENCY_KEY_MAX_CHARS - digest.length - 1)}~${digest}`;
+}
+
+/** Where a card payment stands right after it was submitted. */
+export type CardPaymentOutcome =
+  | { readonly status: "succeeded"; readonly paymentIntentId: string; readonly chargeId: string }
+  | { readonly status: "processing"; readonly paymentIntentId: string }
+  /** The customer must authenticate (3-D Secure) on session, with this client secret. */
+  | { readonly status: "requires_action"; readonly paymentIntentId: string; readonly clientSecret: string }
+  /** Authorised and held, for manual capture (booking holds). */
+  | { readonly status: "requires_capture"; readonly paymentIntentId: string; readonly chargeId: string }
+  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
+
+/** A card payment, off session with a saved card or on session with a fresh one. */
+export interface CardPaymentInput {
+  readonly idempotencyKey: string;
+  readonly amount: Money;
+  readonly paymentMethodId: string;
+  readonly customerId?: string;
+  /** `true` when the customer is not present (a saved card charged later). */
+  readonly offSession: boolean;
+  /** Authorise now and capture later (held bookings); captures at once when omitted. */
+  readonly captureMethod?: "automatic" | "manual";
+  readonly description: string;
+  readonly transferGroup?: string;
+  /** A destination charge: the funds go to this account minus `applicationFee`. */
+  readonly destination?: { readonly accountId: string; readonly applicationFee?: Money };
+  readonly references: PaymentReferences;
+}
+
+type Refunded = {
+  readonly refundId: string;
+  readonly status: "pending" | "succeeded" | "failed";
+  readonly failureCode?: string;
+};
+
+const BECS = "au_becs_debit";
+
+/** Stripe wants lower-case ISO codes; the domain keeps them upper case. */
+function stripeCurrency(amount: Money): string {
+  return amount.currency.toLowerCase();
+}
+
+function idOf(value: string | { readonly id: string } | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === "string" ? value : value.id;
+}
+
+function unexpected(code: string, message: string): GatewayError {
+  return { type: "gateway_outcome_unknown", code, message };
+}
+
+/**
+ * A PaymentIntent's status as the domain's debit outcome. Statuses a confirmed off-session
+ * debit cannot be in are reported as outcome unknown, so the flow re-reads or waits for the
+ * webhook rather than deciding on a state it does not understand.
+ */
+export function debitOutcomeOf(pi: Stripe.PaymentIntent): ResultAsync<DebitOutcome, GatewayError> {
+  switch (pi.status) {
+    case "processing":
+      return okAsync({ status: "processing", paymentIntentId: pi.id });
+    case "succeeded": {
+      const chargeId = idOf(pi.latest_charge);
+      if (chargeId === undefined)
+        return errAsync(
+          unexpected("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
+        );
+      return okAsync({ status: "succeeded", paymentIntentId: pi.id, chargeId });
+    }
+    case "requires_payment_method":
+      return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
+    case "canceled":
+      return okAsync({
+        status: "failed",
+        paymentIntentId: pi.id,
+        failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
+      });
+    case "requires_action":
+      // Off session nobody can authenticate: for the round, the debit has failed.
+      return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: "authentication_required" });
+    default:
+      // requires_capture / requires_confirmation cannot follow an automatic-capture
+      // confirmation; a status newer than this code is not guessed at either.
+      return errAsync(
+        unexpected(
+          "unexpected_payment_intent_status",
+          `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
+        ),
+      );
+  }
+}
+
+/** The most specific failure code Stripe gives for a failed payment attempt. */
+export function paymentFailureCode(pi: Stripe.PaymentIntent): string {
+  const error = pi.last_payment_error;
+  // For BECS the bank's reason is in `code` (account_closed, …); for cards `decline_code` is finer.
+  return error?.decline_code ?? error?.code ?? "payment_failed";
+}
+
+/**
+ * A decline at confirmation is a 402 that carries the PaymentIntent, now back in
+ * `requires_payment_method` with `last_payment_error`. That is an outcome of the payment
+ * (a failed attempt with Stripe's code and a PaymentIntent id for the records), not a
+ * failure of the call, so it resolves to the PaymentIntent; every other error propagates.
+ * An idempotent replay of the same request answers with the same stored 402.
+ */
+async function declineAsPaymentIntent(request: Promise<Stripe.PaymentIntent>): Promise<Stripe.PaymentIntent> {
+  try {
+    return await request;
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeCardError && error.payment_intent !== undefined)
+      return error.payment_intent;
+    throw error;
+  }
+}
+
+function refundResult(refund: Stripe.Refund): Refunded {
+  switch (refund.status) {
+    case "succeeded":
+      return { refundId: refund.id, status: "succeeded" };
+    case "failed":
+      return { refundId: refund.id, status: "failed", failureCode: refund.failure_reason ?? "refund_failed" };
+    case "canceled":
+      return { refundId: refund.id, status: "failed", failureCode: "canceled" };
+    default:
+      // pending, requires_action, or a status newer than this code: the refund webhook says how it ends.
+      return { refundId: refund.id, status: "pending" };
+  }
+}
+
+/**
+ * The {@link PaymentGateway} on Stripe, through the official SDK. Every mutating call
+ * carries the effect's id as `Idempotency-Key` (also on the SDK's own retries), so
+ * running an effect again after a crash returns the first result instead of moving money
+ * twice. SDK errors become {@link GatewayError}s through {@link classifyStripeError}.
+ * Objects carry `group_id`, `round_id`, `member_id`, `attempt` and `effect_id` metadata so
+ * that webhook events can be traced back to the round.
+ */
+export class StripePaymentGateway implements PaymentGateway {
+  /** The SDK client, for callers that need Stripe features beyond the port (tests, webhooks). */
+  readonly stripe: Stripe;
+
+  constructor(client: Stripe | StripeClientConfig) {
+    this.stripe = client instanceof Stripe ? client : createStripeClient(client);
+  }
+
+  #call<T>(request: () => Promise<T>): ResultAsync<T, GatewayError> {
+    // An async wrapper so that a synchronous throw inside the SDK is caught like a rejection.
+    return ResultAsync.fromPromise((async () => request())(), classifyStripeError);
+  }
+
+  createCustomer(input: {
+    readonly idempotencyKey: string;
+    readonly name: string;
+    readonly email?: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly customerId: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.customers.create(
+        {
+          name: input.name,
+          ...(input.email !== undefined ? { email: input.email } : {}),
+          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map((customer) => ({ customerId: customer.id }));
+  }
+
+  createDebitSetup(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.setupIntents.create(
+        {
+          customer: input.customerId,
+          payment_method_types: [BECS],
+          usage: "off_session",
+          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).andThen((si) =>
+      si.client_secret === null
+        ? errAsync(unexpected("missing_client_secret", `SetupIntent ${si.id} has no client secret`))
+        : okAsync({ setupIntentId: si.id, clientSecret: si.client_secret }),
+    );
+  }
+
+  getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {
+    return this.#call(() => this.stripe.mandates.retrieve(mandateId)).andThen((mandate) => {
+      const paymentMethodId = idOf(mandate.payment_method);
+      if (paymentMethodId === undefined)
+        return errAsync(unexpected("missing_payment_method", `mandate ${mandate.id} has no payment method`));
+      const status = mandateStatusOf(mandate.status);
+      if (status === undefined)
+        return errAsync(
+          unexpected("unexpected_mandate_status", `mandate ${mandate.id} is ${mandate.status}`),
+        );
+      return okAsync({ mandateId: mandate.id, status, paymentMethodId });
+    });
+  }
+
+  createDebit(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly paymentMethodId: string;
+    readonly mandateId: string;
+    readonly amount: Money;
+    readonly transferGroup: string;
+    readonly description: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<DebitOutcome, GatewayError> {
+    return this.#call(() =>
+      declineAsPaymentIntent(
+        this.stripe.paymentIntents.create(
+          {
+            amount: input.amount.amountMinor,
+            currency: stripeCurrency(input.amount),
+            customer: input.customerId,
+            payment_method: input.paymentMethodId,
+            mandate: input.mandateId,
+            payment_method_types: [BECS],
+            confirm: true,
+            off_session: true,
+            transfer_group: input.transferGroup,
+            description: input.description,
+            metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          },
+          { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+        ),
+      ),
+    ).andThen(debitOutcomeOf);
+  }
+
+  /**
+   * Re-reads a debit's outcome: the way out of an outcome-unknown answer when the webhook
+   * is late, and what a sweep calls for debits that have been processing too long.
+   */
+  getDebit(paymentIntentId: string): ResultAsync<DebitOutcome, GatewayError> {
+    return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).andThen(debitOutcomeOf);
+  }
+
+  /** The references a payment was created with; the lookup that dispute events need. */
+  getPaymentReferences(paymentIntentId: string): ResultAsync<PaymentReferences | undefined, GatewayError> {
+    return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).map((pi) =>
+      metadataToReferences(pi.metadata),
+    );
+  }
+
+  /**
+   * A card payment for the flows after rounds (bookings, marketplace charges). Not part of
+   * the port yet: the domain has no card flow to drive it.
+   */
+  createCardPayment(input: CardPaymentInput): ResultAsync<CardPaymentOutcome, GatewayError> {
+    const destination = input.destination;
+    return this.#call(() =>
+      declineAsPaymentIntent(
+        this.stripe.paymentIntents.create(
+          {
+            amount: input.amount.amountMinor,
+            currency: stripeCurrency(input.amount),
+            payment_method: input.paymentMethodId,
+            payment_method_types: ["card"],
+            confirm: true,
+            off_session: input.offSession,
+            capture_method: input.captureMethod ?? "automatic",
+            description: input.description,
+            metadata: referencesToMetadata(input.references, input.idempotencyKey),
+            ...(input.customerId !== undefined ? { customer: input.customerId } : {}),
+            ...(input.transferGroup !== undefined ? { transfer_group: input.transferGroup } : {}),
+            ...(destination !== undefined
+              ? {
+                  transfer_data: { destination: destination.accountId },
+                  ...(destination.applicationFee !== undefined
+                    ? { application_fee_amount: destination.applicationFee.amountMinor }
+                    : {}),
+                }
+              : {}),
+          },
+          { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+        ),
+      ),
+    ).andThen((pi): ResultAsync<CardPaymentOutcome, GatewayError> => {
+      const chargeId = idOf(pi.latest_charge);
+      switch (pi.status) {
+        case "succeeded":
+          return chargeId === undefined
+            ? errAsync(unexpected("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`))
+            : okAsync({ status: "succeeded", paymentIntentId: pi.id, chargeId });
+        case "requires_capture":
+          return chargeId === undefined
+            ? errAsync(
+                unexpected("missing_latest_charge", `PaymentIntent ${pi.id} is authorised with no charge`),
+              )
+            : okAsync({ status: "requires_capture", paymentIntentId: pi.id, chargeId });
+        case "processing":
+          return okAsync({ status: "processing", paymentIntentId: pi.id });
+        case "requires_action":
+          return pi.client_secret === null
+            ? errAsync(unexpected("missing_client_secret", `PaymentIntent ${pi.id} has no client secret`))
+            : okAsync({ status: "requires_action", paymentIntentId: pi.id, clientSecret: pi.client_secret });
+        case "requires_payment_method":
+          return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
+        case "canceled":
+          return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: "canceled" });
+        default:
+          return errAsync(
+            unexpected(
+              "unexpected_payment_intent_status",
+              `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
+            ),
+          );
+      }
+    });
+  }
+
+  refund(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+    readonly amount?: Money;
+    readonly reverseTransfer?: boolean;
+    readonly references: PaymentReferences;
+  }): ResultAsync<Refunded, GatewayError> {
+    return this.#call(() =>
+      this.stripe.refunds.create(
+        {
+          payment_intent: input.paymentIntentId,
+          ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
+          ...(input.reverseTransfer !== undefined ? { reverse_transfer: input.reverseTransfer } : {}),
+          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    )
+      .map(refundResult)
+      .orElse((error) =>
+        // Refunded already (by an earlier run whose key expired, or by a person in the
+        // dashboard): the money is back with the customer, which is what was asked.
+        error.code === "charge_already_refunded"
+          ? this.#existingRefund(input.paymentIntentId, input.idempotencyKey, error)
+          : errAsync(error),
+      );
+  }
+
+  #existingRefund(
+    paymentIntentId: string,
+    effectId: string,
+    original: GatewayError,
+  ): ResultAsync<Refunded, GatewayError> {
+    return this.#call(() =>
+      this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
+    ).andThen((page) => {
+      const live = page.data.filter((r) => r.status !== "failed" && r.status !== "canceled");
+      const found = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId) ?? live[0];
+      return found ? okAsync(refundResult(found)) : errAsync(original);
+    });
+  }
+
+  createTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly destinationAccountId: string;
+    readonly amount: Money;
+    readonly sourceChargeId?: string;
+    readonly transferGroup: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly transferId: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.transfers.create(
+        {
+          amount: input.amount.amountMinor,
+          currency: stripeCurrency(input.amount),
+          destination: input.destinationAccountId,
+          transfer_group: input.transferGroup,
+          ...(input.sourceChargeId !== undefined ? { source_transaction: input.sourceChargeId } : {}),
+          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map((transfer) => ({ transferId: transfer.id }));
+  }
+
+  reverseTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly transferId: string;
+    readonly amount?: Money;
+  }): ResultAsync<{ readonly reversalId: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.transfers.createReversal(
+        input.transferId,
+        {
+          ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
+          metadata: { [METADATA_KEYS.effectId]: input.idempotencyKey },
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    )
+      .map((reversal) => ({ reversalId: reversal.id }))
+      .orElse((error) =>
+        error.code === "transfer_already_reversed"
+          ? this.#existingReversal(input.transferId, input.idempotencyKey, error)
+          : errAsync(error),
+      );
+  }
+
+  #existingReversal(
+    transferId: string,
+    effectId: string,
+    original: GatewayError,
+  ): ResultAsync<{ readonly reversalId: string }, GatewayError> {
+    return this.#call(() => this.stripe.transfers.listReversals(transferId, { limit: 100 })).andThen(
+      (page) => {
+        const found =
+          page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId) ?? page.data[0];
+        return found ? okAsync({ reversalId: found.id }) : errAsync(original);
+      },
+    );
+  }
+
+  createConnectedAccount(input: {
+    readonly idempotencyKey: string;
+    readonly email?: string;
+    readonly country: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly accountId: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.accounts.create(
+        {
+          type: "express",
+          country: input.country,
+          ...(input.email !== undefined ? { email: input.email } : {}),
+          capabilities: { transfers: { requested: true } },
+          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map((account) => ({ accountId: account.id }));
+  }
+
+  createOnboardingLink(input: {
+    readonly accountId: string;
+    readonly kind: "onboarding" | "update";
+    readonly refreshUrl: string;
+    readonly returnUrl: string;
+  }): ResultAsync<{ readonly url: string; readonly expiresAt: number }, GatewayError> {
+    // No idempotency key of ours: a link is single-use and short-lived, so a second one is harmless.
+    return this.#call(() =>
+      this.stripe.accountLinks.create({
+        account: input.accountId,
+        type: input.kind === "onboarding" ? "account_onboarding" : "account_update",
+        refresh_url: input.refreshUrl,
+        return_url: input.returnUrl,
+      }),
+    ).map((link) => ({ url: link.url, expiresAt: link.expires_at * 1000 }));
+  }
+
+  getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
+    return this.#call(() => this.stripe.accounts.retrieve(accountId)).map(connectedAccountStatus);
+  }
+}
+
+/** Stripe's mandate status as the domain's; `undefined` for a status newer than this code. */
+export function mandateStatusOf(status: Stripe.Mandate.Status): MandateStatus["status"] | undefined {
+  switch (status) {
+    case "active":
+      return "active";
+    case "inactive":
+      return "inactive";
+    case "pending":
+      return "pending";
+    default:
+      return undefined;
+  }
+}
+
+/** A connected account's readiness, from the account object (also the payload of `account.updated`). */
+export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountStatus {
+  const requirements = account.requirements;
+  const due = [...new Set([...(requirements?.past_due ?? []), ...(requirements?.currently_due ?? [])])];
+  const disabledReason = requirements?.disabled_reason ?? undefined;
+  return {
+    accountId: account.id,
+    detailsSubmitted: account.details_submitted ?? false,
+    chargesEnabled: account.charges_enabled ?? false,
+    payoutsEnabled: account.payouts_enabled ?? false,
+    transfersActive: account.capabilities?.transfers === "active",
+    requirementsDue: due,
+    ...(disabledReason !== undefined ? { disabledReason } : {}),
+  };
+}
