@@ -1,0 +1,278 @@
+import Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { becs, DAY, failure, type Harness, harness, MANDATE_DATA } from "./support.js";
+
+const SETTLE = 3 * DAY;
+let h: Harness;
+beforeAll(async () => {
+  h = await harness({ settlementDelaySeconds: SETTLE, fees: false });
+});
+afterAll(async () => h.emu.stop());
+beforeEach(async () => h.emu.control.reset());
+
+async function balance(account?: string): Promise<{ available: number; pending: number }> {
+  const b = await h.stripe.balance.retrieve({}, account ? { stripeAccount: account } : {});
+  const aud = (list: Array<{ currency: string; amount: number }>) =>
+    list.find((x) => x.currency === "aud")?.amount ?? 0;
+  return { available: aud(b.available), pending: aud(b.pending) };
+}
+
+async function expressAccount(onboarded = true): Promise<Stripe.Account> {
+  const account = await h.stripe.accounts.create({
+    type: "express",
+    country: "AU",
+    email: "recipient@example.com",
+    capabilities: { transfers: { requested: true } },
+  });
+  if (onboarded) await h.emu.control.completeAccountOnboarding(account.id);
+  return account;
+}
+
+async function fundPlatform(amount: number): Promise<void> {
+  await h.stripe.paymentIntents.create({
+    amount,
+    currency: "aud",
+    payment_method: "pm_card_bypassPending",
+    confirm: true,
+  });
+}
+
+describe("express accounts and onboarding", () => {
+  it("starts restricted with requirements due, and an account link completes onboarding once", async () => {
+    const account = await expressAccount(false);
+    expect(account.type).toBe("express");
+    expect(account.details_submitted).toBe(false);
+    expect(account.charges_enabled).toBe(false);
+    expect(account.payouts_enabled).toBe(false);
+    expect(account.capabilities?.transfers).toBe("inactive");
+    expect(account.requirements?.currently_due).toContain("external_account");
+    expect(account.requirements?.disabled_reason).toBe("requirements.past_due");
+
+    const link = await h.stripe.accountLinks.create({
+      account: account.id,
+      type: "account_onboarding",
+      refresh_url: "https://susu.test/refresh",
+      return_url: "https://susu.test/return",
+    });
+    expect(link.expires_at - link.created).toBe(300);
+    expect(await h.emu.control.visitAccountLink(link.url)).toBe("https://susu.test/return");
+    expect(await h.emu.control.visitAccountLink(link.url)).toBe("https://susu.test/refresh");
+
+    const ready = await h.stripe.accounts.retrieve(account.id);
+    expect(ready.details_submitted).toBe(true);
+    expect(ready.payouts_enabled).toBe(true);
+    expect(ready.capabilities?.transfers).toBe("active");
+    expect(ready.requirements?.currently_due).toEqual([]);
+    const events = await h.stripe.events.list({}, { stripeAccount: account.id });
+    expect(events.data.map((e) => e.type).sort()).toEqual(["account.updated", "capability.updated"]);
+    expect(events.data.every((e) => e.account === account.id)).toBe(true);
+    const updated = events.data.find((e) => e.type === "account.updated")!;
+    expect(updated.data.previous_attributes).toMatchObject({
+      details_submitted: false,
+      payouts_enabled: false,
+    });
+  });
+
+  it("sends an expired link to refresh_url", async () => {
+    const account = await expressAccount(false);
+    const link = await h.stripe.accountLinks.create({
+      account: account.id,
+      type: "account_onboarding",
+      refresh_url: "https://susu.test/refresh",
+      return_url: "https://susu.test/return",
+    });
+    await h.emu.control.advanceClock(301);
+    expect(await h.emu.control.visitAccountLink(link.url)).toBe("https://susu.test/refresh");
+    expect((await h.stripe.accounts.retrieve(account.id)).details_submitted).toBe(false);
+  });
+
+  it("lists capabilities and retrieves, updates and deletes accounts", async () => {
+    const account = await expressAccount();
+    const caps = await h.stripe.accounts.listCapabilities(account.id);
+    expect(caps.data.map((c) => [c.id, c.status])).toEqual([["transfers", "active"]]);
+    const updated = await h.stripe.accounts.update(account.id, { metadata: { member: "m1" } });
+    expect(updated.metadata).toEqual({ member: "m1" });
+    expect((await h.stripe.accounts.list()).data.map((a) => a.id)).toEqual([account.id]);
+    expect((await h.stripe.accounts.del(account.id)).deleted).toBe(true);
+    expect((await failure(h.stripe.accounts.retrieve(account.id))).statusCode).toBe(404);
+  });
+});
+
+describe("transfers", () => {
+  it("refuses a destination without an active transfers capability", async () => {
+    await fundPlatform(10_000);
+    const account = await expressAccount(false);
+    const error = await failure(
+      h.stripe.transfers.create({ amount: 1000, currency: "aud", destination: account.id }),
+    );
+    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(error.code).toBe("insufficient_capabilities_for_transfer");
+  });
+
+  it("draws on the platform's available balance and fails without enough", async () => {
+    const account = await expressAccount();
+    const broke = await failure(
+      h.stripe.transfers.create({ amount: 1000, currency: "aud", destination: account.id }),
+    );
+    expect(broke.code).toBe("balance_insufficient");
+    await fundPlatform(10_000);
+    const transfer = await h.stripe.transfers.create({
+      amount: 4000,
+      currency: "aud",
+      destination: account.id,
+      transfer_group: "round_1",
+      metadata: { round: "1" },
+    });
+    expect(transfer.destination_payment).toMatch(/^py_/);
+    expect(await balance()).toEqual({ available: 6000, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 4000, pending: 0 });
+    const txns = await h.stripe.balanceTransactions.list({ type: "payment" }, { stripeAccount: account.id });
+    expect(txns.data[0]?.source).toBe(transfer.destination_payment);
+    expect((await h.stripe.transfers.list({ transfer_group: "round_1" })).data.map((t) => t.id)).toEqual([
+      transfer.id,
+    ]);
+  });
+
+  it("with source_transaction on a processing BECS debit: created at once, funds follow the debit", async () => {
+    const account = await expressAccount();
+    const customer = await h.stripe.customers.create({});
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("000123456") as Stripe.PaymentIntentCreateParams.PaymentMethodData,
+      mandate_data: MANDATE_DATA,
+      transfer_group: "round_2",
+      confirm: true,
+    });
+    const transfer = await h.stripe.transfers.create({
+      amount: 10_000,
+      currency: "aud",
+      destination: account.id,
+      source_transaction: pi.latest_charge as string,
+      transfer_group: "round_2",
+    });
+    expect(transfer.source_transaction).toBe(pi.latest_charge);
+    expect(await balance(account.id)).toEqual({ available: 0, pending: 10_000 });
+    const over = await failure(
+      h.stripe.transfers.create({
+        amount: 1,
+        currency: "aud",
+        destination: account.id,
+        source_transaction: pi.latest_charge as string,
+      }),
+    );
+    expect(over.statusCode).toBe(400);
+    await h.emu.control.advanceClock(SETTLE);
+    expect(await balance(account.id)).toEqual({ available: 0, pending: 10_000 });
+    expect(await balance()).toEqual({ available: 0, pending: 0 });
+    await h.emu.control.advanceClock(2 * DAY);
+    expect(await balance(account.id)).toEqual({ available: 10_000, pending: 0 });
+    expect(await balance()).toEqual({ available: 0, pending: 0 });
+  });
+
+  it("when the source debit fails the platform covers the transfer and must reverse it", async () => {
+    const account = await expressAccount();
+    const customer = await h.stripe.customers.create({});
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 7000,
+      currency: "aud",
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("111111113") as Stripe.PaymentIntentCreateParams.PaymentMethodData,
+      mandate_data: MANDATE_DATA,
+      confirm: true,
+    });
+    const transfer = await h.stripe.transfers.create({
+      amount: 7000,
+      currency: "aud",
+      destination: account.id,
+      source_transaction: pi.latest_charge as string,
+    });
+    await h.emu.control.advanceClock(SETTLE);
+    expect(await balance()).toEqual({ available: -7000, pending: 0 });
+    expect((await balance(account.id)).pending).toBe(7000);
+    const reversal = await h.stripe.transfers.createReversal(transfer.id);
+    expect(reversal.amount).toBe(7000);
+    expect(await balance()).toEqual({ available: 0, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 0, pending: 0 });
+    const reversed = await h.stripe.transfers.retrieve(transfer.id);
+    expect(reversed.reversed).toBe(true);
+    expect(reversed.amount_reversed).toBe(7000);
+    expect((await failure(h.stripe.transfers.createReversal(transfer.id))).statusCode).toBe(400);
+  });
+
+  it("reverses partially, credits the platform, and needs the connected balance to cover it", async () => {
+    await fundPlatform(10_000);
+    const account = await expressAccount();
+    const transfer = await h.stripe.transfers.create({
+      amount: 6000,
+      currency: "aud",
+      destination: account.id,
+    });
+    const partial = await h.stripe.transfers.createReversal(transfer.id, {
+      amount: 1000,
+      metadata: { why: "refund" },
+    });
+    expect(partial.metadata).toEqual({ why: "refund" });
+    expect(await balance()).toEqual({ available: 5000, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 5000, pending: 0 });
+    const again = await h.stripe.transfers.retrieve(transfer.id);
+    expect(again.reversed).toBe(false);
+    expect(again.reversals.data.map((r) => r.id)).toEqual([partial.id]);
+    const tooMuch = await failure(h.stripe.transfers.createReversal(transfer.id, { amount: 5001 }));
+    expect(tooMuch.statusCode).toBe(400);
+    const events = await h.stripe.events.list({ type: "transfer.reversed" });
+    expect(events.data).toHaveLength(1);
+  });
+
+  it("a restricted account cannot receive transfers and the platform hears about it", async () => {
+    await fundPlatform(10_000);
+    const account = await expressAccount();
+    const restricted = await h.emu.control.restrictAccount(account.id);
+    expect(restricted.payouts_enabled).toBe(false);
+    expect(restricted.requirements?.disabled_reason).toBe("requirements.past_due");
+    const error = await failure(
+      h.stripe.transfers.create({ amount: 100, currency: "aud", destination: account.id }),
+    );
+    expect(error.code).toBe("insufficient_capabilities_for_transfer");
+    const types = (await h.stripe.events.list({}, { stripeAccount: account.id })).data.map((e) => e.type);
+    expect(types.slice(0, 2).sort()).toEqual(["account.updated", "capability.updated"]);
+    await h.emu.control.completeAccountOnboarding(account.id);
+    expect(
+      (await h.stripe.transfers.create({ amount: 100, currency: "aud", destination: account.id })).amount,
+    ).toBe(100);
+    await h.emu.control.disableTransfers(account.id);
+    expect(
+      (await failure(h.stripe.transfers.create({ amount: 100, currency: "aud", destination: account.id })))
+        .code,
+    ).toBe("insufficient_capabilities_for_transfer");
+  });
+});
+
+describe("destination charges", () => {
+  it("transfers the amount less the application fee to the destination", async () => {
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      transfer_data: { destination: account.id },
+      application_fee_amount: 500,
+      confirm: true,
+      expand: ["latest_charge"],
+    });
+    const charge = pi.latest_charge as Stripe.Charge;
+    expect(charge.transfer).toMatch(/^tr_/);
+    const transfer = await h.stripe.transfers.retrieve(charge.transfer as string);
+    expect(transfer.amount).toBe(9500);
+    expect(transfer.source_transaction).toBe(charge.id);
+    expect(await balance()).toEqual({ available: 500, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 9500, pending: 0 });
+    const noDestination = await failure(
+      h.stripe.paymentIntents.create({ amount: 1000, currency: "aud", application_fee_amount: 100 }),
+    );
+    expect(noDestination.param).toBe("application_fee_amount");
+  });
+});
