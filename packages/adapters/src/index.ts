@@ -1,1 +1,2 @@
 export * from "./db/index.js";
+export * from "./stripe/index.js";

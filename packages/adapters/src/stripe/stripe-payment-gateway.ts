@@ -13,6 +13,14 @@ import Stripe from "stripe";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
+import {
+  connectedAccountStatus,
+  debitOutcomeOf,
+  idOf,
+  mandateStatusOf,
+  paymentFailureCode,
+  unexpectedAnswer,
+} from "./stripe-mappings.js";
 
 /** Stripe keeps idempotency keys of at most this many characters. */
 export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
@@ -68,62 +76,6 @@ const BECS = "au_becs_debit";
 /** Stripe wants lower-case ISO codes; the domain keeps them upper case. */
 function stripeCurrency(amount: Money): string {
   return amount.currency.toLowerCase();
-}
-
-function idOf(value: string | { readonly id: string } | null | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  return typeof value === "string" ? value : value.id;
-}
-
-function unexpected(code: string, message: string): GatewayError {
-  return { type: "gateway_outcome_unknown", code, message };
-}
-
-/**
- * A PaymentIntent's status as the domain's debit outcome. Statuses a confirmed off-session
- * debit cannot be in are reported as outcome unknown, so the flow re-reads or waits for the
- * webhook rather than deciding on a state it does not understand.
- */
-export function debitOutcomeOf(pi: Stripe.PaymentIntent): ResultAsync<DebitOutcome, GatewayError> {
-  switch (pi.status) {
-    case "processing":
-      return okAsync({ status: "processing", paymentIntentId: pi.id });
-    case "succeeded": {
-      const chargeId = idOf(pi.latest_charge);
-      if (chargeId === undefined)
-        return errAsync(
-          unexpected("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
-        );
-      return okAsync({ status: "succeeded", paymentIntentId: pi.id, chargeId });
-    }
-    case "requires_payment_method":
-      return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
-    case "canceled":
-      return okAsync({
-        status: "failed",
-        paymentIntentId: pi.id,
-        failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
-      });
-    case "requires_action":
-      // Off session nobody can authenticate: for the round, the debit has failed.
-      return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: "authentication_required" });
-    default:
-      // requires_capture / requires_confirmation cannot follow an automatic-capture
-      // confirmation; a status newer than this code is not guessed at either.
-      return errAsync(
-        unexpected(
-          "unexpected_payment_intent_status",
-          `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
-        ),
-      );
-  }
-}
-
-/** The most specific failure code Stripe gives for a failed payment attempt. */
-export function paymentFailureCode(pi: Stripe.PaymentIntent): string {
-  const error = pi.last_payment_error;
-  // For BECS the bank's reason is in `code` (account_closed, …); for cards `decline_code` is finer.
-  return error?.decline_code ?? error?.code ?? "payment_failed";
 }
 
 /**
@@ -213,7 +165,7 @@ export class StripePaymentGateway implements PaymentGateway {
       ),
     ).andThen((si) =>
       si.client_secret === null
-        ? errAsync(unexpected("missing_client_secret", `SetupIntent ${si.id} has no client secret`))
+        ? errAsync(unexpectedAnswer("missing_client_secret", `SetupIntent ${si.id} has no client secret`))
         : okAsync({ setupIntentId: si.id, clientSecret: si.client_secret }),
     );
   }
@@ -222,11 +174,13 @@ export class StripePaymentGateway implements PaymentGateway {
     return this.#call(() => this.stripe.mandates.retrieve(mandateId)).andThen((mandate) => {
       const paymentMethodId = idOf(mandate.payment_method);
       if (paymentMethodId === undefined)
-        return errAsync(unexpected("missing_payment_method", `mandate ${mandate.id} has no payment method`));
+        return errAsync(
+          unexpectedAnswer("missing_payment_method", `mandate ${mandate.id} has no payment method`),
+        );
       const status = mandateStatusOf(mandate.status);
       if (status === undefined)
         return errAsync(
-          unexpected("unexpected_mandate_status", `mandate ${mandate.id} is ${mandate.status}`),
+          unexpectedAnswer("unexpected_mandate_status", `mandate ${mandate.id} is ${mandate.status}`),
         );
       return okAsync({ mandateId: mandate.id, status, paymentMethodId });
     });
@@ -272,11 +226,32 @@ export class StripePaymentGateway implements PaymentGateway {
     return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).andThen(debitOutcomeOf);
   }
 
-  /** The references a payment was created with; the lookup that dispute events need. */
-  getPaymentReferences(paymentIntentId: string): ResultAsync<PaymentReferences | undefined, GatewayError> {
-    return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).map((pi) =>
-      metadataToReferences(pi.metadata),
-    );
+  /**
+   * The references a payment was created with, by PaymentIntent or, failing that, by
+   * charge: the lookup that dispute events need (a dispute carries no metadata of its own).
+   * `undefined` for a payment susu did not create.
+   */
+  getPaymentReferences(ids: {
+    readonly paymentIntentId?: string;
+    readonly chargeId?: string;
+  }): ResultAsync<PaymentReferences | undefined, GatewayError> {
+    const { paymentIntentId, chargeId } = ids;
+    if (paymentIntentId !== undefined)
+      return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).map((pi) =>
+        metadataToReferences(pi.metadata),
+      );
+    if (chargeId !== undefined)
+      return this.#call(() => this.stripe.charges.retrieve(chargeId, { expand: ["payment_intent"] })).map(
+        (charge) => {
+          const pi = charge.payment_intent;
+          return metadataToReferences(pi !== null && typeof pi !== "string" ? pi.metadata : charge.metadata);
+        },
+      );
+    return errAsync({
+      type: "gateway_definite",
+      code: "parameter_missing",
+      message: "getPaymentReferences needs a PaymentIntent or a charge id",
+    });
   }
 
   /**
@@ -317,19 +292,26 @@ export class StripePaymentGateway implements PaymentGateway {
       switch (pi.status) {
         case "succeeded":
           return chargeId === undefined
-            ? errAsync(unexpected("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`))
+            ? errAsync(
+                unexpectedAnswer("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
+              )
             : okAsync({ status: "succeeded", paymentIntentId: pi.id, chargeId });
         case "requires_capture":
           return chargeId === undefined
             ? errAsync(
-                unexpected("missing_latest_charge", `PaymentIntent ${pi.id} is authorised with no charge`),
+                unexpectedAnswer(
+                  "missing_latest_charge",
+                  `PaymentIntent ${pi.id} is authorised with no charge`,
+                ),
               )
             : okAsync({ status: "requires_capture", paymentIntentId: pi.id, chargeId });
         case "processing":
           return okAsync({ status: "processing", paymentIntentId: pi.id });
         case "requires_action":
           return pi.client_secret === null
-            ? errAsync(unexpected("missing_client_secret", `PaymentIntent ${pi.id} has no client secret`))
+            ? errAsync(
+                unexpectedAnswer("missing_client_secret", `PaymentIntent ${pi.id} has no client secret`),
+              )
             : okAsync({ status: "requires_action", paymentIntentId: pi.id, clientSecret: pi.client_secret });
         case "requires_payment_method":
           return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
@@ -337,7 +319,7 @@ export class StripePaymentGateway implements PaymentGateway {
           return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: "canceled" });
         default:
           return errAsync(
-            unexpected(
+            unexpectedAnswer(
               "unexpected_payment_intent_status",
               `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
             ),
@@ -488,34 +470,4 @@ export class StripePaymentGateway implements PaymentGateway {
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
     return this.#call(() => this.stripe.accounts.retrieve(accountId)).map(connectedAccountStatus);
   }
-}
-
-/** Stripe's mandate status as the domain's; `undefined` for a status newer than this code. */
-export function mandateStatusOf(status: Stripe.Mandate.Status): MandateStatus["status"] | undefined {
-  switch (status) {
-    case "active":
-      return "active";
-    case "inactive":
-      return "inactive";
-    case "pending":
-      return "pending";
-    default:
-      return undefined;
-  }
-}
-
-/** A connected account's readiness, from the account object (also the payload of `account.updated`). */
-export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountStatus {
-  const requirements = account.requirements;
-  const due = [...new Set([...(requirements?.past_due ?? []), ...(requirements?.currently_due ?? [])])];
-  const disabledReason = requirements?.disabled_reason ?? undefined;
-  return {
-    accountId: account.id,
-    detailsSubmitted: account.details_submitted ?? false,
-    chargesEnabled: account.charges_enabled ?? false,
-    payoutsEnabled: account.payouts_enabled ?? false,
-    transfersActive: account.capabilities?.transfers === "active",
-    requirementsDue: due,
-    ...(disabledReason !== undefined ? { disabledReason } : {}),
-  };
 }

@@ -1,0 +1,38 @@
+/**
+ * Stripe through the official SDK: the {@link StripePaymentGateway} adapter of the
+ * domain's `PaymentGateway` port, the classification of SDK errors, and the translation
+ * of verified webhook events into domain inputs.
+ *
+ * @module
+ */
+export {
+  type BillingEvent,
+  type ChargeEvent,
+  type CheckoutEvent,
+  type ConnectEvent,
+  completeDispute,
+  type DebitSetupEvent,
+  type PaymentIntentEvent,
+  type PaymentReferencesLookup,
+  type RefundEvent,
+  type StripeEventTranslation,
+  type TransferEvent,
+  translateStripeEvent,
+  translateStripeEventWith,
+} from "./event-translator.js";
+export { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
+export { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
+export { classifyStripeError, type StripeErrorKind, stripeErrorKind } from "./stripe-errors.js";
+export {
+  connectedAccountStatus,
+  debitOutcomeOf,
+  mandateStatusOf,
+  paymentFailureCode,
+} from "./stripe-mappings.js";
+export {
+  type CardPaymentInput,
+  type CardPaymentOutcome,
+  IDEMPOTENCY_KEY_MAX_CHARS,
+  StripePaymentGateway,
+  stripeIdempotencyKey,
+} from "./stripe-payment-gateway.js";

@@ -1,0 +1,94 @@
+import type { ConnectedAccountStatus, DebitOutcome, GatewayError, MandateStatus } from "@susu/domain";
+import { err, ok, type Result } from "neverthrow";
+import type Stripe from "stripe";
+
+// Pure mappings from Stripe objects to the domain's types, shared by the gateway (API
+// answers) and the event translator (webhook payloads), so both read Stripe the same way.
+
+/** The id of an expandable field, whether Stripe sent the id or the expanded object. */
+export function idOf(value: string | { readonly id: string } | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === "string" ? value : value.id;
+}
+
+/** An answer this code does not understand: reported as outcome unknown, so the flow re-reads or waits. */
+export function unexpectedAnswer(code: string, message: string): GatewayError {
+  return { type: "gateway_outcome_unknown", code, message };
+}
+
+/**
+ * A PaymentIntent's status as the domain's debit outcome. Statuses a confirmed off-session
+ * debit cannot be in are reported as outcome unknown, so the flow re-reads or waits for the
+ * webhook rather than deciding on a state it does not understand.
+ */
+export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, GatewayError> {
+  switch (pi.status) {
+    case "processing":
+      return ok({ status: "processing", paymentIntentId: pi.id });
+    case "succeeded": {
+      const chargeId = idOf(pi.latest_charge);
+      if (chargeId === undefined)
+        return err(
+          unexpectedAnswer("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
+        );
+      return ok({ status: "succeeded", paymentIntentId: pi.id, chargeId });
+    }
+    case "requires_payment_method":
+      return ok({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
+    case "canceled":
+      return ok({
+        status: "failed",
+        paymentIntentId: pi.id,
+        failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
+      });
+    case "requires_action":
+      // Off session nobody can authenticate: for the round, the debit has failed.
+      return ok({ status: "failed", paymentIntentId: pi.id, failureCode: "authentication_required" });
+    default:
+      // requires_capture / requires_confirmation cannot follow an automatic-capture
+      // confirmation; a status newer than this code is not guessed at either.
+      return err(
+        unexpectedAnswer(
+          "unexpected_payment_intent_status",
+          `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
+        ),
+      );
+  }
+}
+
+/** The most specific failure code Stripe gives for a failed payment attempt. */
+export function paymentFailureCode(pi: Stripe.PaymentIntent): string {
+  const error = pi.last_payment_error;
+  // For BECS the bank's reason is in `code` (account_closed, …); for cards `decline_code` is finer.
+  return error?.decline_code ?? error?.code ?? "payment_failed";
+}
+
+/** Stripe's mandate status as the domain's; `undefined` for a status newer than this code. */
+export function mandateStatusOf(status: Stripe.Mandate.Status): MandateStatus["status"] | undefined {
+  switch (status) {
+    case "active":
+      return "active";
+    case "inactive":
+      return "inactive";
+    case "pending":
+      return "pending";
+    default:
+      return undefined;
+  }
+}
+
+/** A connected account's readiness, from the account object (also the payload of `account.updated`). */
+export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountStatus {
+  const requirements = account.requirements;
+  const due = [...new Set([...(requirements?.past_due ?? []), ...(requirements?.currently_due ?? [])])];
+  const disabledReason = requirements?.disabled_reason ?? undefined;
+  return {
+    accountId: account.id,
+    detailsSubmitted: account.details_submitted ?? false,
+    chargesEnabled: account.charges_enabled ?? false,
+    payoutsEnabled: account.payouts_enabled ?? false,
+    transfersActive: account.capabilities?.transfers === "active",
+    requirementsDue: due,
+    ...(disabledReason !== undefined ? { disabledReason } : {}),
+  };
+}
