@@ -41,6 +41,27 @@ interface WasmRuntime {
 }
 const wasmRuntime = (globalThis as unknown as { WebAssembly: WasmRuntime }).WebAssembly;
 
+type TimerHandle = { unref?: () => unknown } | undefined;
+
+/**
+ * The engine arms 10-second timers (timeouts around its own operations) and leaves
+ * them pending after it finishes, which kept a finished `db:migrate` alive for 10 s.
+ * Its timers are unref'd: while the engine works, its open database connections keep
+ * the process alive anyway.
+ */
+function withUnrefTimers(glue: object): Record<string, unknown> {
+  const imports: Record<string, unknown> = { ...glue };
+  for (const [name, value] of Object.entries(imports)) {
+    if (!name.startsWith("__wbg_setTimeout_") || typeof value !== "function") continue;
+    imports[name] = (...args: unknown[]) => {
+      const handle = (value as (...args: unknown[]) => TimerHandle)(...args);
+      handle?.unref?.();
+      return handle;
+    };
+  }
+  return imports;
+}
+
 const bindingsSpecifier = "@prisma/schema-engine-wasm/schema_engine_bg";
 let bindingsLoading: Promise<SchemaEngineBindings> | undefined;
 
@@ -54,7 +75,9 @@ function loadBindings(): Promise<SchemaEngineBindings> {
     const glue = (await import(bindingsSpecifier)) as unknown as SchemaEngineBindings;
     const bytes = await readFile(gluePath.replace(/\.js$/, ".wasm"));
     // The module imports its JS glue under the glue file's name.
-    const { instance } = await wasmRuntime.instantiate(bytes, { "./schema_engine_bg.js": glue });
+    const { instance } = await wasmRuntime.instantiate(bytes, {
+      "./schema_engine_bg.js": withUnrefTimers(glue),
+    });
     glue.__wbg_set_wasm(instance.exports);
     const start = instance.exports.__wbindgen_start;
     if (typeof start !== "function") throw new Error("schema engine wasm has no __wbindgen_start export");
