@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { databaseOf, redactConnectionString, withDatabase } from "../../src/db/connection-string.js";
+import { resolveDatabaseUrl } from "../../src/db/database-url.js";
 import { readDatabaseEnv } from "../../src/db/env.js";
 
 describe("readDatabaseEnv", () => {
@@ -29,5 +30,14 @@ describe("connection strings", () => {
 
   it("hide the password", () => {
     expect(redactConnectionString(url)).not.toContain("s3cret");
+  });
+});
+
+describe("resolveDatabaseUrl", () => {
+  it("uses DATABASE_URL as given, without connecting or starting anything", async () => {
+    const url = "postgresql://app@db.example:5432/susu";
+    const database = await resolveDatabaseUrl({ env: readDatabaseEnv({ DATABASE_URL: url }) });
+    expect(database).toMatchObject({ connectionString: url, source: "external" });
+    await database.close();
   });
 });

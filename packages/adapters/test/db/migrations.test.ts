@@ -66,6 +66,14 @@ describe("migrations", () => {
     expect(second.applied).toEqual([]);
   });
 
+  it("apply once when several processes migrate the same database at the same time", async () => {
+    const database = await emptyDatabase();
+    const runs = await Promise.all([1, 2, 3].map(() => applyMigrations(database.connectionString)));
+    const folders = await migrationFolders(databasePaths.migrationsDir);
+    expect(runs.flatMap((run) => run.applied).sort()).toEqual(folders);
+    expect(await appliedRows(database.connectionString)).toHaveLength(folders.length);
+  });
+
   it("agree with schema.prisma (otherwise: npm run db:migration:new -- <name>)", async () => {
     const database = await emptyDatabase();
     const drift = await diffMigrationsToSchema(database.connectionString);
