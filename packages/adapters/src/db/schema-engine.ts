@@ -21,7 +21,7 @@ import { withDatabase } from "./connection-string.js";
  * The Prisma CLI's `migrate` commands download a native schema engine, which cannot
  * happen on a machine without network. The same engine ships compiled to WebAssembly in
  * `@prisma/schema-engine-wasm` and talks to PostgreSQL through a JS driver adapter, so
- * the migration tooling drives it directly. Three gaps between that engine and
+ * the migration tooling drives it directly. The gaps between that engine, Node and
  * `@prisma/adapter-pg` are closed here; each is noted where it is handled.
  */
 
