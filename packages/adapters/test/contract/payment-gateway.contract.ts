@@ -1,0 +1,418 @@
+import { type FollowUp, type GatewayError, money, type PaymentGateway, type RoundInput } from "@susu/domain";
+import type { Result } from "neverthrow";
+import { beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Stripe's BECS test bank accounts (BSB 000-000) that every gateway must reproduce, and
+ * how a debit from each ends. From Stripe's BECS Direct Debit testing guide (STRIPE.md).
+ */
+export const BECS_TEST_ACCOUNTS = {
+  "000123456": { succeeds: true },
+  "111111113": { failureCode: "account_closed" },
+  "111111116": { failureCode: "no_account" },
+  "222222227": { failureCode: "refer_to_customer" },
+  "333333335": { failureCode: "debit_not_authorized" },
+} as const satisfies Record<string, { succeeds: true } | { failureCode: string }>;
+
+/** A test bank account number from {@link BECS_TEST_ACCOUNTS}. */
+export type BecsTestAccount = keyof typeof BECS_TEST_ACCOUNTS;
+
+/** A customer's saved BECS payment method and its active mandate. */
+export interface SavedMandate {
+  readonly customerId: string;
+  readonly paymentMethodId: string;
+  readonly mandateId: string;
+}
+
+/**
+ * What a test needs to make happen outside the port: what a member does in the app,
+ * what Stripe's onboarding pages and the bank do, and time passing.
+ */
+export interface PaymentGatewayDriver {
+  /** A customer whose BECS mandate on `accountNumber` is active; debits end as the table says. */
+  customerWithMandate(input: {
+    readonly memberId: string;
+    readonly accountNumber: BecsTestAccount;
+  }): Promise<SavedMandate>;
+  /**
+   * Lets BECS settlement time pass, then returns the facts the provider reported since the
+   * previous call, as round inputs (for Stripe: its events, through the event translator).
+   */
+  settle(): Promise<readonly FollowUp[]>;
+  /** A connected account that can (or cannot yet) receive transfers. */
+  connectedAccount(input: { readonly canReceive: boolean }): Promise<string>;
+  /** The account holder finishes onboarding: transfers and payouts become possible. */
+  completeOnboarding(accountId: string): Promise<void>;
+  /** The account's `transfers` capability goes inactive. */
+  disableTransfers(accountId: string): Promise<void>;
+  /** How many debits (PaymentIntents) the provider holds in a transfer group. */
+  debitCount(transferGroup: string): Promise<number>;
+  /** How many transfers the provider holds in a transfer group. */
+  transferCount(transferGroup: string): Promise<number>;
+}
+
+/** A gateway under test and its driver. */
+export interface PaymentGatewayHarness {
+  readonly gateway: PaymentGateway;
+  readonly driver: PaymentGatewayDriver;
+}
+
+function value<T>(result: Result<T, GatewayError>): T {
+  if (result.isErr()) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.value;
+}
+
+function failure<T>(result: Result<T, GatewayError>): GatewayError {
+  if (result.isOk()) throw new Error(`expected a GatewayError, got ${JSON.stringify(result.value)}`);
+  return result.error;
+}
+
+/**
+ * The behaviour susu relies on from any {@link PaymentGateway}: BECS debits that stay
+ * processing and then end as the bank says, idempotency by key, transfers funded by a
+ * charge, refunds, reversals and connected accounts. `setup` runs once; tests share the
+ * gateway and keep apart by unique ids.
+ */
+export function paymentGatewayContract(name: string, setup: () => Promise<PaymentGatewayHarness>): void {
+  describe(`PaymentGateway contract: ${name}`, () => {
+    let gateway: PaymentGateway;
+    let driver: PaymentGatewayDriver;
+    let seq = 0;
+    const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const unique = (label: string): string => `${label}_${run}_${++seq}`;
+
+    beforeAll(async () => {
+      ({ gateway, driver } = await setup());
+    });
+
+    const aud = (amountMinor: number) => money(amountMinor, "AUD");
+
+    /** One member's debit in a fresh round; `attempt` 1. */
+    async function debit(accountNumber: BecsTestAccount, amountMinor = 10_000) {
+      const roundId = unique("round");
+      const memberId = unique("member");
+      const saved = await driver.customerWithMandate({ memberId, accountNumber });
+      const input = {
+        idempotencyKey: `${roundId}:contribution:${memberId}:attempt:1`,
+        customerId: saved.customerId,
+        paymentMethodId: saved.paymentMethodId,
+        mandateId: saved.mandateId,
+        amount: aud(amountMinor),
+        transferGroup: `${roundId}:pot`,
+        description: `Contribution to round ${roundId}`,
+        references: { groupId: unique("group"), roundId, memberId, attempt: 1 },
+      };
+      const outcome = value(await gateway.createDebit(input));
+      return { roundId, memberId, input, outcome, saved };
+    }
+
+    function factsFor(facts: readonly FollowUp[], roundId: string): RoundInput[] {
+      return facts.filter((f) => f.roundId === roundId).map((f) => f.input);
+    }
+
+    /** A debit from 000123456 that has settled, with its charge. */
+    async function succeededDebit(amountMinor = 10_000) {
+      const d = await debit("000123456", amountMinor);
+      const facts = factsFor(await driver.settle(), d.roundId);
+      const succeeded = facts.find((f) => f.type === "debit_succeeded");
+      if (succeeded?.type !== "debit_succeeded")
+        throw new Error(`no debit_succeeded in ${JSON.stringify(facts)}`);
+      return { ...d, paymentIntentId: succeeded.paymentIntentId, chargeId: succeeded.chargeId };
+    }
+
+    describe("customers and mandates", () => {
+      it("creates a customer once per idempotency key", async () => {
+        const input = {
+          idempotencyKey: unique("customer"),
+          name: "Ada Member",
+          email: "ada@example.com",
+          references: { groupId: unique("group"), memberId: unique("member") },
+        };
+        const first = value(await gateway.createCustomer(input));
+        const again = value(await gateway.createCustomer(input));
+        expect(first.customerId).toMatch(/^cus_/);
+        expect(again).toEqual(first);
+      });
+
+      it("starts a BECS set-up that the member finishes with the client secret", async () => {
+        const customer = value(
+          await gateway.createCustomer({
+            idempotencyKey: unique("customer"),
+            name: "Bo Member",
+            references: { groupId: unique("group") },
+          }),
+        );
+        const setup = value(
+          await gateway.createDebitSetup({
+            idempotencyKey: unique("setup"),
+            customerId: customer.customerId,
+            references: { groupId: unique("group") },
+          }),
+        );
+        expect(setup.setupIntentId).toMatch(/^seti_/);
+        expect(setup.clientSecret).toContain(setup.setupIntentId);
+      });
+
+      it("reads an active mandate with its payment method", async () => {
+        const saved = await driver.customerWithMandate({
+          memberId: unique("member"),
+          accountNumber: "000123456",
+        });
+        const mandate = value(await gateway.getMandate(saved.mandateId));
+        expect(mandate).toEqual({
+          mandateId: saved.mandateId,
+          status: "active",
+          paymentMethodId: saved.paymentMethodId,
+        });
+      });
+    });
+
+    describe("BECS debits", () => {
+      it.each(
+        Object.entries(BECS_TEST_ACCOUNTS) as [
+          BecsTestAccount,
+          (typeof BECS_TEST_ACCOUNTS)[BecsTestAccount],
+        ][],
+      )("a debit from %s is processing, then ends as the bank says", async (accountNumber, expected) => {
+        const d = await debit(accountNumber);
+        expect(d.outcome).toEqual({ status: "processing", paymentIntentId: expect.any(String) });
+        const facts = factsFor(await driver.settle(), d.roundId);
+        const base = { memberId: d.memberId, attempt: 1, paymentIntentId: d.outcome.paymentIntentId };
+        if ("succeeds" in expected)
+          expect(facts).toContainEqual({ type: "debit_succeeded", ...base, chargeId: expect.any(String) });
+        else
+          expect(facts).toContainEqual({ type: "debit_failed", ...base, failureCode: expected.failureCode });
+        expect(facts.filter((f) => f.type === "debit_succeeded" || f.type === "debit_failed")).toHaveLength(
+          1,
+        );
+      });
+
+      it("the same idempotency key twice makes one debit and answers the same", async () => {
+        const d = await debit("000123456");
+        const again = value(await gateway.createDebit(d.input));
+        expect(again).toEqual(d.outcome);
+        expect(await driver.debitCount(d.input.transferGroup)).toBe(1);
+      });
+
+      it("another attempt (another key) is another debit", async () => {
+        const d = await debit("000123456");
+        const second = value(
+          await gateway.createDebit({
+            ...d.input,
+            idempotencyKey: `${d.roundId}:contribution:${d.memberId}:attempt:2`,
+            references: { ...d.input.references, attempt: 2 },
+          }),
+        );
+        expect(second.paymentIntentId).not.toBe(d.outcome.paymentIntentId);
+        expect(await driver.debitCount(d.input.transferGroup)).toBe(2);
+      });
+    });
+
+    describe("transfers", () => {
+      it("pays a ready account, funded by the contribution's charge, once per key", async () => {
+        const d = await succeededDebit();
+        const destination = await driver.connectedAccount({ canReceive: true });
+        const input = {
+          idempotencyKey: `${d.roundId}:payout:${d.memberId}:attempt:1`,
+          destinationAccountId: destination,
+          amount: aud(10_000),
+          sourceChargeId: d.chargeId,
+          transferGroup: d.input.transferGroup,
+          references: {
+            groupId: d.input.references.groupId,
+            roundId: d.roundId,
+            memberId: d.memberId,
+            attempt: 1,
+          },
+        };
+        const first = value(await gateway.createTransfer(input));
+        const again = value(await gateway.createTransfer(input));
+        expect(first.transferId).toMatch(/^tr_/);
+        expect(again).toEqual(first);
+        expect(await driver.transferCount(d.input.transferGroup)).toBe(1);
+      });
+
+      it("refuses, definitely, an account that cannot receive", async () => {
+        const d = await succeededDebit();
+        const destination = await driver.connectedAccount({ canReceive: false });
+        const error = failure(
+          await gateway.createTransfer({
+            idempotencyKey: `${d.roundId}:payout:${d.memberId}:attempt:1`,
+            destinationAccountId: destination,
+            amount: aud(10_000),
+            sourceChargeId: d.chargeId,
+            transferGroup: d.input.transferGroup,
+            references: {
+              groupId: d.input.references.groupId,
+              roundId: d.roundId,
+              memberId: d.memberId,
+              attempt: 1,
+            },
+          }),
+        );
+        expect(error).toMatchObject({
+          type: "gateway_definite",
+          code: "insufficient_capabilities_for_transfer",
+        });
+        expect(await driver.transferCount(d.input.transferGroup)).toBe(0);
+      });
+
+      it("reverses a transfer, fully or in part, once per key", async () => {
+        const d = await succeededDebit();
+        const destination = await driver.connectedAccount({ canReceive: true });
+        const transfer = value(
+          await gateway.createTransfer({
+            idempotencyKey: `${d.roundId}:payout:${d.memberId}:attempt:1`,
+            destinationAccountId: destination,
+            amount: aud(10_000),
+            sourceChargeId: d.chargeId,
+            transferGroup: d.input.transferGroup,
+            references: {
+              groupId: d.input.references.groupId,
+              roundId: d.roundId,
+              memberId: d.memberId,
+              attempt: 1,
+            },
+          }),
+        );
+        const partial = {
+          idempotencyKey: `${transfer.transferId}:reversal:1`,
+          transferId: transfer.transferId,
+          amount: aud(2_500),
+        };
+        const first = value(await gateway.reverseTransfer(partial));
+        expect(value(await gateway.reverseTransfer(partial))).toEqual(first);
+        const rest = value(
+          await gateway.reverseTransfer({
+            idempotencyKey: `${transfer.transferId}:reversal:2`,
+            transferId: transfer.transferId,
+          }),
+        );
+        expect(rest.reversalId).not.toBe(first.reversalId);
+      });
+    });
+
+    describe("refunds", () => {
+      it("refunds a settled debit in full, once per key", async () => {
+        const d = await succeededDebit();
+        const input = {
+          idempotencyKey: `${d.roundId}:refund:${d.memberId}`,
+          paymentIntentId: d.paymentIntentId,
+          references: { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId },
+        };
+        const refund = value(await gateway.refund(input));
+        expect(refund).toEqual({ refundId: expect.any(String), status: "succeeded" });
+        expect(value(await gateway.refund(input))).toEqual(refund);
+      });
+
+      it("refunds in parts, each part its own refund", async () => {
+        const d = await succeededDebit();
+        const references = { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId };
+        const first = value(
+          await gateway.refund({
+            idempotencyKey: unique("refund"),
+            paymentIntentId: d.paymentIntentId,
+            amount: aud(3_000),
+            references,
+          }),
+        );
+        const second = value(
+          await gateway.refund({
+            idempotencyKey: unique("refund"),
+            paymentIntentId: d.paymentIntentId,
+            amount: aud(7_000),
+            references,
+          }),
+        );
+        expect(first.status).toBe("succeeded");
+        expect(second.status).toBe("succeeded");
+        expect(second.refundId).not.toBe(first.refundId);
+      });
+
+      it("a refund of a debit still processing waits for it, then succeeds with it", async () => {
+        const d = await debit("000123456");
+        const refund = value(
+          await gateway.refund({
+            idempotencyKey: `${d.roundId}:refund:${d.memberId}`,
+            paymentIntentId: d.outcome.paymentIntentId,
+            references: { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId },
+          }),
+        );
+        expect(refund).toEqual({ refundId: expect.any(String), status: "pending" });
+        const facts = factsFor(await driver.settle(), d.roundId);
+        expect(facts).toContainEqual({
+          type: "refund_succeeded",
+          memberId: d.memberId,
+          refundId: refund.refundId,
+        });
+      });
+
+      it("refuses, definitely, to refund a debit that failed", async () => {
+        const d = await debit("111111113");
+        await driver.settle();
+        const error = failure(
+          await gateway.refund({
+            idempotencyKey: `${d.roundId}:refund:${d.memberId}`,
+            paymentIntentId: d.outcome.paymentIntentId,
+            references: { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId },
+          }),
+        );
+        expect(error).toMatchObject({ type: "gateway_definite", code: "charge_not_refundable" });
+      });
+    });
+
+    describe("connected accounts", () => {
+      it("creates an account once per key; it can receive after onboarding, not after transfers are disabled", async () => {
+        const input = {
+          idempotencyKey: unique("account"),
+          email: "payee@example.com",
+          country: "AU",
+          references: { groupId: unique("group"), memberId: unique("member") },
+        };
+        const { accountId } = value(await gateway.createConnectedAccount(input));
+        expect(value(await gateway.createConnectedAccount(input)).accountId).toBe(accountId);
+
+        const fresh = value(await gateway.getConnectedAccount(accountId));
+        expect(fresh).toMatchObject({ accountId, transfersActive: false, payoutsEnabled: false });
+        expect(fresh.requirementsDue.length).toBeGreaterThan(0);
+
+        await driver.completeOnboarding(accountId);
+        expect(value(await gateway.getConnectedAccount(accountId))).toMatchObject({
+          accountId,
+          detailsSubmitted: true,
+          payoutsEnabled: true,
+          transfersActive: true,
+          requirementsDue: [],
+        });
+
+        await driver.disableTransfers(accountId);
+        expect(value(await gateway.getConnectedAccount(accountId)).transfersActive).toBe(false);
+      });
+
+      it("makes an onboarding link", async () => {
+        const { accountId } = value(
+          await gateway.createConnectedAccount({
+            idempotencyKey: unique("account"),
+            country: "AU",
+            references: { groupId: unique("group") },
+          }),
+        );
+        const link = value(
+          await gateway.createOnboardingLink({
+            accountId,
+            kind: "onboarding",
+            refreshUrl: "https://susu.example/refresh",
+            returnUrl: "https://susu.example/return",
+          }),
+        );
+        expect(link.url).toMatch(/^https?:\/\//);
+        expect(link.expiresAt).toBeGreaterThan(0);
+      });
+
+      it("an unknown account is a definite error", async () => {
+        const error = failure(await gateway.getConnectedAccount("acct_doesnotexist000"));
+        expect(error.type).toBe("gateway_definite");
+      });
+    });
+  });
+}

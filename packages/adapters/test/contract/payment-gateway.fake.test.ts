@@ -1,0 +1,46 @@
+import { type FakeDebitOutcome, FakePaymentGateway, ManualClock } from "@susu/domain/testing";
+import { BECS_TEST_ACCOUNTS, paymentGatewayContract } from "./payment-gateway.contract.js";
+
+// The domain's in-memory gateway must behave like the Stripe one wherever the round relies on it.
+paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
+  const clock = new ManualClock();
+  const fake = new FakePaymentGateway(() => clock.now());
+  let seq = 0;
+  let accounts = 0;
+  return {
+    gateway: fake,
+    driver: {
+      async customerWithMandate({ memberId, accountNumber }) {
+        const expected = BECS_TEST_ACCOUNTS[accountNumber];
+        const outcome: FakeDebitOutcome = "succeeds" in expected ? "succeed" : { fail: expected.failureCode };
+        fake.setDebitOutcomes(memberId, [outcome]);
+        seq += 1;
+        const mandateId = `mandate_fake_${seq}`;
+        // The fake reads every mandate as active, paid from `pm_for_<mandate>`.
+        return { customerId: `cus_fake_driver_${seq}`, paymentMethodId: `pm_for_${mandateId}`, mandateId };
+      },
+      async settle() {
+        clock.advance(fake.settlementDelayMs + 1);
+        return fake.settleDue();
+      },
+      async connectedAccount({ canReceive }) {
+        accounts += 1;
+        const accountId = `acct_fake_driver_${accounts}`;
+        fake.setAccount(accountId, canReceive);
+        return accountId;
+      },
+      async completeOnboarding(accountId) {
+        fake.setAccount(accountId, true);
+      },
+      async disableTransfers(accountId) {
+        fake.setAccount(accountId, false);
+      },
+      async debitCount(transferGroup) {
+        return [...fake.debits.values()].filter((d) => d.transferGroup === transferGroup).length;
+      },
+      async transferCount(transferGroup) {
+        return fake.transfers.filter((t) => t.transferGroup === transferGroup).length;
+      },
+    },
+  };
+});
