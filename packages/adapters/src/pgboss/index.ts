@@ -1,0 +1,3 @@
+export { deterministicUuid } from "./deterministic-uuid.js";
+export { PgBossTimerScheduler } from "./pg-boss-timer-scheduler.js";
+export { parseRoundTimerJob, ROUND_TIMER_QUEUE, type RoundTimerJob } from "./round-timer-job.js";

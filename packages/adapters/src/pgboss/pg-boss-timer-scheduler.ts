@@ -1,0 +1,40 @@
+import type { ScheduledTimer, SchedulerError, TimerScheduler } from "@susu/domain";
+import { ResultAsync } from "neverthrow";
+import type PgBoss from "pg-boss";
+import { deterministicUuid } from "./deterministic-uuid.js";
+import { ROUND_TIMER_QUEUE, type RoundTimerJob } from "./round-timer-job.js";
+
+/**
+ * Round timers as pg-boss jobs that start at the timer's time. The job id is derived
+ * from the timer id, so a timer scheduled twice (an outbox effect re-run after a crash)
+ * is one job; and a job runs once however many scheduler processes work the queue.
+ */
+export class PgBossTimerScheduler implements TimerScheduler {
+  constructor(private readonly boss: PgBoss) {}
+
+  /** Creates the queue; call once at start-up (idempotent). */
+  static async prepare(boss: PgBoss): Promise<void> {
+    await boss.createQueue(ROUND_TIMER_QUEUE, {
+      name: ROUND_TIMER_QUEUE,
+      retryLimit: 20,
+      retryDelay: 5,
+      retryBackoff: true,
+      retentionDays: 30,
+    });
+  }
+
+  schedule(timer: ScheduledTimer): ResultAsync<void, SchedulerError> {
+    const data: RoundTimerJob = { timerId: timer.id, roundId: timer.roundId, timer: timer.timer };
+    return ResultAsync.fromPromise(
+      this.boss.send(ROUND_TIMER_QUEUE, data, {
+        id: deterministicUuid(timer.id),
+        startAfter: new Date(timer.at),
+      }),
+      (e): SchedulerError => ({
+        type: "schedule_failed",
+        code: "schedule_failed",
+        message: e instanceof Error ? e.message : String(e),
+      }),
+    ).map(() => undefined);
+  }
+}
