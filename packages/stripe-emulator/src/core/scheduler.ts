@@ -79,7 +79,7 @@ export class Scheduler {
     if (until < current) throw new Error("clocks only move forward");
     let ran = 0;
     for (;;) {
-      const index = this.tasks.findIndex((t) => t.clock === clock && t.dueAt <= until);
+      const index = this.firstDue(clock, until);
       if (index < 0) break;
       const task = this.tasks[index]!;
       this.tasks.splice(index, 1);
@@ -89,6 +89,16 @@ export class Scheduler {
     }
     this.clocks.set(clock, until);
     return ran;
+  }
+
+  /** Tasks are sorted by time, so the scan stops at the first one that is not due. */
+  private firstDue(clock: string, until: number): number {
+    for (let i = 0; i < this.tasks.length; i++) {
+      const task = this.tasks[i]!;
+      if (task.dueAt > until) return -1;
+      if (task.clock === clock) return i;
+    }
+    return -1;
   }
 
   clear(startAt: number): void {
