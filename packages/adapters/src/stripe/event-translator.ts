@@ -381,10 +381,8 @@ export function translateDebitSetupEvent(event: DebitSetupEvent): StripeEventTra
     case "setup_intent.setup_failed": {
       const si = event.data.object;
       const error = si.last_setup_error;
-      return debitSetup(si, {
-        status: "failed",
-        failureCode: error?.decline_code ?? error?.code ?? "setup_failed",
-      });
+      const failureCode = [error?.decline_code, error?.code].find((c) => c !== undefined && c !== "");
+      return debitSetup(si, { status: "failed", failureCode: failureCode ?? "setup_failed" });
     }
     case "setup_intent.created":
       return ignored(event.type, "the gateway's answer already reported the new set-up");

@@ -63,6 +63,10 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   "idempotency_key_in_use",
 ]);
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
 const TIMEOUT_DETAIL_CODE = "ETIMEDOUT";
 
 function retryAfterSeconds(error: InstanceType<typeof StripeError>): number | undefined {
@@ -130,10 +134,15 @@ export function classifyStripeError(error: unknown): GatewayError {
     const message = error instanceof Error ? error.message : String(error);
     return { type: "gateway_outcome_unknown", code: "unexpected_error", message };
   }
-  const code = error.code;
+  const code = nonEmpty(error.code);
   switch (kind) {
     case "card":
-      return make("gateway_definite", error.decline_code ?? code ?? "card_declined", error);
+      // The SDK sets `decline_code` to "" when Stripe sent none.
+      return make(
+        "gateway_definite",
+        nonEmpty(error.decline_code) ?? nonEmpty(code) ?? "card_declined",
+        error,
+      );
     case "invalid_request":
       if (code !== undefined && RETRYABLE_CODES.has(code)) return make("gateway_retryable", code, error);
       return make("gateway_definite", code ?? "invalid_request", error);

@@ -60,7 +60,10 @@ export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, G
 export function paymentFailureCode(pi: Stripe.PaymentIntent): string {
   const error = pi.last_payment_error;
   // For BECS the bank's reason is in `code` (account_closed, …); for cards `decline_code` is finer.
-  return error?.decline_code ?? error?.code ?? "payment_failed";
+  const declineCode = error?.decline_code;
+  const code = error?.code;
+  if (declineCode !== undefined && declineCode !== "") return declineCode;
+  return code !== undefined && code !== "" ? code : "payment_failed";
 }
 
 /** Stripe's mandate status as the domain's; `undefined` for a status newer than this code. */
