@@ -1,0 +1,298 @@
+import { type GatewayError, money } from "@susu/domain";
+import type { Result } from "neverthrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createStripeClient,
+  IDEMPOTENCY_KEY_MAX_CHARS,
+  StripePaymentGateway,
+  stripeIdempotencyKey,
+} from "../../src/stripe/index.js";
+import type { BecsTestAccount } from "../contract/payment-gateway.contract.js";
+import { clientConfig, type StripeHarness, startStripeHarness } from "./emulator-harness.js";
+
+function value<T>(result: Result<T, GatewayError>): T {
+  if (result.isErr()) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.value;
+}
+
+let harness: StripeHarness;
+let seq = 0;
+const unique = (label: string): string => `${label}_${Date.now().toString(36)}_${++seq}`;
+
+beforeAll(async () => {
+  harness = await startStripeHarness();
+});
+
+afterAll(async () => {
+  await harness.emulator.stop();
+});
+
+async function debitInput(accountNumber: BecsTestAccount = "000123456", amountMinor = 5_000) {
+  const roundId = unique("round");
+  const memberId = unique("member");
+  const saved = await harness.driver.customerWithMandate({ memberId, accountNumber });
+  return {
+    idempotencyKey: `${roundId}:contribution:${memberId}:attempt:1`,
+    customerId: saved.customerId,
+    paymentMethodId: saved.paymentMethodId,
+    mandateId: saved.mandateId,
+    amount: money(amountMinor, "AUD"),
+    transferGroup: `${roundId}:pot`,
+    description: `Contribution to round ${roundId}`,
+    references: { groupId: unique("group"), roundId, memberId, attempt: 1 },
+  };
+}
+
+describe("what the gateway sends to Stripe", () => {
+  it("an off-session BECS PaymentIntent with the mandate, the transfer group and the round's references", async () => {
+    const input = await debitInput();
+    const outcome = value(await harness.gateway.createDebit(input));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(pi).toMatchObject({
+      amount: 5_000,
+      currency: "aud",
+      customer: input.customerId,
+      payment_method: input.paymentMethodId,
+      payment_method_types: ["au_becs_debit"],
+      transfer_group: input.transferGroup,
+      status: "processing",
+      metadata: {
+        group_id: input.references.groupId,
+        round_id: input.references.roundId,
+        member_id: input.references.memberId,
+        attempt: "1",
+        effect_id: input.idempotencyKey,
+      },
+    });
+  });
+
+  it("re-reads a debit: processing, then succeeded with its charge", async () => {
+    const input = await debitInput();
+    const outcome = value(await harness.gateway.createDebit(input));
+    expect(value(await harness.gateway.getDebit(outcome.paymentIntentId)).status).toBe("processing");
+    await harness.driver.settle();
+    const settled = value(await harness.gateway.getDebit(outcome.paymentIntentId));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(settled).toEqual({ status: "succeeded", paymentIntentId: pi.id, chargeId: pi.latest_charge });
+  });
+
+  it("a permanent bank failure leaves the mandate inactive", async () => {
+    const input = await debitInput("111111113");
+    value(await harness.gateway.createDebit(input));
+    await harness.driver.settle();
+    expect(value(await harness.gateway.getMandate(input.mandateId)).status).toBe("inactive");
+  });
+});
+
+describe("idempotency", () => {
+  it("the same key with another amount is refused for good and moves nothing", async () => {
+    const input = await debitInput();
+    value(await harness.gateway.createDebit(input));
+    const error = (
+      await harness.gateway.createDebit({ ...input, amount: money(9_999, "AUD") })
+    )._unsafeUnwrapErr();
+    expect(error).toMatchObject({ type: "gateway_definite", code: "idempotency_key_reused" });
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+  });
+
+  it("an effect id longer than Stripe's key limit becomes a stable key of 255 characters", async () => {
+    const long = `round_${"x".repeat(300)}:contribution:member:attempt:1`;
+    const key = stripeIdempotencyKey(long);
+    expect(key).toHaveLength(IDEMPOTENCY_KEY_MAX_CHARS);
+    expect(stripeIdempotencyKey(long)).toBe(key);
+    expect(stripeIdempotencyKey(`${long}2`)).not.toBe(key);
+    expect(stripeIdempotencyKey("round_1:contribution:m:attempt:1")).toBe("round_1:contribution:m:attempt:1");
+
+    const input = { ...(await debitInput()), idempotencyKey: long };
+    const first = value(await harness.gateway.createDebit(input));
+    expect(value(await harness.gateway.createDebit(input))).toEqual(first);
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+  });
+});
+
+describe("'already done' answers count as success", () => {
+  it("a refund of a charge already refunded returns the refund that did it", async () => {
+    const input = await debitInput();
+    const { paymentIntentId } = value(await harness.gateway.createDebit(input));
+    await harness.driver.settle();
+    const references = input.references;
+    const first = value(
+      await harness.gateway.refund({ idempotencyKey: unique("refund"), paymentIntentId, references }),
+    );
+    // Another key (e.g. a person refunded it in the dashboard, or the key expired): Stripe says charge_already_refunded.
+    const again = value(
+      await harness.gateway.refund({ idempotencyKey: unique("refund"), paymentIntentId, references }),
+    );
+    expect(again).toEqual(first);
+  });
+
+  it("a reversal of a transfer already reversed returns the reversal that did it", async () => {
+    const input = await debitInput();
+    const { paymentIntentId } = value(await harness.gateway.createDebit(input));
+    await harness.driver.settle();
+    const chargeId = value(await harness.gateway.getDebit(paymentIntentId));
+    if (chargeId.status !== "succeeded") throw new Error("debit did not succeed");
+    const destination = await harness.driver.connectedAccount({ canReceive: true });
+    const { transferId } = value(
+      await harness.gateway.createTransfer({
+        idempotencyKey: unique("payout"),
+        destinationAccountId: destination,
+        amount: money(5_000, "AUD"),
+        sourceChargeId: chargeId.chargeId,
+        transferGroup: input.transferGroup,
+        references: input.references,
+      }),
+    );
+    const first = value(
+      await harness.gateway.reverseTransfer({ idempotencyKey: unique("reversal"), transferId }),
+    );
+    const again = value(
+      await harness.gateway.reverseTransfer({ idempotencyKey: unique("reversal"), transferId }),
+    );
+    expect(again).toEqual(first);
+  });
+});
+
+describe("faults injected at the emulator, recovered by the SDK's retries with exactly one effect", () => {
+  const route = "POST /v1/payment_intents";
+
+  it.each([
+    {
+      name: "a 500 before the request ran",
+      fault: { route, kind: "error" as const, status: 500, phase: "before" as const },
+    },
+    {
+      name: "a 500 after the request ran (the answer lost)",
+      fault: { route, kind: "error" as const, status: 503, phase: "after" as const },
+    },
+    {
+      name: "a dropped connection after the request ran",
+      fault: { route, kind: "drop" as const, phase: "after" as const },
+    },
+    {
+      name: "a 429 that Stripe asks to retry",
+      fault: { route, kind: "rate_limit" as const, shouldRetry: true },
+    },
+  ])("$name", async ({ fault }) => {
+    const input = await debitInput();
+    await harness.emulator.control.injectFault(fault);
+    const outcome = value(await harness.gateway.createDebit(input));
+    expect(outcome.status).toBe("processing");
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+    expect(await harness.emulator.control.listFaults()).toEqual([]);
+  });
+
+  it("a timeout after the request ran: the SDK's retry is answered from the stored result", async () => {
+    const impatient = new StripePaymentGateway(
+      clientConfig(harness.emulator, { timeoutMs: 300, maxNetworkRetries: 2 }),
+    );
+    const input = await debitInput();
+    await harness.emulator.control.injectFault({ route, kind: "hang", phase: "after" });
+    const outcome = value(await impatient.createDebit(input));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(pi.metadata?.effect_id).toBe(input.idempotencyKey);
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+  });
+
+  it("a 409 while a concurrent request holds the key: both callers get the one debit", async () => {
+    const input = await debitInput();
+    await harness.emulator.control.injectFault({ route, kind: "slow", delayMs: 200 });
+    const [a, b] = await Promise.all([
+      harness.gateway.createDebit(input),
+      harness.gateway.createDebit(input),
+    ]);
+    expect(value(a)).toEqual(value(b));
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+  });
+
+  it("with the SDK's retries spent, the outcome is unknown; retrying the effect later finds the one debit", async () => {
+    const noRetries = new StripePaymentGateway(clientConfig(harness.emulator, { maxNetworkRetries: 0 }));
+    const input = await debitInput();
+    await harness.emulator.control.injectFault({ route, kind: "error", status: 500, phase: "after" });
+    const lost = (await noRetries.createDebit(input))._unsafeUnwrapErr();
+    expect(lost).toMatchObject({ type: "gateway_outcome_unknown", code: "api_error" });
+    const retried = value(await noRetries.createDebit(input));
+    expect(retried.status).toBe("processing");
+    expect(await harness.driver.debitCount(input.transferGroup)).toBe(1);
+  });
+
+  it("transfers too: a 500 after the transfer was made is retried into the same transfer", async () => {
+    const input = await debitInput();
+    const { paymentIntentId } = value(await harness.gateway.createDebit(input));
+    await harness.driver.settle();
+    const debit = value(await harness.gateway.getDebit(paymentIntentId));
+    if (debit.status !== "succeeded") throw new Error("debit did not succeed");
+    const destination = await harness.driver.connectedAccount({ canReceive: true });
+    await harness.emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      status: 500,
+      phase: "after",
+    });
+    value(
+      await harness.gateway.createTransfer({
+        idempotencyKey: unique("payout"),
+        destinationAccountId: destination,
+        amount: money(5_000, "AUD"),
+        sourceChargeId: debit.chargeId,
+        transferGroup: input.transferGroup,
+        references: input.references,
+      }),
+    );
+    expect(await harness.driver.transferCount(input.transferGroup)).toBe(1);
+  });
+});
+
+describe("card payments (for the flows after rounds)", () => {
+  const card = (paymentMethodId: string, extra: { offSession?: boolean; captureMethod?: "manual" } = {}) => ({
+    idempotencyKey: unique("card"),
+    amount: money(2_500, "AUD"),
+    paymentMethodId,
+    offSession: extra.offSession ?? false,
+    ...(extra.captureMethod !== undefined ? { captureMethod: extra.captureMethod } : {}),
+    description: "Booking",
+    references: { groupId: unique("group") },
+  });
+
+  it("succeeds with its charge", async () => {
+    const outcome = value(await harness.gateway.createCardPayment(card("pm_card_visa")));
+    expect(outcome).toEqual({
+      status: "succeeded",
+      paymentIntentId: expect.any(String),
+      chargeId: expect.any(String),
+    });
+  });
+
+  it("a decline is a failed payment with the issuer's code, the same on replay", async () => {
+    const input = card("pm_card_chargeDeclinedInsufficientFunds");
+    const outcome = value(await harness.gateway.createCardPayment(input));
+    expect(outcome).toEqual({
+      status: "failed",
+      paymentIntentId: expect.any(String),
+      failureCode: "insufficient_funds",
+    });
+    expect(value(await harness.gateway.createCardPayment(input))).toEqual(outcome);
+  });
+
+  it("3-D Secure on session asks the customer to authenticate", async () => {
+    const outcome = value(await harness.gateway.createCardPayment(card("pm_card_authenticationRequired")));
+    expect(outcome).toMatchObject({ status: "requires_action", clientSecret: expect.any(String) });
+  });
+
+  it("manual capture holds the money", async () => {
+    const outcome = value(
+      await harness.gateway.createCardPayment(card("pm_card_visa", { captureMethod: "manual" })),
+    );
+    expect(outcome).toMatchObject({ status: "requires_capture", chargeId: expect.any(String) });
+  });
+});
+
+describe("createStripeClient", () => {
+  it("refuses network settings that are not decisions", () => {
+    const base = { secretKey: "sk_test_x", timeoutMs: 1_000, maxNetworkRetries: 1 };
+    expect(() => createStripeClient({ ...base, timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => createStripeClient({ ...base, maxNetworkRetries: -1 })).toThrow(RangeError);
+    expect(() => createStripeClient({ ...base, maxNetworkRetries: 1.5 })).toThrow(RangeError);
+    expect(() => stripeIdempotencyKey("")).toThrow(RangeError);
+  });
+});
