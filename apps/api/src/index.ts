@@ -1,1 +1,1 @@
-export {};
+export { type ApiDeps, createApp } from "./app.js";

@@ -1,0 +1,97 @@
+import type { UseCaseError } from "@susu/domain";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ZodError } from "zod";
+
+/** An RFC 9457 problem document with susu's stable `code`. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly errors?: readonly { readonly path: string; readonly message: string }[];
+}
+
+const PROBLEM_BASE = "https://susu.dev/problems/";
+
+/** Every API error code with its HTTP status. One exhaustive map: the edge decides HTTP, nothing else does. */
+export function statusOf(error: UseCaseError): ContentfulStatusCode {
+  switch (error.type) {
+    case "not_found":
+    case "member_not_found":
+    case "contribution_not_found":
+    case "swap_not_found":
+      return 404;
+    case "not_admin":
+      return 403;
+    case "version_conflict":
+    case "duplicate":
+    case "group_not_forming":
+    case "group_not_active":
+    case "group_not_paused":
+    case "member_exists":
+    case "member_owes_contributions":
+    case "member_is_current_recipient":
+    case "round_in_progress":
+    case "no_round_due":
+    case "contribution_not_retryable":
+    case "round_not_blocked":
+    case "round_not_cancellable":
+    case "payout_partially_sent":
+    case "swap_not_allowed":
+    case "too_few_members":
+    case "too_many_members":
+      return 409;
+    case "storage_unavailable":
+      return 503;
+    case "ledger_rejected":
+      return 500;
+    case "invalid_group":
+    case "invalid_payout_order":
+    case "invalid_round":
+    case "invalid_reassignment":
+    case "currency_mismatch":
+    case "unknown_currency":
+    case "invalid_amount":
+    case "too_many_decimals":
+    case "amount_out_of_range":
+    case "overflow":
+    case "invalid_ratios":
+    case "amount_below_minimum":
+    case "amount_too_large":
+    case "amount_invalid_step":
+      return 422;
+  }
+}
+
+/** Responds with a problem document. */
+export function problem(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  detail: string,
+  extra?: Partial<Problem>,
+): Response {
+  const body: Problem = {
+    type: `${PROBLEM_BASE}${code}`,
+    title: code.replaceAll("_", " "),
+    status,
+    code,
+    detail,
+    ...extra,
+  };
+  return c.body(JSON.stringify(body), status, { "content-type": "application/problem+json" });
+}
+
+/** Responds with the problem for a use case's error. */
+export function useCaseProblem(c: Context, error: UseCaseError): Response {
+  return problem(c, statusOf(error), error.code, error.message);
+}
+
+/** Responds with the problem for input that failed validation. */
+export function validationProblem(c: Context, error: ZodError): Response {
+  return problem(c, 400, "invalid_request", "the request does not match the schema", {
+    errors: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+  });
+}

@@ -1,0 +1,67 @@
+import { formatMoney, type Group, money, type Round } from "@susu/domain";
+
+const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
+
+/** A group as clients see it: no Stripe object ids, amounts with their currency and text. */
+export function groupView(g: Group) {
+  const contribution = money(g.contributionMinor, g.currency);
+  return {
+    id: g.id,
+    name: g.name,
+    status: g.status,
+    pausedReason: g.pausedReason ?? null,
+    contribution: {
+      amountMinor: contribution.amountMinor,
+      currency: contribution.currency,
+      text: formatMoney(contribution),
+    },
+    cadence: g.cadence,
+    startsAt: iso(g.startsAt),
+    rotationsPlanned: g.rotationsPlanned,
+    members: g.members.map((m) => ({
+      id: m.id,
+      displayName: m.displayName,
+      role: m.role,
+      status: m.status,
+      readiness: m.readiness,
+    })),
+    payoutOrder: g.payoutOrder,
+    rotation: g.rotation,
+    currentRoundId: g.currentRoundId ?? null,
+    pendingSwaps: g.pendingSwaps.map((s) => ({ ...s, proposedAt: iso(s.proposedAt) })),
+    version: g.version,
+  };
+}
+
+/** A round as clients see it. */
+export function roundView(r: Round) {
+  return {
+    id: r.id,
+    groupId: r.groupId,
+    status: r.status,
+    rotation: r.rotation,
+    sequence: r.sequence,
+    recipientMemberId: r.recipientMemberId,
+    contribution: { amountMinor: r.contributionMinor, currency: r.currency },
+    openedAt: iso(r.openedAt),
+    collectionDeadlineAt: iso(r.collectionDeadlineAt),
+    endedAt: iso(r.endedAt),
+    blockedReason: r.blockedReason ?? null,
+    contributions: r.contributions.map((c) => ({
+      memberId: c.memberId,
+      status: c.status,
+      attempts: c.attempts.map((a) => ({
+        number: a.number,
+        status: a.status,
+        failureCode: a.failureCode ?? null,
+      })),
+      retryAt: iso(c.retryAt),
+    })),
+    payouts: r.payouts.map((p) => ({
+      sourceMemberId: p.sourceMemberId,
+      amountMinor: p.amountMinor,
+      status: p.status,
+    })),
+    version: r.version,
+  };
+}
