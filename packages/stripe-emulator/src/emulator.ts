@@ -13,6 +13,7 @@ import { ApiPipeline } from "./http/server.js";
 import { Persistence } from "./persistence.js";
 import { registerAccounts } from "./resources/accounts.js";
 import { registerBalance } from "./resources/balance.js";
+import { registerBilling } from "./resources/billing.js";
 import { registerCatalog } from "./resources/catalog.js";
 import { registerCharges } from "./resources/charges.js";
 import { registerCheckout } from "./resources/checkout.js";
@@ -61,6 +62,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerEvents(router, engine);
   registerCatalog(router, engine);
   registerCheckout(router, engine);
+  registerBilling(router, engine);
 
   const dispatcher = new WebhookDispatcher(engine);
   engine.addPart(dispatcher);

@@ -1,0 +1,1011 @@
+import type Stripe from "stripe";
+import type { Engine } from "../core/engine.js";
+import { newId } from "../core/ids.js";
+import {
+  ApiError,
+  invalidParam,
+  invalidRequest,
+  missingParam,
+  resourceMissing,
+  unexpectedState,
+} from "../http/errors.js";
+import {
+  applyMetadata,
+  isParams,
+  optArray,
+  optBool,
+  optEnum,
+  optInt,
+  optNullableString,
+  optString,
+  reqString,
+} from "../http/params.js";
+import { listOf, pageRequest } from "../http/render.js";
+import type { Router } from "../http/router.js";
+import { getPrice } from "./catalog.js";
+import { clockOfCustomer, getCustomer } from "./customers.js";
+import { confirmPaymentIntent, createPaymentIntent, type PaymentIntentRecord } from "./payment-intents.js";
+
+const RENEW_TASK = "subscription.renew";
+const TRIAL_WILL_END_TASK = "subscription.trial_will_end";
+const INCOMPLETE_EXPIRE_TASK = "subscription.incomplete_expire";
+const FINALIZE_TASK = "invoice.finalize";
+const RETRY_TASK = "invoice.retry";
+const DAY = 86_400;
+
+interface SubscriptionMeta {
+  clock: string;
+  /** Billing periods completed since the anchor; period ends are counted from the anchor so a 31st stays a 31st. */
+  periods: number;
+  paymentBehavior:
+    | "allow_incomplete"
+    | "default_incomplete"
+    | "error_if_incomplete"
+    | "pending_if_incomplete";
+}
+
+interface InvoiceMeta {
+  clock: string;
+  paymentIntent: string | null;
+}
+
+/** Adds billing intervals the way Stripe anchors them: same day of month, clamped to the month's end. */
+export function addInterval(
+  timestamp: number,
+  interval: Stripe.Price.Recurring.Interval,
+  count: number,
+): number {
+  if (interval === "day") return timestamp + count * DAY;
+  if (interval === "week") return timestamp + count * 7 * DAY;
+  const date = new Date(timestamp * 1000);
+  const months = interval === "month" ? count : count * 12;
+  const day = date.getUTCDate();
+  const target = new Date(date.getTime());
+  target.setUTCDate(1);
+  target.setUTCMonth(target.getUTCMonth() + months);
+  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+  target.setUTCDate(Math.min(day, lastDay));
+  return Math.floor(target.getTime() / 1000);
+}
+
+function itemOf(sub: Stripe.Subscription): Stripe.SubscriptionItem {
+  return sub.items.data[0]!;
+}
+
+function planOf(price: Stripe.Price): Stripe.Plan {
+  const recurring = price.recurring!;
+  return {
+    id: price.id,
+    object: "plan",
+    active: price.active,
+    amount: price.unit_amount,
+    amount_decimal: null,
+    billing_scheme: "per_unit",
+    created: price.created,
+    currency: price.currency,
+    interval: recurring.interval,
+    interval_count: recurring.interval_count,
+    livemode: false,
+    metadata: {},
+    meter: null,
+    nickname: price.nickname,
+    product: price.product as string,
+    tiers_mode: null,
+    transform_usage: null,
+    trial_period_days: recurring.trial_period_days,
+    usage_type: "licensed",
+  };
+}
+
+function defaultPaymentMethod(engine: Engine, sub: Stripe.Subscription, owner: string): string | null {
+  if (typeof sub.default_payment_method === "string") return sub.default_payment_method;
+  const customer = getCustomer(engine, sub.customer as string, owner);
+  const pm = customer.invoice_settings.default_payment_method;
+  return typeof pm === "string" ? pm : null;
+}
+
+function snapshotOf<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function updateSubscription(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  change: (sub: Stripe.Subscription) => void,
+): void {
+  const before = snapshotOf(record.obj);
+  change(record.obj);
+  const previous: Record<string, unknown> = {};
+  for (const key of Object.keys(record.obj) as Array<keyof Stripe.Subscription>) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(record.obj[key])) previous[key] = before[key] ?? null;
+  }
+  if (Object.keys(previous).length === 0) return;
+  const deleted = record.obj.status === "canceled" && before.status !== "canceled";
+  engine.emit(
+    deleted ? "customer.subscription.deleted" : "customer.subscription.updated",
+    record.obj,
+    record.owner,
+    {
+      previous,
+      clock: record.meta.clock,
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invoices
+
+function createInvoice(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  reason: Stripe.Invoice.BillingReason,
+  periodStart: number,
+  periodEnd: number,
+  amount: number,
+): Stripe.Invoice {
+  const sub = record.obj;
+  const clock = record.meta.clock;
+  const now = engine.now(clock);
+  const item = itemOf(sub);
+  const customer = getCustomer(engine, sub.customer as string, record.owner);
+  const id = newId("in");
+  const line: Stripe.InvoiceLineItem = {
+    id: newId("il"),
+    object: "line_item",
+    amount,
+    currency: sub.currency,
+    description: `${item.quantity ?? 1} × ${item.price.nickname ?? "subscription"}`,
+    discount_amounts: [],
+    discountable: true,
+    discounts: [],
+    invoice: id,
+    livemode: false,
+    metadata: {},
+    parent: {
+      invoice_item_details: null,
+      subscription_item_details: {
+        invoice_item: null,
+        proration: false,
+        proration_details: { credited_items: null },
+        subscription: sub.id,
+        subscription_item: item.id,
+      },
+      type: "subscription_item_details",
+    },
+    period: { start: periodStart, end: periodEnd },
+    pretax_credit_amounts: [],
+    pricing: {
+      price_details: { price: item.price.id, product: item.price.product as string },
+      type: "price_details",
+      unit_amount_decimal: null,
+    },
+    quantity: item.quantity ?? 1,
+    quantity_decimal: null,
+    subscription: sub.id,
+    subtotal: amount,
+    taxes: [],
+  };
+  const invoice: Stripe.Invoice = {
+    id,
+    object: "invoice",
+    account_country: "AU",
+    account_name: "susu emulator platform",
+    account_tax_ids: null,
+    amount_due: amount,
+    amount_overpaid: 0,
+    amount_paid: 0,
+    amount_remaining: amount,
+    amount_shipping: 0,
+    application: null,
+    attempt_count: 0,
+    attempted: false,
+    auto_advance: true,
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatically_finalizes_at: null,
+    billing_reason: reason,
+    collection_method: sub.collection_method,
+    created: now,
+    currency: sub.currency,
+    custom_fields: null,
+    customer: customer.id,
+    customer_account: null,
+    customer_address: null,
+    customer_email: customer.email,
+    customer_name: customer.name ?? null,
+    customer_phone: customer.phone ?? null,
+    customer_shipping: null,
+    customer_tax_exempt: "none",
+    default_payment_method: null,
+    default_source: null,
+    default_tax_rates: [],
+    description: null,
+    discounts: [],
+    due_date: sub.collection_method === "send_invoice" ? now + (sub.days_until_due ?? 30) * DAY : null,
+    effective_at: null,
+    ending_balance: null,
+    footer: null,
+    from_invoice: null,
+    hosted_invoice_url: null,
+    invoice_pdf: null,
+    issuer: { type: "self" },
+    last_finalization_error: null,
+    latest_revision: null,
+    lines: { object: "list", data: [line], has_more: false, url: `/v1/invoices/${id}/lines` },
+    livemode: false,
+    metadata: {},
+    next_payment_attempt: null,
+    number: null,
+    on_behalf_of: null,
+    parent: {
+      quote_details: null,
+      subscription_details: { metadata: sub.metadata, subscription: sub.id },
+      type: "subscription_details",
+    },
+    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
+    payments: { object: "list", data: [], has_more: false, url: `/v1/invoice_payments?invoice=${id}` },
+    period_end: periodEnd,
+    period_start: periodStart,
+    post_payment_credit_notes_amount: 0,
+    pre_payment_credit_notes_amount: 0,
+    receipt_number: null,
+    rendering: null,
+    shipping_cost: null,
+    shipping_details: null,
+    starting_balance: 0,
+    statement_descriptor: null,
+    status: "draft",
+    status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
+    subtotal: amount,
+    subtotal_excluding_tax: amount,
+    test_clock: clock === "main" ? null : clock,
+    total: amount,
+    total_discount_amounts: [],
+    total_excluding_tax: amount,
+    total_pretax_credit_amounts: [],
+    total_taxes: [],
+    webhooks_delivered_at: null,
+  };
+  engine.store.insert<Stripe.Invoice, InvoiceMeta>("invoice", record.owner, invoice, {
+    clock,
+    paymentIntent: null,
+  });
+  sub.latest_invoice = id;
+  engine.emit("invoice.created", invoice, record.owner, { clock });
+  return invoice;
+}
+
+type InvoiceRecord = { obj: Stripe.Invoice; owner: string; meta: InvoiceMeta };
+
+function invoiceRecord(engine: Engine, id: string): InvoiceRecord {
+  const record = engine.store.record<Stripe.Invoice, InvoiceMeta>(id);
+  if (!record || record.type !== "invoice") throw resourceMissing("invoice", id);
+  return record;
+}
+
+function subscriptionRecordOf(engine: Engine, invoice: Stripe.Invoice) {
+  const subId = invoice.parent?.subscription_details?.subscription;
+  return typeof subId === "string"
+    ? engine.store.record<Stripe.Subscription, SubscriptionMeta>(subId)
+    : undefined;
+}
+
+function finalizeInvoice(engine: Engine, record: InvoiceRecord): void {
+  const invoice = record.obj;
+  if (invoice.status !== "draft") return;
+  const customer = getCustomer(engine, invoice.customer as string, record.owner);
+  const sequence = customer.next_invoice_sequence ?? 1;
+  customer.next_invoice_sequence = sequence + 1;
+  invoice.number = `${customer.invoice_prefix ?? "EMU"}-${String(sequence).padStart(4, "0")}`;
+  invoice.status = "open";
+  invoice.status_transitions.finalized_at = engine.now(record.meta.clock);
+  invoice.effective_at = invoice.status_transitions.finalized_at;
+  invoice.hosted_invoice_url = `${engine.baseUrl}/_emulator/invoices/${invoice.id}`;
+  engine.emit("invoice.finalized", invoice, record.owner, { clock: record.meta.clock });
+  if (invoice.amount_due === 0) markPaid(engine, record);
+}
+
+function markPaid(engine: Engine, record: InvoiceRecord): void {
+  const invoice = record.obj;
+  if (invoice.status === "paid") return;
+  const clock = record.meta.clock;
+  invoice.status = "paid";
+  invoice.amount_paid = invoice.amount_due;
+  invoice.amount_remaining = 0;
+  invoice.attempted = true;
+  invoice.next_payment_attempt = null;
+  invoice.status_transitions.paid_at = engine.now(clock);
+  for (const payment of invoice.payments?.data ?? []) {
+    if (payment.status === "open") {
+      payment.status = "paid";
+      payment.amount_paid = payment.amount_requested;
+      payment.status_transitions.paid_at = engine.now(clock);
+    }
+  }
+  engine.scheduler.cancel(RETRY_TASK, invoice.id);
+  engine.emit("invoice.paid", invoice, record.owner, { clock });
+  engine.emit("invoice.payment_succeeded", invoice, record.owner, { clock });
+  const sub = subscriptionRecordOf(engine, invoice);
+  if (sub && ["incomplete", "past_due", "unpaid"].includes(sub.obj.status)) {
+    updateSubscription(engine, sub, (s) => {
+      s.status = "active";
+    });
+    engine.scheduler.cancel(INCOMPLETE_EXPIRE_TASK, sub.obj.id);
+  }
+}
+
+/** A failed attempt: retried on the smart-retry schedule, then the subscription is cancelled. */
+function paymentFailed(engine: Engine, record: InvoiceRecord): void {
+  const invoice = record.obj;
+  const clock = record.meta.clock;
+  const delays = engine.options.invoiceRetryDelaysSeconds;
+  const retry = invoice.attempt_count - 1;
+  const sub = subscriptionRecordOf(engine, invoice);
+  const initial = invoice.billing_reason === "subscription_create";
+  invoice.next_payment_attempt =
+    !initial && retry < delays.length ? engine.now(clock) + delays[retry]! : null;
+  engine.emit("invoice.payment_failed", invoice, record.owner, { clock });
+  if (!sub || initial) return;
+  if (invoice.next_payment_attempt !== null) {
+    engine.scheduler.schedule(clock, invoice.next_payment_attempt, RETRY_TASK, invoice.id);
+    updateSubscription(engine, sub, (s) => {
+      s.status = "past_due";
+    });
+    return;
+  }
+  invoice.status = "uncollectible";
+  invoice.status_transitions.marked_uncollectible_at = engine.now(clock);
+  engine.emit("invoice.marked_uncollectible", invoice, record.owner, { clock });
+  cancelSubscription(engine, sub, "payment_failed");
+}
+
+/** Charges an open invoice off-session with the subscription's (or customer's) default payment method. */
+function attemptPayment(
+  engine: Engine,
+  record: InvoiceRecord,
+  paymentMethod: string | null,
+  confirm: boolean,
+): void {
+  const invoice = record.obj;
+  if (invoice.status !== "open") return;
+  const sub = subscriptionRecordOf(engine, invoice);
+  const pm = paymentMethod ?? (sub ? defaultPaymentMethod(engine, sub.obj, record.owner) : null);
+  let pi: PaymentIntentRecord;
+  const existing = record.meta.paymentIntent
+    ? (engine.store.record(record.meta.paymentIntent) as PaymentIntentRecord | undefined)
+    : undefined;
+  if (existing && existing.obj.status !== "succeeded" && existing.obj.status !== "canceled") {
+    pi = existing;
+  } else {
+    pi = createPaymentIntent(engine, record.owner, {
+      amount: invoice.amount_due,
+      currency: invoice.currency,
+      customer: invoice.customer as string,
+      description:
+        invoice.billing_reason === "subscription_create" ? "Subscription creation" : "Subscription update",
+      metadata: {},
+      paymentMethod: null,
+      paymentMethodTypes: ["card", "au_becs_debit"],
+      captureMethod: "automatic",
+      setupFutureUsage: null,
+      transferGroup: null,
+      transferData: null,
+      applicationFeeAmount: null,
+      onBehalfOf: null,
+      statementDescriptor: null,
+      receiptEmail: null,
+    });
+    record.meta.paymentIntent = pi.obj.id;
+    invoice.payments?.data.push({
+      id: newId("inpay"),
+      object: "invoice_payment",
+      amount_paid: null,
+      amount_requested: invoice.amount_due,
+      created: engine.now(record.meta.clock),
+      currency: invoice.currency,
+      invoice: invoice.id,
+      is_default: true,
+      livemode: false,
+      payment: { payment_intent: pi.obj.id, type: "payment_intent" },
+      status: "open",
+      status_transitions: { canceled_at: null, paid_at: null },
+    });
+  }
+  if (!confirm) return;
+  invoice.attempted = true;
+  invoice.attempt_count++;
+  if (!pm) {
+    paymentFailed(engine, record);
+    return;
+  }
+  try {
+    confirmPaymentIntent(engine, pi, { paymentMethod: pm, offSession: true });
+  } catch (error) {
+    // A decline already moved the PaymentIntent and told the invoice through the outcome hook.
+    if (!(error instanceof ApiError) || error.status !== 402) throw error;
+  }
+}
+
+function cancelSubscription(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  reason: Stripe.Subscription.CancellationDetails.Reason,
+): void {
+  for (const kind of [RENEW_TASK, TRIAL_WILL_END_TASK, INCOMPLETE_EXPIRE_TASK])
+    engine.scheduler.cancel(kind, record.obj.id);
+  updateSubscription(engine, record, (s) => {
+    const now = engine.now(record.meta.clock);
+    s.status = "canceled";
+    s.canceled_at ??= now;
+    s.ended_at = now;
+    s.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscription lifecycle tasks
+
+function renew(engine: Engine, subId: string): void {
+  const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(subId);
+  if (!record) return;
+  const sub = record.obj;
+  if (["canceled", "incomplete", "incomplete_expired"].includes(sub.status)) return;
+  const item = itemOf(sub);
+  if (sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at <= item.current_period_end)) {
+    cancelSubscription(engine, record, "cancellation_requested");
+    return;
+  }
+  const start = item.current_period_end;
+  const recurring = item.price.recurring!;
+  record.meta.periods++;
+  const end = addInterval(
+    sub.billing_cycle_anchor,
+    recurring.interval,
+    recurring.interval_count * record.meta.periods,
+  );
+  updateSubscription(engine, record, (s) => {
+    const i = itemOf(s);
+    i.current_period_start = start;
+    i.current_period_end = end;
+    if (s.status === "trialing") s.status = "active";
+  });
+  const amount = (item.price.unit_amount ?? 0) * (item.quantity ?? 1);
+  const invoice = createInvoice(engine, record, "subscription_cycle", start, end, amount);
+  // Stripe leaves renewal invoices in draft for about an hour before finalizing and charging.
+  engine.scheduler.schedule(
+    record.meta.clock,
+    engine.now(record.meta.clock) + 3600,
+    FINALIZE_TASK,
+    invoice.id,
+  );
+  engine.scheduler.schedule(record.meta.clock, end, RENEW_TASK, sub.id);
+}
+
+export function registerBilling(router: Router, engine: Engine): void {
+  engine.onTask(RENEW_TASK, (ref) => renew(engine, ref));
+  engine.onTask(TRIAL_WILL_END_TASK, (ref) => {
+    const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(ref);
+    if (record?.obj.status === "trialing") {
+      engine.emit("customer.subscription.trial_will_end", record.obj, record.owner, {
+        clock: record.meta.clock,
+      });
+    }
+  });
+  engine.onTask(INCOMPLETE_EXPIRE_TASK, (ref) => {
+    const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(ref);
+    if (record?.obj.status !== "incomplete") return;
+    updateSubscription(engine, record, (s) => {
+      s.status = "incomplete_expired";
+      s.ended_at = engine.now(record.meta.clock);
+    });
+    const invoiceId = record.obj.latest_invoice;
+    if (typeof invoiceId === "string") {
+      const invoice = invoiceRecord(engine, invoiceId);
+      if (invoice.obj.status === "open") {
+        invoice.obj.status = "void";
+        invoice.obj.status_transitions.voided_at = engine.now(record.meta.clock);
+        engine.emit("invoice.voided", invoice.obj, record.owner, { clock: record.meta.clock });
+      }
+    }
+  });
+  engine.onTask(FINALIZE_TASK, (ref) => {
+    const record = invoiceRecord(engine, ref);
+    finalizeInvoice(engine, record);
+    if (record.obj.collection_method === "charge_automatically") attemptPayment(engine, record, null, true);
+  });
+  engine.onTask(RETRY_TASK, (ref) => {
+    const record = invoiceRecord(engine, ref);
+    attemptPayment(engine, record, null, true);
+  });
+  engine.onPaymentOutcome((piId, outcome) => {
+    const record = engine.store
+      .all<Stripe.Invoice, InvoiceMeta>("invoice")
+      .find((r) => r.meta.paymentIntent === piId);
+    if (!record || record.obj.status !== "open") return;
+    if (outcome === "succeeded") markPaid(engine, record);
+    else if (outcome === "failed") paymentFailed(engine, record);
+    else {
+      // BECS debits take days: the subscription is live while its first invoice is processing.
+      const sub = subscriptionRecordOf(engine, record.obj);
+      if (sub?.obj.status === "incomplete") {
+        updateSubscription(engine, sub, (s) => {
+          s.status = "active";
+        });
+      }
+    }
+  });
+
+  router.post("/v1/subscriptions", (req) => {
+    const p = req.params;
+    const customerId = reqString(p, "customer");
+    const customer = getCustomer(engine, customerId, req.account);
+    const items = optArray(p, "items");
+    if (!items || items.length === 0) throw missingParam("items");
+    if (items.length > 1)
+      throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+    const itemParams = items[0];
+    if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
+    const price = getPrice(
+      engine,
+      reqString(itemParams, "price", "items[0]["),
+      req.account,
+      "items[0][price]",
+    );
+    if (!price.recurring) {
+      throw invalidRequest(
+        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+        {
+          param: "items[0][price]",
+        },
+      );
+    }
+    const quantity = optInt(itemParams, "quantity", "items[0][") ?? 1;
+    const paymentBehavior =
+      optEnum(p, "payment_behavior", [
+        "allow_incomplete",
+        "default_incomplete",
+        "error_if_incomplete",
+        "pending_if_incomplete",
+      ]) ?? "allow_incomplete";
+    const collection =
+      optEnum(p, "collection_method", ["charge_automatically", "send_invoice"]) ?? "charge_automatically";
+    const defaultPm = optString(p, "default_payment_method") || null;
+    if (defaultPm) {
+      const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", defaultPm, req.account);
+      if (!pm || pm.obj.customer !== customer.id) {
+        throw invalidParam(
+          "default_payment_method",
+          `The customer does not have a payment method with the ID ${defaultPm}.`,
+        );
+      }
+    }
+    const clock = clockOfCustomer(engine, customer.id);
+    const now = engine.now(clock);
+    const trialDays = optInt(p, "trial_period_days") ?? price.recurring.trial_period_days ?? undefined;
+    const trialEndParam = optString(p, "trial_end");
+    let trialEnd: number | null = null;
+    if (trialEndParam && trialEndParam !== "now") trialEnd = Number(trialEndParam);
+    else if (trialDays) trialEnd = now + trialDays * DAY;
+    if (trialEnd !== null && trialEnd <= now)
+      throw invalidParam("trial_end", "trial_end must be in the future.");
+    const periodEnd = trialEnd ?? addInterval(now, price.recurring.interval, price.recurring.interval_count);
+    const id = newId("sub");
+    const item: Stripe.SubscriptionItem = {
+      id: newId("si", 14),
+      object: "subscription_item",
+      billing_thresholds: null,
+      created: now,
+      current_period_end: periodEnd,
+      current_period_start: now,
+      discounts: [],
+      metadata: {},
+      plan: planOf(price),
+      price,
+      quantity,
+      subscription: id,
+      tax_rates: [],
+    };
+    const sub: Stripe.Subscription = {
+      id,
+      object: "subscription",
+      application: null,
+      application_fee_percent: null,
+      automatic_tax: { disabled_reason: null, enabled: false, liability: null },
+      billing_cycle_anchor: trialEnd ?? now,
+      billing_cycle_anchor_config: null,
+      billing_mode: { flexible: null, type: "classic" },
+      billing_schedules: [],
+      billing_thresholds: null,
+      cancel_at: optInt(p, "cancel_at") ?? null,
+      cancel_at_period_end: optBool(p, "cancel_at_period_end") ?? false,
+      canceled_at: null,
+      cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
+      collection_method: collection,
+      created: now,
+      currency: price.currency,
+      customer: customer.id,
+      customer_account: null,
+      days_until_due: collection === "send_invoice" ? (optInt(p, "days_until_due") ?? 30) : null,
+      default_payment_method: defaultPm,
+      default_source: null,
+      description: optString(p, "description") || null,
+      discounts: [],
+      ended_at: null,
+      invoice_settings: {
+        account_tax_ids: null,
+        custom_fields: null,
+        description: null,
+        footer: null,
+        issuer: { type: "self" },
+      },
+      items: {
+        object: "list",
+        data: [item],
+        has_more: false,
+        url: `/v1/subscription_items?subscription=${id}`,
+      },
+      latest_invoice: null,
+      livemode: false,
+      managed_payments: null,
+      metadata: applyMetadata({}, p),
+      next_pending_invoice_item_invoice: null,
+      on_behalf_of: null,
+      pause_collection: null,
+      payment_settings: {
+        payment_method_options: null,
+        payment_method_types: null,
+        save_default_payment_method: "off",
+      },
+      pending_invoice_item_interval: null,
+      pending_setup_intent: null,
+      pending_update: null,
+      schedule: null,
+      start_date: now,
+      status: trialEnd !== null ? "trialing" : "incomplete",
+      test_clock: clock === "main" ? null : clock,
+      transfer_data: null,
+      trial_end: trialEnd,
+      trial_settings: { end_behavior: { missing_payment_method: "create_invoice" } },
+      trial_start: trialEnd !== null ? now : null,
+    };
+    const record = engine.store.insert<Stripe.Subscription, SubscriptionMeta>(
+      "subscription",
+      req.account,
+      sub,
+      {
+        clock,
+        periods: trialEnd !== null ? 0 : 1,
+        paymentBehavior,
+      },
+    );
+    engine.emit("customer.subscription.created", sub, req.account, { clock });
+    engine.scheduler.schedule(clock, periodEnd, RENEW_TASK, id);
+    if (trialEnd !== null && trialEnd - 3 * DAY > now) {
+      engine.scheduler.schedule(clock, trialEnd - 3 * DAY, TRIAL_WILL_END_TASK, id);
+    }
+    const amount = trialEnd !== null ? 0 : (price.unit_amount ?? 0) * quantity;
+    const invoice = createInvoice(engine, record, "subscription_create", now, periodEnd, amount);
+    const invoiceRec = invoiceRecord(engine, invoice.id);
+    finalizeInvoice(engine, invoiceRec);
+    if (sub.status === "incomplete" && collection === "send_invoice") {
+      updateSubscription(engine, record, (s) => {
+        s.status = "active";
+      });
+    } else if (sub.status === "incomplete") {
+      engine.scheduler.schedule(clock, now + 23 * 3600, INCOMPLETE_EXPIRE_TASK, id);
+      const charge = paymentBehavior !== "default_incomplete";
+      const pm = defaultPaymentMethod(engine, sub, req.account);
+      if (charge && !pm && paymentBehavior !== "pending_if_incomplete") {
+        throw invalidRequest("This customer has no attached payment source or default payment method.", {
+          code: "resource_missing",
+        });
+      }
+      attemptPayment(engine, invoiceRec, pm, charge);
+      if (paymentBehavior === "error_if_incomplete" && record.obj.status === "incomplete") {
+        const pi = engine.store.record<Stripe.PaymentIntent>(invoiceRec.meta.paymentIntent!)!.obj;
+        const error = pi.last_payment_error;
+        cancelSubscription(engine, record, "payment_failed");
+        record.obj.status = "incomplete_expired";
+        throw new ApiError(402, {
+          type: "card_error",
+          message: error?.message ?? "Your card was declined.",
+          code: error?.code ?? "card_declined",
+          ...(error?.decline_code ? { decline_code: error.decline_code } : {}),
+        });
+      }
+    }
+    return record.obj;
+  });
+
+  router.get(
+    "/v1/subscriptions/:id",
+    (req) =>
+      engine.store.get<Stripe.Subscription>("subscription", req.pathParams.id!, req.account, "subscription")
+        .obj,
+  );
+
+  router.post("/v1/subscriptions/:id", (req) => {
+    const record = engine.store.get<Stripe.Subscription, SubscriptionMeta>(
+      "subscription",
+      req.pathParams.id!,
+      req.account,
+      "subscription",
+    );
+    if (record.obj.status === "canceled" || record.obj.status === "incomplete_expired") {
+      throw unexpectedState(
+        `A canceled subscription can only update its cancellation_details and metadata.`,
+        "resource_missing",
+      );
+    }
+    updateSubscription(engine, record, (s) => {
+      const cancelAtPeriodEnd = optBool(req.params, "cancel_at_period_end");
+      if (cancelAtPeriodEnd !== undefined) {
+        s.cancel_at_period_end = cancelAtPeriodEnd;
+        s.canceled_at = cancelAtPeriodEnd ? engine.now(record.meta.clock) : null;
+      }
+      const pm = optNullableString(req.params, "default_payment_method");
+      if (pm !== undefined) s.default_payment_method = pm;
+      const description = optNullableString(req.params, "description");
+      if (description !== undefined) s.description = description;
+      s.metadata = applyMetadata(s.metadata, req.params);
+    });
+    return record.obj;
+  });
+
+  router.delete("/v1/subscriptions/:id", (req) => {
+    const record = engine.store.get<Stripe.Subscription, SubscriptionMeta>(
+      "subscription",
+      req.pathParams.id!,
+      req.account,
+      "subscription",
+    );
+    if (record.obj.status === "canceled") {
+      throw invalidRequest(`No such subscription: '${record.id}'`, { code: "resource_missing", param: "id" });
+    }
+    cancelSubscription(engine, record, "cancellation_requested");
+    return record.obj;
+  });
+
+  router.get("/v1/subscriptions", (req) => {
+    const customer = optString(req.params, "customer");
+    const status = optString(req.params, "status");
+    const price = optString(req.params, "price");
+    const page = engine.store.page<Stripe.Subscription>(
+      "subscription",
+      req.account,
+      pageRequest(req.params),
+      (r) => {
+        if (customer !== undefined && r.obj.customer !== customer) return false;
+        if (price !== undefined && itemOf(r.obj).price.id !== price) return false;
+        if (status === "all") return true;
+        if (status === undefined) return r.obj.status !== "canceled" && r.obj.status !== "incomplete_expired";
+        if (status === "ended") return r.obj.status === "canceled" || r.obj.status === "incomplete_expired";
+        return r.obj.status === status;
+      },
+    );
+    return listOf("/v1/subscriptions", page);
+  });
+
+  router.get(
+    "/v1/invoices/:id",
+    (req) => engine.store.get<Stripe.Invoice>("invoice", req.pathParams.id!, req.account, "invoice").obj,
+  );
+
+  router.get("/v1/invoices/:id/lines", (req) => {
+    const invoice = engine.store.get<Stripe.Invoice>(
+      "invoice",
+      req.pathParams.id!,
+      req.account,
+      "invoice",
+    ).obj;
+    return invoice.lines;
+  });
+
+  router.get("/v1/invoices", (req) => {
+    const customer = optString(req.params, "customer");
+    const subscription = optString(req.params, "subscription");
+    const status = optString(req.params, "status");
+    const page = engine.store.page<Stripe.Invoice>(
+      "invoice",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        (customer === undefined || r.obj.customer === customer) &&
+        (subscription === undefined || r.obj.parent?.subscription_details?.subscription === subscription) &&
+        (status === undefined || r.obj.status === status),
+    );
+    return listOf("/v1/invoices", page);
+  });
+
+  router.post("/v1/invoices/:id/finalize", (req) => {
+    const record = engine.store.get<Stripe.Invoice, InvoiceMeta>(
+      "invoice",
+      req.pathParams.id!,
+      req.account,
+      "invoice",
+    );
+    if (record.obj.status !== "draft") {
+      throw unexpectedState(
+        `This invoice is already finalized, you can't re-finalize a non-draft invoice.`,
+        "invoice_not_editable",
+      );
+    }
+    engine.scheduler.cancel(FINALIZE_TASK, record.obj.id);
+    finalizeInvoice(engine, record);
+    return record.obj;
+  });
+
+  router.post("/v1/invoices/:id/pay", (req) => {
+    const record = engine.store.get<Stripe.Invoice, InvoiceMeta>(
+      "invoice",
+      req.pathParams.id!,
+      req.account,
+      "invoice",
+    );
+    if (record.obj.status === "draft") {
+      engine.scheduler.cancel(FINALIZE_TASK, record.obj.id);
+      finalizeInvoice(engine, record);
+    }
+    if (record.obj.status === "paid")
+      throw unexpectedState("Invoice is already paid", "invoice_unexpected_state");
+    if (record.obj.status !== "open") {
+      throw unexpectedState(
+        `This invoice can't be paid because it is ${record.obj.status}.`,
+        "invoice_unexpected_state",
+      );
+    }
+    attemptPayment(engine, record, optString(req.params, "payment_method") || null, true);
+    if (record.obj.status !== "paid") {
+      const pi = record.meta.paymentIntent
+        ? engine.store.record<Stripe.PaymentIntent>(record.meta.paymentIntent)?.obj
+        : undefined;
+      if (pi?.status !== "processing") {
+        throw new ApiError(402, {
+          type: "card_error",
+          message:
+            pi?.last_payment_error?.message ??
+            "This customer has no attached payment source or default payment method.",
+          code: pi?.last_payment_error?.code ?? "invoice_payment_intent_requires_action",
+        });
+      }
+    }
+    return record.obj;
+  });
+
+  router.post("/v1/invoices/:id/void", (req) => {
+    const record = engine.store.get<Stripe.Invoice, InvoiceMeta>(
+      "invoice",
+      req.pathParams.id!,
+      req.account,
+      "invoice",
+    );
+    if (record.obj.status !== "open" && record.obj.status !== "uncollectible") {
+      throw unexpectedState(`You can only void open or uncollectible invoices.`, "invoice_not_editable");
+    }
+    record.obj.status = "void";
+    record.obj.status_transitions.voided_at = engine.now(record.meta.clock);
+    engine.scheduler.cancel(RETRY_TASK, record.obj.id);
+    engine.emit("invoice.voided", record.obj, req.account, { clock: record.meta.clock });
+    return record.obj;
+  });
+
+  router.post("/v1/invoices/:id/mark_uncollectible", (req) => {
+    const record = engine.store.get<Stripe.Invoice, InvoiceMeta>(
+      "invoice",
+      req.pathParams.id!,
+      req.account,
+      "invoice",
+    );
+    if (record.obj.status !== "open")
+      throw unexpectedState(`You can only mark open invoices uncollectible.`, "invoice_not_editable");
+    record.obj.status = "uncollectible";
+    record.obj.status_transitions.marked_uncollectible_at = engine.now(record.meta.clock);
+    engine.scheduler.cancel(RETRY_TASK, record.obj.id);
+    engine.emit("invoice.marked_uncollectible", record.obj, req.account, { clock: record.meta.clock });
+    return record.obj;
+  });
+
+  registerTestClocks(router, engine);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test clocks
+
+function registerTestClocks(router: Router, engine: Engine): void {
+  const base = "/v1/test_helpers/test_clocks";
+  router.post(base, (req) => {
+    const frozen = optInt(req.params, "frozen_time");
+    if (frozen === undefined) throw missingParam("frozen_time");
+    const clock: Stripe.TestHelpers.TestClock = {
+      id: newId("clock"),
+      object: "test_helpers.test_clock",
+      created: engine.now(),
+      deletes_after: engine.now() + 30 * DAY,
+      frozen_time: frozen,
+      livemode: false,
+      name: optString(req.params, "name") || null,
+      status: "ready",
+      status_details: {},
+    };
+    engine.store.insert("test_helpers.test_clock", req.account, clock, {});
+    engine.scheduler.addClock(clock.id, frozen);
+    engine.emit("test_helpers.test_clock.created", clock, req.account);
+    return clock;
+  });
+
+  router.get(
+    `${base}/:id`,
+    (req) =>
+      engine.store.get<Stripe.TestHelpers.TestClock>(
+        "test_helpers.test_clock",
+        req.pathParams.id!,
+        req.account,
+        "test_clock",
+      ).obj,
+  );
+
+  router.get(base, (req) =>
+    listOf(
+      base,
+      engine.store.page<Stripe.TestHelpers.TestClock>(
+        "test_helpers.test_clock",
+        req.account,
+        pageRequest(req.params),
+      ),
+    ),
+  );
+
+  router.delete(`${base}/:id`, (req) => {
+    const record = engine.store.get<Stripe.TestHelpers.TestClock>(
+      "test_helpers.test_clock",
+      req.pathParams.id!,
+      req.account,
+      "test_clock",
+    );
+    engine.store.remove(record.id);
+    engine.scheduler.removeClock(record.id);
+    engine.emit("test_helpers.test_clock.deleted", record.obj, req.account);
+    return {
+      id: record.id,
+      object: "test_helpers.test_clock",
+      deleted: true,
+    } satisfies Stripe.TestHelpers.DeletedTestClock;
+  });
+
+  router.post(`${base}/:id/advance`, (req) => {
+    const record = engine.store.get<Stripe.TestHelpers.TestClock>(
+      "test_helpers.test_clock",
+      req.pathParams.id!,
+      req.account,
+      "test_clock",
+    );
+    const clock = record.obj;
+    const target = optInt(req.params, "frozen_time");
+    if (target === undefined) throw missingParam("frozen_time");
+    if (clock.status !== "ready") {
+      throw unexpectedState(
+        "The test clock is already advancing; wait until its status is ready.",
+        "test_clock_unexpected_state",
+      );
+    }
+    if (target <= clock.frozen_time) {
+      throw invalidParam(
+        "frozen_time",
+        "The frozen_time must be after the test clock's current frozen_time.",
+      );
+    }
+    clock.status = "advancing";
+    clock.status_details = { advancing: { target_frozen_time: target } };
+    engine.emit("test_helpers.test_clock.advancing", clock, req.account);
+    const response = snapshotOf(clock);
+    // Like Stripe, the clock answers `advancing` and reaches `ready` shortly after.
+    setImmediate(() => {
+      engine.advance(clock.id, target);
+      clock.frozen_time = target;
+      clock.status = "ready";
+      clock.status_details = {};
+      engine.emit("test_helpers.test_clock.ready", clock, req.account);
+      engine.changed();
+    });
+    return response;
+  });
+}

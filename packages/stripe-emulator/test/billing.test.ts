@@ -1,0 +1,258 @@
+import type Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DAY, failure, type Harness, harness } from "./support.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness({ startTime: Date.UTC(2026, 0, 31, 12) / 1000 });
+});
+afterAll(async () => h.emu.stop());
+beforeEach(async () => h.emu.control.reset());
+
+async function monthlyPrice(amount = 1500): Promise<Stripe.Price> {
+  return h.stripe.prices.create({
+    currency: "aud",
+    unit_amount: amount,
+    recurring: { interval: "month" },
+    product_data: { name: "susu platform" },
+    nickname: "monthly",
+  });
+}
+
+async function customerWith(pm: string, testClock?: string): Promise<Stripe.Customer> {
+  const customer = await h.stripe.customers.create({
+    email: "admin@group.test",
+    ...(testClock ? { test_clock: testClock } : {}),
+  });
+  const attached = await h.stripe.paymentMethods.attach(pm, { customer: customer.id });
+  return h.stripe.customers.update(customer.id, {
+    invoice_settings: { default_payment_method: attached.id },
+  });
+}
+
+async function eventTypes(): Promise<string[]> {
+  return (await h.stripe.events.list({ limit: 100 })).data.map((e) => e.type).reverse();
+}
+
+describe("products and prices", () => {
+  it("creates, lists and updates products and prices", async () => {
+    const product = await h.stripe.products.create({
+      name: "Plan",
+      default_price_data: { currency: "aud", unit_amount: 990 },
+    });
+    expect(product.default_price).toMatch(/^price_/);
+    const price = await h.stripe.prices.retrieve(product.default_price as string);
+    expect(price.type).toBe("one_time");
+    const recurring = await monthlyPrice();
+    expect(recurring.recurring?.interval).toBe("month");
+    expect((await h.stripe.prices.list({ type: "recurring" })).data.map((p) => p.id)).toEqual([recurring.id]);
+    const off = await h.stripe.prices.update(price.id, { active: false });
+    expect(off.active).toBe(false);
+    expect((await h.stripe.products.update(product.id, { name: "Plan 2" })).name).toBe("Plan 2");
+  });
+});
+
+describe("monthly subscription", () => {
+  it("charges the first month at once and renews on the month boundary, an hour after the draft invoice", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_visa");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      expand: ["latest_invoice"],
+    });
+    expect(sub.status).toBe("active");
+    const first = sub.latest_invoice as Stripe.Invoice;
+    expect(first.status).toBe("paid");
+    expect(first.amount_paid).toBe(1500);
+    expect(first.billing_reason).toBe("subscription_create");
+    const item = sub.items.data[0]!;
+    // Anchored on the 31st: the next period ends on the last day of February.
+    expect(new Date(item.current_period_end * 1000).toISOString()).toBe("2026-02-28T12:00:00.000Z");
+
+    await h.emu.control.advanceClockTo(item.current_period_end);
+    const draft = (await h.stripe.invoices.list({ subscription: sub.id })).data[0]!;
+    expect(draft.status).toBe("draft");
+    expect(draft.billing_reason).toBe("subscription_cycle");
+    await h.emu.control.advanceClock(3600);
+    const paid = await h.stripe.invoices.retrieve(draft.id);
+    expect(paid.status).toBe("paid");
+    expect(paid.number).toMatch(/-0002$/);
+    const renewed = await h.stripe.subscriptions.retrieve(sub.id);
+    expect(new Date(renewed.items.data[0]!.current_period_end * 1000).toISOString()).toBe(
+      "2026-03-31T12:00:00.000Z",
+    );
+    const charges = await h.stripe.charges.list({ customer: customer.id });
+    expect(charges.data.map((c) => c.amount)).toEqual([1500, 1500]);
+    expect(await eventTypes()).toEqual(
+      expect.arrayContaining([
+        "customer.subscription.created",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+      ]),
+    );
+  });
+
+  it("runs a trial: free first invoice, trial_will_end three days before, then the first charge", async () => {
+    const price = await monthlyPrice(2000);
+    const customer = await customerWith("pm_card_visa");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 14,
+    });
+    expect(sub.status).toBe("trialing");
+    expect(sub.trial_end! - sub.trial_start!).toBe(14 * DAY);
+    const zero = await h.stripe.invoices.retrieve(sub.latest_invoice as string);
+    expect(zero.amount_due).toBe(0);
+    expect(zero.status).toBe("paid");
+    await h.emu.control.advanceClock(11 * DAY);
+    expect((await h.stripe.events.list({ type: "customer.subscription.trial_will_end" })).data).toHaveLength(
+      1,
+    );
+    await h.emu.control.advanceClock(3 * DAY + 3600);
+    const active = await h.stripe.subscriptions.retrieve(sub.id);
+    expect(active.status).toBe("active");
+    expect((await h.stripe.invoices.retrieve(active.latest_invoice as string)).amount_paid).toBe(2000);
+  });
+
+  it("retries a failing renewal, goes past_due, then cancels and marks the invoice uncollectible", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_chargeCustomerFail");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+    });
+    await h.emu.control.advanceClock(7 * DAY + 3600);
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+    const invoice = await h.stripe.invoices.retrieve(
+      (await h.stripe.subscriptions.retrieve(sub.id)).latest_invoice as string,
+    );
+    expect(invoice.status).toBe("open");
+    expect(invoice.attempt_count).toBe(1);
+    expect(invoice.next_payment_attempt).toBe(invoice.status_transitions.finalized_at! + 3 * DAY);
+    await h.emu.control.advanceClock(3 * DAY + 5 * DAY);
+    expect((await h.stripe.invoices.retrieve(invoice.id)).attempt_count).toBe(3);
+    await h.emu.control.advanceClock(7 * DAY);
+    const ended = await h.stripe.subscriptions.retrieve(sub.id);
+    expect(ended.status).toBe("canceled");
+    expect(ended.cancellation_details?.reason).toBe("payment_failed");
+    expect((await h.stripe.invoices.retrieve(invoice.id)).status).toBe("uncollectible");
+    const types = await eventTypes();
+    expect(types.filter((t) => t === "invoice.payment_failed")).toHaveLength(4);
+    expect(types).toContain("invoice.marked_uncollectible");
+    expect(types.at(-1)).toBe("customer.subscription.deleted");
+  });
+
+  it("recovers a past_due subscription when the invoice is paid with another card", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_chargeCustomerFail");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+    });
+    await h.emu.control.advanceClock(7 * DAY + 3600);
+    const invoiceId = (await h.stripe.subscriptions.retrieve(sub.id)).latest_invoice as string;
+    const good = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const paid = await h.stripe.invoices.pay(invoiceId, { payment_method: good.id });
+    expect(paid.status).toBe("paid");
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+  });
+
+  it("cancels now, or at the period end", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_visa");
+    const now = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    const canceled = await h.stripe.subscriptions.cancel(now.id);
+    expect(canceled.status).toBe("canceled");
+    expect(canceled.ended_at).not.toBeNull();
+    const later = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+    });
+    await h.stripe.subscriptions.update(later.id, { cancel_at_period_end: true });
+    await h.emu.control.advanceClockTo(later.items.data[0]!.current_period_end);
+    expect((await h.stripe.subscriptions.retrieve(later.id)).status).toBe("canceled");
+    expect((await h.stripe.subscriptions.list({ customer: customer.id })).data).toEqual([]);
+    expect(
+      (await h.stripe.subscriptions.list({ customer: customer.id, status: "canceled" })).data,
+    ).toHaveLength(2);
+  });
+
+  it("default_incomplete waits for the client to confirm the first payment, and expires after 23 hours", async () => {
+    const price = await monthlyPrice();
+    const customer = await h.stripe.customers.create({});
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      payment_behavior: "default_incomplete",
+      expand: ["latest_invoice.payments"],
+    });
+    expect(sub.status).toBe("incomplete");
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    const piId = invoice.payments!.data[0]!.payment.payment_intent as string;
+    const pi = await h.stripe.paymentIntents.confirm(piId, { payment_method: "pm_card_visa" });
+    expect(pi.status).toBe("succeeded");
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+
+    const abandoned = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      payment_behavior: "default_incomplete",
+    });
+    await h.emu.control.advanceClock(23 * 3600);
+    expect((await h.stripe.subscriptions.retrieve(abandoned.id)).status).toBe("incomplete_expired");
+    expect((await h.stripe.invoices.retrieve(abandoned.latest_invoice as string)).status).toBe("void");
+  });
+
+  it("refuses a customer without a payment method and a one-time price", async () => {
+    const price = await monthlyPrice();
+    const customer = await h.stripe.customers.create({});
+    const noPm = await failure(
+      h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] }),
+    );
+    expect(noPm.statusCode).toBe(400);
+    const oneTime = await h.stripe.prices.create({
+      currency: "aud",
+      unit_amount: 100,
+      product_data: { name: "x" },
+    });
+    const error = await failure(
+      h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: oneTime.id }] }),
+    );
+    expect(error.param).toBe("items[0][price]");
+  });
+});
+
+describe("test clocks", () => {
+  it("moves only the billing objects attached to it", async () => {
+    const start = await h.emu.control.now();
+    const clock = await h.stripe.testHelpers.testClocks.create({ frozen_time: start, name: "round" });
+    expect(clock.status).toBe("ready");
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_visa", clock.id);
+    expect(customer.test_clock).toBe(clock.id);
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    expect(sub.test_clock).toBe(clock.id);
+    await h.emu.control.advanceClock(40 * DAY);
+    expect((await h.stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(1);
+
+    const target = start + 31 * DAY + 7200;
+    const advancing = await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: target });
+    expect(advancing.status).toBe("advancing");
+    await expect
+      .poll(async () => (await h.stripe.testHelpers.testClocks.retrieve(clock.id)).status)
+      .toBe("ready");
+    expect((await h.stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time).toBe(target);
+    const invoices = (await h.stripe.invoices.list({ subscription: sub.id })).data;
+    expect(invoices.map((i) => i.status)).toEqual(["paid", "paid"]);
+    expect(invoices[0]!.created).toBe(start + 28 * DAY);
+    const back = await failure(h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: start }));
+    expect(back.param).toBe("frozen_time");
+    expect((await h.stripe.testHelpers.testClocks.del(clock.id)).deleted).toBe(true);
+  });
+});

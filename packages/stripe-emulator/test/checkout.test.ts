@@ -1,0 +1,118 @@
+import type Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DAY, failure, type Harness, harness } from "./support.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness({ settlementDelaySeconds: 3 * DAY });
+});
+afterAll(async () => h.emu.stop());
+beforeEach(async () => h.emu.control.reset());
+
+function session(extra: Partial<Stripe.Checkout.SessionCreateParams> = {}): Promise<Stripe.Checkout.Session> {
+  return h.stripe.checkout.sessions.create({
+    mode: "payment",
+    success_url: "https://susu.test/success",
+    line_items: [
+      { price_data: { currency: "aud", unit_amount: 2500, product_data: { name: "Booking" } }, quantity: 2 },
+    ],
+    payment_intent_data: { transfer_group: "booking_9", metadata: { booking: "b9" } },
+    metadata: { booking: "b9" },
+    ...extra,
+  });
+}
+
+async function types(): Promise<string[]> {
+  return (await h.stripe.events.list({ limit: 100 })).data.map((e) => e.type).reverse();
+}
+
+describe("checkout sessions", () => {
+  it("is open with no PaymentIntent until the customer pays by card, then complete and paid", async () => {
+    const s = await session();
+    expect(s.status).toBe("open");
+    expect(s.amount_total).toBe(5000);
+    expect(s.payment_intent).toBeNull();
+    expect(s.url).toContain(s.id);
+    const items = await h.stripe.checkout.sessions.listLineItems(s.id);
+    expect(items.data.map((i) => [i.quantity, i.amount_total, i.description])).toEqual([
+      [2, 5000, "Booking"],
+    ]);
+
+    const done = await h.emu.control.completeCheckoutSession(s.id, {
+      paymentMethod: "pm_card_visa",
+      email: "guest@example.com",
+    });
+    expect(done.status).toBe("complete");
+    expect(done.payment_status).toBe("paid");
+    const retrieved = await h.stripe.checkout.sessions.retrieve(s.id, { expand: ["payment_intent"] });
+    const pi = retrieved.payment_intent as Stripe.PaymentIntent;
+    expect(pi.status).toBe("succeeded");
+    expect(pi.amount).toBe(5000);
+    expect(pi.transfer_group).toBe("booking_9");
+    expect(pi.metadata).toEqual({ booking: "b9" });
+    expect(retrieved.customer_details?.email).toBe("guest@example.com");
+    expect(await types()).toContain("checkout.session.completed");
+    expect((await h.stripe.checkout.sessions.list({ payment_intent: pi.id })).data.map((x) => x.id)).toEqual([
+      s.id,
+    ]);
+  });
+
+  it("stays open after a declined card, so the customer can try again", async () => {
+    const s = await session();
+    await expect(
+      h.emu.control.completeCheckoutSession(s.id, { paymentMethod: "pm_card_chargeDeclined" }),
+    ).rejects.toThrow(/declined/);
+    expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("open");
+    const done = await h.emu.control.completeCheckoutSession(s.id, { paymentMethod: "pm_card_visa" });
+    expect(done.payment_status).toBe("paid");
+  });
+
+  it("completes unpaid with BECS, then reports the async outcome", async () => {
+    const ok = await session({ payment_method_types: ["au_becs_debit"] });
+    const bad = await session({ payment_method_types: ["au_becs_debit"] });
+    const okDone = await h.emu.control.completeCheckoutSession(ok.id, {
+      becs: { accountNumber: "000123456" },
+    });
+    await h.emu.control.completeCheckoutSession(bad.id, { becs: { accountNumber: "111111113" } });
+    expect(okDone.status).toBe("complete");
+    expect(okDone.payment_status).toBe("unpaid");
+    await h.emu.control.advanceClock(3 * DAY);
+    expect((await h.stripe.checkout.sessions.retrieve(ok.id)).payment_status).toBe("paid");
+    const asyncEvents = (
+      await h.stripe.events.list({
+        types: ["checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed"],
+      })
+    ).data;
+    expect(asyncEvents.map((e) => [e.type, (e.data.object as Stripe.Checkout.Session).id]).sort()).toEqual(
+      [
+        ["checkout.session.async_payment_failed", bad.id],
+        ["checkout.session.async_payment_succeeded", ok.id],
+      ].sort(),
+    );
+  });
+
+  it("expires on request or after 24 hours", async () => {
+    const a = await session();
+    const expired = await h.stripe.checkout.sessions.expire(a.id);
+    expect(expired.status).toBe("expired");
+    expect((await failure(h.stripe.checkout.sessions.expire(a.id))).statusCode).toBe(400);
+    const b = await session();
+    await h.emu.control.advanceClock(DAY);
+    expect((await h.stripe.checkout.sessions.retrieve(b.id)).status).toBe("expired");
+    expect((await types()).filter((t) => t === "checkout.session.expired")).toHaveLength(2);
+  });
+
+  it("validates its parameters", async () => {
+    expect(
+      (await failure(h.stripe.checkout.sessions.create({ mode: "payment", success_url: "https://x.test" })))
+        .param,
+    ).toBe("line_items");
+    const noUrl = await failure(
+      h.stripe.checkout.sessions.create({
+        mode: "payment",
+        line_items: [{ price: "price_missing", quantity: 1 }],
+      }),
+    );
+    expect(noUrl.param).toBe("success_url");
+  });
+});
