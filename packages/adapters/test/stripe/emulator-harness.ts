@@ -9,7 +9,11 @@ import {
   StripePaymentGateway,
   translateStripeEventWith,
 } from "../../src/stripe/index.js";
-import type { PaymentGatewayDriver, PaymentGatewayHarness } from "../contract/payment-gateway.contract.js";
+import type {
+  PaymentGatewayDriver,
+  PaymentGatewayHarness,
+  SavedMandate,
+} from "../contract/payment-gateway.contract.js";
 
 /** Emulator settings shared by the Stripe tests: Stripe's 3-day BECS delay, no fees to keep amounts plain. */
 export const EMULATOR_OPTIONS: EmulatorOptions = { port: 0, fees: false };
@@ -125,6 +129,8 @@ export interface StripeHarness extends PaymentGatewayHarness {
   /** An SDK client for what the port does not do (listing, confirming set-ups). */
   readonly stripe: Stripe;
   readonly events: EventFeed;
+  /** Like the driver's, for any account number (Stripe's disputed 666666660, the delayed ones, …). */
+  customerWithMandate(memberId: string, accountNumber: string): Promise<SavedMandate>;
 }
 
 /** Starts an emulator on a free port and wires the gateway and driver to it. */
@@ -135,25 +141,27 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
   const events = new EventFeed(stripe);
   let seq = 0;
 
+  const customerWithMandate = async (memberId: string, accountNumber: string): Promise<SavedMandate> => {
+    seq += 1;
+    const references = { groupId: "group_driver", memberId };
+    const customer = await gateway.createCustomer({
+      idempotencyKey: `driver:customer:${memberId}:${seq}`,
+      name: `Member ${memberId}`,
+      references,
+    });
+    if (customer.isErr()) throw new Error(customer.error.message);
+    const setup = await gateway.createDebitSetup({
+      idempotencyKey: `driver:setup:${memberId}:${seq}`,
+      customerId: customer.value.customerId,
+      references,
+    });
+    if (setup.isErr()) throw new Error(setup.error.message);
+    const accepted = await acceptBecsMandate(stripe, setup.value.setupIntentId, accountNumber);
+    return { customerId: customer.value.customerId, ...accepted };
+  };
+
   const driver: PaymentGatewayDriver = {
-    async customerWithMandate({ memberId, accountNumber }) {
-      seq += 1;
-      const references = { groupId: "group_driver", memberId };
-      const customer = await gateway.createCustomer({
-        idempotencyKey: `driver:customer:${memberId}:${seq}`,
-        name: `Member ${memberId}`,
-        references,
-      });
-      if (customer.isErr()) throw new Error(customer.error.message);
-      const setup = await gateway.createDebitSetup({
-        idempotencyKey: `driver:setup:${memberId}:${seq}`,
-        customerId: customer.value.customerId,
-        references,
-      });
-      if (setup.isErr()) throw new Error(setup.error.message);
-      const accepted = await acceptBecsMandate(stripe, setup.value.setupIntentId, accountNumber);
-      return { customerId: customer.value.customerId, ...accepted };
-    },
+    customerWithMandate: ({ memberId, accountNumber }) => customerWithMandate(memberId, accountNumber),
     async settle() {
       await emulator.control.advanceClock(SETTLEMENT_SECONDS);
       return roundFacts(await translateAll(gateway, await events.next()));
@@ -185,7 +193,7 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
       return countAll(stripe.transfers.list({ limit: 100, transfer_group: transferGroup }), () => true);
     },
   };
-  return { gateway, driver, emulator, stripe, events };
+  return { gateway, driver, emulator, stripe, events, customerWithMandate };
 }
 
 /** One webhook delivery as the endpoint received it: the raw bytes and the signature header. */
