@@ -424,7 +424,7 @@ describe("refunds", () => {
     expect(charge.amount_refunded).toBe(0);
     expect(await balance()).toEqual({ available: 0, pending: 0 });
     const types = (await h.stripe.events.list({ type: "charge.refund.updated" })).data;
-    expect((types[0]?.data.object as Stripe.Refund).status).toBe("canceled");
+    expect((types[0]!.data.object as Stripe.Refund).status).toBe("canceled");
   });
 });
 

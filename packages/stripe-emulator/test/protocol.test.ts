@@ -50,6 +50,16 @@ describe("authentication and errors", () => {
     expect(error.param).toBe("amount");
   });
 
+  it("rejects parameters the endpoint does not know, as Stripe does", async () => {
+    const error = await failure(
+      h.stripe.customers.create({ emial: "typo@example.com" } as Stripe.CustomerCreateParams),
+    );
+    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(error.message).toBe("Received unknown parameter: emial");
+    expect(error.param).toBe("emial");
+    expect((await h.stripe.customers.list()).data).toEqual([]);
+  });
+
   it("refuses an unknown Stripe-Account with a permission error", async () => {
     const error = await failure(h.stripe.customers.list({}, { stripeAccount: "acct_doesnotexist" }));
     expect(error).toBeInstanceOf(Stripe.errors.StripePermissionError);

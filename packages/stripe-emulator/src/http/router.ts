@@ -30,23 +30,26 @@ interface Route {
   segments: string[];
   pattern: string;
   handler: Handler;
+  known: ReadonlySet<string> | undefined;
 }
 
 export interface RouteMatch {
   handler: Handler;
   pattern: string;
   params: Record<string, string>;
+  /** Top-level parameters the endpoint accepts, when it declares them. */
+  known: ReadonlySet<string> | undefined;
 }
 
 /** Routes like `/v1/payment_intents/:id/confirm`, matched segment by segment. */
 export class Router {
   private readonly routes = new Map<string, Route[]>();
 
-  add(method: Method, pattern: string, handler: Handler): void {
+  add(method: Method, pattern: string, handler: Handler, known?: ReadonlySet<string>): void {
     const segments = pattern.split("/").filter(Boolean);
     const key = `${method} ${segments.length}`;
     const list = this.routes.get(key) ?? [];
-    list.push({ method, segments, pattern, handler });
+    list.push({ method, segments, pattern, handler, known });
     this.routes.set(key, list);
   }
 
@@ -54,8 +57,8 @@ export class Router {
     this.add("GET", pattern, handler);
   }
 
-  post(pattern: string, handler: Handler): void {
-    this.add("POST", pattern, handler);
+  post(pattern: string, handler: Handler, known?: ReadonlySet<string>): void {
+    this.add("POST", pattern, handler, known);
   }
 
   delete(pattern: string, handler: Handler): void {
@@ -86,7 +89,7 @@ export class Router {
         }
       }
       if (ok && score > bestScore) {
-        best = { handler: route.handler, pattern: `${method} ${route.pattern}`, params };
+        best = { handler: route.handler, pattern: `${method} ${route.pattern}`, params, known: route.known };
         bestScore = score;
       }
     }

@@ -234,6 +234,16 @@ export class ApiPipeline {
     const match = this.router.match(apiRequest.method, apiRequest.path)!;
     this.engine.currentRequest = { id: apiRequest.requestId, idempotency_key: idempotencyKey };
     try {
+      if (match.known) {
+        for (const key of Object.keys(apiRequest.params)) {
+          if (!match.known.has(key)) {
+            throw invalidRequest(`Received unknown parameter: ${key}`, {
+              param: key,
+              code: "parameter_unknown",
+            });
+          }
+        }
+      }
       const result = match.handler(apiRequest);
       const body =
         result instanceof RawJson

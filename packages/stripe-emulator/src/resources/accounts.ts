@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
 import { invalidParam, invalidRequest, permissionError, resourceMissing } from "../http/errors.js";
+import { ACCOUNT_CREATE, ACCOUNT_LINK_CREATE, ACCOUNT_UPDATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -248,42 +249,46 @@ export function registerAccounts(router: Router, engine: Engine): void {
     }
   };
 
-  router.post("/v1/accounts", (req) => {
-    platformOnly(req.onPlatform);
-    const type = optEnum(req.params, "type", ["custom", "express", "standard"]) ?? "standard";
-    const country = (optString(req.params, "country") ?? "AU").toUpperCase();
-    const id = newId("acct", 16);
-    const account: Stripe.Account = {
-      id,
-      object: "account",
-      business_profile: emptyProfile(),
-      business_type: null,
-      capabilities: {},
-      charges_enabled: false,
-      controller: { is_controller: true, type: "application" },
-      country,
-      created: engine.now(),
-      default_currency: optString(req.params, "default_currency") ?? (country === "AU" ? "aud" : "usd"),
-      details_submitted: false,
-      email: null,
-      external_accounts: {
-        object: "list",
-        data: [],
-        has_more: false,
-        url: `/v1/accounts/${id}/external_accounts`,
-      },
-      future_requirements: futureRequirements(),
-      metadata: {},
-      payouts_enabled: false,
-      requirements: requirements(ONBOARDING_FIELDS, "requirements.past_due"),
-      settings: null,
-      tos_acceptance: { date: null, ip: null, user_agent: null },
-      type,
-    };
-    applyAccountParams(account, req.params);
-    engine.store.insert<Stripe.Account, AccountMeta>("account", engine.platform, account, {});
-    return account;
-  });
+  router.post(
+    "/v1/accounts",
+    (req) => {
+      platformOnly(req.onPlatform);
+      const type = optEnum(req.params, "type", ["custom", "express", "standard"]) ?? "standard";
+      const country = (optString(req.params, "country") ?? "AU").toUpperCase();
+      const id = newId("acct", 16);
+      const account: Stripe.Account = {
+        id,
+        object: "account",
+        business_profile: emptyProfile(),
+        business_type: null,
+        capabilities: {},
+        charges_enabled: false,
+        controller: { is_controller: true, type: "application" },
+        country,
+        created: engine.now(),
+        default_currency: optString(req.params, "default_currency") ?? (country === "AU" ? "aud" : "usd"),
+        details_submitted: false,
+        email: null,
+        external_accounts: {
+          object: "list",
+          data: [],
+          has_more: false,
+          url: `/v1/accounts/${id}/external_accounts`,
+        },
+        future_requirements: futureRequirements(),
+        metadata: {},
+        payouts_enabled: false,
+        requirements: requirements(ONBOARDING_FIELDS, "requirements.past_due"),
+        settings: null,
+        tos_acceptance: { date: null, ip: null, user_agent: null },
+        type,
+      };
+      applyAccountParams(account, req.params);
+      engine.store.insert<Stripe.Account, AccountMeta>("account", engine.platform, account, {});
+      return account;
+    },
+    ACCOUNT_CREATE,
+  );
 
   router.get("/v1/accounts/:id", (req) => {
     if (!req.onPlatform && req.pathParams.id !== req.account) platformOnly(false);
@@ -295,12 +300,16 @@ export function registerAccounts(router: Router, engine: Engine): void {
     return platformAccount(engine);
   });
 
-  router.post("/v1/accounts/:id", (req) => {
-    platformOnly(req.onPlatform);
-    const account = getAccount(engine, req.pathParams.id!, "id");
-    updateAccountState(engine, account, (a) => applyAccountParams(a, req.params));
-    return account;
-  });
+  router.post(
+    "/v1/accounts/:id",
+    (req) => {
+      platformOnly(req.onPlatform);
+      const account = getAccount(engine, req.pathParams.id!, "id");
+      updateAccountState(engine, account, (a) => applyAccountParams(a, req.params));
+      return account;
+    },
+    ACCOUNT_UPDATE,
+  );
 
   router.delete("/v1/accounts/:id", (req) => {
     platformOnly(req.onPlatform);
@@ -360,30 +369,34 @@ export function registerAccounts(router: Router, engine: Engine): void {
     } satisfies Stripe.LoginLink;
   });
 
-  router.post("/v1/account_links", (req) => {
-    platformOnly(req.onPlatform);
-    const accountId = reqString(req.params, "account");
-    getAccount(engine, accountId, "account");
-    reqString(req.params, "type");
-    optEnum(req.params, "type", ["account_onboarding", "account_update"]);
-    const refreshUrl = reqString(req.params, "refresh_url");
-    const returnUrl = reqString(req.params, "return_url");
-    const token = randomToken(24);
-    const link: Stripe.AccountLink = {
-      object: "account_link",
-      created: engine.now(),
-      expires_at: engine.now() + engine.options.accountLinkTtlSeconds,
-      url: `${engine.baseUrl}/_emulator/account_links/${token}`,
-    };
-    // Stored under the token so the onboarding page can find it; account links have no id.
-    engine.store.insert<{ id: string; link: Stripe.AccountLink }, AccountLinkMeta>(
-      "account_link",
-      engine.platform,
-      { id: `alink_${token}`, link },
-      { token, account: accountId, refreshUrl, returnUrl, used: false },
-    );
-    return link;
-  });
+  router.post(
+    "/v1/account_links",
+    (req) => {
+      platformOnly(req.onPlatform);
+      const accountId = reqString(req.params, "account");
+      getAccount(engine, accountId, "account");
+      reqString(req.params, "type");
+      optEnum(req.params, "type", ["account_onboarding", "account_update"]);
+      const refreshUrl = reqString(req.params, "refresh_url");
+      const returnUrl = reqString(req.params, "return_url");
+      const token = randomToken(24);
+      const link: Stripe.AccountLink = {
+        object: "account_link",
+        created: engine.now(),
+        expires_at: engine.now() + engine.options.accountLinkTtlSeconds,
+        url: `${engine.baseUrl}/_emulator/account_links/${token}`,
+      };
+      // Stored under the token so the onboarding page can find it; account links have no id.
+      engine.store.insert<{ id: string; link: Stripe.AccountLink }, AccountLinkMeta>(
+        "account_link",
+        engine.platform,
+        { id: `alink_${token}`, link },
+        { token, account: accountId, refreshUrl, returnUrl, used: false },
+      );
+      return link;
+    },
+    ACCOUNT_LINK_CREATE,
+  );
 }
 
 /**

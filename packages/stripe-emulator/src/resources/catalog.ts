@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { parseCurrency } from "../core/money.js";
 import { invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
+import { PRICE_CREATE, PRODUCT_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -116,20 +117,24 @@ export function getPrice(engine: Engine, id: string, owner: string, param = "pri
 }
 
 export function registerCatalog(router: Router, engine: Engine): void {
-  router.post("/v1/products", (req) => {
-    const product = createProduct(engine, req.account, req.params);
-    const priceData = child(req.params, "default_price_data");
-    if (priceData) {
-      const price = createPrice(
-        engine,
-        req.account,
-        { ...priceData, product: product.id },
-        "default_price_data[",
-      );
-      product.default_price = price.id;
-    }
-    return product;
-  });
+  router.post(
+    "/v1/products",
+    (req) => {
+      const product = createProduct(engine, req.account, req.params);
+      const priceData = child(req.params, "default_price_data");
+      if (priceData) {
+        const price = createPrice(
+          engine,
+          req.account,
+          { ...priceData, product: product.id },
+          "default_price_data[",
+        );
+        product.default_price = price.id;
+      }
+      return product;
+    },
+    PRODUCT_CREATE,
+  );
 
   router.get("/v1/products/:id", (req) => {
     const record = engine.store.get<Stripe.Product, CatalogMeta>(
@@ -186,7 +191,7 @@ export function registerCatalog(router: Router, engine: Engine): void {
     return listOf("/v1/products", page);
   });
 
-  router.post("/v1/prices", (req) => createPrice(engine, req.account, req.params));
+  router.post("/v1/prices", (req) => createPrice(engine, req.account, req.params), PRICE_CREATE);
 
   router.get(
     "/v1/prices/:id",

@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
 import { invalidRequest, resourceMissing } from "../http/errors.js";
+import { REFUND_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -598,44 +599,48 @@ export function registerCharges(router: Router, engine: Engine): void {
     return listOf("/v1/charges", page);
   });
 
-  router.post("/v1/refunds", (req) => {
-    const chargeId = optString(req.params, "charge");
-    const piId = optString(req.params, "payment_intent");
-    let charge: Stripe.Charge;
-    if (chargeId) {
-      charge = engine.store.get<Stripe.Charge>("charge", chargeId, req.account, "charge", "charge").obj;
-    } else if (piId) {
-      const pi = engine.store.get<Stripe.PaymentIntent>(
-        "payment_intent",
-        piId,
-        req.account,
-        "payment_intent",
-        "payment_intent",
-      ).obj;
-      const latest = typeof pi.latest_charge === "string" ? pi.latest_charge : null;
-      const candidate = latest ? engine.store.record<Stripe.Charge>(latest)?.obj : undefined;
-      if (!candidate || (pi.status !== "succeeded" && pi.status !== "processing")) {
-        throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
-          code: "charge_not_refundable",
-          param: "payment_intent",
-        });
+  router.post(
+    "/v1/refunds",
+    (req) => {
+      const chargeId = optString(req.params, "charge");
+      const piId = optString(req.params, "payment_intent");
+      let charge: Stripe.Charge;
+      if (chargeId) {
+        charge = engine.store.get<Stripe.Charge>("charge", chargeId, req.account, "charge", "charge").obj;
+      } else if (piId) {
+        const pi = engine.store.get<Stripe.PaymentIntent>(
+          "payment_intent",
+          piId,
+          req.account,
+          "payment_intent",
+          "payment_intent",
+        ).obj;
+        const latest = typeof pi.latest_charge === "string" ? pi.latest_charge : null;
+        const candidate = latest ? engine.store.record<Stripe.Charge>(latest)?.obj : undefined;
+        if (!candidate || (pi.status !== "succeeded" && pi.status !== "processing")) {
+          throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+            code: "charge_not_refundable",
+            param: "payment_intent",
+          });
+        }
+        charge = candidate;
+      } else {
+        throw invalidRequest(
+          "One of the following params should be provided for this request: payment_intent or charge.",
+          {
+            code: "parameter_missing",
+          },
+        );
       }
-      charge = candidate;
-    } else {
-      throw invalidRequest(
-        "One of the following params should be provided for this request: payment_intent or charge.",
-        {
-          code: "parameter_missing",
-        },
-      );
-    }
-    return createRefund(engine, req.account, charge, {
-      amount: optInt(req.params, "amount"),
-      reason: optEnum(req.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]) ?? null,
-      metadata: applyMetadata({}, req.params),
-      reverseTransfer: optBool(req.params, "reverse_transfer") ?? false,
-    });
-  });
+      return createRefund(engine, req.account, charge, {
+        amount: optInt(req.params, "amount"),
+        reason: optEnum(req.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]) ?? null,
+        metadata: applyMetadata({}, req.params),
+        reverseTransfer: optBool(req.params, "reverse_transfer") ?? false,
+      });
+    },
+    REFUND_CREATE,
+  );
 
   router.get(
     "/v1/refunds/:id",

@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { invalidRequest, missingParam, resourceMissing, unexpectedState } from "../http/errors.js";
+import { CHECKOUT_SESSION_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -196,127 +197,131 @@ export function registerCheckout(router: Router, engine: Engine): void {
     }
   });
 
-  router.post("/v1/checkout/sessions", (req) => {
-    const p = req.params;
-    const mode = optEnum(p, "mode", ["payment", "setup", "subscription"]);
-    if (!mode) throw missingParam("mode");
-    if (mode !== "payment") {
-      throw invalidRequest(`The emulator supports Checkout Sessions in payment mode only (got ${mode}).`, {
-        param: "mode",
+  router.post(
+    "/v1/checkout/sessions",
+    (req) => {
+      const p = req.params;
+      const mode = optEnum(p, "mode", ["payment", "setup", "subscription"]);
+      if (!mode) throw missingParam("mode");
+      if (mode !== "payment") {
+        throw invalidRequest(`The emulator supports Checkout Sessions in payment mode only (got ${mode}).`, {
+          param: "mode",
+        });
+      }
+      const successUrl = optString(p, "success_url") || null;
+      const uiMode = optEnum(p, "ui_mode", ["custom", "embedded", "hosted"]) ?? "hosted";
+      if (uiMode === "hosted" && !successUrl) throw missingParam("success_url");
+      const items = optArray(p, "line_items");
+      if (!items || items.length === 0) throw missingParam("line_items");
+      const lineItems = items.map((item, i) => {
+        if (!isParams(item)) throw invalidRequest("Invalid line item", { param: `line_items[${i}]` });
+        return lineItemFrom(engine, req.account, item, i);
       });
-    }
-    const successUrl = optString(p, "success_url") || null;
-    const uiMode = optEnum(p, "ui_mode", ["custom", "embedded", "hosted"]) ?? "hosted";
-    if (uiMode === "hosted" && !successUrl) throw missingParam("success_url");
-    const items = optArray(p, "line_items");
-    if (!items || items.length === 0) throw missingParam("line_items");
-    const lineItems = items.map((item, i) => {
-      if (!isParams(item)) throw invalidRequest("Invalid line item", { param: `line_items[${i}]` });
-      return lineItemFrom(engine, req.account, item, i);
-    });
-    const currency = lineItems[0]!.currency;
-    if (lineItems.some((li) => li.currency !== currency)) {
-      throw invalidRequest("All line items must use the same currency.", { param: "line_items" });
-    }
-    const total = lineItems.reduce((sum, li) => sum + li.amount_total, 0);
-    const customer = optString(p, "customer") || null;
-    if (customer) getCustomer(engine, customer, req.account);
-    const pid = child(p, "payment_intent_data") ?? {};
-    const transfer = child(pid, "transfer_data", "payment_intent_data[");
-    const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
-    const id = newId("cs_test", 58);
-    const session: Stripe.Checkout.Session = {
-      id,
-      object: "checkout.session",
-      adaptive_pricing: null,
-      after_expiration: null,
-      allow_promotion_codes: null,
-      amount_subtotal: total,
-      amount_total: total,
-      automatic_tax: { enabled: false, liability: null, provider: null, status: null },
-      billing_address_collection: null,
-      cancel_url: optString(p, "cancel_url") || null,
-      client_reference_id: optString(p, "client_reference_id") || null,
-      client_secret: null,
-      collected_information: null,
-      consent: null,
-      consent_collection: null,
-      created: engine.now(),
-      currency,
-      currency_conversion: null,
-      custom_fields: [],
-      custom_text: {
-        after_submit: null,
-        shipping_address: null,
-        submit: null,
-        terms_of_service_acceptance: null,
-      },
-      customer,
-      customer_account: null,
-      customer_creation: customer ? null : "if_required",
-      customer_details: null,
-      customer_email: optString(p, "customer_email") || null,
-      discounts: [],
-      expires_at: expiresAt,
-      integration_identifier: null,
-      invoice: null,
-      invoice_creation: null,
-      livemode: false,
-      locale: null,
-      managed_payments: null,
-      metadata: applyMetadata({}, p),
-      mode,
-      origin_context: null,
-      payment_intent: null,
-      payment_link: null,
-      payment_method_collection: "if_required",
-      payment_method_configuration_details: null,
-      payment_method_options: {},
-      payment_method_types: optStringArray(p, "payment_method_types") ?? ["card"],
-      payment_status: "unpaid",
-      permissions: null,
-      recovered_from: null,
-      saved_payment_method_options: null,
-      setup_intent: null,
-      shipping_address_collection: null,
-      shipping_cost: null,
-      shipping_options: [],
-      status: "open",
-      submit_type: null,
-      subscription: null,
-      success_url: successUrl,
-      total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
-      ui_mode: uiMode,
-      url: `${engine.baseUrl}/_emulator/checkout/sessions/${id}`,
-      wallet_options: null,
-    };
-    const transferAmount = transfer
-      ? optInt(transfer, "amount", "payment_intent_data[transfer_data][")
-      : undefined;
-    engine.store.insert<Stripe.Checkout.Session, CheckoutMeta>("checkout.session", req.account, session, {
-      lineItems,
-      paymentIntentData: {
-        description: optString(pid, "description") || null,
-        metadata: applyMetadata({}, pid),
-        captureMethod:
-          optEnum(pid, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic_async",
-        setupFutureUsage: optEnum(pid, "setup_future_usage", ["off_session", "on_session"]) ?? null,
-        transferGroup: optString(pid, "transfer_group") || null,
-        transferData: transfer
-          ? {
-              destination: reqString(transfer, "destination", "payment_intent_data[transfer_data]["),
-              ...(transferAmount !== undefined ? { amount: transferAmount } : {}),
-            }
-          : null,
-        applicationFeeAmount: optInt(pid, "application_fee_amount") ?? null,
-        onBehalfOf: optString(pid, "on_behalf_of") || null,
-        statementDescriptor: optString(pid, "statement_descriptor") || null,
-        receiptEmail: optString(pid, "receipt_email") || null,
-      },
-    });
-    engine.scheduler.schedule("main", expiresAt, EXPIRE_TASK, id);
-    return session;
-  });
+      const currency = lineItems[0]!.currency;
+      if (lineItems.some((li) => li.currency !== currency)) {
+        throw invalidRequest("All line items must use the same currency.", { param: "line_items" });
+      }
+      const total = lineItems.reduce((sum, li) => sum + li.amount_total, 0);
+      const customer = optString(p, "customer") || null;
+      if (customer) getCustomer(engine, customer, req.account);
+      const pid = child(p, "payment_intent_data") ?? {};
+      const transfer = child(pid, "transfer_data", "payment_intent_data[");
+      const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
+      const id = newId("cs_test", 58);
+      const session: Stripe.Checkout.Session = {
+        id,
+        object: "checkout.session",
+        adaptive_pricing: null,
+        after_expiration: null,
+        allow_promotion_codes: null,
+        amount_subtotal: total,
+        amount_total: total,
+        automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+        billing_address_collection: null,
+        cancel_url: optString(p, "cancel_url") || null,
+        client_reference_id: optString(p, "client_reference_id") || null,
+        client_secret: null,
+        collected_information: null,
+        consent: null,
+        consent_collection: null,
+        created: engine.now(),
+        currency,
+        currency_conversion: null,
+        custom_fields: [],
+        custom_text: {
+          after_submit: null,
+          shipping_address: null,
+          submit: null,
+          terms_of_service_acceptance: null,
+        },
+        customer,
+        customer_account: null,
+        customer_creation: customer ? null : "if_required",
+        customer_details: null,
+        customer_email: optString(p, "customer_email") || null,
+        discounts: [],
+        expires_at: expiresAt,
+        integration_identifier: null,
+        invoice: null,
+        invoice_creation: null,
+        livemode: false,
+        locale: null,
+        managed_payments: null,
+        metadata: applyMetadata({}, p),
+        mode,
+        origin_context: null,
+        payment_intent: null,
+        payment_link: null,
+        payment_method_collection: "if_required",
+        payment_method_configuration_details: null,
+        payment_method_options: {},
+        payment_method_types: optStringArray(p, "payment_method_types") ?? ["card"],
+        payment_status: "unpaid",
+        permissions: null,
+        recovered_from: null,
+        saved_payment_method_options: null,
+        setup_intent: null,
+        shipping_address_collection: null,
+        shipping_cost: null,
+        shipping_options: [],
+        status: "open",
+        submit_type: null,
+        subscription: null,
+        success_url: successUrl,
+        total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+        ui_mode: uiMode,
+        url: `${engine.baseUrl}/_emulator/checkout/sessions/${id}`,
+        wallet_options: null,
+      };
+      const transferAmount = transfer
+        ? optInt(transfer, "amount", "payment_intent_data[transfer_data][")
+        : undefined;
+      engine.store.insert<Stripe.Checkout.Session, CheckoutMeta>("checkout.session", req.account, session, {
+        lineItems,
+        paymentIntentData: {
+          description: optString(pid, "description") || null,
+          metadata: applyMetadata({}, pid),
+          captureMethod:
+            optEnum(pid, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic_async",
+          setupFutureUsage: optEnum(pid, "setup_future_usage", ["off_session", "on_session"]) ?? null,
+          transferGroup: optString(pid, "transfer_group") || null,
+          transferData: transfer
+            ? {
+                destination: reqString(transfer, "destination", "payment_intent_data[transfer_data]["),
+                ...(transferAmount !== undefined ? { amount: transferAmount } : {}),
+              }
+            : null,
+          applicationFeeAmount: optInt(pid, "application_fee_amount") ?? null,
+          onBehalfOf: optString(pid, "on_behalf_of") || null,
+          statementDescriptor: optString(pid, "statement_descriptor") || null,
+          receiptEmail: optString(pid, "receipt_email") || null,
+        },
+      });
+      engine.scheduler.schedule("main", expiresAt, EXPIRE_TASK, id);
+      return session;
+    },
+    CHECKOUT_SESSION_CREATE,
+  );
 
   router.get("/v1/checkout/sessions/:id", (req) => {
     const record = sessionFor(engine, req.pathParams.id!);

@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { MAIN_CLOCK } from "../core/scheduler.js";
 import { resourceMissing } from "../http/errors.js";
+import { CUSTOMER_CREATE, CUSTOMER_UPDATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -51,46 +52,50 @@ function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
 }
 
 export function registerCustomers(router: Router, engine: Engine): void {
-  router.post("/v1/customers", (req) => {
-    const testClock = optString(req.params, "test_clock");
-    if (testClock !== undefined && !engine.store.find("test_helpers.test_clock", testClock, req.account)) {
-      throw resourceMissing("test_clock", testClock, "test_clock");
-    }
-    const customer: Stripe.Customer = {
-      id: newId("cus", 14),
-      object: "customer",
-      address: null,
-      balance: 0,
-      created: testClock ? engine.now(testClock) : engine.now(),
-      currency: null,
-      default_source: null,
-      delinquent: false,
-      description: null,
-      email: null,
-      invoice_prefix: newId("x", 8).slice(2).toUpperCase(),
-      invoice_settings: {
-        custom_fields: null,
-        default_payment_method: null,
-        footer: null,
-        rendering_options: null,
-      },
-      livemode: false,
-      metadata: {},
-      name: null,
-      next_invoice_sequence: 1,
-      phone: null,
-      preferred_locales: [],
-      shipping: null,
-      tax_exempt: "none",
-      test_clock: testClock ?? null,
-    };
-    applyCustomerParams(customer, req.params);
-    const pm = optString(req.params, "payment_method");
-    engine.store.insert<Stripe.Customer, CustomerMeta>("customer", req.account, customer, {});
-    engine.emit("customer.created", customer, req.account);
-    if (pm) attachPaymentMethod(engine, pm, customer.id, req.account);
-    return customer;
-  });
+  router.post(
+    "/v1/customers",
+    (req) => {
+      const testClock = optString(req.params, "test_clock");
+      if (testClock !== undefined && !engine.store.find("test_helpers.test_clock", testClock, req.account)) {
+        throw resourceMissing("test_clock", testClock, "test_clock");
+      }
+      const customer: Stripe.Customer = {
+        id: newId("cus", 14),
+        object: "customer",
+        address: null,
+        balance: 0,
+        created: testClock ? engine.now(testClock) : engine.now(),
+        currency: null,
+        default_source: null,
+        delinquent: false,
+        description: null,
+        email: null,
+        invoice_prefix: newId("x", 8).slice(2).toUpperCase(),
+        invoice_settings: {
+          custom_fields: null,
+          default_payment_method: null,
+          footer: null,
+          rendering_options: null,
+        },
+        livemode: false,
+        metadata: {},
+        name: null,
+        next_invoice_sequence: 1,
+        phone: null,
+        preferred_locales: [],
+        shipping: null,
+        tax_exempt: "none",
+        test_clock: testClock ?? null,
+      };
+      applyCustomerParams(customer, req.params);
+      const pm = optString(req.params, "payment_method");
+      engine.store.insert<Stripe.Customer, CustomerMeta>("customer", req.account, customer, {});
+      engine.emit("customer.created", customer, req.account);
+      if (pm) attachPaymentMethod(engine, pm, customer.id, req.account);
+      return customer;
+    },
+    CUSTOMER_CREATE,
+  );
 
   router.get("/v1/customers/:id", (req) => {
     const id = req.pathParams.id!;
@@ -101,13 +106,17 @@ export function registerCustomers(router: Router, engine: Engine): void {
     return record.obj;
   });
 
-  router.post("/v1/customers/:id", (req) => {
-    const customer = getCustomer(engine, req.pathParams.id!, req.account, "id");
-    const before = JSON.parse(JSON.stringify(customer)) as Stripe.Customer;
-    applyCustomerParams(customer, req.params);
-    engine.emit("customer.updated", customer, req.account, { previous: changed(before, customer) });
-    return customer;
-  });
+  router.post(
+    "/v1/customers/:id",
+    (req) => {
+      const customer = getCustomer(engine, req.pathParams.id!, req.account, "id");
+      const before = JSON.parse(JSON.stringify(customer)) as Stripe.Customer;
+      applyCustomerParams(customer, req.params);
+      engine.emit("customer.updated", customer, req.account, { previous: changed(before, customer) });
+      return customer;
+    },
+    CUSTOMER_UPDATE,
+  );
 
   router.delete("/v1/customers/:id", (req) => {
     const id = req.pathParams.id!;

@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { renderEvent } from "../core/events.js";
 import { newId, randomToken } from "../core/ids.js";
 import { invalidParam, resourceMissing } from "../http/errors.js";
+import { WEBHOOK_ENDPOINT_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   matchesRange,
@@ -98,20 +99,24 @@ export function registerEvents(router: Router, engine: Engine): void {
     return new RawJson(`{"object":"list","data":[${data}],"has_more":${result.has_more},"url":"/v1/events"}`);
   });
 
-  router.post("/v1/webhook_endpoints", (req) => {
-    const enabledEvents = optStringArray(req.params, "enabled_events");
-    if (!enabledEvents || enabledEvents.length === 0) reqString(req.params, "enabled_events");
-    const connect = optBool(req.params, "connect") ?? false;
-    return createEndpoint(engine, {
-      url: validUrl(reqString(req.params, "url")),
-      enabledEvents: enabledEvents ?? [],
-      description: optString(req.params, "description") || null,
-      metadata: applyMetadata({}, req.params),
-      apiVersion: optString(req.params, "api_version") || null,
-      secret: newWebhookSecret(),
-      meta: { platformEvents: !connect, connectEvents: connect },
-    });
-  });
+  router.post(
+    "/v1/webhook_endpoints",
+    (req) => {
+      const enabledEvents = optStringArray(req.params, "enabled_events");
+      if (!enabledEvents || enabledEvents.length === 0) reqString(req.params, "enabled_events");
+      const connect = optBool(req.params, "connect") ?? false;
+      return createEndpoint(engine, {
+        url: validUrl(reqString(req.params, "url")),
+        enabledEvents: enabledEvents ?? [],
+        description: optString(req.params, "description") || null,
+        metadata: applyMetadata({}, req.params),
+        apiVersion: optString(req.params, "api_version") || null,
+        secret: newWebhookSecret(),
+        meta: { platformEvents: !connect, connectEvents: connect },
+      });
+    },
+    WEBHOOK_ENDPOINT_CREATE,
+  );
 
   router.get("/v1/webhook_endpoints/:id", (req) =>
     withoutSecret(

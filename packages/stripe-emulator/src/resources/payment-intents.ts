@@ -5,6 +5,13 @@ import { parseCurrency, validateChargeAmount } from "../core/money.js";
 import type { StoredRecord } from "../core/store.js";
 import { cardError, invalidParam, invalidRequest, resourceMissing, unexpectedState } from "../http/errors.js";
 import {
+  PAYMENT_INTENT_CANCEL,
+  PAYMENT_INTENT_CAPTURE,
+  PAYMENT_INTENT_CONFIRM,
+  PAYMENT_INTENT_CREATE,
+  PAYMENT_INTENT_UPDATE,
+} from "../http/known-params.js";
+import {
   applyMetadata,
   child,
   matchesRange,
@@ -538,56 +545,60 @@ function confirmInputFrom(params: Params): ConfirmInput {
 export function registerPaymentIntents(router: Router, engine: Engine): void {
   engine.onTask(SETTLE_TASK, (ref) => settle(engine, ref));
 
-  router.post("/v1/payment_intents", (req) => {
-    const p = req.params;
-    const transfer = child(p, "transfer_data");
-    const types = optStringArray(p, "payment_method_types");
-    const confirm = optBool(p, "confirm") ?? false;
-    const offSession = offSessionParam(p);
-    if (offSession !== undefined && !confirm) {
-      throw invalidParam("off_session", "off_session can only be used when confirm=true.");
-    }
-    const automatic = child(p, "automatic_payment_methods");
-    if (automatic && types) {
-      throw invalidRequest(
-        "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
-        {
-          param: "automatic_payment_methods",
-        },
-      );
-    }
-    const record = createPaymentIntent(engine, req.account, {
-      amount: reqInt(p, "amount"),
-      currency: parseCurrency(reqString(p, "currency")),
-      customer: optString(p, "customer") || null,
-      description: optString(p, "description") || null,
-      metadata: applyMetadata({}, p),
-      paymentMethod: optString(p, "payment_method") || null,
-      paymentMethodTypes: types ?? null,
-      captureMethod:
-        optEnum(p, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic_async",
-      setupFutureUsage: optEnum(p, "setup_future_usage", ["off_session", "on_session"]) ?? null,
-      transferGroup: optString(p, "transfer_group") || null,
-      transferData: transfer
-        ? {
-            destination: reqString(transfer, "destination", "transfer_data["),
-            ...(optInt(transfer, "amount", "transfer_data[") !== undefined
-              ? { amount: optInt(transfer, "amount", "transfer_data[")! }
-              : {}),
-          }
-        : null,
-      applicationFeeAmount: optInt(p, "application_fee_amount") ?? null,
-      onBehalfOf: optString(p, "on_behalf_of") || null,
-      statementDescriptor: optString(p, "statement_descriptor") || null,
-      receiptEmail: optString(p, "receipt_email") || null,
-    });
-    if (!confirm) return record.obj;
-    const input = confirmInputFrom(p);
-    // The payment method named at creation is already resolved on the object.
-    delete input.paymentMethod;
-    delete input.setupFutureUsage;
-    return confirmPaymentIntent(engine, record, input);
-  });
+  router.post(
+    "/v1/payment_intents",
+    (req) => {
+      const p = req.params;
+      const transfer = child(p, "transfer_data");
+      const types = optStringArray(p, "payment_method_types");
+      const confirm = optBool(p, "confirm") ?? false;
+      const offSession = offSessionParam(p);
+      if (offSession !== undefined && !confirm) {
+        throw invalidParam("off_session", "off_session can only be used when confirm=true.");
+      }
+      const automatic = child(p, "automatic_payment_methods");
+      if (automatic && types) {
+        throw invalidRequest(
+          "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+          {
+            param: "automatic_payment_methods",
+          },
+        );
+      }
+      const record = createPaymentIntent(engine, req.account, {
+        amount: reqInt(p, "amount"),
+        currency: parseCurrency(reqString(p, "currency")),
+        customer: optString(p, "customer") || null,
+        description: optString(p, "description") || null,
+        metadata: applyMetadata({}, p),
+        paymentMethod: optString(p, "payment_method") || null,
+        paymentMethodTypes: types ?? null,
+        captureMethod:
+          optEnum(p, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic_async",
+        setupFutureUsage: optEnum(p, "setup_future_usage", ["off_session", "on_session"]) ?? null,
+        transferGroup: optString(p, "transfer_group") || null,
+        transferData: transfer
+          ? {
+              destination: reqString(transfer, "destination", "transfer_data["),
+              ...(optInt(transfer, "amount", "transfer_data[") !== undefined
+                ? { amount: optInt(transfer, "amount", "transfer_data[")! }
+                : {}),
+            }
+          : null,
+        applicationFeeAmount: optInt(p, "application_fee_amount") ?? null,
+        onBehalfOf: optString(p, "on_behalf_of") || null,
+        statementDescriptor: optString(p, "statement_descriptor") || null,
+        receiptEmail: optString(p, "receipt_email") || null,
+      });
+      if (!confirm) return record.obj;
+      const input = confirmInputFrom(p);
+      // The payment method named at creation is already resolved on the object.
+      delete input.paymentMethod;
+      delete input.setupFutureUsage;
+      return confirmPaymentIntent(engine, record, input);
+    },
+    PAYMENT_INTENT_CREATE,
+  );
 
   router.get(
     "/v1/payment_intents/:id",
@@ -600,114 +611,134 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
       ).obj,
   );
 
-  router.post("/v1/payment_intents/:id", (req) => {
-    const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
-      "payment_intent",
-      req.pathParams.id!,
-      req.account,
-      "payment_intent",
-    );
-    const pi = record.obj;
-    const p = req.params;
-    const touchesPayment = ["amount", "currency", "payment_method", "payment_method_types", "customer"].some(
-      (k) => p[k] !== undefined,
-    );
-    if (touchesPayment && !CONFIRMABLE.includes(pi.status)) {
-      throw unexpectedState(
-        `You cannot update this PaymentIntent because it has a status of ${pi.status}. Updates are only allowed when the status is one of: requires_payment_method, requires_confirmation, requires_action.`,
+  router.post(
+    "/v1/payment_intents/:id",
+    (req) => {
+      const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
+        "payment_intent",
+        req.pathParams.id!,
+        req.account,
+        "payment_intent",
       );
-    }
-    const amount = optInt(p, "amount");
-    const currency = optString(p, "currency");
-    if (currency !== undefined) pi.currency = parseCurrency(currency);
-    if (amount !== undefined) {
-      validateChargeAmount(amount, pi.currency);
-      pi.amount = amount;
-    }
-    const customer = optNullableString(p, "customer");
-    if (customer) getCustomer(engine, customer, req.account);
-    if (customer !== undefined) pi.customer = customer;
-    const description = optNullableString(p, "description");
-    if (description !== undefined) pi.description = description;
-    const group = optNullableString(p, "transfer_group");
-    if (group !== undefined) pi.transfer_group = group;
-    const fee = optInt(p, "application_fee_amount");
-    if (fee !== undefined) pi.application_fee_amount = fee;
-    const types = optStringArray(p, "payment_method_types");
-    if (types) pi.payment_method_types = types;
-    const pm = optString(p, "payment_method");
-    if (pm) {
-      pi.payment_method = resolvePaymentMethod(engine, pm, req.account).obj.id;
-      pi.status = "requires_confirmation";
-    }
-    pi.metadata = applyMetadata(pi.metadata, p);
-    return pi;
-  });
+      const pi = record.obj;
+      const p = req.params;
+      const touchesPayment = [
+        "amount",
+        "currency",
+        "payment_method",
+        "payment_method_types",
+        "customer",
+      ].some((k) => p[k] !== undefined);
+      if (touchesPayment && !CONFIRMABLE.includes(pi.status)) {
+        throw unexpectedState(
+          `You cannot update this PaymentIntent because it has a status of ${pi.status}. Updates are only allowed when the status is one of: requires_payment_method, requires_confirmation, requires_action.`,
+        );
+      }
+      const amount = optInt(p, "amount");
+      const currency = optString(p, "currency");
+      if (currency !== undefined) pi.currency = parseCurrency(currency);
+      if (amount !== undefined) {
+        validateChargeAmount(amount, pi.currency);
+        pi.amount = amount;
+      }
+      const customer = optNullableString(p, "customer");
+      if (customer) getCustomer(engine, customer, req.account);
+      if (customer !== undefined) pi.customer = customer;
+      const description = optNullableString(p, "description");
+      if (description !== undefined) pi.description = description;
+      const group = optNullableString(p, "transfer_group");
+      if (group !== undefined) pi.transfer_group = group;
+      const fee = optInt(p, "application_fee_amount");
+      if (fee !== undefined) pi.application_fee_amount = fee;
+      const types = optStringArray(p, "payment_method_types");
+      if (types) pi.payment_method_types = types;
+      const pm = optString(p, "payment_method");
+      if (pm) {
+        pi.payment_method = resolvePaymentMethod(engine, pm, req.account).obj.id;
+        pi.status = "requires_confirmation";
+      }
+      pi.metadata = applyMetadata(pi.metadata, p);
+      return pi;
+    },
+    PAYMENT_INTENT_UPDATE,
+  );
 
-  router.post("/v1/payment_intents/:id/confirm", (req) => {
-    const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
-      "payment_intent",
-      req.pathParams.id!,
-      req.account,
-      "payment_intent",
-    );
-    return confirmPaymentIntent(engine, record, confirmInputFrom(req.params));
-  });
-
-  router.post("/v1/payment_intents/:id/capture", (req) => {
-    const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
-      "payment_intent",
-      req.pathParams.id!,
-      req.account,
-      "payment_intent",
-    );
-    const pi = record.obj;
-    if (pi.status !== "requires_capture") {
-      throw unexpectedState(
-        `This PaymentIntent could not be captured because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.`,
+  router.post(
+    "/v1/payment_intents/:id/confirm",
+    (req) => {
+      const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
+        "payment_intent",
+        req.pathParams.id!,
+        req.account,
+        "payment_intent",
       );
-    }
-    const amount = optInt(req.params, "amount_to_capture") ?? pi.amount_capturable;
-    if (amount <= 0 || amount > pi.amount_capturable) {
-      throw invalidParam(
-        "amount_to_capture",
-        "The amount to capture must be a positive integer no greater than amount_capturable.",
-      );
-    }
-    const fee = optInt(req.params, "application_fee_amount");
-    if (fee !== undefined) pi.application_fee_amount = fee;
-    pi.metadata = applyMetadata(pi.metadata, req.params);
-    const charge = engine.store.record<Stripe.Charge>(pi.latest_charge as string)!.obj;
-    charge.captured = true;
-    charge.amount_captured = amount;
-    charge.amount_refunded = charge.amount - amount;
-    fundCharge(engine, record.owner, charge, amount);
-    engine.emit("charge.captured", charge, record.owner);
-    const pm = engine.store.record<Stripe.PaymentMethod, PaymentMethodMeta>(pi.payment_method as string) as
-      | PaymentMethodRecord
-      | undefined;
-    paymentSucceeded(engine, record, charge, pm);
-    return pi;
-  });
+      return confirmPaymentIntent(engine, record, confirmInputFrom(req.params));
+    },
+    PAYMENT_INTENT_CONFIRM,
+  );
 
-  router.post("/v1/payment_intents/:id/cancel", (req) => {
-    const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
-      "payment_intent",
-      req.pathParams.id!,
-      req.account,
-      "payment_intent",
-    );
-    return cancelPaymentIntent(
-      engine,
-      record,
-      optEnum(req.params, "cancellation_reason", [
-        "abandoned",
-        "duplicate",
-        "fraudulent",
-        "requested_by_customer",
-      ]) ?? null,
-    );
-  });
+  router.post(
+    "/v1/payment_intents/:id/capture",
+    (req) => {
+      const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
+        "payment_intent",
+        req.pathParams.id!,
+        req.account,
+        "payment_intent",
+      );
+      const pi = record.obj;
+      if (pi.status !== "requires_capture") {
+        throw unexpectedState(
+          `This PaymentIntent could not be captured because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.`,
+        );
+      }
+      const amount = optInt(req.params, "amount_to_capture") ?? pi.amount_capturable;
+      if (amount <= 0 || amount > pi.amount_capturable) {
+        throw invalidParam(
+          "amount_to_capture",
+          "The amount to capture must be a positive integer no greater than amount_capturable.",
+        );
+      }
+      const fee = optInt(req.params, "application_fee_amount");
+      if (fee !== undefined) pi.application_fee_amount = fee;
+      pi.metadata = applyMetadata(pi.metadata, req.params);
+      const charge = engine.store.record<Stripe.Charge>(pi.latest_charge as string)!.obj;
+      charge.captured = true;
+      charge.amount_captured = amount;
+      charge.amount_refunded = charge.amount - amount;
+      fundCharge(engine, record.owner, charge, amount);
+      engine.emit("charge.captured", charge, record.owner);
+      const pm = engine.store.record<Stripe.PaymentMethod, PaymentMethodMeta>(pi.payment_method as string) as
+        | PaymentMethodRecord
+        | undefined;
+      paymentSucceeded(engine, record, charge, pm);
+      return pi;
+    },
+    PAYMENT_INTENT_CAPTURE,
+  );
+
+  router.post(
+    "/v1/payment_intents/:id/cancel",
+    (req) => {
+      const record = engine.store.get<Stripe.PaymentIntent, PaymentIntentMeta>(
+        "payment_intent",
+        req.pathParams.id!,
+        req.account,
+        "payment_intent",
+      );
+      return cancelPaymentIntent(
+        engine,
+        record,
+        optEnum(req.params, "cancellation_reason", [
+          "abandoned",
+          "duplicate",
+          "fraudulent",
+          "requested_by_customer",
+        ]) ?? null,
+      );
+    },
+    PAYMENT_INTENT_CANCEL,
+  );
 
   router.get("/v1/payment_intents", (req) => {
     const customer = optString(req.params, "customer");

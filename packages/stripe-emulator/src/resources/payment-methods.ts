@@ -3,6 +3,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { cardError, invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
+import { PAYMENT_METHOD_ATTACH, PAYMENT_METHOD_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -236,10 +237,14 @@ export function attachPaymentMethod(
 }
 
 export function registerPaymentMethods(router: Router, engine: Engine): void {
-  router.post("/v1/payment_methods", (req) => {
-    const record = createPaymentMethod(engine, req.params, req.account);
-    return record.obj;
-  });
+  router.post(
+    "/v1/payment_methods",
+    (req) => {
+      const record = createPaymentMethod(engine, req.params, req.account);
+      return record.obj;
+    },
+    PAYMENT_METHOD_CREATE,
+  );
 
   router.get("/v1/payment_methods/:id", (req) => {
     return engine.store.get<Stripe.PaymentMethod>(
@@ -275,10 +280,14 @@ export function registerPaymentMethods(router: Router, engine: Engine): void {
     return pm;
   });
 
-  router.post("/v1/payment_methods/:id/attach", (req) => {
-    const customer = reqString(req.params, "customer");
-    return attachPaymentMethod(engine, req.pathParams.id!, customer, req.account);
-  });
+  router.post(
+    "/v1/payment_methods/:id/attach",
+    (req) => {
+      const customer = reqString(req.params, "customer");
+      return attachPaymentMethod(engine, req.pathParams.id!, customer, req.account);
+    },
+    PAYMENT_METHOD_ATTACH,
+  );
 
   router.post("/v1/payment_methods/:id/detach", (req) => {
     const pm = engine.store.get<Stripe.PaymentMethod>(

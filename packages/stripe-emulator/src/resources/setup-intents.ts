@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
 import type { StoredRecord } from "../core/store.js";
 import { cardError, invalidRequest, unexpectedState } from "../http/errors.js";
+import { SETUP_INTENT_CONFIRM, SETUP_INTENT_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   child,
@@ -97,55 +98,59 @@ function confirmSetupIntent(engine: Engine, record: SetupIntentRecord, params: P
 }
 
 export function registerSetupIntents(router: Router, engine: Engine): void {
-  router.post("/v1/setup_intents", (req) => {
-    const p = req.params;
-    const customer = optString(p, "customer") || null;
-    if (customer) getCustomer(engine, customer, req.account);
-    const pmId = optString(p, "payment_method");
-    const pm = pmId ? resolvePaymentMethod(engine, pmId, req.account) : undefined;
-    const id = newId("seti");
-    const si: Stripe.SetupIntent = {
-      id,
-      object: "setup_intent",
-      allowed_payment_method_types: null,
-      application: null,
-      automatic_payment_methods: null,
-      cancellation_reason: null,
-      client_secret: `${id}_secret_${randomToken(25)}`,
-      created: engine.now(),
-      customer,
-      description: optString(p, "description") || null,
-      excluded_payment_method_types: null,
-      flow_directions: null,
-      last_setup_error: null,
-      latest_attempt: null,
-      livemode: false,
-      mandate: null,
-      metadata: applyMetadata({}, p),
-      next_action: null,
-      on_behalf_of: optString(p, "on_behalf_of") || null,
-      payment_method: pm?.obj.id ?? null,
-      payment_method_configuration_details: null,
-      payment_method_options: {},
-      payment_method_types: optStringArray(p, "payment_method_types") ?? ["card"],
-      single_use_mandate: null,
-      status: pm ? "requires_confirmation" : "requires_payment_method",
-      usage: optEnum(p, "usage", ["off_session", "on_session"]) ?? "off_session",
-    };
-    const record = engine.store.insert<Stripe.SetupIntent, Record<string, never>>(
-      "setup_intent",
-      req.account,
-      si,
-      {},
-    );
-    engine.emit("setup_intent.created", si, req.account);
-    if (optBool(p, "confirm")) {
-      const params = { ...p };
-      delete params.payment_method;
-      return confirmSetupIntent(engine, record, params);
-    }
-    return si;
-  });
+  router.post(
+    "/v1/setup_intents",
+    (req) => {
+      const p = req.params;
+      const customer = optString(p, "customer") || null;
+      if (customer) getCustomer(engine, customer, req.account);
+      const pmId = optString(p, "payment_method");
+      const pm = pmId ? resolvePaymentMethod(engine, pmId, req.account) : undefined;
+      const id = newId("seti");
+      const si: Stripe.SetupIntent = {
+        id,
+        object: "setup_intent",
+        allowed_payment_method_types: null,
+        application: null,
+        automatic_payment_methods: null,
+        cancellation_reason: null,
+        client_secret: `${id}_secret_${randomToken(25)}`,
+        created: engine.now(),
+        customer,
+        description: optString(p, "description") || null,
+        excluded_payment_method_types: null,
+        flow_directions: null,
+        last_setup_error: null,
+        latest_attempt: null,
+        livemode: false,
+        mandate: null,
+        metadata: applyMetadata({}, p),
+        next_action: null,
+        on_behalf_of: optString(p, "on_behalf_of") || null,
+        payment_method: pm?.obj.id ?? null,
+        payment_method_configuration_details: null,
+        payment_method_options: {},
+        payment_method_types: optStringArray(p, "payment_method_types") ?? ["card"],
+        single_use_mandate: null,
+        status: pm ? "requires_confirmation" : "requires_payment_method",
+        usage: optEnum(p, "usage", ["off_session", "on_session"]) ?? "off_session",
+      };
+      const record = engine.store.insert<Stripe.SetupIntent, Record<string, never>>(
+        "setup_intent",
+        req.account,
+        si,
+        {},
+      );
+      engine.emit("setup_intent.created", si, req.account);
+      if (optBool(p, "confirm")) {
+        const params = { ...p };
+        delete params.payment_method;
+        return confirmSetupIntent(engine, record, params);
+      }
+      return si;
+    },
+    SETUP_INTENT_CREATE,
+  );
 
   router.get(
     "/v1/setup_intents/:id",
@@ -177,15 +182,19 @@ export function registerSetupIntents(router: Router, engine: Engine): void {
     return si;
   });
 
-  router.post("/v1/setup_intents/:id/confirm", (req) => {
-    const record = engine.store.get<Stripe.SetupIntent, Record<string, never>>(
-      "setup_intent",
-      req.pathParams.id!,
-      req.account,
-      "setup_intent",
-    );
-    return confirmSetupIntent(engine, record, req.params);
-  });
+  router.post(
+    "/v1/setup_intents/:id/confirm",
+    (req) => {
+      const record = engine.store.get<Stripe.SetupIntent, Record<string, never>>(
+        "setup_intent",
+        req.pathParams.id!,
+        req.account,
+        "setup_intent",
+      );
+      return confirmSetupIntent(engine, record, req.params);
+    },
+    SETUP_INTENT_CONFIRM,
+  );
 
   router.post("/v1/setup_intents/:id/cancel", (req) => {
     const si = engine.store.get<Stripe.SetupIntent>(

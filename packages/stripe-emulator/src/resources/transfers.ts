@@ -4,6 +4,7 @@ import { newId } from "../core/ids.js";
 import type { Availability } from "../core/ledger.js";
 import { parseCurrency } from "../core/money.js";
 import { invalidParam, invalidRequest, resourceMissing } from "../http/errors.js";
+import { TRANSFER_CREATE, TRANSFER_REVERSAL_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
   matchesRange,
@@ -278,19 +279,23 @@ export function reverseTransfer(
 }
 
 export function registerTransfers(router: Router, engine: Engine): void {
-  router.post("/v1/transfers", (req) => {
-    const amount = reqInt(req.params, "amount");
-    if (amount <= 0) throw invalidParam("amount", "Invalid positive integer", "parameter_invalid_integer");
-    return createTransfer(engine, {
-      amount,
-      currency: parseCurrency(reqString(req.params, "currency")),
-      destination: reqString(req.params, "destination"),
-      sourceTransaction: optString(req.params, "source_transaction") || null,
-      transferGroup: optString(req.params, "transfer_group") || null,
-      description: optString(req.params, "description") || null,
-      metadata: applyMetadata({}, req.params),
-    });
-  });
+  router.post(
+    "/v1/transfers",
+    (req) => {
+      const amount = reqInt(req.params, "amount");
+      if (amount <= 0) throw invalidParam("amount", "Invalid positive integer", "parameter_invalid_integer");
+      return createTransfer(engine, {
+        amount,
+        currency: parseCurrency(reqString(req.params, "currency")),
+        destination: reqString(req.params, "destination"),
+        sourceTransaction: optString(req.params, "source_transaction") || null,
+        transferGroup: optString(req.params, "transfer_group") || null,
+        description: optString(req.params, "description") || null,
+        metadata: applyMetadata({}, req.params),
+      });
+    },
+    TRANSFER_CREATE,
+  );
 
   router.get(
     "/v1/transfers/:id",
@@ -327,11 +332,15 @@ export function registerTransfers(router: Router, engine: Engine): void {
     return listOf("/v1/transfers", page);
   });
 
-  router.post("/v1/transfers/:id/reversals", (req) => {
-    engine.store.get("transfer", req.pathParams.id!, req.account, "transfer");
-    const amount = optInt(req.params, "amount");
-    return reverseTransfer(engine, req.pathParams.id!, amount, applyMetadata({}, req.params));
-  });
+  router.post(
+    "/v1/transfers/:id/reversals",
+    (req) => {
+      engine.store.get("transfer", req.pathParams.id!, req.account, "transfer");
+      const amount = optInt(req.params, "amount");
+      return reverseTransfer(engine, req.pathParams.id!, amount, applyMetadata({}, req.params));
+    },
+    TRANSFER_REVERSAL_CREATE,
+  );
 
   router.get("/v1/transfers/:id/reversals", (req) => {
     const transfer = engine.store.get<Stripe.Transfer>(
