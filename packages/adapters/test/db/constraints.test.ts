@@ -55,9 +55,7 @@ describe("database constraints refuse impossible states", () => {
   });
 
   it("one debit per round, member and attempt number", async () => {
-    const attempt = (id: string, effectId: string) => ({
-      id,
-      contributionId: seed.contributionId,
+    const attempt = (effectId: string) => ({
       roundId: seed.roundId,
       memberId: seed.bob,
       attempt: 1,
@@ -65,29 +63,20 @@ describe("database constraints refuse impossible states", () => {
       currency: "AUD",
       amountMinor: 10_000n,
       status: "processing" as const,
-      createdAt: at,
-      updatedAt: at,
+      requestedAt: at,
     });
-    await db.prisma.contributionAttempt.create({ data: attempt("att_1", "eff_1") });
-    expect(await prismaCode(db.prisma.contributionAttempt.create({ data: attempt("att_2", "eff_2") }))).toBe(
-      "P2002",
-    );
+    await db.prisma.contributionAttempt.create({ data: attempt("eff_1") });
+    expect(await prismaCode(db.prisma.contributionAttempt.create({ data: attempt("eff_2") }))).toBe("P2002");
   });
 
   it("a posting must reference an existing ledger transaction", async () => {
     await db.prisma.ledgerAccount.create({
-      data: {
-        id: "acct_orphan",
-        kind: "asset",
-        currency: "AUD",
-        name: "orphan",
-        createdAt: at,
-        updatedAt: at,
-      },
+      data: { id: "acct_orphan", currency: "AUD", createdAt: at, updatedAt: at },
     });
     const orphan = db.prisma.ledgerPosting.create({
       data: {
         transactionId: "no_such_transaction",
+        position: 0,
         accountId: "acct_orphan",
         direction: "debit",
         currency: "AUD",
@@ -102,9 +91,7 @@ describe("database constraints refuse impossible states", () => {
       await db.prisma.ledgerAccount.createMany({
         data: ["pot", "bank"].map((name) => ({
           id: `acct_${name}`,
-          kind: "asset" as const,
           currency: "AUD",
-          name,
           createdAt: at,
           updatedAt: at,
         })),
@@ -115,15 +102,27 @@ describe("database constraints refuse impossible states", () => {
       db.prisma.ledgerTransaction.create({
         data: {
           id,
-          aggregateType: "round",
-          aggregateId: seed.roundId,
-          description: "contribution received",
+          kind: "debit_settled",
           occurredAt: at,
+          refs: { roundId: seed.roundId },
+          roundId: seed.roundId,
           createdAt: at,
           postings: {
             create: [
-              { accountId: "acct_bank", currency: "AUD", direction: "debit", amountMinor: debitMinor },
-              { accountId: "acct_pot", currency: "AUD", direction: "credit", amountMinor: creditMinor },
+              {
+                position: 0,
+                accountId: "acct_bank",
+                currency: "AUD",
+                direction: "debit",
+                amountMinor: debitMinor,
+              },
+              {
+                position: 1,
+                accountId: "acct_pot",
+                currency: "AUD",
+                direction: "credit",
+                amountMinor: creditMinor,
+              },
             ],
           },
         },
@@ -139,8 +138,8 @@ describe("database constraints refuse impossible states", () => {
     it("refuses a transaction with fewer than two postings", async () => {
       const state = await sqlState(
         db.connectionString,
-        `INSERT INTO ledger_transactions (id, aggregate_type, aggregate_id, description, occurred_at, created_at)
-         VALUES ('ltx_lonely', 'round', 'r', 'x', now(), now())`,
+        `INSERT INTO ledger_transactions (id, kind, occurred_at, refs, created_at)
+         VALUES ('ltx_lonely', 'debit_settled', now(), '{}', now())`,
       );
       expect(state).toBe(susuSqlStates.ledgerUnbalanced);
     });
@@ -158,57 +157,61 @@ describe("database constraints refuse impossible states", () => {
     it("a posting cannot be in another currency than its account", async () => {
       const state = await sqlState(
         db.connectionString,
-        `INSERT INTO ledger_transactions (id, aggregate_type, aggregate_id, description, occurred_at, created_at)
-         VALUES ('ltx_fx', 'round', 'r', 'x', now(), now())`,
-        `INSERT INTO ledger_postings (transaction_id, account_id, direction, currency, amount_minor)
-         VALUES ('ltx_fx', 'acct_pot', 'debit', 'NZD', 5), ('ltx_fx', 'acct_bank', 'credit', 'NZD', 5)`,
+        `INSERT INTO ledger_transactions (id, kind, occurred_at, refs, created_at)
+         VALUES ('ltx_fx', 'debit_settled', now(), '{}', now())`,
+        `INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
+         VALUES ('ltx_fx', 0, 'acct_pot', 'debit', 'NZD', 5), ('ltx_fx', 1, 'acct_bank', 'credit', 'NZD', 5)`,
       );
       expect(state).toBe("23503");
     });
   });
 
-  it("a member receives the pot once per rotation, unless the earlier round was cancelled", async () => {
-    const round = (id: string, number: number) => ({
+  it("a member reaches the payout once per rotation; a cancelled round paid nobody", async () => {
+    const round = (id: string, sequence: number, state: "paying_out" | "paid_out") => ({
       id,
       groupId: seed.groupId,
-      number,
+      sequence,
       rotation: 1,
       recipientMemberId: seed.alice,
-      state: "scheduled" as const,
+      state,
       currency: "AUD",
       contributionAmountMinor: 10_000n,
-      collectionDeadlineAt: at,
+      scheduledFor: at,
       transferGroup: `${id}_tg`,
-      snapshot: {},
+      snapshot: { id, version: 0 },
       createdAt: at,
       updatedAt: at,
     });
-    expect(await prismaCode(db.prisma.round.create({ data: round("rnd_twice", 2) }))).toBe("P2002");
-
     await db.prisma.round.update({ where: { id: seed.roundId }, data: { state: "cancelled" } });
-    await expect(db.prisma.round.create({ data: round("rnd_rerun", 3) })).resolves.toMatchObject({
+    await expect(db.prisma.round.create({ data: round("rnd_rerun", 1, "paid_out") })).resolves.toMatchObject({
       id: "rnd_rerun",
     });
+    expect(await prismaCode(db.prisma.round.create({ data: round("rnd_twice", 2, "paying_out") }))).toBe(
+      "P2002",
+    );
+  });
+
+  it("a round's snapshot is the aggregate its row describes (same id, same version)", async () => {
+    const refused = await db.prisma.round
+      .update({ where: { id: "rnd_rerun" }, data: { version: 1 } })
+      .catch((error: unknown) => error);
+    expect(sqlStateOf(refused)).toBe("23514");
   });
 
   it("amounts are positive and currencies are ISO codes", async () => {
-    const contribution = (id: string, memberId: string, currency: string, amountMinor: bigint) =>
+    const contribution = (memberId: string, currency: string, amountMinor: bigint) =>
       db.prisma.contribution.create({
         data: {
-          id,
           roundId: "rnd_rerun",
+          groupId: seed.groupId,
           memberId,
           currency,
           amountMinor,
-          status: "pending",
-          createdAt: at,
-          updatedAt: at,
+          status: "awaiting_debit",
+          attemptsCount: 0,
         },
       });
-    for (const refused of [
-      contribution("ctb_zero", seed.bob, "AUD", 0n),
-      contribution("ctb_lower", seed.alice, "aud", 1n),
-    ]) {
+    for (const refused of [contribution(seed.bob, "AUD", 0n), contribution(seed.alice, "aud", 1n)]) {
       expect(sqlStateOf(await refused.catch((error: unknown) => error))).toBe("23514");
     }
   });

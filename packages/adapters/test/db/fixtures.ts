@@ -16,21 +16,26 @@ export async function seedRound(prisma: PrismaClient, prefix: string) {
       currency: "AUD",
       contributionAmountMinor: 10_000n,
       cadence: "monthly",
+      startsAt: at,
       payoutOrderMethod: "join_order",
       status: "active",
+      rotationNumber: 1,
+      rotationsPlanned: 1,
+      nextRoundAt: at,
+      // The columns are projections of the snapshot; a CHECK ties its id and version to the row's.
+      snapshot: { id: groupId, version: 0 },
       createdAt: at,
       updatedAt: at,
       members: {
         create: [alice, bob].map((id, position) => ({
           id,
-          userId: `${id}_user`,
           displayName: id,
           role: position === 0 ? "admin" : "member",
           status: "active",
           rotationPosition: position,
           joinedAt: at,
-          createdAt: at,
-          updatedAt: at,
+          mandateActive: true,
+          payoutsEnabled: true,
         })),
       },
     },
@@ -39,32 +44,30 @@ export async function seedRound(prisma: PrismaClient, prefix: string) {
     data: {
       id: roundId,
       groupId,
-      number: 1,
+      sequence: 0,
       rotation: 1,
       recipientMemberId: alice,
       state: "collecting",
       currency: "AUD",
       contributionAmountMinor: 10_000n,
+      scheduledFor: at,
       collectionDeadlineAt: new Date("2026-01-12T00:00:00.000Z"),
       transferGroup: `${roundId}_tg`,
-      snapshot: { state: "collecting" },
+      snapshot: { id: roundId, version: 0, status: "collecting" },
       createdAt: at,
       updatedAt: at,
     },
   });
-  const contributionId = `${roundId}_${bob}`;
   await prisma.contribution.create({
     data: {
-      id: contributionId,
       roundId,
+      groupId,
       memberId: bob,
       currency: "AUD",
       amountMinor: 10_000n,
       status: "processing",
       attemptsCount: 1,
-      createdAt: at,
-      updatedAt: at,
     },
   });
-  return { groupId, alice, bob, roundId, contributionId };
+  return { groupId, alice, bob, roundId };
 }

@@ -15,10 +15,10 @@ describe("createPrismaClient", () => {
       state: "collecting",
       currency: "AUD",
       contributionAmountMinor: 10_000n,
-      snapshot: { state: "collecting" },
+      snapshot: { id: seed.roundId, version: 0, status: "collecting" },
       createdAt: at,
       version: 0,
-      recipient: { id: seed.alice, mandateStatus: "none", accountRequirementsDue: [] },
+      recipient: { id: seed.alice, mandateActive: true, stripeCustomerId: null },
     });
     expect(round.contributions.map((c) => [c.memberId, c.amountMinor])).toEqual([[seed.bob, 10_000n]]);
   });
@@ -28,15 +28,15 @@ describe("createPrismaClient", () => {
     await db.prisma.ledgerAccount.create({
       data: {
         id: "acct_huge",
-        kind: "liability",
         currency: "KRW",
-        name: "huge",
         balanceMinor: huge,
         createdAt: at,
         updatedAt: at,
       },
     });
-    const account = await db.prisma.ledgerAccount.findUniqueOrThrow({ where: { id: "acct_huge" } });
+    const account = await db.prisma.ledgerAccount.findUniqueOrThrow({
+      where: { id_currency: { id: "acct_huge", currency: "KRW" } },
+    });
     expect(account.balanceMinor).toBe(huge);
   });
 
@@ -45,7 +45,12 @@ describe("createPrismaClient", () => {
     const bump = (expected: number) =>
       db.prisma.round.updateMany({
         where: { id: seed.roundId, version: expected },
-        data: { state: "settled", version: { increment: 1 } },
+        // The snapshot moves with the version (a CHECK ties them together).
+        data: {
+          state: "settled",
+          version: expected + 1,
+          snapshot: { id: seed.roundId, version: expected + 1 },
+        },
       });
     expect((await bump(0)).count).toBe(1);
     expect((await bump(0)).count).toBe(0);
