@@ -8,7 +8,7 @@ import type {
   PaymentGateway,
   PaymentReferences,
 } from "@susu/domain";
-import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
@@ -95,6 +95,23 @@ async function declineAsPaymentIntent(request: Promise<Stripe.PaymentIntent>): P
   }
 }
 
+/**
+ * An object found for an effect must be what the effect asks for; a different amount
+ * under the same effect id is a bug upstream, refused like Stripe refuses a reused key.
+ */
+function sameMoney(
+  found: { readonly id: string; readonly amount: number; readonly currency: string },
+  amount: Money,
+  key: string,
+): Result<void, GatewayError> {
+  if (found.amount === amount.amountMinor && found.currency === stripeCurrency(amount)) return ok(undefined);
+  return err({
+    type: "gateway_definite",
+    code: "idempotency_key_reused",
+    message: `${found.id} was made for ${key} with ${found.amount} ${found.currency}, not ${amount.amountMinor} ${stripeCurrency(amount)}`,
+  });
+}
+
 function refundResult(refund: Stripe.Refund): Refunded {
   switch (refund.status) {
     case "succeeded":
@@ -130,6 +147,24 @@ export class StripePaymentGateway implements PaymentGateway {
     return ResultAsync.fromPromise((async () => request())(), classifyStripeError);
   }
 
+  /**
+   * The object this effect already made, found by its `effect_id` metadata. Stripe keeps
+   * idempotency keys for 24 hours, and a BECS effect can be retried later than that (a
+   * dispatcher down for a day, a parked effect re-run by a person): without this look-up
+   * such a retry would move the money a second time. Within the 24 hours the key alone
+   * would do; the look-up costs one read per money-moving call. It reads the newest 100
+   * objects of the scope (the customer's PaymentIntents, the round's transfer group, the
+   * payment's refunds, the transfer's reversals), which bounds how old a retry it covers.
+   */
+  #madeByEffect<T extends { readonly id: string; readonly metadata?: Stripe.Metadata | null }>(
+    list: () => Promise<{ readonly data: readonly T[] }>,
+    key: string,
+  ): ResultAsync<T | undefined, GatewayError> {
+    return this.#call(list).map((page) =>
+      page.data.find((item) => item.metadata?.[METADATA_KEYS.effectId] === key),
+    );
+  }
+
   createCustomer(input: {
     readonly idempotencyKey: string;
     readonly name: string;
@@ -141,7 +176,7 @@ export class StripePaymentGateway implements PaymentGateway {
         {
           name: input.name,
           ...(input.email !== undefined ? { email: input.email } : {}),
-          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
@@ -159,7 +194,7 @@ export class StripePaymentGateway implements PaymentGateway {
           customer: input.customerId,
           payment_method_types: [BECS],
           usage: "off_session",
-          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
@@ -196,6 +231,22 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly description: string;
     readonly references: PaymentReferences;
   }): ResultAsync<DebitOutcome, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#madeByEffect(
+      () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
+      key,
+    )
+      .andThen((existing) =>
+        existing === undefined
+          ? this.#createDebit(input)
+          : sameMoney(existing, input.amount, key).map(() => existing),
+      )
+      .andThen(debitOutcomeOf);
+  }
+
+  #createDebit(
+    input: Parameters<StripePaymentGateway["createDebit"]>[0],
+  ): ResultAsync<Stripe.PaymentIntent, GatewayError> {
     return this.#call(() =>
       declineAsPaymentIntent(
         this.stripe.paymentIntents.create(
@@ -210,12 +261,12 @@ export class StripePaymentGateway implements PaymentGateway {
             off_session: true,
             transfer_group: input.transferGroup,
             description: input.description,
-            metadata: referencesToMetadata(input.references, input.idempotencyKey),
+            metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
           },
           { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
         ),
       ),
-    ).andThen(debitOutcomeOf);
+    );
   }
 
   /**
@@ -272,7 +323,7 @@ export class StripePaymentGateway implements PaymentGateway {
             off_session: input.offSession,
             capture_method: input.captureMethod ?? "automatic",
             description: input.description,
-            metadata: referencesToMetadata(input.references, input.idempotencyKey),
+            metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
             ...(input.customerId !== undefined ? { customer: input.customerId } : {}),
             ...(input.transferGroup !== undefined ? { transfer_group: input.transferGroup } : {}),
             ...(destination !== undefined
@@ -335,13 +386,23 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly reverseTransfer?: boolean;
     readonly references: PaymentReferences;
   }): ResultAsync<Refunded, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#madeByEffect(
+      () => this.stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 }),
+      key,
+    ).andThen((existing) =>
+      existing === undefined ? this.#createRefund(input) : okAsync(refundResult(existing)),
+    );
+  }
+
+  #createRefund(input: Parameters<StripePaymentGateway["refund"]>[0]): ResultAsync<Refunded, GatewayError> {
     return this.#call(() =>
       this.stripe.refunds.create(
         {
           payment_intent: input.paymentIntentId,
           ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
           ...(input.reverseTransfer !== undefined ? { reverse_transfer: input.reverseTransfer } : {}),
-          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
@@ -351,7 +412,7 @@ export class StripePaymentGateway implements PaymentGateway {
         // Refunded already (by an earlier run whose key expired, or by a person in the
         // dashboard): the money is back with the customer, which is what was asked.
         error.code === "charge_already_refunded"
-          ? this.#existingRefund(input.paymentIntentId, input.idempotencyKey, error)
+          ? this.#existingRefund(input.paymentIntentId, stripeIdempotencyKey(input.idempotencyKey), error)
           : errAsync(error),
       );
   }
@@ -378,6 +439,20 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly transferGroup: string;
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly transferId: string }, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#madeByEffect(
+      () => this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100 }),
+      key,
+    ).andThen((existing) =>
+      existing === undefined
+        ? this.#createTransfer(input)
+        : sameMoney(existing, input.amount, key).map(() => ({ transferId: existing.id })),
+    );
+  }
+
+  #createTransfer(
+    input: Parameters<StripePaymentGateway["createTransfer"]>[0],
+  ): ResultAsync<{ readonly transferId: string }, GatewayError> {
     return this.#call(() =>
       this.stripe.transfers.create(
         {
@@ -386,7 +461,7 @@ export class StripePaymentGateway implements PaymentGateway {
           destination: input.destinationAccountId,
           transfer_group: input.transferGroup,
           ...(input.sourceChargeId !== undefined ? { source_transaction: input.sourceChargeId } : {}),
-          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
@@ -398,12 +473,24 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly transferId: string;
     readonly amount?: Money;
   }): ResultAsync<{ readonly reversalId: string }, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#madeByEffect(
+      () => this.stripe.transfers.listReversals(input.transferId, { limit: 100 }),
+      key,
+    ).andThen((existing) =>
+      existing === undefined ? this.#createReversal(input) : okAsync({ reversalId: existing.id }),
+    );
+  }
+
+  #createReversal(
+    input: Parameters<StripePaymentGateway["reverseTransfer"]>[0],
+  ): ResultAsync<{ readonly reversalId: string }, GatewayError> {
     return this.#call(() =>
       this.stripe.transfers.createReversal(
         input.transferId,
         {
           ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
-          metadata: { [METADATA_KEYS.effectId]: input.idempotencyKey },
+          metadata: { [METADATA_KEYS.effectId]: stripeIdempotencyKey(input.idempotencyKey) },
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
@@ -411,7 +498,7 @@ export class StripePaymentGateway implements PaymentGateway {
       .map((reversal) => ({ reversalId: reversal.id }))
       .orElse((error) =>
         error.code === "transfer_already_reversed"
-          ? this.#existingReversal(input.transferId, input.idempotencyKey, error)
+          ? this.#existingReversal(input.transferId, stripeIdempotencyKey(input.idempotencyKey), error)
           : errAsync(error),
       );
   }
@@ -443,7 +530,7 @@ export class StripePaymentGateway implements PaymentGateway {
           country: input.country,
           ...(input.email !== undefined ? { email: input.email } : {}),
           capabilities: { transfers: { requested: true } },
-          metadata: referencesToMetadata(input.references, input.idempotencyKey),
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
