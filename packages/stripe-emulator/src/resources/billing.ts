@@ -25,7 +25,12 @@ import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { getPrice } from "./catalog.js";
 import { clockOfCustomer, getCustomer } from "./customers.js";
-import { confirmPaymentIntent, createPaymentIntent, type PaymentIntentRecord } from "./payment-intents.js";
+import {
+  confirmPaymentIntent,
+  createPaymentIntent,
+  type PaymentIntentMeta,
+  type PaymentIntentRecord,
+} from "./payment-intents.js";
 
 const RENEW_TASK = "subscription.renew";
 const TRIAL_WILL_END_TASK = "subscription.trial_will_end";
@@ -396,6 +401,7 @@ function attemptPayment(
       receiptEmail: null,
     });
     record.meta.paymentIntent = pi.obj.id;
+    pi.meta.invoice = invoice.id;
     invoice.payments?.data.push({
       id: newId("inpay"),
       object: "invoice_payment",
@@ -518,9 +524,8 @@ export function registerBilling(router: Router, engine: Engine): void {
     attemptPayment(engine, record, null, true);
   });
   engine.onPaymentOutcome((piId, outcome) => {
-    const record = engine.store
-      .all<Stripe.Invoice, InvoiceMeta>("invoice")
-      .find((r) => r.meta.paymentIntent === piId);
+    const invoiceId = engine.store.record<Stripe.PaymentIntent, PaymentIntentMeta>(piId)?.meta.invoice;
+    const record = invoiceId ? engine.store.record<Stripe.Invoice, InvoiceMeta>(invoiceId) : undefined;
     if (record?.obj.status !== "open") return;
     if (outcome === "succeeded") markPaid(engine, record);
     else if (outcome === "failed") paymentFailed(engine, record);

@@ -24,6 +24,10 @@ export interface ChargeMeta {
   /** Card test behaviour or BECS account behind the charge (absent for transfer payments). */
   paymentMethodType?: "card" | "au_becs_debit";
   bypassPending?: boolean;
+  /** Net amount of the transfers this charge funds (`source_transaction`). */
+  transferred?: number;
+  /** Refunds waiting for this charge's outcome. */
+  pendingRefunds?: string[];
 }
 
 export interface RefundMeta {
@@ -359,6 +363,8 @@ export function createRefund(
   if (charge.status === "pending") {
     // BECS still in flight: the refund waits for the debit's outcome.
     refund.pending_reason = "charge_pending";
+    const chargeRecord = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id);
+    if (chargeRecord) (chargeRecord.meta.pendingRefunds ??= []).push(refund.id);
     engine.emit("refund.created", refund, owner);
     return refund;
   }
@@ -369,10 +375,21 @@ export function createRefund(
 }
 
 /** The debit behind pending refunds succeeded: they go through. */
+function takePendingRefunds(
+  engine: Engine,
+  chargeId: string,
+): Array<{ obj: Stripe.Refund; meta: RefundMeta }> {
+  const charge = engine.store.record<Stripe.Charge, ChargeMeta>(chargeId);
+  const ids = charge?.meta.pendingRefunds ?? [];
+  if (charge) delete charge.meta.pendingRefunds;
+  return ids
+    .map((id) => engine.store.record<Stripe.Refund, RefundMeta>(id))
+    .filter((r): r is NonNullable<typeof r> => r?.obj.status === "pending");
+}
+
 export function completePendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
-  for (const record of engine.store.all<Stripe.Refund, RefundMeta>("refund")) {
+  for (const record of takePendingRefunds(engine, charge.id)) {
     const refund = record.obj;
-    if (refund.charge !== charge.id || refund.status !== "pending") continue;
     settleRefund(engine, owner, refund, charge, record.meta.reverseTransfer ?? false);
     engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
     engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
@@ -382,9 +399,8 @@ export function completePendingRefunds(engine: Engine, owner: string, charge: St
 
 /** The debit failed: there is nothing to give back, so pending refunds are cancelled. */
 export function cancelPendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
-  for (const record of engine.store.all<Stripe.Refund>("refund")) {
+  for (const record of takePendingRefunds(engine, charge.id)) {
     const refund = record.obj;
-    if (refund.charge !== charge.id || refund.status !== "pending") continue;
     refund.status = "canceled";
     delete refund.pending_reason;
     charge.amount_refunded -= refund.amount;

@@ -19,7 +19,12 @@ import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { createPrice, getPrice } from "./catalog.js";
 import { getCustomer } from "./customers.js";
-import { confirmPaymentIntent, createPaymentIntent, type PaymentIntentInput } from "./payment-intents.js";
+import {
+  confirmPaymentIntent,
+  createPaymentIntent,
+  type PaymentIntentInput,
+  type PaymentIntentMeta,
+} from "./payment-intents.js";
 
 export const EXPIRE_TASK = "checkout.session.expire";
 
@@ -127,9 +132,8 @@ export function completeCheckoutSession(
     }).obj;
     session.payment_intent = pi.id;
   }
-  const piRecord = engine.store.record<Stripe.PaymentIntent, never>(pi.id) as Parameters<
-    typeof confirmPaymentIntent
-  >[1];
+  const piRecord = engine.store.record<Stripe.PaymentIntent, PaymentIntentMeta>(pi.id)!;
+  piRecord.meta.checkoutSession = session.id;
   const billing = { name, email };
   if (input.becs) {
     confirmPaymentIntent(engine, piRecord, {
@@ -179,21 +183,18 @@ export function registerCheckout(router: Router, engine: Engine): void {
 
   engine.onPaymentOutcome((piId, outcome) => {
     if (outcome === "processing") return;
-    for (const record of engine.store.all<Stripe.Checkout.Session>("checkout.session")) {
-      const session = record.obj;
-      if (
-        session.payment_intent !== piId ||
-        session.status !== "complete" ||
-        session.payment_status !== "unpaid"
-      ) {
-        continue;
-      }
-      if (outcome === "succeeded") {
-        session.payment_status = "paid";
-        engine.emit("checkout.session.async_payment_succeeded", session, record.owner);
-      } else {
-        engine.emit("checkout.session.async_payment_failed", session, record.owner);
-      }
+    const sessionId = engine.store.record<Stripe.PaymentIntent, PaymentIntentMeta>(piId)?.meta
+      .checkoutSession;
+    const record = sessionId ? engine.store.record<Stripe.Checkout.Session>(sessionId) : undefined;
+    if (!record) return;
+    const session = record.obj;
+    // Only a session that completed unpaid (a delayed method) waits for the outcome.
+    if (session.status !== "complete" || session.payment_status !== "unpaid") return;
+    if (outcome === "succeeded") {
+      session.payment_status = "paid";
+      engine.emit("checkout.session.async_payment_succeeded", session, record.owner);
+    } else {
+      engine.emit("checkout.session.async_payment_failed", session, record.owner);
     }
   });
 

@@ -57,6 +57,9 @@ export interface PaymentIntentMeta {
   clock: string;
   mandate: string | null;
   offSession: boolean;
+  /** The invoice or Checkout Session this payment belongs to, whose state follows it. */
+  invoice?: string;
+  checkoutSession?: string;
 }
 
 export type PaymentIntentRecord = StoredRecord<Stripe.PaymentIntent, PaymentIntentMeta>;

@@ -17,6 +17,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { capabilityStatus, findAccount } from "./accounts.js";
+import type { ChargeMeta } from "./charges.js";
 
 export interface TransferMeta {
   /** Balance transaction of the destination payment on the connected account. */
@@ -57,7 +58,11 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
   assertCanReceiveTransfers(engine, input.destination);
   let availability: Availability = { kind: "now" };
   if (input.sourceTransaction !== null) {
-    const charge = engine.store.find<Stripe.Charge>("charge", input.sourceTransaction, engine.platform);
+    const charge = engine.store.find<Stripe.Charge, ChargeMeta>(
+      "charge",
+      input.sourceTransaction,
+      engine.platform,
+    );
     if (!charge) throw resourceMissing("charge", input.sourceTransaction, "source_transaction");
     if (charge.obj.status === "failed") {
       throw invalidParam(
@@ -72,10 +77,7 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
         `The currency of source_transaction's balance transaction (${charge.obj.currency}) must be the same as the transfer currency (${input.currency})`,
       );
     }
-    const transferred = engine.store
-      .all<Stripe.Transfer>("transfer")
-      .filter((t) => t.obj.source_transaction === input.sourceTransaction)
-      .reduce((sum, t) => sum + t.obj.amount - t.obj.amount_reversed, 0);
+    const transferred = charge.meta.transferred ?? 0;
     if (transferred + input.amount > charge.obj.amount - charge.obj.amount_refunded) {
       throw invalidRequest(
         `Insufficient funds in the source transaction: the transfers funded by ${input.sourceTransaction} would exceed its amount.`,
@@ -83,6 +85,7 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
       );
     }
     availability = { kind: "with_charge", chargeId: input.sourceTransaction };
+    charge.meta.transferred = transferred + input.amount;
   } else if (engine.ledger.amounts(engine.platform, input.currency).available < input.amount) {
     throw invalidRequest(
       "You have insufficient available funds in your Stripe account. Try adding funds directly to your available balance by creating Charges using the 4000000000000077 test card. See: https://stripe.com/docs/testing#available-balance",
@@ -272,6 +275,10 @@ export function reverseTransfer(
   engine.store.insert("transfer_reversal", engine.platform, reversal, {});
   const previous = { amount_reversed: transfer.amount_reversed, reversed: transfer.reversed };
   transfer.amount_reversed += value;
+  if (transfer.source_transaction) {
+    const source = engine.store.record<Stripe.Charge, ChargeMeta>(transfer.source_transaction as string);
+    if (source) source.meta.transferred = Math.max(0, (source.meta.transferred ?? 0) - value);
+  }
   transfer.reversed = transfer.amount_reversed === transfer.amount;
   transfer.reversals.data.unshift(reversal);
   engine.emit("transfer.reversed", transfer, engine.platform, { previous });
