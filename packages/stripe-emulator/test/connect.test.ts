@@ -73,6 +73,16 @@ describe("express accounts and onboarding", () => {
     });
   });
 
+  it("tells the platform when an account disconnects", async () => {
+    const account = await expressAccount();
+    await h.emu.control.deauthorizeAccount(account.id);
+    const [event] = (
+      await h.stripe.events.list({ type: "account.application.deauthorized" }, { stripeAccount: account.id })
+    ).data;
+    expect(event?.account).toBe(account.id);
+    expect((event?.data.object as Stripe.Application).object).toBe("application");
+  });
+
   it("sends an expired link to refresh_url", async () => {
     const account = await expressAccount(false);
     const link = await h.stripe.accountLinks.create({

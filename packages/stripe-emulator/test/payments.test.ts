@@ -268,6 +268,52 @@ describe("cards", () => {
     ]);
   });
 
+  it("a forced dispute on any charge can be lost, keeping the funds withdrawn", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 3000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      confirm: true,
+    });
+    const dispute = await h.emu.control.forceDispute(pi.latest_charge as string, {
+      reason: "product_not_received",
+    });
+    expect(dispute.status).toBe("needs_response");
+    expect(dispute.reason).toBe("product_not_received");
+    const refund = await failure(h.stripe.refunds.create({ payment_intent: pi.id }));
+    expect(refund.code).toBe("charge_disputed");
+    const lost = await h.emu.control.resolveDispute(dispute.id, "lost");
+    expect(lost.status).toBe("lost");
+    expect((await balance()).available).toBe(3000 - 83 - 3000 - 2500);
+    expect((await h.stripe.events.list({ type: "charge.dispute.closed" })).data).toHaveLength(1);
+    await expect(h.emu.control.forceDispute(pi.latest_charge as string)).rejects.toThrow(/already disputed/);
+  });
+
+  it("a declining card fails a SetupIntent with a card error", async () => {
+    const customer = await h.stripe.customers.create({});
+    const error = await failure(
+      h.stripe.setupIntents.create({
+        customer: customer.id,
+        payment_method: "pm_card_chargeDeclined",
+        confirm: true,
+      }),
+    );
+    expect(error).toBeInstanceOf(Stripe.errors.StripeCardError);
+    const si = await h.stripe.setupIntents.retrieve(
+      (error.raw as { setup_intent: { id: string } }).setup_intent.id,
+    );
+    expect(si.status).toBe("requires_payment_method");
+    expect(si.last_setup_error?.decline_code).toBe("generic_decline");
+    expect((await h.stripe.events.list({ type: "setup_intent.setup_failed" })).data).toHaveLength(1);
+    const ok = await h.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method: "pm_card_visa",
+      confirm: true,
+    });
+    expect(ok.status).toBe("succeeded");
+    expect((await h.stripe.paymentMethods.retrieve(ok.payment_method as string)).customer).toBe(customer.id);
+  });
+
   it("pm_card_chargeCustomerFail attaches to a customer but its charges decline", async () => {
     const customer = await h.stripe.customers.create({});
     const pm = await h.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });

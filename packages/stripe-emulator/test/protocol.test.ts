@@ -218,6 +218,21 @@ describe("fault injection and the SDK's retries", () => {
     expect((await stripe.paymentIntents.list()).data.map((p) => p.id)).toEqual([pi.id]);
   });
 
+  it("confirms once when the confirmation's response is lost and the SDK retries it", async () => {
+    const stripe = h.emu.stripe({ maxNetworkRetries: 2 });
+    const pi = await stripe.paymentIntents.create({ amount: 2500, currency: "aud" });
+    await h.emu.control.injectFault({
+      route: "POST /v1/payment_intents/*/confirm",
+      kind: "error",
+      phase: "after",
+      count: 2,
+    });
+    const confirmed = await stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_visa" });
+    expect(confirmed.status).toBe("succeeded");
+    expect((await stripe.charges.list({ payment_intent: pi.id })).data).toHaveLength(1);
+    expect((await stripe.balance.retrieve()).pending[0]?.amount).toBe(2500 - 74);
+  });
+
   it("recovers from 500s before the request ran", async () => {
     const stripe = h.emu.stripe({ maxNetworkRetries: 2 });
     await h.emu.control.injectFault({ route: "POST /v1/customers", kind: "error", count: 2 });
