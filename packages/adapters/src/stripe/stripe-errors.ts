@@ -111,7 +111,7 @@ function isTimeout(error: InstanceType<typeof StripeConnectionError>): boolean {
  * | `StripeCardError` (402) | | definite | `decline_code`, else `code` |
  * | `StripeInvalidRequestError` (400/404) | `code` lock_timeout / rate_limit | retryable | `code` |
  * | `StripeInvalidRequestError` | any other | definite | `code` (e.g. `insufficient_capabilities_for_transfer`, `balance_insufficient`, `resource_missing`) |
- * | `StripeIdempotencyError` | same key, other parameters | definite | `idempotency_key_reused` |
+ * | `StripeIdempotencyError` | same key, other parameters | outcome_unknown | `idempotency_key_reused` |
  * | `StripeRateLimitError` (429) | incl. `lock_timeout` | retryable | `code`, else `rate_limit` |
  * | `StripeAPIError` | 409 (key in use by a concurrent request) | retryable | `idempotency_key_in_use` |
  * | `StripeAPIError` | 5xx, unreadable answer | outcome_unknown | `api_error` |
@@ -122,7 +122,7 @@ function isTimeout(error: InstanceType<typeof StripeConnectionError>): boolean {
  * | signature / OAuth / other Stripe errors | | definite, or by status as above | `code` |
  * | anything not from the SDK | | outcome_unknown | `unexpected_error` |
  *
- * Why authentication is retryable: a wrong or rolled key is our configuration, not the
+ * Why an idempotency error is not definite: see its case below. Why authentication is retryable: a wrong or rolled key is our configuration, not the
  * member's payment; nothing happened at Stripe, and treating it as definite would fail
  * every debit of every round. The dispatcher retries and, past its limit, parks the effect
  * for a person. Why a non-SDK throw is outcome unknown: it may have come after the request
@@ -147,7 +147,11 @@ export function classifyStripeError(error: unknown): GatewayError {
       if (code !== undefined && RETRYABLE_CODES.has(code)) return make("gateway_retryable", code, error);
       return make("gateway_definite", code ?? "invalid_request", error);
     case "idempotency":
-      return make("gateway_definite", "idempotency_key_reused", error);
+      // The key was used with other parameters (e.g. the member changed bank account between a
+      // lost answer and its retry): the first request may be moving money right now. "Definite"
+      // would tell the round the debit failed; unknown keeps it waiting for the webhook, and the
+      // dispatcher parks the effect for a person when retries cannot help.
+      return make("gateway_outcome_unknown", "idempotency_key_reused", error);
     case "rate_limit":
       return make("gateway_retryable", code ?? "rate_limit", error);
     case "api":

@@ -96,8 +96,9 @@ async function declineAsPaymentIntent(request: Promise<Stripe.PaymentIntent>): P
 }
 
 /**
- * An object found for an effect must be what the effect asks for; a different amount
- * under the same effect id is a bug upstream, refused like Stripe refuses a reused key.
+ * An object found for an effect must be what the effect asks for. A different amount under
+ * the same effect id means the money already moved on other terms: reported as outcome
+ * unknown, like Stripe's own reused-key error, so nobody concludes the payment failed.
  */
 function sameMoney(
   found: { readonly id: string; readonly amount: number; readonly currency: string },
@@ -106,7 +107,7 @@ function sameMoney(
 ): Result<void, GatewayError> {
   if (found.amount === amount.amountMinor && found.currency === stripeCurrency(amount)) return ok(undefined);
   return err({
-    type: "gateway_definite",
+    type: "gateway_outcome_unknown",
     code: "idempotency_key_reused",
     message: `${found.id} was made for ${key} with ${found.amount} ${found.currency}, not ${amount.amountMinor} ${stripeCurrency(amount)}`,
   });
@@ -130,7 +131,11 @@ function refundResult(refund: Stripe.Refund): Refunded {
  * The {@link PaymentGateway} on Stripe, through the official SDK. Every mutating call
  * carries the effect's id as `Idempotency-Key` (also on the SDK's own retries), so
  * running an effect again after a crash returns the first result instead of moving money
- * twice. SDK errors become {@link GatewayError}s through {@link classifyStripeError}.
+ * twice. Debits, transfers, refunds and reversals also look first for an object the same
+ * effect already made (by `effect_id` metadata), which covers retries after Stripe's
+ * 24-hour key retention. SDK errors become {@link GatewayError}s through
+ * {@link classifyStripeError}; "already done" answers (`charge_already_refunded`,
+ * `transfer_already_reversed`) return the existing object.
  * Objects carry `group_id`, `round_id`, `member_id`, `attempt` and `effect_id` metadata so
  * that webhook events can be traced back to the round.
  */

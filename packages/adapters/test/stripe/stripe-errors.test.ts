@@ -71,9 +71,9 @@ describe("classifyStripeError: one row per SDK error class", () => {
       expected: { type: "gateway_retryable", code: "lock_timeout" },
     },
     {
-      name: "StripeIdempotencyError → definite (the same key with other parameters is a bug, never retried)",
+      name: "StripeIdempotencyError → outcome unknown (the first request with the key may be moving money)",
       error: new E.StripeIdempotencyError({ type: "idempotency_error", statusCode: 400, message: "keys…" }),
-      expected: { type: "gateway_definite", code: "idempotency_key_reused" },
+      expected: { type: "gateway_outcome_unknown", code: "idempotency_key_reused" },
     },
     {
       name: "StripeRateLimitError → retryable",
@@ -293,7 +293,7 @@ describe("classifyStripeError on real answers from the emulator, through the SDK
     );
     expect(error).toBeInstanceOf(E.StripeIdempotencyError);
     expect(classifyStripeError(error)).toMatchObject({
-      type: "gateway_definite",
+      type: "gateway_outcome_unknown",
       code: "idempotency_key_reused",
     });
   });
