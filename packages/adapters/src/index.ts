@@ -1,3 +1,11 @@
+export { RandomIds, SystemClock } from "./clock/index.js";
 export * from "./db/index.js";
+export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
+export {
+  deterministicUuid,
+  PgBossTimerScheduler,
+  parseRoundTimerJob,
+  ROUND_TIMER_QUEUE,
+  type RoundTimerJob,
+} from "./pgboss/index.js";
 export * from "./stripe/index.js";
-export { deterministicUuid, PgBossTimerScheduler, parseRoundTimerJob, ROUND_TIMER_QUEUE, type RoundTimerJob } from "./pgboss/index.js";

@@ -1,0 +1,1 @@
+export { RandomIds, SystemClock } from "./system-clock.js";

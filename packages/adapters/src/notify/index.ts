@@ -1,0 +1,1 @@
+export { type LineSink, LogNotifier, LogSupportDesk } from "./log-notifier.js";
