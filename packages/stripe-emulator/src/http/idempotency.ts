@@ -73,16 +73,10 @@ export class IdempotencyKeys implements StatePart {
   }
 }
 
-/** Parameters compared independently of key order, as Stripe compares them. */
-export function fingerprint(method: string, path: string, params: unknown): string {
-  return `${method} ${path} ${stableStringify(params)}`;
-}
-
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
+/**
+ * Parameters compared independently of their order, as Stripe compares them. Sorting the
+ * encoded `key=value` pairs is enough: array elements carry their index in the key.
+ */
+export function fingerprint(method: string, path: string, body: string): string {
+  return `${method} ${path} ${body.split("&").sort().join("&")}`;
 }

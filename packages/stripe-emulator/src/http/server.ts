@@ -157,7 +157,7 @@ export class ApiPipeline {
         return;
       }
       const now = this.engine.now();
-      const claim = this.keys.claim(account, idempotencyKey, fingerprint(method, path, params), now);
+      const claim = this.keys.claim(account, idempotencyKey, fingerprint(method, path, body), now);
       if (claim.kind === "mismatch") {
         this.sendError(
           res,
