@@ -130,11 +130,11 @@ describe("idempotency keys", () => {
   });
 
   it("answers 409 to a second request while the first with the same key is still running", async () => {
-    await h.emu.control.injectFault({ route: "POST /v1/customers", kind: "slow", delayMs: 300 });
+    await h.emu.control.injectFault({ route: "POST /v1/customers", kind: "slow", delayMs: 800 });
     const headers = { "Idempotency-Key": "concurrent-1" };
     const [a, b] = await Promise.all([
       raw(h.emu, "POST", "/v1/customers", { body: "email=c%40d.e", headers }),
-      new Promise((r) => setTimeout(r, 50)).then(() =>
+      new Promise((r) => setTimeout(r, 100)).then(() =>
         raw(h.emu, "POST", "/v1/customers", { body: "email=c%40d.e", headers }),
       ),
     ]);
@@ -259,7 +259,7 @@ describe("fault injection and the SDK's retries", () => {
   });
 
   it("recovers from a request that hangs past the client's timeout after it ran", async () => {
-    const stripe = h.emu.stripe({ maxNetworkRetries: 1, timeout: 300 });
+    const stripe = h.emu.stripe({ maxNetworkRetries: 1, timeout: 800 });
     await h.emu.control.injectFault({ route: "POST /v1/customers", kind: "hang", phase: "after" });
     const customer = await stripe.customers.create({ email: "slow@example.com" });
     expect(customer.lastResponse.headers["idempotent-replayed"]).toBe("true");
