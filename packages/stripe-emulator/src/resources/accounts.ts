@@ -160,9 +160,6 @@ export function completeOnboarding(engine: Engine, account: Stripe.Account): voi
     a.charges_enabled = true;
     a.payouts_enabled = true;
     a.requirements = requirements([], null);
-    a.requirements.past_due = [];
-    a.requirements.currently_due = [];
-    a.requirements.eventually_due = [];
     a.future_requirements = futureRequirements();
     a.tos_acceptance = { date: engine.now(), ip: "127.0.0.1", user_agent: "susu-stripe-emulator" };
     setCapabilities(a, "active");
@@ -375,8 +372,8 @@ export function registerAccounts(router: Router, engine: Engine): void {
       platformOnly(req.onPlatform);
       const accountId = reqString(req.params, "account");
       getAccount(engine, accountId, "account");
-      reqString(req.params, "type");
-      optEnum(req.params, "type", ["account_onboarding", "account_update"]);
+      if (!optEnum(req.params, "type", ["account_onboarding", "account_update"]))
+        reqString(req.params, "type");
       const refreshUrl = reqString(req.params, "refresh_url");
       const returnUrl = reqString(req.params, "return_url");
       const token = randomToken(24);
