@@ -9,3 +9,4 @@ export {
   type RoundTimerJob,
 } from "./pgboss/index.js";
 export * from "./stripe/index.js";
+export * from "./prisma/index.js";

@@ -1,0 +1,25 @@
+/**
+ * The domain's storage ports on PostgreSQL through Prisma: {@link PrismaStore} (groups,
+ * rounds, unit of work, outbox) and {@link PrismaLedgerStore} (the double-entry ledger).
+ * The generated Prisma client in `./generated` is an implementation detail; build a
+ * client with `createPrismaClient` from the db module.
+ *
+ * @module
+ */
+
+export {
+  LEDGER_CHECK_REPORT_MAX,
+  type LedgerBalanceMismatch,
+  type LedgerCheckReport,
+  PrismaLedgerStore,
+  type PrismaLedgerStoreOptions,
+  type UnbalancedLedgerTransaction,
+} from "./prisma-ledger-store.js";
+export {
+  DUE_GROUPS_MAX,
+  OUTBOX_CLAIM_MAX,
+  OUTBOX_ERROR_MAX_CHARS,
+  PrismaStore,
+  type PrismaStoreOptions,
+} from "./prisma-store.js";
+export { classifyDatabaseError, type DatabaseFailure } from "./storage-errors.js";

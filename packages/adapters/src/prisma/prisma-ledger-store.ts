@@ -1,0 +1,312 @@
+import {
+  type Clock,
+  type CurrencyCode,
+  checkLedgerInvariants,
+  type Ledger,
+  type LedgerAccountId,
+  type LedgerStore,
+  type LedgerTransaction,
+  ledgerFromTransactions,
+  type Money,
+  money,
+  type StorageError,
+  sameTransactionContent,
+  storageError,
+  validateLedgerTransaction,
+} from "@susu/domain";
+import { err, errAsync, ok, type Result, type ResultAsync } from "neverthrow";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
+import { Prisma } from "./generated/client.js";
+import { parseLedgerTransaction } from "./snapshots.js";
+import { fromDatabase, StorageRefusal } from "./storage-errors.js";
+
+type Tx = Prisma.TransactionClient;
+
+/** Options of {@link PrismaLedgerStore}. */
+export interface PrismaLedgerStoreOptions {
+  /** Stamps rows' `created_at`/`updated_at`. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** An account whose stored balance differs from the sum of its postings. */
+export interface LedgerBalanceMismatch {
+  readonly account: LedgerAccountId;
+  readonly currency: string;
+  /** `ledger_accounts.balance_minor` (BIGINT, kept exact here: it may be the corrupted value). */
+  readonly storedMinor: bigint;
+  /** Debits minus credits over the account's postings. */
+  readonly postedMinor: bigint;
+}
+
+/** A transaction whose postings do not balance in a currency, or that has fewer than two. */
+export interface UnbalancedLedgerTransaction {
+  readonly transactionId: string;
+  readonly currency: string | null;
+}
+
+/** What {@link PrismaLedgerStore.checkLedger} found. `agrees` is true when both lists are empty. */
+export interface LedgerCheckReport {
+  readonly agrees: boolean;
+  readonly accountsChecked: number;
+  readonly transactionsChecked: number;
+  readonly mismatches: readonly LedgerBalanceMismatch[];
+  readonly unbalanced: readonly UnbalancedLedgerTransaction[];
+}
+
+/** Most problems of each kind a check reports (the counts say how much was checked). */
+export const LEDGER_CHECK_REPORT_MAX = 100;
+
+const duplicate = (problem: string) => new StorageRefusal(storageError.duplicate(problem));
+
+interface PostingRow {
+  readonly position: number;
+  readonly accountId: string;
+  readonly direction: "debit" | "credit";
+  readonly currency: string;
+  readonly amountMinor: bigint;
+}
+
+interface TransactionRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly occurredAt: Date;
+  readonly refs: unknown;
+  readonly postings: readonly PostingRow[];
+}
+
+/** Rebuilds the domain's transaction from its rows and checks it with the domain's rules. */
+function transactionOf(row: TransactionRow): Result<LedgerTransaction, string> {
+  const postings = [...row.postings]
+    .sort((a, b) => a.position - b.position)
+    .map((p) => {
+      if (!isSafeMinor(p.amountMinor)) return undefined;
+      return {
+        account: p.accountId,
+        side: p.direction,
+        amount: { amountMinor: fromBigIntMinor(p.amountMinor), currency: p.currency },
+      };
+    });
+  if (postings.some((p) => p === undefined))
+    return err(`ledger transaction ${row.id} has an amount out of range`);
+  return parseLedgerTransaction({
+    id: row.id,
+    kind: row.kind,
+    postings,
+    occurredAt: row.occurredAt.getTime(),
+    refs: row.refs,
+  });
+}
+
+/**
+ * The append-only double-entry ledger in PostgreSQL: `ledger_transactions` and
+ * `ledger_postings` (append-only, balanced per currency at COMMIT by triggers), with
+ * `ledger_accounts` balances kept in step inside the same transaction.
+ * {@link PrismaLedgerStore.checkLedger} proves the balances agree with the postings.
+ */
+export class PrismaLedgerStore implements LedgerStore {
+  readonly #prisma: PrismaClient;
+  readonly #clock: Clock;
+
+  constructor(prisma: PrismaClient, options: PrismaLedgerStoreOptions = {}) {
+    this.#prisma = prisma;
+    this.#clock = options.clock ?? { now: () => Date.now() };
+  }
+
+  /**
+   * Appends a balanced transaction in one database transaction: the transaction row,
+   * its postings in order, and each account's balance moved by the net of its postings.
+   * The same id again with the same content is a no-op; with other content, or a
+   * transaction the domain's rules refuse, it fails with `duplicate` and stores nothing
+   * (as the in-memory ledger does).
+   */
+  post(transaction: LedgerTransaction): ResultAsync<void, StorageError> {
+    const at = this.#clock.now();
+    // The domain's own checks first (balanced, positive, limits); like the in-memory
+    // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
+    const valid = validateLedgerTransaction(transaction);
+    if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
+    return fromDatabase(
+      this.#prisma.$transaction((tx) => this.#post(tx, transaction, at), {
+        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
+      }),
+      { operation: "ledger post" },
+    );
+  }
+
+  async #post(tx: Tx, transaction: LedgerTransaction, at: number): Promise<void> {
+    const inserted = await tx.$executeRaw`
+      INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
+      VALUES (${transaction.id}, ${transaction.kind}::ledger_transaction_kind, ${toDate(transaction.occurredAt)},
+              ${JSON.stringify(transaction.refs)}::jsonb, ${transaction.refs.roundId ?? null}, ${toDate(at)})
+      ON CONFLICT (id) DO NOTHING`;
+    if (inserted === 0) {
+      // Already posted (by us earlier, or by a concurrent post that has now committed:
+      // the INSERT waited for it). The same content is a retry; anything else a conflict.
+      const stored = await tx.ledgerTransaction.findUniqueOrThrow({
+        where: { id: transaction.id },
+        include: { postings: true },
+      });
+      const existing = transactionOf(stored);
+      if (existing.isOk() && sameTransactionContent(existing.value, transaction)) return;
+      throw duplicate(
+        `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
+      );
+    }
+
+    // Net movement per (account, currency): one row each, since an upsert may touch a row once.
+    const net = new Map<string, { id: string; currency: CurrencyCode; delta: number }>();
+    for (const p of transaction.postings) {
+      const key = `${p.account}\u0000${p.amount.currency}`;
+      const line = net.get(key) ?? { id: p.account, currency: p.amount.currency, delta: 0 };
+      line.delta += p.side === "debit" ? p.amount.amountMinor : -p.amount.amountMinor;
+      toBigIntMinor(line.delta);
+      net.set(key, line);
+    }
+    const deltas = JSON.stringify([...net.values()]);
+    // Applied in the database's order of (id, currency), so two posts that touch the same
+    // accounts lock them in the same order and cannot deadlock.
+    const balances = await tx.$queryRaw<{ id: string; currency: string; balance_minor: bigint }[]>`
+      INSERT INTO ledger_accounts (id, currency, balance_minor, created_at, updated_at)
+      SELECT d.id, d.currency, d.delta, ${toDate(at)}, ${toDate(at)}
+        FROM jsonb_to_recordset(${deltas}::jsonb) AS d(id text, currency text, delta bigint)
+       ORDER BY d.id, d.currency
+      ON CONFLICT (id, currency) DO UPDATE
+        SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
+            updated_at = EXCLUDED.updated_at
+      RETURNING id, currency, balance_minor`;
+    const overflow = balances.find((b) => !isSafeMinor(b.balance_minor));
+    if (overflow !== undefined)
+      throw duplicate(
+        `balance_overflow: transaction ${transaction.id} would take ${overflow.id} out of the safe integer range in ${overflow.currency}`,
+      );
+
+    await tx.ledgerPosting.createMany({
+      data: transaction.postings.map((p, position) => ({
+        transactionId: transaction.id,
+        position,
+        accountId: p.account,
+        direction: p.side,
+        currency: p.amount.currency,
+        amountMinor: toBigIntMinor(p.amount.amountMinor),
+      })),
+    });
+  }
+
+  /** An account's balance (debits minus credits) in a currency; zero for an account never posted to. */
+  balance(account: LedgerAccountId, currency: CurrencyCode): ResultAsync<Money, StorageError> {
+    return fromDatabase(
+      this.#prisma.ledgerAccount.findUnique({
+        where: { id_currency: { id: account, currency } },
+        select: { balanceMinor: true },
+      }),
+      { operation: "ledger balance" },
+    ).andThen((row) => {
+      if (row === null) return ok(money(0, currency));
+      if (!isSafeMinor(row.balanceMinor))
+        return err(storageError.unavailable(`stored balance of ${account} in ${currency} is out of range`));
+      return ok(money(fromBigIntMinor(row.balanceMinor), currency));
+    });
+  }
+
+  /**
+   * Recomputes every account's balance from the postings and compares it with
+   * `ledger_accounts`, and re-checks that every transaction balances per currency with at
+   * least two postings — independently of the triggers and of `post`. Reports up to
+   * {@link LEDGER_CHECK_REPORT_MAX} problems of each kind. O(postings).
+   */
+  checkLedger(): ResultAsync<LedgerCheckReport, StorageError> {
+    const work = this.#prisma.$transaction(
+      async (tx) => {
+        // One snapshot for all three queries, so a post committing in between cannot
+        // make a sound ledger look broken.
+        const mismatches = await tx.$queryRaw<
+          { account: string; currency: string; stored_minor: bigint; posted_minor: bigint }[]
+        >`
+          WITH posted AS (
+            SELECT account_id, currency,
+                   sum(CASE direction WHEN 'debit' THEN amount_minor ELSE -amount_minor END)::bigint AS minor
+              FROM ledger_postings
+             GROUP BY account_id, currency)
+          SELECT a.id AS account, a.currency, a.balance_minor AS stored_minor, coalesce(p.minor, 0)::bigint AS posted_minor
+            FROM ledger_accounts a
+            LEFT JOIN posted p ON p.account_id = a.id AND p.currency = a.currency
+           WHERE a.balance_minor <> coalesce(p.minor, 0)
+           ORDER BY a.id, a.currency
+           LIMIT ${LEDGER_CHECK_REPORT_MAX}`;
+        const unbalanced = await tx.$queryRaw<{ transaction_id: string; currency: string | null }[]>`
+          SELECT t.id AS transaction_id, NULL::text AS currency
+            FROM ledger_transactions t
+           WHERE (SELECT count(*) FROM ledger_postings p WHERE p.transaction_id = t.id) < 2
+          UNION ALL
+          SELECT p.transaction_id, p.currency::text
+            FROM ledger_postings p
+           GROUP BY p.transaction_id, p.currency
+          HAVING sum(CASE p.direction WHEN 'debit' THEN p.amount_minor ELSE -p.amount_minor END) <> 0
+           ORDER BY 1, 2
+           LIMIT ${LEDGER_CHECK_REPORT_MAX}`;
+        const [counts] = await tx.$queryRaw<{ accounts: bigint; transactions: bigint }[]>`
+          SELECT (SELECT count(*) FROM ledger_accounts) AS accounts,
+                 (SELECT count(*) FROM ledger_transactions) AS transactions`;
+        return { mismatches, unbalanced, counts };
+      },
+      { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+    );
+    return fromDatabase(work, { operation: "ledger check" }).map(({ mismatches, unbalanced, counts }) => ({
+      agrees: mismatches.length === 0 && unbalanced.length === 0,
+      accountsChecked: Number(counts?.accounts ?? 0n),
+      transactionsChecked: Number(counts?.transactions ?? 0n),
+      mismatches: mismatches.map((m) => ({
+        account: m.account,
+        currency: m.currency,
+        storedMinor: m.stored_minor,
+        postedMinor: m.posted_minor,
+      })),
+      unbalanced: unbalanced.map((u) => ({ transactionId: u.transaction_id, currency: u.currency })),
+    }));
+  }
+
+  /**
+   * The whole ledger as the domain's value: every transaction, rebuilt from its rows and
+   * re-posted through `ledgerFromTransactions`, then proven sound by
+   * `checkLedgerInvariants`, and its balances compared with `ledger_accounts`. For audits
+   * and tests: O(ledger) in memory.
+   */
+  loadLedger(): ResultAsync<Ledger, StorageError> {
+    const work = this.#prisma.$transaction(
+      async (tx) => {
+        const transactions = await tx.ledgerTransaction.findMany({
+          orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+          include: { postings: true },
+        });
+        const accounts = await tx.ledgerAccount.findMany({
+          select: { id: true, currency: true, balanceMinor: true },
+        });
+        return { transactions, accounts };
+      },
+      { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+    );
+    return fromDatabase(work, { operation: "ledger load" }).andThen(({ transactions, accounts }) => {
+      const rebuilt: LedgerTransaction[] = [];
+      for (const row of transactions) {
+        const tx = transactionOf(row);
+        if (tx.isErr()) return err(storageError.unavailable(`stored ledger cannot be loaded: ${tx.error}`));
+        rebuilt.push(tx.value);
+      }
+      const ledger = ledgerFromTransactions(rebuilt).andThen(checkLedgerInvariants);
+      if (ledger.isErr())
+        return err(storageError.unavailable(`stored ledger is unsound: ${ledger.error.message}`));
+      for (const account of accounts) {
+        const byCurrency = [...(ledger.value.balancesMinor.get(account.id) ?? [])];
+        const derived = byCurrency.find(([currency]) => currency === account.currency)?.[1] ?? 0;
+        if (BigInt(derived) !== account.balanceMinor)
+          return err(
+            storageError.unavailable(
+              `stored ledger is unsound: ${account.id} holds ${account.balanceMinor} ${account.currency}, its postings say ${derived}`,
+            ),
+          );
+      }
+      return ok(ledger.value);
+    });
+  }
+}

@@ -1,0 +1,284 @@
+import {
+  type Changeset,
+  type Clock,
+  type Group,
+  type GroupId,
+  type GroupRepository,
+  type Instant,
+  type OutboxRecord,
+  type OutboxStore,
+  type Round,
+  type RoundRepository,
+  type StorageError,
+  storageError,
+  type UnitOfWork,
+} from "@susu/domain";
+import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { writeChangeset } from "./changeset-writer.js";
+import { fromDate, toDate } from "./conversions.js";
+import { Prisma } from "./generated/client.js";
+import { parseGroupSnapshot, parseOutboxEffect, parseRoundSnapshot } from "./snapshots.js";
+import { type FailureContext, fromDatabase } from "./storage-errors.js";
+
+/** Options of {@link PrismaStore}. */
+export interface PrismaStoreOptions {
+  /**
+   * Stamps rows' `created_at`/`updated_at` (bookkeeping only: domain times travel in the
+   * states themselves). Default: the system clock.
+   */
+  readonly clock?: Clock;
+  /** Longest a commit's transaction may run, in ms, before it is rolled back. Default 10 000. */
+  readonly transactionTimeoutMs?: number;
+  /** Longest a commit waits for a connection to start its transaction, in ms. Default 5 000. */
+  readonly transactionMaxWaitMs?: number;
+}
+
+/** Most effects one claim may lease: a limit on everything, and a bound on one dispatcher pass. */
+export const OUTBOX_CLAIM_MAX = 500;
+/** Longest error text kept on an outbox row. */
+export const OUTBOX_ERROR_MAX_CHARS = 2_000;
+/** Most groups one `findGroupsDueForRound` returns. */
+export const DUE_GROUPS_MAX = 1_000;
+
+const systemClock: Clock = { now: () => Date.now() };
+
+interface ClaimedRow {
+  readonly id: string;
+  readonly payload: unknown;
+  readonly attempts: number;
+  readonly available_at: Date;
+  readonly sequence: bigint;
+}
+
+/**
+ * Groups, rounds, the outbox and the audit log in PostgreSQL through Prisma: the
+ * production implementation of the domain's storage ports, with the same behaviour as
+ * the in-memory store (the storage contract suite runs against both).
+ *
+ * Aggregates are stored whole as JSON snapshots, validated against the domain's types
+ * when loaded, with projection columns and child rows rewritten in the same transaction.
+ * Writes are guarded by `version` (optimistic concurrency); outbox claims are leases
+ * taken with `FOR UPDATE SKIP LOCKED`, safe with any number of dispatcher processes.
+ */
+export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore {
+  readonly #prisma: PrismaClient;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #maxWaitMs: number;
+
+  constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
+    this.#prisma = prisma;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
+    this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
+  }
+
+  getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
+    return fromDatabase(
+      this.#prisma.group.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
+      { operation: "getGroup" },
+    ).andThen((row) => (row === null ? ok(undefined) : loadGroup(row)));
+  }
+
+  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
+    const bad = badLimit(limit, DUE_GROUPS_MAX, "findGroupsDueForRound");
+    if (bad !== undefined) return errAsync(bad);
+    // Served by the partial index groups_due_for_round_idx; next_round_at is the domain's
+    // nextRoundOpensAt, kept in step by every commit. Most overdue first.
+    return fromDatabase(
+      this.#prisma.group.findMany({
+        where: { status: "active", currentRoundId: null, nextRoundAt: { lte: toDate(at) } },
+        orderBy: [{ nextRoundAt: "asc" }, { id: "asc" }],
+        take: limit,
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "findGroupsDueForRound" },
+    ).andThen((rows) => Result.combine(rows.map(loadGroup)));
+  }
+
+  getRound(id: string): ResultAsync<Round | undefined, StorageError> {
+    return fromDatabase(
+      this.#prisma.round.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
+      { operation: "getRound" },
+    ).andThen((row) => (row === null ? ok(undefined) : loadRound(row)));
+  }
+
+  listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
+    return fromDatabase(
+      this.#prisma.round.findMany({
+        where: { groupId },
+        orderBy: { sequence: "asc" },
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "listRoundsOfGroup" },
+    ).andThen((rows) => Result.combine(rows.map(loadRound)));
+  }
+
+  /**
+   * Stores the changeset in one transaction (READ COMMITTED): each aggregate with
+   * `UPDATE … WHERE id = $id AND version = $expected` (an INSERT when new), its
+   * projections, the outbox effects (`ON CONFLICT DO NOTHING`: an id already there is
+   * kept once) and the audit lines. A stale version, or a new aggregate someone else
+   * inserted first, fails with `version_conflict` and stores nothing.
+   */
+  commit(changes: Changeset): ResultAsync<void, StorageError> {
+    const at = this.#clock.now();
+    const first = changes.groups[0]
+      ? { type: "group" as const, id: changes.groups[0].state.id }
+      : changes.rounds[0]
+        ? { type: "round" as const, id: changes.rounds[0].state.id }
+        : undefined;
+    const context: FailureContext = first
+      ? { operation: "commit", aggregate: first }
+      : { operation: "commit" };
+    return fromDatabase(
+      this.#prisma.$transaction((tx) => writeChangeset(tx, changes, at), {
+        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
+        timeout: this.#timeoutMs,
+        maxWait: this.#maxWaitMs,
+      }),
+      context,
+    );
+  }
+
+  /**
+   * Leases up to `limit` due effects to `workerId` in one statement. The inner SELECT
+   * takes the oldest pending rows whose lease is free (or already this worker's) and
+   * locks them with `FOR UPDATE SKIP LOCKED`, so a concurrent claim skips them instead of
+   * waiting or taking them too; the UPDATE stamps the lease. Rows whose payload is not a
+   * valid effect are parked rather than returned, so one bad row cannot stall the outbox.
+   */
+  claimDue(
+    workerId: string,
+    now: Instant,
+    leaseMs: number,
+    limit: number,
+  ): ResultAsync<readonly OutboxRecord[], StorageError> {
+    const bad = badLimit(limit, OUTBOX_CLAIM_MAX, "claimDue") ?? badLease(leaseMs);
+    if (bad !== undefined) return errAsync(bad);
+    const nowAt = toDate(now);
+    const until = toDate(now + leaseMs);
+    return fromDatabase(
+      this.#prisma.$queryRaw<ClaimedRow[]>`
+        UPDATE outbox_effects
+           SET claimed_by = ${workerId}, claimed_until = ${until}
+         WHERE id IN (
+                 SELECT id FROM outbox_effects
+                  WHERE status = 'pending'
+                    AND available_at <= ${nowAt}
+                    AND (claimed_until IS NULL OR claimed_until <= ${nowAt} OR claimed_by = ${workerId})
+                  ORDER BY sequence
+                  LIMIT ${limit}
+                    FOR UPDATE SKIP LOCKED)
+        RETURNING id, payload, attempts, available_at, sequence`,
+      { operation: "claimDue" },
+    ).andThen((rows) => this.#recordsOf(rows, workerId));
+  }
+
+  #recordsOf(
+    rows: readonly ClaimedRow[],
+    workerId: string,
+  ): ResultAsync<readonly OutboxRecord[], StorageError> {
+    // RETURNING has no order of its own: restore the dispatch order.
+    const sorted = [...rows].sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
+    const records: OutboxRecord[] = [];
+    const malformed: { id: string; problem: string }[] = [];
+    for (const row of sorted) {
+      const effect = parseOutboxEffect(row.payload);
+      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error });
+      else
+        records.push({
+          effect: effect.value,
+          attempts: row.attempts,
+          availableAt: fromDate(row.available_at),
+        });
+    }
+    if (malformed.length === 0) return okAsync(records);
+    return malformed
+      .reduce<ResultAsync<void, StorageError>>(
+        (chain, bad) =>
+          chain.andThen(() => this.fail(bad.id, workerId, `malformed payload: ${bad.problem}`, undefined)),
+        okAsync(undefined),
+      )
+      .map(() => records);
+  }
+
+  /** Marks an effect done, if `workerId` holds its lease; otherwise does nothing. */
+  complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
+    return fromDatabase(
+      this.#prisma.outboxEffect.updateMany({
+        where: { id: effectId, claimedBy: workerId, status: "pending" },
+        data: { status: "done", claimedBy: null, claimedUntil: null, completedAt: toDate(now) },
+      }),
+      { operation: "outbox complete" },
+    ).map(() => undefined);
+  }
+
+  /**
+   * Records a failed execution, if `workerId` holds the lease: one more attempt, the lease
+   * released, and the effect due again at `retryAt` — or parked (never claimed again)
+   * when `retryAt` is undefined.
+   */
+  fail(
+    effectId: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant | undefined,
+  ): ResultAsync<void, StorageError> {
+    return fromDatabase(
+      this.#prisma.outboxEffect.updateMany({
+        where: { id: effectId, claimedBy: workerId, status: "pending" },
+        data: {
+          attempts: { increment: 1 },
+          lastError: error.slice(0, OUTBOX_ERROR_MAX_CHARS),
+          claimedBy: null,
+          claimedUntil: null,
+          ...(retryAt === undefined ? { status: "parked" as const } : { availableAt: toDate(retryAt) }),
+        },
+      }),
+      { operation: "outbox fail" },
+    ).map(() => undefined);
+  }
+}
+
+function badLimit(limit: number, max: number, operation: string): StorageError | undefined {
+  return Number.isSafeInteger(limit) && limit >= 1 && limit <= max
+    ? undefined
+    : storageError.unavailable(`${operation}: limit must be a whole number from 1 to ${max}, got ${limit}`);
+}
+
+function badLease(leaseMs: number): StorageError | undefined {
+  return Number.isSafeInteger(leaseMs) && leaseMs >= 1
+    ? undefined
+    : storageError.unavailable(`claimDue: leaseMs must be a positive whole number, got ${leaseMs}`);
+}
+
+interface SnapshotRow {
+  readonly snapshot: unknown;
+  readonly version: number;
+}
+
+// A stored aggregate that does not parse, or whose snapshot disagrees with its row, is
+// corrupted storage. It is reported (as storage_unavailable: the domain's StorageError
+// has no closer case) rather than thrown, so a dispatcher records it, retries and parks
+// the effect with a ticket instead of dying on every pass.
+function corrupted(what: string, problem: string): StorageError {
+  return storageError.unavailable(`stored ${what} cannot be loaded: ${problem}`);
+}
+
+function loadGroup(row: SnapshotRow): Result<Group, StorageError> {
+  const parsed = parseGroupSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("group", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`group ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}
+
+function loadRound(row: SnapshotRow): Result<Round, StorageError> {
+  const parsed = parseRoundSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("round", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`round ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}

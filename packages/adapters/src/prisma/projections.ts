@@ -1,0 +1,217 @@
+// The columns and child rows derived from an aggregate's state. They are rewritten from
+// the snapshot on every commit, in the same transaction, so they can never disagree
+// with it; they exist for queries and for the constraints that refuse impossible states.
+import {
+  type AuditEntry,
+  type Group,
+  type Instant,
+  nextRoundOpensAt,
+  type OutboxEffect,
+  type Round,
+} from "@susu/domain";
+import { toBigIntMinor, toDate, toDateOrNull } from "./conversions.js";
+import type { Prisma } from "./generated/client.js";
+
+/** A value as JSON for a `Json` column: a round trip that drops absent optional fields and proves it is plain data. */
+export function asJson(
+  value: Group | Round | OutboxEffect | Readonly<Record<string, string>>,
+): Prisma.InputJsonValue {
+  const json: Prisma.InputJsonValue = JSON.parse(JSON.stringify(value));
+  return json;
+}
+
+const isoOrNull = (at: Instant | undefined): string | null =>
+  at === undefined ? null : toDate(at).toISOString();
+
+/** Safe-integer amounts travel in JSON as numbers; assert before they become BIGINT. */
+const amount = (amountMinor: number): number => {
+  toBigIntMinor(amountMinor);
+  return amountMinor;
+};
+
+/** The `groups` row of a group stored at `version`. */
+export function groupColumns(group: Group, version: number, at: Instant) {
+  return {
+    name: group.name,
+    currency: group.currency,
+    contributionAmountMinor: toBigIntMinor(group.contributionMinor),
+    cadence: group.cadence,
+    startsAt: toDate(group.startsAt),
+    payoutOrderMethod: group.payoutOrder.method,
+    payoutOrderSeed: group.payoutOrder.seed ?? null,
+    status: group.status,
+    pausedReason: group.pausedReason ?? null,
+    rotationNumber: group.rotation.number,
+    rotationsPlanned: group.rotationsPlanned,
+    currentRoundId: group.currentRoundId ?? null,
+    nextRoundAt: toDate(nextRoundOpensAt(group)),
+    snapshot: asJson({ ...group, version }),
+    version,
+    updatedAt: toDate(at),
+  } satisfies Prisma.GroupUncheckedUpdateManyInput;
+}
+
+/** A `members` row as JSON for `jsonb_to_recordset` (keys are the column names). */
+export interface MemberRow {
+  readonly id: string;
+  readonly display_name: string;
+  readonly role: string;
+  readonly status: string;
+  readonly rotation_position: number | null;
+  readonly joined_at: string;
+  readonly stripe_customer_id: string | null;
+  readonly becs_payment_method_id: string | null;
+  readonly mandate_id: string | null;
+  readonly mandate_active: boolean;
+  readonly connected_account_id: string | null;
+  readonly payouts_enabled: boolean;
+}
+
+/** The group's members as rows; a member's position is its place in the current payout order. */
+export function memberRows(group: Group): MemberRow[] {
+  return group.members.map((m) => {
+    const position = group.payoutOrder.memberIds.indexOf(m.id);
+    return {
+      id: m.id,
+      display_name: m.displayName,
+      role: m.role,
+      status: m.status,
+      rotation_position: position >= 0 ? position : null,
+      joined_at: toDate(m.joinedAt).toISOString(),
+      stripe_customer_id: m.payment.customerId ?? null,
+      becs_payment_method_id: m.payment.paymentMethodId ?? null,
+      mandate_id: m.payment.mandateId ?? null,
+      mandate_active: m.readiness.mandateActive,
+      connected_account_id: m.payment.connectedAccountId ?? null,
+      payouts_enabled: m.readiness.payoutsEnabled,
+    };
+  });
+}
+
+/** The `rounds` row of a round stored at `version`. */
+export function roundColumns(round: Round, version: number, at: Instant) {
+  return {
+    groupId: round.groupId,
+    sequence: round.sequence,
+    rotation: round.rotation,
+    recipientMemberId: round.recipientMemberId,
+    state: round.status,
+    currency: round.currency,
+    contributionAmountMinor: toBigIntMinor(round.contributionMinor),
+    scheduledFor: toDate(round.scheduledFor),
+    openedAt: toDateOrNull(round.openedAt),
+    collectionDeadlineAt: toDateOrNull(round.collectionDeadlineAt),
+    graceEndsAt: toDateOrNull(round.graceEndsAt),
+    blockedReason: round.blockedReason ?? null,
+    endedAt: toDateOrNull(round.endedAt),
+    transferGroup: round.transferGroup,
+    snapshot: asJson({ ...round, version }),
+    version,
+    updatedAt: toDate(at),
+  } satisfies Prisma.RoundUncheckedUpdateManyInput;
+}
+
+/** A `contributions` row as JSON for `jsonb_to_recordset`. */
+export interface ContributionRow {
+  readonly member_id: string;
+  readonly currency: string;
+  readonly amount_minor: number;
+  readonly status: string;
+  readonly attempts_count: number;
+  readonly retry_at: string | null;
+  readonly stripe_refund_id: string | null;
+}
+
+/** A `contribution_attempts` row as JSON for `jsonb_to_recordset`. */
+export interface AttemptRow {
+  readonly member_id: string;
+  readonly attempt: number;
+  readonly effect_id: string;
+  readonly currency: string;
+  readonly amount_minor: number;
+  readonly status: string;
+  readonly requested_at: string;
+  readonly stripe_payment_intent_id: string | null;
+  readonly stripe_charge_id: string | null;
+  readonly failure_code: string | null;
+  readonly failure_class: string | null;
+}
+
+/** A `payout_transfers` row as JSON for `jsonb_to_recordset`. */
+export interface PayoutRow {
+  readonly effect_id: string;
+  readonly source_member_id: string;
+  readonly source_charge_id: string;
+  readonly attempt: number;
+  readonly currency: string;
+  readonly amount_minor: number;
+  readonly status: string;
+  readonly stripe_transfer_id: string | null;
+  readonly failure_code: string | null;
+}
+
+/** A round's contributions, debit attempts and payout transfers as rows. */
+export function roundChildRows(round: Round): {
+  contributions: ContributionRow[];
+  attempts: AttemptRow[];
+  payouts: PayoutRow[];
+} {
+  const contributions = round.contributions.map((c) => ({
+    member_id: c.memberId,
+    currency: round.currency,
+    amount_minor: amount(c.amountMinor),
+    status: c.status,
+    attempts_count: c.attempts.length,
+    retry_at: isoOrNull(c.retryAt),
+    stripe_refund_id: c.refundId ?? null,
+  }));
+  const attempts = round.contributions.flatMap((c) =>
+    c.attempts.map((a) => ({
+      member_id: c.memberId,
+      attempt: a.number,
+      effect_id: a.effectId,
+      currency: round.currency,
+      amount_minor: amount(c.amountMinor),
+      status: a.status,
+      requested_at: toDate(a.requestedAt).toISOString(),
+      stripe_payment_intent_id: a.paymentIntentId ?? null,
+      stripe_charge_id: a.chargeId ?? null,
+      failure_code: a.failureCode ?? null,
+      failure_class: a.failureClass ?? null,
+    })),
+  );
+  const payouts = round.payouts.map((p) => ({
+    effect_id: p.effectId,
+    source_member_id: p.sourceMemberId,
+    source_charge_id: p.sourceChargeId,
+    attempt: p.attempt,
+    currency: round.currency,
+    amount_minor: amount(p.amountMinor),
+    status: p.status,
+    stripe_transfer_id: p.transferId ?? null,
+    failure_code: p.failureCode ?? null,
+  }));
+  return { contributions, attempts, payouts };
+}
+
+/** The aggregate an outbox effect belongs to, for the outbox's per-aggregate index. */
+export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
+  if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
+  const roundId = effect.transaction.refs.roundId;
+  return roundId !== undefined
+    ? { type: "round", id: roundId }
+    : { type: "ledger", id: effect.transaction.id };
+}
+
+/** An `audit_log` row. */
+export function auditRow(entry: AuditEntry) {
+  return {
+    occurredAt: toDate(entry.at),
+    aggregateType: entry.aggregate,
+    aggregateId: entry.aggregateId,
+    action: entry.action,
+    outcome: entry.outcome,
+    detail: entry.detail ?? null,
+    actor: entry.actor,
+  } satisfies Prisma.AuditLogEntryCreateManyInput;
+}

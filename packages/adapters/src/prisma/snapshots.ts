@@ -1,0 +1,334 @@
+// The shapes of what the database stores as JSON: whole aggregates (the `snapshot`
+// columns) and outbox effects (`payload`). JSON read back from PostgreSQL is untrusted
+// until it has been checked against the domain's types, so every load goes through
+// these schemas. The type assertions at the end make the build fail when the domain
+// type and the schema drift apart, in either direction.
+import {
+  CADENCES,
+  CURRENCY_CODES,
+  type CurrencyCode,
+  createLedgerTransaction,
+  type Group,
+  type LedgerTransaction,
+  type OutboxEffect,
+  PAYOUT_ORDER_METHODS,
+  type Round,
+} from "@susu/domain";
+import { err, ok, type Result } from "neverthrow";
+import { z } from "zod";
+
+const safeInt = z.int();
+const nonNegative = z.int().min(0);
+const instant = z.int().min(0);
+const text = z.string();
+const currency = z.enum(CURRENCY_CODES as readonly [CurrencyCode, ...CurrencyCode[]]);
+const list = <T extends z.ZodType>(item: T) => z.array(item).readonly();
+
+const retryPolicy = z.strictObject({
+  baseDelayMs: safeInt,
+  factor: z.number(),
+  maxDelayMs: safeInt,
+  jitter: z.enum(["full", "equal", "none"]),
+  attemptsMax: safeInt,
+});
+
+const member = z.strictObject({
+  id: text,
+  displayName: text,
+  role: z.enum(["admin", "member"]),
+  status: z.enum(["active", "pending", "leaving", "left"]),
+  joinedAt: instant,
+  readiness: z.strictObject({ mandateActive: z.boolean(), payoutsEnabled: z.boolean() }),
+  payment: z.strictObject({
+    customerId: text.exactOptional(),
+    paymentMethodId: text.exactOptional(),
+    mandateId: text.exactOptional(),
+    connectedAccountId: text.exactOptional(),
+  }),
+});
+
+const groupSnapshot = z.strictObject({
+  id: text,
+  name: text,
+  currency,
+  contributionMinor: safeInt,
+  cadence: z.enum(CADENCES as readonly ["weekly", "fortnightly", "monthly"]),
+  startsAt: instant,
+  rotationsPlanned: safeInt,
+  status: z.enum(["forming", "active", "paused", "completed"]),
+  pausedReason: text.exactOptional(),
+  members: list(member),
+  payoutOrder: z.strictObject({
+    method: z.enum(
+      PAYOUT_ORDER_METHODS as readonly ["fixed", "join_order", "seeded_draw", "reverse_join_order"],
+    ),
+    memberIds: list(text),
+    seed: text.exactOptional(),
+  }),
+  rotation: z.strictObject({ number: safeInt, receivedMemberIds: list(text), roundSequence: nonNegative }),
+  currentRoundId: text.exactOptional(),
+  pendingSwaps: list(z.strictObject({ proposedBy: text, counterparty: text, proposedAt: instant })),
+  policy: z.strictObject({
+    collectionWindowMs: safeInt,
+    settlementGraceMs: safeInt,
+    payoutDelayMs: safeInt,
+    debitRetry: retryPolicy,
+    payoutRetry: retryPolicy,
+  }),
+  createdAt: instant,
+  version: nonNegative,
+});
+
+const failureClass = z.enum(["retryable", "permanent", "outcome_unknown"]);
+
+const debitAttempt = z.strictObject({
+  number: z.int().min(1),
+  effectId: text,
+  status: z.enum(["requested", "processing", "succeeded", "failed"]),
+  requestedAt: instant,
+  paymentIntentId: text.exactOptional(),
+  chargeId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+  failureClass: failureClass.exactOptional(),
+  initiatedPosted: z.boolean(),
+});
+
+const contribution = z.strictObject({
+  memberId: text,
+  amountMinor: safeInt,
+  status: z.enum([
+    "awaiting_debit",
+    "processing",
+    "retry_scheduled",
+    "succeeded",
+    "failed",
+    "refund_requested",
+    "refunded",
+    "refund_failed",
+    "disputed",
+  ]),
+  attempts: list(debitAttempt),
+  retryAt: instant.exactOptional(),
+  refundId: text.exactOptional(),
+  disputeIds: list(text),
+});
+
+const payoutTransfer = z.strictObject({
+  sourceMemberId: text,
+  sourceChargeId: text,
+  amountMinor: safeInt,
+  attempt: z.int().min(1),
+  effectId: text,
+  status: z.enum(["requested", "created", "failed", "reversed"]),
+  transferId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+});
+
+const roundSnapshot = z.strictObject({
+  id: text,
+  groupId: text,
+  rotation: safeInt,
+  sequence: nonNegative,
+  recipientMemberId: text,
+  recipientCanReceive: z.boolean(),
+  currency,
+  contributionMinor: safeInt,
+  status: z.enum([
+    "scheduled",
+    "collecting",
+    "settled",
+    "paying_out",
+    "payout_blocked",
+    "paid_out",
+    "refunding",
+    "cancelled",
+  ]),
+  scheduledFor: instant,
+  openedAt: instant.exactOptional(),
+  collectionDeadlineAt: instant.exactOptional(),
+  graceEndsAt: instant.exactOptional(),
+  transferGroup: text,
+  contributions: list(contribution),
+  payouts: list(payoutTransfer),
+  payoutAttempt: nonNegative,
+  payoutFailures: nonNegative,
+  blockedReason: text.exactOptional(),
+  endedAt: instant.exactOptional(),
+  version: nonNegative,
+});
+
+// The ledger transaction inside a post_ledger effect is checked twice: here for its
+// shape, then by the domain's own `createLedgerTransaction` for its rules (balanced,
+// positive amounts, limits), which also rebuilds its Money values.
+const ledgerTransactionShape = z.strictObject({
+  id: text,
+  kind: z.enum([
+    "debit_initiated",
+    "debit_settled",
+    "debit_failed",
+    "contribution_refunded",
+    "payout_transferred",
+    "transfer_reversed",
+    "dispute_loss",
+    "dispute_reinstated",
+  ]),
+  postings: list(
+    z.strictObject({
+      account: text,
+      side: z.enum(["debit", "credit"]),
+      amount: z.strictObject({ amountMinor: safeInt, currency }),
+    }),
+  ),
+  occurredAt: instant,
+  refs: z.record(text, text),
+});
+
+const roundTimer = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("collection_deadline") }),
+  z.strictObject({ kind: z.literal("grace_end") }),
+  z.strictObject({ kind: z.literal("retry_debit"), memberId: text, attempt: safeInt }),
+  z.strictObject({ kind: z.literal("payout_due") }),
+  z.strictObject({ kind: z.literal("retry_payout"), attempt: safeInt }),
+]);
+
+const outboxEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("collect_contribution"),
+    id: text,
+    roundId: text,
+    groupId: text,
+    memberId: text,
+    attempt: safeInt,
+    amountMinor: safeInt,
+    currency,
+    transferGroup: text,
+  }),
+  z.strictObject({
+    kind: z.literal("transfer"),
+    id: text,
+    roundId: text,
+    groupId: text,
+    recipientMemberId: text,
+    sourceMemberId: text,
+    sourceChargeId: text,
+    attempt: safeInt,
+    amountMinor: safeInt,
+    currency,
+    transferGroup: text,
+  }),
+  z.strictObject({
+    kind: z.literal("refund"),
+    id: text,
+    roundId: text,
+    groupId: text,
+    memberId: text,
+    paymentIntentId: text,
+    amountMinor: safeInt,
+    currency,
+  }),
+  z.strictObject({
+    kind: z.literal("schedule_timer"),
+    id: text,
+    roundId: text,
+    at: instant,
+    timer: roundTimer,
+  }),
+  z.strictObject({
+    kind: z.literal("notify"),
+    id: text,
+    groupId: text,
+    roundId: text,
+    to: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("member"), memberId: text }),
+      z.strictObject({ kind: z.literal("admins") }),
+      z.strictObject({ kind: z.literal("all_members") }),
+    ]),
+    template: z.enum([
+      "contribution_retry_scheduled",
+      "contribution_failed",
+      "round_cancelling",
+      "round_cancelled",
+      "payout_blocked",
+      "payout_sent",
+      "refund_failed",
+      "dispute_opened",
+      "transfer_reversed",
+    ]),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({ kind: z.literal("post_ledger"), id: text, transaction: ledgerTransactionShape }),
+  z.strictObject({
+    kind: z.literal("open_ticket"),
+    id: text,
+    groupId: text,
+    roundId: text,
+    reason: z.enum([
+      "payout_blocked",
+      "refund_failed",
+      "dispute_after_payout",
+      "dispute",
+      "transfer_reversed",
+    ]),
+    summary: text,
+  }),
+]);
+
+// Compile-time proof that each schema describes exactly the domain type: if the domain
+// adds, removes or changes a field, one of these stops compiling. `AllKeys` makes the
+// comparison see optional fields too (structural typing alone lets an optional field be
+// missing on either side).
+type AllKeys<T> = T extends readonly (infer U)[]
+  ? readonly AllKeys<U>[]
+  : T extends object
+    ? { [K in keyof T]-?: AllKeys<Exclude<T[K], undefined>> }
+    : T;
+type Same<A, B> = [AllKeys<A>] extends [AllKeys<B>]
+  ? [AllKeys<B>] extends [AllKeys<A>]
+    ? true
+    : false
+  : false;
+const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
+const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
+const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
+type EffectShape = z.output<typeof outboxEffectShape>;
+const effectSchemaMatches: Same<
+  Exclude<EffectShape, { kind: "post_ledger" }>,
+  Exclude<OutboxEffect, { kind: "post_ledger" }>
+> = true;
+void [groupSchemaMatches, roundSchemaMatches, ledgerSchemaMatches, effectSchemaMatches];
+
+function problem(what: string, error: z.ZodError): string {
+  const issues = error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
+    .join("; ");
+  return `${what} is not a valid ${what.split(" ")[0]}: ${issues}`;
+}
+
+/** A stored group snapshot, checked against the domain's `Group`; the error says what is wrong. */
+export function parseGroupSnapshot(json: unknown): Result<Group, string> {
+  const parsed = groupSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("group snapshot", parsed.error));
+}
+
+/** A stored round snapshot, checked against the domain's `Round`. */
+export function parseRoundSnapshot(json: unknown): Result<Round, string> {
+  const parsed = roundSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("round snapshot", parsed.error));
+}
+
+/** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */
+export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction, string> {
+  const parsed = ledgerTransactionShape.safeParse(json);
+  if (!parsed.success) return err(problem("ledger transaction", parsed.error));
+  return createLedgerTransaction(parsed.data).mapErr((e) => `ledger transaction ${e.code}: ${e.message}`);
+}
+
+/** A stored outbox payload, checked against the domain's `OutboxEffect`. */
+export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
+  const parsed = outboxEffectShape.safeParse(json);
+  if (!parsed.success) return err(problem("outbox effect", parsed.error));
+  const effect = parsed.data;
+  if (effect.kind !== "post_ledger") return ok(effect);
+  return parseLedgerTransaction(effect.transaction).map((transaction) => ({ ...effect, transaction }));
+}

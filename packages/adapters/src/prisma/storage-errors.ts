@@ -1,0 +1,122 @@
+// Database failures, sorted by error code into the domain's StorageError. Codes only:
+// Prisma's (P2002, P2034, P1001, …) and PostgreSQL's SQLSTATE (kept by adapter-pg in
+// the error's meta, read with sqlStateOf), never message text, which changes between
+// versions and locales.
+import { type StorageError, storageError } from "@susu/domain";
+import { ResultAsync } from "neverthrow";
+import { sqlStateOf } from "../db/sql-state.js";
+import { Prisma } from "./generated/client.js";
+
+/** How a database error matters to a caller. */
+export type DatabaseFailure =
+  /** A unique constraint or primary key refused a row; `constraint` names it when known. */
+  | { readonly kind: "unique_violation"; readonly constraint: string | undefined }
+  /** Concurrent transactions collided (serialization failure, deadlock): retrying can succeed. */
+  | { readonly kind: "write_conflict" }
+  /** Another constraint or rule refused the change (foreign key, CHECK, append-only, ledger balance). */
+  | { readonly kind: "refused"; readonly code: string }
+  /** The database could not be reached, or the work did not finish in time. */
+  | { readonly kind: "unavailable"; readonly code: string }
+  /** Anything else. */
+  | { readonly kind: "unknown"; readonly code: string };
+
+// Prisma's codes for a database it cannot reach or a transaction it could not run.
+// https://www.prisma.io/docs/orm/reference/error-reference
+const UNAVAILABLE_PRISMA_CODES = new Set([
+  "P1001", // can't reach the server
+  "P1002", // the server timed out
+  "P1008", // operation timed out
+  "P1017", // the server closed the connection
+  "P2024", // timed out fetching a connection from the pool
+  "P2028", // transaction API error: could not start, or expired before it finished
+]);
+
+interface DriverCause {
+  readonly constraint?: { readonly index?: unknown };
+}
+
+function uniqueConstraintOf(error: unknown): string | undefined {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
+  const meta = error.meta as { driverAdapterError?: { cause?: DriverCause } } | undefined;
+  const index = meta?.driverAdapterError?.cause?.constraint?.index;
+  return typeof index === "string" ? index : undefined;
+}
+
+function prismaCodeOf(error: unknown): string | undefined {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code;
+  if (error instanceof Prisma.PrismaClientInitializationError) return error.errorCode ?? "initialization";
+  return undefined;
+}
+
+/** Sorts a database error by its codes. */
+export function classifyDatabaseError(error: unknown): DatabaseFailure {
+  const sqlState = sqlStateOf(error);
+  const prismaCode = prismaCodeOf(error);
+  if (sqlState === "23505" || prismaCode === "P2002")
+    return { kind: "unique_violation", constraint: uniqueConstraintOf(error) };
+  if (sqlState === "40001" || sqlState === "40P01" || prismaCode === "P2034")
+    return { kind: "write_conflict" };
+  // Class 23 is integrity constraints; SU is susu's own rules (see the migrations).
+  if (sqlState !== undefined && (sqlState.startsWith("23") || sqlState.startsWith("SU")))
+    return { kind: "refused", code: sqlState };
+  // Class 08 is connection exceptions, 53 insufficient resources, 57 operator intervention.
+  if (sqlState !== undefined && /^(08|53|57)/.test(sqlState)) return { kind: "unavailable", code: sqlState };
+  if (prismaCode !== undefined && UNAVAILABLE_PRISMA_CODES.has(prismaCode))
+    return { kind: "unavailable", code: prismaCode };
+  if (error instanceof Prisma.PrismaClientInitializationError)
+    return { kind: "unavailable", code: prismaCode ?? "initialization" };
+  const code = sqlState ?? prismaCode ?? (error instanceof Error ? error.name : typeof error);
+  return { kind: "unknown", code };
+}
+
+/**
+ * A refusal decided inside a database transaction (a stale version, a conflicting
+ * ledger entry). Thrown to roll the transaction back, then returned as its StorageError.
+ */
+export class StorageRefusal extends Error {
+  constructor(readonly refusal: StorageError) {
+    super(refusal.message);
+    this.name = "StorageRefusal";
+  }
+}
+
+/** What the failing operation was about, so a collision can name the aggregate to reload. */
+export interface FailureContext {
+  /** e.g. "commit", "claimDue", "ledger post". */
+  readonly operation: string;
+  /** The aggregate a write conflict is reported against, when the operation wrote one. */
+  readonly aggregate?: { readonly type: "group" | "round"; readonly id: string };
+}
+
+/**
+ * The StorageError for a failed database operation. Messages carry codes and constraint
+ * names, never row contents (a refused row's detail can hold member data).
+ */
+export function storageErrorOf(error: unknown, context: FailureContext): StorageError {
+  if (error instanceof StorageRefusal) return error.refusal;
+  const failure = classifyDatabaseError(error);
+  switch (failure.kind) {
+    case "unique_violation":
+      return storageError.duplicate(
+        `${context.operation}: already stored (unique constraint ${failure.constraint ?? "unknown"})`,
+      );
+    case "write_conflict":
+      // The one failure a caller should retry: report it as the domain's retryable error.
+      return context.aggregate !== undefined
+        ? storageError.versionConflict(context.aggregate.type, context.aggregate.id)
+        : storageError.unavailable(`${context.operation}: concurrent transactions collided; retry`);
+    case "refused":
+      return storageError.unavailable(
+        `${context.operation}: refused by the database (SQLSTATE ${failure.code}); the state breaks a stored rule`,
+      );
+    case "unavailable":
+      return storageError.unavailable(`${context.operation}: database unavailable (${failure.code})`);
+    case "unknown":
+      return storageError.unavailable(`${context.operation}: database error (${failure.code})`);
+  }
+}
+
+/** Runs a database operation, returning its failure as a StorageError. */
+export function fromDatabase<T>(work: Promise<T>, context: FailureContext): ResultAsync<T, StorageError> {
+  return ResultAsync.fromPromise(work, (error) => storageErrorOf(error, context));
+}
