@@ -41,9 +41,9 @@ function isPrimaryKeyViolation(error: unknown, table: string): boolean {
   return failure.kind === "unique_violation" && failure.constraint === `${table}_pkey`;
 }
 
-// The same TSDoc-free check the loader runs, before a save: the pair (checked when
-// stored, checked when loaded) means a malformed state is refused at the door instead
-// of being found by the next reader.
+// The check the loader runs, run before the save too: in pairs, so a malformed state
+// (a NaN amount, a fractional instant) is refused at the door instead of being found
+// by the next reader.
 function assertStorable(kind: "group", state: Group): void;
 function assertStorable(kind: "round", state: Round): void;
 function assertStorable(kind: "group" | "round", state: Group | Round): void {

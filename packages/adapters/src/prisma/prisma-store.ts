@@ -84,15 +84,17 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
     const bad = badLimit(limit, DUE_GROUPS_MAX, "findGroupsDueForRound");
     if (bad !== undefined) return errAsync(bad);
-    // Served by the partial index groups_due_for_round_idx; next_round_at is the domain's
-    // nextRoundOpensAt, kept in step by every commit. Most overdue first.
+    // The predicate is written exactly as groups_due_for_round_idx's, with literals, so
+    // the planner can prove the partial index applies (a bound parameter in place of
+    // 'active' would not let it). next_round_at is the domain's nextRoundOpensAt, kept in
+    // step by every commit. Most overdue first.
     return fromDatabase(
-      this.#prisma.group.findMany({
-        where: { status: "active", currentRoundId: null, nextRoundAt: { lte: toDate(at) } },
-        orderBy: [{ nextRoundAt: "asc" }, { id: "asc" }],
-        take: limit,
-        select: { snapshot: true, version: true },
-      }),
+      this.#prisma.$queryRaw<SnapshotRow[]>`
+        SELECT snapshot, version FROM groups
+         WHERE status = 'active' AND current_round_id IS NULL
+           AND next_round_at <= ${toDate(at)}
+         ORDER BY next_round_at, id
+         LIMIT ${limit}`,
       { operation: "findGroupsDueForRound" },
     ).andThen((rows) => Result.combine(rows.map(loadGroup)));
   }

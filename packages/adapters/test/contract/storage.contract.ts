@@ -4,13 +4,20 @@ import {
   type Changeset,
   createLedgerTransaction,
   credit,
+  DEFAULT_ROUND_POLICY,
   debit,
+  decide,
   type GroupRepository,
   type LedgerStore,
+  type LedgerTransaction,
   money,
   type OutboxEffect,
   type OutboxStore,
+  pauseGroup,
+  type Round,
+  type RoundInput,
   type RoundRepository,
+  reassignPosition,
   type UnitOfWork,
 } from "@susu/domain";
 import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
@@ -90,6 +97,93 @@ export function storageContract(name: string, factory: StorageFactory): void {
       expect((await s.rounds.getRound(r1.id))._unsafeUnwrap()).toEqual({ ...r1later, version: 0 });
       const listed = (await s.rounds.listRoundsOfGroup(group.id))._unsafeUnwrap();
       expect(listed.map((r) => r.id)).toEqual(["round_0", "round_1"]);
+    });
+
+    it("stores every step of a round's life whole: retried debits, payouts replaced by a retry, paid out", async () => {
+      const group = anActiveGroup();
+      let round = aRoundOf(group);
+      (
+        await s.uow.commit({
+          ...empty,
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [{ state: round, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      const ctx = { now: T, policy: DEFAULT_ROUND_POLICY };
+      const steps: RoundInput[][] = [
+        ["ana", "ben", "cy"].map((m) => ({
+          type: "debit_processing" as const,
+          memberId: m,
+          attempt: 1,
+          paymentIntentId: `pi_${m}`,
+        })),
+        [{ type: "debit_failed", memberId: "ben", attempt: 1, failureCode: "insufficient_funds" }],
+        [{ type: "timer", timer: { kind: "retry_debit", memberId: "ben", attempt: 2 } }],
+        [{ type: "debit_processing", memberId: "ben", attempt: 2, paymentIntentId: "pi_ben_2" }],
+        [
+          {
+            type: "debit_succeeded",
+            memberId: "ana",
+            attempt: 1,
+            paymentIntentId: "pi_ana",
+            chargeId: "ch_ana",
+          },
+          {
+            type: "debit_succeeded",
+            memberId: "ben",
+            attempt: 2,
+            paymentIntentId: "pi_ben_2",
+            chargeId: "ch_ben",
+          },
+          {
+            type: "debit_succeeded",
+            memberId: "cy",
+            attempt: 1,
+            paymentIntentId: "pi_cy",
+            chargeId: "ch_cy",
+          },
+        ],
+        [
+          { type: "transfer_failed", sourceMemberId: "ana", attempt: 1, failureCode: "balance_insufficient" },
+          { type: "transfer_created", sourceMemberId: "ben", attempt: 1, transferId: "tr_ben" },
+          { type: "transfer_created", sourceMemberId: "cy", attempt: 1, transferId: "tr_cy" },
+        ],
+        [{ type: "timer", timer: { kind: "retry_payout", attempt: 2 } }],
+        [{ type: "transfer_created", sourceMemberId: "ana", attempt: 2, transferId: "tr_ana" }],
+      ];
+      for (const inputs of steps) {
+        const before: Round = round;
+        for (const input of inputs) {
+          const decided = decide(round, input, ctx)._unsafeUnwrap();
+          expect(decided.ignored, JSON.stringify(input)).toBeUndefined();
+          round = decided.state;
+        }
+        const version = before.version + 1;
+        (
+          await s.uow.commit({ ...empty, rounds: [{ state: round, expectedVersion: before.version }] })
+        )._unsafeUnwrap();
+        round = { ...round, version };
+        expect((await s.rounds.getRound(round.id))._unsafeUnwrap()).toEqual(round);
+      }
+      expect(round.status).toBe("paid_out");
+      expect(round.payouts.map((p) => [p.sourceMemberId, p.attempt, p.status])).toEqual([
+        ["ana", 2, "created"],
+        ["ben", 1, "created"],
+        ["cy", 1, "created"],
+      ]);
+    });
+
+    it("stores a group whose payout positions were swapped, and a paused one", async () => {
+      const group = anActiveGroup();
+      (
+        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      )._unsafeUnwrap();
+      const swapped = reassignPosition(group, "ana", "cy")._unsafeUnwrap();
+      (await s.uow.commit({ ...empty, groups: [{ state: swapped, expectedVersion: 0 }] }))._unsafeUnwrap();
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toEqual({ ...swapped, version: 1 });
+      const paused = pauseGroup(swapped, "payout blocked");
+      (await s.uow.commit({ ...empty, groups: [{ state: paused, expectedVersion: 1 }] }))._unsafeUnwrap();
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toEqual({ ...paused, version: 2 });
     });
 
     it("increments the version on every change and refuses a stale one (version_conflict)", async () => {
@@ -179,6 +273,24 @@ export function storageContract(name: string, factory: StorageFactory): void {
       expect(found.map((g) => g.id)).toEqual(["grp_due"]);
     });
 
+    it("finds only active groups, up to the limit, and whole", async () => {
+      const due = (id: string) => anActiveGroup({ id, startsAt: T - 1 });
+      const paused = pauseGroup(due("grp_paused"), "admin asked");
+      const groups = [due("grp_a"), due("grp_b"), due("grp_c"), paused];
+      (
+        await s.uow.commit({
+          ...empty,
+          groups: groups.map((g) => ({ state: g, expectedVersion: undefined })),
+        })
+      )._unsafeUnwrap();
+      const all = (await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap();
+      expect(all.map((g) => g.id).sort()).toEqual(["grp_a", "grp_b", "grp_c"]);
+      expect(all.find((g) => g.id === "grp_b")).toEqual(due("grp_b"));
+      const two = (await s.groups.findGroupsDueForRound(T, 2))._unsafeUnwrap();
+      expect(two).toHaveLength(2);
+      expect((await s.groups.findGroupsDueForRound(T - 2, 10))._unsafeUnwrap()).toEqual([]);
+    });
+
     describe("outbox", () => {
       it("keeps an effect once per id, however often it is appended", async () => {
         (await s.uow.commit({ ...empty, outbox: [timer("t1"), timer("t1")] }))._unsafeUnwrap();
@@ -229,7 +341,56 @@ export function storageContract(name: string, factory: StorageFactory): void {
         (await s.uow.commit({ ...empty, outbox: [timer("t1")] }))._unsafeUnwrap();
         (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
         (await s.outbox.complete("t1", "intruder", T))._unsafeUnwrap();
-        expect((await s.outbox.claimDue("w1", T + 1, 60_000, 10))._unsafeUnwrap()).toHaveLength(1);
+        (await s.outbox.fail("t1", "intruder", "not mine", undefined))._unsafeUnwrap();
+        const again = (await s.outbox.claimDue("w1", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts])).toEqual([["t1", 0]]);
+      });
+
+      it("hands effects out in the order they were appended, whole", async () => {
+        const collect: OutboxEffect = {
+          kind: "collect_contribution",
+          id: "round_1:contribution:ana:attempt:1",
+          roundId: "round_1",
+          groupId: "grp_1",
+          memberId: "ana",
+          attempt: 1,
+          amountMinor: 100_00,
+          currency: "AUD",
+          transferGroup: "round_round_1",
+        };
+        const notify: OutboxEffect = {
+          kind: "notify",
+          id: "round_1:notify:round_cancelling:all",
+          groupId: "grp_1",
+          roundId: "round_1",
+          to: { kind: "all_members" },
+          template: "round_cancelling",
+          data: { roundId: "round_1", reason: "deadline" },
+        };
+        const ledger: OutboxEffect = {
+          kind: "post_ledger",
+          id: "round_1:tx",
+          transaction: createLedgerTransaction({
+            id: "round_1:tx",
+            kind: "debit_initiated",
+            postings: [debit("a", money(5, "AUD")), credit("b", money(5, "AUD"))],
+            occurredAt: T,
+            refs: { roundId: "round_1" },
+          })._unsafeUnwrap(),
+        };
+        (await s.uow.commit({ ...empty, outbox: [timer("t9"), collect] }))._unsafeUnwrap();
+        (await s.uow.commit({ ...empty, outbox: [notify, ledger, timer("t1")] }))._unsafeUnwrap();
+        const claimed = (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual([timer("t9"), collect, notify, ledger, timer("t1")]);
+        expect(claimed.map((r) => r.attempts)).toEqual([0, 0, 0, 0, 0]);
+      });
+
+      it("an effect appended again after it was done is not run again", async () => {
+        (await s.uow.commit({ ...empty, outbox: [timer("t1")] }))._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.complete("t1", "w1", T))._unsafeUnwrap();
+        (await s.uow.commit({ ...empty, outbox: [timer("t1")] }))._unsafeUnwrap();
+        expect((await s.outbox.claimDue("w2", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
       });
     });
 
@@ -263,6 +424,40 @@ export function storageContract(name: string, factory: StorageFactory): void {
         const conflict = await s.ledger.post(tx("tx1", 999));
         expect(conflict._unsafeUnwrapErr().type).toBe("duplicate");
         expect((await s.ledger.balance("round:r1:pot", "AUD"))._unsafeUnwrap().amountMinor).toBe(500);
+      });
+
+      it("refuses a transaction that does not balance, storing none of it", async () => {
+        const unbalanced: LedgerTransaction = {
+          ...tx("bad"),
+          postings: [
+            debit("round:r1:pot", money(500, "AUD")),
+            credit("round:r1:in_flight", money(499, "AUD")),
+          ],
+        };
+        expect((await s.ledger.post(unbalanced))._unsafeUnwrapErr().type).toBe("duplicate");
+        expect((await s.ledger.balance("round:r1:pot", "AUD"))._unsafeUnwrap()).toEqual(money(0, "AUD"));
+        (await s.ledger.post(tx("bad")))._unsafeUnwrap();
+      });
+
+      it("keeps an account's balances per currency", async () => {
+        const fx = createLedgerTransaction({
+          id: "fx",
+          kind: "debit_settled",
+          postings: [
+            debit("pot", money(700, "NZD")),
+            credit("bank", money(700, "NZD")),
+            debit("pot", money(300, "AUD")),
+            debit("pot", money(200, "AUD")),
+            credit("bank", money(500, "AUD")),
+          ],
+          occurredAt: T,
+          refs: {},
+        })._unsafeUnwrap();
+        (await s.ledger.post(fx))._unsafeUnwrap();
+        (await s.ledger.post(fx))._unsafeUnwrap();
+        expect((await s.ledger.balance("pot", "NZD"))._unsafeUnwrap()).toEqual(money(700, "NZD"));
+        expect((await s.ledger.balance("pot", "AUD"))._unsafeUnwrap()).toEqual(money(500, "AUD"));
+        expect((await s.ledger.balance("bank", "AUD"))._unsafeUnwrap()).toEqual(money(-500, "AUD"));
       });
     });
   });
