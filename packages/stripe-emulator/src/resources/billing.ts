@@ -24,7 +24,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { getPrice } from "./catalog.js";
-import { clockOfCustomer, getCustomer } from "./customers.js";
+import { clockOfCustomer, getCustomer } from "./customer-lookup.js";
 import {
   confirmPaymentIntent,
   createPaymentIntent,

@@ -17,18 +17,9 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import type { ChargeMeta } from "./charge-meta.js";
 import type { PaymentMethodRecord } from "./payment-methods.js";
 import { reverseTransfer } from "./transfers.js";
-
-export interface ChargeMeta {
-  /** Card test behaviour or BECS account behind the charge (absent for transfer payments). */
-  paymentMethodType?: "card" | "au_becs_debit";
-  bypassPending?: boolean;
-  /** Net amount of the transfers this charge funds (`source_transaction`). */
-  transferred?: number;
-  /** Refunds waiting for this charge's outcome. */
-  pendingRefunds?: string[];
-}
 
 export interface RefundMeta {
   /** Transfer reversal to make when a pending refund completes (`reverse_transfer`). */
@@ -364,7 +355,10 @@ export function createRefund(
     // BECS still in flight: the refund waits for the debit's outcome.
     refund.pending_reason = "charge_pending";
     const chargeRecord = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id);
-    if (chargeRecord) (chargeRecord.meta.pendingRefunds ??= []).push(refund.id);
+    if (chargeRecord) {
+      chargeRecord.meta.pendingRefunds ??= [];
+      chargeRecord.meta.pendingRefunds.push(refund.id);
+    }
     engine.emit("refund.created", refund, owner);
     return refund;
   }

@@ -18,7 +18,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { createPrice, getPrice } from "./catalog.js";
-import { getCustomer } from "./customers.js";
+import { getCustomer } from "./customer-lookup.js";
 import {
   confirmPaymentIntent,
   createPaymentIntent,

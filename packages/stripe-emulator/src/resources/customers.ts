@@ -1,7 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
-import { MAIN_CLOCK } from "../core/scheduler.js";
 import { resourceMissing } from "../http/errors.js";
 import { CUSTOMER_CREATE, CUSTOMER_UPDATE } from "../http/known-params.js";
 import {
@@ -14,25 +13,8 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import { type CustomerMeta, getCustomer } from "./customer-lookup.js";
 import { attachPaymentMethod } from "./payment-methods.js";
-
-export interface CustomerMeta {
-  deleted?: boolean;
-}
-
-/** The clock a customer's billing objects follow: its test clock, or the emulator's. */
-export function clockOfCustomer(engine: Engine, customerId: string | null): string {
-  if (!customerId) return MAIN_CLOCK;
-  const customer = engine.store.record<Stripe.Customer>(customerId)?.obj;
-  const clock = customer?.test_clock;
-  return typeof clock === "string" && engine.scheduler.hasClock(clock) ? clock : MAIN_CLOCK;
-}
-
-export function getCustomer(engine: Engine, id: string, owner: string, param = "customer"): Stripe.Customer {
-  const record = engine.store.find<Stripe.Customer, CustomerMeta>("customer", id, owner);
-  if (!record || record.meta.deleted) throw resourceMissing("customer", id, param);
-  return record.obj;
-}
 
 function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
   const email = optNullableString(params, "email");

@@ -38,7 +38,7 @@ import {
   openDispute,
   succeedCharge,
 } from "./charges.js";
-import { clockOfCustomer, getCustomer } from "./customers.js";
+import { clockOfCustomer, getCustomer } from "./customer-lookup.js";
 import { createMandate, customerAcceptance, deactivateMandate } from "./mandates.js";
 import {
   attachPaymentMethod,

@@ -15,7 +15,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { ApiRequest, Router } from "../http/router.js";
-import { getCustomer } from "./customers.js";
+import { getCustomer } from "./customer-lookup.js";
 import { type CardBehaviour, testCardForId, testCardForNumber } from "./test-values.js";
 
 export interface PaymentMethodMeta {

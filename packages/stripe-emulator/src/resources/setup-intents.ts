@@ -15,7 +15,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
-import { getCustomer } from "./customers.js";
+import { getCustomer } from "./customer-lookup.js";
 import { createMandate, customerAcceptance } from "./mandates.js";
 import {
   attachPaymentMethod,

@@ -17,7 +17,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { capabilityStatus, findAccount } from "./accounts.js";
-import type { ChargeMeta } from "./charges.js";
+import type { ChargeMeta } from "./charge-meta.js";
 
 export interface TransferMeta {
   /** Balance transaction of the destination payment on the connected account. */
