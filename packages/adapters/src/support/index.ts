@@ -1,0 +1,1 @@
+export { type ContextualSupportDesk, PrismaSupportDesk, type TicketContext } from "./prisma-support-desk.js";

@@ -1,0 +1,284 @@
+import type { Clock, Instant, StorageError } from "@susu/domain";
+import type { ResultAsync } from "neverthrow";
+import type Stripe from "stripe";
+import { SystemClock } from "../clock/system-clock.js";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { fromQuery } from "./database-errors.js";
+
+/** Where an inbox row stands (the `webhook_event_status` enum). */
+export type WebhookEventStatus = "received" | "processed" | "ignored" | "failed" | "parked";
+
+/** A stored event, as claimed by a processor. */
+export interface InboxEvent {
+  /** Stripe's event id (`evt_…`). */
+  readonly id: string;
+  readonly type: string;
+  /** Failed processing attempts so far. */
+  readonly attempts: number;
+  readonly stripeCreatedAt: Instant;
+  readonly receivedAt: Instant;
+  /** The event as verified on receipt; check its shape before use (the column is plain JSON). */
+  readonly payload: unknown;
+}
+
+/** An inbox row as support sees it. */
+export interface InboxEventSummary {
+  readonly id: string;
+  readonly type: string;
+  readonly status: WebhookEventStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: Instant;
+  readonly claimedBy: string | undefined;
+  readonly lastError: string | undefined;
+  readonly outcome: string | undefined;
+  readonly receivedAt: Instant;
+  readonly processedAt: Instant | undefined;
+}
+
+/**
+ * What a mark did: `marked`, or `lease_lost` when the caller no longer holds the event's
+ * lease (it expired and another processor claimed the event). A lost lease changes nothing.
+ */
+export type MarkResult = "marked" | "lease_lost";
+
+/**
+ * The durable inbox of Stripe events: written by the webhook endpoint before it answers,
+ * drained by processors. Claims are leases (`claimed_by` / `claimed_until`): a processor
+ * that dies loses its claim when the lease ends and another picks the event up, so an
+ * event can be processed twice, never lost — the domain ignores inputs that no longer apply.
+ */
+export interface WebhookInbox {
+  /** Stores a verified event; the same event id again is a `duplicate`, never an error. */
+  receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError>;
+  /** Leases up to `limit` events that are due and not leased, oldest Stripe event first. */
+  claimDue(
+    workerId: string,
+    now: Instant,
+    leaseMs: number,
+    limit: number,
+  ): ResultAsync<readonly InboxEvent[], StorageError>;
+  /** The event was applied; `outcome` says what it did. */
+  markProcessed(id: string, workerId: string, outcome: string): ResultAsync<MarkResult, StorageError>;
+  /** The event needs no action (unknown type, not susu's object, stale); `reason` says why. */
+  markIgnored(id: string, workerId: string, reason: string): ResultAsync<MarkResult, StorageError>;
+  /** Processing failed and may succeed later: due again at `retryAt`. */
+  markFailed(
+    id: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant,
+  ): ResultAsync<MarkResult, StorageError>;
+  /** Processing failed for good (or too often): no more attempts until a person requeues it. */
+  park(id: string, workerId: string, error: string): ResultAsync<MarkResult, StorageError>;
+}
+
+/** Longest `last_error` / `outcome` kept; the rest of a long error adds nothing a person needs. */
+const TEXT_MAX = 2_000;
+
+function clip(text: string): string {
+  return text.length <= TEXT_MAX ? text : `${text.slice(0, TEXT_MAX - 1)}…`;
+}
+
+interface ClaimedRow {
+  id: string;
+  type: string;
+  attempts: number;
+  payload: unknown;
+  stripe_created_at: Date;
+  received_at: Date;
+}
+
+/**
+ * {@link WebhookInbox} on PostgreSQL (`webhook_events`). Times come from the injected
+ * clock (the schema's convention), so tests can move time.
+ */
+export class PrismaWebhookInbox implements WebhookInbox {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly clock: Clock = new SystemClock(),
+  ) {}
+
+  receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError> {
+    const now = new Date(this.clock.now());
+    // ON CONFLICT on the event id, not a read-then-insert: two deliveries of one event
+    // racing on two API instances both succeed, and exactly one row exists afterwards.
+    return fromQuery(
+      () => this.prisma.$executeRaw`
+        INSERT INTO webhook_events
+          (id, type, livemode, api_version, stripe_created_at, payload, status, attempts,
+           next_attempt_at, received_at)
+        VALUES
+          (${event.id}, ${event.type}, ${event.livemode}, ${event.api_version ?? null},
+           ${new Date(event.created * 1000)}, ${JSON.stringify(event)}::jsonb, 'received', 0,
+           ${now}, ${now})
+        ON CONFLICT (id) DO NOTHING`,
+      "webhook receive",
+    ).map((inserted) => (inserted === 1 ? "stored" : "duplicate"));
+  }
+
+  claimDue(
+    workerId: string,
+    now: Instant,
+    leaseMs: number,
+    limit: number,
+  ): ResultAsync<readonly InboxEvent[], StorageError> {
+    if (!Number.isInteger(leaseMs) || leaseMs <= 0)
+      throw new RangeError(`leaseMs must be a positive integer, got ${leaseMs}`);
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const at = new Date(now);
+    const until = new Date(now + leaseMs);
+    // FOR UPDATE SKIP LOCKED: concurrent claimers skip each other's rows instead of waiting
+    // for them or taking them too, so they come away with disjoint sets. The status test is
+    // written as the partial index's predicate (webhook_events_due_idx) so the planner uses it.
+    // Stripe's `created` orders the claim: events about one object are mostly applied in
+    // the order they happened (only mostly: Stripe's clock has one-second steps and a
+    // late delivery arrives after newer events were processed).
+    return fromQuery(
+      () => this.prisma.$queryRaw<ClaimedRow[]>`
+        WITH due AS (
+          SELECT id FROM webhook_events
+          WHERE (status = 'received' OR status = 'failed')
+            AND next_attempt_at <= ${at}
+            AND (claimed_until IS NULL OR claimed_until <= ${at})
+          ORDER BY stripe_created_at, received_at, id
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE webhook_events AS w
+        SET claimed_by = ${workerId}, claimed_until = ${until}
+        FROM due
+        WHERE w.id = due.id
+        RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_at`,
+      "webhook claim",
+    ).map((rows) =>
+      rows
+        .map(
+          (r): InboxEvent => ({
+            id: r.id,
+            type: r.type,
+            attempts: r.attempts,
+            payload: r.payload,
+            stripeCreatedAt: r.stripe_created_at.getTime(),
+            receivedAt: r.received_at.getTime(),
+          }),
+        )
+        // RETURNING has no order of its own.
+        .sort((a, b) => a.stripeCreatedAt - b.stripeCreatedAt || a.receivedAt - b.receivedAt),
+    );
+  }
+
+  markProcessed(id: string, workerId: string, outcome: string): ResultAsync<MarkResult, StorageError> {
+    return this.#finish(id, workerId, "processed", outcome, "webhook mark processed");
+  }
+
+  markIgnored(id: string, workerId: string, reason: string): ResultAsync<MarkResult, StorageError> {
+    return this.#finish(id, workerId, "ignored", reason, "webhook mark ignored");
+  }
+
+  markFailed(
+    id: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant,
+  ): ResultAsync<MarkResult, StorageError> {
+    return this.#leased(id, workerId, "webhook mark failed", {
+      status: "failed",
+      attempts: { increment: 1 },
+      lastError: clip(error),
+      nextAttemptAt: new Date(retryAt),
+    });
+  }
+
+  park(id: string, workerId: string, error: string): ResultAsync<MarkResult, StorageError> {
+    return this.#leased(id, workerId, "webhook park", {
+      status: "parked",
+      attempts: { increment: 1 },
+      lastError: clip(error),
+    });
+  }
+
+  /**
+   * Puts a parked (or failed) event back in the queue with a fresh attempt budget, due now:
+   * what support does once the cause is fixed. `false` when no such event is waiting.
+   */
+  requeue(id: string): ResultAsync<boolean, StorageError> {
+    return fromQuery(
+      () =>
+        this.prisma.webhookEvent.updateMany({
+          where: { id, status: { in: ["parked", "failed"] } },
+          data: {
+            status: "received",
+            attempts: 0,
+            nextAttemptAt: new Date(this.clock.now()),
+            claimedBy: null,
+            claimedUntil: null,
+          },
+        }),
+      "webhook requeue",
+    ).map(({ count }) => count === 1);
+  }
+
+  /** One event's row, or undefined. */
+  find(id: string): ResultAsync<InboxEventSummary | undefined, StorageError> {
+    return fromQuery(() => this.prisma.webhookEvent.findUnique({ where: { id } }), "webhook find").map(
+      (row) =>
+        row === null
+          ? undefined
+          : {
+              id: row.id,
+              type: row.type,
+              status: row.status,
+              attempts: row.attempts,
+              nextAttemptAt: row.nextAttemptAt.getTime(),
+              claimedBy: row.claimedBy ?? undefined,
+              lastError: row.lastError ?? undefined,
+              outcome: row.outcome ?? undefined,
+              receivedAt: row.receivedAt.getTime(),
+              processedAt: row.processedAt?.getTime(),
+            },
+    );
+  }
+
+  #finish(
+    id: string,
+    workerId: string,
+    status: "processed" | "ignored",
+    outcome: string,
+    operation: string,
+  ): ResultAsync<MarkResult, StorageError> {
+    return this.#leased(id, workerId, operation, {
+      status,
+      outcome: clip(outcome),
+      processedAt: new Date(this.clock.now()),
+    });
+  }
+
+  /**
+   * Updates the event only while `workerId` holds its claim, and releases the claim. The
+   * claim is matched by holder, not by expiry: a processor that overran its lease may still
+   * record its result as long as nobody else has claimed the event since.
+   */
+  #leased(
+    id: string,
+    workerId: string,
+    operation: string,
+    data: {
+      status: WebhookEventStatus;
+      attempts?: { increment: number };
+      lastError?: string;
+      outcome?: string;
+      nextAttemptAt?: Date;
+      processedAt?: Date;
+    },
+  ): ResultAsync<MarkResult, StorageError> {
+    return fromQuery(
+      () =>
+        this.prisma.webhookEvent.updateMany({
+          where: { id, claimedBy: workerId },
+          data: { ...data, claimedBy: null, claimedUntil: null },
+        }),
+      operation,
+    ).map(({ count }): MarkResult => (count === 1 ? "marked" : "lease_lost"));
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Stripe webhooks, end to end: verify a delivery's signature on the raw body, store the
+ * event in a durable inbox keyed by its id (a second delivery is a no-op), and process the
+ * inbox later — translate each event, run the use case, retry failures with backoff and
+ * jitter, park what keeps failing with a support ticket.
+ *
+ * @module
+ */
+export {
+  type InboxEvent,
+  type InboxEventSummary,
+  type MarkResult,
+  PrismaWebhookInbox,
+  type WebhookEventStatus,
+  type WebhookInbox,
+} from "./inbox.js";
+export {
+  GroupScanMemberDirectory,
+  type MemberDirectory,
+  type MemberRef,
+  PrismaMemberDirectory,
+} from "./member-directory.js";
+export {
+  processWebhookEvent,
+  type WebhookContext,
+  type WebhookFailure,
+  type WebhookGateway,
+  type WebhookOutcome,
+} from "./process-event.js";
+export {
+  DEFAULT_WEBHOOK_RETRY,
+  processWebhookInbox,
+  type WebhookPassOptions,
+  type WebhookPassReport,
+  type WebhookProcessorContext,
+} from "./process-inbox.js";
+export {
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  isStripeEventShaped,
+  verifyStripeWebhook,
+  type WebhookRejection,
+} from "./verify.js";

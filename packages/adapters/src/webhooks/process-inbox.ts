@@ -1,0 +1,202 @@
+import {
+  HOUR_MS,
+  MINUTE_MS,
+  type RetryPolicy,
+  retryDelayMs,
+  retryPolicyProblem,
+  type StorageError,
+  unitFraction,
+} from "@susu/domain";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
+import type { InboxEvent, MarkResult, WebhookInbox } from "./inbox.js";
+import {
+  processWebhookEvent,
+  type WebhookContext,
+  type WebhookFailure,
+  type WebhookOutcome,
+} from "./process-event.js";
+import { isStripeEventShaped } from "./verify.js";
+
+/**
+ * How failed events are retried: 5 s, 10 s, 20 s … capped at an hour, each delay drawn
+ * uniformly below its backoff ("full" jitter, so a burst of failures does not come back
+ * as a burst), 10 attempts in all (about 45 minutes of trying at most before parking).
+ */
+export const DEFAULT_WEBHOOK_RETRY: RetryPolicy = {
+  baseDelayMs: 5_000,
+  factor: 2,
+  maxDelayMs: HOUR_MS,
+  jitter: "full",
+  attemptsMax: 10,
+};
+
+/** Everything a processor pass uses. */
+export interface WebhookProcessorContext extends WebhookContext {
+  readonly inbox: WebhookInbox;
+  /** Where parked events are reported (`reason: "webhook_parked"`). */
+  readonly desk: ContextualSupportDesk;
+}
+
+/** Settings of one pass. */
+export interface WebhookPassOptions {
+  /** Names this processor in leases; unique per process. */
+  readonly workerId: string;
+  /** How long a claim lasts before another processor may take the event (default 5 minutes). */
+  readonly leaseMs?: number;
+  /** Most events claimed per pass (default 50). */
+  readonly limit?: number;
+  readonly retry?: RetryPolicy;
+  /**
+   * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
+   * event id and attempt (spread across events, the same on a replay, so tests can tell).
+   */
+  readonly jitter?: (eventId: string, failedAttempt: number) => number;
+}
+
+/** What one pass did, for logs and metrics. */
+export interface WebhookPassReport {
+  readonly claimed: number;
+  readonly processed: number;
+  readonly ignored: number;
+  readonly retried: number;
+  readonly parked: number;
+  /** Events whose lease expired while they were processed (another processor has them now). */
+  readonly leaseLost: number;
+}
+
+const EMPTY: WebhookPassReport = {
+  claimed: 0,
+  processed: 0,
+  ignored: 0,
+  retried: 0,
+  parked: 0,
+  leaseLost: 0,
+};
+
+function count(report: WebhookPassReport, key: keyof WebhookPassReport, mark: MarkResult): WebhookPassReport {
+  return mark === "marked"
+    ? { ...report, [key]: report[key] + 1 }
+    : { ...report, leaseLost: report.leaseLost + 1 };
+}
+
+/** Runs the event, turning a throw (a bug, a payload the translator did not expect) into a failure. */
+function processSafely(record: InboxEvent, ctx: WebhookContext): ResultAsync<WebhookOutcome, WebhookFailure> {
+  const payload = record.payload;
+  if (!isStripeEventShaped(payload))
+    return errAsync({
+      code: "payload_invalid",
+      message: `inbox row ${record.id} does not hold a Stripe event`,
+      retryable: false,
+    });
+  return ResultAsync.fromPromise(
+    (async () => processWebhookEvent(payload, ctx))(),
+    (error): WebhookFailure => ({
+      code: "processing_crashed",
+      message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      // A throw is a bug more often than an outage, but a deploy can fix a bug: retry with
+      // backoff, and a person hears of it through the ticket when the retries run out.
+      retryable: true,
+    }),
+  ).andThen((result) => result);
+}
+
+function settleFailure(
+  ctx: WebhookProcessorContext,
+  workerId: string,
+  retry: RetryPolicy,
+  jitter: (eventId: string, failedAttempt: number) => number,
+  record: InboxEvent,
+  failure: WebhookFailure,
+  report: WebhookPassReport,
+): ResultAsync<WebhookPassReport, StorageError> {
+  const failedAttempt = record.attempts + 1;
+  const error = `${failure.code}: ${failure.message}`;
+  const delay = failure.retryable
+    ? retryDelayMs(retry, failedAttempt, jitter(record.id, failedAttempt))
+    : null;
+  if (delay !== null)
+    return ctx.inbox
+      .markFailed(record.id, workerId, error, ctx.deps.clock.now() + delay)
+      .map((mark) => count(report, "retried", mark));
+  const why = failure.retryable ? `after ${failedAttempt} attempts` : "at once (retrying cannot help)";
+  // The ticket first: its id is stable, so if parking then fails the next attempt opens
+  // nothing new. Parking first could leave a parked event nobody hears of.
+  return ctx.desk
+    .openTicket(
+      {
+        id: `webhook:${record.id}:parked`,
+        reason: "webhook_parked",
+        summary: `Stripe event ${record.id} (${record.type}) was parked ${why}: ${error}`,
+        ...(failure.groupId !== undefined ? { groupId: failure.groupId } : {}),
+        ...(failure.roundId !== undefined ? { roundId: failure.roundId } : {}),
+      },
+      {
+        webhookEventId: record.id,
+        details: { eventType: record.type, code: failure.code, attempts: failedAttempt },
+      },
+    )
+    .andThen(() => ctx.inbox.park(record.id, workerId, error).map((mark) => count(report, "parked", mark)))
+    .orElse((e) => {
+      if (e.type !== "ticket_failed") return errAsync(e);
+      // Nobody would hear of a parked event: keep it failing (and due again) until the ticket opens.
+      return ctx.inbox
+        .markFailed(
+          record.id,
+          workerId,
+          `${error} (support ticket not opened: ${e.message})`,
+          ctx.deps.clock.now() + retry.maxDelayMs,
+        )
+        .map((mark) => count(report, "retried", mark));
+    });
+}
+
+function runOne(
+  ctx: WebhookProcessorContext,
+  workerId: string,
+  retry: RetryPolicy,
+  jitter: (eventId: string, failedAttempt: number) => number,
+  record: InboxEvent,
+  report: WebhookPassReport,
+): ResultAsync<WebhookPassReport, StorageError> {
+  // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
+  return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
+    if (result.isErr()) return settleFailure(ctx, workerId, retry, jitter, record, result.error, report);
+    const outcome = result.value;
+    return outcome.status === "processed"
+      ? ctx.inbox
+          .markProcessed(record.id, workerId, outcome.outcome)
+          .map((m) => count(report, "processed", m))
+      : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+  });
+}
+
+/**
+ * One pass of the webhook processor: claim due events from the inbox (a lease, oldest
+ * Stripe event first; several processors in several processes get disjoint events),
+ * process each in order with {@link processWebhookEvent}, and record the result:
+ * `processed`, `ignored` (with why), `failed` and due again after the retry policy's
+ * backoff with jitter, or — past the policy's attempts, or at once when retrying cannot
+ * help — `parked` with a support ticket (`reason: "webhook_parked"`).
+ *
+ * A storage failure while recording a result ends the pass with that error; the events
+ * still claimed come back when their lease ends, and processing them again is safe.
+ */
+export function processWebhookInbox(
+  ctx: WebhookProcessorContext,
+  options: WebhookPassOptions,
+): ResultAsync<WebhookPassReport, StorageError> {
+  const retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
+  const problem = retryPolicyProblem(retry);
+  if (problem) throw new RangeError(problem.message);
+  const jitter = options.jitter ?? ((eventId, attempt) => unitFraction(`${eventId}:${attempt}`));
+  return ctx.inbox
+    .claimDue(options.workerId, ctx.deps.clock.now(), options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
+    .andThen((records) =>
+      records.reduce<ResultAsync<WebhookPassReport, StorageError>>(
+        (chain, record) =>
+          chain.andThen((report) => runOne(ctx, options.workerId, retry, jitter, record, report)),
+        okAsync({ ...EMPTY, claimed: records.length }),
+      ),
+    );
+}

@@ -1,0 +1,198 @@
+import { ManualClock } from "@susu/domain/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
+import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
+import { useTestDatabase } from "../support/index.js";
+import { eventId, stripeEvent } from "./events.js";
+
+const db = useTestDatabase();
+const clock = new ManualClock(Date.UTC(2026, 5, 1));
+let inbox: PrismaWebhookInbox;
+
+beforeAll(() => {
+  inbox = new PrismaWebhookInbox(db.prisma, clock);
+});
+
+const anEvent = (created?: number) =>
+  stripeEvent(
+    "payment_intent.processing",
+    { id: "pi_x", object: "payment_intent" },
+    {
+      ...(created !== undefined ? { created } : {}),
+    },
+  );
+
+/** Leases whatever is due now so earlier tests' rows do not leak into the next one. */
+async function drain(): Promise<void> {
+  const due = (await inbox.claimDue("drain", clock.now(), 60_000, 1_000))._unsafeUnwrap();
+  for (const e of due) (await inbox.markIgnored(e.id, "drain", "drained by the test"))._unsafeUnwrap();
+}
+
+describe("receive", () => {
+  it("stores an event once; the same id again is a duplicate, not an error", async () => {
+    const event = anEvent();
+    expect((await inbox.receive(event))._unsafeUnwrap()).toBe("stored");
+    expect((await inbox.receive(event))._unsafeUnwrap()).toBe("duplicate");
+    const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: event.id } });
+    expect(row).toMatchObject({
+      type: "payment_intent.processing",
+      livemode: false,
+      apiVersion: "2026-08-26.dahlia",
+      status: "received",
+      attempts: 0,
+      claimedBy: null,
+    });
+    expect(row.stripeCreatedAt.getTime()).toBe(event.created * 1000);
+    expect(row.receivedAt.getTime()).toBe(clock.now());
+    expect(row.nextAttemptAt.getTime()).toBe(clock.now());
+    expect(row.payload).toEqual(JSON.parse(JSON.stringify(event)));
+  });
+
+  it("concurrent deliveries of one event store exactly one row", async () => {
+    const event = anEvent();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => inbox.receive(event)));
+    expect(answers.map((a) => a._unsafeUnwrap()).sort()).toEqual([
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "duplicate",
+      "stored",
+    ]);
+    expect(await db.prisma.webhookEvent.count({ where: { id: event.id } })).toBe(1);
+  });
+});
+
+describe("claims", () => {
+  it("claims due events oldest Stripe event first, and not again while leased", async () => {
+    await drain();
+    const base = Math.floor(clock.now() / 1000);
+    const late = anEvent(base + 20);
+    const early = anEvent(base + 10);
+    const middle = anEvent(base + 15);
+    for (const e of [late, early, middle]) await inbox.receive(e);
+
+    const first = (await inbox.claimDue("w1", clock.now(), 60_000, 2))._unsafeUnwrap();
+    expect(first.map((e) => e.id)).toEqual([early.id, middle.id]);
+    expect(first[0]?.payload).toMatchObject({ id: early.id, type: "payment_intent.processing" });
+    const second = (await inbox.claimDue("w2", clock.now(), 60_000, 10))._unsafeUnwrap();
+    expect(second.map((e) => e.id)).toEqual([late.id]);
+    expect((await inbox.claimDue("w3", clock.now(), 60_000, 10))._unsafeUnwrap()).toEqual([]);
+    for (const e of first) await inbox.markProcessed(e.id, "w1", "ok");
+    await inbox.markProcessed(late.id, "w2", "ok");
+  });
+
+  it("two processors claiming at once get disjoint events (FOR UPDATE SKIP LOCKED)", async () => {
+    await drain();
+    const events = Array.from({ length: 40 }, (_, i) => anEvent(1_800_000_000 + i));
+    for (const e of events) await inbox.receive(e);
+    // Separate clients, so the claims run on separate connections like two processes.
+    const clients: PrismaClient[] = [createPrismaClient(db.connectionString, { maxConnections: 2 })];
+    clients.push(createPrismaClient(db.connectionString, { maxConnections: 2 }));
+    try {
+      const inboxes = clients.map((c) => new PrismaWebhookInbox(c, clock));
+      const claims = await Promise.all(
+        [0, 1, 2, 3].map((i) => inboxes[i % 2]!.claimDue(`worker-${i}`, clock.now(), 60_000, 15)),
+      );
+      const ids = claims.flatMap((c) => c._unsafeUnwrap().map((e) => e.id));
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(40);
+      const holders = await db.prisma.webhookEvent.groupBy({
+        by: ["claimedBy"],
+        where: { id: { in: events.map((e) => e.id) } },
+        _count: true,
+      });
+      expect(holders.every((h) => h.claimedBy?.startsWith("worker-"))).toBe(true);
+    } finally {
+      await Promise.all(clients.map((c) => c.$disconnect()));
+    }
+    // Leave nothing leased behind for the next tests.
+    clock.advance(60_000);
+    await drain();
+  });
+
+  it("a lease that ran out can be claimed by another processor; the first one's marks then change nothing", async () => {
+    await drain();
+    const event = anEvent();
+    await inbox.receive(event);
+    const [claimed] = (await inbox.claimDue("slow", clock.now(), 30_000, 1))._unsafeUnwrap();
+    expect(claimed?.id).toBe(event.id);
+    clock.advance(29_999);
+    expect((await inbox.claimDue("fast", clock.now(), 30_000, 1))._unsafeUnwrap()).toEqual([]);
+    clock.advance(1);
+    expect((await inbox.claimDue("fast", clock.now(), 30_000, 1))._unsafeUnwrap().map((e) => e.id)).toEqual([
+      event.id,
+    ]);
+    expect((await inbox.markProcessed(event.id, "slow", "late"))._unsafeUnwrap()).toBe("lease_lost");
+    expect((await inbox.park(event.id, "slow", "late"))._unsafeUnwrap()).toBe("lease_lost");
+    expect((await inbox.markProcessed(event.id, "fast", "done"))._unsafeUnwrap()).toBe("marked");
+    const row = (await inbox.find(event.id))._unsafeUnwrap();
+    expect(row).toMatchObject({ status: "processed", outcome: "done", attempts: 0, claimedBy: undefined });
+    expect(row?.processedAt).toBe(clock.now());
+    // Done is done: a processed event is never claimed again.
+    clock.advance(3_600_000);
+    expect((await inbox.claimDue("any", clock.now(), 30_000, 10))._unsafeUnwrap()).toEqual([]);
+  });
+
+  it("an event nobody claimed cannot be marked", async () => {
+    const event = anEvent();
+    await inbox.receive(event);
+    expect((await inbox.markIgnored(event.id, "nobody", "x"))._unsafeUnwrap()).toBe("lease_lost");
+    expect((await inbox.markProcessed(eventId("missing"), "nobody", "x"))._unsafeUnwrap()).toBe("lease_lost");
+    await drain();
+  });
+});
+
+describe("results", () => {
+  it("failed: counted, due again at retryAt with the error kept; parked: never due; requeue: due now", async () => {
+    await drain();
+    const event = anEvent();
+    await inbox.receive(event);
+    await inbox.claimDue("w", clock.now(), 60_000, 1);
+    const retryAt = clock.now() + 5_000;
+    expect(
+      (await inbox.markFailed(event.id, "w", "storage_unavailable: down", retryAt))._unsafeUnwrap(),
+    ).toBe("marked");
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastError: "storage_unavailable: down",
+      nextAttemptAt: retryAt,
+      claimedBy: undefined,
+    });
+    expect((await inbox.claimDue("w", clock.now(), 60_000, 1))._unsafeUnwrap()).toEqual([]);
+    clock.advance(5_000);
+    const [again] = (await inbox.claimDue("w", clock.now(), 60_000, 1))._unsafeUnwrap();
+    expect(again).toMatchObject({ id: event.id, attempts: 1 });
+
+    expect((await inbox.park(event.id, "w", "x".repeat(5_000)))._unsafeUnwrap()).toBe("marked");
+    const parked = (await inbox.find(event.id))._unsafeUnwrap();
+    expect(parked).toMatchObject({ status: "parked", attempts: 2 });
+    expect(parked?.lastError?.length).toBeLessThanOrEqual(2_000);
+    clock.advance(86_400_000);
+    expect((await inbox.claimDue("w", clock.now(), 60_000, 10))._unsafeUnwrap()).toEqual([]);
+
+    expect((await inbox.requeue(event.id))._unsafeUnwrap()).toBe(true);
+    expect((await inbox.requeue(event.id))._unsafeUnwrap()).toBe(false);
+    const [requeued] = (await inbox.claimDue("w", clock.now(), 60_000, 1))._unsafeUnwrap();
+    expect(requeued).toMatchObject({ id: event.id, attempts: 0 });
+    expect((await inbox.markIgnored(event.id, "w", "unknown type"))._unsafeUnwrap()).toBe("marked");
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "ignored",
+      outcome: "unknown type",
+    });
+  });
+
+  it("a database that cannot be reached is storage_unavailable, with a code and no row data", async () => {
+    const broken = createPrismaClient("postgresql://nobody:wrong@127.0.0.1:1/none", { maxConnections: 1 });
+    try {
+      const result = await new PrismaWebhookInbox(broken, clock).receive(anEvent());
+      expect(result._unsafeUnwrapErr().type).toBe("storage_unavailable");
+      expect(result._unsafeUnwrapErr().message).toMatch(/^webhook receive: database error \(\w+\)$/);
+    } finally {
+      await broken.$disconnect();
+    }
+  });
+});
