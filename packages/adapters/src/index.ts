@@ -10,3 +10,5 @@ export {
 } from "./pgboss/index.js";
 export * from "./stripe/index.js";
 export * from "./prisma/index.js";
+export * from "./support/index.js";
+export * from "./webhooks/index.js";
