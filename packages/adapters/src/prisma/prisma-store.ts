@@ -84,19 +84,9 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
     const bad = badLimit(limit, DUE_GROUPS_MAX, "findGroupsDueForRound");
     if (bad !== undefined) return errAsync(bad);
-    // The predicate is written exactly as groups_due_for_round_idx's, with literals, so
-    // the planner can prove the partial index applies (a bound parameter in place of
-    // 'active' would not let it). next_round_at is the domain's nextRoundOpensAt, kept in
-    // step by every commit. Most overdue first.
-    return fromDatabase(
-      this.#prisma.$queryRaw<SnapshotRow[]>`
-        SELECT snapshot, version FROM groups
-         WHERE status = 'active' AND current_round_id IS NULL
-           AND next_round_at <= ${toDate(at)}
-         ORDER BY next_round_at, id
-         LIMIT ${limit}`,
-      { operation: "findGroupsDueForRound" },
-    ).andThen((rows) => Result.combine(rows.map(loadGroup)));
+    return fromDatabase(this.#prisma.$queryRaw<SnapshotRow[]>(dueGroupsQuery(at, limit)), {
+      operation: "findGroupsDueForRound",
+    }).andThen((rows) => Result.combine(rows.map(loadGroup)));
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
@@ -242,6 +232,22 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
       { operation: "outbox fail" },
     ).map(() => undefined);
   }
+}
+
+/**
+ * The statement behind `findGroupsDueForRound` (exported for the test that proves its
+ * plan). The predicate repeats groups_due_for_round_idx's with literals, so the planner
+ * can prove the partial index applies; a bound parameter in place of 'active' would not
+ * let it. next_round_at is the domain's nextRoundOpensAt, kept in step by every commit.
+ * Most overdue first.
+ */
+export function dueGroupsQuery(at: Instant, limit: number): Prisma.Sql {
+  return Prisma.sql`
+    SELECT snapshot, version FROM groups
+     WHERE status = 'active' AND current_round_id IS NULL
+       AND next_round_at <= ${toDate(at)}
+     ORDER BY next_round_at, id
+     LIMIT ${limit}`;
 }
 
 function badLimit(limit: number, max: number, operation: string): StorageError | undefined {

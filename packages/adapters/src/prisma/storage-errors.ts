@@ -2,6 +2,7 @@
 // Prisma's (P2002, P2034, P1001, …) and PostgreSQL's SQLSTATE (kept by adapter-pg in
 // the error's meta, read with sqlStateOf), never message text, which changes between
 // versions and locales.
+import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
 import { type StorageError, storageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import { sqlStateOf } from "../db/sql-state.js";
@@ -13,7 +14,7 @@ export type DatabaseFailure =
   | { readonly kind: "unique_violation"; readonly constraint: string | undefined }
   /** Concurrent transactions collided (serialization failure, deadlock): retrying can succeed. */
   | { readonly kind: "write_conflict" }
-  /** Another constraint or rule refused the change (foreign key, CHECK, append-only, ledger balance). */
+  /** Another rule refused the data (foreign key, CHECK, append-only, ledger balance, a value out of range). */
   | { readonly kind: "refused"; readonly code: string }
   /** The database could not be reached, or the work did not finish in time. */
   | { readonly kind: "unavailable"; readonly code: string }
@@ -36,10 +37,32 @@ interface DriverCause {
 }
 
 function uniqueConstraintOf(error: unknown): string | undefined {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
-  const meta = error.meta as { driverAdapterError?: { cause?: DriverCause } } | undefined;
-  const index = meta?.driverAdapterError?.cause?.constraint?.index;
+  let cause: DriverCause | undefined;
+  if (error instanceof Prisma.PrismaClientKnownRequestError) {
+    const meta = error.meta as { driverAdapterError?: { cause?: DriverCause } } | undefined;
+    cause = meta?.driverAdapterError?.cause;
+  } else if (isObject(error) && isDriverAdapterError(error)) {
+    cause = error.cause as DriverCause;
+  }
+  const index = cause?.constraint?.index;
   return typeof index === "string" ? index : undefined;
+}
+
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;
+
+/**
+ * The SQLSTATE behind `error`. Besides what `sqlStateOf` reads (Prisma's wrapped errors,
+ * node-postgres errors), errors raised while a transaction COMMITs reach the caller as
+ * adapter-pg's bare DriverAdapterError, unwrapped by Prisma: a serialization failure or
+ * a deferred trigger (the ledger balance check) fails there.
+ */
+function sqlStateIn(error: unknown): string | undefined {
+  const wrapped = sqlStateOf(error);
+  if (wrapped !== undefined) return wrapped;
+  if (!isObject(error) || !isDriverAdapterError(error)) return undefined;
+  const cause = error.cause;
+  if (typeof cause.originalCode === "string") return cause.originalCode;
+  return cause.kind === "TransactionWriteConflict" ? "40001" : undefined;
 }
 
 function prismaCodeOf(error: unknown): string | undefined {
@@ -50,15 +73,16 @@ function prismaCodeOf(error: unknown): string | undefined {
 
 /** Sorts a database error by its codes. */
 export function classifyDatabaseError(error: unknown): DatabaseFailure {
-  const sqlState = sqlStateOf(error);
+  const sqlState = sqlStateIn(error);
   const prismaCode = prismaCodeOf(error);
   if (sqlState === "23505" || prismaCode === "P2002")
     return { kind: "unique_violation", constraint: uniqueConstraintOf(error) };
   if (sqlState === "40001" || sqlState === "40P01" || prismaCode === "P2034")
     return { kind: "write_conflict" };
-  // Class 23 is integrity constraints; SU is susu's own rules (see the migrations).
-  if (sqlState !== undefined && (sqlState.startsWith("23") || sqlState.startsWith("SU")))
-    return { kind: "refused", code: sqlState };
+  // Classes 21 (cardinality: one row written twice), 22 (data exceptions: a value out of
+  // range, not of its type) and 23 (integrity constraints), and SU, susu's own rules
+  // (see the migrations): the data itself breaks a rule.
+  if (sqlState !== undefined && /^(21|22|23|SU)/.test(sqlState)) return { kind: "refused", code: sqlState };
   // Class 08 is connection exceptions, 53 insufficient resources, 57 operator intervention.
   if (sqlState !== undefined && /^(08|53|57)/.test(sqlState)) return { kind: "unavailable", code: sqlState };
   if (prismaCode !== undefined && UNAVAILABLE_PRISMA_CODES.has(prismaCode))

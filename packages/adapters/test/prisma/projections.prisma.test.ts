@@ -1,0 +1,194 @@
+// What PostgreSQL adds to the storage contract: projection rows kept in step with the
+// snapshots, constraints that refuse impossible states, snapshots validated on load, and
+// the due-groups query served by its partial index.
+import {
+  type Changeset,
+  DEFAULT_ROUND_POLICY,
+  decide,
+  type Group,
+  type Round,
+  type RoundInput,
+} from "@susu/domain";
+import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "../../src/prisma/generated/client.js";
+import { PrismaStore } from "../../src/prisma/index.js";
+import { dueGroupsQuery } from "../../src/prisma/prisma-store.js";
+import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
+
+const T = Date.UTC(2026, 0, 6);
+const empty: Changeset = { groups: [], rounds: [], outbox: [], audit: [] };
+const ctx = { now: T, policy: DEFAULT_ROUND_POLICY };
+
+function apply(round: Round, inputs: readonly RoundInput[]): Round {
+  return inputs.reduce((r, input) => decide(r, input, ctx)._unsafeUnwrap().state, round);
+}
+
+describe("PostgreSQL storage beyond the contract", () => {
+  let db: TestDatabase;
+  let store: PrismaStore;
+  let group: Group;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = new PrismaStore(db.prisma, { clock: { now: () => T } });
+    group = anActiveGroup();
+    (
+      await store.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("keeps members, contributions, attempts and payouts in step with the snapshots", async () => {
+    let round = aRoundOf(group, [], { id: "round_life" });
+    (
+      await store.commit({ ...empty, rounds: [{ state: round, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    const paid = apply(round, [
+      ...["ana", "ben", "cy"].map((m) => ({
+        type: "debit_succeeded" as const,
+        memberId: m,
+        attempt: 1,
+        paymentIntentId: `pi_${m}`,
+        chargeId: `ch_${m}`,
+      })),
+      { type: "transfer_failed", sourceMemberId: "ana", attempt: 1, failureCode: "balance_insufficient" },
+      { type: "timer", timer: { kind: "retry_payout", attempt: 2 } },
+    ]);
+    (await store.commit({ ...empty, rounds: [{ state: paid, expectedVersion: 0 }] }))._unsafeUnwrap();
+    round = { ...paid, version: 1 };
+
+    const members = await db.prisma.member.findMany({ where: { groupId: group.id }, orderBy: { id: "asc" } });
+    expect(
+      members.map((m) => [m.id, m.status, m.rotationPosition, m.mandateActive, m.stripeCustomerId]),
+    ).toEqual(
+      group.members
+        .map((m) => [m.id, m.status, group.payoutOrder.memberIds.indexOf(m.id), true, `cus_${m.id}`])
+        .sort(),
+    );
+    const contributions = await db.prisma.contribution.findMany({ where: { roundId: round.id } });
+    expect(contributions.map((c) => [c.memberId, c.status, c.amountMinor, c.attemptsCount]).sort()).toEqual(
+      round.contributions.map((c) => [c.memberId, c.status, BigInt(c.amountMinor), c.attempts.length]).sort(),
+    );
+    const attempts = await db.prisma.contributionAttempt.findMany({ where: { roundId: round.id } });
+    expect(attempts.map((a) => [a.memberId, a.attempt, a.effectId, a.stripeChargeId]).sort()).toEqual(
+      round.contributions
+        .flatMap((c) => c.attempts.map((a) => [c.memberId, a.number, a.effectId, a.chargeId ?? null]))
+        .sort(),
+    );
+    // ana's failed first transfer was replaced by the retry's: the row went with it.
+    const payouts = await db.prisma.payoutTransfer.findMany({
+      where: { roundId: round.id },
+      orderBy: { sourceMemberId: "asc" },
+    });
+    expect(payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId])).toEqual(
+      round.payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId]),
+    );
+    expect(payouts[0]).toMatchObject({ sourceMemberId: "ana", attempt: 2, sourceChargeId: "ch_ana" });
+    const row = await db.prisma.round.findUniqueOrThrow({ where: { id: round.id } });
+    expect(row).toMatchObject({ state: "paying_out", version: 1, sequence: 0, recipientMemberId: "ana" });
+  });
+
+  describe("refuses impossible states, storing nothing of the changeset", () => {
+    // Each forged round gets its own sequence: (group_id, sequence) is unique too.
+    let sequence = 10;
+    const roundOf = (id: string): Round => ({ ...aRoundOf(group, [], { id }), sequence: sequence++ });
+
+    async function refused(round: Round, sqlState: string): Promise<void> {
+      const result = await store.commit({ ...empty, rounds: [{ state: round, expectedVersion: undefined }] });
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      expect(result._unsafeUnwrapErr().message).toContain(`SQLSTATE ${sqlState}`);
+      expect((await store.getRound(round.id))._unsafeUnwrap()).toBeUndefined();
+    }
+
+    it("a payout funded by a charge the round never collected", async () => {
+      const round = roundOf("round_bad_payout");
+      const forged: Round = {
+        ...round,
+        // ben, not ana: ana is being paid in this rotation already (a refusal of its own, below).
+        recipientMemberId: "ben",
+        status: "paying_out",
+        payoutAttempt: 1,
+        payouts: [
+          {
+            sourceMemberId: "ben",
+            sourceChargeId: "ch_from_elsewhere",
+            amountMinor: 100_00,
+            attempt: 1,
+            effectId: "round_bad_payout:transfer:ben:attempt:1",
+            status: "requested",
+          },
+        ],
+      };
+      await refused(forged, "23503");
+    });
+
+    it("a contribution from someone who is not a member of the group", async () => {
+      const round = roundOf("round_stranger");
+      const first = round.contributions[0];
+      if (first === undefined) throw new Error("a round has contributions");
+      const forged: Round = {
+        ...round,
+        contributions: [...round.contributions, { ...first, memberId: "eve" }],
+      };
+      await refused(forged, "23503");
+    });
+
+    it("two debits with the same attempt number", async () => {
+      const round = roundOf("round_twice");
+      const forged: Round = {
+        ...round,
+        contributions: round.contributions.map((c) => ({ ...c, attempts: [...c.attempts, ...c.attempts] })),
+      };
+      // The attempts' key (round, member, attempt) admits one row: the upsert refuses
+      // to touch it twice (cardinality_violation).
+      await refused(forged, "21000");
+    });
+
+    it("a round of a group that is not stored", async () => {
+      const stranger = anActiveGroup({ id: "grp_unknown" });
+      await refused(aRoundOf(stranger, [], { id: "round_orphan" }), "23503");
+    });
+
+    it("a second round paying the same member in one rotation", async () => {
+      // round_life (first test) is paying ana in rotation 1 already.
+      const again: Round = { ...roundOf("round_pays_ana_twice"), status: "paying_out" };
+      const result = await store.commit({ ...empty, rounds: [{ state: again, expectedVersion: undefined }] });
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+      expect(result._unsafeUnwrapErr().message).toContain("rounds_one_payout_per_rotation_key");
+      expect((await store.getRound(again.id))._unsafeUnwrap()).toBeUndefined();
+    });
+
+    it("a state that is not a valid aggregate (a fractional amount)", async () => {
+      const round = { ...aRoundOf(group, [], { id: "round_fraction" }), contributionMinor: 10.5 };
+      const result = await store.commit({ ...empty, rounds: [{ state: round, expectedVersion: undefined }] });
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      expect(result._unsafeUnwrapErr().message).toContain("contributionMinor");
+    });
+  });
+
+  it("reports a corrupted snapshot as an error, never as a thrown exception", async () => {
+    const other = anActiveGroup({ id: "grp_corrupt" });
+    (
+      await store.commit({ ...empty, groups: [{ state: other, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    // A snapshot that still passes the row's CHECK (same id and version) but not the domain's type.
+    await db.prisma.$executeRaw`
+      UPDATE groups SET snapshot = jsonb_set(snapshot, '{contributionMinor}', '"lots"') WHERE id = 'grp_corrupt'`;
+    const loaded = await store.getGroup("grp_corrupt");
+    expect(loaded._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+    expect(loaded._unsafeUnwrapErr().message).toContain("contributionMinor");
+  });
+
+  it("finds due groups through the partial index groups_due_for_round_idx", async () => {
+    const plan = await db.prisma.$transaction(async (tx) => {
+      // With a handful of rows a sequential scan is cheapest; forbid it to see whether
+      // the index can serve the query at all.
+      await tx.$executeRaw`SET LOCAL enable_seqscan = off`;
+      return tx.$queryRaw<{ "QUERY PLAN": string }[]>(Prisma.sql`EXPLAIN ${dueGroupsQuery(T, 10)}`);
+    });
+    expect(plan.map((line) => line["QUERY PLAN"]).join("\n")).toContain("groups_due_for_round_idx");
+  });
+});

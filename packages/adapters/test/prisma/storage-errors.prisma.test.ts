@@ -1,0 +1,114 @@
+// Real PostgreSQL errors, as Prisma reports them, sorted by code into StorageErrors.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withDatabase } from "../../src/db/connection-string.js";
+import { createPrismaClient } from "../../src/db/prisma-client.js";
+import { Prisma } from "../../src/prisma/generated/client.js";
+import { PrismaStore } from "../../src/prisma/index.js";
+import { classifyDatabaseError, storageErrorOf } from "../../src/prisma/storage-errors.js";
+import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
+
+const at = new Date("2026-01-06T00:00:00.000Z");
+
+async function failureOf(operation: Promise<unknown>): Promise<unknown> {
+  return operation.then(
+    () => expect.fail("the database accepted it"),
+    (error: unknown) => error,
+  );
+}
+
+describe("database errors map by code", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.prisma.ledgerAccount.create({
+      data: { id: "a", currency: "AUD", createdAt: at, updatedAt: at },
+    });
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("a unique violation, from the typed client (P2002) or raw SQL (P2010 with 23505), names its constraint", async () => {
+    const typed = await failureOf(
+      db.prisma.ledgerAccount.create({ data: { id: "a", currency: "AUD", createdAt: at, updatedAt: at } }),
+    );
+    const raw = await failureOf(
+      db.prisma
+        .$executeRaw`INSERT INTO ledger_accounts (id, currency, created_at, updated_at) VALUES ('a', 'AUD', now(), now())`,
+    );
+    for (const error of [typed, raw])
+      expect(classifyDatabaseError(error)).toEqual({
+        kind: "unique_violation",
+        constraint: "ledger_accounts_pkey",
+      });
+    expect(storageErrorOf(typed, { operation: "test" })).toMatchObject({ type: "duplicate" });
+  });
+
+  it("foreign keys, CHECKs and the append-only rule are refusals", async () => {
+    const foreignKey = await failureOf(
+      db.prisma
+        .$executeRaw`INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
+                            VALUES ('missing', 0, 'a', 'debit', 'AUD', 1)`,
+    );
+    const check = await failureOf(
+      db.prisma
+        .$executeRaw`INSERT INTO ledger_accounts (id, currency, created_at, updated_at) VALUES ('b', 'aud', now(), now())`,
+    );
+    // TRUNCATE: the statement-level trigger fires even on an empty table (a DELETE of no rows would not).
+    const appendOnly = await failureOf(db.prisma.$executeRaw`TRUNCATE audit_log`);
+    expect([foreignKey, check, appendOnly].map(classifyDatabaseError)).toEqual([
+      { kind: "refused", code: "23503" },
+      { kind: "refused", code: "23514" },
+      { kind: "refused", code: "SU001" },
+    ]);
+    expect(storageErrorOf(check, { operation: "test" })).toMatchObject({ type: "storage_unavailable" });
+  });
+
+  it("a serialization failure is a write conflict: version_conflict for the aggregate being written", async () => {
+    // Write skew under SERIALIZABLE: both transactions read the same rows, then each
+    // inserts what the other's read would have seen. One of them must fail.
+    let arrived = 0;
+    let release: () => void = () => undefined;
+    const bothRead = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const skew = (id: string) =>
+      db.prisma.$transaction(
+        async (tx) => {
+          await tx.$queryRaw`SELECT count(*) FROM ledger_accounts WHERE currency = 'NZD'`;
+          arrived += 1;
+          if (arrived === 2) release();
+          await bothRead;
+          await tx.$executeRaw`INSERT INTO ledger_accounts (id, currency, created_at, updated_at) VALUES (${id}, 'NZD', now(), now())`;
+        },
+        { isolationLevel: Prisma.TransactionIsolationLevel.Serializable },
+      );
+    const results = await Promise.allSettled([skew("x"), skew("y")]);
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(failures).toHaveLength(1);
+    const failure = failures[0]?.reason;
+    expect(classifyDatabaseError(failure)).toEqual({ kind: "write_conflict" });
+    expect(
+      storageErrorOf(failure, { operation: "commit", aggregate: { type: "round", id: "r1" } }),
+    ).toMatchObject({
+      type: "version_conflict",
+      aggregate: "round",
+      id: "r1",
+    });
+    expect(storageErrorOf(failure, { operation: "claimDue" })).toMatchObject({ type: "storage_unavailable" });
+  });
+
+  it("a database that cannot be reached is storage_unavailable, not an exception", async () => {
+    // Port 1 on localhost: nothing listens, the connection is refused at once.
+    const unreachable = createPrismaClient(withDatabase("postgresql://susu@127.0.0.1:1/postgres", "nowhere"));
+    try {
+      const store = new PrismaStore(unreachable);
+      const loaded = await store.getGroup("grp_1");
+      expect(loaded._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      const committed = await store.commit({ groups: [], rounds: [], outbox: [], audit: [] });
+      expect(committed._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+    } finally {
+      await unreachable.$disconnect();
+    }
+  });
+});
