@@ -439,6 +439,23 @@ export function storageContract(name: string, factory: StorageFactory): void {
         (await s.ledger.post(tx("bad")))._unsafeUnwrap();
       });
 
+      it("refuses a post that would take a balance out of the safe integer range", async () => {
+        const big = (id: string) =>
+          createLedgerTransaction({
+            id,
+            kind: "debit_settled",
+            postings: [debit("pot", money(5e15, "KRW")), credit("bank", money(5e15, "KRW"))],
+            occurredAt: T,
+            refs: {},
+          })._unsafeUnwrap();
+        (await s.ledger.post(big("big1")))._unsafeUnwrap();
+        const overflow = await s.ledger.post(big("big2"));
+        expect(overflow._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+        expect(overflow._unsafeUnwrapErr().message).toContain("balance_overflow");
+        expect((await s.ledger.balance("pot", "KRW"))._unsafeUnwrap()).toEqual(money(5e15, "KRW"));
+        expect((await s.ledger.balance("bank", "KRW"))._unsafeUnwrap()).toEqual(money(-5e15, "KRW"));
+      });
+
       it("keeps an account's balances per currency", async () => {
         const fx = createLedgerTransaction({
           id: "fx",
