@@ -1,0 +1,380 @@
+import type { RetryPolicy, UseCaseDeps } from "@susu/domain";
+import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { beforeEach, describe, expect, it } from "vitest";
+import { PrismaSupportDesk } from "../../src/support/index.js";
+import {
+  GroupScanMemberDirectory,
+  PrismaWebhookInbox,
+  processWebhookInbox,
+  type WebhookPassOptions,
+  type WebhookProcessorContext,
+} from "../../src/webhooks/index.js";
+import { useTestDatabase } from "../support/index.js";
+import { debitEvent, stripeEvent } from "./events.js";
+import { flakyRounds, ScriptedStripeReads, seedRound } from "./harness.js";
+
+const db = useTestDatabase();
+
+let clock: ManualClock;
+let store: InMemoryStore;
+let deps: UseCaseDeps;
+let inbox: PrismaWebhookInbox;
+let reads: ScriptedStripeReads;
+let ctx: WebhookProcessorContext;
+let seq = 0;
+const unique = (label: string) => `${label}_${++seq}`;
+
+const options: WebhookPassOptions = { workerId: "test-worker" };
+
+beforeEach(async () => {
+  // Each test sees only its own events: whatever an earlier test left due is set aside.
+  await db.prisma.webhookEvent.updateMany({
+    where: { status: { in: ["received", "failed"] } },
+    data: { status: "ignored", outcome: "set aside between tests", claimedBy: null, claimedUntil: null },
+  });
+  clock = new ManualClock(Date.UTC(2026, 5, 1));
+  store = new InMemoryStore();
+  deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  inbox = new PrismaWebhookInbox(db.prisma, clock);
+  reads = new ScriptedStripeReads();
+  ctx = {
+    deps,
+    inbox,
+    members: new GroupScanMemberDirectory(() => store.groups()),
+    gateway: reads,
+    desk: new PrismaSupportDesk(db.prisma, clock),
+  };
+});
+
+async function pass(overrides: Partial<WebhookPassOptions> = {}) {
+  return (await processWebhookInbox(ctx, { ...options, ...overrides }))._unsafeUnwrap();
+}
+
+const roundOf = (id: string) => store.rounds().find((r) => r.id === id);
+const contribution = (roundId: string, memberId: string) =>
+  roundOf(roundId)?.contributions.find((c) => c.memberId === memberId);
+const memberOf = (groupId: string, memberId: string) =>
+  store
+    .groups()
+    .find((g) => g.id === groupId)
+    ?.members.find((m) => m.id === memberId);
+
+describe("round facts", () => {
+  it("the same event delivered twice is stored once and applied once", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
+    const event = debitEvent("payment_intent.succeeded", { groupId, roundId, memberId: "ben", attempt: 1 });
+
+    expect((await inbox.receive(event))._unsafeUnwrap()).toBe("stored");
+    expect((await inbox.receive(event))._unsafeUnwrap()).toBe("duplicate");
+    expect(await pass()).toMatchObject({ claimed: 1, processed: 1, retried: 0, parked: 0 });
+    expect(contribution(roundId, "ben")?.status).toBe("succeeded");
+
+    // Stripe delivers it again after it was processed: still one row, nothing to claim.
+    expect((await inbox.receive(event))._unsafeUnwrap()).toBe("duplicate");
+    expect(await pass()).toMatchObject({ claimed: 0 });
+    const applied = store
+      .audit()
+      .filter((a) => a.aggregateId === roundId && a.action === "debit_succeeded" && a.outcome === "applied");
+    expect(applied).toEqual([expect.objectContaining({ actor: `stripe:${event.id}` })]);
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "processed",
+      outcome: `round ${roundId}: debit_succeeded applied`,
+    });
+  });
+
+  it("a second event with the same fact is recorded as ignored by the round, not applied twice", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
+    const refs = { groupId, roundId, memberId: "ana", attempt: 1 };
+    await inbox.receive(debitEvent("payment_intent.succeeded", refs));
+    const again = debitEvent("payment_intent.succeeded", refs);
+    await inbox.receive(again);
+    expect(await pass()).toMatchObject({ claimed: 2, processed: 1, ignored: 1 });
+    expect((await inbox.find(again.id))._unsafeUnwrap()?.outcome).toMatch(
+      /^round .+: debit_succeeded ignored: debit attempt is already succeeded$/,
+    );
+  });
+
+  it("out of order: a success that overtakes its 'processing' leaves the debit succeeded", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
+    const refs = { groupId, roundId, memberId: "ben", attempt: 1 };
+    const t = Math.floor(clock.now() / 1000);
+    // Stripe's clock says processing came first, but succeeded was delivered (and claimed) first.
+    await inbox.receive(debitEvent("payment_intent.succeeded", refs, { created: t + 1 }));
+    expect(await pass()).toMatchObject({ processed: 1 });
+    const processing = debitEvent("payment_intent.processing", refs, { created: t });
+    await inbox.receive(processing);
+    expect(await pass()).toMatchObject({ ignored: 1 });
+    expect(contribution(roundId, "ben")?.status).toBe("succeeded");
+    expect((await inbox.find(processing.id))._unsafeUnwrap()?.outcome).toContain("already succeeded");
+  });
+
+  it("a round that does not exist: ignored and recorded, not retried", async () => {
+    const event = debitEvent("payment_intent.succeeded", {
+      groupId: "grp_gone",
+      roundId: "round_gone",
+      memberId: "ana",
+      attempt: 1,
+    });
+    await inbox.receive(event);
+    expect(await pass()).toMatchObject({ claimed: 1, ignored: 1, retried: 0 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "ignored",
+      outcome: "round round_gone: debit_succeeded not applied: round_not_found",
+      attempts: 0,
+    });
+  });
+
+  it("a dispute: the disputed payment's references are looked up, then the round records it", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    const succeeded = (memberId: string) => ({
+      type: "debit_succeeded" as const,
+      memberId,
+      attempt: 1,
+      paymentIntentId: `pi_${memberId}`,
+      chargeId: `ch_${memberId}`,
+    });
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben", "cy"], inputs: [succeeded("ben")] });
+    reads.references.set("pi_ben", { groupId, roundId, memberId: "ben", attempt: 1 });
+    const event = stripeEvent("charge.dispute.created", {
+      id: "du_1",
+      object: "dispute",
+      amount: 100_00,
+      charge: "ch_ben",
+      payment_intent: "pi_ben",
+      status: "lost",
+    });
+    await inbox.receive(event);
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(reads.calls).toEqual(["references:pi_ben"]);
+    expect(contribution(roundId, "ben")).toMatchObject({ status: "disputed", disputeIds: ["du_1"] });
+  });
+});
+
+describe("members", () => {
+  it("account.updated: readiness read from Stripe now; a blocked payout resumes", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    const memberIds = [unique("rec"), unique("m"), unique("m")];
+    const paid = memberIds.map((memberId) => ({
+      type: "debit_succeeded" as const,
+      memberId,
+      attempt: 1,
+      paymentIntentId: `pi_${memberId}`,
+      chargeId: `ch_${memberId}`,
+    }));
+    const { recipient } = await seedRound(store, {
+      groupId,
+      roundId,
+      memberIds,
+      inputs: [{ type: "recipient_readiness", canReceive: false }, ...paid],
+    });
+    expect(roundOf(roundId)?.status).toBe("payout_blocked");
+    const account = `acct_${recipient}`;
+    // The event's copy says disabled (it was sent first, delivered late); Stripe now says enabled.
+    reads.accounts.set(account, { transfersActive: true, payoutsEnabled: true });
+    await inbox.receive(
+      stripeEvent("account.updated", { id: account, object: "account", payouts_enabled: false }),
+    );
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(reads.calls).toEqual([`account:${account}`]);
+    expect(memberOf(groupId, recipient)?.readiness.payoutsEnabled).toBe(true);
+    expect(roundOf(roundId)?.status).toBe("paying_out");
+  });
+
+  it("account events for accounts no member has, and deauthorized accounts", async () => {
+    const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
+    await seedRound(store, { groupId, roundId, memberIds: [memberId, unique("m")] });
+    const stranger = stripeEvent("account.updated", { id: "acct_stranger", object: "account" });
+    const deauthorized = stripeEvent(
+      "account.application.deauthorized",
+      { id: "ca_1", object: "application" },
+      { account: `acct_${memberId}` },
+    );
+    await inbox.receive(stranger);
+    await inbox.receive(deauthorized);
+    expect(await pass()).toMatchObject({ processed: 1, ignored: 1 });
+    expect(reads.calls).toEqual([]);
+    expect((await inbox.find(stranger.id))._unsafeUnwrap()?.outcome).toBe(
+      "account acct_stranger: no member has this connected account",
+    );
+    expect(memberOf(groupId, memberId)?.readiness.payoutsEnabled).toBe(false);
+  });
+
+  it("mandate.updated: the mandate's state read from Stripe now sets mandateActive", async () => {
+    const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
+    await seedRound(store, { groupId, roundId, memberIds: [unique("m"), memberId] });
+    reads.mandates.set(`mandate_${memberId}`, "inactive");
+    await inbox.receive(
+      stripeEvent("mandate.updated", {
+        id: `mandate_${memberId}`,
+        object: "mandate",
+        status: "inactive",
+        payment_method: `pm_${memberId}`,
+      }),
+    );
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(memberOf(groupId, memberId)?.readiness.mandateActive).toBe(false);
+  });
+
+  it("setup_intent.succeeded: the member's payment method and mandate are stored", async () => {
+    const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
+    await seedRound(store, { groupId, roundId, memberIds: [unique("m"), memberId] });
+    await inbox.receive(
+      stripeEvent("setup_intent.succeeded", {
+        id: "seti_1",
+        object: "setup_intent",
+        status: "succeeded",
+        customer: `cus_${memberId}`,
+        payment_method: "pm_new",
+        mandate: "mandate_new",
+        metadata: { group_id: groupId, member_id: memberId },
+      }),
+    );
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(memberOf(groupId, memberId)).toMatchObject({
+      payment: { customerId: `cus_${memberId}`, paymentMethodId: "pm_new", mandateId: "mandate_new" },
+      readiness: { mandateActive: true },
+    });
+  });
+});
+
+describe("events susu does not act on", () => {
+  it("an unknown type is stored, acknowledged and marked ignored with the reason", async () => {
+    const unknown = stripeEvent("balance_settings.updated_by_future_stripe", { id: "x", object: "thing" });
+    const known = stripeEvent("charge.succeeded", { id: "ch_1", object: "charge" });
+    await inbox.receive(unknown);
+    await inbox.receive(known);
+    expect(await pass()).toMatchObject({ claimed: 2, ignored: 2 });
+    expect((await inbox.find(unknown.id))._unsafeUnwrap()).toMatchObject({
+      status: "ignored",
+      type: "balance_settings.updated_by_future_stripe",
+      outcome: "not handled: no susu flow listens to this event type",
+    });
+    expect((await inbox.find(known.id))._unsafeUnwrap()?.outcome).toBe(
+      "payment_intent.* events carry the payment's outcome",
+    );
+  });
+});
+
+describe("failures", () => {
+  const retry: RetryPolicy = {
+    baseDelayMs: 1_000,
+    factor: 2,
+    maxDelayMs: 3_000,
+    jitter: "full",
+    attemptsMax: 4,
+  };
+
+  it("retried with exponential backoff and jitter, then parked with a support ticket", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
+    const database = { failing: true };
+    ctx = { ...ctx, deps: flakyRounds(deps, database) };
+    const event = debitEvent("payment_intent.succeeded", { groupId, roundId, memberId: "ana", attempt: 1 });
+    await inbox.receive(event);
+    const jitter = (id: string, attempt: number) => {
+      expect(id).toBe(event.id);
+      expect(attempt).toBeGreaterThan(0);
+      return 0.5;
+    };
+
+    // Backoff 1 s, 2 s, 3 s (capped), each halved by the jitter fraction; then the 4th attempt parks.
+    for (const [attempt, delay] of [
+      [1, 500],
+      [2, 1_000],
+      [3, 1_500],
+    ] as const) {
+      expect(await pass({ retry, jitter })).toMatchObject({ claimed: 1, retried: 1 });
+      const row = (await inbox.find(event.id))._unsafeUnwrap();
+      expect(row).toMatchObject({ status: "failed", attempts: attempt, nextAttemptAt: clock.now() + delay });
+      expect(row?.lastError).toBe("storage_unavailable: connection refused");
+      clock.advance(delay - 1);
+      expect(await pass({ retry, jitter })).toMatchObject({ claimed: 0 });
+      clock.advance(1);
+    }
+    expect(await pass({ retry, jitter })).toMatchObject({ claimed: 1, parked: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({ status: "parked", attempts: 4 });
+    const ticket = await db.prisma.supportTicket.findUniqueOrThrow({
+      where: { id: `webhook:${event.id}:parked` },
+    });
+    expect(ticket).toMatchObject({
+      kind: "webhook_parked",
+      status: "open",
+      effectId: null,
+      webhookEventId: event.id,
+      groupId,
+      roundId,
+    });
+    expect(ticket.subject).toContain(
+      `Stripe event ${event.id} (payment_intent.succeeded) was parked after 4 attempts`,
+    );
+    clock.advance(86_400_000);
+    expect(await pass({ retry, jitter })).toMatchObject({ claimed: 0 });
+    expect(contribution(roundId, "ana")?.status).not.toBe("succeeded");
+
+    // Support fixes the cause and requeues it: it is applied once.
+    database.failing = false;
+    expect((await inbox.requeue(event.id))._unsafeUnwrap()).toBe(true);
+    expect(await pass({ retry, jitter })).toMatchObject({ processed: 1 });
+    expect(contribution(roundId, "ana")?.status).toBe("succeeded");
+  });
+
+  it("a failure retrying cannot help is parked at once", async () => {
+    reads.references.set("pi_unknown", {
+      type: "gateway_definite",
+      code: "resource_missing",
+      message: "No such payment_intent",
+    });
+    const event = stripeEvent("charge.dispute.created", {
+      id: "du_2",
+      object: "dispute",
+      amount: 500,
+      charge: "ch_unknown",
+      payment_intent: "pi_unknown",
+    });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, parked: 1, retried: 0 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "parked",
+      attempts: 1,
+      lastError: "resource_missing: No such payment_intent",
+    });
+    const ticket = await db.prisma.supportTicket.findUniqueOrThrow({
+      where: { id: `webhook:${event.id}:parked` },
+    });
+    expect(ticket.subject).toContain("parked at once (retrying cannot help)");
+  });
+
+  it("a processor that throws is a failure to retry, not a crashed pass", async () => {
+    const memberId = unique("m");
+    await seedRound(store, {
+      groupId: unique("grp"),
+      roundId: unique("round"),
+      memberIds: [unique("m"), memberId],
+    });
+    ctx = {
+      ...ctx,
+      gateway: {
+        ...reads,
+        getPaymentReferences: (ids) => reads.getPaymentReferences(ids),
+        getConnectedAccount: (id) => reads.getConnectedAccount(id),
+        getMandate: () => {
+          throw new TypeError("boom");
+        },
+      },
+    };
+    const event = stripeEvent("mandate.updated", {
+      id: `mandate_${memberId}`,
+      object: "mandate",
+      status: "active",
+      payment_method: "pm_1",
+    });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, retried: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()?.lastError).toBe(
+      "processing_crashed: TypeError: boom",
+    );
+  });
+});
