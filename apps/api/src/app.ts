@@ -3,12 +3,15 @@ import { Hono } from "hono";
 import { problem } from "./problem.js";
 import { groupRoutes } from "./routes/groups.js";
 import { roundRoutes } from "./routes/rounds.js";
+import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 
 /** What the HTTP API needs: the use cases' ports, and a readiness check of its infrastructure. */
 export interface ApiDeps {
   readonly useCases: UseCaseDeps;
   /** Resolves when the database answers; rejects otherwise. */
   readonly ping: () => Promise<void>;
+  /** The Stripe webhook endpoint's secret and the inbox it stores events in. */
+  readonly webhooks: WebhookRouteDeps;
 }
 
 /** The HTTP API as a Hono app, with no server: tests call `app.request()`. */
@@ -24,6 +27,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.route("/groups", groupRoutes(deps.useCases));
   app.route("/rounds", roundRoutes(deps.useCases));
+  app.route("/webhooks", webhookRoutes(deps.webhooks));
   app.notFound((c) => problem(c, 404, "route_not_found", `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     // A bug or lost infrastructure: say so without leaking internals.

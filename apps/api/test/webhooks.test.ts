@@ -1,0 +1,176 @@
+import { PrismaWebhookInbox, type WebhookInbox } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { storageError } from "@susu/domain";
+import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { errAsync } from "neverthrow";
+import Stripe from "stripe";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.js";
+import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
+
+const db = useTestDatabase();
+const secret = "whsec_api_route_test";
+let seq = 0;
+
+function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
+  const store = new InMemoryStore();
+  return createApp({
+    useCases: {
+      groups: store,
+      rounds: store,
+      uow: store,
+      clock: new ManualClock(),
+      ids: new SequentialIds(),
+    },
+    ping: async () => undefined,
+    webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
+  });
+}
+
+let app: ReturnType<typeof createApp>;
+beforeAll(() => {
+  app = appWith();
+});
+
+function eventBody(type = "payment_intent.processing"): { id: string; body: string } {
+  seq += 1;
+  const id = `evt_api_${Date.now().toString(36)}_${seq}`;
+  const body = JSON.stringify({
+    id,
+    object: "event",
+    api_version: "2026-08-26.dahlia",
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: `pi_${seq}`, object: "payment_intent", metadata: {} } },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  });
+  return { id, body };
+}
+
+const sign = (body: string, options: { secret?: string; timestamp?: number } = {}) =>
+  Stripe.webhooks.generateTestHeaderString({
+    payload: body,
+    secret: options.secret ?? secret,
+    ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {}),
+  });
+
+function deliver(body: string, signature: string | undefined, target = app) {
+  return target.request("/webhooks/stripe", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(signature !== undefined ? { "stripe-signature": signature } : {}),
+    },
+    body,
+  });
+}
+
+const stored = (id: string) => db.prisma.webhookEvent.count({ where: { id } });
+
+describe("POST /webhooks/stripe", () => {
+  it("stores a correctly signed event and answers 200 {received: true}", async () => {
+    const { id, body } = eventBody();
+    const response = await deliver(body, sign(body));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: true });
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      type: "payment_intent.processing",
+      status: "received",
+      attempts: 0,
+    });
+  });
+
+  it("answers 200 to a repeated delivery and keeps one row, also when the deliveries race", async () => {
+    const { id, body } = eventBody();
+    const header = sign(body);
+    expect((await deliver(body, header)).status).toBe(200);
+    expect((await deliver(body, header)).status).toBe(200);
+    const racing = eventBody();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => deliver(racing.body, sign(racing.body))),
+    );
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(await stored(id)).toBe(1);
+    expect(await stored(racing.id)).toBe(1);
+  });
+
+  it("stores an event of a type susu does not know (processing ignores it later)", async () => {
+    const { id, body } = eventBody("issuing_card.created");
+    expect((await deliver(body, sign(body))).status).toBe(200);
+    expect(await stored(id)).toBe(1);
+  });
+
+  it("refuses a bad signature with a 400 problem and a stable code, storing nothing", async () => {
+    const cases: { name: string; body: string; header: string | undefined; code: string; id: string }[] = [];
+    const a = eventBody();
+    cases.push({ name: "no header", body: a.body, header: undefined, code: "signature_missing", id: a.id });
+    const b = eventBody();
+    cases.push({
+      name: "another secret",
+      body: b.body,
+      header: sign(b.body, { secret: "whsec_other" }),
+      code: "signature_invalid",
+      id: b.id,
+    });
+    const c = eventBody();
+    cases.push({
+      name: "changed body",
+      body: c.body.replace('"livemode":false', '"livemode":true'),
+      header: sign(c.body),
+      code: "signature_invalid",
+      id: c.id,
+    });
+    const d = eventBody();
+    cases.push({
+      name: "too old",
+      body: d.body,
+      header: sign(d.body, { timestamp: Math.floor(Date.now() / 1000) - 301 }),
+      code: "signature_expired",
+      id: d.id,
+    });
+    const e = { id: "not_an_event", body: '{"hello":"world"}' };
+    cases.push({
+      name: "not an event",
+      body: e.body,
+      header: sign(e.body),
+      code: "payload_invalid",
+      id: e.id,
+    });
+
+    for (const k of cases) {
+      const response = await deliver(k.body, k.header);
+      expect(response.status, k.name).toBe(400);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      const problem = (await response.json()) as { code: string; status: number; type: string };
+      expect(problem, k.name).toMatchObject({
+        code: k.code,
+        status: 400,
+        type: `https://susu.dev/problems/${k.code}`,
+      });
+      expect(await stored(k.id), k.name).toBe(0);
+    }
+  });
+
+  it("answers 503 when the inbox cannot store the event, so Stripe delivers it again", async () => {
+    const down: Pick<WebhookInbox, "receive"> = {
+      receive: () => errAsync(storageError.unavailable("webhook receive: database error (P1001)")),
+    };
+    const { body } = eventBody();
+    const response = await deliver(body, sign(body), appWith({ inbox: down }));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "inbox_unavailable" });
+  });
+
+  it("refuses bodies over the size limit with 413", async () => {
+    const body = JSON.stringify({ padding: "x".repeat(1024 * 1024 + 1) });
+    const response = await deliver(body, sign(body));
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+  });
+
+  it("refuses to start with an empty secret", () => {
+    expect(() => appWith({ stripeSecret: "" })).toThrow(RangeError);
+  });
+});
