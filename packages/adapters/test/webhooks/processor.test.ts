@@ -238,6 +238,28 @@ describe("members", () => {
       readiness: { mandateActive: true },
     });
   });
+  it("setup_intent.succeeded without member metadata: the member is found by the customer", async () => {
+    const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
+    await seedRound(store, { groupId, roundId, memberIds: [unique("m"), memberId] });
+    reads.mandates.set("mandate_by_customer", "pending");
+    await inbox.receive(
+      stripeEvent("setup_intent.succeeded", {
+        id: "seti_2",
+        object: "setup_intent",
+        status: "succeeded",
+        customer: `cus_${memberId}`,
+        payment_method: "pm_by_customer",
+        mandate: "mandate_by_customer",
+        metadata: {},
+      }),
+    );
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(memberOf(groupId, memberId)).toMatchObject({
+      payment: { paymentMethodId: "pm_by_customer", mandateId: "mandate_by_customer" },
+      // Stripe says the mandate is still pending: not usable for debits yet.
+      readiness: { mandateActive: false },
+    });
+  });
 });
 
 describe("events susu does not act on", () => {
@@ -345,6 +367,34 @@ describe("failures", () => {
       where: { id: `webhook:${event.id}:parked` },
     });
     expect(ticket.subject).toContain("parked at once (retrying cannot help)");
+  });
+
+  it("events the pass has not started when the lease runs out are left for the next claim", async () => {
+    const memberIds = [unique("m"), unique("m")];
+    await seedRound(store, { groupId: unique("grp"), roundId: unique("round"), memberIds });
+    const slowReads = {
+      getPaymentReferences: reads.getPaymentReferences.bind(reads),
+      getConnectedAccount: reads.getConnectedAccount.bind(reads),
+      getMandate: (id: string) => {
+        clock.advance(2_000); // Stripe answers slowly
+        return reads.getMandate(id);
+      },
+    };
+    ctx = { ...ctx, gateway: slowReads };
+    const t = Math.floor(clock.now() / 1000);
+    const mandateEvent = (memberId: string, created: number) =>
+      stripeEvent(
+        "mandate.updated",
+        { id: `mandate_${memberId}`, object: "mandate", status: "active", payment_method: `pm_${memberId}` },
+        { created },
+      );
+    const [first, second] = [mandateEvent(memberIds[0]!, t), mandateEvent(memberIds[1]!, t + 1)];
+    await inbox.receive(first);
+    await inbox.receive(second);
+    expect(await pass({ leaseMs: 1_000 })).toMatchObject({ claimed: 2, processed: 1, leaseLost: 1 });
+    expect((await inbox.find(first.id))._unsafeUnwrap()?.status).toBe("processed");
+    expect((await inbox.find(second.id))._unsafeUnwrap()).toMatchObject({ status: "received", attempts: 0 });
+    expect(await pass({ leaseMs: 10_000 })).toMatchObject({ claimed: 1, processed: 1 });
   });
 
   it("a processor that throws is a failure to retry, not a crashed pass", async () => {
