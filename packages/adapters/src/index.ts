@@ -8,7 +8,7 @@ export {
   ROUND_TIMER_QUEUE,
   type RoundTimerJob,
 } from "./pgboss/index.js";
-export * from "./stripe/index.js";
 export * from "./prisma/index.js";
+export * from "./stripe/index.js";
 export * from "./support/index.js";
 export * from "./webhooks/index.js";
