@@ -4,6 +4,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().default("127.0.0.1"),
   DATABASE_URL: z.string().url().optional(),
+  /** The Stripe webhook endpoint's signing secret (`whsec_…`). */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

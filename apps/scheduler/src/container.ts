@@ -1,0 +1,82 @@
+import {
+  createPrismaClient,
+  createStripeClient,
+  LogNotifier,
+  PgBossTimerScheduler,
+  type PrismaClient,
+  PrismaLedgerStore,
+  PrismaMemberDirectory,
+  PrismaStore,
+  PrismaSupportDesk,
+  PrismaWebhookInbox,
+  RandomIds,
+  StripePaymentGateway,
+  SystemClock,
+  type WebhookProcessorContext,
+} from "@susu/adapters";
+import type { EffectPorts, OutboxStore, UseCaseDeps } from "@susu/domain";
+import { Container, type ServiceIdentifier } from "inversify";
+import type PgBoss from "pg-boss";
+import type { SchedulerEnv } from "./env.js";
+import type { Logger } from "./logger.js";
+
+/** What the scheduler's jobs are given. */
+export const TOKENS = {
+  useCaseDeps: Symbol("UseCaseDeps") as ServiceIdentifier<UseCaseDeps>,
+  effectPorts: Symbol("EffectPorts") as ServiceIdentifier<EffectPorts>,
+  outbox: Symbol("OutboxStore") as ServiceIdentifier<OutboxStore>,
+  webhooks: Symbol("WebhookProcessorContext") as ServiceIdentifier<WebhookProcessorContext>,
+  prisma: Symbol("PrismaClient") as ServiceIdentifier<PrismaClient>,
+};
+
+/** Stripe SDK settings from `STRIPE_API_URL` (the emulator's address, or unset for Stripe). */
+function stripeEndpoint(url: string | undefined) {
+  if (url === undefined) return {};
+  const parsed = new URL(url);
+  const https = parsed.protocol === "https:";
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || (https ? 443 : 80)),
+    protocol: https ? ("https" as const) : ("http" as const),
+  };
+}
+
+/** The scheduler's composition root: the only place that knows which adapter serves which port. */
+export function createContainer(
+  env: SchedulerEnv & { readonly DATABASE_URL: string },
+  boss: PgBoss,
+  log: Logger,
+): Container {
+  const container = new Container();
+  const prisma = createPrismaClient(env.DATABASE_URL);
+  const clock = new SystemClock();
+  const store = new PrismaStore(prisma);
+  const gateway = new StripePaymentGateway(
+    createStripeClient({
+      secretKey: env.STRIPE_SECRET_KEY,
+      ...stripeEndpoint(env.STRIPE_API_URL),
+      timeoutMs: 20_000,
+      maxNetworkRetries: 2,
+    }),
+  );
+  const desk = new PrismaSupportDesk(prisma, clock);
+  const deps: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new RandomIds() };
+  container.bind(TOKENS.prisma).toConstantValue(prisma);
+  container.bind(TOKENS.useCaseDeps).toConstantValue(deps);
+  container.bind(TOKENS.outbox).toConstantValue(store);
+  container.bind(TOKENS.effectPorts).toConstantValue({
+    gateway,
+    notifier: new LogNotifier(log),
+    desk,
+    timers: new PgBossTimerScheduler(boss),
+    ledger: new PrismaLedgerStore(prisma),
+  });
+  container.bind(TOKENS.webhooks).toConstantValue({
+    deps,
+    members: new PrismaMemberDirectory(prisma),
+    gateway,
+    inbox: new PrismaWebhookInbox(prisma, clock),
+    desk,
+  });
+  return container;
+}
