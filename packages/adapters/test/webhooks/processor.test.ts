@@ -1,5 +1,6 @@
 import type { RetryPolicy, UseCaseDeps } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { errAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import {
@@ -367,6 +368,30 @@ describe("failures", () => {
       where: { id: `webhook:${event.id}:parked` },
     });
     expect(ticket.subject).toContain("parked at once (retrying cannot help)");
+  });
+
+  it("when the support ticket cannot be opened, the event is not parked silently but stays due", async () => {
+    ctx = {
+      ...ctx,
+      desk: {
+        openTicket: () => errAsync({ type: "ticket_failed", code: "ticket_failed", message: "desk down" }),
+      },
+    };
+    reads.references.set("pi_lost", { type: "gateway_definite", code: "resource_missing", message: "gone" });
+    const event = stripeEvent("charge.dispute.created", {
+      id: "du_3",
+      object: "dispute",
+      amount: 500,
+      charge: "ch_lost",
+      payment_intent: "pi_lost",
+    });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, parked: 0, retried: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "failed",
+      nextAttemptAt: clock.now() + retry.maxDelayMs,
+      lastError: "resource_missing: gone (support ticket not opened: desk down)",
+    });
   });
 
   it("events the pass has not started when the lease runs out are left for the next claim", async () => {
