@@ -1,0 +1,164 @@
+// The groups and rounds API through app.request(), on a real PostgreSQL database.
+import { PrismaStore, PrismaWebhookInbox } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { DAY_MS } from "@susu/domain";
+import { ManualClock, SequentialIds } from "@susu/domain/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.js";
+
+const db = useTestDatabase();
+const clock = new ManualClock(Date.UTC(2026, 5, 1));
+let app: ReturnType<typeof createApp>;
+
+beforeAll(() => {
+  const store = new PrismaStore(db.prisma);
+  app = createApp({
+    useCases: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    ping: async () => {
+      await db.prisma.$queryRaw`SELECT 1`;
+    },
+    webhooks: { stripeSecret: "whsec_groups_test", inbox: new PrismaWebhookInbox(db.prisma) },
+  });
+});
+
+const json = (body: unknown, actor?: string) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(actor ? { "x-susu-member": actor } : {}) },
+  body: JSON.stringify(body),
+});
+
+const newGroup = (overrides: Record<string, unknown> = {}) => ({
+  name: "Friday savers",
+  currency: "AUD",
+  contributionMinor: 100_00,
+  cadence: "weekly",
+  startsAt: new Date(clock.now() + DAY_MS).toISOString(),
+  payoutOrderMethod: "join_order",
+  creator: { id: "ana", displayName: "Ana" },
+  ...overrides,
+});
+
+async function groupCount(): Promise<number> {
+  return db.prisma.group.count();
+}
+
+describe("groups API", () => {
+  it("answers health from the database", async () => {
+    const res = await app.request("/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it("creates a group: 201, a Location, the creator as admin, the amount with its currency", async () => {
+    const res = await app.request("/groups", json(newGroup()));
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(res.headers.get("location")).toBe(`/groups/${body.id}`);
+    expect(body).toMatchObject({
+      status: "forming",
+      contribution: { amountMinor: 10000, currency: "AUD", text: "100.00 AUD" },
+      members: [{ id: "ana", role: "admin", status: "active" }],
+    });
+    const fetched = await app.request(`/groups/${body.id}`);
+    expect(await fetched.json()).toEqual(body);
+  });
+
+  it("refuses bad input with a stable problem code and stores nothing", async () => {
+    const before = await groupCount();
+    const cases: [unknown, number, string][] = [
+      [{ name: 1 }, 400, "invalid_request"],
+      [newGroup({ currency: "XXX" }), 400, "invalid_request"],
+      [newGroup({ contributionMinor: 12.5 }), 400, "invalid_request"],
+      [newGroup({ contributionMinor: 10 }), 422, "amount_below_minimum"],
+      [newGroup({ currency: "KWD", contributionMinor: 12345 }), 422, "amount_invalid_step"],
+      [newGroup({ startsAt: "2020-01-01T00:00:00Z" }), 422, "invalid_group"],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await app.request("/groups", json(body));
+      expect(res.status, code).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(await res.json()).toMatchObject({ status, code, type: `https://susu.dev/problems/${code}` });
+    }
+    const malformed = await app.request("/groups", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    expect(malformed.status).toBe(400);
+    expect(await groupCount()).toBe(before);
+  });
+
+  it("runs a group's set-up: join, order, activate; refuses what the rules refuse", async () => {
+    const created = await (await app.request("/groups", json(newGroup()))).json();
+    const id = created.id as string;
+    for (const m of ["ben", "cy"]) {
+      const res = await app.request(`/groups/${id}/members`, json({ id: m, displayName: m.toUpperCase() }));
+      expect(res.status).toBe(201);
+    }
+    expect((await app.request(`/groups/${id}/members`, json({ id: "ben", displayName: "Ben" }))).status).toBe(
+      409,
+    );
+
+    const noActor = await app.request(`/groups/${id}/activate`, json({}));
+    expect(noActor.status).toBe(401);
+    expect((await noActor.json()).code).toBe("actor_required");
+    const notAdmin = await app.request(`/groups/${id}/activate`, json({}, "ben"));
+    expect(notAdmin.status).toBe(403);
+
+    const badOrder = await app.request(`/groups/${id}/payout-order`, {
+      ...json({ memberIds: ["cy", "ana"] }, "ana"),
+      method: "PUT",
+    });
+    expect(badOrder.status).toBe(422);
+    expect((await badOrder.json()).code).toBe("invalid_payout_order");
+    const order = await app.request(`/groups/${id}/payout-order`, {
+      ...json({ memberIds: ["cy", "ana", "ben"] }, "ana"),
+      method: "PUT",
+    });
+    expect((await order.json()).payoutOrder).toEqual({ method: "fixed", memberIds: ["cy", "ana", "ben"] });
+
+    const activated = await app.request(`/groups/${id}/activate`, json({}, "ana"));
+    expect(activated.status).toBe(200);
+    expect((await activated.json()).status).toBe("active");
+
+    // Not due until startsAt: a stable 409, nothing opened.
+    const early = await app.request(`/groups/${id}/rounds`, json({}, "ana"));
+    expect(early.status).toBe(409);
+    expect((await early.json()).code).toBe("no_round_due");
+    const rounds = await (await app.request(`/groups/${id}/rounds`)).json();
+    expect(rounds.data).toEqual([]);
+  });
+
+  it("opens a round when it is due: one debit per member recorded, the round readable", async () => {
+    const created = await (
+      await app.request("/groups", json(newGroup({ creator: { id: "dee", displayName: "Dee" } })))
+    ).json();
+    const id = created.id as string;
+    await app.request(`/groups/${id}/members`, json({ id: "eli", displayName: "Eli" }));
+    await app.request(`/groups/${id}/activate`, json({}, "dee"));
+    clock.advance(2 * DAY_MS);
+    const res = await app.request(`/groups/${id}/rounds`, json({}, "dee"));
+    expect(res.status).toBe(201);
+    const round = await res.json();
+    expect(round).toMatchObject({ groupId: id, status: "collecting", recipientMemberId: "dee" });
+    expect(
+      round.contributions.map((c: { memberId: string; status: string }) => [c.memberId, c.status]),
+    ).toEqual([
+      ["dee", "awaiting_debit"],
+      ["eli", "awaiting_debit"],
+    ]);
+    expect(await (await app.request(`/rounds/${round.id}`)).json()).toEqual(round);
+    const again = await app.request(`/groups/${id}/rounds`, json({}, "dee"));
+    expect((await again.json()).code).toBe("round_in_progress");
+    const outbox = await db.prisma.outboxEffect.count({ where: { aggregateId: round.id } });
+    expect(outbox).toBeGreaterThanOrEqual(3); // two debits and the deadline timer
+  });
+
+  it("unknown groups, rounds and routes are 404 problems", async () => {
+    for (const path of ["/groups/grp_missing", "/rounds/round_missing", "/nowhere"]) {
+      const res = await app.request(path);
+      expect(res.status).toBe(404);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+  });
+});
