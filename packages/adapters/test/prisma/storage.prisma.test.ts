@@ -1,27 +1,21 @@
-// The storage contract on PostgreSQL: a fresh database per test (a copy of the migrated
-// template). TRUNCATE cannot reset one database between tests: the ledger and the audit
-// log refuse it, being append-only.
+// The storage contract on PostgreSQL: one database for the file, emptied before each test.
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
-import { type StoragePorts, storageContract } from "../contract/storage.contract.js";
-import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
+import { storageContract } from "../contract/storage.contract.js";
+import { useTestDatabase } from "../support/test-database.js";
+import { resetDatabase } from "./reset-database.js";
 
-const databases = new WeakMap<StoragePorts, TestDatabase>();
+const db = useTestDatabase();
 
 storageContract("postgresql", {
   async create() {
-    const db = await createTestDatabase();
+    await resetDatabase(db.prisma);
     const store = new PrismaStore(db.prisma);
-    const ports: StoragePorts = {
+    return {
       groups: store,
       rounds: store,
       uow: store,
       outbox: store,
       ledger: new PrismaLedgerStore(db.prisma),
     };
-    databases.set(ports, db);
-    return ports;
-  },
-  async destroy(ports) {
-    await databases.get(ports)?.drop();
   },
 });

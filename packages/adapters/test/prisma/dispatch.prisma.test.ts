@@ -1,0 +1,274 @@
+// The domain's use cases and outbox dispatcher on PostgreSQL, end to end: two
+// dispatchers and two commands racing on one round, and dispatchers that die between
+// "Stripe call made" and "result recorded". The fake gateway stands in for Stripe; like
+// Stripe, it answers a repeated idempotency key with the first answer.
+import {
+  DAY_MS,
+  type DispatchReport,
+  type EffectPorts,
+  type Group,
+  type OutboxStore,
+  type PaymentGateway,
+  type Round,
+  roundAccounts,
+  type StorageError,
+  type UseCaseDeps,
+  useCases,
+} from "@susu/domain";
+import {
+  anActiveGroup,
+  FakePaymentGateway,
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { ResultAsync } from "neverthrow";
+import { beforeEach, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { type TestDatabase, useTestDatabase } from "../support/test-database.js";
+import { resetDatabase } from "./reset-database.js";
+
+const START = Date.UTC(2026, 0, 6);
+const LEASE_MS = 60_000;
+
+/** Everything one susu deployment needs, on the test database, with a clock the test moves. */
+function world(db: TestDatabase) {
+  const clock = new ManualClock(START);
+  const store = new PrismaStore(db.prisma, { clock });
+  const ledger = new PrismaLedgerStore(db.prisma, { clock });
+  const gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
+  const notifier = new RecordingNotifier();
+  const desk = new RecordingSupportDesk();
+  const timers = new InMemoryTimerScheduler();
+  const deps: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  const ports: EffectPorts = { gateway, notifier, desk, timers, ledger };
+  const dispatch = (
+    workerId: string,
+    options: { ports?: EffectPorts; outbox?: OutboxStore } = {},
+  ): ResultAsync<DispatchReport, StorageError> =>
+    useCases.dispatchOutbox(deps, options.ports ?? ports, options.outbox ?? store, {
+      workerId,
+      leaseMs: LEASE_MS,
+    });
+
+  /** Runs two dispatchers side by side, and delivers due settlements, until nothing is left to do now. */
+  async function runUntilQuiet(): Promise<void> {
+    for (let pass = 0; pass < 50; pass++) {
+      const reports = await Promise.all([dispatch("w1"), dispatch("w2")]);
+      const claimed = reports.reduce((n, r) => n + r._unsafeUnwrap().claimed, 0);
+      const facts = gateway.settleDue();
+      for (const fact of facts)
+        (await useCases.applyRoundInput(deps, fact.roundId, fact.input, "stripe:webhook"))._unsafeUnwrap();
+      if (claimed === 0 && facts.length === 0) return;
+    }
+    throw new Error("the dispatchers did not settle");
+  }
+
+  async function startedRound(): Promise<{ group: Group; round: Round }> {
+    const group = anActiveGroup({ startsAt: START });
+    (
+      await store.commit({
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    for (const m of group.members) gateway.setAccount(`acct_${m.id}`, true);
+    const round = (await useCases.startRound(deps, group.id))._unsafeUnwrap().state;
+    return { group, round };
+  }
+
+  return { clock, store, ledger, gateway, notifier, deps, ports, dispatch, runUntilQuiet, startedRound };
+}
+
+/** One debit per member and attempt at the gateway, and the round holds exactly the payment intent each got. */
+async function expectOneDebitPerAttempt(w: ReturnType<typeof world>, roundId: string): Promise<void> {
+  const debits = [...w.gateway.debits.values()];
+  const keys = debits.map((d) => `${d.references.memberId}:${d.references.attempt}`);
+  expect(new Set(keys).size).toBe(keys.length);
+  const round = (await w.store.getRound(roundId))._unsafeUnwrap();
+  const attempts =
+    round?.contributions.flatMap((c) => c.attempts.map((a) => ({ memberId: c.memberId, a }))) ?? [];
+  expect(attempts).toHaveLength(debits.length);
+  for (const { memberId, a } of attempts) {
+    const debit = debits.find((d) => d.references.memberId === memberId && d.references.attempt === a.number);
+    expect(a.paymentIntentId).toBe(debit?.paymentIntentId);
+  }
+}
+
+/** A payment gateway whose process dies right after `createDebit` reached the provider. */
+function dyingAfterDebit(gateway: FakePaymentGateway): PaymentGateway {
+  return new Proxy<PaymentGateway>(gateway, {
+    get(target, property) {
+      if (property === "createDebit")
+        return (input: Parameters<PaymentGateway["createDebit"]>[0]) =>
+          new ResultAsync(
+            (async () => {
+              await target.createDebit(input);
+              throw new Error("dispatcher killed after the debit was created");
+            })(),
+          );
+      const value: unknown = Reflect.get(target, property);
+      // Methods run on the gateway itself (its private state is not reachable through the proxy).
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe("use cases and dispatchers on PostgreSQL", () => {
+  const db = useTestDatabase();
+  beforeEach(async () => {
+    await resetDatabase(db.prisma);
+  });
+
+  it("two dispatchers and two cancels racing on one round: one cancel wins, nothing happens twice", async () => {
+    const w = world(db);
+    const { group, round } = await w.startedRound();
+    const cancel = (admin: string) =>
+      useCases.retryOnConflict(() =>
+        useCases.applyRoundInput(w.deps, round.id, { type: "cancel", reason: `${admin} cancelled` }, admin),
+      );
+
+    const [first, second, cancelA, cancelB] = await Promise.all([
+      w.dispatch("w1"),
+      w.dispatch("w2"),
+      cancel("ana"),
+      cancel("ben"),
+    ]);
+
+    // The two dispatchers shared the round's four effects (three debits, one timer) between
+    // them, and the winning cancel's if it committed before they claimed.
+    expect(first._unsafeUnwrap().claimed + second._unsafeUnwrap().claimed).toBeGreaterThanOrEqual(4);
+    // One cancel applied; the other, re-run on the new state, was refused: already cancelling.
+    const cancels = [cancelA, cancelB];
+    expect(cancels.filter((c) => c.isOk() && c.value.ignored === undefined)).toHaveLength(1);
+    expect(cancels.filter((c) => c.isErr()).map((c) => c._unsafeUnwrapErr().code)).toEqual([
+      "round_not_cancellable",
+    ]);
+    expect(w.gateway.debits.size).toBe(3);
+
+    // The debits settle three days later; the cancelled round refunds each of them and ends.
+    await w.runUntilQuiet();
+    w.clock.advance(3 * DAY_MS);
+    await w.runUntilQuiet();
+
+    await expectOneDebitPerAttempt(w, round.id);
+    const ended = (await w.store.getRound(round.id))._unsafeUnwrap();
+    expect(ended?.status).toBe("cancelled");
+    expect(ended?.contributions.map((c) => c.status)).toEqual(["refunded", "refunded", "refunded"]);
+    expect([...w.gateway.refunds.values()].map((r) => r.paymentIntentId).sort()).toEqual(
+      [...w.gateway.debits.keys()].sort(),
+    );
+    const sent = (template: string) => w.notifier.sent.filter((n) => n.template === template).length;
+    expect([sent("round_cancelling"), sent("round_cancelled")]).toEqual([1, 1]);
+    expect((await w.store.getGroup(group.id))._unsafeUnwrap()?.currentRoundId).toBeUndefined();
+
+    // Every effect ran to completion once; the money is back where it started.
+    expect(await db.prisma.outboxEffect.count({ where: { status: { not: "done" } } })).toBe(0);
+    const audit = await db.prisma.auditLogEntry.findMany({ where: { action: "cancel" } });
+    expect(audit.map((a) => a.outcome)).toEqual(["applied"]);
+    expect((await w.ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    for (const account of [roundAccounts.pot(round.id), roundAccounts.inFlight(round.id)])
+      expect((await w.ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor).toBe(0);
+    const rows = await db.prisma.contribution.findMany({ where: { roundId: round.id } });
+    expect(rows.map((r) => r.status)).toEqual(["refunded", "refunded", "refunded"]);
+  });
+
+  describe("a dispatcher that dies after Stripe was called: the next one finishes with exactly one debit", () => {
+    it("dies before the result reached the round (then its lease runs out)", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+
+      const died = await w
+        .dispatch("w1", { ports: { ...w.ports, gateway: dyingAfterDebit(w.gateway) } })
+        .then(
+          () => "survived",
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        );
+      expect(died).toBe("dispatcher killed after the debit was created");
+      expect(w.gateway.debits.size).toBe(1);
+      const stuck = (await w.store.getRound(round.id))._unsafeUnwrap();
+      expect(stuck?.contributions[0]?.attempts[0]?.status).toBe("requested");
+
+      // The dead worker's lease still holds everything it claimed.
+      expect((await w.dispatch("w2"))._unsafeUnwrap().claimed).toBe(0);
+      w.clock.advance(LEASE_MS + 1);
+      const report = (await w.dispatch("w2"))._unsafeUnwrap();
+      expect(report).toMatchObject({ claimed: 4, completed: 4 });
+
+      expect(w.gateway.debits.size).toBe(3);
+      await expectOneDebitPerAttempt(w, round.id);
+      const recovered = (await w.store.getRound(round.id))._unsafeUnwrap();
+      expect(recovered?.contributions.map((c) => c.status)).toEqual([
+        "processing",
+        "processing",
+        "processing",
+      ]);
+    });
+
+    it("dies after the result reached the round, before the effect was marked done", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+      let killed = false;
+      const dyingOutbox: OutboxStore = {
+        claimDue: (...args) => w.store.claimDue(...args),
+        fail: (...args) => w.store.fail(...args),
+        complete: (...args) => {
+          if (killed) return w.store.complete(...args);
+          killed = true;
+          return new ResultAsync(Promise.reject(new Error("dispatcher killed before complete")));
+        },
+      };
+
+      await expect(w.dispatch("w1", { outbox: dyingOutbox })).rejects.toThrow(
+        "dispatcher killed before complete",
+      );
+      const recorded = (await w.store.getRound(round.id))._unsafeUnwrap();
+      expect(recorded?.contributions[0]?.attempts[0]?.status).toBe("processing");
+
+      w.clock.advance(LEASE_MS + 1);
+      // The four effects w1 had claimed, and the ledger posting ana's recorded result added.
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 5, completed: 5 });
+      await w.runUntilQuiet();
+
+      expect(w.gateway.debits.size).toBe(3);
+      await expectOneDebitPerAttempt(w, round.id);
+      // The replayed result arrived at a round that already had it: recorded and ignored.
+      const replays = await db.prisma.auditLogEntry.findMany({
+        where: { action: "debit_processing", actor: { startsWith: "effect:" } },
+      });
+      expect(replays.filter((r) => r.outcome === "ignored")).toHaveLength(1);
+      expect(replays.filter((r) => r.outcome === "applied")).toHaveLength(3);
+      // The ledger saw each debit's initiation once.
+      expect(
+        (await w.ledger.balance(roundAccounts.inFlight(round.id), "AUD"))._unsafeUnwrap().amountMinor,
+      ).toBe(3 * 100_00);
+      expect((await w.ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    });
+
+    it("loses Stripe's answer (outcome unknown): retried later with the same key", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+      w.gateway.injectFault("createDebit", "lost_reply");
+
+      const report = (await w.dispatch("w1"))._unsafeUnwrap();
+      expect(report).toMatchObject({ claimed: 4, completed: 3, retried: 1 });
+      expect(w.gateway.debits.size).toBe(3);
+
+      w.clock.advance(DEFAULT_RETRY_CEILING_MS);
+      await w.runUntilQuiet();
+      expect(w.gateway.debits.size).toBe(3);
+      await expectOneDebitPerAttempt(w, round.id);
+      const row = await db.prisma.outboxEffect.findUniqueOrThrow({
+        where: { id: `${round.id}:contribution:ana:attempt:1` },
+      });
+      expect(row).toMatchObject({ status: "done", attempts: 1 });
+    });
+  });
+});
+
+/** Longer than the dispatcher's first retry delay can be (DEFAULT_EFFECT_RETRY: 5 s base, full jitter). */
+const DEFAULT_RETRY_CEILING_MS = 60_000;
