@@ -1,0 +1,128 @@
+// The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss round timers,
+// and the outbox dispatcher loop carrying a round from open to paid out.
+import { PgBossTimerScheduler, PrismaLedgerStore, PrismaStore } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { DAY_MS, type EffectPorts, type UseCaseDeps, useCases } from "@susu/domain";
+import {
+  anActiveGroup,
+  FakePaymentGateway,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import PgBoss from "pg-boss";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDueRounds } from "../src/jobs/open-due-rounds.js";
+import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
+import { workRoundTimers } from "../src/jobs/round-timers.js";
+import { createLogger } from "../src/logger.js";
+
+const db = useTestDatabase();
+const log = createLogger("silent", "rounds-jobs-test");
+
+describe("round jobs (PostgreSQL + pg-boss)", () => {
+  let boss: PgBoss;
+  let store: PrismaStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let gateway: FakePaymentGateway;
+  // pg-boss compares start_after with the database's now(), so the domain clock runs on real time here.
+  const clock = new ManualClock(Date.now());
+
+  beforeAll(async () => {
+    boss = new PgBoss({
+      connectionString: db.connectionString,
+      schema: "pgboss",
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", () => undefined);
+    await boss.start();
+    await PgBossTimerScheduler.prepare(boss);
+    store = new PrismaStore(db.prisma);
+    deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
+    for (const m of ["ana", "ben", "cy"]) gateway.setAccount(`acct_${m}`, true);
+    ports = {
+      gateway,
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers: new PgBossTimerScheduler(boss),
+      ledger: new PrismaLedgerStore(db.prisma),
+    };
+    await workRoundTimers(boss, deps, log);
+  });
+  afterAll(async () => {
+    await boss.stop({ graceful: false, wait: true });
+  });
+
+  it("opens due rounds once, even with two openers racing", async () => {
+    const group = anActiveGroup({ id: "grp_due", startsAt: clock.now() - 1_000 });
+    (
+      await deps.uow.commit({
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const [a, b] = await Promise.all([openDueRounds(deps, log), openDueRounds(deps, log)]);
+    expect(a + b).toBe(1);
+    expect(await openDueRounds(deps, log)).toBe(0);
+    const rounds = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
+    expect(rounds.map((r) => r.status)).toEqual(["collecting"]);
+  });
+
+  it("the dispatcher loop submits debits and schedules the deadline as a pg-boss job; settled debits pay the pot out", async () => {
+    const [round] = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
+    if (!round) throw new Error("no round");
+    const loop = startOutboxDispatcher(deps, ports, store, { workerId: "w1", intervalMs: 50, log });
+    try {
+      await expect.poll(() => gateway.debits.size, { timeout: 10_000 }).toBe(3);
+      await expect
+        .poll(() => boss.getQueueSize("round-timer", { before: "completed" }), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      // The bank settles the debits (as Stripe's webhooks would report them).
+      clock.advance(3 * DAY_MS);
+      for (const fact of gateway.settleDue())
+        (await useCases.applyRoundInput(deps, fact.roundId, fact.input, "stripe"))._unsafeUnwrap();
+      await expect
+        .poll(async () => (await store.getRound(round.id))._unsafeUnwrap()?.status, { timeout: 10_000 })
+        .toBe("paid_out");
+    } finally {
+      await loop.stop();
+    }
+    expect(gateway.transfers).toHaveLength(3);
+    expect((await store.getGroup("grp_due"))._unsafeUnwrap()?.rotation.receivedMemberIds).toEqual(["ana"]);
+  });
+
+  it("a due round timer job reaches its round (a missed deadline starts the refunds)", async () => {
+    const group = anActiveGroup({ id: "grp_late", startsAt: clock.now() - 1_000, memberIds: ["dan", "eve"] });
+    (
+      await deps.uow.commit({
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const opened = (await useCases.startRound(deps, "grp_late"))._unsafeUnwrap().state;
+    // The debits were asked for but never dispatched; the deadline fires now through pg-boss.
+    (
+      await ports.timers.schedule({
+        id: `${opened.id}:timer:test_deadline`,
+        roundId: opened.id,
+        at: Date.now() - 1,
+        timer: { kind: "collection_deadline" },
+      })
+    )._unsafeUnwrap();
+    await expect
+      .poll(async () => (await store.getRound(opened.id))._unsafeUnwrap()?.status, { timeout: 15_000 })
+      .toBe("refunding");
+    // The round waits for the outcome of the debits already asked for (they may still be
+    // created by the outbox) before it can cancel: nothing is refunded that was not paid.
+    const stored = (await store.getRound(opened.id))._unsafeUnwrap();
+    expect(stored?.contributions.map((c) => c.status)).toEqual(["awaiting_debit", "awaiting_debit"]);
+  });
+});
