@@ -57,6 +57,12 @@ export interface LedgerCheckReport {
 /** Most problems of each kind a check reports (the counts say how much was checked). */
 export const LEDGER_CHECK_REPORT_MAX = 100;
 
+// A post is a handful of statements; these bound how long one may hold its locks, or wait for a connection.
+const LEDGER_TRANSACTION_TIMEOUT_MS = 10_000;
+const LEDGER_TRANSACTION_MAX_WAIT_MS = 5_000;
+// Checking and loading read the whole ledger (O(postings)) in one snapshot.
+const LEDGER_CHECK_TIMEOUT_MS = 120_000;
+
 const duplicate = (problem: string) => new StorageRefusal(storageError.duplicate(problem));
 
 interface PostingRow {
@@ -129,6 +135,8 @@ export class PrismaLedgerStore implements LedgerStore {
     return fromDatabase(
       this.#prisma.$transaction((tx) => this.#post(tx, transaction, at), {
         isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
+        timeout: LEDGER_TRANSACTION_TIMEOUT_MS,
+        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
       }),
       { operation: "ledger post" },
     );
@@ -250,7 +258,11 @@ export class PrismaLedgerStore implements LedgerStore {
                  (SELECT count(*) FROM ledger_transactions) AS transactions`;
         return { mismatches, unbalanced, counts };
       },
-      { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+      {
+        isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
+        timeout: LEDGER_CHECK_TIMEOUT_MS,
+        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+      },
     );
     return fromDatabase(work, { operation: "ledger check" }).map(({ mismatches, unbalanced, counts }) => ({
       agrees: mismatches.length === 0 && unbalanced.length === 0,
@@ -284,7 +296,11 @@ export class PrismaLedgerStore implements LedgerStore {
         });
         return { transactions, accounts };
       },
-      { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+      {
+        isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
+        timeout: LEDGER_CHECK_TIMEOUT_MS,
+        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+      },
     );
     return fromDatabase(work, { operation: "ledger load" }).andThen(({ transactions, accounts }) => {
       const rebuilt: LedgerTransaction[] = [];

@@ -182,6 +182,25 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(loaded._unsafeUnwrapErr().message).toContain("contributionMinor");
   });
 
+  it("parks an outbox row whose payload is not an effect, and hands out the others", async () => {
+    const timer = {
+      kind: "schedule_timer" as const,
+      id: "good",
+      roundId: "round_life",
+      at: T,
+      timer: { kind: "collection_deadline" as const },
+    };
+    (await store.commit({ ...empty, outbox: [timer] }))._unsafeUnwrap();
+    await db.prisma.$executeRaw`
+      INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
+      VALUES ('bad', 'round', 'round_life', 'notify', '{"id": "bad", "kind": "notify"}', to_timestamp(0), now())`;
+    const claimed = (await store.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+    expect(claimed.map((r) => r.effect)).toEqual([timer]);
+    const bad = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: "bad" } });
+    expect(bad).toMatchObject({ status: "parked", attempts: 1, claimedBy: null });
+    expect(bad.lastError).toContain("malformed payload");
+  });
+
   it("finds due groups through the partial index groups_due_for_round_idx", async () => {
     const plan = await db.prisma.$transaction(async (tx) => {
       // With a handful of rows a sequential scan is cheapest; forbid it to see whether
