@@ -7,7 +7,8 @@ module.exports = {
   forbidden: [
     {
       name: "domain-imports-only-neverthrow",
-      comment: "packages/domain may import nothing but neverthrow and its own files (tests may use test tools)",
+      comment:
+        "packages/domain may import nothing but neverthrow and its own files (tests may use test tools)",
       severity: "error",
       from: { path: "^packages/domain/(src|examples)", pathNot: "\\.test\\.ts$" },
       to: {
