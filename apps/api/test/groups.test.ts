@@ -38,6 +38,18 @@ const newGroup = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+/** The fields these tests read from responses (group, round and problem documents). */
+interface Body {
+  readonly id: string;
+  readonly code: string;
+  readonly status: string;
+  readonly payoutOrder: unknown;
+  readonly data: unknown[];
+  readonly contributions: { readonly memberId: string; readonly status: string }[];
+}
+
+const read = async (res: Response): Promise<Body> => (await res.json()) as Body;
+
 async function groupCount(): Promise<number> {
   return db.prisma.group.count();
 }
@@ -52,7 +64,7 @@ describe("groups API", () => {
   it("creates a group: 201, a Location, the creator as admin, the amount with its currency", async () => {
     const res = await app.request("/groups", json(newGroup()));
     expect(res.status).toBe(201);
-    const body = await res.json();
+    const body = await read(res);
     expect(res.headers.get("location")).toBe(`/groups/${body.id}`);
     expect(body).toMatchObject({
       status: "forming",
@@ -60,7 +72,7 @@ describe("groups API", () => {
       members: [{ id: "ana", role: "admin", status: "active" }],
     });
     const fetched = await app.request(`/groups/${body.id}`);
-    expect(await fetched.json()).toEqual(body);
+    expect(await read(fetched)).toEqual(body);
   });
 
   it("refuses bad input with a stable problem code and stores nothing", async () => {
@@ -77,7 +89,7 @@ describe("groups API", () => {
       const res = await app.request("/groups", json(body));
       expect(res.status, code).toBe(status);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
-      expect(await res.json()).toMatchObject({ status, code, type: `https://susu.dev/problems/${code}` });
+      expect(await read(res)).toMatchObject({ status, code, type: `https://susu.dev/problems/${code}` });
     }
     const malformed = await app.request("/groups", {
       method: "POST",
@@ -89,8 +101,8 @@ describe("groups API", () => {
   });
 
   it("runs a group's set-up: join, order, activate; refuses what the rules refuse", async () => {
-    const created = await (await app.request("/groups", json(newGroup()))).json();
-    const id = created.id as string;
+    const created = await read(await app.request("/groups", json(newGroup())));
+    const id = created.id;
     for (const m of ["ben", "cy"]) {
       const res = await app.request(`/groups/${id}/members`, json({ id: m, displayName: m.toUpperCase() }));
       expect(res.status).toBe(201);
@@ -101,7 +113,7 @@ describe("groups API", () => {
 
     const noActor = await app.request(`/groups/${id}/activate`, json({}));
     expect(noActor.status).toBe(401);
-    expect((await noActor.json()).code).toBe("actor_required");
+    expect((await read(noActor)).code).toBe("actor_required");
     const notAdmin = await app.request(`/groups/${id}/activate`, json({}, "ben"));
     expect(notAdmin.status).toBe(403);
 
@@ -110,46 +122,44 @@ describe("groups API", () => {
       method: "PUT",
     });
     expect(badOrder.status).toBe(422);
-    expect((await badOrder.json()).code).toBe("invalid_payout_order");
+    expect((await read(badOrder)).code).toBe("invalid_payout_order");
     const order = await app.request(`/groups/${id}/payout-order`, {
       ...json({ memberIds: ["cy", "ana", "ben"] }, "ana"),
       method: "PUT",
     });
-    expect((await order.json()).payoutOrder).toEqual({ method: "fixed", memberIds: ["cy", "ana", "ben"] });
+    expect((await read(order)).payoutOrder).toEqual({ method: "fixed", memberIds: ["cy", "ana", "ben"] });
 
     const activated = await app.request(`/groups/${id}/activate`, json({}, "ana"));
     expect(activated.status).toBe(200);
-    expect((await activated.json()).status).toBe("active");
+    expect((await read(activated)).status).toBe("active");
 
     // Not due until startsAt: a stable 409, nothing opened.
     const early = await app.request(`/groups/${id}/rounds`, json({}, "ana"));
     expect(early.status).toBe(409);
-    expect((await early.json()).code).toBe("no_round_due");
-    const rounds = await (await app.request(`/groups/${id}/rounds`)).json();
+    expect((await read(early)).code).toBe("no_round_due");
+    const rounds = await read(await app.request(`/groups/${id}/rounds`));
     expect(rounds.data).toEqual([]);
   });
 
   it("opens a round when it is due: one debit per member recorded, the round readable", async () => {
-    const created = await (
-      await app.request("/groups", json(newGroup({ creator: { id: "dee", displayName: "Dee" } })))
-    ).json();
-    const id = created.id as string;
+    const created = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "dee", displayName: "Dee" } }))),
+    );
+    const id = created.id;
     await app.request(`/groups/${id}/members`, json({ id: "eli", displayName: "Eli" }));
     await app.request(`/groups/${id}/activate`, json({}, "dee"));
     clock.advance(2 * DAY_MS);
     const res = await app.request(`/groups/${id}/rounds`, json({}, "dee"));
     expect(res.status).toBe(201);
-    const round = await res.json();
+    const round = await read(res);
     expect(round).toMatchObject({ groupId: id, status: "collecting", recipientMemberId: "dee" });
-    expect(
-      round.contributions.map((c: { memberId: string; status: string }) => [c.memberId, c.status]),
-    ).toEqual([
+    expect(round.contributions.map((c) => [c.memberId, c.status])).toEqual([
       ["dee", "awaiting_debit"],
       ["eli", "awaiting_debit"],
     ]);
-    expect(await (await app.request(`/rounds/${round.id}`)).json()).toEqual(round);
+    expect(await read(await app.request(`/rounds/${round.id}`))).toEqual(round);
     const again = await app.request(`/groups/${id}/rounds`, json({}, "dee"));
-    expect((await again.json()).code).toBe("round_in_progress");
+    expect((await read(again)).code).toBe("round_in_progress");
     const outbox = await db.prisma.outboxEffect.count({ where: { aggregateId: round.id } });
     expect(outbox).toBeGreaterThanOrEqual(3); // two debits and the deadline timer
   });
