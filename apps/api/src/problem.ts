@@ -39,6 +39,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "round_not_blocked":
     case "round_not_cancellable":
     case "payout_partially_sent":
+    case "payout_in_flight":
     case "swap_not_allowed":
     case "too_few_members":
     case "too_many_members":

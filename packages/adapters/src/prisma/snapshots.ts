@@ -10,9 +10,11 @@ import {
   createLedgerTransaction,
   type Group,
   type LedgerTransaction,
+  NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_ORDER_METHODS,
   type Round,
+  TICKET_REASONS,
 } from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
 import { z } from "zod";
@@ -122,6 +124,7 @@ const payoutTransfer = z.strictObject({
   status: z.enum(["requested", "created", "failed", "reversed"]),
   transferId: text.exactOptional(),
   failureCode: text.exactOptional(),
+  reversedMinor: safeInt.exactOptional(),
 });
 
 const roundSnapshot = z.strictObject({
@@ -243,17 +246,7 @@ const outboxEffectShape = z.discriminatedUnion("kind", [
       z.strictObject({ kind: z.literal("admins") }),
       z.strictObject({ kind: z.literal("all_members") }),
     ]),
-    template: z.enum([
-      "contribution_retry_scheduled",
-      "contribution_failed",
-      "round_cancelling",
-      "round_cancelled",
-      "payout_blocked",
-      "payout_sent",
-      "refund_failed",
-      "dispute_opened",
-      "transfer_reversed",
-    ]),
+    template: z.enum(NOTIFICATION_TEMPLATES),
     data: z.record(text, z.union([text, z.number()])),
   }),
   z.strictObject({ kind: z.literal("post_ledger"), id: text, transaction: ledgerTransactionShape }),
@@ -262,13 +255,7 @@ const outboxEffectShape = z.discriminatedUnion("kind", [
     id: text,
     groupId: text,
     roundId: text,
-    reason: z.enum([
-      "payout_blocked",
-      "refund_failed",
-      "dispute_after_payout",
-      "dispute",
-      "transfer_reversed",
-    ]),
+    reason: z.enum(TICKET_REASONS),
     summary: text,
   }),
 ]);

@@ -373,7 +373,7 @@ describe("payout", () => {
     expect(resumed.effects.filter((e) => e.kind === "transfer")).toHaveLength(2);
   });
 
-  it("a permanently failed transfer blocks; resuming retries only the transfers not yet created, with new keys", () => {
+  it("a permanently failed transfer blocks; resuming re-issues only the failed one, with a new key", async () => {
     let d = collected();
     d = step(d.state, { type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" });
     d = step(d.state, {
@@ -385,18 +385,80 @@ describe("payout", () => {
     expect(d.state.status).toBe("payout_blocked");
     const resumed = step(d.state, { type: "resume_payout" });
     expect(resumed.state.status).toBe("paying_out");
+    // m3's transfer is still in flight under its first key: asking again under a new key could pay twice.
     expect(resumed.effects.filter((e) => e.kind === "transfer").map((e) => e.id)).toEqual([
       "r1:transfer:m2:attempt:2",
-      "r1:transfer:m3:attempt:2",
     ]);
-    // A late answer for the superseded attempt is ignored.
-    const stale = step(resumed.state, {
+    expect(resumed.effects).toContainEqual(expect.objectContaining({ kind: "resume_group" }));
+    // The in-flight transfer lands under its own attempt and counts.
+    const landed = step(resumed.state, {
       type: "transfer_created",
       sourceMemberId: "m3",
       attempt: 1,
-      transferId: "tr_old",
+      transferId: "tr_m3",
     });
-    expect(stale.ignored).toBeDefined();
+    expect(landed.state.payouts.find((p) => p.sourceMemberId === "m3")?.status).toBe("created");
+    const done = step(landed.state, {
+      type: "transfer_created",
+      sourceMemberId: "m2",
+      attempt: 2,
+      transferId: "tr_m2",
+    });
+    expect(done.state.status).toBe("paid_out");
+  });
+
+  it("a transfer that lands for an attempt recorded as failed is never ignored: a ticket says money moved", () => {
+    let d = collected();
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "account_invalid",
+    });
+    d = step(d.state, { type: "resume_payout" });
+    const late = step(d.state, {
+      type: "transfer_created",
+      sourceMemberId: "m2",
+      attempt: 1,
+      transferId: "tr_ghost",
+    });
+    expect(late.ignored).toBeUndefined();
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
+    );
+  });
+
+  it("no reassignment while a transfer is in flight (it could still reach the first recipient)", () => {
+    let d = collected();
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "account_invalid",
+    });
+    expect(d.state.status).toBe("payout_blocked");
+    const refused = decide(
+      d.state,
+      { type: "reassign_payout", toMemberId: "m2", toCanReceive: true },
+      ctx(T0),
+    );
+    expect(refused._unsafeUnwrapErr().code).toBe("payout_in_flight");
+  });
+
+  it("many transfers failing together use one retry of the budget, not one each", () => {
+    let d = run(round(["m1", "m2", "m3", "m4", "m5"]), [
+      { type: "open" },
+      ...["m1", "m2", "m3", "m4", "m5"].map((m) => succeeded(m)),
+    ]);
+    for (const m of ["m1", "m2", "m3", "m4", "m5"])
+      d = step(d.state, {
+        type: "transfer_failed",
+        sourceMemberId: m,
+        attempt: 1,
+        failureCode: "balance_insufficient",
+      });
+    expect(d.state.status).toBe("paying_out");
+    expect(d.state.payoutFailures).toBe(1);
   });
 
   it("a retryable transfer failure retries after backoff", () => {
@@ -452,5 +514,111 @@ describe("after payout", () => {
       amountMinor: 10_000,
     });
     expect(twice.ignored).toBeDefined();
+  });
+});
+
+describe("money that moves unexpectedly is never ignored (review findings)", () => {
+  it("a debit that succeeds after susu recorded it as failed is booked and ticketed", () => {
+    const d = run(round(), [{ type: "open" }, processing("m2"), failed("m2", "account_closed")]);
+    const late = step(d.state, succeeded("m2"));
+    expect(late.ignored).toBeUndefined();
+    expect(
+      late.effects
+        .filter((e) => e.kind === "post_ledger")
+        .map((e) => (e.kind === "post_ledger" ? e.transaction.kind : "")),
+    ).toEqual(["debit_initiated", "debit_settled"]);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
+    );
+  });
+
+  it("partial reversals add up; the transfer counts as reversed only when all of it came back", () => {
+    let d = collected();
+    for (const m of ["m1", "m2", "m3"])
+      d = step(d.state, { type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` });
+    const part = step(d.state, {
+      type: "transfer_reversed",
+      sourceMemberId: "m2",
+      transferId: "tr_m2",
+      amountMinor: 4_000,
+    });
+    expect(part.state.payouts.find((p) => p.sourceMemberId === "m2")).toMatchObject({
+      status: "created",
+      reversedMinor: 4_000,
+    });
+    const rest = step(part.state, {
+      type: "transfer_reversed",
+      sourceMemberId: "m2",
+      transferId: "tr_m2",
+      amountMinor: 6_000,
+    });
+    expect(rest.state.payouts.find((p) => p.sourceMemberId === "m2")).toMatchObject({
+      status: "reversed",
+      reversedMinor: 10_000,
+    });
+    expect(rest.effects.filter((e) => e.kind === "post_ledger")).toHaveLength(1);
+    const tooMuch = step(rest.state, {
+      type: "transfer_reversed",
+      sourceMemberId: "m2",
+      transferId: "tr_m2",
+      amountMinor: 1,
+    });
+    expect(tooMuch.ignored).toBeDefined();
+  });
+
+  it("a refund that fails after it succeeded is ticketed, not ignored", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), failed("m3", "account_closed")]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    const refunded = step(refunding.state, { type: "refund_succeeded", memberId: "m1", refundId: "re_1" });
+    const reverted = step(refunded.state, {
+      type: "refund_failed",
+      memberId: "m1",
+      failureCode: "refund_failed",
+    });
+    expect(reverted.ignored).toBeUndefined();
+    expect(reverted.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("refund_failed");
+    expect(reverted.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", reason: "refund_failed" }),
+    );
+  });
+
+  it("a dispute while settled re-arms the deadline under a new timer id, or refunds if the deadline has passed", () => {
+    const delayed = { ...policy, payoutDelayMs: DAY_MS };
+    let s = round();
+    for (const i of [{ type: "open" } as const, succeeded("m1"), succeeded("m2"), succeeded("m3")])
+      s = step(s, i, T0, delayed).state;
+    expect(s.status).toBe("settled");
+    const dispute: RoundInput = {
+      type: "dispute_opened",
+      memberId: "m2",
+      disputeId: "dp_1",
+      amountMinor: 10_000,
+    };
+    const early = step({ ...s, version: 4 }, dispute, T0 + DAY_MS / 2, delayed);
+    expect(early.state.status).toBe("collecting");
+    expect(early.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "schedule_timer",
+        id: "r1:timer:collection_deadline:v4",
+        at: T0 + policy.collectionWindowMs,
+      }),
+    );
+    const late = step(s, dispute, T0 + policy.collectionWindowMs + 1, delayed);
+    expect(late.state.status).toBe("refunding");
+  });
+
+  it("each settling arms its own payout timer id", () => {
+    const delayed = { ...policy, payoutDelayMs: DAY_MS };
+    let s = round();
+    for (const i of [{ type: "open" } as const, succeeded("m1"), succeeded("m2")])
+      s = step(s, i, T0, delayed).state;
+    const settled = step({ ...s, version: 7 }, succeeded("m3"), T0, delayed);
+    expect(settled.effects).toContainEqual(
+      expect.objectContaining({ kind: "schedule_timer", id: "r1:timer:payout_due:v7" }),
+    );
   });
 });

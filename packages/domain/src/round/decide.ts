@@ -86,13 +86,19 @@ class Draft {
     return ok(undefined);
   }
 
-  timer(timer: RoundTimer, at: Instant): void {
-    const suffix =
+  /**
+   * Schedules a timer. Its id must be new for every arming: the outbox and the scheduler
+   * keep one timer per id, so a re-armed timer with an old id would silently never fire.
+   * `rearm` tells apart timers of one kind armed more than once (the round's version).
+   */
+  timer(timer: RoundTimer, at: Instant, rearm?: number): void {
+    const base =
       timer.kind === "retry_debit"
         ? `${timer.kind}:${timer.memberId}:${timer.attempt}`
         : timer.kind === "retry_payout"
           ? `${timer.kind}:${timer.attempt}`
           : timer.kind;
+    const suffix = rearm === undefined ? base : `${base}:v${rearm}`;
     this.effects.push({
       kind: "schedule_timer",
       id: `${this.state.id}:timer:${suffix}`,
@@ -292,9 +298,9 @@ function debitSucceeded(
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status === "succeeded" || a.status === "failed")
-    return ignore(d.state, `debit attempt is already ${a.status}`);
+  if (a.status === "succeeded") return ignore(d.state, "debit attempt is already succeeded");
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
+  if (a.status === "failed") return successAfterFailure(d, c, a, paymentIntentId, chargeId);
   if (!a.initiatedPosted) {
     // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
     const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
@@ -321,12 +327,54 @@ function debitSucceeded(
     default:
       // A success after the round moved on (cannot normally happen): keep the money visible.
       d.ticket(
-        "refund_failed",
+        "unexpected_money",
         `late_success:${memberId}:${attempt}`,
         `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`,
       );
       return d.done();
   }
+}
+
+/**
+ * The bank took the money for an attempt susu had recorded as failed (an answer lost and
+ * a failure assumed, or events that contradict each other). The money is real: record it
+ * in the ledger (it sits in the pot) and open a ticket so a person refunds or applies it.
+ * Never ignored: that would leave a member's money on the platform with nothing saying so.
+ */
+function successAfterFailure(
+  d: Draft,
+  c: Contribution,
+  a: DebitAttempt,
+  paymentIntentId: string,
+  chargeId: string,
+): Step {
+  const ref = ledgerRef(d.state, c.memberId, c.amountMinor, d.ctx.now);
+  if (!a.initiatedPosted) {
+    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
+    if (posted.isErr()) return err(posted.error);
+  } else {
+    // debitFailed undid the initiation; initiate again so settling balances.
+    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated:late`, ...ref }));
+    if (posted.isErr()) return err(posted.error);
+  }
+  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
+  if (settled.isErr()) return err(settled.error);
+  d.updateAttempt(c.memberId, a.number, {
+    status: "succeeded",
+    paymentIntentId,
+    chargeId,
+    initiatedPosted: true,
+  });
+  d.ticket(
+    "unexpected_money",
+    `late_success:${c.memberId}:${a.number}`,
+    `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it`,
+  );
+  d.notify({ kind: "admins" }, "unexpected_money", `${c.memberId}:${a.number}`, {
+    memberId: c.memberId,
+    paymentIntentId,
+  });
+  return d.done();
 }
 
 function debitFailedInput(
@@ -433,7 +481,7 @@ function onTimer(d: Draft, timer: RoundTimer): Step {
 function settle(d: Draft): Step {
   d.set({ status: "settled" });
   if (d.ctx.policy.payoutDelayMs === 0) return startPayout(d);
-  d.timer({ kind: "payout_due" }, d.ctx.now + d.ctx.policy.payoutDelayMs);
+  d.timer({ kind: "payout_due" }, d.ctx.now + d.ctx.policy.payoutDelayMs, d.state.version);
   return d.done();
 }
 
@@ -516,6 +564,17 @@ function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
 
 function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): Step {
   const c = d.contribution(memberId);
+  if (c?.status === "refunded") {
+    // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
+    d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
+    d.ticket(
+      "refund_failed",
+      `${memberId}:after_success`,
+      `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded`,
+    );
+    d.notify({ kind: "admins" }, "refund_failed", `${memberId}:after_success`, { memberId, failureCode });
+    return d.done();
+  }
   if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
@@ -539,7 +598,10 @@ function startPayout(d: Draft): Step {
     const charge = lastSucceeded(c);
     if (c.status !== "succeeded" || !charge?.chargeId) continue;
     const prior = existing.get(c.memberId);
-    if (prior && (prior.status === "created" || prior.status === "reversed")) {
+    // Created (or reversed) transfers are done; a requested one is still in flight under
+    // its own idempotency key and may yet land. Re-issuing it under a new key could pay
+    // twice, so only a transfer that definitely failed is asked for again.
+    if (prior && prior.status !== "failed") {
       payouts.push(prior);
       continue;
     }
@@ -566,14 +628,19 @@ function startPayout(d: Draft): Step {
       transferGroup: s.transferGroup,
     });
   }
+  const wasBlocked = s.status === "payout_blocked";
   const { blockedReason: _b, ...rest } = d.state;
   d.state = { ...rest, status: "paying_out", payoutAttempt: attempt, payouts };
+  // The round paused the group when it blocked; unblocked, it resumes the group too.
+  if (wasBlocked)
+    d.effects.push({ kind: "resume_group", id: `${s.id}:resume:${s.version}`, groupId: s.groupId });
   return payoutCompleteIfDone(d);
 }
 
 function block(d: Draft, reason: string): Step {
   const s = d.state;
-  const key = `${s.recipientMemberId}:${s.payoutAttempt}`;
+  // The round's version makes each block's notices and ticket new (a block after a resume is news).
+  const key = `${s.recipientMemberId}:${s.payoutAttempt}:v${s.version}`;
   d.set({ status: "payout_blocked", blockedReason: reason });
   d.effects.push({ kind: "pause_group", id: `${s.id}:pause:${key}`, groupId: s.groupId, reason });
   const data = { recipientMemberId: s.recipientMemberId, reason };
@@ -606,8 +673,22 @@ function payoutCompleteIfDone(d: Draft): Step {
 
 function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, transferId: string): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
-  if (!p || p.attempt !== attempt)
-    return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+  if (!p) return ignore(d.state, `no transfer from ${sourceMemberId}`);
+  if (p.attempt !== attempt) {
+    if (attempt > p.attempt) return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+    // An earlier attempt, recorded as failed, did create a transfer: money moved that the
+    // round does not count. Make it visible; never ignore money.
+    d.ticket(
+      "unexpected_money",
+      `transfer:${transferId}`,
+      `transfer ${transferId} (attempt ${attempt} from ${sourceMemberId}) was created after susu recorded it as failed`,
+    );
+    d.notify({ kind: "admins" }, "unexpected_money", `transfer:${transferId}`, {
+      transferId,
+      sourceMemberId,
+    });
+    return d.done();
+  }
   if (p.status === "created" || p.status === "reversed")
     return ignore(d.state, `transfer already ${p.status}`);
   d.updatePayout(sourceMemberId, { status: "created", transferId });
@@ -632,14 +713,17 @@ function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, fai
   d.updatePayout(sourceMemberId, { status: "failed", failureCode });
   if (d.state.status !== "paying_out") return d.done();
   const failureClass = classifyFailure("transfer", failureCode);
+  if (failureClass === "permanent") return block(d, `a payout transfer failed: ${failureCode}`);
+  // One retry per payout attempt, however many of its transfers failed: the budget counts
+  // attempts, so fifty transfers failing together use one retry, not fifty.
+  const firstOfAttempt =
+    d.state.payouts.filter((x) => x.status === "failed" && x.attempt === attempt).length === 1;
+  if (!firstOfAttempt) return d.done();
   const failures = d.state.payoutFailures + 1;
   d.set({ payoutFailures: failures });
-  if (failureClass === "permanent") return block(d, `a payout transfer failed: ${failureCode}`);
   const delay = retryDelayMs(d.ctx.policy.payoutRetry, failures, unitFraction(`${p.effectId}:retry`));
   if (delay === null) return block(d, `payout transfers kept failing (${failureCode}); retries exhausted`);
-  // One retry timer per payout attempt, however many of its transfers failed.
-  if (d.state.payouts.filter((x) => x.status === "failed" && x.attempt === attempt).length === 1)
-    d.timer({ kind: "retry_payout", attempt: attempt + 1 }, d.ctx.now + delay);
+  d.timer({ kind: "retry_payout", attempt: d.state.payoutAttempt + 1 }, d.ctx.now + delay);
   return d.done();
 }
 
@@ -647,7 +731,10 @@ function recipientReadiness(d: Draft, canReceive: boolean): Step {
   const s = d.state;
   if (s.recipientCanReceive === canReceive) return ignore(s, "recipient readiness unchanged");
   d.set({ recipientCanReceive: canReceive });
-  if (s.status === "payout_blocked" && canReceive) return startPayout(d);
+  if (s.status === "payout_blocked" && canReceive) {
+    d.set({ payoutFailures: 0 });
+    return startPayout(d);
+  }
   return d.done();
 }
 
@@ -668,11 +755,18 @@ function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): 
     return err(roundError("invalid_reassignment", "the payout already belongs to that member"));
   if (!s.contributions.some((c) => c.memberId === toMemberId))
     return err(roundError("invalid_reassignment", `${toMemberId} is not a member of this round`));
-  if (s.payouts.some((p) => p.status === "created"))
+  if (s.payouts.some((p) => p.status === "created" || p.status === "reversed"))
     return err(
       roundError(
         "payout_partially_sent",
         "part of the pot already reached the recipient; resume the payout instead",
+      ),
+    );
+  if (s.payouts.some((p) => p.status === "requested"))
+    return err(
+      roundError(
+        "payout_in_flight",
+        "a transfer to the recipient is still in flight; wait for its outcome before reassigning",
       ),
     );
   d.set({ recipientMemberId: toMemberId, recipientCanReceive: toCanReceive, payoutFailures: 0 });
@@ -688,11 +782,18 @@ function transferReversedInput(
   amountMinor: number,
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
-  if (p?.status !== "created") return ignore(d.state, `no created transfer ${transferId}`);
-  d.updatePayout(sourceMemberId, { status: "reversed" });
+  if (p?.status !== "created") return ignore(d.state, `no transfer ${transferId} left to reverse`);
+  const reversedMinor = (p.reversedMinor ?? 0) + amountMinor;
+  if (amountMinor <= 0 || reversedMinor > p.amountMinor)
+    return ignore(d.state, `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`);
+  // Partial reversals add up; the transfer counts as reversed once all of it came back.
+  d.updatePayout(sourceMemberId, {
+    reversedMinor,
+    ...(reversedMinor === p.amountMinor ? { status: "reversed" as const } : {}),
+  });
   const posted = d.ledger(
     transferReversed({
-      id: `${p.effectId}:reversed`,
+      id: `${p.effectId}:reversed:${reversedMinor}`,
       roundId: d.state.id,
       memberId: d.state.recipientMemberId,
       amount: money(amountMinor, d.state.currency),
@@ -700,8 +801,15 @@ function transferReversedInput(
     }),
   );
   if (posted.isErr()) return err(posted.error);
-  d.ticket("transfer_reversed", transferId, `transfer ${transferId} of round ${d.state.id} was reversed`);
-  d.notify({ kind: "admins" }, "transfer_reversed", transferId, { transferId, amountMinor });
+  d.ticket(
+    "transfer_reversed",
+    `${transferId}:${reversedMinor}`,
+    `transfer ${transferId} of round ${d.state.id}: ${amountMinor} reversed`,
+  );
+  d.notify({ kind: "admins" }, "transfer_reversed", `${transferId}:${reversedMinor}`, {
+    transferId,
+    amountMinor,
+  });
   return d.done();
 }
 
@@ -741,6 +849,14 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
     `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
   d.notify({ kind: "admins" }, "dispute_opened", disputeId, { memberId, disputeId, amountMinor });
-  if (s.status === "settled") d.set({ status: "collecting" });
+  if (s.status === "settled") {
+    // The pot is short again. Its deadline timer may have fired (and been ignored) while it
+    // was settled, so arm a fresh one — or, if the deadline has passed, refund at once.
+    d.set({ status: "collecting" });
+    const deadline = s.collectionDeadlineAt ?? d.ctx.now;
+    if (d.ctx.now >= deadline)
+      return startRefunding(d, "a contribution was disputed after the collection deadline");
+    d.timer({ kind: "collection_deadline" }, deadline, s.version);
+  }
   return d.done();
 }

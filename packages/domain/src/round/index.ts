@@ -16,10 +16,12 @@ export {
 export {
   type GroupLocalEffect,
   isGroupLocalEffect,
+  NOTIFICATION_TEMPLATES,
   type NotificationTemplate,
   type NotifyAudience,
   type OutboxEffect,
   type RoundEffect,
+  TICKET_REASONS,
   type TicketReason,
 } from "./round-effect.js";
 export type { RoundInput, RoundTimer } from "./round-input.js";

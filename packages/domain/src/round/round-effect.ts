@@ -11,24 +11,34 @@ export type NotifyAudience =
   | { readonly kind: "all_members" };
 
 /** The messages a round sends; the notifier renders each one. */
-export type NotificationTemplate =
-  | "contribution_retry_scheduled"
-  | "contribution_failed"
-  | "round_cancelling"
-  | "round_cancelled"
-  | "payout_blocked"
-  | "payout_sent"
-  | "refund_failed"
-  | "dispute_opened"
-  | "transfer_reversed";
+export const NOTIFICATION_TEMPLATES = [
+  "contribution_retry_scheduled",
+  "contribution_failed",
+  "round_cancelling",
+  "round_cancelled",
+  "payout_blocked",
+  "payout_sent",
+  "refund_failed",
+  "dispute_opened",
+  "transfer_reversed",
+  "unexpected_money",
+] as const;
 
-/** Why a support ticket was opened. */
-export type TicketReason =
-  | "payout_blocked"
-  | "refund_failed"
-  | "dispute_after_payout"
-  | "dispute"
-  | "transfer_reversed";
+/** One of {@link NOTIFICATION_TEMPLATES}. */
+export type NotificationTemplate = (typeof NOTIFICATION_TEMPLATES)[number];
+
+/** Why a round opened a support ticket. */
+export const TICKET_REASONS = [
+  "unexpected_money",
+  "payout_blocked",
+  "refund_failed",
+  "dispute_after_payout",
+  "dispute",
+  "transfer_reversed",
+] as const;
+
+/** One of {@link TICKET_REASONS}. */
+export type TicketReason = (typeof TICKET_REASONS)[number];
 
 /**
  * What a decision asks the outside world to do, as data. Every effect has an `id` that is
@@ -98,6 +108,8 @@ export type RoundEffect =
     }
   /** Applied to the group in the same transaction as the round (not through the outbox). */
   | { readonly kind: "pause_group"; readonly id: string; readonly groupId: string; readonly reason: string }
+  /** Applied to the group in the same transaction as the round: the block that paused it is over. */
+  | { readonly kind: "resume_group"; readonly id: string; readonly groupId: string }
   /** Applied to the group in the same transaction as the round (not through the outbox). */
   | {
       readonly kind: "round_ended";
@@ -108,12 +120,12 @@ export type RoundEffect =
     };
 
 /** The effects the use case applies to the group inside the same transaction. */
-export type GroupLocalEffect = Extract<RoundEffect, { kind: "pause_group" | "round_ended" }>;
+export type GroupLocalEffect = Extract<RoundEffect, { kind: "pause_group" | "resume_group" | "round_ended" }>;
 
 /** The effects that go through the outbox to be executed by a dispatcher. */
 export type OutboxEffect = Exclude<RoundEffect, GroupLocalEffect>;
 
 /** Whether an effect is applied to the group in the same transaction. */
 export function isGroupLocalEffect(effect: RoundEffect): effect is GroupLocalEffect {
-  return effect.kind === "pause_group" || effect.kind === "round_ended";
+  return effect.kind === "pause_group" || effect.kind === "resume_group" || effect.kind === "round_ended";
 }

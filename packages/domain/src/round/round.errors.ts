@@ -17,6 +17,7 @@ export type RoundError =
       readonly message: string;
     }
   | { readonly type: "invalid_reassignment"; readonly code: "invalid_reassignment"; readonly message: string }
+  | { readonly type: "payout_in_flight"; readonly code: "payout_in_flight"; readonly message: string }
   | {
       readonly type: "payout_partially_sent";
       readonly code: "payout_partially_sent";

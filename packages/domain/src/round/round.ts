@@ -76,6 +76,8 @@ export interface PayoutTransfer {
   readonly effectId: string;
   readonly status: "requested" | "created" | "failed" | "reversed";
   readonly transferId?: string;
+  /** How much of the transfer came back through reversals; `reversed` once it is all of it. */
+  readonly reversedMinor?: number;
   readonly failureCode?: string;
 }
 

@@ -119,15 +119,26 @@ function runOne(
         return outbox
           .fail(effect.id, workerId, `${f.code}: ${f.message}`, deps.clock.now() + delay)
           .map(() => ({ ...report, retried: report.retried + 1 }));
-      return outbox.fail(effect.id, workerId, `${f.code}: ${f.message}`, undefined).andThen(() =>
-        ports.desk
-          .openTicket({
-            id: `${effect.id}:parked`,
-            reason: "effect_parked",
-            summary: `effect ${effect.id} (${effect.kind}) was parked after ${failedAttempt} attempts: ${f.code}: ${f.message}`,
-          })
-          .orElse(() => okAsync(undefined))
-          .map(() => ({ ...report, parked: report.parked + 1 })),
-      );
+      // Open the ticket first and park only once it exists: a parked effect nobody hears
+      // of would leave a round waiting forever. If the desk is down, the effect stays
+      // failing and comes back later, when the ticket can be opened.
+      return ports.desk
+        .openTicket({
+          id: `${effect.id}:parked`,
+          reason: "effect_parked",
+          summary: `effect ${effect.id} (${effect.kind}) was parked after ${failedAttempt} attempts: ${f.code}: ${f.message}`,
+        })
+        .andThen(() => outbox.fail(effect.id, workerId, `${f.code}: ${f.message}`, undefined))
+        .map(() => ({ ...report, parked: report.parked + 1 }))
+        .orElse(() =>
+          outbox
+            .fail(
+              effect.id,
+              workerId,
+              `${f.code}: ${f.message} (ticket not opened yet)`,
+              deps.clock.now() + retry.maxDelayMs,
+            )
+            .map(() => ({ ...report, retried: report.retried + 1 })),
+        );
     });
 }

@@ -108,12 +108,15 @@ export function executeEffect(
       return memberOf(deps, effect.groupId, effect.memberId).andThen(([, member]) => {
         const { customerId, paymentMethodId, mandateId } = member.payment;
         const base = { memberId: effect.memberId, attempt: effect.attempt };
-        if (!customerId || !paymentMethodId || !mandateId || !member.readiness.mandateActive) {
-          // No usable mandate: a definite failure the round handles like a bank's refusal.
+        if (!customerId || !paymentMethodId || !mandateId) {
+          // Never set up: no debit can exist, so this is a definite failure the round handles
+          // like a bank's refusal. A mandate known to be inactive is NOT pre-checked here: an
+          // earlier run of this very effect may have created the debit before the mandate
+          // changed, and only the provider (which finds it by the effect's key) can say.
           return okAsync([
             {
               roundId: effect.roundId,
-              input: { type: "debit_failed", ...base, failureCode: "mandate_inactive" },
+              input: { type: "debit_failed", ...base, failureCode: "mandate_missing" },
             },
           ] as const);
         }

@@ -1,4 +1,4 @@
-import { err, errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { Cadence } from "../group/cadence.js";
 import { groupError } from "../group/group.errors.js";
 import type { Group, MemberReadiness } from "../group/group.js";
@@ -246,29 +246,5 @@ export function updateMemberReadiness(
         actor,
       ).andThen(() => loadGroup(deps, groupId));
     }),
-  );
-}
-
-/**
- * An admin resumes a paused group. If its round's payout is blocked, the payout is tried
- * again (it blocks again, with a new notice, if the account still cannot receive).
- */
-export function resumeGroup(
-  deps: UseCaseDeps,
-  groupId: GroupId,
-  actorId: MemberId,
-): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "resume_group", actorId, (g) => {
-    const admin = G.findMember(g, actorId);
-    if (admin?.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
-    return G.resumeGroup(g);
-  }).andThen((group) =>
-    currentRound(deps, group).andThen((round) =>
-      round?.status === "payout_blocked"
-        ? applyRoundInput(deps, round.id, { type: "resume_payout" }, actorId).andThen(() =>
-            loadGroup(deps, groupId),
-          )
-        : okAsync(group),
-    ),
   );
 }

@@ -17,10 +17,9 @@ export {
   leaveGroup,
   loadGroup,
   proposeSwap,
-  resumeGroup,
   setPayoutOrder,
   updateMemberPayment,
   updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group-use-cases.js";
-export { applyRoundInput, reassignPayout, startRound } from "./round-use-cases.js";
+export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";

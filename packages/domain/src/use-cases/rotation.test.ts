@@ -1,3 +1,4 @@
+import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { roundAccounts, roundMoney } from "../ledger/index.js";
 import { DAY_MS } from "../shared/time.js";
@@ -59,7 +60,7 @@ describe("a whole rotation in memory", () => {
     expect(sim.desk.tickets).toEqual([]);
   });
 
-  it("a recipient without a payout account pauses the group until the account is fixed", async () => {
+  it("a recipient without a payout account pauses the group until the account is fixed, then both resume", async () => {
     const sim = new InMemorySusu();
     const groupId = await groupOf(sim, ["ana", "ben"], { canReceive: { ana: false } });
     await sim.advance(7 * DAY_MS);
@@ -78,8 +79,11 @@ describe("a whole rotation in memory", () => {
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
-    (await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    // The block that paused the group is over: the group resumes with the payout.
     expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("active");
+    expect((await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrapErr().code).toBe(
+      "group_not_paused",
+    );
   });
 
   it("an admin reassigns a blocked payout; the two members swap positions", async () => {
@@ -142,5 +146,52 @@ describe("a whole rotation in memory", () => {
     await sim.advance(7 * DAY_MS);
     (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
     expect((await useCases.startRound(sim.deps, groupId))._unsafeUnwrapErr().code).toBe("round_in_progress");
+  });
+});
+
+describe("the dispatcher and the review's findings", () => {
+  it("a debit whose mandate went inactive after it was submitted is asked of the provider again, which finds it: one debit", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    sim.gateway.injectFault("createDebit", "lost_reply");
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
+    // The reply was lost; meanwhile ana's mandate is reported inactive.
+    (
+      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { mandateActive: false }, "stripe")
+    )._unsafeUnwrap();
+    await sim.advance(DAY_MS);
+    expect(sim.gateway.debits.size).toBe(2);
+    const round = sim.store.rounds()[0];
+    expect(round?.contributions.map((c) => c.status)).not.toContain("failed");
+  });
+
+  it("an effect that cannot succeed is parked only once its ticket exists", async () => {
+    const sim = new InMemorySusu();
+    // A notification for a group that does not exist can never be sent: not retryable.
+    const orphan = {
+      kind: "notify" as const,
+      id: "round_x:notify:payout_sent:x",
+      groupId: "grp_gone",
+      roundId: "round_x",
+      to: { kind: "admins" as const },
+      template: "payout_sent" as const,
+      data: {},
+    };
+    (await sim.store.commit({ groups: [], rounds: [], outbox: [orphan], audit: [] }))._unsafeUnwrap();
+    const downDesk = {
+      openTicket: () =>
+        errAsync({ type: "ticket_failed" as const, code: "ticket_failed" as const, message: "desk down" }),
+    };
+    const first = await useCases.dispatchOutbox(sim.deps, { ...sim.ports, desk: downDesk }, sim.store, {
+      workerId: "w",
+    });
+    expect(first._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 0, retried: 1 });
+    expect(sim.store.outbox("parked")).toEqual([]);
+    sim.clock.advance(2 * 60 * 60 * 1000);
+    const second = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, { workerId: "w" });
+    expect(second._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 1 });
+    expect(sim.store.outbox("parked").map((e) => e.id)).toEqual([orphan.id]);
+    expect(sim.desk.tickets.map((t) => [t.id, t.reason])).toEqual([[`${orphan.id}:parked`, "effect_parked"]]);
   });
 });

@@ -15,7 +15,9 @@ function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Gro
   let next = group;
   for (const e of effects) {
     if (e.kind === "pause_group") next = G.pauseGroup(next, e.reason);
-    else if (e.kind === "round_ended") {
+    else if (e.kind === "resume_group") {
+      if (next.status === "paused") next = G.resumeGroup(next).unwrapOr(next);
+    } else if (e.kind === "round_ended") {
       const ended = G.markRoundEnded(next, e.roundId, e.outcome);
       if (ended.isErr()) return err(ended.error);
       next = ended.value;
@@ -206,6 +208,62 @@ export function reassignPayout(
         auditLine(round, input, decided.value, now, actorId),
         resumed.value,
       );
+    });
+  });
+}
+
+/**
+ * An admin resumes a paused group. If its round's payout is blocked, the payout is tried
+ * again in the same transaction — it blocks again, with a new notice and ticket, if the
+ * account still cannot receive — so a failure leaves the group paused and the command can
+ * simply be repeated.
+ */
+export function resumeGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+): ResultAsync<Group, UseCaseError> {
+  return deps.groups.getGroup(groupId).andThen((group) => {
+    if (!group) return errAsync<Group, UseCaseError>(notFound("group", groupId));
+    const admin = G.findMember(group, actorId);
+    if (admin?.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+    const resumed = G.resumeGroup(group);
+    if (resumed.isErr()) return errAsync(resumed.error);
+    const now = deps.clock.now();
+    const roundOf =
+      group.currentRoundId === undefined ? okAsync(undefined) : deps.rounds.getRound(group.currentRoundId);
+    return roundOf.andThen((round) => {
+      if (round?.status !== "payout_blocked") {
+        const next = { ...resumed.value, version: group.version + 1 };
+        return deps.uow
+          .commit({
+            groups: [{ state: next, expectedVersion: group.version }],
+            rounds: [],
+            outbox: [],
+            audit: [
+              {
+                at: now,
+                aggregate: "group",
+                aggregateId: groupId,
+                action: "resume_group",
+                outcome: "applied",
+                actor: actorId,
+              },
+            ],
+          })
+          .map(() => next);
+      }
+      const input: RoundInput = { type: "resume_payout" };
+      const decided = decide(round, input, { now, policy: group.policy });
+      if (decided.isErr()) return errAsync(decided.error);
+      return commitDecision(
+        deps,
+        group,
+        round,
+        decided.value,
+        auditLine(round, input, decided.value, now, actorId),
+        resumed.value,
+      ).andThen(() => deps.groups.getGroup(groupId).map((g) => g ?? resumed.value));
     });
   });
 }
