@@ -174,3 +174,14 @@ describe("POST /webhooks/stripe", () => {
     expect(() => appWith({ stripeSecret: "" })).toThrow(RangeError);
   });
 });
+
+describe("several signing secrets (platform and Connect endpoints)", () => {
+  it("accepts an event signed with any configured secret, and refuses others", async () => {
+    const two = appWith({ stripeSecret: `whsec_platform_one, ${secret}` });
+    const { body } = eventBody();
+    const ok = await deliver(body, sign(body), two);
+    expect(ok.status).toBe(200);
+    const refused = await deliver(body, sign(body, { secret: "whsec_someone_else" }), two);
+    expect(refused.status).toBe(400);
+  });
+});

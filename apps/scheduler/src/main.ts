@@ -24,7 +24,7 @@ await PgBossTimerScheduler.prepare(boss);
 
 const container = createContainer({ ...env, DATABASE_URL: database.connectionString }, boss, log);
 const deps = container.get(TOKENS.useCaseDeps);
-await workRoundTimers(boss, deps, log);
+await workRoundTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log);
 await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON);
 const dispatcher = startOutboxDispatcher(
   deps,

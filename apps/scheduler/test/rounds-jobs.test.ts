@@ -51,7 +51,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       timers: new PgBossTimerScheduler(boss),
       ledger: new PrismaLedgerStore(db.prisma),
     };
-    await workRoundTimers(boss, deps, log);
+    await workRoundTimers(boss, deps, ports.desk, log);
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });

@@ -8,7 +8,12 @@ export const WEBHOOK_BODY_MAX_BYTES = 1024 * 1024;
 
 /** What the webhook endpoint needs. */
 export interface WebhookRouteDeps {
-  /** The endpoint's signing secret (`whsec_…`) from Stripe's dashboard. */
+  /**
+   * The endpoint's signing secret (`whsec_…`) from Stripe's dashboard — or several,
+   * comma-separated: a platform endpoint and a Connect endpoint (which receives the
+   * connected accounts' `account.updated`) each have their own, and during a secret
+   * roll both the old and the new one are valid.
+   */
   readonly stripeSecret: string;
   /** Only `receive`: the endpoint stores; the scheduler's processor does the rest. */
   readonly inbox: Pick<WebhookInbox, "receive">;
@@ -27,7 +32,11 @@ export interface WebhookRouteDeps {
  */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   // Fail at start-up, not on the first delivery: an empty secret would refuse every event.
-  if (deps.stripeSecret.trim() === "") throw new RangeError("the Stripe webhook secret is empty");
+  const secrets = deps.stripeSecret
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+  if (secrets.length === 0) throw new RangeError("the Stripe webhook secret is empty");
   const tolerance = deps.toleranceSeconds ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS;
   const app = new Hono();
   app.post(
@@ -40,12 +49,11 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     async (c) => {
       // The raw text, not c.req.json(): the signature covers the exact bytes Stripe sent.
       const rawBody = await c.req.text();
-      const verified = verifyStripeWebhook(
-        rawBody,
-        c.req.header("stripe-signature"),
-        deps.stripeSecret,
-        tolerance,
-      );
+      const header = c.req.header("stripe-signature");
+      // Any configured secret may have signed it; report the first secret's verdict otherwise.
+      const attempts = secrets.map((secret) => verifyStripeWebhook(rawBody, header, secret, tolerance));
+      const verified = attempts.find((r) => r.isOk()) ?? attempts[0];
+      if (verified === undefined) throw new Error("no webhook secret configured");
       if (verified.isErr()) return problem(c, 400, verified.error.code, verified.error.message);
       const stored = await deps.inbox.receive(verified.value);
       if (stored.isErr())
