@@ -169,6 +169,20 @@ export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Rou
   });
 }
 
+/** Loads a group for a command only its admins may give. */
+function loadGroupAsAdmin(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actorId: MemberId,
+): ResultAsync<Group, UseCaseError> {
+  return deps.groups.getGroup(groupId).andThen((group) => {
+    if (!group) return errAsync<Group, UseCaseError>(notFound("group", groupId));
+    if (G.findMember(group, actorId)?.role !== "admin")
+      return errAsync(groupError("not_admin", "only a group admin may do this"));
+    return okAsync(group);
+  });
+}
+
 /**
  * An admin gives a blocked payout to another member; the two swap positions in the
  * rotation so each still receives exactly once, and the group resumes.
@@ -179,10 +193,7 @@ export function reassignPayout(
   actorId: MemberId,
   toMemberId: MemberId,
 ): ResultAsync<RoundDecision, UseCaseError> {
-  return deps.groups.getGroup(groupId).andThen((group) => {
-    if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
-    const admin = G.findMember(group, actorId);
-    if (admin?.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+  return loadGroupAsAdmin(deps, groupId, actorId).andThen((group) => {
     if (group.currentRoundId === undefined)
       return errAsync(groupError("no_round_due", "no round is in progress"));
     return deps.rounds.getRound(group.currentRoundId).andThen((round) => {
@@ -223,10 +234,7 @@ export function resumeGroup(
   groupId: GroupId,
   actorId: MemberId,
 ): ResultAsync<Group, UseCaseError> {
-  return deps.groups.getGroup(groupId).andThen((group) => {
-    if (!group) return errAsync<Group, UseCaseError>(notFound("group", groupId));
-    const admin = G.findMember(group, actorId);
-    if (admin?.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+  return loadGroupAsAdmin(deps, groupId, actorId).andThen((group) => {
     const resumed = G.resumeGroup(group);
     if (resumed.isErr()) return errAsync(resumed.error);
     const now = deps.clock.now();
