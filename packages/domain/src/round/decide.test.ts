@@ -622,3 +622,31 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
     );
   });
 });
+
+describe("a dispute while the payout is in progress", () => {
+  it("a contribution whose transfer failed and has not left the pot is withdrawn, not paid out", () => {
+    let d = collected();
+    d = step(d.state, { type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" });
+    d = step(d.state, { type: "transfer_created", sourceMemberId: "m3", attempt: 1, transferId: "tr_m3" });
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m2",
+      attempt: 1,
+      failureCode: "balance_insufficient",
+    });
+    const disputed = step(d.state, {
+      type: "dispute_opened",
+      memberId: "m2",
+      disputeId: "dp_9",
+      amountMinor: 10_000,
+    });
+    expect(disputed.state.contributions.find((c) => c.memberId === "m2")?.status).toBe("disputed");
+    expect(disputed.effects.find((e) => e.kind === "post_ledger")).toMatchObject({
+      transaction: { kind: "contribution_refunded" },
+    });
+    // Everything else has arrived: the round is paid out, with no transfer funded by the disputed charge.
+    expect(disputed.state.status).toBe("paid_out");
+    const retried = step(disputed.state, { type: "timer", timer: { kind: "retry_payout", attempt: 2 } });
+    expect(retried.ignored).toBeDefined();
+  });
+});

@@ -818,7 +818,15 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   if (!c) return ignore(d.state, `${memberId} does not contribute to this round`);
   if (c.disputeIds.includes(disputeId)) return ignore(d.state, `dispute ${disputeId} already recorded`);
   const s = d.state;
-  const afterPayout = s.status === "paying_out" || s.status === "paid_out" || s.status === "payout_blocked";
+  // "After payout" means this contribution's money has been (or may be being) transferred.
+  // A contribution whose transfer failed and waits to be re-issued has not left the pot:
+  // it is treated like a dispute before payout, and its transfer is dropped.
+  const payout = s.payouts.find((p) => p.sourceMemberId === memberId);
+  const transferPending = payout?.status === "failed";
+  const afterPayout =
+    (s.status === "paying_out" || s.status === "paid_out" || s.status === "payout_blocked") &&
+    !transferPending;
+  if (transferPending) d.set({ payouts: s.payouts.filter((p) => p.sourceMemberId !== memberId) });
   d.updateContribution(memberId, (x) => ({
     ...x,
     disputeIds: [...x.disputeIds, disputeId],
@@ -858,5 +866,7 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
       return startRefunding(d, "a contribution was disputed after the collection deadline");
     d.timer({ kind: "collection_deadline" }, deadline, s.version);
   }
+  // With the disputed transfer dropped, the rest may already all have arrived.
+  if (transferPending) return payoutCompleteIfDone(d);
   return d.done();
 }
