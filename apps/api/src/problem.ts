@@ -47,6 +47,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "storage_unavailable":
       return 503;
     case "ledger_rejected":
+    case "storage_refused":
       return 500;
     case "invalid_group":
     case "invalid_payout_order":

@@ -49,9 +49,7 @@ function assertStorable(kind: "round", state: Round): void;
 function assertStorable(kind: "group" | "round", state: Group | Round): void {
   const checked = kind === "group" ? parseGroupSnapshot(state) : parseRoundSnapshot(state);
   if (checked.isErr())
-    throw new StorageRefusal(
-      storageError.unavailable(`commit refused ${kind} ${state.id}: ${checked.error}`),
-    );
+    throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
 }
 
 async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): Promise<void> {

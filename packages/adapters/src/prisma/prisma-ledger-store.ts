@@ -212,7 +212,7 @@ export class PrismaLedgerStore implements LedgerStore {
     ).andThen((row) => {
       if (row === null) return ok(money(0, currency));
       if (!isSafeMinor(row.balanceMinor))
-        return err(storageError.unavailable(`stored balance of ${account} in ${currency} is out of range`));
+        return err(storageError.refused(`stored balance of ${account} in ${currency} is out of range`));
       return ok(money(fromBigIntMinor(row.balanceMinor), currency));
     });
   }
@@ -306,18 +306,18 @@ export class PrismaLedgerStore implements LedgerStore {
       const rebuilt: LedgerTransaction[] = [];
       for (const row of transactions) {
         const tx = transactionOf(row);
-        if (tx.isErr()) return err(storageError.unavailable(`stored ledger cannot be loaded: ${tx.error}`));
+        if (tx.isErr()) return err(storageError.refused(`stored ledger cannot be loaded: ${tx.error}`));
         rebuilt.push(tx.value);
       }
       const ledger = ledgerFromTransactions(rebuilt).andThen(checkLedgerInvariants);
       if (ledger.isErr())
-        return err(storageError.unavailable(`stored ledger is unsound: ${ledger.error.message}`));
+        return err(storageError.refused(`stored ledger is unsound: ${ledger.error.message}`));
       for (const account of accounts) {
         const byCurrency = [...(ledger.value.balancesMinor.get(account.id) ?? [])];
         const derived = byCurrency.find(([currency]) => currency === account.currency)?.[1] ?? 0;
         if (BigInt(derived) !== account.balanceMinor)
           return err(
-            storageError.unavailable(
+            storageError.refused(
               `stored ledger is unsound: ${account.id} holds ${account.balanceMinor} ${account.currency}, its postings say ${derived}`,
             ),
           );

@@ -268,11 +268,10 @@ interface SnapshotRow {
 }
 
 // A stored aggregate that does not parse, or whose snapshot disagrees with its row, is
-// corrupted storage. It is reported (as storage_unavailable: the domain's StorageError
-// has no closer case) rather than thrown, so a dispatcher records it, retries and parks
-// the effect with a ticket instead of dying on every pass.
+// corrupted storage. It is reported as `storage_refused` rather than thrown, so a
+// dispatcher parks the effect with a ticket at once instead of dying on every pass.
 function corrupted(what: string, problem: string): StorageError {
-  return storageError.unavailable(`stored ${what} cannot be loaded: ${problem}`);
+  return storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
 }
 
 function loadGroup(row: SnapshotRow): Result<Group, StorageError> {

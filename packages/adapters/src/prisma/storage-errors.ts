@@ -130,7 +130,7 @@ export function storageErrorOf(error: unknown, context: FailureContext): Storage
         ? storageError.versionConflict(context.aggregate.type, context.aggregate.id)
         : storageError.unavailable(`${context.operation}: concurrent transactions collided; retry`);
     case "refused":
-      return storageError.unavailable(
+      return storageError.refused(
         `${context.operation}: refused by the database (SQLSTATE ${failure.code}); the state breaks a stored rule`,
       );
     case "unavailable":

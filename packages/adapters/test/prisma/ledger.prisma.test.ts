@@ -93,7 +93,7 @@ describe("PrismaLedgerStore", () => {
       expect(report.mismatches).toEqual([
         { account: pot, currency: "AUD", storedMinor: 1n, postedMinor: 0n },
       ]);
-      expect((await ledger.loadLedger())._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      expect((await ledger.loadLedger())._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
     } finally {
       await db.prisma
         .$executeRaw`UPDATE ledger_accounts SET balance_minor = balance_minor - 1 WHERE id = ${pot}`;

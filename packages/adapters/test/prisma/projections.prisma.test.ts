@@ -98,7 +98,7 @@ describe("PostgreSQL storage beyond the contract", () => {
 
     async function refused(round: Round, sqlState: string): Promise<void> {
       const result = await store.commit({ ...empty, rounds: [{ state: round, expectedVersion: undefined }] });
-      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
       expect(result._unsafeUnwrapErr().message).toContain(`SQLSTATE ${sqlState}`);
       expect((await store.getRound(round.id))._unsafeUnwrap()).toBeUndefined();
     }
@@ -164,7 +164,7 @@ describe("PostgreSQL storage beyond the contract", () => {
     it("a state that is not a valid aggregate (a fractional amount)", async () => {
       const round = { ...aRoundOf(group, [], { id: "round_fraction" }), contributionMinor: 10.5 };
       const result = await store.commit({ ...empty, rounds: [{ state: round, expectedVersion: undefined }] });
-      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+      expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
       expect(result._unsafeUnwrapErr().message).toContain("contributionMinor");
     });
   });
@@ -178,7 +178,7 @@ describe("PostgreSQL storage beyond the contract", () => {
     await db.prisma.$executeRaw`
       UPDATE groups SET snapshot = jsonb_set(snapshot, '{contributionMinor}', '"lots"') WHERE id = 'grp_corrupt'`;
     const loaded = await store.getGroup("grp_corrupt");
-    expect(loaded._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
+    expect(loaded._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
     expect(loaded._unsafeUnwrapErr().message).toContain("contributionMinor");
   });
 

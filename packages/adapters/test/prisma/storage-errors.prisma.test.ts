@@ -61,7 +61,7 @@ describe("database errors map by code", () => {
       { kind: "refused", code: "23514" },
       { kind: "refused", code: "SU001" },
     ]);
-    expect(storageErrorOf(check, { operation: "test" })).toMatchObject({ type: "storage_unavailable" });
+    expect(storageErrorOf(check, { operation: "test" })).toMatchObject({ type: "storage_refused" });
   });
 
   it("a serialization failure is a write conflict: version_conflict for the aggregate being written", async () => {

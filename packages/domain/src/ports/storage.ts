@@ -15,7 +15,12 @@ export type StorageError =
       readonly id: string;
     }
   | { readonly type: "duplicate"; readonly code: "duplicate"; readonly message: string }
-  | { readonly type: "storage_unavailable"; readonly code: "storage_unavailable"; readonly message: string };
+  | { readonly type: "storage_unavailable"; readonly code: "storage_unavailable"; readonly message: string }
+  /**
+   * The database refused the state (it breaks a stored rule), or what is stored cannot be
+   * read back soundly. A bug or corruption, not a passing fault: retrying cannot help.
+   */
+  | { readonly type: "storage_refused"; readonly code: "storage_refused"; readonly message: string };
 
 /** Builds a {@link StorageError} of the given type. */
 export const storageError = {
@@ -32,6 +37,7 @@ export const storageError = {
     code: "storage_unavailable",
     message,
   }),
+  refused: (message: string): StorageError => ({ type: "storage_refused", code: "storage_refused", message }),
 };
 
 /** Loads groups. */

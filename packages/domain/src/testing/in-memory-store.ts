@@ -38,6 +38,8 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
   readonly #audit: AuditEntry[] = [];
   /** When set, the next commit fails as if the database went away (crash tests). */
   failNextCommit = false;
+  /** When set, the next commit fails with this error (e.g. `storage_refused`), then it is cleared. */
+  failNextCommitWith: StorageError | undefined;
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
     return okAsync(this.#groups.get(id));
@@ -61,6 +63,11 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
   }
 
   commit(changes: Changeset): ResultAsync<void, StorageError> {
+    if (this.failNextCommitWith !== undefined) {
+      const error = this.failNextCommitWith;
+      this.failNextCommitWith = undefined;
+      return errAsync(error);
+    }
     if (this.failNextCommit) {
       this.failNextCommit = false;
       return errAsync(storageError.unavailable("simulated loss of the database"));

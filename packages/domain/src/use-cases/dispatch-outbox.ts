@@ -101,7 +101,8 @@ function runOne(
       feed(deps, followUps, `effect:${effect.id}`).mapErr((e) => ({
         code: e.code,
         message: e.message,
-        retry: true,
+        // A state the store refuses will be refused again: park it for a person.
+        retry: e.type !== "storage_refused",
       })),
     )
     .andThen(() =>

@@ -255,7 +255,7 @@ export function executeEffect(
       return ports.ledger
         .post(effect.transaction)
         .map(() => [])
-        .mapErr((e) => failure(e.code, e.message, e.type !== "duplicate"));
+        .mapErr((e) => failure(e.code, e.message, e.type !== "duplicate" && e.type !== "storage_refused"));
     case "open_ticket":
       return ports.desk
         .openTicket({

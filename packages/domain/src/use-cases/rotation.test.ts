@@ -1,6 +1,7 @@
 import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { roundAccounts, roundMoney } from "../ledger/index.js";
+import { storageError } from "../ports/storage.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -193,5 +194,17 @@ describe("the dispatcher and the review's findings", () => {
     expect(second._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 1 });
     expect(sim.store.outbox("parked").map((e) => e.id)).toEqual([orphan.id]);
     expect(sim.desk.tickets.map((t) => [t.id, t.reason])).toEqual([[`${orphan.id}:parked`, "effect_parked"]]);
+  });
+
+  it("a result the store refuses is parked with a ticket at once, not retried", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
+    // Executing the first debit succeeds at the gateway; recording its result is refused.
+    sim.store.failNextCommitWith = storageError.refused("the state breaks a stored rule");
+    const report = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, { workerId: "w", limit: 1 });
+    expect(report._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 1, retried: 0 });
+    expect(sim.desk.tickets.map((t) => t.reason)).toEqual(["effect_parked"]);
   });
 });
