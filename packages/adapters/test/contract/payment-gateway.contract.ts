@@ -194,6 +194,19 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         expect(await driver.debitCount(d.input.transferGroup)).toBe(1);
       });
 
+      it("the same key for a different debit is refused as outcome unknown, and moves nothing", async () => {
+        const d = await debit("000123456");
+        const reused = await gateway.createDebit({
+          ...d.input,
+          amount: money(d.input.amount.amountMinor + 100, "AUD"),
+        });
+        expect(failure(reused)).toMatchObject({
+          type: "gateway_outcome_unknown",
+          code: "idempotency_key_reused",
+        });
+        expect(await driver.debitCount(d.input.transferGroup)).toBe(1);
+      });
+
       it("another attempt (another key) is another debit", async () => {
         const d = await debit("000123456");
         const second = value(

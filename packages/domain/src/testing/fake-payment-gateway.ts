@@ -24,6 +24,7 @@ export interface FakeDebit {
   status: "processing" | "succeeded" | "failed";
   readonly settlesAt: Instant;
   readonly outcome: FakeDebitOutcome;
+  readonly mandateId: string;
   chargeId?: string;
 }
 
@@ -45,7 +46,10 @@ export interface FakeRefund {
   status: "pending" | "succeeded" | "failed";
 }
 
-type Operation = "createDebit" | "createTransfer" | "refund";
+type Operation = "createCustomer" | "createDebit" | "createTransfer" | "refund";
+
+/** BECS failures after which Stripe marks the mandate inactive. */
+const PERMANENT_BECS_CODES = new Set(["account_closed", "no_account", "debit_not_authorized"]);
 
 /**
  * A payment gateway in memory that behaves like Stripe where susu depends on it: BECS
@@ -59,7 +63,8 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly debits = new Map<string, FakeDebit>();
   readonly transfers: FakeTransfer[] = [];
   readonly refunds = new Map<string, FakeRefund>();
-  readonly #replies = new Map<string, unknown>();
+  readonly #replies = new Map<string, { readonly request: string; readonly reply: unknown }>();
+  readonly #inactiveMandates = new Set<string>();
   readonly #accounts = new Map<string, { transfersActive: boolean; payoutsEnabled: boolean }>();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
@@ -94,45 +99,78 @@ export class FakePaymentGateway implements PaymentGateway {
     return `${prefix}_fake${this.#seq}`;
   }
 
+  /**
+   * Runs `work` once per idempotency key, like Stripe: the same key replays the first reply;
+   * the same key with a different request is refused, as a reused key is at Stripe.
+   */
   #once<T>(
     op: Operation,
     key: string,
+    request: unknown,
     work: () => ResultAsync<T, GatewayError>,
   ): ResultAsync<T, GatewayError> {
     const faultIndex = this.#faults.findIndex((f) => f.op === op);
     const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
     if (fault?.kind === "before") return errAsync(fault.error);
-    const replayed = this.#replies.has(key)
-      ? okAsync(this.#replies.get(key) as T)
-      : work().map((value) => {
-          this.#replies.set(key, value);
-          return value;
-        });
+    const requestText = JSON.stringify(request);
+    const stored = this.#replies.get(key);
+    if (stored !== undefined && stored.request !== requestText)
+      return errAsync(
+        gatewayError(
+          "gateway_outcome_unknown",
+          "idempotency_key_reused",
+          `key ${key} was used for another request`,
+        ),
+      );
+    const replayed =
+      stored !== undefined
+        ? okAsync(stored.reply as T)
+        : work().map((value) => {
+            this.#replies.set(key, { request: requestText, reply: value });
+            return value;
+          });
     return fault?.kind === "lost_reply" ? replayed.andThen(() => errAsync(fault.error)) : replayed;
   }
 
-  createCustomer(input: { idempotencyKey: string }): ResultAsync<{ customerId: string }, GatewayError> {
-    return this.#once("createDebit", `customer:${input.idempotencyKey}`, () =>
+  createCustomer(input: {
+    idempotencyKey: string;
+    name: string;
+  }): ResultAsync<{ customerId: string }, GatewayError> {
+    return this.#once("createCustomer", `customer:${input.idempotencyKey}`, { name: input.name }, () =>
       okAsync({ customerId: this.#id("cus") }),
     );
   }
 
-  createDebitSetup(): ResultAsync<{ setupIntentId: string; clientSecret: string }, GatewayError> {
-    const id = this.#id("seti");
-    return okAsync({ setupIntentId: id, clientSecret: `${id}_secret` });
+  createDebitSetup(input: {
+    idempotencyKey: string;
+    customerId: string;
+  }): ResultAsync<{ setupIntentId: string; clientSecret: string }, GatewayError> {
+    return this.#once(
+      "createCustomer",
+      `setup:${input.idempotencyKey}`,
+      { customerId: input.customerId },
+      () => {
+        const id = this.#id("seti");
+        return okAsync({ setupIntentId: id, clientSecret: `${id}_secret` });
+      },
+    );
   }
 
+  /** Active until a debit on it fails permanently (account closed, no account, not authorised), as at Stripe. */
   getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {
-    return okAsync({ mandateId, status: "active", paymentMethodId: `pm_for_${mandateId}` });
+    const status = this.#inactiveMandates.has(mandateId) ? "inactive" : "active";
+    return okAsync({ mandateId, status, paymentMethodId: `pm_for_${mandateId}` });
   }
 
   createDebit(input: {
     idempotencyKey: string;
+    mandateId: string;
     amount: Money;
     transferGroup: string;
     references: PaymentReferences;
   }): ResultAsync<DebitOutcome, GatewayError> {
-    return this.#once("createDebit", input.idempotencyKey, () => {
+    const request = { amount: input.amount, mandateId: input.mandateId, transferGroup: input.transferGroup };
+    return this.#once("createDebit", input.idempotencyKey, request, () => {
       const memberId = input.references.memberId ?? "";
       const planned = this.#outcomes.get(memberId) ?? ["succeed"];
       const outcome = planned.length > 1 ? (planned.shift() as FakeDebitOutcome) : (planned[0] ?? "succeed");
@@ -144,6 +182,7 @@ export class FakePaymentGateway implements PaymentGateway {
         status: "processing",
         settlesAt: this.now() + this.settlementDelayMs,
         outcome,
+        mandateId: input.mandateId,
       };
       this.debits.set(debit.paymentIntentId, debit);
       return okAsync<DebitOutcome, GatewayError>({
@@ -162,7 +201,8 @@ export class FakePaymentGateway implements PaymentGateway {
     { refundId: string; status: "pending" | "succeeded" | "failed"; failureCode?: string },
     GatewayError
   > {
-    return this.#once("refund", input.idempotencyKey, () => {
+    const request = { paymentIntentId: input.paymentIntentId, amount: input.amount ?? null };
+    return this.#once("refund", input.idempotencyKey, request, () => {
       const debit = this.debits.get(input.paymentIntentId);
       if (!debit || debit.status === "failed")
         return errAsync(gatewayError("gateway_definite", "charge_not_refundable", "nothing to refund"));
@@ -185,7 +225,12 @@ export class FakePaymentGateway implements PaymentGateway {
     sourceChargeId?: string;
     transferGroup: string;
   }): ResultAsync<{ transferId: string }, GatewayError> {
-    return this.#once("createTransfer", input.idempotencyKey, () => {
+    const request = {
+      destination: input.destinationAccountId,
+      amount: input.amount,
+      source: input.sourceChargeId ?? null,
+    };
+    return this.#once("createTransfer", input.idempotencyKey, request, () => {
       const account = this.#accounts.get(input.destinationAccountId);
       if (!account?.transfersActive)
         return errAsync(
@@ -267,6 +312,7 @@ export class FakePaymentGateway implements PaymentGateway {
         });
       } else {
         debit.status = "failed";
+        if (PERMANENT_BECS_CODES.has(debit.outcome.fail)) this.#inactiveMandates.add(debit.mandateId);
         facts.push({
           roundId,
           input: {
@@ -281,19 +327,16 @@ export class FakePaymentGateway implements PaymentGateway {
       for (const refund of this.refunds.values()) {
         if (refund.paymentIntentId !== debit.paymentIntentId || refund.status !== "pending") continue;
         refund.status = debit.status === "succeeded" ? "succeeded" : "failed";
-        if (
-          refund.status === "succeeded" &&
-          refund.references.roundId !== undefined &&
-          refund.references.memberId !== undefined
-        )
-          facts.push({
-            roundId: refund.references.roundId,
-            input: {
-              type: "refund_succeeded",
-              memberId: refund.references.memberId,
-              refundId: refund.refundId,
-            },
-          });
+        const { roundId: refundRound, memberId: refundMember } = refund.references;
+        if (refundRound === undefined || refundMember === undefined) continue;
+        // A refund that waited on a debit that then failed is cancelled: the round hears of it too.
+        facts.push({
+          roundId: refundRound,
+          input:
+            refund.status === "succeeded"
+              ? { type: "refund_succeeded", memberId: refundMember, refundId: refund.refundId }
+              : { type: "refund_failed", memberId: refundMember, failureCode: "charge_failed" },
+        });
       }
     }
     return facts;
