@@ -1,7 +1,8 @@
-import type { UseCaseDeps } from "@susu/domain";
+import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { Hono } from "hono";
 import { problem } from "./problem.js";
 import { groupRoutes } from "./routes/groups.js";
+import { onboardingRoutes } from "./routes/onboarding.js";
 import { roundRoutes } from "./routes/rounds.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 
@@ -12,6 +13,8 @@ export interface ApiDeps {
   readonly ping: () => Promise<void>;
   /** The Stripe webhook endpoint's secret and the inbox it stores events in. */
   readonly webhooks: WebhookRouteDeps;
+  /** The payment provider, for member onboarding (customers, debit set-ups, payout accounts). */
+  readonly gateway: PaymentGateway;
 }
 
 /** The HTTP API as a Hono app, with no server: tests call `app.request()`. */
@@ -26,6 +29,7 @@ export function createApp(deps: ApiDeps) {
     }
   });
   app.route("/groups", groupRoutes(deps.useCases));
+  app.route("/groups", onboardingRoutes(deps.useCases, deps.gateway));
   app.route("/rounds", roundRoutes(deps.useCases));
   app.route("/webhooks", webhookRoutes(deps.webhooks));
   app.notFound((c) => problem(c, 404, "route_not_found", `no route ${c.req.method} ${c.req.path}`));

@@ -1,4 +1,13 @@
-import { createPrismaClient, PrismaStore, PrismaWebhookInbox, RandomIds, SystemClock } from "@susu/adapters";
+import {
+  createPrismaClient,
+  createStripeClient,
+  PrismaStore,
+  PrismaWebhookInbox,
+  RandomIds,
+  StripePaymentGateway,
+  SystemClock,
+  stripeEndpointOf,
+} from "@susu/adapters";
 import type { UseCaseDeps } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
@@ -13,6 +22,9 @@ export const TOKENS = {
 export function createContainer(config: {
   readonly databaseUrl: string;
   readonly stripeWebhookSecret: string;
+  readonly stripeSecretKey: string;
+  /** The Stripe API's address when it is not Stripe's own (the emulator). */
+  readonly stripeApiUrl?: string;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
@@ -25,6 +37,14 @@ export function createContainer(config: {
       await prisma.$queryRaw`SELECT 1`;
     },
     webhooks: { stripeSecret: config.stripeWebhookSecret, inbox: new PrismaWebhookInbox(prisma, clock) },
+    gateway: new StripePaymentGateway(
+      createStripeClient({
+        secretKey: config.stripeSecretKey,
+        ...stripeEndpointOf(config.stripeApiUrl),
+        timeoutMs: 20_000,
+        maxNetworkRetries: 2,
+      }),
+    ),
   });
   container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());
   return container;

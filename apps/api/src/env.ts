@@ -6,6 +6,9 @@ const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** The Stripe webhook endpoint's signing secret (`whsec_…`). */
   STRIPE_WEBHOOK_SECRET: z.string().min(1),
+  STRIPE_SECRET_KEY: z.string().min(1),
+  /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
+  STRIPE_API_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -10,6 +10,8 @@ const database = await resolveDatabaseUrl();
 const container = createContainer({
   databaseUrl: database.connectionString,
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
+  stripeSecretKey: env.STRIPE_SECRET_KEY,
+  ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {

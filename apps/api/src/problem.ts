@@ -1,4 +1,4 @@
-import type { UseCaseError } from "@susu/domain";
+import type { GatewayError, UseCaseError } from "@susu/domain";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
@@ -96,4 +96,18 @@ export function validationProblem(c: Context, error: ZodError): Response {
   return problem(c, 400, "invalid_request", "the request does not match the schema", {
     errors: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
   });
+}
+
+/** Responds with the problem for a use case that also called the payment provider. */
+export function providerProblem(c: Context, error: UseCaseError | GatewayError): Response {
+  switch (error.type) {
+    case "gateway_retryable":
+    case "gateway_outcome_unknown":
+      // Safe to repeat: the call is idempotent, so the client retries the same request.
+      return problem(c, 503, error.code, `the payment provider did not answer in time: ${error.message}`);
+    case "gateway_definite":
+      return problem(c, 502, error.code, `the payment provider refused: ${error.message}`);
+    default:
+      return useCaseProblem(c, error);
+  }
 }

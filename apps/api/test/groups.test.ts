@@ -2,12 +2,13 @@
 import { PrismaStore, PrismaWebhookInbox } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS } from "@susu/domain";
-import { ManualClock, SequentialIds } from "@susu/domain/testing";
+import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 
 const db = useTestDatabase();
 const clock = new ManualClock(Date.UTC(2026, 5, 1));
+const gateway = new FakePaymentGateway(() => clock.now());
 let app: ReturnType<typeof createApp>;
 
 beforeAll(() => {
@@ -18,6 +19,7 @@ beforeAll(() => {
       await db.prisma.$queryRaw`SELECT 1`;
     },
     webhooks: { stripeSecret: "whsec_groups_test", inbox: new PrismaWebhookInbox(db.prisma) },
+    gateway,
   });
 });
 
@@ -170,5 +172,38 @@ describe("groups API", () => {
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
     }
+  });
+
+  it("members set up their own debit and payout account; others may not", async () => {
+    const created = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "fay", displayName: "Fay" } }))),
+    );
+    const base = `/groups/${created.id}/members/fay`;
+    const forbidden = await app.request(`${base}/debit-setup`, json({}, "someone_else"));
+    expect(forbidden.status).toBe(403);
+    const setup = await app.request(`${base}/debit-setup`, json({}, "fay"));
+    expect(setup.status).toBe(201);
+    const body = (await setup.json()) as { setupIntentId: string; clientSecret: string };
+    expect(body.clientSecret).toContain(body.setupIntentId);
+    const again = (await (await app.request(`${base}/debit-setup`, json({}, "fay"))).json()) as {
+      setupIntentId: string;
+    };
+    expect(again.setupIntentId).toBe(body.setupIntentId);
+
+    const badUrls = await app.request(
+      `${base}/payout-onboarding`,
+      json({ refreshUrl: "nope", returnUrl: "x" }, "fay"),
+    );
+    expect(badUrls.status).toBe(400);
+    const link = await app.request(
+      `${base}/payout-onboarding`,
+      json({ refreshUrl: "https://app.example/r", returnUrl: "https://app.example/done" }, "fay"),
+    );
+    expect(link.status).toBe(201);
+    expect(((await link.json()) as { url: string }).url).toMatch(/^https:\/\//);
+    const stored = await read(await app.request(`/groups/${created.id}`));
+    expect(stored).toMatchObject({
+      members: [{ id: "fay", readiness: { mandateActive: false, payoutsEnabled: false } }],
+    });
   });
 });

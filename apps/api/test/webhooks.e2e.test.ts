@@ -14,7 +14,7 @@ import {
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { markRoundOpened, money, type Round, type UseCaseDeps, useCases } from "@susu/domain";
-import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { anActiveGroup, aRoundOf, FakePaymentGateway } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,6 +48,8 @@ beforeAll(async () => {
     useCases: deps,
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox },
+    // Onboarding is not under test here; the webhook route never calls the gateway.
+    gateway: new FakePaymentGateway(() => clock.now()),
   });
   const port = await new Promise<number>((resolve) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>

@@ -1,7 +1,7 @@
 import { PrismaWebhookInbox, type WebhookInbox } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { storageError } from "@susu/domain";
-import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -24,6 +24,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
     },
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
+    gateway: new FakePaymentGateway(() => Date.now()),
   });
 }
 

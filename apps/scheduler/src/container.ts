@@ -12,6 +12,7 @@ import {
   RandomIds,
   StripePaymentGateway,
   SystemClock,
+  stripeEndpointOf,
   type WebhookProcessorContext,
 } from "@susu/adapters";
 import type { EffectPorts, OutboxStore, UseCaseDeps } from "@susu/domain";
@@ -29,18 +30,6 @@ export const TOKENS = {
   prisma: Symbol("PrismaClient") as ServiceIdentifier<PrismaClient>,
 };
 
-/** Stripe SDK settings from `STRIPE_API_URL` (the emulator's address, or unset for Stripe). */
-function stripeEndpoint(url: string | undefined) {
-  if (url === undefined) return {};
-  const parsed = new URL(url);
-  const https = parsed.protocol === "https:";
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port || (https ? 443 : 80)),
-    protocol: https ? ("https" as const) : ("http" as const),
-  };
-}
-
 /** The scheduler's composition root: the only place that knows which adapter serves which port. */
 export function createContainer(
   env: SchedulerEnv & { readonly DATABASE_URL: string },
@@ -54,7 +43,7 @@ export function createContainer(
   const gateway = new StripePaymentGateway(
     createStripeClient({
       secretKey: env.STRIPE_SECRET_KEY,
-      ...stripeEndpoint(env.STRIPE_API_URL),
+      ...stripeEndpointOf(env.STRIPE_API_URL),
       timeoutMs: 20_000,
       maxNetworkRetries: 2,
     }),

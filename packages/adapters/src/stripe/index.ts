@@ -21,7 +21,7 @@ export {
   translateStripeEventWith,
 } from "./event-translator.js";
 export { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
-export { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
+export { createStripeClient, type StripeClientConfig, stripeEndpointOf } from "./stripe-client.js";
 export { classifyStripeError, type StripeErrorKind, stripeErrorKind } from "./stripe-errors.js";
 export {
   connectedAccountStatus,

@@ -36,3 +36,20 @@ export function createStripeClient(config: StripeClientConfig): Stripe {
     ...(config.protocol !== undefined ? { protocol: config.protocol } : {}),
   });
 }
+
+/**
+ * SDK connection settings from a base URL: `{}` for Stripe itself (undefined), or host,
+ * port and protocol for another address such as the emulator (`http://127.0.0.1:12111`).
+ */
+export function stripeEndpointOf(
+  url: string | undefined,
+): Pick<StripeClientConfig, "host" | "port" | "protocol"> {
+  if (url === undefined) return {};
+  const parsed = new URL(url);
+  const https = parsed.protocol === "https:";
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || (https ? 443 : 80)),
+    protocol: https ? "https" : "http",
+  };
+}

@@ -22,4 +22,5 @@ export {
   updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group-use-cases.js";
+export { type OnboardingError, startDebitSetup, startPayoutOnboarding } from "./onboarding.js";
 export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";
