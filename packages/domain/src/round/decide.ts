@@ -299,8 +299,8 @@ function debitSucceeded(
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
   if (a.status === "succeeded") return ignore(d.state, "debit attempt is already succeeded");
-  const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
   if (a.status === "failed") return successAfterFailure(d, c, a, paymentIntentId, chargeId);
+  const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
   if (!a.initiatedPosted) {
     // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
     const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
@@ -508,12 +508,10 @@ function startRefunding(d: Draft, reason: string): Step {
   d.set({ status: "refunding", blockedReason: reason });
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
-    else if (c.status === "retry_scheduled" || c.status === "awaiting_debit") {
-      // No new attempt will be made. An awaiting debit may still be created by an
-      // in-flight effect: its outcome is handled when it arrives (refund on success).
-      if (c.status === "retry_scheduled")
-        d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
-    }
+    // No new attempt will be made. (A debit still awaited may yet be created by an effect
+    // already in the outbox: its outcome is handled when it arrives — refunded on success.)
+    else if (c.status === "retry_scheduled")
+      d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
   }
   d.notify({ kind: "all_members" }, "round_cancelling", "all", { reason });
   return finishRefundingIfDone(d);

@@ -36,9 +36,10 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
   readonly #rounds = new Map<string, Round>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
-  /** When set, the next commit fails as if the database went away (crash tests). */
-  failNextCommit = false;
-  /** When set, the next commit fails with this error (e.g. `storage_refused`), then it is cleared. */
+  /**
+   * When set, the next commit fails with this error and stores nothing (crash and refusal
+   * tests: `storage_unavailable` for a lost database, `storage_refused` for a refused state).
+   */
   failNextCommitWith: StorageError | undefined;
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
@@ -67,10 +68,6 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
       const error = this.failNextCommitWith;
       this.failNextCommitWith = undefined;
       return errAsync(error);
-    }
-    if (this.failNextCommit) {
-      this.failNextCommit = false;
-      return errAsync(storageError.unavailable("simulated loss of the database"));
     }
     for (const { state, expectedVersion } of changes.groups) {
       const stored = this.#groups.get(state.id);
