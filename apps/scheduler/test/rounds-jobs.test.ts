@@ -86,7 +86,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       // The bank settles the debits (as Stripe's webhooks would report them).
       clock.advance(3 * DAY_MS);
       for (const fact of gateway.settleDue())
-        (await useCases.applyRoundInput(deps, fact.roundId, fact.input, "stripe"))._unsafeUnwrap();
+        (await useCases.applyRoundFact(deps, fact, "stripe"))._unsafeUnwrap();
       await expect
         .poll(async () => (await store.getRound(round.id))._unsafeUnwrap()?.status, { timeout: 10_000 })
         .toBe("paid_out");

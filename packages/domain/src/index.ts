@@ -7,6 +7,7 @@
  *
  * @module
  */
+export * from "./facts/index.js";
 export * from "./group/index.js";
 export * from "./ledger/index.js";
 export * from "./money/index.js";
@@ -20,7 +21,9 @@ export type {
   DispatchReport,
   EffectFailure,
   EffectPorts,
-  FollowUp,
+  FactError,
+  FactOutcome,
+  FactPorts,
   NotFoundError,
   UseCaseDeps,
   UseCaseError,

@@ -1,39 +1,35 @@
-import type {
-  ConnectedAccountStatus,
-  GatewayError,
-  MandateStatus,
-  PaymentReferences,
-  RoundInput,
+import {
+  debitFact,
+  type GatewayError,
+  type PaymentFact,
+  type PaymentReferences,
+  refundFact,
 } from "@susu/domain";
 import { okAsync, type ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { metadataToReferences } from "./payment-metadata.js";
-import { connectedAccountStatus, idOf, mandateStatusOf, paymentFailureCode } from "./stripe-mappings.js";
+import {
+  connectedAccountStatus,
+  debitOutcomeOf,
+  idOf,
+  mandateStatusOf,
+  refundOutcomeOf,
+} from "./stripe-mappings.js";
 
 /**
- * What a verified Stripe event means for susu. Pure data: the webhook worker decides
- * which use case runs it.
+ * What a verified Stripe event means for susu. Pure data: the domain's router
+ * (`useCases.applyPaymentFact`) decides which aggregate it concerns.
  *
- * - `round_input`: a fact for one round (from the object's `group_id` / `round_id` /
- *   `member_id` / `attempt` metadata, written by {@link StripePaymentGateway}).
+ * - `fact`: what happened, in the domain's words ({@link PaymentFact}); payment facts carry
+ *   the references susu wrote in the object's metadata.
  * - `dispute_needs_references`: a dispute names only its charge and PaymentIntent, which
  *   carry the metadata; look the PaymentIntent's references up (e.g. with
  *   `StripePaymentGateway.getPaymentReferences`) and finish with {@link completeDispute}.
- * - `payout_readiness`: a connected account's ability to receive, for the members and
- *   rounds that pay into it.
- * - `account_deauthorized`: the account disconnected from the platform; it cannot receive.
- * - `mandate_status`: a BECS mandate changed (inactive after a permanent failure or a revocation).
- * - `debit_setup`: a member's BECS set-up finished, with the payment method and mandate to store.
  * - `ignored`: a known event that needs no action, with why (kept for the audit log).
  * - `not_handled`: an event type no susu flow understands; store and acknowledge it.
  */
 export type StripeEventTranslation =
-  | {
-      readonly kind: "round_input";
-      readonly groupId: string;
-      readonly roundId: string;
-      readonly input: RoundInput;
-    }
+  | { readonly kind: "fact"; readonly fact: PaymentFact }
   | {
       readonly kind: "dispute_needs_references";
       readonly disputeId: string;
@@ -41,24 +37,6 @@ export type StripeEventTranslation =
       /** `undefined` when the dispute names no PaymentIntent: look the charge up instead. */
       readonly paymentIntentId?: string;
       readonly amountMinor: number;
-    }
-  | {
-      readonly kind: "payout_readiness";
-      readonly accountId: string;
-      /** Transfers can be made to the account and it can pay them out to its bank. */
-      readonly canReceive: boolean;
-      readonly status: ConnectedAccountStatus;
-    }
-  | { readonly kind: "account_deauthorized"; readonly accountId: string }
-  | { readonly kind: "mandate_status"; readonly mandate: MandateStatus }
-  | {
-      readonly kind: "debit_setup";
-      readonly setupIntentId: string;
-      readonly customerId?: string;
-      readonly references?: PaymentReferences;
-      readonly outcome:
-        | { readonly status: "succeeded"; readonly paymentMethodId: string; readonly mandateId: string }
-        | { readonly status: "failed"; readonly failureCode: string };
     }
   | { readonly kind: "ignored"; readonly eventType: string; readonly reason: string }
   | { readonly kind: "not_handled"; readonly eventType: string; readonly reason: string };
@@ -103,18 +81,10 @@ function newerThanThisCode(event: never): StripeEventTranslation {
   return notHandled(type, "event type newer than this code");
 }
 
-const NOT_FROM_A_ROUND = "the object carries no round references (not created by a round effect)";
+const NOT_FROM_SUSU = "the object carries no susu references (not created by a susu effect)";
 
-type RoundRefs = { readonly groupId: string; readonly roundId: string; readonly memberId: string };
-
-function roundRefs(metadata: Stripe.Metadata | null | undefined): RoundRefs | undefined {
-  const refs = metadataToReferences(metadata);
-  if (refs?.roundId === undefined || refs.memberId === undefined) return undefined;
-  return { groupId: refs.groupId, roundId: refs.roundId, memberId: refs.memberId };
-}
-
-function roundInput(refs: RoundRefs, input: RoundInput): StripeEventTranslation {
-  return { kind: "round_input", groupId: refs.groupId, roundId: refs.roundId, input };
+function fact(f: PaymentFact): StripeEventTranslation {
+  return { kind: "fact", fact: f };
 }
 
 /**
@@ -159,53 +129,24 @@ function isBillingEvent(event: Stripe.Event): event is BillingEvent {
   return event.type.startsWith("customer.subscription.") || event.type.startsWith("invoice.");
 }
 
-/** BECS debits: the PaymentIntent's state changes are the round's debit facts. */
+/**
+ * Debits: the PaymentIntent's state changes are debit facts, read with the same mapping
+ * as the gateway's answers (`debitOutcomeOf`), so both say the same thing.
+ */
 export function translatePaymentIntentEvent(event: PaymentIntentEvent): StripeEventTranslation {
   const pi = event.data.object;
-  const refs = roundRefs(pi.metadata);
-  const attempt = metadataToReferences(pi.metadata)?.attempt;
-  const debit = refs !== undefined && attempt !== undefined ? { refs, attempt } : undefined;
+  const refs = metadataToReferences(pi.metadata);
   switch (event.type) {
     case "payment_intent.processing":
-      if (!debit) return ignored(event.type, NOT_FROM_A_ROUND);
-      return roundInput(debit.refs, {
-        type: "debit_processing",
-        memberId: debit.refs.memberId,
-        attempt: debit.attempt,
-        paymentIntentId: pi.id,
-      });
-    case "payment_intent.succeeded": {
-      if (!debit) return ignored(event.type, NOT_FROM_A_ROUND);
-      const chargeId = idOf(pi.latest_charge);
-      if (chargeId === undefined)
-        return notHandled(event.type, `PaymentIntent ${pi.id} succeeded with no charge`);
-      return roundInput(debit.refs, {
-        type: "debit_succeeded",
-        memberId: debit.refs.memberId,
-        attempt: debit.attempt,
-        paymentIntentId: pi.id,
-        chargeId,
-      });
-    }
+    case "payment_intent.succeeded":
     case "payment_intent.payment_failed":
-      if (!debit) return ignored(event.type, NOT_FROM_A_ROUND);
-      return roundInput(debit.refs, {
-        type: "debit_failed",
-        memberId: debit.refs.memberId,
-        attempt: debit.attempt,
-        paymentIntentId: pi.id,
-        failureCode: paymentFailureCode(pi),
-      });
-    case "payment_intent.canceled":
+    case "payment_intent.canceled": {
       // susu never cancels a debit; if someone does (dashboard), the money will not come.
-      if (!debit) return ignored(event.type, NOT_FROM_A_ROUND);
-      return roundInput(debit.refs, {
-        type: "debit_failed",
-        memberId: debit.refs.memberId,
-        attempt: debit.attempt,
-        paymentIntentId: pi.id,
-        failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
-      });
+      if (!refs) return ignored(event.type, NOT_FROM_SUSU);
+      const outcome = debitOutcomeOf(pi);
+      if (outcome.isErr()) return notHandled(event.type, outcome.error.message);
+      return fact(debitFact(refs, outcome.value));
+    }
     case "payment_intent.created":
       return ignored(event.type, "the gateway's answer already reported the new debit");
     case "payment_intent.requires_action":
@@ -221,7 +162,7 @@ export function translatePaymentIntentEvent(event: PaymentIntentEvent): StripeEv
 export function translateChargeEvent(event: ChargeEvent): StripeEventTranslation {
   switch (event.type) {
     case "charge.refund.updated":
-      return refundFact(event.type, event.data.object);
+      return refundEventFact(event.type, event.data.object);
     case "charge.dispute.created": {
       const dispute = event.data.object;
       const chargeId = idOf(dispute.charge);
@@ -269,59 +210,36 @@ export function translateRefundEvent(event: RefundEvent): StripeEventTranslation
     case "refund.created":
     case "refund.updated":
     case "refund.failed":
-      return refundFact(event.type, event.data.object);
+      return refundEventFact(event.type, event.data.object);
     default:
       return newerThanThisCode(event);
   }
 }
 
-function refundFact(eventType: string, refund: Stripe.Refund): StripeEventTranslation {
-  const refs = roundRefs(refund.metadata);
-  if (!refs) return ignored(eventType, NOT_FROM_A_ROUND);
-  switch (refund.status) {
-    case "succeeded":
-      return roundInput(refs, { type: "refund_succeeded", memberId: refs.memberId, refundId: refund.id });
-    case "failed":
-      return roundInput(refs, {
-        type: "refund_failed",
-        memberId: refs.memberId,
-        failureCode: refund.failure_reason ?? "refund_failed",
-      });
-    case "canceled":
-      // Cancelled by Stripe when the debit it waited for failed: nothing came in, nothing goes back.
-      return roundInput(refs, { type: "refund_failed", memberId: refs.memberId, failureCode: "canceled" });
-    default:
-      return ignored(eventType, `refund ${refund.id} is still ${refund.status ?? "unknown"}`);
-  }
+function refundEventFact(eventType: string, refund: Stripe.Refund): StripeEventTranslation {
+  const refs = metadataToReferences(refund.metadata);
+  if (!refs) return ignored(eventType, NOT_FROM_SUSU);
+  const f = refundFact(refs, refundOutcomeOf(refund));
+  return f === undefined
+    ? ignored(eventType, `refund ${refund.id} is still ${refund.status ?? "unknown"}`)
+    : fact(f);
 }
 
 /** Payout transfers. Stripe has no `transfer.failed`: a refused transfer is an API error. */
 export function translateTransferEvent(event: TransferEvent): StripeEventTranslation {
   const transfer = event.data.object;
-  const refs = roundRefs(transfer.metadata);
+  const refs = metadataToReferences(transfer.metadata);
   switch (event.type) {
-    case "transfer.created": {
-      const attempt = metadataToReferences(transfer.metadata)?.attempt;
-      if (!refs || attempt === undefined) return ignored(event.type, NOT_FROM_A_ROUND);
-      return roundInput(refs, {
-        type: "transfer_created",
-        sourceMemberId: refs.memberId,
-        attempt,
-        transferId: transfer.id,
-      });
-    }
+    case "transfer.created":
+      if (!refs) return ignored(event.type, NOT_FROM_SUSU);
+      return fact({ kind: "transfer_created", refs, transferId: transfer.id });
     case "transfer.reversed": {
-      if (!refs) return ignored(event.type, NOT_FROM_A_ROUND);
+      if (!refs) return ignored(event.type, NOT_FROM_SUSU);
       // The event's transfer shows the total reversed so far; this reversal is the change.
       const before = event.data.previous_attributes?.amount_reversed ?? 0;
       const amountMinor = transfer.amount_reversed - before;
       if (amountMinor <= 0) return ignored(event.type, `transfer ${transfer.id} shows no new reversal`);
-      return roundInput(refs, {
-        type: "transfer_reversed",
-        sourceMemberId: refs.memberId,
-        transferId: transfer.id,
-        amountMinor,
-      });
+      return fact({ kind: "transfer_reversed", refs, transferId: transfer.id, amountMinor });
     }
     case "transfer.updated":
       return ignored(event.type, "metadata or description changes do not move money");
@@ -334,18 +252,13 @@ export function translateTransferEvent(event: TransferEvent): StripeEventTransla
 export function translateConnectEvent(event: ConnectEvent): StripeEventTranslation {
   switch (event.type) {
     case "account.updated": {
-      const status = connectedAccountStatus(event.data.object);
-      return {
-        kind: "payout_readiness",
-        accountId: status.accountId,
-        canReceive: status.transfersActive && status.payoutsEnabled,
-        status,
-      };
+      const reported = connectedAccountStatus(event.data.object);
+      return fact({ kind: "payout_account_changed", accountId: reported.accountId, reported });
     }
     case "account.application.deauthorized": {
       // The object is the application; the account that left is the event's `account`.
       if (event.account === undefined) return notHandled(event.type, "no account on a deauthorization event");
-      return { kind: "account_deauthorized", accountId: event.account };
+      return fact({ kind: "payout_account_disconnected", accountId: event.account });
     }
     case "capability.updated":
       return ignored(event.type, "account.updated reports the same change with the whole account");
@@ -368,7 +281,7 @@ export function translateDebitSetupEvent(event: DebitSetupEvent): StripeEventTra
       const paymentMethodId = idOf(mandate.payment_method);
       if (status === undefined || paymentMethodId === undefined)
         return notHandled(event.type, `mandate ${mandate.id} is ${mandate.status}`);
-      return { kind: "mandate_status", mandate: { mandateId: mandate.id, status, paymentMethodId } };
+      return fact({ kind: "mandate_changed", mandate: { mandateId: mandate.id, status, paymentMethodId } });
     }
     case "setup_intent.succeeded": {
       const si = event.data.object;
@@ -376,13 +289,13 @@ export function translateDebitSetupEvent(event: DebitSetupEvent): StripeEventTra
       const mandateId = idOf(si.mandate);
       if (paymentMethodId === undefined || mandateId === undefined)
         return ignored(event.type, `SetupIntent ${si.id} set up no mandate (not a BECS set-up)`);
-      return debitSetup(si, { status: "succeeded", paymentMethodId, mandateId });
+      return fact({ kind: "debit_setup_succeeded", ...setupOf(si), paymentMethodId, mandateId });
     }
     case "setup_intent.setup_failed": {
       const si = event.data.object;
       const error = si.last_setup_error;
       const failureCode = [error?.decline_code, error?.code].find((c) => c !== undefined && c !== "");
-      return debitSetup(si, { status: "failed", failureCode: failureCode ?? "setup_failed" });
+      return fact({ kind: "debit_setup_failed", ...setupOf(si), failureCode: failureCode ?? "setup_failed" });
     }
     case "setup_intent.created":
       return ignored(event.type, "the gateway's answer already reported the new set-up");
@@ -394,18 +307,18 @@ export function translateDebitSetupEvent(event: DebitSetupEvent): StripeEventTra
   }
 }
 
-function debitSetup(
-  si: Stripe.SetupIntent,
-  outcome: Extract<StripeEventTranslation, { kind: "debit_setup" }>["outcome"],
-): StripeEventTranslation {
+/** What every set-up fact says of its SetupIntent. */
+function setupOf(si: Stripe.SetupIntent): {
+  readonly setupIntentId: string;
+  readonly customerId?: string;
+  readonly refs?: PaymentReferences;
+} {
   const customerId = idOf(si.customer);
-  const references = metadataToReferences(si.metadata);
+  const refs = metadataToReferences(si.metadata);
   return {
-    kind: "debit_setup",
     setupIntentId: si.id,
     ...(customerId !== undefined ? { customerId } : {}),
-    ...(references !== undefined ? { references } : {}),
-    outcome,
+    ...(refs !== undefined ? { refs } : {}),
   };
 }
 
@@ -457,24 +370,20 @@ export function translateBillingEvent(event: BillingEvent): StripeEventTranslati
 }
 
 /**
- * Finishes a dispute translation with the references of the disputed payment. Without
- * round references (a payment not made by a round) the dispute is ignored for rounds.
+ * Finishes a dispute translation with the references of the disputed payment. A payment
+ * susu did not make (no references) is ignored.
  */
 export function completeDispute(
   pending: Extract<StripeEventTranslation, { kind: "dispute_needs_references" }>,
   references: PaymentReferences | undefined,
 ): StripeEventTranslation {
-  if (references?.roundId === undefined || references.memberId === undefined)
-    return ignored("charge.dispute.created", NOT_FROM_A_ROUND);
-  return roundInput(
-    { groupId: references.groupId, roundId: references.roundId, memberId: references.memberId },
-    {
-      type: "dispute_opened",
-      memberId: references.memberId,
-      disputeId: pending.disputeId,
-      amountMinor: pending.amountMinor,
-    },
-  );
+  if (references === undefined) return ignored("charge.dispute.created", NOT_FROM_SUSU);
+  return fact({
+    kind: "dispute_opened",
+    refs: references,
+    disputeId: pending.disputeId,
+    amountMinor: pending.amountMinor,
+  });
 }
 
 /** Finds the references of a payment by PaymentIntent or charge (see `StripePaymentGateway.getPaymentReferences`). */

@@ -1,4 +1,10 @@
-import type { ConnectedAccountStatus, DebitOutcome, GatewayError, MandateStatus } from "@susu/domain";
+import type {
+  ConnectedAccountStatus,
+  DebitOutcome,
+  GatewayError,
+  MandateStatus,
+  RefundOutcome,
+} from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
 import type Stripe from "stripe";
 
@@ -94,4 +100,22 @@ export function connectedAccountStatus(account: Stripe.Account): ConnectedAccoun
     requirementsDue: due,
     ...(disabledReason !== undefined ? { disabledReason } : {}),
   };
+}
+
+/**
+ * A refund's status as the domain's refund outcome. A cancelled refund (Stripe cancels one
+ * that waited on a debit that then failed) is a failure: nothing came in, nothing goes back.
+ */
+export function refundOutcomeOf(refund: Stripe.Refund): RefundOutcome {
+  switch (refund.status) {
+    case "succeeded":
+      return { refundId: refund.id, status: "succeeded" };
+    case "failed":
+      return { refundId: refund.id, status: "failed", failureCode: refund.failure_reason ?? "refund_failed" };
+    case "canceled":
+      return { refundId: refund.id, status: "failed", failureCode: "canceled" };
+    default:
+      // pending, requires_action, or a status newer than this code: the refund webhook says how it ends.
+      return { refundId: refund.id, status: "pending" };
+  }
 }

@@ -7,6 +7,7 @@ import type {
   Money,
   PaymentGateway,
   PaymentReferences,
+  RefundOutcome,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
@@ -19,6 +20,7 @@ import {
   idOf,
   mandateStatusOf,
   paymentFailureCode,
+  refundOutcomeOf,
   unexpectedAnswer,
 } from "./stripe-mappings.js";
 
@@ -65,12 +67,6 @@ export interface CardPaymentInput {
   readonly references: PaymentReferences;
 }
 
-type Refunded = {
-  readonly refundId: string;
-  readonly status: "pending" | "succeeded" | "failed";
-  readonly failureCode?: string;
-};
-
 const BECS = "au_becs_debit";
 
 /** Stripe wants lower-case ISO codes; the domain keeps them upper case. */
@@ -111,20 +107,6 @@ function sameMoney(
     code: "idempotency_key_reused",
     message: `${found.id} was made for ${key} with ${found.amount} ${found.currency}, not ${amount.amountMinor} ${stripeCurrency(amount)}`,
   });
-}
-
-function refundResult(refund: Stripe.Refund): Refunded {
-  switch (refund.status) {
-    case "succeeded":
-      return { refundId: refund.id, status: "succeeded" };
-    case "failed":
-      return { refundId: refund.id, status: "failed", failureCode: refund.failure_reason ?? "refund_failed" };
-    case "canceled":
-      return { refundId: refund.id, status: "failed", failureCode: "canceled" };
-    default:
-      // pending, requires_action, or a status newer than this code: the refund webhook says how it ends.
-      return { refundId: refund.id, status: "pending" };
-  }
 }
 
 /**
@@ -390,17 +372,19 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly amount?: Money;
     readonly reverseTransfer?: boolean;
     readonly references: PaymentReferences;
-  }): ResultAsync<Refunded, GatewayError> {
+  }): ResultAsync<RefundOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
       () => this.stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 }),
       key,
     ).andThen((existing) =>
-      existing === undefined ? this.#createRefund(input) : okAsync(refundResult(existing)),
+      existing === undefined ? this.#createRefund(input) : okAsync(refundOutcomeOf(existing)),
     );
   }
 
-  #createRefund(input: Parameters<StripePaymentGateway["refund"]>[0]): ResultAsync<Refunded, GatewayError> {
+  #createRefund(
+    input: Parameters<StripePaymentGateway["refund"]>[0],
+  ): ResultAsync<RefundOutcome, GatewayError> {
     return this.#call(() =>
       this.stripe.refunds.create(
         {
@@ -412,9 +396,9 @@ export class StripePaymentGateway implements PaymentGateway {
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),
     )
-      .map(refundResult)
+      .map(refundOutcomeOf)
       .orElse((error) =>
-        // Refunded already (by an earlier run whose key expired, or by a person in the
+        // RefundOutcome already (by an earlier run whose key expired, or by a person in the
         // dashboard): the money is back with the customer, which is what was asked.
         error.code === "charge_already_refunded"
           ? this.#existingRefund(input.paymentIntentId, stripeIdempotencyKey(input.idempotencyKey), error)
@@ -426,13 +410,13 @@ export class StripePaymentGateway implements PaymentGateway {
     paymentIntentId: string,
     effectId: string,
     original: GatewayError,
-  ): ResultAsync<Refunded, GatewayError> {
+  ): ResultAsync<RefundOutcome, GatewayError> {
     return this.#call(() =>
       this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
     ).andThen((page) => {
       const live = page.data.filter((r) => r.status !== "failed" && r.status !== "canceled");
       const found = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId) ?? live[0];
-      return found ? okAsync(refundResult(found)) : errAsync(original);
+      return found ? okAsync(refundOutcomeOf(found)) : errAsync(original);
     });
   }
 

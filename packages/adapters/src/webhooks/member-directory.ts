@@ -1,24 +1,10 @@
-import type { Group, StorageError } from "@susu/domain";
+import type { Group, MemberDirectory, MemberRef, StorageError } from "@susu/domain";
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { fromQuery } from "./database-errors.js";
 
-/** A member of one group (member ids are unique within their group only). */
-export interface MemberRef {
-  readonly groupId: string;
-  readonly memberId: string;
-}
-
-/**
- * Finds the members a Stripe object belongs to. Account and mandate events name only the
- * Stripe object, and one person may reuse a customer or connected account in several
- * groups, so each lookup can return several members.
- */
-export interface MemberDirectory {
-  byConnectedAccount(accountId: string): ResultAsync<readonly MemberRef[], StorageError>;
-  byMandate(mandateId: string): ResultAsync<readonly MemberRef[], StorageError>;
-  byCustomer(customerId: string): ResultAsync<readonly MemberRef[], StorageError>;
-}
+/** The domain's port, re-exported where the webhook modules always found it. */
+export type { MemberDirectory, MemberRef };
 
 /**
  * {@link MemberDirectory} on the `members` projection (indexed on each of the three ids).

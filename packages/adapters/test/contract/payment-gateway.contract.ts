@@ -1,4 +1,11 @@
-import { type FollowUp, type GatewayError, money, type PaymentGateway, type RoundInput } from "@susu/domain";
+import {
+  type GatewayError,
+  money,
+  type PaymentFact,
+  type PaymentGateway,
+  type RoundInput,
+  routeToRound,
+} from "@susu/domain";
 import type { Result } from "neverthrow";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -36,9 +43,9 @@ export interface PaymentGatewayDriver {
   }): Promise<SavedMandate>;
   /**
    * Lets BECS settlement time pass, then returns the facts the provider reported since the
-   * previous call, as round inputs (for Stripe: its events, through the event translator).
+   * previous call, as payment facts (for Stripe: its events, through the event translator).
    */
-  settle(): Promise<readonly FollowUp[]>;
+  settle(): Promise<readonly PaymentFact[]>;
   /** A connected account that can (or cannot yet) receive transfers. */
   connectedAccount(input: { readonly canReceive: boolean }): Promise<string>;
   /** The account holder finishes onboarding: transfers and payouts become possible. */
@@ -106,8 +113,13 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
       return { roundId, memberId, input, outcome, saved };
     }
 
-    function factsFor(facts: readonly FollowUp[], roundId: string): RoundInput[] {
-      return facts.filter((f) => f.roundId === roundId).map((f) => f.input);
+    /** The inputs the facts mean for one round, as the domain's router routes them. */
+    function factsFor(facts: readonly PaymentFact[], roundId: string): RoundInput[] {
+      return facts.flatMap((f) => {
+        if (!("refs" in f) || f.refs === undefined) return [];
+        const route = routeToRound(f as Parameters<typeof routeToRound>[0]);
+        return route.to === "round" && route.roundId === roundId ? [route.input] : [];
+      });
     }
 
     /** A debit from 000123456 that has settled, with its charge. */

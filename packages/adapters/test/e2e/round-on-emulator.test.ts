@@ -23,6 +23,7 @@ import type { ResultAsync } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import type { StripePaymentGateway } from "../../src/stripe/index.js";
+import { PrismaMemberDirectory } from "../../src/webhooks/index.js";
 import {
   roundFacts,
   type StripeHarness,
@@ -140,8 +141,11 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
     await harness.emulator.control.advanceClock(3 * 86_400 + 60);
     for (const fact of roundFacts(await translateAll(harness.gateway, await harness.events.next())))
       (
-        await useCases.retryOnConflict(() =>
-          useCases.applyRoundInput(deps, fact.roundId, fact.input, "stripe"),
+        await useCases.applyPaymentFact(
+          deps,
+          { reader: harness.gateway, directory: new PrismaMemberDirectory(db.prisma) },
+          fact,
+          "stripe",
         )
       )._unsafeUnwrap();
     expect((await store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paying_out");

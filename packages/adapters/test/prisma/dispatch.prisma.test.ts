@@ -59,8 +59,7 @@ function world(db: TestDatabase) {
       const reports = await Promise.all([dispatch("w1"), dispatch("w2")]);
       const claimed = reports.reduce((n, r) => n + r._unsafeUnwrap().claimed, 0);
       const facts = gateway.settleDue();
-      for (const fact of facts)
-        (await useCases.applyRoundInput(deps, fact.roundId, fact.input, "stripe:webhook"))._unsafeUnwrap();
+      for (const fact of facts) (await useCases.applyRoundFact(deps, fact, "stripe:webhook"))._unsafeUnwrap();
       if (claimed === 0 && facts.length === 0) return;
     }
     throw new Error("the dispatchers did not settle");

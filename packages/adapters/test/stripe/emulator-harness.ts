@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { FollowUp } from "@susu/domain";
+import type { PaymentFact } from "@susu/domain";
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
 import {
@@ -80,11 +80,9 @@ export async function translateAll(
   return out;
 }
 
-/** The round facts among translations. */
-export function roundFacts(translations: readonly { translation: StripeEventTranslation }[]): FollowUp[] {
-  return translations.flatMap(({ translation }) =>
-    translation.kind === "round_input" ? [{ roundId: translation.roundId, input: translation.input }] : [],
-  );
+/** The payment facts among translations. */
+export function roundFacts(translations: readonly { translation: StripeEventTranslation }[]): PaymentFact[] {
+  return translations.flatMap(({ translation }) => (translation.kind === "fact" ? [translation.fact] : []));
 }
 
 async function countAll<T>(list: AsyncIterable<T>, keep: (item: T) => boolean): Promise<number> {

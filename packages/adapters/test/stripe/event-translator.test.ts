@@ -1,4 +1,12 @@
-import { type GatewayError, money } from "@susu/domain";
+import {
+  type ConnectedAccountStatus,
+  type GatewayError,
+  type MandateStatus,
+  money,
+  type PaymentReferences,
+  type RoundInput,
+  routeToRound,
+} from "@susu/domain";
 import type { Result } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -46,6 +54,65 @@ afterAll(async () => {
 
 type Translated = { event: Stripe.Event; translation: StripeEventTranslation };
 
+/**
+ * What a translation means once the domain's router has read it: the round input a
+ * payment fact becomes (`routeToRound`, the router's own function), or what a person's
+ * object fact says. Assertions below are about this meaning, so they check the
+ * translator and the routing of its facts together.
+ */
+type Meaning =
+  | { kind: "round_input"; groupId: string; roundId: string; input: RoundInput }
+  | { kind: "payout_readiness"; accountId: string; canReceive: boolean; status: ConnectedAccountStatus }
+  | { kind: "account_deauthorized"; accountId: string }
+  | { kind: "mandate_status"; mandate: MandateStatus }
+  | {
+      kind: "debit_setup";
+      setupIntentId: string;
+      customerId?: string;
+      references?: PaymentReferences;
+      outcome:
+        | { status: "succeeded"; paymentMethodId: string; mandateId: string }
+        | { status: "failed"; failureCode: string };
+    }
+  | Exclude<StripeEventTranslation, { kind: "fact" }>;
+
+function meaning(eventType: string, t: StripeEventTranslation): Meaning {
+  if (t.kind !== "fact") return t;
+  const f = t.fact;
+  switch (f.kind) {
+    case "payout_account_changed":
+      return {
+        kind: "payout_readiness",
+        accountId: f.accountId,
+        canReceive: f.reported.transfersActive && f.reported.payoutsEnabled,
+        status: f.reported,
+      };
+    case "payout_account_disconnected":
+      return { kind: "account_deauthorized", accountId: f.accountId };
+    case "mandate_changed":
+      return { kind: "mandate_status", mandate: f.mandate };
+    case "debit_setup_succeeded":
+    case "debit_setup_failed": {
+      const { setupIntentId, customerId, refs } = f;
+      return {
+        kind: "debit_setup",
+        setupIntentId,
+        ...(customerId !== undefined ? { customerId } : {}),
+        ...(refs !== undefined ? { references: refs } : {}),
+        outcome:
+          f.kind === "debit_setup_succeeded"
+            ? { status: "succeeded", paymentMethodId: f.paymentMethodId, mandateId: f.mandateId }
+            : { status: "failed", failureCode: f.failureCode },
+      };
+    }
+    default: {
+      const route = routeToRound(f);
+      if (route.to === "nobody") return { kind: "ignored", eventType, reason: route.reason };
+      return { kind: "round_input", groupId: route.groupId, roundId: route.roundId, input: route.input };
+    }
+  }
+}
+
 /** Every delivery since the previous call, verified and translated, oldest first. */
 async function delivered(): Promise<Translated[]> {
   await harness.emulator.control.flushWebhooks();
@@ -56,10 +123,10 @@ async function delivered(): Promise<Translated[]> {
 }
 
 /** The translations of events of `type`; with `roundId`, only those about that round (or not about any round). */
-function ofType(translated: readonly Translated[], type: string, roundId?: string): StripeEventTranslation[] {
+function ofType(translated: readonly Translated[], type: string, roundId?: string): Meaning[] {
   return translated
     .filter((t) => t.event.type === type)
-    .map((t) => t.translation)
+    .map((t) => meaning(t.event.type, t.translation))
     .filter((t) => roundId === undefined || t.kind !== "round_input" || t.roundId === roundId);
 }
 
@@ -293,7 +360,7 @@ describe("charge.dispute.created → dispute_opened, with the PaymentIntent's re
       amountMinor: 10_000,
     });
     // With the lookup (the gateway reads the PaymentIntent's metadata): the round's fact.
-    expect(created.translation).toEqual({
+    expect(meaning(created.event.type, created.translation)).toEqual({
       kind: "round_input",
       groupId: d.groupId,
       roundId: d.roundId,

@@ -76,3 +76,15 @@ export function classifyFailure(rail: FailureRail, code: string | null | undefin
     return rail === "transfer" ? "outcome_unknown" : "permanent";
   return TABLES[rail][code] ?? (rail === "transfer" ? "outcome_unknown" : "permanent");
 }
+
+/**
+ * Codes with which the provider says an object cannot be read at all: deleted, or
+ * disconnected from the platform. Such an account cannot be paid, such a mandate not
+ * debited — an answer, not a passing fault.
+ */
+const GONE_CODES: ReadonlySet<string> = new Set(["resource_missing", "account_invalid", "permission_denied"]);
+
+/** Whether a definite refusal to read an object means the object is gone for the platform. */
+export function isGoneCode(code: string): boolean {
+  return GONE_CODES.has(code);
+}

@@ -1,6 +1,7 @@
 export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
 export type { LedgerStore } from "./ledger-store.js";
+export type { MemberDirectory, MemberRef } from "./member-directory.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
 export {
   type ConnectedAccountStatus,
@@ -9,7 +10,9 @@ export {
   gatewayError,
   type MandateStatus,
   type PaymentGateway,
+  type PaymentReader,
   type PaymentReferences,
+  type RefundOutcome,
 } from "./payment-gateway.js";
 export {
   type AuditEntry,

@@ -28,6 +28,13 @@ export type DebitOutcome =
   | { readonly status: "succeeded"; readonly paymentIntentId: string; readonly chargeId: string }
   | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
 
+/** Where a refund stands: `pending` ones finish later (a refund of a processing debit waits for it). */
+export interface RefundOutcome {
+  readonly refundId: string;
+  readonly status: "pending" | "succeeded" | "failed";
+  readonly failureCode?: string;
+}
+
 /** A connected (payout) account's ability to receive money. */
 export interface ConnectedAccountStatus {
   readonly accountId: string;
@@ -99,14 +106,7 @@ export interface PaymentGateway {
     readonly amount?: Money;
     readonly reverseTransfer?: boolean;
     readonly references: PaymentReferences;
-  }): ResultAsync<
-    {
-      readonly refundId: string;
-      readonly status: "pending" | "succeeded" | "failed";
-      readonly failureCode?: string;
-    },
-    GatewayError
-  >;
+  }): ResultAsync<RefundOutcome, GatewayError>;
 
   /** Transfers money to a connected account, funded by `sourceChargeId` when given. */
   createTransfer(input: {
@@ -144,3 +144,10 @@ export interface PaymentGateway {
   /** Reads a connected account's readiness. */
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError>;
 }
+
+/**
+ * The provider reads that routing a fact needs: the current state of a connected account
+ * or a mandate (events about one object arrive in any order, so the state in an event can
+ * be stale by the time it is applied; the provider's advice is to read the object again).
+ */
+export type PaymentReader = Pick<PaymentGateway, "getConnectedAccount" | "getMandate">;

@@ -1,4 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
 import type { Money } from "../money/index.js";
 import {
   type ConnectedAccountStatus,
@@ -10,7 +11,6 @@ import {
   type PaymentReferences,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
-import type { FollowUp } from "../use-cases/execute-effect.js";
 
 /** How a fake debit ends: it succeeds, or fails with a BECS failure code. */
 export type FakeDebitOutcome = "succeed" | { readonly fail: string };
@@ -287,56 +287,45 @@ export class FakePaymentGateway implements PaymentGateway {
   }
 
   /**
-   * Settles every processing debit whose time has come, as Stripe's webhooks would report
-   * it, and resolves refunds that waited on them. Returns the facts for the rounds.
+   * Settles every processing debit whose time has come and resolves the refunds that
+   * waited on them. Returns the facts, as Stripe's webhooks would report them.
    */
-  settleDue(): FollowUp[] {
+  settleDue(): PaymentObjectFact[] {
     const now = this.now();
-    const facts: FollowUp[] = [];
+    const facts: PaymentObjectFact[] = [];
     for (const debit of this.debits.values()) {
       if (debit.status !== "processing" || debit.settlesAt > now) continue;
-      const { roundId, memberId, attempt } = debit.references;
-      if (roundId === undefined || memberId === undefined || attempt === undefined) continue;
       if (debit.outcome === "succeed") {
         debit.status = "succeeded";
         debit.chargeId = debit.paymentIntentId.replace("pi_", "ch_");
-        facts.push({
-          roundId,
-          input: {
-            type: "debit_succeeded",
-            memberId,
-            attempt,
+        facts.push(
+          debitFact(debit.references, {
+            status: "succeeded",
             paymentIntentId: debit.paymentIntentId,
             chargeId: debit.chargeId,
-          },
-        });
+          }),
+        );
       } else {
         debit.status = "failed";
         if (PERMANENT_BECS_CODES.has(debit.outcome.fail)) this.#inactiveMandates.add(debit.mandateId);
-        facts.push({
-          roundId,
-          input: {
-            type: "debit_failed",
-            memberId,
-            attempt,
+        facts.push(
+          debitFact(debit.references, {
+            status: "failed",
             paymentIntentId: debit.paymentIntentId,
             failureCode: debit.outcome.fail,
-          },
-        });
+          }),
+        );
       }
       for (const refund of this.refunds.values()) {
         if (refund.paymentIntentId !== debit.paymentIntentId || refund.status !== "pending") continue;
         refund.status = debit.status === "succeeded" ? "succeeded" : "failed";
-        const { roundId: refundRound, memberId: refundMember } = refund.references;
-        if (refundRound === undefined || refundMember === undefined) continue;
-        // A refund that waited on a debit that then failed is cancelled: the round hears of it too.
-        facts.push({
-          roundId: refundRound,
-          input:
-            refund.status === "succeeded"
-              ? { type: "refund_succeeded", memberId: refundMember, refundId: refund.refundId }
-              : { type: "refund_failed", memberId: refundMember, failureCode: "charge_failed" },
+        // A refund that waited on a debit that then failed is cancelled: the payment hears of it too.
+        const fact = refundFact(refund.references, {
+          refundId: refund.refundId,
+          status: refund.status,
+          ...(refund.status === "failed" ? { failureCode: "charge_failed" } : {}),
         });
+        if (fact !== undefined) facts.push(fact);
       }
     }
     return facts;

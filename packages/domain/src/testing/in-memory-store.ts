@@ -2,6 +2,7 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
+import type { MemberDirectory, MemberRef } from "../ports/member-directory.js";
 import {
   type AuditEntry,
   type Changeset,
@@ -31,7 +32,9 @@ interface OutboxRow {
  * Groups, rounds, the outbox and the audit log in memory, with the same semantics as the
  * PostgreSQL adapter: optimistic versions, atomic changesets, leased outbox claims.
  */
-export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore {
+export class InMemoryStore
+  implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore, MemberDirectory
+{
   readonly #groups = new Map<GroupId, Group>();
   readonly #rounds = new Map<string, Round>();
   readonly #outbox = new Map<string, OutboxRow>();
@@ -51,6 +54,26 @@ export class InMemoryStore implements GroupRepository, RoundRepository, UnitOfWo
       (g) => g.status === "active" && g.currentRoundId === undefined && nextRoundOpensAt(g) <= at,
     );
     return okAsync(due.slice(0, limit));
+  }
+
+  byConnectedAccount(accountId: string): ResultAsync<readonly MemberRef[], StorageError> {
+    return okAsync(this.#membersWith((p) => p.connectedAccountId === accountId));
+  }
+
+  byMandate(mandateId: string): ResultAsync<readonly MemberRef[], StorageError> {
+    return okAsync(this.#membersWith((p) => p.mandateId === mandateId));
+  }
+
+  byCustomer(customerId: string): ResultAsync<readonly MemberRef[], StorageError> {
+    return okAsync(this.#membersWith((p) => p.customerId === customerId));
+  }
+
+  #membersWith(matches: (payment: Group["members"][number]["payment"]) => boolean): MemberRef[] {
+    const found: MemberRef[] = [];
+    for (const group of this.#groups.values())
+      for (const m of group.members)
+        if (m.status !== "left" && matches(m.payment)) found.push({ groupId: group.id, memberId: m.id });
+    return found.sort((a, b) => a.groupId.localeCompare(b.groupId) || a.memberId.localeCompare(b.memberId));
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {

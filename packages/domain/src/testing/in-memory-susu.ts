@@ -1,10 +1,12 @@
 import { okAsync, type ResultAsync } from "neverthrow";
+import type { PaymentFact } from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
+import { applyPaymentFact, type FactError, type FactPorts } from "../use-cases/apply-fact.js";
 import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
-import type { EffectPorts, FollowUp } from "../use-cases/execute-effect.js";
+import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updateMemberPayment, updateMemberReadiness } from "../use-cases/group-use-cases.js";
 import { applyRoundInput } from "../use-cases/round-use-cases.js";
 import { FakePaymentGateway } from "./fake-payment-gateway.js";
@@ -31,14 +33,16 @@ export class InMemorySusu {
   readonly deps: UseCaseDeps;
   readonly ports: EffectPorts;
 
+  readonly factPorts: FactPorts;
+
   /** Rewrites each batch of Stripe facts before delivery: tests duplicate, drop or shuffle them here. */
-  readonly transformFacts: (facts: FollowUp[]) => FollowUp[];
+  readonly transformFacts: (facts: PaymentFact[]) => PaymentFact[];
 
   constructor(
     options: {
       readonly start?: Instant;
       readonly settlementDelayMs?: DurationMs;
-      readonly transformFacts?: (facts: FollowUp[]) => FollowUp[];
+      readonly transformFacts?: (facts: PaymentFact[]) => PaymentFact[];
     } = {},
   ) {
     this.clock = new ManualClock(options.start);
@@ -52,6 +56,7 @@ export class InMemorySusu {
       timers: this.timers,
       ledger: this.ledger,
     };
+    this.factPorts = { reader: this.gateway, directory: this.store };
   }
 
   /**
@@ -92,11 +97,14 @@ export class InMemorySusu {
     return dispatchOutbox(this.deps, this.ports, this.store, { workerId });
   }
 
-  /** Feeds facts (as Stripe's webhooks would) to their rounds. */
-  deliver(facts: readonly FollowUp[], actor = "stripe"): ResultAsync<void, UseCaseError> {
-    return facts.reduce<ResultAsync<void, UseCaseError>>(
+  /**
+   * Delivers facts as Stripe's webhooks would: each goes through the same router
+   * ({@link applyPaymentFact}) as the production webhook processor.
+   */
+  deliver(facts: readonly PaymentFact[], actor = "stripe"): ResultAsync<void, FactError> {
+    return facts.reduce<ResultAsync<void, FactError>>(
       (chain, f) =>
-        chain.andThen(() => applyRoundInput(this.deps, f.roundId, f.input, actor).map(() => undefined)),
+        chain.andThen(() => applyPaymentFact(this.deps, this.factPorts, f, actor).map(() => undefined)),
       okAsync(undefined),
     );
   }

@@ -7,10 +7,10 @@
 import fc from "fast-check";
 import type { Result } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import type { PaymentFact } from "../facts/payment-fact.js";
 import { checkLedgerInvariants, checkRoundMoney } from "../ledger/index.js";
 import { seededFractions } from "../shared/hash.js";
 import { DAY_MS } from "../shared/time.js";
-import type { FollowUp } from "../use-cases/execute-effect.js";
 import * as useCases from "../use-cases/index.js";
 import type { FakeDebitOutcome } from "./fake-payment-gateway.js";
 import { InMemorySusu } from "./in-memory-susu.js";
@@ -47,7 +47,7 @@ interface World {
   readonly sim: InMemorySusu;
   readonly groupId: string;
   readonly memberIds: readonly string[];
-  readonly delivered: FollowUp[];
+  readonly delivered: PaymentFact[];
 }
 
 type Model = { roundsStarted: number };
@@ -146,14 +146,14 @@ const commands = [
 ];
 
 async function setUp(s: Scenario): Promise<World> {
-  const delivered: FollowUp[] = [];
+  const delivered: PaymentFact[] = [];
   const chaos = seededFractions(`chaos:${s.chaosSeed}`);
   const sim = new InMemorySusu({
     transformFacts: (facts) => {
       const out = facts.flatMap((f) => (chaos() < 0.3 ? [f, f] : [f]));
       for (let i = out.length - 1; i > 0; i--) {
         const j = Math.floor(chaos() * (i + 1));
-        [out[i], out[j]] = [out[j] as FollowUp, out[i] as FollowUp];
+        [out[i], out[j]] = [out[j] as PaymentFact, out[i] as PaymentFact];
       }
       delivered.push(...out);
       return out;

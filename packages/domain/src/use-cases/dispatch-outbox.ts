@@ -1,11 +1,12 @@
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { okAsync, type ResultAsync } from "neverthrow";
+import type { PaymentObjectFact } from "../facts/payment-fact.js";
 import { type RetryPolicy, retryDelayMs } from "../policy/retry-policy.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
 import { unitFraction } from "../shared/hash.js";
 import { HOUR_MS, MINUTE_MS } from "../shared/time.js";
-import type { UseCaseDeps, UseCaseError } from "./deps.js";
-import { type EffectPorts, executeEffect, type FollowUp } from "./execute-effect.js";
-import { applyRoundInput } from "./round-use-cases.js";
+import { applyRoundFact, type FactError } from "./apply-fact.js";
+import type { UseCaseDeps } from "./deps.js";
+import { type EffectPorts, executeEffect } from "./execute-effect.js";
 
 /** How the dispatcher retries effects whose execution failed (provider down, timeouts). */
 export const DEFAULT_EFFECT_RETRY: RetryPolicy = {
@@ -32,31 +33,15 @@ export interface DispatchReport {
   readonly parked: number;
 }
 
-/** Feeds follow-up inputs to their rounds, retrying lost optimistic races a few times. */
+/** Routes the facts an effect reported, as their webhooks would be routed. */
 function feed(
   deps: UseCaseDeps,
-  followUps: readonly FollowUp[],
+  facts: readonly PaymentObjectFact[],
   actor: string,
-): ResultAsync<void, UseCaseError> {
-  return followUps.reduce<ResultAsync<void, UseCaseError>>(
-    (chain, f) =>
-      chain.andThen(() =>
-        retryOnConflict(() => applyRoundInput(deps, f.roundId, f.input, actor).map(() => undefined)),
-      ),
+): ResultAsync<void, FactError> {
+  return facts.reduce<ResultAsync<void, FactError>>(
+    (chain, fact) => chain.andThen(() => applyRoundFact(deps, fact, actor).map(() => undefined)),
     okAsync(undefined),
-  );
-}
-
-/**
- * Runs `attempt` again when it lost an optimistic-concurrency race (`version_conflict`),
- * up to `times` in all. Other errors are returned at once.
- */
-export function retryOnConflict<T, E extends { readonly type: string }>(
-  attempt: () => ResultAsync<T, E>,
-  times = 5,
-): ResultAsync<T, E> {
-  return attempt().orElse((e) =>
-    e.type === "version_conflict" && times > 1 ? retryOnConflict(attempt, times - 1) : errAsync(e),
   );
 }
 
@@ -97,8 +82,8 @@ function runOne(
   const effect = record.effect;
   return executeEffect(deps, ports, effect)
     .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
-    .andThen((followUps) =>
-      feed(deps, followUps, `effect:${effect.id}`).mapErr((e) => ({
+    .andThen((facts) =>
+      feed(deps, facts, `effect:${effect.id}`).mapErr((e) => ({
         code: e.code,
         message: e.message,
         // A state the store refuses will be refused again: park it for a person.

@@ -1,14 +1,14 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { debitFact, type PaymentObjectFact, refundFact, roundPaymentRefs } from "../facts/payment-fact.js";
 import type { Group, Member } from "../group/group.js";
 import { findMember } from "../group/group.js";
 import { money } from "../money/index.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
-import type { DebitOutcome, GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
+import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import type { NotifyAudience, OutboxEffect } from "../round/round-effect.js";
-import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
 
 /** The ports that carry effects out. */
@@ -28,33 +28,6 @@ export interface EffectFailure {
   readonly code: string;
   readonly message: string;
   readonly retry: boolean;
-}
-
-/** An input to feed back to a round once an effect has run. */
-export interface FollowUp {
-  readonly roundId: string;
-  readonly input: RoundInput;
-}
-
-function debitInput(base: { memberId: string; attempt: number }, outcome: DebitOutcome): RoundInput {
-  switch (outcome.status) {
-    case "processing":
-      return { type: "debit_processing", ...base, paymentIntentId: outcome.paymentIntentId };
-    case "succeeded":
-      return {
-        type: "debit_succeeded",
-        ...base,
-        paymentIntentId: outcome.paymentIntentId,
-        chargeId: outcome.chargeId,
-      };
-    case "failed":
-      return {
-        type: "debit_failed",
-        ...base,
-        paymentIntentId: outcome.paymentIntentId,
-        failureCode: outcome.failureCode,
-      };
-  }
 }
 
 const failure = (code: string, message: string, retry: boolean): EffectFailure => ({ code, message, retry });
@@ -94,31 +67,26 @@ function memberOf(
 }
 
 /**
- * Carries out one outbox effect through the ports and returns the inputs its result
- * means for the round. Safe to run more than once for the same effect: every provider
+ * Carries out one outbox effect through the ports and returns the facts its result
+ * reports (routed by {@link applyRoundFact}, like the same facts arriving by webhook). Safe to run more than once for the same effect: every provider
  * call uses the effect id as its idempotency key, and every other port keys on it too.
  */
 export function executeEffect(
   deps: UseCaseDeps,
   ports: EffectPorts,
   effect: OutboxEffect,
-): ResultAsync<readonly FollowUp[], EffectFailure> {
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   switch (effect.kind) {
     case "collect_contribution":
       return memberOf(deps, effect.groupId, effect.memberId).andThen(([, member]) => {
         const { customerId, paymentMethodId, mandateId } = member.payment;
-        const base = { memberId: effect.memberId, attempt: effect.attempt };
+        const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt);
         if (!customerId || !paymentMethodId || !mandateId) {
           // Never set up: no debit can exist, so this is a definite failure the round handles
           // like a bank's refusal. A mandate known to be inactive is NOT pre-checked here: an
           // earlier run of this very effect may have created the debit before the mandate
           // changed, and only the provider (which finds it by the effect's key) can say.
-          return okAsync([
-            {
-              roundId: effect.roundId,
-              input: { type: "debit_failed", ...base, failureCode: "mandate_missing" },
-            },
-          ] as const);
+          return okAsync([{ kind: "debit_failed", refs, failureCode: "mandate_missing" }] as const);
         }
         return ports.gateway
           .createDebit({
@@ -129,35 +97,22 @@ export function executeEffect(
             amount: money(effect.amountMinor, effect.currency),
             transferGroup: effect.transferGroup,
             description: `Contribution to round ${effect.roundId}`,
-            references: {
-              groupId: effect.groupId,
-              roundId: effect.roundId,
-              memberId: effect.memberId,
-              attempt: effect.attempt,
-            },
+            references: refs,
           })
-          .map((outcome): readonly FollowUp[] => [
-            { roundId: effect.roundId, input: debitInput(base, outcome) },
-          ])
+          .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
           .orElse((e) =>
             e.type === "gateway_definite"
-              ? okAsync([
-                  { roundId: effect.roundId, input: { type: "debit_failed", ...base, failureCode: e.code } },
-                ] as const)
+              ? okAsync([{ kind: "debit_failed", refs, failureCode: e.code }] as const)
               : errAsync(fromGateway(e)),
           );
       });
     case "transfer":
       return memberOf(deps, effect.groupId, effect.recipientMemberId).andThen(([, recipient]) => {
-        const base = { sourceMemberId: effect.sourceMemberId, attempt: effect.attempt };
+        // The transfer's references name the member whose charge funds it (the round's key).
+        const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.sourceMemberId, effect.attempt);
         const destination = recipient.payment.connectedAccountId;
         if (!destination)
-          return okAsync([
-            {
-              roundId: effect.roundId,
-              input: { type: "transfer_failed", ...base, failureCode: "account_invalid" },
-            },
-          ] as const);
+          return okAsync([{ kind: "transfer_failed", refs, failureCode: "account_invalid" }] as const);
         return ports.gateway
           .createTransfer({
             idempotencyKey: effect.id,
@@ -165,69 +120,37 @@ export function executeEffect(
             amount: money(effect.amountMinor, effect.currency),
             sourceChargeId: effect.sourceChargeId,
             transferGroup: effect.transferGroup,
-            references: {
-              groupId: effect.groupId,
-              roundId: effect.roundId,
-              memberId: effect.sourceMemberId,
-              attempt: effect.attempt,
-            },
+            references: refs,
           })
-          .map((t): readonly FollowUp[] => [
-            {
-              roundId: effect.roundId,
-              input: { type: "transfer_created", ...base, transferId: t.transferId },
-            },
+          .map((t): readonly PaymentObjectFact[] => [
+            { kind: "transfer_created", refs, transferId: t.transferId },
           ])
           .orElse((e) =>
             e.type === "gateway_definite"
-              ? okAsync([
-                  {
-                    roundId: effect.roundId,
-                    input: { type: "transfer_failed", ...base, failureCode: e.code },
-                  },
-                ] as const)
+              ? okAsync([{ kind: "transfer_failed", refs, failureCode: e.code }] as const)
               : errAsync(fromGateway(e)),
           );
       });
-    case "refund":
+    case "refund": {
+      const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId);
       return ports.gateway
         .refund({
           idempotencyKey: effect.id,
           paymentIntentId: effect.paymentIntentId,
           amount: money(effect.amountMinor, effect.currency),
-          references: { groupId: effect.groupId, roundId: effect.roundId, memberId: effect.memberId },
+          references: refs,
         })
-        .map((r): readonly FollowUp[] => {
+        .map((r): readonly PaymentObjectFact[] => {
           // A pending refund (e.g. on a debit still processing) finishes later; its webhook reports it.
-          if (r.status === "pending") return [];
-          return r.status === "succeeded"
-            ? [
-                {
-                  roundId: effect.roundId,
-                  input: { type: "refund_succeeded", memberId: effect.memberId, refundId: r.refundId },
-                },
-              ]
-            : [
-                {
-                  roundId: effect.roundId,
-                  input: {
-                    type: "refund_failed",
-                    memberId: effect.memberId,
-                    failureCode: r.failureCode ?? "refund_failed",
-                  },
-                },
-              ];
+          const fact = refundFact(refs, r);
+          return fact === undefined ? [] : [fact];
         })
         .orElse((e) =>
           e.type === "gateway_definite"
-            ? okAsync([
-                {
-                  roundId: effect.roundId,
-                  input: { type: "refund_failed", memberId: effect.memberId, failureCode: e.code },
-                },
-              ] as const)
+            ? okAsync([{ kind: "refund_failed", refs, failureCode: e.code }] as const)
             : errAsync(fromGateway(e)),
         );
+    }
     case "schedule_timer":
       return ports.timers
         .schedule({ id: effect.id, roundId: effect.roundId, at: effect.at, timer: effect.timer })

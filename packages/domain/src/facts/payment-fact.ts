@@ -1,0 +1,148 @@
+import type { MemberId } from "../group/ids.js";
+import type {
+  ConnectedAccountStatus,
+  DebitOutcome,
+  MandateStatus,
+  PaymentReferences,
+  RefundOutcome,
+} from "../ports/payment-gateway.js";
+
+/**
+ * What the payment provider told susu, in the domain's words: by webhook, or as the
+ * answer to an effect. One type for both, so a debit's success means the same thing
+ * whether the dispatcher heard it from the API answer or a webhook brought it days later.
+ *
+ * Facts about a payment carry the {@link PaymentReferences} susu wrote on it (Stripe
+ * metadata): they say which aggregate the fact concerns. {@link applyPaymentFact} (the
+ * one router) reads them; the translator at the edge only reads the provider's objects.
+ *
+ * Facts about people's Stripe objects (a connected account, a mandate, a debit set-up)
+ * carry the object's id only: the router finds who owns it.
+ */
+export type PaymentFact =
+  // debits (a member's contribution, attempt N)
+  | { readonly kind: "debit_processing"; readonly refs: PaymentReferences; readonly paymentIntentId: string }
+  | {
+      readonly kind: "debit_succeeded";
+      readonly refs: PaymentReferences;
+      readonly paymentIntentId: string;
+      readonly chargeId: string;
+    }
+  | {
+      readonly kind: "debit_failed";
+      readonly refs: PaymentReferences;
+      readonly paymentIntentId?: string;
+      readonly failureCode: string;
+    }
+  // refunds of a payment
+  | { readonly kind: "refund_succeeded"; readonly refs: PaymentReferences; readonly refundId: string }
+  | {
+      readonly kind: "refund_failed";
+      readonly refs: PaymentReferences;
+      readonly refundId?: string;
+      readonly failureCode: string;
+    }
+  // transfers to a connected account (refs name the member whose charge funds it)
+  | { readonly kind: "transfer_created"; readonly refs: PaymentReferences; readonly transferId: string }
+  | { readonly kind: "transfer_failed"; readonly refs: PaymentReferences; readonly failureCode: string }
+  | {
+      readonly kind: "transfer_reversed";
+      readonly refs: PaymentReferences;
+      readonly transferId: string;
+      /** This reversal's amount (not the transfer's total reversed so far). */
+      readonly amountMinor: number;
+    }
+  // disputes of a payment
+  | {
+      readonly kind: "dispute_opened";
+      readonly refs: PaymentReferences;
+      readonly disputeId: string;
+      readonly amountMinor: number;
+    }
+  // people's Stripe objects
+  | {
+      /** A connected account changed; whether it can receive is read again when routed (order-safe). */
+      readonly kind: "payout_account_changed";
+      readonly accountId: string;
+      /** The account as the provider reported it in this fact (possibly stale by the time it is routed). */
+      readonly reported: ConnectedAccountStatus;
+    }
+  | { readonly kind: "payout_account_disconnected"; readonly accountId: string }
+  | {
+      /** A mandate changed; its status is read again when routed (order-safe). */
+      readonly kind: "mandate_changed";
+      readonly mandate: MandateStatus;
+    }
+  | {
+      readonly kind: "debit_setup_succeeded";
+      readonly setupIntentId: string;
+      readonly customerId?: string;
+      readonly refs?: PaymentReferences;
+      readonly paymentMethodId: string;
+      readonly mandateId: string;
+    }
+  | {
+      readonly kind: "debit_setup_failed";
+      readonly setupIntentId: string;
+      readonly customerId?: string;
+      readonly refs?: PaymentReferences;
+      readonly failureCode: string;
+    };
+
+/** One of the fact kinds of {@link PaymentFact}. */
+export type PaymentFactKind = PaymentFact["kind"];
+
+/** The facts that name the payment they are about, through its references. */
+export type PaymentObjectFact = Extract<PaymentFact, { readonly refs: PaymentReferences }>;
+
+/** A debit's outcome (from the provider's answer or its webhook) as a fact. */
+export function debitFact(refs: PaymentReferences, outcome: DebitOutcome): PaymentObjectFact {
+  switch (outcome.status) {
+    case "processing":
+      return { kind: "debit_processing", refs, paymentIntentId: outcome.paymentIntentId };
+    case "succeeded":
+      return {
+        kind: "debit_succeeded",
+        refs,
+        paymentIntentId: outcome.paymentIntentId,
+        chargeId: outcome.chargeId,
+      };
+    case "failed":
+      return {
+        kind: "debit_failed",
+        refs,
+        paymentIntentId: outcome.paymentIntentId,
+        failureCode: outcome.failureCode,
+      };
+  }
+}
+
+/**
+ * A refund's outcome as a fact; `undefined` while it is still pending (a refund of a
+ * debit that is still processing waits for it; its webhook reports how it ends).
+ */
+export function refundFact(refs: PaymentReferences, outcome: RefundOutcome): PaymentObjectFact | undefined {
+  switch (outcome.status) {
+    case "pending":
+      return undefined;
+    case "succeeded":
+      return { kind: "refund_succeeded", refs, refundId: outcome.refundId };
+    case "failed":
+      return {
+        kind: "refund_failed",
+        refs,
+        refundId: outcome.refundId,
+        failureCode: outcome.failureCode ?? "refund_failed",
+      };
+  }
+}
+
+/** The references of a payment a round made for one member (and attempt, where it has one). */
+export function roundPaymentRefs(
+  groupId: string,
+  roundId: string,
+  memberId: MemberId,
+  attempt?: number,
+): PaymentReferences {
+  return { groupId, roundId, memberId, ...(attempt !== undefined ? { attempt } : {}) };
+}

@@ -1,0 +1,92 @@
+import type { PaymentReferences } from "../ports/payment-gateway.js";
+import type { RoundInput } from "../round/round-input.js";
+import type { PaymentObjectFact } from "./payment-fact.js";
+
+/**
+ * Where a fact about a payment goes: the aggregate and the input it means there, or why
+ * it concerns no aggregate (it was not made by a susu effect, or its references are
+ * incomplete). Only rounds exist today; the held-funds payment adds its arm here.
+ */
+export type RoutedFact =
+  | { readonly to: "round"; readonly groupId: string; readonly roundId: string; readonly input: RoundInput }
+  | { readonly to: "nobody"; readonly reason: string };
+
+const NOT_FROM_A_ROUND = "the payment carries no round references (not made by a round effect)";
+
+function nobody(reason: string): RoutedFact {
+  return { to: "nobody", reason };
+}
+
+/**
+ * The round input a payment fact means, from the references the round's effect wrote
+ * on the payment. Pure: used for the answers of effects and for webhooks alike.
+ */
+export function routeToRound(fact: PaymentObjectFact): RoutedFact {
+  const r: PaymentReferences = fact.refs;
+  if (r.roundId === undefined || r.memberId === undefined) return nobody(NOT_FROM_A_ROUND);
+  const round = (input: RoundInput): RoutedFact => ({
+    to: "round",
+    groupId: r.groupId,
+    roundId: r.roundId as string,
+    input,
+  });
+  const memberId = r.memberId;
+  const attempt = r.attempt;
+  switch (fact.kind) {
+    case "debit_processing":
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({ type: "debit_processing", memberId, attempt, paymentIntentId: fact.paymentIntentId });
+    case "debit_succeeded":
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({
+        type: "debit_succeeded",
+        memberId,
+        attempt,
+        paymentIntentId: fact.paymentIntentId,
+        chargeId: fact.chargeId,
+      });
+    case "debit_failed":
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({
+        type: "debit_failed",
+        memberId,
+        attempt,
+        ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
+        failureCode: fact.failureCode,
+      });
+    case "refund_succeeded":
+      return round({ type: "refund_succeeded", memberId, refundId: fact.refundId });
+    case "refund_failed":
+      return round({ type: "refund_failed", memberId, failureCode: fact.failureCode });
+    case "transfer_created":
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({
+        type: "transfer_created",
+        sourceMemberId: memberId,
+        attempt,
+        transferId: fact.transferId,
+      });
+    case "transfer_failed":
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({
+        type: "transfer_failed",
+        sourceMemberId: memberId,
+        attempt,
+        failureCode: fact.failureCode,
+      });
+    case "transfer_reversed":
+      return round({
+        type: "transfer_reversed",
+        sourceMemberId: memberId,
+        transferId: fact.transferId,
+        amountMinor: fact.amountMinor,
+      });
+    case "dispute_opened":
+      return round({
+        type: "dispute_opened",
+        memberId,
+        disputeId: fact.disputeId,
+        amountMinor: fact.amountMinor,
+      });
+  }
+}
