@@ -1,5 +1,4 @@
 import {
-  GroupScanMemberDirectory,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   type WebhookGateway,
@@ -46,7 +45,7 @@ function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorConte
   return {
     deps: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
     inbox,
-    members: new GroupScanMemberDirectory(() => store.groups()),
+    members: store,
     gateway: noStripe,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };

@@ -15,7 +15,6 @@ export {
   type WebhookInbox,
 } from "./inbox.js";
 export {
-  GroupScanMemberDirectory,
   type MemberDirectory,
   type MemberRef,
   PrismaMemberDirectory,

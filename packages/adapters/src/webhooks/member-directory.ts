@@ -1,5 +1,5 @@
-import type { Group, MemberDirectory, MemberRef, StorageError } from "@susu/domain";
-import { okAsync, type ResultAsync } from "neverthrow";
+import type { MemberDirectory, MemberRef, StorageError } from "@susu/domain";
+import type { ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { fromQuery } from "./database-errors.js";
 
@@ -40,33 +40,5 @@ export class PrismaMemberDirectory implements MemberDirectory {
         }),
       operation,
     ).map((rows) => rows.map((r) => ({ groupId: r.groupId, memberId: r.id })));
-  }
-}
-
-/**
- * {@link MemberDirectory} that scans groups held in memory (the domain's `InMemoryStore`):
- * for tests and single-process set-ups without the members projection.
- */
-export class GroupScanMemberDirectory implements MemberDirectory {
-  constructor(private readonly groups: () => Iterable<Group>) {}
-
-  byConnectedAccount(accountId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#scan((p) => p.connectedAccountId === accountId));
-  }
-
-  byMandate(mandateId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#scan((p) => p.mandateId === mandateId));
-  }
-
-  byCustomer(customerId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#scan((p) => p.customerId === customerId));
-  }
-
-  #scan(matches: (payment: Group["members"][number]["payment"]) => boolean): MemberRef[] {
-    const found: MemberRef[] = [];
-    for (const group of this.groups())
-      for (const m of group.members)
-        if (m.status !== "left" && matches(m.payment)) found.push({ groupId: group.id, memberId: m.id });
-    return found;
   }
 }

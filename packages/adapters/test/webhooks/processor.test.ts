@@ -4,7 +4,6 @@ import { errAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import {
-  GroupScanMemberDirectory,
   PrismaWebhookInbox,
   processWebhookInbox,
   type WebhookPassOptions,
@@ -41,7 +40,7 @@ beforeEach(async () => {
   ctx = {
     deps,
     inbox,
-    members: new GroupScanMemberDirectory(() => store.groups()),
+    members: store,
     gateway: reads,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };

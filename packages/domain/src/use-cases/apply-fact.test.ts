@@ -3,12 +3,15 @@ import { describe, expect, it } from "vitest";
 import type { PaymentFact } from "../facts/payment-fact.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
+import type { FakeDebitOutcome } from "../testing/fake-payment-gateway.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
 
 // The one router of payment facts, as the webhook processor and InMemorySusu run it.
 
-async function runningRound(options: { readonly anaCanReceive?: boolean } = {}) {
+async function runningRound(
+  options: { readonly anaCanReceive?: boolean; readonly benDebits?: readonly FakeDebitOutcome[] } = {},
+) {
   const sim = new InMemorySusu();
   const group = (
     await useCases.createGroup(sim.deps, {
@@ -25,6 +28,7 @@ async function runningRound(options: { readonly anaCanReceive?: boolean } = {}) 
   (await sim.onboardMember(group.id, "ana", { canReceive: options.anaCanReceive ?? true }))._unsafeUnwrap();
   (await sim.onboardMember(group.id, "ben"))._unsafeUnwrap();
   (await useCases.activateGroup(sim.deps, group.id, "ana"))._unsafeUnwrap();
+  if (options.benDebits) sim.gateway.setDebitOutcomes("ben", options.benDebits);
   sim.clock.advance(DAY_MS);
   const opened = (await useCases.startRound(sim.deps, group.id))._unsafeUnwrap();
   await sim.runUntilQuiet();
@@ -250,24 +254,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
   });
 
   it("a mandate change is read again: after a permanent debit failure the member's mandate is inactive", async () => {
-    const sim = new InMemorySusu();
-    const group = (
-      await useCases.createGroup(sim.deps, {
-        name: "Mandates",
-        currency: "AUD",
-        contributionMinor: 100_00,
-        cadence: "weekly",
-        startsAt: sim.clock.now() + DAY_MS,
-        payoutOrderMethod: "join_order",
-        creator: { id: "ana", displayName: "Ana" },
-      })
-    )._unsafeUnwrap();
-    (await useCases.joinGroup(sim.deps, group.id, { id: "ben", displayName: "Ben" }))._unsafeUnwrap();
-    for (const id of ["ana", "ben"]) (await sim.onboardMember(group.id, id))._unsafeUnwrap();
-    (await useCases.activateGroup(sim.deps, group.id, "ana"))._unsafeUnwrap();
-    sim.gateway.setDebitOutcomes("ben", [{ fail: "account_closed" }]);
-    sim.clock.advance(DAY_MS);
-    (await useCases.startRound(sim.deps, group.id))._unsafeUnwrap();
+    const { sim, groupId } = await runningRound({ benDebits: [{ fail: "account_closed" }] });
     await sim.advance(4 * DAY_MS);
     const outcome = (
       await route(sim, {
@@ -276,9 +263,9 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
         mandate: { mandateId: "mandate_ben", status: "active", paymentMethodId: "pm_ben" },
       })
     )._unsafeUnwrap();
-    expect(outcome.detail).toBe(`mandate mandate_ben: mandateActive=false for ${group.id}/ben`);
-    expect((await readinessOf(sim, group.id, "ben"))?.mandateActive).toBe(false);
-    expect((await readinessOf(sim, group.id, "ana"))?.mandateActive).toBe(true);
+    expect(outcome.detail).toBe(`mandate mandate_ben: mandateActive=false for ${groupId}/ben`);
+    expect((await readinessOf(sim, groupId, "ben"))?.mandateActive).toBe(false);
+    expect((await readinessOf(sim, groupId, "ana"))?.mandateActive).toBe(true);
   });
 
   it("a finished debit set-up stores the member's payment method and mandate; a failed one stores nothing", async () => {
