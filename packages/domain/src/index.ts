@@ -20,8 +20,10 @@ export type {
   DispatchReport,
   EffectFailure,
   EffectPorts,
+  FailureSteps,
   FollowUp,
   NotFoundError,
+  SettledFailure,
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";

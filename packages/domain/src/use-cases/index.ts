@@ -24,3 +24,4 @@ export {
 } from "./group-use-cases.js";
 export { type OnboardingError, startDebitSetup, startPayoutOnboarding } from "./onboarding.js";
 export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";
+export { type FailureSteps, type SettledFailure, settleFailure } from "./settle-failure.js";
