@@ -1,11 +1,13 @@
 import {
   HOUR_MS,
+  type JitterSource,
+  jitterFromId,
   MINUTE_MS,
   type RetryPolicy,
-  retryDelayMs,
+  retryOrPark,
   retryPolicyProblem,
   type StorageError,
-  unitFraction,
+  useCases,
 } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
@@ -52,7 +54,7 @@ export interface WebhookPassOptions {
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
    * event id and attempt (spread across events, the same on a replay, so tests can tell).
    */
-  readonly jitter?: (eventId: string, failedAttempt: number) => number;
+  readonly jitter?: JitterSource;
 }
 
 /** What one pass did, for logs and metrics. */
@@ -105,67 +107,54 @@ function processSafely(record: InboxEvent, ctx: WebhookContext): ResultAsync<Web
   ).andThen((result) => result);
 }
 
-function settleFailure(
+function settle(
   ctx: WebhookProcessorContext,
   workerId: string,
   retry: RetryPolicy,
-  jitter: (eventId: string, failedAttempt: number) => number,
+  jitter: JitterSource,
   record: InboxEvent,
   failure: WebhookFailure,
   report: WebhookPassReport,
 ): ResultAsync<WebhookPassReport, StorageError> {
-  const failedAttempt = record.attempts + 1;
-  const error = `${failure.code}: ${failure.message}`;
-  const delay = failure.retryable
-    ? retryDelayMs(retry, failedAttempt, jitter(record.id, failedAttempt))
-    : null;
-  if (delay !== null)
-    return ctx.inbox
-      .markFailed(record.id, workerId, error, ctx.deps.clock.now() + delay)
-      .map((mark) => count(report, "retried", mark));
-  const why = failure.retryable ? `after ${failedAttempt} attempts` : "at once (retrying cannot help)";
-  // The ticket first: its id is stable, so if parking then fails the next attempt opens
-  // nothing new. Parking first could leave a parked event nobody hears of.
-  return ctx.desk
-    .openTicket(
-      {
+  const decision = retryOrPark(
+    {
+      itemId: record.id,
+      attempts: record.attempts,
+      failure,
+      ticket: {
         id: `webhook:${record.id}:parked`,
         reason: "webhook_parked",
-        summary: `Stripe event ${record.id} (${record.type}) was parked ${why}: ${error}`,
+        subject: `Stripe event ${record.id} (${record.type})`,
         ...(failure.groupId !== undefined ? { groupId: failure.groupId } : {}),
         ...(failure.roundId !== undefined ? { roundId: failure.roundId } : {}),
       },
-      {
-        webhookEventId: record.id,
-        details: { eventType: record.type, code: failure.code, attempts: failedAttempt },
-      },
-    )
-    .andThen(() => ctx.inbox.park(record.id, workerId, error).map((mark) => count(report, "parked", mark)))
-    .orElse((e) => {
-      if (e.type !== "ticket_failed") return errAsync(e);
-      // Nobody would hear of a parked event: keep it failing (and due again) until the ticket opens.
-      return ctx.inbox
-        .markFailed(
-          record.id,
-          workerId,
-          `${error} (support ticket not opened: ${e.message})`,
-          ctx.deps.clock.now() + retry.maxDelayMs,
-        )
-        .map((mark) => count(report, "retried", mark));
-    });
+    },
+    { policy: retry, now: ctx.deps.clock.now(), jitter },
+  );
+  return useCases
+    .settleFailure(decision, {
+      retry: (at, note) => ctx.inbox.markFailed(record.id, workerId, note, at),
+      openTicket: (ticket) =>
+        ctx.desk.openTicket(ticket, {
+          webhookEventId: record.id,
+          details: { eventType: record.type, code: failure.code, attempts: decision.failedAttempt },
+        }),
+      park: (note) => ctx.inbox.park(record.id, workerId, note),
+    })
+    .map(({ outcome, value }) => count(report, outcome, value));
 }
 
 function runOne(
   ctx: WebhookProcessorContext,
   workerId: string,
   retry: RetryPolicy,
-  jitter: (eventId: string, failedAttempt: number) => number,
+  jitter: JitterSource,
   record: InboxEvent,
   report: WebhookPassReport,
 ): ResultAsync<WebhookPassReport, StorageError> {
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
   return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settleFailure(ctx, workerId, retry, jitter, record, result.error, report);
+    if (result.isErr()) return settle(ctx, workerId, retry, jitter, record, result.error, report);
     const outcome = result.value;
     return outcome.status === "processed"
       ? ctx.inbox
@@ -193,7 +182,7 @@ export function processWebhookInbox(
   const retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
   const problem = retryPolicyProblem(retry);
   if (problem) throw new RangeError(problem.message);
-  const jitter = options.jitter ?? ((eventId, attempt) => unitFraction(`${eventId}:${attempt}`));
+  const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const claimedAt = ctx.deps.clock.now();
   const leaseEnds = claimedAt + leaseMs;
