@@ -1,7 +1,7 @@
 import type { Group, StorageError } from "@susu/domain";
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
-import { fromQuery } from "./database-errors.js";
+import { fromDatabase } from "../prisma/storage-errors.js";
 
 /** A member of one group (member ids are unique within their group only). */
 export interface MemberRef {
@@ -44,7 +44,7 @@ export class PrismaMemberDirectory implements MemberDirectory {
     where: { connectedAccountId: string } | { mandateId: string } | { stripeCustomerId: string },
     operation: string,
   ): ResultAsync<readonly MemberRef[], StorageError> {
-    return fromQuery(
+    return fromDatabase(
       () =>
         this.prisma.member.findMany({
           // Members who left are not asked to pay or paid any more: nothing to update.
