@@ -107,6 +107,22 @@ function processSafely(record: InboxEvent, ctx: WebhookContext): ResultAsync<Web
   ).andThen((result) => result);
 }
 
+/**
+ * What the database refuses (a text it cannot hold, a corrupt row) it will refuse on every
+ * try, so a refused write is a failure retrying cannot help: the event is parked at once
+ * with a ticket. Only the refusal's own message is recorded (codes, no row data), since
+ * the text that was refused may be what the database cannot hold.
+ */
+function refusal(error: StorageError, recording: string, about: WebhookFailure | undefined): WebhookFailure {
+  return {
+    code: error.code,
+    message: `${error.message} (while recording ${recording})`,
+    retryable: false,
+    ...(about?.groupId !== undefined ? { groupId: about.groupId } : {}),
+    ...(about?.roundId !== undefined ? { roundId: about.roundId } : {}),
+  };
+}
+
 function settle(
   ctx: WebhookProcessorContext,
   workerId: string,
@@ -120,7 +136,8 @@ function settle(
     {
       itemId: record.id,
       attempts: record.attempts,
-      failure,
+      // A state the store refused will be refused again, whoever classified the failure.
+      failure: { ...failure, retryable: failure.retryable && failure.code !== "storage_refused" },
       ticket: {
         id: `webhook:${record.id}:parked`,
         reason: "webhook_parked",
@@ -144,6 +161,24 @@ function settle(
     .map(({ outcome, value }) => count(report, outcome, value));
 }
 
+/** {@link settle}, and when the database refuses to record the failure, parks the event at once. */
+function settleOrPark(
+  ctx: WebhookProcessorContext,
+  workerId: string,
+  retry: RetryPolicy,
+  jitter: JitterSource,
+  record: InboxEvent,
+  failure: WebhookFailure,
+  report: WebhookPassReport,
+): ResultAsync<WebhookPassReport, StorageError> {
+  return settle(ctx, workerId, retry, jitter, record, failure, report).orElse((e) =>
+    // Once only: the refusal's own note is plain text the database can hold.
+    e.type === "storage_refused"
+      ? settle(ctx, workerId, retry, jitter, record, refusal(e, failure.code, failure), report)
+      : errAsync(e),
+  );
+}
+
 function runOne(
   ctx: WebhookProcessorContext,
   workerId: string,
@@ -154,13 +189,27 @@ function runOne(
 ): ResultAsync<WebhookPassReport, StorageError> {
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
   return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settle(ctx, workerId, retry, jitter, record, result.error, report);
+    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report);
     const outcome = result.value;
-    return outcome.status === "processed"
-      ? ctx.inbox
-          .markProcessed(record.id, workerId, outcome.outcome)
-          .map((m) => count(report, "processed", m))
-      : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+    const marked =
+      outcome.status === "processed"
+        ? ctx.inbox
+            .markProcessed(record.id, workerId, outcome.outcome)
+            .map((m) => count(report, "processed", m))
+        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+    return marked.orElse((e) =>
+      e.type === "storage_refused"
+        ? settle(
+            ctx,
+            workerId,
+            retry,
+            jitter,
+            record,
+            refusal(e, `it as ${outcome.status}`, undefined),
+            report,
+          )
+        : errAsync(e),
+    );
   });
 }
 
@@ -170,10 +219,14 @@ function runOne(
  * process each in order with {@link processWebhookEvent}, and record the result:
  * `processed`, `ignored` (with why), `failed` and due again after the retry policy's
  * backoff with jitter, or — past the policy's attempts, or at once when retrying cannot
- * help — `parked` with a support ticket (`reason: "webhook_parked"`).
+ * help — `parked` with a support ticket (`reason: "webhook_parked"`). Retry or park is
+ * decided by the domain's {@link retryOrPark}; an event is parked only once its ticket
+ * exists, and stays due while the ticket cannot be opened.
  *
- * A storage failure while recording a result ends the pass with that error; the events
- * still claimed come back when their lease ends, and processing them again is safe.
+ * A result the database refuses to record (`storage_refused`) would be refused on every
+ * try: the event is parked at once with a ticket instead. Any other storage failure while
+ * recording a result ends the pass with that error; the events still claimed come back
+ * when their lease ends, and processing them again is safe.
  */
 export function processWebhookInbox(
   ctx: WebhookProcessorContext,
