@@ -2,11 +2,14 @@ export { RandomIds, SystemClock } from "./clock/index.js";
 export * from "./db/index.js";
 export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
 export {
+  DEFAULT_TIMER_RETRY,
   deterministicUuid,
   PgBossTimerScheduler,
   parseRoundTimerJob,
   ROUND_TIMER_QUEUE,
   type RoundTimerJob,
+  type RoundTimerSettlement,
+  settleRoundTimerFailure,
 } from "./pgboss/index.js";
 export * from "./prisma/index.js";
 export * from "./stripe/index.js";

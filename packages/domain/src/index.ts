@@ -24,7 +24,9 @@ export type {
   FactError,
   FactOutcome,
   FactPorts,
+  FailureSteps,
   NotFoundError,
+  SettledFailure,
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";

@@ -1,51 +1,43 @@
 import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCases } from "@susu/domain";
 import type { Logger } from "../logger.js";
+import { type PollingLoop, startPollingLoop } from "./polling-loop.js";
 
 /** A running dispatcher loop; `stop()` resolves once the pass in progress has finished. */
-export interface DispatcherLoop {
-  stop(): Promise<void>;
-}
+export type DispatcherLoop = PollingLoop;
 
 /**
  * Runs outbox passes until stopped: at once again while there was work, otherwise after
- * `intervalMs`. Leases make several dispatchers (in several processes) safe together.
+ * `intervalMs`, and backing off while passes fail. Leases make several dispatchers (in
+ * several processes) safe together.
  */
 export function startOutboxDispatcher(
   deps: UseCaseDeps,
   ports: EffectPorts,
   outbox: OutboxStore,
-  options: { readonly workerId: string; readonly intervalMs: number; readonly log: Logger },
+  options: {
+    readonly workerId: string;
+    readonly intervalMs: number;
+    readonly maxBackoffMs?: number;
+    readonly log: Logger;
+  },
 ): DispatcherLoop {
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (!stopped) {
-      let claimed = 0;
-      try {
-        const report = await useCases.dispatchOutbox(deps, ports, outbox, { workerId: options.workerId });
-        if (report.isErr()) options.log.error({ code: report.error.code }, "outbox pass failed");
-        else {
-          claimed = report.value.claimed;
-          if (claimed > 0) options.log.info(report.value, "outbox pass");
-        }
-      } catch (error) {
-        options.log.error(
-          { error: error instanceof Error ? error.message : String(error) },
-          "outbox pass crashed",
-        );
+  const { workerId, log } = options;
+  return startPollingLoop(
+    async () => {
+      const report = await useCases.dispatchOutbox(deps, ports, outbox, { workerId });
+      if (report.isErr()) {
+        log.error({ code: report.error.code }, "outbox pass failed");
+        return "failed";
       }
-      if (claimed === 0 && !stopped)
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, options.intervalMs).unref();
-        });
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
+      if (report.value.claimed === 0) return "idle";
+      log.info(report.value, "outbox pass");
+      return "worked";
     },
-  };
+    {
+      name: "outbox",
+      intervalMs: options.intervalMs,
+      log,
+      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    },
+  );
 }

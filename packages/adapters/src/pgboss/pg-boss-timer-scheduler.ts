@@ -1,4 +1,4 @@
-import type { ScheduledTimer, SchedulerError, TimerScheduler } from "@susu/domain";
+import type { Instant, ScheduledTimer, SchedulerError, TimerScheduler } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import { deterministicUuid } from "./deterministic-uuid.js";
@@ -8,6 +8,10 @@ import { ROUND_TIMER_QUEUE, type RoundTimerJob } from "./round-timer-job.js";
  * Round timers as pg-boss jobs that start at the timer's time. The job id is derived
  * from the timer id, so a timer scheduled twice (an outbox effect re-run after a crash)
  * is one job; and a job runs once however many scheduler processes work the queue.
+ *
+ * A timer whose application fails is retried by the retry-or-park policy
+ * ({@link settleRoundTimerFailure}), as a new job; pg-boss's own retries (the queue's
+ * `retryLimit`) only re-run a job whose worker crashed or could not record the outcome.
  */
 export class PgBossTimerScheduler implements TimerScheduler {
   constructor(private readonly boss: PgBoss) {}
@@ -25,11 +29,25 @@ export class PgBossTimerScheduler implements TimerScheduler {
 
   schedule(timer: ScheduledTimer): ResultAsync<void, SchedulerError> {
     const data: RoundTimerJob = { timerId: timer.id, roundId: timer.roundId, timer: timer.timer };
+    return this.#send(data, deterministicUuid(timer.id), timer.at);
+  }
+
+  /**
+   * Schedules another attempt at a timer whose application failed `attempts` times, at
+   * `at`. The job id is derived from the timer id and the count, so settling the same
+   * failure twice (a job re-run after a crash) schedules one retry.
+   */
+  scheduleRetry(job: RoundTimerJob, attempts: number, at: Instant): ResultAsync<void, SchedulerError> {
+    return this.#send(
+      { ...job, attempts },
+      deterministicUuid(`retry-of:${job.timerId}:after:${attempts}`),
+      at,
+    );
+  }
+
+  #send(data: RoundTimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
     return ResultAsync.fromPromise(
-      this.boss.send(ROUND_TIMER_QUEUE, data, {
-        id: deterministicUuid(timer.id),
-        startAfter: new Date(timer.at),
-      }),
+      this.boss.send(ROUND_TIMER_QUEUE, data, { id, startAfter: new Date(at) }),
       (e): SchedulerError => ({
         type: "schedule_failed",
         code: "schedule_failed",

@@ -9,6 +9,12 @@ export interface RoundTimerJob {
   readonly timerId: string;
   readonly roundId: string;
   readonly timer: RoundTimer;
+  /**
+   * Failed attempts at applying the timer before this job (absent: none). A timer that
+   * failed is retried as a new job carrying the count, so the retry-or-park policy sees
+   * every attempt, whichever job made it.
+   */
+  readonly attempts?: number;
 }
 
 const roundTimerSchema: z.ZodType<RoundTimer> = z.discriminatedUnion("kind", [
@@ -27,10 +33,13 @@ const roundTimerJobSchema = z.object({
   timerId: z.string().min(1),
   roundId: z.string().min(1),
   timer: roundTimerSchema,
+  attempts: z.number().int().nonnegative().optional(),
 });
 
 /** Reads a job's data back, refusing anything that is not a round timer. */
 export function parseRoundTimerJob(data: unknown): RoundTimerJob | undefined {
   const parsed = roundTimerJobSchema.safeParse(data);
-  return parsed.success ? parsed.data : undefined;
+  if (!parsed.success) return undefined;
+  const { attempts, ...job } = parsed.data;
+  return attempts === undefined ? job : { ...job, attempts };
 }

@@ -1,7 +1,9 @@
-// Database failures, sorted by error code into the domain's StorageError. Codes only:
-// Prisma's (P2002, P2034, P1001, …) and PostgreSQL's SQLSTATE (kept by adapter-pg in
-// the error's meta, read with sqlStateOf), never message text, which changes between
-// versions and locales.
+// Database failures, sorted by error code into the domain's StorageError: the one mapper
+// for every Prisma-backed adapter (the store, the ledger, the webhook inbox, the member
+// directory, the support desk). Codes only: Prisma's (P2002, P2034, P1001, …) and
+// PostgreSQL's SQLSTATE (kept by adapter-pg in the error's meta, read with sqlStateOf),
+// never message text, which changes between versions and locales (and a refused row's
+// detail can hold payment data).
 import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
 import { type StorageError, storageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
@@ -134,13 +136,22 @@ export function storageErrorOf(error: unknown, context: FailureContext): Storage
         `${context.operation}: refused by the database (SQLSTATE ${failure.code}); the state breaks a stored rule`,
       );
     case "unavailable":
-      return storageError.unavailable(`${context.operation}: database unavailable (${failure.code})`);
     case "unknown":
+      // Unknown failures are retried as unavailable: most are the database going away in
+      // a way not listed above, and a retry is safe (every write here is idempotent).
       return storageError.unavailable(`${context.operation}: database error (${failure.code})`);
   }
 }
 
-/** Runs a database operation, returning its failure as a StorageError. */
-export function fromDatabase<T>(work: Promise<T>, context: FailureContext): ResultAsync<T, StorageError> {
-  return ResultAsync.fromPromise(work, (error) => storageErrorOf(error, context));
+/**
+ * Runs a database operation, returning its failure as a StorageError. Given a function,
+ * a synchronous throw (a bad argument) is caught like a rejection.
+ */
+export function fromDatabase<T>(
+  work: Promise<T> | (() => Promise<T>),
+  context: FailureContext | string,
+): ResultAsync<T, StorageError> {
+  const failureContext = typeof context === "string" ? { operation: context } : context;
+  const promise = typeof work === "function" ? (async () => work())() : work;
+  return ResultAsync.fromPromise(promise, (error) => storageErrorOf(error, failureContext));
 }

@@ -2,7 +2,7 @@ import type { Clock, SupportDesk, SupportDeskError, SupportTicket } from "@susu/
 import type { ResultAsync } from "neverthrow";
 import { SystemClock } from "../clock/system-clock.js";
 import type { PrismaClient } from "../db/prisma-client.js";
-import { fromQuery } from "../webhooks/database-errors.js";
+import { fromDatabase } from "../prisma/storage-errors.js";
 
 /** What a ticket is about beyond the domain's {@link SupportTicket}, for the people who work it. */
 export interface TicketContext {
@@ -50,7 +50,7 @@ export class PrismaSupportDesk implements ContextualSupportDesk {
     const now = new Date(this.clock.now());
     // createMany with skipDuplicates is INSERT … ON CONFLICT DO NOTHING with no target, so
     // both unique keys (id, effect_id) make a repeat a no-op instead of an error.
-    return fromQuery(
+    return fromDatabase(
       () =>
         this.prisma.supportTicket.createMany({
           data: [

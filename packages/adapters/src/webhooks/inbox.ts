@@ -3,7 +3,7 @@ import type { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
 import type { PrismaClient } from "../db/prisma-client.js";
-import { fromQuery } from "./database-errors.js";
+import { fromDatabase } from "../prisma/storage-errors.js";
 
 /** Where an inbox row stands (the `webhook_event_status` enum). */
 export type WebhookEventStatus = "received" | "processed" | "ignored" | "failed" | "parked";
@@ -102,7 +102,7 @@ export class PrismaWebhookInbox implements WebhookInbox {
     const now = new Date(this.clock.now());
     // ON CONFLICT on the event id, not a read-then-insert: two deliveries of one event
     // racing on two API instances both succeed, and exactly one row exists afterwards.
-    return fromQuery(
+    return fromDatabase(
       () => this.prisma.$executeRaw`
         INSERT INTO webhook_events
           (id, type, livemode, api_version, stripe_created_at, payload, status, attempts,
@@ -134,7 +134,7 @@ export class PrismaWebhookInbox implements WebhookInbox {
     // Stripe's `created` orders the claim: events about one object are mostly applied in
     // the order they happened (only mostly: Stripe's clock has one-second steps and a
     // late delivery arrives after newer events were processed).
-    return fromQuery(
+    return fromDatabase(
       () => this.prisma.$queryRaw<ClaimedRow[]>`
         WITH due AS (
           SELECT id FROM webhook_events
@@ -203,7 +203,7 @@ export class PrismaWebhookInbox implements WebhookInbox {
    * what support does once the cause is fixed. `false` when no such event is waiting.
    */
   requeue(id: string): ResultAsync<boolean, StorageError> {
-    return fromQuery(
+    return fromDatabase(
       () =>
         this.prisma.webhookEvent.updateMany({
           where: { id, status: { in: ["parked", "failed"] } },
@@ -221,7 +221,7 @@ export class PrismaWebhookInbox implements WebhookInbox {
 
   /** One event's row, or undefined. */
   find(id: string): ResultAsync<InboxEventSummary | undefined, StorageError> {
-    return fromQuery(() => this.prisma.webhookEvent.findUnique({ where: { id } }), "webhook find").map(
+    return fromDatabase(() => this.prisma.webhookEvent.findUnique({ where: { id } }), "webhook find").map(
       (row) =>
         row === null
           ? undefined
@@ -272,7 +272,7 @@ export class PrismaWebhookInbox implements WebhookInbox {
       processedAt?: Date;
     },
   ): ResultAsync<MarkResult, StorageError> {
-    return fromQuery(
+    return fromDatabase(
       () =>
         this.prisma.webhookEvent.updateMany({
           where: { id, claimedBy: workerId },

@@ -1,7 +1,7 @@
 import type { MemberDirectory, MemberRef, StorageError } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
-import { fromQuery } from "./database-errors.js";
+import { fromDatabase } from "../prisma/storage-errors.js";
 
 /** The domain's port, re-exported where the webhook modules always found it. */
 export type { MemberDirectory, MemberRef };
@@ -30,7 +30,7 @@ export class PrismaMemberDirectory implements MemberDirectory {
     where: { connectedAccountId: string } | { mandateId: string } | { stripeCustomerId: string },
     operation: string,
   ): ResultAsync<readonly MemberRef[], StorageError> {
-    return fromQuery(
+    return fromDatabase(
       () =>
         this.prisma.member.findMany({
           // Members who left are not asked to pay or paid any more: nothing to update.

@@ -1,11 +1,13 @@
 import {
   HOUR_MS,
+  type JitterSource,
+  jitterFromId,
   MINUTE_MS,
   type RetryPolicy,
-  retryDelayMs,
+  retryOrPark,
   retryPolicyProblem,
   type StorageError,
-  unitFraction,
+  useCases,
 } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
@@ -52,7 +54,7 @@ export interface WebhookPassOptions {
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
    * event id and attempt (spread across events, the same on a replay, so tests can tell).
    */
-  readonly jitter?: (eventId: string, failedAttempt: number) => number;
+  readonly jitter?: JitterSource;
 }
 
 /** What one pass did, for logs and metrics. */
@@ -105,73 +107,109 @@ function processSafely(record: InboxEvent, ctx: WebhookContext): ResultAsync<Web
   ).andThen((result) => result);
 }
 
-function settleFailure(
+/**
+ * What the database refuses (a text it cannot hold, a corrupt row) it will refuse on every
+ * try, so a refused write is a failure retrying cannot help: the event is parked at once
+ * with a ticket. Only the refusal's own message is recorded (codes, no row data), since
+ * the text that was refused may be what the database cannot hold.
+ */
+function refusal(error: StorageError, recording: string, about: WebhookFailure | undefined): WebhookFailure {
+  return {
+    code: error.code,
+    message: `${error.message} (while recording ${recording})`,
+    retryable: false,
+    ...(about?.groupId !== undefined ? { groupId: about.groupId } : {}),
+    ...(about?.roundId !== undefined ? { roundId: about.roundId } : {}),
+  };
+}
+
+function settle(
   ctx: WebhookProcessorContext,
   workerId: string,
   retry: RetryPolicy,
-  jitter: (eventId: string, failedAttempt: number) => number,
+  jitter: JitterSource,
   record: InboxEvent,
   failure: WebhookFailure,
   report: WebhookPassReport,
 ): ResultAsync<WebhookPassReport, StorageError> {
-  const failedAttempt = record.attempts + 1;
-  const error = `${failure.code}: ${failure.message}`;
-  const delay = failure.retryable
-    ? retryDelayMs(retry, failedAttempt, jitter(record.id, failedAttempt))
-    : null;
-  if (delay !== null)
-    return ctx.inbox
-      .markFailed(record.id, workerId, error, ctx.deps.clock.now() + delay)
-      .map((mark) => count(report, "retried", mark));
-  const why = failure.retryable ? `after ${failedAttempt} attempts` : "at once (retrying cannot help)";
-  // The ticket first: its id is stable, so if parking then fails the next attempt opens
-  // nothing new. Parking first could leave a parked event nobody hears of.
-  return ctx.desk
-    .openTicket(
-      {
+  const decision = retryOrPark(
+    {
+      itemId: record.id,
+      attempts: record.attempts,
+      // A state the store refused will be refused again, whoever classified the failure.
+      failure: { ...failure, retryable: failure.retryable && failure.code !== "storage_refused" },
+      ticket: {
         id: `webhook:${record.id}:parked`,
         reason: "webhook_parked",
-        summary: `Stripe event ${record.id} (${record.type}) was parked ${why}: ${error}`,
+        subject: `Stripe event ${record.id} (${record.type})`,
         ...(failure.groupId !== undefined ? { groupId: failure.groupId } : {}),
         ...(failure.roundId !== undefined ? { roundId: failure.roundId } : {}),
       },
-      {
-        webhookEventId: record.id,
-        details: { eventType: record.type, code: failure.code, attempts: failedAttempt },
-      },
-    )
-    .andThen(() => ctx.inbox.park(record.id, workerId, error).map((mark) => count(report, "parked", mark)))
-    .orElse((e) => {
-      if (e.type !== "ticket_failed") return errAsync(e);
-      // Nobody would hear of a parked event: keep it failing (and due again) until the ticket opens.
-      return ctx.inbox
-        .markFailed(
-          record.id,
-          workerId,
-          `${error} (support ticket not opened: ${e.message})`,
-          ctx.deps.clock.now() + retry.maxDelayMs,
-        )
-        .map((mark) => count(report, "retried", mark));
-    });
+    },
+    { policy: retry, now: ctx.deps.clock.now(), jitter },
+  );
+  return useCases
+    .settleFailure(decision, {
+      retry: (at, note) => ctx.inbox.markFailed(record.id, workerId, note, at),
+      openTicket: (ticket) =>
+        ctx.desk.openTicket(ticket, {
+          webhookEventId: record.id,
+          details: { eventType: record.type, code: failure.code, attempts: decision.failedAttempt },
+        }),
+      park: (note) => ctx.inbox.park(record.id, workerId, note),
+    })
+    .map(({ outcome, value }) => count(report, outcome, value));
+}
+
+/** {@link settle}, and when the database refuses to record the failure, parks the event at once. */
+function settleOrPark(
+  ctx: WebhookProcessorContext,
+  workerId: string,
+  retry: RetryPolicy,
+  jitter: JitterSource,
+  record: InboxEvent,
+  failure: WebhookFailure,
+  report: WebhookPassReport,
+): ResultAsync<WebhookPassReport, StorageError> {
+  return settle(ctx, workerId, retry, jitter, record, failure, report).orElse((e) =>
+    // Once only: the refusal's own note is plain text the database can hold.
+    e.type === "storage_refused"
+      ? settle(ctx, workerId, retry, jitter, record, refusal(e, failure.code, failure), report)
+      : errAsync(e),
+  );
 }
 
 function runOne(
   ctx: WebhookProcessorContext,
   workerId: string,
   retry: RetryPolicy,
-  jitter: (eventId: string, failedAttempt: number) => number,
+  jitter: JitterSource,
   record: InboxEvent,
   report: WebhookPassReport,
 ): ResultAsync<WebhookPassReport, StorageError> {
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
   return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settleFailure(ctx, workerId, retry, jitter, record, result.error, report);
+    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report);
     const outcome = result.value;
-    return outcome.status === "processed"
-      ? ctx.inbox
-          .markProcessed(record.id, workerId, outcome.outcome)
-          .map((m) => count(report, "processed", m))
-      : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+    const marked =
+      outcome.status === "processed"
+        ? ctx.inbox
+            .markProcessed(record.id, workerId, outcome.outcome)
+            .map((m) => count(report, "processed", m))
+        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+    return marked.orElse((e) =>
+      e.type === "storage_refused"
+        ? settle(
+            ctx,
+            workerId,
+            retry,
+            jitter,
+            record,
+            refusal(e, `it as ${outcome.status}`, undefined),
+            report,
+          )
+        : errAsync(e),
+    );
   });
 }
 
@@ -181,10 +219,14 @@ function runOne(
  * process each in order with {@link processWebhookEvent}, and record the result:
  * `processed`, `ignored` (with why), `failed` and due again after the retry policy's
  * backoff with jitter, or — past the policy's attempts, or at once when retrying cannot
- * help — `parked` with a support ticket (`reason: "webhook_parked"`).
+ * help — `parked` with a support ticket (`reason: "webhook_parked"`). Retry or park is
+ * decided by the domain's {@link retryOrPark}; an event is parked only once its ticket
+ * exists, and stays due while the ticket cannot be opened.
  *
- * A storage failure while recording a result ends the pass with that error; the events
- * still claimed come back when their lease ends, and processing them again is safe.
+ * A result the database refuses to record (`storage_refused`) would be refused on every
+ * try: the event is parked at once with a ticket instead. Any other storage failure while
+ * recording a result ends the pass with that error; the events still claimed come back
+ * when their lease ends, and processing them again is safe.
  */
 export function processWebhookInbox(
   ctx: WebhookProcessorContext,
@@ -193,7 +235,7 @@ export function processWebhookInbox(
   const retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
   const problem = retryPolicyProblem(retry);
   if (problem) throw new RangeError(problem.message);
-  const jitter = options.jitter ?? ((eventId, attempt) => unitFraction(`${eventId}:${attempt}`));
+  const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const claimedAt = ctx.deps.clock.now();
   const leaseEnds = claimedAt + leaseMs;

@@ -77,6 +77,30 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     expect(parseRoundTimerJob(fetched[0]?.data)?.timer).toEqual(timer.timer);
   });
 
+  it("a retry of a failed timer is one job per failed-attempt count, however often it is scheduled", async () => {
+    const job = {
+      timerId: "round_3:timer:grace_end",
+      roundId: "round_3",
+      timer: { kind: "grace_end" as const },
+    };
+    const at = Date.now() + 3_600_000;
+    for (let i = 0; i < 3; i++) (await scheduler.scheduleRetry(job, 2, at))._unsafeUnwrap();
+    (await scheduler.scheduleRetry(job, 3, at))._unsafeUnwrap();
+    const second = await boss.getJobById(
+      ROUND_TIMER_QUEUE,
+      deterministicUuid(`retry-of:${job.timerId}:after:2`),
+    );
+    const third = await boss.getJobById(
+      ROUND_TIMER_QUEUE,
+      deterministicUuid(`retry-of:${job.timerId}:after:3`),
+    );
+    expect(parseRoundTimerJob(second?.data)).toEqual({ ...job, attempts: 2 });
+    expect(parseRoundTimerJob(third?.data)).toEqual({ ...job, attempts: 3 });
+    expect(second?.startAfter.getTime()).toBe(at);
+    // Neither is the timer's own job.
+    expect(await boss.getJobById(ROUND_TIMER_QUEUE, deterministicUuid(job.timerId))).toBeNull();
+  });
+
   it("refuses job data that is not a round timer", () => {
     expect(parseRoundTimerJob({ timerId: "t", roundId: "r", timer: { kind: "nope" } })).toBeUndefined();
     expect(
@@ -85,6 +109,9 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
         roundId: "r",
         timer: { kind: "retry_debit", memberId: "m", attempt: 0 },
       }),
+    ).toBeUndefined();
+    expect(
+      parseRoundTimerJob({ timerId: "t", roundId: "r", timer: { kind: "grace_end" }, attempts: -1 }),
     ).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { ManualClock } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
+import { PrismaSupportDesk } from "../../src/support/index.js";
 import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
 import { useTestDatabase } from "../support/index.js";
 import { eventId, stripeEvent } from "./events.js";
@@ -182,6 +183,64 @@ describe("results", () => {
     expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
       status: "ignored",
       outcome: "unknown type",
+    });
+  });
+
+  it("what the database refuses is storage_refused (retrying cannot help), with the SQLSTATE and no row data", async () => {
+    await drain();
+    // 22P05: jsonb cannot hold a NUL character, so this event can never be stored.
+    const unstorable = stripeEvent("payment_intent.processing", {
+      id: "pi_\u0000",
+      object: "payment_intent",
+    });
+    const refusedReceive = (await inbox.receive(unstorable))._unsafeUnwrapErr();
+    expect(refusedReceive).toEqual({
+      type: "storage_refused",
+      code: "storage_refused",
+      message: "webhook receive: refused by the database (SQLSTATE 22P05); the state breaks a stored rule",
+    });
+    expect(await db.prisma.webhookEvent.count({ where: { id: unstorable.id } })).toBe(0);
+
+    const event = anEvent();
+    await inbox.receive(event);
+    await inbox.claimDue("w", clock.now(), 60_000, 1);
+    // 22021: a text column cannot hold a NUL either (an error message quoting a payload can).
+    const refusedMark = await inbox.markFailed(event.id, "w", "upstream said \u0000", clock.now() + 1_000);
+    expect(refusedMark._unsafeUnwrapErr()).toMatchObject({
+      type: "storage_refused",
+      message: expect.stringContaining("(SQLSTATE 22021)"),
+    });
+    expect(refusedMark._unsafeUnwrapErr().message).not.toContain("upstream");
+
+    // 22003: a corrupt row (its attempt count at the column's limit) cannot be counted once more.
+    await db.prisma.webhookEvent.update({ where: { id: event.id }, data: { attempts: 2_147_483_647 } });
+    const refusedCount = await inbox.markFailed(event.id, "w", "down", clock.now() + 1_000);
+    expect(refusedCount._unsafeUnwrapErr()).toMatchObject({
+      type: "storage_refused",
+      message: expect.stringContaining("(SQLSTATE 22003)"),
+    });
+    // Nothing of a refused write is stored: the row is as it was, still leased.
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "received",
+      claimedBy: "w",
+      lastError: undefined,
+    });
+    await db.prisma.webhookEvent.update({ where: { id: event.id }, data: { attempts: 0 } });
+    expect((await inbox.markIgnored(event.id, "w", "done with it"))._unsafeUnwrap()).toBe("marked");
+  });
+
+  it("the support desk reports a ticket the database refuses as ticket_failed, with the SQLSTATE", async () => {
+    const desk = new PrismaSupportDesk(db.prisma, clock);
+    const refused = await desk.openTicket({
+      id: `ticket_${eventId("nul")}`,
+      reason: "webhook_parked",
+      summary: "quoted \u0000 from a payload",
+    });
+    expect(refused._unsafeUnwrapErr()).toEqual({
+      type: "ticket_failed",
+      code: "ticket_failed",
+      message:
+        "open support ticket: refused by the database (SQLSTATE 22021); the state breaks a stored rule",
     });
   });
 

@@ -393,6 +393,92 @@ describe("failures", () => {
     });
   });
 
+  it("a failure the database refuses to record is parked at once with a ticket, not retried forever", async () => {
+    const memberId = unique("m");
+    await seedRound(store, {
+      groupId: unique("grp"),
+      roundId: unique("round"),
+      memberIds: [unique("m"), memberId],
+    });
+    // Stripe's error text quotes something with a NUL, which no PostgreSQL text column holds (22021).
+    reads.mandates.set(`mandate_${memberId}`, {
+      type: "gateway_retryable",
+      code: "rate_limit",
+      message: "slow down \u0000",
+    });
+    const event = stripeEvent("mandate.updated", {
+      id: `mandate_${memberId}`,
+      object: "mandate",
+      status: "active",
+      payment_method: "pm_1",
+    });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, retried: 0, parked: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "parked",
+      attempts: 1,
+      lastError:
+        "storage_refused: webhook mark failed: refused by the database (SQLSTATE 22021); the state breaks a stored rule (while recording rate_limit)",
+    });
+    const ticket = await db.prisma.supportTicket.findUniqueOrThrow({
+      where: { id: `webhook:${event.id}:parked` },
+    });
+    expect(ticket).toMatchObject({ kind: "webhook_parked", status: "open", webhookEventId: event.id });
+    expect(ticket.subject).toContain("was parked at once (retrying cannot help): storage_refused");
+    clock.advance(86_400_000);
+    expect(await pass({ retry })).toMatchObject({ claimed: 0 });
+  });
+
+  it("an outcome the database refuses to record is parked at once with a ticket", async () => {
+    // The inbox is real; this wrapper only makes the recorded reason one PostgreSQL refuses.
+    ctx = {
+      ...ctx,
+      inbox: {
+        receive: (e) => inbox.receive(e),
+        claimDue: (...args) => inbox.claimDue(...args),
+        markProcessed: (...args) => inbox.markProcessed(...args),
+        markIgnored: (id, workerId, reason) => inbox.markIgnored(id, workerId, `${reason} \u0000`),
+        markFailed: (...args) => inbox.markFailed(...args),
+        park: (...args) => inbox.park(...args),
+      },
+    };
+    const event = stripeEvent("balance_settings.updated_by_future_stripe", { id: "x", object: "thing" });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, ignored: 0, retried: 0, parked: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "parked",
+      lastError:
+        "storage_refused: webhook mark ignored: refused by the database (SQLSTATE 22021); the state breaks a stored rule (while recording it as ignored)",
+    });
+    expect(
+      await db.prisma.supportTicket.count({ where: { id: `webhook:${event.id}:parked`, status: "open" } }),
+    ).toBe(1);
+  });
+
+  it("a refusal by storage while processing is parked at once, however the lookup classified it", async () => {
+    const refused = {
+      type: "storage_refused" as const,
+      code: "storage_refused" as const,
+      message: "members by connected account: refused by the database (SQLSTATE 22P02)",
+    };
+    ctx = {
+      ...ctx,
+      members: {
+        byConnectedAccount: () => errAsync(refused),
+        byMandate: () => errAsync(refused),
+        byCustomer: () => errAsync(refused),
+      },
+    };
+    const event = stripeEvent("account.updated", { id: "acct_refused", object: "account" });
+    await inbox.receive(event);
+    expect(await pass({ retry })).toMatchObject({ claimed: 1, retried: 0, parked: 1 });
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "parked",
+      attempts: 1,
+      lastError: `storage_refused: ${refused.message}`,
+    });
+  });
+
   it("events the pass has not started when the lease runs out are left for the next claim", async () => {
     const memberIds = [unique("m"), unique("m")];
     await seedRound(store, { groupId: unique("grp"), roundId: unique("round"), memberIds });

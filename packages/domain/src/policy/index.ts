@@ -1,3 +1,13 @@
 export { classifyFailure, type FailureClass, type FailureRail, isGoneCode } from "./failure-codes.js";
+export {
+  type AttemptFailure,
+  type FailedItem,
+  type JitterSource,
+  jitterFromId,
+  type ParkingTicket,
+  type RetryOrPark,
+  type RetryOrParkContext,
+  retryOrPark,
+} from "./retry-or-park.js";
 export { type RetryPolicy, type RetryPolicyError, retryDelayMs, retryPolicyProblem } from "./retry-policy.js";
 export { DEFAULT_ROUND_POLICY, type RoundPolicy, roundPolicyProblem } from "./round-policy.js";

@@ -1,12 +1,13 @@
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentObjectFact } from "../facts/payment-fact.js";
-import { type RetryPolicy, retryDelayMs } from "../policy/retry-policy.js";
+import { retryOrPark } from "../policy/retry-or-park.js";
+import type { RetryPolicy } from "../policy/retry-policy.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
-import { unitFraction } from "../shared/hash.js";
 import { HOUR_MS, MINUTE_MS } from "../shared/time.js";
 import { applyRoundFact, type FactError } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
 import { type EffectPorts, executeEffect } from "./execute-effect.js";
+import { settleFailure } from "./settle-failure.js";
 
 /** How the dispatcher retries effects whose execution failed (provider down, timeouts). */
 export const DEFAULT_EFFECT_RETRY: RetryPolicy = {
@@ -48,8 +49,9 @@ function feed(
 /**
  * One pass of the outbox dispatcher: claim due effects (a lease, so several dispatchers
  * can run), execute each through the ports, feed the results back to the rounds, and
- * mark it done. A failed execution is retried later with backoff; after the policy's
- * limit — or at once when retrying cannot help — it is parked and a support ticket opened.
+ * mark it done. A failed execution is settled by {@link retryOrPark}: retried later with
+ * backoff and jitter; after the policy's limit — or at once when retrying cannot help — a
+ * support ticket is opened and the effect parked (only once the ticket exists).
  */
 export function dispatchOutbox(
   deps: UseCaseDeps,
@@ -96,35 +98,30 @@ function runOne(
         .map(() => ({ ...report, completed: report.completed + 1 }))
         .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
     )
-    .orElse((f) => {
-      const failedAttempt = record.attempts + 1;
-      const delay = f.retry
-        ? retryDelayMs(retry, failedAttempt, unitFraction(`${effect.id}:${failedAttempt}`))
-        : null;
-      if (delay !== null)
-        return outbox
-          .fail(effect.id, workerId, `${f.code}: ${f.message}`, deps.clock.now() + delay)
-          .map(() => ({ ...report, retried: report.retried + 1 }));
-      // Open the ticket first and park only once it exists: a parked effect nobody hears
-      // of would leave a round waiting forever. If the desk is down, the effect stays
-      // failing and comes back later, when the ticket can be opened.
-      return ports.desk
-        .openTicket({
-          id: `${effect.id}:parked`,
-          reason: "effect_parked",
-          summary: `effect ${effect.id} (${effect.kind}) was parked after ${failedAttempt} attempts: ${f.code}: ${f.message}`,
-        })
-        .andThen(() => outbox.fail(effect.id, workerId, `${f.code}: ${f.message}`, undefined))
-        .map(() => ({ ...report, parked: report.parked + 1 }))
-        .orElse(() =>
-          outbox
-            .fail(
-              effect.id,
-              workerId,
-              `${f.code}: ${f.message} (ticket not opened yet)`,
-              deps.clock.now() + retry.maxDelayMs,
-            )
-            .map(() => ({ ...report, retried: report.retried + 1 })),
-        );
-    });
+    .orElse((f) =>
+      settleFailure(
+        retryOrPark(
+          {
+            itemId: effect.id,
+            attempts: record.attempts,
+            failure: { code: f.code, message: f.message, retryable: f.retry },
+            ticket: {
+              id: `${effect.id}:parked`,
+              reason: "effect_parked",
+              subject: `effect ${effect.id} (${effect.kind})`,
+            },
+          },
+          { policy: retry, now: deps.clock.now() },
+        ),
+        {
+          retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
+          openTicket: (ticket) => ports.desk.openTicket(ticket),
+          park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+        },
+      ).map(({ outcome }) =>
+        outcome === "parked"
+          ? { ...report, parked: report.parked + 1 }
+          : { ...report, retried: report.retried + 1 },
+      ),
+    );
 }

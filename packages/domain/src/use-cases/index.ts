@@ -31,3 +31,4 @@ export {
 export { type OnboardingError, startDebitSetup, startPayoutOnboarding } from "./onboarding.js";
 export { retryOnConflict } from "./retry-on-conflict.js";
 export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";
+export { type FailureSteps, type SettledFailure, settleFailure } from "./settle-failure.js";
