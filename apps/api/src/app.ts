@@ -1,6 +1,7 @@
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { refuseNulCharacters } from "./input.js";
 import { problem, serverProblem } from "./problem.js";
 import { groupRoutes } from "./routes/groups.js";
 import { onboardingRoutes } from "./routes/onboarding.js";
@@ -23,6 +24,7 @@ export function createApp(deps: ApiDeps) {
   const app = new Hono();
   // First, so every answer, a refusal included, carries the id its log lines are under.
   app.use(requestId());
+  app.use(refuseNulCharacters());
   app.get("/health", async (c) => {
     try {
       await deps.ping();
