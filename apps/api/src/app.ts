@@ -1,6 +1,8 @@
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { Hono } from "hono";
-import { problem } from "./problem.js";
+import { requestId } from "hono/request-id";
+import { refuseNulCharacters } from "./input.js";
+import { problem, serverProblem } from "./problem.js";
 import { groupRoutes } from "./routes/groups.js";
 import { onboardingRoutes } from "./routes/onboarding.js";
 import { roundRoutes } from "./routes/rounds.js";
@@ -20,12 +22,15 @@ export interface ApiDeps {
 /** The HTTP API as a Hono app, with no server: tests call `app.request()`. */
 export function createApp(deps: ApiDeps) {
   const app = new Hono();
+  // First, so every answer, a refusal included, carries the id its log lines are under.
+  app.use(requestId());
+  app.use(refuseNulCharacters());
   app.get("/health", async (c) => {
     try {
       await deps.ping();
       return c.json({ status: "ok" });
-    } catch {
-      return problem(c, 503, "database_unavailable", "the database does not answer");
+    } catch (error) {
+      return serverProblem(c, 503, "database_unavailable", causeOf(error), "the database does not answer");
     }
   });
   app.route("/groups", groupRoutes(deps.useCases));
@@ -33,12 +38,11 @@ export function createApp(deps: ApiDeps) {
   app.route("/rounds", roundRoutes(deps.useCases));
   app.route("/webhooks", webhookRoutes(deps.webhooks));
   app.notFound((c) => problem(c, 404, "route_not_found", `no route ${c.req.method} ${c.req.path}`));
-  app.onError((error, c) => {
-    // A bug or lost infrastructure: say so without leaking internals.
-    console.error(
-      JSON.stringify({ level: "error", msg: "unhandled", error: error.message, path: c.req.path }),
-    );
-    return problem(c, 500, "internal_error", "something went wrong on our side");
-  });
+  // A bug or lost infrastructure: logged with its cause, answered without it.
+  app.onError((error, c) => serverProblem(c, 500, "internal_error", causeOf(error)));
   return app;
+}
+
+function causeOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

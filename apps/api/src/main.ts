@@ -1,12 +1,29 @@
-import { serve } from "@hono/node-server";
+import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import { resolveDatabaseUrl } from "@susu/adapters";
 import { createApp } from "./app.js";
 import { createContainer, TOKENS } from "./container.js";
 import { readApiEnv } from "./env.js";
+import { listenForStop, notifyReady, withoutForeignStopHandlers } from "./lifecycle.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
+// Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
+// database, so no request is cut off between its database write and its answer.
+
+/** How long requests in flight get to finish once the API stops; longer ones are cut. */
+const DRAIN_MS = 15_000;
+
+const log = (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}) => {
+  const line = JSON.stringify({ level, service: "susu-api", msg, ...fields });
+  if (level === "error") console.error(line);
+  else console.log(line);
+};
+
 const env = readApiEnv();
-const database = await resolveDatabaseUrl();
+const stopRequested = listenForStop((signal) => {
+  log("warn", "stop forced: exiting without draining", { signal });
+  process.exit(1);
+});
+const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
 const container = createContainer({
   databaseUrl: database.connectionString,
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
@@ -14,17 +31,64 @@ const container = createContainer({
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));
-const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-  console.log(
-    JSON.stringify({ level: "info", service: "susu-api", msg: "listening", port: info.port, host: env.HOST }),
-  );
-});
+const server = createAdaptorServer({ fetch: app.fetch });
 
-async function shutdown(): Promise<void> {
-  server.close();
+async function release(): Promise<void> {
   await container.get(TOKENS.close)();
   await database.close();
-  process.exit(0);
 }
-process.on("SIGINT", () => void shutdown());
-process.on("SIGTERM", () => void shutdown());
+
+try {
+  await listen(server, env.PORT, env.HOST);
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE")
+    log("error", `port ${env.PORT} is already in use: set PORT to a free port`, {
+      port: env.PORT,
+      variable: "PORT",
+    });
+  else log("error", "cannot listen", { port: env.PORT, host: env.HOST, code });
+  await release();
+  process.exit(1);
+}
+log("info", "listening", { port: env.PORT, host: env.HOST });
+notifyReady();
+
+const reason = await stopRequested;
+log("info", "stopping", { reason });
+await drain(server, DRAIN_MS);
+await release();
+log("info", "stopped");
+process.exit(0);
+
+function listen(s: ServerType, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    s.once("error", reject);
+    s.listen(port, host, () => {
+      s.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Stops accepting connections and waits for the requests in flight. Keep-alive connections
+ * are closed as soon as they are idle (a client would otherwise hold the server open), and
+ * whatever is still open after `graceMs` is cut.
+ */
+async function drain(s: ServerType, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+  if (!("closeIdleConnections" in s)) return closed;
+  s.closeIdleConnections();
+  const idle = setInterval(() => s.closeIdleConnections(), 100);
+  const cut = setTimeout(() => {
+    log("warn", "requests still running after the drain period: cutting them", { graceMs });
+    s.closeAllConnections();
+  }, graceMs);
+  try {
+    await closed;
+  } finally {
+    clearInterval(idle);
+    clearTimeout(cut);
+  }
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { GatewayError, UseCaseError } from "@susu/domain";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -11,6 +12,8 @@ export interface Problem {
   readonly code: string;
   readonly detail: string;
   readonly errors?: readonly { readonly path: string; readonly message: string }[];
+  /** On a 5xx: the id under which the cause is logged, for the client to quote. */
+  readonly requestId?: string;
 }
 
 const PROBLEM_BASE = "https://susu.dev/problems/";
@@ -86,9 +89,55 @@ export function problem(
   return c.body(JSON.stringify(body), status, { "content-type": "application/problem+json" });
 }
 
-/** Responds with the problem for a use case's error. */
+/** What a 5xx says when the caller gives no safe detail of its own. */
+const SERVER_DETAIL: Partial<Record<number, string>> = {
+  500: "something went wrong on our side",
+  502: "an upstream service refused the request",
+  503: "a service we depend on is unavailable for a moment; retry the request",
+};
+
+/** The request's id (the `requestId` middleware's), or a new one outside it. */
+function requestIdOf(c: Context): string {
+  const id: unknown = c.get("requestId");
+  return typeof id === "string" ? id : randomUUID();
+}
+
+/**
+ * Responds with a 5xx problem: the stable code, a detail written for clients (`detail`, or
+ * a generic one) and the request id; the cause (a database code, a provider's message, an
+ * exception) goes to the log under that id and never into the response, where it would
+ * show internals to any caller.
+ */
+export function serverProblem(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  cause: string,
+  detail?: string,
+): Response {
+  const requestId = requestIdOf(c);
+  console.error(
+    JSON.stringify({
+      level: "error",
+      service: "susu-api",
+      msg: "request failed",
+      requestId,
+      status,
+      code,
+      cause,
+      method: c.req.method,
+      path: c.req.path,
+    }),
+  );
+  const told = detail ?? SERVER_DETAIL[status] ?? SERVER_DETAIL[500];
+  return problem(c, status, code, `${told} (request id ${requestId})`, { requestId });
+}
+
+/** Responds with the problem for a use case's error; a 5xx keeps its cause in the log. */
 export function useCaseProblem(c: Context, error: UseCaseError): Response {
-  return problem(c, statusOf(error), error.code, error.message);
+  const status = statusOf(error);
+  if (status >= 500) return serverProblem(c, status, error.code, error.message);
+  return problem(c, status, error.code, error.message);
 }
 
 /** Responds with the problem for input that failed validation. */
@@ -104,9 +153,15 @@ export function providerProblem(c: Context, error: UseCaseError | GatewayError):
     case "gateway_retryable":
     case "gateway_outcome_unknown":
       // Safe to repeat: the call is idempotent, so the client retries the same request.
-      return problem(c, 503, error.code, `the payment provider did not answer in time: ${error.message}`);
+      return serverProblem(
+        c,
+        503,
+        error.code,
+        error.message,
+        "the payment provider did not answer in time; repeating the request is safe",
+      );
     case "gateway_definite":
-      return problem(c, 502, error.code, `the payment provider refused: ${error.message}`);
+      return serverProblem(c, 502, error.code, error.message, "the payment provider refused the request");
     default:
       return useCaseProblem(c, error);
   }

@@ -7,14 +7,20 @@ import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { workRoundTimers } from "./jobs/round-timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
+import { listenForStop, notifyReady, withoutForeignStopHandlers } from "./lifecycle.js";
 import { createLogger } from "./logger.js";
 
 // The scheduler process: round timers, the due-round cron, the outbox dispatcher and the
 // Stripe webhook processor. Any number may run at once; pg-boss and outbox leases keep each job
-// worked once. Killed at any point, it resumes from the database.
+// worked once. Killed at any point, it resumes from the database; asked to stop, it finishes
+// the passes and jobs in flight first, so a stop never leaves work for a lease to time out.
 const env = readSchedulerEnv();
 const log = createLogger(env.LOG_LEVEL, "susu-scheduler");
-const database = await resolveDatabaseUrl();
+const stopRequested = listenForStop((signal) => {
+  log.warn({ signal }, "stop forced: exiting without draining");
+  process.exit(1);
+});
+const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
 const workerId = env.SUSU_WORKER_ID ?? `scheduler-${randomUUID().slice(0, 8)}`;
 
 const boss = new PgBoss({ connectionString: database.connectionString, schema: "pgboss" });
@@ -42,17 +48,18 @@ const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   log,
 });
 log.info({ workerId }, "scheduler started");
+notifyReady();
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "scheduler stopping");
+const reason = await stopRequested;
+log.info({ reason }, "scheduler stopping");
+try {
   await Promise.all([dispatcher.stop(), webhooks.stop()]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await container.get(TOKENS.prisma).$disconnect();
   await database.close();
-  process.exit(0);
+} catch (error) {
+  log.error({ error: error instanceof Error ? error.message : String(error) }, "scheduler stop failed");
+  process.exit(1);
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+log.info("scheduler stopped");
+process.exit(0);

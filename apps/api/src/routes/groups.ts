@@ -8,6 +8,7 @@ import {
 } from "@susu/domain";
 import { Hono } from "hono";
 import { z } from "zod";
+import { bodySchema } from "../input.js";
 import { problem, useCaseProblem, validationProblem } from "../problem.js";
 import { groupView, roundView } from "../views.js";
 
@@ -18,28 +19,32 @@ const idSchema = z
   .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only");
 const displayName = z.string().trim().min(1).max(100);
 
-const createGroupSchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]),
-  contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  cadence: z.enum(CADENCES as [string, ...string[]]).transform((c) => c as (typeof CADENCES)[number]),
-  startsAt: z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  payoutOrderMethod: z
-    .enum(PAYOUT_ORDER_METHODS as [string, ...string[]])
-    .transform((m) => m as (typeof PAYOUT_ORDER_METHODS)[number]),
-  rotationsPlanned: z.number().int().min(1).max(12).optional(),
-  creator: z.object({ id: idSchema.optional(), displayName }),
-});
+const createGroupSchema = bodySchema(
+  z.object({
+    name: z.string().trim().min(1).max(100),
+    currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]),
+    contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    cadence: z.enum(CADENCES as [string, ...string[]]).transform((c) => c as (typeof CADENCES)[number]),
+    startsAt: z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    payoutOrderMethod: z
+      .enum(PAYOUT_ORDER_METHODS as [string, ...string[]])
+      .transform((m) => m as (typeof PAYOUT_ORDER_METHODS)[number]),
+    rotationsPlanned: z.number().int().min(1).max(12).optional(),
+    creator: z.object({ id: idSchema.optional(), displayName }),
+  }),
+);
 
-const joinSchema = z.object({ id: idSchema.optional(), displayName });
-const orderSchema = z.union([
-  z.object({ memberIds: z.array(idSchema).min(1).max(50) }),
-  z.object({ seed: z.string().min(8).max(128) }),
-  z.object({ method: z.enum(["join_order", "reverse_join_order"]) }),
-]);
-const swapSchema = z.object({ counterparty: idSchema });
-const acceptSwapSchema = z.object({ proposedBy: idSchema });
-const reassignSchema = z.object({ toMemberId: idSchema });
+const joinSchema = bodySchema(z.object({ id: idSchema.optional(), displayName }));
+const orderSchema = bodySchema(
+  z.union([
+    z.object({ memberIds: z.array(idSchema).min(1).max(50) }),
+    z.object({ seed: z.string().min(8).max(128) }),
+    z.object({ method: z.enum(["join_order", "reverse_join_order"]) }),
+  ]),
+);
+const swapSchema = bodySchema(z.object({ counterparty: idSchema }));
+const acceptSwapSchema = bodySchema(z.object({ proposedBy: idSchema }));
+const reassignSchema = bodySchema(z.object({ toMemberId: idSchema }));
 
 /** The member acting, from the `X-Susu-Member` header (a placeholder until authentication lands). */
 function actorOf(header: string | undefined): string | undefined {

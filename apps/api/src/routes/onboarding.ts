@@ -1,20 +1,25 @@
 import { type PaymentGateway, type UseCaseDeps, useCases } from "@susu/domain";
 import { Hono } from "hono";
 import { z } from "zod";
+import { bodySchema } from "../input.js";
 import { problem, providerProblem, validationProblem } from "../problem.js";
 
-const setupSchema = z.object({
-  /** A new value asks for a new set-up (e.g. after a revoked mandate); the same value repeats safely. */
-  attempt: z.string().trim().min(1).max(64).default("1"),
-});
-const payoutSchema = z.object({
-  refreshUrl: z.url({ protocol: /^https?$/ }),
-  returnUrl: z.url({ protocol: /^https?$/ }),
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/)
-    .default("AU"),
-});
+const setupSchema = bodySchema(
+  z.object({
+    /** A new value asks for a new set-up (e.g. after a revoked mandate); the same value repeats safely. */
+    attempt: z.string().trim().min(1).max(64).default("1"),
+  }),
+);
+const payoutSchema = bodySchema(
+  z.object({
+    refreshUrl: z.url({ protocol: /^https?$/ }),
+    returnUrl: z.url({ protocol: /^https?$/ }),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/)
+      .default("AU"),
+  }),
+);
 
 async function jsonBody(req: Request): Promise<unknown> {
   const text = await req.text();

@@ -1,7 +1,7 @@
 import { DEFAULT_WEBHOOK_TOLERANCE_SECONDS, verifyStripeWebhook, type WebhookInbox } from "@susu/adapters";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { problem } from "../problem.js";
+import { problem, serverProblem } from "../problem.js";
 
 /** Largest webhook body accepted. Stripe's events are far smaller; this only stops abuse. */
 export const WEBHOOK_BODY_MAX_BYTES = 1024 * 1024;
@@ -57,10 +57,11 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       if (verified.isErr()) return problem(c, 400, verified.error.code, verified.error.message);
       const stored = await deps.inbox.receive(verified.value);
       if (stored.isErr())
-        return problem(
+        return serverProblem(
           c,
           503,
           "inbox_unavailable",
+          `${stored.error.code}: ${stored.error.message}`,
           "the event could not be stored; Stripe will deliver it again",
         );
       return c.json({ received: true }, 200);
