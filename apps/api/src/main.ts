@@ -1,9 +1,8 @@
 import { createAdaptorServer, type ServerType } from "@hono/node-server";
-import { resolveDatabaseUrl } from "@susu/adapters";
+import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandlers } from "@susu/adapters";
 import { createApp } from "./app.js";
 import { createContainer, TOKENS } from "./container.js";
 import { readApiEnv } from "./env.js";
-import { listenForStop, notifyReady, withoutForeignStopHandlers } from "./lifecycle.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { PgBossTimerScheduler, resolveDatabaseUrl } from "@susu/adapters";
+import {
+  listenForStop,
+  notifyReady,
+  PgBossTimerScheduler,
+  resolveDatabaseUrl,
+  withoutForeignStopHandlers,
+} from "@susu/adapters";
 import PgBoss from "pg-boss";
 import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv } from "./env.js";
@@ -7,7 +13,6 @@ import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { workRoundTimers } from "./jobs/round-timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
-import { listenForStop, notifyReady, withoutForeignStopHandlers } from "./lifecycle.js";
 import { createLogger } from "./logger.js";
 
 // The scheduler process: round timers, the due-round cron, the outbox dispatcher and the

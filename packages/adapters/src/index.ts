@@ -12,6 +12,7 @@ export {
   settleRoundTimerFailure,
 } from "./pgboss/index.js";
 export * from "./prisma/index.js";
+export * from "./process/index.js";
 export * from "./stripe/index.js";
 export * from "./support/index.js";
 export * from "./webhooks/index.js";

@@ -1,8 +1,6 @@
 // How this process starts and stops inside a tree. `npm start` (scripts/stack.mjs) spawns it
 // with an IPC channel, waits for its ready message, and sends SIGTERM to stop it; systemd,
 // Docker or a shell may also run it alone and signal it directly.
-// The API has the same file (apps/api/src/lifecycle.ts): apps share no package
-// but the domain and the adapters.
 
 /** Why the process was asked to stop. */
 export type StopReason = "SIGINT" | "SIGTERM" | "SIGHUP" | "supervisor_gone";

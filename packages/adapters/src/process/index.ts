@@ -1,0 +1,1 @@
+export { listenForStop, notifyReady, type StopReason, withoutForeignStopHandlers } from "./lifecycle.js";
