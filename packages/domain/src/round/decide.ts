@@ -20,6 +20,7 @@ import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
 import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
 import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
+import { roundIds } from "./round-ids.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
 
 /** What `decide` needs besides the state and the input: the time, and the group's policy. */
@@ -92,32 +93,26 @@ class Draft {
    * `rearm` tells apart timers of one kind armed more than once (the round's version).
    */
   timer(timer: RoundTimer, at: Instant, rearm?: number): void {
-    const base =
-      timer.kind === "retry_debit"
-        ? `${timer.kind}:${timer.memberId}:${timer.attempt}`
-        : timer.kind === "retry_payout"
-          ? `${timer.kind}:${timer.attempt}`
-          : timer.kind;
-    const suffix = rearm === undefined ? base : `${base}:v${rearm}`;
+    const roundId = this.state.id;
     this.effects.push({
       kind: "schedule_timer",
-      id: `${this.state.id}:timer:${suffix}`,
-      roundId: this.state.id,
+      id: roundIds.timer(roundId, timer, rearm),
+      roundId,
       at,
       timer,
     });
   }
 
   notify(
+    id: string,
     to: NotifyAudience,
     template: NotificationTemplate,
-    key: string,
     data: Record<string, string | number>,
   ): void {
     const s = this.state;
     this.effects.push({
       kind: "notify",
-      id: `${s.id}:notify:${template}:${key}`,
+      id,
       groupId: s.groupId,
       roundId: s.id,
       to,
@@ -126,16 +121,9 @@ class Draft {
     });
   }
 
-  ticket(reason: TicketReason, key: string, summary: string): void {
+  ticket(id: string, reason: TicketReason, summary: string): void {
     const s = this.state;
-    this.effects.push({
-      kind: "open_ticket",
-      id: `${s.id}:ticket:${reason}:${key}`,
-      groupId: s.groupId,
-      roundId: s.id,
-      reason,
-      summary,
-    });
+    this.effects.push({ kind: "open_ticket", id, groupId: s.groupId, roundId: s.id, reason, summary });
   }
 
   done(): Step {
@@ -210,7 +198,7 @@ function requestDebit(d: Draft, memberId: MemberId): void {
   const c = d.contribution(memberId);
   if (!c) return;
   const number = c.attempts.length + 1;
-  const effectId = `${s.id}:contribution:${memberId}:attempt:${number}`;
+  const effectId = roundIds.debit(s.id, memberId, number);
   const { retryAt: _retryAt, ...rest } = c;
   d.updateContribution(memberId, () => ({
     ...rest,
@@ -281,7 +269,7 @@ function debitProcessing(d: Draft, memberId: MemberId, attempt: number, paymentI
   if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
   const posted = d.ledger(
     debitInitiated({
-      id: `${a.effectId}:initiated`,
+      id: roundIds.ledger.debitInitiated(a.effectId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
@@ -303,7 +291,7 @@ function debitSucceeded(
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
   if (!a.initiatedPosted) {
     // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
+    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
     if (posted.isErr()) return err(posted.error);
   }
   d.updateAttempt(memberId, attempt, {
@@ -312,7 +300,7 @@ function debitSucceeded(
     chargeId,
     initiatedPosted: true,
   });
-  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
+  const settled = d.ledger(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   if (settled.isErr()) return err(settled.error);
   const { retryAt: _r, ...rest } = c;
   d.updateContribution(memberId, (x) => ({ ...rest, attempts: x.attempts, status: "succeeded" }));
@@ -327,8 +315,8 @@ function debitSucceeded(
     default:
       // A success after the round moved on (cannot normally happen): keep the money visible.
       d.ticket(
+        roundIds.ticket.lateDebitSuccess(d.state.id, memberId, attempt),
         "unexpected_money",
-        `late_success:${memberId}:${attempt}`,
         `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`,
       );
       return d.done();
@@ -350,14 +338,14 @@ function successAfterFailure(
 ): Step {
   const ref = ledgerRef(d.state, c.memberId, c.amountMinor, d.ctx.now);
   if (!a.initiatedPosted) {
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
+    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
     if (posted.isErr()) return err(posted.error);
   } else {
     // debitFailed undid the initiation; initiate again so settling balances.
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated:late`, ...ref }));
+    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiatedLate(a.effectId), ...ref }));
     if (posted.isErr()) return err(posted.error);
   }
-  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
+  const settled = d.ledger(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   if (settled.isErr()) return err(settled.error);
   d.updateAttempt(c.memberId, a.number, {
     status: "succeeded",
@@ -366,14 +354,16 @@ function successAfterFailure(
     initiatedPosted: true,
   });
   d.ticket(
+    roundIds.ticket.lateDebitSuccess(d.state.id, c.memberId, a.number),
     "unexpected_money",
-    `late_success:${c.memberId}:${a.number}`,
     `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it`,
   );
-  d.notify({ kind: "admins" }, "unexpected_money", `${c.memberId}:${a.number}`, {
-    memberId: c.memberId,
-    paymentIntentId,
-  });
+  d.notify(
+    roundIds.notice.lateDebitSuccess(d.state.id, c.memberId, a.number),
+    { kind: "admins" },
+    "unexpected_money",
+    { memberId: c.memberId, paymentIntentId },
+  );
   return d.done();
 }
 
@@ -398,7 +388,10 @@ function debitFailedInput(
   });
   if (a.initiatedPosted) {
     const undone = d.ledger(
-      debitFailed({ id: `${a.effectId}:failed`, ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now) }),
+      debitFailed({
+        id: roundIds.ledger.debitFailed(a.effectId),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
     );
     if (undone.isErr()) return err(undone.error);
   }
@@ -410,17 +403,18 @@ function debitFailedInput(
   const deadline = s.collectionDeadlineAt ?? Number.POSITIVE_INFINITY;
   const delay =
     failureClass === "retryable"
-      ? retryDelayMs(d.ctx.policy.debitRetry, attempt, unitFraction(`${a.effectId}:retry`))
+      ? retryDelayMs(d.ctx.policy.debitRetry, attempt, unitFraction(roundIds.seed.debitRetry(a.effectId)))
       : null;
   if (delay !== null && d.ctx.now + delay < deadline) {
     const retryAt = d.ctx.now + delay;
     d.updateContribution(memberId, (x) => ({ ...x, status: "retry_scheduled", retryAt }));
     d.timer({ kind: "retry_debit", memberId, attempt: attempt + 1 }, retryAt);
-    d.notify({ kind: "member", memberId }, "contribution_retry_scheduled", `${memberId}:${attempt}`, {
-      memberId,
-      failureCode,
-      retryAt: isoString(retryAt),
-    });
+    d.notify(
+      roundIds.notice.contributionRetryScheduled(s.id, memberId, attempt),
+      { kind: "member", memberId },
+      "contribution_retry_scheduled",
+      { memberId, failureCode, retryAt: isoString(retryAt) },
+    );
     return d.done();
   }
   d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
@@ -430,8 +424,18 @@ function debitFailedInput(
     permanent: failureClass === "permanent" ? "yes" : "no",
     deadline: isoString(deadline),
   };
-  d.notify({ kind: "member", memberId }, "contribution_failed", `${memberId}:${attempt}`, data);
-  d.notify({ kind: "admins" }, "contribution_failed", `admins:${memberId}:${attempt}`, data);
+  d.notify(
+    roundIds.notice.contributionFailed(s.id, memberId, attempt),
+    { kind: "member", memberId },
+    "contribution_failed",
+    data,
+  );
+  d.notify(
+    roundIds.notice.contributionFailedToAdmins(s.id, memberId, attempt),
+    { kind: "admins" },
+    "contribution_failed",
+    data,
+  );
   return d.done();
 }
 
@@ -494,7 +498,7 @@ function requestRefund(d: Draft, memberId: MemberId): void {
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_requested" }));
   d.effects.push({
     kind: "refund",
-    id: `${d.state.id}:refund:${memberId}`,
+    id: roundIds.refund(d.state.id, memberId),
     roundId: d.state.id,
     groupId: d.state.groupId,
     memberId,
@@ -513,7 +517,9 @@ function startRefunding(d: Draft, reason: string): Step {
     else if (c.status === "retry_scheduled")
       d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
   }
-  d.notify({ kind: "all_members" }, "round_cancelling", "all", { reason });
+  d.notify(roundIds.notice.roundCancelling(d.state.id), { kind: "all_members" }, "round_cancelling", {
+    reason,
+  });
   return finishRefundingIfDone(d);
 }
 
@@ -529,12 +535,14 @@ function finishRefundingIfDone(d: Draft): Step {
   d.set({ status: "cancelled", endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
-    id: `${s.id}:ended`,
+    id: roundIds.roundEnded(s.id),
     groupId: s.groupId,
     roundId: s.id,
     outcome: { cancelled: true },
   });
-  d.notify({ kind: "all_members" }, "round_cancelled", "all", { reason: s.blockedReason ?? "cancelled" });
+  d.notify(roundIds.notice.roundCancelled(s.id), { kind: "all_members" }, "round_cancelled", {
+    reason: s.blockedReason ?? "cancelled",
+  });
   return d.done();
 }
 
@@ -552,7 +560,7 @@ function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
   const posted = d.ledger(
     contributionRefunded({
-      id: `${d.state.id}:refund:${memberId}:ledger`,
+      id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
@@ -566,21 +574,32 @@ function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): S
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
     d.ticket(
+      roundIds.ticket.refundFailedAfterSuccess(d.state.id, memberId),
       "refund_failed",
-      `${memberId}:after_success`,
       `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded`,
     );
-    d.notify({ kind: "admins" }, "refund_failed", `${memberId}:after_success`, { memberId, failureCode });
+    d.notify(
+      roundIds.notice.refundFailedAfterSuccess(d.state.id, memberId),
+      { kind: "admins" },
+      "refund_failed",
+      {
+        memberId,
+        failureCode,
+      },
+    );
     return d.done();
   }
   if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
+    roundIds.ticket.refundFailed(d.state.id, memberId),
     "refund_failed",
-    memberId,
     `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`,
   );
-  d.notify({ kind: "admins" }, "refund_failed", memberId, { memberId, failureCode });
+  d.notify(roundIds.notice.refundFailed(d.state.id, memberId), { kind: "admins" }, "refund_failed", {
+    memberId,
+    failureCode,
+  });
   return d.done();
 }
 
@@ -603,7 +622,7 @@ function startPayout(d: Draft): Step {
       payouts.push(prior);
       continue;
     }
-    const effectId = `${s.id}:transfer:${c.memberId}:attempt:${attempt}`;
+    const effectId = roundIds.transfer(s.id, c.memberId, attempt);
     payouts.push({
       sourceMemberId: c.memberId,
       sourceChargeId: charge.chargeId,
@@ -631,20 +650,29 @@ function startPayout(d: Draft): Step {
   d.state = { ...rest, status: "paying_out", payoutAttempt: attempt, payouts };
   // The round paused the group when it blocked; unblocked, it resumes the group too.
   if (wasBlocked)
-    d.effects.push({ kind: "resume_group", id: `${s.id}:resume:${s.version}`, groupId: s.groupId });
+    d.effects.push({ kind: "resume_group", id: roundIds.resumeGroup(s.id, s.version), groupId: s.groupId });
   return payoutCompleteIfDone(d);
 }
 
 function block(d: Draft, reason: string): Step {
   const s = d.state;
   // The round's version makes each block's notices and ticket new (a block after a resume is news).
-  const key = `${s.recipientMemberId}:${s.payoutAttempt}:v${s.version}`;
+  const key = [s.id, s.recipientMemberId, s.payoutAttempt, s.version] as const;
   d.set({ status: "payout_blocked", blockedReason: reason });
-  d.effects.push({ kind: "pause_group", id: `${s.id}:pause:${key}`, groupId: s.groupId, reason });
+  d.effects.push({ kind: "pause_group", id: roundIds.pauseGroup(...key), groupId: s.groupId, reason });
   const data = { recipientMemberId: s.recipientMemberId, reason };
-  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_blocked", key, data);
-  d.notify({ kind: "admins" }, "payout_blocked", `admins:${key}`, data);
-  d.ticket("payout_blocked", key, `payout of round ${s.id} to ${s.recipientMemberId} is blocked: ${reason}`);
+  d.notify(
+    roundIds.notice.payoutBlocked(...key),
+    { kind: "member", memberId: s.recipientMemberId },
+    "payout_blocked",
+    data,
+  );
+  d.notify(roundIds.notice.payoutBlockedToAdmins(...key), { kind: "admins" }, "payout_blocked", data);
+  d.ticket(
+    roundIds.ticket.payoutBlocked(...key),
+    "payout_blocked",
+    `payout of round ${s.id} to ${s.recipientMemberId} is blocked: ${reason}`,
+  );
   return d.done();
 }
 
@@ -655,17 +683,18 @@ function payoutCompleteIfDone(d: Draft): Step {
   d.set({ status: "paid_out", endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
-    id: `${s.id}:ended`,
+    id: roundIds.roundEnded(s.id),
     groupId: s.groupId,
     roundId: s.id,
     outcome: { paidTo: s.recipientMemberId },
   });
   const total = s.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
-  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_sent", s.recipientMemberId, {
-    recipientMemberId: s.recipientMemberId,
-    amountMinor: total,
-    currency: s.currency,
-  });
+  d.notify(
+    roundIds.notice.payoutSent(s.id, s.recipientMemberId),
+    { kind: "member", memberId: s.recipientMemberId },
+    "payout_sent",
+    { recipientMemberId: s.recipientMemberId, amountMinor: total, currency: s.currency },
+  );
   return d.done();
 }
 
@@ -677,11 +706,11 @@ function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, tr
     // An earlier attempt, recorded as failed, did create a transfer: money moved that the
     // round does not count. Make it visible; never ignore money.
     d.ticket(
+      roundIds.ticket.lateTransfer(d.state.id, transferId),
       "unexpected_money",
-      `transfer:${transferId}`,
       `transfer ${transferId} (attempt ${attempt} from ${sourceMemberId}) was created after susu recorded it as failed`,
     );
-    d.notify({ kind: "admins" }, "unexpected_money", `transfer:${transferId}`, {
+    d.notify(roundIds.notice.lateTransfer(d.state.id, transferId), { kind: "admins" }, "unexpected_money", {
       transferId,
       sourceMemberId,
     });
@@ -693,7 +722,7 @@ function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, tr
   d.set({ payoutFailures: 0 });
   const posted = d.ledger(
     payoutTransferred({
-      id: `${p.effectId}:ledger`,
+      id: roundIds.ledger.payoutTransferred(p.effectId),
       roundId: d.state.id,
       recipientMemberId: d.state.recipientMemberId,
       amount: money(p.amountMinor, d.state.currency),
@@ -719,7 +748,11 @@ function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, fai
   if (!firstOfAttempt) return d.done();
   const failures = d.state.payoutFailures + 1;
   d.set({ payoutFailures: failures });
-  const delay = retryDelayMs(d.ctx.policy.payoutRetry, failures, unitFraction(`${p.effectId}:retry`));
+  const delay = retryDelayMs(
+    d.ctx.policy.payoutRetry,
+    failures,
+    unitFraction(roundIds.seed.payoutRetry(p.effectId)),
+  );
   if (delay === null) return block(d, `payout transfers kept failing (${failureCode}); retries exhausted`);
   d.timer({ kind: "retry_payout", attempt: d.state.payoutAttempt + 1 }, d.ctx.now + delay);
   return d.done();
@@ -791,7 +824,7 @@ function transferReversedInput(
   });
   const posted = d.ledger(
     transferReversed({
-      id: `${p.effectId}:reversed:${reversedMinor}`,
+      id: roundIds.ledger.transferReversed(p.effectId, reversedMinor),
       roundId: d.state.id,
       memberId: d.state.recipientMemberId,
       amount: money(amountMinor, d.state.currency),
@@ -800,14 +833,16 @@ function transferReversedInput(
   );
   if (posted.isErr()) return err(posted.error);
   d.ticket(
+    roundIds.ticket.transferReversed(d.state.id, transferId, reversedMinor),
     "transfer_reversed",
-    `${transferId}:${reversedMinor}`,
     `transfer ${transferId} of round ${d.state.id}: ${amountMinor} reversed`,
   );
-  d.notify({ kind: "admins" }, "transfer_reversed", `${transferId}:${reversedMinor}`, {
-    transferId,
-    amountMinor,
-  });
+  d.notify(
+    roundIds.notice.transferReversed(d.state.id, transferId, reversedMinor),
+    { kind: "admins" },
+    "transfer_reversed",
+    { transferId, amountMinor },
+  );
   return d.done();
 }
 
@@ -836,25 +871,31 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   const posted = afterPayout
     ? d.ledger(
         disputeLoss({
-          id: `${s.id}:dispute:${disputeId}`,
+          id: roundIds.ledger.disputeLoss(s.id, disputeId),
           ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
         }),
       )
     : c.status === "succeeded"
       ? d.ledger(
           contributionRefunded({
-            id: `${s.id}:dispute:${disputeId}:withdrawn`,
+            id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
             ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
           }),
         )
       : ok(undefined);
   if (posted.isErr()) return err(posted.error);
   d.ticket(
+    afterPayout
+      ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
+      : roundIds.ticket.dispute(s.id, disputeId),
     afterPayout ? "dispute_after_payout" : "dispute",
-    disputeId,
     `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
-  d.notify({ kind: "admins" }, "dispute_opened", disputeId, { memberId, disputeId, amountMinor });
+  d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
+    memberId,
+    disputeId,
+    amountMinor,
+  });
   if (s.status === "settled") {
     // The pot is short again. Its deadline timer may have fired (and been ignored) while it
     // was settled, so arm a fresh one — or, if the deadline has passed, refund at once.

@@ -24,4 +24,5 @@ export {
   TICKET_REASONS,
   type TicketReason,
 } from "./round-effect.js";
+export { roundIds } from "./round-ids.js";
 export type { RoundInput, RoundTimer } from "./round-input.js";

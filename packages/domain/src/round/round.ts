@@ -4,6 +4,7 @@ import type { CurrencyCode } from "../money/index.js";
 import type { FailureClass } from "../policy/failure-codes.js";
 import type { Instant } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
+import { roundIds } from "./round-ids.js";
 
 /**
  * The life of a round. Happy path: `scheduled → collecting → settled → paying_out →
@@ -151,7 +152,7 @@ export function newRound(input: NewRound): Result<Round, RoundError> {
     contributionMinor: input.contributionMinor,
     status: "scheduled",
     scheduledFor: input.scheduledFor,
-    transferGroup: `round_${input.id}`,
+    transferGroup: roundIds.transferGroup(input.id),
     contributions: [...input.contributorIds].sort().map((memberId) => ({
       memberId,
       amountMinor: input.contributionMinor,
