@@ -18,10 +18,11 @@ import type { RoundPolicy } from "../policy/round-policy.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
+import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
 import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
+import { moveRound, type RoundMovePatch } from "./round-transitions.js";
 
 /** What `decide` needs besides the state and the input: the time, and the group's policy. */
 export interface DecideContext {
@@ -43,6 +44,9 @@ export interface RoundDecision {
 
 type Step = Result<RoundDecision, RoundError>;
 
+/** The input of one type, so each handler sees its own fields by name. */
+type InputOf<T extends RoundInput["type"]> = Extract<RoundInput, { readonly type: T }>;
+
 /** Accumulates the state and effects of one decision. Local to `decide`, so `decide` stays pure. */
 class Draft {
   state: Round;
@@ -54,8 +58,14 @@ class Draft {
     this.state = initial;
   }
 
-  set(patch: Partial<Round>): void {
+  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
+  set(patch: RoundMovePatch): void {
     this.state = { ...this.state, ...patch };
+  }
+
+  /** Moves the round to `status` (with `patch`); throws if `ROUND_TRANSITIONS` does not allow it. */
+  moveTo(status: RoundStatus, patch?: RoundMovePatch): void {
+    this.state = moveRound(this.state, status, patch);
   }
 
   contribution(memberId: MemberId): Contribution | undefined {
@@ -81,10 +91,17 @@ class Draft {
     });
   }
 
-  ledger(tx: Result<LedgerTransaction, LedgerError>): Result<void, RoundError> {
-    if (tx.isErr()) return err(roundError("ledger_rejected", `${tx.error.code}: ${tx.error.message}`));
+  /**
+   * Posts a ledger transaction. A round in a valid state only builds valid postings
+   * (its ids are checked where they are made, its amounts are positive), so a refusal
+   * here is a bug to fix, not an outcome to handle: it throws.
+   */
+  post(tx: Result<LedgerTransaction, LedgerError>): void {
+    if (tx.isErr())
+      throw new Error(
+        `round ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
+      );
     this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
-    return ok(undefined);
   }
 
   /**
@@ -150,8 +167,8 @@ function ignore(state: Round, reason: string): Step {
 /**
  * The round's state machine: given the current state and an input, the next state and
  * the effects to carry out. Pure: no I/O, no clock, no randomness (retry jitter is derived
- * from the attempt's stable id). Inputs that do not apply are ignored, never errors;
- * invalid commands from people are errors with a stable code.
+ * from the attempt's stable id). Inputs that do not apply are ignored, never errors; invalid commands from people are errors with a stable code. A move outside
+ * `ROUND_TRANSITIONS` or a posting the ledger refuses throws: both are bugs.
  */
 export function decide(state: Round, input: RoundInput, ctx: DecideContext): Step {
   const d = new Draft(state, ctx);
@@ -159,35 +176,35 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
     case "open":
       return open(d);
     case "retry_contribution":
-      return retryContribution(d, input.memberId);
+      return retryContribution(d, input);
     case "cancel":
-      return cancel(d, input.reason);
+      return cancel(d, input);
     case "resume_payout":
       return resumePayout(d);
     case "reassign_payout":
-      return reassignPayout(d, input.toMemberId, input.toCanReceive);
+      return reassignPayout(d, input);
     case "timer":
-      return onTimer(d, input.timer);
+      return onTimer(d, input);
     case "debit_processing":
-      return debitProcessing(d, input.memberId, input.attempt, input.paymentIntentId);
+      return debitProcessing(d, input);
     case "debit_succeeded":
-      return debitSucceeded(d, input.memberId, input.attempt, input.paymentIntentId, input.chargeId);
+      return debitSucceeded(d, input);
     case "debit_failed":
-      return debitFailedInput(d, input.memberId, input.attempt, input.failureCode, input.paymentIntentId);
+      return debitFailedInput(d, input);
     case "refund_succeeded":
-      return refundSucceeded(d, input.memberId, input.refundId);
+      return refundSucceeded(d, input);
     case "refund_failed":
-      return refundFailedInput(d, input.memberId, input.failureCode);
+      return refundFailedInput(d, input);
     case "transfer_created":
-      return transferCreated(d, input.sourceMemberId, input.attempt, input.transferId);
+      return transferCreated(d, input);
     case "transfer_failed":
-      return transferFailed(d, input.sourceMemberId, input.attempt, input.failureCode);
+      return transferFailed(d, input);
     case "transfer_reversed":
-      return transferReversedInput(d, input.sourceMemberId, input.transferId, input.amountMinor);
+      return transferReversedInput(d, input);
     case "recipient_readiness":
-      return recipientReadiness(d, input.canReceive);
+      return recipientReadiness(d, input);
     case "dispute_opened":
-      return disputeOpened(d, input.memberId, input.disputeId, input.amountMinor);
+      return disputeOpened(d, input);
   }
 }
 
@@ -224,13 +241,13 @@ function requestDebit(d: Draft, memberId: MemberId): void {
 function open(d: Draft): Step {
   if (d.state.status !== "scheduled") return ignore(d.state, `round is ${d.state.status}, not scheduled`);
   const deadline = d.ctx.now + d.ctx.policy.collectionWindowMs;
-  d.set({ status: "collecting", openedAt: d.ctx.now, collectionDeadlineAt: deadline });
+  d.moveTo("collecting", { openedAt: d.ctx.now, collectionDeadlineAt: deadline });
   for (const c of d.state.contributions) requestDebit(d, c.memberId);
   d.timer({ kind: "collection_deadline" }, deadline);
   return d.done();
 }
 
-function retryContribution(d: Draft, memberId: MemberId): Step {
+function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
@@ -245,7 +262,7 @@ function retryContribution(d: Draft, memberId: MemberId): Step {
         `the contribution is ${c.status} and the round is ${s.status}`,
       ),
     );
-  if (s.status === "settled") d.set({ status: "collecting" });
+  if (s.status === "settled") d.moveTo("collecting");
   requestDebit(d, memberId);
   return d.done();
 }
@@ -260,48 +277,42 @@ function findAttempt(
   return c && a ? [c, a] : undefined;
 }
 
-function debitProcessing(d: Draft, memberId: MemberId, attempt: number, paymentIntentId: string): Step {
+function debitProcessing(
+  d: Draft,
+  { memberId, attempt, paymentIntentId }: InputOf<"debit_processing">,
+): Step {
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
   if (a.status !== "requested") return ignore(d.state, `debit attempt is already ${a.status}`);
   d.updateAttempt(memberId, attempt, { status: "processing", paymentIntentId, initiatedPosted: true });
   if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
-  const posted = d.ledger(
+  d.post(
     debitInitiated({
       id: roundIds.ledger.debitInitiated(a.effectId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
-  return posted.andThen(() => d.done());
+  return d.done();
 }
 
-function debitSucceeded(
-  d: Draft,
-  memberId: MemberId,
-  attempt: number,
-  paymentIntentId: string,
-  chargeId: string,
-): Step {
+function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
+  const { memberId, attempt, paymentIntentId, chargeId } = input;
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
   if (a.status === "succeeded") return ignore(d.state, "debit attempt is already succeeded");
-  if (a.status === "failed") return successAfterFailure(d, c, a, paymentIntentId, chargeId);
+  if (a.status === "failed") return successAfterFailure(d, c, a, input);
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
-  if (!a.initiatedPosted) {
-    // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
-    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  }
+  // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
+  if (!a.initiatedPosted) d.post(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
   d.updateAttempt(memberId, attempt, {
     status: "succeeded",
     paymentIntentId,
     chargeId,
     initiatedPosted: true,
   });
-  const settled = d.ledger(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
-  if (settled.isErr()) return err(settled.error);
+  d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   const { retryAt: _r, ...rest } = c;
   d.updateContribution(memberId, (x) => ({ ...rest, attempts: x.attempts, status: "succeeded" }));
 
@@ -333,20 +344,19 @@ function successAfterFailure(
   d: Draft,
   c: Contribution,
   a: DebitAttempt,
-  paymentIntentId: string,
-  chargeId: string,
+  { paymentIntentId, chargeId }: InputOf<"debit_succeeded">,
 ): Step {
   const ref = ledgerRef(d.state, c.memberId, c.amountMinor, d.ctx.now);
-  if (!a.initiatedPosted) {
-    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  } else {
-    // debitFailed undid the initiation; initiate again so settling balances.
-    const posted = d.ledger(debitInitiated({ id: roundIds.ledger.debitInitiatedLate(a.effectId), ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  }
-  const settled = d.ledger(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
-  if (settled.isErr()) return err(settled.error);
+  // If the failure undid the initiation, initiate again (under a new id) so settling balances.
+  d.post(
+    debitInitiated({
+      id: a.initiatedPosted
+        ? roundIds.ledger.debitInitiatedLate(a.effectId)
+        : roundIds.ledger.debitInitiated(a.effectId),
+      ...ref,
+    }),
+  );
+  d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   d.updateAttempt(c.memberId, a.number, {
     status: "succeeded",
     paymentIntentId,
@@ -367,13 +377,8 @@ function successAfterFailure(
   return d.done();
 }
 
-function debitFailedInput(
-  d: Draft,
-  memberId: MemberId,
-  attempt: number,
-  failureCode: string,
-  paymentIntentId: string | undefined,
-): Step {
+function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {
+  const { memberId, attempt, failureCode, paymentIntentId } = input;
   const found = findAttempt(d, memberId, attempt);
   if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
@@ -386,15 +391,13 @@ function debitFailedInput(
     failureClass,
     ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
   });
-  if (a.initiatedPosted) {
-    const undone = d.ledger(
+  if (a.initiatedPosted)
+    d.post(
       debitFailed({
         id: roundIds.ledger.debitFailed(a.effectId),
         ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
       }),
     );
-    if (undone.isErr()) return err(undone.error);
-  }
   const s = d.state;
   if (s.status !== "collecting") {
     d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
@@ -441,7 +444,7 @@ function debitFailedInput(
 
 // ---------------------------------------------------------------- timers
 
-function onTimer(d: Draft, timer: RoundTimer): Step {
+function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
   const s = d.state;
   switch (timer.kind) {
     case "collection_deadline": {
@@ -483,7 +486,7 @@ function onTimer(d: Draft, timer: RoundTimer): Step {
 }
 
 function settle(d: Draft): Step {
-  d.set({ status: "settled" });
+  d.moveTo("settled");
   if (d.ctx.policy.payoutDelayMs === 0) return startPayout(d);
   d.timer({ kind: "payout_due" }, d.ctx.now + d.ctx.policy.payoutDelayMs, d.state.version);
   return d.done();
@@ -509,7 +512,7 @@ function requestRefund(d: Draft, memberId: MemberId): void {
 }
 
 function startRefunding(d: Draft, reason: string): Step {
-  d.set({ status: "refunding", blockedReason: reason });
+  d.moveTo("refunding", { blockedReason: reason });
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
     // No new attempt will be made. (A debit still awaited may yet be created by an effect
@@ -532,7 +535,7 @@ function finishRefundingIfDone(d: Draft): Step {
       (c.status === "awaiting_debit" && c.attempts.some((a) => a.status === "requested")),
   );
   if (waiting || s.contributions.some((c) => c.status === "refund_failed")) return d.done();
-  d.set({ status: "cancelled", endedAt: d.ctx.now });
+  d.moveTo("cancelled", { endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
     id: roundIds.roundEnded(s.id),
@@ -546,40 +549,40 @@ function finishRefundingIfDone(d: Draft): Step {
   return d.done();
 }
 
-function cancel(d: Draft, reason: string): Step {
+function cancel(d: Draft, { reason }: InputOf<"cancel">): Step {
   const s = d.state;
   if (s.status !== "scheduled" && s.status !== "collecting" && s.status !== "settled")
     return err(roundError("round_not_cancellable", `a round that is ${s.status} cannot be cancelled`));
   return startRefunding(d, reason);
 }
 
-function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
+function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succeeded">): Step {
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
     return ignore(d.state, `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
-  const posted = d.ledger(
+  d.post(
     contributionRefunded({
       id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   return finishRefundingIfDone(d);
 }
 
-function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): Step {
+function refundFailedInput(d: Draft, { memberId, failureCode }: InputOf<"refund_failed">): Step {
   const c = d.contribution(memberId);
+  const roundId = d.state.id;
   if (c?.status === "refunded") {
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
     d.ticket(
-      roundIds.ticket.refundFailedAfterSuccess(d.state.id, memberId),
+      roundIds.ticket.refundFailedAfterSuccess(roundId, memberId),
       "refund_failed",
       `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded`,
     );
     d.notify(
-      roundIds.notice.refundFailedAfterSuccess(d.state.id, memberId),
+      roundIds.notice.refundFailedAfterSuccess(roundId, memberId),
       { kind: "admins" },
       "refund_failed",
       {
@@ -592,11 +595,11 @@ function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): S
   if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
-    roundIds.ticket.refundFailed(d.state.id, memberId),
+    roundIds.ticket.refundFailed(roundId, memberId),
     "refund_failed",
     `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`,
   );
-  d.notify(roundIds.notice.refundFailed(d.state.id, memberId), { kind: "admins" }, "refund_failed", {
+  d.notify(roundIds.notice.refundFailed(roundId, memberId), { kind: "admins" }, "refund_failed", {
     memberId,
     failureCode,
   });
@@ -646,8 +649,7 @@ function startPayout(d: Draft): Step {
     });
   }
   const wasBlocked = s.status === "payout_blocked";
-  const { blockedReason: _b, ...rest } = d.state;
-  d.state = { ...rest, status: "paying_out", payoutAttempt: attempt, payouts };
+  d.moveTo("paying_out", { payoutAttempt: attempt, payouts });
   // The round paused the group when it blocked; unblocked, it resumes the group too.
   if (wasBlocked)
     d.effects.push({ kind: "resume_group", id: roundIds.resumeGroup(s.id, s.version), groupId: s.groupId });
@@ -658,7 +660,7 @@ function block(d: Draft, reason: string): Step {
   const s = d.state;
   // The round's version makes each block's notices and ticket new (a block after a resume is news).
   const key = [s.id, s.recipientMemberId, s.payoutAttempt, s.version] as const;
-  d.set({ status: "payout_blocked", blockedReason: reason });
+  d.moveTo("payout_blocked", { blockedReason: reason });
   d.effects.push({ kind: "pause_group", id: roundIds.pauseGroup(...key), groupId: s.groupId, reason });
   const data = { recipientMemberId: s.recipientMemberId, reason };
   d.notify(
@@ -680,7 +682,7 @@ function payoutCompleteIfDone(d: Draft): Step {
   const s = d.state;
   if (s.status !== "paying_out" || !s.payouts.every((p) => p.status === "created" || p.status === "reversed"))
     return d.done();
-  d.set({ status: "paid_out", endedAt: d.ctx.now });
+  d.moveTo("paid_out", { endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
     id: roundIds.roundEnded(s.id),
@@ -698,7 +700,10 @@ function payoutCompleteIfDone(d: Draft): Step {
   return d.done();
 }
 
-function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, transferId: string): Step {
+function transferCreated(
+  d: Draft,
+  { sourceMemberId, attempt, transferId }: InputOf<"transfer_created">,
+): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
   if (!p) return ignore(d.state, `no transfer from ${sourceMemberId}`);
   if (p.attempt !== attempt) {
@@ -720,7 +725,7 @@ function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, tr
     return ignore(d.state, `transfer already ${p.status}`);
   d.updatePayout(sourceMemberId, { status: "created", transferId });
   d.set({ payoutFailures: 0 });
-  const posted = d.ledger(
+  d.post(
     payoutTransferred({
       id: roundIds.ledger.payoutTransferred(p.effectId),
       roundId: d.state.id,
@@ -729,11 +734,13 @@ function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, tr
       occurredAt: d.ctx.now,
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   return payoutCompleteIfDone(d);
 }
 
-function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, failureCode: string): Step {
+function transferFailed(
+  d: Draft,
+  { sourceMemberId, attempt, failureCode }: InputOf<"transfer_failed">,
+): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
   if (!p || p.attempt !== attempt || p.status !== "requested")
     return ignore(d.state, `no pending transfer attempt ${attempt} from ${sourceMemberId}`);
@@ -758,7 +765,7 @@ function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, fai
   return d.done();
 }
 
-function recipientReadiness(d: Draft, canReceive: boolean): Step {
+function recipientReadiness(d: Draft, { canReceive }: InputOf<"recipient_readiness">): Step {
   const s = d.state;
   if (s.recipientCanReceive === canReceive) return ignore(s, "recipient readiness unchanged");
   d.set({ recipientCanReceive: canReceive });
@@ -776,7 +783,7 @@ function resumePayout(d: Draft): Step {
   return startPayout(d);
 }
 
-function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): Step {
+function reassignPayout(d: Draft, { toMemberId, toCanReceive }: InputOf<"reassign_payout">): Step {
   const s = d.state;
   if (s.status !== "payout_blocked")
     return err(
@@ -808,9 +815,7 @@ function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): 
 
 function transferReversedInput(
   d: Draft,
-  sourceMemberId: MemberId,
-  transferId: string,
-  amountMinor: number,
+  { sourceMemberId, transferId, amountMinor }: InputOf<"transfer_reversed">,
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
   if (p?.status !== "created") return ignore(d.state, `no transfer ${transferId} left to reverse`);
@@ -822,23 +827,23 @@ function transferReversedInput(
     reversedMinor,
     ...(reversedMinor === p.amountMinor ? { status: "reversed" as const } : {}),
   });
-  const posted = d.ledger(
+  const roundId = d.state.id;
+  d.post(
     transferReversed({
       id: roundIds.ledger.transferReversed(p.effectId, reversedMinor),
-      roundId: d.state.id,
+      roundId,
       memberId: d.state.recipientMemberId,
       amount: money(amountMinor, d.state.currency),
       occurredAt: d.ctx.now,
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   d.ticket(
-    roundIds.ticket.transferReversed(d.state.id, transferId, reversedMinor),
+    roundIds.ticket.transferReversed(roundId, transferId, reversedMinor),
     "transfer_reversed",
-    `transfer ${transferId} of round ${d.state.id}: ${amountMinor} reversed`,
+    `transfer ${transferId} of round ${roundId}: ${amountMinor} reversed`,
   );
   d.notify(
-    roundIds.notice.transferReversed(d.state.id, transferId, reversedMinor),
+    roundIds.notice.transferReversed(roundId, transferId, reversedMinor),
     { kind: "admins" },
     "transfer_reversed",
     { transferId, amountMinor },
@@ -846,7 +851,11 @@ function transferReversedInput(
   return d.done();
 }
 
-function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMinor: number): Step {
+/**
+ * A member's contribution was disputed. The amount is Stripe's dispute amount, positive
+ * by Stripe's rules; a fact without one is a bug at the edge and makes the posting throw.
+ */
+function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"dispute_opened">): Step {
   const c = d.contribution(memberId);
   if (!c) return ignore(d.state, `${memberId} does not contribute to this round`);
   if (c.disputeIds.includes(disputeId)) return ignore(d.state, `dispute ${disputeId} already recorded`);
@@ -868,22 +877,20 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
   // contribution back out of the pot: the member has not paid, and may pay again.
-  const posted = afterPayout
-    ? d.ledger(
-        disputeLoss({
-          id: roundIds.ledger.disputeLoss(s.id, disputeId),
-          ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
-        }),
-      )
-    : c.status === "succeeded"
-      ? d.ledger(
-          contributionRefunded({
-            id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
-            ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
-          }),
-        )
-      : ok(undefined);
-  if (posted.isErr()) return err(posted.error);
+  if (afterPayout)
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(s.id, disputeId),
+        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+      }),
+    );
+  else if (c.status === "succeeded")
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
+        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+      }),
+    );
   d.ticket(
     afterPayout
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
@@ -899,7 +906,7 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   if (s.status === "settled") {
     // The pot is short again. Its deadline timer may have fired (and been ignored) while it
     // was settled, so arm a fresh one — or, if the deadline has passed, refund at once.
-    d.set({ status: "collecting" });
+    d.moveTo("collecting");
     const deadline = s.collectionDeadlineAt ?? d.ctx.now;
     if (d.ctx.now >= deadline)
       return startRefunding(d, "a contribution was disputed after the collection deadline");

@@ -26,3 +26,4 @@ export {
 } from "./round-effect.js";
 export { roundIds } from "./round-ids.js";
 export type { RoundInput, RoundTimer } from "./round-input.js";
+export { isRoundMoveAllowed, ROUND_TRANSITIONS } from "./round-transitions.js";

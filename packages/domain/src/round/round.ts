@@ -9,7 +9,8 @@ import { roundIds } from "./round-ids.js";
 /**
  * The life of a round. Happy path: `scheduled → collecting → settled → paying_out →
  * paid_out`. A deadline missed: `collecting → refunding → cancelled`. A payout that cannot
- * be delivered: `paying_out → payout_blocked → paying_out` once fixed or reassigned.
+ * be delivered: `paying_out → payout_blocked → paying_out` once fixed or reassigned. Every
+ * allowed move is listed in `ROUND_TRANSITIONS`.
  */
 export type RoundStatus =
   | "scheduled"
