@@ -650,3 +650,11 @@ describe("a dispute while the payout is in progress", () => {
     expect(retried.ignored).toBeDefined();
   });
 });
+
+describe("a bug throws; it is never an outcome", () => {
+  it("a posting the ledger would refuse (a dispute of nothing, which Stripe never sends) throws", () => {
+    const paying = collected().state;
+    const nothing: RoundInput = { type: "dispute_opened", memberId: "m2", disputeId: "dp_0", amountMinor: 0 };
+    expect(() => decide(paying, nothing, ctx(T0))).toThrow(/posting was refused.*bug/);
+  });
+});
