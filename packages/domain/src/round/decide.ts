@@ -512,7 +512,7 @@ function requestRefund(d: Draft, memberId: MemberId): void {
 }
 
 function startRefunding(d: Draft, reason: string): Step {
-  d.moveTo("refunding", { blockedReason: reason });
+  d.moveTo("refunding", { cancellationReason: reason });
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
     // No new attempt will be made. (A debit still awaited may yet be created by an effect
@@ -544,7 +544,7 @@ function finishRefundingIfDone(d: Draft): Step {
     outcome: { cancelled: true },
   });
   d.notify(roundIds.notice.roundCancelled(s.id), { kind: "all_members" }, "round_cancelled", {
-    reason: s.blockedReason ?? "cancelled",
+    reason: s.cancellationReason ?? "cancelled",
   });
   return d.done();
 }

@@ -110,7 +110,10 @@ export interface Round {
   readonly payoutAttempt: number;
   /** Failed payout attempts since the last successful step, for the payout retry policy. */
   readonly payoutFailures: number;
+  /** Why the payout is blocked. Set only while `payout_blocked`; cleared when the block ends. */
   readonly blockedReason?: string;
+  /** Why the round is being (or was) cancelled. Set only when `refunding` or `cancelled`. */
+  readonly cancellationReason?: string;
   readonly endedAt?: Instant;
   /** Optimistic-concurrency version, incremented by every stored change. */
   readonly version: number;
