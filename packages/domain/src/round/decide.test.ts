@@ -658,3 +658,39 @@ describe("a bug throws; it is never an outcome", () => {
     expect(() => decide(paying, nothing, ctx(T0))).toThrow(/posting was refused.*bug/);
   });
 });
+
+describe("one meaning per field", () => {
+  it("why a round is refunding or cancelled is its cancellationReason; blockedReason stays unset", () => {
+    const d = run(round(), [
+      { type: "open" },
+      succeeded("m1"),
+      succeeded("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    const reason = "the collection deadline passed before every contribution succeeded";
+    expect(refunding.state).toMatchObject({ status: "refunding", cancellationReason: reason });
+    expect(refunding.state.blockedReason).toBeUndefined();
+    const cancelled = run(refunding.state, [
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_1" },
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_2" },
+    ]);
+    expect(cancelled.state).toMatchObject({ status: "cancelled", cancellationReason: reason });
+    expect(cancelled.effects).toContainEqual(
+      expect.objectContaining({ template: "round_cancelled", data: { roundId: "r1", reason } }),
+    );
+  });
+
+  it("blockedReason says why the payout is blocked, and goes when the block ends", () => {
+    const blocked = run(round(["m1", "m2"], false), [{ type: "open" }, succeeded("m1"), succeeded("m2")]);
+    expect(blocked.state.blockedReason).toBe("the recipient's account cannot receive transfers yet");
+    expect(blocked.state.cancellationReason).toBeUndefined();
+    const resumed = step(blocked.state, { type: "recipient_readiness", canReceive: true });
+    expect(resumed.state.status).toBe("paying_out");
+    expect(resumed.state).not.toHaveProperty("blockedReason");
+  });
+});
