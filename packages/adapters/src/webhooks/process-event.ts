@@ -139,7 +139,9 @@ function applyRoundInput(
     .map((decision) =>
       decision.ignored === undefined
         ? processed(`round ${t.roundId}: ${t.input.type} applied`)
-        : ignored(`round ${t.roundId}: ${t.input.type} ignored: ${decision.ignored}`),
+        : ignored(
+            `round ${t.roundId}: ${t.input.type} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`,
+          ),
     )
     .orElse((e) =>
       isMissing(e)

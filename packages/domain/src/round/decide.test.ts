@@ -91,7 +91,10 @@ describe("opening a round", () => {
     const twice = step(once.state, { type: "open" });
     expect(twice.state).toBe(once.state);
     expect(twice.effects).toEqual([]);
-    expect(twice.ignored).toMatch(/collecting/);
+    expect(twice.ignored).toEqual({
+      code: "round_not_scheduled",
+      detail: "round is collecting, not scheduled",
+    });
   });
 
   it("refuses a round with fewer than two members or a recipient outside it", () => {

@@ -21,6 +21,7 @@ import { type RoundError, roundError } from "./round.errors.js";
 import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
 import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
+import type { RoundIgnored, RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
 import { moveRound, type RoundMovePatch } from "./round-transitions.js";
 
@@ -33,13 +34,13 @@ export interface DecideContext {
 /**
  * The outcome of a decision: the next state and the effects to carry out. When the input
  * did not apply to the state (a duplicate or stale event, a timer for a step already
- * done), the state is unchanged, there are no effects, and `ignored` says why, so the
- * caller can record it.
+ * done), the state is unchanged, there are no effects, and `ignored` says why — a code
+ * from `ROUND_IGNORED_CODES` and a sentence — so the caller can record it.
  */
 export interface RoundDecision {
   readonly state: Round;
   readonly effects: readonly RoundEffect[];
-  readonly ignored?: string;
+  readonly ignored?: RoundIgnored;
 }
 
 type Step = Result<RoundDecision, RoundError>;
@@ -160,14 +161,15 @@ const ledgerRef = (round: Round, memberId: MemberId, amountMinor: number, occurr
   occurredAt,
 });
 
-function ignore(state: Round, reason: string): Step {
-  return ok({ state, effects: [], ignored: reason });
+function ignore(state: Round, code: RoundIgnoredCode, detail: string): Step {
+  return ok({ state, effects: [], ignored: { code, detail } });
 }
 
 /**
  * The round's state machine: given the current state and an input, the next state and
  * the effects to carry out. Pure: no I/O, no clock, no randomness (retry jitter is derived
- * from the attempt's stable id). Inputs that do not apply are ignored, never errors; invalid commands from people are errors with a stable code. A move outside
+ * from the attempt's stable id). Inputs that do not apply are ignored with a code, never
+ * errors; invalid commands from people are errors with a stable code. A move outside
  * `ROUND_TRANSITIONS` or a posting the ledger refuses throws: both are bugs.
  */
 export function decide(state: Round, input: RoundInput, ctx: DecideContext): Step {
@@ -239,7 +241,8 @@ function requestDebit(d: Draft, memberId: MemberId): void {
 }
 
 function open(d: Draft): Step {
-  if (d.state.status !== "scheduled") return ignore(d.state, `round is ${d.state.status}, not scheduled`);
+  if (d.state.status !== "scheduled")
+    return ignore(d.state, "round_not_scheduled", `round is ${d.state.status}, not scheduled`);
   const deadline = d.ctx.now + d.ctx.policy.collectionWindowMs;
   d.moveTo("collecting", { openedAt: d.ctx.now, collectionDeadlineAt: deadline });
   for (const c of d.state.contributions) requestDebit(d, c.memberId);
@@ -282,9 +285,14 @@ function debitProcessing(
   { memberId, attempt, paymentIntentId }: InputOf<"debit_processing">,
 ): Step {
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status !== "requested") return ignore(d.state, `debit attempt is already ${a.status}`);
+  if (a.status !== "requested")
+    return ignore(
+      d.state,
+      a.status === "processing" ? "attempt_already_processing" : "attempt_already_settled",
+      `debit attempt is already ${a.status}`,
+    );
   d.updateAttempt(memberId, attempt, { status: "processing", paymentIntentId, initiatedPosted: true });
   if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
   d.post(
@@ -299,9 +307,10 @@ function debitProcessing(
 function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
   const { memberId, attempt, paymentIntentId, chargeId } = input;
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status === "succeeded") return ignore(d.state, "debit attempt is already succeeded");
+  if (a.status === "succeeded")
+    return ignore(d.state, "attempt_already_settled", "debit attempt is already succeeded");
   if (a.status === "failed") return successAfterFailure(d, c, a, input);
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
   // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
@@ -380,10 +389,10 @@ function successAfterFailure(
 function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {
   const { memberId, attempt, failureCode, paymentIntentId } = input;
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
   if (a.status === "succeeded" || a.status === "failed")
-    return ignore(d.state, `debit attempt is already ${a.status}`);
+    return ignore(d.state, "attempt_already_settled", `debit attempt is already ${a.status}`);
   const failureClass = classifyFailure("becs_debit", failureCode);
   d.updateAttempt(memberId, attempt, {
     status: "failed",
@@ -448,7 +457,8 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
   const s = d.state;
   switch (timer.kind) {
     case "collection_deadline": {
-      if (s.status !== "collecting") return ignore(s, `deadline passed while ${s.status}`);
+      if (s.status !== "collecting")
+        return ignore(s, "timer_no_longer_due", `deadline passed while ${s.status}`);
       const open = s.contributions.filter((c) => c.status !== "succeeded");
       if (open.length === 0) return settle(d);
       // Only debits still in flight: they may yet succeed, so wait out the grace period.
@@ -461,26 +471,26 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
       return startRefunding(d, "the collection deadline passed before every contribution succeeded");
     }
     case "grace_end":
-      if (s.status !== "collecting") return ignore(s, `grace ended while ${s.status}`);
+      if (s.status !== "collecting") return ignore(s, "timer_no_longer_due", `grace ended while ${s.status}`);
       if (s.contributions.every((c) => c.status === "succeeded")) return settle(d);
       return startRefunding(
         d,
         "the collection deadline and grace period passed before every contribution succeeded",
       );
     case "retry_debit": {
-      if (s.status !== "collecting") return ignore(s, `retry timer while ${s.status}`);
+      if (s.status !== "collecting") return ignore(s, "timer_no_longer_due", `retry timer while ${s.status}`);
       const c = d.contribution(timer.memberId);
       if (c?.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
-        return ignore(s, `retry ${timer.attempt} for ${timer.memberId} no longer due`);
+        return ignore(s, "timer_no_longer_due", `retry ${timer.attempt} for ${timer.memberId} no longer due`);
       requestDebit(d, timer.memberId);
       return d.done();
     }
     case "payout_due":
-      if (s.status !== "settled") return ignore(s, `payout timer while ${s.status}`);
+      if (s.status !== "settled") return ignore(s, "timer_no_longer_due", `payout timer while ${s.status}`);
       return startPayout(d);
     case "retry_payout":
       if (s.status !== "paying_out" || s.payoutAttempt + 1 !== timer.attempt)
-        return ignore(s, `payout retry ${timer.attempt} no longer due`);
+        return ignore(s, "timer_no_longer_due", `payout retry ${timer.attempt} no longer due`);
       return startPayout(d);
   }
 }
@@ -559,7 +569,7 @@ function cancel(d: Draft, { reason }: InputOf<"cancel">): Step {
 function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succeeded">): Step {
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
-    return ignore(d.state, `no refund pending for ${memberId}`);
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
   d.post(
     contributionRefunded({
@@ -592,7 +602,8 @@ function refundFailedInput(d: Draft, { memberId, failureCode }: InputOf<"refund_
     );
     return d.done();
   }
-  if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
+  if (c?.status !== "refund_requested")
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
     roundIds.ticket.refundFailed(roundId, memberId),
@@ -705,9 +716,10 @@ function transferCreated(
   { sourceMemberId, attempt, transferId }: InputOf<"transfer_created">,
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
-  if (!p) return ignore(d.state, `no transfer from ${sourceMemberId}`);
+  if (!p) return ignore(d.state, "no_such_transfer", `no transfer from ${sourceMemberId}`);
   if (p.attempt !== attempt) {
-    if (attempt > p.attempt) return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+    if (attempt > p.attempt)
+      return ignore(d.state, "no_such_transfer", `no transfer attempt ${attempt} from ${sourceMemberId}`);
     // An earlier attempt, recorded as failed, did create a transfer: money moved that the
     // round does not count. Make it visible; never ignore money.
     d.ticket(
@@ -722,7 +734,7 @@ function transferCreated(
     return d.done();
   }
   if (p.status === "created" || p.status === "reversed")
-    return ignore(d.state, `transfer already ${p.status}`);
+    return ignore(d.state, "transfer_already_created", `transfer already ${p.status}`);
   d.updatePayout(sourceMemberId, { status: "created", transferId });
   d.set({ payoutFailures: 0 });
   d.post(
@@ -743,7 +755,11 @@ function transferFailed(
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
   if (!p || p.attempt !== attempt || p.status !== "requested")
-    return ignore(d.state, `no pending transfer attempt ${attempt} from ${sourceMemberId}`);
+    return ignore(
+      d.state,
+      "transfer_not_pending",
+      `no pending transfer attempt ${attempt} from ${sourceMemberId}`,
+    );
   d.updatePayout(sourceMemberId, { status: "failed", failureCode });
   if (d.state.status !== "paying_out") return d.done();
   const failureClass = classifyFailure("transfer", failureCode);
@@ -767,7 +783,8 @@ function transferFailed(
 
 function recipientReadiness(d: Draft, { canReceive }: InputOf<"recipient_readiness">): Step {
   const s = d.state;
-  if (s.recipientCanReceive === canReceive) return ignore(s, "recipient readiness unchanged");
+  if (s.recipientCanReceive === canReceive)
+    return ignore(s, "readiness_unchanged", "recipient readiness unchanged");
   d.set({ recipientCanReceive: canReceive });
   if (s.status === "payout_blocked" && canReceive) {
     d.set({ payoutFailures: 0 });
@@ -818,10 +835,15 @@ function transferReversedInput(
   { sourceMemberId, transferId, amountMinor }: InputOf<"transfer_reversed">,
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
-  if (p?.status !== "created") return ignore(d.state, `no transfer ${transferId} left to reverse`);
+  if (p?.status !== "created")
+    return ignore(d.state, "transfer_not_reversible", `no transfer ${transferId} left to reverse`);
   const reversedMinor = (p.reversedMinor ?? 0) + amountMinor;
   if (amountMinor <= 0 || reversedMinor > p.amountMinor)
-    return ignore(d.state, `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`);
+    return ignore(
+      d.state,
+      "reversal_amount_invalid",
+      `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`,
+    );
   // Partial reversals add up; the transfer counts as reversed once all of it came back.
   d.updatePayout(sourceMemberId, {
     reversedMinor,
@@ -857,8 +879,9 @@ function transferReversedInput(
  */
 function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"dispute_opened">): Step {
   const c = d.contribution(memberId);
-  if (!c) return ignore(d.state, `${memberId} does not contribute to this round`);
-  if (c.disputeIds.includes(disputeId)) return ignore(d.state, `dispute ${disputeId} already recorded`);
+  if (!c) return ignore(d.state, "no_such_contribution", `${memberId} does not contribute to this round`);
+  if (c.disputeIds.includes(disputeId))
+    return ignore(d.state, "duplicate_dispute", `dispute ${disputeId} already recorded`);
   const s = d.state;
   // "After payout" means this contribution's money has been (or may be being) transferred.
   // A contribution whose transfer failed and waits to be re-issued has not left the pot:
