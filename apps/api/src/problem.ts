@@ -49,7 +49,6 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
       return 409;
     case "storage_unavailable":
       return 503;
-    case "ledger_rejected":
     case "storage_refused":
       return 500;
     case "invalid_group":

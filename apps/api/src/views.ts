@@ -47,6 +47,7 @@ export function roundView(r: Round) {
     collectionDeadlineAt: iso(r.collectionDeadlineAt),
     endedAt: iso(r.endedAt),
     blockedReason: r.blockedReason ?? null,
+    cancellationReason: r.cancellationReason ?? null,
     contributions: r.contributions.map((c) => ({
       memberId: c.memberId,
       status: c.status,

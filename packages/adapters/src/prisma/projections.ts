@@ -102,6 +102,7 @@ export function roundColumns(round: Round, version: number, at: Instant) {
     openedAt: toDateOrNull(round.openedAt),
     collectionDeadlineAt: toDateOrNull(round.collectionDeadlineAt),
     graceEndsAt: toDateOrNull(round.graceEndsAt),
+    // Why the payout is blocked, and nothing else: a cancellation's reason is in the snapshot.
     blockedReason: round.blockedReason ?? null,
     endedAt: toDateOrNull(round.endedAt),
     transferGroup: round.transferGroup,

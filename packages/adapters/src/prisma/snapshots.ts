@@ -156,6 +156,7 @@ const roundSnapshot = z.strictObject({
   payoutAttempt: nonNegative,
   payoutFailures: nonNegative,
   blockedReason: text.exactOptional(),
+  cancellationReason: text.exactOptional(),
   endedAt: instant.exactOptional(),
   version: nonNegative,
 });
@@ -298,10 +299,25 @@ export function parseGroupSnapshot(json: unknown): Result<Group, string> {
   return parsed.success ? ok(parsed.data) : err(problem("group snapshot", parsed.error));
 }
 
-/** A stored round snapshot, checked against the domain's `Round`. */
+/**
+ * Rounds stored before `cancellationReason` existed kept the reason for cancelling in
+ * `blockedReason`. Read them as they would be stored today: `blockedReason` now only ever
+ * describes a payout block, so on a refunding or cancelled round it is the cancellation's
+ * reason. Nothing is rewritten in place; the next save of such a round stores the new shape.
+ */
+function withCancellationReason(round: Round): Round {
+  if (round.status !== "refunding" && round.status !== "cancelled") return round;
+  const { blockedReason, ...rest } = round;
+  if (blockedReason === undefined) return round;
+  return { ...rest, cancellationReason: rest.cancellationReason ?? blockedReason };
+}
+
+/** A stored round snapshot, checked against the domain's `Round` (older snapshots read in today's shape). */
 export function parseRoundSnapshot(json: unknown): Result<Round, string> {
   const parsed = roundSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("round snapshot", parsed.error));
+  return parsed.success
+    ? ok(withCancellationReason(parsed.data))
+    : err(problem("round snapshot", parsed.error));
 }
 
 /** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */

@@ -182,6 +182,27 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(loaded._unsafeUnwrapErr().message).toContain("contributionMinor");
   });
 
+  it("loads a round stored before cancellationReason existed, with its blockedReason as that reason", async () => {
+    const other = anActiveGroup({ id: "grp_legacy" });
+    (
+      await store.commit({ ...empty, groups: [{ state: other, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    const refunding = aRoundOf(other, [{ type: "cancel", reason: "called off" }], { id: "round_legacy" });
+    (
+      await store.commit({ ...empty, rounds: [{ state: refunding, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    // As an older release stored it: the reason for cancelling in blockedReason.
+    await db.prisma.$executeRaw`
+      UPDATE rounds
+      SET snapshot = (snapshot - 'cancellationReason')
+            || jsonb_build_object('blockedReason', snapshot->'cancellationReason'),
+          blocked_reason = snapshot->>'cancellationReason'
+      WHERE id = 'round_legacy'`;
+    const loaded = (await store.getRound("round_legacy"))._unsafeUnwrap();
+    expect(loaded).toMatchObject({ status: "refunding", cancellationReason: "called off" });
+    expect(loaded).not.toHaveProperty("blockedReason");
+  });
+
   it("parks an outbox row whose payload is not an effect, and hands out the others", async () => {
     const timer = {
       kind: "schedule_timer" as const,

@@ -92,7 +92,7 @@ describe("round facts", () => {
     await inbox.receive(again);
     expect(await pass()).toMatchObject({ claimed: 2, processed: 1, ignored: 1 });
     expect((await inbox.find(again.id))._unsafeUnwrap()?.outcome).toMatch(
-      /^round .+: debit_succeeded ignored: debit attempt is already succeeded$/,
+      /^round .+: debit_succeeded ignored: attempt_already_settled: debit attempt is already succeeded$/,
     );
   });
 

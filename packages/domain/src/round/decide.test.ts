@@ -3,6 +3,7 @@ import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.j
 import { DAY_MS } from "../shared/time.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
+import { ROUND_IGNORED_CODES, type RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput } from "./round-input.js";
 
 const T0 = Date.UTC(2026, 0, 5);
@@ -91,7 +92,10 @@ describe("opening a round", () => {
     const twice = step(once.state, { type: "open" });
     expect(twice.state).toBe(once.state);
     expect(twice.effects).toEqual([]);
-    expect(twice.ignored).toMatch(/collecting/);
+    expect(twice.ignored).toEqual({
+      code: "round_not_scheduled",
+      detail: "round is collecting, not scheduled",
+    });
   });
 
   it("refuses a round with fewer than two members or a recipient outside it", () => {
@@ -200,7 +204,7 @@ describe("a failed debit", () => {
       { type: "timer", timer: { kind: "retry_debit", memberId: "m2", attempt: 2 } },
       T0 + DAY_MS,
     );
-    expect(again.ignored).toBeDefined();
+    expect(again.ignored).toEqual({ code: "timer_no_longer_due", detail: "retry 2 for m2 no longer due" });
   });
 
   it("stops after the attempts limit", () => {
@@ -342,7 +346,7 @@ describe("the collection deadline", () => {
       { type: "timer", timer: { kind: "collection_deadline" } },
       T0 + policy.collectionWindowMs,
     );
-    expect(late.ignored).toBeDefined();
+    expect(late.ignored).toEqual({ code: "timer_no_longer_due", detail: "deadline passed while paying_out" });
   });
 });
 
@@ -513,7 +517,7 @@ describe("after payout", () => {
       disputeId: "dp_1",
       amountMinor: 10_000,
     });
-    expect(twice.ignored).toBeDefined();
+    expect(twice.ignored).toEqual({ code: "duplicate_dispute", detail: "dispute dp_1 already recorded" });
   });
 });
 
@@ -563,7 +567,10 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
       transferId: "tr_m2",
       amountMinor: 1,
     });
-    expect(tooMuch.ignored).toBeDefined();
+    expect(tooMuch.ignored).toEqual({
+      code: "transfer_not_reversible",
+      detail: "no transfer tr_m2 left to reverse",
+    });
   });
 
   it("a refund that fails after it succeeded is ticketed, not ignored", () => {
@@ -647,6 +654,274 @@ describe("a dispute while the payout is in progress", () => {
     // Everything else has arrived: the round is paid out, with no transfer funded by the disputed charge.
     expect(disputed.state.status).toBe("paid_out");
     const retried = step(disputed.state, { type: "timer", timer: { kind: "retry_payout", attempt: 2 } });
-    expect(retried.ignored).toBeDefined();
+    expect(retried.ignored).toEqual({ code: "timer_no_longer_due", detail: "payout retry 2 no longer due" });
+  });
+});
+
+describe("a bug throws; it is never an outcome", () => {
+  it("a posting the ledger would refuse (a dispute of nothing, which Stripe never sends) throws", () => {
+    const paying = collected().state;
+    const nothing: RoundInput = { type: "dispute_opened", memberId: "m2", disputeId: "dp_0", amountMinor: 0 };
+    expect(() => decide(paying, nothing, ctx(T0))).toThrow(/posting was refused.*bug/);
+  });
+});
+
+describe("one meaning per field", () => {
+  it("why a round is refunding or cancelled is its cancellationReason; blockedReason stays unset", () => {
+    const d = run(round(), [
+      { type: "open" },
+      succeeded("m1"),
+      succeeded("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    const reason = "the collection deadline passed before every contribution succeeded";
+    expect(refunding.state).toMatchObject({ status: "refunding", cancellationReason: reason });
+    expect(refunding.state.blockedReason).toBeUndefined();
+    const cancelled = run(refunding.state, [
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_1" },
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_2" },
+    ]);
+    expect(cancelled.state).toMatchObject({ status: "cancelled", cancellationReason: reason });
+    expect(cancelled.effects).toContainEqual(
+      expect.objectContaining({ template: "round_cancelled", data: { roundId: "r1", reason } }),
+    );
+  });
+
+  it("blockedReason says why the payout is blocked, and goes when the block ends", () => {
+    const blocked = run(round(["m1", "m2"], false), [{ type: "open" }, succeeded("m1"), succeeded("m2")]);
+    expect(blocked.state.blockedReason).toBe("the recipient's account cannot receive transfers yet");
+    expect(blocked.state.cancellationReason).toBeUndefined();
+    const resumed = step(blocked.state, { type: "recipient_readiness", canReceive: true });
+    expect(resumed.state.status).toBe("paying_out");
+    expect(resumed.state).not.toHaveProperty("blockedReason");
+  });
+});
+
+describe("every input decide ignores says why, with a code", () => {
+  const opened = () => step(round(), { type: "open" }).state;
+  const after = (...inputs: RoundInput[]) => run(round(), [{ type: "open" }, ...inputs]).state;
+  const paying = () => collected().state;
+  const created = (m: string, attempt = 1): RoundInput => ({
+    type: "transfer_created",
+    sourceMemberId: m,
+    attempt,
+    transferId: `tr_${m}`,
+  });
+  const paid = () => run(paying(), [created("m1"), created("m2"), created("m3")]).state;
+  const dispute: RoundInput = {
+    type: "dispute_opened",
+    memberId: "m2",
+    disputeId: "dp_1",
+    amountMinor: 10_000,
+  };
+  const timer = (t: Extract<RoundInput, { type: "timer" }>["timer"]): RoundInput => ({
+    type: "timer",
+    timer: t,
+  });
+  const refunding = () =>
+    step(
+      after(succeeded("m1"), failed("m3", "account_closed")),
+      timer({ kind: "collection_deadline" }),
+      T0 + policy.collectionWindowMs,
+    ).state;
+  const retried = () =>
+    step(
+      after(processing("m2"), failed("m2", "insufficient_funds")),
+      timer({ kind: "retry_debit", memberId: "m2", attempt: 2 }),
+    ).state;
+
+  const cases: [string, () => Round, RoundInput, RoundIgnoredCode, string][] = [
+    ["open, twice", opened, { type: "open" }, "round_not_scheduled", "round is collecting, not scheduled"],
+    [
+      "processing of an attempt never asked for",
+      opened,
+      processing("m2", 2),
+      "no_such_attempt",
+      "no debit attempt 2 for m2",
+    ],
+    [
+      "processing for someone not in the round",
+      opened,
+      processing("zz"),
+      "no_such_attempt",
+      "no debit attempt 1 for zz",
+    ],
+    [
+      "processing, twice",
+      () => after(processing("m2")),
+      processing("m2"),
+      "attempt_already_processing",
+      "debit attempt is already processing",
+    ],
+    [
+      "processing after the success",
+      () => after(succeeded("m2")),
+      processing("m2"),
+      "attempt_already_settled",
+      "debit attempt is already succeeded",
+    ],
+    [
+      "success of an attempt never asked for",
+      opened,
+      succeeded("m2", 2),
+      "no_such_attempt",
+      "no debit attempt 2 for m2",
+    ],
+    [
+      "success, twice",
+      () => after(succeeded("m2")),
+      succeeded("m2"),
+      "attempt_already_settled",
+      "debit attempt is already succeeded",
+    ],
+    [
+      "failure of an attempt never asked for",
+      opened,
+      failed("m2", "insufficient_funds", 3),
+      "no_such_attempt",
+      "no debit attempt 3 for m2",
+    ],
+    [
+      "failure after the success",
+      () => after(succeeded("m2")),
+      failed("m2", "insufficient_funds"),
+      "attempt_already_settled",
+      "debit attempt is already succeeded",
+    ],
+    [
+      "failure, twice",
+      () => after(failed("m2", "account_closed")),
+      failed("m2", "account_closed"),
+      "attempt_already_settled",
+      "debit attempt is already failed",
+    ],
+    [
+      "the deadline once paying out",
+      paying,
+      timer({ kind: "collection_deadline" }),
+      "timer_no_longer_due",
+      "deadline passed while paying_out",
+    ],
+    [
+      "the grace end once paying out",
+      paying,
+      timer({ kind: "grace_end" }),
+      "timer_no_longer_due",
+      "grace ended while paying_out",
+    ],
+    [
+      "a debit retry once refunding",
+      refunding,
+      timer({ kind: "retry_debit", memberId: "m3", attempt: 2 }),
+      "timer_no_longer_due",
+      "retry timer while refunding",
+    ],
+    [
+      "a debit retry already made",
+      retried,
+      timer({ kind: "retry_debit", memberId: "m2", attempt: 2 }),
+      "timer_no_longer_due",
+      "retry 2 for m2 no longer due",
+    ],
+    [
+      "the payout timer once paying out",
+      paying,
+      timer({ kind: "payout_due" }),
+      "timer_no_longer_due",
+      "payout timer while paying_out",
+    ],
+    [
+      "a payout retry not due",
+      paying,
+      timer({ kind: "retry_payout", attempt: 3 }),
+      "timer_no_longer_due",
+      "payout retry 3 no longer due",
+    ],
+    [
+      "a refund success with no refund asked for",
+      paying,
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_1" },
+      "no_refund_pending",
+      "no refund pending for m1",
+    ],
+    [
+      "a refund failure with no refund asked for",
+      paying,
+      { type: "refund_failed", memberId: "m1", failureCode: "x" },
+      "no_refund_pending",
+      "no refund pending for m1",
+    ],
+    ["a transfer before the payout", opened, created("m1"), "no_such_transfer", "no transfer from m1"],
+    [
+      "a transfer attempt never asked for",
+      paying,
+      created("m1", 2),
+      "no_such_transfer",
+      "no transfer attempt 2 from m1",
+    ],
+    ["a transfer created twice", paid, created("m1"), "transfer_already_created", "transfer already created"],
+    [
+      "a transfer failure no longer awaited",
+      paid,
+      { type: "transfer_failed", sourceMemberId: "m1", attempt: 1, failureCode: "x" },
+      "transfer_not_pending",
+      "no pending transfer attempt 1 from m1",
+    ],
+    [
+      "readiness as it was",
+      opened,
+      { type: "recipient_readiness", canReceive: true },
+      "readiness_unchanged",
+      "recipient readiness unchanged",
+    ],
+    [
+      "a reversal of a transfer not made",
+      paying,
+      { type: "transfer_reversed", sourceMemberId: "m1", transferId: "tr_x", amountMinor: 1 },
+      "transfer_not_reversible",
+      "no transfer tr_x left to reverse",
+    ],
+    [
+      "a reversal of nothing",
+      paid,
+      { type: "transfer_reversed", sourceMemberId: "m1", transferId: "tr_m1", amountMinor: 0 },
+      "reversal_amount_invalid",
+      "reversal of 0 exceeds what is left of transfer tr_m1",
+    ],
+    [
+      "a reversal of more than was sent",
+      paid,
+      { type: "transfer_reversed", sourceMemberId: "m1", transferId: "tr_m1", amountMinor: 10_001 },
+      "reversal_amount_invalid",
+      "reversal of 10001 exceeds what is left of transfer tr_m1",
+    ],
+    [
+      "a dispute from someone not in the round",
+      paying,
+      { ...dispute, memberId: "zz" },
+      "no_such_contribution",
+      "zz does not contribute to this round",
+    ],
+    [
+      "a dispute, twice",
+      () => step(paid(), dispute).state,
+      dispute,
+      "duplicate_dispute",
+      "dispute dp_1 already recorded",
+    ],
+  ];
+
+  it.each(cases)("%s", (_, before, input, code, detail) => {
+    const state = before();
+    expect(step(state, input)).toEqual({ state, effects: [], ignored: { code, detail } });
+  });
+
+  it("the cases above use every code", () => {
+    expect(new Set(cases.map(([, , , code]) => code))).toEqual(new Set(ROUND_IGNORED_CODES));
   });
 });

@@ -18,9 +18,12 @@ import type { RoundPolicy } from "../policy/round-policy.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
+import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
 import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
+import { roundIds } from "./round-ids.js";
+import type { RoundIgnored, RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
+import { moveRound, type RoundMovePatch } from "./round-transitions.js";
 
 /** What `decide` needs besides the state and the input: the time, and the group's policy. */
 export interface DecideContext {
@@ -31,16 +34,19 @@ export interface DecideContext {
 /**
  * The outcome of a decision: the next state and the effects to carry out. When the input
  * did not apply to the state (a duplicate or stale event, a timer for a step already
- * done), the state is unchanged, there are no effects, and `ignored` says why, so the
- * caller can record it.
+ * done), the state is unchanged, there are no effects, and `ignored` says why — a code
+ * from `ROUND_IGNORED_CODES` and a sentence — so the caller can record it.
  */
 export interface RoundDecision {
   readonly state: Round;
   readonly effects: readonly RoundEffect[];
-  readonly ignored?: string;
+  readonly ignored?: RoundIgnored;
 }
 
 type Step = Result<RoundDecision, RoundError>;
+
+/** The input of one type, so each handler sees its own fields by name. */
+type InputOf<T extends RoundInput["type"]> = Extract<RoundInput, { readonly type: T }>;
 
 /** Accumulates the state and effects of one decision. Local to `decide`, so `decide` stays pure. */
 class Draft {
@@ -53,8 +59,14 @@ class Draft {
     this.state = initial;
   }
 
-  set(patch: Partial<Round>): void {
+  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
+  set(patch: RoundMovePatch): void {
     this.state = { ...this.state, ...patch };
+  }
+
+  /** Moves the round to `status` (with `patch`); throws if `ROUND_TRANSITIONS` does not allow it. */
+  moveTo(status: RoundStatus, patch?: RoundMovePatch): void {
+    this.state = moveRound(this.state, status, patch);
   }
 
   contribution(memberId: MemberId): Contribution | undefined {
@@ -80,10 +92,17 @@ class Draft {
     });
   }
 
-  ledger(tx: Result<LedgerTransaction, LedgerError>): Result<void, RoundError> {
-    if (tx.isErr()) return err(roundError("ledger_rejected", `${tx.error.code}: ${tx.error.message}`));
+  /**
+   * Posts a ledger transaction. A round in a valid state only builds valid postings
+   * (its ids are checked where they are made, its amounts are positive), so a refusal
+   * here is a bug to fix, not an outcome to handle: it throws.
+   */
+  post(tx: Result<LedgerTransaction, LedgerError>): void {
+    if (tx.isErr())
+      throw new Error(
+        `round ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
+      );
     this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
-    return ok(undefined);
   }
 
   /**
@@ -92,32 +111,26 @@ class Draft {
    * `rearm` tells apart timers of one kind armed more than once (the round's version).
    */
   timer(timer: RoundTimer, at: Instant, rearm?: number): void {
-    const base =
-      timer.kind === "retry_debit"
-        ? `${timer.kind}:${timer.memberId}:${timer.attempt}`
-        : timer.kind === "retry_payout"
-          ? `${timer.kind}:${timer.attempt}`
-          : timer.kind;
-    const suffix = rearm === undefined ? base : `${base}:v${rearm}`;
+    const roundId = this.state.id;
     this.effects.push({
       kind: "schedule_timer",
-      id: `${this.state.id}:timer:${suffix}`,
-      roundId: this.state.id,
+      id: roundIds.timer(roundId, timer, rearm),
+      roundId,
       at,
       timer,
     });
   }
 
   notify(
+    id: string,
     to: NotifyAudience,
     template: NotificationTemplate,
-    key: string,
     data: Record<string, string | number>,
   ): void {
     const s = this.state;
     this.effects.push({
       kind: "notify",
-      id: `${s.id}:notify:${template}:${key}`,
+      id,
       groupId: s.groupId,
       roundId: s.id,
       to,
@@ -126,16 +139,9 @@ class Draft {
     });
   }
 
-  ticket(reason: TicketReason, key: string, summary: string): void {
+  ticket(id: string, reason: TicketReason, summary: string): void {
     const s = this.state;
-    this.effects.push({
-      kind: "open_ticket",
-      id: `${s.id}:ticket:${reason}:${key}`,
-      groupId: s.groupId,
-      roundId: s.id,
-      reason,
-      summary,
-    });
+    this.effects.push({ kind: "open_ticket", id, groupId: s.groupId, roundId: s.id, reason, summary });
   }
 
   done(): Step {
@@ -155,15 +161,16 @@ const ledgerRef = (round: Round, memberId: MemberId, amountMinor: number, occurr
   occurredAt,
 });
 
-function ignore(state: Round, reason: string): Step {
-  return ok({ state, effects: [], ignored: reason });
+function ignore(state: Round, code: RoundIgnoredCode, detail: string): Step {
+  return ok({ state, effects: [], ignored: { code, detail } });
 }
 
 /**
  * The round's state machine: given the current state and an input, the next state and
  * the effects to carry out. Pure: no I/O, no clock, no randomness (retry jitter is derived
- * from the attempt's stable id). Inputs that do not apply are ignored, never errors;
- * invalid commands from people are errors with a stable code.
+ * from the attempt's stable id). Inputs that do not apply are ignored with a code, never
+ * errors; invalid commands from people are errors with a stable code. A move outside
+ * `ROUND_TRANSITIONS` or a posting the ledger refuses throws: both are bugs.
  */
 export function decide(state: Round, input: RoundInput, ctx: DecideContext): Step {
   const d = new Draft(state, ctx);
@@ -171,35 +178,35 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
     case "open":
       return open(d);
     case "retry_contribution":
-      return retryContribution(d, input.memberId);
+      return retryContribution(d, input);
     case "cancel":
-      return cancel(d, input.reason);
+      return cancel(d, input);
     case "resume_payout":
       return resumePayout(d);
     case "reassign_payout":
-      return reassignPayout(d, input.toMemberId, input.toCanReceive);
+      return reassignPayout(d, input);
     case "timer":
-      return onTimer(d, input.timer);
+      return onTimer(d, input);
     case "debit_processing":
-      return debitProcessing(d, input.memberId, input.attempt, input.paymentIntentId);
+      return debitProcessing(d, input);
     case "debit_succeeded":
-      return debitSucceeded(d, input.memberId, input.attempt, input.paymentIntentId, input.chargeId);
+      return debitSucceeded(d, input);
     case "debit_failed":
-      return debitFailedInput(d, input.memberId, input.attempt, input.failureCode, input.paymentIntentId);
+      return debitFailedInput(d, input);
     case "refund_succeeded":
-      return refundSucceeded(d, input.memberId, input.refundId);
+      return refundSucceeded(d, input);
     case "refund_failed":
-      return refundFailedInput(d, input.memberId, input.failureCode);
+      return refundFailedInput(d, input);
     case "transfer_created":
-      return transferCreated(d, input.sourceMemberId, input.attempt, input.transferId);
+      return transferCreated(d, input);
     case "transfer_failed":
-      return transferFailed(d, input.sourceMemberId, input.attempt, input.failureCode);
+      return transferFailed(d, input);
     case "transfer_reversed":
-      return transferReversedInput(d, input.sourceMemberId, input.transferId, input.amountMinor);
+      return transferReversedInput(d, input);
     case "recipient_readiness":
-      return recipientReadiness(d, input.canReceive);
+      return recipientReadiness(d, input);
     case "dispute_opened":
-      return disputeOpened(d, input.memberId, input.disputeId, input.amountMinor);
+      return disputeOpened(d, input);
   }
 }
 
@@ -210,7 +217,7 @@ function requestDebit(d: Draft, memberId: MemberId): void {
   const c = d.contribution(memberId);
   if (!c) return;
   const number = c.attempts.length + 1;
-  const effectId = `${s.id}:contribution:${memberId}:attempt:${number}`;
+  const effectId = roundIds.debit(s.id, memberId, number);
   const { retryAt: _retryAt, ...rest } = c;
   d.updateContribution(memberId, () => ({
     ...rest,
@@ -234,15 +241,16 @@ function requestDebit(d: Draft, memberId: MemberId): void {
 }
 
 function open(d: Draft): Step {
-  if (d.state.status !== "scheduled") return ignore(d.state, `round is ${d.state.status}, not scheduled`);
+  if (d.state.status !== "scheduled")
+    return ignore(d.state, "round_not_scheduled", `round is ${d.state.status}, not scheduled`);
   const deadline = d.ctx.now + d.ctx.policy.collectionWindowMs;
-  d.set({ status: "collecting", openedAt: d.ctx.now, collectionDeadlineAt: deadline });
+  d.moveTo("collecting", { openedAt: d.ctx.now, collectionDeadlineAt: deadline });
   for (const c of d.state.contributions) requestDebit(d, c.memberId);
   d.timer({ kind: "collection_deadline" }, deadline);
   return d.done();
 }
 
-function retryContribution(d: Draft, memberId: MemberId): Step {
+function retryContribution(d: Draft, { memberId }: InputOf<"retry_contribution">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
@@ -257,7 +265,7 @@ function retryContribution(d: Draft, memberId: MemberId): Step {
         `the contribution is ${c.status} and the round is ${s.status}`,
       ),
     );
-  if (s.status === "settled") d.set({ status: "collecting" });
+  if (s.status === "settled") d.moveTo("collecting");
   requestDebit(d, memberId);
   return d.done();
 }
@@ -272,48 +280,48 @@ function findAttempt(
   return c && a ? [c, a] : undefined;
 }
 
-function debitProcessing(d: Draft, memberId: MemberId, attempt: number, paymentIntentId: string): Step {
+function debitProcessing(
+  d: Draft,
+  { memberId, attempt, paymentIntentId }: InputOf<"debit_processing">,
+): Step {
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status !== "requested") return ignore(d.state, `debit attempt is already ${a.status}`);
+  if (a.status !== "requested")
+    return ignore(
+      d.state,
+      a.status === "processing" ? "attempt_already_processing" : "attempt_already_settled",
+      `debit attempt is already ${a.status}`,
+    );
   d.updateAttempt(memberId, attempt, { status: "processing", paymentIntentId, initiatedPosted: true });
   if (c.status === "awaiting_debit") d.updateContribution(memberId, (x) => ({ ...x, status: "processing" }));
-  const posted = d.ledger(
+  d.post(
     debitInitiated({
-      id: `${a.effectId}:initiated`,
+      id: roundIds.ledger.debitInitiated(a.effectId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
-  return posted.andThen(() => d.done());
+  return d.done();
 }
 
-function debitSucceeded(
-  d: Draft,
-  memberId: MemberId,
-  attempt: number,
-  paymentIntentId: string,
-  chargeId: string,
-): Step {
+function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
+  const { memberId, attempt, paymentIntentId, chargeId } = input;
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
-  if (a.status === "succeeded") return ignore(d.state, "debit attempt is already succeeded");
-  if (a.status === "failed") return successAfterFailure(d, c, a, paymentIntentId, chargeId);
+  if (a.status === "succeeded")
+    return ignore(d.state, "attempt_already_settled", "debit attempt is already succeeded");
+  if (a.status === "failed") return successAfterFailure(d, c, a, input);
   const ref = ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now);
-  if (!a.initiatedPosted) {
-    // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  }
+  // The success overtook the "processing" event: post the initiation first so the ledger stays whole.
+  if (!a.initiatedPosted) d.post(debitInitiated({ id: roundIds.ledger.debitInitiated(a.effectId), ...ref }));
   d.updateAttempt(memberId, attempt, {
     status: "succeeded",
     paymentIntentId,
     chargeId,
     initiatedPosted: true,
   });
-  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
-  if (settled.isErr()) return err(settled.error);
+  d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   const { retryAt: _r, ...rest } = c;
   d.updateContribution(memberId, (x) => ({ ...rest, attempts: x.attempts, status: "succeeded" }));
 
@@ -327,8 +335,8 @@ function debitSucceeded(
     default:
       // A success after the round moved on (cannot normally happen): keep the money visible.
       d.ticket(
+        roundIds.ticket.lateDebitSuccess(d.state.id, memberId, attempt),
         "unexpected_money",
-        `late_success:${memberId}:${attempt}`,
         `debit ${paymentIntentId} succeeded after the round was ${d.state.status}`,
       );
       return d.done();
@@ -345,20 +353,19 @@ function successAfterFailure(
   d: Draft,
   c: Contribution,
   a: DebitAttempt,
-  paymentIntentId: string,
-  chargeId: string,
+  { paymentIntentId, chargeId }: InputOf<"debit_succeeded">,
 ): Step {
   const ref = ledgerRef(d.state, c.memberId, c.amountMinor, d.ctx.now);
-  if (!a.initiatedPosted) {
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated`, ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  } else {
-    // debitFailed undid the initiation; initiate again so settling balances.
-    const posted = d.ledger(debitInitiated({ id: `${a.effectId}:initiated:late`, ...ref }));
-    if (posted.isErr()) return err(posted.error);
-  }
-  const settled = d.ledger(debitSettled({ id: `${a.effectId}:settled`, ...ref }));
-  if (settled.isErr()) return err(settled.error);
+  // If the failure undid the initiation, initiate again (under a new id) so settling balances.
+  d.post(
+    debitInitiated({
+      id: a.initiatedPosted
+        ? roundIds.ledger.debitInitiatedLate(a.effectId)
+        : roundIds.ledger.debitInitiated(a.effectId),
+      ...ref,
+    }),
+  );
+  d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   d.updateAttempt(c.memberId, a.number, {
     status: "succeeded",
     paymentIntentId,
@@ -366,29 +373,26 @@ function successAfterFailure(
     initiatedPosted: true,
   });
   d.ticket(
+    roundIds.ticket.lateDebitSuccess(d.state.id, c.memberId, a.number),
     "unexpected_money",
-    `late_success:${c.memberId}:${a.number}`,
     `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it`,
   );
-  d.notify({ kind: "admins" }, "unexpected_money", `${c.memberId}:${a.number}`, {
-    memberId: c.memberId,
-    paymentIntentId,
-  });
+  d.notify(
+    roundIds.notice.lateDebitSuccess(d.state.id, c.memberId, a.number),
+    { kind: "admins" },
+    "unexpected_money",
+    { memberId: c.memberId, paymentIntentId },
+  );
   return d.done();
 }
 
-function debitFailedInput(
-  d: Draft,
-  memberId: MemberId,
-  attempt: number,
-  failureCode: string,
-  paymentIntentId: string | undefined,
-): Step {
+function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {
+  const { memberId, attempt, failureCode, paymentIntentId } = input;
   const found = findAttempt(d, memberId, attempt);
-  if (!found) return ignore(d.state, `no debit attempt ${attempt} for ${memberId}`);
+  if (!found) return ignore(d.state, "no_such_attempt", `no debit attempt ${attempt} for ${memberId}`);
   const [c, a] = found;
   if (a.status === "succeeded" || a.status === "failed")
-    return ignore(d.state, `debit attempt is already ${a.status}`);
+    return ignore(d.state, "attempt_already_settled", `debit attempt is already ${a.status}`);
   const failureClass = classifyFailure("becs_debit", failureCode);
   d.updateAttempt(memberId, attempt, {
     status: "failed",
@@ -396,12 +400,13 @@ function debitFailedInput(
     failureClass,
     ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
   });
-  if (a.initiatedPosted) {
-    const undone = d.ledger(
-      debitFailed({ id: `${a.effectId}:failed`, ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now) }),
+  if (a.initiatedPosted)
+    d.post(
+      debitFailed({
+        id: roundIds.ledger.debitFailed(a.effectId),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
     );
-    if (undone.isErr()) return err(undone.error);
-  }
   const s = d.state;
   if (s.status !== "collecting") {
     d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
@@ -410,17 +415,18 @@ function debitFailedInput(
   const deadline = s.collectionDeadlineAt ?? Number.POSITIVE_INFINITY;
   const delay =
     failureClass === "retryable"
-      ? retryDelayMs(d.ctx.policy.debitRetry, attempt, unitFraction(`${a.effectId}:retry`))
+      ? retryDelayMs(d.ctx.policy.debitRetry, attempt, unitFraction(roundIds.seed.debitRetry(a.effectId)))
       : null;
   if (delay !== null && d.ctx.now + delay < deadline) {
     const retryAt = d.ctx.now + delay;
     d.updateContribution(memberId, (x) => ({ ...x, status: "retry_scheduled", retryAt }));
     d.timer({ kind: "retry_debit", memberId, attempt: attempt + 1 }, retryAt);
-    d.notify({ kind: "member", memberId }, "contribution_retry_scheduled", `${memberId}:${attempt}`, {
-      memberId,
-      failureCode,
-      retryAt: isoString(retryAt),
-    });
+    d.notify(
+      roundIds.notice.contributionRetryScheduled(s.id, memberId, attempt),
+      { kind: "member", memberId },
+      "contribution_retry_scheduled",
+      { memberId, failureCode, retryAt: isoString(retryAt) },
+    );
     return d.done();
   }
   d.updateContribution(memberId, (x) => ({ ...x, status: "failed" }));
@@ -430,18 +436,29 @@ function debitFailedInput(
     permanent: failureClass === "permanent" ? "yes" : "no",
     deadline: isoString(deadline),
   };
-  d.notify({ kind: "member", memberId }, "contribution_failed", `${memberId}:${attempt}`, data);
-  d.notify({ kind: "admins" }, "contribution_failed", `admins:${memberId}:${attempt}`, data);
+  d.notify(
+    roundIds.notice.contributionFailed(s.id, memberId, attempt),
+    { kind: "member", memberId },
+    "contribution_failed",
+    data,
+  );
+  d.notify(
+    roundIds.notice.contributionFailedToAdmins(s.id, memberId, attempt),
+    { kind: "admins" },
+    "contribution_failed",
+    data,
+  );
   return d.done();
 }
 
 // ---------------------------------------------------------------- timers
 
-function onTimer(d: Draft, timer: RoundTimer): Step {
+function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
   const s = d.state;
   switch (timer.kind) {
     case "collection_deadline": {
-      if (s.status !== "collecting") return ignore(s, `deadline passed while ${s.status}`);
+      if (s.status !== "collecting")
+        return ignore(s, "timer_no_longer_due", `deadline passed while ${s.status}`);
       const open = s.contributions.filter((c) => c.status !== "succeeded");
       if (open.length === 0) return settle(d);
       // Only debits still in flight: they may yet succeed, so wait out the grace period.
@@ -454,32 +471,32 @@ function onTimer(d: Draft, timer: RoundTimer): Step {
       return startRefunding(d, "the collection deadline passed before every contribution succeeded");
     }
     case "grace_end":
-      if (s.status !== "collecting") return ignore(s, `grace ended while ${s.status}`);
+      if (s.status !== "collecting") return ignore(s, "timer_no_longer_due", `grace ended while ${s.status}`);
       if (s.contributions.every((c) => c.status === "succeeded")) return settle(d);
       return startRefunding(
         d,
         "the collection deadline and grace period passed before every contribution succeeded",
       );
     case "retry_debit": {
-      if (s.status !== "collecting") return ignore(s, `retry timer while ${s.status}`);
+      if (s.status !== "collecting") return ignore(s, "timer_no_longer_due", `retry timer while ${s.status}`);
       const c = d.contribution(timer.memberId);
       if (c?.status !== "retry_scheduled" || c.attempts.length + 1 !== timer.attempt)
-        return ignore(s, `retry ${timer.attempt} for ${timer.memberId} no longer due`);
+        return ignore(s, "timer_no_longer_due", `retry ${timer.attempt} for ${timer.memberId} no longer due`);
       requestDebit(d, timer.memberId);
       return d.done();
     }
     case "payout_due":
-      if (s.status !== "settled") return ignore(s, `payout timer while ${s.status}`);
+      if (s.status !== "settled") return ignore(s, "timer_no_longer_due", `payout timer while ${s.status}`);
       return startPayout(d);
     case "retry_payout":
       if (s.status !== "paying_out" || s.payoutAttempt + 1 !== timer.attempt)
-        return ignore(s, `payout retry ${timer.attempt} no longer due`);
+        return ignore(s, "timer_no_longer_due", `payout retry ${timer.attempt} no longer due`);
       return startPayout(d);
   }
 }
 
 function settle(d: Draft): Step {
-  d.set({ status: "settled" });
+  d.moveTo("settled");
   if (d.ctx.policy.payoutDelayMs === 0) return startPayout(d);
   d.timer({ kind: "payout_due" }, d.ctx.now + d.ctx.policy.payoutDelayMs, d.state.version);
   return d.done();
@@ -494,7 +511,7 @@ function requestRefund(d: Draft, memberId: MemberId): void {
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_requested" }));
   d.effects.push({
     kind: "refund",
-    id: `${d.state.id}:refund:${memberId}`,
+    id: roundIds.refund(d.state.id, memberId),
     roundId: d.state.id,
     groupId: d.state.groupId,
     memberId,
@@ -505,7 +522,7 @@ function requestRefund(d: Draft, memberId: MemberId): void {
 }
 
 function startRefunding(d: Draft, reason: string): Step {
-  d.set({ status: "refunding", blockedReason: reason });
+  d.moveTo("refunding", { cancellationReason: reason });
   for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
     // No new attempt will be made. (A debit still awaited may yet be created by an effect
@@ -513,7 +530,9 @@ function startRefunding(d: Draft, reason: string): Step {
     else if (c.status === "retry_scheduled")
       d.updateContribution(c.memberId, (x) => ({ ...x, status: "failed" }));
   }
-  d.notify({ kind: "all_members" }, "round_cancelling", "all", { reason });
+  d.notify(roundIds.notice.roundCancelling(d.state.id), { kind: "all_members" }, "round_cancelling", {
+    reason,
+  });
   return finishRefundingIfDone(d);
 }
 
@@ -526,61 +545,75 @@ function finishRefundingIfDone(d: Draft): Step {
       (c.status === "awaiting_debit" && c.attempts.some((a) => a.status === "requested")),
   );
   if (waiting || s.contributions.some((c) => c.status === "refund_failed")) return d.done();
-  d.set({ status: "cancelled", endedAt: d.ctx.now });
+  d.moveTo("cancelled", { endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
-    id: `${s.id}:ended`,
+    id: roundIds.roundEnded(s.id),
     groupId: s.groupId,
     roundId: s.id,
     outcome: { cancelled: true },
   });
-  d.notify({ kind: "all_members" }, "round_cancelled", "all", { reason: s.blockedReason ?? "cancelled" });
+  d.notify(roundIds.notice.roundCancelled(s.id), { kind: "all_members" }, "round_cancelled", {
+    reason: s.cancellationReason ?? "cancelled",
+  });
   return d.done();
 }
 
-function cancel(d: Draft, reason: string): Step {
+function cancel(d: Draft, { reason }: InputOf<"cancel">): Step {
   const s = d.state;
   if (s.status !== "scheduled" && s.status !== "collecting" && s.status !== "settled")
     return err(roundError("round_not_cancellable", `a round that is ${s.status} cannot be cancelled`));
   return startRefunding(d, reason);
 }
 
-function refundSucceeded(d: Draft, memberId: MemberId, refundId: string): Step {
+function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succeeded">): Step {
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
-    return ignore(d.state, `no refund pending for ${memberId}`);
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
-  const posted = d.ledger(
+  d.post(
     contributionRefunded({
-      id: `${d.state.id}:refund:${memberId}:ledger`,
+      id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   return finishRefundingIfDone(d);
 }
 
-function refundFailedInput(d: Draft, memberId: MemberId, failureCode: string): Step {
+function refundFailedInput(d: Draft, { memberId, failureCode }: InputOf<"refund_failed">): Step {
   const c = d.contribution(memberId);
+  const roundId = d.state.id;
   if (c?.status === "refunded") {
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
     d.ticket(
+      roundIds.ticket.refundFailedAfterSuccess(roundId, memberId),
       "refund_failed",
-      `${memberId}:after_success`,
       `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded`,
     );
-    d.notify({ kind: "admins" }, "refund_failed", `${memberId}:after_success`, { memberId, failureCode });
+    d.notify(
+      roundIds.notice.refundFailedAfterSuccess(roundId, memberId),
+      { kind: "admins" },
+      "refund_failed",
+      {
+        memberId,
+        failureCode,
+      },
+    );
     return d.done();
   }
-  if (c?.status !== "refund_requested") return ignore(d.state, `no refund pending for ${memberId}`);
+  if (c?.status !== "refund_requested")
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
+    roundIds.ticket.refundFailed(roundId, memberId),
     "refund_failed",
-    memberId,
     `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`,
   );
-  d.notify({ kind: "admins" }, "refund_failed", memberId, { memberId, failureCode });
+  d.notify(roundIds.notice.refundFailed(roundId, memberId), { kind: "admins" }, "refund_failed", {
+    memberId,
+    failureCode,
+  });
   return d.done();
 }
 
@@ -603,7 +636,7 @@ function startPayout(d: Draft): Step {
       payouts.push(prior);
       continue;
     }
-    const effectId = `${s.id}:transfer:${c.memberId}:attempt:${attempt}`;
+    const effectId = roundIds.transfer(s.id, c.memberId, attempt);
     payouts.push({
       sourceMemberId: c.memberId,
       sourceChargeId: charge.chargeId,
@@ -627,24 +660,32 @@ function startPayout(d: Draft): Step {
     });
   }
   const wasBlocked = s.status === "payout_blocked";
-  const { blockedReason: _b, ...rest } = d.state;
-  d.state = { ...rest, status: "paying_out", payoutAttempt: attempt, payouts };
+  d.moveTo("paying_out", { payoutAttempt: attempt, payouts });
   // The round paused the group when it blocked; unblocked, it resumes the group too.
   if (wasBlocked)
-    d.effects.push({ kind: "resume_group", id: `${s.id}:resume:${s.version}`, groupId: s.groupId });
+    d.effects.push({ kind: "resume_group", id: roundIds.resumeGroup(s.id, s.version), groupId: s.groupId });
   return payoutCompleteIfDone(d);
 }
 
 function block(d: Draft, reason: string): Step {
   const s = d.state;
   // The round's version makes each block's notices and ticket new (a block after a resume is news).
-  const key = `${s.recipientMemberId}:${s.payoutAttempt}:v${s.version}`;
-  d.set({ status: "payout_blocked", blockedReason: reason });
-  d.effects.push({ kind: "pause_group", id: `${s.id}:pause:${key}`, groupId: s.groupId, reason });
+  const key = [s.id, s.recipientMemberId, s.payoutAttempt, s.version] as const;
+  d.moveTo("payout_blocked", { blockedReason: reason });
+  d.effects.push({ kind: "pause_group", id: roundIds.pauseGroup(...key), groupId: s.groupId, reason });
   const data = { recipientMemberId: s.recipientMemberId, reason };
-  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_blocked", key, data);
-  d.notify({ kind: "admins" }, "payout_blocked", `admins:${key}`, data);
-  d.ticket("payout_blocked", key, `payout of round ${s.id} to ${s.recipientMemberId} is blocked: ${reason}`);
+  d.notify(
+    roundIds.notice.payoutBlocked(...key),
+    { kind: "member", memberId: s.recipientMemberId },
+    "payout_blocked",
+    data,
+  );
+  d.notify(roundIds.notice.payoutBlockedToAdmins(...key), { kind: "admins" }, "payout_blocked", data);
+  d.ticket(
+    roundIds.ticket.payoutBlocked(...key),
+    "payout_blocked",
+    `payout of round ${s.id} to ${s.recipientMemberId} is blocked: ${reason}`,
+  );
   return d.done();
 }
 
@@ -652,62 +693,73 @@ function payoutCompleteIfDone(d: Draft): Step {
   const s = d.state;
   if (s.status !== "paying_out" || !s.payouts.every((p) => p.status === "created" || p.status === "reversed"))
     return d.done();
-  d.set({ status: "paid_out", endedAt: d.ctx.now });
+  d.moveTo("paid_out", { endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
-    id: `${s.id}:ended`,
+    id: roundIds.roundEnded(s.id),
     groupId: s.groupId,
     roundId: s.id,
     outcome: { paidTo: s.recipientMemberId },
   });
   const total = s.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
-  d.notify({ kind: "member", memberId: s.recipientMemberId }, "payout_sent", s.recipientMemberId, {
-    recipientMemberId: s.recipientMemberId,
-    amountMinor: total,
-    currency: s.currency,
-  });
+  d.notify(
+    roundIds.notice.payoutSent(s.id, s.recipientMemberId),
+    { kind: "member", memberId: s.recipientMemberId },
+    "payout_sent",
+    { recipientMemberId: s.recipientMemberId, amountMinor: total, currency: s.currency },
+  );
   return d.done();
 }
 
-function transferCreated(d: Draft, sourceMemberId: MemberId, attempt: number, transferId: string): Step {
+function transferCreated(
+  d: Draft,
+  { sourceMemberId, attempt, transferId }: InputOf<"transfer_created">,
+): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
-  if (!p) return ignore(d.state, `no transfer from ${sourceMemberId}`);
+  if (!p) return ignore(d.state, "no_such_transfer", `no transfer from ${sourceMemberId}`);
   if (p.attempt !== attempt) {
-    if (attempt > p.attempt) return ignore(d.state, `no transfer attempt ${attempt} from ${sourceMemberId}`);
+    if (attempt > p.attempt)
+      return ignore(d.state, "no_such_transfer", `no transfer attempt ${attempt} from ${sourceMemberId}`);
     // An earlier attempt, recorded as failed, did create a transfer: money moved that the
     // round does not count. Make it visible; never ignore money.
     d.ticket(
+      roundIds.ticket.lateTransfer(d.state.id, transferId),
       "unexpected_money",
-      `transfer:${transferId}`,
       `transfer ${transferId} (attempt ${attempt} from ${sourceMemberId}) was created after susu recorded it as failed`,
     );
-    d.notify({ kind: "admins" }, "unexpected_money", `transfer:${transferId}`, {
+    d.notify(roundIds.notice.lateTransfer(d.state.id, transferId), { kind: "admins" }, "unexpected_money", {
       transferId,
       sourceMemberId,
     });
     return d.done();
   }
   if (p.status === "created" || p.status === "reversed")
-    return ignore(d.state, `transfer already ${p.status}`);
+    return ignore(d.state, "transfer_already_created", `transfer already ${p.status}`);
   d.updatePayout(sourceMemberId, { status: "created", transferId });
   d.set({ payoutFailures: 0 });
-  const posted = d.ledger(
+  d.post(
     payoutTransferred({
-      id: `${p.effectId}:ledger`,
+      id: roundIds.ledger.payoutTransferred(p.effectId),
       roundId: d.state.id,
       recipientMemberId: d.state.recipientMemberId,
       amount: money(p.amountMinor, d.state.currency),
       occurredAt: d.ctx.now,
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   return payoutCompleteIfDone(d);
 }
 
-function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, failureCode: string): Step {
+function transferFailed(
+  d: Draft,
+  { sourceMemberId, attempt, failureCode }: InputOf<"transfer_failed">,
+): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId);
   if (!p || p.attempt !== attempt || p.status !== "requested")
-    return ignore(d.state, `no pending transfer attempt ${attempt} from ${sourceMemberId}`);
+    return ignore(
+      d.state,
+      "transfer_not_pending",
+      `no pending transfer attempt ${attempt} from ${sourceMemberId}`,
+    );
   d.updatePayout(sourceMemberId, { status: "failed", failureCode });
   if (d.state.status !== "paying_out") return d.done();
   const failureClass = classifyFailure("transfer", failureCode);
@@ -719,15 +771,20 @@ function transferFailed(d: Draft, sourceMemberId: MemberId, attempt: number, fai
   if (!firstOfAttempt) return d.done();
   const failures = d.state.payoutFailures + 1;
   d.set({ payoutFailures: failures });
-  const delay = retryDelayMs(d.ctx.policy.payoutRetry, failures, unitFraction(`${p.effectId}:retry`));
+  const delay = retryDelayMs(
+    d.ctx.policy.payoutRetry,
+    failures,
+    unitFraction(roundIds.seed.payoutRetry(p.effectId)),
+  );
   if (delay === null) return block(d, `payout transfers kept failing (${failureCode}); retries exhausted`);
   d.timer({ kind: "retry_payout", attempt: d.state.payoutAttempt + 1 }, d.ctx.now + delay);
   return d.done();
 }
 
-function recipientReadiness(d: Draft, canReceive: boolean): Step {
+function recipientReadiness(d: Draft, { canReceive }: InputOf<"recipient_readiness">): Step {
   const s = d.state;
-  if (s.recipientCanReceive === canReceive) return ignore(s, "recipient readiness unchanged");
+  if (s.recipientCanReceive === canReceive)
+    return ignore(s, "readiness_unchanged", "recipient readiness unchanged");
   d.set({ recipientCanReceive: canReceive });
   if (s.status === "payout_blocked" && canReceive) {
     d.set({ payoutFailures: 0 });
@@ -743,7 +800,7 @@ function resumePayout(d: Draft): Step {
   return startPayout(d);
 }
 
-function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): Step {
+function reassignPayout(d: Draft, { toMemberId, toCanReceive }: InputOf<"reassign_payout">): Step {
   const s = d.state;
   if (s.status !== "payout_blocked")
     return err(
@@ -775,46 +832,56 @@ function reassignPayout(d: Draft, toMemberId: MemberId, toCanReceive: boolean): 
 
 function transferReversedInput(
   d: Draft,
-  sourceMemberId: MemberId,
-  transferId: string,
-  amountMinor: number,
+  { sourceMemberId, transferId, amountMinor }: InputOf<"transfer_reversed">,
 ): Step {
   const p = d.state.payouts.find((x) => x.sourceMemberId === sourceMemberId && x.transferId === transferId);
-  if (p?.status !== "created") return ignore(d.state, `no transfer ${transferId} left to reverse`);
+  if (p?.status !== "created")
+    return ignore(d.state, "transfer_not_reversible", `no transfer ${transferId} left to reverse`);
   const reversedMinor = (p.reversedMinor ?? 0) + amountMinor;
   if (amountMinor <= 0 || reversedMinor > p.amountMinor)
-    return ignore(d.state, `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`);
+    return ignore(
+      d.state,
+      "reversal_amount_invalid",
+      `reversal of ${amountMinor} exceeds what is left of transfer ${transferId}`,
+    );
   // Partial reversals add up; the transfer counts as reversed once all of it came back.
   d.updatePayout(sourceMemberId, {
     reversedMinor,
     ...(reversedMinor === p.amountMinor ? { status: "reversed" as const } : {}),
   });
-  const posted = d.ledger(
+  const roundId = d.state.id;
+  d.post(
     transferReversed({
-      id: `${p.effectId}:reversed:${reversedMinor}`,
-      roundId: d.state.id,
+      id: roundIds.ledger.transferReversed(p.effectId, reversedMinor),
+      roundId,
       memberId: d.state.recipientMemberId,
       amount: money(amountMinor, d.state.currency),
       occurredAt: d.ctx.now,
     }),
   );
-  if (posted.isErr()) return err(posted.error);
   d.ticket(
+    roundIds.ticket.transferReversed(roundId, transferId, reversedMinor),
     "transfer_reversed",
-    `${transferId}:${reversedMinor}`,
-    `transfer ${transferId} of round ${d.state.id}: ${amountMinor} reversed`,
+    `transfer ${transferId} of round ${roundId}: ${amountMinor} reversed`,
   );
-  d.notify({ kind: "admins" }, "transfer_reversed", `${transferId}:${reversedMinor}`, {
-    transferId,
-    amountMinor,
-  });
+  d.notify(
+    roundIds.notice.transferReversed(roundId, transferId, reversedMinor),
+    { kind: "admins" },
+    "transfer_reversed",
+    { transferId, amountMinor },
+  );
   return d.done();
 }
 
-function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMinor: number): Step {
+/**
+ * A member's contribution was disputed. The amount is Stripe's dispute amount, positive
+ * by Stripe's rules; a fact without one is a bug at the edge and makes the posting throw.
+ */
+function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"dispute_opened">): Step {
   const c = d.contribution(memberId);
-  if (!c) return ignore(d.state, `${memberId} does not contribute to this round`);
-  if (c.disputeIds.includes(disputeId)) return ignore(d.state, `dispute ${disputeId} already recorded`);
+  if (!c) return ignore(d.state, "no_such_contribution", `${memberId} does not contribute to this round`);
+  if (c.disputeIds.includes(disputeId))
+    return ignore(d.state, "duplicate_dispute", `dispute ${disputeId} already recorded`);
   const s = d.state;
   // "After payout" means this contribution's money has been (or may be being) transferred.
   // A contribution whose transfer failed and waits to be re-issued has not left the pot:
@@ -833,32 +900,36 @@ function disputeOpened(d: Draft, memberId: MemberId, disputeId: string, amountMi
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
   // contribution back out of the pot: the member has not paid, and may pay again.
-  const posted = afterPayout
-    ? d.ledger(
-        disputeLoss({
-          id: `${s.id}:dispute:${disputeId}`,
-          ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
-        }),
-      )
-    : c.status === "succeeded"
-      ? d.ledger(
-          contributionRefunded({
-            id: `${s.id}:dispute:${disputeId}:withdrawn`,
-            ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
-          }),
-        )
-      : ok(undefined);
-  if (posted.isErr()) return err(posted.error);
+  if (afterPayout)
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(s.id, disputeId),
+        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+      }),
+    );
+  else if (c.status === "succeeded")
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
+        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+      }),
+    );
   d.ticket(
+    afterPayout
+      ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
+      : roundIds.ticket.dispute(s.id, disputeId),
     afterPayout ? "dispute_after_payout" : "dispute",
-    disputeId,
     `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
-  d.notify({ kind: "admins" }, "dispute_opened", disputeId, { memberId, disputeId, amountMinor });
+  d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
+    memberId,
+    disputeId,
+    amountMinor,
+  });
   if (s.status === "settled") {
     // The pot is short again. Its deadline timer may have fired (and been ignored) while it
     // was settled, so arm a fresh one — or, if the deadline has passed, refund at once.
-    d.set({ status: "collecting" });
+    d.moveTo("collecting");
     const deadline = s.collectionDeadlineAt ?? d.ctx.now;
     if (d.ctx.now >= deadline)
       return startRefunding(d, "a contribution was disputed after the collection deadline");

@@ -24,4 +24,11 @@ export {
   TICKET_REASONS,
   type TicketReason,
 } from "./round-effect.js";
+export { roundIds } from "./round-ids.js";
+export {
+  ROUND_IGNORED_CODES,
+  type RoundIgnored,
+  type RoundIgnoredCode,
+} from "./round-ignored.js";
 export type { RoundInput, RoundTimer } from "./round-input.js";
+export { isRoundMoveAllowed, ROUND_TRANSITIONS } from "./round-transitions.js";

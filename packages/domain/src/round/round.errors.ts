@@ -23,8 +23,7 @@ export type RoundError =
       readonly code: "payout_partially_sent";
       readonly message: string;
     }
-  | { readonly type: "invalid_round"; readonly code: "invalid_round"; readonly message: string }
-  | { readonly type: "ledger_rejected"; readonly code: "ledger_rejected"; readonly message: string };
+  | { readonly type: "invalid_round"; readonly code: "invalid_round"; readonly message: string };
 
 /** Builds a {@link RoundError} of the given type. */
 export function roundError<T extends RoundError["type"]>(

@@ -4,11 +4,13 @@ import type { CurrencyCode } from "../money/index.js";
 import type { FailureClass } from "../policy/failure-codes.js";
 import type { Instant } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
+import { roundIds } from "./round-ids.js";
 
 /**
  * The life of a round. Happy path: `scheduled → collecting → settled → paying_out →
  * paid_out`. A deadline missed: `collecting → refunding → cancelled`. A payout that cannot
- * be delivered: `paying_out → payout_blocked → paying_out` once fixed or reassigned.
+ * be delivered: `paying_out → payout_blocked → paying_out` once fixed or reassigned. Every
+ * allowed move is listed in `ROUND_TRANSITIONS`.
  */
 export type RoundStatus =
   | "scheduled"
@@ -108,7 +110,10 @@ export interface Round {
   readonly payoutAttempt: number;
   /** Failed payout attempts since the last successful step, for the payout retry policy. */
   readonly payoutFailures: number;
+  /** Why the payout is blocked. Set only while `payout_blocked`; cleared when the block ends. */
   readonly blockedReason?: string;
+  /** Why the round is being (or was) cancelled. Set only when `refunding` or `cancelled`. */
+  readonly cancellationReason?: string;
   readonly endedAt?: Instant;
   /** Optimistic-concurrency version, incremented by every stored change. */
   readonly version: number;
@@ -151,7 +156,7 @@ export function newRound(input: NewRound): Result<Round, RoundError> {
     contributionMinor: input.contributionMinor,
     status: "scheduled",
     scheduledFor: input.scheduledFor,
-    transferGroup: `round_${input.id}`,
+    transferGroup: roundIds.transferGroup(input.id),
     contributions: [...input.contributorIds].sort().map((memberId) => ({
       memberId,
       amountMinor: input.contributionMinor,

@@ -54,7 +54,7 @@ export function applyRoundFact(
     .map((decision) =>
       decision.ignored === undefined
         ? applied(`${what} applied`)
-        : ignored(`${what} ignored: ${decision.ignored}`),
+        : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
     )
     .orElse((e) => (isMissing(e) ? okAsync(ignored(`${what} not applied: ${e.code}`)) : errAsync(e)));
 }

@@ -208,3 +208,20 @@ describe("the dispatcher and the review's findings", () => {
     expect(sim.desk.tickets.map((t) => t.reason)).toEqual(["effect_parked"]);
   });
 });
+
+describe("the audit log", () => {
+  it("records an ignored input with its code and why", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    await sim.advance(DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    (await useCases.applyRoundInput(sim.deps, round.id, { type: "open" }, "replay"))._unsafeUnwrap();
+    expect(sim.store.audit().at(-1)).toMatchObject({
+      aggregateId: round.id,
+      action: "open",
+      outcome: "ignored",
+      detail: "round_not_scheduled: round is collecting, not scheduled",
+      actor: "replay",
+    });
+  });
+});

@@ -39,7 +39,9 @@ function auditLine(
     aggregateId: round.id,
     action: input.type === "timer" ? `timer:${input.timer.kind}` : input.type,
     outcome: decision.ignored === undefined ? "applied" : "ignored",
-    ...(decision.ignored !== undefined ? { detail: decision.ignored } : {}),
+    ...(decision.ignored !== undefined
+      ? { detail: `${decision.ignored.code}: ${decision.ignored.detail}` }
+      : {}),
     actor,
   };
 }

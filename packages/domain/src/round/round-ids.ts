@@ -1,0 +1,221 @@
+// Every id a round makes, named once.
+//
+// These strings are not labels: they are stored. An effect id is the outbox's primary key
+// and the Stripe `Idempotency-Key` of the call the effect makes (so a retried debit never
+// charges twice); a ledger transaction id is the ledger's key (so a retried posting is
+// posted once); timer, notification and ticket ids are the keys their stores deduplicate
+// on. Changing a format is therefore a data migration, not a refactor: an effect already
+// in an outbox, a debit already at Stripe or a posting already in the ledger would no
+// longer be recognised, and the same step could run twice under two keys.
+// `round-ids.test.ts` pins every format with literal strings.
+//
+// Ids are built from the round id and the step's own references (member, attempt, Stripe
+// id, the round's version where one kind of step can recur). Derived ids (ledger postings
+// of a debit or a transfer) are built from the stored effect id of the thing they belong
+// to, never rebuilt from its parts, so they follow the format that thing was created with.
+import type { MemberId } from "../group/ids.js";
+import type { NotificationTemplate, TicketReason } from "./round-effect.js";
+import type { RoundTimer } from "./round-input.js";
+
+/** The key shared by everything one payout block sends: the recipient, the payout attempt and the round's version. */
+const blockKey = (recipientMemberId: MemberId, payoutAttempt: number, version: number): string =>
+  `${recipientMemberId}:${payoutAttempt}:v${version}`;
+
+const notice = (roundId: string, template: NotificationTemplate, key: string): string =>
+  `${roundId}:notify:${template}:${key}`;
+
+const ticket = (roundId: string, reason: TicketReason, key: string): string =>
+  `${roundId}:ticket:${reason}:${key}`;
+
+function timerKey(timer: RoundTimer): string {
+  switch (timer.kind) {
+    case "retry_debit":
+      return `${timer.kind}:${timer.memberId}:${timer.attempt}`;
+    case "retry_payout":
+      return `${timer.kind}:${timer.attempt}`;
+    case "collection_deadline":
+    case "grace_end":
+    case "payout_due":
+      return timer.kind;
+  }
+}
+
+/**
+ * The ids of a round's ledger transactions. Each is the ledger's key for the posting, so
+ * a step that is decided twice (a duplicated Stripe event) posts once.
+ */
+const ledgerIds = Object.freeze({
+  /** A debit was submitted (money in flight): `<debit>:initiated`. */
+  debitInitiated: (debitEffectId: string): string => `${debitEffectId}:initiated`,
+  /**
+   * A debit recorded as failed succeeded after all: its initiation was undone by the
+   * failure, so it is posted again under a new id: `<debit>:initiated:late`.
+   */
+  debitInitiatedLate: (debitEffectId: string): string => `${debitEffectId}:initiated:late`,
+  /** A debit settled (money in the pot): `<debit>:settled`. */
+  debitSettled: (debitEffectId: string): string => `${debitEffectId}:settled`,
+  /** A debit failed (undoes its initiation): `<debit>:failed`. */
+  debitFailed: (debitEffectId: string): string => `${debitEffectId}:failed`,
+  /** A member's contribution was refunded: `<round>:refund:<member>:ledger`. */
+  contributionRefunded: (roundId: string, memberId: MemberId): string =>
+    `${roundId}:refund:${memberId}:ledger`,
+  /** A payout transfer was created: `<transfer>:ledger`. */
+  payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
+  /**
+   * Part of a transfer came back. Keyed by the total reversed so far, so partial
+   * reversals each post once: `<transfer>:reversed:<reversedMinor>`.
+   */
+  transferReversed: (transferEffectId: string, reversedMinorSoFar: number): string =>
+    `${transferEffectId}:reversed:${reversedMinorSoFar}`,
+  /** A dispute after payout, recorded against the member: `<round>:dispute:<dispute>`. */
+  disputeLoss: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}`,
+  /** A dispute before payout took the contribution back out of the pot: `<round>:dispute:<dispute>:withdrawn`. */
+  disputeWithdrawn: (roundId: string, disputeId: string): string =>
+    `${roundId}:dispute:${disputeId}:withdrawn`,
+});
+
+/** The ids of a round's notifications: the notifier sends each id once. */
+const noticeIds = Object.freeze({
+  /** The member is told their failed debit will be tried again: keyed by the failed attempt. */
+  contributionRetryScheduled: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
+    notice(roundId, "contribution_retry_scheduled", `${memberId}:${failedAttempt}`),
+  /** The member is told their contribution failed for good (or ran out of attempts). */
+  contributionFailed: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
+    notice(roundId, "contribution_failed", `${memberId}:${failedAttempt}`),
+  /** The admins are told a member's contribution failed for good. */
+  contributionFailedToAdmins: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
+    notice(roundId, "contribution_failed", `admins:${memberId}:${failedAttempt}`),
+  /** Everyone is told the round is being cancelled (once per round). */
+  roundCancelling: (roundId: string): string => notice(roundId, "round_cancelling", "all"),
+  /** Everyone is told the round was cancelled (once per round). */
+  roundCancelled: (roundId: string): string => notice(roundId, "round_cancelled", "all"),
+  /** The recipient is told their payout is blocked; one per block. */
+  payoutBlocked: (
+    roundId: string,
+    recipientMemberId: MemberId,
+    payoutAttempt: number,
+    version: number,
+  ): string => notice(roundId, "payout_blocked", blockKey(recipientMemberId, payoutAttempt, version)),
+  /** The admins are told the payout is blocked; one per block. */
+  payoutBlockedToAdmins: (
+    roundId: string,
+    recipientMemberId: MemberId,
+    payoutAttempt: number,
+    version: number,
+  ): string =>
+    notice(roundId, "payout_blocked", `admins:${blockKey(recipientMemberId, payoutAttempt, version)}`),
+  /** The recipient is told the pot was sent. */
+  payoutSent: (roundId: string, recipientMemberId: MemberId): string =>
+    notice(roundId, "payout_sent", recipientMemberId),
+  /** The admins are told a refund failed. */
+  refundFailed: (roundId: string, memberId: MemberId): string => notice(roundId, "refund_failed", memberId),
+  /** The admins are told a refund failed after Stripe had reported it succeeded. */
+  refundFailedAfterSuccess: (roundId: string, memberId: MemberId): string =>
+    notice(roundId, "refund_failed", `${memberId}:after_success`),
+  /** The admins are told of a dispute. */
+  disputeOpened: (roundId: string, disputeId: string): string => notice(roundId, "dispute_opened", disputeId),
+  /** The admins are told part of a transfer came back; keyed by the total reversed so far. */
+  transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
+    notice(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),
+  /** The admins are told a debit recorded as failed took the money after all. */
+  lateDebitSuccess: (roundId: string, memberId: MemberId, attempt: number): string =>
+    notice(roundId, "unexpected_money", `${memberId}:${attempt}`),
+  /** The admins are told a transfer recorded as failed was created after all. */
+  lateTransfer: (roundId: string, transferId: string): string =>
+    notice(roundId, "unexpected_money", `transfer:${transferId}`),
+});
+
+/** The ids of a round's support tickets: the desk opens each id once. */
+const ticketIds = Object.freeze({
+  /**
+   * A debit succeeded that the round did not expect (recorded as failed, or after the
+   * round moved on): `<round>:ticket:unexpected_money:late_success:<member>:<attempt>`.
+   */
+  lateDebitSuccess: (roundId: string, memberId: MemberId, attempt: number): string =>
+    ticket(roundId, "unexpected_money", `late_success:${memberId}:${attempt}`),
+  /** A transfer recorded as failed was created after all. */
+  lateTransfer: (roundId: string, transferId: string): string =>
+    ticket(roundId, "unexpected_money", `transfer:${transferId}`),
+  /** The payout is blocked; one per block. */
+  payoutBlocked: (
+    roundId: string,
+    recipientMemberId: MemberId,
+    payoutAttempt: number,
+    version: number,
+  ): string => ticket(roundId, "payout_blocked", blockKey(recipientMemberId, payoutAttempt, version)),
+  /** A refund failed. */
+  refundFailed: (roundId: string, memberId: MemberId): string => ticket(roundId, "refund_failed", memberId),
+  /** A refund failed after Stripe had reported it succeeded. */
+  refundFailedAfterSuccess: (roundId: string, memberId: MemberId): string =>
+    ticket(roundId, "refund_failed", `${memberId}:after_success`),
+  /** A contribution was disputed before its money left the pot. */
+  dispute: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", disputeId),
+  /** A contribution was disputed after the pot was paid out. */
+  disputeAfterPayout: (roundId: string, disputeId: string): string =>
+    ticket(roundId, "dispute_after_payout", disputeId),
+  /** Part of a transfer came back; keyed by the total reversed so far. */
+  transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
+    ticket(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),
+});
+
+/**
+ * The seeds of the round's retry jitter. Not stored, but replayed: the same failure must
+ * compute the same retry time after a crash, so these change no more freely than the ids.
+ */
+const seedIds = Object.freeze({
+  /** Jitter of the retry after a failed debit attempt: `<debit>:retry`. */
+  debitRetry: (debitEffectId: string): string => `${debitEffectId}:retry`,
+  /** Jitter of the payout retry after a failed transfer: `<transfer>:retry`. */
+  payoutRetry: (transferEffectId: string): string => `${transferEffectId}:retry`,
+});
+
+/**
+ * Every effect id and ledger transaction id a round makes, in one place.
+ *
+ * **These are stored keys**: effect ids are outbox keys and Stripe idempotency keys,
+ * ledger ids are the ledger's keys, timer, notification and ticket ids are deduplication
+ * keys of their stores. Changing a format is a data migration (effects in flight and
+ * postings already made would be repeated under the new key), never a refactor. Every
+ * format is pinned by `round-ids.test.ts`; the model-based test checks that no two
+ * different effects share an id.
+ */
+export const roundIds = Object.freeze({
+  /** Stripe `transfer_group` tying the round's charges and transfers together: `round_<round>`. */
+  transferGroup: (roundId: string): string => `round_${roundId}`,
+  /** A member's BECS debit, one per attempt (the Stripe idempotency key): `<round>:contribution:<member>:attempt:<n>`. */
+  debit: (roundId: string, memberId: MemberId, attempt: number): string =>
+    `${roundId}:contribution:${memberId}:attempt:${attempt}`,
+  /** One payout transfer, funded by one member's charge, per payout attempt: `<round>:transfer:<source member>:attempt:<n>`. */
+  transfer: (roundId: string, sourceMemberId: MemberId, payoutAttempt: number): string =>
+    `${roundId}:transfer:${sourceMemberId}:attempt:${payoutAttempt}`,
+  /** The refund of a member's contribution (one per member and round): `<round>:refund:<member>`. */
+  refund: (roundId: string, memberId: MemberId): string => `${roundId}:refund:${memberId}`,
+  /**
+   * A timer: `<round>:timer:<kind>`, with `retry_debit:<member>:<attempt>` and
+   * `retry_payout:<attempt>` as the kinds that carry references, and `:v<rearm>` appended
+   * when given. The scheduler keeps one timer per id, so a timer of one kind armed again
+   * must get a new id, or it would silently never fire: `rearm` (the round's version)
+   * tells such armings apart.
+   */
+  timer: (roundId: string, timer: RoundTimer, rearm?: number): string =>
+    `${roundId}:timer:${timerKey(timer)}${rearm === undefined ? "" : `:v${rearm}`}`,
+  /** Pausing the group for a payout block; one per block: `<round>:pause:<recipient>:<payout attempt>:v<version>`. */
+  pauseGroup: (
+    roundId: string,
+    recipientMemberId: MemberId,
+    payoutAttempt: number,
+    version: number,
+  ): string => `${roundId}:pause:${blockKey(recipientMemberId, payoutAttempt, version)}`,
+  /** Resuming the group when a block ends; keyed by the round's version: `<round>:resume:<version>`. */
+  resumeGroup: (roundId: string, version: number): string => `${roundId}:resume:${version}`,
+  /** The round ended (paid out or cancelled): `<round>:ended`. */
+  roundEnded: (roundId: string): string => `${roundId}:ended`,
+  /** Ledger transaction ids. */
+  ledger: ledgerIds,
+  /** Notification ids: `<round>:notify:<template>:<key>`. */
+  notice: noticeIds,
+  /** Support ticket ids: `<round>:ticket:<reason>:<key>`. */
+  ticket: ticketIds,
+  /** Seeds of the retry jitter (replayed, not stored). */
+  seed: seedIds,
+});
