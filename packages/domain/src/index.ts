@@ -9,6 +9,7 @@
  */
 export * from "./facts/index.js";
 export * from "./group/index.js";
+export * from "./kernel/index.js";
 export * from "./ledger/index.js";
 export * from "./money/index.js";
 export * from "./policy/index.js";

@@ -1,5 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
+import type { Decision } from "../kernel/decision.js";
 import {
   contributionRefunded,
   debitFailed,
@@ -21,7 +22,7 @@ import { type RoundError, roundError } from "./round.errors.js";
 import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
 import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
-import type { RoundIgnored, RoundIgnoredCode } from "./round-ignored.js";
+import type { RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
 import { moveRound, type RoundMovePatch } from "./round-transitions.js";
 
@@ -37,11 +38,7 @@ export interface DecideContext {
  * done), the state is unchanged, there are no effects, and `ignored` says why — a code
  * from `ROUND_IGNORED_CODES` and a sentence — so the caller can record it.
  */
-export interface RoundDecision {
-  readonly state: Round;
-  readonly effects: readonly RoundEffect[];
-  readonly ignored?: RoundIgnored;
-}
+export type RoundDecision = Decision<Round, RoundEffect, RoundIgnoredCode>;
 
 type Step = Result<RoundDecision, RoundError>;
 

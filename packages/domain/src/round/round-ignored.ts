@@ -1,3 +1,4 @@
+import type { Ignored } from "../kernel/decision.js";
 /**
  * Why `decide` ignored an input: it did not apply to the round as it is. Ignored inputs
  * are normal (Stripe repeats and reorders events, timers fire for steps already done) and
@@ -39,7 +40,4 @@ export const ROUND_IGNORED_CODES = [
 export type RoundIgnoredCode = (typeof ROUND_IGNORED_CODES)[number];
 
 /** Why an input was ignored: a stable code to count and match on, and a sentence for people. */
-export interface RoundIgnored {
-  readonly code: RoundIgnoredCode;
-  readonly detail: string;
-}
+export type RoundIgnored = Ignored<RoundIgnoredCode>;

@@ -1,3 +1,4 @@
+import { defineTransitions } from "../kernel/transitions.js";
 import type { Round, RoundStatus } from "./round.js";
 
 /**
@@ -20,7 +21,7 @@ import type { Round, RoundStatus } from "./round.js";
  * Staying in a status is not a move (a block noticed again, a cancelled round hearing of
  * a refund again) and is always allowed.
  */
-export const ROUND_TRANSITIONS: Readonly<Record<RoundStatus, readonly RoundStatus[]>> = Object.freeze({
+const roundTransitions = defineTransitions<RoundStatus>("round", {
   scheduled: ["collecting", "refunding"],
   collecting: ["settled", "refunding"],
   settled: ["paying_out", "payout_blocked", "collecting", "refunding"],
@@ -31,9 +32,11 @@ export const ROUND_TRANSITIONS: Readonly<Record<RoundStatus, readonly RoundStatu
   cancelled: [],
 });
 
+export const ROUND_TRANSITIONS = roundTransitions.table;
+
 /** Whether a round in status `from` may move to `to` (staying put always may). */
 export function isRoundMoveAllowed(from: RoundStatus, to: RoundStatus): boolean {
-  return from === to || ROUND_TRANSITIONS[from].includes(to);
+  return roundTransitions.allowed(from, to);
 }
 
 /** The fields a move may set along with the status. */
@@ -46,10 +49,7 @@ export type RoundMovePatch = Partial<Omit<Round, "status">>;
  * describes the block the round is in.
  */
 export function moveRound(round: Round, to: RoundStatus, patch: RoundMovePatch = {}): Round {
-  if (!isRoundMoveAllowed(round.status, to))
-    throw new Error(
-      `round ${round.id}: ${round.status} → ${to} is not in ROUND_TRANSITIONS (a bug in decide, not an outcome)`,
-    );
+  roundTransitions.assertMove(round.id, round.status, to);
   const moved: Round = { ...round, ...patch, status: to };
   if (round.status !== "payout_blocked" || to === "payout_blocked") return moved;
   const { blockedReason: _cleared, ...unblocked } = moved;
