@@ -10,6 +10,7 @@
 export * from "./group/index.js";
 export * from "./ledger/index.js";
 export * from "./money/index.js";
+export * from "./person/index.js";
 export * from "./policy/index.js";
 export * from "./ports/index.js";
 export * from "./round/index.js";

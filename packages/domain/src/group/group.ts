@@ -17,22 +17,6 @@ export const MEMBERS_MAX = 50;
 /** The fewest members a group needs before it can start. */
 export const MEMBERS_MIN = 2;
 
-/** What a member needs before money can move for them. */
-export interface MemberReadiness {
-  /** Their BECS debit mandate is active, so contributions can be collected. */
-  readonly mandateActive: boolean;
-  /** Their connected account can receive transfers, so they can be paid the pot. */
-  readonly payoutsEnabled: boolean;
-}
-
-/** The Stripe objects that belong to a member; absent until created. */
-export interface MemberPaymentProfile {
-  readonly customerId?: string;
-  readonly paymentMethodId?: string;
-  readonly mandateId?: string;
-  readonly connectedAccountId?: string;
-}
-
 /**
  * A member's place in the group:
  * - `active`: contributes to every round and is in the payout order;
@@ -42,15 +26,17 @@ export interface MemberPaymentProfile {
  */
 export type MemberStatus = "active" | "pending" | "leaving" | "left";
 
-/** One person in a group. */
+/**
+ * One person's membership of a group. What the person owns at Stripe (customer, mandate,
+ * payout account) and whether they are ready for money to move belong to the person
+ * (`Person` in the person module), not to each membership: `id` is the person's id.
+ */
 export interface Member {
   readonly id: MemberId;
   readonly displayName: string;
   readonly role: "admin" | "member";
   readonly status: MemberStatus;
   readonly joinedAt: Instant;
-  readonly readiness: MemberReadiness;
-  readonly payment: MemberPaymentProfile;
 }
 
 /** A proposal by one member to swap payout positions with another; applies once both agree. */
@@ -116,8 +102,6 @@ export interface NewGroup {
   readonly createdAt: Instant;
 }
 
-const NOT_READY: MemberReadiness = { mandateActive: false, payoutsEnabled: false };
-
 /**
  * Creates a group in `forming` state. Amount and currency rules (minimum charge, step) are
  * checked by the use case with the money module; here only the group's own shape.
@@ -137,8 +121,6 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
     role: "admin",
     status: "active",
     joinedAt: input.createdAt,
-    readiness: NOT_READY,
-    payment: {},
   };
   return ok({
     id: input.id,
@@ -216,8 +198,6 @@ export function joinGroup(
     role: "member",
     status: group.status === "forming" ? "active" : "pending",
     joinedAt: member.joinedAt,
-    readiness: NOT_READY,
-    payment: {},
   };
   const members = [...group.members, added];
   const payoutOrder =
@@ -485,38 +465,6 @@ export function resumeGroup(group: Group): Result<Group, GroupError> {
   if (group.status !== "paused") return err(groupError("group_not_paused", `the group is ${group.status}`));
   const { pausedReason: _reason, ...rest } = group;
   return ok({ ...rest, status: "active" as const });
-}
-
-/** Updates what a member is ready for (mandate active, payouts enabled). */
-export function updateMemberReadiness(
-  group: Group,
-  memberId: MemberId,
-  readiness: Partial<MemberReadiness>,
-): Result<Group, GroupError> {
-  const member = findMember(group, memberId);
-  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
-  return ok({
-    ...group,
-    members: group.members.map((m) =>
-      m.id === memberId ? { ...m, readiness: { ...m.readiness, ...readiness } } : m,
-    ),
-  });
-}
-
-/** Records a member's Stripe objects (customer, payment method, mandate, connected account). */
-export function updateMemberPayment(
-  group: Group,
-  memberId: MemberId,
-  payment: MemberPaymentProfile,
-): Result<Group, GroupError> {
-  const member = findMember(group, memberId);
-  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
-  return ok({
-    ...group,
-    members: group.members.map((m) =>
-      m.id === memberId ? { ...m, payment: { ...m.payment, ...payment } } : m,
-    ),
-  });
 }
 
 /**

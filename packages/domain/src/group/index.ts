@@ -14,8 +14,6 @@ export {
   MEMBERS_MAX,
   MEMBERS_MIN,
   type Member,
-  type MemberPaymentProfile,
-  type MemberReadiness,
   type MemberStatus,
   markRoundEnded,
   markRoundOpened,
@@ -29,11 +27,10 @@ export {
   reassignPosition,
   resumeGroup,
   setFixedPayoutOrder,
-  updateMemberPayment,
-  updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group.js";
 export type { GroupId, MemberId } from "./ids.js";
+export type { ReadinessOf } from "./member-readiness.js";
 export {
   drawPayoutOrder,
   isPermutationOf,

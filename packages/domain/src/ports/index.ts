@@ -17,6 +17,7 @@ export {
   type GroupRepository,
   type OutboxRecord,
   type OutboxStore,
+  type PersonRepository,
   type RoundRepository,
   type StorageError,
   storageError,

@@ -1,11 +1,12 @@
 import { okAsync, type ResultAsync } from "neverthrow";
-import type { Group } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts, FollowUp } from "../use-cases/execute-effect.js";
-import { updateMemberPayment, updateMemberReadiness } from "../use-cases/group-use-cases.js";
+import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
 import { applyRoundInput } from "../use-cases/round-use-cases.js";
 import { FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
@@ -44,7 +45,14 @@ export class InMemorySusu {
     this.clock = new ManualClock(options.start);
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
-    this.deps = { groups: this.store, rounds: this.store, uow: this.store, clock: this.clock, ids: this.ids };
+    this.deps = {
+      people: this.store,
+      groups: this.store,
+      rounds: this.store,
+      uow: this.store,
+      clock: this.clock,
+      ids: this.ids,
+    };
     this.ports = {
       gateway: this.gateway,
       notifier: this.notifier,
@@ -55,36 +63,49 @@ export class InMemorySusu {
   }
 
   /**
-   * Gives a member a customer, an active BECS mandate and (optionally) a connected
-   * account that can receive, as if they had finished onboarding.
+   * Gives a person a customer, an active BECS mandate and a connected account that can
+   * receive (unless `canReceive` is false), as if they had finished onboarding — once, for
+   * every group they are in. Stripe ids are `cus_<id>`, `pm_<id>`, `mandate_<id>`, `acct_<id>`.
    */
-  onboardMember(
-    groupId: GroupId,
-    memberId: MemberId,
+  onboardPerson(
+    personId: PersonId,
     options: { readonly canReceive?: boolean } = {},
-  ): ResultAsync<Group, UseCaseError> {
-    const accountId = `acct_${memberId}`;
-    this.gateway.setAccount(accountId, options.canReceive ?? true);
-    return updateMemberPayment(
+  ): ResultAsync<Person, UseCaseError> {
+    const accountId = `acct_${personId}`;
+    const canReceive = options.canReceive ?? true;
+    this.gateway.setAccount(accountId, canReceive);
+    return updatePersonPayment(
       this.deps,
-      groupId,
-      memberId,
+      personId,
       {
-        customerId: `cus_${memberId}`,
-        paymentMethodId: `pm_${memberId}`,
-        mandateId: `mandate_${memberId}`,
+        customerId: `cus_${personId}`,
+        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
         connectedAccountId: accountId,
       },
       "test",
-    ).andThen(() =>
-      updateMemberReadiness(
-        this.deps,
-        groupId,
-        memberId,
-        { mandateActive: true, payoutsEnabled: options.canReceive ?? true },
-        "test",
-      ),
-    );
+    ).andThen(() => updatePersonReadiness(this.deps, personId, { payoutsEnabled: canReceive }, "test"));
+  }
+
+  /**
+   * {@link onboardPerson} for a member of a group, as tests that set up a group read best.
+   * The member id is the person id: onboarding is the person's, shared by all their groups.
+   */
+  onboardMember(
+    _groupId: GroupId,
+    memberId: MemberId,
+    options: { readonly canReceive?: boolean } = {},
+  ): ResultAsync<Person, UseCaseError> {
+    return this.onboardPerson(memberId, options);
+  }
+
+  /**
+   * Stripe changes whether a person's connected account can receive and says so
+   * (`account.updated`): the fake account follows, and the person's readiness is updated,
+   * reaching every round where they are the recipient.
+   */
+  accountUpdated(personId: PersonId, canReceive: boolean): ResultAsync<Person, UseCaseError> {
+    this.gateway.setAccount(`acct_${personId}`, canReceive);
+    return updatePersonReadiness(this.deps, personId, { payoutsEnabled: canReceive }, "stripe");
   }
 
   /** One outbox pass. */

@@ -88,11 +88,7 @@ const commands = [
   fc.nat({ max: 3 }).map((i) =>
     cmd(`fixAccount(${i})`, async (_m, w) => {
       const id = w.memberIds[i % w.memberIds.length] ?? "";
-      w.sim.gateway.setAccount(`acct_${id}`, true);
-      ok(
-        await useCases.updateMemberReadiness(w.sim.deps, w.groupId, id, { payoutsEnabled: true }, "stripe"),
-        [],
-      );
+      ok(await w.sim.accountUpdated(id, true), []);
       await w.sim.runUntilQuiet();
     }),
   ),

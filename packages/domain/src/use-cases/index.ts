@@ -18,9 +18,15 @@ export {
   loadGroup,
   proposeSwap,
   setPayoutOrder,
-  updateMemberPayment,
-  updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group-use-cases.js";
-export { type OnboardingError, startDebitSetup, startPayoutOnboarding } from "./onboarding.js";
+export { loadPerson, readinessOfMembers } from "./load-people.js";
+export {
+  type OnboardingError,
+  startDebitSetup,
+  startPayoutOnboarding,
+  startPersonDebitSetup,
+  startPersonPayoutOnboarding,
+} from "./onboarding.js";
+export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";

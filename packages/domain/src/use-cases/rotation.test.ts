@@ -76,7 +76,7 @@ describe("a whole rotation in memory", () => {
     // account.updated: payouts enabled → the round resumes and pays out; the admin resumes the group.
     sim.gateway.setAccount("acct_ana", true);
     (
-      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { payoutsEnabled: true }, "stripe")
+      await useCases.updatePersonReadiness(sim.deps, "ana", { payoutsEnabled: true }, "stripe")
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
@@ -159,7 +159,7 @@ describe("the dispatcher and the review's findings", () => {
     (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
     // The reply was lost; meanwhile ana's mandate is reported inactive.
     (
-      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { mandateActive: false }, "stripe")
+      await useCases.updatePersonReadiness(sim.deps, "ana", { mandateActive: false }, "stripe")
     )._unsafeUnwrap();
     await sim.advance(DAY_MS);
     expect(sim.gateway.debits.size).toBe(2);
@@ -179,7 +179,9 @@ describe("the dispatcher and the review's findings", () => {
       template: "payout_sent" as const,
       data: {},
     };
-    (await sim.store.commit({ groups: [], rounds: [], outbox: [orphan], audit: [] }))._unsafeUnwrap();
+    (
+      await sim.store.commit({ people: [], groups: [], rounds: [], outbox: [orphan], audit: [] })
+    )._unsafeUnwrap();
     const downDesk = {
       openTicket: () =>
         errAsync({ type: "ticket_failed" as const, code: "ticket_failed" as const, message: "desk down" }),
