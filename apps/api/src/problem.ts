@@ -43,6 +43,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "swap_not_allowed":
     case "too_few_members":
     case "too_many_members":
+    case "no_debit_mandate":
+    case "no_payout_account":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -50,6 +52,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "storage_refused":
       return 500;
     case "invalid_group":
+    case "invalid_person":
     case "invalid_payout_order":
     case "invalid_round":
     case "invalid_reassignment":

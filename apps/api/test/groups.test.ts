@@ -1,7 +1,7 @@
 // The groups and rounds API through app.request(), on a real PostgreSQL database.
 import { PrismaStore, PrismaWebhookInbox } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
@@ -10,11 +10,13 @@ const db = useTestDatabase();
 const clock = new ManualClock(Date.UTC(2026, 5, 1));
 const gateway = new FakePaymentGateway(() => clock.now());
 let app: ReturnType<typeof createApp>;
+let deps: UseCaseDeps;
 
 beforeAll(() => {
   const store = new PrismaStore(db.prisma);
+  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
   app = createApp({
-    useCases: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    useCases: deps,
     ping: async () => {
       await db.prisma.$queryRaw`SELECT 1`;
     },
@@ -51,6 +53,30 @@ interface Body {
 }
 
 const read = async (res: Response): Promise<Body> => (await res.json()) as Body;
+
+/**
+ * Records a person's finished onboarding as Stripe's webhooks would (a mandate, then an
+ * account that can receive, unless `payouts` is false): these tests are about the API,
+ * the onboarding routes are tested below.
+ */
+async function onboarded(personId: string, options: { payouts?: boolean } = {}): Promise<void> {
+  (
+    await useCases.updatePersonPayment(
+      deps,
+      personId,
+      {
+        customerId: `cus_${personId}`,
+        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
+        connectedAccountId: `acct_${personId}`,
+      },
+      "stripe",
+    )
+  )._unsafeUnwrap();
+  if (options.payouts !== false)
+    (
+      await useCases.updatePersonReadiness(deps, personId, { payoutsEnabled: true }, "stripe")
+    )._unsafeUnwrap();
+}
 
 async function groupCount(): Promise<number> {
   return db.prisma.group.count();
@@ -205,5 +231,25 @@ describe("groups API", () => {
     expect(stored).toMatchObject({
       members: [{ id: "fay", readiness: { mandateActive: false, payoutsEnabled: false } }],
     });
+  });
+
+  it("a member's readiness is the person's: the same in every group they are in", async () => {
+    const first = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "ned", displayName: "Ned" } }))),
+    );
+    const second = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "ola", displayName: "Ola" } }))),
+    );
+    await app.request(`/groups/${second.id}/members`, json({ id: "ned", displayName: "Ned" }));
+    await onboarded("ned", { payouts: false });
+    for (const groupId of [first.id, second.id]) {
+      const view = (await (await app.request(`/groups/${groupId}`)).json()) as {
+        members: { id: string; readiness: unknown }[];
+      };
+      expect(view.members.find((m) => m.id === "ned")?.readiness).toEqual({
+        mandateActive: true,
+        payoutsEnabled: false,
+      });
+    }
   });
 });

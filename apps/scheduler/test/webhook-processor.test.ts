@@ -1,5 +1,4 @@
 import {
-  GroupScanMemberDirectory,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   type WebhookGateway,
@@ -44,9 +43,8 @@ function unknownEvent(): Stripe.Event {
 function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorContext {
   const store = new InMemoryStore();
   return {
-    deps: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    deps: { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
     inbox,
-    members: new GroupScanMemberDirectory(() => store.groups()),
     gateway: noStripe,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };

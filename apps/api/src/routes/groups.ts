@@ -9,7 +9,7 @@ import {
 import { Hono } from "hono";
 import { z } from "zod";
 import { problem, useCaseProblem, validationProblem } from "../problem.js";
-import { groupView, roundView } from "../views.js";
+import { groupViewOf, roundView } from "../views.js";
 
 const idSchema = z
   .string()
@@ -50,6 +50,7 @@ function actorOf(header: string | undefined): string | undefined {
 /** `/groups`: create and manage savings groups and start their rounds. */
 export function groupRoutes(deps: UseCaseDeps) {
   const app = new Hono();
+  const viewOf = groupViewOf(deps);
 
   const body = async (req: Request): Promise<unknown> => {
     try {
@@ -63,21 +64,26 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = createGroupSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const { rotationsPlanned, creator, ...rest } = parsed.data;
-    const created = await useCases.createGroup(deps, {
-      ...rest,
-      ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
-      creator: { displayName: creator.displayName, ...(creator.id !== undefined ? { id: creator.id } : {}) },
-    });
+    const created = await useCases
+      .createGroup(deps, {
+        ...rest,
+        ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
+        creator: {
+          displayName: creator.displayName,
+          ...(creator.id !== undefined ? { id: creator.id } : {}),
+        },
+      })
+      .andThen(viewOf);
     return created.match(
-      (g) => c.json(groupView(g), 201, { location: `/groups/${g.id}` }),
+      (g) => c.json(g, 201, { location: `/groups/${g.id}` }),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.get("/:groupId", async (c) => {
-    const found = await useCases.loadGroup(deps, c.req.param("groupId"));
+    const found = await useCases.loadGroup(deps, c.req.param("groupId")).andThen(viewOf);
     return found.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -95,12 +101,14 @@ export function groupRoutes(deps: UseCaseDeps) {
   app.post("/:groupId/members", async (c) => {
     const parsed = joinSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
-    const joined = await useCases.joinGroup(deps, c.req.param("groupId"), {
-      displayName: parsed.data.displayName,
-      ...(parsed.data.id !== undefined ? { id: parsed.data.id } : {}),
-    });
+    const joined = await useCases
+      .joinGroup(deps, c.req.param("groupId"), {
+        displayName: parsed.data.displayName,
+        ...(parsed.data.id !== undefined ? { id: parsed.data.id } : {}),
+      })
+      .andThen(viewOf);
     return joined.match(
-      (g) => c.json(groupView(g), 201),
+      (g) => c.json(g, 201),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -117,9 +125,9 @@ export function groupRoutes(deps: UseCaseDeps) {
   app.delete("/:groupId/members/:memberId", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member"));
     if (actor !== c.req.param("memberId")) return problem(c, 403, "not_self", "members leave for themselves");
-    const left = await useCases.leaveGroup(deps, c.req.param("groupId"), actor);
+    const left = await useCases.leaveGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return left.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -130,14 +138,14 @@ export function groupRoutes(deps: UseCaseDeps) {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
     const groupId = c.req.param("groupId");
     const o = parsed.data;
-    const changed =
-      "memberIds" in o
-        ? await useCases.setPayoutOrder(deps, groupId, actor, o.memberIds)
-        : "seed" in o
-          ? await useCases.drawPayoutOrder(deps, groupId, actor, o.seed)
-          : await useCases.usePayoutOrderMethod(deps, groupId, actor, o.method);
+    const changed = await ("memberIds" in o
+      ? useCases.setPayoutOrder(deps, groupId, actor, o.memberIds)
+      : "seed" in o
+        ? useCases.drawPayoutOrder(deps, groupId, actor, o.seed)
+        : useCases.usePayoutOrderMethod(deps, groupId, actor, o.method)
+    ).andThen(viewOf);
     return changed.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -146,14 +154,11 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = swapSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const proposed = await useCases.proposeSwap(
-      deps,
-      c.req.param("groupId"),
-      actor,
-      parsed.data.counterparty,
-    );
+    const proposed = await useCases
+      .proposeSwap(deps, c.req.param("groupId"), actor, parsed.data.counterparty)
+      .andThen(viewOf);
     return proposed.match(
-      (g) => c.json(groupView(g), 201),
+      (g) => c.json(g, 201),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -162,27 +167,29 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = acceptSwapSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const accepted = await useCases.acceptSwap(deps, c.req.param("groupId"), actor, parsed.data.proposedBy);
+    const accepted = await useCases
+      .acceptSwap(deps, c.req.param("groupId"), actor, parsed.data.proposedBy)
+      .andThen(viewOf);
     return accepted.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.post("/:groupId/activate", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const activated = await useCases.activateGroup(deps, c.req.param("groupId"), actor);
+    const activated = await useCases.activateGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return activated.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.post("/:groupId/resume", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const resumed = await useCases.resumeGroup(deps, c.req.param("groupId"), actor);
+    const resumed = await useCases.resumeGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return resumed.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });

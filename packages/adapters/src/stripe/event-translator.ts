@@ -109,7 +109,8 @@ type RoundRefs = { readonly groupId: string; readonly roundId: string; readonly 
 
 function roundRefs(metadata: Stripe.Metadata | null | undefined): RoundRefs | undefined {
   const refs = metadataToReferences(metadata);
-  if (refs?.roundId === undefined || refs.memberId === undefined) return undefined;
+  if (refs?.groupId === undefined || refs.roundId === undefined || refs.memberId === undefined)
+    return undefined;
   return { groupId: refs.groupId, roundId: refs.roundId, memberId: refs.memberId };
 }
 
@@ -464,7 +465,11 @@ export function completeDispute(
   pending: Extract<StripeEventTranslation, { kind: "dispute_needs_references" }>,
   references: PaymentReferences | undefined,
 ): StripeEventTranslation {
-  if (references?.roundId === undefined || references.memberId === undefined)
+  if (
+    references?.groupId === undefined ||
+    references.roundId === undefined ||
+    references.memberId === undefined
+  )
     return ignored("charge.dispute.created", NOT_FROM_A_ROUND);
   return roundInput(
     { groupId: references.groupId, roundId: references.roundId, memberId: references.memberId },

@@ -4,6 +4,7 @@ import {
   type MandateStatus,
   type MemberReadiness,
   type PaymentReferences,
+  type Person,
   type RoundInput,
   type UseCaseDeps,
   type UseCaseError,
@@ -12,7 +13,6 @@ import {
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { type StripeEventTranslation, translateStripeEventWith } from "../stripe/event-translator.js";
-import type { MemberDirectory, MemberRef } from "./member-directory.js";
 
 /**
  * The Stripe reads the processor makes: the references of a disputed payment, and the
@@ -27,10 +27,12 @@ export interface WebhookGateway {
   getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError>;
 }
 
-/** What processing an event needs. */
+/**
+ * What processing an event needs. Account and mandate events name only the Stripe
+ * object; its owner is found with the people look-ups of `deps.people`.
+ */
 export interface WebhookContext {
   readonly deps: UseCaseDeps;
-  readonly members: MemberDirectory;
   readonly gateway: WebhookGateway;
 }
 
@@ -53,7 +55,7 @@ export interface WebhookFailure {
 const processed = (outcome: string): WebhookOutcome => ({ status: "processed", outcome });
 const ignored = (reason: string): WebhookOutcome => ({ status: "ignored", reason });
 
-/** Errors that mean "that round, group or member does not exist (any more)". */
+/** Errors that mean "that round, group, member or person does not exist (any more)". */
 function isMissing(error: UseCaseError): boolean {
   return (
     error.type === "not_found" || error.type === "member_not_found" || error.type === "contribution_not_found"
@@ -89,42 +91,29 @@ const describeReadiness = (r: Partial<MemberReadiness>): string =>
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(", ");
 
-/** Runs `each` for every member in turn, skipping members that no longer exist. */
-function forEachMember(
-  refs: readonly MemberRef[],
-  each: (ref: MemberRef) => ResultAsync<unknown, UseCaseError>,
-): ResultAsync<{ readonly done: MemberRef[]; readonly missing: MemberRef[] }, WebhookFailure> {
-  return refs.reduce<ResultAsync<{ done: MemberRef[]; missing: MemberRef[] }, WebhookFailure>>(
-    (chain, ref) =>
-      chain.andThen((acc) =>
-        useCases
-          .retryOnConflict(() => each(ref))
-          .map(() => ({ ...acc, done: [...acc.done, ref] }))
-          .orElse((e) =>
-            isMissing(e)
-              ? okAsync({ ...acc, missing: [...acc.missing, ref] })
-              : errAsync(useCaseFailure(e, { groupId: ref.groupId })),
-          ),
-      ),
-    okAsync({ done: [], missing: [] }),
-  );
+/** Runs a change to a person (lost optimistic races retried); a person gone is `missing`. */
+function changePerson(
+  change: () => ResultAsync<unknown, UseCaseError>,
+): ResultAsync<"done" | "missing", WebhookFailure> {
+  return useCases
+    .retryOnConflict(change)
+    .map(() => "done" as const)
+    .orElse((e) => (isMissing(e) ? okAsync("missing" as const) : errAsync(useCaseFailure(e))));
 }
 
 function readinessFor(
   ctx: WebhookContext,
-  refs: readonly MemberRef[],
+  person: Person,
   readiness: Partial<MemberReadiness>,
   actor: string,
   what: string,
 ): ResultAsync<WebhookOutcome, WebhookFailure> {
-  return forEachMember(refs, (ref) =>
-    useCases.updateMemberReadiness(ctx.deps, ref.groupId, ref.memberId, readiness, actor),
-  ).map(({ done }) =>
-    done.length === 0
-      ? ignored(`${what}: none of its members exists any more`)
-      : processed(
-          `${what}: ${describeReadiness(readiness)} for ${done.map((r) => `${r.groupId}/${r.memberId}`).join(", ")}`,
-        ),
+  // One write to the person, whatever groups they are in; the use case tells the rounds.
+  return changePerson(() => useCases.updatePersonReadiness(ctx.deps, person.id, readiness, actor)).map(
+    (result) =>
+      result === "missing"
+        ? ignored(`${what}: its person does not exist any more`)
+        : processed(`${what}: ${describeReadiness(readiness)} for ${person.id}`),
   );
 }
 
@@ -172,9 +161,9 @@ function currentMandateActive(ctx: WebhookContext, mandateId: string): ResultAsy
     .orElse((e) => (isGone(e) ? okAsync(false) : errAsync(gatewayFailure(e))));
 }
 
-function membersFound(
-  lookup: ResultAsync<readonly MemberRef[], { readonly code: string; readonly message: string }>,
-): ResultAsync<readonly MemberRef[], WebhookFailure> {
+function personFound(
+  lookup: ResultAsync<Person | undefined, { readonly code: string; readonly message: string }>,
+): ResultAsync<Person | undefined, WebhookFailure> {
   return lookup.mapErr((e) => ({ code: e.code, message: e.message, retryable: true }));
 }
 
@@ -190,39 +179,34 @@ function debitSetup(
     // A failed set-up changes nothing stored: an earlier mandate, if any, stays as it was.
     return okAsync(ignored(`${what} failed (${t.outcome.failureCode}); the member restarts it in the app`));
   const { paymentMethodId, mandateId } = t.outcome;
-  const memberId = t.references?.memberId;
-  const refs: ResultAsync<readonly MemberRef[], WebhookFailure> =
-    t.references !== undefined && memberId !== undefined
-      ? okAsync([{ groupId: t.references.groupId, memberId }])
+  // Set-ups carry the person's id; those started before people existed carry the member
+  // id, which is the person's id.
+  const personId = t.references?.personId ?? t.references?.memberId;
+  const owner: ResultAsync<Person | undefined, WebhookFailure> =
+    personId !== undefined
+      ? personFound(ctx.deps.people.getPerson(personId))
       : t.customerId !== undefined
-        ? membersFound(ctx.members.byCustomer(t.customerId))
-        : okAsync([]);
-  return refs.andThen((members) => {
-    if (members.length === 0) return okAsync(ignored(`${what}: not made for a susu member`));
+        ? personFound(ctx.deps.people.findByCustomer(t.customerId))
+        : okAsync(undefined);
+  return owner.andThen((person) => {
+    if (person === undefined) return okAsync(ignored(`${what}: not made for a susu person`));
     return currentMandateActive(ctx, mandateId).andThen((mandateActive) =>
-      forEachMember(members, (ref) =>
-        useCases
-          .updateMemberPayment(
-            ctx.deps,
-            ref.groupId,
-            ref.memberId,
-            {
-              ...(t.customerId !== undefined ? { customerId: t.customerId } : {}),
-              paymentMethodId,
-              mandateId,
-            },
-            actor,
-          )
-          .andThen(() =>
-            useCases.updateMemberReadiness(ctx.deps, ref.groupId, ref.memberId, { mandateActive }, actor),
-          ),
-      ).map(({ done }) =>
-        done.length === 0
-          ? ignored(`${what}: none of its members exists any more`)
+      // The customer, the mandate and its state in one write to the person.
+      changePerson(() =>
+        useCases.updatePersonPayment(
+          ctx.deps,
+          person.id,
+          {
+            ...(t.customerId !== undefined ? { customerId: t.customerId } : {}),
+            debit: { paymentMethodId, mandateId, mandateActive },
+          },
+          actor,
+        ),
+      ).map((result) =>
+        result === "missing"
+          ? ignored(`${what}: its person does not exist any more`)
           : processed(
-              `${what}: mandate ${mandateId} (active=${String(mandateActive)}) stored for ${done
-                .map((r) => `${r.groupId}/${r.memberId}`)
-                .join(", ")}`,
+              `${what}: mandate ${mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
             ),
       ),
     );
@@ -247,30 +231,30 @@ function apply(
       });
     case "payout_readiness": {
       const what = `account ${t.accountId}`;
-      return membersFound(ctx.members.byConnectedAccount(t.accountId)).andThen((refs) =>
-        refs.length === 0
-          ? okAsync(ignored(`${what}: no member has this connected account`))
+      return personFound(ctx.deps.people.findByConnectedAccount(t.accountId)).andThen((person) =>
+        person === undefined
+          ? okAsync(ignored(`${what}: no person has this connected account`))
           : currentPayoutReadiness(ctx, t.accountId).andThen((payoutsEnabled) =>
-              readinessFor(ctx, refs, { payoutsEnabled }, actor, what),
+              readinessFor(ctx, person, { payoutsEnabled }, actor, what),
             ),
       );
     }
     case "account_deauthorized": {
       // Final for the platform: a later re-connection arrives as its own account.updated.
       const what = `account ${t.accountId} (deauthorized)`;
-      return membersFound(ctx.members.byConnectedAccount(t.accountId)).andThen((refs) =>
-        refs.length === 0
-          ? okAsync(ignored(`${what}: no member has this connected account`))
-          : readinessFor(ctx, refs, { payoutsEnabled: false }, actor, what),
+      return personFound(ctx.deps.people.findByConnectedAccount(t.accountId)).andThen((person) =>
+        person === undefined
+          ? okAsync(ignored(`${what}: no person has this connected account`))
+          : readinessFor(ctx, person, { payoutsEnabled: false }, actor, what),
       );
     }
     case "mandate_status": {
       const what = `mandate ${t.mandate.mandateId}`;
-      return membersFound(ctx.members.byMandate(t.mandate.mandateId)).andThen((refs) =>
-        refs.length === 0
-          ? okAsync(ignored(`${what}: no member has this mandate`))
+      return personFound(ctx.deps.people.findByMandate(t.mandate.mandateId)).andThen((person) =>
+        person === undefined
+          ? okAsync(ignored(`${what}: no person has this mandate`))
           : currentMandateActive(ctx, t.mandate.mandateId).andThen((mandateActive) =>
-              readinessFor(ctx, refs, { mandateActive }, actor, what),
+              readinessFor(ctx, person, { mandateActive }, actor, what),
             ),
       );
     }
@@ -292,15 +276,15 @@ function apply(
  * |---|---|
  * | `round_input` | `applyRoundInput` on the round (lost optimistic races retried) |
  * | dispute (references looked up) | `applyRoundInput` with `dispute_opened` |
- * | `payout_readiness` | `updateMemberReadiness({ payoutsEnabled })` for every member with the account, from the account as Stripe reports it now (resumes a blocked payout) |
- * | `account_deauthorized` | `updateMemberReadiness({ payoutsEnabled: false })` |
- * | `mandate_status` | `updateMemberReadiness({ mandateActive })` for every member with the mandate, from the mandate as Stripe reports it now |
- * | `debit_setup` (succeeded) | `updateMemberPayment` (customer, payment method, mandate), then `updateMemberReadiness({ mandateActive })` |
+ * | `payout_readiness` | `updatePersonReadiness({ payoutsEnabled })` for the person with the account, from the account as Stripe reports it now (reaches every round where they are the recipient; resumes a blocked payout) |
+ * | `account_deauthorized` | `updatePersonReadiness({ payoutsEnabled: false })` |
+ * | `mandate_status` | `updatePersonReadiness({ mandateActive })` for the person with the mandate, from the mandate as Stripe reports it now |
+ * | `debit_setup` (succeeded) | `updatePersonPayment` (customer, and the mandate with its state as Stripe reports it now): one write |
  * | `ignored`, `not_handled`, a failed set-up | nothing |
  *
  * Safe to run twice and in any order: the rounds' state machines ignore inputs that no
  * longer apply, and readiness is read from Stripe at the time of processing. A round,
- * group or member that does not exist makes the event `ignored` (with why), not a failure:
+ * group or person that does not exist makes the event `ignored` (with why), not a failure:
  * retrying cannot make it appear.
  */
 export function processWebhookEvent(

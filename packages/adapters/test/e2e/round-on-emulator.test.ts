@@ -6,9 +6,9 @@
 import {
   type EffectPorts,
   type PaymentGateway,
+  type Person,
   roundMoney,
   type UseCaseDeps,
-  updateMemberPayment,
   useCases,
 } from "@susu/domain";
 import {
@@ -68,15 +68,26 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
     harness = await startStripeHarness();
     store = new PrismaStore(db.prisma);
     ledger = new PrismaLedgerStore(db.prisma);
-    deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
-    let group = anActiveGroup({ id: "grp_e2e", memberIds: members, startsAt: clock.now() - 1 });
+    deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    const group = anActiveGroup({ id: "grp_e2e", memberIds: members, startsAt: clock.now() - 1 });
+    // Each member is a person with a real customer, mandate and connected account at the emulator.
+    const people: Person[] = [];
     for (const m of members) {
       const saved = await harness.customerWithMandate(m, "000123456");
       const account = await harness.driver.connectedAccount({ canReceive: true });
-      group = updateMemberPayment(group, m, { ...saved, connectedAccountId: account })._unsafeUnwrap();
+      people.push({
+        id: m,
+        displayName: m,
+        customerId: saved.customerId,
+        debit: { paymentMethodId: saved.paymentMethodId, mandateId: saved.mandateId, mandateActive: true },
+        payout: { connectedAccountId: account, payoutsEnabled: true },
+        createdAt: clock.now(),
+        version: 0,
+      });
     }
     (
       await deps.uow.commit({
+        people: people.map((state) => ({ state, expectedVersion: undefined })),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
