@@ -11,6 +11,8 @@ export interface Problem {
   readonly code: string;
   readonly detail: string;
   readonly errors?: readonly { readonly path: string; readonly message: string }[];
+  /** `members_not_ready`: who is not ready and what each lacks (`mandate`, `payout_account`). */
+  readonly notReady?: readonly { readonly memberId: string; readonly lacks: readonly string[] }[];
 }
 
 const PROBLEM_BASE = "https://susu.dev/problems/";
@@ -43,6 +45,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "swap_not_allowed":
     case "too_few_members":
     case "too_many_members":
+    case "members_not_ready":
     case "no_debit_mandate":
     case "no_payout_account":
       return 409;
@@ -52,6 +55,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "storage_refused":
       return 500;
     case "invalid_group":
+    case "currency_not_supported":
     case "invalid_person":
     case "invalid_payout_order":
     case "invalid_round":
@@ -91,7 +95,9 @@ export function problem(
 
 /** Responds with the problem for a use case's error. */
 export function useCaseProblem(c: Context, error: UseCaseError): Response {
-  return problem(c, statusOf(error), error.code, error.message);
+  // Who is not ready, as data: a client shows each member what they still have to set up.
+  const extra = error.type === "members_not_ready" ? { notReady: error.notReady } : undefined;
+  return problem(c, statusOf(error), error.code, error.message, extra);
 }
 
 /** Responds with the problem for input that failed validation. */

@@ -118,7 +118,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
         audit: [],
       })
     )._unsafeUnwrap();
-    const opened = (await useCases.startRound(deps, "grp_late"))._unsafeUnwrap().state;
+    const opened = (await useCases.startRound(deps, "grp_late", "scheduler"))._unsafeUnwrap().state;
     // The debits were asked for but never dispatched; the deadline fires now through pg-boss.
     (
       await ports.timers.schedule({

@@ -23,6 +23,7 @@ export type {
   EffectPorts,
   FollowUp,
   NotFoundError,
+  RoundOpener,
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";

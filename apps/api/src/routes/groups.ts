@@ -194,8 +194,12 @@ export function groupRoutes(deps: UseCaseDeps) {
     );
   });
 
+  // Opens the group's due round now, without waiting for the scheduler's cron. Only an
+  // admin of the group may (not_admin, 403; someone outside the group: member_not_found,
+  // 404), and the audit log names them.
   app.post("/:groupId/rounds", async (c) => {
-    const started = await useCases.startRound(deps, c.req.param("groupId"));
+    const actor = actorOf(c.req.header("x-susu-member")) ?? "";
+    const started = await useCases.startRound(deps, c.req.param("groupId"), { memberId: actor });
     return started.match(
       (d) => c.json(roundView(d.state), 201, { location: `/rounds/${d.state.id}` }),
       (e) => useCaseProblem(c, e),

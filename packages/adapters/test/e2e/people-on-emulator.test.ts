@@ -140,8 +140,8 @@ describe("people on PostgreSQL and the emulator", () => {
     (await useCases.activateGroup(deps, g2, "cy"))._unsafeUnwrap();
     clock.advance(2 * DAY_MS);
     const rounds = [
-      (await useCases.startRound(deps, g1))._unsafeUnwrap().state,
-      (await useCases.startRound(deps, g2))._unsafeUnwrap().state,
+      (await useCases.startRound(deps, g1, { memberId: "ana" }))._unsafeUnwrap().state,
+      (await useCases.startRound(deps, g2, "scheduler"))._unsafeUnwrap().state,
     ];
     expect(rounds.map((r) => [r.recipientMemberId, r.recipientCanReceive])).toEqual([
       ["ana", true],

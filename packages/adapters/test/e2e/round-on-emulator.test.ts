@@ -134,7 +134,7 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
   }
 
   it("debits: one PaymentIntent each, though the first dispatcher died after creating one", async () => {
-    const round = (await useCases.startRound(deps, "grp_e2e"))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(deps, "grp_e2e", "scheduler"))._unsafeUnwrap().state;
     expect(await pass(dyingOnce(harness.gateway, "createDebit"), "dispatcher-1")).toBe("died");
     // dispatcher-1 is gone; its lease ends and dispatcher-2 runs everything still pending.
     clock.advance(61_000);

@@ -86,7 +86,7 @@ function world(db: TestDatabase) {
       })
     )._unsafeUnwrap();
     for (const m of group.members) gateway.setAccount(`acct_${m.id}`, true);
-    const round = (await useCases.startRound(deps, group.id))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
     return { group, round };
   }
 

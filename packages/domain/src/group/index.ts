@@ -1,5 +1,5 @@
 export { CADENCES, type Cadence, roundOpensAt } from "./cadence.js";
-export { type GroupError, groupError } from "./group.errors.js";
+export { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 export {
   acceptSwap,
   activateGroup,
@@ -17,20 +17,23 @@ export {
   type MemberStatus,
   markRoundEnded,
   markRoundOpened,
+  membersNotReady,
   type NewGroup,
   nextRecipient,
+  nextRecipients,
   nextRoundOpensAt,
   type PositionSwap,
   pauseGroup,
   proposeSwap,
   type RotationProgress,
   reassignPosition,
+  requireMembersReady,
   resumeGroup,
   setFixedPayoutOrder,
   usePayoutOrderMethod,
 } from "./group.js";
 export type { GroupId, MemberId } from "./ids.js";
-export type { ReadinessOf } from "./member-readiness.js";
+export type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 export {
   drawPayoutOrder,
   isPermutationOf,

@@ -1,3 +1,4 @@
+export { COLLECTABLE_CURRENCIES, DEBIT_METHODS, type DebitMethod, debitMethodFor } from "./debit-methods.js";
 export { classifyFailure, type FailureClass, type FailureRail } from "./failure-codes.js";
 export { type RetryPolicy, type RetryPolicyError, retryDelayMs, retryPolicyProblem } from "./retry-policy.js";
 export { DEFAULT_ROUND_POLICY, type RoundPolicy, roundPolicyProblem } from "./round-policy.js";

@@ -40,9 +40,9 @@ export function peopleOf(group: Group): Person[] {
 }
 
 /**
- * An active group of `memberIds` (the first is the admin); its members are taken to be
- * people who onboarded ({@link peopleOf} gives them, to store with the group).
- * Test-data builder ("object mother").
+ * An active group of `memberIds` (the first is the admin). Activation needs everyone
+ * ready, so the members are taken to be people who onboarded ({@link peopleOf} gives
+ * them, to store with the group). Test-data builder ("object mother").
  */
 export function anActiveGroup(
   overrides: {
@@ -66,7 +66,7 @@ export function anActiveGroup(
   })._unsafeUnwrap();
   for (const id of others)
     group = joinGroup(group, { id, displayName: id.toUpperCase(), joinedAt: T0 })._unsafeUnwrap();
-  return activateGroup(group, admin)._unsafeUnwrap();
+  return activateGroup(group, admin, () => ({ mandateActive: true, payoutsEnabled: true }))._unsafeUnwrap();
 }
 
 /**

@@ -12,7 +12,7 @@ import type { VersionedChange } from "../ports/storage.js";
 import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
-import { personToJoin } from "./load-people.js";
+import { personToJoin, readinessOfMembers } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
 export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
@@ -92,7 +92,8 @@ export interface CreateGroupCommand {
 /**
  * Creates a group; the creator is its admin and first member, and becomes a person if they
  * were not one (in the same transaction). The contribution must be a valid charge in its
- * currency (Stripe's minimum, digits, and step rules).
+ * currency (Stripe's minimum, digits, and step rules), and a supported debit method must
+ * collect the currency (`currency_not_supported` otherwise).
  */
 export function createGroup(
   deps: UseCaseDeps,
@@ -233,11 +234,21 @@ export function acceptSwap(
   );
 }
 
-/** An admin starts the group once members and order are in place. */
+/**
+ * An admin starts the group once members and order are in place and everyone in the
+ * rotation is ready — an active mandate, and a payout account that can receive — read
+ * from the people they are (`members_not_ready`, naming who lacks what, otherwise).
+ */
 export function activateGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
   actorId: MemberId,
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "activate_group", actorId, (g) => G.activateGroup(g, actorId));
+  return loadGroup(deps, groupId).andThen((group) =>
+    readinessOfMembers(deps, group).andThen((readinessOf) => {
+      const activated = G.activateGroup(group, actorId, readinessOf);
+      if (activated.isErr()) return errAsync(activated.error);
+      return storeGroup(deps, group, activated.value, "activate_group", actorId);
+    }),
+  );
 }

@@ -29,4 +29,10 @@ export {
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
 export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
-export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";
+export {
+  applyRoundInput,
+  type RoundOpener,
+  reassignPayout,
+  resumeGroup,
+  startRound,
+} from "./round-use-cases.js";

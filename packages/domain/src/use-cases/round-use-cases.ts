@@ -121,20 +121,50 @@ export function applyRoundInput(
 }
 
 /**
+ * Who opens a round: an admin of the group, named by member id (from the API), or
+ * `"scheduler"`, susu's due-round cron. An object for members, so that no member id can
+ * pass for the scheduler.
+ */
+export type RoundOpener = { readonly memberId: MemberId } | "scheduler";
+
+/** The audit log's actor for an opener: the member id, or `scheduler`. */
+function openerActor(opener: RoundOpener): string {
+  return opener === "scheduler" ? "scheduler" : opener.memberId;
+}
+
+/**
  * Opens the group's next round if it is due: picks the next recipient in the payout order,
  * creates the round, and asks for every contributor's debit. Idempotent by construction:
  * the group holds its current round, so a second call while it runs is refused with
- * `round_in_progress`, and a call before the due date with `no_round_due`. Whether the
- * recipient can receive is read from the person they are.
+ * `round_in_progress`, and a call before the due date with `no_round_due`.
+ *
+ * Who may open it: the scheduler, or any admin of the group (without waiting for the
+ * cron); other members may not (`not_admin`), nor may people outside the group
+ * (`member_not_found`) — the rule of every other admin command. The audit line names
+ * who opened it. Everyone in the rotation must be ready (`members_not_ready` names who
+ * lacks a mandate or a payout account): a round opened otherwise fails debits or blocks
+ * its payout by construction.
  */
-export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<RoundDecision, UseCaseError> {
+export function startRound(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  opener: RoundOpener,
+): ResultAsync<RoundDecision, UseCaseError> {
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
+    if (opener !== "scheduler") {
+      const actor = G.findMember(group, opener.memberId);
+      if (!actor || actor.status === "left")
+        return errAsync(groupError("member_not_found", `no member ${opener.memberId}`));
+      if (actor.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+    }
     const now = deps.clock.now();
     const due = dueRound(group, now);
     if (due.isErr()) return errAsync(due.error);
     const { opensAt, recipient } = due.value;
     return readinessOfMembers(deps, group).andThen((readinessOf) => {
+      const ready = G.requireMembersReady(group, readinessOf);
+      if (ready.isErr()) return errAsync(ready.error);
       const roundId = deps.ids.newId("round");
       const created = newRound({
         id: roundId,
@@ -159,7 +189,7 @@ export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Rou
         group,
         undefined,
         decided.value,
-        auditLine(created.value, input, decided.value, now, "scheduler"),
+        auditLine(created.value, input, decided.value, now, openerActor(opener)),
         opened.value,
       );
     });
