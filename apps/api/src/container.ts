@@ -30,7 +30,14 @@ export function createContainer(config: {
   const prisma = createPrismaClient(config.databaseUrl);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const useCases: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new RandomIds() };
+  const useCases: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new RandomIds(),
+  };
   container.bind(TOKENS.apiDeps).toConstantValue({
     useCases,
     ping: async () => {

@@ -14,6 +14,8 @@ export interface Problem {
   readonly errors?: readonly { readonly path: string; readonly message: string }[];
   /** On a 5xx: the id under which the cause is logged, for the client to quote. */
   readonly requestId?: string;
+  /** `members_not_ready`: who is not ready and what each lacks (`mandate`, `payout_account`). */
+  readonly notReady?: readonly { readonly memberId: string; readonly lacks: readonly string[] }[];
 }
 
 const PROBLEM_BASE = "https://susu.dev/problems/";
@@ -46,12 +48,17 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "swap_not_allowed":
     case "too_few_members":
     case "too_many_members":
+    case "members_not_ready":
+    case "no_debit_mandate":
+    case "no_payout_account":
       return 409;
     case "storage_unavailable":
       return 503;
     case "storage_refused":
       return 500;
     case "invalid_group":
+    case "currency_not_supported":
+    case "invalid_person":
     case "invalid_payout_order":
     case "invalid_round":
     case "invalid_reassignment":
@@ -136,7 +143,9 @@ export function serverProblem(
 export function useCaseProblem(c: Context, error: UseCaseError): Response {
   const status = statusOf(error);
   if (status >= 500) return serverProblem(c, status, error.code, error.message);
-  return problem(c, status, error.code, error.message);
+  // Who is not ready, as data: a client shows each member what they still have to set up.
+  const extra = error.type === "members_not_ready" ? { notReady: error.notReady } : undefined;
+  return problem(c, status, error.code, error.message, extra);
 }
 
 /** Responds with the problem for input that failed validation. */

@@ -1,9 +1,22 @@
-import { formatMoney, type Group, money, type Round } from "@susu/domain";
+import {
+  formatMoney,
+  type Group,
+  money,
+  type ReadinessOf,
+  type Round,
+  type UseCaseDeps,
+  type UseCaseError,
+  useCases,
+} from "@susu/domain";
+import type { ResultAsync } from "neverthrow";
 
 const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
 
-/** A group as clients see it: no Stripe object ids, amounts with their currency and text. */
-export function groupView(g: Group) {
+/**
+ * A group as clients see it: no Stripe object ids, amounts with their currency and text.
+ * Each member's readiness is the person's (`readinessOf`), the same in all their groups.
+ */
+export function groupView(g: Group, readinessOf: ReadinessOf) {
   const contribution = money(g.contributionMinor, g.currency);
   return {
     id: g.id,
@@ -23,7 +36,7 @@ export function groupView(g: Group) {
       displayName: m.displayName,
       role: m.role,
       status: m.status,
-      readiness: m.readiness,
+      readiness: readinessOf(m.id),
     })),
     payoutOrder: g.payoutOrder,
     rotation: g.rotation,
@@ -32,6 +45,14 @@ export function groupView(g: Group) {
     version: g.version,
   };
 }
+
+/** The view of a group, with its members' readiness read from the people they are. */
+export function groupViewOf(deps: UseCaseDeps): (g: Group) => ResultAsync<GroupView, UseCaseError> {
+  return (g) => useCases.readinessOfMembers(deps, g).map((readinessOf) => groupView(g, readinessOf));
+}
+
+/** What {@link groupView} returns. */
+export type GroupView = ReturnType<typeof groupView>;
 
 /** A round as clients see it. */
 export function roundView(r: Round) {

@@ -13,7 +13,14 @@ let store: PrismaStore;
 
 function appWith(overrides: Partial<ApiDeps> = {}, groups?: UseCaseDeps["groups"]) {
   return createApp({
-    useCases: { groups: groups ?? store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    useCases: {
+      people: store,
+      groups: groups ?? store,
+      rounds: store,
+      uow: store,
+      clock,
+      ids: new SequentialIds(),
+    },
     ping: async () => {
       await db.prisma.$queryRaw`SELECT 1`;
     },

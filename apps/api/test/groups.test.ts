@@ -1,7 +1,7 @@
 // The groups and rounds API through app.request(), on a real PostgreSQL database.
 import { PrismaStore, PrismaWebhookInbox } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
@@ -10,11 +10,13 @@ const db = useTestDatabase();
 const clock = new ManualClock(Date.UTC(2026, 5, 1));
 const gateway = new FakePaymentGateway(() => clock.now());
 let app: ReturnType<typeof createApp>;
+let deps: UseCaseDeps;
 
 beforeAll(() => {
   const store = new PrismaStore(db.prisma);
+  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
   app = createApp({
-    useCases: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    useCases: deps,
     ping: async () => {
       await db.prisma.$queryRaw`SELECT 1`;
     },
@@ -51,6 +53,30 @@ interface Body {
 }
 
 const read = async (res: Response): Promise<Body> => (await res.json()) as Body;
+
+/**
+ * Records a person's finished onboarding as Stripe's webhooks would (a mandate, then an
+ * account that can receive, unless `payouts` is false): these tests are about the API,
+ * the onboarding routes are tested below.
+ */
+async function onboarded(personId: string, options: { payouts?: boolean } = {}): Promise<void> {
+  (
+    await useCases.updatePersonPayment(
+      deps,
+      personId,
+      {
+        customerId: `cus_${personId}`,
+        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
+        connectedAccountId: `acct_${personId}`,
+      },
+      "stripe",
+    )
+  )._unsafeUnwrap();
+  if (options.payouts !== false)
+    (
+      await useCases.updatePersonReadiness(deps, personId, { payoutsEnabled: true }, "stripe")
+    )._unsafeUnwrap();
+}
 
 async function groupCount(): Promise<number> {
   return db.prisma.group.count();
@@ -131,6 +157,7 @@ describe("groups API", () => {
     });
     expect((await read(order)).payoutOrder).toEqual({ method: "fixed", memberIds: ["cy", "ana", "ben"] });
 
+    for (const m of ["ana", "ben", "cy"]) await onboarded(m);
     const activated = await app.request(`/groups/${id}/activate`, json({}, "ana"));
     expect(activated.status).toBe(200);
     expect((await read(activated)).status).toBe("active");
@@ -149,6 +176,7 @@ describe("groups API", () => {
     );
     const id = created.id;
     await app.request(`/groups/${id}/members`, json({ id: "eli", displayName: "Eli" }));
+    for (const m of ["dee", "eli"]) await onboarded(m);
     await app.request(`/groups/${id}/activate`, json({}, "dee"));
     clock.advance(2 * DAY_MS);
     const res = await app.request(`/groups/${id}/rounds`, json({}, "dee"));
@@ -205,5 +233,116 @@ describe("groups API", () => {
     expect(stored).toMatchObject({
       members: [{ id: "fay", readiness: { mandateActive: false, payoutsEnabled: false } }],
     });
+  });
+
+  it("refuses a currency no supported debit method collects: 422 currency_not_supported, nothing stored", async () => {
+    const before = await groupCount();
+    const people = await db.prisma.person.count();
+    const res = await app.request(
+      "/groups",
+      json(newGroup({ currency: "USD", creator: { id: "usd", displayName: "U" } })),
+    );
+    expect(res.status).toBe(422);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = (await res.json()) as { code: string; detail: string };
+    expect(body.code).toBe("currency_not_supported");
+    expect(body.detail).toContain("AUD");
+    expect(await groupCount()).toBe(before);
+    expect(await db.prisma.person.count()).toBe(people);
+  });
+
+  it("activation names the members who are not ready: 409 members_not_ready, the group still forming", async () => {
+    const created = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "gil", displayName: "Gil" } }))),
+    );
+    const id = created.id;
+    for (const m of ["hal", "ivy"])
+      await app.request(`/groups/${id}/members`, json({ id: m, displayName: m.toUpperCase() }));
+    await onboarded("gil");
+    await onboarded("ivy", { payouts: false });
+    const res = await app.request(`/groups/${id}/activate`, json({}, "gil"));
+    expect(res.status).toBe(409);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(await res.json()).toMatchObject({
+      code: "members_not_ready",
+      notReady: [
+        { memberId: "hal", lacks: ["mandate", "payout_account"] },
+        { memberId: "ivy", lacks: ["payout_account"] },
+      ],
+    });
+    const stored = await read(await app.request(`/groups/${id}`));
+    expect(stored).toMatchObject({ status: "forming" });
+    expect(
+      await db.prisma.auditLogEntry.count({ where: { aggregateId: id, action: "activate_group" } }),
+    ).toBe(0);
+  });
+
+  it("only an admin opens a round: 401 without an actor, 403 not_admin for a member, 404 for anyone else; nothing stored", async () => {
+    const created = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "jo", displayName: "Jo" } }))),
+    );
+    const id = created.id;
+    await app.request(`/groups/${id}/members`, json({ id: "kim", displayName: "Kim" }));
+    for (const m of ["jo", "kim"]) await onboarded(m);
+    expect((await app.request(`/groups/${id}/activate`, json({}, "jo"))).status).toBe(200);
+    clock.advance(2 * DAY_MS);
+    const refusals: [string | undefined, number, string][] = [
+      [undefined, 401, "actor_required"],
+      ["kim", 403, "not_admin"],
+      ["stranger", 404, "member_not_found"],
+    ];
+    for (const [actor, status, code] of refusals) {
+      const res = await app.request(`/groups/${id}/rounds`, json({}, actor));
+      expect(res.status, code).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect((await read(res)).code).toBe(code);
+    }
+    expect(await db.prisma.round.count({ where: { groupId: id } })).toBe(0);
+    const opened = await app.request(`/groups/${id}/rounds`, json({}, "jo"));
+    expect(opened.status).toBe(201);
+    const round = await read(opened);
+    const audit = await db.prisma.auditLogEntry.findFirstOrThrow({
+      where: { aggregateId: round.id, action: "open" },
+    });
+    expect(audit.actor).toBe("jo");
+  });
+
+  it("a round does not open while someone in the rotation is not ready (a mandate gone inactive)", async () => {
+    const created = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "lu", displayName: "Lu" } }))),
+    );
+    const id = created.id;
+    await app.request(`/groups/${id}/members`, json({ id: "max", displayName: "Max" }));
+    for (const m of ["lu", "max"]) await onboarded(m);
+    expect((await app.request(`/groups/${id}/activate`, json({}, "lu"))).status).toBe(200);
+    (await useCases.updatePersonReadiness(deps, "max", { mandateActive: false }, "stripe"))._unsafeUnwrap();
+    clock.advance(2 * DAY_MS);
+    const res = await app.request(`/groups/${id}/rounds`, json({}, "lu"));
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({
+      code: "members_not_ready",
+      notReady: [{ memberId: "max", lacks: ["mandate"] }],
+    });
+    expect(await db.prisma.round.count({ where: { groupId: id } })).toBe(0);
+  });
+
+  it("a member's readiness is the person's: the same in every group they are in", async () => {
+    const first = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "ned", displayName: "Ned" } }))),
+    );
+    const second = await read(
+      await app.request("/groups", json(newGroup({ creator: { id: "ola", displayName: "Ola" } }))),
+    );
+    await app.request(`/groups/${second.id}/members`, json({ id: "ned", displayName: "Ned" }));
+    await onboarded("ned", { payouts: false });
+    for (const groupId of [first.id, second.id]) {
+      const view = (await (await app.request(`/groups/${groupId}`)).json()) as {
+        members: { id: string; readiness: unknown }[];
+      };
+      expect(view.members.find((m) => m.id === "ned")?.readiness).toEqual({
+        mandateActive: true,
+        payoutsEnabled: false,
+      });
+    }
   });
 });

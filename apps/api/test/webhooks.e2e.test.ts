@@ -1,7 +1,6 @@
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import {
-  PrismaMemberDirectory,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
@@ -13,7 +12,7 @@ import {
   type WebhookProcessorContext,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { markRoundOpened, money, type Round, type UseCaseDeps, useCases } from "@susu/domain";
+import { markRoundOpened, money, type Person, type Round, type UseCaseDeps, useCases } from "@susu/domain";
 import { anActiveGroup, aRoundOf, FakePaymentGateway } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
@@ -23,7 +22,7 @@ import { createApp } from "../src/app.js";
 // The whole webhook path with nothing faked: the Stripe emulator makes real objects and
 // delivers signed events (every delivery twice, each batch shuffled) over HTTP to the API
 // app; the API verifies and stores them in PostgreSQL; the processor applies them to a
-// round stored by PrismaStore, finding members through the members projection.
+// round stored by PrismaStore, finding people by their Stripe objects.
 
 const db = useTestDatabase();
 const secret = "whsec_end_to_end_test_secret";
@@ -42,7 +41,14 @@ let apiUrl: string;
 beforeAll(async () => {
   const clock = new SystemClock();
   store = new PrismaStore(db.prisma, { clock });
-  const deps: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new RandomIds() };
+  const deps: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new RandomIds(),
+  };
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   const app = createApp({
     useCases: deps,
@@ -76,7 +82,6 @@ beforeAll(async () => {
   ctx = {
     deps,
     inbox,
-    members: new PrismaMemberDirectory(db.prisma),
     gateway,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };
@@ -84,8 +89,11 @@ beforeAll(async () => {
   const base = anActiveGroup({ id: groupId, memberIds: [...members] });
   const round = aRoundOf(base, [], { id: roundId, now: Date.now() });
   const group = markRoundOpened(base, roundId)._unsafeUnwrap();
+  // The members are people who have not set anything up at Stripe yet: the events below do.
+  const people: Person[] = members.map((id) => ({ id, displayName: id, createdAt: Date.now(), version: 0 }));
   (
     await store.commit({
+      people: people.map((state) => ({ state, expectedVersion: undefined })),
       groups: [{ state: group, expectedVersion: undefined }],
       rounds: [{ state: round, expectedVersion: undefined }],
       outbox: [],
@@ -151,7 +159,7 @@ async function acceptMandate(setupIntentId: string): Promise<void> {
 }
 
 describe("Stripe → API → inbox → processor → round", () => {
-  it("BECS set-up and debits: members' mandates stored, then each debit processing, then succeeded", async () => {
+  it("BECS set-up and debits: people's mandates stored, then each debit processing, then succeeded", async () => {
     const round = await currentRound();
     for (const memberId of members) {
       const references = { groupId, memberId };
@@ -174,27 +182,28 @@ describe("Stripe → API → inbox → processor → round", () => {
     const setUp = await deliverAndProcess();
     expect(setUp).toMatchObject({ retried: 0, parked: 0 });
     expect(setUp.processed).toBeGreaterThanOrEqual(members.length);
-    // setup_intent.succeeded stored each member's real Stripe objects, and the mandate (read back from Stripe) is active.
-    const group = (await store.getGroup(groupId))._unsafeUnwrap();
-    const saved = new Map(group?.members.map((m) => [m.id, m]));
+    // setup_intent.succeeded stored each person's real Stripe objects, and the mandate (read back from Stripe) is active.
+    const saved = new Map(
+      (await store.getPeople([...members]))._unsafeUnwrap().map((p) => [p.id, p] as const),
+    );
     for (const memberId of members) {
-      const member = saved.get(memberId);
-      expect(member?.payment.customerId).toMatch(/^cus_/);
-      expect(member?.payment.paymentMethodId).toMatch(/^pm_/);
-      expect(member?.payment.mandateId).toMatch(/^mandate_/);
-      expect(member?.readiness.mandateActive).toBe(true);
+      const person = saved.get(memberId);
+      expect(person?.customerId).toMatch(/^cus_/);
+      expect(person?.debit?.paymentMethodId).toMatch(/^pm_/);
+      expect(person?.debit?.mandateId).toMatch(/^mandate_/);
+      expect(person?.debit?.mandateActive).toBe(true);
     }
 
     // The round's debit effects, made the way the outbox dispatcher makes them.
     for (const c of round.contributions) {
-      const member = saved.get(c.memberId);
+      const person = saved.get(c.memberId);
       const attempt = c.attempts[0];
-      if (!member || !attempt) throw new Error(`no attempt for ${c.memberId}`);
+      if (!person || !attempt) throw new Error(`no attempt for ${c.memberId}`);
       const debit = await gateway.createDebit({
         idempotencyKey: attempt.effectId,
-        customerId: member.payment.customerId ?? "",
-        paymentMethodId: member.payment.paymentMethodId ?? "",
-        mandateId: member.payment.mandateId ?? "",
+        customerId: person.customerId ?? "",
+        paymentMethodId: person.debit?.paymentMethodId ?? "",
+        mandateId: person.debit?.mandateId ?? "",
         amount: money(c.amountMinor, round.currency),
         transferGroup: round.transferGroup,
         description: `Contribution to ${roundId}`,
@@ -231,6 +240,7 @@ describe("Stripe → API → inbox → processor → round", () => {
     const before = await currentRound();
     const auditBefore = await db.prisma.auditLogEntry.count();
     const groupBefore = (await store.getGroup(groupId))._unsafeUnwrap();
+    const peopleBefore = (await store.getPeople([...members]))._unsafeUnwrap();
     const events = await db.prisma.webhookEvent.findMany({ orderBy: { stripeCreatedAt: "desc" } });
     expect(events.length).toBeGreaterThan(10);
     for (const row of events) {
@@ -250,20 +260,20 @@ describe("Stripe → API → inbox → processor → round", () => {
     expect(await deliverAndProcess()).toMatchObject({ claimed: 0 });
     expect(await currentRound()).toEqual(before);
     expect((await store.getGroup(groupId))._unsafeUnwrap()).toEqual(groupBefore);
+    expect((await store.getPeople([...members]))._unsafeUnwrap()).toEqual(peopleBefore);
     expect(await db.prisma.auditLogEntry.count()).toBe(auditBefore);
   });
 
-  it("connected accounts: found through the members projection, readiness read back from Stripe", async () => {
+  it("connected accounts: found through the person who owns them, readiness read back from Stripe", async () => {
     const memberReady = async (memberId: string) =>
-      (await store.getGroup(groupId))._unsafeUnwrap()?.members.find((m) => m.id === memberId)?.readiness
-        .payoutsEnabled;
+      (await store.getPerson(memberId))._unsafeUnwrap()?.payout?.payoutsEnabled;
     const account = await gateway.stripe.accounts.create({
       type: "express",
       country: "AU",
       capabilities: { transfers: { requested: true } },
     });
     (
-      await useCases.updateMemberPayment(ctx.deps, groupId, "ben", { connectedAccountId: account.id }, "test")
+      await useCases.updatePersonPayment(ctx.deps, "ben", { connectedAccountId: account.id }, "test")
     )._unsafeUnwrap();
     await emulator.control.completeAccountOnboarding(account.id);
     expect(await deliverAndProcess()).toMatchObject({ retried: 0, parked: 0 });
@@ -276,7 +286,7 @@ describe("Stripe → API → inbox → processor → round", () => {
       where: { type: "account.updated", status: "processed" },
       orderBy: { stripeCreatedAt: "asc" },
     });
-    expect(updates.at(-1)?.outcome).toBe(`account ${account.id}: payoutsEnabled=false for ${groupId}/ben`);
+    expect(updates.at(-1)?.outcome).toBe(`account ${account.id}: payoutsEnabled=false for ben`);
 
     await emulator.control.completeAccountOnboarding(account.id);
     await deliverAndProcess();

@@ -16,6 +16,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
   const store = new InMemoryStore();
   return createApp({
     useCases: {
+      people: store,
       groups: store,
       rounds: store,
       uow: store,

@@ -5,7 +5,6 @@ import {
   PgBossTimerScheduler,
   type PrismaClient,
   PrismaLedgerStore,
-  PrismaMemberDirectory,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
@@ -49,7 +48,14 @@ export function createContainer(
     }),
   );
   const desk = new PrismaSupportDesk(prisma, clock);
-  const deps: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new RandomIds() };
+  const deps: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new RandomIds(),
+  };
   container.bind(TOKENS.prisma).toConstantValue(prisma);
   container.bind(TOKENS.useCaseDeps).toConstantValue(deps);
   container.bind(TOKENS.outbox).toConstantValue(store);
@@ -62,7 +68,6 @@ export function createContainer(
   });
   container.bind(TOKENS.webhooks).toConstantValue({
     deps,
-    members: new PrismaMemberDirectory(prisma),
     gateway,
     inbox: new PrismaWebhookInbox(prisma, clock),
     desk,

@@ -80,6 +80,7 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
         ? { type: "storage_refused", code: "storage_refused", message: "round snapshot does not parse" }
         : { type: "storage_unavailable", code: "storage_unavailable", message: "connection refused" };
     const deps: UseCaseDeps = {
+      people: store,
       groups: store,
       rounds: { getRound: () => errAsync(failing()), listRoundsOfGroup: () => errAsync(failing()) },
       uow: store,

@@ -2,11 +2,12 @@
 // and the outbox dispatcher loop carrying a round from open to paid out.
 import { PgBossTimerScheduler, PrismaLedgerStore, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type EffectPorts, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type EffectPorts, type Group, type UseCaseDeps, useCases } from "@susu/domain";
 import {
   anActiveGroup,
   FakePaymentGateway,
   ManualClock,
+  peopleOf,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
@@ -20,6 +21,9 @@ import { createLogger } from "../src/logger.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "rounds-jobs-test");
+
+/** The group's members as onboarded people, stored with it (members are people). */
+const newPeople = (group: Group) => peopleOf(group).map((state) => ({ state, expectedVersion: undefined }));
 
 describe("round jobs (PostgreSQL + pg-boss)", () => {
   let boss: PgBoss;
@@ -41,7 +45,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     await boss.start();
     await PgBossTimerScheduler.prepare(boss);
     store = new PrismaStore(db.prisma);
-    deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
     gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
     for (const m of ["ana", "ben", "cy"]) gateway.setAccount(`acct_${m}`, true);
     ports = {
@@ -61,6 +65,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     const group = anActiveGroup({ id: "grp_due", startsAt: clock.now() - 1_000 });
     (
       await deps.uow.commit({
+        people: newPeople(group),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
@@ -72,6 +77,11 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     expect(await openDueRounds(deps, log)).toBe(0);
     const rounds = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
     expect(rounds.map((r) => r.status)).toEqual(["collecting"]);
+    // The audit log says who opened it: the scheduler, not a member.
+    const opened = await db.prisma.auditLogEntry.findFirstOrThrow({
+      where: { aggregateId: rounds[0]?.id ?? "", action: "open" },
+    });
+    expect(opened.actor).toBe("scheduler");
   });
 
   it("the dispatcher loop submits debits and schedules the deadline as a pg-boss job; settled debits pay the pot out", async () => {
@@ -101,13 +111,14 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     const group = anActiveGroup({ id: "grp_late", startsAt: clock.now() - 1_000, memberIds: ["dan", "eve"] });
     (
       await deps.uow.commit({
+        people: newPeople(group),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
         audit: [],
       })
     )._unsafeUnwrap();
-    const opened = (await useCases.startRound(deps, "grp_late"))._unsafeUnwrap().state;
+    const opened = (await useCases.startRound(deps, "grp_late", "scheduler"))._unsafeUnwrap().state;
     // The debits were asked for but never dispatched; the deadline fires now through pg-boss.
     (
       await ports.timers.schedule({

@@ -43,9 +43,8 @@ function unknownEvent(): Stripe.Event {
 function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorContext {
   const store = new InMemoryStore();
   return {
-    deps: { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    deps: { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
     inbox,
-    members: store,
     gateway: noStripe,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };

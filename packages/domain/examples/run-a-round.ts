@@ -19,11 +19,11 @@ const group = (
 )._unsafeUnwrap();
 await useCases.joinGroup(deps, group.id, { id: "ben", displayName: "Ben" });
 await useCases.joinGroup(deps, group.id, { id: "cy", displayName: "Cy" });
-for (const id of ["ana", "ben", "cy"]) await sim.onboardMember(group.id, id); // mandate + payout account
+for (const id of ["ana", "ben", "cy"]) await sim.onboardPerson(id); // mandate + payout account, once per person
 await useCases.activateGroup(deps, group.id, "ana");
 
 await sim.advance(DAY_MS);
-const opened = (await useCases.startRound(deps, group.id))._unsafeUnwrap();
+const opened = (await useCases.startRound(deps, group.id, { memberId: "ana" }))._unsafeUnwrap();
 await sim.advance(4 * DAY_MS); // BECS debits settle after ~3 days, then the pot is paid out
 
 const round = (await sim.store.getRound(opened.state.id))._unsafeUnwrap();

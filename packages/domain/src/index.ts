@@ -12,6 +12,7 @@ export * from "./group/index.js";
 export * from "./kernel/index.js";
 export * from "./ledger/index.js";
 export * from "./money/index.js";
+export * from "./person/index.js";
 export * from "./policy/index.js";
 export * from "./ports/index.js";
 export * from "./round/index.js";
@@ -27,6 +28,7 @@ export type {
   FactPorts,
   FailureSteps,
   NotFoundError,
+  RoundOpener,
   SettledFailure,
   UseCaseDeps,
   UseCaseError,

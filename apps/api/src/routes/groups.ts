@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { bodySchema } from "../input.js";
 import { problem, useCaseProblem, validationProblem } from "../problem.js";
-import { groupView, roundView } from "../views.js";
+import { groupViewOf, roundView } from "../views.js";
 
 const idSchema = z
   .string()
@@ -55,6 +55,7 @@ function actorOf(header: string | undefined): string | undefined {
 /** `/groups`: create and manage savings groups and start their rounds. */
 export function groupRoutes(deps: UseCaseDeps) {
   const app = new Hono();
+  const viewOf = groupViewOf(deps);
 
   const body = async (req: Request): Promise<unknown> => {
     try {
@@ -68,21 +69,26 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = createGroupSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const { rotationsPlanned, creator, ...rest } = parsed.data;
-    const created = await useCases.createGroup(deps, {
-      ...rest,
-      ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
-      creator: { displayName: creator.displayName, ...(creator.id !== undefined ? { id: creator.id } : {}) },
-    });
+    const created = await useCases
+      .createGroup(deps, {
+        ...rest,
+        ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
+        creator: {
+          displayName: creator.displayName,
+          ...(creator.id !== undefined ? { id: creator.id } : {}),
+        },
+      })
+      .andThen(viewOf);
     return created.match(
-      (g) => c.json(groupView(g), 201, { location: `/groups/${g.id}` }),
+      (g) => c.json(g, 201, { location: `/groups/${g.id}` }),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.get("/:groupId", async (c) => {
-    const found = await useCases.loadGroup(deps, c.req.param("groupId"));
+    const found = await useCases.loadGroup(deps, c.req.param("groupId")).andThen(viewOf);
     return found.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -100,12 +106,14 @@ export function groupRoutes(deps: UseCaseDeps) {
   app.post("/:groupId/members", async (c) => {
     const parsed = joinSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
-    const joined = await useCases.joinGroup(deps, c.req.param("groupId"), {
-      displayName: parsed.data.displayName,
-      ...(parsed.data.id !== undefined ? { id: parsed.data.id } : {}),
-    });
+    const joined = await useCases
+      .joinGroup(deps, c.req.param("groupId"), {
+        displayName: parsed.data.displayName,
+        ...(parsed.data.id !== undefined ? { id: parsed.data.id } : {}),
+      })
+      .andThen(viewOf);
     return joined.match(
-      (g) => c.json(groupView(g), 201),
+      (g) => c.json(g, 201),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -122,9 +130,9 @@ export function groupRoutes(deps: UseCaseDeps) {
   app.delete("/:groupId/members/:memberId", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member"));
     if (actor !== c.req.param("memberId")) return problem(c, 403, "not_self", "members leave for themselves");
-    const left = await useCases.leaveGroup(deps, c.req.param("groupId"), actor);
+    const left = await useCases.leaveGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return left.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -135,14 +143,14 @@ export function groupRoutes(deps: UseCaseDeps) {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
     const groupId = c.req.param("groupId");
     const o = parsed.data;
-    const changed =
-      "memberIds" in o
-        ? await useCases.setPayoutOrder(deps, groupId, actor, o.memberIds)
-        : "seed" in o
-          ? await useCases.drawPayoutOrder(deps, groupId, actor, o.seed)
-          : await useCases.usePayoutOrderMethod(deps, groupId, actor, o.method);
+    const changed = await ("memberIds" in o
+      ? useCases.setPayoutOrder(deps, groupId, actor, o.memberIds)
+      : "seed" in o
+        ? useCases.drawPayoutOrder(deps, groupId, actor, o.seed)
+        : useCases.usePayoutOrderMethod(deps, groupId, actor, o.method)
+    ).andThen(viewOf);
     return changed.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -151,14 +159,11 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = swapSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const proposed = await useCases.proposeSwap(
-      deps,
-      c.req.param("groupId"),
-      actor,
-      parsed.data.counterparty,
-    );
+    const proposed = await useCases
+      .proposeSwap(deps, c.req.param("groupId"), actor, parsed.data.counterparty)
+      .andThen(viewOf);
     return proposed.match(
-      (g) => c.json(groupView(g), 201),
+      (g) => c.json(g, 201),
       (e) => useCaseProblem(c, e),
     );
   });
@@ -167,33 +172,39 @@ export function groupRoutes(deps: UseCaseDeps) {
     const parsed = acceptSwapSchema.safeParse(await body(c.req.raw));
     if (!parsed.success) return validationProblem(c, parsed.error);
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const accepted = await useCases.acceptSwap(deps, c.req.param("groupId"), actor, parsed.data.proposedBy);
+    const accepted = await useCases
+      .acceptSwap(deps, c.req.param("groupId"), actor, parsed.data.proposedBy)
+      .andThen(viewOf);
     return accepted.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.post("/:groupId/activate", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const activated = await useCases.activateGroup(deps, c.req.param("groupId"), actor);
+    const activated = await useCases.activateGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return activated.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
 
   app.post("/:groupId/resume", async (c) => {
     const actor = actorOf(c.req.header("x-susu-member")) ?? "";
-    const resumed = await useCases.resumeGroup(deps, c.req.param("groupId"), actor);
+    const resumed = await useCases.resumeGroup(deps, c.req.param("groupId"), actor).andThen(viewOf);
     return resumed.match(
-      (g) => c.json(groupView(g)),
+      (g) => c.json(g),
       (e) => useCaseProblem(c, e),
     );
   });
 
+  // Opens the group's due round now, without waiting for the scheduler's cron. Only an
+  // admin of the group may (not_admin, 403; someone outside the group: member_not_found,
+  // 404), and the audit log names them.
   app.post("/:groupId/rounds", async (c) => {
-    const started = await useCases.startRound(deps, c.req.param("groupId"));
+    const actor = actorOf(c.req.header("x-susu-member")) ?? "";
+    const started = await useCases.startRound(deps, c.req.param("groupId"), { memberId: actor });
     return started.match(
       (d) => c.json(roundView(d.state), 201, { location: `/rounds/${d.state.id}` }),
       (e) => useCaseProblem(c, e),

@@ -34,7 +34,9 @@ async function jsonBody(req: Request): Promise<unknown> {
 /**
  * `/groups/:groupId/members/:memberId/…`: a member sets up their BECS debit and their
  * payout account. Only the member themself may (the `X-Susu-Member` header, until real
- * authentication lands). Readiness is recorded from Stripe's webhooks, not here.
+ * authentication lands). The member id is the person's id, and what is set up is the
+ * person's: one customer and one account, reused by every group they are in, whichever
+ * group they start from. Readiness is recorded from Stripe's webhooks, not here.
  */
 export function onboardingRoutes(deps: UseCaseDeps, gateway: PaymentGateway) {
   const app = new Hono();

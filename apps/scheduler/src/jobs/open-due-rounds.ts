@@ -15,7 +15,7 @@ export async function openDueRounds(deps: UseCaseDeps, log: Logger, limit = 100)
   if (due.isErr()) throw new Error(`finding due groups failed: ${due.error.code}`);
   let opened = 0;
   for (const group of due.value) {
-    const started = await useCases.startRound(deps, group.id);
+    const started = await useCases.startRound(deps, group.id, "scheduler");
     if (started.isOk()) {
       opened += 1;
       log.info({ groupId: group.id, roundId: started.value.state.id }, "round opened");

@@ -7,6 +7,7 @@ import {
   type Group,
   type Instant,
   type OutboxEffect,
+  type Person,
   type Round,
   storageError,
   type VersionedChange,
@@ -19,10 +20,11 @@ import {
   groupColumns,
   memberRows,
   outboxAggregateOf,
+  personColumns,
   roundChildRows,
   roundColumns,
 } from "./projections.js";
-import { parseGroupSnapshot, parseRoundSnapshot } from "./snapshots.js";
+import { parseGroupSnapshot, parsePerson, parseRoundSnapshot } from "./snapshots.js";
 import { classifyDatabaseError, StorageRefusal } from "./storage-errors.js";
 
 type Tx = Prisma.TransactionClient;
@@ -32,7 +34,7 @@ export function storedVersion(change: VersionedChange<unknown>): number {
   return change.expectedVersion === undefined ? 0 : change.expectedVersion + 1;
 }
 
-const conflict = (aggregate: "group" | "round", id: string) =>
+const conflict = (aggregate: "group" | "round" | "person", id: string) =>
   new StorageRefusal(storageError.versionConflict(aggregate, id));
 
 /** True when `error` is the unique violation of `table`'s primary key: the row was there already. */
@@ -44,12 +46,39 @@ function isPrimaryKeyViolation(error: unknown, table: string): boolean {
 // The check the loader runs, run before the save too: in pairs, so a malformed state
 // (a NaN amount, a fractional instant) is refused at the door instead of being found
 // by the next reader.
+function assertStorable(kind: "person", state: Person): void;
 function assertStorable(kind: "group", state: Group): void;
 function assertStorable(kind: "round", state: Round): void;
-function assertStorable(kind: "group" | "round", state: Group | Round): void {
-  const checked = kind === "group" ? parseGroupSnapshot(state) : parseRoundSnapshot(state);
+function assertStorable(kind: "person" | "group" | "round", state: Person | Group | Round): void {
+  const checked =
+    kind === "person"
+      ? parsePerson(state)
+      : kind === "group"
+        ? parseGroupSnapshot(state)
+        : parseRoundSnapshot(state);
   if (checked.isErr())
     throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
+}
+
+async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant): Promise<void> {
+  const person = change.state;
+  assertStorable("person", person);
+  const columns = personColumns(person, storedVersion(change), at);
+  if (change.expectedVersion === undefined) {
+    try {
+      await tx.person.create({ data: { id: person.id, ...columns, createdAt: toDate(person.createdAt) } });
+    } catch (error) {
+      // Someone made this person first (two joins racing): a stale version for the caller.
+      if (isPrimaryKeyViolation(error, "people")) throw conflict("person", person.id);
+      throw error;
+    }
+  } else {
+    const { count } = await tx.person.updateMany({
+      where: { id: person.id, version: change.expectedVersion },
+      data: columns,
+    });
+    if (count !== 1) throw conflict("person", person.id);
+  }
 }
 
 async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): Promise<void> {
@@ -90,29 +119,20 @@ async function writeMembers(tx: Tx, group: Group, isNew: boolean): Promise<void>
        WHERE group_id = ${group.id}
          AND id NOT IN (SELECT r.id FROM jsonb_to_recordset(${rows}::jsonb) AS r(id text))`;
   }
+  // members.id references people: a member's person is written before the group (see
+  // writeChangeset), so a member who is no person is refused by the foreign key.
   await tx.$executeRaw`
-    INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at,
-                         stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
-                         connected_account_id, payouts_enabled)
-    SELECT ${group.id}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at,
-           r.stripe_customer_id, r.becs_payment_method_id, r.mandate_id, r.mandate_active,
-           r.connected_account_id, r.payouts_enabled
+    INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
+    SELECT ${group.id}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
       FROM jsonb_to_recordset(${rows}::jsonb) AS r(
              id text, display_name text, role member_role, status member_status, rotation_position integer,
-             joined_at timestamptz, stripe_customer_id text, becs_payment_method_id text, mandate_id text,
-             mandate_active boolean, connected_account_id text, payouts_enabled boolean)
+             joined_at timestamptz)
     ON CONFLICT (group_id, id) DO UPDATE SET
       display_name = EXCLUDED.display_name,
       role = EXCLUDED.role,
       status = EXCLUDED.status,
       rotation_position = EXCLUDED.rotation_position,
-      joined_at = EXCLUDED.joined_at,
-      stripe_customer_id = EXCLUDED.stripe_customer_id,
-      becs_payment_method_id = EXCLUDED.becs_payment_method_id,
-      mandate_id = EXCLUDED.mandate_id,
-      mandate_active = EXCLUDED.mandate_active,
-      connected_account_id = EXCLUDED.connected_account_id,
-      payouts_enabled = EXCLUDED.payouts_enabled`;
+      joined_at = EXCLUDED.joined_at`;
 }
 
 async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): Promise<void> {
@@ -249,15 +269,17 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
   a.state.id < b.state.id ? -1 : a.state.id > b.state.id ? 1 : 0;
 
 /**
- * Writes a changeset in the open transaction `tx`: groups (with their members), then
- * rounds (with their contributions, attempts and payouts), then the outbox and the audit
- * lines. Throws a {@link StorageRefusal} carrying `version_conflict` when an aggregate's
- * stored version is not the expected one; the caller's transaction then rolls back.
+ * Writes a changeset in the open transaction `tx`: people, then groups (with their
+ * members, who must be people), then rounds (with their contributions, attempts and
+ * payouts), then the outbox and the audit lines. Throws a {@link StorageRefusal} carrying
+ * `version_conflict` when an aggregate's stored version is not the expected one; the
+ * caller's transaction then rolls back.
  *
- * Aggregates are written in a fixed order (groups before rounds, each by id) so two
+ * Aggregates are written in a fixed order (people, groups, rounds, each by id) so two
  * transactions touching the same rows lock them in the same order and cannot deadlock.
  */
 export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
+  for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
   await appendOutbox(tx, changes.outbox, at);

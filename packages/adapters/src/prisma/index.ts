@@ -1,6 +1,6 @@
 /**
- * The domain's storage ports on PostgreSQL through Prisma: {@link PrismaStore} (groups,
- * rounds, unit of work, outbox) and {@link PrismaLedgerStore} (the double-entry ledger).
+ * The domain's storage ports on PostgreSQL through Prisma: {@link PrismaStore} (people,
+ * groups, rounds, unit of work, outbox) and {@link PrismaLedgerStore} (the double-entry ledger).
  * The generated Prisma client in `./generated` is an implementation detail; build a
  * client with `createPrismaClient` from the db module.
  *
@@ -17,8 +17,10 @@ export {
 } from "./prisma-ledger-store.js";
 export {
   DUE_GROUPS_MAX,
+  GROUPS_OF_PERSON_MAX,
   OUTBOX_CLAIM_MAX,
   OUTBOX_ERROR_MAX_CHARS,
+  PEOPLE_READ_MAX,
   PrismaStore,
   type PrismaStoreOptions,
 } from "./prisma-store.js";

@@ -7,6 +7,9 @@ import {
   type Instant,
   type OutboxRecord,
   type OutboxStore,
+  type Person,
+  type PersonId,
+  type PersonRepository,
   type Round,
   type RoundRepository,
   type StorageError,
@@ -18,7 +21,7 @@ import type { PrismaClient } from "../db/prisma-client.js";
 import { writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
-import { parseGroupSnapshot, parseOutboxEffect, parseRoundSnapshot } from "./snapshots.js";
+import { parseGroupSnapshot, parseOutboxEffect, parsePerson, parseRoundSnapshot } from "./snapshots.js";
 import { type FailureContext, fromDatabase } from "./storage-errors.js";
 
 /** Options of {@link PrismaStore}. */
@@ -40,6 +43,13 @@ export const OUTBOX_CLAIM_MAX = 500;
 export const OUTBOX_ERROR_MAX_CHARS = 2_000;
 /** Most groups one `findGroupsDueForRound` returns. */
 export const DUE_GROUPS_MAX = 1_000;
+/** Most people one `getPeople` reads: a group's members, with room to spare. */
+export const PEOPLE_READ_MAX = 1_000;
+/**
+ * Most groups `listGroupsOfPerson` returns. A person in more is refused (storage_refused)
+ * rather than half-served: a readiness change must reach every group.
+ */
+export const GROUPS_OF_PERSON_MAX = 1_000;
 
 const systemClock: Clock = { now: () => Date.now() };
 
@@ -52,16 +62,19 @@ interface ClaimedRow {
 }
 
 /**
- * Groups, rounds, the outbox and the audit log in PostgreSQL through Prisma: the
+ * People, groups, rounds, the outbox and the audit log in PostgreSQL through Prisma: the
  * production implementation of the domain's storage ports, with the same behaviour as
  * the in-memory store (the storage contract suite runs against both).
  *
- * Aggregates are stored whole as JSON snapshots, validated against the domain's types
- * when loaded, with projection columns and child rows rewritten in the same transaction.
+ * Groups and rounds are stored whole as JSON snapshots, validated against the domain's
+ * types when loaded, with projection columns and child rows rewritten in the same
+ * transaction; people are flat and stored as columns (a `people` row is the whole person).
  * Writes are guarded by `version` (optimistic concurrency); outbox claims are leases
  * taken with `FOR UPDATE SKIP LOCKED`, safe with any number of dispatcher processes.
  */
-export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore {
+export class PrismaStore
+  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore
+{
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
@@ -72,6 +85,53 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
     this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
+  }
+
+  getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
+    return this.#findPerson({ id }, "getPerson");
+  }
+
+  getPeople(ids: readonly PersonId[]): ResultAsync<readonly Person[], StorageError> {
+    const unique = [...new Set(ids)];
+    if (unique.length > PEOPLE_READ_MAX)
+      return errAsync(
+        storageError.refused(`getPeople: at most ${PEOPLE_READ_MAX} people at once, got ${unique.length}`),
+      );
+    if (unique.length === 0) return okAsync([]);
+    return fromDatabase(this.#prisma.person.findMany({ where: { id: { in: unique } } }), {
+      operation: "getPeople",
+    }).andThen((rows) =>
+      Result.combine(rows.map(loadPerson)).map((people) => {
+        const byId = new Map(people.map((p) => [p.id, p]));
+        return ids.flatMap((id) => byId.get(id) ?? []);
+      }),
+    );
+  }
+
+  findByCustomer(customerId: string): ResultAsync<Person | undefined, StorageError> {
+    return this.#findPerson({ stripeCustomerId: customerId }, "findByCustomer");
+  }
+
+  findByMandate(mandateId: string): ResultAsync<Person | undefined, StorageError> {
+    return this.#findPerson({ mandateId }, "findByMandate");
+  }
+
+  findByConnectedAccount(accountId: string): ResultAsync<Person | undefined, StorageError> {
+    return this.#findPerson({ connectedAccountId: accountId }, "findByConnectedAccount");
+  }
+
+  // Each look-up is by a unique key, so at most one row matches.
+  #findPerson(
+    where:
+      | { id: string }
+      | { stripeCustomerId: string }
+      | { mandateId: string }
+      | { connectedAccountId: string },
+    operation: string,
+  ): ResultAsync<Person | undefined, StorageError> {
+    return fromDatabase(this.#prisma.person.findUnique({ where }), { operation }).andThen((row) =>
+      row === null ? ok(undefined) : loadPerson(row),
+    );
   }
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
@@ -87,6 +147,28 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
     return fromDatabase(this.#prisma.$queryRaw<SnapshotRow[]>(dueGroupsQuery(at, limit)), {
       operation: "findGroupsDueForRound",
     }).andThen((rows) => Result.combine(rows.map(loadGroup)));
+  }
+
+  /** The person's groups through the members projection (indexed on the member id), by group id. */
+  listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError> {
+    return fromDatabase(
+      this.#prisma.group.findMany({
+        // Members who left are not asked to pay or paid any more: nothing to tell those groups.
+        where: { members: { some: { id: personId, status: { not: "left" } } } },
+        orderBy: { id: "asc" },
+        take: GROUPS_OF_PERSON_MAX + 1,
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "listGroupsOfPerson" },
+    ).andThen((rows) =>
+      rows.length > GROUPS_OF_PERSON_MAX
+        ? err(
+            storageError.refused(
+              `listGroupsOfPerson: ${personId} is in more than ${GROUPS_OF_PERSON_MAX} groups`,
+            ),
+          )
+        : Result.combine(rows.map(loadGroup)),
+    );
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
@@ -116,11 +198,13 @@ export class PrismaStore implements GroupRepository, RoundRepository, UnitOfWork
    */
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
-    const first = changes.groups[0]
-      ? { type: "group" as const, id: changes.groups[0].state.id }
-      : changes.rounds[0]
-        ? { type: "round" as const, id: changes.rounds[0].state.id }
-        : undefined;
+    const first = changes.people[0]
+      ? { type: "person" as const, id: changes.people[0].state.id }
+      : changes.groups[0]
+        ? { type: "group" as const, id: changes.groups[0].state.id }
+        : changes.rounds[0]
+          ? { type: "round" as const, id: changes.rounds[0].state.id }
+          : undefined;
     const context: FailureContext = first
       ? { operation: "commit", aggregate: first }
       : { operation: "commit" };
@@ -272,6 +356,46 @@ interface SnapshotRow {
 // dispatcher parks the effect with a ticket at once instead of dying on every pass.
 function corrupted(what: string, problem: string): StorageError {
   return storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
+}
+
+interface PersonRow {
+  readonly id: string;
+  readonly displayName: string;
+  readonly stripeCustomerId: string | null;
+  readonly becsPaymentMethodId: string | null;
+  readonly mandateId: string | null;
+  readonly mandateActive: boolean;
+  readonly connectedAccountId: string | null;
+  readonly payoutsEnabled: boolean;
+  readonly version: number;
+  readonly createdAt: Date;
+}
+
+function loadPerson(row: PersonRow): Result<Person, StorageError> {
+  // A payment method without its mandate, or a flag without its object, is refused by the
+  // table's CHECK constraints; a row that has one anyway is corrupted, not a person.
+  if ((row.becsPaymentMethodId === null) !== (row.mandateId === null))
+    return err(corrupted(`person ${row.id}`, "payment method and mandate must come together"));
+  const person = {
+    id: row.id,
+    displayName: row.displayName,
+    ...(row.stripeCustomerId !== null ? { customerId: row.stripeCustomerId } : {}),
+    ...(row.becsPaymentMethodId !== null && row.mandateId !== null
+      ? {
+          debit: {
+            paymentMethodId: row.becsPaymentMethodId,
+            mandateId: row.mandateId,
+            mandateActive: row.mandateActive,
+          },
+        }
+      : {}),
+    ...(row.connectedAccountId !== null
+      ? { payout: { connectedAccountId: row.connectedAccountId, payoutsEnabled: row.payoutsEnabled } }
+      : {}),
+    createdAt: fromDate(row.createdAt),
+    version: row.version,
+  };
+  return parsePerson(person).mapErr((problem) => corrupted(`person ${row.id}`, problem));
 }
 
 function loadGroup(row: SnapshotRow): Result<Group, StorageError> {

@@ -7,6 +7,7 @@ import {
   type Instant,
   nextRoundOpensAt,
   type OutboxEffect,
+  type Person,
   type Round,
 } from "@susu/domain";
 import { toBigIntMinor, toDate, toDateOrNull } from "./conversions.js";
@@ -51,6 +52,24 @@ export function groupColumns(group: Group, version: number, at: Instant) {
   } satisfies Prisma.GroupUncheckedUpdateManyInput;
 }
 
+/**
+ * The `people` row of a person stored at `version`. A person is flat, so the row is the
+ * whole state (no snapshot); `created_at` is the domain's own `createdAt`.
+ */
+export function personColumns(person: Person, version: number, at: Instant) {
+  return {
+    displayName: person.displayName,
+    stripeCustomerId: person.customerId ?? null,
+    becsPaymentMethodId: person.debit?.paymentMethodId ?? null,
+    mandateId: person.debit?.mandateId ?? null,
+    mandateActive: person.debit?.mandateActive ?? false,
+    connectedAccountId: person.payout?.connectedAccountId ?? null,
+    payoutsEnabled: person.payout?.payoutsEnabled ?? false,
+    version,
+    updatedAt: toDate(at),
+  } satisfies Prisma.PersonUncheckedUpdateManyInput;
+}
+
 /** A `members` row as JSON for `jsonb_to_recordset` (keys are the column names). */
 export interface MemberRow {
   readonly id: string;
@@ -59,12 +78,6 @@ export interface MemberRow {
   readonly status: string;
   readonly rotation_position: number | null;
   readonly joined_at: string;
-  readonly stripe_customer_id: string | null;
-  readonly becs_payment_method_id: string | null;
-  readonly mandate_id: string | null;
-  readonly mandate_active: boolean;
-  readonly connected_account_id: string | null;
-  readonly payouts_enabled: boolean;
 }
 
 /** The group's members as rows; a member's position is its place in the current payout order. */
@@ -78,12 +91,6 @@ export function memberRows(group: Group): MemberRow[] {
       status: m.status,
       rotation_position: position >= 0 ? position : null,
       joined_at: toDate(m.joinedAt).toISOString(),
-      stripe_customer_id: m.payment.customerId ?? null,
-      becs_payment_method_id: m.payment.paymentMethodId ?? null,
-      mandate_id: m.payment.mandateId ?? null,
-      mandate_active: m.readiness.mandateActive,
-      connected_account_id: m.payment.connectedAccountId ?? null,
-      payouts_enabled: m.readiness.payoutsEnabled,
     };
   });
 }

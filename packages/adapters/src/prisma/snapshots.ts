@@ -1,5 +1,6 @@
 // The shapes of what the database stores as JSON: whole aggregates (the `snapshot`
-// columns) and outbox effects (`payload`). JSON read back from PostgreSQL is untrusted
+// columns) and outbox effects (`payload`), and of a person (stored as columns, checked
+// with the same rigour when written and read). JSON read back from PostgreSQL is untrusted
 // until it has been checked against the domain's types, so every load goes through
 // these schemas. The type assertions at the end make the build fail when the domain
 // type and the schema drift apart, in either direction.
@@ -13,6 +14,7 @@ import {
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_ORDER_METHODS,
+  type Person,
   type Round,
   TICKET_REASONS,
 } from "@susu/domain";
@@ -34,19 +36,37 @@ const retryPolicy = z.strictObject({
   attemptsMax: safeInt,
 });
 
-const member = z.strictObject({
+// Group snapshots written before people existed hold each member's Stripe ids
+// (`payment`) and readiness; those belong to the person now (the people migration moved
+// them to `people`), so they are dropped when read, and the group's next write leaves
+// them out. Any other unknown field is still refused.
+const LEGACY_MEMBER_FIELDS = new Set(["payment", "readiness"]);
+const withoutLegacyMemberFields = (value: unknown): unknown =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([key]) => !LEGACY_MEMBER_FIELDS.has(key)))
+    : value;
+
+const member = z.preprocess(
+  withoutLegacyMemberFields,
+  z.strictObject({
+    id: text,
+    displayName: text,
+    role: z.enum(["admin", "member"]),
+    status: z.enum(["active", "pending", "leaving", "left"]),
+    joinedAt: instant,
+  }),
+);
+
+const person = z.strictObject({
   id: text,
   displayName: text,
-  role: z.enum(["admin", "member"]),
-  status: z.enum(["active", "pending", "leaving", "left"]),
-  joinedAt: instant,
-  readiness: z.strictObject({ mandateActive: z.boolean(), payoutsEnabled: z.boolean() }),
-  payment: z.strictObject({
-    customerId: text.exactOptional(),
-    paymentMethodId: text.exactOptional(),
-    mandateId: text.exactOptional(),
-    connectedAccountId: text.exactOptional(),
-  }),
+  customerId: text.exactOptional(),
+  debit: z
+    .strictObject({ paymentMethodId: text, mandateId: text, mandateActive: z.boolean() })
+    .exactOptional(),
+  payout: z.strictObject({ connectedAccountId: text, payoutsEnabled: z.boolean() }).exactOptional(),
+  createdAt: instant,
+  version: nonNegative,
 });
 
 const groupSnapshot = z.strictObject({
@@ -275,6 +295,7 @@ type Same<A, B> = [AllKeys<A>] extends [AllKeys<B>]
     ? true
     : false
   : false;
+const personSchemaMatches: Same<z.output<typeof person>, Person> = true;
 const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
@@ -283,7 +304,7 @@ const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
 > = true;
-void [groupSchemaMatches, roundSchemaMatches, ledgerSchemaMatches, effectSchemaMatches];
+void [personSchemaMatches, groupSchemaMatches, roundSchemaMatches, ledgerSchemaMatches, effectSchemaMatches];
 
 function problem(what: string, error: z.ZodError): string {
   const issues = error.issues
@@ -291,6 +312,12 @@ function problem(what: string, error: z.ZodError): string {
     .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
     .join("; ");
   return `${what} is not a valid ${what.split(" ")[0]}: ${issues}`;
+}
+
+/** A person (as written, or as read back from its row), checked against the domain's `Person`. */
+export function parsePerson(json: unknown): Result<Person, string> {
+  const parsed = person.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("person", parsed.error));
 }
 
 /** A stored group snapshot, checked against the domain's `Group`; the error says what is wrong. */

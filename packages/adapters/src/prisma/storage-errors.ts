@@ -111,7 +111,7 @@ export interface FailureContext {
   /** e.g. "commit", "claimDue", "ledger post". */
   readonly operation: string;
   /** The aggregate a write conflict is reported against, when the operation wrote one. */
-  readonly aggregate?: { readonly type: "group" | "round"; readonly id: string };
+  readonly aggregate?: { readonly type: "group" | "round" | "person"; readonly id: string };
 }
 
 /**

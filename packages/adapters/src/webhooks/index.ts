@@ -15,11 +15,6 @@ export {
   type WebhookInbox,
 } from "./inbox.js";
 export {
-  type MemberDirectory,
-  type MemberRef,
-  PrismaMemberDirectory,
-} from "./member-directory.js";
-export {
   processWebhookEvent,
   type WebhookContext,
   type WebhookFailure,

@@ -1,7 +1,6 @@
 import {
   type FactError,
   type GatewayError,
-  type MemberDirectory,
   type PaymentReader,
   type PaymentReferences,
   type UseCaseDeps,
@@ -25,7 +24,6 @@ export interface WebhookGateway extends PaymentReader {
 /** What processing an event needs. */
 export interface WebhookContext {
   readonly deps: UseCaseDeps;
-  readonly members: MemberDirectory;
   readonly gateway: WebhookGateway;
 }
 
@@ -63,7 +61,7 @@ function failureOf(error: FactError, about: { groupId?: string; roundId?: string
 function aboutOf(t: StripeEventTranslation): { groupId?: string; roundId?: string } {
   if (t.kind !== "fact" || !("refs" in t.fact) || t.fact.refs === undefined) return {};
   const { groupId, roundId } = t.fact.refs;
-  return { groupId, ...(roundId !== undefined ? { roundId } : {}) };
+  return { ...(groupId !== undefined ? { groupId } : {}), ...(roundId !== undefined ? { roundId } : {}) };
 }
 
 function apply(
@@ -74,7 +72,7 @@ function apply(
   switch (t.kind) {
     case "fact":
       return useCases
-        .applyPaymentFact(ctx.deps, { reader: ctx.gateway, directory: ctx.members }, t.fact, actor)
+        .applyPaymentFact(ctx.deps, { reader: ctx.gateway }, t.fact, actor)
         .map(
           (o): WebhookOutcome =>
             o.status === "applied"
@@ -103,7 +101,7 @@ function apply(
  * to the domain's router, `useCases.applyPaymentFact` — the same code the in-memory
  * system runs — as actor `stripe:<event id>`.
  *
- * Safe to run twice and in any order (see `applyPaymentFact`). A round, group or member
+ * Safe to run twice and in any order (see `applyPaymentFact`). A round, group or person
  * that does not exist makes the event `ignored` (with why), not a failure: retrying
  * cannot make it appear.
  */

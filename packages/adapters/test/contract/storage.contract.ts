@@ -7,24 +7,29 @@ import {
   DEFAULT_ROUND_POLICY,
   debit,
   decide,
+  type Group,
   type GroupRepository,
   type LedgerStore,
   type LedgerTransaction,
   money,
   type OutboxEffect,
   type OutboxStore,
+  type Person,
+  type PersonRepository,
   pauseGroup,
   type Round,
   type RoundInput,
   type RoundRepository,
   reassignPosition,
   type UnitOfWork,
+  type VersionedChange,
 } from "@susu/domain";
-import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { anActiveGroup, aReadyPerson, aRoundOf } from "@susu/domain/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 /** The storage ports of one implementation, fresh and empty for each test. */
 export interface StoragePorts {
+  readonly people: PersonRepository;
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly uow: UnitOfWork;
@@ -39,7 +44,14 @@ export interface StorageFactory {
 }
 
 const T = Date.UTC(2026, 0, 6);
-const empty: Changeset = { groups: [], rounds: [], outbox: [], audit: [] };
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
+
+/** The people behind the groups' members, new (onboarded, see `aReadyPerson`): stored with the groups. */
+const newPeopleOf = (...groups: readonly Group[]): VersionedChange<Person>[] =>
+  [...new Set(groups.flatMap((g) => g.members.map((m) => m.id)))].map((id) => ({
+    state: aReadyPerson(id),
+    expectedVersion: undefined,
+  }));
 
 const timer = (id: string, at = T): OutboxEffect => ({
   kind: "schedule_timer",
@@ -63,7 +75,11 @@ export function storageContract(name: string, factory: StorageFactory): void {
     it("stores a new group and reads it back whole, at version 0", async () => {
       const group = anActiveGroup();
       (
-        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
       )._unsafeUnwrap();
       const loaded = (await s.groups.getGroup(group.id))._unsafeUnwrap();
       expect(loaded).toEqual({ ...group, version: 0 });
@@ -87,6 +103,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
       (
         await s.uow.commit({
           ...empty,
+          people: newPeopleOf(group),
           groups: [{ state: group, expectedVersion: undefined }],
           rounds: [
             { state: r1later, expectedVersion: undefined },
@@ -105,6 +122,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
       (
         await s.uow.commit({
           ...empty,
+          people: newPeopleOf(group),
           groups: [{ state: group, expectedVersion: undefined }],
           rounds: [{ state: round, expectedVersion: undefined }],
         })
@@ -176,7 +194,11 @@ export function storageContract(name: string, factory: StorageFactory): void {
     it("stores a group whose payout positions were swapped, and a paused one", async () => {
       const group = anActiveGroup();
       (
-        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
       )._unsafeUnwrap();
       const swapped = reassignPosition(group, "ana", "cy")._unsafeUnwrap();
       (await s.uow.commit({ ...empty, groups: [{ state: swapped, expectedVersion: 0 }] }))._unsafeUnwrap();
@@ -189,7 +211,11 @@ export function storageContract(name: string, factory: StorageFactory): void {
     it("increments the version on every change and refuses a stale one (version_conflict)", async () => {
       const group = anActiveGroup();
       (
-        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
       )._unsafeUnwrap();
       const renamed = { ...group, name: "Renamed" };
       (await s.uow.commit({ ...empty, groups: [{ state: renamed, expectedVersion: 0 }] }))._unsafeUnwrap();
@@ -218,9 +244,14 @@ export function storageContract(name: string, factory: StorageFactory): void {
       const group = anActiveGroup();
       const round = aRoundOf(group);
       (
-        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
       )._unsafeUnwrap();
       const failed = await s.uow.commit({
+        people: [{ state: aReadyPerson("dee"), expectedVersion: undefined }],
         groups: [{ state: { ...group, name: "Changed" }, expectedVersion: 0 }],
         rounds: [{ state: round, expectedVersion: 3 }],
         outbox: [timer("t1")],
@@ -241,13 +272,18 @@ export function storageContract(name: string, factory: StorageFactory): void {
         version: 0,
       });
       expect((await s.rounds.getRound(round.id))._unsafeUnwrap()).toBeUndefined();
+      expect((await s.people.getPerson("dee"))._unsafeUnwrap()).toBeUndefined();
       expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
     });
 
     it("two writers racing on one version: exactly one wins", async () => {
       const group = anActiveGroup();
       (
-        await s.uow.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
       )._unsafeUnwrap();
       const results = await Promise.all(
         ["A", "B", "C"].map((n) =>
@@ -266,6 +302,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
       (
         await s.uow.commit({
           ...empty,
+          people: newPeopleOf(due, later, busy),
           groups: [due, later, busy].map((g) => ({ state: g, expectedVersion: undefined })),
         })
       )._unsafeUnwrap();
@@ -280,6 +317,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
       (
         await s.uow.commit({
           ...empty,
+          people: newPeopleOf(...groups),
           groups: groups.map((g) => ({ state: g, expectedVersion: undefined })),
         })
       )._unsafeUnwrap();
@@ -289,6 +327,94 @@ export function storageContract(name: string, factory: StorageFactory): void {
       const two = (await s.groups.findGroupsDueForRound(T, 2))._unsafeUnwrap();
       expect(two).toHaveLength(2);
       expect((await s.groups.findGroupsDueForRound(T - 2, 10))._unsafeUnwrap()).toEqual([]);
+    });
+
+    describe("people", () => {
+      const newPerson = (p: Person): VersionedChange<Person> => ({ state: p, expectedVersion: undefined });
+
+      it("stores a person and reads them back whole, by id and by each Stripe object", async () => {
+        const ana = aReadyPerson("ana");
+        const bare: Person = { id: "ben", displayName: "Ben", createdAt: T, version: 0 };
+        (await s.uow.commit({ ...empty, people: [newPerson(ana), newPerson(bare)] }))._unsafeUnwrap();
+        expect((await s.people.getPerson("ana"))._unsafeUnwrap()).toEqual(ana);
+        expect((await s.people.getPerson("ben"))._unsafeUnwrap()).toEqual(bare);
+        expect((await s.people.getPerson("nobody"))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.people.findByCustomer("cus_ana"))._unsafeUnwrap()).toEqual(ana);
+        expect((await s.people.findByMandate("mandate_ana"))._unsafeUnwrap()).toEqual(ana);
+        expect((await s.people.findByConnectedAccount("acct_ana"))._unsafeUnwrap()).toEqual(ana);
+        expect((await s.people.findByMandate("mandate_nobody"))._unsafeUnwrap()).toBeUndefined();
+        const some = (await s.people.getPeople(["ben", "nobody", "ana"]))._unsafeUnwrap();
+        expect(some).toEqual([bare, ana]);
+        expect((await s.people.getPeople([]))._unsafeUnwrap()).toEqual([]);
+      });
+
+      it("increments a person's version on every change and refuses a stale one (version_conflict)", async () => {
+        const ana = aReadyPerson("ana");
+        (await s.uow.commit({ ...empty, people: [newPerson(ana)] }))._unsafeUnwrap();
+        const disabled: Person = {
+          ...ana,
+          payout: { connectedAccountId: "acct_ana", payoutsEnabled: false },
+        };
+        (await s.uow.commit({ ...empty, people: [{ state: disabled, expectedVersion: 0 }] }))._unsafeUnwrap();
+        expect((await s.people.getPerson("ana"))._unsafeUnwrap()).toEqual({ ...disabled, version: 1 });
+        const stale = await s.uow.commit({ ...empty, people: [{ state: ana, expectedVersion: 0 }] });
+        expect(stale._unsafeUnwrapErr()).toMatchObject({
+          type: "version_conflict",
+          aggregate: "person",
+          id: "ana",
+        });
+        const again = await s.uow.commit({ ...empty, people: [newPerson(ana)] });
+        expect(again._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", aggregate: "person" });
+        // A person without Stripe objects any more is stored so too.
+        const { customerId: _c, debit: _d, payout: _p, ...bare } = disabled;
+        (await s.uow.commit({ ...empty, people: [{ state: bare, expectedVersion: 1 }] }))._unsafeUnwrap();
+        expect((await s.people.getPerson("ana"))._unsafeUnwrap()).toEqual({ ...bare, version: 2 });
+        expect((await s.people.findByCustomer("cus_ana"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("refuses a group whose member is not a person, storing nothing", async () => {
+        const group = anActiveGroup({ memberIds: ["ana", "ben"] });
+        const refused = await s.uow.commit({
+          ...empty,
+          people: [newPerson(aReadyPerson("ana"))],
+          groups: [{ state: group, expectedVersion: undefined }],
+        });
+        expect(refused._unsafeUnwrapErr().type).toBe("storage_refused");
+        expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.people.getPerson("ana"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("a Stripe object belongs to one person: a second owner is refused (duplicate)", async () => {
+        (await s.uow.commit({ ...empty, people: [newPerson(aReadyPerson("ana"))] }))._unsafeUnwrap();
+        const impostor: Person = { ...aReadyPerson("ben"), customerId: "cus_ana" };
+        expect(
+          (await s.uow.commit({ ...empty, people: [newPerson(impostor)] }))._unsafeUnwrapErr().type,
+        ).toBe("duplicate");
+        expect((await s.people.getPerson("ben"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("lists the groups a person belongs to and has not left, by id", async () => {
+        const first = anActiveGroup({ id: "grp_b", memberIds: ["ana", "ben"] });
+        const second = anActiveGroup({ id: "grp_a", memberIds: ["cy", "ana"] });
+        const other = anActiveGroup({ id: "grp_c", memberIds: ["ben", "cy"] });
+        const withAna = anActiveGroup({ id: "grp_d", memberIds: ["ben", "ana", "cy"] });
+        const leftAna = {
+          ...withAna,
+          members: withAna.members.map((m) => (m.id === "ana" ? { ...m, status: "left" as const } : m)),
+          payoutOrder: { ...withAna.payoutOrder, memberIds: ["ben", "cy"] },
+        };
+        (
+          await s.uow.commit({
+            ...empty,
+            people: newPeopleOf(first, second, other, leftAna),
+            groups: [first, second, other, leftAna].map((g) => ({ state: g, expectedVersion: undefined })),
+          })
+        )._unsafeUnwrap();
+        const ofAna = (await s.groups.listGroupsOfPerson("ana"))._unsafeUnwrap();
+        expect(ofAna.map((g) => g.id)).toEqual(["grp_a", "grp_b"]);
+        expect(ofAna[1]).toEqual({ ...first, version: 0 });
+        expect((await s.groups.listGroupsOfPerson("nobody"))._unsafeUnwrap()).toEqual([]);
+      });
     });
 
     describe("outbox", () => {

@@ -32,6 +32,21 @@ async function sqlState(connectionString: string, ...statements: string[]): Prom
   }
 }
 
+/** The SQLSTATE and constraint name of a rejected statement (node-postgres reports both). */
+async function violation(connectionString: string, statement: string): Promise<[string, string]> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(statement);
+    return expect.fail("the database accepted an impossible state");
+  } catch (error) {
+    const { code, constraint } = error as { code: string; constraint?: string };
+    return [code, constraint ?? ""];
+  } finally {
+    await client.end();
+  }
+}
+
 describe("database constraints refuse impossible states", () => {
   const db = useTestDatabase();
   let seed: Awaited<ReturnType<typeof seedRound>>;
@@ -52,6 +67,52 @@ describe("database constraints refuse impossible states", () => {
     };
     await db.prisma.webhookEvent.create({ data: event });
     expect(await prismaCode(db.prisma.webhookEvent.create({ data: event }))).toBe("P2002");
+  });
+
+  it("a member is a person: a membership of someone who is no person is refused", async () => {
+    const stranger = db.prisma.member.create({
+      data: {
+        groupId: seed.groupId,
+        id: "c_nobody",
+        displayName: "Nobody",
+        role: "member",
+        status: "active",
+        joinedAt: at,
+      },
+    });
+    expect(await prismaCode(stranger)).toBe("P2003");
+  });
+
+  it("a person's readiness needs the object it is about; a debit is a payment method with its mandate", async () => {
+    const person = (id: string, columns: string, values: string) =>
+      `INSERT INTO people (id, display_name, created_at, updated_at${columns})
+       VALUES ('${id}', 'X', now(), now()${values})`;
+    const cases: [string, string][] = [
+      [person("p_active", ", mandate_active", ", true"), "people_mandate_active_check"],
+      [person("p_payouts", ", payouts_enabled", ", true"), "people_payouts_enabled_check"],
+      [person("p_half", ", mandate_id", ", 'mandate_half'"), "people_debit_check"],
+      [person("p_version", ", version", ", -1"), "people_version_check"],
+    ];
+    for (const [statement, constraint] of cases)
+      expect(await violation(db.connectionString, statement)).toEqual(["23514", constraint]);
+  });
+
+  it("a Stripe object belongs to one person", async () => {
+    for (const column of ["stripe_customer_id", "mandate_id", "connected_account_id"]) {
+      const extra = column === "mandate_id" ? ", becs_payment_method_id" : "";
+      const extraValue = column === "mandate_id" ? ", 'pm_x'" : "";
+      const insert = (id: string) =>
+        `INSERT INTO people (id, display_name, created_at, updated_at, ${column}${extra})
+         VALUES ('${id}', 'X', now(), now(), 'shared_${column}'${extraValue})`;
+      const client = new pg.Client({ connectionString: db.connectionString });
+      await client.connect();
+      await client.query(insert(`first_${column}`));
+      await client.end();
+      expect(await violation(db.connectionString, insert(`second_${column}`))).toEqual([
+        "23505",
+        `people_${column}_key`,
+      ]);
+    }
   });
 
   it("one debit per round, member and attempt number", async () => {

@@ -9,6 +9,20 @@ export async function seedRound(prisma: PrismaClient, prefix: string) {
   const alice = `${prefix}_mem_alice`;
   const bob = `${prefix}_mem_bob`;
   const roundId = `${prefix}_rnd_1`;
+  // Members are people: their rows come first (members.id references people.id).
+  await prisma.person.createMany({
+    data: [alice, bob].map((id) => ({
+      id,
+      displayName: id,
+      becsPaymentMethodId: `pm_${id}`,
+      mandateId: `mandate_${id}`,
+      mandateActive: true,
+      connectedAccountId: `acct_${id}`,
+      payoutsEnabled: true,
+      createdAt: at,
+      updatedAt: at,
+    })),
+  });
   await prisma.group.create({
     data: {
       id: groupId,
@@ -34,8 +48,6 @@ export async function seedRound(prisma: PrismaClient, prefix: string) {
           status: "active",
           rotationPosition: position,
           joinedAt: at,
-          mandateActive: true,
-          payoutsEnabled: true,
         })),
       },
     },

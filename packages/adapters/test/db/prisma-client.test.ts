@@ -9,7 +9,7 @@ describe("createPrismaClient", () => {
     const seed = await seedRound(db.prisma, "rt");
     const round = await db.prisma.round.findUniqueOrThrow({
       where: { id: seed.roundId },
-      include: { contributions: true, recipient: true },
+      include: { contributions: true, recipient: { include: { person: true } } },
     });
     expect(round).toMatchObject({
       state: "collecting",
@@ -18,7 +18,7 @@ describe("createPrismaClient", () => {
       snapshot: { id: seed.roundId, version: 0, status: "collecting" },
       createdAt: at,
       version: 0,
-      recipient: { id: seed.alice, mandateActive: true, stripeCustomerId: null },
+      recipient: { id: seed.alice, person: { id: seed.alice, mandateActive: true, stripeCustomerId: null } },
     });
     expect(round.contributions.map((c) => [c.memberId, c.amountMinor])).toEqual([[seed.bob, 10_000n]]);
   });

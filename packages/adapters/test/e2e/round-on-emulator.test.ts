@@ -6,9 +6,9 @@
 import {
   type EffectPorts,
   type PaymentGateway,
+  type Person,
   roundMoney,
   type UseCaseDeps,
-  updateMemberPayment,
   useCases,
 } from "@susu/domain";
 import {
@@ -23,7 +23,6 @@ import type { ResultAsync } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import type { StripePaymentGateway } from "../../src/stripe/index.js";
-import { PrismaMemberDirectory } from "../../src/webhooks/index.js";
 import {
   roundFacts,
   type StripeHarness,
@@ -69,15 +68,26 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
     harness = await startStripeHarness();
     store = new PrismaStore(db.prisma);
     ledger = new PrismaLedgerStore(db.prisma);
-    deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
-    let group = anActiveGroup({ id: "grp_e2e", memberIds: members, startsAt: clock.now() - 1 });
+    deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    const group = anActiveGroup({ id: "grp_e2e", memberIds: members, startsAt: clock.now() - 1 });
+    // Each member is a person with a real customer, mandate and connected account at the emulator.
+    const people: Person[] = [];
     for (const m of members) {
       const saved = await harness.customerWithMandate(m, "000123456");
       const account = await harness.driver.connectedAccount({ canReceive: true });
-      group = updateMemberPayment(group, m, { ...saved, connectedAccountId: account })._unsafeUnwrap();
+      people.push({
+        id: m,
+        displayName: m,
+        customerId: saved.customerId,
+        debit: { paymentMethodId: saved.paymentMethodId, mandateId: saved.mandateId, mandateActive: true },
+        payout: { connectedAccountId: account, payoutsEnabled: true },
+        createdAt: clock.now(),
+        version: 0,
+      });
     }
     (
       await deps.uow.commit({
+        people: people.map((state) => ({ state, expectedVersion: undefined })),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
@@ -124,7 +134,7 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
   }
 
   it("debits: one PaymentIntent each, though the first dispatcher died after creating one", async () => {
-    const round = (await useCases.startRound(deps, "grp_e2e"))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(deps, "grp_e2e", "scheduler"))._unsafeUnwrap().state;
     expect(await pass(dyingOnce(harness.gateway, "createDebit"), "dispatcher-1")).toBe("died");
     // dispatcher-1 is gone; its lease ends and dispatcher-2 runs everything still pending.
     clock.advance(61_000);
@@ -140,14 +150,7 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
     // The bank settles; Stripe's events reach the round as the webhook processor would feed them.
     await harness.emulator.control.advanceClock(3 * 86_400 + 60);
     for (const fact of roundFacts(await translateAll(harness.gateway, await harness.events.next())))
-      (
-        await useCases.applyPaymentFact(
-          deps,
-          { reader: harness.gateway, directory: new PrismaMemberDirectory(db.prisma) },
-          fact,
-          "stripe",
-        )
-      )._unsafeUnwrap();
+      (await useCases.applyPaymentFact(deps, { reader: harness.gateway }, fact, "stripe"))._unsafeUnwrap();
     expect((await store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paying_out");
 
     expect(await pass(dyingOnce(harness.gateway, "createTransfer"), "dispatcher-3")).toBe("died");

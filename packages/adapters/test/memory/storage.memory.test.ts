@@ -4,6 +4,13 @@ import { storageContract } from "../contract/storage.contract.js";
 storageContract("memory", {
   async create() {
     const store = new InMemoryStore();
-    return { groups: store, rounds: store, uow: store, outbox: store, ledger: new InMemoryLedgerStore() };
+    return {
+      people: store,
+      groups: store,
+      rounds: store,
+      uow: store,
+      outbox: store,
+      ledger: new InMemoryLedgerStore(),
+    };
   },
 });

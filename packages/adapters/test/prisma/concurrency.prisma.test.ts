@@ -2,14 +2,14 @@
 // pools: racing commits on one version, racing inserts of one new aggregate, and two
 // dispatchers draining one outbox.
 import type { Changeset, OutboxEffect } from "@susu/domain";
-import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { anActiveGroup, aReadyPerson, aRoundOf } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
 const T = Date.UTC(2026, 0, 6);
-const empty: Changeset = { groups: [], rounds: [], outbox: [], audit: [] };
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
 
 describe("two processes on one database", () => {
   let db: TestDatabase;
@@ -22,6 +22,12 @@ describe("two processes on one database", () => {
     otherClient = createPrismaClient(db.connectionString, { maxConnections: 4 });
     a = new PrismaStore(db.prisma);
     b = new PrismaStore(otherClient);
+    // The members of every group here (anActiveGroup's ana, ben and cy) are people first.
+    const people = ["ana", "ben", "cy"].map((id) => ({
+      state: aReadyPerson(id),
+      expectedVersion: undefined,
+    }));
+    (await a.commit({ ...empty, people }))._unsafeUnwrap();
   });
   afterAll(async () => {
     await otherClient.$disconnect();
@@ -43,6 +49,7 @@ describe("two processes on one database", () => {
       // and audit line, as a use case does.
       const attempt = (store: PrismaStore, writer: string) =>
         store.commit({
+          people: [],
           groups: [{ state: { ...group, name: `${writer} ${version}` }, expectedVersion: version }],
           rounds: [{ state: round, expectedVersion: version }],
           outbox: [timerEffect(`fx:${version}:${writer}`)],
@@ -85,6 +92,21 @@ describe("two processes on one database", () => {
         type: "version_conflict",
         aggregate: "group",
         id: group.id,
+      });
+    }
+    // Two joins making the same new person: one stores it, the other retries and finds it.
+    for (let i = 0; i < 5; i++) {
+      const create = (store: PrismaStore, displayName: string) =>
+        store.commit({
+          ...empty,
+          people: [{ state: { ...aReadyPerson(`new_${i}`), displayName }, expectedVersion: undefined }],
+        });
+      const results = await Promise.all([create(a, "A"), create(b, "B")]);
+      expect(results.filter((r) => r.isOk())).toHaveLength(1);
+      expect(results.find((r) => r.isErr())?._unsafeUnwrapErr()).toMatchObject({
+        type: "version_conflict",
+        aggregate: "person",
+        id: `new_${i}`,
       });
     }
   });

@@ -20,6 +20,7 @@ import {
   FakePaymentGateway,
   InMemoryTimerScheduler,
   ManualClock,
+  peopleOf,
   RecordingNotifier,
   RecordingSupportDesk,
   SequentialIds,
@@ -42,7 +43,14 @@ function world(db: TestDatabase) {
   const notifier = new RecordingNotifier();
   const desk = new RecordingSupportDesk();
   const timers = new InMemoryTimerScheduler();
-  const deps: UseCaseDeps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  const deps: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new SequentialIds(),
+  };
   const ports: EffectPorts = { gateway, notifier, desk, timers, ledger };
   const dispatch = (
     workerId: string,
@@ -69,6 +77,7 @@ function world(db: TestDatabase) {
     const group = anActiveGroup({ startsAt: START });
     (
       await store.commit({
+        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
         groups: [{ state: group, expectedVersion: undefined }],
         rounds: [],
         outbox: [],
@@ -76,7 +85,7 @@ function world(db: TestDatabase) {
       })
     )._unsafeUnwrap();
     for (const m of group.members) gateway.setAccount(`acct_${m.id}`, true);
-    const round = (await useCases.startRound(deps, group.id))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap().state;
     return { group, round };
   }
 

@@ -9,7 +9,7 @@ import {
   type Round,
   type RoundInput,
 } from "@susu/domain";
-import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
+import { anActiveGroup, aRoundOf, peopleOf } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/prisma/generated/client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -17,7 +17,7 @@ import { dueGroupsQuery } from "../../src/prisma/prisma-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
 const T = Date.UTC(2026, 0, 6);
-const empty: Changeset = { groups: [], rounds: [], outbox: [], audit: [] };
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
 const ctx = { now: T, policy: DEFAULT_ROUND_POLICY };
 
 function apply(round: Round, inputs: readonly RoundInput[]): Round {
@@ -34,7 +34,11 @@ describe("PostgreSQL storage beyond the contract", () => {
     store = new PrismaStore(db.prisma, { clock: { now: () => T } });
     group = anActiveGroup();
     (
-      await store.commit({ ...empty, groups: [{ state: group, expectedVersion: undefined }] })
+      await store.commit({
+        ...empty,
+        people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
+        groups: [{ state: group, expectedVersion: undefined }],
+      })
     )._unsafeUnwrap();
   });
   afterAll(async () => {
@@ -60,9 +64,20 @@ describe("PostgreSQL storage beyond the contract", () => {
     (await store.commit({ ...empty, rounds: [{ state: paid, expectedVersion: 0 }] }))._unsafeUnwrap();
     round = { ...paid, version: 1 };
 
-    const members = await db.prisma.member.findMany({ where: { groupId: group.id }, orderBy: { id: "asc" } });
+    const members = await db.prisma.member.findMany({
+      where: { groupId: group.id },
+      orderBy: { id: "asc" },
+      include: { person: true },
+    });
+    // Each member row points at its person, who holds the Stripe ids and readiness.
     expect(
-      members.map((m) => [m.id, m.status, m.rotationPosition, m.mandateActive, m.stripeCustomerId]),
+      members.map((m) => [
+        m.id,
+        m.status,
+        m.rotationPosition,
+        m.person.mandateActive,
+        m.person.stripeCustomerId,
+      ]),
     ).toEqual(
       group.members
         .map((m) => [m.id, m.status, group.payoutOrder.memberIds.indexOf(m.id), true, `cus_${m.id}`])
@@ -167,6 +182,37 @@ describe("PostgreSQL storage beyond the contract", () => {
       expect(result._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
       expect(result._unsafeUnwrapErr().message).toContain("contributionMinor");
     });
+  });
+
+  it("reads group snapshots written before people: members' Stripe ids and readiness are ignored", async () => {
+    const current = anActiveGroup({ id: "grp_legacy" });
+    (
+      await store.commit({ ...empty, groups: [{ state: current, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    // What the snapshot of this group looked like before the people migration.
+    const legacyMembers = current.members.map((m) => ({
+      ...m,
+      readiness: { mandateActive: true, payoutsEnabled: false },
+      payment: { customerId: `cus_old_${m.id}`, mandateId: `mandate_old_${m.id}` },
+    }));
+    await db.prisma.$executeRaw`
+      UPDATE groups SET snapshot = jsonb_set(snapshot, '{members}', ${JSON.stringify(legacyMembers)}::jsonb)
+       WHERE id = 'grp_legacy'`;
+    const loaded = (await store.getGroup("grp_legacy"))._unsafeUnwrap();
+    expect(loaded).toEqual({ ...current, version: 0 });
+    // Its next write stores the snapshot without them.
+    (
+      await store.commit({
+        ...empty,
+        groups: [{ state: { ...current, name: "Renamed" }, expectedVersion: 0 }],
+      })
+    )._unsafeUnwrap();
+    const row = await db.prisma.group.findUniqueOrThrow({ where: { id: "grp_legacy" } });
+    expect(JSON.stringify(row.snapshot)).not.toContain("cus_old_");
+    // Unknown member fields other than those two are still refused.
+    await db.prisma.$executeRaw`
+      UPDATE groups SET snapshot = jsonb_set(snapshot, '{members,0,nickname}', '"x"') WHERE id = 'grp_legacy'`;
+    expect((await store.getGroup("grp_legacy"))._unsafeUnwrapErr().type).toBe("storage_refused");
   });
 
   it("reports a corrupted snapshot as an error, never as a thrown exception", async () => {

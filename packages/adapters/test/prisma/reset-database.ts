@@ -10,6 +10,7 @@ const TABLES = [
   "rounds",
   "members",
   "groups",
+  "people",
   "ledger_postings",
   "ledger_transactions",
   "ledger_accounts",
@@ -26,7 +27,7 @@ const APPEND_ONLY = ["ledger_postings", "ledger_transactions", "audit_log"] as c
 const list = (names: readonly string[]) => names.map((n) => `'${n}'`).join(", ");
 
 // One statement (a DO block), so the triggers are off only inside its transaction: no
-// other session can see them off. DELETE, not TRUNCATE: for a few rows in sixteen tables
+// other session can see them off. DELETE, not TRUNCATE: for a few rows in seventeen tables
 // it is an order of magnitude faster (TRUNCATE makes new files for every table).
 const RESET = `
 DO $$

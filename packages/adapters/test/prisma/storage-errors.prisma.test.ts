@@ -105,7 +105,7 @@ describe("database errors map by code", () => {
       const store = new PrismaStore(unreachable);
       const loaded = await store.getGroup("grp_1");
       expect(loaded._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
-      const committed = await store.commit({ groups: [], rounds: [], outbox: [], audit: [] });
+      const committed = await store.commit({ people: [], groups: [], rounds: [], outbox: [], audit: [] });
       expect(committed._unsafeUnwrapErr()).toMatchObject({ type: "storage_unavailable" });
     } finally {
       await unreachable.$disconnect();

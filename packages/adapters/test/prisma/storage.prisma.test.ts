@@ -11,6 +11,7 @@ storageContract("postgresql", {
     await resetDatabase(db.prisma);
     const store = new PrismaStore(db.prisma);
     return {
+      people: store,
       groups: store,
       rounds: store,
       uow: store,

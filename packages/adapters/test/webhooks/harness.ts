@@ -8,7 +8,7 @@ import {
   type RoundInput,
   type UseCaseDeps,
 } from "@susu/domain";
-import { anActiveGroup, aRoundOf, type InMemoryStore } from "@susu/domain/testing";
+import { anActiveGroup, aRoundOf, type InMemoryStore, peopleOf } from "@susu/domain/testing";
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { WebhookGateway } from "../../src/webhooks/index.js";
 
@@ -59,8 +59,9 @@ export class ScriptedStripeReads implements WebhookGateway {
 }
 
 /**
- * Stores an active group (members' Stripe ids are `cus_<id>`, `mandate_<id>`, `acct_<id>`)
- * with `roundId` open and the inputs applied, as the group's current round.
+ * Stores an active group, its members as onboarded people (Stripe ids `cus_<id>`,
+ * `mandate_<id>`, `acct_<id>`; people already stored are kept), with `roundId` open and the
+ * inputs applied, as the group's current round.
  */
 export async function seedRound(
   store: InMemoryStore,
@@ -74,8 +75,12 @@ export async function seedRound(
   const base = anActiveGroup({ id: options.groupId, memberIds: options.memberIds });
   const round = aRoundOf(base, options.inputs ?? [], { id: options.roundId });
   const group = markRoundOpened(base, options.roundId)._unsafeUnwrap();
+  const known = new Set(store.people().map((p) => p.id));
   (
     await store.commit({
+      people: peopleOf(group)
+        .filter((p) => !known.has(p.id))
+        .map((state) => ({ state, expectedVersion: undefined })),
       groups: [{ state: group, expectedVersion: undefined }],
       rounds: [{ state: round, expectedVersion: undefined }],
       outbox: [],

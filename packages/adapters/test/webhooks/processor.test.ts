@@ -1,4 +1,4 @@
-import type { RetryPolicy, UseCaseDeps } from "@susu/domain";
+import { personReadiness, type RetryPolicy, type UseCaseDeps } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -34,13 +34,12 @@ beforeEach(async () => {
   });
   clock = new ManualClock(Date.UTC(2026, 5, 1));
   store = new InMemoryStore();
-  deps = { groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   reads = new ScriptedStripeReads();
   ctx = {
     deps,
     inbox,
-    members: store,
     gateway: reads,
     desk: new PrismaSupportDesk(db.prisma, clock),
   };
@@ -53,11 +52,11 @@ async function pass(overrides: Partial<WebhookPassOptions> = {}) {
 const roundOf = (id: string) => store.rounds().find((r) => r.id === id);
 const contribution = (roundId: string, memberId: string) =>
   roundOf(roundId)?.contributions.find((c) => c.memberId === memberId);
-const memberOf = (groupId: string, memberId: string) =>
-  store
-    .groups()
-    .find((g) => g.id === groupId)
-    ?.members.find((m) => m.id === memberId);
+const personOf = (personId: string) => store.people().find((p) => p.id === personId);
+const readinessOf = (personId: string) => {
+  const person = personOf(personId);
+  return person === undefined ? undefined : personReadiness(person);
+};
 
 describe("round facts", () => {
   it("the same event delivered twice is stored once and applied once", async () => {
@@ -153,7 +152,7 @@ describe("round facts", () => {
   });
 });
 
-describe("members", () => {
+describe("people", () => {
   it("account.updated: readiness read from Stripe now; a blocked payout resumes", async () => {
     const [groupId, roundId] = [unique("grp"), unique("round")];
     const memberIds = [unique("rec"), unique("m"), unique("m")];
@@ -179,11 +178,11 @@ describe("members", () => {
     );
     expect(await pass()).toMatchObject({ processed: 1 });
     expect(reads.calls).toEqual([`account:${account}`]);
-    expect(memberOf(groupId, recipient)?.readiness.payoutsEnabled).toBe(true);
+    expect(readinessOf(recipient)?.payoutsEnabled).toBe(true);
     expect(roundOf(roundId)?.status).toBe("paying_out");
   });
 
-  it("account events for accounts no member has, and deauthorized accounts", async () => {
+  it("account events for accounts no person has, and deauthorized accounts", async () => {
     const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
     await seedRound(store, { groupId, roundId, memberIds: [memberId, unique("m")] });
     const stranger = stripeEvent("account.updated", { id: "acct_stranger", object: "account" });
@@ -197,9 +196,9 @@ describe("members", () => {
     expect(await pass()).toMatchObject({ processed: 1, ignored: 1 });
     expect(reads.calls).toEqual([]);
     expect((await inbox.find(stranger.id))._unsafeUnwrap()?.outcome).toBe(
-      "account acct_stranger: no member has this connected account",
+      "account acct_stranger: no person has this connected account",
     );
-    expect(memberOf(groupId, memberId)?.readiness.payoutsEnabled).toBe(false);
+    expect(readinessOf(memberId)?.payoutsEnabled).toBe(false);
   });
 
   it("mandate.updated: the mandate's state read from Stripe now sets mandateActive", async () => {
@@ -215,10 +214,10 @@ describe("members", () => {
       }),
     );
     expect(await pass()).toMatchObject({ processed: 1 });
-    expect(memberOf(groupId, memberId)?.readiness.mandateActive).toBe(false);
+    expect(readinessOf(memberId)?.mandateActive).toBe(false);
   });
 
-  it("setup_intent.succeeded: the member's payment method and mandate are stored", async () => {
+  it("setup_intent.succeeded made before people (member metadata): the person's payment method and mandate are stored", async () => {
     const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
     await seedRound(store, { groupId, roundId, memberIds: [unique("m"), memberId] });
     await inbox.receive(
@@ -233,12 +232,77 @@ describe("members", () => {
       }),
     );
     expect(await pass()).toMatchObject({ processed: 1 });
-    expect(memberOf(groupId, memberId)).toMatchObject({
-      payment: { customerId: `cus_${memberId}`, paymentMethodId: "pm_new", mandateId: "mandate_new" },
-      readiness: { mandateActive: true },
+    expect(personOf(memberId)).toMatchObject({
+      customerId: `cus_${memberId}`,
+      debit: { paymentMethodId: "pm_new", mandateId: "mandate_new", mandateActive: true },
     });
   });
-  it("setup_intent.succeeded without member metadata: the member is found by the customer", async () => {
+
+  it("setup_intent.succeeded with the person's metadata: one write to the person, whatever their groups", async () => {
+    const personId = unique("p");
+    await seedRound(store, {
+      groupId: unique("grp"),
+      roundId: unique("round"),
+      memberIds: [unique("m"), personId],
+    });
+    await seedRound(store, {
+      groupId: unique("grp"),
+      roundId: unique("round"),
+      memberIds: [personId, unique("m")],
+    });
+    const before = store.audit().length;
+    const event = stripeEvent("setup_intent.succeeded", {
+      id: "seti_person",
+      object: "setup_intent",
+      status: "succeeded",
+      customer: `cus_${personId}`,
+      payment_method: "pm_person",
+      mandate: "mandate_person",
+      metadata: { person_id: personId },
+    });
+    await inbox.receive(event);
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(personOf(personId)).toMatchObject({
+      debit: { paymentMethodId: "pm_person", mandateId: "mandate_person", mandateActive: true },
+    });
+    expect(store.audit().slice(before)).toEqual([
+      expect.objectContaining({
+        aggregate: "person",
+        aggregateId: personId,
+        action: "update_person_payment",
+      }),
+    ]);
+    expect((await inbox.find(event.id))._unsafeUnwrap()?.outcome).toBe(
+      `BECS set-up seti_person: mandate mandate_person (active=true) stored for ${personId}`,
+    );
+  });
+
+  it("account.updated for a person who is the recipient in two groups: one person write, both rounds hear it", async () => {
+    const personId = unique("p");
+    const rounds = [unique("round"), unique("round")];
+    for (const roundId of rounds)
+      await seedRound(store, { groupId: unique("grp"), roundId, memberIds: [personId, unique("m")] });
+    const account = `acct_${personId}`;
+    reads.accounts.set(account, { transfersActive: false, payoutsEnabled: false });
+    const before = store.audit().length;
+    const event = stripeEvent("account.updated", { id: account, object: "account" });
+    await inbox.receive(event);
+    expect(await pass()).toMatchObject({ processed: 1 });
+    expect(reads.calls).toEqual([`account:${account}`]);
+    expect(readinessOf(personId)?.payoutsEnabled).toBe(false);
+    const lines = store.audit().slice(before);
+    expect(lines.filter((a) => a.aggregate === "person").map((a) => a.action)).toEqual([
+      "update_person_readiness",
+    ]);
+    expect(lines.filter((a) => a.aggregate === "round").map((a) => [a.aggregateId, a.action])).toEqual(
+      rounds.map((r) => [r, "recipient_readiness"]),
+    );
+    for (const roundId of rounds) expect(roundOf(roundId)?.recipientCanReceive).toBe(false);
+    expect((await inbox.find(event.id))._unsafeUnwrap()?.outcome).toBe(
+      `account ${account}: payoutsEnabled=false for ${personId}`,
+    );
+  });
+  it("setup_intent.succeeded without susu metadata: the person is found by the customer", async () => {
     const [groupId, roundId, memberId] = [unique("grp"), unique("round"), unique("m")];
     await seedRound(store, { groupId, roundId, memberIds: [unique("m"), memberId] });
     reads.mandates.set("mandate_by_customer", "pending");
@@ -254,10 +318,9 @@ describe("members", () => {
       }),
     );
     expect(await pass()).toMatchObject({ processed: 1 });
-    expect(memberOf(groupId, memberId)).toMatchObject({
-      payment: { paymentMethodId: "pm_by_customer", mandateId: "mandate_by_customer" },
+    expect(personOf(memberId)).toMatchObject({
       // Stripe says the mandate is still pending: not usable for debits yet.
-      readiness: { mandateActive: false },
+      debit: { paymentMethodId: "pm_by_customer", mandateId: "mandate_by_customer", mandateActive: false },
     });
   });
 });
@@ -459,14 +522,19 @@ describe("failures", () => {
     const refused = {
       type: "storage_refused" as const,
       code: "storage_refused" as const,
-      message: "members by connected account: refused by the database (SQLSTATE 22P02)",
+      message: "people by connected account: refused by the database (SQLSTATE 22P02)",
     };
     ctx = {
       ...ctx,
-      members: {
-        byConnectedAccount: () => errAsync(refused),
-        byMandate: () => errAsync(refused),
-        byCustomer: () => errAsync(refused),
+      deps: {
+        ...ctx.deps,
+        people: {
+          getPerson: (id) => store.getPerson(id),
+          getPeople: (ids) => store.getPeople(ids),
+          findByConnectedAccount: () => errAsync(refused),
+          findByMandate: () => errAsync(refused),
+          findByCustomer: () => errAsync(refused),
+        },
       },
     };
     const event = stripeEvent("account.updated", { id: "acct_refused", object: "account" });

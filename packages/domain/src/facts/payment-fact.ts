@@ -17,7 +17,7 @@ import type {
  * one router) reads them; the translator at the edge only reads the provider's objects.
  *
  * Facts about people's Stripe objects (a connected account, a mandate, a debit set-up)
- * carry the object's id only: the router finds who owns it.
+ * carry the object's id only: the router finds the person who owns it.
  */
 export type PaymentFact =
   // debits (a member's contribution, attempt N)

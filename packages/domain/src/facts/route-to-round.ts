@@ -23,10 +23,11 @@ function nobody(reason: string): RoutedFact {
  */
 export function routeToRound(fact: PaymentObjectFact): RoutedFact {
   const r: PaymentReferences = fact.refs;
-  if (r.roundId === undefined || r.memberId === undefined) return nobody(NOT_FROM_A_ROUND);
+  if (r.groupId === undefined || r.roundId === undefined || r.memberId === undefined)
+    return nobody(NOT_FROM_A_ROUND);
   const round = (input: RoundInput): RoutedFact => ({
     to: "round",
-    groupId: r.groupId,
+    groupId: r.groupId as string,
     roundId: r.roundId as string,
     input,
   });

@@ -1,3 +1,5 @@
+import type { MemberNotReady } from "./member-readiness.js";
+
 /** Why a command on a group was refused. Each variant has a stable `code` for API clients. */
 export type GroupError =
   | { readonly type: "group_not_forming"; readonly code: "group_not_forming"; readonly message: string }
@@ -23,12 +25,39 @@ export type GroupError =
   | { readonly type: "swap_not_found"; readonly code: "swap_not_found"; readonly message: string }
   | { readonly type: "round_in_progress"; readonly code: "round_in_progress"; readonly message: string }
   | { readonly type: "no_round_due"; readonly code: "no_round_due"; readonly message: string }
-  | { readonly type: "invalid_group"; readonly code: "invalid_group"; readonly message: string };
+  | { readonly type: "invalid_group"; readonly code: "invalid_group"; readonly message: string }
+  | {
+      readonly type: "currency_not_supported";
+      readonly code: "currency_not_supported";
+      readonly message: string;
+    }
+  | {
+      readonly type: "members_not_ready";
+      readonly code: "members_not_ready";
+      readonly message: string;
+      /** Who is not ready and what each lacks, in member order. */
+      readonly notReady: readonly MemberNotReady[];
+    };
 
-/** Builds a {@link GroupError} of the given type. */
-export function groupError<T extends GroupError["type"]>(
+/** Builds a {@link GroupError} of the given type (`members_not_ready` has its own builder). */
+export function groupError<T extends Exclude<GroupError["type"], "members_not_ready">>(
   type: T,
   message: string,
 ): Extract<GroupError, { type: T }> {
   return { type, code: type, message } as Extract<GroupError, { type: T }>;
+}
+
+const GAP_TEXT = { mandate: "an active debit mandate", payout_account: "a payout account that can receive" };
+
+/** Builds the `members_not_ready` error; its message names each member and what they lack. */
+export function membersNotReadyError(
+  notReady: readonly MemberNotReady[],
+): Extract<GroupError, { type: "members_not_ready" }> {
+  const who = notReady.map((m) => `${m.memberId} needs ${m.lacks.map((g) => GAP_TEXT[g]).join(" and ")}`);
+  return {
+    type: "members_not_ready",
+    code: "members_not_ready",
+    message: `not every member is ready for money to move: ${who.join("; ")}`,
+    notReady,
+  };
 }

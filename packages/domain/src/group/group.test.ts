@@ -12,6 +12,7 @@ import {
   leaveGroup,
   markRoundEnded,
   markRoundOpened,
+  membersNotReady,
   nextRecipient,
   proposeSwap,
   setFixedPayoutOrder,
@@ -19,6 +20,9 @@ import {
 import { drawPayoutOrder } from "./payout-order.js";
 
 const T0 = Date.UTC(2026, 0, 31, 9, 0);
+
+/** Everyone has an active mandate and a payout account that can receive. */
+const allReady = () => ({ mandateActive: true, payoutsEnabled: true });
 
 function forming(members = ["b", "c"], method: "join_order" | "fixed" | "seeded_draw" = "join_order"): Group {
   let g = createGroup({
@@ -64,6 +68,26 @@ describe("group set-up", () => {
     );
   });
 
+  it("refuses a currency no supported debit method collects (BECS debits AUD only)", () => {
+    const base = {
+      id: "g",
+      name: "x",
+      contributionMinor: 100_00,
+      cadence: "weekly" as const,
+      startsAt: T0,
+      payoutOrderMethod: "join_order" as const,
+      creator: { id: "a", displayName: "a" },
+      createdAt: T0,
+    };
+    for (const currency of ["USD", "EUR", "NZD", "JPY"] as const) {
+      const refused = createGroup({ ...base, currency })._unsafeUnwrapErr();
+      expect(refused.code).toBe("currency_not_supported");
+      expect(refused.message).toContain(currency);
+      expect(refused.message).toContain("AUD");
+    }
+    expect(createGroup({ ...base, currency: "AUD" }).isOk()).toBe(true);
+  });
+
   it("an admin sets a fixed order that must list every member once", () => {
     const g = forming();
     expect(setFixedPayoutOrder(g, "a", ["c", "a", "b"])._unsafeUnwrap().payoutOrder).toEqual({
@@ -79,7 +103,9 @@ describe("group set-up", () => {
     const g = drawGroupPayoutOrder(forming(["b", "c", "d", "e"]), "a", "public-seed-2026")._unsafeUnwrap();
     expect(g.payoutOrder.seed).toBe("public-seed-2026");
     expect(drawPayoutOrder(["e", "d", "c", "b", "a"], "public-seed-2026")).toEqual(g.payoutOrder.memberIds);
-    expect(activateGroup(forming([], "seeded_draw"), "a")._unsafeUnwrapErr().code).toBe("too_few_members");
+    expect(activateGroup(forming([], "seeded_draw"), "a", allReady)._unsafeUnwrapErr().code).toBe(
+      "too_few_members",
+    );
   });
 
   it("draws are permutations, and depend on the seed (property)", () => {
@@ -98,14 +124,60 @@ describe("group set-up", () => {
   });
 
   it("a group needs a drawn order before a seeded-draw group starts", () => {
-    expect(activateGroup(forming(["b"], "seeded_draw"), "a")._unsafeUnwrapErr().code).toBe(
+    expect(activateGroup(forming(["b"], "seeded_draw"), "a", allReady)._unsafeUnwrapErr().code).toBe(
       "invalid_payout_order",
     );
   });
 });
 
+describe("readiness: nobody starts a rotation who cannot pay or be paid", () => {
+  const readiness: Record<string, { mandateActive: boolean; payoutsEnabled: boolean }> = {
+    a: { mandateActive: true, payoutsEnabled: true },
+    b: { mandateActive: false, payoutsEnabled: true },
+    c: { mandateActive: false, payoutsEnabled: false },
+  };
+  const readinessOf = (id: string) => readiness[id] ?? { mandateActive: false, payoutsEnabled: false };
+
+  it("activation names every member who is not ready and what each lacks", () => {
+    const refused = activateGroup(forming(), "a", readinessOf)._unsafeUnwrapErr();
+    expect(refused.code).toBe("members_not_ready");
+    if (refused.type !== "members_not_ready") throw new Error("wrong error");
+    expect(refused.notReady).toEqual([
+      { memberId: "b", lacks: ["mandate"] },
+      { memberId: "c", lacks: ["mandate", "payout_account"] },
+    ]);
+    expect(refused.message).toBe(
+      "not every member is ready for money to move: b needs an active debit mandate; " +
+        "c needs an active debit mandate and a payout account that can receive",
+    );
+  });
+
+  it("structural refusals come first: an admin, a forming group, enough members", () => {
+    expect(activateGroup(forming(), "b", readinessOf)._unsafeUnwrapErr().code).toBe("not_admin");
+    expect(activateGroup(forming([]), "a", readinessOf)._unsafeUnwrapErr().code).toBe("too_few_members");
+  });
+
+  it("a member already paid this rotation needs a mandate but no payout account until the next one", () => {
+    let g = activateGroup(forming(), "a", allReady)._unsafeUnwrap();
+    g = markRoundEnded(markRoundOpened(g, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
+    const aCannotReceive = (id: string) => ({ mandateActive: true, payoutsEnabled: id !== "a" });
+    expect(membersNotReady(g, aCannotReceive)).toEqual([]);
+    expect(membersNotReady(g, (id) => ({ mandateActive: id !== "a", payoutsEnabled: true }))).toEqual([
+      { memberId: "a", lacks: ["mandate"] },
+    ]);
+  });
+
+  it("members who joined mid-rotation are not in it and are not checked", () => {
+    let g = activateGroup(forming(), "a", allReady)._unsafeUnwrap();
+    g = joinGroup(g, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
+    expect(membersNotReady(g, (id) => ({ mandateActive: id !== "d", payoutsEnabled: id !== "d" }))).toEqual(
+      [],
+    );
+  });
+});
+
 describe("rotation rules", () => {
-  const active = () => activateGroup(forming(), "a")._unsafeUnwrap();
+  const active = () => activateGroup(forming(), "a", allReady)._unsafeUnwrap();
 
   it("everyone receives exactly once per rotation; then the next rotation starts", () => {
     let g = { ...active(), rotationsPlanned: 2 };

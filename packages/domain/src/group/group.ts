@@ -1,10 +1,12 @@
 import { err, ok, type Result } from "neverthrow";
 import type { CurrencyCode } from "../money/index.js";
+import { COLLECTABLE_CURRENCIES, debitMethodFor } from "../policy/debit-methods.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import type { Instant } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
-import { type GroupError, groupError } from "./group.errors.js";
+import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 import type { GroupId, MemberId } from "./ids.js";
+import type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 import {
   drawPayoutOrder,
   isPermutationOf,
@@ -17,22 +19,6 @@ export const MEMBERS_MAX = 50;
 /** The fewest members a group needs before it can start. */
 export const MEMBERS_MIN = 2;
 
-/** What a member needs before money can move for them. */
-export interface MemberReadiness {
-  /** Their BECS debit mandate is active, so contributions can be collected. */
-  readonly mandateActive: boolean;
-  /** Their connected account can receive transfers, so they can be paid the pot. */
-  readonly payoutsEnabled: boolean;
-}
-
-/** The Stripe objects that belong to a member; absent until created. */
-export interface MemberPaymentProfile {
-  readonly customerId?: string;
-  readonly paymentMethodId?: string;
-  readonly mandateId?: string;
-  readonly connectedAccountId?: string;
-}
-
 /**
  * A member's place in the group:
  * - `active`: contributes to every round and is in the payout order;
@@ -42,15 +28,17 @@ export interface MemberPaymentProfile {
  */
 export type MemberStatus = "active" | "pending" | "leaving" | "left";
 
-/** One person in a group. */
+/**
+ * One person's membership of a group. What the person owns at Stripe (customer, mandate,
+ * payout account) and whether they are ready for money to move belong to the person
+ * (`Person` in the person module), not to each membership: `id` is the person's id.
+ */
 export interface Member {
   readonly id: MemberId;
   readonly displayName: string;
   readonly role: "admin" | "member";
   readonly status: MemberStatus;
   readonly joinedAt: Instant;
-  readonly readiness: MemberReadiness;
-  readonly payment: MemberPaymentProfile;
 }
 
 /** A proposal by one member to swap payout positions with another; applies once both agree. */
@@ -116,13 +104,20 @@ export interface NewGroup {
   readonly createdAt: Instant;
 }
 
-const NOT_READY: MemberReadiness = { mandateActive: false, payoutsEnabled: false };
-
 /**
  * Creates a group in `forming` state. Amount and currency rules (minimum charge, step) are
- * checked by the use case with the money module; here only the group's own shape.
+ * checked by the use case with the money module; here the group's own shape, and that a
+ * debit method susu supports can collect its currency (`debitMethodFor`): a group nobody
+ * can pay into is refused at once rather than failing every debit later.
  */
 export function createGroup(input: NewGroup): Result<Group, GroupError> {
+  if (debitMethodFor(input.currency) === undefined)
+    return err(
+      groupError(
+        "currency_not_supported",
+        `no supported debit method collects ${input.currency}; groups can use ${COLLECTABLE_CURRENCIES.join(", ")}`,
+      ),
+    );
   const name = input.name.trim();
   if (name.length === 0 || name.length > 100)
     return err(groupError("invalid_group", "name must be 1–100 characters"));
@@ -137,8 +132,6 @@ export function createGroup(input: NewGroup): Result<Group, GroupError> {
     role: "admin",
     status: "active",
     joinedAt: input.createdAt,
-    readiness: NOT_READY,
-    payment: {},
   };
   return ok({
     id: input.id,
@@ -216,8 +209,6 @@ export function joinGroup(
     role: "member",
     status: group.status === "forming" ? "active" : "pending",
     joinedAt: member.joinedAt,
-    readiness: NOT_READY,
-    payment: {},
   };
   const members = [...group.members, added];
   const payoutOrder =
@@ -382,8 +373,43 @@ function swapIds(ids: readonly MemberId[], a: MemberId, b: MemberId): MemberId[]
   return ids.map((id) => (id === a ? b : id === b ? a : id));
 }
 
-/** Starts the group: at least two members, and a complete payout order. */
-export function activateGroup(group: Group, actorId: MemberId): Result<Group, GroupError> {
+/**
+ * Who in the rotation in progress is not ready for money to move, and what they lack:
+ * every contributing member pays every round, so needs an active mandate; every member
+ * still due the pot this rotation needs payouts enabled, so they can be paid when their
+ * turn comes. A member already paid this rotation needs no payout account until the next
+ * one (it is checked again when that rotation's rounds open). Members who joined
+ * mid-rotation (`pending`) are not in it and are not checked.
+ */
+export function membersNotReady(group: Group, readinessOf: ReadinessOf): MemberNotReady[] {
+  const due = new Set(nextRecipients(group));
+  const notReady: MemberNotReady[] = [];
+  for (const m of contributingMembers(group)) {
+    const readiness = readinessOf(m.id);
+    const lacks: ReadinessGap[] = [];
+    if (!readiness.mandateActive) lacks.push("mandate");
+    if (due.has(m.id) && !readiness.payoutsEnabled) lacks.push("payout_account");
+    if (lacks.length > 0) notReady.push({ memberId: m.id, lacks });
+  }
+  return notReady;
+}
+
+/** Refuses with `members_not_ready` (naming who lacks what) unless everyone in the rotation is ready. */
+export function requireMembersReady(group: Group, readinessOf: ReadinessOf): Result<Group, GroupError> {
+  const notReady = membersNotReady(group, readinessOf);
+  return notReady.length === 0 ? ok(group) : err(membersNotReadyError(notReady));
+}
+
+/**
+ * Starts the group: at least two members, a complete payout order, and everyone in the
+ * rotation ready ({@link membersNotReady}) — otherwise every debit of the first round
+ * would fail for want of a mandate.
+ */
+export function activateGroup(
+  group: Group,
+  actorId: MemberId,
+  readinessOf: ReadinessOf,
+): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
     if (group.status !== "forming")
       return err(groupError("group_not_forming", "the group has already started"));
@@ -399,13 +425,18 @@ export function activateGroup(group: Group, actorId: MemberId): Result<Group, Gr
       )
     )
       return err(groupError("invalid_payout_order", "the payout order must list every member exactly once"));
-    return ok({ ...group, status: "active" as const });
+    return requireMembersReady(group, readinessOf).map((g) => ({ ...g, status: "active" as const }));
   });
 }
 
 /** Who receives the next round's pot: the first member in the order not yet paid this rotation. */
 export function nextRecipient(group: Group): MemberId | undefined {
   return group.payoutOrder.memberIds.find((id) => !group.rotation.receivedMemberIds.includes(id));
+}
+
+/** Everyone still due the pot in this rotation, in payout order. */
+export function nextRecipients(group: Group): MemberId[] {
+  return group.payoutOrder.memberIds.filter((id) => !group.rotation.receivedMemberIds.includes(id));
 }
 
 /** When the next round opens. */
@@ -485,38 +516,6 @@ export function resumeGroup(group: Group): Result<Group, GroupError> {
   if (group.status !== "paused") return err(groupError("group_not_paused", `the group is ${group.status}`));
   const { pausedReason: _reason, ...rest } = group;
   return ok({ ...rest, status: "active" as const });
-}
-
-/** Updates what a member is ready for (mandate active, payouts enabled). */
-export function updateMemberReadiness(
-  group: Group,
-  memberId: MemberId,
-  readiness: Partial<MemberReadiness>,
-): Result<Group, GroupError> {
-  const member = findMember(group, memberId);
-  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
-  return ok({
-    ...group,
-    members: group.members.map((m) =>
-      m.id === memberId ? { ...m, readiness: { ...m.readiness, ...readiness } } : m,
-    ),
-  });
-}
-
-/** Records a member's Stripe objects (customer, payment method, mandate, connected account). */
-export function updateMemberPayment(
-  group: Group,
-  memberId: MemberId,
-  payment: MemberPaymentProfile,
-): Result<Group, GroupError> {
-  const member = findMember(group, memberId);
-  if (!member) return err(groupError("member_not_found", `no member ${memberId}`));
-  return ok({
-    ...group,
-    members: group.members.map((m) =>
-      m.id === memberId ? { ...m, payment: { ...m.payment, ...payment } } : m,
-    ),
-  });
 }
 
 /**

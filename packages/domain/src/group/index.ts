@@ -1,5 +1,5 @@
 export { CADENCES, type Cadence, roundOpensAt } from "./cadence.js";
-export { type GroupError, groupError } from "./group.errors.js";
+export { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 export {
   acceptSwap,
   activateGroup,
@@ -14,26 +14,26 @@ export {
   MEMBERS_MAX,
   MEMBERS_MIN,
   type Member,
-  type MemberPaymentProfile,
-  type MemberReadiness,
   type MemberStatus,
   markRoundEnded,
   markRoundOpened,
+  membersNotReady,
   type NewGroup,
   nextRecipient,
+  nextRecipients,
   nextRoundOpensAt,
   type PositionSwap,
   pauseGroup,
   proposeSwap,
   type RotationProgress,
   reassignPosition,
+  requireMembersReady,
   resumeGroup,
   setFixedPayoutOrder,
-  updateMemberPayment,
-  updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group.js";
 export type { GroupId, MemberId } from "./ids.js";
+export type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 export {
   drawPayoutOrder,
   isPermutationOf,

@@ -1,3 +1,4 @@
+export { COLLECTABLE_CURRENCIES, DEBIT_METHODS, type DebitMethod, debitMethodFor } from "./debit-methods.js";
 export { classifyFailure, type FailureClass, type FailureRail, isGoneCode } from "./failure-codes.js";
 export {
   type AttemptFailure,

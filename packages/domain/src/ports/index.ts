@@ -1,7 +1,6 @@
 export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
 export type { LedgerStore } from "./ledger-store.js";
-export type { MemberDirectory, MemberRef } from "./member-directory.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
 export {
   type ConnectedAccountStatus,
@@ -20,6 +19,7 @@ export {
   type GroupRepository,
   type OutboxRecord,
   type OutboxStore,
+  type PersonRepository,
   type RoundRepository,
   type StorageError,
   storageError,

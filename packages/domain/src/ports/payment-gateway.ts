@@ -55,11 +55,18 @@ export interface MandateStatus {
   readonly paymentMethodId: string;
 }
 
-/** References carried with every payment so provider events can be traced back to the round. */
+/**
+ * References carried with every object susu makes at the provider, so its events can be
+ * traced back: to the round (group, round, member, attempt) for payments, to the person
+ * for what a person owns (customer, debit set-up, connected account).
+ */
 export interface PaymentReferences {
-  readonly groupId: string;
+  /** The group of a round's payment; absent on what a person owns across groups. */
+  readonly groupId?: string;
   readonly roundId?: string;
   readonly memberId?: string;
+  /** The person who owns the object (customer, set-up, connected account). */
+  readonly personId?: string;
   readonly attempt?: number;
 }
 
@@ -69,7 +76,7 @@ export interface PaymentReferences {
  * result instead of moving money twice. Amounts are {@link Money} in minor units.
  */
 export interface PaymentGateway {
-  /** Creates the customer that owns a member's payment methods. */
+  /** Creates the customer that owns a person's payment methods (one per person). */
   createCustomer(input: {
     readonly idempotencyKey: string;
     readonly name: string;
@@ -77,7 +84,7 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly customerId: string }, GatewayError>;
 
-  /** Starts a BECS Direct Debit set-up: the member accepts a mandate through the client secret. */
+  /** Starts a BECS Direct Debit set-up: the person accepts a mandate through the client secret. */
   createDebitSetup(input: {
     readonly idempotencyKey: string;
     readonly customerId: string;

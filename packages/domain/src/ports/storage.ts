@@ -1,6 +1,8 @@
 import type { ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
 import type { OutboxEffect } from "../round/round-effect.js";
 import type { Instant } from "../shared/time.js";
@@ -11,7 +13,7 @@ export type StorageError =
       readonly type: "version_conflict";
       readonly code: "version_conflict";
       readonly message: string;
-      readonly aggregate: "group" | "round";
+      readonly aggregate: "group" | "round" | "person";
       readonly id: string;
     }
   | { readonly type: "duplicate"; readonly code: "duplicate"; readonly message: string }
@@ -24,7 +26,7 @@ export type StorageError =
 
 /** Builds a {@link StorageError} of the given type. */
 export const storageError = {
-  versionConflict: (aggregate: "group" | "round", id: string): StorageError => ({
+  versionConflict: (aggregate: "group" | "round" | "person", id: string): StorageError => ({
     type: "version_conflict",
     code: "version_conflict",
     message: `${aggregate} ${id} was changed by someone else; load it again and retry`,
@@ -46,6 +48,28 @@ export interface GroupRepository {
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError>;
   /** Active groups whose next round is due at or before `at` and that have no round in progress. */
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError>;
+  /**
+   * The groups `personId` is a member of and has not left, by group id. Bounded by what one
+   * person can join; a readiness change reaches each of them.
+   */
+  listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError>;
+}
+
+/**
+ * Loads people. Each Stripe object belongs to at most one person, so the look-ups by
+ * Stripe id (what account and mandate events name) find one person or none.
+ */
+export interface PersonRepository {
+  /** The person with this id, or undefined. */
+  getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError>;
+  /** The people with these ids that exist, in the order of `ids` (unknown ids are left out). */
+  getPeople(ids: readonly PersonId[]): ResultAsync<readonly Person[], StorageError>;
+  /** The person whose Stripe customer this is. */
+  findByCustomer(customerId: string): ResultAsync<Person | undefined, StorageError>;
+  /** The person whose debit mandate this is. */
+  findByMandate(mandateId: string): ResultAsync<Person | undefined, StorageError>;
+  /** The person whose connected account this is. */
+  findByConnectedAccount(accountId: string): ResultAsync<Person | undefined, StorageError>;
 }
 
 /** Loads rounds. */
@@ -59,7 +83,7 @@ export interface RoundRepository {
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
-  readonly aggregate: "group" | "round";
+  readonly aggregate: "group" | "round" | "person";
   readonly aggregateId: string;
   /** The input or command, e.g. `debit_succeeded`, `join_group`. */
   readonly action: string;
@@ -77,6 +101,8 @@ export interface VersionedChange<T> {
 
 /** Everything one use case changes, stored atomically. */
 export interface Changeset {
+  /** People, stored first: a group's members must be people (a new member's person comes in the same changeset). */
+  readonly people: readonly VersionedChange<Person>[];
   readonly groups: readonly VersionedChange<Group>[];
   readonly rounds: readonly VersionedChange<Round>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */

@@ -377,6 +377,23 @@ describe("payout", () => {
     expect(resumed.effects.filter((e) => e.kind === "transfer")).toHaveLength(2);
   });
 
+  it("a payout blocked by a refused transfer, while susu thought the account could receive, is tried again when the account says it can", () => {
+    let d = collected();
+    d = step(d.state, {
+      type: "transfer_failed",
+      sourceMemberId: "m1",
+      attempt: 1,
+      failureCode: "insufficient_capabilities_for_transfer",
+    });
+    expect(d.state).toMatchObject({ status: "payout_blocked", recipientCanReceive: true });
+    const retried = step(d.state, { type: "recipient_readiness", canReceive: true });
+    expect(retried.ignored).toBeUndefined();
+    expect(retried.state.status).toBe("paying_out");
+    expect(retried.effects.filter((e) => e.kind === "transfer").map((e) => e.id)).toEqual([
+      "r1:transfer:m1:attempt:2",
+    ]);
+  });
+
   it("a permanently failed transfer blocks; resuming re-issues only the failed one, with a new key", async () => {
     let d = collected();
     d = step(d.state, { type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" });

@@ -780,10 +780,14 @@ function transferFailed(
 
 function recipientReadiness(d: Draft, { canReceive }: InputOf<"recipient_readiness">): Step {
   const s = d.state;
-  if (s.recipientCanReceive === canReceive)
+  // A payout can block on a transfer the bank refused while susu still thought the account
+  // could receive; "it can receive" is then news even though the flag does not change, and
+  // the payout is tried again (it blocks again, with a new notice, if the account still fails).
+  const retryBlocked = s.status === "payout_blocked" && canReceive;
+  if (s.recipientCanReceive === canReceive && !retryBlocked)
     return ignore(s, "readiness_unchanged", "recipient readiness unchanged");
   d.set({ recipientCanReceive: canReceive });
-  if (s.status === "payout_blocked" && canReceive) {
+  if (retryBlocked) {
     d.set({ payoutFailures: 0 });
     return startPayout(d);
   }

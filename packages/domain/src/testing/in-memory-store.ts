@@ -2,13 +2,15 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
-import type { MemberDirectory, MemberRef } from "../ports/member-directory.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import {
   type AuditEntry,
   type Changeset,
   type GroupRepository,
   type OutboxRecord,
   type OutboxStore,
+  type PersonRepository,
   type RoundRepository,
   type StorageError,
   storageError,
@@ -29,12 +31,14 @@ interface OutboxRow {
 }
 
 /**
- * Groups, rounds, the outbox and the audit log in memory, with the same semantics as the
- * PostgreSQL adapter: optimistic versions, atomic changesets, leased outbox claims.
+ * People, groups, rounds, the outbox and the audit log in memory, with the same semantics
+ * as the PostgreSQL adapter: optimistic versions, atomic changesets, members that must be
+ * people, one person per Stripe object, leased outbox claims.
  */
 export class InMemoryStore
-  implements GroupRepository, RoundRepository, UnitOfWork, OutboxStore, MemberDirectory
+  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore
 {
+  readonly #people = new Map<PersonId, Person>();
   readonly #groups = new Map<GroupId, Group>();
   readonly #rounds = new Map<string, Round>();
   readonly #outbox = new Map<string, OutboxRow>();
@@ -45,8 +49,41 @@ export class InMemoryStore
    */
   failNextCommitWith: StorageError | undefined;
 
+  getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
+    return okAsync(this.#people.get(id));
+  }
+
+  getPeople(ids: readonly PersonId[]): ResultAsync<readonly Person[], StorageError> {
+    return okAsync(ids.flatMap((id) => this.#people.get(id) ?? []));
+  }
+
+  findByCustomer(customerId: string): ResultAsync<Person | undefined, StorageError> {
+    return okAsync(this.#findPerson((p) => p.customerId === customerId));
+  }
+
+  findByMandate(mandateId: string): ResultAsync<Person | undefined, StorageError> {
+    return okAsync(this.#findPerson((p) => p.debit?.mandateId === mandateId));
+  }
+
+  findByConnectedAccount(accountId: string): ResultAsync<Person | undefined, StorageError> {
+    return okAsync(this.#findPerson((p) => p.payout?.connectedAccountId === accountId));
+  }
+
+  #findPerson(matches: (p: Person) => boolean): Person | undefined {
+    for (const p of this.#people.values()) if (matches(p)) return p;
+    return undefined;
+  }
+
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
     return okAsync(this.#groups.get(id));
+  }
+
+  listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError> {
+    return okAsync(
+      [...this.#groups.values()]
+        .filter((g) => g.members.some((m) => m.id === personId && m.status !== "left"))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    );
   }
 
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
@@ -54,26 +91,6 @@ export class InMemoryStore
       (g) => g.status === "active" && g.currentRoundId === undefined && nextRoundOpensAt(g) <= at,
     );
     return okAsync(due.slice(0, limit));
-  }
-
-  byConnectedAccount(accountId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#membersWith((p) => p.connectedAccountId === accountId));
-  }
-
-  byMandate(mandateId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#membersWith((p) => p.mandateId === mandateId));
-  }
-
-  byCustomer(customerId: string): ResultAsync<readonly MemberRef[], StorageError> {
-    return okAsync(this.#membersWith((p) => p.customerId === customerId));
-  }
-
-  #membersWith(matches: (payment: Group["members"][number]["payment"]) => boolean): MemberRef[] {
-    const found: MemberRef[] = [];
-    for (const group of this.#groups.values())
-      for (const m of group.members)
-        if (m.status !== "left" && matches(m.payment)) found.push({ groupId: group.id, memberId: m.id });
-    return found.sort((a, b) => a.groupId.localeCompare(b.groupId) || a.memberId.localeCompare(b.memberId));
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
@@ -92,6 +109,13 @@ export class InMemoryStore
       this.failNextCommitWith = undefined;
       return errAsync(error);
     }
+    for (const { state, expectedVersion } of changes.people) {
+      const stored = this.#people.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("person", state.id));
+    }
+    const refused = this.#refusedPeople(changes);
+    if (refused !== undefined) return errAsync(refused);
     for (const { state, expectedVersion } of changes.groups) {
       const stored = this.#groups.get(state.id);
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
@@ -102,6 +126,11 @@ export class InMemoryStore
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
         return errAsync(storageError.versionConflict("round", state.id));
     }
+    for (const { state, expectedVersion } of changes.people)
+      this.#people.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const { state, expectedVersion } of changes.groups)
       this.#groups.set(state.id, {
         ...state,
@@ -118,6 +147,34 @@ export class InMemoryStore
     }
     this.#audit.push(...changes.audit);
     return okAsync(undefined);
+  }
+
+  /**
+   * The rules PostgreSQL enforces with keys, enforced here too so both stores refuse the
+   * same changesets: every member is a person, and no two people share a Stripe customer,
+   * mandate or connected account (`duplicate`, as a unique violation is there).
+   */
+  #refusedPeople(changes: Changeset): StorageError | undefined {
+    const people = new Map(this.#people);
+    for (const { state } of changes.people) people.set(state.id, state);
+    for (const { state } of changes.groups)
+      for (const m of state.members)
+        if (!people.has(m.id))
+          return storageError.refused(`commit refused group ${state.id}: member ${m.id} is not a person`);
+    const owners = new Map<string, PersonId>();
+    for (const p of people.values())
+      for (const key of [
+        p.customerId && `customer:${p.customerId}`,
+        p.debit && `mandate:${p.debit.mandateId}`,
+        p.payout && `account:${p.payout.connectedAccountId}`,
+      ]) {
+        if (!key) continue;
+        const owner = owners.get(key);
+        if (owner !== undefined && owner !== p.id)
+          return storageError.duplicate(`commit refused person ${p.id}: ${key} belongs to ${owner}`);
+        owners.set(key, p.id);
+      }
+    return undefined;
   }
 
   claimDue(
@@ -166,6 +223,10 @@ export class InMemoryStore
     return okAsync(undefined);
   }
 
+  /** Every stored person. */
+  people(): Person[] {
+    return [...this.#people.values()];
+  }
   /** Every stored round. */
   rounds(): Round[] {
     return [...this.#rounds.values()];

@@ -1,13 +1,14 @@
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact } from "../facts/payment-fact.js";
-import type { Group } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 import { applyPaymentFact, type FactError, type FactPorts } from "../use-cases/apply-fact.js";
 import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
-import { updateMemberPayment, updateMemberReadiness } from "../use-cases/group-use-cases.js";
+import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
 import { applyRoundInput } from "../use-cases/round-use-cases.js";
 import { FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
@@ -32,7 +33,7 @@ export class InMemorySusu {
   readonly ids = new SequentialIds();
   readonly deps: UseCaseDeps;
   readonly ports: EffectPorts;
-
+  /** What the fact router reads: the fake gateway stands in for Stripe. */
   readonly factPorts: FactPorts;
 
   /** Rewrites each batch of Stripe facts before delivery: tests duplicate, drop or shuffle them here. */
@@ -48,7 +49,14 @@ export class InMemorySusu {
     this.clock = new ManualClock(options.start);
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
-    this.deps = { groups: this.store, rounds: this.store, uow: this.store, clock: this.clock, ids: this.ids };
+    this.deps = {
+      people: this.store,
+      groups: this.store,
+      rounds: this.store,
+      uow: this.store,
+      clock: this.clock,
+      ids: this.ids,
+    };
     this.ports = {
       gateway: this.gateway,
       notifier: this.notifier,
@@ -56,40 +64,56 @@ export class InMemorySusu {
       timers: this.timers,
       ledger: this.ledger,
     };
-    this.factPorts = { reader: this.gateway, directory: this.store };
+    this.factPorts = { reader: this.gateway };
   }
 
   /**
-   * Gives a member a customer, an active BECS mandate and (optionally) a connected
-   * account that can receive, as if they had finished onboarding.
+   * Gives a person a customer, an active BECS mandate and a connected account that can
+   * receive (unless `canReceive` is false), as if they had finished onboarding — once, for
+   * every group they are in. Stripe ids are `cus_<id>`, `pm_<id>`, `mandate_<id>`, `acct_<id>`.
    */
-  onboardMember(
-    groupId: GroupId,
-    memberId: MemberId,
+  onboardPerson(
+    personId: PersonId,
     options: { readonly canReceive?: boolean } = {},
-  ): ResultAsync<Group, UseCaseError> {
-    const accountId = `acct_${memberId}`;
-    this.gateway.setAccount(accountId, options.canReceive ?? true);
-    return updateMemberPayment(
+  ): ResultAsync<Person, UseCaseError> {
+    const accountId = `acct_${personId}`;
+    const canReceive = options.canReceive ?? true;
+    this.gateway.setAccount(accountId, canReceive);
+    return updatePersonPayment(
       this.deps,
-      groupId,
-      memberId,
+      personId,
       {
-        customerId: `cus_${memberId}`,
-        paymentMethodId: `pm_${memberId}`,
-        mandateId: `mandate_${memberId}`,
+        customerId: `cus_${personId}`,
+        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
         connectedAccountId: accountId,
       },
       "test",
-    ).andThen(() =>
-      updateMemberReadiness(
-        this.deps,
-        groupId,
-        memberId,
-        { mandateActive: true, payoutsEnabled: options.canReceive ?? true },
-        "test",
-      ),
-    );
+    ).andThen(() => updatePersonReadiness(this.deps, personId, { payoutsEnabled: canReceive }, "test"));
+  }
+
+  /**
+   * {@link onboardPerson} for a member of a group, as tests that set up a group read best.
+   * The member id is the person id: onboarding is the person's, shared by all their groups.
+   */
+  onboardMember(
+    _groupId: GroupId,
+    memberId: MemberId,
+    options: { readonly canReceive?: boolean } = {},
+  ): ResultAsync<Person, UseCaseError> {
+    return this.onboardPerson(memberId, options);
+  }
+
+  /**
+   * Stripe changes whether a person's connected account can receive and says so
+   * (`account.updated`): the fake account follows, and the fact goes through the router,
+   * which updates the person's readiness and tells every round where they are the recipient.
+   */
+  accountUpdated(personId: PersonId, canReceive: boolean): ResultAsync<void, FactError> {
+    const accountId = `acct_${personId}`;
+    this.gateway.setAccount(accountId, canReceive);
+    return this.gateway
+      .getConnectedAccount(accountId)
+      .andThen((reported) => this.deliver([{ kind: "payout_account_changed", accountId, reported }]));
   }
 
   /** One outbox pass. */

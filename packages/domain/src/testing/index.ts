@@ -15,6 +15,6 @@ export { InMemoryLedgerStore } from "./in-memory-ledger.js";
 export { InMemoryStore } from "./in-memory-store.js";
 export { InMemorySusu } from "./in-memory-susu.js";
 export { ManualClock } from "./manual-clock.js";
-export { anActiveGroup, aRoundOf } from "./mothers.js";
+export { anActiveGroup, aReadyPerson, aRoundOf, peopleOf } from "./mothers.js";
 export { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
 export { SequentialIds } from "./sequential-ids.js";

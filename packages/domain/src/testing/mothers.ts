@@ -1,11 +1,7 @@
 import type { Group } from "../group/group.js";
-import {
-  activateGroup,
-  createGroup,
-  joinGroup,
-  updateMemberPayment,
-  updateMemberReadiness,
-} from "../group/group.js";
+import { activateGroup, createGroup, joinGroup } from "../group/group.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
 import { type DecideContext, decide } from "../round/decide.js";
 import { newRound, type Round } from "../round/round.js";
@@ -15,8 +11,38 @@ import { DAY_MS, type Instant } from "../shared/time.js";
 const T0: Instant = Date.UTC(2026, 0, 5);
 
 /**
- * An active group of `memberIds` (the first is the admin), every member onboarded
- * (mandate active, payouts enabled, Stripe ids set). Test-data builder ("object mother").
+ * A person who finished onboarding: customer `cus_<id>`, an active mandate `mandate_<id>`
+ * with `pm_<id>`, and a connected account `acct_<id>` that can receive (unless
+ * `payoutsEnabled` is false). Test-data builder ("object mother").
+ */
+export function aReadyPerson(
+  id: PersonId,
+  options: { readonly payoutsEnabled?: boolean; readonly mandateActive?: boolean } = {},
+): Person {
+  return {
+    id,
+    displayName: id.toUpperCase(),
+    customerId: `cus_${id}`,
+    debit: {
+      paymentMethodId: `pm_${id}`,
+      mandateId: `mandate_${id}`,
+      mandateActive: options.mandateActive ?? true,
+    },
+    payout: { connectedAccountId: `acct_${id}`, payoutsEnabled: options.payoutsEnabled ?? true },
+    createdAt: T0,
+    version: 0,
+  };
+}
+
+/** The people behind a group's members, onboarded ({@link aReadyPerson}): what storage needs before the group. */
+export function peopleOf(group: Group): Person[] {
+  return group.members.map((m) => aReadyPerson(m.id));
+}
+
+/**
+ * An active group of `memberIds` (the first is the admin). Activation needs everyone
+ * ready, so the members are taken to be people who onboarded ({@link peopleOf} gives
+ * them, to store with the group). Test-data builder ("object mother").
  */
 export function anActiveGroup(
   overrides: {
@@ -40,16 +66,7 @@ export function anActiveGroup(
   })._unsafeUnwrap();
   for (const id of others)
     group = joinGroup(group, { id, displayName: id.toUpperCase(), joinedAt: T0 })._unsafeUnwrap();
-  for (const id of memberIds) {
-    group = updateMemberPayment(group, id, {
-      customerId: `cus_${id}`,
-      paymentMethodId: `pm_${id}`,
-      mandateId: `mandate_${id}`,
-      connectedAccountId: `acct_${id}`,
-    })._unsafeUnwrap();
-    group = updateMemberReadiness(group, id, { mandateActive: true, payoutsEnabled: true })._unsafeUnwrap();
-  }
-  return activateGroup(group, admin)._unsafeUnwrap();
+  return activateGroup(group, admin, () => ({ mandateActive: true, payoutsEnabled: true }))._unsafeUnwrap();
 }
 
 /**

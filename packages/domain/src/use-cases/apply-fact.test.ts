@@ -1,6 +1,7 @@
 import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { PaymentFact } from "../facts/payment-fact.js";
+import { personReadiness } from "../person/person.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
 import type { FakeDebitOutcome } from "../testing/fake-payment-gateway.js";
@@ -25,12 +26,14 @@ async function runningRound(
     })
   )._unsafeUnwrap();
   (await useCases.joinGroup(sim.deps, group.id, { id: "ben", displayName: "Ben" }))._unsafeUnwrap();
-  (await sim.onboardMember(group.id, "ana", { canReceive: options.anaCanReceive ?? true }))._unsafeUnwrap();
+  (await sim.onboardMember(group.id, "ana"))._unsafeUnwrap();
   (await sim.onboardMember(group.id, "ben"))._unsafeUnwrap();
   (await useCases.activateGroup(sim.deps, group.id, "ana"))._unsafeUnwrap();
   if (options.benDebits) sim.gateway.setDebitOutcomes("ben", options.benDebits);
   sim.clock.advance(DAY_MS);
-  const opened = (await useCases.startRound(sim.deps, group.id))._unsafeUnwrap();
+  const opened = (await useCases.startRound(sim.deps, group.id, "scheduler"))._unsafeUnwrap();
+  // Ready when the round opened; the bank then stops taking transfers before susu hears of it.
+  if (options.anaCanReceive === false) sim.gateway.setAccount("acct_ana", false);
   await sim.runUntilQuiet();
   return { sim, groupId: group.id, roundId: opened.state.id };
 }
@@ -38,9 +41,9 @@ async function runningRound(
 const route = (sim: InMemorySusu, fact: PaymentFact, actor = "stripe:evt_1") =>
   useCases.applyPaymentFact(sim.deps, sim.factPorts, fact, actor);
 
-async function readinessOf(sim: InMemorySusu, groupId: string, memberId: string) {
-  const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
-  return group?.members.find((m) => m.id === memberId)?.readiness;
+async function readinessOf(sim: InMemorySusu, _groupId: string, personId: string) {
+  const person = (await sim.store.getPerson(personId))._unsafeUnwrap();
+  return person === undefined ? undefined : personReadiness(person);
 }
 
 async function roundOf(sim: InMemorySusu, roundId: string) {
@@ -156,7 +159,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
     )._unsafeUnwrap();
     expect(outcome).toEqual({
       status: "applied",
-      detail: `account acct_ben: payoutsEnabled=false for ${groupId}/ben`,
+      detail: "account acct_ben: payoutsEnabled=false for ben",
     });
     expect((await readinessOf(sim, groupId, "ben"))?.payoutsEnabled).toBe(false);
   });
@@ -197,7 +200,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
       }) as const;
     expect((await route(sim, changed("acct_nobody_knows")))._unsafeUnwrap()).toEqual({
       status: "ignored",
-      detail: "account acct_nobody_knows: no member has this connected account",
+      detail: "account acct_nobody_knows: no person has this connected account",
     });
     const deleted = {
       getConnectedAccount: (id: string) =>
@@ -209,7 +212,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
     expect((await readinessOf(sim, groupId, "ben"))?.payoutsEnabled).toBe(true);
     const outcome = await useCases.applyPaymentFact(
       sim.deps,
-      { reader: deleted, directory: sim.store },
+      { reader: deleted },
       changed("acct_ben"),
       "test",
     );
@@ -234,7 +237,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
     };
     const result = await useCases.applyPaymentFact(
       sim.deps,
-      { reader, directory: sim.store },
+      { reader },
       {
         kind: "payout_account_changed",
         accountId: "acct_ben",
@@ -263,7 +266,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
         mandate: { mandateId: "mandate_ben", status: "active", paymentMethodId: "pm_ben" },
       })
     )._unsafeUnwrap();
-    expect(outcome.detail).toBe(`mandate mandate_ben: mandateActive=false for ${groupId}/ben`);
+    expect(outcome.detail).toBe("mandate mandate_ben: mandateActive=false for ben");
     expect((await readinessOf(sim, groupId, "ben"))?.mandateActive).toBe(false);
     expect((await readinessOf(sim, groupId, "ana"))?.mandateActive).toBe(true);
   });
@@ -290,10 +293,13 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
     )._unsafeUnwrap();
     expect(ok).toEqual({
       status: "applied",
-      detail: `BECS set-up seti_2: mandate mandate_new (active=true) stored for ${groupId}/ben`,
+      detail: "BECS set-up seti_2: mandate mandate_new (active=true) stored for ben",
     });
-    const ben = (await sim.store.getGroup(groupId))._unsafeUnwrap()?.members.find((m) => m.id === "ben");
-    expect(ben?.payment).toMatchObject({ paymentMethodId: "pm_new", mandateId: "mandate_new" });
+    const ben = (await sim.store.getPerson("ben"))._unsafeUnwrap();
+    expect(ben).toMatchObject({
+      customerId: "cus_ben",
+      debit: { paymentMethodId: "pm_new", mandateId: "mandate_new", mandateActive: true },
+    });
     const stranger = (
       await route(sim, {
         kind: "debit_setup_succeeded",
@@ -303,6 +309,6 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
         mandateId: "mandate_s",
       })
     )._unsafeUnwrap();
-    expect(stranger).toEqual({ status: "ignored", detail: "BECS set-up seti_3: not made for a susu member" });
+    expect(stranger).toEqual({ status: "ignored", detail: "BECS set-up seti_3: not made for a susu person" });
   });
 });

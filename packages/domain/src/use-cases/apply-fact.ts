@@ -1,12 +1,11 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
 import { routeToRound } from "../facts/route-to-round.js";
-import type { MemberReadiness } from "../group/group.js";
+import type { MemberReadiness, Person } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
-import type { MemberDirectory, MemberRef } from "../ports/member-directory.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
-import { updateMemberPayment, updateMemberReadiness } from "./group-use-cases.js";
+import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
@@ -14,8 +13,6 @@ import { applyRoundInput } from "./round-use-cases.js";
 export interface FactPorts {
   /** Reads the current state of accounts and mandates (facts about them are re-read, not trusted). */
   readonly reader: PaymentReader;
-  /** Finds the members who own a Stripe object. */
-  readonly directory: MemberDirectory;
 }
 
 /** What a fact did: changed state (`applied`), or nothing to do (`ignored`), with what and why. */
@@ -30,7 +27,7 @@ export type FactError = UseCaseError | GatewayError;
 const applied = (detail: string): FactOutcome => ({ status: "applied", detail });
 const ignored = (detail: string): FactOutcome => ({ status: "ignored", detail });
 
-/** Errors that mean "that round, group or member does not exist (any more)": retrying cannot make it appear. */
+/** Errors that mean "that round, group, member or person does not exist (any more)": retrying cannot make it appear. */
 function isMissing(error: FactError): boolean {
   return (
     error.type === "not_found" || error.type === "member_not_found" || error.type === "contribution_not_found"
@@ -59,23 +56,14 @@ export function applyRoundFact(
     .orElse((e) => (isMissing(e) ? okAsync(ignored(`${what} not applied: ${e.code}`)) : errAsync(e)));
 }
 
-/** Runs `each` for every member in turn; members that no longer exist are skipped. */
-function forEachMember(
-  refs: readonly MemberRef[],
-  each: (ref: MemberRef) => ResultAsync<unknown, UseCaseError>,
-): ResultAsync<readonly MemberRef[], FactError> {
-  return refs.reduce<ResultAsync<MemberRef[], FactError>>(
-    (chain, ref) =>
-      chain.andThen((done) =>
-        retryOnConflict(() => each(ref))
-          .map(() => [...done, ref])
-          .orElse((e) => (isMissing(e) ? okAsync(done) : errAsync(e))),
-      ),
-    okAsync([]),
-  );
+/** Runs a change to a person (lost optimistic races retried); a person who is gone is `missing`. */
+function changePerson(
+  change: () => ResultAsync<unknown, UseCaseError>,
+): ResultAsync<"done" | "missing", FactError> {
+  return retryOnConflict(change)
+    .map(() => "done" as const)
+    .orElse((e) => (isMissing(e) ? okAsync("missing" as const) : errAsync(e)));
 }
-
-const list = (refs: readonly MemberRef[]) => refs.map((r) => `${r.groupId}/${r.memberId}`).join(", ");
 
 const describe = (r: Partial<MemberReadiness>): string =>
   Object.entries(r)
@@ -84,17 +72,16 @@ const describe = (r: Partial<MemberReadiness>): string =>
 
 function recordReadiness(
   deps: UseCaseDeps,
-  refs: readonly MemberRef[],
+  person: Person,
   readiness: Partial<MemberReadiness>,
   actor: string,
   what: string,
 ): ResultAsync<FactOutcome, FactError> {
-  return forEachMember(refs, (ref) =>
-    updateMemberReadiness(deps, ref.groupId, ref.memberId, readiness, actor),
-  ).map((done) =>
-    done.length === 0
-      ? ignored(`${what}: none of its members exists any more`)
-      : applied(`${what}: ${describe(readiness)} for ${list(done)}`),
+  // One write to the person, whatever groups they are in; the use case tells the rounds.
+  return changePerson(() => updatePersonReadiness(deps, person.id, readiness, actor)).map((result) =>
+    result === "missing"
+      ? ignored(`${what}: its person does not exist any more`)
+      : applied(`${what}: ${describe(readiness)} for ${person.id}`),
   );
 }
 
@@ -123,33 +110,34 @@ function debitSetupSucceeded(
   actor: string,
 ): ResultAsync<FactOutcome, FactError> {
   const what = `BECS set-up ${fact.setupIntentId}`;
-  const memberId = fact.refs?.memberId;
-  const owners: ResultAsync<readonly MemberRef[], FactError> =
-    fact.refs !== undefined && memberId !== undefined
-      ? okAsync([{ groupId: fact.refs.groupId, memberId }])
+  // Set-ups carry the person's id; those started before people existed carry the member
+  // id, which is the person's id.
+  const personId = fact.refs?.personId ?? fact.refs?.memberId;
+  const owner: ResultAsync<Person | undefined, FactError> =
+    personId !== undefined
+      ? deps.people.getPerson(personId)
       : fact.customerId !== undefined
-        ? ports.directory.byCustomer(fact.customerId)
-        : okAsync([]);
-  return owners.andThen((refs) => {
-    if (refs.length === 0) return okAsync(ignored(`${what}: not made for a susu member`));
+        ? deps.people.findByCustomer(fact.customerId)
+        : okAsync(undefined);
+  return owner.andThen((person) => {
+    if (person === undefined) return okAsync(ignored(`${what}: not made for a susu person`));
     return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) =>
-      forEachMember(refs, (ref) =>
-        updateMemberPayment(
+      // The customer, the mandate and its state in one write to the person.
+      changePerson(() =>
+        updatePersonPayment(
           deps,
-          ref.groupId,
-          ref.memberId,
+          person.id,
           {
             ...(fact.customerId !== undefined ? { customerId: fact.customerId } : {}),
-            paymentMethodId: fact.paymentMethodId,
-            mandateId: fact.mandateId,
+            debit: { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId, mandateActive },
           },
           actor,
-        ).andThen(() => updateMemberReadiness(deps, ref.groupId, ref.memberId, { mandateActive }, actor)),
-      ).map((done) =>
-        done.length === 0
-          ? ignored(`${what}: none of its members exists any more`)
+        ),
+      ).map((result) =>
+        result === "missing"
+          ? ignored(`${what}: its person does not exist any more`)
           : applied(
-              `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${list(done)}`,
+              `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
             ),
       ),
     );
@@ -164,10 +152,10 @@ function debitSetupSucceeded(
  * | fact | what happens |
  * |---|---|
  * | about a payment (debit, refund, transfer, dispute) | the round named by its references hears the matching input |
- * | `payout_account_changed` | every member with the account gets `payoutsEnabled` as the provider reports it now (a blocked payout resumes) |
- * | `payout_account_disconnected` | every member with the account gets `payoutsEnabled: false` |
- * | `mandate_changed` | every member with the mandate gets `mandateActive` as the provider reports it now |
- * | `debit_setup_succeeded` | the member stores the payment method and mandate, and `mandateActive` |
+ * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) |
+ * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |
+ * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
+ * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
  * Safe to run twice and in any order: rounds ignore inputs that no longer apply, and
@@ -193,37 +181,37 @@ export function applyPaymentFact(
       return applyRoundFact(deps, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;
-      return ports.directory
-        .byConnectedAccount(fact.accountId)
-        .andThen((refs) =>
-          refs.length === 0
-            ? okAsync(ignored(`${what}: no member has this connected account`))
+      return deps.people
+        .findByConnectedAccount(fact.accountId)
+        .andThen((person) =>
+          person === undefined
+            ? okAsync(ignored(`${what}: no person has this connected account`))
             : payoutsEnabledNow(ports, fact.accountId).andThen((payoutsEnabled) =>
-                recordReadiness(deps, refs, { payoutsEnabled }, actor, what),
+                recordReadiness(deps, person, { payoutsEnabled }, actor, what),
               ),
         );
     }
     case "payout_account_disconnected": {
       // Final for the platform: a later re-connection arrives as its own account change.
       const what = `account ${fact.accountId} (disconnected)`;
-      return ports.directory
-        .byConnectedAccount(fact.accountId)
-        .andThen((refs) =>
-          refs.length === 0
-            ? okAsync(ignored(`${what}: no member has this connected account`))
-            : recordReadiness(deps, refs, { payoutsEnabled: false }, actor, what),
+      return deps.people
+        .findByConnectedAccount(fact.accountId)
+        .andThen((person) =>
+          person === undefined
+            ? okAsync(ignored(`${what}: no person has this connected account`))
+            : recordReadiness(deps, person, { payoutsEnabled: false }, actor, what),
         );
     }
     case "mandate_changed": {
       const mandateId = fact.mandate.mandateId;
       const what = `mandate ${mandateId}`;
-      return ports.directory
-        .byMandate(mandateId)
-        .andThen((refs) =>
-          refs.length === 0
-            ? okAsync(ignored(`${what}: no member has this mandate`))
+      return deps.people
+        .findByMandate(mandateId)
+        .andThen((person) =>
+          person === undefined
+            ? okAsync(ignored(`${what}: no person has this mandate`))
             : mandateActiveNow(ports, mandateId).andThen((mandateActive) =>
-                recordReadiness(deps, refs, { mandateActive }, actor, what),
+                recordReadiness(deps, person, { mandateActive }, actor, what),
               ),
         );
     }

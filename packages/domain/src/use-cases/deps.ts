@@ -1,12 +1,20 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { MoneyError } from "../money/index.js";
+import type { PersonError } from "../person/person.errors.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
-import type { GroupRepository, RoundRepository, StorageError, UnitOfWork } from "../ports/storage.js";
+import type {
+  GroupRepository,
+  PersonRepository,
+  RoundRepository,
+  StorageError,
+  UnitOfWork,
+} from "../ports/storage.js";
 import type { RoundError } from "../round/round.errors.js";
 
 /** The ports every state-changing use case needs. */
 export interface UseCaseDeps {
+  readonly people: PersonRepository;
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly uow: UnitOfWork;
@@ -17,14 +25,14 @@ export interface UseCaseDeps {
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";
-  readonly code: "group_not_found" | "round_not_found";
+  readonly code: "group_not_found" | "round_not_found" | "person_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
-export function notFound(what: "group" | "round", id: string): NotFoundError {
+export function notFound(what: "group" | "round" | "person", id: string): NotFoundError {
   return { type: "not_found", code: `${what}_not_found`, message: `no ${what} ${id}` };
 }
 
 /** Every way a use case can fail; each has a stable `code`. */
-export type UseCaseError = GroupError | RoundError | MoneyError | StorageError | NotFoundError;
+export type UseCaseError = GroupError | PersonError | RoundError | MoneyError | StorageError | NotFoundError;

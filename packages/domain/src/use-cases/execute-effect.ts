@@ -1,8 +1,9 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { debitFact, type PaymentObjectFact, refundFact, roundPaymentRefs } from "../facts/payment-fact.js";
-import type { Group, Member } from "../group/group.js";
-import { findMember } from "../group/group.js";
+import type { Group } from "../group/group.js";
 import { money } from "../money/index.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
@@ -50,19 +51,15 @@ function audience(group: Group, to: NotifyAudience): string[] {
   }
 }
 
-function memberOf(
-  deps: UseCaseDeps,
-  groupId: string,
-  memberId: string,
-): ResultAsync<[Group, Member], EffectFailure> {
-  return deps.groups
-    .getGroup(groupId)
+/** The person who is a member: their mandate and payout account are the person's, shared by all their groups. */
+function personOf(deps: UseCaseDeps, memberId: PersonId): ResultAsync<Person, EffectFailure> {
+  return deps.people
+    .getPerson(memberId)
     .mapErr((e) => failure(e.code, e.message, true))
-    .andThen((group) => {
-      if (!group) return errAsync(failure(notFound("group", groupId).code, `no group ${groupId}`, false));
-      const member = findMember(group, memberId);
-      if (!member) return errAsync(failure("member_not_found", `no member ${memberId} in ${groupId}`, false));
-      return okAsync<[Group, Member], EffectFailure>([group, member]);
+    .andThen((person) => {
+      if (!person)
+        return errAsync(failure(notFound("person", memberId).code, `no person ${memberId}`, false));
+      return okAsync<Person, EffectFailure>(person);
     });
 }
 
@@ -78,8 +75,9 @@ export function executeEffect(
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   switch (effect.kind) {
     case "collect_contribution":
-      return memberOf(deps, effect.groupId, effect.memberId).andThen(([, member]) => {
-        const { customerId, paymentMethodId, mandateId } = member.payment;
+      return personOf(deps, effect.memberId).andThen((person) => {
+        const customerId = person.customerId;
+        const { paymentMethodId, mandateId } = person.debit ?? {};
         const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt);
         if (!customerId || !paymentMethodId || !mandateId) {
           // Never set up: no debit can exist, so this is a definite failure the round handles
@@ -107,10 +105,10 @@ export function executeEffect(
           );
       });
     case "transfer":
-      return memberOf(deps, effect.groupId, effect.recipientMemberId).andThen(([, recipient]) => {
+      return personOf(deps, effect.recipientMemberId).andThen((recipient) => {
         // The transfer's references name the member whose charge funds it (the round's key).
         const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.sourceMemberId, effect.attempt);
-        const destination = recipient.payment.connectedAccountId;
+        const destination = recipient.payout?.connectedAccountId;
         if (!destination)
           return okAsync([{ kind: "transfer_failed", refs, failureCode: "account_invalid" }] as const);
         return ports.gateway

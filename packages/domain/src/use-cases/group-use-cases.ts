@@ -1,16 +1,18 @@
 import { errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { Cadence } from "../group/cadence.js";
 import { groupError } from "../group/group.errors.js";
-import type { Group, MemberReadiness } from "../group/group.js";
+import type { Group } from "../group/group.js";
 import * as G from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import type { PayoutOrderMethod } from "../group/payout-order.js";
 import { type CurrencyCode, checkChargeAmount, money } from "../money/index.js";
+import type { Person } from "../person/person.js";
 import type { RoundPolicy } from "../policy/round-policy.js";
+import type { VersionedChange } from "../ports/storage.js";
 import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
-import { applyRoundInput } from "./round-use-cases.js";
+import { personToJoin, readinessOfMembers } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
 export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
@@ -21,6 +23,40 @@ export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Grou
 
 function currentRound(deps: UseCaseDeps, group: Group): ResultAsync<Round | undefined, UseCaseError> {
   return group.currentRoundId === undefined ? okAsync(undefined) : deps.rounds.getRound(group.currentRoundId);
+}
+
+/**
+ * Stores a group's new state (optimistic version check) with an audit line, and the new
+ * people it brings (a joining person never seen before).
+ */
+function storeGroup(
+  deps: UseCaseDeps,
+  group: Group,
+  changed: Group,
+  action: string,
+  actor: string,
+  people: readonly VersionedChange<Person>[] = [],
+): ResultAsync<Group, UseCaseError> {
+  const groupId = group.id;
+  const next = { ...changed, version: group.version + 1 };
+  return deps.uow
+    .commit({
+      people,
+      groups: [{ state: next, expectedVersion: group.version }],
+      rounds: [],
+      outbox: [],
+      audit: [
+        {
+          at: deps.clock.now(),
+          aggregate: "group",
+          aggregateId: groupId,
+          action,
+          outcome: "applied",
+          actor,
+        },
+      ],
+    })
+    .map(() => next);
 }
 
 /** Applies a pure change to a group and stores it (optimistic version check) with an audit line. */
@@ -35,24 +71,7 @@ function changeGroup(
     currentRound(deps, group).andThen((round) => {
       const changed = change(group, round);
       if (changed.isErr()) return errAsync(changed.error);
-      const next = { ...changed.value, version: group.version + 1 };
-      return deps.uow
-        .commit({
-          groups: [{ state: next, expectedVersion: group.version }],
-          rounds: [],
-          outbox: [],
-          audit: [
-            {
-              at: deps.clock.now(),
-              aggregate: "group",
-              aggregateId: groupId,
-              action,
-              outcome: "applied",
-              actor,
-            },
-          ],
-        })
-        .map(() => next);
+      return storeGroup(deps, group, changed.value, action, actor);
     }),
   );
 }
@@ -71,8 +90,10 @@ export interface CreateGroupCommand {
 }
 
 /**
- * Creates a group; the creator is its admin and first member. The contribution must be a
- * valid charge in its currency (Stripe's minimum, digits, and step rules).
+ * Creates a group; the creator is its admin and first member, and becomes a person if they
+ * were not one (in the same transaction). The contribution must be a valid charge in its
+ * currency (Stripe's minimum, digits, and step rules), and a supported debit method must
+ * collect the currency (`currency_not_supported` otherwise).
  */
 export function createGroup(
   deps: UseCaseDeps,
@@ -97,35 +118,49 @@ export function createGroup(
   });
   if (created.isErr()) return errAsync(created.error);
   const group = created.value;
-  return deps.uow
-    .commit({
-      groups: [{ state: group, expectedVersion: undefined }],
-      rounds: [],
-      outbox: [],
-      audit: [
-        {
-          at: now,
-          aggregate: "group",
-          aggregateId: group.id,
-          action: "create_group",
-          outcome: "applied",
-          actor: group.members[0]?.id ?? "unknown",
-        },
-      ],
-    })
-    .map(() => group);
+  const creator = group.members[0];
+  if (creator === undefined) throw new Error("a new group has its creator as first member");
+  return personToJoin(deps, creator).andThen((people) =>
+    deps.uow
+      .commit({
+        people,
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [
+          {
+            at: now,
+            aggregate: "group",
+            aggregateId: group.id,
+            action: "create_group",
+            outcome: "applied",
+            actor: creator.id,
+          },
+        ],
+      })
+      .map(() => group),
+  );
 }
 
-/** A person joins a group (mid-rotation: from the next rotation on). */
+/**
+ * A person joins a group (mid-rotation: from the next rotation on). Someone new becomes a
+ * person in the same transaction; someone who already is one brings their Stripe set-up
+ * and readiness along, onboarded once for every group.
+ */
 export function joinGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
   member: { readonly id?: MemberId; readonly displayName: string },
 ): ResultAsync<Group, UseCaseError> {
   const id = member.id ?? deps.ids.newId("mem");
-  return changeGroup(deps, groupId, "join_group", id, (g) =>
-    G.joinGroup(g, { id, displayName: member.displayName, joinedAt: deps.clock.now() }),
-  );
+  return loadGroup(deps, groupId).andThen((group) => {
+    const joined = G.joinGroup(group, { id, displayName: member.displayName, joinedAt: deps.clock.now() });
+    if (joined.isErr()) return errAsync(joined.error);
+    const added = G.findMember(joined.value, id);
+    return personToJoin(deps, { id, displayName: added?.displayName ?? member.displayName }).andThen(
+      (people) => storeGroup(deps, group, joined.value, "join_group", id, people),
+    );
+  });
 }
 
 /** A member leaves (at the end of the round in progress, if any). */
@@ -199,52 +234,21 @@ export function acceptSwap(
   );
 }
 
-/** An admin starts the group once members and order are in place. */
+/**
+ * An admin starts the group once members and order are in place and everyone in the
+ * rotation is ready — an active mandate, and a payout account that can receive — read
+ * from the people they are (`members_not_ready`, naming who lacks what, otherwise).
+ */
 export function activateGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
   actorId: MemberId,
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "activate_group", actorId, (g) => G.activateGroup(g, actorId));
-}
-
-/** Records a member's Stripe objects. */
-export function updateMemberPayment(
-  deps: UseCaseDeps,
-  groupId: GroupId,
-  memberId: MemberId,
-  payment: G.MemberPaymentProfile,
-  actor: string,
-): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "update_member_payment", actor, (g) =>
-    G.updateMemberPayment(g, memberId, payment),
-  );
-}
-
-/**
- * Records what a member is ready for (mandate, payouts). When the member is the recipient
- * of the round in progress, the round hears of it too: a blocked payout resumes as soon
- * as the recipient's account can receive.
- */
-export function updateMemberReadiness(
-  deps: UseCaseDeps,
-  groupId: GroupId,
-  memberId: MemberId,
-  readiness: Partial<MemberReadiness>,
-  actor: string,
-): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "update_member_readiness", actor, (g) =>
-    G.updateMemberReadiness(g, memberId, readiness),
-  ).andThen((group) =>
-    currentRound(deps, group).andThen((round) => {
-      if (!round || round.recipientMemberId !== memberId || readiness.payoutsEnabled === undefined)
-        return okAsync(group);
-      return applyRoundInput(
-        deps,
-        round.id,
-        { type: "recipient_readiness", canReceive: readiness.payoutsEnabled },
-        actor,
-      ).andThen(() => loadGroup(deps, groupId));
+  return loadGroup(deps, groupId).andThen((group) =>
+    readinessOfMembers(deps, group).andThen((readinessOf) => {
+      const activated = G.activateGroup(group, actorId, readinessOf);
+      if (activated.isErr()) return errAsync(activated.error);
+      return storeGroup(deps, group, activated.value, "activate_group", actorId);
     }),
   );
 }

@@ -24,11 +24,23 @@ export {
   loadGroup,
   proposeSwap,
   setPayoutOrder,
-  updateMemberPayment,
-  updateMemberReadiness,
   usePayoutOrderMethod,
 } from "./group-use-cases.js";
-export { type OnboardingError, startDebitSetup, startPayoutOnboarding } from "./onboarding.js";
+export { loadPerson, readinessOfMembers } from "./load-people.js";
+export {
+  type OnboardingError,
+  startDebitSetup,
+  startPayoutOnboarding,
+  startPersonDebitSetup,
+  startPersonPayoutOnboarding,
+} from "./onboarding.js";
+export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 export { retryOnConflict } from "./retry-on-conflict.js";
-export { applyRoundInput, reassignPayout, resumeGroup, startRound } from "./round-use-cases.js";
+export {
+  applyRoundInput,
+  type RoundOpener,
+  reassignPayout,
+  resumeGroup,
+  startRound,
+} from "./round-use-cases.js";
 export { type FailureSteps, type SettledFailure, settleFailure } from "./settle-failure.js";

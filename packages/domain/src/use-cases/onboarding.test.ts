@@ -19,6 +19,12 @@ async function setUp() {
   return { sim, groupId: group.id };
 }
 
+const urls = {
+  refreshUrl: "https://app.example/refresh",
+  returnUrl: "https://app.example/done",
+  country: "AU",
+};
+
 describe("member onboarding", () => {
   it("a debit set-up creates the member's customer once and records it; a retry returns the same set-up", async () => {
     const { sim, groupId } = await setUp();
@@ -29,36 +35,26 @@ describe("member onboarding", () => {
       await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "ana", "1")
     )._unsafeUnwrap();
     expect(again).toEqual(first);
-    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
-    const customerId = group?.members[0]?.payment.customerId;
+    const customerId = (await sim.store.getPerson("ana"))._unsafeUnwrap()?.customerId;
     expect(customerId).toMatch(/^cus_/);
     // A deliberate new set-up (new attempt key) reuses the customer.
     const renewed = (
       await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "ana", "2")
     )._unsafeUnwrap();
     expect(renewed.setupIntentId).not.toBe(first.setupIntentId);
-    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.members[0]?.payment.customerId).toBe(
-      customerId,
-    );
+    expect((await sim.store.getPerson("ana"))._unsafeUnwrap()?.customerId).toBe(customerId);
   });
 
   it("payout onboarding creates the connected account once and returns a link", async () => {
     const { sim, groupId } = await setUp();
-    const urls = {
-      refreshUrl: "https://app.example/refresh",
-      returnUrl: "https://app.example/done",
-      country: "AU",
-    };
     const link = (
       await useCases.startPayoutOnboarding(sim.deps, sim.gateway, groupId, "ana", urls)
     )._unsafeUnwrap();
     expect(link.url).toContain("acct_");
-    const accountId = (await sim.store.getGroup(groupId))._unsafeUnwrap()?.members[0]?.payment
-      .connectedAccountId;
+    const accountId = (await sim.store.getPerson("ana"))._unsafeUnwrap()?.payout?.connectedAccountId;
+    expect(accountId).toMatch(/^acct_/);
     (await useCases.startPayoutOnboarding(sim.deps, sim.gateway, groupId, "ana", urls))._unsafeUnwrap();
-    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.members[0]?.payment.connectedAccountId).toBe(
-      accountId,
-    );
+    expect((await sim.store.getPerson("ana"))._unsafeUnwrap()?.payout?.connectedAccountId).toBe(accountId);
   });
 
   it("refuses members who are not in the group", async () => {
@@ -67,5 +63,45 @@ describe("member onboarding", () => {
     expect(refused._unsafeUnwrapErr().code).toBe("member_not_found");
     const noGroup = await useCases.startDebitSetup(sim.deps, sim.gateway, "grp_none", "ana", "1");
     expect(noGroup._unsafeUnwrapErr().code).toBe("group_not_found");
+  });
+
+  it("a person in two groups onboards once: one customer, one debit set-up per attempt, one account", async () => {
+    const { sim, groupId } = await setUp();
+    const other = (
+      await useCases.createGroup(sim.deps, {
+        name: "Second group",
+        currency: "AUD",
+        contributionMinor: 20_00,
+        cadence: "monthly",
+        startsAt: sim.clock.now() + DAY_MS,
+        payoutOrderMethod: "join_order",
+        creator: { id: "ben", displayName: "Ben" },
+      })
+    )._unsafeUnwrap();
+    (await useCases.joinGroup(sim.deps, other.id, { id: "ana", displayName: "Ana B." }))._unsafeUnwrap();
+    const here = (await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "ana", "1"))._unsafeUnwrap();
+    const there = (
+      await useCases.startDebitSetup(sim.deps, sim.gateway, other.id, "ana", "1")
+    )._unsafeUnwrap();
+    // The same person, attempt and key: the same SetupIntent, whichever group asked.
+    expect(there).toEqual(here);
+    const link = (
+      await useCases.startPayoutOnboarding(sim.deps, sim.gateway, groupId, "ana", urls)
+    )._unsafeUnwrap();
+    const again = (
+      await useCases.startPayoutOnboarding(sim.deps, sim.gateway, other.id, "ana", urls)
+    )._unsafeUnwrap();
+    expect(again.url).toBe(link.url);
+    const ana = (await sim.store.getPerson("ana"))._unsafeUnwrap();
+    // The fake names accounts after their idempotency key: the person's, not a membership's.
+    expect(ana).toMatchObject({
+      displayName: "Ana",
+      customerId: expect.stringMatching(/^cus_/),
+      payout: { connectedAccountId: "acct_person:ana:connected_account", payoutsEnabled: false },
+    });
+    expect(sim.store.people().map((p) => p.id)).toEqual(["ana", "ben"]);
+    // One person write per Stripe object, none per group.
+    const writes = sim.store.audit().filter((a) => a.aggregate === "person" && a.outcome === "applied");
+    expect(writes.map((a) => a.action)).toEqual(["update_person_payment", "update_person_payment"]);
   });
 });

@@ -1,49 +1,121 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { groupError } from "../group/group.errors.js";
-import { findMember, type Group, type Member } from "../group/group.js";
+import { findMember } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
+import { personKeys } from "../person/person-keys.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
-import { loadGroup, updateMemberPayment } from "./group-use-cases.js";
+import { loadGroup } from "./group-use-cases.js";
+import { loadPerson } from "./load-people.js";
+import { updatePersonPayment } from "./person-use-cases.js";
 
 /** Why onboarding failed: the use case's own errors, or the provider's. */
 export type OnboardingError = UseCaseError | GatewayError;
 
-function memberOf(group: Group, memberId: MemberId): ResultAsync<Member, OnboardingError> {
-  const member = findMember(group, memberId);
-  if (member === undefined || member.status === "left")
-    return errAsync(groupError("member_not_found", `no member ${memberId}`));
-  return okAsync(member);
+/** A member of the group who has not left; onboarding through a group is for its members. */
+function memberOf(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  memberId: MemberId,
+): ResultAsync<PersonId, OnboardingError> {
+  return loadGroup(deps, groupId).andThen((group) => {
+    const member = findMember(group, memberId);
+    if (member === undefined || member.status === "left")
+      return errAsync(groupError("member_not_found", `no member ${memberId}`));
+    return okAsync(member.id);
+  });
 }
 
-/** The member's Stripe customer: the stored one, or a new one recorded on the group first. */
+/** The person's Stripe customer: the stored one, or a new one recorded on the person first. */
 function ensureCustomer(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
-  group: Group,
-  member: Member,
+  person: Person,
 ): ResultAsync<string, OnboardingError> {
-  if (member.payment.customerId !== undefined) return okAsync(member.payment.customerId);
+  if (person.customerId !== undefined) return okAsync(person.customerId);
   return gateway
     .createCustomer({
-      // One customer per membership, however often this is retried.
-      idempotencyKey: `${group.id}:${member.id}:customer`,
-      name: member.displayName,
-      references: { groupId: group.id, memberId: member.id },
+      // One customer per person, however often this is retried and from whichever group.
+      idempotencyKey: personKeys.customer(person.id),
+      name: person.displayName,
+      references: { personId: person.id },
     })
     .andThen(({ customerId }) =>
-      updateMemberPayment(deps, group.id, member.id, { customerId }, member.id).map(() => customerId),
+      updatePersonPayment(deps, person.id, { customerId }, person.id).map(() => customerId),
     );
 }
 
 /**
- * Starts (or restarts) a member's BECS Direct Debit set-up: creates their Stripe customer
- * if needed and a SetupIntent whose client secret the member's app confirms with their
- * bank details and mandate acceptance. The mandate is recorded when Stripe reports the
- * set-up succeeded (webhook), not here.
+ * Starts (or restarts) a person's BECS Direct Debit set-up: creates their Stripe customer
+ * if needed and a SetupIntent whose client secret the person's app confirms with their
+ * bank details and mandate acceptance. The mandate is recorded on the person when Stripe
+ * reports the set-up succeeded (webhook), not here, and serves every group they are in.
  *
  * @param attemptKey distinguishes deliberate new set-ups (e.g. after a revoked mandate)
  *   from retries of the same request, which must return the same SetupIntent.
+ */
+export function startPersonDebitSetup(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+  attemptKey: string,
+): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, OnboardingError> {
+  return loadPerson(deps, personId).andThen((person) =>
+    ensureCustomer(deps, gateway, person).andThen((customerId) =>
+      gateway.createDebitSetup({
+        idempotencyKey: personKeys.debitSetup(personId, attemptKey),
+        customerId,
+        references: { personId },
+      }),
+    ),
+  );
+}
+
+/**
+ * Starts a person's payout onboarding: creates their Express connected account if needed
+ * and returns a single-use onboarding link (an update link once payouts are enabled).
+ * Readiness is recorded when Stripe reports the account can receive (`account.updated`),
+ * not here.
+ */
+export function startPersonPayoutOnboarding(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+  urls: { readonly refreshUrl: string; readonly returnUrl: string; readonly country: string },
+): ResultAsync<{ readonly url: string; readonly expiresAt: number }, OnboardingError> {
+  return loadPerson(deps, personId).andThen((person) => {
+    const account =
+      person.payout !== undefined
+        ? okAsync<string, OnboardingError>(person.payout.connectedAccountId)
+        : gateway
+            .createConnectedAccount({
+              // One connected account per person, whichever group they onboard from.
+              idempotencyKey: personKeys.connectedAccount(personId),
+              country: urls.country,
+              references: { personId },
+            })
+            .andThen(({ accountId }) =>
+              updatePersonPayment(deps, personId, { connectedAccountId: accountId }, personId).map(
+                () => accountId,
+              ),
+            );
+    return account.andThen((accountId) =>
+      gateway.createOnboardingLink({
+        accountId,
+        kind: person.payout?.payoutsEnabled ? "update" : "onboarding",
+        refreshUrl: urls.refreshUrl,
+        returnUrl: urls.returnUrl,
+      }),
+    );
+  });
+}
+
+/**
+ * {@link startPersonDebitSetup} for a member of a group, as the group's onboarding screens
+ * ask for it: refused for someone who is not a member (`member_not_found`). The set-up is
+ * the person's, shared by all their groups.
  */
 export function startDebitSetup(
   deps: UseCaseDeps,
@@ -52,23 +124,14 @@ export function startDebitSetup(
   memberId: MemberId,
   attemptKey: string,
 ): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, OnboardingError> {
-  return loadGroup(deps, groupId).andThen((group) =>
-    memberOf(group, memberId).andThen((member) =>
-      ensureCustomer(deps, gateway, group, member).andThen((customerId) =>
-        gateway.createDebitSetup({
-          idempotencyKey: `${groupId}:${memberId}:debit_setup:${attemptKey}`,
-          customerId,
-          references: { groupId, memberId },
-        }),
-      ),
-    ),
+  return memberOf(deps, groupId, memberId).andThen((personId) =>
+    startPersonDebitSetup(deps, gateway, personId, attemptKey),
   );
 }
 
 /**
- * Starts a member's payout onboarding: creates their Express connected account if needed
- * and returns a single-use onboarding link. Readiness is recorded when Stripe reports the
- * account can receive (`account.updated`), not here.
+ * {@link startPersonPayoutOnboarding} for a member of a group (`member_not_found` for
+ * anyone else). The account is the person's, shared by all their groups.
  */
 export function startPayoutOnboarding(
   deps: UseCaseDeps,
@@ -77,30 +140,7 @@ export function startPayoutOnboarding(
   memberId: MemberId,
   urls: { readonly refreshUrl: string; readonly returnUrl: string; readonly country: string },
 ): ResultAsync<{ readonly url: string; readonly expiresAt: number }, OnboardingError> {
-  return loadGroup(deps, groupId).andThen((group) =>
-    memberOf(group, memberId).andThen((member) => {
-      const account =
-        member.payment.connectedAccountId !== undefined
-          ? okAsync<string, OnboardingError>(member.payment.connectedAccountId)
-          : gateway
-              .createConnectedAccount({
-                idempotencyKey: `${groupId}:${memberId}:connected_account`,
-                country: urls.country,
-                references: { groupId, memberId },
-              })
-              .andThen(({ accountId }) =>
-                updateMemberPayment(deps, groupId, memberId, { connectedAccountId: accountId }, memberId).map(
-                  () => accountId,
-                ),
-              );
-      return account.andThen((accountId) =>
-        gateway.createOnboardingLink({
-          accountId,
-          kind: member.readiness.payoutsEnabled ? "update" : "onboarding",
-          refreshUrl: urls.refreshUrl,
-          returnUrl: urls.returnUrl,
-        }),
-      );
-    }),
+  return memberOf(deps, groupId, memberId).andThen((personId) =>
+    startPersonPayoutOnboarding(deps, gateway, personId, urls),
   );
 }

@@ -6,11 +6,10 @@ import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
 
-async function groupOf(
-  sim: InMemorySusu,
-  names: string[],
-  options: { canReceive?: Record<string, boolean> } = {},
-) {
+/** The admin who opens rounds in these tests (the first member of every group here). */
+const byAna = { memberId: "ana" } as const;
+
+async function groupOf(sim: InMemorySusu, names: string[]) {
   const created = await useCases.createGroup(sim.deps, {
     name: "Family savings",
     currency: "AUD",
@@ -23,8 +22,7 @@ async function groupOf(
   const group = created._unsafeUnwrap();
   for (const n of names.slice(1))
     (await useCases.joinGroup(sim.deps, group.id, { id: n, displayName: n }))._unsafeUnwrap();
-  for (const n of names)
-    (await sim.onboardMember(group.id, n, { canReceive: options.canReceive?.[n] ?? true }))._unsafeUnwrap();
+  for (const n of names) (await sim.onboardMember(group.id, n))._unsafeUnwrap();
   (await useCases.activateGroup(sim.deps, group.id, names[0] ?? "a"))._unsafeUnwrap();
   return group.id;
 }
@@ -37,7 +35,7 @@ describe("a whole rotation in memory", () => {
     const paidTo: string[] = [];
     for (let i = 0; i < members.length; i++) {
       await sim.advance(7 * DAY_MS);
-      const started = await useCases.startRound(sim.deps, groupId);
+      const started = await useCases.startRound(sim.deps, groupId, byAna);
       expect(started.isOk(), started.isErr() ? started.error.message : "").toBe(true);
       await sim.advance(4 * DAY_MS);
       const round = started._unsafeUnwrap().state;
@@ -63,9 +61,11 @@ describe("a whole rotation in memory", () => {
 
   it("a recipient without a payout account pauses the group until the account is fixed, then both resume", async () => {
     const sim = new InMemorySusu();
-    const groupId = await groupOf(sim, ["ana", "ben"], { canReceive: { ana: false } });
+    const groupId = await groupOf(sim, ["ana", "ben"]);
     await sim.advance(7 * DAY_MS);
-    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap().state;
+    // While the round collects, Stripe restricts ana's account (account.updated).
+    (await sim.accountUpdated("ana", false))._unsafeUnwrap();
     await sim.advance(4 * DAY_MS);
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("payout_blocked");
     expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("paused");
@@ -76,7 +76,7 @@ describe("a whole rotation in memory", () => {
     // account.updated: payouts enabled → the round resumes and pays out; the admin resumes the group.
     sim.gateway.setAccount("acct_ana", true);
     (
-      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { payoutsEnabled: true }, "stripe")
+      await useCases.updatePersonReadiness(sim.deps, "ana", { payoutsEnabled: true }, "stripe")
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
@@ -89,9 +89,10 @@ describe("a whole rotation in memory", () => {
 
   it("an admin reassigns a blocked payout; the two members swap positions", async () => {
     const sim = new InMemorySusu();
-    const groupId = await groupOf(sim, ["ana", "ben", "cy"], { canReceive: { ana: false } });
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
     await sim.advance(7 * DAY_MS);
-    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap().state;
+    (await sim.accountUpdated("ana", false))._unsafeUnwrap();
     await sim.advance(4 * DAY_MS);
     (await useCases.reassignPayout(sim.deps, groupId, "ana", "ben"))._unsafeUnwrap();
     await sim.runUntilQuiet();
@@ -110,7 +111,7 @@ describe("a whole rotation in memory", () => {
     const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
     sim.gateway.setDebitOutcomes("cy", [{ fail: "insufficient_funds" }]);
     await sim.advance(7 * DAY_MS);
-    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap().state;
     await sim.advance(20 * DAY_MS);
     const stored = (await sim.store.getRound(round.id))._unsafeUnwrap();
     expect(stored?.status).toBe("cancelled");
@@ -132,7 +133,7 @@ describe("a whole rotation in memory", () => {
     sim.gateway.injectFault("createDebit", "lost_reply");
     sim.gateway.injectFault("createTransfer", "lost_reply");
     await sim.advance(7 * DAY_MS);
-    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap().state;
     await sim.advance(4 * DAY_MS);
     await sim.advance(DAY_MS); // the dispatcher's backoff
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
@@ -143,10 +144,14 @@ describe("a whole rotation in memory", () => {
   it("starting a round twice is refused while the first runs", async () => {
     const sim = new InMemorySusu();
     const groupId = await groupOf(sim, ["ana", "ben"]);
-    expect((await useCases.startRound(sim.deps, groupId))._unsafeUnwrapErr().code).toBe("no_round_due");
+    expect((await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrapErr().code).toBe(
+      "no_round_due",
+    );
     await sim.advance(7 * DAY_MS);
-    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
-    expect((await useCases.startRound(sim.deps, groupId))._unsafeUnwrapErr().code).toBe("round_in_progress");
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
+    expect((await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrapErr().code).toBe(
+      "round_in_progress",
+    );
   });
 });
 
@@ -156,10 +161,10 @@ describe("the dispatcher and the review's findings", () => {
     const groupId = await groupOf(sim, ["ana", "ben"]);
     sim.gateway.injectFault("createDebit", "lost_reply");
     await sim.advance(7 * DAY_MS);
-    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
     // The reply was lost; meanwhile ana's mandate is reported inactive.
     (
-      await useCases.updateMemberReadiness(sim.deps, groupId, "ana", { mandateActive: false }, "stripe")
+      await useCases.updatePersonReadiness(sim.deps, "ana", { mandateActive: false }, "stripe")
     )._unsafeUnwrap();
     await sim.advance(DAY_MS);
     expect(sim.gateway.debits.size).toBe(2);
@@ -179,7 +184,9 @@ describe("the dispatcher and the review's findings", () => {
       template: "payout_sent" as const,
       data: {},
     };
-    (await sim.store.commit({ groups: [], rounds: [], outbox: [orphan], audit: [] }))._unsafeUnwrap();
+    (
+      await sim.store.commit({ people: [], groups: [], rounds: [], outbox: [orphan], audit: [] })
+    )._unsafeUnwrap();
     const downDesk = {
       openTicket: () =>
         errAsync({ type: "ticket_failed" as const, code: "ticket_failed" as const, message: "desk down" }),
@@ -200,7 +207,7 @@ describe("the dispatcher and the review's findings", () => {
     const sim = new InMemorySusu();
     const groupId = await groupOf(sim, ["ana", "ben"]);
     await sim.advance(7 * DAY_MS);
-    (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap();
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
     // Executing the first debit succeeds at the gateway; recording its result is refused.
     sim.store.failNextCommitWith = storageError.refused("the state breaks a stored rule");
     const report = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, { workerId: "w", limit: 1 });
@@ -214,7 +221,7 @@ describe("the audit log", () => {
     const sim = new InMemorySusu();
     const groupId = await groupOf(sim, ["ana", "ben"]);
     await sim.advance(DAY_MS);
-    const round = (await useCases.startRound(sim.deps, groupId))._unsafeUnwrap().state;
+    const round = (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrap().state;
     (await useCases.applyRoundInput(sim.deps, round.id, { type: "open" }, "replay"))._unsafeUnwrap();
     expect(sim.store.audit().at(-1)).toMatchObject({
       aggregateId: round.id,

@@ -9,6 +9,7 @@ import { newRound, type Round } from "../round/round.js";
 import { isGroupLocalEffect, type OutboxEffect, type RoundEffect } from "../round/round-effect.js";
 import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+import { readinessOfMembers } from "./load-people.js";
 
 /** Applies the group-local effects of a round decision (pause, round ended) to the group. */
 function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Group, UseCaseError> {
@@ -60,7 +61,9 @@ function commitDecision(
   groupOverride?: Group,
 ): ResultAsync<RoundDecision, UseCaseError> {
   if (decision.ignored !== undefined)
-    return deps.uow.commit({ groups: [], rounds: [], outbox: [], audit: [audit] }).map(() => decision);
+    return deps.uow
+      .commit({ people: [], groups: [], rounds: [], outbox: [], audit: [audit] })
+      .map(() => decision);
   const groupBase = groupOverride ?? group;
   const changedGroup = applyToGroup(groupBase, decision.effects);
   if (changedGroup.isErr()) return errAsync(changedGroup.error);
@@ -69,6 +72,7 @@ function commitDecision(
   const outbox = decision.effects.filter((e): e is OutboxEffect => !isGroupLocalEffect(e));
   return deps.uow
     .commit({
+      people: [],
       groups: groupChanged
         ? [{ state: { ...changedGroup.value, version: group.version + 1 }, expectedVersion: group.version }]
         : [],
@@ -119,56 +123,95 @@ export function applyRoundInput(
 }
 
 /**
+ * Who opens a round: an admin of the group, named by member id (from the API), or
+ * `"scheduler"`, susu's due-round cron. An object for members, so that no member id can
+ * pass for the scheduler.
+ */
+export type RoundOpener = { readonly memberId: MemberId } | "scheduler";
+
+/** The audit log's actor for an opener: the member id, or `scheduler`. */
+function openerActor(opener: RoundOpener): string {
+  return opener === "scheduler" ? "scheduler" : opener.memberId;
+}
+
+/**
  * Opens the group's next round if it is due: picks the next recipient in the payout order,
  * creates the round, and asks for every contributor's debit. Idempotent by construction:
  * the group holds its current round, so a second call while it runs is refused with
  * `round_in_progress`, and a call before the due date with `no_round_due`.
+ *
+ * Who may open it: the scheduler, or any admin of the group (without waiting for the
+ * cron); other members may not (`not_admin`), nor may people outside the group
+ * (`member_not_found`) — the rule of every other admin command. The audit line names
+ * who opened it. Everyone in the rotation must be ready (`members_not_ready` names who
+ * lacks a mandate or a payout account): a round opened otherwise fails debits or blocks
+ * its payout by construction.
  */
-export function startRound(deps: UseCaseDeps, groupId: GroupId): ResultAsync<RoundDecision, UseCaseError> {
+export function startRound(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  opener: RoundOpener,
+): ResultAsync<RoundDecision, UseCaseError> {
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
+    if (opener !== "scheduler") {
+      const actor = G.findMember(group, opener.memberId);
+      if (!actor || actor.status === "left")
+        return errAsync(groupError("member_not_found", `no member ${opener.memberId}`));
+      if (actor.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
+    }
     const now = deps.clock.now();
-    if (group.status !== "active")
-      return errAsync(groupError("group_not_active", `the group is ${group.status}`));
-    if (group.currentRoundId !== undefined)
-      return errAsync(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
-    const opensAt = G.nextRoundOpensAt(group);
-    if (opensAt > now)
-      return errAsync(
-        groupError("no_round_due", `the next round opens at ${new Date(opensAt).toISOString()}`),
+    const due = dueRound(group, now);
+    if (due.isErr()) return errAsync(due.error);
+    const { opensAt, recipient } = due.value;
+    return readinessOfMembers(deps, group).andThen((readinessOf) => {
+      const ready = G.requireMembersReady(group, readinessOf);
+      if (ready.isErr()) return errAsync(ready.error);
+      const roundId = deps.ids.newId("round");
+      const created = newRound({
+        id: roundId,
+        groupId,
+        rotation: group.rotation.number,
+        sequence: group.rotation.roundSequence,
+        recipientMemberId: recipient,
+        recipientCanReceive: readinessOf(recipient).payoutsEnabled,
+        contributorIds: G.contributingMembers(group).map((m) => m.id),
+        currency: group.currency,
+        contributionMinor: group.contributionMinor,
+        scheduledFor: opensAt,
+      });
+      if (created.isErr()) return errAsync(created.error);
+      const opened = G.markRoundOpened(group, roundId);
+      if (opened.isErr()) return errAsync(opened.error);
+      const input: RoundInput = { type: "open" };
+      const decided = decide(created.value, input, { now, policy: group.policy });
+      if (decided.isErr()) return errAsync(decided.error);
+      return commitDecision(
+        deps,
+        group,
+        undefined,
+        decided.value,
+        auditLine(created.value, input, decided.value, now, openerActor(opener)),
+        opened.value,
       );
-    const recipient = G.nextRecipient(group);
-    if (recipient === undefined)
-      return errAsync(groupError("no_round_due", "everyone has been paid this rotation"));
-    const recipientMember = G.findMember(group, recipient);
-    const roundId = deps.ids.newId("round");
-    const created = newRound({
-      id: roundId,
-      groupId,
-      rotation: group.rotation.number,
-      sequence: group.rotation.roundSequence,
-      recipientMemberId: recipient,
-      recipientCanReceive: recipientMember?.readiness.payoutsEnabled ?? false,
-      contributorIds: G.contributingMembers(group).map((m) => m.id),
-      currency: group.currency,
-      contributionMinor: group.contributionMinor,
-      scheduledFor: opensAt,
     });
-    if (created.isErr()) return errAsync(created.error);
-    const opened = G.markRoundOpened(group, roundId);
-    if (opened.isErr()) return errAsync(opened.error);
-    const input: RoundInput = { type: "open" };
-    const decided = decide(created.value, input, { now, policy: group.policy });
-    if (decided.isErr()) return errAsync(decided.error);
-    return commitDecision(
-      deps,
-      group,
-      undefined,
-      decided.value,
-      auditLine(created.value, input, decided.value, now, "scheduler"),
-      opened.value,
-    );
   });
+}
+
+/** When the group's next round opens and who receives it, if a round can open now. */
+function dueRound(
+  group: Group,
+  now: number,
+): Result<{ readonly opensAt: number; readonly recipient: MemberId }, UseCaseError> {
+  if (group.status !== "active") return err(groupError("group_not_active", `the group is ${group.status}`));
+  if (group.currentRoundId !== undefined)
+    return err(groupError("round_in_progress", `round ${group.currentRoundId} is still in progress`));
+  const opensAt = G.nextRoundOpensAt(group);
+  if (opensAt > now)
+    return err(groupError("no_round_due", `the next round opens at ${new Date(opensAt).toISOString()}`));
+  const recipient = G.nextRecipient(group);
+  if (recipient === undefined) return err(groupError("no_round_due", "everyone has been paid this rotation"));
+  return ok({ opensAt, recipient });
 }
 
 /** Loads a group for a command only its admins may give. */
@@ -200,27 +243,28 @@ export function reassignPayout(
       return errAsync(groupError("no_round_due", "no round is in progress"));
     return deps.rounds.getRound(group.currentRoundId).andThen((round) => {
       if (!round) return errAsync<RoundDecision, UseCaseError>(notFound("round", group.currentRoundId ?? ""));
-      const to = G.findMember(group, toMemberId);
-      const input: RoundInput = {
-        type: "reassign_payout",
-        toMemberId,
-        toCanReceive: to?.readiness.payoutsEnabled ?? false,
-      };
-      const now = deps.clock.now();
-      const decided = decide(round, input, { now, policy: group.policy });
-      if (decided.isErr()) return errAsync(decided.error);
-      const swapped = G.reassignPosition(group, round.recipientMemberId, toMemberId);
-      if (swapped.isErr()) return errAsync(swapped.error);
-      const resumed = swapped.value.status === "paused" ? G.resumeGroup(swapped.value) : ok(swapped.value);
-      if (resumed.isErr()) return errAsync(resumed.error);
-      return commitDecision(
-        deps,
-        group,
-        round,
-        decided.value,
-        auditLine(round, input, decided.value, now, actorId),
-        resumed.value,
-      );
+      return readinessOfMembers(deps, group).andThen((readinessOf) => {
+        const input: RoundInput = {
+          type: "reassign_payout",
+          toMemberId,
+          toCanReceive: readinessOf(toMemberId).payoutsEnabled,
+        };
+        const now = deps.clock.now();
+        const decided = decide(round, input, { now, policy: group.policy });
+        if (decided.isErr()) return errAsync(decided.error);
+        const swapped = G.reassignPosition(group, round.recipientMemberId, toMemberId);
+        if (swapped.isErr()) return errAsync(swapped.error);
+        const resumed = swapped.value.status === "paused" ? G.resumeGroup(swapped.value) : ok(swapped.value);
+        if (resumed.isErr()) return errAsync(resumed.error);
+        return commitDecision(
+          deps,
+          group,
+          round,
+          decided.value,
+          auditLine(round, input, decided.value, now, actorId),
+          resumed.value,
+        );
+      });
     });
   });
 }
@@ -247,6 +291,7 @@ export function resumeGroup(
         const next = { ...resumed.value, version: group.version + 1 };
         return deps.uow
           .commit({
+            people: [],
             groups: [{ state: next, expectedVersion: group.version }],
             rounds: [],
             outbox: [],

@@ -1,0 +1,2 @@
+export type { Decision, Ignored } from "./decision.js";
+export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -1,0 +1,13 @@
+/** Why a change to a person was refused. Each variant has a stable `code` for API clients. */
+export type PersonError =
+  | { readonly type: "invalid_person"; readonly code: "invalid_person"; readonly message: string }
+  | { readonly type: "no_debit_mandate"; readonly code: "no_debit_mandate"; readonly message: string }
+  | { readonly type: "no_payout_account"; readonly code: "no_payout_account"; readonly message: string };
+
+/** Builds a {@link PersonError} of the given type. */
+export function personError<T extends PersonError["type"]>(
+  type: T,
+  message: string,
+): Extract<PersonError, { type: T }> {
+  return { type, code: type, message } as Extract<PersonError, { type: T }>;
+}
