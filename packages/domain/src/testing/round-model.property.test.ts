@@ -29,6 +29,7 @@ import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
 import type { Changeset } from "../ports/storage.js";
 import type { Round, RoundStatus } from "../round/round.js";
 import type { OutboxEffect } from "../round/round-effect.js";
+import { roundIds } from "../round/round-ids.js";
 import { ROUND_TRANSITIONS } from "../round/round-transitions.js";
 import { seededFractions } from "../shared/hash.js";
 import { DAY_MS, type Instant } from "../shared/time.js";
@@ -199,6 +200,10 @@ class Bank {
   transfers(round: Round): FakeTransfer[] {
     return this.#transfers.get(round.transferGroup) ?? [];
   }
+
+  transfersOf(roundId: string): FakeTransfer[] {
+    return this.#transfers.get(roundIds.transferGroup(roundId)) ?? [];
+  }
 }
 
 const sum = (amounts: readonly { readonly amount: { readonly amountMinor: number } }[]) =>
@@ -320,8 +325,13 @@ class Model {
     const deadline = round.openedAt + POLICY.collectionWindowMs;
     const paidInTime = (m: string) => bank.succeeded(round.id, m).some((d) => d.settlesAt < deadline);
     // Everyone paid before the deadline: the pot is paid out, or held while the recipient cannot receive.
-    if (this.members.every(paidInTime))
-      return this.canReceive.get(round.recipient) ? "paid_out" : "payout_blocked";
+    // Transfers the bank made while the account could receive stay made, even if it was
+    // restricted since: the pot is then paid out.
+    if (this.members.every(paidInTime)) {
+      const sent = sum(bank.transfersOf(round.id));
+      const pot = this.members.length * CONTRIBUTION_MINOR;
+      return sent === pot || this.canReceive.get(round.recipient) ? "paid_out" : "payout_blocked";
+    }
     // Someone never paid, nothing is still in flight, deadline and grace are over: all is refunded.
     const inFlight = bank.debits(round.id).some((d) => d.status === "processing");
     const unpaid = this.members.some((m) => bank.succeeded(round.id, m).length === 0);
