@@ -229,7 +229,7 @@ describe("PostgreSQL storage beyond the contract", () => {
   });
 
   it("loads a round stored before cancellationReason existed, with its blockedReason as that reason", async () => {
-    const other = anActiveGroup({ id: "grp_legacy" });
+    const other = anActiveGroup({ id: "grp_legacy_round" });
     (
       await store.commit({ ...empty, groups: [{ state: other, expectedVersion: undefined }] })
     )._unsafeUnwrap();
