@@ -18,6 +18,7 @@ const TABLES = [
   "support_tickets",
   "audit_log",
   "idempotency_keys",
+  "rate_limits",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.
@@ -26,7 +27,7 @@ const APPEND_ONLY = ["ledger_postings", "ledger_transactions", "audit_log"] as c
 const list = (names: readonly string[]) => names.map((n) => `'${n}'`).join(", ");
 
 // One statement (a DO block), so the triggers are off only inside its transaction: no
-// other session can see them off. DELETE, not TRUNCATE: for a few rows in sixteen tables
+// other session can see them off. DELETE, not TRUNCATE: for a few rows in seventeen tables
 // it is an order of magnitude faster (TRUNCATE makes new files for every table).
 const RESET = `
 DO $$
