@@ -1,0 +1,50 @@
+/**
+ * The v1 API's cross-cutting HTTP infrastructure: authentication, idempotency keys, rate
+ * limits, request logs and ids, metrics, edge errors (body size, media type, malformed
+ * JSON, 405), CORS, configuration and graceful shutdown. Each is a Hono middleware or
+ * helper with no knowledge of the routes; `installHttpInfrastructure` mounts them all in
+ * order. Storage for idempotency keys and rate limits is behind small interfaces
+ * implemented on PostgreSQL in @susu/adapters (in memory here, for unit tests).
+ *
+ * @module
+ */
+
+export {
+  type AuthFailure,
+  type AuthVariables,
+  authProblem,
+  authResponses,
+  bearerAuth,
+  bearerSecurityScheme,
+  createTokenVerifier,
+  MINT_TTL_MAX_SECONDS,
+  type MintTokenInput,
+  mintToken,
+  type Principal,
+  principalOf,
+  ROLES,
+  ROLES_CLAIM,
+  type Role,
+  requireRole,
+  SUBJECT_MAX_CHARS,
+  SUSU_TOKEN_ISSUER,
+  TOKEN_MAX_CHARS,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+} from "./auth.js";
+export {
+  type ConfigProblem,
+  HTTP_CONFIG_VARIABLES,
+  type HttpConfig,
+  HttpConfigError,
+  readHttpConfig,
+} from "./config.js";
+export {
+  PROBLEM_CONTENT_TYPE,
+  type ProblemBody,
+  ProblemSchema,
+  problemBody,
+  problemDoc,
+  problemResponse,
+  type ResponseDoc,
+} from "./problem-response.js";
