@@ -40,6 +40,29 @@ export {
   readHttpConfig,
 } from "./config.js";
 export {
+  allowedMethods,
+  allowedMethodsIndex,
+  bodyLimit,
+  CORS_ALLOW_HEADERS,
+  CORS_EXPOSE_HEADERS,
+  corsFor,
+  DEFAULT_BODY_LIMIT_BYTES,
+  edgeResponses,
+  isJsonContentType,
+  jsonBodies,
+  methodNotAllowed,
+  problemOnError,
+  type RouteEntry,
+  validationProblem,
+} from "./edge.js";
+export {
+  createHttpMetrics,
+  type GaugeSample,
+  type GaugeSpec,
+  type HttpMetrics,
+  type HttpMetricsOptions,
+} from "./metrics.js";
+export {
   PROBLEM_CONTENT_TYPE,
   type ProblemBody,
   ProblemSchema,
@@ -48,3 +71,15 @@ export {
   problemResponse,
   type ResponseDoc,
 } from "./problem-response.js";
+export {
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  REDACTED_PATHS,
+  REQUEST_ID_HEADER,
+  type RequestLogOptions,
+  type RequestLogVariables,
+  requestIdOf,
+  requestLog,
+} from "./request-log.js";
+export { routePatternOf, UNMATCHED_ROUTE } from "./route-pattern.js";
