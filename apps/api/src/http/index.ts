@@ -56,6 +56,28 @@ export {
   validationProblem,
 } from "./edge.js";
 export {
+  type BeginOptions,
+  type BeginResult,
+  canonicalJson,
+  defaultStorePolicy,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_TTL_MIN_MS,
+  IDEMPOTENT_REPLAYED_HEADER,
+  IdempotencyKeyHeaderSchema,
+  type IdempotencyOptions,
+  type IdempotencyStore,
+  type IdempotentRequest,
+  idempotency,
+  idempotencyResponses,
+  type LockRef,
+  REPLAYED_HEADERS,
+  type ResponseOutcome,
+  requestFingerprint,
+  type StoredResponse,
+  TRANSIENT_CODES,
+} from "./idempotency.js";
+export { InMemoryIdempotencyStore } from "./idempotency-memory.js";
+export {
   createHttpMetrics,
   type GaugeSample,
   type GaugeSpec,
