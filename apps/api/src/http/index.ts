@@ -32,6 +32,7 @@ export {
   type TokenVerifier,
   type TokenVerifierOptions,
 } from "./auth.js";
+export { type ClientIpResolver, clientIpResolver, normalizeIp } from "./client-ip.js";
 export {
   type ConfigProblem,
   HTTP_CONFIG_VARIABLES,
@@ -77,6 +78,7 @@ export {
   TRANSIENT_CODES,
 } from "./idempotency.js";
 export { InMemoryIdempotencyStore } from "./idempotency-memory.js";
+export { type MaintenanceTask, startMaintenance } from "./maintenance.js";
 export {
   createHttpMetrics,
   type GaugeSample,
@@ -93,6 +95,18 @@ export {
   problemResponse,
   type ResponseDoc,
 } from "./problem-response.js";
+export {
+  type RateBucket,
+  type RateDecision,
+  type RateLimitOptions,
+  type RateLimitStore,
+  type RateWindow,
+  rateLimit,
+  rateLimitResponses,
+  slidingWindowDecision,
+  type WindowCounts,
+} from "./rate-limit.js";
+export { InMemoryRateLimitStore } from "./rate-limit-memory.js";
 export {
   createLogger,
   type Logger,
