@@ -78,6 +78,7 @@ export {
   TRANSIENT_CODES,
 } from "./idempotency.js";
 export { InMemoryIdempotencyStore } from "./idempotency-memory.js";
+export { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./install.js";
 export { type MaintenanceTask, startMaintenance } from "./maintenance.js";
 export {
   createHttpMetrics,
@@ -119,3 +120,4 @@ export {
   requestLog,
 } from "./request-log.js";
 export { routePatternOf, UNMATCHED_ROUTE } from "./route-pattern.js";
+export { type ClosableServer, closeGracefully, onShutdownSignal, type ShutdownOutcome } from "./shutdown.js";
