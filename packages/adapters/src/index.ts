@@ -1,5 +1,6 @@
 export { RandomIds, SystemClock } from "./clock/index.js";
 export * from "./db/index.js";
+export * from "./http/index.js";
 export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
 export {
   DEFAULT_TIMER_RETRY,

@@ -19,6 +19,7 @@ const TABLES = [
   "support_tickets",
   "audit_log",
   "idempotency_keys",
+  "rate_limits",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.

@@ -1,0 +1,45 @@
+// `npm run -s token -- --sub ana [--role admin] [--role service] [--ttl 86400]`: prints a
+// bearer token signed with SUSU_JWT_SECRET (HS256, issuer "susu") that the API accepts.
+// Only the token goes to stdout, so `TOKEN=$(npm run -s token -- --sub ana)` works. The
+// secret is read from the environment, never from the command line (shell history, ps).
+import { parseArgs } from "node:util";
+import { MINT_TTL_MAX_SECONDS, mintToken, ROLES, type Role } from "../src/http/auth.js";
+
+const usage = `usage: npm run -s token -- --sub <person id> [--role ${ROLES.join("|")}]... [--ttl <seconds>]
+  SUSU_JWT_SECRET (at least 32 characters) must be set to the API's secret.`;
+
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
+
+let values: { sub?: string; role?: string[]; ttl?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      sub: { type: "string" },
+      role: { type: "string", multiple: true },
+      ttl: { type: "string", default: "86400" },
+      help: { type: "boolean", short: "h" },
+    },
+  }));
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const secret = process.env.SUSU_JWT_SECRET;
+if (secret === undefined || secret.length < 32)
+  fail("SUSU_JWT_SECRET is not set or shorter than 32 characters.");
+if (values.sub === undefined || values.sub === "") fail("--sub is required.");
+const roles = (values.role ?? ["member"]).map((role) => {
+  if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role}".`);
+  return role as Role;
+});
+const ttlSeconds = Number(values.ttl);
+if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MINT_TTL_MAX_SECONDS)
+  fail(`--ttl must be a whole number of seconds from 1 to ${MINT_TTL_MAX_SECONDS}.`);
+
+console.log(await mintToken({ subject: values.sub, roles, ttlSeconds }, secret));

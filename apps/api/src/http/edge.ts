@@ -1,0 +1,211 @@
+import type { ErrorHandler, MiddlewareHandler, NotFoundHandler, ValidationTargets } from "hono";
+import { bodyLimit as honoBodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { TrieRouter } from "hono/router/trie-router";
+import type { ZodError } from "zod";
+import {
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemDoc,
+  problemResponse,
+  type ResponseDoc,
+} from "./problem-response.js";
+
+/** The default largest request body: 100 KiB, far above any JSON command the API takes. */
+export const DEFAULT_BODY_LIMIT_BYTES = 100 * 1024;
+
+/**
+ * Refuses bodies over `maxBytes` with 413 `payload_too_large`, by `Content-Length` when it
+ * is given and by counting the stream when it is not (chunked uploads), so an oversized
+ * body is never buffered whole.
+ */
+export function bodyLimit(maxBytes: number = DEFAULT_BODY_LIMIT_BYTES): MiddlewareHandler {
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+    throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+  return honoBodyLimit({
+    maxSize: maxBytes,
+    onError: () => problemResponse(413, "payload_too_large", `the request body is over ${maxBytes} bytes`),
+  });
+}
+
+const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
+// application/json, application/problem+json, application/vnd.x+json, any parameters.
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json\s*(?:;|$)/i;
+
+/** Whether a `Content-Type` value is JSON. */
+export function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && JSON_MEDIA_TYPE.test(value.trim());
+}
+
+/**
+ * For POST, PUT and PATCH with a non-empty body: 415 `unsupported_media_type` unless the
+ * body is declared JSON, and 400 `malformed_json` unless it parses. An empty body passes
+ * whatever its type (commands such as "pause" carry none). Mount after {@link bodyLimit}:
+ * the body is read here, bounded by it, and cached by Hono for the handler's `c.req.json()`.
+ * The parse error's text is not echoed: it quotes the body, which may hold bank details.
+ */
+export function jsonBodies(): MiddlewareHandler {
+  return async (c, next) => {
+    if (!METHODS_WITH_BODY.has(c.req.method)) return next();
+    const text = await c.req.text();
+    if (text.length === 0) return next();
+    if (!isJsonContentType(c.req.header("content-type")))
+      return problemResponse(
+        415,
+        "unsupported_media_type",
+        "send the body as JSON with Content-Type: application/json",
+        { "accept-post": "application/json", "accept-patch": "application/json" },
+      );
+    try {
+      JSON.parse(text);
+    } catch {
+      return problemResponse(400, "malformed_json", "the request body is not valid JSON");
+    }
+    await next();
+  };
+}
+
+/** A registered route as Hono lists it in `app.routes`. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** Precomputes, for a route table, which methods each path accepts. */
+export function allowedMethodsIndex(routes: readonly RouteEntry[]): (path: string) => readonly string[] {
+  const methodsByPattern = new Map<string, Set<string>>();
+  for (const route of routes) {
+    // ALL entries are middlewares (app.use) or catch-alls; they do not make a method allowed.
+    if (route.method === "ALL") continue;
+    const methods = methodsByPattern.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    // Hono answers HEAD from the GET route.
+    if (route.method === "GET") methods.add("HEAD");
+    methodsByPattern.set(route.path, methods);
+  }
+  const router = new TrieRouter<readonly string[]>();
+  for (const [pattern, methods] of methodsByPattern) router.add("ALL", pattern, [...methods]);
+  return (path) => {
+    const allowed = new Set<string>();
+    for (const [methods] of router.match("ALL", path)[0]) for (const method of methods) allowed.add(method);
+    return [...allowed].sort();
+  };
+}
+
+/** The methods the routes accept for `path` (sorted; empty when no route has the path). */
+export function allowedMethods(routes: readonly RouteEntry[], path: string): readonly string[] {
+  return allowedMethodsIndex(routes)(path);
+}
+
+/**
+ * A `notFound` handler: 405 `method_not_allowed` with `Allow` when the path exists under
+ * other methods, a bare 204 with `Allow` for OPTIONS on a known path, otherwise 404
+ * `route_not_found`. Give it the top-level app; its route table is read on first use, after
+ * every route is registered.
+ */
+export function methodNotAllowed(app: { readonly routes: readonly RouteEntry[] }): NotFoundHandler {
+  let index: ((path: string) => readonly string[]) | undefined;
+  return (c) => {
+    index ??= allowedMethodsIndex(app.routes);
+    const allowed = index(c.req.path);
+    if (allowed.length === 0)
+      return problemResponse(404, "route_not_found", `no route ${c.req.method} ${c.req.path}`);
+    const allow = allowed.join(", ");
+    if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
+    return problemResponse(405, "method_not_allowed", `${c.req.method} is not allowed here; use ${allow}`, {
+      allow,
+    });
+  };
+}
+
+/** Request headers browsers may send cross-origin. */
+export const CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"];
+/** Response headers cross-origin scripts may read. */
+export const CORS_EXPOSE_HEADERS = [
+  "X-Request-Id",
+  "Idempotent-Replayed",
+  "Location",
+  "Retry-After",
+  "RateLimit-Limit",
+  "RateLimit-Remaining",
+  "RateLimit-Reset",
+  "RateLimit-Policy",
+];
+
+/**
+ * CORS for exactly `origins` (from `SUSU_CORS_ORIGINS`); with none, a pass-through that adds
+ * no header, so browsers keep their same-origin default. Credentials are not allowed: the
+ * API takes bearer tokens, never cookies.
+ */
+export function corsFor(origins: readonly string[]): MiddlewareHandler {
+  if (origins.length === 0) return async (_c, next) => next();
+  return cors({
+    origin: [...origins],
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    allowHeaders: CORS_ALLOW_HEADERS,
+    exposeHeaders: CORS_EXPOSE_HEADERS,
+    maxAge: 600,
+    credentials: false,
+  });
+}
+
+const CODE_OF_STATUS: Readonly<Record<number, string>> = {
+  400: "bad_request",
+  401: "unauthenticated",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  408: "request_timeout",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "rate_limited",
+  503: "service_unavailable",
+};
+
+/**
+ * An `onError` handler: an `HTTPException` (thrown by hono's helpers) becomes the problem
+ * for its status; anything else is a bug or lost infrastructure, answered 500
+ * `internal_error` without its message or stack (the request log records those).
+ */
+export const problemOnError: ErrorHandler = (error) => {
+  if (error instanceof HTTPException && error.status < 500) {
+    const code = CODE_OF_STATUS[error.status] ?? "bad_request";
+    return problemResponse(error.status, code, code.replaceAll("_", " "));
+  }
+  return problemResponse(500, "internal_error", "something went wrong on our side");
+};
+
+/**
+ * A `defaultHook` for `new OpenAPIHono({ defaultHook: validationProblem })`: input that fails
+ * a route's schema is answered 400 `invalid_request` listing every offending field (the
+ * shape of problem.ts's `validationProblem`), instead of zod-openapi's own error body.
+ */
+export function validationProblem(result: {
+  readonly target: keyof ValidationTargets;
+  readonly success: boolean;
+  readonly error?: ZodError;
+}): Response | undefined {
+  if (result.success || result.error === undefined) return undefined;
+  const body = {
+    ...problemBody(400, "invalid_request", `the request's ${result.target} does not match the schema`),
+    errors: result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+  };
+  return new Response(JSON.stringify(body), {
+    status: 400,
+    headers: { "content-type": PROBLEM_CONTENT_TYPE },
+  });
+}
+
+/** The responses the edge middlewares may give, for a route's OpenAPI `responses`. */
+export const edgeResponses = {
+  400: problemDoc("The body is not valid JSON, or does not match the schema.", [
+    "malformed_json",
+    "invalid_request",
+  ]),
+  405: problemDoc("The path exists but not with this method.", ["method_not_allowed"], {
+    Allow: { description: "The methods the path accepts." },
+  }),
+  413: problemDoc("The body is over the size limit.", ["payload_too_large"]),
+  415: problemDoc("The body is not declared as JSON.", ["unsupported_media_type"]),
+} satisfies Record<number, ResponseDoc>;

@@ -1,0 +1,203 @@
+import type { MiddlewareHandler } from "hono";
+import type { Principal } from "./auth.js";
+import type { ClientIpResolver } from "./client-ip.js";
+import { problemDoc, problemResponse, type ResponseDoc } from "./problem-response.js";
+import type { Logger } from "./request-log.js";
+import { setResponseHeaders } from "./response-headers.js";
+
+/** A bucket's counts: this window's (including the request just counted) and the previous window's. */
+export interface WindowCounts {
+  readonly current: number;
+  readonly previous: number;
+}
+
+/** One fixed window of the limiter, in ms since the epoch. */
+export interface RateWindow {
+  readonly startMs: number;
+  readonly lengthMs: number;
+}
+
+/**
+ * Where the limiter counts. It must be shared by every API process (PostgreSQL:
+ * `PrismaRateLimitStore` in @susu/adapters), or a limit multiplies with the process count.
+ */
+export interface RateLimitStore {
+  /**
+   * Counts one request in each bucket for `window`, atomically, and returns every bucket's
+   * counts after the increment, with the previous window's count for the sliding estimate.
+   */
+  hit(buckets: readonly string[], window: RateWindow): Promise<ReadonlyMap<string, WindowCounts>>;
+  /** Deletes windows no longer needed at `nowMs` (at most `limit` rows); returns how many. */
+  deleteExpired(nowMs: number, limit?: number): Promise<number>;
+}
+
+/** One limit the request is counted against. */
+export interface RateBucket {
+  /** The bucket's key, e.g. `sub:ana` or `ip:203.0.113.7`. */
+  readonly key: string;
+  /** Requests allowed per window. */
+  readonly limit: number;
+}
+
+/** The sliding-window verdict for one bucket. */
+export interface RateDecision {
+  readonly allowed: boolean;
+  readonly limit: number;
+  /** Requests left in the window (never negative). */
+  readonly remaining: number;
+  /** Seconds until the current fixed window ends (`RateLimit-Reset`). */
+  readonly resetSeconds: number;
+  /** When refused: seconds until a request would be allowed (`Retry-After`). */
+  readonly retryAfterSeconds: number;
+}
+
+/**
+ * Decides one bucket with the sliding-window counter: the estimate is this window's count
+ * plus the previous window's weighted by how much of it still overlaps the sliding
+ * window. Unlike a plain fixed window it does not let through twice the limit around a
+ * window boundary, yet needs only two counters per bucket.
+ */
+export function slidingWindowDecision(
+  counts: WindowCounts,
+  limit: number,
+  nowMs: number,
+  window: RateWindow,
+): RateDecision {
+  const elapsed = Math.min(1, Math.max(0, (nowMs - window.startMs) / window.lengthMs));
+  const estimate = counts.previous * (1 - elapsed) + counts.current;
+  const resetMs = window.startMs + window.lengthMs - nowMs;
+  const allowed = estimate <= limit;
+  return {
+    allowed,
+    limit,
+    remaining: Math.max(0, Math.floor(limit - estimate)),
+    resetSeconds: Math.max(0, Math.ceil(resetMs / 1000)),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(waitMs(counts, limit, elapsed, window) / 1000)),
+  };
+}
+
+/** How long until one more request fits under the limit, if no other request arrives meanwhile. */
+function waitMs(counts: WindowCounts, limit: number, elapsed: number, window: RateWindow): number {
+  const W = window.lengthMs;
+  // In this window: previous × (1 − e) + current + 1 ≤ limit.
+  if (counts.current + 1 <= limit) {
+    if (counts.previous === 0) return 0;
+    const e = 1 - (limit - counts.current - 1) / counts.previous;
+    return Math.max(0, (e - elapsed) * W);
+  }
+  // Not before the next window, where this window's count becomes the weighted one:
+  // current × (1 − e′) + 1 ≤ limit.
+  const untilNext = (1 - elapsed) * W;
+  const e = limit >= 1 ? Math.max(0, 1 - (limit - 1) / counts.current) : 1;
+  return untilNext + e * W;
+}
+
+/** Options of {@link rateLimit}. */
+export interface RateLimitOptions {
+  readonly store: RateLimitStore;
+  /** Requests per window per token subject (after `bearerAuth`); 0 turns it off. */
+  readonly perSubject: number;
+  /** Requests per window per client address; 0 turns it off. */
+  readonly perIp: number;
+  /** Default 60 000 (the limits are per minute). */
+  readonly windowMs?: number;
+  /** The client's address; see `clientIpResolver`. Without one, only the subject is limited. */
+  readonly clientIp?: ClientIpResolver;
+  /** The current time in ms; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * Limits requests per token subject and per client IP with a sliding window counted in a
+ * shared store, so the limits hold across API processes. One store round trip per request
+ * counts every bucket. Answers 429 `rate_limited` with `Retry-After` when any bucket is over,
+ * and sets `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
+ * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers) from the tightest bucket on
+ * every response. Refused requests count too: a client that ignores `Retry-After` stays
+ * limited. Mount after `bearerAuth` so the subject is known; requests it refuses (401) are
+ * not counted (verifying a token needs no database, so they cost little).
+ *
+ * If the store fails the request is let through and a warning logged: a database outage
+ * should surface as the handlers' own errors, not as every client being refused.
+ */
+export function rateLimit(
+  options: RateLimitOptions,
+): MiddlewareHandler<{ Variables: { principal?: Principal; log?: Logger } }> {
+  const windowMs = options.windowMs ?? 60_000;
+  if (!Number.isInteger(windowMs) || windowMs < 1_000)
+    throw new RangeError(`windowMs must be a whole number of at least 1000, got ${windowMs}`);
+  for (const [name, value] of [
+    ["perSubject", options.perSubject],
+    ["perIp", options.perIp],
+  ] as const)
+    if (!Number.isInteger(value) || value < 0)
+      throw new RangeError(`${name} must be a non-negative whole number, got ${value}`);
+  const now = options.now ?? Date.now;
+  const policySeconds = Math.round(windowMs / 1000);
+
+  return async (c, next) => {
+    const buckets: RateBucket[] = [];
+    const subject = c.get("principal")?.subject;
+    if (options.perSubject > 0 && subject !== undefined)
+      buckets.push({ key: `sub:${subject}`, limit: options.perSubject });
+    const ip = options.clientIp?.(c);
+    if (options.perIp > 0 && ip !== undefined) buckets.push({ key: `ip:${ip}`, limit: options.perIp });
+    if (buckets.length === 0) return next();
+
+    const nowMs = now();
+    const window = { startMs: Math.floor(nowMs / windowMs) * windowMs, lengthMs: windowMs };
+    let counts: ReadonlyMap<string, WindowCounts>;
+    try {
+      counts = await options.store.hit(
+        buckets.map((b) => b.key),
+        window,
+      );
+    } catch (error) {
+      c.get("log")?.warn(
+        { err: error instanceof Error ? { name: error.name, code: codeOf(error) } : String(error) },
+        "rate limit store failed; request let through",
+      );
+      return next();
+    }
+    const decisions = buckets.map((bucket) =>
+      slidingWindowDecision(
+        counts.get(bucket.key) ?? { current: 1, previous: 0 },
+        bucket.limit,
+        nowMs,
+        window,
+      ),
+    );
+    const refused = decisions.filter((d) => !d.allowed);
+    const tightest = decisions.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    const headers: Record<string, string> = {
+      "ratelimit-limit": String(tightest.limit),
+      "ratelimit-remaining": String(tightest.remaining),
+      "ratelimit-reset": String(tightest.resetSeconds),
+      "ratelimit-policy": decisions.map((d) => `${d.limit};w=${policySeconds}`).join(", "),
+    };
+    if (refused.length > 0) {
+      const retryAfter = Math.max(...refused.map((d) => d.retryAfterSeconds));
+      return problemResponse(429, "rate_limited", `too many requests; retry in ${retryAfter} s`, {
+        ...headers,
+        "retry-after": String(retryAfter),
+      });
+    }
+    await next();
+    setResponseHeaders(c, headers);
+  };
+}
+
+function codeOf(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** The response {@link rateLimit} may give, for a route's OpenAPI `responses`. */
+export const rateLimitResponses = {
+  429: problemDoc("Too many requests from this caller or address.", ["rate_limited"], {
+    "Retry-After": { description: "Seconds until a request would be accepted." },
+    "RateLimit-Limit": { description: "Requests allowed per window (tightest limit)." },
+    "RateLimit-Remaining": { description: "Requests left in the window." },
+    "RateLimit-Reset": { description: "Seconds until the window ends." },
+  }),
+} satisfies Record<number, ResponseDoc>;

@@ -1,0 +1,109 @@
+import { randomUUID } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import pino from "pino";
+import type { Principal } from "./auth.js";
+import { setResponseHeaders } from "./response-headers.js";
+import { routePatternOf } from "./route-pattern.js";
+
+/** A structured JSON logger (pino). */
+export type Logger = pino.Logger;
+
+/** The Hono variables {@link requestLog} sets for everything after it. */
+export interface RequestLogVariables {
+  /** The request's id: the client's `X-Request-Id` when sane, else a new UUID. */
+  requestId: string;
+  /** A child logger carrying `requestId`; handlers and use cases log through it. */
+  log: Logger;
+}
+
+/** The header that carries the request id both ways. */
+export const REQUEST_ID_HEADER = "X-Request-Id";
+
+// Client ids end up in log lines and response headers: a bounded, plain alphabet keeps
+// them from forging log fields or smuggling header syntax. (hono/request-id allows
+// [\w\-=] and 255 characters, which refuses dotted ids; hence this small middleware.)
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The client's request id if it is sane (≤ 128 of `[A-Za-z0-9._-]`), otherwise a new one. */
+export function requestIdOf(header: string | undefined, generate: () => string = randomUUID): string {
+  return header !== undefined && SANE_REQUEST_ID.test(header) ? header : generate();
+}
+
+/**
+ * Paths pino blanks if a careless caller logs a request, headers or credentials anyway. The
+ * request log itself writes only named fields, so these are a second line of defence.
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "headers.cookie",
+  "*.headers.cookie",
+  "token",
+  "*.token",
+  "password",
+  "*.password",
+  "secret",
+  "*.secret",
+  "body",
+  "*.body",
+];
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  readonly level?: pino.LevelWithSilent;
+  /** Where lines go; default stdout. Tests pass a stream that collects them. */
+  readonly destination?: pino.DestinationStream;
+}
+
+/** The API's logger: JSON lines with `service: "susu-api"` and {@link REDACTED_PATHS} blanked. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const settings: pino.LoggerOptions = {
+    level: options.level ?? "info",
+    base: { service: "susu-api" },
+    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
+}
+
+/** Options of {@link requestLog}. */
+export interface RequestLogOptions {
+  readonly logger: Logger;
+  /** Makes request ids; default `crypto.randomUUID`. */
+  readonly generateId?: () => string;
+}
+
+/**
+ * Mount first. Gives each request an id (returned as `X-Request-Id`) and a child logger
+ * (`c.var.requestId`, `c.var.log`), then writes one line per request: method, route
+ * pattern, status, duration, request id and the principal's subject. Never headers,
+ * tokens, bodies or raw paths (they carry ids and are unbounded). A request that ended in
+ * an unhandled error is logged at `error` with the error and its stack; what the client
+ * sees is the app's `onError` answer, which must not include it.
+ */
+export function requestLog(
+  options: RequestLogOptions,
+): MiddlewareHandler<{ Variables: RequestLogVariables & { principal?: Principal } }> {
+  const generate = options.generateId ?? randomUUID;
+  return async (c, next) => {
+    const startedAt = performance.now();
+    const requestId = requestIdOf(c.req.header(REQUEST_ID_HEADER), generate);
+    const log = options.logger.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("log", log);
+    await next();
+    setResponseHeaders(c, { [REQUEST_ID_HEADER]: requestId });
+    const line = {
+      method: c.req.method,
+      route: routePatternOf(c),
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+      subject: c.get("principal")?.subject,
+    };
+    // Hono catches a handler's exception, answers with onError and records it as c.error.
+    if (c.error !== undefined) log.error({ ...line, err: c.error }, "request failed");
+    else if (c.res.status >= 500) log.error(line, "request");
+    else log.info(line, "request");
+  };
+}

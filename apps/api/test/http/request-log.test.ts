@@ -1,0 +1,133 @@
+// One JSON log line per request, request ids both ways, a child logger for handlers, 500s
+// logged with their stack but never sent, and no secrets in any line.
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import {
+  type AuthVariables,
+  bearerAuth,
+  createTokenVerifier,
+  mintToken,
+  problemOnError,
+  type RequestLogVariables,
+  requestIdOf,
+  requestLog,
+} from "../../src/http/index.js";
+import { captureLogs, jsonRequest, SECRET } from "./support.js";
+
+function loggedApp() {
+  const logs = captureLogs();
+  let next = 0;
+  const app = new Hono<{ Variables: RequestLogVariables & AuthVariables }>();
+  app.use("*", requestLog({ logger: logs.logger, generateId: () => `gen-${++next}` }));
+  app.use("/v1/*", bearerAuth(createTokenVerifier({ sharedSecret: SECRET })));
+  app.post("/v1/groups/:groupId/members", async (c) => {
+    c.var.log.info({ groupId: c.req.param("groupId") }, "joining");
+    return c.json({ requestId: c.var.requestId }, 201);
+  });
+  app.get("/v1/boom", () => {
+    throw new Error("connection to db.internal:5432 refused");
+  });
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.onError(problemOnError);
+  return { app, logs };
+}
+
+describe("request log", () => {
+  it("writes one line per request with method, route pattern, status, duration, id and subject", async () => {
+    const { app, logs } = loggedApp();
+    const token = await mintToken({ subject: "ana", ttlSeconds: 600 }, SECRET);
+    const res = await app.request(
+      "/v1/groups/grp_123/members",
+      jsonRequest(
+        "POST",
+        { bsb: "062-000", accountNumber: "12345678" },
+        { authorization: `Bearer ${token}` },
+      ),
+    );
+    expect(res.status).toBe(201);
+    const lines = logs.lines();
+    expect(lines).toHaveLength(2);
+    const [handlerLine, requestLine] = lines;
+    // The handler's line carries the request id through the child logger.
+    expect(handlerLine).toMatchObject({ msg: "joining", requestId: "gen-1", groupId: "grp_123" });
+    expect(requestLine).toMatchObject({
+      level: 30,
+      msg: "request",
+      service: "susu-api",
+      requestId: "gen-1",
+      method: "POST",
+      route: "/v1/groups/:groupId/members",
+      status: 201,
+      subject: "ana",
+    });
+    expect(typeof requestLine?.durationMs).toBe("number");
+    // Nothing of the token, the body's bank details or the raw path.
+    const text = logs.text();
+    expect(text).not.toContain(token.slice(-16));
+    expect(text).not.toContain("12345678");
+    expect(text).not.toMatch(/authorization/i);
+    expect(requestLine).not.toHaveProperty("path");
+  });
+
+  it("returns the client's sane X-Request-Id and replaces an unsafe one", async () => {
+    const { app, logs } = loggedApp();
+    const kept = await app.request("/health", { headers: { "x-request-id": "client-1.retry_2" } });
+    expect(kept.headers.get("x-request-id")).toBe("client-1.retry_2");
+    for (const unsafe of ["a b", "x".repeat(129), 'inject"},{"level":60', "ünï"]) {
+      const res = await app.request("/health", { headers: { "x-request-id": unsafe } });
+      expect(res.headers.get("x-request-id")).toMatch(/^gen-\d+$/);
+    }
+    expect(logs.lines().map((l) => l.requestId)).toEqual([
+      "client-1.retry_2",
+      "gen-1",
+      "gen-2",
+      "gen-3",
+      "gen-4",
+    ]);
+    expect(requestIdOf(undefined, () => "new")).toBe("new");
+  });
+
+  it("logs an unhandled error with its stack at error level; the client gets a bare 500", async () => {
+    const { app, logs } = loggedApp();
+    const token = await mintToken({ subject: "ben", ttlSeconds: 600 }, SECRET);
+    const res = await app.request("/v1/boom", { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(500);
+    expect(res.headers.get("x-request-id")).toBe("gen-1");
+    const body = await res.text();
+    expect(body).not.toContain("db.internal");
+    const [line] = logs.lines();
+    expect(line).toMatchObject({
+      level: 50,
+      msg: "request failed",
+      status: 500,
+      route: "/v1/boom",
+      subject: "ben",
+    });
+    const err = line?.err as { message: string; stack: string };
+    expect(err.message).toContain("db.internal");
+    expect(err.stack).toContain("request-log.test.ts");
+  });
+
+  it("labels requests that matched no route as unmatched, and 401s with the route they aimed at", async () => {
+    const { app, logs } = loggedApp();
+    await app.request("/nowhere/123");
+    await app.request("/v1/groups/grp_9/members", jsonRequest("POST", {}));
+    expect(logs.lines().map((l) => [l.route, l.status, l.subject])).toEqual([
+      ["unmatched", 404, undefined],
+      ["/v1/groups/:groupId/members", 401, undefined],
+    ]);
+  });
+
+  it("blanks credentials a careless caller logs", () => {
+    const logs = captureLogs();
+    logs.logger.info(
+      { headers: { authorization: "Bearer abc.def.ghi" }, token: "tok_secret", user: { password: "pw" } },
+      "careless",
+    );
+    const text = logs.text();
+    expect(text).not.toContain("abc.def.ghi");
+    expect(text).not.toContain("tok_secret");
+    expect(text).not.toContain('"pw"');
+    expect(text).toContain("[redacted]");
+  });
+});
