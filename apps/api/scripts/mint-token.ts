@@ -2,11 +2,13 @@
 // bearer token signed with SUSU_JWT_SECRET (HS256, issuer "susu") that the API accepts.
 // Only the token goes to stdout, so `TOKEN=$(npm run -s token -- --sub ana)` works. The
 // secret is read from the environment, never from the command line (shell history, ps).
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { MINT_TTL_MAX_SECONDS, mintToken, ROLES, type Role } from "../src/http/auth.js";
 
 const usage = `usage: npm run -s token -- --sub <person id> [--role ${ROLES.join("|")}]... [--ttl <seconds>]
-  SUSU_JWT_SECRET (at least 32 characters) must be set to the API's secret.`;
+  SUSU_JWT_SECRET (at least 32 characters) is the API's secret; unset, the secret \`npm start\`
+  made for the embedded defaults (.data/jwt-secret) is used.`;
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
@@ -30,7 +32,11 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-const secret = process.env.SUSU_JWT_SECRET;
+// `npm start` on embedded defaults keeps its secret under .data (see scripts/stack.mjs).
+const embeddedSecret = new URL("../../../.data/jwt-secret", import.meta.url);
+const secret =
+  process.env.SUSU_JWT_SECRET ??
+  (existsSync(embeddedSecret) ? readFileSync(embeddedSecret, "utf8").trim() : undefined);
 if (secret === undefined || secret.length < 32)
   fail("SUSU_JWT_SECRET is not set or shorter than 32 characters.");
 if (values.sub === undefined || values.sub === "") fail("--sub is required.");

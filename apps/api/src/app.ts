@@ -1,45 +1,66 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
-import { Hono } from "hono";
-import { requestId } from "hono/request-id";
-import { refuseNulCharacters } from "./input.js";
-import { problem, serverProblem } from "./problem.js";
-import { groupRoutes } from "./routes/groups.js";
-import { onboardingRoutes } from "./routes/onboarding.js";
-import { roundRoutes } from "./routes/rounds.js";
+import { bearerSecurityScheme } from "./http/auth.js";
+import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./http/install.js";
+import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
+import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
+import { groupsV1 } from "./v1/groups.js";
 
-/** What the HTTP API needs: the use cases' ports, and a readiness check of its infrastructure. */
+/** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
 export interface ApiDeps {
   readonly useCases: UseCaseDeps;
   /** Resolves when the database answers; rejects otherwise. */
   readonly ping: () => Promise<void>;
   /** The Stripe webhook endpoint's secret and the inbox it stores events in. */
   readonly webhooks: WebhookRouteDeps;
-  /** The payment provider, for member onboarding (customers, debit set-ups, payout accounts). */
+  /** The payment provider, for onboarding (customers, debit set-ups, payout accounts). */
   readonly gateway: PaymentGateway;
+  /** Authentication, idempotency keys, rate limits, logs, metrics, edge errors. */
+  readonly http: HttpInfrastructure;
 }
 
-/** The HTTP API as a Hono app, with no server: tests call `app.request()`. */
+/** The OpenAPI document's address. */
+export const OPENAPI_PATH = "/v1/openapi.json";
+
+/**
+ * The HTTP API as a Hono app, with no server: tests call `app.request()`.
+ *
+ * - `/v1/*`: the API, behind a bearer token (see `http/install.ts` for the order of the
+ *   middlewares), described at {@link OPENAPI_PATH};
+ * - `/healthz` (alive), `/readyz` (database reachable), `/webhooks/stripe` (signed by
+ *   Stripe) and the docs: no token.
+ */
 export function createApp(deps: ApiDeps) {
-  const app = new Hono();
-  // First, so every answer, a refusal included, carries the id its log lines are under.
-  app.use(requestId());
-  app.use(refuseNulCharacters());
-  app.get("/health", async (c) => {
+  const app = new OpenAPIHono<{ Variables: HttpVariables }>();
+  installHttpInfrastructure(app, deps.http, "/v1", [OPENAPI_PATH]);
+  app.use("*", refuseNulCharacters());
+  app.use("/v1/*", refuseNulInJsonBodies());
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
     try {
       await deps.ping();
-      return c.json({ status: "ok" });
+      return c.json({ status: "ready" });
     } catch (error) {
       return serverProblem(c, 503, "database_unavailable", causeOf(error), "the database does not answer");
     }
   });
-  app.route("/groups", groupRoutes(deps.useCases));
-  app.route("/groups", onboardingRoutes(deps.useCases, deps.gateway));
-  app.route("/rounds", roundRoutes(deps.useCases));
   app.route("/webhooks", webhookRoutes(deps.webhooks));
-  app.notFound((c) => problem(c, 404, "route_not_found", `no route ${c.req.method} ${c.req.path}`));
-  // A bug or lost infrastructure: logged with its cause, answered without it.
-  app.onError((error, c) => serverProblem(c, 500, "internal_error", causeOf(error)));
+
+  const v1 = { useCases: deps.useCases, gateway: deps.gateway };
+  app.route("/v1", groupsV1(v1));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
+  app.doc31(OPENAPI_PATH, {
+    openapi: "3.1.0",
+    info: {
+      title: "susu API",
+      version: "1.0.0",
+      description:
+        "Money for groups on Stripe. Every route under /v1 needs a bearer token; errors are application/problem+json with a stable `code`; POSTs take an `Idempotency-Key`; lists are cursor-paginated (`limit`, `starting_after`, `has_more`); amounts are in minor units with their currency; times are ISO-8601 UTC.",
+    },
+  });
   return app;
 }
 

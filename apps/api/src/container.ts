@@ -1,6 +1,8 @@
 import {
   createPrismaClient,
   createStripeClient,
+  PrismaIdempotencyStore,
+  PrismaRateLimitStore,
   PrismaStore,
   PrismaWebhookInbox,
   RandomIds,
@@ -11,6 +13,12 @@ import {
 import type { UseCaseDeps } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
+import { createTokenVerifier } from "./http/auth.js";
+import { clientIpResolver } from "./http/client-ip.js";
+import type { HttpConfig } from "./http/config.js";
+import type { HttpInfrastructure } from "./http/install.js";
+import { createHttpMetrics } from "./http/metrics.js";
+import { createLogger } from "./http/request-log.js";
 
 /** What the API's routes are given. */
 export const TOKENS = {
@@ -25,6 +33,8 @@ export function createContainer(config: {
   readonly stripeSecretKey: string;
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
+  readonly http: HttpConfig;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
@@ -38,7 +48,21 @@ export function createContainer(config: {
     clock,
     ids: new RandomIds(),
   };
+  const http: HttpInfrastructure = {
+    config: config.http,
+    logger: createLogger({ level: config.logLevel }),
+    metrics: createHttpMetrics(),
+    verifier: createTokenVerifier({
+      sharedSecret: config.http.auth.sharedSecret,
+      jwks: config.http.auth.jwks,
+      clockToleranceSeconds: config.http.auth.clockToleranceSeconds,
+    }),
+    idempotencyStore: new PrismaIdempotencyStore(prisma),
+    rateLimitStore: new PrismaRateLimitStore(prisma),
+    clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
+  };
   container.bind(TOKENS.apiDeps).toConstantValue({
+    http,
     useCases,
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;

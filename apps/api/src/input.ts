@@ -24,6 +24,30 @@ export function bodySchema<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
+/** Whether a string is free of NUL characters (for `refine` in schemas). */
+export const NUL_FREE = (value: string): boolean => !value.includes(NUL);
+
+/**
+ * Refuses a JSON body with a NUL character in any string, value or key (400
+ * `invalid_request` naming each place), before any route's schema sees it. Hono keeps the
+ * parsed body, so the route reads it again at no cost; a body that is not JSON is left to
+ * the edge's own checks.
+ */
+export function refuseNulInJsonBodies(): MiddlewareHandler {
+  return async (c, next) => {
+    const type = c.req.header("content-type") ?? "";
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && type.toLowerCase().includes("json")) {
+      const body: unknown = await c.req.json().catch(() => undefined);
+      const paths = nulPaths(body, []);
+      if (paths.length > 0)
+        return problem(c, 400, "invalid_request", "the request holds a NUL character", {
+          errors: paths.map((path) => ({ path: `body.${path.join(".")}`, message: NUL_MESSAGE })),
+        });
+    }
+    await next();
+  };
+}
+
 function nulPaths(value: unknown, at: (string | number)[]): (string | number)[][] {
   if (typeof value === "string") return value.includes(NUL) ? [at] : [];
   if (Array.isArray(value)) return value.flatMap((item, i) => nulPaths(item, [...at, i]));

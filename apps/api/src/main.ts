@@ -3,6 +3,7 @@ import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandl
 import { createApp } from "./app.js";
 import { createContainer, TOKENS } from "./container.js";
 import { readApiEnv } from "./env.js";
+import { HttpConfigError, readHttpConfig } from "./http/config.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
@@ -18,6 +19,16 @@ const log = (level: "info" | "warn" | "error", msg: string, fields: Record<strin
 };
 
 const env = readApiEnv();
+let http: ReturnType<typeof readHttpConfig>;
+try {
+  http = readHttpConfig(process.env);
+} catch (error) {
+  if (!(error instanceof HttpConfigError)) throw error;
+  // One message naming every missing or wrong variable, then stop: a half-configured API
+  // that starts would fail its first request instead.
+  log("error", error.message, { problems: error.problems });
+  process.exit(1);
+}
 const stopRequested = listenForStop((signal) => {
   log("warn", "stop forced: exiting without draining", { signal });
   process.exit(1);
@@ -28,6 +39,8 @@ const container = createContainer({
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
   stripeSecretKey: env.STRIPE_SECRET_KEY,
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
+  http,
+  logLevel: env.LOG_LEVEL,
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = createAdaptorServer({ fetch: app.fetch });

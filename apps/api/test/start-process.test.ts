@@ -300,7 +300,7 @@ function isListening(port: number): Promise<boolean> {
 }
 
 async function health(port: number): Promise<number> {
-  return (await fetch(`http://127.0.0.1:${port}/health`)).status;
+  return (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
 }
 
 /** Sends a request's headers and half its body; `finish()` sends the rest and reads the answer. */

@@ -18,6 +18,7 @@ import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
+import { testHttp } from "./support/app.js";
 
 // The whole webhook path with nothing faked: the Stripe emulator makes real objects and
 // delivers signed events (every delivery twice, each batch shuffled) over HTTP to the API
@@ -55,6 +56,7 @@ beforeAll(async () => {
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox },
     // Onboarding is not under test here; the webhook route never calls the gateway.
+    http: testHttp(),
     gateway: new FakePaymentGateway(() => clock.now()),
   });
   const port = await new Promise<number>((resolve) => {

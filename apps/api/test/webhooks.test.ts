@@ -7,6 +7,7 @@ import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
+import { testHttp } from "./support/app.js";
 
 const db = useTestDatabase();
 const secret = "whsec_api_route_test";
@@ -25,6 +26,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
     },
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
+    http: testHttp(),
     gateway: new FakePaymentGateway(() => Date.now()),
   });
 }

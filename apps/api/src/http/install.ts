@@ -1,4 +1,4 @@
-import type { Env, Hono } from "hono";
+import type { Env, Hono, MiddlewareHandler } from "hono";
 import { type AuthVariables, bearerAuth, requireRole, type TokenVerifier } from "./auth.js";
 import type { ClientIpResolver } from "./client-ip.js";
 import type { HttpConfig } from "./config.js";
@@ -39,6 +39,8 @@ export function installHttpInfrastructure<E extends Env & { Variables: HttpVaria
   app: Hono<E>,
   infra: HttpInfrastructure,
   prefix = "/v1",
+  /** Paths under `prefix` served without a token (the API's own description). */
+  publicPaths: readonly string[] = [],
 ): void {
   const { config } = infra;
   app.use("*", requestLog({ logger: infra.logger }));
@@ -47,7 +49,8 @@ export function installHttpInfrastructure<E extends Env & { Variables: HttpVaria
   const scoped = `${prefix}/*`;
   // Authentication and the rate limit read only headers, so they come first: an anonymous
   // or throttled client never gets its body read or parsed.
-  app.use(scoped, bearerAuth(infra.verifier));
+  const auth = bearerAuth(infra.verifier) as unknown as MiddlewareHandler<E>;
+  app.use(scoped, (c, next) => (publicPaths.includes(c.req.path) ? next() : auth(c, next)));
   app.use(
     scoped,
     rateLimit({

@@ -1,0 +1,62 @@
+import type { Group, Member } from "@susu/domain";
+import type { Context } from "hono";
+import type { Principal } from "../http/auth.js";
+import { problem } from "../problem.js";
+
+// Authorisation, in one place. People act as themselves (the token's subject is their
+// person id); group admins manage their group; platform admins (role `admin`) and
+// operator tools (role `service`) see everything. What a caller may not see is a 404 —
+// the same answer as for something that does not exist, so nothing leaks; an action on
+// something they may see but not do is a 403 with a code.
+
+/** A platform operator: sees every group, person, round and operations resource. */
+export function isPlatformOperator(principal: Principal): boolean {
+  return principal.roles.includes("admin") || principal.roles.includes("service");
+}
+
+/** The caller's membership of a group, if any (members who left no longer see it). */
+export function membershipOf(principal: Principal, group: Group): Member | undefined {
+  const member = group.members.find((m) => m.id === principal.subject);
+  return member === undefined || member.status === "left" ? undefined : member;
+}
+
+/** What a caller may do with a group. */
+export type GroupAccess = "none" | "member" | "admin" | "platform";
+
+/** The one rule for groups: platform operators, then the group's admins, then its members. */
+export function groupAccess(principal: Principal, group: Group): GroupAccess {
+  if (isPlatformOperator(principal)) return "platform";
+  const member = membershipOf(principal, group);
+  if (member === undefined) return "none";
+  return member.role === "admin" ? "admin" : "member";
+}
+
+/**
+ * Checks the caller may `need` the group: `see` (members and operators), `admin` (the
+ * group's admins and platform admins). Returns the refusal to send, or undefined when allowed.
+ */
+export function refuseGroup(
+  c: Context,
+  principal: Principal,
+  group: Group | undefined,
+  groupId: string,
+  need: "see" | "admin",
+): Response | undefined {
+  const access = group === undefined ? "none" : groupAccess(principal, group);
+  if (access === "none") return problem(c, 404, "group_not_found", `no group ${groupId}`);
+  if (need === "admin" && access === "member")
+    return problem(c, 403, "not_group_admin", "only an admin of this group may do this");
+  return undefined;
+}
+
+/** Checks the caller may act on a person's own resources (onboarding, readiness): themselves or an operator. */
+export function refusePerson(c: Context, principal: Principal, personId: string): Response | undefined {
+  if (principal.subject === personId || isPlatformOperator(principal)) return undefined;
+  return problem(c, 404, "person_not_found", `no person ${personId}`);
+}
+
+/** Checks the caller is a platform operator (operations routes); others get 403 `operator_only`. */
+export function refuseUnlessOperator(c: Context, principal: Principal): Response | undefined {
+  if (isPlatformOperator(principal)) return undefined;
+  return problem(c, 403, "operator_only", "only platform operators may do this");
+}

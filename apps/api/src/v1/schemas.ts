@@ -1,0 +1,78 @@
+import { z } from "@hono/zod-openapi";
+import { authResponses } from "../http/auth.js";
+import { edgeResponses } from "../http/edge.js";
+import { idempotencyResponses } from "../http/idempotency.js";
+import { problemDoc, type ResponseDoc } from "../http/problem-response.js";
+import { rateLimitResponses } from "../http/rate-limit.js";
+import { NUL_FREE } from "../input.js";
+
+/** An id in a path or a body: letters, digits, `_` and `-`, 1–100 characters. */
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only");
+
+/** A name people read: trimmed, 1–100 characters, no NUL. */
+export const DisplayNameSchema = z.string().trim().min(1).max(100).refine(NUL_FREE, "no NUL characters");
+
+/** An amount in the currency's minor unit, with its currency (ISO 4217, upper case). */
+export const MoneySchema = z
+  .object({
+    amountMinor: z.number().int().openapi({ example: 10000 }),
+    currency: z.string().length(3).openapi({ example: "AUD" }),
+  })
+  .openapi("Money");
+
+/** An ISO-8601 timestamp in UTC, or null when it has not happened. */
+export const TimestampSchema = z
+  .string()
+  .datetime()
+  .nullable()
+  .openapi({ example: "2030-01-03T09:00:00.000Z" });
+
+/** The path parameter `{groupId}`. */
+export const GroupIdParam = z.object({
+  groupId: IdSchema.openapi({ param: { name: "groupId", in: "path" }, example: "grp_1" }),
+});
+
+/** The error responses every v1 route can give, whatever it does (auth, rate limit, edge). */
+export const commonResponses = {
+  ...authResponses,
+  ...rateLimitResponses,
+  400: edgeResponses[400],
+  405: edgeResponses[405],
+  413: edgeResponses[413],
+  415: edgeResponses[415],
+} satisfies Record<number, ResponseDoc>;
+
+/** The error responses of a POST (the common ones, and idempotency keys). */
+export const postResponses = { ...commonResponses, ...idempotencyResponses } satisfies Record<
+  number,
+  ResponseDoc
+>;
+
+/** A 404 for a resource the caller may not see or that does not exist (one answer for both). */
+export const notFoundResponse = (codes: readonly string[]) => ({
+  404: problemDoc("Not found, or not yours to see.", codes),
+});
+
+/** A 409 for a request the resource's state refuses. */
+export const conflictResponse = (codes: readonly string[]) => ({
+  409: problemDoc("The resource's state does not allow this now.", codes),
+});
+
+/** A 422 for a request whose values the domain refuses. */
+export const unprocessableResponse = (codes: readonly string[]) => ({
+  422: problemDoc("The values are well-formed but not acceptable.", codes),
+});
+
+/** A 403 for an action the caller may see but not do. */
+export const forbiddenResponse = (codes: readonly string[]) => ({
+  403: problemDoc("Allowed to see, not to do.", codes),
+});
+
+/** A JSON response of `schema`. */
+export function json<T extends z.ZodTypeAny>(schema: T, description: string) {
+  return { content: { "application/json": { schema } }, description };
+}

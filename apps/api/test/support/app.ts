@@ -1,0 +1,97 @@
+// One way for every API test to build the app: the real middlewares (auth, idempotency,
+// rate limits, logs, metrics, edge errors), storage in PostgreSQL when a Prisma client is
+// given (in memory otherwise), and tokens minted with the test secret.
+
+import type { PrismaClient } from "@susu/adapters";
+import { PrismaIdempotencyStore, PrismaRateLimitStore, PrismaWebhookInbox } from "@susu/adapters";
+import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
+import { type ApiDeps, createApp } from "../../src/app.js";
+import { createTokenVerifier, mintToken, type Role } from "../../src/http/auth.js";
+import { clientIpResolver } from "../../src/http/client-ip.js";
+import { readHttpConfig } from "../../src/http/config.js";
+import { InMemoryIdempotencyStore } from "../../src/http/idempotency-memory.js";
+import type { HttpInfrastructure } from "../../src/http/install.js";
+import { createHttpMetrics } from "../../src/http/metrics.js";
+import { InMemoryRateLimitStore } from "../../src/http/rate-limit-memory.js";
+import { createLogger } from "../../src/http/request-log.js";
+
+/** The HS256 secret API tests sign their tokens with. */
+export const TEST_JWT_SECRET = "api-test-secret-0123456789-abcdefghij";
+
+/** The HTTP infrastructure as production wires it, with the test secret and quiet logs. */
+export function testHttp(
+  options: { readonly prisma?: PrismaClient; readonly env?: Record<string, string> } = {},
+): HttpInfrastructure {
+  const config = readHttpConfig({
+    SUSU_JWT_SECRET: TEST_JWT_SECRET,
+    // Tests send many requests from one address and one subject: limits are tested on their own.
+    SUSU_RATE_LIMIT_PER_MINUTE: "0",
+    SUSU_RATE_LIMIT_IP_PER_MINUTE: "0",
+    ...options.env,
+  });
+  return {
+    config,
+    logger: createLogger({ level: "silent" }),
+    metrics: createHttpMetrics({ defaultMetrics: false }),
+    verifier: createTokenVerifier({ sharedSecret: TEST_JWT_SECRET }),
+    idempotencyStore:
+      options.prisma !== undefined
+        ? new PrismaIdempotencyStore(options.prisma)
+        : new InMemoryIdempotencyStore(),
+    rateLimitStore:
+      options.prisma !== undefined ? new PrismaRateLimitStore(options.prisma) : new InMemoryRateLimitStore(),
+    clientIp: clientIpResolver(),
+  };
+}
+
+/** A token for `subject` (a person id) with `roles` (default member), valid for an hour. */
+export function tokenFor(subject: string, roles: readonly Role[] = ["member"]): Promise<string> {
+  return mintToken({ subject, roles, ttlSeconds: 3600 }, TEST_JWT_SECRET);
+}
+
+/** The app for a test: `prisma` stores idempotency keys, rate limits and webhooks in PostgreSQL. */
+export function testApp(input: {
+  readonly useCases: UseCaseDeps;
+  readonly gateway: PaymentGateway;
+  readonly prisma?: PrismaClient;
+  readonly webhooks?: ApiDeps["webhooks"];
+  readonly ping?: () => Promise<void>;
+  readonly env?: Record<string, string>;
+}) {
+  return createApp({
+    useCases: input.useCases,
+    gateway: input.gateway,
+    ping:
+      input.ping ??
+      (async () => {
+        if (input.prisma !== undefined) await input.prisma.$queryRaw`SELECT 1`;
+      }),
+    webhooks:
+      input.webhooks ??
+      (input.prisma !== undefined
+        ? { stripeSecret: "whsec_api_test", inbox: new PrismaWebhookInbox(input.prisma) }
+        : { stripeSecret: "whsec_api_test", inbox: undefined as never }),
+    http: testHttp({
+      ...(input.prisma ? { prisma: input.prisma } : {}),
+      ...(input.env ? { env: input.env } : {}),
+    }),
+  });
+}
+
+/** Request options for a JSON body with a bearer token (and an idempotency key, when given). */
+export function authed(
+  token: string,
+  method = "GET",
+  body?: unknown,
+  headers: Record<string, string> = {},
+): RequestInit {
+  return {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  };
+}
