@@ -18,7 +18,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const write = (stream, level, msg, fields) =>
@@ -325,15 +325,16 @@ async function start() {
 
 /**
  * The API trusts bearer tokens signed with SUSU_JWT_SECRET (or an identity provider's
- * JWKS). With neither set, `npm start` makes a secret once and keeps it in .data/jwt-secret
- * (readable by this user only), so tokens survive restarts and `npm run token` finds it.
+ * JWKS). With neither set, `npm start` makes a secret once and keeps it in
+ * SUSU_JWT_SECRET_FILE (default .data/jwt-secret, readable by this user only), so tokens
+ * survive restarts and `npm run token` finds it.
  */
 function jwtSecretForEmbeddedDefaults() {
   if (blankAsUnset(process.env.SUSU_JWT_SECRET) !== undefined) return undefined;
   if (blankAsUnset(process.env.SUSU_JWKS_URL) !== undefined) return undefined;
-  const file = join(root, ".data/jwt-secret");
+  const file = setting("SUSU_JWT_SECRET_FILE", join(root, ".data/jwt-secret"));
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(join(root, ".data"), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   const secret = randomBytes(32).toString("hex");
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;

@@ -8,7 +8,7 @@ import { MINT_TTL_MAX_SECONDS, mintToken, ROLES, type Role } from "../src/http/a
 
 const usage = `usage: npm run -s token -- --sub <person id> [--role ${ROLES.join("|")}]... [--ttl <seconds>]
   SUSU_JWT_SECRET (at least 32 characters) is the API's secret; unset, the secret \`npm start\`
-  made for the embedded defaults (.data/jwt-secret) is used.`;
+  made for the embedded defaults is used (SUSU_JWT_SECRET_FILE, default .data/jwt-secret).`;
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
@@ -32,8 +32,9 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-// `npm start` on embedded defaults keeps its secret under .data (see scripts/stack.mjs).
-const embeddedSecret = new URL("../../../.data/jwt-secret", import.meta.url);
+// `npm start` on embedded defaults keeps its secret in a file (see scripts/stack.mjs).
+const embeddedSecret =
+  process.env.SUSU_JWT_SECRET_FILE ?? new URL("../../../.data/jwt-secret", import.meta.url).pathname;
 const secret =
   process.env.SUSU_JWT_SECRET ??
   (existsSync(embeddedSecret) ? readFileSync(embeddedSecret, "utf8").trim() : undefined);

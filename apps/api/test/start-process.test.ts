@@ -144,7 +144,15 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
   const stripeDir = mkdtempSync(join(tmpdir(), "susu-start-stripe-"));
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The test run's own settings (its PostgreSQL, say) must not leak into the tree.
-  for (const name of ["DATABASE_URL", "STRIPE_API_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "HOST"])
+  for (const name of [
+    "DATABASE_URL",
+    "STRIPE_API_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "HOST",
+    "SUSU_JWT_SECRET",
+    "SUSU_JWKS_URL",
+  ])
     delete env[name];
   Object.assign(env, {
     SUSU_SKIP_BUILD: "1",
@@ -153,6 +161,7 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
     SUSU_PG_PORT: String(ports.postgres),
     SUSU_PG_DATA_DIR: pgDataDir,
     SUSU_EMULATOR_DATA_DIR: stripeDir,
+    SUSU_JWT_SECRET_FILE: join(stripeDir, "jwt-secret"),
     SUSU_DISPATCH_INTERVAL_MS: "200",
   });
   const [command, args] = how === "npm" ? ["npm", ["start"]] : [process.execPath, ["scripts/start.mjs"]];

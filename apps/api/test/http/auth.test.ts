@@ -311,7 +311,10 @@ describe("npm run token", () => {
 
   it("refuses to run without the secret", async () => {
     const root = join(import.meta.dirname, "../../../..");
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SUSU_JWT_SECRET_FILE: join(root, "no-such-dir/jwt-secret"),
+    };
     delete env.SUSU_JWT_SECRET;
     const failed = await promisify(execFile)(
       join(root, "node_modules/.bin/tsx"),
