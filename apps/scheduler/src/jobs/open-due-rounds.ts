@@ -19,6 +19,12 @@ export async function openDueRounds(deps: UseCaseDeps, log: Logger, limit = 100)
     if (started.isOk()) {
       opened += 1;
       log.info({ groupId: group.id, roundId: started.value.state.id }, "round opened");
+    } else if (started.error.type === "members_not_ready") {
+      // Not a fault of the scheduler: the round waits for its members, and says who lacks what.
+      log.warn(
+        { groupId: group.id, code: started.error.code, notReady: started.error.notReady },
+        "round due, but members are not ready",
+      );
     } else if (
       !["round_in_progress", "no_round_due", "version_conflict", "group_not_active"].includes(
         started.error.code,
