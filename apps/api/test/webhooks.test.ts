@@ -100,6 +100,31 @@ describe("POST /webhooks/stripe", () => {
     expect(await stored(racing.id)).toBe(1);
   });
 
+  it("stores a signed event carrying a NUL character (PostgreSQL cannot), with U+FFFD in its place", async () => {
+    seq += 1;
+    const id = `evt_api_nul_${Date.now().toString(36)}_${seq}`;
+    const body = JSON.stringify({
+      id,
+      object: "event",
+      api_version: "2026-08-26.dahlia",
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: { id: "cus_nul", object: "customer", name: "Ana\u0000B", metadata: { "k\u0000": "v" } },
+      },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: "customer.updated",
+    });
+    expect(body).toContain("\\u0000");
+    const response = await deliver(body, sign(body));
+    expect(response.status).toBe(200);
+    const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } });
+    expect(row.payload).toMatchObject({
+      data: { object: { name: "Ana\ufffdB", metadata: { "k\ufffd": "v" } } },
+    });
+  });
+
   it("stores an event of a type susu does not know (processing ignores it later)", async () => {
     const { id, body } = eventBody("issuing_card.created");
     expect((await deliver(body, sign(body))).status).toBe(200);

@@ -55,7 +55,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
       const verified = attempts.find((r) => r.isOk()) ?? attempts[0];
       if (verified === undefined) throw new Error("no webhook secret configured");
       if (verified.isErr()) return problem(c, 400, verified.error.code, verified.error.message);
-      const stored = await deps.inbox.receive(verified.value);
+      const stored = await deps.inbox.receive(withoutNulCharacters(verified.value));
       if (stored.isErr())
         return serverProblem(
           c,
@@ -68,4 +68,22 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     },
   );
   return app;
+}
+
+/**
+ * The event with every NUL character (U+0000) in its strings and keys replaced by U+FFFD.
+ * PostgreSQL cannot store U+0000 in jsonb, so a signed event carrying one (a customer's
+ * name, say) could never be stored: the endpoint would answer 503 and Stripe would retry it
+ * until it gave up. The signature was checked on the exact bytes first; only the stored
+ * copy differs, and only where PostgreSQL could not hold it anyway.
+ */
+export function withoutNulCharacters<T>(value: T): T {
+  const clean = (v: unknown): unknown => {
+    if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
+    if (Array.isArray(v)) return v.map(clean);
+    if (typeof v === "object" && v !== null)
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [clean(k), clean(item)]));
+    return v;
+  };
+  return clean(value) as T;
 }
