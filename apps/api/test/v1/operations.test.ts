@@ -335,7 +335,7 @@ const dispatch = () =>
   );
 
 describe("parked outbox effects", () => {
-  const ids = ["rnd_ops:timer:a", "rnd_ops:timer:b", "rnd_ops:timer:c"];
+  const ids = ["rnd_ops:timer:a", "rnd_ops:timer:b", "rnd_ops:timer:c"] as const;
   beforeAll(async () => {
     await parkEffects(ids);
   });
