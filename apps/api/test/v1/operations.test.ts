@@ -100,7 +100,8 @@ async function expectOperatorsOnly(path: string, method = "GET", body?: unknown)
 
 describe("support tickets", () => {
   beforeAll(async () => {
-    for (const [i, id] of ["tkt_a", "tkt_b", "tkt_c"].entries()) {
+    // Tickets opened by parking have ids with colons (`<effect id>:parked`).
+    for (const [i, id] of ["tkt_a", "tkt_b", "tkt_c", "rnd_ops:fx:1:parked"].entries()) {
       clock.advanceTo(T + i * 1000);
       ok(
         await desk.openTicket({ id, reason: "payout_blocked", summary: `ticket ${id}`, groupId: "grp_ops" }),
@@ -132,7 +133,7 @@ describe("support tickets", () => {
       data: { id: string }[];
       has_more: boolean;
     };
-    expect(next.data.map((t) => t.id)).toEqual(["tkt_c"]);
+    expect(next.data.map((t) => t.id)).toEqual(["tkt_c", "rnd_ops:fx:1:parked"]);
     expect(next.has_more).toBe(false);
     const resolved = (await (await app.request("/v1/tickets?status=resolved", authed(admin))).json()) as {
       data: unknown[];
@@ -153,6 +154,11 @@ describe("support tickets", () => {
       groupId: "grp_ops",
       createdAt: new Date(T + 1000).toISOString(),
       resolvedAt: null,
+    });
+    const colons = await app.request("/v1/tickets/rnd_ops:fx:1:parked", authed(service));
+    expect(await colons.json()).toMatchObject({
+      id: "rnd_ops:fx:1:parked",
+      createdAt: new Date(T + 3000).toISOString(),
     });
     const missing = await app.request("/v1/tickets/tkt_nope", authed(admin));
     expect(missing.status).toBe(404);
@@ -416,7 +422,35 @@ describe("operations gauges", () => {
     expect(text).toMatch(/susu_rounds\{status="collecting"\} 1/);
     expect(text).toMatch(/susu_outbox_effects\{status="parked"\} 1/);
     expect(text).toMatch(/susu_webhook_events\{status="parked"\} 1/);
-    expect(text).toMatch(/susu_support_tickets_open 2/);
+    expect(text).toMatch(/susu_support_tickets_open 3/);
     expect(text).not.toMatch(/susu_gauge_collect_errors_total\{/);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("describes every ledger and operations route with its auth", async () => {
+    const doc = (await (await app.request("/v1/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+    };
+    const routes: [string, string][] = [
+      ["/v1/groups/{groupId}/ledger", "get"],
+      ["/v1/groups/{groupId}/ledger/transactions", "get"],
+      ["/v1/tickets", "get"],
+      ["/v1/tickets/{ticketId}", "get"],
+      ["/v1/tickets/{ticketId}/resolve", "post"],
+      ["/v1/operations/webhook-events", "get"],
+      ["/v1/operations/webhook-events/{eventId}/replay", "post"],
+      ["/v1/operations/webhook-events/replay", "post"],
+      ["/v1/operations/outbox", "get"],
+      ["/v1/operations/outbox/{effectId}/replay", "post"],
+      ["/v1/operations/outbox/replay", "post"],
+    ];
+    for (const [path, method] of routes) {
+      const operation = doc.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation?.security).toEqual([{ bearer: [] }]);
+      expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["200", "401"]));
+      if (!path.includes("ledger")) expect(Object.keys(operation?.responses ?? {})).toContain("403");
+    }
   });
 });
