@@ -6,6 +6,8 @@ import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 import { groupsV1 } from "./v1/groups.js";
+import { ledgerV1 } from "./v1/ledger.js";
+import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
 export interface ApiDeps {
@@ -18,6 +20,12 @@ export interface ApiDeps {
   readonly gateway: PaymentGateway;
   /** Authentication, idempotency keys, rate limits, logs, metrics, edge errors. */
   readonly http: HttpInfrastructure;
+  /**
+   * The ledger's reader, support tickets, and the outbox's and inbox's parked work. Always
+   * given in production (container.ts); an app built without it (a test of other routes)
+   * has no ledger or operations routes.
+   */
+  readonly operations?: OperationsPorts;
 }
 
 /** The OpenAPI document's address. */
@@ -30,6 +38,10 @@ export const OPENAPI_PATH = "/v1/openapi.json";
  *   middlewares), described at {@link OPENAPI_PATH};
  * - `/healthz` (alive), `/readyz` (database reachable), `/webhooks/stripe` (signed by
  *   Stripe) and the docs: no token.
+ *
+ * `/readyz` checks the database only: the API never talks to pg-boss (the scheduler owns
+ * the queue; the API writes the outbox and the webhook inbox, which are tables in the same
+ * database), so a database that answers is everything an API process needs to serve.
  */
 export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono<{ Variables: HttpVariables }>();
@@ -50,6 +62,10 @@ export function createApp(deps: ApiDeps) {
 
   const v1 = { useCases: deps.useCases, gateway: deps.gateway };
   app.route("/v1", groupsV1(v1));
+  if (deps.operations !== undefined) {
+    app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
+    app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

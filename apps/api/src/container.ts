@@ -2,8 +2,11 @@ import {
   createPrismaClient,
   createStripeClient,
   PrismaIdempotencyStore,
+  PrismaLedgerStore,
+  PrismaOperationsCounts,
   PrismaRateLimitStore,
   PrismaStore,
+  PrismaSupportDesk,
   PrismaWebhookInbox,
   RandomIds,
   StripePaymentGateway,
@@ -19,6 +22,7 @@ import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
 import { createLogger } from "./http/request-log.js";
+import { registerOperationsGauges } from "./v1/operations.js";
 
 /** What the API's routes are given. */
 export const TOKENS = {
@@ -61,13 +65,21 @@ export function createContainer(config: {
     rateLimitStore: new PrismaRateLimitStore(prisma),
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
+  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
+  const inbox = new PrismaWebhookInbox(prisma, clock);
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },
-    webhooks: { stripeSecret: config.stripeWebhookSecret, inbox: new PrismaWebhookInbox(prisma, clock) },
+    webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
+    operations: {
+      ledger: new PrismaLedgerStore(prisma, { clock }),
+      tickets: new PrismaSupportDesk(prisma, clock),
+      outbox: store,
+      inbox,
+    },
     gateway: new StripePaymentGateway(
       createStripeClient({
         secretKey: config.stripeSecretKey,

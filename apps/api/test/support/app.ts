@@ -3,7 +3,14 @@
 // given (in memory otherwise), and tokens minted with the test secret.
 
 import type { PrismaClient } from "@susu/adapters";
-import { PrismaIdempotencyStore, PrismaRateLimitStore, PrismaWebhookInbox } from "@susu/adapters";
+import {
+  PrismaIdempotencyStore,
+  PrismaLedgerStore,
+  PrismaRateLimitStore,
+  PrismaStore,
+  PrismaSupportDesk,
+  PrismaWebhookInbox,
+} from "@susu/adapters";
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { type ApiDeps, createApp } from "../../src/app.js";
 import { createTokenVerifier, mintToken, type Role } from "../../src/http/auth.js";
@@ -57,7 +64,21 @@ export function testApp(input: {
   readonly webhooks?: ApiDeps["webhooks"];
   readonly ping?: () => Promise<void>;
   readonly env?: Record<string, string>;
+  /** The ledger and operations ports; default on `prisma` (none without it). */
+  readonly operations?: ApiDeps["operations"];
+  /** The HTTP infrastructure; default {@link testHttp}. */
+  readonly http?: HttpInfrastructure;
 }) {
+  const operations =
+    input.operations ??
+    (input.prisma !== undefined
+      ? {
+          ledger: new PrismaLedgerStore(input.prisma, { clock: input.useCases.clock }),
+          tickets: new PrismaSupportDesk(input.prisma, input.useCases.clock),
+          outbox: new PrismaStore(input.prisma, { clock: input.useCases.clock }),
+          inbox: new PrismaWebhookInbox(input.prisma, input.useCases.clock),
+        }
+      : undefined);
   return createApp({
     useCases: input.useCases,
     gateway: input.gateway,
@@ -71,10 +92,13 @@ export function testApp(input: {
       (input.prisma !== undefined
         ? { stripeSecret: "whsec_api_test", inbox: new PrismaWebhookInbox(input.prisma) }
         : { stripeSecret: "whsec_api_test", inbox: undefined as never }),
-    http: testHttp({
-      ...(input.prisma ? { prisma: input.prisma } : {}),
-      ...(input.env ? { env: input.env } : {}),
-    }),
+    http:
+      input.http ??
+      testHttp({
+        ...(input.prisma ? { prisma: input.prisma } : {}),
+        ...(input.env ? { env: input.env } : {}),
+      }),
+    ...(operations !== undefined ? { operations } : {}),
   });
 }
 

@@ -3,18 +3,23 @@ import {
   type CurrencyCode,
   checkLedgerInvariants,
   type Ledger,
+  type LedgerAccountBalance,
   type LedgerAccountId,
+  type LedgerPage,
+  type LedgerPageRequest,
+  type LedgerReader,
   type LedgerStore,
   type LedgerTransaction,
   ledgerFromTransactions,
   type Money,
   money,
+  type RecordedLedgerTransaction,
   type StorageError,
   sameTransactionContent,
   storageError,
   validateLedgerTransaction,
 } from "@susu/domain";
-import { err, errAsync, ok, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
@@ -110,7 +115,7 @@ function transactionOf(row: TransactionRow): Result<LedgerTransaction, string> {
  * `ledger_accounts` balances kept in step inside the same transaction.
  * {@link PrismaLedgerStore.checkLedger} proves the balances agree with the postings.
  */
-export class PrismaLedgerStore implements LedgerStore {
+export class PrismaLedgerStore implements LedgerStore, LedgerReader {
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
 
@@ -214,6 +219,85 @@ export class PrismaLedgerStore implements LedgerStore {
       if (!isSafeMinor(row.balanceMinor))
         return err(storageError.refused(`stored balance of ${account} in ${currency} is out of range`));
       return ok(money(fromBigIntMinor(row.balanceMinor), currency));
+    });
+  }
+
+  /**
+   * The balances these rounds' transactions make: one `GROUP BY` over their postings,
+   * found through `ledger_transactions.round_id`'s index.
+   */
+  balancesOfRounds(roundIds: readonly string[]): ResultAsync<readonly LedgerAccountBalance[], StorageError> {
+    if (roundIds.length === 0) return okAsync([]);
+    return fromDatabase(
+      this.#prisma.$queryRaw<{ account_id: string; currency: string; balance_minor: bigint }[]>`
+        SELECT p.account_id, p.currency::text AS currency,
+               sum(CASE p.direction WHEN 'debit' THEN p.amount_minor ELSE -p.amount_minor END)::bigint AS balance_minor
+          FROM ledger_transactions t
+          JOIN ledger_postings p ON p.transaction_id = t.id
+         WHERE t.round_id = ANY(${[...roundIds]}::text[])
+         GROUP BY p.account_id, p.currency
+         ORDER BY p.account_id COLLATE "C", p.currency`,
+      { operation: "ledger balances of rounds" },
+    ).andThen((rows) => {
+      const balances: LedgerAccountBalance[] = [];
+      for (const row of rows) {
+        if (!isSafeMinor(row.balance_minor))
+          return err(storageError.refused(`balance of ${row.account_id} in ${row.currency} is out of range`));
+        balances.push({
+          account: row.account_id,
+          balance: {
+            amountMinor: fromBigIntMinor(row.balance_minor) + 0,
+            currency: row.currency as CurrencyCode,
+          },
+        });
+      }
+      return ok(balances);
+    });
+  }
+
+  /**
+   * These rounds' transactions, oldest first by `(occurred_at, id)`: a keyset page (the
+   * cursor's own row gives the position), `limit + 1` rows read to know whether more follow.
+   */
+  transactionsOfRounds(
+    roundIds: readonly string[],
+    page: LedgerPageRequest,
+  ): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError> {
+    if (roundIds.length === 0) return okAsync({ items: [], hasMore: false });
+    const rounds = [...roundIds];
+    const after = page.startingAfter;
+    const work = async () => {
+      let cursor: { occurredAt: Date; id: string } | undefined;
+      if (after !== undefined) {
+        const row = await this.#prisma.ledgerTransaction.findFirst({
+          where: { id: after, roundId: { in: rounds } },
+          select: { occurredAt: true, id: true },
+        });
+        // An unknown cursor (or another group's transaction) is an empty page, never another group's books.
+        if (row === null) return [];
+        cursor = row;
+      }
+      const ids = await this.#prisma.$queryRaw<{ id: string }[]>`
+        SELECT id FROM ledger_transactions
+         WHERE round_id = ANY(${rounds}::text[])
+           ${cursor === undefined ? Prisma.empty : Prisma.sql`AND (occurred_at, id COLLATE "C") > (${cursor.occurredAt}, ${cursor.id} COLLATE "C")`}
+         ORDER BY occurred_at, id COLLATE "C"
+         LIMIT ${page.limit + 1}`;
+      const rows = await this.#prisma.ledgerTransaction.findMany({
+        where: { id: { in: ids.map((r) => r.id) } },
+        include: { postings: true },
+      });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.flatMap((r) => byId.get(r.id) ?? []);
+    };
+    return fromDatabase(work(), { operation: "ledger transactions of rounds" }).andThen((rows) => {
+      const items: RecordedLedgerTransaction[] = [];
+      for (const row of rows.slice(0, page.limit)) {
+        const tx = transactionOf(row);
+        if (tx.isErr()) return err(storageError.refused(`stored ledger cannot be read: ${tx.error}`));
+        items.push({ transaction: tx.value, recordedAt: row.createdAt.getTime() });
+      }
+      return ok({ items, hasMore: rows.length > page.limit });
     });
   }
 

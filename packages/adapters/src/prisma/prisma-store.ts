@@ -5,11 +5,14 @@ import {
   type GroupId,
   type GroupRepository,
   type Instant,
+  type OutboxEntry,
+  type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
   type Person,
   type PersonId,
   type PersonRepository,
+  type RequeueOutcome,
   type Round,
   type RoundRepository,
   type StorageError,
@@ -53,6 +56,16 @@ export const GROUPS_OF_PERSON_MAX = 1_000;
 
 const systemClock: Clock = { now: () => Date.now() };
 
+// A requeued effect: due now with a fresh retry budget (the cause was fixed); the last
+// error stays until the next run replaces it, so operators can still see why it parked.
+const REQUEUE = (now: Instant) => ({
+  status: "pending" as const,
+  attempts: 0,
+  availableAt: toDate(now),
+  claimedBy: null,
+  claimedUntil: null,
+});
+
 interface ClaimedRow {
   readonly id: string;
   readonly payload: unknown;
@@ -73,7 +86,7 @@ interface ClaimedRow {
  * taken with `FOR UPDATE SKIP LOCKED`, safe with any number of dispatcher processes.
  */
 export class PrismaStore
-  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore
+  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore, OutboxOperations
 {
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
@@ -315,6 +328,81 @@ export class PrismaStore
       }),
       { operation: "outbox fail" },
     ).map(() => undefined);
+  }
+
+  /**
+   * Effects with `status`, in dispatch order (`sequence`): a keyset page after the
+   * cursor's own sequence, `limit + 1` rows read to know whether more follow. The payload
+   * is not read: it is the provider call's input, operators need the id, kind and error.
+   */
+  listOutbox(query: {
+    readonly status: "pending" | "parked";
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError> {
+    const work = async () => {
+      let after: bigint | undefined;
+      if (query.startingAfter !== undefined) {
+        const cursor = await this.#prisma.outboxEffect.findFirst({
+          where: { id: query.startingAfter, status: query.status },
+          select: { sequence: true },
+        });
+        if (cursor === null) return [];
+        after = cursor.sequence;
+      }
+      return this.#prisma.outboxEffect.findMany({
+        where: { status: query.status, ...(after !== undefined ? { sequence: { gt: after } } : {}) },
+        orderBy: { sequence: "asc" },
+        take: query.limit + 1,
+        select: {
+          id: true,
+          kind: true,
+          status: true,
+          attempts: true,
+          availableAt: true,
+          lastError: true,
+          aggregateId: true,
+        },
+      });
+    };
+    return fromDatabase(work(), { operation: "list outbox" }).map((rows) => ({
+      items: rows.slice(0, query.limit).map(
+        (r): OutboxEntry => ({
+          id: r.id,
+          kind: r.kind,
+          status: r.status,
+          attempts: r.attempts,
+          availableAt: fromDate(r.availableAt),
+          lastError: r.lastError ?? undefined,
+          aggregateId: r.aggregateId,
+        }),
+      ),
+      hasMore: rows.length > query.limit,
+    }));
+  }
+
+  /** Makes a parked effect pending, due at `now`, attempts reset to 0, lease cleared. */
+  requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError> {
+    return fromDatabase(
+      this.#prisma.$transaction(async (tx): Promise<RequeueOutcome> => {
+        const { count } = await tx.outboxEffect.updateMany({
+          where: { id, status: "parked" },
+          data: REQUEUE(now),
+        });
+        if (count === 1) return "requeued";
+        const exists = await tx.outboxEffect.findUnique({ where: { id }, select: { id: true } });
+        return exists === null ? "not_found" : "not_parked";
+      }),
+      { operation: "outbox requeue" },
+    );
+  }
+
+  /** Every parked effect requeued as {@link requeueParked} does, in one statement. */
+  requeueAllParked(now: Instant): ResultAsync<number, StorageError> {
+    return fromDatabase(
+      this.#prisma.outboxEffect.updateMany({ where: { status: "parked" }, data: REQUEUE(now) }),
+      { operation: "outbox requeue all" },
+    ).map(({ count }) => count);
   }
 }
 

@@ -1,4 +1,14 @@
-import type { Clock, SupportDesk, SupportDeskError, SupportTicket } from "@susu/domain";
+import type {
+  Clock,
+  ResolveOutcome,
+  StorageError,
+  SupportDesk,
+  SupportDeskError,
+  SupportTicket,
+  SupportTicketRecord,
+  SupportTicketStore,
+  TicketQuery,
+} from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import { SystemClock } from "../clock/system-clock.js";
 import type { PrismaClient } from "../db/prisma-client.js";
@@ -40,7 +50,7 @@ function effectIdOf(ticket: SupportTicket): string | null {
  * effect id is already stored is kept as it is — a replayed effect or a re-parked event
  * opens nothing new and never reopens a ticket a person resolved.
  */
-export class PrismaSupportDesk implements ContextualSupportDesk {
+export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketStore {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock = new SystemClock(),
@@ -78,4 +88,117 @@ export class PrismaSupportDesk implements ContextualSupportDesk {
         (e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }),
       );
   }
+
+  /** Tickets oldest first (`created_at`, then id): a keyset page after the cursor's row. */
+  listTickets(
+    query: TicketQuery,
+  ): ResultAsync<
+    { readonly items: readonly SupportTicketRecord[]; readonly hasMore: boolean },
+    StorageError
+  > {
+    const status = query.status !== undefined ? { status: query.status } : {};
+    const work = async () => {
+      let after: { createdAt: Date; id: string } | undefined;
+      if (query.startingAfter !== undefined) {
+        const cursor = await this.prisma.supportTicket.findFirst({
+          where: { id: query.startingAfter, ...status },
+          select: { createdAt: true, id: true },
+        });
+        if (cursor === null) return [];
+        after = cursor;
+      }
+      return this.prisma.supportTicket.findMany({
+        where: {
+          ...status,
+          ...(after !== undefined
+            ? {
+                OR: [
+                  { createdAt: { gt: after.createdAt } },
+                  { createdAt: after.createdAt, id: { gt: after.id } },
+                ],
+              }
+            : {}),
+        },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+        take: query.limit + 1,
+      });
+    };
+    return fromDatabase(work, "list support tickets").map((rows) => ({
+      items: rows.slice(0, query.limit).map(recordOf),
+      hasMore: rows.length > query.limit,
+    }));
+  }
+
+  getTicket(id: string): ResultAsync<SupportTicketRecord | undefined, StorageError> {
+    return fromDatabase(
+      () => this.prisma.supportTicket.findUnique({ where: { id } }),
+      "get support ticket",
+    ).map((row) => (row === null ? undefined : recordOf(row)));
+  }
+
+  /**
+   * Resolves an open ticket in one conditional UPDATE (two operators resolving at once:
+   * one wins, the other reads `already_resolved`); a resolved ticket keeps its first resolution.
+   */
+  resolveTicket(
+    id: string,
+    resolution: { readonly by: string; readonly note: string; readonly at: number },
+  ): ResultAsync<ResolveOutcome, StorageError> {
+    const at = new Date(resolution.at);
+    const work = async (): Promise<ResolveOutcome> => {
+      const { count } = await this.prisma.supportTicket.updateMany({
+        where: { id, status: "open" },
+        data: {
+          status: "resolved",
+          resolvedAt: at,
+          resolvedBy: resolution.by,
+          resolution: resolution.note,
+          updatedAt: at,
+          version: { increment: 1 },
+        },
+      });
+      const row = await this.prisma.supportTicket.findUnique({ where: { id } });
+      if (row === null) return { outcome: "not_found" };
+      return { outcome: count === 1 ? "resolved" : "already_resolved", ticket: recordOf(row) };
+    };
+    return fromDatabase(work, "resolve support ticket");
+  }
+}
+
+interface TicketRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: "open" | "resolved";
+  readonly subject: string;
+  readonly details: unknown;
+  readonly groupId: string | null;
+  readonly roundId: string | null;
+  readonly memberId: string | null;
+  readonly webhookEventId: string | null;
+  readonly createdAt: Date;
+  readonly resolvedAt: Date | null;
+  readonly resolvedBy: string | null;
+  readonly resolution: string | null;
+}
+
+function recordOf(row: TicketRow): SupportTicketRecord {
+  const details =
+    typeof row.details === "object" && row.details !== null && !Array.isArray(row.details)
+      ? (row.details as Record<string, unknown>)
+      : {};
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    subject: row.subject,
+    details,
+    createdAt: row.createdAt.getTime(),
+    ...(row.groupId !== null ? { groupId: row.groupId } : {}),
+    ...(row.roundId !== null ? { roundId: row.roundId } : {}),
+    ...(row.memberId !== null ? { memberId: row.memberId } : {}),
+    ...(row.webhookEventId !== null ? { webhookEventId: row.webhookEventId } : {}),
+    ...(row.resolvedAt !== null ? { resolvedAt: row.resolvedAt.getTime() } : {}),
+    ...(row.resolvedBy !== null ? { resolvedBy: row.resolvedBy } : {}),
+    ...(row.resolution !== null ? { resolution: row.resolution } : {}),
+  };
 }

@@ -72,6 +72,29 @@ export interface WebhookInbox {
   park(id: string, workerId: string, error: string): ResultAsync<MarkResult, StorageError>;
 }
 
+/** What requeuing one event did. */
+export type WebhookRequeueOutcome = "requeued" | "not_parked" | "not_found";
+
+/**
+ * The inbox, from the operators' side: what is parked, and putting it back. Listing never
+ * returns the payload (Stripe's event body: customers, bank fields), only ids and errors.
+ */
+export interface WebhookInboxOperations {
+  /** Events with `status`, oldest received first (then id), `limit` after the cursor. */
+  listEvents(query: {
+    readonly status: WebhookEventStatus;
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<{ readonly items: readonly InboxEventSummary[]; readonly hasMore: boolean }, StorageError>;
+  /**
+   * Makes a parked event due now with its attempts reset to 0 (a fresh retry budget: the
+   * cause was fixed); its last error is kept until it runs again.
+   */
+  requeueParked(id: string): ResultAsync<WebhookRequeueOutcome, StorageError>;
+  /** {@link requeueParked} for every parked event; how many were requeued. */
+  requeueAllParked(): ResultAsync<number, StorageError>;
+}
+
 /** Longest `last_error` / `outcome` kept; the rest of a long error adds nothing a person needs. */
 const TEXT_MAX = 2_000;
 
@@ -92,7 +115,7 @@ interface ClaimedRow {
  * {@link WebhookInbox} on PostgreSQL (`webhook_events`). Times come from the injected
  * clock (the schema's convention), so tests can move time.
  */
-export class PrismaWebhookInbox implements WebhookInbox {
+export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock = new SystemClock(),
@@ -219,24 +242,79 @@ export class PrismaWebhookInbox implements WebhookInbox {
     ).map(({ count }) => count === 1);
   }
 
+  /** Events with `status` (no payload), by `received_at` then id: a keyset page after the cursor's row. */
+  listEvents(query: {
+    readonly status: WebhookEventStatus;
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<{ readonly items: readonly InboxEventSummary[]; readonly hasMore: boolean }, StorageError> {
+    const work = async () => {
+      let after: { receivedAt: Date; id: string } | undefined;
+      if (query.startingAfter !== undefined) {
+        const cursor = await this.prisma.webhookEvent.findFirst({
+          where: { id: query.startingAfter, status: query.status },
+          select: { receivedAt: true, id: true },
+        });
+        if (cursor === null) return [];
+        after = cursor;
+      }
+      return this.prisma.webhookEvent.findMany({
+        where: {
+          status: query.status,
+          ...(after !== undefined
+            ? {
+                OR: [
+                  { receivedAt: { gt: after.receivedAt } },
+                  { receivedAt: after.receivedAt, id: { gt: after.id } },
+                ],
+              }
+            : {}),
+        },
+        orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
+        take: query.limit + 1,
+        omit: { payload: true },
+      });
+    };
+    return fromDatabase(work, "webhook list").map((rows) => ({
+      items: rows.slice(0, query.limit).map(summaryOf),
+      hasMore: rows.length > query.limit,
+    }));
+  }
+
+  requeueParked(id: string): ResultAsync<WebhookRequeueOutcome, StorageError> {
+    const work = async (): Promise<WebhookRequeueOutcome> => {
+      const { count } = await this.prisma.webhookEvent.updateMany({
+        where: { id, status: "parked" },
+        data: this.#requeued(),
+      });
+      if (count === 1) return "requeued";
+      const exists = await this.prisma.webhookEvent.findUnique({ where: { id }, select: { id: true } });
+      return exists === null ? "not_found" : "not_parked";
+    };
+    return fromDatabase(work, "webhook requeue parked");
+  }
+
+  requeueAllParked(): ResultAsync<number, StorageError> {
+    return fromDatabase(
+      () => this.prisma.webhookEvent.updateMany({ where: { status: "parked" }, data: this.#requeued() }),
+      "webhook requeue all parked",
+    ).map(({ count }) => count);
+  }
+
+  #requeued() {
+    return {
+      status: "received" as const,
+      attempts: 0,
+      nextAttemptAt: new Date(this.clock.now()),
+      claimedBy: null,
+      claimedUntil: null,
+    };
+  }
+
   /** One event's row, or undefined. */
   find(id: string): ResultAsync<InboxEventSummary | undefined, StorageError> {
     return fromDatabase(() => this.prisma.webhookEvent.findUnique({ where: { id } }), "webhook find").map(
-      (row) =>
-        row === null
-          ? undefined
-          : {
-              id: row.id,
-              type: row.type,
-              status: row.status,
-              attempts: row.attempts,
-              nextAttemptAt: row.nextAttemptAt.getTime(),
-              claimedBy: row.claimedBy ?? undefined,
-              lastError: row.lastError ?? undefined,
-              outcome: row.outcome ?? undefined,
-              receivedAt: row.receivedAt.getTime(),
-              processedAt: row.processedAt?.getTime(),
-            },
+      (row) => (row === null ? undefined : summaryOf(row)),
     );
   }
 
@@ -281,4 +359,32 @@ export class PrismaWebhookInbox implements WebhookInbox {
       operation,
     ).map(({ count }): MarkResult => (count === 1 ? "marked" : "lease_lost"));
   }
+}
+
+interface SummaryRow {
+  readonly id: string;
+  readonly type: string;
+  readonly status: WebhookEventStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly claimedBy: string | null;
+  readonly lastError: string | null;
+  readonly outcome: string | null;
+  readonly receivedAt: Date;
+  readonly processedAt: Date | null;
+}
+
+function summaryOf(row: SummaryRow): InboxEventSummary {
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.nextAttemptAt.getTime(),
+    claimedBy: row.claimedBy ?? undefined,
+    lastError: row.lastError ?? undefined,
+    outcome: row.outcome ?? undefined,
+    receivedAt: row.receivedAt.getTime(),
+    processedAt: row.processedAt?.getTime(),
+  };
 }

@@ -13,6 +13,8 @@ export {
   PrismaWebhookInbox,
   type WebhookEventStatus,
   type WebhookInbox,
+  type WebhookInboxOperations,
+  type WebhookRequeueOutcome,
 } from "./inbox.js";
 export {
   processWebhookEvent,

@@ -1,6 +1,13 @@
 export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
-export type { LedgerStore } from "./ledger-store.js";
+export type {
+  LedgerAccountBalance,
+  LedgerPage,
+  LedgerPageRequest,
+  LedgerReader,
+  LedgerStore,
+  RecordedLedgerTransaction,
+} from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
 export {
   type ConnectedAccountStatus,
@@ -17,14 +24,25 @@ export {
   type AuditEntry,
   type Changeset,
   type GroupRepository,
+  type OutboxEntry,
+  type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
   type PersonRepository,
+  type RequeueOutcome,
   type RoundRepository,
   type StorageError,
   storageError,
   type UnitOfWork,
   type VersionedChange,
 } from "./storage.js";
-export type { SupportDesk, SupportDeskError, SupportTicket } from "./support-desk.js";
+export type {
+  ResolveOutcome,
+  SupportDesk,
+  SupportDeskError,
+  SupportTicket,
+  SupportTicketRecord,
+  SupportTicketStore,
+  TicketQuery,
+} from "./support-desk.js";
 export type { ScheduledTimer, SchedulerError, TimerScheduler } from "./timer-scheduler.js";

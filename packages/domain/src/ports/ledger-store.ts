@@ -10,3 +10,49 @@ export interface LedgerStore {
   /** An account's balance (debits minus credits) in a currency. */
   balance(account: LedgerAccountId, currency: CurrencyCode): ResultAsync<Money, StorageError>;
 }
+
+/** One account's balance in one currency (debits minus credits). */
+export interface LedgerAccountBalance {
+  readonly account: LedgerAccountId;
+  readonly balance: Money;
+}
+
+/** A stored transaction, with when the ledger recorded it. */
+export interface RecordedLedgerTransaction {
+  readonly transaction: LedgerTransaction;
+  /** When it was posted (the store's clock), epoch ms; `transaction.occurredAt` is when it happened. */
+  readonly recordedAt: number;
+}
+
+/** A page of a ledger listing: `limit` items after the cursor, and whether more follow. */
+export interface LedgerPage<T> {
+  readonly items: readonly T[];
+  readonly hasMore: boolean;
+}
+
+/** Where a listing starts and how much it takes. */
+export interface LedgerPageRequest {
+  /** 1 to 100. */
+  readonly limit: number;
+  /** The id of the last transaction of the previous page; an unknown id is an empty page. */
+  readonly startingAfter?: string;
+}
+
+/**
+ * Reads the ledger by round (what a group's books are made of). A round's transactions
+ * are those whose `refs.roundId` is the round: every round movement sets it.
+ */
+export interface LedgerReader {
+  /**
+   * The balances that these rounds' transactions make, by account and currency, ordered
+   * by account then currency. The rounds' own accounts read their whole balance;
+   * accounts shared with other rounds (`member:<m>`, `platform:funds`) only these rounds'
+   * share of it.
+   */
+  balancesOfRounds(roundIds: readonly string[]): ResultAsync<readonly LedgerAccountBalance[], StorageError>;
+  /** These rounds' transactions, oldest first (by when they happened, then id), a page at a time. */
+  transactionsOfRounds(
+    roundIds: readonly string[],
+    page: LedgerPageRequest,
+  ): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError>;
+}

@@ -151,3 +151,40 @@ export interface OutboxStore {
     retryAt: Instant | undefined,
   ): ResultAsync<void, StorageError>;
 }
+
+/** An outbox row as operators see it. */
+export interface OutboxEntry {
+  readonly id: string;
+  /** The effect's kind (`collect_contribution`, `transfer`, …). */
+  readonly kind: string;
+  readonly status: "pending" | "done" | "parked";
+  readonly attempts: number;
+  readonly availableAt: Instant;
+  readonly lastError: string | undefined;
+  /** The group or round that decided it. */
+  readonly aggregateId: string | undefined;
+}
+
+/** What requeuing one effect did. */
+export type RequeueOutcome = "requeued" | "not_parked" | "not_found";
+
+/**
+ * The outbox, from the operators' side: what is parked, and putting it back. A requeued
+ * effect keeps its id — the provider's idempotency key — so running it again cannot move
+ * money twice.
+ */
+export interface OutboxOperations {
+  /** Effects with `status`, oldest first (insertion order), `limit` after the cursor. */
+  listOutbox(query: {
+    readonly status: "pending" | "parked";
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError>;
+  /**
+   * Makes a parked effect pending and due at `now`, with its attempts reset to 0 (a fresh
+   * retry budget: the cause was fixed) and its last error kept until it runs again.
+   */
+  requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError>;
+  /** {@link requeueParked} for every parked effect; how many were requeued. */
+  requeueAllParked(now: Instant): ResultAsync<number, StorageError>;
+}

@@ -1,5 +1,6 @@
 import type { ResultAsync } from "neverthrow";
 import type { TicketReason } from "../round/round-effect.js";
+import type { StorageError } from "./storage.js";
 
 /** A problem that needs a person. */
 export interface SupportTicket {
@@ -21,4 +22,59 @@ export type SupportDeskError = {
 /** Where problems go for people to fix. */
 export interface SupportDesk {
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError>;
+}
+
+/** A stored ticket as the people who work it see it. */
+export interface SupportTicketRecord {
+  readonly id: string;
+  /** Why it was opened: a {@link SupportTicket} reason (`webhook_parked`, `effect_parked`, …). */
+  readonly kind: string;
+  readonly status: "open" | "resolved";
+  /** One line. */
+  readonly subject: string;
+  /** Ids and codes the opener recorded (the full summary among them); no bank or card data. */
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly groupId?: string;
+  readonly roundId?: string;
+  readonly memberId?: string;
+  readonly webhookEventId?: string;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly resolvedAt?: number;
+  /** Who resolved it (an operator's subject). */
+  readonly resolvedBy?: string;
+  /** What was done about it. */
+  readonly resolution?: string;
+}
+
+/** Which tickets a listing returns and where it starts. */
+export interface TicketQuery {
+  readonly status?: "open" | "resolved";
+  /** 1 to 100. */
+  readonly limit: number;
+  /** The id of the last ticket of the previous page; an unknown id is an empty page. */
+  readonly startingAfter?: string;
+}
+
+/** What resolving did: `resolved` now, or `already_resolved` (nothing changed), or `not_found`. */
+export type ResolveOutcome =
+  | { readonly outcome: "resolved"; readonly ticket: SupportTicketRecord }
+  | { readonly outcome: "already_resolved"; readonly ticket: SupportTicketRecord }
+  | { readonly outcome: "not_found" };
+
+/** The tickets, from the operators' side: list, read, resolve. */
+export interface SupportTicketStore {
+  /** Tickets oldest first (then id), `limit` after the cursor, and whether more follow. */
+  listTickets(
+    query: TicketQuery,
+  ): ResultAsync<{ readonly items: readonly SupportTicketRecord[]; readonly hasMore: boolean }, StorageError>;
+  getTicket(id: string): ResultAsync<SupportTicketRecord | undefined, StorageError>;
+  /**
+   * Resolves an open ticket, recording who and why, at `at`. A ticket already resolved is
+   * left as it is (its first resolution stands).
+   */
+  resolveTicket(
+    id: string,
+    resolution: { readonly by: string; readonly note: string; readonly at: number },
+  ): ResultAsync<ResolveOutcome, StorageError>;
 }

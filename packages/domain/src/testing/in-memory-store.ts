@@ -8,9 +8,12 @@ import {
   type AuditEntry,
   type Changeset,
   type GroupRepository,
+  type OutboxEntry,
+  type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
   type PersonRepository,
+  type RequeueOutcome,
   type RoundRepository,
   type StorageError,
   storageError,
@@ -36,7 +39,7 @@ interface OutboxRow {
  * people, one person per Stripe object, leased outbox claims.
  */
 export class InMemoryStore
-  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore
+  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore, OutboxOperations
 {
   readonly #people = new Map<PersonId, Person>();
   readonly #groups = new Map<GroupId, Group>();
@@ -221,6 +224,55 @@ export class InMemoryStore
       else row.availableAt = retryAt;
     }
     return okAsync(undefined);
+  }
+
+  listOutbox(query: {
+    readonly status: "pending" | "parked";
+    readonly limit: number;
+    readonly startingAfter?: string;
+  }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError> {
+    // Map order is insertion order: the order effects were decided, as `sequence` is there.
+    const rows = [...this.#outbox.values()].filter((r) => r.status === query.status);
+    let start = 0;
+    if (query.startingAfter !== undefined) {
+      const at = rows.findIndex((r) => r.effect.id === query.startingAfter);
+      start = at === -1 ? rows.length : at + 1;
+    }
+    const items = rows.slice(start, start + query.limit).map(
+      (r): OutboxEntry => ({
+        id: r.effect.id,
+        kind: r.effect.kind,
+        status: r.status,
+        attempts: r.attempts,
+        availableAt: r.availableAt,
+        lastError: r.lastError,
+        aggregateId: "roundId" in r.effect ? String(r.effect.roundId) : undefined,
+      }),
+    );
+    return okAsync({ items, hasMore: start + query.limit < rows.length });
+  }
+
+  requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError> {
+    const row = this.#outbox.get(id);
+    if (row === undefined) return okAsync("not_found");
+    return okAsync(this.#requeue(id, now) ? "requeued" : "not_parked");
+  }
+
+  requeueAllParked(now: Instant): ResultAsync<number, StorageError> {
+    let count = 0;
+    for (const [id, row] of this.#outbox) if (row.status === "parked" && this.#requeue(id, now)) count += 1;
+    return okAsync(count);
+  }
+
+  #requeue(id: string, now: Instant): boolean {
+    const row = this.#outbox.get(id);
+    if (row === undefined || row.status !== "parked") return false;
+    row.status = "pending";
+    row.attempts = 0;
+    row.availableAt = now;
+    delete row.claimedBy;
+    delete row.claimedUntil;
+    return true;
   }
 
   /** Every stored person. */

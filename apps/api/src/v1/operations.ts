@@ -1,0 +1,574 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { InboxEventSummary, StatusCount, WebhookInboxOperations } from "@susu/adapters";
+import type {
+  Clock,
+  LedgerReader,
+  OutboxEntry,
+  OutboxOperations,
+  SupportTicketRecord,
+  SupportTicketStore,
+} from "@susu/domain";
+import type { MiddlewareHandler } from "hono";
+import type { HttpMetrics } from "../http/metrics.js";
+import { NUL_FREE } from "../input.js";
+import { problem, useCaseProblem } from "../problem.js";
+import { refuseUnlessOperator } from "./authz.js";
+import { type V1Env, v1Router } from "./context.js";
+import { PageQuerySchema, pageSchema } from "./pagination.js";
+import {
+  commonResponses,
+  conflictResponse,
+  forbiddenResponse,
+  json,
+  notFoundResponse,
+  postResponses,
+} from "./schemas.js";
+
+// Operations, for platform operators only (token role `admin` or `service`; anyone else
+// gets 403 `operator_only`): support tickets (list, read, resolve) and the work that was
+// parked for a person — webhook events and outbox effects that kept failing (list,
+// replay one, replay all).
+//
+// Replaying makes the item due now with its attempts reset to 0: it was parked because
+// retries ran out or could not help, and a person has fixed the cause, so it gets the
+// whole retry budget again (kept attempts would park it at its first failure). Its last
+// error is kept until it runs again. Replaying is safe: an outbox effect keeps its id,
+// which is the provider's idempotency key, so money cannot move twice; a webhook event
+// is applied through the domain, which ignores what no longer applies. Only parked items
+// can be replayed (409 otherwise): pending and failed ones are already due.
+
+/** The ports behind the ledger and operations routes, built in the composition root. */
+export interface OperationsPorts {
+  /** The ledger, read by round (`GET /v1/groups/{groupId}/ledger…`). */
+  readonly ledger: LedgerReader;
+  readonly tickets: SupportTicketStore;
+  readonly outbox: OutboxOperations;
+  readonly inbox: WebhookInboxOperations;
+}
+
+/** What the operations routes need: the ports, and the clock that stamps resolutions and replays. */
+export interface OperationsDeps extends Omit<OperationsPorts, "ledger"> {
+  readonly clock: Clock;
+}
+
+/** Ids of tickets, events and effects: effect ids hold `:` (`rnd_1:contribution:ana:attempt:2`). */
+const OperationsIdSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9_.:%-]+$/, "letters, digits, _ . : % and - only");
+
+const cursorQuery = PageQuerySchema.extend({
+  starting_after: OperationsIdSchema.optional().openapi({
+    description: "The id of the last item of the previous page",
+  }),
+});
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+// ─── Tickets ───────────────────────────────────────────────────────────────
+
+const TicketSchema = z
+  .object({
+    object: z.literal("support_ticket"),
+    id: z.string(),
+    kind: z.string().openapi({ example: "webhook_parked" }),
+    status: z.enum(["open", "resolved"]),
+    subject: z.string(),
+    details: z.record(z.string(), z.unknown()),
+    groupId: z.string().nullable(),
+    roundId: z.string().nullable(),
+    memberId: z.string().nullable(),
+    webhookEventId: z.string().nullable(),
+    createdAt: z.string(),
+    resolvedAt: z.string().nullable(),
+    resolvedBy: z.string().nullable(),
+    resolution: z.string().nullable(),
+  })
+  .openapi("SupportTicket", {
+    example: {
+      object: "support_ticket",
+      id: "webhook:evt_1:parked",
+      kind: "webhook_parked",
+      status: "resolved",
+      subject: "webhook evt_1 (charge.succeeded)",
+      details: { summary: "webhook evt_1 (charge.succeeded): round not found" },
+      groupId: null,
+      roundId: null,
+      memberId: null,
+      webhookEventId: "evt_1",
+      createdAt: "2030-01-05T09:00:00.000Z",
+      resolvedAt: "2030-01-05T10:00:00.000Z",
+      resolvedBy: "ops_ana",
+      resolution: "replayed after the round was restored",
+    },
+  });
+
+function ticketView(t: SupportTicketRecord) {
+  return {
+    object: "support_ticket" as const,
+    id: t.id,
+    kind: t.kind,
+    status: t.status,
+    subject: t.subject,
+    details: { ...t.details },
+    groupId: t.groupId ?? null,
+    roundId: t.roundId ?? null,
+    memberId: t.memberId ?? null,
+    webhookEventId: t.webhookEventId ?? null,
+    createdAt: new Date(t.createdAt).toISOString(),
+    resolvedAt: iso(t.resolvedAt),
+    resolvedBy: t.resolvedBy ?? null,
+    resolution: t.resolution ?? null,
+  };
+}
+
+const TicketIdParam = z.object({
+  ticketId: OperationsIdSchema.openapi({
+    param: { name: "ticketId", in: "path" },
+    example: "webhook:evt_1:parked",
+  }),
+});
+
+const ResolveSchema = z
+  .object({
+    resolution: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2000)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({ example: "replayed after the round was restored" }),
+  })
+  .openapi("ResolveTicket");
+
+const operatorOnly = forbiddenResponse(["operator_only"]);
+
+const listTicketsRoute = createRoute({
+  method: "get",
+  path: "/tickets",
+  tags: ["operations"],
+  summary: "Support tickets, oldest first (platform operators)",
+  security: [{ bearer: [] }],
+  request: { query: cursorQuery.extend({ status: z.enum(["open", "resolved"]).optional() }) },
+  responses: {
+    200: json(pageSchema(TicketSchema, "SupportTicketList"), "A page of tickets"),
+    ...commonResponses,
+    ...operatorOnly,
+  },
+});
+
+const getTicketRoute = createRoute({
+  method: "get",
+  path: "/tickets/{ticketId}",
+  tags: ["operations"],
+  summary: "A support ticket (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: TicketIdParam },
+  responses: {
+    200: json(TicketSchema, "The ticket"),
+    ...commonResponses,
+    ...operatorOnly,
+    ...notFoundResponse(["ticket_not_found"]),
+  },
+});
+
+const resolveTicketRoute = createRoute({
+  method: "post",
+  path: "/tickets/{ticketId}/resolve",
+  tags: ["operations"],
+  summary:
+    "Resolve an open ticket with a note; the caller is recorded as who resolved it. A resolved ticket keeps its first resolution: resolving it again is 409 `ticket_already_resolved` (retry with the same Idempotency-Key to get the first answer again).",
+  security: [{ bearer: [] }],
+  request: {
+    params: TicketIdParam,
+    body: { content: { "application/json": { schema: ResolveSchema } }, required: true },
+  },
+  responses: {
+    200: json(TicketSchema, "The ticket, resolved"),
+    ...postResponses,
+    ...operatorOnly,
+    ...notFoundResponse(["ticket_not_found"]),
+    ...conflictResponse(["ticket_already_resolved", "idempotency_key_in_use"]),
+  },
+});
+
+// ─── Parked webhook events and outbox effects ──────────────────────────────
+
+const WebhookEventSchema = z
+  .object({
+    object: z.literal("webhook_event"),
+    id: z.string().openapi({ example: "evt_1" }),
+    type: z.string().openapi({ example: "charge.succeeded" }),
+    status: z.enum(["received", "processed", "ignored", "failed", "parked"]),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.string(),
+    receivedAt: z.string(),
+  })
+  .openapi("WebhookEvent", { description: "A stored Stripe event, without its payload." });
+
+function webhookView(e: InboxEventSummary) {
+  return {
+    object: "webhook_event" as const,
+    id: e.id,
+    type: e.type,
+    status: e.status,
+    attempts: e.attempts,
+    lastError: e.lastError ?? null,
+    nextAttemptAt: new Date(e.nextAttemptAt).toISOString(),
+    receivedAt: new Date(e.receivedAt).toISOString(),
+  };
+}
+
+const OutboxEffectSchema = z
+  .object({
+    object: z.literal("outbox_effect"),
+    id: z.string().openapi({ example: "rnd_1:contribution:ana:attempt:1" }),
+    kind: z.string().openapi({ example: "collect_contribution" }),
+    status: z.enum(["pending", "done", "parked"]),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    availableAt: z.string(),
+    aggregateId: z.string().nullable(),
+  })
+  .openapi("OutboxEffect", { description: "An effect in the outbox, without its payload." });
+
+function outboxView(e: OutboxEntry) {
+  return {
+    object: "outbox_effect" as const,
+    id: e.id,
+    kind: e.kind,
+    status: e.status,
+    attempts: e.attempts,
+    lastError: e.lastError ?? null,
+    availableAt: new Date(e.availableAt).toISOString(),
+    aggregateId: e.aggregateId ?? null,
+  };
+}
+
+const ReplaySchema = z
+  .object({
+    object: z.literal("replay"),
+    id: z.string(),
+    status: z.literal("requeued"),
+    dueAt: z.string(),
+  })
+  .openapi("Replay", {
+    example: { object: "replay", id: "evt_1", status: "requeued", dueAt: "2030-01-05T10:00:00.000Z" },
+  });
+
+const ReplayAllSchema = z
+  .object({ object: z.literal("replay_all"), requeued: z.number().int(), dueAt: z.string() })
+  .openapi("ReplayAll", {
+    example: { object: "replay_all", requeued: 3, dueAt: "2030-01-05T10:00:00.000Z" },
+  });
+
+const EventIdParam = z.object({
+  eventId: OperationsIdSchema.openapi({ param: { name: "eventId", in: "path" }, example: "evt_1" }),
+});
+const EffectIdParam = z.object({
+  effectId: OperationsIdSchema.openapi({
+    param: { name: "effectId", in: "path" },
+    example: "rnd_1:contribution:ana:attempt:1",
+  }),
+});
+
+const listWebhookEventsRoute = createRoute({
+  method: "get",
+  path: "/operations/webhook-events",
+  tags: ["operations"],
+  summary: "Stored Stripe events by status (default parked), oldest received first (platform operators)",
+  security: [{ bearer: [] }],
+  request: {
+    query: cursorQuery.extend({ status: z.enum(["parked", "failed", "received"]).default("parked") }),
+  },
+  responses: {
+    200: json(pageSchema(WebhookEventSchema, "WebhookEventList"), "A page of events"),
+    ...commonResponses,
+    ...operatorOnly,
+  },
+});
+
+const replayWebhookEventRoute = createRoute({
+  method: "post",
+  path: "/operations/webhook-events/{eventId}/replay",
+  tags: ["operations"],
+  summary: "Requeue a parked event: due now, attempts reset to 0 (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: EventIdParam },
+  responses: {
+    200: json(ReplaySchema, "The event is due again"),
+    ...postResponses,
+    ...operatorOnly,
+    ...notFoundResponse(["webhook_event_not_found"]),
+    ...conflictResponse(["webhook_event_not_parked", "idempotency_key_in_use"]),
+  },
+});
+
+const replayAllWebhookEventsRoute = createRoute({
+  method: "post",
+  path: "/operations/webhook-events/replay",
+  tags: ["operations"],
+  summary: "Requeue every parked event (platform operators)",
+  security: [{ bearer: [] }],
+  responses: {
+    200: json(ReplayAllSchema, "How many events are due again"),
+    ...postResponses,
+    ...operatorOnly,
+  },
+});
+
+const listOutboxRoute = createRoute({
+  method: "get",
+  path: "/operations/outbox",
+  tags: ["operations"],
+  summary: "Outbox effects by status (default parked), in the order they were decided (platform operators)",
+  security: [{ bearer: [] }],
+  request: { query: cursorQuery.extend({ status: z.enum(["parked", "pending"]).default("parked") }) },
+  responses: {
+    200: json(pageSchema(OutboxEffectSchema, "OutboxEffectList"), "A page of effects"),
+    ...commonResponses,
+    ...operatorOnly,
+  },
+});
+
+const replayOutboxEffectRoute = createRoute({
+  method: "post",
+  path: "/operations/outbox/{effectId}/replay",
+  tags: ["operations"],
+  summary:
+    "Requeue a parked effect: due now, attempts reset to 0; it keeps its id, the provider's idempotency key (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: EffectIdParam },
+  responses: {
+    200: json(ReplaySchema, "The effect is due again"),
+    ...postResponses,
+    ...operatorOnly,
+    ...notFoundResponse(["outbox_effect_not_found"]),
+    ...conflictResponse(["outbox_effect_not_parked", "idempotency_key_in_use"]),
+  },
+});
+
+const replayAllOutboxRoute = createRoute({
+  method: "post",
+  path: "/operations/outbox/replay",
+  tags: ["operations"],
+  summary: "Requeue every parked effect (platform operators)",
+  security: [{ bearer: [] }],
+  responses: {
+    200: json(ReplayAllSchema, "How many effects are due again"),
+    ...postResponses,
+    ...operatorOnly,
+  },
+});
+
+/** `/v1/tickets` and `/v1/operations/*`: support tickets and parked work, for platform operators. */
+export function operationsV1(deps: OperationsDeps) {
+  const app = v1Router();
+  // One check for every route of this router, before any input is read. Scoped to its
+  // own paths: mounted under /v1, a "*" here would cover every other v1 route too.
+  const operatorsOnly: MiddlewareHandler<V1Env> = async (c, next) => {
+    const refused = refuseUnlessOperator(c, c.get("principal"));
+    if (refused !== undefined) return refused;
+    await next();
+  };
+  for (const path of ["/tickets", "/tickets/*", "/operations/*"]) app.use(path, operatorsOnly);
+
+  app.openapi(listTicketsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await deps.tickets.listTickets({
+      limit: query.limit,
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
+    });
+    if (page.isErr()) return useCaseProblem(c, page.error);
+    return c.json(
+      {
+        object: "list" as const,
+        url: "/v1/tickets",
+        data: page.value.items.map(ticketView),
+        has_more: page.value.hasMore,
+      },
+      200,
+    );
+  });
+
+  app.openapi(getTicketRoute, async (c) => {
+    const { ticketId } = c.req.valid("param");
+    const ticket = await deps.tickets.getTicket(ticketId);
+    if (ticket.isErr()) return useCaseProblem(c, ticket.error);
+    if (ticket.value === undefined) return problem(c, 404, "ticket_not_found", `no ticket ${ticketId}`);
+    return c.json(ticketView(ticket.value), 200);
+  });
+
+  app.openapi(resolveTicketRoute, async (c) => {
+    const { ticketId } = c.req.valid("param");
+    const { resolution } = c.req.valid("json");
+    const resolved = await deps.tickets.resolveTicket(ticketId, {
+      by: c.get("principal").subject,
+      note: resolution,
+      at: deps.clock.now(),
+    });
+    if (resolved.isErr()) return useCaseProblem(c, resolved.error);
+    const outcome = resolved.value;
+    if (outcome.outcome === "not_found") return problem(c, 404, "ticket_not_found", `no ticket ${ticketId}`);
+    if (outcome.outcome === "already_resolved")
+      return problem(
+        c,
+        409,
+        "ticket_already_resolved",
+        `ticket ${ticketId} was resolved by ${outcome.ticket.resolvedBy ?? "someone"} at ${iso(outcome.ticket.resolvedAt)}`,
+      );
+    return c.json(ticketView(outcome.ticket), 200);
+  });
+
+  app.openapi(listWebhookEventsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await deps.inbox.listEvents({
+      status: query.status,
+      limit: query.limit,
+      ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
+    });
+    if (page.isErr()) return useCaseProblem(c, page.error);
+    return c.json(
+      {
+        object: "list" as const,
+        url: "/v1/operations/webhook-events",
+        data: page.value.items.map(webhookView),
+        has_more: page.value.hasMore,
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayWebhookEventRoute, async (c) => {
+    const { eventId } = c.req.valid("param");
+    const dueAt = deps.clock.now();
+    const replayed = await deps.inbox.requeueParked(eventId);
+    if (replayed.isErr()) return useCaseProblem(c, replayed.error);
+    if (replayed.value === "not_found")
+      return problem(c, 404, "webhook_event_not_found", `no webhook event ${eventId}`);
+    if (replayed.value === "not_parked")
+      return problem(c, 409, "webhook_event_not_parked", `webhook event ${eventId} is not parked`);
+    c.var.log.info({ eventId, by: c.get("principal").subject }, "webhook event replayed");
+    return c.json(
+      {
+        object: "replay" as const,
+        id: eventId,
+        status: "requeued" as const,
+        dueAt: new Date(dueAt).toISOString(),
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayAllWebhookEventsRoute, async (c) => {
+    const dueAt = deps.clock.now();
+    const replayed = await deps.inbox.requeueAllParked();
+    if (replayed.isErr()) return useCaseProblem(c, replayed.error);
+    c.var.log.info({ requeued: replayed.value, by: c.get("principal").subject }, "webhook events replayed");
+    return c.json(
+      { object: "replay_all" as const, requeued: replayed.value, dueAt: new Date(dueAt).toISOString() },
+      200,
+    );
+  });
+
+  app.openapi(listOutboxRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await deps.outbox.listOutbox({
+      status: query.status,
+      limit: query.limit,
+      ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
+    });
+    if (page.isErr()) return useCaseProblem(c, page.error);
+    return c.json(
+      {
+        object: "list" as const,
+        url: "/v1/operations/outbox",
+        data: page.value.items.map(outboxView),
+        has_more: page.value.hasMore,
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayOutboxEffectRoute, async (c) => {
+    const { effectId } = c.req.valid("param");
+    const dueAt = deps.clock.now();
+    const replayed = await deps.outbox.requeueParked(effectId, dueAt);
+    if (replayed.isErr()) return useCaseProblem(c, replayed.error);
+    if (replayed.value === "not_found")
+      return problem(c, 404, "outbox_effect_not_found", `no outbox effect ${effectId}`);
+    if (replayed.value === "not_parked")
+      return problem(c, 409, "outbox_effect_not_parked", `outbox effect ${effectId} is not parked`);
+    c.var.log.info({ effectId, by: c.get("principal").subject }, "outbox effect replayed");
+    return c.json(
+      {
+        object: "replay" as const,
+        id: effectId,
+        status: "requeued" as const,
+        dueAt: new Date(dueAt).toISOString(),
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayAllOutboxRoute, async (c) => {
+    const dueAt = deps.clock.now();
+    const replayed = await deps.outbox.requeueAllParked(dueAt);
+    if (replayed.isErr()) return useCaseProblem(c, replayed.error);
+    c.var.log.info({ requeued: replayed.value, by: c.get("principal").subject }, "outbox effects replayed");
+    return c.json(
+      { object: "replay_all" as const, requeued: replayed.value, dueAt: new Date(dueAt).toISOString() },
+      200,
+    );
+  });
+
+  return app;
+}
+
+/** Where the operations gauges read their counts (PrismaOperationsCounts in production). */
+export interface OperationsCounts {
+  roundsByStatus(): Promise<readonly StatusCount[]>;
+  outboxByStatus(): Promise<readonly StatusCount[]>;
+  webhooksByStatus(): Promise<readonly StatusCount[]>;
+  ticketsByStatus(): Promise<readonly StatusCount[]>;
+}
+
+const byStatus = (rows: readonly StatusCount[]) =>
+  rows.map((r) => ({ labels: { status: r.status }, value: r.count }));
+
+/**
+ * Registers the operations gauges, read at scrape time: `susu_rounds{status}`,
+ * `susu_outbox_effects{status}` (pending, parked: the outbox's depth),
+ * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth) and
+ * `susu_support_tickets_open`.
+ */
+export function registerOperationsGauges(metrics: HttpMetrics, counts: OperationsCounts): void {
+  metrics.registerGauge({
+    name: "susu_rounds",
+    help: "Rounds by state.",
+    labelNames: ["status"],
+    collect: async () => byStatus(await counts.roundsByStatus()),
+  });
+  metrics.registerGauge({
+    name: "susu_outbox_effects",
+    help: "Outbox effects not done, by status (pending: to run; parked: waiting for a person).",
+    labelNames: ["status"],
+    collect: async () => byStatus(await counts.outboxByStatus()),
+  });
+  metrics.registerGauge({
+    name: "susu_webhook_events",
+    help: "Stripe events not finished, by status (received, failed: to process; parked: waiting for a person).",
+    labelNames: ["status"],
+    collect: async () => byStatus(await counts.webhooksByStatus()),
+  });
+  metrics.registerGauge({
+    name: "susu_support_tickets_open",
+    help: "Support tickets still open.",
+    collect: async () => [
+      { labels: {}, value: (await counts.ticketsByStatus()).find((r) => r.status === "open")?.count ?? 0 },
+    ],
+  });
+}

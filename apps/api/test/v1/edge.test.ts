@@ -1,0 +1,327 @@
+// The edge on v1 and a real PostgreSQL (ported from the old edge-input test): NUL
+// characters (which PostgreSQL cannot store) are refused as bad input wherever they come
+// in, naming the field, with nothing stored; a 5xx never shows a database's codes or
+// messages and carries the request id; wrong method, media type, size and malformed JSON
+// are problems with stable codes.
+import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { DAY_MS, type UseCaseDeps } from "@susu/domain";
+import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { captureLogs } from "../http/support.js";
+import { authed, testApp, testHttp, tokenFor } from "../support/app.js";
+
+const db = useTestDatabase();
+const clock = new ManualClock(Date.UTC(2026, 5, 1));
+let store: PrismaStore;
+let app: ReturnType<typeof testApp>;
+let ana: string;
+let admin: string;
+
+function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
+  return {
+    people: store,
+    groups: groups ?? store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new SequentialIds(),
+  };
+}
+
+beforeAll(async () => {
+  store = new PrismaStore(db.prisma);
+  app = testApp({
+    useCases: depsWith(),
+    gateway: new FakePaymentGateway(() => clock.now()),
+    prisma: db.prisma,
+  });
+  ana = await tokenFor("ana");
+  admin = await tokenFor("ops", ["admin"]);
+  await new PrismaSupportDesk(db.prisma).openTicket({
+    id: "tkt_edge",
+    reason: "payout_blocked",
+    summary: "edge",
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const NUL = "\u0000";
+
+const newGroup = (overrides: Record<string, unknown> = {}) => ({
+  name: "Edge savers",
+  currency: "AUD",
+  contributionMinor: 100_00,
+  cadence: "weekly",
+  startsAt: new Date(clock.now() + DAY_MS).toISOString(),
+  payoutOrderMethod: "join_order",
+  displayName: "Ana",
+  ...overrides,
+});
+
+interface ProblemBody {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly requestId?: string;
+  readonly errors?: { readonly path: string; readonly message: string }[];
+}
+
+/** Expects a 400 `invalid_request` naming `field`, and no database detail. */
+async function expectRefused(res: Response, field: string): Promise<void> {
+  expect(res.status, field).toBe(400);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const text = await res.text();
+  expect(text).not.toMatch(/SQLSTATE|22021|22P05/);
+  const body = JSON.parse(text) as ProblemBody;
+  expect(body.code).toBe("invalid_request");
+  expect(body.errors?.map((e) => e.path)).toContain(field);
+}
+
+async function createGroup(token: string): Promise<string> {
+  const res = await app.request("/v1/groups", authed(token, "POST", newGroup()));
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const ticket = () => db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_edge" } });
+
+describe("NUL characters at the edge", () => {
+  it("in any string of a body: 400 invalid_request naming the field, nothing stored", async () => {
+    const before = await db.prisma.group.count();
+    const cases: [unknown, string][] = [
+      [newGroup({ name: `Friday${NUL}savers` }), "body.name"],
+      [newGroup({ displayName: `Ana${NUL}` }), "body.displayName"],
+      [newGroup({ cadence: `weekly${NUL}` }), "body.cadence"],
+      [{ ...newGroup(), [`extra${NUL}`]: 1 }, `body.extra${NUL}`],
+    ];
+    for (const [body, field] of cases)
+      await expectRefused(await app.request("/v1/groups", authed(ana, "POST", body)), field);
+    expect(await db.prisma.group.count()).toBe(before);
+
+    const version = (await ticket()).version;
+    await expectRefused(
+      await app.request("/v1/tickets/tkt_edge/resolve", authed(admin, "POST", { resolution: `done${NUL}` })),
+      "body.resolution",
+    );
+    expect(await ticket()).toMatchObject({ status: "open", version });
+  });
+
+  it("in a path parameter: 400 invalid_request naming the parameter, nothing stored", async () => {
+    const id = await createGroup(ana);
+    const version = (await db.prisma.group.findUniqueOrThrow({ where: { id } })).version;
+    await expectRefused(await app.request("/v1/groups/grp%00x", authed(ana)), "path.groupId");
+    await expectRefused(await app.request(`/v1/groups/${id}%00/ledger`, authed(ana)), "path.groupId");
+    await expectRefused(
+      await app.request("/v1/groups/grp%00x/ledger/transactions", authed(ana)),
+      "path.groupId",
+    );
+    await expectRefused(await app.request("/v1/tickets/tkt%00edge", authed(admin)), "path.ticketId");
+    await expectRefused(
+      await app.request("/v1/tickets/tkt_edge%00/resolve", authed(admin, "POST", { resolution: "done" })),
+      "path.ticketId",
+    );
+    await expectRefused(
+      await app.request("/v1/operations/webhook-events/evt%00/replay", authed(admin, "POST")),
+      "path.eventId",
+    );
+    await expectRefused(
+      await app.request("/v1/operations/outbox/fx%00/replay", authed(admin, "POST")),
+      "path.effectId",
+    );
+    await expectRefused(await app.request("/v1/nowhere%00", authed(ana)), "path");
+    expect((await db.prisma.group.findUniqueOrThrow({ where: { id } })).version).toBe(version);
+    expect((await ticket()).status).toBe("open");
+  });
+
+  it("in the query: 400 invalid_request naming the parameter", async () => {
+    const id = await createGroup(ana);
+    await expectRefused(await app.request(`/v1/groups/${id}?q=a%00`, authed(ana)), "query.q");
+    await expectRefused(
+      await app.request(`/v1/groups/${id}/ledger/transactions?starting_after=a%00`, authed(ana)),
+      "query.starting_after",
+    );
+    await expectRefused(await app.request("/v1/tickets?status=open%00", authed(admin)), "query.status");
+  });
+
+  it("in a header: 400 invalid_request naming the header, nothing changed", async () => {
+    // fetch's Headers, like Node's HTTP parser, refuses a NUL in a header; the app must
+    // refuse it as well whatever carried it, so the request is given headers that do not.
+    const body = JSON.stringify({ resolution: "done" });
+    const request = new Request("http://localhost/v1/tickets/tkt_edge/resolve", { method: "POST", body });
+    const headers = new Map([
+      ["authorization", `Bearer ${admin}`],
+      ["content-type", "application/json"],
+      ["content-length", String(body.length)],
+      ["x-client-note", `note${NUL}`],
+    ]);
+    Object.defineProperty(request, "headers", {
+      value: {
+        get: (name: string) => headers.get(name.toLowerCase()) ?? null,
+        has: (name: string) => headers.has(name.toLowerCase()),
+        forEach: (fn: (value: string, name: string) => void) => {
+          for (const [name, value] of headers) fn(value, name);
+        },
+        entries: () => headers.entries(),
+        [Symbol.iterator]: () => headers.entries(),
+      },
+    });
+    await expectRefused(await app.fetch(request), "header.x-client-note");
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+  });
+});
+
+describe("edge errors on v1 routes", () => {
+  it("a wrong method is 405 with Allow", async () => {
+    const id = await createGroup(ana);
+    const res = await app.request(`/v1/groups/${id}/ledger`, authed(ana, "DELETE"));
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect(((await res.json()) as ProblemBody).code).toBe("method_not_allowed");
+    const tickets = await app.request("/v1/tickets/tkt_edge/resolve", authed(admin, "GET"));
+    expect(tickets.status).toBe(405);
+    expect(tickets.headers.get("allow")).toBe("POST");
+  });
+
+  it("a body not declared JSON is 415, one over the limit 413, malformed JSON 400 — nothing changed", async () => {
+    const path = "/v1/tickets/tkt_edge/resolve";
+    const asText = await app.request(path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "text/plain" },
+      body: JSON.stringify({ resolution: "done" }),
+    });
+    expect(asText.status).toBe(415);
+    expect(((await asText.json()) as ProblemBody).code).toBe("unsupported_media_type");
+    const huge = await app.request(path, authed(admin, "POST", { resolution: "x".repeat(200 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as ProblemBody).code).toBe("payload_too_large");
+    const malformed = await app.request(path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: '{"resolution": "done"',
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as ProblemBody).code).toBe("malformed_json");
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+  });
+});
+
+describe("5xx answers", () => {
+  /** What problem.ts's serverProblem logged with console.error, parsed. */
+  function logged(spy: { mock: { calls: unknown[][] } }): { requestId: string; cause: string }[] {
+    return spy.mock.calls.map((call) => JSON.parse(String(call[0])) as { requestId: string; cause: string });
+  }
+
+  async function expectGeneric(res: Response, status: number, code: string, hidden: RegExp): Promise<string> {
+    expect(res.status).toBe(status);
+    const text = await res.text();
+    expect(text).not.toMatch(hidden);
+    const body = JSON.parse(text) as ProblemBody;
+    expect(body.code).toBe(code);
+    expect(body.requestId).toBeDefined();
+    expect(res.headers.get("x-request-id")).toBe(body.requestId);
+    expect(body.detail).toContain(body.requestId);
+    return body.requestId ?? "";
+  }
+
+  /** `target` with `method` replaced. */
+  function replacing<T extends object>(target: T, method: string, replacement: unknown): T {
+    return new Proxy(target, {
+      get(t, prop) {
+        if (prop === method) return replacement;
+        const value: unknown = Reflect.get(t, prop, t);
+        return typeof value === "function" ? value.bind(t) : value;
+      },
+    });
+  }
+
+  it("a database refusal is a generic problem with a request id; its SQLSTATE is only logged", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // Look-ups that reach PostgreSQL with a NUL by another way than the edge: a real 22021.
+    const groups = replacing(store, "getGroup", () => store.getGroup(`grp${NUL}x`));
+    const ledger = new PrismaLedgerStore(db.prisma);
+    const leaky = testApp({
+      useCases: depsWith(groups),
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+    });
+    const id = await expectGeneric(
+      await leaky.request("/v1/groups/grp_any", authed(ana)),
+      500,
+      "storage_refused",
+      /SQLSTATE|22021|getGroup|database/,
+    );
+    const groupId = await createGroup(ana);
+    const leakyLedger = testApp({
+      useCases: depsWith(),
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+      operations: {
+        ledger: replacing(ledger, "balancesOfRounds", () => ledger.balancesOfRounds([`rnd${NUL}`])),
+        tickets: new PrismaSupportDesk(db.prisma),
+        outbox: store,
+        inbox: undefined as never,
+      },
+    });
+    const ledgerId = await expectGeneric(
+      await leakyLedger.request(`/v1/groups/${groupId}/ledger`, authed(ana)),
+      500,
+      "storage_refused",
+      /SQLSTATE|22021|ledger|database/,
+    );
+    for (const requestId of [id, ledgerId])
+      expect(logged(errors)).toContainEqual(
+        expect.objectContaining({ requestId, cause: expect.stringContaining("SQLSTATE 22021") }),
+      );
+  });
+
+  it("an exception and a database that does not answer say nothing of their cause either", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const secret = "password authentication failed for user susu at 10.0.0.5 (SQLSTATE 28P01)";
+    const logs = captureLogs();
+    const throwing = () => {
+      throw new Error(secret);
+    };
+    const broken = testApp({
+      useCases: depsWith(replacing(store, "getGroup", throwing)),
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+      ping: async () => throwing(),
+      http: { ...testHttp({ prisma: db.prisma }), logger: logs.logger },
+      operations: {
+        ledger: new PrismaLedgerStore(db.prisma),
+        tickets: replacing(new PrismaSupportDesk(db.prisma), "listTickets", throwing),
+        outbox: store,
+        inbox: undefined as never,
+      },
+    });
+    const hidden = /SQLSTATE|28P01|password|10\.0\.0\.5/;
+    const thrown = await expectGeneric(
+      await broken.request("/v1/groups/grp_any", authed(ana)),
+      500,
+      "internal_error",
+      hidden,
+    );
+    const ticketsThrown = await expectGeneric(
+      await broken.request("/v1/tickets", authed(admin)),
+      500,
+      "internal_error",
+      hidden,
+    );
+    const ready = await expectGeneric(await broken.request("/readyz"), 503, "database_unavailable", hidden);
+    // The cause is in the logs, under the request id the client was given.
+    for (const requestId of [thrown, ticketsThrown])
+      expect(logs.lines()).toContainEqual(
+        expect.objectContaining({
+          requestId,
+          status: 500,
+          err: expect.objectContaining({ message: expect.stringContaining("28P01") }),
+        }),
+      );
+    expect(logged(errors)).toContainEqual(
+      expect.objectContaining({ requestId: ready, cause: expect.stringContaining("28P01") }),
+    );
+  });
+});

@@ -1,0 +1,456 @@
+// Operations on v1, for platform operators only: support tickets (list, read, resolve),
+// parked webhook events and outbox effects (list, replay one, replay all), and the gauges
+// that count them. A replayed item is due at once and the real processors take it.
+import {
+  PrismaOperationsCounts,
+  PrismaStore,
+  PrismaSupportDesk,
+  PrismaWebhookInbox,
+  processWebhookInbox,
+  type WebhookGateway,
+} from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { type Changeset, type OutboxEffect, type UseCaseDeps, useCases } from "@susu/domain";
+import {
+  anActiveGroup,
+  aReadyPerson,
+  aRoundOf,
+  FakePaymentGateway,
+  InMemoryLedgerStore,
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import type Stripe from "stripe";
+import { beforeAll, describe, expect, it } from "vitest";
+import { registerOperationsGauges } from "../../src/v1/operations.js";
+import { authed, testApp, testHttp, tokenFor } from "../support/app.js";
+
+const db = useTestDatabase();
+const T = Date.UTC(2026, 0, 6, 9);
+const clock = new ManualClock(T);
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
+let app: ReturnType<typeof testApp>;
+let store: PrismaStore;
+let inbox: PrismaWebhookInbox;
+let desk: PrismaSupportDesk;
+let deps: UseCaseDeps;
+let admin: string;
+let service: string;
+let member: string;
+
+beforeAll(async () => {
+  store = new PrismaStore(db.prisma, { clock });
+  inbox = new PrismaWebhookInbox(db.prisma, clock);
+  desk = new PrismaSupportDesk(db.prisma, clock);
+  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  const http = testHttp({ prisma: db.prisma });
+  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma));
+  app = testApp({
+    useCases: deps,
+    gateway: new FakePaymentGateway(() => clock.now()),
+    prisma: db.prisma,
+    http,
+  });
+  admin = await tokenFor("ops_ana", ["admin"]);
+  service = await tokenFor("ops_tool", ["service"]);
+  member = await tokenFor("ana");
+
+  // A round to hang effects on (the outbox names its aggregate).
+  const group = anActiveGroup({ id: "grp_ops" });
+  ok(
+    await store.commit({
+      ...empty,
+      people: ["ana", "ben", "cy"].map((id) => ({ state: aReadyPerson(id), expectedVersion: undefined })),
+    }),
+  );
+  ok(
+    await store.commit({
+      ...empty,
+      groups: [{ state: group, expectedVersion: undefined }],
+      rounds: [{ state: aRoundOf(group, [], { id: "rnd_ops" }), expectedVersion: undefined }],
+    }),
+  );
+});
+
+function ok<T>(result: { isOk(): boolean; _unsafeUnwrap(): T }): T {
+  return result._unsafeUnwrap();
+}
+
+interface Problem {
+  code: string;
+  errors?: { path: string }[];
+}
+
+/** Anonymous 401, a member 403 `operator_only`, for one request. */
+async function expectOperatorsOnly(path: string, method = "GET", body?: unknown): Promise<void> {
+  const anonymous = await app.request(path, {
+    method,
+    ...(body !== undefined
+      ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+      : {}),
+  });
+  expect(anonymous.status, `${method} ${path} anonymous`).toBe(401);
+  const refused = await app.request(path, authed(member, method, body));
+  expect(refused.status, `${method} ${path} member`).toBe(403);
+  expect(((await refused.json()) as Problem).code).toBe("operator_only");
+}
+
+describe("support tickets", () => {
+  beforeAll(async () => {
+    // Tickets opened by parking have ids with colons (`<effect id>:parked`).
+    for (const [i, id] of ["tkt_a", "tkt_b", "tkt_c", "rnd_ops:fx:1:parked"].entries()) {
+      clock.advanceTo(T + i * 1000);
+      ok(
+        await desk.openTicket({ id, reason: "payout_blocked", summary: `ticket ${id}`, groupId: "grp_ops" }),
+      );
+    }
+    clock.advanceTo(T + 10_000);
+  });
+
+  it("are for platform operators only: anonymous 401, a member 403 and nothing resolved", async () => {
+    await expectOperatorsOnly("/v1/tickets");
+    await expectOperatorsOnly("/v1/tickets/tkt_a");
+    await expectOperatorsOnly("/v1/tickets/tkt_a/resolve", "POST", { resolution: "done" });
+    expect(await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_a" } })).toMatchObject({
+      status: "open",
+      resolvedBy: null,
+    });
+  });
+
+  it("lists oldest first a page at a time, filtered by status", async () => {
+    const first = (await (await app.request("/v1/tickets?limit=2", authed(admin))).json()) as {
+      data: { id: string }[];
+      has_more: boolean;
+    };
+    expect(first.data.map((t) => t.id)).toEqual(["tkt_a", "tkt_b"]);
+    expect(first.has_more).toBe(true);
+    const next = (await (
+      await app.request("/v1/tickets?limit=2&starting_after=tkt_b", authed(service))
+    ).json()) as {
+      data: { id: string }[];
+      has_more: boolean;
+    };
+    expect(next.data.map((t) => t.id)).toEqual(["tkt_c", "rnd_ops:fx:1:parked"]);
+    expect(next.has_more).toBe(false);
+    const resolved = (await (await app.request("/v1/tickets?status=resolved", authed(admin))).json()) as {
+      data: unknown[];
+    };
+    expect(resolved.data).toEqual([]);
+    const bad = await app.request("/v1/tickets?status=closed", authed(admin));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as Problem).errors?.map((e) => e.path)).toContain("status");
+  });
+
+  it("reads one ticket; an unknown one is 404 ticket_not_found", async () => {
+    const res = await app.request("/v1/tickets/tkt_b", authed(admin));
+    expect(await res.json()).toMatchObject({
+      object: "support_ticket",
+      id: "tkt_b",
+      kind: "payout_blocked",
+      status: "open",
+      groupId: "grp_ops",
+      createdAt: new Date(T + 1000).toISOString(),
+      resolvedAt: null,
+    });
+    const colons = await app.request("/v1/tickets/rnd_ops:fx:1:parked", authed(service));
+    expect(await colons.json()).toMatchObject({
+      id: "rnd_ops:fx:1:parked",
+      createdAt: new Date(T + 3000).toISOString(),
+    });
+    const missing = await app.request("/v1/tickets/tkt_nope", authed(admin));
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as Problem).code).toBe("ticket_not_found");
+  });
+
+  it("resolves with a note and who; a second resolve is 409 and keeps the first resolution", async () => {
+    const res = await app.request(
+      "/v1/tickets/tkt_a/resolve",
+      authed(admin, "POST", { resolution: "refunded by hand" }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      status: "resolved",
+      resolvedBy: "ops_ana",
+      resolution: "refunded by hand",
+      resolvedAt: new Date(T + 10_000).toISOString(),
+    });
+    const again = await app.request(
+      "/v1/tickets/tkt_a/resolve",
+      authed(service, "POST", { resolution: "again" }),
+    );
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as Problem).code).toBe("ticket_already_resolved");
+    expect(await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_a" } })).toMatchObject({
+      resolvedBy: "ops_ana",
+      resolution: "refunded by hand",
+    });
+    const listed = (await (await app.request("/v1/tickets?status=resolved", authed(admin))).json()) as {
+      data: { id: string }[];
+    };
+    expect(listed.data.map((t) => t.id)).toEqual(["tkt_a"]);
+    const missing = await app.request(
+      "/v1/tickets/tkt_nope/resolve",
+      authed(admin, "POST", { resolution: "x" }),
+    );
+    expect(missing.status).toBe(404);
+  });
+
+  it("refuses an empty or NUL resolution with 400, and changes nothing", async () => {
+    for (const resolution of ["", "   ", "a\u0000b"]) {
+      const res = await app.request("/v1/tickets/tkt_b/resolve", authed(admin, "POST", { resolution }));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as Problem).code).toBe("invalid_request");
+    }
+    expect((await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: "tkt_b" } })).status).toBe("open");
+  });
+});
+
+/** A Stripe event no handler knows: processing it marks it ignored, with no provider call. */
+function unknownEvent(id: string): Stripe.Event {
+  return {
+    id,
+    object: "event",
+    api_version: "2026-08-26.dahlia",
+    created: Math.floor(T / 1000),
+    data: { object: { id: `cus_${id}`, object: "customer", secret_marker: "payload-only" } },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "customer.created",
+  } as unknown as Stripe.Event;
+}
+
+/** Stores the events and parks them as a processor that gave up would. */
+async function parkEvents(ids: readonly string[]): Promise<void> {
+  for (const id of ids) ok(await inbox.receive(unknownEvent(id)));
+  const claimed = ok(await inbox.claimDue("worker", clock.now(), 60_000, 100));
+  for (const e of claimed)
+    if (ids.includes(e.id))
+      expect(ok(await inbox.park(e.id, "worker", "boom: translator failed"))).toBe("marked");
+}
+
+const processor = () =>
+  processWebhookInbox(
+    { deps, inbox, desk, gateway: {} as WebhookGateway },
+    { workerId: "processor", limit: 100 },
+  );
+
+describe("parked webhook events", () => {
+  beforeAll(async () => {
+    await parkEvents(["evt_p1", "evt_p2", "evt_p3"]);
+  });
+
+  it("are for platform operators only, and a refused replay changes nothing", async () => {
+    await expectOperatorsOnly("/v1/operations/webhook-events?status=parked");
+    await expectOperatorsOnly("/v1/operations/webhook-events/evt_p1/replay", "POST");
+    await expectOperatorsOnly("/v1/operations/webhook-events/replay", "POST");
+    expect(await db.prisma.webhookEvent.count({ where: { status: "parked" } })).toBe(3);
+  });
+
+  it("lists parked events a page at a time with attempts and last error, never the payload", async () => {
+    const res = await app.request("/v1/operations/webhook-events?status=parked&limit=2", authed(admin));
+    const text = await res.text();
+    expect(text).not.toContain("payload-only");
+    const page = JSON.parse(text) as {
+      data: { id: string; attempts: number; lastError: string }[];
+      has_more: boolean;
+    };
+    expect(page.data.map((e) => e.id)).toEqual(["evt_p1", "evt_p2"]);
+    expect(page.data[0]).toMatchObject({
+      status: "parked",
+      attempts: 1,
+      lastError: "boom: translator failed",
+    });
+    expect(page.has_more).toBe(true);
+    const next = (await (
+      await app.request("/v1/operations/webhook-events?starting_after=evt_p2", authed(service))
+    ).json()) as { data: { id: string }[]; has_more: boolean };
+    expect(next).toMatchObject({ data: [{ id: "evt_p3" }], has_more: false });
+  });
+
+  it("replays one: due now with attempts reset, and the processor takes it", async () => {
+    clock.advance(60_000);
+    const res = await app.request("/v1/operations/webhook-events/evt_p1/replay", authed(admin, "POST"));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      object: "replay",
+      id: "evt_p1",
+      status: "requeued",
+      dueAt: new Date(clock.now()).toISOString(),
+    });
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).toMatchObject({
+      status: "received",
+      attempts: 0,
+      nextAttemptAt: new Date(clock.now()),
+      lastError: "boom: translator failed",
+    });
+    const report = ok(await processor());
+    expect(report).toMatchObject({ claimed: 1, ignored: 1 });
+    expect((await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).status).toBe(
+      "ignored",
+    );
+    // Not parked any more: a second replay is refused and changes nothing; an unknown event is 404.
+    const again = await app.request("/v1/operations/webhook-events/evt_p1/replay", authed(admin, "POST"));
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as Problem).code).toBe("webhook_event_not_parked");
+    expect((await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).status).toBe(
+      "ignored",
+    );
+    const missing = await app.request("/v1/operations/webhook-events/evt_nope/replay", authed(admin, "POST"));
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as Problem).code).toBe("webhook_event_not_found");
+  });
+
+  it("replays all parked events at once; the processor takes them all", async () => {
+    const res = await app.request("/v1/operations/webhook-events/replay", authed(service, "POST"));
+    expect(await res.json()).toMatchObject({ object: "replay_all", requeued: 2 });
+    expect(await db.prisma.webhookEvent.count({ where: { status: "parked" } })).toBe(0);
+    expect(ok(await processor())).toMatchObject({ claimed: 2, ignored: 2 });
+  });
+});
+
+function timer(id: string): OutboxEffect {
+  return { kind: "schedule_timer", id, roundId: "rnd_ops", at: T, timer: { kind: "collection_deadline" } };
+}
+
+/** Appends the effects and parks them as a dispatcher that gave up would. */
+async function parkEffects(ids: readonly string[]): Promise<void> {
+  ok(await store.commit({ ...empty, outbox: ids.map(timer) }));
+  const claimed = ok(await store.claimDue("dispatcher", clock.now(), 60_000, 100));
+  for (const r of claimed)
+    if (ids.includes(r.effect.id))
+      ok(await store.fail(r.effect.id, "dispatcher", "timer store down", undefined));
+}
+
+const timers = new InMemoryTimerScheduler();
+const dispatch = () =>
+  useCases.dispatchOutbox(
+    deps,
+    {
+      gateway: new FakePaymentGateway(() => clock.now()),
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers,
+      ledger: new InMemoryLedgerStore(),
+    },
+    store,
+    { workerId: "dispatcher" },
+  );
+
+describe("parked outbox effects", () => {
+  const ids = ["rnd_ops:timer:a", "rnd_ops:timer:b", "rnd_ops:timer:c"] as const;
+  beforeAll(async () => {
+    await parkEffects(ids);
+  });
+
+  it("are for platform operators only, and a refused replay changes nothing", async () => {
+    await expectOperatorsOnly("/v1/operations/outbox?status=parked");
+    await expectOperatorsOnly(`/v1/operations/outbox/${ids[0]}/replay`, "POST");
+    await expectOperatorsOnly("/v1/operations/outbox/replay", "POST");
+    expect(await db.prisma.outboxEffect.count({ where: { status: "parked" } })).toBe(3);
+  });
+
+  it("lists parked effects in dispatch order a page at a time, with attempts and last error", async () => {
+    const page = (await (await app.request("/v1/operations/outbox?limit=2", authed(admin))).json()) as {
+      data: { id: string }[];
+      has_more: boolean;
+    };
+    expect(page.data).toEqual([
+      expect.objectContaining({
+        object: "outbox_effect",
+        id: ids[0],
+        kind: "schedule_timer",
+        status: "parked",
+        attempts: 1,
+        lastError: "timer store down",
+        aggregateId: "rnd_ops",
+      }),
+      expect.objectContaining({ id: ids[1] }),
+    ]);
+    expect(page.has_more).toBe(true);
+    const next = (await (
+      await app.request(`/v1/operations/outbox?limit=2&starting_after=${ids[1]}`, authed(admin))
+    ).json()) as { data: { id: string }[]; has_more: boolean };
+    expect(next).toMatchObject({ data: [{ id: ids[2] }], has_more: false });
+    const pending = (await (
+      await app.request("/v1/operations/outbox?status=pending", authed(admin))
+    ).json()) as {
+      data: unknown[];
+    };
+    expect(pending.data).toEqual([]);
+  });
+
+  it("replays one: pending, due now, attempts reset, same id; the dispatcher runs it", async () => {
+    clock.advance(60_000);
+    const res = await app.request(`/v1/operations/outbox/${ids[0]}/replay`, authed(admin, "POST"));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: ids[0], status: "requeued" });
+    expect(await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: ids[0] } })).toMatchObject({
+      status: "pending",
+      attempts: 0,
+      availableAt: new Date(clock.now()),
+    });
+    expect(ok(await dispatch())).toMatchObject({ claimed: 1, completed: 1 });
+    expect((await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: ids[0] } })).status).toBe("done");
+    const again = await app.request(`/v1/operations/outbox/${ids[0]}/replay`, authed(admin, "POST"));
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as Problem).code).toBe("outbox_effect_not_parked");
+    expect((await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: ids[0] } })).status).toBe("done");
+    const missing = await app.request("/v1/operations/outbox/fx_nope/replay", authed(admin, "POST"));
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as Problem).code).toBe("outbox_effect_not_found");
+  });
+
+  it("replays all parked effects; the dispatcher runs them all", async () => {
+    const res = await app.request("/v1/operations/outbox/replay", authed(admin, "POST"));
+    expect(await res.json()).toMatchObject({ object: "replay_all", requeued: 2 });
+    expect(ok(await dispatch())).toMatchObject({ claimed: 2, completed: 2 });
+    expect(await db.prisma.outboxEffect.count({ where: { status: "parked" } })).toBe(0);
+  });
+});
+
+describe("operations gauges", () => {
+  it("count rounds, outbox and inbox depth and open tickets at scrape time", async () => {
+    await parkEffects(["rnd_ops:timer:gauge"]);
+    await parkEvents(["evt_gauge"]);
+    const res = await app.request("/metrics", authed(admin));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/susu_rounds\{status="collecting"\} 1/);
+    expect(text).toMatch(/susu_outbox_effects\{status="parked"\} 1/);
+    expect(text).toMatch(/susu_webhook_events\{status="parked"\} 1/);
+    expect(text).toMatch(/susu_support_tickets_open 3/);
+    expect(text).not.toMatch(/susu_gauge_collect_errors_total\{/);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("describes every ledger and operations route with its auth", async () => {
+    const doc = (await (await app.request("/v1/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+    };
+    const routes: [string, string][] = [
+      ["/v1/groups/{groupId}/ledger", "get"],
+      ["/v1/groups/{groupId}/ledger/transactions", "get"],
+      ["/v1/tickets", "get"],
+      ["/v1/tickets/{ticketId}", "get"],
+      ["/v1/tickets/{ticketId}/resolve", "post"],
+      ["/v1/operations/webhook-events", "get"],
+      ["/v1/operations/webhook-events/{eventId}/replay", "post"],
+      ["/v1/operations/webhook-events/replay", "post"],
+      ["/v1/operations/outbox", "get"],
+      ["/v1/operations/outbox/{effectId}/replay", "post"],
+      ["/v1/operations/outbox/replay", "post"],
+    ];
+    for (const [path, method] of routes) {
+      const operation = doc.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation?.security).toEqual([{ bearer: [] }]);
+      expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["200", "401"]));
+      if (!path.includes("ledger")) expect(Object.keys(operation?.responses ?? {})).toContain("403");
+    }
+  });
+});

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "support_tickets" ADD COLUMN     "resolution" TEXT,
+ADD COLUMN     "resolved_by" TEXT;
