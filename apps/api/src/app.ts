@@ -6,6 +6,8 @@ import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 import { groupsV1 } from "./v1/groups.js";
+import { membersV1 } from "./v1/members.js";
+import { onboardingV1 } from "./v1/onboarding.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
 export interface ApiDeps {
@@ -50,6 +52,8 @@ export function createApp(deps: ApiDeps) {
 
   const v1 = { useCases: deps.useCases, gateway: deps.gateway };
   app.route("/v1", groupsV1(v1));
+  app.route("/v1", membersV1(v1));
+  app.route("/v1", onboardingV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {
