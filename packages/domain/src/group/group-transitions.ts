@@ -1,5 +1,12 @@
 import { defineTransitions } from "../kernel/transitions.js";
-import type { GroupStatus } from "./group.js";
+
+/**
+ * `forming` (members join, order is set) → `active` → `completed` (every planned rotation
+ * paid out), with `paused` when a payout cannot be delivered or an admin pauses it, and
+ * `closed` when an admin ends it early (between rounds). `completed` and `closed` are
+ * final: no round opens, nobody joins. Moves: `GROUP_TRANSITIONS`.
+ */
+export type GroupStatus = "forming" | "active" | "paused" | "completed" | "closed";
 
 /**
  * The moves a group's status can make. Every status change in `group.ts` goes through

@@ -5,7 +5,7 @@ import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.j
 import type { Instant } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
-import { GROUP_TRANSITIONS } from "./group-transitions.js";
+import { GROUP_TRANSITIONS, type GroupStatus } from "./group-transitions.js";
 import type { GroupId, MemberId } from "./ids.js";
 import type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 import {
@@ -59,13 +59,7 @@ export interface RotationProgress {
   readonly roundSequence: number;
 }
 
-/**
- * `forming` (members join, order is set) → `active` → `completed` (every planned rotation
- * paid out), with `paused` when a payout cannot be delivered or an admin pauses it, and
- * `closed` when an admin ends it early (between rounds). `completed` and `closed` are
- * final: no round opens, nobody joins. Moves: `GROUP_TRANSITIONS`.
- */
-export type GroupStatus = "forming" | "active" | "paused" | "completed" | "closed";
+export type { GroupStatus } from "./group-transitions.js";
 
 /**
  * Who commands a change to a group: a member, by their id (the person's id), or a platform
