@@ -336,7 +336,9 @@ export function groupsV1(deps: V1Deps) {
     if (group.isErr()) return useCaseProblem(c, group.error);
     const refused = refuseGroup(c, principal, group.value, groupId, "admin");
     if (refused || group.value === undefined) return refused ?? useCaseProblem(c, notFound(groupId));
-    const changed = await command(groupActorOf(principal, group.value)).andThen(viewOf);
+    const actor = groupActorOf(principal, group.value);
+    // Each command loads the group again, so one that lost a race is safe to run again.
+    const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
     if (changed.isErr()) return useCaseProblem(c, changed.error);
     return c.json(changed.value, 200);
   }

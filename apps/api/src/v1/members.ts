@@ -255,8 +255,11 @@ export function membersV1(deps: V1Deps) {
     const principal = c.get("principal");
     const { groupId } = c.req.valid("param");
     const { displayName } = c.req.valid("json");
+    // People join at the same time (an invitation shared in a chat): a lost race is retried.
     const joined = await useCases
-      .joinGroup(deps.useCases, groupId, { id: principal.subject, displayName })
+      .retryOnConflict(() =>
+        useCases.joinGroup(deps.useCases, groupId, { id: principal.subject, displayName }),
+      )
       .andThen(membersOf);
     if (joined.isErr()) return useCaseProblem(c, joined.error);
     const member = joined.value.find((m) => m.id === principal.subject);
@@ -302,9 +305,11 @@ export function membersV1(deps: V1Deps) {
     const self = group !== undefined && memberId === principal.subject && membershipOf(principal, group);
     const refused = refuseGroup(c, principal, group, groupId, self ? "see" : "admin");
     if (refused || group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
-    const changed = self
-      ? useCases.leaveGroup(deps.useCases, groupId, memberId)
-      : useCases.removeMember(deps.useCases, groupId, groupActorOf(principal, group), memberId);
+    const changed = useCases.retryOnConflict(() =>
+      self
+        ? useCases.leaveGroup(deps.useCases, groupId, memberId)
+        : useCases.removeMember(deps.useCases, groupId, groupActorOf(principal, group), memberId),
+    );
     const members = await changed.andThen(membersOf);
     if (members.isErr()) return useCaseProblem(c, members.error);
     const member = members.value.find((m) => m.id === memberId);
@@ -323,7 +328,9 @@ export function membersV1(deps: V1Deps) {
     if (loaded.refused) return loaded.refused;
     const refused = refuseGroup(c, principal, loaded.group, groupId, "admin");
     if (refused || loaded.group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
-    const changed = await command(groupActorOf(principal, loaded.group)).andThen(viewOf);
+    const actor = groupActorOf(principal, loaded.group);
+    // Each command loads the group again, so one that lost a race is safe to run again.
+    const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
     if (changed.isErr()) return useCaseProblem(c, changed.error);
     return c.json(changed.value, 200);
   }
@@ -339,7 +346,7 @@ export function membersV1(deps: V1Deps) {
     if (loaded.refused) return loaded.refused;
     const refused = refuseUnlessMember(c, principal, loaded.group, groupId);
     if (refused) return refused;
-    return command(principal.subject).andThen(viewOf);
+    return useCases.retryOnConflict(() => command(principal.subject)).andThen(viewOf);
   }
 
   app.openapi(payoutOrderRoute, async (c) => {

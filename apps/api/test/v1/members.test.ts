@@ -62,6 +62,17 @@ describe("joining", () => {
     expect(again.body).toEqual(first.body);
   });
 
+  it("people joining at the same moment all get in (a lost race is retried)", async () => {
+    const id = await bed.group("host");
+    const guests = ["g1", "g2", "g3", "g4", "g5"];
+    const answers = await Promise.all(
+      guests.map((g) => send(g, "POST", `/v1/groups/${id}/members`, { displayName: g })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(guests.map(() => 201));
+    const listed = await send("host", "GET", `/v1/groups/${id}/members?limit=10`);
+    expect(listed.body.data.map((m: { id: string }) => m.id).sort()).toEqual(["host", ...guests].sort());
+  });
+
   it("mid-rotation a newcomer is pending, from the next rotation on", async () => {
     const id = await bed.group("gus", ["hal"]);
     for (const p of ["gus", "hal"]) await bed.onboarded(p);
