@@ -1,8 +1,10 @@
 // Groups on v1: create, list mine, read, change settings before the start, pause, resume
 // and close — validation, who may (anonymous, a stranger, a member, the group's admin, a
 // platform admin), idempotent POSTs, pagination, and nothing stored on refusal.
+import { PrismaStore } from "@susu/adapters";
 import { DAY_MS, useCases } from "@susu/domain";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { authed, testApp, tokenFor } from "../support/app.js";
 import { expectInvalid, expectProblem, groupsTestbed, newGroup } from "./groups-support.js";
 
 const bed = groupsTestbed();
@@ -295,5 +297,66 @@ describe("pause, resume and close", () => {
       status: "closed",
       closure: { by: "operator:ops", reason: "abuse" },
     });
+  });
+});
+
+describe("5xx answers on a group's read", () => {
+  const NUL = "\u0000";
+  /** An app whose store's getGroup is replaced by `getGroup`. */
+  function appWithGetGroup(getGroup: (store: PrismaStore) => unknown) {
+    const store = new PrismaStore(bed.db.prisma);
+    const groups = new Proxy(store, {
+      get(target, prop) {
+        if (prop === "getGroup") return () => getGroup(target);
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return testApp({ useCases: { ...bed.deps, groups }, gateway: bed.gateway, prisma: bed.db.prisma });
+  }
+
+  async function expectGeneric(res: Response, code: string, hidden: RegExp) {
+    expect(res.status).toBe(500);
+    expect(res.headers.get("x-request-id")).toMatch(/./);
+    const text = await res.text();
+    expect(text).not.toMatch(hidden);
+    const body = JSON.parse(text) as { code: string; requestId?: string; detail: string };
+    expect(body.code).toBe(code);
+    return body;
+  }
+
+  const logged = (spy: { mock: { calls: unknown[][] } }) =>
+    spy.mock.calls.map((call) => String(call[0])).join("\n");
+
+  it("a database refusal is a generic problem with a request id; its SQLSTATE is only logged", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // A look-up that reaches PostgreSQL with a NUL by another way than the edge: a real 22021.
+    const leaky = appWithGetGroup((store) => store.getGroup(`grp${NUL}x`));
+    const token = await tokenFor("ana", ["admin"]);
+    const body = await expectGeneric(
+      await leaky.request("/v1/groups/grp_any", authed(token)),
+      "storage_refused",
+      /SQLSTATE|22021|getGroup|database/,
+    );
+    // The client quotes the request id; the log line with the cause carries it.
+    expect(body.detail).toContain(body.requestId);
+    expect(logged(errors)).toContain(body.requestId);
+    expect(logged(errors)).toContain("SQLSTATE 22021");
+    errors.mockRestore();
+  });
+
+  // The edge's onError (http/edge.ts) answers a thrown error; the cause goes to the request
+  // log (silent in tests), and the client has the request id in the X-Request-Id header.
+  it("an exception says nothing of its cause either", async () => {
+    const secret = "password authentication failed for user susu at 10.0.0.5 (SQLSTATE 28P01)";
+    const broken = appWithGetGroup(() => {
+      throw new Error(secret);
+    });
+    const token = await tokenFor("ana", ["admin"]);
+    await expectGeneric(
+      await broken.request("/v1/groups/grp_any", authed(token)),
+      "internal_error",
+      /SQLSTATE|28P01|password|10\.0\.0\.5/,
+    );
   });
 });

@@ -2,6 +2,7 @@
 // each member's readiness, the payout order, swaps and activation — validation, who may,
 // idempotent POSTs, pagination, and nothing stored on refusal.
 import { describe, expect, it } from "vitest";
+import { tokenFor } from "../support/app.js";
 import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
 
 const bed = groupsTestbed();
@@ -301,5 +302,34 @@ describe("activation", () => {
     const alone = await bed.group("lee");
     await bed.onboarded("lee");
     expectProblem(await send("lee", "POST", `/v1/groups/${alone}/activate`), 409, "too_few_members");
+  });
+});
+
+describe("NUL characters in headers", () => {
+  it("400 invalid_request naming the header, nothing changed", async () => {
+    const id = await bed.group("nul", ["nel"]);
+    for (const p of ["nul", "nel"]) await bed.onboarded(p);
+    // fetch's Headers, like Node's HTTP parser, refuses a NUL in a header; the app must
+    // refuse it as well whatever carried it, so the request is given headers that do not.
+    const request = new Request(`http://localhost/v1/groups/${id}/activate`, { method: "POST" });
+    const headers = new Map([
+      ["authorization", `Bearer ${await tokenFor("nul")}`],
+      ["x-client-note", "hi\u0000there"],
+    ]);
+    Object.defineProperty(request, "headers", {
+      value: {
+        get: (name: string) => headers.get(name.toLowerCase()) ?? null,
+        has: (name: string) => headers.has(name.toLowerCase()),
+        forEach: (fn: (value: string, name: string) => void) => {
+          for (const [name, value] of headers) fn(value, name);
+        },
+      },
+    });
+    const res = await bed.app.fetch(request);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: string; errors: { path: string }[] };
+    expect(body.code).toBe("invalid_request");
+    expect(body.errors.map((e) => e.path)).toContain("header.x-client-note");
+    expect((await send("nul", "GET", `/v1/groups/${id}`)).body.status).toBe("forming");
   });
 });
