@@ -273,7 +273,8 @@ export function membersV1(deps: V1Deps) {
     const loaded = await loadGroup(c, groupId);
     if (loaded.refused) return loaded.refused;
     const refused = refuseGroup(c, c.get("principal"), loaded.group, groupId, "see");
-    if (refused || loaded.group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
+    if (refused || loaded.group === undefined)
+      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
     const members = await membersOf(loaded.group);
     if (members.isErr()) return useCaseProblem(c, members.error);
     return c.json(
@@ -287,7 +288,8 @@ export function membersV1(deps: V1Deps) {
     const loaded = await loadGroup(c, groupId);
     if (loaded.refused) return loaded.refused;
     const refused = refuseGroup(c, c.get("principal"), loaded.group, groupId, "see");
-    if (refused || loaded.group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
+    if (refused || loaded.group === undefined)
+      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
     const members = await membersOf(loaded.group);
     if (members.isErr()) return useCaseProblem(c, members.error);
     const member = members.value.find((m) => m.id === memberId);
@@ -304,7 +306,8 @@ export function membersV1(deps: V1Deps) {
     // Leaving is for yourself; anything else is removal, an admin's command.
     const self = group !== undefined && memberId === principal.subject && membershipOf(principal, group);
     const refused = refuseGroup(c, principal, group, groupId, self ? "see" : "admin");
-    if (refused || group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
+    if (refused || group === undefined)
+      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
     const changed = useCases.retryOnConflict(() =>
       self
         ? useCases.leaveGroup(deps.useCases, groupId, memberId)
@@ -327,7 +330,8 @@ export function membersV1(deps: V1Deps) {
     const loaded = await loadGroup(c, groupId);
     if (loaded.refused) return loaded.refused;
     const refused = refuseGroup(c, principal, loaded.group, groupId, "admin");
-    if (refused || loaded.group === undefined) return refused ?? problem(c, 404, "group_not_found", groupId);
+    if (refused || loaded.group === undefined)
+      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
     const actor = groupActorOf(principal, loaded.group);
     // Each command loads the group again, so one that lost a race is safe to run again.
     const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
