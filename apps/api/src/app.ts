@@ -7,6 +7,8 @@ import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 import { groupsV1 } from "./v1/groups.js";
 import { ledgerV1 } from "./v1/ledger.js";
+import { membersV1 } from "./v1/members.js";
+import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
@@ -62,6 +64,8 @@ export function createApp(deps: ApiDeps) {
 
   const v1 = { useCases: deps.useCases, gateway: deps.gateway };
   app.route("/v1", groupsV1(v1));
+  app.route("/v1", membersV1(v1));
+  app.route("/v1", onboardingV1(v1));
   if (deps.operations !== undefined) {
     app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
     app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));

@@ -29,6 +29,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "swap_not_found":
       return 404;
     case "not_admin":
+    case "member_removal_not_allowed":
       return 403;
     case "version_conflict":
     case "duplicate":

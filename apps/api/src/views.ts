@@ -1,4 +1,5 @@
 import {
+  type AdminDecision,
   formatMoney,
   type Group,
   money,
@@ -23,6 +24,8 @@ export function groupView(g: Group, readinessOf: ReadinessOf) {
     name: g.name,
     status: g.status,
     pausedReason: g.pausedReason ?? null,
+    adminPause: decisionView(g.adminPause),
+    closure: decisionView(g.closure),
     contribution: {
       amountMinor: contribution.amountMinor,
       currency: contribution.currency,
@@ -44,6 +47,10 @@ export function groupView(g: Group, readinessOf: ReadinessOf) {
     pendingSwaps: g.pendingSwaps.map((s) => ({ ...s, proposedAt: iso(s.proposedAt) })),
     version: g.version,
   };
+}
+
+function decisionView(d: AdminDecision | undefined) {
+  return d === undefined ? null : { by: d.by, at: new Date(d.at).toISOString(), reason: d.reason };
 }
 
 /** The view of a group, with its members' readiness read from the people they are. */

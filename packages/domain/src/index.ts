@@ -28,6 +28,8 @@ export type {
   FactPorts,
   FailureSteps,
   NotFoundError,
+  OnboardingDue,
+  PersonOnboarding,
   RoundOpener,
   SettledFailure,
   UseCaseDeps,

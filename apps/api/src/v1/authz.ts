@@ -1,4 +1,4 @@
-import type { Group, Member } from "@susu/domain";
+import type { Group, GroupActor, Member } from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
 import { problem } from "../problem.js";
@@ -59,4 +59,44 @@ export function refusePerson(c: Context, principal: Principal, personId: string)
 export function refuseUnlessOperator(c: Context, principal: Principal): Response | undefined {
   if (isPlatformOperator(principal)) return undefined;
   return problem(c, 403, "operator_only", "only platform operators may do this");
+}
+
+/**
+ * Who the domain is told acts on a group: the caller as a member when they are one of its
+ * admins (or not a platform operator: the domain then applies its own member rules), as
+ * a platform operator otherwise — audited as `operator:<id>`.
+ */
+export function groupActorOf(principal: Principal, group: Group): GroupActor {
+  const access = groupAccess(principal, group);
+  return access === "platform" && membershipOf(principal, group)?.role !== "admin"
+    ? { operator: principal.subject }
+    : principal.subject;
+}
+
+/**
+ * Checks the caller is a member of the group (commands people make for themselves, such as
+ * swapping positions): others who may not see it get 404, platform operators who are not
+ * members 403 `not_a_member`.
+ */
+export function refuseUnlessMember(
+  c: Context,
+  principal: Principal,
+  group: Group | undefined,
+  groupId: string,
+): Response | undefined {
+  const refused = refuseGroup(c, principal, group, groupId, "see");
+  if (refused !== undefined || group === undefined) return refused;
+  if (membershipOf(principal, group) === undefined)
+    return problem(c, 403, "not_a_member", "only members of this group may do this for themselves");
+  return undefined;
+}
+
+/**
+ * Checks the caller is the person themselves: what only they may start (a debit set-up's
+ * client secret, a payout onboarding link, which act as them) is a 404 for anyone else,
+ * platform operators included.
+ */
+export function refuseUnlessSelf(c: Context, principal: Principal, personId: string): Response | undefined {
+  if (principal.subject === personId) return undefined;
+  return problem(c, 404, "person_not_found", `no person ${personId}`);
 }

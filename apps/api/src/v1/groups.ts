@@ -1,15 +1,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { CADENCES, CURRENCY_CODES, type CurrencyCode, PAYOUT_ORDER_METHODS, useCases } from "@susu/domain";
+import {
+  CADENCES,
+  CURRENCY_CODES,
+  type CurrencyCode,
+  type Group,
+  type GroupActor,
+  PAYOUT_ORDER_METHODS,
+  type UseCaseError,
+  useCases,
+} from "@susu/domain";
+import type { Context } from "hono";
+import type { ResultAsync } from "neverthrow";
+import { NUL_FREE } from "../input.js";
 import { useCaseProblem } from "../problem.js";
 import { groupViewOf } from "../views.js";
-import { refuseGroup } from "./authz.js";
-import type { V1Deps } from "./context.js";
+import { groupActorOf, refuseGroup } from "./authz.js";
+import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
   conflictResponse,
   DisplayNameSchema,
+  forbiddenResponse,
   GroupIdParam,
   json,
   notFoundResponse,
@@ -21,12 +34,25 @@ import {
 // make the OpenAPI document and validate the input), the principal from the token, one
 // authorisation call from authz.ts, one use case, and useCaseProblem for its errors.
 
-const GroupViewSchema = z
+const AdminDecisionSchema = z
+  .object({
+    by: z.string().openapi({ description: "A member id, or `operator:<id>` for a platform operator" }),
+    at: z.string().openapi({ example: "2030-01-10T09:00:00.000Z" }),
+    reason: z.string(),
+  })
+  .openapi("AdminDecision");
+
+/** A group as every group route answers it. */
+export const GroupViewSchema = z
   .object({
     id: z.string(),
     name: z.string(),
-    status: z.enum(["forming", "active", "paused", "completed"]),
+    status: z.enum(["forming", "active", "paused", "completed", "closed"]),
     pausedReason: z.string().nullable(),
+    adminPause: AdminDecisionSchema.nullable().openapi({
+      description: "Set when an admin paused the group (not a blocked payout); only an admin resumes it",
+    }),
+    closure: AdminDecisionSchema.nullable().openapi({ description: "Who closed the group, when and why" }),
     contribution: z.object({ amountMinor: z.number().int(), currency: z.string(), text: z.string() }),
     cadence: z.string(),
     startsAt: z.string().nullable(),
@@ -106,7 +132,119 @@ const getGroupRoute = createRoute({
   },
 });
 
-/** `/v1/groups`: create a group, list mine, read one. */
+const UpdateGroupSchema = z
+  .strictObject({
+    name: DisplayNameSchema.optional().openapi({ example: "Saturday savers" }),
+    currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).optional(),
+    contributionMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    cadence: z.enum(CADENCES as [(typeof CADENCES)[number], ...(typeof CADENCES)[number][]]).optional(),
+    startsAt: z.iso.datetime({ offset: true }).optional(),
+    payoutOrderMethod: z
+      .enum(
+        PAYOUT_ORDER_METHODS as [
+          (typeof PAYOUT_ORDER_METHODS)[number],
+          ...(typeof PAYOUT_ORDER_METHODS)[number][],
+        ],
+      )
+      .optional(),
+    rotationsPlanned: z.number().int().min(1).max(12).optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, "name at least one setting to change")
+  .openapi("UpdateGroup", { example: { contributionMinor: 15000, cadence: "fortnightly" } });
+
+/** Why an admin pauses or closes a group: recorded on it and shown to its members. */
+const ReasonSchema = z.string().trim().min(1).max(500).refine(NUL_FREE, "no NUL characters");
+
+const PauseGroupSchema = z
+  .object({ reason: ReasonSchema.openapi({ example: "waiting for Ben's new bank details" }) })
+  .openapi("PauseGroup");
+
+const CloseGroupSchema = z
+  .object({ reason: ReasonSchema.optional().openapi({ example: "we are done saving" }) })
+  .openapi("CloseGroup");
+
+const adminResponses = {
+  ...forbiddenResponse(["not_group_admin"]),
+  ...notFoundResponse(["group_not_found"]),
+};
+
+const updateGroupRoute = createRoute({
+  method: "patch",
+  path: "/groups/{groupId}",
+  tags: ["groups"],
+  summary: "Change a group's settings before it starts (group admins, platform admins)",
+  description:
+    "Only while the group is `forming` (409 `group_not_forming` after). Absent fields stay as they are; a new payout order method re-derives the order (`seeded_draw`: draw it with PUT /payout-order before activating).",
+  security: [{ bearer: [] }],
+  request: {
+    params: GroupIdParam,
+    body: { content: { "application/json": { schema: UpdateGroupSchema } }, required: true },
+  },
+  responses: {
+    200: json(GroupViewSchema, "The group with its new settings"),
+    ...commonResponses,
+    ...adminResponses,
+    ...conflictResponse(["group_not_forming", "version_conflict"]),
+    ...unprocessableResponse(["invalid_group", "currency_not_supported", "amount_below_minimum"]),
+  },
+});
+
+const pauseGroupRoute = createRoute({
+  method: "post",
+  path: "/groups/{groupId}/pause",
+  tags: ["groups"],
+  summary: "Pause a started group: no round opens until an admin resumes it (group admins, platform admins)",
+  description:
+    "A round in progress finishes (its debits are with the bank). The group records who paused it, when and why (`adminPause`); a pause a blocked payout caused lifts itself when the payout goes through, an admin's does not. 409 `group_not_active` before the group starts, once it ended, or when an admin already paused it.",
+  security: [{ bearer: [] }],
+  request: {
+    params: GroupIdParam,
+    body: { content: { "application/json": { schema: PauseGroupSchema } }, required: true },
+  },
+  responses: {
+    200: json(GroupViewSchema, "The group, paused"),
+    ...postResponses,
+    ...adminResponses,
+    ...conflictResponse(["group_not_active", "version_conflict"]),
+  },
+});
+
+const resumeGroupRoute = createRoute({
+  method: "post",
+  path: "/groups/{groupId}/resume",
+  tags: ["groups"],
+  summary: "Resume a paused group; a blocked payout is tried again (group admins, platform admins)",
+  security: [{ bearer: [] }],
+  request: { params: GroupIdParam },
+  responses: {
+    200: json(GroupViewSchema, "The group, active again (or still paused if the payout blocked again)"),
+    ...postResponses,
+    ...adminResponses,
+    ...conflictResponse(["group_not_paused", "version_conflict"]),
+  },
+});
+
+const closeGroupRoute = createRoute({
+  method: "post",
+  path: "/groups/{groupId}/close",
+  tags: ["groups"],
+  summary: "Close a group for good, between rounds (group admins, platform admins)",
+  description:
+    "The group becomes `closed`: no round opens again, nobody joins, and it records who closed it and why (`closure`). A group that ran every planned rotation is `completed` instead. 409 `round_in_progress` while a round collects or pays out; 409 `group_not_active` once it is completed or closed.",
+  security: [{ bearer: [] }],
+  request: {
+    params: GroupIdParam,
+    body: { content: { "application/json": { schema: CloseGroupSchema } }, required: false },
+  },
+  responses: {
+    200: json(GroupViewSchema, "The group, closed"),
+    ...postResponses,
+    ...adminResponses,
+    ...conflictResponse(["round_in_progress", "group_not_active", "version_conflict"]),
+  },
+});
+
+/** `/v1/groups`: create a group, list mine, read one, change its settings, pause, resume and close it. */
 export function groupsV1(deps: V1Deps) {
   const app = v1Router();
   const viewOf = groupViewOf(deps.useCases);
@@ -153,7 +291,68 @@ export function groupsV1(deps: V1Deps) {
     return c.json(view.value, 200);
   });
 
+  app.openapi(updateGroupRoute, async (c) => {
+    const { groupId } = c.req.valid("param");
+    const { startsAt, ...rest } = c.req.valid("json");
+    const settings = {
+      ...definedOnly(rest),
+      ...(startsAt !== undefined ? { startsAt: Date.parse(startsAt) } : {}),
+    };
+    return adminCommand(c, groupId, (actor) =>
+      useCases.updateGroupSettings(deps.useCases, groupId, actor, settings),
+    );
+  });
+
+  app.openapi(pauseGroupRoute, async (c) => {
+    const { groupId } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    return adminCommand(c, groupId, (actor) => useCases.pauseGroup(deps.useCases, groupId, actor, reason));
+  });
+
+  app.openapi(resumeGroupRoute, async (c) => {
+    const { groupId } = c.req.valid("param");
+    return adminCommand(c, groupId, (actor) => useCases.resumeGroup(deps.useCases, groupId, actor));
+  });
+
+  app.openapi(closeGroupRoute, async (c) => {
+    const { groupId } = c.req.valid("param");
+    // The body is optional: a close without one records a generic reason.
+    const body = (c.req.valid("json") as { reason?: string } | undefined) ?? {};
+    const reason = body.reason ?? "closed by an admin";
+    return adminCommand(c, groupId, (actor) => useCases.closeGroup(deps.useCases, groupId, actor, reason));
+  });
+
+  /**
+   * The shape of every admin command on a group: load it, refuse who may not (404 / 403),
+   * run the use case as the caller's {@link groupActorOf}, answer the group's view.
+   */
+  async function adminCommand(
+    c: Context<V1Env>,
+    groupId: string,
+    command: (actor: GroupActor) => ResultAsync<Group, UseCaseError>,
+  ) {
+    const principal = c.get("principal");
+    const group = await deps.useCases.groups.getGroup(groupId);
+    if (group.isErr()) return useCaseProblem(c, group.error);
+    const refused = refuseGroup(c, principal, group.value, groupId, "admin");
+    if (refused || group.value === undefined) return refused ?? useCaseProblem(c, notFound(groupId));
+    const actor = groupActorOf(principal, group.value);
+    // Each command loads the group again, so one that lost a race is safe to run again.
+    const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
+    if (changed.isErr()) return useCaseProblem(c, changed.error);
+    return c.json(changed.value, 200);
+  }
+
   return app;
+}
+
+/** The fields of a parsed PATCH body that were sent (zod leaves absent ones undefined). */
+function definedOnly<T extends Record<string, unknown>>(
+  body: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 function notFound(groupId: string) {

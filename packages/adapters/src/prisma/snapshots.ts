@@ -77,8 +77,10 @@ const groupSnapshot = z.strictObject({
   cadence: z.enum(CADENCES as readonly ["weekly", "fortnightly", "monthly"]),
   startsAt: instant,
   rotationsPlanned: safeInt,
-  status: z.enum(["forming", "active", "paused", "completed"]),
+  status: z.enum(["forming", "active", "paused", "completed", "closed"]),
   pausedReason: text.exactOptional(),
+  adminPause: z.strictObject({ by: text, at: instant, reason: text }).exactOptional(),
+  closure: z.strictObject({ by: text, at: instant, reason: text }).exactOptional(),
   members: list(member),
   payoutOrder: z.strictObject({
     method: z.enum(

@@ -2,6 +2,7 @@
 // Run against the in-memory store (test/memory) and PostgreSQL (test/prisma).
 import {
   type Changeset,
+  closeGroup,
   createLedgerTransaction,
   credit,
   DEFAULT_ROUND_POLICY,
@@ -17,6 +18,7 @@ import {
   type Person,
   type PersonRepository,
   pauseGroup,
+  pauseGroupByAdmin,
   type Round,
   type RoundInput,
   type RoundRepository,
@@ -206,6 +208,26 @@ export function storageContract(name: string, factory: StorageFactory): void {
       const paused = pauseGroup(swapped, "payout blocked");
       (await s.uow.commit({ ...empty, groups: [{ state: paused, expectedVersion: 1 }] }))._unsafeUnwrap();
       expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toEqual({ ...paused, version: 2 });
+    });
+
+    it("stores an admin's pause and a closure whole (who, when, why); a closed group is never due", async () => {
+      const group = anActiveGroup({ id: "grp_closing", startsAt: T - 1 });
+      (
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      const paused = pauseGroupByAdmin(group, { operator: "ops" }, "checking", T)._unsafeUnwrap();
+      (await s.uow.commit({ ...empty, groups: [{ state: paused, expectedVersion: 0 }] }))._unsafeUnwrap();
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toEqual({ ...paused, version: 1 });
+      const closed = closeGroup(paused, "ana", "done", T)._unsafeUnwrap();
+      (await s.uow.commit({ ...empty, groups: [{ state: closed, expectedVersion: 1 }] }))._unsafeUnwrap();
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toEqual({ ...closed, version: 2 });
+      expect((await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap().map((g) => g.id)).not.toContain(
+        group.id,
+      );
     });
 
     it("increments the version on every change and refuses a stale one (version_conflict)", async () => {

@@ -8,6 +8,11 @@ export type GroupError =
   | { readonly type: "member_exists"; readonly code: "member_exists"; readonly message: string }
   | { readonly type: "member_not_found"; readonly code: "member_not_found"; readonly message: string }
   | { readonly type: "not_admin"; readonly code: "not_admin"; readonly message: string }
+  | {
+      readonly type: "member_removal_not_allowed";
+      readonly code: "member_removal_not_allowed";
+      readonly message: string;
+    }
   | { readonly type: "too_few_members"; readonly code: "too_few_members"; readonly message: string }
   | { readonly type: "too_many_members"; readonly code: "too_many_members"; readonly message: string }
   | { readonly type: "invalid_payout_order"; readonly code: "invalid_payout_order"; readonly message: string }

@@ -5,6 +5,7 @@ import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.j
 import type { Instant } from "../shared/time.js";
 import { type Cadence, roundOpensAt } from "./cadence.js";
 import { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
+import { GROUP_TRANSITIONS, type GroupStatus } from "./group-transitions.js";
 import type { GroupId, MemberId } from "./ids.js";
 import type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 import {
@@ -58,11 +59,26 @@ export interface RotationProgress {
   readonly roundSequence: number;
 }
 
+export type { GroupStatus } from "./group-transitions.js";
+
 /**
- * `forming` (members join, order is set) → `active` → `completed`, with `paused` when a
- * payout cannot be delivered (or an admin pauses) until someone fixes it.
+ * Who commands a change to a group: a member, by their id (the person's id), or a platform
+ * operator acting on any group. An object for operators, so that no member id can pass
+ * for one; the audit log names them `operator:<id>` ({@link actorName}).
  */
-export type GroupStatus = "forming" | "active" | "paused" | "completed";
+export type GroupActor = MemberId | { readonly operator: string };
+
+/** The audit log's actor for a {@link GroupActor}. */
+export function actorName(actor: GroupActor): string {
+  return typeof actor === "string" ? actor : `operator:${actor.operator}`;
+}
+
+/** An admin's decision recorded on the group: who (as {@link actorName}), when and why. */
+export interface AdminDecision {
+  readonly by: string;
+  readonly at: Instant;
+  readonly reason: string;
+}
 
 /** A savings group: who contributes how much, how often, and who receives the pot when. */
 export interface Group {
@@ -76,7 +92,15 @@ export interface Group {
   /** How many rotations the group runs before it completes. */
   readonly rotationsPlanned: number;
   readonly status: GroupStatus;
+  /** Why the group is paused, whoever paused it. */
   readonly pausedReason?: string;
+  /**
+   * Present when an admin paused the group (absent when a blocked payout did): such a pause
+   * holds until an admin resumes the group, even when the round's payout goes through.
+   */
+  readonly adminPause?: AdminDecision;
+  /** Present once an admin closed the group: who, when and why. */
+  readonly closure?: AdminDecision;
   readonly members: readonly Member[];
   readonly payoutOrder: PayoutOrder;
   readonly rotation: RotationProgress;
@@ -162,11 +186,21 @@ export function contributingMembers(group: Group): Member[] {
   return group.members.filter((m) => m.status === "active" || m.status === "leaving");
 }
 
-function requireAdmin(group: Group, actorId: MemberId): Result<Member, GroupError> {
-  const actor = findMember(group, actorId);
-  if (!actor || actor.status === "left") return err(groupError("member_not_found", `no member ${actorId}`));
-  if (actor.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
-  return ok(actor);
+/**
+ * Allows the group's admins (members who have not left) and platform operators; refuses
+ * other members (`not_admin`) and people outside the group (`member_not_found`).
+ */
+export function requireAdmin(group: Group, actor: GroupActor): Result<Group, GroupError> {
+  if (typeof actor !== "string") return ok(group);
+  const member = findMember(group, actor);
+  if (!member || member.status === "left") return err(groupError("member_not_found", `no member ${actor}`));
+  if (member.role !== "admin") return err(groupError("not_admin", "only a group admin may do this"));
+  return ok(group);
+}
+
+/** Whether the group has ended for good (every rotation paid out, or closed by an admin). */
+export function isFinal(group: Group): boolean {
+  return group.status === "completed" || group.status === "closed";
 }
 
 function orderFor(method: PayoutOrderMethod, members: readonly Member[], current: PayoutOrder): PayoutOrder {
@@ -197,7 +231,7 @@ export function joinGroup(
   group: Group,
   member: { readonly id: MemberId; readonly displayName: string; readonly joinedAt: Instant },
 ): Result<Group, GroupError> {
-  if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
+  if (isFinal(group)) return err(groupError("group_not_active", `the group is ${group.status}`));
   if (findMember(group, member.id))
     return err(groupError("member_exists", `member ${member.id} already joined`));
   const present = group.members.filter((m) => m.status !== "left");
@@ -256,10 +290,34 @@ export function leaveGroup(
   });
 }
 
+/**
+ * An admin (or a platform operator) removes another member. Only while the group is
+ * forming and only a member who is not an admin (`member_removal_not_allowed`): once money
+ * moves, removing someone would change who pays and who is owed, so members leave for
+ * themselves ({@link leaveGroup}) under its rules.
+ */
+export function removeMember(group: Group, actor: GroupActor, memberId: MemberId): Result<Group, GroupError> {
+  return requireAdmin(group, actor).andThen(() => {
+    const member = findMember(group, memberId);
+    if (!member || member.status === "left")
+      return err(groupError("member_not_found", `no member ${memberId}`));
+    if (group.status !== "forming")
+      return err(
+        groupError(
+          "member_removal_not_allowed",
+          "members can only be removed before the group starts; after that they leave for themselves",
+        ),
+      );
+    if (member.role === "admin")
+      return err(groupError("member_removal_not_allowed", "an admin cannot be removed; they may leave"));
+    return leaveGroup(group, memberId);
+  });
+}
+
 /** An admin sets the exact payout order (method becomes `fixed`); only while forming. */
 export function setFixedPayoutOrder(
   group: Group,
-  actorId: MemberId,
+  actorId: GroupActor,
   memberIds: readonly MemberId[],
 ): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
@@ -278,7 +336,7 @@ export function setFixedPayoutOrder(
  */
 export function drawGroupPayoutOrder(
   group: Group,
-  actorId: MemberId,
+  actorId: GroupActor,
   seed: string,
 ): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
@@ -297,7 +355,7 @@ export function drawGroupPayoutOrder(
 /** An admin switches the order method to a derived one (`join_order`, `reverse_join_order`). */
 export function usePayoutOrderMethod(
   group: Group,
-  actorId: MemberId,
+  actorId: GroupActor,
   method: "join_order" | "reverse_join_order",
 ): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
@@ -324,7 +382,7 @@ export function proposeSwap(
   counterparty: MemberId,
   at: Instant,
 ): Result<Group, GroupError> {
-  if (group.status === "completed") return err(groupError("group_not_active", "the group has completed"));
+  if (isFinal(group)) return err(groupError("group_not_active", `the group is ${group.status}`));
   if (proposedBy === counterparty)
     return err(groupError("swap_not_allowed", "a member cannot swap with themself"));
   return swappable(group, proposedBy)
@@ -407,7 +465,7 @@ export function requireMembersReady(group: Group, readinessOf: ReadinessOf): Res
  */
 export function activateGroup(
   group: Group,
-  actorId: MemberId,
+  actorId: GroupActor,
   readinessOf: ReadinessOf,
 ): Result<Group, GroupError> {
   return requireAdmin(group, actorId).andThen(() => {
@@ -425,7 +483,7 @@ export function activateGroup(
       )
     )
       return err(groupError("invalid_payout_order", "the payout order must list every member exactly once"));
-    return requireMembersReady(group, readinessOf).map((g) => ({ ...g, status: "active" as const }));
+    return requireMembersReady(group, readinessOf).map((g) => moveTo(g, "active"));
   });
 }
 
@@ -477,7 +535,11 @@ export function markRoundEnded(
   const base: Group = { ...rest, members, rotation: { ...group.rotation, receivedMemberIds: received } };
   const everyonePaid = base.payoutOrder.memberIds.every((id) => received.includes(id));
   if (!everyonePaid) return ok(base);
-  if (group.rotation.number >= group.rotationsPlanned) return ok({ ...base, status: "completed" as const });
+  if (group.rotation.number >= group.rotationsPlanned) {
+    // Nothing is left to pause or resume once every rotation is paid out.
+    const { pausedReason: _reason, adminPause: _pause, ...done } = base;
+    return ok(moveTo(done, "completed"));
+  }
   const nextMembers = base.members.map((m) =>
     m.status === "pending" ? { ...m, status: "active" as const } : m,
   );
@@ -505,17 +567,159 @@ export function markRoundEnded(
   });
 }
 
-/** Pauses the group (a payout could not be delivered, or an admin asked). */
+/**
+ * Pauses the group because a round's payout could not be delivered. A group an admin has
+ * paused keeps the admin's pause (and reason): it already opens no round, and only an
+ * admin resumes it.
+ */
 export function pauseGroup(group: Group, reason: string): Group {
-  if (group.status === "completed") return group;
-  return { ...group, status: "paused", pausedReason: reason };
+  if (group.status !== "active" && group.status !== "paused") return group;
+  if (group.adminPause !== undefined) return group;
+  return { ...moveTo(group, "paused"), pausedReason: reason };
 }
 
-/** Resumes a paused group. */
+/**
+ * An admin (or a platform operator) pauses a started group: no round opens until an admin
+ * resumes it. A round already in progress finishes — its debits are with the bank. A group
+ * a blocked payout paused may be paused by an admin as well, so it stays paused when the
+ * payout goes through. Refused before the group starts, once it ended, and when an admin
+ * already paused it (`group_not_active`).
+ */
+export function pauseGroupByAdmin(
+  group: Group,
+  actor: GroupActor,
+  reason: string,
+  at: Instant,
+): Result<Group, GroupError> {
+  return requireAdmin(group, actor).andThen(() => {
+    const why = reason.trim();
+    if (why.length === 0 || why.length > 500)
+      return err(groupError("invalid_group", "a pause needs a reason of 1–500 characters"));
+    if (group.status === "paused" && group.adminPause !== undefined)
+      return err(groupError("group_not_active", `the group is already paused by ${group.adminPause.by}`));
+    if (group.status !== "active" && group.status !== "paused")
+      return err(groupError("group_not_active", `the group is ${group.status}`));
+    return ok({
+      ...moveTo(group, "paused"),
+      pausedReason: why,
+      adminPause: { by: actorName(actor), at, reason: why },
+    });
+  });
+}
+
+/** Resumes a paused group (an admin's command; the admin checks are the use case's). */
 export function resumeGroup(group: Group): Result<Group, GroupError> {
   if (group.status !== "paused") return err(groupError("group_not_paused", `the group is ${group.status}`));
-  const { pausedReason: _reason, ...rest } = group;
-  return ok({ ...rest, status: "active" as const });
+  const { pausedReason: _reason, adminPause: _pause, ...rest } = group;
+  return ok(moveTo(rest, "active"));
+}
+
+/**
+ * Lifts the pause a blocked payout caused, once the payout goes through. An admin's pause
+ * stays: only an admin resumes the group.
+ */
+export function endPayoutPause(group: Group): Group {
+  if (group.status !== "paused" || group.adminPause !== undefined) return group;
+  return resumeGroup(group).unwrapOr(group);
+}
+
+/**
+ * An admin (or a platform operator) closes the group for good: no round opens again,
+ * nobody joins. Only between rounds (`round_in_progress` while one collects or pays out,
+ * so no money is left half-moved), and not once it has ended (`group_not_active`).
+ */
+export function closeGroup(
+  group: Group,
+  actor: GroupActor,
+  reason: string,
+  at: Instant,
+): Result<Group, GroupError> {
+  return requireAdmin(group, actor).andThen(() => {
+    const why = reason.trim();
+    if (why.length === 0 || why.length > 500)
+      return err(groupError("invalid_group", "a closure needs a reason of 1–500 characters"));
+    if (isFinal(group)) return err(groupError("group_not_active", `the group is already ${group.status}`));
+    if (group.currentRoundId !== undefined)
+      return err(
+        groupError("round_in_progress", `round ${group.currentRoundId} is in progress; close once it ends`),
+      );
+    // Nothing is left to resume or swap in a closed group.
+    const { pausedReason: _reason, adminPause: _pause, ...rest } = group;
+    return ok({
+      ...moveTo(rest, "closed"),
+      pendingSwaps: [],
+      closure: { by: actorName(actor), at, reason: why },
+    });
+  });
+}
+
+/** The settings an admin may change before the group starts; absent ones stay. */
+export interface GroupSettings {
+  readonly name?: string;
+  readonly currency?: CurrencyCode;
+  readonly contributionMinor?: number;
+  readonly cadence?: Cadence;
+  readonly startsAt?: Instant;
+  readonly payoutOrderMethod?: PayoutOrderMethod;
+  readonly rotationsPlanned?: number;
+}
+
+/**
+ * An admin (or a platform operator) changes the group's settings while it is forming
+ * (`group_not_forming` after: members agreed to what it was when it started). The same
+ * shape rules as at creation; a new payout order method re-derives the order the way
+ * {@link usePayoutOrderMethod} does (`seeded_draw`: draw it before activating). Amount
+ * rules (minimum charge, step) and `startsAt` in the future are the use case's checks.
+ */
+export function updateGroupSettings(
+  group: Group,
+  actor: GroupActor,
+  settings: GroupSettings,
+): Result<Group, GroupError> {
+  return requireAdmin(group, actor).andThen(() => {
+    if (group.status !== "forming")
+      return err(groupError("group_not_forming", "settings can only change before the group starts"));
+    const currency = settings.currency ?? group.currency;
+    if (debitMethodFor(currency) === undefined)
+      return err(
+        groupError(
+          "currency_not_supported",
+          `no supported debit method collects ${currency}; groups can use ${COLLECTABLE_CURRENCIES.join(", ")}`,
+        ),
+      );
+    const name = (settings.name ?? group.name).trim();
+    if (name.length === 0 || name.length > 100)
+      return err(groupError("invalid_group", "name must be 1–100 characters"));
+    const contributionMinor = settings.contributionMinor ?? group.contributionMinor;
+    if (!Number.isSafeInteger(contributionMinor) || contributionMinor <= 0)
+      return err(groupError("invalid_group", "contribution must be a positive whole number of minor units"));
+    const rotationsPlanned = settings.rotationsPlanned ?? group.rotationsPlanned;
+    if (!Number.isSafeInteger(rotationsPlanned) || rotationsPlanned < 1 || rotationsPlanned > 12)
+      return err(groupError("invalid_group", "rotationsPlanned must be between 1 and 12"));
+    const method = settings.payoutOrderMethod;
+    const payoutOrder =
+      method === undefined || method === group.payoutOrder.method
+        ? group.payoutOrder
+        : method === "seeded_draw"
+          ? { method, memberIds: contributingMembers(group).map((m) => m.id) }
+          : orderFor(method, contributingMembers(group), group.payoutOrder);
+    return ok({
+      ...group,
+      name,
+      currency,
+      contributionMinor,
+      cadence: settings.cadence ?? group.cadence,
+      startsAt: settings.startsAt ?? group.startsAt,
+      rotationsPlanned,
+      payoutOrder,
+    });
+  });
+}
+
+/** Moves the group to `to`, checked against {@link GROUP_TRANSITIONS} (a forbidden move is a bug). */
+function moveTo<G extends Group>(group: G, to: GroupStatus): G {
+  GROUP_TRANSITIONS.assertMove(group.id, group.status, to);
+  return { ...group, status: to };
 }
 
 /**

@@ -1,14 +1,21 @@
 export { CADENCES, type Cadence, roundOpensAt } from "./cadence.js";
 export { type GroupError, groupError, membersNotReadyError } from "./group.errors.js";
 export {
+  type AdminDecision,
   acceptSwap,
   activateGroup,
+  actorName,
+  closeGroup,
   contributingMembers,
   createGroup,
   drawGroupPayoutOrder,
+  endPayoutPause,
   findMember,
   type Group,
+  type GroupActor,
+  type GroupSettings,
   type GroupStatus,
+  isFinal,
   joinGroup,
   leaveGroup,
   MEMBERS_MAX,
@@ -24,14 +31,19 @@ export {
   nextRoundOpensAt,
   type PositionSwap,
   pauseGroup,
+  pauseGroupByAdmin,
   proposeSwap,
   type RotationProgress,
   reassignPosition,
+  removeMember,
+  requireAdmin,
   requireMembersReady,
   resumeGroup,
   setFixedPayoutOrder,
+  updateGroupSettings,
   usePayoutOrderMethod,
 } from "./group.js";
+export { GROUP_TRANSITIONS } from "./group-transitions.js";
 export type { GroupId, MemberId } from "./ids.js";
 export type { MemberNotReady, ReadinessGap, ReadinessOf } from "./member-readiness.js";
 export {

@@ -1,8 +1,8 @@
-import { errAsync, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { Cadence } from "../group/cadence.js";
 import { groupError } from "../group/group.errors.js";
-import type { Group } from "../group/group.js";
 import * as G from "../group/group.js";
+import { actorName, type Group, type GroupActor, type GroupSettings } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import type { PayoutOrderMethod } from "../group/payout-order.js";
 import { type CurrencyCode, checkChargeAmount, money } from "../money/index.js";
@@ -178,10 +178,10 @@ export function leaveGroup(
 export function setPayoutOrder(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actorId: GroupActor,
   memberIds: readonly MemberId[],
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "set_payout_order", actorId, (g) =>
+  return changeGroup(deps, groupId, "set_payout_order", actorName(actorId), (g) =>
     G.setFixedPayoutOrder(g, actorId, memberIds),
   );
 }
@@ -190,10 +190,10 @@ export function setPayoutOrder(
 export function drawPayoutOrder(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actorId: GroupActor,
   seed: string,
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "draw_payout_order", actorId, (g) =>
+  return changeGroup(deps, groupId, "draw_payout_order", actorName(actorId), (g) =>
     G.drawGroupPayoutOrder(g, actorId, seed),
   );
 }
@@ -202,10 +202,10 @@ export function drawPayoutOrder(
 export function usePayoutOrderMethod(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actorId: GroupActor,
   method: "join_order" | "reverse_join_order",
 ): ResultAsync<Group, UseCaseError> {
-  return changeGroup(deps, groupId, "use_payout_order_method", actorId, (g) =>
+  return changeGroup(deps, groupId, "use_payout_order_method", actorName(actorId), (g) =>
     G.usePayoutOrderMethod(g, actorId, method),
   );
 }
@@ -242,13 +242,81 @@ export function acceptSwap(
 export function activateGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actorId: GroupActor,
 ): ResultAsync<Group, UseCaseError> {
   return loadGroup(deps, groupId).andThen((group) =>
     readinessOfMembers(deps, group).andThen((readinessOf) => {
       const activated = G.activateGroup(group, actorId, readinessOf);
       if (activated.isErr()) return errAsync(activated.error);
-      return storeGroup(deps, group, activated.value, "activate_group", actorId);
+      return storeGroup(deps, group, activated.value, "activate_group", actorName(actorId));
     }),
+  );
+}
+
+/**
+ * An admin (or a platform operator) removes another member before the group starts
+ * (`member_removal_not_allowed` after; members leave for themselves with {@link leaveGroup}).
+ */
+export function removeMember(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actor: GroupActor,
+  memberId: MemberId,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "remove_member", actorName(actor), (g) =>
+    G.removeMember(g, actor, memberId),
+  );
+}
+
+/**
+ * An admin (or a platform operator) changes the group's settings before it starts
+ * (`group_not_forming` after). A new contribution must be a valid charge in its currency
+ * (Stripe's minimum, digits and step rules) and a new `startsAt` must not be in the past,
+ * as at creation.
+ */
+export function updateGroupSettings(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actor: GroupActor,
+  settings: GroupSettings,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "update_group_settings", actorName(actor), (g) =>
+    G.updateGroupSettings(g, actor, settings).andThen((updated) => {
+      if (settings.startsAt !== undefined && settings.startsAt < deps.clock.now())
+        return err(groupError("invalid_group", "startsAt is in the past"));
+      if (settings.contributionMinor === undefined && settings.currency === undefined) return ok(updated);
+      return checkChargeAmount(money(updated.contributionMinor, updated.currency)).map(() => updated);
+    }),
+  );
+}
+
+/**
+ * An admin (or a platform operator) pauses the group: no round opens until an admin
+ * resumes it (`useCases.resumeGroup`); a round in progress finishes. The audit line and
+ * the group record who paused it, when and why.
+ */
+export function pauseGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actor: GroupActor,
+  reason: string,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "pause_group", actorName(actor), (g) =>
+    G.pauseGroupByAdmin(g, actor, reason, deps.clock.now()),
+  );
+}
+
+/**
+ * An admin (or a platform operator) closes the group for good, between rounds
+ * (`round_in_progress` while one runs): no round opens again and nobody joins.
+ */
+export function closeGroup(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+  actor: GroupActor,
+  reason: string,
+): ResultAsync<Group, UseCaseError> {
+  return changeGroup(deps, groupId, "close_group", actorName(actor), (g) =>
+    G.closeGroup(g, actor, reason, deps.clock.now()),
   );
 }

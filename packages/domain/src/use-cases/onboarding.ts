@@ -3,7 +3,7 @@ import { groupError } from "../group/group.errors.js";
 import { findMember } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
 import type { PersonId } from "../person/ids.js";
-import type { Person } from "../person/person.js";
+import { type MemberReadiness, type Person, personReadiness } from "../person/person.js";
 import { personKeys } from "../person/person-keys.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
@@ -143,4 +143,51 @@ export function startPayoutOnboarding(
   return memberOf(deps, groupId, memberId).andThen((personId) =>
     startPersonPayoutOnboarding(deps, gateway, personId, urls),
   );
+}
+
+/** What a person still has to do before money can move for them. */
+export type OnboardingDue =
+  /** No BECS debit set up yet: start one (`startPersonDebitSetup`). */
+  | "mandate_missing"
+  /** A mandate exists but the bank or Stripe reports it inactive (revoked, failed): set up again. */
+  | "mandate_inactive"
+  /** No payout account yet: start payout onboarding (`startPersonPayoutOnboarding`). */
+  | "payout_account_missing"
+  /** The account exists but cannot receive yet: finish onboarding (`requirementsDue` says what). */
+  | "payouts_not_enabled";
+
+/** A person's onboarding as their app shows it: readiness, what is due, and the provider's requirements. */
+export interface PersonOnboarding {
+  readonly person: Person;
+  readonly readiness: MemberReadiness;
+  /** Empty when the person is ready for every group. */
+  readonly due: readonly OnboardingDue[];
+  /** The connected account's requirements still due at the provider; undefined without an account. */
+  readonly requirementsDue: readonly string[] | undefined;
+}
+
+/**
+ * Where a person's onboarding stands, once for all their groups: their readiness (as
+ * recorded from the provider's webhooks), what is still due, and — when they have a payout
+ * account — the requirements the provider still asks for, read from it now (they change
+ * without any event susu acts on).
+ */
+export function personOnboarding(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+): ResultAsync<PersonOnboarding, OnboardingError> {
+  return loadPerson(deps, personId).andThen((person) => {
+    const readiness = personReadiness(person);
+    const due: OnboardingDue[] = [];
+    if (person.debit === undefined) due.push("mandate_missing");
+    else if (!person.debit.mandateActive) due.push("mandate_inactive");
+    if (person.payout === undefined) due.push("payout_account_missing");
+    else if (!person.payout.payoutsEnabled) due.push("payouts_not_enabled");
+    const requirements =
+      person.payout === undefined
+        ? okAsync<readonly string[] | undefined, OnboardingError>(undefined)
+        : gateway.getConnectedAccount(person.payout.connectedAccountId).map((a) => a.requirementsDue);
+    return requirements.map((requirementsDue) => ({ person, readiness, due, requirementsDue }));
+  });
 }

@@ -16,9 +16,9 @@ function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Gro
   let next = group;
   for (const e of effects) {
     if (e.kind === "pause_group") next = G.pauseGroup(next, e.reason);
-    else if (e.kind === "resume_group") {
-      if (next.status === "paused") next = G.resumeGroup(next).unwrapOr(next);
-    } else if (e.kind === "round_ended") {
+    // The round lifts only the pause it caused; an admin's pause holds until an admin resumes.
+    else if (e.kind === "resume_group") next = G.endPayoutPause(next);
+    else if (e.kind === "round_ended") {
       const ended = G.markRoundEnded(next, e.roundId, e.outcome);
       if (ended.isErr()) return err(ended.error);
       next = ended.value;
@@ -218,11 +218,11 @@ function dueRound(
 function loadGroupAsAdmin(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actor: G.GroupActor,
 ): ResultAsync<Group, UseCaseError> {
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<Group, UseCaseError>(notFound("group", groupId));
-    if (G.findMember(group, actorId)?.role !== "admin")
+    if (typeof actor === "string" && G.findMember(group, actor)?.role !== "admin")
       return errAsync(groupError("not_admin", "only a group admin may do this"));
     return okAsync(group);
   });
@@ -278,9 +278,10 @@ export function reassignPayout(
 export function resumeGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actor: G.GroupActor,
 ): ResultAsync<Group, UseCaseError> {
-  return loadGroupAsAdmin(deps, groupId, actorId).andThen((group) => {
+  const actorId = G.actorName(actor);
+  return loadGroupAsAdmin(deps, groupId, actor).andThen((group) => {
     const resumed = G.resumeGroup(group);
     if (resumed.isErr()) return errAsync(resumed.error);
     const now = deps.clock.now();

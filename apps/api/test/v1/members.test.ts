@@ -1,0 +1,335 @@
+// Members on v1: join (the group's id is the invitation), leave and removal, the list with
+// each member's readiness, the payout order, swaps and activation — validation, who may,
+// idempotent POSTs, pagination, and nothing stored on refusal.
+import { describe, expect, it } from "vitest";
+import { tokenFor } from "../support/app.js";
+import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
+
+const bed = groupsTestbed();
+const { send } = bed;
+const ops = { roles: ["admin" as const] };
+
+describe("joining", () => {
+  it("the caller joins as themselves: 201 with a Location, readiness and what they lack", async () => {
+    const id = await bed.group("ana");
+    const res = await send("ben", "POST", `/v1/groups/${id}/members`, { displayName: " Ben " });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("location")).toBe(`/v1/groups/${id}/members/ben`);
+    expect(res.body).toEqual({
+      id: "ben",
+      displayName: "Ben",
+      role: "member",
+      status: "active",
+      joinedAt: new Date(bed.clock.now()).toISOString(),
+      readiness: { mandateActive: false, payoutsEnabled: false },
+      lacks: ["mandate", "payout_account"],
+    });
+    expectProblem(
+      await send("ben", "POST", `/v1/groups/${id}/members`, { displayName: "Ben" }),
+      409,
+      "member_exists",
+    );
+    expect((await send("ben", "GET", `/v1/groups/${id}`)).status).toBe(200);
+  });
+
+  it("refuses bad input (400 naming the field), anonymous callers and unknown groups; nothing stored", async () => {
+    const id = await bed.group("cal");
+    const version = await bed.version(id);
+    const path = `/v1/groups/${id}/members`;
+    expectInvalid(await send("dee", "POST", path, {}), ["displayName"]);
+    expectInvalid(await send("dee", "POST", path, { displayName: "  " }), ["displayName"]);
+    expectInvalid(await send("dee", "POST", path, { displayName: "x".repeat(101) }), ["displayName"]);
+    expectInvalid(await send("dee", "POST", path, { displayName: "D\u0000ee" }), ["displayName"]);
+    expectInvalid(await send("dee", "POST", `/v1/groups/${id}%00/members`, { displayName: "Dee" }), [
+      "path.groupId",
+    ]);
+    expectProblem(await send(undefined, "POST", path, { displayName: "Dee" }), 401, "unauthenticated");
+    expectProblem(
+      await send("dee", "POST", "/v1/groups/grp_missing/members", { displayName: "D" }),
+      404,
+      "group_not_found",
+    );
+    expect(await bed.version(id)).toBe(version);
+    expect(await bed.db.prisma.person.findUnique({ where: { id: "dee" } })).toBeNull();
+  });
+
+  it("replays a join with the same Idempotency-Key instead of answering member_exists", async () => {
+    const id = await bed.group("eli");
+    const headers = { "idempotency-key": "join-1" };
+    const first = await send("fay", "POST", `/v1/groups/${id}/members`, { displayName: "Fay" }, { headers });
+    const again = await send("fay", "POST", `/v1/groups/${id}/members`, { displayName: "Fay" }, { headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+  });
+
+  it("people joining at the same moment all get in (a lost race is retried)", async () => {
+    const id = await bed.group("host");
+    const guests = ["g1", "g2", "g3", "g4", "g5"];
+    const answers = await Promise.all(
+      guests.map((g) => send(g, "POST", `/v1/groups/${id}/members`, { displayName: g })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(guests.map(() => 201));
+    const listed = await send("host", "GET", `/v1/groups/${id}/members?limit=10`);
+    expect(listed.body.data.map((m: { id: string }) => m.id).sort()).toEqual(["host", ...guests].sort());
+  });
+
+  it("mid-rotation a newcomer is pending, from the next rotation on", async () => {
+    const id = await bed.group("gus", ["hal"]);
+    for (const p of ["gus", "hal"]) await bed.onboarded(p);
+    expect((await send("gus", "POST", `/v1/groups/${id}/activate`)).status).toBe(200);
+    const late = await send("ivy", "POST", `/v1/groups/${id}/members`, { displayName: "Ivy" });
+    expect(late.body).toMatchObject({ status: "pending", lacks: [] });
+  });
+});
+
+describe("listing members", () => {
+  it("pages through members in join order with their readiness; strangers 404, platform admins see", async () => {
+    const id = await bed.group("jo", ["kim", "lu", "max"]);
+    await bed.onboarded("kim");
+    await bed.onboarded("lu", { payouts: false });
+    const first = await send("max", "GET", `/v1/groups/${id}/members?limit=2`);
+    expect(first.body).toMatchObject({ object: "list", url: `/v1/groups/${id}/members`, has_more: true });
+    expect(first.body.data.map((m: { id: string }) => m.id)).toEqual(["jo", "kim"]);
+    const rest = await send("max", "GET", `/v1/groups/${id}/members?limit=2&starting_after=kim`);
+    expect(rest.body.has_more).toBe(false);
+    expect(
+      rest.body.data.map((m: { id: string; readiness: unknown; lacks: string[] }) => [
+        m.id,
+        m.readiness,
+        m.lacks,
+      ]),
+    ).toEqual([
+      ["lu", { mandateActive: true, payoutsEnabled: false }, ["payout_account"]],
+      ["max", { mandateActive: false, payoutsEnabled: false }, ["mandate", "payout_account"]],
+    ]);
+    expect((await send("kim", "GET", `/v1/groups/${id}/members/kim`)).body).toMatchObject({
+      readiness: { mandateActive: true, payoutsEnabled: true },
+      lacks: [],
+    });
+    expectProblem(await send("kim", "GET", `/v1/groups/${id}/members/nobody`), 404, "member_not_found");
+    expectProblem(await send("stranger", "GET", `/v1/groups/${id}/members`), 404, "group_not_found");
+    expectProblem(await send("stranger", "GET", `/v1/groups/${id}/members/kim`), 404, "group_not_found");
+    expectProblem(await send(undefined, "GET", `/v1/groups/${id}/members`), 401, "unauthenticated");
+    expectInvalid(await send("kim", "GET", `/v1/groups/${id}/members?limit=abc`), ["limit"]);
+    expect(
+      (await send("ops", "GET", `/v1/groups/${id}/members?limit=100`, undefined, ops)).body.data,
+    ).toHaveLength(4);
+  });
+
+  it("a member's readiness is the person's: the same in every group they are in", async () => {
+    const first = await bed.group("ned");
+    const second = await bed.group("ola", ["ned"]);
+    await bed.onboarded("ned", { payouts: false });
+    for (const [groupId, who] of [
+      [first, "ned"],
+      [second, "ola"],
+    ] as const) {
+      const view = await send(who, "GET", `/v1/groups/${groupId}`);
+      expect(view.body.members.find((m: { id: string }) => m.id === "ned")?.readiness).toEqual({
+        mandateActive: true,
+        payoutsEnabled: false,
+      });
+    }
+  });
+});
+
+describe("leaving and removal", () => {
+  it("a member leaves for themselves; afterwards they no longer see the group", async () => {
+    const id = await bed.group("pat", ["quin"]);
+    const left = await send("quin", "DELETE", `/v1/groups/${id}/members/quin`);
+    expect(left.status).toBe(200);
+    expect(left.body).toMatchObject({ id: "quin", status: "left" });
+    expectProblem(await send("quin", "GET", `/v1/groups/${id}`), 404, "group_not_found");
+    expectProblem(await send("quin", "DELETE", `/v1/groups/${id}/members/quin`), 404, "group_not_found");
+  });
+
+  it("removing someone else: members 403, strangers 404, admins only while forming and never an admin", async () => {
+    const id = await bed.group("rae", ["sam", "tia", "uma"]);
+    const version = await bed.version(id);
+    expectProblem(await send("sam", "DELETE", `/v1/groups/${id}/members/tia`), 403, "not_group_admin");
+    expectProblem(await send("stranger", "DELETE", `/v1/groups/${id}/members/tia`), 404, "group_not_found");
+    expectProblem(await send(undefined, "DELETE", `/v1/groups/${id}/members/tia`), 401, "unauthenticated");
+    expectProblem(
+      await send("ops", "DELETE", `/v1/groups/${id}/members/rae`, undefined, ops),
+      403,
+      "member_removal_not_allowed",
+    );
+    expectProblem(await send("rae", "DELETE", `/v1/groups/${id}/members/nobody`), 404, "member_not_found");
+    expectInvalid(await send("rae", "DELETE", `/v1/groups/${id}/members/ti%00a`), ["path.memberId"]);
+    expect(await bed.version(id)).toBe(version);
+    expect((await send("rae", "DELETE", `/v1/groups/${id}/members/tia`)).body).toMatchObject({
+      status: "left",
+    });
+    expect((await send("ops", "DELETE", `/v1/groups/${id}/members/uma`, undefined, ops)).body).toMatchObject({
+      status: "left",
+    });
+    const audit = await bed.db.prisma.auditLogEntry.findMany({
+      where: { aggregateId: id, action: "remove_member" },
+      orderBy: { id: "asc" },
+    });
+    expect(audit.map((a) => a.actor)).toEqual(["rae", "operator:ops"]);
+    for (const p of ["rae", "sam"]) await bed.onboarded(p);
+    expect((await send("rae", "POST", `/v1/groups/${id}/activate`)).status).toBe(200);
+    const started = await bed.version(id);
+    expectProblem(
+      await send("rae", "DELETE", `/v1/groups/${id}/members/sam`),
+      403,
+      "member_removal_not_allowed",
+    );
+    expect(await bed.version(id)).toBe(started);
+  });
+});
+
+describe("payout order", () => {
+  it("admins set a fixed order, a seeded draw or a method; the rules refuse what they refuse", async () => {
+    const id = await bed.group("ana2", ["ben2", "cy2"]);
+    const path = `/v1/groups/${id}/payout-order`;
+    const version = await bed.version(id);
+    expectProblem(
+      await send("ben2", "PUT", path, { memberIds: ["cy2", "ana2", "ben2"] }),
+      403,
+      "not_group_admin",
+    );
+    expectProblem(await send("stranger", "PUT", path, { method: "join_order" }), 404, "group_not_found");
+    expectProblem(await send(undefined, "PUT", path, { method: "join_order" }), 401, "unauthenticated");
+    expectInvalid(await send("ana2", "PUT", path, {}), [""]);
+    expectInvalid(await send("ana2", "PUT", path, { memberIds: ["cy2"], seed: "12345678" }), [""]);
+    expectInvalid(await send("ana2", "PUT", path, { seed: "short" }), [""]);
+    expectInvalid(await send("ana2", "PUT", path, { seed: "seed\u0000seed" }), ["seed"]);
+    expectInvalid(await send("ana2", "PUT", path, { method: "random" }), [""]);
+    const bad = await send("ana2", "PUT", path, { memberIds: ["cy2", "ana2"] });
+    expectProblem(bad, 422, "invalid_payout_order");
+    expect(await bed.version(id)).toBe(version);
+
+    const fixed = await send("ana2", "PUT", path, { memberIds: ["cy2", "ana2", "ben2"] });
+    expect(fixed.status).toBe(200);
+    expect(fixed.body.payoutOrder).toEqual({ method: "fixed", memberIds: ["cy2", "ana2", "ben2"] });
+    const drawn = await send("ana2", "PUT", path, { seed: "published-seed-1" });
+    expect(drawn.body.payoutOrder).toMatchObject({ method: "seeded_draw", seed: "published-seed-1" });
+    expect([...drawn.body.payoutOrder.memberIds].sort()).toEqual(["ana2", "ben2", "cy2"]);
+    const derived = await send("ops", "PUT", path, { method: "reverse_join_order" }, ops);
+    expect(derived.body.payoutOrder).toEqual({
+      method: "reverse_join_order",
+      memberIds: ["cy2", "ben2", "ana2"],
+    });
+  });
+});
+
+describe("swaps", () => {
+  it("a member proposes, the counterparty accepts: positions are exchanged", async () => {
+    const id = await bed.group("dan", ["eve", "fin"]);
+    const proposed = await send("eve", "POST", `/v1/groups/${id}/swaps`, { counterparty: "fin" });
+    expect(proposed.status).toBe(201);
+    expect(proposed.body.pendingSwaps).toEqual([
+      { proposedBy: "eve", counterparty: "fin", proposedAt: new Date(bed.clock.now()).toISOString() },
+    ]);
+    expectProblem(
+      await send("dan", "POST", `/v1/groups/${id}/swaps/accept`, { proposedBy: "eve" }),
+      404,
+      "swap_not_found",
+    );
+    const accepted = await send("fin", "POST", `/v1/groups/${id}/swaps/accept`, { proposedBy: "eve" });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.payoutOrder).toEqual({ method: "fixed", memberIds: ["dan", "fin", "eve"] });
+    expect(accepted.body.pendingSwaps).toEqual([]);
+  });
+
+  it("refuses bad input, strangers (404), operators who are not members (403), and swaps the rules refuse", async () => {
+    const id = await bed.group("gil", ["hue"]);
+    const version = await bed.version(id);
+    expectInvalid(await send("hue", "POST", `/v1/groups/${id}/swaps`, {}), ["counterparty"]);
+    expectInvalid(await send("hue", "POST", `/v1/groups/${id}/swaps/accept`, { proposedBy: "a b" }), [
+      "proposedBy",
+    ]);
+    expectProblem(
+      await send("stranger", "POST", `/v1/groups/${id}/swaps`, { counterparty: "gil" }),
+      404,
+      "group_not_found",
+    );
+    expectProblem(
+      await send(undefined, "POST", `/v1/groups/${id}/swaps`, { counterparty: "gil" }),
+      401,
+      "unauthenticated",
+    );
+    expectProblem(
+      await send("ops", "POST", `/v1/groups/${id}/swaps`, { counterparty: "gil" }, ops),
+      403,
+      "not_a_member",
+    );
+    expectProblem(
+      await send("hue", "POST", `/v1/groups/${id}/swaps`, { counterparty: "hue" }),
+      409,
+      "swap_not_allowed",
+    );
+    expectProblem(
+      await send("hue", "POST", `/v1/groups/${id}/swaps`, { counterparty: "nobody" }),
+      404,
+      "member_not_found",
+    );
+    expect(await bed.version(id)).toBe(version);
+  });
+});
+
+describe("activation", () => {
+  it("names the members who are not ready: 409 members_not_ready, the group still forming, nothing audited", async () => {
+    const id = await bed.group("gia", ["hal2", "ivy2"]);
+    await bed.onboarded("gia");
+    await bed.onboarded("ivy2", { payouts: false });
+    const res = await send("gia", "POST", `/v1/groups/${id}/activate`);
+    expectProblem(res, 409, "members_not_ready");
+    expect(res.body.notReady).toEqual([
+      { memberId: "hal2", lacks: ["mandate", "payout_account"] },
+      { memberId: "ivy2", lacks: ["payout_account"] },
+    ]);
+    expect((await send("gia", "GET", `/v1/groups/${id}`)).body.status).toBe("forming");
+    expect(
+      await bed.db.prisma.auditLogEntry.count({ where: { aggregateId: id, action: "activate_group" } }),
+    ).toBe(0);
+  });
+
+  it("only admins activate: members 403, strangers 404, anonymous 401; then admins or platform admins", async () => {
+    const id = await bed.group("jay", ["kai"]);
+    for (const p of ["jay", "kai"]) await bed.onboarded(p);
+    expectProblem(await send("kai", "POST", `/v1/groups/${id}/activate`), 403, "not_group_admin");
+    expectProblem(await send("stranger", "POST", `/v1/groups/${id}/activate`), 404, "group_not_found");
+    expectProblem(await send(undefined, "POST", `/v1/groups/${id}/activate`), 401, "unauthenticated");
+    expect(await bed.version(id)).toBe(1);
+    const activated = await send("ops", "POST", `/v1/groups/${id}/activate`, undefined, ops);
+    expect(activated.status).toBe(200);
+    expect(activated.body.status).toBe("active");
+    expectProblem(await send("jay", "POST", `/v1/groups/${id}/activate`), 409, "group_not_forming");
+    const alone = await bed.group("lee");
+    await bed.onboarded("lee");
+    expectProblem(await send("lee", "POST", `/v1/groups/${alone}/activate`), 409, "too_few_members");
+  });
+});
+
+describe("NUL characters in headers", () => {
+  it("400 invalid_request naming the header, nothing changed", async () => {
+    const id = await bed.group("nul", ["nel"]);
+    for (const p of ["nul", "nel"]) await bed.onboarded(p);
+    // fetch's Headers, like Node's HTTP parser, refuses a NUL in a header; the app must
+    // refuse it as well whatever carried it, so the request is given headers that do not.
+    const request = new Request(`http://localhost/v1/groups/${id}/activate`, { method: "POST" });
+    const headers = new Map([
+      ["authorization", `Bearer ${await tokenFor("nul")}`],
+      ["x-client-note", "hi\u0000there"],
+    ]);
+    Object.defineProperty(request, "headers", {
+      value: {
+        get: (name: string) => headers.get(name.toLowerCase()) ?? null,
+        has: (name: string) => headers.has(name.toLowerCase()),
+        forEach: (fn: (value: string, name: string) => void) => {
+          for (const [name, value] of headers) fn(value, name);
+        },
+      },
+    });
+    const res = await bed.app.fetch(request);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: string; errors: { path: string }[] };
+    expect(body.code).toBe("invalid_request");
+    expect(body.errors.map((e) => e.path)).toContain("header.x-client-note");
+    expect((await send("nul", "GET", `/v1/groups/${id}`)).body.status).toBe("forming");
+  });
+});

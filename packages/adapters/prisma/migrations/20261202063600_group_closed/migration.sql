@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "group_status" ADD VALUE 'closed';

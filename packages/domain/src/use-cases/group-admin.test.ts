@@ -1,0 +1,137 @@
+// The admin use cases end to end in memory: settings, pause, close, removal, platform
+// operators, and a person's onboarding status.
+import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import * as useCases from "./index.js";
+
+const ops = { operator: "ops_1" } as const;
+
+async function formingGroup(sim: InMemorySusu, names: string[]) {
+  const group = (
+    await useCases.createGroup(sim.deps, {
+      name: "Admin savers",
+      currency: "AUD",
+      contributionMinor: 50_00,
+      cadence: "weekly",
+      startsAt: sim.clock.now() + DAY_MS,
+      payoutOrderMethod: "join_order",
+      creator: { id: names[0] ?? "a", displayName: names[0] ?? "a" },
+    })
+  )._unsafeUnwrap();
+  for (const n of names.slice(1))
+    (await useCases.joinGroup(sim.deps, group.id, { id: n, displayName: n }))._unsafeUnwrap();
+  return group.id;
+}
+
+async function activeGroup(sim: InMemorySusu, names: string[]) {
+  const groupId = await formingGroup(sim, names);
+  for (const n of names) (await sim.onboardPerson(n))._unsafeUnwrap();
+  (await useCases.activateGroup(sim.deps, groupId, ops))._unsafeUnwrap();
+  return groupId;
+}
+
+const lastAudit = (sim: InMemorySusu) => sim.store.audit().at(-1);
+
+describe("group admin use cases", () => {
+  it("updates settings before the start with the amount rules of creation; audited; nothing stored on refusal", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await formingGroup(sim, ["ana", "ben"]);
+    const updated = (
+      await useCases.updateGroupSettings(sim.deps, groupId, "ana", { contributionMinor: 80_00 })
+    )._unsafeUnwrap();
+    expect(updated).toMatchObject({ contributionMinor: 80_00, version: 2 });
+    expect(lastAudit(sim)).toMatchObject({ action: "update_group_settings", actor: "ana" });
+    const before = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    const refusals = [
+      [{ contributionMinor: 10 }, "amount_below_minimum"],
+      [{ startsAt: sim.clock.now() - 1 }, "invalid_group"],
+      [{ currency: "USD" as const }, "currency_not_supported"],
+    ] as const;
+    for (const [settings, code] of refusals)
+      expect(
+        (await useCases.updateGroupSettings(sim.deps, groupId, "ana", settings))._unsafeUnwrapErr().code,
+      ).toBe(code);
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
+  });
+
+  it("operators activate, pause, resume and close any group, audited as operator:<id>", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await activeGroup(sim, ["ana", "ben"]);
+    expect(sim.store.audit().find((a) => a.action === "activate_group")?.actor).toBe("operator:ops_1");
+    (await useCases.pauseGroup(sim.deps, groupId, ops, "checking a dispute"))._unsafeUnwrap();
+    expect(lastAudit(sim)).toMatchObject({ action: "pause_group", actor: "operator:ops_1" });
+    (await useCases.resumeGroup(sim.deps, groupId, ops))._unsafeUnwrap();
+    expect(lastAudit(sim)).toMatchObject({ action: "resume_group", actor: "operator:ops_1" });
+    const closed = (await useCases.closeGroup(sim.deps, groupId, ops, "wound up"))._unsafeUnwrap();
+    expect(closed.status).toBe("closed");
+    expect(lastAudit(sim)).toMatchObject({ action: "close_group", actor: "operator:ops_1" });
+    // A closed group opens no round, for the scheduler or an admin.
+    await sim.advance(7 * DAY_MS);
+    expect((await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrapErr().code).toBe(
+      "group_not_active",
+    );
+  });
+
+  it("an admin's pause holds when a blocked payout goes through: the round pays out, the group stays paused", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await activeGroup(sim, ["ana", "ben"]);
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId, { memberId: "ana" }))._unsafeUnwrap().state;
+    (await sim.accountUpdated("ana", false))._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.adminPause).toBeUndefined();
+    expect((await useCases.closeGroup(sim.deps, groupId, "ana", "give up"))._unsafeUnwrapErr().code).toBe(
+      "round_in_progress",
+    );
+    (await useCases.pauseGroup(sim.deps, groupId, "ana", "until we talk"))._unsafeUnwrap();
+    (await sim.accountUpdated("ana", true))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("paid_out");
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toMatchObject({
+      status: "paused",
+      adminPause: { by: "ana", reason: "until we talk" },
+    });
+    expect((await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrap().status).toBe("active");
+  });
+
+  it("an admin removes a member before the start; members leave for themselves after", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await formingGroup(sim, ["ana", "ben", "cy"]);
+    (await useCases.removeMember(sim.deps, groupId, "ana", "cy"))._unsafeUnwrap();
+    expect(lastAudit(sim)).toMatchObject({ action: "remove_member", actor: "ana" });
+    for (const n of ["ana", "ben"]) (await sim.onboardPerson(n))._unsafeUnwrap();
+    (await useCases.activateGroup(sim.deps, groupId, "ana"))._unsafeUnwrap();
+    expect((await useCases.removeMember(sim.deps, groupId, "ana", "ben"))._unsafeUnwrapErr().code).toBe(
+      "member_removal_not_allowed",
+    );
+  });
+});
+
+describe("a person's onboarding status", () => {
+  const urls = { refreshUrl: "https://app.example/r", returnUrl: "https://app.example/d", country: "AU" };
+
+  it("says what is due, and the account's requirements from the provider", async () => {
+    const sim = new InMemorySusu();
+    await formingGroup(sim, ["ana"]);
+    const fresh = (await useCases.personOnboarding(sim.deps, sim.gateway, "ana"))._unsafeUnwrap();
+    expect(fresh).toMatchObject({
+      readiness: { mandateActive: false, payoutsEnabled: false },
+      due: ["mandate_missing", "payout_account_missing"],
+      requirementsDue: undefined,
+    });
+    (await useCases.startPersonPayoutOnboarding(sim.deps, sim.gateway, "ana", urls))._unsafeUnwrap();
+    const started = (await useCases.personOnboarding(sim.deps, sim.gateway, "ana"))._unsafeUnwrap();
+    expect(started.due).toEqual(["mandate_missing", "payouts_not_enabled"]);
+    expect(started.requirementsDue).toEqual(["external_account"]);
+    (await sim.onboardPerson("ana"))._unsafeUnwrap();
+    (
+      await useCases.updatePersonReadiness(sim.deps, "ana", { mandateActive: false }, "stripe")
+    )._unsafeUnwrap();
+    const lapsed = (await useCases.personOnboarding(sim.deps, sim.gateway, "ana"))._unsafeUnwrap();
+    expect(lapsed).toMatchObject({ due: ["mandate_inactive"], requirementsDue: [] });
+    expect((await useCases.personOnboarding(sim.deps, sim.gateway, "nobody"))._unsafeUnwrapErr().code).toBe(
+      "person_not_found",
+    );
+  });
+});
