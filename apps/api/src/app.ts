@@ -5,7 +5,9 @@ import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure 
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
+import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
+import { roundsV1 } from "./v1/rounds.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
 export interface ApiDeps {
@@ -50,6 +52,8 @@ export function createApp(deps: ApiDeps) {
 
   const v1 = { useCases: deps.useCases, gateway: deps.gateway };
   app.route("/v1", groupsV1(v1));
+  app.route("/v1", roundsV1(v1));
+  app.route("/v1", auditV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {
