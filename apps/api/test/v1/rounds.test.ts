@@ -351,6 +351,17 @@ describe("extending the deadline", () => {
     await w.advance(4 * DAY_MS);
     const paid = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "eda"));
     expect(paid.status).toBe("paid_out");
+    // The re-armed timer (tagged with the extension) was stored and read back, not parked as malformed.
+    const timers = await db.prisma.outboxEffect.findMany({
+      where: { aggregateId: opened.id, kind: "schedule_timer" },
+    });
+    const rearmed = timers.filter((t) => /:timer:collection_deadline:v\d+$/.test(t.id));
+    expect(rearmed.map((t) => [t.status, (t.payload as { timer: unknown }).timer])).toEqual([
+      ["done", { kind: "collection_deadline", extension: 1 }],
+    ]);
+    expect(await db.prisma.outboxEffect.count({ where: { aggregateId: opened.id, status: "parked" } })).toBe(
+      0,
+    );
     await expectProblem(
       await postAsOperator(path, { deadline: new Date(w.clock.now() + 30 * DAY_MS).toISOString() }),
       409,
