@@ -56,6 +56,7 @@ interface RoundBody {
     failureCode: string | null;
   }[];
   readonly refunds: { memberId: string; status: string; amount: unknown }[];
+  /** Null in lists; the tests read it from single rounds. */
   readonly timeline: { data: Line[]; has_more: boolean; url: string };
 }
 interface List<T> {
@@ -199,6 +200,8 @@ describe("reading rounds", () => {
     );
     expect(page2.data.map((r) => r.id)).toEqual([second.id]);
     expect(page2.has_more).toBe(false);
+    const read = await body<RoundBody>(await get(`/v1/rounds/${second.id}`, "leo"));
+    expect(page2.data[0]).toEqual({ ...read, timeline: null });
     await expectProblem(await get(`/v1/groups/${groupId}/rounds?limit=0`, "leo"), 400, "invalid_request");
     await expectProblem(await get(`/v1/groups/${groupId}/rounds?limit=101`, "leo"), 400, "invalid_request");
   });
@@ -330,9 +333,17 @@ describe("extending the deadline", () => {
     expect(unchanged.collectionDeadlineAt).toBe(opened.collectionDeadlineAt);
     expect(unchanged.timeline.data).toHaveLength(1);
 
-    const extended = await post(path, "eda", { deadline: later });
+    const headers = { "idempotency-key": "extend-1" };
+    const extended = await post(path, "eda", { deadline: later }, headers);
     expect(extended.status).toBe(200);
-    expect((await body<RoundBody>(extended)).collectionDeadlineAt).toBe(later);
+    const extendedView = await body<RoundBody>(extended);
+    expect(extendedView.collectionDeadlineAt).toBe(later);
+    const replay = await post(path, "eda", { deadline: later }, headers);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(await replay.json()).toEqual(extendedView);
+    expect(
+      await db.prisma.auditLogEntry.count({ where: { aggregateId: opened.id, action: "extend_deadline" } }),
+    ).toBe(1);
 
     // Past the old deadline, eno's failed debit can still be retried; the old timer was ignored.
     await w.advance(current - w.clock.now() + DAY_MS);
