@@ -99,9 +99,10 @@ describe("a group's audit trail", () => {
       expect(res.status, query).toBe(400);
       expect(await res.json()).toMatchObject({ code: "invalid_request" });
     }
-    const unknown = (await (
-      await get(`/v1/groups/${groupId}/audit?starting_after=nope`, "pam")
-    ).json()) as Page;
-    expect(unknown).toMatchObject({ data: [], has_more: false });
+    for (const cursor of ["nope", "audit_0", "audit_9999999999999999999", "audit_99999999999999999999"]) {
+      const res = await get(`/v1/groups/${groupId}/audit?starting_after=${cursor}`, "pam");
+      expect(res.status, cursor).toBe(200);
+      expect(await res.json()).toMatchObject({ data: [], has_more: false });
+    }
   });
 });

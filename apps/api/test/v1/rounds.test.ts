@@ -306,6 +306,8 @@ describe("retrying a debit", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(await replay.json()).toEqual(view);
 
+    // A platform admin may retry too (here refused: ron's new debit is in flight).
+    await expectProblem(await postAsOperator(path), 409, "contribution_not_retryable");
     await w.advance(4 * DAY_MS);
     expect((await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "ron"))).status).toBe("paid_out");
   });

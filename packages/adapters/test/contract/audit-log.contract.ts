@@ -88,7 +88,13 @@ export function auditLogContract(name: string, create: () => Promise<AuditPorts>
     it("reads nothing for no subjects or a cursor in no known format; refuses a limit out of range", async () => {
       expect((await ports.audit.listAudit({ subjects: [], limit: 5 }))._unsafeUnwrap()).toEqual([]);
       const subjects = [{ aggregate: "group", aggregateId: "g1" }] as const;
-      for (const startingAfter of ["nope", "audit_0", "audit_-1", "audit_99999999999999999999"])
+      for (const startingAfter of [
+        "nope",
+        "audit_0",
+        "audit_-1",
+        "audit_99999999999999999999",
+        "audit_9999999999999999999",
+      ])
         expect(
           (await ports.audit.listAudit({ subjects, limit: 5, startingAfter }))._unsafeUnwrap(),
           startingAfter,

@@ -124,8 +124,14 @@ export interface AuditLog {
 /** The sequence number of an audit line id (`audit_<n>`), or undefined for any other string. */
 export function auditSequenceOf(id: string): bigint | undefined {
   const m = /^audit_([1-9][0-9]{0,18})$/.exec(id);
-  return m?.[1] === undefined ? undefined : BigInt(m[1]);
+  if (m?.[1] === undefined) return undefined;
+  const n = BigInt(m[1]);
+  // Ids are PostgreSQL bigints: a larger number names no line (and must not reach the database).
+  return n <= AUDIT_SEQUENCE_MAX ? n : undefined;
 }
+
+/** The largest audit line sequence number (PostgreSQL's bigint). */
+const AUDIT_SEQUENCE_MAX = 9_223_372_036_854_775_807n;
 
 /** The id of the audit line with sequence number `n`. */
 export function auditIdOf(n: bigint | number): string {
