@@ -5,11 +5,13 @@ import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure 
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
+import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
 import { ledgerV1 } from "./v1/ledger.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
+import { roundsV1 } from "./v1/rounds.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
 export interface ApiDeps {
@@ -70,6 +72,8 @@ export function createApp(deps: ApiDeps) {
     app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
     app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));
   }
+  app.route("/v1", roundsV1(v1));
+  app.route("/v1", auditV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

@@ -51,6 +51,7 @@ export function createContainer(config: {
     uow: store,
     clock,
     ids: new RandomIds(),
+    audit: store,
   };
   const http: HttpInfrastructure = {
     config: config.http,

@@ -44,6 +44,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "contribution_not_retryable":
     case "round_not_blocked":
     case "round_not_cancellable":
+    case "deadline_not_extendable":
     case "payout_partially_sent":
     case "payout_in_flight":
     case "swap_not_allowed":
@@ -63,6 +64,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "invalid_payout_order":
     case "invalid_round":
     case "invalid_reassignment":
+    case "invalid_deadline":
     case "currency_mismatch":
     case "unknown_currency":
     case "invalid_amount":

@@ -100,3 +100,38 @@ export function refuseUnlessSelf(c: Context, principal: Principal, personId: str
   if (principal.subject === personId) return undefined;
   return problem(c, 404, "person_not_found", `no person ${personId}`);
 }
+
+/**
+ * Checks the caller may `need` a round of `group` (`undefined`: the round or its group
+ * does not exist): `see` (the group's members and operators), `admin` (the group's admins
+ * and platform admins), or `admin_or_self` (those, and the member `memberId` acting on
+ * their own contribution). What the caller may not see is a 404 `round_not_found`, the
+ * answer for a round that does not exist, so a round id leaks nothing.
+ */
+export function refuseRound(
+  c: Context,
+  principal: Principal,
+  group: Group | undefined,
+  roundId: string,
+  need: "see" | "admin" | { readonly adminOrSelf: string },
+): Response | undefined {
+  const access = group === undefined ? "none" : groupAccess(principal, group);
+  if (access === "none") return problem(c, 404, "round_not_found", `no round ${roundId}`);
+  if (access !== "member" || need === "see") return undefined;
+  if (typeof need === "object" && need.adminOrSelf === principal.subject) return undefined;
+  return problem(c, 403, "not_group_admin", "only an admin of this group may do this");
+}
+
+/**
+ * Who an admin command is given by, for the use case and its audit line: the member when
+ * the caller is one of the group's admins, otherwise the platform operator (audited as
+ * `operator:<id>`). Call after the refusal checks.
+ */
+export function adminActorOf(
+  principal: Principal,
+  group: Group,
+): { readonly memberId: string } | { readonly operator: string } {
+  return membershipOf(principal, group)?.role === "admin"
+    ? { memberId: principal.subject }
+    : { operator: principal.subject };
+}

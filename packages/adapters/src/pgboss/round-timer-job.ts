@@ -18,8 +18,12 @@ export interface RoundTimerJob {
 }
 
 const roundTimerSchema: z.ZodType<RoundTimer> = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("collection_deadline") }),
-  z.object({ kind: z.literal("grace_end") }),
+  // `extension` tells a timer armed for an earlier deadline from the current one: keep it.
+  z.object({
+    kind: z.literal("collection_deadline"),
+    extension: z.number().int().nonnegative().exactOptional(),
+  }),
+  z.object({ kind: z.literal("grace_end"), extension: z.number().int().nonnegative().exactOptional() }),
   z.object({ kind: z.literal("payout_due") }),
   z.object({
     kind: z.literal("retry_debit"),

@@ -1,4 +1,11 @@
 import {
+  AUDIT_PAGE_MAX,
+  AUDIT_SUBJECTS_MAX,
+  type AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  auditIdOf,
+  auditSequenceOf,
   type Changeset,
   type Clock,
   type Group,
@@ -86,7 +93,14 @@ interface ClaimedRow {
  * taken with `FOR UPDATE SKIP LOCKED`, safe with any number of dispatcher processes.
  */
 export class PrismaStore
-  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore, OutboxOperations
+  implements
+    PersonRepository,
+    GroupRepository,
+    RoundRepository,
+    UnitOfWork,
+    OutboxStore,
+    OutboxOperations,
+    AuditLog
 {
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
@@ -200,6 +214,47 @@ export class PrismaStore
       }),
       { operation: "listRoundsOfGroup" },
     ).andThen((rows) => Result.combine(rows.map(loadRound)));
+  }
+
+  /**
+   * Audit lines of the query's aggregates after its cursor, by `audit_log.id` (the order
+   * they were stored), through the (aggregate_type, aggregate_id, id) index. The cursor
+   * is the id of the last line read; an id in no known format reads nothing.
+   */
+  listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError> {
+    const bad = badLimit(query.limit, AUDIT_PAGE_MAX, "listAudit");
+    if (bad !== undefined) return errAsync(bad);
+    if (query.subjects.length > AUDIT_SUBJECTS_MAX)
+      return errAsync(storageError.refused(`listAudit: at most ${AUDIT_SUBJECTS_MAX} subjects`));
+    const after = query.startingAfter === undefined ? 0n : auditSequenceOf(query.startingAfter);
+    if (after === undefined || query.subjects.length === 0) return okAsync([]);
+    const byType = new Map<string, string[]>();
+    for (const { aggregate, aggregateId } of query.subjects)
+      byType.set(aggregate, [...(byType.get(aggregate) ?? []), aggregateId]);
+    return fromDatabase(
+      this.#prisma.auditLogEntry.findMany({
+        where: {
+          id: { gt: after },
+          OR: [...byType].map(([aggregateType, ids]) => ({ aggregateType, aggregateId: { in: ids } })),
+        },
+        orderBy: { id: "asc" },
+        take: query.limit,
+      }),
+      { operation: "listAudit" },
+    ).map((rows) =>
+      rows.map(
+        (row): AuditRecord => ({
+          id: auditIdOf(row.id),
+          at: fromDate(row.occurredAt),
+          aggregate: row.aggregateType as AuditRecord["aggregate"],
+          aggregateId: row.aggregateId,
+          action: row.action,
+          outcome: row.outcome,
+          ...(row.detail !== null ? { detail: row.detail } : {}),
+          actor: row.actor,
+        }),
+      ),
+    );
   }
 
   /**

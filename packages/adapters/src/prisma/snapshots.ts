@@ -172,6 +172,7 @@ const roundSnapshot = z.strictObject({
   openedAt: instant.exactOptional(),
   collectionDeadlineAt: instant.exactOptional(),
   graceEndsAt: instant.exactOptional(),
+  deadlineExtensions: nonNegative.exactOptional(),
   transferGroup: text,
   contributions: list(contribution),
   payouts: list(payoutTransfer),
@@ -210,8 +211,8 @@ const ledgerTransactionShape = z.strictObject({
 });
 
 const roundTimer = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("collection_deadline") }),
-  z.strictObject({ kind: z.literal("grace_end") }),
+  z.strictObject({ kind: z.literal("collection_deadline"), extension: nonNegative.exactOptional() }),
+  z.strictObject({ kind: z.literal("grace_end"), extension: nonNegative.exactOptional() }),
   z.strictObject({ kind: z.literal("retry_debit"), memberId: text, attempt: safeInt }),
   z.strictObject({ kind: z.literal("payout_due") }),
   z.strictObject({ kind: z.literal("retry_payout"), attempt: safeInt }),

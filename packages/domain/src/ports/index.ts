@@ -21,7 +21,14 @@ export {
   type RefundOutcome,
 } from "./payment-gateway.js";
 export {
+  AUDIT_PAGE_MAX,
+  AUDIT_SUBJECTS_MAX,
   type AuditEntry,
+  type AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  auditIdOf,
+  auditSequenceOf,
   type Changeset,
   type GroupRepository,
   type OutboxEntry,

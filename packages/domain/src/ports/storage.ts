@@ -93,6 +93,51 @@ export interface AuditEntry {
   readonly actor: string;
 }
 
+/** An audit line as stored: with the id that orders it and that pages are cut at. */
+export interface AuditRecord extends AuditEntry {
+  /** Stable and increasing in the order lines were stored (`audit_<n>`); a page cursor. */
+  readonly id: string;
+}
+
+/** Which audit lines to read: those of any of `subjects`, after `startingAfter`, at most `limit`. */
+export interface AuditQuery {
+  /** The aggregates whose lines to read (e.g. a group and its rounds); empty reads nothing. */
+  readonly subjects: readonly { readonly aggregate: AuditEntry["aggregate"]; readonly aggregateId: string }[];
+  /** 1 to {@link AUDIT_PAGE_MAX}. */
+  readonly limit: number;
+  /** The id of the last line already read; an id in no known format reads nothing. */
+  readonly startingAfter?: string;
+}
+
+/** Most audit lines one {@link AuditLog.listAudit} returns. */
+export const AUDIT_PAGE_MAX = 500;
+
+/** At most this many aggregates in one {@link AuditQuery}: a group and its rounds, with room to spare. */
+export const AUDIT_SUBJECTS_MAX = 1_000;
+
+/** The audit log's read side: what happened to aggregates and why, oldest first. */
+export interface AuditLog {
+  /** Lines of the query's subjects in the order they were stored (by id), oldest first. */
+  listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError>;
+}
+
+/** The sequence number of an audit line id (`audit_<n>`), or undefined for any other string. */
+export function auditSequenceOf(id: string): bigint | undefined {
+  const m = /^audit_([1-9][0-9]{0,18})$/.exec(id);
+  if (m?.[1] === undefined) return undefined;
+  const n = BigInt(m[1]);
+  // Ids are PostgreSQL bigints: a larger number names no line (and must not reach the database).
+  return n <= AUDIT_SEQUENCE_MAX ? n : undefined;
+}
+
+/** The largest audit line sequence number (PostgreSQL's bigint). */
+const AUDIT_SEQUENCE_MAX = 9_223_372_036_854_775_807n;
+
+/** The id of the audit line with sequence number `n`. */
+export function auditIdOf(n: bigint | number): string {
+  return `audit_${n}`;
+}
+
 /** A new state to store, with the version it was loaded at (undefined: a new aggregate). */
 export interface VersionedChange<T> {
   readonly state: T;

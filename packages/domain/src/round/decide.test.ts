@@ -860,6 +860,20 @@ describe("every input decide ignores says why, with a code", () => {
       "payout retry 3 no longer due",
     ],
     [
+      "the deadline armed before an extension",
+      () => step(opened(), { type: "extend_deadline", deadline: T0 + 30 * DAY_MS }).state,
+      timer({ kind: "collection_deadline" }),
+      "timer_no_longer_due",
+      "the deadline was extended after this timer was armed",
+    ],
+    [
+      "a grace end armed before an extension",
+      () => step(opened(), { type: "extend_deadline", deadline: T0 + 30 * DAY_MS }).state,
+      timer({ kind: "grace_end" }),
+      "timer_no_longer_due",
+      "the deadline was extended after this grace period began",
+    ],
+    [
       "a refund success with no refund asked for",
       paying,
       { type: "refund_succeeded", memberId: "m1", refundId: "re_1" },
@@ -940,5 +954,137 @@ describe("every input decide ignores says why, with a code", () => {
 
   it("the cases above use every code", () => {
     expect(new Set(cases.map(([, , , code]) => code))).toEqual(new Set(ROUND_IGNORED_CODES));
+  });
+});
+
+describe("extending the collection deadline", () => {
+  const window = policy.collectionWindowMs;
+  const extend = (deadline: number): RoundInput => ({ type: "extend_deadline", deadline });
+  const deadlineTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline" } };
+
+  it("moves the deadline and arms a timer under a new id; the old timer is ignored when it fires", () => {
+    const opened = { ...step(round(), { type: "open" }).state, version: 3 };
+    const later = T0 + window + 2 * DAY_MS;
+    const d = step(opened, extend(later), T0 + DAY_MS);
+    expect(d.state).toMatchObject({ status: "collecting", collectionDeadlineAt: later });
+    expect(d.effects).toEqual([
+      {
+        kind: "schedule_timer",
+        id: "r1:timer:collection_deadline:v3",
+        roundId: "r1",
+        at: later,
+        timer: { kind: "collection_deadline", extension: 1 },
+      },
+    ]);
+    expect(d.state.deadlineExtensions).toBe(1);
+    // The first timer still fires at the old deadline: it is stale, whatever the clocks say.
+    const old = step(d.state, deadlineTimer, later + 1);
+    expect(old.ignored).toEqual({
+      code: "timer_no_longer_due",
+      detail: "the deadline was extended after this timer was armed",
+    });
+    // Members can still be retried until the new deadline, and it refunds at the new one.
+    const failedOne = step(d.state, failed("m2", "account_closed"), T0 + DAY_MS);
+    const retried = step(
+      failedOne.state,
+      { type: "retry_contribution", memberId: "m2" },
+      T0 + window + DAY_MS,
+    );
+    expect(retried.state.contributions.find((c) => c.memberId === "m2")?.attempts).toHaveLength(2);
+    const newTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline", extension: 1 } };
+    const refunding = step(failedOne.state, newTimer, later);
+    expect(refunding.state.status).toBe("refunding");
+    // Extended twice: the first extension's timer is stale too.
+    const twice = step({ ...d.state, version: 4 }, extend(later + DAY_MS), T0 + DAY_MS);
+    expect(twice.effects).toEqual([
+      expect.objectContaining({
+        id: "r1:timer:collection_deadline:v4",
+        timer: { kind: "collection_deadline", extension: 2 },
+      }),
+    ]);
+    expect(step(twice.state, newTimer, later).ignored?.code).toBe("timer_no_longer_due");
+  });
+
+  it("ends a grace period the old deadline started: its timer is ignored, the new deadline decides", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), succeeded("m2"), processing("m3")]);
+    const waiting = step(d.state, deadlineTimer, T0 + window);
+    expect(waiting.state.graceEndsAt).toBeDefined();
+    const later = T0 + window + 5 * DAY_MS;
+    const extended = step(waiting.state, extend(later), T0 + window + 1);
+    expect(extended.state.graceEndsAt).toBeUndefined();
+    const graceEnd = step(
+      extended.state,
+      { type: "timer", timer: { kind: "grace_end" } },
+      T0 + window + DAY_MS * 3,
+    );
+    expect(graceEnd.ignored?.code).toBe("timer_no_longer_due");
+    const paid = step(extended.state, succeeded("m3"), T0 + window + 4 * DAY_MS);
+    expect(paid.state.status).toBe("paying_out");
+    // At the new deadline, debits still processing get a grace period of their own, under a new timer id.
+    const graceAgain = step(
+      { ...extended.state, version: 7 },
+      { type: "timer", timer: { kind: "collection_deadline", extension: 1 } },
+      later,
+    );
+    expect(graceAgain.effects).toEqual([
+      expect.objectContaining({
+        id: "r1:timer:grace_end:v7",
+        at: later + policy.settlementGraceMs,
+        timer: { kind: "grace_end", extension: 1 },
+      }),
+    ]);
+  });
+
+  it("while settled, moves the deadline without a timer (a dispute re-arms it at the new deadline)", () => {
+    const delayed = { ...policy, payoutDelayMs: DAY_MS };
+    let s = round();
+    for (const i of [{ type: "open" } as const, succeeded("m1"), succeeded("m2"), succeeded("m3")])
+      s = step(s, i, T0, delayed).state;
+    expect(s.status).toBe("settled");
+    const later = T0 + window + DAY_MS;
+    const d = step(s, extend(later), T0, delayed);
+    expect(d.state).toMatchObject({ status: "settled", collectionDeadlineAt: later });
+    expect(d.effects).toEqual([]);
+    const disputed = step(
+      { ...d.state, version: 6 },
+      { type: "dispute_opened", memberId: "m2", disputeId: "dp_1", amountMinor: 10_000 },
+      T0 + window + 1,
+      delayed,
+    );
+    expect(disputed.state.status).toBe("collecting");
+    expect(disputed.effects).toContainEqual(
+      expect.objectContaining({ kind: "schedule_timer", id: "r1:timer:collection_deadline:v6", at: later }),
+    );
+  });
+
+  it("refuses a deadline that is not later than the current one or than now (invalid_deadline)", () => {
+    const opened = step(round(), { type: "open" }).state;
+    const current = T0 + window;
+    for (const [deadline, now] of [
+      [current, T0],
+      [current - 1, T0],
+      [current + DAY_MS, current + 2 * DAY_MS],
+      [Number.NaN, T0],
+    ] as const) {
+      const r = decide(opened, extend(deadline), ctx(now));
+      expect(r._unsafeUnwrapErr().code, String(deadline)).toBe("invalid_deadline");
+    }
+  });
+
+  it("refuses outside collecting and settled (deadline_not_extendable)", () => {
+    const scheduled = round();
+    const paying = collected().state;
+    const refunding = step(
+      run(round(), [{ type: "open" }, failed("m3", "account_closed")]).state,
+      deadlineTimer,
+      T0 + window,
+    ).state;
+    for (const state of [scheduled, paying, refunding]) {
+      const r = decide(state, extend(T0 + 30 * DAY_MS), ctx(T0 + window));
+      expect(r._unsafeUnwrapErr(), state.status).toMatchObject({
+        code: "deadline_not_extendable",
+        message: `the round is ${state.status}; only a collecting round has a deadline`,
+      });
+    }
   });
 });

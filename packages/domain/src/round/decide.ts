@@ -182,6 +182,8 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
       return resumePayout(d);
     case "reassign_payout":
       return reassignPayout(d, input);
+    case "extend_deadline":
+      return extendDeadline(d, input);
     case "timer":
       return onTimer(d, input);
     case "debit_processing":
@@ -456,19 +458,25 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
     case "collection_deadline": {
       if (s.status !== "collecting")
         return ignore(s, "timer_no_longer_due", `deadline passed while ${s.status}`);
+      // Armed for a deadline since extended: the new deadline has its own timer.
+      if ((timer.extension ?? 0) !== (s.deadlineExtensions ?? 0))
+        return ignore(s, "timer_no_longer_due", "the deadline was extended after this timer was armed");
       const open = s.contributions.filter((c) => c.status !== "succeeded");
       if (open.length === 0) return settle(d);
       // Only debits still in flight: they may yet succeed, so wait out the grace period.
       if (open.every((c) => c.status === "processing") && d.ctx.policy.settlementGraceMs > 0) {
         const graceEndsAt = d.ctx.now + d.ctx.policy.settlementGraceMs;
         d.set({ graceEndsAt });
-        d.timer({ kind: "grace_end" }, graceEndsAt);
+        armDeadlineTimer(d, "grace_end", graceEndsAt);
         return d.done();
       }
       return startRefunding(d, "the collection deadline passed before every contribution succeeded");
     }
     case "grace_end":
       if (s.status !== "collecting") return ignore(s, "timer_no_longer_due", `grace ended while ${s.status}`);
+      // An extended deadline ends the grace period the old one started.
+      if ((timer.extension ?? 0) !== (s.deadlineExtensions ?? 0))
+        return ignore(s, "timer_no_longer_due", "the deadline was extended after this grace period began");
       if (s.contributions.every((c) => c.status === "succeeded")) return settle(d);
       return startRefunding(
         d,
@@ -554,6 +562,53 @@ function finishRefundingIfDone(d: Draft): Step {
     reason: s.cancellationReason ?? "cancelled",
   });
   return d.done();
+}
+
+/**
+ * An admin moves the collection deadline later, while the round collects or has collected
+ * and not paid out (a dispute may yet reopen collection). The deadline timer armed before
+ * stays in the scheduler and is ignored when it fires early; a new one is armed under a
+ * new id (the round's version), since the scheduler keeps one timer per id. A grace period
+ * the old deadline started is over: the new deadline replaces it.
+ */
+function extendDeadline(d: Draft, { deadline }: InputOf<"extend_deadline">): Step {
+  const s = d.state;
+  if (s.status !== "collecting" && s.status !== "settled")
+    return err(
+      roundError(
+        "deadline_not_extendable",
+        `the round is ${s.status}; only a collecting round has a deadline`,
+      ),
+    );
+  const current = s.collectionDeadlineAt ?? d.ctx.now;
+  if (!Number.isSafeInteger(deadline) || deadline <= current || deadline <= d.ctx.now)
+    return err(
+      roundError(
+        "invalid_deadline",
+        `the new deadline must be later than the current one (${isoString(current)}) and than now`,
+      ),
+    );
+  const { graceEndsAt: _replaced, ...rest } = s;
+  d.state = { ...rest, collectionDeadlineAt: deadline, deadlineExtensions: (s.deadlineExtensions ?? 0) + 1 };
+  if (s.status === "collecting") armDeadlineTimer(d, "collection_deadline", deadline, s.version);
+  return d.done();
+}
+
+/**
+ * Arms the deadline or grace timer tagged with the round's deadline extensions, so that
+ * one armed before an extension is recognised as stale when it fires. Once the deadline
+ * was extended, each arming gets a new id (`rearm`, the round's version by default): the
+ * scheduler keeps one timer per id, and an earlier arming's id may already have fired.
+ */
+function armDeadlineTimer(
+  d: Draft,
+  kind: "collection_deadline" | "grace_end",
+  at: Instant,
+  rearm?: number,
+): void {
+  const extension = d.state.deadlineExtensions;
+  if (extension === undefined) d.timer({ kind }, at, rearm);
+  else d.timer({ kind, extension }, at, rearm ?? d.state.version);
 }
 
 function cancel(d: Draft, { reason }: InputOf<"cancel">): Step {
@@ -934,7 +989,7 @@ function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"
     const deadline = s.collectionDeadlineAt ?? d.ctx.now;
     if (d.ctx.now >= deadline)
       return startRefunding(d, "a contribution was disputed after the collection deadline");
-    d.timer({ kind: "collection_deadline" }, deadline, s.version);
+    armDeadlineTimer(d, "collection_deadline", deadline, s.version);
   }
   // With the disputed transfer dropped, the rest may already all have arrived.
   if (transferPending) return payoutCompleteIfDone(d);

@@ -1,9 +1,14 @@
 import type { MemberId } from "../group/ids.js";
+import type { Instant } from "../shared/time.js";
 
 /** The timers a round sets; a timer that fires when it no longer applies is ignored. */
 export type RoundTimer =
-  | { readonly kind: "collection_deadline" }
-  | { readonly kind: "grace_end" }
+  /**
+   * `extension`: how many times the deadline had been extended when the timer was armed
+   * (absent: never). A timer armed for an earlier deadline is ignored when it fires.
+   */
+  | { readonly kind: "collection_deadline"; readonly extension?: number }
+  | { readonly kind: "grace_end"; readonly extension?: number }
   | { readonly kind: "retry_debit"; readonly memberId: MemberId; readonly attempt: number }
   | { readonly kind: "payout_due" }
   | { readonly kind: "retry_payout"; readonly attempt: number };
@@ -19,6 +24,8 @@ export type RoundInput =
   | { readonly type: "cancel"; readonly reason: string }
   | { readonly type: "resume_payout" }
   | { readonly type: "reassign_payout"; readonly toMemberId: MemberId; readonly toCanReceive: boolean }
+  /** An admin gives members more time to pay: a later collection deadline, while collecting or settled. */
+  | { readonly type: "extend_deadline"; readonly deadline: Instant }
   // timers
   | { readonly type: "timer"; readonly timer: RoundTimer }
   // facts about debits

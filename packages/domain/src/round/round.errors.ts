@@ -23,7 +23,15 @@ export type RoundError =
       readonly code: "payout_partially_sent";
       readonly message: string;
     }
-  | { readonly type: "invalid_round"; readonly code: "invalid_round"; readonly message: string };
+  | { readonly type: "invalid_round"; readonly code: "invalid_round"; readonly message: string }
+  /** The deadline can move only while the round collects (or has collected and not yet paid out). */
+  | {
+      readonly type: "deadline_not_extendable";
+      readonly code: "deadline_not_extendable";
+      readonly message: string;
+    }
+  /** A new deadline must be later than the current one and than now. */
+  | { readonly type: "invalid_deadline"; readonly code: "invalid_deadline"; readonly message: string };
 
 /** Builds a {@link RoundError} of the given type. */
 export function roundError<T extends RoundError["type"]>(

@@ -102,6 +102,12 @@ export interface Round {
   readonly collectionDeadlineAt?: Instant;
   /** Set when the deadline passed with only processing debits left: the last moment to wait. */
   readonly graceEndsAt?: Instant;
+  /**
+   * How many times an admin extended the collection deadline (absent: never). Deadline
+   * and grace timers carry the count they were armed at, so one armed for an earlier
+   * deadline is ignored, however the clocks of the scheduler and the app compare.
+   */
+  readonly deadlineExtensions?: number;
   /** Stripe `transfer_group` that ties the round's charges and transfers together. */
   readonly transferGroup: string;
   readonly contributions: readonly Contribution[];

@@ -5,7 +5,14 @@ import type { GroupId } from "../group/ids.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import {
+  AUDIT_PAGE_MAX,
+  AUDIT_SUBJECTS_MAX,
   type AuditEntry,
+  type AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  auditIdOf,
+  auditSequenceOf,
   type Changeset,
   type GroupRepository,
   type OutboxEntry,
@@ -39,7 +46,14 @@ interface OutboxRow {
  * people, one person per Stripe object, leased outbox claims.
  */
 export class InMemoryStore
-  implements PersonRepository, GroupRepository, RoundRepository, UnitOfWork, OutboxStore, OutboxOperations
+  implements
+    PersonRepository,
+    GroupRepository,
+    RoundRepository,
+    UnitOfWork,
+    OutboxStore,
+    OutboxOperations,
+    AuditLog
 {
   readonly #people = new Map<PersonId, Person>();
   readonly #groups = new Map<GroupId, Group>();
@@ -287,6 +301,30 @@ export class InMemoryStore
   groups(): Group[] {
     return [...this.#groups.values()];
   }
+  /** Lines of the query's subjects after its cursor, in the order stored; ids are `audit_<position + 1>`. */
+  listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError> {
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > AUDIT_PAGE_MAX)
+      return errAsync(
+        storageError.refused(`listAudit: limit must be 1–${AUDIT_PAGE_MAX}, got ${query.limit}`),
+      );
+    if (query.subjects.length > AUDIT_SUBJECTS_MAX)
+      return errAsync(storageError.refused(`listAudit: at most ${AUDIT_SUBJECTS_MAX} subjects`));
+    let start = 0;
+    if (query.startingAfter !== undefined) {
+      const after = auditSequenceOf(query.startingAfter);
+      if (after === undefined) return okAsync([]);
+      start = after > BigInt(this.#audit.length) ? this.#audit.length : Number(after);
+    }
+    const wanted = new Set(query.subjects.map((s) => `${s.aggregate}\u0000${s.aggregateId}`));
+    const lines: AuditRecord[] = [];
+    for (let i = start; i < this.#audit.length && lines.length < query.limit; i++) {
+      const line = this.#audit[i];
+      if (line !== undefined && wanted.has(`${line.aggregate}\u0000${line.aggregateId}`))
+        lines.push({ ...line, id: auditIdOf(i + 1) });
+    }
+    return okAsync(lines);
+  }
+
   /** The audit log, oldest first. */
   audit(): readonly AuditEntry[] {
     return this.#audit;

@@ -56,6 +56,7 @@ export class InMemorySusu {
       uow: this.store,
       clock: this.clock,
       ids: this.ids,
+      audit: this.store,
     };
     this.ports = {
       gateway: this.gateway,

@@ -4,6 +4,7 @@ import type { PersonError } from "../person/person.errors.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
 import type {
+  AuditLog,
   GroupRepository,
   PersonRepository,
   RoundRepository,
@@ -20,6 +21,12 @@ export interface UseCaseDeps {
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  /**
+   * The audit log's read side, for what shows a round's timeline or a group's audit trail
+   * (the API). Optional: the use cases that change state only write audit lines, through
+   * the unit of work.
+   */
+  readonly audit?: AuditLog;
 }
 
 /** Something the use case looked for does not exist. */

@@ -44,7 +44,10 @@ export {
 export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 export { retryOnConflict } from "./retry-on-conflict.js";
 export {
+  type AdminActor,
   applyRoundInput,
+  operatorActor,
+  type PlatformOperator,
   type RoundOpener,
   reassignPayout,
   resumeGroup,

@@ -127,11 +127,33 @@ export function applyRoundInput(
  * `"scheduler"`, susu's due-round cron. An object for members, so that no member id can
  * pass for the scheduler.
  */
-export type RoundOpener = { readonly memberId: MemberId } | "scheduler";
+export type RoundOpener = { readonly memberId: MemberId } | PlatformOperator | "scheduler";
 
-/** The audit log's actor for an opener: the member id, or `scheduler`. */
+/**
+ * A platform operator (susu's own staff or tools, not a member of the group) acting on a
+ * group as its admins may; audited as `operator:<id>`. The apps decide who is one.
+ */
+export interface PlatformOperator {
+  readonly operator: string;
+}
+
+/** Who gives an admin command: a member of the group (by id), or a platform operator (the group's {@link G.GroupActor}). */
+export type AdminActor = G.GroupActor;
+
+/** The audit log's actor for a platform operator. */
+export function operatorActor(operator: PlatformOperator): string {
+  return `operator:${operator.operator}`;
+}
+
+/** The audit log's actor for an opener: the member id, `operator:<id>`, or `scheduler`. */
 function openerActor(opener: RoundOpener): string {
-  return opener === "scheduler" ? "scheduler" : opener.memberId;
+  if (opener === "scheduler") return "scheduler";
+  return "operator" in opener ? operatorActor(opener) : opener.memberId;
+}
+
+/** The audit log's actor for an admin command. */
+function adminActorName(actor: AdminActor): string {
+  return G.actorName(actor);
 }
 
 /**
@@ -154,7 +176,7 @@ export function startRound(
 ): ResultAsync<RoundDecision, UseCaseError> {
   return deps.groups.getGroup(groupId).andThen((group) => {
     if (!group) return errAsync<RoundDecision, UseCaseError>(notFound("group", groupId));
-    if (opener !== "scheduler") {
+    if (opener !== "scheduler" && !("operator" in opener)) {
       const actor = G.findMember(group, opener.memberId);
       if (!actor || actor.status === "left")
         return errAsync(groupError("member_not_found", `no member ${opener.memberId}`));
@@ -230,15 +252,16 @@ function loadGroupAsAdmin(
 
 /**
  * An admin gives a blocked payout to another member; the two swap positions in the
- * rotation so each still receives exactly once, and the group resumes.
+ * rotation so each still receives exactly once, and the group resumes. A platform
+ * operator may do it too.
  */
 export function reassignPayout(
   deps: UseCaseDeps,
   groupId: GroupId,
-  actorId: MemberId,
+  actor: AdminActor,
   toMemberId: MemberId,
 ): ResultAsync<RoundDecision, UseCaseError> {
-  return loadGroupAsAdmin(deps, groupId, actorId).andThen((group) => {
+  return loadGroupAsAdmin(deps, groupId, actor).andThen((group) => {
     if (group.currentRoundId === undefined)
       return errAsync(groupError("no_round_due", "no round is in progress"));
     return deps.rounds.getRound(group.currentRoundId).andThen((round) => {
@@ -261,7 +284,7 @@ export function reassignPayout(
           group,
           round,
           decided.value,
-          auditLine(round, input, decided.value, now, actorId),
+          auditLine(round, input, decided.value, now, adminActorName(actor)),
           resumed.value,
         );
       });

@@ -1,0 +1,593 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { type AuditRecord, type Group, type Round, type UseCaseError, useCases } from "@susu/domain";
+import type { Context } from "hono";
+import type { Result } from "neverthrow";
+import type { Principal } from "../http/auth.js";
+import { NUL_FREE } from "../input.js";
+import { problem, serverProblem, useCaseProblem } from "../problem.js";
+import { adminActorOf, membershipOf, refuseGroup, refuseRound } from "./authz.js";
+import type { V1Deps } from "./context.js";
+import { v1Router } from "./context.js";
+import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
+import {
+  commonResponses,
+  conflictResponse,
+  forbiddenResponse,
+  GroupIdParam,
+  IdSchema,
+  json,
+  MoneySchema,
+  notFoundResponse,
+  postResponses,
+  TimestampSchema,
+  unprocessableResponse,
+} from "./schemas.js";
+
+// Rounds under /v1: start the due round, list a group's rounds, read one with everything
+// that happened to its money and a timeline of why (from the audit log), and the admin
+// actions on a round (retry a debit now, extend the deadline, reassign a blocked payout,
+// cancel with refunds). Authorisation is authz.ts's; the rules are the domain's.
+
+/** How many timeline lines a round's read embeds; the rest pages at `/v1/rounds/{id}/timeline`. */
+export const TIMELINE_EMBEDDED = 100;
+
+const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
+
+const RoundIdParam = z.object({
+  roundId: IdSchema.openapi({ param: { name: "roundId", in: "path" }, example: "round_1" }),
+});
+
+const RoundMemberParam = RoundIdParam.extend({
+  memberId: IdSchema.openapi({ param: { name: "memberId", in: "path" }, example: "ben" }),
+});
+
+const TimelineLineSchema = z
+  .object({
+    id: z.string().openapi({ example: "audit_42", description: "Stable; a page cursor." }),
+    at: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
+    action: z.string().openapi({
+      example: "debit_succeeded",
+      description: "The input or command: `open`, `debit_failed`, `timer:collection_deadline`, `cancel`, …",
+    }),
+    outcome: z.enum(["applied", "ignored"]),
+    ignoredCode: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why an ignored input did not apply (`ROUND_IGNORED_CODES`)." }),
+    detail: z.string().nullable(),
+    actor: z.string().openapi({
+      example: "stripe:evt_123",
+      description: "A member id, `operator:<id>`, `stripe…`, `timer`, `scheduler`, `effect:…`.",
+    }),
+  })
+  .openapi("TimelineLine");
+
+const AttemptSchema = z.object({
+  number: z.number().int(),
+  status: z.enum(["requested", "processing", "succeeded", "failed"]),
+  requestedAt: z.string(),
+  failureCode: z.string().nullable(),
+  failureClass: z.enum(["retryable", "permanent", "outcome_unknown"]).nullable(),
+});
+
+const RoundSchema = z
+  .object({
+    id: z.string(),
+    groupId: z.string(),
+    status: z.enum([
+      "scheduled",
+      "collecting",
+      "settled",
+      "paying_out",
+      "payout_blocked",
+      "paid_out",
+      "refunding",
+      "cancelled",
+    ]),
+    rotation: z.number().int(),
+    sequence: z.number().int(),
+    recipientMemberId: z.string(),
+    contribution: MoneySchema,
+    pot: MoneySchema,
+    scheduledFor: TimestampSchema,
+    openedAt: TimestampSchema,
+    collectionDeadlineAt: TimestampSchema,
+    graceEndsAt: TimestampSchema,
+    endedAt: TimestampSchema,
+    blockedReason: z.string().nullable(),
+    cancellationReason: z.string().nullable(),
+    contributions: z.array(
+      z.object({
+        memberId: z.string(),
+        amount: MoneySchema,
+        status: z.string().openapi({ example: "succeeded" }),
+        retryAt: TimestampSchema,
+        attempts: z.array(AttemptSchema),
+        disputes: z.number().int(),
+      }),
+    ),
+    payoutAttempt: z.number().int(),
+    payouts: z.array(
+      z.object({
+        sourceMemberId: z.string(),
+        amount: MoneySchema,
+        status: z.enum(["requested", "created", "failed", "reversed"]),
+        attempt: z.number().int(),
+        failureCode: z.string().nullable(),
+        reversed: MoneySchema.nullable(),
+      }),
+    ),
+    refunds: z.array(
+      z.object({
+        memberId: z.string(),
+        amount: MoneySchema,
+        status: z.enum(["requested", "succeeded", "failed"]),
+      }),
+    ),
+    disputes: z
+      .array(z.object({ memberId: z.string(), amount: MoneySchema }))
+      .openapi({ description: "One per dispute a member opened; the amount is their contribution." }),
+    timeline: z
+      .object({
+        object: z.literal("list"),
+        url: z.string(),
+        data: z.array(TimelineLineSchema),
+        has_more: z.boolean(),
+      })
+      .nullable()
+      .openapi({
+        description: `The round's first ${TIMELINE_EMBEDDED} timeline lines, oldest first; \`url\` pages through all of them. Null in lists (read the round, or its timeline).`,
+      }),
+    version: z.number().int(),
+  })
+  .openapi("Round");
+
+/** The round as a client sees it: amounts with their currency, ISO times, no Stripe object ids. */
+export function roundV1View(r: Round, timeline: Page<TimelineLine> | null) {
+  const money = (amountMinor: number) => ({ amountMinor, currency: r.currency });
+  const refundStatus = {
+    refund_requested: "requested",
+    refunded: "succeeded",
+    refund_failed: "failed",
+  } as const;
+  return {
+    id: r.id,
+    groupId: r.groupId,
+    status: r.status,
+    rotation: r.rotation,
+    sequence: r.sequence,
+    recipientMemberId: r.recipientMemberId,
+    contribution: money(r.contributionMinor),
+    pot: money(r.contributions.reduce((sum, c) => sum + c.amountMinor, 0)),
+    scheduledFor: iso(r.scheduledFor),
+    openedAt: iso(r.openedAt),
+    collectionDeadlineAt: iso(r.collectionDeadlineAt),
+    graceEndsAt: iso(r.graceEndsAt),
+    endedAt: iso(r.endedAt),
+    blockedReason: r.blockedReason ?? null,
+    cancellationReason: r.cancellationReason ?? null,
+    contributions: r.contributions.map((c) => ({
+      memberId: c.memberId,
+      amount: money(c.amountMinor),
+      status: c.status,
+      retryAt: iso(c.retryAt),
+      attempts: c.attempts.map((a) => ({
+        number: a.number,
+        status: a.status,
+        requestedAt: new Date(a.requestedAt).toISOString(),
+        failureCode: a.failureCode ?? null,
+        failureClass: a.failureClass ?? null,
+      })),
+      disputes: c.disputeIds.length,
+    })),
+    payoutAttempt: r.payoutAttempt,
+    payouts: r.payouts.map((p) => ({
+      sourceMemberId: p.sourceMemberId,
+      amount: money(p.amountMinor),
+      status: p.status,
+      attempt: p.attempt,
+      failureCode: p.failureCode ?? null,
+      reversed: p.reversedMinor === undefined ? null : money(p.reversedMinor),
+    })),
+    refunds: r.contributions.flatMap((c) =>
+      c.status === "refund_requested" || c.status === "refunded" || c.status === "refund_failed"
+        ? [{ memberId: c.memberId, amount: money(c.amountMinor), status: refundStatus[c.status] }]
+        : [],
+    ),
+    // Stripe's dispute amounts are not kept on the round: each dispute is of the contribution.
+    disputes: r.contributions.flatMap((c) =>
+      c.disputeIds.map(() => ({ memberId: c.memberId, amount: money(c.amountMinor) })),
+    ),
+    timeline,
+    version: r.version,
+  };
+}
+
+/** One line of a round's timeline. */
+export type TimelineLine = z.infer<typeof TimelineLineSchema>;
+
+/** An audit line as a timeline line: an ignored input's `<code>: <detail>` split in two. */
+export function timelineLine(line: AuditRecord): TimelineLine {
+  const ignored =
+    line.outcome === "ignored" ? /^([a-z][a-z0-9_]*): ([\s\S]*)$/.exec(line.detail ?? "") : null;
+  return {
+    id: line.id,
+    at: new Date(line.at).toISOString(),
+    action: line.action,
+    outcome: line.outcome,
+    ignoredCode: ignored?.[1] ?? null,
+    detail: ignored?.[2] ?? line.detail ?? null,
+    actor: line.actor,
+  };
+}
+
+const startRoundRoute = createRoute({
+  method: "post",
+  path: "/groups/{groupId}/rounds",
+  tags: ["rounds"],
+  summary: "Start the group's due round (its admins, or platform admins)",
+  description:
+    "Opens the next round if it is due: the next recipient in the payout order, one BECS debit per contributor, the collection deadline armed. Everyone in the rotation must be ready (`members_not_ready` lists who lacks what in `notReady`).",
+  security: [{ bearer: [] }],
+  request: { params: GroupIdParam },
+  responses: {
+    201: json(RoundSchema, "The round, collecting"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["group_not_found"]),
+    ...conflictResponse([
+      "no_round_due",
+      "round_in_progress",
+      "members_not_ready",
+      "group_not_active",
+      "idempotency_key_in_use",
+    ]),
+  },
+});
+
+const listRoundsRoute = createRoute({
+  method: "get",
+  path: "/groups/{groupId}/rounds",
+  tags: ["rounds"],
+  summary: "The group's rounds, oldest first (its members, or platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: GroupIdParam, query: PageQuerySchema },
+  responses: {
+    200: json(
+      pageSchema(RoundSchema, "RoundList"),
+      "A page of rounds (their timelines are null: read a round for it)",
+    ),
+    ...commonResponses,
+    ...notFoundResponse(["group_not_found"]),
+  },
+});
+
+const getRoundRoute = createRoute({
+  method: "get",
+  path: "/rounds/{roundId}",
+  tags: ["rounds"],
+  summary: "A round with its contributions, debit attempts, transfers, refunds, disputes and timeline",
+  description: `The timeline holds the round's first ${TIMELINE_EMBEDDED} audit lines, oldest first; \`timeline.has_more\` says whether \`/v1/rounds/{roundId}/timeline\` has more.`,
+  security: [{ bearer: [] }],
+  request: { params: RoundIdParam },
+  responses: {
+    200: json(RoundSchema, "The round"),
+    ...commonResponses,
+    ...notFoundResponse(["round_not_found"]),
+  },
+});
+
+const timelineRoute = createRoute({
+  method: "get",
+  path: "/rounds/{roundId}/timeline",
+  tags: ["rounds"],
+  summary: "What happened to a round and why, oldest first (from its audit log)",
+  security: [{ bearer: [] }],
+  request: { params: RoundIdParam, query: PageQuerySchema },
+  responses: {
+    200: json(pageSchema(TimelineLineSchema, "Timeline"), "A page of timeline lines"),
+    ...commonResponses,
+    ...notFoundResponse(["round_not_found"]),
+  },
+});
+
+const retryRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/contributions/{memberId}/retry",
+  tags: ["rounds"],
+  summary: "Retry a member's failed debit now (group admins, platform admins, or the member themselves)",
+  security: [{ bearer: [] }],
+  request: { params: RoundMemberParam },
+  responses: {
+    200: json(RoundSchema, "The round, with the new debit attempt requested"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["round_not_found", "contribution_not_found"]),
+    ...conflictResponse(["contribution_not_retryable", "version_conflict", "idempotency_key_in_use"]),
+  },
+});
+
+const ExtendDeadlineSchema = z
+  .object({
+    deadline: z.iso.datetime({ offset: true }).openapi({
+      example: "2030-01-10T09:00:00Z",
+      description: "Later than the current deadline and than now.",
+    }),
+  })
+  .openapi("ExtendDeadline");
+
+const extendRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/extend-deadline",
+  tags: ["rounds"],
+  summary: "Give members more time to pay: a later collection deadline (group admins, platform admins)",
+  security: [{ bearer: [] }],
+  request: {
+    params: RoundIdParam,
+    body: { content: { "application/json": { schema: ExtendDeadlineSchema } }, required: true },
+  },
+  responses: {
+    200: json(RoundSchema, "The round, with its new deadline"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["round_not_found"]),
+    ...conflictResponse(["deadline_not_extendable", "version_conflict", "idempotency_key_in_use"]),
+    ...unprocessableResponse(["invalid_deadline", "idempotency_key_reused"]),
+  },
+});
+
+const ReassignSchema = z
+  .object({ toMemberId: IdSchema.openapi({ example: "cy" }) })
+  .openapi("ReassignPayout");
+
+const reassignRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/reassign",
+  tags: ["rounds"],
+  summary:
+    "Give a blocked payout to another member; the two swap places in the rotation (group admins, platform admins)",
+  security: [{ bearer: [] }],
+  request: {
+    params: RoundIdParam,
+    body: { content: { "application/json": { schema: ReassignSchema } }, required: true },
+  },
+  responses: {
+    200: json(RoundSchema, "The round, paying the new recipient"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["round_not_found"]),
+    ...conflictResponse([
+      "round_not_blocked",
+      "payout_partially_sent",
+      "payout_in_flight",
+      "version_conflict",
+      "idempotency_key_in_use",
+    ]),
+    ...unprocessableResponse(["invalid_reassignment", "idempotency_key_reused"]),
+  },
+});
+
+const CancelSchema = z
+  .object({
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({ example: "the group agreed to stop" }),
+  })
+  .openapi("CancelRound");
+
+const cancelRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/cancel",
+  tags: ["rounds"],
+  summary:
+    "Cancel a round that has not paid out: every succeeded contribution is refunded (group admins, platform admins)",
+  security: [{ bearer: [] }],
+  request: {
+    params: RoundIdParam,
+    body: { content: { "application/json": { schema: CancelSchema } }, required: true },
+  },
+  responses: {
+    200: json(RoundSchema, "The round, refunding (or cancelled when nothing was collected)"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["round_not_found"]),
+    ...conflictResponse(["round_not_cancellable", "version_conflict", "idempotency_key_in_use"]),
+  },
+});
+
+/** What a round route found: the round and its group, or the answer to send instead. */
+type Found = { readonly round: Round; readonly group: Group } | { readonly refused: Response };
+
+/** `/v1/groups/{groupId}/rounds` and `/v1/rounds/…`: start, list and read rounds, and the admin actions. */
+export function roundsV1(deps: V1Deps) {
+  const app = v1Router();
+  const uc = deps.useCases;
+
+  /** A round's timeline page; without an audit log configured, a 5xx (a deployment fault). */
+  async function timelineOf(
+    roundId: string,
+    query: { readonly limit: number; readonly starting_after?: string | undefined },
+  ) {
+    if (uc.audit === undefined) return undefined;
+    const lines = await uc.audit.listAudit({
+      subjects: [{ aggregate: "round", aggregateId: roundId }],
+      limit: query.limit + 1,
+      ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
+    });
+    return lines.map((l) => ({
+      object: "list" as const,
+      url: `/v1/rounds/${roundId}/timeline`,
+      data: l.slice(0, query.limit).map(timelineLine),
+      has_more: l.length > query.limit,
+    }));
+  }
+
+  async function viewOf(c: Context, round: Round): Promise<Response | ReturnType<typeof roundV1View>> {
+    const timeline = await timelineOf(round.id, { limit: TIMELINE_EMBEDDED });
+    if (timeline === undefined) return noAuditLog(c);
+    if (timeline.isErr()) return useCaseProblem(c, timeline.error);
+    return roundV1View(round, timeline.value);
+  }
+
+  /** Loads a round and its group and applies the one authorisation rule for rounds. */
+  async function findRound(
+    c: Context,
+    principal: Principal,
+    roundId: string,
+    need: Parameters<typeof refuseRound>[4],
+  ): Promise<Found> {
+    const round = await uc.rounds.getRound(roundId);
+    if (round.isErr()) return { refused: useCaseProblem(c, round.error) };
+    let found: Group | undefined;
+    if (round.value !== undefined) {
+      const group = await uc.groups.getGroup(round.value.groupId);
+      if (group.isErr()) return { refused: useCaseProblem(c, group.error) };
+      found = group.value;
+    }
+    const refused = refuseRound(c, principal, found, roundId, need);
+    if (refused || round.value === undefined || found === undefined)
+      return { refused: refused ?? problem(c, 404, "round_not_found", `no round ${roundId}`) };
+    return { round: round.value, group: found };
+  }
+
+  /** Answers a command's outcome with the round as it now stands. */
+  async function answer(c: Context, roundId: string, result: Result<unknown, UseCaseError>) {
+    if (result.isErr()) return useCaseProblem(c, result.error);
+    const round = await uc.rounds.getRound(roundId);
+    if (round.isErr()) return useCaseProblem(c, round.error);
+    if (round.value === undefined) return problem(c, 404, "round_not_found", `no round ${roundId}`);
+    const view = await viewOf(c, round.value);
+    return view instanceof Response ? view : c.json(view, 200);
+  }
+
+  app.openapi(startRoundRoute, async (c) => {
+    const principal = c.get("principal");
+    const { groupId } = c.req.valid("param");
+    const group = await uc.groups.getGroup(groupId);
+    if (group.isErr()) return useCaseProblem(c, group.error);
+    const refused = refuseGroup(c, principal, group.value, groupId, "admin");
+    if (refused || group.value === undefined)
+      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
+    const started = await useCases.startRound(uc, groupId, adminActorOf(principal, group.value));
+    if (started.isErr()) return useCaseProblem(c, started.error);
+    const view = await viewOf(c, started.value.state);
+    if (view instanceof Response) return view;
+    return c.json(view, 201, { location: `/v1/rounds/${view.id}` });
+  });
+
+  app.openapi(listRoundsRoute, async (c) => {
+    const { groupId } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const group = await uc.groups.getGroup(groupId);
+    if (group.isErr()) return useCaseProblem(c, group.error);
+    const refused = refuseGroup(c, c.get("principal"), group.value, groupId, "see");
+    if (refused) return refused;
+    const rounds = await uc.rounds.listRoundsOfGroup(groupId);
+    if (rounds.isErr()) return useCaseProblem(c, rounds.error);
+    // Oldest first: the order rounds open in (their sequence), as the repository lists them.
+    const page = pageOf(rounds.value, (r) => r.id, query, `/v1/groups/${groupId}/rounds`);
+    // No timelines in a list: one audit read per round would make a page cost N+1 queries.
+    return c.json({ ...page, data: page.data.map((r) => roundV1View(r, null)) }, 200);
+  });
+
+  app.openapi(getRoundRoute, async (c) => {
+    const { roundId } = c.req.valid("param");
+    const found = await findRound(c, c.get("principal"), roundId, "see");
+    if ("refused" in found) return found.refused;
+    const view = await viewOf(c, found.round);
+    return view instanceof Response ? view : c.json(view, 200);
+  });
+
+  app.openapi(timelineRoute, async (c) => {
+    const { roundId } = c.req.valid("param");
+    const found = await findRound(c, c.get("principal"), roundId, "see");
+    if ("refused" in found) return found.refused;
+    const page = await timelineOf(roundId, c.req.valid("query"));
+    if (page === undefined) return noAuditLog(c);
+    if (page.isErr()) return useCaseProblem(c, page.error);
+    return c.json(page.value, 200);
+  });
+
+  app.openapi(retryRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId, memberId } = c.req.valid("param");
+    const found = await findRound(c, principal, roundId, { adminOrSelf: memberId });
+    if ("refused" in found) return found.refused;
+    const result = await useCases.retryOnConflict(() =>
+      useCases.applyRoundInput(
+        uc,
+        roundId,
+        { type: "retry_contribution", memberId },
+        actorName(principal, found.group),
+      ),
+    );
+    return answer(c, roundId, result);
+  });
+
+  app.openapi(extendRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId } = c.req.valid("param");
+    const { deadline } = c.req.valid("json");
+    const found = await findRound(c, principal, roundId, "admin");
+    if ("refused" in found) return found.refused;
+    const result = await useCases.retryOnConflict(() =>
+      useCases.applyRoundInput(
+        uc,
+        roundId,
+        { type: "extend_deadline", deadline: Date.parse(deadline) },
+        actorName(principal, found.group),
+      ),
+    );
+    return answer(c, roundId, result);
+  });
+
+  app.openapi(reassignRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId } = c.req.valid("param");
+    const { toMemberId } = c.req.valid("json");
+    const found = await findRound(c, principal, roundId, "admin");
+    if ("refused" in found) return found.refused;
+    // The use case reassigns the group's current round: an older round is not blocked.
+    if (found.group.currentRoundId !== roundId)
+      return problem(
+        c,
+        409,
+        "round_not_blocked",
+        `the round is ${found.round.status}; only a blocked payout can be reassigned`,
+      );
+    const actor = adminActorOf(principal, found.group);
+    const result = await useCases.retryOnConflict(() =>
+      useCases.reassignPayout(uc, found.group.id, "memberId" in actor ? actor.memberId : actor, toMemberId),
+    );
+    return answer(c, roundId, result);
+  });
+
+  app.openapi(cancelRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    const found = await findRound(c, principal, roundId, "admin");
+    if ("refused" in found) return found.refused;
+    const result = await useCases.retryOnConflict(() =>
+      useCases.applyRoundInput(uc, roundId, { type: "cancel", reason }, actorName(principal, found.group)),
+    );
+    return answer(c, roundId, result);
+  });
+
+  return app;
+}
+
+/** The audit actor of a caller allowed to act on a round of `group`: their member id, or `operator:<id>`. */
+function actorName(principal: Principal, group: Group): string {
+  return membershipOf(principal, group) !== undefined
+    ? principal.subject
+    : useCases.operatorActor({ operator: principal.subject });
+}
+
+function noAuditLog(c: Context): Response {
+  return serverProblem(c, 500, "audit_log_unavailable", "the API was started without an audit log reader");
+}
