@@ -66,9 +66,7 @@ export function docsRoutes(specUrl: string) {
   const cache = new Map<string, Uint8Array<ArrayBuffer>>();
   const html = page(specUrl);
   app.get("/", (c) => c.html(html));
-  app.get("/init.js", (c) =>
-    c.body(INIT_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }),
-  );
+  app.get("/init.js", (c) => c.body(INIT_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
   // One route per asset (not a `/:asset` pattern), so any other path is the app's 404.
   for (const [name, type] of Object.entries(ASSETS)) {
     app.get(`/${name}`, async (c) => {

@@ -67,7 +67,10 @@ export interface OpenApiOperation {
     readonly required?: boolean;
     readonly schema?: JsonSchema;
   }[];
-  readonly requestBody?: { readonly required?: boolean; readonly content: Readonly<Record<string, MediaType>> };
+  readonly requestBody?: {
+    readonly required?: boolean;
+    readonly content: Readonly<Record<string, MediaType>>;
+  };
   readonly responses: Readonly<
     Record<string, { readonly description?: string; readonly content?: Readonly<Record<string, MediaType>> }>
   >;

@@ -46,9 +46,16 @@ export function worldApp(prisma: PrismaClient) {
 
 let worlds = 0;
 
-/** Makes a new world (a few ms of use cases) and returns its ids and tokens. */
-export async function makeWorld(deps: UseCaseDeps, clock: ManualClock): Promise<World> {
+/**
+ * Makes a new world and returns its ids and tokens. It is made with the app's stores but a
+ * clock and ids of its own (starting at the app's time), so several can be made at once
+ * ({@link makeWorlds}) and the app's clock does not move.
+ */
+export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   const n = ++worlds;
+  const clock = new ManualClock(appDeps.clock.now());
+  let next = 0;
+  const deps: UseCaseDeps = { ...appDeps, clock, ids: { newId: (prefix) => `${prefix}_w${n}_${++next}` } };
   const admin = `ana_w${n}`;
   const member = `ben_w${n}`;
   const stranger = `eve_w${n}`;
@@ -95,6 +102,11 @@ export async function makeWorld(deps: UseCaseDeps, clock: ManualClock): Promise<
       service: await tokenFor(`svc_w${n}`, ["service"]),
     },
   };
+}
+
+/** Makes `count` worlds concurrently (each takes a few hundred ms of use cases on its own). */
+export function makeWorlds(appDeps: UseCaseDeps, count: number): Promise<World[]> {
+  return Promise.all(Array.from({ length: count }, () => makeWorld(appDeps)));
 }
 
 /** Records a person's finished onboarding as Stripe's webhooks would: a mandate and an account that can receive. */

@@ -2,8 +2,9 @@
 // /v1 — read from the app's own route table, so a route added without a description fails
 // here — with its method, the bearer requirement, its problem responses and its body; and
 // the interactive reference at /docs loads offline, without a token.
-import { useTestDatabase } from "@susu/adapters/testing";
+
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { useTestDatabase } from "@susu/adapters/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   deref,
@@ -134,6 +135,10 @@ describe("the API reference at /docs", () => {
   });
 });
 
-function described(media: { readonly schema?: unknown; readonly example?: unknown; readonly examples?: unknown }) {
+function described(media: {
+  readonly schema?: unknown;
+  readonly example?: unknown;
+  readonly examples?: unknown;
+}) {
   return media.schema !== undefined || media.example !== undefined || media.examples !== undefined;
 }
