@@ -367,7 +367,25 @@ const loadBefore = loadavg()
   .join(" ");
 const results: Run[] = [];
 // Warm-up: JIT, connection pools, prepared statements (not reported).
-await runAtRate("warm-up", 100, apiRequest);
+await runAtRate("warm-up", 50, apiRequest);
+// Service time, one request at a time: what each kind costs with no queueing, and the CPU
+// the process spends per request (server and client together), which bounds the rate.
+const serviceTimes: string[] = [];
+for (const kind of ["read group", "create group"] as const) {
+  const index = [...Array(100).keys()].find((i) => pick(i) === kind) ?? 0;
+  const times: number[] = [];
+  const cpuBefore = process.cpuUsage();
+  for (let n = 0; n < 100; n++) {
+    const t = performance.now();
+    await apiRequest(index + n * 100);
+    times.push(performance.now() - t);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  times.sort((a, b) => a - b);
+  serviceTimes.push(
+    `${kind}: p50 ${percentile(times, 50).toFixed(1)} ms, ${((cpu.user + cpu.system) / 1000 / 100).toFixed(1)} ms CPU each`,
+  );
+}
 for (const rate of RATES) {
   results.push(await runAtRate("susu API", rate, apiRequest));
   results.push(
@@ -412,6 +430,7 @@ for (const r of results) {
     )} | ${String(r.errors).padStart(6)} |`,
   );
 }
+console.log(`\nOne at a time — ${serviceTimes.join("; ")}.`);
 const statusLines = results
   .filter((r) => r.target === "susu API")
   .map((r) => `${r.rate}/s: ${[...r.statuses].map(([s, n]) => `${s}×${n}`).join(" ")}`);
