@@ -168,12 +168,24 @@ const CODE_OF_STATUS: Readonly<Record<number, string>> = {
  * for its status; anything else is a bug or lost infrastructure, answered 500
  * `internal_error` without its message or stack (the request log records those).
  */
-export const problemOnError: ErrorHandler = (error) => {
+export const problemOnError: ErrorHandler = (error, c) => {
   if (error instanceof HTTPException && error.status < 500) {
     const code = CODE_OF_STATUS[error.status] ?? "bad_request";
     return problemResponse(error.status, code, code.replaceAll("_", " "));
   }
-  return problemResponse(500, "internal_error", "something went wrong on our side");
+  // The request id (set by the request log, which logs the error under it) is the one thing
+  // told, so support can find the cause, as problem.ts's serverProblem does for other 5xx.
+  const requestId: unknown = (c.var as Record<string, unknown>).requestId;
+  if (typeof requestId !== "string")
+    return problemResponse(500, "internal_error", "something went wrong on our side");
+  const body = {
+    ...problemBody(500, "internal_error", `something went wrong on our side (request id ${requestId})`),
+    requestId,
+  };
+  return new Response(JSON.stringify(body), {
+    status: 500,
+    headers: { "content-type": PROBLEM_CONTENT_TYPE },
+  });
 };
 
 /**
