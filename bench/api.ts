@@ -406,6 +406,10 @@ console.log(
     .map(([k, v]) => `${k}=${v ? "yes" : "no (read instead)"}`)
     .join(", ")}.`,
 );
+if ((loadavg()[0] ?? 0) > cpus().length)
+  console.log(
+    `WARNING: the machine was busy (load average ${loadBefore} on ${cpus().length} CPUs): other work competed with this run, so these latencies are upper bounds.`,
+  );
 console.log(
   `Auth (HS256), idempotency keys on PostgreSQL, rate limits on PostgreSQL: ${values["rate-limits"]}, request logs: ${values.log}. ${cpus().length} CPUs, load average before the run ${loadBefore}.\n`,
 );
