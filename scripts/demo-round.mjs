@@ -1,16 +1,45 @@
 // `npm run demo` (with `npm start` running in another terminal): one whole savings round
-// through the API, the Stripe emulator and the scheduler, as a person would drive it.
-// Two members set up their BECS debit and payout account, the group starts, the due-round
-// cron opens the round, the emulator's clock moves 3 days so the debits settle, Stripe's
-// webhooks reach the API, and the scheduler pays the pot out.
+// through the v1 API, the Stripe emulator and the scheduler, as people would drive it — the
+// README's walkthrough as a script. Ana makes a group and Ben joins; both set up their BECS
+// debit and payout account; the group starts, the due-round cron opens the round, the
+// emulator's clock moves 3 days so the debits settle, Stripe's webhooks reach the API, and
+// the scheduler pays the pot out. Tokens are minted with the secret `npm start` keeps in
+// .data/jwt-secret (or SUSU_JWT_SECRET), as `npm run token` does.
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
 const api = process.env.SUSU_API ?? "http://127.0.0.1:3000";
 const emulator = process.env.SUSU_EMULATOR ?? "http://127.0.0.1:12111";
 const key = process.env.STRIPE_SECRET_KEY ?? "sk_test_emulator";
 
+const secretFile = join(root, ".data/jwt-secret");
+const secret =
+  process.env.SUSU_JWT_SECRET ??
+  (existsSync(secretFile) ? readFileSync(secretFile, "utf8").trim() : undefined);
+if (secret === undefined) {
+  console.error(
+    "no JWT secret: start the system with `npm start` (it makes .data/jwt-secret) or set SUSU_JWT_SECRET",
+  );
+  process.exit(1);
+}
+const { mintToken } = await import(join(root, "apps/api/dist/http/auth.js"));
+// A suffix per run, so the demo can run again against the same database.
+const run = randomUUID().slice(0, 8);
+const ana = `ana_${run}`;
+const ben = `ben_${run}`;
+const tokens = {
+  [ana]: await mintToken({ subject: ana, roles: ["member"], ttlSeconds: 3600 }, secret),
+  [ben]: await mintToken({ subject: ben, roles: ["member"], ttlSeconds: 3600 }, secret),
+};
+
 const say = (msg) => console.log(`• ${msg}`);
-async function call(method, url, { body, member, form } = {}) {
+/** A JSON call to the API as `person` (a POST gets an Idempotency-Key), or a form call to Stripe. */
+async function call(method, url, { body, as, form } = {}) {
   const headers = {};
-  if (member) headers["x-susu-member"] = member;
+  if (as) headers.authorization = `Bearer ${tokens[as]}`;
+  if (as && method === "POST") headers["idempotency-key"] = randomUUID();
   if (body !== undefined) headers["content-type"] = "application/json";
   if (form !== undefined) {
     headers["content-type"] = "application/x-www-form-urlencoded";
@@ -37,7 +66,8 @@ async function until(what, check, seconds = 120) {
 }
 
 const startsAt = new Date(Date.now() + 5_000).toISOString();
-const group = await call("POST", `${api}/groups`, {
+const group = await call("POST", `${api}/v1/groups`, {
+  as: ana,
   body: {
     name: "Demo savers",
     currency: "AUD",
@@ -45,18 +75,15 @@ const group = await call("POST", `${api}/groups`, {
     cadence: "weekly",
     startsAt,
     payoutOrderMethod: "join_order",
-    creator: { id: "ana", displayName: "Ana" },
+    displayName: "Ana",
   },
 });
 say(`group ${group.id} created (100.00 AUD a week each)`);
-await call("POST", `${api}/groups/${group.id}/members`, { body: { id: "ben", displayName: "Ben" } });
-say("ben joined");
+await call("POST", `${api}/v1/groups/${group.id}/members`, { as: ben, body: { displayName: "Ben" } });
+say(`${ben} joined`);
 
-for (const member of ["ana", "ben"]) {
-  const setup = await call("POST", `${api}/groups/${group.id}/members/${member}/debit-setup`, {
-    member,
-    body: {},
-  });
+for (const member of [ana, ben]) {
+  const setup = await call("POST", `${api}/v1/people/${member}/debit-setup`, { as: member, body: {} });
   // What the member's app does with the client secret (Stripe.js in production).
   await call("POST", `${emulator}/v1/setup_intents/${setup.setupIntentId}/confirm`, {
     form: {
@@ -70,8 +97,8 @@ for (const member of ["ana", "ben"]) {
       "mandate_data[customer_acceptance][online][user_agent]": "susu-demo",
     },
   });
-  const link = await call("POST", `${api}/groups/${group.id}/members/${member}/payout-onboarding`, {
-    member,
+  const link = await call("POST", `${api}/v1/people/${member}/payout-onboarding`, {
+    as: member,
     body: { refreshUrl: "https://app.example/refresh", returnUrl: "https://app.example/done" },
   });
   // The member finishes Stripe's onboarding pages (which then redirect to the app: not followed here).
@@ -80,20 +107,20 @@ for (const member of ["ana", "ben"]) {
 }
 
 await until("both members ready (from Stripe's webhooks)", async () => {
-  const g = await call("GET", `${api}/groups/${group.id}`);
+  const g = await call("GET", `${api}/v1/groups/${group.id}`, { as: ana });
   return g.members.every((m) => m.readiness.mandateActive && m.readiness.payoutsEnabled);
 });
-await call("POST", `${api}/groups/${group.id}/activate`, { member: "ana", body: {} });
+await call("POST", `${api}/v1/groups/${group.id}/activate`, { as: ana });
 say("group activated; waiting for the scheduler's due-round cron (runs every minute)");
 
 const opened = await until(
   "the round to open",
-  async () => (await call("GET", `${api}/groups/${group.id}/rounds`)).data[0],
+  async () => (await call("GET", `${api}/v1/groups/${group.id}/rounds`, { as: ana })).data[0],
 );
 // The outbox dispatcher submits the debits a moment after the round opens; the clock may
 // only move once they exist, or they would settle three days after the jump.
 const round = await until("the debits to be submitted", async () => {
-  const r = await call("GET", `${api}/rounds/${opened.id}`);
+  const r = await call("GET", `${api}/v1/rounds/${opened.id}`, { as: ana });
   return r.contributions.every((c) => c.status === "processing") ? r : undefined;
 });
 say(`round ${round.id} is ${round.status}: BECS debits submitted and processing`);
@@ -101,10 +128,12 @@ await call("POST", `${emulator}/_emulator/clock/advance`, { body: { seconds: 3 *
 say("emulator clock moved 3 days: the debits settle");
 
 const paid = await until("the payout", async () => {
-  const r = await call("GET", `${api}/rounds/${round.id}`);
+  const r = await call("GET", `${api}/v1/rounds/${round.id}`, { as: ana });
   return r.status === "paid_out" ? r : undefined;
 });
 const total = paid.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
 say(
   `round ${paid.status}: ${(total / 100).toFixed(2)} AUD paid to ${paid.recipientMemberId} in ${paid.payouts.length} transfers`,
 );
+const ledger = await call("GET", `${api}/v1/groups/${group.id}/ledger`, { as: ana });
+say(`ledger: ${JSON.stringify(ledger)}`);

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
+import { docsRoutes } from "./docs.js";
 import { bearerSecurityScheme } from "./http/auth.js";
 import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./http/install.js";
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps) {
     }
   });
   app.route("/webhooks", webhookRoutes(deps.webhooks));
+  app.route("/docs", docsRoutes(OPENAPI_PATH));
 
   const v1 = { useCases: deps.useCases, gateway: deps.gateway };
   app.route("/v1", groupsV1(v1));

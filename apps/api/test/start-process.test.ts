@@ -163,6 +163,9 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
     SUSU_EMULATOR_DATA_DIR: stripeDir,
     SUSU_JWT_SECRET_FILE: join(stripeDir, "jwt-secret"),
     SUSU_DISPATCH_INTERVAL_MS: "200",
+    // Without it, npm start keeps a secret in the repository's .data/jwt-secret, and
+    // auth.test.ts's "refuses to run without the secret" then finds one, depending on order.
+    SUSU_JWT_SECRET: "start-process-test-secret-0123456789-abcdef",
   });
   const [command, args] = how === "npm" ? ["npm", ["start"]] : [process.execPath, ["scripts/start.mjs"]];
   const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });

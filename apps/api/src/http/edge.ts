@@ -173,9 +173,9 @@ export const problemOnError: ErrorHandler = (error, c) => {
     const code = CODE_OF_STATUS[error.status] ?? "bad_request";
     return problemResponse(error.status, code, code.replaceAll("_", " "));
   }
-  // The request id (requestLog's, when mounted) lets the client quote the failure; the
-  // request log records the error under it.
-  const requestId: unknown = c.get("requestId");
+  // The request id (set by the request log, which logs the error under it) is the one thing
+  // told, so support can find the cause, as problem.ts's serverProblem does for other 5xx.
+  const requestId: unknown = (c.var as Record<string, unknown>).requestId;
   if (typeof requestId !== "string")
     return problemResponse(500, "internal_error", "something went wrong on our side");
   const body = {

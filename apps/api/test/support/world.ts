@@ -1,0 +1,127 @@
+// A small world for the cross-route tests, made through the domain's use cases on the real
+// database: an active group whose admin (ana) and member (ben) are onboarded and whose first
+// round is open, a stranger (eve, admin of a group of her own), a platform admin and a
+// service, each with a token. Several worlds can live in one database (ids carry a suffix).
+
+import type { PrismaClient } from "@susu/adapters";
+import { PrismaStore } from "@susu/adapters";
+import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { testApp, tokenFor } from "./app.js";
+
+/** Who calls, in the authorisation matrix's columns. */
+export const CALLERS = ["anonymous", "stranger", "member", "groupAdmin", "platformAdmin", "service"] as const;
+/** One caller. */
+export type Caller = (typeof CALLERS)[number];
+
+/** The ids a world's requests point at. */
+export interface World {
+  readonly groupId: string;
+  /** The stranger's own group. */
+  readonly otherGroupId: string;
+  readonly roundId: string;
+  readonly admin: string;
+  readonly member: string;
+  readonly stranger: string;
+  /** Bearer tokens by caller (none for anonymous). */
+  readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
+}
+
+/** The app and the use cases' ports on a test database, with a manual clock. */
+export function worldApp(prisma: PrismaClient) {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1));
+  const store = new PrismaStore(prisma);
+  const deps: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    clock,
+    ids: new SequentialIds(),
+  };
+  const gateway = new FakePaymentGateway(() => clock.now());
+  const app = testApp({ useCases: deps, gateway, prisma });
+  return { app, deps, clock, gateway };
+}
+
+let worlds = 0;
+
+/**
+ * Makes a new world and returns its ids and tokens. It is made with the app's stores but a
+ * clock and ids of its own (starting at the app's time), so several can be made at once
+ * ({@link makeWorlds}) and the app's clock does not move.
+ */
+export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
+  const n = ++worlds;
+  const clock = new ManualClock(appDeps.clock.now());
+  let next = 0;
+  const deps: UseCaseDeps = { ...appDeps, clock, ids: { newId: (prefix) => `${prefix}_w${n}_${++next}` } };
+  const admin = `ana_w${n}`;
+  const member = `ben_w${n}`;
+  const stranger = `eve_w${n}`;
+  const startsAt = clock.now() + DAY_MS;
+  const base = {
+    currency: "AUD",
+    contributionMinor: 100_00,
+    cadence: "weekly",
+    startsAt,
+    payoutOrderMethod: "join_order",
+  } as const;
+  const group = (
+    await useCases.createGroup(deps, {
+      ...base,
+      name: `World ${n}`,
+      creator: { id: admin, displayName: "Ana" },
+    })
+  )._unsafeUnwrap();
+  const other = (
+    await useCases.createGroup(deps, {
+      ...base,
+      name: `Elsewhere ${n}`,
+      creator: { id: stranger, displayName: "Eve" },
+    })
+  )._unsafeUnwrap();
+  (await useCases.joinGroup(deps, group.id, { id: member, displayName: "Ben" }))._unsafeUnwrap();
+  for (const person of [admin, member]) await onboarded(deps, person);
+  (await useCases.activateGroup(deps, group.id, admin))._unsafeUnwrap();
+  clock.advanceTo(startsAt);
+  const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
+  clock.advance(60_000);
+  return {
+    groupId: group.id,
+    otherGroupId: other.id,
+    roundId: opened.state.id,
+    admin,
+    member,
+    stranger,
+    tokens: {
+      stranger: await tokenFor(stranger),
+      member: await tokenFor(member),
+      groupAdmin: await tokenFor(admin),
+      platformAdmin: await tokenFor(`ops_w${n}`, ["admin"]),
+      service: await tokenFor(`svc_w${n}`, ["service"]),
+    },
+  };
+}
+
+/** Makes `count` worlds concurrently (each takes a few hundred ms of use cases on its own). */
+export function makeWorlds(appDeps: UseCaseDeps, count: number): Promise<World[]> {
+  return Promise.all(Array.from({ length: count }, () => makeWorld(appDeps)));
+}
+
+/** Records a person's finished onboarding as Stripe's webhooks would: a mandate and an account that can receive. */
+async function onboarded(deps: UseCaseDeps, personId: string): Promise<void> {
+  (
+    await useCases.updatePersonPayment(
+      deps,
+      personId,
+      {
+        customerId: `cus_${personId}`,
+        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
+        connectedAccountId: `acct_${personId}`,
+      },
+      "stripe",
+    )
+  )._unsafeUnwrap();
+  (await useCases.updatePersonReadiness(deps, personId, { payoutsEnabled: true }, "stripe"))._unsafeUnwrap();
+}

@@ -1,0 +1,294 @@
+// The authorisation matrix: every operation of the OpenAPI document, called by every kind
+// of caller, gets the class of answer its row says. A documented operation without a row
+// fails the test, so a new route cannot ship without deciding who may call it.
+//
+// Callers (test/support/world.ts): anonymous (no token), a stranger (a person with a group
+// of her own, not in this one), a member of the group, its admin, a platform admin (role
+// `admin`) and a service token (role `service`, by default expected like the platform admin).
+//
+// Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
+// tables; after an accepted write the world is made anew, so rows do not depend on order.
+import { useTestDatabase } from "@susu/adapters/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { authed } from "../support/app.js";
+import {
+  countDomainRows,
+  exampleBodyOf,
+  fillPath,
+  type OpenApiDocument,
+  type Operation,
+  operationsOf,
+} from "../support/v1-surface.js";
+import { type Caller, makeWorlds, type World, worldApp } from "../support/world.js";
+
+/**
+ * The class of answer a caller gets:
+ * - `ok`: 2xx;
+ * - `allowed`: past authorisation — 2xx, or 409/422 when the world's state refuses it;
+ * - `reached`: past authorisation where the world has no such resource — any 2xx or 4xx
+ *   other than 401 and 403 (a 404 for the missing ticket, event or effect);
+ * - `hidden`: 404 with a `*_not_found` code, the same answer as for something that does not exist;
+ * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`;
+ * - `anon`: 401 `unauthenticated`.
+ */
+type Expect = "ok" | "allowed" | "reached" | "hidden" | "notAdmin" | "operatorOnly" | "anon";
+
+/** One row: what each caller gets, and optionally the body to send. */
+interface Row {
+  readonly stranger: Expect;
+  readonly member: Expect;
+  readonly groupAdmin: Expect;
+  readonly platformAdmin: Expect;
+  /** Defaults to {@link Row.platformAdmin}. */
+  readonly service?: Expect;
+  /** The request body; default: built from the operation's example in the document. */
+  readonly body?: (world: World) => unknown;
+}
+
+// Row shapes for the common rules (v1/authz.ts).
+/** Any signed-in person, about their own things (create a group, list mine). */
+const anyPerson: Row = { stranger: "ok", member: "ok", groupAdmin: "ok", platformAdmin: "ok" };
+/** A group's members and platform operators see; others get 404. */
+const seeGroup: Row = { stranger: "hidden", member: "ok", groupAdmin: "ok", platformAdmin: "ok" };
+/** A group's admins and platform operators act; members get 403, others 404. */
+const adminGroup: Row = {
+  stranger: "hidden",
+  member: "notAdmin",
+  groupAdmin: "allowed",
+  platformAdmin: "allowed",
+};
+/** Any member of the group acts (propose a swap, leave); others get 404. */
+const memberOfGroup: Row = {
+  stranger: "hidden",
+  member: "allowed",
+  groupAdmin: "allowed",
+  platformAdmin: "allowed",
+};
+/** A person's own onboarding: themselves (the member, `{personId}` is theirs) and operators. */
+const ownPerson: Row = {
+  stranger: "hidden",
+  member: "allowed",
+  groupAdmin: "hidden",
+  platformAdmin: "allowed",
+};
+/** Platform operators only (role admin or service); everyone else 403 `operator_only`. */
+const operatorOnly: Row = {
+  stranger: "operatorOnly",
+  member: "operatorOnly",
+  groupAdmin: "operatorOnly",
+  platformAdmin: "ok",
+};
+/** Operators only, on a resource the world does not have (a 404 for them is fine). */
+const operatorOnlyMissing: Row = { ...operatorOnly, platformAdmin: "reached" };
+
+/**
+ * One line per operation (`METHOD /v1/path` as in the document). Add the line when you add
+ * a route. Lines for routes not (yet) in the document are skipped with a note.
+ */
+const MATRIX: Readonly<Record<string, Row>> = {
+  // groups
+  "POST /v1/groups": anyPerson,
+  "GET /v1/groups": anyPerson,
+  "GET /v1/groups/{groupId}": seeGroup,
+  "POST /v1/groups/{groupId}": adminGroup,
+  "PATCH /v1/groups/{groupId}": adminGroup,
+  "POST /v1/groups/{groupId}/activate": adminGroup,
+  "POST /v1/groups/{groupId}/pause": adminGroup,
+  "POST /v1/groups/{groupId}/resume": adminGroup,
+  "POST /v1/groups/{groupId}/close": adminGroup,
+  // members
+  "GET /v1/groups/{groupId}/members": seeGroup,
+  // Joining: the group's id is the invitation, so a stranger who has it may join.
+  "POST /v1/groups/{groupId}/members": {
+    stranger: "allowed",
+    member: "allowed",
+    groupAdmin: "allowed",
+    platformAdmin: "allowed",
+  },
+  "GET /v1/groups/{groupId}/members/{memberId}": seeGroup,
+  "DELETE /v1/groups/{groupId}/members/{memberId}": memberOfGroup,
+  "GET /v1/groups/{groupId}/payout-order": seeGroup,
+  "POST /v1/groups/{groupId}/payout-order": adminGroup,
+  "PUT /v1/groups/{groupId}/payout-order": adminGroup,
+  "GET /v1/groups/{groupId}/swaps": seeGroup,
+  "POST /v1/groups/{groupId}/swaps": memberOfGroup,
+  "POST /v1/groups/{groupId}/swaps/accept": memberOfGroup,
+  // people and onboarding
+  "GET /v1/people/me": { ...anyPerson, platformAdmin: "reached" },
+  "GET /v1/people/{personId}": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "POST /v1/people/{personId}/debit-setup": ownPerson,
+  "POST /v1/people/{personId}/payout-onboarding": ownPerson,
+  // rounds
+  "GET /v1/groups/{groupId}/rounds": seeGroup,
+  "POST /v1/groups/{groupId}/rounds": adminGroup,
+  "GET /v1/rounds/{roundId}": seeGroup,
+  "POST /v1/rounds/{roundId}/contributions/{memberId}/retry": adminGroup,
+  "POST /v1/rounds/{roundId}/extend-deadline": adminGroup,
+  "POST /v1/rounds/{roundId}/reassign": adminGroup,
+  "POST /v1/rounds/{roundId}/cancel": adminGroup,
+  // audit and ledger: what the group's members may see
+  "GET /v1/groups/{groupId}/audit": seeGroup,
+  "GET /v1/groups/{groupId}/ledger": seeGroup,
+  "GET /v1/groups/{groupId}/ledger/transactions": seeGroup,
+  // support tickets and operations: platform operators
+  "GET /v1/tickets": operatorOnly,
+  "GET /v1/tickets/{ticketId}": operatorOnlyMissing,
+  "POST /v1/tickets/{ticketId}/resolve": operatorOnlyMissing,
+  "GET /v1/operations/webhook-events": operatorOnly,
+  "POST /v1/operations/webhook-events/{eventId}/replay": operatorOnlyMissing,
+  "POST /v1/operations/webhook-events/replay": operatorOnly,
+  "GET /v1/operations/outbox": operatorOnly,
+  "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
+  "POST /v1/operations/outbox/replay": operatorOnly,
+};
+
+/** What each path parameter points at in the world (ids the world lacks: a missing one). */
+function paramOf(world: World, name: string): string {
+  switch (name) {
+    case "groupId":
+      return world.groupId;
+    case "memberId":
+    case "personId":
+      return world.member;
+    case "roundId":
+      return world.roundId;
+    default:
+      return `${name.replace(/Id$/, "")}_missing`;
+  }
+}
+
+const db = useTestDatabase();
+let env: ReturnType<typeof worldApp>;
+let doc: OpenApiDocument;
+let operations: Operation[];
+
+beforeAll(async () => {
+  env = worldApp(db.prisma);
+  doc = (await (await env.app.request("/v1/openapi.json")).json()) as OpenApiDocument;
+  operations = operationsOf(doc);
+});
+
+interface Answer {
+  readonly status: number;
+  readonly code: string | undefined;
+}
+
+async function call(world: World, operation: Operation, caller: Caller, row: Row): Promise<Answer> {
+  const path = fillPath(operation.path, (name) => paramOf(world, name));
+  const body = row.body !== undefined ? row.body(world) : exampleBodyOf(doc, operation.op);
+  const init =
+    caller === "anonymous"
+      ? {
+          method: operation.method,
+          ...(body === undefined
+            ? {}
+            : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+        }
+      : authed(world.tokens[caller], operation.method, body);
+  const res = await env.app.request(path, init);
+  const text = await res.text();
+  let code: string | undefined;
+  if (res.headers.get("content-type")?.startsWith("application/problem+json"))
+    code = (JSON.parse(text) as { code?: string }).code;
+  return { status: res.status, code };
+}
+
+function matches(expected: Expect, { status, code }: Answer): boolean {
+  switch (expected) {
+    case "ok":
+      return status >= 200 && status < 300;
+    case "allowed":
+      return (status >= 200 && status < 300) || status === 409 || status === 422;
+    case "reached":
+      return status < 500 && status !== 401 && status !== 403;
+    case "hidden":
+      return status === 404 && code !== undefined && code.endsWith("_not_found");
+    case "notAdmin":
+      return status === 403 && code === "not_group_admin";
+    case "operatorOnly":
+      return status === 403 && code === "operator_only";
+    case "anon":
+      return status === 401 && code === "unauthenticated";
+  }
+}
+
+describe("the authorisation matrix", () => {
+  it("has a row for every documented operation", () => {
+    const missing = operations.map((o) => o.key).filter((key) => MATRIX[key] === undefined);
+    expect(missing, "add these operations to MATRIX in authz-matrix.test.ts").toEqual([]);
+  });
+
+  it("notes the rows whose routes are not in the document yet", () => {
+    const documented = new Set(operations.map((o) => o.key));
+    const absent = Object.keys(MATRIX).filter((key) => !documented.has(key));
+    if (absent.length > 0)
+      console.info(
+        `authz matrix: ${absent.length} rows skipped, not in the document yet:\n  ${absent.join("\n  ")}`,
+      );
+    expect(documented.size).toBeGreaterThan(0);
+  });
+
+  it("answers every caller of every operation as its row says, and a refusal changes nothing", async () => {
+    // Fresh worlds, made six at a time (concurrently), never while a request is counted.
+    const pool: World[] = [];
+    const nextWorld = async (): Promise<World> => {
+      if (pool.length === 0) pool.push(...(await makeWorlds(env.deps, 6)));
+      return pool.shift() as World;
+    };
+    let world = await nextWorld();
+    const failures: string[] = [];
+    for (const operation of operations) {
+      const row = MATRIX[operation.key];
+      if (row === undefined) continue; // reported by the first test
+      const expectations: [Caller, Expect][] = [
+        ["anonymous", "anon"],
+        ["stranger", row.stranger],
+        ["member", row.member],
+        ["groupAdmin", row.groupAdmin],
+        ["platformAdmin", row.platformAdmin],
+        ["service", row.service ?? row.platformAdmin],
+      ];
+      for (const [caller, expected] of expectations) {
+        const before = await countDomainRows(db.prisma);
+        const answer = await call(world, operation, caller, row);
+        if (!matches(expected, answer))
+          failures.push(
+            `${operation.key} as ${caller}: expected ${expected}, got ${answer.status} ${answer.code ?? ""}`,
+          );
+        if (answer.status === 401 || answer.status === 403 || answer.status === 404) {
+          const after = await countDomainRows(db.prisma);
+          if (JSON.stringify(after) !== JSON.stringify(before))
+            failures.push(
+              `${operation.key} as ${caller}: refused with ${answer.status} but stored something`,
+            );
+        } else if (operation.method !== "GET" && answer.status < 300 && operation.path.includes("{")) {
+          // An accepted write to the world's resources may have changed it: the next caller
+          // gets a fresh one. (Writes without path ids — create a group — leave it as it was.)
+          world = await nextWorld();
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("refuses every /v1 operation without a token, or with a garbage one, before reading the body", async () => {
+    const [world] = await makeWorlds(env.deps, 1);
+    if (world === undefined) throw new Error("no world");
+    for (const operation of operations) {
+      const path = fillPath(operation.path, (name) => paramOf(world, name));
+      for (const authorization of [undefined, "Bearer not-a-jwt", "Basic YW5hOnNlY3JldA==", "Bearer "]) {
+        const res = await env.app.request(path, {
+          method: operation.method,
+          headers: {
+            "content-type": "application/json",
+            ...(authorization === undefined ? {} : { authorization }),
+          },
+          // Malformed on purpose: anonymous callers must get 401, never a parse error.
+          ...(operation.method === "GET" ? {} : { body: "{" }),
+        });
+        expect(res.status, `${operation.key} with ${authorization ?? "no token"}`).toBe(401);
+        expect(res.headers.get("content-type")).toBe("application/problem+json");
+      }
+    }
+  });
+});

@@ -1,0 +1,144 @@
+// The OpenAPI document is valid OpenAPI 3.1 and describes every route the app serves under
+// /v1 — read from the app's own route table, so a route added without a description fails
+// here — with its method, the bearer requirement, its problem responses and its body; and
+// the interactive reference at /docs loads offline, without a token.
+
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  deref,
+  type OpenApiDocument,
+  operationsOf,
+  PUBLIC_V1_PATHS,
+  registeredV1Routes,
+} from "../support/v1-surface.js";
+import { worldApp } from "../support/world.js";
+
+const db = useTestDatabase();
+let app: ReturnType<typeof worldApp>["app"];
+let doc: OpenApiDocument;
+
+beforeAll(async () => {
+  app = worldApp(db.prisma).app;
+  const res = await app.request("/v1/openapi.json");
+  expect(res.status).toBe(200);
+  doc = (await res.json()) as OpenApiDocument;
+});
+
+describe("the OpenAPI document", () => {
+  it("is valid OpenAPI 3.1 (JSON Schema of the specification, offline)", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(doc as unknown as Record<string, unknown>);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+
+  it("describes every route registered under /v1, and nothing that is not served", () => {
+    const registered = registeredV1Routes(app.routes);
+    const documented = operationsOf(doc)
+      .map((o) => o.key)
+      .sort();
+    expect(registered.length).toBeGreaterThan(0);
+    expect(registered.filter((r) => !documented.includes(r))).toEqual([]);
+    expect(documented.filter((d) => !registered.includes(d))).toEqual([]);
+  });
+
+  it("gives every operation the bearer requirement, a 4xx problem response and a described body", () => {
+    const scheme = doc.components?.securitySchemes?.bearer;
+    expect(scheme).toMatchObject({ type: "http", scheme: "bearer" });
+    const failures: string[] = [];
+    for (const { key, op } of operationsOf(doc)) {
+      if (!(op.security ?? []).some((requirement) => "bearer" in requirement))
+        failures.push(`${key}: no bearer security requirement`);
+      const problems = Object.entries(op.responses).filter(
+        ([status, response]) => /^4\d\d$/.test(status) && response.content?.["application/problem+json"],
+      );
+      if (problems.length === 0) failures.push(`${key}: no 4xx application/problem+json response`);
+      if (!("401" in op.responses)) failures.push(`${key}: no 401 response`);
+      const success = Object.entries(op.responses).filter(([status]) => /^2\d\d$/.test(status));
+      if (success.length === 0) failures.push(`${key}: no 2xx response`);
+      for (const [status, response] of success) {
+        if (status === "204") continue;
+        const media = response.content?.["application/json"];
+        if (media === undefined || !described(media)) failures.push(`${key}: ${status} has no JSON schema`);
+      }
+      if (op.requestBody !== undefined) {
+        const media = op.requestBody.content["application/json"];
+        if (media === undefined) failures.push(`${key}: the request body is not application/json`);
+        else if (!described(media)) failures.push(`${key}: the request body has no example or schema`);
+      }
+      for (const param of op.parameters ?? [])
+        if (param.schema === undefined) failures.push(`${key}: parameter ${param.name} has no schema`);
+      if (op.summary === undefined || op.summary.length === 0) failures.push(`${key}: no summary`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("marks POSTs' idempotency conflicts and every list as cursor-paginated", () => {
+    const failures: string[] = [];
+    for (const { key, method, op } of operationsOf(doc)) {
+      if (method === "POST" && !("409" in op.responses)) failures.push(`${key}: no 409 (idempotency key)`);
+      const ok = deref(doc, op.responses["200"]?.content?.["application/json"]?.schema);
+      if (ok?.properties?.object !== undefined && ok.properties.data !== undefined) {
+        const names = (op.parameters ?? []).map((p) => p.name);
+        for (const name of ["limit", "starting_after"])
+          if (!names.includes(name)) failures.push(`${key}: a list without the ${name} parameter`);
+        if (ok.properties.has_more === undefined) failures.push(`${key}: a list without has_more`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("is the one /v1 route served without a token", async () => {
+    for (const path of PUBLIC_V1_PATHS) expect((await app.request(path)).status).toBe(200);
+    expect((await app.request("/v1/groups")).status).toBe(401);
+  });
+});
+
+describe("the API reference at /docs", () => {
+  it("serves the page without a token, pointing at the document", async () => {
+    const res = await app.request("/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('data-spec-url="/v1/openapi.json"');
+    // Offline: every script and stylesheet comes from the API itself.
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets.length).toBeGreaterThanOrEqual(4);
+    for (const asset of assets) expect(asset).toMatch(/^\/docs\//);
+  });
+
+  it("serves Swagger UI's assets from the installed package, with their content types", async () => {
+    const expected: [string, RegExp, string][] = [
+      ["/docs/swagger-ui.css", /^text\/css/, ".swagger-ui"],
+      ["/docs/swagger-ui-bundle.js", /^text\/javascript/, "SwaggerUIBundle"],
+      ["/docs/swagger-ui-standalone-preset.js", /^text\/javascript/, "SwaggerUIStandalonePreset"],
+      ["/docs/init.js", /^text\/javascript/, "SwaggerUIBundle("],
+      ["/docs/favicon-32x32.png", /^image\/png/, "PNG"],
+    ];
+    for (const [path, type, marker] of expected) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toMatch(type);
+      expect(await res.text(), path).toContain(marker);
+    }
+  });
+
+  it("answers 404 problem+json for anything else under /docs (no file outside the package)", async () => {
+    for (const path of ["/docs/package.json", "/docs/..%2f..%2fpackage.json", "/docs/index.html"]) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+  });
+});
+
+function described(media: {
+  readonly schema?: unknown;
+  readonly example?: unknown;
+  readonly examples?: unknown;
+}) {
+  return media.schema !== undefined || media.example !== undefined || media.examples !== undefined;
+}
