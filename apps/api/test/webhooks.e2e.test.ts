@@ -47,6 +47,7 @@ beforeAll(async () => {
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new RandomIds(),
   };

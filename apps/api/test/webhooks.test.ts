@@ -21,6 +21,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
       groups: store,
       rounds: store,
       uow: store,
+      audit: store,
       clock: new ManualClock(),
       ids: new SequentialIds(),
     },

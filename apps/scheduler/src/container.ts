@@ -53,6 +53,7 @@ export function createContainer(
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new RandomIds(),
   };

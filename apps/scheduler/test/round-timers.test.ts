@@ -84,6 +84,7 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
       groups: store,
       rounds: { getRound: () => errAsync(failing()), listRoundsOfGroup: () => errAsync(failing()) },
       uow: store,
+      audit: store,
       // pg-boss compares start_after with the database's now(): the policy's times must be real ones.
       clock: new SystemClock(),
       ids: new SequentialIds(),

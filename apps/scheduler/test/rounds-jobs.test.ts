@@ -45,7 +45,15 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     await boss.start();
     await PgBossTimerScheduler.prepare(boss);
     store = new PrismaStore(db.prisma);
-    deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    deps = {
+      people: store,
+      groups: store,
+      rounds: store,
+      uow: store,
+      audit: store,
+      clock,
+      ids: new SequentialIds(),
+    };
     gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
     for (const m of ["ana", "ben", "cy"]) gateway.setAccount(`acct_${m}`, true);
     ports = {

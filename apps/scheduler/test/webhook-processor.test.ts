@@ -43,7 +43,15 @@ function unknownEvent(): Stripe.Event {
 function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorContext {
   const store = new InMemoryStore();
   return {
-    deps: { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() },
+    deps: {
+      people: store,
+      groups: store,
+      rounds: store,
+      uow: store,
+      audit: store,
+      clock,
+      ids: new SequentialIds(),
+    },
     inbox,
     gateway: noStripe,
     desk: new PrismaSupportDesk(db.prisma, clock),

@@ -59,7 +59,13 @@ const PayoutOnboardingViewSchema = z
   })
   .openapi("PayoutOnboardingLink");
 
-const DUE = ["mandate_missing", "mandate_inactive", "payout_account_missing", "payouts_not_enabled"] as const;
+const DUE = [
+  "mandate_missing",
+  "mandate_inactive",
+  "payout_account_missing",
+  "payouts_not_enabled",
+  "payout_account_gone",
+] as const;
 
 const PersonViewSchema = z
   .object({

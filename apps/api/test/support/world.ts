@@ -36,6 +36,7 @@ export function worldApp(prisma: PrismaClient) {
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new SequentialIds(),
   };

@@ -31,7 +31,7 @@ import { type Caller, makeWorlds, type World, worldApp } from "../support/world.
  * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`;
  * - `anon`: 401 `unauthenticated`.
  */
-type Expect = "ok" | "allowed" | "reached" | "hidden" | "notAdmin" | "operatorOnly" | "anon";
+type Expect = "ok" | "allowed" | "reached" | "hidden" | "notAdmin" | "forbidden" | "operatorOnly" | "anon";
 
 /** One row: what each caller gets, and optionally the body to send. */
 interface Row {
@@ -90,7 +90,6 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/groups": anyPerson,
   "GET /v1/groups": anyPerson,
   "GET /v1/groups/{groupId}": seeGroup,
-  "POST /v1/groups/{groupId}": adminGroup,
   "PATCH /v1/groups/{groupId}": adminGroup,
   "POST /v1/groups/{groupId}/activate": adminGroup,
   "POST /v1/groups/{groupId}/pause": adminGroup,
@@ -106,28 +105,46 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "allowed",
   },
   "GET /v1/groups/{groupId}/members/{memberId}": seeGroup,
-  "DELETE /v1/groups/{groupId}/members/{memberId}": memberOfGroup,
-  "GET /v1/groups/{groupId}/payout-order": seeGroup,
-  "POST /v1/groups/{groupId}/payout-order": adminGroup,
+  // A member leaves for themselves; admins may remove members only while the group forms
+  // (the world's group is active: 403 member_removal_not_allowed).
+  "DELETE /v1/groups/{groupId}/members/{memberId}": {
+    ...memberOfGroup,
+    groupAdmin: "forbidden",
+    platformAdmin: "forbidden",
+  },
   "PUT /v1/groups/{groupId}/payout-order": adminGroup,
-  "GET /v1/groups/{groupId}/swaps": seeGroup,
-  "POST /v1/groups/{groupId}/swaps": memberOfGroup,
-  "POST /v1/groups/{groupId}/swaps/accept": memberOfGroup,
+  // Swaps are members' own (the example names no real counterparty or proposal: 404 inside);
+  // platform operators who are not members get 403 not_a_member.
+  "POST /v1/groups/{groupId}/swaps": {
+    ...memberOfGroup,
+    member: "reached",
+    groupAdmin: "reached",
+    platformAdmin: "forbidden",
+  },
+  "POST /v1/groups/{groupId}/swaps/accept": {
+    ...memberOfGroup,
+    member: "reached",
+    groupAdmin: "reached",
+    platformAdmin: "forbidden",
+  },
   // people and onboarding
   "GET /v1/people/me": { ...anyPerson, platformAdmin: "reached" },
   "GET /v1/people/{personId}": { ...ownPerson, member: "ok", platformAdmin: "ok" },
-  "POST /v1/people/{personId}/debit-setup": ownPerson,
-  "POST /v1/people/{personId}/payout-onboarding": ownPerson,
+  // A set-up's client secret and an onboarding link act as the person: nobody else, operators included.
+  "POST /v1/people/{personId}/debit-setup": { ...ownPerson, platformAdmin: "hidden" },
+  "POST /v1/people/{personId}/payout-onboarding": { ...ownPerson, platformAdmin: "hidden" },
   // rounds
   "GET /v1/groups/{groupId}/rounds": seeGroup,
   "POST /v1/groups/{groupId}/rounds": adminGroup,
   "GET /v1/rounds/{roundId}": seeGroup,
-  "POST /v1/rounds/{roundId}/contributions/{memberId}/retry": adminGroup,
+  "GET /v1/rounds/{roundId}/timeline": seeGroup,
+  // Admins, or the member for their own contribution ({memberId} is the world's member).
+  "POST /v1/rounds/{roundId}/contributions/{memberId}/retry": { ...adminGroup, member: "allowed" },
   "POST /v1/rounds/{roundId}/extend-deadline": adminGroup,
   "POST /v1/rounds/{roundId}/reassign": adminGroup,
   "POST /v1/rounds/{roundId}/cancel": adminGroup,
-  // audit and ledger: what the group's members may see
-  "GET /v1/groups/{groupId}/audit": seeGroup,
+  // the audit trail: the group's admins; the ledger: its members
+  "GET /v1/groups/{groupId}/audit": { ...seeGroup, member: "notAdmin" },
   "GET /v1/groups/{groupId}/ledger": seeGroup,
   "GET /v1/groups/{groupId}/ledger/transactions": seeGroup,
   // support tickets and operations: platform operators
@@ -205,6 +222,8 @@ function matches(expected: Expect, { status, code }: Answer): boolean {
       return status === 404 && code !== undefined && code.endsWith("_not_found");
     case "notAdmin":
       return status === 403 && code === "not_group_admin";
+    case "forbidden":
+      return status === 403 && code !== undefined;
     case "operatorOnly":
       return status === 403 && code === "operator_only";
     case "anon":

@@ -24,6 +24,7 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     groups: groups ?? store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new SequentialIds(),
   };

@@ -95,7 +95,15 @@ export function groupsTestbed() {
   };
   beforeAll(() => {
     const store = new PrismaStore(db.prisma);
-    bed.deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    bed.deps = {
+      people: store,
+      groups: store,
+      rounds: store,
+      uow: store,
+      audit: store,
+      clock,
+      ids: new SequentialIds(),
+    };
     bed.app = testApp({ useCases: bed.deps, gateway, prisma: db.prisma });
   });
   return bed;

@@ -56,6 +56,7 @@ beforeAll(async () => {
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new SequentialIds(),
   };

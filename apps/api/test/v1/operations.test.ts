@@ -45,7 +45,15 @@ beforeAll(async () => {
   store = new PrismaStore(db.prisma, { clock });
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   desk = new PrismaSupportDesk(db.prisma, clock);
-  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  deps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    audit: store,
+    clock,
+    ids: new SequentialIds(),
+  };
   const http = testHttp({ prisma: db.prisma });
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma));
   app = testApp({

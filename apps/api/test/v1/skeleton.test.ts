@@ -18,6 +18,7 @@ beforeAll(() => {
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new SequentialIds(),
   };

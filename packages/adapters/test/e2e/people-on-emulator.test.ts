@@ -25,7 +25,15 @@ describe("people on PostgreSQL and the emulator", () => {
   beforeAll(async () => {
     harness = await startStripeHarness();
     store = new PrismaStore(db.prisma, { clock });
-    deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+    deps = {
+      people: store,
+      groups: store,
+      rounds: store,
+      uow: store,
+      audit: store,
+      clock,
+      ids: new SequentialIds(),
+    };
     ctx = { deps, gateway: harness.gateway };
     const group = (creator: string, name: string) =>
       useCases.createGroup(deps, {

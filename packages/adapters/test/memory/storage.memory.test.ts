@@ -9,6 +9,7 @@ storageContract("memory", {
       groups: store,
       rounds: store,
       uow: store,
+      audit: store,
       outbox: store,
       ledger: new InMemoryLedgerStore(),
     };

@@ -48,6 +48,7 @@ function world(db: TestDatabase) {
     groups: store,
     rounds: store,
     uow: store,
+    audit: store,
     clock,
     ids: new SequentialIds(),
   };

@@ -15,6 +15,7 @@ storageContract("postgresql", {
       groups: store,
       rounds: store,
       uow: store,
+      audit: store,
       outbox: store,
       ledger: new PrismaLedgerStore(db.prisma),
     };

@@ -34,7 +34,15 @@ beforeEach(async () => {
   });
   clock = new ManualClock(Date.UTC(2026, 5, 1));
   store = new InMemoryStore();
-  deps = { people: store, groups: store, rounds: store, uow: store, clock, ids: new SequentialIds() };
+  deps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    audit: store,
+    clock,
+    ids: new SequentialIds(),
+  };
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   reads = new ScriptedStripeReads();
   ctx = {

@@ -23,10 +23,9 @@ export interface UseCaseDeps {
   readonly ids: IdGenerator;
   /**
    * The audit log's read side, for what shows a round's timeline or a group's audit trail
-   * (the API). Optional: the use cases that change state only write audit lines, through
-   * the unit of work.
+   * (the API). The use cases that change state write audit lines through the unit of work.
    */
-  readonly audit?: AuditLog;
+  readonly audit: AuditLog;
 }
 
 /** Something the use case looked for does not exist. */

@@ -5,6 +5,7 @@ import type { GroupId, MemberId } from "../group/ids.js";
 import type { PersonId } from "../person/ids.js";
 import { type MemberReadiness, type Person, personReadiness } from "../person/person.js";
 import { personKeys } from "../person/person-keys.js";
+import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadGroup } from "./group-use-cases.js";
@@ -154,7 +155,9 @@ export type OnboardingDue =
   /** No payout account yet: start payout onboarding (`startPersonPayoutOnboarding`). */
   | "payout_account_missing"
   /** The account exists but cannot receive yet: finish onboarding (`requirementsDue` says what). */
-  | "payouts_not_enabled";
+  | "payouts_not_enabled"
+  /** The provider no longer lets the platform read the account (deleted, disconnected): onboard again. */
+  | "payout_account_gone";
 
 /** A person's onboarding as their app shows it: readiness, what is due, and the provider's requirements. */
 export interface PersonOnboarding {
@@ -187,7 +190,18 @@ export function personOnboarding(
     const requirements =
       person.payout === undefined
         ? okAsync<readonly string[] | undefined, OnboardingError>(undefined)
-        : gateway.getConnectedAccount(person.payout.connectedAccountId).map((a) => a.requirementsDue);
+        : gateway
+            .getConnectedAccount(person.payout.connectedAccountId)
+            .map((a): readonly string[] | undefined => a.requirementsDue)
+            // An account the provider will not show any more is news for the person, not a
+            // failure of this read: they must onboard again.
+            .orElse((e) =>
+              e.type === "gateway_definite" && isGoneCode(e.code)
+                ? okAsync<readonly string[] | undefined, OnboardingError>(
+                    (due.push("payout_account_gone"), undefined),
+                  )
+                : errAsync<readonly string[] | undefined, OnboardingError>(e),
+            );
     return requirements.map((requirementsDue) => ({ person, readiness, due, requirementsDue }));
   });
 }
