@@ -1,6 +1,8 @@
+import { errAsync } from "neverthrow";
 // The admin use cases end to end in memory: settings, pause, close, removal, platform
 // operators, and a person's onboarding status.
 import { describe, expect, it } from "vitest";
+import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -133,5 +135,26 @@ describe("a person's onboarding status", () => {
     expect((await useCases.personOnboarding(sim.deps, sim.gateway, "nobody"))._unsafeUnwrapErr().code).toBe(
       "person_not_found",
     );
+  });
+
+  it("an account the provider no longer shows is due again, not a failure; a provider that may answer later is", async () => {
+    const sim = new InMemorySusu();
+    await formingGroup(sim, ["ana"]);
+    (
+      await useCases.updatePersonPayment(sim.deps, "ana", { connectedAccountId: "acct_deleted" }, "test")
+    )._unsafeUnwrap();
+    const gone = (await useCases.personOnboarding(sim.deps, sim.gateway, "ana"))._unsafeUnwrap();
+    expect(gone).toMatchObject({
+      due: ["mandate_missing", "payouts_not_enabled", "payout_account_gone"],
+      requirementsDue: undefined,
+    });
+    const down = {
+      ...sim.gateway,
+      getConnectedAccount: () =>
+        errAsync(gatewayError("gateway_outcome_unknown", "api_connection_error", "timed out")),
+    } as unknown as typeof sim.gateway;
+    expect((await useCases.personOnboarding(sim.deps, down, "ana"))._unsafeUnwrapErr()).toMatchObject({
+      type: "gateway_outcome_unknown",
+    });
   });
 });

@@ -195,13 +195,12 @@ export function personOnboarding(
             .map((a): readonly string[] | undefined => a.requirementsDue)
             // An account the provider will not show any more is news for the person, not a
             // failure of this read: they must onboard again.
-            .orElse((e) =>
-              e.type === "gateway_definite" && isGoneCode(e.code)
-                ? okAsync<readonly string[] | undefined, OnboardingError>(
-                    (due.push("payout_account_gone"), undefined),
-                  )
-                : errAsync<readonly string[] | undefined, OnboardingError>(e),
-            );
+            .orElse((e) => {
+              if (e.type !== "gateway_definite" || !isGoneCode(e.code))
+                return errAsync<readonly string[] | undefined, OnboardingError>(e);
+              due.push("payout_account_gone");
+              return okAsync<readonly string[] | undefined, OnboardingError>(undefined);
+            });
     return requirements.map((requirementsDue) => ({ person, readiness, due, requirementsDue }));
   });
 }
