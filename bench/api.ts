@@ -77,6 +77,7 @@ const deps: UseCaseDeps = {
   groups: store,
   rounds: store,
   uow: store,
+  audit: store,
   clock,
   ids: new RandomIds(),
 };
