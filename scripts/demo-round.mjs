@@ -131,7 +131,7 @@ const paid = await until("the payout", async () => {
   const r = await call("GET", `${api}/v1/rounds/${round.id}`, { as: ana });
   return r.status === "paid_out" ? r : undefined;
 });
-const total = paid.payouts.reduce((sum, p) => sum + p.amountMinor, 0);
+const total = paid.payouts.reduce((sum, p) => sum + p.amount.amountMinor, 0);
 say(
   `round ${paid.status}: ${(total / 100).toFixed(2)} AUD paid to ${paid.recipientMemberId} in ${paid.payouts.length} transfers`,
 );
