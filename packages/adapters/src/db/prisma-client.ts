@@ -23,9 +23,20 @@ export function createPrismaClient(
   options: PrismaClientOptions = {},
 ): PrismaClient {
   const pool = new pg.Pool({ connectionString, max: options.maxConnections ?? 10 });
+  // An idle connection that dies (the server restarted, an operator ended it) is dropped by
+  // the pool and the next query opens another. The adapter listens for this only once
+  // Prisma connects; statements sent straight to the pool may come first.
+  pool.on("error", () => {});
   // `$disconnect` ends the pool, as it did when the adapter made the pool itself.
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const client = new PrismaClient({ adapter });
+  // Prisma ends the pool only if it connected; a client only ever used through poolOf must
+  // not leave its connections open after `$disconnect`.
+  const disconnect = client.$disconnect.bind(client);
+  client.$disconnect = async () => {
+    await disconnect();
+    if (!pool.ended) await pool.end();
+  };
   pools.set(client, pool);
   return client;
 }
