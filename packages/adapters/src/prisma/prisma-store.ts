@@ -106,6 +106,8 @@ export class PrismaStore
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
+  /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
+  readonly #loaded = new Map<string, Group | Round>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -179,9 +181,13 @@ export class PrismaStore
   }
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
-    return this.#snapshotById("getGroup", GROUP_BY_ID_SQL, id, () =>
-      this.#prisma.group.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
-    ).andThen((row) => (row === null ? ok(undefined) : loadGroup(row)));
+    return this.#snapshots("getGroup", GROUP_BY_ID_SQL, id, loadGroup, async () => {
+      const row = await this.#prisma.group.findUnique({
+        where: { id },
+        select: { snapshot: true, version: true },
+      });
+      return row === null ? [] : [row];
+    }).map((groups) => groups[0]);
   }
 
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
@@ -215,40 +221,62 @@ export class PrismaStore
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
-    return this.#snapshotById("getRound", ROUND_BY_ID_SQL, id, () =>
-      this.#prisma.round.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
-    ).andThen((row) => (row === null ? ok(undefined) : loadRound(row)));
+    return this.#snapshots("getRound", ROUND_BY_ID_SQL, id, loadRound, async () => {
+      const row = await this.#prisma.round.findUnique({
+        where: { id },
+        select: { snapshot: true, version: true },
+      });
+      return row === null ? [] : [row];
+    }).map((rounds) => rounds[0]);
   }
 
   /**
-   * One snapshot row by id: a prepared statement on the pool when the client has one
-   * (the hottest reads of the API; Prisma's pipeline costs several times the query), else Prisma.
+   * Snapshot rows by one key (an id, a group id): a prepared statement on the pool when the
+   * client has one (the hottest reads of the API; Prisma's pipeline costs several times the
+   * query), else Prisma. Through the pool the snapshot comes as its JSON text, and a text
+   * already loaded is not parsed and validated again: a load is a pure function of the text
+   * (the row's version is still checked), and stored snapshots never change under a version.
    */
-  #snapshotById(
-    operation: "getGroup" | "getRound",
+  #snapshots<T extends Group | Round>(
+    operation: "getGroup" | "getRound" | "listRoundsOfGroup",
     text: string,
-    id: string,
-    viaPrisma: () => Promise<SnapshotRow | null>,
-  ): ResultAsync<SnapshotRow | null, StorageError> {
+    key: string,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+    viaPrisma: () => Promise<readonly SnapshotRow[]>,
+  ): ResultAsync<readonly T[], StorageError> {
     const pool = poolOf(this.#prisma);
+    if (pool === undefined)
+      return fromDatabase(viaPrisma, { operation }).andThen((rows) => Result.combine(rows.map(load)));
     return fromDatabase(
-      pool !== undefined
-        ? async () =>
-            (await pool.query<SnapshotRow>({ name: `susu_${operation}`, text, values: [id] })).rows[0] ?? null
-        : viaPrisma,
+      async () =>
+        (await pool.query<SnapshotTextRow>({ name: `susu_${operation}`, text, values: [key] })).rows,
       { operation },
+    ).andThen((rows) =>
+      Result.combine(
+        rows.map((row): Result<T, StorageError> => {
+          const cacheKey = `${operation === "getGroup" ? "g" : "r"}:${row.snapshot_text}`;
+          const cached = this.#loaded.get(cacheKey) as T | undefined;
+          if (cached !== undefined && cached.version === row.version) return ok(cached);
+          const loaded = load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
+          if (loaded.isOk()) {
+            if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
+              this.#loaded.delete(this.#loaded.keys().next().value as string);
+            this.#loaded.set(cacheKey, loaded.value);
+          }
+          return loaded;
+        }),
+      ),
     );
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
-    return fromDatabase(
+    return this.#snapshots("listRoundsOfGroup", ROUNDS_OF_GROUP_SQL, groupId, loadRound, () =>
       this.#prisma.round.findMany({
         where: { groupId },
         orderBy: { sequence: "asc" },
         select: { snapshot: true, version: true },
       }),
-      { operation: "listRoundsOfGroup" },
-    ).andThen((rows) => Result.combine(rows.map(loadRound)));
+    );
   }
 
   /**
@@ -537,8 +565,17 @@ function corrupted(what: string, problem: string): StorageError {
 }
 
 // The statements of the pool reads (see #snapshotById); columns named as Prisma names them.
-const GROUP_BY_ID_SQL = "SELECT snapshot, version FROM groups WHERE id = $1";
-const ROUND_BY_ID_SQL = "SELECT snapshot, version FROM rounds WHERE id = $1";
+const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM groups WHERE id = $1";
+const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
+const ROUNDS_OF_GROUP_SQL =
+  "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
+/** Most loaded snapshots a store keeps by their text (oldest out first), a few MB. */
+const LOADED_SNAPSHOTS_MAX = 2_000;
+
+interface SnapshotTextRow {
+  readonly snapshot_text: string;
+  readonly version: number;
+}
 const PERSON_COLUMNS = `id, display_name AS "displayName", stripe_customer_id AS "stripeCustomerId",
   becs_payment_method_id AS "becsPaymentMethodId", mandate_id AS "mandateId",
   mandate_active AS "mandateActive", connected_account_id AS "connectedAccountId",
