@@ -273,6 +273,16 @@ const pick = (i: number): Kind => {
 };
 
 let joiners = 0;
+// Joiners' tokens are minted before each run (a client holds its token already; minting
+// one per request spent the load generator's CPU, on the core the server shares).
+const joinerTokens: string[] = [];
+async function mintJoiners(requests: number): Promise<void> {
+  const needed = joiners + Math.ceil(requests / 10) + 10;
+  while (joinerTokens.length < needed)
+    joinerTokens.push(
+      await mintToken({ subject: `bench_joiner_${joinerTokens.length + 1}`, ttlSeconds: 3600 }, SECRET),
+    );
+}
 async function apiRequest(i: number): Promise<number> {
   const person = people[i % people.length] as (typeof people)[number];
   const kind = pick(i);
@@ -285,8 +295,10 @@ async function apiRequest(i: number): Promise<number> {
       ).status;
     case "join":
       if (routes.join) {
-        const joiner = `bench_joiner_${++joiners}`;
-        const token = await mintToken({ subject: joiner, ttlSeconds: 3600 }, SECRET);
+        const joiner = ++joiners;
+        const token =
+          joinerTokens[joiner - 1] ??
+          (await mintToken({ subject: `bench_joiner_${joiner}`, ttlSeconds: 3600 }, SECRET));
         return (
           await send(
             api.port,
@@ -328,6 +340,7 @@ interface Run {
 /** Sends rate × SECONDS requests at fixed intervals (open loop) and waits for the last answer. */
 async function runAtRate(target: string, rate: number, one: (i: number) => Promise<number>): Promise<Run> {
   const total = Math.round(rate * SECONDS);
+  await mintJoiners(total);
   const interval = 1000 / rate;
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
@@ -372,6 +385,7 @@ await runAtRate("warm-up", 50, apiRequest);
 // Service time, one request at a time: what each kind costs with no queueing, and the CPU
 // the process spends per request (server and client together), which bounds the rate.
 const serviceTimes: string[] = [];
+await mintJoiners(200);
 for (const kind of ["read group", "create group"] as const) {
   const index = [...Array(100).keys()].find((i) => pick(i) === kind) ?? 0;
   const times: number[] = [];

@@ -140,6 +140,15 @@ function classify(error: unknown, viaJwks: boolean): AuthFailure {
   return failure.invalid("the token is not a valid JWT");
 }
 
+/** Most verified shared-secret tokens {@link createTokenVerifier} keeps (oldest out first). */
+const VERIFIED_TOKENS_MAX = 10_000;
+
+interface VerifiedToken {
+  readonly principal: Principal;
+  readonly exp: number;
+  readonly nbf?: number;
+}
+
 /**
  * Verifies bearer JWTs with the shared secret (HS256, issuer `susu`), an external identity
  * provider's JWKS (RS256/384/512, ES256/384/512, with its issuer and audience), or both.
@@ -158,6 +167,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       : (jwks.keySet ?? createRemoteJWKSet(jwks.url, { timeoutDuration: 5_000 }));
   const clockTolerance = options.clockToleranceSeconds ?? 5;
   const now = options.now ?? Date.now;
+  // Shared-secret tokens whose HS256 signature, issuer and claims verified, with their
+  // time window: a token is the same bytes on every request, so its signature verifies
+  // the same way. A hit is accepted only while jose's own time checks would pass (exp >
+  // now - tolerance, nbf <= now + tolerance, now in whole seconds); otherwise the token
+  // is verified in full again, failure and its reason included. Failures are never kept.
+  const verifiedShared = new Map<string, VerifiedToken>();
 
   const check = async (token: string): Promise<Principal | AuthFailure> => {
     let alg: string | undefined;
@@ -169,6 +184,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const currentDate = new Date(now());
     const requiredClaims = ["sub", "exp"];
     if (alg !== undefined && SHARED_SECRET_ALGORITHMS.includes(alg) && secret !== undefined) {
+      const nowSeconds = Math.floor(currentDate.getTime() / 1000);
+      const known = verifiedShared.get(token);
+      if (
+        known !== undefined &&
+        known.exp > nowSeconds - clockTolerance &&
+        (known.nbf === undefined || known.nbf <= nowSeconds + clockTolerance)
+      )
+        return known.principal;
       try {
         const { payload } = await jwtVerify(token, secret, {
           algorithms: SHARED_SECRET_ALGORITHMS,
@@ -177,7 +200,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
           currentDate,
           requiredClaims,
         });
-        return principalOf(payload);
+        const principal = principalOf(payload);
+        if (!isFailure(principal) && typeof payload.exp === "number") {
+          if (verifiedShared.size >= VERIFIED_TOKENS_MAX)
+            verifiedShared.delete(verifiedShared.keys().next().value as string);
+          verifiedShared.set(token, {
+            principal,
+            exp: payload.exp,
+            ...(typeof payload.nbf === "number" ? { nbf: payload.nbf } : {}),
+          });
+        }
+        return principal;
       } catch (error) {
         return classify(error, false);
       }

@@ -1,4 +1,4 @@
-import type { PrismaClient } from "../db/prisma-client.js";
+import { type PrismaClient, poolOf } from "../db/prisma-client.js";
 import { query } from "./store-error.js";
 
 // The API's RateLimitStore contract (apps/api/src/http/rate-limit.ts), restated here; the
@@ -15,6 +15,21 @@ export interface RateWindowSpan {
   readonly startMs: number;
   readonly lengthMs: number;
 }
+
+/** {@link PrismaRateLimitStore.hit}'s statement, for the pool ($1 start, $2 expires, $3 buckets, $4 previous start). */
+const RATE_LIMIT_HIT_SQL = `
+  WITH hit AS (
+    INSERT INTO rate_limits AS r (bucket, window_start, count, expires_at)
+    SELECT b, $1::timestamptz, 1, $2::timestamptz
+    FROM unnest($3::text[]) AS b
+    ORDER BY b
+    ON CONFLICT (bucket, window_start) DO UPDATE SET count = r.count + 1
+    RETURNING r.bucket, r.count
+  )
+  SELECT hit.bucket, hit.count AS current, COALESCE(prev.count, 0) AS previous
+  FROM hit
+  LEFT JOIN rate_limits AS prev
+    ON prev.bucket = hit.bucket AND prev.window_start = $4::timestamptz`;
 
 /** Most old windows one {@link PrismaRateLimitStore.deleteExpired} call removes. */
 export const RATE_LIMIT_DELETE_BATCH_MAX = 10_000;
@@ -39,9 +54,18 @@ export class PrismaRateLimitStore {
     const previousStart = new Date(window.startMs - window.lengthMs);
     // Kept through the next window, whose sliding estimate reads it.
     const expiresAt = new Date(window.startMs + 2 * window.lengthMs);
-    const rows = await query(
-      "rate limit hit",
-      () => this.prisma.$queryRaw<{ bucket: string; current: number; previous: number }[]>`
+    const pool = poolOf(this.prisma);
+    const rows = await query("rate limit hit", async () =>
+      pool !== undefined
+        ? // The same statement as a prepared statement on the pool, without Prisma's pipeline.
+          (
+            await pool.query<{ bucket: string; current: number; previous: number }>({
+              name: "susu_rate_limit_hit",
+              text: RATE_LIMIT_HIT_SQL,
+              values: [start.toISOString(), expiresAt.toISOString(), sorted, previousStart.toISOString()],
+            })
+          ).rows
+        : this.prisma.$queryRaw<{ bucket: string; current: number; previous: number }[]>`
         WITH hit AS (
           INSERT INTO rate_limits AS r (bucket, window_start, count, expires_at)
           SELECT b, ${start}, 1, ${expiresAt}

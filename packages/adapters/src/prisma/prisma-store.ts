@@ -27,7 +27,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
-import type { PrismaClient } from "../db/prisma-client.js";
+import { type PrismaClient, poolOf } from "../db/prisma-client.js";
 import { writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
@@ -106,6 +106,8 @@ export class PrismaStore
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
+  /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
+  readonly #loaded = new Map<string, Group | Round>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -115,7 +117,13 @@ export class PrismaStore
   }
 
   getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
-    return this.#findPerson({ id }, "getPerson");
+    const pool = poolOf(this.#prisma);
+    if (pool === undefined) return this.#findPerson({ id }, "getPerson");
+    return fromDatabase(
+      async () =>
+        (await pool.query<PersonRow>({ name: "susu_get_person", text: PERSON_BY_ID_SQL, values: [id] })).rows,
+      { operation: "getPerson" },
+    ).andThen((rows) => (rows[0] === undefined ? ok(undefined) : loadPerson(rows[0])));
   }
 
   getPeople(ids: readonly PersonId[]): ResultAsync<readonly Person[], StorageError> {
@@ -125,9 +133,20 @@ export class PrismaStore
         storageError.refused(`getPeople: at most ${PEOPLE_READ_MAX} people at once, got ${unique.length}`),
       );
     if (unique.length === 0) return okAsync([]);
-    return fromDatabase(this.#prisma.person.findMany({ where: { id: { in: unique } } }), {
-      operation: "getPeople",
-    }).andThen((rows) =>
+    const pool = poolOf(this.#prisma);
+    return fromDatabase(
+      pool !== undefined
+        ? async () =>
+            (
+              await pool.query<PersonRow>({
+                name: "susu_get_people",
+                text: PEOPLE_BY_IDS_SQL,
+                values: [unique],
+              })
+            ).rows
+        : this.#prisma.person.findMany({ where: { id: { in: unique } } }),
+      { operation: "getPeople" },
+    ).andThen((rows) =>
       Result.combine(rows.map(loadPerson)).map((people) => {
         const byId = new Map(people.map((p) => [p.id, p]));
         return ids.flatMap((id) => byId.get(id) ?? []);
@@ -162,10 +181,13 @@ export class PrismaStore
   }
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
-    return fromDatabase(
-      this.#prisma.group.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
-      { operation: "getGroup" },
-    ).andThen((row) => (row === null ? ok(undefined) : loadGroup(row)));
+    return this.#snapshots("getGroup", GROUP_BY_ID_SQL, id, loadGroup, async () => {
+      const row = await this.#prisma.group.findUnique({
+        where: { id },
+        select: { snapshot: true, version: true },
+      });
+      return row === null ? [] : [row];
+    }).map((groups) => groups[0]);
   }
 
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
@@ -199,21 +221,62 @@ export class PrismaStore
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
+    return this.#snapshots("getRound", ROUND_BY_ID_SQL, id, loadRound, async () => {
+      const row = await this.#prisma.round.findUnique({
+        where: { id },
+        select: { snapshot: true, version: true },
+      });
+      return row === null ? [] : [row];
+    }).map((rounds) => rounds[0]);
+  }
+
+  /**
+   * Snapshot rows by one key (an id, a group id): a prepared statement on the pool when the
+   * client has one (the hottest reads of the API; Prisma's pipeline costs several times the
+   * query), else Prisma. Through the pool the snapshot comes as its JSON text, and a text
+   * already loaded is not parsed and validated again: a load is a pure function of the text
+   * (the row's version is still checked), and stored snapshots never change under a version.
+   */
+  #snapshots<T extends Group | Round>(
+    operation: "getGroup" | "getRound" | "listRoundsOfGroup",
+    text: string,
+    key: string,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+    viaPrisma: () => Promise<readonly SnapshotRow[]>,
+  ): ResultAsync<readonly T[], StorageError> {
+    const pool = poolOf(this.#prisma);
+    if (pool === undefined)
+      return fromDatabase(viaPrisma, { operation }).andThen((rows) => Result.combine(rows.map(load)));
     return fromDatabase(
-      this.#prisma.round.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
-      { operation: "getRound" },
-    ).andThen((row) => (row === null ? ok(undefined) : loadRound(row)));
+      async () =>
+        (await pool.query<SnapshotTextRow>({ name: `susu_${operation}`, text, values: [key] })).rows,
+      { operation },
+    ).andThen((rows) =>
+      Result.combine(
+        rows.map((row): Result<T, StorageError> => {
+          const cacheKey = `${operation === "getGroup" ? "g" : "r"}:${row.snapshot_text}`;
+          const cached = this.#loaded.get(cacheKey) as T | undefined;
+          if (cached !== undefined && cached.version === row.version) return ok(cached);
+          const loaded = load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
+          if (loaded.isOk()) {
+            if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
+              this.#loaded.delete(this.#loaded.keys().next().value as string);
+            this.#loaded.set(cacheKey, loaded.value);
+          }
+          return loaded;
+        }),
+      ),
+    );
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
-    return fromDatabase(
+    return this.#snapshots("listRoundsOfGroup", ROUNDS_OF_GROUP_SQL, groupId, loadRound, () =>
       this.#prisma.round.findMany({
         where: { groupId },
         orderBy: { sequence: "asc" },
         select: { snapshot: true, version: true },
       }),
-      { operation: "listRoundsOfGroup" },
-    ).andThen((rows) => Result.combine(rows.map(loadRound)));
+    );
   }
 
   /**
@@ -500,6 +563,25 @@ interface SnapshotRow {
 function corrupted(what: string, problem: string): StorageError {
   return storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
 }
+
+// The statements of the pool reads (see #snapshotById); columns named as Prisma names them.
+const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM groups WHERE id = $1";
+const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
+const ROUNDS_OF_GROUP_SQL =
+  "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
+/** Most loaded snapshots a store keeps by their text (oldest out first), a few MB. */
+const LOADED_SNAPSHOTS_MAX = 2_000;
+
+interface SnapshotTextRow {
+  readonly snapshot_text: string;
+  readonly version: number;
+}
+const PERSON_COLUMNS = `id, display_name AS "displayName", stripe_customer_id AS "stripeCustomerId",
+  becs_payment_method_id AS "becsPaymentMethodId", mandate_id AS "mandateId",
+  mandate_active AS "mandateActive", connected_account_id AS "connectedAccountId",
+  payouts_enabled AS "payoutsEnabled", version, created_at AS "createdAt"`;
+const PERSON_BY_ID_SQL = `SELECT ${PERSON_COLUMNS} FROM people WHERE id = $1`;
+const PEOPLE_BY_IDS_SQL = `SELECT ${PERSON_COLUMNS} FROM people WHERE id = ANY($1::text[])`;
 
 interface PersonRow {
   readonly id: string;
