@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -15,7 +16,35 @@ const schema = z.object({
 /** The API's settings, parsed once from the environment. */
 export type ApiEnv = z.infer<typeof schema>;
 
-/** Parses the API's environment; throws with every problem listed when it is invalid. */
+/** Parses the API's own environment; throws with every problem listed when it is invalid. */
 export function readApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   return schema.parse(env);
+}
+
+/** Everything the API reads from its environment: its own settings and the HTTP layer's. */
+export interface ApiConfig {
+  readonly env: ApiEnv;
+  readonly http: HttpConfig;
+}
+
+/**
+ * Reads the whole configuration at once and, when anything is wrong, throws one
+ * {@link HttpConfigError} naming every missing or wrong variable of both parts — so an
+ * operator fixes the environment in one go, not one variable per restart.
+ */
+export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const problems: ConfigProblem[] = [];
+  const own = schema.safeParse(env);
+  if (!own.success)
+    for (const issue of own.error.issues)
+      problems.push({ variable: String(issue.path[0] ?? "environment"), message: issue.message });
+  let http: HttpConfig | undefined;
+  try {
+    http = readHttpConfig(env);
+  } catch (error) {
+    if (!(error instanceof HttpConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !own.success || http === undefined) throw new HttpConfigError(problems);
+  return { env: own.data, http };
 }

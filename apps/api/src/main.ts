@@ -2,8 +2,8 @@ import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandlers } from "@susu/adapters";
 import { createApp } from "./app.js";
 import { createContainer, TOKENS } from "./container.js";
-import { readApiEnv } from "./env.js";
-import { HttpConfigError, readHttpConfig } from "./http/config.js";
+import { type ApiConfig, readApiConfig } from "./env.js";
+import { HttpConfigError } from "./http/config.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
@@ -18,10 +18,9 @@ const log = (level: "info" | "warn" | "error", msg: string, fields: Record<strin
   else console.log(line);
 };
 
-const env = readApiEnv();
-let http: ReturnType<typeof readHttpConfig>;
+let config: ApiConfig;
 try {
-  http = readHttpConfig(process.env);
+  config = readApiConfig(process.env);
 } catch (error) {
   if (!(error instanceof HttpConfigError)) throw error;
   // One message naming every missing or wrong variable, then stop: a half-configured API
@@ -29,6 +28,7 @@ try {
   log("error", error.message, { problems: error.problems });
   process.exit(1);
 }
+const { env, http } = config;
 const stopRequested = listenForStop((signal) => {
   log("warn", "stop forced: exiting without draining", { signal });
   process.exit(1);

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { readApiConfig } from "../src/env.js";
+import { HttpConfigError } from "../src/http/config.js";
+
+describe("readApiConfig", () => {
+  it("names every missing or wrong variable of the API and its HTTP layer in one error", () => {
+    let error: unknown;
+    try {
+      readApiConfig({ PORT: "70000", SUSU_RATE_LIMIT_PER_MINUTE: "many" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HttpConfigError);
+    const variables = (error as HttpConfigError).problems.map((p) => p.variable);
+    expect(variables).toEqual(
+      expect.arrayContaining([
+        "PORT",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_SECRET_KEY",
+        "SUSU_RATE_LIMIT_PER_MINUTE",
+        "SUSU_JWT_SECRET",
+      ]),
+    );
+    expect((error as Error).message).toContain("STRIPE_SECRET_KEY");
+  });
+
+  it("reads a complete environment", () => {
+    const config = readApiConfig({
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    });
+    expect(config.env).toMatchObject({ PORT: 3000, HOST: "127.0.0.1", LOG_LEVEL: "info" });
+    expect(config.http.auth.sharedSecret).toBe("s".repeat(32));
+  });
+});
