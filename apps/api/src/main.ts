@@ -4,6 +4,7 @@ import { createApp } from "./app.js";
 import { createContainer, TOKENS } from "./container.js";
 import { type ApiConfig, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
+import { startMaintenance } from "./http/maintenance.js";
 
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
@@ -64,10 +65,23 @@ try {
   process.exit(1);
 }
 log("info", "listening", { port: env.PORT, host: env.HOST });
+// Expired idempotency keys and past rate-limit windows are deleted in small batches, so the
+// two tables stay the size of a day's traffic. Every API process runs it; the deletes are
+// idempotent and bounded.
+const apiDeps = container.get(TOKENS.apiDeps);
+const stopMaintenance = startMaintenance({
+  tasks: [
+    { name: "expired idempotency keys", run: (now) => apiDeps.http.idempotencyStore.deleteExpired(now) },
+    { name: "past rate-limit windows", run: (now) => apiDeps.http.rateLimitStore.deleteExpired(now) },
+  ],
+  intervalMs: 60_000,
+  log: apiDeps.http.logger,
+});
 notifyReady();
 
 const reason = await stopRequested;
 log("info", "stopping", { reason });
+stopMaintenance();
 await drain(server, DRAIN_MS);
 await release();
 log("info", "stopped");
