@@ -53,3 +53,32 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
 }
 
 export type { PrismaClient };
+
+/** A parameterised SQL statement with a name, so the pool prepares it once per connection. */
+export interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+/**
+ * Runs one statement: prepared on the client's pool when it has one ({@link poolOf}),
+ * through Prisma's raw query otherwise — the same SQL and parameters either way, so a
+ * statement is written once. Returns the rows and how many rows it touched.
+ */
+export async function runStatement<T>(
+  prisma: PrismaClient,
+  statement: NamedStatement,
+): Promise<{ readonly rows: readonly T[]; readonly rowCount: number }> {
+  const pool = poolOf(prisma);
+  if (pool !== undefined) {
+    const result = await pool.query({
+      name: statement.name,
+      text: statement.text,
+      values: [...statement.values],
+    });
+    return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+  }
+  const rows = await prisma.$queryRawUnsafe<T[]>(statement.text, ...statement.values);
+  return { rows, rowCount: rows.length };
+}

@@ -1,4 +1,4 @@
-import { type PrismaClient, poolOf } from "../db/prisma-client.js";
+import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { query } from "./store-error.js";
 
 // These types are the API's IdempotencyStore contract (apps/api/src/http/idempotency.ts),
@@ -78,7 +78,7 @@ export const IDEMPOTENCY_DELETE_BATCH_MAX = 10_000;
  *
  * Times come from the caller (`nowMs`), the schema's convention.
  */
-// The statements of begin and complete for the pool (see poolOf), as Prisma sends them below.
+// The statements of begin and complete, run through runStatement (prepared on the pool).
 const BEGIN_SQL = `
   INSERT INTO idempotency_keys AS k
     (scope, key, request_method, request_path, request_hash, status,
@@ -111,7 +111,8 @@ const COMPLETE_SQL = `
       locked_by = NULL,
       locked_until = NULL
   WHERE scope = $4 AND key = $5
-    AND status = 'in_progress' AND locked_by = $6`;
+    AND status = 'in_progress' AND locked_by = $6
+  RETURNING 1 AS completed`;
 
 export class PrismaIdempotencyStore {
   constructor(private readonly prisma: PrismaClient) {}
@@ -128,51 +129,23 @@ export class PrismaIdempotencyStore {
       // never finished (its lock ended) and is being retried with the same body. A
       // different body on an abandoned lock is refused: the first request may have done
       // part of its work with that body.
-      const pool = poolOf(this.prisma);
-      const started = await query("idempotency begin", async () =>
-        pool !== undefined
-          ? // The same statement, prepared on the pool (no Prisma pipeline): the hot path of every POST.
-            (
-              await pool.query({
-                name: "susu_idempotency_begin",
-                text: BEGIN_SQL,
-                values: [
-                  request.scope,
-                  request.key,
-                  request.method,
-                  request.path,
-                  request.requestHash,
-                  options.lockToken,
-                  lockedUntil.toISOString(),
-                  now.toISOString(),
-                  expiresAt.toISOString(),
-                ],
-              })
-            ).rows
-          : this.prisma.$queryRaw<{ started: number }[]>`
-          INSERT INTO idempotency_keys AS k
-            (scope, key, request_method, request_path, request_hash, status,
-             locked_by, locked_until, created_at, expires_at)
-          VALUES
-            (${request.scope}, ${request.key}, ${request.method}, ${request.path}, ${request.requestHash},
-             'in_progress', ${options.lockToken}, ${lockedUntil}, ${now}, ${expiresAt})
-          ON CONFLICT (scope, key) DO UPDATE SET
-            request_method = EXCLUDED.request_method,
-            request_path = EXCLUDED.request_path,
-            request_hash = EXCLUDED.request_hash,
-            status = 'in_progress',
-            response_status = NULL,
-            response_body = NULL,
-            response_headers = NULL,
-            locked_by = EXCLUDED.locked_by,
-            locked_until = EXCLUDED.locked_until,
-            created_at = EXCLUDED.created_at,
-            expires_at = EXCLUDED.expires_at
-          WHERE k.expires_at <= EXCLUDED.created_at
-             OR (k.status = 'in_progress'
-                 AND k.locked_until <= EXCLUDED.created_at
-                 AND k.request_hash = EXCLUDED.request_hash)
-          RETURNING 1 AS started`,
+      // The same statement, prepared on the pool: the hot path of every POST.
+      const { rows: started } = await query("idempotency begin", () =>
+        runStatement<{ started: number }>(this.prisma, {
+          name: "susu_idempotency_begin",
+          text: BEGIN_SQL,
+          values: [
+            request.scope,
+            request.key,
+            request.method,
+            request.path,
+            request.requestHash,
+            options.lockToken,
+            lockedUntil.toISOString(),
+            now.toISOString(),
+            expiresAt.toISOString(),
+          ],
+        }),
       );
       if (started.length === 1) return { outcome: "execute" };
       // Someone else holds the key. A fresh statement (new snapshot) reads what they left.
@@ -206,33 +179,20 @@ export class PrismaIdempotencyStore {
   async complete(lock: IdempotencyLockRef, response: StoredHttpResponse): Promise<boolean> {
     // The body is stored as a JSON string holding the exact text, so the replay is
     // byte-identical (a jsonb object would reorder keys and drop whitespace).
-    const pool = poolOf(this.prisma);
-    const updated = await query("idempotency complete", async () =>
-      pool !== undefined
-        ? ((
-            await pool.query({
-              name: "susu_idempotency_complete",
-              text: COMPLETE_SQL,
-              values: [
-                response.status,
-                response.body,
-                JSON.stringify(response.headers),
-                lock.scope,
-                lock.key,
-                lock.lockToken,
-              ],
-            })
-          ).rowCount ?? 0)
-        : this.prisma.$executeRaw`
-        UPDATE idempotency_keys
-        SET status = 'completed',
-            response_status = ${response.status},
-            response_body = to_jsonb(${response.body}::text),
-            response_headers = ${JSON.stringify(response.headers)}::jsonb,
-            locked_by = NULL,
-            locked_until = NULL
-        WHERE scope = ${lock.scope} AND key = ${lock.key}
-          AND status = 'in_progress' AND locked_by = ${lock.lockToken}`,
+    // COMPLETE_SQL returns the key it completed, so the row count is the same on either path.
+    const { rowCount: updated } = await query("idempotency complete", () =>
+      runStatement(this.prisma, {
+        name: "susu_idempotency_complete",
+        text: COMPLETE_SQL,
+        values: [
+          response.status,
+          response.body,
+          JSON.stringify(response.headers),
+          lock.scope,
+          lock.key,
+          lock.lockToken,
+        ],
+      }),
     );
     return updated === 1;
   }

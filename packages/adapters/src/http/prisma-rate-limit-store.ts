@@ -1,4 +1,4 @@
-import { type PrismaClient, poolOf } from "../db/prisma-client.js";
+import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { query } from "./store-error.js";
 
 // The API's RateLimitStore contract (apps/api/src/http/rate-limit.ts), restated here; the
@@ -54,30 +54,13 @@ export class PrismaRateLimitStore {
     const previousStart = new Date(window.startMs - window.lengthMs);
     // Kept through the next window, whose sliding estimate reads it.
     const expiresAt = new Date(window.startMs + 2 * window.lengthMs);
-    const pool = poolOf(this.prisma);
-    const rows = await query("rate limit hit", async () =>
-      pool !== undefined
-        ? // The same statement as a prepared statement on the pool, without Prisma's pipeline.
-          (
-            await pool.query<{ bucket: string; current: number; previous: number }>({
-              name: "susu_rate_limit_hit",
-              text: RATE_LIMIT_HIT_SQL,
-              values: [start.toISOString(), expiresAt.toISOString(), sorted, previousStart.toISOString()],
-            })
-          ).rows
-        : this.prisma.$queryRaw<{ bucket: string; current: number; previous: number }[]>`
-        WITH hit AS (
-          INSERT INTO rate_limits AS r (bucket, window_start, count, expires_at)
-          SELECT b, ${start}, 1, ${expiresAt}
-          FROM unnest(${sorted}::text[]) AS b
-          ORDER BY b
-          ON CONFLICT (bucket, window_start) DO UPDATE SET count = r.count + 1
-          RETURNING r.bucket, r.count
-        )
-        SELECT hit.bucket, hit.count AS current, COALESCE(prev.count, 0) AS previous
-        FROM hit
-        LEFT JOIN rate_limits AS prev
-          ON prev.bucket = hit.bucket AND prev.window_start = ${previousStart}`,
+    // Prepared on the pool: every request under /v1 runs it.
+    const { rows } = await query("rate limit hit", () =>
+      runStatement<{ bucket: string; current: number; previous: number }>(this.prisma, {
+        name: "susu_rate_limit_hit",
+        text: RATE_LIMIT_HIT_SQL,
+        values: [start.toISOString(), expiresAt.toISOString(), sorted, previousStart.toISOString()],
+      }),
     );
     return new Map(
       rows.map((row) => [row.bucket, { current: Number(row.current), previous: Number(row.previous) }]),
