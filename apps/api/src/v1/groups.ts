@@ -14,9 +14,10 @@ import type { ResultAsync } from "neverthrow";
 import { NUL_FREE } from "../input.js";
 import { useCaseProblem } from "../problem.js";
 import { groupViewOf } from "../views.js";
-import { groupActorOf, refuseGroup } from "./authz.js";
+import { refuseGroup } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
+import { adminGroupCommand } from "./group-commands.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
@@ -322,26 +323,11 @@ export function groupsV1(deps: V1Deps) {
     return adminCommand(c, groupId, (actor) => useCases.closeGroup(deps.useCases, groupId, actor, reason));
   });
 
-  /**
-   * The shape of every admin command on a group: load it, refuse who may not (404 / 403),
-   * run the use case as the caller's {@link groupActorOf}, answer the group's view.
-   */
-  async function adminCommand(
+  const adminCommand = (
     c: Context<V1Env>,
     groupId: string,
     command: (actor: GroupActor) => ResultAsync<Group, UseCaseError>,
-  ) {
-    const principal = c.get("principal");
-    const group = await deps.useCases.groups.getGroup(groupId);
-    if (group.isErr()) return useCaseProblem(c, group.error);
-    const refused = refuseGroup(c, principal, group.value, groupId, "admin");
-    if (refused || group.value === undefined) return refused ?? useCaseProblem(c, notFound(groupId));
-    const actor = groupActorOf(principal, group.value);
-    // Each command loads the group again, so one that lost a race is safe to run again.
-    const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
-    if (changed.isErr()) return useCaseProblem(c, changed.error);
-    return c.json(changed.value, 200);
-  }
+  ) => adminGroupCommand(c, deps.useCases, viewOf, groupId, command);
 
   return app;
 }

@@ -15,6 +15,7 @@ import { groupViewOf } from "../views.js";
 import { groupActorOf, membershipOf, refuseGroup, refuseUnlessMember } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
+import { adminGroupCommand } from "./group-commands.js";
 import { GroupViewSchema } from "./groups.js";
 import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
@@ -320,24 +321,11 @@ export function membersV1(deps: V1Deps) {
     return c.json(member, 200);
   });
 
-  /** An admin command on the group: 404 / 403 as authz decides, then the use case as the caller. */
-  async function adminCommand(
+  const adminCommand = (
     c: Context<V1Env>,
     groupId: string,
     command: (actor: GroupActor) => ResultAsync<Group, UseCaseError>,
-  ) {
-    const principal = c.get("principal");
-    const loaded = await loadGroup(c, groupId);
-    if (loaded.refused) return loaded.refused;
-    const refused = refuseGroup(c, principal, loaded.group, groupId, "admin");
-    if (refused || loaded.group === undefined)
-      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
-    const actor = groupActorOf(principal, loaded.group);
-    // Each command loads the group again, so one that lost a race is safe to run again.
-    const changed = await useCases.retryOnConflict(() => command(actor)).andThen(viewOf);
-    if (changed.isErr()) return useCaseProblem(c, changed.error);
-    return c.json(changed.value, 200);
-  }
+  ) => adminGroupCommand(c, deps.useCases, viewOf, groupId, command);
 
   /** A command a member makes for themselves: 404 for those who may not see the group, 403 for non-members. */
   async function memberCommand(
