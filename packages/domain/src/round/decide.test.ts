@@ -610,6 +610,36 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
     );
   });
 
+  it("a late copy of a refund's success, after that refund failed, changes nothing and posts nothing", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), failed("m3", "account_closed")]);
+    const refunding = step(
+      d.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    const success: RoundInput = { type: "refund_succeeded", memberId: "m1", refundId: "re_1" };
+    const refunded = step(refunding.state, success);
+    const reverted = step(refunded.state, {
+      type: "refund_failed",
+      memberId: "m1",
+      failureCode: "refund_failed",
+    });
+    const stale = step(reverted.state, success, T0 + policy.collectionWindowMs + DAY_MS);
+    expect(stale.ignored).toEqual({
+      code: "no_refund_pending",
+      detail: "refund re_1 of m1 has since failed",
+    });
+    expect(stale.effects).toEqual([]);
+    expect(stale.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("refund_failed");
+    // A new refund that succeeds settles the contribution, without a second ledger posting.
+    const again = step(reverted.state, { type: "refund_succeeded", memberId: "m1", refundId: "re_2" });
+    expect(again.state.contributions.find((c) => c.memberId === "m1")).toMatchObject({
+      status: "refunded",
+      refundId: "re_2",
+    });
+    expect(again.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+  });
+
   it("a dispute while settled re-arms the deadline under a new timer id, or refunds if the deadline has passed", () => {
     const delayed = { ...policy, payoutDelayMs: DAY_MS };
     let s = round();

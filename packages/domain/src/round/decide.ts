@@ -622,7 +622,14 @@ function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succe
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
+  // `refundId` is recorded only when a refund succeeds. A failed contribution that has one
+  // was refunded and then saw that refund fail: a late copy of the old success changes
+  // nothing, and the refund was posted to the ledger once already.
+  if (c.refundId === refundId)
+    return ignore(d.state, "no_refund_pending", `refund ${refundId} of ${memberId} has since failed`);
+  const postedBefore = c.refundId !== undefined;
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
+  if (postedBefore) return finishRefundingIfDone(d);
   d.post(
     contributionRefunded({
       id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
