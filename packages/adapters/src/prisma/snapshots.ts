@@ -178,6 +178,7 @@ const roundSnapshot = z.strictObject({
   payouts: list(payoutTransfer),
   payoutAttempt: nonNegative,
   payoutFailures: nonNegative,
+  payoutRetryArmedFor: nonNegative.exactOptional(),
   blockedReason: text.exactOptional(),
   cancellationReason: text.exactOptional(),
   endedAt: instant.exactOptional(),

@@ -482,6 +482,27 @@ describe("payout", () => {
     expect(d.state.payoutFailures).toBe(1);
   });
 
+  it("a dispute that drops the failed transfer which armed the retry does not let a second failure arm it again", () => {
+    const failure = (m: string): RoundInput => ({
+      type: "transfer_failed",
+      sourceMemberId: m,
+      attempt: 1,
+      failureCode: "balance_insufficient",
+    });
+    const first = step(collected().state, failure("m1"));
+    expect(first.effects.filter((e) => e.kind === "schedule_timer")).toHaveLength(1);
+    const disputed = step(first.state, {
+      type: "dispute_opened",
+      memberId: "m1",
+      disputeId: "dp_1",
+      amountMinor: 10_000,
+    });
+    expect(disputed.state.payouts.map((p) => p.sourceMemberId)).toEqual(["m2", "m3"]);
+    const second = step(disputed.state, failure("m2"), T0 + 60_000);
+    expect(second.effects.filter((e) => e.kind === "schedule_timer")).toEqual([]);
+    expect(second.state.payoutFailures).toBe(1);
+  });
+
   it("a retryable transfer failure retries after backoff", () => {
     let d = collected();
     d = step(d.state, {

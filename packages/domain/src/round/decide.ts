@@ -825,11 +825,14 @@ function transferFailed(
   if (failureClass === "permanent") return block(d, `a payout transfer failed: ${failureCode}`);
   // One retry per payout attempt, however many of its transfers failed: the budget counts
   // attempts, so fifty transfers failing together use one retry, not fifty.
-  const firstOfAttempt =
-    d.state.payouts.filter((x) => x.status === "failed" && x.attempt === attempt).length === 1;
-  if (!firstOfAttempt) return d.done();
+  // Snapshots from before `payoutRetryArmedFor` existed fall back to counting the failures.
+  const armed =
+    d.state.payoutRetryArmedFor === undefined
+      ? d.state.payouts.filter((x) => x.status === "failed" && x.attempt === attempt).length > 1
+      : d.state.payoutRetryArmedFor === attempt;
+  if (armed) return d.done();
   const failures = d.state.payoutFailures + 1;
-  d.set({ payoutFailures: failures });
+  d.set({ payoutFailures: failures, payoutRetryArmedFor: attempt });
   const delay = retryDelayMs(
     d.ctx.policy.payoutRetry,
     failures,

@@ -116,6 +116,12 @@ export interface Round {
   readonly payoutAttempt: number;
   /** Failed payout attempts since the last successful step, for the payout retry policy. */
   readonly payoutFailures: number;
+  /**
+   * The payout attempt whose `retry_payout` timer is armed (absent: none yet). One retry is
+   * armed per attempt however many of its transfers fail, even when a dispute has since
+   * dropped the transfer whose failure armed it.
+   */
+  readonly payoutRetryArmedFor?: number;
   /** Why the payout is blocked. Set only while `payout_blocked`; cleared when the block ends. */
   readonly blockedReason?: string;
   /** Why the round is being (or was) cancelled. Set only when `refunding` or `cancelled`. */
