@@ -65,6 +65,20 @@ describe("a person", () => {
     );
   });
 
+  it("readiness news about another mandate or account than the person's changes nothing", () => {
+    const p = updatePersonPayment(ana(), { debit })._unsafeUnwrap();
+    const mandateId = p.debit?.mandateId ?? "";
+    expect(
+      updatePersonReadiness(p, { mandateActive: false }, { mandateId: "mandate_old" })._unsafeUnwrap(),
+    ).toEqual(p);
+    expect(
+      updatePersonReadiness(p, { mandateActive: false }, { mandateId })._unsafeUnwrap().debit?.mandateActive,
+    ).toBe(false);
+    expect(
+      updatePersonReadiness(p, { payoutsEnabled: true }, { connectedAccountId: "acct_old" })._unsafeUnwrap(),
+    ).toEqual(p);
+  });
+
   it("samePerson compares facts, not versions", () => {
     const p = updatePersonPayment(ana(), { debit })._unsafeUnwrap();
     expect(samePerson(p, { ...p, version: 7 })).toBe(true);

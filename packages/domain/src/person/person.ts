@@ -26,6 +26,12 @@ export interface DebitMandate {
   readonly mandateActive: boolean;
 }
 
+/** Which Stripe object a readiness report is about; absent: whichever the person has. */
+export interface ReadinessSubject {
+  readonly mandateId?: string;
+  readonly connectedAccountId?: string;
+}
+
 /** The connected (Express) account a person is paid into. */
 export interface PayoutAccount {
   readonly connectedAccountId: string;
@@ -125,15 +131,21 @@ export function updatePersonPayment(
 export function updatePersonReadiness(
   person: Person,
   readiness: Partial<MemberReadiness>,
+  about: ReadinessSubject = {},
 ): Result<Person, PersonError> {
   let next: Person = person;
-  if (readiness.mandateActive !== undefined) {
+  // News about a mandate or account the person no longer uses (replaced since the news was
+  // looked up) says nothing about the one they use now.
+  const sameMandate = about.mandateId === undefined || person.debit?.mandateId === about.mandateId;
+  const sameAccount =
+    about.connectedAccountId === undefined || person.payout?.connectedAccountId === about.connectedAccountId;
+  if (readiness.mandateActive !== undefined && sameMandate) {
     if (next.debit !== undefined)
       next = { ...next, debit: { ...next.debit, mandateActive: readiness.mandateActive } };
     else if (readiness.mandateActive)
       return err(personError("no_debit_mandate", `${person.id} has no debit mandate to activate`));
   }
-  if (readiness.payoutsEnabled !== undefined) {
+  if (readiness.payoutsEnabled !== undefined && sameAccount) {
     if (next.payout !== undefined)
       next = { ...next, payout: { ...next.payout, payoutsEnabled: readiness.payoutsEnabled } };
     else if (readiness.payoutsEnabled)

@@ -1,4 +1,4 @@
-import { errAsync } from "neverthrow";
+import { errAsync, okAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { PaymentFact } from "../facts/payment-fact.js";
 import { personReadiness } from "../person/person.js";
@@ -269,6 +269,50 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
     expect(outcome.detail).toBe("mandate mandate_ben: mandateActive=false for ben");
     expect((await readinessOf(sim, groupId, "ben"))?.mandateActive).toBe(false);
     expect((await readinessOf(sim, groupId, "ana"))?.mandateActive).toBe(true);
+  });
+
+  it("news of a mandate the person replaced after it was looked up leaves their new mandate as it is", async () => {
+    const { sim } = await runningRound({ benDebits: [{ fail: "account_closed" }] });
+    await sim.advance(4 * DAY_MS); // the provider now says mandate_ben is inactive
+    const stale = (await sim.store.getPerson("ben"))._unsafeUnwrap();
+    expect(stale?.debit?.mandateId).toBe("mandate_ben");
+    // Ben sets up a new mandate between the router's lookup and its write.
+    (
+      await route(sim, {
+        kind: "debit_setup_succeeded",
+        setupIntentId: "seti_new",
+        customerId: "cus_ben",
+        paymentMethodId: "pm_new",
+        mandateId: "mandate_new",
+      })
+    )._unsafeUnwrap();
+    // The router's lookup answers from before the new set-up; everything else is the store.
+    const store = sim.deps.people;
+    const people: typeof store = {
+      getPerson: (id) => store.getPerson(id),
+      getPeople: (ids) => store.getPeople(ids),
+      findByCustomer: (id) => store.findByCustomer(id),
+      findByConnectedAccount: (id) => store.findByConnectedAccount(id),
+      findByMandate: () => okAsync(stale),
+    };
+    const outcome = await useCases.applyPaymentFact(
+      { ...sim.deps, people },
+      sim.factPorts,
+      {
+        kind: "mandate_changed",
+        mandate: { mandateId: "mandate_ben", status: "inactive", paymentMethodId: "pm_ben" },
+      },
+      "stripe:evt_late",
+    );
+    expect(outcome._unsafeUnwrap()).toEqual({
+      status: "ignored",
+      detail: "mandate mandate_ben: ben has replaced it since",
+    });
+    expect((await sim.store.getPerson("ben"))._unsafeUnwrap()?.debit).toEqual({
+      paymentMethodId: "pm_new",
+      mandateId: "mandate_new",
+      mandateActive: true,
+    });
   });
 
   it("a finished debit set-up stores the member's payment method and mandate; a failed one stores nothing", async () => {

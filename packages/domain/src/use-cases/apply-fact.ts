@@ -1,7 +1,7 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
 import { routeToRound } from "../facts/route-to-round.js";
-import type { MemberReadiness, Person } from "../person/person.js";
+import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
@@ -57,13 +57,18 @@ export function applyRoundFact(
 }
 
 /** Runs a change to a person (lost optimistic races retried); a person who is gone is `missing`. */
-function changePerson(
-  change: () => ResultAsync<unknown, UseCaseError>,
-): ResultAsync<"done" | "missing", FactError> {
+function changePerson<T>(
+  change: () => ResultAsync<T, UseCaseError>,
+): ResultAsync<{ readonly done: T } | "missing", FactError> {
   return retryOnConflict(change)
-    .map(() => "done" as const)
+    .map((done) => ({ done }))
     .orElse((e) => (isMissing(e) ? okAsync("missing" as const) : errAsync(e)));
 }
+
+/** Whether the person still uses the mandate or account the news was about. */
+const stillUses = (person: Person, about: ReadinessSubject): boolean =>
+  (about.mandateId === undefined || person.debit?.mandateId === about.mandateId) &&
+  (about.connectedAccountId === undefined || person.payout?.connectedAccountId === about.connectedAccountId);
 
 const describe = (r: Partial<MemberReadiness>): string =>
   Object.entries(r)
@@ -74,14 +79,19 @@ function recordReadiness(
   deps: UseCaseDeps,
   person: Person,
   readiness: Partial<MemberReadiness>,
+  about: ReadinessSubject,
   actor: string,
   what: string,
 ): ResultAsync<FactOutcome, FactError> {
   // One write to the person, whatever groups they are in; the use case tells the rounds.
-  return changePerson(() => updatePersonReadiness(deps, person.id, readiness, actor)).map((result) =>
+  // The person is read again inside that write: if the mandate or account was replaced
+  // since it was looked up by this one, the news is about an object they no longer use.
+  return changePerson(() => updatePersonReadiness(deps, person.id, readiness, actor, about)).map((result) =>
     result === "missing"
       ? ignored(`${what}: its person does not exist any more`)
-      : applied(`${what}: ${describe(readiness)} for ${person.id}`),
+      : stillUses(result.done, about)
+        ? applied(`${what}: ${describe(readiness)} for ${person.id}`)
+        : ignored(`${what}: ${person.id} has replaced it since`),
   );
 }
 
@@ -187,7 +197,14 @@ export function applyPaymentFact(
           person === undefined
             ? okAsync(ignored(`${what}: no person has this connected account`))
             : payoutsEnabledNow(ports, fact.accountId).andThen((payoutsEnabled) =>
-                recordReadiness(deps, person, { payoutsEnabled }, actor, what),
+                recordReadiness(
+                  deps,
+                  person,
+                  { payoutsEnabled },
+                  { connectedAccountId: fact.accountId },
+                  actor,
+                  what,
+                ),
               ),
         );
     }
@@ -199,7 +216,14 @@ export function applyPaymentFact(
         .andThen((person) =>
           person === undefined
             ? okAsync(ignored(`${what}: no person has this connected account`))
-            : recordReadiness(deps, person, { payoutsEnabled: false }, actor, what),
+            : recordReadiness(
+                deps,
+                person,
+                { payoutsEnabled: false },
+                { connectedAccountId: fact.accountId },
+                actor,
+                what,
+              ),
         );
     }
     case "mandate_changed": {
@@ -211,7 +235,7 @@ export function applyPaymentFact(
           person === undefined
             ? okAsync(ignored(`${what}: no person has this mandate`))
             : mandateActiveNow(ports, mandateId).andThen((mandateActive) =>
-                recordReadiness(deps, person, { mandateActive }, actor, what),
+                recordReadiness(deps, person, { mandateActive }, { mandateId }, actor, what),
               ),
         );
     }

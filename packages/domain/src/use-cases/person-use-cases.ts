@@ -107,11 +107,13 @@ export function updatePersonReadiness(
   personId: PersonId,
   readiness: Partial<MemberReadiness>,
   actor: string,
+  about: P.ReadinessSubject = {},
 ): ResultAsync<Person, UseCaseError> {
   return changePerson(deps, personId, "update_person_readiness", actor, (p) =>
-    P.updatePersonReadiness(p, readiness),
+    P.updatePersonReadiness(p, readiness, about),
   ).andThen(({ after }) =>
-    readiness.payoutsEnabled === undefined
+    readiness.payoutsEnabled === undefined ||
+    (about.connectedAccountId !== undefined && after.payout?.connectedAccountId !== about.connectedAccountId)
       ? okAsync(after)
       : tellRoundsOfRecipient(deps, personId, readiness.payoutsEnabled, actor).map(() => after),
   );
