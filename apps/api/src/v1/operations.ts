@@ -8,7 +8,7 @@ import type {
   SupportTicketRecord,
   SupportTicketStore,
 } from "@susu/domain";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { HttpMetrics } from "../http/metrics.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
@@ -364,6 +364,44 @@ const replayAllOutboxRoute = createRoute({
 });
 
 /** `/v1/tickets` and `/v1/operations/*`: support tickets and parked work, for platform operators. */
+/** A page of items as the API lists them (Stripe's list object). */
+function listBody<T, V>(
+  url: string,
+  page: { readonly items: readonly T[]; readonly hasMore: boolean },
+  view: (t: T) => V,
+) {
+  return { object: "list" as const, url, data: page.items.map(view), has_more: page.hasMore };
+}
+
+/** What a parked webhook event or outbox effect is called in problems. */
+const PARKED_NOUN = { webhook_event: "webhook event", outbox_effect: "outbox effect" } as const;
+
+/** The problem for a replay of something that does not exist (404) or is not parked (409). */
+function replayRefused(
+  c: Context<V1Env>,
+  code: keyof typeof PARKED_NOUN,
+  id: string,
+  outcome: "not_found" | "not_parked",
+) {
+  const noun = PARKED_NOUN[code];
+  return outcome === "not_found"
+    ? problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`)
+    : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is not parked`);
+}
+
+const replayBody = (id: string, dueAt: number) => ({
+  object: "replay" as const,
+  id,
+  status: "requeued" as const,
+  dueAt: new Date(dueAt).toISOString(),
+});
+
+const replayAllBody = (requeued: number, dueAt: number) => ({
+  object: "replay_all" as const,
+  requeued,
+  dueAt: new Date(dueAt).toISOString(),
+});
+
 export function operationsV1(deps: OperationsDeps) {
   const app = v1Router();
   // One check for every route of this router, before any input is read. Scoped to its
@@ -383,15 +421,7 @@ export function operationsV1(deps: OperationsDeps) {
       ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
     });
     if (page.isErr()) return useCaseProblem(c, page.error);
-    return c.json(
-      {
-        object: "list" as const,
-        url: "/v1/tickets",
-        data: page.value.items.map(ticketView),
-        has_more: page.value.hasMore,
-      },
-      200,
-    );
+    return c.json(listBody("/v1/tickets", page.value, ticketView), 200);
   });
 
   app.openapi(getTicketRoute, async (c) => {
@@ -431,15 +461,7 @@ export function operationsV1(deps: OperationsDeps) {
       ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
     });
     if (page.isErr()) return useCaseProblem(c, page.error);
-    return c.json(
-      {
-        object: "list" as const,
-        url: "/v1/operations/webhook-events",
-        data: page.value.items.map(webhookView),
-        has_more: page.value.hasMore,
-      },
-      200,
-    );
+    return c.json(listBody("/v1/operations/webhook-events", page.value, webhookView), 200);
   });
 
   app.openapi(replayWebhookEventRoute, async (c) => {
@@ -447,20 +469,9 @@ export function operationsV1(deps: OperationsDeps) {
     const dueAt = deps.clock.now();
     const replayed = await deps.inbox.requeueParked(eventId);
     if (replayed.isErr()) return useCaseProblem(c, replayed.error);
-    if (replayed.value === "not_found")
-      return problem(c, 404, "webhook_event_not_found", `no webhook event ${eventId}`);
-    if (replayed.value === "not_parked")
-      return problem(c, 409, "webhook_event_not_parked", `webhook event ${eventId} is not parked`);
+    if (replayed.value !== "requeued") return replayRefused(c, "webhook_event", eventId, replayed.value);
     c.var.log.info({ eventId, by: c.get("principal").subject }, "webhook event replayed");
-    return c.json(
-      {
-        object: "replay" as const,
-        id: eventId,
-        status: "requeued" as const,
-        dueAt: new Date(dueAt).toISOString(),
-      },
-      200,
-    );
+    return c.json(replayBody(eventId, dueAt), 200);
   });
 
   app.openapi(replayAllWebhookEventsRoute, async (c) => {
@@ -468,10 +479,7 @@ export function operationsV1(deps: OperationsDeps) {
     const replayed = await deps.inbox.requeueAllParked();
     if (replayed.isErr()) return useCaseProblem(c, replayed.error);
     c.var.log.info({ requeued: replayed.value, by: c.get("principal").subject }, "webhook events replayed");
-    return c.json(
-      { object: "replay_all" as const, requeued: replayed.value, dueAt: new Date(dueAt).toISOString() },
-      200,
-    );
+    return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
   app.openapi(listOutboxRoute, async (c) => {
@@ -482,15 +490,7 @@ export function operationsV1(deps: OperationsDeps) {
       ...(query.starting_after !== undefined ? { startingAfter: query.starting_after } : {}),
     });
     if (page.isErr()) return useCaseProblem(c, page.error);
-    return c.json(
-      {
-        object: "list" as const,
-        url: "/v1/operations/outbox",
-        data: page.value.items.map(outboxView),
-        has_more: page.value.hasMore,
-      },
-      200,
-    );
+    return c.json(listBody("/v1/operations/outbox", page.value, outboxView), 200);
   });
 
   app.openapi(replayOutboxEffectRoute, async (c) => {
@@ -498,20 +498,9 @@ export function operationsV1(deps: OperationsDeps) {
     const dueAt = deps.clock.now();
     const replayed = await deps.outbox.requeueParked(effectId, dueAt);
     if (replayed.isErr()) return useCaseProblem(c, replayed.error);
-    if (replayed.value === "not_found")
-      return problem(c, 404, "outbox_effect_not_found", `no outbox effect ${effectId}`);
-    if (replayed.value === "not_parked")
-      return problem(c, 409, "outbox_effect_not_parked", `outbox effect ${effectId} is not parked`);
+    if (replayed.value !== "requeued") return replayRefused(c, "outbox_effect", effectId, replayed.value);
     c.var.log.info({ effectId, by: c.get("principal").subject }, "outbox effect replayed");
-    return c.json(
-      {
-        object: "replay" as const,
-        id: effectId,
-        status: "requeued" as const,
-        dueAt: new Date(dueAt).toISOString(),
-      },
-      200,
-    );
+    return c.json(replayBody(effectId, dueAt), 200);
   });
 
   app.openapi(replayAllOutboxRoute, async (c) => {
@@ -519,10 +508,7 @@ export function operationsV1(deps: OperationsDeps) {
     const replayed = await deps.outbox.requeueAllParked(dueAt);
     if (replayed.isErr()) return useCaseProblem(c, replayed.error);
     c.var.log.info({ requeued: replayed.value, by: c.get("principal").subject }, "outbox effects replayed");
-    return c.json(
-      { object: "replay_all" as const, requeued: replayed.value, dueAt: new Date(dueAt).toISOString() },
-      200,
-    );
+    return c.json(replayAllBody(replayed.value, dueAt), 200);
   });
 
   return app;
