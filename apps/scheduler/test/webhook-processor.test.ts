@@ -22,6 +22,7 @@ const noStripe: WebhookGateway = {
   getPaymentReferences: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
   getConnectedAccount: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
   getMandate: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
+  getPayment: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
 };
 
 let seq = 0;

@@ -36,12 +36,20 @@ export type StripeEventTranslation =
       readonly chargeId: string;
       /** `undefined` when the dispute names no PaymentIntent: look the charge up instead. */
       readonly paymentIntentId?: string;
-      readonly amountMinor: number;
+      /** The fact, once the references are found. */
+      readonly disputeFact: DisputeFactWithoutRefs;
     }
   | { readonly kind: "ignored"; readonly eventType: string; readonly reason: string }
   | { readonly kind: "not_handled"; readonly eventType: string; readonly reason: string };
 
 type EventOf<T extends string> = Extract<Stripe.Event, { type: T }>;
+
+/** A dispute's fact before the disputed payment's references are known. */
+export type DisputeFactWithoutRefs = DistributiveOmit<
+  Extract<PaymentFact, { kind: "dispute_opened" | "dispute_updated" | "dispute_closed" }>,
+  "refs"
+>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** `payment_intent.*` */
 export type PaymentIntentEvent = EventOf<`payment_intent.${string}`>;
@@ -163,33 +171,31 @@ export function translateChargeEvent(event: ChargeEvent): StripeEventTranslation
   switch (event.type) {
     case "charge.refund.updated":
       return refundEventFact(event.type, event.data.object);
-    case "charge.dispute.created": {
+    case "charge.dispute.created":
+    case "charge.dispute.updated":
+    case "charge.dispute.closed": {
       const dispute = event.data.object;
       const chargeId = idOf(dispute.charge);
       if (chargeId === undefined) return notHandled(event.type, `dispute ${dispute.id} names no charge`);
+      const disputeFact = disputeFactOf(event.type, dispute);
       const pi = dispute.payment_intent;
-      if (pi !== null && typeof pi !== "string") {
-        // Expanded (e.g. an event re-fetched with expand[]): the metadata is here already.
-        return completeDispute(
-          { kind: "dispute_needs_references", disputeId: dispute.id, chargeId, amountMinor: dispute.amount },
-          metadataToReferences(pi.metadata),
-        );
-      }
-      return {
-        kind: "dispute_needs_references",
+      const pending = {
+        kind: "dispute_needs_references" as const,
         disputeId: dispute.id,
         chargeId,
-        ...(pi !== null ? { paymentIntentId: pi } : {}),
-        amountMinor: dispute.amount,
+        ...(typeof pi === "string" ? { paymentIntentId: pi } : {}),
+        disputeFact,
       };
+      // Expanded (e.g. an event re-fetched with expand[]): the metadata is here already.
+      if (pi !== null && typeof pi !== "string")
+        return completeDispute(pending, metadataToReferences(pi.metadata));
+      return pending;
     }
-    case "charge.dispute.updated":
-    case "charge.dispute.closed":
     case "charge.dispute.funds_withdrawn":
     case "charge.dispute.funds_reinstated":
-      // BECS disputes are final when opened (the loss is recorded then); card dispute
-      // outcomes belong to the booking flows, which do not exist yet.
-      return ignored(event.type, "rounds act on a dispute when it opens");
+      // The money follows the dispute: withdrawn when it opens, reinstated when it is won,
+      // which the created and closed events already say.
+      return ignored(event.type, "the dispute's opening and closing carry its money");
     case "charge.succeeded":
     case "charge.failed":
     case "charge.pending":
@@ -322,14 +328,30 @@ function setupOf(si: Stripe.SetupIntent): {
   };
 }
 
-/** Checkout: the booking and marketplace flows that will use it are not in the domain yet. */
+/**
+ * Checkout sessions (held-funds payments). A completed session, and the later outcome of a
+ * delayed method, say only that its payment changed: whether it was paid is judged by the
+ * PaymentIntent, read again when the fact is routed.
+ */
 export function translateCheckoutEvent(event: CheckoutEvent): StripeEventTranslation {
   switch (event.type) {
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded":
-    case "checkout.session.async_payment_failed":
-    case "checkout.session.expired":
-      return ignored(event.type, "no checkout flow in the domain yet");
+    case "checkout.session.async_payment_failed": {
+      const session = event.data.object;
+      const refs = metadataToReferences(session.metadata);
+      if (refs === undefined) return ignored(event.type, NOT_FROM_SUSU);
+      const paymentIntentId = idOf(session.payment_intent);
+      if (paymentIntentId === undefined)
+        return ignored(event.type, `checkout ${session.id} has no payment (mode ${session.mode})`);
+      return fact({ kind: "checkout_payment_changed", refs, sessionId: session.id, paymentIntentId });
+    }
+    case "checkout.session.expired": {
+      const session = event.data.object;
+      const refs = metadataToReferences(session.metadata);
+      if (refs === undefined) return ignored(event.type, NOT_FROM_SUSU);
+      return fact({ kind: "checkout_expired", refs, sessionId: session.id });
+    }
     default:
       return newerThanThisCode(event);
   }
@@ -369,6 +391,36 @@ export function translateBillingEvent(event: BillingEvent): StripeEventTranslati
   }
 }
 
+/** What a dispute event says, before the disputed payment's references are known. */
+function disputeFactOf(
+  type: "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed",
+  dispute: Stripe.Dispute,
+): DisputeFactWithoutRefs {
+  const dueBy = dispute.evidence_details?.due_by;
+  const evidenceDueBy = dueBy !== null && dueBy !== undefined ? { evidenceDueBy: dueBy * 1000 } : {};
+  switch (type) {
+    case "charge.dispute.created":
+      return { kind: "dispute_opened", disputeId: dispute.id, amountMinor: dispute.amount, ...evidenceDueBy };
+    case "charge.dispute.updated":
+      return { kind: "dispute_updated", disputeId: dispute.id, status: dispute.status, ...evidenceDueBy };
+    case "charge.dispute.closed":
+      // Only `lost` takes the money; a won dispute, a closed inquiry (`warning_closed`) or a
+      // prevented one leaves it with the platform.
+      return {
+        kind: "dispute_closed",
+        disputeId: dispute.id,
+        outcome: dispute.status === "lost" ? "lost" : "won",
+        amountMinor: dispute.amount,
+      };
+  }
+}
+
+const DISPUTE_EVENT_TYPE = {
+  dispute_opened: "charge.dispute.created",
+  dispute_updated: "charge.dispute.updated",
+  dispute_closed: "charge.dispute.closed",
+} as const;
+
 /**
  * Finishes a dispute translation with the references of the disputed payment. A payment
  * susu did not make (no references) is ignored.
@@ -377,13 +429,8 @@ export function completeDispute(
   pending: Extract<StripeEventTranslation, { kind: "dispute_needs_references" }>,
   references: PaymentReferences | undefined,
 ): StripeEventTranslation {
-  if (references === undefined) return ignored("charge.dispute.created", NOT_FROM_SUSU);
-  return fact({
-    kind: "dispute_opened",
-    refs: references,
-    disputeId: pending.disputeId,
-    amountMinor: pending.amountMinor,
-  });
+  if (references === undefined) return ignored(DISPUTE_EVENT_TYPE[pending.disputeFact.kind], NOT_FROM_SUSU);
+  return fact({ ...pending.disputeFact, refs: references });
 }
 
 /** Finds the references of a payment by PaymentIntent or charge (see `StripePaymentGateway.getPaymentReferences`). */

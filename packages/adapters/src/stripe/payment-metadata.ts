@@ -13,6 +13,7 @@ export const METADATA_KEYS = {
   memberId: "member_id",
   personId: "person_id",
   attempt: "attempt",
+  heldPaymentId: "held_payment_id",
   effectId: "effect_id",
 } as const;
 
@@ -24,6 +25,8 @@ export function referencesToMetadata(references: PaymentReferences, effectId?: s
   if (references.memberId !== undefined) metadata[METADATA_KEYS.memberId] = references.memberId;
   if (references.personId !== undefined) metadata[METADATA_KEYS.personId] = references.personId;
   if (references.attempt !== undefined) metadata[METADATA_KEYS.attempt] = String(references.attempt);
+  if (references.heldPaymentId !== undefined)
+    metadata[METADATA_KEYS.heldPaymentId] = references.heldPaymentId;
   if (effectId !== undefined) metadata[METADATA_KEYS.effectId] = effectId;
   return metadata;
 }
@@ -34,7 +37,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /**
  * Reads the references back from an object's metadata. `undefined` when the object was
- * not created by susu (neither `group_id` nor `person_id`); an attempt that is not a
+ * not created by susu (none of `group_id`, `person_id`, `held_payment_id`); an attempt that is not a
  * non-negative integer is dropped rather than guessed.
  */
 export function metadataToReferences(
@@ -43,7 +46,8 @@ export function metadataToReferences(
   if (!metadata) return undefined;
   const groupId = nonEmpty(metadata[METADATA_KEYS.groupId]);
   const personId = nonEmpty(metadata[METADATA_KEYS.personId]);
-  if (groupId === undefined && personId === undefined) return undefined;
+  const heldPaymentId = nonEmpty(metadata[METADATA_KEYS.heldPaymentId]);
+  if (groupId === undefined && personId === undefined && heldPaymentId === undefined) return undefined;
   const roundId = nonEmpty(metadata[METADATA_KEYS.roundId]);
   const memberId = nonEmpty(metadata[METADATA_KEYS.memberId]);
   const attemptText = nonEmpty(metadata[METADATA_KEYS.attempt]);
@@ -55,5 +59,6 @@ export function metadataToReferences(
     ...(memberId !== undefined ? { memberId } : {}),
     ...(personId !== undefined ? { personId } : {}),
     ...(attempt !== undefined ? { attempt } : {}),
+    ...(heldPaymentId !== undefined ? { heldPaymentId } : {}),
   };
 }

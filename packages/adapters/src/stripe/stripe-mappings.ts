@@ -3,8 +3,10 @@ import type {
   DebitOutcome,
   GatewayError,
   MandateStatus,
+  PaymentStatus,
   RefundOutcome,
 } from "@susu/domain";
+import { isCurrencyCode, money } from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
 import type Stripe from "stripe";
 
@@ -58,6 +60,59 @@ export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, G
           "unexpected_payment_intent_status",
           `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
         ),
+      );
+  }
+}
+
+/**
+ * A PaymentIntent as the domain's {@link PaymentStatus}: how a checkout's payment is judged
+ * (read again when the session's event is routed, never the session's own status). A
+ * customer-present payment that waits for the customer is `unpaid`; one whose last attempt
+ * failed (a delayed method returned by the bank) or that was cancelled is `failed`.
+ */
+export function paymentStatusOf(pi: Stripe.PaymentIntent): Result<PaymentStatus, GatewayError> {
+  switch (pi.status) {
+    case "processing":
+      return ok({ status: "processing", paymentIntentId: pi.id });
+    case "succeeded": {
+      const chargeId = idOf(pi.latest_charge);
+      if (chargeId === undefined)
+        return err(
+          unexpectedAnswer("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
+        );
+      const currency = pi.currency.toUpperCase();
+      if (!isCurrencyCode(currency))
+        return err(unexpectedAnswer("unexpected_currency", `PaymentIntent ${pi.id} is in ${pi.currency}`));
+      const amountMinor = pi.amount_received > 0 ? pi.amount_received : pi.amount;
+      return ok({
+        status: "succeeded",
+        paymentIntentId: pi.id,
+        chargeId,
+        amount: money(amountMinor, currency),
+      });
+    }
+    case "requires_payment_method":
+      return ok(
+        pi.last_payment_error
+          ? { status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) }
+          : { status: "unpaid", paymentIntentId: pi.id, reason: "waiting for a payment method" },
+      );
+    case "requires_action":
+    case "requires_confirmation":
+      return ok({
+        status: "unpaid",
+        paymentIntentId: pi.id,
+        reason: `waiting for the customer (${pi.status})`,
+      });
+    case "canceled":
+      return ok({
+        status: "failed",
+        paymentIntentId: pi.id,
+        failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
+      });
+    default:
+      return err(
+        unexpectedAnswer("unexpected_payment_intent_status", `PaymentIntent ${pi.id} is ${pi.status}`),
       );
   }
 }

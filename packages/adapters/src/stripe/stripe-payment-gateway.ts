@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type {
+  CheckoutSession,
   ConnectedAccountStatus,
   DebitOutcome,
   GatewayError,
@@ -7,6 +8,7 @@ import type {
   Money,
   PaymentGateway,
   PaymentReferences,
+  PaymentStatus,
   RefundOutcome,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
@@ -20,6 +22,7 @@ import {
   idOf,
   mandateStatusOf,
   paymentFailureCode,
+  paymentStatusOf,
   refundOutcomeOf,
   unexpectedAnswer,
 } from "./stripe-mappings.js";
@@ -541,6 +544,63 @@ export class StripePaymentGateway implements PaymentGateway {
         return_url: input.returnUrl,
       }),
     ).map((link) => ({ url: link.url, expiresAt: link.expires_at * 1000 }));
+  }
+
+  /**
+   * A Checkout Session in payment mode for one line (`price_data`), paid to the platform:
+   * the PaymentIntent carries the transfer group (the seller's transfer is funded later by
+   * its charge) and the references, as does the session. Stripe accepts `expires_at` 30
+   * minutes to 24 hours ahead.
+   */
+  createCheckoutSession(input: {
+    readonly idempotencyKey: string;
+    readonly amount: Money;
+    readonly description: string;
+    readonly customerEmail?: string;
+    readonly transferGroup: string;
+    readonly expiresAt: number;
+    readonly successUrl: string;
+    readonly cancelUrl: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<CheckoutSession, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    const metadata = referencesToMetadata(input.references, key);
+    return this.#call(() =>
+      this.stripe.checkout.sessions.create(
+        {
+          mode: "payment",
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: stripeCurrency(input.amount),
+                unit_amount: input.amount.amountMinor,
+                product_data: { name: input.description },
+              },
+            },
+          ],
+          ...(input.customerEmail !== undefined ? { customer_email: input.customerEmail } : {}),
+          expires_at: Math.floor(input.expiresAt / 1000),
+          success_url: input.successUrl,
+          cancel_url: input.cancelUrl,
+          metadata,
+          payment_intent_data: {
+            transfer_group: input.transferGroup,
+            description: input.description,
+            metadata,
+          },
+        },
+        { idempotencyKey: key },
+      ),
+    ).andThen((session) =>
+      session.url === null
+        ? errAsync(unexpectedAnswer("missing_checkout_url", `Checkout Session ${session.id} has no url`))
+        : okAsync({ sessionId: session.id, url: session.url, expiresAt: session.expires_at * 1000 }),
+    );
+  }
+
+  getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
+    return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).andThen(paymentStatusOf);
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

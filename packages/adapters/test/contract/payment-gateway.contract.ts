@@ -56,6 +56,10 @@ export interface PaymentGatewayDriver {
   debitCount(transferGroup: string): Promise<number>;
   /** How many transfers the provider holds in a transfer group. */
   transferCount(transferGroup: string): Promise<number>;
+  /** The provider's clock now (epoch ms): checkout expiries are set against it. */
+  now(): Promise<number>;
+  /** The customer pays an open checkout page by card; returns the payment's PaymentIntent id. */
+  payCheckout(sessionId: string): Promise<string>;
 }
 
 /** A gateway under test and its driver. */
@@ -437,6 +441,56 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
       it("an unknown account is a definite error", async () => {
         const error = failure(await gateway.getConnectedAccount("acct_doesnotexist000"));
         expect(error.type).toBe("gateway_definite");
+      });
+    });
+
+    describe("checkout pages", () => {
+      async function checkout(key = unique("checkout")) {
+        const heldPaymentId = unique("held");
+        const input = {
+          idempotencyKey: key,
+          amount: aud(12_345),
+          description: "Mentoring session",
+          customerEmail: "customer@example.com",
+          transferGroup: `${heldPaymentId}:group`,
+          expiresAt: (await driver.now()) + 2 * 3_600_000,
+          successUrl: "https://app.example/paid",
+          cancelUrl: "https://app.example/cancelled",
+          references: { heldPaymentId },
+        };
+        return { input, heldPaymentId, session: value(await gateway.createCheckoutSession(input)) };
+      }
+
+      it("opens a page once per key; paid by card, its payment reads succeeded with the amount", async () => {
+        const { input, session } = await checkout();
+        expect(session.url).toMatch(/^https?:\/\//);
+        expect(session.expiresAt).toBe(Math.floor(input.expiresAt / 1000) * 1000);
+        expect(value(await gateway.createCheckoutSession(input)).sessionId).toBe(session.sessionId);
+        const paymentIntentId = await driver.payCheckout(session.sessionId);
+        const payment = value(await gateway.getPayment(paymentIntentId));
+        expect(payment).toMatchObject({ status: "succeeded", paymentIntentId, amount: aud(12_345) });
+        expect(await driver.debitCount(input.transferGroup)).toBe(1);
+        // The provider reports the completed page with its payment; what it means is read from the payment.
+        expect(await driver.settle()).toContainEqual({
+          kind: "checkout_payment_changed",
+          refs: { heldPaymentId: input.references.heldPaymentId },
+          sessionId: session.sessionId,
+          paymentIntentId,
+        });
+      });
+
+      it("a page nobody pays expires, and the provider says so with its references", async () => {
+        const { session, heldPaymentId } = await checkout();
+        const facts = await driver.settle();
+        expect(facts).toContainEqual({
+          kind: "checkout_expired",
+          refs: { heldPaymentId },
+          sessionId: session.sessionId,
+        });
+      });
+
+      it("reading a payment that does not exist is a definite error", async () => {
+        expect(failure(await gateway.getPayment("pi_doesnotexist000")).type).toBe("gateway_definite");
       });
     });
   });

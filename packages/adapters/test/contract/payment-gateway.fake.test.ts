@@ -1,3 +1,4 @@
+import type { PaymentFact } from "@susu/domain";
 import { type FakeDebitOutcome, FakePaymentGateway, ManualClock } from "@susu/domain/testing";
 import { BECS_TEST_ACCOUNTS, paymentGatewayContract } from "./payment-gateway.contract.js";
 
@@ -7,6 +8,8 @@ paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
   const fake = new FakePaymentGateway(() => clock.now());
   let seq = 0;
   let accounts = 0;
+  // Facts the fake reported outside settlement (a paid checkout), returned by the next settle.
+  const reported: PaymentFact[] = [];
   return {
     gateway: fake,
     driver: {
@@ -21,7 +24,7 @@ paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
       },
       async settle() {
         clock.advance(fake.settlementDelayMs + 1);
-        return fake.settleDue();
+        return [...reported.splice(0), ...fake.settleDue()];
       },
       async connectedAccount({ canReceive }) {
         accounts += 1;
@@ -40,6 +43,15 @@ paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
       },
       async transferCount(transferGroup) {
         return fake.transfers.filter((t) => t.transferGroup === transferGroup).length;
+      },
+      async now() {
+        return clock.now();
+      },
+      async payCheckout(sessionId) {
+        reported.push(...fake.payCheckout(sessionId, "card"));
+        const paymentIntentId = fake.checkouts.get(sessionId)?.paymentIntentId;
+        if (paymentIntentId === undefined) throw new Error(`checkout ${sessionId} was not paid`);
+        return paymentIntentId;
       },
     },
   };

@@ -53,6 +53,8 @@ function crashingAfterCall(
     createConnectedAccount: (input) => real.createConnectedAccount(input),
     createOnboardingLink: (input) => real.createOnboardingLink(input),
     getConnectedAccount: (id) => real.getConnectedAccount(id),
+    createCheckoutSession: (input) => real.createCheckoutSession(input),
+    getPayment: (id) => real.getPayment(id),
   };
 }
 

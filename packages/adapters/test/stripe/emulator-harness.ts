@@ -190,6 +190,18 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
     async transferCount(transferGroup) {
       return countAll(stripe.transfers.list({ limit: 100, transfer_group: transferGroup }), () => true);
     },
+    async now() {
+      return (await emulator.control.now()) * 1000;
+    },
+    async payCheckout(sessionId) {
+      const session = await emulator.control.completeCheckoutSession(sessionId, {
+        paymentMethod: "pm_card_visa",
+      });
+      const paymentIntentId =
+        typeof session.payment_intent === "string" ? session.payment_intent : session.payment_intent?.id;
+      if (paymentIntentId === undefined) throw new Error(`checkout ${sessionId} has no payment after paying`);
+      return paymentIntentId;
+    },
   };
   return { gateway, driver, emulator, stripe, events, customerWithMandate };
 }

@@ -357,7 +357,14 @@ describe("charge.dispute.created → dispute_opened, with the PaymentIntent's re
       disputeId: dispute.id,
       chargeId: dispute.charge,
       paymentIntentId: d.paymentIntentId,
-      amountMinor: 10_000,
+      disputeFact: {
+        kind: "dispute_opened",
+        disputeId: dispute.id,
+        amountMinor: 10_000,
+        ...(dispute.evidence_details.due_by !== null
+          ? { evidenceDueBy: dispute.evidence_details.due_by * 1000 }
+          : {}),
+      },
     });
     // With the lookup (the gateway reads the PaymentIntent's metadata): the round's fact.
     expect(meaning(created.event.type, created.translation)).toEqual({

@@ -21,9 +21,15 @@ describe("payment metadata", () => {
     expect(metadataToReferences(metadata as Record<string, string>)).toEqual({ personId: "ana" });
   });
 
+  it("a held-funds payment's checkout, payment, refunds and transfers carry the held payment", () => {
+    const metadata = referencesToMetadata({ heldPaymentId: "hp_1" }, "hp_1:checkout");
+    expect(metadata).toEqual({ held_payment_id: "hp_1", effect_id: "hp_1:checkout" });
+    expect(metadataToReferences(metadata as Record<string, string>)).toEqual({ heldPaymentId: "hp_1" });
+  });
+
   it("objects susu did not make (neither group nor person) have no references", () => {
     expect(metadataToReferences({ purpose: "driver_1" })).toBeUndefined();
-    expect(metadataToReferences({ group_id: "", person_id: "" })).toBeUndefined();
+    expect(metadataToReferences({ group_id: "", person_id: "", held_payment_id: "" })).toBeUndefined();
     expect(metadataToReferences(null)).toBeUndefined();
   });
 });

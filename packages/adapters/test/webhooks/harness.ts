@@ -5,6 +5,7 @@ import {
   type MandateStatus,
   markRoundOpened,
   type PaymentReferences,
+  type PaymentStatus,
   type RoundInput,
   type UseCaseDeps,
 } from "@susu/domain";
@@ -48,6 +49,18 @@ export class ScriptedStripeReads implements WebhookGateway {
       transfersActive: found.transfersActive,
       requirementsDue: [],
     });
+  }
+
+  readonly payments = new Map<string, PaymentStatus | GatewayError>();
+
+  getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
+    this.calls.push(`payment:${paymentIntentId}`);
+    const found = this.payments.get(paymentIntentId) ?? {
+      type: "gateway_definite",
+      code: "resource_missing",
+      message: `No such payment_intent: '${paymentIntentId}'`,
+    };
+    return "type" in found ? errAsync(found) : okAsync(found);
   }
 
   getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {

@@ -561,6 +561,7 @@ describe("failures", () => {
     const slowReads = {
       getPaymentReferences: reads.getPaymentReferences.bind(reads),
       getConnectedAccount: reads.getConnectedAccount.bind(reads),
+      getPayment: reads.getPayment.bind(reads),
       getMandate: (id: string) => {
         clock.advance(2_000); // Stripe answers slowly
         return reads.getMandate(id);
@@ -596,6 +597,7 @@ describe("failures", () => {
         ...reads,
         getPaymentReferences: (ids) => reads.getPaymentReferences(ids),
         getConnectedAccount: (id) => reads.getConnectedAccount(id),
+        getPayment: (id) => reads.getPayment(id),
         getMandate: () => {
           throw new TypeError("boom");
         },

@@ -58,6 +58,41 @@ export type PaymentFact =
       readonly refs: PaymentReferences;
       readonly disputeId: string;
       readonly amountMinor: number;
+      /** When evidence is due at the provider (epoch ms), when it says. */
+      readonly evidenceDueBy?: number;
+    }
+  | {
+      /** The provider's view of an open dispute changed (evidence submitted, under review, …). */
+      readonly kind: "dispute_updated";
+      readonly refs: PaymentReferences;
+      readonly disputeId: string;
+      readonly status: string;
+      readonly evidenceDueBy?: number;
+    }
+  | {
+      readonly kind: "dispute_closed";
+      readonly refs: PaymentReferences;
+      readonly disputeId: string;
+      /** `won`: the funds come back; `lost`: the disputed amount is gone for good. */
+      readonly outcome: "won" | "lost";
+      readonly amountMinor: number;
+    }
+  // hosted checkouts (a held-funds payment's page)
+  | {
+      /**
+       * The customer finished a checkout (or its delayed payment settled or failed). Whether
+       * it was paid is judged by its payment, read again when routed, never by the session.
+       */
+      readonly kind: "checkout_payment_changed";
+      readonly refs: PaymentReferences;
+      readonly sessionId: string;
+      readonly paymentIntentId: string;
+    }
+  | {
+      /** The checkout page expired unpaid. */
+      readonly kind: "checkout_expired";
+      readonly refs: PaymentReferences;
+      readonly sessionId: string;
     }
   // people's Stripe objects
   | {

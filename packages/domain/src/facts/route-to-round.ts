@@ -89,5 +89,13 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         disputeId: fact.disputeId,
         amountMinor: fact.amountMinor,
       });
+    case "dispute_updated":
+    case "dispute_closed":
+      // A round's payments are BECS debits, whose disputes cannot be contested: the loss is
+      // booked when the dispute opens, and nothing later changes it.
+      return nobody(`a round's dispute is final when it opens (${fact.kind})`);
+    case "checkout_payment_changed":
+    case "checkout_expired":
+      return nobody(`rounds collect by debit, not checkout (${fact.kind})`);
   }
 }

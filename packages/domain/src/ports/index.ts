@@ -10,6 +10,7 @@ export type {
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
 export {
+  type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
   type GatewayError,
@@ -18,6 +19,7 @@ export {
   type PaymentGateway,
   type PaymentReader,
   type PaymentReferences,
+  type PaymentStatus,
   type RefundOutcome,
 } from "./payment-gateway.js";
 export {

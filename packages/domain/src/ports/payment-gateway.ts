@@ -68,6 +68,35 @@ export interface PaymentReferences {
   /** The person who owns the object (customer, set-up, connected account). */
   readonly personId?: string;
   readonly attempt?: number;
+  /** The held-funds payment a Checkout Session, its payment, refunds and transfers belong to. */
+  readonly heldPaymentId?: string;
+}
+
+/**
+ * A payment as the provider holds it now. Whether a checkout was paid is judged by this,
+ * read again when its event is routed, never by the session's own status alone.
+ */
+export type PaymentStatus =
+  /** Waiting for the customer (a method, an authentication) or cancelled: no money yet. */
+  | { readonly status: "unpaid"; readonly paymentIntentId: string; readonly reason: string }
+  /** A delayed method (a bank debit) was submitted and has not settled. */
+  | { readonly status: "processing"; readonly paymentIntentId: string }
+  | {
+      readonly status: "succeeded";
+      readonly paymentIntentId: string;
+      readonly chargeId: string;
+      readonly amount: Money;
+    }
+  /** The last attempt failed and the payment can no longer complete without the customer. */
+  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
+
+/** A hosted payment page for one payment (Stripe Checkout, payment mode). */
+export interface CheckoutSession {
+  readonly sessionId: string;
+  /** Where the client sends the customer to pay. */
+  readonly url: string;
+  /** When the page stops accepting payment (epoch ms). */
+  readonly expiresAt: number;
 }
 
 /**
@@ -150,6 +179,28 @@ export interface PaymentGateway {
 
   /** Reads a connected account's readiness. */
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError>;
+
+  /**
+   * Opens a hosted payment page for `amount`, paid to the platform and tied to
+   * `transferGroup` (the seller's share is transferred later, from the charge). The
+   * references go on the session and on its payment, so every event about either can be
+   * traced back.
+   */
+  createCheckoutSession(input: {
+    readonly idempotencyKey: string;
+    readonly amount: Money;
+    readonly description: string;
+    readonly customerEmail?: string;
+    readonly transferGroup: string;
+    /** When the page stops accepting payment (epoch ms); the provider allows 30 minutes to 24 hours. */
+    readonly expiresAt: number;
+    readonly successUrl: string;
+    readonly cancelUrl: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<CheckoutSession, GatewayError>;
+
+  /** Reads a payment (a PaymentIntent) as it stands now. */
+  getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError>;
 }
 
 /**
@@ -157,4 +208,4 @@ export interface PaymentGateway {
  * or a mandate (events about one object arrive in any order, so the state in an event can
  * be stale by the time it is applied; the provider's advice is to read the object again).
  */
-export type PaymentReader = Pick<PaymentGateway, "getConnectedAccount" | "getMandate">;
+export type PaymentReader = Pick<PaymentGateway, "getConnectedAccount" | "getMandate" | "getPayment">;

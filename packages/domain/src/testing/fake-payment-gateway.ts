@@ -2,6 +2,7 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
 import type { Money } from "../money/index.js";
 import {
+  type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
   type GatewayError,
@@ -9,6 +10,7 @@ import {
   type MandateStatus,
   type PaymentGateway,
   type PaymentReferences,
+  type PaymentStatus,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 
@@ -24,9 +26,30 @@ export interface FakeDebit {
   status: "processing" | "succeeded" | "failed";
   readonly settlesAt: Instant;
   readonly outcome: FakeDebitOutcome;
+  /** The debit's mandate; empty for a checkout's payment. */
   readonly mandateId: string;
+  /** The checkout session the customer paid this through, if any. */
+  readonly checkoutSessionId?: string;
   chargeId?: string;
 }
+
+/** A hosted checkout the fake gateway holds. */
+export interface FakeCheckout {
+  readonly sessionId: string;
+  readonly amount: Money;
+  readonly references: PaymentReferences;
+  readonly transferGroup: string;
+  readonly expiresAt: Instant;
+  status: "open" | "complete" | "expired";
+  paymentIntentId?: string;
+}
+
+/**
+ * How the customer pays a fake checkout: by card (paid at once), with a delayed method
+ * that settles after the settlement delay (`succeed` or `{ fail }`), or a declined card
+ * (the session stays open: the customer may try again).
+ */
+export type FakeCheckoutPayment = "card" | { readonly delayed: FakeDebitOutcome } | "declined";
 
 /** A transfer the fake gateway made. */
 export interface FakeTransfer {
@@ -46,7 +69,7 @@ export interface FakeRefund {
   status: "pending" | "succeeded" | "failed";
 }
 
-type Operation = "createCustomer" | "createDebit" | "createTransfer" | "refund";
+type Operation = "createCustomer" | "createDebit" | "createTransfer" | "refund" | "createCheckoutSession";
 
 /** BECS failures after which Stripe marks the mandate inactive. */
 const PERMANENT_BECS_CODES = new Set(["account_closed", "no_account", "debit_not_authorized"]);
@@ -63,6 +86,7 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly debits = new Map<string, FakeDebit>();
   readonly transfers: FakeTransfer[] = [];
   readonly refunds = new Map<string, FakeRefund>();
+  readonly checkouts = new Map<string, FakeCheckout>();
   readonly #replies = new Map<string, { readonly request: string; readonly reply: unknown }>();
   readonly #inactiveMandates = new Set<string>();
   readonly #accounts = new Map<string, { transfersActive: boolean; payoutsEnabled: boolean }>();
@@ -286,6 +310,94 @@ export class FakePaymentGateway implements PaymentGateway {
     });
   }
 
+  createCheckoutSession(input: {
+    idempotencyKey: string;
+    amount: Money;
+    transferGroup: string;
+    expiresAt: number;
+    references: PaymentReferences;
+  }): ResultAsync<CheckoutSession, GatewayError> {
+    const request = { amount: input.amount, transferGroup: input.transferGroup, expiresAt: input.expiresAt };
+    return this.#once("createCheckoutSession", `checkout:${input.idempotencyKey}`, request, () => {
+      const now = this.now();
+      if (input.expiresAt < now + 30 * 60_000 || input.expiresAt > now + DAY_MS)
+        return errAsync(
+          gatewayError(
+            "gateway_definite",
+            "parameter_invalid_integer",
+            "expires_at must be 30 minutes to 24 hours ahead",
+          ),
+        );
+      const sessionId = this.#id("cs");
+      // Stripe keeps the expiry in whole seconds.
+      const expiresAt = Math.floor(input.expiresAt / 1000) * 1000;
+      this.checkouts.set(sessionId, {
+        sessionId,
+        amount: input.amount,
+        references: input.references,
+        transferGroup: input.transferGroup,
+        expiresAt,
+        status: "open",
+      });
+      return okAsync({
+        sessionId,
+        url: `https://checkout.example/pay/${sessionId}`,
+        expiresAt,
+      });
+    });
+  }
+
+  getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
+    const payment = this.debits.get(paymentIntentId);
+    if (!payment)
+      return errAsync(gatewayError("gateway_definite", "resource_missing", `no payment ${paymentIntentId}`));
+    switch (payment.status) {
+      case "processing":
+        return okAsync({ status: "processing", paymentIntentId });
+      case "succeeded":
+        return okAsync({
+          status: "succeeded",
+          paymentIntentId,
+          chargeId: payment.chargeId ?? paymentIntentId.replace("pi_", "ch_"),
+          amount: payment.amount,
+        });
+      case "failed":
+        return okAsync({
+          status: "failed",
+          paymentIntentId,
+          failureCode: payment.outcome === "succeed" ? "payment_failed" : payment.outcome.fail,
+        });
+    }
+  }
+
+  /**
+   * The customer pays an open checkout (what Stripe's hosted page does). Returns the facts
+   * its webhooks would bring: a completed session (its payment paid or processing); nothing
+   * for a declined card, after which the session stays open.
+   */
+  payCheckout(sessionId: string, how: FakeCheckoutPayment): PaymentObjectFact[] {
+    const checkout = this.checkouts.get(sessionId);
+    if (!checkout || checkout.status !== "open") throw new Error(`checkout ${sessionId} is not open`);
+    if (how === "declined") return [];
+    const paymentIntentId = this.#id("pi");
+    const card = how === "card";
+    this.debits.set(paymentIntentId, {
+      paymentIntentId,
+      amount: checkout.amount,
+      references: checkout.references,
+      transferGroup: checkout.transferGroup,
+      status: card ? "succeeded" : "processing",
+      settlesAt: this.now() + this.settlementDelayMs,
+      outcome: card ? "succeed" : how.delayed,
+      mandateId: "",
+      checkoutSessionId: sessionId,
+      ...(card ? { chargeId: paymentIntentId.replace("pi_", "ch_") } : {}),
+    });
+    checkout.status = "complete";
+    checkout.paymentIntentId = paymentIntentId;
+    return [{ kind: "checkout_payment_changed", refs: checkout.references, sessionId, paymentIntentId }];
+  }
+
   /**
    * Settles every processing debit whose time has come and resolves the refunds that
    * waited on them. Returns the facts, as Stripe's webhooks would report them.
@@ -293,8 +405,21 @@ export class FakePaymentGateway implements PaymentGateway {
   settleDue(): PaymentObjectFact[] {
     const now = this.now();
     const facts: PaymentObjectFact[] = [];
+    for (const checkout of this.checkouts.values()) {
+      if (checkout.status !== "open" || checkout.expiresAt > now) continue;
+      checkout.status = "expired";
+      facts.push({ kind: "checkout_expired", refs: checkout.references, sessionId: checkout.sessionId });
+    }
     for (const debit of this.debits.values()) {
       if (debit.status !== "processing" || debit.settlesAt > now) continue;
+      // A checkout's delayed payment settling: the session's async_payment_* event as well.
+      if (debit.checkoutSessionId !== undefined)
+        facts.push({
+          kind: "checkout_payment_changed",
+          refs: debit.references,
+          sessionId: debit.checkoutSessionId,
+          paymentIntentId: debit.paymentIntentId,
+        });
       if (debit.outcome === "succeed") {
         debit.status = "succeeded";
         debit.chargeId = debit.paymentIntentId.replace("pi_", "ch_");

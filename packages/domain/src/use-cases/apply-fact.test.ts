@@ -208,6 +208,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
           .getConnectedAccount(id)
           .andThen(() => errAsync(gatewayError("gateway_definite", "resource_missing", `no account ${id}`))),
       getMandate: (id: string) => sim.gateway.getMandate(id),
+      getPayment: (id: string) => sim.gateway.getPayment(id),
     };
     expect((await readinessOf(sim, groupId, "ben"))?.payoutsEnabled).toBe(true);
     const outcome = await useCases.applyPaymentFact(
@@ -234,6 +235,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
           .getConnectedAccount("nope")
           .mapErr(() => gatewayError("gateway_outcome_unknown", "api_connection_error", "timed out")),
       getMandate: (id: string) => sim.gateway.getMandate(id),
+      getPayment: (id: string) => sim.gateway.getPayment(id),
     };
     const result = await useCases.applyPaymentFact(
       sim.deps,
