@@ -156,22 +156,31 @@ export function buildCharge(
   return charge;
 }
 
+/** Whether the charge was paid by card (`charge`/`refund` transactions) or another method (`payment`/…). */
+export function isCardCharge(engine: Engine, chargeId: string): boolean {
+  const record = engine.store.record<Stripe.Charge, ChargeMeta>(chargeId);
+  return (record?.meta.paymentMethodType ?? "card") === "card";
+}
+
 /**
- * The charge's money lands: a `charge` balance transaction net of Stripe's fee, pending
- * until the availability delay (at once for `pm_card_bypassPending`).
+ * The charge's money lands: a balance transaction net of Stripe's fee, pending until the
+ * availability delay (at once for `pm_card_bypassPending`). Cards get a `charge`, other methods
+ * a `payment`; a BECS debit gets its (pending) transaction when it is submitted, with
+ * `availableAt` after the expected settlement.
  */
 export function fundCharge(
   engine: Engine,
   owner: string,
   charge: Stripe.Charge,
   amount = charge.amount,
+  availableAt?: number,
 ): void {
   const record = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)!;
   const type = record.meta.paymentMethodType ?? "card";
   const rule = type === "card" ? engine.options.fees.card : engine.options.fees.au_becs_debit;
-  const availableAt = record.meta.bypassPending
-    ? engine.now()
-    : engine.now() + engine.options.availabilityDelaySeconds;
+  const at =
+    availableAt ??
+    (record.meta.bypassPending ? engine.now() : engine.now() + engine.options.availabilityDelaySeconds);
   const stripeFee = feeFor(rule, amount, charge.currency);
   // A direct charge on a connected account pays the platform's application fee out of its own funds.
   const applicationFee = owner !== engine.platform ? (charge.application_fee_amount ?? 0) : 0;
@@ -181,14 +190,14 @@ export function fundCharge(
     currency: charge.currency,
     fee: stripeFee + applicationFee,
     applicationFee,
-    type: "charge",
+    type: type === "card" ? "charge" : "payment",
     reportingCategory: "charge",
     source: charge.id,
     description: charge.description,
-    availability: { kind: "at", at: availableAt },
+    availability: { kind: "at", at },
   });
   charge.balance_transaction = txn.id;
-  engine.ledger.chargeFunded(charge.id, txn.available_on);
+  if (charge.status !== "pending") engine.ledger.chargeFunded(charge.id, txn.available_on);
   if (applicationFee > 0) {
     const feeId = newId("fee");
     engine.ledger.create({
@@ -211,7 +220,14 @@ export function succeedCharge(engine: Engine, owner: string, charge: Stripe.Char
   if (capture) {
     charge.captured = true;
     charge.amount_captured = charge.amount;
-    fundCharge(engine, owner, charge);
+    if (typeof charge.balance_transaction === "string") {
+      // A bank debit's pending transaction exists since submission: its funds follow the settlement.
+      const availableOn = engine.now() + engine.options.availabilityDelaySeconds;
+      const txn = engine.ledger.reschedule(charge.balance_transaction, availableOn);
+      engine.ledger.chargeFunded(charge.id, txn?.available_on ?? availableOn);
+    } else {
+      fundCharge(engine, owner, charge);
+    }
   }
 }
 
@@ -230,6 +246,25 @@ export function failCharge(
   charge.amount_captured = 0;
   const delay = engine.options.availabilityDelaySeconds;
   engine.ledger.chargeFailed(charge.id, engine.now(), engine.now() + delay, engine.platform);
+  const record = engine.store.record<Stripe.Charge>(charge.id);
+  const txnId = charge.balance_transaction;
+  if (record && typeof txnId === "string") {
+    // A failed bank debit gives back what its pending `payment` transaction credited (and its fee).
+    const original = engine.store.record<Stripe.BalanceTransaction>(txnId)!.obj;
+    const failure = engine.ledger.create({
+      owner: record.owner,
+      amount: -original.amount,
+      currency: original.currency,
+      fee: -original.fee,
+      type: "payment_failure_refund",
+      reportingCategory: "payment_failure_refund",
+      source: charge.id,
+      description: `Payment failure refund for ${charge.id}`,
+      availability:
+        original.status === "pending" ? { kind: "at", at: original.available_on } : { kind: "now" },
+    });
+    charge.failure_balance_transaction = failure.id;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,7 +310,7 @@ function settleRefund(
     owner,
     amount: -refund.amount,
     currency: refund.currency,
-    type: "refund",
+    type: isCardCharge(engine, charge.id) ? "refund" : "payment_refund",
     reportingCategory: "refund",
     source: refund.id,
     availability: { kind: "now" },

@@ -384,6 +384,14 @@ function confirmBecs(
     engine.options.settlementDelaySeconds +
     (outcome.delayed ? engine.options.delayedSettlementExtraSeconds : 0);
   engine.scheduler.schedule(record.meta.clock, engine.now(record.meta.clock) + delay, SETTLE_TASK, pi.id);
+  // Stripe books a pending `payment` when the debit is submitted; it becomes available after settlement.
+  fundCharge(
+    engine,
+    owner,
+    charge,
+    charge.amount,
+    engine.now() + delay + engine.options.availabilityDelaySeconds,
+  );
   if (pi.setup_future_usage && typeof pi.customer === "string") {
     attachPaymentMethod(engine, pm.obj.id, pi.customer, owner);
   }
