@@ -109,3 +109,76 @@ describe("balance transactions of non-card payments", () => {
     expect(payments.data).toHaveLength(1);
   });
 });
+
+describe("asynchronous refund test cards", () => {
+  async function cardCharge(paymentMethod: string, amount = 3000): Promise<Stripe.Charge> {
+    const pi = await h.stripe.paymentIntents.create({
+      amount,
+      currency: "aud",
+      payment_method: paymentMethod,
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    return h.stripe.charges.retrieve(pi.latest_charge as string);
+  }
+
+  async function eventTypes(): Promise<string[]> {
+    const events = await h.stripe.events.list({ limit: 100 });
+    return events.data.map((e) => e.type).reverse();
+  }
+
+  it("pm_card_refundFail: the refund begins succeeded, then fails and the money comes back", async () => {
+    const charge = await cardCharge("pm_card_refundFail");
+    await h.emu.control.topUp({ amount: 10_000 });
+    const before = await balance();
+    const refund = await h.stripe.refunds.create({ charge: charge.id, amount: 1000 });
+    expect(refund.status).toBe("succeeded");
+    expect((await balance()).available).toBe(before.available - 1000);
+    expect((await h.stripe.charges.retrieve(charge.id)).amount_refunded).toBe(1000);
+
+    await h.emu.control.advanceClock(60);
+    const failed = await h.stripe.refunds.retrieve(refund.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.failure_reason).toBe("expired_or_canceled_card");
+    const txn = await h.stripe.balanceTransactions.retrieve(failed.failure_balance_transaction as string);
+    expect(txn).toMatchObject({
+      type: "refund_failure",
+      amount: 1000,
+      source: refund.id,
+      status: "available",
+    });
+    expect((await balance()).available).toBe(before.available);
+    const after = await h.stripe.charges.retrieve(charge.id);
+    expect(after.amount_refunded).toBe(0);
+    expect(after.refunded).toBe(false);
+    const types = await eventTypes();
+    expect(types.slice(-3)).toEqual(["refund.updated", "charge.refund.updated", "refund.failed"]);
+  });
+
+  it("the card number 4000000000005126 behaves the same", async () => {
+    const pm = await h.stripe.paymentMethods.create({
+      type: "card",
+      card: { number: "4000000000005126", exp_month: 12, exp_year: 2040, cvc: "123" },
+    });
+    const charge = await cardCharge(pm.id);
+    const refund = await h.stripe.refunds.create({ charge: charge.id });
+    await h.emu.control.advanceClock(60);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("failed");
+  });
+
+  it("4000000000007726: the refund begins pending, then succeeds", async () => {
+    const pm = await h.stripe.paymentMethods.create({
+      type: "card",
+      card: { number: "4000000000007726", exp_month: 12, exp_year: 2040, cvc: "123" },
+    });
+    const charge = await cardCharge(pm.id);
+    const refund = await h.stripe.refunds.create({ charge: charge.id });
+    expect(refund.status).toBe("pending");
+    expect(refund.pending_reason).toBe("processing");
+    await h.emu.control.advanceClock(59);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("pending");
+    await h.emu.control.advanceClock(1);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("succeeded");
+    expect((await eventTypes()).slice(-2)).toEqual(["refund.updated", "charge.refund.updated"]);
+  });
+});

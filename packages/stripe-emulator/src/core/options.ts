@@ -34,6 +34,8 @@ export interface EmulatorOptions {
   delayedSettlementExtraSeconds?: number;
   /** How long charge funds stay pending before they are available (default 2 days). */
   availabilityDelaySeconds?: number;
+  /** When the asynchronous refund test cards (4000000000005126, 4000000000007726) change their refund's status (default 60 s). */
+  asyncRefundDelaySeconds?: number;
   /** Stripe fees charged on charges and disputes; `false` for none. */
   fees?: Partial<FeeSchedule> | false;
   /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
@@ -73,6 +75,7 @@ export interface ResolvedOptions {
   settlementDelaySeconds: number;
   delayedSettlementExtraSeconds: number;
   availabilityDelaySeconds: number;
+  asyncRefundDelaySeconds: number;
   fees: FeeSchedule;
   idempotencyRetentionSeconds: number;
   webhookRetryDelaysSeconds: number[];
@@ -106,6 +109,7 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     settlementDelaySeconds: options.settlementDelaySeconds ?? 3 * DAY,
     delayedSettlementExtraSeconds: options.delayedSettlementExtraSeconds ?? 180,
     availabilityDelaySeconds: options.availabilityDelaySeconds ?? 2 * DAY,
+    asyncRefundDelaySeconds: options.asyncRefundDelaySeconds ?? 60,
     fees,
     idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
     webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],

@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
+import { MAIN_CLOCK } from "../core/scheduler.js";
 import { invalidRequest, resourceMissing } from "../http/errors.js";
 import { REFUND_CREATE } from "../http/known-params.js";
 import {
@@ -25,6 +26,9 @@ export interface RefundMeta {
   /** Transfer reversal to make when a pending refund completes (`reverse_transfer`). */
   reverseTransfer?: boolean;
 }
+
+/** An asynchronous refund test card's refund reaches its final status. */
+export const REFUND_ASYNC_TASK = "refund.async_outcome";
 
 const SUCCESS_OUTCOME: Stripe.Charge.Outcome = {
   advice_code: null,
@@ -152,6 +156,7 @@ export function buildCharge(
   engine.store.insert<Stripe.Charge, ChargeMeta>("charge", owner, charge, {
     paymentMethodType: isCard ? "card" : "au_becs_debit",
     bypassPending: pm.meta.card?.bypassPending ?? false,
+    ...(pm.meta.card?.refund ? { refundBehaviour: pm.meta.card.refund } : {}),
   });
   return charge;
 }
@@ -398,9 +403,63 @@ export function createRefund(
     return refund;
   }
   settleRefund(engine, owner, refund, charge, input.reverseTransfer);
+  const behaviour = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)?.meta.refundBehaviour;
+  if (behaviour) {
+    if (behaviour === "pending") {
+      refund.status = "pending";
+      refund.pending_reason = "processing";
+    }
+    engine.scheduler.schedule(
+      MAIN_CLOCK,
+      engine.now() + engine.options.asyncRefundDelaySeconds,
+      REFUND_ASYNC_TASK,
+      refund.id,
+    );
+  }
   engine.emit("refund.created", refund, owner);
   engine.emit("charge.refunded", charge, owner, { previous });
   return refund;
+}
+
+/**
+ * The later outcome of a refund of Stripe's asynchronous refund test cards: a pending refund
+ * succeeds; a "succeeded" one fails, and its money comes back to the balance (`refund_failure`).
+ */
+function asyncRefundOutcome(engine: Engine, refundId: string): void {
+  const record = engine.store.record<Stripe.Refund, RefundMeta>(refundId);
+  if (record?.type !== "refund") return;
+  const refund = record.obj;
+  const owner = record.owner;
+  const charge = engine.store.record<Stripe.Charge, ChargeMeta>(refund.charge as string);
+  if (!charge) return;
+  if (refund.status === "pending") {
+    refund.status = "succeeded";
+    delete refund.pending_reason;
+    engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
+    engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
+    return;
+  }
+  if (refund.status !== "succeeded") return;
+  const original = engine.store.record<Stripe.BalanceTransaction>(refund.balance_transaction as string)?.obj;
+  const txn = engine.ledger.create({
+    owner,
+    amount: -(original?.amount ?? -refund.amount),
+    currency: original?.currency ?? refund.currency,
+    type: (charge.meta.paymentMethodType ?? "card") === "card" ? "refund_failure" : "payment_failure_refund",
+    reportingCategory: "refund_failure",
+    source: refund.id,
+    description: `Refund failure for ${charge.id}`,
+    availability: { kind: "now" },
+  });
+  refund.status = "failed";
+  refund.failure_reason = "expired_or_canceled_card";
+  refund.failure_balance_transaction = txn.id;
+  charge.obj.amount_refunded -= refund.amount;
+  charge.obj.refunded = false;
+  const previous = { status: "succeeded" };
+  engine.emit("refund.updated", refund, owner, { previous });
+  engine.emit("charge.refund.updated", refund, owner, { previous });
+  engine.emit("refund.failed", refund, owner, { previous });
 }
 
 /** The debit behind pending refunds succeeded: they go through. */
@@ -610,6 +669,8 @@ function applyEvidence(dispute: Stripe.Dispute, evidence: Record<string, unknown
 // Routes
 
 export function registerCharges(router: Router, engine: Engine): void {
+  engine.onTask(REFUND_ASYNC_TASK, (ref) => asyncRefundOutcome(engine, ref));
+
   router.get(
     "/v1/charges/:id",
     (req) => engine.store.get<Stripe.Charge>("charge", req.pathParams.id!, req.account, "charge").obj,
