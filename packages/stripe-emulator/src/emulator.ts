@@ -12,6 +12,7 @@ import { Router } from "./http/router.js";
 import { ApiPipeline } from "./http/server.js";
 import { Persistence } from "./persistence.js";
 import { registerAccounts } from "./resources/accounts.js";
+import { registerApplicationFees } from "./resources/application-fees.js";
 import { registerBalance } from "./resources/balance.js";
 import { registerBilling } from "./resources/billing.js";
 import { registerCatalog } from "./resources/catalog.js";
@@ -59,6 +60,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerBalance(router, engine);
   registerAccounts(router, engine);
   registerTransfers(router, engine);
+  registerApplicationFees(router, engine);
   registerEvents(router, engine);
   registerCatalog(router, engine);
   registerCheckout(router, engine);

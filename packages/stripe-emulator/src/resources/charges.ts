@@ -18,6 +18,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import { createApplicationFee, refundFeeWithCharge } from "./application-fees.js";
 import type { ChargeMeta } from "./charge-meta.js";
 import type { PaymentMethodRecord } from "./payment-methods.js";
 import { reverseTransfer } from "./transfers.js";
@@ -25,6 +26,8 @@ import { reverseTransfer } from "./transfers.js";
 export interface RefundMeta {
   /** Transfer reversal to make when a pending refund completes (`reverse_transfer`). */
   reverseTransfer?: boolean;
+  /** Application fee refund to make with it (`refund_application_fee`). */
+  refundApplicationFee?: boolean;
 }
 
 /** An asynchronous refund test card's refund reaches its final status. */
@@ -204,17 +207,14 @@ export function fundCharge(
   charge.balance_transaction = txn.id;
   if (charge.status !== "pending") engine.ledger.chargeFunded(charge.id, txn.available_on);
   if (applicationFee > 0) {
-    const feeId = newId("fee");
-    engine.ledger.create({
-      owner: engine.platform,
+    charge.application_fee = createApplicationFee(engine, {
       amount: applicationFee,
       currency: charge.currency,
-      type: "application_fee",
-      reportingCategory: "platform_earning",
-      source: feeId,
-      availability: { kind: "at", at: txn.available_on },
-    });
-    charge.application_fee = feeId;
+      account: owner,
+      charge: charge.id,
+      originatingTransaction: null,
+      availableOn: txn.available_on,
+    }).id;
   }
 }
 
@@ -269,6 +269,8 @@ export function failCharge(
         original.status === "pending" ? { kind: "at", at: original.available_on } : { kind: "now" },
     });
     charge.failure_balance_transaction = failure.id;
+    // Nothing was collected, so the platform's fee on it goes back to the connected account.
+    if (typeof charge.application_fee === "string") refundFeeWithCharge(engine, charge, charge.amount, true);
   }
 }
 
@@ -309,7 +311,7 @@ function settleRefund(
   owner: string,
   refund: Stripe.Refund,
   charge: Stripe.Charge,
-  reverse: boolean,
+  meta: RefundMeta,
 ): void {
   const txn = engine.ledger.create({
     owner,
@@ -323,17 +325,19 @@ function settleRefund(
   refund.balance_transaction = txn.id;
   refund.status = "succeeded";
   delete refund.pending_reason;
-  if (reverse && typeof charge.transfer === "string") {
+  if (meta.reverseTransfer && typeof charge.transfer === "string") {
+    // Reversed in proportion to the part of the charge refunded.
     const transfer = engine.store.record<Stripe.Transfer>(charge.transfer)?.obj;
     if (transfer) {
       const share = Math.round((refund.amount * transfer.amount) / charge.amount);
       const reversible = transfer.amount - transfer.amount_reversed;
       if (share > 0 && reversible > 0) {
-        const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {});
+        const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {}, refund.id);
         refund.transfer_reversal = reversal.id;
       }
     }
   }
+  if (meta.refundApplicationFee) refundFeeWithCharge(engine, charge, refund.amount);
 }
 
 export function createRefund(
@@ -345,6 +349,7 @@ export function createRefund(
     reason: Stripe.Refund.Reason | null;
     metadata: Record<string, string>;
     reverseTransfer: boolean;
+    refundApplicationFee?: boolean;
   },
 ): Stripe.Refund {
   if (charge.status === "failed") {
@@ -385,9 +390,11 @@ export function createRefund(
     );
   }
   const refund = refundObject(engine, charge, amount, input.reason, input.metadata);
-  engine.store.insert<Stripe.Refund, RefundMeta>("refund", owner, refund, {
+  const refundMeta: RefundMeta = {
     reverseTransfer: input.reverseTransfer,
-  });
+    refundApplicationFee: input.refundApplicationFee ?? false,
+  };
+  engine.store.insert<Stripe.Refund, RefundMeta>("refund", owner, refund, refundMeta);
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   charge.amount_refunded += amount;
   charge.refunded = charge.amount_refunded === charge.amount;
@@ -402,7 +409,7 @@ export function createRefund(
     engine.emit("refund.created", refund, owner);
     return refund;
   }
-  settleRefund(engine, owner, refund, charge, input.reverseTransfer);
+  settleRefund(engine, owner, refund, charge, refundMeta);
   const behaviour = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)?.meta.refundBehaviour;
   if (behaviour) {
     if (behaviour === "pending") {
@@ -478,7 +485,7 @@ function takePendingRefunds(
 export function completePendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
   for (const record of takePendingRefunds(engine, charge.id)) {
     const refund = record.obj;
-    settleRefund(engine, owner, refund, charge, record.meta.reverseTransfer ?? false);
+    settleRefund(engine, owner, refund, charge, record.meta);
     engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
     engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
     engine.emit("charge.refunded", charge, owner);
@@ -743,6 +750,7 @@ export function registerCharges(router: Router, engine: Engine): void {
         reason: optEnum(req.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]) ?? null,
         metadata: applyMetadata({}, req.params),
         reverseTransfer: optBool(req.params, "reverse_transfer") ?? false,
+        refundApplicationFee: optBool(req.params, "refund_application_fee") ?? false,
       });
     },
     REFUND_CREATE,

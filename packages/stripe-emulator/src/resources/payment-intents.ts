@@ -414,7 +414,10 @@ function paymentSucceeded(
   pi.amount_received = charge.amount_captured;
   pi.amount_capturable = 0;
   if (pi.transfer_data && owner === engine.platform) {
-    const amount = pi.transfer_data.amount ?? pi.amount - (pi.application_fee_amount ?? 0);
+    // Stripe transfers the whole amount, then takes the application fee back from the account.
+    const amount = pi.transfer_data.amount ?? charge.amount_captured;
+    const applicationFee =
+      pi.transfer_data.amount === undefined ? Math.min(pi.application_fee_amount ?? 0, amount) : 0;
     const destination = pi.transfer_data.destination as string;
     const account = findAccount(engine, destination);
     if (amount > 0 && account && capabilityStatus(account, "transfers") === "active") {
@@ -428,8 +431,11 @@ function paymentSucceeded(
         transferGroup: pi.transfer_group,
         description: null,
         metadata: {},
+        applicationFee,
       });
       charge.transfer = transfer.id;
+      const payment = engine.store.record<Stripe.Charge>(transfer.destination_payment as string)?.obj;
+      if (payment?.application_fee) charge.application_fee = payment.application_fee;
     }
   }
   if (pm && pi.setup_future_usage && typeof pi.customer === "string" && pm.obj.customer === null) {

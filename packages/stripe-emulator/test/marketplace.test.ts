@@ -1,0 +1,180 @@
+import type Stripe from "stripe";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DAY, failure, type Harness, harness } from "./support.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness({ fees: false, availabilityDelaySeconds: 2 * DAY });
+});
+afterAll(async () => h.emu.stop());
+beforeEach(async () => h.emu.control.reset());
+
+async function expressAccount(): Promise<Stripe.Account> {
+  const account = await h.stripe.accounts.create({
+    type: "express",
+    country: "AU",
+    capabilities: { transfers: { requested: true }, card_payments: { requested: true } },
+  });
+  await h.emu.control.completeAccountOnboarding(account.id);
+  return account;
+}
+
+async function balance(account?: string): Promise<{ available: number; pending: number }> {
+  const b = await h.stripe.balance.retrieve({}, account ? { stripeAccount: account } : {});
+  const aud = (list: Array<{ currency: string; amount: number }>) =>
+    list.find((x) => x.currency === "aud")?.amount ?? 0;
+  return { available: aud(b.available), pending: aud(b.pending) };
+}
+
+async function destinationCharge(destination: string, amount = 10_000, fee = 1000): Promise<Stripe.Charge> {
+  const pi = await h.stripe.paymentIntents.create({
+    amount,
+    currency: "aud",
+    payment_method: "pm_card_bypassPending",
+    payment_method_types: ["card"],
+    transfer_data: { destination },
+    application_fee_amount: fee,
+    transfer_group: "booking_1",
+    confirm: true,
+  });
+  return h.stripe.charges.retrieve(pi.latest_charge as string);
+}
+
+describe("application fees", () => {
+  it("a destination charge with application_fee_amount creates an application fee on the platform", async () => {
+    const account = await expressAccount();
+    const charge = await destinationCharge(account.id);
+    expect(charge.application_fee).toMatch(/^fee_/);
+    const fee = await h.stripe.applicationFees.retrieve(charge.application_fee as string, {
+      expand: ["balance_transaction"],
+    });
+    const transfer = await h.stripe.transfers.retrieve(charge.transfer as string);
+    expect(fee).toMatchObject({
+      object: "application_fee",
+      amount: 1000,
+      amount_refunded: 0,
+      account: account.id,
+      charge: transfer.destination_payment,
+      originating_transaction: charge.id,
+      currency: "aud",
+      refunded: false,
+    });
+    expect((fee.balance_transaction as Stripe.BalanceTransaction).type).toBe("application_fee");
+    const payment = await h.stripe.charges.retrieve(
+      transfer.destination_payment as string,
+      { expand: ["balance_transaction"] },
+      { stripeAccount: account.id },
+    );
+    expect(payment.application_fee).toBe(fee.id);
+    expect(payment.application_fee_amount).toBe(1000);
+    expect((payment.balance_transaction as Stripe.BalanceTransaction).fee).toBe(1000);
+    expect(await balance()).toEqual({ available: 1000, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 9000, pending: 0 });
+
+    expect((await h.stripe.applicationFees.list({ charge: charge.id })).data.map((f) => f.id)).toEqual([
+      fee.id,
+    ]);
+    expect((await h.stripe.applicationFees.list({ charge: "ch_other" })).data).toHaveLength(0);
+    const events = await h.stripe.events.list({ type: "application_fee.created" });
+    expect(events.data).toHaveLength(1);
+    expect(events.data[0]!.account).toBeUndefined();
+    // Application fees belong to the platform.
+    expect(
+      (await failure(h.stripe.applicationFees.retrieve(fee.id, {}, { stripeAccount: account.id })))
+        .statusCode,
+    ).toBe(404);
+  });
+
+  it("refund_application_fee and reverse_transfer give back the fee and the transfer in proportion", async () => {
+    const account = await expressAccount();
+    const charge = await destinationCharge(account.id);
+    await h.emu.control.topUp({ amount: 10_000 });
+    const refund = await h.stripe.refunds.create({
+      charge: charge.id,
+      amount: 4000,
+      reverse_transfer: true,
+      refund_application_fee: true,
+    });
+    const reversal = await h.stripe.transfers.retrieveReversal(
+      charge.transfer as string,
+      refund.transfer_reversal as string,
+    );
+    expect(reversal.amount).toBe(4000);
+    expect(reversal.source_refund).toBe(refund.id);
+    const fee = await h.stripe.applicationFees.retrieve(charge.application_fee as string);
+    expect(fee.amount_refunded).toBe(400);
+    expect(fee.refunds.data).toHaveLength(1);
+    const feeRefund = fee.refunds.data[0]!;
+    expect(feeRefund).toMatchObject({ object: "fee_refund", amount: 400, fee: fee.id });
+    expect(feeRefund.id).toMatch(/^fr_/);
+    const txn = await h.stripe.balanceTransactions.retrieve(feeRefund.balance_transaction as string);
+    expect(txn).toMatchObject({ type: "application_fee_refund", amount: -400 });
+    // Connected account: 9000 − 4000 reversed + 400 fee back; platform: 1000 + 10000 − 4000 + 4000 − 400.
+    expect(await balance(account.id)).toEqual({ available: 5400, pending: 0 });
+    expect(await balance()).toEqual({ available: 10_600, pending: 0 });
+    expect((await h.stripe.events.list({ type: "application_fee.refunded" })).data).toHaveLength(1);
+
+    // Without refund_application_fee the fee is kept.
+    await h.stripe.refunds.create({ charge: charge.id, amount: 1000, reverse_transfer: true });
+    expect((await h.stripe.applicationFees.retrieve(fee.id)).amount_refunded).toBe(400);
+  });
+
+  it("refunds an application fee directly, lists and retrieves its refunds", async () => {
+    const account = await expressAccount();
+    const charge = await destinationCharge(account.id);
+    const feeId = charge.application_fee as string;
+    const first = await h.stripe.applicationFees.createRefund(feeId, {
+      amount: 300,
+      metadata: { why: "goodwill" },
+    });
+    const second = await h.stripe.applicationFees.createRefund(feeId);
+    expect(second.amount).toBe(700);
+    const fee = await h.stripe.applicationFees.retrieve(feeId);
+    expect(fee.refunded).toBe(true);
+    const list = await h.stripe.applicationFees.listRefunds(feeId);
+    expect(list.data.map((r) => r.id)).toEqual([second.id, first.id]);
+    expect((await h.stripe.applicationFees.retrieveRefund(feeId, first.id)).metadata).toEqual({
+      why: "goodwill",
+    });
+    const updated = await h.stripe.applicationFees.updateRefund(feeId, first.id, { metadata: { n: "1" } });
+    expect(updated.metadata).toEqual({ why: "goodwill", n: "1" });
+    const again = await failure(h.stripe.applicationFees.createRefund(feeId, { amount: 1 }));
+    expect(again.statusCode).toBe(400);
+    expect(await balance(account.id)).toEqual({ available: 10_000, pending: 0 });
+  });
+
+  it("a direct charge with an application fee credits the platform with a fee object", async () => {
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create(
+      {
+        amount: 5000,
+        currency: "aud",
+        payment_method: "pm_card_bypassPending",
+        payment_method_types: ["card"],
+        application_fee_amount: 250,
+        confirm: true,
+      },
+      { stripeAccount: account.id },
+    );
+    const charge = await h.stripe.charges.retrieve(
+      pi.latest_charge as string,
+      {},
+      { stripeAccount: account.id },
+    );
+    const fee = await h.stripe.applicationFees.retrieve(charge.application_fee as string);
+    expect(fee).toMatchObject({
+      amount: 250,
+      account: account.id,
+      charge: charge.id,
+      originating_transaction: null,
+    });
+    expect(await balance()).toEqual({ available: 250, pending: 0 });
+    await h.stripe.refunds.create(
+      { charge: charge.id, refund_application_fee: true },
+      { stripeAccount: account.id },
+    );
+    expect((await h.stripe.applicationFees.retrieve(fee.id)).refunded).toBe(true);
+    expect(await balance()).toEqual({ available: 0, pending: 0 });
+    expect(await balance(account.id)).toEqual({ available: 0, pending: 0 });
+  });
+});
