@@ -23,6 +23,7 @@ import { createEndpoint, newWebhookSecret, registerEvents } from "./resources/ev
 import { registerMandates } from "./resources/mandates.js";
 import { registerPaymentIntents } from "./resources/payment-intents.js";
 import { registerPaymentMethods } from "./resources/payment-methods.js";
+import { registerPayouts } from "./resources/payouts.js";
 import { registerSetupIntents } from "./resources/setup-intents.js";
 import { registerTransfers } from "./resources/transfers.js";
 import { createStripeClient, type StripeClientOptions } from "./stripe-client.js";
@@ -61,6 +62,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerAccounts(router, engine);
   registerTransfers(router, engine);
   registerApplicationFees(router, engine);
+  registerPayouts(router, engine);
   registerEvents(router, engine);
   registerCatalog(router, engine);
   registerCheckout(router, engine);

@@ -178,3 +178,159 @@ describe("application fees", () => {
     expect(await balance(account.id)).toEqual({ available: 0, pending: 0 });
   });
 });
+
+describe("payouts", () => {
+  async function fundedAccount(amount = 10_000): Promise<Stripe.Account> {
+    const account = await expressAccount();
+    await h.emu.control.topUp({ amount: 50_000 });
+    await h.stripe.transfers.create({ amount, currency: "aud", destination: account.id });
+    return account;
+  }
+
+  async function eventsOf(account?: string): Promise<Stripe.Event[]> {
+    const events = await h.stripe.events.list(
+      { limit: 100, type: "payout.*" },
+      account ? { stripeAccount: account } : {},
+    );
+    return events.data.reverse();
+  }
+
+  it("pays out a connected account's balance: pending, in_transit, paid on the emulator clock", async () => {
+    const account = await fundedAccount();
+    const opts = { stripeAccount: account.id };
+    const tooMuch = await failure(h.stripe.payouts.create({ amount: 10_001, currency: "aud" }, opts));
+    expect(tooMuch.code).toBe("balance_insufficient");
+
+    const payout = await h.stripe.payouts.create(
+      { amount: 6000, currency: "aud", metadata: { run: "1" } },
+      opts,
+    );
+    expect(payout).toMatchObject({ status: "pending", automatic: false, amount: 6000, method: "standard" });
+    expect(payout.destination).toMatch(/^ba_/);
+    expect(payout.arrival_date).toBe(payout.created + 2 * DAY);
+    const txn = await h.stripe.balanceTransactions.retrieve(payout.balance_transaction as string, {}, opts);
+    expect(txn).toMatchObject({ type: "payout", amount: -6000, status: "available" });
+    expect(await balance(account.id)).toEqual({ available: 4000, pending: 0 });
+
+    await h.emu.control.advanceClock(3600);
+    expect((await h.stripe.payouts.retrieve(payout.id, {}, opts)).status).toBe("in_transit");
+    await h.emu.control.advanceClock(2 * DAY);
+    expect((await h.stripe.payouts.retrieve(payout.id, {}, opts)).status).toBe("paid");
+    const events = await eventsOf(account.id);
+    expect(events.map((e) => e.type)).toEqual([
+      "payout.created",
+      "payout.updated",
+      "payout.updated",
+      "payout.paid",
+    ]);
+    expect(events.every((e) => e.account === account.id)).toBe(true);
+    expect((await h.stripe.payouts.list({ status: "paid" }, opts)).data.map((p) => p.id)).toEqual([
+      payout.id,
+    ]);
+    // Payouts belong to their account.
+    expect((await failure(h.stripe.payouts.retrieve(payout.id))).statusCode).toBe(404);
+  });
+
+  it("the platform pays out too, and a pending payout can be canceled", async () => {
+    await h.emu.control.topUp({ amount: 5000 });
+    const payout = await h.stripe.payouts.create({ amount: 5000, currency: "aud" });
+    expect(await balance()).toEqual({ available: 0, pending: 0 });
+    const canceled = await h.stripe.payouts.cancel(payout.id);
+    expect(canceled.status).toBe("canceled");
+    expect(await balance()).toEqual({ available: 5000, pending: 0 });
+    expect((await h.stripe.balanceTransactions.list({ type: "payout_cancel" })).data).toHaveLength(1);
+    expect((await eventsOf()).map((e) => e.type)).toEqual([
+      "payout.created",
+      "payout.updated",
+      "payout.canceled",
+    ]);
+    const again = await failure(h.stripe.payouts.cancel(payout.id));
+    expect(again.statusCode).toBe(400);
+  });
+
+  it("fails a payout to Stripe's failing test bank account, returning the funds", async () => {
+    const account = await fundedAccount();
+    await h.stripe.accounts.update(account.id, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        routing_number: "110000",
+        account_number: "111111113",
+      },
+    } as Stripe.AccountUpdateParams);
+    const opts = { stripeAccount: account.id };
+    const payout = await h.stripe.payouts.create({ amount: 10_000, currency: "aud" }, opts);
+    await h.emu.control.advanceClock(2 * DAY);
+    const failed = await h.stripe.payouts.retrieve(payout.id, {}, opts);
+    expect(failed.status).toBe("failed");
+    expect(failed.failure_code).toBe("account_closed");
+    const txn = await h.stripe.balanceTransactions.retrieve(
+      failed.failure_balance_transaction as string,
+      {},
+      opts,
+    );
+    expect(txn).toMatchObject({ type: "payout_failure", amount: 10_000 });
+    expect(await balance(account.id)).toEqual({ available: 10_000, pending: 0 });
+    expect((await eventsOf(account.id)).map((e) => e.type).slice(-2)).toEqual([
+      "payout.updated",
+      "payout.failed",
+    ]);
+  });
+
+  it("a control endpoint makes any payout fail", async () => {
+    await h.emu.control.topUp({ amount: 5000 });
+    const payout = await h.stripe.payouts.create({ amount: 5000, currency: "aud" });
+    const failed = await h.emu.control.failPayout(payout.id, "account_frozen");
+    expect(failed.status).toBe("failed");
+    expect(failed.failure_code).toBe("account_frozen");
+    expect(await balance()).toEqual({ available: 5000, pending: 0 });
+  });
+
+  it("a connected account without payouts enabled cannot pay out", async () => {
+    const account = await h.stripe.accounts.create({
+      type: "express",
+      capabilities: { transfers: { requested: true } },
+    });
+    const err = await failure(
+      h.stripe.payouts.create({ amount: 100, currency: "aud" }, { stripeAccount: account.id }),
+    );
+    expect(err.code).toBe("payouts_not_allowed");
+  });
+
+  it("pays out automatically on the account's schedule; manual pays out only on request", async () => {
+    const account = await fundedAccount(7000);
+    expect(account.settings?.payouts?.schedule.interval).toBe("manual");
+    const opts = { stripeAccount: account.id };
+    await h.emu.control.advanceClock(2 * DAY);
+    expect((await h.stripe.payouts.list({}, opts)).data).toHaveLength(0);
+
+    const updated = await h.stripe.accounts.update(account.id, {
+      settings: { payouts: { schedule: { interval: "daily", delay_days: 3 } } },
+    });
+    expect(updated.settings?.payouts?.schedule).toMatchObject({ interval: "daily", delay_days: 3 });
+    await h.emu.control.advanceClock(DAY);
+    const payouts = await h.stripe.payouts.list({}, opts);
+    expect(payouts.data).toHaveLength(1);
+    expect(payouts.data[0]).toMatchObject({ automatic: true, amount: 7000 });
+    expect(await balance(account.id)).toEqual({ available: 0, pending: 0 });
+
+    await h.stripe.accounts.update(account.id, {
+      settings: { payouts: { schedule: { interval: "weekly", weekly_anchor: "friday" } } },
+    });
+    const weekly = await h.stripe.accounts.retrieve(account.id);
+    expect(weekly.settings?.payouts?.schedule).toMatchObject({ interval: "weekly", weekly_anchor: "friday" });
+    await h.stripe.transfers.create({ amount: 1000, currency: "aud", destination: account.id });
+    await h.emu.control.advanceClock(7 * DAY);
+    const all = await h.stripe.payouts.list({}, opts);
+    expect(all.data).toHaveLength(2);
+    expect(new Date(all.data[0]!.created * 1000).getUTCDay()).toBe(5);
+
+    await h.stripe.accounts.update(account.id, {
+      settings: { payouts: { schedule: { interval: "manual" } } },
+    });
+    await h.stripe.transfers.create({ amount: 1000, currency: "aud", destination: account.id });
+    await h.emu.control.advanceClock(14 * DAY);
+    expect((await h.stripe.payouts.list({}, opts)).data).toHaveLength(2);
+  });
+});

@@ -36,6 +36,10 @@ export interface EmulatorOptions {
   availabilityDelaySeconds?: number;
   /** When the asynchronous refund test cards (4000000000005126, 4000000000007726) change their refund's status (default 60 s). */
   asyncRefundDelaySeconds?: number;
+  /** How long a standard payout stays `pending` before it is `in_transit` (default 1 hour). */
+  payoutInTransitSeconds?: number;
+  /** When a standard payout arrives (`arrival_date`), after its creation (default 2 days). */
+  payoutArrivalSeconds?: number;
   /** Stripe fees charged on charges and disputes; `false` for none. */
   fees?: Partial<FeeSchedule> | false;
   /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
@@ -76,6 +80,8 @@ export interface ResolvedOptions {
   delayedSettlementExtraSeconds: number;
   availabilityDelaySeconds: number;
   asyncRefundDelaySeconds: number;
+  payoutInTransitSeconds: number;
+  payoutArrivalSeconds: number;
   fees: FeeSchedule;
   idempotencyRetentionSeconds: number;
   webhookRetryDelaysSeconds: number[];
@@ -110,6 +116,8 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     delayedSettlementExtraSeconds: options.delayedSettlementExtraSeconds ?? 180,
     availabilityDelaySeconds: options.availabilityDelaySeconds ?? 2 * DAY,
     asyncRefundDelaySeconds: options.asyncRefundDelaySeconds ?? 60,
+    payoutInTransitSeconds: options.payoutInTransitSeconds ?? 3600,
+    payoutArrivalSeconds: options.payoutArrivalSeconds ?? 2 * DAY,
     fees,
     idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
     webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],
