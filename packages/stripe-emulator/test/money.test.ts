@@ -182,3 +182,88 @@ describe("asynchronous refund test cards", () => {
     expect((await eventTypes()).slice(-2)).toEqual(["refund.updated", "charge.refund.updated"]);
   });
 });
+
+describe("currency conversion", () => {
+  async function chargeIn(currency: string, amount: number, account?: string): Promise<Stripe.Charge> {
+    const opts = account ? { stripeAccount: account } : {};
+    const pi = await h.stripe.paymentIntents.create(
+      {
+        amount,
+        currency,
+        payment_method: "pm_card_bypassPending",
+        payment_method_types: ["card"],
+        confirm: true,
+      },
+      opts,
+    );
+    return h.stripe.charges.retrieve(pi.latest_charge as string, { expand: ["balance_transaction"] }, opts);
+  }
+
+  it("a charge in another currency than the account's settles converted, with exchange_rate", async () => {
+    const charge = await chargeIn("usd", 10_000);
+    expect(charge.currency).toBe("usd");
+    const txn = charge.balance_transaction as Stripe.BalanceTransaction;
+    expect(txn).toMatchObject({ currency: "aud", amount: 15_000, exchange_rate: 1.5, fee: 293 }); // 1.75% + 30c of A$150
+    const b = await h.stripe.balance.retrieve();
+    expect(b.available.map((x) => x.currency)).toEqual(["aud"]);
+
+    const refund = await h.stripe.refunds.create({ charge: charge.id, amount: 4000 });
+    const refundTxn = await h.stripe.balanceTransactions.retrieve(refund.balance_transaction as string);
+    expect(refundTxn).toMatchObject({ currency: "aud", amount: -6000, exchange_rate: 1.5 });
+
+    // Zero-decimal currencies convert by their major unit: ¥1,500 is US$10, so A$15.
+    const yen = await chargeIn("jpy", 1500);
+    expect(yen.balance_transaction).toMatchObject({ currency: "aud", amount: 1500, exchange_rate: 0.01 });
+    // The settlement currency itself is not converted.
+    const aud = await chargeIn("aud", 1000);
+    expect(aud.balance_transaction).toMatchObject({ currency: "aud", amount: 1000, exchange_rate: null });
+  });
+
+  it("rates and the platform's settlement currency are configurable; connected accounts settle in theirs", async () => {
+    const other = await harness({ settlementCurrency: "usd", exchangeRates: { aud: 2 }, fees: false });
+    try {
+      const pi = await other.stripe.paymentIntents.create({
+        amount: 5000,
+        currency: "aud",
+        payment_method: "pm_card_bypassPending",
+        payment_method_types: ["card"],
+        confirm: true,
+      });
+      const charge = await other.stripe.charges.retrieve(pi.latest_charge as string, {
+        expand: ["balance_transaction"],
+      });
+      expect(charge.balance_transaction).toMatchObject({ currency: "usd", amount: 2500, exchange_rate: 0.5 });
+      expect((await other.stripe.accounts.retrieveCurrent()).default_currency).toBe("usd");
+
+      const account = await other.stripe.accounts.create({
+        type: "express",
+        country: "NZ",
+        default_currency: "nzd",
+        capabilities: { card_payments: { requested: true }, transfers: { requested: true } },
+      });
+      await other.emu.control.completeAccountOnboarding(account.id);
+      const direct = await other.stripe.paymentIntents.create(
+        {
+          amount: 1000,
+          currency: "usd",
+          payment_method: "pm_card_bypassPending",
+          payment_method_types: ["card"],
+          confirm: true,
+        },
+        { stripeAccount: account.id },
+      );
+      const directCharge = await other.stripe.charges.retrieve(
+        direct.latest_charge as string,
+        { expand: ["balance_transaction"] },
+        { stripeAccount: account.id },
+      );
+      expect(directCharge.balance_transaction).toMatchObject({
+        currency: "nzd",
+        amount: 1650,
+        exchange_rate: 1.65,
+      });
+    } finally {
+      await other.emu.stop();
+    }
+  });
+});

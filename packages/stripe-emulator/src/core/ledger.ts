@@ -18,6 +18,8 @@ export interface BalanceTransactionInput {
   currency: string;
   fee?: number;
   feeDescription?: string;
+  /** Set when the amount was converted from the charge's currency. */
+  exchangeRate?: number | null;
   /** Part of `fee` that is the platform's application fee (direct charges). */
   applicationFee?: number;
   type: Stripe.BalanceTransaction.Type;
@@ -107,7 +109,7 @@ export class Ledger {
       created: now,
       currency: input.currency,
       description: input.description ?? null,
-      exchange_rate: null,
+      exchange_rate: input.exchangeRate ?? null,
       fee,
       fee_details: feeDetails(input, fee),
       net: input.amount - fee,

@@ -1,3 +1,4 @@
+import { DEFAULT_EXCHANGE_RATES } from "./fx-rates.js";
 import { DEFAULT_FEES, type FeeSchedule } from "./money.js";
 
 /** Webhook chaos: each probability is drawn from a generator seeded with `seed`, so a run replays. */
@@ -40,6 +41,10 @@ export interface EmulatorOptions {
   payoutInTransitSeconds?: number;
   /** When a standard payout arrives (`arrival_date`), after its creation (default 2 days). */
   payoutArrivalSeconds?: number;
+  /** The platform's default (settlement) currency (default `aud`). */
+  settlementCurrency?: string;
+  /** Units of each currency per US dollar, for charges in another currency than the account's (default: `DEFAULT_EXCHANGE_RATES`). */
+  exchangeRates?: Record<string, number>;
   /** Stripe fees charged on charges and disputes; `false` for none. */
   fees?: Partial<FeeSchedule> | false;
   /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
@@ -82,6 +87,8 @@ export interface ResolvedOptions {
   asyncRefundDelaySeconds: number;
   payoutInTransitSeconds: number;
   payoutArrivalSeconds: number;
+  settlementCurrency: string;
+  exchangeRates: Record<string, number>;
   fees: FeeSchedule;
   idempotencyRetentionSeconds: number;
   webhookRetryDelaysSeconds: number[];
@@ -118,6 +125,8 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     asyncRefundDelaySeconds: options.asyncRefundDelaySeconds ?? 60,
     payoutInTransitSeconds: options.payoutInTransitSeconds ?? 3600,
     payoutArrivalSeconds: options.payoutArrivalSeconds ?? 2 * DAY,
+    settlementCurrency: (options.settlementCurrency ?? "aud").toLowerCase(),
+    exchangeRates: { ...DEFAULT_EXCHANGE_RATES, ...(options.exchangeRates ?? {}) },
     fees,
     idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
     webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],

@@ -434,7 +434,7 @@ function platformAccount(engine: Engine): Stripe.Account {
     charges_enabled: true,
     country: "AU",
     created: engine.options.startTime,
-    default_currency: "aud",
+    default_currency: engine.options.settlementCurrency,
     details_submitted: true,
     email: null,
     metadata: {},

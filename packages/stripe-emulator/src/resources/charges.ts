@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge, toSettlement } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
 import { MAIN_CLOCK } from "../core/scheduler.js";
@@ -189,13 +190,20 @@ export function fundCharge(
   const at =
     availableAt ??
     (record.meta.bypassPending ? engine.now() : engine.now() + engine.options.availabilityDelaySeconds);
-  const stripeFee = feeFor(rule, amount, charge.currency);
+  // In another currency than the account's, the money lands converted (`exchange_rate`).
+  const settled = toSettlement(engine, owner, amount, charge.currency);
+  const stripeFee = feeFor(rule, settled.amount, settled.currency);
   // A direct charge on a connected account pays the platform's application fee out of its own funds.
-  const applicationFee = owner !== engine.platform ? (charge.application_fee_amount ?? 0) : 0;
+  const applicationFee =
+    owner !== engine.platform
+      ? toSettlement(engine, owner, charge.application_fee_amount ?? 0, charge.currency, settled.exchangeRate)
+          .amount
+      : 0;
   const txn = engine.ledger.create({
     owner,
-    amount,
-    currency: charge.currency,
+    amount: settled.amount,
+    currency: settled.currency,
+    exchangeRate: settled.exchangeRate,
     fee: stripeFee + applicationFee,
     applicationFee,
     type: type === "card" ? "charge" : "payment",
@@ -209,7 +217,7 @@ export function fundCharge(
   if (applicationFee > 0) {
     charge.application_fee = createApplicationFee(engine, {
       amount: applicationFee,
-      currency: charge.currency,
+      currency: settled.currency,
       account: owner,
       charge: charge.id,
       originatingTransaction: null,
@@ -313,10 +321,12 @@ function settleRefund(
   charge: Stripe.Charge,
   meta: RefundMeta,
 ): void {
+  const settled = asCharge(engine, owner, charge, refund.amount);
   const txn = engine.ledger.create({
     owner,
-    amount: -refund.amount,
-    currency: refund.currency,
+    amount: -settled.amount,
+    currency: settled.currency,
+    exchangeRate: settled.exchangeRate,
     type: isCardCharge(engine, charge.id) ? "refund" : "payment_refund",
     reportingCategory: "refund",
     source: refund.id,
@@ -569,11 +579,13 @@ export function openDispute(
   const id = newId("du");
   const txns: Stripe.BalanceTransaction[] = [];
   if (!inquiry) {
+    const settled = asCharge(engine, record.owner, charge, amount);
     txns.push(
       engine.ledger.create({
         owner: record.owner,
-        amount: -amount,
-        currency: charge.currency,
+        amount: -settled.amount,
+        currency: settled.currency,
+        exchangeRate: settled.exchangeRate,
         fee: engine.options.fees.dispute,
         feeDescription: "Dispute fee",
         type: "adjustment",
@@ -644,10 +656,15 @@ export function resolveDispute(engine: Engine, disputeId: string, outcome: "won"
     dispute.status = "warning_closed";
   } else if (outcome === "won") {
     dispute.status = "won";
+    const charge = engine.store.record<Stripe.Charge>(dispute.charge as string)?.obj;
+    const settled = charge
+      ? asCharge(engine, record.owner, charge, dispute.amount)
+      : { amount: dispute.amount, currency: dispute.currency, exchangeRate: null };
     const txn = engine.ledger.create({
       owner: record.owner,
-      amount: dispute.amount,
-      currency: dispute.currency,
+      amount: settled.amount,
+      currency: settled.currency,
+      exchangeRate: settled.exchangeRate,
       type: "adjustment",
       reportingCategory: "dispute_reversal",
       source: dispute.id,

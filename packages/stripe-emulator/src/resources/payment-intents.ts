@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { parseCurrency, validateChargeAmount } from "../core/money.js";
 import type { StoredRecord } from "../core/store.js";
@@ -415,9 +416,13 @@ function paymentSucceeded(
   pi.amount_capturable = 0;
   if (pi.transfer_data && owner === engine.platform) {
     // Stripe transfers the whole amount, then takes the application fee back from the account.
-    const amount = pi.transfer_data.amount ?? charge.amount_captured;
-    const applicationFee =
-      pi.transfer_data.amount === undefined ? Math.min(pi.application_fee_amount ?? 0, amount) : 0;
+    const presentment = pi.transfer_data.amount ?? charge.amount_captured;
+    const fee =
+      pi.transfer_data.amount === undefined ? Math.min(pi.application_fee_amount ?? 0, presentment) : 0;
+    // A charge that settled converted transfers in the platform's currency, at the charge's rate.
+    const settled = asCharge(engine, owner, charge, presentment);
+    const amount = settled.amount;
+    const applicationFee = asCharge(engine, owner, charge, fee).amount;
     const destination = pi.transfer_data.destination as string;
     const account = findAccount(engine, destination);
     if (amount > 0 && account && capabilityStatus(account, "transfers") === "active") {
@@ -425,7 +430,7 @@ function paymentSucceeded(
       charge.transfer_group = pi.transfer_group;
       const transfer = createTransfer(engine, {
         amount,
-        currency: pi.currency,
+        currency: settled.currency,
         destination,
         sourceTransaction: charge.id,
         transferGroup: pi.transfer_group,

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge } from "../core/fx.js";
 import { newId } from "../core/ids.js";
 import type { Availability } from "../core/ledger.js";
 import { parseCurrency } from "../core/money.js";
@@ -74,14 +75,21 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
         "parameter_invalid_string",
       );
     }
-    if (charge.obj.currency !== input.currency) {
+    // A charge in another currency settled converted: transfers it funds are in the settled currency.
+    const settled = asCharge(
+      engine,
+      engine.platform,
+      charge.obj,
+      charge.obj.amount - charge.obj.amount_refunded,
+    );
+    if (settled.currency !== input.currency) {
       throw invalidParam(
         "currency",
-        `The currency of source_transaction's balance transaction (${charge.obj.currency}) must be the same as the transfer currency (${input.currency})`,
+        `The currency of source_transaction's balance transaction (${settled.currency}) must be the same as the transfer currency (${input.currency})`,
       );
     }
     const transferred = charge.meta.transferred ?? 0;
-    if (transferred + input.amount > charge.obj.amount - charge.obj.amount_refunded) {
+    if (transferred + input.amount > settled.amount) {
       throw invalidRequest(
         `Insufficient funds in the source transaction: the transfers funded by ${input.sourceTransaction} would exceed its amount.`,
         { code: "balance_insufficient", param: "amount" },
