@@ -334,3 +334,57 @@ describe("payouts", () => {
     expect((await h.stripe.payouts.list({}, opts)).data).toHaveLength(2);
   });
 });
+
+describe("held funds", () => {
+  it("a card dispute nobody answers is past due and lost at evidence_details.due_by", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 4000,
+      currency: "aud",
+      payment_method: "pm_card_createDispute",
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    const dispute = (await h.stripe.disputes.list({ payment_intent: pi.id })).data[0]!;
+    expect(dispute.status).toBe("needs_response");
+    const dueBy = dispute.evidence_details.due_by!;
+    expect(dueBy).toBe(dispute.created + 7 * DAY);
+    await h.emu.control.advanceClockTo(dueBy - 1);
+    expect((await h.stripe.disputes.retrieve(dispute.id)).status).toBe("needs_response");
+    await h.emu.control.advanceClock(1);
+    const lost = await h.stripe.disputes.retrieve(dispute.id);
+    expect(lost.status).toBe("lost");
+    expect(lost.evidence_details.past_due).toBe(true);
+    const types = (await h.stripe.events.list({ type: "charge.dispute.*" })).data
+      .map((e) => e.type)
+      .reverse();
+    expect(types).toEqual([
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.updated",
+      "charge.dispute.closed",
+    ]);
+  });
+
+  it("answered disputes are not closed at the due date; winning reinstates the funds", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 4000,
+      currency: "aud",
+      payment_method: "pm_card_createDispute",
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    const dispute = (await h.stripe.disputes.list({ payment_intent: pi.id })).data[0]!;
+    const updated = await h.stripe.disputes.update(dispute.id, {
+      evidence: { product_description: "Room booking" },
+      submit: true,
+    });
+    expect(updated.status).toBe("under_review");
+    await h.emu.control.advanceClock(8 * DAY);
+    expect((await h.stripe.disputes.retrieve(dispute.id)).status).toBe("under_review");
+    const won = await h.emu.control.resolveDispute(dispute.id, "won");
+    expect(won.status).toBe("won");
+    expect(won.balance_transactions.map((t) => t.amount)).toEqual([-4000, 4000]);
+    const types = (await h.stripe.events.list({ type: "charge.dispute.*" })).data.map((e) => e.type);
+    expect(types.slice(0, 2)).toEqual(["charge.dispute.closed", "charge.dispute.funds_reinstated"]);
+  });
+});

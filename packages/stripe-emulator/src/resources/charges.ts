@@ -523,6 +523,25 @@ export interface DisputeMeta {
   final: boolean;
 }
 
+/** `evidence_details.due_by` passes. */
+const DISPUTE_DUE_TASK = "dispute.due";
+
+/**
+ * The response window closed: the dispute is `past_due`; a chargeback nobody answered is lost
+ * (`charge.dispute.closed`), an unanswered inquiry stays open.
+ */
+function disputeDue(engine: Engine, id: string): void {
+  const record = engine.store.record<Stripe.Dispute, DisputeMeta>(id);
+  if (record?.type !== "dispute") return;
+  const dispute = record.obj;
+  if (dispute.status !== "needs_response" && dispute.status !== "warning_needs_response") return;
+  dispute.evidence_details.past_due = true;
+  engine.emit("charge.dispute.updated", dispute, record.owner, {
+    previous: { evidence_details: { past_due: false } },
+  });
+  if (dispute.status === "needs_response") resolveDispute(engine, id, "lost");
+}
+
 function emptyEvidence(): Stripe.Dispute.Evidence {
   return {
     access_activity_log: null,
@@ -633,6 +652,9 @@ export function openDispute(
     status: isBecs ? "lost" : inquiry ? "warning_needs_response" : "needs_response",
   };
   engine.store.insert<Stripe.Dispute, DisputeMeta>("dispute", record.owner, dispute, { final: isBecs });
+  if (dispute.evidence_details.due_by !== null) {
+    engine.scheduler.schedule(MAIN_CLOCK, dispute.evidence_details.due_by, DISPUTE_DUE_TASK, id);
+  }
   charge.disputed = true;
   engine.emit("charge.dispute.created", dispute, record.owner);
   if (!inquiry) engine.emit("charge.dispute.funds_withdrawn", dispute, record.owner);
@@ -694,6 +716,7 @@ function applyEvidence(dispute: Stripe.Dispute, evidence: Record<string, unknown
 
 export function registerCharges(router: Router, engine: Engine): void {
   engine.onTask(REFUND_ASYNC_TASK, (ref) => asyncRefundOutcome(engine, ref));
+  engine.onTask(DISPUTE_DUE_TASK, (ref) => disputeDue(engine, ref));
 
   router.get(
     "/v1/charges/:id",
