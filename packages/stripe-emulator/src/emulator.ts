@@ -12,6 +12,7 @@ import { Router } from "./http/router.js";
 import { ApiPipeline } from "./http/server.js";
 import { Persistence } from "./persistence.js";
 import { registerAccounts } from "./resources/accounts.js";
+import { registerApplicationFees } from "./resources/application-fees.js";
 import { registerBalance } from "./resources/balance.js";
 import { registerBilling } from "./resources/billing.js";
 import { registerCatalog } from "./resources/catalog.js";
@@ -22,6 +23,7 @@ import { createEndpoint, newWebhookSecret, registerEvents } from "./resources/ev
 import { registerMandates } from "./resources/mandates.js";
 import { registerPaymentIntents } from "./resources/payment-intents.js";
 import { registerPaymentMethods } from "./resources/payment-methods.js";
+import { registerPayouts } from "./resources/payouts.js";
 import { registerSetupIntents } from "./resources/setup-intents.js";
 import { registerTransfers } from "./resources/transfers.js";
 import { createStripeClient, type StripeClientOptions } from "./stripe-client.js";
@@ -59,6 +61,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerBalance(router, engine);
   registerAccounts(router, engine);
   registerTransfers(router, engine);
+  registerApplicationFees(router, engine);
+  registerPayouts(router, engine);
   registerEvents(router, engine);
   registerCatalog(router, engine);
   registerCheckout(router, engine);

@@ -1,8 +1,10 @@
 export { EmulatorControl, EmulatorControlError } from "./control/client.js";
+export { DEFAULT_EXCHANGE_RATES } from "./core/fx-rates.js";
 export type { EmulatorOptions, WebhookChaos } from "./core/options.js";
 export { CONFIGURED_ENDPOINT_ID, type RunningEmulator, startEmulator } from "./emulator.js";
 export type { Fault, FaultKind, FaultSpec } from "./http/faults.js";
 export type { CheckoutCompletion } from "./resources/checkout.js";
+export { PAYOUT_TEST_ACCOUNTS } from "./resources/payouts.js";
 export { BECS_TEST_ACCOUNTS, type BecsOutcome, TEST_CARD_NUMBERS } from "./resources/test-values.js";
 export { createStripeClient, type StripeClientOptions } from "./stripe-client.js";
 export type { Delivery, DeliveryAttempt, DeliveryState, FlushResult } from "./webhooks/dispatcher.js";

@@ -198,6 +198,20 @@ describe("monthly subscription", () => {
     const pi = await h.stripe.paymentIntents.confirm(piId, { payment_method: "pm_card_visa" });
     expect(pi.status).toBe("succeeded");
     expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+    // `payments` is includable: only there when asked for, and never in events.
+    expect("payments" in (await h.stripe.invoices.retrieve(invoice.id))).toBe(false);
+    const withPayments = await h.stripe.invoices.retrieve(invoice.id, { expand: ["payments"] });
+    expect(withPayments.payments?.data[0]?.payment.payment_intent).toBe(piId);
+    const listed = await h.stripe.invoices.list({ customer: customer.id, expand: ["data.payments"] });
+    expect(listed.data.every((i) => i.payments !== undefined)).toBe(true);
+    expect((await h.stripe.invoices.list({ customer: customer.id })).data.some((i) => "payments" in i)).toBe(
+      false,
+    );
+    const expandedSub = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["latest_invoice"] });
+    expect("payments" in (expandedSub.latest_invoice as Stripe.Invoice)).toBe(false);
+    const paid = await h.stripe.events.list({ type: "invoice.paid" });
+    expect(paid.data.length).toBeGreaterThan(0);
+    expect(paid.data.some((e) => "payments" in e.data.object)).toBe(false);
 
     const abandoned = await h.stripe.subscriptions.create({
       customer: customer.id,

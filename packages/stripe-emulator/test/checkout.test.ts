@@ -102,6 +102,30 @@ describe("checkout sessions", () => {
     expect((await types()).filter((t) => t === "checkout.session.expired")).toHaveLength(2);
   });
 
+  it("expires at expires_at (30 minutes to 24 hours away), and hands transfer_group and metadata to its payment", async () => {
+    const now = await h.emu.control.now();
+    const tooSoon = await failure(session({ expires_at: now + 29 * 60 }));
+    expect(tooSoon.param).toBe("expires_at");
+    expect((await failure(session({ expires_at: now + DAY + 1 }))).param).toBe("expires_at");
+    const soon = await session({ expires_at: now + 45 * 60 });
+    expect(soon.expires_at).toBe(now + 45 * 60);
+    await h.emu.control.advanceClock(45 * 60 - 1);
+    expect((await h.stripe.checkout.sessions.retrieve(soon.id)).status).toBe("open");
+    await h.emu.control.advanceClock(1);
+    expect((await h.stripe.checkout.sessions.retrieve(soon.id)).status).toBe("expired");
+    const expired = (await h.stripe.events.list({ type: "checkout.session.expired" })).data[0]!;
+    expect((expired.data.object as Stripe.Checkout.Session).metadata).toEqual({ booking: "b9" });
+
+    const paid = await session();
+    await h.emu.control.completeCheckoutSession(paid.id, { paymentMethod: "pm_card_visa" });
+    const done = await h.stripe.checkout.sessions.retrieve(paid.id, { expand: ["payment_intent"] });
+    const pi = done.payment_intent as Stripe.PaymentIntent;
+    expect(pi.transfer_group).toBe("booking_9");
+    expect(pi.metadata).toEqual({ booking: "b9" });
+    const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
+    expect(charge.transfer_group).toBe("booking_9");
+  });
+
   it("validates its parameters", async () => {
     expect(
       (await failure(h.stripe.checkout.sessions.create({ mode: "payment", success_url: "https://x.test" })))

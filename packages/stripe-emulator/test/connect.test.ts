@@ -262,7 +262,7 @@ describe("transfers", () => {
 });
 
 describe("destination charges", () => {
-  it("transfers the amount less the application fee to the destination", async () => {
+  it("transfers the whole amount to the destination and takes the application fee back", async () => {
     const account = await expressAccount();
     const pi = await h.stripe.paymentIntents.create({
       amount: 10_000,
@@ -276,7 +276,7 @@ describe("destination charges", () => {
     const charge = pi.latest_charge as Stripe.Charge;
     expect(charge.transfer).toMatch(/^tr_/);
     const transfer = await h.stripe.transfers.retrieve(charge.transfer as string);
-    expect(transfer.amount).toBe(9500);
+    expect(transfer.amount).toBe(10_000);
     expect(transfer.source_transaction).toBe(charge.id);
     expect(await balance()).toEqual({ available: 500, pending: 0 });
     expect(await balance(account.id)).toEqual({ available: 9500, pending: 0 });

@@ -132,6 +132,11 @@ export class EmulatorControl {
     return this.call("POST", `/disputes/${disputeId}/resolve`, { outcome });
   }
 
+  /** The bank returns a payout (`failure_code` defaults to `could_not_process`). */
+  failPayout(payoutId: string, code?: string): Promise<Stripe.Payout> {
+    return this.call("POST", `/payouts/${payoutId}/fail`, code ? { code } : {});
+  }
+
   authenticatePaymentIntent(paymentIntentId: string, succeed = true): Promise<Stripe.PaymentIntent> {
     return this.call("POST", `/payment_intents/${paymentIntentId}/authenticate`, { succeed });
   }

@@ -16,6 +16,7 @@ import { openDispute, resolveDispute } from "../resources/charges.js";
 import { type CheckoutCompletion, completeCheckoutSession } from "../resources/checkout.js";
 import { deactivateMandate } from "../resources/mandates.js";
 import { authenticatePaymentIntent } from "../resources/payment-intents.js";
+import { failPayout } from "../resources/payouts.js";
 import type { WebhookDispatcher } from "../webhooks/dispatcher.js";
 
 class ControlError extends Error {
@@ -163,6 +164,9 @@ export class ControlRoutes implements ControlDispatcher {
       const outcome = body.outcome;
       return this.api(() => resolveDispute(engine, m[1]!, outcome));
     });
+    this.on("POST", /^\/_emulator\/payouts\/([^/]+)\/fail$/, (m, body) =>
+      this.api(() => failPayout(engine, m[1]!, typeof body.code === "string" ? body.code : undefined)),
+    );
     this.on("POST", /^\/_emulator\/payment_intents\/([^/]+)\/authenticate$/, (m, body) =>
       this.api(() => authenticatePaymentIntent(engine, m[1]!, body.succeed !== false)),
     );

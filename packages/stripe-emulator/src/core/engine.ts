@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { EventLog, type EventRequestInfo, type StoredEvent } from "./events.js";
+import { withoutIncludable } from "./includable.js";
 import { BT_AVAILABLE_TASK, Ledger, type LedgerSnapshot } from "./ledger.js";
 import type { ResolvedOptions } from "./options.js";
 import { MAIN_CLOCK, Scheduler, type SchedulerSnapshot, type Task } from "./scheduler.js";
@@ -106,7 +107,7 @@ export class Engine {
       owner,
       account: owner === this.platform ? null : owner,
       request: this.currentRequest ?? { id: null, idempotency_key: null },
-      dataJson: JSON.stringify(object),
+      dataJson: JSON.stringify(withoutIncludable(object)),
       previousJson: options.previous ? JSON.stringify(options.previous) : null,
     });
     for (const listener of this.eventListeners) listener(event);

@@ -18,6 +18,8 @@ export interface BalanceTransactionInput {
   currency: string;
   fee?: number;
   feeDescription?: string;
+  /** Set when the amount was converted from the charge's currency. */
+  exchangeRate?: number | null;
   /** Part of `fee` that is the platform's application fee (direct charges). */
   applicationFee?: number;
   type: Stripe.BalanceTransaction.Type;
@@ -107,7 +109,7 @@ export class Ledger {
       created: now,
       currency: input.currency,
       description: input.description ?? null,
-      exchange_rate: null,
+      exchange_rate: input.exchangeRate ?? null,
       fee,
       fee_details: feeDetails(input, fee),
       net: input.amount - fee,
@@ -176,6 +178,15 @@ export class Ledger {
     }
   }
 
+  /** Moves a pending transaction's `available_on` (a bank debit settled later or earlier than expected). */
+  reschedule(txnId: string, availableOn: number): Stripe.BalanceTransaction | undefined {
+    const record = this.store.record<Stripe.BalanceTransaction>(txnId);
+    if (record?.obj.status !== "pending") return record?.obj;
+    this.scheduler.cancel(BT_AVAILABLE_TASK, txnId);
+    this.releaseAt(txnId, availableOn);
+    return record.obj;
+  }
+
   private releaseAt(txnId: string, availableOn: number): void {
     const record = this.store.record<Stripe.BalanceTransaction, BalanceTransactionMeta>(txnId);
     if (!record) return;
@@ -185,8 +196,10 @@ export class Ledger {
     else this.scheduler.schedule(MAIN_CLOCK, availableOn, BT_AVAILABLE_TASK, txnId);
   }
 
+  /** The charge's own transaction, once its outcome is known (a bank debit in flight has none yet). */
   private chargeTransaction(chargeId: string): Stripe.BalanceTransaction | undefined {
     const charge = this.store.record<Stripe.Charge>(chargeId);
+    if (charge?.obj.status === "pending") return undefined;
     const txnId = charge?.obj.balance_transaction;
     if (typeof txnId !== "string") return undefined;
     return this.store.record<Stripe.BalanceTransaction>(txnId)?.obj;

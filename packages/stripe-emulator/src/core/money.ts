@@ -112,6 +112,12 @@ const SUPPORTED = new Set([
   "pen",
 ]);
 
+/** Digits after the decimal point of a currency's major unit (0, 2 or 3). */
+export function decimals(currency: string): number {
+  if (ZERO_DECIMAL.has(currency)) return 0;
+  return THREE_DECIMAL.has(currency) ? 3 : 2;
+}
+
 export function isZeroDecimal(currency: string): boolean {
   return ZERO_DECIMAL.has(currency);
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_EXCHANGE_RATES } from "./fx-rates.js";
 import { DEFAULT_FEES, type FeeSchedule } from "./money.js";
 
 /** Webhook chaos: each probability is drawn from a generator seeded with `seed`, so a run replays. */
@@ -34,6 +35,16 @@ export interface EmulatorOptions {
   delayedSettlementExtraSeconds?: number;
   /** How long charge funds stay pending before they are available (default 2 days). */
   availabilityDelaySeconds?: number;
+  /** When the asynchronous refund test cards (4000000000005126, 4000000000007726) change their refund's status (default 60 s). */
+  asyncRefundDelaySeconds?: number;
+  /** How long a standard payout stays `pending` before it is `in_transit` (default 1 hour). */
+  payoutInTransitSeconds?: number;
+  /** When a standard payout arrives (`arrival_date`), after its creation (default 2 days). */
+  payoutArrivalSeconds?: number;
+  /** The platform's default (settlement) currency (default `aud`). */
+  settlementCurrency?: string;
+  /** Units of each currency per US dollar, for charges in another currency than the account's (default: `DEFAULT_EXCHANGE_RATES`). */
+  exchangeRates?: Record<string, number>;
   /** Stripe fees charged on charges and disputes; `false` for none. */
   fees?: Partial<FeeSchedule> | false;
   /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
@@ -73,6 +84,11 @@ export interface ResolvedOptions {
   settlementDelaySeconds: number;
   delayedSettlementExtraSeconds: number;
   availabilityDelaySeconds: number;
+  asyncRefundDelaySeconds: number;
+  payoutInTransitSeconds: number;
+  payoutArrivalSeconds: number;
+  settlementCurrency: string;
+  exchangeRates: Record<string, number>;
   fees: FeeSchedule;
   idempotencyRetentionSeconds: number;
   webhookRetryDelaysSeconds: number[];
@@ -106,6 +122,11 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     settlementDelaySeconds: options.settlementDelaySeconds ?? 3 * DAY,
     delayedSettlementExtraSeconds: options.delayedSettlementExtraSeconds ?? 180,
     availabilityDelaySeconds: options.availabilityDelaySeconds ?? 2 * DAY,
+    asyncRefundDelaySeconds: options.asyncRefundDelaySeconds ?? 60,
+    payoutInTransitSeconds: options.payoutInTransitSeconds ?? 3600,
+    payoutArrivalSeconds: options.payoutArrivalSeconds ?? 2 * DAY,
+    settlementCurrency: (options.settlementCurrency ?? "aud").toLowerCase(),
+    exchangeRates: { ...DEFAULT_EXCHANGE_RATES, ...(options.exchangeRates ?? {}) },
     fees,
     idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
     webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],

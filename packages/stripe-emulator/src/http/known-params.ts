@@ -547,3 +547,22 @@ export const WEBHOOK_ENDPOINT_CREATE = known<Stripe.WebhookEndpointCreateParams>
   expand: true,
   metadata: true,
 });
+
+export const APPLICATION_FEE_REFUND_CREATE = known<Stripe.ApplicationFeeCreateRefundParams>({
+  amount: true,
+  expand: true,
+  metadata: true,
+});
+
+export const PAYOUT_CREATE = known<Stripe.PayoutCreateParams>({
+  amount: true,
+  currency: true,
+  description: true,
+  destination: true,
+  expand: true,
+  metadata: true,
+  method: true,
+  payout_method: true,
+  source_type: true,
+  statement_descriptor: true,
+});

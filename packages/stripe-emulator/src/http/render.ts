@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { type Included, isIncludable, withoutIncludable } from "../core/includable.js";
 import type { Page, PageRequest } from "../core/store.js";
 import { invalidRequest } from "./errors.js";
 import { optInt, optString, type Params } from "./params.js";
@@ -31,6 +32,7 @@ export function listOf<T>(url: string, page: Page<T>): Stripe.ApiList<T> {
  * `data.payment_intent`, `latest_charge.balance_transaction`), without touching stored objects.
  */
 export function expand(engine: Engine, value: unknown, paths: readonly string[]): unknown {
+  const included: Included = new WeakMap();
   let out = value;
   for (const path of paths) {
     const segments = path.split(".");
@@ -39,14 +41,14 @@ export function expand(engine: Engine, value: unknown, paths: readonly string[])
         param: "expand",
       });
     }
-    out = expandPath(engine, out, segments, path);
+    out = expandPath(engine, out, segments, included);
   }
-  return out;
+  return withoutIncludable(out, included);
 }
 
-function expandPath(engine: Engine, value: unknown, segments: string[], full: string): unknown {
+function expandPath(engine: Engine, value: unknown, segments: string[], included: Included): unknown {
   if (segments.length === 0) return value;
-  if (Array.isArray(value)) return value.map((item) => expandPath(engine, item, segments, full));
+  if (Array.isArray(value)) return value.map((item) => expandPath(engine, item, segments, included));
   if (typeof value !== "object" || value === null) return value;
   const [head, ...rest] = segments as [string, ...string[]];
   const obj = value as Record<string, unknown>;
@@ -60,5 +62,9 @@ function expandPath(engine: Engine, value: unknown, segments: string[], full: st
   } else if (Array.isArray(field) && field.every((f) => typeof f === "string")) {
     field = field.map((id: string) => engine.store.record(id)?.obj ?? id);
   }
-  return { ...obj, [head]: expandPath(engine, field, rest, full) };
+  const out = { ...obj, [head]: expandPath(engine, field, rest, included) };
+  const asked = new Set(included.get(obj));
+  if (isIncludable(obj, head)) asked.add(head);
+  if (asked.size > 0) included.set(out, asked);
+  return out;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import qs from "qs";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { withoutIncludable } from "../core/includable.js";
 import {
   ApiError,
   apiError,
@@ -379,7 +380,7 @@ export class ApiPipeline {
 
 function expandIfAsked(engine: Engine, result: object, params: Params): unknown {
   const paths = expandParam(params);
-  return paths.length === 0 ? result : expand(engine, result, paths);
+  return paths.length === 0 ? withoutIncludable(result) : expand(engine, result, paths);
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {

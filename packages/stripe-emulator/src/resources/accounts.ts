@@ -16,10 +16,10 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import type { AccountMeta } from "./account-meta.js";
+import { applyPayoutParams, defaultSettings } from "./payouts.js";
 
-export interface AccountMeta {
-  deleted?: boolean;
-}
+export type { AccountMeta } from "./account-meta.js";
 
 interface AccountLinkMeta {
   token: string;
@@ -276,12 +276,14 @@ export function registerAccounts(router: Router, engine: Engine): void {
         metadata: {},
         payouts_enabled: false,
         requirements: requirements(ONBOARDING_FIELDS, "requirements.past_due"),
-        settings: null,
+        settings: defaultSettings(engine),
         tos_acceptance: { date: null, ip: null, user_agent: null },
         type,
       };
       applyAccountParams(account, req.params);
-      engine.store.insert<Stripe.Account, AccountMeta>("account", engine.platform, account, {});
+      const meta: AccountMeta = {};
+      applyPayoutParams(engine, account, meta, req.params);
+      engine.store.insert<Stripe.Account, AccountMeta>("account", engine.platform, account, meta);
       return account;
     },
     ACCOUNT_CREATE,
@@ -302,7 +304,11 @@ export function registerAccounts(router: Router, engine: Engine): void {
     (req) => {
       platformOnly(req.onPlatform);
       const account = getAccount(engine, req.pathParams.id!, "id");
-      updateAccountState(engine, account, (a) => applyAccountParams(a, req.params));
+      const meta = engine.store.record<Stripe.Account, AccountMeta>(account.id)!.meta;
+      updateAccountState(engine, account, (a) => {
+        applyAccountParams(a, req.params);
+        applyPayoutParams(engine, a, meta, req.params);
+      });
       return account;
     },
     ACCOUNT_UPDATE,
@@ -428,13 +434,13 @@ function platformAccount(engine: Engine): Stripe.Account {
     charges_enabled: true,
     country: "AU",
     created: engine.options.startTime,
-    default_currency: "aud",
+    default_currency: engine.options.settlementCurrency,
     details_submitted: true,
     email: null,
     metadata: {},
     payouts_enabled: true,
     requirements: { ...requirements([], null) },
-    settings: null,
+    settings: defaultSettings(engine),
     type: "standard",
   };
 }

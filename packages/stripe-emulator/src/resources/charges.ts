@@ -1,7 +1,9 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge, toSettlement } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
+import { MAIN_CLOCK } from "../core/scheduler.js";
 import { invalidRequest, resourceMissing } from "../http/errors.js";
 import { REFUND_CREATE } from "../http/known-params.js";
 import {
@@ -17,6 +19,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import { createApplicationFee, refundFeeWithCharge } from "./application-fees.js";
 import type { ChargeMeta } from "./charge-meta.js";
 import type { PaymentMethodRecord } from "./payment-methods.js";
 import { reverseTransfer } from "./transfers.js";
@@ -24,7 +27,12 @@ import { reverseTransfer } from "./transfers.js";
 export interface RefundMeta {
   /** Transfer reversal to make when a pending refund completes (`reverse_transfer`). */
   reverseTransfer?: boolean;
+  /** Application fee refund to make with it (`refund_application_fee`). */
+  refundApplicationFee?: boolean;
 }
+
+/** An asynchronous refund test card's refund reaches its final status. */
+export const REFUND_ASYNC_TASK = "refund.async_outcome";
 
 const SUCCESS_OUTCOME: Stripe.Charge.Outcome = {
   advice_code: null,
@@ -152,55 +160,69 @@ export function buildCharge(
   engine.store.insert<Stripe.Charge, ChargeMeta>("charge", owner, charge, {
     paymentMethodType: isCard ? "card" : "au_becs_debit",
     bypassPending: pm.meta.card?.bypassPending ?? false,
+    ...(pm.meta.card?.refund ? { refundBehaviour: pm.meta.card.refund } : {}),
   });
   return charge;
 }
 
+/** Whether the charge was paid by card (`charge`/`refund` transactions) or another method (`payment`/…). */
+export function isCardCharge(engine: Engine, chargeId: string): boolean {
+  const record = engine.store.record<Stripe.Charge, ChargeMeta>(chargeId);
+  return (record?.meta.paymentMethodType ?? "card") === "card";
+}
+
 /**
- * The charge's money lands: a `charge` balance transaction net of Stripe's fee, pending
- * until the availability delay (at once for `pm_card_bypassPending`).
+ * The charge's money lands: a balance transaction net of Stripe's fee, pending until the
+ * availability delay (at once for `pm_card_bypassPending`). Cards get a `charge`, other methods
+ * a `payment`; a BECS debit gets its (pending) transaction when it is submitted, with
+ * `availableAt` after the expected settlement.
  */
 export function fundCharge(
   engine: Engine,
   owner: string,
   charge: Stripe.Charge,
   amount = charge.amount,
+  availableAt?: number,
 ): void {
   const record = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)!;
   const type = record.meta.paymentMethodType ?? "card";
   const rule = type === "card" ? engine.options.fees.card : engine.options.fees.au_becs_debit;
-  const availableAt = record.meta.bypassPending
-    ? engine.now()
-    : engine.now() + engine.options.availabilityDelaySeconds;
-  const stripeFee = feeFor(rule, amount, charge.currency);
+  const at =
+    availableAt ??
+    (record.meta.bypassPending ? engine.now() : engine.now() + engine.options.availabilityDelaySeconds);
+  // In another currency than the account's, the money lands converted (`exchange_rate`).
+  const settled = toSettlement(engine, owner, amount, charge.currency);
+  const stripeFee = feeFor(rule, settled.amount, settled.currency);
   // A direct charge on a connected account pays the platform's application fee out of its own funds.
-  const applicationFee = owner !== engine.platform ? (charge.application_fee_amount ?? 0) : 0;
+  const applicationFee =
+    owner !== engine.platform
+      ? toSettlement(engine, owner, charge.application_fee_amount ?? 0, charge.currency, settled.exchangeRate)
+          .amount
+      : 0;
   const txn = engine.ledger.create({
     owner,
-    amount,
-    currency: charge.currency,
+    amount: settled.amount,
+    currency: settled.currency,
+    exchangeRate: settled.exchangeRate,
     fee: stripeFee + applicationFee,
     applicationFee,
-    type: "charge",
+    type: type === "card" ? "charge" : "payment",
     reportingCategory: "charge",
     source: charge.id,
     description: charge.description,
-    availability: { kind: "at", at: availableAt },
+    availability: { kind: "at", at },
   });
   charge.balance_transaction = txn.id;
-  engine.ledger.chargeFunded(charge.id, txn.available_on);
+  if (charge.status !== "pending") engine.ledger.chargeFunded(charge.id, txn.available_on);
   if (applicationFee > 0) {
-    const feeId = newId("fee");
-    engine.ledger.create({
-      owner: engine.platform,
+    charge.application_fee = createApplicationFee(engine, {
       amount: applicationFee,
-      currency: charge.currency,
-      type: "application_fee",
-      reportingCategory: "platform_earning",
-      source: feeId,
-      availability: { kind: "at", at: txn.available_on },
-    });
-    charge.application_fee = feeId;
+      currency: settled.currency,
+      account: owner,
+      charge: charge.id,
+      originatingTransaction: null,
+      availableOn: txn.available_on,
+    }).id;
   }
 }
 
@@ -211,7 +233,14 @@ export function succeedCharge(engine: Engine, owner: string, charge: Stripe.Char
   if (capture) {
     charge.captured = true;
     charge.amount_captured = charge.amount;
-    fundCharge(engine, owner, charge);
+    if (typeof charge.balance_transaction === "string") {
+      // A bank debit's pending transaction exists since submission: its funds follow the settlement.
+      const availableOn = engine.now() + engine.options.availabilityDelaySeconds;
+      const txn = engine.ledger.reschedule(charge.balance_transaction, availableOn);
+      engine.ledger.chargeFunded(charge.id, txn?.available_on ?? availableOn);
+    } else {
+      fundCharge(engine, owner, charge);
+    }
   }
 }
 
@@ -230,6 +259,27 @@ export function failCharge(
   charge.amount_captured = 0;
   const delay = engine.options.availabilityDelaySeconds;
   engine.ledger.chargeFailed(charge.id, engine.now(), engine.now() + delay, engine.platform);
+  const record = engine.store.record<Stripe.Charge>(charge.id);
+  const txnId = charge.balance_transaction;
+  if (record && typeof txnId === "string") {
+    // A failed bank debit gives back what its pending `payment` transaction credited (and its fee).
+    const original = engine.store.record<Stripe.BalanceTransaction>(txnId)!.obj;
+    const failure = engine.ledger.create({
+      owner: record.owner,
+      amount: -original.amount,
+      currency: original.currency,
+      fee: -original.fee,
+      type: "payment_failure_refund",
+      reportingCategory: "payment_failure_refund",
+      source: charge.id,
+      description: `Payment failure refund for ${charge.id}`,
+      availability:
+        original.status === "pending" ? { kind: "at", at: original.available_on } : { kind: "now" },
+    });
+    charge.failure_balance_transaction = failure.id;
+    // Nothing was collected, so the platform's fee on it goes back to the connected account.
+    if (typeof charge.application_fee === "string") refundFeeWithCharge(engine, charge, charge.amount, true);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,13 +319,15 @@ function settleRefund(
   owner: string,
   refund: Stripe.Refund,
   charge: Stripe.Charge,
-  reverse: boolean,
+  meta: RefundMeta,
 ): void {
+  const settled = asCharge(engine, owner, charge, refund.amount);
   const txn = engine.ledger.create({
     owner,
-    amount: -refund.amount,
-    currency: refund.currency,
-    type: "refund",
+    amount: -settled.amount,
+    currency: settled.currency,
+    exchangeRate: settled.exchangeRate,
+    type: isCardCharge(engine, charge.id) ? "refund" : "payment_refund",
     reportingCategory: "refund",
     source: refund.id,
     availability: { kind: "now" },
@@ -283,17 +335,19 @@ function settleRefund(
   refund.balance_transaction = txn.id;
   refund.status = "succeeded";
   delete refund.pending_reason;
-  if (reverse && typeof charge.transfer === "string") {
+  if (meta.reverseTransfer && typeof charge.transfer === "string") {
+    // Reversed in proportion to the part of the charge refunded.
     const transfer = engine.store.record<Stripe.Transfer>(charge.transfer)?.obj;
     if (transfer) {
       const share = Math.round((refund.amount * transfer.amount) / charge.amount);
       const reversible = transfer.amount - transfer.amount_reversed;
       if (share > 0 && reversible > 0) {
-        const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {});
+        const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {}, refund.id);
         refund.transfer_reversal = reversal.id;
       }
     }
   }
+  if (meta.refundApplicationFee) refundFeeWithCharge(engine, charge, refund.amount);
 }
 
 export function createRefund(
@@ -305,6 +359,7 @@ export function createRefund(
     reason: Stripe.Refund.Reason | null;
     metadata: Record<string, string>;
     reverseTransfer: boolean;
+    refundApplicationFee?: boolean;
   },
 ): Stripe.Refund {
   if (charge.status === "failed") {
@@ -345,9 +400,11 @@ export function createRefund(
     );
   }
   const refund = refundObject(engine, charge, amount, input.reason, input.metadata);
-  engine.store.insert<Stripe.Refund, RefundMeta>("refund", owner, refund, {
+  const refundMeta: RefundMeta = {
     reverseTransfer: input.reverseTransfer,
-  });
+    refundApplicationFee: input.refundApplicationFee ?? false,
+  };
+  engine.store.insert<Stripe.Refund, RefundMeta>("refund", owner, refund, refundMeta);
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   charge.amount_refunded += amount;
   charge.refunded = charge.amount_refunded === charge.amount;
@@ -362,10 +419,64 @@ export function createRefund(
     engine.emit("refund.created", refund, owner);
     return refund;
   }
-  settleRefund(engine, owner, refund, charge, input.reverseTransfer);
+  settleRefund(engine, owner, refund, charge, refundMeta);
+  const behaviour = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id)?.meta.refundBehaviour;
+  if (behaviour) {
+    if (behaviour === "pending") {
+      refund.status = "pending";
+      refund.pending_reason = "processing";
+    }
+    engine.scheduler.schedule(
+      MAIN_CLOCK,
+      engine.now() + engine.options.asyncRefundDelaySeconds,
+      REFUND_ASYNC_TASK,
+      refund.id,
+    );
+  }
   engine.emit("refund.created", refund, owner);
   engine.emit("charge.refunded", charge, owner, { previous });
   return refund;
+}
+
+/**
+ * The later outcome of a refund of Stripe's asynchronous refund test cards: a pending refund
+ * succeeds; a "succeeded" one fails, and its money comes back to the balance (`refund_failure`).
+ */
+function asyncRefundOutcome(engine: Engine, refundId: string): void {
+  const record = engine.store.record<Stripe.Refund, RefundMeta>(refundId);
+  if (record?.type !== "refund") return;
+  const refund = record.obj;
+  const owner = record.owner;
+  const charge = engine.store.record<Stripe.Charge, ChargeMeta>(refund.charge as string);
+  if (!charge) return;
+  if (refund.status === "pending") {
+    refund.status = "succeeded";
+    delete refund.pending_reason;
+    engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
+    engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
+    return;
+  }
+  if (refund.status !== "succeeded") return;
+  const original = engine.store.record<Stripe.BalanceTransaction>(refund.balance_transaction as string)?.obj;
+  const txn = engine.ledger.create({
+    owner,
+    amount: -(original?.amount ?? -refund.amount),
+    currency: original?.currency ?? refund.currency,
+    type: (charge.meta.paymentMethodType ?? "card") === "card" ? "refund_failure" : "payment_failure_refund",
+    reportingCategory: "refund_failure",
+    source: refund.id,
+    description: `Refund failure for ${charge.id}`,
+    availability: { kind: "now" },
+  });
+  refund.status = "failed";
+  refund.failure_reason = "expired_or_canceled_card";
+  refund.failure_balance_transaction = txn.id;
+  charge.obj.amount_refunded -= refund.amount;
+  charge.obj.refunded = false;
+  const previous = { status: "succeeded" };
+  engine.emit("refund.updated", refund, owner, { previous });
+  engine.emit("charge.refund.updated", refund, owner, { previous });
+  engine.emit("refund.failed", refund, owner, { previous });
 }
 
 /** The debit behind pending refunds succeeded: they go through. */
@@ -384,7 +495,7 @@ function takePendingRefunds(
 export function completePendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
   for (const record of takePendingRefunds(engine, charge.id)) {
     const refund = record.obj;
-    settleRefund(engine, owner, refund, charge, record.meta.reverseTransfer ?? false);
+    settleRefund(engine, owner, refund, charge, record.meta);
     engine.emit("refund.updated", refund, owner, { previous: { status: "pending" } });
     engine.emit("charge.refund.updated", refund, owner, { previous: { status: "pending" } });
     engine.emit("charge.refunded", charge, owner);
@@ -410,6 +521,25 @@ export function cancelPendingRefunds(engine: Engine, owner: string, charge: Stri
 export interface DisputeMeta {
   /** Bank debits cannot be challenged: the dispute is final when it is opened. */
   final: boolean;
+}
+
+/** `evidence_details.due_by` passes. */
+const DISPUTE_DUE_TASK = "dispute.due";
+
+/**
+ * The response window closed: the dispute is `past_due`; a chargeback nobody answered is lost
+ * (`charge.dispute.closed`), an unanswered inquiry stays open.
+ */
+function disputeDue(engine: Engine, id: string): void {
+  const record = engine.store.record<Stripe.Dispute, DisputeMeta>(id);
+  if (record?.type !== "dispute") return;
+  const dispute = record.obj;
+  if (dispute.status !== "needs_response" && dispute.status !== "warning_needs_response") return;
+  dispute.evidence_details.past_due = true;
+  engine.emit("charge.dispute.updated", dispute, record.owner, {
+    previous: { evidence_details: { past_due: false } },
+  });
+  if (dispute.status === "needs_response") resolveDispute(engine, id, "lost");
 }
 
 function emptyEvidence(): Stripe.Dispute.Evidence {
@@ -468,11 +598,13 @@ export function openDispute(
   const id = newId("du");
   const txns: Stripe.BalanceTransaction[] = [];
   if (!inquiry) {
+    const settled = asCharge(engine, record.owner, charge, amount);
     txns.push(
       engine.ledger.create({
         owner: record.owner,
-        amount: -amount,
-        currency: charge.currency,
+        amount: -settled.amount,
+        currency: settled.currency,
+        exchangeRate: settled.exchangeRate,
         fee: engine.options.fees.dispute,
         feeDescription: "Dispute fee",
         type: "adjustment",
@@ -520,6 +652,9 @@ export function openDispute(
     status: isBecs ? "lost" : inquiry ? "warning_needs_response" : "needs_response",
   };
   engine.store.insert<Stripe.Dispute, DisputeMeta>("dispute", record.owner, dispute, { final: isBecs });
+  if (dispute.evidence_details.due_by !== null) {
+    engine.scheduler.schedule(MAIN_CLOCK, dispute.evidence_details.due_by, DISPUTE_DUE_TASK, id);
+  }
   charge.disputed = true;
   engine.emit("charge.dispute.created", dispute, record.owner);
   if (!inquiry) engine.emit("charge.dispute.funds_withdrawn", dispute, record.owner);
@@ -543,10 +678,15 @@ export function resolveDispute(engine: Engine, disputeId: string, outcome: "won"
     dispute.status = "warning_closed";
   } else if (outcome === "won") {
     dispute.status = "won";
+    const charge = engine.store.record<Stripe.Charge>(dispute.charge as string)?.obj;
+    const settled = charge
+      ? asCharge(engine, record.owner, charge, dispute.amount)
+      : { amount: dispute.amount, currency: dispute.currency, exchangeRate: null };
     const txn = engine.ledger.create({
       owner: record.owner,
-      amount: dispute.amount,
-      currency: dispute.currency,
+      amount: settled.amount,
+      currency: settled.currency,
+      exchangeRate: settled.exchangeRate,
       type: "adjustment",
       reportingCategory: "dispute_reversal",
       source: dispute.id,
@@ -575,6 +715,9 @@ function applyEvidence(dispute: Stripe.Dispute, evidence: Record<string, unknown
 // Routes
 
 export function registerCharges(router: Router, engine: Engine): void {
+  engine.onTask(REFUND_ASYNC_TASK, (ref) => asyncRefundOutcome(engine, ref));
+  engine.onTask(DISPUTE_DUE_TASK, (ref) => disputeDue(engine, ref));
+
   router.get(
     "/v1/charges/:id",
     (req) => engine.store.get<Stripe.Charge>("charge", req.pathParams.id!, req.account, "charge").obj,
@@ -647,6 +790,7 @@ export function registerCharges(router: Router, engine: Engine): void {
         reason: optEnum(req.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]) ?? null,
         metadata: applyMetadata({}, req.params),
         reverseTransfer: optBool(req.params, "reverse_transfer") ?? false,
+        refundApplicationFee: optBool(req.params, "refund_application_fee") ?? false,
       });
     },
     REFUND_CREATE,

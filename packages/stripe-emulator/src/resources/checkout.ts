@@ -1,7 +1,13 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
-import { invalidRequest, missingParam, resourceMissing, unexpectedState } from "../http/errors.js";
+import {
+  invalidParam,
+  invalidRequest,
+  missingParam,
+  resourceMissing,
+  unexpectedState,
+} from "../http/errors.js";
 import { CHECKOUT_SESSION_CREATE } from "../http/known-params.js";
 import {
   applyMetadata,
@@ -228,6 +234,14 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const pid = child(p, "payment_intent_data") ?? {};
       const transfer = child(pid, "transfer_data", "payment_intent_data[");
       const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
+      // Stripe: "between 30 minutes and 24 hours after the current time".
+      if (expiresAt < engine.now() + 30 * 60 || expiresAt > engine.now() + 24 * 3600) {
+        throw invalidParam(
+          "expires_at",
+          "The `expires_at` timestamp must be between 30 minutes and 24 hours after the Checkout Session is created.",
+          "parameter_invalid_integer",
+        );
+      }
       const id = newId("cs_test", 58);
       const session: Stripe.Checkout.Session = {
         id,

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { parseCurrency, validateChargeAmount } from "../core/money.js";
 import type { StoredRecord } from "../core/store.js";
@@ -384,6 +385,14 @@ function confirmBecs(
     engine.options.settlementDelaySeconds +
     (outcome.delayed ? engine.options.delayedSettlementExtraSeconds : 0);
   engine.scheduler.schedule(record.meta.clock, engine.now(record.meta.clock) + delay, SETTLE_TASK, pi.id);
+  // Stripe books a pending `payment` when the debit is submitted; it becomes available after settlement.
+  fundCharge(
+    engine,
+    owner,
+    charge,
+    charge.amount,
+    engine.now() + delay + engine.options.availabilityDelaySeconds,
+  );
   if (pi.setup_future_usage && typeof pi.customer === "string") {
     attachPaymentMethod(engine, pm.obj.id, pi.customer, owner);
   }
@@ -406,7 +415,14 @@ function paymentSucceeded(
   pi.amount_received = charge.amount_captured;
   pi.amount_capturable = 0;
   if (pi.transfer_data && owner === engine.platform) {
-    const amount = pi.transfer_data.amount ?? pi.amount - (pi.application_fee_amount ?? 0);
+    // Stripe transfers the whole amount, then takes the application fee back from the account.
+    const presentment = pi.transfer_data.amount ?? charge.amount_captured;
+    const fee =
+      pi.transfer_data.amount === undefined ? Math.min(pi.application_fee_amount ?? 0, presentment) : 0;
+    // A charge that settled converted transfers in the platform's currency, at the charge's rate.
+    const settled = asCharge(engine, owner, charge, presentment);
+    const amount = settled.amount;
+    const applicationFee = asCharge(engine, owner, charge, fee).amount;
     const destination = pi.transfer_data.destination as string;
     const account = findAccount(engine, destination);
     if (amount > 0 && account && capabilityStatus(account, "transfers") === "active") {
@@ -414,14 +430,17 @@ function paymentSucceeded(
       charge.transfer_group = pi.transfer_group;
       const transfer = createTransfer(engine, {
         amount,
-        currency: pi.currency,
+        currency: settled.currency,
         destination,
         sourceTransaction: charge.id,
         transferGroup: pi.transfer_group,
         description: null,
         metadata: {},
+        applicationFee,
       });
       charge.transfer = transfer.id;
+      const payment = engine.store.record<Stripe.Charge>(transfer.destination_payment as string)?.obj;
+      if (payment?.application_fee) charge.application_fee = payment.application_fee;
     }
   }
   if (pm && pi.setup_future_usage && typeof pi.customer === "string" && pm.obj.customer === null) {

@@ -24,6 +24,11 @@ export interface CardBehaviour {
   bypassPending?: boolean;
   /** On-session confirmation needs 3D Secure; off-session charges are declined. */
   requiresAction?: boolean;
+  /**
+   * Refunds change status after `asyncRefundDelaySeconds`: `fail` begins `succeeded` and then
+   * fails (`expired_or_canceled_card`), `pending` begins `pending` and then succeeds.
+   */
+  refund?: "fail" | "pending";
 }
 
 const visa = { brand: "visa", last4: "4242", country: "US", funding: "credit" } as const;
@@ -95,6 +100,9 @@ const CARDS: Record<string, CardBehaviour> = {
   bypassPendingInternational: { ...visa, last4: "0278", country: "GB", bypassPending: true },
   authenticationRequired: { ...visa, last4: "3184", requiresAction: true },
   threeDSecure2Required: { ...visa, last4: "3220", requiresAction: true },
+  refundFail: { ...visa, last4: "5126", refund: "fail" },
+  // Stripe documents the number only; `pm_card_refundPending` is the emulator's name for it.
+  refundPending: { ...visa, last4: "7726", refund: "pending" },
 };
 
 const NUMBERS: Record<string, string> = {
@@ -119,6 +127,8 @@ const NUMBERS: Record<string, string> = {
   "4000003720000278": "bypassPendingInternational",
   "4000002760003184": "authenticationRequired",
   "4000000000003220": "threeDSecure2Required",
+  "4000000000005126": "refundFail",
+  "4000000000007726": "refundPending",
 };
 
 /** `pm_card_visa`, `tok_visa` → the behaviour; undefined for any other id. */

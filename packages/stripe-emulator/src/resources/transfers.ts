@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { asCharge } from "../core/fx.js";
 import { newId } from "../core/ids.js";
 import type { Availability } from "../core/ledger.js";
 import { parseCurrency } from "../core/money.js";
@@ -17,6 +18,7 @@ import {
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
 import { capabilityStatus, findAccount } from "./accounts.js";
+import { createApplicationFee } from "./application-fees.js";
 import type { ChargeMeta } from "./charge-meta.js";
 
 export interface TransferMeta {
@@ -32,6 +34,8 @@ export interface TransferInput {
   transferGroup: string | null;
   description: string | null;
   metadata: Record<string, string>;
+  /** A destination charge's application fee, taken back from the connected account's payment. */
+  applicationFee?: number;
 }
 
 function insufficientCapabilities(): ReturnType<typeof invalidRequest> {
@@ -71,14 +75,21 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
         "parameter_invalid_string",
       );
     }
-    if (charge.obj.currency !== input.currency) {
+    // A charge in another currency settled converted: transfers it funds are in the settled currency.
+    const settled = asCharge(
+      engine,
+      engine.platform,
+      charge.obj,
+      charge.obj.amount - charge.obj.amount_refunded,
+    );
+    if (settled.currency !== input.currency) {
       throw invalidParam(
         "currency",
-        `The currency of source_transaction's balance transaction (${charge.obj.currency}) must be the same as the transfer currency (${input.currency})`,
+        `The currency of source_transaction's balance transaction (${settled.currency}) must be the same as the transfer currency (${input.currency})`,
       );
     }
     const transferred = charge.meta.transferred ?? 0;
-    if (transferred + input.amount > charge.obj.amount - charge.obj.amount_refunded) {
+    if (transferred + input.amount > settled.amount) {
       throw invalidRequest(
         `Insufficient funds in the source transaction: the transfers funded by ${input.sourceTransaction} would exceed its amount.`,
         { code: "balance_insufficient", param: "amount" },
@@ -104,21 +115,31 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
     source: id,
     availability,
   });
+  const applicationFee = input.applicationFee ?? 0;
   const destinationTxn = engine.ledger.create({
     owner: input.destination,
     amount: input.amount,
     currency: input.currency,
+    fee: applicationFee,
+    applicationFee,
     type: "payment",
     reportingCategory: "charge",
     source: paymentId,
     availability,
   });
-  engine.store.insert<Stripe.Charge, Record<string, never>>(
-    "charge",
-    input.destination,
-    destinationPayment(engine, paymentId, id, input, destinationTxn.id),
-    {},
-  );
+  const payment = destinationPayment(engine, paymentId, id, input, destinationTxn.id);
+  engine.store.insert<Stripe.Charge, Record<string, never>>("charge", input.destination, payment, {});
+  if (applicationFee > 0) {
+    payment.application_fee_amount = applicationFee;
+    payment.application_fee = createApplicationFee(engine, {
+      amount: applicationFee,
+      currency: input.currency,
+      account: input.destination,
+      charge: paymentId,
+      originatingTransaction: input.sourceTransaction,
+      availableOn: destinationTxn.available_on,
+    }).id;
+  }
   const transfer: Stripe.Transfer = {
     id,
     object: "transfer",
@@ -205,6 +226,7 @@ export function reverseTransfer(
   transferId: string,
   amount: number | undefined,
   metadata: Record<string, string>,
+  sourceRefund: string | null = null,
 ): Stripe.TransferReversal {
   const record = engine.store.get<Stripe.Transfer, TransferMeta>(
     "transfer",
@@ -269,7 +291,7 @@ export function reverseTransfer(
     currency: transfer.currency,
     destination_payment_refund: refundId,
     metadata,
-    source_refund: null,
+    source_refund: sourceRefund,
     transfer: transfer.id,
   };
   engine.store.insert("transfer_reversal", engine.platform, reversal, {});
