@@ -489,6 +489,19 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         });
       });
 
+      it("refuses, definitely, a page that would expire in under 30 minutes or after 24 hours", async () => {
+        const { input } = await checkout();
+        const now = await driver.now();
+        for (const expiresAt of [now + 10 * 60_000, now + 25 * 3_600_000]) {
+          const refused = await gateway.createCheckoutSession({
+            ...input,
+            idempotencyKey: unique("checkout"),
+            expiresAt,
+          });
+          expect(failure(refused).type).toBe("gateway_definite");
+        }
+      });
+
       it("reading a payment that does not exist is a definite error", async () => {
         expect(failure(await gateway.getPayment("pi_doesnotexist000")).type).toBe("gateway_definite");
       });
