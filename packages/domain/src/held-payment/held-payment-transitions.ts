@@ -21,8 +21,8 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *   dispute that froze it is won; `→ released`, `→ refunding`, `→ charged_back` as from `held`.
  * - `released → refunding` when an admin refunds everything that is left;
  *   `→ charged_back` when a lost dispute took everything that was left.
- * - `refunding → refunded` once the refund reached the customer; `→ charged_back` when a
- *   lost dispute took the rest first.
+ * - `refunding → refunded` once the refund reached the customer. (A dispute lost meanwhile
+ *   takes nothing: everything left is already committed to the refund.)
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).
  * - `refunded` and `charged_back` are final.
@@ -34,7 +34,7 @@ const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_paymen
   releasing: ["released", "release_blocked", "refunding", "charged_back"],
   release_blocked: ["releasing", "released", "refunding", "charged_back"],
   released: ["refunding", "charged_back"],
-  refunding: ["refunded", "charged_back"],
+  refunding: ["refunded"],
   expired: ["refunding"],
   payment_failed: ["refunding"],
   refunded: [],
