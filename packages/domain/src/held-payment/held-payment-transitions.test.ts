@@ -44,10 +44,11 @@ const paid: HeldPaymentInput = {
   chargeId: "ch_1",
 };
 const processing: HeldPaymentInput = {
-  ...paid,
+  type: "checkout_completed",
+  sessionId: "cs_1",
+  paymentIntentId: "pi_1",
   paymentStatus: "processing",
-  chargeId: undefined,
-} as HeldPaymentInput;
+};
 const asyncOk: HeldPaymentInput = {
   type: "async_payment_succeeded",
   sessionId: "cs_1",
