@@ -886,11 +886,20 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
   if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt}`);
   if (t.status !== "requested" && t.status !== "unknown")
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}`);
+  if (t.status === "unknown") {
+    // The same uncertain answer again says nothing new; a definite failure says no money
+    // moved (the block stays for a person to release).
+    if (classifyFailure("transfer", failureCode) === "outcome_unknown")
+      return ignore(s, "transfer_not_pending", `attempt ${attempt}'s outcome is still unknown`);
+    d.updateTransfer(attempt, {
+      status: "failed",
+      failureCode,
+      failureMessage: input.failureMessage ?? failureCode,
+    });
+    return bookPendingLosses(d);
+  }
   const failureMessage = input.failureMessage ?? failureCode;
   d.updateTransfer(attempt, { status: "failed", failureCode, failureMessage });
-  // A definite failure of an attempt whose outcome was unknown: no money moved. The block
-  // stays for a person to release.
-  if (t.status === "unknown") return bookPendingLosses(d);
   const failures = s.transferFailures + 1;
   d.set({ transferFailures: failures });
   const failureClass = classifyFailure("transfer", failureCode);
