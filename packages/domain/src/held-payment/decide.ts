@@ -42,8 +42,9 @@ import {
 } from "./held-payment-effect.js";
 import { heldPaymentIds as ids } from "./held-payment-ids.js";
 import type { HeldPaymentIgnoredCode } from "./held-payment-ignored.js";
-import type { HeldPaymentInput, HeldPaymentTimer } from "./held-payment-input.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
 import { takeBackSplit } from "./held-payment-money.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
 import { type HeldPaymentMovePatch, moveHeldPayment } from "./held-payment-transitions.js";
 
 /** What `decideHeldPayment` needs besides the state and the input: the time and the policy. */

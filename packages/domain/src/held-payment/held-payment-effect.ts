@@ -1,7 +1,7 @@
 import type { LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
-import type { HeldPaymentTimer } from "./held-payment-input.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
 
 /** The aggregate name every held-payment effect carries (timers, notices and tickets are shared by aggregates). */
 export const HELD_PAYMENT_AGGREGATE = "held_payment";

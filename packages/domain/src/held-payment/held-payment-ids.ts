@@ -11,7 +11,7 @@
 // reversal number, dispute id, the payment's version where one kind of step can recur).
 // Derived ids (the ledger posting of a transfer or a reversal) are built from the stored
 // effect id of the thing they belong to.
-import type { HeldPaymentTimer } from "./held-payment-input.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
 
 /** Who a notice goes to, as part of its id. */
 type NoticeAudience = "customer" | "seller" | "admins";

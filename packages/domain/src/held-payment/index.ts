@@ -53,12 +53,7 @@ export {
   type HeldPaymentIgnored,
   type HeldPaymentIgnoredCode,
 } from "./held-payment-ignored.js";
-export type {
-  CheckoutPaymentStatus,
-  HeldPaymentInput,
-  HeldPaymentInputType,
-  HeldPaymentTimer,
-} from "./held-payment-input.js";
+export type { CheckoutPaymentStatus, HeldPaymentInput, HeldPaymentInputType } from "./held-payment-input.js";
 export {
   BASIS_POINTS_WHOLE,
   type FeeSplit,
@@ -67,4 +62,5 @@ export {
   type TakeBackSplit,
   takeBackSplit,
 } from "./held-payment-money.js";
+export type { HeldPaymentTimer } from "./held-payment-timer.js";
 export { HELD_PAYMENT_TRANSITIONS, isHeldPaymentMoveAllowed } from "./held-payment-transitions.js";
