@@ -199,6 +199,16 @@ const ledgerTransactionShape = z.strictObject({
     "transfer_reversed",
     "dispute_loss",
     "dispute_reinstated",
+    // A held payment's kinds: the domain's ledger knows them, so the schema proof below
+    // requires them. No held payment is stored yet; wiring it adds them to the database's
+    // ledger_transaction_kind enum.
+    "held_captured",
+    "held_fee_earned",
+    "held_seller_payable",
+    "held_transferred",
+    "held_refunded",
+    "held_transfer_reversed",
+    "held_dispute_lost",
   ]),
   postings: list(
     z.strictObject({

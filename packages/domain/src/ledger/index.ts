@@ -1,11 +1,27 @@
 /**
  * The ledger: balanced, append-only double-entry transactions in an immutable ledger
  * value, balances and the trial balance, invariant checks, and the builders of a savings
- * round's money movements with their chart of accounts.
+ * round's and a held payment's money movements with their charts of accounts.
  *
  * @module
  */
 
+export { accountIdPart } from "./account-id-part.js";
+export { checkHeldMoney, type HeldMoney, heldMoney } from "./held-money.js";
+export {
+  type HeldMovementInput,
+  type HeldTakeBackInput,
+  heldAccountPrefix,
+  heldAccounts,
+  heldCaptured,
+  heldDisputeLost,
+  heldFeeEarned,
+  heldRefunded,
+  heldSellerPayable,
+  heldTransferReversed,
+  heldTransferred,
+  type TakenBackFrom,
+} from "./held-movements.js";
 export {
   type BalanceOverflowError,
   balanceOverflow,

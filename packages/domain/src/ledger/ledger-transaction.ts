@@ -42,7 +42,15 @@ export type LedgerTransactionKind =
   | "payout_transferred"
   | "transfer_reversed"
   | "dispute_loss"
-  | "dispute_reinstated";
+  | "dispute_reinstated"
+  // a held payment's (held-movements.ts)
+  | "held_captured"
+  | "held_fee_earned"
+  | "held_seller_payable"
+  | "held_transferred"
+  | "held_refunded"
+  | "held_transfer_reversed"
+  | "held_dispute_lost";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

@@ -34,6 +34,7 @@
 // loss sits against the member, never silently taken back from the recipient.
 import { err, ok, type Result } from "neverthrow";
 import type { Money } from "../money/index.js";
+import { accountIdPart } from "./account-id-part.js";
 import { invalidAccountId, type LedgerError } from "./ledger.errors.js";
 import {
   checkAccountId,
@@ -45,10 +46,7 @@ import {
   type LedgerTransactionKind,
 } from "./ledger-transaction.js";
 
-// "%" first, so the escapes themselves are not escaped twice.
-function idPart(id: string): string {
-  return id.replaceAll("%", "%25").replaceAll(":", "%3A");
-}
+const idPart = accountIdPart;
 
 /** Prefix shared by every account of a round: `round:<r>:`. */
 export function roundAccountPrefix(roundId: string): string {

@@ -1,6 +1,11 @@
 export { COLLECTABLE_CURRENCIES, DEBIT_METHODS, type DebitMethod, debitMethodFor } from "./debit-methods.js";
 export { classifyFailure, type FailureClass, type FailureRail, isGoneCode } from "./failure-codes.js";
 export {
+  DEFAULT_HELD_PAYMENT_POLICY,
+  type HeldPaymentPolicy,
+  heldPaymentPolicyProblem,
+} from "./held-payment-policy.js";
+export {
   type AttemptFailure,
   type FailedItem,
   type JitterSource,

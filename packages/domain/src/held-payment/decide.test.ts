@@ -1,0 +1,648 @@
+import { describe, expect, it } from "vitest";
+import { heldMoney } from "../ledger/held-money.js";
+import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
+import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import { HOUR_MS } from "../shared/time.js";
+import { createHeldPayment, decideHeldPayment, type HeldPaymentDecision } from "./decide.js";
+import { HELD_PAYMENT_ERROR_CODES, type HeldPaymentErrorCode } from "./held-payment.errors.js";
+import type { CreateHeldPayment, HeldPayment } from "./held-payment.js";
+import type { HeldPaymentEffect } from "./held-payment-effect.js";
+import { HELD_PAYMENT_IGNORED_CODES, type HeldPaymentIgnoredCode } from "./held-payment-ignored.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
+
+const T0 = Date.UTC(2026, 2, 2);
+const LATER = T0 + 80 * HOUR_MS;
+const policy: HeldPaymentPolicy = DEFAULT_HELD_PAYMENT_POLICY;
+
+const command: CreateHeldPayment = {
+  id: "hp1",
+  clientReference: "booking_42",
+  amountMinor: 10_000,
+  currency: "AUD",
+  seller: { id: "sel_1", connectedAccountId: "acct_1", canReceive: true },
+  description: "Two nights",
+  customer: { email: "cy@example.com", name: "Cy" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  successUrl: "https://app.example/done",
+};
+
+/** The state, every effect so far and the ledger they posted. */
+interface Run {
+  readonly state: HeldPayment;
+  readonly effects: readonly HeldPaymentEffect[];
+  readonly ledger: Ledger;
+  readonly last: HeldPaymentDecision;
+}
+
+function post(ledger: Ledger, effects: readonly HeldPaymentEffect[]): Ledger {
+  return effects.reduce(
+    (l, e) => (e.kind === "post_ledger" ? postTransaction(l, e.transaction)._unsafeUnwrap() : l),
+    ledger,
+  );
+}
+
+function start(over: Partial<CreateHeldPayment> = {}): Run {
+  const d = createHeldPayment({ ...command, ...over }, { now: T0, policy })._unsafeUnwrap();
+  return { state: d.state, effects: d.effects, ledger: post(emptyLedger(), d.effects), last: d };
+}
+
+function run(from: Run, inputs: readonly HeldPaymentInput[], now = T0): Run {
+  let r = from;
+  for (const input of inputs) {
+    const d = decideHeldPayment(r.state, input, { now, policy });
+    if (d.isErr()) throw new Error(`${input.type}: ${d.error.code}: ${d.error.message}`);
+    r = {
+      state: d.value.state,
+      effects: [...r.effects, ...d.value.effects],
+      ledger: post(r.ledger, d.value.effects),
+      last: d.value,
+    };
+  }
+  return r;
+}
+
+function refused(from: Run, input: HeldPaymentInput, now = T0): HeldPaymentErrorCode {
+  return decideHeldPayment(from.state, input, { now, policy })._unsafeUnwrapErr().code;
+}
+
+function ignoredCode(from: Run, input: HeldPaymentInput, now = T0): HeldPaymentIgnoredCode | undefined {
+  const d = decideHeldPayment(from.state, input, { now, policy })._unsafeUnwrap();
+  if (d.ignored) {
+    expect(d.state).toBe(from.state);
+    expect(d.effects).toEqual([]);
+  }
+  return d.ignored?.code;
+}
+
+const money = (r: Run) => heldMoney(r.ledger, "hp1", "AUD");
+const kinds = (d: HeldPaymentDecision) => d.effects.map((e) => e.kind);
+const ofKind = <K extends HeldPaymentEffect["kind"]>(r: Run | HeldPaymentDecision, kind: K) =>
+  ("last" in r ? r.last : r).effects.filter(
+    (e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind,
+  );
+
+const paid: HeldPaymentInput = {
+  type: "checkout_completed",
+  sessionId: "cs_1",
+  paymentIntentId: "pi_1",
+  paymentStatus: "succeeded",
+  chargeId: "ch_1",
+};
+const processing: HeldPaymentInput = {
+  type: "checkout_completed",
+  sessionId: "cs_1",
+  paymentIntentId: "pi_1",
+  paymentStatus: "processing",
+};
+const confirm: HeldPaymentInput = { type: "confirm_fulfilled" };
+const due: HeldPaymentInput = { type: "timer", timer: { kind: "release_due" } };
+const created = (attempt = 1): HeldPaymentInput => ({
+  type: "transfer_created",
+  attempt,
+  transferId: `tr_${attempt}`,
+});
+const transferFailed = (attempt: number, failureCode: string): HeldPaymentInput => ({
+  type: "transfer_failed",
+  attempt,
+  failureCode,
+  failureMessage: `Stripe said ${failureCode}`,
+});
+const refundOk = (refund = 1, attempt = 1): HeldPaymentInput => ({
+  type: "refund_succeeded",
+  refund,
+  attempt,
+  refundId: `re_${refund}_${attempt}`,
+});
+const dispute = (amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_created",
+  disputeId: "dp_1",
+  amountMinor,
+  reason: "fraudulent",
+  stripeStatus: "needs_response",
+  evidenceDueBy: T0 + 200 * HOUR_MS,
+});
+const closed = (outcome: "won" | "lost", amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_closed",
+  disputeId: "dp_1",
+  outcome,
+  amountMinor,
+});
+
+const held = () => run(start(), [paid]);
+const releasing = () => run(run(held(), [confirm]), [due], LATER);
+const released = () => run(releasing(), [created()], LATER);
+
+describe("creating a held payment", () => {
+  it("asks Stripe for a Checkout Session in payment mode, in the payment's transfer group, naming the aggregate", () => {
+    const r = start();
+    expect(r.state).toMatchObject({
+      status: "awaiting_payment",
+      feeMinor: 1_000,
+      sellerShareMinor: 9_000,
+      disputeWindowMs: 72 * HOUR_MS,
+      transferGroup: "held_hp1",
+    });
+    expect(r.effects).toEqual([
+      {
+        kind: "create_checkout_session",
+        id: "hp1:checkout_session",
+        aggregate: "held_payment",
+        aggregateId: "hp1",
+        mode: "payment",
+        clientReference: "booking_42",
+        amountMinor: 10_000,
+        currency: "AUD",
+        description: "Two nights",
+        customerEmail: "cy@example.com",
+        customerName: "Cy",
+        transferGroup: "held_hp1",
+        expiresAt: T0 + 24 * HOUR_MS,
+        successUrl: "https://app.example/done",
+        metadata: { aggregate: "held_payment", heldPaymentId: "hp1" },
+      },
+      {
+        kind: "schedule_timer",
+        id: "hp1:timer:checkout_expired",
+        aggregate: "held_payment",
+        aggregateId: "hp1",
+        at: T0 + 25 * HOUR_MS,
+        timer: { kind: "checkout_expired" },
+      },
+    ]);
+  });
+
+  it("refuses amounts, currencies, fees, windows and texts that are not valid", () => {
+    const code = (over: Partial<CreateHeldPayment>) =>
+      createHeldPayment({ ...command, ...over }, { now: T0, policy })._unsafeUnwrapErr().code;
+    expect(code({ currency: "XXX" })).toBe("unsupported_currency");
+    expect(code({ amountMinor: 10.5 })).toBe("invalid_amount");
+    expect(code({ amountMinor: 49 })).toBe("invalid_amount"); // below Stripe's AUD minimum
+    expect(code({ currency: "KWD", amountMinor: 1_005 })).toBe("invalid_amount"); // three decimals end in 0
+    expect(code({ fee: { kind: "rate", basisPoints: 10_000 } })).toBe("invalid_fee");
+    expect(code({ fee: { kind: "rate", basisPoints: 2.5 } })).toBe("invalid_fee");
+    expect(code({ fee: { kind: "fixed", amountMinor: 10_000 } })).toBe("invalid_fee");
+    expect(code({ fee: { kind: "fixed", amountMinor: -1 } })).toBe("invalid_fee");
+    expect(code({ amountMinor: 50, fee: { kind: "rate", basisPoints: 0 } })).toBe("invalid_fee"); // the minimum fee takes it all
+    expect(code({ disputeWindowMs: 0 })).toBe("invalid_dispute_window");
+    expect(code({ disputeWindowMs: 91 * 24 * HOUR_MS })).toBe("invalid_dispute_window");
+    expect(code({ description: " " })).toBe("invalid_held_payment");
+    expect(code({ customer: { email: "nobody" } })).toBe("invalid_held_payment");
+  });
+
+  it("splits the fee with allocate, raises it to the currency's minimum, and keeps three-decimal parts in steps of 10", () => {
+    expect(start({ amountMinor: 10_001, fee: { kind: "rate", basisPoints: 250 } }).state).toMatchObject({
+      feeMinor: 250,
+      sellerShareMinor: 9_751,
+    });
+    expect(start({ amountMinor: 1_000, fee: { kind: "rate", basisPoints: 100 } }).state.feeMinor).toBe(50);
+    expect(
+      start({ currency: "KWD", amountMinor: 1_230, fee: { kind: "rate", basisPoints: 333 } }).state,
+    ).toMatchObject({ feeMinor: 40, sellerShareMinor: 1_190 });
+    expect(start({ disputeWindowMs: 7 * 24 * HOUR_MS }).state.disputeWindowMs).toBe(7 * 24 * HOUR_MS);
+  });
+});
+
+describe("checkout and payment", () => {
+  it("a paid session holds the money: judged by the PaymentIntent, posted to the hold", () => {
+    const r = held();
+    expect(r.state).toMatchObject({
+      status: "held",
+      paymentIntentId: "pi_1",
+      chargeId: "ch_1",
+      checkoutSessionId: "cs_1",
+    });
+    expect(money(r)).toMatchObject({ paidInMinor: 10_000, holdMinor: 10_000 });
+  });
+
+  it("a delayed method waits for the async outcome, in either order", () => {
+    const ok: HeldPaymentInput = {
+      type: "async_payment_succeeded",
+      sessionId: "cs_1",
+      paymentIntentId: "pi_1",
+      chargeId: "ch_1",
+    };
+    expect(run(start(), [processing, ok]).state.status).toBe("held");
+    const reordered = run(start(), [ok]);
+    expect(reordered.state.status).toBe("held");
+    expect(ignoredCode(reordered, processing)).toBe("payment_already_settled");
+  });
+
+  it("a failed payment or an expired session tells the customer", () => {
+    const failed = run(start(), [
+      processing,
+      {
+        type: "async_payment_failed",
+        sessionId: "cs_1",
+        paymentIntentId: "pi_1",
+        failureCode: "account_closed",
+      },
+    ]);
+    expect(failed.state).toMatchObject({ status: "payment_failed", failureCode: "account_closed" });
+    expect(ofKind(failed, "notify")).toMatchObject([
+      { to: { kind: "customer", email: "cy@example.com" }, template: "payment_failed" },
+    ]);
+    const expired = run(start(), [{ type: "timer", timer: { kind: "checkout_expired" } }]);
+    expect(expired.state.status).toBe("expired");
+    expect(ofKind(expired, "notify")).toMatchObject([{ template: "checkout_expired" }]);
+  });
+
+  it("money that arrives after the payment was given up is refunded at once, with a ticket", () => {
+    const r = run(start(), [{ type: "checkout_expired", sessionId: "cs_1" }, paid]);
+    expect(r.state.status).toBe("refunding");
+    expect(kinds(r.last).sort()).toEqual(["notify", "notify", "open_ticket", "post_ledger", "refund"].sort());
+    expect(ofKind(r, "refund")).toMatchObject([
+      { id: "hp1:refund:1:attempt:1", amountMinor: 10_000, reason: "late_payment" },
+    ]);
+    const done = run(r, [refundOk()]);
+    expect(done.state.status).toBe("refunded");
+    expect(money(done)).toMatchObject({ holdMinor: 0, refundedMinor: 10_000 });
+  });
+});
+
+describe("the release", () => {
+  it("confirming the fulfilment arms the release for the end of the dispute window", () => {
+    const r = run(held(), [confirm]);
+    expect(r.state).toMatchObject({ fulfilment: "confirmed", releaseDueAt: T0 + 72 * HOUR_MS });
+    expect(ofKind(r, "schedule_timer")).toEqual([
+      {
+        kind: "schedule_timer",
+        id: "hp1:timer:release_due",
+        aggregate: "held_payment",
+        aggregateId: "hp1",
+        at: T0 + 72 * HOUR_MS,
+        timer: { kind: "release_due" },
+      },
+    ]);
+  });
+
+  it("the window's end transfers the seller's share from the charge, and the hold is zero once released", () => {
+    const r = releasing();
+    expect(ofKind(r, "transfer")).toEqual([
+      {
+        kind: "transfer",
+        id: "hp1:transfer:attempt:1",
+        aggregate: "held_payment",
+        aggregateId: "hp1",
+        attempt: 1,
+        sellerId: "sel_1",
+        destinationAccountId: "acct_1",
+        sourceChargeId: "ch_1",
+        amountMinor: 9_000,
+        currency: "AUD",
+        transferGroup: "held_hp1",
+      },
+    ]);
+    expect(money(r)).toMatchObject({ holdMinor: 0, feesMinor: 1_000, sellerPayableMinor: 9_000 });
+    const done = released();
+    expect(done.state.status).toBe("released");
+    expect(money(done)).toMatchObject({
+      holdMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: 9_000,
+      feesMinor: 1_000,
+    });
+    expect(ofKind(done, "notify")).toMatchObject([
+      { to: { kind: "seller", sellerId: "sel_1" }, template: "payout_sent" },
+    ]);
+  });
+
+  it("a failed transfer is retried with backoff up to the policy's attempts, then parked with a ticket; every attempt keeps its error", () => {
+    let r = run(releasing(), [transferFailed(1, "balance_insufficient")], LATER);
+    const [t1] = ofKind(r, "schedule_timer");
+    expect(t1).toMatchObject({
+      id: "hp1:timer:retry_transfer:2",
+      timer: { kind: "retry_transfer", attempt: 2 },
+    });
+    expect(t1?.at).toBeGreaterThanOrEqual(LATER + HOUR_MS / 2);
+    expect(t1?.at).toBeLessThanOrEqual(LATER + HOUR_MS);
+    r = run(
+      r,
+      [
+        { type: "timer", timer: { kind: "retry_transfer", attempt: 2 } },
+        transferFailed(2, "balance_insufficient"),
+      ],
+      LATER,
+    );
+    const [t2] = ofKind(r, "schedule_timer");
+    expect(t2?.at).toBeGreaterThanOrEqual(LATER + HOUR_MS);
+    r = run(
+      r,
+      [
+        { type: "timer", timer: { kind: "retry_transfer", attempt: 3 } },
+        transferFailed(3, "balance_insufficient"),
+      ],
+      LATER,
+    );
+    expect(r.state).toMatchObject({ status: "release_blocked", blockKind: "transfer_parked" });
+    expect(ofKind(r, "open_ticket")).toMatchObject([
+      {
+        id: "hp1:ticket:transfer_parked:3",
+        reason: "transfer_parked",
+        summary: expect.stringContaining("after 3 attempts"),
+      },
+    ]);
+    expect(r.state.transfers.map((t) => [t.number, t.status, t.failureCode, t.failureMessage])).toEqual([
+      [1, "failed", "balance_insufficient", "Stripe said balance_insufficient"],
+      [2, "failed", "balance_insufficient", "Stripe said balance_insufficient"],
+      [3, "failed", "balance_insufficient", "Stripe said balance_insufficient"],
+    ]);
+    // An admin tries again: a fresh budget, a new attempt, the same set-aside money.
+    const again = run(r, [{ type: "admin_release", by: "admin_1" }], LATER);
+    expect(ofKind(again, "transfer")).toMatchObject([{ id: "hp1:transfer:attempt:4", amountMinor: 9_000 }]);
+    expect(again.state.transferFailures).toBe(0);
+  });
+
+  it("a permanent failure parks at once; an unknown outcome waits for a person, never a second key", () => {
+    const permanent = run(releasing(), [transferFailed(1, "account_invalid")], LATER);
+    expect(permanent.state.status).toBe("release_blocked");
+    expect(ofKind(permanent, "schedule_timer")).toEqual([]);
+    const unknown = run(releasing(), [transferFailed(1, "api_error")], LATER);
+    expect(unknown.state).toMatchObject({ status: "release_blocked", blockKind: "transfer_outcome_unknown" });
+    expect(unknown.state.transfers[0]?.status).toBe("unknown");
+    expect(ignoredCode(unknown, { type: "seller_account_ready" })).toBe("readiness_unchanged");
+    // It landed after all: the release is done.
+    expect(run(unknown, [created(1)], LATER).state.status).toBe("released");
+  });
+
+  it("a seller who cannot receive blocks the release and alerts the admins; the fixed account resumes it", () => {
+    const r = run(start({ seller: { ...command.seller, canReceive: false } }), [paid, confirm, due], LATER);
+    expect(r.state).toMatchObject({ status: "release_blocked", blockKind: "seller_cannot_receive" });
+    expect(
+      ofKind(r, "notify")
+        .map((n) => n.to.kind)
+        .sort(),
+    ).toEqual(["platform_admins", "seller"]);
+    expect(ofKind(r, "open_ticket")).toMatchObject([{ reason: "release_blocked" }]);
+    expect(ofKind(run(r, [{ type: "seller_account_ready" }], LATER), "transfer")).toHaveLength(1);
+  });
+
+  it("an admin hold stops the release until the admin releases it", () => {
+    const r = run(held(), [confirm, { type: "admin_hold", by: "admin_1", reason: "complaint" }]);
+    expect(ignoredCode(r, due, LATER)).toBe("release_on_hold");
+    const go = run(r, [{ type: "admin_release", by: "admin_1" }], LATER);
+    expect(go.state.status).toBe("releasing");
+  });
+
+  it("the client app reporting the booking unfulfilled refunds everything at once and tells the customer", () => {
+    const r = run(held(), [{ type: "report_unfulfilled", reason: "double booked" }]);
+    expect(r.state).toMatchObject({ status: "refunding", fulfilment: "unfulfilled" });
+    expect(ofKind(r, "refund")).toMatchObject([
+      { amountMinor: 10_000, paymentIntentId: "pi_1", reason: "unfulfilled" },
+    ]);
+    expect(ofKind(r, "notify")).toMatchObject([{ to: { kind: "customer" }, template: "refund_started" }]);
+    const failed = run(r, [
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_expired_for_refund" },
+    ]);
+    expect(ofKind(failed, "open_ticket")).toMatchObject([
+      { id: "hp1:ticket:refund_failed:1:1", reason: "refund_failed" },
+    ]);
+    expect(ofKind(failed, "notify")).toMatchObject([
+      { to: { kind: "platform_admins" }, template: "refund_failed" },
+    ]);
+    const retried = run(failed, [{ type: "retry_refund", by: "admin_1" }]);
+    expect(ofKind(retried, "refund")).toMatchObject([{ id: "hp1:refund:1:attempt:2" }]);
+    expect(run(retried, [refundOk(1, 2)]).state.status).toBe("refunded");
+  });
+});
+
+describe("refunds", () => {
+  it("a partial refund before the release comes from the hold and shrinks the seller's transfer in proportion", () => {
+    const r = run(held(), [confirm, { type: "refund", by: "a", amountMinor: 2_500 }, refundOk()]);
+    expect(r.state.refunds[0]).toMatchObject({ sellerPartMinor: 2_250, feePartMinor: 250, stage: "holding" });
+    const go = run(r, [due], LATER);
+    expect(ofKind(go, "transfer")).toMatchObject([{ amountMinor: 6_750 }]);
+    expect(money(go)).toMatchObject({ holdMinor: 0, feesMinor: 750, refundedMinor: 2_500 });
+  });
+
+  it("after the release the seller's part is reversed first, then the customer refunded", () => {
+    const r = run(released(), [{ type: "refund", by: "a", amountMinor: 1_000 }], LATER);
+    expect(kinds(r.last)).toEqual(["reverse_transfer", "notify"]);
+    expect(ofKind(r, "reverse_transfer")).toMatchObject([
+      { id: "hp1:reversal:1", transferId: "tr_1", amountMinor: 900, reason: "refund" },
+    ]);
+    const reversed = run(
+      r,
+      [{ type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 900 }],
+      LATER,
+    );
+    expect(ofKind(reversed, "refund")).toMatchObject([{ id: "hp1:refund:1:attempt:1", amountMinor: 1_000 }]);
+    const done = run(reversed, [refundOk()], LATER);
+    expect(done.state.status).toBe("released");
+    expect(money(done)).toMatchObject({
+      holdMinor: 0,
+      sellerMinor: 8_100,
+      feesMinor: 900,
+      refundedMinor: 1_000,
+    });
+  });
+
+  it("a reversal that fails holds the refund and alerts the admins", () => {
+    const r = run(
+      released(),
+      [
+        fullRefundInput(),
+        { type: "transfer_reversal_failed", reversal: 1, failureCode: "insufficient_funds" },
+      ],
+      LATER,
+    );
+    expect(r.state.refunds[0]?.status).toBe("reversal_failed");
+    expect(ofKind(r, "open_ticket")).toMatchObject([{ id: "hp1:ticket:reversal_failed:1" }]);
+    expect(ofKind(run(r, [{ type: "retry_refund", by: "a" }], LATER), "reverse_transfer")).toMatchObject([
+      { id: "hp1:reversal:2" },
+    ]);
+  });
+});
+
+function fullRefundInput(): HeldPaymentInput {
+  return { type: "refund", by: "admin_1" };
+}
+
+describe("disputes", () => {
+  it("a dispute freezes the release, records the evidence due date, opens a ticket and tells seller and admins", () => {
+    const r = run(held(), [confirm, dispute()]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "open", evidenceDueBy: T0 + 200 * HOUR_MS });
+    expect(ofKind(r, "open_ticket")).toMatchObject([{ id: "hp1:ticket:dispute:dp_1", reason: "dispute" }]);
+    expect(
+      ofKind(r, "notify")
+        .map((n) => n.to.kind)
+        .sort(),
+    ).toEqual(["platform_admins", "seller"]);
+    expect(ignoredCode(r, due, LATER)).toBe("release_frozen");
+    const updated = run(r, [{ type: "dispute_updated", disputeId: "dp_1", stripeStatus: "under_review" }]);
+    expect(updated.state.disputes[0]?.stripeStatus).toBe("under_review");
+    // Won after the window ended: the release goes at once.
+    expect(run(updated, [closed("won")], LATER).state.status).toBe("releasing");
+  });
+
+  it("lost before the release: the loss comes out of the hold and the payment is charged back", () => {
+    const r = run(held(), [dispute(), closed("lost")]);
+    expect(r.state.status).toBe("charged_back");
+    expect(money(r)).toMatchObject({ holdMinor: 0, disputeLostMinor: 10_000 });
+  });
+
+  it("lost after the release: the loss is booked against the seller and reversed from their transfer", () => {
+    const r = run(released(), [dispute(), closed("lost")], LATER);
+    expect(r.state.status).toBe("charged_back");
+    expect(ofKind(r, "reverse_transfer")).toMatchObject([{ amountMinor: 9_000, reason: "dispute_lost" }]);
+    expect(money(r)).toMatchObject({ holdMinor: -9_000, disputeLostMinor: 10_000, feesMinor: 0 });
+    const recovered = run(
+      r,
+      [{ type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 9_000 }],
+      LATER,
+    );
+    expect(money(recovered)).toMatchObject({ holdMinor: 0, sellerMinor: 0 });
+  });
+
+  it("a loss while the transfer is in flight waits for its outcome", () => {
+    const r = run(releasing(), [dispute(), closed("lost")], LATER);
+    expect(r.state.status).toBe("releasing");
+    expect(ofKind(r, "post_ledger")).toEqual([]);
+    const landed = run(r, [created()], LATER);
+    expect(landed.state.status).toBe("charged_back");
+    expect(ofKind(landed, "reverse_transfer")).toMatchObject([{ amountMinor: 9_000 }]);
+  });
+});
+
+describe("refused commands (every error code)", () => {
+  const cases: [HeldPaymentErrorCode, () => HeldPaymentErrorCode][] = [
+    [
+      "invalid_amount",
+      () => createHeldPayment({ ...command, amountMinor: 0 }, { now: T0, policy })._unsafeUnwrapErr().code,
+    ],
+    [
+      "unsupported_currency",
+      () => createHeldPayment({ ...command, currency: "ZZZ" }, { now: T0, policy })._unsafeUnwrapErr().code,
+    ],
+    [
+      "invalid_fee",
+      () =>
+        createHeldPayment(
+          { ...command, fee: { kind: "fixed", amountMinor: 20_000 } },
+          { now: T0, policy },
+        )._unsafeUnwrapErr().code,
+    ],
+    [
+      "invalid_dispute_window",
+      () =>
+        createHeldPayment({ ...command, disputeWindowMs: -1 }, { now: T0, policy })._unsafeUnwrapErr().code,
+    ],
+    [
+      "invalid_held_payment",
+      () =>
+        createHeldPayment({ ...command, clientReference: "" }, { now: T0, policy })._unsafeUnwrapErr().code,
+    ],
+    ["payment_not_captured", () => refused(start(), confirm)],
+    ["payment_ended", () => refused(run(held(), [fullRefundInput()]), confirm)],
+    ["fulfilment_already_reported", () => refused(run(held(), [confirm]), confirm)],
+    ["not_holdable", () => refused(released(), { type: "admin_hold", by: "a", reason: "x" }, LATER)],
+    [
+      "already_on_hold",
+      () =>
+        refused(run(held(), [{ type: "admin_hold", by: "a", reason: "x" }]), {
+          type: "admin_hold",
+          by: "b",
+          reason: "y",
+        }),
+    ],
+    ["not_on_hold", () => refused(held(), { type: "admin_release", by: "a" })],
+    ["release_in_flight", () => refused(releasing(), fullRefundInput(), LATER)],
+    [
+      "refund_in_flight",
+      () =>
+        refused(run(held(), [{ type: "refund", by: "a", amountMinor: 100 }]), {
+          type: "refund",
+          by: "a",
+          amountMinor: 100,
+        }),
+    ],
+    ["payment_disputed", () => refused(run(held(), [dispute()]), fullRefundInput())],
+    ["invalid_refund_amount", () => refused(held(), { type: "refund", by: "a", amountMinor: 10_001 })],
+    ["nothing_to_refund", () => refused(run(held(), [dispute(), closed("lost")]), fullRefundInput())],
+    ["no_failed_refund", () => refused(held(), { type: "retry_refund", by: "a" })],
+    [
+      "seller_cannot_receive",
+      () =>
+        refused(
+          run(start({ seller: { ...command.seller, canReceive: false } }), [paid, confirm, due], LATER),
+          { type: "admin_release", by: "a" },
+          LATER,
+        ),
+    ],
+  ];
+  it.each(cases)("%s", (code, make) => expect(make()).toBe(code));
+  it("every code has an example", () => {
+    expect(cases.map(([c]) => c).sort()).toEqual([...HELD_PAYMENT_ERROR_CODES].sort());
+  });
+});
+
+describe("ignored inputs (every code, exactly)", () => {
+  const session: HeldPaymentInput = {
+    type: "checkout_session_created",
+    sessionId: "cs_1",
+    url: "https://checkout/1",
+  };
+  const withPartialRefund = () => run(held(), [confirm, { type: "refund", by: "a", amountMinor: 100 }]);
+  const cases: [HeldPaymentIgnoredCode, () => Run, HeldPaymentInput, number?][] = [
+    ["already_created", held, { type: "create", command }],
+    ["session_already_recorded", () => run(start(), [session]), session],
+    [
+      "no_such_session",
+      () => run(start(), [session]),
+      { ...paid, sessionId: "cs_other" } as HeldPaymentInput,
+    ],
+    ["checkout_already_completed", () => run(start(), [processing]), processing],
+    ["payment_already_settled", held, paid],
+    ["payment_not_settled", start, { ...processing, paymentStatus: "requires_action" } as HeldPaymentInput],
+    ["checkout_not_open", held, { type: "checkout_expired", sessionId: "cs_1" }],
+    ["timer_no_longer_due", held, { type: "timer", timer: { kind: "checkout_expired" } }],
+    ["release_frozen", () => run(held(), [confirm, dispute()]), due, LATER],
+    [
+      "release_on_hold",
+      () => run(held(), [confirm, { type: "admin_hold", by: "a", reason: "x" }]),
+      due,
+      LATER,
+    ],
+    ["refund_in_flight", withPartialRefund, due, LATER],
+    ["no_such_transfer", releasing, created(9), LATER],
+    ["transfer_already_created", released, created(1), LATER],
+    ["transfer_not_pending", released, transferFailed(1, "balance_insufficient"), LATER],
+    [
+      "no_such_reversal",
+      released,
+      { type: "transfer_reversed", reversal: 9, transferId: "tr_1", amountMinor: 1 },
+      LATER,
+    ],
+    [
+      "reversal_already_settled",
+      () =>
+        run(
+          released(),
+          [
+            fullRefundInput(),
+            { type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 9_000 },
+          ],
+          LATER,
+        ),
+      { type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 9_000 },
+      LATER,
+    ],
+    ["no_such_refund", held, refundOk(9)],
+    ["refund_already_settled", () => run(withPartialRefund(), [refundOk()]), refundOk()],
+    ["readiness_unchanged", held, { type: "seller_account_ready" }],
+    ["no_charge", start, dispute()],
+    ["duplicate_dispute", () => run(held(), [dispute()]), dispute()],
+    ["no_such_dispute", held, { type: "dispute_updated", disputeId: "dp_9", stripeStatus: "under_review" }],
+    [
+      "dispute_unchanged",
+      () => run(held(), [dispute()]),
+      { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "needs_response" },
+    ],
+    ["dispute_already_closed", () => run(held(), [dispute(), closed("won")]), closed("won")],
+  ];
+  it.each(cases)("%s", (code, before, input, now) =>
+    expect(ignoredCode(before(), input, now ?? T0)).toBe(code),
+  );
+  it("every code has an example", () => {
+    expect(cases.map(([c]) => c).sort()).toEqual([...HELD_PAYMENT_IGNORED_CODES].sort());
+  });
+});

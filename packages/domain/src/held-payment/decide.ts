@@ -1,0 +1,1155 @@
+import { err, ok, type Result } from "neverthrow";
+import type { Decision } from "../kernel/decision.js";
+import {
+  heldCaptured,
+  heldDisputeLost,
+  heldFeeEarned,
+  heldRefunded,
+  heldSellerPayable,
+  heldTransferReversed,
+  heldTransferred,
+  type LedgerError,
+  type LedgerTransaction,
+  type TakenBackFrom,
+} from "../ledger/index.js";
+import { currencyInfo, money } from "../money/index.js";
+import { classifyFailure } from "../policy/failure-codes.js";
+import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import { retryOrPark } from "../policy/retry-or-park.js";
+import { type Instant, isoString } from "../shared/time.js";
+import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
+import {
+  type CreateHeldPayment,
+  feeNetMinor,
+  givenBackMinor,
+  type HeldDispute,
+  type HeldPayment,
+  type HeldPaymentStatus,
+  type HeldRefund,
+  newHeldPayment,
+  type ReleaseBlockKind,
+  refundableMinor,
+  sellerNetMinor,
+  type TransferAttempt,
+  type TransferReversal,
+} from "./held-payment.js";
+import {
+  HELD_PAYMENT_AGGREGATE,
+  type HeldPaymentAudience,
+  type HeldPaymentEffect,
+  type HeldPaymentNotificationTemplate,
+  type HeldPaymentTicketReason,
+} from "./held-payment-effect.js";
+import { heldPaymentIds as ids } from "./held-payment-ids.js";
+import type { HeldPaymentIgnoredCode } from "./held-payment-ignored.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
+import { takeBackSplit } from "./held-payment-money.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
+import { type HeldPaymentMovePatch, moveHeldPayment } from "./held-payment-transitions.js";
+
+/** What `decideHeldPayment` needs besides the state and the input: the time and the policy. */
+export interface HeldPaymentDecideContext {
+  readonly now: Instant;
+  readonly policy: HeldPaymentPolicy;
+}
+
+/**
+ * The outcome of a decision on a held payment: the next state and the effects to carry
+ * out; when the input did not apply, the state unchanged, no effects, and `ignored`.
+ */
+export type HeldPaymentDecision = Decision<HeldPayment, HeldPaymentEffect, HeldPaymentIgnoredCode>;
+
+type Step = Result<HeldPaymentDecision, HeldPaymentError>;
+
+type InputOf<T extends HeldPaymentInput["type"]> = Extract<HeldPaymentInput, { readonly type: T }>;
+
+/** Accumulates the state and effects of one decision; local to a decision, so deciding stays pure. */
+class Draft {
+  state: HeldPayment;
+  readonly effects: HeldPaymentEffect[] = [];
+  constructor(
+    initial: HeldPayment,
+    readonly ctx: HeldPaymentDecideContext,
+  ) {
+    this.state = initial;
+  }
+
+  get now(): Instant {
+    return this.ctx.now;
+  }
+
+  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
+  set(patch: HeldPaymentMovePatch): void {
+    this.state = { ...this.state, ...patch };
+  }
+
+  /** Moves the payment to `status`; throws if `HELD_PAYMENT_TRANSITIONS` does not allow it. */
+  moveTo(status: HeldPaymentStatus, patch?: HeldPaymentMovePatch): void {
+    this.state = moveHeldPayment(this.state, status, patch);
+  }
+
+  private addressed(id: string) {
+    return { id, aggregate: HELD_PAYMENT_AGGREGATE, aggregateId: this.state.id } as const;
+  }
+
+  /** Posts a ledger transaction; a valid state builds valid postings, so a refusal throws (a bug). */
+  post(tx: Result<LedgerTransaction, LedgerError>): void {
+    if (tx.isErr())
+      throw new Error(
+        `held payment ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
+      );
+    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+  }
+
+  /** Posts a one-amount movement, or nothing when the amount is zero. */
+  postAmount(
+    build: (input: {
+      id: string;
+      heldPaymentId: string;
+      amount: ReturnType<typeof money>;
+      occurredAt: number;
+    }) => Result<LedgerTransaction, LedgerError>,
+    id: string,
+    amountMinor: number,
+  ): void {
+    if (amountMinor === 0) return;
+    this.post(
+      build({
+        id,
+        heldPaymentId: this.state.id,
+        amount: money(amountMinor, this.state.currency),
+        occurredAt: this.now,
+      }),
+    );
+  }
+
+  timer(timer: HeldPaymentTimer, at: Instant): void {
+    this.effects.push({
+      ...this.addressed(ids.timer(this.state.id, timer)),
+      kind: "schedule_timer",
+      at,
+      timer,
+    });
+  }
+
+  notify(
+    id: string,
+    to: HeldPaymentAudience["kind"],
+    template: HeldPaymentNotificationTemplate,
+    data: Record<string, string | number> = {},
+  ): void {
+    const s = this.state;
+    const audience: HeldPaymentAudience =
+      to === "customer"
+        ? { kind: "customer", email: s.customer.email }
+        : to === "seller"
+          ? { kind: "seller", sellerId: s.seller.id }
+          : { kind: "platform_admins" };
+    this.effects.push({
+      ...this.addressed(id),
+      kind: "notify",
+      to: audience,
+      template,
+      data: { heldPaymentId: s.id, clientReference: s.clientReference, currency: s.currency, ...data },
+    });
+  }
+
+  ticket(id: string, reason: HeldPaymentTicketReason, summary: string): void {
+    this.effects.push({ ...this.addressed(id), kind: "open_ticket", reason, summary });
+  }
+
+  effect(effect: HeldPaymentEffect): void {
+    this.effects.push(effect);
+  }
+
+  updateRefund(number: number, patch: Partial<HeldRefund>): void {
+    this.set({ refunds: this.state.refunds.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
+  }
+
+  updateTransfer(number: number, patch: Partial<TransferAttempt>): void {
+    this.set({ transfers: this.state.transfers.map((t) => (t.number === number ? { ...t, ...patch } : t)) });
+  }
+
+  updateReversal(number: number, patch: Partial<TransferReversal>): void {
+    this.set({ reversals: this.state.reversals.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
+  }
+
+  updateDispute(id: string, patch: Partial<HeldDispute>): void {
+    this.set({ disputes: this.state.disputes.map((x) => (x.id === id ? { ...x, ...patch } : x)) });
+  }
+
+  done(): Step {
+    return ok({ state: this.state, effects: this.effects });
+  }
+}
+
+function ignore(state: HeldPayment, code: HeldPaymentIgnoredCode, detail: string): Step {
+  return ok({ state, effects: [], ignored: { code, detail } });
+}
+
+const refuse = (code: Parameters<typeof heldPaymentError>[0], message: string): Step =>
+  err(heldPaymentError(code, message));
+
+// ---------------------------------------------------------------- what the state says
+
+const CAPTURED_STATUSES: readonly HeldPaymentStatus[] = [
+  "held",
+  "releasing",
+  "release_blocked",
+  "released",
+  "refunding",
+  "refunded",
+  "charged_back",
+];
+
+/** A transfer that may still land: asked for, or whose outcome is unknown. */
+function transferInFlight(s: HeldPayment): TransferAttempt | undefined {
+  return s.transfers.find((t) => t.status === "requested" || t.status === "unknown");
+}
+
+function createdTransfer(s: HeldPayment): TransferAttempt | undefined {
+  return s.transfers.find((t) => t.status === "created");
+}
+
+/** A refund not yet done: in flight, or failed and waiting for an admin's retry. */
+function unfinishedRefund(s: HeldPayment): HeldRefund | undefined {
+  return s.refunds.find((r) => r.status !== "succeeded");
+}
+
+function openDispute(s: HeldPayment): HeldDispute | undefined {
+  return s.disputes.find((x) => x.status === "open");
+}
+
+/** Where money given back now comes from, by how far the release went. */
+function stageOf(s: HeldPayment): HeldRefund["stage"] {
+  if (createdTransfer(s)) return "transferred";
+  return s.releaseStarted ? "earmarked" : "holding";
+}
+
+function takenBackFrom(
+  s: HeldPayment,
+  stage: HeldRefund["stage"],
+  amountMinor: number,
+  sellerPartMinor: number,
+  feePartMinor: number,
+): TakenBackFrom {
+  if (stage === "holding") return { stage, amount: money(amountMinor, s.currency) };
+  return { stage, sellerPart: money(sellerPartMinor, s.currency), feePart: money(feePartMinor, s.currency) };
+}
+
+/** Whether nothing stands in the release's way: the seller can receive, no hold, dispute, unfinished refund or transfer in flight. */
+function nothingInTheWay(s: HeldPayment): boolean {
+  return (
+    s.sellerCanReceive &&
+    s.adminHold === undefined &&
+    openDispute(s) === undefined &&
+    unfinishedRefund(s) === undefined &&
+    transferInFlight(s) === undefined
+  );
+}
+
+// ---------------------------------------------------------------- entry points
+
+/**
+ * A client app's `create`: validates it (see `newHeldPayment`) and asks Stripe for the
+ * Checkout Session (payment mode, the payment's transfer group, metadata naming the
+ * aggregate), arming a backstop timer for its expiry.
+ */
+export function createHeldPayment(command: CreateHeldPayment, ctx: HeldPaymentDecideContext): Step {
+  return newHeldPayment(command, ctx).andThen((state) => {
+    const d = new Draft(state, ctx);
+    const s = d.state;
+    d.effect({
+      id: ids.checkoutSession(s.id),
+      aggregate: HELD_PAYMENT_AGGREGATE,
+      aggregateId: s.id,
+      kind: "create_checkout_session",
+      mode: "payment",
+      clientReference: s.clientReference,
+      amountMinor: s.amountMinor,
+      currency: s.currency,
+      description: s.description,
+      customerEmail: s.customer.email,
+      ...(s.customer.name !== undefined ? { customerName: s.customer.name } : {}),
+      transferGroup: s.transferGroup,
+      expiresAt: s.checkoutExpiresAt,
+      successUrl: s.successUrl,
+      ...(s.cancelUrl !== undefined ? { cancelUrl: s.cancelUrl } : {}),
+      metadata: { aggregate: HELD_PAYMENT_AGGREGATE, heldPaymentId: s.id },
+    });
+    d.timer({ kind: "checkout_expired" }, s.checkoutExpiresAt + ctx.policy.checkoutExpiryGraceMs);
+    return d.done();
+  });
+}
+
+/**
+ * The held payment's state machine: given its state and an input, the next state and the
+ * effects to carry out. Pure. Inputs that do not apply are ignored with a code from
+ * `HELD_PAYMENT_IGNORED_CODES`; refused commands are errors with a stable code. A move
+ * outside `HELD_PAYMENT_TRANSITIONS` or a posting the ledger refuses throws: both are bugs.
+ */
+export function decideHeldPayment(
+  state: HeldPayment,
+  input: HeldPaymentInput,
+  ctx: HeldPaymentDecideContext,
+): Step {
+  const d = new Draft(state, ctx);
+  switch (input.type) {
+    case "create":
+      return ignore(state, "already_created", `held payment ${state.id} exists`);
+    case "confirm_fulfilled":
+      return confirmFulfilled(d);
+    case "report_unfulfilled":
+      return reportUnfulfilled(d, input);
+    case "admin_hold":
+      return adminHold(d, input);
+    case "admin_release":
+      return adminRelease(d, input);
+    case "refund":
+      return refundCommand(d, input);
+    case "retry_refund":
+      return retryRefund(d);
+    case "timer":
+      return onTimer(d, input.timer);
+    case "checkout_session_created":
+      return sessionCreated(d, input);
+    case "checkout_completed":
+      return checkoutCompleted(d, input);
+    case "async_payment_succeeded":
+      return asyncSucceeded(d, input);
+    case "async_payment_failed":
+      return asyncFailed(d, input);
+    case "checkout_expired":
+      return checkoutExpiredFact(d, input);
+    case "transfer_created":
+      return transferCreated(d, input);
+    case "transfer_failed":
+      return transferFailed(d, input);
+    case "transfer_reversed":
+      return transferReversed(d, input);
+    case "transfer_reversal_failed":
+      return reversalFailed(d, input);
+    case "refund_succeeded":
+      return refundSucceeded(d, input);
+    case "refund_failed":
+      return refundFailed(d, input);
+    case "dispute_created":
+      return disputeCreated(d, input);
+    case "dispute_updated":
+      return disputeUpdated(d, input);
+    case "dispute_closed":
+      return disputeClosed(d, input);
+    case "seller_account_ready":
+      return sellerReady(d);
+    case "seller_account_not_ready":
+      return sellerNotReady(d, input);
+  }
+}
+
+// ---------------------------------------------------------------- checkout and payment
+
+/** A Checkout fact names a session: this payment's, or one it has not heard of yet (its creation's answer may be late). */
+function otherSession(s: HeldPayment, sessionId: string): boolean {
+  return s.checkoutSessionId !== undefined && s.checkoutSessionId !== sessionId;
+}
+
+function sessionCreated(d: Draft, { sessionId, url }: InputOf<"checkout_session_created">): Step {
+  const s = d.state;
+  if (s.checkoutSessionId === sessionId)
+    return ignore(s, "session_already_recorded", `session ${sessionId} already recorded`);
+  if (otherSession(s, sessionId))
+    return ignore(s, "no_such_session", `the payment's session is ${s.checkoutSessionId}, not ${sessionId}`);
+  d.set({ checkoutSessionId: sessionId, checkoutUrl: url });
+  return d.done();
+}
+
+function capture(d: Draft, sessionId: string, paymentIntentId: string, chargeId: string): void {
+  d.set({ checkoutSessionId: sessionId, paymentIntentId, chargeId, capturedAt: d.now });
+  d.postAmount(heldCaptured, ids.ledger.captured(d.state.id), d.state.amountMinor);
+  d.moveTo("held");
+}
+
+/** The customer's payment succeeded: hold it, and release it if the window already ended. */
+function paid(d: Draft, sessionId: string, paymentIntentId: string, chargeId: string): Step {
+  const s = d.state;
+  if (s.status === "expired" || s.status === "payment_failed")
+    return latePayment(d, sessionId, paymentIntentId, chargeId);
+  capture(d, sessionId, paymentIntentId, chargeId);
+  return releaseIfDue(d);
+}
+
+/**
+ * Money arrived for a payment susu had given up on (the session expired or the payment
+ * failed, and then it succeeded after all). It is real money: record it, refund it at
+ * once, and tell the admins. Never ignored.
+ */
+function latePayment(d: Draft, sessionId: string, paymentIntentId: string, chargeId: string): Step {
+  const was = d.state.status;
+  d.set({ checkoutSessionId: sessionId, paymentIntentId, chargeId, capturedAt: d.now });
+  d.postAmount(heldCaptured, ids.ledger.captured(d.state.id), d.state.amountMinor);
+  const p = d.state.id;
+  d.ticket(
+    ids.ticket.latePayment(p),
+    "unexpected_money",
+    `payment ${paymentIntentId} succeeded after the held payment was ${was}; it is refunded in full`,
+  );
+  d.notify(ids.notice.latePayment(p), "platform_admins", "unexpected_money", { paymentIntentId, was });
+  startRefund(d, d.state.amountMinor, "late_payment");
+  return d.done();
+}
+
+function paymentFailed(d: Draft, paymentIntentId: string, failureCode: string): Step {
+  d.moveTo("payment_failed", { paymentIntentId, failureCode, endedAt: d.now });
+  d.notify(ids.notice.paymentFailed(d.state.id), "customer", "payment_failed", { failureCode });
+  return d.done();
+}
+
+function checkoutCompleted(d: Draft, input: InputOf<"checkout_completed">): Step {
+  const { sessionId, paymentIntentId, paymentStatus, chargeId } = input;
+  const s = d.state;
+  if (otherSession(s, sessionId))
+    return ignore(s, "no_such_session", `the payment's session is ${s.checkoutSessionId}, not ${sessionId}`);
+  const open = s.status === "awaiting_payment" || s.status === "payment_processing";
+  const givenUp = s.status === "expired" || s.status === "payment_failed";
+  if (paymentStatus === "succeeded" && chargeId !== undefined && (open || givenUp))
+    return paid(d, sessionId, paymentIntentId, chargeId);
+  if (!open) return ignore(s, "payment_already_settled", `the payment is ${s.status}`);
+  switch (paymentStatus) {
+    case "succeeded": // a success without its charge cannot fund a transfer: wait for the async fact
+    case "processing":
+      if (s.status === "payment_processing")
+        return ignore(s, "checkout_already_completed", "the session's payment is already processing");
+      d.moveTo("payment_processing", { checkoutSessionId: sessionId, paymentIntentId });
+      return d.done();
+    case "requires_action":
+      return ignore(s, "payment_not_settled", "the PaymentIntent still requires the customer's action");
+    case "requires_payment_method":
+    case "canceled":
+      d.set({ checkoutSessionId: sessionId });
+      return paymentFailed(d, paymentIntentId, paymentStatus);
+  }
+}
+
+function asyncSucceeded(d: Draft, input: InputOf<"async_payment_succeeded">): Step {
+  const s = d.state;
+  if (otherSession(s, input.sessionId))
+    return ignore(
+      s,
+      "no_such_session",
+      `the payment's session is ${s.checkoutSessionId}, not ${input.sessionId}`,
+    );
+  if (CAPTURED_STATUSES.includes(s.status))
+    return ignore(s, "payment_already_settled", `the payment is ${s.status}`);
+  return paid(d, input.sessionId, input.paymentIntentId, input.chargeId);
+}
+
+function asyncFailed(d: Draft, input: InputOf<"async_payment_failed">): Step {
+  const s = d.state;
+  if (otherSession(s, input.sessionId))
+    return ignore(
+      s,
+      "no_such_session",
+      `the payment's session is ${s.checkoutSessionId}, not ${input.sessionId}`,
+    );
+  if (s.status !== "awaiting_payment" && s.status !== "payment_processing")
+    return ignore(s, "payment_already_settled", `the payment is ${s.status}`);
+  d.set({ checkoutSessionId: input.sessionId });
+  return paymentFailed(d, input.paymentIntentId, input.failureCode);
+}
+
+function expire(d: Draft): Step {
+  d.moveTo("expired", { endedAt: d.now });
+  d.notify(ids.notice.checkoutExpired(d.state.id), "customer", "checkout_expired");
+  return d.done();
+}
+
+function checkoutExpiredFact(d: Draft, { sessionId }: InputOf<"checkout_expired">): Step {
+  const s = d.state;
+  if (otherSession(s, sessionId))
+    return ignore(s, "no_such_session", `the payment's session is ${s.checkoutSessionId}, not ${sessionId}`);
+  if (s.status !== "awaiting_payment") return ignore(s, "checkout_not_open", `the payment is ${s.status}`);
+  d.set({ checkoutSessionId: sessionId });
+  return expire(d);
+}
+
+// ---------------------------------------------------------------- the client app's word
+
+function confirmFulfilled(d: Draft): Step {
+  const s = d.state;
+  if (s.status === "awaiting_payment" || s.status === "expired" || s.status === "payment_failed")
+    return refuse("payment_not_captured", `the payment is ${s.status}`);
+  if (s.fulfilment !== "pending")
+    return refuse("fulfilment_already_reported", `the booking was already reported ${s.fulfilment}`);
+  if (s.status !== "held" && s.status !== "payment_processing")
+    return refuse("payment_ended", `the payment is ${s.status}`);
+  const releaseDueAt = d.now + s.disputeWindowMs;
+  d.set({ fulfilment: "confirmed", releaseDueAt });
+  d.timer({ kind: "release_due" }, releaseDueAt);
+  return d.done();
+}
+
+function reportUnfulfilled(d: Draft, _input: InputOf<"report_unfulfilled">): Step {
+  const s = d.state;
+  if (s.status === "awaiting_payment" || s.status === "expired" || s.status === "payment_failed")
+    return refuse("payment_not_captured", `the payment is ${s.status}`);
+  if (s.fulfilment !== "pending")
+    return refuse("fulfilment_already_reported", `the booking was already reported ${s.fulfilment}`);
+  if (s.status === "payment_processing")
+    return refuse("payment_not_captured", "the payment is still processing; report again once it is paid");
+  if (s.status !== "held") return refuse("payment_ended", `the payment is ${s.status}`);
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
+  d.set({ fulfilment: "unfulfilled" });
+  startRefund(d, refundableMinor(d.state), "unfulfilled");
+  return d.done();
+}
+
+// ---------------------------------------------------------------- admins
+
+function adminHold(d: Draft, { by, reason }: InputOf<"admin_hold">): Step {
+  const s = d.state;
+  if (s.status === "releasing") return refuse("release_in_flight", "the release has started");
+  const holdable: readonly HeldPaymentStatus[] = [
+    "awaiting_payment",
+    "payment_processing",
+    "held",
+    "release_blocked",
+  ];
+  if (!holdable.includes(s.status)) return refuse("not_holdable", `the payment is ${s.status}`);
+  if (s.adminHold)
+    return refuse("already_on_hold", `held by ${s.adminHold.by} since ${isoString(s.adminHold.at)}`);
+  d.set({ adminHold: { by, reason, at: d.now } });
+  return d.done();
+}
+
+function adminRelease(d: Draft, _input: InputOf<"admin_release">): Step {
+  const s = d.state;
+  if (s.adminHold) {
+    const { adminHold: _lifted, ...rest } = s;
+    d.state = rest;
+    if (d.state.status === "release_blocked" && nothingInTheWay(d.state)) return resumeRelease(d);
+    return releaseIfDue(d);
+  }
+  if (s.status !== "release_blocked") return refuse("not_on_hold", "no admin hold and no blocked release");
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed");
+  if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
+  if (!s.sellerCanReceive)
+    return refuse("seller_cannot_receive", "the seller's account cannot receive transfers");
+  // The admin's word that an attempt of unknown outcome did not land: it is written off as failed.
+  for (const t of s.transfers)
+    if (t.status === "unknown")
+      d.updateTransfer(t.number, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  return resumeRelease(d);
+}
+
+function refundCommand(d: Draft, { amountMinor }: InputOf<"refund">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined) return refuse("payment_not_captured", `the payment is ${s.status}`);
+  if (s.status === "refunding") return refuse("refund_in_flight", "everything left is being refunded");
+  const left = refundableMinor(s);
+  if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
+  if (transferInFlight(s)) return refuse("release_in_flight", "the seller's transfer is in flight");
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
+  const amount = amountMinor ?? left;
+  const step = currencyInfo(s.currency).amountStepMinor;
+  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > left || amount % step !== 0)
+    return refuse(
+      "invalid_refund_amount",
+      `a refund is a whole multiple of ${step} in (0, ${left}] ${s.currency}`,
+    );
+  startRefund(d, amount, "admin");
+  return d.done();
+}
+
+function retryRefund(d: Draft): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.status === "failed" || x.status === "reversal_failed");
+  if (!r) return refuse("no_failed_refund", "no refund failed");
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  if (r.status === "reversal_failed") requestReversalFor(d, r);
+  else requestRefundAttempt(d, r);
+  return d.done();
+}
+
+// ---------------------------------------------------------------- refunds
+
+/**
+ * Gives `amountMinor` back to the customer. Its split between the seller's share and the
+ * fee is fixed now, on the running total of what was given back. After the release the
+ * seller's part is reversed first; the refund follows when the reversal lands.
+ */
+function startRefund(d: Draft, amountMinor: number, reason: HeldRefund["reason"]): void {
+  const s = d.state;
+  const full = amountMinor === refundableMinor(s);
+  const split = takeBackSplit(s, s.currency, givenBackMinor(s), amountMinor);
+  const refund: HeldRefund = {
+    number: s.refunds.length + 1,
+    amountMinor,
+    ...split,
+    stage: stageOf(s),
+    reason,
+    full,
+    status: "requested",
+    attempts: 0,
+    ledgerPosted: false,
+  };
+  d.set({ refunds: [...s.refunds, refund] });
+  if (full) d.moveTo("refunding");
+  if (refund.stage === "transferred" && refund.sellerPartMinor > 0) requestReversalFor(d, refund);
+  else requestRefundAttempt(d, refund);
+  d.notify(ids.notice.refundStarted(s.id, refund.number), "customer", "refund_started", {
+    amountMinor,
+    reason,
+  });
+}
+
+function requestReversal(
+  d: Draft,
+  amountMinor: number,
+  reason: TransferReversal["reason"],
+  forWhat: Pick<TransferReversal, "forRefund" | "forDisputeId">,
+): number {
+  const s = d.state;
+  const transfer = createdTransfer(s);
+  if (!transfer?.transferId) throw new Error(`held payment ${s.id}: a reversal needs a created transfer`);
+  const number = s.reversals.length + 1;
+  const effectId = ids.reversal(s.id, number);
+  d.set({
+    reversals: [...s.reversals, { number, effectId, amountMinor, reason, status: "requested", ...forWhat }],
+  });
+  d.effect({
+    id: effectId,
+    aggregate: HELD_PAYMENT_AGGREGATE,
+    aggregateId: s.id,
+    kind: "reverse_transfer",
+    reversal: number,
+    transferId: transfer.transferId,
+    amountMinor,
+    currency: s.currency,
+    reason,
+  });
+  return number;
+}
+
+function requestReversalFor(d: Draft, r: HeldRefund): void {
+  const reversalNumber = requestReversal(d, r.sellerPartMinor, "refund", { forRefund: r.number });
+  d.updateRefund(r.number, { status: "reversing", reversalNumber });
+}
+
+function requestRefundAttempt(d: Draft, r: HeldRefund): void {
+  const s = d.state;
+  const current = s.refunds.find((x) => x.number === r.number) ?? r;
+  const attempt = current.attempts + 1;
+  if (!s.paymentIntentId)
+    throw new Error(`held payment ${s.id}: a refund needs the PaymentIntent it refunds`);
+  const { failureCode: _cleared, ...rest } = current;
+  d.set({
+    refunds: s.refunds.map((x) =>
+      x.number === r.number ? { ...rest, status: "requested", attempts: attempt } : x,
+    ),
+  });
+  d.effect({
+    id: ids.refund(s.id, r.number, attempt),
+    aggregate: HELD_PAYMENT_AGGREGATE,
+    aggregateId: s.id,
+    kind: "refund",
+    refund: r.number,
+    attempt,
+    paymentIntentId: s.paymentIntentId,
+    amountMinor: r.amountMinor,
+    currency: s.currency,
+    reason: r.reason,
+  });
+}
+
+function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refund_succeeded">): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (!r || attempt < 1 || attempt > r.attempts)
+    return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
+  // Stripe's refunds go from pending to succeeded, and rarely on to failed; never back.
+  // A success that is not the latest attempt's, or that comes after a failure, is stale.
+  if (r.status !== "requested" || attempt !== r.attempts)
+    return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
+  d.updateRefund(refund, { status: "succeeded", refundId, ledgerPosted: true });
+  if (!r.ledgerPosted)
+    d.post(
+      heldRefunded({
+        id: ids.ledger.refunded(s.id, refund),
+        heldPaymentId: s.id,
+        from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+        occurredAt: d.now,
+        refs: { refundId },
+      }),
+    );
+  if (d.state.status === "refunding" && refundableMinor(d.state) === 0 && !unfinishedRefund(d.state)) {
+    d.moveTo("refunded", { endedAt: d.now });
+    return d.done();
+  }
+  return unfreeze(d);
+}
+
+function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refund_failed">): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (!r || attempt < 1 || attempt > r.attempts)
+    return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
+  if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
+    return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
+  d.updateRefund(refund, { status: "failed", failureCode });
+  const after = r.status === "succeeded";
+  const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
+  d.ticket(
+    after
+      ? ids.ticket.refundFailedAfterSuccess(s.id, refund)
+      : ids.ticket.refundFailed(s.id, refund, attempt),
+    "refund_failed",
+    `refund ${refund} of ${r.amountMinor} ${s.currency} to ${s.customer.email} failed (${failureCode})${
+      after ? " after Stripe had reported it succeeded; the ledger still shows it refunded" : ""
+    }; retry it once the cause is fixed`,
+  );
+  d.notify(
+    after
+      ? ids.notice.refundFailedAfterSuccess(s.id, refund)
+      : ids.notice.refundFailed(s.id, refund, attempt),
+    "platform_admins",
+    "refund_failed",
+    data,
+  );
+  return d.done();
+}
+
+// ---------------------------------------------------------------- reversals
+
+function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_reversed">): Step {
+  const s = d.state;
+  const rv = s.reversals.find((x) => x.number === reversal);
+  if (!rv) return ignore(s, "no_such_reversal", `no reversal ${reversal} (of ${transferId})`);
+  if (rv.status !== "requested")
+    return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
+  d.updateReversal(reversal, { status: "reversed" });
+  d.postAmount(heldTransferReversed, ids.ledger.transferReversed(rv.effectId), rv.amountMinor);
+  const r = rv.forRefund === undefined ? undefined : d.state.refunds.find((x) => x.number === rv.forRefund);
+  if (r?.status === "reversing") requestRefundAttempt(d, r);
+  return d.done();
+}
+
+function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_reversal_failed">): Step {
+  const s = d.state;
+  const rv = s.reversals.find((x) => x.number === reversal);
+  if (!rv) return ignore(s, "no_such_reversal", `no reversal ${reversal}`);
+  if (rv.status !== "requested")
+    return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
+  d.updateReversal(reversal, { status: "failed", failureCode });
+  if (rv.forRefund !== undefined) d.updateRefund(rv.forRefund, { status: "reversal_failed", failureCode });
+  const what =
+    rv.reason === "refund"
+      ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`
+      : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId}`;
+  d.ticket(
+    ids.ticket.reversalFailed(s.id, reversal),
+    "reversal_failed",
+    `reversal ${reversal} of ${rv.amountMinor} ${s.currency} from seller ${s.seller.id} failed (${failureCode}); ${what}`,
+  );
+  d.notify(ids.notice.reversalFailed(s.id, reversal), "platform_admins", "reversal_failed", {
+    reversal,
+    amountMinor: rv.amountMinor,
+    failureCode,
+  });
+  return d.done();
+}
+
+// ---------------------------------------------------------------- the release
+
+/**
+ * Releases the seller's share if it is due and nothing stands in the way: the payment is
+ * held, the booking fulfilled and its window over, no admin hold, no open dispute, no
+ * unfinished refund. A seller who cannot receive blocks it. Otherwise nothing happens.
+ */
+function releaseIfDue(d: Draft): Step {
+  const s = d.state;
+  const due =
+    s.status === "held" &&
+    s.fulfilment === "confirmed" &&
+    s.releaseDueAt !== undefined &&
+    d.now >= s.releaseDueAt &&
+    s.adminHold === undefined &&
+    !openDispute(s) &&
+    !unfinishedRefund(s);
+  if (!due) return d.done();
+  return startRelease(d);
+}
+
+function startRelease(d: Draft): Step {
+  if (!d.state.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
+  const s = d.state;
+  if (!s.releaseStarted) {
+    // Fee and seller's share leave the hold together: it is zero once the release starts.
+    d.postAmount(heldFeeEarned, ids.ledger.feeEarned(s.id), feeNetMinor(s));
+    d.postAmount(heldSellerPayable, ids.ledger.sellerPayable(s.id), sellerNetMinor(s));
+    d.set({ releaseStarted: true });
+  }
+  return newTransferAttempt(d);
+}
+
+function resumeRelease(d: Draft): Step {
+  d.set({ transferFailures: 0 });
+  return startRelease(d);
+}
+
+function newTransferAttempt(d: Draft): Step {
+  const s = d.state;
+  const amountMinor = sellerNetMinor(s);
+  if (amountMinor === 0) {
+    // Refunds took all of the seller's share: nothing to transfer, the release is done.
+    d.moveTo("released", { endedAt: d.now });
+    return d.done();
+  }
+  if (!s.chargeId) throw new Error(`held payment ${s.id}: a release needs the charge it is funded by`);
+  const number = s.transfers.length + 1;
+  const effectId = ids.transfer(s.id, number);
+  d.set({
+    transfers: [...s.transfers, { number, effectId, amountMinor, status: "requested", requestedAt: d.now }],
+  });
+  d.effect({
+    id: effectId,
+    aggregate: HELD_PAYMENT_AGGREGATE,
+    aggregateId: s.id,
+    kind: "transfer",
+    attempt: number,
+    sellerId: s.seller.id,
+    destinationAccountId: s.seller.connectedAccountId,
+    sourceChargeId: s.chargeId,
+    amountMinor,
+    currency: s.currency,
+    transferGroup: s.transferGroup,
+  });
+  d.moveTo("releasing");
+  return d.done();
+}
+
+/** The release cannot go: tell the seller and the admins, once per block (keyed by the version). */
+function block(
+  d: Draft,
+  reason: string,
+  kind: ReleaseBlockKind = "seller_cannot_receive",
+  ticket?: { id: string; reason: HeldPaymentTicketReason; summary: string },
+): Step {
+  const s = d.state;
+  d.moveTo("release_blocked", { blockedReason: reason, blockKind: kind });
+  const t = ticket ?? {
+    id: ids.ticket.releaseBlocked(s.id, s.version),
+    reason: "release_blocked" as const,
+    summary: `the release of held payment ${s.id} to seller ${s.seller.id} is blocked: ${reason}`,
+  };
+  d.ticket(t.id, t.reason, t.summary);
+  d.notify(ids.notice.releaseBlocked(s.id, "seller", s.version), "seller", "release_blocked", { reason });
+  d.notify(ids.notice.releaseBlocked(s.id, "admins", s.version), "platform_admins", "release_blocked", {
+    reason,
+  });
+  return d.done();
+}
+
+function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_created">): Step {
+  const s = d.state;
+  const t = s.transfers.find((x) => x.number === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt}`);
+  if (t.status === "created")
+    return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
+  const latest = s.transfers[s.transfers.length - 1];
+  if (t.status === "failed" || latest !== t) {
+    // An attempt susu had given up on paid the seller after all: never ignore money.
+    d.updateTransfer(attempt, { status: "created", transferId });
+    d.ticket(
+      ids.ticket.lateTransfer(s.id, transferId),
+      "unexpected_money",
+      `transfer ${transferId} (attempt ${attempt}) to seller ${s.seller.id} was created after susu recorded it as ${t.status}; check the seller was not paid twice`,
+    );
+    d.notify(ids.notice.lateTransfer(s.id, transferId), "platform_admins", "unexpected_money", {
+      transferId,
+      attempt,
+    });
+    return d.done();
+  }
+  d.updateTransfer(attempt, { status: "created", transferId });
+  d.set({ transferFailures: 0 });
+  d.postAmount(heldTransferred, ids.ledger.transferred(t.effectId), t.amountMinor);
+  d.moveTo("released", { endedAt: d.now });
+  d.notify(ids.notice.payoutSent(s.id), "seller", "payout_sent", { amountMinor: t.amountMinor, transferId });
+  return bookPendingLosses(d);
+}
+
+function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
+  const { attempt, failureCode } = input;
+  const s = d.state;
+  const t = s.transfers.find((x) => x.number === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt}`);
+  if (t.status !== "requested" && t.status !== "unknown")
+    return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}`);
+  if (t.status === "unknown") {
+    // The same uncertain answer again says nothing new; a definite failure says no money
+    // moved (the block stays for a person to release).
+    if (classifyFailure("transfer", failureCode) === "outcome_unknown")
+      return ignore(s, "transfer_not_pending", `attempt ${attempt}'s outcome is still unknown`);
+    d.updateTransfer(attempt, {
+      status: "failed",
+      failureCode,
+      failureMessage: input.failureMessage ?? failureCode,
+    });
+    return bookPendingLosses(d);
+  }
+  const failureMessage = input.failureMessage ?? failureCode;
+  d.updateTransfer(attempt, { status: "failed", failureCode, failureMessage });
+  const failures = s.transferFailures + 1;
+  d.set({ transferFailures: failures });
+  const failureClass = classifyFailure("transfer", failureCode);
+  if (failureClass === "outcome_unknown") {
+    // Stripe may have made it: another attempt under a new key could pay twice. A person checks.
+    d.updateTransfer(attempt, { status: "unknown" });
+    block(
+      d,
+      `whether transfer attempt ${attempt} moved money is unknown (${failureCode})`,
+      "transfer_outcome_unknown",
+      {
+        id: ids.ticket.transferOutcomeUnknown(s.id, attempt),
+        reason: "transfer_outcome_unknown",
+        summary: `transfer attempt ${attempt} (${t.effectId}) of held payment ${s.id} failed with ${failureCode}: check Stripe before releasing again`,
+      },
+    );
+    return bookPendingLosses(d);
+  }
+  const decision = retryOrPark(
+    {
+      itemId: t.effectId,
+      attempts: failures - 1,
+      failure: { code: failureCode, message: failureMessage, retryable: failureClass === "retryable" },
+      ticket: {
+        id: ids.ticket.transferParked(s.id, attempt),
+        reason: "effect_parked",
+        subject: `release transfer ${t.effectId}`,
+      },
+    },
+    { policy: d.ctx.policy.transferRetry, now: d.now },
+  );
+  if (decision.action === "retry") {
+    d.timer({ kind: "retry_transfer", attempt: attempt + 1 }, decision.at);
+    return bookPendingLosses(d);
+  }
+  block(d, `the transfer was parked: ${decision.note}`, "transfer_parked", {
+    id: decision.ticket.id,
+    reason: "transfer_parked",
+    summary: decision.ticket.summary,
+  });
+  return bookPendingLosses(d);
+}
+
+// ---------------------------------------------------------------- timers
+
+function onTimer(d: Draft, timer: HeldPaymentTimer): Step {
+  const s = d.state;
+  switch (timer.kind) {
+    case "checkout_expired":
+      if (s.status !== "awaiting_payment")
+        return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);
+      return expire(d);
+    case "release_due":
+      if (s.status !== "held" || s.fulfilment !== "confirmed")
+        return ignore(s, "timer_no_longer_due", `the payment is ${s.status}`);
+      if (openDispute(s)) return ignore(s, "release_frozen", `dispute ${openDispute(s)?.id} is open`);
+      if (s.adminHold)
+        return ignore(s, "release_on_hold", `held by ${s.adminHold.by}: ${s.adminHold.reason}`);
+      if (unfinishedRefund(s)) return ignore(s, "refund_in_flight", "a refund is unfinished");
+      // The scheduler's word that the window is over stands, whatever the clocks say.
+      return startRelease(d);
+    case "retry_transfer": {
+      const last = s.transfers[s.transfers.length - 1];
+      if (s.status !== "releasing" || last?.status !== "failed" || timer.attempt !== s.transfers.length + 1)
+        return ignore(s, "timer_no_longer_due", `transfer attempt ${timer.attempt} is no longer due`);
+      const dispute = openDispute(s);
+      // A dispute opened while the failed transfer was in flight: the retry waits for it to close.
+      if (dispute) {
+        d.moveTo("release_blocked", {
+          blockedReason: `frozen by dispute ${dispute.id}`,
+          blockKind: "frozen",
+        });
+        return d.done();
+      }
+      return startRelease(d);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the seller's account
+
+function sellerReady(d: Draft): Step {
+  const s = d.state;
+  const unblocks =
+    s.status === "release_blocked" &&
+    (s.blockKind === "seller_cannot_receive" || s.blockKind === "transfer_parked") &&
+    nothingInTheWay({ ...s, sellerCanReceive: true });
+  if (s.sellerCanReceive && !unblocks)
+    return ignore(s, "readiness_unchanged", "the seller could already receive");
+  d.set({ sellerCanReceive: true });
+  return unblocks ? resumeRelease(d) : d.done();
+}
+
+function sellerNotReady(d: Draft, _input: InputOf<"seller_account_not_ready">): Step {
+  if (!d.state.sellerCanReceive)
+    return ignore(d.state, "readiness_unchanged", "the seller already could not receive");
+  d.set({ sellerCanReceive: false });
+  return d.done();
+}
+
+// ---------------------------------------------------------------- disputes
+
+function recordDispute(d: Draft, dispute: HeldDispute): void {
+  const s = d.state;
+  d.set({ disputes: [...s.disputes, dispute] });
+  const data = {
+    disputeId: dispute.id,
+    amountMinor: dispute.amountMinor,
+    reason: dispute.reason,
+    ...(dispute.evidenceDueBy !== undefined ? { evidenceDueBy: isoString(dispute.evidenceDueBy) } : {}),
+  };
+  d.ticket(
+    ids.ticket.dispute(s.id, dispute.id),
+    "dispute",
+    `the charge of held payment ${s.id} is disputed (${dispute.id}, ${dispute.reason})${
+      dispute.evidenceDueBy !== undefined ? `; evidence due by ${isoString(dispute.evidenceDueBy)}` : ""
+    }; the release is frozen until it closes`,
+  );
+  d.notify(ids.notice.disputeOpened(s.id, "seller", dispute.id), "seller", "dispute_opened", data);
+  d.notify(ids.notice.disputeOpened(s.id, "admins", dispute.id), "platform_admins", "dispute_opened", data);
+  // A release waiting to retry its transfer is frozen too.
+  if (d.state.status === "releasing" && !transferInFlight(d.state))
+    d.moveTo("release_blocked", { blockedReason: `frozen by dispute ${dispute.id}`, blockKind: "frozen" });
+}
+
+function disputeCreated(d: Draft, input: InputOf<"dispute_created">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the payment is ${s.status}`);
+  if (s.disputes.some((x) => x.id === input.disputeId))
+    return ignore(s, "duplicate_dispute", `dispute ${input.disputeId} already recorded`);
+  recordDispute(d, {
+    id: input.disputeId,
+    amountMinor: input.amountMinor,
+    reason: input.reason,
+    stripeStatus: input.stripeStatus,
+    ...(input.evidenceDueBy !== undefined ? { evidenceDueBy: input.evidenceDueBy } : {}),
+    status: "open",
+  });
+  return d.done();
+}
+
+function disputeUpdated(
+  d: Draft,
+  { disputeId, stripeStatus, evidenceDueBy }: InputOf<"dispute_updated">,
+): Step {
+  const s = d.state;
+  const x = s.disputes.find((y) => y.id === disputeId);
+  if (!x) return ignore(s, "no_such_dispute", `no dispute ${disputeId}`);
+  if (x.status !== "open") return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${x.status}`);
+  if (x.stripeStatus === stripeStatus && (evidenceDueBy === undefined || evidenceDueBy === x.evidenceDueBy))
+    return ignore(s, "dispute_unchanged", `dispute ${disputeId} is still ${stripeStatus}`);
+  d.updateDispute(disputeId, { stripeStatus, ...(evidenceDueBy !== undefined ? { evidenceDueBy } : {}) });
+  return d.done();
+}
+
+function disputeClosed(d: Draft, { disputeId, outcome, amountMinor }: InputOf<"dispute_closed">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the payment is ${s.status}`);
+  const known = s.disputes.find((y) => y.id === disputeId);
+  // Stripe does not promise order: a closure that overtook the creation records the dispute first.
+  if (!known)
+    recordDispute(d, {
+      id: disputeId,
+      amountMinor,
+      reason: "unknown",
+      stripeStatus: outcome,
+      status: "open",
+    });
+  else if (known.status !== "open")
+    return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
+  const p = d.state.id;
+  d.notify(ids.notice.disputeClosed(p, "seller", disputeId), "seller", "dispute_closed", {
+    disputeId,
+    outcome,
+  });
+  d.notify(ids.notice.disputeClosed(p, "admins", disputeId), "platform_admins", "dispute_closed", {
+    disputeId,
+    outcome,
+  });
+  if (outcome === "won") {
+    d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
+    return unfreeze(d);
+  }
+  const lostMinor = Math.min(Math.max(amountMinor, 0), refundableMinor(d.state));
+  const split = takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor);
+  d.updateDispute(disputeId, {
+    status: "lost",
+    stripeStatus: "lost",
+    lostMinor,
+    ...split,
+    lossBooked: lostMinor === 0,
+  });
+  return bookPendingLosses(d);
+}
+
+/**
+ * Something that stopped the release is gone (a dispute closed, a refund finished): a
+ * release the dispute froze goes on — or blocks on the seller's account, if that is what
+ * now stands in its way — and a release that came due meanwhile starts.
+ */
+function unfreeze(d: Draft): Step {
+  const s = d.state;
+  if (s.status !== "release_blocked") return releaseIfDue(d);
+  if (s.blockKind !== "frozen" || openDispute(s)) return d.done();
+  if (nothingInTheWay(s)) return resumeRelease(d);
+  if (!s.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
+  return d.done();
+}
+
+/**
+ * Books the losses of lost disputes in the ledger — once no transfer is in flight, since
+ * where the money is depends on whether it landed. After the release the seller's part is
+ * booked against the seller and reversed from their transfer. A loss that took everything
+ * left ends the payment.
+ */
+function bookPendingLosses(d: Draft): Step {
+  if (transferInFlight(d.state)) return d.done();
+  const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
+  if (pending.length === 0) return d.done();
+  for (const x of pending) {
+    const s = d.state;
+    const stage = stageOf(s);
+    const lost = x.lostMinor ?? 0;
+    d.post(
+      heldDisputeLost({
+        id: ids.ledger.disputeLost(s.id, x.id),
+        heldPaymentId: s.id,
+        from: takenBackFrom(s, stage, lost, x.sellerPartMinor ?? 0, x.feePartMinor ?? 0),
+        occurredAt: d.now,
+        refs: { disputeId: x.id },
+      }),
+    );
+    d.updateDispute(x.id, { lossBooked: true });
+    if (stage === "transferred" && (x.sellerPartMinor ?? 0) > 0) {
+      const reversalNumber = requestReversal(d, x.sellerPartMinor ?? 0, "dispute_lost", {
+        forDisputeId: x.id,
+      });
+      d.updateDispute(x.id, { reversalNumber });
+    }
+  }
+  const s = d.state;
+  if (
+    refundableMinor(s) === 0 &&
+    s.status !== "refunded" &&
+    s.status !== "charged_back" &&
+    s.status !== "refunding"
+  ) {
+    d.moveTo("charged_back", { endedAt: d.now });
+    return d.done();
+  }
+  return unfreeze(d);
+}

@@ -1,0 +1,122 @@
+import type { LedgerTransaction } from "../ledger/index.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { Instant } from "../shared/time.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
+
+/** The aggregate name every held-payment effect carries (timers, notices and tickets are shared by aggregates). */
+export const HELD_PAYMENT_AGGREGATE = "held_payment";
+
+/** Who a held payment's notification is for: the customer, the seller, or the platform's admins. */
+export type HeldPaymentAudience =
+  | { readonly kind: "customer"; readonly email: string }
+  | { readonly kind: "seller"; readonly sellerId: string }
+  | { readonly kind: "platform_admins" };
+
+/** The messages a held payment sends; the notifier renders each one. */
+export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
+  "payment_failed",
+  "checkout_expired",
+  "refund_started",
+  "refund_failed",
+  "release_blocked",
+  "payout_sent",
+  "dispute_opened",
+  "dispute_closed",
+  "reversal_failed",
+  "unexpected_money",
+] as const;
+
+/** One of {@link HELD_PAYMENT_NOTIFICATION_TEMPLATES}. */
+export type HeldPaymentNotificationTemplate = (typeof HELD_PAYMENT_NOTIFICATION_TEMPLATES)[number];
+
+/** Why a held payment opened a support ticket. */
+export const HELD_PAYMENT_TICKET_REASONS = [
+  "refund_failed",
+  "release_blocked",
+  "transfer_parked",
+  "transfer_outcome_unknown",
+  "dispute",
+  "reversal_failed",
+  "unexpected_money",
+] as const;
+
+/** One of {@link HELD_PAYMENT_TICKET_REASONS}. */
+export type HeldPaymentTicketReason = (typeof HELD_PAYMENT_TICKET_REASONS)[number];
+
+interface Addressed {
+  readonly id: string;
+  readonly aggregate: typeof HELD_PAYMENT_AGGREGATE;
+  readonly aggregateId: string;
+}
+
+/**
+ * What a held payment's decision asks the outside world to do, as data. Every effect has
+ * an `id` stable for the payment and step (see `heldPaymentIds`): the outbox stores it by
+ * that id and it is the Stripe `Idempotency-Key`, so running an effect twice after a crash
+ * never charges, pays or refunds twice.
+ */
+export type HeldPaymentEffect =
+  | (Addressed & {
+      readonly kind: "create_checkout_session";
+      /** Always `payment`: one charge, captured at once. */
+      readonly mode: "payment";
+      readonly clientReference: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly description: string;
+      readonly customerEmail: string;
+      readonly customerName?: string;
+      readonly transferGroup: string;
+      readonly expiresAt: Instant;
+      readonly successUrl: string;
+      readonly cancelUrl?: string;
+      /** Written as the session's and the PaymentIntent's metadata: names the aggregate. */
+      readonly metadata: {
+        readonly aggregate: typeof HELD_PAYMENT_AGGREGATE;
+        readonly heldPaymentId: string;
+      };
+    })
+  | (Addressed & {
+      readonly kind: "transfer";
+      readonly attempt: number;
+      readonly sellerId: string;
+      readonly destinationAccountId: string;
+      /** The charge that funds the transfer (Stripe `source_transaction`). */
+      readonly sourceChargeId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly transferGroup: string;
+    })
+  | (Addressed & {
+      readonly kind: "reverse_transfer";
+      readonly reversal: number;
+      readonly transferId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly reason: "refund" | "dispute_lost";
+    })
+  | (Addressed & {
+      readonly kind: "refund";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly paymentIntentId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly reason: "unfulfilled" | "admin" | "late_payment";
+    })
+  | (Addressed & { readonly kind: "schedule_timer"; readonly at: Instant; readonly timer: HeldPaymentTimer })
+  | (Addressed & {
+      readonly kind: "notify";
+      readonly to: HeldPaymentAudience;
+      readonly template: HeldPaymentNotificationTemplate;
+      readonly data: Readonly<Record<string, string | number>>;
+    })
+  | { readonly kind: "post_ledger"; readonly id: string; readonly transaction: LedgerTransaction }
+  | (Addressed & {
+      readonly kind: "open_ticket";
+      readonly reason: HeldPaymentTicketReason;
+      readonly summary: string;
+    });
+
+/** One effect kind of {@link HeldPaymentEffect}. */
+export type HeldPaymentEffectKind = HeldPaymentEffect["kind"];

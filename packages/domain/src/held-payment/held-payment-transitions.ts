@@ -1,0 +1,70 @@
+import { defineTransitions } from "../kernel/transitions.js";
+import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
+
+/**
+ * The statuses each status may move to — every move `decideHeldPayment` makes, and no other:
+ *
+ * - `awaiting_payment → held` when the PaymentIntent succeeded; `→ payment_processing`
+ *   when a delayed method is still collecting; `→ payment_failed` when it failed;
+ *   `→ expired` when the session expired unpaid.
+ * - `payment_processing → held` when the delayed payment succeeded, `→ payment_failed` when not.
+ * - `held → releasing` when the dispute window ended with nothing in the way;
+ *   `→ release_blocked` when the seller cannot receive then; `→ released` when nothing is
+ *   left to transfer (refunds took all of the seller's share); `→ refunding` when the
+ *   booking was not fulfilled or an admin refunds everything; `→ charged_back` when a lost
+ *   dispute took everything.
+ * - `releasing → released` when the transfer landed; `→ release_blocked` when it failed
+ *   for good, retries ran out, its outcome is unknown, or a dispute opened while it waited
+ *   to be retried; `→ refunding` when an admin refunds everything while it waits;
+ *   `→ charged_back` when a lost dispute took everything while it waited.
+ * - `release_blocked → releasing` when the account is fixed, an admin releases, or the
+ *   dispute that froze it is won; `→ released`, `→ refunding`, `→ charged_back` as from `held`.
+ * - `released → refunding` when an admin refunds everything that is left;
+ *   `→ charged_back` when a lost dispute took everything that was left.
+ * - `refunding → refunded` once the refund reached the customer. (A dispute lost meanwhile
+ *   takes nothing: everything left is already committed to the refund.)
+ * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
+ *   refunded at once, and a ticket says so).
+ * - `refunded` and `charged_back` are final.
+ */
+const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_payment", {
+  awaiting_payment: ["payment_processing", "held", "payment_failed", "expired"],
+  payment_processing: ["held", "payment_failed"],
+  held: ["releasing", "release_blocked", "released", "refunding", "charged_back"],
+  releasing: ["released", "release_blocked", "refunding", "charged_back"],
+  release_blocked: ["releasing", "released", "refunding", "charged_back"],
+  released: ["refunding", "charged_back"],
+  refunding: ["refunded"],
+  expired: ["refunding"],
+  payment_failed: ["refunding"],
+  refunded: [],
+  charged_back: [],
+});
+
+/** The held payment's transition table. */
+export const HELD_PAYMENT_TRANSITIONS = heldPaymentTransitions.table;
+
+/** Whether a held payment in status `from` may move to `to` (staying put always may). */
+export function isHeldPaymentMoveAllowed(from: HeldPaymentStatus, to: HeldPaymentStatus): boolean {
+  return heldPaymentTransitions.allowed(from, to);
+}
+
+/** The fields a move may set along with the status. */
+export type HeldPaymentMovePatch = Partial<Omit<HeldPayment, "status">>;
+
+/**
+ * Moves a payment to `to`, setting `patch` — the one way its status changes. A move the
+ * table does not allow throws (a bug in decide). Leaving `release_blocked` clears
+ * `blockedReason` and `blockKind`, which only describe the block the payment is in.
+ */
+export function moveHeldPayment(
+  payment: HeldPayment,
+  to: HeldPaymentStatus,
+  patch: HeldPaymentMovePatch = {},
+): HeldPayment {
+  heldPaymentTransitions.assertMove(payment.id, payment.status, to);
+  const moved: HeldPayment = { ...payment, ...patch, status: to };
+  if (payment.status !== "release_blocked" || to === "release_blocked") return moved;
+  const { blockedReason: _reason, blockKind: _kind, ...unblocked } = moved;
+  return unblocked;
+}

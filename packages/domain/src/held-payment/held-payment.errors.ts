@@ -1,0 +1,54 @@
+/** Every code a refused held-payment command can carry. */
+export const HELD_PAYMENT_ERROR_CODES = [
+  /** The amount is not a valid charge in its currency (minimum, digits, step). */
+  "invalid_amount",
+  /** The currency is not one susu knows. */
+  "unsupported_currency",
+  /** The fee is malformed, or leaves the seller nothing. */
+  "invalid_fee",
+  /** The dispute window is not a positive duration within the policy's maximum. */
+  "invalid_dispute_window",
+  /** Another field of a new payment is missing or too long. */
+  "invalid_held_payment",
+  /** The command needs the customer's money, which has not been captured. */
+  "payment_not_captured",
+  /** The payment was refunded or taken back in full (or is being refunded in full). */
+  "payment_ended",
+  /** The client app already said whether it fulfilled the booking. */
+  "fulfilment_already_reported",
+  /** An admin hold applies only while the funds wait on the platform. */
+  "not_holdable",
+  "already_on_hold",
+  /** Nothing to release: no admin hold, and no blocked release. */
+  "not_on_hold",
+  /** The seller's transfer is in flight; wait for its outcome. */
+  "release_in_flight",
+  /** A refund is unfinished (in flight, or failed and waiting for an admin's retry). */
+  "refund_in_flight",
+  /** The charge is disputed: Stripe does not refund it, and nothing is released. */
+  "payment_disputed",
+  /** A refund of nothing, of more than is left, or not a multiple of the currency's step. */
+  "invalid_refund_amount",
+  /** Everything was refunded or taken back already. */
+  "nothing_to_refund",
+  /** `retry_refund` with no failed refund. */
+  "no_failed_refund",
+  /** The seller's account cannot receive transfers, as last reported. */
+  "seller_cannot_receive",
+] as const;
+
+/** One of {@link HELD_PAYMENT_ERROR_CODES}. */
+export type HeldPaymentErrorCode = (typeof HELD_PAYMENT_ERROR_CODES)[number];
+
+/** Why a command on a held payment was refused: a union tagged by `type`, equal to its stable `code`. */
+export type HeldPaymentError = {
+  [C in HeldPaymentErrorCode]: { readonly type: C; readonly code: C; readonly message: string };
+}[HeldPaymentErrorCode];
+
+/** Builds a {@link HeldPaymentError} of the given type. */
+export function heldPaymentError<T extends HeldPaymentErrorCode>(
+  type: T,
+  message: string,
+): Extract<HeldPaymentError, { type: T }> {
+  return { type, code: type, message } as Extract<HeldPaymentError, { type: T }>;
+}

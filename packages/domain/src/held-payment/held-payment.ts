@@ -1,0 +1,328 @@
+import { err, ok, type Result } from "neverthrow";
+import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
+import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import type { Instant } from "../shared/time.js";
+import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
+import { heldPaymentIds } from "./held-payment-ids.js";
+import { type PlatformFee, splitPlatformFee } from "./held-payment-money.js";
+
+/**
+ * The life of a held payment. Happy path: `awaiting_payment → held → releasing →
+ * released` (with `payment_processing` between the first two for delayed methods). Around
+ * it: the session expires (`expired`) or a delayed payment fails (`payment_failed`); the
+ * booking is not fulfilled or an admin refunds everything (`refunding → refunded`); the
+ * release cannot go (`release_blocked`); a lost dispute takes everything back
+ * (`charged_back`). Every allowed move is in `HELD_PAYMENT_TRANSITIONS`.
+ *
+ * An admin hold and an open dispute are not statuses: they stop the release from any
+ * status before it, and are recorded in `adminHold` and `disputes`.
+ */
+export type HeldPaymentStatus =
+  | "awaiting_payment"
+  | "payment_processing"
+  | "held"
+  | "releasing"
+  | "release_blocked"
+  | "released"
+  | "refunding"
+  | "refunded"
+  | "expired"
+  | "payment_failed"
+  | "charged_back";
+
+/** Statuses no input moves a payment out of. */
+export const TERMINAL_HELD_PAYMENT_STATUSES: readonly HeldPaymentStatus[] = ["refunded", "charged_back"];
+
+/** What blocks a release (see {@link HeldPayment.blockKind}). */
+export type ReleaseBlockKind =
+  | "seller_cannot_receive"
+  | "transfer_parked"
+  | "transfer_outcome_unknown"
+  | "frozen";
+
+/** The seller: a person with a Stripe Connect account. */
+export interface HeldPaymentSeller {
+  /** The person's id. */
+  readonly id: string;
+  /** Their connected account (`acct_…`), the transfer's destination. */
+  readonly connectedAccountId: string;
+}
+
+/** Who pays, as the client app names them; told about refunds. */
+export interface HeldPaymentCustomer {
+  readonly email: string;
+  readonly name?: string;
+}
+
+/**
+ * One attempt at the release transfer (its effect id is the Stripe idempotency key).
+ * `unknown`: Stripe's answer was lost; the attempt may yet be reported created, and no
+ * other attempt is made until a person has looked.
+ */
+export interface TransferAttempt {
+  /** 1-based, across the payment's life. */
+  readonly number: number;
+  readonly effectId: string;
+  readonly amountMinor: number;
+  readonly status: "requested" | "created" | "failed" | "unknown";
+  readonly requestedAt: Instant;
+  readonly transferId?: string;
+  readonly failureCode?: string;
+  readonly failureMessage?: string;
+}
+
+/** A reversal of (part of) the seller's transfer: for a refund after the release, or a lost dispute. */
+export interface TransferReversal {
+  /** 1-based. */
+  readonly number: number;
+  readonly effectId: string;
+  readonly amountMinor: number;
+  readonly reason: "refund" | "dispute_lost";
+  /** The refund (`refund`) or the dispute (`dispute_lost`) it is for. */
+  readonly forRefund?: number;
+  readonly forDisputeId?: string;
+  readonly status: "requested" | "reversed" | "failed";
+  readonly failureCode?: string;
+}
+
+/**
+ * A refund to the customer, whole or partial. Its split between the seller's share and
+ * the fee, and where its money comes from (`stage`), are fixed when it is asked for.
+ * `reversing`: the seller's part is being reversed first (a refund after the release).
+ * `reversal_failed` and `failed` wait for an admin's `retry_refund`.
+ */
+export interface HeldRefund {
+  /** 1-based. */
+  readonly number: number;
+  readonly amountMinor: number;
+  readonly sellerPartMinor: number;
+  readonly feePartMinor: number;
+  readonly stage: "holding" | "earmarked" | "transferred";
+  readonly reason: "unfulfilled" | "admin" | "late_payment";
+  /** Whether it gives back everything that was left: the payment ends `refunded` with it. */
+  readonly full: boolean;
+  readonly status: "reversing" | "requested" | "succeeded" | "failed" | "reversal_failed";
+  /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing first. */
+  readonly attempts: number;
+  /** The reversal of the seller's part, when one was needed and asked for. */
+  readonly reversalNumber?: number;
+  readonly refundId?: string;
+  readonly failureCode?: string;
+  /** Whether the ledger holds its posting (a refund that failed after succeeding keeps it; a retry does not post again). */
+  readonly ledgerPosted: boolean;
+}
+
+/** A dispute of the charge, as Stripe reported it. */
+export interface HeldDispute {
+  readonly id: string;
+  readonly amountMinor: number;
+  readonly reason: string;
+  /** Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …). */
+  readonly stripeStatus: string;
+  readonly evidenceDueBy?: Instant;
+  readonly status: "open" | "won" | "lost";
+  /**
+   * For a lost dispute: what it took back (at most what was left of the payment), and
+   * whether that is in the ledger yet — not while the seller's transfer is in flight, as
+   * where the money is depends on its outcome.
+   */
+  readonly lostMinor?: number;
+  readonly sellerPartMinor?: number;
+  readonly feePartMinor?: number;
+  readonly lossBooked?: boolean;
+  readonly reversalNumber?: number;
+}
+
+/** A client app's payment for one of its bookings, held for a dispute window, then released to the seller. */
+export interface HeldPayment {
+  readonly id: string;
+  /** The client app's own reference (a booking id). */
+  readonly clientReference: string;
+  readonly description: string;
+  readonly currency: CurrencyCode;
+  readonly amountMinor: number;
+  readonly fee: PlatformFee;
+  /** The platform's fee, after the currency's minimum. */
+  readonly feeMinor: number;
+  /** `amountMinor − feeMinor`: what the seller is paid if nothing is given back. */
+  readonly sellerShareMinor: number;
+  readonly seller: HeldPaymentSeller;
+  /** Whether the seller's account can receive transfers, as last reported. */
+  readonly sellerCanReceive: boolean;
+  readonly customer: HeldPaymentCustomer;
+  /** How long funds stay held after the booking is fulfilled (this payment's own, or the policy's). */
+  readonly disputeWindowMs: number;
+  /** Stripe `transfer_group` of the charge and the transfer. */
+  readonly transferGroup: string;
+  readonly successUrl: string;
+  readonly cancelUrl?: string;
+  readonly status: HeldPaymentStatus;
+  readonly createdAt: Instant;
+  /** When the Checkout Session expires (asked of Stripe). */
+  readonly checkoutExpiresAt: Instant;
+  readonly checkoutSessionId?: string;
+  readonly checkoutUrl?: string;
+  readonly paymentIntentId?: string;
+  /** The charge: the transfer's `source_transaction`. */
+  readonly chargeId?: string;
+  readonly capturedAt?: Instant;
+  /** What the client app said about the booking. */
+  readonly fulfilment: "pending" | "confirmed" | "unfulfilled";
+  /** When the dispute window ends and the release is due (set by the fulfilment confirmation). */
+  readonly releaseDueAt?: Instant;
+  readonly adminHold?: { readonly by: string; readonly reason: string; readonly at: Instant };
+  /** Whether the release started: the fee was earned and the seller's share set aside. */
+  readonly releaseStarted: boolean;
+  /** Failed transfer attempts since the release started or last resumed (for the retry policy). */
+  readonly transferFailures: number;
+  readonly transfers: readonly TransferAttempt[];
+  readonly reversals: readonly TransferReversal[];
+  readonly refunds: readonly HeldRefund[];
+  readonly disputes: readonly HeldDispute[];
+  /** Why the release is blocked, for people; set only while `release_blocked`. */
+  readonly blockedReason?: string;
+  /**
+   * What blocks the release, which says what lifts it; set only while `release_blocked`:
+   * `seller_cannot_receive` and `transfer_parked` lift when the seller's account is
+   * reported ready (or an admin releases), `frozen` when the dispute that froze it closes,
+   * `transfer_outcome_unknown` only by an admin, once they checked Stripe.
+   */
+  readonly blockKind?: ReleaseBlockKind;
+  readonly failureCode?: string;
+  readonly endedAt?: Instant;
+  /** Optimistic-concurrency version, incremented by every stored change. */
+  readonly version: number;
+}
+
+/** What a client app asks for: the `create` command. */
+export interface CreateHeldPayment {
+  /** The aggregate's id, chosen by the use case. */
+  readonly id: string;
+  readonly clientReference: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly seller: HeldPaymentSeller & { readonly canReceive: boolean };
+  readonly description: string;
+  readonly customer: HeldPaymentCustomer;
+  readonly fee: PlatformFee;
+  /** This seller's or product's dispute window; the policy's when absent. */
+  readonly disputeWindowMs?: number;
+  readonly successUrl: string;
+  readonly cancelUrl?: string;
+}
+
+/** Longest text field (Stripe metadata values go up to 500 characters; descriptions more). */
+export const HELD_PAYMENT_TEXT_MAX_CHARS = 500;
+
+function textProblem(name: string, value: string | undefined, optional = false): string | undefined {
+  if (value === undefined) return optional ? undefined : `${name} is required`;
+  if (value.trim().length === 0) return `${name} is empty`;
+  if (value.length > HELD_PAYMENT_TEXT_MAX_CHARS)
+    return `${name} is longer than ${HELD_PAYMENT_TEXT_MAX_CHARS} characters`;
+  return undefined;
+}
+
+/**
+ * Validates a `create` command and makes the payment, `awaiting_payment`: the amount is
+ * a valid charge in a known currency (`unsupported_currency`, `invalid_amount`), the fee
+ * splits it leaving the seller something (`invalid_fee`), the dispute window is within
+ * the policy (`invalid_dispute_window`), and the texts are present and bounded
+ * (`invalid_held_payment`).
+ */
+export function newHeldPayment(
+  command: CreateHeldPayment,
+  ctx: { readonly now: Instant; readonly policy: HeldPaymentPolicy },
+): Result<HeldPayment, HeldPaymentError> {
+  const { currency, amountMinor } = command;
+  if (!isCurrencyCode(currency))
+    return err(heldPaymentError("unsupported_currency", `${currency} is not a supported currency`));
+  if (!Number.isSafeInteger(amountMinor))
+    return err(heldPaymentError("invalid_amount", "the amount must be a whole number of minor units"));
+  const charge = checkChargeAmount(money(amountMinor, currency));
+  if (charge.isErr()) return err(heldPaymentError("invalid_amount", charge.error.message));
+  const split = splitPlatformFee(amountMinor, currency, command.fee, ctx.policy.feeMinimumMinor[currency]);
+  if (split.isErr()) return err(split.error);
+  const window = command.disputeWindowMs ?? ctx.policy.disputeWindowMs;
+  if (!Number.isSafeInteger(window) || window <= 0 || window > ctx.policy.disputeWindowMaxMs)
+    return err(
+      heldPaymentError(
+        "invalid_dispute_window",
+        `the dispute window must be a positive number of milliseconds up to ${ctx.policy.disputeWindowMaxMs}`,
+      ),
+    );
+  const problem =
+    textProblem("id", command.id) ??
+    textProblem("clientReference", command.clientReference) ??
+    textProblem("description", command.description) ??
+    textProblem("seller id", command.seller.id) ??
+    textProblem("seller connected account", command.seller.connectedAccountId) ??
+    textProblem("customer email", command.customer.email) ??
+    textProblem("customer name", command.customer.name, true) ??
+    textProblem("successUrl", command.successUrl) ??
+    textProblem("cancelUrl", command.cancelUrl, true) ??
+    (command.customer.email.includes("@") ? undefined : "customer email has no @");
+  if (problem !== undefined) return err(heldPaymentError("invalid_held_payment", problem));
+  const customer: HeldPaymentCustomer =
+    command.customer.name === undefined
+      ? { email: command.customer.email }
+      : { email: command.customer.email, name: command.customer.name };
+  return ok({
+    id: command.id,
+    clientReference: command.clientReference,
+    description: command.description,
+    currency,
+    amountMinor,
+    fee: command.fee,
+    feeMinor: split.value.feeMinor,
+    sellerShareMinor: split.value.sellerShareMinor,
+    seller: { id: command.seller.id, connectedAccountId: command.seller.connectedAccountId },
+    sellerCanReceive: command.seller.canReceive,
+    customer,
+    disputeWindowMs: window,
+    transferGroup: heldPaymentIds.transferGroup(command.id),
+    successUrl: command.successUrl,
+    ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
+    status: "awaiting_payment",
+    createdAt: ctx.now,
+    checkoutExpiresAt: ctx.now + ctx.policy.checkoutTtlMs,
+    fulfilment: "pending",
+    releaseStarted: false,
+    transferFailures: 0,
+    transfers: [],
+    reversals: [],
+    refunds: [],
+    disputes: [],
+    version: 0,
+  });
+}
+
+/** Whether the payment has ended for good. */
+export function isHeldPaymentEnded(payment: HeldPayment): boolean {
+  return TERMINAL_HELD_PAYMENT_STATUSES.includes(payment.status);
+}
+
+/** Everything given back to the customer or committed to be: every refund asked for, and lost disputes. */
+export function givenBackMinor(payment: HeldPayment): number {
+  const refunded = payment.refunds.reduce((sum, r) => sum + r.amountMinor, 0);
+  const lost = payment.disputes.reduce((sum, d) => sum + (d.lostMinor ?? 0), 0);
+  return refunded + lost;
+}
+
+/** What is left of the payment to refund (or to lose): captured minus everything given back. */
+export function refundableMinor(payment: HeldPayment): number {
+  return payment.capturedAt === undefined ? 0 : payment.amountMinor - givenBackMinor(payment);
+}
+
+/** The seller's share net of the seller's parts of everything given back: what the release transfers. */
+export function sellerNetMinor(payment: HeldPayment): number {
+  const refunds = payment.refunds.reduce((sum, r) => sum + r.sellerPartMinor, 0);
+  const lost = payment.disputes.reduce((sum, d) => sum + (d.sellerPartMinor ?? 0), 0);
+  return payment.sellerShareMinor - refunds - lost;
+}
+
+/** The fee net of the fee parts of everything given back: what the platform earns. */
+export function feeNetMinor(payment: HeldPayment): number {
+  const refunds = payment.refunds.reduce((sum, r) => sum + r.feePartMinor, 0);
+  const lost = payment.disputes.reduce((sum, d) => sum + (d.feePartMinor ?? 0), 0);
+  return payment.feeMinor - refunds - lost;
+}
