@@ -31,6 +31,8 @@ export type {
   OnboardingDue,
   PersonOnboarding,
   RoundOpener,
+  SettledEffect,
+  SettledEffectOutcome,
   SettledFailure,
   UseCaseDeps,
   UseCaseError,
