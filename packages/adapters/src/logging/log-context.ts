@@ -3,7 +3,6 @@ import { AsyncLocalStorage } from "node:async_hooks";
 /** Fields every log line written inside a unit of work carries (e.g. `requestId`). */
 export type LogContext = Readonly<Record<string, string>>;
 
-const EMPTY: LogContext = Object.freeze({});
 const storage = new AsyncLocalStorage<LogContext>();
 
 /**
@@ -18,9 +17,11 @@ export function withLogContext<T>(fields: LogContext, work: () => T): T {
 }
 
 /**
- * The fields of the unit of work in progress (none outside one). For pino, this is the
- * `mixin`: `pino({ mixin: logContext })`.
+ * The fields of the unit of work in progress (none outside one), as a new object each
+ * time: pino's default mixin merge writes the line's own fields into the object the mixin
+ * returns, which must not be the context itself. For pino: `pino({ mixin: logContext })`.
  */
-export function logContext(): LogContext {
-  return storage.getStore() ?? EMPTY;
+export function logContext(): Record<string, string> {
+  const fields = storage.getStore();
+  return fields === undefined ? {} : { ...fields };
 }
