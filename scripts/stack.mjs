@@ -3,7 +3,8 @@
 // 2. builds every package (turbo; the Prisma client is generated on the way),
 // 3. starts PostgreSQL (embedded under .data/postgres, or DATABASE_URL) and migrates it,
 // 4. starts the Stripe emulator in this process (state under .data/stripe) unless STRIPE_API_URL is set,
-// 5. runs the API and the scheduler as child processes, and says "susu is running" once both serve.
+// 5. runs the API and the scheduler as child processes, and says "susu is running" once both serve
+//    (with the scheduler's /metrics address: a free port it picks unless SUSU_SCHEDULER_METRICS_PORT is set).
 //
 // Stopping (SIGINT, SIGTERM or SIGHUP, relayed by start.mjs): the API and the scheduler drain
 // (stop accepting, finish requests and jobs in flight), then the emulator stops, then
@@ -56,6 +57,12 @@ const emulatorPort = portSetting("SUSU_EMULATOR_PORT", "12111");
 const emulatorDataDir = resolve(setting("SUSU_EMULATOR_DATA_DIR", join(root, ".data/stripe")));
 const useEmbeddedPostgres = blankAsUnset(process.env.DATABASE_URL) === undefined;
 const pgPort = setting("SUSU_PG_PORT") === undefined ? undefined : portSetting("SUSU_PG_PORT");
+// Unset: the scheduler serves /metrics on a free port it picks, printed once it is ready.
+const schedulerMetricsPort =
+  setting("SUSU_SCHEDULER_METRICS_PORT") === undefined
+    ? undefined
+    : portSetting("SUSU_SCHEDULER_METRICS_PORT");
+const schedulerMetricsHost = setting("SUSU_SCHEDULER_METRICS_HOST", "127.0.0.1");
 // The adapters' default data folder; resolved here too to find the server's pid.
 const pgDataDir = resolve(setting("SUSU_PG_DATA_DIR", join(root, ".data/postgres")));
 const stopTimeoutMs = Number(setting("SUSU_STOP_TIMEOUT_MS", "20000"));
@@ -166,7 +173,12 @@ async function stopPostgres() {
 
 // --- start ---------------------------------------------------------------------------------
 
-const ENV_OF = { api: "PORT", emulator: "SUSU_EMULATOR_PORT", postgres: "SUSU_PG_PORT" };
+const ENV_OF = {
+  api: "PORT",
+  emulator: "SUSU_EMULATOR_PORT",
+  postgres: "SUSU_PG_PORT",
+  schedulerMetrics: "SUSU_SCHEDULER_METRICS_PORT",
+};
 
 /** The one-line error for a port that is taken, naming the variable that moves it. */
 function portTaken(port, variable) {
@@ -176,6 +188,12 @@ function portTaken(port, variable) {
 async function checkPorts() {
   const wanted = [{ port: apiPort, host: apiHost, variable: ENV_OF.api }];
   if (useEmulator) wanted.push({ port: emulatorPort, host: "127.0.0.1", variable: ENV_OF.emulator });
+  if (schedulerMetricsPort !== undefined)
+    wanted.push({
+      port: schedulerMetricsPort,
+      host: schedulerMetricsHost,
+      variable: ENV_OF.schedulerMetrics,
+    });
   // A server already running on the data folder is reused, on whatever port it has.
   if (useEmbeddedPostgres && pgPort !== undefined && livePostmaster(pgDataDir) === undefined)
     wanted.push({ port: pgPort, host: "127.0.0.1", variable: ENV_OF.postgres });
@@ -297,6 +315,8 @@ async function start() {
     ...(webhookSecret ? { STRIPE_WEBHOOK_SECRET: webhookSecret } : {}),
     HOST: apiHost,
     PORT: String(apiPort),
+    SUSU_SCHEDULER_METRICS_PORT: String(schedulerMetricsPort ?? 0),
+    SUSU_SCHEDULER_METRICS_HOST: schedulerMetricsHost,
   };
   apps.push(startApp("api", "apps/api/dist/main.js", env));
   apps.push(startApp("scheduler", "apps/scheduler/dist/main.js", env));
@@ -319,6 +339,8 @@ async function start() {
     api: `http://${apiHost}:${apiPort}/v1`,
     docs: `http://${apiHost}:${apiPort}/docs`,
     health: `http://${apiHost}:${apiPort}/healthz`,
+    // The API's /metrics takes a service or admin token; the scheduler's is on its own port.
+    schedulerMetrics: apps.find((a) => a.name === "scheduler")?.said.metrics,
   });
   if (jwtSecret !== undefined) await printDemoTokens(jwtSecret);
 }
@@ -364,9 +386,14 @@ function startApp(name, script, env) {
     env,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  /** What the app said when it became ready (e.g. where it serves its metrics). */
+  const said = {};
   const ready = new Promise((resolveReady, rejectReady) => {
     child.on("message", (message) => {
-      if (message?.type === "susu:ready") resolveReady();
+      if (message?.type === "susu:ready") {
+        Object.assign(said, message);
+        resolveReady();
+      }
     });
     child.once("exit", () => rejectReady(new Error(`${name} exited before it was ready`)));
   });
@@ -377,7 +404,7 @@ function startApp(name, script, env) {
     fail(`${name} exited on its own: stopping the rest`, { code, signal });
     void shutdown(code || 1);
   });
-  return { name, child, ready };
+  return { name, child, ready, said };
 }
 
 start().catch((error) => {

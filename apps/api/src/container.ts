@@ -53,9 +53,11 @@ export function createContainer(config: {
     ids: new RandomIds(),
     audit: store,
   };
+  // One logger for the routes and the adapters: while a request runs, every line carries its id.
+  const logger = createLogger({ level: config.logLevel });
   const http: HttpInfrastructure = {
     config: config.http,
-    logger: createLogger({ level: config.logLevel }),
+    logger,
     metrics: createHttpMetrics(),
     verifier: createTokenVerifier({
       sharedSecret: config.http.auth.sharedSecret,
@@ -87,6 +89,7 @@ export function createContainer(config: {
         ...stripeEndpointOf(config.stripeApiUrl),
         timeoutMs: 20_000,
         maxNetworkRetries: 2,
+        log: logger,
       }),
     ),
   });

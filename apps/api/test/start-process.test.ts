@@ -41,6 +41,16 @@ describe.skipIf(!onLinux)("npm start as a process tree", () => {
     expect(procs.some((p) => p.args.includes("apps/api/dist/main.js"))).toBe(true);
     expect(procs.some((p) => p.args.includes("apps/scheduler/dist/main.js"))).toBe(true);
     expect(procs.some((p) => p.args.includes(`-D ${tree.pgDataDir}`))).toBe(true);
+    // The scheduler's /metrics is on a free port it picked, named in the "running" line.
+    const running = tree
+      .output()
+      .split("\n")
+      .find((line) => line.includes('"msg":"susu is running"'));
+    const schedulerMetrics = String(JSON.parse(running ?? "{}").schedulerMetrics);
+    expect(schedulerMetrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const scraped = await fetch(schedulerMetrics);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("# TYPE susu_webhook_events_processed_total counter");
 
     // A request whose body is still arriving when the stop begins must still be answered.
     const inFlight = await startSlowRequest(tree.ports.api);
@@ -98,6 +108,7 @@ describe.skipIf(!onLinux)("npm start as a process tree", () => {
     ["PORT", "api"],
     ["SUSU_EMULATOR_PORT", "emulator"],
     ["SUSU_PG_PORT", "postgres"],
+    ["SUSU_SCHEDULER_METRICS_PORT", "schedulerMetrics"],
   ] as const)(
     "a port in use (%s): one line naming it, exit 1, nothing started",
     async (variable, taken) => {
@@ -110,7 +121,7 @@ describe.skipIf(!onLinux)("npm start as a process tree", () => {
         expect(lines).toHaveLength(1);
         expect(lines[0]).toContain(`port ${ports[taken]} is already in use: set ${variable} to a free port`);
         for (const [name, port] of Object.entries(ports))
-          if (name !== taken) expect(await isListening(port), name).toBe(false);
+          if (name !== taken && port !== undefined) expect(await isListening(port), name).toBe(false);
         expect(existsSync(join(run.pgDataDir, "PG_VERSION"))).toBe(false);
       } finally {
         blocker.close();
@@ -126,6 +137,8 @@ interface Ports {
   readonly api: number;
   readonly emulator: number;
   readonly postgres: number;
+  /** Unset: the scheduler picks a free port for its /metrics. */
+  readonly schedulerMetrics?: number;
 }
 
 interface Launched {
@@ -159,6 +172,9 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
     PORT: String(ports.api),
     SUSU_EMULATOR_PORT: String(ports.emulator),
     SUSU_PG_PORT: String(ports.postgres),
+    ...(ports.schedulerMetrics !== undefined
+      ? { SUSU_SCHEDULER_METRICS_PORT: String(ports.schedulerMetrics) }
+      : {}),
     SUSU_PG_DATA_DIR: pgDataDir,
     SUSU_EMULATOR_DATA_DIR: stripeDir,
     SUSU_JWT_SECRET_FILE: join(stripeDir, "jwt-secret"),
@@ -201,7 +217,8 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
 
 /** Launches a tree and waits for "susu is running". */
 async function startTree(how: "npm" | "node"): Promise<Launched> {
-  const tree = launch(how, await freePorts());
+  const { schedulerMetrics: _picked, ...ports } = await freePorts();
+  const tree = launch(how, ports);
   const until = Date.now() + 45_000;
   while (!tree.output().includes("susu is running")) {
     if (tree.child.exitCode !== null) throw new Error(`npm start exited early:\n${tree.output()}`);
@@ -220,7 +237,8 @@ async function expectAllGone(tree: Launched, procs: readonly Proc[]): Promise<vo
     left.map((p) => `${p.pid} ${p.args}`),
     "processes of the tree still running",
   ).toEqual([]);
-  for (const [name, port] of Object.entries(tree.ports)) expect(await isListening(port), name).toBe(false);
+  for (const [name, port] of Object.entries(tree.ports))
+    if (port !== undefined) expect(await isListening(port), name).toBe(false);
 }
 
 // --- /proc -----------------------------------------------------------------------------------
@@ -281,15 +299,15 @@ function kill(pid: number, signal: NodeJS.Signals): void {
 
 // --- ports -------------------------------------------------------------------------------------
 
-async function freePorts(): Promise<Ports> {
-  // Held together, so the three differ.
-  const servers = await Promise.all([0, 1, 2].map(() => occupy(0)));
-  const [api, emulator, postgres] = servers.map((s) => {
+async function freePorts(): Promise<Required<Ports>> {
+  // Held together, so the four differ.
+  const servers = await Promise.all([0, 1, 2, 3].map(() => occupy(0)));
+  const [api, emulator, postgres, schedulerMetrics] = servers.map((s) => {
     const address = s.address();
     return typeof address === "object" && address !== null ? address.port : 0;
-  }) as [number, number, number];
+  }) as [number, number, number, number];
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return { api, emulator, postgres };
+  return { api, emulator, postgres, schedulerMetrics };
 }
 
 function occupy(port: number): Promise<Server> {

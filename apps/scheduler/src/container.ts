@@ -45,6 +45,7 @@ export function createContainer(
       ...stripeEndpointOf(env.STRIPE_API_URL),
       timeoutMs: 20_000,
       maxNetworkRetries: 2,
+      log,
     }),
   );
   const desk = new PrismaSupportDesk(prisma, clock);

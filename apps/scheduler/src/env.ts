@@ -1,11 +1,23 @@
 import { z } from "zod";
 
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: "must be a port number (0-65535)" })
+    .int({ error: "must be a port number (0-65535)" })
+    .min(0, { error: "must be a port number (0-65535)" })
+    .max(65_535, { error: "must be a port number (0-65535)" })
+    .default(fallback);
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** Identifies this process in outbox leases; several schedulers may run at once. */
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
+  /** Where the scheduler serves `GET /metrics`; 0 picks a free port (logged at start). */
+  SUSU_SCHEDULER_METRICS_PORT: port(9464),
+  /** The metrics endpoint's address; 0.0.0.0 for a Prometheus on another machine. */
+  SUSU_SCHEDULER_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   STRIPE_SECRET_KEY: z.string().min(1),
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),
@@ -15,7 +27,42 @@ const schema = z.object({
 /** The scheduler's settings, parsed once from the environment. */
 export type SchedulerEnv = z.infer<typeof schema>;
 
-/** Parses the scheduler's environment; throws with every problem listed when it is invalid. */
-export function readSchedulerEnv(env: NodeJS.ProcessEnv = process.env): SchedulerEnv {
-  return schema.parse(env);
+/** One wrong or missing environment variable. */
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** The environment is not a valid configuration; `problems` names every variable at fault. */
+export class SchedulerConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems
+        .map((p) => `  - ${p.variable}: ${p.message}`)
+        .join("\n")}`,
+    );
+    this.name = "SchedulerConfigError";
+  }
+}
+
+/**
+ * Parses the scheduler's environment. An empty value (`FOO=` in an env file) counts as
+ * unset. When anything is wrong, throws one {@link SchedulerConfigError} naming every
+ * missing or wrong variable, so an operator fixes them in one go, not one per restart.
+ */
+export function readSchedulerEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): SchedulerEnv {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).map((name) => [name, env[name]?.trim() === "" ? undefined : env[name]?.trim()]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success)
+    throw new SchedulerConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? "environment"),
+        message: issue.message,
+      })),
+    );
+  return parsed.data;
 }

@@ -1,25 +1,43 @@
 import { randomUUID } from "node:crypto";
 import {
   listenForStop,
+  type MetricsServer,
   notifyReady,
   PgBossTimerScheduler,
   resolveDatabaseUrl,
+  serveMetrics,
   withoutForeignStopHandlers,
 } from "@susu/adapters";
 import PgBoss from "pg-boss";
 import { createContainer, TOKENS } from "./container.js";
-import { readSchedulerEnv } from "./env.js";
+import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { workRoundTimers } from "./jobs/round-timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";
+import { createSchedulerMetrics } from "./metrics.js";
 
 // The scheduler process: round timers, the due-round cron, the outbox dispatcher and the
 // Stripe webhook processor. Any number may run at once; pg-boss and outbox leases keep each job
 // worked once. Killed at any point, it resumes from the database; asked to stop, it finishes
 // the passes and jobs in flight first, so a stop never leaves work for a lease to time out.
-const env = readSchedulerEnv();
+let env: SchedulerEnv;
+try {
+  env = readSchedulerEnv();
+} catch (error) {
+  if (!(error instanceof SchedulerConfigError)) throw error;
+  // One message naming every missing or wrong variable, then stop.
+  console.error(
+    JSON.stringify({
+      level: "error",
+      service: "susu-scheduler",
+      msg: error.message,
+      problems: error.problems,
+    }),
+  );
+  process.exit(1);
+}
 const log = createLogger(env.LOG_LEVEL, "susu-scheduler");
 const stopRequested = listenForStop((signal) => {
   log.warn({ signal }, "stop forced: exiting without draining");
@@ -34,9 +52,35 @@ await boss.start();
 await PgBossTimerScheduler.prepare(boss);
 
 const container = createContainer({ ...env, DATABASE_URL: database.connectionString }, boss, log);
+const metrics = createSchedulerMetrics();
+let metricsServer: MetricsServer;
+try {
+  metricsServer = await serveMetrics(metrics.metrics, {
+    port: env.SUSU_SCHEDULER_METRICS_PORT,
+    host: env.SUSU_SCHEDULER_METRICS_HOST,
+  });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  const variable = "SUSU_SCHEDULER_METRICS_PORT";
+  if (code === "EADDRINUSE")
+    log.error(
+      { port: env.SUSU_SCHEDULER_METRICS_PORT, variable },
+      `port ${env.SUSU_SCHEDULER_METRICS_PORT} is already in use: set ${variable} to a free port`,
+    );
+  else
+    log.error(
+      { port: env.SUSU_SCHEDULER_METRICS_PORT, host: env.SUSU_SCHEDULER_METRICS_HOST, code },
+      "cannot serve metrics",
+    );
+  await boss.stop({ graceful: false, wait: true });
+  await container.get(TOKENS.prisma).$disconnect();
+  await database.close();
+  process.exit(1);
+}
+log.info({ url: metricsServer.url }, "metrics served");
 const deps = container.get(TOKENS.useCaseDeps);
-await workRoundTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log);
-await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON);
+await workRoundTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
+await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
 const dispatcher = startOutboxDispatcher(
   deps,
   container.get(TOKENS.effectPorts),
@@ -45,21 +89,24 @@ const dispatcher = startOutboxDispatcher(
     workerId,
     intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
     log,
+    metrics,
   },
 );
 const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   workerId,
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
+  metrics,
 });
-log.info({ workerId }, "scheduler started");
-notifyReady();
+log.info({ workerId, metrics: metricsServer.url }, "scheduler started");
+notifyReady({ metrics: metricsServer.url });
 
 const reason = await stopRequested;
 log.info({ reason }, "scheduler stopping");
 try {
   await Promise.all([dispatcher.stop(), webhooks.stop()]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
+  await metricsServer.close();
   await container.get(TOKENS.prisma).$disconnect();
   await database.close();
 } catch (error) {

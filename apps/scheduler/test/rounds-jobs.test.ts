@@ -18,9 +18,13 @@ import { openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
 import { workRoundTimers } from "../src/jobs/round-timers.js";
 import { createLogger } from "../src/logger.js";
+import { createSchedulerMetrics } from "../src/metrics.js";
+import { parseScrape } from "./prometheus.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "rounds-jobs-test");
+const metrics = createSchedulerMetrics({ defaultMetrics: false });
+const scrape = async () => parseScrape(await metrics.metrics.text());
 
 /** The group's members as onboarded people, stored with it (members are people). */
 const newPeople = (group: Group) => peopleOf(group).map((state) => ({ state, expectedVersion: undefined }));
@@ -63,7 +67,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       timers: new PgBossTimerScheduler(boss),
       ledger: new PrismaLedgerStore(db.prisma),
     };
-    await workRoundTimers(boss, deps, ports.desk, log);
+    await workRoundTimers(boss, deps, ports.desk, log, { metrics });
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
@@ -95,7 +99,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
   it("the dispatcher loop submits debits and schedules the deadline as a pg-boss job; settled debits pay the pot out", async () => {
     const [round] = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
     if (!round) throw new Error("no round");
-    const loop = startOutboxDispatcher(deps, ports, store, { workerId: "w1", intervalMs: 50, log });
+    const loop = startOutboxDispatcher(deps, ports, store, { workerId: "w1", intervalMs: 50, log, metrics });
     try {
       await expect.poll(() => gateway.debits.size, { timeout: 10_000 }).toBe(3);
       await expect
@@ -113,6 +117,18 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     }
     expect(gateway.transfers).toHaveLength(3);
     expect((await store.getGroup("grp_due"))._unsafeUnwrap()?.rotation.receivedMemberIds).toEqual(["ana"]);
+    // Every effect the dispatcher ran is counted by kind and outcome.
+    const scraped = await scrape();
+    const settled = (kind: string) =>
+      scraped.value("susu_outbox_effects_settled_total", { kind, outcome: "completed" });
+    expect(settled("collect_contribution")).toBe(3);
+    expect(settled("transfer")).toBe(3);
+    expect(scraped.value("susu_outbox_effects_settled_total", { kind: "transfer", outcome: "parked" })).toBe(
+      0,
+    );
+    expect(
+      scraped.value("susu_scheduler_job_runs_total", { task: "outbox_pass", outcome: "worked" }),
+    ).toBeGreaterThan(0);
   });
 
   it("a due round timer job reaches its round (a missed deadline starts the refunds)", async () => {
@@ -143,5 +159,16 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     // created by the outbox) before it can cancel: nothing is refunded that was not paid.
     const stored = (await store.getRound(opened.id))._unsafeUnwrap();
     expect(stored?.contributions.map((c) => c.status)).toEqual(["awaiting_debit", "awaiting_debit"]);
+    // The timer is counted as a job by its kind, once applied.
+    await expect
+      .poll(
+        async () =>
+          (await scrape()).value("susu_scheduler_job_runs_total", {
+            task: "round_timer.collection_deadline",
+            outcome: "applied",
+          }),
+        { timeout: 5_000 },
+      )
+      .toBeGreaterThan(0);
   });
 });

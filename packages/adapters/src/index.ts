@@ -1,6 +1,8 @@
 export { RandomIds, SystemClock } from "./clock/index.js";
 export * from "./db/index.js";
 export * from "./http/index.js";
+export * from "./logging/index.js";
+export * from "./metrics/index.js";
 export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
 export {
   DEFAULT_TIMER_RETRY,

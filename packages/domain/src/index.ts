@@ -32,6 +32,8 @@ export type {
   OnboardingDue,
   PersonOnboarding,
   RoundOpener,
+  SettledEffect,
+  SettledEffectOutcome,
   SettledFailure,
   UseCaseDeps,
   UseCaseError,

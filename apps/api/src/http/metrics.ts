@@ -1,23 +1,9 @@
+import { createMetricsRegistry, type GaugeSpec } from "@susu/adapters";
 import type { Handler, MiddlewareHandler } from "hono";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { routePatternOf } from "./route-pattern.js";
 
-/** One value of a gauge, with its labels. */
-export interface GaugeSample {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** A gauge whose values are read at scrape time (rounds by status, outbox depth, …). */
-export interface GaugeSpec {
-  /** Prometheus name, e.g. `susu_rounds`; must be unique in the registry. */
-  readonly name: string;
-  readonly help: string;
-  /** Every label the samples use; none for a single-value gauge. */
-  readonly labelNames?: readonly string[];
-  /** Reads the current values, e.g. one `SELECT status, count(*) … GROUP BY status`. */
-  readonly collect: () => Promise<readonly GaugeSample[]>;
-}
+export type { GaugeSample, GaugeSpec } from "@susu/adapters";
 
 /** The API's Prometheus metrics. */
 export interface HttpMetrics {
@@ -53,8 +39,8 @@ const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * requests that match no route are `unmatched`.
  */
 export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const metrics = createMetricsRegistry({ defaultMetrics: options.defaultMetrics ?? true });
+  const registry = metrics.registry;
   const requests = new Counter({
     name: "http_requests_total",
     help: "HTTP requests answered, by method, route pattern and status.",
@@ -68,20 +54,6 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     buckets: [...(options.durationBuckets ?? DEFAULT_BUCKETS)],
     registers: [registry],
   });
-  // The registry starts every metric's collect in registration order without waiting for
-  // the previous one. The error counter is kept last (re-registered after each gauge) and
-  // waits for the gauges' reads, so a scrape counts its own failures.
-  const gaugeReads = new Set<Promise<void>>();
-  const collectErrorsName = "susu_gauge_collect_errors_total";
-  const collectErrors = new Counter({
-    name: collectErrorsName,
-    help: "Scrapes in which a gauge could not read its values (its samples are missing from that scrape).",
-    labelNames: ["gauge"] as const,
-    registers: [registry],
-    collect: async () => {
-      await Promise.all([...gaugeReads]);
-    },
-  });
 
   const middleware: MiddlewareHandler = async (c, next) => {
     const startedAt = performance.now();
@@ -94,44 +66,9 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
   };
 
   const handler: Handler = async (c) =>
-    c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
+    c.body(await metrics.text(), 200, { "content-type": metrics.contentType });
 
-  const registerGauge = (spec: GaugeSpec): void => {
-    const labelNames = [...(spec.labelNames ?? [])];
-    const gauge: Gauge = new Gauge({
-      name: spec.name,
-      help: spec.help,
-      labelNames,
-      registers: [registry],
-      // prom-client awaits this before each scrape. A rejection would fail the whole
-      // scrape (every metric lost for one broken query), so it is caught and counted.
-      collect: async () => {
-        const read = (async () => {
-          try {
-            const samples = await spec.collect();
-            gauge.reset();
-            for (const sample of samples) gauge.set({ ...sample.labels }, sample.value);
-          } catch {
-            gauge.reset();
-            // A gauge without labels would read 0 after a reset, which looks like a healthy
-            // empty outbox; NaN says "unknown". Labelled gauges simply have no samples.
-            if (labelNames.length === 0) gauge.set(Number.NaN);
-            collectErrors.inc({ gauge: spec.name });
-          }
-        })();
-        gaugeReads.add(read);
-        try {
-          await read;
-        } finally {
-          gaugeReads.delete(read);
-        }
-      },
-    });
-    registry.removeSingleMetric(collectErrorsName);
-    registry.registerMetric(collectErrors);
-  };
-
-  return { registry, middleware, handler, registerGauge };
+  return { registry, middleware, handler, registerGauge: metrics.registerGauge };
 }
 
 const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { logContext, withLogContext } from "@susu/adapters";
 import type { MiddlewareHandler } from "hono";
 import pino from "pino";
 import type { Principal } from "./auth.js";
@@ -12,7 +13,7 @@ export type Logger = pino.Logger;
 export interface RequestLogVariables {
   /** The request's id: the client's `X-Request-Id` when sane, else a new UUID. */
   requestId: string;
-  /** A child logger carrying `requestId`; handlers and use cases log through it. */
+  /** A logger whose lines carry `requestId`; handlers log through it. */
   log: Logger;
 }
 
@@ -57,12 +58,17 @@ export interface LoggerOptions {
   readonly destination?: pino.DestinationStream;
 }
 
-/** The API's logger: JSON lines with `service: "susu-api"` and {@link REDACTED_PATHS} blanked. */
+/**
+ * The API's logger: JSON lines with `service: "susu-api"`, {@link REDACTED_PATHS} blanked,
+ * and the log context's fields (`requestId` while a request is handled: {@link requestLog})
+ * on every line, whoever writes it — a handler, an adapter, a provider call.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const settings: pino.LoggerOptions = {
     level: options.level ?? "info",
     base: { service: "susu-api" },
     redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+    mixin: logContext,
   };
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
@@ -74,36 +80,49 @@ export interface RequestLogOptions {
   readonly generateId?: () => string;
 }
 
+/** Whether `logger` takes the log context's fields (a {@link createLogger} logger or its child). */
+function carriesLogContext(logger: Logger): boolean {
+  return (logger as unknown as Record<symbol, unknown>)[pino.symbols.mixinSym] === logContext;
+}
+
 /**
- * Mount first. Gives each request an id (returned as `X-Request-Id`) and a child logger
- * (`c.var.requestId`, `c.var.log`), then writes one line per request: method, route
- * pattern, status, duration, request id and the principal's subject. Never headers,
- * tokens, bodies or raw paths (they carry ids and are unbounded). A request that ended in
- * an unhandled error is logged at `error` with the error and its stack; what the client
- * sees is the app's `onError` answer, which must not include it.
+ * Mount first. Gives each request an id (returned as `X-Request-Id`) and handles the rest
+ * of the request inside a log context holding it, so every line written meanwhile by a
+ * {@link createLogger} logger carries `requestId`: the handler's (`c.var.log`), and those
+ * of adapters and provider calls below the route, given the same logger and no id. Then
+ * writes one line per request: method, route pattern, status, duration, request id and
+ * the principal's subject. Never headers, tokens, bodies or raw paths (they carry ids and
+ * are unbounded). A request that ended in an unhandled error is logged at `error` with the
+ * error and its stack; what the client sees is the app's `onError` answer, which must not
+ * include it. (A logger made otherwise gets a child with the id for `c.var.log`; lines
+ * written below the route through it then go without.)
  */
 export function requestLog(
   options: RequestLogOptions,
 ): MiddlewareHandler<{ Variables: RequestLogVariables & { principal?: Principal } }> {
   const generate = options.generateId ?? randomUUID;
-  return async (c, next) => {
-    const startedAt = performance.now();
+  const log = options.logger;
+  const contextual = carriesLogContext(log);
+  return (c, next) => {
     const requestId = requestIdOf(c.req.header(REQUEST_ID_HEADER), generate);
-    const log = options.logger.child({ requestId });
-    c.set("requestId", requestId);
-    c.set("log", log);
-    await next();
-    setResponseHeaders(c, { [REQUEST_ID_HEADER]: requestId });
-    const line = {
-      method: c.req.method,
-      route: routePatternOf(c),
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
-      subject: c.get("principal")?.subject,
-    };
-    // Hono catches a handler's exception, answers with onError and records it as c.error.
-    if (c.error !== undefined) log.error({ ...line, err: c.error }, "request failed");
-    else if (c.res.status >= 500) log.error(line, "request");
-    else log.info(line, "request");
+    return withLogContext({ requestId }, async () => {
+      const startedAt = performance.now();
+      const requestLogger = contextual ? log : log.child({ requestId });
+      c.set("requestId", requestId);
+      c.set("log", requestLogger);
+      await next();
+      setResponseHeaders(c, { [REQUEST_ID_HEADER]: requestId });
+      const line = {
+        method: c.req.method,
+        route: routePatternOf(c),
+        status: c.res.status,
+        durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        subject: c.get("principal")?.subject,
+      };
+      // Hono catches a handler's exception, answers with onError and records it as c.error.
+      if (c.error !== undefined) requestLogger.error({ ...line, err: c.error }, "request failed");
+      else if (c.res.status >= 500) requestLogger.error(line, "request");
+      else requestLogger.info(line, "request");
+    });
   };
 }

@@ -118,6 +118,37 @@ describe("request log", () => {
     ]);
   });
 
+  it("lines written below the route through the plain logger carry the request id, redacted as any", async () => {
+    const logs = captureLogs();
+    const app = new Hono<{ Variables: RequestLogVariables }>();
+    app.use("*", requestLog({ logger: logs.logger, generateId: () => "gen-below" }));
+    // An adapter holds the process logger, not the request's: it is called with no id.
+    const adapter = {
+      async save(groupId: string) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        logs.logger.warn(
+          { groupId, token: "tok_below", headers: { authorization: "Bearer a.b.c" } },
+          "storage slow",
+        );
+      },
+    };
+    app.post("/v1/groups/:groupId", async (c) => {
+      await adapter.save(c.req.param("groupId"));
+      return c.body(null, 204);
+    });
+    const res = await app.request("/v1/groups/grp_9", { method: "POST" });
+    expect(res.headers.get("x-request-id")).toBe("gen-below");
+    const below = logs.lines().find((l) => l.msg === "storage slow");
+    expect(below).toMatchObject({ requestId: "gen-below", groupId: "grp_9", token: "[redacted]" });
+    expect(logs.text()).not.toContain("tok_below");
+    expect(logs.text()).not.toContain("a.b.c");
+    // Once the request is over, the process logger's lines carry no request id.
+    logs.logger.info("after");
+    expect(logs.lines().find((l) => l.msg === "after")).not.toHaveProperty("requestId");
+    // Each request id appears once per line: the handler's logger does not add a second.
+    expect(logs.text().match(/"requestId"/g)?.length).toBe(logs.lines().length - 1);
+  });
+
   it("blanks credentials a careless caller logs", () => {
     const logs = captureLogs();
     logs.logger.info(

@@ -1,6 +1,7 @@
 import { type UseCaseDeps, useCases } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
+import { type SchedulerMetrics, timedJob } from "../metrics.js";
 
 /** The pg-boss queue (and cron) that opens rounds that are due. */
 export const OPEN_DUE_ROUNDS_QUEUE = "open-due-rounds";
@@ -45,10 +46,17 @@ export async function scheduleOpenDueRounds(
   deps: UseCaseDeps,
   log: Logger,
   cron: string,
+  metrics?: SchedulerMetrics,
 ): Promise<void> {
   await boss.createQueue(OPEN_DUE_ROUNDS_QUEUE, { name: OPEN_DUE_ROUNDS_QUEUE, policy: "singleton" });
   await boss.schedule(OPEN_DUE_ROUNDS_QUEUE, cron);
   await boss.work(OPEN_DUE_ROUNDS_QUEUE, async () => {
-    await openDueRounds(deps, log);
+    // Counted as job `open_due_rounds`: `opened` or `none_due`, `crashed` when it throws.
+    await timedJob(
+      metrics,
+      "open_due_rounds",
+      () => openDueRounds(deps, log),
+      (opened) => (opened > 0 ? "opened" : "none_due"),
+    );
   });
 }

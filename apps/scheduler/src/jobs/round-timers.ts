@@ -2,17 +2,29 @@ import {
   PgBossTimerScheduler,
   parseRoundTimerJob,
   ROUND_TIMER_QUEUE,
+  type RoundTimerJob,
+  type RoundTimerSettlement,
   settleRoundTimerFailure,
 } from "@susu/adapters";
 import { type RetryPolicy, type SupportDesk, type UseCaseDeps, useCases } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
+import { type SchedulerMetrics, timedJob } from "../metrics.js";
 
 /** Settings of the round-timer worker. */
 export interface RoundTimerOptions {
   /** How failed timers are retried before they are parked (default `DEFAULT_TIMER_RETRY`). */
   readonly retry?: RetryPolicy;
+  /**
+   * Counts each timer as job `round_timer.<kind>` with its outcome: `applied`, `ignored`
+   * (no longer applies), `not_found`, `unreadable`, `failed_will_retry`, `parked`, or
+   * `crashed` (its retry could not be scheduled: pg-boss runs the job again).
+   */
+  readonly metrics?: SchedulerMetrics;
 }
+
+/** What became of one timer job, as the metrics name it. */
+type TimerOutcome = "applied" | "ignored" | "not_found" | "unreadable" | "failed_will_retry" | "parked";
 
 /**
  * Feeds due round timers to their rounds, one job at a time (one failing timer must not
@@ -31,6 +43,55 @@ export async function workRoundTimers(
   options: RoundTimerOptions = {},
 ): Promise<void> {
   const timers = new PgBossTimerScheduler(boss);
+  /** Applies one timer; what became of it, and the settlement pg-boss keeps as the job's output. */
+  const applyTimer = async (
+    timer: RoundTimerJob,
+  ): Promise<{ outcome: TimerOutcome; output?: RoundTimerSettlement }> => {
+    const applied = await useCases.retryOnConflict(() =>
+      useCases.applyRoundInput(deps, timer.roundId, { type: "timer", timer: timer.timer }, "timer"),
+    );
+    if (applied.isOk()) {
+      log.info(
+        {
+          roundId: timer.roundId,
+          timerId: timer.timerId,
+          ignored: applied.value.ignored ?? null,
+          status: applied.value.state.status,
+        },
+        "round timer applied",
+      );
+      return { outcome: applied.value.ignored === undefined ? "applied" : "ignored" };
+    }
+    if (applied.error.type === "not_found") {
+      log.warn({ roundId: timer.roundId, timerId: timer.timerId }, "timer for a round that does not exist");
+      return { outcome: "not_found" };
+    }
+    const failure = {
+      code: applied.error.code,
+      message: applied.error.message,
+      // A state the store refuses will be refused again; anything else may pass (as before).
+      retryable: applied.error.type !== "storage_refused",
+    };
+    const settled = await settleRoundTimerFailure(timers, desk, timer, failure, {
+      now: deps.clock.now(),
+      ...(options.retry !== undefined ? { retry: options.retry } : {}),
+    });
+    const about = { roundId: timer.roundId, timerId: timer.timerId, code: applied.error.code };
+    if (settled.isErr()) {
+      log.error({ ...about, detail: settled.error.message }, "round timer failed; its retry not scheduled");
+      // pg-boss runs this job again; settling it then schedules the same retry (same job id).
+      throw new Error(`timer ${timer.timerId}: ${applied.error.code}; retry not scheduled`);
+    }
+    const s = settled.value;
+    if (s.outcome === "parked")
+      log.error({ ...about, attempts: s.attempts, ticketId: s.ticketId }, "round timer parked");
+    else
+      log.warn(
+        { ...about, attempts: s.attempts, retryAt: new Date(s.at).toISOString() },
+        "round timer failed; retry scheduled",
+      );
+    return { outcome: s.outcome === "parked" ? "parked" : "failed_will_retry", output: s };
+  };
   await boss.work(
     ROUND_TIMER_QUEUE,
     { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true },
@@ -39,52 +100,16 @@ export async function workRoundTimers(
       const timer = parseRoundTimerJob(job.data);
       if (!timer) {
         log.error({ jobId: job.id }, "round timer job with unreadable data; dropped");
+        options.metrics?.jobRan("round_timer", "unreadable", 0);
         return;
       }
-      const applied = await useCases.retryOnConflict(() =>
-        useCases.applyRoundInput(deps, timer.roundId, { type: "timer", timer: timer.timer }, "timer"),
+      const ran = await timedJob(
+        options.metrics,
+        `round_timer.${timer.timer.kind}`,
+        () => applyTimer(timer),
+        (r) => r.outcome,
       );
-      if (applied.isOk()) {
-        log.info(
-          {
-            roundId: timer.roundId,
-            timerId: timer.timerId,
-            ignored: applied.value.ignored ?? null,
-            status: applied.value.state.status,
-          },
-          "round timer applied",
-        );
-        return;
-      }
-      if (applied.error.type === "not_found") {
-        log.warn({ roundId: timer.roundId, timerId: timer.timerId }, "timer for a round that does not exist");
-        return;
-      }
-      const failure = {
-        code: applied.error.code,
-        message: applied.error.message,
-        // A state the store refuses will be refused again; anything else may pass (as before).
-        retryable: applied.error.type !== "storage_refused",
-      };
-      const settled = await settleRoundTimerFailure(timers, desk, timer, failure, {
-        now: deps.clock.now(),
-        ...(options.retry !== undefined ? { retry: options.retry } : {}),
-      });
-      const about = { roundId: timer.roundId, timerId: timer.timerId, code: applied.error.code };
-      if (settled.isErr()) {
-        log.error({ ...about, detail: settled.error.message }, "round timer failed; its retry not scheduled");
-        // pg-boss runs this job again; settling it then schedules the same retry (same job id).
-        throw new Error(`timer ${timer.timerId}: ${applied.error.code}; retry not scheduled`);
-      }
-      const s = settled.value;
-      if (s.outcome === "parked")
-        log.error({ ...about, attempts: s.attempts, ticketId: s.ticketId }, "round timer parked");
-      else
-        log.warn(
-          { ...about, attempts: s.attempts, retryAt: new Date(s.at).toISOString() },
-          "round timer failed; retry scheduled",
-        );
-      return s;
+      return ran.output;
     },
   );
 }

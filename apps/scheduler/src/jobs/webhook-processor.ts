@@ -1,6 +1,12 @@
-import { processWebhookInbox, type WebhookPassOptions, type WebhookProcessorContext } from "@susu/adapters";
+import {
+  processWebhookInbox,
+  type SettledWebhookEvent,
+  type WebhookPassOptions,
+  type WebhookProcessorContext,
+} from "@susu/adapters";
 import type { Logger } from "../logger.js";
-import { type PollingLoop, startPollingLoop } from "./polling-loop.js";
+import { type SchedulerMetrics, timedJob } from "../metrics.js";
+import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-loop.js";
 
 /** A running webhook processor loop; `stop()` resolves once the pass in progress has finished. */
 export type WebhookProcessorLoop = PollingLoop;
@@ -18,21 +24,35 @@ export function startWebhookProcessor(
     readonly intervalMs: number;
     readonly maxBackoffMs?: number;
     readonly log: Logger;
+    /** Counts each event's outcome and its lag, and each pass (`webhook_pass`). */
+    readonly metrics?: SchedulerMetrics;
   },
 ): WebhookProcessorLoop {
-  const { intervalMs, maxBackoffMs, log, ...pass } = options;
-  return startPollingLoop(
-    async () => {
-      const report = await processWebhookInbox(ctx, pass);
-      if (report.isErr()) {
-        log.error({ code: report.error.code, detail: report.error.message }, "webhook pass failed");
-        return "failed";
-      }
-      if (report.value.claimed === 0) return "idle";
-      log.info(report.value, "webhook pass");
-      if (report.value.parked > 0) log.warn({ parked: report.value.parked }, "webhook events parked");
-      return "worked";
-    },
-    { name: "webhook", intervalMs, log, ...(maxBackoffMs !== undefined ? { maxBackoffMs } : {}) },
-  );
+  const { intervalMs, maxBackoffMs, log, metrics, ...settings } = options;
+  const told = settings.onSettled;
+  const onSettled =
+    metrics === undefined
+      ? told
+      : (settled: SettledWebhookEvent) => {
+          metrics.webhookSettled(settled);
+          told?.(settled);
+        };
+  const passOptions: WebhookPassOptions = { ...settings, ...(onSettled !== undefined ? { onSettled } : {}) };
+  const pass = async (): Promise<PassResult> => {
+    const report = await processWebhookInbox(ctx, passOptions);
+    if (report.isErr()) {
+      log.error({ code: report.error.code, detail: report.error.message }, "webhook pass failed");
+      return "failed";
+    }
+    if (report.value.claimed === 0) return "idle";
+    log.info(report.value, "webhook pass");
+    if (report.value.parked > 0) log.warn({ parked: report.value.parked }, "webhook events parked");
+    return "worked";
+  };
+  return startPollingLoop(() => timedJob(metrics, "webhook_pass", pass, (result) => result), {
+    name: "webhook",
+    intervalMs,
+    log,
+    ...(maxBackoffMs !== undefined ? { maxBackoffMs } : {}),
+  });
 }

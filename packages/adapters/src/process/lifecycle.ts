@@ -56,7 +56,10 @@ export async function withoutForeignStopHandlers<T>(start: () => Promise<T>): Pr
   }
 }
 
-/** Tells the supervising process, if there is one, that this process is serving. */
-export function notifyReady(): void {
-  process.send?.({ type: "susu:ready" });
+/**
+ * Tells the supervising process, if there is one, that this process is serving, with where
+ * (`details`, e.g. the address of a port it picked itself).
+ */
+export function notifyReady(details: Readonly<Record<string, string>> = {}): void {
+  process.send?.({ ...details, type: "susu:ready" });
 }

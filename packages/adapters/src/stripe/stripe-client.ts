@@ -1,4 +1,5 @@
 import Stripe from "stripe";
+import type { LineSink } from "../notify/log-notifier.js";
 
 /**
  * How to reach Stripe (or the emulator). `timeoutMs` and `maxNetworkRetries` have no
@@ -17,6 +18,13 @@ export interface StripeClientConfig {
   readonly timeoutMs: number;
   /** Retries the SDK makes on no response, 409 and 5xx, always with the same idempotency key. */
   readonly maxNetworkRetries: number;
+  /**
+   * Where one line per answered call goes (`stripe call`: method, path without its query,
+   * status, Stripe's request id, idempotency key, milliseconds). Written inside the call's
+   * async context, so a logger with the log context (`logContext`) ties it to the request
+   * or job that made it. Never parameters, bodies or keys.
+   */
+  readonly log?: LineSink;
 }
 
 /** Builds an SDK client with every network setting explicit. */
@@ -25,7 +33,7 @@ export function createStripeClient(config: StripeClientConfig): Stripe {
     throw new RangeError(`timeoutMs must be a positive integer, got ${config.timeoutMs}`);
   if (!Number.isInteger(config.maxNetworkRetries) || config.maxNetworkRetries < 0)
     throw new RangeError(`maxNetworkRetries must be a non-negative integer, got ${config.maxNetworkRetries}`);
-  return new Stripe(config.secretKey, {
+  const stripe = new Stripe(config.secretKey, {
     timeout: config.timeoutMs,
     maxNetworkRetries: config.maxNetworkRetries,
     // No usage telemetry headers: the emulator does not need them and production logs stay ours.
@@ -35,6 +43,25 @@ export function createStripeClient(config: StripeClientConfig): Stripe {
     ...(config.port !== undefined ? { port: config.port } : {}),
     ...(config.protocol !== undefined ? { protocol: config.protocol } : {}),
   });
+  const log = config.log;
+  if (log !== undefined)
+    stripe.on("response", (call: Stripe.ResponseEvent) => {
+      log.info(
+        {
+          stripe: {
+            method: call.method,
+            // A query (a search, a list's filters) may hold personal data: the path only.
+            path: call.path.split("?")[0],
+            status: call.status,
+            stripeRequestId: call.request_id,
+            ...(call.idempotency_key !== undefined ? { idempotencyKey: call.idempotency_key } : {}),
+            elapsedMs: call.elapsed,
+          },
+        },
+        "stripe call",
+      );
+    });
+  return stripe;
 }
 
 /**

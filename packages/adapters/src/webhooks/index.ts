@@ -26,6 +26,8 @@ export {
 export {
   DEFAULT_WEBHOOK_RETRY,
   processWebhookInbox,
+  type SettledWebhookEvent,
+  type SettledWebhookOutcome,
   type WebhookPassOptions,
   type WebhookPassReport,
   type WebhookProcessorContext,

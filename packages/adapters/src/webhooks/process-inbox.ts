@@ -1,5 +1,6 @@
 import {
   HOUR_MS,
+  type Instant,
   type JitterSource,
   jitterFromId,
   MINUTE_MS,
@@ -55,7 +56,38 @@ export interface WebhookPassOptions {
    * event id and attempt (spread across events, the same on a replay, so tests can tell).
    */
   readonly jitter?: JitterSource;
+  /**
+   * Told of each event once its result is recorded, or once recording it found the lease
+   * lost (for metrics). An event whose result could not be recorded ends the pass with a
+   * storage error and is not reported; nor are events the pass left for the next claim.
+   */
+  readonly onSettled?: (settled: SettledWebhookEvent) => void;
 }
+
+/**
+ * How processing one event ended: `applied` to susu's state, `ignored` (unknown type, stale,
+ * not susu's), failed and `retried` after a backoff, failed and `parked` with a ticket, or
+ * `lease_lost` (another processor may have it now; its result was not recorded).
+ */
+export type SettledWebhookOutcome = "applied" | "ignored" | "retried" | "parked" | "lease_lost";
+
+/** One event a pass processed. */
+export interface SettledWebhookEvent {
+  readonly eventId: string;
+  /** Stripe's event type, e.g. `payment_intent.succeeded`. */
+  readonly type: string;
+  readonly outcome: SettledWebhookOutcome;
+  /** The failure's stable code, when it failed. */
+  readonly code?: string;
+  /** When Stripe created the event (its `created`). */
+  readonly stripeCreatedAt: Instant;
+  /** When processing started and when its result was recorded (the clock's instants). */
+  readonly startedAt: Instant;
+  readonly settledAt: Instant;
+}
+
+/** Reports one event's end to {@link WebhookPassOptions.onSettled}. */
+type Tell = (outcome: SettledWebhookOutcome, code?: string) => void;
 
 /** What one pass did, for logs and metrics. */
 export interface WebhookPassReport {
@@ -131,6 +163,7 @@ function settle(
   record: InboxEvent,
   failure: WebhookFailure,
   report: WebhookPassReport,
+  tell: Tell,
 ): ResultAsync<WebhookPassReport, StorageError> {
   const decision = retryOrPark(
     {
@@ -158,7 +191,10 @@ function settle(
         }),
       park: (note) => ctx.inbox.park(record.id, workerId, note),
     })
-    .map(({ outcome, value }) => count(report, outcome, value));
+    .map(({ outcome, value }) => {
+      tell(value === "marked" ? outcome : "lease_lost", failure.code);
+      return count(report, outcome, value);
+    });
 }
 
 /** {@link settle}, and when the database refuses to record the failure, parks the event at once. */
@@ -170,11 +206,12 @@ function settleOrPark(
   record: InboxEvent,
   failure: WebhookFailure,
   report: WebhookPassReport,
+  tell: Tell,
 ): ResultAsync<WebhookPassReport, StorageError> {
-  return settle(ctx, workerId, retry, jitter, record, failure, report).orElse((e) =>
+  return settle(ctx, workerId, retry, jitter, record, failure, report, tell).orElse((e) =>
     // Once only: the refusal's own note is plain text the database can hold.
     e.type === "storage_refused"
-      ? settle(ctx, workerId, retry, jitter, record, refusal(e, failure.code, failure), report)
+      ? settle(ctx, workerId, retry, jitter, record, refusal(e, failure.code, failure), report, tell)
       : errAsync(e),
   );
 }
@@ -186,17 +223,31 @@ function runOne(
   jitter: JitterSource,
   record: InboxEvent,
   report: WebhookPassReport,
+  onSettled: WebhookPassOptions["onSettled"],
 ): ResultAsync<WebhookPassReport, StorageError> {
+  const startedAt = ctx.deps.clock.now();
+  const tell: Tell = (outcome, code) =>
+    onSettled?.({
+      eventId: record.id,
+      type: record.type,
+      outcome,
+      ...(code !== undefined ? { code } : {}),
+      stripeCreatedAt: record.stripeCreatedAt,
+      startedAt,
+      settledAt: ctx.deps.clock.now(),
+    });
+  const recorded = (key: "processed" | "ignored", outcome: SettledWebhookOutcome) => (mark: MarkResult) => {
+    tell(mark === "marked" ? outcome : "lease_lost");
+    return count(report, key, mark);
+  };
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
   return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report);
+    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell);
     const outcome = result.value;
     const marked =
       outcome.status === "processed"
-        ? ctx.inbox
-            .markProcessed(record.id, workerId, outcome.outcome)
-            .map((m) => count(report, "processed", m))
-        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map((m) => count(report, "ignored", m));
+        ? ctx.inbox.markProcessed(record.id, workerId, outcome.outcome).map(recorded("processed", "applied"))
+        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map(recorded("ignored", "ignored"));
     return marked.orElse((e) =>
       e.type === "storage_refused"
         ? settle(
@@ -207,6 +258,7 @@ function runOne(
             record,
             refusal(e, `it as ${outcome.status}`, undefined),
             report,
+            tell,
           )
         : errAsync(e),
     );
@@ -247,7 +299,7 @@ export function processWebhookInbox(
           // then may already be another processor's: leave them rather than run them twice.
           ctx.deps.clock.now() >= leaseEnds
             ? okAsync({ ...report, leaseLost: report.leaseLost + 1 })
-            : runOne(ctx, options.workerId, retry, jitter, record, report),
+            : runOne(ctx, options.workerId, retry, jitter, record, report, options.onSettled),
         ),
       okAsync({ ...EMPTY, claimed: records.length }),
     ),

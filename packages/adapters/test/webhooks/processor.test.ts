@@ -6,6 +6,7 @@ import { PrismaSupportDesk } from "../../src/support/index.js";
 import {
   PrismaWebhookInbox,
   processWebhookInbox,
+  type SettledWebhookEvent,
   type WebhookPassOptions,
   type WebhookProcessorContext,
 } from "../../src/webhooks/index.js";
@@ -412,6 +413,44 @@ describe("failures", () => {
     expect((await inbox.requeue(event.id))._unsafeUnwrap()).toBe(true);
     expect(await pass({ retry, jitter })).toMatchObject({ processed: 1 });
     expect(contribution(roundId, "ana")?.status).toBe("succeeded");
+  });
+
+  it("tells each event's end by type and outcome, with Stripe's created time (for metrics)", async () => {
+    const [groupId, roundId] = [unique("grp"), unique("round")];
+    await seedRound(store, { groupId, roundId, memberIds: ["ana", "ben"] });
+    const created = Math.floor(clock.now() / 1000) - 90;
+    const refs = { groupId, roundId, memberId: "ben", attempt: 1 };
+    const applied = debitEvent("payment_intent.succeeded", refs, { created });
+    const ignored = stripeEvent(
+      "future_thing.happened",
+      { id: "thing_1", object: "thing" },
+      { created: created + 1 },
+    );
+    await inbox.receive(applied);
+    await inbox.receive(ignored);
+    const settled: SettledWebhookEvent[] = [];
+    const onSettled = (e: SettledWebhookEvent) => settled.push(e);
+    expect(await pass({ onSettled })).toMatchObject({ processed: 1, ignored: 1 });
+    expect(settled.map((e) => [e.eventId, e.type, e.outcome])).toEqual([
+      [applied.id, "payment_intent.succeeded", "applied"],
+      [ignored.id, "future_thing.happened", "ignored"],
+    ]);
+    expect(settled[0]?.stripeCreatedAt).toBe(created * 1000);
+
+    // A failing one: retried, then (one attempt allowed after that) parked, each with its code.
+    const database = { failing: true };
+    ctx = { ...ctx, deps: flakyRounds(deps, database) };
+    const failing = debitEvent("payment_intent.succeeded", { ...refs, memberId: "ana" });
+    await inbox.receive(failing);
+    settled.length = 0;
+    const twice = { ...retry, attemptsMax: 2 };
+    expect(await pass({ onSettled, retry: twice, jitter: () => 0 })).toMatchObject({ retried: 1 });
+    clock.advance(retry.baseDelayMs);
+    expect(await pass({ onSettled, retry: twice, jitter: () => 0 })).toMatchObject({ parked: 1 });
+    expect(settled.map((e) => [e.eventId, e.outcome, e.code])).toEqual([
+      [failing.id, "retried", "storage_unavailable"],
+      [failing.id, "parked", "storage_unavailable"],
+    ]);
   });
 
   it("a failure retrying cannot help is parked at once", async () => {

@@ -3,7 +3,8 @@ import type { PaymentObjectFact } from "../facts/payment-fact.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import type { RetryPolicy } from "../policy/retry-policy.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
-import { HOUR_MS, MINUTE_MS } from "../shared/time.js";
+import type { RoundEffect } from "../round/round-effect.js";
+import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyRoundFact, type FactError } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
 import { type EffectPorts, executeEffect } from "./execute-effect.js";
@@ -24,6 +25,26 @@ export interface DispatchOptions {
   readonly leaseMs?: number;
   readonly limit?: number;
   readonly retry?: RetryPolicy;
+  /**
+   * Told of each effect once its result is recorded (for metrics): an effect whose result
+   * could not be recorded ends the pass with a storage error and is not reported.
+   */
+  readonly onSettled?: (settled: SettledEffect) => void;
+}
+
+/** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
+export type SettledEffectOutcome = "completed" | "retried" | "parked";
+
+/** One effect the dispatcher executed and recorded. */
+export interface SettledEffect {
+  readonly effectId: string;
+  readonly kind: RoundEffect["kind"];
+  readonly outcome: SettledEffectOutcome;
+  /** The failure's stable code, when it failed. */
+  readonly code?: string;
+  /** When its execution started and when its result was recorded (the clock's instants). */
+  readonly startedAt: Instant;
+  readonly settledAt: Instant;
 }
 
 /** What one dispatcher pass did, for logs and metrics. */
@@ -66,7 +87,9 @@ export function dispatchOutbox(
     .andThen((records) =>
       records.reduce<ResultAsync<DispatchReport, StorageError>>(
         (chain, record) =>
-          chain.andThen((report) => runOne(deps, ports, outbox, options.workerId, retry, record, report)),
+          chain.andThen((report) =>
+            runOne(deps, ports, outbox, options.workerId, retry, record, report, options.onSettled),
+          ),
         okAsync({ claimed: records.length, completed: 0, retried: 0, parked: 0 }),
       ),
     );
@@ -80,8 +103,19 @@ function runOne(
   retry: RetryPolicy,
   record: OutboxRecord,
   report: DispatchReport,
+  onSettled: DispatchOptions["onSettled"],
 ): ResultAsync<DispatchReport, StorageError> {
   const effect = record.effect;
+  const startedAt = deps.clock.now();
+  const tell = (outcome: SettledEffectOutcome, code?: string): void =>
+    onSettled?.({
+      effectId: effect.id,
+      kind: effect.kind,
+      outcome,
+      ...(code !== undefined ? { code } : {}),
+      startedAt,
+      settledAt: deps.clock.now(),
+    });
   return executeEffect(deps, ports, effect)
     .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
     .andThen((facts) =>
@@ -95,7 +129,10 @@ function runOne(
     .andThen(() =>
       outbox
         .complete(effect.id, workerId, deps.clock.now())
-        .map(() => ({ ...report, completed: report.completed + 1 }))
+        .map(() => {
+          tell("completed");
+          return { ...report, completed: report.completed + 1 };
+        })
         .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
     )
     .orElse((f) =>
@@ -118,10 +155,11 @@ function runOne(
           openTicket: (ticket) => ports.desk.openTicket(ticket),
           park: (note) => outbox.fail(effect.id, workerId, note, undefined),
         },
-      ).map(({ outcome }) =>
-        outcome === "parked"
+      ).map(({ outcome }) => {
+        tell(outcome, f.code);
+        return outcome === "parked"
           ? { ...report, parked: report.parked + 1 }
-          : { ...report, retried: report.retried + 1 },
-      ),
+          : { ...report, retried: report.retried + 1 };
+      }),
     );
 }

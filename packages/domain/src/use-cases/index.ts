@@ -11,6 +11,8 @@ export {
   type DispatchOptions,
   type DispatchReport,
   dispatchOutbox,
+  type SettledEffect,
+  type SettledEffectOutcome,
 } from "./dispatch-outbox.js";
 export { type EffectFailure, type EffectPorts, executeEffect } from "./execute-effect.js";
 export {

@@ -191,16 +191,45 @@ describe("the dispatcher and the review's findings", () => {
       openTicket: () =>
         errAsync({ type: "ticket_failed" as const, code: "ticket_failed" as const, message: "desk down" }),
     };
+    const settled: useCases.SettledEffect[] = [];
+    const onSettled = (s: useCases.SettledEffect) => settled.push(s);
     const first = await useCases.dispatchOutbox(sim.deps, { ...sim.ports, desk: downDesk }, sim.store, {
       workerId: "w",
+      onSettled,
     });
     expect(first._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 0, retried: 1 });
     expect(sim.store.outbox("parked")).toEqual([]);
     sim.clock.advance(2 * 60 * 60 * 1000);
-    const second = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, { workerId: "w" });
+    const second = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, {
+      workerId: "w",
+      onSettled,
+    });
     expect(second._unsafeUnwrap()).toMatchObject({ claimed: 1, parked: 1 });
+    // Each pass tells what became of the effect, with the failure's code (for metrics).
+    expect(settled.map((s) => [s.effectId, s.kind, s.outcome])).toEqual([
+      [orphan.id, "notify", "retried"],
+      [orphan.id, "notify", "parked"],
+    ]);
+    expect(settled.every((s) => typeof s.code === "string" && s.settledAt >= s.startedAt)).toBe(true);
     expect(sim.store.outbox("parked").map((e) => e.id)).toEqual([orphan.id]);
     expect(sim.desk.tickets.map((t) => [t.id, t.reason])).toEqual([[`${orphan.id}:parked`, "effect_parked"]]);
+  });
+
+  it("tells of every effect it completed, and of none a refused commit left unrecorded", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben"]);
+    await sim.advance(7 * DAY_MS);
+    (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
+    const settled: useCases.SettledEffect[] = [];
+    const report = await useCases.dispatchOutbox(sim.deps, sim.ports, sim.store, {
+      workerId: "w",
+      onSettled: (s) => settled.push(s),
+    });
+    const { claimed, completed } = report._unsafeUnwrap();
+    expect(completed).toBe(claimed);
+    expect(settled).toHaveLength(claimed);
+    expect(settled.every((s) => s.outcome === "completed" && s.code === undefined)).toBe(true);
+    expect(settled.map((s) => s.kind)).toContain("collect_contribution");
   });
 
   it("a result the store refuses is parked with a ticket at once, not retried", async () => {

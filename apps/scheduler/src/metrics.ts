@@ -1,0 +1,143 @@
+import { createMetricsRegistry, type MetricsRegistry, type SettledWebhookEvent } from "@susu/adapters";
+import type { SettledEffect } from "@susu/domain";
+import { Counter, Histogram } from "prom-client";
+
+/**
+ * The scheduler's Prometheus metrics: what became of each webhook event, outbox effect,
+ * round timer and loop pass. Scrape-time gauges of the tables (rounds by status, outbox and
+ * inbox depth) are the API's (`registerOperationsGauges`): one process reads them, so two
+ * do not count the same rows.
+ */
+export interface SchedulerMetrics {
+  readonly metrics: MetricsRegistry;
+  /** For `processWebhookInbox`'s `onSettled`. */
+  readonly webhookSettled: (settled: SettledWebhookEvent) => void;
+  /** For `dispatchOutbox`'s `onSettled`. */
+  readonly effectSettled: (settled: SettledEffect) => void;
+  /** Counts one run of a job or timer and observes how long it took. */
+  jobRan(job: string, outcome: string, seconds: number): void;
+}
+
+/** Options of {@link createSchedulerMetrics}. */
+export interface SchedulerMetricsOptions {
+  /** Also export the process's CPU, memory, event loop lag and GC metrics. Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Label values of outcomes, the same words for events and effects. */
+const WEBHOOK_OUTCOME = {
+  applied: "applied",
+  ignored: "ignored",
+  retried: "failed_will_retry",
+  parked: "parked",
+  lease_lost: "lease_lost",
+} as const;
+const EFFECT_OUTCOME = { completed: "completed", retried: "failed_will_retry", parked: "parked" } as const;
+
+// From a fast database write to a slow provider call.
+const WORK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+// Stripe delivers in seconds; retries with backoff run to about an hour; a replay, days.
+const LAG_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3_600, 21_600, 86_400];
+
+/**
+ * Creates the scheduler's metrics (names in the scheduler's README). Label values are
+ * bounded: Stripe's event types, the effect kinds, the job names, fixed outcome words;
+ * never ids.
+ */
+export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): SchedulerMetrics {
+  const metrics = createMetricsRegistry({ defaultMetrics: options.defaultMetrics ?? true });
+  const registers = [metrics.registry];
+  const webhookEvents = new Counter({
+    name: "susu_webhook_events_processed_total",
+    help: "Stripe webhook events processed, by event type and outcome (applied, ignored, failed_will_retry, parked, lease_lost).",
+    labelNames: ["type", "outcome"] as const,
+    registers,
+  });
+  const webhookDuration = new Histogram({
+    name: "susu_webhook_event_duration_seconds",
+    help: "Time to process one webhook event and record its result, by outcome.",
+    labelNames: ["outcome"] as const,
+    buckets: WORK_BUCKETS,
+    registers,
+  });
+  const webhookLag = new Histogram({
+    name: "susu_webhook_lag_seconds",
+    help: "From Stripe creating an event (its `created`) to susu recording it applied.",
+    buckets: LAG_BUCKETS,
+    registers,
+  });
+  const effects = new Counter({
+    name: "susu_outbox_effects_settled_total",
+    help: "Outbox effects executed, by effect kind and outcome (completed, failed_will_retry, parked).",
+    labelNames: ["kind", "outcome"] as const,
+    registers,
+  });
+  const effectDuration = new Histogram({
+    name: "susu_outbox_effect_duration_seconds",
+    help: "Time to execute one outbox effect (provider call included) and record its result, by kind.",
+    labelNames: ["kind"] as const,
+    buckets: WORK_BUCKETS,
+    registers,
+  });
+  const jobRuns = new Counter({
+    name: "susu_scheduler_job_runs_total",
+    help: "Runs of the scheduler's jobs and timers (round timers, the due-round cron, outbox and webhook passes), by job and outcome.",
+    // Not `job`: Prometheus gives every scraped series a `job` label of its own.
+    labelNames: ["task", "outcome"] as const,
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: "susu_scheduler_job_duration_seconds",
+    help: "Time one run of a scheduler job or timer took, by job and outcome.",
+    labelNames: ["task", "outcome"] as const,
+    buckets: WORK_BUCKETS,
+    registers,
+  });
+
+  return {
+    metrics,
+    webhookSettled(e) {
+      const outcome = WEBHOOK_OUTCOME[e.outcome];
+      webhookEvents.inc({ type: e.type, outcome });
+      webhookDuration.observe({ outcome }, seconds(e.settledAt - e.startedAt));
+      if (e.outcome === "applied") webhookLag.observe(seconds(e.settledAt - e.stripeCreatedAt));
+    },
+    effectSettled(e) {
+      effects.inc({ kind: e.kind, outcome: EFFECT_OUTCOME[e.outcome] });
+      effectDuration.observe({ kind: e.kind }, seconds(e.settledAt - e.startedAt));
+    },
+    jobRan(task, outcome, duration) {
+      jobRuns.inc({ task, outcome });
+      jobDuration.observe({ task, outcome }, duration);
+    },
+  };
+}
+
+/** Milliseconds as seconds; never negative (Stripe's clock and ours differ a little). */
+function seconds(ms: number): number {
+  return Math.max(0, ms) / 1000;
+}
+
+/**
+ * Runs `work` and reports it to `metrics` (when given) under `task`, with the outcome
+ * `outcomeOf` names, or `crashed` when it throws (the error is rethrown).
+ */
+export async function timedJob<T>(
+  metrics: SchedulerMetrics | undefined,
+  task: string,
+  work: () => Promise<T>,
+  outcomeOf: (value: T) => string,
+): Promise<T> {
+  if (metrics === undefined) return work();
+  const startedAt = performance.now();
+  const elapsed = () => (performance.now() - startedAt) / 1000;
+  let value: T;
+  try {
+    value = await work();
+  } catch (error) {
+    metrics.jobRan(task, "crashed", elapsed());
+    throw error;
+  }
+  metrics.jobRan(task, outcomeOf(value), elapsed());
+  return value;
+}

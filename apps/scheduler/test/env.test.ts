@@ -1,0 +1,43 @@
+// The scheduler's environment: one error naming every wrong variable; blanks are unset.
+import { describe, expect, it } from "vitest";
+import { readSchedulerEnv, SchedulerConfigError } from "../src/env.js";
+
+describe("readSchedulerEnv", () => {
+  it("defaults the metrics endpoint to 127.0.0.1:9464 and takes 0 (a free port)", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toMatchObject({
+      SUSU_SCHEDULER_METRICS_PORT: 9464,
+      SUSU_SCHEDULER_METRICS_HOST: "127.0.0.1",
+    });
+    const env = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_SCHEDULER_METRICS_PORT: "0" });
+    expect(env.SUSU_SCHEDULER_METRICS_PORT).toBe(0);
+    // An empty value (`FOO=` in an env file) is unset, not "nothing".
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_SCHEDULER_METRICS_PORT: " " })
+        .SUSU_SCHEDULER_METRICS_PORT,
+    ).toBe(9464);
+  });
+
+  it("names every wrong or missing variable in one error", () => {
+    let thrown: unknown;
+    try {
+      readSchedulerEnv({
+        SUSU_SCHEDULER_METRICS_PORT: "70000",
+        SUSU_DISPATCH_INTERVAL_MS: "fast",
+        LOG_LEVEL: "loud",
+        STRIPE_SECRET_KEY: "",
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(SchedulerConfigError);
+    const error = thrown as SchedulerConfigError;
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      "LOG_LEVEL",
+      "STRIPE_SECRET_KEY",
+      "SUSU_DISPATCH_INTERVAL_MS",
+      "SUSU_SCHEDULER_METRICS_PORT",
+    ]);
+    expect(error.message).toContain("invalid configuration (4 problems)");
+    expect(error.message).toContain("SUSU_SCHEDULER_METRICS_PORT: must be a port number (0-65535)");
+  });
+});

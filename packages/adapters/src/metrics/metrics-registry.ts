@@ -1,0 +1,106 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+
+/** One value of a gauge, with its labels. */
+export interface GaugeSample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** A gauge whose values are read at scrape time (rounds by status, outbox depth, …). */
+export interface GaugeSpec {
+  /** Prometheus name, e.g. `susu_rounds`; must be unique in the registry. */
+  readonly name: string;
+  readonly help: string;
+  /** Every label the samples use; none for a single-value gauge. */
+  readonly labelNames?: readonly string[];
+  /** Reads the current values, e.g. one `SELECT status, count(*) … GROUP BY status`. */
+  readonly collect: () => Promise<readonly GaugeSample[]>;
+}
+
+/** A process's Prometheus metrics: its own registry, and gauges read at scrape time. */
+export interface MetricsRegistry {
+  /** This instance's registry (not prom-client's global one, so tests can make several). */
+  readonly registry: Registry;
+  /**
+   * Adds a gauge read at scrape time. A failing `collect` leaves the gauge without samples
+   * (NaN when it has no labels) and counts the failure in `susu_gauge_collect_errors_total`.
+   */
+  registerGauge(spec: GaugeSpec): void;
+  /** The registry in Prometheus text format (what `/metrics` answers). */
+  text(): Promise<string>;
+  /** The text format's content type. */
+  readonly contentType: string;
+}
+
+/** Options of {@link createMetricsRegistry}. */
+export interface MetricsRegistryOptions {
+  /** Also export the process's CPU, memory, event loop lag and GC metrics. Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+const COLLECT_ERRORS = "susu_gauge_collect_errors_total";
+
+/**
+ * Creates a registry with `susu_gauge_collect_errors_total{gauge}` and, unless turned off,
+ * prom-client's process metrics. The apps add their own counters to `registry` and their
+ * scrape-time gauges through `registerGauge`.
+ */
+export function createMetricsRegistry(options: MetricsRegistryOptions = {}): MetricsRegistry {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // The registry starts every metric's collect in registration order without waiting for
+  // the previous one. The error counter is kept last (re-registered after each gauge) and
+  // waits for the gauges' reads, so a scrape counts its own failures.
+  const gaugeReads = new Set<Promise<void>>();
+  const collectErrors = new Counter({
+    name: COLLECT_ERRORS,
+    help: "Scrapes in which a gauge could not read its values (its samples are missing from that scrape).",
+    labelNames: ["gauge"] as const,
+    registers: [registry],
+    collect: async () => {
+      await Promise.all([...gaugeReads]);
+    },
+  });
+
+  const registerGauge = (spec: GaugeSpec): void => {
+    const labelNames = [...(spec.labelNames ?? [])];
+    const gauge: Gauge = new Gauge({
+      name: spec.name,
+      help: spec.help,
+      labelNames,
+      registers: [registry],
+      // prom-client awaits this before each scrape. A rejection would fail the whole
+      // scrape (every metric lost for one broken query), so it is caught and counted.
+      collect: async () => {
+        const read = (async () => {
+          try {
+            const samples = await spec.collect();
+            gauge.reset();
+            for (const sample of samples) gauge.set({ ...sample.labels }, sample.value);
+          } catch {
+            gauge.reset();
+            // A gauge without labels would read 0 after a reset, which looks like a healthy
+            // empty outbox; NaN says "unknown". Labelled gauges simply have no samples.
+            if (labelNames.length === 0) gauge.set(Number.NaN);
+            collectErrors.inc({ gauge: spec.name });
+          }
+        })();
+        gaugeReads.add(read);
+        try {
+          await read;
+        } finally {
+          gaugeReads.delete(read);
+        }
+      },
+    });
+    registry.removeSingleMetric(COLLECT_ERRORS);
+    registry.registerMetric(collectErrors);
+  };
+
+  return {
+    registry,
+    registerGauge,
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
