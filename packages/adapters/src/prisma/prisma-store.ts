@@ -27,7 +27,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, poolOf } from "../db/prisma-client.js";
+import { type PrismaClient, poolOf, runTransaction } from "../db/prisma-client.js";
 import { writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
@@ -321,7 +321,8 @@ export class PrismaStore
   }
 
   /**
-   * Stores the changeset in one transaction (READ COMMITTED): each aggregate with
+   * Stores the changeset in one transaction (READ COMMITTED; on the pool when the client
+   * has one, see runTransaction): each aggregate with
    * `UPDATE … WHERE id = $id AND version = $expected` (an INSERT when new), its
    * projections, the outbox effects (`ON CONFLICT DO NOTHING`: an id already there is
    * kept once) and the audit lines. A stale version, or a new aggregate someone else
@@ -340,11 +341,10 @@ export class PrismaStore
       ? { operation: "commit", aggregate: first }
       : { operation: "commit" };
     return fromDatabase(
-      this.#prisma.$transaction((tx) => writeChangeset(tx, changes, at), {
-        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-        timeout: this.#timeoutMs,
-        maxWait: this.#maxWaitMs,
-      }),
+      () =>
+        runTransaction(this.#prisma, { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs }, (tx) =>
+          writeChangeset(tx, changes, at),
+        ),
       context,
     );
   }
