@@ -40,6 +40,11 @@ export interface HttpMetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Latency histogram buckets in seconds. */
   readonly durationBuckets?: readonly number[];
+  /**
+   * What `GET /metrics` answers, in Prometheus text format. Default: this registry. With
+   * several API processes, the metrics of all of them (see `scrapeAllWorkers` in cluster.ts).
+   */
+  readonly scrape?: () => Promise<string>;
 }
 
 // Around the API's goal (p95 under 50 ms) with room for slow provider calls.
@@ -93,8 +98,8 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     duration.observe({ method, route }, (performance.now() - startedAt) / 1000);
   };
 
-  const handler: Handler = async (c) =>
-    c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
+  const scrape = options.scrape ?? (() => registry.metrics());
+  const handler: Handler = async (c) => c.body(await scrape(), 200, { "content-type": registry.contentType });
 
   const registerGauge = (spec: GaugeSpec): void => {
     const labelNames = [...(spec.labelNames ?? [])];
@@ -103,6 +108,8 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
       help: spec.help,
       labelNames,
       registers: [registry],
+      // Every API process reads the same rows: with several, one's values are the truth, not their sum.
+      aggregator: "first",
       // prom-client awaits this before each scrape. A rejection would fail the whole
       // scrape (every metric lost for one broken query), so it is caught and counted.
       collect: async () => {
