@@ -1,67 +1,80 @@
 /**
  * Benchmark of the HTTP API under a steady mixed load at fixed arrival rates.
  *
- *   npx tsx bench/api.ts [--rates 100,300,500] [--seconds 10] [--log /tmp/susu-bench-api.log]
+ *   npx tsx bench/api.ts [--rates 100,300,500] [--seconds 10] [--processes 1]
+ *                        [--log /tmp/susu-bench-api.log] [--rate-limits on|off]
  *
- * Starts an embedded PostgreSQL (a throw-away data folder) and migrates it, then serves the
- * API in this process on a free loopback port with everything a real deployment runs: JWT
- * auth (HS256), Idempotency-Key storage on every POST, rate limits in PostgreSQL (set high so
- * they count but never refuse), request logs (to a file) and metrics. It mints tokens, seeds
- * groups (some with an open round) and sends, per rate, an open-loop mix: requests leave at
- * fixed intervals whatever the answers, and latency is measured from each request's
- * scheduled time, so a slow server cannot slow the load down and hide its own queueing
- * (coordinated omission). The mix uses the routes the OpenAPI document has, falling back to
- * reads: create a group 10%, join 10%, read a group 40%, list rounds 20%, read a round 20%.
- * The same rates against a bare Hono handler on the same machine, in the same run, give the
- * ceiling. Everything is bounded: rates × seconds requests, each abandoned (and counted as
- * an error, status 0) 5 s after it was sent. `--rate-limits off` and `--log off` show what
- * those two cost.
+ * Three kinds of process on one machine, so none shares an event loop with another:
+ *
+ * - **the API under test**, run as production runs it: `node apps/api/dist/main.js` (build
+ *   first: `npm run build`) with `API_PROCESSES` = `--processes`, JWT auth (HS256),
+ *   Idempotency-Key storage on every POST, rate limits in PostgreSQL (set high so they count
+ *   but never refuse), request logs (its stdout, to `--log`) and metrics;
+ * - **the ceiling**: a bare Hono handler (bench/bare-hono.ts), one process;
+ * - **the load generator** (bench/api-load.ts), one process: an open-loop mix, requests
+ *   leaving at fixed intervals whatever the answers, latency measured from each request's
+ *   scheduled time (no coordinated omission). The mix uses the routes the OpenAPI document
+ *   has, falling back to reads: create a group 10%, join 10%, read a group 40%, list rounds
+ *   20%, read a round 20%.
+ *
+ * PostgreSQL is embedded (a throw-away data folder) and migrated by this process, which
+ * also seeds rounds through the use cases and then only reads /proc: the CPU time the API
+ * processes and PostgreSQL spend per request of each kind (one at a time, no queueing) and
+ * during each rate. The machine (cores, load average before and after) is printed with the
+ * table; the load generator and the server compete for the same cores, as they would not in
+ * production. Everything is bounded: rates × seconds requests, each abandoned (counted as
+ * an error, status 0) 5 s after it was sent.
  */
-import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createAdaptorServer } from "@hono/node-server";
 import {
   applyMigrations,
   createPrismaClient,
-  PrismaIdempotencyStore,
-  PrismaRateLimitStore,
   PrismaStore,
-  PrismaWebhookInbox,
   RandomIds,
   resolveDatabaseUrl,
-  SystemClock,
 } from "@susu/adapters";
 import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
-import { FakePaymentGateway, ManualClock } from "@susu/domain/testing";
-import { Hono } from "hono";
-import pino from "pino";
-import { createApp } from "../apps/api/src/app.js";
-import { createTokenVerifier, mintToken } from "../apps/api/src/http/auth.js";
-import { clientIpResolver } from "../apps/api/src/http/client-ip.js";
-import { readHttpConfig } from "../apps/api/src/http/config.js";
-import { createHttpMetrics } from "../apps/api/src/http/metrics.js";
-import { createLogger } from "../apps/api/src/http/request-log.js";
+import { ManualClock } from "@susu/domain/testing";
+import { mintToken } from "../apps/api/src/http/auth.js";
+import { type Command, type Kind, MIX, type Reply } from "./api-load.js";
 
 const { values } = parseArgs({
   options: {
     rates: { type: "string", default: "100,300,500" },
     seconds: { type: "string", default: "10" },
+    processes: { type: "string", default: "1" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-api.log") },
     "rate-limits": { type: "string", default: "on" },
+    /** Requests of each kind in the one-at-a-time phase. */
+    serial: { type: "string", default: "200" },
+    /** Kinds measured one at a time (comma-separated), e.g. to profile one: "read group". */
+    kinds: { type: "string", default: MIX.map(([k]) => k).join(",") },
+    /** Extra Node options for the API's processes, e.g. `--api-node-options="--cpu-prof --cpu-prof-dir=/tmp/p"`. */
+    "api-node-options": { type: "string", default: "" },
   },
 });
-const RATES = values.rates.split(",").map(Number);
+const RATES = values.rates
+  .split(",")
+  .filter((r) => r !== "")
+  .map(Number);
 const SECONDS = Number(values.seconds);
-const SEED_GROUPS = 40;
+const PROCESSES = Number(values.processes);
+const SEED_GROUPS = 100;
+const SERIAL_REQUESTS = Number(values.serial);
+const KINDS = values.kinds.split(",").filter((k): k is Kind => MIX.some(([m]) => m === k));
 const SECRET = "bench-secret-0123456789-abcdefghijklmnop";
-const TIMEOUT_MS = 5_000;
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const tsx = import.meta.resolve("tsx");
+const loadBefore = loadavg();
 
-// --- the system under test ---------------------------------------------------------------
+// --- PostgreSQL and rounds to read -------------------------------------------------------------
 
 const pgDir = mkdtempSync(join(tmpdir(), "susu-bench-pg-"));
 const database = await resolveDatabaseUrl({
@@ -69,166 +82,47 @@ const database = await resolveDatabaseUrl({
   embeddedDatabase: "susu_bench",
 });
 await applyMigrations(database.connectionString);
-const prisma = createPrismaClient(database.connectionString);
-const store = new PrismaStore(prisma);
-const clock = new SystemClock();
-const deps: UseCaseDeps = {
-  people: store,
-  groups: store,
-  rounds: store,
-  uow: store,
-  audit: store,
-  clock,
-  ids: new RandomIds(),
-};
-const logDestination = pino.destination({
-  dest: values.log === "off" ? "/dev/null" : values.log,
-  sync: false,
-});
-const app = createApp({
-  useCases: deps,
-  gateway: new FakePaymentGateway(() => clock.now()),
-  ping: async () => {
-    await prisma.$queryRaw`SELECT 1`;
-  },
-  webhooks: { stripeSecret: "whsec_bench", inbox: new PrismaWebhookInbox(prisma, clock) },
-  http: {
-    config: readHttpConfig({
-      SUSU_JWT_SECRET: SECRET,
-      // High enough never to refuse, so they cost what they cost without changing the answers.
-      SUSU_RATE_LIMIT_PER_MINUTE: values["rate-limits"] === "off" ? "0" : "1000000",
-      SUSU_RATE_LIMIT_IP_PER_MINUTE: values["rate-limits"] === "off" ? "0" : "1000000",
-    }),
-    logger: createLogger({ level: "info", destination: logDestination }),
-    metrics: createHttpMetrics({ defaultMetrics: false }),
-    verifier: createTokenVerifier({ sharedSecret: SECRET }),
-    idempotencyStore: new PrismaIdempotencyStore(prisma),
-    rateLimitStore: new PrismaRateLimitStore(prisma),
-    clientIp: clientIpResolver(),
-  },
-});
-const api = await listen(app.fetch);
-
-// The ceiling: a bare Hono app answering a small JSON document, no middleware.
-const bare = new Hono();
-bare.all("*", (c) => c.json({ id: "grp_1", name: "Friday savers", status: "forming" }));
-const ceiling = await listen(bare.fetch);
-
-function listen(fetch: (request: Request) => Response | Promise<Response>) {
-  const server = createAdaptorServer({ fetch });
-  return new Promise<{ port: number; close: () => Promise<void> }>((resolve) => {
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      }),
-    );
-  });
-}
-
-// --- the client ------------------------------------------------------------------------------
-
-const agent = new Agent({ keepAlive: true, maxSockets: 512 });
-
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-}
-
-/** One request over a kept-alive loopback connection; status 0 for a network error or timeout. */
-function send(
-  port: number,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      {
-        host: "127.0.0.1",
-        port,
-        method,
-        path,
-        agent,
-        // From the moment it is sent, queueing for a socket included: the run stays bounded.
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-        headers: {
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-          ...(payload === undefined
-            ? {}
-            : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
-          ...headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on("error", () => resolve({ status: 0, body: "" }));
-      },
-    );
-    req.on("error", () => resolve({ status: 0, body: "" }));
-    req.end(payload);
-  });
-}
-
-// --- seeding ---------------------------------------------------------------------------------
-
-const doc = JSON.parse((await send(api.port, "GET", "/v1/openapi.json")).body) as {
-  paths: Record<string, Record<string, unknown>>;
-};
-const has = (method: string, path: string) => doc.paths[path]?.[method] !== undefined;
-const routes = {
-  join: has("post", "/v1/groups/{groupId}/members"),
-  listRounds: has("get", "/v1/groups/{groupId}/rounds"),
-  readRound: has("get", "/v1/rounds/{roundId}"),
-};
 
 const newGroup = (displayName: string) => ({
   name: "Bench savers",
-  currency: "AUD",
+  currency: "AUD" as const,
   contributionMinor: 100_00,
-  cadence: "weekly",
-  startsAt: new Date(Date.now() + 30 * DAY_MS).toISOString(),
-  payoutOrderMethod: "join_order",
-  displayName,
+  cadence: "weekly" as const,
+  payoutOrderMethod: "join_order" as const,
+  creator: { displayName },
 });
 
-const people: { id: string; token: string; groupId: string }[] = [];
-for (let i = 0; i < SEED_GROUPS; i++) {
-  const id = `bench_${i}`;
-  const token = await mintToken({ subject: id, ttlSeconds: 3600 }, SECRET);
-  const created = await send(api.port, "POST", "/v1/groups", token, newGroup(`Person ${i}`), {
-    "idempotency-key": randomUUID(),
-  });
-  if (created.status !== 201) throw new Error(`seeding failed: ${created.status} ${created.body}`);
-  people.push({ id, token, groupId: (JSON.parse(created.body) as { id: string }).id });
-}
-
-// Rounds to read: a few groups made ready and started through the use cases (with a clock
-// of their own at the groups' start), as the scheduler and Stripe's webhooks would.
+// A few groups made ready and started through the use cases (with a clock of their own at
+// the groups' start), as the scheduler and Stripe's webhooks would; the API then reads them.
 const rounds: { roundId: string; token: string }[] = [];
 {
-  const seedClock = new ManualClock(Date.now());
-  const seedDeps: UseCaseDeps = { ...deps, clock: seedClock };
+  const prisma = createPrismaClient(database.connectionString);
+  const store = new PrismaStore(prisma);
+  const clock = new ManualClock(Date.now());
+  const deps: UseCaseDeps = {
+    people: store,
+    groups: store,
+    rounds: store,
+    uow: store,
+    audit: store,
+    clock,
+    ids: new RandomIds(),
+  };
   for (let i = 0; i < 5; i++) {
     const admin = `bench_round_${i}`;
     const group = (
-      await useCases.createGroup(seedDeps, {
+      await useCases.createGroup(deps, {
         ...newGroup("Ana"),
-        startsAt: seedClock.now() + DAY_MS,
+        startsAt: clock.now() + DAY_MS,
         name: "Bench round",
         creator: { id: admin, displayName: "Ana" },
-      } as never)
+      })
     )._unsafeUnwrap();
-    (await useCases.joinGroup(seedDeps, group.id, { id: `${admin}_b`, displayName: "Ben" }))._unsafeUnwrap();
+    (await useCases.joinGroup(deps, group.id, { id: `${admin}_b`, displayName: "Ben" }))._unsafeUnwrap();
     for (const person of [admin, `${admin}_b`]) {
       (
         await useCases.updatePersonPayment(
-          seedDeps,
+          deps,
           person,
           {
             customerId: `cus_${person}`,
@@ -239,136 +133,140 @@ const rounds: { roundId: string; token: string }[] = [];
         )
       )._unsafeUnwrap();
       (
-        await useCases.updatePersonReadiness(seedDeps, person, { payoutsEnabled: true }, "stripe")
+        await useCases.updatePersonReadiness(deps, person, { payoutsEnabled: true }, "stripe")
       )._unsafeUnwrap();
     }
-    (await useCases.activateGroup(seedDeps, group.id, admin))._unsafeUnwrap();
-    seedClock.advance(DAY_MS);
-    const opened = (await useCases.startRound(seedDeps, group.id, { memberId: admin }))._unsafeUnwrap();
+    (await useCases.activateGroup(deps, group.id, admin))._unsafeUnwrap();
+    clock.advance(DAY_MS);
+    const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
     rounds.push({
       roundId: opened.state.id,
       token: await mintToken({ subject: admin, ttlSeconds: 3600 }, SECRET),
     });
   }
+  await prisma.$disconnect();
 }
 
-// --- the load ---------------------------------------------------------------------------------
+// --- the processes -------------------------------------------------------------------------------
 
-type Kind = "create group" | "join" | "read group" | "list rounds" | "read round";
-const MIX: readonly [Kind, number][] = [
-  ["create group", 10],
-  ["join", 10],
-  ["read group", 40],
-  ["list rounds", 20],
-  ["read round", 20],
-];
-const pick = (i: number): Kind => {
-  // A fixed interleaving (not random), so every rate sends the same mix.
-  let slot = (i * 37) % 100;
-  for (const [kind, weight] of MIX) {
-    if (slot < weight) return kind;
-    slot -= weight;
-  }
-  return "read group";
-};
+const apiPort = await freePort();
+const logFd = openSync(values.log === "off" ? "/dev/null" : values.log, "w");
+const nodeOptions = values["api-node-options"].split(" ").filter((o) => o !== "");
+const api = spawn(process.execPath, [...nodeOptions, join(root, "apps/api/dist/main.js")], {
+  env: {
+    ...process.env,
+    DATABASE_URL: database.connectionString,
+    HOST: "127.0.0.1",
+    PORT: String(apiPort),
+    API_PROCESSES: String(PROCESSES),
+    LOG_LEVEL: "info",
+    SUSU_JWT_SECRET: SECRET,
+    // High enough never to refuse, so they cost what they cost without changing the answers.
+    SUSU_RATE_LIMIT_PER_MINUTE: values["rate-limits"] === "off" ? "0" : "1000000",
+    SUSU_RATE_LIMIT_IP_PER_MINUTE: values["rate-limits"] === "off" ? "0" : "1000000",
+    // The mix calls no Stripe route; an address nothing listens on proves it.
+    STRIPE_SECRET_KEY: "sk_test_bench",
+    STRIPE_WEBHOOK_SECRET: "whsec_bench",
+    STRIPE_API_URL: "http://127.0.0.1:9",
+  },
+  stdio: ["ignore", logFd, logFd, "ipc"],
+});
+await new Promise<void>((resolve, reject) => {
+  api.on("message", (message: { type?: string }) => {
+    if (message?.type === "susu:ready") resolve();
+  });
+  api.once("exit", (code) =>
+    reject(new Error(`the API exited (${code}) before it was ready; see ${values.log}`)),
+  );
+});
 
-let joiners = 0;
-// Joiners' tokens are minted before each run (a client holds its token already; minting
-// one per request spent the load generator's CPU, on the core the server shares).
-const joinerTokens: string[] = [];
-async function mintJoiners(requests: number): Promise<void> {
-  const needed = joiners + Math.ceil(requests / 10) + 10;
-  while (joinerTokens.length < needed)
-    joinerTokens.push(
-      await mintToken({ subject: `bench_joiner_${joinerTokens.length + 1}`, ttlSeconds: 3600 }, SECRET),
-    );
+const bare = spawn(process.execPath, ["--import", tsx, join(here, "bare-hono.ts")], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const barePort = await new Promise<number>((resolve) => {
+  let buffer = "";
+  bare.stdout?.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const line = buffer.split("\n")[0];
+    if (buffer.includes("\n") && line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
+  });
+});
+
+const load = fork(join(here, "api-load.ts"), [], { execArgv: ["--import", tsx] });
+function ask<T extends Reply["type"]>(command: Command, expected: T): Promise<Extract<Reply, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    load.once("message", (reply: Reply) => {
+      if (reply.type === expected) resolve(reply as Extract<Reply, { type: T }>);
+      else reject(new Error(reply.type === "failed" ? reply.message : `unexpected reply ${reply.type}`));
+    });
+    load.send(command);
+  });
 }
-async function apiRequest(i: number): Promise<number> {
-  const person = people[i % people.length] as (typeof people)[number];
-  const kind = pick(i);
-  switch (kind) {
-    case "create group":
-      return (
-        await send(api.port, "POST", "/v1/groups", person.token, newGroup("Bench"), {
-          "idempotency-key": randomUUID(),
-        })
-      ).status;
-    case "join":
-      if (routes.join) {
-        const joiner = ++joiners;
-        const token =
-          joinerTokens[joiner - 1] ??
-          (await mintToken({ subject: `bench_joiner_${joiner}`, ttlSeconds: 3600 }, SECRET));
-        return (
-          await send(
-            api.port,
-            "POST",
-            `/v1/groups/${person.groupId}/members`,
-            token,
-            { displayName: "Joiner" },
-            {
-              "idempotency-key": randomUUID(),
-            },
-          )
-        ).status;
-      }
-      return (await send(api.port, "GET", `/v1/groups/${person.groupId}`, person.token)).status;
-    case "read group":
-      return (await send(api.port, "GET", `/v1/groups/${person.groupId}`, person.token)).status;
-    case "list rounds":
-      return routes.listRounds
-        ? (await send(api.port, "GET", `/v1/groups/${person.groupId}/rounds`, person.token)).status
-        : (await send(api.port, "GET", "/v1/groups?limit=10", person.token)).status;
-    case "read round": {
-      const round = rounds[i % rounds.length] as (typeof rounds)[number];
-      return routes.readRound
-        ? (await send(api.port, "GET", `/v1/rounds/${round.roundId}`, round.token)).status
-        : (await send(api.port, "GET", `/v1/groups/${person.groupId}`, person.token)).status;
+
+const { routes } = await ask(
+  { type: "setup", apiPort, barePort, secret: SECRET, seedGroups: SEED_GROUPS, rounds },
+  "ready",
+);
+
+// --- CPU time from /proc ----------------------------------------------------------------------
+
+const postmasterPid = Number(readFileSync(join(pgDir, "postmaster.pid"), "utf8").split("\n")[0]);
+
+/**
+ * CPU ms (user + system) used so far by `pid` and its descendants: those running, and those
+ * that exited (counted in their parent's cutime/cstime once reaped; PostgreSQL's backends
+ * come and go with connections).
+ */
+function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    const p = Number(entry);
+    if (!Number.isInteger(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(p, Number(fields[1]));
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      cpu.set(p, (ticks * 1000) / 100);
+    } catch {
+      // Gone meanwhile.
     }
   }
+  let total = 0;
+  for (const [p, ms] of cpu) {
+    let q: number | undefined = p;
+    while (q !== undefined && q > 1 && q !== pid) q = parents.get(q);
+    if (q === pid) total += ms;
+  }
+  return total;
 }
+
+const cpuNow = () => ({
+  api: treeCpuMs(api.pid),
+  postgres: treeCpuMs(postmasterPid),
+  load: treeCpuMs(load.pid),
+  bare: treeCpuMs(bare.pid),
+});
+type CpuSample = ReturnType<typeof cpuNow>;
+const cpuSince = (before: CpuSample): CpuSample => {
+  const now = cpuNow();
+  return {
+    api: now.api - before.api,
+    postgres: now.postgres - before.postgres,
+    load: now.load - before.load,
+    bare: now.bare - before.bare,
+  };
+};
+
+// --- the runs ------------------------------------------------------------------------------------
 
 interface Run {
-  readonly target: string;
+  readonly target: "susu API" | "bare Hono";
   readonly rate: number;
-  readonly latencies: number[];
-  readonly errors: number;
-  readonly statuses: Map<number, number>;
-  readonly elapsedMs: number;
-}
-
-/** Sends rate × SECONDS requests at fixed intervals (open loop) and waits for the last answer. */
-async function runAtRate(target: string, rate: number, one: (i: number) => Promise<number>): Promise<Run> {
-  const total = Math.round(rate * SECONDS);
-  await mintJoiners(total);
-  const interval = 1000 / rate;
-  const latencies: number[] = [];
-  const statuses = new Map<number, number>();
-  let errors = 0;
-  const inFlight: Promise<void>[] = [];
-  const t0 = performance.now() + 20;
-  let i = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      while (i < total && t0 + i * interval <= now) {
-        const scheduled = t0 + i * interval;
-        inFlight.push(
-          one(i).then((status) => {
-            latencies.push(performance.now() - scheduled);
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-            if (status < 200 || status >= 300) errors++;
-          }),
-        );
-        i++;
-      }
-      if (i < total) setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
-      else resolve();
-    };
-    tick();
-  });
-  await Promise.all(inFlight);
-  return { target, rate, latencies, errors, statuses, elapsedMs: performance.now() - t0 };
+  readonly reply: Extract<Reply, { type: "rate" }>;
+  readonly cpu: CpuSample;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -376,89 +274,119 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-const loadBefore = loadavg()
-  .map((l) => l.toFixed(2))
-  .join(" ");
-const results: Run[] = [];
 // Warm-up: JIT, connection pools, prepared statements (not reported).
-await runAtRate("warm-up", 50, apiRequest);
-// Service time, one request at a time: what each kind costs with no queueing, and the CPU
-// the process spends per request (server and client together), which bounds the rate.
-const serviceTimes: string[] = [];
-await mintJoiners(200);
-for (const kind of ["read group", "create group"] as const) {
-  const index = [...Array(100).keys()].find((i) => pick(i) === kind) ?? 0;
-  const times: number[] = [];
-  const cpuBefore = process.cpuUsage();
-  for (let n = 0; n < 100; n++) {
-    const t = performance.now();
-    await apiRequest(index + n * 100);
-    times.push(performance.now() - t);
-  }
-  const cpu = process.cpuUsage(cpuBefore);
-  times.sort((a, b) => a - b);
-  serviceTimes.push(
-    `${kind}: p50 ${percentile(times, 50).toFixed(1)} ms, ${((cpu.user + cpu.system) / 1000 / 100).toFixed(1)} ms CPU each`,
+await ask({ type: "rate", target: "api", rate: 50, seconds: 4 }, "rate");
+// Service time and CPU, one request at a time: what each kind costs with no queueing.
+const serviceLines: string[] = [];
+for (const kind of KINDS) {
+  const before = cpuNow();
+  const { times, statuses } = await ask({ type: "serial", kind, count: SERIAL_REQUESTS }, "serial");
+  const cpu = cpuSince(before);
+  const sorted = [...times].sort((a, b) => a - b);
+  const bad = statuses.filter((s) => s < 200 || s >= 300).length;
+  serviceLines.push(
+    `| ${kind.padEnd(12)} | ${ms(percentile(sorted, 50))} | ${ms(cpu.api / SERIAL_REQUESTS)} | ${ms(
+      cpu.postgres / SERIAL_REQUESTS,
+    )} | ${String(bad).padStart(6)} |`,
   );
 }
+const results: Run[] = [];
 for (const rate of RATES) {
-  results.push(await runAtRate("susu API", rate, apiRequest));
-  results.push(
-    await runAtRate(
-      "bare Hono",
-      rate,
-      async () => (await send(ceiling.port, "GET", "/v1/groups/grp_1")).status,
-    ),
-  );
+  for (const target of ["api", "bare"] as const) {
+    const before = cpuNow();
+    const reply = await ask({ type: "rate", target, rate, seconds: SECONDS }, "rate");
+    results.push({ target: target === "api" ? "susu API" : "bare Hono", rate, reply, cpu: cpuSince(before) });
+  }
 }
+const loadAfter = loadavg();
 
-const ms = (n: number) => n.toFixed(1).padStart(8);
+// --- the report ----------------------------------------------------------------------------------
+
+function ms(n: number): string {
+  return n.toFixed(1).padStart(8);
+}
+const avg = (l: readonly number[]) => l.map((n) => n.toFixed(2)).join(" ");
+const cores = cpus();
 console.log(
-  `\nAPI benchmark: open loop, ${SECONDS} s per rate, loopback, one process (server and client share ${process.platform} CPU).`,
+  `\nAPI benchmark: open loop, ${SECONDS} s per rate, loopback. Machine: ${cores.length} CPUs (${cores[0]?.model.trim() ?? "?"}), ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadAfter)}.`,
+);
+console.log(
+  `Processes, all on this machine: the API (apps/api/dist/main.js, API_PROCESSES=${PROCESSES}), PostgreSQL (embedded), the bare Hono ceiling (1 process), the load generator (1 process, bench/api-load.ts). The load generator competes with the server for the same ${cores.length} CPUs.`,
 );
 console.log(
   `Mix: ${MIX.map(([k, w]) => `${k} ${w}%`).join(", ")}; routes present: ${Object.entries(routes)
     .map(([k, v]) => `${k}=${v ? "yes" : "no (read instead)"}`)
     .join(", ")}.`,
 );
-if ((loadavg()[0] ?? 0) > cpus().length)
+console.log(
+  `Auth (HS256), idempotency keys on PostgreSQL, rate limits on PostgreSQL: ${values["rate-limits"]}, request logs: ${values.log}.`,
+);
+if (Math.max(loadBefore[0] ?? 0, loadAfter[0] ?? 0) > cores.length + 1)
   console.log(
-    `WARNING: the machine was busy (load average ${loadBefore} on ${cpus().length} CPUs): other work competed with this run, so these latencies are upper bounds.`,
+    `WARNING: the machine was busy (load average above ${cores.length} CPUs): other work competed with this run, so these latencies are upper bounds.`,
   );
 console.log(
-  `Auth (HS256), idempotency keys on PostgreSQL, rate limits on PostgreSQL: ${values["rate-limits"]}, request logs: ${values.log}. ${cpus().length} CPUs, load average before the run ${loadBefore}.\n`,
+  "\n| target    | rate/s | sent  | achieved/s | p50 ms   | p95 ms   | p99 ms   | max ms   | errors | server CPU % | postgres CPU % | load gen CPU % |",
 );
 console.log(
-  "| target    | rate/s | sent  | achieved/s | p50 ms   | p95 ms   | p99 ms   | max ms   | errors |",
-);
-console.log(
-  "| --------- | ------ | ----- | ---------- | -------- | -------- | -------- | -------- | ------ |",
+  "| --------- | ------ | ----- | ---------- | -------- | -------- | -------- | -------- | ------ | ------------ | -------------- | -------------- |",
 );
 for (const r of results) {
-  const sorted = [...r.latencies].sort((a, b) => a - b);
+  const sorted = [...r.reply.latencies].sort((a, b) => a - b);
+  const serverCpu = r.target === "susu API" ? r.cpu.api : r.cpu.bare;
   console.log(
-    `| ${r.target.padEnd(9)} | ${String(r.rate).padStart(6)} | ${String(r.latencies.length).padStart(5)} | ${(
-      (r.latencies.length / r.elapsedMs) *
+    `| ${r.target.padEnd(9)} | ${String(r.rate).padStart(6)} | ${String(sorted.length).padStart(5)} | ${(
+      (sorted.length / r.reply.elapsedMs) *
       1000
     )
       .toFixed(0)
-      .padStart(
-        10,
-      )} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 95))} | ${ms(percentile(sorted, 99))} | ${ms(
-      sorted.at(-1) ?? Number.NaN,
-    )} | ${String(r.errors).padStart(6)} |`,
+      .padStart(10)} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 95))} | ${ms(
+      percentile(sorted, 99),
+    )} | ${ms(sorted.at(-1) ?? Number.NaN)} | ${String(r.reply.errors).padStart(6)} | ${(
+      (serverCpu / r.reply.elapsedMs) *
+      100
+    )
+      .toFixed(0)
+      .padStart(12)} | ${((r.cpu.postgres / r.reply.elapsedMs) * 100).toFixed(0).padStart(14)} | ${(
+      (r.cpu.load / r.reply.elapsedMs) *
+      100
+    )
+      .toFixed(0)
+      .padStart(14)} |`,
   );
 }
-console.log(`\nOne at a time — ${serviceTimes.join("; ")}.`);
+console.log(
+  `\nOne at a time (${SERIAL_REQUESTS} requests of each kind), CPU per request from /proc (API: all its processes; PostgreSQL: the server and its backends):\n`,
+);
+console.log("| kind         | p50 ms   | API CPU ms | PG CPU ms | errors |");
+console.log("| ------------ | -------- | ---------- | --------- | ------ |");
+for (const line of serviceLines) console.log(line);
 const statusLines = results
   .filter((r) => r.target === "susu API")
-  .map((r) => `${r.rate}/s: ${[...r.statuses].map(([s, n]) => `${s}×${n}`).join(" ")}`);
+  .map((r) => `${r.rate}/s: ${r.reply.statuses.map(([s, n]) => `${s}×${n}`).join(" ")}`);
 console.log(`\nsusu API statuses — ${statusLines.join("; ")}`);
 
-agent.destroy();
-await api.close();
-await ceiling.close();
-logDestination.flushSync();
-await prisma.$disconnect();
+// --- stop ----------------------------------------------------------------------------------------
+
+load.disconnect();
+const exited = (child: ChildProcess) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((r) => child.once("exit", () => r()));
+api.kill("SIGTERM");
+bare.kill("SIGTERM");
+await Promise.all([exited(api), exited(bare), exited(load)]);
 await database.close();
 rmSync(pgDir, { recursive: true, force: true });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -16,6 +16,7 @@ import {
 import type { UseCaseDeps } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
+import { shareWorkerMetrics } from "./cluster.js";
 import { createTokenVerifier } from "./http/auth.js";
 import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
@@ -39,6 +40,8 @@ export function createContainer(config: {
   readonly stripeApiUrl?: string;
   readonly http: HttpConfig;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** What `GET /metrics` answers when several API processes serve (their aggregate). */
+  readonly scrapeMetrics?: () => Promise<string>;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
@@ -58,7 +61,7 @@ export function createContainer(config: {
   const http: HttpInfrastructure = {
     config: config.http,
     logger,
-    metrics: createHttpMetrics(),
+    metrics: createHttpMetrics(config.scrapeMetrics !== undefined ? { scrape: config.scrapeMetrics } : {}),
     verifier: createTokenVerifier({
       sharedSecret: config.http.auth.sharedSecret,
       jwks: config.http.auth.jwks,
@@ -69,6 +72,7 @@ export function createContainer(config: {
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
+  if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,

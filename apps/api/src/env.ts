@@ -1,5 +1,8 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
+
+const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -11,6 +14,23 @@ const schema = z.object({
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * How many API processes serve the port (node:cluster): a whole number from 1 to 64, or
+   * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
+   * the emulator on the same machine); a machine that only serves the API wants `auto`.
+   */
+  API_PROCESSES: z
+    .preprocess(
+      (value) => (value === "" ? undefined : value),
+      z
+        .union([z.literal("auto"), z.coerce.number().int().min(1, PROCESSES_RULE).max(64, PROCESSES_RULE)], {
+          error: PROCESSES_RULE,
+        })
+        .optional(),
+    )
+    .transform((value) =>
+      value === undefined ? 1 : value === "auto" ? Math.min(64, availableParallelism()) : value,
+    ),
 });
 
 /** The API's settings, parsed once from the environment. */

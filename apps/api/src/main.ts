@@ -1,6 +1,7 @@
 import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandlers } from "@susu/adapters";
 import { createApp } from "./app.js";
+import { isApiWorker, scrapeAllWorkers, startWorkers } from "./cluster.js";
 import { createContainer, TOKENS } from "./container.js";
 import { type ApiConfig, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
@@ -9,6 +10,15 @@ import { startMaintenance } from "./http/maintenance.js";
 // The API process: parse config, bind adapters, serve. Everything else is in createApp.
 // Asked to stop, it stops accepting, finishes the requests in flight, then lets go of the
 // database, so no request is cut off between its database write and its answer.
+//
+// With API_PROCESSES > 1 this process is the primary of a node:cluster (cluster.ts): it
+// resolves the database (starting the embedded one if there is no DATABASE_URL), forks
+// the workers, which run this same file and serve the port, and is ready once they all
+// serve. A stop signal reaches it (or, from a terminal, every process): each worker
+// drains as a single process would, then the primary lets go of the database. A worker
+// that dies on its own stops the others and the primary exits non-zero, as the API dying
+// does under `npm start`. A primary killed outright takes its workers with it (node's
+// cluster ends a worker whose primary is gone).
 
 /** How long requests in flight get to finish once the API stops; longer ones are cut. */
 const DRAIN_MS = 15_000;
@@ -30,11 +40,15 @@ try {
   process.exit(1);
 }
 const { env, http } = config;
+const primaryOfWorkers = env.API_PROCESSES > 1 && !isApiWorker();
+let forceWorkers: () => void = () => undefined;
 const stopRequested = listenForStop((signal) => {
   log("warn", "stop forced: exiting without draining", { signal });
+  forceWorkers();
   process.exit(1);
 });
 const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
+if (primaryOfWorkers) await superviseWorkers();
 const container = createContainer({
   databaseUrl: database.connectionString,
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
@@ -42,6 +56,7 @@ const container = createContainer({
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
   http,
   logLevel: env.LOG_LEVEL,
+  ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = createAdaptorServer({ fetch: app.fetch });
@@ -64,7 +79,7 @@ try {
   await release();
   process.exit(1);
 }
-log("info", "listening", { port: env.PORT, host: env.HOST });
+log("info", "listening", { port: env.PORT, host: env.HOST, pid: process.pid });
 // Expired idempotency keys and past rate-limit windows are deleted in small batches, so the
 // two tables stay the size of a day's traffic. Every API process runs it; the deletes are
 // idempotent and bounded.
@@ -86,6 +101,44 @@ await drain(server, DRAIN_MS);
 await release();
 log("info", "stopped");
 process.exit(0);
+
+/** The primary of several API processes: forks them, waits, stops them; never returns. */
+async function superviseWorkers(): Promise<never> {
+  const workers = startWorkers(env.API_PROCESSES, { DATABASE_URL: database.connectionString });
+  forceWorkers = () => workers.kill();
+  const stopWorkers = async (code: number): Promise<never> => {
+    await workers.stop();
+    await database.close();
+    log("info", "stopped", { processes: env.API_PROCESSES });
+    process.exit(code);
+  };
+  const started = await Promise.race([
+    workers.ready.then(
+      () => "ready" as const,
+      () => "failed" as const,
+    ),
+    stopRequested.then(() => "stop" as const),
+  ]);
+  if (started === "failed") {
+    // The worker said why (a port in use, say); the others are stopped.
+    log("error", "an API process could not start: stopping the others");
+    return stopWorkers(1);
+  }
+  if (started === "ready") {
+    log("info", "serving", { port: env.PORT, host: env.HOST, processes: env.API_PROCESSES });
+    notifyReady();
+  }
+  const next = await Promise.race([
+    stopRequested.then((reason) => ({ reason }) as const),
+    workers.exitedOnItsOwn.then((exit) => ({ exit }) as const),
+  ]);
+  if ("exit" in next) {
+    log("error", "an API process exited on its own: stopping the others", next.exit);
+    return stopWorkers(1);
+  }
+  log("info", "stopping", { reason: next.reason, processes: env.API_PROCESSES });
+  return stopWorkers(0);
+}
 
 function listen(s: ServerType, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

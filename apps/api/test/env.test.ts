@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { readApiConfig } from "../src/env.js";
 import { HttpConfigError } from "../src/http/config.js";
@@ -22,6 +23,29 @@ describe("readApiConfig", () => {
       ]),
     );
     expect((error as Error).message).toContain("STRIPE_SECRET_KEY");
+  });
+
+  it("takes API_PROCESSES as a whole number from 1 to 64 or auto (one per CPU), 1 when unset or blank, and names it otherwise", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const processes = (value?: string) =>
+      readApiConfig({ ...base, ...(value === undefined ? {} : { API_PROCESSES: value }) }).env.API_PROCESSES;
+    expect([processes(), processes(""), processes("2"), processes("64")]).toEqual([1, 1, 2, 64]);
+    expect(processes("auto")).toBe(Math.min(64, availableParallelism()));
+    for (const wrong of ["0", "65", "2.5", "two", "-1"]) {
+      let error: unknown;
+      try {
+        processes(wrong);
+      } catch (e) {
+        error = e;
+      }
+      expect((error as HttpConfigError).problems, wrong).toEqual([
+        { variable: "API_PROCESSES", message: "must be a whole number from 1 to 64, or auto" },
+      ]);
+    }
   });
 
   it("reads a complete environment", () => {

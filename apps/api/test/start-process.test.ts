@@ -3,10 +3,12 @@
 // Linux only: the tree is read from /proc.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { request } from "node:http";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { mintToken } from "../src/http/auth.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const onLinux = process.platform === "linux";
@@ -70,6 +72,35 @@ describe.skipIf(!onLinux)("npm start as a process tree", () => {
     expect(order.every((at) => at >= 0)).toBe(true);
     expect(Math.max(order[0]!, order[1]!)).toBeLessThan(order[2]!);
     expect(order[2]!).toBeLessThan(order[3]!);
+  }, 60_000);
+
+  it("API_PROCESSES=2: two API processes serve the port, /metrics counts the requests of both, and SIGTERM drains them (a request in flight is answered); exit 0; nothing left", async () => {
+    const tree = await startTree("node", { API_PROCESSES: "2" });
+    const procs = tree.processes();
+    // The primary and its two workers run the same file.
+    expect(procs.filter((p) => p.args.includes("apps/api/dist/main.js"))).toHaveLength(3);
+
+    // One connection each: the primary hands connections to the workers in turn.
+    const sent = 10;
+    for (let i = 0; i < sent; i++) expect(await healthOnNewConnection(tree.ports.api)).toBe(200);
+    const token = await mintToken({ subject: "ops", roles: ["service"], ttlSeconds: 60 }, TREE_JWT_SECRET);
+    const metrics = await fetch(`http://127.0.0.1:${tree.ports.api}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(metrics.status).toBe(200);
+    const counted = (await metrics.text()).match(
+      /^http_requests_total\{[^}]*route="\/healthz"[^}]*status="200"[^}]*\} (\d+)$/m,
+    );
+    // One process's own registry would hold about half of them.
+    expect(Number(counted?.[1])).toBe(sent);
+
+    const inFlight = await startSlowRequest(tree.ports.api);
+    tree.child.kill("SIGTERM");
+    await sleep(300);
+    expect(await inFlight.finish()).toMatch(/^HTTP\/1\.1 400/);
+    expect(await tree.exitCode()).toBe(0);
+    expect(tree.output()).toMatch(/"susu-api".*"msg":"stopped".*"processes":2/);
+    await expectAllGone(tree, procs);
   }, 60_000);
 
   it("SIGINT to start.mjs's PID: exit 0, nothing left", async () => {
@@ -151,8 +182,15 @@ interface Launched {
   processes(): Proc[];
 }
 
+/** The secret the trees' tokens are signed with. */
+const TREE_JWT_SECRET = "start-process-test-secret-0123456789-abcdef";
+
 /** Spawns `npm start` or `node scripts/start.mjs` on free ports and throw-away folders. */
-function launch(how: "npm" | "node", ports: Ports): Launched {
+function launch(
+  how: "npm" | "node",
+  ports: Ports,
+  extraEnv: Readonly<Record<string, string>> = {},
+): Launched {
   const pgDataDir = mkdtempSync(join(tmpdir(), "susu-start-pg-"));
   const stripeDir = mkdtempSync(join(tmpdir(), "susu-start-stripe-"));
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -163,6 +201,7 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "HOST",
+    "API_PROCESSES",
     "SUSU_JWT_SECRET",
     "SUSU_JWKS_URL",
   ])
@@ -181,7 +220,8 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
     SUSU_DISPATCH_INTERVAL_MS: "200",
     // Without it, npm start keeps a secret in the repository's .data/jwt-secret, and
     // auth.test.ts's "refuses to run without the secret" then finds one, depending on order.
-    SUSU_JWT_SECRET: "start-process-test-secret-0123456789-abcdef",
+    SUSU_JWT_SECRET: TREE_JWT_SECRET,
+    ...extraEnv,
   });
   const [command, args] = how === "npm" ? ["npm", ["start"]] : [process.execPath, ["scripts/start.mjs"]];
   const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
@@ -216,9 +256,12 @@ function launch(how: "npm" | "node", ports: Ports): Launched {
 }
 
 /** Launches a tree and waits for "susu is running". */
-async function startTree(how: "npm" | "node"): Promise<Launched> {
+async function startTree(
+  how: "npm" | "node",
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<Launched> {
   const { schedulerMetrics: _picked, ...ports } = await freePorts();
-  const tree = launch(how, ports);
+  const tree = launch(how, ports, extraEnv);
   const until = Date.now() + 45_000;
   while (!tree.output().includes("susu is running")) {
     if (tree.child.exitCode !== null) throw new Error(`npm start exited early:\n${tree.output()}`);
@@ -331,6 +374,18 @@ function isListening(port: number): Promise<boolean> {
 
 async function health(port: number): Promise<number> {
   return (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+}
+
+/** GET /healthz on a connection of its own (no keep-alive agent). */
+function healthOnNewConnection(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/healthz", agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** Sends a request's headers and half its body; `finish()` sends the rest and reads the answer. */

@@ -26,6 +26,11 @@ export interface HttpMetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Latency histogram buckets in seconds. */
   readonly durationBuckets?: readonly number[];
+  /**
+   * What `GET /metrics` answers, in Prometheus text format. Default: this registry. With
+   * several API processes, the metrics of all of them (see `scrapeAllWorkers` in cluster.ts).
+   */
+  readonly scrape?: () => Promise<string>;
 }
 
 // Around the API's goal (p95 under 50 ms) with room for slow provider calls.
@@ -65,8 +70,8 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     duration.observe({ method, route }, (performance.now() - startedAt) / 1000);
   };
 
-  const handler: Handler = async (c) =>
-    c.body(await metrics.text(), 200, { "content-type": metrics.contentType });
+  const scrape = options.scrape ?? (() => metrics.text());
+  const handler: Handler = async (c) => c.body(await scrape(), 200, { "content-type": metrics.contentType });
 
   return { registry, middleware, handler, registerGauge: metrics.registerGauge };
 }

@@ -54,7 +54,12 @@ export const REDACTED_PATHS: readonly string[] = [
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   readonly level?: pino.LevelWithSilent;
-  /** Where lines go; default stdout. Tests pass a stream that collects them. */
+  /**
+   * Where lines go. Default: stdout, written asynchronously (pino's `sync: false`): a line
+   * never waits for the write in the request's path (a synchronous write cost ~0.1 ms of
+   * each request's CPU), lines are written in order, and what is pending is flushed when
+   * the process exits (pino registers that). Tests pass a stream that collects them.
+   */
   readonly destination?: pino.DestinationStream;
 }
 
@@ -70,7 +75,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
     mixin: logContext,
   };
-  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
+  return pino(settings, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 /** Options of {@link requestLog}. */

@@ -82,3 +82,101 @@ export async function runStatement<T>(
   const rows = await prisma.$queryRawUnsafe<T[]>(statement.text, ...statement.values);
   return { rows, rowCount: rows.length };
 }
+
+/** Runs one statement inside a transaction opened by {@link runTransaction}. */
+export type StatementRunner = <T>(
+  statement: NamedStatement,
+) => Promise<{ readonly rows: readonly T[]; readonly rowCount: number }>;
+
+/** Limits of {@link runTransaction}. */
+export interface TransactionLimits {
+  /** Longest the transaction may run before it is rolled back, in ms. */
+  readonly timeoutMs: number;
+  /** Longest to wait for a connection to start it, in ms. */
+  readonly maxWaitMs: number;
+}
+
+/** The transaction did not start or finish within its {@link TransactionLimits}. */
+export class TransactionTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransactionTimeoutError";
+  }
+}
+
+/**
+ * Runs `work` in one READ COMMITTED transaction: on one connection of the client's pool
+ * (`BEGIN` … `COMMIT`, statements prepared as by {@link runStatement}) when it has one,
+ * else in a Prisma interactive transaction with the same SQL. A throw from `work` rolls
+ * everything back and is rethrown. The pool path keeps Prisma's limits: no connection
+ * within `maxWaitMs`, or a transaction still running after `timeoutMs` (checked before each
+ * statement and the COMMIT; a single statement is cut by `statement_timeout` at the same
+ * bound), is a {@link TransactionTimeoutError} and stores nothing.
+ */
+export async function runTransaction<T>(
+  prisma: PrismaClient,
+  limits: TransactionLimits,
+  work: (run: StatementRunner) => Promise<T>,
+): Promise<T> {
+  const pool = poolOf(prisma);
+  if (pool === undefined)
+    return prisma.$transaction(
+      (tx) =>
+        work(async <R>(statement: NamedStatement) => {
+          const rows = await tx.$queryRawUnsafe<R[]>(statement.text, ...statement.values);
+          return { rows, rowCount: rows.length };
+        }),
+      { isolationLevel: "ReadCommitted", timeout: limits.timeoutMs, maxWait: limits.maxWaitMs },
+    );
+  const client = await connectWithin(pool, limits.maxWaitMs);
+  const deadline = performance.now() + limits.timeoutMs;
+  const inTime = (step: string) => {
+    if (performance.now() > deadline)
+      throw new TransactionTimeoutError(`transaction ran past ${limits.timeoutMs} ms (before ${step})`);
+  };
+  let broken: Error | undefined;
+  try {
+    // One round trip: the simple protocol takes both statements (no parameters) at once.
+    await client.query(
+      `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`,
+    );
+    const result = await work(async <R>(statement: NamedStatement) => {
+      inTime(statement.name);
+      const { rows, rowCount } = await client.query({
+        name: statement.name,
+        text: statement.text,
+        values: [...statement.values],
+      });
+      return { rows: rows as R[], rowCount: rowCount ?? 0 };
+    });
+    inTime("COMMIT");
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    try {
+      await client.query("ROLLBACK");
+    } catch (rollbackFailed) {
+      // The connection is gone or unusable: the pool must not hand it out again.
+      broken = rollbackFailed instanceof Error ? rollbackFailed : new Error(String(rollbackFailed));
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** A client of `pool`, or a TransactionTimeoutError after `ms` (the late client is given back). */
+function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
+  const connecting = pool.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      connecting.then(
+        (late) => late.release(),
+        () => undefined,
+      );
+      reject(new TransactionTimeoutError(`no database connection within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([connecting, timedOut]).finally(() => clearTimeout(timer));
+}

@@ -69,6 +69,9 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
       help: spec.help,
       labelNames,
       registers: [registry],
+      // Several processes of one service read the same rows: one's values are the truth, not
+      // their sum (prom-client's AggregatorRegistry, used by a multi-process API).
+      aggregator: "first",
       // prom-client awaits this before each scrape. A rejection would fail the whole
       // scrape (every metric lost for one broken query), so it is caught and counted.
       collect: async () => {

@@ -1,6 +1,9 @@
-// Writes one Changeset inside a database transaction the caller opened. Every step
-// either succeeds or throws, and a throw rolls the whole transaction back: a stale
-// version, a refused row or a lost connection leaves nothing of the changeset stored.
+// Writes one Changeset inside a database transaction the caller opened (runTransaction:
+// prepared statements on the pool, or the same SQL through Prisma). Every step either
+// succeeds or throws, and a throw rolls the whole transaction back: a stale version, a
+// refused row or a lost connection leaves nothing of the changeset stored. Plain SQL, not
+// Prisma's query builder: a commit is the API's hottest write, and each Prisma query costs
+// several times the statement's own work in its query pipeline.
 import {
   type AuditEntry,
   type Changeset,
@@ -12,10 +15,9 @@ import {
   storageError,
   type VersionedChange,
 } from "@susu/domain";
+import type { StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
-import type { Prisma } from "./generated/client.js";
 import {
-  asJson,
   auditRow,
   groupColumns,
   memberRows,
@@ -27,7 +29,7 @@ import {
 import { parseGroupSnapshot, parsePerson, parseRoundSnapshot } from "./snapshots.js";
 import { classifyDatabaseError, StorageRefusal } from "./storage-errors.js";
 
-type Tx = Prisma.TransactionClient;
+type Tx = StatementRunner;
 
 /** The stored version of a change: 0 for a new aggregate, one more than the version it was loaded at otherwise. */
 export function storedVersion(change: VersionedChange<unknown>): number {
@@ -60,34 +62,96 @@ function assertStorable(kind: "person" | "group" | "round", state: Person | Grou
     throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
 }
 
+// Parameters travel as text with explicit casts, so the same statement runs prepared on the
+// pool and through Prisma's raw query, with no driver-specific type mapping.
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+const PERSON_INSERT_SQL = `
+  INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
+                      connected_account_id, payouts_enabled, version, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8::boolean, $9::int, $10::timestamptz, $11::timestamptz)`;
+const PERSON_UPDATE_SQL = `
+  UPDATE people SET display_name = $2, stripe_customer_id = $3, becs_payment_method_id = $4, mandate_id = $5,
+         mandate_active = $6::boolean, connected_account_id = $7, payouts_enabled = $8::boolean, version = $9::int,
+         updated_at = $10::timestamptz
+   WHERE id = $1 AND version = $11::int
+  RETURNING 1 AS updated`;
+
 async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant): Promise<void> {
   const person = change.state;
   assertStorable("person", person);
-  const columns = personColumns(person, storedVersion(change), at);
+  const c = personColumns(person, storedVersion(change), at);
+  const values = [
+    person.id,
+    c.displayName,
+    c.stripeCustomerId,
+    c.becsPaymentMethodId,
+    c.mandateId,
+    c.mandateActive,
+    c.connectedAccountId,
+    c.payoutsEnabled,
+    c.version,
+  ];
   if (change.expectedVersion === undefined) {
     try {
-      await tx.person.create({ data: { id: person.id, ...columns, createdAt: toDate(person.createdAt) } });
+      await tx({
+        name: "susu_person_insert",
+        text: PERSON_INSERT_SQL,
+        values: [...values, toDate(person.createdAt).toISOString(), iso(c.updatedAt)],
+      });
     } catch (error) {
       // Someone made this person first (two joins racing): a stale version for the caller.
       if (isPrimaryKeyViolation(error, "people")) throw conflict("person", person.id);
       throw error;
     }
   } else {
-    const { count } = await tx.person.updateMany({
-      where: { id: person.id, version: change.expectedVersion },
-      data: columns,
+    const { rowCount } = await tx({
+      name: "susu_person_update",
+      text: PERSON_UPDATE_SQL,
+      values: [...values, iso(c.updatedAt), change.expectedVersion],
     });
-    if (count !== 1) throw conflict("person", person.id);
+    if (rowCount !== 1) throw conflict("person", person.id);
   }
 }
+
+const GROUP_COLUMNS = `name, currency, contribution_amount_minor, cadence, starts_at, payout_order_method,
+  payout_order_seed, status, paused_reason, rotation_number, rotations_planned, current_round_id, next_round_at,
+  snapshot, version, updated_at`;
+const GROUP_VALUES = `$2, $3, $4::bigint, $5::cadence, $6::timestamptz, $7::payout_order_method, $8,
+  $9::group_status, $10, $11::int, $12::int, $13, $14::timestamptz, $15::jsonb, $16::int, $17::timestamptz`;
+const GROUP_INSERT_SQL = `
+  INSERT INTO groups (id, ${GROUP_COLUMNS}, created_at) VALUES ($1, ${GROUP_VALUES}, $17::timestamptz)`;
+const GROUP_UPDATE_SQL = `
+  UPDATE groups SET (${GROUP_COLUMNS}) = ROW(${GROUP_VALUES})
+   WHERE id = $1 AND version = $18::int
+  RETURNING 1 AS updated`;
 
 async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): Promise<void> {
   const group = change.state;
   assertStorable("group", group);
-  const columns = groupColumns(group, storedVersion(change), at);
+  const c = groupColumns(group, storedVersion(change), at);
+  const values = [
+    group.id,
+    c.name,
+    c.currency,
+    String(c.contributionAmountMinor),
+    c.cadence,
+    iso(c.startsAt),
+    c.payoutOrderMethod,
+    c.payoutOrderSeed,
+    c.status,
+    c.pausedReason,
+    c.rotationNumber,
+    c.rotationsPlanned,
+    c.currentRoundId,
+    iso(c.nextRoundAt),
+    c.snapshot,
+    c.version,
+    iso(c.updatedAt),
+  ];
   if (change.expectedVersion === undefined) {
     try {
-      await tx.group.create({ data: { id: group.id, ...columns, createdAt: toDate(at) } });
+      await tx({ name: "susu_group_insert", text: GROUP_INSERT_SQL, values });
     } catch (error) {
       // Someone stored this group first: the same as a stale version for the caller.
       if (isPrimaryKeyViolation(error, "groups")) throw conflict("group", group.id);
@@ -97,64 +161,172 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
     // The version check and the write are one statement, so no other writer can slip
     // in between; a concurrent writer of the same row waits for our commit, re-reads the
     // version and updates nothing.
-    const { count } = await tx.group.updateMany({
-      where: { id: group.id, version: change.expectedVersion },
-      data: columns,
+    const { rowCount } = await tx({
+      name: "susu_group_update",
+      text: GROUP_UPDATE_SQL,
+      values: [...values, change.expectedVersion],
     });
-    if (count !== 1) throw conflict("group", group.id);
+    if (rowCount !== 1) throw conflict("group", group.id);
   }
   await writeMembers(tx, group, change.expectedVersion === undefined);
 }
+
+const MEMBERS_RELEASE_POSITIONS_SQL = `
+  UPDATE members SET rotation_position = NULL
+   WHERE group_id = $1 AND rotation_position IS NOT NULL`;
+const MEMBERS_DELETE_GONE_SQL = `
+  DELETE FROM members
+   WHERE group_id = $1
+     AND id NOT IN (SELECT r.id FROM jsonb_to_recordset($2::jsonb) AS r(id text))`;
+const MEMBERS_UPSERT_SQL = `
+  INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
+  SELECT $1, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
+    FROM jsonb_to_recordset($2::jsonb) AS r(
+           id text, display_name text, role member_role, status member_status, rotation_position integer,
+           joined_at timestamptz)
+  ON CONFLICT (group_id, id) DO UPDATE SET
+    display_name = EXCLUDED.display_name,
+    role = EXCLUDED.role,
+    status = EXCLUDED.status,
+    rotation_position = EXCLUDED.rotation_position,
+    joined_at = EXCLUDED.joined_at`;
 
 async function writeMembers(tx: Tx, group: Group, isNew: boolean): Promise<void> {
   const rows = JSON.stringify(memberRows(group));
   if (!isNew) {
     // (group_id, rotation_position) is unique and PostgreSQL checks it row by row, so two
     // members swapping places would collide halfway through the upsert: release first.
-    await tx.$executeRaw`
-      UPDATE members SET rotation_position = NULL
-       WHERE group_id = ${group.id} AND rotation_position IS NOT NULL`;
-    await tx.$executeRaw`
-      DELETE FROM members
-       WHERE group_id = ${group.id}
-         AND id NOT IN (SELECT r.id FROM jsonb_to_recordset(${rows}::jsonb) AS r(id text))`;
+    await tx({ name: "susu_members_release", text: MEMBERS_RELEASE_POSITIONS_SQL, values: [group.id] });
+    await tx({ name: "susu_members_delete_gone", text: MEMBERS_DELETE_GONE_SQL, values: [group.id, rows] });
   }
   // members.id references people: a member's person is written before the group (see
   // writeChangeset), so a member who is no person is refused by the foreign key.
-  await tx.$executeRaw`
-    INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
-    SELECT ${group.id}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
-      FROM jsonb_to_recordset(${rows}::jsonb) AS r(
-             id text, display_name text, role member_role, status member_status, rotation_position integer,
-             joined_at timestamptz)
-    ON CONFLICT (group_id, id) DO UPDATE SET
-      display_name = EXCLUDED.display_name,
-      role = EXCLUDED.role,
-      status = EXCLUDED.status,
-      rotation_position = EXCLUDED.rotation_position,
-      joined_at = EXCLUDED.joined_at`;
+  await tx({ name: "susu_members_upsert", text: MEMBERS_UPSERT_SQL, values: [group.id, rows] });
 }
+
+const ROUND_COLUMNS = `group_id, sequence, rotation, recipient_member_id, state, currency, contribution_amount_minor,
+  scheduled_for, opened_at, collection_deadline_at, grace_ends_at, blocked_reason, ended_at, transfer_group,
+  snapshot, version, updated_at`;
+const ROUND_VALUES = `$2, $3::int, $4::int, $5, $6::round_state, $7, $8::bigint, $9::timestamptz, $10::timestamptz,
+  $11::timestamptz, $12::timestamptz, $13, $14::timestamptz, $15, $16::jsonb, $17::int, $18::timestamptz`;
+const ROUND_INSERT_SQL = `
+  INSERT INTO rounds (id, ${ROUND_COLUMNS}, created_at) VALUES ($1, ${ROUND_VALUES}, $18::timestamptz)`;
+const ROUND_UPDATE_SQL = `
+  UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
+   WHERE id = $1 AND version = $19::int
+  RETURNING 1 AS updated`;
 
 async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): Promise<void> {
   const round = change.state;
   assertStorable("round", round);
-  const columns = roundColumns(round, storedVersion(change), at);
+  const c = roundColumns(round, storedVersion(change), at);
+  const values = [
+    round.id,
+    c.groupId,
+    c.sequence,
+    c.rotation,
+    c.recipientMemberId,
+    c.state,
+    c.currency,
+    String(c.contributionAmountMinor),
+    iso(c.scheduledFor),
+    iso(c.openedAt),
+    iso(c.collectionDeadlineAt),
+    iso(c.graceEndsAt),
+    c.blockedReason,
+    iso(c.endedAt),
+    c.transferGroup,
+    c.snapshot,
+    c.version,
+    iso(c.updatedAt),
+  ];
   if (change.expectedVersion === undefined) {
     try {
-      await tx.round.create({ data: { id: round.id, ...columns, createdAt: toDate(at) } });
+      await tx({ name: "susu_round_insert", text: ROUND_INSERT_SQL, values });
     } catch (error) {
       if (isPrimaryKeyViolation(error, "rounds")) throw conflict("round", round.id);
       throw error;
     }
   } else {
-    const { count } = await tx.round.updateMany({
-      where: { id: round.id, version: change.expectedVersion },
-      data: columns,
+    const { rowCount } = await tx({
+      name: "susu_round_update",
+      text: ROUND_UPDATE_SQL,
+      values: [...values, change.expectedVersion],
     });
-    if (count !== 1) throw conflict("round", round.id);
+    if (rowCount !== 1) throw conflict("round", round.id);
   }
   await writeRoundChildren(tx, round, change.expectedVersion === undefined);
 }
+
+// Rows the state no longer has go first, children before parents (the keys restrict
+// deletes). A payout replaced by the next payout attempt is such a row.
+const PAYOUTS_DELETE_GONE_SQL = `
+  DELETE FROM payout_transfers
+   WHERE round_id = $1
+     AND effect_id NOT IN (SELECT r.effect_id FROM jsonb_to_recordset($2::jsonb) AS r(effect_id text))`;
+const ATTEMPTS_DELETE_GONE_SQL = `
+  DELETE FROM contribution_attempts
+   WHERE round_id = $1
+     AND (member_id, attempt) NOT IN (
+           SELECT r.member_id, r.attempt
+             FROM jsonb_to_recordset($2::jsonb) AS r(member_id text, attempt integer))`;
+const CONTRIBUTIONS_DELETE_GONE_SQL = `
+  DELETE FROM contributions
+   WHERE round_id = $1
+     AND member_id NOT IN (
+           SELECT r.member_id FROM jsonb_to_recordset($2::jsonb) AS r(member_id text))`;
+const CONTRIBUTIONS_UPSERT_SQL = `
+  INSERT INTO contributions (round_id, member_id, group_id, currency, amount_minor, status, attempts_count,
+                             retry_at, stripe_refund_id)
+  SELECT $1, r.member_id, $2, r.currency, r.amount_minor, r.status, r.attempts_count,
+         r.retry_at, r.stripe_refund_id
+    FROM jsonb_to_recordset($3::jsonb) AS r(
+           member_id text, currency text, amount_minor bigint, status contribution_status,
+           attempts_count integer, retry_at timestamptz, stripe_refund_id text)
+  ON CONFLICT (round_id, member_id) DO UPDATE SET
+    currency = EXCLUDED.currency,
+    amount_minor = EXCLUDED.amount_minor,
+    status = EXCLUDED.status,
+    attempts_count = EXCLUDED.attempts_count,
+    retry_at = EXCLUDED.retry_at,
+    stripe_refund_id = EXCLUDED.stripe_refund_id`;
+const ATTEMPTS_UPSERT_SQL = `
+  INSERT INTO contribution_attempts (round_id, member_id, attempt, effect_id, currency, amount_minor, status,
+                                     requested_at, stripe_payment_intent_id, stripe_charge_id, failure_code,
+                                     failure_class)
+  SELECT $1, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
+         r.requested_at, r.stripe_payment_intent_id, r.stripe_charge_id, r.failure_code, r.failure_class
+    FROM jsonb_to_recordset($2::jsonb) AS r(
+           member_id text, attempt integer, effect_id text, currency text, amount_minor bigint,
+           status attempt_status, requested_at timestamptz, stripe_payment_intent_id text,
+           stripe_charge_id text, failure_code text, failure_class failure_class)
+  ON CONFLICT (round_id, member_id, attempt) DO UPDATE SET
+    effect_id = EXCLUDED.effect_id,
+    currency = EXCLUDED.currency,
+    amount_minor = EXCLUDED.amount_minor,
+    status = EXCLUDED.status,
+    requested_at = EXCLUDED.requested_at,
+    stripe_payment_intent_id = EXCLUDED.stripe_payment_intent_id,
+    stripe_charge_id = EXCLUDED.stripe_charge_id,
+    failure_code = EXCLUDED.failure_code,
+    failure_class = EXCLUDED.failure_class`;
+const PAYOUTS_UPSERT_SQL = `
+  INSERT INTO payout_transfers (round_id, effect_id, source_member_id, source_charge_id, attempt, currency,
+                                amount_minor, status, stripe_transfer_id, failure_code)
+  SELECT $1, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
+         r.amount_minor, r.status, r.stripe_transfer_id, r.failure_code
+    FROM jsonb_to_recordset($2::jsonb) AS r(
+           effect_id text, source_member_id text, source_charge_id text, attempt integer, currency text,
+           amount_minor bigint, status transfer_status, stripe_transfer_id text, failure_code text)
+  ON CONFLICT (effect_id) DO UPDATE SET
+    source_member_id = EXCLUDED.source_member_id,
+    source_charge_id = EXCLUDED.source_charge_id,
+    attempt = EXCLUDED.attempt,
+    currency = EXCLUDED.currency,
+    amount_minor = EXCLUDED.amount_minor,
+    status = EXCLUDED.status,
+    stripe_transfer_id = EXCLUDED.stripe_transfer_id,
+    failure_code = EXCLUDED.failure_code`;
 
 async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean): Promise<void> {
   const rows = roundChildRows(round);
@@ -162,107 +334,99 @@ async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean): Promise
   const attempts = JSON.stringify(rows.attempts);
   const payouts = JSON.stringify(rows.payouts);
   if (!isNew) {
-    // Rows the state no longer has go first, children before parents (the keys restrict
-    // deletes). A payout replaced by the next payout attempt is such a row.
-    await tx.$executeRaw`
-      DELETE FROM payout_transfers
-       WHERE round_id = ${round.id}
-         AND effect_id NOT IN (SELECT r.effect_id FROM jsonb_to_recordset(${payouts}::jsonb) AS r(effect_id text))`;
-    await tx.$executeRaw`
-      DELETE FROM contribution_attempts
-       WHERE round_id = ${round.id}
-         AND (member_id, attempt) NOT IN (
-               SELECT r.member_id, r.attempt
-                 FROM jsonb_to_recordset(${attempts}::jsonb) AS r(member_id text, attempt integer))`;
-    await tx.$executeRaw`
-      DELETE FROM contributions
-       WHERE round_id = ${round.id}
-         AND member_id NOT IN (
-               SELECT r.member_id FROM jsonb_to_recordset(${contributions}::jsonb) AS r(member_id text))`;
+    await tx({
+      name: "susu_payouts_delete_gone",
+      text: PAYOUTS_DELETE_GONE_SQL,
+      values: [round.id, payouts],
+    });
+    await tx({
+      name: "susu_attempts_delete_gone",
+      text: ATTEMPTS_DELETE_GONE_SQL,
+      values: [round.id, attempts],
+    });
+    await tx({
+      name: "susu_contributions_delete_gone",
+      text: CONTRIBUTIONS_DELETE_GONE_SQL,
+      values: [round.id, contributions],
+    });
   }
-  await tx.$executeRaw`
-    INSERT INTO contributions (round_id, member_id, group_id, currency, amount_minor, status, attempts_count,
-                               retry_at, stripe_refund_id)
-    SELECT ${round.id}, r.member_id, ${round.groupId}, r.currency, r.amount_minor, r.status, r.attempts_count,
-           r.retry_at, r.stripe_refund_id
-      FROM jsonb_to_recordset(${contributions}::jsonb) AS r(
-             member_id text, currency text, amount_minor bigint, status contribution_status,
-             attempts_count integer, retry_at timestamptz, stripe_refund_id text)
-    ON CONFLICT (round_id, member_id) DO UPDATE SET
-      currency = EXCLUDED.currency,
-      amount_minor = EXCLUDED.amount_minor,
-      status = EXCLUDED.status,
-      attempts_count = EXCLUDED.attempts_count,
-      retry_at = EXCLUDED.retry_at,
-      stripe_refund_id = EXCLUDED.stripe_refund_id`;
-  await tx.$executeRaw`
-    INSERT INTO contribution_attempts (round_id, member_id, attempt, effect_id, currency, amount_minor, status,
-                                       requested_at, stripe_payment_intent_id, stripe_charge_id, failure_code,
-                                       failure_class)
-    SELECT ${round.id}, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
-           r.requested_at, r.stripe_payment_intent_id, r.stripe_charge_id, r.failure_code, r.failure_class
-      FROM jsonb_to_recordset(${attempts}::jsonb) AS r(
-             member_id text, attempt integer, effect_id text, currency text, amount_minor bigint,
-             status attempt_status, requested_at timestamptz, stripe_payment_intent_id text,
-             stripe_charge_id text, failure_code text, failure_class failure_class)
-    ON CONFLICT (round_id, member_id, attempt) DO UPDATE SET
-      effect_id = EXCLUDED.effect_id,
-      currency = EXCLUDED.currency,
-      amount_minor = EXCLUDED.amount_minor,
-      status = EXCLUDED.status,
-      requested_at = EXCLUDED.requested_at,
-      stripe_payment_intent_id = EXCLUDED.stripe_payment_intent_id,
-      stripe_charge_id = EXCLUDED.stripe_charge_id,
-      failure_code = EXCLUDED.failure_code,
-      failure_class = EXCLUDED.failure_class`;
-  await tx.$executeRaw`
-    INSERT INTO payout_transfers (round_id, effect_id, source_member_id, source_charge_id, attempt, currency,
-                                  amount_minor, status, stripe_transfer_id, failure_code)
-    SELECT ${round.id}, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
-           r.amount_minor, r.status, r.stripe_transfer_id, r.failure_code
-      FROM jsonb_to_recordset(${payouts}::jsonb) AS r(
-             effect_id text, source_member_id text, source_charge_id text, attempt integer, currency text,
-             amount_minor bigint, status transfer_status, stripe_transfer_id text, failure_code text)
-    ON CONFLICT (effect_id) DO UPDATE SET
-      source_member_id = EXCLUDED.source_member_id,
-      source_charge_id = EXCLUDED.source_charge_id,
-      attempt = EXCLUDED.attempt,
-      currency = EXCLUDED.currency,
-      amount_minor = EXCLUDED.amount_minor,
-      status = EXCLUDED.status,
-      stripe_transfer_id = EXCLUDED.stripe_transfer_id,
-      failure_code = EXCLUDED.failure_code`;
+  // A new round's children are written too (a round opens with its contributions); an
+  // empty list is a statement that inserts nothing, skipped.
+  if (rows.contributions.length > 0)
+    await tx({
+      name: "susu_contributions_upsert",
+      text: CONTRIBUTIONS_UPSERT_SQL,
+      values: [round.id, round.groupId, contributions],
+    });
+  if (rows.attempts.length > 0)
+    await tx({ name: "susu_attempts_upsert", text: ATTEMPTS_UPSERT_SQL, values: [round.id, attempts] });
+  if (rows.payouts.length > 0)
+    await tx({ name: "susu_payouts_upsert", text: PAYOUTS_UPSERT_SQL, values: [round.id, payouts] });
 }
 
 // Effects enter the outbox due at once: the Changeset carries no time, and the effect's
 // own time (a timer's `at`) is when its work is due, not when scheduling it is.
-const DUE_AT_ONCE = new Date(0);
+const DUE_AT_ONCE = new Date(0).toISOString();
+
+// WITH ORDINALITY … ORDER BY: rows take their `sequence` (the dispatch order) in the
+// changeset's order, as audit lines take their ids. ON CONFLICT DO NOTHING keeps an id already stored once.
+const OUTBOX_APPEND_SQL = `
+  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
+  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, $2::timestamptz, $3::timestamptz
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)
+   ORDER BY r.n
+  ON CONFLICT DO NOTHING`;
 
 async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instant): Promise<void> {
   // One row per id: later copies in the same changeset are dropped here, copies already
-  // stored by ON CONFLICT DO NOTHING (createMany's skipDuplicates). The first copy wins,
-  // as in the in-memory store, and the row keeps its place in the dispatch order.
+  // stored by ON CONFLICT DO NOTHING. The first copy wins, as in the in-memory store, and
+  // the row keeps its place in the dispatch order.
   const seen = new Set<string>();
-  const rows: Prisma.OutboxEffectCreateManyInput[] = [];
+  const rows: {
+    id: string;
+    aggregate_type: string;
+    aggregate_id: string;
+    kind: string;
+    payload: OutboxEffect;
+  }[] = [];
   for (const effect of effects) {
     if (seen.has(effect.id)) continue;
     seen.add(effect.id);
     const aggregate = outboxAggregateOf(effect);
     rows.push({
       id: effect.id,
-      aggregateType: aggregate.type,
-      aggregateId: aggregate.id,
+      aggregate_type: aggregate.type,
+      aggregate_id: aggregate.id,
       kind: effect.kind,
-      payload: asJson(effect),
-      availableAt: DUE_AT_ONCE,
-      createdAt: toDate(at),
+      payload: effect,
     });
   }
-  if (rows.length > 0) await tx.outboxEffect.createMany({ data: rows, skipDuplicates: true });
+  if (rows.length > 0)
+    await tx({
+      name: "susu_outbox_append",
+      text: OUTBOX_APPEND_SQL,
+      values: [JSON.stringify(rows), DUE_AT_ONCE, toDate(at).toISOString()],
+    });
 }
 
+const AUDIT_APPEND_SQL = `
+  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
+                          outcome audit_outcome, detail text, actor text))
+         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)
+   ORDER BY r.n`;
+
 async function appendAudit(tx: Tx, entries: readonly AuditEntry[]): Promise<void> {
-  if (entries.length > 0) await tx.auditLogEntry.createMany({ data: entries.map(auditRow) });
+  if (entries.length > 0)
+    await tx({
+      name: "susu_audit_append",
+      text: AUDIT_APPEND_SQL,
+      values: [JSON.stringify(entries.map(auditRow))],
+    });
 }
 
 const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T) =>

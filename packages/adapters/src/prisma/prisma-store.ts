@@ -27,7 +27,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, poolOf } from "../db/prisma-client.js";
+import { type PrismaClient, poolOf, runStatement, runTransaction } from "../db/prisma-client.js";
 import { writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
@@ -291,26 +291,27 @@ export class PrismaStore
       return errAsync(storageError.refused(`listAudit: at most ${AUDIT_SUBJECTS_MAX} subjects`));
     const after = query.startingAfter === undefined ? 0n : auditSequenceOf(query.startingAfter);
     if (after === undefined || query.subjects.length === 0) return okAsync([]);
-    const byType = new Map<string, string[]>();
-    for (const { aggregate, aggregateId } of query.subjects)
-      byType.set(aggregate, [...(byType.get(aggregate) ?? []), aggregateId]);
+    // Prepared on the pool (runStatement): a round's page reads its timeline on every view.
     return fromDatabase(
-      this.#prisma.auditLogEntry.findMany({
-        where: {
-          id: { gt: after },
-          OR: [...byType].map(([aggregateType, ids]) => ({ aggregateType, aggregateId: { in: ids } })),
-        },
-        orderBy: { id: "asc" },
-        take: query.limit,
-      }),
+      () =>
+        runStatement<AuditRow>(this.#prisma, {
+          name: "susu_list_audit",
+          text: LIST_AUDIT_SQL,
+          values: [
+            String(after),
+            query.subjects.map((s) => s.aggregate),
+            query.subjects.map((s) => s.aggregateId),
+            query.limit,
+          ],
+        }),
       { operation: "listAudit" },
-    ).map((rows) =>
+    ).map(({ rows }) =>
       rows.map(
         (row): AuditRecord => ({
-          id: auditIdOf(row.id),
-          at: fromDate(row.occurredAt),
-          aggregate: row.aggregateType as AuditRecord["aggregate"],
-          aggregateId: row.aggregateId,
+          id: auditIdOf(BigInt(row.id)),
+          at: fromDate(row.occurred_at),
+          aggregate: row.aggregate_type as AuditRecord["aggregate"],
+          aggregateId: row.aggregate_id,
           action: row.action,
           outcome: row.outcome,
           ...(row.detail !== null ? { detail: row.detail } : {}),
@@ -321,7 +322,8 @@ export class PrismaStore
   }
 
   /**
-   * Stores the changeset in one transaction (READ COMMITTED): each aggregate with
+   * Stores the changeset in one transaction (READ COMMITTED; on the pool when the client
+   * has one, see runTransaction): each aggregate with
    * `UPDATE … WHERE id = $id AND version = $expected` (an INSERT when new), its
    * projections, the outbox effects (`ON CONFLICT DO NOTHING`: an id already there is
    * kept once) and the audit lines. A stale version, or a new aggregate someone else
@@ -340,11 +342,10 @@ export class PrismaStore
       ? { operation: "commit", aggregate: first }
       : { operation: "commit" };
     return fromDatabase(
-      this.#prisma.$transaction((tx) => writeChangeset(tx, changes, at), {
-        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-        timeout: this.#timeoutMs,
-        maxWait: this.#maxWaitMs,
-      }),
+      () =>
+        runTransaction(this.#prisma, { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs }, (tx) =>
+          writeChangeset(tx, changes, at),
+        ),
       context,
     );
   }
@@ -571,6 +572,27 @@ const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
 /** Most loaded snapshots a store keeps by their text (oldest out first), a few MB. */
 const LOADED_SNAPSHOTS_MAX = 2_000;
+
+// The subjects' lines after the cursor, through the (aggregate_type, aggregate_id, id) index.
+const LIST_AUDIT_SQL = `
+  SELECT id, occurred_at, aggregate_type, aggregate_id, action, outcome::text AS outcome, detail, actor
+    FROM audit_log
+   WHERE id > $1::bigint
+     AND (aggregate_type, aggregate_id) IN (SELECT t, i FROM unnest($2::text[], $3::text[]) AS s(t, i))
+   ORDER BY id
+   LIMIT $4::int`;
+
+interface AuditRow {
+  /** BIGINT: text from node-postgres, a bigint through Prisma. */
+  readonly id: string | bigint;
+  readonly occurred_at: Date;
+  readonly aggregate_type: string;
+  readonly aggregate_id: string;
+  readonly action: string;
+  readonly outcome: AuditRecord["outcome"];
+  readonly detail: string | null;
+  readonly actor: string;
+}
 
 interface SnapshotTextRow {
   readonly snapshot_text: string;

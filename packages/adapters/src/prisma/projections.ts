@@ -11,14 +11,13 @@ import {
   type Round,
 } from "@susu/domain";
 import { toBigIntMinor, toDate, toDateOrNull } from "./conversions.js";
-import type { Prisma } from "./generated/client.js";
 
-/** A value as JSON for a `Json` column: a round trip that drops absent optional fields and proves it is plain data. */
-export function asJson(
-  value: Group | Round | OutboxEffect | Readonly<Record<string, string>>,
-): Prisma.InputJsonValue {
-  const json: Prisma.InputJsonValue = JSON.parse(JSON.stringify(value));
-  return json;
+/**
+ * A snapshot as the text of a `jsonb` column: absent optional fields are dropped, and
+ * states are plain data (the loaders' schemas, run before every save, prove it).
+ */
+function snapshotText(value: Group | Round): string {
+  return JSON.stringify(value);
 }
 
 const isoOrNull = (at: Instant | undefined): string | null =>
@@ -46,10 +45,10 @@ export function groupColumns(group: Group, version: number, at: Instant) {
     rotationsPlanned: group.rotationsPlanned,
     currentRoundId: group.currentRoundId ?? null,
     nextRoundAt: toDate(nextRoundOpensAt(group)),
-    snapshot: asJson({ ...group, version }),
+    snapshot: snapshotText({ ...group, version }),
     version,
     updatedAt: toDate(at),
-  } satisfies Prisma.GroupUncheckedUpdateManyInput;
+  };
 }
 
 /**
@@ -67,7 +66,7 @@ export function personColumns(person: Person, version: number, at: Instant) {
     payoutsEnabled: person.payout?.payoutsEnabled ?? false,
     version,
     updatedAt: toDate(at),
-  } satisfies Prisma.PersonUncheckedUpdateManyInput;
+  };
 }
 
 /** A `members` row as JSON for `jsonb_to_recordset` (keys are the column names). */
@@ -113,10 +112,10 @@ export function roundColumns(round: Round, version: number, at: Instant) {
     blockedReason: round.blockedReason ?? null,
     endedAt: toDateOrNull(round.endedAt),
     transferGroup: round.transferGroup,
-    snapshot: asJson({ ...round, version }),
+    snapshot: snapshotText({ ...round, version }),
     version,
     updatedAt: toDate(at),
-  } satisfies Prisma.RoundUncheckedUpdateManyInput;
+  };
 }
 
 /** A `contributions` row as JSON for `jsonb_to_recordset`. */
@@ -211,15 +210,15 @@ export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: str
     : { type: "ledger", id: effect.transaction.id };
 }
 
-/** An `audit_log` row. */
+/** An `audit_log` row as JSON for `jsonb_to_recordset`. */
 export function auditRow(entry: AuditEntry) {
   return {
-    occurredAt: toDate(entry.at),
-    aggregateType: entry.aggregate,
-    aggregateId: entry.aggregateId,
+    occurred_at: toDate(entry.at).toISOString(),
+    aggregate_type: entry.aggregate,
+    aggregate_id: entry.aggregateId,
     action: entry.action,
     outcome: entry.outcome,
     detail: entry.detail ?? null,
     actor: entry.actor,
-  } satisfies Prisma.AuditLogEntryCreateManyInput;
+  };
 }

@@ -47,7 +47,10 @@ function uniqueConstraintOf(error: unknown): string | undefined {
     cause = error.cause as DriverCause;
   }
   const index = cause?.constraint?.index;
-  return typeof index === "string" ? index : undefined;
+  if (typeof index === "string") return index;
+  // node-postgres's DatabaseError (statements run on the pool) names it itself.
+  const constraint = isObject(error) ? (error as { constraint?: unknown }).constraint : undefined;
+  return typeof constraint === "string" ? constraint : undefined;
 }
 
 const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;
