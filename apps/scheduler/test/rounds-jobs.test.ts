@@ -1,6 +1,12 @@
-// The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss round timers,
+// The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss timers,
 // and the outbox dispatcher loop carrying a round from open to paid out.
-import { PgBossTimerScheduler, PrismaLedgerStore, PrismaStore } from "@susu/adapters";
+import {
+  deterministicUuid,
+  PgBossTimerScheduler,
+  PrismaLedgerStore,
+  PrismaStore,
+  TIMER_QUEUE,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, type EffectPorts, type Group, type UseCaseDeps, useCases } from "@susu/domain";
 import {
@@ -16,7 +22,7 @@ import PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
-import { workRoundTimers } from "../src/jobs/round-timers.js";
+import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
 
 const db = useTestDatabase();
@@ -63,7 +69,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       timers: new PgBossTimerScheduler(boss),
       ledger: new PrismaLedgerStore(db.prisma),
     };
-    await workRoundTimers(boss, deps, ports.desk, log);
+    await workTimers(boss, deps, ports.desk, log);
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
@@ -131,7 +137,8 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     (
       await ports.timers.schedule({
         id: `${opened.id}:timer:test_deadline`,
-        roundId: opened.id,
+        aggregate: "round",
+        aggregateId: opened.id,
         at: Date.now() - 1,
         timer: { kind: "collection_deadline" },
       })
@@ -143,5 +150,32 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     // created by the outbox) before it can cancel: nothing is refunded that was not paid.
     const stored = (await store.getRound(opened.id))._unsafeUnwrap();
     expect(stored?.contributions.map((c) => c.status)).toEqual(["awaiting_debit", "awaiting_debit"]);
+  });
+
+  it("a timer job an older release sent ({ timerId, roundId, timer }) still reaches its round", async () => {
+    const group = anActiveGroup({
+      id: "grp_old_job",
+      startsAt: clock.now() - 1_000,
+      memberIds: ["fay", "gus"],
+    });
+    (
+      await deps.uow.commit({
+        people: newPeople(group),
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const opened = (await useCases.startRound(deps, "grp_old_job", "scheduler"))._unsafeUnwrap().state;
+    const timerId = `${opened.id}:timer:old_deadline`;
+    await boss.send(
+      TIMER_QUEUE,
+      { timerId, roundId: opened.id, timer: { kind: "collection_deadline" } },
+      { id: deterministicUuid(timerId) },
+    );
+    await expect
+      .poll(async () => (await store.getRound(opened.id))._unsafeUnwrap()?.status, { timeout: 15_000 })
+      .toBe("refunding");
   });
 });

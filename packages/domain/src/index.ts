@@ -32,6 +32,7 @@ export type {
   PersonOnboarding,
   RoundOpener,
   SettledFailure,
+  TimerOutcome,
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";

@@ -113,7 +113,7 @@ function ticketView(t: SupportTicketRecord) {
     subject: t.subject,
     details: { ...t.details },
     groupId: t.groupId ?? null,
-    roundId: t.roundId ?? null,
+    roundId: t.aggregate === "round" ? t.aggregateId : null,
     memberId: t.memberId ?? null,
     webhookEventId: t.webhookEventId ?? null,
     createdAt: new Date(t.createdAt).toISOString(),

@@ -321,7 +321,14 @@ describe("parked webhook events", () => {
 });
 
 function timer(id: string): OutboxEffect {
-  return { kind: "schedule_timer", id, roundId: "rnd_ops", at: T, timer: { kind: "collection_deadline" } };
+  return {
+    kind: "schedule_timer",
+    id,
+    aggregate: "round",
+    aggregateId: "rnd_ops",
+    at: T,
+    timer: { kind: "collection_deadline" },
+  };
 }
 
 /** Appends the effects and parks them as a dispatcher that gave up would. */
