@@ -27,6 +27,8 @@ describe("PrismaSupportDesk", () => {
       subject: "payout of round round_1 to ana is blocked: the account cannot receive",
       details: { summary: ticket.summary },
       groupId: "grp_1",
+      aggregateType: "round",
+      aggregateId: "round_1",
       roundId: "round_1",
       webhookEventId: null,
     });
