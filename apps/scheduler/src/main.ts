@@ -13,12 +13,12 @@ import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
-import { workRoundTimers } from "./jobs/round-timers.js";
+import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";
 import { createSchedulerMetrics } from "./metrics.js";
 
-// The scheduler process: round timers, the due-round cron, the outbox dispatcher and the
+// The scheduler process: timers, the due-round cron, the outbox dispatcher and the
 // Stripe webhook processor. Any number may run at once; pg-boss and outbox leases keep each job
 // worked once. Killed at any point, it resumes from the database; asked to stop, it finishes
 // the passes and jobs in flight first, so a stop never leaves work for a lease to time out.
@@ -79,7 +79,7 @@ try {
 }
 log.info({ url: metricsServer.url }, "metrics served");
 const deps = container.get(TOKENS.useCaseDeps);
-await workRoundTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
+await workTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
 await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
 const dispatcher = startOutboxDispatcher(
   deps,

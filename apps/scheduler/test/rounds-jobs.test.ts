@@ -1,6 +1,12 @@
-// The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss round timers,
+// The scheduler's round jobs on real PostgreSQL: the due-round cron, pg-boss timers,
 // and the outbox dispatcher loop carrying a round from open to paid out.
-import { PgBossTimerScheduler, PrismaLedgerStore, PrismaStore } from "@susu/adapters";
+import {
+  deterministicUuid,
+  PgBossTimerScheduler,
+  PrismaLedgerStore,
+  PrismaStore,
+  TIMER_QUEUE,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, type EffectPorts, type Group, type UseCaseDeps, useCases } from "@susu/domain";
 import {
@@ -16,7 +22,7 @@ import PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
-import { workRoundTimers } from "../src/jobs/round-timers.js";
+import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
@@ -67,7 +73,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       timers: new PgBossTimerScheduler(boss),
       ledger: new PrismaLedgerStore(db.prisma),
     };
-    await workRoundTimers(boss, deps, ports.desk, log, { metrics });
+    await workTimers(boss, deps, ports.desk, log, { metrics });
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
@@ -147,7 +153,8 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     (
       await ports.timers.schedule({
         id: `${opened.id}:timer:test_deadline`,
-        roundId: opened.id,
+        aggregate: "round",
+        aggregateId: opened.id,
         at: Date.now() - 1,
         timer: { kind: "collection_deadline" },
       })
@@ -170,5 +177,32 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
         { timeout: 5_000 },
       )
       .toBeGreaterThan(0);
+  });
+
+  it("a timer job an older release sent ({ timerId, roundId, timer }) still reaches its round", async () => {
+    const group = anActiveGroup({
+      id: "grp_old_job",
+      startsAt: clock.now() - 1_000,
+      memberIds: ["fay", "gus"],
+    });
+    (
+      await deps.uow.commit({
+        people: newPeople(group),
+        groups: [{ state: group, expectedVersion: undefined }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const opened = (await useCases.startRound(deps, "grp_old_job", "scheduler"))._unsafeUnwrap().state;
+    const timerId = `${opened.id}:timer:old_deadline`;
+    await boss.send(
+      TIMER_QUEUE,
+      { timerId, roundId: opened.id, timer: { kind: "collection_deadline" } },
+      { id: deterministicUuid(timerId) },
+    );
+    await expect
+      .poll(async () => (await store.getRound(opened.id))._unsafeUnwrap()?.status, { timeout: 15_000 })
+      .toBe("refunding");
   });
 });

@@ -7,12 +7,16 @@ export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
 export {
   DEFAULT_TIMER_RETRY,
   deterministicUuid,
+  firedTimerOf,
   PgBossTimerScheduler,
-  parseRoundTimerJob,
-  ROUND_TIMER_QUEUE,
-  type RoundTimerJob,
-  type RoundTimerSettlement,
-  settleRoundTimerFailure,
+  parseTimerJob,
+  settleTimerFailure,
+  TIMER_QUEUE,
+  type TimerJob,
+  type TimerJobPayload,
+  type TimerSettlement,
+  timerJobData,
+  timerJobOf,
 } from "./pgboss/index.js";
 export * from "./prisma/index.js";
 export * from "./process/index.js";

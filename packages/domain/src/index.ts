@@ -35,6 +35,7 @@ export type {
   SettledEffect,
   SettledEffectOutcome,
   SettledFailure,
+  TimerOutcome,
   UseCaseDeps,
   UseCaseError,
 } from "./use-cases/index.js";

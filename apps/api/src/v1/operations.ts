@@ -1,12 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { InboxEventSummary, StatusCount, WebhookInboxOperations } from "@susu/adapters";
-import type {
-  Clock,
-  LedgerReader,
-  OutboxEntry,
-  OutboxOperations,
-  SupportTicketRecord,
-  SupportTicketStore,
+import {
+  AGGREGATE_KINDS,
+  type Clock,
+  type LedgerReader,
+  type OutboxEntry,
+  type OutboxOperations,
+  type SupportTicketRecord,
+  type SupportTicketStore,
 } from "@susu/domain";
 import type { Context, MiddlewareHandler } from "hono";
 import type { HttpMetrics } from "../http/metrics.js";
@@ -77,7 +78,15 @@ const TicketSchema = z
     subject: z.string(),
     details: z.record(z.string(), z.unknown()),
     groupId: z.string().nullable(),
-    roundId: z.string().nullable(),
+    aggregate: z
+      .enum(AGGREGATE_KINDS)
+      .nullable()
+      .openapi({ description: "The kind of aggregate the ticket is about (`round`, …), if any" }),
+    aggregateId: z.string().nullable().openapi({ description: "The id of that aggregate" }),
+    roundId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The aggregate's id when it is a round (kept for existing clients)" }),
     memberId: z.string().nullable(),
     webhookEventId: z.string().nullable(),
     createdAt: z.string(),
@@ -94,6 +103,8 @@ const TicketSchema = z
       subject: "webhook evt_1 (charge.succeeded)",
       details: { summary: "webhook evt_1 (charge.succeeded): round not found" },
       groupId: null,
+      aggregate: null,
+      aggregateId: null,
       roundId: null,
       memberId: null,
       webhookEventId: "evt_1",
@@ -113,7 +124,9 @@ function ticketView(t: SupportTicketRecord) {
     subject: t.subject,
     details: { ...t.details },
     groupId: t.groupId ?? null,
-    roundId: t.roundId ?? null,
+    aggregate: t.aggregate ?? null,
+    aggregateId: t.aggregateId ?? null,
+    roundId: t.aggregate === "round" ? t.aggregateId : null,
     memberId: t.memberId ?? null,
     webhookEventId: t.webhookEventId ?? null,
     createdAt: new Date(t.createdAt).toISOString(),

@@ -112,7 +112,14 @@ describe("support tickets", () => {
     for (const [i, id] of ["tkt_a", "tkt_b", "tkt_c", "rnd_ops:fx:1:parked"].entries()) {
       clock.advanceTo(T + i * 1000);
       ok(
-        await desk.openTicket({ id, reason: "payout_blocked", summary: `ticket ${id}`, groupId: "grp_ops" }),
+        await desk.openTicket({
+          id,
+          reason: "payout_blocked",
+          summary: `ticket ${id}`,
+          groupId: "grp_ops",
+          // A round's ticket names the round; one opened by parking here names none.
+          ...(id === "tkt_b" ? { aggregate: "round", aggregateId: "rnd_ops" } : {}),
+        }),
       );
     }
     clock.advanceTo(T + 10_000);
@@ -160,6 +167,9 @@ describe("support tickets", () => {
       kind: "payout_blocked",
       status: "open",
       groupId: "grp_ops",
+      aggregate: "round",
+      aggregateId: "rnd_ops",
+      roundId: "rnd_ops",
       createdAt: new Date(T + 1000).toISOString(),
       resolvedAt: null,
     });
@@ -167,6 +177,9 @@ describe("support tickets", () => {
     expect(await colons.json()).toMatchObject({
       id: "rnd_ops:fx:1:parked",
       createdAt: new Date(T + 3000).toISOString(),
+      aggregate: null,
+      aggregateId: null,
+      roundId: null,
     });
     const missing = await app.request("/v1/tickets/tkt_nope", authed(admin));
     expect(missing.status).toBe(404);
@@ -321,7 +334,14 @@ describe("parked webhook events", () => {
 });
 
 function timer(id: string): OutboxEffect {
-  return { kind: "schedule_timer", id, roundId: "rnd_ops", at: T, timer: { kind: "collection_deadline" } };
+  return {
+    kind: "schedule_timer",
+    id,
+    aggregate: "round",
+    aggregateId: "rnd_ops",
+    at: T,
+    timer: { kind: "collection_deadline" },
+  };
 }
 
 /** Appends the effects and parks them as a dispatcher that gave up would. */

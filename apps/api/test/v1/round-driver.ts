@@ -46,10 +46,7 @@ export function roundWorld(db: TestDatabase) {
         await useCases.dispatchOutbox(deps, ports, store, { workerId: "test" })
       )._unsafeUnwrap();
       const due = timers.takeDue(clock.now());
-      for (const t of due)
-        (
-          await useCases.applyRoundInput(deps, t.roundId, { type: "timer", timer: t.timer }, "timer")
-        )._unsafeUnwrap();
+      for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
       const facts = gateway.settleDue();
       for (const fact of facts)
         (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();

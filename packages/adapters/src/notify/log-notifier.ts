@@ -23,9 +23,10 @@ export class LogNotifier implements Notifier {
     this.sink.info(
       {
         notificationId: n.id,
-        groupId: n.groupId,
-        roundId: n.roundId ?? null,
-        to: n.memberIds,
+        aggregate: n.aggregate,
+        aggregateId: n.aggregateId,
+        groupId: n.groupId ?? null,
+        to: n.personIds,
         template: n.template,
         data: n.data,
       },
@@ -42,8 +43,9 @@ export class LogSupportDesk implements SupportDesk {
     this.sink.info(
       {
         ticketId: t.id,
+        aggregate: t.aggregate ?? null,
+        aggregateId: t.aggregateId ?? null,
         groupId: t.groupId ?? null,
-        roundId: t.roundId ?? null,
         reason: t.reason,
         summary: t.summary,
       },

@@ -2,15 +2,15 @@ import type { Instant, ScheduledTimer, SchedulerError, TimerScheduler } from "@s
 import { ResultAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import { deterministicUuid } from "./deterministic-uuid.js";
-import { ROUND_TIMER_QUEUE, type RoundTimerJob } from "./round-timer-job.js";
+import { TIMER_QUEUE, type TimerJob, timerJobData, timerJobOf } from "./timer-job.js";
 
 /**
- * Round timers as pg-boss jobs that start at the timer's time. The job id is derived
+ * Every aggregate's timers as pg-boss jobs that start at the timer's time. The job id is derived
  * from the timer id, so a timer scheduled twice (an outbox effect re-run after a crash)
  * is one job; and a job runs once however many scheduler processes work the queue.
  *
  * A timer whose application fails is retried by the retry-or-park policy
- * ({@link settleRoundTimerFailure}), as a new job; pg-boss's own retries (the queue's
+ * ({@link settleTimerFailure}), as a new job; pg-boss's own retries (the queue's
  * `retryLimit`) only re-run a job whose worker crashed or could not record the outcome.
  */
 export class PgBossTimerScheduler implements TimerScheduler {
@@ -18,8 +18,8 @@ export class PgBossTimerScheduler implements TimerScheduler {
 
   /** Creates the queue; call once at start-up (idempotent). */
   static async prepare(boss: PgBoss): Promise<void> {
-    await boss.createQueue(ROUND_TIMER_QUEUE, {
-      name: ROUND_TIMER_QUEUE,
+    await boss.createQueue(TIMER_QUEUE, {
+      name: TIMER_QUEUE,
       retryLimit: 20,
       retryDelay: 5,
       retryBackoff: true,
@@ -28,8 +28,7 @@ export class PgBossTimerScheduler implements TimerScheduler {
   }
 
   schedule(timer: ScheduledTimer): ResultAsync<void, SchedulerError> {
-    const data: RoundTimerJob = { timerId: timer.id, roundId: timer.roundId, timer: timer.timer };
-    return this.#send(data, deterministicUuid(timer.id), timer.at);
+    return this.#send(timerJobOf(timer), deterministicUuid(timer.id), timer.at);
   }
 
   /**
@@ -37,7 +36,7 @@ export class PgBossTimerScheduler implements TimerScheduler {
    * `at`. The job id is derived from the timer id and the count, so settling the same
    * failure twice (a job re-run after a crash) schedules one retry.
    */
-  scheduleRetry(job: RoundTimerJob, attempts: number, at: Instant): ResultAsync<void, SchedulerError> {
+  scheduleRetry(job: TimerJob, attempts: number, at: Instant): ResultAsync<void, SchedulerError> {
     return this.#send(
       { ...job, attempts },
       deterministicUuid(`retry-of:${job.timerId}:after:${attempts}`),
@@ -45,9 +44,9 @@ export class PgBossTimerScheduler implements TimerScheduler {
     );
   }
 
-  #send(data: RoundTimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
+  #send(job: TimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
     return ResultAsync.fromPromise(
-      this.boss.send(ROUND_TIMER_QUEUE, data, { id, startAfter: new Date(at) }),
+      this.boss.send(TIMER_QUEUE, timerJobData(job), { id, startAfter: new Date(at) }),
       (e): SchedulerError => ({
         type: "schedule_failed",
         code: "schedule_failed",

@@ -203,6 +203,7 @@ export function roundChildRows(round: Round): {
 
 /** The aggregate an outbox effect belongs to, for the outbox's per-aggregate index. */
 export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
+  if ("aggregate" in effect) return { type: effect.aggregate, id: effect.aggregateId };
   if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
   const roundId = effect.transaction.refs.roundId;
   return roundId !== undefined

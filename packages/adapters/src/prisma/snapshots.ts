@@ -267,19 +267,27 @@ const outboxEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("schedule_timer"),
     id: text,
-    roundId: text,
+    aggregate: z.literal("round"),
+    aggregateId: text,
     at: instant,
     timer: roundTimer,
   }),
   z.strictObject({
     kind: z.literal("notify"),
     id: text,
-    groupId: text,
-    roundId: text,
+    aggregate: z.literal("round"),
+    aggregateId: text,
     to: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("member"), memberId: text }),
-      z.strictObject({ kind: z.literal("admins") }),
-      z.strictObject({ kind: z.literal("all_members") }),
+      z.strictObject({
+        kind: z.literal("group"),
+        groupId: text,
+        members: z.discriminatedUnion("kind", [
+          z.strictObject({ kind: z.literal("member"), memberId: text }),
+          z.strictObject({ kind: z.literal("admins") }),
+          z.strictObject({ kind: z.literal("all_members") }),
+        ]),
+      }),
+      z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
     ]),
     template: z.enum(NOTIFICATION_TEMPLATES),
     data: z.record(text, z.union([text, z.number()])),
@@ -288,12 +296,39 @@ const outboxEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("open_ticket"),
     id: text,
+    aggregate: z.literal("round"),
+    aggregateId: text,
     groupId: text,
-    roundId: text,
     reason: z.enum(TICKET_REASONS),
     summary: text,
   }),
 ]);
+
+/**
+ * Outbox payloads written before effects named their aggregate: `schedule_timer`,
+ * `notify` and `open_ticket` carried a `roundId` (and `notify` a `groupId` beside a group
+ * audience). The migration `aggregate_refs` rewrote the stored rows; a row an older
+ * process appends after it (a rolling deploy) is read here in today's shape, the same
+ * rewrite as the migration's SQL. Anything else passes through untouched, to be checked.
+ */
+export function upgradeOutboxPayload(json: unknown): unknown {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return json;
+  const old = json as Record<string, unknown>;
+  if (typeof old.roundId !== "string" || "aggregate" in old) return json;
+  const { roundId, ...rest } = old;
+  const ref = { aggregate: "round", aggregateId: roundId };
+  switch (old.kind) {
+    case "schedule_timer":
+    case "open_ticket":
+      return { ...rest, ...ref };
+    case "notify": {
+      const { groupId, to, ...others } = rest;
+      return { ...others, ...ref, to: { kind: "group", groupId, members: to } };
+    }
+    default:
+      return json;
+  }
+}
 
 // Compile-time proof that each schema describes exactly the domain type: if the domain
 // adds, removes or changes a field, one of these stops compiling. `AllKeys` makes the
@@ -368,9 +403,12 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
   return createLedgerTransaction(parsed.data).mapErr((e) => `ledger transaction ${e.code}: ${e.message}`);
 }
 
-/** A stored outbox payload, checked against the domain's `OutboxEffect`. */
+/**
+ * A stored outbox payload, checked against the domain's `OutboxEffect` (a payload of the
+ * shape before aggregate references is read in today's: {@link upgradeOutboxPayload}).
+ */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
-  const parsed = outboxEffectShape.safeParse(json);
+  const parsed = outboxEffectShape.safeParse(upgradeOutboxPayload(json));
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);

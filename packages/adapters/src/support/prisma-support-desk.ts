@@ -1,13 +1,16 @@
-import type {
-  Clock,
-  ResolveOutcome,
-  StorageError,
-  SupportDesk,
-  SupportDeskError,
-  SupportTicket,
-  SupportTicketRecord,
-  SupportTicketStore,
-  TicketQuery,
+import {
+  type AggregateRef,
+  type Clock,
+  isAggregateKind,
+  type NoAggregateRef,
+  type ResolveOutcome,
+  type StorageError,
+  type SupportDesk,
+  type SupportDeskError,
+  type SupportTicket,
+  type SupportTicketRecord,
+  type SupportTicketStore,
+  type TicketQuery,
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import { SystemClock } from "../clock/system-clock.js";
@@ -72,7 +75,10 @@ export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketSt
               subject: subjectOf(ticket.summary),
               details: { summary: ticket.summary, ...context.details },
               groupId: ticket.groupId ?? null,
-              roundId: ticket.roundId ?? null,
+              aggregateType: ticket.aggregate ?? null,
+              aggregateId: ticket.aggregateId ?? null,
+              // For the release before aggregate references, which reads only this column.
+              roundId: ticket.aggregate === "round" ? ticket.aggregateId : null,
               memberId: context.memberId ?? null,
               webhookEventId: context.webhookEventId ?? null,
               createdAt: now,
@@ -172,6 +178,8 @@ interface TicketRow {
   readonly subject: string;
   readonly details: unknown;
   readonly groupId: string | null;
+  readonly aggregateType: string | null;
+  readonly aggregateId: string | null;
   readonly roundId: string | null;
   readonly memberId: string | null;
   readonly webhookEventId: string | null;
@@ -179,6 +187,20 @@ interface TicketRow {
   readonly resolvedAt: Date | null;
   readonly resolvedBy: string | null;
   readonly resolution: string | null;
+}
+
+/**
+ * The aggregate a stored ticket is about: its aggregate columns, or for a ticket the
+ * release before aggregate references opened during a rolling deploy (it writes only
+ * `round_id`), that round. A kind this release does not know is left out rather than
+ * guessed.
+ */
+function aggregateOf(row: TicketRow): AggregateRef | NoAggregateRef {
+  if (row.aggregateType !== null && row.aggregateId !== null)
+    return isAggregateKind(row.aggregateType)
+      ? { aggregate: row.aggregateType, aggregateId: row.aggregateId }
+      : {};
+  return row.roundId !== null ? { aggregate: "round", aggregateId: row.roundId } : {};
 }
 
 function recordOf(row: TicketRow): SupportTicketRecord {
@@ -194,7 +216,7 @@ function recordOf(row: TicketRow): SupportTicketRecord {
     details,
     createdAt: row.createdAt.getTime(),
     ...(row.groupId !== null ? { groupId: row.groupId } : {}),
-    ...(row.roundId !== null ? { roundId: row.roundId } : {}),
+    ...aggregateOf(row),
     ...(row.memberId !== null ? { memberId: row.memberId } : {}),
     ...(row.webhookEventId !== null ? { webhookEventId: row.webhookEventId } : {}),
     ...(row.resolvedAt !== null ? { resolvedAt: row.resolvedAt.getTime() } : {}),

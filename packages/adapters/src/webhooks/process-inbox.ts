@@ -176,7 +176,8 @@ function settle(
         reason: "webhook_parked",
         subject: `Stripe event ${record.id} (${record.type})`,
         ...(failure.groupId !== undefined ? { groupId: failure.groupId } : {}),
-        ...(failure.roundId !== undefined ? { roundId: failure.roundId } : {}),
+        // The payment's references name its round: the ticket is about that aggregate.
+        ...(failure.roundId !== undefined ? { aggregate: "round", aggregateId: failure.roundId } : {}),
       },
     },
     { policy: retry, now: ctx.deps.clock.now(), jitter },

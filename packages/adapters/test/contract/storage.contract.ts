@@ -58,7 +58,8 @@ const newPeopleOf = (...groups: readonly Group[]): VersionedChange<Person>[] =>
 const timer = (id: string, at = T): OutboxEffect => ({
   kind: "schedule_timer",
   id,
-  roundId: "round_1",
+  aggregate: "round",
+  aggregateId: "round_1",
   at,
   timer: { kind: "collection_deadline" },
 });
@@ -509,9 +510,9 @@ export function storageContract(name: string, factory: StorageFactory): void {
         const notify: OutboxEffect = {
           kind: "notify",
           id: "round_1:notify:round_cancelling:all",
-          groupId: "grp_1",
-          roundId: "round_1",
-          to: { kind: "all_members" },
+          aggregate: "round",
+          aggregateId: "round_1",
+          to: { kind: "group", groupId: "grp_1", members: { kind: "all_members" } },
           template: "round_cancelling",
           data: { roundId: "round_1", reason: "deadline" },
         };

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   deterministicUuid,
   PgBossTimerScheduler,
-  parseRoundTimerJob,
-  ROUND_TIMER_QUEUE,
+  parseTimerJob,
+  TIMER_QUEUE,
 } from "../../src/pgboss/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/index.js";
 
@@ -44,16 +44,26 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
   it("schedules a timer once however often it is scheduled, and it is not due before its time", async () => {
     const timer = {
       id: "round_1:timer:collection_deadline",
-      roundId: "round_1",
+      aggregate: "round" as const,
+      aggregateId: "round_1",
       at: Date.now() + 3_600_000,
       timer: { kind: "collection_deadline" as const },
     };
     for (let i = 0; i < 3; i++) (await scheduler.schedule(timer))._unsafeUnwrap();
-    expect(await boss.getQueueSize(ROUND_TIMER_QUEUE)).toBe(1);
-    expect(await boss.fetch(ROUND_TIMER_QUEUE)).toEqual([]);
-    const job = await boss.getJobById(ROUND_TIMER_QUEUE, deterministicUuid(timer.id));
-    expect(parseRoundTimerJob(job?.data)).toEqual({
+    expect(await boss.getQueueSize(TIMER_QUEUE)).toBe(1);
+    expect(await boss.fetch(TIMER_QUEUE)).toEqual([]);
+    const job = await boss.getJobById(TIMER_QUEUE, deterministicUuid(timer.id));
+    expect(parseTimerJob(job?.data)).toEqual({
       timerId: timer.id,
+      aggregate: "round",
+      aggregateId: "round_1",
+      timer: timer.timer,
+    });
+    // As stored: today's shape, and the `roundId` schedulers of the release before read.
+    expect(job?.data).toEqual({
+      timerId: timer.id,
+      aggregate: "round",
+      aggregateId: "round_1",
       roundId: "round_1",
       timer: timer.timer,
     });
@@ -63,55 +73,76 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
   it("a due timer is fetched by exactly one of two competing workers", async () => {
     const timer = {
       id: "round_2:timer:retry_debit:ben:2",
-      roundId: "round_2",
+      aggregate: "round" as const,
+      aggregateId: "round_2",
       at: Date.now() - 1_000,
       timer: { kind: "retry_debit" as const, memberId: "ben", attempt: 2 },
     };
     (await scheduler.schedule(timer))._unsafeUnwrap();
     const [a, b] = await Promise.all([
-      boss.fetch(ROUND_TIMER_QUEUE, { batchSize: 5 }),
-      boss.fetch(ROUND_TIMER_QUEUE, { batchSize: 5 }),
+      boss.fetch(TIMER_QUEUE, { batchSize: 5 }),
+      boss.fetch(TIMER_QUEUE, { batchSize: 5 }),
     ]);
     const fetched = [...a, ...b].filter((j) => j.id === deterministicUuid(timer.id));
     expect(fetched).toHaveLength(1);
-    expect(parseRoundTimerJob(fetched[0]?.data)?.timer).toEqual(timer.timer);
+    expect(parseTimerJob(fetched[0]?.data)?.timer).toEqual(timer.timer);
   });
 
   it("a retry of a failed timer is one job per failed-attempt count, however often it is scheduled", async () => {
     const job = {
       timerId: "round_3:timer:grace_end",
-      roundId: "round_3",
+      aggregate: "round" as const,
+      aggregateId: "round_3",
       timer: { kind: "grace_end" as const },
     };
     const at = Date.now() + 3_600_000;
     for (let i = 0; i < 3; i++) (await scheduler.scheduleRetry(job, 2, at))._unsafeUnwrap();
     (await scheduler.scheduleRetry(job, 3, at))._unsafeUnwrap();
-    const second = await boss.getJobById(
-      ROUND_TIMER_QUEUE,
-      deterministicUuid(`retry-of:${job.timerId}:after:2`),
-    );
-    const third = await boss.getJobById(
-      ROUND_TIMER_QUEUE,
-      deterministicUuid(`retry-of:${job.timerId}:after:3`),
-    );
-    expect(parseRoundTimerJob(second?.data)).toEqual({ ...job, attempts: 2 });
-    expect(parseRoundTimerJob(third?.data)).toEqual({ ...job, attempts: 3 });
+    const second = await boss.getJobById(TIMER_QUEUE, deterministicUuid(`retry-of:${job.timerId}:after:2`));
+    const third = await boss.getJobById(TIMER_QUEUE, deterministicUuid(`retry-of:${job.timerId}:after:3`));
+    expect(parseTimerJob(second?.data)).toEqual({ ...job, attempts: 2 });
+    expect(parseTimerJob(third?.data)).toEqual({ ...job, attempts: 3 });
     expect(second?.startAfter.getTime()).toBe(at);
     // Neither is the timer's own job.
-    expect(await boss.getJobById(ROUND_TIMER_QUEUE, deterministicUuid(job.timerId))).toBeNull();
+    expect(await boss.getJobById(TIMER_QUEUE, deterministicUuid(job.timerId))).toBeNull();
   });
 
-  it("refuses job data that is not a round timer", () => {
-    expect(parseRoundTimerJob({ timerId: "t", roundId: "r", timer: { kind: "nope" } })).toBeUndefined();
+  it("reads a job an older process sent in the shape before aggregate references (a rolling deploy)", async () => {
+    const id = deterministicUuid("round_4:timer:payout_due");
+    await boss.send(
+      TIMER_QUEUE,
+      { timerId: "round_4:timer:payout_due", roundId: "round_4", timer: { kind: "payout_due" } },
+      { id },
+    );
+    const [fetched] = await boss
+      .fetch(TIMER_QUEUE, { batchSize: 10 })
+      .then((jobs) => jobs.filter((j) => j.id === id));
+    expect(parseTimerJob(fetched?.data)).toEqual({
+      timerId: "round_4:timer:payout_due",
+      aggregate: "round",
+      aggregateId: "round_4",
+      timer: { kind: "payout_due" },
+    });
+  });
+
+  it("refuses job data that is not a timer", () => {
+    const round = { aggregate: "round", aggregateId: "r" } as const;
+    expect(parseTimerJob({ timerId: "t", ...round, timer: { kind: "nope" } })).toBeUndefined();
+    expect(parseTimerJob({ timerId: "t", roundId: "r", timer: { kind: "nope" } })).toBeUndefined();
     expect(
-      parseRoundTimerJob({
+      parseTimerJob({ timerId: "t", ...round, timer: { kind: "retry_debit", memberId: "m", attempt: 0 } }),
+    ).toBeUndefined();
+    expect(
+      parseTimerJob({ timerId: "t", ...round, timer: { kind: "grace_end" }, attempts: -1 }),
+    ).toBeUndefined();
+    expect(
+      parseTimerJob({
         timerId: "t",
-        roundId: "r",
-        timer: { kind: "retry_debit", memberId: "m", attempt: 0 },
+        aggregate: "held_payment",
+        aggregateId: "h",
+        timer: { kind: "grace_end" },
       }),
     ).toBeUndefined();
-    expect(
-      parseRoundTimerJob({ timerId: "t", roundId: "r", timer: { kind: "grace_end" }, attempts: -1 }),
-    ).toBeUndefined();
+    expect(parseTimerJob({ timerId: "t", timer: { kind: "grace_end" } })).toBeUndefined();
   });
 });

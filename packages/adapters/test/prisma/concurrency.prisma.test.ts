@@ -139,5 +139,12 @@ describe("two processes on one database", () => {
 });
 
 function timerEffect(id: string): OutboxEffect {
-  return { kind: "schedule_timer", id, roundId: "round_race", at: T, timer: { kind: "collection_deadline" } };
+  return {
+    kind: "schedule_timer",
+    id,
+    aggregate: "round",
+    aggregateId: "round_race",
+    at: T,
+    timer: { kind: "collection_deadline" },
+  };
 }

@@ -253,7 +253,8 @@ describe("PostgreSQL storage beyond the contract", () => {
     const timer = {
       kind: "schedule_timer" as const,
       id: "good",
-      roundId: "round_life",
+      aggregate: "round" as const,
+      aggregateId: "round_life",
       at: T,
       timer: { kind: "collection_deadline" as const },
     };

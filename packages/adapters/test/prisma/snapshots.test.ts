@@ -1,7 +1,8 @@
 // Round snapshots as stored by older releases still load, in today's shape.
 import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
-import { parseRoundSnapshot } from "../../src/prisma/snapshots.js";
+import { parseOutboxEffect, parseRoundSnapshot, upgradeOutboxPayload } from "../../src/prisma/snapshots.js";
+import { LEGACY_EFFECTS } from "../support/legacy-payloads.js";
 
 const refunding = aRoundOf(anActiveGroup(), [{ type: "cancel", reason: "called off" }]);
 
@@ -21,5 +22,32 @@ describe("round snapshots", () => {
     const blocked = { ...fields, status: "payout_blocked" as const, blockedReason: "no account" };
     expect(parseRoundSnapshot(JSON.parse(JSON.stringify(blocked)))._unsafeUnwrap()).toEqual(blocked);
     expect(parseRoundSnapshot(JSON.parse(JSON.stringify(refunding)))._unsafeUnwrap()).toEqual(refunding);
+  });
+});
+
+describe("outbox payloads", () => {
+  it("written before effects named their aggregate, they read in today's shape (a rolling deploy)", () => {
+    for (const { old, today } of LEGACY_EFFECTS)
+      expect(parseOutboxEffect(old)._unsafeUnwrap()).toEqual(today);
+  });
+
+  it("today's payloads read as they are, and the rewrite leaves them alone", () => {
+    for (const { today } of LEGACY_EFFECTS) {
+      const stored = JSON.parse(JSON.stringify(today));
+      expect(upgradeOutboxPayload(stored)).toBe(stored);
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(today);
+    }
+  });
+
+  it("an old payload that was never valid is still refused", () => {
+    const broken = {
+      kind: "notify",
+      id: "x",
+      roundId: "r",
+      to: { kind: "admins" },
+      template: "payout_sent",
+      data: {},
+    };
+    expect(parseOutboxEffect(broken).isErr()).toBe(true); // no groupId to resolve the audience from
   });
 });

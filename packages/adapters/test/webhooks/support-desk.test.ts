@@ -12,8 +12,9 @@ describe("PrismaSupportDesk", () => {
     const desk = new PrismaSupportDesk(db.prisma, clock);
     const ticket = {
       id: "round_1:ticket:payout_blocked:1",
+      aggregate: "round" as const,
+      aggregateId: "round_1",
       groupId: "grp_1",
-      roundId: "round_1",
       reason: "payout_blocked" as const,
       summary: "payout of round round_1 to ana is blocked: the account cannot receive\nsecond line",
     };
@@ -26,6 +27,8 @@ describe("PrismaSupportDesk", () => {
       subject: "payout of round round_1 to ana is blocked: the account cannot receive",
       details: { summary: ticket.summary },
       groupId: "grp_1",
+      aggregateType: "round",
+      aggregateId: "round_1",
       roundId: "round_1",
       webhookEventId: null,
     });

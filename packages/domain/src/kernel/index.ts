@@ -1,2 +1,11 @@
+export {
+  AGGREGATE_KINDS,
+  type AggregateKind,
+  type AggregateRef,
+  isAggregateKind,
+  type NoAggregateRef,
+  type TimerOf,
+} from "./aggregate-ref.js";
 export type { Decision, Ignored } from "./decision.js";
+export type { GroupAudience, NotifyAudience } from "./notify-audience.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -25,7 +25,8 @@ function item(itemId: string, attempts: number, retryable: boolean): FailedItem 
       id: `${itemId}:parked`,
       reason: "effect_parked",
       subject: `item ${itemId}`,
-      roundId: "round_1",
+      aggregate: "round",
+      aggregateId: "round_1",
     },
   };
 }
@@ -120,7 +121,8 @@ describe("retryOrPark (properties)", () => {
           ticket: {
             id: `${id}:parked`,
             reason: "effect_parked",
-            roundId: "round_1",
+            aggregate: "round",
+            aggregateId: "round_1",
             summary: `item ${id} was parked at once (retrying cannot help): boom: it failed`,
           },
           retryAtIfTicketFails: now + policy.maxDelayMs,

@@ -1,3 +1,4 @@
+import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
 import type { SupportTicket } from "../ports/support-desk.js";
 import { unitFraction } from "../shared/hash.js";
 import type { Instant } from "../shared/time.js";
@@ -11,16 +12,18 @@ export interface AttemptFailure {
   readonly retryable: boolean;
 }
 
-/** The support ticket an item is parked with; the policy adds why it was parked. */
-export interface ParkingTicket {
+/**
+ * The support ticket an item is parked with; the policy adds why it was parked. It names
+ * the aggregate the item concerns (`aggregate`, `aggregateId`) when one is known.
+ */
+export type ParkingTicket = (AggregateRef | NoAggregateRef) & {
   /** Stable id (opening it twice keeps one ticket), e.g. `<effect id>:parked`. */
   readonly id: string;
   readonly reason: SupportTicket["reason"];
   /** What the item is, for a person: e.g. `effect round_1:notify:x (notify)`. */
   readonly subject: string;
   readonly groupId?: string;
-  readonly roundId?: string;
-}
+};
 
 /**
  * A fraction in [0, 1) that places an item's retry inside its jitter band. It must be a

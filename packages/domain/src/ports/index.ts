@@ -54,4 +54,4 @@ export type {
   SupportTicketStore,
   TicketQuery,
 } from "./support-desk.js";
-export type { ScheduledTimer, SchedulerError, TimerScheduler } from "./timer-scheduler.js";
+export type { FiredTimer, ScheduledTimer, SchedulerError, TimerScheduler } from "./timer-scheduler.js";

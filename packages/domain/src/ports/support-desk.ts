@@ -1,16 +1,20 @@
 import type { ResultAsync } from "neverthrow";
+import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
 import type { TicketReason } from "../round/round-effect.js";
 import type { StorageError } from "./storage.js";
 
-/** A problem that needs a person. */
-export interface SupportTicket {
+/**
+ * A problem that needs a person, about an aggregate (`aggregate`, `aggregateId`) when it
+ * concerns one, and about a group when it concerns one (operators find a group's tickets
+ * by `groupId`).
+ */
+export type SupportTicket = (AggregateRef | NoAggregateRef) & {
   /** Stable id (the effect id): opening the same ticket twice keeps one. */
   readonly id: string;
   readonly groupId?: string;
-  readonly roundId?: string;
   readonly reason: TicketReason | "webhook_parked" | "effect_parked";
   readonly summary: string;
-}
+};
 
 /** Why a ticket could not be opened; the dispatcher retries it. */
 export type SupportDeskError = {
@@ -24,8 +28,8 @@ export interface SupportDesk {
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError>;
 }
 
-/** A stored ticket as the people who work it see it. */
-export interface SupportTicketRecord {
+/** A stored ticket as the people who work it see it; the aggregate it is about, if any. */
+export type SupportTicketRecord = (AggregateRef | NoAggregateRef) & {
   readonly id: string;
   /** Why it was opened: a {@link SupportTicket} reason (`webhook_parked`, `effect_parked`, …). */
   readonly kind: string;
@@ -35,7 +39,6 @@ export interface SupportTicketRecord {
   /** Ids and codes the opener recorded (the full summary among them); no bank or card data. */
   readonly details: Readonly<Record<string, unknown>>;
   readonly groupId?: string;
-  readonly roundId?: string;
   readonly memberId?: string;
   readonly webhookEventId?: string;
   /** Epoch ms. */
@@ -45,7 +48,7 @@ export interface SupportTicketRecord {
   readonly resolvedBy?: string;
   /** What was done about it. */
   readonly resolution?: string;
-}
+};
 
 /** Which tickets a listing returns and where it starts. */
 export interface TicketQuery {

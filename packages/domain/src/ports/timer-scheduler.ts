@@ -1,15 +1,21 @@
 import type { ResultAsync } from "neverthrow";
+import type { TimerOf } from "../kernel/aggregate-ref.js";
 import type { RoundTimer } from "../round/round-input.js";
-import type { Instant } from "../shared/time.js";
 
-/** A timer to fire once at `at`, then fed back to the round as a `timer` input. */
-export interface ScheduledTimer {
-  /** Stable id: scheduling the same id twice creates one timer. */
-  readonly id: string;
-  readonly roundId: string;
-  readonly at: Instant;
-  readonly timer: RoundTimer;
-}
+/**
+ * A timer to fire once at `at`, then fed back to the aggregate it names (`aggregate`,
+ * `aggregateId`) as that aggregate's timer input: one arm per aggregate that sets timers,
+ * keyed by `aggregate`. A new aggregate adds its arm here
+ * (`| TimerOf<"held_payment", HeldPaymentTimer>`) and its case where fired timers are
+ * routed (`useCases.applyTimer`).
+ */
+export type ScheduledTimer = TimerOf<"round", RoundTimer>;
+
+/**
+ * A timer that fired, as its aggregate hears it: its id, the aggregate and that
+ * aggregate's payload (its time has passed; the queue may have run it later).
+ */
+export type FiredTimer = ScheduledTimer extends infer T ? (T extends unknown ? Omit<T, "at"> : never) : never;
 
 /** Why a timer could not be scheduled; the dispatcher retries it. */
 export type SchedulerError = {

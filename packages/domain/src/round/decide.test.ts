@@ -235,8 +235,8 @@ describe("a failed debit", () => {
     expect(d.effects.some((e) => e.kind === "schedule_timer" && e.timer.kind === "retry_debit")).toBe(false);
     const notes = d.effects.filter((e) => e.kind === "notify");
     expect(notes.map((n) => (n.kind === "notify" ? n.to : null))).toEqual([
-      { kind: "member", memberId: "m3" },
-      { kind: "admins" },
+      { kind: "group", groupId: "g1", members: { kind: "member", memberId: "m3" } },
+      { kind: "group", groupId: "g1", members: { kind: "admins" } },
     ]);
     expect(notes[0]?.kind === "notify" && notes[0].data.deadline).toBe(
       new Date(T0 + policy.collectionWindowMs).toISOString(),
@@ -1022,7 +1022,8 @@ describe("extending the collection deadline", () => {
       {
         kind: "schedule_timer",
         id: "r1:timer:collection_deadline:v3",
-        roundId: "r1",
+        aggregate: "round",
+        aggregateId: "r1",
         at: later,
         timer: { kind: "collection_deadline", extension: 1 },
       },

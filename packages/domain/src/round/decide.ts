@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
 import type { Decision } from "../kernel/decision.js";
+import type { GroupAudience } from "../kernel/notify-audience.js";
 import {
   contributionRefunded,
   debitFailed,
@@ -20,7 +21,7 @@ import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
 import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
-import type { NotificationTemplate, NotifyAudience, RoundEffect, TicketReason } from "./round-effect.js";
+import type { NotificationTemplate, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
 import type { RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
@@ -112,15 +113,17 @@ class Draft {
     this.effects.push({
       kind: "schedule_timer",
       id: roundIds.timer(roundId, timer, rearm),
-      roundId,
+      aggregate: "round",
+      aggregateId: roundId,
       at,
       timer,
     });
   }
 
+  /** Notifies some of the round's group: a member, its admins or all its members. */
   notify(
     id: string,
-    to: NotifyAudience,
+    members: GroupAudience,
     template: NotificationTemplate,
     data: Record<string, string | number>,
   ): void {
@@ -128,9 +131,9 @@ class Draft {
     this.effects.push({
       kind: "notify",
       id,
-      groupId: s.groupId,
-      roundId: s.id,
-      to,
+      aggregate: "round",
+      aggregateId: s.id,
+      to: { kind: "group", groupId: s.groupId, members },
       template,
       data: { roundId: s.id, ...data },
     });
@@ -138,7 +141,15 @@ class Draft {
 
   ticket(id: string, reason: TicketReason, summary: string): void {
     const s = this.state;
-    this.effects.push({ kind: "open_ticket", id, groupId: s.groupId, roundId: s.id, reason, summary });
+    this.effects.push({
+      kind: "open_ticket",
+      id,
+      aggregate: "round",
+      aggregateId: s.id,
+      groupId: s.groupId,
+      reason,
+      summary,
+    });
   }
 
   done(): Step {

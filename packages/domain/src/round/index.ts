@@ -18,7 +18,6 @@ export {
   isGroupLocalEffect,
   NOTIFICATION_TEMPLATES,
   type NotificationTemplate,
-  type NotifyAudience,
   type OutboxEffect,
   type RoundEffect,
   TICKET_REASONS,

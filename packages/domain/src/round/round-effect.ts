@@ -1,14 +1,9 @@
 import type { MemberId } from "../group/ids.js";
+import type { TimerOf } from "../kernel/aggregate-ref.js";
+import type { NotifyAudience } from "../kernel/notify-audience.js";
 import type { LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode } from "../money/index.js";
-import type { Instant } from "../shared/time.js";
 import type { RoundTimer } from "./round-input.js";
-
-/** Who a notification is for. */
-export type NotifyAudience =
-  | { readonly kind: "member"; readonly memberId: MemberId }
-  | { readonly kind: "admins" }
-  | { readonly kind: "all_members" };
 
 /** The messages a round sends; the notifier renders each one. */
 export const NOTIFICATION_TEMPLATES = [
@@ -81,18 +76,14 @@ export type RoundEffect =
       readonly amountMinor: number;
       readonly currency: CurrencyCode;
     }
-  | {
-      readonly kind: "schedule_timer";
-      readonly id: string;
-      readonly roundId: string;
-      readonly at: Instant;
-      readonly timer: RoundTimer;
-    }
+  /** `{ kind, id, aggregate: "round", aggregateId, at, timer }`: the timer comes back to this round. */
+  | ({ readonly kind: "schedule_timer" } & TimerOf<"round", RoundTimer>)
   | {
       readonly kind: "notify";
       readonly id: string;
-      readonly groupId: string;
-      readonly roundId: string;
+      readonly aggregate: "round";
+      readonly aggregateId: string;
+      /** A round's notifications go to its group's members (`{ kind: "group", … }`). */
       readonly to: NotifyAudience;
       readonly template: NotificationTemplate;
       readonly data: Readonly<Record<string, string | number>>;
@@ -101,8 +92,10 @@ export type RoundEffect =
   | {
       readonly kind: "open_ticket";
       readonly id: string;
+      readonly aggregate: "round";
+      readonly aggregateId: string;
+      /** The round's group: operators find a group's tickets by it. */
       readonly groupId: string;
-      readonly roundId: string;
       readonly reason: TicketReason;
       readonly summary: string;
     }

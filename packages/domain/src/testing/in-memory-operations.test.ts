@@ -47,7 +47,8 @@ describe("InMemoryStore as OutboxOperations", () => {
   const timer = (id: string): OutboxEffect => ({
     kind: "schedule_timer",
     id,
-    roundId: "r1",
+    aggregate: "round",
+    aggregateId: "r1",
     at: 0,
     timer: { kind: "collection_deadline" },
   });

@@ -5,11 +5,11 @@ import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 import { applyPaymentFact, type FactError, type FactPorts } from "../use-cases/apply-fact.js";
+import { applyTimer } from "../use-cases/apply-timer.js";
 import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
-import { applyRoundInput } from "../use-cases/round-use-cases.js";
 import { FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
@@ -141,7 +141,7 @@ export class InMemorySusu {
       if (report.isErr()) throw new Error(`dispatch failed: ${report.error.code}`);
       const due = this.timers.takeDue(this.clock.now());
       for (const t of due) {
-        const r = await applyRoundInput(this.deps, t.roundId, { type: "timer", timer: t.timer }, "timer");
+        const r = await applyTimer(this.deps, t);
         if (r.isErr()) throw new Error(`timer ${t.id} failed: ${r.error.code}`);
       }
       const facts = this.gateway.settleDue();

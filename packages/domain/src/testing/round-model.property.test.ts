@@ -661,7 +661,7 @@ async function finish(m: Model, w: World): Promise<string> {
   const ledger = w.sim.ledger.snapshot();
   let heldMinor = 0;
   for (const r of w.sim.store.rounds()) {
-    const ticketed = w.sim.desk.tickets.some((t) => t.roundId === r.id);
+    const ticketed = w.sim.desk.tickets.some((t) => t.aggregate === "round" && t.aggregateId === r.id);
     const ended = r.status === "paid_out" || r.status === "cancelled";
     const blockedWithTicket = (r.status === "payout_blocked" || r.status === "refunding") && ticketed;
     expect(ended || blockedWithTicket, `round ${r.id} stuck in ${r.status}`).toBe(true);

@@ -1,6 +1,7 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { debitFact, type PaymentObjectFact, refundFact, roundPaymentRefs } from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
+import type { GroupAudience, NotifyAudience } from "../kernel/notify-audience.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
@@ -9,7 +10,7 @@ import type { Notifier } from "../ports/notifier.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
-import type { NotifyAudience, OutboxEffect } from "../round/round-effect.js";
+import type { OutboxEffect } from "../round/round-effect.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
 
 /** The ports that carry effects out. */
@@ -39,15 +40,34 @@ function fromGateway(e: GatewayError): EffectFailure {
   return failure(e.code, e.message, e.type !== "gateway_definite");
 }
 
-function audience(group: Group, to: NotifyAudience): string[] {
+function groupAudience(group: Group, members: GroupAudience): PersonId[] {
   const present = group.members.filter((m) => m.status !== "left");
-  switch (to.kind) {
+  switch (members.kind) {
     case "member":
-      return [to.memberId];
+      return [members.memberId];
     case "admins":
       return present.filter((m) => m.role === "admin").map((m) => m.id);
     case "all_members":
       return present.map((m) => m.id);
+  }
+}
+
+/** Who a notification reaches, as person ids (and the group they were resolved from). */
+function recipients(
+  deps: UseCaseDeps,
+  to: NotifyAudience,
+): ResultAsync<{ readonly personIds: PersonId[]; readonly groupId?: string }, EffectFailure> {
+  switch (to.kind) {
+    case "group":
+      return deps.groups
+        .getGroup(to.groupId)
+        .mapErr((e) => failure(e.code, e.message, true))
+        .andThen((group) => {
+          if (!group) return errAsync(failure("group_not_found", `no group ${to.groupId}`, false));
+          return okAsync({ personIds: groupAudience(group, to.members), groupId: to.groupId });
+        });
+    case "people":
+      return okAsync({ personIds: [...to.personIds] });
   }
 }
 
@@ -149,29 +169,28 @@ export function executeEffect(
             : errAsync(fromGateway(e)),
         );
     }
-    case "schedule_timer":
+    case "schedule_timer": {
+      const { kind: _, ...timer } = effect;
       return ports.timers
-        .schedule({ id: effect.id, roundId: effect.roundId, at: effect.at, timer: effect.timer })
+        .schedule(timer)
         .map(() => [])
         .mapErr((e) => failure(e.code, e.message, true));
+    }
     case "notify":
-      return deps.groups
-        .getGroup(effect.groupId)
-        .mapErr((e) => failure(e.code, e.message, true))
-        .andThen((group) => {
-          if (!group) return errAsync(failure("group_not_found", `no group ${effect.groupId}`, false));
-          return ports.notifier
-            .send({
-              id: effect.id,
-              groupId: effect.groupId,
-              roundId: effect.roundId,
-              memberIds: audience(group, effect.to),
-              template: effect.template,
-              data: effect.data,
-            })
-            .map(() => [])
-            .mapErr((e) => failure(e.code, e.message, true));
-        });
+      return recipients(deps, effect.to).andThen(({ personIds, groupId }) =>
+        ports.notifier
+          .send({
+            id: effect.id,
+            aggregate: effect.aggregate,
+            aggregateId: effect.aggregateId,
+            ...(groupId !== undefined ? { groupId } : {}),
+            personIds,
+            template: effect.template,
+            data: effect.data,
+          })
+          .map(() => [])
+          .mapErr((e) => failure(e.code, e.message, true)),
+      );
     case "post_ledger":
       return ports.ledger
         .post(effect.transaction)
@@ -181,8 +200,9 @@ export function executeEffect(
       return ports.desk
         .openTicket({
           id: effect.id,
+          aggregate: effect.aggregate,
+          aggregateId: effect.aggregateId,
           groupId: effect.groupId,
-          roundId: effect.roundId,
           reason: effect.reason,
           summary: effect.summary,
         })

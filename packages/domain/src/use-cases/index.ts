@@ -5,6 +5,7 @@ export {
   type FactOutcome,
   type FactPorts,
 } from "./apply-fact.js";
+export { applyTimer, type TimerOutcome } from "./apply-timer.js";
 export { type NotFoundError, notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 export {
   DEFAULT_EFFECT_RETRY,

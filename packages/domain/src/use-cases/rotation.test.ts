@@ -69,7 +69,7 @@ describe("a whole rotation in memory", () => {
     await sim.advance(4 * DAY_MS);
     expect((await sim.store.getRound(round.id))._unsafeUnwrap()?.status).toBe("payout_blocked");
     expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.status).toBe("paused");
-    expect(sim.notifier.sent.filter((n) => n.template === "payout_blocked").map((n) => n.memberIds)).toEqual([
+    expect(sim.notifier.sent.filter((n) => n.template === "payout_blocked").map((n) => n.personIds)).toEqual([
       ["ana"],
       ["ana"],
     ]);
@@ -178,9 +178,9 @@ describe("the dispatcher and the review's findings", () => {
     const orphan = {
       kind: "notify" as const,
       id: "round_x:notify:payout_sent:x",
-      groupId: "grp_gone",
-      roundId: "round_x",
-      to: { kind: "admins" as const },
+      aggregate: "round" as const,
+      aggregateId: "round_x",
+      to: { kind: "group" as const, groupId: "grp_gone", members: { kind: "admins" as const } },
       template: "payout_sent" as const,
       data: {},
     };

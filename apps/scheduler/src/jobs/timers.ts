@@ -1,22 +1,23 @@
 import {
+  firedTimerOf,
   PgBossTimerScheduler,
-  parseRoundTimerJob,
-  ROUND_TIMER_QUEUE,
-  type RoundTimerJob,
-  type RoundTimerSettlement,
-  settleRoundTimerFailure,
+  parseTimerJob,
+  settleTimerFailure,
+  TIMER_QUEUE,
+  type TimerJob,
+  type TimerSettlement,
 } from "@susu/adapters";
 import { type RetryPolicy, type SupportDesk, type UseCaseDeps, useCases } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
 
-/** Settings of the round-timer worker. */
-export interface RoundTimerOptions {
+/** Settings of the timer worker. */
+export interface TimerOptions {
   /** How failed timers are retried before they are parked (default `DEFAULT_TIMER_RETRY`). */
   readonly retry?: RetryPolicy;
   /**
-   * Counts each timer as job `round_timer.<kind>` with its outcome: `applied`, `ignored`
+   * Counts each timer as job `<aggregate>_timer.<kind>` (`round_timer.collection_deadline`) with its outcome: `applied`, `ignored`
    * (no longer applies), `not_found`, `unreadable`, `failed_will_retry`, `parked`, or
    * `crashed` (its retry could not be scheduled: pg-boss runs the job again).
    */
@@ -27,43 +28,38 @@ export interface RoundTimerOptions {
 type TimerOutcome = "applied" | "ignored" | "not_found" | "unreadable" | "failed_will_retry" | "parked";
 
 /**
- * Feeds due round timers to their rounds, one job at a time (one failing timer must not
- * fail others). A timer that no longer applies is ignored by the round (and audited); a
- * lost optimistic race is retried here; any other failure is settled by the retry-or-park
+ * Feeds due timers to the aggregates they name, one job at a time (one failing timer must
+ * not fail others), through the domain's one router of timers (`useCases.applyTimer`). A
+ * timer that no longer applies is ignored by its aggregate (and audited); a lost
+ * optimistic race is retried here; any other failure is settled by the retry-or-park
  * policy: another attempt later, or a support ticket and then parked — a lost deadline
  * would leave a round collecting forever, so a timer is never dropped before its ticket
  * exists. Only when even the next attempt cannot be scheduled does the job fail, and
  * pg-boss runs it again.
  */
-export async function workRoundTimers(
+export async function workTimers(
   boss: PgBoss,
   deps: UseCaseDeps,
   desk: SupportDesk,
   log: Logger,
-  options: RoundTimerOptions = {},
+  options: TimerOptions = {},
 ): Promise<void> {
   const timers = new PgBossTimerScheduler(boss);
   /** Applies one timer; what became of it, and the settlement pg-boss keeps as the job's output. */
   const applyTimer = async (
-    timer: RoundTimerJob,
-  ): Promise<{ outcome: TimerOutcome; output?: RoundTimerSettlement }> => {
-    const applied = await useCases.retryOnConflict(() =>
-      useCases.applyRoundInput(deps, timer.roundId, { type: "timer", timer: timer.timer }, "timer"),
-    );
+    timer: TimerJob,
+  ): Promise<{ outcome: TimerOutcome; output?: TimerSettlement }> => {
+    const about = { aggregate: timer.aggregate, aggregateId: timer.aggregateId, timerId: timer.timerId };
+    const applied = await useCases.retryOnConflict(() => useCases.applyTimer(deps, firedTimerOf(timer)));
     if (applied.isOk()) {
       log.info(
-        {
-          roundId: timer.roundId,
-          timerId: timer.timerId,
-          ignored: applied.value.ignored ?? null,
-          status: applied.value.state.status,
-        },
-        "round timer applied",
+        { ...about, ignored: applied.value.ignored ?? null, status: applied.value.status },
+        "timer applied",
       );
       return { outcome: applied.value.ignored === undefined ? "applied" : "ignored" };
     }
     if (applied.error.type === "not_found") {
-      log.warn({ roundId: timer.roundId, timerId: timer.timerId }, "timer for a round that does not exist");
+      log.warn(about, "timer for an aggregate that does not exist");
       return { outcome: "not_found" };
     }
     const failure = {
@@ -72,40 +68,40 @@ export async function workRoundTimers(
       // A state the store refuses will be refused again; anything else may pass (as before).
       retryable: applied.error.type !== "storage_refused",
     };
-    const settled = await settleRoundTimerFailure(timers, desk, timer, failure, {
+    const settled = await settleTimerFailure(timers, desk, timer, failure, {
       now: deps.clock.now(),
       ...(options.retry !== undefined ? { retry: options.retry } : {}),
     });
-    const about = { roundId: timer.roundId, timerId: timer.timerId, code: applied.error.code };
+    const failed = { ...about, code: applied.error.code };
     if (settled.isErr()) {
-      log.error({ ...about, detail: settled.error.message }, "round timer failed; its retry not scheduled");
+      log.error({ ...failed, detail: settled.error.message }, "timer failed; its retry not scheduled");
       // pg-boss runs this job again; settling it then schedules the same retry (same job id).
       throw new Error(`timer ${timer.timerId}: ${applied.error.code}; retry not scheduled`);
     }
     const s = settled.value;
     if (s.outcome === "parked")
-      log.error({ ...about, attempts: s.attempts, ticketId: s.ticketId }, "round timer parked");
+      log.error({ ...failed, attempts: s.attempts, ticketId: s.ticketId }, "timer parked");
     else
       log.warn(
-        { ...about, attempts: s.attempts, retryAt: new Date(s.at).toISOString() },
-        "round timer failed; retry scheduled",
+        { ...failed, attempts: s.attempts, retryAt: new Date(s.at).toISOString() },
+        "timer failed; retry scheduled",
       );
     return { outcome: s.outcome === "parked" ? "parked" : "failed_will_retry", output: s };
   };
   await boss.work(
-    ROUND_TIMER_QUEUE,
+    TIMER_QUEUE,
     { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true },
     async ([job]) => {
       if (!job) return;
-      const timer = parseRoundTimerJob(job.data);
+      const timer = parseTimerJob(job.data);
       if (!timer) {
-        log.error({ jobId: job.id }, "round timer job with unreadable data; dropped");
-        options.metrics?.jobRan("round_timer", "unreadable", 0);
+        log.error({ jobId: job.id }, "timer job with unreadable data; dropped");
+        options.metrics?.jobRan("timer", "unreadable", 0);
         return;
       }
       const ran = await timedJob(
         options.metrics,
-        `round_timer.${timer.timer.kind}`,
+        `${timer.aggregate}_timer.${timer.timer.kind}`,
         () => applyTimer(timer),
         (r) => r.outcome,
       );

@@ -10,10 +10,10 @@ import {
 } from "@susu/domain";
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PgBossTimerScheduler } from "./pg-boss-timer-scheduler.js";
-import type { RoundTimerJob } from "./round-timer-job.js";
+import type { TimerJob } from "./timer-job.js";
 
 /**
- * How round timers whose application failed are retried: 5 s, 10 s, 20 s … capped at an
+ * How timers whose application failed are retried: 5 s, 10 s, 20 s … capped at an
  * hour, each delay drawn uniformly below its backoff, 21 attempts in all (the first and 20
  * retries, as pg-boss's queue settings used to give): at most about 11 hours of waits
  * (about half that on average) before the timer is parked with a ticket. A lost deadline
@@ -31,7 +31,7 @@ export const DEFAULT_TIMER_RETRY: RetryPolicy = {
  * What happened to a failed timer: another attempt scheduled at `at`, or parked with a
  * ticket. `attempts` counts the failed attempts so far; `note` is the last error.
  */
-export type RoundTimerSettlement =
+export type TimerSettlement =
   | { readonly outcome: "retried"; readonly at: Instant; readonly attempts: number; readonly note: string }
   | {
       readonly outcome: "parked";
@@ -41,20 +41,20 @@ export type RoundTimerSettlement =
     };
 
 /**
- * Settles a round timer whose application failed, by the domain's retry-or-park policy:
+ * Settles a timer whose application failed, by the domain's retry-or-park policy:
  * another attempt as a new job at the policy's time, or — at the policy's limit, or at
  * once when retrying cannot help — a support ticket, after which the timer is parked (its
  * job completes with nothing scheduled). If the ticket cannot be opened, another attempt
  * is scheduled instead: a timer is never dropped while nobody knows of it. An error means
  * the retry could not be scheduled; the caller fails the job so pg-boss runs it again.
  */
-export function settleRoundTimerFailure(
+export function settleTimerFailure(
   timers: PgBossTimerScheduler,
   desk: SupportDesk,
-  job: RoundTimerJob,
+  job: TimerJob,
   failure: AttemptFailure,
   ctx: { readonly now: Instant; readonly retry?: RetryPolicy },
-): ResultAsync<RoundTimerSettlement, SchedulerError> {
+): ResultAsync<TimerSettlement, SchedulerError> {
   const ticketId = `${job.timerId}:failed`;
   const decision = retryOrPark(
     {
@@ -64,8 +64,9 @@ export function settleRoundTimerFailure(
       ticket: {
         id: ticketId,
         reason: "effect_parked",
-        subject: `round timer ${job.timerId} (${job.timer.kind})`,
-        roundId: job.roundId,
+        subject: `${job.aggregate} timer ${job.timerId} (${job.timer.kind})`,
+        aggregate: job.aggregate,
+        aggregateId: job.aggregateId,
       },
     },
     { policy: ctx.retry ?? DEFAULT_TIMER_RETRY, now: ctx.now },
@@ -76,12 +77,12 @@ export function settleRoundTimerFailure(
       retry: (at, note) =>
         timers
           .scheduleRetry(job, attempts, at)
-          .map((): RoundTimerSettlement => ({ outcome: "retried", at, attempts, note })),
+          .map((): TimerSettlement => ({ outcome: "retried", at, attempts, note })),
       openTicket: (ticket) => desk.openTicket(ticket),
-      // The ticket is the record of a parked timer (it names the timer and its round); the
+      // The ticket is the record of a parked timer (it names the timer and its aggregate); the
       // job then completes with this settlement as its output.
       park: (note) =>
-        okAsync<RoundTimerSettlement, SchedulerError>({ outcome: "parked", ticketId, attempts, note }),
+        okAsync<TimerSettlement, SchedulerError>({ outcome: "parked", ticketId, attempts, note }),
     })
     .map(({ value }) => value);
 }

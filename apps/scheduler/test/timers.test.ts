@@ -1,17 +1,17 @@
 // Round timers that fail, on real PostgreSQL and pg-boss: retried by the retry-or-park
 // policy as new jobs, parked only once their support ticket exists, never dropped.
-import { deterministicUuid, PgBossTimerScheduler, ROUND_TIMER_QUEUE, SystemClock } from "@susu/adapters";
+import { deterministicUuid, PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import type { RetryPolicy, StorageError, SupportDesk, SupportDeskError, UseCaseDeps } from "@susu/domain";
 import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { workRoundTimers } from "../src/jobs/round-timers.js";
+import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
 
 const db = useTestDatabase();
-const log = createLogger("silent", "round-timers-test");
+const log = createLogger("silent", "timers-test");
 
 // Tiny waits so the test sees several attempts in a few seconds (pg-boss polls every second).
 const retry: RetryPolicy = { baseDelayMs: 50, factor: 2, maxDelayMs: 400, jitter: "none", attemptsMax: 2 };
@@ -46,7 +46,7 @@ interface JobRow {
 function jobsOf(timerId: string): Promise<JobRow[]> {
   return db.prisma.$queryRaw<JobRow[]>`
     SELECT id::text AS id, state::text AS state, data, output FROM pgboss.job
-    WHERE name = ${ROUND_TIMER_QUEUE} AND data->>'timerId' = ${timerId}
+    WHERE name = ${TIMER_QUEUE} AND data->>'timerId' = ${timerId}
     ORDER BY created_on`;
 }
 
@@ -58,7 +58,7 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs = 20_000
   }
 }
 
-describe("failed round timers (PostgreSQL + pg-boss)", () => {
+describe("failed timers (PostgreSQL + pg-boss)", () => {
   let boss: PgBoss;
   let timers: PgBossTimerScheduler;
   const desk = new FlakyDesk();
@@ -89,7 +89,7 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
       clock: new SystemClock(),
       ids: new SequentialIds(),
     };
-    await workRoundTimers(boss, deps, desk, log, { retry });
+    await workTimers(boss, deps, desk, log, { retry });
   });
   afterAll(async () => {
     await boss.stop({ graceful: false, wait: true });
@@ -102,7 +102,8 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
     (
       await timers.schedule({
         id: timerId,
-        roundId: "round_t1",
+        aggregate: "round",
+        aggregateId: "round_t1",
         at: Date.now() - 1,
         timer: { kind: "collection_deadline" },
       })
@@ -139,7 +140,8 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
     expect(desk.recorded.tickets[0]).toMatchObject({
       id: `${timerId}:failed`,
       reason: "effect_parked",
-      roundId: "round_t1",
+      aggregate: "round",
+      aggregateId: "round_t1",
       summary: expect.stringMatching(
         /^round timer round_t1:timer:collection_deadline \(collection_deadline\) was parked after \d+ attempts: storage_unavailable: connection refused$/,
       ),
@@ -156,7 +158,8 @@ describe("failed round timers (PostgreSQL + pg-boss)", () => {
     (
       await timers.schedule({
         id: timerId,
-        roundId: "round_t2",
+        aggregate: "round",
+        aggregateId: "round_t2",
         at: Date.now() - 1,
         timer: { kind: "payout_due" },
       })

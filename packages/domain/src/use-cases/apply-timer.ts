@@ -1,0 +1,37 @@
+import type { ResultAsync } from "neverthrow";
+import type { AggregateRef, Ignored } from "../kernel/index.js";
+import type { FiredTimer } from "../ports/timer-scheduler.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { applyRoundInput } from "./round-use-cases.js";
+
+/**
+ * What a fired timer did to its aggregate: the aggregate's status after it, and `ignored`
+ * when the timer no longer applied (a step already done, an earlier deadline).
+ */
+export type TimerOutcome = AggregateRef & {
+  readonly status: string;
+  readonly ignored?: Ignored<string>;
+};
+
+/**
+ * Feeds a fired timer to the aggregate it names, as that aggregate's timer input, and
+ * stores the decision (audited as `actor`). The one router of timers: the scheduler's
+ * timer job and `InMemorySusu` run it. A new aggregate with timers is one more case.
+ */
+export function applyTimer(
+  deps: UseCaseDeps,
+  fired: FiredTimer,
+  actor = "timer",
+): ResultAsync<TimerOutcome, UseCaseError> {
+  switch (fired.aggregate) {
+    case "round":
+      return applyRoundInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
+        (decision): TimerOutcome => ({
+          aggregate: "round",
+          aggregateId: fired.aggregateId,
+          status: decision.state.status,
+          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
+        }),
+      );
+  }
+}
