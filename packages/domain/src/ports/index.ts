@@ -33,6 +33,8 @@ export {
   auditSequenceOf,
   type Changeset,
   type GroupRepository,
+  type HeldPaymentQuery,
+  type HeldPaymentRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

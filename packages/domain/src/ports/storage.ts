@@ -1,6 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
+import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
@@ -80,6 +81,38 @@ export interface RoundRepository {
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError>;
 }
 
+/** Which held payments to list: newest first, each filter narrowing the list. */
+export interface HeldPaymentQuery {
+  /** The seller's (a person's) payments. */
+  readonly sellerId?: PersonId;
+  /** The payments a caller asked for (the principal that created them). */
+  readonly requestedBy?: string;
+  readonly status?: HeldPaymentStatus;
+  /** 1–100. */
+  readonly limit: number;
+  /** The id of the last payment of the previous page. */
+  readonly startingAfter?: string;
+}
+
+/** Loads held-funds payments. */
+export interface HeldPaymentRepository {
+  /** The held payment with this id, or undefined. */
+  getHeldPayment(id: string): ResultAsync<HeldPayment | undefined, StorageError>;
+  /** The payment a caller asked for under its own reference (a booking id), or undefined. */
+  findHeldPaymentByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<HeldPayment | undefined, StorageError>;
+  /**
+   * A seller's payments that have not ended (their release may wait on the seller's
+   * account), oldest first: each hears when the account can or cannot receive.
+   */
+  listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError>;
+  listHeldPayments(
+    query: HeldPaymentQuery,
+  ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError>;
+}
+
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
@@ -150,6 +183,8 @@ export interface Changeset {
   readonly people: readonly VersionedChange<Person>[];
   readonly groups: readonly VersionedChange<Group>[];
   readonly rounds: readonly VersionedChange<Round>[];
+  /** Held-funds payments (absent: none changed). */
+  readonly heldPayments?: readonly VersionedChange<HeldPayment>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];
