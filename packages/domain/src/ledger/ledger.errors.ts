@@ -97,11 +97,12 @@ export type LedgerInvariant =
   | "totals_disagree"
   | "balances_disagree"
   | "index_disagrees"
-  | "round_money_unbalanced";
+  | "round_money_unbalanced"
+  | "marketplace_money_unbalanced";
 
 /**
  * A ledger that breaks an invariant: found by `checkLedgerInvariants` (before a save,
- * after a load) or `checkRoundMoney`. Never expected in a ledger built only through
+ * after a load), `checkRoundMoney` or `checkMarketplaceMoney`. Never expected in a ledger built only through
  * `postTransaction`; it means corrupted storage or a bug.
  */
 export interface LedgerInvariantViolatedError {

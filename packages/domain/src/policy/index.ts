@@ -1,6 +1,13 @@
 export { COLLECTABLE_CURRENCIES, DEBIT_METHODS, type DebitMethod, debitMethodFor } from "./debit-methods.js";
 export { classifyFailure, type FailureClass, type FailureRail, isGoneCode } from "./failure-codes.js";
 export {
+  DEFAULT_MARKETPLACE_POLICY,
+  type MarketplacePolicy,
+  type MarketplaceRefundRules,
+  marketplacePolicyProblem,
+  type RefundInitiator,
+} from "./marketplace-policy.js";
+export {
   type AttemptFailure,
   type FailedItem,
   type JitterSource,
