@@ -538,10 +538,7 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
     feeMinor: seller?.feeMinor ?? 0,
     transferId,
   });
-  if (everySellerPaid(d.state)) {
-    d.moveTo("settled");
-    bookPendingLosses(d);
-  }
+  bookPendingLosses(d);
   return d.done();
 }
 
@@ -1109,8 +1106,9 @@ function lossParts(s: MarketplaceCharge, lostMinor: number): TakeBackParts {
 
 /**
  * Books the losses of lost disputes — once every seller was paid, since where the money is
- * depends on it — and asks for the sellers' reversals. A loss that took everything left
- * ends the charge.
+ * depends on it — and asks for the sellers' reversals. A split whose last seller was just
+ * paid is settled; a loss that took everything left ends the charge instead (one stored
+ * move, so the table lists `paying_sellers` and `transfer_blocked → charged_back` too).
  */
 function bookPendingLosses(d: Draft): void {
   if (!everySellerPaid(d.state)) return;
@@ -1139,6 +1137,8 @@ function bookPendingLosses(d: Draft): void {
     });
   }
   const s = d.state;
-  if (s.status === "settled" && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
+  const paying = s.status === "paying_sellers" || s.status === "transfer_blocked";
+  if ((paying || s.status === "settled") && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
     d.moveTo("charged_back", { endedAt: d.now });
+  else if (paying) d.moveTo("settled");
 }

@@ -79,6 +79,25 @@ const moves: [
       ]),
     created1("sel_a"),
   ],
+  [
+    "paying_sellers",
+    "charged_back",
+    () => after(split(), [paid(), created1("sel_a"), created1("sel_b"), closed("lost", 10_001)]),
+    created1("sel_c"),
+  ],
+  [
+    "transfer_blocked",
+    "charged_back",
+    () =>
+      after(split(), [
+        paid(),
+        { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "api_error" },
+        created1("sel_b"),
+        created1("sel_c"),
+        closed("lost", 10_001),
+      ]),
+    created1("sel_a"),
+  ],
   ["settled", "refunding", () => after(dest(), [paid()]), refund()],
   ["settled", "charged_back", () => after(split(), [paid(), ...allCreated]), closed("lost", 10_001)],
   ["refunding", "refunded", () => after(dest(), [paid(), refund()]), refundOk(1)],

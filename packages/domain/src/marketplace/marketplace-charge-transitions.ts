@@ -12,9 +12,10 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  * - `requires_action`, `processing`: the same, onward (`processing ↔ requires_action` as
  *   Stripe reports them).
  * - `paying_sellers → settled` when every seller's transfer landed; `→ transfer_blocked`
- *   when one was parked or its outcome is unknown.
+ *   when one was parked or its outcome is unknown; `→ charged_back` when the last transfer
+ *   landed and a dispute lost meanwhile took everything (its loss waited for it).
  * - `transfer_blocked → paying_sellers` when an admin retries; `→ settled` when the last
- *   outstanding transfer landed after all.
+ *   outstanding transfer landed after all; `→ charged_back` as from `paying_sellers`.
  * - `settled → refunding` when everything left is refunded; `→ charged_back` when a lost
  *   dispute took everything left.
  * - `refunding → refunded` once the refund reached the customer.
@@ -25,8 +26,8 @@ const marketplaceChargeTransitions = defineTransitions<MarketplaceChargeStatus>(
   awaiting_payment: ["requires_action", "processing", "paying_sellers", "settled", "payment_failed"],
   requires_action: ["processing", "paying_sellers", "settled", "payment_failed"],
   processing: ["requires_action", "paying_sellers", "settled", "payment_failed"],
-  paying_sellers: ["settled", "transfer_blocked"],
-  transfer_blocked: ["paying_sellers", "settled"],
+  paying_sellers: ["settled", "transfer_blocked", "charged_back"],
+  transfer_blocked: ["paying_sellers", "settled", "charged_back"],
   settled: ["refunding", "charged_back"],
   refunding: ["refunded"],
   payment_failed: ["refunding"],
