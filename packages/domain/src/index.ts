@@ -1,6 +1,6 @@
 /**
- * susu's domain: money, the ledger, savings groups and their rounds and held payments as
- * pure state machines, the ports that infrastructure implements, and the use cases that tie them
+ * susu's domain: money, the ledger, savings groups and their rounds, held payments and
+ * marketplace charges as pure state machines, the ports that infrastructure implements, and the use cases that tie them
  * together. Imports nothing but neverthrow; no I/O, no clock, no randomness.
  *
  * In-memory adapters for tests live in the `@susu/domain/testing` entry point.
@@ -12,6 +12,7 @@ export * from "./group/index.js";
 export * from "./held-payment/index.js";
 export * from "./kernel/index.js";
 export * from "./ledger/index.js";
+export * from "./marketplace/index.js";
 export * from "./money/index.js";
 export * from "./person/index.js";
 export * from "./policy/index.js";

@@ -209,6 +209,17 @@ const ledgerTransactionShape = z.strictObject({
     "held_refunded",
     "held_transfer_reversed",
     "held_dispute_lost",
+    // A marketplace charge's kinds: the domain's ledger knows them, so the schema proof
+    // below requires them. No marketplace charge is stored yet; wiring it adds them to the
+    // database's ledger_transaction_kind enum.
+    "marketplace_captured",
+    "marketplace_fee_earned",
+    "marketplace_seller_payable",
+    "marketplace_transferred",
+    "marketplace_transfer_reversed",
+    "marketplace_application_fee_refunded",
+    "marketplace_refunded",
+    "marketplace_dispute_lost",
   ]),
   postings: list(
     z.strictObject({

@@ -1,7 +1,7 @@
 /**
  * The ledger: balanced, append-only double-entry transactions in an immutable ledger
  * value, balances and the trial balance, invariant checks, and the builders of a savings
- * round's and a held payment's money movements with their charts of accounts.
+ * round's, a held payment's and a marketplace charge's money movements with their charts of accounts.
  *
  * @module
  */
@@ -80,6 +80,24 @@ export {
   sameTransactionContent,
   validateLedgerTransaction,
 } from "./ledger-transaction.js";
+export { checkMarketplaceMoney, type MarketplaceMoney, marketplaceMoney } from "./marketplace-money.js";
+export {
+  type MarketplaceMovementBase,
+  type MarketplaceMovementInput,
+  type MarketplaceSellerMovementInput,
+  type MarketplaceTakeBackFrom,
+  type MarketplaceTakeBackInput,
+  marketplaceAccountPrefix,
+  marketplaceAccounts,
+  marketplaceApplicationFeeRefunded,
+  marketplaceCaptured,
+  marketplaceDisputeLost,
+  marketplaceFeeEarned,
+  marketplaceRefunded,
+  marketplaceSellerPayable,
+  marketplaceTransferReversed,
+  marketplaceTransferred,
+} from "./marketplace-movements.js";
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {
   contributionRefunded,

@@ -50,7 +50,16 @@ export type LedgerTransactionKind =
   | "held_transferred"
   | "held_refunded"
   | "held_transfer_reversed"
-  | "held_dispute_lost";
+  | "held_dispute_lost"
+  // a marketplace charge's (marketplace-movements.ts)
+  | "marketplace_captured"
+  | "marketplace_fee_earned"
+  | "marketplace_seller_payable"
+  | "marketplace_transferred"
+  | "marketplace_transfer_reversed"
+  | "marketplace_application_fee_refunded"
+  | "marketplace_refunded"
+  | "marketplace_dispute_lost";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

@@ -98,11 +98,12 @@ export type LedgerInvariant =
   | "balances_disagree"
   | "index_disagrees"
   | "round_money_unbalanced"
-  | "held_money_unbalanced";
+  | "held_money_unbalanced"
+  | "marketplace_money_unbalanced";
 
 /**
  * A ledger that breaks an invariant: found by `checkLedgerInvariants` (before a save,
- * after a load), `checkRoundMoney` or `checkHeldMoney`. Never expected in a ledger built only through
+ * after a load), `checkRoundMoney`, `checkHeldMoney` or `checkMarketplaceMoney`. Never expected in a ledger built only through
  * `postTransaction`; it means corrupted storage or a bug.
  */
 export interface LedgerInvariantViolatedError {

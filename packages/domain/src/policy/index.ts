@@ -6,6 +6,13 @@ export {
   heldPaymentPolicyProblem,
 } from "./held-payment-policy.js";
 export {
+  DEFAULT_MARKETPLACE_POLICY,
+  type MarketplacePolicy,
+  type MarketplaceRefundRules,
+  marketplacePolicyProblem,
+  type RefundInitiator,
+} from "./marketplace-policy.js";
+export {
   type AttemptFailure,
   type FailedItem,
   type JitterSource,

@@ -1,0 +1,1144 @@
+import { err, ok, type Result } from "neverthrow";
+import type { Decision } from "../kernel/decision.js";
+import {
+  type LedgerError,
+  type LedgerTransaction,
+  marketplaceApplicationFeeRefunded,
+  marketplaceCaptured,
+  marketplaceDisputeLost,
+  marketplaceFeeEarned,
+  marketplaceRefunded,
+  marketplaceSellerPayable,
+  marketplaceTransferReversed,
+  marketplaceTransferred,
+} from "../ledger/index.js";
+import { currencyInfo, money } from "../money/index.js";
+import { classifyFailure } from "../policy/failure-codes.js";
+import type {
+  MarketplacePolicy,
+  MarketplaceRefundRules,
+  RefundInitiator,
+} from "../policy/marketplace-policy.js";
+import { retryOrPark } from "../policy/retry-or-park.js";
+import { type Instant, isoString } from "../shared/time.js";
+import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
+import {
+  type CreateMarketplaceCharge,
+  type MarketplaceCharge,
+  type MarketplaceChargeStatus,
+  type MarketplaceDispute,
+  type MarketplaceRefund,
+  marketplaceRefundableMinor,
+  newMarketplaceCharge,
+  type SellerPayout,
+  type SellerReversal,
+  type SellerTransferAttempt,
+} from "./marketplace-charge.js";
+import {
+  MARKETPLACE_CHARGE_AGGREGATE,
+  type MarketplaceChargeAudience,
+  type MarketplaceChargeEffect,
+  type MarketplaceChargeNotificationTemplate,
+  type MarketplaceChargeTicketReason,
+} from "./marketplace-charge-effect.js";
+import { marketplaceChargeIds as ids } from "./marketplace-charge-ids.js";
+import type { MarketplaceChargeIgnoredCode } from "./marketplace-charge-ignored.js";
+import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
+import { destinationRefundParts, type TakeBackParts, takeBackParts } from "./marketplace-charge-money.js";
+import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
+import { type MarketplaceChargeMovePatch, moveMarketplaceCharge } from "./marketplace-charge-transitions.js";
+
+/** What `decideMarketplaceCharge` needs besides the state and the input: the time and the policy. */
+export interface MarketplaceChargeDecideContext {
+  readonly now: Instant;
+  readonly policy: MarketplacePolicy;
+}
+
+/**
+ * The outcome of a decision on a marketplace charge: the next state and the effects to
+ * carry out; when the input did not apply, the state unchanged, no effects, and `ignored`.
+ */
+export type MarketplaceChargeDecision = Decision<
+  MarketplaceCharge,
+  MarketplaceChargeEffect,
+  MarketplaceChargeIgnoredCode
+>;
+
+type Step = Result<MarketplaceChargeDecision, MarketplaceChargeError>;
+
+type InputOf<T extends MarketplaceChargeInput["type"]> = Extract<
+  MarketplaceChargeInput,
+  { readonly type: T }
+>;
+
+/** Who a notice is for, before it is addressed. */
+type To = "customer" | "platform_admins" | { readonly sellerId: string };
+
+/** Accumulates the state and effects of one decision; local to a decision, so deciding stays pure. */
+class Draft {
+  state: MarketplaceCharge;
+  readonly effects: MarketplaceChargeEffect[] = [];
+  constructor(
+    initial: MarketplaceCharge,
+    readonly ctx: MarketplaceChargeDecideContext,
+  ) {
+    this.state = initial;
+  }
+
+  get now(): Instant {
+    return this.ctx.now;
+  }
+
+  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
+  set(patch: MarketplaceChargeMovePatch): void {
+    this.state = { ...this.state, ...patch };
+  }
+
+  /** Moves the charge to `status`; throws if `MARKETPLACE_CHARGE_TRANSITIONS` does not allow it. */
+  moveTo(status: MarketplaceChargeStatus, patch?: MarketplaceChargeMovePatch): void {
+    this.state = moveMarketplaceCharge(this.state, status, patch);
+  }
+
+  addressed(id: string) {
+    return { id, aggregate: MARKETPLACE_CHARGE_AGGREGATE, aggregateId: this.state.id } as const;
+  }
+
+  /** Posts a ledger transaction; a valid state builds valid postings, so a refusal throws (a bug). */
+  post(tx: Result<LedgerTransaction, LedgerError>): void {
+    if (tx.isErr())
+      throw new Error(
+        `marketplace charge ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
+      );
+    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+  }
+
+  /** Posts a one-amount movement (of a seller, when `sellerId` is given), or nothing for a zero amount. */
+  postAmount(
+    build: (input: {
+      id: string;
+      chargeId: string;
+      sellerId: string;
+      amount: ReturnType<typeof money>;
+      occurredAt: number;
+    }) => Result<LedgerTransaction, LedgerError>,
+    id: string,
+    amountMinor: number,
+    sellerId = "",
+  ): void {
+    if (amountMinor === 0) return;
+    const s = this.state;
+    this.post(
+      build({ id, chargeId: s.id, sellerId, amount: money(amountMinor, s.currency), occurredAt: this.now }),
+    );
+  }
+
+  timer(timer: MarketplaceChargeTimer, at: Instant): void {
+    this.effects.push({
+      ...this.addressed(ids.timer(this.state.id, timer)),
+      kind: "schedule_timer",
+      at,
+      timer,
+    });
+  }
+
+  notify(
+    id: string,
+    to: To,
+    template: MarketplaceChargeNotificationTemplate,
+    data: Record<string, string | number> = {},
+  ): void {
+    const s = this.state;
+    const audience: MarketplaceChargeAudience =
+      to === "customer"
+        ? { kind: "customer", email: s.customer.email }
+        : to === "platform_admins"
+          ? { kind: "platform_admins" }
+          : { kind: "seller", sellerId: to.sellerId };
+    this.effects.push({
+      ...this.addressed(id),
+      kind: "notify",
+      to: audience,
+      template,
+      data: { marketplaceChargeId: s.id, activityId: s.activityId, currency: s.currency, ...data },
+    });
+  }
+
+  ticket(id: string, reason: MarketplaceChargeTicketReason, summary: string): void {
+    this.effects.push({ ...this.addressed(id), kind: "open_ticket", reason, summary });
+  }
+
+  effect(effect: MarketplaceChargeEffect): void {
+    this.effects.push(effect);
+  }
+
+  updateRefund(number: number, patch: Partial<MarketplaceRefund>): void {
+    this.set({ refunds: this.state.refunds.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
+  }
+
+  updateTransfer(sellerId: string, attempt: number, patch: Partial<SellerTransferAttempt>): void {
+    this.set({
+      transfers: this.state.transfers.map((t) =>
+        t.sellerId === sellerId && t.attempt === attempt ? { ...t, ...patch } : t,
+      ),
+    });
+  }
+
+  updatePayout(sellerId: string, patch: Partial<SellerPayout>): void {
+    this.set({ payouts: this.state.payouts.map((p) => (p.sellerId === sellerId ? { ...p, ...patch } : p)) });
+  }
+
+  updateReversal(number: number, patch: Partial<SellerReversal>): void {
+    this.set({ reversals: this.state.reversals.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
+  }
+
+  updateDispute(id: string, patch: Partial<MarketplaceDispute>): void {
+    this.set({ disputes: this.state.disputes.map((x) => (x.id === id ? { ...x, ...patch } : x)) });
+  }
+
+  done(): Step {
+    return ok({ state: this.state, effects: this.effects });
+  }
+}
+
+function ignore(state: MarketplaceCharge, code: MarketplaceChargeIgnoredCode, detail: string): Step {
+  return ok({ state, effects: [], ignored: { code, detail } });
+}
+
+const refuse = (code: Parameters<typeof marketplaceChargeError>[0], message: string): Step =>
+  err(marketplaceChargeError(code, message));
+
+// ---------------------------------------------------------------- what the state says
+
+const UNPAID: readonly MarketplaceChargeStatus[] = ["awaiting_payment", "requires_action", "processing"];
+
+function attemptsOf(s: MarketplaceCharge, sellerId: string): SellerTransferAttempt[] {
+  return s.transfers.filter((t) => t.sellerId === sellerId);
+}
+
+function latestAttempt(s: MarketplaceCharge, sellerId: string): SellerTransferAttempt | undefined {
+  return attemptsOf(s, sellerId).at(-1);
+}
+
+function paidTransfer(s: MarketplaceCharge, sellerId: string): SellerTransferAttempt | undefined {
+  return attemptsOf(s, sellerId).find((t) => t.status === "created");
+}
+
+/** Whether every seller was paid: at once for a destination charge, by their transfer for a split. */
+function everySellerPaid(s: MarketplaceCharge): boolean {
+  if (s.capturedAt === undefined) return false;
+  return s.mode === "destination" || s.sellers.every((x) => paidTransfer(s, x.id) !== undefined);
+}
+
+function unfinishedRefund(s: MarketplaceCharge): MarketplaceRefund | undefined {
+  return s.refunds.find((r) => r.status !== "succeeded");
+}
+
+function openDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
+  return s.disputes.find((x) => x.status === "open");
+}
+
+/** Everything committed to be taken back, as parts: refunds asked for and lost disputes. */
+function committedParts(s: MarketplaceCharge): TakeBackParts[] {
+  return [
+    ...s.refunds.filter((r) => !r.unsplit).map((r) => r.parts),
+    ...s.disputes.flatMap((x) => (x.parts ? [x.parts] : [])),
+  ];
+}
+
+/** What each seller still holds of the charge (split: their share; destination: the whole transfer), minus what is committed back. */
+function sellersLeftMinor(s: MarketplaceCharge): number[] {
+  const parts = committedParts(s);
+  return s.sellers.map((seller, i) => {
+    const held = s.mode === "destination" ? s.amountMinor : seller.shareMinor;
+    return held - parts.reduce((sum, p) => sum + (p.sellerPartsMinor[i] ?? 0), 0);
+  });
+}
+
+/** What is left of the platform's fee, minus what is committed back. */
+function feeLeftMinor(s: MarketplaceCharge): number {
+  return s.feeMinor - committedParts(s).reduce((sum, p) => sum + p.feePartMinor, 0);
+}
+
+// ---------------------------------------------------------------- entry points
+
+/**
+ * A client app's `create`: validates it (see `newMarketplaceCharge`) and asks Stripe for the
+ * PaymentIntent — a destination charge to the one seller with the platform's application
+ * fee, or a charge to the platform for a split — confirmed off-session with the customer's
+ * saved card, or left for the client to confirm on-session with a new card.
+ */
+export function createMarketplaceCharge(
+  command: CreateMarketplaceCharge,
+  ctx: MarketplaceChargeDecideContext,
+): Step {
+  return newMarketplaceCharge(command, ctx).andThen((state) => {
+    const d = new Draft(state, ctx);
+    const s = d.state;
+    const seller = s.sellers[0];
+    d.effect({
+      ...d.addressed(ids.payment(s.id)),
+      kind: "create_payment",
+      amountMinor: s.amountMinor,
+      currency: s.currency,
+      description: s.description,
+      customerId: s.customer.id,
+      stripeCustomerId: s.customer.stripeCustomerId,
+      confirmation:
+        s.paymentMethod.kind === "saved_card"
+          ? { kind: "saved_card", paymentMethodId: s.paymentMethod.paymentMethodId, offSession: true }
+          : { kind: "client_confirmation" },
+      ...(s.mode === "destination" && seller
+        ? {
+            destination: {
+              connectedAccountId: seller.connectedAccountId,
+              applicationFeeMinor: s.feeMinor,
+              onBehalfOf: s.onBehalfOf,
+            },
+          }
+        : {}),
+      transferGroup: s.transferGroup,
+      metadata: { aggregate: MARKETPLACE_CHARGE_AGGREGATE, marketplaceChargeId: s.id },
+    });
+    return d.done();
+  });
+}
+
+/**
+ * The marketplace charge's state machine: given its state and an input, the next state and
+ * the effects to carry out. Pure. Inputs that do not apply are ignored with a code from
+ * `MARKETPLACE_CHARGE_IGNORED_CODES`; refused commands are errors with a stable code. A move
+ * outside `MARKETPLACE_CHARGE_TRANSITIONS` or a posting the ledger refuses throws: both are bugs.
+ */
+export function decideMarketplaceCharge(
+  state: MarketplaceCharge,
+  input: MarketplaceChargeInput,
+  ctx: MarketplaceChargeDecideContext,
+): Step {
+  const d = new Draft(state, ctx);
+  switch (input.type) {
+    case "create":
+      return ignore(state, "already_created", `marketplace charge ${state.id} exists`);
+    case "refund":
+      return refundCommand(d, input);
+    case "retry_refund":
+      return retryRefund(d);
+    case "retry_transfers":
+      return retryTransfers(d);
+    case "retry_reversal":
+      return retryReversal(d);
+    case "timer":
+      return onTimer(d, input.timer);
+    case "payment_requires_action":
+      return requiresAction(d, input);
+    case "payment_processing":
+      return processing(d, input);
+    case "payment_succeeded":
+      return succeeded(d, input);
+    case "payment_failed":
+      return failed(d, input);
+    case "transfer_created":
+      return transferCreated(d, input);
+    case "transfer_failed":
+      return transferFailed(d, input);
+    case "transfer_reversed":
+      return transferReversed(d, input);
+    case "transfer_reversal_failed":
+      return reversalFailed(d, input);
+    case "refund_succeeded":
+      return refundSucceeded(d, input);
+    case "refund_failed":
+      return refundFailed(d, input);
+    case "application_fee_refunded":
+      return feeRefunded(d, input);
+    case "dispute_opened":
+      return disputeOpened(d, input);
+    case "dispute_updated":
+      return disputeUpdated(d, input);
+    case "dispute_closed":
+      return disputeClosed(d, input);
+  }
+}
+
+// ---------------------------------------------------------------- the payment
+
+function requiresAction(
+  d: Draft,
+  { paymentIntentId, clientSecret }: InputOf<"payment_requires_action">,
+): Step {
+  const s = d.state;
+  if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  if (s.status === "requires_action" && s.clientSecret === clientSecret)
+    return ignore(s, "action_already_recorded", "the payment already waits for the customer");
+  d.moveTo("requires_action", { paymentIntentId, clientSecret });
+  // Off-session the customer is not there to see the challenge: tell them to come back.
+  if (s.paymentMethod.kind === "saved_card")
+    d.notify(ids.notice.actionRequired(s.id), "customer", "payment_action_required", {
+      amountMinor: s.amountMinor,
+    });
+  return d.done();
+}
+
+function processing(d: Draft, { paymentIntentId }: InputOf<"payment_processing">): Step {
+  const s = d.state;
+  if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  if (s.status === "processing")
+    return ignore(s, "payment_already_processing", "the payment is already processing");
+  d.moveTo("processing", { paymentIntentId });
+  return d.done();
+}
+
+function succeeded(d: Draft, input: InputOf<"payment_succeeded">): Step {
+  const s = d.state;
+  if (s.status === "payment_failed" && s.capturedAt === undefined) return latePayment(d, input);
+  if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  capture(d, input);
+  if (s.mode === "destination") {
+    d.moveTo("settled");
+    return d.done();
+  }
+  for (const seller of s.sellers) requestTransfer(d, seller.id, 1);
+  d.moveTo("paying_sellers");
+  return d.done();
+}
+
+/** Records the captured payment and where its money goes: the fee, each seller's share, and (destination) the seller paid with the charge. */
+function capture(
+  d: Draft,
+  { paymentIntentId, chargeId, transferId }: InputOf<"payment_succeeded">,
+  allocateShares = true,
+): void {
+  d.set({
+    paymentIntentId,
+    chargeId,
+    capturedAt: d.now,
+    ...(transferId !== undefined && d.state.mode === "destination"
+      ? { destinationTransferId: transferId }
+      : {}),
+  });
+  const s = d.state;
+  d.postAmount(marketplaceCaptured, ids.ledger.captured(s.id), s.amountMinor);
+  if (!allocateShares) return;
+  d.postAmount(marketplaceFeeEarned, ids.ledger.feeEarned(s.id), s.feeMinor);
+  for (const seller of s.sellers)
+    d.postAmount(
+      marketplaceSellerPayable,
+      ids.ledger.sellerPayable(s.id, seller.id),
+      seller.shareMinor,
+      seller.id,
+    );
+  if (s.mode === "destination")
+    for (const seller of s.sellers) {
+      d.postAmount(
+        marketplaceTransferred,
+        ids.ledger.transferred(s.id, seller.id),
+        seller.shareMinor,
+        seller.id,
+      );
+      d.notify(ids.notice.sellerPaid(s.id, seller.id), { sellerId: seller.id }, "seller_paid", {
+        amountMinor: seller.shareMinor,
+        feeMinor: seller.feeMinor,
+      });
+    }
+}
+
+/**
+ * Money arrived for a charge susu had recorded as failed (a card that failed, then went
+ * through). It is real money: record it, refund it whole at once, and tell the admins. A
+ * destination charge already paid the seller, so the refund reverses them and gives the fee
+ * back; a split paid nobody yet, so the money is refunded straight from the platform.
+ */
+function latePayment(d: Draft, input: InputOf<"payment_succeeded">): Step {
+  const s = d.state;
+  capture(d, input, s.mode === "destination");
+  d.ticket(
+    ids.ticket.latePayment(s.id),
+    "unexpected_money",
+    `payment ${input.paymentIntentId} of marketplace charge ${s.id} succeeded after it was recorded as failed; it is refunded in full`,
+  );
+  d.notify(ids.notice.latePayment(s.id), "platform_admins", "unexpected_money", {
+    paymentIntentId: input.paymentIntentId,
+  });
+  startRefund(d, s.amountMinor, "platform", "late payment", {
+    rules: { reverseTransfer: true, refundApplicationFee: true },
+    unsplit: s.mode === "split",
+  });
+  return d.done();
+}
+
+function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_failed">): Step {
+  const s = d.state;
+  if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  d.moveTo("payment_failed", {
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+    failureCode,
+    endedAt: d.now,
+  });
+  d.notify(ids.notice.paymentFailed(s.id), "customer", "payment_failed", { failureCode });
+  return d.done();
+}
+
+// ---------------------------------------------------------------- sellers' transfers (split)
+
+function requestTransfer(d: Draft, sellerId: string, attempt: number): void {
+  const s = d.state;
+  const seller = s.sellers.find((x) => x.id === sellerId);
+  if (!seller || !s.chargeId)
+    throw new Error(`marketplace charge ${s.id}: a transfer needs its seller and charge`);
+  const effectId = ids.transfer(s.id, sellerId, attempt);
+  d.set({
+    transfers: [
+      ...s.transfers,
+      { sellerId, attempt, effectId, amountMinor: seller.shareMinor, status: "requested" },
+    ],
+    payouts: s.payouts.some((p) => p.sellerId === sellerId)
+      ? s.payouts
+      : [...s.payouts, { sellerId, failures: 0, parked: false }],
+  });
+  d.effect({
+    ...d.addressed(effectId),
+    kind: "transfer",
+    sellerId,
+    attempt,
+    destinationAccountId: seller.connectedAccountId,
+    sourceChargeId: s.chargeId,
+    amountMinor: seller.shareMinor,
+    currency: s.currency,
+    transferGroup: s.transferGroup,
+    metadata: { aggregate: MARKETPLACE_CHARGE_AGGREGATE, marketplaceChargeId: s.id, sellerId, attempt },
+  });
+}
+
+function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"transfer_created">): Step {
+  const s = d.state;
+  const t = attemptsOf(s, sellerId).find((x) => x.attempt === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt} for seller ${sellerId}`);
+  if (t.status === "created")
+    return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
+  if (t.status === "failed" || latestAttempt(s, sellerId) !== t || paidTransfer(s, sellerId)) {
+    // An attempt susu had given up on paid the seller after all: never ignore money.
+    d.updateTransfer(sellerId, attempt, { status: "created", transferId });
+    d.ticket(
+      ids.ticket.lateTransfer(s.id, transferId),
+      "unexpected_money",
+      `transfer ${transferId} (attempt ${attempt}) to seller ${sellerId} was created after susu recorded it as ${t.status}; check the seller was not paid twice`,
+    );
+    d.notify(ids.notice.lateTransfer(s.id, transferId), "platform_admins", "unexpected_money", {
+      transferId,
+      sellerId,
+      attempt,
+    });
+    return d.done();
+  }
+  d.updateTransfer(sellerId, attempt, { status: "created", transferId });
+  d.updatePayout(sellerId, { failures: 0, parked: false });
+  d.postAmount(marketplaceTransferred, ids.ledger.transferred(s.id, sellerId), t.amountMinor, sellerId);
+  const seller = s.sellers.find((x) => x.id === sellerId);
+  d.notify(ids.notice.sellerPaid(s.id, sellerId), { sellerId }, "seller_paid", {
+    amountMinor: t.amountMinor,
+    feeMinor: seller?.feeMinor ?? 0,
+    transferId,
+  });
+  bookPendingLosses(d);
+  return d.done();
+}
+
+function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
+  const { sellerId, attempt, failureCode } = input;
+  const s = d.state;
+  const t = attemptsOf(s, sellerId).find((x) => x.attempt === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt} for seller ${sellerId}`);
+  if (t.status !== "requested" && t.status !== "unknown")
+    return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}`);
+  const failureClass = classifyFailure("transfer", failureCode);
+  if (t.status === "unknown") {
+    // The same uncertain answer says nothing new; a definite one says no money moved (the
+    // seller stays parked until an admin retries).
+    if (failureClass === "outcome_unknown")
+      return ignore(s, "transfer_not_pending", `attempt ${attempt}'s outcome is still unknown`);
+    d.updateTransfer(sellerId, attempt, { status: "failed", failureCode });
+    return d.done();
+  }
+  const failures = (s.payouts.find((p) => p.sellerId === sellerId)?.failures ?? 0) + 1;
+  d.updateTransfer(sellerId, attempt, {
+    status: failureClass === "outcome_unknown" ? "unknown" : "failed",
+    failureCode,
+  });
+  d.updatePayout(sellerId, { failures });
+  if (failureClass === "outcome_unknown") {
+    // Stripe may have made it: another attempt under a new key could pay twice. A person checks.
+    return park(d, sellerId, attempt, {
+      id: ids.ticket.transferOutcomeUnknown(s.id, sellerId, attempt),
+      reason: "transfer_outcome_unknown",
+      summary: `transfer attempt ${attempt} (${t.effectId}) to seller ${sellerId} failed with ${failureCode}: check Stripe before retrying`,
+    });
+  }
+  const message = input.failureMessage ?? failureCode;
+  const decision = retryOrPark(
+    {
+      itemId: t.effectId,
+      attempts: failures - 1,
+      failure: { code: failureCode, message, retryable: failureClass === "retryable" },
+      ticket: {
+        id: ids.ticket.transferParked(s.id, sellerId, attempt),
+        reason: "effect_parked",
+        subject: `seller transfer ${t.effectId}`,
+      },
+    },
+    { policy: d.ctx.policy.transferRetry, now: d.now },
+  );
+  if (decision.action === "retry") {
+    d.timer({ kind: "retry_transfer", sellerId, attempt: attempt + 1 }, decision.at);
+    return d.done();
+  }
+  return park(d, sellerId, attempt, {
+    id: decision.ticket.id,
+    reason: "transfer_parked",
+    summary: decision.ticket.summary,
+  });
+}
+
+/** A seller's transfer waits for a person: ticket, admins told, the charge blocked. */
+function park(
+  d: Draft,
+  sellerId: string,
+  attempt: number,
+  ticket: { id: string; reason: MarketplaceChargeTicketReason; summary: string },
+): Step {
+  d.updatePayout(sellerId, { parked: true });
+  d.ticket(ticket.id, ticket.reason, ticket.summary);
+  d.notify(ids.notice.transferBlocked(d.state.id, sellerId, attempt), "platform_admins", "transfer_blocked", {
+    sellerId,
+    attempt,
+  });
+  d.moveTo("transfer_blocked");
+  return d.done();
+}
+
+function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
+  const s = d.state;
+  const last = latestAttempt(s, timer.sellerId);
+  const payout = s.payouts.find((p) => p.sellerId === timer.sellerId);
+  const due =
+    (s.status === "paying_sellers" || s.status === "transfer_blocked") &&
+    payout?.parked === false &&
+    last?.status === "failed" &&
+    timer.attempt === last.attempt + 1;
+  if (!due)
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `transfer attempt ${timer.attempt} to ${timer.sellerId} is not due`,
+    );
+  requestTransfer(d, timer.sellerId, timer.attempt);
+  return d.done();
+}
+
+function retryTransfers(d: Draft): Step {
+  const s = d.state;
+  if (s.status !== "transfer_blocked") return refuse("no_blocked_transfer", `the charge is ${s.status}`);
+  for (const p of s.payouts.filter((x) => x.parked)) {
+    const last = latestAttempt(d.state, p.sellerId);
+    if (!last) continue;
+    // The admin's word that an attempt of unknown outcome did not land: it is written off.
+    if (last.status === "unknown") d.updateTransfer(p.sellerId, last.attempt, { status: "failed" });
+    d.updatePayout(p.sellerId, { failures: 0, parked: false });
+    requestTransfer(d, p.sellerId, last.attempt + 1);
+  }
+  d.moveTo("paying_sellers");
+  return d.done();
+}
+
+// ---------------------------------------------------------------- refunds
+
+function refundCommand(d: Draft, input: InputOf<"refund">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined)
+    return s.status === "payment_failed"
+      ? refuse("charge_ended", "the payment failed")
+      : refuse("payment_not_captured", `the charge is ${s.status}`);
+  if (s.status === "refunded" || s.status === "charged_back")
+    return refuse("charge_ended", `the charge is ${s.status}`);
+  if (s.status === "refunding") return refuse("refund_in_flight", "everything left is being refunded");
+  if (!everySellerPaid(s)) return refuse("transfers_pending", "a seller's transfer has not landed yet");
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
+  const left = marketplaceRefundableMinor(s);
+  if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
+  const amount = input.amountMinor ?? left;
+  const step = currencyInfo(s.currency).amountStepMinor;
+  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > left || amount % step !== 0)
+    return refuse(
+      "invalid_refund_amount",
+      `a refund is a whole multiple of ${step} in (0, ${left}] ${s.currency}`,
+    );
+  startRefund(d, amount, input.initiatedBy, input.reason);
+  return d.done();
+}
+
+/**
+ * Gives `amountMinor` back to the customer. How it divides is fixed now, by the rules for
+ * who asked: a split reverses each seller's part first (the refund follows once every
+ * reversal landed); a destination charge's refund carries `reverse_transfer` and
+ * `refund_application_fee` and Stripe does both with it.
+ */
+function startRefund(
+  d: Draft,
+  amountMinor: number,
+  initiatedBy: RefundInitiator,
+  reason: string,
+  override: { rules?: MarketplaceRefundRules; unsplit?: boolean } = {},
+): void {
+  const s = d.state;
+  const rules = override.rules ?? d.ctx.policy.refunds[initiatedBy];
+  const unsplit = override.unsplit === true;
+  const left = marketplaceRefundableMinor(s);
+  let parts: TakeBackParts;
+  if (unsplit) parts = { sellerPartsMinor: s.sellers.map(() => 0), feePartMinor: 0, platformFundedMinor: 0 };
+  else if (s.mode === "destination") {
+    const p = destinationRefundParts(amountMinor, left, feeLeftMinor(s), rules, s.currency);
+    parts = {
+      sellerPartsMinor: [p.reversalMinor],
+      feePartMinor: p.feeRefundMinor,
+      platformFundedMinor: p.platformFundedMinor,
+    };
+  } else parts = takeBackParts(amountMinor, sellersLeftMinor(s), feeLeftMinor(s), rules, s.currency);
+  const refund: MarketplaceRefund = {
+    number: s.refunds.length + 1,
+    amountMinor,
+    initiatedBy,
+    reason,
+    rules,
+    parts,
+    full: amountMinor === left,
+    status: "requested",
+    attempts: 0,
+    ledgerPosted: false,
+    unsplit,
+  };
+  d.set({ refunds: [...s.refunds, refund] });
+  if (refund.full) d.moveTo("refunding");
+  const reverseFirst = s.mode === "split" && parts.sellerPartsMinor.some((p) => p > 0);
+  if (reverseFirst) {
+    d.updateRefund(refund.number, { status: "reversing" });
+    s.sellers.forEach((seller, i) => {
+      const part = parts.sellerPartsMinor[i] ?? 0;
+      if (part > 0) requestReversal(d, seller.id, part, "refund", { forRefund: refund.number });
+    });
+  } else requestRefundAttempt(d, refund.number);
+  d.notify(ids.notice.refundStarted(s.id, refund.number), "customer", "refund_started", {
+    amountMinor,
+    reason,
+  });
+}
+
+function requestRefundAttempt(d: Draft, number: number): void {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === number);
+  if (!r || !s.paymentIntentId)
+    throw new Error(`marketplace charge ${s.id}: refund ${number} needs its PaymentIntent`);
+  const attempt = r.attempts + 1;
+  const { failureCode: _cleared, ...rest } = r;
+  d.set({
+    refunds: s.refunds.map((x) =>
+      x.number === number ? { ...rest, status: "requested", attempts: attempt } : x,
+    ),
+  });
+  const destination = s.mode === "destination" && !r.unsplit;
+  d.effect({
+    ...d.addressed(ids.refund(s.id, number, attempt)),
+    kind: "refund",
+    refund: number,
+    attempt,
+    paymentIntentId: s.paymentIntentId,
+    amountMinor: r.amountMinor,
+    currency: s.currency,
+    reverseTransfer: destination && (r.parts.sellerPartsMinor[0] ?? 0) > 0,
+    refundApplicationFee: destination && r.parts.feePartMinor > 0,
+    initiatedBy: r.initiatedBy,
+  });
+}
+
+function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refund_succeeded">): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (!r || attempt < 1 || attempt > r.attempts)
+    return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
+  // Refunds go pending → succeeded (and rarely → failed), never back: a success that is not
+  // the latest attempt's, or after a failure, is stale.
+  if (r.status !== "requested" || attempt !== r.attempts)
+    return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
+  d.updateRefund(refund, { status: "succeeded", refundId, ledgerPosted: true });
+  if (!r.ledgerPosted) postRefund(d, r, refundId);
+  if (
+    d.state.status === "refunding" &&
+    marketplaceRefundableMinor(d.state) === 0 &&
+    !unfinishedRefund(d.state)
+  )
+    d.moveTo("refunded", { endedAt: d.now });
+  return d.done();
+}
+
+/** A refund's postings: the parts taken back from the sellers and the fee, then the refund itself. */
+function postRefund(d: Draft, r: MarketplaceRefund, refundId: string): void {
+  const s = d.state;
+  const refs = { refundId };
+  const seller = s.sellers[0];
+  let inFlightMinor = r.amountMinor - r.parts.platformFundedMinor;
+  if (r.unsplit) inFlightMinor = r.amountMinor;
+  else if (s.mode === "destination" && seller) {
+    // Stripe reversed the seller's transfer and refunded the fee to them with the refund.
+    d.postAmount(
+      marketplaceTransferReversed,
+      ids.ledger.refundReversed(s.id, r.number),
+      r.parts.sellerPartsMinor[0] ?? 0,
+      seller.id,
+    );
+    if (r.parts.feePartMinor > 0)
+      d.post(
+        marketplaceApplicationFeeRefunded({
+          id: ids.ledger.feeRefunded(s.id, r.number),
+          chargeId: s.id,
+          amount: money(r.parts.feePartMinor, s.currency),
+          occurredAt: d.now,
+          toSellerId: seller.id,
+          refs,
+        }),
+      );
+    inFlightMinor = r.parts.sellerPartsMinor[0] ?? 0;
+  } else if (r.parts.feePartMinor > 0)
+    d.post(
+      marketplaceApplicationFeeRefunded({
+        id: ids.ledger.feeRefunded(s.id, r.number),
+        chargeId: s.id,
+        amount: money(r.parts.feePartMinor, s.currency),
+        occurredAt: d.now,
+        refs,
+      }),
+    );
+  d.post(
+    marketplaceRefunded({
+      id: ids.ledger.refunded(s.id, r.number),
+      chargeId: s.id,
+      currency: s.currency,
+      from: {
+        inFlightMinor,
+        feesMinor: 0,
+        platformFundedMinor: r.unsplit ? 0 : r.amountMinor - inFlightMinor,
+      },
+      occurredAt: d.now,
+      refs,
+    }),
+  );
+}
+
+function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refund_failed">): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (!r || attempt < 1 || attempt > r.attempts)
+    return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
+  if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
+    return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
+  d.updateRefund(refund, { status: "failed", failureCode });
+  const after = r.status === "succeeded";
+  d.ticket(
+    ids.ticket.refundFailed(s.id, refund, attempt),
+    "refund_failed",
+    `refund ${refund} of ${r.amountMinor} ${s.currency} to ${s.customer.email} failed (${failureCode})${
+      after ? " after Stripe had reported it succeeded; the ledger still shows it refunded" : ""
+    }; retry it once the cause is fixed`,
+  );
+  d.notify(ids.notice.refundFailed(s.id, refund, attempt), "platform_admins", "refund_failed", {
+    refund,
+    attempt,
+    amountMinor: r.amountMinor,
+    failureCode,
+  });
+  return d.done();
+}
+
+function retryRefund(d: Draft): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.status === "failed");
+  if (!r) return refuse("no_failed_refund", "no refund failed");
+  if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  requestRefundAttempt(d, r.number);
+  return d.done();
+}
+
+function feeRefunded(
+  d: Draft,
+  { refund, feeRefundId, amountMinor }: InputOf<"application_fee_refunded">,
+): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (!r || r.attempts === 0) return ignore(s, "no_such_refund", `no refund ${refund} was asked for`);
+  if (r.feeRefundId !== undefined)
+    return ignore(s, "fee_refund_already_recorded", `refund ${refund}'s fee refund is ${r.feeRefundId}`);
+  d.updateRefund(refund, { feeRefundId });
+  if (amountMinor !== r.parts.feePartMinor)
+    d.ticket(
+      ids.ticket.feeRefundMismatch(s.id, refund),
+      "amount_mismatch",
+      `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${refund} (${feeRefundId}); susu booked ${r.parts.feePartMinor}`,
+    );
+  return d.done();
+}
+
+// ---------------------------------------------------------------- reversals
+
+function requestReversal(
+  d: Draft,
+  sellerId: string,
+  amountMinor: number,
+  reason: "refund" | "dispute_lost",
+  forWhat: Pick<SellerReversal, "forRefund" | "forDisputeId">,
+): void {
+  const s = d.state;
+  const transferId =
+    s.mode === "destination" ? s.destinationTransferId : paidTransfer(s, sellerId)?.transferId;
+  if (transferId === undefined)
+    throw new Error(`marketplace charge ${s.id}: a reversal needs seller ${sellerId}'s transfer`);
+  const number = s.reversals.length + 1;
+  const effectId = ids.reversal(s.id, number);
+  d.set({
+    reversals: [
+      ...s.reversals,
+      { number, effectId, sellerId, transferId, amountMinor, status: "requested", ...forWhat },
+    ],
+  });
+  d.effect({
+    ...d.addressed(effectId),
+    kind: "reverse_transfer",
+    reversal: number,
+    sellerId,
+    transferId,
+    amountMinor,
+    currency: s.currency,
+    reason,
+  });
+}
+
+function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_reversed">): Step {
+  const s = d.state;
+  const rv = s.reversals.find((x) => x.number === reversal);
+  if (!rv) return ignore(s, "no_such_reversal", `no reversal ${reversal} (of ${transferId})`);
+  if (rv.status !== "requested")
+    return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
+  d.updateReversal(reversal, { status: "reversed" });
+  d.postAmount(
+    marketplaceTransferReversed,
+    ids.ledger.transferReversed(rv.effectId),
+    rv.amountMinor,
+    rv.sellerId,
+  );
+  const r = rv.forRefund === undefined ? undefined : d.state.refunds.find((x) => x.number === rv.forRefund);
+  if (r?.status === "reversing") {
+    const landed = d.state.reversals.filter((x) => x.forRefund === r.number && x.status === "reversed");
+    const allLanded = s.sellers.every(
+      (seller, i) => (r.parts.sellerPartsMinor[i] ?? 0) === 0 || landed.some((x) => x.sellerId === seller.id),
+    );
+    if (allLanded) requestRefundAttempt(d, r.number);
+  }
+  return d.done();
+}
+
+function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_reversal_failed">): Step {
+  const s = d.state;
+  const rv = s.reversals.find((x) => x.number === reversal);
+  if (!rv) return ignore(s, "no_such_reversal", `no reversal ${reversal}`);
+  if (rv.status !== "requested")
+    return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
+  d.updateReversal(reversal, { status: "failed", failureCode });
+  d.ticket(
+    ids.ticket.reversalFailed(s.id, reversal),
+    "reversal_failed",
+    `reversal ${reversal} of ${rv.amountMinor} ${s.currency} from seller ${rv.sellerId} (${rv.transferId}) failed (${failureCode}); retry it once the seller's balance covers it`,
+  );
+  d.notify(ids.notice.reversalFailed(s.id, reversal), "platform_admins", "reversal_failed", {
+    reversal,
+    sellerId: rv.sellerId,
+    amountMinor: rv.amountMinor,
+    failureCode,
+  });
+  return d.done();
+}
+
+/** Asks again for every failed reversal not asked again yet (each under a new reversal number). */
+function retryReversal(d: Draft): Step {
+  const failedOnes = d.state.reversals.filter(
+    (x) =>
+      x.status === "failed" &&
+      !d.state.reversals.some(
+        (y) =>
+          y.number > x.number &&
+          y.sellerId === x.sellerId &&
+          y.forRefund === x.forRefund &&
+          y.forDisputeId === x.forDisputeId,
+      ),
+  );
+  if (failedOnes.length === 0) return refuse("no_failed_reversal", "no reversal failed");
+  for (const x of failedOnes)
+    requestReversal(d, x.sellerId, x.amountMinor, x.forDisputeId === undefined ? "refund" : "dispute_lost", {
+      ...(x.forRefund !== undefined ? { forRefund: x.forRefund } : {}),
+      ...(x.forDisputeId !== undefined ? { forDisputeId: x.forDisputeId } : {}),
+    });
+  return d.done();
+}
+
+// ---------------------------------------------------------------- disputes
+
+function tellSellersAndAdmins(
+  d: Draft,
+  template: "dispute_opened" | "dispute_closed",
+  disputeId: string,
+  data: Record<string, string | number>,
+): void {
+  const s = d.state;
+  const id = template === "dispute_opened" ? ids.notice.disputeOpened : ids.notice.disputeClosed;
+  for (const seller of s.sellers)
+    d.notify(id(s.id, "seller", disputeId, seller.id), { sellerId: seller.id }, template, data);
+  d.notify(id(s.id, "admins", disputeId), "platform_admins", template, data);
+}
+
+function recordDispute(d: Draft, dispute: MarketplaceDispute): void {
+  const s = d.state;
+  d.set({ disputes: [...s.disputes, dispute] });
+  const due = dispute.evidenceDueBy === undefined ? undefined : isoString(dispute.evidenceDueBy);
+  d.ticket(
+    ids.ticket.dispute(s.id, dispute.id),
+    "dispute",
+    `marketplace charge ${s.id} is disputed (${dispute.id}, ${dispute.reason})${due ? `; evidence due by ${due}` : ""}`,
+  );
+  tellSellersAndAdmins(d, "dispute_opened", dispute.id, {
+    disputeId: dispute.id,
+    amountMinor: dispute.amountMinor,
+    reason: dispute.reason,
+    ...(due ? { evidenceDueBy: due } : {}),
+  });
+}
+
+function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the charge is ${s.status}`);
+  if (s.disputes.some((x) => x.id === input.disputeId))
+    return ignore(s, "duplicate_dispute", `dispute ${input.disputeId} already recorded`);
+  recordDispute(d, {
+    id: input.disputeId,
+    amountMinor: input.amountMinor,
+    reason: input.reason,
+    stripeStatus: input.stripeStatus,
+    ...(input.evidenceDueBy !== undefined ? { evidenceDueBy: input.evidenceDueBy } : {}),
+    status: "open",
+  });
+  return d.done();
+}
+
+function disputeUpdated(
+  d: Draft,
+  { disputeId, stripeStatus, evidenceDueBy }: InputOf<"dispute_updated">,
+): Step {
+  const s = d.state;
+  const x = s.disputes.find((y) => y.id === disputeId);
+  if (!x) return ignore(s, "no_such_dispute", `no dispute ${disputeId}`);
+  if (x.status !== "open") return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${x.status}`);
+  if (x.stripeStatus === stripeStatus && (evidenceDueBy === undefined || evidenceDueBy === x.evidenceDueBy))
+    return ignore(s, "dispute_unchanged", `dispute ${disputeId} is still ${stripeStatus}`);
+  d.updateDispute(disputeId, { stripeStatus, ...(evidenceDueBy !== undefined ? { evidenceDueBy } : {}) });
+  return d.done();
+}
+
+function disputeClosed(d: Draft, { disputeId, outcome, amountMinor }: InputOf<"dispute_closed">): Step {
+  const s = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the charge is ${s.status}`);
+  const known = s.disputes.find((y) => y.id === disputeId);
+  // Stripe does not promise order: a closure that overtook the opening records the dispute first.
+  if (!known)
+    recordDispute(d, {
+      id: disputeId,
+      amountMinor,
+      reason: "unknown",
+      stripeStatus: outcome,
+      status: "open",
+    });
+  else if (known.status !== "open")
+    return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
+  tellSellersAndAdmins(d, "dispute_closed", disputeId, { disputeId, outcome });
+  if (outcome === "won") {
+    d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
+    return d.done();
+  }
+  const now = d.state;
+  const lostMinor = Math.min(Math.max(amountMinor, 0), marketplaceRefundableMinor(now));
+  d.updateDispute(disputeId, {
+    status: "lost",
+    stripeStatus: "lost",
+    lostMinor,
+    parts: lossParts(now, lostMinor),
+    lossBooked: lostMinor === 0,
+  });
+  bookPendingLosses(d);
+  return d.done();
+}
+
+/**
+ * How a lost dispute divides: a split takes it back from every seller and the fee in
+ * proportion to what each still holds; a destination charge reverses it from the seller's
+ * transfer (the platform keeps its fee, as a destination refund without the fee refund
+ * does). What cannot be reversed is the platform's.
+ */
+function lossParts(s: MarketplaceCharge, lostMinor: number): TakeBackParts {
+  if (s.mode === "split")
+    return takeBackParts(
+      lostMinor,
+      sellersLeftMinor(s),
+      feeLeftMinor(s),
+      { reverseTransfer: true, refundApplicationFee: true },
+      s.currency,
+    );
+  const reversible = s.destinationTransferId === undefined ? 0 : Math.max(0, sellersLeftMinor(s)[0] ?? 0);
+  const reversalMinor = Math.min(lostMinor, reversible);
+  return {
+    sellerPartsMinor: [reversalMinor],
+    feePartMinor: 0,
+    platformFundedMinor: lostMinor - reversalMinor,
+  };
+}
+
+/**
+ * Books the losses of lost disputes — once every seller was paid, since where the money is
+ * depends on it — and asks for the sellers' reversals. A split whose last seller was just
+ * paid is settled; a loss that took everything left ends the charge instead (one stored
+ * move, so the table lists `paying_sellers` and `transfer_blocked → charged_back` too).
+ */
+function bookPendingLosses(d: Draft): void {
+  if (!everySellerPaid(d.state)) return;
+  for (const x of d.state.disputes.filter((y) => y.status === "lost" && y.lossBooked === false)) {
+    const s = d.state;
+    const parts = x.parts ?? { sellerPartsMinor: [], feePartMinor: 0, platformFundedMinor: 0 };
+    const fromSellersMinor = parts.sellerPartsMinor.reduce((a, b) => a + b, 0);
+    d.post(
+      marketplaceDisputeLost({
+        id: ids.ledger.disputeLost(s.id, x.id),
+        chargeId: s.id,
+        currency: s.currency,
+        from: {
+          inFlightMinor: fromSellersMinor,
+          feesMinor: parts.feePartMinor,
+          platformFundedMinor: parts.platformFundedMinor,
+        },
+        occurredAt: d.now,
+        refs: { disputeId: x.id },
+      }),
+    );
+    d.updateDispute(x.id, { lossBooked: true });
+    s.sellers.forEach((seller, i) => {
+      const part = parts.sellerPartsMinor[i] ?? 0;
+      if (part > 0) requestReversal(d, seller.id, part, "dispute_lost", { forDisputeId: x.id });
+    });
+  }
+  const s = d.state;
+  const paying = s.status === "paying_sellers" || s.status === "transfer_blocked";
+  if ((paying || s.status === "settled") && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
+    d.moveTo("charged_back", { endedAt: d.now });
+  else if (paying) d.moveTo("settled");
+}

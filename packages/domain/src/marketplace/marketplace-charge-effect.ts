@@ -1,0 +1,147 @@
+import type { LedgerTransaction } from "../ledger/index.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { Instant } from "../shared/time.js";
+import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
+
+/** The aggregate name every marketplace-charge effect carries (timers, notices and tickets are shared by aggregates). */
+export const MARKETPLACE_CHARGE_AGGREGATE = "marketplace_charge";
+
+/** Who a notification is for: the customer, a seller, or the platform's admins (the held payment's audiences). */
+export type MarketplaceChargeAudience =
+  | { readonly kind: "customer"; readonly email: string }
+  | { readonly kind: "seller"; readonly sellerId: string }
+  | { readonly kind: "platform_admins" };
+
+/** The messages a marketplace charge sends; the notifier renders each one. */
+export const MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES = [
+  "payment_failed",
+  "payment_action_required",
+  "seller_paid",
+  "refund_started",
+  "refund_failed",
+  "transfer_blocked",
+  "dispute_opened",
+  "dispute_closed",
+  "reversal_failed",
+  "unexpected_money",
+] as const;
+
+/** One of {@link MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES}. */
+export type MarketplaceChargeNotificationTemplate =
+  (typeof MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES)[number];
+
+/** Why a marketplace charge opened a support ticket. */
+export const MARKETPLACE_CHARGE_TICKET_REASONS = [
+  "refund_failed",
+  "transfer_parked",
+  "transfer_outcome_unknown",
+  "dispute",
+  "reversal_failed",
+  "amount_mismatch",
+  "unexpected_money",
+] as const;
+
+/** One of {@link MARKETPLACE_CHARGE_TICKET_REASONS}. */
+export type MarketplaceChargeTicketReason = (typeof MARKETPLACE_CHARGE_TICKET_REASONS)[number];
+
+interface Addressed {
+  readonly id: string;
+  readonly aggregate: typeof MARKETPLACE_CHARGE_AGGREGATE;
+  readonly aggregateId: string;
+}
+
+/** Metadata written on every Stripe object the charge's effects create: names the aggregate. */
+export interface MarketplaceChargeMetadata {
+  readonly aggregate: typeof MARKETPLACE_CHARGE_AGGREGATE;
+  readonly marketplaceChargeId: string;
+}
+
+/**
+ * What a marketplace charge's decision asks the outside world to do, as data. Every effect
+ * has an `id` stable for the charge and step (see `marketplaceChargeIds`): the outbox stores
+ * it by that id and it is the Stripe `Idempotency-Key`, so running an effect twice after a
+ * crash never charges, pays or refunds twice.
+ */
+export type MarketplaceChargeEffect =
+  | (Addressed & {
+      readonly kind: "create_payment";
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly description: string;
+      readonly customerId: string;
+      /** The Stripe customer the PaymentIntent is for. */
+      readonly stripeCustomerId: string;
+      /**
+       * `saved_card`: confirm at once, off-session, with the saved payment method;
+       * `client_confirmation`: return the client secret for the client to confirm on-session.
+       */
+      readonly confirmation:
+        | { readonly kind: "saved_card"; readonly paymentMethodId: string; readonly offSession: true }
+        | { readonly kind: "client_confirmation" };
+      /**
+       * A destination charge: `transfer_data[destination]`, `application_fee_amount`, and
+       * `on_behalf_of` the seller when they are the merchant of record. Absent for a split's
+       * platform charge.
+       */
+      readonly destination?: {
+        readonly connectedAccountId: string;
+        readonly applicationFeeMinor: number;
+        readonly onBehalfOf: boolean;
+      };
+      readonly transferGroup: string;
+      readonly metadata: MarketplaceChargeMetadata;
+    })
+  | (Addressed & {
+      readonly kind: "transfer";
+      readonly sellerId: string;
+      readonly attempt: number;
+      readonly destinationAccountId: string;
+      /** The charge that funds the transfer (Stripe `source_transaction`). */
+      readonly sourceChargeId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly transferGroup: string;
+      readonly metadata: MarketplaceChargeMetadata & { readonly sellerId: string; readonly attempt: number };
+    })
+  | (Addressed & {
+      readonly kind: "reverse_transfer";
+      readonly reversal: number;
+      readonly sellerId: string;
+      readonly transferId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      readonly reason: "refund" | "dispute_lost";
+    })
+  | (Addressed & {
+      readonly kind: "refund";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly paymentIntentId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+      /** Stripe `reverse_transfer` (destination charges; a split reverses each seller first). */
+      readonly reverseTransfer: boolean;
+      /** Stripe `refund_application_fee` (destination charges). */
+      readonly refundApplicationFee: boolean;
+      readonly initiatedBy: "customer" | "platform";
+    })
+  | (Addressed & {
+      readonly kind: "schedule_timer";
+      readonly at: Instant;
+      readonly timer: MarketplaceChargeTimer;
+    })
+  | (Addressed & {
+      readonly kind: "notify";
+      readonly to: MarketplaceChargeAudience;
+      readonly template: MarketplaceChargeNotificationTemplate;
+      readonly data: Readonly<Record<string, string | number>>;
+    })
+  | { readonly kind: "post_ledger"; readonly id: string; readonly transaction: LedgerTransaction }
+  | (Addressed & {
+      readonly kind: "open_ticket";
+      readonly reason: MarketplaceChargeTicketReason;
+      readonly summary: string;
+    });
+
+/** One effect kind of {@link MarketplaceChargeEffect}. */
+export type MarketplaceChargeEffectKind = MarketplaceChargeEffect["kind"];

@@ -1,0 +1,128 @@
+// Every id a marketplace charge makes, named once.
+//
+// These strings are stored: an effect id is the outbox's key and the Stripe
+// `Idempotency-Key` of the call it makes (so a retried payment never charges twice, a
+// retried transfer never pays a seller twice); a ledger transaction id is the ledger's key;
+// timer, notification and ticket ids are the keys their stores deduplicate on. Changing a
+// format is a data migration, not a refactor. `marketplace-charge-ids.test.ts` pins every
+// format with literal strings.
+//
+// Ids are built from the charge id and the step's own references (seller, attempt, refund
+// or reversal number, dispute id). Derived ids (the posting of a reversal) are built from
+// the stored effect id of the thing they belong to.
+import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
+
+/** Who a notice goes to, as part of its id. */
+type Staff = "seller" | "admins";
+
+const notice = (c: string, template: string, key: string): string => `${c}:notify:${template}:${key}`;
+const ticket = (c: string, reason: string, key: string): string => `${c}:ticket:${reason}:${key}`;
+
+/** The ids of a charge's ledger transactions: a step decided twice posts once. */
+const ledgerIds = Object.freeze({
+  /** The customer's payment was captured: `<c>:ledger:captured`. */
+  captured: (c: string): string => `${c}:ledger:captured`,
+  /** The platform's fee was earned: `<c>:ledger:fee_earned`. */
+  feeEarned: (c: string): string => `${c}:ledger:fee_earned`,
+  /** A seller's share was set aside: `<c>:ledger:seller_payable:<seller>`. */
+  sellerPayable: (c: string, sellerId: string): string => `${c}:ledger:seller_payable:${sellerId}`,
+  /** A seller was paid — once per seller, whichever attempt did it: `<c>:ledger:transferred:<seller>`. */
+  transferred: (c: string, sellerId: string): string => `${c}:ledger:transferred:${sellerId}`,
+  /** A reversal the charge asked for landed: `<reversal>:ledger`. */
+  transferReversed: (reversalEffectId: string): string => `${reversalEffectId}:ledger`,
+  /** A destination charge's refund n reversed the seller's transfer: `<c>:refund:<n>:ledger:reversed`. */
+  refundReversed: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:reversed`,
+  /** Refund n gave back part of the platform's fee: `<c>:refund:<n>:ledger:fee_refunded`. */
+  feeRefunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:fee_refunded`,
+  /** Refund n reached the customer: `<c>:refund:<n>:ledger`. */
+  refunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger`,
+  /** A dispute was lost: `<c>:dispute:<d>:lost`. */
+  disputeLost: (c: string, disputeId: string): string => `${c}:dispute:${disputeId}:lost`,
+});
+
+/** The ids of a charge's notifications: the notifier sends each id once. */
+const noticeIds = Object.freeze({
+  /** The customer is told their payment failed. */
+  paymentFailed: (c: string): string => notice(c, "payment_failed", "customer"),
+  /** The customer is asked to authenticate an off-session payment (3-D Secure). */
+  actionRequired: (c: string): string => notice(c, "payment_action_required", "customer"),
+  /** A seller is told they were paid. */
+  sellerPaid: (c: string, sellerId: string): string => notice(c, "seller_paid", sellerId),
+  /** The customer is told refund n is on its way. */
+  refundStarted: (c: string, refund: number): string => notice(c, "refund_started", `${refund}`),
+  /** The admins are told attempt k of refund n failed. */
+  refundFailed: (c: string, refund: number, attempt: number): string =>
+    notice(c, "refund_failed", `${refund}:${attempt}`),
+  /** The admins are told a seller's transfer attempt was parked. */
+  transferBlocked: (c: string, sellerId: string, attempt: number): string =>
+    notice(c, "transfer_blocked", `${sellerId}:${attempt}`),
+  /** A seller or the admins are told of a dispute. */
+  disputeOpened: (c: string, to: Staff, disputeId: string, sellerId?: string): string =>
+    notice(c, "dispute_opened", `${to}:${sellerId === undefined ? "" : `${sellerId}:`}${disputeId}`),
+  /** A seller or the admins are told how a dispute ended. */
+  disputeClosed: (c: string, to: Staff, disputeId: string, sellerId?: string): string =>
+    notice(c, "dispute_closed", `${to}:${sellerId === undefined ? "" : `${sellerId}:`}${disputeId}`),
+  /** The admins are told reversal n failed. */
+  reversalFailed: (c: string, reversal: number): string => notice(c, "reversal_failed", `${reversal}`),
+  /** The admins are told money arrived for a charge whose payment had failed. */
+  latePayment: (c: string): string => notice(c, "unexpected_money", "late_payment"),
+  /** The admins are told a transfer recorded as failed was created after all. */
+  lateTransfer: (c: string, transferId: string): string =>
+    notice(c, "unexpected_money", `transfer:${transferId}`),
+});
+
+/** The ids of a charge's support tickets: the desk opens each id once. */
+const ticketIds = Object.freeze({
+  /** Attempt k of refund n failed. */
+  refundFailed: (c: string, refund: number, attempt: number): string =>
+    ticket(c, "refund_failed", `${refund}:${attempt}`),
+  /** A seller's transfer attempt failed and the policy parked it. */
+  transferParked: (c: string, sellerId: string, attempt: number): string =>
+    ticket(c, "transfer_parked", `${sellerId}:${attempt}`),
+  /** Whether a seller's transfer attempt moved money is unknown. */
+  transferOutcomeUnknown: (c: string, sellerId: string, attempt: number): string =>
+    ticket(c, "transfer_outcome_unknown", `${sellerId}:${attempt}`),
+  /** A dispute was opened. */
+  dispute: (c: string, disputeId: string): string => ticket(c, "dispute", disputeId),
+  /** Reversal n failed. */
+  reversalFailed: (c: string, reversal: number): string => ticket(c, "reversal_failed", `${reversal}`),
+  /** Stripe's figure for refund n's application fee refund differs from the charge's. */
+  feeRefundMismatch: (c: string, refund: number): string =>
+    ticket(c, "amount_mismatch", `fee_refund:${refund}`),
+  /** Money arrived for a charge whose payment had failed (it is refunded at once). */
+  latePayment: (c: string): string => ticket(c, "unexpected_money", "late_payment"),
+  /** A transfer recorded as failed was created after all. */
+  lateTransfer: (c: string, transferId: string): string =>
+    ticket(c, "unexpected_money", `transfer:${transferId}`),
+});
+
+/**
+ * Every effect id, ledger transaction id and provider key a marketplace charge makes.
+ *
+ * **These are stored keys** (outbox rows, Stripe idempotency keys, ledger ids, timer,
+ * notification and ticket deduplication keys): changing a format is a data migration,
+ * never a refactor. `marketplace-charge-ids.test.ts` pins every format; the model-based
+ * test checks that no two different effects share an id.
+ */
+export const marketplaceChargeIds = Object.freeze({
+  /** Stripe `transfer_group` of the charge and its transfers: `marketplace_<c>`. */
+  transferGroup: (c: string): string => `marketplace_${c}`,
+  /** The PaymentIntent (one per charge): `<c>:payment`. */
+  payment: (c: string): string => `${c}:payment`,
+  /** Attempt n of a seller's transfer: `<c>:transfer:<seller>:attempt:<n>`. */
+  transfer: (c: string, sellerId: string, attempt: number): string =>
+    `${c}:transfer:${sellerId}:attempt:${attempt}`,
+  /** Reversal n (of some seller's transfer): `<c>:reversal:<n>`. */
+  reversal: (c: string, reversal: number): string => `${c}:reversal:${reversal}`,
+  /** Attempt k of refund n: `<c>:refund:<n>:attempt:<k>`. */
+  refund: (c: string, refund: number, attempt: number): string => `${c}:refund:${refund}:attempt:${attempt}`,
+  /** A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` (each armed once: attempts only grow). */
+  timer: (c: string, timer: MarketplaceChargeTimer): string =>
+    `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`,
+  /** Ledger transaction ids. */
+  ledger: ledgerIds,
+  /** Notification ids: `<c>:notify:<template>:<key>`. */
+  notice: noticeIds,
+  /** Support ticket ids: `<c>:ticket:<reason>:<key>`. */
+  ticket: ticketIds,
+});

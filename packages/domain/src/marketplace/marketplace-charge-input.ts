@@ -1,0 +1,119 @@
+import type { RefundInitiator } from "../policy/marketplace-policy.js";
+import type { Instant } from "../shared/time.js";
+import type { CreateMarketplaceCharge } from "./marketplace-charge.js";
+import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
+
+/**
+ * Everything that can happen to a marketplace charge. Commands come from the client app
+ * (on the customer's behalf), from platform admins or from the scheduler; facts come from
+ * Stripe (translated webhook events) or from the answers to effects.
+ */
+export type MarketplaceChargeInput =
+  // commands
+  /** A client app asks for the charge (again: a retry of a charge that exists is ignored). */
+  | { readonly type: "create"; readonly command: CreateMarketplaceCharge }
+  /**
+   * A refund of `amountMinor`, or of everything left when absent. Who asked decides, by the
+   * policy, whether the sellers' transfers are reversed and the platform's fee given back.
+   */
+  | {
+      readonly type: "refund";
+      readonly initiatedBy: RefundInitiator;
+      readonly by: string;
+      readonly reason: string;
+      readonly amountMinor?: number;
+    }
+  /** An admin retries the refund that failed. */
+  | { readonly type: "retry_refund"; readonly by: string }
+  /** An admin retries every parked seller transfer (and writes off attempts of unknown outcome as not made). */
+  | { readonly type: "retry_transfers"; readonly by: string }
+  /** An admin asks again for every reversal that failed. */
+  | { readonly type: "retry_reversal"; readonly by: string }
+  // timers
+  | { readonly type: "timer"; readonly timer: MarketplaceChargeTimer }
+  // facts about the payment
+  /**
+   * The PaymentIntent needs the customer: to confirm a new card on-session, or to pass 3-D
+   * Secure. `clientSecret` is what the client needs to do it.
+   */
+  | {
+      readonly type: "payment_requires_action";
+      readonly paymentIntentId: string;
+      readonly clientSecret: string;
+    }
+  | { readonly type: "payment_processing"; readonly paymentIntentId: string }
+  | {
+      readonly type: "payment_succeeded";
+      readonly paymentIntentId: string;
+      readonly chargeId: string;
+      /** A destination charge's transfer to the seller (the charge's `transfer`). */
+      readonly transferId?: string;
+    }
+  | { readonly type: "payment_failed"; readonly paymentIntentId?: string; readonly failureCode: string }
+  // facts about sellers' transfers (their metadata names the seller and the attempt)
+  | {
+      readonly type: "transfer_created";
+      readonly sellerId: string;
+      readonly attempt: number;
+      readonly transferId: string;
+    }
+  | {
+      readonly type: "transfer_failed";
+      readonly sellerId: string;
+      readonly attempt: number;
+      readonly failureCode: string;
+      readonly failureMessage?: string;
+    }
+  /** A reversal the charge asked for landed (its metadata names the reversal). */
+  | {
+      readonly type: "transfer_reversed";
+      readonly reversal: number;
+      readonly transferId: string;
+      readonly amountMinor: number;
+    }
+  | { readonly type: "transfer_reversal_failed"; readonly reversal: number; readonly failureCode: string }
+  // facts about refunds (the refund's metadata names the refund and the attempt)
+  | {
+      readonly type: "refund_succeeded";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly refundId: string;
+    }
+  | {
+      readonly type: "refund_failed";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly failureCode: string;
+    }
+  /** A destination charge's application fee was (partly) refunded to the seller, for refund `refund`. */
+  | {
+      readonly type: "application_fee_refunded";
+      readonly refund: number;
+      readonly feeRefundId: string;
+      readonly amountMinor: number;
+    }
+  // facts about disputes
+  | {
+      readonly type: "dispute_opened";
+      readonly disputeId: string;
+      readonly amountMinor: number;
+      readonly reason: string;
+      readonly stripeStatus: string;
+      readonly evidenceDueBy?: Instant;
+    }
+  | {
+      readonly type: "dispute_updated";
+      readonly disputeId: string;
+      readonly stripeStatus: string;
+      readonly evidenceDueBy?: Instant;
+    }
+  | {
+      readonly type: "dispute_closed";
+      readonly disputeId: string;
+      readonly outcome: "won" | "lost";
+      /** What the customer's bank took back when lost. */
+      readonly amountMinor: number;
+    };
+
+/** One input type of {@link MarketplaceChargeInput}. */
+export type MarketplaceChargeInputType = MarketplaceChargeInput["type"];

@@ -1,0 +1,659 @@
+// Model-based test of marketplace charges: random charges (a destination charge to one
+// seller, or a split among co-hosts) driven through random payments, Stripe's answers
+// (transfers, refunds, reversals, disputes), timers, the passing of time and admins'
+// commands — with Stripe's facts delivered in any order, duplicated at once and replayed late.
+//
+// A small world plays Stripe and the scheduler: it executes the effects the charge asks for
+// (a transfer, refund or reversal is pending until the test decides its outcome, which it
+// then reports as a fact into an inbox) and keeps its own count of what really moved. A
+// model follows the rules beside the real charge and predicts each command's outcome (done,
+// or which error) from what it saw. After every step:
+//
+// - the ledger balances, and the charge's money adds up (paid in + platform funded = in
+//   flight + payables + sellers + fees + refunds + dispute losses);
+// - nothing is held once the charge has ended (or settled) and nothing is on its way: the
+//   in-flight and payable accounts are zero;
+// - no seller is paid twice: no transfer is asked for while another attempt of theirs may
+//   land or after one landed, Stripe never creates two, and the ledger never pays a seller
+//   more than their share;
+// - refunds (and losses) never exceed what was captured, at Stripe or in the ledger;
+// - no two different effects share an id;
+// - every status change is in MARKETPLACE_CHARGE_TRANSITIONS;
+// - a Stripe fact delivered twice in a row is ignored the second time, with no effects.
+import { isDeepStrictEqual } from "node:util";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  checkLedgerInvariants,
+  checkMarketplaceMoney,
+  emptyLedger,
+  type Ledger,
+  postTransaction,
+} from "../ledger/index.js";
+import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
+import { HOUR_MS } from "../shared/time.js";
+import { createMarketplaceCharge, decideMarketplaceCharge } from "./decide.js";
+import type { MarketplaceChargeErrorCode } from "./marketplace-charge.errors.js";
+import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-charge.js";
+import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
+import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
+import { isMarketplaceChargeMoveAllowed } from "./marketplace-charge-transitions.js";
+
+const policy = DEFAULT_MARKETPLACE_POLICY;
+const T0 = Date.UTC(2026, 4, 4);
+const ID = "mc1";
+
+type EffectOf<K extends MarketplaceChargeEffect["kind"]> = Extract<MarketplaceChargeEffect, { kind: K }>;
+
+/** What the model knows, from what it saw happen. */
+interface Model {
+  captured: boolean;
+  /** Refunds asked for, by number: amount and whether done. */
+  refunds: Map<number, { amountMinor: number; done: boolean }>;
+  lostMinor: number;
+  /** Disputes delivered, and whether still open. */
+  disputes: Map<string, boolean>;
+  /** Per seller: attempts asked for whose outcome is not a definite failure yet. */
+  transfersOpen: Map<string, Set<number>>;
+  /** Per seller: attempts answered with an uncertain error. */
+  transfersUnknown: Map<string, Set<number>>;
+  /** Sellers paid (their transfer landed, or the destination charge paid them). */
+  paid: Set<string>;
+  /** Reversals reported failed and not asked again yet. */
+  reversalsFailed: Set<number>;
+}
+
+class World {
+  state: MarketplaceCharge;
+  ledger: Ledger = emptyLedger();
+  now = T0;
+  readonly effects = new Map<string, MarketplaceChargeEffect>();
+  readonly problems: string[] = [];
+  paymentAnswered = false;
+  pendingTransfers: EffectOf<"transfer">[] = [];
+  pendingRefunds: EffectOf<"refund">[] = [];
+  pendingReversals: EffectOf<"reverse_transfer">[] = [];
+  timers: EffectOf<"schedule_timer">[] = [];
+  inbox: MarketplaceChargeInput[] = [];
+  delivered: MarketplaceChargeInput[] = [];
+  stripe = {
+    capturedMinor: 0,
+    refundedMinor: 0,
+    transfersBySeller: new Map<string, number>(),
+    disputes: 0,
+    disputeOpen: false,
+  };
+  readonly model: Model = {
+    captured: false,
+    refunds: new Map(),
+    lostMinor: 0,
+    disputes: new Map(),
+    transfersOpen: new Map(),
+    transfersUnknown: new Map(),
+    paid: new Set(),
+    reversalsFailed: new Set(),
+  };
+
+  constructor(
+    readonly amountMinor: number,
+    readonly sellerIds: readonly string[],
+  ) {
+    const d = createMarketplaceCharge(
+      {
+        id: ID,
+        activityId: "act_1",
+        purpose: "rsvp",
+        description: "Pottery class",
+        amountMinor,
+        currency: "AUD",
+        customer: { id: "p_1", stripeCustomerId: "cus_1", email: "c@example.com" },
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+        fee: { kind: "rate", basisPoints: 1_250 },
+        sellers: sellerIds.map((id, i) => ({ id, connectedAccountId: `acct_${id}`, weight: i + 1 })),
+      },
+      { now: T0, policy },
+    )._unsafeUnwrap();
+    this.state = d.state;
+    this.absorb(d.effects);
+    this.check();
+  }
+
+  get split(): boolean {
+    return this.sellerIds.length > 1;
+  }
+
+  apply(input: MarketplaceChargeInput): { code?: MarketplaceChargeErrorCode; ignored?: string } {
+    const before = this.state;
+    const d = decideMarketplaceCharge(before, input, { now: this.now, policy });
+    if (d.isErr()) {
+      this.check();
+      return { code: d.error.code };
+    }
+    const { state, effects, ignored } = d.value;
+    if (!isMarketplaceChargeMoveAllowed(before.status, state.status))
+      this.problems.push(`${before.status} → ${state.status} (on ${input.type}) is not in the table`);
+    if (ignored && (state !== before || effects.length > 0))
+      this.problems.push(`an ignored ${input.type} changed the state or made effects`);
+    this.state = ignored ? state : { ...state, version: before.version + 1 };
+    this.observe(input, effects, ignored !== undefined);
+    this.absorb(effects);
+    this.check();
+    return ignored ? { ignored: ignored.code } : {};
+  }
+
+  deliver(fact: MarketplaceChargeInput, twice: boolean): void {
+    this.delivered.push(fact);
+    this.apply(fact);
+    if (twice && this.apply(fact).ignored === undefined)
+      this.problems.push(`a repeated ${JSON.stringify(fact)} was not ignored`);
+  }
+
+  private open(sellerId: string): Set<number> {
+    const set = this.model.transfersOpen.get(sellerId) ?? new Set<number>();
+    this.model.transfersOpen.set(sellerId, set);
+    return set;
+  }
+
+  private unknown(sellerId: string): Set<number> {
+    const set = this.model.transfersUnknown.get(sellerId) ?? new Set<number>();
+    this.model.transfersUnknown.set(sellerId, set);
+    return set;
+  }
+
+  private observe(
+    input: MarketplaceChargeInput,
+    effects: readonly MarketplaceChargeEffect[],
+    ignored: boolean,
+  ): void {
+    const m = this.model;
+    // An admin's retry of parked transfers writes off attempts of unknown outcome (their
+    // word that no money moved) before asking again.
+    if (input.type === "retry_transfers" && !ignored)
+      for (const [seller, unknown] of m.transfersUnknown) {
+        for (const a of unknown) this.open(seller).delete(a);
+        unknown.clear();
+      }
+    if (input.type === "retry_reversal" && !ignored) m.reversalsFailed.clear();
+    for (const e of effects) {
+      if (e.kind === "post_ledger" && e.id === `${ID}:ledger:captured`) m.captured = true;
+      if (e.kind === "post_ledger" && e.id.startsWith(`${ID}:ledger:transferred:`))
+        m.paid.add(e.id.slice(`${ID}:ledger:transferred:`.length));
+      if (e.kind === "notify" && e.template === "refund_started") {
+        const n = Number(e.id.split(":").at(-1));
+        if (!m.refunds.has(n)) m.refunds.set(n, { amountMinor: Number(e.data.amountMinor), done: false });
+      }
+      if (e.kind === "transfer") {
+        if (this.open(e.sellerId).size > 0 || m.paid.has(e.sellerId))
+          this.problems.push(
+            `transfer ${e.id} asked for while another may land or after the seller was paid`,
+          );
+        this.open(e.sellerId).add(e.attempt);
+      }
+    }
+    if (ignored) return;
+    switch (input.type) {
+      case "refund_succeeded": {
+        const r = m.refunds.get(input.refund);
+        if (r) r.done = true;
+        break;
+      }
+      case "refund_failed": {
+        const r = m.refunds.get(input.refund);
+        if (r) r.done = false;
+        break;
+      }
+      case "transfer_created":
+        this.open(input.sellerId).delete(input.attempt);
+        this.unknown(input.sellerId).delete(input.attempt);
+        break;
+      case "transfer_failed":
+        if (input.failureCode === "api_error") this.unknown(input.sellerId).add(input.attempt);
+        else {
+          this.open(input.sellerId).delete(input.attempt);
+          this.unknown(input.sellerId).delete(input.attempt);
+        }
+        break;
+      case "transfer_reversal_failed":
+        m.reversalsFailed.add(input.reversal);
+        break;
+      case "dispute_opened":
+        if (!m.disputes.has(input.disputeId)) m.disputes.set(input.disputeId, true);
+        break;
+      case "dispute_closed":
+        m.disputes.set(input.disputeId, false);
+        if (input.outcome === "lost") m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
+        break;
+      default:
+        break;
+    }
+  }
+
+  private absorb(effects: readonly MarketplaceChargeEffect[]): void {
+    for (const e of effects) {
+      const first = this.effects.get(e.id);
+      if (first !== undefined) {
+        if (!isDeepStrictEqual(first, e)) this.problems.push(`two different effects share the id ${e.id}`);
+        continue; // the outbox keeps one
+      }
+      this.effects.set(e.id, e);
+      switch (e.kind) {
+        case "post_ledger": {
+          const posted = postTransaction(this.ledger, e.transaction);
+          if (posted.isErr()) this.problems.push(`posting ${e.id} refused: ${posted.error.message}`);
+          else this.ledger = posted.value;
+          break;
+        }
+        case "transfer":
+          this.pendingTransfers.push(e);
+          break;
+        case "refund":
+          this.pendingRefunds.push(e);
+          break;
+        case "reverse_transfer":
+          this.pendingReversals.push(e);
+          break;
+        case "schedule_timer":
+          this.timers.push(e);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  check(): void {
+    const s = this.state;
+    const books = checkLedgerInvariants(this.ledger);
+    if (books.isErr()) this.problems.push(`ledger: ${books.error.message}`);
+    const money = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
+    if (money.isErr()) {
+      this.problems.push(money.error.message);
+      return;
+    }
+    const m = money.value;
+    for (const seller of s.sellers) {
+      if ((m.sellerMinor[seller.id] ?? 0) > seller.shareMinor)
+        this.problems.push(
+          `seller ${seller.id} got ${m.sellerMinor[seller.id]} of a ${seller.shareMinor} share`,
+        );
+      if ((this.stripe.transfersBySeller.get(seller.id) ?? 0) > 1)
+        this.problems.push(`Stripe created two transfers to ${seller.id}: paid twice`);
+    }
+    if (m.refundedMinor + m.disputeLostMinor > m.paidInMinor)
+      this.problems.push(`given back ${m.refundedMinor + m.disputeLostMinor} of ${m.paidInMinor} paid`);
+    if (this.stripe.refundedMinor > this.stripe.capturedMinor)
+      this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);
+    const askedMinor = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
+    if (askedMinor > this.amountMinor)
+      this.problems.push(`refunds asked for ${askedMinor} of ${this.amountMinor}`);
+    const quiet =
+      s.reversals.every((r) => r.status === "reversed") &&
+      s.refunds.every((r) => r.status === "succeeded") &&
+      s.disputes.every((x) => x.status !== "lost" || x.lossBooked === true);
+    const ended: readonly MarketplaceChargeStatus[] = [
+      "settled",
+      "refunded",
+      "charged_back",
+      "payment_failed",
+    ];
+    if (quiet && ended.includes(s.status) && (m.inFlightMinor !== 0 || m.sellerPayableMinor !== 0))
+      this.problems.push(`${s.status} with ${m.inFlightMinor} in flight and ${m.sellerPayableMinor} payable`);
+    if (s.status === "refunded" && m.refundedMinor + m.disputeLostMinor !== m.paidInMinor)
+      this.problems.push("refunded, but not everything was given back");
+  }
+
+  remainingMinor(): number {
+    const asked = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
+    return this.model.captured ? this.amountMinor - asked - this.model.lostMinor : 0;
+  }
+
+  /** What a command must do, by the rules, from what the model saw; undefined: it applies. */
+  predict(input: MarketplaceChargeInput): MarketplaceChargeErrorCode | undefined {
+    const m = this.model;
+    const s = this.state;
+    switch (input.type) {
+      case "refund": {
+        if (!m.captured) return s.status === "payment_failed" ? "charge_ended" : "payment_not_captured";
+        if (s.status === "refunded" || s.status === "charged_back") return "charge_ended";
+        if (s.status === "refunding") return "refund_in_flight";
+        if (this.sellerIds.some((x) => !m.paid.has(x))) return "transfers_pending";
+        if ([...m.disputes.values()].some((open) => open)) return "payment_disputed";
+        if ([...m.refunds.values()].some((r) => !r.done)) return "refund_in_flight";
+        const left = this.remainingMinor();
+        if (left === 0) return "nothing_to_refund";
+        const a = input.amountMinor ?? left;
+        return a <= 0 || a > left ? "invalid_refund_amount" : undefined;
+      }
+      case "retry_refund":
+        if (!s.refunds.some((r) => r.status === "failed")) return "no_failed_refund";
+        return [...m.disputes.values()].some((open) => open) ? "payment_disputed" : undefined;
+      case "retry_transfers":
+        return s.status === "transfer_blocked" ? undefined : "no_blocked_transfer";
+      case "retry_reversal":
+        return m.reversalsFailed.size > 0 ? undefined : "no_failed_reversal";
+      default:
+        return undefined;
+    }
+  }
+
+  command(input: MarketplaceChargeInput): void {
+    const expected = this.predict(input);
+    const { code } = this.apply(input);
+    if (code !== expected)
+      this.problems.push(`${JSON.stringify(input)}: expected ${expected ?? "ok"}, got ${code ?? "ok"}`);
+  }
+}
+
+// ---------------------------------------------------------------- commands
+
+type Cmd = fc.Command<object, World>;
+
+const simple = (name: string, check: (w: World) => boolean, run: (w: World) => void): Cmd => ({
+  check: () => true,
+  run: (_m, w) => {
+    if (check(w)) run(w);
+  },
+  toString: () => name,
+});
+
+type PayHow = "card" | "3ds_ok" | "3ds_fail" | "processing_ok" | "fail_then_ok";
+
+/** The customer pays (or not): Stripe's facts go to the inbox. */
+function pay(w: World, how: PayHow): void {
+  w.paymentAnswered = true;
+  const pi = "pi_1";
+  const ok: MarketplaceChargeInput = {
+    type: "payment_succeeded",
+    paymentIntentId: pi,
+    chargeId: "ch_1",
+    ...(w.split ? {} : { transferId: "tr_dest" }),
+  };
+  const action: MarketplaceChargeInput = {
+    type: "payment_requires_action",
+    paymentIntentId: pi,
+    clientSecret: "pi_1_secret",
+  };
+  const failed: MarketplaceChargeInput = {
+    type: "payment_failed",
+    paymentIntentId: pi,
+    failureCode: "card_declined",
+  };
+  const facts: Record<PayHow, MarketplaceChargeInput[]> = {
+    card: [ok],
+    "3ds_ok": [action, ok],
+    "3ds_fail": [action, failed],
+    processing_ok: [{ type: "payment_processing", paymentIntentId: pi }, ok],
+    fail_then_ok: [failed, ok],
+  };
+  w.inbox.push(...facts[how]);
+  if (how !== "3ds_fail") {
+    w.stripe.capturedMinor = w.amountMinor;
+    // A destination charge pays the seller with the charge.
+    if (!w.split) w.stripe.transfersBySeller.set(w.sellerIds[0] ?? "", 1);
+  }
+}
+
+const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) =>
+  simple(
+    `deliver(${i}${twice ? ", twice" : ""})`,
+    (w) => w.inbox.length > 0,
+    (w) => {
+      const [fact] = w.inbox.splice(i % w.inbox.length, 1);
+      if (fact) w.deliver(fact, twice);
+    },
+  ),
+);
+
+const fireTimerArb = fc.nat().map((i) =>
+  simple(
+    `fire timer ${i}`,
+    (w) => w.timers.length > 0,
+    (w) => {
+      const [t] = w.timers.splice(i % w.timers.length, 1);
+      if (!t) return;
+      w.now = Math.max(w.now, t.at);
+      w.apply({ type: "timer", timer: t.timer });
+    },
+  ),
+);
+
+const commandArbs: fc.Arbitrary<Cmd>[] = [
+  fc.constantFrom<PayHow>("card", "card", "3ds_ok", "3ds_fail", "processing_ok", "fail_then_ok").map((how) =>
+    simple(
+      `pay(${how})`,
+      (w) => !w.paymentAnswered,
+      (w) => pay(w, how),
+    ),
+  ),
+  deliverArb,
+  deliverArb,
+  deliverArb,
+  deliverArb,
+  fc.nat().map((i) =>
+    simple(
+      `replay(${i})`,
+      (w) => w.delivered.length > 0,
+      (w) => {
+        const fact = w.delivered[i % w.delivered.length];
+        if (fact) w.apply(fact);
+      },
+    ),
+  ),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.constantFrom("created", "created", "balance_insufficient", "account_invalid", "api_error"),
+    )
+    .map(([i, outcome]) =>
+      simple(
+        `transfer ${outcome}`,
+        (w) => w.pendingTransfers.length > 0,
+        (w) => {
+          const [t] = w.pendingTransfers.splice(i % w.pendingTransfers.length, 1);
+          if (!t) return;
+          if (outcome === "created") {
+            w.stripe.transfersBySeller.set(t.sellerId, (w.stripe.transfersBySeller.get(t.sellerId) ?? 0) + 1);
+            w.inbox.push({
+              type: "transfer_created",
+              sellerId: t.sellerId,
+              attempt: t.attempt,
+              transferId: `tr_${t.id}`,
+            });
+          } else
+            w.inbox.push({
+              type: "transfer_failed",
+              sellerId: t.sellerId,
+              attempt: t.attempt,
+              failureCode: outcome,
+            });
+        },
+      ),
+    ),
+  // Stripe works through everything it was asked (so splits reach their refunds and disputes too).
+  fc.constant(
+    simple(
+      "every pending transfer lands",
+      (w) => w.pendingTransfers.length > 0,
+      (w) => {
+        for (const t of w.pendingTransfers.splice(0)) {
+          w.stripe.transfersBySeller.set(t.sellerId, (w.stripe.transfersBySeller.get(t.sellerId) ?? 0) + 1);
+          w.inbox.push({
+            type: "transfer_created",
+            sellerId: t.sellerId,
+            attempt: t.attempt,
+            transferId: `tr_${t.id}`,
+          });
+        }
+      },
+    ),
+  ),
+  fc.nat().map((seed) =>
+    simple(
+      `deliver everything (rotated by ${seed})`,
+      (w) => w.inbox.length > 0,
+      (w) => {
+        const facts = w.inbox.splice(0);
+        const k = seed % facts.length;
+        for (const fact of [...facts.slice(k), ...facts.slice(0, k).reverse()]) w.deliver(fact, false);
+      },
+    ),
+  ),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
+    simple(
+      `refund ${ok ? "succeeds" : "fails"}`,
+      (w) => w.pendingRefunds.length > 0,
+      (w) => {
+        const [r] = w.pendingRefunds.splice(i % w.pendingRefunds.length, 1);
+        if (!r) return;
+        if (!ok) {
+          w.inbox.push({
+            type: "refund_failed",
+            refund: r.refund,
+            attempt: r.attempt,
+            failureCode: "expired_or_canceled_card",
+          });
+          return;
+        }
+        w.stripe.refundedMinor += r.amountMinor;
+        w.inbox.push({
+          type: "refund_succeeded",
+          refund: r.refund,
+          attempt: r.attempt,
+          refundId: `re_${r.id}`,
+        });
+        const fee = w.state.refunds.find((x) => x.number === r.refund)?.parts.feePartMinor ?? 0;
+        if (r.refundApplicationFee)
+          w.inbox.push({
+            type: "application_fee_refunded",
+            refund: r.refund,
+            feeRefundId: `fr_${r.id}`,
+            amountMinor: fee,
+          });
+      },
+    ),
+  ),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
+    simple(
+      `reversal ${ok ? "lands" : "fails"}`,
+      (w) => w.pendingReversals.length > 0,
+      (w) => {
+        const [r] = w.pendingReversals.splice(i % w.pendingReversals.length, 1);
+        if (!r) return;
+        w.inbox.push(
+          ok
+            ? {
+                type: "transfer_reversed",
+                reversal: r.reversal,
+                transferId: r.transferId,
+                amountMinor: r.amountMinor,
+              }
+            : { type: "transfer_reversal_failed", reversal: r.reversal, failureCode: "insufficient_funds" },
+        );
+      },
+    ),
+  ),
+  fc.constant(
+    simple(
+      "dispute opened",
+      (w) => w.stripe.capturedMinor > w.stripe.refundedMinor && !w.stripe.disputeOpen,
+      (w) => {
+        w.stripe.disputes += 1;
+        w.stripe.disputeOpen = true;
+        w.inbox.push({
+          type: "dispute_opened",
+          disputeId: `dp_${w.stripe.disputes}`,
+          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
+          reason: "fraudulent",
+          stripeStatus: "needs_response",
+          evidenceDueBy: w.now + 200 * HOUR_MS,
+        });
+      },
+    ),
+  ),
+  fc.constantFrom("won" as const, "lost" as const).map((outcome) =>
+    simple(
+      `dispute ${outcome}`,
+      (w) => w.stripe.disputeOpen,
+      (w) => {
+        w.stripe.disputeOpen = false;
+        w.inbox.push({
+          type: "dispute_closed",
+          disputeId: `dp_${w.stripe.disputes}`,
+          outcome,
+          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
+        });
+      },
+    ),
+  ),
+  fireTimerArb,
+  fireTimerArb,
+  fc.integer({ min: 1, max: 24 }).map((hours) =>
+    simple(
+      `${hours} h pass`,
+      () => true,
+      (w) => {
+        w.now += hours * HOUR_MS;
+      },
+    ),
+  ),
+  fc
+    .tuple(
+      fc.option(fc.integer({ min: -100, max: 25_000 }), { nil: undefined }),
+      fc.constantFrom("customer" as const, "platform" as const),
+    )
+    .map(([amountMinor, initiatedBy]) =>
+      simple(
+        `refund ${amountMinor ?? "all"} (${initiatedBy})`,
+        () => true,
+        (w) =>
+          w.command({
+            type: "refund",
+            initiatedBy,
+            by: "admin",
+            reason: "asked",
+            ...(amountMinor !== undefined ? { amountMinor } : {}),
+          }),
+      ),
+    ),
+  fc.constant(
+    simple(
+      "retry refund",
+      () => true,
+      (w) => w.command({ type: "retry_refund", by: "admin" }),
+    ),
+  ),
+  fc.constant(
+    simple(
+      "retry transfers",
+      () => true,
+      (w) => w.command({ type: "retry_transfers", by: "admin" }),
+    ),
+  ),
+  fc.constant(
+    simple(
+      "retry reversal",
+      () => true,
+      (w) => w.command({ type: "retry_reversal", by: "admin" }),
+    ),
+  ),
+];
+
+describe("marketplace charges against a model (fc.commands)", () => {
+  it("every step keeps the books, nothing held once ended, no seller paid twice, refunds within what was paid, and every command does what the rules say", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 10, max: 200 }).map((x) => x * 100),
+        fc.constantFrom(["sel_a"], ["sel_a", "sel_b"], ["sel_a", "sel_b", "sel_c"]),
+        fc.constantFrom<PayHow | "later">("card", "card", "3ds_ok", "processing_ok", "later"),
+        fc.commands(commandArbs, { maxCommands: 100, size: "max" }),
+        (amountMinor, sellers, how, cmds) => {
+          const world = new World(amountMinor, sellers);
+          if (how !== "later") pay(world, how);
+          fc.modelRun(() => ({ model: {}, real: world }), cmds);
+          expect(world.problems).toEqual([]);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,0 +1,203 @@
+// The money of a marketplace charge: the platform's fee, each seller's share and fee, and
+// how money given back (a refund, a lost dispute) divides among the sellers, the fee and
+// the platform. All integer minor units in steps of the currency's amount step (three-decimal
+// currencies move in tens), split with `allocate`, so no minor unit is lost or invented.
+//
+// TODO(shared): the held payment (branch `held`) has its own fee split
+// (`splitPlatformFee`, rate or fixed, currency minimum). Both charge a platform fee the
+// same way; once both are on main, one `policy/platform-fee.ts` should serve both.
+import { err, ok, type Result } from "neverthrow";
+import { allocate, type CurrencyCode, currencyInfo, money } from "../money/index.js";
+import type { MarketplaceRefundRules } from "../policy/marketplace-policy.js";
+import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
+
+/** 10 000 basis points = 100 %. */
+export const MARKETPLACE_BASIS_POINTS = 10_000;
+
+/** The platform's fee on a charge: a rate in basis points (250 = 2.5 %) or a fixed amount, raised to the currency's minimum. */
+export type MarketplaceFee =
+  | { readonly kind: "rate"; readonly basisPoints: number }
+  | { readonly kind: "fixed"; readonly amountMinor: number };
+
+/**
+ * Splits `totalMinor` in proportion to `ratios` in steps of the currency's amount step:
+ * every part is a multiple of the step and the parts add up to exactly `totalMinor`
+ * (itself a multiple of the step). All-zero ratios are allowed only for a zero total.
+ */
+export function allocateInSteps(
+  totalMinor: number,
+  ratios: readonly number[],
+  currency: CurrencyCode,
+): number[] {
+  if (totalMinor === 0) return ratios.map(() => 0);
+  const step = currencyInfo(currency).amountStepMinor;
+  if (totalMinor % step !== 0) throw new Error(`allocateInSteps: ${totalMinor} is not a multiple of ${step}`);
+  const shares = allocate(money(totalMinor / step, currency), ratios);
+  // Callers pass non-negative safe integer ratios, some positive when there is money to split.
+  if (shares.isErr()) throw new Error(`allocateInSteps: ${shares.error.message}`);
+  return shares.value.map((m) => m.amountMinor * step);
+}
+
+/**
+ * The platform's fee on `amountMinor`: a rate is applied by `allocate` in steps (the fee and
+ * the rest add up to the amount), a fixed fee is taken as is; either is raised to
+ * `minimumMinor` (rounded up to a step). Fails with `invalid_fee` when malformed, or when it
+ * leaves the sellers less than one step each (`sellerCount`).
+ */
+export function platformFeeMinor(
+  amountMinor: number,
+  currency: CurrencyCode,
+  fee: MarketplaceFee,
+  minimumMinor = 0,
+  sellerCount = 1,
+): Result<number, MarketplaceChargeError> {
+  const step = currencyInfo(currency).amountStepMinor;
+  let feeMinor: number;
+  if (fee.kind === "rate") {
+    if (
+      !Number.isSafeInteger(fee.basisPoints) ||
+      fee.basisPoints < 0 ||
+      fee.basisPoints >= MARKETPLACE_BASIS_POINTS
+    )
+      return err(
+        marketplaceChargeError("invalid_fee", "a fee rate is a whole number of basis points in [0, 10000)"),
+      );
+    [feeMinor = 0] = allocateInSteps(
+      amountMinor,
+      [fee.basisPoints, MARKETPLACE_BASIS_POINTS - fee.basisPoints],
+      currency,
+    );
+  } else {
+    feeMinor = fee.amountMinor;
+    if (!Number.isSafeInteger(feeMinor) || feeMinor < 0 || feeMinor % step !== 0)
+      return err(
+        marketplaceChargeError(
+          "invalid_fee",
+          `a fixed fee is a whole multiple of ${step} minor units ≥ 0 in ${currency}`,
+        ),
+      );
+  }
+  feeMinor = Math.max(feeMinor, Math.ceil(minimumMinor / step) * step);
+  if (amountMinor - feeMinor < sellerCount * step)
+    return err(
+      marketplaceChargeError(
+        "invalid_fee",
+        `a fee of ${feeMinor} ${currency} leaves ${amountMinor - feeMinor} of ${amountMinor} for ${sellerCount} seller(s)`,
+      ),
+    );
+  return ok(feeMinor);
+}
+
+/** One seller's part of a charge: their share (what they are paid) and their part of the platform's fee. */
+export interface SellerSplit {
+  readonly shareMinor: number;
+  readonly feeMinor: number;
+}
+
+/**
+ * Divides a charge among its sellers by weight: the shares are `allocate(amount − fee,
+ * weights)` and the fee parts `allocate(fee, weights)`, in steps, so the shares add up to
+ * exactly the amount minus the fee and the fee parts to exactly the fee. Fails with
+ * `invalid_split` when a weight is not a positive safe integer or a share would be zero.
+ */
+export function splitAmongSellers(
+  amountMinor: number,
+  feeMinor: number,
+  currency: CurrencyCode,
+  weights: readonly number[],
+): Result<SellerSplit[], MarketplaceChargeError> {
+  if (weights.length === 0) return err(marketplaceChargeError("invalid_split", "no sellers"));
+  if (weights.some((w) => !Number.isSafeInteger(w) || w <= 0))
+    return err(marketplaceChargeError("invalid_split", "every seller's weight is a positive whole number"));
+  const shares = allocateInSteps(amountMinor - feeMinor, weights, currency);
+  const fees = allocateInSteps(feeMinor, weights, currency);
+  if (shares.some((s) => s <= 0))
+    return err(
+      marketplaceChargeError("invalid_split", "a seller's share would be nothing: the amount is too small"),
+    );
+  return ok(shares.map((shareMinor, i) => ({ shareMinor, feeMinor: fees[i] ?? 0 })));
+}
+
+/** How much of an amount given back is taken from each party. `sellerPartsMinor` follows the order of the sellers. */
+export interface TakeBackParts {
+  /** Reversed from each seller's transfer. */
+  readonly sellerPartsMinor: readonly number[];
+  /** Taken out of the platform's fee. */
+  readonly feePartMinor: number;
+  /** Paid from the platform's own money. */
+  readonly platformFundedMinor: number;
+}
+
+/**
+ * Divides `amountMinor` given back to the customer among what each party still holds of the
+ * charge (`sellersLeftMinor`, `feeLeftMinor`), by the refund rules:
+ *
+ * - reverse and refund the fee: `allocate` over everyone's remainder;
+ * - reverse, keep the fee: the sellers, by their remainders, up to all they still hold;
+ *   the platform's own money covers the rest;
+ * - do not reverse: the fee (if refunded) up to what is left of it, the platform the rest.
+ *
+ * Allocating each amount over what is *left* (not over the original shares) keeps every
+ * part within its remainder, so any sequence of partial refunds never takes a seller below
+ * zero, and once everything is given back each party has given back exactly all it held.
+ * `amountMinor` must not exceed the sum of the remainders when the sellers are reversed.
+ */
+export function takeBackParts(
+  amountMinor: number,
+  sellersLeftMinor: readonly number[],
+  feeLeftMinor: number,
+  rules: MarketplaceRefundRules,
+  currency: CurrencyCode,
+): TakeBackParts {
+  const sellersLeft = sellersLeftMinor.reduce((a, b) => a + b, 0);
+  if (rules.reverseTransfer && rules.refundApplicationFee) {
+    const parts = allocateInSteps(amountMinor, [...sellersLeftMinor, feeLeftMinor], currency);
+    const feePartMinor = parts.pop() ?? 0;
+    return { sellerPartsMinor: parts, feePartMinor, platformFundedMinor: 0 };
+  }
+  if (rules.reverseTransfer) {
+    const fromSellers = Math.min(amountMinor, sellersLeft);
+    return {
+      sellerPartsMinor: allocateInSteps(fromSellers, sellersLeftMinor, currency),
+      feePartMinor: 0,
+      platformFundedMinor: amountMinor - fromSellers,
+    };
+  }
+  const feePartMinor = rules.refundApplicationFee ? Math.min(amountMinor, feeLeftMinor) : 0;
+  return {
+    sellerPartsMinor: sellersLeftMinor.map(() => 0),
+    feePartMinor,
+    platformFundedMinor: amountMinor - feePartMinor,
+  };
+}
+
+/** How a destination charge's refund divides, as Stripe does it. */
+export interface DestinationRefundParts {
+  /** Reversed from the seller's transfer (Stripe `reverse_transfer`): the whole refund. */
+  readonly reversalMinor: number;
+  /** The application fee given back to the seller (Stripe `refund_application_fee`). */
+  readonly feeRefundMinor: number;
+  /** Paid from the platform's own money: the whole refund when the transfer is not reversed. */
+  readonly platformFundedMinor: number;
+}
+
+/**
+ * A destination charge transfers the whole amount to the seller and takes the fee back as
+ * an application fee. Refunding `amountMinor` with `reverse_transfer` reverses that much of
+ * the transfer; `refund_application_fee` gives the seller back the fee's share of it:
+ * `allocate` over what is left of the fee and of the rest of the charge (`chargeLeftMinor`),
+ * so partial refunds of everything give back exactly the whole fee.
+ */
+export function destinationRefundParts(
+  amountMinor: number,
+  chargeLeftMinor: number,
+  feeLeftMinor: number,
+  rules: MarketplaceRefundRules,
+  currency: CurrencyCode,
+): DestinationRefundParts {
+  const [feeRefundMinor = 0] = rules.refundApplicationFee
+    ? allocateInSteps(amountMinor, [feeLeftMinor, Math.max(0, chargeLeftMinor - feeLeftMinor)], currency)
+    : [0];
+  const reversalMinor = rules.reverseTransfer ? amountMinor : 0;
+  return { reversalMinor, feeRefundMinor, platformFundedMinor: amountMinor - reversalMinor };
+}

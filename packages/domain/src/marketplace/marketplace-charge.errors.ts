@@ -1,0 +1,49 @@
+/** Every code a refused marketplace-charge command can carry. */
+export const MARKETPLACE_CHARGE_ERROR_CODES = [
+  /** The amount is not a valid charge in its currency (minimum, digits, step). */
+  "invalid_amount",
+  /** The currency is not one susu knows. */
+  "unsupported_currency",
+  /** The fee is malformed, or leaves the sellers nothing. */
+  "invalid_fee",
+  /** The sellers or their weights are malformed, too many, or a seller's share would be nothing. */
+  "invalid_split",
+  /** Another field of a new charge is missing, too long or contradictory. */
+  "invalid_marketplace_charge",
+  /** The command needs the customer's money, which has not been captured. */
+  "payment_not_captured",
+  /** The charge was refunded or taken back in full, or its payment failed. */
+  "charge_ended",
+  /** Some seller's transfer has not landed yet (in flight, retrying or parked). */
+  "transfers_pending",
+  /** The charge is disputed: Stripe does not refund a disputed charge. */
+  "payment_disputed",
+  /** A refund is unfinished (in flight, reversing, or failed and waiting for an admin's retry). */
+  "refund_in_flight",
+  /** Everything was refunded or taken back already. */
+  "nothing_to_refund",
+  /** A refund of nothing, of more than is left, or not a multiple of the currency's step. */
+  "invalid_refund_amount",
+  /** `retry_refund` with no failed refund. */
+  "no_failed_refund",
+  /** `retry_transfers` while no seller's transfer is parked. */
+  "no_blocked_transfer",
+  /** `retry_reversal` with no failed reversal. */
+  "no_failed_reversal",
+] as const;
+
+/** One of {@link MARKETPLACE_CHARGE_ERROR_CODES}. */
+export type MarketplaceChargeErrorCode = (typeof MARKETPLACE_CHARGE_ERROR_CODES)[number];
+
+/** Why a command on a marketplace charge was refused: a union tagged by `type`, equal to its stable `code`. */
+export type MarketplaceChargeError = {
+  [C in MarketplaceChargeErrorCode]: { readonly type: C; readonly code: C; readonly message: string };
+}[MarketplaceChargeErrorCode];
+
+/** Builds a {@link MarketplaceChargeError} of the given type. */
+export function marketplaceChargeError<T extends MarketplaceChargeErrorCode>(
+  type: T,
+  message: string,
+): Extract<MarketplaceChargeError, { type: T }> {
+  return { type, code: type, message } as Extract<MarketplaceChargeError, { type: T }>;
+}

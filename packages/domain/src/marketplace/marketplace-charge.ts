@@ -1,0 +1,351 @@
+import { err, ok, type Result } from "neverthrow";
+import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
+import type {
+  MarketplacePolicy,
+  MarketplaceRefundRules,
+  RefundInitiator,
+} from "../policy/marketplace-policy.js";
+import type { Instant } from "../shared/time.js";
+import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
+import { marketplaceChargeIds } from "./marketplace-charge-ids.js";
+import {
+  type MarketplaceFee,
+  platformFeeMinor,
+  splitAmongSellers,
+  type TakeBackParts,
+} from "./marketplace-charge-money.js";
+
+/**
+ * The life of a marketplace charge. A destination charge (one seller): `awaiting_payment →
+ * settled` (through `requires_action` when the customer must authenticate or confirm, and
+ * `processing`). A split among co-hosts: `awaiting_payment → paying_sellers → settled`,
+ * through `transfer_blocked` when a seller's transfer was parked. Then refunds and
+ * disputes: `settled → refunding → refunded`, or `→ charged_back` when a lost dispute took
+ * everything that was left; `payment_failed` when the payment did not go through. Every
+ * allowed move is in `MARKETPLACE_CHARGE_TRANSITIONS`.
+ */
+export type MarketplaceChargeStatus =
+  | "awaiting_payment"
+  | "requires_action"
+  | "processing"
+  | "paying_sellers"
+  | "transfer_blocked"
+  | "settled"
+  | "refunding"
+  | "refunded"
+  | "charged_back"
+  | "payment_failed";
+
+/** Statuses no input moves a charge out of. */
+export const TERMINAL_MARKETPLACE_CHARGE_STATUSES: readonly MarketplaceChargeStatus[] = [
+  "refunded",
+  "charged_back",
+];
+
+/**
+ * How the charge reaches the sellers: `destination` (one seller: Stripe's destination
+ * charge pays them with the charge, the platform takes an application fee) or `split`
+ * (co-hosts: one charge to the platform, then one transfer per seller funded by it, all in
+ * one transfer group — Stripe's separate charges and transfers).
+ */
+export type MarketplaceChargeMode = "destination" | "split";
+
+/** How the customer pays: a saved card, charged off-session; or a new card the client confirms on-session. */
+export type MarketplacePaymentMethod =
+  | { readonly kind: "saved_card"; readonly paymentMethodId: string }
+  | { readonly kind: "new_card" };
+
+/** Who pays: a person with a Stripe customer. */
+export interface MarketplaceCustomer {
+  /** The person's id. */
+  readonly id: string;
+  /** Their Stripe customer (`cus_…`). */
+  readonly stripeCustomerId: string;
+  /** Where notices about the charge go. */
+  readonly email: string;
+}
+
+/** One seller of the charge and their part of it. */
+export interface MarketplaceSeller {
+  /** The person's id. */
+  readonly id: string;
+  /** Their connected account (`acct_…`). */
+  readonly connectedAccountId: string;
+  /** Their weight in the split (1 for a destination charge). */
+  readonly weight: number;
+  /** What they are paid: their share of the amount minus the fee. */
+  readonly shareMinor: number;
+  /** Their part of the platform's fee, recorded for their statements. */
+  readonly feeMinor: number;
+}
+
+/**
+ * One attempt at a seller's transfer (its effect id is the Stripe idempotency key).
+ * `unknown`: Stripe's answer was lost; no other attempt is made until a person has looked.
+ */
+export interface SellerTransferAttempt {
+  readonly sellerId: string;
+  /** 1-based per seller. */
+  readonly attempt: number;
+  readonly effectId: string;
+  readonly amountMinor: number;
+  readonly status: "requested" | "created" | "failed" | "unknown";
+  readonly transferId?: string;
+  readonly failureCode?: string;
+}
+
+/** Where one seller's payment stands (split charges only). */
+export interface SellerPayout {
+  readonly sellerId: string;
+  /** Failed attempts since the transfers started or an admin retried them (for the retry policy). */
+  readonly failures: number;
+  /** Parked with a ticket: no retry until an admin's `retry_transfers`. */
+  readonly parked: boolean;
+}
+
+/** A reversal of part of a seller's transfer, for a refund or a lost dispute (split charges, or a destination charge's lost dispute). */
+export interface SellerReversal {
+  /** 1-based. */
+  readonly number: number;
+  readonly effectId: string;
+  readonly sellerId: string;
+  readonly transferId: string;
+  readonly amountMinor: number;
+  readonly forRefund?: number;
+  readonly forDisputeId?: string;
+  readonly status: "requested" | "reversed" | "failed";
+  readonly failureCode?: string;
+}
+
+/**
+ * A refund to the customer, whole or partial. How it divides among the sellers, the fee and
+ * the platform is fixed when it is asked for, by the policy's rules for who asked.
+ * `reversing`: the sellers' parts are being reversed first (split charges).
+ */
+export interface MarketplaceRefund {
+  /** 1-based. */
+  readonly number: number;
+  readonly amountMinor: number;
+  readonly initiatedBy: RefundInitiator;
+  readonly reason: string;
+  readonly rules: MarketplaceRefundRules;
+  /** Reversed from each seller, in the order of `sellers` (a destination charge's one seller: the whole refund when reversed). */
+  readonly parts: TakeBackParts;
+  /** Whether it gives back everything that was left: the charge ends `refunded` with it. */
+  readonly full: boolean;
+  readonly status: "reversing" | "requested" | "succeeded" | "failed";
+  /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing. */
+  readonly attempts: number;
+  readonly refundId?: string;
+  /** A destination charge's application fee refund, as Stripe reported it. */
+  readonly feeRefundId?: string;
+  readonly failureCode?: string;
+  /** Whether the ledger holds its postings (a refund that fails after succeeding keeps them). */
+  readonly ledgerPosted: boolean;
+  /**
+   * The money never left the platform: a payment that arrived after it was recorded as
+   * failed, refunded whole before any seller was paid.
+   */
+  readonly unsplit: boolean;
+}
+
+/** A dispute of the charge. */
+export interface MarketplaceDispute {
+  readonly id: string;
+  readonly amountMinor: number;
+  readonly reason: string;
+  readonly stripeStatus: string;
+  readonly evidenceDueBy?: Instant;
+  readonly status: "open" | "won" | "lost";
+  /** For a lost dispute: what it took (at most what was left), and how that divides. */
+  readonly lostMinor?: number;
+  readonly parts?: TakeBackParts;
+  /** Whether the loss is in the ledger (not while a seller's transfer has not landed). */
+  readonly lossBooked?: boolean;
+}
+
+/** A customer's payment for an activity's RSVP or purchase, paid to its seller(s) at once, the platform keeping a fee. */
+export interface MarketplaceCharge {
+  readonly id: string;
+  readonly activityId: string;
+  readonly purpose: "rsvp" | "purchase";
+  readonly description: string;
+  readonly currency: CurrencyCode;
+  readonly amountMinor: number;
+  readonly fee: MarketplaceFee;
+  /** The platform's fee, after the currency's minimum. */
+  readonly feeMinor: number;
+  readonly mode: MarketplaceChargeMode;
+  readonly sellers: readonly MarketplaceSeller[];
+  /** A destination charge made `on_behalf_of` the seller: the seller is the merchant of record. */
+  readonly onBehalfOf: boolean;
+  readonly customer: MarketplaceCustomer;
+  readonly paymentMethod: MarketplacePaymentMethod;
+  /** Stripe `transfer_group` of the charge and its transfers. */
+  readonly transferGroup: string;
+  readonly status: MarketplaceChargeStatus;
+  readonly createdAt: Instant;
+  readonly paymentIntentId?: string;
+  /** What the client needs to confirm or authenticate the payment (3-D Secure); kept only while the payment requires action. */
+  readonly clientSecret?: string;
+  readonly chargeId?: string;
+  /** A destination charge's transfer to the seller (Stripe makes it with the charge): what a lost dispute reverses. */
+  readonly destinationTransferId?: string;
+  readonly capturedAt?: Instant;
+  readonly failureCode?: string;
+  /** Per seller, split charges only. */
+  readonly payouts: readonly SellerPayout[];
+  readonly transfers: readonly SellerTransferAttempt[];
+  readonly reversals: readonly SellerReversal[];
+  readonly refunds: readonly MarketplaceRefund[];
+  readonly disputes: readonly MarketplaceDispute[];
+  readonly endedAt?: Instant;
+  /** Optimistic-concurrency version, incremented by every stored change. */
+  readonly version: number;
+}
+
+/** A seller as the `create` command names them. */
+export interface NewMarketplaceSeller {
+  readonly id: string;
+  readonly connectedAccountId: string;
+  /** Weight in a split (default 1). */
+  readonly weight?: number;
+}
+
+/** What a client app asks for: the `create` command. One seller makes a destination charge; several, a split. */
+export interface CreateMarketplaceCharge {
+  /** The aggregate's id, chosen by the use case. */
+  readonly id: string;
+  readonly activityId: string;
+  readonly purpose: "rsvp" | "purchase";
+  readonly description: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly customer: MarketplaceCustomer;
+  readonly paymentMethod: MarketplacePaymentMethod;
+  readonly fee: MarketplaceFee;
+  readonly sellers: readonly NewMarketplaceSeller[];
+  /** The seller is the merchant of record (`on_behalf_of`); destination charges only. */
+  readonly sellerIsMerchantOfRecord?: boolean;
+}
+
+/** Longest text field (Stripe metadata values go up to 500 characters). */
+export const MARKETPLACE_TEXT_MAX_CHARS = 500;
+
+function textProblem(name: string, value: string): string | undefined {
+  if (value.trim().length === 0) return `${name} is empty`;
+  if (value.length > MARKETPLACE_TEXT_MAX_CHARS)
+    return `${name} is longer than ${MARKETPLACE_TEXT_MAX_CHARS} characters`;
+  return undefined;
+}
+
+function commandProblem(c: CreateMarketplaceCharge): string | undefined {
+  const texts: [string, string][] = [
+    ["id", c.id],
+    ["activityId", c.activityId],
+    ["description", c.description],
+    ["customer id", c.customer.id],
+    ["customer's Stripe customer", c.customer.stripeCustomerId],
+    ["customer email", c.customer.email],
+    ...c.sellers.flatMap((s): [string, string][] => [
+      ["seller id", s.id],
+      ["seller connected account", s.connectedAccountId],
+    ]),
+  ];
+  if (c.paymentMethod.kind === "saved_card") texts.push(["payment method", c.paymentMethod.paymentMethodId]);
+  for (const [name, value] of texts) {
+    const problem = textProblem(name, value);
+    if (problem) return problem;
+  }
+  if (!c.customer.email.includes("@")) return "customer email has no @";
+  if (c.sellerIsMerchantOfRecord === true && c.sellers.length > 1)
+    return "on_behalf_of names one merchant of record: only a destination charge (one seller) can carry it";
+  return undefined;
+}
+
+/**
+ * Validates a `create` command and makes the charge, `awaiting_payment`: a valid charge
+ * amount in a known currency (`unsupported_currency`, `invalid_amount`); sellers distinct,
+ * at most the policy's, with positive weights and a share each (`invalid_split`); a fee
+ * leaving the sellers something (`invalid_fee`); texts present and bounded
+ * (`invalid_marketplace_charge`).
+ */
+export function newMarketplaceCharge(
+  command: CreateMarketplaceCharge,
+  ctx: { readonly now: Instant; readonly policy: MarketplacePolicy },
+): Result<MarketplaceCharge, MarketplaceChargeError> {
+  const { currency, amountMinor, sellers } = command;
+  if (!isCurrencyCode(currency))
+    return err(marketplaceChargeError("unsupported_currency", `${currency} is not a supported currency`));
+  if (!Number.isSafeInteger(amountMinor))
+    return err(marketplaceChargeError("invalid_amount", "the amount must be a whole number of minor units"));
+  const charge = checkChargeAmount(money(amountMinor, currency));
+  if (charge.isErr()) return err(marketplaceChargeError("invalid_amount", charge.error.message));
+  if (sellers.length === 0 || sellers.length > ctx.policy.splitSellersMax)
+    return err(
+      marketplaceChargeError("invalid_split", `a charge pays 1 to ${ctx.policy.splitSellersMax} sellers`),
+    );
+  if (new Set(sellers.map((s) => s.id)).size !== sellers.length)
+    return err(marketplaceChargeError("invalid_split", "a seller appears twice"));
+  const problem = commandProblem(command);
+  if (problem) return err(marketplaceChargeError("invalid_marketplace_charge", problem));
+  const fee = platformFeeMinor(
+    amountMinor,
+    currency,
+    command.fee,
+    ctx.policy.feeMinimumMinor[currency],
+    sellers.length,
+  );
+  if (fee.isErr()) return err(fee.error);
+  const weights = sellers.map((s) => s.weight ?? 1);
+  const split = splitAmongSellers(amountMinor, fee.value, currency, weights);
+  if (split.isErr()) return err(split.error);
+  return ok({
+    id: command.id,
+    activityId: command.activityId,
+    purpose: command.purpose,
+    description: command.description,
+    currency,
+    amountMinor,
+    fee: command.fee,
+    feeMinor: fee.value,
+    mode: sellers.length === 1 ? "destination" : "split",
+    sellers: sellers.map((s, i) => ({
+      id: s.id,
+      connectedAccountId: s.connectedAccountId,
+      weight: weights[i] ?? 1,
+      shareMinor: split.value[i]?.shareMinor ?? 0,
+      feeMinor: split.value[i]?.feeMinor ?? 0,
+    })),
+    onBehalfOf: command.sellerIsMerchantOfRecord === true,
+    customer: { ...command.customer },
+    paymentMethod: command.paymentMethod,
+    transferGroup: marketplaceChargeIds.transferGroup(command.id),
+    status: "awaiting_payment",
+    createdAt: ctx.now,
+    payouts: [],
+    transfers: [],
+    reversals: [],
+    refunds: [],
+    disputes: [],
+    version: 0,
+  });
+}
+
+/** Whether the charge has ended for good. */
+export function isMarketplaceChargeEnded(charge: MarketplaceCharge): boolean {
+  return TERMINAL_MARKETPLACE_CHARGE_STATUSES.includes(charge.status);
+}
+
+/** Everything given back to the customer or committed to be: refunds asked for and lost disputes. */
+export function marketplaceGivenBackMinor(charge: MarketplaceCharge): number {
+  return (
+    charge.refunds.reduce((sum, r) => sum + r.amountMinor, 0) +
+    charge.disputes.reduce((sum, d) => sum + (d.lostMinor ?? 0), 0)
+  );
+}
+
+/** What is left of the charge to refund (or to lose): captured minus everything given back. */
+export function marketplaceRefundableMinor(charge: MarketplaceCharge): number {
+  return charge.capturedAt === undefined ? 0 : charge.amountMinor - marketplaceGivenBackMinor(charge);
+}
