@@ -1,92 +1,20 @@
 // The money of a marketplace charge: the platform's fee, each seller's share and fee, and
 // how money given back (a refund, a lost dispute) divides among the sellers, the fee and
 // the platform. All integer minor units in steps of the currency's amount step (three-decimal
-// currencies move in tens), split with `allocate`, so no minor unit is lost or invented.
-//
-// TODO(shared): the held payment (branch `held`) has its own fee split
-// (`splitPlatformFee`, rate or fixed, currency minimum). Both charge a platform fee the
-// same way; once both are on main, one `policy/platform-fee.ts` should serve both.
+// currencies move in tens), split with `allocate`, so no minor unit is lost or invented. The fee itself is
+// `platformFeeMinor` (money/platform-fee.ts), the rule the held payment uses too.
 import { err, ok, type Result } from "neverthrow";
-import { allocate, type CurrencyCode, currencyInfo, money } from "../money/index.js";
+import { allocateInSteps, BASIS_POINTS_WHOLE, type CurrencyCode, type PlatformFee } from "../money/index.js";
 import type { MarketplaceRefundRules } from "../policy/marketplace-policy.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 
-/** 10 000 basis points = 100 %. */
-export const MARKETPLACE_BASIS_POINTS = 10_000;
+export { allocateInSteps, platformFeeMinor } from "../money/index.js";
+
+/** 10 000 basis points = 100 % (`BASIS_POINTS_WHOLE`). */
+export const MARKETPLACE_BASIS_POINTS = BASIS_POINTS_WHOLE;
 
 /** The platform's fee on a charge: a rate in basis points (250 = 2.5 %) or a fixed amount, raised to the currency's minimum. */
-export type MarketplaceFee =
-  | { readonly kind: "rate"; readonly basisPoints: number }
-  | { readonly kind: "fixed"; readonly amountMinor: number };
-
-/**
- * Splits `totalMinor` in proportion to `ratios` in steps of the currency's amount step:
- * every part is a multiple of the step and the parts add up to exactly `totalMinor`
- * (itself a multiple of the step). All-zero ratios are allowed only for a zero total.
- */
-export function allocateInSteps(
-  totalMinor: number,
-  ratios: readonly number[],
-  currency: CurrencyCode,
-): number[] {
-  if (totalMinor === 0) return ratios.map(() => 0);
-  const step = currencyInfo(currency).amountStepMinor;
-  if (totalMinor % step !== 0) throw new Error(`allocateInSteps: ${totalMinor} is not a multiple of ${step}`);
-  const shares = allocate(money(totalMinor / step, currency), ratios);
-  // Callers pass non-negative safe integer ratios, some positive when there is money to split.
-  if (shares.isErr()) throw new Error(`allocateInSteps: ${shares.error.message}`);
-  return shares.value.map((m) => m.amountMinor * step);
-}
-
-/**
- * The platform's fee on `amountMinor`: a rate is applied by `allocate` in steps (the fee and
- * the rest add up to the amount), a fixed fee is taken as is; either is raised to
- * `minimumMinor` (rounded up to a step). Fails with `invalid_fee` when malformed, or when it
- * leaves the sellers less than one step each (`sellerCount`).
- */
-export function platformFeeMinor(
-  amountMinor: number,
-  currency: CurrencyCode,
-  fee: MarketplaceFee,
-  minimumMinor = 0,
-  sellerCount = 1,
-): Result<number, MarketplaceChargeError> {
-  const step = currencyInfo(currency).amountStepMinor;
-  let feeMinor: number;
-  if (fee.kind === "rate") {
-    if (
-      !Number.isSafeInteger(fee.basisPoints) ||
-      fee.basisPoints < 0 ||
-      fee.basisPoints >= MARKETPLACE_BASIS_POINTS
-    )
-      return err(
-        marketplaceChargeError("invalid_fee", "a fee rate is a whole number of basis points in [0, 10000)"),
-      );
-    [feeMinor = 0] = allocateInSteps(
-      amountMinor,
-      [fee.basisPoints, MARKETPLACE_BASIS_POINTS - fee.basisPoints],
-      currency,
-    );
-  } else {
-    feeMinor = fee.amountMinor;
-    if (!Number.isSafeInteger(feeMinor) || feeMinor < 0 || feeMinor % step !== 0)
-      return err(
-        marketplaceChargeError(
-          "invalid_fee",
-          `a fixed fee is a whole multiple of ${step} minor units ≥ 0 in ${currency}`,
-        ),
-      );
-  }
-  feeMinor = Math.max(feeMinor, Math.ceil(minimumMinor / step) * step);
-  if (amountMinor - feeMinor < sellerCount * step)
-    return err(
-      marketplaceChargeError(
-        "invalid_fee",
-        `a fee of ${feeMinor} ${currency} leaves ${amountMinor - feeMinor} of ${amountMinor} for ${sellerCount} seller(s)`,
-      ),
-    );
-  return ok(feeMinor);
-}
+export type MarketplaceFee = PlatformFee;
 
 /** One seller's part of a charge: their share (what they are paid) and their part of the platform's fee. */
 export interface SellerSplit {

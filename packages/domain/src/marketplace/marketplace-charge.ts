@@ -296,7 +296,7 @@ export function newMarketplaceCharge(
     ctx.policy.feeMinimumMinor[currency],
     sellers.length,
   );
-  if (fee.isErr()) return err(fee.error);
+  if (fee.isErr()) return err(marketplaceChargeError("invalid_fee", fee.error));
   const weights = sellers.map((s) => s.weight ?? 1);
   const split = splitAmongSellers(amountMinor, fee.value, currency, weights);
   if (split.isErr()) return err(split.error);

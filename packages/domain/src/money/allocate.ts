@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import { currencyInfo } from "./currency.js";
 import type { CurrencyCode } from "./currency-code.js";
 import { invalidRatios, type MoneyError } from "./money.errors.js";
 import { assertMoney, type Money, money } from "./money.js";
@@ -90,4 +91,23 @@ export function allocateEvenly<C extends CurrencyCode>(
     return err(invalidRatios(`share count ${String(count)} is not in [1, ${ALLOCATE_SHARES_MAX}]`));
   }
   return allocate(total, new Array<number>(count).fill(1));
+}
+
+/**
+ * Splits `totalMinor` in proportion to `ratios` in steps of the currency's amount step:
+ * every part is a multiple of the step and the parts add up to exactly `totalMinor`
+ * (itself a multiple of the step). All-zero ratios are allowed only for a zero total.
+ */
+export function allocateInSteps(
+  totalMinor: number,
+  ratios: readonly number[],
+  currency: CurrencyCode,
+): number[] {
+  if (totalMinor === 0) return ratios.map(() => 0);
+  const step = currencyInfo(currency).amountStepMinor;
+  if (totalMinor % step !== 0) throw new Error(`allocateInSteps: ${totalMinor} is not a multiple of ${step}`);
+  const shares = allocate(money(totalMinor / step, currency), ratios);
+  // Callers pass non-negative safe integer ratios, some positive when there is money to split.
+  if (shares.isErr()) throw new Error(`allocateInSteps: ${shares.error.message}`);
+  return shares.value.map((m) => m.amountMinor * step);
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { ALLOCATE_SHARES_MAX, allocate, allocateEvenly } from "./allocate.js";
+export { ALLOCATE_SHARES_MAX, allocate, allocateEvenly, allocateInSteps } from "./allocate.js";
 export { checkChargeAmount, maximumChargeMinor } from "./charge-amount.js";
 export {
   CURRENCY_CODES,
@@ -58,3 +58,4 @@ export {
   zero,
 } from "./money.js";
 export { MONEY_TEXT_MAX_CHARS, parseMoney } from "./parse-money.js";
+export { BASIS_POINTS_WHOLE, type PlatformFee, platformFeeMinor } from "./platform-fee.js";
