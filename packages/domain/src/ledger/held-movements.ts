@@ -29,18 +29,17 @@
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
 // paid in = hold + seller payable + seller + fees + refunds + dispute losses (`heldMoney`).
-import { err, ok, type Result } from "neverthrow";
+import { err, type Result } from "neverthrow";
 import { type Money, money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
+import { type AggregateMovementBase, accountsUnder, aggregateMovements } from "./aggregate-movements.js";
 import { invalidAccountId, type LedgerError } from "./ledger.errors.js";
 import {
-  createLedgerTransaction,
   credit,
   debit,
   type LedgerAccountId,
   type LedgerPosting,
   type LedgerTransaction,
-  type LedgerTransactionKind,
 } from "./ledger-transaction.js";
 
 /** Prefix shared by every account of a held payment: `held:<p>:`. */
@@ -48,38 +47,32 @@ export function heldAccountPrefix(heldPaymentId: string): string {
   return `held:${accountIdPart(heldPaymentId)}:`;
 }
 
+const account = accountsUnder(heldAccountPrefix);
+
 /** The accounts of a held payment; see the chart of accounts at the top of held-movements.ts. */
 export const heldAccounts = Object.freeze({
   /** The platform's cash for the payment (asset). Zero once released or refunded. */
-  hold: (heldPaymentId: string): LedgerAccountId => `${heldAccountPrefix(heldPaymentId)}hold`,
+  hold: account("hold"),
   /** Source of the payment: credit balance = what the customer paid. */
-  paidIn: (heldPaymentId: string): LedgerAccountId => `${heldAccountPrefix(heldPaymentId)}paid_in`,
+  paidIn: account("paid_in"),
   /** The seller's share set aside once the release started, until its transfer lands (asset). */
-  sellerPayable: (heldPaymentId: string): LedgerAccountId =>
-    `${heldAccountPrefix(heldPaymentId)}seller_payable`,
+  sellerPayable: account("seller_payable"),
   /** Transferred to the seller, net of reversals. */
-  seller: (heldPaymentId: string): LedgerAccountId => `${heldAccountPrefix(heldPaymentId)}seller`,
+  seller: account("seller"),
   /** The platform fee earned, net of what was given back. */
-  fees: (heldPaymentId: string): LedgerAccountId => `${heldAccountPrefix(heldPaymentId)}fees`,
+  fees: account("fees"),
   /** Refunded to the customer. */
-  refunds: (heldPaymentId: string): LedgerAccountId => `${heldAccountPrefix(heldPaymentId)}refunds`,
+  refunds: account("refunds"),
   /** Taken back by the customer's bank through lost disputes. */
-  disputeLosses: (heldPaymentId: string): LedgerAccountId =>
-    `${heldAccountPrefix(heldPaymentId)}dispute_losses`,
+  disputeLosses: account("dispute_losses"),
 });
 
-/** What a held-payment movement builder takes: one movement of `amount`. */
-export interface HeldMovementInput {
-  /** The transaction id; a stable id from `heldPaymentIds.ledger`, so a repeated step posts once. */
-  readonly id: string;
+/** What a held-payment movement builder takes: one movement of `amount` (ids from `heldPaymentIds.ledger`; refs get `heldPaymentId`). */
+export interface HeldMovementInput extends AggregateMovementBase {
   /** The held payment. */
   readonly heldPaymentId: string;
   /** Positive amount moved. */
   readonly amount: Money;
-  /** When it happened, epoch ms. */
-  readonly occurredAt: number;
-  /** Extra references (Stripe ids…); `heldPaymentId` is always set from the input. */
-  readonly refs?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -104,79 +97,53 @@ export type TakenBackFrom =
     };
 
 /** What {@link heldRefunded} and {@link heldDisputeLost} take. */
-export interface HeldTakeBackInput {
-  /** The transaction id (stable, from `heldPaymentIds.ledger`). */
-  readonly id: string;
+export interface HeldTakeBackInput extends AggregateMovementBase {
   /** The held payment. */
   readonly heldPaymentId: string;
   /** Where the money comes from. */
   readonly from: TakenBackFrom;
-  /** When it happened, epoch ms. */
-  readonly occurredAt: number;
-  /** Extra references; `heldPaymentId` is always set. */
-  readonly refs?: Readonly<Record<string, string>>;
 }
 
-function checkPaymentId(heldPaymentId: string): Result<void, LedgerError> {
-  return heldPaymentId.length === 0
-    ? err(invalidAccountId(heldPaymentId, "empty held payment id"))
-    : ok(undefined);
-}
-
-function transaction(
-  kind: LedgerTransactionKind,
-  input: { id: string; heldPaymentId: string; occurredAt: number; refs?: Readonly<Record<string, string>> },
-  postings: readonly LedgerPosting[],
-): Result<LedgerTransaction, LedgerError> {
-  return checkPaymentId(input.heldPaymentId).andThen(() =>
-    createLedgerTransaction({
-      id: input.id,
-      kind,
-      postings,
-      occurredAt: input.occurredAt,
-      refs: { ...input.refs, heldPaymentId: input.heldPaymentId },
-    }),
-  );
-}
-
-function movement(
-  kind: LedgerTransactionKind,
-  input: HeldMovementInput,
-  debitAccount: LedgerAccountId,
-  creditAccount: LedgerAccountId,
-): Result<LedgerTransaction, LedgerError> {
-  return transaction(kind, input, [debit(debitAccount, input.amount), credit(creditAccount, input.amount)]);
-}
+const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput>({
+  what: "held payment",
+  refKey: "heldPaymentId",
+  idOf: (input) => input.heldPaymentId,
+});
 
 /** The customer's payment was captured and is held. Dr hold, Cr paid_in. */
-export function heldCaptured(input: HeldMovementInput): Result<LedgerTransaction, LedgerError> {
-  const p = input.heldPaymentId;
-  return movement("held_captured", input, heldAccounts.hold(p), heldAccounts.paidIn(p));
-}
+export const heldCaptured = held.movement<HeldMovementInput>(
+  "held_captured",
+  heldAccounts.hold,
+  heldAccounts.paidIn,
+);
 
 /** The release started: the platform's fee is earned. Dr fees, Cr hold. */
-export function heldFeeEarned(input: HeldMovementInput): Result<LedgerTransaction, LedgerError> {
-  const p = input.heldPaymentId;
-  return movement("held_fee_earned", input, heldAccounts.fees(p), heldAccounts.hold(p));
-}
+export const heldFeeEarned = held.movement<HeldMovementInput>(
+  "held_fee_earned",
+  heldAccounts.fees,
+  heldAccounts.hold,
+);
 
 /** The release started: the seller's share is set aside for its transfer. Dr seller_payable, Cr hold. */
-export function heldSellerPayable(input: HeldMovementInput): Result<LedgerTransaction, LedgerError> {
-  const p = input.heldPaymentId;
-  return movement("held_seller_payable", input, heldAccounts.sellerPayable(p), heldAccounts.hold(p));
-}
+export const heldSellerPayable = held.movement<HeldMovementInput>(
+  "held_seller_payable",
+  heldAccounts.sellerPayable,
+  heldAccounts.hold,
+);
 
 /** The seller's transfer landed. Dr seller, Cr seller_payable. */
-export function heldTransferred(input: HeldMovementInput): Result<LedgerTransaction, LedgerError> {
-  const p = input.heldPaymentId;
-  return movement("held_transferred", input, heldAccounts.seller(p), heldAccounts.sellerPayable(p));
-}
+export const heldTransferred = held.movement<HeldMovementInput>(
+  "held_transferred",
+  heldAccounts.seller,
+  heldAccounts.sellerPayable,
+);
 
 /** Part of the seller's transfer came back to the platform. Dr hold, Cr seller. */
-export function heldTransferReversed(input: HeldMovementInput): Result<LedgerTransaction, LedgerError> {
-  const p = input.heldPaymentId;
-  return movement("held_transfer_reversed", input, heldAccounts.hold(p), heldAccounts.seller(p));
-}
+export const heldTransferReversed = held.movement<HeldMovementInput>(
+  "held_transfer_reversed",
+  heldAccounts.hold,
+  heldAccounts.seller,
+);
 
 function takeBack(
   kind: "held_refunded" | "held_dispute_lost",
@@ -198,7 +165,7 @@ function takeBack(
   const first = credits[0];
   if (first === undefined) return err(invalidAccountId(p, "nothing to take back"));
   const totalMinor = credits.reduce((sum, c) => sum + c.amount.amountMinor, 0);
-  return transaction(kind, input, [
+  return held.transaction(kind, input, [
     debit(debitAccount, money(totalMinor, first.amount.currency)),
     ...credits,
   ]);

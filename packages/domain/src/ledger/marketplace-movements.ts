@@ -38,35 +38,25 @@
 // Every transaction stays inside the charge's accounts, so from balances alone:
 // paid in + platform funded = in flight + seller payables + sellers + fees + refunds +
 // dispute losses (`marketplaceMoney`).
-//
-// TODO(shared): the id escaping below is the same rule as round-movements.ts's private
-// `idPart` (and the held branch's `accountIdPart`); once those meet on main, all three
-// should use one exported function.
+
 import { err, type Result } from "neverthrow";
 import { type CurrencyCode, type Money, money } from "../money/index.js";
-import { invalidAccountId, type LedgerError } from "./ledger.errors.js";
+import { accountIdPart } from "./account-id-part.js";
 import {
-  createLedgerTransaction,
-  credit,
-  debit,
-  type LedgerAccountId,
-  type LedgerPosting,
-  type LedgerTransaction,
-  type LedgerTransactionKind,
-} from "./ledger-transaction.js";
-
-// "%" first, so the escapes themselves are not escaped twice.
-const escapeId = (id: string): string => id.replaceAll("%", "%25").replaceAll(":", "%3A");
+  type AccountOf,
+  type AggregateMovementBase,
+  accountsUnder,
+  aggregateMovements,
+} from "./aggregate-movements.js";
+import { invalidAccountId, type LedgerError } from "./ledger.errors.js";
+import { credit, debit, type LedgerAccountId, type LedgerTransaction } from "./ledger-transaction.js";
 
 /** Prefix shared by every account of a marketplace charge: `marketplace:<c>:`. */
 export function marketplaceAccountPrefix(chargeId: string): string {
-  return `marketplace:${escapeId(chargeId)}:`;
+  return `marketplace:${accountIdPart(chargeId)}:`;
 }
 
-const account =
-  (name: string) =>
-  (chargeId: string): LedgerAccountId =>
-    `${marketplaceAccountPrefix(chargeId)}${name}`;
+const account = accountsUnder(marketplaceAccountPrefix);
 
 /** The accounts of a marketplace charge; see the chart of accounts at the top of marketplace-movements.ts. */
 export const marketplaceAccounts = Object.freeze({
@@ -78,10 +68,10 @@ export const marketplaceAccounts = Object.freeze({
   platformFunded: account("platform_funded"),
   /** Seller s's share until their transfer lands (asset). */
   sellerPayable: (chargeId: string, sellerId: string): LedgerAccountId =>
-    `${marketplaceAccountPrefix(chargeId)}seller_payable:${escapeId(sellerId)}`,
+    `${marketplaceAccountPrefix(chargeId)}seller_payable:${accountIdPart(sellerId)}`,
   /** Paid to seller s, net. */
   seller: (chargeId: string, sellerId: string): LedgerAccountId =>
-    `${marketplaceAccountPrefix(chargeId)}seller:${escapeId(sellerId)}`,
+    `${marketplaceAccountPrefix(chargeId)}seller:${accountIdPart(sellerId)}`,
   /** The platform's fee, net of what it gave back. */
   fees: account("fees"),
   /** Refunded to the customer. */
@@ -90,16 +80,10 @@ export const marketplaceAccounts = Object.freeze({
   disputeLosses: account("dispute_losses"),
 });
 
-/** What every marketplace movement builder takes. */
-export interface MarketplaceMovementBase {
-  /** The transaction id: a stable id from `marketplaceChargeIds.ledger`, so a repeated step posts once. */
-  readonly id: string;
+/** What every marketplace movement builder takes (ids from `marketplaceChargeIds.ledger`; refs get `marketplaceChargeId`). */
+export interface MarketplaceMovementBase extends AggregateMovementBase {
   /** The marketplace charge. */
   readonly chargeId: string;
-  /** When it happened, epoch ms. */
-  readonly occurredAt: number;
-  /** Extra references (Stripe ids…); `marketplaceChargeId` is always set. */
-  readonly refs?: Readonly<Record<string, string>>;
 }
 
 /** A one-amount movement. */
@@ -113,97 +97,70 @@ export interface MarketplaceSellerMovementInput extends MarketplaceMovementInput
   readonly sellerId: string;
 }
 
-function transaction(
-  kind: LedgerTransactionKind,
-  input: MarketplaceMovementBase,
-  postings: readonly LedgerPosting[],
-): Result<LedgerTransaction, LedgerError> {
-  if (input.chargeId.length === 0)
-    return err(invalidAccountId(input.chargeId, "empty marketplace charge id"));
-  return createLedgerTransaction({
-    id: input.id,
-    kind,
-    postings,
-    occurredAt: input.occurredAt,
-    refs: { ...input.refs, marketplaceChargeId: input.chargeId },
-  });
-}
+const marketplace = aggregateMovements<MarketplaceMovementBase>({
+  what: "marketplace charge",
+  refKey: "marketplaceChargeId",
+  idOf: (input) => input.chargeId,
+});
 
-function movement(
-  kind: LedgerTransactionKind,
-  input: MarketplaceMovementInput,
-  debitAccount: LedgerAccountId,
-  creditAccount: LedgerAccountId,
-): Result<LedgerTransaction, LedgerError> {
-  return transaction(kind, input, [debit(debitAccount, input.amount), credit(creditAccount, input.amount)]);
-}
+/** A seller's account, named from the movement's seller. */
+const sellerAccount =
+  (
+    named: (chargeId: string, sellerId: string) => LedgerAccountId,
+  ): AccountOf<MarketplaceSellerMovementInput> =>
+  (chargeId, input) =>
+    named(chargeId, input.sellerId);
 
 /** The customer's payment was captured. Dr in_flight, Cr paid_in. */
-export function marketplaceCaptured(input: MarketplaceMovementInput): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  return movement("marketplace_captured", input, a.inFlight(input.chargeId), a.paidIn(input.chargeId));
-}
+export const marketplaceCaptured = marketplace.movement<MarketplaceMovementInput>(
+  "marketplace_captured",
+  marketplaceAccounts.inFlight,
+  marketplaceAccounts.paidIn,
+);
 
 /** The platform's fee was earned. Dr fees, Cr in_flight. */
-export function marketplaceFeeEarned(
-  input: MarketplaceMovementInput,
-): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  return movement("marketplace_fee_earned", input, a.fees(input.chargeId), a.inFlight(input.chargeId));
-}
+export const marketplaceFeeEarned = marketplace.movement<MarketplaceMovementInput>(
+  "marketplace_fee_earned",
+  marketplaceAccounts.fees,
+  marketplaceAccounts.inFlight,
+);
 
 /** A seller's share was set aside for them. Dr seller_payable:s, Cr in_flight. */
-export function marketplaceSellerPayable(
-  input: MarketplaceSellerMovementInput,
-): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  return movement(
-    "marketplace_seller_payable",
-    input,
-    a.sellerPayable(input.chargeId, input.sellerId),
-    a.inFlight(input.chargeId),
-  );
-}
+export const marketplaceSellerPayable = marketplace.movement<MarketplaceSellerMovementInput>(
+  "marketplace_seller_payable",
+  sellerAccount(marketplaceAccounts.sellerPayable),
+  marketplaceAccounts.inFlight,
+);
 
 /** A seller was paid (their transfer landed, or the destination charge paid them). Dr seller:s, Cr seller_payable:s. */
-export function marketplaceTransferred(
-  input: MarketplaceSellerMovementInput,
-): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  return movement(
-    "marketplace_transferred",
-    input,
-    a.seller(input.chargeId, input.sellerId),
-    a.sellerPayable(input.chargeId, input.sellerId),
-  );
-}
+export const marketplaceTransferred = marketplace.movement<MarketplaceSellerMovementInput>(
+  "marketplace_transferred",
+  sellerAccount(marketplaceAccounts.seller),
+  sellerAccount(marketplaceAccounts.sellerPayable),
+);
 
 /** Part of a seller's transfer came back to the platform. Dr in_flight, Cr seller:s. */
-export function marketplaceTransferReversed(
-  input: MarketplaceSellerMovementInput,
-): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  return movement(
-    "marketplace_transfer_reversed",
-    input,
-    a.inFlight(input.chargeId),
-    a.seller(input.chargeId, input.sellerId),
-  );
-}
+export const marketplaceTransferReversed = marketplace.movement<MarketplaceSellerMovementInput>(
+  "marketplace_transfer_reversed",
+  marketplaceAccounts.inFlight,
+  sellerAccount(marketplaceAccounts.seller),
+);
 
 /**
  * The platform gave back part of its fee. Cr fees; Dr in_flight when it goes toward a
  * refund (separate charges and transfers), or Dr seller:s when Stripe refunds a destination
  * charge's application fee to the seller's account (`toSellerId`).
  */
-export function marketplaceApplicationFeeRefunded(
-  input: MarketplaceMovementInput & { readonly toSellerId?: string },
-): Result<LedgerTransaction, LedgerError> {
-  const a = marketplaceAccounts;
-  const to =
-    input.toSellerId === undefined ? a.inFlight(input.chargeId) : a.seller(input.chargeId, input.toSellerId);
-  return movement("marketplace_application_fee_refunded", input, to, a.fees(input.chargeId));
-}
+export const marketplaceApplicationFeeRefunded = marketplace.movement<
+  MarketplaceMovementInput & { readonly toSellerId?: string }
+>(
+  "marketplace_application_fee_refunded",
+  (chargeId, input) =>
+    input.toSellerId === undefined
+      ? marketplaceAccounts.inFlight(chargeId)
+      : marketplaceAccounts.seller(chargeId, input.toSellerId),
+  marketplaceAccounts.fees,
+);
 
 /** Where money given back to the customer (a refund, a lost dispute) comes from; zero parts post nothing. */
 export interface MarketplaceTakeBackFrom {
@@ -238,7 +195,10 @@ function takeBack(
     .map(([acc, amountMinor]) => credit(acc, money(amountMinor, input.currency)));
   const totalMinor = parts.reduce((sum, [, amountMinor]) => sum + amountMinor, 0);
   if (credits.length === 0) return err(invalidAccountId(c, "nothing to take back"));
-  return transaction(kind, input, [debit(debitAccount, money(totalMinor, input.currency)), ...credits]);
+  return marketplace.transaction(kind, input, [
+    debit(debitAccount, money(totalMinor, input.currency)),
+    ...credits,
+  ]);
 }
 
 /** A refund reached the customer. Dr refunds, Cr where the money came from. */
