@@ -1,4 +1,11 @@
-import type { LedgerTransaction } from "../ledger/index.js";
+import type {
+  EffectAddress,
+  NotifyEffect,
+  OpenTicketEffect,
+  PartyAudience,
+  PostLedgerEffect,
+  ScheduleTimerEffect,
+} from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
@@ -7,10 +14,7 @@ import type { HeldPaymentTimer } from "./held-payment-timer.js";
 export const HELD_PAYMENT_AGGREGATE = "held_payment";
 
 /** Who a held payment's notification is for: the customer, the seller, or the platform's admins. */
-export type HeldPaymentAudience =
-  | { readonly kind: "customer"; readonly email: string }
-  | { readonly kind: "seller"; readonly sellerId: string }
-  | { readonly kind: "platform_admins" };
+export type HeldPaymentAudience = PartyAudience;
 
 /** The messages a held payment sends; the notifier renders each one. */
 export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
@@ -43,11 +47,7 @@ export const HELD_PAYMENT_TICKET_REASONS = [
 /** One of {@link HELD_PAYMENT_TICKET_REASONS}. */
 export type HeldPaymentTicketReason = (typeof HELD_PAYMENT_TICKET_REASONS)[number];
 
-interface Addressed {
-  readonly id: string;
-  readonly aggregate: typeof HELD_PAYMENT_AGGREGATE;
-  readonly aggregateId: string;
-}
+type Addressed = EffectAddress<typeof HELD_PAYMENT_AGGREGATE>;
 
 /**
  * What a held payment's decision asks the outside world to do, as data. Every effect has
@@ -104,19 +104,10 @@ export type HeldPaymentEffect =
       readonly currency: CurrencyCode;
       readonly reason: "unfulfilled" | "admin" | "late_payment";
     })
-  | (Addressed & { readonly kind: "schedule_timer"; readonly at: Instant; readonly timer: HeldPaymentTimer })
-  | (Addressed & {
-      readonly kind: "notify";
-      readonly to: HeldPaymentAudience;
-      readonly template: HeldPaymentNotificationTemplate;
-      readonly data: Readonly<Record<string, string | number>>;
-    })
-  | { readonly kind: "post_ledger"; readonly id: string; readonly transaction: LedgerTransaction }
-  | (Addressed & {
-      readonly kind: "open_ticket";
-      readonly reason: HeldPaymentTicketReason;
-      readonly summary: string;
-    });
+  | ScheduleTimerEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentTimer>
+  | NotifyEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentNotificationTemplate>
+  | PostLedgerEffect
+  | OpenTicketEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentTicketReason>;
 
 /** One effect kind of {@link HeldPaymentEffect}. */
 export type HeldPaymentEffectKind = HeldPaymentEffect["kind"];

@@ -1,4 +1,14 @@
-import type { Instant } from "../shared/time.js";
+import type {
+  DisputeClosedFact,
+  DisputeOpenedFact,
+  DisputeUpdatedFact,
+  RefundFailedFact,
+  RefundSucceededFact,
+  TransferCreatedFact,
+  TransferFailedFact,
+  TransferReversalFailedFact,
+  TransferReversedFact,
+} from "../kernel/payment-facts.js";
 import type { CreateHeldPayment } from "./held-payment.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
 
@@ -61,55 +71,17 @@ export type HeldPaymentInput =
     }
   | { readonly type: "checkout_expired"; readonly sessionId: string }
   // facts about the release transfer (its metadata names the attempt)
-  | { readonly type: "transfer_created"; readonly attempt: number; readonly transferId: string }
-  | {
-      readonly type: "transfer_failed";
-      readonly attempt: number;
-      readonly failureCode: string;
-      readonly failureMessage?: string;
-    }
-  | {
-      readonly type: "transfer_reversed";
-      readonly reversal: number;
-      readonly transferId: string;
-      readonly amountMinor: number;
-    }
-  | { readonly type: "transfer_reversal_failed"; readonly reversal: number; readonly failureCode: string }
+  | ({ readonly type: "transfer_created" } & TransferCreatedFact)
+  | ({ readonly type: "transfer_failed" } & TransferFailedFact)
+  | ({ readonly type: "transfer_reversed" } & TransferReversedFact)
+  | ({ readonly type: "transfer_reversal_failed" } & TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and attempt)
-  | {
-      readonly type: "refund_succeeded";
-      readonly refund: number;
-      readonly attempt: number;
-      readonly refundId: string;
-    }
-  | {
-      readonly type: "refund_failed";
-      readonly refund: number;
-      readonly attempt: number;
-      readonly failureCode: string;
-    }
+  | ({ readonly type: "refund_succeeded" } & RefundSucceededFact)
+  | ({ readonly type: "refund_failed" } & RefundFailedFact)
   // facts about disputes of the charge
-  | {
-      readonly type: "dispute_created";
-      readonly disputeId: string;
-      readonly amountMinor: number;
-      readonly reason: string;
-      readonly stripeStatus: string;
-      readonly evidenceDueBy?: Instant;
-    }
-  | {
-      readonly type: "dispute_updated";
-      readonly disputeId: string;
-      readonly stripeStatus: string;
-      readonly evidenceDueBy?: Instant;
-    }
-  | {
-      readonly type: "dispute_closed";
-      readonly disputeId: string;
-      readonly outcome: "won" | "lost";
-      /** What the customer's bank took back when lost (Stripe's dispute amount). */
-      readonly amountMinor: number;
-    }
+  | ({ readonly type: "dispute_created" } & DisputeOpenedFact)
+  | ({ readonly type: "dispute_updated" } & DisputeUpdatedFact)
+  | ({ readonly type: "dispute_closed" } & DisputeClosedFact)
   // facts about the seller's connected account
   | { readonly type: "seller_account_ready" }
   | { readonly type: "seller_account_not_ready"; readonly reason: string };

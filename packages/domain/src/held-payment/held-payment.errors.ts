@@ -1,3 +1,5 @@
+import { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "../kernel/coded-error.js";
+
 /** Every code a refused held-payment command can carry. */
 export const HELD_PAYMENT_ERROR_CODES = [
   /** The amount is not a valid charge in its currency (minimum, digits, step). */
@@ -41,14 +43,7 @@ export const HELD_PAYMENT_ERROR_CODES = [
 export type HeldPaymentErrorCode = (typeof HELD_PAYMENT_ERROR_CODES)[number];
 
 /** Why a command on a held payment was refused: a union tagged by `type`, equal to its stable `code`. */
-export type HeldPaymentError = {
-  [C in HeldPaymentErrorCode]: { readonly type: C; readonly code: C; readonly message: string };
-}[HeldPaymentErrorCode];
+export type HeldPaymentError = CodedError<HeldPaymentErrorCode>;
 
 /** Builds a {@link HeldPaymentError} of the given type. */
-export function heldPaymentError<T extends HeldPaymentErrorCode>(
-  type: T,
-  message: string,
-): Extract<HeldPaymentError, { type: T }> {
-  return { type, code: type, message } as Extract<HeldPaymentError, { type: T }>;
-}
+export const heldPaymentError: CodedErrorConstructor<HeldPaymentErrorCode> = codedErrorConstructor();

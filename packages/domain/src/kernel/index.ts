@@ -6,6 +6,27 @@ export {
   type NoAggregateRef,
   type TimerOf,
 } from "./aggregate-ref.js";
+export { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "./coded-error.js";
 export type { Decision, Ignored } from "./decision.js";
+export {
+  type EffectAddress,
+  effectAddress,
+  type NotifyEffect,
+  type OpenTicketEffect,
+  type PartyAudience,
+  type PostLedgerEffect,
+  type ScheduleTimerEffect,
+} from "./effect-address.js";
 export type { GroupAudience, NotifyAudience } from "./notify-audience.js";
+export type {
+  DisputeClosedFact,
+  DisputeOpenedFact,
+  DisputeUpdatedFact,
+  RefundFailedFact,
+  RefundSucceededFact,
+  TransferCreatedFact,
+  TransferFailedFact,
+  TransferReversalFailedFact,
+  TransferReversedFact,
+} from "./payment-facts.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -1,16 +1,19 @@
-import type { LedgerTransaction } from "../ledger/index.js";
+import type {
+  EffectAddress,
+  NotifyEffect,
+  OpenTicketEffect,
+  PartyAudience,
+  PostLedgerEffect,
+  ScheduleTimerEffect,
+} from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
-import type { Instant } from "../shared/time.js";
 import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
 
 /** The aggregate name every marketplace-charge effect carries (timers, notices and tickets are shared by aggregates). */
 export const MARKETPLACE_CHARGE_AGGREGATE = "marketplace_charge";
 
 /** Who a notification is for: the customer, a seller, or the platform's admins (the held payment's audiences). */
-export type MarketplaceChargeAudience =
-  | { readonly kind: "customer"; readonly email: string }
-  | { readonly kind: "seller"; readonly sellerId: string }
-  | { readonly kind: "platform_admins" };
+export type MarketplaceChargeAudience = PartyAudience;
 
 /** The messages a marketplace charge sends; the notifier renders each one. */
 export const MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES = [
@@ -44,11 +47,7 @@ export const MARKETPLACE_CHARGE_TICKET_REASONS = [
 /** One of {@link MARKETPLACE_CHARGE_TICKET_REASONS}. */
 export type MarketplaceChargeTicketReason = (typeof MARKETPLACE_CHARGE_TICKET_REASONS)[number];
 
-interface Addressed {
-  readonly id: string;
-  readonly aggregate: typeof MARKETPLACE_CHARGE_AGGREGATE;
-  readonly aggregateId: string;
-}
+type Addressed = EffectAddress<typeof MARKETPLACE_CHARGE_AGGREGATE>;
 
 /** Metadata written on every Stripe object the charge's effects create: names the aggregate. */
 export interface MarketplaceChargeMetadata {
@@ -125,23 +124,10 @@ export type MarketplaceChargeEffect =
       readonly refundApplicationFee: boolean;
       readonly initiatedBy: "customer" | "platform";
     })
-  | (Addressed & {
-      readonly kind: "schedule_timer";
-      readonly at: Instant;
-      readonly timer: MarketplaceChargeTimer;
-    })
-  | (Addressed & {
-      readonly kind: "notify";
-      readonly to: MarketplaceChargeAudience;
-      readonly template: MarketplaceChargeNotificationTemplate;
-      readonly data: Readonly<Record<string, string | number>>;
-    })
-  | { readonly kind: "post_ledger"; readonly id: string; readonly transaction: LedgerTransaction }
-  | (Addressed & {
-      readonly kind: "open_ticket";
-      readonly reason: MarketplaceChargeTicketReason;
-      readonly summary: string;
-    });
+  | ScheduleTimerEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeTimer>
+  | NotifyEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeNotificationTemplate>
+  | PostLedgerEffect
+  | OpenTicketEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeTicketReason>;
 
 /** One effect kind of {@link MarketplaceChargeEffect}. */
 export type MarketplaceChargeEffectKind = MarketplaceChargeEffect["kind"];

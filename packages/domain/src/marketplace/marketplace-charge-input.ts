@@ -1,5 +1,15 @@
+import type {
+  DisputeClosedFact,
+  DisputeOpenedFact,
+  DisputeUpdatedFact,
+  RefundFailedFact,
+  RefundSucceededFact,
+  TransferCreatedFact,
+  TransferFailedFact,
+  TransferReversalFailedFact,
+  TransferReversedFact,
+} from "../kernel/payment-facts.js";
 import type { RefundInitiator } from "../policy/marketplace-policy.js";
-import type { Instant } from "../shared/time.js";
 import type { CreateMarketplaceCharge } from "./marketplace-charge.js";
 import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
 
@@ -51,40 +61,13 @@ export type MarketplaceChargeInput =
     }
   | { readonly type: "payment_failed"; readonly paymentIntentId?: string; readonly failureCode: string }
   // facts about sellers' transfers (their metadata names the seller and the attempt)
-  | {
-      readonly type: "transfer_created";
-      readonly sellerId: string;
-      readonly attempt: number;
-      readonly transferId: string;
-    }
-  | {
-      readonly type: "transfer_failed";
-      readonly sellerId: string;
-      readonly attempt: number;
-      readonly failureCode: string;
-      readonly failureMessage?: string;
-    }
-  /** A reversal the charge asked for landed (its metadata names the reversal). */
-  | {
-      readonly type: "transfer_reversed";
-      readonly reversal: number;
-      readonly transferId: string;
-      readonly amountMinor: number;
-    }
-  | { readonly type: "transfer_reversal_failed"; readonly reversal: number; readonly failureCode: string }
+  | ({ readonly type: "transfer_created"; readonly sellerId: string } & TransferCreatedFact)
+  | ({ readonly type: "transfer_failed"; readonly sellerId: string } & TransferFailedFact)
+  | ({ readonly type: "transfer_reversed" } & TransferReversedFact)
+  | ({ readonly type: "transfer_reversal_failed" } & TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and the attempt)
-  | {
-      readonly type: "refund_succeeded";
-      readonly refund: number;
-      readonly attempt: number;
-      readonly refundId: string;
-    }
-  | {
-      readonly type: "refund_failed";
-      readonly refund: number;
-      readonly attempt: number;
-      readonly failureCode: string;
-    }
+  | ({ readonly type: "refund_succeeded" } & RefundSucceededFact)
+  | ({ readonly type: "refund_failed" } & RefundFailedFact)
   /** A destination charge's application fee was (partly) refunded to the seller, for refund `refund`. */
   | {
       readonly type: "application_fee_refunded";
@@ -93,27 +76,9 @@ export type MarketplaceChargeInput =
       readonly amountMinor: number;
     }
   // facts about disputes
-  | {
-      readonly type: "dispute_opened";
-      readonly disputeId: string;
-      readonly amountMinor: number;
-      readonly reason: string;
-      readonly stripeStatus: string;
-      readonly evidenceDueBy?: Instant;
-    }
-  | {
-      readonly type: "dispute_updated";
-      readonly disputeId: string;
-      readonly stripeStatus: string;
-      readonly evidenceDueBy?: Instant;
-    }
-  | {
-      readonly type: "dispute_closed";
-      readonly disputeId: string;
-      readonly outcome: "won" | "lost";
-      /** What the customer's bank took back when lost. */
-      readonly amountMinor: number;
-    };
+  | ({ readonly type: "dispute_opened" } & DisputeOpenedFact)
+  | ({ readonly type: "dispute_updated" } & DisputeUpdatedFact)
+  | ({ readonly type: "dispute_closed" } & DisputeClosedFact);
 
 /** One input type of {@link MarketplaceChargeInput}. */
 export type MarketplaceChargeInputType = MarketplaceChargeInput["type"];

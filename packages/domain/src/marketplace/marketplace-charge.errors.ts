@@ -1,3 +1,5 @@
+import { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "../kernel/coded-error.js";
+
 /** Every code a refused marketplace-charge command can carry. */
 export const MARKETPLACE_CHARGE_ERROR_CODES = [
   /** The amount is not a valid charge in its currency (minimum, digits, step). */
@@ -36,14 +38,8 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
 export type MarketplaceChargeErrorCode = (typeof MARKETPLACE_CHARGE_ERROR_CODES)[number];
 
 /** Why a command on a marketplace charge was refused: a union tagged by `type`, equal to its stable `code`. */
-export type MarketplaceChargeError = {
-  [C in MarketplaceChargeErrorCode]: { readonly type: C; readonly code: C; readonly message: string };
-}[MarketplaceChargeErrorCode];
+export type MarketplaceChargeError = CodedError<MarketplaceChargeErrorCode>;
 
 /** Builds a {@link MarketplaceChargeError} of the given type. */
-export function marketplaceChargeError<T extends MarketplaceChargeErrorCode>(
-  type: T,
-  message: string,
-): Extract<MarketplaceChargeError, { type: T }> {
-  return { type, code: type, message } as Extract<MarketplaceChargeError, { type: T }>;
-}
+export const marketplaceChargeError: CodedErrorConstructor<MarketplaceChargeErrorCode> =
+  codedErrorConstructor();

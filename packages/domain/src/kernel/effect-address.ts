@@ -1,0 +1,58 @@
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import type { Instant } from "../shared/time.js";
+
+/**
+ * What every effect of a payment aggregate (a held payment, a marketplace charge) starts
+ * with: its stable `id` (the outbox key and the provider's idempotency key) and the
+ * aggregate it belongs to (`aggregate`, `aggregateId`: the shape timers, notifications and
+ * tickets are routed by).
+ */
+export interface EffectAddress<A extends string> {
+  readonly id: string;
+  readonly aggregate: A;
+  readonly aggregateId: string;
+}
+
+/** The address of effect `id` of aggregate `aggregate` `aggregateId`. */
+export function effectAddress<A extends string>(
+  aggregate: A,
+  aggregateId: string,
+  id: string,
+): EffectAddress<A> {
+  return { id, aggregate, aggregateId };
+}
+
+/** Who a payment aggregate's notification is for: the customer, a seller, or the platform's admins. */
+export type PartyAudience =
+  | { readonly kind: "customer"; readonly email: string }
+  | { readonly kind: "seller"; readonly sellerId: string }
+  | { readonly kind: "platform_admins" };
+
+/** A ledger transaction to post; its id is the transaction's. */
+export interface PostLedgerEffect {
+  readonly kind: "post_ledger";
+  readonly id: string;
+  readonly transaction: LedgerTransaction;
+}
+
+/** A timer of aggregate `A` with its own payload `T`, fed back to it at `at`. */
+export type ScheduleTimerEffect<A extends string, T> = EffectAddress<A> & {
+  readonly kind: "schedule_timer";
+  readonly at: Instant;
+  readonly timer: T;
+};
+
+/** A message to `to`, rendered by the notifier from `template` and `data`. */
+export type NotifyEffect<A extends string, Template extends string, To = PartyAudience> = EffectAddress<A> & {
+  readonly kind: "notify";
+  readonly to: To;
+  readonly template: Template;
+  readonly data: Readonly<Record<string, string | number>>;
+};
+
+/** A support ticket for a person to look at. */
+export type OpenTicketEffect<A extends string, Reason extends string> = EffectAddress<A> & {
+  readonly kind: "open_ticket";
+  readonly reason: Reason;
+  readonly summary: string;
+};
