@@ -1,6 +1,8 @@
-import { err, ok, type Result } from "neverthrow";
-import type { Decision } from "../kernel/decision.js";
+import { err, type Result } from "neverthrow";
+import { type Decision, ignore } from "../kernel/decision.js";
+import { PaymentDraft } from "../kernel/draft.js";
 import {
+  type HeldMovementInput,
   heldCaptured,
   heldDisputeLost,
   heldFeeEarned,
@@ -35,9 +37,7 @@ import {
 } from "./held-payment.js";
 import {
   HELD_PAYMENT_AGGREGATE,
-  type HeldPaymentAudience,
   type HeldPaymentEffect,
-  type HeldPaymentNotificationTemplate,
   type HeldPaymentTicketReason,
 } from "./held-payment-effect.js";
 import { heldPaymentIds as ids } from "./held-payment-ids.js";
@@ -45,7 +45,7 @@ import type { HeldPaymentIgnoredCode } from "./held-payment-ignored.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
 import { takeBackSplit } from "./held-payment-money.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
-import { type HeldPaymentMovePatch, moveHeldPayment } from "./held-payment-transitions.js";
+import { moveHeldPayment } from "./held-payment-transitions.js";
 
 /** What `decideHeldPayment` needs besides the state and the input: the time and the policy. */
 export interface HeldPaymentDecideContext {
@@ -63,52 +63,27 @@ type Step = Result<HeldPaymentDecision, HeldPaymentError>;
 
 type InputOf<T extends HeldPaymentInput["type"]> = Extract<HeldPaymentInput, { readonly type: T }>;
 
-/** Accumulates the state and effects of one decision; local to a decision, so deciding stays pure. */
-class Draft {
-  state: HeldPayment;
-  readonly effects: HeldPaymentEffect[] = [];
-  constructor(
-    initial: HeldPayment,
-    readonly ctx: HeldPaymentDecideContext,
-  ) {
-    this.state = initial;
-  }
-
-  get now(): Instant {
-    return this.ctx.now;
-  }
-
-  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
-  set(patch: HeldPaymentMovePatch): void {
-    this.state = { ...this.state, ...patch };
-  }
-
-  /** Moves the payment to `status`; throws if `HELD_PAYMENT_TRANSITIONS` does not allow it. */
-  moveTo(status: HeldPaymentStatus, patch?: HeldPaymentMovePatch): void {
-    this.state = moveHeldPayment(this.state, status, patch);
-  }
-
-  private addressed(id: string) {
-    return { id, aggregate: HELD_PAYMENT_AGGREGATE, aggregateId: this.state.id } as const;
-  }
-
-  /** Posts a ledger transaction; a valid state builds valid postings, so a refusal throws (a bug). */
-  post(tx: Result<LedgerTransaction, LedgerError>): void {
-    if (tx.isErr())
-      throw new Error(
-        `held payment ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
-      );
-    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+/** A held payment's draft: the kernel's {@link PaymentDraft}, plus its one-amount postings and transfer attempts. */
+class Draft extends PaymentDraft<
+  HeldPayment,
+  HeldPaymentEffect,
+  HeldPaymentDecideContext,
+  typeof HELD_PAYMENT_AGGREGATE
+> {
+  constructor(initial: HeldPayment, ctx: HeldPaymentDecideContext) {
+    super(initial, ctx, {
+      label: "held payment",
+      move: moveHeldPayment,
+      aggregate: HELD_PAYMENT_AGGREGATE,
+      timerId: ids.timer,
+      noticeData: (s) => ({ heldPaymentId: s.id, clientReference: s.clientReference, currency: s.currency }),
+      sellerOf: (s) => s.seller.id,
+    });
   }
 
   /** Posts a one-amount movement, or nothing when the amount is zero. */
   postAmount(
-    build: (input: {
-      id: string;
-      heldPaymentId: string;
-      amount: ReturnType<typeof money>;
-      occurredAt: number;
-    }) => Result<LedgerTransaction, LedgerError>,
+    build: (input: HeldMovementInput) => Result<LedgerTransaction, LedgerError>,
     id: string,
     amountMinor: number,
   ): void {
@@ -123,68 +98,9 @@ class Draft {
     );
   }
 
-  timer(timer: HeldPaymentTimer, at: Instant): void {
-    this.effects.push({
-      ...this.addressed(ids.timer(this.state.id, timer)),
-      kind: "schedule_timer",
-      at,
-      timer,
-    });
-  }
-
-  notify(
-    id: string,
-    to: HeldPaymentAudience["kind"],
-    template: HeldPaymentNotificationTemplate,
-    data: Record<string, string | number> = {},
-  ): void {
-    const s = this.state;
-    const audience: HeldPaymentAudience =
-      to === "customer"
-        ? { kind: "customer", email: s.customer.email }
-        : to === "seller"
-          ? { kind: "seller", sellerId: s.seller.id }
-          : { kind: "platform_admins" };
-    this.effects.push({
-      ...this.addressed(id),
-      kind: "notify",
-      to: audience,
-      template,
-      data: { heldPaymentId: s.id, clientReference: s.clientReference, currency: s.currency, ...data },
-    });
-  }
-
-  ticket(id: string, reason: HeldPaymentTicketReason, summary: string): void {
-    this.effects.push({ ...this.addressed(id), kind: "open_ticket", reason, summary });
-  }
-
-  effect(effect: HeldPaymentEffect): void {
-    this.effects.push(effect);
-  }
-
-  updateRefund(number: number, patch: Partial<HeldRefund>): void {
-    this.set({ refunds: this.state.refunds.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
-  }
-
   updateTransfer(number: number, patch: Partial<TransferAttempt>): void {
-    this.set({ transfers: this.state.transfers.map((t) => (t.number === number ? { ...t, ...patch } : t)) });
+    this.setList("transfers", this.state.transfers, (t) => t.number === number, patch);
   }
-
-  updateReversal(number: number, patch: Partial<TransferReversal>): void {
-    this.set({ reversals: this.state.reversals.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
-  }
-
-  updateDispute(id: string, patch: Partial<HeldDispute>): void {
-    this.set({ disputes: this.state.disputes.map((x) => (x.id === id ? { ...x, ...patch } : x)) });
-  }
-
-  done(): Step {
-    return ok({ state: this.state, effects: this.effects });
-  }
-}
-
-function ignore(state: HeldPayment, code: HeldPaymentIgnoredCode, detail: string): Step {
-  return ok({ state, effects: [], ignored: { code, detail } });
 }
 
 const refuse = (code: Parameters<typeof heldPaymentError>[0], message: string): Step =>
@@ -260,9 +176,7 @@ export function createHeldPayment(command: CreateHeldPayment, ctx: HeldPaymentDe
     const d = new Draft(state, ctx);
     const s = d.state;
     d.effect({
-      id: ids.checkoutSession(s.id),
-      aggregate: HELD_PAYMENT_AGGREGATE,
-      aggregateId: s.id,
+      ...d.addressed(ids.checkoutSession(s.id)),
       kind: "create_checkout_session",
       mode: "payment",
       clientReference: s.clientReference,
@@ -619,9 +533,7 @@ function requestReversal(
     reversals: [...s.reversals, { number, effectId, amountMinor, reason, status: "requested", ...forWhat }],
   });
   d.effect({
-    id: effectId,
-    aggregate: HELD_PAYMENT_AGGREGATE,
-    aggregateId: s.id,
+    ...d.addressed(effectId),
     kind: "reverse_transfer",
     reversal: number,
     transferId: transfer.transferId,
@@ -650,9 +562,7 @@ function requestRefundAttempt(d: Draft, r: HeldRefund): void {
     ),
   });
   d.effect({
-    id: ids.refund(s.id, r.number, attempt),
-    aggregate: HELD_PAYMENT_AGGREGATE,
-    aggregateId: s.id,
+    ...d.addressed(ids.refund(s.id, r.number, attempt)),
     kind: "refund",
     refund: r.number,
     attempt,
@@ -813,9 +723,7 @@ function newTransferAttempt(d: Draft): Step {
     transfers: [...s.transfers, { number, effectId, amountMinor, status: "requested", requestedAt: d.now }],
   });
   d.effect({
-    id: effectId,
-    aggregate: HELD_PAYMENT_AGGREGATE,
-    aggregateId: s.id,
+    ...d.addressed(effectId),
     kind: "transfer",
     attempt: number,
     sellerId: s.seller.id,

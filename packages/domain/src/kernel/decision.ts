@@ -1,3 +1,5 @@
+import { type Ok, ok } from "neverthrow";
+
 /**
  * Why an input did not apply to an aggregate's state (a duplicate or stale event, a timer
  * for a step already done): a stable code from the aggregate's own list, which tests
@@ -17,4 +19,13 @@ export interface Decision<S, E, C extends string> {
   readonly state: S;
   readonly effects: readonly E[];
   readonly ignored?: Ignored<C>;
+}
+
+/** The decision for an input that did not apply: `state` unchanged, no effects, and why (`code`, `detail`). */
+export function ignore<S, C extends string>(
+  state: S,
+  code: C,
+  detail: string,
+): Ok<Decision<S, never, C>, never> {
+  return ok({ state, effects: [], ignored: { code, detail } });
 }

@@ -7,7 +7,17 @@ export {
   type TimerOf,
 } from "./aggregate-ref.js";
 export { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "./coded-error.js";
-export type { Decision, Ignored } from "./decision.js";
+export { type Decision, type Ignored, ignore } from "./decision.js";
+export {
+  type AggregateState,
+  Draft,
+  type DraftOptions,
+  type MovePatch,
+  type PartyRecipient,
+  PaymentDraft,
+  type PaymentDraftOptions,
+  type PaymentState,
+} from "./draft.js";
 export {
   type EffectAddress,
   effectAddress,

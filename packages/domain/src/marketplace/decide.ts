@@ -1,8 +1,10 @@
-import { err, ok, type Result } from "neverthrow";
-import type { Decision } from "../kernel/decision.js";
+import { err, type Result } from "neverthrow";
+import { type Decision, ignore } from "../kernel/decision.js";
+import { PaymentDraft } from "../kernel/draft.js";
 import {
   type LedgerError,
   type LedgerTransaction,
+  type MarketplaceSellerMovementInput,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceDisputeLost,
@@ -36,9 +38,7 @@ import {
 } from "./marketplace-charge.js";
 import {
   MARKETPLACE_CHARGE_AGGREGATE,
-  type MarketplaceChargeAudience,
   type MarketplaceChargeEffect,
-  type MarketplaceChargeNotificationTemplate,
   type MarketplaceChargeTicketReason,
 } from "./marketplace-charge-effect.js";
 import { marketplaceChargeIds as ids } from "./marketplace-charge-ids.js";
@@ -46,7 +46,7 @@ import type { MarketplaceChargeIgnoredCode } from "./marketplace-charge-ignored.
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 import { destinationRefundParts, type TakeBackParts, takeBackParts } from "./marketplace-charge-money.js";
 import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
-import { type MarketplaceChargeMovePatch, moveMarketplaceCharge } from "./marketplace-charge-transitions.js";
+import { moveMarketplaceCharge } from "./marketplace-charge-transitions.js";
 
 /** What `decideMarketplaceCharge` needs besides the state and the input: the time and the policy. */
 export interface MarketplaceChargeDecideContext {
@@ -71,56 +71,26 @@ type InputOf<T extends MarketplaceChargeInput["type"]> = Extract<
   { readonly type: T }
 >;
 
-/** Who a notice is for, before it is addressed. */
-type To = "customer" | "platform_admins" | { readonly sellerId: string };
-
-/** Accumulates the state and effects of one decision; local to a decision, so deciding stays pure. */
-class Draft {
-  state: MarketplaceCharge;
-  readonly effects: MarketplaceChargeEffect[] = [];
-  constructor(
-    initial: MarketplaceCharge,
-    readonly ctx: MarketplaceChargeDecideContext,
-  ) {
-    this.state = initial;
-  }
-
-  get now(): Instant {
-    return this.ctx.now;
-  }
-
-  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
-  set(patch: MarketplaceChargeMovePatch): void {
-    this.state = { ...this.state, ...patch };
-  }
-
-  /** Moves the charge to `status`; throws if `MARKETPLACE_CHARGE_TRANSITIONS` does not allow it. */
-  moveTo(status: MarketplaceChargeStatus, patch?: MarketplaceChargeMovePatch): void {
-    this.state = moveMarketplaceCharge(this.state, status, patch);
-  }
-
-  addressed(id: string) {
-    return { id, aggregate: MARKETPLACE_CHARGE_AGGREGATE, aggregateId: this.state.id } as const;
-  }
-
-  /** Posts a ledger transaction; a valid state builds valid postings, so a refusal throws (a bug). */
-  post(tx: Result<LedgerTransaction, LedgerError>): void {
-    if (tx.isErr())
-      throw new Error(
-        `marketplace charge ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
-      );
-    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+/** A marketplace charge's draft: the kernel's {@link PaymentDraft}, plus its sellers' postings, transfers and payouts. */
+class Draft extends PaymentDraft<
+  MarketplaceCharge,
+  MarketplaceChargeEffect,
+  MarketplaceChargeDecideContext,
+  typeof MARKETPLACE_CHARGE_AGGREGATE
+> {
+  constructor(initial: MarketplaceCharge, ctx: MarketplaceChargeDecideContext) {
+    super(initial, ctx, {
+      label: "marketplace charge",
+      move: moveMarketplaceCharge,
+      aggregate: MARKETPLACE_CHARGE_AGGREGATE,
+      timerId: ids.timer,
+      noticeData: (s) => ({ marketplaceChargeId: s.id, activityId: s.activityId, currency: s.currency }),
+    });
   }
 
   /** Posts a one-amount movement (of a seller, when `sellerId` is given), or nothing for a zero amount. */
   postAmount(
-    build: (input: {
-      id: string;
-      chargeId: string;
-      sellerId: string;
-      amount: ReturnType<typeof money>;
-      occurredAt: number;
-    }) => Result<LedgerTransaction, LedgerError>,
+    build: (input: MarketplaceSellerMovementInput) => Result<LedgerTransaction, LedgerError>,
     id: string,
     amountMinor: number,
     sellerId = "",
@@ -132,76 +102,18 @@ class Draft {
     );
   }
 
-  timer(timer: MarketplaceChargeTimer, at: Instant): void {
-    this.effects.push({
-      ...this.addressed(ids.timer(this.state.id, timer)),
-      kind: "schedule_timer",
-      at,
-      timer,
-    });
-  }
-
-  notify(
-    id: string,
-    to: To,
-    template: MarketplaceChargeNotificationTemplate,
-    data: Record<string, string | number> = {},
-  ): void {
-    const s = this.state;
-    const audience: MarketplaceChargeAudience =
-      to === "customer"
-        ? { kind: "customer", email: s.customer.email }
-        : to === "platform_admins"
-          ? { kind: "platform_admins" }
-          : { kind: "seller", sellerId: to.sellerId };
-    this.effects.push({
-      ...this.addressed(id),
-      kind: "notify",
-      to: audience,
-      template,
-      data: { marketplaceChargeId: s.id, activityId: s.activityId, currency: s.currency, ...data },
-    });
-  }
-
-  ticket(id: string, reason: MarketplaceChargeTicketReason, summary: string): void {
-    this.effects.push({ ...this.addressed(id), kind: "open_ticket", reason, summary });
-  }
-
-  effect(effect: MarketplaceChargeEffect): void {
-    this.effects.push(effect);
-  }
-
-  updateRefund(number: number, patch: Partial<MarketplaceRefund>): void {
-    this.set({ refunds: this.state.refunds.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
-  }
-
   updateTransfer(sellerId: string, attempt: number, patch: Partial<SellerTransferAttempt>): void {
-    this.set({
-      transfers: this.state.transfers.map((t) =>
-        t.sellerId === sellerId && t.attempt === attempt ? { ...t, ...patch } : t,
-      ),
-    });
+    this.setList(
+      "transfers",
+      this.state.transfers,
+      (t) => t.sellerId === sellerId && t.attempt === attempt,
+      patch,
+    );
   }
 
   updatePayout(sellerId: string, patch: Partial<SellerPayout>): void {
-    this.set({ payouts: this.state.payouts.map((p) => (p.sellerId === sellerId ? { ...p, ...patch } : p)) });
+    this.setList("payouts", this.state.payouts, (p) => p.sellerId === sellerId, patch);
   }
-
-  updateReversal(number: number, patch: Partial<SellerReversal>): void {
-    this.set({ reversals: this.state.reversals.map((r) => (r.number === number ? { ...r, ...patch } : r)) });
-  }
-
-  updateDispute(id: string, patch: Partial<MarketplaceDispute>): void {
-    this.set({ disputes: this.state.disputes.map((x) => (x.id === id ? { ...x, ...patch } : x)) });
-  }
-
-  done(): Step {
-    return ok({ state: this.state, effects: this.effects });
-  }
-}
-
-function ignore(state: MarketplaceCharge, code: MarketplaceChargeIgnoredCode, detail: string): Step {
-  return ok({ state, effects: [], ignored: { code, detail } });
 }
 
 const refuse = (code: Parameters<typeof marketplaceChargeError>[0], message: string): Step =>

@@ -1,6 +1,7 @@
-import { err, ok, type Result } from "neverthrow";
+import { err, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
-import type { Decision } from "../kernel/decision.js";
+import { type Decision, ignore } from "../kernel/decision.js";
+import { Draft as KernelDraft } from "../kernel/draft.js";
 import type { GroupAudience } from "../kernel/notify-audience.js";
 import {
   contributionRefunded,
@@ -8,8 +9,6 @@ import {
   debitInitiated,
   debitSettled,
   disputeLoss,
-  type LedgerError,
-  type LedgerTransaction,
   payoutTransferred,
   transferReversed,
 } from "../ledger/index.js";
@@ -20,12 +19,12 @@ import type { RoundPolicy } from "../policy/round-policy.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type { Contribution, DebitAttempt, PayoutTransfer, Round, RoundStatus } from "./round.js";
+import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
 import type { NotificationTemplate, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
 import type { RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput, RoundTimer } from "./round-input.js";
-import { moveRound, type RoundMovePatch } from "./round-transitions.js";
+import { moveRound } from "./round-transitions.js";
 
 /** What `decide` needs besides the state and the input: the time, and the group's policy. */
 export interface DecideContext {
@@ -46,25 +45,10 @@ type Step = Result<RoundDecision, RoundError>;
 /** The input of one type, so each handler sees its own fields by name. */
 type InputOf<T extends RoundInput["type"]> = Extract<RoundInput, { readonly type: T }>;
 
-/** Accumulates the state and effects of one decision. Local to `decide`, so `decide` stays pure. */
-class Draft {
-  state: Round;
-  readonly effects: RoundEffect[] = [];
-  constructor(
-    initial: Round,
-    readonly ctx: DecideContext,
-  ) {
-    this.state = initial;
-  }
-
-  /** Changes fields other than the status; the status changes only through {@link moveTo}. */
-  set(patch: RoundMovePatch): void {
-    this.state = { ...this.state, ...patch };
-  }
-
-  /** Moves the round to `status` (with `patch`); throws if `ROUND_TRANSITIONS` does not allow it. */
-  moveTo(status: RoundStatus, patch?: RoundMovePatch): void {
-    this.state = moveRound(this.state, status, patch);
+/** A round's draft: the kernel's {@link KernelDraft} (status moves, postings), plus its contributions, payouts, timers, notices and tickets. */
+class Draft extends KernelDraft<Round, RoundEffect, DecideContext> {
+  constructor(initial: Round, ctx: DecideContext) {
+    super(initial, ctx, { label: "round", move: moveRound });
   }
 
   contribution(memberId: MemberId): Contribution | undefined {
@@ -88,19 +72,6 @@ class Draft {
     this.set({
       payouts: this.state.payouts.map((p) => (p.sourceMemberId === sourceMemberId ? { ...p, ...patch } : p)),
     });
-  }
-
-  /**
-   * Posts a ledger transaction. A round in a valid state only builds valid postings
-   * (its ids are checked where they are made, its amounts are positive), so a refusal
-   * here is a bug to fix, not an outcome to handle: it throws.
-   */
-  post(tx: Result<LedgerTransaction, LedgerError>): void {
-    if (tx.isErr())
-      throw new Error(
-        `round ${this.state.id}: a posting was refused (${tx.error.code}: ${tx.error.message}); valid states make valid postings, so this is a bug`,
-      );
-    this.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
   }
 
   /**
@@ -151,10 +122,6 @@ class Draft {
       summary,
     });
   }
-
-  done(): Step {
-    return ok({ state: this.state, effects: this.effects });
-  }
 }
 
 /** The attempt whose charge funds the contribution: the latest that succeeded (an earlier one may be disputed). */
@@ -168,10 +135,6 @@ const ledgerRef = (round: Round, memberId: MemberId, amountMinor: number, occurr
   amount: money(amountMinor, round.currency),
   occurredAt,
 });
-
-function ignore(state: Round, code: RoundIgnoredCode, detail: string): Step {
-  return ok({ state, effects: [], ignored: { code, detail } });
-}
 
 /**
  * The round's state machine: given the current state and an input, the next state and
