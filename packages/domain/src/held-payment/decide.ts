@@ -1,5 +1,6 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
+import { type DisputeRules, disputeClosed, disputeOpened, disputeUpdated } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
   type HeldMovementInput,
@@ -248,11 +249,11 @@ export function decideHeldPayment(
     case "refund_failed":
       return refundFailed(d, input);
     case "dispute_created":
-      return disputeCreated(d, input);
+      return disputeOpened(d, input, disputeRules);
     case "dispute_updated":
       return disputeUpdated(d, input);
     case "dispute_closed":
-      return disputeClosed(d, input);
+      return disputeClosed(d, input, disputeRules);
     case "seller_account_ready":
       return sellerReady(d);
     case "seller_account_not_ready":
@@ -911,98 +912,30 @@ function sellerNotReady(d: Draft, _input: InputOf<"seller_account_not_ready">): 
 
 // ---------------------------------------------------------------- disputes
 
-function recordDispute(d: Draft, dispute: HeldDispute): void {
-  const s = d.state;
-  d.set({ disputes: [...s.disputes, dispute] });
-  const data = {
-    disputeId: dispute.id,
-    amountMinor: dispute.amountMinor,
-    reason: dispute.reason,
-    ...(dispute.evidenceDueBy !== undefined ? { evidenceDueBy: isoString(dispute.evidenceDueBy) } : {}),
-  };
-  d.ticket(
-    ids.ticket.dispute(s.id, dispute.id),
-    "dispute",
-    `the charge of held payment ${s.id} is disputed (${dispute.id}, ${dispute.reason})${
-      dispute.evidenceDueBy !== undefined ? `; evidence due by ${isoString(dispute.evidenceDueBy)}` : ""
+/** The held payment's answers to disputes (kernel/disputes.ts does the rest): the seller and the admins are told, a release waiting to retry its transfer freezes, a loss divides like a refund. */
+const disputeRules: DisputeRules<Draft, Step> = {
+  noun: "payment",
+  ticket: (d, dispute, due) => ({
+    id: ids.ticket.dispute(d.state.id, dispute.id),
+    summary: `the charge of held payment ${d.state.id} is disputed (${dispute.id}, ${dispute.reason})${
+      due !== undefined ? `; evidence due by ${due}` : ""
     }; the release is frozen until it closes`,
-  );
-  d.notify(ids.notice.disputeOpened(s.id, "seller", dispute.id), "seller", "dispute_opened", data);
-  d.notify(ids.notice.disputeOpened(s.id, "admins", dispute.id), "platform_admins", "dispute_opened", data);
-  // A release waiting to retry its transfer is frozen too.
-  if (d.state.status === "releasing" && !transferInFlight(d.state))
-    d.moveTo("release_blocked", { blockedReason: `frozen by dispute ${dispute.id}`, blockKind: "frozen" });
-}
-
-function disputeCreated(d: Draft, input: InputOf<"dispute_created">): Step {
-  const s = d.state;
-  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the payment is ${s.status}`);
-  if (s.disputes.some((x) => x.id === input.disputeId))
-    return ignore(s, "duplicate_dispute", `dispute ${input.disputeId} already recorded`);
-  recordDispute(d, {
-    id: input.disputeId,
-    amountMinor: input.amountMinor,
-    reason: input.reason,
-    stripeStatus: input.stripeStatus,
-    ...(input.evidenceDueBy !== undefined ? { evidenceDueBy: input.evidenceDueBy } : {}),
-    status: "open",
-  });
-  return d.done();
-}
-
-function disputeUpdated(
-  d: Draft,
-  { disputeId, stripeStatus, evidenceDueBy }: InputOf<"dispute_updated">,
-): Step {
-  const s = d.state;
-  const x = s.disputes.find((y) => y.id === disputeId);
-  if (!x) return ignore(s, "no_such_dispute", `no dispute ${disputeId}`);
-  if (x.status !== "open") return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${x.status}`);
-  if (x.stripeStatus === stripeStatus && (evidenceDueBy === undefined || evidenceDueBy === x.evidenceDueBy))
-    return ignore(s, "dispute_unchanged", `dispute ${disputeId} is still ${stripeStatus}`);
-  d.updateDispute(disputeId, { stripeStatus, ...(evidenceDueBy !== undefined ? { evidenceDueBy } : {}) });
-  return d.done();
-}
-
-function disputeClosed(d: Draft, { disputeId, outcome, amountMinor }: InputOf<"dispute_closed">): Step {
-  const s = d.state;
-  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the payment is ${s.status}`);
-  const known = s.disputes.find((y) => y.id === disputeId);
-  // Stripe does not promise order: a closure that overtook the creation records the dispute first.
-  if (!known)
-    recordDispute(d, {
-      id: disputeId,
-      amountMinor,
-      reason: "unknown",
-      stripeStatus: outcome,
-      status: "open",
-    });
-  else if (known.status !== "open")
-    return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
-  const p = d.state.id;
-  d.notify(ids.notice.disputeClosed(p, "seller", disputeId), "seller", "dispute_closed", {
-    disputeId,
-    outcome,
-  });
-  d.notify(ids.notice.disputeClosed(p, "admins", disputeId), "platform_admins", "dispute_closed", {
-    disputeId,
-    outcome,
-  });
-  if (outcome === "won") {
-    d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
-    return unfreeze(d);
-  }
-  const lostMinor = Math.min(Math.max(amountMinor, 0), refundableMinor(d.state));
-  const split = takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor);
-  d.updateDispute(disputeId, {
-    status: "lost",
-    stripeStatus: "lost",
-    lostMinor,
-    ...split,
-    lossBooked: lostMinor === 0,
-  });
-  return bookPendingLosses(d);
-}
+  }),
+  tell: (d, template, disputeId, data) => {
+    const notice = template === "dispute_opened" ? ids.notice.disputeOpened : ids.notice.disputeClosed;
+    d.notify(notice(d.state.id, "seller", disputeId), "seller", template, data);
+    d.notify(notice(d.state.id, "admins", disputeId), "platform_admins", template, data);
+  },
+  opened: (d, dispute) => {
+    // A release waiting to retry its transfer is frozen too.
+    if (d.state.status === "releasing" && !transferInFlight(d.state))
+      d.moveTo("release_blocked", { blockedReason: `frozen by dispute ${dispute.id}`, blockKind: "frozen" });
+  },
+  refundableMinor: (d) => refundableMinor(d.state),
+  lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
+  won: (d) => unfreeze(d),
+  lost: (d) => bookPendingLosses(d),
+};
 
 /**
  * Something that stopped the release is gone (a dispute closed, a refund finished): a

@@ -1,4 +1,5 @@
 import type { Ignored } from "../kernel/decision.js";
+import { DISPUTE_IGNORED_CODES } from "../kernel/disputes.js";
 
 /**
  * Why `decideHeldPayment` ignored an input: it did not apply to the payment as it is.
@@ -50,11 +51,7 @@ export const HELD_PAYMENT_IGNORED_CODES = [
   "no_such_refund",
   "refund_already_settled",
   "readiness_unchanged",
-  "no_charge",
-  "duplicate_dispute",
-  "no_such_dispute",
-  "dispute_unchanged",
-  "dispute_already_closed",
+  ...DISPUTE_IGNORED_CODES,
 ] as const;
 
 /** One of {@link HELD_PAYMENT_IGNORED_CODES}. */

@@ -3,6 +3,7 @@ import type { LedgerError } from "../ledger/ledger.errors.js";
 import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
 import type { Instant } from "../shared/time.js";
 import type { Decision } from "./decision.js";
+import type { Dispute } from "./disputes.js";
 import {
   type EffectAddress,
   effectAddress,
@@ -191,6 +192,11 @@ export class PaymentDraft<
     this.setList("disputes", this.state.disputes, (x) => x.id === id, patch);
   }
 
+  /** Records a new dispute (its aggregate's own fields are optional, set when it closes). */
+  addDispute(dispute: Dispute): void {
+    this.setField("disputes", [...this.state.disputes, dispute]);
+  }
+
   /** Patches the items of list `key` that match. */
   protected setList<T>(
     key: keyof S,
@@ -198,7 +204,14 @@ export class PaymentDraft<
     matches: (item: T) => boolean,
     patch: Partial<T>,
   ): void {
-    // The compiler cannot see that a list of the state's own items is a patch of the state.
-    this.set({ [key]: items.map((item) => (matches(item) ? { ...item, ...patch } : item)) } as MovePatch<S>);
+    this.setField(
+      key,
+      items.map((item) => (matches(item) ? { ...item, ...patch } : item)),
+    );
+  }
+
+  /** Sets field `key` to `value`, a value of that field (the compiler cannot check it across the state's type). */
+  private setField(key: keyof S, value: unknown): void {
+    this.set({ [key]: value } as MovePatch<S>);
   }
 }

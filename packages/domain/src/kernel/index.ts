@@ -9,6 +9,17 @@ export {
 export { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "./coded-error.js";
 export { type Decision, type Ignored, ignore } from "./decision.js";
 export {
+  DISPUTE_IGNORED_CODES,
+  type Dispute,
+  type DisputeDraft,
+  type DisputedState,
+  type DisputeIgnoredCode,
+  type DisputeRules,
+  disputeClosed,
+  disputeOpened,
+  disputeUpdated,
+} from "./disputes.js";
+export {
   type AggregateState,
   Draft,
   type DraftOptions,

@@ -1,5 +1,6 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
+import { type DisputeRules, disputeClosed, disputeOpened, disputeUpdated } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
   type LedgerError,
@@ -22,7 +23,7 @@ import type {
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
-import { type Instant, isoString } from "../shared/time.js";
+import type { Instant } from "../shared/time.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 import {
   type CreateMarketplaceCharge,
@@ -263,11 +264,11 @@ export function decideMarketplaceCharge(
     case "application_fee_refunded":
       return feeRefunded(d, input);
     case "dispute_opened":
-      return disputeOpened(d, input);
+      return disputeOpened(d, input, disputeRules);
     case "dispute_updated":
       return disputeUpdated(d, input);
     case "dispute_closed":
-      return disputeClosed(d, input);
+      return disputeClosed(d, input, disputeRules);
   }
 }
 
@@ -899,98 +900,28 @@ function retryReversal(d: Draft): Step {
 
 // ---------------------------------------------------------------- disputes
 
-function tellSellersAndAdmins(
-  d: Draft,
-  template: "dispute_opened" | "dispute_closed",
-  disputeId: string,
-  data: Record<string, string | number>,
-): void {
-  const s = d.state;
-  const id = template === "dispute_opened" ? ids.notice.disputeOpened : ids.notice.disputeClosed;
-  for (const seller of s.sellers)
-    d.notify(id(s.id, "seller", disputeId, seller.id), { sellerId: seller.id }, template, data);
-  d.notify(id(s.id, "admins", disputeId), "platform_admins", template, data);
-}
-
-function recordDispute(d: Draft, dispute: MarketplaceDispute): void {
-  const s = d.state;
-  d.set({ disputes: [...s.disputes, dispute] });
-  const due = dispute.evidenceDueBy === undefined ? undefined : isoString(dispute.evidenceDueBy);
-  d.ticket(
-    ids.ticket.dispute(s.id, dispute.id),
-    "dispute",
-    `marketplace charge ${s.id} is disputed (${dispute.id}, ${dispute.reason})${due ? `; evidence due by ${due}` : ""}`,
-  );
-  tellSellersAndAdmins(d, "dispute_opened", dispute.id, {
-    disputeId: dispute.id,
-    amountMinor: dispute.amountMinor,
-    reason: dispute.reason,
-    ...(due ? { evidenceDueBy: due } : {}),
-  });
-}
-
-function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
-  const s = d.state;
-  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the charge is ${s.status}`);
-  if (s.disputes.some((x) => x.id === input.disputeId))
-    return ignore(s, "duplicate_dispute", `dispute ${input.disputeId} already recorded`);
-  recordDispute(d, {
-    id: input.disputeId,
-    amountMinor: input.amountMinor,
-    reason: input.reason,
-    stripeStatus: input.stripeStatus,
-    ...(input.evidenceDueBy !== undefined ? { evidenceDueBy: input.evidenceDueBy } : {}),
-    status: "open",
-  });
-  return d.done();
-}
-
-function disputeUpdated(
-  d: Draft,
-  { disputeId, stripeStatus, evidenceDueBy }: InputOf<"dispute_updated">,
-): Step {
-  const s = d.state;
-  const x = s.disputes.find((y) => y.id === disputeId);
-  if (!x) return ignore(s, "no_such_dispute", `no dispute ${disputeId}`);
-  if (x.status !== "open") return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${x.status}`);
-  if (x.stripeStatus === stripeStatus && (evidenceDueBy === undefined || evidenceDueBy === x.evidenceDueBy))
-    return ignore(s, "dispute_unchanged", `dispute ${disputeId} is still ${stripeStatus}`);
-  d.updateDispute(disputeId, { stripeStatus, ...(evidenceDueBy !== undefined ? { evidenceDueBy } : {}) });
-  return d.done();
-}
-
-function disputeClosed(d: Draft, { disputeId, outcome, amountMinor }: InputOf<"dispute_closed">): Step {
-  const s = d.state;
-  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the charge is ${s.status}`);
-  const known = s.disputes.find((y) => y.id === disputeId);
-  // Stripe does not promise order: a closure that overtook the opening records the dispute first.
-  if (!known)
-    recordDispute(d, {
-      id: disputeId,
-      amountMinor,
-      reason: "unknown",
-      stripeStatus: outcome,
-      status: "open",
-    });
-  else if (known.status !== "open")
-    return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
-  tellSellersAndAdmins(d, "dispute_closed", disputeId, { disputeId, outcome });
-  if (outcome === "won") {
-    d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
+/** The marketplace charge's answers to disputes (kernel/disputes.ts does the rest): every seller and the admins are told, a loss divides by `lossParts` and is booked once every seller was paid. */
+const disputeRules: DisputeRules<Draft, Step> = {
+  noun: "charge",
+  ticket: (d, dispute, due) => ({
+    id: ids.ticket.dispute(d.state.id, dispute.id),
+    summary: `marketplace charge ${d.state.id} is disputed (${dispute.id}, ${dispute.reason})${due ? `; evidence due by ${due}` : ""}`,
+  }),
+  tell: (d, template, disputeId, data) => {
+    const s = d.state;
+    const id = template === "dispute_opened" ? ids.notice.disputeOpened : ids.notice.disputeClosed;
+    for (const seller of s.sellers)
+      d.notify(id(s.id, "seller", disputeId, seller.id), { sellerId: seller.id }, template, data);
+    d.notify(id(s.id, "admins", disputeId), "platform_admins", template, data);
+  },
+  refundableMinor: (d) => marketplaceRefundableMinor(d.state),
+  lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
+  won: (d) => d.done(),
+  lost: (d) => {
+    bookPendingLosses(d);
     return d.done();
-  }
-  const now = d.state;
-  const lostMinor = Math.min(Math.max(amountMinor, 0), marketplaceRefundableMinor(now));
-  d.updateDispute(disputeId, {
-    status: "lost",
-    stripeStatus: "lost",
-    lostMinor,
-    parts: lossParts(now, lostMinor),
-    lossBooked: lostMinor === 0,
-  });
-  bookPendingLosses(d);
-  return d.done();
-}
+  },
+};
 
 /**
  * How a lost dispute divides: a split takes it back from every seller and the fee in

@@ -1,4 +1,5 @@
 import type { Ignored } from "../kernel/decision.js";
+import { DISPUTE_IGNORED_CODES } from "../kernel/disputes.js";
 
 /**
  * Why `decideMarketplaceCharge` ignored an input: it did not apply to the charge as it is.
@@ -38,11 +39,7 @@ export const MARKETPLACE_CHARGE_IGNORED_CODES = [
   "no_such_refund",
   "refund_already_settled",
   "fee_refund_already_recorded",
-  "no_charge",
-  "duplicate_dispute",
-  "no_such_dispute",
-  "dispute_unchanged",
-  "dispute_already_closed",
+  ...DISPUTE_IGNORED_CODES,
 ] as const;
 
 /** One of {@link MARKETPLACE_CHARGE_IGNORED_CODES}. */

@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import type { Dispute } from "../kernel/disputes.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type {
   MarketplacePolicy,
@@ -149,19 +150,9 @@ export interface MarketplaceRefund {
   readonly unsplit: boolean;
 }
 
-/** A dispute of the charge. */
-export interface MarketplaceDispute {
-  readonly id: string;
-  readonly amountMinor: number;
-  readonly reason: string;
-  readonly stripeStatus: string;
-  readonly evidenceDueBy?: Instant;
-  readonly status: "open" | "won" | "lost";
-  /** For a lost dispute: what it took (at most what was left), and how that divides. */
-  readonly lostMinor?: number;
+/** A dispute of the charge (the kernel's {@link Dispute}); lost, it records how the loss divides. */
+export interface MarketplaceDispute extends Dispute {
   readonly parts?: TakeBackParts;
-  /** Whether the loss is in the ledger (not while a seller's transfer has not landed). */
-  readonly lossBooked?: boolean;
 }
 
 /** A customer's payment for an activity's RSVP or purchase, paid to its seller(s) at once, the platform keeping a fee. */

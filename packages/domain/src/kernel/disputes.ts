@@ -1,0 +1,186 @@
+// Disputes of a payment aggregate's charge (a held payment, a marketplace charge), handled
+// the same way by every one: a dispute is recorded once, with a ticket and the sellers and
+// admins told; Stripe's updates change its status and evidence deadline; its closure is
+// recorded — first recording the dispute when the closure overtook its opening, since
+// Stripe does not promise order — and, when lost, what it took (at most what was left) is
+// divided by the aggregate's rules. What an aggregate does besides (freeze a release, book
+// the loss) is its own, in its {@link DisputeRules}.
+import { type Instant, isoString } from "../shared/time.js";
+import { ignore } from "./decision.js";
+import type { DisputeClosedFact, DisputeOpenedFact, DisputeUpdatedFact } from "./payment-facts.js";
+
+/** A dispute of the charge, as Stripe reported it. An aggregate's own dispute adds optional fields (how a loss divides). */
+export interface Dispute {
+  readonly id: string;
+  readonly amountMinor: number;
+  readonly reason: string;
+  /** Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …). */
+  readonly stripeStatus: string;
+  readonly evidenceDueBy?: Instant;
+  readonly status: "open" | "won" | "lost";
+  /** For a lost dispute: what it took back (at most what was left). */
+  readonly lostMinor?: number;
+  /** Whether the loss is in the ledger yet. */
+  readonly lossBooked?: boolean;
+}
+
+/**
+ * The codes of dispute facts that do not apply, which every payment aggregate's ignored
+ * codes end with: `no_charge` (a dispute of a charge never captured), `duplicate_dispute`
+ * (recorded already), `no_such_dispute` (an update of a dispute never recorded),
+ * `dispute_unchanged` (an update that changes nothing), `dispute_already_closed`.
+ */
+export const DISPUTE_IGNORED_CODES = [
+  "no_charge",
+  "duplicate_dispute",
+  "no_such_dispute",
+  "dispute_unchanged",
+  "dispute_already_closed",
+] as const;
+
+/** One of {@link DISPUTE_IGNORED_CODES}. */
+export type DisputeIgnoredCode = (typeof DISPUTE_IGNORED_CODES)[number];
+
+/** What the dispute handlers need of an aggregate's draft (a `PaymentDraft` has it). */
+export interface DisputeDraft {
+  readonly state: DisputedState;
+  addDispute(dispute: Dispute): void;
+  updateDispute(id: string, patch: Partial<Dispute>): void;
+  ticket(id: string, reason: "dispute", summary: string): void;
+  done(): unknown;
+}
+
+/** What the dispute handlers read of an aggregate's state. */
+export interface DisputedState {
+  readonly id: string;
+  readonly status: string;
+  readonly capturedAt?: Instant;
+  readonly disputes: readonly Dispute[];
+}
+
+/** How one payment aggregate answers its disputes, around what every one does alike. */
+export interface DisputeRules<D extends DisputeDraft, R> {
+  /** What ignored details call the aggregate (`the payment is …`, `the charge is …`). */
+  readonly noun: string;
+  /** The ticket a new dispute opens: its id and summary (`due`: the evidence deadline, ISO). */
+  readonly ticket: (
+    d: D,
+    dispute: Dispute,
+    due: string | undefined,
+  ) => { readonly id: string; readonly summary: string };
+  /** Tells the sellers and the admins that a dispute opened or closed. */
+  readonly tell: (
+    d: D,
+    template: "dispute_opened" | "dispute_closed",
+    disputeId: string,
+    data: Record<string, string | number>,
+  ) => void;
+  /** What else a new dispute does (a release it freezes). */
+  readonly opened?: (d: D, dispute: Dispute) => void;
+  /** What is left to take back: a loss takes at most this. */
+  readonly refundableMinor: (d: D) => number;
+  /** How a loss of `lostMinor` divides, as fields of the aggregate's own dispute (`sellerPartMinor`, `parts`…). */
+  readonly lossParts: (d: D, lostMinor: number) => object;
+  /** What follows a won dispute. */
+  readonly won: (d: D) => R;
+  /** What follows a lost dispute, once recorded (booking the loss). */
+  readonly lost: (d: D) => R;
+}
+
+/** What a dispute handler returns: the aggregate's own outcome, its draft's `done()`, or an ignored input. */
+type Outcome<D extends DisputeDraft, R> =
+  | R
+  | ReturnType<D["done"]>
+  | ReturnType<typeof ignore<D["state"], DisputeIgnoredCode>>;
+
+function recordDispute<D extends DisputeDraft, R>(d: D, dispute: Dispute, rules: DisputeRules<D, R>): void {
+  d.addDispute(dispute);
+  const due = dispute.evidenceDueBy === undefined ? undefined : isoString(dispute.evidenceDueBy);
+  const ticket = rules.ticket(d, dispute, due);
+  d.ticket(ticket.id, "dispute", ticket.summary);
+  rules.tell(d, "dispute_opened", dispute.id, {
+    disputeId: dispute.id,
+    amountMinor: dispute.amountMinor,
+    reason: dispute.reason,
+    ...(due !== undefined ? { evidenceDueBy: due } : {}),
+  });
+  rules.opened?.(d, dispute);
+}
+
+/** Stripe opened a dispute of the charge: recorded once (ignored before a capture, or again). */
+export function disputeOpened<D extends DisputeDraft, R>(
+  d: D,
+  fact: DisputeOpenedFact,
+  rules: DisputeRules<D, R>,
+): Outcome<D, R> {
+  const s: D["state"] = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the ${rules.noun} is ${s.status}`);
+  if (s.disputes.some((x) => x.id === fact.disputeId))
+    return ignore(s, "duplicate_dispute", `dispute ${fact.disputeId} already recorded`);
+  recordDispute(
+    d,
+    {
+      id: fact.disputeId,
+      amountMinor: fact.amountMinor,
+      reason: fact.reason,
+      stripeStatus: fact.stripeStatus,
+      ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+      status: "open",
+    },
+    rules,
+  );
+  return d.done() as ReturnType<D["done"]>;
+}
+
+/** Stripe updated an open dispute: its status and evidence deadline change; nothing else does. */
+export function disputeUpdated<D extends DisputeDraft>(
+  d: D,
+  { disputeId, stripeStatus, evidenceDueBy }: DisputeUpdatedFact,
+): Outcome<D, never> {
+  const s: D["state"] = d.state;
+  const x = s.disputes.find((y) => y.id === disputeId);
+  if (!x) return ignore(s, "no_such_dispute", `no dispute ${disputeId}`);
+  if (x.status !== "open") return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${x.status}`);
+  if (x.stripeStatus === stripeStatus && (evidenceDueBy === undefined || evidenceDueBy === x.evidenceDueBy))
+    return ignore(s, "dispute_unchanged", `dispute ${disputeId} is still ${stripeStatus}`);
+  d.updateDispute(disputeId, { stripeStatus, ...(evidenceDueBy !== undefined ? { evidenceDueBy } : {}) });
+  return d.done() as ReturnType<D["done"]>;
+}
+
+/**
+ * Stripe closed a dispute, won or lost. A closure that overtook the opening records the
+ * dispute first. A loss takes what Stripe says, up to what is left, divided by the
+ * aggregate's `lossParts`; it is booked at once when it took nothing.
+ */
+export function disputeClosed<D extends DisputeDraft, R>(
+  d: D,
+  { disputeId, outcome, amountMinor }: DisputeClosedFact,
+  rules: DisputeRules<D, R>,
+): Outcome<D, R> {
+  const s: D["state"] = d.state;
+  if (s.capturedAt === undefined) return ignore(s, "no_charge", `the ${rules.noun} is ${s.status}`);
+  const known = s.disputes.find((y) => y.id === disputeId);
+  // Stripe does not promise order: a closure that overtook the opening records the dispute first.
+  if (!known)
+    recordDispute(
+      d,
+      { id: disputeId, amountMinor, reason: "unknown", stripeStatus: outcome, status: "open" },
+      rules,
+    );
+  else if (known.status !== "open")
+    return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
+  rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome });
+  if (outcome === "won") {
+    d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
+    return rules.won(d);
+  }
+  const lostMinor = Math.min(Math.max(amountMinor, 0), rules.refundableMinor(d));
+  d.updateDispute(disputeId, {
+    status: "lost",
+    stripeStatus: "lost",
+    lostMinor,
+    ...rules.lossParts(d, lostMinor),
+    lossBooked: lostMinor === 0,
+  });
+  return rules.lost(d);
+}
