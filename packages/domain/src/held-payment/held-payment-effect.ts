@@ -1,11 +1,4 @@
-import type {
-  EffectAddress,
-  NotifyEffect,
-  OpenTicketEffect,
-  PartyAudience,
-  PostLedgerEffect,
-  ScheduleTimerEffect,
-} from "../kernel/effect-address.js";
+import type { CommonPaymentEffect, EffectAddress, PartyAudience } from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
@@ -104,10 +97,12 @@ export type HeldPaymentEffect =
       readonly currency: CurrencyCode;
       readonly reason: "unfulfilled" | "admin" | "late_payment";
     })
-  | ScheduleTimerEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentTimer>
-  | NotifyEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentNotificationTemplate>
-  | PostLedgerEffect
-  | OpenTicketEffect<typeof HELD_PAYMENT_AGGREGATE, HeldPaymentTicketReason>;
+  | CommonPaymentEffect<
+      typeof HELD_PAYMENT_AGGREGATE,
+      HeldPaymentTimer,
+      HeldPaymentNotificationTemplate,
+      HeldPaymentTicketReason
+    >;
 
 /** One effect kind of {@link HeldPaymentEffect}. */
 export type HeldPaymentEffectKind = HeldPaymentEffect["kind"];

@@ -1,14 +1,4 @@
-import type {
-  DisputeClosedFact,
-  DisputeOpenedFact,
-  DisputeUpdatedFact,
-  RefundFailedFact,
-  RefundSucceededFact,
-  TransferCreatedFact,
-  TransferFailedFact,
-  TransferReversalFailedFact,
-  TransferReversedFact,
-} from "../kernel/payment-facts.js";
+import type * as Facts from "../kernel/payment-facts.js";
 import type { CreateHeldPayment } from "./held-payment.js";
 import type { HeldPaymentTimer } from "./held-payment-timer.js";
 
@@ -71,17 +61,17 @@ export type HeldPaymentInput =
     }
   | { readonly type: "checkout_expired"; readonly sessionId: string }
   // facts about the release transfer (its metadata names the attempt)
-  | ({ readonly type: "transfer_created" } & TransferCreatedFact)
-  | ({ readonly type: "transfer_failed" } & TransferFailedFact)
-  | ({ readonly type: "transfer_reversed" } & TransferReversedFact)
-  | ({ readonly type: "transfer_reversal_failed" } & TransferReversalFailedFact)
+  | ({ readonly type: "transfer_created" } & Facts.TransferCreatedFact)
+  | ({ readonly type: "transfer_failed" } & Facts.TransferFailedFact)
+  | ({ readonly type: "transfer_reversed" } & Facts.TransferReversedFact)
+  | ({ readonly type: "transfer_reversal_failed" } & Facts.TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and attempt)
-  | ({ readonly type: "refund_succeeded" } & RefundSucceededFact)
-  | ({ readonly type: "refund_failed" } & RefundFailedFact)
+  | ({ readonly type: "refund_succeeded" } & Facts.RefundSucceededFact)
+  | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
   // facts about disputes of the charge
-  | ({ readonly type: "dispute_created" } & DisputeOpenedFact)
-  | ({ readonly type: "dispute_updated" } & DisputeUpdatedFact)
-  | ({ readonly type: "dispute_closed" } & DisputeClosedFact)
+  | ({ readonly type: "dispute_created" } & Facts.DisputeOpenedFact)
+  | ({ readonly type: "dispute_updated" } & Facts.DisputeUpdatedFact)
+  | ({ readonly type: "dispute_closed" } & Facts.DisputeClosedFact)
   // facts about the seller's connected account
   | { readonly type: "seller_account_ready" }
   | { readonly type: "seller_account_not_ready"; readonly reason: string };

@@ -56,3 +56,14 @@ export type OpenTicketEffect<A extends string, Reason extends string> = EffectAd
   readonly reason: Reason;
   readonly summary: string;
 };
+
+/**
+ * The effects every payment aggregate makes alike, in its own names: timers (`T`),
+ * notices (`Template`), ledger postings and tickets (`Reason`). Its effect union is its
+ * own effects (each `EffectAddress<A> & { kind, … }`) and these.
+ */
+export type CommonPaymentEffect<A extends string, T, Template extends string, Reason extends string> =
+  | ScheduleTimerEffect<A, T>
+  | NotifyEffect<A, Template>
+  | PostLedgerEffect
+  | OpenTicketEffect<A, Reason>;

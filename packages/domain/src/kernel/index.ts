@@ -29,25 +29,7 @@ export {
   type PaymentDraftOptions,
   type PaymentState,
 } from "./draft.js";
-export {
-  type EffectAddress,
-  effectAddress,
-  type NotifyEffect,
-  type OpenTicketEffect,
-  type PartyAudience,
-  type PostLedgerEffect,
-  type ScheduleTimerEffect,
-} from "./effect-address.js";
+export * from "./effect-address.js";
 export type { GroupAudience, NotifyAudience } from "./notify-audience.js";
-export type {
-  DisputeClosedFact,
-  DisputeOpenedFact,
-  DisputeUpdatedFact,
-  RefundFailedFact,
-  RefundSucceededFact,
-  TransferCreatedFact,
-  TransferFailedFact,
-  TransferReversalFailedFact,
-  TransferReversedFact,
-} from "./payment-facts.js";
+export type * from "./payment-facts.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -1,11 +1,4 @@
-import type {
-  EffectAddress,
-  NotifyEffect,
-  OpenTicketEffect,
-  PartyAudience,
-  PostLedgerEffect,
-  ScheduleTimerEffect,
-} from "../kernel/effect-address.js";
+import type { CommonPaymentEffect, EffectAddress, PartyAudience } from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
 
@@ -124,10 +117,12 @@ export type MarketplaceChargeEffect =
       readonly refundApplicationFee: boolean;
       readonly initiatedBy: "customer" | "platform";
     })
-  | ScheduleTimerEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeTimer>
-  | NotifyEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeNotificationTemplate>
-  | PostLedgerEffect
-  | OpenTicketEffect<typeof MARKETPLACE_CHARGE_AGGREGATE, MarketplaceChargeTicketReason>;
+  | CommonPaymentEffect<
+      typeof MARKETPLACE_CHARGE_AGGREGATE,
+      MarketplaceChargeTimer,
+      MarketplaceChargeNotificationTemplate,
+      MarketplaceChargeTicketReason
+    >;
 
 /** One effect kind of {@link MarketplaceChargeEffect}. */
 export type MarketplaceChargeEffectKind = MarketplaceChargeEffect["kind"];

@@ -1,14 +1,4 @@
-import type {
-  DisputeClosedFact,
-  DisputeOpenedFact,
-  DisputeUpdatedFact,
-  RefundFailedFact,
-  RefundSucceededFact,
-  TransferCreatedFact,
-  TransferFailedFact,
-  TransferReversalFailedFact,
-  TransferReversedFact,
-} from "../kernel/payment-facts.js";
+import type * as Facts from "../kernel/payment-facts.js";
 import type { RefundInitiator } from "../policy/marketplace-policy.js";
 import type { CreateMarketplaceCharge } from "./marketplace-charge.js";
 import type { MarketplaceChargeTimer } from "./marketplace-charge-timer.js";
@@ -61,13 +51,13 @@ export type MarketplaceChargeInput =
     }
   | { readonly type: "payment_failed"; readonly paymentIntentId?: string; readonly failureCode: string }
   // facts about sellers' transfers (their metadata names the seller and the attempt)
-  | ({ readonly type: "transfer_created"; readonly sellerId: string } & TransferCreatedFact)
-  | ({ readonly type: "transfer_failed"; readonly sellerId: string } & TransferFailedFact)
-  | ({ readonly type: "transfer_reversed" } & TransferReversedFact)
-  | ({ readonly type: "transfer_reversal_failed" } & TransferReversalFailedFact)
+  | ({ readonly type: "transfer_created"; readonly sellerId: string } & Facts.TransferCreatedFact)
+  | ({ readonly type: "transfer_failed"; readonly sellerId: string } & Facts.TransferFailedFact)
+  | ({ readonly type: "transfer_reversed" } & Facts.TransferReversedFact)
+  | ({ readonly type: "transfer_reversal_failed" } & Facts.TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and the attempt)
-  | ({ readonly type: "refund_succeeded" } & RefundSucceededFact)
-  | ({ readonly type: "refund_failed" } & RefundFailedFact)
+  | ({ readonly type: "refund_succeeded" } & Facts.RefundSucceededFact)
+  | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
   /** A destination charge's application fee was (partly) refunded to the seller, for refund `refund`. */
   | {
       readonly type: "application_fee_refunded";
@@ -76,9 +66,9 @@ export type MarketplaceChargeInput =
       readonly amountMinor: number;
     }
   // facts about disputes
-  | ({ readonly type: "dispute_opened" } & DisputeOpenedFact)
-  | ({ readonly type: "dispute_updated" } & DisputeUpdatedFact)
-  | ({ readonly type: "dispute_closed" } & DisputeClosedFact);
+  | ({ readonly type: "dispute_opened" } & Facts.DisputeOpenedFact)
+  | ({ readonly type: "dispute_updated" } & Facts.DisputeUpdatedFact)
+  | ({ readonly type: "dispute_closed" } & Facts.DisputeClosedFact);
 
 /** One input type of {@link MarketplaceChargeInput}. */
 export type MarketplaceChargeInputType = MarketplaceChargeInput["type"];
