@@ -20,18 +20,22 @@
 // - no two different effects share an id;
 // - every status change is in HELD_PAYMENT_TRANSITIONS;
 // - a Stripe fact delivered twice in a row is ignored the second time, with no effects.
-import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  checkHeldMoney,
-  checkLedgerInvariants,
-  emptyLedger,
-  type Ledger,
-  postTransaction,
-} from "../ledger/index.js";
+import { checkHeldMoney } from "../ledger/index.js";
 import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
-import { HOUR_MS } from "../shared/time.js";
+import {
+  deliverCommand,
+  disputeClosedCommand,
+  disputeOpenedCommand,
+  fireTimerCommand,
+  hoursPassCommand,
+  type PaymentModel,
+  PaymentWorld,
+  replayCommand,
+  reversalCommand,
+  simple,
+} from "../testing/payment-world.js";
 import { createHeldPayment, decideHeldPayment } from "./decide.js";
 import type { HeldPaymentErrorCode } from "./held-payment.errors.js";
 import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
@@ -43,18 +47,10 @@ const policy = DEFAULT_HELD_PAYMENT_POLICY;
 const T0 = Date.UTC(2026, 2, 2);
 const ID = "hp1";
 
-type Timer = Extract<HeldPaymentEffect, { kind: "schedule_timer" }>;
-
 /** What the model knows, from what it saw happen (never the payment's internals). */
-interface Model {
+interface Model extends PaymentModel {
   fulfilment: "pending" | "confirmed" | "unfulfilled";
   hold: boolean;
-  captured: boolean;
-  /** Refunds asked for (amount), by number, and whether each is done. */
-  refunds: Map<number, { amountMinor: number; done: boolean }>;
-  lostMinor: number;
-  /** Disputes whose creation or closure was delivered, and whether they are still open. */
-  disputes: Map<string, boolean>;
   /** Transfer attempts asked for and not yet answered (an uncertain answer keeps one open). */
   transfersOpen: Set<number>;
   /** Attempts Stripe answered with an error that leaves their outcome unknown. */
@@ -62,22 +58,16 @@ interface Model {
   transferLanded: boolean;
 }
 
-/** The payment, the world around it, and the checks. */
-class World {
-  state: HeldPayment;
-  ledger: Ledger = emptyLedger();
-  now = T0;
-  readonly effects = new Map<string, HeldPaymentEffect>();
-  readonly problems: string[] = [];
-  // Stripe's side
+/** The payment, the world around it (testing/payment-world.ts), and the checks. */
+class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffect, HeldPaymentErrorCode> {
   sessionOpen = true;
-  pendingTransfers: Extract<HeldPaymentEffect, { kind: "transfer" }>[] = [];
-  pendingRefunds: Extract<HeldPaymentEffect, { kind: "refund" }>[] = [];
-  pendingReversals: Extract<HeldPaymentEffect, { kind: "reverse_transfer" }>[] = [];
-  timers: Timer[] = [];
-  inbox: HeldPaymentInput[] = [];
-  delivered: HeldPaymentInput[] = [];
-  stripe = { capturedMinor: 0, transfersCreated: 0, refundedMinor: 0, disputes: 0, disputeOpen: false };
+  readonly stripe = {
+    capturedMinor: 0,
+    transfersCreated: 0,
+    refundedMinor: 0,
+    disputes: 0,
+    disputeOpen: false,
+  };
   readonly model: Model = {
     fulfilment: "pending",
     hold: false,
@@ -90,66 +80,37 @@ class World {
     transferLanded: false,
   };
 
-  constructor(
-    readonly amountMinor: number,
-    sellerCanReceive: boolean,
-  ) {
-    const d = createHeldPayment(
-      {
-        id: ID,
-        clientReference: "booking_1",
-        amountMinor,
-        currency: "AUD",
-        seller: { id: "sel_1", connectedAccountId: "acct_1", canReceive: sellerCanReceive },
-        description: "A booking",
-        customer: { email: "c@example.com" },
-        fee: { kind: "rate", basisPoints: 1_250 },
-        successUrl: "https://app.example/done",
-      },
-      { now: T0, policy },
-    )._unsafeUnwrap();
-    this.state = d.state;
-    this.absorb(d.effects);
+  constructor(amountMinor: number, sellerCanReceive: boolean) {
+    super(
+      amountMinor,
+      T0,
+      createHeldPayment(
+        {
+          id: ID,
+          clientReference: "booking_1",
+          amountMinor,
+          currency: "AUD",
+          seller: { id: "sel_1", connectedAccountId: "acct_1", canReceive: sellerCanReceive },
+          description: "A booking",
+          customer: { email: "c@example.com" },
+          fee: { kind: "rate", basisPoints: 1_250 },
+          successUrl: "https://app.example/done",
+        },
+        { now: T0, policy },
+      )._unsafeUnwrap(),
+    );
   }
 
-  /** Feeds an input to the payment; returns the error code, or undefined when it applied or was ignored. */
-  apply(input: HeldPaymentInput): {
-    code?: HeldPaymentErrorCode;
-    ignored?: string;
-    effects: HeldPaymentEffect[];
-  } {
-    const before = this.state;
-    const d = decideHeldPayment(before, input, { now: this.now, policy });
-    if (d.isErr()) {
-      this.check();
-      return { code: d.error.code, effects: [] };
-    }
-    const { state, effects, ignored } = d.value;
-    if (!isHeldPaymentMoveAllowed(before.status, state.status))
-      this.problems.push(`${before.status} → ${state.status} (on ${input.type}) is not in the table`);
-    if (ignored && (state !== before || effects.length > 0))
-      this.problems.push(`an ignored ${input.type} changed the state or made effects`);
-    // The store bumps the version of every change it keeps (ids of repeatable steps use it).
-    this.state = ignored ? state : { ...state, version: before.version + 1 };
-    this.observe(input, effects, ignored !== undefined);
-    this.absorb(effects);
-    this.check();
-    return { ...(ignored ? { ignored: ignored.code } : {}), effects: [...effects] };
+  protected decide(state: HeldPayment, input: HeldPaymentInput) {
+    return decideHeldPayment(state, input, { now: this.now, policy });
   }
 
-  /** Delivers a Stripe fact; `twice` delivers it again at once, which must be ignored. */
-  deliver(fact: HeldPaymentInput, twice: boolean): void {
-    this.delivered.push(fact);
-    this.apply(fact);
-    if (twice) {
-      const again = this.apply(fact);
-      if (again.ignored === undefined)
-        this.problems.push(`a repeated ${JSON.stringify(fact)} was not ignored`);
-    }
+  protected moveAllowed(from: HeldPaymentStatus, to: HeldPaymentStatus): boolean {
+    return isHeldPaymentMoveAllowed(from, to);
   }
 
   /** What the model learns from a decision's inputs and effects. */
-  private observe(input: HeldPaymentInput, effects: readonly HeldPaymentEffect[], ignored: boolean): void {
+  protected observe(input: HeldPaymentInput, effects: readonly HeldPaymentEffect[], ignored: boolean): void {
     const m = this.model;
     // An admin's release of a blocked payment (not the lifting of their hold) writes off the
     // attempts whose outcome was unknown (their word that no money moved), before any new
@@ -201,43 +162,10 @@ class World {
     }
   }
 
-  /** Takes the effects into the world: Stripe's work becomes pending, timers are armed. */
-  private absorb(effects: readonly HeldPaymentEffect[]): void {
-    for (const e of effects) {
-      const first = this.effects.get(e.id);
-      if (first === undefined) this.effects.set(e.id, e);
-      else if (!isDeepStrictEqual(first, e)) this.problems.push(`two different effects share the id ${e.id}`);
-      else continue; // the outbox keeps one
-      switch (e.kind) {
-        case "post_ledger": {
-          const posted = postTransaction(this.ledger, e.transaction);
-          if (posted.isErr()) this.problems.push(`posting ${e.id} refused: ${posted.error.message}`);
-          else this.ledger = posted.value;
-          break;
-        }
-        case "transfer":
-          this.pendingTransfers.push(e);
-          break;
-        case "refund":
-          this.pendingRefunds.push(e);
-          break;
-        case "reverse_transfer":
-          this.pendingReversals.push(e);
-          break;
-        case "schedule_timer":
-          this.timers.push(e);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
   /** The invariants, after every step. */
   check(): void {
     const s = this.state;
-    const books = checkLedgerInvariants(this.ledger);
-    if (books.isErr()) this.problems.push(`ledger: ${books.error.message}`);
+    this.checkLedger();
     const money = checkHeldMoney(this.ledger, ID, "AUD");
     if (money.isErr()) {
       this.problems.push(money.error.message);
@@ -248,28 +176,15 @@ class World {
       this.problems.push(`the seller was paid ${m.sellerMinor} of a ${s.sellerShareMinor} share`);
     if (this.stripe.transfersCreated > 1)
       this.problems.push("Stripe created two transfers: the seller was paid twice");
-    if (m.refundedMinor + m.disputeLostMinor > m.paidInMinor)
-      this.problems.push(`given back ${m.refundedMinor + m.disputeLostMinor} of ${m.paidInMinor} paid`);
-    if (this.stripe.refundedMinor > this.stripe.capturedMinor)
-      this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);
-    const askedMinor = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
-    if (askedMinor > this.amountMinor)
-      this.problems.push(`refunds asked for ${askedMinor} of ${this.amountMinor}`);
+    this.checkPayment(m);
     const quiet =
       s.reversals.every((r) => r.status === "reversed") && s.refunds.every((r) => r.status === "succeeded");
     const ended: readonly HeldPaymentStatus[] = ["released", "refunded", "charged_back"];
     if (quiet && ended.includes(s.status) && m.holdMinor !== 0)
       this.problems.push(`${s.status} with ${m.holdMinor} still in the hold`);
-    if (s.status === "refunded" && m.refundedMinor + m.disputeLostMinor !== m.paidInMinor)
-      this.problems.push("refunded, but not everything was given back");
   }
 
   // ------------------------------------------------------------ the model's predictions
-
-  remainingMinor(): number {
-    const asked = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
-    return this.model.captured ? this.amountMinor - asked - this.model.lostMinor : 0;
-  }
 
   unfinishedRefund(): boolean {
     return [...this.model.refunds.values()].some((r) => !r.done);
@@ -352,16 +267,6 @@ class World {
 
 type Cmd = fc.Command<object, World>;
 
-const simple = (name: string, check: (w: World) => boolean, run: (w: World) => void): Cmd => ({
-  check: () => true,
-  run: (_m, w) => {
-    if (check(w)) run(w);
-  },
-  toString: () => name,
-});
-
-const pick = <T>(items: readonly T[], i: number): T | undefined => items[i % Math.max(1, items.length)];
-
 type PayHow = "card" | "delayed_ok" | "delayed_fail";
 
 /** The customer pays: Stripe's facts about it go to the inbox. */
@@ -380,29 +285,9 @@ function pay(w: World, how: PayHow): void {
   } else w.inbox.push({ type: "async_payment_failed", ...base, failureCode: "insufficient_funds" });
 }
 
-const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) =>
-  simple(
-    `deliver(${i}${twice ? ", twice" : ""})`,
-    (w) => w.inbox.length > 0,
-    (w) => {
-      const [fact] = w.inbox.splice(i % w.inbox.length, 1);
-      if (fact) w.deliver(fact, twice);
-    },
-  ),
-);
+const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => deliverCommand(i, twice));
 
-const fireTimerArb = fc.nat().map((i) =>
-  simple(
-    `fire timer ${i}`,
-    (w) => w.timers.length > 0,
-    (w) => {
-      const [t] = w.timers.splice(i % w.timers.length, 1);
-      if (!t) return;
-      w.now = Math.max(w.now, t.at);
-      w.apply({ type: "timer", timer: t.timer });
-    },
-  ),
-);
+const fireTimerArb = fc.nat().map(fireTimerCommand);
 
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   // the customer
@@ -427,16 +312,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   deliverArb,
   deliverArb,
   deliverArb,
-  fc.nat().map((i) =>
-    simple(
-      `replay(${i})`,
-      (w) => w.delivered.length > 0,
-      (w) => {
-        const fact = pick(w.delivered, i);
-        if (fact) w.apply(fact);
-      },
-    ),
-  ),
+  fc.nat().map(replayCommand),
   // Stripe answers the payment's requests
   fc
     .tuple(fc.nat(), fc.constantFrom("created", "balance_insufficient", "account_invalid", "api_error"))
@@ -479,60 +355,10 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       },
     ),
   ),
-  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
-    simple(
-      `reversal ${ok ? "lands" : "fails"}`,
-      (w) => w.pendingReversals.length > 0,
-      (w) => {
-        const [r] = w.pendingReversals.splice(i % w.pendingReversals.length, 1);
-        if (!r) return;
-        w.inbox.push(
-          ok
-            ? {
-                type: "transfer_reversed",
-                reversal: r.reversal,
-                transferId: r.transferId,
-                amountMinor: r.amountMinor,
-              }
-            : { type: "transfer_reversal_failed", reversal: r.reversal, failureCode: "insufficient_funds" },
-        );
-      },
-    ),
-  ),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => reversalCommand(i, ok)),
   // disputes: at most one open at a time at Stripe, for what was not refunded
-  fc.constant(
-    simple(
-      "dispute opened",
-      (w) => w.stripe.capturedMinor > w.stripe.refundedMinor && !w.stripe.disputeOpen,
-      (w) => {
-        w.stripe.disputes += 1;
-        w.stripe.disputeOpen = true;
-        w.inbox.push({
-          type: "dispute_created",
-          disputeId: `dp_${w.stripe.disputes}`,
-          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
-          reason: "fraudulent",
-          stripeStatus: "needs_response",
-          evidenceDueBy: w.now + 200 * HOUR_MS,
-        });
-      },
-    ),
-  ),
-  fc.constantFrom("won" as const, "lost" as const).map((outcome) =>
-    simple(
-      `dispute ${outcome}`,
-      (w) => w.stripe.disputeOpen,
-      (w) => {
-        w.stripe.disputeOpen = false;
-        w.inbox.push({
-          type: "dispute_closed",
-          disputeId: `dp_${w.stripe.disputes}`,
-          outcome,
-          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
-        });
-      },
-    ),
-  ),
+  fc.constant(disputeOpenedCommand("dispute_created")),
+  fc.constantFrom("won" as const, "lost" as const).map(disputeClosedCommand),
   fc.boolean().map((ready) =>
     simple(
       `seller account ${ready ? "ready" : "not ready"}`,
@@ -548,15 +374,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   // the scheduler
   fireTimerArb,
   fireTimerArb,
-  fc.integer({ min: 1, max: 100 }).map((hours) =>
-    simple(
-      `${hours} h pass`,
-      () => true,
-      (w) => {
-        w.now += hours * HOUR_MS;
-      },
-    ),
-  ),
+  fc.integer({ min: 1, max: 100 }).map(hoursPassCommand),
   // the client app and the admins
   fc.constant(
     simple(

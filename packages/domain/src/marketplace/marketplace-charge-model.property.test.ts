@@ -20,18 +20,22 @@
 // - no two different effects share an id;
 // - every status change is in MARKETPLACE_CHARGE_TRANSITIONS;
 // - a Stripe fact delivered twice in a row is ignored the second time, with no effects.
-import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  checkLedgerInvariants,
-  checkMarketplaceMoney,
-  emptyLedger,
-  type Ledger,
-  postTransaction,
-} from "../ledger/index.js";
+import { checkMarketplaceMoney } from "../ledger/index.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
-import { HOUR_MS } from "../shared/time.js";
+import {
+  deliverCommand,
+  disputeClosedCommand,
+  disputeOpenedCommand,
+  fireTimerCommand,
+  hoursPassCommand,
+  type PaymentModel,
+  PaymentWorld,
+  replayCommand,
+  reversalCommand,
+  simple,
+} from "../testing/payment-world.js";
 import { createMarketplaceCharge, decideMarketplaceCharge } from "./decide.js";
 import type { MarketplaceChargeErrorCode } from "./marketplace-charge.errors.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-charge.js";
@@ -43,16 +47,8 @@ const policy = DEFAULT_MARKETPLACE_POLICY;
 const T0 = Date.UTC(2026, 4, 4);
 const ID = "mc1";
 
-type EffectOf<K extends MarketplaceChargeEffect["kind"]> = Extract<MarketplaceChargeEffect, { kind: K }>;
-
 /** What the model knows, from what it saw happen. */
-interface Model {
-  captured: boolean;
-  /** Refunds asked for, by number: amount and whether done. */
-  refunds: Map<number, { amountMinor: number; done: boolean }>;
-  lostMinor: number;
-  /** Disputes delivered, and whether still open. */
-  disputes: Map<string, boolean>;
+interface Model extends PaymentModel {
   /** Per seller: attempts asked for whose outcome is not a definite failure yet. */
   transfersOpen: Map<string, Set<number>>;
   /** Per seller: attempts answered with an uncertain error. */
@@ -63,20 +59,15 @@ interface Model {
   reversalsFailed: Set<number>;
 }
 
-class World {
-  state: MarketplaceCharge;
-  ledger: Ledger = emptyLedger();
-  now = T0;
-  readonly effects = new Map<string, MarketplaceChargeEffect>();
-  readonly problems: string[] = [];
+/** The charge, the world around it (testing/payment-world.ts), and the checks. */
+class World extends PaymentWorld<
+  MarketplaceCharge,
+  MarketplaceChargeInput,
+  MarketplaceChargeEffect,
+  MarketplaceChargeErrorCode
+> {
   paymentAnswered = false;
-  pendingTransfers: EffectOf<"transfer">[] = [];
-  pendingRefunds: EffectOf<"refund">[] = [];
-  pendingReversals: EffectOf<"reverse_transfer">[] = [];
-  timers: EffectOf<"schedule_timer">[] = [];
-  inbox: MarketplaceChargeInput[] = [];
-  delivered: MarketplaceChargeInput[] = [];
-  stripe = {
+  readonly stripe = {
     capturedMinor: 0,
     refundedMinor: 0,
     transfersBySeller: new Map<string, number>(),
@@ -95,57 +86,41 @@ class World {
   };
 
   constructor(
-    readonly amountMinor: number,
+    amountMinor: number,
     readonly sellerIds: readonly string[],
   ) {
-    const d = createMarketplaceCharge(
-      {
-        id: ID,
-        activityId: "act_1",
-        purpose: "rsvp",
-        description: "Pottery class",
-        amountMinor,
-        currency: "AUD",
-        customer: { id: "p_1", stripeCustomerId: "cus_1", email: "c@example.com" },
-        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
-        fee: { kind: "rate", basisPoints: 1_250 },
-        sellers: sellerIds.map((id, i) => ({ id, connectedAccountId: `acct_${id}`, weight: i + 1 })),
-      },
-      { now: T0, policy },
-    )._unsafeUnwrap();
-    this.state = d.state;
-    this.absorb(d.effects);
+    super(
+      amountMinor,
+      T0,
+      createMarketplaceCharge(
+        {
+          id: ID,
+          activityId: "act_1",
+          purpose: "rsvp",
+          description: "Pottery class",
+          amountMinor,
+          currency: "AUD",
+          customer: { id: "p_1", stripeCustomerId: "cus_1", email: "c@example.com" },
+          paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+          fee: { kind: "rate", basisPoints: 1_250 },
+          sellers: sellerIds.map((id, i) => ({ id, connectedAccountId: `acct_${id}`, weight: i + 1 })),
+        },
+        { now: T0, policy },
+      )._unsafeUnwrap(),
+    );
     this.check();
+  }
+
+  protected decide(state: MarketplaceCharge, input: MarketplaceChargeInput) {
+    return decideMarketplaceCharge(state, input, { now: this.now, policy });
+  }
+
+  protected moveAllowed(from: MarketplaceChargeStatus, to: MarketplaceChargeStatus): boolean {
+    return isMarketplaceChargeMoveAllowed(from, to);
   }
 
   get split(): boolean {
     return this.sellerIds.length > 1;
-  }
-
-  apply(input: MarketplaceChargeInput): { code?: MarketplaceChargeErrorCode; ignored?: string } {
-    const before = this.state;
-    const d = decideMarketplaceCharge(before, input, { now: this.now, policy });
-    if (d.isErr()) {
-      this.check();
-      return { code: d.error.code };
-    }
-    const { state, effects, ignored } = d.value;
-    if (!isMarketplaceChargeMoveAllowed(before.status, state.status))
-      this.problems.push(`${before.status} → ${state.status} (on ${input.type}) is not in the table`);
-    if (ignored && (state !== before || effects.length > 0))
-      this.problems.push(`an ignored ${input.type} changed the state or made effects`);
-    this.state = ignored ? state : { ...state, version: before.version + 1 };
-    this.observe(input, effects, ignored !== undefined);
-    this.absorb(effects);
-    this.check();
-    return ignored ? { ignored: ignored.code } : {};
-  }
-
-  deliver(fact: MarketplaceChargeInput, twice: boolean): void {
-    this.delivered.push(fact);
-    this.apply(fact);
-    if (twice && this.apply(fact).ignored === undefined)
-      this.problems.push(`a repeated ${JSON.stringify(fact)} was not ignored`);
   }
 
   private open(sellerId: string): Set<number> {
@@ -160,7 +135,7 @@ class World {
     return set;
   }
 
-  private observe(
+  protected observe(
     input: MarketplaceChargeInput,
     effects: readonly MarketplaceChargeEffect[],
     ignored: boolean,
@@ -228,43 +203,9 @@ class World {
     }
   }
 
-  private absorb(effects: readonly MarketplaceChargeEffect[]): void {
-    for (const e of effects) {
-      const first = this.effects.get(e.id);
-      if (first !== undefined) {
-        if (!isDeepStrictEqual(first, e)) this.problems.push(`two different effects share the id ${e.id}`);
-        continue; // the outbox keeps one
-      }
-      this.effects.set(e.id, e);
-      switch (e.kind) {
-        case "post_ledger": {
-          const posted = postTransaction(this.ledger, e.transaction);
-          if (posted.isErr()) this.problems.push(`posting ${e.id} refused: ${posted.error.message}`);
-          else this.ledger = posted.value;
-          break;
-        }
-        case "transfer":
-          this.pendingTransfers.push(e);
-          break;
-        case "refund":
-          this.pendingRefunds.push(e);
-          break;
-        case "reverse_transfer":
-          this.pendingReversals.push(e);
-          break;
-        case "schedule_timer":
-          this.timers.push(e);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
   check(): void {
     const s = this.state;
-    const books = checkLedgerInvariants(this.ledger);
-    if (books.isErr()) this.problems.push(`ledger: ${books.error.message}`);
+    this.checkLedger();
     const money = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
     if (money.isErr()) {
       this.problems.push(money.error.message);
@@ -279,13 +220,7 @@ class World {
       if ((this.stripe.transfersBySeller.get(seller.id) ?? 0) > 1)
         this.problems.push(`Stripe created two transfers to ${seller.id}: paid twice`);
     }
-    if (m.refundedMinor + m.disputeLostMinor > m.paidInMinor)
-      this.problems.push(`given back ${m.refundedMinor + m.disputeLostMinor} of ${m.paidInMinor} paid`);
-    if (this.stripe.refundedMinor > this.stripe.capturedMinor)
-      this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);
-    const askedMinor = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
-    if (askedMinor > this.amountMinor)
-      this.problems.push(`refunds asked for ${askedMinor} of ${this.amountMinor}`);
+    this.checkPayment(m);
     const quiet =
       s.reversals.every((r) => r.status === "reversed") &&
       s.refunds.every((r) => r.status === "succeeded") &&
@@ -298,13 +233,6 @@ class World {
     ];
     if (quiet && ended.includes(s.status) && (m.inFlightMinor !== 0 || m.sellerPayableMinor !== 0))
       this.problems.push(`${s.status} with ${m.inFlightMinor} in flight and ${m.sellerPayableMinor} payable`);
-    if (s.status === "refunded" && m.refundedMinor + m.disputeLostMinor !== m.paidInMinor)
-      this.problems.push("refunded, but not everything was given back");
-  }
-
-  remainingMinor(): number {
-    const asked = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
-    return this.model.captured ? this.amountMinor - asked - this.model.lostMinor : 0;
   }
 
   /** What a command must do, by the rules, from what the model saw; undefined: it applies. */
@@ -348,14 +276,6 @@ class World {
 
 type Cmd = fc.Command<object, World>;
 
-const simple = (name: string, check: (w: World) => boolean, run: (w: World) => void): Cmd => ({
-  check: () => true,
-  run: (_m, w) => {
-    if (check(w)) run(w);
-  },
-  toString: () => name,
-});
-
 type PayHow = "card" | "3ds_ok" | "3ds_fail" | "processing_ok" | "fail_then_ok";
 
 /** The customer pays (or not): Stripe's facts go to the inbox. */
@@ -393,29 +313,9 @@ function pay(w: World, how: PayHow): void {
   }
 }
 
-const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) =>
-  simple(
-    `deliver(${i}${twice ? ", twice" : ""})`,
-    (w) => w.inbox.length > 0,
-    (w) => {
-      const [fact] = w.inbox.splice(i % w.inbox.length, 1);
-      if (fact) w.deliver(fact, twice);
-    },
-  ),
-);
+const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => deliverCommand(i, twice));
 
-const fireTimerArb = fc.nat().map((i) =>
-  simple(
-    `fire timer ${i}`,
-    (w) => w.timers.length > 0,
-    (w) => {
-      const [t] = w.timers.splice(i % w.timers.length, 1);
-      if (!t) return;
-      w.now = Math.max(w.now, t.at);
-      w.apply({ type: "timer", timer: t.timer });
-    },
-  ),
-);
+const fireTimerArb = fc.nat().map(fireTimerCommand);
 
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.constantFrom<PayHow>("card", "card", "3ds_ok", "3ds_fail", "processing_ok", "fail_then_ok").map((how) =>
@@ -429,16 +329,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   deliverArb,
   deliverArb,
   deliverArb,
-  fc.nat().map((i) =>
-    simple(
-      `replay(${i})`,
-      (w) => w.delivered.length > 0,
-      (w) => {
-        const fact = w.delivered[i % w.delivered.length];
-        if (fact) w.apply(fact);
-      },
-    ),
-  ),
+  fc.nat().map(replayCommand),
   fc
     .tuple(
       fc.nat(),
@@ -532,70 +423,12 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       },
     ),
   ),
-  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
-    simple(
-      `reversal ${ok ? "lands" : "fails"}`,
-      (w) => w.pendingReversals.length > 0,
-      (w) => {
-        const [r] = w.pendingReversals.splice(i % w.pendingReversals.length, 1);
-        if (!r) return;
-        w.inbox.push(
-          ok
-            ? {
-                type: "transfer_reversed",
-                reversal: r.reversal,
-                transferId: r.transferId,
-                amountMinor: r.amountMinor,
-              }
-            : { type: "transfer_reversal_failed", reversal: r.reversal, failureCode: "insufficient_funds" },
-        );
-      },
-    ),
-  ),
-  fc.constant(
-    simple(
-      "dispute opened",
-      (w) => w.stripe.capturedMinor > w.stripe.refundedMinor && !w.stripe.disputeOpen,
-      (w) => {
-        w.stripe.disputes += 1;
-        w.stripe.disputeOpen = true;
-        w.inbox.push({
-          type: "dispute_opened",
-          disputeId: `dp_${w.stripe.disputes}`,
-          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
-          reason: "fraudulent",
-          stripeStatus: "needs_response",
-          evidenceDueBy: w.now + 200 * HOUR_MS,
-        });
-      },
-    ),
-  ),
-  fc.constantFrom("won" as const, "lost" as const).map((outcome) =>
-    simple(
-      `dispute ${outcome}`,
-      (w) => w.stripe.disputeOpen,
-      (w) => {
-        w.stripe.disputeOpen = false;
-        w.inbox.push({
-          type: "dispute_closed",
-          disputeId: `dp_${w.stripe.disputes}`,
-          outcome,
-          amountMinor: w.stripe.capturedMinor - w.stripe.refundedMinor,
-        });
-      },
-    ),
-  ),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => reversalCommand(i, ok)),
+  fc.constant(disputeOpenedCommand("dispute_opened")),
+  fc.constantFrom("won" as const, "lost" as const).map(disputeClosedCommand),
   fireTimerArb,
   fireTimerArb,
-  fc.integer({ min: 1, max: 24 }).map((hours) =>
-    simple(
-      `${hours} h pass`,
-      () => true,
-      (w) => {
-        w.now += hours * HOUR_MS;
-      },
-    ),
-  ),
+  fc.integer({ min: 1, max: 24 }).map(hoursPassCommand),
   fc
     .tuple(
       fc.option(fc.integer({ min: -100, max: 25_000 }), { nil: undefined }),
