@@ -24,18 +24,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
 import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
-import {
-  deliverCommand,
-  disputeClosedCommand,
-  disputeOpenedCommand,
-  fireTimerCommand,
-  hoursPassCommand,
-  type PaymentModel,
-  PaymentWorld,
-  replayCommand,
-  reversalCommand,
-  simple,
-} from "../testing/payment-world.js";
+import { commands, type PaymentModel, PaymentWorld, simple } from "../testing/payment-world.js";
 import { createHeldPayment, decideHeldPayment } from "./decide.js";
 import type { HeldPaymentErrorCode } from "./held-payment.errors.js";
 import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
@@ -285,9 +274,9 @@ function pay(w: World, how: PayHow): void {
   } else w.inbox.push({ type: "async_payment_failed", ...base, failureCode: "insufficient_funds" });
 }
 
-const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => deliverCommand(i, twice));
+const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => commands.deliver(i, twice));
 
-const fireTimerArb = fc.nat().map(fireTimerCommand);
+const fireTimerArb = fc.nat().map(commands.fireTimer);
 
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   // the customer
@@ -312,7 +301,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   deliverArb,
   deliverArb,
   deliverArb,
-  fc.nat().map(replayCommand),
+  fc.nat().map(commands.replay),
   // Stripe answers the payment's requests
   fc
     .tuple(fc.nat(), fc.constantFrom("created", "balance_insufficient", "account_invalid", "api_error"))
@@ -355,10 +344,10 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       },
     ),
   ),
-  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => reversalCommand(i, ok)),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => commands.reversal(i, ok)),
   // disputes: at most one open at a time at Stripe, for what was not refunded
-  fc.constant(disputeOpenedCommand("dispute_created")),
-  fc.constantFrom("won" as const, "lost" as const).map(disputeClosedCommand),
+  fc.constant(commands.disputeOpened("dispute_created")),
+  fc.constantFrom("won" as const, "lost" as const).map(commands.disputeClosed),
   fc.boolean().map((ready) =>
     simple(
       `seller account ${ready ? "ready" : "not ready"}`,
@@ -374,7 +363,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   // the scheduler
   fireTimerArb,
   fireTimerArb,
-  fc.integer({ min: 1, max: 100 }).map(hoursPassCommand),
+  fc.integer({ min: 1, max: 100 }).map(commands.hoursPass),
   // the client app and the admins
   fc.constant(
     simple(

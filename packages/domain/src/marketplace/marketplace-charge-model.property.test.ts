@@ -24,18 +24,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkMarketplaceMoney } from "../ledger/index.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
-import {
-  deliverCommand,
-  disputeClosedCommand,
-  disputeOpenedCommand,
-  fireTimerCommand,
-  hoursPassCommand,
-  type PaymentModel,
-  PaymentWorld,
-  replayCommand,
-  reversalCommand,
-  simple,
-} from "../testing/payment-world.js";
+import { commands, type PaymentModel, PaymentWorld, simple } from "../testing/payment-world.js";
 import { createMarketplaceCharge, decideMarketplaceCharge } from "./decide.js";
 import type { MarketplaceChargeErrorCode } from "./marketplace-charge.errors.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-charge.js";
@@ -313,9 +302,9 @@ function pay(w: World, how: PayHow): void {
   }
 }
 
-const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => deliverCommand(i, twice));
+const deliverArb = fc.tuple(fc.nat(), fc.boolean()).map(([i, twice]) => commands.deliver(i, twice));
 
-const fireTimerArb = fc.nat().map(fireTimerCommand);
+const fireTimerArb = fc.nat().map(commands.fireTimer);
 
 const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.constantFrom<PayHow>("card", "card", "3ds_ok", "3ds_fail", "processing_ok", "fail_then_ok").map((how) =>
@@ -329,7 +318,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   deliverArb,
   deliverArb,
   deliverArb,
-  fc.nat().map(replayCommand),
+  fc.nat().map(commands.replay),
   fc
     .tuple(
       fc.nat(),
@@ -423,12 +412,12 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       },
     ),
   ),
-  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => reversalCommand(i, ok)),
-  fc.constant(disputeOpenedCommand("dispute_opened")),
-  fc.constantFrom("won" as const, "lost" as const).map(disputeClosedCommand),
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => commands.reversal(i, ok)),
+  fc.constant(commands.disputeOpened("dispute_opened")),
+  fc.constantFrom("won" as const, "lost" as const).map(commands.disputeClosed),
   fireTimerArb,
   fireTimerArb,
-  fc.integer({ min: 1, max: 24 }).map(hoursPassCommand),
+  fc.integer({ min: 1, max: 24 }).map(commands.hoursPass),
   fc
     .tuple(
       fc.option(fc.integer({ min: -100, max: 25_000 }), { nil: undefined }),

@@ -217,7 +217,7 @@ interface Drivable {
 }
 
 /** Stripe reports the `i`-th fact of the inbox (in any order), sometimes twice in a row. */
-export const deliverCommand = (i: number, twice: boolean): WorldCommand<Drivable> =>
+const deliverCommand = (i: number, twice: boolean): WorldCommand<Drivable> =>
   simple(
     `deliver(${i}${twice ? ", twice" : ""})`,
     (w) => w.inbox.length > 0,
@@ -228,7 +228,7 @@ export const deliverCommand = (i: number, twice: boolean): WorldCommand<Drivable
   );
 
 /** Stripe replays a fact it delivered before, late. */
-export const replayCommand = (i: number): WorldCommand<Drivable> =>
+const replayCommand = (i: number): WorldCommand<Drivable> =>
   simple(
     `replay(${i})`,
     (w) => w.delivered.length > 0,
@@ -239,7 +239,7 @@ export const replayCommand = (i: number): WorldCommand<Drivable> =>
   );
 
 /** The scheduler fires the `i`-th armed timer (the clock moves to it). */
-export const fireTimerCommand = (i: number): WorldCommand<Drivable> =>
+const fireTimerCommand = (i: number): WorldCommand<Drivable> =>
   simple(
     `fire timer ${i}`,
     (w) => w.timers.length > 0,
@@ -252,7 +252,7 @@ export const fireTimerCommand = (i: number): WorldCommand<Drivable> =>
   );
 
 /** Stripe answers the `i`-th pending reversal: it lands or fails. */
-export const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> =>
+const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> =>
   simple(
     `reversal ${ok ? "lands" : "fails"}`,
     (w) => w.pendingReversals.length > 0,
@@ -273,7 +273,7 @@ export const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> 
   );
 
 /** The customer's bank disputes what was not refunded (at most one open at a time at Stripe); `type` is the aggregate's name for the fact. */
-export const disputeOpenedCommand = (type: "dispute_created" | "dispute_opened"): WorldCommand<Drivable> =>
+const disputeOpenedCommand = (type: "dispute_created" | "dispute_opened"): WorldCommand<Drivable> =>
   simple(
     "dispute opened",
     (w) => w.stripe.capturedMinor > w.stripe.refundedMinor && !w.stripe.disputeOpen,
@@ -292,7 +292,7 @@ export const disputeOpenedCommand = (type: "dispute_created" | "dispute_opened")
   );
 
 /** The open dispute closes, won or lost (for what was not refunded). */
-export const disputeClosedCommand = (outcome: "won" | "lost"): WorldCommand<Drivable> =>
+const disputeClosedCommand = (outcome: "won" | "lost"): WorldCommand<Drivable> =>
   simple(
     `dispute ${outcome}`,
     (w) => w.stripe.disputeOpen,
@@ -308,7 +308,7 @@ export const disputeClosedCommand = (outcome: "won" | "lost"): WorldCommand<Driv
   );
 
 /** Time passes. */
-export const hoursPassCommand = (hours: number): WorldCommand<Drivable> =>
+const hoursPassCommand = (hours: number): WorldCommand<Drivable> =>
   simple(
     `${hours} h pass`,
     () => true,
@@ -316,3 +316,14 @@ export const hoursPassCommand = (hours: number): WorldCommand<Drivable> =>
       w.now += hours * HOUR_MS;
     },
   );
+
+/** The commands both payment model tests drive their worlds with (each test maps its arbitraries onto them). */
+export const commands = Object.freeze({
+  deliver: deliverCommand,
+  replay: replayCommand,
+  fireTimer: fireTimerCommand,
+  reversal: reversalCommand,
+  disputeOpened: disputeOpenedCommand,
+  disputeClosed: disputeClosedCommand,
+  hoursPass: hoursPassCommand,
+});
