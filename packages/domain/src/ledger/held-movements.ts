@@ -110,40 +110,23 @@ const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput>({
   idOf: (input) => input.heldPaymentId,
 });
 
+const a = heldAccounts;
+const movement = held.movement<HeldMovementInput>;
+
 /** The customer's payment was captured and is held. Dr hold, Cr paid_in. */
-export const heldCaptured = held.movement<HeldMovementInput>(
-  "held_captured",
-  heldAccounts.hold,
-  heldAccounts.paidIn,
-);
+export const heldCaptured = movement("held_captured", a.hold, a.paidIn);
 
 /** The release started: the platform's fee is earned. Dr fees, Cr hold. */
-export const heldFeeEarned = held.movement<HeldMovementInput>(
-  "held_fee_earned",
-  heldAccounts.fees,
-  heldAccounts.hold,
-);
+export const heldFeeEarned = movement("held_fee_earned", a.fees, a.hold);
 
 /** The release started: the seller's share is set aside for its transfer. Dr seller_payable, Cr hold. */
-export const heldSellerPayable = held.movement<HeldMovementInput>(
-  "held_seller_payable",
-  heldAccounts.sellerPayable,
-  heldAccounts.hold,
-);
+export const heldSellerPayable = movement("held_seller_payable", a.sellerPayable, a.hold);
 
 /** The seller's transfer landed. Dr seller, Cr seller_payable. */
-export const heldTransferred = held.movement<HeldMovementInput>(
-  "held_transferred",
-  heldAccounts.seller,
-  heldAccounts.sellerPayable,
-);
+export const heldTransferred = movement("held_transferred", a.seller, a.sellerPayable);
 
 /** Part of the seller's transfer came back to the platform. Dr hold, Cr seller. */
-export const heldTransferReversed = held.movement<HeldMovementInput>(
-  "held_transfer_reversed",
-  heldAccounts.hold,
-  heldAccounts.seller,
-);
+export const heldTransferReversed = movement("held_transfer_reversed", a.hold, a.seller);
 
 function takeBack(
   kind: "held_refunded" | "held_dispute_lost",

@@ -111,39 +111,35 @@ const sellerAccount =
   (chargeId, input) =>
     named(chargeId, input.sellerId);
 
+const a = marketplaceAccounts;
+const movement = marketplace.movement<MarketplaceMovementInput>;
+const sellerMovement = marketplace.movement<MarketplaceSellerMovementInput>;
+
 /** The customer's payment was captured. Dr in_flight, Cr paid_in. */
-export const marketplaceCaptured = marketplace.movement<MarketplaceMovementInput>(
-  "marketplace_captured",
-  marketplaceAccounts.inFlight,
-  marketplaceAccounts.paidIn,
-);
+export const marketplaceCaptured = movement("marketplace_captured", a.inFlight, a.paidIn);
 
 /** The platform's fee was earned. Dr fees, Cr in_flight. */
-export const marketplaceFeeEarned = marketplace.movement<MarketplaceMovementInput>(
-  "marketplace_fee_earned",
-  marketplaceAccounts.fees,
-  marketplaceAccounts.inFlight,
-);
+export const marketplaceFeeEarned = movement("marketplace_fee_earned", a.fees, a.inFlight);
 
 /** A seller's share was set aside for them. Dr seller_payable:s, Cr in_flight. */
-export const marketplaceSellerPayable = marketplace.movement<MarketplaceSellerMovementInput>(
+export const marketplaceSellerPayable = sellerMovement(
   "marketplace_seller_payable",
-  sellerAccount(marketplaceAccounts.sellerPayable),
-  marketplaceAccounts.inFlight,
+  sellerAccount(a.sellerPayable),
+  a.inFlight,
 );
 
 /** A seller was paid (their transfer landed, or the destination charge paid them). Dr seller:s, Cr seller_payable:s. */
-export const marketplaceTransferred = marketplace.movement<MarketplaceSellerMovementInput>(
+export const marketplaceTransferred = sellerMovement(
   "marketplace_transferred",
-  sellerAccount(marketplaceAccounts.seller),
-  sellerAccount(marketplaceAccounts.sellerPayable),
+  sellerAccount(a.seller),
+  sellerAccount(a.sellerPayable),
 );
 
 /** Part of a seller's transfer came back to the platform. Dr in_flight, Cr seller:s. */
-export const marketplaceTransferReversed = marketplace.movement<MarketplaceSellerMovementInput>(
+export const marketplaceTransferReversed = sellerMovement(
   "marketplace_transfer_reversed",
-  marketplaceAccounts.inFlight,
-  sellerAccount(marketplaceAccounts.seller),
+  a.inFlight,
+  sellerAccount(a.seller),
 );
 
 /**
