@@ -1,4 +1,5 @@
 import { err, ok, type Result } from "neverthrow";
+import type { Dispute } from "../kernel/disputes.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { Instant } from "../shared/time.js";
@@ -112,24 +113,14 @@ export interface HeldRefund {
   readonly ledgerPosted: boolean;
 }
 
-/** A dispute of the charge, as Stripe reported it. */
-export interface HeldDispute {
-  readonly id: string;
-  readonly amountMinor: number;
-  readonly reason: string;
-  /** Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …). */
-  readonly stripeStatus: string;
-  readonly evidenceDueBy?: Instant;
-  readonly status: "open" | "won" | "lost";
-  /**
-   * For a lost dispute: what it took back (at most what was left of the payment), and
-   * whether that is in the ledger yet — not while the seller's transfer is in flight, as
-   * where the money is depends on its outcome.
-   */
-  readonly lostMinor?: number;
+/**
+ * A dispute of the charge (the kernel's {@link Dispute}). Lost, it records how the loss
+ * divides between the seller's share and the fee — booked only once no transfer is in
+ * flight, as where the money is depends on its outcome — and the reversal it needed.
+ */
+export interface HeldDispute extends Dispute {
   readonly sellerPartMinor?: number;
   readonly feePartMinor?: number;
-  readonly lossBooked?: boolean;
   readonly reversalNumber?: number;
 }
 
