@@ -145,6 +145,22 @@ describe("HELD_PAYMENT_TRANSITIONS", () => {
       "held",
     ],
     [
+      "settles its delayed payment after the booking's window ended",
+      () => after(fresh(), [processing, confirm]),
+      asyncOk,
+      "payment_processing",
+      "releasing",
+      LATER,
+    ],
+    [
+      "settles its delayed payment after the window, for a seller who cannot receive",
+      () => after(fresh({ seller: { ...command.seller, canReceive: false } }), [processing, confirm]),
+      asyncOk,
+      "payment_processing",
+      "release_blocked",
+      LATER,
+    ],
+    [
       "fails its delayed payment",
       () => after(fresh(), [processing]),
       asyncFailed,

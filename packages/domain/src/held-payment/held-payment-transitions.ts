@@ -7,7 +7,9 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  * - `awaiting_payment → held` when the PaymentIntent succeeded; `→ payment_processing`
  *   when a delayed method is still collecting; `→ payment_failed` when it failed;
  *   `→ expired` when the session expired unpaid.
- * - `payment_processing → held` when the delayed payment succeeded, `→ payment_failed` when not.
+ * - `payment_processing → held` when the delayed payment succeeded, `→ payment_failed` when not;
+ *   `→ releasing` (or `→ release_blocked`, the seller cannot receive) when it succeeded after
+ *   the booking was confirmed and its window ended: it is captured and released at once.
  * - `held → releasing` when the dispute window ended with nothing in the way;
  *   `→ release_blocked` when the seller cannot receive then; `→ released` when nothing is
  *   left to transfer (refunds took all of the seller's share); `→ refunding` when the
@@ -29,7 +31,7 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  */
 const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_payment", {
   awaiting_payment: ["payment_processing", "held", "payment_failed", "expired"],
-  payment_processing: ["held", "payment_failed"],
+  payment_processing: ["held", "payment_failed", "releasing", "release_blocked"],
   held: ["releasing", "release_blocked", "released", "refunding", "charged_back"],
   releasing: ["released", "release_blocked", "refunding", "charged_back"],
   release_blocked: ["releasing", "released", "refunding", "charged_back"],
