@@ -1,4 +1,29 @@
-import type { RateLimitStore, RateWindow, WindowCounts } from "./rate-limit.js";
+/** A bucket's counts: this window's (including what was just taken) and the previous window's. */
+export interface WindowCounts {
+  readonly current: number;
+  readonly previous: number;
+}
+
+/** One fixed window of the limiter, in ms since the epoch. */
+export interface RateWindow {
+  readonly startMs: number;
+  readonly lengthMs: number;
+}
+
+/**
+ * Where the limiter counts. It must be shared by every API process (PostgreSQL:
+ * `PrismaRateLimitStore` in @susu/adapters), or a limit multiplies with the process count.
+ */
+export interface RateLimitStore {
+  /**
+   * Adds `units` (whole, at least 1) to each bucket's count for `window`, atomically, and
+   * returns every bucket's count after the increment, with the previous window's count for
+   * the sliding estimate. The limiter takes a block of units at a time ({@link RateLeases}).
+   */
+  take(units: ReadonlyMap<string, number>, window: RateWindow): Promise<ReadonlyMap<string, WindowCounts>>;
+  /** Deletes windows no longer needed at `nowMs` (at most `limit` rows); returns how many. */
+  deleteExpired(nowMs: number, limit?: number): Promise<number>;
+}
 
 /** What {@link RateLeases.take} gave one request in one bucket. */
 export interface RateGrant {
