@@ -96,7 +96,9 @@ export {
   problemResponse,
   type ResponseDoc,
 } from "./problem-response.js";
+export { allowance, type RateGrant, RateLeases } from "./rate-lease.js";
 export {
+  grantDecision,
   type RateBucket,
   type RateDecision,
   type RateLimitOptions,

@@ -7,12 +7,20 @@ import type { RateLimitStore, RateWindow, WindowCounts } from "./rate-limit.js";
 export class InMemoryRateLimitStore implements RateLimitStore {
   readonly #counts = new Map<string, { count: number; expiresAtMs: number }>();
 
-  async hit(buckets: readonly string[], window: RateWindow): Promise<ReadonlyMap<string, WindowCounts>> {
+  /** Counts one request in each bucket: {@link take} of one unit each. */
+  hit(buckets: readonly string[], window: RateWindow): Promise<ReadonlyMap<string, WindowCounts>> {
+    return this.take(new Map(buckets.map((b) => [b, 1])), window);
+  }
+
+  async take(
+    units: ReadonlyMap<string, number>,
+    window: RateWindow,
+  ): Promise<ReadonlyMap<string, WindowCounts>> {
     const result = new Map<string, WindowCounts>();
-    for (const bucket of buckets) {
+    for (const [bucket, n] of units) {
       const id = `${bucket}@${window.startMs}`;
       const row = this.#counts.get(id) ?? { count: 0, expiresAtMs: window.startMs + 2 * window.lengthMs };
-      row.count++;
+      row.count += n;
       this.#counts.set(id, row);
       const previous = this.#counts.get(`${bucket}@${window.startMs - window.lengthMs}`)?.count ?? 0;
       result.set(bucket, { current: row.count, previous });

@@ -2,34 +2,17 @@ import type { MiddlewareHandler } from "hono";
 import type { Principal } from "./auth.js";
 import type { ClientIpResolver } from "./client-ip.js";
 import { problemDoc, problemResponse, type ResponseDoc } from "./problem-response.js";
+import {
+  type RateGrant,
+  RateLeases,
+  type RateLimitStore,
+  type RateWindow,
+  type WindowCounts,
+} from "./rate-lease.js";
 import type { Logger } from "./request-log.js";
 import { setResponseHeaders } from "./response-headers.js";
 
-/** A bucket's counts: this window's (including the request just counted) and the previous window's. */
-export interface WindowCounts {
-  readonly current: number;
-  readonly previous: number;
-}
-
-/** One fixed window of the limiter, in ms since the epoch. */
-export interface RateWindow {
-  readonly startMs: number;
-  readonly lengthMs: number;
-}
-
-/**
- * Where the limiter counts. It must be shared by every API process (PostgreSQL:
- * `PrismaRateLimitStore` in @susu/adapters), or a limit multiplies with the process count.
- */
-export interface RateLimitStore {
-  /**
-   * Counts one request in each bucket for `window`, atomically, and returns every bucket's
-   * counts after the increment, with the previous window's count for the sliding estimate.
-   */
-  hit(buckets: readonly string[], window: RateWindow): Promise<ReadonlyMap<string, WindowCounts>>;
-  /** Deletes windows no longer needed at `nowMs` (at most `limit` rows); returns how many. */
-  deleteExpired(nowMs: number, limit?: number): Promise<number>;
-}
+export type { RateLimitStore, RateWindow, WindowCounts } from "./rate-lease.js";
 
 /** One limit the request is counted against. */
 export interface RateBucket {
@@ -92,6 +75,33 @@ function waitMs(counts: WindowCounts, limit: number, elapsed: number, window: Ra
   return untilNext + e * W;
 }
 
+/**
+ * The verdict for one bucket from what its lease gave: allowed when a unit was spent;
+ * `remaining` counts the units this process still holds plus the room the store's count
+ * leaves (other processes' unspent units count as used, so it never overstates).
+ */
+export function grantDecision(
+  grant: RateGrant,
+  limit: number,
+  nowMs: number,
+  window: RateWindow,
+): RateDecision {
+  const estimate = slidingWindowDecision(grant.counts, limit, nowMs, window);
+  if (grant.allowed)
+    return {
+      ...estimate,
+      allowed: true,
+      remaining: estimate.remaining + grant.unitsLeft,
+      retryAfterSeconds: 0,
+    };
+  return {
+    ...estimate,
+    allowed: false,
+    remaining: 0,
+    retryAfterSeconds: estimate.allowed ? 1 : estimate.retryAfterSeconds,
+  };
+}
+
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {
   readonly store: RateLimitStore;
@@ -109,8 +119,10 @@ export interface RateLimitOptions {
 
 /**
  * Limits requests per token subject and per client IP with a sliding window counted in a
- * shared store, so the limits hold across API processes. One store round trip per request
- * counts every bucket. Answers 429 `rate_limited` with `Retry-After` when any bucket is over,
+ * shared store, so the limits hold across API processes. The units of a bucket's window are
+ * leased from the store a block at a time and spent in memory ({@link RateLeases}): a
+ * bucket's first request in a window costs a statement (one for all its buckets), most
+ * others none, and what every process admits together never exceeds the limit. Answers 429 `rate_limited` with `Retry-After` when any bucket is over,
  * and sets `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
  * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers) from the tightest bucket on
  * every response. Refused requests count too: a client that ignores `Retry-After` stays
@@ -134,6 +146,7 @@ export function rateLimit(
       throw new RangeError(`${name} must be a non-negative whole number, got ${value}`);
   const now = options.now ?? Date.now;
   const policySeconds = Math.round(windowMs / 1000);
+  const leases = new RateLeases(options.store);
 
   return async (c, next) => {
     const buckets: RateBucket[] = [];
@@ -146,12 +159,9 @@ export function rateLimit(
 
     const nowMs = now();
     const window = { startMs: Math.floor(nowMs / windowMs) * windowMs, lengthMs: windowMs };
-    let counts: ReadonlyMap<string, WindowCounts>;
+    let grants: readonly RateGrant[];
     try {
-      counts = await options.store.hit(
-        buckets.map((b) => b.key),
-        window,
-      );
+      grants = await Promise.all(buckets.map((b) => leases.take(b.key, b.limit, window, nowMs)));
     } catch (error) {
       c.get("log")?.warn(
         { err: error instanceof Error ? { name: error.name, code: codeOf(error) } : String(error) },
@@ -159,13 +169,8 @@ export function rateLimit(
       );
       return next();
     }
-    const decisions = buckets.map((bucket) =>
-      slidingWindowDecision(
-        counts.get(bucket.key) ?? { current: 1, previous: 0 },
-        bucket.limit,
-        nowMs,
-        window,
-      ),
+    const decisions = buckets.map((bucket, i) =>
+      grantDecision(grants[i] as RateGrant, bucket.limit, nowMs, window),
     );
     const refused = decisions.filter((d) => !d.allowed);
     const tightest = decisions.reduce((a, b) => (b.remaining < a.remaining ? b : a));

@@ -69,6 +69,62 @@ describe("rate limit shared by two API instances", () => {
     expect(row.count).toBe(40);
   });
 
+  it("never admits more than the limit across two instances leasing blocks of units", async () => {
+    now += 10 * MINUTE;
+    // 640 a minute: blocks of 10 units at first, up to 40; each instance spends its own.
+    const a = instance(db.prisma, 640, 0);
+    const b = instance(otherClient, 640, 0);
+    let admitted = 0;
+    let refused = 0;
+    for (let round = 0; round < 20; round++) {
+      const responses = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => get(i % 3 === 0 ? a : b, `198.51.100.${round}`)),
+      );
+      for (const r of responses) {
+        if (r.status === 200) admitted++;
+        else if (r.status === 429) refused++;
+        else throw new Error(`unexpected ${r.status}`);
+      }
+    }
+    expect(admitted + refused).toBe(800);
+    expect(admitted).toBeLessThanOrEqual(640);
+    // Unspent leased units only make it stricter, and near the limit a lease is one unit per request.
+    expect(admitted).toBeGreaterThanOrEqual(600);
+    const row = await db.prisma.rateLimit.findFirstOrThrow({
+      where: { bucket: "sub:ana", windowStart: new Date(Math.floor(now / MINUTE) * MINUTE) },
+    });
+    // Every request is counted (refused ones too), with the units leased and not spent.
+    expect(row.count).toBeGreaterThanOrEqual(800);
+  });
+
+  it("takes a new lease in the next window and weighs the leased units as the previous window's", async () => {
+    now = (Math.floor(now / MINUTE) + 10) * MINUTE + 30_000;
+    const a = instance(db.prisma, 640, 0);
+    const windowStart = (t: number) => new Date(Math.floor(t / MINUTE) * MINUTE);
+    const countAt = async (t: number) =>
+      (await db.prisma.rateLimit.findFirst({ where: { bucket: "sub:ana", windowStart: windowStart(t) } }))
+        ?.count;
+    const first = await get(a);
+    expect(first.status).toBe(200);
+    // One take of the first block (640 / 64 = 10 units); this request spent one, 9 are held.
+    expect(await countAt(now)).toBe(10);
+    expect(first.headers.get("ratelimit-remaining")).toBe("639");
+    for (let i = 0; i < 9; i++) expect((await get(a)).status).toBe(200);
+    expect(await countAt(now)).toBe(10);
+    // The 11th takes the next block (twice the first).
+    expect((await get(a)).status).toBe(200);
+    expect(await countAt(now)).toBe(30);
+    // Into the next window: the 19 units held are of the past window and cannot be spent.
+    const previous = now;
+    now = (Math.floor(now / MINUTE) + 1) * MINUTE + 15_000;
+    const next = await get(a);
+    expect(next.status).toBe(200);
+    expect(await countAt(previous)).toBe(30);
+    expect(await countAt(now)).toBe(10);
+    // 30 leased units weigh as the previous window's count: 640 − 30 × 0.75 − 10 + 9 held.
+    expect(next.headers.get("ratelimit-remaining")).toBe(String(Math.floor(640 - 30 * 0.75 - 10) + 9));
+  });
+
   it("cleans up old windows periodically", async () => {
     const store = new PrismaRateLimitStore(db.prisma);
     expect(await db.prisma.rateLimit.count()).toBeGreaterThan(0);

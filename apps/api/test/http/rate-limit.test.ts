@@ -137,9 +137,39 @@ describe("rateLimit middleware", () => {
     expect((await app.request("/v1/groups", ana)).status).toBe(200);
   });
 
+  it("leases units a block at a time: one take for both buckets, then none until they are spent", async () => {
+    const memory = new InMemoryRateLimitStore();
+    const takes: Record<string, number>[] = [];
+    const counting: RateLimitStore = {
+      take: (units, w) => {
+        takes.push(Object.fromEntries(units));
+        return memory.take(units, w);
+      },
+      deleteExpired: (n) => memory.deleteExpired(n),
+    };
+    const app = limitedApp({ perSubject: 640, perIp: 1280, store: counting });
+    const ana = await asPerson("ana");
+    const remaining: (string | null)[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await app.request("/v1/groups", ana);
+      expect(res.status).toBe(200);
+      remaining.push(res.headers.get("ratelimit-remaining"));
+    }
+    // Blocks of limit / 64 first: 10 units of ana's, 20 of the address's, in one statement.
+    expect(takes).toEqual([{ "sub:ana": 10, "ip:198.51.100.1": 20 }]);
+    expect(remaining).toEqual(["639", "638", "637", "636", "635", "634", "633", "632", "631", "630"]);
+    // The 11th request needs ana's next block (doubled) only.
+    expect((await app.request("/v1/groups", ana)).status).toBe(200);
+    expect(takes.at(-1)).toEqual({ "sub:ana": 20 });
+    // Requests waiting together share a take.
+    const burst = await Promise.all(Array.from({ length: 30 }, () => app.request("/v1/groups", ana)));
+    expect(burst.every((r) => r.status === 200)).toBe(true);
+    expect(takes.length).toBeLessThanOrEqual(4);
+  });
+
   it("lets requests through when the store fails", async () => {
     const broken: RateLimitStore = {
-      hit: () => Promise.reject(new Error("connection refused")),
+      take: () => Promise.reject(new Error("connection refused")),
       deleteExpired: () => Promise.reject(new Error("connection refused")),
     };
     const app = limitedApp({ perSubject: 1, perIp: 1, store: broken });

@@ -165,6 +165,39 @@ export async function runTransaction<T>(
   }
 }
 
+/**
+ * Runs one statement that must be atomic on its own (data-modifying CTEs: all of it or
+ * nothing, with no transaction around it): as {@link runStatement}, but waiting at most
+ * `maxWaitMs` for a connection (a {@link TransactionTimeoutError} otherwise). It has no
+ * `statement_timeout` of its own; the one wait it can have is for the row locks of a
+ * concurrent writer, whose transaction is bounded by its own limits.
+ */
+export async function runAtomicStatement<T>(
+  prisma: PrismaClient,
+  limits: TransactionLimits,
+  statement: NamedStatement,
+): Promise<{ readonly rows: readonly T[]; readonly rowCount: number }> {
+  const pool = poolOf(prisma);
+  if (pool === undefined) return runStatement<T>(prisma, statement);
+  const client = await connectWithin(pool, limits.maxWaitMs);
+  let broken: Error | undefined;
+  try {
+    const result = await client.query({
+      name: statement.name,
+      text: statement.text,
+      values: [...statement.values],
+    });
+    return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+  } catch (error) {
+    // A failure of the connection itself (not an error the server answered with): drop it.
+    if (!(error instanceof Error && "severity" in error))
+      broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** A client of `pool`, or a TransactionTimeoutError after `ms` (the late client is given back). */
 function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
   const connecting = pool.connect();

@@ -15,7 +15,7 @@ import {
   storageError,
   type VersionedChange,
 } from "@susu/domain";
-import type { StatementRunner } from "../db/prisma-client.js";
+import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
 import {
   auditRow,
@@ -379,10 +379,12 @@ const OUTBOX_APPEND_SQL = `
    ORDER BY r.n
   ON CONFLICT DO NOTHING`;
 
-async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instant): Promise<void> {
-  // One row per id: later copies in the same changeset are dropped here, copies already
-  // stored by ON CONFLICT DO NOTHING. The first copy wins, as in the in-memory store, and
-  // the row keeps its place in the dispatch order.
+/**
+ * The outbox rows of `effects`, one per id: later copies in the same changeset are dropped
+ * here, copies already stored by ON CONFLICT DO NOTHING. The first copy wins, as in the
+ * in-memory store, and the row keeps its place in the dispatch order.
+ */
+function outboxRows(effects: readonly OutboxEffect[]) {
   const seen = new Set<string>();
   const rows: {
     id: string;
@@ -403,6 +405,11 @@ async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instan
       payload: effect,
     });
   }
+  return rows;
+}
+
+async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instant): Promise<void> {
+  const rows = outboxRows(effects);
   if (rows.length > 0)
     await tx({
       name: "susu_outbox_append",
@@ -448,4 +455,162 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
+}
+
+// --- One statement for the commits the API makes most ----------------------------------------
+
+/** A group as this process last loaded it, if it was at `version`: its state and its stored snapshot's text. */
+export type LoadedGroup = (
+  id: string,
+  version: number,
+) => { readonly group: Group; readonly snapshot: string } | undefined;
+
+const PEOPLE_INSERT_ROWS_SQL = (rows: string) => `
+  INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
+                      connected_account_id, payouts_enabled, version, created_at, updated_at)
+  SELECT r.id, r.display_name, r.stripe_customer_id, r.becs_payment_method_id, r.mandate_id, r.mandate_active,
+         r.connected_account_id, r.payouts_enabled, r.version, r.created_at, r.updated_at
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
+           id text, display_name text, stripe_customer_id text, becs_payment_method_id text, mandate_id text,
+           mandate_active boolean, connected_account_id text, payouts_enabled boolean, version integer,
+           created_at timestamptz, updated_at timestamptz)`;
+const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
+  INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
+  SELECT ${groupId}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
+           id text, display_name text, role member_role, status member_status, rotation_position integer,
+           joined_at timestamptz)`;
+const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string) => `
+  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
+  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz
+    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
+                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`;
+const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
+  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
+    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
+                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
+                          outcome audit_outcome, detail text, actor text))
+         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)`;
+
+// A new group: every part an INSERT, so any refusal (the id taken, a key, a check) fails the
+// whole statement and stores nothing. Foreign keys are checked at the statement's end, so
+// members may reference the group and the people inserted beside them.
+// $1–$17 the group, $18 new people, $19 members, $20 outbox rows, $21 due, $22 created, $23 audit.
+const NEW_GROUP_COMMIT_SQL = `
+  WITH p AS (${PEOPLE_INSERT_ROWS_SQL("$18")}),
+  g AS (INSERT INTO groups (id, ${GROUP_COLUMNS}, created_at) VALUES ($1, ${GROUP_VALUES}, $17::timestamptz)
+        RETURNING id),
+  m AS (${MEMBERS_INSERT_ROWS_SQL("$1", "$19")}),
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$20", "$21", "$22")} ORDER BY r.n ON CONFLICT DO NOTHING),
+  a AS (${AUDIT_INSERT_ROWS_SQL("$23")} ORDER BY r.n)
+  SELECT count(*)::int AS written FROM g`;
+
+// A changed group whose members were only added to: the group's UPDATE is the gate — only
+// if it finds the group at the expected version *and* with the snapshot the change was made
+// from (so the member rows stored are those of that snapshot) does anything else write, each
+// part reading the gate's row. Found otherwise, nothing is written and the commit takes the
+// full transaction, which decides (a stale version, or members to rewrite).
+// $1–$17 the group, $18 expected version, $19 the snapshot it was loaded with, $20 new people,
+// $21 new members, $22 outbox rows, $23 due, $24 created, $25 audit.
+const CHANGED_GROUP_COMMIT_SQL = `
+  WITH g AS (UPDATE groups SET (${GROUP_COLUMNS}) = ROW(${GROUP_VALUES})
+              WHERE id = $1 AND version = $18::int AND snapshot = $19::jsonb
+             RETURNING id),
+  p AS (${PEOPLE_INSERT_ROWS_SQL("$20")} WHERE EXISTS (SELECT 1 FROM g)),
+  m AS (${MEMBERS_INSERT_ROWS_SQL("$1", "$21")} WHERE EXISTS (SELECT 1 FROM g)),
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$22", "$23", "$24")} WHERE EXISTS (SELECT 1 FROM g) ORDER BY r.n
+        ON CONFLICT DO NOTHING),
+  a AS (${AUDIT_INSERT_ROWS_SQL("$25")} WHERE EXISTS (SELECT 1 FROM g) ORDER BY r.n)
+  SELECT count(*)::int AS written FROM g`;
+
+/**
+ * The whole changeset as one statement, when it is of the shape the API's hottest commits
+ * have — one group, created or changed with members only added (creating a group, joining
+ * one), new people, outbox effects and audit lines — else undefined. One statement is
+ * atomic without a transaction: the commit is one round trip instead of `BEGIN`, one per
+ * part and `COMMIT`.
+ *
+ * It returns `written = 1` when it stored the changeset; 0 when it stored nothing because
+ * the group was not found as the change expected ({@link CHANGED_GROUP_COMMIT_SQL}), and
+ * then the caller runs {@link writeChangeset} in a transaction, which decides. A changed
+ * group needs the state it was loaded at (`loaded`): members are diffed against it.
+ */
+export function singleStatementCommit(
+  changes: Changeset,
+  at: Instant,
+  loaded: LoadedGroup,
+): NamedStatement | undefined {
+  const [change, ...otherGroups] = changes.groups;
+  if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
+  if ((changes.heldPayments?.length ?? 0) > 0) return undefined;
+  if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
+  const group = change.state;
+  let newMembers = memberRows(group);
+  let previousSnapshot: string | undefined;
+  if (change.expectedVersion !== undefined) {
+    const previous = loaded(group.id, change.expectedVersion);
+    if (previous === undefined) return undefined;
+    const before = new Map(memberRows(previous.group).map((row) => [row.id, JSON.stringify(row)]));
+    const after = new Map(newMembers.map((row) => [row.id, JSON.stringify(row)]));
+    // Only additions: every member before is still there, unchanged (no position moves, no
+    // one gone), so the stored rows need nothing but the new ones.
+    for (const [id, row] of before) if (after.get(id) !== row) return undefined;
+    newMembers = newMembers.filter((row) => !before.has(row.id));
+    previousSnapshot = previous.snapshot;
+  }
+  assertStorable("group", group);
+  const people = [...changes.people].sort(byId).map(({ state: person }) => {
+    assertStorable("person", person);
+    const c = personColumns(person, 0, at);
+    return {
+      id: person.id,
+      display_name: c.displayName,
+      stripe_customer_id: c.stripeCustomerId,
+      becs_payment_method_id: c.becsPaymentMethodId,
+      mandate_id: c.mandateId,
+      mandate_active: c.mandateActive,
+      connected_account_id: c.connectedAccountId,
+      payouts_enabled: c.payoutsEnabled,
+      version: c.version,
+      created_at: toDate(person.createdAt).toISOString(),
+      updated_at: iso(c.updatedAt),
+    };
+  });
+  const c = groupColumns(group, storedVersion(change), at);
+  const groupValues = [
+    group.id,
+    c.name,
+    c.currency,
+    String(c.contributionAmountMinor),
+    c.cadence,
+    iso(c.startsAt),
+    c.payoutOrderMethod,
+    c.payoutOrderSeed,
+    c.status,
+    c.pausedReason,
+    c.rotationNumber,
+    c.rotationsPlanned,
+    c.currentRoundId,
+    iso(c.nextRoundAt),
+    c.snapshot,
+    c.version,
+    iso(c.updatedAt),
+  ];
+  const rest = [
+    JSON.stringify(people),
+    JSON.stringify(newMembers),
+    JSON.stringify(outboxRows(changes.outbox)),
+    DUE_AT_ONCE,
+    toDate(at).toISOString(),
+    JSON.stringify(changes.audit.map(auditRow)),
+  ];
+  return previousSnapshot === undefined
+    ? { name: "susu_commit_new_group", text: NEW_GROUP_COMMIT_SQL, values: [...groupValues, ...rest] }
+    : {
+        name: "susu_commit_changed_group",
+        text: CHANGED_GROUP_COMMIT_SQL,
+        values: [...groupValues, change.expectedVersion, previousSnapshot, ...rest],
+      };
 }

@@ -27,12 +27,18 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, poolOf, runStatement, runTransaction } from "../db/prisma-client.js";
-import { writeChangeset } from "./changeset-writer.js";
+import {
+  type PrismaClient,
+  poolOf,
+  runAtomicStatement,
+  runStatement,
+  runTransaction,
+} from "../db/prisma-client.js";
+import { singleStatementCommit, writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseGroupSnapshot, parseOutboxEffect, parsePerson, parseRoundSnapshot } from "./snapshots.js";
-import { type FailureContext, fromDatabase } from "./storage-errors.js";
+import { classifyDatabaseError, type FailureContext, fromDatabase } from "./storage-errors.js";
 
 /** Options of {@link PrismaStore}. */
 export interface PrismaStoreOptions {
@@ -108,6 +114,8 @@ export class PrismaStore
   readonly #maxWaitMs: number;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
   readonly #loaded = new Map<string, Group | Round>();
+  /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
+  readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -246,7 +254,16 @@ export class PrismaStore
   ): ResultAsync<readonly T[], StorageError> {
     const pool = poolOf(this.#prisma);
     if (pool === undefined)
-      return fromDatabase(viaPrisma, { operation }).andThen((rows) => Result.combine(rows.map(load)));
+      return fromDatabase(viaPrisma, { operation }).andThen((rows) =>
+        Result.combine(
+          rows.map((row) => {
+            const loaded = load(row);
+            if (loaded.isOk() && operation === "getGroup")
+              this.#rememberGroup(loaded.value as Group, JSON.stringify(row.snapshot));
+            return loaded;
+          }),
+        ),
+      );
     return fromDatabase(
       async () =>
         (await pool.query<SnapshotTextRow>({ name: `susu_${operation}`, text, values: [key] })).rows,
@@ -256,17 +273,29 @@ export class PrismaStore
         rows.map((row): Result<T, StorageError> => {
           const cacheKey = `${operation === "getGroup" ? "g" : "r"}:${row.snapshot_text}`;
           const cached = this.#loaded.get(cacheKey) as T | undefined;
-          if (cached !== undefined && cached.version === row.version) return ok(cached);
-          const loaded = load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
-          if (loaded.isOk()) {
+          const loaded: Result<T, StorageError> =
+            cached !== undefined && cached.version === row.version
+              ? ok(cached)
+              : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
+          if (loaded.isOk() && cached === undefined) {
             if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
               this.#loaded.delete(this.#loaded.keys().next().value as string);
             this.#loaded.set(cacheKey, loaded.value);
           }
+          if (loaded.isOk() && operation === "getGroup")
+            this.#rememberGroup(loaded.value as Group, row.snapshot_text);
           return loaded;
         }),
       ),
     );
+  }
+
+  /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
+  #rememberGroup(group: Group, snapshot: string): void {
+    this.#groupsLoaded.delete(group.id);
+    if (this.#groupsLoaded.size >= LOADED_SNAPSHOTS_MAX)
+      this.#groupsLoaded.delete(this.#groupsLoaded.keys().next().value as string);
+    this.#groupsLoaded.set(group.id, { group, snapshot });
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
@@ -341,13 +370,29 @@ export class PrismaStore
     const context: FailureContext = first
       ? { operation: "commit", aggregate: first }
       : { operation: "commit" };
-    return fromDatabase(
-      () =>
-        runTransaction(this.#prisma, { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs }, (tx) =>
-          writeChangeset(tx, changes, at),
-        ),
-      context,
-    );
+    const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
+    const inTransaction = () => runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at));
+    // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
+    const single = singleStatementCommit(changes, at, (id, version) => {
+      const loaded = this.#groupsLoaded.get(id);
+      return loaded?.group.version === version ? loaded : undefined;
+    });
+    if (single === undefined) return fromDatabase(inTransaction, context);
+    return fromDatabase(async () => {
+      try {
+        const { rows } = await runAtomicStatement<{ written: number }>(this.#prisma, limits, single);
+        if (rows[0]?.written === 1) return;
+      } catch (error) {
+        // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
+        // stored, and the transaction below gives the answer the full path gives. Anything
+        // else (the connection lost, the outcome unknown) is reported as it is.
+        const failure = classifyDatabaseError(error).kind;
+        if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
+          throw error;
+      }
+      // Nothing was written: the group was not as this change expected. The transaction decides.
+      return inTransaction();
+    }, context);
   }
 
   /**

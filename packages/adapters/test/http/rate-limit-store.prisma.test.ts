@@ -1,5 +1,6 @@
 // PrismaRateLimitStore on a real PostgreSQL: one statement counts every bucket of a request,
-// increments are exact under concurrency from two "processes", and old windows are deleted.
+// increments (one unit, or a lease's block) are exact under concurrency from two "processes",
+// and old windows are deleted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/prisma-client.js";
 import { PrismaRateLimitStore } from "../../src/http/index.js";
@@ -60,6 +61,30 @@ describe("PrismaRateLimitStore", () => {
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     const rows = await db.prisma.rateLimit.findMany({ where: { bucket: { startsWith: "ip:10.0.0." } } });
     expect(rows.map((r) => r.count).sort()).toEqual([20, 20, 20]);
+  });
+
+  it("takes blocks of units: concurrent takes from two stores get disjoint ranges", async () => {
+    const takes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 === 0 ? store : other).take(new Map([["sub:lease", 1 + (i % 5)]]), window(W0)),
+      ),
+    );
+    // Each take's range is (current − units, current]: together they tile 1 … total exactly.
+    const ranges = takes
+      .map((t, i) => {
+        const current = t.get("sub:lease")?.current ?? 0;
+        return [current - (1 + (i % 5)), current] as const;
+      })
+      .sort((x, y) => x[0] - y[0]);
+    const total = Array.from({ length: 30 }, (_, i) => 1 + (i % 5)).reduce((a, b) => a + b, 0);
+    expect(ranges[0]?.[0]).toBe(0);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.[0]).toBe(ranges[i - 1]?.[1]);
+    expect(ranges.at(-1)?.[1]).toBe(total);
+    // The next window sees the whole count as its previous one.
+    expect(await other.take(new Map([["sub:lease", 7]]), window(W0 + MINUTE))).toEqual(
+      new Map([["sub:lease", { current: 7, previous: total }]]),
+    );
+    await expect(store.take(new Map([["sub:lease", 0]]), window(W0))).rejects.toThrow(RangeError);
   });
 
   it("deletes windows once the next one no longer needs them", async () => {
