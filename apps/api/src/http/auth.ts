@@ -155,7 +155,12 @@ interface VerifiedToken {
  * Every token needs `sub` and `exp`.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const secret = options.sharedSecret === undefined ? undefined : secretKey(options.sharedSecret);
+  const secretBytes = options.sharedSecret === undefined ? undefined : secretKey(options.sharedSecret);
+  // Imported once: given raw bytes, jose imports the key on every verification.
+  const secret =
+    secretBytes === undefined
+      ? undefined
+      : crypto.subtle.importKey("raw", secretBytes, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   const jwks = options.jwks;
   if (secret === undefined && jwks === undefined)
     throw new RangeError("createTokenVerifier needs a shared secret, a JWKS, or both");
@@ -193,7 +198,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       )
         return known.principal;
       try {
-        const { payload } = await jwtVerify(token, secret, {
+        const { payload } = await jwtVerify(token, await secret, {
           algorithms: SHARED_SECRET_ALGORITHMS,
           issuer: SUSU_TOKEN_ISSUER,
           clockTolerance,
