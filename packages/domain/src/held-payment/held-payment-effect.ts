@@ -1,3 +1,4 @@
+import type { NotifyAudience } from "../kernel/notify-audience.js";
 import type { LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
@@ -7,10 +8,10 @@ import type { HeldPaymentTimer } from "./held-payment-timer.js";
 export const HELD_PAYMENT_AGGREGATE = "held_payment";
 
 /** Who a held payment's notification is for: the customer, the seller, or the platform's admins. */
-export type HeldPaymentAudience =
-  | { readonly kind: "customer"; readonly email: string }
-  | { readonly kind: "seller"; readonly sellerId: string }
-  | { readonly kind: "platform_admins" };
+export type HeldPaymentAudience = Extract<
+  NotifyAudience,
+  { readonly kind: "customer" | "seller" | "platform_admins" }
+>;
 
 /** The messages a held payment sends; the notifier renders each one. */
 export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [

@@ -7,5 +7,5 @@ export {
   type TimerOf,
 } from "./aggregate-ref.js";
 export type { Decision, Ignored } from "./decision.js";
-export type { GroupAudience, NotifyAudience } from "./notify-audience.js";
+export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";
