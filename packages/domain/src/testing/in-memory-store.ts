@@ -2,8 +2,10 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
+import { type HeldPayment, isHeldPaymentEnded } from "../held-payment/held-payment.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
+import type { OutboxEffect } from "../ports/outbox-effect.js";
 import {
   AUDIT_PAGE_MAX,
   AUDIT_SUBJECTS_MAX,
@@ -15,6 +17,8 @@ import {
   auditSequenceOf,
   type Changeset,
   type GroupRepository,
+  type HeldPaymentQuery,
+  type HeldPaymentRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,
@@ -27,7 +31,6 @@ import {
   type UnitOfWork,
 } from "../ports/storage.js";
 import type { Round } from "../round/round.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import type { Instant } from "../shared/time.js";
 
 interface OutboxRow {
@@ -50,6 +53,7 @@ export class InMemoryStore
     PersonRepository,
     GroupRepository,
     RoundRepository,
+    HeldPaymentRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -58,6 +62,7 @@ export class InMemoryStore
   readonly #people = new Map<PersonId, Person>();
   readonly #groups = new Map<GroupId, Group>();
   readonly #rounds = new Map<string, Round>();
+  readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
   /**
@@ -120,6 +125,48 @@ export class InMemoryStore
     );
   }
 
+  getHeldPayment(id: string): ResultAsync<HeldPayment | undefined, StorageError> {
+    return okAsync(this.#heldPayments.get(id));
+  }
+
+  findHeldPaymentByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<HeldPayment | undefined, StorageError> {
+    for (const p of this.#heldPayments.values())
+      if (p.requestedBy === requestedBy && p.clientReference === clientReference) return okAsync(p);
+    return okAsync(undefined);
+  }
+
+  listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
+    return okAsync(
+      [...this.#heldPayments.values()].filter((p) => p.seller.id === sellerId && !isHeldPaymentEnded(p)),
+    );
+  }
+
+  listHeldPayments(
+    query: HeldPaymentQuery,
+  ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError> {
+    // Newest first: the reverse of insertion order.
+    const rows = [...this.#heldPayments.values()]
+      .reverse()
+      .filter(
+        (p) =>
+          (query.sellerId === undefined || p.seller.id === query.sellerId) &&
+          (query.requestedBy === undefined || p.requestedBy === query.requestedBy) &&
+          (query.status === undefined || p.status === query.status),
+      );
+    let start = 0;
+    if (query.startingAfter !== undefined) {
+      const at = rows.findIndex((p) => p.id === query.startingAfter);
+      start = at === -1 ? rows.length : at + 1;
+    }
+    return okAsync({
+      items: rows.slice(start, start + query.limit),
+      hasMore: start + query.limit < rows.length,
+    });
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;
@@ -143,6 +190,27 @@ export class InMemoryStore
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
         return errAsync(storageError.versionConflict("round", state.id));
     }
+    for (const { state, expectedVersion } of changes.heldPayments ?? []) {
+      const stored = this.#heldPayments.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("held_payment", state.id));
+      for (const other of this.#heldPayments.values())
+        if (
+          other.id !== state.id &&
+          other.requestedBy === state.requestedBy &&
+          other.clientReference === state.clientReference
+        )
+          return errAsync(
+            storageError.duplicate(
+              `held payment ${state.id}: ${state.requestedBy}'s reference ${state.clientReference} is ${other.id}`,
+            ),
+          );
+    }
+    for (const { state, expectedVersion } of changes.heldPayments ?? [])
+      this.#heldPayments.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const { state, expectedVersion } of changes.people)
       this.#people.set(state.id, {
         ...state,
@@ -260,7 +328,12 @@ export class InMemoryStore
         attempts: r.attempts,
         availableAt: r.availableAt,
         lastError: r.lastError,
-        aggregateId: "roundId" in r.effect ? String(r.effect.roundId) : undefined,
+        aggregateId:
+          "aggregateId" in r.effect
+            ? r.effect.aggregateId
+            : "roundId" in r.effect
+              ? String(r.effect.roundId)
+              : undefined,
       }),
     );
     return okAsync({ items, hasMore: start + query.limit < rows.length });
@@ -296,6 +369,10 @@ export class InMemoryStore
   /** Every stored round. */
   rounds(): Round[] {
     return [...this.#rounds.values()];
+  }
+  /** Every stored held payment. */
+  heldPayments(): HeldPayment[] {
+    return [...this.#heldPayments.values()];
   }
   /** Every stored group. */
   groups(): Group[] {
