@@ -14,6 +14,7 @@ import { type FakeCheckoutPayment, FakePaymentGateway } from "./fake-payment-gat
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
 import { ManualClock } from "./manual-clock.js";
+import { aReadyPerson } from "./mothers.js";
 import { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
 import { SequentialIds } from "./sequential-ids.js";
 
@@ -117,6 +118,26 @@ export class InMemorySusu {
     return this.gateway
       .getConnectedAccount(accountId)
       .andThen((reported) => this.deliver([{ kind: "payout_account_changed", accountId, reported }]));
+  }
+
+  /**
+   * A person who sells through held payments: onboarded with a connected account
+   * (`acct_<id>`) that can receive (unless `canReceive` is false), with no group needed.
+   */
+  addSeller(
+    personId: PersonId,
+    options: { readonly canReceive?: boolean } = {},
+  ): ResultAsync<void, UseCaseError> {
+    const canReceive = options.canReceive ?? true;
+    this.gateway.setAccount(`acct_${personId}`, canReceive);
+    const person = { ...aReadyPerson(personId, { payoutsEnabled: canReceive }), createdAt: this.clock.now() };
+    return this.store.commit({
+      people: [{ state: person, expectedVersion: undefined }],
+      groups: [],
+      rounds: [],
+      outbox: [],
+      audit: [],
+    });
   }
 
   /**
