@@ -205,10 +205,10 @@ export function roundChildRows(round: Round): {
 export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
   if ("aggregate" in effect) return { type: effect.aggregate, id: effect.aggregateId };
   if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
-  const roundId = effect.transaction.refs.roundId;
-  return roundId !== undefined
-    ? { type: "round", id: roundId }
-    : { type: "ledger", id: effect.transaction.id };
+  const { roundId, heldPaymentId } = effect.transaction.refs;
+  if (roundId !== undefined) return { type: "round", id: roundId };
+  if (heldPaymentId !== undefined) return { type: "held_payment", id: heldPaymentId };
+  return { type: "ledger", id: effect.transaction.id };
 }
 
 /** An `audit_log` row as JSON for `jsonb_to_recordset`. */
