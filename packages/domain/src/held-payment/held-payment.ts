@@ -138,6 +138,7 @@ export interface HeldPayment {
   readonly id: string;
   /** The client app's own reference (a booking id). */
   readonly clientReference: string;
+  readonly requestedBy: string;
   readonly description: string;
   readonly currency: CurrencyCode;
   readonly amountMinor: number;
@@ -199,6 +200,7 @@ export interface CreateHeldPayment {
   /** The aggregate's id, chosen by the use case. */
   readonly id: string;
   readonly clientReference: string;
+  readonly requestedBy: string;
   readonly amountMinor: number;
   readonly currency: string;
   readonly seller: HeldPaymentSeller & { readonly canReceive: boolean };
@@ -269,6 +271,7 @@ export function newHeldPayment(
   return ok({
     id: command.id,
     clientReference: command.clientReference,
+    requestedBy: command.requestedBy,
     description: command.description,
     currency,
     amountMinor,
