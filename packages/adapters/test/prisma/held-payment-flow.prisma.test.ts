@@ -68,9 +68,8 @@ function world(db: TestDatabase) {
     throw new Error("the dispatchers did not settle");
   }
 
-  const balance = async (account: string) =>
-    (await ledger.balance(account as Parameters<typeof ledger.balance>[0], "AUD"))._unsafeUnwrap()
-      .amountMinor;
+  const balance = async (account: LedgerAccountId) =>
+    (await ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor;
 
   return { clock, store, gateway, notifier, desk, deps, deliver, runUntilQuiet, balance };
 }
