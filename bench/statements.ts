@@ -49,6 +49,7 @@ let roundId: string;
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

@@ -20,7 +20,9 @@ export * from "./ports/index.js";
 export * from "./round/index.js";
 export * from "./shared/index.js";
 export type {
+  CreatedHeldPayment,
   CreateGroupCommand,
+  CreateHeldPaymentCommand,
   DispatchOptions,
   DispatchReport,
   EffectFailure,

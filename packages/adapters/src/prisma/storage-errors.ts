@@ -5,7 +5,7 @@
 // never message text, which changes between versions and locales (and a refused row's
 // detail can hold payment data).
 import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
-import { type StorageError, storageError } from "@susu/domain";
+import { type StorageError, type StoredAggregate, storageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import { sqlStateOf } from "../db/sql-state.js";
 import { Prisma } from "./generated/client.js";
@@ -109,12 +109,20 @@ export class StorageRefusal extends Error {
   }
 }
 
+/** The aggregates a commit writes under a version, as a `version_conflict` names them. */
+export type VersionedAggregate = StoredAggregate;
+
+/** A `version_conflict` on `aggregate` `id`: reload it and retry. */
+export function versionConflictOn(aggregate: VersionedAggregate, id: string): StorageError {
+  return storageError.versionConflict(aggregate, id);
+}
+
 /** What the failing operation was about, so a collision can name the aggregate to reload. */
 export interface FailureContext {
   /** e.g. "commit", "claimDue", "ledger post". */
   readonly operation: string;
   /** The aggregate a write conflict is reported against, when the operation wrote one. */
-  readonly aggregate?: { readonly type: "group" | "round" | "person"; readonly id: string };
+  readonly aggregate?: { readonly type: VersionedAggregate; readonly id: string };
 }
 
 /**
@@ -132,7 +140,7 @@ export function storageErrorOf(error: unknown, context: FailureContext): Storage
     case "write_conflict":
       // The one failure a caller should retry: report it as the domain's retryable error.
       return context.aggregate !== undefined
-        ? storageError.versionConflict(context.aggregate.type, context.aggregate.id)
+        ? versionConflictOn(context.aggregate.type, context.aggregate.id)
         : storageError.unavailable(`${context.operation}: concurrent transactions collided; retry`);
     case "refused":
       return storageError.refused(

@@ -26,6 +26,7 @@ describe("single-statement commits", () => {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock: new ManualClock(T),

@@ -1,9 +1,11 @@
 export {
   debitFact,
+  heldPaymentRefs,
   type PaymentFact,
   type PaymentFactKind,
   type PaymentObjectFact,
   refundFact,
   roundPaymentRefs,
 } from "./payment-fact.js";
+export { checkoutInput, type HeldPaymentRoute, routeToHeldPayment } from "./route-to-held-payment.js";
 export { type RoutedFact, routeToRound } from "./route-to-round.js";

@@ -52,6 +52,13 @@ export type PaymentFact =
       /** This reversal's amount (not the transfer's total reversed so far). */
       readonly amountMinor: number;
     }
+  | {
+      /** The provider refused a reversal (the connected account's balance does not cover it, …). */
+      readonly kind: "transfer_reversal_failed";
+      readonly refs: PaymentReferences;
+      readonly transferId: string;
+      readonly failureCode: string;
+    }
   // disputes of a payment
   | {
       readonly kind: "dispute_opened";
@@ -60,6 +67,10 @@ export type PaymentFact =
       readonly amountMinor: number;
       /** When evidence is due at the provider (epoch ms), when it says. */
       readonly evidenceDueBy?: number;
+      /** The provider's reason (`fraudulent`, `product_not_received`, …), when it says. */
+      readonly reason?: string;
+      /** The provider's status of the dispute when it opened (`needs_response`, …), when it says. */
+      readonly status?: string;
     }
   | {
       /** The provider's view of an open dispute changed (evidence submitted, under review, …). */
@@ -78,6 +89,13 @@ export type PaymentFact =
       readonly amountMinor: number;
     }
   // hosted checkouts (a held-funds payment's page)
+  | {
+      /** The provider opened a checkout page (the answer to the effect that asked for it). */
+      readonly kind: "checkout_session_created";
+      readonly refs: PaymentReferences;
+      readonly sessionId: string;
+      readonly url: string;
+    }
   | {
       /**
        * The customer finished a checkout (or its delayed payment settled or failed). Whether
@@ -170,6 +188,23 @@ export function refundFact(refs: PaymentReferences, outcome: RefundOutcome): Pay
         failureCode: outcome.failureCode ?? "refund_failed",
       };
   }
+}
+
+/**
+ * The references of what a held payment's effect makes at the provider: the payment, and
+ * the step's numbers (a transfer's attempt; a refund's number and attempt; a reversal's
+ * number), so the facts about it find their step again.
+ */
+export function heldPaymentRefs(
+  heldPaymentId: string,
+  step: { readonly attempt?: number; readonly refund?: number; readonly reversal?: number } = {},
+): PaymentReferences {
+  return {
+    heldPaymentId,
+    ...(step.attempt !== undefined ? { attempt: step.attempt } : {}),
+    ...(step.refund !== undefined ? { refund: step.refund } : {}),
+    ...(step.reversal !== undefined ? { reversal: step.reversal } : {}),
+  };
 }
 
 /** The references of a payment a round made for one member (and attempt, where it has one). */

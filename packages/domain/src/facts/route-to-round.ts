@@ -3,9 +3,9 @@ import type { RoundInput } from "../round/round-input.js";
 import type { PaymentObjectFact } from "./payment-fact.js";
 
 /**
- * Where a fact about a payment goes: the aggregate and the input it means there, or why
- * it concerns no aggregate (it was not made by a susu effect, or its references are
- * incomplete). Only rounds exist today; the held-funds payment adds its arm here.
+ * Where a fact about a payment goes for a round: the round and the input it means there,
+ * or why it concerns no round (it was not made by a round's effect, or its references
+ * are incomplete). A held payment's facts go through `routeToHeldPayment`.
  */
 export type RoutedFact =
   | { readonly to: "round"; readonly groupId: string; readonly roundId: string; readonly input: RoundInput }
@@ -94,8 +94,11 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
       // A round's payments are BECS debits, whose disputes cannot be contested: the loss is
       // booked when the dispute opens, and nothing later changes it.
       return nobody(`a round's dispute is final when it opens (${fact.kind})`);
+    case "checkout_session_created":
     case "checkout_payment_changed":
     case "checkout_expired":
       return nobody(`rounds collect by debit, not checkout (${fact.kind})`);
+    case "transfer_reversal_failed":
+      return nobody(`a round asks for no reversals (${fact.kind})`);
   }
 }

@@ -77,6 +77,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         {
           id: ID,
           clientReference: "booking_1",
+          requestedBy: "app_1",
           amountMinor,
           currency: "AUD",
           seller: { id: "sel_1", connectedAccountId: "acct_1", canReceive: sellerCanReceive },

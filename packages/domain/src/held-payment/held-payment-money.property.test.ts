@@ -126,6 +126,7 @@ describe("refunds through decide", () => {
       {
         id: "hp1",
         clientReference: "b1",
+        requestedBy: "app_1",
         amountMinor,
         currency: "USD",
         seller: { id: "s", connectedAccountId: "acct_1", canReceive: true },

@@ -17,6 +17,7 @@ const policy = DEFAULT_HELD_PAYMENT_POLICY;
 const command: CreateHeldPayment = {
   id: "hp1",
   clientReference: "booking_42",
+  requestedBy: "app_1",
   amountMinor: 10_000,
   currency: "AUD",
   seller: { id: "sel_1", connectedAccountId: "acct_1", canReceive: true },

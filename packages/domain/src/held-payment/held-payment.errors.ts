@@ -37,7 +37,23 @@ export const HELD_PAYMENT_ERROR_CODES = [
   "no_failed_refund",
   /** The seller's account cannot receive transfers, as last reported. */
   "seller_cannot_receive",
+  /** The seller named in a new payment is not a person susu knows. */
+  "seller_not_found",
+  /** The seller has no connected account to be paid into (they have not started payout onboarding). */
+  "seller_not_onboarded",
+  /** The caller used this client reference for a payment with other terms. */
+  "client_reference_reused",
 ] as const;
+
+/**
+ * The codes the use cases refuse with before anything is decided (they need the stores:
+ * who the seller is, what the caller asked for before); `decideHeldPayment` never does.
+ */
+export const HELD_PAYMENT_USE_CASE_ERROR_CODES = [
+  "seller_not_found",
+  "seller_not_onboarded",
+  "client_reference_reused",
+] as const satisfies readonly HeldPaymentErrorCode[];
 
 /** One of {@link HELD_PAYMENT_ERROR_CODES}. */
 export type HeldPaymentErrorCode = (typeof HELD_PAYMENT_ERROR_CODES)[number];

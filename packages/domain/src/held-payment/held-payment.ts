@@ -129,6 +129,8 @@ export interface HeldPayment {
   readonly id: string;
   /** The client app's own reference (a booking id). */
   readonly clientReference: string;
+  /** Who asked for the payment (the caller's principal): a reference is unique per caller. */
+  readonly requestedBy: string;
   readonly description: string;
   readonly currency: CurrencyCode;
   readonly amountMinor: number;
@@ -190,6 +192,8 @@ export interface CreateHeldPayment {
   /** The aggregate's id, chosen by the use case. */
   readonly id: string;
   readonly clientReference: string;
+  /** Who asks for the payment (the caller's principal): a reference is unique per caller. */
+  readonly requestedBy: string;
   readonly amountMinor: number;
   readonly currency: string;
   readonly seller: HeldPaymentSeller & { readonly canReceive: boolean };
@@ -244,6 +248,7 @@ export function newHeldPayment(
   const problem =
     textProblem("id", command.id) ??
     textProblem("clientReference", command.clientReference) ??
+    textProblem("requestedBy", command.requestedBy) ??
     textProblem("description", command.description) ??
     textProblem("seller id", command.seller.id) ??
     textProblem("seller connected account", command.seller.connectedAccountId) ??
@@ -260,6 +265,7 @@ export function newHeldPayment(
   return ok({
     id: command.id,
     clientReference: command.clientReference,
+    requestedBy: command.requestedBy,
     description: command.description,
     currency,
     amountMinor,

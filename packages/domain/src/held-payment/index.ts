@@ -13,6 +13,7 @@ export {
 } from "./decide.js";
 export {
   HELD_PAYMENT_ERROR_CODES,
+  HELD_PAYMENT_USE_CASE_ERROR_CODES,
   type HeldPaymentError,
   type HeldPaymentErrorCode,
   heldPaymentError,

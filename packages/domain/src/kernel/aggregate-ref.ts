@@ -5,14 +5,14 @@ import type { Instant } from "../shared/time.js";
  * effects, timers, notifications and support tickets belong to. A new aggregate adds its
  * name here (`"held_payment"`, …), which adds an arm to {@link AggregateRef}.
  */
-export const AGGREGATE_KINDS = ["round"] as const;
+export const AGGREGATE_KINDS = ["round", "held_payment"] as const;
 
 /** One of {@link AGGREGATE_KINDS}. */
 export type AggregateKind = (typeof AGGREGATE_KINDS)[number];
 
 /**
  * Which aggregate something belongs to: its kind and its id. A union with one arm per
- * aggregate (`{ aggregate: "round"; aggregateId }` today), so a switch on `aggregate`
+ * aggregate (`{ aggregate: "round"; aggregateId }`, `{ aggregate: "held_payment"; aggregateId }`), so a switch on `aggregate`
  * narrows and the compiler lists the arms a new aggregate needs. `AggregateRef<"round">`
  * is the round's arm alone.
  */

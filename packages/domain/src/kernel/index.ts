@@ -30,6 +30,6 @@ export {
   type PaymentState,
 } from "./draft.js";
 export * from "./effect-address.js";
-export type { GroupAudience, NotifyAudience } from "./notify-audience.js";
+export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
 export type * from "./payment-facts.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -9,6 +9,7 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
+export { isHeldPaymentEffect, type OutboxEffect } from "./outbox-effect.js";
 export {
   type CheckoutSession,
   type ConnectedAccountStatus,
@@ -43,6 +44,7 @@ export {
   type RequeueOutcome,
   type RoundRepository,
   type StorageError,
+  type StoredAggregate,
   storageError,
   type UnitOfWork,
   type VersionedChange,

@@ -1,11 +1,15 @@
 import type { ResultAsync } from "neverthrow";
+import type { HeldPaymentNotificationTemplate } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef } from "../kernel/aggregate-ref.js";
+import type { NotifyRole } from "../kernel/notify-audience.js";
 import type { PersonId } from "../person/ids.js";
 import type { NotificationTemplate } from "../round/round-effect.js";
 
 /**
- * A message to people, already resolved to person ids, about one aggregate
- * (`aggregate`, `aggregateId`).
+ * A message about one aggregate (`aggregate`, `aggregateId`), resolved as far as susu's
+ * stores can: to people's ids, to e-mail addresses of recipients who are not people (a
+ * held payment's customer), and to roles the notifier resolves itself (the platform's
+ * admins). At least one of the three names someone.
  */
 export type Notification = AggregateRef & {
   /** Stable id (the effect id): a notifier sends each id at most once. */
@@ -14,7 +18,11 @@ export type Notification = AggregateRef & {
   readonly groupId?: string;
   /** Who receives it: people's ids (a group member's id is their person's id). */
   readonly personIds: readonly PersonId[];
-  readonly template: NotificationTemplate;
+  /** Recipients known only by address (a client app's customer); absent: none. */
+  readonly emails?: readonly string[];
+  /** Recipients by role, whom the notifier looks up (`platform_admins`); absent: none. */
+  readonly roles?: readonly NotifyRole[];
+  readonly template: NotificationTemplate | HeldPaymentNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 

@@ -70,6 +70,10 @@ export interface PaymentReferences {
   readonly attempt?: number;
   /** The held-funds payment a Checkout Session, its payment, refunds and transfers belong to. */
   readonly heldPaymentId?: string;
+  /** A held payment's refund number (its refunds are numbered from 1; `attempt` is the refund's attempt). */
+  readonly refund?: number;
+  /** A held payment's reversal number (reversals of the seller's transfer, numbered from 1). */
+  readonly reversal?: number;
 }
 
 /**
@@ -154,11 +158,12 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly transferId: string }, GatewayError>;
 
-  /** Reverses a transfer, fully or partly. */
+  /** Reverses a transfer, fully or partly; the references (when given) go on the reversal. */
   reverseTransfer(input: {
     readonly idempotencyKey: string;
     readonly transferId: string;
     readonly amount?: Money;
+    readonly references?: PaymentReferences;
   }): ResultAsync<{ readonly reversalId: string }, GatewayError>;
 
   /** Creates an Express connected account that can receive transfers once onboarded. */

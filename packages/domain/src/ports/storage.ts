@@ -5,8 +5,11 @@ import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-paymen
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import type { Instant } from "../shared/time.js";
+import type { OutboxEffect } from "./outbox-effect.js";
+
+/** The kinds of stored aggregates a version conflict or an audit line can name. */
+export type StoredAggregate = "group" | "round" | "person" | "held_payment";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -14,7 +17,7 @@ export type StorageError =
       readonly type: "version_conflict";
       readonly code: "version_conflict";
       readonly message: string;
-      readonly aggregate: "group" | "round" | "person";
+      readonly aggregate: StoredAggregate;
       readonly id: string;
     }
   | { readonly type: "duplicate"; readonly code: "duplicate"; readonly message: string }
@@ -27,7 +30,7 @@ export type StorageError =
 
 /** Builds a {@link StorageError} of the given type. */
 export const storageError = {
-  versionConflict: (aggregate: "group" | "round" | "person", id: string): StorageError => ({
+  versionConflict: (aggregate: StoredAggregate, id: string): StorageError => ({
     type: "version_conflict",
     code: "version_conflict",
     message: `${aggregate} ${id} was changed by someone else; load it again and retry`,
@@ -116,7 +119,7 @@ export interface HeldPaymentRepository {
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
-  readonly aggregate: "group" | "round" | "person";
+  readonly aggregate: StoredAggregate;
   readonly aggregateId: string;
   /** The input or command, e.g. `debit_succeeded`, `join_group`. */
   readonly action: string;

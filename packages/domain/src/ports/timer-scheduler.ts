@@ -1,15 +1,15 @@
 import type { ResultAsync } from "neverthrow";
+import type { HeldPaymentTimer } from "../held-payment/held-payment-timer.js";
 import type { TimerOf } from "../kernel/aggregate-ref.js";
 import type { RoundTimer } from "../round/round-input.js";
 
 /**
  * A timer to fire once at `at`, then fed back to the aggregate it names (`aggregate`,
  * `aggregateId`) as that aggregate's timer input: one arm per aggregate that sets timers,
- * keyed by `aggregate`. A new aggregate adds its arm here
- * (`| TimerOf<"held_payment", HeldPaymentTimer>`) and its case where fired timers are
- * routed (`useCases.applyTimer`).
+ * keyed by `aggregate`. A new aggregate adds its arm here and its case where fired timers
+ * are routed (`useCases.applyTimer`).
  */
-export type ScheduledTimer = TimerOf<"round", RoundTimer>;
+export type ScheduledTimer = TimerOf<"round", RoundTimer> | TimerOf<"held_payment", HeldPaymentTimer>;
 
 /**
  * A timer that fired, as its aggregate hears it: its id, the aggregate and that

@@ -18,8 +18,8 @@ export {
   isGroupLocalEffect,
   NOTIFICATION_TEMPLATES,
   type NotificationTemplate,
-  type OutboxEffect,
   type RoundEffect,
+  type RoundOutboxEffect,
   TICKET_REASONS,
   type TicketReason,
 } from "./round-effect.js";

@@ -83,8 +83,8 @@ export type RoundEffect =
       readonly id: string;
       readonly aggregate: "round";
       readonly aggregateId: string;
-      /** A round's notifications go to its group's members (`{ kind: "group", … }`). */
-      readonly to: NotifyAudience;
+      /** A round's notifications go to its group's members (`{ kind: "group", … }`), or people by id. */
+      readonly to: Extract<NotifyAudience, { readonly kind: "group" | "people" }>;
       readonly template: NotificationTemplate;
       readonly data: Readonly<Record<string, string | number>>;
     }
@@ -115,8 +115,8 @@ export type RoundEffect =
 /** The effects the use case applies to the group inside the same transaction. */
 export type GroupLocalEffect = Extract<RoundEffect, { kind: "pause_group" | "resume_group" | "round_ended" }>;
 
-/** The effects that go through the outbox to be executed by a dispatcher. */
-export type OutboxEffect = Exclude<RoundEffect, GroupLocalEffect>;
+/** A round's effects that go through the outbox to be executed by a dispatcher (see `OutboxEffect`). */
+export type RoundOutboxEffect = Exclude<RoundEffect, GroupLocalEffect>;
 
 /** Whether an effect is applied to the group in the same transaction. */
 export function isGroupLocalEffect(effect: RoundEffect): effect is GroupLocalEffect {

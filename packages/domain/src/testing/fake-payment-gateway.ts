@@ -60,6 +60,13 @@ export interface FakeTransfer {
   readonly transferGroup: string;
 }
 
+/** A reversal of a transfer the fake gateway made. */
+export interface FakeReversal {
+  readonly reversalId: string;
+  readonly transferId: string;
+  readonly amount: Money;
+}
+
 /** A refund the fake gateway holds. */
 export interface FakeRefund {
   readonly refundId: string;
@@ -69,7 +76,13 @@ export interface FakeRefund {
   status: "pending" | "succeeded" | "failed";
 }
 
-type Operation = "createCustomer" | "createDebit" | "createTransfer" | "refund" | "createCheckoutSession";
+type Operation =
+  | "createCustomer"
+  | "createDebit"
+  | "createTransfer"
+  | "reverseTransfer"
+  | "refund"
+  | "createCheckoutSession";
 
 /** BECS failures after which Stripe marks the mandate inactive. */
 const PERMANENT_BECS_CODES = new Set(["account_closed", "no_account", "debit_not_authorized"]);
@@ -85,6 +98,7 @@ const PERMANENT_BECS_CODES = new Set(["account_closed", "no_account", "debit_not
 export class FakePaymentGateway implements PaymentGateway {
   readonly debits = new Map<string, FakeDebit>();
   readonly transfers: FakeTransfer[] = [];
+  readonly reversals: FakeReversal[] = [];
   readonly refunds = new Map<string, FakeRefund>();
   readonly checkouts = new Map<string, FakeCheckout>();
   readonly #replies = new Map<string, { readonly request: string; readonly reply: unknown }>();
@@ -276,8 +290,26 @@ export class FakePaymentGateway implements PaymentGateway {
     });
   }
 
-  reverseTransfer(input: { idempotencyKey: string }): ResultAsync<{ reversalId: string }, GatewayError> {
-    return okAsync({ reversalId: `trr_${input.idempotencyKey}` });
+  reverseTransfer(input: {
+    idempotencyKey: string;
+    transferId: string;
+    amount?: Money;
+  }): ResultAsync<{ reversalId: string }, GatewayError> {
+    const request = { transferId: input.transferId, amount: input.amount ?? null };
+    return this.#once("reverseTransfer", `reversal:${input.idempotencyKey}`, request, () => {
+      const transfer = this.transfers.find((t) => t.transferId === input.transferId);
+      if (!transfer)
+        return errAsync(
+          gatewayError("gateway_definite", "resource_missing", `no transfer ${input.transferId}`),
+        );
+      const reversal: FakeReversal = {
+        reversalId: `trr_${input.idempotencyKey}`,
+        transferId: input.transferId,
+        amount: input.amount ?? transfer.amount,
+      };
+      this.reversals.push(reversal);
+      return okAsync({ reversalId: reversal.reversalId });
+    });
   }
 
   createConnectedAccount(input: {
@@ -456,11 +488,13 @@ export class FakePaymentGateway implements PaymentGateway {
     return facts;
   }
 
-  /** The earliest time a processing debit settles, if any. */
+  /** The earliest time a processing debit settles or an open checkout expires, if any. */
   nextSettlementAt(): Instant | undefined {
     let next: Instant | undefined;
     for (const d of this.debits.values())
       if (d.status === "processing" && (next === undefined || d.settlesAt < next)) next = d.settlesAt;
+    for (const c of this.checkouts.values())
+      if (c.status === "open" && (next === undefined || c.expiresAt < next)) next = c.expiresAt;
     return next;
   }
 }

@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { debitInitiated, debitSettled } from "../ledger/index.js";
 import { money } from "../money/index.js";
+import type { OutboxEffect } from "../ports/outbox-effect.js";
 import type { Changeset } from "../ports/storage.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
 

@@ -10,17 +10,19 @@ import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
-import { FakePaymentGateway } from "./fake-payment-gateway.js";
+import { type FakeCheckoutPayment, FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
 import { ManualClock } from "./manual-clock.js";
+import { aReadyPerson } from "./mothers.js";
 import { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
 import { SequentialIds } from "./sequential-ids.js";
 
 /**
- * The whole domain wired to in-memory adapters: a manual clock, a fake BECS gateway,
- * recorders for notifications and tickets, and a driver that plays the scheduler, the
- * outbox dispatcher and Stripe's webhooks. Other teams use it to run rounds in tests.
+ * The whole domain wired to in-memory adapters: a manual clock, a fake BECS gateway (with
+ * checkout pages), recorders for notifications and tickets, and a driver that plays the
+ * scheduler, the outbox dispatcher and Stripe's webhooks. Other teams use it to run rounds
+ * and held payments in tests.
  */
 export class InMemorySusu {
   readonly clock: ManualClock;
@@ -53,6 +55,7 @@ export class InMemorySusu {
       people: this.store,
       groups: this.store,
       rounds: this.store,
+      heldPayments: this.store,
       uow: this.store,
       clock: this.clock,
       ids: this.ids,
@@ -115,6 +118,41 @@ export class InMemorySusu {
     return this.gateway
       .getConnectedAccount(accountId)
       .andThen((reported) => this.deliver([{ kind: "payout_account_changed", accountId, reported }]));
+  }
+
+  /**
+   * A person who sells through held payments: onboarded with a connected account
+   * (`acct_<id>`) that can receive (unless `canReceive` is false), with no group needed.
+   */
+  addSeller(
+    personId: PersonId,
+    options: { readonly canReceive?: boolean } = {},
+  ): ResultAsync<void, UseCaseError> {
+    const canReceive = options.canReceive ?? true;
+    this.gateway.setAccount(`acct_${personId}`, canReceive);
+    const person = { ...aReadyPerson(personId, { payoutsEnabled: canReceive }), createdAt: this.clock.now() };
+    return this.store.commit({
+      people: [{ state: person, expectedVersion: undefined }],
+      groups: [],
+      rounds: [],
+      outbox: [],
+      audit: [],
+    });
+  }
+
+  /**
+   * The customer pays a held payment's checkout page (see `FakePaymentGateway.payCheckout`):
+   * by card (paid at once), by a delayed method that settles or fails after the settlement
+   * delay, or with a declined card (the page stays open). Stripe's word is delivered
+   * through the router, and the outbox runs until quiet.
+   */
+  async payCheckout(heldPaymentId: string, how: FakeCheckoutPayment): Promise<void> {
+    const payment = this.store.heldPayments().find((p) => p.id === heldPaymentId);
+    const sessionId = payment?.checkoutSessionId;
+    if (sessionId === undefined) throw new Error(`held payment ${heldPaymentId} has no checkout session yet`);
+    const delivered = await this.deliver(this.transformFacts(this.gateway.payCheckout(sessionId, how)));
+    if (delivered.isErr()) throw new Error(`delivery failed: ${delivered.error.code}`);
+    await this.runUntilQuiet();
   }
 
   /** One outbox pass. */

@@ -5,10 +5,13 @@
  * @module
  */
 export {
+  type FakeCheckout,
+  type FakeCheckoutPayment,
   type FakeDebit,
   type FakeDebitOutcome,
   FakePaymentGateway,
   type FakeRefund,
+  type FakeReversal,
   type FakeTransfer,
 } from "./fake-payment-gateway.js";
 export { InMemoryLedgerStore } from "./in-memory-ledger.js";

@@ -1,10 +1,13 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
+import { checkoutInput, routeToHeldPayment } from "../facts/route-to-held-payment.js";
 import { routeToRound } from "../facts/route-to-round.js";
+import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 import { applyRoundInput } from "./round-use-cases.js";
@@ -54,6 +57,67 @@ export function applyRoundFact(
         : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
     )
     .orElse((e) => (isMissing(e) ? okAsync(ignored(`${what} not applied: ${e.code}`)) : errAsync(e)));
+}
+
+/**
+ * Applies a fact about a payment to the held payment its references name. A checkout's
+ * news is judged by its payment as the provider holds it now (read again here, so the
+ * session's events may arrive in any order). A payment that does not exist makes the
+ * fact `ignored`.
+ */
+export function applyHeldPaymentFact(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  fact: PaymentObjectFact,
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  const route = routeToHeldPayment(fact);
+  if (route.to === "nobody") return okAsync(ignored(`${fact.kind}: ${route.reason}`));
+  const apply = (input: HeldPaymentInput): ResultAsync<FactOutcome, FactError> => {
+    const what = `held payment ${route.heldPaymentId}: ${input.type}`;
+    return applyHeldPaymentInput(deps, route.heldPaymentId, input, actor).map((decision) =>
+      decision.ignored === undefined
+        ? applied(`${what} applied`)
+        : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
+    );
+  };
+  const outcome: ResultAsync<FactOutcome, FactError> =
+    route.to === "held_payment"
+      ? apply(route.input)
+      : getHeldPayment(deps, route.heldPaymentId).andThen((payment) =>
+          ports.reader
+            .getPayment(route.paymentIntentId)
+            .andThen((now) => apply(checkoutInput(route.sessionId, now, payment.status)))
+            .orElse((e) =>
+              e.type === "gateway_definite" && isGoneCode(e.code)
+                ? okAsync(
+                    ignored(
+                      `held payment ${route.heldPaymentId}: payment ${route.paymentIntentId} cannot be read (${e.code})`,
+                    ),
+                  )
+                : errAsync<FactOutcome, FactError>(e),
+            ),
+        );
+  return outcome.orElse((e) =>
+    isMissing(e)
+      ? okAsync(ignored(`held payment ${route.heldPaymentId}: not applied: ${e.code}`))
+      : errAsync(e),
+  );
+}
+
+/**
+ * Applies a fact about a payment to the aggregate its references name: a held payment
+ * (`heldPaymentId`), otherwise a round.
+ */
+export function applyPaymentObjectFact(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  fact: PaymentObjectFact,
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  return fact.refs.heldPaymentId !== undefined
+    ? applyHeldPaymentFact(deps, ports, fact, actor)
+    : applyRoundFact(deps, fact, actor);
 }
 
 /** Runs a change to a person (lost optimistic races retried); a person who is gone is `missing`. */
@@ -161,16 +225,17 @@ function debitSetupSucceeded(
  *
  * | fact | what happens |
  * |---|---|
- * | about a payment (debit, refund, transfer, dispute) | the round named by its references hears the matching input |
+ * | about a payment whose references name a held payment (`heldPaymentId`) | that payment hears the matching input (`routeToHeldPayment`): transfers by attempt, refunds by number and attempt, reversals by number, disputes |
+ * | `checkout_payment_changed` | the held payment hears what its payment, read from the provider now, says (`checkoutInput`) |
+ * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |
- * | `checkout_payment_changed`, `checkout_expired` | ignored until held-funds payments are routed (rounds collect by debit) |
- * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) |
+ * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes) |
  * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
  * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
- * Safe to run twice and in any order: rounds ignore inputs that no longer apply, and
+ * Safe to run twice and in any order: rounds and held payments ignore inputs that no longer apply, and
  * readiness is read from the provider at the time of routing. A round, group or member
  * that does not exist makes the fact `ignored` (with why), not a failure.
  */
@@ -192,11 +257,11 @@ export function applyPaymentFact(
     case "dispute_opened":
     case "dispute_updated":
     case "dispute_closed":
-    // Checkouts belong to held-funds payments, which are not wired into the router yet: a
-    // round's router says why it has nothing to do with them, and the event is kept.
+    case "transfer_reversal_failed":
+    case "checkout_session_created":
     case "checkout_payment_changed":
     case "checkout_expired":
-      return applyRoundFact(deps, fact, actor);
+      return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;
       return deps.people

@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { AggregateRef, Ignored } from "../kernel/index.js";
 import type { FiredTimer } from "../ports/timer-scheduler.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { applyHeldPaymentInput } from "./held-payment-use-cases.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
 /**
@@ -28,6 +29,15 @@ export function applyTimer(
       return applyRoundInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
         (decision): TimerOutcome => ({
           aggregate: "round",
+          aggregateId: fired.aggregateId,
+          status: decision.state.status,
+          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
+        }),
+      );
+    case "held_payment":
+      return applyHeldPaymentInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
+        (decision): TimerOutcome => ({
+          aggregate: "held_payment",
           aggregateId: fired.aggregateId,
           status: decision.state.status,
           ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),

@@ -1,11 +1,14 @@
 import type { GroupError } from "../group/group.errors.js";
+import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { PersonError } from "../person/person.errors.js";
+import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
 import type {
   AuditLog,
   GroupRepository,
+  HeldPaymentRepository,
   PersonRepository,
   RoundRepository,
   StorageError,
@@ -18,6 +21,7 @@ export interface UseCaseDeps {
   readonly people: PersonRepository;
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
+  readonly heldPayments: HeldPaymentRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -26,19 +30,28 @@ export interface UseCaseDeps {
    * (the API). The use cases that change state write audit lines through the unit of work.
    */
   readonly audit: AuditLog;
+  /** The rules of held payments (dispute window, checkout lifetime, transfer retries); the defaults when absent. */
+  readonly heldPaymentPolicy?: HeldPaymentPolicy;
 }
 
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";
-  readonly code: "group_not_found" | "round_not_found" | "person_not_found";
+  readonly code: "group_not_found" | "round_not_found" | "person_not_found" | "held_payment_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
-export function notFound(what: "group" | "round" | "person", id: string): NotFoundError {
-  return { type: "not_found", code: `${what}_not_found`, message: `no ${what} ${id}` };
+export function notFound(what: "group" | "round" | "person" | "held_payment", id: string): NotFoundError {
+  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replace("_", " ")} ${id}` };
 }
 
 /** Every way a use case can fail; each has a stable `code`. */
-export type UseCaseError = GroupError | PersonError | RoundError | MoneyError | StorageError | NotFoundError;
+export type UseCaseError =
+  | GroupError
+  | PersonError
+  | RoundError
+  | HeldPaymentError
+  | MoneyError
+  | StorageError
+  | NotFoundError;

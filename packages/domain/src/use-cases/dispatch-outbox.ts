@@ -2,10 +2,10 @@ import { okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentObjectFact } from "../facts/payment-fact.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import type { RetryPolicy } from "../policy/retry-policy.js";
+import type { OutboxEffect } from "../ports/outbox-effect.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
-import type { RoundEffect } from "../round/round-effect.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
-import { applyRoundFact, type FactError } from "./apply-fact.js";
+import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
 import { type EffectPorts, executeEffect } from "./execute-effect.js";
 import { settleFailure } from "./settle-failure.js";
@@ -38,7 +38,7 @@ export type SettledEffectOutcome = "completed" | "retried" | "parked";
 /** One effect the dispatcher executed and recorded. */
 export interface SettledEffect {
   readonly effectId: string;
-  readonly kind: RoundEffect["kind"];
+  readonly kind: OutboxEffect["kind"];
   readonly outcome: SettledEffectOutcome;
   /** The failure's stable code, when it failed. */
   readonly code?: string;
@@ -58,18 +58,20 @@ export interface DispatchReport {
 /** Routes the facts an effect reported, as their webhooks would be routed. */
 function feed(
   deps: UseCaseDeps,
+  ports: FactPorts,
   facts: readonly PaymentObjectFact[],
   actor: string,
 ): ResultAsync<void, FactError> {
   return facts.reduce<ResultAsync<void, FactError>>(
-    (chain, fact) => chain.andThen(() => applyRoundFact(deps, fact, actor).map(() => undefined)),
+    (chain, fact) =>
+      chain.andThen(() => applyPaymentObjectFact(deps, ports, fact, actor).map(() => undefined)),
     okAsync(undefined),
   );
 }
 
 /**
  * One pass of the outbox dispatcher: claim due effects (a lease, so several dispatchers
- * can run), execute each through the ports, feed the results back to the rounds, and
+ * can run), execute each through the ports, feed the results back to their aggregates, and
  * mark it done. A failed execution is settled by {@link retryOrPark}: retried later with
  * backoff and jitter; after the policy's limit — or at once when retrying cannot help — a
  * support ticket is opened and the effect parked (only once the ticket exists).
@@ -119,7 +121,7 @@ function runOne(
   return executeEffect(deps, ports, effect)
     .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
     .andThen((facts) =>
-      feed(deps, facts, `effect:${effect.id}`).mapErr((e) => ({
+      feed(deps, { reader: ports.gateway }, facts, `effect:${effect.id}`).mapErr((e) => ({
         code: e.code,
         message: e.message,
         // A state the store refuses will be refused again: park it for a person.

@@ -1,16 +1,23 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
-import { debitFact, type PaymentObjectFact, refundFact, roundPaymentRefs } from "../facts/payment-fact.js";
+import {
+  debitFact,
+  heldPaymentRefs,
+  type PaymentObjectFact,
+  refundFact,
+  roundPaymentRefs,
+} from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
-import type { GroupAudience, NotifyAudience } from "../kernel/notify-audience.js";
+import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
+import { isHeldPaymentEffect, type OutboxEffect } from "../ports/outbox-effect.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
-import type { OutboxEffect } from "../round/round-effect.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
 
 /** The ports that carry effects out. */
@@ -52,11 +59,15 @@ function groupAudience(group: Group, members: GroupAudience): PersonId[] {
   }
 }
 
-/** Who a notification reaches, as person ids (and the group they were resolved from). */
-function recipients(
-  deps: UseCaseDeps,
-  to: NotifyAudience,
-): ResultAsync<{ readonly personIds: PersonId[]; readonly groupId?: string }, EffectFailure> {
+/** Who a notification reaches: person ids (and the group they were resolved from), addresses, roles. */
+interface Recipients {
+  readonly personIds: PersonId[];
+  readonly groupId?: string;
+  readonly emails?: string[];
+  readonly roles?: NotifyRole[];
+}
+
+function recipients(deps: UseCaseDeps, to: NotifyAudience): ResultAsync<Recipients, EffectFailure> {
   switch (to.kind) {
     case "group":
       return deps.groups
@@ -68,6 +79,13 @@ function recipients(
         });
     case "people":
       return okAsync({ personIds: [...to.personIds] });
+    case "seller":
+      return okAsync({ personIds: [to.sellerId] });
+    case "customer":
+      // A client app's customer is not a person: the address is all susu knows of them.
+      return okAsync({ personIds: [], emails: [to.email] });
+    case "platform_admins":
+      return okAsync({ personIds: [], roles: ["platform_admins"] });
   }
 }
 
@@ -83,16 +101,117 @@ function personOf(deps: UseCaseDeps, memberId: PersonId): ResultAsync<Person, Ef
     });
 }
 
+/** A definite refusal is an outcome the aggregate hears (as `fact`); anything else is retried by the dispatcher. */
+function definiteAs(
+  fact: (code: string) => PaymentObjectFact,
+): (e: GatewayError) => ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return (e) => (e.type === "gateway_definite" ? okAsync([fact(e.code)]) : errAsync(fromGateway(e)));
+}
+
+/** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
+function executeHeldPaymentEffect(
+  ports: EffectPorts,
+  effect: Extract<
+    HeldPaymentEffect,
+    { kind: "create_checkout_session" | "transfer" | "reverse_transfer" | "refund" }
+  >,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  const p = effect.aggregateId;
+  switch (effect.kind) {
+    case "create_checkout_session": {
+      const refs = heldPaymentRefs(p);
+      return ports.gateway
+        .createCheckoutSession({
+          idempotencyKey: effect.id,
+          amount: money(effect.amountMinor, effect.currency),
+          description: effect.description,
+          customerEmail: effect.customerEmail,
+          transferGroup: effect.transferGroup,
+          expiresAt: effect.expiresAt,
+          successUrl: effect.successUrl,
+          // Stripe needs somewhere to send a customer who leaves: the success page says where they are.
+          cancelUrl: effect.cancelUrl ?? effect.successUrl,
+          references: refs,
+        })
+        .map((session): readonly PaymentObjectFact[] => [
+          { kind: "checkout_session_created", refs, sessionId: session.sessionId, url: session.url },
+        ])
+        .mapErr(fromGateway);
+    }
+    case "transfer": {
+      const refs = heldPaymentRefs(p, { attempt: effect.attempt });
+      return ports.gateway
+        .createTransfer({
+          idempotencyKey: effect.id,
+          destinationAccountId: effect.destinationAccountId,
+          amount: money(effect.amountMinor, effect.currency),
+          sourceChargeId: effect.sourceChargeId,
+          transferGroup: effect.transferGroup,
+          references: refs,
+        })
+        .map((t): readonly PaymentObjectFact[] => [
+          { kind: "transfer_created", refs, transferId: t.transferId },
+        ])
+        .orElse(definiteAs((failureCode) => ({ kind: "transfer_failed", refs, failureCode })));
+    }
+    case "reverse_transfer": {
+      const refs = heldPaymentRefs(p, { reversal: effect.reversal });
+      return ports.gateway
+        .reverseTransfer({
+          idempotencyKey: effect.id,
+          transferId: effect.transferId,
+          amount: money(effect.amountMinor, effect.currency),
+          references: refs,
+        })
+        .map((): readonly PaymentObjectFact[] => [
+          { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
+        ])
+        .orElse(
+          definiteAs((failureCode) => ({
+            kind: "transfer_reversal_failed",
+            refs,
+            transferId: effect.transferId,
+            failureCode,
+          })),
+        );
+    }
+    case "refund": {
+      const refs = heldPaymentRefs(p, { refund: effect.refund, attempt: effect.attempt });
+      return ports.gateway
+        .refund({
+          idempotencyKey: effect.id,
+          paymentIntentId: effect.paymentIntentId,
+          amount: money(effect.amountMinor, effect.currency),
+          references: refs,
+        })
+        .map((r): readonly PaymentObjectFact[] => {
+          const fact = refundFact(refs, r);
+          return fact === undefined ? [] : [fact];
+        })
+        .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
+    }
+  }
+}
+
 /**
  * Carries out one outbox effect through the ports and returns the facts its result
- * reports (routed by {@link applyRoundFact}, like the same facts arriving by webhook). Safe to run more than once for the same effect: every provider
- * call uses the effect id as its idempotency key, and every other port keys on it too.
+ * reports (routed by `applyPaymentObjectFact`, like the same facts arriving by webhook).
+ * Safe to run more than once for the same effect: every provider call uses the effect id
+ * as its idempotency key, and every other port keys on it too.
  */
 export function executeEffect(
   deps: UseCaseDeps,
   ports: EffectPorts,
   effect: OutboxEffect,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  if (
+    isHeldPaymentEffect(effect) &&
+    (effect.kind === "create_checkout_session" ||
+      effect.kind === "transfer" ||
+      effect.kind === "reverse_transfer" ||
+      effect.kind === "refund")
+  )
+    return executeHeldPaymentEffect(ports, effect);
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {
@@ -177,7 +296,7 @@ export function executeEffect(
         .mapErr((e) => failure(e.code, e.message, true));
     }
     case "notify":
-      return recipients(deps, effect.to).andThen(({ personIds, groupId }) =>
+      return recipients(deps, effect.to).andThen(({ personIds, groupId, emails, roles }) =>
         ports.notifier
           .send({
             id: effect.id,
@@ -185,6 +304,8 @@ export function executeEffect(
             aggregateId: effect.aggregateId,
             ...(groupId !== undefined ? { groupId } : {}),
             personIds,
+            ...(emails !== undefined ? { emails } : {}),
+            ...(roles !== undefined ? { roles } : {}),
             template: effect.template,
             data: effect.data,
           })
@@ -202,7 +323,7 @@ export function executeEffect(
           id: effect.id,
           aggregate: effect.aggregate,
           aggregateId: effect.aggregateId,
-          groupId: effect.groupId,
+          ...("groupId" in effect ? { groupId: effect.groupId } : {}),
           reason: effect.reason,
           summary: effect.summary,
         })

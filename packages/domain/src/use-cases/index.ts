@@ -1,5 +1,7 @@
 export {
+  applyHeldPaymentFact,
   applyPaymentFact,
+  applyPaymentObjectFact,
   applyRoundFact,
   type FactError,
   type FactOutcome,
@@ -33,6 +35,20 @@ export {
   updateGroupSettings,
   usePayoutOrderMethod,
 } from "./group-use-cases.js";
+export {
+  adminHold,
+  adminRelease,
+  applyHeldPaymentInput,
+  type CreatedHeldPayment,
+  type CreateHeldPaymentCommand,
+  confirmFulfilled,
+  createHeldPayment,
+  getHeldPayment,
+  refundHeldPayment,
+  reportUnfulfilled,
+  retryRefund,
+  tellHeldPaymentsOfSeller,
+} from "./held-payment-use-cases.js";
 export { loadPerson, readinessOfMembers } from "./load-people.js";
 export {
   type OnboardingDue,

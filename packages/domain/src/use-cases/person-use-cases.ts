@@ -4,6 +4,7 @@ import type { PersonError } from "../person/person.errors.js";
 import type { MemberReadiness, Person, PersonPaymentUpdate } from "../person/person.js";
 import * as P from "../person/person.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { tellHeldPaymentsOfSeller } from "./held-payment-use-cases.js";
 import { loadPerson } from "./load-people.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
@@ -92,15 +93,18 @@ export function updatePersonPayment(
   ).andThen(({ before, after }) => {
     const canReceive = P.personReadiness(after).payoutsEnabled;
     if (P.personReadiness(before).payoutsEnabled === canReceive) return okAsync(after);
-    return tellRoundsOfRecipient(deps, personId, canReceive, actor).map(() => after);
+    return tellRoundsOfRecipient(deps, personId, canReceive, actor)
+      .andThen(() => tellHeldPaymentsOfSeller(deps, after, canReceive, actor))
+      .map(() => after);
   });
 }
 
 /**
  * Records what a person is ready for (mandate active, payouts enabled), as Stripe reports
  * it: one write to the person, seen by every group they are in. When payouts are named,
- * every round in progress with the person as recipient hears `recipient_readiness` (even
- * if the person already knew: a round may not).
+ * every round in progress with the person as recipient hears `recipient_readiness`, and
+ * every open held payment they sell hears `seller_account_ready` or `_not_ready` (even if
+ * the person already knew: a round or a payment may not).
  */
 export function updatePersonReadiness(
   deps: UseCaseDeps,
@@ -115,6 +119,8 @@ export function updatePersonReadiness(
     readiness.payoutsEnabled === undefined ||
     (about.connectedAccountId !== undefined && after.payout?.connectedAccountId !== about.connectedAccountId)
       ? okAsync(after)
-      : tellRoundsOfRecipient(deps, personId, readiness.payoutsEnabled, actor).map(() => after),
+      : tellRoundsOfRecipient(deps, personId, readiness.payoutsEnabled, actor)
+          .andThen(() => tellHeldPaymentsOfSeller(deps, after, readiness.payoutsEnabled === true, actor))
+          .map(() => after),
   );
 }

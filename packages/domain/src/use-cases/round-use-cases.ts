@@ -6,7 +6,7 @@ import type { GroupId, MemberId } from "../group/ids.js";
 import type { AuditEntry } from "../ports/storage.js";
 import { type DecideContext, decide, type RoundDecision } from "../round/decide.js";
 import { newRound, type Round } from "../round/round.js";
-import { isGroupLocalEffect, type OutboxEffect, type RoundEffect } from "../round/round-effect.js";
+import { isGroupLocalEffect, type RoundEffect, type RoundOutboxEffect } from "../round/round-effect.js";
 import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { readinessOfMembers } from "./load-people.js";
@@ -69,7 +69,7 @@ function commitDecision(
   if (changedGroup.isErr()) return errAsync(changedGroup.error);
   const groupChanged = changedGroup.value !== group;
   const state: Round = { ...decision.state, version: (before?.version ?? -1) + 1 };
-  const outbox = decision.effects.filter((e): e is OutboxEffect => !isGroupLocalEffect(e));
+  const outbox = decision.effects.filter((e): e is RoundOutboxEffect => !isGroupLocalEffect(e));
   return deps.uow
     .commit({
       people: [],

@@ -1,0 +1,149 @@
+import type { HeldPaymentStatus } from "../held-payment/held-payment.js";
+import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
+import type { PaymentStatus } from "../ports/payment-gateway.js";
+import type { PaymentObjectFact } from "./payment-fact.js";
+
+/**
+ * Where a fact about a payment goes for a held payment: the payment (named by the
+ * references its effect wrote, `heldPaymentId`) and the input it means there; for a
+ * checkout's payment, the payment to read first (`checkoutInput` makes the input from
+ * what the provider says now); or why it concerns no held payment.
+ */
+export type HeldPaymentRoute =
+  | { readonly to: "held_payment"; readonly heldPaymentId: string; readonly input: HeldPaymentInput }
+  | {
+      readonly to: "held_payment_checkout";
+      readonly heldPaymentId: string;
+      readonly sessionId: string;
+      readonly paymentIntentId: string;
+    }
+  | { readonly to: "nobody"; readonly reason: string };
+
+const NOT_FROM_A_HELD_PAYMENT = "the payment carries no held-payment reference";
+
+function nobody(reason: string): HeldPaymentRoute {
+  return { to: "nobody", reason };
+}
+
+/**
+ * The held-payment input a payment fact means, from the references the payment's effect
+ * wrote: a transfer by its attempt, a refund by its number and attempt, a reversal by its
+ * number. Pure: used for the answers of effects and for webhooks alike. A fact whose
+ * references lack the step's number goes nowhere (the reversal's own answer reports a
+ * reversal; the `transfer.reversed` webhook names only the transfer).
+ */
+export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
+  const r = fact.refs;
+  const heldPaymentId = r.heldPaymentId;
+  if (heldPaymentId === undefined) return nobody(NOT_FROM_A_HELD_PAYMENT);
+  const held = (input: HeldPaymentInput): HeldPaymentRoute => ({ to: "held_payment", heldPaymentId, input });
+  const missing = (what: string) => nobody(`${fact.kind} of held payment ${heldPaymentId} names no ${what}`);
+  switch (fact.kind) {
+    case "checkout_session_created":
+      return held({ type: "checkout_session_created", sessionId: fact.sessionId, url: fact.url });
+    case "checkout_payment_changed":
+      return {
+        to: "held_payment_checkout",
+        heldPaymentId,
+        sessionId: fact.sessionId,
+        paymentIntentId: fact.paymentIntentId,
+      };
+    case "checkout_expired":
+      return held({ type: "checkout_expired", sessionId: fact.sessionId });
+    case "debit_processing":
+    case "debit_succeeded":
+    case "debit_failed":
+      // The checkout's PaymentIntent events: the session's own events carry the same news
+      // with the session, and the payment is read again when they are routed.
+      return nobody(`a held payment's payment is judged through its checkout session (${fact.kind})`);
+    case "refund_succeeded":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return held({
+        type: "refund_succeeded",
+        refund: r.refund,
+        attempt: r.attempt,
+        refundId: fact.refundId,
+      });
+    case "refund_failed":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return held({
+        type: "refund_failed",
+        refund: r.refund,
+        attempt: r.attempt,
+        failureCode: fact.failureCode,
+      });
+    case "transfer_created":
+      if (r.attempt === undefined) return missing("transfer attempt");
+      return held({ type: "transfer_created", attempt: r.attempt, transferId: fact.transferId });
+    case "transfer_failed":
+      if (r.attempt === undefined) return missing("transfer attempt");
+      return held({ type: "transfer_failed", attempt: r.attempt, failureCode: fact.failureCode });
+    case "transfer_reversed":
+      if (r.reversal === undefined) return missing("reversal number");
+      return held({
+        type: "transfer_reversed",
+        reversal: r.reversal,
+        transferId: fact.transferId,
+        amountMinor: fact.amountMinor,
+      });
+    case "transfer_reversal_failed":
+      if (r.reversal === undefined) return missing("reversal number");
+      return held({ type: "transfer_reversal_failed", reversal: r.reversal, failureCode: fact.failureCode });
+    case "dispute_opened":
+      return held({
+        type: "dispute_created",
+        disputeId: fact.disputeId,
+        amountMinor: fact.amountMinor,
+        reason: fact.reason ?? "unknown",
+        stripeStatus: fact.status ?? "needs_response",
+        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+      });
+    case "dispute_updated":
+      return held({
+        type: "dispute_updated",
+        disputeId: fact.disputeId,
+        stripeStatus: fact.status,
+        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+      });
+    case "dispute_closed":
+      return held({
+        type: "dispute_closed",
+        disputeId: fact.disputeId,
+        outcome: fact.outcome,
+        amountMinor: fact.amountMinor,
+      });
+  }
+}
+
+/**
+ * The input a checkout's news means, judged by its payment as the provider holds it now
+ * (read again when routed, so any order of the session's events ends the same): paid →
+ * `checkout_completed` (`async_payment_succeeded` when the payment was processing);
+ * processing → `checkout_completed` (processing); failed → `async_payment_failed`; still
+ * waiting for the customer → `checkout_completed` (`requires_action`), which is ignored.
+ */
+export function checkoutInput(
+  sessionId: string,
+  payment: PaymentStatus,
+  heldStatus: HeldPaymentStatus,
+): HeldPaymentInput {
+  const { paymentIntentId } = payment;
+  switch (payment.status) {
+    case "succeeded":
+      return heldStatus === "payment_processing"
+        ? { type: "async_payment_succeeded", sessionId, paymentIntentId, chargeId: payment.chargeId }
+        : {
+            type: "checkout_completed",
+            sessionId,
+            paymentIntentId,
+            paymentStatus: "succeeded",
+            chargeId: payment.chargeId,
+          };
+    case "processing":
+      return { type: "checkout_completed", sessionId, paymentIntentId, paymentStatus: "processing" };
+    case "failed":
+      return { type: "async_payment_failed", sessionId, paymentIntentId, failureCode: payment.failureCode };
+    case "unpaid":
+      return { type: "checkout_completed", sessionId, paymentIntentId, paymentStatus: "requires_action" };
+  }
+}

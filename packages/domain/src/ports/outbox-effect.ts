@@ -1,0 +1,15 @@
+import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import type { RoundOutboxEffect } from "../round/round-effect.js";
+
+/**
+ * The effects that go through the outbox to be executed by a dispatcher: every
+ * aggregate's, each naming its aggregate (a round's payment effects by `roundId`, every
+ * other effect by `aggregate` and `aggregateId`). A new aggregate adds its outbox effects
+ * here and their execution to `executeEffect`.
+ */
+export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect;
+
+/** A held payment's effects: all of them go through the outbox. */
+export function isHeldPaymentEffect(effect: OutboxEffect): effect is HeldPaymentEffect {
+  return "aggregate" in effect && effect.aggregate === "held_payment";
+}

@@ -1,0 +1,274 @@
+import { describe, expect, it } from "vitest";
+import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import { gatewayError } from "../ports/payment-gateway.js";
+import { HOUR_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import { applyTimer } from "./apply-timer.js";
+import { executeEffect } from "./execute-effect.js";
+import * as useCases from "./index.js";
+
+const P = "hp_1";
+const at = { aggregate: "held_payment", aggregateId: P } as const;
+const T = Date.UTC(2026, 0, 5);
+
+const transfer: HeldPaymentEffect = {
+  ...at,
+  id: `${P}:transfer:attempt:1`,
+  kind: "transfer",
+  attempt: 1,
+  sellerId: "sam",
+  destinationAccountId: "acct_sam",
+  sourceChargeId: "ch_1",
+  amountMinor: 9_000,
+  currency: "AUD",
+  transferGroup: `held_${P}`,
+};
+
+describe("executeEffect: a held payment's effects", () => {
+  it("a checkout session: asked with the payment's references, answered as checkout_session_created", async () => {
+    const sim = new InMemorySusu({ start: T });
+    const facts = await executeEffect(sim.deps, sim.ports, {
+      ...at,
+      id: `${P}:checkout_session`,
+      kind: "create_checkout_session",
+      mode: "payment",
+      clientReference: "b1",
+      amountMinor: 10_000,
+      currency: "AUD",
+      description: "Two nights",
+      customerEmail: "cy@example.com",
+      transferGroup: `held_${P}`,
+      expiresAt: T + 24 * HOUR_MS,
+      successUrl: "https://app/done",
+      metadata: { aggregate: "held_payment", heldPaymentId: P },
+    });
+    const [fact] = facts._unsafeUnwrap();
+    expect(fact).toMatchObject({ kind: "checkout_session_created", refs: { heldPaymentId: P } });
+    const session = [...sim.gateway.checkouts.values()][0];
+    expect(session).toMatchObject({ references: { heldPaymentId: P }, transferGroup: `held_${P}` });
+  });
+
+  it("a transfer: from the charge to the seller's account, keyed by the effect id, refs naming the attempt", async () => {
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount("acct_sam", true);
+    const first = (await executeEffect(sim.deps, sim.ports, transfer))._unsafeUnwrap();
+    const again = (await executeEffect(sim.deps, sim.ports, transfer))._unsafeUnwrap();
+    expect(again).toEqual(first);
+    expect(first).toEqual([
+      {
+        kind: "transfer_created",
+        refs: { heldPaymentId: P, attempt: 1 },
+        transferId: sim.gateway.transfers[0]?.transferId,
+      },
+    ]);
+    expect(sim.gateway.transfers).toHaveLength(1);
+    expect(sim.gateway.transfers[0]).toMatchObject({
+      sourceChargeId: "ch_1",
+      destinationAccountId: "acct_sam",
+    });
+  });
+
+  it("a transfer refused for good is the payment's transfer_failed; a passing fault is the dispatcher's to retry", async () => {
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount("acct_sam", false);
+    expect((await executeEffect(sim.deps, sim.ports, transfer))._unsafeUnwrap()).toEqual([
+      {
+        kind: "transfer_failed",
+        refs: { heldPaymentId: P, attempt: 1 },
+        failureCode: "insufficient_capabilities_for_transfer",
+      },
+    ]);
+    sim.gateway.injectFault(
+      "createTransfer",
+      "before",
+      gatewayError("gateway_retryable", "rate_limit", "slow down"),
+    );
+    expect((await executeEffect(sim.deps, sim.ports, transfer))._unsafeUnwrapErr()).toMatchObject({
+      code: "rate_limit",
+      retry: true,
+    });
+  });
+
+  it("a reversal names its number; refused, it is transfer_reversal_failed", async () => {
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount("acct_sam", true);
+    const created = (await executeEffect(sim.deps, sim.ports, transfer))._unsafeUnwrap();
+    const transferId = created[0]?.kind === "transfer_created" ? created[0].transferId : "";
+    const reversal: HeldPaymentEffect = {
+      ...at,
+      id: `${P}:reversal:1`,
+      kind: "reverse_transfer",
+      reversal: 1,
+      transferId,
+      amountMinor: 4_500,
+      currency: "AUD",
+      reason: "refund",
+    };
+    expect((await executeEffect(sim.deps, sim.ports, reversal))._unsafeUnwrap()).toEqual([
+      { kind: "transfer_reversed", refs: { heldPaymentId: P, reversal: 1 }, transferId, amountMinor: 4_500 },
+    ]);
+    sim.gateway.injectFault(
+      "reverseTransfer",
+      "before",
+      gatewayError("gateway_definite", "insufficient_funds", "the seller's balance is short"),
+    );
+    expect(
+      (
+        await executeEffect(sim.deps, sim.ports, { ...reversal, id: `${P}:reversal:2`, reversal: 2 })
+      )._unsafeUnwrap(),
+    ).toEqual([
+      {
+        kind: "transfer_reversal_failed",
+        refs: { heldPaymentId: P, reversal: 2 },
+        transferId,
+        failureCode: "insufficient_funds",
+      },
+    ]);
+  });
+
+  it("a refund names its number and attempt", async () => {
+    const flow = new InMemorySusu();
+    (await flow.addSeller("sam"))._unsafeUnwrap();
+    const made = (
+      await useCases.createHeldPayment(flow.deps, {
+        requestedBy: "app",
+        clientReference: "b1",
+        amountMinor: 10_000,
+        currency: "AUD",
+        sellerId: "sam",
+        description: "d",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        successUrl: "https://app/done",
+      })
+    )._unsafeUnwrap();
+    await flow.runUntilQuiet();
+    await flow.payCheckout(made.payment.id, "card");
+    const paymentIntentId = flow.store.heldPayments()[0]?.paymentIntentId ?? "";
+    const facts = await executeEffect(flow.deps, flow.ports, {
+      aggregate: "held_payment",
+      aggregateId: made.payment.id,
+      id: `${made.payment.id}:refund:1:attempt:1`,
+      kind: "refund",
+      refund: 1,
+      attempt: 1,
+      paymentIntentId,
+      amountMinor: 2_000,
+      currency: "AUD",
+      reason: "admin",
+    });
+    expect(facts._unsafeUnwrap()).toMatchObject([
+      { kind: "refund_succeeded", refs: { heldPaymentId: made.payment.id, refund: 1, attempt: 1 } },
+    ]);
+  });
+
+  it("notices reach the customer by address, the seller as a person, the admins by role", async () => {
+    const sim = new InMemorySusu();
+    const notice = (id: string, to: Extract<HeldPaymentEffect, { kind: "notify" }>["to"]) =>
+      executeEffect(sim.deps, sim.ports, {
+        ...at,
+        id,
+        kind: "notify",
+        to,
+        template: "refund_started",
+        data: { x: 1 },
+      });
+    await notice("n1", { kind: "customer", email: "cy@example.com" });
+    await notice("n2", { kind: "seller", sellerId: "sam" });
+    await notice("n3", { kind: "platform_admins" });
+    expect(
+      sim.notifier.sent.map(({ id, personIds, emails, roles }) => ({ id, personIds, emails, roles })),
+    ).toEqual([
+      { id: "n1", personIds: [], emails: ["cy@example.com"], roles: undefined },
+      { id: "n2", personIds: ["sam"], emails: undefined, roles: undefined },
+      { id: "n3", personIds: [], emails: undefined, roles: ["platform_admins"] },
+    ]);
+    expect(sim.notifier.sent[0]).toMatchObject({ aggregate: "held_payment", aggregateId: P });
+  });
+
+  it("tickets and timers name the held payment (no group)", async () => {
+    const sim = new InMemorySusu();
+    await executeEffect(sim.deps, sim.ports, {
+      ...at,
+      id: `${P}:ticket:transfer_parked:3`,
+      kind: "open_ticket",
+      reason: "transfer_parked",
+      summary: "parked",
+    });
+    expect(sim.desk.tickets).toEqual([
+      { ...at, id: `${P}:ticket:transfer_parked:3`, reason: "transfer_parked", summary: "parked" },
+    ]);
+    await executeEffect(sim.deps, sim.ports, {
+      ...at,
+      id: `${P}:timer:release_due`,
+      kind: "schedule_timer",
+      at: 5,
+      timer: { kind: "release_due" },
+    });
+    expect(sim.timers.pending()).toEqual([
+      { ...at, id: `${P}:timer:release_due`, at: 5, timer: { kind: "release_due" } },
+    ]);
+  });
+});
+
+describe("the outbox and the timer router with held payments", () => {
+  it("a checkout session the provider could not open now is retried with the same key, then recorded", async () => {
+    const sim = new InMemorySusu();
+    (await sim.addSeller("sam"))._unsafeUnwrap();
+    sim.gateway.injectFault("createCheckoutSession", "lost_reply");
+    const made = (
+      await useCases.createHeldPayment(sim.deps, {
+        requestedBy: "app",
+        clientReference: "b1",
+        amountMinor: 10_000,
+        currency: "AUD",
+        sellerId: "sam",
+        description: "d",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "fixed", amountMinor: 500 },
+        successUrl: "https://app/done",
+      })
+    )._unsafeUnwrap();
+    const first = (await sim.dispatch())._unsafeUnwrap();
+    expect(first).toMatchObject({ retried: 1 });
+    await sim.advance(HOUR_MS);
+    expect(sim.gateway.checkouts.size).toBe(1);
+    expect(sim.store.heldPayments()[0]?.checkoutSessionId).toBe([...sim.gateway.checkouts.keys()][0]);
+    expect(sim.store.outbox("pending").filter((e) => e.id === `${made.payment.id}:checkout_session`)).toEqual(
+      [],
+    );
+  });
+
+  it("applyTimer feeds a held payment's timer to it, and says when it no longer applied", async () => {
+    const sim = new InMemorySusu();
+    (await sim.addSeller("sam"))._unsafeUnwrap();
+    const made = (
+      await useCases.createHeldPayment(sim.deps, {
+        requestedBy: "app",
+        clientReference: "b1",
+        amountMinor: 10_000,
+        currency: "AUD",
+        sellerId: "sam",
+        description: "d",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "fixed", amountMinor: 500 },
+        successUrl: "https://app/done",
+      })
+    )._unsafeUnwrap();
+    const fired = {
+      aggregate: "held_payment",
+      aggregateId: made.payment.id,
+      id: "t",
+      timer: { kind: "release_due" },
+    } as const;
+    expect((await applyTimer(sim.deps, fired))._unsafeUnwrap()).toMatchObject({
+      aggregate: "held_payment",
+      aggregateId: made.payment.id,
+      status: "awaiting_payment",
+      ignored: { code: "timer_no_longer_due" },
+    });
+    expect(
+      (await applyTimer(sim.deps, { ...fired, timer: { kind: "checkout_expired" } }))._unsafeUnwrap(),
+    ).toMatchObject({ status: "expired" });
+  });
+});

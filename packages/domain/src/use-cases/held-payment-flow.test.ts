@@ -1,0 +1,426 @@
+import { describe, expect, it } from "vitest";
+import { heldPaymentRefs, type PaymentFact } from "../facts/payment-fact.js";
+import type { HeldPayment } from "../held-payment/held-payment.js";
+import { checkHeldMoney, checkLedgerInvariants, type HeldMoney } from "../ledger/index.js";
+import { gatewayError } from "../ports/payment-gateway.js";
+import { HOUR_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import type { CreateHeldPaymentCommand } from "./held-payment-use-cases.js";
+import * as useCases from "./index.js";
+
+const SELLER = "sam";
+const OPERATOR = { operator: "olga" };
+const WINDOW = 72 * HOUR_MS;
+
+const command: CreateHeldPaymentCommand = {
+  requestedBy: "app_bookings",
+  clientReference: "booking_42",
+  amountMinor: 100_00,
+  currency: "AUD",
+  sellerId: SELLER,
+  description: "Two nights by the sea",
+  customer: { email: "cy@example.com", name: "Cy" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  successUrl: "https://app.example/done",
+};
+
+interface Flow {
+  readonly sim: InMemorySusu;
+  readonly id: string;
+  readonly payment: () => HeldPayment;
+  readonly books: () => HeldMoney;
+}
+
+/** A seller, a held payment asked for by the client app, and its checkout page opened. */
+async function aHeldPayment(
+  options: {
+    readonly canReceive?: boolean;
+    readonly transformFacts?: (facts: PaymentFact[]) => PaymentFact[];
+  } = {},
+): Promise<Flow> {
+  const sim = new InMemorySusu(
+    options.transformFacts !== undefined ? { transformFacts: options.transformFacts } : {},
+  );
+  (await sim.addSeller(SELLER, { canReceive: options.canReceive ?? true }))._unsafeUnwrap();
+  const created = (await useCases.createHeldPayment(sim.deps, command))._unsafeUnwrap();
+  expect(created.created).toBe(true);
+  await sim.runUntilQuiet();
+  const id = created.payment.id;
+  const payment = () => {
+    const p = sim.store.heldPayments().find((x) => x.id === id);
+    if (!p) throw new Error(`no held payment ${id}`);
+    return p;
+  };
+  const books = () => {
+    const ledger = sim.ledger.snapshot();
+    expect(checkLedgerInvariants(ledger).isOk()).toBe(true);
+    return checkHeldMoney(ledger, id, "AUD")._unsafeUnwrap();
+  };
+  return { sim, id, payment, books };
+}
+
+/** A payment paid by card: held on the platform. */
+async function aPaidPayment(options: Parameters<typeof aHeldPayment>[0] = {}): Promise<Flow> {
+  const flow = await aHeldPayment(options);
+  await flow.sim.payCheckout(flow.id, "card");
+  expect(flow.payment().status).toBe("held");
+  return flow;
+}
+
+async function confirm(flow: Flow): Promise<void> {
+  (await useCases.confirmFulfilled(flow.sim.deps, flow.id, "app_bookings"))._unsafeUnwrap();
+  await flow.sim.runUntilQuiet();
+}
+
+const templatesTo = (sim: InMemorySusu, kind: "emails" | "roles" | "personIds") =>
+  sim.notifier.sent.filter((n) => (n[kind]?.length ?? 0) > 0).map((n) => n.template);
+
+const ticketReasons = (sim: InMemorySusu) =>
+  sim.desk.tickets.filter((t) => t.aggregate === "held_payment").map((t) => t.reason);
+
+describe("a held payment end to end, in memory", () => {
+  it("checkout → paid by card → fulfilment confirmed → released 72 h later from the charge, books balanced, hold zero", async () => {
+    const flow = await aHeldPayment();
+    const { sim } = flow;
+    expect(flow.payment().checkoutSessionId).toMatch(/^cs_/);
+    expect(flow.payment().checkoutUrl).toContain(flow.payment().checkoutSessionId);
+    const checkout = sim.gateway.checkouts.get(flow.payment().checkoutSessionId ?? "");
+    expect(checkout?.references).toEqual({ heldPaymentId: flow.id });
+    expect(checkout?.transferGroup).toBe(`held_${flow.id}`);
+
+    await sim.payCheckout(flow.id, "card");
+    expect(flow.payment().status).toBe("held");
+    expect(flow.books()).toMatchObject({ paidInMinor: 100_00, holdMinor: 100_00 });
+
+    await confirm(flow);
+    await sim.advance(WINDOW - HOUR_MS);
+    expect(flow.payment().status).toBe("held");
+    expect(sim.gateway.transfers).toEqual([]);
+
+    await sim.advance(HOUR_MS);
+    const p = flow.payment();
+    expect(p.status).toBe("released");
+    expect(sim.gateway.transfers).toEqual([
+      {
+        transferId: p.transfers[0]?.transferId,
+        destinationAccountId: `acct_${SELLER}`,
+        amount: { amountMinor: 90_00, currency: "AUD" },
+        sourceChargeId: p.chargeId,
+        transferGroup: `held_${flow.id}`,
+      },
+    ]);
+    expect(flow.books()).toMatchObject({
+      paidInMinor: 100_00,
+      holdMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: 90_00,
+      feesMinor: 10_00,
+    });
+    expect(templatesTo(sim, "personIds")).toEqual(["payout_sent"]);
+    expect(sim.store.outbox("parked")).toEqual([]);
+    // The audit log names the held payment and who acted.
+    const actors = sim.store
+      .audit()
+      .filter((a) => a.aggregate === "held_payment")
+      .map((a) => [a.action, a.actor]);
+    expect(actors).toContainEqual(["create", "app_bookings"]);
+    expect(actors).toContainEqual(["confirm_fulfilled", "app_bookings"]);
+    expect(actors).toContainEqual(["timer:release_due", "timer"]);
+  });
+
+  it("a delayed method that succeeds: processing, then held when it settles, then released", async () => {
+    const flow = await aHeldPayment();
+    await flow.sim.payCheckout(flow.id, { delayed: "succeed" });
+    expect(flow.payment().status).toBe("payment_processing");
+    await flow.sim.advance(3 * 24 * HOUR_MS);
+    expect(flow.payment().status).toBe("held");
+    expect(flow.payment().chargeId).toMatch(/^ch_/);
+    await confirm(flow);
+    await flow.sim.advance(WINDOW);
+    expect(flow.payment().status).toBe("released");
+    expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00, feesMinor: 10_00 });
+  });
+
+  it("a delayed method that fails: payment_failed, the customer told, nothing in the books", async () => {
+    const flow = await aHeldPayment();
+    await flow.sim.payCheckout(flow.id, { delayed: { fail: "insufficient_funds" } });
+    await flow.sim.advance(3 * 24 * HOUR_MS);
+    expect(flow.payment()).toMatchObject({ status: "payment_failed", failureCode: "insufficient_funds" });
+    const told = flow.sim.notifier.sent.find((n) => n.template === "payment_failed");
+    expect(told).toMatchObject({ aggregate: "held_payment", personIds: [], emails: ["cy@example.com"] });
+    expect(flow.books().paidInMinor).toBe(0);
+  });
+
+  it("the checkout expires unpaid: expired, the customer told; the backstop timer is ignored", async () => {
+    const flow = await aHeldPayment();
+    await flow.sim.advance(26 * HOUR_MS);
+    expect(flow.payment().status).toBe("expired");
+    expect(templatesTo(flow.sim, "emails")).toEqual(["checkout_expired"]);
+    const backstop = flow.sim.store.audit().find((a) => a.action === "timer:checkout_expired");
+    expect(backstop).toMatchObject({ outcome: "ignored" });
+  });
+
+  it("unfulfilled: refunded at once, the customer told", async () => {
+    const flow = await aPaidPayment();
+    (
+      await useCases.reportUnfulfilled(flow.sim.deps, flow.id, "the host cancelled", "app_bookings")
+    )._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.payment().status).toBe("refunded");
+    expect([...flow.sim.gateway.refunds.values()].map((r) => r.amount.amountMinor)).toEqual([100_00]);
+    expect(templatesTo(flow.sim, "emails")).toEqual(["refund_started"]);
+    expect(flow.books()).toMatchObject({ holdMinor: 0, refundedMinor: 100_00, sellerMinor: 0, feesMinor: 0 });
+  });
+
+  it("a refund that fails opens a ticket for the admins; an operator's retry finishes it", async () => {
+    const flow = await aPaidPayment();
+    const { sim } = flow;
+    sim.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "charge_disputed", "the charge is disputed"),
+    );
+    (await useCases.reportUnfulfilled(sim.deps, flow.id, "no show", "app_bookings"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.payment().refunds[0]).toMatchObject({ status: "failed", failureCode: "charge_disputed" });
+    expect(ticketReasons(sim)).toEqual(["refund_failed"]);
+    expect(templatesTo(sim, "roles")).toEqual(["refund_failed"]);
+    expect(sim.notifier.sent.find((n) => n.template === "refund_failed")?.roles).toEqual(["platform_admins"]);
+
+    (await useCases.retryRefund(sim.deps, flow.id, OPERATOR))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.payment().status).toBe("refunded");
+    expect(flow.books()).toMatchObject({ holdMinor: 0, refundedMinor: 100_00 });
+  });
+
+  it("an admin hold stops the release; the admin's release lets it go", async () => {
+    const flow = await aPaidPayment();
+    await confirm(flow);
+    (await useCases.adminHold(flow.sim.deps, flow.id, OPERATOR, "customer complaint"))._unsafeUnwrap();
+    await flow.sim.advance(WINDOW + HOUR_MS);
+    expect(flow.payment().status).toBe("held");
+    expect(flow.sim.store.audit().find((a) => a.action === "timer:release_due")).toMatchObject({
+      outcome: "ignored",
+      detail: expect.stringMatching(/^release_on_hold:/),
+    });
+    (await useCases.adminRelease(flow.sim.deps, flow.id, OPERATOR))._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.payment().status).toBe("released");
+    expect(flow.sim.store.audit().find((a) => a.action === "admin_hold")?.actor).toBe("operator:olga");
+    expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
+  });
+
+  it("a seller restricted at release time: blocked, admins and seller told; the account fixed, the release resumes", async () => {
+    const flow = await aPaidPayment();
+    const { sim } = flow;
+    await confirm(flow);
+    (await sim.accountUpdated(SELLER, false))._unsafeUnwrap();
+    expect(flow.payment().sellerCanReceive).toBe(false);
+    await sim.advance(WINDOW);
+    expect(flow.payment()).toMatchObject({ status: "release_blocked", blockKind: "seller_cannot_receive" });
+    expect(ticketReasons(sim)).toEqual(["release_blocked"]);
+    expect(
+      sim.notifier.sent.filter((n) => n.template === "release_blocked").map((n) => n.roles ?? n.personIds),
+    ).toEqual([[SELLER], ["platform_admins"]]);
+    expect(sim.gateway.transfers).toEqual([]);
+
+    (await sim.accountUpdated(SELLER, true))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.payment().status).toBe("released");
+    expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00, feesMinor: 10_00 });
+  });
+
+  it("a transfer that fails three times is parked with a ticket, no fourth attempt", async () => {
+    const flow = await aPaidPayment();
+    const { sim } = flow;
+    for (let i = 0; i < 3; i++)
+      sim.gateway.injectFault(
+        "createTransfer",
+        "before",
+        gatewayError("gateway_definite", "balance_insufficient", "not enough"),
+      );
+    await confirm(flow);
+    await sim.advance(WINDOW + 2 * 24 * HOUR_MS);
+    const p = flow.payment();
+    expect(p.transfers.map((t) => [t.number, t.status, t.failureCode])).toEqual([
+      [1, "failed", "balance_insufficient"],
+      [2, "failed", "balance_insufficient"],
+      [3, "failed", "balance_insufficient"],
+    ]);
+    expect(p).toMatchObject({ status: "release_blocked", blockKind: "transfer_parked" });
+    expect(ticketReasons(sim)).toEqual(["transfer_parked"]);
+    expect(sim.gateway.transfers).toEqual([]);
+    // Money stays set aside for the seller, none of it lost.
+    expect(flow.books()).toMatchObject({ holdMinor: 0, sellerPayableMinor: 90_00, feesMinor: 10_00 });
+    // Once the admin has looked, the release goes again.
+    (await useCases.adminRelease(sim.deps, flow.id, OPERATOR))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.payment().status).toBe("released");
+    expect(flow.books()).toMatchObject({ sellerPayableMinor: 0, sellerMinor: 90_00 });
+  });
+
+  it("a refund after the release reverses the seller's part first, then refunds", async () => {
+    const flow = await aPaidPayment();
+    const { sim } = flow;
+    await confirm(flow);
+    await sim.advance(WINDOW);
+    expect(flow.payment().status).toBe("released");
+    (await useCases.refundHeldPayment(sim.deps, flow.id, OPERATOR, 50_00))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const transferId = flow.payment().transfers[0]?.transferId;
+    expect(sim.gateway.reversals).toEqual([
+      {
+        reversalId: `trr_${flow.id}:reversal:1`,
+        transferId,
+        amount: { amountMinor: 45_00, currency: "AUD" },
+      },
+    ]);
+    expect([...sim.gateway.refunds.values()].map((r) => r.amount.amountMinor)).toEqual([50_00]);
+    expect(flow.payment().refunds[0]).toMatchObject({ status: "succeeded", reversalNumber: 1 });
+    expect(flow.books()).toMatchObject({
+      holdMinor: 0,
+      refundedMinor: 50_00,
+      sellerMinor: 45_00,
+      feesMinor: 5_00,
+    });
+  });
+
+  describe("a dispute inside the window freezes the release", () => {
+    const opened = (id: string): PaymentFact => ({
+      kind: "dispute_opened",
+      refs: heldPaymentRefs(id),
+      disputeId: "dp_1",
+      amountMinor: 100_00,
+      reason: "fraudulent",
+      status: "needs_response",
+    });
+    const closed = (id: string, outcome: "won" | "lost"): PaymentFact => ({
+      kind: "dispute_closed",
+      refs: heldPaymentRefs(id),
+      disputeId: "dp_1",
+      outcome,
+      amountMinor: 100_00,
+    });
+
+    it("won: the release resumes", async () => {
+      const flow = await aPaidPayment();
+      const { sim } = flow;
+      await confirm(flow);
+      (await sim.deliver([opened(flow.id)]))._unsafeUnwrap();
+      await sim.advance(WINDOW + HOUR_MS);
+      expect(flow.payment().status).toBe("held");
+      expect(ticketReasons(sim)).toEqual(["dispute"]);
+      expect(sim.store.audit().find((a) => a.action === "timer:release_due")?.detail).toMatch(
+        /^release_frozen:/,
+      );
+      (await sim.deliver([closed(flow.id, "won")]))._unsafeUnwrap();
+      await sim.runUntilQuiet();
+      expect(flow.payment().status).toBe("released");
+      expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
+    });
+
+    it("lost: the loss is booked and the payment charged back", async () => {
+      const flow = await aPaidPayment();
+      const { sim } = flow;
+      await confirm(flow);
+      (await sim.deliver([opened(flow.id)]))._unsafeUnwrap();
+      (await sim.deliver([closed(flow.id, "lost")]))._unsafeUnwrap();
+      await sim.advance(WINDOW + HOUR_MS);
+      expect(flow.payment().status).toBe("charged_back");
+      expect(sim.gateway.transfers).toEqual([]);
+      expect(flow.books()).toMatchObject({ holdMinor: 0, disputeLostMinor: 100_00, sellerMinor: 0 });
+    });
+  });
+
+  it("duplicated and reordered facts change nothing", async () => {
+    const run = async (transformFacts?: (facts: PaymentFact[]) => PaymentFact[]) => {
+      const flow = await aHeldPayment(transformFacts !== undefined ? { transformFacts } : {});
+      await flow.sim.payCheckout(flow.id, { delayed: "succeed" });
+      await confirm(flow);
+      await flow.sim.advance(3 * 24 * HOUR_MS + WINDOW);
+      return flow;
+    };
+    const plain = await run();
+    const shuffled = await run((facts) => [...facts].reverse().flatMap((f) => [f, f]));
+    expect(shuffled.payment()).toEqual(plain.payment());
+    expect(shuffled.payment().status).toBe("released");
+    expect(shuffled.sim.ledger.snapshot().transactions.map((t) => t.id)).toEqual(
+      plain.sim.ledger.snapshot().transactions.map((t) => t.id),
+    );
+    expect(shuffled.sim.gateway.transfers).toEqual(plain.sim.gateway.transfers);
+
+    // Everything Stripe said, said again late: nothing moves.
+    const p = plain.payment();
+    const late: PaymentFact[] = [
+      {
+        kind: "checkout_payment_changed",
+        refs: heldPaymentRefs(p.id),
+        sessionId: p.checkoutSessionId ?? "",
+        paymentIntentId: p.paymentIntentId ?? "",
+      },
+      { kind: "checkout_expired", refs: heldPaymentRefs(p.id), sessionId: p.checkoutSessionId ?? "" },
+      {
+        kind: "transfer_created",
+        refs: heldPaymentRefs(p.id, { attempt: 1 }),
+        transferId: p.transfers[0]?.transferId ?? "",
+      },
+    ];
+    (await plain.sim.deliver(late))._unsafeUnwrap();
+    await plain.sim.runUntilQuiet();
+    expect(plain.payment()).toEqual(p);
+    expect(plain.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00, feesMinor: 10_00 });
+  });
+});
+
+describe("creating a held payment", () => {
+  it("the same request again returns the same payment; the reference with other terms is refused", async () => {
+    const flow = await aHeldPayment();
+    const again = (await useCases.createHeldPayment(flow.sim.deps, command))._unsafeUnwrap();
+    expect(again).toEqual({ payment: flow.payment(), created: false });
+    const other = await useCases.createHeldPayment(flow.sim.deps, { ...command, amountMinor: 120_00 });
+    expect(other._unsafeUnwrapErr().code).toBe("client_reference_reused");
+    // Another caller may use the same reference.
+    const theirs = await useCases.createHeldPayment(flow.sim.deps, { ...command, requestedBy: "app_other" });
+    expect(theirs._unsafeUnwrap()).toMatchObject({ created: true });
+    expect(flow.sim.store.heldPayments()).toHaveLength(2);
+  });
+
+  it("the seller must be a person with a connected account; their readiness is read", async () => {
+    const sim = new InMemorySusu();
+    expect((await useCases.createHeldPayment(sim.deps, command))._unsafeUnwrapErr().code).toBe(
+      "seller_not_found",
+    );
+    (
+      await sim.store.commit({
+        people: [
+          { state: { id: SELLER, displayName: "Sam", createdAt: 0, version: 0 }, expectedVersion: undefined },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    expect((await useCases.createHeldPayment(sim.deps, command))._unsafeUnwrapErr().code).toBe(
+      "seller_not_onboarded",
+    );
+    const restricted = new InMemorySusu();
+    (await restricted.addSeller(SELLER, { canReceive: false }))._unsafeUnwrap();
+    const made = (await useCases.createHeldPayment(restricted.deps, command))._unsafeUnwrap();
+    expect(made.payment).toMatchObject({
+      sellerCanReceive: false,
+      seller: { id: SELLER, connectedAccountId: `acct_${SELLER}` },
+      requestedBy: "app_bookings",
+    });
+  });
+
+  it("a refused command is an error with a stable code, and a missing payment is held_payment_not_found", async () => {
+    const flow = await aHeldPayment();
+    expect((await useCases.confirmFulfilled(flow.sim.deps, flow.id, "app"))._unsafeUnwrapErr().code).toBe(
+      "payment_not_captured",
+    );
+    expect((await useCases.getHeldPayment(flow.sim.deps, "hp_nope"))._unsafeUnwrapErr().code).toBe(
+      "held_payment_not_found",
+    );
+  });
+});

@@ -1,0 +1,353 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import {
+  createHeldPayment as decideCreate,
+  decideHeldPayment,
+  type HeldPaymentDecision,
+} from "../held-payment/decide.js";
+import { heldPaymentError } from "../held-payment/held-payment.errors.js";
+import type { CreateHeldPayment, HeldPayment, HeldPaymentCustomer } from "../held-payment/held-payment.js";
+import { isHeldPaymentEnded } from "../held-payment/held-payment.js";
+import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
+import type { PlatformFee } from "../held-payment/held-payment-money.js";
+import type { PersonId } from "../person/ids.js";
+import type { Person } from "../person/person.js";
+import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import type { AuditEntry } from "../ports/storage.js";
+import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+import { retryOnConflict } from "./retry-on-conflict.js";
+import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
+
+/** What a client app asks for when it creates a held payment (the id is chosen here). */
+export interface CreateHeldPaymentCommand {
+  /** The caller's principal (audited, and the scope of `clientReference`). */
+  readonly requestedBy: string;
+  /** The caller's own reference (a booking id): one payment per caller and reference. */
+  readonly clientReference: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  /** The seller: a susu person with a connected account. */
+  readonly sellerId: PersonId;
+  readonly description: string;
+  readonly customer: HeldPaymentCustomer;
+  readonly fee: PlatformFee;
+  /** This booking's dispute window; the policy's when absent. */
+  readonly disputeWindowMs?: number;
+  readonly successUrl: string;
+  readonly cancelUrl?: string;
+}
+
+/** A created (or found again) held payment: `created` is false when the same request was made before. */
+export interface CreatedHeldPayment {
+  readonly payment: HeldPayment;
+  readonly created: boolean;
+}
+
+function policyOf(deps: UseCaseDeps): HeldPaymentPolicy {
+  return deps.heldPaymentPolicy ?? DEFAULT_HELD_PAYMENT_POLICY;
+}
+
+function auditLine(
+  payment: HeldPayment,
+  input: HeldPaymentInput,
+  decision: HeldPaymentDecision,
+  at: number,
+  actor: string,
+): AuditEntry {
+  return {
+    at,
+    aggregate: "held_payment",
+    aggregateId: payment.id,
+    action: input.type === "timer" ? `timer:${input.timer.kind}` : input.type,
+    outcome: decision.ignored === undefined ? "applied" : "ignored",
+    ...(decision.ignored !== undefined
+      ? { detail: `${decision.ignored.code}: ${decision.ignored.detail}` }
+      : {}),
+    actor,
+  };
+}
+
+/**
+ * Stores a held-payment decision: the new state (version checked), its effects in the
+ * outbox and an audit line, in one unit of work. An ignored input stores only the audit
+ * line.
+ */
+function commitDecision(
+  deps: UseCaseDeps,
+  before: HeldPayment | undefined,
+  decision: HeldPaymentDecision,
+  audit: AuditEntry,
+): ResultAsync<HeldPaymentDecision, UseCaseError> {
+  if (decision.ignored !== undefined)
+    return deps.uow
+      .commit({ people: [], groups: [], rounds: [], outbox: [], audit: [audit] })
+      .map(() => decision);
+  const state: HeldPayment = { ...decision.state, version: (before?.version ?? -1) + 1 };
+  return deps.uow
+    .commit({
+      people: [],
+      groups: [],
+      rounds: [],
+      heldPayments: [{ state, expectedVersion: before?.version }],
+      outbox: decision.effects,
+      audit: [audit],
+    })
+    .map(() => ({ ...decision, state }));
+}
+
+/** Loads a held payment or fails with `held_payment_not_found`. */
+export function getHeldPayment(deps: UseCaseDeps, id: string): ResultAsync<HeldPayment, UseCaseError> {
+  return deps.heldPayments
+    .getHeldPayment(id)
+    .andThen((p) => (p ? okAsync(p) : errAsync<HeldPayment, UseCaseError>(notFound("held_payment", id))));
+}
+
+/**
+ * Feeds one input (a command, a timer, a translated Stripe event, the answer of an
+ * effect) to a held payment: load, decide, store — once more from the load when another
+ * writer got there first (`version_conflict`). How every fact and command reaches a held
+ * payment.
+ *
+ * @param actor who or what caused it, for the audit log (`stripe:evt_…`, `timer`, `operator:<id>`, the client app)
+ */
+export function applyHeldPaymentInput(
+  deps: UseCaseDeps,
+  id: string,
+  input: HeldPaymentInput,
+  actor: string,
+): ResultAsync<HeldPaymentDecision, UseCaseError> {
+  return retryOnConflict(() =>
+    getHeldPayment(deps, id).andThen((payment) => {
+      const ctx = { now: deps.clock.now(), policy: policyOf(deps) };
+      const decided = decideHeldPayment(payment, input, ctx);
+      if (decided.isErr()) return errAsync(decided.error);
+      return commitDecision(
+        deps,
+        payment,
+        decided.value,
+        auditLine(payment, input, decided.value, ctx.now, actor),
+      );
+    }),
+  );
+}
+
+/** Whether a stored payment was asked for with these terms (a client app's retry of the same request). */
+function sameTerms(payment: HeldPayment, command: CreateHeldPaymentCommand): boolean {
+  return (
+    payment.amountMinor === command.amountMinor &&
+    payment.currency === command.currency &&
+    payment.seller.id === command.sellerId &&
+    payment.description === command.description &&
+    payment.customer.email === command.customer.email &&
+    payment.customer.name === command.customer.name &&
+    JSON.stringify(payment.fee) === JSON.stringify(command.fee) &&
+    (command.disputeWindowMs === undefined || payment.disputeWindowMs === command.disputeWindowMs) &&
+    payment.successUrl === command.successUrl &&
+    payment.cancelUrl === command.cancelUrl
+  );
+}
+
+/** The payment already made for this caller's reference: the same request again, or a reuse of the reference. */
+function existingFor(
+  deps: UseCaseDeps,
+  command: CreateHeldPaymentCommand,
+): ResultAsync<CreatedHeldPayment | undefined, UseCaseError> {
+  return deps.heldPayments
+    .findHeldPaymentByReference(command.requestedBy, command.clientReference)
+    .andThen((existing) => {
+      if (existing === undefined) return okAsync(undefined);
+      if (!sameTerms(existing, command))
+        return errAsync(
+          heldPaymentError(
+            "client_reference_reused",
+            `client reference ${command.clientReference} is held payment ${existing.id}, asked for with other terms`,
+          ),
+        );
+      return okAsync({ payment: existing, created: false });
+    });
+}
+
+/** The seller as a new payment needs them: a person with a connected account, and whether it can receive now. */
+function sellerOf(
+  deps: UseCaseDeps,
+  sellerId: PersonId,
+): ResultAsync<CreateHeldPayment["seller"], UseCaseError> {
+  return deps.people.getPerson(sellerId).andThen((person: Person | undefined) => {
+    if (!person) return errAsync(heldPaymentError("seller_not_found", `no person ${sellerId}`));
+    if (!person.payout)
+      return errAsync(
+        heldPaymentError(
+          "seller_not_onboarded",
+          `seller ${sellerId} has no connected account to be paid into`,
+        ),
+      );
+    return okAsync({
+      id: person.id,
+      connectedAccountId: person.payout.connectedAccountId,
+      canReceive: person.payout.payoutsEnabled,
+    });
+  });
+}
+
+/**
+ * A client app asks for a held payment for one of its bookings: the seller must be a
+ * person with a connected account (`seller_not_found`, `seller_not_onboarded`), whose
+ * readiness to receive is read now; fee and dispute window come from the command (the
+ * window within the policy). The payment asks Stripe for its Checkout Session through the
+ * outbox; its URL is on the payment once the session exists.
+ *
+ * Idempotent per caller and reference: the same request again returns the payment made
+ * the first time (`created: false`); the reference with other terms is refused
+ * (`client_reference_reused`).
+ */
+export function createHeldPayment(
+  deps: UseCaseDeps,
+  command: CreateHeldPaymentCommand,
+): ResultAsync<CreatedHeldPayment, UseCaseError> {
+  return existingFor(deps, command).andThen((existing) => {
+    if (existing !== undefined) return okAsync(existing);
+    return sellerOf(deps, command.sellerId).andThen((seller) => {
+      const now = deps.clock.now();
+      const create: CreateHeldPayment = {
+        id: deps.ids.newId("hp"),
+        clientReference: command.clientReference,
+        requestedBy: command.requestedBy,
+        amountMinor: command.amountMinor,
+        currency: command.currency,
+        seller,
+        description: command.description,
+        customer: command.customer,
+        fee: command.fee,
+        ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
+        successUrl: command.successUrl,
+        ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
+      };
+      const decided = decideCreate(create, { now, policy: policyOf(deps) });
+      if (decided.isErr()) return errAsync(decided.error);
+      const input: HeldPaymentInput = { type: "create", command: create };
+      return commitDecision(
+        deps,
+        undefined,
+        decided.value,
+        auditLine(decided.value.state, input, decided.value, now, command.requestedBy),
+      )
+        .map((d): CreatedHeldPayment => ({ payment: d.state, created: true }))
+        .orElse((e) =>
+          // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
+          e.type === "duplicate"
+            ? existingFor(deps, command).andThen((again) =>
+                again !== undefined ? okAsync(again) : errAsync<CreatedHeldPayment, UseCaseError>(e),
+              )
+            : errAsync(e),
+        );
+    });
+  });
+}
+
+/** The client app fulfilled the booking: the dispute window starts (release after it, unless something stops it). */
+export function confirmFulfilled(
+  deps: UseCaseDeps,
+  id: string,
+  actor: string,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(deps, id, { type: "confirm_fulfilled" }, actor).map((d) => d.state);
+}
+
+/** The client app could not fulfil the booking: everything is refunded at once and the customer told. */
+export function reportUnfulfilled(
+  deps: UseCaseDeps,
+  id: string,
+  reason: string,
+  actor: string,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(deps, id, { type: "report_unfulfilled", reason }, actor).map((d) => d.state);
+}
+
+/** A platform operator stops the release until they release it. */
+export function adminHold(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+  reason: string,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(
+    deps,
+    id,
+    { type: "admin_hold", by: operator.operator, reason },
+    operatorActor(operator),
+  ).map((d) => d.state);
+}
+
+/** A platform operator lifts their hold, or retries a blocked release once they checked the cause. */
+export function adminRelease(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(
+    deps,
+    id,
+    { type: "admin_release", by: operator.operator },
+    operatorActor(operator),
+  ).map((d) => d.state);
+}
+
+/** A platform operator refunds `amountMinor` (everything left when absent), before or after the release. */
+export function refundHeldPayment(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+  amountMinor?: number,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(
+    deps,
+    id,
+    { type: "refund", by: operator.operator, ...(amountMinor !== undefined ? { amountMinor } : {}) },
+    operatorActor(operator),
+  ).map((d) => d.state);
+}
+
+/** A platform operator retries the refund whose reversal or refund failed, once the cause is fixed. */
+export function retryRefund(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(
+    deps,
+    id,
+    { type: "retry_refund", by: operator.operator },
+    operatorActor(operator),
+  ).map((d) => d.state);
+}
+
+/**
+ * Tells a seller's open held payments whether their account can receive now (after the
+ * person's own write, as the rounds are told): a release blocked on the account resumes
+ * when it can. Only payments paying into the account the person has now hear it; each is
+ * its own unit of work, and a payment ignores a readiness it already knows.
+ */
+export function tellHeldPaymentsOfSeller(
+  deps: UseCaseDeps,
+  seller: Person,
+  canReceive: boolean,
+  actor: string,
+): ResultAsync<void, UseCaseError> {
+  const accountId = seller.payout?.connectedAccountId;
+  if (accountId === undefined) return okAsync(undefined);
+  const input: HeldPaymentInput = canReceive
+    ? { type: "seller_account_ready" }
+    : { type: "seller_account_not_ready", reason: `connected account ${accountId} cannot receive transfers` };
+  return deps.heldPayments
+    .listOpenHeldPaymentsOfSeller(seller.id)
+    .andThen((payments) =>
+      payments.reduce<ResultAsync<void, UseCaseError>>(
+        (chain, payment) =>
+          chain.andThen(() =>
+            payment.seller.connectedAccountId !== accountId || isHeldPaymentEnded(payment)
+              ? okAsync(undefined)
+              : applyHeldPaymentInput(deps, payment.id, input, actor).map(() => undefined),
+          ),
+        okAsync(undefined),
+      ),
+    );
+}
