@@ -8,10 +8,12 @@ import {
   type AuditEntry,
   type Changeset,
   type Group,
+  type HeldPayment,
   type Instant,
   type OutboxEffect,
   type Person,
   type Round,
+  type StorageError,
   storageError,
   type VersionedChange,
 } from "@susu/domain";
@@ -20,14 +22,25 @@ import { toDate } from "./conversions.js";
 import {
   auditRow,
   groupColumns,
+  heldPaymentColumns,
   memberRows,
   outboxAggregateOf,
   personColumns,
   roundChildRows,
   roundColumns,
 } from "./projections.js";
-import { parseGroupSnapshot, parsePerson, parseRoundSnapshot } from "./snapshots.js";
-import { classifyDatabaseError, StorageRefusal } from "./storage-errors.js";
+import {
+  parseGroupSnapshot,
+  parseHeldPaymentSnapshot,
+  parsePerson,
+  parseRoundSnapshot,
+} from "./snapshots.js";
+import {
+  classifyDatabaseError,
+  StorageRefusal,
+  type VersionedAggregate,
+  versionConflictOn,
+} from "./storage-errors.js";
 
 type Tx = StatementRunner;
 
@@ -36,13 +49,18 @@ export function storedVersion(change: VersionedChange<unknown>): number {
   return change.expectedVersion === undefined ? 0 : change.expectedVersion + 1;
 }
 
-const conflict = (aggregate: "group" | "round" | "person", id: string) =>
-  new StorageRefusal(storageError.versionConflict(aggregate, id));
+const conflict = (aggregate: VersionedAggregate, id: string) =>
+  new StorageRefusal(versionConflictOn(aggregate, id));
 
 /** True when `error` is the unique violation of `table`'s primary key: the row was there already. */
 function isPrimaryKeyViolation(error: unknown, table: string): boolean {
+  return isUniqueViolationOf(error, `${table}_pkey`);
+}
+
+/** True when `error` is the unique violation of the constraint (or unique index) `name`. */
+function isUniqueViolationOf(error: unknown, name: string): boolean {
   const failure = classifyDatabaseError(error);
-  return failure.kind === "unique_violation" && failure.constraint === `${table}_pkey`;
+  return failure.kind === "unique_violation" && failure.constraint === name;
 }
 
 // The check the loader runs, run before the save too: in pairs, so a malformed state
@@ -51,13 +69,19 @@ function isPrimaryKeyViolation(error: unknown, table: string): boolean {
 function assertStorable(kind: "person", state: Person): void;
 function assertStorable(kind: "group", state: Group): void;
 function assertStorable(kind: "round", state: Round): void;
-function assertStorable(kind: "person" | "group" | "round", state: Person | Group | Round): void {
+function assertStorable(kind: "held payment", state: HeldPayment): void;
+function assertStorable(
+  kind: "person" | "group" | "round" | "held payment",
+  state: Person | Group | Round | HeldPayment,
+): void {
   const checked =
     kind === "person"
       ? parsePerson(state)
       : kind === "group"
         ? parseGroupSnapshot(state)
-        : parseRoundSnapshot(state);
+        : kind === "round"
+          ? parseRoundSnapshot(state)
+          : parseHeldPaymentSnapshot(state);
   if (checked.isErr())
     throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
 }
@@ -364,6 +388,84 @@ async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean): Promise
     await tx({ name: "susu_payouts_upsert", text: PAYOUTS_UPSERT_SQL, values: [round.id, payouts] });
 }
 
+const HELD_PAYMENT_COLUMNS = `requested_by, client_reference, seller_person_id, seller_account_id, status, currency,
+  amount_minor, fee_minor, customer_email, checkout_session_id, payment_intent_id, charge_id, transfer_group,
+  release_due_at, ended_at, snapshot, version, updated_at`;
+const HELD_PAYMENT_VALUES = `$2, $3, $4, $5, $6::held_payment_status, $7, $8::bigint, $9::bigint, $10, $11, $12, $13,
+  $14, $15::timestamptz, $16::timestamptz, $17::jsonb, $18::int, $19::timestamptz`;
+const HELD_PAYMENT_INSERT_SQL = `
+  INSERT INTO held_payments (id, ${HELD_PAYMENT_COLUMNS}, created_at)
+  VALUES ($1, ${HELD_PAYMENT_VALUES}, $20::timestamptz)`;
+const HELD_PAYMENT_UPDATE_SQL = `
+  UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
+   WHERE id = $1 AND version = $20::int
+  RETURNING 1 AS updated`;
+
+/** The unique key of a caller's reference: one held payment per (requested_by, client_reference). */
+export const HELD_PAYMENT_REFERENCE_KEY = "held_payments_requested_by_client_reference_key";
+
+/**
+ * The refusal of a held payment whose caller's reference another payment holds: `duplicate`
+ * (an existing payment, not a passing collision), which a use case creating the payment
+ * reads as "already exists" and answers with the payment found by the reference.
+ */
+export function heldPaymentReferenceTaken(id: string): StorageError {
+  return storageError.duplicate(
+    `commit refused held payment ${id}: another held payment has the caller's reference (unique constraint ${HELD_PAYMENT_REFERENCE_KEY})`,
+  );
+}
+
+async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at: Instant): Promise<void> {
+  const payment = change.state;
+  assertStorable("held payment", payment);
+  const c = heldPaymentColumns(payment, storedVersion(change), at);
+  const values = [
+    payment.id,
+    c.requestedBy,
+    c.clientReference,
+    c.sellerPersonId,
+    c.sellerAccountId,
+    c.status,
+    c.currency,
+    String(c.amountMinor),
+    String(c.feeMinor),
+    c.customerEmail,
+    c.checkoutSessionId,
+    c.paymentIntentId,
+    c.chargeId,
+    c.transferGroup,
+    iso(c.releaseDueAt),
+    iso(c.endedAt),
+    c.snapshot,
+    c.version,
+    iso(c.updatedAt),
+  ];
+  try {
+    if (change.expectedVersion === undefined) {
+      await tx({
+        name: "susu_held_payment_insert",
+        text: HELD_PAYMENT_INSERT_SQL,
+        values: [...values, iso(c.createdAt)],
+      });
+      return;
+    }
+    const { rowCount } = await tx({
+      name: "susu_held_payment_update",
+      text: HELD_PAYMENT_UPDATE_SQL,
+      values: [...values, change.expectedVersion],
+    });
+    if (rowCount !== 1) throw conflict("held_payment", payment.id);
+  } catch (error) {
+    // Someone stored this payment first (the primary key is checked before the other keys):
+    // a stale version for the caller. The caller's reference taken by another payment is a
+    // duplicate of that payment, said so in words the use case can rely on.
+    if (isPrimaryKeyViolation(error, "held_payments")) throw conflict("held_payment", payment.id);
+    if (isUniqueViolationOf(error, HELD_PAYMENT_REFERENCE_KEY))
+      throw new StorageRefusal(heldPaymentReferenceTaken(payment.id));
+    throw error;
+  }
+}
+
 // Effects enter the outbox due at once: the Changeset carries no time, and the effect's
 // own time (a timer's `at`) is when its work is due, not when scheduling it is.
 const DUE_AT_ONCE = new Date(0).toISOString();
@@ -435,17 +537,20 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
 /**
  * Writes a changeset in the open transaction `tx`: people, then groups (with their
  * members, who must be people), then rounds (with their contributions, attempts and
- * payouts), then the outbox and the audit lines. Throws a {@link StorageRefusal} carrying
- * `version_conflict` when an aggregate's stored version is not the expected one; the
- * caller's transaction then rolls back.
+ * payouts), then held payments (whose sellers must be people), then the outbox and the
+ * audit lines. Throws a {@link StorageRefusal} carrying `version_conflict` when an
+ * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
+ * caller reference is taken); the caller's transaction then rolls back.
  *
- * Aggregates are written in a fixed order (people, groups, rounds, each by id) so two
- * transactions touching the same rows lock them in the same order and cannot deadlock.
+ * Aggregates are written in a fixed order (people, groups, rounds, held payments, each by
+ * id) so two transactions touching the same rows lock them in the same order and cannot
+ * deadlock.
  */
 export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
   for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
+  for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
 }

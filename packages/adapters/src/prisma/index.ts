@@ -1,6 +1,6 @@
 /**
  * The domain's storage ports on PostgreSQL through Prisma: {@link PrismaStore} (people,
- * groups, rounds, unit of work, outbox) and {@link PrismaLedgerStore} (the double-entry ledger).
+ * groups, rounds, held payments, unit of work, outbox) and {@link PrismaLedgerStore} (the double-entry ledger).
  * The generated Prisma client in `./generated` is an implementation detail; build a
  * client with `createPrismaClient` from the db module.
  *
@@ -19,6 +19,8 @@ export {
 export {
   DUE_GROUPS_MAX,
   GROUPS_OF_PERSON_MAX,
+  HELD_PAYMENTS_PAGE_MAX,
+  OPEN_HELD_PAYMENTS_OF_SELLER_MAX,
   OUTBOX_CLAIM_MAX,
   OUTBOX_ERROR_MAX_CHARS,
   PEOPLE_READ_MAX,

@@ -11,6 +11,9 @@ import {
   type Group,
   type GroupId,
   type GroupRepository,
+  type HeldPayment,
+  type HeldPaymentQuery,
+  type HeldPaymentRepository,
   type Instant,
   type OutboxEntry,
   type OutboxOperations,
@@ -31,7 +34,13 @@ import { type PrismaClient, poolOf, runStatement, runTransaction } from "../db/p
 import { writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
-import { parseGroupSnapshot, parseOutboxEffect, parsePerson, parseRoundSnapshot } from "./snapshots.js";
+import {
+  parseGroupSnapshot,
+  parseHeldPaymentSnapshot,
+  parseOutboxEffect,
+  parsePerson,
+  parseRoundSnapshot,
+} from "./snapshots.js";
 import { type FailureContext, fromDatabase } from "./storage-errors.js";
 
 /** Options of {@link PrismaStore}. */
@@ -60,6 +69,13 @@ export const PEOPLE_READ_MAX = 1_000;
  * rather than half-served: a readiness change must reach every group.
  */
 export const GROUPS_OF_PERSON_MAX = 1_000;
+/**
+ * Most open held payments `listOpenHeldPaymentsOfSeller` returns. A seller with more is
+ * refused (storage_refused) rather than half-served: an account change must reach every one.
+ */
+export const OPEN_HELD_PAYMENTS_OF_SELLER_MAX = 5_000;
+/** Most held payments one `listHeldPayments` page holds. */
+export const HELD_PAYMENTS_PAGE_MAX = 100;
 
 const systemClock: Clock = { now: () => Date.now() };
 
@@ -82,11 +98,11 @@ interface ClaimedRow {
 }
 
 /**
- * People, groups, rounds, the outbox and the audit log in PostgreSQL through Prisma: the
- * production implementation of the domain's storage ports, with the same behaviour as
- * the in-memory store (the storage contract suite runs against both).
+ * People, groups, rounds, held payments, the outbox and the audit log in PostgreSQL through
+ * Prisma: the production implementation of the domain's storage ports, with the same
+ * behaviour as the in-memory store (the storage contract suite runs against both).
  *
- * Groups and rounds are stored whole as JSON snapshots, validated against the domain's
+ * Groups, rounds and held payments are stored whole as JSON snapshots, validated against the domain's
  * types when loaded, with projection columns and child rows rewritten in the same
  * transaction; people are flat and stored as columns (a `people` row is the whole person).
  * Writes are guarded by `version` (optimistic concurrency); outbox claims are leases
@@ -97,6 +113,7 @@ export class PrismaStore
     PersonRepository,
     GroupRepository,
     RoundRepository,
+    HeldPaymentRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -107,7 +124,7 @@ export class PrismaStore
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
-  readonly #loaded = new Map<string, Group | Round>();
+  readonly #loaded = new Map<string, Group | Round | HeldPayment>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -181,7 +198,7 @@ export class PrismaStore
   }
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
-    return this.#snapshots("getGroup", GROUP_BY_ID_SQL, id, loadGroup, async () => {
+    return this.#snapshots("getGroup", GROUP_BY_ID_SQL, [id], loadGroup, async () => {
       const row = await this.#prisma.group.findUnique({
         where: { id },
         select: { snapshot: true, version: true },
@@ -221,7 +238,7 @@ export class PrismaStore
   }
 
   getRound(id: string): ResultAsync<Round | undefined, StorageError> {
-    return this.#snapshots("getRound", ROUND_BY_ID_SQL, id, loadRound, async () => {
+    return this.#snapshots("getRound", ROUND_BY_ID_SQL, [id], loadRound, async () => {
       const row = await this.#prisma.round.findUnique({
         where: { id },
         select: { snapshot: true, version: true },
@@ -237,24 +254,25 @@ export class PrismaStore
    * already loaded is not parsed and validated again: a load is a pure function of the text
    * (the row's version is still checked), and stored snapshots never change under a version.
    */
-  #snapshots<T extends Group | Round>(
-    operation: "getGroup" | "getRound" | "listRoundsOfGroup",
+  #snapshots<T extends Group | Round | HeldPayment>(
+    operation: SnapshotRead,
     text: string,
-    key: string,
+    values: readonly unknown[],
     load: (row: SnapshotRow) => Result<T, StorageError>,
     viaPrisma: () => Promise<readonly SnapshotRow[]>,
+    statementName = `susu_${operation}`,
   ): ResultAsync<readonly T[], StorageError> {
     const pool = poolOf(this.#prisma);
     if (pool === undefined)
       return fromDatabase(viaPrisma, { operation }).andThen((rows) => Result.combine(rows.map(load)));
     return fromDatabase(
       async () =>
-        (await pool.query<SnapshotTextRow>({ name: `susu_${operation}`, text, values: [key] })).rows,
+        (await pool.query<SnapshotTextRow>({ name: statementName, text, values: [...values] })).rows,
       { operation },
     ).andThen((rows) =>
       Result.combine(
         rows.map((row): Result<T, StorageError> => {
-          const cacheKey = `${operation === "getGroup" ? "g" : "r"}:${row.snapshot_text}`;
+          const cacheKey = `${SNAPSHOT_KIND[operation]}:${row.snapshot_text}`;
           const cached = this.#loaded.get(cacheKey) as T | undefined;
           if (cached !== undefined && cached.version === row.version) return ok(cached);
           const loaded = load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
@@ -270,13 +288,130 @@ export class PrismaStore
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
-    return this.#snapshots("listRoundsOfGroup", ROUNDS_OF_GROUP_SQL, groupId, loadRound, () =>
+    return this.#snapshots("listRoundsOfGroup", ROUNDS_OF_GROUP_SQL, [groupId], loadRound, () =>
       this.#prisma.round.findMany({
         where: { groupId },
         orderBy: { sequence: "asc" },
         select: { snapshot: true, version: true },
       }),
     );
+  }
+
+  getHeldPayment(id: string): ResultAsync<HeldPayment | undefined, StorageError> {
+    return this.#snapshots("getHeldPayment", HELD_PAYMENT_BY_ID_SQL, [id], loadHeldPayment, async () => {
+      const row = await this.#prisma.heldPayment.findUnique({
+        where: { id },
+        select: { snapshot: true, version: true },
+      });
+      return row === null ? [] : [row];
+    }).map((payments) => payments[0]);
+  }
+
+  /** By the unique (requested_by, client_reference) key. */
+  findHeldPaymentByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<HeldPayment | undefined, StorageError> {
+    return this.#snapshots(
+      "findHeldPaymentByReference",
+      HELD_PAYMENT_BY_REFERENCE_SQL,
+      [requestedBy, clientReference],
+      loadHeldPayment,
+      async () => {
+        const row = await this.#prisma.heldPayment.findUnique({
+          where: { requestedBy_clientReference: { requestedBy, clientReference } },
+          select: { snapshot: true, version: true },
+        });
+        return row === null ? [] : [row];
+      },
+    ).map((payments) => payments[0]);
+  }
+
+  /**
+   * The seller's payments whose `endedAt` is unset (the release may still happen), oldest
+   * first, through the partial index on open payments. `endedAt` is set once the release
+   * happened or can no longer happen (released, expired, payment failed, refunded, charged
+   * back), so a payment refunded after it ended does not wait on the seller's account.
+   */
+  listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
+    return this.#snapshots(
+      "listOpenHeldPaymentsOfSeller",
+      OPEN_HELD_PAYMENTS_OF_SELLER_SQL,
+      [sellerId, OPEN_HELD_PAYMENTS_OF_SELLER_MAX + 1],
+      loadHeldPayment,
+      () =>
+        this.#prisma.heldPayment.findMany({
+          where: { sellerPersonId: sellerId, endedAt: null },
+          orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+          take: OPEN_HELD_PAYMENTS_OF_SELLER_MAX + 1,
+          select: { snapshot: true, version: true },
+        }),
+    ).andThen((payments) =>
+      payments.length > OPEN_HELD_PAYMENTS_OF_SELLER_MAX
+        ? err(
+            storageError.refused(
+              `listOpenHeldPaymentsOfSeller: ${sellerId} has more than ${OPEN_HELD_PAYMENTS_OF_SELLER_MAX} open held payments`,
+            ),
+          )
+        : ok(payments),
+    );
+  }
+
+  /**
+   * A keyset page, newest first by (created_at, id): `limit + 1` rows read to know whether
+   * more follow, after the cursor payment's own (created_at, id) whatever its status now (a
+   * payment that moved on between two pages still marks the place). An unknown cursor reads
+   * nothing. One statement per combination of filters, so each is planned for its index.
+   */
+  listHeldPayments(
+    query: HeldPaymentQuery,
+  ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError> {
+    // A bad limit is the caller's bug (the API checks it): retrying cannot help.
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > HELD_PAYMENTS_PAGE_MAX)
+      return errAsync(
+        storageError.refused(
+          `listHeldPayments: limit must be 1–${HELD_PAYMENTS_PAGE_MAX}, got ${query.limit}`,
+        ),
+      );
+    const statement = heldPaymentsPage(query);
+    return this.#snapshots(
+      "listHeldPayments",
+      statement.text,
+      statement.values,
+      loadHeldPayment,
+      () => this.#heldPaymentsPageViaPrisma(query),
+      statement.name,
+    ).map((payments) => ({ items: payments.slice(0, query.limit), hasMore: payments.length > query.limit }));
+  }
+
+  async #heldPaymentsPageViaPrisma(query: HeldPaymentQuery): Promise<readonly SnapshotRow[]> {
+    let after: { createdAt: Date; id: string } | undefined;
+    if (query.startingAfter !== undefined) {
+      const cursor = await this.#prisma.heldPayment.findUnique({
+        where: { id: query.startingAfter },
+        select: { createdAt: true, id: true },
+      });
+      if (cursor === null) return [];
+      after = cursor;
+    }
+    return this.#prisma.heldPayment.findMany({
+      where: {
+        ...(query.sellerId !== undefined ? { sellerPersonId: query.sellerId } : {}),
+        ...(query.requestedBy !== undefined ? { requestedBy: query.requestedBy } : {}),
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(after !== undefined
+          ? {
+              OR: [
+                { createdAt: { lt: after.createdAt } },
+                { createdAt: after.createdAt, id: { lt: after.id } },
+              ],
+            }
+          : {}),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: query.limit + 1,
+      select: { snapshot: true, version: true },
+    });
   }
 
   /**
@@ -327,7 +462,8 @@ export class PrismaStore
    * `UPDATE … WHERE id = $id AND version = $expected` (an INSERT when new), its
    * projections, the outbox effects (`ON CONFLICT DO NOTHING`: an id already there is
    * kept once) and the audit lines. A stale version, or a new aggregate someone else
-   * inserted first, fails with `version_conflict` and stores nothing.
+   * inserted first, fails with `version_conflict` and stores nothing; a new held payment
+   * whose caller's reference another payment holds fails with `duplicate`.
    */
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
@@ -338,9 +474,10 @@ export class PrismaStore
         : changes.rounds[0]
           ? { type: "round" as const, id: changes.rounds[0].state.id }
           : undefined;
-    const context: FailureContext = first
-      ? { operation: "commit", aggregate: first }
-      : { operation: "commit" };
+    const held = changes.heldPayments?.[0];
+    const aggregate =
+      first ?? (held !== undefined ? { type: "held_payment" as const, id: held.state.id } : undefined);
+    const context: FailureContext = aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
     return fromDatabase(
       () =>
         runTransaction(this.#prisma, { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs }, (tx) =>
@@ -570,6 +707,63 @@ const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM gr
 const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
 const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
+const HELD_PAYMENT_SNAPSHOT = "SELECT snapshot::text AS snapshot_text, version FROM held_payments";
+const HELD_PAYMENT_BY_ID_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE id = $1`;
+const HELD_PAYMENT_BY_REFERENCE_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;
+/**
+ * The statement behind `listOpenHeldPaymentsOfSeller` (exported for the test that proves its
+ * plan): the predicate repeats held_payments_open_of_seller_idx's, so the partial index applies.
+ */
+export const OPEN_HELD_PAYMENTS_OF_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
+  WHERE seller_person_id = $1 AND ended_at IS NULL ORDER BY created_at, id LIMIT $2::int`;
+
+/** The pool reads of aggregate snapshots, and the kind each loads (the key prefix of its cache). */
+const SNAPSHOT_KIND = {
+  getGroup: "g",
+  getRound: "r",
+  listRoundsOfGroup: "r",
+  getHeldPayment: "h",
+  findHeldPaymentByReference: "h",
+  listOpenHeldPaymentsOfSeller: "h",
+  listHeldPayments: "h",
+} as const;
+type SnapshotRead = keyof typeof SNAPSHOT_KIND;
+
+/**
+ * The page statement of {@link PrismaStore.listHeldPayments} for the query's filters: only
+ * the filters given appear (a generic plan of `$1 IS NULL OR …` would not use the indexes),
+ * and the statement's name says which, so each is prepared once per connection. Exported
+ * for the test that proves its plans.
+ */
+export function heldPaymentsPage(query: HeldPaymentQuery): { name: string; text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const where: string[] = [];
+  const filters = [
+    ["s", "seller_person_id = $", "", query.sellerId],
+    ["r", "requested_by = $", "", query.requestedBy],
+    ["t", "status = $", "::held_payment_status", query.status],
+    [
+      "a",
+      "(created_at, id) < (SELECT c.created_at, c.id FROM held_payments c WHERE c.id = $",
+      ")",
+      query.startingAfter,
+    ],
+  ] as const;
+  let name = "susu_held_payments_page";
+  for (const [flag, sql, close, value] of filters) {
+    if (value === undefined) continue;
+    values.push(value);
+    where.push(`${sql}${values.length}${close}`);
+    name += `_${flag}`;
+  }
+  values.push(query.limit + 1);
+  const text = `${HELD_PAYMENT_SNAPSHOT}
+  ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+  ORDER BY created_at DESC, id DESC
+  LIMIT $${values.length}::int`;
+  return { name, text, values };
+}
+
 /** Most loaded snapshots a store keeps by their text (oldest out first), a few MB. */
 const LOADED_SNAPSHOTS_MAX = 2_000;
 
@@ -650,6 +844,14 @@ function loadGroup(row: SnapshotRow): Result<Group, StorageError> {
   if (parsed.isErr()) return err(corrupted("group", parsed.error));
   if (parsed.value.version !== row.version)
     return err(corrupted(`group ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}
+
+function loadHeldPayment(row: SnapshotRow): Result<HeldPayment, StorageError> {
+  const parsed = parseHeldPaymentSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("held payment", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`held payment ${parsed.value.id}`, "snapshot and row versions differ"));
   return ok(parsed.value);
 }
 

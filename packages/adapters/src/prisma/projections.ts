@@ -4,6 +4,8 @@
 import {
   type AuditEntry,
   type Group,
+  HELD_PAYMENT_AGGREGATE,
+  type HeldPayment,
   type Instant,
   nextRoundOpensAt,
   type OutboxEffect,
@@ -16,7 +18,7 @@ import { toBigIntMinor, toDate, toDateOrNull } from "./conversions.js";
  * A snapshot as the text of a `jsonb` column: absent optional fields are dropped, and
  * states are plain data (the loaders' schemas, run before every save, prove it).
  */
-function snapshotText(value: Group | Round): string {
+function snapshotText(value: Group | Round | HeldPayment): string {
   return JSON.stringify(value);
 }
 
@@ -118,6 +120,34 @@ export function roundColumns(round: Round, version: number, at: Instant) {
   };
 }
 
+/**
+ * The `held_payments` row of a payment stored at `version`. `created_at` is the domain's
+ * own `createdAt` (pages are ordered by it), set when the row is inserted.
+ */
+export function heldPaymentColumns(payment: HeldPayment, version: number, at: Instant) {
+  return {
+    requestedBy: payment.requestedBy,
+    clientReference: payment.clientReference,
+    sellerPersonId: payment.seller.id,
+    sellerAccountId: payment.seller.connectedAccountId,
+    status: payment.status,
+    currency: payment.currency,
+    amountMinor: toBigIntMinor(payment.amountMinor),
+    feeMinor: toBigIntMinor(payment.feeMinor),
+    customerEmail: payment.customer.email,
+    checkoutSessionId: payment.checkoutSessionId ?? null,
+    paymentIntentId: payment.paymentIntentId ?? null,
+    chargeId: payment.chargeId ?? null,
+    transferGroup: payment.transferGroup,
+    releaseDueAt: toDateOrNull(payment.releaseDueAt),
+    endedAt: toDateOrNull(payment.endedAt),
+    snapshot: snapshotText({ ...payment, version }),
+    version,
+    createdAt: toDate(payment.createdAt),
+    updatedAt: toDate(at),
+  };
+}
+
 /** A `contributions` row as JSON for `jsonb_to_recordset`. */
 export interface ContributionRow {
   readonly member_id: string;
@@ -205,10 +235,12 @@ export function roundChildRows(round: Round): {
 export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
   if ("aggregate" in effect) return { type: effect.aggregate, id: effect.aggregateId };
   if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
-  const roundId = effect.transaction.refs.roundId;
-  return roundId !== undefined
-    ? { type: "round", id: roundId }
-    : { type: "ledger", id: effect.transaction.id };
+  // A posting names what it is about in its refs: a round's, or a held payment's (the
+  // held payment's movements always carry `heldPaymentId`).
+  const { roundId, heldPaymentId } = effect.transaction.refs;
+  if (roundId !== undefined) return { type: "round", id: roundId };
+  if (heldPaymentId !== undefined) return { type: HELD_PAYMENT_AGGREGATE, id: heldPaymentId };
+  return { type: "ledger", id: effect.transaction.id };
 }
 
 /** An `audit_log` row as JSON for `jsonb_to_recordset`. */

@@ -1,5 +1,5 @@
 // The shapes of what the database stores as JSON: whole aggregates (the `snapshot`
-// columns) and outbox effects (`payload`), and of a person (stored as columns, checked
+// columns of groups, rounds and held payments) and outbox effects (`payload`), and of a person (stored as columns, checked
 // with the same rigour when written and read). JSON read back from PostgreSQL is untrusted
 // until it has been checked against the domain's types, so every load goes through
 // these schemas. The type assertions at the end make the build fail when the domain
@@ -10,6 +10,7 @@ import {
   type CurrencyCode,
   createLedgerTransaction,
   type Group,
+  type HeldPayment,
   type LedgerTransaction,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
@@ -185,6 +186,116 @@ const roundSnapshot = z.strictObject({
   version: nonNegative,
 });
 
+const transferAttempt = z.strictObject({
+  number: z.int().min(1),
+  effectId: text,
+  amountMinor: safeInt,
+  status: z.enum(["requested", "created", "failed", "unknown"]),
+  requestedAt: instant,
+  transferId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+  failureMessage: text.exactOptional(),
+});
+
+const transferReversal = z.strictObject({
+  number: z.int().min(1),
+  effectId: text,
+  amountMinor: safeInt,
+  reason: z.enum(["refund", "dispute_lost"]),
+  forRefund: z.int().min(1).exactOptional(),
+  forDisputeId: text.exactOptional(),
+  status: z.enum(["requested", "reversed", "failed"]),
+  failureCode: text.exactOptional(),
+});
+
+const heldRefund = z.strictObject({
+  number: z.int().min(1),
+  amountMinor: safeInt,
+  sellerPartMinor: safeInt,
+  feePartMinor: safeInt,
+  stage: z.enum(["holding", "earmarked", "transferred"]),
+  reason: z.enum(["unfulfilled", "admin", "late_payment"]),
+  full: z.boolean(),
+  status: z.enum(["reversing", "requested", "succeeded", "failed", "reversal_failed"]),
+  attempts: nonNegative,
+  reversalNumber: z.int().min(1).exactOptional(),
+  refundId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+  ledgerPosted: z.boolean(),
+});
+
+const heldDispute = z.strictObject({
+  id: text,
+  amountMinor: safeInt,
+  reason: text,
+  stripeStatus: text,
+  evidenceDueBy: instant.exactOptional(),
+  status: z.enum(["open", "won", "lost"]),
+  lostMinor: safeInt.exactOptional(),
+  sellerPartMinor: safeInt.exactOptional(),
+  feePartMinor: safeInt.exactOptional(),
+  lossBooked: z.boolean().exactOptional(),
+  reversalNumber: z.int().min(1).exactOptional(),
+});
+
+const heldPaymentSnapshot = z.strictObject({
+  id: text,
+  clientReference: text,
+  requestedBy: text,
+  description: text,
+  currency,
+  amountMinor: safeInt,
+  fee: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("rate"), basisPoints: safeInt }),
+    z.strictObject({ kind: z.literal("fixed"), amountMinor: safeInt }),
+  ]),
+  feeMinor: safeInt,
+  sellerShareMinor: safeInt,
+  seller: z.strictObject({ id: text, connectedAccountId: text }),
+  sellerCanReceive: z.boolean(),
+  customer: z.strictObject({ email: text, name: text.exactOptional() }),
+  disputeWindowMs: safeInt,
+  transferGroup: text,
+  successUrl: text,
+  cancelUrl: text.exactOptional(),
+  status: z.enum([
+    "awaiting_payment",
+    "payment_processing",
+    "held",
+    "releasing",
+    "release_blocked",
+    "released",
+    "refunding",
+    "refunded",
+    "expired",
+    "payment_failed",
+    "charged_back",
+  ]),
+  createdAt: instant,
+  checkoutExpiresAt: instant,
+  checkoutSessionId: text.exactOptional(),
+  checkoutUrl: text.exactOptional(),
+  paymentIntentId: text.exactOptional(),
+  chargeId: text.exactOptional(),
+  capturedAt: instant.exactOptional(),
+  fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+  releaseDueAt: instant.exactOptional(),
+  adminHold: z.strictObject({ by: text, reason: text, at: instant }).exactOptional(),
+  releaseStarted: z.boolean(),
+  transferFailures: nonNegative,
+  transfers: list(transferAttempt),
+  reversals: list(transferReversal),
+  refunds: list(heldRefund),
+  disputes: list(heldDispute),
+  blockedReason: text.exactOptional(),
+  blockKind: z
+    .enum(["seller_cannot_receive", "transfer_parked", "transfer_outcome_unknown", "frozen"])
+    .exactOptional(),
+  failureCode: text.exactOptional(),
+  endedAt: instant.exactOptional(),
+  version: nonNegative,
+});
+
 // The ledger transaction inside a post_ledger effect is checked twice: here for its
 // shape, then by the domain's own `createLedgerTransaction` for its rules (balanced,
 // positive amounts, limits), which also rebuilds its Money values.
@@ -199,9 +310,8 @@ const ledgerTransactionShape = z.strictObject({
     "transfer_reversed",
     "dispute_loss",
     "dispute_reinstated",
-    // A held payment's kinds: the domain's ledger knows them, so the schema proof below
-    // requires them. No held payment is stored yet; wiring it adds them to the database's
-    // ledger_transaction_kind enum.
+    // A held payment's kinds (also in the database's ledger_transaction_kind enum since
+    // the held_payments migration).
     "held_captured",
     "held_fee_earned",
     "held_seller_payable",
@@ -347,13 +457,21 @@ type Same<A, B> = [AllKeys<A>] extends [AllKeys<B>]
 const personSchemaMatches: Same<z.output<typeof person>, Person> = true;
 const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
+const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
 type EffectShape = z.output<typeof outboxEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
 > = true;
-void [personSchemaMatches, groupSchemaMatches, roundSchemaMatches, ledgerSchemaMatches, effectSchemaMatches];
+void [
+  personSchemaMatches,
+  groupSchemaMatches,
+  roundSchemaMatches,
+  heldPaymentSchemaMatches,
+  ledgerSchemaMatches,
+  effectSchemaMatches,
+];
 
 function problem(what: string, error: z.ZodError): string {
   const issues = error.issues
@@ -394,6 +512,12 @@ export function parseRoundSnapshot(json: unknown): Result<Round, string> {
   return parsed.success
     ? ok(withCancellationReason(parsed.data))
     : err(problem("round snapshot", parsed.error));
+}
+
+/** A stored held payment snapshot, checked against the domain's `HeldPayment`; the error says what is wrong. */
+export function parseHeldPaymentSnapshot(json: unknown): Result<HeldPayment, string> {
+  const parsed = heldPaymentSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("held payment snapshot", parsed.error));
 }
 
 /** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */

@@ -109,12 +109,28 @@ export class StorageRefusal extends Error {
   }
 }
 
+/** The aggregates a commit writes under a version, as a `version_conflict` names them. */
+export type VersionedAggregate = "person" | "group" | "round" | "held_payment";
+
+/** The `aggregate` field of the domain's `version_conflict`. */
+type ConflictAggregate = Extract<StorageError, { type: "version_conflict" }>["aggregate"];
+
+/**
+ * A `version_conflict` on `aggregate` `id`: reload it and retry. The domain's StorageError
+ * does not name held payments yet (the held payment's wiring widens its `aggregate`); until
+ * then a held payment's conflict carries `held_payment` through this one widening. Callers
+ * retry on the type alone, and nothing reads the field but messages and tests.
+ */
+export function versionConflictOn(aggregate: VersionedAggregate, id: string): StorageError {
+  return storageError.versionConflict(aggregate as ConflictAggregate, id);
+}
+
 /** What the failing operation was about, so a collision can name the aggregate to reload. */
 export interface FailureContext {
   /** e.g. "commit", "claimDue", "ledger post". */
   readonly operation: string;
   /** The aggregate a write conflict is reported against, when the operation wrote one. */
-  readonly aggregate?: { readonly type: "group" | "round" | "person"; readonly id: string };
+  readonly aggregate?: { readonly type: VersionedAggregate; readonly id: string };
 }
 
 /**
@@ -132,7 +148,7 @@ export function storageErrorOf(error: unknown, context: FailureContext): Storage
     case "write_conflict":
       // The one failure a caller should retry: report it as the domain's retryable error.
       return context.aggregate !== undefined
-        ? storageError.versionConflict(context.aggregate.type, context.aggregate.id)
+        ? versionConflictOn(context.aggregate.type, context.aggregate.id)
         : storageError.unavailable(`${context.operation}: concurrent transactions collided; retry`);
     case "refused":
       return storageError.refused(

@@ -1,15 +1,27 @@
 // The storage contract: what every implementation of the domain's storage ports must do.
 // Run against the in-memory store (test/memory) and PostgreSQL (test/prisma).
 import {
+  type AuditEntry,
+  type AuditLog,
   type Changeset,
+  type CreateHeldPayment,
   closeGroup,
+  createHeldPayment,
   createLedgerTransaction,
   credit,
+  DEFAULT_HELD_PAYMENT_POLICY,
   DEFAULT_ROUND_POLICY,
   debit,
   decide,
+  decideHeldPayment,
   type Group,
   type GroupRepository,
+  HELD_PAYMENT_AGGREGATE,
+  type HeldPayment,
+  type HeldPaymentEffect,
+  type HeldPaymentInput,
+  type HeldPaymentRepository,
+  type Instant,
   type LedgerStore,
   type LedgerTransaction,
   money,
@@ -34,7 +46,9 @@ export interface StoragePorts {
   readonly people: PersonRepository;
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
+  readonly heldPayments: HeldPaymentRepository;
   readonly uow: UnitOfWork;
+  readonly audit: AuditLog;
   readonly outbox: OutboxStore;
   readonly ledger: LedgerStore;
 }
@@ -63,6 +77,81 @@ const timer = (id: string, at = T): OutboxEffect => ({
   at,
   timer: { kind: "collection_deadline" },
 });
+
+const HOUR = 3_600_000;
+
+/** A client app's `create` command for a held payment of seller `sel` (see {@link heldPayment}). */
+const heldCommand = (over: Partial<CreateHeldPayment> = {}): CreateHeldPayment => ({
+  id: "hp_1",
+  requestedBy: "app_1",
+  clientReference: "booking_1",
+  amountMinor: 10_000,
+  currency: "AUD",
+  seller: { id: "sel", connectedAccountId: "acct_sel", canReceive: true },
+  description: "Two nights",
+  customer: { email: "cy@example.com", name: "Cy" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  successUrl: "https://app.example/done",
+  ...over,
+});
+
+/** A held payment as the domain makes it, with the effects of its decisions so far. */
+interface HeldRun {
+  readonly state: HeldPayment;
+  readonly effects: readonly HeldPaymentEffect[];
+}
+
+/** A new held payment, created at `now` (awaiting payment). */
+function heldPayment(over: Partial<CreateHeldPayment> = {}, now: Instant = T): HeldRun {
+  const created = createHeldPayment(heldCommand(over), { now, policy: DEFAULT_HELD_PAYMENT_POLICY });
+  const { state, effects } = created._unsafeUnwrap();
+  return { state, effects };
+}
+
+/** `inputs` decided in turn at `now` by the domain; each must apply (none ignored). */
+function heldStep(from: HeldRun, now: Instant, ...inputs: readonly HeldPaymentInput[]): HeldRun {
+  let run = from;
+  for (const input of inputs) {
+    const decided = decideHeldPayment(run.state, input, {
+      now,
+      policy: DEFAULT_HELD_PAYMENT_POLICY,
+    })._unsafeUnwrap();
+    expect(decided.ignored, input.type).toBeUndefined();
+    run = { state: decided.state, effects: [...run.effects, ...decided.effects] };
+  }
+  return run;
+}
+
+/** The Checkout Session's answer and the customer's payment: the payment is held. */
+const paidInputs = (id: string): HeldPaymentInput[] => [
+  { type: "checkout_session_created", sessionId: `cs_${id}`, url: `https://checkout.example/${id}` },
+  {
+    type: "checkout_completed",
+    sessionId: `cs_${id}`,
+    paymentIntentId: `pi_${id}`,
+    paymentStatus: "succeeded",
+    chargeId: `ch_${id}`,
+  },
+];
+
+/** The ledger postings among a held payment's effects: the outbox rows every store knows today. */
+const postings = (effects: readonly HeldPaymentEffect[]): OutboxEffect[] =>
+  effects.filter((e): e is Extract<OutboxEffect, { kind: "post_ledger" }> => e.kind === "post_ledger");
+
+/**
+ * An audit line about a held payment. AuditEntry's `aggregate` does not name held payments
+ * yet (the held payment's wiring widens it); storage keeps any aggregate's lines alike.
+ */
+const heldAudit = (id: string, action: string): AuditEntry => ({
+  at: T,
+  aggregate: HELD_PAYMENT_AGGREGATE as unknown as AuditEntry["aggregate"],
+  aggregateId: id,
+  action,
+  outcome: "applied",
+  actor: "app_1",
+});
+
+const newHeld = (state: HeldPayment): VersionedChange<HeldPayment> => ({ state, expectedVersion: undefined });
 
 /** Defines the storage contract tests for `name`. */
 export function storageContract(name: string, factory: StorageFactory): void {
@@ -440,6 +529,430 @@ export function storageContract(name: string, factory: StorageFactory): void {
       });
     });
 
+    describe("held payments", () => {
+      const seller = (id = "sel"): VersionedChange<Person> => ({
+        state: aReadyPerson(id),
+        expectedVersion: undefined,
+      });
+      const heldSubject = (id: string) => [{ aggregate: heldAudit(id, "").aggregate, aggregateId: id }];
+
+      it("stores a new held payment and reads it back whole, by id and by the caller's reference", async () => {
+        const { state } = heldPayment();
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(state)] })
+        )._unsafeUnwrap();
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toEqual(state);
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_1", "booking_1"))._unsafeUnwrap(),
+        ).toEqual(state);
+        expect((await s.heldPayments.getHeldPayment("hp_missing"))._unsafeUnwrap()).toBeUndefined();
+        // The reference is the caller's own: another caller's, or another reference, is another payment.
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_2", "booking_1"))._unsafeUnwrap(),
+        ).toBeUndefined();
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_1", "booking_2"))._unsafeUnwrap(),
+        ).toBeUndefined();
+      });
+
+      it("increments a held payment's version on every change and refuses a stale one (version_conflict)", async () => {
+        const created = heldPayment();
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(created.state)] })
+        )._unsafeUnwrap();
+        const held = heldStep(created, T + HOUR, ...paidInputs("hp_1")).state;
+        (
+          await s.uow.commit({ ...empty, heldPayments: [{ state: held, expectedVersion: 0 }] })
+        )._unsafeUnwrap();
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toEqual({
+          ...held,
+          version: 1,
+        });
+        const stale = await s.uow.commit({ ...empty, heldPayments: [{ state: held, expectedVersion: 0 }] });
+        expect(stale._unsafeUnwrapErr()).toMatchObject({
+          type: "version_conflict",
+          aggregate: "held_payment",
+          id: "hp_1",
+        });
+        const again = await s.uow.commit({ ...empty, heldPayments: [newHeld(created.state)] });
+        expect(again._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "hp_1" });
+        const missing = await s.uow.commit({
+          ...empty,
+          heldPayments: [{ state: { ...held, id: "hp_gone" }, expectedVersion: 0 }],
+        });
+        expect(missing._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "hp_gone" });
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toEqual({
+          ...held,
+          version: 1,
+        });
+      });
+
+      it("one payment per caller's reference: another under a taken reference is a duplicate, and nothing of its changeset is stored", async () => {
+        const first = heldPayment();
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(first.state)] })
+        )._unsafeUnwrap();
+        const second = heldPayment({ id: "hp_2" });
+        const refused = await s.uow.commit({
+          ...empty,
+          people: [seller("sel_2")],
+          heldPayments: [newHeld(second.state)],
+          outbox: [timer("t_hp_2")],
+          audit: [heldAudit("hp_2", "create")],
+        });
+        expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+        expect(refused._unsafeUnwrapErr().message).toContain("caller's reference");
+        expect((await s.heldPayments.getHeldPayment("hp_2"))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.people.getPerson("sel_2"))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        expect(
+          (await s.audit.listAudit({ subjects: heldSubject("hp_2"), limit: 10 }))._unsafeUnwrap(),
+        ).toEqual([]);
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_1", "booking_1"))._unsafeUnwrap()?.id,
+        ).toBe("hp_1");
+        // Another caller may use the same reference.
+        const other = heldPayment({ id: "hp_3", requestedBy: "app_2" });
+        (await s.uow.commit({ ...empty, heldPayments: [newHeld(other.state)] }))._unsafeUnwrap();
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_2", "booking_1"))._unsafeUnwrap()?.id,
+        ).toBe("hp_3");
+      });
+
+      it("refuses a held payment whose seller is not a person, storing nothing", async () => {
+        const { state } = heldPayment({
+          seller: { id: "nobody", connectedAccountId: "acct_x", canReceive: true },
+        });
+        const refused = await s.uow.commit({ ...empty, heldPayments: [newHeld(state)] });
+        expect(refused._unsafeUnwrapErr().type).toBe("storage_refused");
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("a Checkout Session or PaymentIntent belongs to one payment: a second is a duplicate", async () => {
+        const a = heldStep(heldPayment(), T, ...paidInputs("hp_1")).state;
+        (await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(a)] }))._unsafeUnwrap();
+        const b = heldStep(
+          heldPayment({ id: "hp_2", clientReference: "booking_2" }),
+          T,
+          ...paidInputs("hp_1"),
+        );
+        const refused = await s.uow.commit({ ...empty, heldPayments: [newHeld(b.state)] });
+        expect(refused._unsafeUnwrapErr().type).toBe("duplicate");
+        expect((await s.heldPayments.getHeldPayment("hp_2"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("is all or nothing: a failing change stores nothing of the held payment, its outbox rows or its audit", async () => {
+        const created = heldPayment();
+        const other = heldPayment({ id: "hp_2", clientReference: "booking_2" });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: [seller()],
+            heldPayments: [newHeld(created.state), newHeld(other.state)],
+          })
+        )._unsafeUnwrap();
+        const paid = heldStep(created, T + HOUR, ...paidInputs("hp_1"));
+        const captured = postings(paid.effects);
+        expect(captured.map((e) => e.kind === "post_ledger" && e.transaction.kind)).toEqual([
+          "held_captured",
+        ]);
+        const failed = await s.uow.commit({
+          ...empty,
+          heldPayments: [
+            { state: paid.state, expectedVersion: 0 },
+            { state: other.state, expectedVersion: 4 },
+          ],
+          outbox: captured,
+          audit: [heldAudit("hp_1", "checkout_completed")],
+        });
+        expect(failed._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "hp_2" });
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toEqual(created.state);
+        expect(
+          (await s.heldPayments.listHeldPayments({ status: "held", limit: 10 }))._unsafeUnwrap().items,
+        ).toEqual([]);
+        expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        expect(
+          (await s.audit.listAudit({ subjects: heldSubject("hp_1"), limit: 10 }))._unsafeUnwrap(),
+        ).toEqual([]);
+        // The same change alone is stored with its postings and its audit line.
+        (
+          await s.uow.commit({
+            ...empty,
+            heldPayments: [{ state: paid.state, expectedVersion: 0 }],
+            outbox: captured,
+            audit: [heldAudit("hp_1", "checkout_completed")],
+          })
+        )._unsafeUnwrap();
+        expect((await s.heldPayments.getHeldPayment("hp_1"))._unsafeUnwrap()).toEqual({
+          ...paid.state,
+          version: 1,
+        });
+        const claimed = (await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual(captured);
+        const lines = (await s.audit.listAudit({ subjects: heldSubject("hp_1"), limit: 10 }))._unsafeUnwrap();
+        expect(lines.map((l) => [l.aggregateId, l.action])).toEqual([["hp_1", "checkout_completed"]]);
+      });
+
+      it("stores a payment's whole life and reads it back as it was: transfers retried, refunds, a lost dispute, reversals", async () => {
+        let run = heldPayment({
+          id: "hp_life",
+          clientReference: "booking_life",
+          cancelUrl: "https://app.example/x",
+        });
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(run.state)] })
+        )._unsafeUnwrap();
+        const steps: [Instant, HeldPaymentInput[]][] = [
+          [T + HOUR, paidInputs("hp_life")],
+          [
+            T + 2 * HOUR,
+            [{ type: "confirm_fulfilled" }, { type: "refund", by: "admin_1", amountMinor: 2_500 }],
+          ],
+          [T + 3 * HOUR, [{ type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" }]],
+          [T + 80 * HOUR, [{ type: "timer", timer: { kind: "release_due" } }]],
+          [
+            T + 80 * HOUR,
+            [{ type: "transfer_failed", attempt: 1, failureCode: "rate_limit", failureMessage: "slow down" }],
+          ],
+          [T + 82 * HOUR, [{ type: "timer", timer: { kind: "retry_transfer", attempt: 2 } }]],
+          [T + 82 * HOUR, [{ type: "transfer_created", attempt: 2, transferId: "tr_2" }]],
+          [
+            T + 90 * HOUR,
+            [
+              {
+                type: "dispute_created",
+                disputeId: "dp_1",
+                amountMinor: 1_000,
+                reason: "product_not_received",
+                stripeStatus: "needs_response",
+                evidenceDueBy: T + 300 * HOUR,
+              },
+              { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "under_review" },
+            ],
+          ],
+          [
+            T + 92 * HOUR,
+            [{ type: "dispute_closed", disputeId: "dp_1", outcome: "lost", amountMinor: 1_000 }],
+          ],
+          [T + 93 * HOUR, [{ type: "transfer_reversed", reversal: 1, transferId: "tr_2", amountMinor: 900 }]],
+          [T + 94 * HOUR, [{ type: "refund", by: "admin_1", amountMinor: 1_000 }]],
+          [T + 95 * HOUR, [{ type: "transfer_reversed", reversal: 2, transferId: "tr_2", amountMinor: 900 }]],
+          [T + 96 * HOUR, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]],
+        ];
+        for (const [now, inputs] of steps) {
+          const before = run;
+          run = heldStep(run, now, ...inputs);
+          (
+            await s.uow.commit({
+              ...empty,
+              heldPayments: [{ state: run.state, expectedVersion: before.state.version }],
+              outbox: postings(run.effects.slice(before.effects.length)),
+            })
+          )._unsafeUnwrap();
+          run = { ...run, state: { ...run.state, version: before.state.version + 1 } };
+          expect((await s.heldPayments.getHeldPayment("hp_life"))._unsafeUnwrap()).toEqual(run.state);
+        }
+        const life = run.state;
+        expect(life.status).toBe("released");
+        expect(life.transfers.map((t) => [t.number, t.status])).toEqual([
+          [1, "failed"],
+          [2, "created"],
+        ]);
+        expect(life.refunds.map((r) => [r.number, r.stage, r.status])).toEqual([
+          [1, "holding", "succeeded"],
+          [2, "transferred", "succeeded"],
+        ]);
+        expect(life.reversals.map((r) => [r.number, r.reason, r.status])).toEqual([
+          [1, "dispute_lost", "reversed"],
+          [2, "refund", "reversed"],
+        ]);
+        expect(life.disputes).toMatchObject([{ id: "dp_1", status: "lost", lossBooked: true }]);
+        // Every posting of its life went to the outbox once, in the order decided, whole.
+        const claimed = (await s.outbox.claimDue("w", T + 1, 60_000, 100))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual(postings(run.effects));
+        // Ended (released): no longer among the seller's open payments; found by its reference.
+        expect((await s.heldPayments.listOpenHeldPaymentsOfSeller("sel"))._unsafeUnwrap()).toEqual([]);
+        expect(
+          (await s.heldPayments.findHeldPaymentByReference("app_1", "booking_life"))._unsafeUnwrap(),
+        ).toEqual(life);
+      });
+
+      it("stores a blocked release under an admin hold, and a failed payment, whole", async () => {
+        const blocked = heldStep(
+          heldPayment({ id: "hp_blocked", clientReference: "b_blocked" }),
+          T + HOUR,
+          ...paidInputs("hp_blocked"),
+          { type: "confirm_fulfilled" },
+          { type: "seller_account_not_ready", reason: "payouts disabled" },
+        );
+        const due = heldStep(
+          blocked,
+          T + 80 * HOUR,
+          { type: "timer", timer: { kind: "release_due" } },
+          {
+            type: "admin_hold",
+            by: "admin_1",
+            reason: "checking the seller",
+          },
+        ).state;
+        expect(due).toMatchObject({ status: "release_blocked", blockKind: "seller_cannot_receive" });
+        expect(due.adminHold).toBeDefined();
+        const failed = heldStep(heldPayment({ id: "hp_failed", clientReference: "b_failed" }), T + HOUR, {
+          type: "checkout_completed",
+          sessionId: "cs_failed",
+          paymentIntentId: "pi_failed",
+          paymentStatus: "requires_payment_method",
+        }).state;
+        expect(failed).toMatchObject({ status: "payment_failed", failureCode: "requires_payment_method" });
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(due), newHeld(failed)] })
+        )._unsafeUnwrap();
+        expect((await s.heldPayments.getHeldPayment("hp_blocked"))._unsafeUnwrap()).toEqual(due);
+        expect((await s.heldPayments.getHeldPayment("hp_failed"))._unsafeUnwrap()).toEqual(failed);
+      });
+
+      it("lists a seller's open payments oldest first; ended ones and other sellers' are left out", async () => {
+        const at = (id: string, hours: number, over: Partial<CreateHeldPayment> = {}) =>
+          heldPayment({ id, clientReference: `b_${id}`, ...over }, T + hours * HOUR);
+        const newest = at("hp_a", 3);
+        const oldest = at("hp_b", 1);
+        const held = heldStep(at("hp_c", 2), T + 4 * HOUR, ...paidInputs("hp_c"));
+        const expired = heldStep(at("hp_d", 0), T + 30 * HOUR, {
+          type: "timer",
+          timer: { kind: "checkout_expired" },
+        });
+        expect(expired.state).toMatchObject({ status: "expired" });
+        const refunded = heldStep(at("hp_e", 0), T + 5 * HOUR, ...paidInputs("hp_e"), {
+          type: "report_unfulfilled",
+          reason: "cancelled",
+        });
+        const ended = heldStep(refunded, T + 6 * HOUR, {
+          type: "refund_succeeded",
+          refund: 1,
+          attempt: 1,
+          refundId: "re_e",
+        }).state;
+        expect(ended).toMatchObject({ status: "refunded" });
+        const others = at("hp_f", 1, {
+          seller: { id: "sel_2", connectedAccountId: "acct_sel_2", canReceive: true },
+        });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: [seller(), seller("sel_2")],
+            heldPayments: [newest.state, oldest.state, held.state, expired.state, ended, others.state].map(
+              newHeld,
+            ),
+          })
+        )._unsafeUnwrap();
+        const open = (await s.heldPayments.listOpenHeldPaymentsOfSeller("sel"))._unsafeUnwrap();
+        expect(open.map((p) => p.id)).toEqual(["hp_b", "hp_c", "hp_a"]);
+        expect(open[1]).toEqual(held.state);
+        expect(
+          (await s.heldPayments.listOpenHeldPaymentsOfSeller("sel_2"))._unsafeUnwrap().map((p) => p.id),
+        ).toEqual(["hp_f"]);
+        expect((await s.heldPayments.listOpenHeldPaymentsOfSeller("nobody"))._unsafeUnwrap()).toEqual([]);
+      });
+
+      it("pages newest first (then by id), with each filter and all of them, after the cursor payment's place", async () => {
+        // Six payments: two sellers, two callers, some held; hp_3 and hp_4 created at the same instant.
+        const spec = [
+          ["hp_1", 1, "sel", "app_1", false],
+          ["hp_2", 2, "sel_2", "app_1", true],
+          ["hp_3", 3, "sel", "app_2", true],
+          ["hp_4", 3, "sel", "app_1", false],
+          ["hp_5", 4, "sel", "app_1", true],
+          ["hp_6", 5, "sel_2", "app_2", false],
+        ] as const;
+        const payments = spec.map(([id, hours, sellerId, requestedBy, paid]) => {
+          const created = heldPayment(
+            {
+              id,
+              requestedBy,
+              clientReference: `b_${id}`,
+              seller: { id: sellerId, connectedAccountId: `acct_${sellerId}`, canReceive: true },
+            },
+            T + hours * HOUR,
+          );
+          return paid ? heldStep(created, T + 10 * HOUR, ...paidInputs(id)).state : created.state;
+        });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: [seller(), seller("sel_2")],
+            heldPayments: payments.map(newHeld),
+          })
+        )._unsafeUnwrap();
+        const ids = async (query: Parameters<HeldPaymentRepository["listHeldPayments"]>[0]) => {
+          const page = (await s.heldPayments.listHeldPayments(query))._unsafeUnwrap();
+          return { ids: page.items.map((p) => p.id), hasMore: page.hasMore };
+        };
+        expect(await ids({ limit: 100 })).toEqual({
+          ids: ["hp_6", "hp_5", "hp_4", "hp_3", "hp_2", "hp_1"],
+          hasMore: false,
+        });
+        // Pages of two, each after the last of the one before.
+        expect(await ids({ limit: 2 })).toEqual({ ids: ["hp_6", "hp_5"], hasMore: true });
+        expect(await ids({ limit: 2, startingAfter: "hp_5" })).toEqual({
+          ids: ["hp_4", "hp_3"],
+          hasMore: true,
+        });
+        expect(await ids({ limit: 2, startingAfter: "hp_3" })).toEqual({
+          ids: ["hp_2", "hp_1"],
+          hasMore: false,
+        });
+        expect(await ids({ limit: 2, startingAfter: "hp_1" })).toEqual({ ids: [], hasMore: false });
+        // Each filter, and all of them.
+        expect(await ids({ sellerId: "sel", limit: 2 })).toEqual({ ids: ["hp_5", "hp_4"], hasMore: true });
+        expect(await ids({ sellerId: "sel", limit: 2, startingAfter: "hp_4" })).toEqual({
+          ids: ["hp_3", "hp_1"],
+          hasMore: false,
+        });
+        expect(await ids({ requestedBy: "app_2", limit: 10 })).toEqual({
+          ids: ["hp_6", "hp_3"],
+          hasMore: false,
+        });
+        expect(await ids({ status: "held", limit: 10 })).toEqual({
+          ids: ["hp_5", "hp_3", "hp_2"],
+          hasMore: false,
+        });
+        expect(await ids({ status: "awaiting_payment", limit: 1, startingAfter: "hp_6" })).toEqual({
+          ids: ["hp_4"],
+          hasMore: true,
+        });
+        expect(await ids({ sellerId: "sel", requestedBy: "app_1", status: "held", limit: 10 })).toEqual({
+          ids: ["hp_5"],
+          hasMore: false,
+        });
+        expect(
+          await ids({
+            sellerId: "sel",
+            requestedBy: "app_1",
+            status: "awaiting_payment",
+            limit: 1,
+            startingAfter: "hp_5",
+          }),
+        ).toEqual({ ids: ["hp_4"], hasMore: true });
+        // The cursor marks a place whatever the cursor payment's status; an unknown one reads nothing.
+        expect(await ids({ status: "held", limit: 10, startingAfter: "hp_4" })).toEqual({
+          ids: ["hp_3", "hp_2"],
+          hasMore: false,
+        });
+        expect(await ids({ limit: 10, startingAfter: "hp_missing" })).toEqual({ ids: [], hasMore: false });
+        // Whole payments, at their version.
+        const page = (
+          await s.heldPayments.listHeldPayments({ requestedBy: "app_2", limit: 1 })
+        )._unsafeUnwrap();
+        expect(page.items).toEqual([payments[5]]);
+        expect((await s.heldPayments.listHeldPayments({ limit: 0 }))._unsafeUnwrapErr().type).toBe(
+          "storage_refused",
+        );
+        expect((await s.heldPayments.listHeldPayments({ limit: 101 }))._unsafeUnwrapErr().type).toBe(
+          "storage_refused",
+        );
+      });
+    });
+
     describe("outbox", () => {
       it("keeps an effect once per id, however often it is appended", async () => {
         (await s.uow.commit({ ...empty, outbox: [timer("t1"), timer("t1")] }))._unsafeUnwrap();
@@ -603,6 +1116,36 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(overflow._unsafeUnwrapErr().message).toContain("balance_overflow");
         expect((await s.ledger.balance("pot", "KRW"))._unsafeUnwrap()).toEqual(money(5e15, "KRW"));
         expect((await s.ledger.balance("bank", "KRW"))._unsafeUnwrap()).toEqual(money(-5e15, "KRW"));
+      });
+
+      it("posts a held payment's movements (the held_* kinds), once each", async () => {
+        const life = heldStep(heldPayment(), T + HOUR, ...paidInputs("hp_1"), { type: "confirm_fulfilled" });
+        const released = heldStep(
+          life,
+          T + 80 * HOUR,
+          { type: "timer", timer: { kind: "release_due" } },
+          {
+            type: "transfer_created",
+            attempt: 1,
+            transferId: "tr_1",
+          },
+        );
+        const transactions = postings(released.effects).flatMap((e) =>
+          e.kind === "post_ledger" ? [e.transaction] : [],
+        );
+        expect(transactions.map((t) => t.kind)).toEqual([
+          "held_captured",
+          "held_fee_earned",
+          "held_seller_payable",
+          "held_transferred",
+        ]);
+        for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
+        const balance = async (account: string) =>
+          (await s.ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor;
+        expect(await balance("held:hp_1:hold")).toBe(0);
+        expect(await balance("held:hp_1:paid_in")).toBe(-10_000);
+        expect(await balance("held:hp_1:seller")).toBe(9_000);
+        expect(await balance("held:hp_1:fees")).toBe(1_000);
       });
 
       it("keeps an account's balances per currency", async () => {

@@ -8,6 +8,7 @@ storageContract("memory", {
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       outbox: store,

@@ -10,6 +10,7 @@ const TABLES = [
   "rounds",
   "members",
   "groups",
+  "held_payments",
   "people",
   "ledger_postings",
   "ledger_transactions",
@@ -28,7 +29,7 @@ const APPEND_ONLY = ["ledger_postings", "ledger_transactions", "audit_log"] as c
 const list = (names: readonly string[]) => names.map((n) => `'${n}'`).join(", ");
 
 // One statement (a DO block), so the triggers are off only inside its transaction: no
-// other session can see them off. DELETE, not TRUNCATE: for a few rows in seventeen tables
+// other session can see them off. DELETE, not TRUNCATE: for a few rows in each of these tables
 // it is an order of magnitude faster (TRUNCATE makes new files for every table).
 const RESET = `
 DO $$

@@ -1,7 +1,14 @@
-// Round snapshots as stored by older releases still load, in today's shape.
+// Round snapshots as stored by older releases still load, in today's shape; held payment
+// snapshots load only as the domain's HeldPayment.
+import { createHeldPayment, DEFAULT_HELD_PAYMENT_POLICY } from "@susu/domain";
 import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
-import { parseOutboxEffect, parseRoundSnapshot, upgradeOutboxPayload } from "../../src/prisma/snapshots.js";
+import {
+  parseHeldPaymentSnapshot,
+  parseOutboxEffect,
+  parseRoundSnapshot,
+  upgradeOutboxPayload,
+} from "../../src/prisma/snapshots.js";
 import { LEGACY_EFFECTS } from "../support/legacy-payloads.js";
 
 const refunding = aRoundOf(anActiveGroup(), [{ type: "cancel", reason: "called off" }]);
@@ -22,6 +29,44 @@ describe("round snapshots", () => {
     const blocked = { ...fields, status: "payout_blocked" as const, blockedReason: "no account" };
     expect(parseRoundSnapshot(JSON.parse(JSON.stringify(blocked)))._unsafeUnwrap()).toEqual(blocked);
     expect(parseRoundSnapshot(JSON.parse(JSON.stringify(refunding)))._unsafeUnwrap()).toEqual(refunding);
+  });
+});
+
+describe("held payment snapshots", () => {
+  const payment = createHeldPayment(
+    {
+      id: "hp_1",
+      requestedBy: "app_1",
+      clientReference: "booking_1",
+      amountMinor: 10_000,
+      currency: "AUD",
+      seller: { id: "sel", connectedAccountId: "acct_sel", canReceive: true },
+      description: "Two nights",
+      customer: { email: "cy@example.com" },
+      fee: { kind: "fixed", amountMinor: 500 },
+      successUrl: "https://app.example/done",
+    },
+    { now: Date.UTC(2026, 0, 6), policy: DEFAULT_HELD_PAYMENT_POLICY },
+  )._unsafeUnwrap().state;
+  const json = (value: unknown) => JSON.parse(JSON.stringify(value));
+
+  it("a stored payment loads as it was", () => {
+    expect(parseHeldPaymentSnapshot(json(payment))._unsafeUnwrap()).toEqual(payment);
+  });
+
+  it("refuses unknown fields, missing ones, fractional amounts and unknown statuses, saying where", () => {
+    const { requestedBy: _, ...withoutCaller } = payment;
+    for (const [bad, where] of [
+      [{ ...payment, extra: 1 }, "(root)"],
+      [withoutCaller, "requestedBy"],
+      [{ ...payment, amountMinor: 10.5 }, "amountMinor"],
+      [{ ...payment, status: "lost" }, "status"],
+      [{ ...payment, fee: { kind: "rate", amountMinor: 5 } }, "fee"],
+    ] as const) {
+      const problem = parseHeldPaymentSnapshot(json(bad))._unsafeUnwrapErr();
+      expect(problem).toContain("held payment snapshot");
+      expect(problem).toContain(where);
+    }
   });
 });
 

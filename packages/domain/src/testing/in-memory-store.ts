@@ -2,7 +2,8 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
-import { type HeldPayment, isHeldPaymentEnded } from "../held-payment/held-payment.js";
+import type { HeldPayment } from "../held-payment/held-payment.js";
+import { HELD_PAYMENT_AGGREGATE } from "../held-payment/held-payment-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
@@ -33,6 +34,15 @@ import {
 import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 
+/** Most held payments one `listHeldPayments` page holds (as the port says). */
+const HELD_PAYMENTS_PAGE_MAX = 100;
+
+/** Newest first: by `createdAt`, then by id (as PostgreSQL orders the page). */
+function newestFirst(a: HeldPayment, b: HeldPayment): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
 interface OutboxRow {
   effect: OutboxEffect;
   status: "pending" | "done" | "parked";
@@ -44,9 +54,10 @@ interface OutboxRow {
 }
 
 /**
- * People, groups, rounds, the outbox and the audit log in memory, with the same semantics
- * as the PostgreSQL adapter: optimistic versions, atomic changesets, members that must be
- * people, one person per Stripe object, leased outbox claims.
+ * People, groups, rounds, held payments, the outbox and the audit log in memory, with the
+ * same semantics as the PostgreSQL adapter: optimistic versions, atomic changesets, members
+ * and sellers that must be people, one person per Stripe object, one held payment per
+ * caller's reference, leased outbox claims.
  */
 export class InMemoryStore
   implements
@@ -138,33 +149,41 @@ export class InMemoryStore
     return okAsync(undefined);
   }
 
+  /** The seller's payments whose `endedAt` is unset (the release may still happen), oldest first. */
   listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
     return okAsync(
-      [...this.#heldPayments.values()].filter((p) => p.seller.id === sellerId && !isHeldPaymentEnded(p)),
+      [...this.#heldPayments.values()]
+        .filter((p) => p.seller.id === sellerId && p.endedAt === undefined)
+        .sort((a, b) => newestFirst(b, a)),
     );
   }
 
+  /** Newest first, after the cursor payment's place (whatever its status now); an unknown cursor reads nothing. */
   listHeldPayments(
     query: HeldPaymentQuery,
   ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError> {
-    // Newest first: the reverse of insertion order.
-    const rows = [...this.#heldPayments.values()]
-      .reverse()
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > HELD_PAYMENTS_PAGE_MAX)
+      return errAsync(
+        storageError.refused(
+          `listHeldPayments: limit must be 1–${HELD_PAYMENTS_PAGE_MAX}, got ${query.limit}`,
+        ),
+      );
+    let after: HeldPayment | undefined;
+    if (query.startingAfter !== undefined) {
+      after = this.#heldPayments.get(query.startingAfter);
+      if (after === undefined) return okAsync({ items: [], hasMore: false });
+    }
+    const cursor = after;
+    const matching = [...this.#heldPayments.values()]
       .filter(
         (p) =>
           (query.sellerId === undefined || p.seller.id === query.sellerId) &&
           (query.requestedBy === undefined || p.requestedBy === query.requestedBy) &&
-          (query.status === undefined || p.status === query.status),
-      );
-    let start = 0;
-    if (query.startingAfter !== undefined) {
-      const at = rows.findIndex((p) => p.id === query.startingAfter);
-      start = at === -1 ? rows.length : at + 1;
-    }
-    return okAsync({
-      items: rows.slice(start, start + query.limit),
-      hasMore: start + query.limit < rows.length,
-    });
+          (query.status === undefined || p.status === query.status) &&
+          (cursor === undefined || newestFirst(cursor, p) < 0),
+      )
+      .sort(newestFirst);
+    return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
   }
 
   commit(changes: Changeset): ResultAsync<void, StorageError> {
@@ -190,27 +209,14 @@ export class InMemoryStore
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
         return errAsync(storageError.versionConflict("round", state.id));
     }
-    for (const { state, expectedVersion } of changes.heldPayments ?? []) {
+    const heldPayments = changes.heldPayments ?? [];
+    for (const { state, expectedVersion } of heldPayments) {
       const stored = this.#heldPayments.get(state.id);
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
-        return errAsync(storageError.versionConflict("held_payment", state.id));
-      for (const other of this.#heldPayments.values())
-        if (
-          other.id !== state.id &&
-          other.requestedBy === state.requestedBy &&
-          other.clientReference === state.clientReference
-        )
-          return errAsync(
-            storageError.duplicate(
-              `held payment ${state.id}: ${state.requestedBy}'s reference ${state.clientReference} is ${other.id}`,
-            ),
-          );
+        return errAsync(storageError.versionConflict(HELD_PAYMENT_AGGREGATE, state.id));
     }
-    for (const { state, expectedVersion } of changes.heldPayments ?? [])
-      this.#heldPayments.set(state.id, {
-        ...state,
-        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
-      });
+    const refusedPayment = this.#refusedHeldPayments(changes);
+    if (refusedPayment !== undefined) return errAsync(refusedPayment);
     for (const { state, expectedVersion } of changes.people)
       this.#people.set(state.id, {
         ...state,
@@ -223,6 +229,11 @@ export class InMemoryStore
       });
     for (const { state, expectedVersion } of changes.rounds)
       this.#rounds.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
+    for (const { state, expectedVersion } of heldPayments)
+      this.#heldPayments.set(state.id, {
         ...state,
         version: expectedVersion === undefined ? 0 : expectedVersion + 1,
       });
@@ -257,6 +268,42 @@ export class InMemoryStore
         const owner = owners.get(key);
         if (owner !== undefined && owner !== p.id)
           return storageError.duplicate(`commit refused person ${p.id}: ${key} belongs to ${owner}`);
+        owners.set(key, p.id);
+      }
+    return undefined;
+  }
+
+  /**
+   * The held payments' keys, as PostgreSQL enforces them: the seller is a person
+   * (`storage_refused`, a foreign key there), one payment per caller's reference, and a
+   * Checkout Session, PaymentIntent or transfer group belongs to one payment (`duplicate`).
+   */
+  #refusedHeldPayments(changes: Changeset): StorageError | undefined {
+    const changed = changes.heldPayments ?? [];
+    if (changed.length === 0) return undefined;
+    const people = new Set([...this.#people.keys(), ...changes.people.map((c) => c.state.id)]);
+    const payments = new Map(this.#heldPayments);
+    for (const { state } of changed) {
+      if (!people.has(state.seller.id))
+        return storageError.refused(
+          `commit refused held payment ${state.id}: seller ${state.seller.id} is not a person`,
+        );
+      payments.set(state.id, state);
+    }
+    const owners = new Map<string, string>();
+    for (const p of payments.values())
+      for (const [key, what] of [
+        [`reference:${p.requestedBy}\u0000${p.clientReference}`, "the caller's reference"],
+        [p.checkoutSessionId && `session:${p.checkoutSessionId}`, "the Checkout Session"],
+        [p.paymentIntentId && `intent:${p.paymentIntentId}`, "the PaymentIntent"],
+        [`group:${p.transferGroup}`, "the transfer group"],
+      ] as const) {
+        if (!key) continue;
+        const owner = owners.get(key);
+        if (owner !== undefined && owner !== p.id)
+          return storageError.duplicate(
+            `commit refused held payment ${p.id}: another held payment has ${what}`,
+          );
         owners.set(key, p.id);
       }
     return undefined;
@@ -328,12 +375,7 @@ export class InMemoryStore
         attempts: r.attempts,
         availableAt: r.availableAt,
         lastError: r.lastError,
-        aggregateId:
-          "aggregateId" in r.effect
-            ? r.effect.aggregateId
-            : "roundId" in r.effect
-              ? String(r.effect.roundId)
-              : undefined,
+        aggregateId: "roundId" in r.effect ? String(r.effect.roundId) : undefined,
       }),
     );
     return okAsync({ items, hasMore: start + query.limit < rows.length });
@@ -370,13 +412,13 @@ export class InMemoryStore
   rounds(): Round[] {
     return [...this.#rounds.values()];
   }
-  /** Every stored held payment. */
-  heldPayments(): HeldPayment[] {
-    return [...this.#heldPayments.values()];
-  }
   /** Every stored group. */
   groups(): Group[] {
     return [...this.#groups.values()];
+  }
+  /** Every stored held payment. */
+  heldPayments(): HeldPayment[] {
+    return [...this.#heldPayments.values()];
   }
   /** Lines of the query's subjects after its cursor, in the order stored; ids are `audit_<position + 1>`. */
   listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError> {
