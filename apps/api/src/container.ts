@@ -51,6 +51,7 @@ export function createContainer(config: {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     clock,
     ids: new RandomIds(),

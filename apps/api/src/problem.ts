@@ -53,6 +53,20 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "members_not_ready":
     case "no_debit_mandate":
     case "no_payout_account":
+    // held payments: the payment's state refuses the command, or the caller's reference is taken
+    case "client_reference_reused":
+    case "payment_not_captured":
+    case "payment_ended":
+    case "fulfilment_already_reported":
+    case "not_holdable":
+    case "already_on_hold":
+    case "not_on_hold":
+    case "release_in_flight":
+    case "refund_in_flight":
+    case "payment_disputed":
+    case "nothing_to_refund":
+    case "no_failed_refund":
+    case "seller_cannot_receive":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -75,6 +89,14 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "amount_below_minimum":
     case "amount_too_large":
     case "amount_invalid_step":
+    // held payments: values the domain refuses; the seller named in the body cannot be paid
+    case "unsupported_currency":
+    case "invalid_fee":
+    case "invalid_dispute_window":
+    case "invalid_held_payment":
+    case "invalid_refund_amount":
+    case "seller_not_found":
+    case "seller_not_onboarded":
       return 422;
   }
 }

@@ -46,6 +46,7 @@ beforeAll(async () => {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

@@ -20,6 +20,7 @@ function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock: new ManualClock(),

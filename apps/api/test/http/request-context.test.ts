@@ -28,6 +28,7 @@ function appWithLogs() {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

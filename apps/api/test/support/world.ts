@@ -35,6 +35,7 @@ export function worldApp(prisma: PrismaClient) {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

@@ -23,6 +23,7 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     people: store,
     groups: groups ?? store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

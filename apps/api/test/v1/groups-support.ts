@@ -99,6 +99,7 @@ export function groupsTestbed() {
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

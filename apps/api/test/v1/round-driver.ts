@@ -24,6 +24,7 @@ export function roundWorld(db: TestDatabase) {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     clock,
     ids: new SequentialIds(),

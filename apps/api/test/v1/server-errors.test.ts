@@ -29,6 +29,7 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       people: store,
       groups: groups ?? store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

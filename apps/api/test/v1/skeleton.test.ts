@@ -17,6 +17,7 @@ beforeAll(() => {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,
