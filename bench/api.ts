@@ -103,6 +103,7 @@ const rounds: { roundId: string; token: string }[] = [];
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

@@ -53,8 +53,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "members_not_ready":
     case "no_debit_mandate":
     case "no_payout_account":
-    // held payments: the payment's state refuses the command, or the caller's reference is taken
-    case "client_reference_reused":
+    // A held payment's command refused for its state, or a reused client reference.
     case "payment_not_captured":
     case "payment_ended":
     case "fulfilment_already_reported":
@@ -67,6 +66,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "nothing_to_refund":
     case "no_failed_refund":
     case "seller_cannot_receive":
+    case "seller_not_onboarded":
+    case "client_reference_reused":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -89,14 +90,13 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "amount_below_minimum":
     case "amount_too_large":
     case "amount_invalid_step":
-    // held payments: values the domain refuses; the seller named in the body cannot be paid
+    // A new held payment's terms.
     case "unsupported_currency":
     case "invalid_fee":
     case "invalid_dispute_window":
     case "invalid_held_payment":
     case "invalid_refund_amount":
     case "seller_not_found":
-    case "seller_not_onboarded":
       return 422;
   }
 }

@@ -53,6 +53,7 @@ export function createContainer(
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

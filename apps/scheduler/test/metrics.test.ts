@@ -55,6 +55,7 @@ describe("scheduler metrics", () => {
         people: store,
         groups: store,
         rounds: store,
+        heldPayments: store,
         uow: store,
         audit: store,
         clock,

@@ -59,6 +59,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

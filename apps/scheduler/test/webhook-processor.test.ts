@@ -48,6 +48,7 @@ function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorConte
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

@@ -13,6 +13,13 @@ export interface LineSink {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** `cy@example.com` → `c***@example.com`: enough to tell two recipients apart, not to write to them. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  if (at <= 0) return "***";
+  return `${email.slice(0, 1)}***${email.slice(at)}`;
+}
+
 /**
  * Notifications as structured log lines, until an e-mail or push provider is wired.
  * Carries ids and the template's data only — no bank details, no card data.
@@ -27,6 +34,9 @@ export class LogNotifier implements Notifier {
         aggregateId: n.aggregateId,
         groupId: n.groupId ?? null,
         to: n.personIds,
+        // Addresses are personal data: the line says a customer was written to, not who.
+        toEmails: (n.emails ?? []).map(maskEmail),
+        toRoles: n.roles ?? [],
         template: n.template,
         data: n.data,
       },

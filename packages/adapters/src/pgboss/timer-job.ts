@@ -1,4 +1,4 @@
-import type { FiredTimer, RoundTimer, ScheduledTimer } from "@susu/domain";
+import type { FiredTimer, HeldPaymentTimer, RoundTimer, ScheduledTimer } from "@susu/domain";
 import { z } from "zod";
 
 /**
@@ -11,11 +11,17 @@ export const TIMER_QUEUE = "round-timer";
  * The aggregate a timer job is for and that aggregate's timer payload: one arm per
  * aggregate with timers, as the domain's `ScheduledTimer` has (checked below).
  */
-export type TimerJobPayload = {
-  readonly aggregate: "round";
-  readonly aggregateId: string;
-  readonly timer: RoundTimer;
-};
+export type TimerJobPayload =
+  | {
+      readonly aggregate: "round";
+      readonly aggregateId: string;
+      readonly timer: RoundTimer;
+    }
+  | {
+      readonly aggregate: "held_payment";
+      readonly aggregateId: string;
+      readonly timer: HeldPaymentTimer;
+    };
 
 /** What a timer job carries. */
 export type TimerJob = TimerJobPayload & {
@@ -75,6 +81,12 @@ const roundTimerSchema: z.ZodType<RoundTimer> = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("retry_payout"), attempt: z.number().int().positive() }),
 ]);
 
+const heldPaymentTimerSchema: z.ZodType<HeldPaymentTimer> = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("release_due") }),
+  z.object({ kind: z.literal("retry_transfer"), attempt: z.number().int().positive() }),
+  z.object({ kind: z.literal("checkout_expired") }),
+]);
+
 /**
  * Jobs scheduled before timers named their aggregate carried `{ timerId, roundId, timer }`.
  * The `aggregate_refs` migration rewrote the stored ones; a job an older process sends
@@ -95,6 +107,13 @@ const timerJobSchema = z.preprocess(
       aggregate: z.literal("round"),
       aggregateId: z.string().min(1),
       timer: roundTimerSchema,
+      attempts: z.number().int().nonnegative().optional(),
+    }),
+    z.object({
+      timerId: z.string().min(1),
+      aggregate: z.literal("held_payment"),
+      aggregateId: z.string().min(1),
+      timer: heldPaymentTimerSchema,
       attempts: z.number().int().nonnegative().optional(),
     }),
   ]),

@@ -102,9 +102,9 @@ interface ClaimedRow {
  * Prisma: the production implementation of the domain's storage ports, with the same
  * behaviour as the in-memory store (the storage contract suite runs against both).
  *
- * Groups, rounds and held payments are stored whole as JSON snapshots, validated against the domain's
- * types when loaded, with projection columns and child rows rewritten in the same
- * transaction; people are flat and stored as columns (a `people` row is the whole person).
+ * Groups, rounds and held payments are stored whole as JSON snapshots, validated against
+ * the domain's types when loaded, with projection columns and child rows rewritten in the
+ * same transaction; people are flat and stored as columns (a `people` row is the whole person).
  * Writes are guarded by `version` (optimistic concurrency); outbox claims are leases
  * taken with `FOR UPDATE SKIP LOCKED`, safe with any number of dispatcher processes.
  */

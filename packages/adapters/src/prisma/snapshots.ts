@@ -10,6 +10,8 @@ import {
   type CurrencyCode,
   createLedgerTransaction,
   type Group,
+  HELD_PAYMENT_NOTIFICATION_TEMPLATES,
+  HELD_PAYMENT_TICKET_REASONS,
   type HeldPayment,
   type LedgerTransaction,
   NOTIFICATION_TEMPLATES,
@@ -339,7 +341,7 @@ const roundTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("retry_payout"), attempt: safeInt }),
 ]);
 
-const outboxEffectShape = z.discriminatedUnion("kind", [
+const roundOutboxEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("collect_contribution"),
     id: text,
@@ -414,6 +416,97 @@ const outboxEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
+// A held payment's effects all name it (`aggregate: "held_payment"`), except its ledger
+// postings, which have the round's shape and are read by the round's schema.
+const heldPaymentTimer = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("release_due") }),
+  z.strictObject({ kind: z.literal("retry_transfer"), attempt: safeInt }),
+  z.strictObject({ kind: z.literal("checkout_expired") }),
+]);
+
+const heldAddressed = { id: text, aggregate: z.literal("held_payment"), aggregateId: text };
+
+const heldPaymentEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("create_checkout_session"),
+    mode: z.literal("payment"),
+    clientReference: text,
+    amountMinor: safeInt,
+    currency,
+    description: text,
+    customerEmail: text,
+    customerName: text.exactOptional(),
+    transferGroup: text,
+    expiresAt: instant,
+    successUrl: text,
+    cancelUrl: text.exactOptional(),
+    metadata: z.strictObject({ aggregate: z.literal("held_payment"), heldPaymentId: text }),
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("transfer"),
+    attempt: safeInt,
+    sellerId: text,
+    destinationAccountId: text,
+    sourceChargeId: text,
+    amountMinor: safeInt,
+    currency,
+    transferGroup: text,
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("reverse_transfer"),
+    reversal: safeInt,
+    transferId: text,
+    amountMinor: safeInt,
+    currency,
+    reason: z.enum(["refund", "dispute_lost"]),
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("refund"),
+    refund: safeInt,
+    attempt: safeInt,
+    paymentIntentId: text,
+    amountMinor: safeInt,
+    currency,
+    reason: z.enum(["unfulfilled", "admin", "late_payment"]),
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("schedule_timer"),
+    at: instant,
+    timer: heldPaymentTimer,
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("notify"),
+    to: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("customer"), email: text }),
+      z.strictObject({ kind: z.literal("seller"), sellerId: text }),
+      z.strictObject({ kind: z.literal("platform_admins") }),
+    ]),
+    template: z.enum(HELD_PAYMENT_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(HELD_PAYMENT_TICKET_REASONS),
+    summary: text,
+  }),
+]);
+
+/** Whether a stored payload is a held payment's (its ledger postings aside, which read as a round's do). */
+function isHeldPaymentPayload(json: unknown): boolean {
+  return (
+    typeof json === "object" &&
+    json !== null &&
+    (json as { aggregate?: unknown }).aggregate === "held_payment"
+  );
+}
+
 /**
  * Outbox payloads written before effects named their aggregate: `schedule_timer`,
  * `notify` and `open_ticket` carried a `roundId` (and `notify` a `groupId` beside a group
@@ -459,7 +552,7 @@ const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
-type EffectShape = z.output<typeof outboxEffectShape>;
+type EffectShape = z.output<typeof roundOutboxEffectShape> | z.output<typeof heldPaymentEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
@@ -532,7 +625,10 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
  * shape before aggregate references is read in today's: {@link upgradeOutboxPayload}).
  */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
-  const parsed = outboxEffectShape.safeParse(upgradeOutboxPayload(json));
+  const upgraded = upgradeOutboxPayload(json);
+  const parsed = (isHeldPaymentPayload(upgraded) ? heldPaymentEffectShape : roundOutboxEffectShape).safeParse(
+    upgraded,
+  );
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);

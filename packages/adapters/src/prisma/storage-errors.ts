@@ -5,7 +5,7 @@
 // never message text, which changes between versions and locales (and a refused row's
 // detail can hold payment data).
 import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
-import { type StorageError, storageError } from "@susu/domain";
+import { type StorageError, type StoredAggregate, storageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import { sqlStateOf } from "../db/sql-state.js";
 import { Prisma } from "./generated/client.js";
@@ -110,19 +110,11 @@ export class StorageRefusal extends Error {
 }
 
 /** The aggregates a commit writes under a version, as a `version_conflict` names them. */
-export type VersionedAggregate = "person" | "group" | "round" | "held_payment";
+export type VersionedAggregate = StoredAggregate;
 
-/** The `aggregate` field of the domain's `version_conflict`. */
-type ConflictAggregate = Extract<StorageError, { type: "version_conflict" }>["aggregate"];
-
-/**
- * A `version_conflict` on `aggregate` `id`: reload it and retry. The domain's StorageError
- * does not name held payments yet (the held payment's wiring widens its `aggregate`); until
- * then a held payment's conflict carries `held_payment` through this one widening. Callers
- * retry on the type alone, and nothing reads the field but messages and tests.
- */
+/** A `version_conflict` on `aggregate` `id`: reload it and retry. */
 export function versionConflictOn(aggregate: VersionedAggregate, id: string): StorageError {
-  return storageError.versionConflict(aggregate as ConflictAggregate, id);
+  return storageError.versionConflict(aggregate, id);
 }
 
 /** What the failing operation was about, so a collision can name the aggregate to reload. */

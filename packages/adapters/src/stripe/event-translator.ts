@@ -400,7 +400,14 @@ function disputeFactOf(
   const evidenceDueBy = dueBy !== null && dueBy !== undefined ? { evidenceDueBy: dueBy * 1000 } : {};
   switch (type) {
     case "charge.dispute.created":
-      return { kind: "dispute_opened", disputeId: dispute.id, amountMinor: dispute.amount, ...evidenceDueBy };
+      return {
+        kind: "dispute_opened",
+        disputeId: dispute.id,
+        amountMinor: dispute.amount,
+        ...evidenceDueBy,
+        reason: dispute.reason,
+        status: dispute.status,
+      };
     case "charge.dispute.updated":
       return { kind: "dispute_updated", disputeId: dispute.id, status: dispute.status, ...evidenceDueBy };
     case "charge.dispute.closed":

@@ -4,8 +4,10 @@ import type Stripe from "stripe";
 /**
  * The metadata keys susu writes on every Stripe object it creates, so that an event about
  * the object (which arrives days later for BECS) can be traced back without a database
- * lookup: a round's payment to the round, the member and the attempt; what a person owns
- * (customer, debit set-up, connected account) to the person.
+ * lookup: a round's payment to the round, the member and the attempt; a held payment's
+ * checkout, transfers, refunds and reversals to the payment and the step (attempt, refund
+ * number, reversal number); what a person owns (customer, debit set-up, connected
+ * account) to the person.
  */
 export const METADATA_KEYS = {
   groupId: "group_id",
@@ -14,6 +16,8 @@ export const METADATA_KEYS = {
   personId: "person_id",
   attempt: "attempt",
   heldPaymentId: "held_payment_id",
+  refund: "refund_number",
+  reversal: "reversal_number",
   effectId: "effect_id",
 } as const;
 
@@ -27,6 +31,8 @@ export function referencesToMetadata(references: PaymentReferences, effectId?: s
   if (references.attempt !== undefined) metadata[METADATA_KEYS.attempt] = String(references.attempt);
   if (references.heldPaymentId !== undefined)
     metadata[METADATA_KEYS.heldPaymentId] = references.heldPaymentId;
+  if (references.refund !== undefined) metadata[METADATA_KEYS.refund] = String(references.refund);
+  if (references.reversal !== undefined) metadata[METADATA_KEYS.reversal] = String(references.reversal);
   if (effectId !== undefined) metadata[METADATA_KEYS.effectId] = effectId;
   return metadata;
 }
@@ -35,10 +41,16 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+/** A counter written by susu (an attempt, a refund or reversal number); anything but a non-negative integer is dropped, not guessed. */
+function counterOf(value: string | undefined): number | undefined {
+  const text = nonEmpty(value);
+  return text !== undefined && /^(0|[1-9][0-9]{0,8})$/.test(text) ? Number(text) : undefined;
+}
+
 /**
  * Reads the references back from an object's metadata. `undefined` when the object was
- * not created by susu (none of `group_id`, `person_id`, `held_payment_id`); an attempt that is not a
- * non-negative integer is dropped rather than guessed.
+ * not created by susu (none of `group_id`, `person_id`, `held_payment_id`); an attempt, refund
+ * or reversal number that is not a non-negative integer is dropped rather than guessed.
  */
 export function metadataToReferences(
   metadata: Stripe.Metadata | null | undefined,
@@ -50,9 +62,9 @@ export function metadataToReferences(
   if (groupId === undefined && personId === undefined && heldPaymentId === undefined) return undefined;
   const roundId = nonEmpty(metadata[METADATA_KEYS.roundId]);
   const memberId = nonEmpty(metadata[METADATA_KEYS.memberId]);
-  const attemptText = nonEmpty(metadata[METADATA_KEYS.attempt]);
-  const attempt =
-    attemptText !== undefined && /^(0|[1-9][0-9]{0,8})$/.test(attemptText) ? Number(attemptText) : undefined;
+  const attempt = counterOf(metadata[METADATA_KEYS.attempt]);
+  const refund = counterOf(metadata[METADATA_KEYS.refund]);
+  const reversal = counterOf(metadata[METADATA_KEYS.reversal]);
   return {
     ...(groupId !== undefined ? { groupId } : {}),
     ...(roundId !== undefined ? { roundId } : {}),
@@ -60,5 +72,7 @@ export function metadataToReferences(
     ...(personId !== undefined ? { personId } : {}),
     ...(attempt !== undefined ? { attempt } : {}),
     ...(heldPaymentId !== undefined ? { heldPaymentId } : {}),
+    ...(refund !== undefined ? { refund } : {}),
+    ...(reversal !== undefined ? { reversal } : {}),
   };
 }

@@ -464,6 +464,7 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly idempotencyKey: string;
     readonly transferId: string;
     readonly amount?: Money;
+    readonly references?: PaymentReferences;
   }): ResultAsync<{ readonly reversalId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
@@ -482,7 +483,7 @@ export class StripePaymentGateway implements PaymentGateway {
         input.transferId,
         {
           ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
-          metadata: { [METADATA_KEYS.effectId]: stripeIdempotencyKey(input.idempotencyKey) },
+          metadata: referencesToMetadata(input.references ?? {}, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
       ),

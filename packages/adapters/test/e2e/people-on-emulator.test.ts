@@ -29,6 +29,7 @@ describe("people on PostgreSQL and the emulator", () => {
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

@@ -72,6 +72,7 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
       people: store,
       groups: store,
       rounds: store,
+      heldPayments: store,
       uow: store,
       audit: store,
       clock,

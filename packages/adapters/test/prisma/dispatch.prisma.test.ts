@@ -47,6 +47,7 @@ function world(db: TestDatabase) {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

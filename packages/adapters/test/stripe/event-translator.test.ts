@@ -364,6 +364,8 @@ describe("charge.dispute.created → dispute_opened, with the PaymentIntent's re
         ...(dispute.evidence_details.due_by !== null
           ? { evidenceDueBy: dispute.evidence_details.due_by * 1000 }
           : {}),
+        reason: dispute.reason,
+        status: dispute.status,
       },
     });
     // With the lookup (the gateway reads the PaymentIntent's metadata): the round's fact.

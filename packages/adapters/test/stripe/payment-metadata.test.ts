@@ -27,6 +27,36 @@ describe("payment metadata", () => {
     expect(metadataToReferences(metadata as Record<string, string>)).toEqual({ heldPaymentId: "hp_1" });
   });
 
+  it("a held payment's refunds and reversals carry their numbers (and a refund its attempt)", () => {
+    const refund = referencesToMetadata(
+      { heldPaymentId: "hp_1", refund: 2, attempt: 1 },
+      "hp_1:refund:2:attempt:1",
+    );
+    expect(refund).toEqual({
+      held_payment_id: "hp_1",
+      refund_number: "2",
+      attempt: "1",
+      effect_id: "hp_1:refund:2:attempt:1",
+    });
+    expect(metadataToReferences(refund as Record<string, string>)).toEqual({
+      heldPaymentId: "hp_1",
+      refund: 2,
+      attempt: 1,
+    });
+    const reversal = referencesToMetadata({ heldPaymentId: "hp_1", reversal: 3 }, "hp_1:reversal:3");
+    expect(reversal).toEqual({ held_payment_id: "hp_1", reversal_number: "3", effect_id: "hp_1:reversal:3" });
+    expect(metadataToReferences(reversal as Record<string, string>)).toEqual({
+      heldPaymentId: "hp_1",
+      reversal: 3,
+    });
+    // A number that is not one is dropped, not guessed.
+    expect(
+      metadataToReferences({ held_payment_id: "hp_1", refund_number: "-1", reversal_number: "x" }),
+    ).toEqual({
+      heldPaymentId: "hp_1",
+    });
+  });
+
   it("objects susu did not make (neither group nor person) have no references", () => {
     expect(metadataToReferences({ purpose: "driver_1" })).toBeUndefined();
     expect(metadataToReferences({ group_id: "", person_id: "", held_payment_id: "" })).toBeUndefined();

@@ -39,6 +39,7 @@ beforeEach(async () => {
     people: store,
     groups: store,
     rounds: store,
+    heldPayments: store,
     uow: store,
     audit: store,
     clock,

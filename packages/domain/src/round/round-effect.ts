@@ -83,8 +83,8 @@ export type RoundEffect =
       readonly id: string;
       readonly aggregate: "round";
       readonly aggregateId: string;
-      /** A round's notifications go to its group's members (`{ kind: "group", … }`). */
-      readonly to: NotifyAudience;
+      /** A round's notifications go to its group's members (`{ kind: "group", … }`), or people by id. */
+      readonly to: Extract<NotifyAudience, { readonly kind: "group" | "people" }>;
       readonly template: NotificationTemplate;
       readonly data: Readonly<Record<string, string | number>>;
     }

@@ -3,7 +3,6 @@ import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
-import { HELD_PAYMENT_AGGREGATE } from "../held-payment/held-payment-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
@@ -213,7 +212,7 @@ export class InMemoryStore
     for (const { state, expectedVersion } of heldPayments) {
       const stored = this.#heldPayments.get(state.id);
       if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
-        return errAsync(storageError.versionConflict(HELD_PAYMENT_AGGREGATE, state.id));
+        return errAsync(storageError.versionConflict("held_payment", state.id));
     }
     const refusedPayment = this.#refusedHeldPayments(changes);
     if (refusedPayment !== undefined) return errAsync(refusedPayment);
@@ -375,7 +374,12 @@ export class InMemoryStore
         attempts: r.attempts,
         availableAt: r.availableAt,
         lastError: r.lastError,
-        aggregateId: "roundId" in r.effect ? String(r.effect.roundId) : undefined,
+        aggregateId:
+          "aggregateId" in r.effect
+            ? r.effect.aggregateId
+            : "roundId" in r.effect
+              ? String(r.effect.roundId)
+              : undefined,
       }),
     );
     return okAsync({ items, hasMore: start + query.limit < rows.length });
