@@ -433,6 +433,7 @@ const createRouteDef = createRoute({
     ...postResponses,
     ...conflicts({
       client_reference_reused: "client reference booking_42 is held payment hp_1, asked for with other terms",
+      seller_not_onboarded: "seller sam has no connected account to be paid into",
     }),
     ...unprocessable({
       invalid_amount: "the amount is below the currency's minimum charge",
@@ -440,7 +441,6 @@ const createRouteDef = createRoute({
       invalid_dispute_window: "the dispute window must be a positive number of milliseconds up to 7776000000",
       invalid_held_payment: "customer email has no @",
       seller_not_found: "no person sam",
-      seller_not_onboarded: "seller sam has no connected account to be paid into",
     }),
   },
 });

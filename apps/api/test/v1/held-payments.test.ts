@@ -241,7 +241,7 @@ describe("POST /v1/held-payments", () => {
     expect(sim.store.heldPayments()).toEqual([]);
   });
 
-  it("answers what the domain refuses with 422 and its code", async () => {
+  it("answers what the domain refuses with 422 (409 for a seller not onboarded yet) and its code", async () => {
     (
       await sim.store.commit({
         people: [{ state: withoutPayout(aReadyPerson("nora")), expectedVersion: undefined }],
@@ -253,13 +253,18 @@ describe("POST /v1/held-payments", () => {
     )._unsafeUnwrap();
     const cases: [Record<string, unknown>, string][] = [
       [{ sellerId: "nobody" }, "seller_not_found"],
-      [{ sellerId: "nora" }, "seller_not_onboarded"],
       [{ fee: { amountMinor: 100_00 } }, "invalid_fee"],
       [{ disputeWindowHours: 24 * 365 }, "invalid_dispute_window"],
       [{ amountMinor: 1 }, "invalid_amount"],
     ];
     for (const [overrides, code] of cases)
       await expectProblem(await call(APP, "POST", "/v1/held-payments", booking("b", overrides)), 422, code);
+    // A seller who has not onboarded yet may later: their state, not the request's values.
+    await expectProblem(
+      await call(APP, "POST", "/v1/held-payments", booking("b", { sellerId: "nora" })),
+      409,
+      "seller_not_onboarded",
+    );
     expect(sim.store.heldPayments()).toEqual([]);
   });
 
