@@ -4,8 +4,9 @@ import type { Principal } from "../http/auth.js";
 import { problem } from "../problem.js";
 
 // Authorisation, in one place. People act as themselves (the token's subject is their
-// person id); group admins manage their group; platform admins (role `admin`) and
-// operator tools (role `service`) see everything. What a caller may not see is a 404 —
+// person id); group admins manage their group; a held payment is seen by whoever asked for
+// it and whoever it pays; platform admins (role `admin`) and operator tools (role
+// `service`) see everything. What a caller may not see is a 404 —
 // the same answer as for something that does not exist, so nothing leaks; an action on
 // something they may see but not do is a 403 with a code.
 
