@@ -227,6 +227,7 @@ const body: fc.Arbitrary<Body> = fc.oneof(
           "nul",
           "\u0000",
           '{"name":"\u0000"}',
+          '{"name":"\\ud800","description":"\\udc00x"}',
           "1".repeat(400),
           "x".repeat(120_000),
         ),
