@@ -8,6 +8,7 @@ import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
 import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
+import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
@@ -76,6 +77,7 @@ export function createApp(deps: ApiDeps) {
   }
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));
+  app.route("/v1", heldPaymentsV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

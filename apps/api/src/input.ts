@@ -2,7 +2,10 @@
 // so a NUL that got in would fail deep inside a write or a look-up as a database error (a
 // 500 where the client sent bad input), or worse, reach the payment provider. One check
 // here covers every route: path parameters, the query and headers in a middleware, JSON
-// bodies in the schema every body is parsed with.
+// bodies in the schema every body is parsed with. JSON bodies are also refused a string
+// that is not well-formed Unicode: a `\ud800` escape parses to an unpaired surrogate, which
+// jsonb refuses just as it refuses NUL (a URL or a header cannot carry one: percent-decoding
+// gives U+FFFD).
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { z } from "zod";
@@ -10,6 +13,9 @@ import { problem } from "./problem.js";
 
 const NUL = "\u0000";
 const NUL_MESSAGE = "must not contain NUL (\\u0000) characters";
+const SURROGATE_MESSAGE = "must be well-formed Unicode (no unpaired surrogates such as \\ud800)";
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * The schema of a JSON request body: refuses a NUL character in any string of the body,
@@ -19,7 +25,8 @@ export function bodySchema<T extends z.ZodType>(schema: T) {
   return z
     .unknown()
     .superRefine((value, ctx) => {
-      for (const path of nulPaths(value, [])) ctx.addIssue({ code: "custom", path, message: NUL_MESSAGE });
+      for (const { path, message } of unstorablePaths(value, []))
+        ctx.addIssue({ code: "custom", path, message });
     })
     .pipe(schema);
 }
@@ -28,7 +35,7 @@ export function bodySchema<T extends z.ZodType>(schema: T) {
 export const NUL_FREE = (value: string): boolean => !value.includes(NUL);
 
 /**
- * Refuses a JSON body with a NUL character in any string, value or key (400
+ * Refuses a JSON body with a NUL character or an unpaired surrogate in any string, value or key (400
  * `invalid_request` naming each place), before any route's schema sees it. Hono keeps the
  * parsed body, so the route reads it again at no cost; a body that is not JSON is left to
  * the edge's own checks.
@@ -38,23 +45,36 @@ export function refuseNulInJsonBodies(): MiddlewareHandler {
     const type = c.req.header("content-type") ?? "";
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && type.toLowerCase().includes("json")) {
       const body: unknown = await c.req.json().catch(() => undefined);
-      const paths = nulPaths(body, []);
-      if (paths.length > 0)
-        return problem(c, 400, "invalid_request", "the request holds a NUL character", {
-          errors: paths.map((path) => ({ path: `body.${path.join(".")}`, message: NUL_MESSAGE })),
+      const found = unstorablePaths(body, []);
+      if (found.length > 0)
+        return problem(c, 400, "invalid_request", "the request holds a character that cannot be stored", {
+          errors: found.map(({ path, message }) => ({ path: `body.${path.join(".")}`, message })),
         });
     }
     await next();
   };
 }
 
-function nulPaths(value: unknown, at: (string | number)[]): (string | number)[][] {
-  if (typeof value === "string") return value.includes(NUL) ? [at] : [];
-  if (Array.isArray(value)) return value.flatMap((item, i) => nulPaths(item, [...at, i]));
+/** Why a string cannot be stored (a NUL, an unpaired surrogate), or undefined. */
+function unstorable(value: string): string | undefined {
+  if (value.includes(NUL)) return NUL_MESSAGE;
+  return UNPAIRED_SURROGATE.test(value) ? SURROGATE_MESSAGE : undefined;
+}
+
+function unstorablePaths(
+  value: unknown,
+  at: (string | number)[],
+): { readonly path: (string | number)[]; readonly message: string }[] {
+  if (typeof value === "string") {
+    const message = unstorable(value);
+    return message === undefined ? [] : [{ path: at, message }];
+  }
+  if (Array.isArray(value)) return value.flatMap((item, i) => unstorablePaths(item, [...at, i]));
   if (typeof value === "object" && value !== null)
-    return Object.entries(value).flatMap(([key, item]) =>
-      key.includes(NUL) ? [[...at, key]] : nulPaths(item, [...at, key]),
-    );
+    return Object.entries(value).flatMap(([key, item]) => {
+      const message = unstorable(key);
+      return message !== undefined ? [{ path: [...at, key], message }] : unstorablePaths(item, [...at, key]);
+    });
   return [];
 }
 

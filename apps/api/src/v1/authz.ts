@@ -1,11 +1,12 @@
-import type { Group, GroupActor, Member } from "@susu/domain";
+import type { Group, GroupActor, HeldPayment, HeldPaymentQuery, Member } from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
 import { problem } from "../problem.js";
 
 // Authorisation, in one place. People act as themselves (the token's subject is their
-// person id); group admins manage their group; platform admins (role `admin`) and
-// operator tools (role `service`) see everything. What a caller may not see is a 404 —
+// person id); group admins manage their group; a held payment is seen by whoever asked for
+// it and whoever it pays; platform admins (role `admin`) and operator tools (role
+// `service`) see everything. What a caller may not see is a 404 —
 // the same answer as for something that does not exist, so nothing leaks; an action on
 // something they may see but not do is a 403 with a code.
 
@@ -134,4 +135,76 @@ export function adminActorOf(
   return membershipOf(principal, group)?.role === "admin"
     ? { memberId: principal.subject }
     : { operator: principal.subject };
+}
+
+/**
+ * How a caller stands to a held payment: the principal that asked for it (`requester`,
+ * the client app or person whose booking it is), the person it pays (`seller`), a platform
+ * operator, or nobody. The requester wins over the seller and operators (a service token
+ * that asked for a payment acts as its requester), then the seller, then operators.
+ */
+export type HeldPaymentAccess = "none" | "requester" | "seller" | "platform";
+
+/** The one rule for held payments: who asked for it, who is paid, platform operators. */
+export function heldPaymentAccess(principal: Principal, payment: HeldPayment): HeldPaymentAccess {
+  if (payment.requestedBy === principal.subject) return "requester";
+  if (payment.seller.id === principal.subject) return "seller";
+  return isPlatformOperator(principal) ? "platform" : "none";
+}
+
+/**
+ * Checks the caller may `need` a held payment (`undefined`: it does not exist): `see` (its
+ * requester, its seller, platform operators), `requester` (what only the one who asked for
+ * it says: the booking was fulfilled, or not), `operator` (holds, releases and refunds:
+ * platform operators). Whoever may not see it gets 404 `held_payment_not_found`, the answer
+ * for a payment that does not exist; one who may see it but not do this, 403 with a code.
+ */
+export function refuseHeldPayment(
+  c: Context,
+  principal: Principal,
+  payment: HeldPayment | undefined,
+  heldPaymentId: string,
+  need: "see" | "requester" | "operator",
+): Response | undefined {
+  const access = payment === undefined ? "none" : heldPaymentAccess(principal, payment);
+  if (access === "none") return problem(c, 404, "held_payment_not_found", `no held payment ${heldPaymentId}`);
+  if (need === "requester" && access !== "requester")
+    return problem(
+      c,
+      403,
+      "not_requester",
+      "only the one who asked for this payment may report on its booking",
+    );
+  if (need === "operator" && !isPlatformOperator(principal))
+    return problem(c, 403, "operator_only", "only platform operators may do this");
+  return undefined;
+}
+
+/** What a held-payment list asks for besides the page: a status, a seller. */
+export interface HeldPaymentFilter {
+  readonly status?: HeldPaymentQuery["status"];
+  readonly sellerId?: string;
+}
+
+/**
+ * The queries whose union is the held payments a caller may list with `filter`: platform
+ * operators every payment; anyone else those they asked for and those that pay them (two
+ * queries, merged by the caller). A seller filter naming someone else narrows a person's
+ * list to what they asked for of that seller. Empty: nothing to list.
+ */
+export function heldPaymentListScopes(
+  principal: Principal,
+  filter: HeldPaymentFilter,
+): Omit<HeldPaymentQuery, "limit" | "startingAfter">[] {
+  const status = filter.status !== undefined ? { status: filter.status } : {};
+  if (isPlatformOperator(principal))
+    return [{ ...status, ...(filter.sellerId !== undefined ? { sellerId: filter.sellerId } : {}) }];
+  const me = principal.subject;
+  if (filter.sellerId === undefined)
+    return [
+      { ...status, requestedBy: me },
+      { ...status, sellerId: me },
+    ];
+  if (filter.sellerId === me) return [{ ...status, sellerId: me }];
+  return [{ ...status, requestedBy: me, sellerId: filter.sellerId }];
 }

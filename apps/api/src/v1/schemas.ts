@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { authResponses } from "../http/auth.js";
 import { edgeResponses } from "../http/edge.js";
 import { idempotencyResponses } from "../http/idempotency.js";
-import { problemDoc, type ResponseDoc } from "../http/problem-response.js";
+import { PROBLEM_CONTENT_TYPE, problemBody, problemDoc, type ResponseDoc } from "../http/problem-response.js";
 import { rateLimitResponses } from "../http/rate-limit.js";
 import { NUL_FREE } from "../input.js";
 
@@ -75,4 +75,29 @@ export const forbiddenResponse = (codes: readonly string[]) => ({
 /** A JSON response of `schema`. */
 export function json<T extends z.ZodTypeAny>(schema: T, description: string) {
   return { content: { "application/json": { schema } }, description };
+}
+
+/**
+ * A problem response of `status` whose every code comes with an example document (the
+ * media type's `examples`, one per code, named by it): `details` maps each code a client
+ * may see with this status to a detail like the one it gets.
+ */
+export function problemExamples<S extends number>(
+  status: S,
+  description: string,
+  details: Readonly<Record<string, string>>,
+): Record<S, ResponseDoc> {
+  const doc = problemDoc(description, Object.keys(details)) as {
+    readonly content: Readonly<Record<string, object>>;
+  };
+  const examples = Object.fromEntries(
+    Object.entries(details).map(([code, detail]) => [
+      code,
+      { summary: code, value: problemBody(status, code, detail) },
+    ]),
+  );
+  const media = doc.content?.[PROBLEM_CONTENT_TYPE];
+  return {
+    [status]: { ...doc, content: { [PROBLEM_CONTENT_TYPE]: { ...media, examples } } },
+  } as Record<S, ResponseDoc>;
 }

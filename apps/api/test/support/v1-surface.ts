@@ -204,6 +204,7 @@ export const DOMAIN_TABLES = [
   "groups",
   "members",
   "rounds",
+  "held_payments",
   "contributions",
   "contribution_attempts",
   "payout_transfers",

@@ -1,16 +1,27 @@
 // A small world for the cross-route tests, made through the domain's use cases on the real
 // database: an active group whose admin (ana) and member (ben) are onboarded and whose first
-// round is open, a stranger (eve, admin of a group of her own), a platform admin and a
-// service, each with a token. Several worlds can live in one database (ids carry a suffix).
+// round is open, a stranger (eve, admin of a group of her own), a held payment a client app
+// (app, not a person) asked for to pay a seller (sam, a person with a connected account, in
+// no group), a platform admin and a service, each with a token. Several worlds can live in
+// one database (ids carry a suffix).
 
 import type { PrismaClient } from "@susu/adapters";
 import { PrismaStore } from "@susu/adapters";
 import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
-import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { testApp, tokenFor } from "./app.js";
 
 /** Who calls, in the authorisation matrix's columns. */
-export const CALLERS = ["anonymous", "stranger", "member", "groupAdmin", "platformAdmin", "service"] as const;
+export const CALLERS = [
+  "anonymous",
+  "stranger",
+  "member",
+  "groupAdmin",
+  "requester",
+  "seller",
+  "platformAdmin",
+  "service",
+] as const;
 /** One caller. */
 export type Caller = (typeof CALLERS)[number];
 
@@ -23,6 +34,10 @@ export interface World {
   readonly admin: string;
   readonly member: string;
   readonly stranger: string;
+  /** A held payment (awaiting payment), its requester (a client app's principal) and its seller. */
+  readonly heldPaymentId: string;
+  readonly requester: string;
+  readonly seller: string;
   /** Bearer tokens by caller (none for anonymous). */
   readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
 }
@@ -88,6 +103,30 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   (await useCases.activateGroup(deps, group.id, admin))._unsafeUnwrap();
   clock.advanceTo(startsAt);
   const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
+  const requester = `app_w${n}`;
+  const seller = `sam_w${n}`;
+  (
+    await deps.uow.commit({
+      people: [{ state: { ...aReadyPerson(seller), createdAt: clock.now() }, expectedVersion: undefined }],
+      groups: [],
+      rounds: [],
+      outbox: [],
+      audit: [],
+    })
+  )._unsafeUnwrap();
+  const held = (
+    await useCases.createHeldPayment(deps, {
+      requestedBy: requester,
+      clientReference: `booking_w${n}`,
+      amountMinor: 100_00,
+      currency: "AUD",
+      sellerId: seller,
+      description: "Two nights by the sea",
+      customer: { email: "cy@example.com" },
+      fee: { kind: "rate", basisPoints: 1_000 },
+      successUrl: "https://app.example/paid",
+    })
+  )._unsafeUnwrap();
   clock.advance(60_000);
   return {
     groupId: group.id,
@@ -96,10 +135,15 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     admin,
     member,
     stranger,
+    heldPaymentId: held.payment.id,
+    requester,
+    seller,
     tokens: {
       stranger: await tokenFor(stranger),
       member: await tokenFor(member),
       groupAdmin: await tokenFor(admin),
+      requester: await tokenFor(requester),
+      seller: await tokenFor(seller),
       platformAdmin: await tokenFor(`ops_w${n}`, ["admin"]),
       service: await tokenFor(`svc_w${n}`, ["service"]),
     },

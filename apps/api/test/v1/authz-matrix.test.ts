@@ -3,8 +3,10 @@
 // fails the test, so a new route cannot ship without deciding who may call it.
 //
 // Callers (test/support/world.ts): anonymous (no token), a stranger (a person with a group
-// of her own, not in this one), a member of the group, its admin, a platform admin (role
-// `admin`) and a service token (role `service`, by default expected like the platform admin).
+// of her own, not in this one), a member of the group, its admin, the requester of the
+// world's held payment (a client app's principal, not a person) and its seller (a person in
+// no group) — both by default expected like the stranger —, a platform admin (role `admin`)
+// and a service token (role `service`, by default expected like the platform admin).
 //
 // Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
 // tables; after an accepted write the world is made anew, so rows do not depend on order.
@@ -29,15 +31,29 @@ import { type Caller, makeWorlds, type World, worldApp } from "../support/world.
  *   other than 401 and 403 (a 404 for the missing ticket, event or effect);
  * - `hidden`: 404 with a `*_not_found` code, the same answer as for something that does not exist;
  * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`;
+ *   `notRequester`: 403 `not_requester`;
  * - `anon`: 401 `unauthenticated`.
  */
-type Expect = "ok" | "allowed" | "reached" | "hidden" | "notAdmin" | "forbidden" | "operatorOnly" | "anon";
+type Expect =
+  | "ok"
+  | "allowed"
+  | "reached"
+  | "hidden"
+  | "notAdmin"
+  | "forbidden"
+  | "operatorOnly"
+  | "notRequester"
+  | "anon";
 
 /** One row: what each caller gets, and optionally the body to send. */
 interface Row {
   readonly stranger: Expect;
   readonly member: Expect;
   readonly groupAdmin: Expect;
+  /** The world's held payment's requester; defaults to {@link Row.stranger}. */
+  readonly requester?: Expect;
+  /** The world's held payment's seller; defaults to {@link Row.stranger}. */
+  readonly seller?: Expect;
   readonly platformAdmin: Expect;
   /** Defaults to {@link Row.platformAdmin}. */
   readonly service?: Expect;
@@ -80,6 +96,29 @@ const operatorOnly: Row = {
 };
 /** Operators only, on a resource the world does not have (a 404 for them is fine). */
 const operatorOnlyMissing: Row = { ...operatorOnly, platformAdmin: "reached" };
+/** A held payment: its requester, its seller and platform operators see it; anyone else gets 404. */
+const seeHeldPayment: Row = {
+  stranger: "hidden",
+  member: "hidden",
+  groupAdmin: "hidden",
+  requester: "ok",
+  seller: "ok",
+  platformAdmin: "ok",
+};
+/** The requester's word on the booking: the seller and operators see the payment, 403 `not_requester`. */
+const requesterOfHeldPayment: Row = {
+  ...seeHeldPayment,
+  requester: "allowed",
+  seller: "notRequester",
+  platformAdmin: "notRequester",
+};
+/** Operators' commands on a held payment: its requester and seller see it, 403 `operator_only`. */
+const operatorOnHeldPayment: Row = {
+  ...seeHeldPayment,
+  requester: "operatorOnly",
+  seller: "operatorOnly",
+  platformAdmin: "allowed",
+};
 
 /**
  * One line per operation (`METHOD /v1/path` as in the document). Add the line when you add
@@ -128,7 +167,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "forbidden",
   },
   // people and onboarding
-  "GET /v1/people/me": { ...anyPerson, platformAdmin: "reached" },
+  // The requester is a client app's principal, not a person (no person: 404).
+  "GET /v1/people/me": { ...anyPerson, requester: "reached", platformAdmin: "reached" },
   "GET /v1/people/{personId}": { ...ownPerson, member: "ok", platformAdmin: "ok" },
   // A set-up's client secret and an onboarding link act as the person: nobody else, operators included.
   "POST /v1/people/{personId}/debit-setup": { ...ownPerson, platformAdmin: "hidden" },
@@ -157,6 +197,28 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/operations/outbox": operatorOnly,
   "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
   "POST /v1/operations/outbox/replay": operatorOnly,
+  // held payments: anyone asks for one (as its requester) and lists what they may see
+  "POST /v1/held-payments": {
+    ...anyPerson,
+    body: (world) => ({
+      clientReference: `matrix_${world.heldPaymentId}`,
+      amountMinor: 50_00,
+      currency: "AUD",
+      sellerId: world.seller,
+      description: "A night in town",
+      customer: { email: "cy@example.com" },
+      fee: { rateBps: 500 },
+      successUrl: "https://app.example/paid",
+    }),
+  },
+  "GET /v1/held-payments": anyPerson,
+  "GET /v1/held-payments/{heldPaymentId}": seeHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/fulfilment": requesterOfHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/unfulfilled": requesterOfHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/hold": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/release": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/refunds": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/refunds/retry": operatorOnHeldPayment,
 };
 
 /** What each path parameter points at in the world (ids the world lacks: a missing one). */
@@ -169,6 +231,8 @@ function paramOf(world: World, name: string): string {
       return world.member;
     case "roundId":
       return world.roundId;
+    case "heldPaymentId":
+      return world.heldPaymentId;
     default:
       return `${name.replace(/Id$/, "")}_missing`;
   }
@@ -226,6 +290,8 @@ function matches(expected: Expect, { status, code }: Answer): boolean {
       return status === 403 && code !== undefined;
     case "operatorOnly":
       return status === 403 && code === "operator_only";
+    case "notRequester":
+      return status === 403 && code === "not_requester";
     case "anon":
       return status === 401 && code === "unauthenticated";
   }
@@ -260,6 +326,8 @@ describe("the authorisation matrix", () => {
         ["stranger", row.stranger],
         ["member", row.member],
         ["groupAdmin", row.groupAdmin],
+        ["requester", row.requester ?? row.stranger],
+        ["seller", row.seller ?? row.stranger],
         ["platformAdmin", row.platformAdmin],
         ["service", row.service ?? row.platformAdmin],
       ];

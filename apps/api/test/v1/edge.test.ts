@@ -111,6 +111,23 @@ describe("NUL characters at the edge", () => {
     expect(await ticket()).toMatchObject({ status: "open", version });
   });
 
+  it("an unpaired surrogate in a body (a \\ud800 escape; jsonb refuses it): 400 naming the field, nothing stored", async () => {
+    const before = await db.prisma.group.count();
+    const raw = (json: string) =>
+      app.request("/v1/groups", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ana}`, "content-type": "application/json" },
+        body: json,
+      });
+    const group = JSON.stringify(newGroup());
+    await expectRefused(await raw(group.replace('"Edge savers"', '"Edge\\ud800savers"')), "body.name");
+    await expectRefused(await raw(group.replace('"Ana"', '"Ana\\udc00"')), "body.displayName");
+    await expectRefused(await raw(group.replace('"name"', '"na\\ud83dme"')), "body.na\ud83dme");
+    expect(await db.prisma.group.count()).toBe(before);
+    // A pair is a character like any other.
+    expect((await raw(group.replace('"Edge savers"', '"Edge \\ud83d\\ude00 savers"'))).status).toBe(201);
+  });
+
   it("in a path parameter: 400 invalid_request naming the parameter, nothing stored", async () => {
     const id = await createGroup(ana);
     const version = (await db.prisma.group.findUniqueOrThrow({ where: { id } })).version;

@@ -2,7 +2,8 @@
 // with no edit here): random path ids (unicode, NUL, "..", very long, empty, broken
 // percent-encodings), query strings, headers (content types, idempotency keys, garbage
 // Authorization) and bodies (any JSON value, bytes that are not JSON, and mutations of the
-// operation's example body), with a member's token and with none. The properties:
+// operation's example body), with a member's token, the world's held payment's requester's
+// and none. The properties:
 // - no 5xx, ever;
 // - every answer that is not 2xx is application/problem+json with a `code`;
 // - an answer that is not 2xx stored nothing (the domain tables' row counts are unchanged).
@@ -91,7 +92,15 @@ const NASTY_IDS = [
 
 function idFor(name: string): fc.Arbitrary<{ readonly raw: boolean; readonly value: string }> {
   const real = (w: World) =>
-    ({ groupId: w.groupId, memberId: w.member, personId: w.member, roundId: w.roundId })[name] ?? `${name}_1`;
+    (
+      ({
+        groupId: w.groupId,
+        memberId: w.member,
+        personId: w.member,
+        roundId: w.roundId,
+        heldPaymentId: w.heldPaymentId,
+      }) as Record<string, string>
+    )[name] ?? `${name}_1`;
   return fc
     .oneof(
       { weight: 3, arbitrary: fc.constant({ raw: false, value: "__real__" }) },
@@ -148,10 +157,15 @@ const contentType = fc.oneof(
   headerValue,
 );
 
-/** What the request's Authorization is: the member's token, none, or garbage. */
+/**
+ * What the request's Authorization is: the member's token, the held payment's requester's
+ * (who may act on it, where the member sees 404), none, or garbage.
+ */
+type Auth = "member" | "requester" | "none" | number;
 const auth = fc.oneof(
-  { weight: 7, arbitrary: fc.constant<"member" | "none" | number>("member") },
-  { weight: 2, arbitrary: fc.constant<"member" | "none" | number>("none") },
+  { weight: 6, arbitrary: fc.constant<Auth>("member") },
+  { weight: 2, arbitrary: fc.constant<Auth>("requester") },
+  { weight: 2, arbitrary: fc.constant<Auth>("none") },
   { weight: 1, arbitrary: fc.nat(20) },
 );
 
@@ -213,6 +227,7 @@ const body: fc.Arbitrary<Body> = fc.oneof(
           "nul",
           "\u0000",
           '{"name":"\u0000"}',
+          '{"name":"\\ud800","description":"\\udc00x"}',
           "1".repeat(400),
           "x".repeat(120_000),
         ),
@@ -241,6 +256,7 @@ const request = fc.record({
     memberId: idFor("memberId"),
     roundId: idFor("roundId"),
     personId: idFor("personId"),
+    heldPaymentId: idFor("heldPaymentId"),
   }),
   query,
   headers,
@@ -303,6 +319,8 @@ function build(input: Generated): {
   const url = input.query === "" ? path : `${path}?${input.query}`;
   const headerEntries: [string, string][] = [];
   if (input.auth === "member") headerEntries.push(["authorization", `Bearer ${world.tokens.member}`]);
+  else if (input.auth === "requester")
+    headerEntries.push(["authorization", `Bearer ${world.tokens.requester}`]);
   else if (typeof input.auth === "number")
     headerEntries.push(["authorization", garbageTokens[input.auth % garbageTokens.length] as string]);
   const h = input.headers;

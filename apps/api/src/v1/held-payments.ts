@@ -1,0 +1,794 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  CURRENCY_CODES,
+  type CurrencyCode,
+  feeNetMinor,
+  type HeldPayment,
+  type HeldPaymentQuery,
+  type HeldPaymentStatus,
+  HOUR_MS,
+  type PlatformFee,
+  refundableMinor,
+  sellerNetMinor,
+  type UseCaseDeps,
+  type UseCaseError,
+  useCases,
+} from "@susu/domain";
+import type { Context } from "hono";
+import { err, ok, type Result } from "neverthrow";
+import type { Principal } from "../http/auth.js";
+import { NUL_FREE } from "../input.js";
+import { problem, useCaseProblem } from "../problem.js";
+import {
+  type HeldPaymentFilter,
+  heldPaymentAccess,
+  heldPaymentListScopes,
+  isPlatformOperator,
+  refuseHeldPayment,
+} from "./authz.js";
+import type { V1Deps } from "./context.js";
+import { v1Router } from "./context.js";
+import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
+import {
+  commonResponses,
+  IdSchema,
+  json,
+  MoneySchema,
+  postResponses,
+  problemExamples,
+  TimestampSchema,
+} from "./schemas.js";
+
+// Held payments under /v1: a client app (any principal) asks for a payment for one of its
+// bookings, paid by its customer on a Stripe Checkout page, held on the platform for a
+// dispute window after the app confirms the booking, then released to the seller (a susu
+// person with a connected account). Who may see and do what is authz.ts's
+// (refuseHeldPayment, heldPaymentListScopes): the requester, the seller and platform
+// operators see a payment, everyone else gets 404; the requester reports on the booking;
+// platform operators hold, release and refund. The rules of the payment are the domain's.
+
+const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
+
+/** Every status a held payment can be in, for the schemas (checked against the domain's type). */
+const HELD_PAYMENT_STATUSES = [
+  "awaiting_payment",
+  "payment_processing",
+  "held",
+  "releasing",
+  "release_blocked",
+  "released",
+  "refunding",
+  "refunded",
+  "expired",
+  "payment_failed",
+  "charged_back",
+] as const satisfies readonly HeldPaymentStatus[];
+const everyStatusListed: [HeldPaymentStatus] extends [(typeof HELD_PAYMENT_STATUSES)[number]] ? true : false =
+  true;
+void everyStatusListed;
+
+/** Longest dispute window a request may name, in hours (the policy's maximum is checked by the domain). */
+const DISPUTE_WINDOW_HOURS_MAX = 24 * 366;
+
+/** Text a person reads (a description, a reason): trimmed, 1–500 characters, no NUL. */
+const TextSchema = z.string().trim().min(1).max(500).refine(NUL_FREE, "no NUL characters");
+
+const HeldPaymentIdParam = z.object({
+  heldPaymentId: IdSchema.openapi({ param: { name: "heldPaymentId", in: "path" }, example: "hp_1" }),
+});
+
+// ─── The view ──────────────────────────────────────────────────────────────
+
+const HeldPaymentSchema = z
+  .object({
+    object: z.literal("held_payment"),
+    id: z.string().openapi({ example: "hp_1" }),
+    clientReference: z.string().openapi({ example: "booking_42" }),
+    requestedBy: z.string().openapi({
+      description: "The principal (token subject) that asked for the payment",
+      example: "app_bookings",
+    }),
+    description: z.string(),
+    status: z.enum(HELD_PAYMENT_STATUSES),
+    amount: MoneySchema,
+    fee: z
+      .object({
+        kind: z.enum(["rate", "fixed"]),
+        rateBps: z.number().int().nullable().openapi({ description: "The rate asked for, in basis points" }),
+        fixedAmount: MoneySchema.nullable().openapi({ description: "The fixed fee asked for" }),
+        amount: MoneySchema.openapi({
+          description: "The platform's fee on the whole amount, after the currency's minimum",
+        }),
+      })
+      .openapi("HeldPaymentFee"),
+    sellerShare: MoneySchema.openapi({
+      description: "The amount minus the fee: what the seller gets if nothing is given back",
+    }),
+    sellerNet: MoneySchema.openapi({
+      description:
+        "The seller's share net of the seller's parts of refunds and lost disputes: what the release transfers",
+    }),
+    feeNet: MoneySchema.openapi({ description: "The fee net of the fee parts of refunds and lost disputes" }),
+    refundable: MoneySchema.openapi({
+      description: "What is left to refund (zero until the payment is captured)",
+    }),
+    seller: z.object({
+      id: z.string().openapi({ example: "sam" }),
+      canReceive: z
+        .boolean()
+        .openapi({ description: "Whether the seller's account could receive transfers, as last reported" }),
+    }),
+    customer: z.object({ email: z.string(), name: z.string().nullable() }),
+    disputeWindowHours: z.number(),
+    checkout: z.object({
+      url: z.string().nullable().openapi({
+        description:
+          "The Stripe Checkout page for the customer; null until the session exists (moments after creation)",
+      }),
+      expiresAt: z.string().openapi({ example: "2030-01-04T09:00:00.000Z" }),
+      successUrl: z.string(),
+      cancelUrl: z.string().nullable(),
+    }),
+    fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+    createdAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
+    capturedAt: TimestampSchema,
+    releaseDueAt: TimestampSchema.openapi({
+      description: "When the dispute window ends and the release is due; set by the fulfilment confirmation",
+    }),
+    releaseStarted: z.boolean(),
+    adminHold: z
+      .object({ by: z.string(), reason: z.string(), at: z.string() })
+      .nullable()
+      .openapi({ description: "A platform operator's hold on the release, until they release it" }),
+    blockKind: z
+      .enum(["seller_cannot_receive", "transfer_parked", "transfer_outcome_unknown", "frozen"])
+      .nullable()
+      .openapi({ description: "What blocks the release (only while `release_blocked`)" }),
+    blockedReason: z.string().nullable(),
+    failureCode: z.string().nullable(),
+    endedAt: TimestampSchema,
+    transfers: z.array(
+      z.object({
+        number: z.number().int(),
+        amount: MoneySchema,
+        status: z.enum(["requested", "created", "failed", "unknown"]),
+        requestedAt: z.string(),
+        failureCode: z.string().nullable(),
+        failureMessage: z.string().nullable(),
+      }),
+    ),
+    refunds: z.array(
+      z.object({
+        number: z.number().int(),
+        amount: MoneySchema,
+        sellerPart: MoneySchema,
+        feePart: MoneySchema,
+        reason: z.enum(["unfulfilled", "admin", "late_payment"]),
+        stage: z.enum(["holding", "earmarked", "transferred"]).openapi({
+          description:
+            "Where the refunded money was: held, set aside for the seller, or already transferred (then reversed first)",
+        }),
+        full: z.boolean(),
+        status: z.enum(["reversing", "requested", "succeeded", "failed", "reversal_failed"]),
+        attempts: z.number().int(),
+        failureCode: z.string().nullable(),
+      }),
+    ),
+    reversals: z.array(
+      z.object({
+        number: z.number().int(),
+        amount: MoneySchema,
+        reason: z.enum(["refund", "dispute_lost"]),
+        refundNumber: z.number().int().nullable(),
+        disputeId: z.string().nullable(),
+        status: z.enum(["requested", "reversed", "failed"]),
+        failureCode: z.string().nullable(),
+      }),
+    ),
+    disputes: z.array(
+      z.object({
+        id: z.string().openapi({ example: "dp_1" }),
+        amount: MoneySchema,
+        reason: z.string(),
+        status: z.enum(["open", "won", "lost"]),
+        stripeStatus: z.string().openapi({ example: "needs_response" }),
+        evidenceDueBy: TimestampSchema,
+        lost: MoneySchema.nullable().openapi({ description: "What a lost dispute took back" }),
+      }),
+    ),
+    version: z.number().int(),
+  })
+  .openapi("HeldPayment");
+
+/** A held payment as a client sees it: amounts with their currency, ISO times, no Stripe object ids but disputes'. */
+export function heldPaymentView(p: HeldPayment) {
+  const money = (amountMinor: number) => ({ amountMinor, currency: p.currency });
+  return {
+    object: "held_payment" as const,
+    id: p.id,
+    clientReference: p.clientReference,
+    requestedBy: p.requestedBy,
+    description: p.description,
+    status: p.status,
+    amount: money(p.amountMinor),
+    fee: {
+      kind: p.fee.kind,
+      rateBps: p.fee.kind === "rate" ? p.fee.basisPoints : null,
+      fixedAmount: p.fee.kind === "fixed" ? money(p.fee.amountMinor) : null,
+      amount: money(p.feeMinor),
+    },
+    sellerShare: money(p.sellerShareMinor),
+    sellerNet: money(sellerNetMinor(p)),
+    feeNet: money(feeNetMinor(p)),
+    refundable: money(refundableMinor(p)),
+    seller: { id: p.seller.id, canReceive: p.sellerCanReceive },
+    customer: { email: p.customer.email, name: p.customer.name ?? null },
+    disputeWindowHours: p.disputeWindowMs / HOUR_MS,
+    checkout: {
+      url: p.checkoutUrl ?? null,
+      expiresAt: new Date(p.checkoutExpiresAt).toISOString(),
+      successUrl: p.successUrl,
+      cancelUrl: p.cancelUrl ?? null,
+    },
+    fulfilment: p.fulfilment,
+    createdAt: new Date(p.createdAt).toISOString(),
+    capturedAt: iso(p.capturedAt),
+    releaseDueAt: iso(p.releaseDueAt),
+    releaseStarted: p.releaseStarted,
+    adminHold:
+      p.adminHold === undefined
+        ? null
+        : { by: p.adminHold.by, reason: p.adminHold.reason, at: new Date(p.adminHold.at).toISOString() },
+    blockKind: p.blockKind ?? null,
+    blockedReason: p.blockedReason ?? null,
+    failureCode: p.failureCode ?? null,
+    endedAt: iso(p.endedAt),
+    transfers: p.transfers.map((t) => ({
+      number: t.number,
+      amount: money(t.amountMinor),
+      status: t.status,
+      requestedAt: new Date(t.requestedAt).toISOString(),
+      failureCode: t.failureCode ?? null,
+      failureMessage: t.failureMessage ?? null,
+    })),
+    refunds: p.refunds.map((r) => ({
+      number: r.number,
+      amount: money(r.amountMinor),
+      sellerPart: money(r.sellerPartMinor),
+      feePart: money(r.feePartMinor),
+      reason: r.reason,
+      stage: r.stage,
+      full: r.full,
+      status: r.status,
+      attempts: r.attempts,
+      failureCode: r.failureCode ?? null,
+    })),
+    reversals: p.reversals.map((v) => ({
+      number: v.number,
+      amount: money(v.amountMinor),
+      reason: v.reason,
+      refundNumber: v.forRefund ?? null,
+      disputeId: v.forDisputeId ?? null,
+      status: v.status,
+      failureCode: v.failureCode ?? null,
+    })),
+    disputes: p.disputes.map((d) => ({
+      id: d.id,
+      amount: money(d.amountMinor),
+      reason: d.reason,
+      status: d.status,
+      stripeStatus: d.stripeStatus,
+      evidenceDueBy: iso(d.evidenceDueBy),
+      lost: d.lostMinor === undefined ? null : money(d.lostMinor),
+    })),
+    version: p.version,
+  };
+}
+
+/** What {@link heldPaymentView} returns. */
+export type HeldPaymentView = ReturnType<typeof heldPaymentView>;
+
+// ─── Requests ──────────────────────────────────────────────────────────────
+
+const FeeSchema = z
+  .union([
+    z.strictObject({
+      rateBps: z
+        .number()
+        .int()
+        .min(0)
+        .max(9_999)
+        .openapi({ description: "A rate in basis points of the amount (250 = 2.5 %)", example: 1_000 }),
+    }),
+    z.strictObject({
+      amountMinor: z
+        .number()
+        .int()
+        .min(0)
+        .max(Number.MAX_SAFE_INTEGER)
+        .openapi({ description: "A fixed fee in minor units", example: 500 }),
+    }),
+  ])
+  .openapi("HeldPaymentFeeTerms", {
+    description:
+      "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave the seller something",
+    example: { rateBps: 1_000 },
+  });
+
+const CreateHeldPaymentSchema = z
+  .object({
+    clientReference: z.string().trim().min(1).max(255).refine(NUL_FREE, "no NUL characters").openapi({
+      description: "Your own reference (a booking id): one payment per caller and reference",
+      example: "booking_42",
+    }),
+    amountMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 10000 }),
+    currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).openapi({ example: "AUD" }),
+    sellerId: IdSchema.openapi({
+      description: "The seller: a susu person who has a connected account (payout onboarding)",
+      example: "sam",
+    }),
+    description: TextSchema.openapi({ example: "Two nights by the sea" }),
+    customer: z.object({
+      email: z.email().max(254).openapi({ example: "cy@example.com" }),
+      name: z
+        .string()
+        .trim()
+        .min(1)
+        .max(200)
+        .refine(NUL_FREE, "no NUL characters")
+        .optional()
+        .openapi({ example: "Cy" }),
+    }),
+    fee: FeeSchema,
+    disputeWindowHours: z.number().int().positive().max(DISPUTE_WINDOW_HOURS_MAX).optional().openapi({
+      description:
+        "How long funds stay held after the booking is fulfilled; the platform's (72 h) when absent",
+      example: 72,
+    }),
+    successUrl: httpUrl().openapi({ example: "https://app.example/booking/42/paid" }),
+    cancelUrl: httpUrl().optional().openapi({ example: "https://app.example/booking/42" }),
+  })
+  .openapi("CreateHeldPayment");
+
+function httpUrl() {
+  return z
+    .url()
+    .max(500)
+    .refine((url) => /^https?:\/\//i.test(url), "an http or https URL");
+}
+
+const ReasonBodySchema = (name: string, example: string) =>
+  z.object({ reason: TextSchema.openapi({ example }) }).openapi(name);
+
+const UnfulfilledSchema = ReasonBodySchema("ReportUnfulfilled", "the guest did not show up");
+const HoldSchema = ReasonBodySchema("HoldHeldPayment", "the customer complained; checking with the seller");
+
+const RefundSchema = z
+  .object({
+    amountMinor: z
+      .number()
+      .int()
+      .positive()
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .openapi({ description: "A partial refund; everything left when absent", example: 2500 }),
+  })
+  .openapi("RefundHeldPayment");
+
+const ListQuerySchema = PageQuerySchema.extend({
+  status: z.enum(HELD_PAYMENT_STATUSES).optional(),
+  seller: IdSchema.optional().openapi({ description: "Only the payments to this seller (a person id)" }),
+});
+
+// ─── Documented refusals ───────────────────────────────────────────────────
+
+const notFound = problemExamples(404, "Not found, or not yours to see.", {
+  held_payment_not_found: "no held payment hp_1",
+});
+const notRequester = problemExamples(403, "Allowed to see, not to do.", {
+  not_requester: "only the one who asked for this payment may report on its booking",
+});
+const operatorOnly = problemExamples(403, "Allowed to see, not to do.", {
+  operator_only: "only platform operators may do this",
+});
+const conflicts = (details: Readonly<Record<string, string>>) =>
+  problemExamples(409, "The payment's state does not allow this now.", {
+    ...details,
+    version_conflict: "held payment hp_1 was changed by someone else; load it again and retry",
+    idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+  });
+const unprocessable = (details: Readonly<Record<string, string>>) =>
+  problemExamples(422, "The values are well-formed but not acceptable.", {
+    ...details,
+    idempotency_key_reused: "this Idempotency-Key was used with a different request",
+  });
+
+const NOT_CAPTURED = { payment_not_captured: "the payment is awaiting_payment" };
+const DISPUTED = { payment_disputed: "the charge is disputed: Stripe cannot refund it" };
+const REFUND_IN_FLIGHT = { refund_in_flight: "a refund is unfinished" };
+
+// ─── Routes ────────────────────────────────────────────────────────────────
+
+const TAGS = ["held payments"];
+const body = <T extends z.ZodTypeAny>(schema: T, required = true) => ({
+  content: { "application/json": { schema } },
+  required,
+});
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments",
+  tags: TAGS,
+  summary: "Ask for a held payment for one of your bookings (anyone with a token; you are its requester)",
+  description:
+    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`.",
+  security: [{ bearer: [] }],
+  request: { body: body(CreateHeldPaymentSchema) },
+  responses: {
+    201: json(HeldPaymentSchema, "The payment, awaiting payment"),
+    200: json(
+      HeldPaymentSchema,
+      "The payment made the first time for this reference (the same request again)",
+    ),
+    ...postResponses,
+    ...conflicts({
+      client_reference_reused: "client reference booking_42 is held payment hp_1, asked for with other terms",
+      seller_not_onboarded: "seller sam has no connected account to be paid into",
+    }),
+    ...unprocessable({
+      invalid_amount: "the amount is below the currency's minimum charge",
+      invalid_fee: "a fee of 10000 AUD leaves the seller nothing of 10000",
+      invalid_dispute_window: "the dispute window must be a positive number of milliseconds up to 7776000000",
+      invalid_held_payment: "customer email has no @",
+      seller_not_found: "no person sam",
+    }),
+  },
+});
+
+const listRouteDef = createRoute({
+  method: "get",
+  path: "/held-payments",
+  tags: TAGS,
+  summary: "Held payments, newest first: those you asked for or that pay you (platform operators: all)",
+  security: [{ bearer: [] }],
+  request: { query: ListQuerySchema },
+  responses: {
+    200: json(pageSchema(HeldPaymentSchema, "HeldPaymentList"), "A page of held payments"),
+    ...commonResponses,
+  },
+});
+
+const getRouteDef = createRoute({
+  method: "get",
+  path: "/held-payments/{heldPaymentId}",
+  tags: TAGS,
+  summary:
+    "A held payment with its fee, transfers, refunds, reversals and disputes (its requester, its seller, platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam },
+  responses: { 200: json(HeldPaymentSchema, "The payment"), ...commonResponses, ...notFound },
+});
+
+const fulfilmentRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/fulfilment",
+  tags: TAGS,
+  summary:
+    "Confirm the booking was fulfilled: the dispute window starts, the release follows it (the requester)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, with `releaseDueAt`"),
+    ...postResponses,
+    ...notFound,
+    ...notRequester,
+    ...conflicts({
+      ...NOT_CAPTURED,
+      fulfilment_already_reported: "the booking was already reported confirmed",
+      payment_ended: "the payment is refunded",
+    }),
+  },
+});
+
+const unfulfilledRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/unfulfilled",
+  tags: TAGS,
+  summary:
+    "Report the booking was not fulfilled: everything is refunded at once, the customer told (the requester)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam, body: body(UnfulfilledSchema) },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, refunding"),
+    ...postResponses,
+    ...notFound,
+    ...notRequester,
+    ...conflicts({
+      ...NOT_CAPTURED,
+      fulfilment_already_reported: "the booking was already reported confirmed",
+      payment_ended: "the payment is released",
+      ...DISPUTED,
+      ...REFUND_IN_FLIGHT,
+    }),
+  },
+});
+
+const holdRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/hold",
+  tags: TAGS,
+  summary: "Stop the release until an operator releases it (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam, body: body(HoldSchema) },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, with `adminHold`"),
+    ...postResponses,
+    ...notFound,
+    ...operatorOnly,
+    ...conflicts({
+      release_in_flight: "the release has started",
+      not_holdable: "the payment is released",
+      already_on_hold: "held by ops_olga since 2030-01-03T09:00:00.000Z",
+    }),
+  },
+});
+
+const releaseRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/release",
+  tags: TAGS,
+  summary:
+    "Lift an operator's hold, or retry a blocked release once its cause is checked (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, released on its schedule (or releasing now)"),
+    ...postResponses,
+    ...notFound,
+    ...operatorOnly,
+    ...conflicts({
+      not_on_hold: "no admin hold and no blocked release",
+      ...DISPUTED,
+      ...REFUND_IN_FLIGHT,
+      seller_cannot_receive: "the seller's account cannot receive transfers",
+    }),
+  },
+});
+
+const refundRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/refunds",
+  tags: TAGS,
+  summary: "Refund the customer, wholly or in part, before or after the release (platform operators)",
+  description:
+    "`amountMinor` refunds part of what is left; without it (or without a body) everything left is refunded and the payment ends `refunded`. After the release the seller's part is reversed from their transfer first.",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam, body: body(RefundSchema, false) },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, with the new refund"),
+    ...postResponses,
+    ...notFound,
+    ...operatorOnly,
+    ...conflicts({
+      ...NOT_CAPTURED,
+      ...REFUND_IN_FLIGHT,
+      nothing_to_refund: "everything was refunded or taken back",
+      release_in_flight: "the seller's transfer is in flight",
+      ...DISPUTED,
+    }),
+    ...unprocessable({ invalid_refund_amount: "a refund is a whole multiple of 1 in (0, 10000] AUD" }),
+  },
+});
+
+const retryRefundRouteDef = createRoute({
+  method: "post",
+  path: "/held-payments/{heldPaymentId}/refunds/retry",
+  tags: TAGS,
+  summary: "Retry the refund (or its reversal) that failed, once the cause is fixed (platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: HeldPaymentIdParam },
+  responses: {
+    200: json(HeldPaymentSchema, "The payment, its refund asked for again"),
+    ...postResponses,
+    ...notFound,
+    ...operatorOnly,
+    ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }),
+  },
+});
+
+// ─── Lists ─────────────────────────────────────────────────────────────────
+
+/** Newest first, as the repository pages: by creation time, then by id. */
+function newestFirst(a: HeldPayment, b: HeldPayment): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Most payments one repository page holds (the port's bound). */
+const REPOSITORY_PAGE_MAX = 100;
+
+/**
+ * One page of the held payments `principal` may list: the union of authz's scopes, each
+ * read from the repository after the cursor and merged newest first. A cursor the caller
+ * may not see is an empty page, as an unknown one is, so it tells nothing.
+ */
+async function listVisible(
+  uc: UseCaseDeps,
+  principal: Principal,
+  filter: HeldPaymentFilter,
+  page: { readonly limit: number; readonly startingAfter?: string | undefined },
+): Promise<Result<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, UseCaseError>> {
+  const empty = { items: [], hasMore: false };
+  if (page.startingAfter !== undefined && !isPlatformOperator(principal)) {
+    const cursor = await uc.heldPayments.getHeldPayment(page.startingAfter);
+    if (cursor.isErr()) return err(cursor.error);
+    if (cursor.value === undefined || heldPaymentAccess(principal, cursor.value) === "none") return ok(empty);
+  }
+  const scopes = heldPaymentListScopes(principal, filter);
+  const after = page.startingAfter !== undefined ? { startingAfter: page.startingAfter } : {};
+  if (scopes.length === 1) {
+    const [scope] = scopes as [Omit<HeldPaymentQuery, "limit">];
+    return uc.heldPayments.listHeldPayments({ ...scope, ...after, limit: page.limit });
+  }
+  // A union: one more than the page from each side tells whether more follow (at the
+  // repository's bound, the sides' own `hasMore` does, counting a payment both sides hold once).
+  const limit = Math.min(page.limit + 1, REPOSITORY_PAGE_MAX);
+  const merged = new Map<string, HeldPayment>();
+  let sideHasMore = false;
+  for (const scope of scopes) {
+    const side = await uc.heldPayments.listHeldPayments({ ...scope, ...after, limit });
+    if (side.isErr()) return err(side.error);
+    for (const p of side.value.items) merged.set(p.id, p);
+    sideHasMore ||= side.value.hasMore;
+  }
+  const items = [...merged.values()].sort(newestFirst);
+  return ok({
+    items: items.slice(0, page.limit),
+    hasMore: items.length > page.limit || (limit === page.limit && sideHasMore),
+  });
+}
+
+// ─── The router ────────────────────────────────────────────────────────────
+
+/** `/v1/held-payments`: ask for, list and read held payments; the requester's and operators' commands. */
+export function heldPaymentsV1(deps: V1Deps) {
+  const app = v1Router();
+  const uc = deps.useCases;
+
+  /** Loads a payment and applies the one authorisation rule for held payments. */
+  async function find(
+    c: Context,
+    principal: Principal,
+    id: string,
+    need: "see" | "requester" | "operator",
+  ): Promise<{ readonly payment: HeldPayment } | { readonly refused: Response }> {
+    const payment = await uc.heldPayments.getHeldPayment(id);
+    if (payment.isErr()) return { refused: useCaseProblem(c, payment.error) };
+    const refused = refuseHeldPayment(c, principal, payment.value, id, need);
+    if (refused !== undefined || payment.value === undefined)
+      return { refused: refused ?? problem(c, 404, "held_payment_not_found", `no held payment ${id}`) };
+    return { payment: payment.value };
+  }
+
+  /** Answers a command's outcome with the payment as it now stands. */
+  function answer(c: Context, result: Result<HeldPayment, UseCaseError>): Response {
+    if (result.isErr()) return useCaseProblem(c, result.error);
+    return c.json(heldPaymentView(result.value), 200);
+  }
+
+  app.openapi(createRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const input = c.req.valid("json");
+    const fee: PlatformFee =
+      "rateBps" in input.fee
+        ? { kind: "rate", basisPoints: input.fee.rateBps }
+        : { kind: "fixed", amountMinor: input.fee.amountMinor };
+    const created = await useCases.createHeldPayment(uc, {
+      requestedBy: principal.subject,
+      clientReference: input.clientReference,
+      amountMinor: input.amountMinor,
+      currency: input.currency,
+      sellerId: input.sellerId,
+      description: input.description,
+      customer:
+        input.customer.name === undefined
+          ? { email: input.customer.email }
+          : { email: input.customer.email, name: input.customer.name },
+      fee,
+      ...(input.disputeWindowHours !== undefined
+        ? { disputeWindowMs: input.disputeWindowHours * HOUR_MS }
+        : {}),
+      successUrl: input.successUrl,
+      ...(input.cancelUrl !== undefined ? { cancelUrl: input.cancelUrl } : {}),
+    });
+    if (created.isErr()) return useCaseProblem(c, created.error);
+    const { payment } = created.value;
+    return c.json(heldPaymentView(payment), created.value.created ? 201 : 200, {
+      location: `/v1/held-payments/${payment.id}`,
+    });
+  });
+
+  app.openapi(listRouteDef, async (c) => {
+    const { limit, starting_after, status, seller } = c.req.valid("query");
+    const filter = {
+      ...(status !== undefined ? { status } : {}),
+      ...(seller !== undefined ? { sellerId: seller } : {}),
+    };
+    const listed = await listVisible(uc, c.get("principal"), filter, {
+      limit,
+      startingAfter: starting_after,
+    });
+    if (listed.isErr()) return useCaseProblem(c, listed.error);
+    const page: Page<HeldPaymentView> = {
+      object: "list",
+      url: "/v1/held-payments",
+      data: listed.value.items.map(heldPaymentView),
+      has_more: listed.value.hasMore,
+    };
+    return c.json(page, 200);
+  });
+
+  app.openapi(getRouteDef, async (c) => {
+    const { heldPaymentId } = c.req.valid("param");
+    const found = await find(c, c.get("principal"), heldPaymentId, "see");
+    if ("refused" in found) return found.refused;
+    return c.json(heldPaymentView(found.payment), 200);
+  });
+
+  app.openapi(fulfilmentRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    const found = await find(c, principal, heldPaymentId, "requester");
+    if ("refused" in found) return found.refused;
+    return answer(c, await useCases.confirmFulfilled(uc, heldPaymentId, principal.subject));
+  });
+
+  app.openapi(unfulfilledRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    const found = await find(c, principal, heldPaymentId, "requester");
+    if ("refused" in found) return found.refused;
+    return answer(c, await useCases.reportUnfulfilled(uc, heldPaymentId, reason, principal.subject));
+  });
+
+  app.openapi(holdRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    const found = await find(c, principal, heldPaymentId, "operator");
+    if ("refused" in found) return found.refused;
+    return answer(c, await useCases.adminHold(uc, heldPaymentId, { operator: principal.subject }, reason));
+  });
+
+  app.openapi(releaseRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    const found = await find(c, principal, heldPaymentId, "operator");
+    if ("refused" in found) return found.refused;
+    return answer(c, await useCases.adminRelease(uc, heldPaymentId, { operator: principal.subject }));
+  });
+
+  app.openapi(refundRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    // The body is optional: without one, everything left is refunded.
+    const { amountMinor } = (c.req.valid("json") as { amountMinor?: number } | undefined) ?? {};
+    const found = await find(c, principal, heldPaymentId, "operator");
+    if ("refused" in found) return found.refused;
+    return answer(
+      c,
+      await useCases.refundHeldPayment(uc, heldPaymentId, { operator: principal.subject }, amountMinor),
+    );
+  });
+
+  app.openapi(retryRefundRouteDef, async (c) => {
+    const principal = c.get("principal");
+    const { heldPaymentId } = c.req.valid("param");
+    const found = await find(c, principal, heldPaymentId, "operator");
+    if ("refused" in found) return found.refused;
+    return answer(c, await useCases.retryRefund(uc, heldPaymentId, { operator: principal.subject }));
+  });
+
+  return app;
+}
