@@ -161,7 +161,7 @@ describe("creating a held payment", () => {
         customerEmail: "cy@example.com",
         customerName: "Cy",
         transferGroup: "held_hp1",
-        expiresAt: T0 + 24 * HOUR_MS,
+        expiresAt: T0 + 23 * HOUR_MS,
         successUrl: "https://app.example/done",
         metadata: { aggregate: "held_payment", heldPaymentId: "hp1" },
       },

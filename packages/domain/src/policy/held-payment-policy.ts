@@ -11,7 +11,7 @@ export interface HeldPaymentPolicy {
   readonly disputeWindowMs: DurationMs;
   /** Longest dispute window a payment may ask for. */
   readonly disputeWindowMaxMs: DurationMs;
-  /** How long the Checkout Session stays open (Stripe allows 30 minutes to 24 hours). */
+  /** How long the Checkout Session stays open: 90 minutes to 23 hours (see heldPaymentPolicyProblem). */
   readonly checkoutTtlMs: DurationMs;
   /**
    * How long after the session's expiry susu stops waiting for Stripe's word and treats the
@@ -32,7 +32,7 @@ export interface HeldPaymentPolicy {
 export const DEFAULT_HELD_PAYMENT_POLICY: HeldPaymentPolicy = {
   disputeWindowMs: 72 * HOUR_MS,
   disputeWindowMaxMs: 90 * DAY_MS,
-  checkoutTtlMs: 24 * HOUR_MS,
+  checkoutTtlMs: 23 * HOUR_MS,
   checkoutExpiryGraceMs: HOUR_MS,
   transferRetry: {
     baseDelayMs: HOUR_MS,
@@ -56,8 +56,18 @@ export function heldPaymentPolicyProblem(policy: HeldPaymentPolicy): RetryPolicy
     return problem("dispute windows must be positive whole milliseconds");
   if (policy.disputeWindowMs > policy.disputeWindowMaxMs)
     return problem("disputeWindowMs must not exceed disputeWindowMaxMs");
-  if (!positive(policy.checkoutTtlMs) || policy.checkoutTtlMs > DAY_MS)
-    return problem("checkoutTtlMs must be positive and at most 24 hours (Stripe's limit)");
+  // Stripe accepts an expiry 30 minutes to 24 hours after it creates the session. The expiry
+  // is fixed when the payment is created and the session is made later (the outbox), on
+  // Stripe's clock: an hour's room at each end keeps a late dispatch or a clock difference
+  // from being refused.
+  if (
+    !Number.isSafeInteger(policy.checkoutTtlMs) ||
+    policy.checkoutTtlMs < 90 * 60_000 ||
+    policy.checkoutTtlMs > DAY_MS - HOUR_MS
+  )
+    return problem(
+      "checkoutTtlMs must be 90 minutes to 23 hours (Stripe allows 30 minutes to 24 hours after the session is created)",
+    );
   if (!Number.isSafeInteger(policy.checkoutExpiryGraceMs) || policy.checkoutExpiryGraceMs < 0)
     return problem("checkoutExpiryGraceMs must be ≥ 0");
   for (const [currency, minimum] of Object.entries(policy.feeMinimumMinor))
