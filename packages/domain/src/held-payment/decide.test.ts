@@ -170,7 +170,7 @@ describe("creating a held payment", () => {
         id: "hp1:timer:checkout_expired",
         aggregate: "held_payment",
         aggregateId: "hp1",
-        at: T0 + 25 * HOUR_MS,
+        at: T0 + 24 * HOUR_MS,
         timer: { kind: "checkout_expired" },
       },
     ]);
