@@ -26,23 +26,15 @@
  * an error, status 0) 5 s after it was sent.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  applyMigrations,
-  createPrismaClient,
-  PrismaStore,
-  RandomIds,
-  resolveDatabaseUrl,
-} from "@susu/adapters";
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
-import { ManualClock } from "@susu/domain/testing";
 import { mintToken } from "../apps/api/src/http/auth.js";
 import { type Command, type Kind, MIX, type Reply } from "./api-load.js";
+import { embeddedPostgres, seedOpenRounds } from "./seed.js";
 
 const { values } = parseArgs({
   options: {
@@ -76,77 +68,21 @@ const loadBefore = loadavg();
 
 // --- PostgreSQL and rounds to read -------------------------------------------------------------
 
-const pgDir = mkdtempSync(join(tmpdir(), "susu-bench-pg-"));
-const database = await resolveDatabaseUrl({
-  env: { SUSU_PG_DATA_DIR: pgDir },
-  embeddedDatabase: "susu_bench",
-});
-await applyMigrations(database.connectionString);
-
-const newGroup = (displayName: string) => ({
-  name: "Bench savers",
-  currency: "AUD" as const,
-  contributionMinor: 100_00,
-  cadence: "weekly" as const,
-  payoutOrderMethod: "join_order" as const,
-  creator: { displayName },
-});
+const { dir: pgDir, database } = await embeddedPostgres("susu-bench-pg-", "susu_bench");
 
 // A few groups made ready and started through the use cases (with a clock of their own at
 // the groups' start), as the scheduler and Stripe's webhooks would; the API then reads them.
-const rounds: { roundId: string; token: string }[] = [];
-{
-  const prisma = createPrismaClient(database.connectionString);
-  const store = new PrismaStore(prisma);
-  const clock = new ManualClock(Date.now());
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new RandomIds(),
-  };
-  for (let i = 0; i < 5; i++) {
-    const admin = `bench_round_${i}`;
-    const group = (
-      await useCases.createGroup(deps, {
-        ...newGroup("Ana"),
-        startsAt: clock.now() + DAY_MS,
-        name: "Bench round",
-        creator: { id: admin, displayName: "Ana" },
-      })
-    )._unsafeUnwrap();
-    (await useCases.joinGroup(deps, group.id, { id: `${admin}_b`, displayName: "Ben" }))._unsafeUnwrap();
-    for (const person of [admin, `${admin}_b`]) {
-      (
-        await useCases.updatePersonPayment(
-          deps,
-          person,
-          {
-            customerId: `cus_${person}`,
-            debit: { paymentMethodId: `pm_${person}`, mandateId: `mandate_${person}`, mandateActive: true },
-            connectedAccountId: `acct_${person}`,
-          },
-          "stripe",
-        )
-      )._unsafeUnwrap();
-      (
-        await useCases.updatePersonReadiness(deps, person, { payoutsEnabled: true }, "stripe")
-      )._unsafeUnwrap();
-    }
-    (await useCases.activateGroup(deps, group.id, admin))._unsafeUnwrap();
-    clock.advance(DAY_MS);
-    const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
-    rounds.push({
-      roundId: opened.state.id,
-      token: await mintToken({ subject: admin, ttlSeconds: 3600 }, SECRET),
-    });
-  }
-  await prisma.$disconnect();
-}
+const roundIds = await seedOpenRounds(
+  database.connectionString,
+  Array.from({ length: 5 }, (_, i) => `bench_round_${i}`),
+  "Bench round",
+);
+const rounds = await Promise.all(
+  roundIds.map(async (roundId, i) => ({
+    roundId,
+    token: await mintToken({ subject: `bench_round_${i}`, ttlSeconds: 3600 }, SECRET),
+  })),
+);
 
 // --- the processes -------------------------------------------------------------------------------
 

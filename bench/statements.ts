@@ -8,85 +8,24 @@
  *   npx tsx bench/statements.ts [--requests 20]
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
-import {
-  applyMigrations,
-  createPrismaClient,
-  PrismaStore,
-  RandomIds,
-  resolveDatabaseUrl,
-} from "@susu/adapters";
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
-import { ManualClock } from "@susu/domain/testing";
 import pg from "pg";
 import { createApp } from "../apps/api/src/app.js";
 import { createContainer, TOKENS } from "../apps/api/src/container.js";
 import { mintToken } from "../apps/api/src/http/auth.js";
 import { readHttpConfig } from "../apps/api/src/http/config.js";
+import { embeddedPostgres, seedOpenRounds } from "./seed.js";
 
 const { values } = parseArgs({ options: { requests: { type: "string", default: "20" } } });
 const REQUESTS = Number(values.requests);
 const SECRET = "bench-secret-0123456789-abcdefghijklmnop";
 
-const pgDir = mkdtempSync(join(tmpdir(), "susu-statements-pg-"));
-const database = await resolveDatabaseUrl({
-  env: { SUSU_PG_DATA_DIR: pgDir },
-  embeddedDatabase: "susu_stmts",
-});
-await applyMigrations(database.connectionString);
+const { dir: pgDir, database } = await embeddedPostgres("susu-statements-pg-", "susu_stmts");
 
 // A round to read, made through the use cases with a clock of their own (as bench/api.ts does).
 const roundAdmin = "stmt_round_admin";
-let roundId: string;
-{
-  const prisma = createPrismaClient(database.connectionString);
-  const store = new PrismaStore(prisma);
-  const clock = new ManualClock(Date.now());
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new RandomIds(),
-  };
-  const created = (
-    await useCases.createGroup(deps, {
-      name: "Round",
-      currency: "AUD",
-      contributionMinor: 100_00,
-      cadence: "weekly",
-      payoutOrderMethod: "join_order",
-      startsAt: clock.now() + DAY_MS,
-      creator: { id: roundAdmin, displayName: "Ana" },
-    })
-  )._unsafeUnwrap();
-  (await useCases.joinGroup(deps, created.id, { id: `${roundAdmin}_b`, displayName: "Ben" }))._unsafeUnwrap();
-  for (const person of [roundAdmin, `${roundAdmin}_b`]) {
-    (
-      await useCases.updatePersonPayment(
-        deps,
-        person,
-        {
-          customerId: `cus_${person}`,
-          debit: { paymentMethodId: `pm_${person}`, mandateId: `mandate_${person}`, mandateActive: true },
-          connectedAccountId: `acct_${person}`,
-        },
-        "stripe",
-      )
-    )._unsafeUnwrap();
-    (await useCases.updatePersonReadiness(deps, person, { payoutsEnabled: true }, "stripe"))._unsafeUnwrap();
-  }
-  (await useCases.activateGroup(deps, created.id, roundAdmin))._unsafeUnwrap();
-  clock.advance(DAY_MS);
-  roundId = (await useCases.startRound(deps, created.id, { memberId: roundAdmin }))._unsafeUnwrap().state.id;
-  await prisma.$disconnect();
-}
+const [roundId] = await seedOpenRounds(database.connectionString, [roundAdmin], "Round");
 
 let sent: string[] = [];
 const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;

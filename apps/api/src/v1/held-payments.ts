@@ -15,7 +15,7 @@ import {
   useCases,
 } from "@susu/domain";
 import type { Context } from "hono";
-import { err, ok, type Result } from "neverthrow";
+import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
@@ -26,7 +26,7 @@ import {
   isPlatformOperator,
   refuseHeldPayment,
 } from "./authz.js";
-import type { V1Deps } from "./context.js";
+import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
@@ -469,18 +469,48 @@ const getRouteDef = createRoute({
   responses: { 200: json(HeldPaymentSchema, "The payment"), ...commonResponses, ...notFound },
 });
 
-const fulfilmentRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/fulfilment",
-  tags: TAGS,
+/**
+ * A command on one held payment: `POST /held-payments/{heldPaymentId}/<action>`, answering
+ * the payment as it now stands. `refusals` are its documented refusals beside the common
+ * ones and the 404 (who may do it, then what the payment's state allows).
+ */
+function commandRoute<
+  A extends string,
+  Extra extends { readonly body?: ReturnType<typeof body> },
+  F extends object,
+>(def: {
+  readonly action: A;
+  readonly summary: string;
+  readonly description?: string;
+  /** What the request carries beside the payment's id (its body). */
+  readonly request?: Extra;
+  /** What the 200 answers: the payment, as the command left it. */
+  readonly answers: string;
+  readonly refusals: F;
+}) {
+  return createRoute({
+    method: "post",
+    path: `/held-payments/{heldPaymentId}/${def.action}` as const,
+    tags: TAGS,
+    summary: def.summary,
+    ...(def.description !== undefined ? { description: def.description } : {}),
+    security: [{ bearer: [] }],
+    request: { params: HeldPaymentIdParam, ...((def.request ?? {}) as Extra) },
+    responses: {
+      200: json(HeldPaymentSchema, def.answers),
+      ...postResponses,
+      ...notFound,
+      ...def.refusals,
+    },
+  });
+}
+
+const fulfilmentRouteDef = commandRoute({
+  action: "fulfilment",
   summary:
     "Confirm the booking was fulfilled: the dispute window starts, the release follows it (the requester)",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, with `releaseDueAt`"),
-    ...postResponses,
-    ...notFound,
+  answers: "The payment, with `releaseDueAt`",
+  refusals: {
     ...notRequester,
     ...conflicts({
       ...NOT_CAPTURED,
@@ -490,18 +520,13 @@ const fulfilmentRouteDef = createRoute({
   },
 });
 
-const unfulfilledRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/unfulfilled",
-  tags: TAGS,
+const unfulfilledRouteDef = commandRoute({
+  action: "unfulfilled",
   summary:
     "Report the booking was not fulfilled: everything is refunded at once, the customer told (the requester)",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam, body: body(UnfulfilledSchema) },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, refunding"),
-    ...postResponses,
-    ...notFound,
+  request: { body: body(UnfulfilledSchema) },
+  answers: "The payment, refunding",
+  refusals: {
     ...notRequester,
     ...conflicts({
       ...NOT_CAPTURED,
@@ -513,17 +538,12 @@ const unfulfilledRouteDef = createRoute({
   },
 });
 
-const holdRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/hold",
-  tags: TAGS,
+const holdRouteDef = commandRoute({
+  action: "hold",
   summary: "Stop the release until an operator releases it (platform operators)",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam, body: body(HoldSchema) },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, with `adminHold`"),
-    ...postResponses,
-    ...notFound,
+  request: { body: body(HoldSchema) },
+  answers: "The payment, with `adminHold`",
+  refusals: {
     ...operatorOnly,
     ...conflicts({
       release_in_flight: "the release has started",
@@ -533,18 +553,12 @@ const holdRouteDef = createRoute({
   },
 });
 
-const releaseRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/release",
-  tags: TAGS,
+const releaseRouteDef = commandRoute({
+  action: "release",
   summary:
     "Lift an operator's hold, or retry a blocked release once its cause is checked (platform operators)",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, released on its schedule (or releasing now)"),
-    ...postResponses,
-    ...notFound,
+  answers: "The payment, released on its schedule (or releasing now)",
+  refusals: {
     ...operatorOnly,
     ...conflicts({
       not_on_hold: "no admin hold and no blocked release",
@@ -555,19 +569,14 @@ const releaseRouteDef = createRoute({
   },
 });
 
-const refundRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/refunds",
-  tags: TAGS,
+const refundRouteDef = commandRoute({
+  action: "refunds",
   summary: "Refund the customer, wholly or in part, before or after the release (platform operators)",
   description:
     "`amountMinor` refunds part of what is left; without it (or without a body) everything left is refunded and the payment ends `refunded`. After the release the seller's part is reversed from their transfer first.",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam, body: body(RefundSchema, false) },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, with the new refund"),
-    ...postResponses,
-    ...notFound,
+  request: { body: body(RefundSchema, false) },
+  answers: "The payment, with the new refund",
+  refusals: {
     ...operatorOnly,
     ...conflicts({
       ...NOT_CAPTURED,
@@ -580,20 +589,11 @@ const refundRouteDef = createRoute({
   },
 });
 
-const retryRefundRouteDef = createRoute({
-  method: "post",
-  path: "/held-payments/{heldPaymentId}/refunds/retry",
-  tags: TAGS,
+const retryRefundRouteDef = commandRoute({
+  action: "refunds/retry",
   summary: "Retry the refund (or its reversal) that failed, once the cause is fixed (platform operators)",
-  security: [{ bearer: [] }],
-  request: { params: HeldPaymentIdParam },
-  responses: {
-    200: json(HeldPaymentSchema, "The payment, its refund asked for again"),
-    ...postResponses,
-    ...notFound,
-    ...operatorOnly,
-    ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }),
-  },
+  answers: "The payment, its refund asked for again",
+  refusals: { ...operatorOnly, ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }) },
 });
 
 // ─── Lists ─────────────────────────────────────────────────────────────────
@@ -670,8 +670,20 @@ export function heldPaymentsV1(deps: V1Deps) {
     return { payment: payment.value };
   }
 
-  /** Answers a command's outcome with the payment as it now stands. */
-  function answer(c: Context, result: Result<HeldPayment, UseCaseError>): Response {
+  /**
+   * A command on one payment: load it, authorise `need` (refused as {@link find} does), apply
+   * the use case, answer its outcome with the payment as it now stands.
+   */
+  async function command(
+    c: Context<V1Env>,
+    id: string,
+    need: "requester" | "operator",
+    apply: (id: string, principal: Principal) => ResultAsync<HeldPayment, UseCaseError>,
+  ): Promise<Response> {
+    const principal = c.get("principal");
+    const found = await find(c, principal, id, need);
+    if ("refused" in found) return found.refused;
+    const result = await apply(id, principal);
     if (result.isErr()) return useCaseProblem(c, result.error);
     return c.json(heldPaymentView(result.value), 200);
   }
@@ -735,60 +747,45 @@ export function heldPaymentsV1(deps: V1Deps) {
     return c.json(heldPaymentView(found.payment), 200);
   });
 
-  app.openapi(fulfilmentRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
-    const found = await find(c, principal, heldPaymentId, "requester");
-    if ("refused" in found) return found.refused;
-    return answer(c, await useCases.confirmFulfilled(uc, heldPaymentId, principal.subject));
-  });
+  const operatorOf = (principal: Principal) => ({ operator: principal.subject });
 
-  app.openapi(unfulfilledRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
-    const { reason } = c.req.valid("json");
-    const found = await find(c, principal, heldPaymentId, "requester");
-    if ("refused" in found) return found.refused;
-    return answer(c, await useCases.reportUnfulfilled(uc, heldPaymentId, reason, principal.subject));
-  });
+  app.openapi(fulfilmentRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "requester", (id, principal) =>
+      useCases.confirmFulfilled(uc, id, principal.subject),
+    ),
+  );
 
-  app.openapi(holdRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
-    const { reason } = c.req.valid("json");
-    const found = await find(c, principal, heldPaymentId, "operator");
-    if ("refused" in found) return found.refused;
-    return answer(c, await useCases.adminHold(uc, heldPaymentId, { operator: principal.subject }, reason));
-  });
+  app.openapi(unfulfilledRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "requester", (id, principal) =>
+      useCases.reportUnfulfilled(uc, id, c.req.valid("json").reason, principal.subject),
+    ),
+  );
 
-  app.openapi(releaseRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
-    const found = await find(c, principal, heldPaymentId, "operator");
-    if ("refused" in found) return found.refused;
-    return answer(c, await useCases.adminRelease(uc, heldPaymentId, { operator: principal.subject }));
-  });
+  app.openapi(holdRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.adminHold(uc, id, operatorOf(principal), c.req.valid("json").reason),
+    ),
+  );
 
-  app.openapi(refundRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
+  app.openapi(releaseRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.adminRelease(uc, id, operatorOf(principal)),
+    ),
+  );
+
+  app.openapi(refundRouteDef, (c) => {
     // The body is optional: without one, everything left is refunded.
     const { amountMinor } = (c.req.valid("json") as { amountMinor?: number } | undefined) ?? {};
-    const found = await find(c, principal, heldPaymentId, "operator");
-    if ("refused" in found) return found.refused;
-    return answer(
-      c,
-      await useCases.refundHeldPayment(uc, heldPaymentId, { operator: principal.subject }, amountMinor),
+    return command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.refundHeldPayment(uc, id, operatorOf(principal), amountMinor),
     );
   });
 
-  app.openapi(retryRefundRouteDef, async (c) => {
-    const principal = c.get("principal");
-    const { heldPaymentId } = c.req.valid("param");
-    const found = await find(c, principal, heldPaymentId, "operator");
-    if ("refused" in found) return found.refused;
-    return answer(c, await useCases.retryRefund(uc, heldPaymentId, { operator: principal.subject }));
-  });
+  app.openapi(retryRefundRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.retryRefund(uc, id, operatorOf(principal)),
+    ),
+  );
 
   return app;
 }

@@ -8,7 +8,13 @@
 import type { PrismaClient } from "@susu/adapters";
 import { PrismaStore } from "@susu/adapters";
 import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
-import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import {
+  aReadyPerson,
+  FakePaymentGateway,
+  ManualClock,
+  onboardThroughUseCases,
+  SequentialIds,
+} from "@susu/domain/testing";
 import { testApp, tokenFor } from "./app.js";
 
 /** Who calls, in the authorisation matrix's columns. */
@@ -99,7 +105,7 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     })
   )._unsafeUnwrap();
   (await useCases.joinGroup(deps, group.id, { id: member, displayName: "Ben" }))._unsafeUnwrap();
-  for (const person of [admin, member]) await onboarded(deps, person);
+  for (const person of [admin, member]) await onboardThroughUseCases(deps, person);
   (await useCases.activateGroup(deps, group.id, admin))._unsafeUnwrap();
   clock.advanceTo(startsAt);
   const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
@@ -153,21 +159,4 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
 /** Makes `count` worlds concurrently (each takes a few hundred ms of use cases on its own). */
 export function makeWorlds(appDeps: UseCaseDeps, count: number): Promise<World[]> {
   return Promise.all(Array.from({ length: count }, () => makeWorld(appDeps)));
-}
-
-/** Records a person's finished onboarding as Stripe's webhooks would: a mandate and an account that can receive. */
-async function onboarded(deps: UseCaseDeps, personId: string): Promise<void> {
-  (
-    await useCases.updatePersonPayment(
-      deps,
-      personId,
-      {
-        customerId: `cus_${personId}`,
-        debit: { paymentMethodId: `pm_${personId}`, mandateId: `mandate_${personId}`, mandateActive: true },
-        connectedAccountId: `acct_${personId}`,
-      },
-      "stripe",
-    )
-  )._unsafeUnwrap();
-  (await useCases.updatePersonReadiness(deps, personId, { payoutsEnabled: true }, "stripe"))._unsafeUnwrap();
 }

@@ -90,6 +90,37 @@ function assertStorable(
 // pool and through Prisma's raw query, with no driver-specific type mapping.
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
+// Row-set inserts, `rows` a JSON array of the rows: the transaction's statements and the
+// single-statement commits (below) are built from the same fragments.
+const PEOPLE_INSERT_ROWS_SQL = (rows: string) => `
+  INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
+                      connected_account_id, payouts_enabled, version, created_at, updated_at)
+  SELECT r.id, r.display_name, r.stripe_customer_id, r.becs_payment_method_id, r.mandate_id, r.mandate_active,
+         r.connected_account_id, r.payouts_enabled, r.version, r.created_at, r.updated_at
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
+           id text, display_name text, stripe_customer_id text, becs_payment_method_id text, mandate_id text,
+           mandate_active boolean, connected_account_id text, payouts_enabled boolean, version integer,
+           created_at timestamptz, updated_at timestamptz)`;
+const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
+  INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
+  SELECT ${groupId}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
+           id text, display_name text, role member_role, status member_status, rotation_position integer,
+           joined_at timestamptz)`;
+const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string) => `
+  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
+  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz
+    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
+                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`;
+const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
+  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
+    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
+                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
+                          outcome audit_outcome, detail text, actor text))
+         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)`;
+
 const PERSON_INSERT_SQL = `
   INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
                       connected_account_id, payouts_enabled, version, created_at, updated_at)
@@ -101,27 +132,36 @@ const PERSON_UPDATE_SQL = `
    WHERE id = $1 AND version = $11::int
   RETURNING 1 AS updated`;
 
+/** A person's row in `people`, keyed by column (the order of {@link PEOPLE_INSERT_ROWS_SQL}'s columns). */
+function personRow(person: Person, version: number, at: Instant) {
+  const c = personColumns(person, version, at);
+  return {
+    id: person.id,
+    display_name: c.displayName,
+    stripe_customer_id: c.stripeCustomerId,
+    becs_payment_method_id: c.becsPaymentMethodId,
+    mandate_id: c.mandateId,
+    mandate_active: c.mandateActive,
+    connected_account_id: c.connectedAccountId,
+    payouts_enabled: c.payoutsEnabled,
+    version: c.version,
+    created_at: toDate(person.createdAt).toISOString(),
+    updated_at: iso(c.updatedAt),
+  };
+}
+
 async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant): Promise<void> {
   const person = change.state;
   assertStorable("person", person);
-  const c = personColumns(person, storedVersion(change), at);
-  const values = [
-    person.id,
-    c.displayName,
-    c.stripeCustomerId,
-    c.becsPaymentMethodId,
-    c.mandateId,
-    c.mandateActive,
-    c.connectedAccountId,
-    c.payoutsEnabled,
-    c.version,
-  ];
+  // $1–$9 in the row's order, then the times: the insert's and the update's statements place them.
+  const { created_at, updated_at, ...columns } = personRow(person, storedVersion(change), at);
+  const values = Object.values(columns);
   if (change.expectedVersion === undefined) {
     try {
       await tx({
         name: "susu_person_insert",
         text: PERSON_INSERT_SQL,
-        values: [...values, toDate(person.createdAt).toISOString(), iso(c.updatedAt)],
+        values: [...values, created_at, updated_at],
       });
     } catch (error) {
       // Someone made this person first (two joins racing): a stale version for the caller.
@@ -132,7 +172,7 @@ async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant)
     const { rowCount } = await tx({
       name: "susu_person_update",
       text: PERSON_UPDATE_SQL,
-      values: [...values, iso(c.updatedAt), change.expectedVersion],
+      values: [...values, updated_at, change.expectedVersion],
     });
     if (rowCount !== 1) throw conflict("person", person.id);
   }
@@ -150,11 +190,10 @@ const GROUP_UPDATE_SQL = `
    WHERE id = $1 AND version = $18::int
   RETURNING 1 AS updated`;
 
-async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): Promise<void> {
-  const group = change.state;
-  assertStorable("group", group);
-  const c = groupColumns(group, storedVersion(change), at);
-  const values = [
+/** A group's parameters $1–$17 of {@link GROUP_COLUMNS}, as its insert and its update (in a transaction or one statement) take them. */
+function groupValues(group: Group, version: number, at: Instant) {
+  const c = groupColumns(group, version, at);
+  return [
     group.id,
     c.name,
     c.currency,
@@ -173,6 +212,12 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
     c.version,
     iso(c.updatedAt),
   ];
+}
+
+async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): Promise<void> {
+  const group = change.state;
+  assertStorable("group", group);
+  const values = groupValues(group, storedVersion(change), at);
   if (change.expectedVersion === undefined) {
     try {
       await tx({ name: "susu_group_insert", text: GROUP_INSERT_SQL, values });
@@ -202,12 +247,7 @@ const MEMBERS_DELETE_GONE_SQL = `
   DELETE FROM members
    WHERE group_id = $1
      AND id NOT IN (SELECT r.id FROM jsonb_to_recordset($2::jsonb) AS r(id text))`;
-const MEMBERS_UPSERT_SQL = `
-  INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
-  SELECT $1, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
-    FROM jsonb_to_recordset($2::jsonb) AS r(
-           id text, display_name text, role member_role, status member_status, rotation_position integer,
-           joined_at timestamptz)
+const MEMBERS_UPSERT_SQL = `${MEMBERS_INSERT_ROWS_SQL("$1", "$2")}
   ON CONFLICT (group_id, id) DO UPDATE SET
     display_name = EXCLUDED.display_name,
     role = EXCLUDED.role,
@@ -472,12 +512,7 @@ const DUE_AT_ONCE = new Date(0).toISOString();
 
 // WITH ORDINALITY … ORDER BY: rows take their `sequence` (the dispatch order) in the
 // changeset's order, as audit lines take their ids. ON CONFLICT DO NOTHING keeps an id already stored once.
-const OUTBOX_APPEND_SQL = `
-  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
-  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, $2::timestamptz, $3::timestamptz
-    FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
-                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
-         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)
+const OUTBOX_APPEND_SQL = `${OUTBOX_INSERT_ROWS_SQL("$1", "$2", "$3")}
    ORDER BY r.n
   ON CONFLICT DO NOTHING`;
 
@@ -520,13 +555,7 @@ async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instan
     });
 }
 
-const AUDIT_APPEND_SQL = `
-  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
-  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
-    FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
-                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
-                          outcome audit_outcome, detail text, actor text))
-         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)
+const AUDIT_APPEND_SQL = `${AUDIT_INSERT_ROWS_SQL("$1")}
    ORDER BY r.n`;
 
 async function appendAudit(tx: Tx, entries: readonly AuditEntry[]): Promise<void> {
@@ -570,42 +599,13 @@ export type LoadedGroup = (
   version: number,
 ) => { readonly group: Group; readonly snapshot: string } | undefined;
 
-const PEOPLE_INSERT_ROWS_SQL = (rows: string) => `
-  INSERT INTO people (id, display_name, stripe_customer_id, becs_payment_method_id, mandate_id, mandate_active,
-                      connected_account_id, payouts_enabled, version, created_at, updated_at)
-  SELECT r.id, r.display_name, r.stripe_customer_id, r.becs_payment_method_id, r.mandate_id, r.mandate_active,
-         r.connected_account_id, r.payouts_enabled, r.version, r.created_at, r.updated_at
-    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
-           id text, display_name text, stripe_customer_id text, becs_payment_method_id text, mandate_id text,
-           mandate_active boolean, connected_account_id text, payouts_enabled boolean, version integer,
-           created_at timestamptz, updated_at timestamptz)`;
-const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
-  INSERT INTO members (group_id, id, display_name, role, status, rotation_position, joined_at)
-  SELECT ${groupId}, r.id, r.display_name, r.role, r.status, r.rotation_position, r.joined_at
-    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
-           id text, display_name text, role member_role, status member_status, rotation_position integer,
-           joined_at timestamptz)`;
-const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string) => `
-  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
-  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz
-    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
-                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
-         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`;
-const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
-  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
-  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
-    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
-                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
-                          outcome audit_outcome, detail text, actor text))
-         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)`;
-
 // A new group: every part an INSERT, so any refusal (the id taken, a key, a check) fails the
 // whole statement and stores nothing. Foreign keys are checked at the statement's end, so
 // members may reference the group and the people inserted beside them.
 // $1–$17 the group, $18 new people, $19 members, $20 outbox rows, $21 due, $22 created, $23 audit.
 const NEW_GROUP_COMMIT_SQL = `
   WITH p AS (${PEOPLE_INSERT_ROWS_SQL("$18")}),
-  g AS (INSERT INTO groups (id, ${GROUP_COLUMNS}, created_at) VALUES ($1, ${GROUP_VALUES}, $17::timestamptz)
+  g AS (${GROUP_INSERT_SQL}
         RETURNING id),
   m AS (${MEMBERS_INSERT_ROWS_SQL("$1", "$19")}),
   o AS (${OUTBOX_INSERT_ROWS_SQL("$20", "$21", "$22")} ORDER BY r.n ON CONFLICT DO NOTHING),
@@ -668,41 +668,9 @@ export function singleStatementCommit(
   assertStorable("group", group);
   const people = [...changes.people].sort(byId).map(({ state: person }) => {
     assertStorable("person", person);
-    const c = personColumns(person, 0, at);
-    return {
-      id: person.id,
-      display_name: c.displayName,
-      stripe_customer_id: c.stripeCustomerId,
-      becs_payment_method_id: c.becsPaymentMethodId,
-      mandate_id: c.mandateId,
-      mandate_active: c.mandateActive,
-      connected_account_id: c.connectedAccountId,
-      payouts_enabled: c.payoutsEnabled,
-      version: c.version,
-      created_at: toDate(person.createdAt).toISOString(),
-      updated_at: iso(c.updatedAt),
-    };
+    return personRow(person, 0, at);
   });
-  const c = groupColumns(group, storedVersion(change), at);
-  const groupValues = [
-    group.id,
-    c.name,
-    c.currency,
-    String(c.contributionAmountMinor),
-    c.cadence,
-    iso(c.startsAt),
-    c.payoutOrderMethod,
-    c.payoutOrderSeed,
-    c.status,
-    c.pausedReason,
-    c.rotationNumber,
-    c.rotationsPlanned,
-    c.currentRoundId,
-    iso(c.nextRoundAt),
-    c.snapshot,
-    c.version,
-    iso(c.updatedAt),
-  ];
+  const values = groupValues(group, storedVersion(change), at);
   const rest = [
     JSON.stringify(people),
     JSON.stringify(newMembers),
@@ -712,10 +680,10 @@ export function singleStatementCommit(
     JSON.stringify(changes.audit.map(auditRow)),
   ];
   return previousSnapshot === undefined
-    ? { name: "susu_commit_new_group", text: NEW_GROUP_COMMIT_SQL, values: [...groupValues, ...rest] }
+    ? { name: "susu_commit_new_group", text: NEW_GROUP_COMMIT_SQL, values: [...values, ...rest] }
     : {
         name: "susu_commit_changed_group",
         text: CHANGED_GROUP_COMMIT_SQL,
-        values: [...groupValues, change.expectedVersion, previousSnapshot, ...rest],
+        values: [...values, change.expectedVersion, previousSnapshot, ...rest],
       };
 }

@@ -262,6 +262,16 @@ export function reportUnfulfilled(
   return applyHeldPaymentInput(deps, id, { type: "report_unfulfilled", reason }, actor).map((d) => d.state);
 }
 
+/** Feeds a platform operator's command to a held payment, audited as the operator; answers the new state. */
+function applyOperatorCommand(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+  input: HeldPaymentInput,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyHeldPaymentInput(deps, id, input, operatorActor(operator)).map((d) => d.state);
+}
+
 /** A platform operator stops the release until they release it. */
 export function adminHold(
   deps: UseCaseDeps,
@@ -269,12 +279,7 @@ export function adminHold(
   operator: PlatformOperator,
   reason: string,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyHeldPaymentInput(
-    deps,
-    id,
-    { type: "admin_hold", by: operator.operator, reason },
-    operatorActor(operator),
-  ).map((d) => d.state);
+  return applyOperatorCommand(deps, id, operator, { type: "admin_hold", by: operator.operator, reason });
 }
 
 /** A platform operator lifts their hold, or retries a blocked release once they checked the cause. */
@@ -283,12 +288,7 @@ export function adminRelease(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyHeldPaymentInput(
-    deps,
-    id,
-    { type: "admin_release", by: operator.operator },
-    operatorActor(operator),
-  ).map((d) => d.state);
+  return applyOperatorCommand(deps, id, operator, { type: "admin_release", by: operator.operator });
 }
 
 /** A platform operator refunds `amountMinor` (everything left when absent), before or after the release. */
@@ -298,12 +298,11 @@ export function refundHeldPayment(
   operator: PlatformOperator,
   amountMinor?: number,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyHeldPaymentInput(
-    deps,
-    id,
-    { type: "refund", by: operator.operator, ...(amountMinor !== undefined ? { amountMinor } : {}) },
-    operatorActor(operator),
-  ).map((d) => d.state);
+  return applyOperatorCommand(deps, id, operator, {
+    type: "refund",
+    by: operator.operator,
+    ...(amountMinor !== undefined ? { amountMinor } : {}),
+  });
 }
 
 /** A platform operator retries the refund whose reversal or refund failed, once the cause is fixed. */
@@ -312,12 +311,7 @@ export function retryRefund(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyHeldPaymentInput(
-    deps,
-    id,
-    { type: "retry_refund", by: operator.operator },
-    operatorActor(operator),
-  ).map((d) => d.state);
+  return applyOperatorCommand(deps, id, operator, { type: "retry_refund", by: operator.operator });
 }
 
 /**
