@@ -146,7 +146,7 @@ describe("POST /v1/held-payments", () => {
       refunds: [],
       disputes: [],
     });
-    expect(view.checkout.expiresAt).toBe("2030-01-04T09:00:00.000Z");
+    expect(view.checkout.expiresAt).toBe("2030-01-04T08:00:00.000Z");
 
     const again = await call(APP, "POST", "/v1/held-payments", booking("booking_42"));
     expect(again.status).toBe(200);
