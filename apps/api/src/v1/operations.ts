@@ -530,6 +530,7 @@ export function operationsV1(deps: OperationsDeps) {
 /** Where the operations gauges read their counts (PrismaOperationsCounts in production). */
 export interface OperationsCounts {
   roundsByStatus(): Promise<readonly StatusCount[]>;
+  heldPaymentsByStatus(): Promise<readonly StatusCount[]>;
   outboxByStatus(): Promise<readonly StatusCount[]>;
   webhooksByStatus(): Promise<readonly StatusCount[]>;
   ticketsByStatus(): Promise<readonly StatusCount[]>;
@@ -540,6 +541,7 @@ const byStatus = (rows: readonly StatusCount[]) =>
 
 /**
  * Registers the operations gauges, read at scrape time: `susu_rounds{status}`,
+ * `susu_held_payments{status}`,
  * `susu_outbox_effects{status}` (pending, parked: the outbox's depth),
  * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth) and
  * `susu_support_tickets_open`.
@@ -550,6 +552,12 @@ export function registerOperationsGauges(metrics: HttpMetrics, counts: Operation
     help: "Rounds by state.",
     labelNames: ["status"],
     collect: async () => byStatus(await counts.roundsByStatus()),
+  });
+  metrics.registerGauge({
+    name: "susu_held_payments",
+    help: "Held-funds payments by state (awaiting_payment: checkouts open; expired: abandoned; held: waiting for release; release_blocked: needs a person).",
+    labelNames: ["status"],
+    collect: async () => byStatus(await counts.heldPaymentsByStatus()),
   });
   metrics.registerGauge({
     name: "susu_outbox_effects",

@@ -442,13 +442,27 @@ describe("parked outbox effects", () => {
 });
 
 describe("operations gauges", () => {
-  it("count rounds, outbox and inbox depth and open tickets at scrape time", async () => {
+  it("count rounds, held payments, outbox and inbox depth and open tickets at scrape time", async () => {
     await parkEffects(["rnd_ops:timer:gauge"]);
     await parkEvents(["evt_gauge"]);
+    ok(
+      await useCases.createHeldPayment(deps, {
+        requestedBy: "app_gauge",
+        clientReference: "booking_gauge",
+        sellerId: "ana",
+        amountMinor: 5_000,
+        currency: "AUD",
+        description: "A gauge's booking",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        successUrl: "https://app.example/done",
+      }),
+    );
     const res = await app.request("/metrics", authed(admin));
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toMatch(/susu_rounds\{status="collecting"\} 1/);
+    expect(text).toMatch(/susu_held_payments\{status="awaiting_payment"\} 1/);
     expect(text).toMatch(/susu_outbox_effects\{status="parked"\} 1/);
     expect(text).toMatch(/susu_webhook_events\{status="parked"\} 1/);
     expect(text).toMatch(/susu_support_tickets_open 3/);

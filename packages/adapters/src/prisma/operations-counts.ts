@@ -8,7 +8,7 @@ export interface StatusCount {
   readonly count: number;
 }
 
-/** Row counts by status of the tables operators watch: rounds, outbox, webhook inbox, tickets. */
+/** Row counts by status of the tables operators watch: rounds, held payments, outbox, webhook inbox, tickets. */
 export class PrismaOperationsCounts {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -32,6 +32,18 @@ export class PrismaOperationsCounts {
     return this.#counts(
       this.prisma
         .$queryRaw`SELECT status::text AS status, count(*) AS count FROM webhook_events WHERE status IN ('received', 'failed', 'parked') GROUP BY status`,
+    );
+  }
+
+  /**
+   * Held payments by status: `awaiting_payment` are checkouts still open, `expired` the
+   * abandoned ones, `payment_processing` delayed payments, `held` money waiting for its
+   * release, `release_blocked` releases that need a person.
+   */
+  heldPaymentsByStatus(): Promise<readonly StatusCount[]> {
+    return this.#counts(
+      this.prisma
+        .$queryRaw`SELECT status::text AS status, count(*) AS count FROM held_payments GROUP BY status`,
     );
   }
 
