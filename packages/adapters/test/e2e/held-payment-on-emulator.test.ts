@@ -401,6 +401,27 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     await booksBalanced(held.id);
   });
 
+  it("paid with Stripe's test card that disputes at once: the dispute is on the payment and the release waits for it", async () => {
+    const account = await aSeller("pat");
+    const opened = await aCheckout("pat");
+    const held = await payAndHold(opened.id, "pm_card_createDispute");
+    expect(held.status).toBe("held");
+    expect(held.disputes.map((d) => [d.status, d.reason])).toEqual([["open", "fraudulent"]]);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).status).toBe("held");
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+
+    const [dispute] = (await harness.stripe.disputes.list({ charge: held.chargeId ?? "" })).data;
+    await harness.emulator.control.resolveDispute(dispute?.id ?? "", "won");
+    await settle();
+    expect((await payment(held.id)).status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
+    await booksBalanced(held.id);
+  });
+
   it("an unpaid checkout expires at Stripe: checkout.session.expired ends the payment expired", async () => {
     await aSeller("exa");
     const opened = await aCheckout("exa");
