@@ -45,6 +45,8 @@ describe("a held payment on PostgreSQL and the emulator", () => {
   const notifier = new RecordingNotifier();
   /** Every webhook outcome, in order: `processed: …` or `ignored: …`. */
   const outcomes: string[] = [];
+  /** When set, each batch of events is delivered newest first, every event twice (Stripe promises neither order nor once). */
+  let shuffled = false;
 
   beforeAll(async () => {
     harness = await startStripeHarness({ startTime: START / 1000 });
@@ -117,7 +119,7 @@ describe("a held payment on PostgreSQL and the emulator", () => {
       const due = timers.takeDue(clock.now());
       for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
       const events = await harness.events.next();
-      await deliver(events);
+      await deliver(shuffled ? [...events].reverse().flatMap((e) => [e, e]) : events);
       if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
     }
     throw new Error("the held payment did not settle");
@@ -420,6 +422,64 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
     expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
     await booksBalanced(held.id);
+  });
+
+  it("not fulfilled: everything is refunded at Stripe before any release; the payment ends refunded", async () => {
+    await aSeller("una");
+    const opened = await aCheckout("una");
+    const held = await payAndHold(opened.id);
+    (await useCases.reportUnfulfilled(deps, held.id, "the host cancelled", "app_bookings"))._unsafeUnwrap();
+    await settle();
+    const refunded = await payment(held.id);
+    expect(refunded.status).toBe("refunded");
+    const refunds = (await harness.stripe.refunds.list({ payment_intent: held.paymentIntentId ?? "" })).data;
+    expect(refunds.map((r) => [r.amount, r.status])).toEqual([[100_00, "succeeded"]]);
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+    await booksBalanced(held.id);
+    expect(await balance(heldAccounts.refunds(held.id))).toBe(100_00);
+  });
+
+  it("a dispute opened after the release and lost: the seller's share is reversed, the payment charged back", async () => {
+    const account = await aSeller("lou");
+    const opened = await aCheckout("lou");
+    const held = await payAndHold(opened.id);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    const dispute = await harness.emulator.control.forceDispute(held.chargeId ?? "");
+    await settle();
+    await harness.emulator.control.resolveDispute(dispute.id, "lost");
+    await settle();
+    const lost = await payment(held.id);
+    expect(lost.status).toBe("charged_back");
+    const reversals = (await harness.stripe.transfers.listReversals(released.transfers[0]?.transferId ?? ""))
+      .data;
+    expect(reversals.map((r) => r.amount)).toEqual([90_00]);
+    expect(lost.reversals.map((r) => [r.reason, r.status])).toEqual([["dispute_lost", "reversed"]]);
+    expect(await stripeBalance(account)).toBe(0);
+    await booksBalanced(held.id);
+    expect(await balance(heldAccounts.disputeLosses(held.id))).toBe(100_00);
+  });
+
+  it("Stripe's events newest first and each twice: the same end, one transfer", async () => {
+    shuffled = true;
+    try {
+      const account = await aSeller("sue");
+      const opened = await aCheckout("sue");
+      const held = await payAndHold(opened.id);
+      expect(held.status).toBe("held");
+      (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+      await advance(WINDOW + 1_000);
+      await settle();
+      expect((await payment(held.id)).status).toBe("released");
+      const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+      expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
+      await booksBalanced(held.id);
+    } finally {
+      shuffled = false;
+    }
   });
 
   it("an unpaid checkout expires at Stripe: checkout.session.expired ends the payment expired", async () => {
