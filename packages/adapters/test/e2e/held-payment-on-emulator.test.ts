@@ -49,7 +49,11 @@ describe("a held payment on PostgreSQL and the emulator", () => {
   let shuffled = false;
 
   beforeAll(async () => {
-    harness = await startStripeHarness({ startTime: START / 1000 });
+    // AUD pages offer cards and BECS, as a Dashboard with both turned on does.
+    harness = await startStripeHarness({
+      startTime: START / 1000,
+      dynamicPaymentMethodTypes: { aud: ["card", "au_becs_debit"] },
+    });
     store = new PrismaStore(db.prisma, { clock });
     ledger = new PrismaLedgerStore(db.prisma, { clock });
     deps = {
@@ -480,6 +484,29 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     } finally {
       shuffled = false;
     }
+  });
+
+  it("paid by BECS on the page: processing, held when the debit settles, released after the window", async () => {
+    const account = await aSeller("bea");
+    const opened = await aCheckout("bea");
+    await harness.emulator.control.completeCheckoutSession(opened.checkoutSessionId ?? "", {
+      becs: { accountNumber: "000123456" },
+    });
+    await settle();
+    expect((await payment(opened.id)).status).toBe("payment_processing");
+    await advance(3 * 24 * HOUR_MS + 1_000);
+    await settle();
+    const held = await payment(opened.id);
+    expect(held.status).toBe("held");
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
+      [90_00, account, held.chargeId],
+    ]);
+    await booksBalanced(held.id);
   });
 
   it("an unpaid checkout expires at Stripe: checkout.session.expired ends the payment expired", async () => {
