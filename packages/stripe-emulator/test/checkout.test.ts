@@ -140,3 +140,41 @@ describe("checkout sessions", () => {
     expect(noUrl.param).toBe("success_url");
   });
 });
+
+describe("checkout sessions that name no payment method types", () => {
+  let dyn: Harness;
+  beforeAll(async () => {
+    dyn = await harness({ dynamicPaymentMethodTypes: { AUD: ["card", "au_becs_debit"] } });
+  });
+  afterAll(async () => dyn.emu.stop());
+
+  const create = (currency: string) =>
+    dyn.stripe.checkout.sessions.create({
+      mode: "payment",
+      success_url: "https://susu.test/success",
+      line_items: [
+        { price_data: { currency, unit_amount: 2500, product_data: { name: "Stay" } }, quantity: 1 },
+      ],
+    });
+
+  it("offer the Dashboard's payment methods for the currency (dynamic payment methods): BECS pays an AUD page", async () => {
+    const aud = await create("aud");
+    expect(aud.payment_method_types).toEqual(["card", "au_becs_debit"]);
+    const done = await dyn.emu.control.completeCheckoutSession(aud.id, {
+      becs: { accountNumber: "000123456" },
+    });
+    expect(done.payment_status).toBe("unpaid");
+    const pi = await dyn.stripe.paymentIntents.retrieve(String(done.payment_intent));
+    expect(pi.status).toBe("processing");
+    expect(pi.payment_method_types).toEqual(["card", "au_becs_debit"]);
+  });
+
+  it("offer cards alone in a currency with nothing turned on, as by default", async () => {
+    const usd = await create("usd");
+    expect(usd.payment_method_types).toEqual(["card"]);
+    await expect(
+      dyn.emu.control.completeCheckoutSession(usd.id, { becs: { accountNumber: "000123456" } }),
+    ).rejects.toThrow(/not allowed/);
+    expect((await session()).payment_method_types).toEqual(["card"]);
+  });
+});

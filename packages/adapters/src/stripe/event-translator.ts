@@ -398,24 +398,35 @@ function disputeFactOf(
 ): DisputeFactWithoutRefs {
   const dueBy = dispute.evidence_details?.due_by;
   const evidenceDueBy = dueBy !== null && dueBy !== undefined ? { evidenceDueBy: dueBy * 1000 } : {};
+  // The disputed payment: what a held payment reads first when the dispute overtook its checkout's news.
+  const paymentIntentId = idOf(dispute.payment_intent);
+  const payment = paymentIntentId !== undefined ? { paymentIntentId } : {};
   switch (type) {
     case "charge.dispute.created":
       return {
         kind: "dispute_opened",
         disputeId: dispute.id,
+        ...payment,
         amountMinor: dispute.amount,
         ...evidenceDueBy,
         reason: dispute.reason,
         status: dispute.status,
       };
     case "charge.dispute.updated":
-      return { kind: "dispute_updated", disputeId: dispute.id, status: dispute.status, ...evidenceDueBy };
+      return {
+        kind: "dispute_updated",
+        disputeId: dispute.id,
+        ...payment,
+        status: dispute.status,
+        ...evidenceDueBy,
+      };
     case "charge.dispute.closed":
       // Only `lost` takes the money; a won dispute, a closed inquiry (`warning_closed`) or a
       // prevented one leaves it with the platform.
       return {
         kind: "dispute_closed",
         disputeId: dispute.id,
+        ...payment,
         outcome: dispute.status === "lost" ? "lost" : "won",
         amountMinor: dispute.amount,
       };

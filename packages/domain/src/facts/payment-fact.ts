@@ -64,6 +64,8 @@ export type PaymentFact =
       readonly kind: "dispute_opened";
       readonly refs: PaymentReferences;
       readonly disputeId: string;
+      /** The disputed payment (PaymentIntent), when the provider names it. */
+      readonly paymentIntentId?: string;
       readonly amountMinor: number;
       /** When evidence is due at the provider (epoch ms), when it says. */
       readonly evidenceDueBy?: number;
@@ -77,6 +79,7 @@ export type PaymentFact =
       readonly kind: "dispute_updated";
       readonly refs: PaymentReferences;
       readonly disputeId: string;
+      readonly paymentIntentId?: string;
       readonly status: string;
       readonly evidenceDueBy?: number;
     }
@@ -84,6 +87,7 @@ export type PaymentFact =
       readonly kind: "dispute_closed";
       readonly refs: PaymentReferences;
       readonly disputeId: string;
+      readonly paymentIntentId?: string;
       /** `won`: the funds come back; `lost`: the disputed amount is gone for good. */
       readonly outcome: "won" | "lost";
       readonly amountMinor: number;

@@ -2,6 +2,7 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
 import { checkoutInput, routeToHeldPayment } from "../facts/route-to-held-payment.js";
 import { routeToRound } from "../facts/route-to-round.js";
+import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
@@ -60,6 +61,36 @@ export function applyRoundFact(
 }
 
 /**
+ * A dispute of a held payment's charge that reached the payment before the checkout's
+ * news did (Stripe promises no order, and a card can be disputed at once): the payment
+ * still waits for its money and would ignore a dispute of a charge it has not heard of,
+ * then release the money of a disputed charge. A dispute proves the charge was captured,
+ * so the checkout's payment, named by the dispute, is read first, as the session's own
+ * event would have it read. `undefined` when the payment has heard of its charge, or when
+ * there is nothing to read (no session or no PaymentIntent known).
+ */
+function disputeOvertookCheckout(
+  deps: UseCaseDeps,
+  heldPaymentId: string,
+  fact: PaymentObjectFact,
+): ResultAsync<
+  { readonly payment: HeldPayment; readonly sessionId: string; readonly paymentIntentId: string } | undefined,
+  FactError
+> {
+  const isDispute =
+    fact.kind === "dispute_opened" || fact.kind === "dispute_updated" || fact.kind === "dispute_closed";
+  if (!isDispute || fact.paymentIntentId === undefined) return okAsync(undefined);
+  const paymentIntentId = fact.paymentIntentId;
+  return getHeldPayment(deps, heldPaymentId).map((payment) => {
+    const waiting = payment.status === "awaiting_payment" || payment.status === "payment_processing";
+    const sessionId = payment.checkoutSessionId;
+    return waiting && payment.capturedAt === undefined && sessionId !== undefined
+      ? { payment, sessionId, paymentIntentId }
+      : undefined;
+  });
+}
+
+/**
  * Applies a fact about a payment to the held payment its references name. A checkout's
  * news is judged by its payment as the provider holds it now (read again here, so the
  * session's events may arrive in any order). A payment that does not exist makes the
@@ -81,22 +112,36 @@ export function applyHeldPaymentFact(
         : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
     );
   };
+  /** The checkout's news, judged by its payment as the provider holds it now. */
+  const applyCheckout = (
+    payment: HeldPayment,
+    sessionId: string,
+    paymentIntentId: string,
+  ): ResultAsync<FactOutcome, FactError> =>
+    ports.reader
+      .getPayment(paymentIntentId)
+      .andThen((now) => apply(checkoutInput(sessionId, now, payment.status)))
+      .orElse((e) =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? okAsync(
+              ignored(`held payment ${payment.id}: payment ${paymentIntentId} cannot be read (${e.code})`),
+            )
+          : errAsync<FactOutcome, FactError>(e),
+      );
   const outcome: ResultAsync<FactOutcome, FactError> =
     route.to === "held_payment"
-      ? apply(route.input)
+      ? disputeOvertookCheckout(deps, route.heldPaymentId, fact).andThen((catchUp) =>
+          catchUp === undefined
+            ? apply(route.input)
+            : applyCheckout(catchUp.payment, catchUp.sessionId, catchUp.paymentIntentId).andThen((first) =>
+                apply(route.input).map((then) => ({
+                  status: first.status === "applied" ? "applied" : then.status,
+                  detail: `${first.detail} (the dispute's news came first); ${then.detail}`,
+                })),
+              ),
+        )
       : getHeldPayment(deps, route.heldPaymentId).andThen((payment) =>
-          ports.reader
-            .getPayment(route.paymentIntentId)
-            .andThen((now) => apply(checkoutInput(route.sessionId, now, payment.status)))
-            .orElse((e) =>
-              e.type === "gateway_definite" && isGoneCode(e.code)
-                ? okAsync(
-                    ignored(
-                      `held payment ${route.heldPaymentId}: payment ${route.paymentIntentId} cannot be read (${e.code})`,
-                    ),
-                  )
-                : errAsync<FactOutcome, FactError>(e),
-            ),
+          applyCheckout(payment, route.sessionId, route.paymentIntentId),
         );
   return outcome.orElse((e) =>
     isMissing(e)

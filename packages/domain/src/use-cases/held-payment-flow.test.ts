@@ -286,9 +286,10 @@ describe("a held payment end to end, in memory", () => {
   });
 
   describe("a dispute inside the window freezes the release", () => {
-    const opened = (id: string): PaymentFact => ({
+    const opened = (id: string, paymentIntentId?: string): PaymentFact => ({
       kind: "dispute_opened",
       refs: heldPaymentRefs(id),
+      ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
       disputeId: "dp_1",
       amountMinor: 100_00,
       reason: "fraudulent",
@@ -317,6 +318,45 @@ describe("a held payment end to end, in memory", () => {
       await sim.runUntilQuiet();
       expect(flow.payment().status).toBe("released");
       expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
+    });
+
+    it("a dispute that overtakes the checkout's news (a card disputed at once): the payment is read first, so it is held and frozen", async () => {
+      // Stripe's events of the payment arrive dispute first: the dispute names the PaymentIntent.
+      const disputeFirst = (facts: PaymentFact[]): PaymentFact[] => {
+        const paid = facts.find((f) => f.kind === "checkout_payment_changed");
+        if (paid?.kind !== "checkout_payment_changed") return facts;
+        return [opened(paid.refs.heldPaymentId ?? "", paid.paymentIntentId), ...facts];
+      };
+      const flow = await aHeldPayment({ transformFacts: disputeFirst });
+      const { sim } = flow;
+      await sim.payCheckout(flow.id, "card");
+      expect(flow.payment()).toMatchObject({ status: "held", disputes: [{ id: "dp_1", status: "open" }] });
+      expect(ticketReasons(sim)).toEqual(["dispute"]);
+      // The session's own news, after: already heard.
+      expect(
+        sim.store
+          .audit()
+          .filter((a) => a.action === "checkout_completed")
+          .map((a) => a.outcome),
+      ).toEqual(["applied", "ignored"]);
+      await confirm(flow);
+      await sim.advance(WINDOW + HOUR_MS);
+      expect(flow.payment().status).toBe("held");
+      expect(sim.gateway.transfers).toEqual([]);
+      (await sim.deliver([closed(flow.id, "won")]))._unsafeUnwrap();
+      await sim.runUntilQuiet();
+      expect(flow.payment().status).toBe("released");
+      expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
+    });
+
+    it("a dispute of a payment whose checkout never reported, with no PaymentIntent named, is ignored as before", async () => {
+      const flow = await aHeldPayment();
+      const outcome = (
+        await useCases.applyPaymentFact(flow.sim.deps, flow.sim.factPorts, opened(flow.id), "stripe")
+      )._unsafeUnwrap();
+      expect(outcome).toMatchObject({ status: "ignored" });
+      expect(outcome.detail).toMatch(/no_charge/);
+      expect(flow.payment()).toMatchObject({ status: "awaiting_payment", disputes: [] });
     });
 
     it("lost: the loss is booked and the payment charged back", async () => {

@@ -47,6 +47,12 @@ export interface EmulatorOptions {
   exchangeRates?: Record<string, number>;
   /** Stripe fees charged on charges and disputes; `false` for none. */
   fees?: Partial<FeeSchedule> | false;
+  /**
+   * The payment methods "turned on in the Dashboard", by lower-case currency: what a
+   * Checkout Session that names no `payment_method_types` offers (Stripe's dynamic payment
+   * methods). Default: `card` for every currency.
+   */
+  dynamicPaymentMethodTypes?: Record<string, string[]>;
   /** How long idempotency keys are kept, on the emulator clock (default 24 h). */
   idempotencyRetentionSeconds?: number;
   /** Emulator-clock delays between webhook attempts; its length is the number of retries (default 3). */
@@ -90,6 +96,7 @@ export interface ResolvedOptions {
   settlementCurrency: string;
   exchangeRates: Record<string, number>;
   fees: FeeSchedule;
+  dynamicPaymentMethodTypes: Record<string, string[]>;
   idempotencyRetentionSeconds: number;
   webhookRetryDelaysSeconds: number[];
   webhookRealTimeRetryMs: number | null;
@@ -128,6 +135,9 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     settlementCurrency: (options.settlementCurrency ?? "aud").toLowerCase(),
     exchangeRates: { ...DEFAULT_EXCHANGE_RATES, ...(options.exchangeRates ?? {}) },
     fees,
+    dynamicPaymentMethodTypes: Object.fromEntries(
+      Object.entries(options.dynamicPaymentMethodTypes ?? {}).map(([c, t]) => [c.toLowerCase(), [...t]]),
+    ),
     idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? DAY,
     webhookRetryDelaysSeconds: options.webhookRetryDelaysSeconds ?? [3600, 3 * 3600, 6 * 3600],
     webhookRealTimeRetryMs: options.webhookRealTimeRetryMs ?? null,

@@ -290,7 +290,10 @@ export function registerCheckout(router: Router, engine: Engine): void {
         payment_method_collection: "if_required",
         payment_method_configuration_details: null,
         payment_method_options: {},
-        payment_method_types: optStringArray(p, "payment_method_types") ?? ["card"],
+        // None named: the Dashboard's (dynamic) payment methods for the currency.
+        payment_method_types: optStringArray(p, "payment_method_types") ?? [
+          ...(engine.options.dynamicPaymentMethodTypes[currency] ?? ["card"]),
+        ],
         payment_status: "unpaid",
         permissions: null,
         recovered_from: null,

@@ -1,0 +1,525 @@
+// A held-funds payment on the real adapters — PostgreSQL (PrismaStore, PrismaLedgerStore),
+// the Stripe gateway through the official SDK, the emulator — driven as production drives
+// it: the outbox dispatcher runs the effects against the emulator, the timers fire when
+// due, and the events the emulator emits go through the webhook processor. The domain's
+// clock and the emulator's move together, so Stripe's own deadlines (the session's
+// `expires_at`) and susu's (the dispute window) agree.
+import {
+  type EffectPorts,
+  type HeldPayment,
+  HOUR_MS,
+  heldAccounts,
+  type LedgerAccountId,
+  type Person,
+  type UseCaseDeps,
+  useCases,
+} from "@susu/domain";
+import {
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
+import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 5, 1);
+const WINDOW = 72 * HOUR_MS;
+
+describe("a held payment on PostgreSQL and the emulator", () => {
+  let harness: StripeHarness;
+  let store: PrismaStore;
+  let ledger: PrismaLedgerStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let ctx: WebhookContext;
+  const clock = new ManualClock(START);
+  const timers = new InMemoryTimerScheduler();
+  const desk = new RecordingSupportDesk();
+  const notifier = new RecordingNotifier();
+  /** Every webhook outcome, in order: `processed: …` or `ignored: …`. */
+  const outcomes: string[] = [];
+  /** When set, each batch of events is delivered newest first, every event twice (Stripe promises neither order nor once). */
+  let shuffled = false;
+
+  beforeAll(async () => {
+    // AUD pages offer cards and BECS, as a Dashboard with both turned on does.
+    harness = await startStripeHarness({
+      startTime: START / 1000,
+      dynamicPaymentMethodTypes: { aud: ["card", "au_becs_debit"] },
+    });
+    store = new PrismaStore(db.prisma, { clock });
+    ledger = new PrismaLedgerStore(db.prisma, { clock });
+    deps = {
+      people: store,
+      groups: store,
+      rounds: store,
+      heldPayments: store,
+      uow: store,
+      audit: store,
+      clock,
+      ids: new SequentialIds(),
+    };
+    ports = { gateway: harness.gateway, notifier, desk, timers, ledger };
+    ctx = { deps, gateway: harness.gateway };
+    await harness.events.skipExisting();
+  });
+  afterAll(async () => {
+    await harness?.emulator.stop();
+  });
+
+  /** A seller: a person whose connected account at the emulator is onboarded. */
+  async function aSeller(id: string): Promise<string> {
+    const account = await harness.driver.connectedAccount({ canReceive: true });
+    const person: Person = {
+      id,
+      displayName: id,
+      payout: { connectedAccountId: account, payoutsEnabled: true },
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    return account;
+  }
+
+  /** Both clocks move: susu's and Stripe's (which runs what fell due: expiries, dispute deadlines). */
+  async function advance(ms: number): Promise<void> {
+    clock.advance(ms);
+    await harness.emulator.control.advanceClock(ms / 1000);
+  }
+
+  async function deliver(events: readonly Stripe.Event[]): Promise<void> {
+    for (const event of events) {
+      const outcome = await processWebhookEvent(event, ctx);
+      if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+      const o = outcome.value;
+      outcomes.push(
+        `${event.type} ${o.status === "processed" ? `processed: ${o.outcome}` : `ignored: ${o.reason}`}`,
+      );
+    }
+  }
+
+  /** The dispatcher, the due timers and the platform's webhooks, until nothing is left to do now. */
+  async function settle(): Promise<void> {
+    for (let pass = 0; pass < 30; pass++) {
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(0);
+      const due = timers.takeDue(clock.now());
+      for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+      const events = await harness.events.next();
+      await deliver(shuffled ? [...events].reverse().flatMap((e) => [e, e]) : events);
+      if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
+    }
+    throw new Error("the held payment did not settle");
+  }
+
+  /** The newest account.updated of a connected account, through the processor (Connect events belong to the account). */
+  async function deliverAccountUpdate(accountId: string): Promise<void> {
+    const page = await harness.stripe.events.list(
+      { type: "account.updated", limit: 1 },
+      { stripeAccount: accountId },
+    );
+    const event = page.data[0];
+    if (!event) throw new Error(`no account.updated for ${accountId}`);
+    await deliver([event]);
+  }
+
+  async function payment(id: string): Promise<HeldPayment> {
+    const p = (await store.getHeldPayment(id))._unsafeUnwrap();
+    if (!p) throw new Error(`no held payment ${id}`);
+    return p;
+  }
+
+  const balance = async (account: LedgerAccountId) =>
+    (await ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor;
+
+  /** The books agree with their postings, and the payment's hold is empty. */
+  async function booksBalanced(id: string): Promise<void> {
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    expect(await balance(heldAccounts.hold(id))).toBe(0);
+  }
+
+  /** Everything of an account's balance, available and pending, in AUD. */
+  async function stripeBalance(accountId?: string): Promise<number> {
+    const b = await harness.stripe.balance.retrieve(
+      {},
+      accountId !== undefined ? { stripeAccount: accountId } : {},
+    );
+    const sum = (list: readonly { amount: number; currency: string }[]) =>
+      list.filter((x) => x.currency === "aud").reduce((n, x) => n + x.amount, 0);
+    return sum(b.available) + sum(b.pending);
+  }
+
+  let seq = 0;
+  /** The payment of the first scenario, refunded by the second. */
+  let firstPaymentId = "";
+  /** A booking of A$100.00 with a 10% fee, created, and its Checkout Session made by the outbox. */
+  async function aCheckout(sellerId: string): Promise<HeldPayment> {
+    seq += 1;
+    const { payment: created } = (
+      await useCases.createHeldPayment(deps, {
+        requestedBy: "app_bookings",
+        clientReference: `booking_${seq}`,
+        amountMinor: 100_00,
+        currency: "AUD",
+        sellerId,
+        description: `Two nights, booking ${seq}`,
+        customer: { email: "cy@example.com", name: "Cy" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        successUrl: "https://app.example/done",
+      })
+    )._unsafeUnwrap();
+    await settle();
+    return payment(created.id);
+  }
+
+  /** The customer pays the session's page, and the webhooks say so. */
+  async function payAndHold(id: string, paymentMethod = "pm_card_visa"): Promise<HeldPayment> {
+    const p = await payment(id);
+    await harness.emulator.control.completeCheckoutSession(p.checkoutSessionId ?? "", { paymentMethod });
+    await settle();
+    return payment(id);
+  }
+
+  it("created, paid by card, held, released after the window from its charge: the transfer lands, the platform keeps its fee", async () => {
+    const account = await aSeller("sam");
+    const platformBefore = await stripeBalance();
+    const opened = await aCheckout("sam");
+    expect(opened.status).toBe("awaiting_payment");
+    expect(opened.checkoutSessionId).toMatch(/^cs_/);
+    expect(opened.checkoutUrl).toMatch(/^https?:\/\//);
+
+    const session = await harness.stripe.checkout.sessions.retrieve(opened.checkoutSessionId ?? "");
+    expect(session).toMatchObject({
+      mode: "payment",
+      amount_total: 100_00,
+      currency: "aud",
+      status: "open",
+      customer_email: "cy@example.com",
+      metadata: { held_payment_id: opened.id },
+    });
+    expect(session.expires_at * 1000).toBe(opened.checkoutExpiresAt);
+    const [line] = (await harness.stripe.checkout.sessions.listLineItems(session.id)).data;
+    expect(line).toMatchObject({ quantity: 1, amount_total: 100_00 });
+
+    const held = await payAndHold(opened.id);
+    firstPaymentId = held.id;
+    expect(held.status).toBe("held");
+    // Judged by the PaymentIntent: the session's payment carries the transfer group and the references.
+    const pi = await harness.stripe.paymentIntents.retrieve(held.paymentIntentId ?? "");
+    expect(pi).toMatchObject({
+      status: "succeeded",
+      amount: 100_00,
+      transfer_group: held.transferGroup,
+      metadata: { held_payment_id: held.id },
+      latest_charge: held.chargeId,
+    });
+    expect(outcomes.some((o) => o.startsWith("checkout.session.completed processed"))).toBe(true);
+    // The whole amount is in the hold until the release.
+    expect(await balance(heldAccounts.hold(held.id))).toBe(100_00);
+
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await settle();
+    await advance(WINDOW - HOUR_MS);
+    await settle();
+    expect((await payment(held.id)).status).toBe("held");
+
+    await advance(HOUR_MS + 1_000);
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers).toHaveLength(1);
+    expect(transfers[0]).toMatchObject({
+      id: released.transfers[0]?.transferId,
+      amount: 90_00,
+      currency: "aud",
+      destination: account,
+      source_transaction: held.chargeId,
+      metadata: { held_payment_id: held.id, attempt: "1" },
+    });
+    // The platform kept the fee; the seller's account holds its share (no Stripe fees here).
+    expect((await stripeBalance()) - platformBefore).toBe(10_00);
+    expect(await stripeBalance(account)).toBe(90_00);
+
+    await booksBalanced(held.id);
+    expect(await balance(heldAccounts.seller(held.id))).toBe(90_00);
+    expect(await balance(heldAccounts.fees(held.id))).toBe(10_00);
+    expect(await balance(heldAccounts.paidIn(held.id))).toBe(-100_00);
+    expect(notifier.sent.filter((n) => n.template === "payout_sent")).toHaveLength(1);
+  });
+
+  it("refunded in part after the release: the seller's transfer is reversed in proportion, then the customer refunded", async () => {
+    const id = firstPaymentId;
+    const before = await payment(id);
+    expect(before.status).toBe("released");
+    const transferId = before.transfers[0]?.transferId ?? "";
+    const account = before.seller.connectedAccountId;
+
+    (await useCases.refundHeldPayment(deps, id, { operator: "olga" }, 50_00))._unsafeUnwrap();
+    await settle();
+
+    const reversals = (await harness.stripe.transfers.listReversals(transferId)).data;
+    expect(reversals.map((r) => r.amount)).toEqual([45_00]);
+    expect(reversals[0]?.metadata).toMatchObject({ held_payment_id: id, reversal_number: "1" });
+    const refunds = (await harness.stripe.refunds.list({ payment_intent: before.paymentIntentId ?? "" }))
+      .data;
+    expect(refunds.map((r) => [r.amount, r.status])).toEqual([[50_00, "succeeded"]]);
+    expect(refunds[0]?.metadata).toMatchObject({ held_payment_id: id, refund_number: "1" });
+    expect(await stripeBalance(account)).toBe(45_00);
+
+    const after = await payment(id);
+    expect(after.reversals).toEqual([
+      expect.objectContaining({ number: 1, amountMinor: 45_00, reason: "refund", status: "reversed" }),
+    ]);
+    expect(after.refunds).toEqual([
+      expect.objectContaining({
+        number: 1,
+        amountMinor: 50_00,
+        sellerPartMinor: 45_00,
+        feePartMinor: 5_00,
+        status: "succeeded",
+        refundId: refunds[0]?.id,
+      }),
+    ]);
+    await booksBalanced(id);
+    expect(await balance(heldAccounts.seller(id))).toBe(45_00);
+    expect(await balance(heldAccounts.fees(id))).toBe(5_00);
+    expect(await balance(heldAccounts.refunds(id))).toBe(50_00);
+  });
+
+  it("the seller restricted when the release is due: blocked with a ticket, resumed when Stripe reports the account fixed", async () => {
+    const account = await aSeller("rita");
+    const opened = await aCheckout("rita");
+    const held = await payAndHold(opened.id);
+    expect(held.status).toBe("held");
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await settle();
+
+    // Stripe disables the seller's transfers inside the window; its account.updated reaches susu.
+    await harness.emulator.control.disableTransfers(account);
+    await deliverAccountUpdate(account);
+    await advance(WINDOW + 1_000);
+    await settle();
+    const blocked = await payment(held.id);
+    expect(blocked).toMatchObject({ status: "release_blocked", blockKind: "seller_cannot_receive" });
+    expect(desk.tickets.some((t) => t.reason === "release_blocked" && t.summary.includes(held.id))).toBe(
+      true,
+    );
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+
+    // The seller fixes their account at Stripe: account.updated resumes the release.
+    await harness.emulator.control.completeAccountOnboarding(account);
+    await deliverAccountUpdate(account);
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
+      [90_00, account, held.chargeId],
+    ]);
+    await booksBalanced(held.id);
+  });
+
+  it("disputed inside the window: the release freezes with a ticket and the evidence date; won, it resumes", async () => {
+    const account = await aSeller("dee");
+    const opened = await aCheckout("dee");
+    const held = await payAndHold(opened.id);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await settle();
+    await advance(HOUR_MS);
+
+    const dispute = await harness.emulator.control.forceDispute(held.chargeId ?? "", {
+      reason: "product_not_received",
+    });
+    await settle();
+    const frozen = await payment(held.id);
+    expect(frozen.disputes).toEqual([
+      expect.objectContaining({
+        id: dispute.id,
+        status: "open",
+        evidenceDueBy: (dispute.evidence_details?.due_by ?? 0) * 1000,
+      }),
+    ]);
+    expect(desk.tickets.some((t) => t.reason === "dispute" && t.summary.includes(dispute.id))).toBe(true);
+
+    // The window ends while the dispute is open: the release waits.
+    await advance(WINDOW);
+    await settle();
+    expect((await payment(held.id)).status).toBe("held");
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+
+    await harness.emulator.control.resolveDispute(dispute.id, "won");
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    expect(released.disputes[0]).toMatchObject({ id: dispute.id, status: "won" });
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
+      [90_00, account, held.chargeId],
+    ]);
+    await booksBalanced(held.id);
+  });
+
+  it("restricted at Stripe but not yet reported when the release is due: Stripe refuses the transfer, the release parks with a ticket, resumes when reported fixed", async () => {
+    const account = await aSeller("ray");
+    const opened = await aCheckout("ray");
+    const held = await payAndHold(opened.id);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await settle();
+    // Stripe disables transfers; its account.updated has not reached susu yet.
+    await harness.emulator.control.disableTransfers(account);
+    await advance(WINDOW + 1_000);
+    await settle();
+    const blocked = await payment(held.id);
+    expect(blocked.status).toBe("release_blocked");
+    expect(blocked.transfers.map((t) => [t.status, t.failureCode])).toEqual([
+      ["failed", "insufficient_capabilities_for_transfer"],
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === held.id).map((t) => t.reason)).toEqual([
+      "transfer_parked",
+    ]);
+
+    await harness.emulator.control.completeAccountOnboarding(account);
+    await deliverAccountUpdate(account);
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    expect(released.transfers.map((t) => t.status)).toEqual(["failed", "created"]);
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
+    await booksBalanced(held.id);
+  });
+
+  it("paid with Stripe's test card that disputes at once: the dispute is on the payment and the release waits for it", async () => {
+    const account = await aSeller("pat");
+    const opened = await aCheckout("pat");
+    const held = await payAndHold(opened.id, "pm_card_createDispute");
+    expect(held.status).toBe("held");
+    expect(held.disputes.map((d) => [d.status, d.reason])).toEqual([["open", "fraudulent"]]);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).status).toBe("held");
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+
+    const [dispute] = (await harness.stripe.disputes.list({ charge: held.chargeId ?? "" })).data;
+    await harness.emulator.control.resolveDispute(dispute?.id ?? "", "won");
+    await settle();
+    expect((await payment(held.id)).status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
+    await booksBalanced(held.id);
+  });
+
+  it("not fulfilled: everything is refunded at Stripe before any release; the payment ends refunded", async () => {
+    await aSeller("una");
+    const opened = await aCheckout("una");
+    const held = await payAndHold(opened.id);
+    (await useCases.reportUnfulfilled(deps, held.id, "the host cancelled", "app_bookings"))._unsafeUnwrap();
+    await settle();
+    const refunded = await payment(held.id);
+    expect(refunded.status).toBe("refunded");
+    const refunds = (await harness.stripe.refunds.list({ payment_intent: held.paymentIntentId ?? "" })).data;
+    expect(refunds.map((r) => [r.amount, r.status])).toEqual([[100_00, "succeeded"]]);
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+    await booksBalanced(held.id);
+    expect(await balance(heldAccounts.refunds(held.id))).toBe(100_00);
+  });
+
+  it("a dispute opened after the release and lost: the seller's share is reversed, the payment charged back", async () => {
+    const account = await aSeller("lou");
+    const opened = await aCheckout("lou");
+    const held = await payAndHold(opened.id);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    const dispute = await harness.emulator.control.forceDispute(held.chargeId ?? "");
+    await settle();
+    await harness.emulator.control.resolveDispute(dispute.id, "lost");
+    await settle();
+    const lost = await payment(held.id);
+    expect(lost.status).toBe("charged_back");
+    const reversals = (await harness.stripe.transfers.listReversals(released.transfers[0]?.transferId ?? ""))
+      .data;
+    expect(reversals.map((r) => r.amount)).toEqual([90_00]);
+    expect(lost.reversals.map((r) => [r.reason, r.status])).toEqual([["dispute_lost", "reversed"]]);
+    expect(await stripeBalance(account)).toBe(0);
+    await booksBalanced(held.id);
+    expect(await balance(heldAccounts.disputeLosses(held.id))).toBe(100_00);
+  });
+
+  it("Stripe's events newest first and each twice: the same end, one transfer", async () => {
+    shuffled = true;
+    try {
+      const account = await aSeller("sue");
+      const opened = await aCheckout("sue");
+      const held = await payAndHold(opened.id);
+      expect(held.status).toBe("held");
+      (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+      await advance(WINDOW + 1_000);
+      await settle();
+      expect((await payment(held.id)).status).toBe("released");
+      const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+      expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account]]);
+      await booksBalanced(held.id);
+    } finally {
+      shuffled = false;
+    }
+  });
+
+  it("paid by BECS on the page: processing, held when the debit settles, released after the window", async () => {
+    const account = await aSeller("bea");
+    const opened = await aCheckout("bea");
+    await harness.emulator.control.completeCheckoutSession(opened.checkoutSessionId ?? "", {
+      becs: { accountNumber: "000123456" },
+    });
+    await settle();
+    expect((await payment(opened.id)).status).toBe("payment_processing");
+    await advance(3 * 24 * HOUR_MS + 1_000);
+    await settle();
+    const held = await payment(opened.id);
+    expect(held.status).toBe("held");
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).status).toBe("released");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
+      [90_00, account, held.chargeId],
+    ]);
+    await booksBalanced(held.id);
+  });
+
+  it("an unpaid checkout expires at Stripe: checkout.session.expired ends the payment expired", async () => {
+    await aSeller("exa");
+    const opened = await aCheckout("exa");
+    expect(opened.status).toBe("awaiting_payment");
+    await advance(opened.checkoutExpiresAt - clock.now() + 1_000);
+    await settle();
+    const expired = await payment(opened.id);
+    expect(expired.status).toBe("expired");
+    expect(outcomes.some((o) => o.startsWith("checkout.session.expired processed"))).toBe(true);
+    const session = await harness.stripe.checkout.sessions.retrieve(opened.checkoutSessionId ?? "");
+    expect(session.status).toBe("expired");
+    await booksBalanced(opened.id);
+  });
+});
