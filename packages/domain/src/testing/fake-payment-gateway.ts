@@ -409,7 +409,7 @@ export class FakePaymentGateway implements PaymentGateway {
    */
   payCheckout(sessionId: string, how: FakeCheckoutPayment): PaymentObjectFact[] {
     const checkout = this.checkouts.get(sessionId);
-    if (!checkout || checkout.status !== "open") throw new Error(`checkout ${sessionId} is not open`);
+    if (checkout?.status !== "open") throw new Error(`checkout ${sessionId} is not open`);
     if (how === "declined") return [];
     const paymentIntentId = this.#id("pi");
     const card = how === "card";
