@@ -41,6 +41,7 @@ export type {
   TimerOutcome,
   UseCaseDeps,
   UseCaseError,
+  UseCaseStore,
 } from "./use-cases/index.js";
 /**
  * The use cases: load aggregates through the ports, decide, and store atomically. A
@@ -48,3 +49,5 @@ export type {
  * (`useCases.joinGroup` stores what `joinGroup` computes).
  */
 export * as useCases from "./use-cases/index.js";
+/** The use cases' ports on one store that is every repository (what the apps and the tests wire). */
+export { useCaseDepsOn } from "./use-cases/index.js";

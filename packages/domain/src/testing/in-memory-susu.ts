@@ -6,7 +6,7 @@ import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 import { applyPaymentFact, type FactError, type FactPorts } from "../use-cases/apply-fact.js";
 import { applyTimer } from "../use-cases/apply-timer.js";
-import type { UseCaseDeps, UseCaseError } from "../use-cases/deps.js";
+import { type UseCaseDeps, type UseCaseError, useCaseDepsOn } from "../use-cases/deps.js";
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
@@ -51,16 +51,7 @@ export class InMemorySusu {
     this.clock = new ManualClock(options.start);
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
-    this.deps = {
-      people: this.store,
-      groups: this.store,
-      rounds: this.store,
-      heldPayments: this.store,
-      uow: this.store,
-      clock: this.clock,
-      ids: this.ids,
-      audit: this.store,
-    };
+    this.deps = useCaseDepsOn(this.store, { clock: this.clock, ids: this.ids });
     this.ports = {
       gateway: this.gateway,
       notifier: this.notifier,

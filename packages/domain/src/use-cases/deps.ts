@@ -34,6 +34,34 @@ export interface UseCaseDeps {
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
 }
 
+/** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
+export type UseCaseStore = PersonRepository &
+  GroupRepository &
+  RoundRepository &
+  HeldPaymentRepository &
+  UnitOfWork &
+  AuditLog;
+
+/**
+ * The {@link UseCaseDeps} on one store: `store` as every repository, the unit of work and the
+ * audit log, with `clock` and `ids`; anything else in `rest` (a held-payment policy, a port of
+ * its own) is set over them.
+ */
+export function useCaseDepsOn(
+  store: UseCaseStore,
+  rest: Pick<UseCaseDeps, "clock" | "ids"> & Partial<UseCaseDeps>,
+): UseCaseDeps {
+  return {
+    people: store,
+    groups: store,
+    rounds: store,
+    heldPayments: store,
+    uow: store,
+    audit: store,
+    ...rest,
+  };
+}
+
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";

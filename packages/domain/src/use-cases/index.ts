@@ -8,7 +8,14 @@ export {
   type FactPorts,
 } from "./apply-fact.js";
 export { applyTimer, type TimerOutcome } from "./apply-timer.js";
-export { type NotFoundError, notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+export {
+  type NotFoundError,
+  notFound,
+  type UseCaseDeps,
+  type UseCaseError,
+  type UseCaseStore,
+  useCaseDepsOn,
+} from "./deps.js";
 export {
   DEFAULT_EFFECT_RETRY,
   type DispatchOptions,
