@@ -12,6 +12,7 @@ import {
   type LedgerAccountId,
   type Person,
   type UseCaseDeps,
+  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
 import {
@@ -56,16 +57,7 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     });
     store = new PrismaStore(db.prisma, { clock });
     ledger = new PrismaLedgerStore(db.prisma, { clock });
-    deps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    };
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     ports = { gateway: harness.gateway, notifier, desk, timers, ledger };
     ctx = { deps, gateway: harness.gateway };
     await harness.events.skipExisting();

@@ -1,7 +1,7 @@
 // People on PostgreSQL and the emulator: someone in two groups onboards once (one
 // customer, one connected account at Stripe, whichever group they start from), and one
 // Stripe event about their account reaches the rounds of both groups.
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { ManualClock, SequentialIds } from "@susu/domain/testing";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,16 +25,7 @@ describe("people on PostgreSQL and the emulator", () => {
   beforeAll(async () => {
     harness = await startStripeHarness();
     store = new PrismaStore(db.prisma, { clock });
-    deps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    };
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     ctx = { deps, gateway: harness.gateway };
     const group = (creator: string, name: string) =>
       useCases.createGroup(deps, {

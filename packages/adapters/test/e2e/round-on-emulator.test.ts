@@ -9,6 +9,7 @@ import {
   type Person,
   roundMoney,
   type UseCaseDeps,
+  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
 import {
@@ -68,16 +69,7 @@ describe("a round on PostgreSQL and the emulator, with dispatchers dying mid-eff
     harness = await startStripeHarness();
     store = new PrismaStore(db.prisma);
     ledger = new PrismaLedgerStore(db.prisma);
-    deps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    };
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     const group = anActiveGroup({ id: "grp_e2e", memberIds: members, startsAt: clock.now() - 1 });
     // Each member is a person with a real customer, mandate and connected account at the emulator.
     const people: Person[] = [];

@@ -12,7 +12,7 @@ import {
   type Round,
   roundAccounts,
   type StorageError,
-  type UseCaseDeps,
+  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
 import {
@@ -43,16 +43,7 @@ function world(db: TestDatabase) {
   const notifier = new RecordingNotifier();
   const desk = new RecordingSupportDesk();
   const timers = new InMemoryTimerScheduler();
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const ports: EffectPorts = { gateway, notifier, desk, timers, ledger };
   const dispatch = (
     workerId: string,

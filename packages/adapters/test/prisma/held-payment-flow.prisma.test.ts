@@ -7,7 +7,7 @@ import {
   heldAccounts,
   type LedgerAccountId,
   type PaymentFact,
-  type UseCaseDeps,
+  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
 import {
@@ -34,16 +34,7 @@ function world(db: TestDatabase) {
   const notifier = new RecordingNotifier();
   const desk = new RecordingSupportDesk();
   const timers = new InMemoryTimerScheduler();
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const ports: EffectPorts = { gateway, notifier, desk, timers, ledger };
   const factPorts = { reader: gateway };
 

@@ -2,7 +2,7 @@
 // (data-modifying CTEs, atomic on their own, no BEGIN/COMMIT). What they store is what the
 // full transaction stores; a group that is not as the change expected (changed meanwhile,
 // or another snapshot at the same version) stores nothing and the transaction decides.
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -22,16 +22,8 @@ describe("single-statement commits", () => {
   let sent: string[] = [];
   const query = pg.Client.prototype.query;
 
-  const depsOf = (store: PrismaStore): UseCaseDeps => ({
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock: new ManualClock(T),
-    ids: new RandomIds(),
-  });
+  const depsOf = (store: PrismaStore): UseCaseDeps =>
+    useCaseDepsOn(store, { clock: new ManualClock(T), ids: new RandomIds() });
   const newGroup = (creator: string) => ({
     name: "Savers",
     currency: "AUD" as const,

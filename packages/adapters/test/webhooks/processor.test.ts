@@ -1,4 +1,4 @@
-import { personReadiness, type RetryPolicy, type UseCaseDeps } from "@susu/domain";
+import { personReadiness, type RetryPolicy, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -35,16 +35,7 @@ beforeEach(async () => {
   });
   clock = new ManualClock(Date.UTC(2026, 5, 1));
   store = new InMemoryStore();
-  deps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   reads = new ScriptedStripeReads();
   ctx = {
