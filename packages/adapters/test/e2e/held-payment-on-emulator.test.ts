@@ -189,6 +189,25 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     return payment(id);
   }
 
+  /** A seller's payment, paid by card, held, and confirmed fulfilled by the app. */
+  async function aFulfilledPayment(sellerId: string): Promise<{ account: string; held: HeldPayment }> {
+    const account = await aSeller(sellerId);
+    const opened = await aCheckout(sellerId);
+    const held = await payAndHold(opened.id);
+    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
+    await settle();
+    return { account, held };
+  }
+
+  /** The seller's A$90.00 reached their account in one transfer from the payment's charge, and the books balance. */
+  async function sellerPaidFromCharge(held: HeldPayment, account: string): Promise<void> {
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
+      [90_00, account, held.chargeId],
+    ]);
+    await booksBalanced(held.id);
+  }
+
   it("created, paid by card, held, released after the window from its charge: the transfer lands, the platform keeps its fee", async () => {
     const account = await aSeller("sam");
     const platformBefore = await stripeBalance();
@@ -322,19 +341,11 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     await settle();
     const released = await payment(held.id);
     expect(released.status).toBe("released");
-    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
-    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
-      [90_00, account, held.chargeId],
-    ]);
-    await booksBalanced(held.id);
+    await sellerPaidFromCharge(held, account);
   });
 
   it("disputed inside the window: the release freezes with a ticket and the evidence date; won, it resumes", async () => {
-    const account = await aSeller("dee");
-    const opened = await aCheckout("dee");
-    const held = await payAndHold(opened.id);
-    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
-    await settle();
+    const { account, held } = await aFulfilledPayment("dee");
     await advance(HOUR_MS);
 
     const dispute = await harness.emulator.control.forceDispute(held.chargeId ?? "", {
@@ -362,19 +373,11 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     const released = await payment(held.id);
     expect(released.status).toBe("released");
     expect(released.disputes[0]).toMatchObject({ id: dispute.id, status: "won" });
-    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
-    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
-      [90_00, account, held.chargeId],
-    ]);
-    await booksBalanced(held.id);
+    await sellerPaidFromCharge(held, account);
   });
 
   it("restricted at Stripe but not yet reported when the release is due: Stripe refuses the transfer, the release parks with a ticket, resumes when reported fixed", async () => {
-    const account = await aSeller("ray");
-    const opened = await aCheckout("ray");
-    const held = await payAndHold(opened.id);
-    (await useCases.confirmFulfilled(deps, held.id, "app_bookings"))._unsafeUnwrap();
-    await settle();
+    const { account, held } = await aFulfilledPayment("ray");
     // Stripe disables transfers; its account.updated has not reached susu yet.
     await harness.emulator.control.disableTransfers(account);
     await advance(WINDOW + 1_000);
@@ -494,11 +497,7 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     await advance(WINDOW + 1_000);
     await settle();
     expect((await payment(held.id)).status).toBe("released");
-    const transfers = (await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data;
-    expect(transfers.map((t) => [t.amount, t.destination, t.source_transaction])).toEqual([
-      [90_00, account, held.chargeId],
-    ]);
-    await booksBalanced(held.id);
+    await sellerPaidFromCharge(held, account);
   });
 
   it("an unpaid checkout expires at Stripe: checkout.session.expired ends the payment expired", async () => {
