@@ -12,7 +12,7 @@ import {
   type WebhookProcessorContext,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { markRoundOpened, money, type Person, type Round, type UseCaseDeps, useCases } from "@susu/domain";
+import { markRoundOpened, money, type Person, type Round, useCaseDepsOn, useCases } from "@susu/domain";
 import { anActiveGroup, aRoundOf, FakePaymentGateway } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import Stripe from "stripe";
@@ -42,16 +42,7 @@ let apiUrl: string;
 beforeAll(async () => {
   const clock = new SystemClock();
   store = new PrismaStore(db.prisma, { clock });
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new RandomIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   const app = createApp({
     useCases: deps,

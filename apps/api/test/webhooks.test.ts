@@ -1,6 +1,6 @@
 import { PrismaWebhookInbox, type WebhookInbox } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { storageError } from "@susu/domain";
+import { storageError, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import Stripe from "stripe";
@@ -16,16 +16,7 @@ let seq = 0;
 function appWith(webhooks: Partial<WebhookRouteDeps> = {}) {
   const store = new InMemoryStore();
   return createApp({
-    useCases: {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock: new ManualClock(),
-      ids: new SequentialIds(),
-    },
+    useCases: useCaseDepsOn(store, { clock: new ManualClock(), ids: new SequentialIds() }),
     ping: async () => undefined,
     webhooks: { stripeSecret: secret, inbox: new PrismaWebhookInbox(db.prisma), ...webhooks },
     http: testHttp(),

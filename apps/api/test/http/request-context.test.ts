@@ -3,7 +3,7 @@
 // id the API answered in X-Request-Id, even with requests running side by side.
 import { createStripeClient, PrismaStore, StripePaymentGateway } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type UseCaseDeps } from "@susu/domain";
+import { DAY_MS, useCaseDepsOn } from "@susu/domain";
 import { ManualClock, SequentialIds } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,16 +24,7 @@ afterAll(async () => {
 function appWithLogs() {
   const logs = captureLogs();
   const store = new PrismaStore(db.prisma);
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const url = new URL(emulator.url);
   // As container.ts wires it: the adapter is given the same logger, and no request id.
   const gateway = new StripePaymentGateway(

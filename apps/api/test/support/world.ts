@@ -7,7 +7,7 @@
 
 import type { PrismaClient } from "@susu/adapters";
 import { PrismaStore } from "@susu/adapters";
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   aReadyPerson,
   FakePaymentGateway,
@@ -52,16 +52,7 @@ export interface World {
 export function worldApp(prisma: PrismaClient) {
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
   const store = new PrismaStore(prisma);
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const gateway = new FakePaymentGateway(() => clock.now());
   const app = testApp({ useCases: deps, gateway, prisma });
   return { app, deps, clock, gateway };

@@ -2,7 +2,7 @@
 // database (one per test file), tokens by person, and requests that read their answer.
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { beforeAll, expect } from "vitest";
 import type { Role } from "../../src/http/auth.js";
@@ -95,16 +95,7 @@ export function groupsTestbed() {
   };
   beforeAll(() => {
     const store = new PrismaStore(db.prisma);
-    bed.deps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    };
+    bed.deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     bed.app = testApp({ useCases: bed.deps, gateway, prisma: db.prisma });
   });
   return bed;

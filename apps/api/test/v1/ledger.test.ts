@@ -10,7 +10,7 @@ import {
   type LedgerTransaction,
   money,
   payoutTransferred,
-  type UseCaseDeps,
+  useCaseDepsOn,
 } from "@susu/domain";
 import {
   anActiveGroup,
@@ -51,16 +51,7 @@ interface Transaction {
 beforeAll(async () => {
   const store = new PrismaStore(db.prisma);
   const ledger = new PrismaLedgerStore(db.prisma, { clock });
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
 
   const people = ["ana", "ben", "cy", "dan", "eli"].map((id) => ({

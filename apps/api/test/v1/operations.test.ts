@@ -10,7 +10,7 @@ import {
   type WebhookGateway,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { type Changeset, type OutboxEffect, type UseCaseDeps, useCases } from "@susu/domain";
+import { type Changeset, type OutboxEffect, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   anActiveGroup,
   aReadyPerson,
@@ -45,16 +45,7 @@ beforeAll(async () => {
   store = new PrismaStore(db.prisma, { clock });
   inbox = new PrismaWebhookInbox(db.prisma, clock);
   desk = new PrismaSupportDesk(db.prisma, clock);
-  deps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const http = testHttp({ prisma: db.prisma });
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma));
   app = testApp({

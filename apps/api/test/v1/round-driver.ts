@@ -3,7 +3,7 @@
 // the outbox dispatcher, the timers and Stripe's webhooks (as InMemorySusu does in memory).
 import { PrismaStore } from "@susu/adapters";
 import type { TestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type DurationMs, type Instant, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, type DurationMs, type Instant, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   FakePaymentGateway,
   InMemoryLedgerStore,
@@ -20,16 +20,7 @@ export function roundWorld(db: TestDatabase) {
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
   const gateway = new FakePaymentGateway(() => clock.now());
   const store = new PrismaStore(db.prisma);
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    clock,
-    ids: new SequentialIds(),
-    audit: store,
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const timers = new InMemoryTimerScheduler();
   const ports = {
     gateway,

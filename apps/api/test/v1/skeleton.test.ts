@@ -2,7 +2,7 @@
 // get 404, and the OpenAPI document lists the routes.
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type UseCaseDeps } from "@susu/domain";
+import { DAY_MS, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
@@ -13,16 +13,7 @@ let app: ReturnType<typeof testApp>;
 
 beforeAll(() => {
   const store = new PrismaStore(db.prisma);
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new SequentialIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   app = testApp({ useCases: deps, gateway: new FakePaymentGateway(() => clock.now()), prisma: db.prisma });
 });
 
