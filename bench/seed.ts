@@ -12,7 +12,7 @@ import {
   RandomIds,
   resolveDatabaseUrl,
 } from "@susu/adapters";
-import { DAY_MS, type UseCaseDeps, useCases } from "@susu/domain";
+import { DAY_MS, useCaseDepsOn, useCases } from "@susu/domain";
 import { ManualClock, onboardThroughUseCases } from "@susu/domain/testing";
 
 /**
@@ -43,16 +43,7 @@ export async function seedOpenRounds(
   const prisma = createPrismaClient(connectionString);
   const store = new PrismaStore(prisma);
   const clock = new ManualClock(Date.now());
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new RandomIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   const roundIds: string[] = [];
   for (const admin of admins) {
     const group = (

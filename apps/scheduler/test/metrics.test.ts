@@ -14,6 +14,7 @@ import {
   stripeEvent,
   useTestDatabase,
 } from "@susu/adapters/testing";
+import { useCaseDepsOn } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { startWebhookProcessor } from "../src/jobs/webhook-processor.js";
@@ -51,16 +52,7 @@ describe("scheduler metrics", () => {
     });
     const inbox = new PrismaWebhookInbox(db.prisma, clock);
     const ctx: WebhookProcessorContext = {
-      deps: {
-        people: store,
-        groups: store,
-        rounds: store,
-        heldPayments: store,
-        uow: store,
-        audit: store,
-        clock,
-        ids: new SequentialIds(),
-      },
+      deps: useCaseDepsOn(store, { clock, ids: new SequentialIds() }),
       inbox,
       gateway: reads,
       desk: new PrismaSupportDesk(db.prisma, clock),

@@ -8,7 +8,14 @@ import {
   TIMER_QUEUE,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type EffectPorts, type Group, type UseCaseDeps, useCases } from "@susu/domain";
+import {
+  DAY_MS,
+  type EffectPorts,
+  type Group,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
 import {
   anActiveGroup,
   FakePaymentGateway,
@@ -55,16 +62,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
     await boss.start();
     await PgBossTimerScheduler.prepare(boss);
     store = new PrismaStore(db.prisma);
-    deps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    };
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
     gateway = new FakePaymentGateway(() => clock.now(), 3 * DAY_MS);
     for (const m of ["ana", "ben", "cy"]) gateway.setAccount(`acct_${m}`, true);
     ports = {

@@ -6,7 +6,7 @@ import {
   type WebhookProcessorContext,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { gatewayError } from "@susu/domain";
+import { gatewayError, useCaseDepsOn } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
 import type Stripe from "stripe";
@@ -44,16 +44,7 @@ function unknownEvent(): Stripe.Event {
 function context(clock: ManualClock, inbox: WebhookInbox): WebhookProcessorContext {
   const store = new InMemoryStore();
   return {
-    deps: {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      uow: store,
-      audit: store,
-      clock,
-      ids: new SequentialIds(),
-    },
+    deps: useCaseDepsOn(store, { clock, ids: new SequentialIds() }),
     inbox,
     gateway: noStripe,
     desk: new PrismaSupportDesk(db.prisma, clock),
