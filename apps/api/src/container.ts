@@ -13,7 +13,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import type { UseCaseDeps } from "@susu/domain";
+import { useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -47,16 +47,7 @@ export function createContainer(config: {
   const prisma = createPrismaClient(config.databaseUrl);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const useCases: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    clock,
-    ids: new RandomIds(),
-    audit: store,
-  };
+  const useCases = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });
   const http: HttpInfrastructure = {

@@ -14,7 +14,7 @@ import {
   stripeEndpointOf,
   type WebhookProcessorContext,
 } from "@susu/adapters";
-import type { EffectPorts, OutboxStore, UseCaseDeps } from "@susu/domain";
+import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type PgBoss from "pg-boss";
 import type { SchedulerEnv } from "./env.js";
@@ -49,16 +49,7 @@ export function createContainer(
     }),
   );
   const desk = new PrismaSupportDesk(prisma, clock);
-  const deps: UseCaseDeps = {
-    people: store,
-    groups: store,
-    rounds: store,
-    heldPayments: store,
-    uow: store,
-    audit: store,
-    clock,
-    ids: new RandomIds(),
-  };
+  const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   container.bind(TOKENS.prisma).toConstantValue(prisma);
   container.bind(TOKENS.useCaseDeps).toConstantValue(deps);
   container.bind(TOKENS.outbox).toConstantValue(store);
