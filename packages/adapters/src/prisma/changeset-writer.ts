@@ -63,6 +63,38 @@ function isUniqueViolationOf(error: unknown, name: string): boolean {
   return failure.kind === "unique_violation" && failure.constraint === name;
 }
 
+/**
+ * Stores an aggregate's row: inserted when new, else updated only where the version is
+ * the one it was loaded at — check and write in one statement, so a concurrent writer of
+ * the same row waits for our commit, re-reads the version and updates nothing. Either
+ * race lost (the id stored first by someone else, or the version moved on) is the
+ * aggregate's version conflict; `refusal` names any other key the row may collide on.
+ */
+async function writeVersionedRow(
+  tx: Tx,
+  row: {
+    readonly aggregate: VersionedAggregate;
+    readonly table: string;
+    readonly id: string;
+    readonly expectedVersion: number | undefined;
+    readonly insert: { readonly name: string; readonly text: string; readonly values: readonly unknown[] };
+    readonly update: { readonly name: string; readonly text: string; readonly values: readonly unknown[] };
+    readonly refusal?: (error: unknown) => StorageRefusal | undefined;
+  },
+): Promise<void> {
+  try {
+    if (row.expectedVersion === undefined) {
+      await tx({ ...row.insert, values: [...row.insert.values] });
+      return;
+    }
+    const { rowCount } = await tx({ ...row.update, values: [...row.update.values, row.expectedVersion] });
+    if (rowCount !== 1) throw conflict(row.aggregate, row.id);
+  } catch (error) {
+    if (isPrimaryKeyViolation(error, row.table)) throw conflict(row.aggregate, row.id);
+    throw row.refusal?.(error) ?? error;
+  }
+}
+
 // The check the loader runs, run before the save too: in pairs, so a malformed state
 // (a NaN amount, a fractional instant) is refused at the door instead of being found
 // by the next reader.
@@ -156,26 +188,19 @@ async function writePerson(tx: Tx, change: VersionedChange<Person>, at: Instant)
   // $1–$9 in the row's order, then the times: the insert's and the update's statements place them.
   const { created_at, updated_at, ...columns } = personRow(person, storedVersion(change), at);
   const values = Object.values(columns);
-  if (change.expectedVersion === undefined) {
-    try {
-      await tx({
-        name: "susu_person_insert",
-        text: PERSON_INSERT_SQL,
-        values: [...values, created_at, updated_at],
-      });
-    } catch (error) {
-      // Someone made this person first (two joins racing): a stale version for the caller.
-      if (isPrimaryKeyViolation(error, "people")) throw conflict("person", person.id);
-      throw error;
-    }
-  } else {
-    const { rowCount } = await tx({
-      name: "susu_person_update",
-      text: PERSON_UPDATE_SQL,
-      values: [...values, updated_at, change.expectedVersion],
-    });
-    if (rowCount !== 1) throw conflict("person", person.id);
-  }
+  // Two joins racing to make the same person: the second is told its version is stale.
+  await writeVersionedRow(tx, {
+    aggregate: "person",
+    table: "people",
+    id: person.id,
+    expectedVersion: change.expectedVersion,
+    insert: {
+      name: "susu_person_insert",
+      text: PERSON_INSERT_SQL,
+      values: [...values, created_at, updated_at],
+    },
+    update: { name: "susu_person_update", text: PERSON_UPDATE_SQL, values: [...values, updated_at] },
+  });
 }
 
 const GROUP_COLUMNS = `name, currency, contribution_amount_minor, cadence, starts_at, payout_order_method,
@@ -218,25 +243,14 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
   const group = change.state;
   assertStorable("group", group);
   const values = groupValues(group, storedVersion(change), at);
-  if (change.expectedVersion === undefined) {
-    try {
-      await tx({ name: "susu_group_insert", text: GROUP_INSERT_SQL, values });
-    } catch (error) {
-      // Someone stored this group first: the same as a stale version for the caller.
-      if (isPrimaryKeyViolation(error, "groups")) throw conflict("group", group.id);
-      throw error;
-    }
-  } else {
-    // The version check and the write are one statement, so no other writer can slip
-    // in between; a concurrent writer of the same row waits for our commit, re-reads the
-    // version and updates nothing.
-    const { rowCount } = await tx({
-      name: "susu_group_update",
-      text: GROUP_UPDATE_SQL,
-      values: [...values, change.expectedVersion],
-    });
-    if (rowCount !== 1) throw conflict("group", group.id);
-  }
+  await writeVersionedRow(tx, {
+    aggregate: "group",
+    table: "groups",
+    id: group.id,
+    expectedVersion: change.expectedVersion,
+    insert: { name: "susu_group_insert", text: GROUP_INSERT_SQL, values },
+    update: { name: "susu_group_update", text: GROUP_UPDATE_SQL, values },
+  });
   await writeMembers(tx, group, change.expectedVersion === undefined);
 }
 
@@ -304,21 +318,14 @@ async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): 
     c.version,
     iso(c.updatedAt),
   ];
-  if (change.expectedVersion === undefined) {
-    try {
-      await tx({ name: "susu_round_insert", text: ROUND_INSERT_SQL, values });
-    } catch (error) {
-      if (isPrimaryKeyViolation(error, "rounds")) throw conflict("round", round.id);
-      throw error;
-    }
-  } else {
-    const { rowCount } = await tx({
-      name: "susu_round_update",
-      text: ROUND_UPDATE_SQL,
-      values: [...values, change.expectedVersion],
-    });
-    if (rowCount !== 1) throw conflict("round", round.id);
-  }
+  await writeVersionedRow(tx, {
+    aggregate: "round",
+    table: "rounds",
+    id: round.id,
+    expectedVersion: change.expectedVersion,
+    insert: { name: "susu_round_insert", text: ROUND_INSERT_SQL, values },
+    update: { name: "susu_round_update", text: ROUND_UPDATE_SQL, values },
+  });
   await writeRoundChildren(tx, round, change.expectedVersion === undefined);
 }
 
@@ -480,30 +487,24 @@ async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at
     c.version,
     iso(c.updatedAt),
   ];
-  try {
-    if (change.expectedVersion === undefined) {
-      await tx({
-        name: "susu_held_payment_insert",
-        text: HELD_PAYMENT_INSERT_SQL,
-        values: [...values, iso(c.createdAt)],
-      });
-      return;
-    }
-    const { rowCount } = await tx({
-      name: "susu_held_payment_update",
-      text: HELD_PAYMENT_UPDATE_SQL,
-      values: [...values, change.expectedVersion],
-    });
-    if (rowCount !== 1) throw conflict("held_payment", payment.id);
-  } catch (error) {
-    // Someone stored this payment first (the primary key is checked before the other keys):
-    // a stale version for the caller. The caller's reference taken by another payment is a
-    // duplicate of that payment, said so in words the use case can rely on.
-    if (isPrimaryKeyViolation(error, "held_payments")) throw conflict("held_payment", payment.id);
-    if (isUniqueViolationOf(error, HELD_PAYMENT_REFERENCE_KEY))
-      throw new StorageRefusal(heldPaymentReferenceTaken(payment.id));
-    throw error;
-  }
+  await writeVersionedRow(tx, {
+    aggregate: "held_payment",
+    table: "held_payments",
+    id: payment.id,
+    expectedVersion: change.expectedVersion,
+    insert: {
+      name: "susu_held_payment_insert",
+      text: HELD_PAYMENT_INSERT_SQL,
+      values: [...values, iso(c.createdAt)],
+    },
+    update: { name: "susu_held_payment_update", text: HELD_PAYMENT_UPDATE_SQL, values },
+    // The caller's reference taken by another payment is a duplicate of that payment, said
+    // so in words the use case can rely on (the primary key is checked before other keys).
+    refusal: (error) =>
+      isUniqueViolationOf(error, HELD_PAYMENT_REFERENCE_KEY)
+        ? new StorageRefusal(heldPaymentReferenceTaken(payment.id))
+        : undefined,
+  });
 }
 
 // Effects enter the outbox due at once: the Changeset carries no time, and the effect's
