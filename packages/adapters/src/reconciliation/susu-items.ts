@@ -1,0 +1,177 @@
+// susu's side of a reconciliation: which ledger transactions move money at Stripe, and
+// what each is matched on.
+//
+// The ledger's transaction ids are built from the id of the effect that moved the money
+// (`roundIds.ledger`, `heldPaymentIds.ledger`, pinned by the domain's id tests), and every
+// Stripe object an effect creates carries that effect id as `effect_id` metadata (the
+// gateway writes it; it is also the Idempotency-Key). So most keys are `effect:<id>`,
+// read back from the ledger id; where the ledger carries the Stripe id itself (a held
+// payment's refund, a dispute) the key is `object:<Stripe id>`.
+//
+// What is comparable, and why:
+// - A round's BECS debit: `debit_initiated` is Stripe's `payment` (created when the debit
+//   is submitted, pending until it settles), `debit_failed` its `payment_failure_refund`.
+//   `debit_settled` moves nothing at Stripe (pending becomes available) and is skipped.
+// - A held payment's capture is its Checkout charge (`held_charge:<payment>`, from the
+//   charge's `held_payment_id` metadata). The fee earned and the seller's share set aside
+//   are inside susu (no Stripe object) and are skipped.
+// - Transfers, reversals, refunds and disputes are compared one to one (summed per key).
+// - Stripe's own processing fees are not in susu's ledger: they are totalled on Stripe's
+//   side only (see `SettlementTotal`), never reported as differences.
+// - Marketplace charges are compared where their ledger refs name the Stripe object
+//   (`chargeId`, `transferId`, `refundId`, `disputeId`); the fee a destination charge
+//   keeps is inside the charge and transfer, so `marketplace_fee_earned` is skipped.
+import type { LedgerTransaction } from "@susu/domain";
+import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
+import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
+
+/** The key of a Stripe object created by an effect: its `effect_id` metadata, as the gateway wrote it. */
+export const effectKey = (effectId: string): string => `effect:${stripeIdempotencyKey(effectId)}`;
+/** The key of a Stripe object by its id. */
+export const objectKey = (stripeId: string): string => `object:${stripeId}`;
+/** The key of a held payment's charge. */
+export const heldChargeKey = (heldPaymentId: string): string => `held_charge:${heldPaymentId}`;
+/** The key of the reversals of a transfer made by an effect. */
+export const reversalsKey = (transferEffectId: string): string =>
+  `reversals_of:${stripeIdempotencyKey(transferEffectId)}`;
+
+/** A ledger transaction's amount: its debits in its (one) currency. */
+function amountOf(tx: LedgerTransaction): { readonly minor: number; readonly currency: string } {
+  const debits = tx.postings.filter((p) => p.side === "debit");
+  const currency = debits[0]?.amount.currency ?? tx.postings[0]?.amount.currency ?? "";
+  return { minor: debits.reduce((n, p) => n + p.amount.amountMinor, 0), currency };
+}
+
+const strip = (id: string, suffix: RegExp): string | undefined => {
+  const m = suffix.exec(id);
+  return m === null ? undefined : id.slice(0, m.index);
+};
+
+interface Mapped {
+  readonly category: ReconciliationCategory;
+  readonly key: string;
+  /** +1 when money comes into the platform's balance, −1 when it leaves. */
+  readonly sign: 1 | -1;
+  readonly statusChange?: boolean;
+}
+
+/** A key from the Stripe ids in the refs, or one no Stripe item offers (reported missing at Stripe). */
+function byRefs(tx: LedgerTransaction, ...names: string[]): string {
+  for (const name of names) {
+    const value = tx.refs[name];
+    if (value !== undefined) return objectKey(value);
+  }
+  return `ledger:${tx.id}`;
+}
+
+function disputeOf(id: string): string | undefined {
+  return /:dispute:([^:]+)(?::withdrawn|:lost)?$/.exec(id)?.[1];
+}
+
+function mapped(tx: LedgerTransaction): Mapped | undefined {
+  const id = tx.id;
+  switch (tx.kind) {
+    case "debit_initiated": {
+      const effect = strip(id, /:initiated(?::late)?$/);
+      return { category: "charge", key: effect ? effectKey(effect) : `ledger:${id}`, sign: 1 };
+    }
+    case "debit_failed": {
+      const effect = strip(id, /:failed$/);
+      return {
+        category: "charge",
+        key: effect ? effectKey(effect) : `ledger:${id}`,
+        sign: -1,
+        statusChange: true,
+      };
+    }
+    case "contribution_refunded": {
+      const dispute = disputeOf(id);
+      if (dispute !== undefined) return { category: "dispute", key: objectKey(dispute), sign: -1 };
+      const effect = strip(id, /:ledger$/);
+      return { category: "refund", key: effect ? effectKey(effect) : `ledger:${id}`, sign: -1 };
+    }
+    case "payout_transferred":
+    case "held_transferred": {
+      const effect = strip(id, /:ledger$/);
+      return { category: "transfer", key: effect ? effectKey(effect) : `ledger:${id}`, sign: -1 };
+    }
+    case "transfer_reversed": {
+      const transferEffect = strip(id, /:reversed:\d+$/);
+      return {
+        category: "transfer_reversal",
+        key: transferEffect ? reversalsKey(transferEffect) : `ledger:${id}`,
+        sign: 1,
+      };
+    }
+    case "held_transfer_reversed": {
+      const effect = strip(id, /:ledger$/);
+      return { category: "transfer_reversal", key: effect ? effectKey(effect) : `ledger:${id}`, sign: 1 };
+    }
+    case "dispute_loss":
+    case "held_dispute_lost": {
+      const dispute = tx.refs.disputeId ?? disputeOf(id);
+      return { category: "dispute", key: dispute ? objectKey(dispute) : `ledger:${id}`, sign: -1 };
+    }
+    case "dispute_reinstated": {
+      const dispute = tx.refs.disputeId ?? disputeOf(id);
+      return {
+        category: "dispute",
+        key: dispute ? objectKey(dispute) : `ledger:${id}`,
+        sign: 1,
+        statusChange: true,
+      };
+    }
+    case "held_captured": {
+      const p = tx.refs.heldPaymentId;
+      return { category: "charge", key: p ? heldChargeKey(p) : `ledger:${id}`, sign: 1 };
+    }
+    case "held_refunded":
+      return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
+    case "marketplace_captured":
+      return { category: "charge", key: byRefs(tx, "chargeId", "paymentIntentId"), sign: 1 };
+    case "marketplace_transferred":
+      return { category: "transfer", key: byRefs(tx, "transferId"), sign: -1 };
+    case "marketplace_transfer_reversed":
+      return { category: "transfer_reversal", key: byRefs(tx, "reversalId", "transferId"), sign: 1 };
+    case "marketplace_refunded":
+      return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
+    case "marketplace_dispute_lost":
+      return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
+    // Inside susu: no Stripe object moves money for these.
+    case "debit_settled":
+    case "held_fee_earned":
+    case "held_seller_payable":
+    case "marketplace_fee_earned":
+    case "marketplace_seller_payable":
+    case "marketplace_application_fee_refunded":
+      return undefined;
+  }
+}
+
+/**
+ * The comparable item of a ledger transaction, or `undefined` for one that moves no money
+ * at Stripe (see the top of this file).
+ */
+export function susuItemOf(tx: LedgerTransaction): SusuMoneyItem | undefined {
+  const m = mapped(tx);
+  if (m === undefined) return undefined;
+  const { minor, currency } = amountOf(tx);
+  return {
+    ledgerTransactionId: tx.id,
+    kind: tx.kind,
+    category: m.category,
+    key: m.key,
+    signedMinor: m.sign * minor,
+    currency,
+    occurredAt: tx.occurredAt,
+    ...(m.statusChange === true ? { statusChange: true } : {}),
+  };
+}
+
+/** The comparable items of some ledger transactions, in their order. */
+export function susuItemsOf(transactions: readonly LedgerTransaction[]): SusuMoneyItem[] {
+  return transactions.flatMap((tx) => {
+    const item = susuItemOf(tx);
+    return item === undefined ? [] : [item];
+  });
+}
