@@ -20,6 +20,7 @@ export {
 } from "./pgboss/index.js";
 export * from "./prisma/index.js";
 export * from "./process/index.js";
+export * from "./reconciliation/index.js";
 export * from "./stripe/index.js";
 export * from "./support/index.js";
 export * from "./webhooks/index.js";

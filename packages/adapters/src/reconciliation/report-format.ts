@@ -28,7 +28,8 @@ export function majorUnits(minor: number, currency: string): string {
 function field(value: string | number | null): string {
   if (value === null) return "";
   let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text) && typeof value === "string") text = `'${text}`;
+  // A spreadsheet would run a field starting with = + @ (or - not starting a number) as a formula.
+  if (/^[=+@\t\r]|^-(?![0-9])/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

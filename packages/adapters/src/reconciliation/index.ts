@@ -1,0 +1,48 @@
+/**
+ * Reconciliation with Stripe: pulling Stripe's balance transactions into PostgreSQL, the
+ * pure comparison with susu's ledger, the report (CSV and summary) and the stored reports.
+ *
+ * @module
+ */
+
+export {
+  type ChargeSettlement,
+  PrismaReconciliationStore,
+  RECONCILIATION_REPORTS_PAGE_MAX,
+  type StoredReconciliationReport,
+  type StoredReconciliationSummary,
+} from "./prisma-reconciliation-store.js";
+export {
+  DIFFERENCE_CODES,
+  type DifferenceCode,
+  RECONCILIATION_CATEGORIES,
+  type ReconciliationCategory,
+  type ReconciliationDifference,
+  type ReconciliationResult,
+  type ReconciliationTotal,
+  reconcile,
+  type SettlementTotal,
+  type StripeMoneyItem,
+  type SusuMoneyItem,
+} from "./reconcile.js";
+export {
+  majorUnits,
+  RECONCILIATION_CSV_COLUMNS,
+  type ReconciliationReport,
+  reconciliationCsv,
+  reconciliationSummary,
+} from "./report-format.js";
+export {
+  checkReconciliationPeriod,
+  previousUtcDay,
+  RECONCILIATION_PERIOD_MAX_DAYS,
+  type ReconciliationPeriod,
+  type ReconciliationPeriodError,
+  type ReconciliationRun,
+  type ReconciliationRunDeps,
+  reconcileStored,
+  runReconciliation,
+} from "./run-reconciliation.js";
+export { type StripeBalanceRecord, stripeItemOf } from "./stripe-items.js";
+export { type PullResult, StripeRecordsPuller } from "./stripe-records.js";
+export { effectKey, heldChargeKey, objectKey, reversalsKey, susuItemOf, susuItemsOf } from "./susu-items.js";

@@ -1,0 +1,213 @@
+// Reads and writes of reconciliation in PostgreSQL: the ledger transactions and stored
+// Stripe balance transactions of a period, and the stored reports.
+import type { LedgerTransaction } from "@susu/domain";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { fromBigIntMinor } from "../prisma/conversions.js";
+import { parseLedgerTransaction } from "../prisma/snapshots.js";
+import type { ReconciliationDifference } from "./reconcile.js";
+import type { ReconciliationReport } from "./report-format.js";
+import type { StripeBalanceRecord } from "./stripe-items.js";
+
+/** A stored report, as listed (without its differences). */
+export interface StoredReconciliationSummary {
+  readonly id: string;
+  readonly from: number;
+  readonly to: number;
+  readonly ranBy: string;
+  readonly differencesCount: number;
+  readonly matched: number;
+  readonly createdAt: number;
+}
+
+/** A stored report with everything in it. */
+export interface StoredReconciliationReport extends StoredReconciliationSummary {
+  readonly report: ReconciliationReport;
+}
+
+/** How a charge settled, from its balance transaction: both amounts and the rate. */
+export interface ChargeSettlement {
+  readonly balanceTransactionId: string;
+  readonly chargeId: string;
+  readonly presentmentMinor: number;
+  readonly presentmentCurrency: string;
+  readonly settlementMinor: number;
+  readonly settlementCurrency: string;
+  readonly feeMinor: number;
+  readonly netMinor: number;
+  /** Null when the charge settled in its own currency. */
+  readonly exchangeRate: number | null;
+}
+
+/** Most stored reports one listing returns. */
+export const RECONCILIATION_REPORTS_PAGE_MAX = 100;
+
+type BalanceRow = Awaited<ReturnType<PrismaClient["stripeBalanceTransaction"]["findMany"]>>[number];
+
+function recordOf(row: BalanceRow): StripeBalanceRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    reportingCategory: row.reportingCategory,
+    status: row.status,
+    sourceId: row.sourceId,
+    sourceObject: row.sourceObject,
+    amountMinor: fromBigIntMinor(row.amountMinor),
+    currency: row.currency,
+    feeMinor: fromBigIntMinor(row.feeMinor),
+    netMinor: fromBigIntMinor(row.netMinor),
+    exchangeRate: row.exchangeRate === null ? null : Number(row.exchangeRate),
+    created: row.created.getTime(),
+    availableOn: row.availableOn.getTime(),
+    presentmentMinor: row.presentmentMinor === null ? null : fromBigIntMinor(row.presentmentMinor),
+    presentmentCurrency: row.presentmentCurrency,
+    effectId: row.effectId,
+    heldPaymentId: row.heldPaymentId,
+    groupId: row.groupId,
+    roundId: row.roundId,
+    transferId: row.transferId,
+    transferEffectId: row.transferEffectId,
+    sourceStatus: row.sourceStatus,
+  };
+}
+
+/** The reports, ledger and Stripe records of reconciliation, on PostgreSQL. */
+export class PrismaReconciliationStore {
+  readonly #prisma: PrismaClient;
+
+  constructor(prisma: PrismaClient) {
+    this.#prisma = prisma;
+  }
+
+  /** Stored balance transactions created in [from, to), oldest first. */
+  async balanceRecords(from: number, to: number): Promise<StripeBalanceRecord[]> {
+    const rows = await this.#prisma.stripeBalanceTransaction.findMany({
+      where: { created: { gte: new Date(from), lt: new Date(to) } },
+      orderBy: [{ created: "asc" }, { id: "asc" }],
+    });
+    return rows.map(recordOf);
+  }
+
+  /** Ledger transactions that occurred in [from, to), oldest first; a stored one the domain refuses throws (corrupt storage). */
+  async ledgerTransactions(from: number, to: number): Promise<LedgerTransaction[]> {
+    const rows = await this.#prisma.ledgerTransaction.findMany({
+      where: { occurredAt: { gte: new Date(from), lt: new Date(to) } },
+      include: { postings: { orderBy: { position: "asc" } } },
+      orderBy: [{ occurredAt: "asc" }, { id: "asc" }],
+    });
+    return rows.map((row) => {
+      const parsed = parseLedgerTransaction({
+        id: row.id,
+        kind: row.kind,
+        occurredAt: row.occurredAt.getTime(),
+        refs: row.refs,
+        postings: row.postings.map((p) => ({
+          account: p.accountId,
+          side: p.direction,
+          amount: { amountMinor: fromBigIntMinor(p.amountMinor), currency: p.currency },
+        })),
+      });
+      if (parsed.isErr()) throw new Error(`stored ledger transaction ${row.id} is invalid: ${parsed.error}`);
+      return parsed.value;
+    });
+  }
+
+  /**
+   * How a held payment's charge settled: its charge's balance transaction as last pulled, or
+   * `undefined` when none was pulled yet.
+   */
+  async heldPaymentSettlement(heldPaymentId: string): Promise<ChargeSettlement | undefined> {
+    const row = await this.#prisma.stripeBalanceTransaction.findFirst({
+      where: { heldPaymentId, type: { in: ["charge", "payment"] }, sourceObject: "charge" },
+      orderBy: [{ created: "asc" }, { id: "asc" }],
+    });
+    if (row === null || row.sourceId === null) return undefined;
+    const r = recordOf(row);
+    return {
+      balanceTransactionId: r.id,
+      chargeId: row.sourceId,
+      presentmentMinor: r.presentmentMinor ?? r.amountMinor,
+      presentmentCurrency: r.presentmentCurrency ?? r.currency,
+      settlementMinor: r.amountMinor,
+      settlementCurrency: r.currency,
+      feeMinor: r.feeMinor,
+      netMinor: r.netMinor,
+      exchangeRate: r.exchangeRate,
+    };
+  }
+
+  /** Stores a report under `id`. */
+  async saveReport(
+    id: string,
+    report: ReconciliationReport,
+    ranBy: string,
+    createdAt: number,
+  ): Promise<StoredReconciliationSummary> {
+    const { differences, ...summary } = report;
+    await this.#prisma.reconciliationReport.create({
+      data: {
+        id,
+        periodFrom: new Date(report.from),
+        periodTo: new Date(report.to),
+        ranBy,
+        differencesCount: differences.length,
+        matched: report.matched,
+        summary: JSON.parse(JSON.stringify(summary)),
+        differences: JSON.parse(JSON.stringify(differences)),
+        createdAt: new Date(createdAt),
+      },
+    });
+    return {
+      id,
+      from: report.from,
+      to: report.to,
+      ranBy,
+      differencesCount: differences.length,
+      matched: report.matched,
+      createdAt,
+    };
+  }
+
+  /** Stored reports, newest first, at most `limit` (1..{@link RECONCILIATION_REPORTS_PAGE_MAX}). */
+  async listReports(limit: number): Promise<StoredReconciliationSummary[]> {
+    const take = Math.max(1, Math.min(RECONCILIATION_REPORTS_PAGE_MAX, Math.floor(limit)));
+    const rows = await this.#prisma.reconciliationReport.findMany({
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take,
+      select: {
+        id: true,
+        periodFrom: true,
+        periodTo: true,
+        ranBy: true,
+        differencesCount: true,
+        matched: true,
+        createdAt: true,
+      },
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      from: r.periodFrom.getTime(),
+      to: r.periodTo.getTime(),
+      ranBy: r.ranBy,
+      differencesCount: r.differencesCount,
+      matched: r.matched,
+      createdAt: r.createdAt.getTime(),
+    }));
+  }
+
+  /** A stored report with its differences, or `undefined`. */
+  async getReport(id: string): Promise<StoredReconciliationReport | undefined> {
+    const r = await this.#prisma.reconciliationReport.findUnique({ where: { id } });
+    if (r === null) return undefined;
+    const summary = r.summary as unknown as Omit<ReconciliationReport, "differences">;
+    return {
+      id: r.id,
+      from: r.periodFrom.getTime(),
+      to: r.periodTo.getTime(),
+      ranBy: r.ranBy,
+      differencesCount: r.differencesCount,
+      matched: r.matched,
+      createdAt: r.createdAt.getTime(),
+      report: { ...summary, differences: r.differences as unknown as ReconciliationDifference[] },
+    };
+  }
+}

@@ -1,0 +1,226 @@
+// Pulls what Stripe booked for a period into `stripe_balance_transactions`, through the
+// official SDK: every balance transaction of the platform account created in the period
+// (auto-paginated, `created[gte]`/`created[lt]`, the source expanded for its amount,
+// currency and metadata), then the transfers and payouts created in the period, whose
+// balance transactions are fetched too if the first list did not have them. Rows are
+// upserted by Stripe's id, so pulling a period again is a no-op apart from what changed
+// at Stripe (a pending transaction that became available, a payout that failed).
+import type Stripe from "stripe";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { METADATA_KEYS } from "../stripe/payment-metadata.js";
+import type { StripeBalanceRecord } from "./stripe-items.js";
+
+/** Stripe's `created` is in seconds; a period's bounds are epoch ms. */
+const seconds = (ms: number): number => Math.ceil(ms / 1000);
+
+type Source = Exclude<Stripe.BalanceTransaction["source"], string | null>;
+
+interface SourceFacts {
+  readonly object: string;
+  readonly amount: number | null;
+  readonly currency: string | null;
+  readonly metadata: Stripe.Metadata | null;
+  readonly status: string | null;
+  /** A reversal's transfer; a charge's PaymentIntent. */
+  readonly transferId?: string;
+  readonly paymentIntentId?: string;
+}
+
+const idOf = (value: string | { readonly id: string } | null | undefined): string | undefined =>
+  value === null || value === undefined ? undefined : typeof value === "string" ? value : value.id;
+
+function factsOf(source: Source): SourceFacts {
+  const s = source as unknown as Record<string, unknown> & { object: string };
+  const metadata = (s.metadata as Stripe.Metadata | undefined) ?? null;
+  const amount = typeof s.amount === "number" ? s.amount : null;
+  const currency = typeof s.currency === "string" ? s.currency : null;
+  const status = typeof s.status === "string" ? s.status : null;
+  switch (s.object) {
+    case "charge": {
+      const charge = source as Stripe.Charge;
+      const paymentIntentId = idOf(charge.payment_intent);
+      return {
+        object: "charge",
+        amount: charge.captured ? charge.amount_captured : charge.amount,
+        currency,
+        metadata,
+        status,
+        ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+      };
+    }
+    case "transfer_reversal": {
+      const transferId = idOf((source as Stripe.TransferReversal).transfer);
+      return { object: s.object, amount, currency, metadata, status, ...(transferId ? { transferId } : {}) };
+    }
+    case "transfer": {
+      const t = source as Stripe.Transfer;
+      return { object: "transfer", amount, currency, metadata, status: t.reversed ? "reversed" : "created" };
+    }
+    default:
+      return { object: s.object, amount, currency, metadata, status };
+  }
+}
+
+const susuRefs = (metadata: Stripe.Metadata | null | undefined) => ({
+  effectId: metadata?.[METADATA_KEYS.effectId] || null,
+  heldPaymentId: metadata?.[METADATA_KEYS.heldPaymentId] || null,
+  groupId: metadata?.[METADATA_KEYS.groupId] || null,
+  roundId: metadata?.[METADATA_KEYS.roundId] || null,
+});
+
+/** What a pull did. */
+export interface PullResult {
+  /** Balance transactions stored (inserted or refreshed). */
+  readonly balanceTransactions: number;
+  /** Transfers and payouts created in the period. */
+  readonly transfers: number;
+  readonly payouts: number;
+}
+
+/** Pulls Stripe's records of the platform account into PostgreSQL (see the top of this file). */
+export class StripeRecordsPuller {
+  readonly #stripe: Stripe;
+  readonly #prisma: PrismaClient;
+  readonly #now: () => number;
+  readonly #transfers = new Map<string, Stripe.Transfer>();
+  readonly #intents = new Map<string, Stripe.PaymentIntent>();
+
+  constructor(stripe: Stripe, prisma: PrismaClient, now: () => number = Date.now) {
+    this.#stripe = stripe;
+    this.#prisma = prisma;
+    this.#now = now;
+  }
+
+  /** Pulls the period [from, to) (epoch ms) and stores every balance transaction of it. */
+  async pull(from: number, to: number): Promise<PullResult> {
+    const created = { gte: seconds(from), lt: seconds(to) };
+    const records: StripeBalanceRecord[] = [];
+    const seen = new Set<string>();
+    for await (const bt of this.#stripe.balanceTransactions.list({
+      created,
+      limit: 100,
+      expand: ["data.source"],
+    })) {
+      seen.add(bt.id);
+      records.push(await this.#recordOf(bt));
+    }
+    // Transfers and payouts of the period whose balance transaction the list did not return.
+    let transfers = 0;
+    for await (const t of this.#stripe.transfers.list({ created, limit: 100 })) {
+      transfers += 1;
+      this.#transfers.set(t.id, t);
+      await this.#addMissing(t.balance_transaction, seen, records);
+    }
+    let payouts = 0;
+    for await (const p of this.#stripe.payouts.list({ created, limit: 100 })) {
+      payouts += 1;
+      await this.#addMissing(p.balance_transaction, seen, records);
+      await this.#addMissing(p.failure_balance_transaction, seen, records);
+    }
+    await this.#store(records);
+    return { balanceTransactions: records.length, transfers, payouts };
+  }
+
+  async #addMissing(
+    txn: string | Stripe.BalanceTransaction | null | undefined,
+    seen: Set<string>,
+    records: StripeBalanceRecord[],
+  ): Promise<void> {
+    const id = idOf(txn);
+    if (id === undefined || seen.has(id)) return;
+    seen.add(id);
+    const bt = await this.#stripe.balanceTransactions.retrieve(id, { expand: ["source"] });
+    records.push(await this.#recordOf(bt));
+  }
+
+  async #transfer(id: string): Promise<Stripe.Transfer> {
+    const known = this.#transfers.get(id);
+    if (known !== undefined) return known;
+    const t = await this.#stripe.transfers.retrieve(id);
+    this.#transfers.set(id, t);
+    return t;
+  }
+
+  async #intent(id: string): Promise<Stripe.PaymentIntent> {
+    const known = this.#intents.get(id);
+    if (known !== undefined) return known;
+    const pi = await this.#stripe.paymentIntents.retrieve(id);
+    this.#intents.set(id, pi);
+    return pi;
+  }
+
+  async #recordOf(bt: Stripe.BalanceTransaction): Promise<StripeBalanceRecord> {
+    const source = bt.source !== null && typeof bt.source !== "string" ? factsOf(bt.source) : undefined;
+    let metadata = source?.metadata ?? null;
+    // A charge made from a PaymentIntent carries its metadata on Stripe; if not, ask the PaymentIntent.
+    if (source?.object === "charge" && !metadata?.[METADATA_KEYS.effectId] && source.paymentIntentId)
+      metadata = (await this.#intent(source.paymentIntentId)).metadata;
+    const reversed = source?.transferId !== undefined ? await this.#transfer(source.transferId) : undefined;
+    return {
+      id: bt.id,
+      type: bt.type,
+      reportingCategory: bt.reporting_category,
+      status: bt.status,
+      sourceId: idOf(bt.source) ?? null,
+      sourceObject: source?.object ?? null,
+      amountMinor: bt.amount,
+      currency: bt.currency.toUpperCase(),
+      feeMinor: bt.fee,
+      netMinor: bt.net,
+      exchangeRate: bt.exchange_rate,
+      created: bt.created * 1000,
+      availableOn: bt.available_on * 1000,
+      presentmentMinor: source?.amount != null && source.currency != null ? source.amount : null,
+      presentmentCurrency: source?.amount != null && source.currency != null ? source.currency.toUpperCase() : null,
+      ...susuRefs(metadata),
+      transferId: reversed?.id ?? null,
+      transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,
+      sourceStatus: source?.status ?? null,
+    };
+  }
+
+  async #store(records: readonly StripeBalanceRecord[]): Promise<void> {
+    const pulledAt = new Date(this.#now());
+    for (let i = 0; i < records.length; i += 100) {
+      const batch = records.slice(i, i + 100);
+      await this.#prisma.$transaction(
+        batch.map((r) => {
+          const row = rowOf(r, pulledAt);
+          return this.#prisma.stripeBalanceTransaction.upsert({
+            where: { id: r.id },
+            create: row,
+            update: row,
+          });
+        }),
+      );
+    }
+  }
+}
+
+function rowOf(r: StripeBalanceRecord, pulledAt: Date) {
+  return {
+    id: r.id,
+    type: r.type,
+    reportingCategory: r.reportingCategory,
+    status: r.status,
+    sourceId: r.sourceId,
+    sourceObject: r.sourceObject,
+    amountMinor: BigInt(r.amountMinor),
+    currency: r.currency,
+    feeMinor: BigInt(r.feeMinor),
+    netMinor: BigInt(r.netMinor),
+    exchangeRate: r.exchangeRate === null ? null : String(r.exchangeRate),
+    presentmentMinor: r.presentmentMinor === null ? null : BigInt(r.presentmentMinor),
+    presentmentCurrency: r.presentmentCurrency,
+    created: new Date(r.created),
+    availableOn: new Date(r.availableOn),
+    effectId: r.effectId,
+    heldPaymentId: r.heldPaymentId,
+    groupId: r.groupId,
+    roundId: r.roundId,
+    transferId: r.transferId,
+    transferEffectId: r.transferEffectId,
+    sourceStatus: r.sourceStatus,
+    pulledAt,
+  };
+}
