@@ -217,7 +217,8 @@ function difference(
     category,
     key,
     susuMinor: susu.length > 0 ? sum(susu.map((i) => i.signedMinor)) : null,
-    susuCurrency: susu.length > 0 ? (currencyOf(susu) ?? unique(susu.map((i) => i.currency)).join("+")) : null,
+    susuCurrency:
+      susu.length > 0 ? (currencyOf(susu) ?? unique(susu.map((i) => i.currency)).join("+")) : null,
     stripeMinor: stripe.length > 0 ? sum(stripe.map((i) => i.signedMinor)) : null,
     stripeCurrency:
       stripe.length > 0 ? (currencyOf(stripe) ?? unique(stripe.map((i) => i.currency)).join("+")) : null,
@@ -283,13 +284,16 @@ function unclaimed(key: string, stripe: readonly StripeMoneyItem[]): Reconciliat
       stripe,
       "a transfer susu made was reversed at Stripe, and susu does not know",
     );
-  return difference("missing_in_susu", key, [], stripe, "Stripe moved money that susu's ledger does not record");
+  return difference(
+    "missing_in_susu",
+    key,
+    [],
+    stripe,
+    "Stripe moved money that susu's ledger does not record",
+  );
 }
 
-function totalsOf(
-  susu: readonly SusuMoneyItem[],
-  stripe: readonly StripeMoneyItem[],
-): ReconciliationTotal[] {
+function totalsOf(susu: readonly SusuMoneyItem[], stripe: readonly StripeMoneyItem[]): ReconciliationTotal[] {
   const lines = new Map<string, ReconciliationTotal>();
   const line = (currency: string, category: ReconciliationCategory): ReconciliationTotal => {
     const id = `${currency}|${category}`;

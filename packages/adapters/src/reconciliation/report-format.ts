@@ -61,7 +61,9 @@ export function reconciliationCsv(report: ReconciliationResult): string {
       d.key,
       d.susuMinor === null || d.susuCurrency === null ? null : majorUnits(d.susuMinor, d.susuCurrency),
       d.susuCurrency,
-      d.stripeMinor === null || d.stripeCurrency === null ? null : majorUnits(d.stripeMinor, d.stripeCurrency),
+      d.stripeMinor === null || d.stripeCurrency === null
+        ? null
+        : majorUnits(d.stripeMinor, d.stripeCurrency),
       d.stripeCurrency,
       d.ledgerTransactionIds.join(" "),
       d.stripeObjectIds.join(" "),
@@ -99,7 +101,9 @@ export function reconciliationSummary(report: ReconciliationReport): string {
   );
   lines.push("");
   lines.push("Totals (charge currency; money into the platform balance positive):");
-  lines.push(`  ${"currency".padEnd(8)} ${"category".padEnd(17)} ${"susu".padStart(14)} ${"stripe".padStart(14)}`);
+  lines.push(
+    `  ${"currency".padEnd(8)} ${"category".padEnd(17)} ${"susu".padStart(14)} ${"stripe".padStart(14)}`,
+  );
   for (const t of report.totals) {
     lines.push(
       `  ${t.currency.padEnd(8)} ${CATEGORY_LABEL[t.category].padEnd(17)} ${majorUnits(t.susuMinor, t.currency).padStart(14)} ${majorUnits(t.stripeMinor, t.currency).padStart(14)}`,
@@ -115,7 +119,10 @@ export function reconciliationSummary(report: ReconciliationReport): string {
     }
   }
   if (report.payoutsNotTracked > 0)
-    lines.push("", `${report.payoutsNotTracked} payout(s) to the platform's bank, not tracked by susu's ledger.`);
+    lines.push(
+      "",
+      `${report.payoutsNotTracked} payout(s) to the platform's bank, not tracked by susu's ledger.`,
+    );
   if (report.differences.length > 0) {
     lines.push("", "Differences:");
     const byCode = new Map<string, number>();
@@ -123,10 +130,15 @@ export function reconciliationSummary(report: ReconciliationReport): string {
     for (const [code, count] of byCode) lines.push(`  ${code}: ${count}`);
     lines.push("");
     for (const d of report.differences) {
-      const susu = d.susuMinor === null ? "—" : `${majorUnits(d.susuMinor, d.susuCurrency ?? "")} ${d.susuCurrency}`;
+      const susu =
+        d.susuMinor === null ? "—" : `${majorUnits(d.susuMinor, d.susuCurrency ?? "")} ${d.susuCurrency}`;
       const stripe =
-        d.stripeMinor === null ? "—" : `${majorUnits(d.stripeMinor, d.stripeCurrency ?? "")} ${d.stripeCurrency}`;
-      lines.push(`  ${iso(d.at)} ${d.code} ${d.category} ${d.key}: susu ${susu}, Stripe ${stripe}. ${d.detail}`);
+        d.stripeMinor === null
+          ? "—"
+          : `${majorUnits(d.stripeMinor, d.stripeCurrency ?? "")} ${d.stripeCurrency}`;
+      lines.push(
+        `  ${iso(d.at)} ${d.code} ${d.category} ${d.key}: susu ${susu}, Stripe ${stripe}. ${d.detail}`,
+      );
     }
   }
   return `${lines.join("\n")}\n`;

@@ -5,7 +5,10 @@ import { randomUUID } from "node:crypto";
 import { err, ok, type Result } from "neverthrow";
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
-import { PrismaReconciliationStore, type StoredReconciliationSummary } from "./prisma-reconciliation-store.js";
+import {
+  PrismaReconciliationStore,
+  type StoredReconciliationSummary,
+} from "./prisma-reconciliation-store.js";
 import { reconcile } from "./reconcile.js";
 import type { ReconciliationReport } from "./report-format.js";
 import { stripeItemOf } from "./stripe-items.js";
@@ -34,13 +37,22 @@ export function checkReconciliationPeriod(
   from: number,
   to: number,
 ): Result<ReconciliationPeriod, ReconciliationPeriodError> {
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from % 1000 !== 0 || to % 1000 !== 0)
+  if (
+    !Number.isSafeInteger(from) ||
+    !Number.isSafeInteger(to) ||
+    from < 0 ||
+    from % 1000 !== 0 ||
+    to % 1000 !== 0
+  )
     return err({
       code: "reconciliation_period_invalid",
       message: "from and to must be instants on whole seconds",
     });
   if (from >= to)
-    return err({ code: "reconciliation_period_invalid", message: "from must be before to (to is exclusive)" });
+    return err({
+      code: "reconciliation_period_invalid",
+      message: "from must be before to (to is exclusive)",
+    });
   if (to - from > RECONCILIATION_PERIOD_MAX_DAYS * DAY_MS)
     return err({
       code: "reconciliation_period_too_long",

@@ -96,7 +96,9 @@ function keysOf(r: StripeBalanceRecord, category: ReconciliationCategory): strin
     keys.push(reversalsKey(r.transferEffectId));
   if (keys.length === 0) keys.push(objectKey(r.id));
   // Named by its source where it has one: a difference should show the Stripe object.
-  return r.sourceId !== null ? [objectKey(r.sourceId), ...keys.filter((k) => k !== objectKey(r.sourceId!))] : keys;
+  return r.sourceId !== null
+    ? [objectKey(r.sourceId), ...keys.filter((k) => k !== objectKey(r.sourceId!))]
+    : keys;
 }
 
 /** The comparable item of a stored balance transaction. */
@@ -122,7 +124,9 @@ export function stripeItemOf(r: StripeBalanceRecord): StripeMoneyItem {
     exchangeRate: r.exchangeRate,
     created: r.created,
     ...(statusChange === true ? { statusChange: true } : {}),
-    ...(category === "transfer_reversal" && r.transferEffectId !== null ? { reversesSusuTransfer: true } : {}),
+    ...(category === "transfer_reversal" && r.transferEffectId !== null
+      ? { reversesSusuTransfer: true }
+      : {}),
     ...(category === "payout" && r.sourceStatus !== null ? { payoutStatus: r.sourceStatus } : {}),
   };
 }

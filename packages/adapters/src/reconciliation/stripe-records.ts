@@ -171,7 +171,8 @@ export class StripeRecordsPuller {
       created: bt.created * 1000,
       availableOn: bt.available_on * 1000,
       presentmentMinor: source?.amount != null && source.currency != null ? source.amount : null,
-      presentmentCurrency: source?.amount != null && source.currency != null ? source.currency.toUpperCase() : null,
+      presentmentCurrency:
+        source?.amount != null && source.currency != null ? source.currency.toUpperCase() : null,
       ...susuRefs(metadata),
       transferId: reversed?.id ?? null,
       transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,

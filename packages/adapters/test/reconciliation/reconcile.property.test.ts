@@ -31,10 +31,13 @@ const movement = (index: number) =>
     key: fc.constant(`effect:m${index}`),
     category: fc.constantFrom(...categories),
     currency: fc.constantFrom("AUD", "USD", "JPY", "NZD"),
-    parts: fc.array(fc.integer({ min: -1_000_000, max: 1_000_000 }).filter((n) => n !== 0), {
-      minLength: 1,
-      maxLength: 3,
-    }),
+    parts: fc.array(
+      fc.integer({ min: -1_000_000, max: 1_000_000 }).filter((n) => n !== 0),
+      {
+        minLength: 1,
+        maxLength: 3,
+      },
+    ),
     stripeSplit: fc.boolean(),
   });
 
@@ -104,9 +107,15 @@ function sides(ms: readonly Movement[]) {
 }
 
 /** A paid payout to the platform's bank: Stripe only, never a difference. */
-const paidPayout = stripeItem("po_paid", { category: "payout", currency: "AUD" }, -5_000, ["object:po_paid"], {
-  payoutStatus: "paid",
-});
+const paidPayout = stripeItem(
+  "po_paid",
+  { category: "payout", currency: "AUD" },
+  -5_000,
+  ["object:po_paid"],
+  {
+    payoutStatus: "paid",
+  },
+);
 
 describe("reconcile", () => {
   it("finds no difference when both sides record the same movements, however they are split, and their totals agree", () => {
@@ -204,9 +213,15 @@ describe("reconcile", () => {
           susu,
           stripe: [
             ...stripe,
-            stripeItem("trr_x", { category: "transfer_reversal", currency: m.currency }, 700, ["object:trr_x"], {
-              reversesSusuTransfer: true,
-            }),
+            stripeItem(
+              "trr_x",
+              { category: "transfer_reversal", currency: m.currency },
+              700,
+              ["object:trr_x"],
+              {
+                reversesSusuTransfer: true,
+              },
+            ),
           ],
           code: "status_mismatch",
           key: "object:trr_x",
@@ -216,10 +231,16 @@ describe("reconcile", () => {
           susu,
           stripe: [
             ...stripe,
-            stripeItem("po_failed", { category: "payout", currency: m.currency }, 5_000, ["object:po_failed"], {
-              payoutStatus: "failed",
-              statusChange: true,
-            }),
+            stripeItem(
+              "po_failed",
+              { category: "payout", currency: m.currency },
+              5_000,
+              ["object:po_failed"],
+              {
+                payoutStatus: "failed",
+                statusChange: true,
+              },
+            ),
           ],
           code: "unmatched_payout",
           key: "object:po_failed",
@@ -250,8 +271,24 @@ describe("reconcile", () => {
     const m = { category: "refund" as const, currency: "AUD" };
     const item = stripeItem("re_1", m, -500, ["object:re_1", "effect:r1"]);
     const susu: SusuMoneyItem[] = [
-      { ledgerTransactionId: "a", kind: "held_refunded", category: "refund", key: "effect:r1", signedMinor: -500, currency: "AUD", occurredAt: T0 },
-      { ledgerTransactionId: "b", kind: "held_refunded", category: "refund", key: "object:re_1", signedMinor: -500, currency: "AUD", occurredAt: T0 },
+      {
+        ledgerTransactionId: "a",
+        kind: "held_refunded",
+        category: "refund",
+        key: "effect:r1",
+        signedMinor: -500,
+        currency: "AUD",
+        occurredAt: T0,
+      },
+      {
+        ledgerTransactionId: "b",
+        kind: "held_refunded",
+        category: "refund",
+        key: "object:re_1",
+        signedMinor: -500,
+        currency: "AUD",
+        occurredAt: T0,
+      },
     ];
     const result = reconcile(susu, [item]);
     expect(result.matched).toBe(1);
@@ -269,12 +306,31 @@ describe("reconcile", () => {
       exchangeRate: 1.523,
     });
     const result = reconcile(
-      [{ ledgerTransactionId: "c:tx", kind: "held_captured", category: "charge", key: "effect:c", signedMinor: 10_00, currency: "USD", occurredAt: T0 }],
+      [
+        {
+          ledgerTransactionId: "c:tx",
+          kind: "held_captured",
+          category: "charge",
+          key: "effect:c",
+          signedMinor: 10_00,
+          currency: "USD",
+          occurredAt: T0,
+        },
+      ],
       [charge],
     );
     expect(result.totals).toEqual([
-      { currency: "USD", category: "charge", susuMinor: 10_00, susuCount: 1, stripeMinor: 10_00, stripeCount: 1 },
+      {
+        currency: "USD",
+        category: "charge",
+        susuMinor: 10_00,
+        susuCount: 1,
+        stripeMinor: 10_00,
+        stripeCount: 1,
+      },
     ]);
-    expect(result.settlement).toEqual([{ currency: "AUD", amountMinor: 15_23, feeMinor: 45, netMinor: 14_78, count: 1 }]);
+    expect(result.settlement).toEqual([
+      { currency: "AUD", amountMinor: 15_23, feeMinor: 45, netMinor: 14_78, count: 1 },
+    ]);
   });
 });

@@ -1,6 +1,11 @@
 // Reconciliation on the real adapters: held payments run through PostgreSQL and the
 // emulator as production runs them (outbox, timers, webhooks), then Stripe's balance
 // transactions are pulled through the SDK and compared with susu's ledger.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   type EffectPorts,
   type HeldPayment,
@@ -229,4 +234,44 @@ describe("reconciling held payments on PostgreSQL with the emulator", () => {
     expect(stored?.differencesCount).toBe(1);
     expect(stored?.report.differences[0]?.code).toBe("missing_in_susu");
   });
+
+  it("`npm run reconcile` prints the summary, writes the CSV and exits 1 when there are differences", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "susu-reconcile-"));
+    const csvPath = join(dir, "out.csv");
+    const { from, to } = period();
+    const run = promisify(execFile)(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "scripts/reconcile.ts",
+        "--from",
+        new Date(from).toISOString(),
+        "--to",
+        new Date(to).toISOString(),
+        "--csv",
+        csvPath,
+      ],
+      {
+        cwd: join(import.meta.dirname, "../.."),
+        env: {
+          ...process.env,
+          DATABASE_URL: db.connectionString,
+          STRIPE_SECRET_KEY: harness.emulator.secretKey,
+          STRIPE_API_URL: harness.emulator.url,
+        },
+      },
+    );
+    const failure = await run.then(
+      () => undefined,
+      (e: { code?: number; stdout?: string; stderr?: string }) => e,
+    );
+    expect(failure?.stderr ?? "").toBe("");
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toContain("1 difference(s); 5 movements agree.");
+    expect(failure?.stdout).toContain("missing_in_susu: 1");
+    const csv = readFileSync(csvPath, "utf8").trimEnd().split("\r\n");
+    expect(csv).toHaveLength(2);
+    expect(csv[1]).toMatch(/^missing_in_susu,transfer,/);
+  }, 60_000);
 });

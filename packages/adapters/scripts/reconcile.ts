@@ -1,0 +1,55 @@
+// `npm run reconcile -- --from 2026-12-01 --to 2026-12-02 [--csv out.csv]`: pulls Stripe's
+// balance transactions of the period, compares them with susu's ledger, stores the report,
+// prints a summary and writes the differences as CSV. PostgreSQL is DATABASE_URL, or the
+// embedded one on its data folder; Stripe is STRIPE_SECRET_KEY at STRIPE_API_URL (Stripe
+// itself when unset), or, with neither set, the emulator of `npm start` on
+// http://127.0.0.1:12111 (SUSU_EMULATOR_PORT). Exits 0 without differences, 1 with
+// differences, 2 on bad arguments or a failure.
+import { writeFileSync } from "node:fs";
+import { resolveDatabaseUrl } from "../src/db/database-url.js";
+import { createPrismaClient } from "../src/db/prisma-client.js";
+import { parseReconcileArgs } from "../src/reconciliation/command-args.js";
+import { reconciliationCsv, reconciliationSummary } from "../src/reconciliation/report-format.js";
+import { runReconciliation } from "../src/reconciliation/run-reconciliation.js";
+import { createStripeClient, stripeEndpointOf } from "../src/stripe/stripe-client.js";
+
+const blank = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
+
+const command = parseReconcileArgs(process.argv.slice(2));
+if (command.isErr()) {
+  console.error(command.error);
+  process.exit(2);
+}
+const { period, csvPath } = command.value;
+
+const secretKey = blank(process.env.STRIPE_SECRET_KEY);
+const apiUrl =
+  blank(process.env.STRIPE_API_URL) ??
+  (secretKey === undefined
+    ? `http://127.0.0.1:${blank(process.env.SUSU_EMULATOR_PORT) ?? "12111"}`
+    : undefined);
+const stripe = createStripeClient({
+  secretKey: secretKey ?? "sk_test_emulator",
+  ...stripeEndpointOf(apiUrl),
+  timeoutMs: 30_000,
+  maxNetworkRetries: 2,
+});
+
+const database = await resolveDatabaseUrl();
+const prisma = createPrismaClient(database.connectionString, { maxConnections: 4 });
+try {
+  const run = await runReconciliation({ prisma, stripe }, period, "command");
+  process.stdout.write(reconciliationSummary(run.report));
+  console.log(`\nStored as report ${run.stored.id}.`);
+  if (csvPath !== undefined) {
+    writeFileSync(csvPath, reconciliationCsv(run.report));
+    console.log(`Wrote ${run.report.differences.length} difference(s) to ${csvPath}.`);
+  }
+  process.exitCode = run.report.differences.length === 0 ? 0 : 1;
+} catch (error) {
+  console.error(`reconciliation failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 2;
+} finally {
+  await prisma.$disconnect();
+  await database.close();
+}
