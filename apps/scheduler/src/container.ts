@@ -18,6 +18,7 @@ import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCaseDepsOn } f
 import { Container, type ServiceIdentifier } from "inversify";
 import type PgBoss from "pg-boss";
 import type { SchedulerEnv } from "./env.js";
+import type { ReconciliationJobDeps } from "./jobs/reconciliation.js";
 import type { Logger } from "./logger.js";
 
 /** What the scheduler's jobs are given. */
@@ -27,6 +28,7 @@ export const TOKENS = {
   outbox: Symbol("OutboxStore") as ServiceIdentifier<OutboxStore>,
   webhooks: Symbol("WebhookProcessorContext") as ServiceIdentifier<WebhookProcessorContext>,
   prisma: Symbol("PrismaClient") as ServiceIdentifier<PrismaClient>,
+  reconciliation: Symbol("ReconciliationJobDeps") as ServiceIdentifier<ReconciliationJobDeps>,
 };
 
 /** The scheduler's composition root: the only place that knows which adapter serves which port. */
@@ -39,15 +41,14 @@ export function createContainer(
   const prisma = createPrismaClient(env.DATABASE_URL);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const gateway = new StripePaymentGateway(
-    createStripeClient({
-      secretKey: env.STRIPE_SECRET_KEY,
-      ...stripeEndpointOf(env.STRIPE_API_URL),
-      timeoutMs: 20_000,
-      maxNetworkRetries: 2,
-      log,
-    }),
-  );
+  const stripe = createStripeClient({
+    secretKey: env.STRIPE_SECRET_KEY,
+    ...stripeEndpointOf(env.STRIPE_API_URL),
+    timeoutMs: 20_000,
+    maxNetworkRetries: 2,
+    log,
+  });
+  const gateway = new StripePaymentGateway(stripe);
   const desk = new PrismaSupportDesk(prisma, clock);
   const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
   container.bind(TOKENS.prisma).toConstantValue(prisma);
@@ -60,6 +61,7 @@ export function createContainer(
     timers: new PgBossTimerScheduler(boss),
     ledger: new PrismaLedgerStore(prisma),
   });
+  container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, clock });
   container.bind(TOKENS.webhooks).toConstantValue({
     deps,
     gateway,

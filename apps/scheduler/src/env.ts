@@ -14,6 +14,15 @@ const schema = z.object({
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
+  /**
+   * When the reconciliation with Stripe of the previous UTC day runs (pg-boss cron, UTC);
+   * `off` turns the job off. Daily at 02:15 UTC by default, once the day's balance
+   * transactions exist at Stripe.
+   */
+  SUSU_RECONCILE_CRON: z
+    .string()
+    .regex(/^(off|(\S+\s+){4}\S+)$/, { error: 'must be a 5-field cron expression or "off"' })
+    .default("15 2 * * *"),
   /** Where the scheduler serves `GET /metrics`; 0 picks a free port (logged at start). */
   SUSU_SCHEDULER_METRICS_PORT: port(9464),
   /** The metrics endpoint's address; 0.0.0.0 for a Prometheus on another machine. */

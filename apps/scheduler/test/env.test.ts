@@ -40,4 +40,18 @@ describe("readSchedulerEnv", () => {
     expect(error.message).toContain("invalid configuration (4 problems)");
     expect(error.message).toContain("SUSU_SCHEDULER_METRICS_PORT: must be a port number (0-65535)");
   });
+
+  it("runs the reconciliation daily at 02:15 UTC unless told another cron or off", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_RECONCILE_CRON).toBe("15 2 * * *");
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_RECONCILE_CRON: "0 6 * * 1" })
+        .SUSU_RECONCILE_CRON,
+    ).toBe("0 6 * * 1");
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_RECONCILE_CRON: "off" }).SUSU_RECONCILE_CRON,
+    ).toBe("off");
+    expect(() => readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_RECONCILE_CRON: "daily" })).toThrow(
+      /SUSU_RECONCILE_CRON: must be a 5-field cron expression or "off"/,
+    );
+  });
 });

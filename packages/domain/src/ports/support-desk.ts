@@ -13,7 +13,13 @@ export type SupportTicket = (AggregateRef | NoAggregateRef) & {
   /** Stable id (the effect id): opening the same ticket twice keeps one. */
   readonly id: string;
   readonly groupId?: string;
-  readonly reason: TicketReason | HeldPaymentTicketReason | "webhook_parked" | "effect_parked";
+  readonly reason:
+    | TicketReason
+    | HeldPaymentTicketReason
+    | "webhook_parked"
+    | "effect_parked"
+    /** The daily reconciliation with Stripe found differences (no aggregate: the period's id). */
+    | "reconciliation_differences";
   readonly summary: string;
 };
 
