@@ -13,6 +13,7 @@ import { ledgerV1 } from "./v1/ledger.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
+import { type ReconciliationDeps, reconciliationV1 } from "./v1/reconciliation.js";
 import { roundsV1 } from "./v1/rounds.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
@@ -32,6 +33,8 @@ export interface ApiDeps {
    * has no ledger or operations routes.
    */
   readonly operations?: OperationsPorts;
+  /** Reconciliation with Stripe (container.ts); an app built without it has no reconciliation routes. */
+  readonly reconciliation?: ReconciliationDeps;
 }
 
 /** The OpenAPI document's address. */
@@ -74,6 +77,9 @@ export function createApp(deps: ApiDeps) {
   if (deps.operations !== undefined) {
     app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
     app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));
+  }
+  if (deps.reconciliation !== undefined) {
+    app.route("/v1", reconciliationV1(deps.reconciliation));
   }
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));

@@ -5,11 +5,14 @@ import {
   PrismaLedgerStore,
   PrismaOperationsCounts,
   PrismaRateLimitStore,
+  PrismaReconciliationStore,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   RandomIds,
+  reconcileStored,
   StripePaymentGateway,
+  StripeRecordsPuller,
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
@@ -66,6 +69,13 @@ export function createContainer(config: {
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
+  const stripe = createStripeClient({
+    secretKey: config.stripeSecretKey,
+    ...stripeEndpointOf(config.stripeApiUrl),
+    timeoutMs: 20_000,
+    maxNetworkRetries: 2,
+    log: logger,
+  });
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
@@ -79,15 +89,15 @@ export function createContainer(config: {
       outbox: store,
       inbox,
     },
-    gateway: new StripePaymentGateway(
-      createStripeClient({
-        secretKey: config.stripeSecretKey,
-        ...stripeEndpointOf(config.stripeApiUrl),
-        timeoutMs: 20_000,
-        maxNetworkRetries: 2,
-        log: logger,
-      }),
-    ),
+    gateway: new StripePaymentGateway(stripe),
+    reconciliation: {
+      // Pulls the period into stripe_balance_transactions (idempotent), then compares.
+      reconcile: async (period) => {
+        await new StripeRecordsPuller(stripe, prisma).pull(period.from, period.to);
+        return reconcileStored(prisma, period);
+      },
+      reports: new PrismaReconciliationStore(prisma),
+    },
   });
   container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());
   return container;

@@ -2,14 +2,16 @@
 // rate limits, logs, metrics, edge errors), storage in PostgreSQL when a Prisma client is
 // given (in memory otherwise), and tokens minted with the test secret.
 
-import type { PrismaClient } from "@susu/adapters";
+import type { PrismaClient, ReconciliationPeriod } from "@susu/adapters";
 import {
   PrismaIdempotencyStore,
   PrismaLedgerStore,
   PrismaRateLimitStore,
+  PrismaReconciliationStore,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
+  reconcileStored,
 } from "@susu/adapters";
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { type ApiDeps, createApp } from "../../src/app.js";
@@ -68,7 +70,20 @@ export function testApp(input: {
   readonly operations?: ApiDeps["operations"];
   /** The HTTP infrastructure; default {@link testHttp}. */
   readonly http?: HttpInfrastructure;
+  /**
+   * Reconciliation with Stripe; default on `prisma`: compares what is stored in
+   * stripe_balance_transactions, pulling nothing (these apps have no Stripe).
+   */
+  readonly reconciliation?: ApiDeps["reconciliation"];
 }) {
+  const reconciliation =
+    input.reconciliation ??
+    (input.prisma !== undefined
+      ? {
+          reconcile: (period: ReconciliationPeriod) => reconcileStored(input.prisma as PrismaClient, period),
+          reports: new PrismaReconciliationStore(input.prisma),
+        }
+      : undefined);
   const operations =
     input.operations ??
     (input.prisma !== undefined
@@ -99,6 +114,7 @@ export function testApp(input: {
         ...(input.env ? { env: input.env } : {}),
       }),
     ...(operations !== undefined ? { operations } : {}),
+    ...(reconciliation !== undefined ? { reconciliation } : {}),
   });
 }
 

@@ -30,7 +30,7 @@ import { type Caller, makeWorlds, type World, worldApp } from "../support/world.
  * - `reached`: past authorisation where the world has no such resource — any 2xx or 4xx
  *   other than 401 and 403 (a 404 for the missing ticket, event or effect);
  * - `hidden`: 404 with a `*_not_found` code, the same answer as for something that does not exist;
- * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`;
+ * - `notAdmin`: 403 `not_group_admin`; `operatorOnly`: 403 `operator_only`; `adminOnly`: 403 `admin_only`;
  *   `notRequester`: 403 `not_requester`;
  * - `anon`: 401 `unauthenticated`.
  */
@@ -42,6 +42,7 @@ type Expect =
   | "notAdmin"
   | "forbidden"
   | "operatorOnly"
+  | "adminOnly"
   | "notRequester"
   | "anon";
 
@@ -197,6 +198,11 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/operations/outbox": operatorOnly,
   "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
   "POST /v1/operations/outbox/replay": operatorOnly,
+  // reconciliation with Stripe: platform admins only (a service token: 403 admin_only);
+  // without from/to the admin's call is a 400, a missing report a 404
+  "GET /v1/operations/reconciliation": { ...operatorOnly, platformAdmin: "reached", service: "adminOnly" },
+  "GET /v1/operations/reconciliation/reports": { ...operatorOnly, service: "adminOnly" },
+  "GET /v1/operations/reconciliation/reports/{reportId}": { ...operatorOnlyMissing, service: "adminOnly" },
   // held payments: anyone asks for one (as its requester) and lists what they may see
   "POST /v1/held-payments": {
     ...anyPerson,
@@ -290,6 +296,8 @@ function matches(expected: Expect, { status, code }: Answer): boolean {
       return status === 403 && code !== undefined;
     case "operatorOnly":
       return status === 403 && code === "operator_only";
+    case "adminOnly":
+      return status === 403 && code === "admin_only";
     case "notRequester":
       return status === 403 && code === "not_requester";
     case "anon":

@@ -167,12 +167,34 @@ export class PrismaReconciliationStore {
     };
   }
 
-  /** Stored reports, newest first, at most `limit` (1..{@link RECONCILIATION_REPORTS_PAGE_MAX}). */
-  async listReports(limit: number): Promise<StoredReconciliationSummary[]> {
+  /**
+   * Stored reports, newest first (created, then id): at most `limit`
+   * (1..{@link RECONCILIATION_REPORTS_PAGE_MAX}) after the report `startingAfter` (an
+   * unknown one is an empty page), and whether more follow.
+   */
+  async listReports(
+    limit: number,
+    startingAfter?: string,
+  ): Promise<{ readonly items: StoredReconciliationSummary[]; readonly hasMore: boolean }> {
     const take = Math.max(1, Math.min(RECONCILIATION_REPORTS_PAGE_MAX, Math.floor(limit)));
+    let after = {};
+    if (startingAfter !== undefined) {
+      const cursor = await this.#prisma.reconciliationReport.findUnique({
+        where: { id: startingAfter },
+        select: { createdAt: true, id: true },
+      });
+      if (cursor === null) return { items: [], hasMore: false };
+      after = {
+        OR: [
+          { createdAt: { lt: cursor.createdAt } },
+          { createdAt: cursor.createdAt, id: { lt: cursor.id } },
+        ],
+      };
+    }
     const rows = await this.#prisma.reconciliationReport.findMany({
+      where: after,
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take,
+      take: take + 1,
       select: {
         id: true,
         periodFrom: true,
@@ -183,15 +205,18 @@ export class PrismaReconciliationStore {
         createdAt: true,
       },
     });
-    return rows.map((r) => ({
-      id: r.id,
-      from: r.periodFrom.getTime(),
-      to: r.periodTo.getTime(),
-      ranBy: r.ranBy,
-      differencesCount: r.differencesCount,
-      matched: r.matched,
-      createdAt: r.createdAt.getTime(),
-    }));
+    return {
+      items: rows.slice(0, take).map((r) => ({
+        id: r.id,
+        from: r.periodFrom.getTime(),
+        to: r.periodTo.getTime(),
+        ranBy: r.ranBy,
+        differencesCount: r.differencesCount,
+        matched: r.matched,
+        createdAt: r.createdAt.getTime(),
+      })),
+      hasMore: rows.length > take,
+    };
   }
 
   /** A stored report with its differences, or `undefined`. */

@@ -1,0 +1,335 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  checkReconciliationPeriod,
+  DIFFERENCE_CODES,
+  RECONCILIATION_CATEGORIES,
+  RECONCILIATION_PERIOD_MAX_DAYS,
+  type ReconciliationPeriod,
+  type ReconciliationReport,
+  reconciliationCsv,
+  type StoredReconciliationReport,
+  type StoredReconciliationSummary,
+} from "@susu/adapters";
+import type { Context, MiddlewareHandler } from "hono";
+import { problemDoc } from "../http/problem-response.js";
+import { problem } from "../problem.js";
+import { isPlatformOperator, refuseUnlessOperator } from "./authz.js";
+import { type V1Env, v1Router } from "./context.js";
+import { PageQuerySchema, pageSchema } from "./pagination.js";
+import { commonResponses, forbiddenResponse, json, notFoundResponse } from "./schemas.js";
+
+// Reconciliation with Stripe, for platform admins (role `admin`; a service token gets 403
+// `admin_only`, anyone else 403 `operator_only` as on every operations route):
+// - `GET /v1/operations/reconciliation?from=&to=` pulls Stripe's balance transactions of
+//   the period and compares them with susu's ledger, now. It stores no report (a GET is
+//   safe to repeat); the daily job and `npm run reconcile` store theirs. `Accept: text/csv`
+//   answers the differences as CSV.
+// - `GET /v1/operations/reconciliation/reports` lists stored reports, newest first, and
+//   `…/reports/{reportId}` reads one (CSV too).
+
+/** What the reconciliation routes need (built in the composition root). */
+export interface ReconciliationDeps {
+  /** Pulls Stripe's records of the period and reconciles them with the ledger. */
+  readonly reconcile: (period: ReconciliationPeriod) => Promise<ReconciliationReport>;
+  readonly reports: {
+    listReports(
+      limit: number,
+      startingAfter?: string,
+    ): Promise<{ readonly items: readonly StoredReconciliationSummary[]; readonly hasMore: boolean }>;
+    getReport(id: string): Promise<StoredReconciliationReport | undefined>;
+  };
+}
+
+const Instant = z.string().max(40).openapi({
+  description: "A date (midnight UTC) or an ISO 8601 instant with a zone",
+  example: "2026-12-01",
+});
+
+const PeriodQuery = z.object({
+  from: Instant.openapi({ description: "Start of the period, inclusive", example: "2026-12-01" }),
+  to: Instant.openapi({ description: "End of the period, exclusive", example: "2026-12-02" }),
+});
+
+const DifferenceSchema = z
+  .object({
+    code: z.enum(DIFFERENCE_CODES),
+    category: z.enum(RECONCILIATION_CATEGORIES),
+    key: z.string().openapi({ description: "What both sides were matched on", example: "object:tr_1" }),
+    susuMinor: z.number().int().nullable(),
+    susuCurrency: z.string().nullable(),
+    stripeMinor: z.number().int().nullable(),
+    stripeCurrency: z.string().nullable(),
+    ledgerTransactionIds: z.array(z.string()),
+    stripeObjectIds: z.array(z.string()),
+    balanceTransactionIds: z.array(z.string()),
+    at: z.string().openapi({ example: "2026-12-01T09:00:00.000Z" }),
+    detail: z.string(),
+  })
+  .openapi("ReconciliationDifference");
+
+const TotalSchema = z
+  .object({
+    currency: z.string(),
+    category: z.enum(RECONCILIATION_CATEGORIES),
+    susuMinor: z.number().int(),
+    susuCount: z.number().int(),
+    stripeMinor: z.number().int(),
+    stripeCount: z.number().int(),
+  })
+  .openapi("ReconciliationTotal");
+
+const SettlementSchema = z
+  .object({
+    currency: z.string(),
+    amountMinor: z.number().int(),
+    feeMinor: z.number().int(),
+    netMinor: z.number().int(),
+    count: z.number().int(),
+  })
+  .openapi("ReconciliationSettlement");
+
+const ReportSchema = z
+  .object({
+    object: z.literal("reconciliation"),
+    id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The stored report's id; null for one computed on request" }),
+    from: z.string(),
+    to: z.string(),
+    matched: z.number().int(),
+    ledgerTransactions: z.number().int(),
+    balanceTransactions: z.number().int(),
+    payoutsNotTracked: z.number().int(),
+    totals: z.array(TotalSchema),
+    settlement: z.array(SettlementSchema),
+    differences: z.array(DifferenceSchema),
+  })
+  .openapi("Reconciliation", {
+    description:
+      "susu's ledger against Stripe's balance transactions for [from, to): totals per currency and category on both sides (money into the platform balance positive, minor units of the charge currency), Stripe's settlement with its fees, and every difference with a stable code.",
+  });
+
+const SummarySchema = z
+  .object({
+    object: z.literal("reconciliation_report"),
+    id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    ranBy: z.string(),
+    differences: z.number().int(),
+    matched: z.number().int(),
+    createdAt: z.string(),
+  })
+  .openapi("ReconciliationReportSummary");
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function reportView(report: ReconciliationReport, id: string | null) {
+  return {
+    object: "reconciliation" as const,
+    id,
+    from: iso(report.from),
+    to: iso(report.to),
+    matched: report.matched,
+    ledgerTransactions: report.ledgerTransactions,
+    balanceTransactions: report.balanceTransactions,
+    payoutsNotTracked: report.payoutsNotTracked,
+    totals: report.totals.map((t) => ({ ...t })),
+    settlement: report.settlement.map((s) => ({ ...s })),
+    differences: report.differences.map((d) => ({
+      ...d,
+      ledgerTransactionIds: [...d.ledgerTransactionIds],
+      stripeObjectIds: [...d.stripeObjectIds],
+      balanceTransactionIds: [...d.balanceTransactionIds],
+      at: iso(d.at),
+    })),
+  };
+}
+
+function summaryView(r: StoredReconciliationSummary) {
+  return {
+    object: "reconciliation_report" as const,
+    id: r.id,
+    from: iso(r.from),
+    to: iso(r.to),
+    ranBy: r.ranBy,
+    differences: r.differencesCount,
+    matched: r.matched,
+    createdAt: iso(r.createdAt),
+  };
+}
+
+/** `2026-12-01` (midnight UTC) or an ISO 8601 instant with a zone; undefined otherwise. */
+function instantOf(text: string): number | undefined {
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  if (!dateOnly && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+    return undefined;
+  const ms = Date.parse(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(ms)) return undefined;
+  if (dateOnly && new Date(ms).toISOString().slice(0, 10) !== text) return undefined;
+  return ms;
+}
+
+const wantsCsv = (c: Context) => /\btext\/csv\b/i.test(c.req.header("accept") ?? "");
+
+function csvResponse(c: Context, report: ReconciliationReport, name: string): Response {
+  return c.body(reconciliationCsv(report), 200, {
+    "content-type": "text/csv; charset=utf-8",
+    "content-disposition": `attachment; filename="${name}.csv"`,
+  });
+}
+
+const CsvContent = {
+  "text/csv": {
+    schema: z.string().openapi({
+      description:
+        "One row per difference: code, category, date, key, susu_amount, susu_currency, stripe_amount, stripe_currency, ledger_transaction_ids, stripe_object_ids, balance_transaction_ids, detail (amounts in major units)",
+    }),
+  },
+};
+
+const adminOnly = forbiddenResponse(["operator_only", "admin_only"]);
+
+const reconcileRoute = createRoute({
+  method: "get",
+  path: "/operations/reconciliation",
+  tags: ["operations"],
+  summary: `Reconcile susu's ledger with Stripe for [from, to), at most ${RECONCILIATION_PERIOD_MAX_DAYS} days (platform admins). Pulls Stripe's balance transactions of the period; stores no report. \`Accept: text/csv\` for the differences as CSV.`,
+  security: [{ bearer: [] }],
+  request: { query: PeriodQuery },
+  responses: {
+    200: {
+      description: "The reconciliation",
+      content: { "application/json": { schema: ReportSchema }, ...CsvContent },
+    },
+    ...commonResponses,
+    400: problemDoc("The request or its period is not valid.", [
+      "invalid_request",
+      "reconciliation_period_invalid",
+      "reconciliation_period_too_long",
+    ]),
+    ...adminOnly,
+    502: problemDoc("Stripe could not be read; nothing was compared.", ["stripe_unavailable"]),
+  },
+});
+
+const listReportsRoute = createRoute({
+  method: "get",
+  path: "/operations/reconciliation/reports",
+  tags: ["operations"],
+  summary:
+    "Stored reconciliation reports (the daily job's and the command's), newest first (platform admins)",
+  security: [{ bearer: [] }],
+  request: {
+    query: PageQuerySchema.extend({
+      starting_after: z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+        .optional()
+        .openapi({ description: "The id of the last report of the previous page" }),
+    }),
+  },
+  responses: {
+    200: json(pageSchema(SummarySchema, "ReconciliationReportList"), "A page of reports, newest first"),
+    ...commonResponses,
+    ...adminOnly,
+  },
+});
+
+const ReportIdParam = z.object({
+  reportId: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .openapi({ param: { name: "reportId", in: "path" }, example: "rec_0b5c" }),
+});
+
+const getReportRoute = createRoute({
+  method: "get",
+  path: "/operations/reconciliation/reports/{reportId}",
+  tags: ["operations"],
+  summary:
+    "A stored reconciliation report with its differences (platform admins); `Accept: text/csv` for CSV",
+  security: [{ bearer: [] }],
+  request: { params: ReportIdParam },
+  responses: {
+    200: {
+      description: "The report",
+      content: { "application/json": { schema: ReportSchema }, ...CsvContent },
+    },
+    ...commonResponses,
+    ...adminOnly,
+    ...notFoundResponse(["reconciliation_report_not_found"]),
+  },
+});
+
+/** `/v1/operations/reconciliation…`: reconciliation with Stripe, for platform admins. */
+export function reconciliationV1(deps: ReconciliationDeps) {
+  const app = v1Router();
+  const adminsOnly: MiddlewareHandler<V1Env> = async (c, next) => {
+    const principal = c.get("principal");
+    const refused = refuseUnlessOperator(c, principal);
+    if (refused !== undefined) return refused;
+    if (!isPlatformOperator(principal) || !principal.roles.includes("admin"))
+      return problem(c, 403, "admin_only", "only platform admins may read reconciliations");
+    await next();
+  };
+  for (const path of ["/operations/reconciliation", "/operations/reconciliation/*"])
+    app.use(path, adminsOnly);
+
+  app.openapi(reconcileRoute, async (c) => {
+    const query = c.req.valid("query");
+    const from = instantOf(query.from);
+    const to = instantOf(query.to);
+    if (from === undefined || to === undefined)
+      return problem(
+        c,
+        400,
+        "reconciliation_period_invalid",
+        `${from === undefined ? "from" : "to"} must be a date (2026-12-01) or an ISO 8601 instant with a zone`,
+      );
+    const period = checkReconciliationPeriod(from, to);
+    if (period.isErr()) return problem(c, 400, period.error.code, period.error.message);
+    let report: ReconciliationReport;
+    try {
+      report = await deps.reconcile(period.value);
+    } catch (error) {
+      c.var.log.error(
+        { error: error instanceof Error ? error.message : String(error) },
+        "reconciliation could not read Stripe",
+      );
+      return problem(c, 502, "stripe_unavailable", "Stripe could not be read; try again later");
+    }
+    if (wantsCsv(c)) return csvResponse(c, report, `reconciliation_${query.from}_${query.to}`);
+    return c.json(reportView(report, null), 200);
+  });
+
+  app.openapi(listReportsRoute, async (c) => {
+    const { limit, starting_after } = c.req.valid("query");
+    const page = await deps.reports.listReports(limit, starting_after);
+    return c.json(
+      {
+        object: "list" as const,
+        url: "/v1/operations/reconciliation/reports",
+        data: page.items.map(summaryView),
+        has_more: page.hasMore,
+      },
+      200,
+    );
+  });
+
+  app.openapi(getReportRoute, async (c) => {
+    const { reportId } = c.req.valid("param");
+    const stored = await deps.reports.getReport(reportId);
+    if (stored === undefined)
+      return problem(c, 404, "reconciliation_report_not_found", `no reconciliation report ${reportId}`);
+    if (wantsCsv(c)) return csvResponse(c, stored.report, reportId);
+    return c.json(reportView(stored.report, stored.id), 200);
+  });
+
+  return app;
+}
