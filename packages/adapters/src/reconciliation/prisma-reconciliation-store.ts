@@ -185,10 +185,7 @@ export class PrismaReconciliationStore {
       });
       if (cursor === null) return { items: [], hasMore: false };
       after = {
-        OR: [
-          { createdAt: { lt: cursor.createdAt } },
-          { createdAt: cursor.createdAt, id: { lt: cursor.id } },
-        ],
+        OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
       };
     }
     const rows = await this.#prisma.reconciliationReport.findMany({
