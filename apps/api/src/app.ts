@@ -83,7 +83,13 @@ export function createApp(deps: ApiDeps) {
   }
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));
-  app.route("/v1", heldPaymentsV1(v1));
+  app.route(
+    "/v1",
+    heldPaymentsV1({
+      ...v1,
+      ...(deps.reconciliation !== undefined ? { settlements: deps.reconciliation.settlements } : {}),
+    }),
+  );
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

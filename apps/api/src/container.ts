@@ -69,6 +69,7 @@ export function createContainer(config: {
   registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
+  const reconciliationStore = new PrismaReconciliationStore(prisma);
   const stripe = createStripeClient({
     secretKey: config.stripeSecretKey,
     ...stripeEndpointOf(config.stripeApiUrl),
@@ -96,7 +97,8 @@ export function createContainer(config: {
         await new StripeRecordsPuller(stripe, prisma).pull(period.from, period.to);
         return reconcileStored(prisma, period);
       },
-      reports: new PrismaReconciliationStore(prisma),
+      reports: reconciliationStore,
+      settlements: reconciliationStore,
     },
   });
   container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());

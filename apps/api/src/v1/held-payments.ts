@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ChargeSettlement } from "@susu/adapters";
 import {
   CURRENCY_CODES,
   type CurrencyCode,
@@ -199,6 +200,16 @@ const HeldPaymentSchema = z
     version: z.number().int(),
   })
   .openapi("HeldPayment");
+
+function settlementView(s: ChargeSettlement | undefined) {
+  if (s === undefined) return null;
+  return {
+    chargeId: s.chargeId,
+    presentment: { amountMinor: s.presentmentMinor, currency: s.presentmentCurrency },
+    settlement: { amountMinor: s.settlementMinor, currency: s.settlementCurrency },
+    exchangeRate: s.exchangeRate,
+  };
+}
 
 /** A held payment as a client sees it: amounts with their currency, ISO times, no Stripe object ids but disputes'. */
 export function heldPaymentView(p: HeldPayment) {
@@ -458,6 +469,32 @@ const listRouteDef = createRoute({
   },
 });
 
+/** How the charge settled, as Stripe booked it (read from reconciliation's pull of Stripe's balance transactions). */
+const SettlementSchema = z
+  .object({
+    chargeId: z.string().openapi({ example: "ch_1" }),
+    presentment: MoneySchema.openapi({
+      description: "What the customer was charged, in the charge's currency",
+    }),
+    settlement: MoneySchema.openapi({
+      description: "What landed in the platform's balance, in its currency",
+    }),
+    exchangeRate: z
+      .number()
+      .nullable()
+      .openapi({
+        description: "Stripe's rate (presentment × rate = settlement, major units); null when not converted",
+      }),
+  })
+  .openapi("HeldPaymentSettlement");
+
+const HeldPaymentDetailSchema = HeldPaymentSchema.extend({
+  settlement: SettlementSchema.nullable().openapi({
+    description:
+      "How the charge settled in the platform's balance (both amounts and the exchange rate), once a reconciliation has pulled its balance transaction; platform operators only (null for others)",
+  }),
+}).openapi("HeldPaymentDetail");
+
 const getRouteDef = createRoute({
   method: "get",
   path: "/held-payments/{heldPaymentId}",
@@ -466,7 +503,7 @@ const getRouteDef = createRoute({
     "A held payment with its fee, transfers, refunds, reversals and disputes (its requester, its seller, platform operators)",
   security: [{ bearer: [] }],
   request: { params: HeldPaymentIdParam },
-  responses: { 200: json(HeldPaymentSchema, "The payment"), ...commonResponses, ...notFound },
+  responses: { 200: json(HeldPaymentDetailSchema, "The payment"), ...commonResponses, ...notFound },
 });
 
 /**
@@ -651,7 +688,12 @@ async function listVisible(
 // ─── The router ────────────────────────────────────────────────────────────
 
 /** `/v1/held-payments`: ask for, list and read held payments; the requester's and operators' commands. */
-export function heldPaymentsV1(deps: V1Deps) {
+/** Where a held payment's charge settlement is read (reconciliation's store); none: `settlement` is null. */
+export interface HeldPaymentSettlements {
+  heldPaymentSettlement(heldPaymentId: string): Promise<ChargeSettlement | undefined>;
+}
+
+export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPaymentSettlements }) {
   const app = v1Router();
   const uc = deps.useCases;
 
@@ -742,9 +784,14 @@ export function heldPaymentsV1(deps: V1Deps) {
 
   app.openapi(getRouteDef, async (c) => {
     const { heldPaymentId } = c.req.valid("param");
-    const found = await find(c, c.get("principal"), heldPaymentId, "see");
+    const principal = c.get("principal");
+    const found = await find(c, principal, heldPaymentId, "see");
     if ("refused" in found) return found.refused;
-    return c.json(heldPaymentView(found.payment), 200);
+    const settled =
+      deps.settlements !== undefined && isPlatformOperator(principal)
+        ? await deps.settlements.heldPaymentSettlement(heldPaymentId)
+        : undefined;
+    return c.json({ ...heldPaymentView(found.payment), settlement: settlementView(settled) }, 200);
   });
 
   const operatorOf = (principal: Principal) => ({ operator: principal.subject });

@@ -15,6 +15,7 @@ import { problemDoc } from "../http/problem-response.js";
 import { problem } from "../problem.js";
 import { isPlatformOperator, refuseUnlessOperator } from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
+import type { HeldPaymentSettlements } from "./held-payments.js";
 import { PageQuerySchema, pageSchema } from "./pagination.js";
 import { commonResponses, forbiddenResponse, json, notFoundResponse } from "./schemas.js";
 
@@ -31,6 +32,8 @@ import { commonResponses, forbiddenResponse, json, notFoundResponse } from "./sc
 export interface ReconciliationDeps {
   /** Pulls Stripe's records of the period and reconciles them with the ledger. */
   readonly reconcile: (period: ReconciliationPeriod) => Promise<ReconciliationReport>;
+  /** How a held payment's charge settled (the held payment's read shows it to operators). */
+  readonly settlements: HeldPaymentSettlements;
   readonly reports: {
     listReports(
       limit: number,

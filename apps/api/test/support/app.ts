@@ -82,6 +82,7 @@ export function testApp(input: {
       ? {
           reconcile: (period: ReconciliationPeriod) => reconcileStored(input.prisma as PrismaClient, period),
           reports: new PrismaReconciliationStore(input.prisma),
+          settlements: new PrismaReconciliationStore(input.prisma),
         }
       : undefined);
   const operations =

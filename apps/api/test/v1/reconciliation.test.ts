@@ -37,6 +37,7 @@ function depsOn(client: Stripe): ReconciliationDeps {
       return reconcileStored(db.prisma, period);
     },
     reports: new PrismaReconciliationStore(db.prisma),
+    settlements: new PrismaReconciliationStore(db.prisma),
   };
 }
 
