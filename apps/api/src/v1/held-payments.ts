@@ -479,12 +479,9 @@ const SettlementSchema = z
     settlement: MoneySchema.openapi({
       description: "What landed in the platform's balance, in its currency",
     }),
-    exchangeRate: z
-      .number()
-      .nullable()
-      .openapi({
-        description: "Stripe's rate (presentment × rate = settlement, major units); null when not converted",
-      }),
+    exchangeRate: z.number().nullable().openapi({
+      description: "Stripe's rate (presentment × rate = settlement, major units); null when not converted",
+    }),
   })
   .openapi("HeldPaymentSettlement");
 
