@@ -1,0 +1,265 @@
+// Both sides' mappings: a ledger transaction built by the domain's own builders, with the
+// domain's own ids, gets the key its Stripe object offers; a stored balance transaction
+// gets its category, sign, presentment amount and keys.
+import {
+  contributionRefunded,
+  debitFailed,
+  debitInitiated,
+  debitSettled,
+  disputeLoss,
+  heldCaptured,
+  heldFeeEarned,
+  heldPaymentIds,
+  heldRefunded,
+  heldTransferReversed,
+  heldTransferred,
+  type LedgerTransaction,
+  money,
+  payoutTransferred,
+  roundIds,
+  transferReversed,
+} from "@susu/domain";
+import type { Result } from "neverthrow";
+import { describe, expect, it } from "vitest";
+import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation/stripe-items.js";
+import { effectKey, susuItemOf } from "../../src/reconciliation/susu-items.js";
+import { referencesToMetadata } from "../../src/stripe/payment-metadata.js";
+import { stripeIdempotencyKey } from "../../src/stripe/stripe-payment-gateway.js";
+
+const T = Date.UTC(2026, 11, 1, 9);
+const aud = (minor: number) => money(minor, "AUD");
+const tx = (r: Result<LedgerTransaction, unknown>) => r._unsafeUnwrap();
+const round = { roundId: "rnd_1", memberId: "ana", amount: aud(100_00), occurredAt: T };
+const debit = roundIds.debit("rnd_1", "ana", 1);
+const transfer = roundIds.transfer("rnd_1", "ana", 1);
+
+describe("susu's items", () => {
+  it("keys a round's money by the effect that moved it: the effect_id its Stripe object carries", () => {
+    const initiated = susuItemOf(tx(debitInitiated({ id: roundIds.ledger.debitInitiated(debit), ...round })));
+    expect(initiated).toMatchObject({
+      category: "charge",
+      key: effectKey(debit),
+      signedMinor: 100_00,
+      currency: "AUD",
+    });
+    expect(
+      susuItemOf(tx(debitInitiated({ id: roundIds.ledger.debitInitiatedLate(debit), ...round })))?.key,
+    ).toBe(effectKey(debit));
+    expect(susuItemOf(tx(debitFailed({ id: roundIds.ledger.debitFailed(debit), ...round })))).toMatchObject({
+      category: "charge",
+      key: effectKey(debit),
+      signedMinor: -100_00,
+      statusChange: true,
+    });
+    // Pending becoming available moves nothing at Stripe.
+    expect(
+      susuItemOf(tx(debitSettled({ id: roundIds.ledger.debitSettled(debit), ...round }))),
+    ).toBeUndefined();
+    expect(
+      susuItemOf(
+        tx(
+          payoutTransferred({
+            id: roundIds.ledger.payoutTransferred(transfer),
+            roundId: "rnd_1",
+            recipientMemberId: "ben",
+            amount: aud(100_00),
+            occurredAt: T,
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "transfer", key: effectKey(transfer), signedMinor: -100_00 });
+    expect(
+      susuItemOf(tx(transferReversed({ id: roundIds.ledger.transferReversed(transfer, 40_00), ...round }))),
+    ).toMatchObject({ category: "transfer_reversal", key: `reversals_of:${transfer}`, signedMinor: 100_00 });
+    expect(
+      susuItemOf(
+        tx(contributionRefunded({ id: roundIds.ledger.contributionRefunded("rnd_1", "ana"), ...round })),
+      ),
+    ).toMatchObject({
+      category: "refund",
+      key: effectKey(roundIds.refund("rnd_1", "ana")),
+      signedMinor: -100_00,
+    });
+  });
+
+  it("keys a round's disputes by the dispute's id, withdrawn before the payout or lost after it", () => {
+    expect(
+      susuItemOf(
+        tx(contributionRefunded({ id: roundIds.ledger.disputeWithdrawn("rnd_1", "du_9"), ...round })),
+      ),
+    ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: -100_00 });
+    expect(
+      susuItemOf(tx(disputeLoss({ id: roundIds.ledger.disputeLoss("rnd_1", "du_9"), ...round }))),
+    ).toMatchObject({
+      category: "dispute",
+      key: "object:du_9",
+    });
+  });
+
+  it("keys a held payment's charge by the payment, its refund by the refund's id, and skips what stays inside susu", () => {
+    const p = "hp_1";
+    const held = { heldPaymentId: p, amount: aud(100_00), occurredAt: T };
+    expect(susuItemOf(tx(heldCaptured({ id: heldPaymentIds.ledger.captured(p), ...held })))).toMatchObject({
+      category: "charge",
+      key: "held_charge:hp_1",
+      signedMinor: 100_00,
+    });
+    expect(
+      susuItemOf(tx(heldFeeEarned({ id: heldPaymentIds.ledger.feeEarned(p), ...held }))),
+    ).toBeUndefined();
+    const t = heldPaymentIds.transfer(p, 1);
+    expect(
+      susuItemOf(tx(heldTransferred({ id: heldPaymentIds.ledger.transferred(t), ...held }))),
+    ).toMatchObject({
+      category: "transfer",
+      key: effectKey(t),
+    });
+    const rv = heldPaymentIds.reversal(p, 1);
+    expect(
+      susuItemOf(tx(heldTransferReversed({ id: heldPaymentIds.ledger.transferReversed(rv), ...held }))),
+    ).toMatchObject({ category: "transfer_reversal", key: effectKey(rv), signedMinor: 100_00 });
+    expect(
+      susuItemOf(
+        tx(
+          heldRefunded({
+            id: heldPaymentIds.ledger.refunded(p, 1),
+            heldPaymentId: p,
+            occurredAt: T,
+            refs: { refundId: "re_7" },
+            from: { stage: "holding", amount: aud(30_00) },
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "refund", key: "object:re_7", signedMinor: -30_00 });
+  });
+
+  it("agrees with the metadata the gateway writes: a long effect id keys as its Idempotency-Key", () => {
+    const long = `${"r".repeat(300)}:contribution:ana:attempt:1`;
+    const written = referencesToMetadata({ groupId: "grp_1" }, stripeIdempotencyKey(long));
+    expect(effectKey(long)).toBe(`effect:${written.effect_id}`);
+    expect(effectKey(long)).not.toBe(`effect:${long}`);
+  });
+});
+
+const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord => ({
+  id: "txn_1",
+  type: "charge",
+  reportingCategory: "charge",
+  status: "available",
+  sourceId: "ch_1",
+  sourceObject: "charge",
+  amountMinor: 150_00,
+  currency: "AUD",
+  feeMinor: 2_55,
+  netMinor: 147_45,
+  exchangeRate: 1.5,
+  created: T,
+  availableOn: T,
+  presentmentMinor: 100_00,
+  presentmentCurrency: "USD",
+  effectId: null,
+  heldPaymentId: null,
+  groupId: null,
+  roundId: null,
+  transferId: null,
+  transferEffectId: null,
+  sourceStatus: "succeeded",
+  ...overrides,
+});
+
+describe("Stripe's items", () => {
+  it("compares a charge in its own currency and keeps the settlement beside it", () => {
+    expect(stripeItemOf(record({ heldPaymentId: "hp_1", effectId: "hp_1:checkout_session" }))).toMatchObject({
+      category: "charge",
+      signedMinor: 100_00,
+      currency: "USD",
+      settlementMinor: 150_00,
+      settlementCurrency: "AUD",
+      feeMinor: 2_55,
+      exchangeRate: 1.5,
+      keys: ["object:ch_1", "effect:hp_1:checkout_session", "held_charge:hp_1"],
+    });
+  });
+
+  it("signs money out negative and marks failures, reinstatements and failed payouts", () => {
+    const refund = stripeItemOf(
+      record({
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_1",
+        sourceObject: "refund",
+        amountMinor: -75_00,
+      }),
+    );
+    expect(refund).toMatchObject({ category: "refund", signedMinor: -100_00, keys: ["object:re_1"] });
+    const failure = stripeItemOf(
+      record({
+        type: "payment_failure_refund",
+        reportingCategory: "payment_failure_refund",
+        amountMinor: -150_00,
+      }),
+    );
+    expect(failure).toMatchObject({ category: "charge", signedMinor: -100_00, statusChange: true });
+    const reinstated = stripeItemOf(
+      record({
+        type: "adjustment",
+        reportingCategory: "dispute_reversal",
+        sourceId: "du_1",
+        sourceObject: "dispute",
+      }),
+    );
+    expect(reinstated).toMatchObject({ category: "dispute", statusChange: true, keys: ["object:du_1"] });
+    const payout = stripeItemOf(
+      record({
+        type: "payout_failure",
+        reportingCategory: "payout_reversal",
+        sourceId: "po_1",
+        sourceObject: "payout",
+        sourceStatus: "failed",
+        presentmentCurrency: "AUD",
+        presentmentMinor: 150_00,
+      }),
+    );
+    expect(payout).toMatchObject({
+      category: "payout",
+      payoutStatus: "failed",
+      statusChange: true,
+      signedMinor: 150_00,
+    });
+  });
+
+  it("keys a reversal of a susu transfer by that transfer's effect, and marks it", () => {
+    const reversal = stripeItemOf(
+      record({
+        type: "transfer_refund",
+        reportingCategory: "transfer_reversal",
+        sourceId: "trr_1",
+        sourceObject: "transfer_reversal",
+        transferId: "tr_1",
+        transferEffectId: "rnd_1:transfer:ana:attempt:1",
+        amountMinor: 40_00,
+        presentmentCurrency: "AUD",
+        presentmentMinor: 40_00,
+      }),
+    );
+    expect(reversal).toMatchObject({
+      category: "transfer_reversal",
+      keys: ["object:trr_1", "reversals_of:rnd_1:transfer:ana:attempt:1"],
+      reversesSusuTransfer: true,
+      signedMinor: 40_00,
+    });
+  });
+
+  it("falls back to the settlement amount when the source's was not recorded", () => {
+    expect(
+      stripeItemOf(
+        record({
+          type: "adjustment",
+          reportingCategory: "other_adjustment",
+          presentmentMinor: null,
+          presentmentCurrency: null,
+        }),
+      ),
+    ).toMatchObject({ category: "other", signedMinor: 150_00, currency: "AUD" });
+  });
+});
