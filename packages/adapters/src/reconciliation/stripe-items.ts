@@ -56,7 +56,13 @@ function shapeOf(r: StripeBalanceRecord): Shape {
     case "payment":
       return { category: "charge" };
     case "payment_failure_refund":
-      return { category: "charge", statusChange: true };
+      // A bank debit that failed, or (reporting category refund_failure) a bank refund that did.
+      return r.reportingCategory === "refund_failure"
+        ? { category: "refund", statusChange: true }
+        : { category: "charge", statusChange: true };
+    // The uncaptured part of a charge captured for less than it authorised: the pair sums to the capture.
+    case "payment_reversal":
+      return { category: "charge" };
     case "refund":
     case "payment_refund":
       return { category: "refund" };
@@ -81,6 +87,8 @@ function shapeOf(r: StripeBalanceRecord): Shape {
     case "adjustment":
       if (r.reportingCategory === "dispute") return { category: "dispute" };
       if (r.reportingCategory === "dispute_reversal") return { category: "dispute", statusChange: true };
+      // Stripe books a refund that failed after succeeding as an adjustment of this category.
+      if (r.reportingCategory === "refund_failure") return { category: "refund", statusChange: true };
       return { category: "other" };
     default:
       return { category: "other" };

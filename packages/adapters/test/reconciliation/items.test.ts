@@ -200,6 +200,24 @@ describe("Stripe's items", () => {
       }),
     );
     expect(failure).toMatchObject({ category: "charge", signedMinor: -100_00, statusChange: true });
+    const refundFailed = stripeItemOf(
+      record({
+        type: "adjustment",
+        reportingCategory: "refund_failure",
+        sourceId: "re_1",
+        sourceObject: "refund",
+      }),
+    );
+    expect(refundFailed).toMatchObject({ category: "refund", statusChange: true, signedMinor: 100_00 });
+    const bankRefundFailed = stripeItemOf(
+      record({
+        type: "payment_failure_refund",
+        reportingCategory: "refund_failure",
+        sourceId: "re_2",
+        sourceObject: "refund",
+      }),
+    );
+    expect(bankRefundFailed).toMatchObject({ category: "refund", statusChange: true, keys: ["object:re_2"] });
     const reinstated = stripeItemOf(
       record({
         type: "adjustment",
