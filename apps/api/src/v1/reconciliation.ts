@@ -103,7 +103,14 @@ const ReportSchema = z
     matched: z.number().int(),
     ledgerTransactions: z.number().int(),
     balanceTransactions: z.number().int(),
-    payoutsNotTracked: z.number().int(),
+    payoutsNotTracked: z
+      .number()
+      .int()
+      .openapi({ description: "Payouts to the platform's bank: counted, not tracked by susu's ledger" }),
+    undoneAtStripe: z.number().int().openapi({
+      description:
+        "Movements at Stripe undone within the period (a failed payment, a dispute won): no money moved",
+    }),
     totals: z.array(TotalSchema),
     settlement: z.array(SettlementSchema),
     differences: z.array(DifferenceSchema),
@@ -138,6 +145,7 @@ function reportView(report: ReconciliationReport, id: string | null) {
     ledgerTransactions: report.ledgerTransactions,
     balanceTransactions: report.balanceTransactions,
     payoutsNotTracked: report.payoutsNotTracked,
+    undoneAtStripe: report.undoneAtStripe ?? 0,
     totals: report.totals.map((t) => ({ ...t })),
     settlement: report.settlement.map((s) => ({ ...s })),
     differences: report.differences.map((d) => ({

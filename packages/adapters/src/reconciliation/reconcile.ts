@@ -176,6 +176,12 @@ export interface ReconciliationResult {
   readonly settlement: readonly SettlementTotal[];
   /** Payouts at Stripe that susu's ledger does not track (paid or on their way), counted, not differences. */
   readonly payoutsNotTracked: number;
+  /**
+   * Movements at Stripe that susu's ledger does not record but that were undone in the
+   * period, so no money moved (a dispute withdrawn and won back, a payment that failed):
+   * counted, not differences.
+   */
+  readonly undoneAtStripe: number;
 }
 
 interface Group<T> {
@@ -267,15 +273,20 @@ function compare(
   return difference("amount_mismatch", key, susu, stripe, "susu and Stripe record different amounts");
 }
 
-/** What Stripe has that susu's ledger does not claim. */
-function unclaimed(key: string, stripe: readonly StripeMoneyItem[]): ReconciliationDifference | undefined {
+/** What Stripe has that susu's ledger does not claim: a difference, or why it is none. */
+function unclaimed(
+  key: string,
+  stripe: readonly StripeMoneyItem[],
+): ReconciliationDifference | "payout_not_tracked" | "undone" {
   const category = stripe[0]?.category ?? "other";
   if (category === "payout") {
     const failed = stripe.some((i) => i.payoutStatus === "failed" || i.payoutStatus === "canceled");
     return failed
       ? difference("unmatched_payout", key, [], stripe, "the payout failed or was cancelled at Stripe")
-      : undefined;
+      : "payout_not_tracked";
   }
+  if (stripe.some((i) => i.statusChange === true) && sum(stripe.map((i) => i.signedMinor)) === 0)
+    return "undone";
   if (category === "transfer_reversal" && stripe.some((i) => i.reversesSusuTransfer === true))
     return difference(
       "status_mismatch",
@@ -413,10 +424,12 @@ export function reconcile(
   }
   const rest = stripeItems.filter((_, i) => !claimed.has(i));
   let payoutsNotTracked = 0;
+  let undoneAtStripe = 0;
   for (const { key, items } of connected(rest)) {
     const found = unclaimed(key, items);
-    if (found !== undefined) differences.push(found);
-    else payoutsNotTracked += 1;
+    if (found === "payout_not_tracked") payoutsNotTracked += 1;
+    else if (found === "undone") undoneAtStripe += 1;
+    else differences.push(found);
   }
   const order = (c: ReconciliationCategory) => RECONCILIATION_CATEGORIES.indexOf(c);
   differences.sort(
@@ -428,5 +441,6 @@ export function reconcile(
     totals: totalsOf(susuItems, stripeItems),
     settlement: settlementOf(stripeItems),
     payoutsNotTracked,
+    undoneAtStripe,
   };
 }

@@ -118,6 +118,11 @@ export function reconciliationSummary(report: ReconciliationReport): string {
       );
     }
   }
+  if (report.undoneAtStripe > 0)
+    lines.push(
+      "",
+      `${report.undoneAtStripe} movement(s) at Stripe undone within the period (a failed payment, a dispute won): no money moved.`,
+    );
   if (report.payoutsNotTracked > 0)
     lines.push(
       "",

@@ -267,6 +267,24 @@ describe("reconcile", () => {
     );
   });
 
+  it("does not report what Stripe undid within the period (a payment and its failure, a dispute won back)", () => {
+    fc.assert(
+      fc.property(movements, fc.integer({ min: 1, max: 1_000_000 }), (ms, amount) => {
+        const { susu, stripe } = sides(ms);
+        const m = { category: "dispute" as const, currency: "AUD" };
+        const withdrawn = stripeItem("du_w", m, -amount, ["object:du_x"]);
+        const reinstated = stripeItem("du_r", m, amount, ["object:du_x"], { statusChange: true });
+        const result = reconcile(susu, [...stripe, withdrawn, reinstated]);
+        expect(result.differences).toEqual([]);
+        expect(result.undoneAtStripe).toBe(1);
+        // Only the withdrawal, as while the dispute is open: Stripe moved money susu has not booked.
+        expect(reconcile(susu, [...stripe, withdrawn]).differences.map((d) => d.code)).toEqual([
+          "missing_in_susu",
+        ]);
+      }),
+    );
+  });
+
   it("claims each Stripe item once: two susu keys a Stripe item offers do not both match it", () => {
     const m = { category: "refund" as const, currency: "AUD" };
     const item = stripeItem("re_1", m, -500, ["object:re_1", "effect:r1"]);
