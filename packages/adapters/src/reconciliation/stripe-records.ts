@@ -21,6 +21,8 @@ interface SourceFacts {
   readonly currency: string | null;
   readonly metadata: Stripe.Metadata | null;
   readonly status: string | null;
+  /** For a charge: what a partial capture left uncaptured. */
+  readonly uncapturedAmount?: number;
   /** A reversal's transfer; a charge's PaymentIntent. */
   readonly transferId?: string;
   readonly paymentIntentId?: string;
@@ -41,7 +43,10 @@ function factsOf(source: Source): SourceFacts {
       const paymentIntentId = idOf(charge.payment_intent);
       return {
         object: "charge",
-        amount: charge.captured ? charge.amount_captured : charge.amount,
+        // A charge's own transaction is for what was authorised; a partial capture's
+        // `payment_reversal` gives back the rest (see #recordOf).
+        amount: charge.amount,
+        uncapturedAmount: charge.captured ? charge.amount - charge.amount_captured : 0,
         currency,
         metadata,
         status,
@@ -156,6 +161,10 @@ export class StripeRecordsPuller {
     if (source?.object === "charge" && !metadata?.[METADATA_KEYS.effectId] && source.paymentIntentId)
       metadata = (await this.#intent(source.paymentIntentId)).metadata;
     const reversed = source?.transferId !== undefined ? await this.#transfer(source.transferId) : undefined;
+    const presentmentAmount =
+      bt.type === "payment_reversal" && source?.object === "charge"
+        ? (source.uncapturedAmount ?? null)
+        : source?.amount;
     return {
       id: bt.id,
       type: bt.type,

@@ -21,6 +21,8 @@ const TABLES = [
   "audit_log",
   "idempotency_keys",
   "rate_limits",
+  "stripe_balance_transactions",
+  "reconciliation_reports",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.
