@@ -182,6 +182,13 @@ function instantOf(text: string): number | undefined {
   return ms;
 }
 
+/** An error of the Stripe SDK (its classes set `type` to `StripeConnectionError`, `StripeAPIError`, …). */
+function isStripeSdkError(error: unknown): error is Error & { readonly type: string } {
+  if (!(error instanceof Error)) return false;
+  const type: unknown = (error as Error & { type?: unknown }).type;
+  return typeof type === "string" && type.startsWith("Stripe");
+}
+
 const wantsCsv = (c: Context) => /\btext\/csv\b/i.test(c.req.header("accept") ?? "");
 
 function csvResponse(c: Context, report: ReconciliationReport, name: string): Response {
@@ -309,8 +316,10 @@ export function reconciliationV1(deps: ReconciliationDeps) {
     try {
       report = await deps.reconcile(period.value);
     } catch (error) {
+      // Only Stripe's failures are Stripe's: anything else is ours (a 500 with a request id).
+      if (!isStripeSdkError(error)) throw error;
       c.var.log.error(
-        { error: error instanceof Error ? error.message : String(error) },
+        { error: error.message, stripeError: error.type },
         "reconciliation could not read Stripe",
       );
       return problem(c, 502, "stripe_unavailable", "Stripe could not be read; try again later");

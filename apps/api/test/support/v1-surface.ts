@@ -215,6 +215,8 @@ export const DOMAIN_TABLES = [
   "audit_log",
   "support_tickets",
   "webhook_events",
+  "stripe_balance_transactions",
+  "reconciliation_reports",
 ] as const;
 
 /** Row counts of {@link DOMAIN_TABLES}, in one query. */
