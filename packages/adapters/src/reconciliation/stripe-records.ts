@@ -161,8 +161,15 @@ export class StripeRecordsPuller {
     if (source?.object === "charge" && !metadata?.[METADATA_KEYS.effectId] && source.paymentIntentId)
       metadata = (await this.#intent(source.paymentIntentId)).metadata;
     const reversed = source?.transferId !== undefined ? await this.#transfer(source.transferId) : undefined;
-    const presentmentAmount =
-      bt.type === "payment_reversal" && source?.object === "charge"
+    // In the source's own currency the transaction's amount is the presentment amount. Converted,
+    // it is the source's amount: a charge's transaction is for what was authorised, and a
+    // partial capture's `payment_reversal` gives back the uncaptured rest (Stripe's reporting
+    // categories), so the two sum to the capture.
+    const sameCurrency =
+      source?.currency != null && source.currency.toLowerCase() === bt.currency.toLowerCase();
+    const presentmentAmount = sameCurrency
+      ? Math.abs(bt.amount)
+      : bt.type === "payment_reversal" && source?.object === "charge"
         ? (source.uncapturedAmount ?? null)
         : source?.amount;
     return {
@@ -179,9 +186,9 @@ export class StripeRecordsPuller {
       exchangeRate: bt.exchange_rate,
       created: bt.created * 1000,
       availableOn: bt.available_on * 1000,
-      presentmentMinor: source?.amount != null && source.currency != null ? source.amount : null,
+      presentmentMinor: presentmentAmount != null && source?.currency != null ? presentmentAmount : null,
       presentmentCurrency:
-        source?.amount != null && source.currency != null ? source.currency.toUpperCase() : null,
+        presentmentAmount != null && source?.currency != null ? source.currency.toUpperCase() : null,
       ...susuRefs(metadata),
       transferId: reversed?.id ?? null,
       transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,
