@@ -145,6 +145,11 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "marketplace_seller_payable":
     case "marketplace_application_fee_refunded":
       return undefined;
+    default: {
+      // A new kind must say here whether Stripe moves money for it, and how it is matched.
+      const unmapped: never = tx.kind;
+      throw new TypeError(`ledger transaction kind ${String(unmapped)} has no reconciliation mapping`);
+    }
   }
 }
 
