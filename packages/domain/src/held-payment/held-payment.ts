@@ -238,11 +238,12 @@ export function newHeldPayment(
   const split = splitPlatformFee(amountMinor, currency, command.fee, ctx.policy.feeMinimumMinor[currency]);
   if (split.isErr()) return err(split.error);
   const window = command.disputeWindowMs ?? ctx.policy.disputeWindowMs;
-  if (!Number.isSafeInteger(window) || window <= 0 || window > ctx.policy.disputeWindowMaxMs)
+  const { disputeWindowMinMs: min, disputeWindowMaxMs: max } = ctx.policy;
+  if (!Number.isSafeInteger(window) || window < min || window > max)
     return err(
       heldPaymentError(
         "invalid_dispute_window",
-        `the dispute window must be a positive number of milliseconds up to ${ctx.policy.disputeWindowMaxMs}`,
+        `the dispute window must be from ${min / 1000} to ${max / 1000} seconds`,
       ),
     );
   const problem =
