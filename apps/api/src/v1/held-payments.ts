@@ -133,6 +133,10 @@ const HeldPaymentSchema = z
       cancelUrl: z.string().nullable(),
     }),
     fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+    unfulfilledReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why the booking could not be fulfilled, as the client app reported it" }),
     createdAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
     capturedAt: TimestampSchema,
     releaseDueAt: TimestampSchema.openapi({
@@ -235,6 +239,7 @@ export function heldPaymentView(p: HeldPayment) {
       cancelUrl: p.cancelUrl ?? null,
     },
     fulfilment: p.fulfilment,
+    unfulfilledReason: p.unfulfilledReason ?? null,
     createdAt: new Date(p.createdAt).toISOString(),
     capturedAt: iso(p.capturedAt),
     releaseDueAt: iso(p.releaseDueAt),

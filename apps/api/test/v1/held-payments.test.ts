@@ -440,7 +440,11 @@ describe("the requester's word on the booking", () => {
     );
     const res = await call(APP, "POST", `/v1/held-payments/${id}/unfulfilled`, { reason: "no show" });
     expect(res.status).toBe(200);
-    expect(await json<View>(res)).toMatchObject({ status: "refunding", fulfilment: "unfulfilled" });
+    expect(await json<View>(res)).toMatchObject({
+      status: "refunding",
+      fulfilment: "unfulfilled",
+      unfulfilledReason: "no show",
+    });
     await sim.runUntilQuiet();
     const refunded = await read(id);
     expect(refunded.status).toBe("refunded");

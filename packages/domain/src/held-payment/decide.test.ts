@@ -397,7 +397,11 @@ describe("the release", () => {
 
   it("the client app reporting the booking unfulfilled refunds everything at once and tells the customer", () => {
     const r = run(held(), [{ type: "report_unfulfilled", reason: "double booked" }]);
-    expect(r.state).toMatchObject({ status: "refunding", fulfilment: "unfulfilled" });
+    expect(r.state).toMatchObject({
+      status: "refunding",
+      fulfilment: "unfulfilled",
+      unfulfilledReason: "double booked",
+    });
     expect(ofKind(r, "refund")).toMatchObject([
       { amountMinor: 10_000, paymentIntentId: "pi_1", reason: "unfulfilled" },
     ]);

@@ -161,6 +161,8 @@ export interface HeldPayment {
   readonly capturedAt?: Instant;
   /** What the client app said about the booking. */
   readonly fulfilment: "pending" | "confirmed" | "unfulfilled";
+  /** Why the client app could not fulfil the booking (with `fulfilment: "unfulfilled"`). */
+  readonly unfulfilledReason?: string;
   /** When the dispute window ends and the release is due (set by the fulfilment confirmation). */
   readonly releaseDueAt?: Instant;
   readonly adminHold?: { readonly by: string; readonly reason: string; readonly at: Instant };
