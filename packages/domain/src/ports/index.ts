@@ -36,6 +36,8 @@ export {
   type GroupRepository,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

@@ -9,6 +9,7 @@ import type {
   AuditLog,
   GroupRepository,
   HeldPaymentRepository,
+  MarketplaceChargeRepository,
   PersonRepository,
   RoundRepository,
   StorageError,
@@ -22,6 +23,7 @@ export interface UseCaseDeps {
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
+  readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -39,6 +41,7 @@ export type UseCaseStore = PersonRepository &
   GroupRepository &
   RoundRepository &
   HeldPaymentRepository &
+  MarketplaceChargeRepository &
   UnitOfWork &
   AuditLog;
 
@@ -56,6 +59,7 @@ export function useCaseDepsOn(
     groups: store,
     rounds: store,
     heldPayments: store,
+    marketplaceCharges: store,
     uow: store,
     audit: store,
     ...rest,
@@ -65,13 +69,21 @@ export function useCaseDepsOn(
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";
-  readonly code: "group_not_found" | "round_not_found" | "person_not_found" | "held_payment_not_found";
+  readonly code:
+    | "group_not_found"
+    | "round_not_found"
+    | "person_not_found"
+    | "held_payment_not_found"
+    | "marketplace_charge_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
-export function notFound(what: "group" | "round" | "person" | "held_payment", id: string): NotFoundError {
-  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replace("_", " ")} ${id}` };
+export function notFound(
+  what: "group" | "round" | "person" | "held_payment" | "marketplace_charge",
+  id: string,
+): NotFoundError {
+  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replaceAll("_", " ")} ${id}` };
 }
 
 /** Every way a use case can fail; each has a stable `code`. */
