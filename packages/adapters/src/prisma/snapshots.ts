@@ -14,6 +14,8 @@ import {
   HELD_PAYMENT_TICKET_REASONS,
   type HeldPayment,
   type LedgerTransaction,
+  MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
+  MARKETPLACE_CHARGE_TICKET_REASONS,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_ORDER_METHODS,
@@ -509,13 +511,104 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
-/** Whether a stored payload is a held payment's (its ledger postings aside, which read as a round's do). */
-function isHeldPaymentPayload(json: unknown): boolean {
-  return (
-    typeof json === "object" &&
-    json !== null &&
-    (json as { aggregate?: unknown }).aggregate === "held_payment"
-  );
+// A marketplace charge's effects all name it (`aggregate: "marketplace_charge"`), except
+// its ledger postings, which have the round's shape and are read by the round's schema.
+const marketplaceAddressed = { id: text, aggregate: z.literal("marketplace_charge"), aggregateId: text };
+const marketplaceMetadata = { aggregate: z.literal("marketplace_charge"), marketplaceChargeId: text };
+
+const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("create_payment"),
+    amountMinor: safeInt,
+    currency,
+    description: text,
+    customerId: text,
+    stripeCustomerId: text,
+    confirmation: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("saved_card"), paymentMethodId: text, offSession: z.literal(true) }),
+      z.strictObject({ kind: z.literal("client_confirmation") }),
+    ]),
+    destination: z
+      .strictObject({ connectedAccountId: text, applicationFeeMinor: safeInt, onBehalfOf: z.boolean() })
+      .exactOptional(),
+    transferGroup: text,
+    metadata: z.strictObject(marketplaceMetadata),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("transfer"),
+    sellerId: text,
+    attempt: safeInt,
+    destinationAccountId: text,
+    sourceChargeId: text,
+    amountMinor: safeInt,
+    currency,
+    transferGroup: text,
+    metadata: z.strictObject({ ...marketplaceMetadata, sellerId: text, attempt: safeInt }),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("reverse_transfer"),
+    reversal: safeInt,
+    sellerId: text,
+    transferId: text,
+    amountMinor: safeInt,
+    currency,
+    reason: z.enum(["refund", "dispute_lost"]),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("refund"),
+    refund: safeInt,
+    attempt: safeInt,
+    paymentIntentId: text,
+    amountMinor: safeInt,
+    currency,
+    reverseTransfer: z.boolean(),
+    refundApplicationFee: z.boolean(),
+    initiatedBy: z.enum(["customer", "platform"]),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("schedule_timer"),
+    at: instant,
+    timer: z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("notify"),
+    to: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("customer"), email: text }),
+      z.strictObject({ kind: z.literal("seller"), sellerId: text }),
+      z.strictObject({ kind: z.literal("platform_admins") }),
+    ]),
+    template: z.enum(MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(MARKETPLACE_CHARGE_TICKET_REASONS),
+    summary: text,
+  }),
+]);
+
+/** The aggregate a stored payload names, if any (a round's ledger postings and older payloads name none). */
+function payloadAggregate(json: unknown): unknown {
+  return typeof json === "object" && json !== null ? (json as { aggregate?: unknown }).aggregate : undefined;
+}
+
+/** The schema of a stored payload: a held payment's, a marketplace charge's, else a round's (ledger postings included). */
+function outboxEffectShapeOf(json: unknown) {
+  switch (payloadAggregate(json)) {
+    case "held_payment":
+      return heldPaymentEffectShape;
+    case "marketplace_charge":
+      return marketplaceChargeEffectShape;
+    default:
+      return roundOutboxEffectShape;
+  }
 }
 
 /**
@@ -563,7 +656,10 @@ const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
-type EffectShape = z.output<typeof roundOutboxEffectShape> | z.output<typeof heldPaymentEffectShape>;
+type EffectShape =
+  | z.output<typeof roundOutboxEffectShape>
+  | z.output<typeof heldPaymentEffectShape>
+  | z.output<typeof marketplaceChargeEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
@@ -637,9 +733,7 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
  */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const upgraded = upgradeOutboxPayload(json);
-  const parsed = (isHeldPaymentPayload(upgraded) ? heldPaymentEffectShape : roundOutboxEffectShape).safeParse(
-    upgraded,
-  );
+  const parsed = outboxEffectShapeOf(upgraded).safeParse(upgraded);
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);
