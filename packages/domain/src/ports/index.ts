@@ -9,8 +9,9 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
-export { isHeldPaymentEffect, type OutboxEffect } from "./outbox-effect.js";
+export { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "./outbox-effect.js";
 export {
+  type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,

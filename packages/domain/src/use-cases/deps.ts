@@ -1,8 +1,10 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
+import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import type { MarketplacePolicy } from "../policy/marketplace-policy.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
 import type {
@@ -34,6 +36,8 @@ export interface UseCaseDeps {
   readonly audit: AuditLog;
   /** The rules of held payments (dispute window, checkout lifetime, transfer retries); the defaults when absent. */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** The rules of marketplace charges (refunds by who asks, transfer retries, fee minimums); the defaults when absent. */
+  readonly marketplacePolicy?: MarketplacePolicy;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
@@ -92,6 +96,7 @@ export type UseCaseError =
   | PersonError
   | RoundError
   | HeldPaymentError
+  | MarketplaceChargeError
   | MoneyError
   | StorageError
   | NotFoundError;
