@@ -17,7 +17,6 @@ import {
   MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
   MARKETPLACE_CHARGE_TICKET_REASONS,
   type MarketplaceCharge,
-  type MarketplaceChargeEffect,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_ORDER_METHODS,
@@ -713,13 +712,21 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
-/** Whether a stored payload is a held payment's (its ledger postings aside, which read as a round's do). */
-function isHeldPaymentPayload(json: unknown): boolean {
-  return (
-    typeof json === "object" &&
-    json !== null &&
-    (json as { aggregate?: unknown }).aggregate === "held_payment"
-  );
+/** The aggregate a stored payload names, if any (a round's ledger postings and older payloads name none). */
+function payloadAggregate(json: unknown): unknown {
+  return typeof json === "object" && json !== null ? (json as { aggregate?: unknown }).aggregate : undefined;
+}
+
+/** The schema of a stored payload: a held payment's, a marketplace charge's, else a round's (ledger postings included). */
+function outboxEffectShapeOf(json: unknown) {
+  switch (payloadAggregate(json)) {
+    case "held_payment":
+      return heldPaymentEffectShape;
+    case "marketplace_charge":
+      return marketplaceChargeEffectShape;
+    default:
+      return roundOutboxEffectShape;
+  }
 }
 
 /**
@@ -771,11 +778,10 @@ const marketplaceChargeSchemaMatches: Same<
   MarketplaceCharge
 > = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
-const marketplaceEffectSchemaMatches: Same<
-  z.output<typeof marketplaceChargeEffectShape>,
-  Exclude<MarketplaceChargeEffect, { kind: "post_ledger" }>
-> = true;
-type EffectShape = z.output<typeof roundOutboxEffectShape> | z.output<typeof heldPaymentEffectShape>;
+type EffectShape =
+  | z.output<typeof roundOutboxEffectShape>
+  | z.output<typeof heldPaymentEffectShape>
+  | z.output<typeof marketplaceChargeEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
@@ -788,7 +794,6 @@ void [
   marketplaceChargeSchemaMatches,
   ledgerSchemaMatches,
   effectSchemaMatches,
-  marketplaceEffectSchemaMatches,
 ];
 
 function problem(what: string, error: z.ZodError): string {
@@ -857,9 +862,7 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
  */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const upgraded = upgradeOutboxPayload(json);
-  const parsed = (isHeldPaymentPayload(upgraded) ? heldPaymentEffectShape : roundOutboxEffectShape).safeParse(
-    upgraded,
-  );
+  const parsed = outboxEffectShapeOf(upgraded).safeParse(upgraded);
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);

@@ -54,7 +54,7 @@ export interface FakeDebit {
  */
 export const FAKE_DECLINED_CARDS: Readonly<Record<string, string>> = {
   pm_card_chargeDeclined: "generic_decline",
-  pm_card_visa_chargeDeclinedInsufficientFunds: "insufficient_funds",
+  pm_card_chargeDeclinedInsufficientFunds: "insufficient_funds",
   pm_card_authenticationRequired: "authentication_required",
 };
 
