@@ -1,5 +1,5 @@
 // The shapes of what the database stores as JSON: whole aggregates (the `snapshot`
-// columns of groups, rounds and held payments) and outbox effects (`payload`), and of a person (stored as columns, checked
+// columns of groups, rounds, held payments and marketplace charges) and outbox effects (`payload`), and of a person (stored as columns, checked
 // with the same rigour when written and read). JSON read back from PostgreSQL is untrusted
 // until it has been checked against the domain's types, so every load goes through
 // these schemas. The type assertions at the end make the build fail when the domain
@@ -16,6 +16,7 @@ import {
   type LedgerTransaction,
   MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
   MARKETPLACE_CHARGE_TICKET_REASONS,
+  type MarketplaceCharge,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_ORDER_METHODS,
@@ -300,6 +301,124 @@ const heldPaymentSnapshot = z.strictObject({
   version: nonNegative,
 });
 
+const platformFee = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("rate"), basisPoints: safeInt }),
+  z.strictObject({ kind: z.literal("fixed"), amountMinor: safeInt }),
+]);
+
+const takeBackParts = z.strictObject({
+  sellerPartsMinor: list(safeInt),
+  feePartMinor: safeInt,
+  platformFundedMinor: safeInt,
+});
+
+const marketplaceRefund = z.strictObject({
+  number: z.int().min(1),
+  amountMinor: safeInt,
+  initiatedBy: z.enum(["customer", "platform"]),
+  reason: text,
+  rules: z.strictObject({ reverseTransfer: z.boolean(), refundApplicationFee: z.boolean() }),
+  parts: takeBackParts,
+  full: z.boolean(),
+  status: z.enum(["reversing", "requested", "succeeded", "failed"]),
+  attempts: nonNegative,
+  refundId: text.exactOptional(),
+  feeRefundId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+  ledgerPosted: z.boolean(),
+  unsplit: z.boolean(),
+});
+
+const marketplaceDispute = z.strictObject({
+  id: text,
+  amountMinor: safeInt,
+  reason: text,
+  stripeStatus: text,
+  evidenceDueBy: instant.exactOptional(),
+  status: z.enum(["open", "won", "lost"]),
+  lostMinor: safeInt.exactOptional(),
+  lossBooked: z.boolean().exactOptional(),
+  parts: takeBackParts.exactOptional(),
+});
+
+const marketplaceChargeSnapshot = z.strictObject({
+  id: text,
+  clientReference: text,
+  requestedBy: text,
+  activityId: text,
+  purpose: z.enum(["rsvp", "purchase"]),
+  description: text,
+  currency,
+  amountMinor: safeInt,
+  fee: platformFee,
+  feeMinor: safeInt,
+  mode: z.enum(["destination", "split"]),
+  sellers: list(
+    z.strictObject({
+      id: text,
+      connectedAccountId: text,
+      weight: safeInt,
+      shareMinor: safeInt,
+      feeMinor: safeInt,
+    }),
+  ),
+  onBehalfOf: z.boolean(),
+  customer: z.strictObject({ id: text, stripeCustomerId: text, email: text }),
+  paymentMethod: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("saved_card"), paymentMethodId: text }),
+    z.strictObject({ kind: z.literal("new_card") }),
+  ]),
+  transferGroup: text,
+  status: z.enum([
+    "awaiting_payment",
+    "requires_action",
+    "processing",
+    "paying_sellers",
+    "transfer_blocked",
+    "settled",
+    "refunding",
+    "refunded",
+    "charged_back",
+    "payment_failed",
+  ]),
+  createdAt: instant,
+  paymentIntentId: text.exactOptional(),
+  clientSecret: text.exactOptional(),
+  chargeId: text.exactOptional(),
+  destinationTransferId: text.exactOptional(),
+  capturedAt: instant.exactOptional(),
+  failureCode: text.exactOptional(),
+  payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
+  transfers: list(
+    z.strictObject({
+      sellerId: text,
+      attempt: z.int().min(1),
+      effectId: text,
+      amountMinor: safeInt,
+      status: z.enum(["requested", "created", "failed", "unknown"]),
+      transferId: text.exactOptional(),
+      failureCode: text.exactOptional(),
+    }),
+  ),
+  reversals: list(
+    z.strictObject({
+      number: z.int().min(1),
+      effectId: text,
+      sellerId: text,
+      transferId: text,
+      amountMinor: safeInt,
+      forRefund: z.int().min(1).exactOptional(),
+      forDisputeId: text.exactOptional(),
+      status: z.enum(["requested", "reversed", "failed"]),
+      failureCode: text.exactOptional(),
+    }),
+  ),
+  refunds: list(marketplaceRefund),
+  disputes: list(marketplaceDispute),
+  endedAt: instant.exactOptional(),
+  version: nonNegative,
+});
+
 // The ledger transaction inside a post_ledger effect is checked twice: here for its
 // shape, then by the domain's own `createLedgerTransaction` for its rules (balanced,
 // positive amounts, limits), which also rebuilds its Money values.
@@ -323,9 +442,8 @@ const ledgerTransactionShape = z.strictObject({
     "held_refunded",
     "held_transfer_reversed",
     "held_dispute_lost",
-    // A marketplace charge's kinds: the domain's ledger knows them, so the schema proof
-    // below requires them. No marketplace charge is stored yet; wiring it adds them to the
-    // database's ledger_transaction_kind enum.
+    // A marketplace charge's kinds (in the ledger_transaction_kind enum since the
+    // marketplace_charges migration).
     "marketplace_captured",
     "marketplace_fee_earned",
     "marketplace_seller_payable",
@@ -655,6 +773,10 @@ const personSchemaMatches: Same<z.output<typeof person>, Person> = true;
 const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
+const marketplaceChargeSchemaMatches: Same<
+  z.output<typeof marketplaceChargeSnapshot>,
+  MarketplaceCharge
+> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
 type EffectShape =
   | z.output<typeof roundOutboxEffectShape>
@@ -669,6 +791,7 @@ void [
   groupSchemaMatches,
   roundSchemaMatches,
   heldPaymentSchemaMatches,
+  marketplaceChargeSchemaMatches,
   ledgerSchemaMatches,
   effectSchemaMatches,
 ];
@@ -718,6 +841,12 @@ export function parseRoundSnapshot(json: unknown): Result<Round, string> {
 export function parseHeldPaymentSnapshot(json: unknown): Result<HeldPayment, string> {
   const parsed = heldPaymentSnapshot.safeParse(json);
   return parsed.success ? ok(parsed.data) : err(problem("held payment snapshot", parsed.error));
+}
+
+/** A stored marketplace charge snapshot, checked against the domain's `MarketplaceCharge`; the error says what is wrong. */
+export function parseMarketplaceChargeSnapshot(json: unknown): Result<MarketplaceCharge, string> {
+  const parsed = marketplaceChargeSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("marketplace charge snapshot", parsed.error));
 }
 
 /** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */
