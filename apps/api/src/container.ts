@@ -16,7 +16,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { useCaseDepsOn } from "@susu/domain";
+import { type HeldPaymentPolicy, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -45,12 +45,18 @@ export function createContainer(config: {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** The policy held payments are created under (the domain's defaults when absent). */
+  readonly heldPaymentPolicy?: HeldPaymentPolicy;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const useCases = useCaseDepsOn(store, { clock, ids: new RandomIds() });
+  const useCases = useCaseDepsOn(store, {
+    clock,
+    ids: new RandomIds(),
+    ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
+  });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });
   const http: HttpInfrastructure = {

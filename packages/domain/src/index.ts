@@ -21,8 +21,10 @@ export * from "./round/index.js";
 export * from "./shared/index.js";
 export type {
   CreatedHeldPayment,
+  CreatedMarketplaceCharge,
   CreateGroupCommand,
   CreateHeldPaymentCommand,
+  CreateMarketplaceChargeCommand,
   DispatchOptions,
   DispatchReport,
   EffectFailure,
@@ -31,6 +33,7 @@ export type {
   FactOutcome,
   FactPorts,
   FailureSteps,
+  MarketplaceRefundRequester,
   NotFoundError,
   OnboardingDue,
   PersonOnboarding,

@@ -11,6 +11,8 @@ const TABLES = [
   "members",
   "groups",
   "held_payments",
+  "marketplace_charge_sellers",
+  "marketplace_charges",
   "people",
   "ledger_postings",
   "ledger_transactions",

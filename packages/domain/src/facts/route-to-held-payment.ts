@@ -53,6 +53,7 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
     case "debit_processing":
     case "debit_succeeded":
     case "debit_failed":
+    case "payment_requires_action":
       // The checkout's PaymentIntent events: the session's own events carry the same news
       // with the session, and the payment is read again when they are routed.
       return nobody(`a held payment's payment is judged through its checkout session (${fact.kind})`);
@@ -77,7 +78,12 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
       return held({ type: "transfer_created", attempt: r.attempt, transferId: fact.transferId });
     case "transfer_failed":
       if (r.attempt === undefined) return missing("transfer attempt");
-      return held({ type: "transfer_failed", attempt: r.attempt, failureCode: fact.failureCode });
+      return held({
+        type: "transfer_failed",
+        attempt: r.attempt,
+        failureCode: fact.failureCode,
+        ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
+      });
     case "transfer_reversed":
       if (r.reversal === undefined) return missing("reversal number");
       return held({

@@ -5,7 +5,7 @@ import type { Instant } from "../shared/time.js";
  * effects, timers, notifications and support tickets belong to. A new aggregate adds its
  * name here (`"held_payment"`, …), which adds an arm to {@link AggregateRef}.
  */
-export const AGGREGATE_KINDS = ["round", "held_payment"] as const;
+export const AGGREGATE_KINDS = ["round", "held_payment", "marketplace_charge"] as const;
 
 /** One of {@link AGGREGATE_KINDS}. */
 export type AggregateKind = (typeof AGGREGATE_KINDS)[number];

@@ -9,8 +9,9 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
-export { isHeldPaymentEffect, type OutboxEffect } from "./outbox-effect.js";
+export { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "./outbox-effect.js";
 export {
+  type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
@@ -36,6 +37,8 @@ export {
   type GroupRepository,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

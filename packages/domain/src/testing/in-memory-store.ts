@@ -3,6 +3,7 @@ import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
+import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
@@ -19,6 +20,8 @@ import {
   type GroupRepository,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,
@@ -36,8 +39,14 @@ import type { Instant } from "../shared/time.js";
 /** Most held payments one `listHeldPayments` page holds (as the port says). */
 const HELD_PAYMENTS_PAGE_MAX = 100;
 
+/** Most marketplace charges one `listMarketplaceCharges` page holds (as the port says). */
+const MARKETPLACE_CHARGES_PAGE_MAX = 100;
+
 /** Newest first: by `createdAt`, then by id (as PostgreSQL orders the page). */
-function newestFirst(a: HeldPayment, b: HeldPayment): number {
+function newestFirst(
+  a: { readonly createdAt: Instant; readonly id: string },
+  b: { readonly createdAt: Instant; readonly id: string },
+): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
@@ -53,10 +62,10 @@ interface OutboxRow {
 }
 
 /**
- * People, groups, rounds, held payments, the outbox and the audit log in memory, with the
- * same semantics as the PostgreSQL adapter: optimistic versions, atomic changesets, members
- * and sellers that must be people, one person per Stripe object, one held payment per
- * caller's reference, leased outbox claims.
+ * People, groups, rounds, held payments, marketplace charges, the outbox and the audit log
+ * in memory, with the same semantics as the PostgreSQL adapter: optimistic versions, atomic
+ * changesets, members, sellers and customers that must be people, one person per Stripe
+ * object, one payment per caller's reference, leased outbox claims.
  */
 export class InMemoryStore
   implements
@@ -64,6 +73,7 @@ export class InMemoryStore
     GroupRepository,
     RoundRepository,
     HeldPaymentRepository,
+    MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -73,6 +83,7 @@ export class InMemoryStore
   readonly #groups = new Map<GroupId, Group>();
   readonly #rounds = new Map<string, Round>();
   readonly #heldPayments = new Map<string, HeldPayment>();
+  readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
   /**
@@ -185,6 +196,56 @@ export class InMemoryStore
     return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
   }
 
+  getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    return okAsync(this.#marketplaceCharges.get(id));
+  }
+
+  findMarketplaceChargeByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    for (const c of this.#marketplaceCharges.values())
+      if (c.requestedBy === requestedBy && c.clientReference === clientReference) return okAsync(c);
+    return okAsync(undefined);
+  }
+
+  findMarketplaceChargeByPaymentIntent(
+    paymentIntentId: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    for (const c of this.#marketplaceCharges.values())
+      if (c.paymentIntentId === paymentIntentId) return okAsync(c);
+    return okAsync(undefined);
+  }
+
+  /** Newest first, after the cursor charge's place (whatever its status now); an unknown cursor reads nothing. */
+  listMarketplaceCharges(
+    query: MarketplaceChargeQuery,
+  ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError> {
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MARKETPLACE_CHARGES_PAGE_MAX)
+      return errAsync(
+        storageError.refused(
+          `listMarketplaceCharges: limit must be 1–${MARKETPLACE_CHARGES_PAGE_MAX}, got ${query.limit}`,
+        ),
+      );
+    let after: MarketplaceCharge | undefined;
+    if (query.startingAfter !== undefined) {
+      after = this.#marketplaceCharges.get(query.startingAfter);
+      if (after === undefined) return okAsync({ items: [], hasMore: false });
+    }
+    const cursor = after;
+    const matching = [...this.#marketplaceCharges.values()]
+      .filter(
+        (c) =>
+          (query.customerId === undefined || c.customer.id === query.customerId) &&
+          (query.sellerId === undefined || c.sellers.some((s) => s.id === query.sellerId)) &&
+          (query.requestedBy === undefined || c.requestedBy === query.requestedBy) &&
+          (query.status === undefined || c.status === query.status) &&
+          (cursor === undefined || newestFirst(cursor, c) < 0),
+      )
+      .sort(newestFirst);
+    return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;
@@ -216,6 +277,14 @@ export class InMemoryStore
     }
     const refusedPayment = this.#refusedHeldPayments(changes);
     if (refusedPayment !== undefined) return errAsync(refusedPayment);
+    const marketplaceCharges = changes.marketplaceCharges ?? [];
+    for (const { state, expectedVersion } of marketplaceCharges) {
+      const stored = this.#marketplaceCharges.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("marketplace_charge", state.id));
+    }
+    const refusedCharge = this.#refusedMarketplaceCharges(changes);
+    if (refusedCharge !== undefined) return errAsync(refusedCharge);
     for (const { state, expectedVersion } of changes.people)
       this.#people.set(state.id, {
         ...state,
@@ -233,6 +302,11 @@ export class InMemoryStore
       });
     for (const { state, expectedVersion } of heldPayments)
       this.#heldPayments.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
+    for (const { state, expectedVersion } of marketplaceCharges)
+      this.#marketplaceCharges.set(state.id, {
         ...state,
         version: expectedVersion === undefined ? 0 : expectedVersion + 1,
       });
@@ -304,6 +378,42 @@ export class InMemoryStore
             `commit refused held payment ${p.id}: another held payment has ${what}`,
           );
         owners.set(key, p.id);
+      }
+    return undefined;
+  }
+
+  /**
+   * The marketplace charges' keys, as PostgreSQL enforces them: the customer and every
+   * seller are people (`storage_refused`, foreign keys there), one charge per caller's
+   * reference, and a PaymentIntent or transfer group belongs to one charge (`duplicate`).
+   */
+  #refusedMarketplaceCharges(changes: Changeset): StorageError | undefined {
+    const changed = changes.marketplaceCharges ?? [];
+    if (changed.length === 0) return undefined;
+    const people = new Set([...this.#people.keys(), ...changes.people.map((c) => c.state.id)]);
+    const charges = new Map(this.#marketplaceCharges);
+    for (const { state } of changed) {
+      for (const personId of [state.customer.id, ...state.sellers.map((s) => s.id)])
+        if (!people.has(personId))
+          return storageError.refused(
+            `commit refused marketplace charge ${state.id}: ${personId} is not a person`,
+          );
+      charges.set(state.id, state);
+    }
+    const owners = new Map<string, string>();
+    for (const c of charges.values())
+      for (const [key, what] of [
+        [`reference:${c.requestedBy}\u0000${c.clientReference}`, "the caller's reference"],
+        [c.paymentIntentId && `intent:${c.paymentIntentId}`, "the PaymentIntent"],
+        [`group:${c.transferGroup}`, "the transfer group"],
+      ] as const) {
+        if (!key) continue;
+        const owner = owners.get(key);
+        if (owner !== undefined && owner !== c.id)
+          return storageError.duplicate(
+            `commit refused marketplace charge ${c.id}: another marketplace charge has ${what}`,
+          );
+        owners.set(key, c.id);
       }
     return undefined;
   }
@@ -423,6 +533,10 @@ export class InMemoryStore
   /** Every stored held payment. */
   heldPayments(): HeldPayment[] {
     return [...this.#heldPayments.values()];
+  }
+  /** Every stored marketplace charge. */
+  marketplaceCharges(): MarketplaceCharge[] {
+    return [...this.#marketplaceCharges.values()];
   }
   /** Lines of the query's subjects after its cursor, in the order stored; ids are `audit_<position + 1>`. */
   listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError> {

@@ -1,14 +1,17 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
+import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import type { MarketplacePolicy } from "../policy/marketplace-policy.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
 import type {
   AuditLog,
   GroupRepository,
   HeldPaymentRepository,
+  MarketplaceChargeRepository,
   PersonRepository,
   RoundRepository,
   StorageError,
@@ -22,6 +25,7 @@ export interface UseCaseDeps {
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
+  readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -32,6 +36,8 @@ export interface UseCaseDeps {
   readonly audit: AuditLog;
   /** The rules of held payments (dispute window, checkout lifetime, transfer retries); the defaults when absent. */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** The rules of marketplace charges (refunds by who asks, transfer retries, fee minimums); the defaults when absent. */
+  readonly marketplacePolicy?: MarketplacePolicy;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
@@ -39,6 +45,7 @@ export type UseCaseStore = PersonRepository &
   GroupRepository &
   RoundRepository &
   HeldPaymentRepository &
+  MarketplaceChargeRepository &
   UnitOfWork &
   AuditLog;
 
@@ -56,6 +63,7 @@ export function useCaseDepsOn(
     groups: store,
     rounds: store,
     heldPayments: store,
+    marketplaceCharges: store,
     uow: store,
     audit: store,
     ...rest,
@@ -65,13 +73,21 @@ export function useCaseDepsOn(
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";
-  readonly code: "group_not_found" | "round_not_found" | "person_not_found" | "held_payment_not_found";
+  readonly code:
+    | "group_not_found"
+    | "round_not_found"
+    | "person_not_found"
+    | "held_payment_not_found"
+    | "marketplace_charge_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
-export function notFound(what: "group" | "round" | "person" | "held_payment", id: string): NotFoundError {
-  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replace("_", " ")} ${id}` };
+export function notFound(
+  what: "group" | "round" | "person" | "held_payment" | "marketplace_charge",
+  id: string,
+): NotFoundError {
+  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replaceAll("_", " ")} ${id}` };
 }
 
 /** Every way a use case can fail; each has a stable `code`. */
@@ -80,6 +96,7 @@ export type UseCaseError =
   | PersonError
   | RoundError
   | HeldPaymentError
+  | MarketplaceChargeError
   | MoneyError
   | StorageError
   | NotFoundError;
