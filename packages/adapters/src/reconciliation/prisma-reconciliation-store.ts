@@ -64,6 +64,8 @@ function recordOf(row: BalanceRow): StripeBalanceRecord {
     heldPaymentId: row.heldPaymentId,
     groupId: row.groupId,
     roundId: row.roundId,
+    marketplaceChargeId: row.marketplaceChargeId,
+    sellerId: row.sellerId,
     transferId: row.transferId,
     transferEffectId: row.transferEffectId,
     sourceStatus: row.sourceStatus,

@@ -1,7 +1,15 @@
 // Stripe's side of a reconciliation: a stored balance transaction, with what its source
 // said, as a comparable item.
 import type { ReconciliationCategory, StripeMoneyItem } from "./reconcile.js";
-import { effectKey, heldChargeKey, objectKey, reversalsKey } from "./susu-items.js";
+import {
+  effectKey,
+  heldChargeKey,
+  marketplaceChargeKey,
+  marketplaceReversalsKey,
+  marketplaceTransferKey,
+  objectKey,
+  reversalsKey,
+} from "./susu-items.js";
 
 /**
  * One of Stripe's balance transactions as susu stores it (`stripe_balance_transactions`):
@@ -37,6 +45,9 @@ export interface StripeBalanceRecord {
   readonly heldPaymentId: string | null;
   readonly groupId: string | null;
   readonly roundId: string | null;
+  /** A marketplace charge and its seller (a destination charge's transfer and reversals: the charge's). */
+  readonly marketplaceChargeId: string | null;
+  readonly sellerId: string | null;
   /** For a transfer reversal: the reversed transfer and its `effect_id`. */
   readonly transferId: string | null;
   readonly transferEffectId: string | null;
@@ -102,6 +113,14 @@ function keysOf(r: StripeBalanceRecord, category: ReconciliationCategory): strin
   if (category === "charge" && r.heldPaymentId !== null) keys.push(heldChargeKey(r.heldPaymentId));
   if (category === "transfer_reversal" && r.transferEffectId !== null)
     keys.push(reversalsKey(r.transferEffectId));
+  const m = r.marketplaceChargeId;
+  if (m !== null) {
+    if (category === "charge") keys.push(marketplaceChargeKey(m));
+    // A destination charge's application fee comes back out of its transfer: matched with it.
+    if ((category === "transfer" || category === "application_fee") && r.sellerId !== null)
+      keys.push(marketplaceTransferKey(m, r.sellerId));
+    if (category === "transfer_reversal") keys.push(marketplaceReversalsKey(m));
+  }
   if (keys.length === 0) keys.push(objectKey(r.id));
   // Named by its source where it has one: a difference should show the Stripe object.
   return r.sourceId !== null

@@ -73,6 +73,11 @@ const susuRefs = (metadata: Stripe.Metadata | null | undefined) => ({
   roundId: metadata?.[METADATA_KEYS.roundId] || null,
 });
 
+const marketplaceRefs = (metadata: Stripe.Metadata | null | undefined) => ({
+  marketplaceChargeId: metadata?.[METADATA_KEYS.marketplaceChargeId] || null,
+  sellerId: metadata?.[METADATA_KEYS.sellerId] || null,
+});
+
 /** What a pull did. */
 export interface PullResult {
   /** Balance transactions stored (inserted or refreshed). */
@@ -89,6 +94,8 @@ export class StripeRecordsPuller {
   readonly #now: () => number;
   readonly #transfers = new Map<string, Stripe.Transfer>();
   readonly #intents = new Map<string, Stripe.PaymentIntent>();
+  readonly #charges = new Map<string, Stripe.Charge>();
+  readonly #people = new Map<string, string | null>();
 
   constructor(stripe: Stripe, prisma: PrismaClient, now: () => number = Date.now) {
     this.#stripe = stripe;
@@ -146,6 +153,71 @@ export class StripeRecordsPuller {
     return t;
   }
 
+  async #charge(id: string): Promise<Stripe.Charge> {
+    const known = this.#charges.get(id);
+    if (known !== undefined) return known;
+    const charge = await this.#stripe.charges.retrieve(id);
+    this.#charges.set(id, charge);
+    return charge;
+  }
+
+  /** The person whose connected account this is (a seller), if any. */
+  async #personOfAccount(accountId: string | undefined): Promise<string | null> {
+    if (accountId === undefined) return null;
+    const known = this.#people.get(accountId);
+    if (known !== undefined) return known;
+    const person = await this.#prisma.person.findUnique({
+      where: { connectedAccountId: accountId },
+      select: { id: true },
+    });
+    this.#people.set(accountId, person?.id ?? null);
+    return person?.id ?? null;
+  }
+
+  /** A platform charge's marketplace charge id: its metadata, or its PaymentIntent's. */
+  async #marketplaceChargeOf(chargeId: string): Promise<string | null> {
+    const charge = await this.#charge(chargeId);
+    let metadata: Stripe.Metadata | null = charge.metadata;
+    const intent = idOf(charge.payment_intent);
+    if (!metadata?.[METADATA_KEYS.marketplaceChargeId] && intent !== undefined)
+      metadata = (await this.#intent(intent)).metadata;
+    return marketplaceRefs(metadata).marketplaceChargeId;
+  }
+
+  /**
+   * A transfer's marketplace charge and seller: its own metadata, or, for a destination
+   * charge's transfer (which Stripe makes without metadata), its charge's and the person
+   * whose connected account it pays.
+   */
+  async #marketplaceOfTransfer(
+    transfer: Stripe.Transfer,
+  ): Promise<{ marketplaceChargeId: string | null; sellerId: string | null }> {
+    const own = marketplaceRefs(transfer.metadata);
+    if (own.marketplaceChargeId !== null)
+      return { ...own, sellerId: own.sellerId ?? (await this.#personOfAccount(idOf(transfer.destination))) };
+    const chargeId = idOf(transfer.source_transaction);
+    if (chargeId === undefined || transfer.metadata?.[METADATA_KEYS.effectId]) return own;
+    if (idOf((await this.#charge(chargeId)).transfer) !== transfer.id) return own;
+    const marketplaceChargeId = await this.#marketplaceChargeOf(chargeId);
+    return marketplaceChargeId === null
+      ? own
+      : { marketplaceChargeId, sellerId: await this.#personOfAccount(idOf(transfer.destination)) };
+  }
+
+  /**
+   * An application fee of a destination charge: collected back from the seller's account out
+   * of the transfer, so it is matched with that transfer (the two net to the seller's share).
+   */
+  async #marketplaceOfFee(
+    fee: Stripe.ApplicationFee,
+  ): Promise<{ marketplaceChargeId: string | null; sellerId: string | null }> {
+    const chargeId = idOf(fee.originating_transaction);
+    const marketplaceChargeId = chargeId === undefined ? null : await this.#marketplaceChargeOf(chargeId);
+    return marketplaceChargeId === null
+      ? { marketplaceChargeId: null, sellerId: null }
+      : { marketplaceChargeId, sellerId: await this.#personOfAccount(idOf(fee.account)) };
+  }
+
   async #intent(id: string): Promise<Stripe.PaymentIntent> {
     const known = this.#intents.get(id);
     if (known !== undefined) return known;
@@ -161,6 +233,14 @@ export class StripeRecordsPuller {
     if (source?.object === "charge" && !metadata?.[METADATA_KEYS.effectId] && source.paymentIntentId)
       metadata = (await this.#intent(source.paymentIntentId)).metadata;
     const reversed = source?.transferId !== undefined ? await this.#transfer(source.transferId) : undefined;
+    const marketplace =
+      reversed !== undefined
+        ? await this.#marketplaceOfTransfer(reversed)
+        : source?.object === "transfer" && bt.source !== null && typeof bt.source !== "string"
+          ? await this.#marketplaceOfTransfer(bt.source as Stripe.Transfer)
+          : source?.object === "application_fee" && bt.source !== null && typeof bt.source !== "string"
+            ? await this.#marketplaceOfFee(bt.source as Stripe.ApplicationFee)
+            : marketplaceRefs(metadata);
     // In the source's own currency the transaction's amount is the presentment amount. Converted,
     // it is the source's amount: a charge's transaction is for what was authorised, and a
     // partial capture's `payment_reversal` gives back the uncaptured rest (Stripe's reporting
@@ -190,6 +270,7 @@ export class StripeRecordsPuller {
       presentmentCurrency:
         presentmentAmount != null && source?.currency != null ? source.currency.toUpperCase() : null,
       ...susuRefs(metadata),
+      ...marketplace,
       transferId: reversed?.id ?? null,
       transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,
       sourceStatus: source?.status ?? null,
@@ -235,6 +316,8 @@ function rowOf(r: StripeBalanceRecord, pulledAt: Date) {
     heldPaymentId: r.heldPaymentId,
     groupId: r.groupId,
     roundId: r.roundId,
+    marketplaceChargeId: r.marketplaceChargeId,
+    sellerId: r.sellerId,
     transferId: r.transferId,
     transferEffectId: r.transferEffectId,
     sourceStatus: r.sourceStatus,

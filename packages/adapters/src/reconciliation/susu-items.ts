@@ -18,9 +18,12 @@
 // - Transfers, reversals, refunds and disputes are compared one to one (summed per key).
 // - Stripe's own processing fees are not in susu's ledger: they are totalled on Stripe's
 //   side only (see `SettlementTotal`), never reported as differences.
-// - Marketplace charges are compared where their ledger refs name the Stripe object
-//   (`chargeId`, `transferId`, `refundId`, `disputeId`); the fee a destination charge
-//   keeps is inside the charge and transfer, so `marketplace_fee_earned` is skipped.
+// - A marketplace charge's charge is matched by its `marketplace_charge_id` metadata, each
+//   seller's transfer by the charge and the seller (a destination charge's own transfer by
+//   its charge's metadata), the reversals of its transfers summed per charge, refunds and
+//   disputes by their Stripe ids. The fee a destination charge keeps is the difference
+//   between its charge and its transfer, so `marketplace_fee_earned` and the fee refunded
+//   with a refund stay inside susu.
 import type { LedgerTransaction } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
 import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
@@ -34,6 +37,14 @@ export const heldChargeKey = (heldPaymentId: string): string => `held_charge:${h
 /** The key of the reversals of a transfer made by an effect. */
 export const reversalsKey = (transferEffectId: string): string =>
   `reversals_of:${stripeIdempotencyKey(transferEffectId)}`;
+
+/** The key of a marketplace charge's charge (its `marketplace_charge_id` metadata). */
+export const marketplaceChargeKey = (chargeId: string): string => `marketplace_charge:${chargeId}`;
+/** The key of a marketplace charge's transfer to one seller (a destination charge's own transfer included). */
+export const marketplaceTransferKey = (chargeId: string, sellerId: string): string =>
+  `marketplace_transfer:${chargeId}:${sellerId}`;
+/** The key of every reversal of a marketplace charge's transfers. */
+export const marketplaceReversalsKey = (chargeId: string): string => `marketplace_reversals:${chargeId}`;
 
 /** A ledger transaction's amount: its debits in its (one) currency. */
 function amountOf(tx: LedgerTransaction): { readonly minor: number; readonly currency: string } {
@@ -127,12 +138,26 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     }
     case "held_refunded":
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
-    case "marketplace_captured":
-      return { category: "charge", key: byRefs(tx, "chargeId", "paymentIntentId"), sign: 1 };
-    case "marketplace_transferred":
-      return { category: "transfer", key: byRefs(tx, "transferId"), sign: -1 };
-    case "marketplace_transfer_reversed":
-      return { category: "transfer_reversal", key: byRefs(tx, "reversalId", "transferId"), sign: 1 };
+    case "marketplace_captured": {
+      const c = tx.refs.marketplaceChargeId;
+      return { category: "charge", key: c ? marketplaceChargeKey(c) : `ledger:${id}`, sign: 1 };
+    }
+    case "marketplace_transferred": {
+      // `<charge>:ledger:transferred:<seller>`, once per seller whichever attempt paid them.
+      const c = tx.refs.marketplaceChargeId;
+      const prefix = `${c}:ledger:transferred:`;
+      const seller = c && id.startsWith(prefix) ? id.slice(prefix.length) : undefined;
+      return {
+        category: "transfer",
+        key: c && seller ? marketplaceTransferKey(c, seller) : `ledger:${id}`,
+        sign: -1,
+      };
+    }
+    case "marketplace_transfer_reversed": {
+      // Asked for by the charge, or made by Stripe with a destination charge's refund: summed per charge.
+      const c = tx.refs.marketplaceChargeId;
+      return { category: "transfer_reversal", key: c ? marketplaceReversalsKey(c) : `ledger:${id}`, sign: 1 };
+    }
     case "marketplace_refunded":
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
     case "marketplace_dispute_lost":

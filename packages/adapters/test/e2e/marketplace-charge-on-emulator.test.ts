@@ -23,6 +23,7 @@ import {
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { runReconciliation } from "../../src/reconciliation/index.js";
 import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
 import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
 import { useTestDatabase } from "../support/index.js";
@@ -342,5 +343,16 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect(transfer.amount_reversed).toBe(100_00);
     expect(await balance(marketplaceAccounts.disputeLosses(c.id))).toBe(100_00);
     await booksBalanced(c.id);
+  });
+
+  it("everything above reconciles with Stripe's balance transactions: no differences", async () => {
+    const to = Math.ceil((clock.now() + 1) / 1000) * 1000;
+    const run = await runReconciliation(
+      { prisma: db.prisma, stripe: harness.stripe, now: () => clock.now() },
+      { from: START, to },
+      "test",
+    );
+    expect(run.report.differences).toEqual([]);
+    expect(run.report.matched).toBeGreaterThan(0);
   });
 });

@@ -14,6 +14,10 @@ import {
   heldTransferReversed,
   heldTransferred,
   type LedgerTransaction,
+  marketplaceCaptured,
+  marketplaceChargeIds,
+  marketplaceFeeEarned,
+  marketplaceTransferred,
   money,
   payoutTransferred,
   roundIds,
@@ -133,6 +137,33 @@ describe("susu's items", () => {
     ).toMatchObject({ category: "refund", key: "object:re_7", signedMinor: -30_00 });
   });
 
+  it("keys a marketplace charge's charge by the charge, each seller's transfer by the charge and the seller", () => {
+    const c = "mc_1";
+    const base = { chargeId: c, amount: aud(100_00), occurredAt: T };
+    expect(
+      susuItemOf(tx(marketplaceCaptured({ id: marketplaceChargeIds.ledger.captured(c), ...base }))),
+    ).toMatchObject({ category: "charge", key: "marketplace_charge:mc_1", signedMinor: 100_00 });
+    expect(
+      susuItemOf(
+        tx(
+          marketplaceTransferred({
+            id: marketplaceChargeIds.ledger.transferred(c, "sam"),
+            ...base,
+            amount: aud(90_00),
+            sellerId: "sam",
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "transfer", key: "marketplace_transfer:mc_1:sam", signedMinor: -90_00 });
+    expect(
+      susuItemOf(
+        tx(
+          marketplaceFeeEarned({ id: marketplaceChargeIds.ledger.feeEarned(c), ...base, amount: aud(10_00) }),
+        ),
+      ),
+    ).toBeUndefined();
+  });
+
   it("agrees with the metadata the gateway writes: a long effect id keys as its Idempotency-Key", () => {
     const long = `${"r".repeat(300)}:contribution:ana:attempt:1`;
     const written = referencesToMetadata({ groupId: "grp_1" }, stripeIdempotencyKey(long));
@@ -161,6 +192,8 @@ const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord =>
   heldPaymentId: null,
   groupId: null,
   roundId: null,
+  marketplaceChargeId: null,
+  sellerId: null,
   transferId: null,
   transferEffectId: null,
   sourceStatus: "succeeded",
@@ -265,6 +298,27 @@ describe("Stripe's items", () => {
       keys: ["object:trr_1", "reversals_of:rnd_1:transfer:ana:attempt:1"],
       reversesSusuTransfer: true,
       signedMinor: 40_00,
+    });
+  });
+
+  it("matches a destination charge's application fee with its transfer, which it comes back out of", () => {
+    const fee = stripeItemOf(
+      record({
+        type: "application_fee",
+        reportingCategory: "platform_earning",
+        sourceId: "fee_1",
+        sourceObject: "application_fee",
+        amountMinor: 10_00,
+        presentmentMinor: 10_00,
+        presentmentCurrency: "AUD",
+        marketplaceChargeId: "mc_1",
+        sellerId: "sam",
+      }),
+    );
+    expect(fee).toMatchObject({
+      category: "application_fee",
+      keys: ["object:fee_1", "marketplace_transfer:mc_1:sam"],
+      signedMinor: 10_00,
     });
   });
 

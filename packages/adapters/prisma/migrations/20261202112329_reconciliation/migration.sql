@@ -22,6 +22,8 @@ CREATE TABLE "stripe_balance_transactions" (
     "held_payment_id" TEXT,
     "group_id" TEXT,
     "round_id" TEXT,
+    "marketplace_charge_id" TEXT,
+    "seller_id" TEXT,
     "transfer_id" TEXT,
     "transfer_effect_id" TEXT,
     "source_status" TEXT,
