@@ -4,6 +4,7 @@ import {
   PrismaIdempotencyStore,
   PrismaLedgerStore,
   PrismaOperationsCounts,
+  PrismaPaymentAttemptStore,
   PrismaRateLimitStore,
   PrismaStore,
   PrismaSupportDesk,
@@ -22,6 +23,7 @@ import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
+import { PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
 import { registerOperationsGauges } from "./v1/operations.js";
 
@@ -39,6 +41,8 @@ export function createContainer(config: {
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
   readonly http: HttpConfig;
+  /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment). */
+  readonly paymentAttempts: PaymentAttemptLimits;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
@@ -79,6 +83,10 @@ export function createContainer(config: {
       await prisma.$queryRaw`SELECT 1`;
     },
     webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
+    paymentAttempts: new PaymentAttemptLimiter({
+      store: new PrismaPaymentAttemptStore(prisma),
+      limits: config.paymentAttempts,
+    }),
     operations: {
       ledger: new PrismaLedgerStore(prisma, { clock }),
       tickets: new PrismaSupportDesk(prisma, clock),
