@@ -25,6 +25,7 @@ import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
 import { PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
+import { registerCheckoutCounters } from "./v1/checkout-metrics.js";
 import { registerOperationsGauges } from "./v1/operations.js";
 
 /** What the API's routes are given. */
@@ -73,7 +74,9 @@ export function createContainer(config: {
     rateLimitStore: new PrismaRateLimitStore(prisma),
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
-  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
+  const counts = new PrismaOperationsCounts(prisma);
+  registerOperationsGauges(http.metrics, counts);
+  registerCheckoutCounters(http.metrics, counts);
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
   container.bind(TOKENS.apiDeps).toConstantValue({

@@ -4,6 +4,7 @@
 // admits again; two API instances on one database never admit more than the limit; a card
 // whose charges failed repeatedly is refused for a while.
 import {
+  cardFailureBucket,
   createPrismaClient,
   type PrismaClient,
   PrismaPaymentAttemptStore,
@@ -205,6 +206,8 @@ describe("PaymentAttemptLimiter with cards", () => {
   it("refuses a card fingerprint whose charges failed 3 times in a day, until the oldest failure is a day old", async () => {
     const store = new PrismaPaymentAttemptStore(db.prisma);
     const fingerprint = `fp_${run}`;
+    // The scheduler records failures under the adapters' bucket name; the limiter reads the same.
+    expect(cardFailureBucket(fingerprint)).toBe(`${CARD_FAILED_BUCKET_PREFIX}${fingerprint}`);
     const firstFailure = clock.now();
     for (let i = 0; i < 3; i++) {
       await store.record(
