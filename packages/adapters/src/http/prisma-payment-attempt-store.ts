@@ -65,7 +65,7 @@ export class PrismaPaymentAttemptStore {
         for (const bucket of sorted)
           await run({
             name: "susu_payment_attempt_lock",
-            text: "SELECT pg_advisory_xact_lock(hashtextextended($1, 7283))",
+            text: "SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended($1::text, 7283))",
             values: [bucket.key],
           });
         const { rows } = await run<{ bucket: string; attempt_key: string; at_ms: number }>({
