@@ -23,6 +23,7 @@ import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
+import { defaultPaymentAttemptLimits } from "./http/payment-attempt-config.js";
 import { PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
 import { registerCheckoutCounters } from "./v1/checkout-metrics.js";
@@ -42,8 +43,8 @@ export function createContainer(config: {
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
   readonly http: HttpConfig;
-  /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment). */
-  readonly paymentAttempts: PaymentAttemptLimits;
+  /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment); default the documented ones. */
+  readonly paymentAttempts?: PaymentAttemptLimits;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
@@ -88,7 +89,7 @@ export function createContainer(config: {
     webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
     paymentAttempts: new PaymentAttemptLimiter({
       store: new PrismaPaymentAttemptStore(prisma),
-      limits: config.paymentAttempts,
+      limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),
     }),
     operations: {
       ledger: new PrismaLedgerStore(prisma, { clock }),

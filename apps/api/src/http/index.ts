@@ -88,6 +88,7 @@ export {
   type HttpMetricsOptions,
 } from "./metrics.js";
 export {
+  defaultPaymentAttemptLimits,
   PAYMENT_ATTEMPT_VARIABLES,
   readPaymentAttemptLimits,
 } from "./payment-attempt-config.js";

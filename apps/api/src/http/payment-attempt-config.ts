@@ -80,3 +80,10 @@ export function readPaymentAttemptLimits(
     },
   };
 }
+
+/** The limits when no variable is set (the defaults above). */
+export function defaultPaymentAttemptLimits(): PaymentAttemptLimits {
+  const read = readPaymentAttemptLimits({});
+  if (!("limits" in read)) throw new Error("the payment-attempt defaults do not parse");
+  return read.limits;
+}

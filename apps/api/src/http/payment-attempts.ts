@@ -285,4 +285,8 @@ export const paymentAttemptResponses = {
     ["rate_limited", "payment_attempts_exceeded"],
     { "Retry-After": { description: "Seconds until a request would be accepted." } },
   ),
+  503: problemDoc(
+    "The identity provider's keys, or the payment-attempt limits, could not be checked; retry.",
+    ["auth_unavailable", "payment_attempt_limits_unavailable"],
+  ),
 } satisfies Record<number, ResponseDoc>;

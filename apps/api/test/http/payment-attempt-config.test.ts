@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { readApiConfig } from "../../src/env.js";
 import { HttpConfigError } from "../../src/http/config.js";
 import {
+  defaultPaymentAttemptLimits,
   PAYMENT_ATTEMPT_VARIABLES,
   readPaymentAttemptLimits,
 } from "../../src/http/payment-attempt-config.js";
@@ -23,6 +24,7 @@ describe("payment-attempt limits configuration", () => {
       perCustomerEmail: { max: 20, windowMs: 24 * 60 * MINUTE },
       cardFailures: { max: 3, windowMs: 24 * 60 * MINUTE },
     });
+    expect(defaultPaymentAttemptLimits()).toEqual(readApiConfig(base).paymentAttempts);
   });
 
   it("reads overrides; 0 turns a limit off; an empty value is unset", () => {

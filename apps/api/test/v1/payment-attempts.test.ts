@@ -194,6 +194,28 @@ describe("payment-attempt limits on POST /v1/held-payments", () => {
   });
 });
 
+describe("when the limits cannot be checked", () => {
+  it("answers 503 payment_attempt_limits_unavailable and starts no payment", async () => {
+    const down: PaymentAttemptStore = {
+      admit: () => Promise.reject(new Error("connection refused")),
+      deleteExpired: () => Promise.reject(new Error("connection refused")),
+    };
+    const app = testApp({
+      useCases: deps,
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+      paymentAttempts: new PaymentAttemptLimiter({ store: down, limits: LIMITS, now: () => clock.now() }),
+    });
+    const before = await stored();
+    const res = await ask(app, await tokenFor(`dan_${run}`), `down${run}`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { code: string; detail: string };
+    expect(body.code).toBe("payment_attempt_limits_unavailable");
+    expect(body.detail).not.toContain("connection refused");
+    expect(await stored()).toEqual(before);
+  });
+});
+
 describe("PaymentAttemptLimiter with cards", () => {
   const limiter = () =>
     new PaymentAttemptLimiter({
