@@ -24,7 +24,7 @@ import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
 import { defaultPaymentAttemptLimits } from "./http/payment-attempt-config.js";
-import { PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
+import { countRefusals, PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
 import { registerCheckoutCounters } from "./v1/checkout-metrics.js";
 import { registerOperationsGauges } from "./v1/operations.js";
@@ -90,6 +90,7 @@ export function createContainer(config: {
     paymentAttempts: new PaymentAttemptLimiter({
       store: new PrismaPaymentAttemptStore(prisma),
       limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),
+      onRefused: countRefusals(http.metrics),
     }),
     operations: {
       ledger: new PrismaLedgerStore(prisma, { clock }),

@@ -96,6 +96,7 @@ export {
   type AttemptBucketLog,
   type AttemptBucketSpan,
   CARD_FAILED_BUCKET_PREFIX,
+  countRefusals,
   emailDigest,
   type PaymentAttempt,
   type PaymentAttemptLimit,

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { Counter, type Registry } from "prom-client";
 import type { Principal } from "./auth.js";
 import { problemBody, problemDoc, type ResponseDoc } from "./problem-response.js";
 
@@ -146,6 +147,8 @@ export interface PaymentAttemptLimiterOptions {
   readonly limits: PaymentAttemptLimits;
   /** The current time in ms; default `Date.now`. */
   readonly now?: () => number;
+  /** Told of every refusal (a metric: `susu_payment_attempts_refused_total{limit}`). */
+  readonly onRefused?: (refusal: PaymentAttemptRefusal) => void;
 }
 
 /**
@@ -160,6 +163,7 @@ export class PaymentAttemptLimiter {
   readonly #store: PaymentAttemptStore;
   readonly #limits: PaymentAttemptLimits;
   readonly #now: () => number;
+  readonly #onRefused: (refusal: PaymentAttemptRefusal) => void;
 
   constructor(options: PaymentAttemptLimiterOptions) {
     for (const [name, limit] of Object.entries(options.limits) as [string, PaymentAttemptLimit][]) {
@@ -171,6 +175,7 @@ export class PaymentAttemptLimiter {
     this.#store = options.store;
     this.#limits = options.limits;
     this.#now = options.now ?? Date.now;
+    this.#onRefused = options.onRefused ?? (() => undefined);
   }
 
   /** The buckets `attempt` falls in, for the limits turned on. */
@@ -233,7 +238,10 @@ export class PaymentAttemptLimiter {
       return refusal === undefined;
     });
     if (repeat) return { admitted: true, repeat: true, remaining: undefined };
-    if (refusal !== undefined) return { admitted: false, refusal };
+    if (refusal !== undefined) {
+      this.#onRefused(refusal);
+      return { admitted: false, refusal };
+    }
     return { admitted: true, repeat: false, remaining };
   }
 
@@ -241,6 +249,22 @@ export class PaymentAttemptLimiter {
   deleteExpired(nowMs: number): Promise<number> {
     return this.#store.deleteExpired(nowMs);
   }
+}
+
+/**
+ * `susu_payment_attempts_refused_total{limit}` in `metrics`' registry, as an `onRefused`:
+ * each process counts its own refusals (summed across cluster workers, as counters are).
+ */
+export function countRefusals(metrics: {
+  readonly registry: Registry;
+}): (refusal: PaymentAttemptRefusal) => void {
+  const refused = new Counter({
+    name: "susu_payment_attempts_refused_total",
+    help: "Payment attempts refused by the payment-attempt limits, by limit (person, card, customer_email, card_failures).",
+    labelNames: ["limit"] as const,
+    registers: [metrics.registry],
+  });
+  return (refusal) => refused.inc({ limit: refusal.limit });
 }
 
 /** A customer email as the limiter keys it: trimmed, lower-cased, SHA-256 (no address is stored). */

@@ -16,11 +16,12 @@ import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@s
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   CARD_FAILED_BUCKET_PREFIX,
+  countRefusals,
   PaymentAttemptLimiter,
   type PaymentAttemptLimits,
   type PaymentAttemptStore,
 } from "../../src/http/payment-attempts.js";
-import { authed, testApp, tokenFor } from "../support/app.js";
+import { authed, testApp, testHttp, tokenFor } from "../support/app.js";
 
 const db = useTestDatabase();
 const HOUR = 3_600_000;
@@ -191,6 +192,30 @@ describe("payment-attempt limits on POST /v1/held-payments", () => {
     expect((await ask(a, cat, `other${run}_1`)).status).toBe(201);
     expect((await ask(b, cat, `other${run}_2`)).status).toBe(201);
     await refusal(await ask(a, cat, `other${run}_3`), "person");
+  });
+});
+
+describe("refusals on /metrics", () => {
+  it("counts each refusal by its limit in susu_payment_attempts_refused_total", async () => {
+    const http = testHttp({ prisma: db.prisma });
+    const app = testApp({
+      useCases: deps,
+      gateway: new FakePaymentGateway(() => clock.now()),
+      prisma: db.prisma,
+      http,
+      paymentAttempts: new PaymentAttemptLimiter({
+        store: new PrismaPaymentAttemptStore(db.prisma),
+        limits: LIMITS,
+        now: () => clock.now(),
+        onRefused: countRefusals(http.metrics),
+      }),
+    });
+    const eve = await tokenFor(`eve_${run}`);
+    for (let i = 0; i < 3; i++) expect((await ask(app, eve, `n${run}_${i}`)).status).toBe(201);
+    await refusal(await ask(app, eve, `n${run}_3`), "person");
+    await refusal(await ask(app, eve, `n${run}_4`), "person");
+    const text = await (await app.request("/metrics", authed(await tokenFor("ops", ["admin"])))).text();
+    expect(text).toMatch(/^susu_payment_attempts_refused_total\{limit="person"\} 2$/m);
   });
 });
 
