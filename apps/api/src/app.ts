@@ -3,6 +3,7 @@ import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { docsRoutes } from "./docs.js";
 import { bearerSecurityScheme } from "./http/auth.js";
 import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./http/install.js";
+import type { PaymentAttemptLimiter } from "./http/payment-attempts.js";
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
@@ -35,6 +36,12 @@ export interface ApiDeps {
   readonly operations?: OperationsPorts;
   /** Reconciliation with Stripe (container.ts); an app built without it has no reconciliation routes. */
   readonly reconciliation?: ReconciliationDeps;
+  /**
+   * Limits on payment attempts per person, card and customer email, applied by the routes
+   * that start payments. Always given in production (container.ts); without it (a test of
+   * other routes) payments are not limited.
+   */
+  readonly paymentAttempts?: PaymentAttemptLimiter;
 }
 
 /** The OpenAPI document's address. */
@@ -87,6 +94,7 @@ export function createApp(deps: ApiDeps) {
     "/v1",
     heldPaymentsV1({
       ...v1,
+      ...(deps.paymentAttempts !== undefined ? { paymentAttempts: deps.paymentAttempts } : {}),
       ...(deps.reconciliation !== undefined ? { settlements: deps.reconciliation.settlements } : {}),
     }),
   );

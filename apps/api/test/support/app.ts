@@ -75,6 +75,8 @@ export function testApp(input: {
    * stripe_balance_transactions, pulling nothing (these apps have no Stripe).
    */
   readonly reconciliation?: ApiDeps["reconciliation"];
+  /** Limits on payment attempts; default none (payments not limited). */
+  readonly paymentAttempts?: ApiDeps["paymentAttempts"];
 }) {
   const reconciliation =
     input.reconciliation ??
@@ -116,6 +118,7 @@ export function testApp(input: {
       }),
     ...(operations !== undefined ? { operations } : {}),
     ...(reconciliation !== undefined ? { reconciliation } : {}),
+    ...(input.paymentAttempts !== undefined ? { paymentAttempts: input.paymentAttempts } : {}),
   });
 }
 

@@ -25,6 +25,7 @@ const TABLES = [
   "rate_limits",
   "stripe_balance_transactions",
   "reconciliation_reports",
+  "payment_attempts",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.
