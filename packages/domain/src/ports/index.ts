@@ -9,8 +9,9 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
-export { isHeldPaymentEffect, type OutboxEffect } from "./outbox-effect.js";
+export { isHeldPaymentEffect, isPayoutEffect, type OutboxEffect } from "./outbox-effect.js";
 export {
+  type AccountBalance,
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
@@ -21,6 +22,7 @@ export {
   type PaymentReader,
   type PaymentReferences,
   type PaymentStatus,
+  type PayoutCreated,
   type RefundOutcome,
 } from "./payment-gateway.js";
 export {
@@ -40,6 +42,9 @@ export {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type PayableAccount,
+  type PayoutQuery,
+  type PayoutRepository,
   type PersonRepository,
   type RequeueOutcome,
   type RoundRepository,

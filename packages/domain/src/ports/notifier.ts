@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentNotificationTemplate } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef } from "../kernel/aggregate-ref.js";
 import type { NotifyRole } from "../kernel/notify-audience.js";
+import type { PayoutNotificationTemplate } from "../payout/payout-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { NotificationTemplate } from "../round/round-effect.js";
 
@@ -22,7 +23,7 @@ export type Notification = AggregateRef & {
   readonly emails?: readonly string[];
   /** Recipients by role, whom the notifier looks up (`platform_admins`); absent: none. */
   readonly roles?: readonly NotifyRole[];
-  readonly template: NotificationTemplate | HeldPaymentNotificationTemplate;
+  readonly template: NotificationTemplate | HeldPaymentNotificationTemplate | PayoutNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 

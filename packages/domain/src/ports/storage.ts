@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
+import type { PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
@@ -9,7 +10,7 @@ import type { Instant } from "../shared/time.js";
 import type { OutboxEffect } from "./outbox-effect.js";
 
 /** The kinds of stored aggregates a version conflict or an audit line can name. */
-export type StoredAggregate = "group" | "round" | "person" | "held_payment";
+export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "payout";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -116,6 +117,38 @@ export interface HeldPaymentRepository {
   ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError>;
 }
 
+/** A page of a person's payouts: newest first (by the provider's creation time, then id). */
+export interface PayoutQuery {
+  readonly personId: PersonId;
+  /** 1–100. */
+  readonly limit: number;
+  /** The id of the last payout of the previous page; an unknown id is an empty page. */
+  readonly startingAfter?: string;
+}
+
+/** A person who can be paid out: their connected account, as recorded. */
+export interface PayableAccount {
+  readonly personId: PersonId;
+  readonly connectedAccountId: string;
+}
+
+/** Loads recorded payouts, and the accounts a payout run goes through. */
+export interface PayoutRepository {
+  /** The payout recorded under this provider id, or undefined. */
+  getPayout(id: string): ResultAsync<PayoutRecord | undefined, StorageError>;
+  listPayoutsOfPerson(
+    query: PayoutQuery,
+  ): ResultAsync<{ readonly items: readonly PayoutRecord[]; readonly hasMore: boolean }, StorageError>;
+  /**
+   * People whose connected account has payouts enabled, by person id after `startingAfter`,
+   * at most `limit` (1–500): a payout run pages through them.
+   */
+  listPayoutAccounts(query: {
+    readonly limit: number;
+    readonly startingAfter?: PersonId;
+  }): ResultAsync<readonly PayableAccount[], StorageError>;
+}
+
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
@@ -188,6 +221,12 @@ export interface Changeset {
   readonly rounds: readonly VersionedChange<Round>[];
   /** Held-funds payments (absent: none changed). */
   readonly heldPayments?: readonly VersionedChange<HeldPayment>[];
+  /**
+   * Recorded payouts (absent: none changed). Not versioned: each is written only if its
+   * status moves forward from the stored one (`mergePayout`'s order), so two writers racing
+   * on one payout keep the furthest status whoever commits last.
+   */
+  readonly payouts?: readonly PayoutRecord[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];

@@ -1,6 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTicketReason } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
+import type { PayoutTicketReason } from "../payout/payout-effect.js";
 import type { TicketReason } from "../round/round-effect.js";
 import type { StorageError } from "./storage.js";
 
@@ -13,7 +14,12 @@ export type SupportTicket = (AggregateRef | NoAggregateRef) & {
   /** Stable id (the effect id): opening the same ticket twice keeps one. */
   readonly id: string;
   readonly groupId?: string;
-  readonly reason: TicketReason | HeldPaymentTicketReason | "webhook_parked" | "effect_parked";
+  readonly reason:
+    | TicketReason
+    | HeldPaymentTicketReason
+    | PayoutTicketReason
+    | "webhook_parked"
+    | "effect_parked";
   readonly summary: string;
 };
 

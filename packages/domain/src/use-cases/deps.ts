@@ -1,6 +1,7 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
 import type { MoneyError } from "../money/index.js";
+import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { Clock } from "../ports/clock.js";
@@ -9,6 +10,7 @@ import type {
   AuditLog,
   GroupRepository,
   HeldPaymentRepository,
+  PayoutRepository,
   PersonRepository,
   RoundRepository,
   StorageError,
@@ -22,6 +24,8 @@ export interface UseCaseDeps {
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
+  /** Recorded payouts of connected accounts, and the accounts a payout run pays. */
+  readonly payouts: PayoutRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -32,6 +36,8 @@ export interface UseCaseDeps {
   readonly audit: AuditLog;
   /** The rules of held payments (dispute window, checkout lifetime, transfer retries); the defaults when absent. */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** The payout schedule of connected accounts susu creates; `DEFAULT_PAYOUT_SCHEDULE` (manual) when absent. */
+  readonly payoutSchedule?: PayoutSchedule;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
@@ -39,6 +45,7 @@ export type UseCaseStore = PersonRepository &
   GroupRepository &
   RoundRepository &
   HeldPaymentRepository &
+  PayoutRepository &
   UnitOfWork &
   AuditLog;
 
@@ -56,6 +63,7 @@ export function useCaseDepsOn(
     groups: store,
     rounds: store,
     heldPayments: store,
+    payouts: store,
     uow: store,
     audit: store,
     ...rest,

@@ -67,6 +67,17 @@ export {
   startPersonDebitSetup,
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
+export {
+  type PayoutRecordOutcome,
+  type PayoutRun,
+  type PayoutTrigger,
+  type PersonBalance,
+  payOutPerson,
+  payoutScheduleOf,
+  personBalance,
+  recordPayout,
+  type SkippedPayout,
+} from "./payout-use-cases.js";
 export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 export { retryOnConflict } from "./retry-on-conflict.js";
 export {
