@@ -16,7 +16,9 @@ import {
   type LedgerTransaction,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
+  PAYOUT_NOTIFICATION_TEMPLATES,
   PAYOUT_ORDER_METHODS,
+  PAYOUT_TICKET_REASONS,
   type Person,
   type Round,
   TICKET_REASONS,
@@ -509,6 +511,32 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
+// A recorded payout's effects: the notice to its person and the admins' ticket of a failure.
+const payoutAddressed = { id: text, aggregate: z.literal("payout"), aggregateId: text };
+
+const payoutEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...payoutAddressed,
+    kind: z.literal("notify"),
+    to: z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+    template: z.enum(PAYOUT_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...payoutAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(PAYOUT_TICKET_REASONS),
+    summary: text,
+  }),
+]);
+
+/** Whether a stored payload is a recorded payout's. */
+function isPayoutPayload(json: unknown): boolean {
+  return (
+    typeof json === "object" && json !== null && (json as { aggregate?: unknown }).aggregate === "payout"
+  );
+}
+
 /** Whether a stored payload is a held payment's (its ledger postings aside, which read as a round's do). */
 function isHeldPaymentPayload(json: unknown): boolean {
   return (
@@ -563,7 +591,10 @@ const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
-type EffectShape = z.output<typeof roundOutboxEffectShape> | z.output<typeof heldPaymentEffectShape>;
+type EffectShape =
+  | z.output<typeof roundOutboxEffectShape>
+  | z.output<typeof heldPaymentEffectShape>
+  | z.output<typeof payoutEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
@@ -637,9 +668,12 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
  */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const upgraded = upgradeOutboxPayload(json);
-  const parsed = (isHeldPaymentPayload(upgraded) ? heldPaymentEffectShape : roundOutboxEffectShape).safeParse(
-    upgraded,
-  );
+  const shape = isPayoutPayload(upgraded)
+    ? payoutEffectShape
+    : isHeldPaymentPayload(upgraded)
+      ? heldPaymentEffectShape
+      : roundOutboxEffectShape;
+  const parsed = shape.safeParse(upgraded);
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);

@@ -4,6 +4,7 @@ import {
   type MandateStatus,
   money,
   type PaymentReferences,
+  type ReportedPayout,
   type RoundInput,
   routeToRound,
 } from "@susu/domain";
@@ -64,6 +65,7 @@ type Meaning =
   | { kind: "round_input"; groupId: string; roundId: string; input: RoundInput }
   | { kind: "payout_readiness"; accountId: string; canReceive: boolean; status: ConnectedAccountStatus }
   | { kind: "account_deauthorized"; accountId: string }
+  | { kind: "payout"; payout: ReportedPayout }
   | { kind: "mandate_status"; mandate: MandateStatus }
   | {
       kind: "debit_setup";
@@ -91,6 +93,8 @@ function meaning(eventType: string, t: StripeEventTranslation): Meaning {
       return { kind: "account_deauthorized", accountId: f.accountId };
     case "mandate_changed":
       return { kind: "mandate_status", mandate: f.mandate };
+    case "payout_changed":
+      return { kind: "payout", payout: f.payout };
     case "debit_setup_succeeded":
     case "debit_setup_failed": {
       const { setupIntentId, customerId, refs } = f;

@@ -70,8 +70,10 @@ export {
 export {
   type PayoutRecordOutcome,
   type PayoutRun,
+  type PayoutRunReport,
   type PayoutTrigger,
   type PersonBalance,
+  payOutEveryone,
   payOutPerson,
   payoutScheduleOf,
   personBalance,

@@ -275,3 +275,75 @@ export function personBalance(
     );
   });
 }
+
+/** What one payout run over every payable person did. */
+export interface PayoutRunReport {
+  /** People whose balance was looked at. */
+  readonly people: number;
+  readonly payouts: readonly PayoutCreated[];
+  readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
+  /** People the run could not pay now (the provider or storage failed): the next run tries again. */
+  readonly failed: readonly {
+    readonly personId: PersonId;
+    readonly code: string;
+    readonly message: string;
+  }[];
+}
+
+/** People read per page of a payout run. */
+const PAYOUT_RUN_PAGE = 200;
+
+/**
+ * The scheduled payout run (manual schedule): every person whose account can pay out is
+ * paid their available balance per currency, keyed by `at`'s UTC day, so the run repeated
+ * on one day pays nothing twice. One person's failure does not stop the others; it is
+ * reported, and the next run (or a rerun) tries again with the same keys.
+ */
+export function payOutEveryone(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+): ResultAsync<PayoutRunReport, UseCaseError> {
+  if (payoutScheduleOf(deps).interval !== "manual")
+    return okAsync({ people: 0, payouts: [], skipped: [], failed: [] });
+  const report = {
+    people: 0,
+    payouts: [] as PayoutCreated[],
+    skipped: [] as PayoutRunReport["skipped"][number][],
+    failed: [] as PayoutRunReport["failed"][number][],
+  };
+  const page = (after: PersonId | undefined): ResultAsync<PayoutRunReport, UseCaseError> =>
+    deps.payouts
+      .listPayoutAccounts({
+        limit: PAYOUT_RUN_PAGE,
+        ...(after !== undefined ? { startingAfter: after } : {}),
+      })
+      .andThen((accounts) =>
+        accounts
+          .reduce<ResultAsync<void, UseCaseError>>(
+            (chain, account) =>
+              chain.andThen(() =>
+                payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at })
+                  .map((run) => {
+                    report.payouts.push(...run.payouts);
+                    report.skipped.push(...run.skipped.map((s) => ({ ...s, personId: account.personId })));
+                  })
+                  .orElse((e) => {
+                    report.failed.push({ personId: account.personId, code: e.code, message: e.message });
+                    return okAsync<void, UseCaseError>(undefined);
+                  })
+                  .map(() => {
+                    report.people += 1;
+                  }),
+              ),
+            okAsync(undefined),
+          )
+          .andThen(() => {
+            const last = accounts.at(-1);
+            return accounts.length < PAYOUT_RUN_PAGE || last === undefined
+              ? okAsync<PayoutRunReport, UseCaseError>(report)
+              : page(last.personId);
+          }),
+      );
+  return page(undefined);
+}
