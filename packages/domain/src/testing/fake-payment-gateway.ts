@@ -336,7 +336,14 @@ export class FakePaymentGateway implements PaymentGateway {
   /** Payouts made, by idempotency key (a key used again answers the first payout). */
   readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
 
+  /** Accounts whose balance the provider cannot show now (a passing outage: `gateway_retryable`). */
+  readonly unreadableBalances = new Set<string>();
+
   getAccountBalance(accountId: string): ResultAsync<AccountBalance, GatewayError> {
+    if (this.unreadableBalances.has(accountId))
+      return errAsync(
+        gatewayError("gateway_retryable", "api_connection_error", "the provider did not answer"),
+      );
     if (!this.#accounts.has(accountId))
       return errAsync(gatewayError("gateway_definite", "account_invalid", `no account ${accountId}`));
     return okAsync({ available: [...(this.balances.get(accountId) ?? [])], pending: [] });

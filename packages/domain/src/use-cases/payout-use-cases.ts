@@ -306,11 +306,20 @@ export function payOutEveryone(
 ): ResultAsync<PayoutRunReport, UseCaseError> {
   if (payoutScheduleOf(deps).interval !== "manual")
     return okAsync({ people: 0, payouts: [], skipped: [], failed: [] });
-  const report = {
-    people: 0,
-    payouts: [] as PayoutCreated[],
-    skipped: [] as PayoutRunReport["skipped"][number][],
-    failed: [] as PayoutRunReport["failed"][number][],
+  const report: {
+    people: number;
+    payouts: PayoutCreated[];
+    skipped: PayoutRunReport["skipped"][number][];
+    failed: PayoutRunReport["failed"][number][];
+  } = { people: 0, payouts: [], skipped: [], failed: [] };
+  /** Adds one person's run (or its failure) to the report. */
+  const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
+    report.people += 1;
+    if ("payouts" in outcome) {
+      report.payouts.push(...outcome.payouts);
+      report.skipped.push(...outcome.skipped.map((s) => ({ ...s, personId })));
+    } else report.failed.push({ personId, code: outcome.code, message: outcome.message });
+    return report;
   };
   const page = (after: PersonId | undefined): ResultAsync<PayoutRunReport, UseCaseError> =>
     deps.payouts
@@ -320,23 +329,14 @@ export function payOutEveryone(
       })
       .andThen((accounts) =>
         accounts
-          .reduce<ResultAsync<void, UseCaseError>>(
+          .reduce<ResultAsync<PayoutRunReport, UseCaseError>>(
             (chain, account) =>
               chain.andThen(() =>
                 payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at })
-                  .map((run) => {
-                    report.payouts.push(...run.payouts);
-                    report.skipped.push(...run.skipped.map((s) => ({ ...s, personId: account.personId })));
-                  })
-                  .orElse((e) => {
-                    report.failed.push({ personId: account.personId, code: e.code, message: e.message });
-                    return okAsync<void, UseCaseError>(undefined);
-                  })
-                  .map(() => {
-                    report.people += 1;
-                  }),
+                  .map((run) => tally(account.personId, run))
+                  .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e))),
               ),
-            okAsync(undefined),
+            okAsync(report),
           )
           .andThen(() => {
             const last = accounts.at(-1);

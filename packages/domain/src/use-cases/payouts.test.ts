@@ -125,6 +125,43 @@ describe("paying a person out", () => {
     );
   });
 
+  it("the run pays every person who can be paid; one who cannot is reported, not in the way", async () => {
+    const sim = await withSeller();
+    (await sim.addSeller("ana"))._unsafeUnwrap();
+    (await sim.addSeller("rae", { canReceive: false }))._unsafeUnwrap();
+    sim.gateway.balances.set("acct_sam", [money(70_00, "AUD")]);
+    // The provider does not answer for ana's account now; zed's day was paid already.
+    sim.gateway.unreadableBalances.add("acct_ana");
+    (await sim.addSeller("zed"))._unsafeUnwrap();
+    sim.gateway.balances.set("acct_zed", [money(10_00, "AUD")]);
+    sim.gateway.payouts.set(`payout:acct_zed:AUD:${new Date(sim.clock.now()).toISOString().slice(0, 10)}`, {
+      accountId: "acct_zed",
+      payoutId: "po_zed_earlier",
+      amount: money(99_00, "AUD"),
+      status: "pending",
+      arrivalDate: 0,
+    });
+    const report = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
+    expect(report.people).toBe(3);
+    expect(report.payouts.map((p) => p.amount)).toEqual([money(70_00, "AUD")]);
+    expect(report.skipped).toEqual([
+      expect.objectContaining({ personId: "zed", code: "idempotency_key_reused" }),
+    ]);
+    expect(report.failed).toEqual([
+      expect.objectContaining({ personId: "ana", code: "api_connection_error" }),
+    ]);
+    const automatic = {
+      ...sim.deps,
+      payoutSchedule: { interval: "weekly" as const, weeklyAnchor: "friday" as const },
+    };
+    expect((await useCases.payOutEveryone(automatic, sim.gateway, sim.clock.now()))._unsafeUnwrap()).toEqual({
+      people: 0,
+      payouts: [],
+      skipped: [],
+      failed: [],
+    });
+  });
+
   it("a balance adds the provider's balance and the seller's share susu still holds", async () => {
     const sim = await withSeller();
     sim.gateway.balances.set("acct_sam", [money(30_00, "AUD")]);
