@@ -13,6 +13,7 @@ import { ledgerV1 } from "./v1/ledger.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
+import { payoutsV1 } from "./v1/payouts.js";
 import { roundsV1 } from "./v1/rounds.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
@@ -78,6 +79,7 @@ export function createApp(deps: ApiDeps) {
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));
   app.route("/v1", heldPaymentsV1(v1));
+  app.route("/v1", payoutsV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

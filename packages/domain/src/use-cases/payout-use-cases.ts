@@ -14,6 +14,7 @@ import { PAYOUT_AGGREGATE, type PayoutEffect } from "../payout/payout-effect.js"
 import { payoutIds } from "../payout/payout-ids.js";
 import type { PersonId } from "../person/ids.js";
 import { personError } from "../person/person.errors.js";
+import { isGoneCode } from "../policy/failure-codes.js";
 import type {
   AccountBalance,
   GatewayError,
@@ -172,7 +173,17 @@ export function payOutPerson(
         personError("payouts_not_enabled", `person ${personId}'s payout account cannot pay out yet`),
       );
     const accountId = person.payout.connectedAccountId;
-    return gateway.getAccountBalance(accountId).andThen((balance) => {
+    const balanceNow = gateway
+      .getAccountBalance(accountId)
+      .mapErr((e): UseCaseError | GatewayError =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? personError(
+              "payout_account_gone",
+              `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
+            )
+          : e,
+      );
+    return balanceNow.andThen((balance) => {
       const due = balance.available.filter((m) => m.amountMinor > 0);
       const run = {
         personId,
@@ -235,8 +246,10 @@ export interface PersonBalance {
   readonly personId: PersonId;
   /** Undefined when the person has no payout account yet. */
   readonly connectedAccountId: string | undefined;
-  /** The connected account's balance at the provider; empty without an account. */
+  /** The connected account's balance at the provider; empty without an account (or when it is gone). */
   readonly provider: AccountBalance;
+  /** The provider no longer shows the account (deleted, disconnected): the person must onboard again. */
+  readonly accountGone: boolean;
   /** Per currency: the seller's net share of held payments awaiting release (susu's own records). */
   readonly heldForSeller: readonly Money[];
 }
@@ -252,11 +265,22 @@ export function personBalance(
 ): ResultAsync<PersonBalance, UseCaseError | GatewayError> {
   return loadPerson(deps, personId).andThen((person) => {
     const accountId = person.payout?.connectedAccountId;
-    const provider: ResultAsync<AccountBalance, UseCaseError | GatewayError> =
+    type Provider = { readonly balance: AccountBalance; readonly gone: boolean };
+    const none: Provider = { balance: { available: [], pending: [] }, gone: false };
+    const provider: ResultAsync<Provider, UseCaseError | GatewayError> =
       accountId === undefined
-        ? okAsync({ available: [], pending: [] })
-        : gateway.getAccountBalance(accountId);
-    return provider.andThen((balance) =>
+        ? okAsync(none)
+        : gateway
+            .getAccountBalance(accountId)
+            .map((balance): Provider => ({ balance, gone: false }))
+            // An account the provider will not show any more has no balance to show: news for
+            // the person (onboard again), not a failure of this read.
+            .orElse((e) =>
+              e.type === "gateway_definite" && isGoneCode(e.code)
+                ? okAsync<Provider, UseCaseError | GatewayError>({ ...none, gone: true })
+                : errAsync<Provider, UseCaseError | GatewayError>(e),
+            );
+    return provider.andThen(({ balance, gone }) =>
       deps.heldPayments.listOpenHeldPaymentsOfSeller(personId).map((payments) => {
         const held = new Map<Money["currency"], number>();
         for (const p of payments) {
@@ -267,6 +291,7 @@ export function personBalance(
           personId,
           connectedAccountId: accountId,
           provider: balance,
+          accountGone: gone,
           heldForSeller: [...held.entries()]
             .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
             .map(([currency, amountMinor]) => money(amountMinor, currency)),

@@ -194,6 +194,7 @@ describe("paying a person out", () => {
       personId: "sam",
       connectedAccountId: "acct_sam",
       provider: { available: [money(30_00, "AUD")], pending: [] },
+      accountGone: false,
       heldForSeller: [money(135_00, "AUD")],
     });
   });
