@@ -13,7 +13,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { useCaseDepsOn } from "@susu/domain";
+import { type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -38,6 +38,8 @@ export function createContainer(config: {
   readonly stripeSecretKey: string;
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
+  /** The payout schedule of the connected accounts susu creates (manual: susu pays out). */
+  readonly payoutSchedule?: PayoutSchedule;
   readonly http: HttpConfig;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
@@ -47,7 +49,11 @@ export function createContainer(config: {
   const prisma = createPrismaClient(config.databaseUrl);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const useCases = useCaseDepsOn(store, { clock, ids: new RandomIds() });
+  const useCases = useCaseDepsOn(store, {
+    clock,
+    ids: new RandomIds(),
+    ...(config.payoutSchedule !== undefined ? { payoutSchedule: config.payoutSchedule } : {}),
+  });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });
   const http: HttpInfrastructure = {

@@ -7,6 +7,7 @@ export {
   type PayoutRecord,
   type PayoutSchedule,
   type PayoutStatus,
+  parsePayoutSchedule,
   type ReportedPayout,
   utcDay,
   WEEKDAYS,

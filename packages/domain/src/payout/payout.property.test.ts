@@ -4,9 +4,12 @@ import {
   mergePayout,
   PAYOUT_STATUSES,
   type PayoutRecord,
+  type PayoutSchedule,
   type PayoutStatus,
+  parsePayoutSchedule,
   type ReportedPayout,
   utcDay,
+  WEEKDAYS,
 } from "./payout.js";
 
 const base: Omit<ReportedPayout, "status"> = {
@@ -87,5 +90,46 @@ describe("recording a payout", () => {
   it("names the UTC day of an instant", () => {
     expect(utcDay(Date.UTC(2030, 0, 2, 23, 59, 59))).toBe("2030-01-02");
     expect(utcDay(Date.UTC(2030, 0, 3))).toBe("2030-01-03");
+  });
+});
+
+describe("the payout schedule's configuration text", () => {
+  it("reads every schedule Stripe has, and nothing else", () => {
+    expect(parsePayoutSchedule("manual")).toEqual({ interval: "manual" });
+    expect(parsePayoutSchedule(" Daily ")).toEqual({ interval: "daily" });
+    expect(parsePayoutSchedule("weekly:friday")).toEqual({ interval: "weekly", weeklyAnchor: "friday" });
+    expect(parsePayoutSchedule("monthly:31")).toEqual({ interval: "monthly", monthlyAnchor: 31 });
+    for (const bad of [
+      "",
+      "hourly",
+      "manual:1",
+      "weekly",
+      "weekly:fri",
+      "monthly:0",
+      "monthly:32",
+      "monthly:1.5",
+      "daily:x:y",
+    ])
+      expect(parsePayoutSchedule(bad), bad).toBeUndefined();
+  });
+
+  it("reads back what it would print, for any schedule", () => {
+    const schedules = fc.oneof(
+      fc.constant<PayoutSchedule>({ interval: "manual" }),
+      fc.constant<PayoutSchedule>({ interval: "daily" }),
+      fc.constantFrom(...WEEKDAYS).map((d): PayoutSchedule => ({ interval: "weekly", weeklyAnchor: d })),
+      fc.integer({ min: 1, max: 31 }).map((n): PayoutSchedule => ({ interval: "monthly", monthlyAnchor: n })),
+    );
+    fc.assert(
+      fc.property(schedules, (s) => {
+        const text =
+          s.interval === "weekly"
+            ? `weekly:${s.weeklyAnchor}`
+            : s.interval === "monthly"
+              ? `monthly:${s.monthlyAnchor}`
+              : s.interval;
+        expect(parsePayoutSchedule(text)).toEqual(s);
+      }),
+    );
   });
 });

@@ -124,3 +124,28 @@ export const DEFAULT_PAYOUT_SCHEDULE: PayoutSchedule = { interval: "manual" };
 export function utcDay(at: Instant): string {
   return new Date(at).toISOString().slice(0, 10);
 }
+
+/**
+ * A {@link PayoutSchedule} from its configuration text: `manual`, `daily`,
+ * `weekly:<weekday>` (e.g. `weekly:friday`) or `monthly:<1-31>` (e.g. `monthly:15`;
+ * Stripe pays on the month's last day when it is shorter). `undefined` for anything else.
+ */
+export function parsePayoutSchedule(text: string): PayoutSchedule | undefined {
+  const [interval, anchor, ...rest] = text.trim().toLowerCase().split(":");
+  if (rest.length > 0) return undefined;
+  switch (interval) {
+    case "manual":
+    case "daily":
+      return anchor === undefined ? { interval } : undefined;
+    case "weekly":
+      return (WEEKDAYS as readonly string[]).includes(anchor ?? "")
+        ? { interval, weeklyAnchor: anchor as Weekday }
+        : undefined;
+    case "monthly": {
+      const day = /^[0-9]{1,2}$/.test(anchor ?? "") ? Number(anchor) : Number.NaN;
+      return day >= 1 && day <= 31 ? { interval, monthlyAnchor: day } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
