@@ -491,6 +491,53 @@ describe("account.* → payout readiness", () => {
   });
 });
 
+describe("payout.* → payout facts of connected accounts", () => {
+  it("a connected account's payout is a payout_changed fact naming the account; the platform's own is ignored", async () => {
+    const accountId = await harness.driver.connectedAccount({ canReceive: true });
+    await harness.emulator.control.topUp({ amount: 50_00, currency: "aud", account: accountId });
+    await harness.emulator.control.topUp({ amount: 30_00, currency: "aud" });
+    await delivered();
+    const payout = await harness.stripe.payouts.create(
+      { amount: 50_00, currency: "aud" },
+      { stripeAccount: accountId, idempotencyKey: unique("payout") },
+    );
+    await harness.stripe.payouts.create(
+      { amount: 30_00, currency: "aud" },
+      { idempotencyKey: unique("payout") },
+    );
+    const created = ofType(await delivered(), "payout.created");
+    expect(created).toEqual([
+      {
+        kind: "payout",
+        payout: {
+          payoutId: payout.id,
+          accountId,
+          amountMinor: 50_00,
+          currency: "AUD",
+          status: "pending",
+          arrivalDate: payout.arrival_date * 1000,
+          automatic: false,
+          createdAt: payout.created * 1000,
+        },
+      },
+      { kind: "ignored", eventType: "payout.created", reason: "a payout of the platform's own balance" },
+    ]);
+    await harness.emulator.control.failPayout(payout.id, "account_closed");
+    const failed = ofType(await delivered(), "payout.failed");
+    expect(failed).toEqual([
+      {
+        kind: "payout",
+        payout: expect.objectContaining({
+          payoutId: payout.id,
+          status: "failed",
+          failureCode: "account_closed",
+          failureMessage: expect.any(String),
+        }),
+      },
+    ]);
+  });
+});
+
 describe("event types with no susu flow", () => {
   it("a known type outside every family is not handled, explicitly", async () => {
     await harness.gateway.createCustomer({
