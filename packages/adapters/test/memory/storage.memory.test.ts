@@ -9,6 +9,7 @@ storageContract("memory", {
       groups: store,
       rounds: store,
       heldPayments: store,
+      payouts: store,
       uow: store,
       audit: store,
       outbox: store,

@@ -11,6 +11,7 @@ const TABLES = [
   "members",
   "groups",
   "held_payments",
+  "payouts",
   "people",
   "ledger_postings",
   "ledger_transactions",
