@@ -121,6 +121,7 @@ const deps: UseCaseDeps = {
   groups: store,
   rounds: store,
   heldPayments: store,
+  payouts: store,
   uow: store,
   audit: store,
   clock,

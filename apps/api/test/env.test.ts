@@ -65,8 +65,8 @@ describe("readApiConfig", () => {
       SUSU_JWT_SECRET: "s".repeat(32),
     };
     const schedule = (value?: string) =>
-      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_CONNECTED_PAYOUT_SCHEDULE: value }) }).env
-        .SUSU_CONNECTED_PAYOUT_SCHEDULE;
+      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_CONNECTED_PAYOUT_SCHEDULE: value }) })
+        .env.SUSU_CONNECTED_PAYOUT_SCHEDULE;
     expect(schedule()).toEqual({ interval: "manual" });
     expect(schedule("weekly:friday")).toEqual({ interval: "weekly", weeklyAnchor: "friday" });
     let error: unknown;
