@@ -369,6 +369,10 @@ export class FakePaymentGateway implements PaymentGateway {
         );
       return okAsync(made);
     }
+    if (this.#accounts.get(input.accountId)?.payoutsEnabled !== true)
+      return errAsync(
+        gatewayError("gateway_definite", "payouts_not_allowed", `account ${input.accountId} cannot pay out`),
+      );
     const available = this.balances.get(input.accountId) ?? [];
     const have = available.find((m) => m.currency === input.amount.currency);
     if (have === undefined || have.amountMinor < input.amount.amountMinor)

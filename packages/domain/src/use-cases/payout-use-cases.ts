@@ -233,9 +233,7 @@ export function payOutPerson(
  * already paid this currency; what arrived since waits for the next day).
  */
 function isSkippable(e: GatewayError): boolean {
-  return (
-    e.type === "gateway_definite" || e.code === "idempotency_key_reused" || e.code === "idempotency_error"
-  );
+  return e.type === "gateway_definite" || e.code === "idempotency_key_reused";
 }
 
 /** Held payments whose seller's share susu still holds: paid, not yet transferred. */
