@@ -13,7 +13,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
+import { type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -44,6 +44,8 @@ export function createContainer(config: {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** The policy held payments are created under (the domain's defaults when absent). */
+  readonly heldPaymentPolicy?: HeldPaymentPolicy;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
@@ -53,6 +55,7 @@ export function createContainer(config: {
     clock,
     ids: new RandomIds(),
     ...(config.payoutSchedule !== undefined ? { payoutSchedule: config.payoutSchedule } : {}),
+    ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });

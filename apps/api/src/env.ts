@@ -1,5 +1,10 @@
 import { availableParallelism } from "node:os";
-import { parsePayoutSchedule } from "@susu/domain";
+import {
+  DEFAULT_HELD_PAYMENT_POLICY,
+  type HeldPaymentPolicy,
+  heldPaymentPolicyProblem,
+  parsePayoutSchedule,
+} from "@susu/domain";
 import { z } from "zod";
 import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
 
@@ -32,6 +37,17 @@ const schema = z.object({
       }
       return schedule;
     }),
+  /**
+   * The held payments' dispute window when a payment names none (72 h), and the shortest a
+   * payment may name (1 h), in seconds. `npm start` on the emulator lowers the shortest to a
+   * minute so a walkthrough can see a release.
+   */
+  SUSU_HELD_DISPUTE_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(72 * 3600),
+  SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: z.coerce.number().int().positive().default(3600),
   /**
    * How many API processes serve the port (node:cluster): a whole number from 1 to 64, or
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
@@ -83,6 +99,23 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     if (!(error instanceof HttpConfigError)) throw error;
     problems.push(...error.problems);
   }
+  if (own.success) {
+    const policy = heldPaymentPolicyProblem(heldPaymentPolicyOf(own.data));
+    if (policy !== null)
+      problems.push({
+        variable: "SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS",
+        message: `must not exceed SUSU_HELD_DISPUTE_WINDOW_SECONDS, which must not exceed 90 days (${policy.message})`,
+      });
+  }
   if (problems.length > 0 || !own.success || http === undefined) throw new HttpConfigError(problems);
   return { env: own.data, http };
+}
+
+/** The held-payment policy the API creates payments under: the defaults, with the dispute windows from the environment. */
+export function heldPaymentPolicyOf(env: ApiEnv): HeldPaymentPolicy {
+  return {
+    ...DEFAULT_HELD_PAYMENT_POLICY,
+    disputeWindowMs: env.SUSU_HELD_DISPUTE_WINDOW_SECONDS * 1000,
+    disputeWindowMinMs: env.SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS * 1000,
+  };
 }

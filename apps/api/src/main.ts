@@ -3,7 +3,7 @@ import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandl
 import { createApp } from "./app.js";
 import { isApiWorker, scrapeAllWorkers, startWorkers } from "./cluster.js";
 import { createContainer, TOKENS } from "./container.js";
-import { type ApiConfig, readApiConfig } from "./env.js";
+import { type ApiConfig, heldPaymentPolicyOf, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
 import { startMaintenance } from "./http/maintenance.js";
 
@@ -57,6 +57,7 @@ const container = createContainer({
   payoutSchedule: env.SUSU_CONNECTED_PAYOUT_SCHEDULE,
   http,
   logLevel: env.LOG_LEVEL,
+  heldPaymentPolicy: heldPaymentPolicyOf(env),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));

@@ -119,7 +119,10 @@ const HeldPaymentSchema = z
         .openapi({ description: "Whether the seller's account could receive transfers, as last reported" }),
     }),
     customer: z.object({ email: z.string(), name: z.string().nullable() }),
-    disputeWindowHours: z.number(),
+    disputeWindowHours: z
+      .number()
+      .openapi({ description: "The dispute window in hours (a fraction when it is not whole hours)" }),
+    disputeWindowSeconds: z.number().int(),
     checkout: z.object({
       url: z.string().nullable().openapi({
         description:
@@ -130,6 +133,10 @@ const HeldPaymentSchema = z
       cancelUrl: z.string().nullable(),
     }),
     fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+    unfulfilledReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why the booking could not be fulfilled, as the client app reported it" }),
     createdAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
     capturedAt: TimestampSchema,
     releaseDueAt: TimestampSchema.openapi({
@@ -224,6 +231,7 @@ export function heldPaymentView(p: HeldPayment) {
     seller: { id: p.seller.id, canReceive: p.sellerCanReceive },
     customer: { email: p.customer.email, name: p.customer.name ?? null },
     disputeWindowHours: p.disputeWindowMs / HOUR_MS,
+    disputeWindowSeconds: Math.round(p.disputeWindowMs / 1000),
     checkout: {
       url: p.checkoutUrl ?? null,
       expiresAt: new Date(p.checkoutExpiresAt).toISOString(),
@@ -231,6 +239,7 @@ export function heldPaymentView(p: HeldPayment) {
       cancelUrl: p.cancelUrl ?? null,
     },
     fulfilment: p.fulfilment,
+    unfulfilledReason: p.unfulfilledReason ?? null,
     createdAt: new Date(p.createdAt).toISOString(),
     capturedAt: iso(p.capturedAt),
     releaseDueAt: iso(p.releaseDueAt),
@@ -342,11 +351,26 @@ const CreateHeldPaymentSchema = z
     fee: FeeSchema,
     disputeWindowHours: z.number().int().positive().max(DISPUTE_WINDOW_HOURS_MAX).optional().openapi({
       description:
-        "How long funds stay held after the booking is fulfilled; the platform's (72 h) when absent",
+        "How long funds stay held after the booking is fulfilled; the platform's (72 h) when absent. At least the platform's shortest window (1 h)",
       example: 72,
     }),
+    disputeWindowSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(DISPUTE_WINDOW_HOURS_MAX * 3600)
+      .optional()
+      .openapi({
+        description:
+          "The same window in seconds, instead of `disputeWindowHours` (not both); at least the platform's shortest window",
+        example: 3600,
+      }),
     successUrl: httpUrl().openapi({ example: "https://app.example/booking/42/paid" }),
     cancelUrl: httpUrl().optional().openapi({ example: "https://app.example/booking/42" }),
+  })
+  .refine((body) => body.disputeWindowHours === undefined || body.disputeWindowSeconds === undefined, {
+    message: "give disputeWindowHours or disputeWindowSeconds, not both",
+    path: ["disputeWindowSeconds"],
   })
   .openapi("CreateHeldPayment");
 
@@ -438,7 +462,7 @@ const createRouteDef = createRoute({
     ...unprocessable({
       invalid_amount: "the amount is below the currency's minimum charge",
       invalid_fee: "a fee of 10000 AUD leaves the seller nothing of 10000",
-      invalid_dispute_window: "the dispute window must be a positive number of milliseconds up to 7776000000",
+      invalid_dispute_window: "the dispute window must be from 3600 to 7776000 seconds",
       invalid_held_payment: "customer email has no @",
       seller_not_found: "no person sam",
     }),
@@ -709,7 +733,9 @@ export function heldPaymentsV1(deps: V1Deps) {
       fee,
       ...(input.disputeWindowHours !== undefined
         ? { disputeWindowMs: input.disputeWindowHours * HOUR_MS }
-        : {}),
+        : input.disputeWindowSeconds !== undefined
+          ? { disputeWindowMs: input.disputeWindowSeconds * 1000 }
+          : {}),
       successUrl: input.successUrl,
       ...(input.cancelUrl !== undefined ? { cancelUrl: input.cancelUrl } : {}),
     });
