@@ -122,6 +122,7 @@ const deps: UseCaseDeps = {
   rounds: store,
   heldPayments: store,
   payouts: store,
+  marketplaceCharges: store,
   uow: store,
   audit: store,
   clock,

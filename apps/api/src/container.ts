@@ -4,6 +4,7 @@ import {
   PrismaIdempotencyStore,
   PrismaLedgerStore,
   PrismaOperationsCounts,
+  PrismaPaymentAttemptStore,
   PrismaRateLimitStore,
   PrismaStore,
   PrismaSupportDesk,
@@ -22,7 +23,10 @@ import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
+import { defaultPaymentAttemptLimits } from "./http/payment-attempt-config.js";
+import { countRefusals, PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
+import { registerCheckoutCounters } from "./v1/checkout-metrics.js";
 import { registerOperationsGauges } from "./v1/operations.js";
 
 /** What the API's routes are given. */
@@ -41,6 +45,8 @@ export function createContainer(config: {
   /** The payout schedule of the connected accounts susu creates (manual: susu pays out). */
   readonly payoutSchedule?: PayoutSchedule;
   readonly http: HttpConfig;
+  /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment); default the documented ones. */
+  readonly paymentAttempts?: PaymentAttemptLimits;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
@@ -72,7 +78,9 @@ export function createContainer(config: {
     rateLimitStore: new PrismaRateLimitStore(prisma),
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
-  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
+  const counts = new PrismaOperationsCounts(prisma);
+  registerOperationsGauges(http.metrics, counts);
+  registerCheckoutCounters(http.metrics, counts);
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
   container.bind(TOKENS.apiDeps).toConstantValue({
@@ -82,6 +90,11 @@ export function createContainer(config: {
       await prisma.$queryRaw`SELECT 1`;
     },
     webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
+    paymentAttempts: new PaymentAttemptLimiter({
+      store: new PrismaPaymentAttemptStore(prisma),
+      limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),
+      onRefused: countRefusals(http.metrics),
+    }),
     operations: {
       ledger: new PrismaLedgerStore(prisma, { clock }),
       tickets: new PrismaSupportDesk(prisma, clock),

@@ -7,6 +7,8 @@ import {
 } from "@susu/domain";
 import { z } from "zod";
 import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
+import { readPaymentAttemptLimits } from "./http/payment-attempt-config.js";
+import type { PaymentAttemptLimits } from "./http/payment-attempts.js";
 
 const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
@@ -75,10 +77,11 @@ export function readApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   return schema.parse(env);
 }
 
-/** Everything the API reads from its environment: its own settings and the HTTP layer's. */
+/** Everything the API reads from its environment: its own settings, the HTTP layer's, the payment-attempt limits. */
 export interface ApiConfig {
   readonly env: ApiEnv;
   readonly http: HttpConfig;
+  readonly paymentAttempts: PaymentAttemptLimits;
 }
 
 /**
@@ -107,8 +110,11 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         message: `must not exceed SUSU_HELD_DISPUTE_WINDOW_SECONDS, which must not exceed 90 days (${policy.message})`,
       });
   }
-  if (problems.length > 0 || !own.success || http === undefined) throw new HttpConfigError(problems);
-  return { env: own.data, http };
+  const limits = readPaymentAttemptLimits(env);
+  if ("problems" in limits) problems.push(...limits.problems);
+  if (problems.length > 0 || !own.success || http === undefined || !("limits" in limits))
+    throw new HttpConfigError(problems);
+  return { env: own.data, http, paymentAttempts: limits.limits };
 }
 
 /** The held-payment policy the API creates payments under: the defaults, with the dispute windows from the environment. */

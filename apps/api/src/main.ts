@@ -56,6 +56,7 @@ const container = createContainer({
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
   payoutSchedule: env.SUSU_CONNECTED_PAYOUT_SCHEDULE,
   http,
+  paymentAttempts: config.paymentAttempts,
   logLevel: env.LOG_LEVEL,
   heldPaymentPolicy: heldPaymentPolicyOf(env),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
@@ -82,7 +83,7 @@ try {
   process.exit(1);
 }
 log("info", "listening", { port: env.PORT, host: env.HOST, pid: process.pid });
-// Expired idempotency keys and past rate-limit windows are deleted in small batches, so the
+// Expired idempotency keys, past rate-limit windows and payment attempts are deleted in small batches, so the
 // two tables stay the size of a day's traffic. Every API process runs it; the deletes are
 // idempotent and bounded.
 const apiDeps = container.get(TOKENS.apiDeps);
@@ -90,6 +91,14 @@ const stopMaintenance = startMaintenance({
   tasks: [
     { name: "expired idempotency keys", run: (now) => apiDeps.http.idempotencyStore.deleteExpired(now) },
     { name: "past rate-limit windows", run: (now) => apiDeps.http.rateLimitStore.deleteExpired(now) },
+    ...(apiDeps.paymentAttempts !== undefined
+      ? [
+          {
+            name: "past payment attempts",
+            run: apiDeps.paymentAttempts.deleteExpired.bind(apiDeps.paymentAttempts),
+          },
+        ]
+      : []),
   ],
   intervalMs: 60_000,
   log: apiDeps.http.logger,

@@ -85,6 +85,7 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
       rounds: { getRound: () => errAsync(failing()), listRoundsOfGroup: () => errAsync(failing()) },
       heldPayments: store,
       payouts: store,
+      marketplaceCharges: store,
       uow: store,
       audit: store,
       // pg-boss compares start_after with the database's now(): the policy's times must be real ones.

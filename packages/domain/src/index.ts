@@ -22,8 +22,10 @@ export * from "./round/index.js";
 export * from "./shared/index.js";
 export type {
   CreatedHeldPayment,
+  CreatedMarketplaceCharge,
   CreateGroupCommand,
   CreateHeldPaymentCommand,
+  CreateMarketplaceChargeCommand,
   DispatchOptions,
   DispatchReport,
   EffectFailure,
@@ -32,6 +34,7 @@ export type {
   FactOutcome,
   FactPorts,
   FailureSteps,
+  MarketplaceRefundRequester,
   NotFoundError,
   OnboardingDue,
   PayoutRecordOutcome,

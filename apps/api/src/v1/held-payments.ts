@@ -17,8 +17,9 @@ import {
 import type { Context } from "hono";
 import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
+import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
-import { problem, useCaseProblem } from "../problem.js";
+import { problem, serverProblem, useCaseProblem } from "../problem.js";
 import {
   type HeldPaymentFilter,
   heldPaymentAccess,
@@ -445,7 +446,7 @@ const createRouteDef = createRoute({
   tags: TAGS,
   summary: "Ask for a held payment for one of your bookings (anyone with a token; you are its requester)",
   description:
-    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`.",
+    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller, unless a `service` token) and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
   security: [{ bearer: [] }],
   request: { body: body(CreateHeldPaymentSchema) },
   responses: {
@@ -455,6 +456,7 @@ const createRouteDef = createRoute({
       "The payment made the first time for this reference (the same request again)",
     ),
     ...postResponses,
+    ...paymentAttemptResponses,
     ...conflicts({
       client_reference_reused: "client reference booking_42 is held payment hp_1, asked for with other terms",
       seller_not_onboarded: "seller sam has no connected account to be paid into",
@@ -715,6 +717,8 @@ export function heldPaymentsV1(deps: V1Deps) {
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
+    const refused = await limitAttempt(c, principal, input.clientReference, input.customer.email);
+    if (refused !== undefined) return refused;
     const fee: PlatformFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }
@@ -772,6 +776,39 @@ export function heldPaymentsV1(deps: V1Deps) {
     if ("refused" in found) return found.refused;
     return c.json(heldPaymentView(found.payment), 200);
   });
+
+  /**
+   * Counts the attempt against the payment-attempt limits, or answers why not (429, or 503
+   * when they cannot be checked). A request whose payment exists already (the same request
+   * again) is not an attempt: it is answered with that payment, uncounted.
+   */
+  async function limitAttempt(
+    c: Context,
+    principal: Principal,
+    clientReference: string,
+    customerEmail: string,
+  ): Promise<Response | undefined> {
+    const limiter = deps.paymentAttempts;
+    if (limiter === undefined) return undefined;
+    const existing = await uc.heldPayments.findHeldPaymentByReference(principal.subject, clientReference);
+    if (existing.isErr()) return useCaseProblem(c, existing.error);
+    if (existing.value !== undefined) return undefined;
+    try {
+      const verdict = await limiter.admit({
+        key: `held_payment:${principal.subject}:${clientReference}`,
+        principal,
+        customerEmail,
+      });
+      return verdict.admitted ? undefined : paymentAttemptRefused(verdict.refusal);
+    } catch (error) {
+      return serverProblem(
+        c,
+        503,
+        "payment_attempt_limits_unavailable",
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      );
+    }
+  }
 
   const operatorOf = (principal: Principal) => ({ operator: principal.subject });
 

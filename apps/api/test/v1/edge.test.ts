@@ -25,6 +25,7 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     rounds: store,
     heldPayments: store,
     payouts: store,
+    marketplaceCharges: store,
     uow: store,
     audit: store,
     clock,

@@ -31,6 +31,7 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       rounds: store,
       heldPayments: store,
       payouts: store,
+      marketplaceCharges: store,
       uow: store,
       audit: store,
       clock,

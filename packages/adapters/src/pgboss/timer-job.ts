@@ -1,4 +1,10 @@
-import type { FiredTimer, HeldPaymentTimer, RoundTimer, ScheduledTimer } from "@susu/domain";
+import type {
+  FiredTimer,
+  HeldPaymentTimer,
+  MarketplaceChargeTimer,
+  RoundTimer,
+  ScheduledTimer,
+} from "@susu/domain";
 import { z } from "zod";
 
 /**
@@ -21,6 +27,11 @@ export type TimerJobPayload =
       readonly aggregate: "held_payment";
       readonly aggregateId: string;
       readonly timer: HeldPaymentTimer;
+    }
+  | {
+      readonly aggregate: "marketplace_charge";
+      readonly aggregateId: string;
+      readonly timer: MarketplaceChargeTimer;
     };
 
 /** What a timer job carries. */
@@ -87,6 +98,14 @@ const heldPaymentTimerSchema: z.ZodType<HeldPaymentTimer> = z.discriminatedUnion
   z.object({ kind: z.literal("checkout_expired") }),
 ]);
 
+const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("retry_transfer"),
+    sellerId: z.string().min(1),
+    attempt: z.number().int().positive(),
+  }),
+]);
+
 /**
  * Jobs scheduled before timers named their aggregate carried `{ timerId, roundId, timer }`.
  * The `aggregate_refs` migration rewrote the stored ones; a job an older process sends
@@ -114,6 +133,13 @@ const timerJobSchema = z.preprocess(
       aggregate: z.literal("held_payment"),
       aggregateId: z.string().min(1),
       timer: heldPaymentTimerSchema,
+      attempts: z.number().int().nonnegative().optional(),
+    }),
+    z.object({
+      timerId: z.string().min(1),
+      aggregate: z.literal("marketplace_charge"),
+      aggregateId: z.string().min(1),
+      timer: marketplaceChargeTimerSchema,
       attempts: z.number().int().nonnegative().optional(),
     }),
   ]),

@@ -10,6 +10,7 @@ import {
   type Group,
   type HeldPayment,
   type Instant,
+  type MarketplaceCharge,
   type OutboxEffect,
   type Person,
   type Round,
@@ -24,6 +25,8 @@ import {
   auditRow,
   groupColumns,
   heldPaymentColumns,
+  marketplaceChargeColumns,
+  marketplaceSellerRows,
   memberRows,
   outboxAggregateOf,
   personColumns,
@@ -33,6 +36,7 @@ import {
 import {
   parseGroupSnapshot,
   parseHeldPaymentSnapshot,
+  parseMarketplaceChargeSnapshot,
   parsePerson,
   parseRoundSnapshot,
 } from "./snapshots.js";
@@ -103,9 +107,10 @@ function assertStorable(kind: "person", state: Person): void;
 function assertStorable(kind: "group", state: Group): void;
 function assertStorable(kind: "round", state: Round): void;
 function assertStorable(kind: "held payment", state: HeldPayment): void;
+function assertStorable(kind: "marketplace charge", state: MarketplaceCharge): void;
 function assertStorable(
-  kind: "person" | "group" | "round" | "held payment",
-  state: Person | Group | Round | HeldPayment,
+  kind: "person" | "group" | "round" | "held payment" | "marketplace charge",
+  state: Person | Group | Round | HeldPayment | MarketplaceCharge,
 ): void {
   const checked =
     kind === "person"
@@ -114,7 +119,9 @@ function assertStorable(
         ? parseGroupSnapshot(state)
         : kind === "round"
           ? parseRoundSnapshot(state)
-          : parseHeldPaymentSnapshot(state);
+          : kind === "held payment"
+            ? parseHeldPaymentSnapshot(state)
+            : parseMarketplaceChargeSnapshot(state);
   if (checked.isErr())
     throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
 }
@@ -508,6 +515,98 @@ async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at
   });
 }
 
+const MARKETPLACE_CHARGE_COLUMNS = `requested_by, client_reference, activity_id, purpose, mode, status, currency,
+  amount_minor, fee_minor, on_behalf_of, customer_person_id, stripe_customer_id, customer_email, payment_intent_id,
+  charge_id, transfer_group, ended_at, snapshot, version, updated_at`;
+const MARKETPLACE_CHARGE_VALUES = `$2, $3, $4, $5, $6::marketplace_charge_mode, $7::marketplace_charge_status, $8,
+  $9::bigint, $10::bigint, $11::boolean, $12, $13, $14, $15, $16, $17, $18::timestamptz, $19::jsonb, $20::int,
+  $21::timestamptz`;
+const MARKETPLACE_CHARGE_INSERT_SQL = `
+  INSERT INTO marketplace_charges (id, ${MARKETPLACE_CHARGE_COLUMNS}, created_at)
+  VALUES ($1, ${MARKETPLACE_CHARGE_VALUES}, $22::timestamptz)`;
+const MARKETPLACE_CHARGE_UPDATE_SQL = `
+  UPDATE marketplace_charges SET (${MARKETPLACE_CHARGE_COLUMNS}) = ROW(${MARKETPLACE_CHARGE_VALUES})
+   WHERE id = $1 AND version = $22::int
+  RETURNING 1 AS updated`;
+// A charge's sellers are fixed when it is made: written with its first row, never again.
+const MARKETPLACE_SELLERS_INSERT_SQL = `
+  INSERT INTO marketplace_charge_sellers (charge_id, seller_person_id, position, connected_account_id, weight,
+                                          share_minor, fee_minor, created_at)
+  SELECT $1, r.seller_person_id, r.position, r.connected_account_id, r.weight, r.share_minor, r.fee_minor,
+         $3::timestamptz
+    FROM jsonb_to_recordset($2::jsonb) AS r(
+           seller_person_id text, position integer, connected_account_id text, weight integer,
+           share_minor bigint, fee_minor bigint)`;
+
+/** The unique key of a caller's reference: one marketplace charge per (requested_by, client_reference). */
+export const MARKETPLACE_CHARGE_REFERENCE_KEY = "marketplace_charges_requested_by_client_reference_key";
+
+/**
+ * The refusal of a marketplace charge whose caller's reference another charge holds:
+ * `duplicate` (an existing charge, not a passing collision), which a use case creating the
+ * charge reads as "already exists" and answers with the charge found by the reference.
+ */
+export function marketplaceChargeReferenceTaken(id: string): StorageError {
+  return storageError.duplicate(
+    `commit refused marketplace charge ${id}: another marketplace charge has the caller's reference (unique constraint ${MARKETPLACE_CHARGE_REFERENCE_KEY})`,
+  );
+}
+
+async function writeMarketplaceCharge(
+  tx: Tx,
+  change: VersionedChange<MarketplaceCharge>,
+  at: Instant,
+): Promise<void> {
+  const charge = change.state;
+  assertStorable("marketplace charge", charge);
+  const c = marketplaceChargeColumns(charge, storedVersion(change), at);
+  const values = [
+    charge.id,
+    c.requestedBy,
+    c.clientReference,
+    c.activityId,
+    c.purpose,
+    c.mode,
+    c.status,
+    c.currency,
+    String(c.amountMinor),
+    String(c.feeMinor),
+    c.onBehalfOf,
+    c.customerPersonId,
+    c.stripeCustomerId,
+    c.customerEmail,
+    c.paymentIntentId,
+    c.chargeId,
+    c.transferGroup,
+    iso(c.endedAt),
+    c.snapshot,
+    c.version,
+    iso(c.updatedAt),
+  ];
+  await writeVersionedRow(tx, {
+    aggregate: "marketplace_charge",
+    table: "marketplace_charges",
+    id: charge.id,
+    expectedVersion: change.expectedVersion,
+    insert: {
+      name: "susu_marketplace_charge_insert",
+      text: MARKETPLACE_CHARGE_INSERT_SQL,
+      values: [...values, iso(c.createdAt)],
+    },
+    update: { name: "susu_marketplace_charge_update", text: MARKETPLACE_CHARGE_UPDATE_SQL, values },
+    refusal: (error) =>
+      isUniqueViolationOf(error, MARKETPLACE_CHARGE_REFERENCE_KEY)
+        ? new StorageRefusal(marketplaceChargeReferenceTaken(charge.id))
+        : undefined,
+  });
+  if (change.expectedVersion === undefined)
+    await tx({
+      name: "susu_marketplace_sellers_insert",
+      text: MARKETPLACE_SELLERS_INSERT_SQL,
+      values: [charge.id, JSON.stringify(marketplaceSellerRows(charge)), iso(c.createdAt)],
+    });
+}
+
 // Effects enter the outbox due at once: the Changeset carries no time, and the effect's
 // own time (a timer's `at`) is when its work is due, not when scheduling it is.
 const DUE_AT_ONCE = new Date(0).toISOString();
@@ -575,14 +674,15 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
 /**
  * Writes a changeset in the open transaction `tx`: people, then groups (with their
  * members, who must be people), then rounds (with their contributions, attempts and
- * payouts), then held payments (whose sellers must be people), then recorded payouts of
- * connected accounts (each only if its status moves forward), then the outbox and the
- * audit lines. Throws a {@link StorageRefusal} carrying `version_conflict` when an
+ * payouts), then held payments (whose sellers must be people), then marketplace charges
+ * (whose customer and sellers must be people), then recorded payouts of connected accounts
+ * (each only if its status moves forward), then the outbox and the audit lines. Throws a
+ * {@link StorageRefusal} carrying `version_conflict` when an
  * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
- * caller reference is taken); the caller's transaction then rolls back.
+ * or marketplace charge's caller reference is taken); the caller's transaction then rolls back.
  *
- * Aggregates are written in a fixed order (people, groups, rounds, held payments, each by
- * id) so two transactions touching the same rows lock them in the same order and cannot
+ * Aggregates are written in a fixed order (people, groups, rounds, held payments,
+ * marketplace charges, each by id) so two transactions touching the same rows lock them in the same order and cannot
  * deadlock.
  */
 export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
@@ -590,6 +690,8 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
+  for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
+    await writeMarketplaceCharge(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
@@ -654,6 +756,7 @@ export function singleStatementCommit(
   const [change, ...otherGroups] = changes.groups;
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
+  if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);

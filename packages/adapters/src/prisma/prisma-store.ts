@@ -15,6 +15,9 @@ import {
   type HeldPaymentQuery,
   type HeldPaymentRepository,
   type Instant,
+  type MarketplaceCharge,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,
@@ -56,6 +59,7 @@ import {
 import {
   parseGroupSnapshot,
   parseHeldPaymentSnapshot,
+  parseMarketplaceChargeSnapshot,
   parseOutboxEffect,
   parsePerson,
   parseRoundSnapshot,
@@ -101,6 +105,8 @@ const PAYABLE_ACCOUNTS_PAGE_MAX = 500;
 
 /** Most held payments one `listHeldPayments` page holds. */
 export const HELD_PAYMENTS_PAGE_MAX = 100;
+/** Most marketplace charges one `listMarketplaceCharges` page holds. */
+export const MARKETPLACE_CHARGES_PAGE_MAX = 100;
 
 const systemClock: Clock = { now: () => Date.now() };
 
@@ -123,11 +129,11 @@ interface ClaimedRow {
 }
 
 /**
- * People, groups, rounds, held payments, the outbox and the audit log in PostgreSQL through
+ * People, groups, rounds, held payments, marketplace charges, the outbox and the audit log in PostgreSQL through
  * Prisma: the production implementation of the domain's storage ports, with the same
  * behaviour as the in-memory store (the storage contract suite runs against both).
  *
- * Groups, rounds and held payments are stored whole as JSON snapshots, validated against
+ * Groups, rounds, held payments and marketplace charges are stored whole as JSON snapshots, validated against
  * the domain's types when loaded, with projection columns and child rows rewritten in the
  * same transaction; people are flat and stored as columns (a `people` row is the whole person).
  * Writes are guarded by `version` (optimistic concurrency); outbox claims are leases
@@ -140,6 +146,7 @@ export class PrismaStore
     RoundRepository,
     HeldPaymentRepository,
     PayoutRepository,
+    MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -150,7 +157,7 @@ export class PrismaStore
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
-  readonly #loaded = new Map<string, Group | Round | HeldPayment>();
+  readonly #loaded = new Map<string, Group | Round | HeldPayment | MarketplaceCharge>();
   /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
   readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
 
@@ -282,7 +289,7 @@ export class PrismaStore
    * already loaded is not parsed and validated again: a load is a pure function of the text
    * (the row's version is still checked), and stored snapshots never change under a version.
    */
-  #snapshots<T extends Group | Round | HeldPayment>(
+  #snapshots<T extends Group | Round | HeldPayment | MarketplaceCharge>(
     operation: SnapshotRead,
     text: string,
     values: readonly unknown[],
@@ -493,6 +500,118 @@ export class PrismaStore
     }).map(({ rows }) => rows.map(loadPayableAccount));
   }
 
+  getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    return this.#snapshots(
+      "getMarketplaceCharge",
+      MARKETPLACE_CHARGE_BY_ID_SQL,
+      [id],
+      loadMarketplaceCharge,
+      async () => {
+        const row = await this.#prisma.marketplaceCharge.findUnique({
+          where: { id },
+          select: { snapshot: true, version: true },
+        });
+        return row === null ? [] : [row];
+      },
+    ).map((charges) => charges[0]);
+  }
+
+  /** By the unique (requested_by, client_reference) key. */
+  findMarketplaceChargeByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    return this.#snapshots(
+      "findMarketplaceChargeByReference",
+      MARKETPLACE_CHARGE_BY_REFERENCE_SQL,
+      [requestedBy, clientReference],
+      loadMarketplaceCharge,
+      async () => {
+        const row = await this.#prisma.marketplaceCharge.findUnique({
+          where: { requestedBy_clientReference: { requestedBy, clientReference } },
+          select: { snapshot: true, version: true },
+        });
+        return row === null ? [] : [row];
+      },
+    ).map((charges) => charges[0]);
+  }
+
+  /** By the unique payment_intent_id. */
+  findMarketplaceChargeByPaymentIntent(
+    paymentIntentId: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    return this.#snapshots(
+      "findMarketplaceChargeByPaymentIntent",
+      MARKETPLACE_CHARGE_BY_PAYMENT_INTENT_SQL,
+      [paymentIntentId],
+      loadMarketplaceCharge,
+      async () => {
+        const row = await this.#prisma.marketplaceCharge.findUnique({
+          where: { paymentIntentId },
+          select: { snapshot: true, version: true },
+        });
+        return row === null ? [] : [row];
+      },
+    ).map((charges) => charges[0]);
+  }
+
+  /**
+   * A keyset page, newest first by (created_at, id), as {@link listHeldPayments} pages: `limit
+   * + 1` rows read to know whether more follow, after the cursor charge's own place whatever
+   * its status now; an unknown cursor reads nothing. A seller's pages are read through the
+   * sellers table (a co-host of a split is a seller of it as much as a destination's seller).
+   */
+  listMarketplaceCharges(
+    query: MarketplaceChargeQuery,
+  ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError> {
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MARKETPLACE_CHARGES_PAGE_MAX)
+      return errAsync(
+        storageError.refused(
+          `listMarketplaceCharges: limit must be 1–${MARKETPLACE_CHARGES_PAGE_MAX}, got ${query.limit}`,
+        ),
+      );
+    const statement = marketplaceChargesPage(query);
+    return this.#snapshots(
+      "listMarketplaceCharges",
+      statement.text,
+      statement.values,
+      loadMarketplaceCharge,
+      () => this.#marketplaceChargesPageViaPrisma(query),
+      statement.name,
+    ).map((charges) => ({ items: charges.slice(0, query.limit), hasMore: charges.length > query.limit }));
+  }
+
+  async #marketplaceChargesPageViaPrisma(query: MarketplaceChargeQuery): Promise<readonly SnapshotRow[]> {
+    let after: { createdAt: Date; id: string } | undefined;
+    if (query.startingAfter !== undefined) {
+      const cursor = await this.#prisma.marketplaceCharge.findUnique({
+        where: { id: query.startingAfter },
+        select: { createdAt: true, id: true },
+      });
+      if (cursor === null) return [];
+      after = cursor;
+    }
+    return this.#prisma.marketplaceCharge.findMany({
+      where: {
+        ...(query.customerId !== undefined ? { customerPersonId: query.customerId } : {}),
+        ...(query.sellerId !== undefined ? { sellers: { some: { sellerPersonId: query.sellerId } } } : {}),
+        ...(query.requestedBy !== undefined ? { requestedBy: query.requestedBy } : {}),
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(after !== undefined
+          ? {
+              OR: [
+                { createdAt: { lt: after.createdAt } },
+                { createdAt: after.createdAt, id: { lt: after.id } },
+              ],
+            }
+          : {}),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: query.limit + 1,
+      select: { snapshot: true, version: true },
+    });
+  }
+
   /**
    * Audit lines of the query's aggregates after its cursor, by `audit_log.id` (the order
    * they were stored), through the (aggregate_type, aggregate_id, id) index. The cursor
@@ -541,8 +660,8 @@ export class PrismaStore
    * `UPDATE … WHERE id = $id AND version = $expected` (an INSERT when new), its
    * projections, the outbox effects (`ON CONFLICT DO NOTHING`: an id already there is
    * kept once) and the audit lines. A stale version, or a new aggregate someone else
-   * inserted first, fails with `version_conflict` and stores nothing; a new held payment
-   * whose caller's reference another payment holds fails with `duplicate`.
+   * inserted first, fails with `version_conflict` and stores nothing; a new held payment or
+   * marketplace charge whose caller's reference another one holds fails with `duplicate`.
    */
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
@@ -554,8 +673,14 @@ export class PrismaStore
           ? { type: "round" as const, id: changes.rounds[0].state.id }
           : undefined;
     const held = changes.heldPayments?.[0];
+    const charge = changes.marketplaceCharges?.[0];
     const aggregate =
-      first ?? (held !== undefined ? { type: "held_payment" as const, id: held.state.id } : undefined);
+      first ??
+      (held !== undefined
+        ? { type: "held_payment" as const, id: held.state.id }
+        : charge !== undefined
+          ? { type: "marketplace_charge" as const, id: charge.state.id }
+          : undefined);
     const context: FailureContext = aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const inTransaction = () => runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at));
@@ -812,6 +937,12 @@ const HELD_PAYMENT_BY_REFERENCE_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE requested_
 export const OPEN_HELD_PAYMENTS_OF_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
   WHERE seller_person_id = $1 AND ended_at IS NULL ORDER BY created_at, id LIMIT $2::int`;
 
+const MARKETPLACE_CHARGE_SNAPSHOT =
+  "SELECT snapshot::text AS snapshot_text, version FROM marketplace_charges";
+const MARKETPLACE_CHARGE_BY_ID_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE id = $1`;
+const MARKETPLACE_CHARGE_BY_REFERENCE_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;
+const MARKETPLACE_CHARGE_BY_PAYMENT_INTENT_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE payment_intent_id = $1`;
+
 /** The pool reads of aggregate snapshots, and the kind each loads (the key prefix of its cache). */
 const SNAPSHOT_KIND = {
   getGroup: "g",
@@ -821,6 +952,10 @@ const SNAPSHOT_KIND = {
   findHeldPaymentByReference: "h",
   listOpenHeldPaymentsOfSeller: "h",
   listHeldPayments: "h",
+  getMarketplaceCharge: "m",
+  findMarketplaceChargeByReference: "m",
+  findMarketplaceChargeByPaymentIntent: "m",
+  listMarketplaceCharges: "m",
 } as const;
 type SnapshotRead = keyof typeof SNAPSHOT_KIND;
 
@@ -855,6 +990,53 @@ export function heldPaymentsPage(query: HeldPaymentQuery): { name: string; text:
   const text = `${HELD_PAYMENT_SNAPSHOT}
   ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
   ORDER BY created_at DESC, id DESC
+  LIMIT $${values.length}::int`;
+  return { name, text, values };
+}
+
+/**
+ * The page statement of {@link PrismaStore.listMarketplaceCharges} for the query's filters,
+ * built as {@link heldPaymentsPage} builds its own (only the filters given; named by them).
+ * A seller's page reads the sellers table by its (seller_person_id, created_at, charge_id)
+ * index and joins each charge; every other page reads the charges by their own indexes.
+ * Exported for the test that proves its plans.
+ */
+export function marketplaceChargesPage(query: MarketplaceChargeQuery): {
+  name: string;
+  text: string;
+  values: unknown[];
+} {
+  const bySeller = query.sellerId !== undefined;
+  // The place and order columns: the seller's rows carry the charge's created_at.
+  const [created, id] = bySeller ? ["s.created_at", "s.charge_id"] : ["c.created_at", "c.id"];
+  const values: unknown[] = [];
+  const where: string[] = [];
+  const filters = [
+    ["s", "s.seller_person_id = $", "", query.sellerId],
+    ["c", "c.customer_person_id = $", "", query.customerId],
+    ["r", "c.requested_by = $", "", query.requestedBy],
+    ["t", "c.status = $", "::marketplace_charge_status", query.status],
+    [
+      "a",
+      `(${created}, ${id}) < (SELECT x.created_at, x.id FROM marketplace_charges x WHERE x.id = $`,
+      ")",
+      query.startingAfter,
+    ],
+  ] as const;
+  let name = "susu_marketplace_charges_page";
+  for (const [flag, sql, close, value] of filters) {
+    if (value === undefined) continue;
+    values.push(value);
+    where.push(`${sql}${values.length}${close}`);
+    name += `_${flag}`;
+  }
+  values.push(query.limit + 1);
+  const from = bySeller
+    ? "marketplace_charge_sellers s JOIN marketplace_charges c ON c.id = s.charge_id"
+    : "marketplace_charges c";
+  const text = `SELECT c.snapshot::text AS snapshot_text, c.version FROM ${from}
+  ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+  ORDER BY ${created} DESC, ${id} DESC
   LIMIT $${values.length}::int`;
   return { name, text, values };
 }
@@ -947,6 +1129,14 @@ function loadHeldPayment(row: SnapshotRow): Result<HeldPayment, StorageError> {
   if (parsed.isErr()) return err(corrupted("held payment", parsed.error));
   if (parsed.value.version !== row.version)
     return err(corrupted(`held payment ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}
+
+function loadMarketplaceCharge(row: SnapshotRow): Result<MarketplaceCharge, StorageError> {
+  const parsed = parseMarketplaceChargeSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("marketplace charge", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`marketplace charge ${parsed.value.id}`, "snapshot and row versions differ"));
   return ok(parsed.value);
 }
 

@@ -7,6 +7,8 @@ import {
   HELD_PAYMENT_AGGREGATE,
   type HeldPayment,
   type Instant,
+  MARKETPLACE_CHARGE_AGGREGATE,
+  type MarketplaceCharge,
   nextRoundOpensAt,
   type OutboxEffect,
   type Person,
@@ -18,7 +20,7 @@ import { toBigIntMinor, toDate, toDateOrNull } from "./conversions.js";
  * A snapshot as the text of a `jsonb` column: absent optional fields are dropped, and
  * states are plain data (the loaders' schemas, run before every save, prove it).
  */
-function snapshotText(value: Group | Round | HeldPayment): string {
+function snapshotText(value: Group | Round | HeldPayment | MarketplaceCharge): string {
   return JSON.stringify(value);
 }
 
@@ -148,6 +150,58 @@ export function heldPaymentColumns(payment: HeldPayment, version: number, at: In
   };
 }
 
+/**
+ * The `marketplace_charges` row of a charge stored at `version`. `created_at` is the
+ * domain's own `createdAt` (pages are ordered by it), set when the row is inserted.
+ */
+export function marketplaceChargeColumns(charge: MarketplaceCharge, version: number, at: Instant) {
+  return {
+    requestedBy: charge.requestedBy,
+    clientReference: charge.clientReference,
+    activityId: charge.activityId,
+    purpose: charge.purpose,
+    mode: charge.mode,
+    status: charge.status,
+    currency: charge.currency,
+    amountMinor: toBigIntMinor(charge.amountMinor),
+    feeMinor: toBigIntMinor(charge.feeMinor),
+    onBehalfOf: charge.onBehalfOf,
+    customerPersonId: charge.customer.id,
+    stripeCustomerId: charge.customer.stripeCustomerId,
+    customerEmail: charge.customer.email,
+    paymentIntentId: charge.paymentIntentId ?? null,
+    chargeId: charge.chargeId ?? null,
+    transferGroup: charge.transferGroup,
+    endedAt: toDateOrNull(charge.endedAt),
+    snapshot: snapshotText({ ...charge, version }),
+    version,
+    createdAt: toDate(charge.createdAt),
+    updatedAt: toDate(at),
+  };
+}
+
+/** A `marketplace_charge_sellers` row as JSON for `jsonb_to_recordset`. */
+export interface MarketplaceSellerRow {
+  readonly seller_person_id: string;
+  readonly position: number;
+  readonly connected_account_id: string;
+  readonly weight: number;
+  readonly share_minor: number;
+  readonly fee_minor: number;
+}
+
+/** A charge's sellers as rows, in the order of its sellers. */
+export function marketplaceSellerRows(charge: MarketplaceCharge): MarketplaceSellerRow[] {
+  return charge.sellers.map((seller, position) => ({
+    seller_person_id: seller.id,
+    position,
+    connected_account_id: seller.connectedAccountId,
+    weight: seller.weight,
+    share_minor: amount(seller.shareMinor),
+    fee_minor: amount(seller.feeMinor),
+  }));
+}
+
 /** A `contributions` row as JSON for `jsonb_to_recordset`. */
 export interface ContributionRow {
   readonly member_id: string;
@@ -235,11 +289,13 @@ export function roundChildRows(round: Round): {
 export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
   if ("aggregate" in effect) return { type: effect.aggregate, id: effect.aggregateId };
   if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
-  // A posting names what it is about in its refs: a round's, or a held payment's (the
-  // held payment's movements always carry `heldPaymentId`).
-  const { roundId, heldPaymentId } = effect.transaction.refs;
+  // A posting names what it is about in its refs: a round's, a held payment's or a
+  // marketplace charge's (their movements always carry `heldPaymentId`, `marketplaceChargeId`).
+  const { roundId, heldPaymentId, marketplaceChargeId } = effect.transaction.refs;
   if (roundId !== undefined) return { type: "round", id: roundId };
   if (heldPaymentId !== undefined) return { type: HELD_PAYMENT_AGGREGATE, id: heldPaymentId };
+  if (marketplaceChargeId !== undefined)
+    return { type: MARKETPLACE_CHARGE_AGGREGATE, id: marketplaceChargeId };
   return { type: "ledger", id: effect.transaction.id };
 }
 

@@ -1,5 +1,5 @@
 // The shapes of what the database stores as JSON: whole aggregates (the `snapshot`
-// columns of groups, rounds and held payments) and outbox effects (`payload`), and of a person (stored as columns, checked
+// columns of groups, rounds, held payments and marketplace charges) and outbox effects (`payload`), and of a person (stored as columns, checked
 // with the same rigour when written and read). JSON read back from PostgreSQL is untrusted
 // until it has been checked against the domain's types, so every load goes through
 // these schemas. The type assertions at the end make the build fail when the domain
@@ -14,6 +14,9 @@ import {
   HELD_PAYMENT_TICKET_REASONS,
   type HeldPayment,
   type LedgerTransaction,
+  MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
+  MARKETPLACE_CHARGE_TICKET_REASONS,
+  type MarketplaceCharge,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
   PAYOUT_NOTIFICATION_TEMPLATES,
@@ -301,6 +304,124 @@ const heldPaymentSnapshot = z.strictObject({
   version: nonNegative,
 });
 
+const platformFee = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("rate"), basisPoints: safeInt }),
+  z.strictObject({ kind: z.literal("fixed"), amountMinor: safeInt }),
+]);
+
+const takeBackParts = z.strictObject({
+  sellerPartsMinor: list(safeInt),
+  feePartMinor: safeInt,
+  platformFundedMinor: safeInt,
+});
+
+const marketplaceRefund = z.strictObject({
+  number: z.int().min(1),
+  amountMinor: safeInt,
+  initiatedBy: z.enum(["customer", "platform"]),
+  reason: text,
+  rules: z.strictObject({ reverseTransfer: z.boolean(), refundApplicationFee: z.boolean() }),
+  parts: takeBackParts,
+  full: z.boolean(),
+  status: z.enum(["reversing", "requested", "succeeded", "failed"]),
+  attempts: nonNegative,
+  refundId: text.exactOptional(),
+  feeRefundId: text.exactOptional(),
+  failureCode: text.exactOptional(),
+  ledgerPosted: z.boolean(),
+  unsplit: z.boolean(),
+});
+
+const marketplaceDispute = z.strictObject({
+  id: text,
+  amountMinor: safeInt,
+  reason: text,
+  stripeStatus: text,
+  evidenceDueBy: instant.exactOptional(),
+  status: z.enum(["open", "won", "lost"]),
+  lostMinor: safeInt.exactOptional(),
+  lossBooked: z.boolean().exactOptional(),
+  parts: takeBackParts.exactOptional(),
+});
+
+const marketplaceChargeSnapshot = z.strictObject({
+  id: text,
+  clientReference: text,
+  requestedBy: text,
+  activityId: text,
+  purpose: z.enum(["rsvp", "purchase"]),
+  description: text,
+  currency,
+  amountMinor: safeInt,
+  fee: platformFee,
+  feeMinor: safeInt,
+  mode: z.enum(["destination", "split"]),
+  sellers: list(
+    z.strictObject({
+      id: text,
+      connectedAccountId: text,
+      weight: safeInt,
+      shareMinor: safeInt,
+      feeMinor: safeInt,
+    }),
+  ),
+  onBehalfOf: z.boolean(),
+  customer: z.strictObject({ id: text, stripeCustomerId: text, email: text }),
+  paymentMethod: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("saved_card"), paymentMethodId: text }),
+    z.strictObject({ kind: z.literal("new_card") }),
+  ]),
+  transferGroup: text,
+  status: z.enum([
+    "awaiting_payment",
+    "requires_action",
+    "processing",
+    "paying_sellers",
+    "transfer_blocked",
+    "settled",
+    "refunding",
+    "refunded",
+    "charged_back",
+    "payment_failed",
+  ]),
+  createdAt: instant,
+  paymentIntentId: text.exactOptional(),
+  clientSecret: text.exactOptional(),
+  chargeId: text.exactOptional(),
+  destinationTransferId: text.exactOptional(),
+  capturedAt: instant.exactOptional(),
+  failureCode: text.exactOptional(),
+  payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
+  transfers: list(
+    z.strictObject({
+      sellerId: text,
+      attempt: z.int().min(1),
+      effectId: text,
+      amountMinor: safeInt,
+      status: z.enum(["requested", "created", "failed", "unknown"]),
+      transferId: text.exactOptional(),
+      failureCode: text.exactOptional(),
+    }),
+  ),
+  reversals: list(
+    z.strictObject({
+      number: z.int().min(1),
+      effectId: text,
+      sellerId: text,
+      transferId: text,
+      amountMinor: safeInt,
+      forRefund: z.int().min(1).exactOptional(),
+      forDisputeId: text.exactOptional(),
+      status: z.enum(["requested", "reversed", "failed"]),
+      failureCode: text.exactOptional(),
+    }),
+  ),
+  refunds: list(marketplaceRefund),
+  disputes: list(marketplaceDispute),
+  endedAt: instant.exactOptional(),
+  version: nonNegative,
+});
+
 // The ledger transaction inside a post_ledger effect is checked twice: here for its
 // shape, then by the domain's own `createLedgerTransaction` for its rules (balanced,
 // positive amounts, limits), which also rebuilds its Money values.
@@ -324,9 +445,8 @@ const ledgerTransactionShape = z.strictObject({
     "held_refunded",
     "held_transfer_reversed",
     "held_dispute_lost",
-    // A marketplace charge's kinds: the domain's ledger knows them, so the schema proof
-    // below requires them. No marketplace charge is stored yet; wiring it adds them to the
-    // database's ledger_transaction_kind enum.
+    // A marketplace charge's kinds (in the ledger_transaction_kind enum since the
+    // marketplace_charges migration).
     "marketplace_captured",
     "marketplace_fee_earned",
     "marketplace_seller_payable",
@@ -531,20 +651,106 @@ const payoutEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
-/** Whether a stored payload is a recorded payout's. */
-function isPayoutPayload(json: unknown): boolean {
-  return (
-    typeof json === "object" && json !== null && (json as { aggregate?: unknown }).aggregate === "payout"
-  );
+// A marketplace charge's effects all name it (`aggregate: "marketplace_charge"`), except
+// its ledger postings, which have the round's shape and are read by the round's schema.
+const marketplaceAddressed = { id: text, aggregate: z.literal("marketplace_charge"), aggregateId: text };
+const marketplaceMetadata = { aggregate: z.literal("marketplace_charge"), marketplaceChargeId: text };
+
+const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("create_payment"),
+    amountMinor: safeInt,
+    currency,
+    description: text,
+    customerId: text,
+    stripeCustomerId: text,
+    confirmation: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("saved_card"), paymentMethodId: text, offSession: z.literal(true) }),
+      z.strictObject({ kind: z.literal("client_confirmation") }),
+    ]),
+    destination: z
+      .strictObject({ connectedAccountId: text, applicationFeeMinor: safeInt, onBehalfOf: z.boolean() })
+      .exactOptional(),
+    transferGroup: text,
+    metadata: z.strictObject(marketplaceMetadata),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("transfer"),
+    sellerId: text,
+    attempt: safeInt,
+    destinationAccountId: text,
+    sourceChargeId: text,
+    amountMinor: safeInt,
+    currency,
+    transferGroup: text,
+    metadata: z.strictObject({ ...marketplaceMetadata, sellerId: text, attempt: safeInt }),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("reverse_transfer"),
+    reversal: safeInt,
+    sellerId: text,
+    transferId: text,
+    amountMinor: safeInt,
+    currency,
+    reason: z.enum(["refund", "dispute_lost"]),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("refund"),
+    refund: safeInt,
+    attempt: safeInt,
+    paymentIntentId: text,
+    amountMinor: safeInt,
+    currency,
+    reverseTransfer: z.boolean(),
+    refundApplicationFee: z.boolean(),
+    initiatedBy: z.enum(["customer", "platform"]),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("schedule_timer"),
+    at: instant,
+    timer: z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("notify"),
+    to: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("customer"), email: text }),
+      z.strictObject({ kind: z.literal("seller"), sellerId: text }),
+      z.strictObject({ kind: z.literal("platform_admins") }),
+    ]),
+    template: z.enum(MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(MARKETPLACE_CHARGE_TICKET_REASONS),
+    summary: text,
+  }),
+]);
+
+/** The aggregate a stored payload names, if any (a round's ledger postings and older payloads name none). */
+function payloadAggregate(json: unknown): unknown {
+  return typeof json === "object" && json !== null ? (json as { aggregate?: unknown }).aggregate : undefined;
 }
 
-/** Whether a stored payload is a held payment's (its ledger postings aside, which read as a round's do). */
-function isHeldPaymentPayload(json: unknown): boolean {
-  return (
-    typeof json === "object" &&
-    json !== null &&
-    (json as { aggregate?: unknown }).aggregate === "held_payment"
-  );
+/** The schema of a stored payload: a held payment's, a marketplace charge's, a recorded payout's, else a round's (ledger postings included). */
+function outboxEffectShapeOf(json: unknown) {
+  switch (payloadAggregate(json)) {
+    case "held_payment":
+      return heldPaymentEffectShape;
+    case "marketplace_charge":
+      return marketplaceChargeEffectShape;
+    case "payout":
+      return payoutEffectShape;
+    default:
+      return roundOutboxEffectShape;
+  }
 }
 
 /**
@@ -591,10 +797,15 @@ const personSchemaMatches: Same<z.output<typeof person>, Person> = true;
 const groupSchemaMatches: Same<z.output<typeof groupSnapshot>, Group> = true;
 const roundSchemaMatches: Same<z.output<typeof roundSnapshot>, Round> = true;
 const heldPaymentSchemaMatches: Same<z.output<typeof heldPaymentSnapshot>, HeldPayment> = true;
+const marketplaceChargeSchemaMatches: Same<
+  z.output<typeof marketplaceChargeSnapshot>,
+  MarketplaceCharge
+> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
 type EffectShape =
   | z.output<typeof roundOutboxEffectShape>
   | z.output<typeof heldPaymentEffectShape>
+  | z.output<typeof marketplaceChargeEffectShape>
   | z.output<typeof payoutEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
@@ -605,6 +816,7 @@ void [
   groupSchemaMatches,
   roundSchemaMatches,
   heldPaymentSchemaMatches,
+  marketplaceChargeSchemaMatches,
   ledgerSchemaMatches,
   effectSchemaMatches,
 ];
@@ -656,6 +868,12 @@ export function parseHeldPaymentSnapshot(json: unknown): Result<HeldPayment, str
   return parsed.success ? ok(parsed.data) : err(problem("held payment snapshot", parsed.error));
 }
 
+/** A stored marketplace charge snapshot, checked against the domain's `MarketplaceCharge`; the error says what is wrong. */
+export function parseMarketplaceChargeSnapshot(json: unknown): Result<MarketplaceCharge, string> {
+  const parsed = marketplaceChargeSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("marketplace charge snapshot", parsed.error));
+}
+
 /** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */
 export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction, string> {
   const parsed = ledgerTransactionShape.safeParse(json);
@@ -669,12 +887,7 @@ export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction,
  */
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const upgraded = upgradeOutboxPayload(json);
-  const shape = isPayoutPayload(upgraded)
-    ? payoutEffectShape
-    : isHeldPaymentPayload(upgraded)
-      ? heldPaymentEffectShape
-      : roundOutboxEffectShape;
-  const parsed = shape.safeParse(upgraded);
+  const parsed = outboxEffectShapeOf(upgraded).safeParse(upgraded);
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);

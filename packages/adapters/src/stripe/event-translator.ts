@@ -145,8 +145,10 @@ function isBillingEvent(event: Stripe.Event): event is BillingEvent {
 }
 
 /**
- * Debits: the PaymentIntent's state changes are debit facts, read with the same mapping
- * as the gateway's answers (`debitOutcomeOf`), so both say the same thing.
+ * Payments (a round's debits, a marketplace charge's card payment): the PaymentIntent's
+ * state changes are payment facts, read with the same mapping as the gateway's answers
+ * (`debitOutcomeOf`), so both say the same thing — including a payment that waits for the
+ * customer (`requires_action`, with its client secret).
  */
 export function translatePaymentIntentEvent(event: PaymentIntentEvent): StripeEventTranslation {
   const pi = event.data.object;
@@ -155,6 +157,7 @@ export function translatePaymentIntentEvent(event: PaymentIntentEvent): StripeEv
     case "payment_intent.processing":
     case "payment_intent.succeeded":
     case "payment_intent.payment_failed":
+    case "payment_intent.requires_action":
     case "payment_intent.canceled": {
       // susu never cancels a debit; if someone does (dashboard), the money will not come.
       if (!refs) return ignored(event.type, NOT_FROM_SUSU);
@@ -164,10 +167,9 @@ export function translatePaymentIntentEvent(event: PaymentIntentEvent): StripeEv
     }
     case "payment_intent.created":
       return ignored(event.type, "the gateway's answer already reported the new debit");
-    case "payment_intent.requires_action":
     case "payment_intent.amount_capturable_updated":
     case "payment_intent.partially_funded":
-      return ignored(event.type, "only card flows see this state; rounds debit off session by BECS");
+      return ignored(event.type, "susu captures at once and charges in full: no flow sees this state");
     default:
       return newerThanThisCode(event);
   }

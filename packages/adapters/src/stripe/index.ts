@@ -31,7 +31,6 @@ export {
 } from "./stripe-mappings.js";
 export {
   type CardPaymentInput,
-  type CardPaymentOutcome,
   IDEMPOTENCY_KEY_MAX_CHARS,
   StripePaymentGateway,
   stripeIdempotencyKey,

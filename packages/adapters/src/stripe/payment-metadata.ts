@@ -6,7 +6,9 @@ import type Stripe from "stripe";
  * the object (which arrives days later for BECS) can be traced back without a database
  * lookup: a round's payment to the round, the member and the attempt; a held payment's
  * checkout, transfers, refunds and reversals to the payment and the step (attempt, refund
- * number, reversal number); what a person owns (customer, debit set-up, connected
+ * number, reversal number); a marketplace charge's PaymentIntent, sellers' transfers,
+ * refunds and reversals to the charge and the step (seller, attempt, refund number,
+ * reversal number); what a person owns (customer, debit set-up, connected
  * account) to the person.
  */
 export const METADATA_KEYS = {
@@ -18,6 +20,8 @@ export const METADATA_KEYS = {
   heldPaymentId: "held_payment_id",
   refund: "refund_number",
   reversal: "reversal_number",
+  marketplaceChargeId: "marketplace_charge_id",
+  sellerId: "seller_id",
   effectId: "effect_id",
 } as const;
 
@@ -33,6 +37,9 @@ export function referencesToMetadata(references: PaymentReferences, effectId?: s
     metadata[METADATA_KEYS.heldPaymentId] = references.heldPaymentId;
   if (references.refund !== undefined) metadata[METADATA_KEYS.refund] = String(references.refund);
   if (references.reversal !== undefined) metadata[METADATA_KEYS.reversal] = String(references.reversal);
+  if (references.marketplaceChargeId !== undefined)
+    metadata[METADATA_KEYS.marketplaceChargeId] = references.marketplaceChargeId;
+  if (references.sellerId !== undefined) metadata[METADATA_KEYS.sellerId] = references.sellerId;
   if (effectId !== undefined) metadata[METADATA_KEYS.effectId] = effectId;
   return metadata;
 }
@@ -49,7 +56,8 @@ function counterOf(value: string | undefined): number | undefined {
 
 /**
  * Reads the references back from an object's metadata. `undefined` when the object was
- * not created by susu (none of `group_id`, `person_id`, `held_payment_id`); an attempt, refund
+ * not created by susu (none of `group_id`, `person_id`, `held_payment_id`,
+ * `marketplace_charge_id`); an attempt, refund
  * or reversal number that is not a non-negative integer is dropped rather than guessed.
  */
 export function metadataToReferences(
@@ -59,7 +67,15 @@ export function metadataToReferences(
   const groupId = nonEmpty(metadata[METADATA_KEYS.groupId]);
   const personId = nonEmpty(metadata[METADATA_KEYS.personId]);
   const heldPaymentId = nonEmpty(metadata[METADATA_KEYS.heldPaymentId]);
-  if (groupId === undefined && personId === undefined && heldPaymentId === undefined) return undefined;
+  const marketplaceChargeId = nonEmpty(metadata[METADATA_KEYS.marketplaceChargeId]);
+  if (
+    groupId === undefined &&
+    personId === undefined &&
+    heldPaymentId === undefined &&
+    marketplaceChargeId === undefined
+  )
+    return undefined;
+  const sellerId = nonEmpty(metadata[METADATA_KEYS.sellerId]);
   const roundId = nonEmpty(metadata[METADATA_KEYS.roundId]);
   const memberId = nonEmpty(metadata[METADATA_KEYS.memberId]);
   const attempt = counterOf(metadata[METADATA_KEYS.attempt]);
@@ -74,5 +90,7 @@ export function metadataToReferences(
     ...(heldPaymentId !== undefined ? { heldPaymentId } : {}),
     ...(refund !== undefined ? { refund } : {}),
     ...(reversal !== undefined ? { reversal } : {}),
+    ...(marketplaceChargeId !== undefined ? { marketplaceChargeId } : {}),
+    ...(sellerId !== undefined ? { sellerId } : {}),
   };
 }

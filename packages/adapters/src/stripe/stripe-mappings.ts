@@ -29,9 +29,31 @@ export function unexpectedAnswer(code: string, message: string): GatewayError {
 }
 
 /**
- * A PaymentIntent's status as the domain's debit outcome. Statuses a confirmed off-session
- * debit cannot be in are reported as outcome unknown, so the flow re-reads or waits for the
- * webhook rather than deciding on a state it does not understand.
+ * A destination charge's transfer to the connected account (the charge's `transfer`), when
+ * the PaymentIntent's charge is expanded (the gateway's answers; a webhook's is an id).
+ */
+export function destinationTransferOf(pi: Stripe.PaymentIntent): { readonly transferId?: string } {
+  const charge = pi.latest_charge;
+  if (charge === null || typeof charge === "string") return {};
+  const transferId = idOf(charge.transfer);
+  return transferId !== undefined ? { transferId } : {};
+}
+
+/** The client secret of a PaymentIntent that waits for the customer, or an unexpected answer. */
+function waitingForCustomer(pi: Stripe.PaymentIntent): Result<DebitOutcome, GatewayError> {
+  return pi.client_secret === null || pi.client_secret === ""
+    ? err(unexpectedAnswer("missing_client_secret", `PaymentIntent ${pi.id} has no client secret`))
+    : ok({ status: "requires_action", paymentIntentId: pi.id, clientSecret: pi.client_secret });
+}
+
+/**
+ * A PaymentIntent's status as the domain's payment outcome (a round's debit, a marketplace
+ * card payment), for the gateway's answers and the webhooks alike. A PaymentIntent that
+ * waits for the customer — to authenticate (`requires_action`), or to give a card for the
+ * first time (`requires_payment_method` with no failed attempt) — is `requires_action` with
+ * its client secret (for a round's off-session debit the domain reads that as a failure).
+ * Statuses a confirmed payment cannot be in are reported as outcome unknown, so the flow
+ * re-reads or waits for the webhook rather than deciding on a state it does not understand.
  */
 export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, GatewayError> {
   switch (pi.status) {
@@ -43,9 +65,11 @@ export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, G
         return err(
           unexpectedAnswer("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
         );
-      return ok({ status: "succeeded", paymentIntentId: pi.id, chargeId });
+      return ok({ status: "succeeded", paymentIntentId: pi.id, chargeId, ...destinationTransferOf(pi) });
     }
     case "requires_payment_method":
+      if (pi.last_payment_error === null || pi.last_payment_error === undefined)
+        return waitingForCustomer(pi);
       return ok({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
     case "canceled":
       return ok({
@@ -54,8 +78,8 @@ export function debitOutcomeOf(pi: Stripe.PaymentIntent): Result<DebitOutcome, G
         failureCode: pi.cancellation_reason ? `canceled_${pi.cancellation_reason}` : "canceled",
       });
     case "requires_action":
-      // Off session nobody can authenticate: for the round, the debit has failed.
-      return ok({ status: "failed", paymentIntentId: pi.id, failureCode: "authentication_required" });
+      // Off session nobody can authenticate: the round hears this as a failed debit.
+      return waitingForCustomer(pi);
     default:
       // requires_capture / requires_confirmation cannot follow an automatic-capture
       // confirmation; a status newer than this code is not guessed at either.
@@ -93,6 +117,7 @@ export function paymentStatusOf(pi: Stripe.PaymentIntent): Result<PaymentStatus,
         paymentIntentId: pi.id,
         chargeId,
         amount: money(amountMinor, currency),
+        ...destinationTransferOf(pi),
       });
     }
     case "requires_payment_method":

@@ -25,7 +25,6 @@ import {
   debitOutcomeOf,
   idOf,
   mandateStatusOf,
-  paymentFailureCode,
   paymentStatusOf,
   refundOutcomeOf,
   unexpectedAnswer,
@@ -60,34 +59,14 @@ function stripeSchedule(schedule: PayoutSchedule): Stripe.AccountCreateParams.Se
   }
 }
 
-/** Where a card payment stands right after it was submitted. */
-export type CardPaymentOutcome =
-  | { readonly status: "succeeded"; readonly paymentIntentId: string; readonly chargeId: string }
-  | { readonly status: "processing"; readonly paymentIntentId: string }
-  /** The customer must authenticate (3-D Secure) on session, with this client secret. */
-  | { readonly status: "requires_action"; readonly paymentIntentId: string; readonly clientSecret: string }
-  /** Authorised and held, for manual capture (booking holds). */
-  | { readonly status: "requires_capture"; readonly paymentIntentId: string; readonly chargeId: string }
-  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
-
-/** A card payment, off session with a saved card or on session with a fresh one. */
-export interface CardPaymentInput {
-  readonly idempotencyKey: string;
-  readonly amount: Money;
-  readonly paymentMethodId: string;
-  readonly customerId?: string;
-  /** `true` when the customer is not present (a saved card charged later). */
-  readonly offSession: boolean;
-  /** Authorise now and capture later (held bookings); captures at once when omitted. */
-  readonly captureMethod?: "automatic" | "manual";
-  readonly description: string;
-  readonly transferGroup?: string;
-  /** A destination charge: the funds go to this account minus `applicationFee`. */
-  readonly destination?: { readonly accountId: string; readonly applicationFee?: Money };
-  readonly references: PaymentReferences;
-}
+/** A card payment, as the port asks for one (`PaymentGateway.createCardPayment`). */
+export type CardPaymentInput = Parameters<PaymentGateway["createCardPayment"]>[0];
 
 const BECS = "au_becs_debit";
+
+/** The `Idempotency-Key` of a request made for an effect. */
+const keyOf = (input: { readonly idempotencyKey: string }): string =>
+  stripeIdempotencyKey(input.idempotencyKey);
 
 /** Stripe wants lower-case ISO codes; the domain keeps them upper case. */
 function stripeCurrency(amount: Money): string {
@@ -313,77 +292,61 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 
   /**
-   * A card payment for the flows after rounds (bookings, marketplace charges). Not part of
-   * the port yet: the domain has no card flow to drive it.
+   * A marketplace card payment: a saved card confirmed at once off session (`confirm`,
+   * `off_session`), or a PaymentIntent left for the client to confirm with its client
+   * secret; a destination charge with `transfer_data[destination]`,
+   * `application_fee_amount` and, when the seller is the merchant of record,
+   * `on_behalf_of`. The charge is expanded so a destination charge's transfer comes with
+   * the answer. A PaymentIntent the same effect made before (found by its `effect_id`) is
+   * read again instead of made twice.
    */
-  createCardPayment(input: CardPaymentInput): ResultAsync<CardPaymentOutcome, GatewayError> {
-    const destination = input.destination;
+  createCardPayment(input: CardPaymentInput): ResultAsync<DebitOutcome, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#madeByEffect(
+      () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
+      key,
+    )
+      .andThen((existing) =>
+        existing === undefined
+          ? this.#createCardPayment(input)
+          : sameMoney(existing, input.amount, key).asyncAndThen(() =>
+              this.#call(() =>
+                this.stripe.paymentIntents.retrieve(existing.id, { expand: ["latest_charge"] }),
+              ),
+            ),
+      )
+      .andThen(debitOutcomeOf);
+  }
+
+  #createCardPayment(input: CardPaymentInput): ResultAsync<Stripe.PaymentIntent, GatewayError> {
+    const { confirmation, destination } = input;
     return this.#call(() =>
       declineAsPaymentIntent(
         this.stripe.paymentIntents.create(
           {
             amount: input.amount.amountMinor,
             currency: stripeCurrency(input.amount),
-            payment_method: input.paymentMethodId,
+            customer: input.customerId,
             payment_method_types: ["card"],
-            confirm: true,
-            off_session: input.offSession,
-            capture_method: input.captureMethod ?? "automatic",
-            description: input.description,
-            metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
-            ...(input.customerId !== undefined ? { customer: input.customerId } : {}),
-            ...(input.transferGroup !== undefined ? { transfer_group: input.transferGroup } : {}),
+            ...(confirmation.kind === "saved_card"
+              ? { payment_method: confirmation.paymentMethodId, confirm: true, off_session: true }
+              : {}),
+            transfer_group: input.transferGroup,
             ...(destination !== undefined
               ? {
                   transfer_data: { destination: destination.accountId },
-                  ...(destination.applicationFee !== undefined
-                    ? { application_fee_amount: destination.applicationFee.amountMinor }
-                    : {}),
+                  application_fee_amount: destination.applicationFee.amountMinor,
+                  ...(destination.onBehalfOf ? { on_behalf_of: destination.accountId } : {}),
                 }
               : {}),
+            description: input.description,
+            metadata: referencesToMetadata(input.references, keyOf(input)),
+            expand: ["latest_charge"],
           },
-          { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+          { idempotencyKey: keyOf(input) },
         ),
       ),
-    ).andThen((pi): ResultAsync<CardPaymentOutcome, GatewayError> => {
-      const chargeId = idOf(pi.latest_charge);
-      switch (pi.status) {
-        case "succeeded":
-          return chargeId === undefined
-            ? errAsync(
-                unexpectedAnswer("missing_latest_charge", `PaymentIntent ${pi.id} succeeded with no charge`),
-              )
-            : okAsync({ status: "succeeded", paymentIntentId: pi.id, chargeId });
-        case "requires_capture":
-          return chargeId === undefined
-            ? errAsync(
-                unexpectedAnswer(
-                  "missing_latest_charge",
-                  `PaymentIntent ${pi.id} is authorised with no charge`,
-                ),
-              )
-            : okAsync({ status: "requires_capture", paymentIntentId: pi.id, chargeId });
-        case "processing":
-          return okAsync({ status: "processing", paymentIntentId: pi.id });
-        case "requires_action":
-          return pi.client_secret === null
-            ? errAsync(
-                unexpectedAnswer("missing_client_secret", `PaymentIntent ${pi.id} has no client secret`),
-              )
-            : okAsync({ status: "requires_action", paymentIntentId: pi.id, clientSecret: pi.client_secret });
-        case "requires_payment_method":
-          return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: paymentFailureCode(pi) });
-        case "canceled":
-          return okAsync({ status: "failed", paymentIntentId: pi.id, failureCode: "canceled" });
-        default:
-          return errAsync(
-            unexpectedAnswer(
-              "unexpected_payment_intent_status",
-              `PaymentIntent ${pi.id} is ${pi.status} after confirmation`,
-            ),
-          );
-      }
-    });
+    );
   }
 
   refund(input: {
@@ -391,6 +354,7 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly paymentIntentId: string;
     readonly amount?: Money;
     readonly reverseTransfer?: boolean;
+    readonly refundApplicationFee?: boolean;
     readonly references: PaymentReferences;
   }): ResultAsync<RefundOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
@@ -411,6 +375,9 @@ export class StripePaymentGateway implements PaymentGateway {
           payment_intent: input.paymentIntentId,
           ...(input.amount !== undefined ? { amount: input.amount.amountMinor } : {}),
           ...(input.reverseTransfer !== undefined ? { reverse_transfer: input.reverseTransfer } : {}),
+          ...(input.refundApplicationFee !== undefined
+            ? { refund_application_fee: input.refundApplicationFee }
+            : {}),
           metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
@@ -622,7 +589,10 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
-    return this.#call(() => this.stripe.paymentIntents.retrieve(paymentIntentId)).andThen(paymentStatusOf);
+    // The charge expanded: a destination charge's transfer comes with it.
+    return this.#call(() =>
+      this.stripe.paymentIntents.retrieve(paymentIntentId, { expand: ["latest_charge"] }),
+    ).andThen(paymentStatusOf);
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

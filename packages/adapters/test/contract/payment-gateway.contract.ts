@@ -63,6 +63,13 @@ export interface PaymentGatewayDriver {
   payCheckout(sessionId: string): Promise<string>;
   /** Credits a connected account's available balance (the platform paid it, at once). */
   fund(accountId: string, amount: Money): Promise<void>;
+  /** A customer to charge by card (a Stripe customer; cards are Stripe's test payment methods). */
+  cardCustomer(): Promise<string>;
+  /**
+   * The customer confirms, on session, a card payment that waits for them (Stripe.js with the
+   * client secret), with a test card (`pm_card_visa`, …); its outcome comes with the next settle.
+   */
+  confirmCardPayment(paymentIntentId: string, paymentMethodId: string): Promise<void>;
 }
 
 /** A gateway under test and its driver. */
@@ -554,6 +561,109 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
 
       it("reading a payment that does not exist is a definite error", async () => {
         expect(failure(await gateway.getPayment("pi_doesnotexist000")).type).toBe("gateway_definite");
+      });
+    });
+
+    describe("card payments (marketplace charges)", () => {
+      /** A marketplace charge's card payment: saved (off session) or for the client to confirm. */
+      async function cardPayment(
+        confirmation: Parameters<PaymentGateway["createCardPayment"]>[0]["confirmation"],
+        options: { readonly destinationAccountId?: string } = {},
+      ) {
+        const marketplaceChargeId = unique("mc");
+        const input = {
+          idempotencyKey: `${marketplaceChargeId}:payment`,
+          amount: aud(10_000),
+          customerId: await driver.cardCustomer(),
+          confirmation,
+          description: "Pottery class",
+          transferGroup: `marketplace_${marketplaceChargeId}`,
+          ...(options.destinationAccountId !== undefined
+            ? {
+                destination: {
+                  accountId: options.destinationAccountId,
+                  applicationFee: aud(1_000),
+                  onBehalfOf: true,
+                },
+              }
+            : {}),
+          references: { marketplaceChargeId },
+        };
+        return { input, marketplaceChargeId, outcome: value(await gateway.createCardPayment(input)) };
+      }
+      const saved = (paymentMethodId: string) => ({
+        kind: "saved_card" as const,
+        paymentMethodId,
+        offSession: true as const,
+      });
+
+      it("charges a saved card off session at once; the same key answers the same and charges once", async () => {
+        const { input, outcome } = await cardPayment(saved("pm_card_visa"));
+        expect(outcome).toEqual({
+          status: "succeeded",
+          paymentIntentId: expect.any(String),
+          chargeId: expect.any(String),
+        });
+        expect(value(await gateway.createCardPayment(input))).toEqual(outcome);
+        expect(await driver.debitCount(input.transferGroup)).toBe(1);
+        expect(value(await gateway.getPayment(outcome.paymentIntentId))).toMatchObject({
+          status: "succeeded",
+          amount: aud(10_000),
+        });
+      });
+
+      it("a destination charge pays the account with the charge: the answer and a read name its transfer", async () => {
+        const account = await driver.connectedAccount({ canReceive: true });
+        const { outcome } = await cardPayment(saved("pm_card_visa"), { destinationAccountId: account });
+        if (outcome.status !== "succeeded") throw new Error(`expected success, got ${outcome.status}`);
+        expect(outcome.transferId).toEqual(expect.any(String));
+        const payment = value(await gateway.getPayment(outcome.paymentIntentId));
+        expect(payment).toMatchObject({ status: "succeeded", transferId: outcome.transferId });
+      });
+
+      it.each([
+        ["pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"],
+        // Off session nobody can pass 3-D Secure: the payment is declined, not left waiting.
+        ["pm_card_authenticationRequired", "authentication_required"],
+      ])("a saved card %s is a failed payment (%s), the same on replay", async (card, failureCode) => {
+        const { input, outcome } = await cardPayment(saved(card));
+        expect(outcome).toEqual({ status: "failed", paymentIntentId: expect.any(String), failureCode });
+        expect(value(await gateway.createCardPayment(input))).toEqual(outcome);
+      });
+
+      it("a new card waits for the client with a client secret; once the customer confirms, the provider reports it paid", async () => {
+        const { input, outcome, marketplaceChargeId } = await cardPayment({ kind: "client_confirmation" });
+        expect(outcome).toEqual({
+          status: "requires_action",
+          paymentIntentId: expect.any(String),
+          clientSecret: expect.any(String),
+        });
+        expect(value(await gateway.createCardPayment(input))).toEqual(outcome);
+        await driver.confirmCardPayment(outcome.paymentIntentId, "pm_card_visa");
+        expect(await driver.settle()).toContainEqual({
+          kind: "debit_succeeded",
+          refs: { marketplaceChargeId },
+          paymentIntentId: outcome.paymentIntentId,
+          chargeId: expect.any(String),
+        });
+      });
+
+      it("refunds a destination charge with reverse_transfer and refund_application_fee, once per key", async () => {
+        const account = await driver.connectedAccount({ canReceive: true });
+        const { outcome, marketplaceChargeId } = await cardPayment(saved("pm_card_visa"), {
+          destinationAccountId: account,
+        });
+        const refund = {
+          idempotencyKey: `${marketplaceChargeId}:refund:1:attempt:1`,
+          paymentIntentId: outcome.paymentIntentId,
+          amount: aud(4_000),
+          reverseTransfer: true,
+          refundApplicationFee: true,
+          references: { marketplaceChargeId, refund: 1, attempt: 1 },
+        };
+        const first = value(await gateway.refund(refund));
+        expect(first).toMatchObject({ status: "succeeded" });
+        expect(value(await gateway.refund(refund)).refundId).toBe(first.refundId);
       });
     });
   });

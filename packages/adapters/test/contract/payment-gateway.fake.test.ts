@@ -1,5 +1,10 @@
 import { money, type PaymentFact } from "@susu/domain";
-import { type FakeDebitOutcome, FakePaymentGateway, ManualClock } from "@susu/domain/testing";
+import {
+  FAKE_DECLINED_CARDS,
+  type FakeDebitOutcome,
+  FakePaymentGateway,
+  ManualClock,
+} from "@susu/domain/testing";
 import { BECS_TEST_ACCOUNTS, paymentGatewayContract } from "./payment-gateway.contract.js";
 
 // The domain's in-memory gateway must behave like the Stripe one wherever the round relies on it.
@@ -60,6 +65,16 @@ paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
         const paymentIntentId = fake.checkouts.get(sessionId)?.paymentIntentId;
         if (paymentIntentId === undefined) throw new Error(`checkout ${sessionId} was not paid`);
         return paymentIntentId;
+      },
+      async cardCustomer() {
+        seq += 1;
+        return `cus_fake_card_${seq}`;
+      },
+      async confirmCardPayment(paymentIntentId, paymentMethodId) {
+        const declined = FAKE_DECLINED_CARDS[paymentMethodId];
+        reported.push(
+          fake.confirmCardPayment(paymentIntentId, declined === undefined ? "succeed" : { fail: declined }),
+        );
       },
     },
   };

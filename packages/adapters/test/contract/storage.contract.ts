@@ -5,15 +5,19 @@ import {
   type AuditLog,
   type Changeset,
   type CreateHeldPayment,
+  type CreateMarketplaceCharge,
   closeGroup,
   createHeldPayment,
   createLedgerTransaction,
+  createMarketplaceCharge,
   credit,
   DEFAULT_HELD_PAYMENT_POLICY,
+  DEFAULT_MARKETPLACE_POLICY,
   DEFAULT_ROUND_POLICY,
   debit,
   decide,
   decideHeldPayment,
+  decideMarketplaceCharge,
   type Group,
   type GroupRepository,
   HELD_PAYMENT_AGGREGATE,
@@ -24,6 +28,10 @@ import {
   type Instant,
   type LedgerStore,
   type LedgerTransaction,
+  type MarketplaceCharge,
+  type MarketplaceChargeEffect,
+  type MarketplaceChargeInput,
+  type MarketplaceChargeRepository,
   money,
   type OutboxEffect,
   type OutboxStore,
@@ -51,6 +59,7 @@ export interface StoragePorts {
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
   readonly payouts: PayoutRepository;
+  readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly audit: AuditLog;
   readonly outbox: OutboxStore;
@@ -156,6 +165,94 @@ const heldAudit = (id: string, action: string): AuditEntry => ({
 });
 
 const newHeld = (state: HeldPayment): VersionedChange<HeldPayment> => ({ state, expectedVersion: undefined });
+
+/** A client app's `create` command for a marketplace charge: 100.00 AUD from `cus` to seller `sel` (one seller: a destination charge). */
+const chargeCommand = (over: Partial<CreateMarketplaceCharge> = {}): CreateMarketplaceCharge => ({
+  id: "mc_1",
+  clientReference: "rsvp_1",
+  requestedBy: "app_1",
+  activityId: "act_1",
+  purpose: "rsvp",
+  description: "Pottery class",
+  amountMinor: 10_000,
+  currency: "AUD",
+  customer: { id: "cus", stripeCustomerId: "cus_stripe", email: "cy@example.com" },
+  paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  sellers: [{ id: "sel", connectedAccountId: "acct_sel" }],
+  ...over,
+});
+
+/** Three co-hosts weighted 2:1:1: a split (separate charges and transfers). */
+const coHosts: CreateMarketplaceCharge["sellers"] = [
+  { id: "sel", connectedAccountId: "acct_sel", weight: 2 },
+  { id: "sel_2", connectedAccountId: "acct_sel_2", weight: 1 },
+  { id: "sel_3", connectedAccountId: "acct_sel_3", weight: 1 },
+];
+
+/** A marketplace charge as the domain makes it, with the effects of its decisions so far. */
+interface ChargeRun {
+  readonly state: MarketplaceCharge;
+  readonly effects: readonly MarketplaceChargeEffect[];
+}
+
+/** A new marketplace charge, created at `now` (awaiting payment). */
+function marketplaceCharge(over: Partial<CreateMarketplaceCharge> = {}, now: Instant = T): ChargeRun {
+  const created = createMarketplaceCharge(chargeCommand(over), { now, policy: DEFAULT_MARKETPLACE_POLICY });
+  const { state, effects } = created._unsafeUnwrap();
+  return { state, effects };
+}
+
+/** `inputs` decided in turn at `now` by the domain; each must apply (none ignored). */
+function chargeStep(from: ChargeRun, now: Instant, ...inputs: readonly MarketplaceChargeInput[]): ChargeRun {
+  let run = from;
+  for (const input of inputs) {
+    const decided = decideMarketplaceCharge(run.state, input, {
+      now,
+      policy: DEFAULT_MARKETPLACE_POLICY,
+    })._unsafeUnwrap();
+    expect(decided.ignored, input.type).toBeUndefined();
+    run = { state: decided.state, effects: [...run.effects, ...decided.effects] };
+  }
+  return run;
+}
+
+/** The payment of charge `id` succeeded (a destination charge's transfer named). */
+const chargePaid = (id: string, transferId?: string): MarketplaceChargeInput => ({
+  type: "payment_succeeded",
+  paymentIntentId: `pi_${id}`,
+  chargeId: `ch_${id}`,
+  ...(transferId !== undefined ? { transferId } : {}),
+});
+
+/** Every reversal the charge asked for and has not heard of, landed. */
+const reversalsLanded = (charge: MarketplaceCharge): MarketplaceChargeInput[] =>
+  charge.reversals
+    .filter((r) => r.status === "requested")
+    .map((r) => ({
+      type: "transfer_reversed",
+      reversal: r.number,
+      transferId: r.transferId,
+      amountMinor: r.amountMinor,
+    }));
+
+/** The ledger postings among a charge's effects. */
+const chargePostings = (effects: readonly MarketplaceChargeEffect[]): OutboxEffect[] =>
+  effects.filter((e): e is Extract<OutboxEffect, { kind: "post_ledger" }> => e.kind === "post_ledger");
+
+const chargeAudit = (id: string, action: string): AuditEntry => ({
+  at: T,
+  aggregate: "marketplace_charge",
+  aggregateId: id,
+  action,
+  outcome: "applied",
+  actor: "app_1",
+});
+
+const newCharge = (state: MarketplaceCharge): VersionedChange<MarketplaceCharge> => ({
+  state,
+  expectedVersion: undefined,
+});
 
 /** Defines the storage contract tests for `name`. */
 export function storageContract(name: string, factory: StorageFactory): void {
@@ -1037,6 +1134,529 @@ export function storageContract(name: string, factory: StorageFactory): void {
       });
     });
 
+    describe("marketplace charges", () => {
+      const person = (id: string): VersionedChange<Person> => ({
+        state: aReadyPerson(id),
+        expectedVersion: undefined,
+      });
+      /** The customer and the three sellers the charges name. */
+      const parties = () => ["cus", "sel", "sel_2", "sel_3"].map(person);
+      const subject = (id: string) => [{ aggregate: "marketplace_charge" as const, aggregateId: id }];
+
+      it("stores a destination charge and a split and reads them back whole: by id, by the caller's reference, by the PaymentIntent", async () => {
+        const destination = chargeStep(
+          marketplaceCharge({ sellerIsMerchantOfRecord: true, paymentMethod: { kind: "new_card" } }),
+          T + HOUR,
+          { type: "payment_requires_action", paymentIntentId: "pi_mc_1", clientSecret: "pi_mc_1_secret_x" },
+        ).state;
+        expect(destination).toMatchObject({
+          mode: "destination",
+          onBehalfOf: true,
+          status: "requires_action",
+          clientSecret: "pi_mc_1_secret_x",
+        });
+        const split = marketplaceCharge({ id: "mc_2", clientReference: "order_2", sellers: coHosts }).state;
+        expect(split.mode).toBe("split");
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            marketplaceCharges: [newCharge(destination), newCharge(split)],
+          })
+        )._unsafeUnwrap();
+        const repo = s.marketplaceCharges;
+        expect((await repo.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual(destination);
+        expect((await repo.getMarketplaceCharge("mc_2"))._unsafeUnwrap()).toEqual(split);
+        expect((await repo.findMarketplaceChargeByReference("app_1", "rsvp_1"))._unsafeUnwrap()).toEqual(
+          destination,
+        );
+        expect((await repo.findMarketplaceChargeByReference("app_1", "order_2"))._unsafeUnwrap()).toEqual(
+          split,
+        );
+        expect((await repo.findMarketplaceChargeByPaymentIntent("pi_mc_1"))._unsafeUnwrap()).toEqual(
+          destination,
+        );
+        expect((await repo.getMarketplaceCharge("mc_missing"))._unsafeUnwrap()).toBeUndefined();
+        expect(
+          (await repo.findMarketplaceChargeByPaymentIntent("pi_missing"))._unsafeUnwrap(),
+        ).toBeUndefined();
+        // The reference is the caller's own: another caller's, or another reference, is another charge.
+        expect(
+          (await repo.findMarketplaceChargeByReference("app_2", "rsvp_1"))._unsafeUnwrap(),
+        ).toBeUndefined();
+        expect(
+          (await repo.findMarketplaceChargeByReference("app_1", "rsvp_2"))._unsafeUnwrap(),
+        ).toBeUndefined();
+      });
+
+      it("increments a charge's version on every change and refuses a stale one (version_conflict)", async () => {
+        const created = marketplaceCharge();
+        (
+          await s.uow.commit({ ...empty, people: parties(), marketplaceCharges: [newCharge(created.state)] })
+        )._unsafeUnwrap();
+        const settled = chargeStep(created, T + HOUR, chargePaid("mc_1", "tr_dest")).state;
+        expect(settled.status).toBe("settled");
+        (
+          await s.uow.commit({ ...empty, marketplaceCharges: [{ state: settled, expectedVersion: 0 }] })
+        )._unsafeUnwrap();
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual({
+          ...settled,
+          version: 1,
+        });
+        const stale = await s.uow.commit({
+          ...empty,
+          marketplaceCharges: [{ state: settled, expectedVersion: 0 }],
+        });
+        expect(stale._unsafeUnwrapErr()).toMatchObject({
+          type: "version_conflict",
+          aggregate: "marketplace_charge",
+          id: "mc_1",
+        });
+        const again = await s.uow.commit({ ...empty, marketplaceCharges: [newCharge(created.state)] });
+        expect(again._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "mc_1" });
+        const missing = await s.uow.commit({
+          ...empty,
+          marketplaceCharges: [{ state: { ...settled, id: "mc_gone" }, expectedVersion: 0 }],
+        });
+        expect(missing._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "mc_gone" });
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual({
+          ...settled,
+          version: 1,
+        });
+      });
+
+      it("one charge per caller's reference: another under a taken reference is a duplicate, and nothing of its changeset is stored", async () => {
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            marketplaceCharges: [newCharge(marketplaceCharge().state)],
+          })
+        )._unsafeUnwrap();
+        const second = marketplaceCharge({ id: "mc_2" });
+        const refused = await s.uow.commit({
+          ...empty,
+          people: [person("cus_2")],
+          marketplaceCharges: [newCharge(second.state)],
+          outbox: [timer("t_mc_2")],
+          audit: [chargeAudit("mc_2", "create")],
+        });
+        expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+        expect(refused._unsafeUnwrapErr().message).toContain("caller's reference");
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_2"))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.people.getPerson("cus_2"))._unsafeUnwrap()).toBeUndefined();
+        expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        expect((await s.audit.listAudit({ subjects: subject("mc_2"), limit: 10 }))._unsafeUnwrap()).toEqual(
+          [],
+        );
+        expect(
+          (await s.marketplaceCharges.findMarketplaceChargeByReference("app_1", "rsvp_1"))._unsafeUnwrap()
+            ?.id,
+        ).toBe("mc_1");
+        // Another caller may use the same reference.
+        const other = marketplaceCharge({ id: "mc_3", requestedBy: "app_2" });
+        (await s.uow.commit({ ...empty, marketplaceCharges: [newCharge(other.state)] }))._unsafeUnwrap();
+        expect(
+          (await s.marketplaceCharges.findMarketplaceChargeByReference("app_2", "rsvp_1"))._unsafeUnwrap()
+            ?.id,
+        ).toBe("mc_3");
+      });
+
+      it("refuses a charge whose customer or any seller is not a person, storing nothing", async () => {
+        (await s.uow.commit({ ...empty, people: parties() }))._unsafeUnwrap();
+        const strangers = [
+          marketplaceCharge({
+            customer: { id: "nobody", stripeCustomerId: "cus_x", email: "x@example.com" },
+          }),
+          marketplaceCharge({
+            sellers: [...coHosts.slice(0, 2), { id: "nobody", connectedAccountId: "acct_x" }],
+          }),
+        ];
+        for (const { state } of strangers) {
+          const refused = await s.uow.commit({
+            ...empty,
+            marketplaceCharges: [newCharge(state)],
+            audit: [chargeAudit("mc_1", "create")],
+          });
+          expect(refused._unsafeUnwrapErr().type).toBe("storage_refused");
+          expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toBeUndefined();
+          expect((await s.audit.listAudit({ subjects: subject("mc_1"), limit: 10 }))._unsafeUnwrap()).toEqual(
+            [],
+          );
+        }
+        // A customer made in the same changeset is a person by the time the charge is stored.
+        const withNewCustomer = marketplaceCharge({
+          customer: { id: "cus_new", stripeCustomerId: "cus_new_stripe", email: "new@example.com" },
+        }).state;
+        (
+          await s.uow.commit({
+            ...empty,
+            people: [person("cus_new")],
+            marketplaceCharges: [newCharge(withNewCustomer)],
+          })
+        )._unsafeUnwrap();
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual(
+          withNewCustomer,
+        );
+      });
+
+      it("a PaymentIntent belongs to one charge: a second is a duplicate", async () => {
+        const a = chargeStep(marketplaceCharge(), T, chargePaid("mc_1", "tr_1")).state;
+        (
+          await s.uow.commit({ ...empty, people: parties(), marketplaceCharges: [newCharge(a)] })
+        )._unsafeUnwrap();
+        const b = chargeStep(
+          marketplaceCharge({ id: "mc_2", clientReference: "rsvp_2" }),
+          T,
+          chargePaid("mc_1", "tr_2"),
+        ).state;
+        const refused = await s.uow.commit({ ...empty, marketplaceCharges: [newCharge(b)] });
+        expect(refused._unsafeUnwrapErr().type).toBe("duplicate");
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_2"))._unsafeUnwrap()).toBeUndefined();
+        expect(
+          (await s.marketplaceCharges.findMarketplaceChargeByPaymentIntent("pi_mc_1"))._unsafeUnwrap()?.id,
+        ).toBe("mc_1");
+      });
+
+      it("is all or nothing: a conflict on one charge stores nothing of the other, its outbox rows or its audit", async () => {
+        const created = marketplaceCharge();
+        const other = marketplaceCharge({ id: "mc_2", clientReference: "rsvp_2" });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            marketplaceCharges: [newCharge(created.state), newCharge(other.state)],
+          })
+        )._unsafeUnwrap();
+        const settled = chargeStep(created, T + HOUR, chargePaid("mc_1", "tr_dest"));
+        const posted = chargePostings(settled.effects);
+        expect(posted.map((e) => e.kind === "post_ledger" && e.transaction.kind)).toEqual([
+          "marketplace_captured",
+          "marketplace_fee_earned",
+          "marketplace_seller_payable",
+          "marketplace_transferred",
+        ]);
+        const failed = await s.uow.commit({
+          ...empty,
+          marketplaceCharges: [
+            { state: settled.state, expectedVersion: 0 },
+            { state: other.state, expectedVersion: 3 },
+          ],
+          outbox: posted,
+          audit: [chargeAudit("mc_1", "payment_succeeded")],
+        });
+        expect(failed._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", id: "mc_2" });
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual(
+          created.state,
+        );
+        expect(
+          (
+            await s.marketplaceCharges.listMarketplaceCharges({ status: "settled", limit: 10 })
+          )._unsafeUnwrap().items,
+        ).toEqual([]);
+        expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        expect((await s.audit.listAudit({ subjects: subject("mc_1"), limit: 10 }))._unsafeUnwrap()).toEqual(
+          [],
+        );
+        // The same change alone is stored with its postings and its audit line.
+        (
+          await s.uow.commit({
+            ...empty,
+            marketplaceCharges: [{ state: settled.state, expectedVersion: 0 }],
+            outbox: posted,
+            audit: [chargeAudit("mc_1", "payment_succeeded")],
+          })
+        )._unsafeUnwrap();
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_1"))._unsafeUnwrap()).toEqual({
+          ...settled.state,
+          version: 1,
+        });
+        const claimed = (await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual(posted);
+        const lines = (await s.audit.listAudit({ subjects: subject("mc_1"), limit: 10 }))._unsafeUnwrap();
+        expect(lines.map((l) => [l.aggregate, l.aggregateId, l.action])).toEqual([
+          ["marketplace_charge", "mc_1", "payment_succeeded"],
+        ]);
+      });
+
+      it("stores a split's whole life and reads it back as it was: a transfer retried, a partial refund, a lost dispute, reversals", async () => {
+        let run = marketplaceCharge({ id: "mc_life", clientReference: "order_life", sellers: coHosts });
+        (
+          await s.uow.commit({ ...empty, people: parties(), marketplaceCharges: [newCharge(run.state)] })
+        )._unsafeUnwrap();
+        const steps: [Instant, (charge: MarketplaceCharge) => MarketplaceChargeInput[]][] = [
+          [T + HOUR, () => [chargePaid("mc_life")]],
+          [
+            T + HOUR,
+            () => [
+              { type: "transfer_created", sellerId: "sel", attempt: 1, transferId: "tr_sel_1" },
+              { type: "transfer_created", sellerId: "sel_2", attempt: 1, transferId: "tr_sel_2_1" },
+              { type: "transfer_failed", sellerId: "sel_3", attempt: 1, failureCode: "balance_insufficient" },
+            ],
+          ],
+          [
+            T + 13 * HOUR, // past the retry's time (the policy's longest delay is 12 h)
+            () => [
+              { type: "timer", timer: { kind: "retry_transfer", sellerId: "sel_3", attempt: 2 } },
+              { type: "transfer_created", sellerId: "sel_3", attempt: 2, transferId: "tr_sel_3_2" },
+            ],
+          ],
+          [
+            T + 14 * HOUR,
+            () => [
+              {
+                type: "refund",
+                initiatedBy: "customer",
+                by: "app_1",
+                reason: "can't come",
+                amountMinor: 2_000,
+              },
+            ],
+          ],
+          [T + 15 * HOUR, reversalsLanded],
+          [T + 16 * HOUR, () => [{ type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" }]],
+          [
+            T + 17 * HOUR,
+            () => [
+              {
+                type: "dispute_opened",
+                disputeId: "dp_1",
+                amountMinor: 1_000,
+                reason: "fraudulent",
+                stripeStatus: "needs_response",
+                evidenceDueBy: T + 300 * HOUR,
+              },
+              { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "under_review" },
+              { type: "dispute_closed", disputeId: "dp_1", outcome: "lost", amountMinor: 1_000 },
+            ],
+          ],
+          [T + 18 * HOUR, reversalsLanded],
+        ];
+        for (const [now, inputs] of steps) {
+          const before = run;
+          run = chargeStep(run, now, ...inputs(run.state));
+          (
+            await s.uow.commit({
+              ...empty,
+              marketplaceCharges: [{ state: run.state, expectedVersion: before.state.version }],
+              outbox: chargePostings(run.effects.slice(before.effects.length)),
+            })
+          )._unsafeUnwrap();
+          run = { ...run, state: { ...run.state, version: before.state.version + 1 } };
+          expect((await s.marketplaceCharges.getMarketplaceCharge("mc_life"))._unsafeUnwrap()).toEqual(
+            run.state,
+          );
+        }
+        const life = run.state;
+        expect(life.status).toBe("settled");
+        expect(life.transfers.map((t) => [t.sellerId, t.attempt, t.status])).toEqual([
+          ["sel", 1, "created"],
+          ["sel_2", 1, "created"],
+          ["sel_3", 1, "failed"],
+          ["sel_3", 2, "created"],
+        ]);
+        expect(life.refunds.map((r) => [r.number, r.initiatedBy, r.status])).toEqual([
+          [1, "customer", "succeeded"],
+        ]);
+        expect(life.reversals.length).toBeGreaterThanOrEqual(2);
+        expect(life.reversals.every((r) => r.status === "reversed")).toBe(true);
+        expect(life.disputes).toMatchObject([{ id: "dp_1", status: "lost", lossBooked: true }]);
+        // Every posting of its life went to the outbox once, in the order decided, whole.
+        const claimed = (await s.outbox.claimDue("w", T + 1, 60_000, 100))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual(chargePostings(run.effects));
+        // Each co-host finds it among their charges.
+        for (const sellerId of ["sel", "sel_2", "sel_3"])
+          expect(
+            (await s.marketplaceCharges.listMarketplaceCharges({ sellerId, limit: 10 }))._unsafeUnwrap()
+              .items,
+          ).toEqual([life]);
+      });
+
+      it("stores a failed payment and a refunded destination charge, ended, whole", async () => {
+        const failed = chargeStep(
+          marketplaceCharge({ id: "mc_failed", clientReference: "r_failed" }),
+          T + HOUR,
+          {
+            type: "payment_failed",
+            paymentIntentId: "pi_failed",
+            failureCode: "card_declined",
+          },
+        ).state;
+        expect(failed).toMatchObject({ status: "payment_failed", endedAt: T + HOUR });
+        const refunded = chargeStep(
+          marketplaceCharge({ id: "mc_refunded", clientReference: "r_refunded" }),
+          T + HOUR,
+          chargePaid("mc_refunded", "tr_refunded"),
+          { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled" },
+          { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" },
+        ).state;
+        expect(refunded).toMatchObject({ status: "refunded", endedAt: T + HOUR });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            marketplaceCharges: [newCharge(failed), newCharge(refunded)],
+          })
+        )._unsafeUnwrap();
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_failed"))._unsafeUnwrap()).toEqual(
+          failed,
+        );
+        expect((await s.marketplaceCharges.getMarketplaceCharge("mc_refunded"))._unsafeUnwrap()).toEqual(
+          refunded,
+        );
+      });
+
+      it("pages newest first (then by id), with each filter and all of them, after the cursor charge's place", async () => {
+        // Six charges: two customers, two callers, destination and split sellers, some settled;
+        // mc_3 and mc_4 created at the same instant.
+        const spec = [
+          ["mc_1", 1, "cus", "app_1", "sel", false],
+          ["mc_2", 2, "cus_2", "app_1", "split", true],
+          ["mc_3", 3, "cus", "app_2", "sel_2", true],
+          ["mc_4", 3, "cus", "app_1", "sel", false],
+          ["mc_5", 4, "cus_2", "app_1", "sel", true],
+          ["mc_6", 5, "cus", "app_2", "split", false],
+        ] as const;
+        const charges = spec.map(([id, hours, customerId, requestedBy, sellers, paid]) => {
+          const created = marketplaceCharge(
+            {
+              id,
+              requestedBy,
+              clientReference: `r_${id}`,
+              customer: { id: customerId, stripeCustomerId: `${customerId}_stripe`, email: "c@example.com" },
+              sellers:
+                sellers === "split" ? coHosts : [{ id: sellers, connectedAccountId: `acct_${sellers}` }],
+            },
+            T + hours * HOUR,
+          );
+          if (!paid) return created.state;
+          const settled = chargeStep(
+            created,
+            T + 10 * HOUR,
+            chargePaid(id, sellers === "split" ? undefined : `tr_${id}`),
+          );
+          return sellers === "split"
+            ? chargeStep(
+                settled,
+                T + 10 * HOUR,
+                ...coHosts.map(
+                  (h): MarketplaceChargeInput => ({
+                    type: "transfer_created",
+                    sellerId: h.id,
+                    attempt: 1,
+                    transferId: `tr_${id}_${h.id}`,
+                  }),
+                ),
+              ).state
+            : settled.state;
+        });
+        expect(charges.map((c) => c.status)).toEqual([
+          "awaiting_payment",
+          "settled",
+          "settled",
+          "awaiting_payment",
+          "settled",
+          "awaiting_payment",
+        ]);
+        (
+          await s.uow.commit({
+            ...empty,
+            people: [...parties(), person("cus_2")],
+            marketplaceCharges: charges.map(newCharge),
+          })
+        )._unsafeUnwrap();
+        const ids = async (query: Parameters<MarketplaceChargeRepository["listMarketplaceCharges"]>[0]) => {
+          const page = (await s.marketplaceCharges.listMarketplaceCharges(query))._unsafeUnwrap();
+          return { ids: page.items.map((c) => c.id), hasMore: page.hasMore };
+        };
+        expect(await ids({ limit: 100 })).toEqual({
+          ids: ["mc_6", "mc_5", "mc_4", "mc_3", "mc_2", "mc_1"],
+          hasMore: false,
+        });
+        // Pages of two, each after the last of the one before.
+        expect(await ids({ limit: 2 })).toEqual({ ids: ["mc_6", "mc_5"], hasMore: true });
+        expect(await ids({ limit: 2, startingAfter: "mc_5" })).toEqual({
+          ids: ["mc_4", "mc_3"],
+          hasMore: true,
+        });
+        expect(await ids({ limit: 2, startingAfter: "mc_3" })).toEqual({
+          ids: ["mc_2", "mc_1"],
+          hasMore: false,
+        });
+        expect(await ids({ limit: 2, startingAfter: "mc_1" })).toEqual({ ids: [], hasMore: false });
+        // A seller's: their destination charges and the splits they co-host.
+        expect(await ids({ sellerId: "sel", limit: 2 })).toEqual({ ids: ["mc_6", "mc_5"], hasMore: true });
+        expect(await ids({ sellerId: "sel", limit: 3, startingAfter: "mc_5" })).toEqual({
+          ids: ["mc_4", "mc_2", "mc_1"],
+          hasMore: false,
+        });
+        expect(await ids({ sellerId: "sel_2", limit: 10 })).toEqual({
+          ids: ["mc_6", "mc_3", "mc_2"],
+          hasMore: false,
+        });
+        expect(await ids({ sellerId: "sel_3", limit: 1, startingAfter: "mc_6" })).toEqual({
+          ids: ["mc_2"],
+          hasMore: false,
+        });
+        expect(await ids({ sellerId: "cus", limit: 10 })).toEqual({ ids: [], hasMore: false });
+        // The customer's, the caller's, by status, and all of them.
+        expect(await ids({ customerId: "cus_2", limit: 10 })).toEqual({
+          ids: ["mc_5", "mc_2"],
+          hasMore: false,
+        });
+        expect(await ids({ customerId: "cus", limit: 2, startingAfter: "mc_6" })).toEqual({
+          ids: ["mc_4", "mc_3"],
+          hasMore: true,
+        });
+        expect(await ids({ requestedBy: "app_2", limit: 10 })).toEqual({
+          ids: ["mc_6", "mc_3"],
+          hasMore: false,
+        });
+        expect(await ids({ status: "settled", limit: 10 })).toEqual({
+          ids: ["mc_5", "mc_3", "mc_2"],
+          hasMore: false,
+        });
+        expect(
+          await ids({
+            sellerId: "sel",
+            customerId: "cus_2",
+            requestedBy: "app_1",
+            status: "settled",
+            limit: 10,
+          }),
+        ).toEqual({ ids: ["mc_5", "mc_2"], hasMore: false });
+        expect(
+          await ids({
+            sellerId: "sel",
+            customerId: "cus",
+            requestedBy: "app_1",
+            status: "awaiting_payment",
+            limit: 1,
+            startingAfter: "mc_6",
+          }),
+        ).toEqual({ ids: ["mc_4"], hasMore: true });
+        // The cursor marks a place whatever the cursor charge's status; an unknown one reads nothing.
+        expect(await ids({ status: "settled", limit: 10, startingAfter: "mc_4" })).toEqual({
+          ids: ["mc_3", "mc_2"],
+          hasMore: false,
+        });
+        expect(await ids({ limit: 10, startingAfter: "mc_missing" })).toEqual({ ids: [], hasMore: false });
+        expect(await ids({ sellerId: "sel", limit: 10, startingAfter: "mc_missing" })).toEqual({
+          ids: [],
+          hasMore: false,
+        });
+        // Whole charges, at their version.
+        const page = (
+          await s.marketplaceCharges.listMarketplaceCharges({ sellerId: "sel_3", limit: 2 })
+        )._unsafeUnwrap();
+        expect(page.items).toEqual([charges[5], charges[1]]);
+        for (const limit of [0, 101, 1.5])
+          expect((await s.marketplaceCharges.listMarketplaceCharges({ limit }))._unsafeUnwrapErr().type).toBe(
+            "storage_refused",
+          );
+      });
+    });
+
     describe("outbox", () => {
       it("keeps an effect once per id, however often it is appended", async () => {
         (await s.uow.commit({ ...empty, outbox: [timer("t1"), timer("t1")] }))._unsafeUnwrap();
@@ -1230,6 +1850,87 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(await balance("held:hp_1:paid_in")).toBe(-10_000);
         expect(await balance("held:hp_1:seller")).toBe(9_000);
         expect(await balance("held:hp_1:fees")).toBe(1_000);
+      });
+
+      it("posts a marketplace charge's movements (the marketplace_* kinds), once each", async () => {
+        const split = chargeStep(
+          marketplaceCharge({ sellers: coHosts }),
+          T + HOUR,
+          chargePaid("mc_1"),
+          ...coHosts.map(
+            (h): MarketplaceChargeInput => ({
+              type: "transfer_created",
+              sellerId: h.id,
+              attempt: 1,
+              transferId: `tr_${h.id}`,
+            }),
+          ),
+        );
+        let run = chargeStep(split, T + 2 * HOUR, {
+          type: "refund",
+          initiatedBy: "platform",
+          by: "admin_1",
+          reason: "cancelled",
+          amountMinor: 4_000,
+        });
+        run = chargeStep(run, T + 3 * HOUR, ...reversalsLanded(run.state), {
+          type: "refund_succeeded",
+          refund: 1,
+          attempt: 1,
+          refundId: "re_1",
+        });
+        run = chargeStep(
+          run,
+          T + 4 * HOUR,
+          {
+            type: "dispute_opened",
+            disputeId: "dp_1",
+            amountMinor: 1_000,
+            reason: "fraudulent",
+            stripeStatus: "needs_response",
+          },
+          { type: "dispute_closed", disputeId: "dp_1", outcome: "lost", amountMinor: 1_000 },
+        );
+        const transactions = chargePostings(run.effects).flatMap((e) =>
+          e.kind === "post_ledger" ? [e.transaction] : [],
+        );
+        const kinds = new Set(transactions.map((t) => t.kind));
+        for (const kind of [
+          "marketplace_captured",
+          "marketplace_fee_earned",
+          "marketplace_seller_payable",
+          "marketplace_transferred",
+          "marketplace_transfer_reversed",
+          "marketplace_refunded",
+          "marketplace_dispute_lost",
+        ] as const)
+          expect(kinds.has(kind), kind).toBe(true);
+        for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
+        // A destination charge's refund that gives the fee back (the application fee refunded).
+        const destination = chargeStep(
+          marketplaceCharge({ id: "mc_dest", clientReference: "rsvp_dest" }),
+          T + HOUR,
+          chargePaid("mc_dest", "tr_dest"),
+          { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled" },
+          { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_dest" },
+        );
+        const destinationTransactions = chargePostings(destination.effects).flatMap((e) =>
+          e.kind === "post_ledger" ? [e.transaction] : [],
+        );
+        expect(destinationTransactions.map((t) => t.kind)).toContain("marketplace_application_fee_refunded");
+        for (const t of destinationTransactions) (await s.ledger.post(t))._unsafeUnwrap();
+        // Balances are the movements' sums, each posted once.
+        const sums = new Map<string, number>();
+        for (const t of [...transactions, ...destinationTransactions])
+          for (const p of t.postings)
+            sums.set(
+              p.account,
+              (sums.get(p.account) ?? 0) +
+                (p.side === "debit" ? p.amount.amountMinor : -p.amount.amountMinor),
+            );
+        expect(sums.size).toBeGreaterThan(4);
+        for (const [account, sum] of sums)
+          expect((await s.ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor, account).toBe(sum);
       });
 
       it("keeps an account's balances per currency", async () => {

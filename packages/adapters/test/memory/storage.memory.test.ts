@@ -10,6 +10,7 @@ storageContract("memory", {
       rounds: store,
       heldPayments: store,
       payouts: store,
+      marketplaceCharges: store,
       uow: store,
       audit: store,
       outbox: store,

@@ -11,6 +11,8 @@ const TABLES = [
   "members",
   "groups",
   "held_payments",
+  "marketplace_charge_sellers",
+  "marketplace_charges",
   "payouts",
   "people",
   "ledger_postings",
@@ -22,6 +24,7 @@ const TABLES = [
   "audit_log",
   "idempotency_keys",
   "rate_limits",
+  "payment_attempts",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.

@@ -44,6 +44,7 @@ function crashingAfterCall(
     getMandate: (id) => real.getMandate(id),
     createDebit: (input) =>
       operation === "createDebit" ? crashAfter(() => real.createDebit(input)) : real.createDebit(input),
+    createCardPayment: (input) => real.createCardPayment(input),
     refund: (input) => real.refund(input),
     createTransfer: (input) =>
       operation === "createTransfer"

@@ -209,6 +209,20 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
       if (paymentIntentId === undefined) throw new Error(`checkout ${sessionId} has no payment after paying`);
       return paymentIntentId;
     },
+    async cardCustomer() {
+      seq += 1;
+      const customer = await gateway.createCustomer({
+        idempotencyKey: `driver:card-customer:${seq}`,
+        name: `Card customer ${seq}`,
+        references: { personId: `driver_customer_${seq}` },
+      });
+      if (customer.isErr()) throw new Error(customer.error.message);
+      return customer.value.customerId;
+    },
+    async confirmCardPayment(paymentIntentId, paymentMethodId) {
+      // What Stripe.js does with the client secret on the customer's device.
+      await stripe.paymentIntents.confirm(paymentIntentId, { payment_method: paymentMethodId });
+    },
   };
   return { gateway, driver, emulator, stripe, events, customerWithMandate };
 }

@@ -247,17 +247,75 @@ describe("payment_intent.* → debit facts", () => {
   });
 
   it("a payment not made by a round is ignored, with the reason", async () => {
-    await harness.gateway.createCardPayment({
-      idempotencyKey: unique("card"),
-      amount: money(2_000, "AUD"),
-      paymentMethodId: "pm_card_visa",
-      offSession: false,
+    await harness.stripe.paymentIntents.create({
+      amount: 2_000,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      payment_method_types: ["card"],
+      confirm: true,
       description: "not a round",
-      references: { groupId: unique("group") },
+      metadata: { group_id: unique("group") },
     });
     const succeeded = ofType(await delivered(), "payment_intent.succeeded");
     expect(succeeded).toEqual([
       { kind: "ignored", eventType: "payment_intent.succeeded", reason: expect.stringMatching(/round/) },
+    ]);
+  });
+});
+
+describe("payment_intent.* of a marketplace charge → its facts, with the charge's references", () => {
+  /** The payment facts of events of `type` about the charge. */
+  const factsOf = (translated: readonly Translated[], type: string, marketplaceChargeId: string) =>
+    translated.flatMap(({ event, translation }) =>
+      event.type === type &&
+      translation.kind === "fact" &&
+      "refs" in translation.fact &&
+      translation.fact.refs?.marketplaceChargeId === marketplaceChargeId
+        ? [translation.fact]
+        : [],
+    );
+
+  it("requires_action carries the client secret; succeeded the charge, as the gateway's answers say", async () => {
+    const marketplaceChargeId = unique("mc");
+    const customer = value(
+      await harness.gateway.createCustomer({
+        idempotencyKey: unique("customer"),
+        name: "Cy",
+        references: {},
+      }),
+    );
+    const created = value(
+      await harness.gateway.createCardPayment({
+        idempotencyKey: `${marketplaceChargeId}:payment`,
+        amount: money(3_000, "AUD"),
+        customerId: customer.customerId,
+        confirmation: { kind: "client_confirmation" },
+        description: "Pottery class",
+        transferGroup: `marketplace_${marketplaceChargeId}`,
+        references: { marketplaceChargeId },
+      }),
+    );
+    await harness.stripe.paymentIntents.confirm(created.paymentIntentId, {
+      payment_method: "pm_card_authenticationRequired",
+    });
+    const pi = await harness.stripe.paymentIntents.retrieve(created.paymentIntentId);
+    expect(factsOf(await delivered(), "payment_intent.requires_action", marketplaceChargeId)).toEqual([
+      {
+        kind: "payment_requires_action",
+        refs: { marketplaceChargeId },
+        paymentIntentId: pi.id,
+        clientSecret: pi.client_secret,
+      },
+    ]);
+    await harness.emulator.control.authenticatePaymentIntent(pi.id, true);
+    const paid = await harness.stripe.paymentIntents.retrieve(pi.id);
+    expect(factsOf(await delivered(), "payment_intent.succeeded", marketplaceChargeId)).toEqual([
+      {
+        kind: "debit_succeeded",
+        refs: { marketplaceChargeId },
+        paymentIntentId: pi.id,
+        chargeId: paid.latest_charge,
+      },
     ]);
   });
 });

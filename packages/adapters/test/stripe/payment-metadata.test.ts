@@ -57,6 +57,29 @@ describe("payment metadata", () => {
     });
   });
 
+  it("a marketplace charge's payment, sellers' transfers, refunds and reversals carry the charge and the step", () => {
+    const payment = referencesToMetadata({ marketplaceChargeId: "mc_1" }, "mc_1:payment");
+    expect(payment).toEqual({ marketplace_charge_id: "mc_1", effect_id: "mc_1:payment" });
+    expect(metadataToReferences(payment as Record<string, string>)).toEqual({ marketplaceChargeId: "mc_1" });
+    const transfer = referencesToMetadata(
+      { marketplaceChargeId: "mc_1", sellerId: "sel_b", attempt: 2 },
+      "mc_1:transfer:sel_b:attempt:2",
+    );
+    expect(transfer).toEqual({
+      marketplace_charge_id: "mc_1",
+      seller_id: "sel_b",
+      attempt: "2",
+      effect_id: "mc_1:transfer:sel_b:attempt:2",
+    });
+    expect(metadataToReferences(transfer as Record<string, string>)).toEqual({
+      marketplaceChargeId: "mc_1",
+      sellerId: "sel_b",
+      attempt: 2,
+    });
+    // A seller alone names no object susu made.
+    expect(metadataToReferences({ seller_id: "sel_b" })).toBeUndefined();
+  });
+
   it("objects susu did not make (neither group nor person) have no references", () => {
     expect(metadataToReferences({ purpose: "driver_1" })).toBeUndefined();
     expect(metadataToReferences({ group_id: "", person_id: "", held_payment_id: "" })).toBeUndefined();

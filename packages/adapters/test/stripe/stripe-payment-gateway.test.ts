@@ -272,47 +272,102 @@ describe("faults injected at the emulator, recovered by the SDK's retries with e
   });
 });
 
-describe("card payments (for the flows after rounds)", () => {
-  const card = (paymentMethodId: string, extra: { offSession?: boolean; captureMethod?: "manual" } = {}) => ({
-    idempotencyKey: unique("card"),
-    amount: money(2_500, "AUD"),
+describe("card payments (marketplace charges)", () => {
+  async function cardInput(
+    confirmation: Parameters<StripePaymentGateway["createCardPayment"]>[0]["confirmation"],
+    destination?: { accountId: string; onBehalfOf: boolean },
+  ) {
+    const marketplaceChargeId = unique("mc");
+    const customer = value(
+      await harness.gateway.createCustomer({
+        idempotencyKey: unique("customer"),
+        name: "Cy",
+        references: { personId: unique("person") },
+      }),
+    );
+    return {
+      idempotencyKey: `${marketplaceChargeId}:payment`,
+      amount: money(2_500, "AUD"),
+      customerId: customer.customerId,
+      confirmation,
+      description: "Pottery class",
+      transferGroup: `marketplace_${marketplaceChargeId}`,
+      ...(destination !== undefined
+        ? { destination: { ...destination, applicationFee: money(250, "AUD") } }
+        : {}),
+      references: { marketplaceChargeId },
+    };
+  }
+  const saved = (paymentMethodId: string) => ({
+    kind: "saved_card" as const,
     paymentMethodId,
-    offSession: extra.offSession ?? false,
-    ...(extra.captureMethod !== undefined ? { captureMethod: extra.captureMethod } : {}),
-    description: "Booking",
-    references: { groupId: unique("group") },
+    offSession: true as const,
   });
 
-  it("succeeds with its charge", async () => {
-    const outcome = value(await harness.gateway.createCardPayment(card("pm_card_visa")));
+  it("a destination charge: confirmed off session, transfer_data, application_fee_amount, on_behalf_of, the transfer group and the charge's references", async () => {
+    const account = await harness.driver.connectedAccount({ canReceive: true });
+    const input = await cardInput(saved("pm_card_visa"), { accountId: account, onBehalfOf: true });
+    const outcome = value(await harness.gateway.createCardPayment(input));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId, {
+      expand: ["latest_charge"],
+    });
+    expect(pi).toMatchObject({
+      amount: 2_500,
+      currency: "aud",
+      customer: input.customerId,
+      status: "succeeded",
+      transfer_data: { destination: account },
+      application_fee_amount: 250,
+      on_behalf_of: account,
+      transfer_group: input.transferGroup,
+      metadata: {
+        marketplace_charge_id: input.references.marketplaceChargeId,
+        effect_id: input.idempotencyKey,
+      },
+    });
+    const charge = pi.latest_charge as { transfer: string | null };
     expect(outcome).toEqual({
       status: "succeeded",
-      paymentIntentId: expect.any(String),
+      paymentIntentId: pi.id,
       chargeId: expect.any(String),
+      transferId: charge.transfer,
     });
   });
 
-  it("a decline is a failed payment with the issuer's code, the same on replay", async () => {
-    const input = card("pm_card_chargeDeclinedInsufficientFunds");
+  it("the seller not the merchant of record: no on_behalf_of", async () => {
+    const account = await harness.driver.connectedAccount({ canReceive: true });
+    const input = await cardInput(saved("pm_card_visa"), { accountId: account, onBehalfOf: false });
     const outcome = value(await harness.gateway.createCardPayment(input));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(pi.on_behalf_of).toBeNull();
+  });
+
+  it("a new card: a PaymentIntent left for the client, answered with its client secret", async () => {
+    const input = await cardInput({ kind: "client_confirmation" });
+    const outcome = value(await harness.gateway.createCardPayment(input));
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(pi.status).toBe("requires_payment_method");
     expect(outcome).toEqual({
-      status: "failed",
-      paymentIntentId: expect.any(String),
-      failureCode: "insufficient_funds",
+      status: "requires_action",
+      paymentIntentId: pi.id,
+      clientSecret: pi.client_secret,
     });
-    expect(value(await harness.gateway.createCardPayment(input))).toEqual(outcome);
   });
 
-  it("3-D Secure on session asks the customer to authenticate", async () => {
-    const outcome = value(await harness.gateway.createCardPayment(card("pm_card_authenticationRequired")));
-    expect(outcome).toMatchObject({ status: "requires_action", clientSecret: expect.any(String) });
-  });
-
-  it("manual capture holds the money", async () => {
-    const outcome = value(
-      await harness.gateway.createCardPayment(card("pm_card_visa", { captureMethod: "manual" })),
-    );
-    expect(outcome).toMatchObject({ status: "requires_capture", chargeId: expect.any(String) });
+  it("3-D Secure on session: the payment waits for the customer to authenticate, with the client secret", async () => {
+    const input = await cardInput({ kind: "client_confirmation" });
+    const outcome = value(await harness.gateway.createCardPayment(input));
+    await harness.stripe.paymentIntents.confirm(outcome.paymentIntentId, {
+      payment_method: "pm_card_authenticationRequired",
+    });
+    const pi = await harness.stripe.paymentIntents.retrieve(outcome.paymentIntentId);
+    expect(pi.status).toBe("requires_action");
+    // The effect's answer, replayed after the customer started: read again, it says the same.
+    expect(value(await harness.gateway.createCardPayment(input))).toEqual({
+      status: "requires_action",
+      paymentIntentId: pi.id,
+      clientSecret: pi.client_secret,
+    });
   });
 });
 

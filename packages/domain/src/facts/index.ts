@@ -1,6 +1,7 @@
 export {
   debitFact,
   heldPaymentRefs,
+  marketplaceChargeRefs,
   type PaymentFact,
   type PaymentFactKind,
   type PaymentObjectFact,
@@ -8,4 +9,5 @@ export {
   roundPaymentRefs,
 } from "./payment-fact.js";
 export { checkoutInput, type HeldPaymentRoute, routeToHeldPayment } from "./route-to-held-payment.js";
+export { type MarketplaceChargeRoute, routeToMarketplaceCharge } from "./route-to-marketplace-charge.js";
 export { type RoutedFact, routeToRound } from "./route-to-round.js";

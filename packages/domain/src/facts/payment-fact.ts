@@ -28,12 +28,24 @@ export type PaymentFact =
       readonly refs: PaymentReferences;
       readonly paymentIntentId: string;
       readonly chargeId: string;
+      /** A destination charge's transfer to the connected account, when the provider's answer names it. */
+      readonly transferId?: string;
     }
   | {
       readonly kind: "debit_failed";
       readonly refs: PaymentReferences;
       readonly paymentIntentId?: string;
       readonly failureCode: string;
+    }
+  | {
+      /**
+       * The payment waits for the customer, on session (a new card to confirm, 3-D Secure to
+       * pass); `clientSecret` is what the client needs to do it.
+       */
+      readonly kind: "payment_requires_action";
+      readonly refs: PaymentReferences;
+      readonly paymentIntentId: string;
+      readonly clientSecret: string;
     }
   // refunds of a payment
   | { readonly kind: "refund_succeeded"; readonly refs: PaymentReferences; readonly refundId: string }
@@ -178,6 +190,14 @@ export function debitFact(refs: PaymentReferences, outcome: DebitOutcome): Payme
         refs,
         paymentIntentId: outcome.paymentIntentId,
         chargeId: outcome.chargeId,
+        ...(outcome.transferId !== undefined ? { transferId: outcome.transferId } : {}),
+      };
+    case "requires_action":
+      return {
+        kind: "payment_requires_action",
+        refs,
+        paymentIntentId: outcome.paymentIntentId,
+        clientSecret: outcome.clientSecret,
       };
     case "failed":
       return {
@@ -220,6 +240,29 @@ export function heldPaymentRefs(
 ): PaymentReferences {
   return {
     heldPaymentId,
+    ...(step.attempt !== undefined ? { attempt: step.attempt } : {}),
+    ...(step.refund !== undefined ? { refund: step.refund } : {}),
+    ...(step.reversal !== undefined ? { reversal: step.reversal } : {}),
+  };
+}
+
+/**
+ * The references of what a marketplace charge's effect makes at the provider: the charge,
+ * and the step (a seller's transfer attempt; a refund's number and attempt; a reversal's
+ * number), so the facts about it find their step again.
+ */
+export function marketplaceChargeRefs(
+  marketplaceChargeId: string,
+  step: {
+    readonly sellerId?: string;
+    readonly attempt?: number;
+    readonly refund?: number;
+    readonly reversal?: number;
+  } = {},
+): PaymentReferences {
+  return {
+    marketplaceChargeId,
+    ...(step.sellerId !== undefined ? { sellerId: step.sellerId } : {}),
     ...(step.attempt !== undefined ? { attempt: step.attempt } : {}),
     ...(step.refund !== undefined ? { refund: step.refund } : {}),
     ...(step.reversal !== undefined ? { reversal: step.reversal } : {}),

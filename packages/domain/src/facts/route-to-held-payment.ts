@@ -53,6 +53,7 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
     case "debit_processing":
     case "debit_succeeded":
     case "debit_failed":
+    case "payment_requires_action":
       // The checkout's PaymentIntent events: the session's own events carry the same news
       // with the session, and the payment is read again when they are routed.
       return nobody(`a held payment's payment is judged through its checkout session (${fact.kind})`);

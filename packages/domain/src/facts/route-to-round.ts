@@ -46,6 +46,16 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         paymentIntentId: fact.paymentIntentId,
         chargeId: fact.chargeId,
       });
+    case "payment_requires_action":
+      // A round debits off session: nobody is there to act, so for the round the debit failed.
+      if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
+      return round({
+        type: "debit_failed",
+        memberId,
+        attempt,
+        paymentIntentId: fact.paymentIntentId,
+        failureCode: "authentication_required",
+      });
     case "debit_failed":
       if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
       return round({

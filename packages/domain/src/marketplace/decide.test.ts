@@ -159,6 +159,13 @@ describe("creating a marketplace charge", () => {
       { sellers: Array.from({ length: 11 }, (_, i) => ({ id: `s${i}`, connectedAccountId: `acct_${i}` })) },
       "invalid_split",
     ],
+    ["an empty client reference", { clientReference: " " }, "invalid_marketplace_charge"],
+    [
+      "a client reference over 500 characters",
+      { clientReference: "r".repeat(501) },
+      "invalid_marketplace_charge",
+    ],
+    ["no caller", { requestedBy: "" }, "invalid_marketplace_charge"],
     [
       "an email without @",
       { customer: { id: "p", stripeCustomerId: "cus_1", email: "nope" } },

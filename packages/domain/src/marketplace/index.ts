@@ -15,6 +15,7 @@ export {
 } from "./decide.js";
 export {
   MARKETPLACE_CHARGE_ERROR_CODES,
+  MARKETPLACE_CHARGE_USE_CASE_ERROR_CODES,
   type MarketplaceChargeError,
   type MarketplaceChargeErrorCode,
   marketplaceChargeError,

@@ -84,6 +84,8 @@ class World extends PaymentWorld<
       createMarketplaceCharge(
         {
           id: ID,
+          clientReference: "rsvp_1",
+          requestedBy: "app_events",
           activityId: "act_1",
           purpose: "rsvp",
           description: "Pottery class",

@@ -32,7 +32,27 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
   "no_blocked_transfer",
   /** `retry_reversal` with no failed reversal. */
   "no_failed_reversal",
+  // Refused by the use case, before the aggregate decides:
+  /** The customer is not a person. */
+  "customer_not_found",
+  /** The customer has no Stripe customer to charge (or the saved card is not theirs to name). */
+  "customer_not_onboarded",
+  /** A seller is not a person. */
+  "seller_not_found",
+  /** A seller has no connected account to be paid into. */
+  "seller_not_onboarded",
+  /** The caller's reference names a charge asked for with other terms. */
+  "client_reference_reused",
 ] as const;
+
+/** The codes the use case refuses with (it checks people and references), not the aggregate's `decide`. */
+export const MARKETPLACE_CHARGE_USE_CASE_ERROR_CODES = [
+  "customer_not_found",
+  "customer_not_onboarded",
+  "seller_not_found",
+  "seller_not_onboarded",
+  "client_reference_reused",
+] as const satisfies readonly MarketplaceChargeErrorCode[];
 
 /** One of {@link MARKETPLACE_CHARGE_ERROR_CODES}. */
 export type MarketplaceChargeErrorCode = (typeof MARKETPLACE_CHARGE_ERROR_CODES)[number];

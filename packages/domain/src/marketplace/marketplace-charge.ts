@@ -158,6 +158,10 @@ export interface MarketplaceDispute extends Dispute {
 /** A customer's payment for an activity's RSVP or purchase, paid to its seller(s) at once, the platform keeping a fee. */
 export interface MarketplaceCharge {
   readonly id: string;
+  /** The client app's own reference for the charge (an RSVP or order id). */
+  readonly clientReference: string;
+  /** Who asked for the charge (the caller's principal): a reference is unique per caller. */
+  readonly requestedBy: string;
   readonly activityId: string;
   readonly purpose: "rsvp" | "purchase";
   readonly description: string;
@@ -207,6 +211,10 @@ export interface NewMarketplaceSeller {
 export interface CreateMarketplaceCharge {
   /** The aggregate's id, chosen by the use case. */
   readonly id: string;
+  /** The client app's own reference for the charge (an RSVP or order id). */
+  readonly clientReference: string;
+  /** Who asks for the charge (the caller's principal): a reference is unique per caller. */
+  readonly requestedBy: string;
   readonly activityId: string;
   readonly purpose: "rsvp" | "purchase";
   readonly description: string;
@@ -233,6 +241,8 @@ function textProblem(name: string, value: string): string | undefined {
 function commandProblem(c: CreateMarketplaceCharge): string | undefined {
   const texts: [string, string][] = [
     ["id", c.id],
+    ["clientReference", c.clientReference],
+    ["requestedBy", c.requestedBy],
     ["activityId", c.activityId],
     ["description", c.description],
     ["customer id", c.customer.id],
@@ -293,6 +303,8 @@ export function newMarketplaceCharge(
   if (split.isErr()) return err(split.error);
   return ok({
     id: command.id,
+    clientReference: command.clientReference,
+    requestedBy: command.requestedBy,
     activityId: command.activityId,
     purpose: command.purpose,
     description: command.description,

@@ -9,9 +9,15 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
-export { isHeldPaymentEffect, isPayoutEffect, type OutboxEffect } from "./outbox-effect.js";
+export {
+  isHeldPaymentEffect,
+  isMarketplaceChargeEffect,
+  isPayoutEffect,
+  type OutboxEffect,
+} from "./outbox-effect.js";
 export {
   type AccountBalance,
+  type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
@@ -38,6 +44,8 @@ export {
   type GroupRepository,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

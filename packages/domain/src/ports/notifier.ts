@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentNotificationTemplate } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef } from "../kernel/aggregate-ref.js";
 import type { NotifyRole } from "../kernel/notify-audience.js";
+import type { MarketplaceChargeNotificationTemplate } from "../marketplace/marketplace-charge-effect.js";
 import type { PayoutNotificationTemplate } from "../payout/payout-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { NotificationTemplate } from "../round/round-effect.js";
@@ -9,7 +10,7 @@ import type { NotificationTemplate } from "../round/round-effect.js";
 /**
  * A message about one aggregate (`aggregate`, `aggregateId`), resolved as far as susu's
  * stores can: to people's ids, to e-mail addresses of recipients who are not people (a
- * held payment's customer), and to roles the notifier resolves itself (the platform's
+ * held payment's or marketplace charge's customer), and to roles the notifier resolves itself (the platform's
  * admins). At least one of the three names someone.
  */
 export type Notification = AggregateRef & {
@@ -23,7 +24,11 @@ export type Notification = AggregateRef & {
   readonly emails?: readonly string[];
   /** Recipients by role, whom the notifier looks up (`platform_admins`); absent: none. */
   readonly roles?: readonly NotifyRole[];
-  readonly template: NotificationTemplate | HeldPaymentNotificationTemplate | PayoutNotificationTemplate;
+  readonly template:
+    | NotificationTemplate
+    | HeldPaymentNotificationTemplate
+    | MarketplaceChargeNotificationTemplate
+    | PayoutNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 

@@ -1,4 +1,5 @@
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import type { PayoutEffect } from "../payout/payout-effect.js";
 import type { RoundOutboxEffect } from "../round/round-effect.js";
 
@@ -8,7 +9,7 @@ import type { RoundOutboxEffect } from "../round/round-effect.js";
  * other effect by `aggregate` and `aggregateId`). A new aggregate adds its outbox effects
  * here and their execution to `executeEffect`.
  */
-export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | PayoutEffect;
+export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | MarketplaceChargeEffect | PayoutEffect;
 
 /** A recorded payout's effects (the notice and ticket of a failure). */
 export function isPayoutEffect(effect: OutboxEffect): effect is PayoutEffect {
@@ -18,4 +19,9 @@ export function isPayoutEffect(effect: OutboxEffect): effect is PayoutEffect {
 /** A held payment's effects: all of them go through the outbox. */
 export function isHeldPaymentEffect(effect: OutboxEffect): effect is HeldPaymentEffect {
   return "aggregate" in effect && effect.aggregate === "held_payment";
+}
+
+/** A marketplace charge's effects: all of them go through the outbox. */
+export function isMarketplaceChargeEffect(effect: OutboxEffect): effect is MarketplaceChargeEffect {
+  return "aggregate" in effect && effect.aggregate === "marketplace_charge";
 }

@@ -24,11 +24,30 @@ export function gatewayError(type: GatewayError["type"], code: string, message: 
   return { type, code, message };
 }
 
-/** Where a debit stands right after it was submitted. BECS debits are almost always `processing`. */
+/**
+ * Where a payment (a PaymentIntent: a round's debit, a marketplace card payment) stands right
+ * after it was submitted, or as an event reports it. BECS debits are almost always `processing`.
+ */
 export type DebitOutcome =
   | { readonly status: "processing"; readonly paymentIntentId: string }
-  | { readonly status: "succeeded"; readonly paymentIntentId: string; readonly chargeId: string }
-  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
+  | {
+      readonly status: "succeeded";
+      readonly paymentIntentId: string;
+      readonly chargeId: string;
+      /** A destination charge's transfer to the connected account (the charge's `transfer`), when the answer names it. */
+      readonly transferId?: string;
+    }
+  | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string }
+  /**
+   * The payment waits for the customer, on session: to confirm a new card or to pass 3-D
+   * Secure, with `clientSecret`. Off session (a round's debit) nobody can: a failure there.
+   */
+  | { readonly status: "requires_action"; readonly paymentIntentId: string; readonly clientSecret: string };
+
+/** How a card payment is confirmed: at once, off session, with a saved card; or by the client, on session. */
+export type CardPaymentConfirmation =
+  | { readonly kind: "saved_card"; readonly paymentMethodId: string; readonly offSession: true }
+  | { readonly kind: "client_confirmation" };
 
 /** Where a refund stands: `pending` ones finish later (a refund of a processing debit waits for it). */
 export interface RefundOutcome {
@@ -90,8 +109,12 @@ export interface PaymentReferences {
   readonly heldPaymentId?: string;
   /** A held payment's refund number (its refunds are numbered from 1; `attempt` is the refund's attempt). */
   readonly refund?: number;
-  /** A held payment's reversal number (reversals of the seller's transfer, numbered from 1). */
+  /** A held payment's or marketplace charge's reversal number (reversals of a seller's transfer, numbered from 1). */
   readonly reversal?: number;
+  /** The marketplace charge a PaymentIntent, its refunds, transfers and reversals belong to. */
+  readonly marketplaceChargeId?: string;
+  /** The seller (a person) a marketplace charge's transfer pays (`attempt` is the transfer's attempt). */
+  readonly sellerId?: string;
 }
 
 /**
@@ -108,6 +131,8 @@ export type PaymentStatus =
       readonly paymentIntentId: string;
       readonly chargeId: string;
       readonly amount: Money;
+      /** A destination charge's transfer to the connected account (the charge's `transfer`). */
+      readonly transferId?: string;
     }
   /** The last attempt failed and the payment can no longer complete without the customer. */
   | { readonly status: "failed"; readonly paymentIntentId: string; readonly failureCode: string };
@@ -157,12 +182,39 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<DebitOutcome, GatewayError>;
 
-  /** Refunds a payment, fully or partly; pending refunds finish later (a webhook says how). */
+  /**
+   * A card payment to the platform (a marketplace charge), in `transferGroup`: confirmed at
+   * once off session with a saved card, or left for the client to confirm (the answer's
+   * client secret). A destination charge sends it on to `destination.accountId`
+   * (`transfer_data[destination]`) minus the platform's `applicationFee`, made `on_behalf_of`
+   * the account when it is the merchant of record.
+   */
+  createCardPayment(input: {
+    readonly idempotencyKey: string;
+    readonly amount: Money;
+    readonly customerId: string;
+    readonly confirmation: CardPaymentConfirmation;
+    readonly description: string;
+    readonly transferGroup: string;
+    readonly destination?: {
+      readonly accountId: string;
+      readonly applicationFee: Money;
+      readonly onBehalfOf: boolean;
+    };
+    readonly references: PaymentReferences;
+  }): ResultAsync<DebitOutcome, GatewayError>;
+
+  /**
+   * Refunds a payment, fully or partly; pending refunds finish later (a webhook says how).
+   * A destination charge's refund can reverse the transfer to the account in proportion
+   * (`reverseTransfer`) and give the application fee back in proportion (`refundApplicationFee`).
+   */
   refund(input: {
     readonly idempotencyKey: string;
     readonly paymentIntentId: string;
     readonly amount?: Money;
     readonly reverseTransfer?: boolean;
+    readonly refundApplicationFee?: boolean;
     readonly references: PaymentReferences;
   }): ResultAsync<RefundOutcome, GatewayError>;
 

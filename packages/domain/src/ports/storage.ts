@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
+import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/marketplace-charge.js";
 import type { PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
@@ -10,7 +11,7 @@ import type { Instant } from "../shared/time.js";
 import type { OutboxEffect } from "./outbox-effect.js";
 
 /** The kinds of stored aggregates a version conflict or an audit line can name. */
-export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "payout";
+export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "marketplace_charge" | "payout";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -149,6 +150,44 @@ export interface PayoutRepository {
   }): ResultAsync<readonly PayableAccount[], StorageError>;
 }
 
+/** Which marketplace charges to list: newest first (by `createdAt`, then id), each filter narrowing the list. */
+export interface MarketplaceChargeQuery {
+  /** The customer's (a person's) charges. */
+  readonly customerId?: PersonId;
+  /** The charges that pay this seller (a person): a destination charge's seller or any co-host of a split. */
+  readonly sellerId?: PersonId;
+  /** The charges a caller asked for (the principal that created them). */
+  readonly requestedBy?: string;
+  readonly status?: MarketplaceChargeStatus;
+  /** 1–100; another limit is refused (`storage_refused`). */
+  readonly limit: number;
+  /** The id of the last charge of the previous page (its place, whatever its status now); an unknown id reads nothing. */
+  readonly startingAfter?: string;
+}
+
+/**
+ * Loads marketplace charges. What a store keeps, besides the whole charge as plain data
+ * (it round-trips JSON), is what it is found by; and it refuses, as keys would, a charge
+ * whose customer or any seller is not a person (`storage_refused`), and a second charge
+ * with the same caller's reference, PaymentIntent or transfer group (`duplicate`).
+ */
+export interface MarketplaceChargeRepository {
+  /** The charge with this id, or undefined. */
+  getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError>;
+  /** The charge a caller asked for under its own reference (an RSVP or order id), or undefined. */
+  findMarketplaceChargeByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError>;
+  /** The charge whose PaymentIntent this is (`pi_…`), or undefined (Stripe objects that carry no metadata name it). */
+  findMarketplaceChargeByPaymentIntent(
+    paymentIntentId: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError>;
+  listMarketplaceCharges(
+    query: MarketplaceChargeQuery,
+  ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError>;
+}
+
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
@@ -227,6 +266,8 @@ export interface Changeset {
    * on one payout keep the furthest status whoever commits last.
    */
   readonly payouts?: readonly PayoutRecord[];
+  /** Marketplace charges (absent: none changed). */
+  readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];

@@ -1,6 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTimer } from "../held-payment/held-payment-timer.js";
 import type { TimerOf } from "../kernel/aggregate-ref.js";
+import type { MarketplaceChargeTimer } from "../marketplace/marketplace-charge-timer.js";
 import type { RoundTimer } from "../round/round-input.js";
 
 /**
@@ -9,7 +10,10 @@ import type { RoundTimer } from "../round/round-input.js";
  * keyed by `aggregate`. A new aggregate adds its arm here and its case where fired timers
  * are routed (`useCases.applyTimer`).
  */
-export type ScheduledTimer = TimerOf<"round", RoundTimer> | TimerOf<"held_payment", HeldPaymentTimer>;
+export type ScheduledTimer =
+  | TimerOf<"round", RoundTimer>
+  | TimerOf<"held_payment", HeldPaymentTimer>
+  | TimerOf<"marketplace_charge", MarketplaceChargeTimer>;
 
 /**
  * A timer that fired, as its aggregate hears it: its id, the aggregate and that

@@ -3,6 +3,7 @@ import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-
 import type { Money } from "../money/index.js";
 import {
   type AccountBalance,
+  type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
@@ -25,7 +26,8 @@ export interface FakeDebit {
   readonly amount: Money;
   readonly references: PaymentReferences;
   readonly transferGroup: string;
-  status: "processing" | "succeeded" | "failed";
+  /** `requires_action`: a card payment waiting for the customer (a new card to confirm, 3-D Secure). */
+  status: "processing" | "succeeded" | "failed" | "requires_action";
   readonly settlesAt: Instant;
   readonly outcome: FakeDebitOutcome;
   /** The debit's mandate; empty for a checkout's payment. */
@@ -33,7 +35,30 @@ export interface FakeDebit {
   /** The checkout session the customer paid this through, if any. */
   readonly checkoutSessionId?: string;
   chargeId?: string;
+  /** A card payment's client secret (what the client confirms it with). */
+  readonly clientSecret?: string;
+  /** A destination charge: the account it pays, the platform's fee, and whether it is made on the account's behalf. */
+  readonly destination?: {
+    readonly accountId: string;
+    readonly applicationFee: Money;
+    readonly onBehalfOf: boolean;
+  };
+  /** A destination charge's transfer to the account, made with the charge. */
+  transferId?: string;
+  /** How a card payment's customer confirmation ends (a card payment only). */
+  failureCode?: string;
 }
+
+/**
+ * Saved test cards whose off-session payments fail, as Stripe's test cards do
+ * (`pm_card_chargeDeclined` → `generic_decline`, …); any other saved card succeeds. A
+ * card that needs authentication cannot pass it off session: `authentication_required`.
+ */
+export const FAKE_DECLINED_CARDS: Readonly<Record<string, string>> = {
+  pm_card_chargeDeclined: "generic_decline",
+  pm_card_chargeDeclinedInsufficientFunds: "insufficient_funds",
+  pm_card_authenticationRequired: "authentication_required",
+};
 
 /** A hosted checkout the fake gateway holds. */
 export interface FakeCheckout {
@@ -76,11 +101,16 @@ export interface FakeRefund {
   readonly amount: Money;
   readonly references: PaymentReferences;
   status: "pending" | "succeeded" | "failed";
+  /** Whether the refund reversed the destination charge's transfer in proportion. */
+  readonly reverseTransfer?: boolean;
+  /** Whether the refund gave the application fee back in proportion. */
+  readonly refundApplicationFee?: boolean;
 }
 
 type Operation =
   | "createCustomer"
   | "createDebit"
+  | "createCardPayment"
   | "createTransfer"
   | "reverseTransfer"
   | "refund"
@@ -232,19 +262,127 @@ export class FakePaymentGateway implements PaymentGateway {
     });
   }
 
+  /**
+   * A card payment, as Stripe's test cards behave: a saved card is charged at once, off
+   * session — succeeded (a destination charge's transfer made with it), or failed for the
+   * cards of {@link FAKE_DECLINED_CARDS}; a new card waits for the client to confirm it
+   * (`requires_action` with a client secret) until {@link confirmCardPayment}.
+   */
+  createCardPayment(input: {
+    idempotencyKey: string;
+    amount: Money;
+    customerId: string;
+    confirmation: CardPaymentConfirmation;
+    transferGroup: string;
+    destination?: {
+      readonly accountId: string;
+      readonly applicationFee: Money;
+      readonly onBehalfOf: boolean;
+    };
+    references: PaymentReferences;
+  }): ResultAsync<DebitOutcome, GatewayError> {
+    const request = {
+      amount: input.amount,
+      customerId: input.customerId,
+      confirmation: input.confirmation,
+      transferGroup: input.transferGroup,
+      destination: input.destination ?? null,
+    };
+    return this.#once("createCardPayment", `card:${input.idempotencyKey}`, request, () => {
+      const paymentIntentId = this.#id("pi");
+      const declined =
+        input.confirmation.kind === "saved_card"
+          ? FAKE_DECLINED_CARDS[input.confirmation.paymentMethodId]
+          : undefined;
+      const payment: FakeDebit = {
+        paymentIntentId,
+        amount: input.amount,
+        references: input.references,
+        transferGroup: input.transferGroup,
+        status: "requires_action",
+        settlesAt: this.now(),
+        outcome: declined === undefined ? "succeed" : { fail: declined },
+        mandateId: "",
+        clientSecret: `${paymentIntentId}_secret_fake`,
+        ...(input.destination !== undefined ? { destination: input.destination } : {}),
+      };
+      this.debits.set(paymentIntentId, payment);
+      if (input.confirmation.kind === "client_confirmation")
+        return okAsync<DebitOutcome, GatewayError>({
+          status: "requires_action",
+          paymentIntentId,
+          clientSecret: payment.clientSecret ?? "",
+        });
+      return okAsync(this.#settleCard(payment, declined));
+    });
+  }
+
+  /** A card payment's charge: succeeded (with its destination transfer), or failed with `failureCode`. */
+  #settleCard(payment: FakeDebit, failureCode: string | undefined): DebitOutcome {
+    if (failureCode !== undefined) {
+      payment.status = "failed";
+      payment.failureCode = failureCode;
+      return { status: "failed", paymentIntentId: payment.paymentIntentId, failureCode };
+    }
+    payment.status = "succeeded";
+    payment.chargeId = payment.paymentIntentId.replace("pi_", "ch_");
+    if (payment.destination !== undefined) {
+      // As at Stripe: the whole amount goes to the account, and the application fee comes
+      // back to the platform from it.
+      payment.transferId = this.#id("tr");
+      this.transfers.push({
+        transferId: payment.transferId,
+        destinationAccountId: payment.destination.accountId,
+        amount: payment.amount,
+        sourceChargeId: payment.chargeId,
+        transferGroup: payment.transferGroup,
+      });
+    }
+    return {
+      status: "succeeded",
+      paymentIntentId: payment.paymentIntentId,
+      chargeId: payment.chargeId,
+      ...(payment.transferId !== undefined ? { transferId: payment.transferId } : {}),
+    };
+  }
+
+  /**
+   * The customer confirms a card payment that waits for them (what Stripe.js does with the
+   * client secret): it succeeds, or fails with a decline code. Returns the fact its
+   * `payment_intent.*` webhook would bring — which, like the webhook's PaymentIntent, does
+   * not name a destination charge's transfer.
+   */
+  confirmCardPayment(paymentIntentId: string, how: "succeed" | { readonly fail: string }): PaymentObjectFact {
+    const payment = this.debits.get(paymentIntentId);
+    if (payment?.status !== "requires_action") throw new Error(`payment ${paymentIntentId} waits for nobody`);
+    const outcome = this.#settleCard(payment, how === "succeed" ? undefined : how.fail);
+    if (outcome.status === "succeeded") {
+      const { transferId: _notInTheWebhook, ...webhook } = outcome;
+      return debitFact(payment.references, webhook);
+    }
+    return debitFact(payment.references, outcome);
+  }
+
   refund(input: {
     idempotencyKey: string;
     paymentIntentId: string;
     amount?: Money;
+    reverseTransfer?: boolean;
+    refundApplicationFee?: boolean;
     references: PaymentReferences;
   }): ResultAsync<
     { refundId: string; status: "pending" | "succeeded" | "failed"; failureCode?: string },
     GatewayError
   > {
-    const request = { paymentIntentId: input.paymentIntentId, amount: input.amount ?? null };
+    const request = {
+      paymentIntentId: input.paymentIntentId,
+      amount: input.amount ?? null,
+      reverseTransfer: input.reverseTransfer ?? false,
+      refundApplicationFee: input.refundApplicationFee ?? false,
+    };
     return this.#once("refund", input.idempotencyKey, request, () => {
       const debit = this.debits.get(input.paymentIntentId);
-      if (!debit || debit.status === "failed")
+      if (!debit || debit.status === "failed" || debit.status === "requires_action")
         return errAsync(gatewayError("gateway_definite", "charge_not_refundable", "nothing to refund"));
       const refund: FakeRefund = {
         refundId: this.#id("re"),
@@ -252,6 +390,10 @@ export class FakePaymentGateway implements PaymentGateway {
         amount: input.amount ?? debit.amount,
         references: input.references,
         status: debit.status === "succeeded" ? "succeeded" : "pending",
+        ...(input.reverseTransfer !== undefined ? { reverseTransfer: input.reverseTransfer } : {}),
+        ...(input.refundApplicationFee !== undefined
+          ? { refundApplicationFee: input.refundApplicationFee }
+          : {}),
       };
       this.refunds.set(refund.refundId, refund);
       return okAsync({ refundId: refund.refundId, status: refund.status });
@@ -453,18 +595,22 @@ export class FakePaymentGateway implements PaymentGateway {
     switch (payment.status) {
       case "processing":
         return okAsync({ status: "processing", paymentIntentId });
+      case "requires_action":
+        return okAsync({ status: "unpaid", paymentIntentId, reason: "waiting for the customer" });
       case "succeeded":
         return okAsync({
           status: "succeeded",
           paymentIntentId,
           chargeId: payment.chargeId ?? paymentIntentId.replace("pi_", "ch_"),
           amount: payment.amount,
+          ...(payment.transferId !== undefined ? { transferId: payment.transferId } : {}),
         });
       case "failed":
         return okAsync({
           status: "failed",
           paymentIntentId,
-          failureCode: payment.outcome === "succeed" ? "payment_failed" : payment.outcome.fail,
+          failureCode:
+            payment.failureCode ?? (payment.outcome === "succeed" ? "payment_failed" : payment.outcome.fail),
         });
     }
   }

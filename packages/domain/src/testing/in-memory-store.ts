@@ -3,6 +3,7 @@ import type { Group } from "../group/group.js";
 import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
+import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
@@ -20,6 +21,8 @@ import {
   type GroupRepository,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  type MarketplaceChargeQuery,
+  type MarketplaceChargeRepository,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,
@@ -40,8 +43,14 @@ import type { Instant } from "../shared/time.js";
 /** Most held payments one `listHeldPayments` page holds (as the port says). */
 const HELD_PAYMENTS_PAGE_MAX = 100;
 
+/** Most marketplace charges one `listMarketplaceCharges` page holds (as the port says). */
+const MARKETPLACE_CHARGES_PAGE_MAX = 100;
+
 /** Newest first: by `createdAt`, then by id (as PostgreSQL orders the page). */
-function newestFirst(a: HeldPayment, b: HeldPayment): number {
+function newestFirst(
+  a: { readonly createdAt: Instant; readonly id: string },
+  b: { readonly createdAt: Instant; readonly id: string },
+): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
@@ -57,10 +66,10 @@ interface OutboxRow {
 }
 
 /**
- * People, groups, rounds, held payments, the outbox and the audit log in memory, with the
- * same semantics as the PostgreSQL adapter: optimistic versions, atomic changesets, members
- * and sellers that must be people, one person per Stripe object, one held payment per
- * caller's reference, leased outbox claims.
+ * People, groups, rounds, held payments, marketplace charges, the outbox and the audit log
+ * in memory, with the same semantics as the PostgreSQL adapter: optimistic versions, atomic
+ * changesets, members, sellers and customers that must be people, one person per Stripe
+ * object, one payment per caller's reference, leased outbox claims.
  */
 export class InMemoryStore
   implements
@@ -69,6 +78,7 @@ export class InMemoryStore
     RoundRepository,
     HeldPaymentRepository,
     PayoutRepository,
+    MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -79,6 +89,7 @@ export class InMemoryStore
   readonly #rounds = new Map<string, Round>();
   readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #payouts = new Map<string, PayoutRecord>();
+  readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
   /**
@@ -236,6 +247,56 @@ export class InMemoryStore
     return [...this.#payouts.values()];
   }
 
+  getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    return okAsync(this.#marketplaceCharges.get(id));
+  }
+
+  findMarketplaceChargeByReference(
+    requestedBy: string,
+    clientReference: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    for (const c of this.#marketplaceCharges.values())
+      if (c.requestedBy === requestedBy && c.clientReference === clientReference) return okAsync(c);
+    return okAsync(undefined);
+  }
+
+  findMarketplaceChargeByPaymentIntent(
+    paymentIntentId: string,
+  ): ResultAsync<MarketplaceCharge | undefined, StorageError> {
+    for (const c of this.#marketplaceCharges.values())
+      if (c.paymentIntentId === paymentIntentId) return okAsync(c);
+    return okAsync(undefined);
+  }
+
+  /** Newest first, after the cursor charge's place (whatever its status now); an unknown cursor reads nothing. */
+  listMarketplaceCharges(
+    query: MarketplaceChargeQuery,
+  ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError> {
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MARKETPLACE_CHARGES_PAGE_MAX)
+      return errAsync(
+        storageError.refused(
+          `listMarketplaceCharges: limit must be 1–${MARKETPLACE_CHARGES_PAGE_MAX}, got ${query.limit}`,
+        ),
+      );
+    let after: MarketplaceCharge | undefined;
+    if (query.startingAfter !== undefined) {
+      after = this.#marketplaceCharges.get(query.startingAfter);
+      if (after === undefined) return okAsync({ items: [], hasMore: false });
+    }
+    const cursor = after;
+    const matching = [...this.#marketplaceCharges.values()]
+      .filter(
+        (c) =>
+          (query.customerId === undefined || c.customer.id === query.customerId) &&
+          (query.sellerId === undefined || c.sellers.some((s) => s.id === query.sellerId)) &&
+          (query.requestedBy === undefined || c.requestedBy === query.requestedBy) &&
+          (query.status === undefined || c.status === query.status) &&
+          (cursor === undefined || newestFirst(cursor, c) < 0),
+      )
+      .sort(newestFirst);
+    return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;
@@ -267,6 +328,14 @@ export class InMemoryStore
     }
     const refusedPayment = this.#refusedHeldPayments(changes);
     if (refusedPayment !== undefined) return errAsync(refusedPayment);
+    const marketplaceCharges = changes.marketplaceCharges ?? [];
+    for (const { state, expectedVersion } of marketplaceCharges) {
+      const stored = this.#marketplaceCharges.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("marketplace_charge", state.id));
+    }
+    const refusedCharge = this.#refusedMarketplaceCharges(changes);
+    if (refusedCharge !== undefined) return errAsync(refusedCharge);
     for (const { state, expectedVersion } of changes.people)
       this.#people.set(state.id, {
         ...state,
@@ -296,6 +365,11 @@ export class InMemoryStore
       )
         this.#payouts.set(record.payoutId, record);
     }
+    for (const { state, expectedVersion } of marketplaceCharges)
+      this.#marketplaceCharges.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const effect of changes.outbox) {
       if (this.#outbox.has(effect.id)) continue;
       this.#outbox.set(effect.id, { effect, status: "pending", attempts: 0, availableAt: 0 });
@@ -364,6 +438,42 @@ export class InMemoryStore
             `commit refused held payment ${p.id}: another held payment has ${what}`,
           );
         owners.set(key, p.id);
+      }
+    return undefined;
+  }
+
+  /**
+   * The marketplace charges' keys, as PostgreSQL enforces them: the customer and every
+   * seller are people (`storage_refused`, foreign keys there), one charge per caller's
+   * reference, and a PaymentIntent or transfer group belongs to one charge (`duplicate`).
+   */
+  #refusedMarketplaceCharges(changes: Changeset): StorageError | undefined {
+    const changed = changes.marketplaceCharges ?? [];
+    if (changed.length === 0) return undefined;
+    const people = new Set([...this.#people.keys(), ...changes.people.map((c) => c.state.id)]);
+    const charges = new Map(this.#marketplaceCharges);
+    for (const { state } of changed) {
+      for (const personId of [state.customer.id, ...state.sellers.map((s) => s.id)])
+        if (!people.has(personId))
+          return storageError.refused(
+            `commit refused marketplace charge ${state.id}: ${personId} is not a person`,
+          );
+      charges.set(state.id, state);
+    }
+    const owners = new Map<string, string>();
+    for (const c of charges.values())
+      for (const [key, what] of [
+        [`reference:${c.requestedBy}\u0000${c.clientReference}`, "the caller's reference"],
+        [c.paymentIntentId && `intent:${c.paymentIntentId}`, "the PaymentIntent"],
+        [`group:${c.transferGroup}`, "the transfer group"],
+      ] as const) {
+        if (!key) continue;
+        const owner = owners.get(key);
+        if (owner !== undefined && owner !== c.id)
+          return storageError.duplicate(
+            `commit refused marketplace charge ${c.id}: another marketplace charge has ${what}`,
+          );
+        owners.set(key, c.id);
       }
     return undefined;
   }
@@ -483,6 +593,10 @@ export class InMemoryStore
   /** Every stored held payment. */
   heldPayments(): HeldPayment[] {
     return [...this.#heldPayments.values()];
+  }
+  /** Every stored marketplace charge. */
+  marketplaceCharges(): MarketplaceCharge[] {
+    return [...this.#marketplaceCharges.values()];
   }
   /** Lines of the query's subjects after its cursor, in the order stored; ids are `audit_<position + 1>`. */
   listAudit(query: AuditQuery): ResultAsync<readonly AuditRecord[], StorageError> {

@@ -21,8 +21,8 @@ import { SequentialIds } from "./sequential-ids.js";
 /**
  * The whole domain wired to in-memory adapters: a manual clock, a fake BECS gateway (with
  * checkout pages), recorders for notifications and tickets, and a driver that plays the
- * scheduler, the outbox dispatcher and Stripe's webhooks. Other teams use it to run rounds
- * and held payments in tests.
+ * scheduler, the outbox dispatcher and Stripe's webhooks. Other teams use it to run rounds,
+ * held payments and marketplace charges in tests.
  */
 export class InMemorySusu {
   readonly clock: ManualClock;
@@ -142,6 +142,25 @@ export class InMemorySusu {
     const sessionId = payment?.checkoutSessionId;
     if (sessionId === undefined) throw new Error(`held payment ${heldPaymentId} has no checkout session yet`);
     const delivered = await this.deliver(this.transformFacts(this.gateway.payCheckout(sessionId, how)));
+    if (delivered.isErr()) throw new Error(`delivery failed: ${delivered.error.code}`);
+    await this.runUntilQuiet();
+  }
+
+  /**
+   * The customer confirms a marketplace charge's card payment that waits for them (a new
+   * card, 3-D Secure) with its client secret: it succeeds or is declined. Stripe's webhook
+   * is delivered through the router, and the outbox runs until quiet.
+   */
+  async confirmCardPayment(
+    marketplaceChargeId: string,
+    how: "succeed" | { readonly fail: string },
+  ): Promise<void> {
+    const charge = this.store.marketplaceCharges().find((c) => c.id === marketplaceChargeId);
+    const paymentIntentId = charge?.paymentIntentId;
+    if (paymentIntentId === undefined)
+      throw new Error(`marketplace charge ${marketplaceChargeId} has no PaymentIntent yet`);
+    const fact = this.gateway.confirmCardPayment(paymentIntentId, how);
+    const delivered = await this.deliver(this.transformFacts([fact]));
     if (delivered.isErr()) throw new Error(`delivery failed: ${delivered.error.code}`);
     await this.runUntilQuiet();
   }

@@ -5,6 +5,7 @@
  * @module
  */
 export {
+  FAKE_DECLINED_CARDS,
   type FakeCheckout,
   type FakeCheckoutPayment,
   type FakeDebit,

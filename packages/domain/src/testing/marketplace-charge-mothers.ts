@@ -19,6 +19,8 @@ export const marketplaceTestPolicy: MarketplacePolicy = DEFAULT_MARKETPLACE_POLI
 /** A destination charge: 100.00 AUD to one seller, 10 % fee. */
 export const destinationCommand: CreateMarketplaceCharge = {
   id: "mc1",
+  clientReference: "rsvp_1",
+  requestedBy: "app_events",
   activityId: "act_1",
   purpose: "rsvp",
   description: "Pottery class",
@@ -34,6 +36,7 @@ export const destinationCommand: CreateMarketplaceCharge = {
 export const splitCommand: CreateMarketplaceCharge = {
   ...destinationCommand,
   id: "mc2",
+  clientReference: "order_2",
   purpose: "purchase",
   amountMinor: 10_001,
   sellers: [

@@ -1,14 +1,18 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
 import { checkoutInput, routeToHeldPayment } from "../facts/route-to-held-payment.js";
+import { routeToMarketplaceCharge } from "../facts/route-to-marketplace-charge.js";
 import { routeToRound } from "../facts/route-to-round.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
+import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
+import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
 import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
@@ -152,8 +156,127 @@ export function applyHeldPaymentFact(
 }
 
 /**
+ * A destination charge's payment that succeeded without naming the transfer Stripe made to
+ * the seller with it (a webhook's PaymentIntent does not expand its charge): the payment is
+ * read again for it, since a lost dispute reverses that transfer. A payment that cannot be
+ * read leaves the input as it is (the platform then bears such a loss, which the charge says).
+ */
+function withDestinationTransfer(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  marketplaceChargeId: string,
+  input: MarketplaceChargeInput,
+): ResultAsync<MarketplaceChargeInput, FactError> {
+  if (input.type !== "payment_succeeded" || input.transferId !== undefined) return okAsync(input);
+  return getMarketplaceCharge(deps, marketplaceChargeId).andThen((charge) => {
+    if (charge.mode !== "destination" || charge.capturedAt !== undefined) return okAsync(input);
+    return ports.reader
+      .getPayment(input.paymentIntentId)
+      .map(
+        (now): MarketplaceChargeInput =>
+          now.status === "succeeded" && now.transferId !== undefined
+            ? { ...input, transferId: now.transferId }
+            : input,
+      )
+      .orElse((e) =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? okAsync(input)
+          : errAsync<MarketplaceChargeInput, FactError>(e),
+      );
+  });
+}
+
+/** The statuses of a marketplace charge that has not heard its payment succeed. */
+const MARKETPLACE_UNPAID: readonly MarketplaceCharge["status"][] = [
+  "awaiting_payment",
+  "requires_action",
+  "processing",
+];
+
+/**
+ * A dispute of a marketplace charge's payment that reached the charge before the payment's
+ * own news did (Stripe promises no order, and a card can be disputed at once): the charge
+ * would ignore a dispute of a charge it has not heard of. A dispute proves the payment was
+ * captured, so the payment it names is read first and, paid, heard as the charge's
+ * `payment_succeeded`. `undefined` when the charge has heard of its payment already, or
+ * when there is nothing to read.
+ */
+function disputeOvertookPayment(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  marketplaceChargeId: string,
+  fact: PaymentObjectFact,
+): ResultAsync<MarketplaceChargeInput | undefined, FactError> {
+  const isDispute =
+    fact.kind === "dispute_opened" || fact.kind === "dispute_updated" || fact.kind === "dispute_closed";
+  if (!isDispute || fact.paymentIntentId === undefined) return okAsync(undefined);
+  const paymentIntentId = fact.paymentIntentId;
+  return getMarketplaceCharge(deps, marketplaceChargeId).andThen((charge) => {
+    if (charge.capturedAt !== undefined || !MARKETPLACE_UNPAID.includes(charge.status))
+      return okAsync(undefined);
+    return ports.reader
+      .getPayment(paymentIntentId)
+      .map((now): MarketplaceChargeInput | undefined =>
+        now.status === "succeeded"
+          ? {
+              type: "payment_succeeded",
+              paymentIntentId,
+              chargeId: now.chargeId,
+              ...(now.transferId !== undefined ? { transferId: now.transferId } : {}),
+            }
+          : undefined,
+      )
+      .orElse((e) =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? okAsync(undefined)
+          : errAsync<MarketplaceChargeInput | undefined, FactError>(e),
+      );
+  });
+}
+
+/**
+ * Applies a fact about a payment to the marketplace charge its references name
+ * (`marketplaceChargeId`). A dispute that overtook the payment's news has the payment read
+ * and heard first. A charge that does not exist makes the fact `ignored`.
+ */
+export function applyMarketplaceChargeFact(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  fact: PaymentObjectFact,
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  const route = routeToMarketplaceCharge(fact);
+  if (route.to === "nobody") return okAsync(ignored(`${fact.kind}: ${route.reason}`));
+  const id = route.marketplaceChargeId;
+  const apply = (input: MarketplaceChargeInput): ResultAsync<FactOutcome, FactError> => {
+    const what = `marketplace charge ${id}: ${input.type}`;
+    return applyMarketplaceChargeInput(deps, id, input, actor).map((decision) =>
+      decision.ignored === undefined
+        ? applied(`${what} applied`)
+        : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
+    );
+  };
+  return disputeOvertookPayment(deps, ports, id, fact)
+    .andThen((catchUp) =>
+      catchUp === undefined
+        ? withDestinationTransfer(deps, ports, id, route.input).andThen(apply)
+        : apply(catchUp).andThen((first) =>
+            apply(route.input).map(
+              (then): FactOutcome => ({
+                status: first.status === "applied" ? "applied" : then.status,
+                detail: `${first.detail} (the dispute's news came first); ${then.detail}`,
+              }),
+            ),
+          ),
+    )
+    .orElse((e) =>
+      isMissing(e) ? okAsync(ignored(`marketplace charge ${id}: not applied: ${e.code}`)) : errAsync(e),
+    );
+}
+
+/**
  * Applies a fact about a payment to the aggregate its references name: a held payment
- * (`heldPaymentId`), otherwise a round.
+ * (`heldPaymentId`), a marketplace charge (`marketplaceChargeId`), otherwise a round.
  */
 export function applyPaymentObjectFact(
   deps: UseCaseDeps,
@@ -161,9 +284,10 @@ export function applyPaymentObjectFact(
   fact: PaymentObjectFact,
   actor: string,
 ): ResultAsync<FactOutcome, FactError> {
-  return fact.refs.heldPaymentId !== undefined
-    ? applyHeldPaymentFact(deps, ports, fact, actor)
-    : applyRoundFact(deps, fact, actor);
+  if (fact.refs.heldPaymentId !== undefined) return applyHeldPaymentFact(deps, ports, fact, actor);
+  if (fact.refs.marketplaceChargeId !== undefined)
+    return applyMarketplaceChargeFact(deps, ports, fact, actor);
+  return applyRoundFact(deps, fact, actor);
 }
 
 /** Runs a change to a person (lost optimistic races retried); a person who is gone is `missing`. */
@@ -273,6 +397,7 @@ function debitSetupSucceeded(
  * |---|---|
  * | about a payment whose references name a held payment (`heldPaymentId`) | that payment hears the matching input (`routeToHeldPayment`): transfers by attempt, refunds by number and attempt, reversals by number, disputes |
  * | `checkout_payment_changed` | the held payment hears what its payment, read from the provider now, says (`checkoutInput`) |
+ * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |
  * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes) |
@@ -282,7 +407,7 @@ function debitSetupSucceeded(
  * | `payout_changed` | the payout is recorded for the person with the account, its status only moving forward; a failure tells the person and opens a ticket, once per payout |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
- * Safe to run twice and in any order: rounds and held payments ignore inputs that no longer apply, and
+ * Safe to run twice and in any order: rounds, held payments and marketplace charges ignore inputs that no longer apply, and
  * readiness is read from the provider at the time of routing. A round, group or member
  * that does not exist makes the fact `ignored` (with why), not a failure.
  */
@@ -296,6 +421,7 @@ export function applyPaymentFact(
     case "debit_processing":
     case "debit_succeeded":
     case "debit_failed":
+    case "payment_requires_action":
     case "refund_succeeded":
     case "refund_failed":
     case "transfer_created":

@@ -3,6 +3,7 @@ import type { AggregateRef, Ignored } from "../kernel/index.js";
 import type { FiredTimer } from "../ports/timer-scheduler.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput } from "./held-payment-use-cases.js";
+import { applyMarketplaceChargeInput } from "./marketplace-charge-use-cases.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
 /**
@@ -38,6 +39,20 @@ export function applyTimer(
       return applyHeldPaymentInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
         (decision): TimerOutcome => ({
           aggregate: "held_payment",
+          aggregateId: fired.aggregateId,
+          status: decision.state.status,
+          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
+        }),
+      );
+    case "marketplace_charge":
+      return applyMarketplaceChargeInput(
+        deps,
+        fired.aggregateId,
+        { type: "timer", timer: fired.timer },
+        actor,
+      ).map(
+        (decision): TimerOutcome => ({
+          aggregate: "marketplace_charge",
           aggregateId: fired.aggregateId,
           status: decision.state.status,
           ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),

@@ -16,6 +16,7 @@ describe("useCaseDepsOn", () => {
       rounds: store,
       heldPayments: store,
       payouts: store,
+      marketplaceCharges: store,
       uow: store,
       audit: store,
       clock,

@@ -1,15 +1,18 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
+import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import type { MarketplacePolicy } from "../policy/marketplace-policy.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
 import type {
   AuditLog,
   GroupRepository,
   HeldPaymentRepository,
+  MarketplaceChargeRepository,
   PayoutRepository,
   PersonRepository,
   RoundRepository,
@@ -26,6 +29,7 @@ export interface UseCaseDeps {
   readonly heldPayments: HeldPaymentRepository;
   /** Recorded payouts of connected accounts, and the accounts a payout run pays. */
   readonly payouts: PayoutRepository;
+  readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -38,6 +42,8 @@ export interface UseCaseDeps {
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
   /** The payout schedule of connected accounts susu creates; `DEFAULT_PAYOUT_SCHEDULE` (manual) when absent. */
   readonly payoutSchedule?: PayoutSchedule;
+  /** The rules of marketplace charges (refunds by who asks, transfer retries, fee minimums); the defaults when absent. */
+  readonly marketplacePolicy?: MarketplacePolicy;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
@@ -46,6 +52,7 @@ export type UseCaseStore = PersonRepository &
   RoundRepository &
   HeldPaymentRepository &
   PayoutRepository &
+  MarketplaceChargeRepository &
   UnitOfWork &
   AuditLog;
 
@@ -64,6 +71,7 @@ export function useCaseDepsOn(
     rounds: store,
     heldPayments: store,
     payouts: store,
+    marketplaceCharges: store,
     uow: store,
     audit: store,
     ...rest,
@@ -73,13 +81,21 @@ export function useCaseDepsOn(
 /** Something the use case looked for does not exist. */
 export type NotFoundError = {
   readonly type: "not_found";
-  readonly code: "group_not_found" | "round_not_found" | "person_not_found" | "held_payment_not_found";
+  readonly code:
+    | "group_not_found"
+    | "round_not_found"
+    | "person_not_found"
+    | "held_payment_not_found"
+    | "marketplace_charge_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
-export function notFound(what: "group" | "round" | "person" | "held_payment", id: string): NotFoundError {
-  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replace("_", " ")} ${id}` };
+export function notFound(
+  what: "group" | "round" | "person" | "held_payment" | "marketplace_charge",
+  id: string,
+): NotFoundError {
+  return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replaceAll("_", " ")} ${id}` };
 }
 
 /** Every way a use case can fail; each has a stable `code`. */
@@ -88,6 +104,7 @@ export type UseCaseError =
   | PersonError
   | RoundError
   | HeldPaymentError
+  | MarketplaceChargeError
   | MoneyError
   | StorageError
   | NotFoundError;

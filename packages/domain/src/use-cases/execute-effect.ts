@@ -2,6 +2,7 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import {
   debitFact,
   heldPaymentRefs,
+  marketplaceChargeRefs,
   type PaymentObjectFact,
   refundFact,
   roundPaymentRefs,
@@ -9,12 +10,13 @@ import {
 import type { Group } from "../group/group.js";
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
+import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
-import { isHeldPaymentEffect, type OutboxEffect } from "../ports/outbox-effect.js";
+import { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "../ports/outbox-effect.js";
 import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
@@ -202,6 +204,103 @@ function executeHeldPaymentEffect(
 }
 
 /**
+ * A marketplace charge's provider calls: each names the charge and its step in the
+ * references (Stripe metadata). Definite refusals are outcomes the charge hears: a declined
+ * card is a failed payment, a refused transfer a failed attempt (retried or parked by the
+ * charge), a refused reversal or refund a ticket for the admins.
+ */
+function executeMarketplaceChargeEffect(
+  ports: EffectPorts,
+  effect: Extract<
+    MarketplaceChargeEffect,
+    { kind: "create_payment" | "transfer" | "reverse_transfer" | "refund" }
+  >,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  const c = effect.aggregateId;
+  switch (effect.kind) {
+    case "create_payment": {
+      const refs = marketplaceChargeRefs(c);
+      const amount = money(effect.amountMinor, effect.currency);
+      return ports.gateway
+        .createCardPayment({
+          idempotencyKey: effect.id,
+          amount,
+          customerId: effect.stripeCustomerId,
+          confirmation: effect.confirmation,
+          description: effect.description,
+          transferGroup: effect.transferGroup,
+          ...(effect.destination !== undefined
+            ? {
+                destination: {
+                  accountId: effect.destination.connectedAccountId,
+                  applicationFee: money(effect.destination.applicationFeeMinor, effect.currency),
+                  onBehalfOf: effect.destination.onBehalfOf,
+                },
+              }
+            : {}),
+          references: refs,
+        })
+        .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
+        .orElse(definiteAs((failureCode) => ({ kind: "debit_failed", refs, failureCode })));
+    }
+    case "transfer": {
+      const refs = marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt });
+      return ports.gateway
+        .createTransfer({
+          idempotencyKey: effect.id,
+          destinationAccountId: effect.destinationAccountId,
+          amount: money(effect.amountMinor, effect.currency),
+          sourceChargeId: effect.sourceChargeId,
+          transferGroup: effect.transferGroup,
+          references: refs,
+        })
+        .map((t): readonly PaymentObjectFact[] => [
+          { kind: "transfer_created", refs, transferId: t.transferId },
+        ])
+        .orElse(definiteAs((failureCode) => ({ kind: "transfer_failed", refs, failureCode })));
+    }
+    case "reverse_transfer": {
+      const refs = marketplaceChargeRefs(c, { sellerId: effect.sellerId, reversal: effect.reversal });
+      return ports.gateway
+        .reverseTransfer({
+          idempotencyKey: effect.id,
+          transferId: effect.transferId,
+          amount: money(effect.amountMinor, effect.currency),
+          references: refs,
+        })
+        .map((): readonly PaymentObjectFact[] => [
+          { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
+        ])
+        .orElse(
+          definiteAs((failureCode) => ({
+            kind: "transfer_reversal_failed",
+            refs,
+            transferId: effect.transferId,
+            failureCode,
+          })),
+        );
+    }
+    case "refund": {
+      const refs = marketplaceChargeRefs(c, { refund: effect.refund, attempt: effect.attempt });
+      return ports.gateway
+        .refund({
+          idempotencyKey: effect.id,
+          paymentIntentId: effect.paymentIntentId,
+          amount: money(effect.amountMinor, effect.currency),
+          reverseTransfer: effect.reverseTransfer,
+          refundApplicationFee: effect.refundApplicationFee,
+          references: refs,
+        })
+        .map((r): readonly PaymentObjectFact[] => {
+          const fact = refundFact(refs, r);
+          return fact === undefined ? [] : [fact];
+        })
+        .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
+    }
+  }
+}
+
+/**
  * Carries out one outbox effect through the ports and returns the facts its result
  * reports (routed by `applyPaymentObjectFact`, like the same facts arriving by webhook).
  * Safe to run more than once for the same effect: every provider call uses the effect id
@@ -220,6 +319,14 @@ export function executeEffect(
       effect.kind === "refund")
   )
     return executeHeldPaymentEffect(ports, effect);
+  if (
+    isMarketplaceChargeEffect(effect) &&
+    (effect.kind === "create_payment" ||
+      effect.kind === "transfer" ||
+      effect.kind === "reverse_transfer" ||
+      effect.kind === "refund")
+  )
+    return executeMarketplaceChargeEffect(ports, effect);
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {

@@ -1,5 +1,6 @@
 export {
   applyHeldPaymentFact,
+  applyMarketplaceChargeFact,
   applyPaymentFact,
   applyPaymentObjectFact,
   applyRoundFact,
@@ -57,6 +58,19 @@ export {
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
 export { loadPerson, readinessOfMembers } from "./load-people.js";
+export {
+  applyMarketplaceChargeInput,
+  type CreatedMarketplaceCharge,
+  type CreateMarketplaceChargeCommand,
+  createMarketplaceCharge,
+  getMarketplaceCharge,
+  listMarketplaceCharges,
+  type MarketplaceRefundRequester,
+  refundMarketplaceCharge,
+  retryMarketplaceRefund,
+  retryMarketplaceReversal,
+  retryMarketplaceTransfers,
+} from "./marketplace-charge-use-cases.js";
 export {
   type OnboardingDue,
   type OnboardingError,

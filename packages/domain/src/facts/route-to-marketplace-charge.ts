@@ -1,0 +1,130 @@
+import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
+import type { PaymentObjectFact } from "./payment-fact.js";
+
+/**
+ * Where a fact about a payment goes for a marketplace charge: the charge (named by the
+ * references its effect wrote, `marketplaceChargeId`) and the input it means there, or
+ * why it concerns no marketplace charge.
+ */
+export type MarketplaceChargeRoute =
+  | {
+      readonly to: "marketplace_charge";
+      readonly marketplaceChargeId: string;
+      readonly input: MarketplaceChargeInput;
+    }
+  | { readonly to: "nobody"; readonly reason: string };
+
+const NOT_FROM_A_MARKETPLACE_CHARGE = "the payment carries no marketplace-charge reference";
+
+function nobody(reason: string): MarketplaceChargeRoute {
+  return { to: "nobody", reason };
+}
+
+/**
+ * The marketplace-charge input a payment fact means, from the references the charge's
+ * effect wrote: the PaymentIntent's outcome; a seller's transfer by seller and attempt; a
+ * refund by its number and attempt; a reversal by its number; disputes. Pure: used for the
+ * answers of effects and for webhooks alike. A fact whose references lack the step's
+ * numbers goes nowhere (a destination charge's own transfer and its reversals, which
+ * Stripe makes with the charge and the refund, carry no references).
+ */
+export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceChargeRoute {
+  const r = fact.refs;
+  const marketplaceChargeId = r.marketplaceChargeId;
+  if (marketplaceChargeId === undefined) return nobody(NOT_FROM_A_MARKETPLACE_CHARGE);
+  const to = (input: MarketplaceChargeInput): MarketplaceChargeRoute => ({
+    to: "marketplace_charge",
+    marketplaceChargeId,
+    input,
+  });
+  const missing = (what: string) =>
+    nobody(`${fact.kind} of marketplace charge ${marketplaceChargeId} names no ${what}`);
+  switch (fact.kind) {
+    case "payment_requires_action":
+      return to({
+        type: "payment_requires_action",
+        paymentIntentId: fact.paymentIntentId,
+        clientSecret: fact.clientSecret,
+      });
+    case "debit_processing":
+      return to({ type: "payment_processing", paymentIntentId: fact.paymentIntentId });
+    case "debit_succeeded":
+      return to({
+        type: "payment_succeeded",
+        paymentIntentId: fact.paymentIntentId,
+        chargeId: fact.chargeId,
+        ...(fact.transferId !== undefined ? { transferId: fact.transferId } : {}),
+      });
+    case "debit_failed":
+      return to({
+        type: "payment_failed",
+        ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
+        failureCode: fact.failureCode,
+      });
+    case "refund_succeeded":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return to({ type: "refund_succeeded", refund: r.refund, attempt: r.attempt, refundId: fact.refundId });
+    case "refund_failed":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return to({
+        type: "refund_failed",
+        refund: r.refund,
+        attempt: r.attempt,
+        failureCode: fact.failureCode,
+      });
+    case "transfer_created":
+      if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
+      return to({
+        type: "transfer_created",
+        sellerId: r.sellerId,
+        attempt: r.attempt,
+        transferId: fact.transferId,
+      });
+    case "transfer_failed":
+      if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
+      return to({
+        type: "transfer_failed",
+        sellerId: r.sellerId,
+        attempt: r.attempt,
+        failureCode: fact.failureCode,
+      });
+    case "transfer_reversed":
+      if (r.reversal === undefined) return missing("reversal number");
+      return to({
+        type: "transfer_reversed",
+        reversal: r.reversal,
+        transferId: fact.transferId,
+        amountMinor: fact.amountMinor,
+      });
+    case "transfer_reversal_failed":
+      if (r.reversal === undefined) return missing("reversal number");
+      return to({ type: "transfer_reversal_failed", reversal: r.reversal, failureCode: fact.failureCode });
+    case "dispute_opened":
+      return to({
+        type: "dispute_opened",
+        disputeId: fact.disputeId,
+        amountMinor: fact.amountMinor,
+        reason: fact.reason ?? "unknown",
+        stripeStatus: fact.status ?? "needs_response",
+        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+      });
+    case "dispute_updated":
+      return to({
+        type: "dispute_updated",
+        disputeId: fact.disputeId,
+        stripeStatus: fact.status,
+        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+      });
+    case "dispute_closed":
+      return to({
+        type: "dispute_closed",
+        disputeId: fact.disputeId,
+        outcome: fact.outcome,
+        amountMinor: fact.amountMinor,
+      });
+    case "checkout_session_created":
+    case "checkout_payment_changed":
+    case "checkout_expired":
+      return nobody(`a marketplace charge has no checkout (${fact.kind})`);
+  }
+}
