@@ -14,6 +14,7 @@ import { ledgerV1 } from "./v1/ledger.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
+import { payoutsV1 } from "./v1/payouts.js";
 import { type ReconciliationDeps, reconciliationV1 } from "./v1/reconciliation.js";
 import { roundsV1 } from "./v1/rounds.js";
 
@@ -98,6 +99,7 @@ export function createApp(deps: ApiDeps) {
       ...(deps.reconciliation !== undefined ? { settlements: deps.reconciliation.settlements } : {}),
     }),
   );
+  app.route("/v1", payoutsV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

@@ -205,6 +205,7 @@ export const DOMAIN_TABLES = [
   "members",
   "rounds",
   "held_payments",
+  "payouts",
   "contributions",
   "contribution_attempts",
   "payout_transfers",
