@@ -10,6 +10,7 @@ import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
 import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
+import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
@@ -78,6 +79,7 @@ export function createApp(deps: ApiDeps) {
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));
   app.route("/v1", heldPaymentsV1(v1));
+  app.route("/v1", marketplaceChargesV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

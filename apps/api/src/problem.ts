@@ -68,6 +68,12 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "seller_cannot_receive":
     case "seller_not_onboarded":
     case "client_reference_reused":
+    // A marketplace charge's command refused for its state, or a customer who cannot pay yet.
+    case "charge_ended":
+    case "transfers_pending":
+    case "no_blocked_transfer":
+    case "no_failed_reversal":
+    case "customer_not_onboarded":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -97,6 +103,10 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "invalid_held_payment":
     case "invalid_refund_amount":
     case "seller_not_found":
+    // A new marketplace charge's terms.
+    case "invalid_split":
+    case "invalid_marketplace_charge":
+    case "customer_not_found":
       return 422;
   }
 }
