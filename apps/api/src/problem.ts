@@ -68,7 +68,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "seller_cannot_receive":
     case "seller_not_onboarded":
     case "client_reference_reused":
-    // A marketplace charge's command refused for its state, or a customer who cannot pay yet.
+    // A marketplace charge's command refused for its state, or a customer who cannot be charged.
     case "charge_ended":
     case "transfers_pending":
     case "no_blocked_transfer":

@@ -1,6 +1,6 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
-import { type Money, money } from "../money/index.js";
+import type { Money } from "../money/index.js";
 import {
   type CardPaymentConfirmation,
   type CheckoutSession,
@@ -325,14 +325,13 @@ export class FakePaymentGateway implements PaymentGateway {
     payment.status = "succeeded";
     payment.chargeId = payment.paymentIntentId.replace("pi_", "ch_");
     if (payment.destination !== undefined) {
+      // As at Stripe: the whole amount goes to the account, and the application fee comes
+      // back to the platform from it.
       payment.transferId = this.#id("tr");
       this.transfers.push({
         transferId: payment.transferId,
         destinationAccountId: payment.destination.accountId,
-        amount: money(
-          payment.amount.amountMinor - payment.destination.applicationFee.amountMinor,
-          payment.amount.currency,
-        ),
+        amount: payment.amount,
         sourceChargeId: payment.chargeId,
         transferGroup: payment.transferGroup,
       });

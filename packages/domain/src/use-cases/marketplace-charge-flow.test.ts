@@ -1,0 +1,426 @@
+// Marketplace charges end to end in memory: the use cases, the outbox and its effects on the
+// fake gateway (which behaves like Stripe's test cards), Stripe's facts through the router,
+// and the ledger the charge posts.
+import { describe, expect, it } from "vitest";
+import { marketplaceChargeRefs, type PaymentFact } from "../facts/payment-fact.js";
+import { checkLedgerInvariants, checkMarketplaceMoney, type MarketplaceMoney } from "../ledger/index.js";
+import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import { gatewayError } from "../ports/payment-gateway.js";
+import { HOUR_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import * as useCases from "./index.js";
+import type { CreateMarketplaceChargeCommand } from "./marketplace-charge-use-cases.js";
+
+const CUSTOMER = "cy";
+const OPERATOR = { operator: "olga" };
+
+/** A destination charge of 100.00 AUD to one seller, 10 % fee, on the customer's saved card. */
+const destination: CreateMarketplaceChargeCommand = {
+  requestedBy: "app_events",
+  clientReference: "rsvp_1",
+  activityId: "act_1",
+  purpose: "rsvp",
+  description: "Pottery class",
+  amountMinor: 100_00,
+  currency: "AUD",
+  customerId: CUSTOMER,
+  customerEmail: "cy@example.com",
+  paymentMethod: { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  sellers: [{ id: "sel_a" }],
+};
+
+/** A co-hosted purchase of 100.01 AUD split 2:1:1 among three sellers. */
+const split: CreateMarketplaceChargeCommand = {
+  ...destination,
+  clientReference: "order_2",
+  purpose: "purchase",
+  amountMinor: 100_01,
+  sellers: [{ id: "sel_a", weight: 2 }, { id: "sel_b" }, { id: "sel_c" }],
+};
+
+interface Flow {
+  readonly sim: InMemorySusu;
+  readonly id: string;
+  readonly charge: () => MarketplaceCharge;
+  readonly books: () => MarketplaceMoney;
+}
+
+/** The people, then the charge asked for by the client app, and the outbox run until quiet. */
+async function aCharge(command: CreateMarketplaceChargeCommand): Promise<Flow> {
+  const sim = new InMemorySusu();
+  for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+  const created = (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrap();
+  expect(created.created).toBe(true);
+  await sim.runUntilQuiet();
+  const id = created.charge.id;
+  const charge = () => {
+    const c = sim.store.marketplaceCharges().find((x) => x.id === id);
+    if (!c) throw new Error(`no marketplace charge ${id}`);
+    return c;
+  };
+  const books = () => {
+    const ledger = sim.ledger.snapshot();
+    expect(checkLedgerInvariants(ledger).isOk()).toBe(true);
+    return checkMarketplaceMoney(
+      ledger,
+      id,
+      command.sellers.map((s) => s.id),
+      "AUD",
+    )._unsafeUnwrap();
+  };
+  return { sim, id, charge, books };
+}
+
+const templates = (sim: InMemorySusu, kind: "emails" | "roles" | "personIds") =>
+  sim.notifier.sent
+    .filter((n) => n.aggregate === "marketplace_charge" && (n[kind]?.length ?? 0) > 0)
+    .map((n) => n.template);
+
+const ticketReasons = (sim: InMemorySusu) =>
+  sim.desk.tickets.filter((t) => t.aggregate === "marketplace_charge").map((t) => t.reason);
+
+describe("a destination charge, in memory", () => {
+  it("a saved card is charged off session: the seller is paid with the charge, the fee kept, the books balanced", async () => {
+    const flow = await aCharge(destination);
+    const { sim } = flow;
+    const c = flow.charge();
+    expect(c.status).toBe("settled");
+    const payment = sim.gateway.debits.get(c.paymentIntentId ?? "");
+    expect(payment).toMatchObject({
+      amount: { amountMinor: 100_00, currency: "AUD" },
+      references: { marketplaceChargeId: flow.id },
+      transferGroup: `marketplace_${flow.id}`,
+      destination: {
+        accountId: "acct_sel_a",
+        applicationFee: { amountMinor: 10_00, currency: "AUD" },
+        onBehalfOf: false,
+      },
+      status: "succeeded",
+    });
+    expect(sim.gateway.transfers).toEqual([
+      {
+        transferId: c.destinationTransferId,
+        // Stripe transfers the whole amount and takes the application fee back from the account.
+        destinationAccountId: "acct_sel_a",
+        amount: { amountMinor: 100_00, currency: "AUD" },
+        sourceChargeId: c.chargeId,
+        transferGroup: `marketplace_${flow.id}`,
+      },
+    ]);
+    expect(flow.books()).toMatchObject({
+      paidInMinor: 100_00,
+      inFlightMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: { sel_a: 90_00 },
+      feesMinor: 10_00,
+    });
+    expect(templates(sim, "personIds")).toEqual(["seller_paid"]);
+    expect(sim.store.outbox("parked")).toEqual([]);
+    expect(sim.store.outbox("pending")).toEqual([]);
+  });
+
+  it("the same request again is the same charge; the reference with other terms is refused", async () => {
+    const flow = await aCharge(destination);
+    const again = (await useCases.createMarketplaceCharge(flow.sim.deps, destination))._unsafeUnwrap();
+    expect(again).toMatchObject({ created: false, charge: { id: flow.id } });
+    const other = await useCases.createMarketplaceCharge(flow.sim.deps, {
+      ...destination,
+      amountMinor: 50_00,
+    });
+    expect(other._unsafeUnwrapErr().code).toBe("client_reference_reused");
+    expect(flow.sim.store.marketplaceCharges()).toHaveLength(1);
+  });
+
+  it("refuses a customer or seller who is not a person, or not onboarded, and stores nothing", async () => {
+    const sim = new InMemorySusu();
+    (await sim.addSeller("sel_a"))._unsafeUnwrap();
+    const refused = async (command: CreateMarketplaceChargeCommand) =>
+      (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrapErr().code;
+    expect(await refused(destination)).toBe("customer_not_found");
+    (await sim.addSeller(CUSTOMER))._unsafeUnwrap();
+    expect(await refused({ ...destination, sellers: [{ id: "nobody" }] })).toBe("seller_not_found");
+    expect(await refused({ ...destination, amountMinor: 10 })).toBe("invalid_amount");
+    expect(sim.store.marketplaceCharges()).toEqual([]);
+    expect(sim.store.outbox()).toEqual([]);
+  });
+
+  it("on_behalf_of the seller when they are the merchant of record", async () => {
+    const flow = await aCharge({ ...destination, sellerIsMerchantOfRecord: true });
+    const c = flow.charge();
+    expect(flow.sim.gateway.debits.get(c.paymentIntentId ?? "")?.destination?.onBehalfOf).toBe(true);
+    expect(c.status).toBe("settled");
+  });
+
+  it("a new card: the client gets the client secret (requires_action), then the customer pays and the seller is paid", async () => {
+    const flow = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
+    const { sim } = flow;
+    const waiting = flow.charge();
+    expect(waiting.status).toBe("requires_action");
+    expect(waiting.clientSecret).toBe(sim.gateway.debits.get(waiting.paymentIntentId ?? "")?.clientSecret);
+    expect(waiting.clientSecret).toMatch(/_secret_/);
+    // On session the customer is in front of the client: nobody is told to come back.
+    expect(templates(sim, "emails")).toEqual([]);
+    expect(flow.books().paidInMinor).toBe(0);
+
+    await sim.confirmCardPayment(flow.id, "succeed");
+    const paid = flow.charge();
+    expect(paid.status).toBe("settled");
+    expect(paid.clientSecret).toBeUndefined();
+    // The webhook's PaymentIntent does not name the destination transfer: it was read again.
+    expect(paid.destinationTransferId).toBe(sim.gateway.transfers[0]?.transferId);
+    expect(flow.books()).toMatchObject({
+      paidInMinor: 100_00,
+      sellerMinor: { sel_a: 90_00 },
+      feesMinor: 10_00,
+    });
+  });
+
+  it("a new card the customer's bank declines ends the charge, and the customer is told", async () => {
+    const flow = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
+    await flow.sim.confirmCardPayment(flow.id, { fail: "card_declined" });
+    expect(flow.charge()).toMatchObject({ status: "payment_failed", failureCode: "card_declined" });
+    expect(templates(flow.sim, "emails")).toEqual(["payment_failed"]);
+    expect(flow.books().paidInMinor).toBe(0);
+  });
+
+  it.each([
+    ["pm_card_chargeDeclined", "generic_decline"],
+    ["pm_card_authenticationRequired", "authentication_required"],
+  ])("a saved card %s fails off session (%s): nothing is captured", async (paymentMethodId, code) => {
+    const flow = await aCharge({ ...destination, paymentMethod: { kind: "saved_card", paymentMethodId } });
+    expect(flow.charge()).toMatchObject({ status: "payment_failed", failureCode: code });
+    expect(templates(flow.sim, "emails")).toEqual(["payment_failed"]);
+    expect(flow.sim.gateway.transfers).toEqual([]);
+  });
+});
+
+describe("a split among co-hosts, in memory", () => {
+  it("each seller is paid their share by a transfer funded by the charge, in its transfer group", async () => {
+    const flow = await aCharge(split);
+    const c = flow.charge();
+    expect(c.status).toBe("settled");
+    expect(flow.sim.gateway.debits.get(c.paymentIntentId ?? "")?.destination).toBeUndefined();
+    const shares = Object.fromEntries(c.sellers.map((s) => [s.id, s.shareMinor]));
+    expect(flow.sim.gateway.transfers.map((t) => [t.destinationAccountId, t.amount.amountMinor])).toEqual([
+      ["acct_sel_a", shares.sel_a],
+      ["acct_sel_b", shares.sel_b],
+      ["acct_sel_c", shares.sel_c],
+    ]);
+    for (const t of flow.sim.gateway.transfers)
+      expect(t).toMatchObject({ sourceChargeId: c.chargeId, transferGroup: `marketplace_${flow.id}` });
+    const books = flow.books();
+    expect(books).toMatchObject({
+      paidInMinor: 100_01,
+      inFlightMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: shares,
+    });
+    expect(books.sellersMinor + books.feesMinor).toBe(100_01);
+  });
+
+  it("a seller's failing transfer is retried, then parked with a ticket; an admin's retry pays them", async () => {
+    const sim = new InMemorySusu();
+    for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+    const insufficient = gatewayError(
+      "gateway_definite",
+      "balance_insufficient",
+      "the platform's balance is short",
+    );
+    // The first transfer made is sel_a's.
+    sim.gateway.injectFault("createTransfer", "before", insufficient);
+    const id = (await useCases.createMarketplaceCharge(sim.deps, split))._unsafeUnwrap().charge.id;
+    await sim.runUntilQuiet();
+    const charge = () => sim.store.marketplaceCharges().find((x) => x.id === id) as MarketplaceCharge;
+    expect(charge().status).toBe("paying_sellers");
+    expect(sim.gateway.transfers.map((t) => t.destinationAccountId)).toEqual(["acct_sel_b", "acct_sel_c"]);
+
+    // Its two retries fail too (nobody else is being paid by then).
+    for (let i = 0; i < 2; i++) sim.gateway.injectFault("createTransfer", "before", insufficient);
+    await sim.advance(24 * HOUR_MS);
+    const blocked = charge();
+    expect(blocked.status).toBe("transfer_blocked");
+    expect(blocked.transfers.filter((t) => t.sellerId === "sel_a").map((t) => [t.attempt, t.status])).toEqual(
+      [
+        [1, "failed"],
+        [2, "failed"],
+        [3, "failed"],
+      ],
+    );
+    expect(ticketReasons(sim)).toEqual(["transfer_parked"]);
+    expect(templates(sim, "roles")).toEqual(["transfer_blocked"]);
+
+    (await useCases.retryMarketplaceTransfers(sim.deps, id, OPERATOR))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(charge().status).toBe("settled");
+    expect(sim.gateway.transfers.map((t) => t.destinationAccountId)).toEqual([
+      "acct_sel_b",
+      "acct_sel_c",
+      "acct_sel_a",
+    ]);
+    const money = checkMarketplaceMoney(
+      sim.ledger.snapshot(),
+      id,
+      ["sel_a", "sel_b", "sel_c"],
+      "AUD",
+    )._unsafeUnwrap();
+    expect(money).toMatchObject({ inFlightMinor: 0, sellerPayableMinor: 0, paidInMinor: 100_01 });
+    expect(sim.store.audit().some((l) => l.action === "retry_transfers" && l.actor === "operator:olga")).toBe(
+      true,
+    );
+  });
+});
+
+describe("refunds, as the policy says for who asks", () => {
+  it("the customer's refund reverses the seller's transfer and leaves the platform its fee", async () => {
+    const flow = await aCharge(destination);
+    const requester = { kind: "customer", requestedBy: "app_events" } as const;
+    (
+      await useCases.refundMarketplaceCharge(flow.sim.deps, flow.id, requester, "changed their mind")
+    )._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge().status).toBe("refunded");
+    expect([...flow.sim.gateway.refunds.values()]).toMatchObject([
+      { amount: { amountMinor: 100_00 }, reverseTransfer: true, refundApplicationFee: false },
+    ]);
+    expect(flow.books()).toMatchObject({ refundedMinor: 100_00, feesMinor: 10_00, inFlightMinor: 0 });
+  });
+
+  it("the platform's refund reverses the transfer and gives its fee back", async () => {
+    const flow = await aCharge(destination);
+    const requester = { kind: "platform", operator: OPERATOR } as const;
+    (
+      await useCases.refundMarketplaceCharge(flow.sim.deps, flow.id, requester, "event cancelled")
+    )._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    expect(flow.charge().status).toBe("refunded");
+    expect([...flow.sim.gateway.refunds.values()]).toMatchObject([
+      { amount: { amountMinor: 100_00 }, reverseTransfer: true, refundApplicationFee: true },
+    ]);
+    expect(flow.books()).toMatchObject({
+      refundedMinor: 100_00,
+      feesMinor: 0,
+      sellerMinor: { sel_a: 0 },
+      inFlightMinor: 0,
+    });
+  });
+
+  it("a split's partial refund reverses each seller's part first, then refunds; a refund of more than is left is refused", async () => {
+    const flow = await aCharge(split);
+    const requester = { kind: "platform", operator: OPERATOR } as const;
+    (
+      await useCases.refundMarketplaceCharge(flow.sim.deps, flow.id, requester, "one ticket", 40_00)
+    )._unsafeUnwrap();
+    await flow.sim.runUntilQuiet();
+    const c = flow.charge();
+    expect(c.status).toBe("settled");
+    expect(flow.sim.gateway.reversals.map((r) => r.transferId)).toEqual(c.transfers.map((t) => t.transferId));
+    expect(flow.books()).toMatchObject({ refundedMinor: 40_00, inFlightMinor: 0 });
+    const tooMuch = await useCases.refundMarketplaceCharge(flow.sim.deps, flow.id, requester, "all", 70_00);
+    expect(tooMuch._unsafeUnwrapErr().code).toBe("invalid_refund_amount");
+  });
+});
+
+describe("disputes", () => {
+  it("a lost dispute of a destination charge is booked and reverses the seller's transfer", async () => {
+    const flow = await aCharge(destination);
+    const { sim } = flow;
+    const refs = marketplaceChargeRefs(flow.id);
+    const opened: PaymentFact = {
+      kind: "dispute_opened",
+      refs,
+      disputeId: "dp_1",
+      amountMinor: 100_00,
+      reason: "fraudulent",
+      status: "needs_response",
+      evidenceDueBy: sim.clock.now() + 7 * 24 * HOUR_MS,
+    };
+    (await sim.deliver([opened]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(ticketReasons(sim)).toEqual(["dispute"]);
+    expect(templates(sim, "personIds")).toContain("dispute_opened");
+    const refused = await useCases.refundMarketplaceCharge(
+      sim.deps,
+      flow.id,
+      { kind: "platform", operator: OPERATOR },
+      "no",
+    );
+    expect(refused._unsafeUnwrapErr().code).toBe("payment_disputed");
+
+    const closed: PaymentFact = {
+      kind: "dispute_closed",
+      refs,
+      disputeId: "dp_1",
+      outcome: "lost",
+      amountMinor: 100_00,
+    };
+    (await sim.deliver([closed, closed]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const c = flow.charge();
+    expect(c.status).toBe("charged_back");
+    expect(sim.gateway.reversals).toEqual([
+      expect.objectContaining({
+        transferId: c.destinationTransferId,
+        amount: { amountMinor: 100_00, currency: "AUD" },
+      }),
+    ]);
+    // The whole transfer is reversed and the platform keeps its fee (the policy for losses):
+    // the seller, who was paid 90.00 net, bears the 10.00 fee too.
+    expect(flow.books()).toMatchObject({
+      disputeLostMinor: 100_00,
+      inFlightMinor: 0,
+      feesMinor: 10_00,
+      sellerMinor: { sel_a: -10_00 },
+    });
+  });
+});
+
+describe("the charge's effects at the gateway", () => {
+  it("a payment whose answer was lost is asked again under the same key: one PaymentIntent, and the charge settles", async () => {
+    const sim = new InMemorySusu();
+    for (const person of [CUSTOMER, "sel_a"]) (await sim.addSeller(person))._unsafeUnwrap();
+    sim.gateway.injectFault("createCardPayment", "lost_reply");
+    const id = (await useCases.createMarketplaceCharge(sim.deps, destination))._unsafeUnwrap().charge.id;
+    await sim.advance(HOUR_MS);
+    expect(sim.gateway.debits.size).toBe(1);
+    expect(sim.store.marketplaceCharges().find((c) => c.id === id)?.status).toBe("settled");
+    expect(sim.gateway.transfers).toHaveLength(1);
+  });
+
+  it("a seller's transfer whose answer was lost is retried into the same transfer", async () => {
+    const sim = new InMemorySusu();
+    for (const person of [CUSTOMER, "sel_a", "sel_b", "sel_c"]) (await sim.addSeller(person))._unsafeUnwrap();
+    sim.gateway.injectFault("createTransfer", "lost_reply");
+    const id = (await useCases.createMarketplaceCharge(sim.deps, split))._unsafeUnwrap().charge.id;
+    await sim.advance(HOUR_MS);
+    const c = sim.store.marketplaceCharges().find((x) => x.id === id);
+    expect(c?.status).toBe("settled");
+    expect(sim.gateway.transfers.map((t) => t.destinationAccountId).sort()).toEqual([
+      "acct_sel_a",
+      "acct_sel_b",
+      "acct_sel_c",
+    ]);
+    // Each transfer names the charge, the seller and the attempt, so its webhook finds its step.
+    expect(c?.transfers.map((t) => [t.sellerId, t.attempt, t.status])).toEqual([
+      ["sel_a", 1, "created"],
+      ["sel_b", 1, "created"],
+      ["sel_c", 1, "created"],
+    ]);
+  });
+
+  it("a Stripe fact about a charge that does not exist is ignored, not an error", async () => {
+    const sim = new InMemorySusu();
+    const outcome = await useCases.applyPaymentFact(
+      sim.deps,
+      sim.factPorts,
+      {
+        kind: "debit_succeeded",
+        refs: marketplaceChargeRefs("mc_gone"),
+        paymentIntentId: "pi_1",
+        chargeId: "ch_1",
+      },
+      "stripe:evt_1",
+    );
+    expect(outcome._unsafeUnwrap()).toMatchObject({ status: "ignored" });
+  });
+});
