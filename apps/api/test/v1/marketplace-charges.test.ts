@@ -227,6 +227,29 @@ describe("POST /v1/marketplace-charges", () => {
     await expectLedgerBalanced();
   });
 
+  it("makes one charge of two identical requests racing (one 201, one 200 with the same charge), and replays an Idempotency-Key's first answer", async () => {
+    const body = chargeRequest();
+    const token = await tokenFor(APP, ["service"]);
+    const [a, b] = await Promise.all([
+      app.request("/v1/marketplace-charges", authed(token, "POST", body)),
+      app.request("/v1/marketplace-charges", authed(token, "POST", body)),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 201]);
+    const [first, second] = [(await a.json()) as Body, (await b.json()) as Body];
+    expect(first.id).toBe(second.id);
+    expect(
+      await db.prisma.marketplaceCharge.count({
+        where: { requestedBy: APP, clientReference: body.clientReference },
+      }),
+    ).toBe(1);
+    const keyed = chargeRequest({ clientReference: `keyed_${refs}` });
+    const headers = { "idempotency-key": `key-${refs}` };
+    const once = await app.request("/v1/marketplace-charges", authed(token, "POST", keyed, headers));
+    const replay = await app.request("/v1/marketplace-charges", authed(token, "POST", keyed, headers));
+    expect([once.status, replay.status]).toEqual([201, 201]);
+    expect(await replay.text()).toBe(await once.text());
+  });
+
   it("gives the client secret of a new card to the customer and the requester (never a seller) while it requires action", async () => {
     const created = await asApp(
       "POST",
