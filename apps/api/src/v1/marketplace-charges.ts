@@ -801,7 +801,10 @@ export function marketplaceChargesV1(deps: V1Deps) {
     const found = await find(c, principal, id, "customer");
     if ("refused" in found) return found.refused;
     const access = marketplaceChargeAccess(principal, found.charge);
-    const initiatedBy = input.initiatedBy ?? (access === "platform" ? "platform" : "customer");
+    // By default the refund is the customer's when the requester or the customer asks, the
+    // platform's when an operator who is neither does.
+    const initiatedBy =
+      input.initiatedBy ?? (access === "requester" || access === "customer" ? "customer" : "platform");
     if (initiatedBy === "platform" && !isPlatformOperator(principal))
       return problem(c, 403, "operator_only", "only platform operators may do this");
     const reason =
