@@ -119,6 +119,22 @@ describe("application fees", () => {
     expect((await h.stripe.applicationFees.retrieve(fee.id)).amount_refunded).toBe(400);
   });
 
+  it("a destination charge's transfer is reversed up to the charge's amount even when the account's balance is short: it goes negative", async () => {
+    const account = await expressAccount();
+    const charge = await destinationCharge(account.id);
+    await h.emu.control.topUp({ amount: 10_000 });
+    // The account holds 9000 (the fee went back to the platform); the whole refund reverses 10000.
+    const refund = await h.stripe.refunds.create({ charge: charge.id, reverse_transfer: true });
+    expect(refund.status).toBe("succeeded");
+    const transfer = await h.stripe.transfers.retrieve(charge.transfer as string);
+    expect(transfer.amount_reversed).toBe(10_000);
+    expect(await balance(account.id)).toEqual({ available: -1000, pending: 0 });
+    // A transfer of its own still needs the account's balance to cover its reversal.
+    const own = await h.stripe.transfers.create({ amount: 500, currency: "aud", destination: account.id });
+    const refused = await failure(h.stripe.transfers.createReversal(own.id, { amount: 500 }));
+    expect(refused.code).toBe("balance_insufficient");
+  });
+
   it("refunds an application fee directly, lists and retrieves its refunds", async () => {
     const account = await expressAccount();
     const charge = await destinationCharge(account.id);

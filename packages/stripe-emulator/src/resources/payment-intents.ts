@@ -437,6 +437,7 @@ function paymentSucceeded(
         description: null,
         metadata: {},
         applicationFee,
+        destinationCharge: true,
       });
       charge.transfer = transfer.id;
       const payment = engine.store.record<Stripe.Charge>(transfer.destination_payment as string)?.obj;

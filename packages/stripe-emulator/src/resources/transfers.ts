@@ -24,6 +24,12 @@ import type { ChargeMeta } from "./charge-meta.js";
 export interface TransferMeta {
   /** Balance transaction of the destination payment on the connected account. */
   destinationTxn: string;
+  /**
+   * Made by a destination charge (`transfer_data[destination]`): Stripe lets such a transfer
+   * be reversed up to the charge's amount whatever the account's balance (it may go
+   * negative), where a transfer of its own needs the balance to cover the reversal.
+   */
+  destinationCharge?: boolean;
 }
 
 export interface TransferInput {
@@ -36,6 +42,8 @@ export interface TransferInput {
   metadata: Record<string, string>;
   /** A destination charge's application fee, taken back from the connected account's payment. */
   applicationFee?: number;
+  /** Made by a destination charge (see {@link TransferMeta.destinationCharge}). */
+  destinationCharge?: boolean;
 }
 
 function insufficientCapabilities(): ReturnType<typeof invalidRequest> {
@@ -161,6 +169,7 @@ export function createTransfer(engine: Engine, input: TransferInput): Stripe.Tra
   };
   engine.store.insert<Stripe.Transfer, TransferMeta>("transfer", engine.platform, transfer, {
     destinationTxn: destinationTxn.id,
+    ...(input.destinationCharge === true ? { destinationCharge: true } : {}),
   });
   engine.emit("transfer.created", transfer, engine.platform);
   return transfer;
@@ -250,7 +259,7 @@ export function reverseTransfer(
   }
   const destination = transfer.destination as string;
   const funds = engine.ledger.amounts(destination, transfer.currency);
-  if (funds.available + funds.pending < value) {
+  if (record.meta.destinationCharge !== true && funds.available + funds.pending < value) {
     throw invalidRequest("The connected account has insufficient funds to cover this reversal.", {
       code: "balance_insufficient",
     });

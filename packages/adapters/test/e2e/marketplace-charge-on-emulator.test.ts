@@ -1,0 +1,346 @@
+// Marketplace charges on the real adapters — PostgreSQL (PrismaStore, PrismaLedgerStore),
+// the Stripe gateway through the official SDK, the emulator — driven as production drives
+// them: the use cases store the charge and its effects, the outbox dispatcher runs the
+// effects against the emulator, timers fire when due, and the events the emulator emits go
+// through the webhook processor.
+import {
+  type EffectPorts,
+  type LedgerAccountId,
+  type MarketplaceCharge,
+  marketplaceAccounts,
+  type Person,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
+import {
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
+import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 6, 1);
+const CUSTOMER = "cy";
+
+describe("marketplace charges on PostgreSQL and the emulator", () => {
+  let harness: StripeHarness;
+  let store: PrismaStore;
+  let ledger: PrismaLedgerStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let ctx: WebhookContext;
+  const clock = new ManualClock(START);
+  const timers = new InMemoryTimerScheduler();
+  const desk = new RecordingSupportDesk();
+  const notifier = new RecordingNotifier();
+  /** Every webhook outcome, in order: `<type> processed: …` or `<type> ignored: …`. */
+  const outcomes: string[] = [];
+
+  beforeAll(async () => {
+    harness = await startStripeHarness({ startTime: START / 1000 });
+    store = new PrismaStore(db.prisma, { clock });
+    ledger = new PrismaLedgerStore(db.prisma, { clock });
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    ports = { gateway: harness.gateway, notifier, desk, timers, ledger };
+    ctx = { deps, gateway: harness.gateway };
+    await harness.events.skipExisting();
+    // The customer: a person with a Stripe customer (cards are Stripe's test payment methods).
+    const customer = (
+      await harness.gateway.createCustomer({
+        idempotencyKey: "e2e:customer:cy",
+        name: "Cy",
+        references: { personId: CUSTOMER },
+      })
+    )._unsafeUnwrap();
+    await addPerson({
+      id: CUSTOMER,
+      displayName: "Cy",
+      customerId: customer.customerId,
+      createdAt: clock.now(),
+      version: 0,
+    });
+  });
+  afterAll(async () => {
+    await harness?.emulator.stop();
+  });
+
+  async function addPerson(person: Person): Promise<void> {
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+  }
+
+  /** A seller: a person whose connected account at the emulator is onboarded. */
+  async function aSeller(id: string): Promise<string> {
+    const account = await harness.driver.connectedAccount({ canReceive: true });
+    await addPerson({
+      id,
+      displayName: id,
+      payout: { connectedAccountId: account, payoutsEnabled: true },
+      createdAt: clock.now(),
+      version: 0,
+    });
+    return account;
+  }
+
+  async function deliver(events: readonly Stripe.Event[]): Promise<void> {
+    for (const event of events) {
+      const outcome = await processWebhookEvent(event, ctx);
+      if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+      const o = outcome.value;
+      outcomes.push(
+        `${event.type} ${o.status === "processed" ? `processed: ${o.outcome}` : `ignored: ${o.reason}`}`,
+      );
+    }
+  }
+
+  /** The dispatcher, the due timers and the platform's webhooks, until nothing is left to do now. */
+  async function settle(): Promise<void> {
+    for (let pass = 0; pass < 30; pass++) {
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(0);
+      const due = timers.takeDue(clock.now());
+      for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+      const events = await harness.events.next();
+      await deliver(events);
+      if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
+    }
+    throw new Error("the marketplace charge did not settle");
+  }
+
+  async function charge(id: string): Promise<MarketplaceCharge> {
+    const c = (await store.getMarketplaceCharge(id))._unsafeUnwrap();
+    if (!c) throw new Error(`no marketplace charge ${id}`);
+    return c;
+  }
+
+  const balance = async (account: LedgerAccountId) =>
+    (await ledger.balance(account, "AUD"))._unsafeUnwrap().amountMinor;
+
+  /** The books agree with their postings and nothing of the charge is left in flight. */
+  async function booksBalanced(id: string): Promise<void> {
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    expect(await balance(marketplaceAccounts.inFlight(id))).toBe(0);
+  }
+
+  /** Everything of an account's balance, available and pending, in AUD. */
+  async function stripeBalance(accountId: string): Promise<number> {
+    const b = await harness.stripe.balance.retrieve({}, { stripeAccount: accountId });
+    const sum = (list: readonly { amount: number; currency: string }[]) =>
+      list.filter((x) => x.currency === "aud").reduce((n, x) => n + x.amount, 0);
+    return sum(b.available) + sum(b.pending);
+  }
+
+  let seq = 0;
+  /** A charge of A$100.00 (10 % fee) asked for by the client app, and the outbox run. */
+  async function aCharge(
+    sellers: readonly { id: string; weight?: number }[],
+    paymentMethod: useCases.CreateMarketplaceChargeCommand["paymentMethod"],
+    extra: Partial<useCases.CreateMarketplaceChargeCommand> = {},
+  ): Promise<MarketplaceCharge> {
+    seq += 1;
+    const created = (
+      await useCases.createMarketplaceCharge(deps, {
+        requestedBy: "app_events",
+        clientReference: `rsvp_${seq}`,
+        activityId: `act_${seq}`,
+        purpose: "rsvp",
+        description: `Pottery class ${seq}`,
+        amountMinor: 100_00,
+        currency: "AUD",
+        customerId: CUSTOMER,
+        customerEmail: "cy@example.com",
+        paymentMethod,
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers,
+        ...extra,
+      })
+    )._unsafeUnwrap();
+    expect(created.created).toBe(true);
+    await settle();
+    return charge(created.charge.id);
+  }
+
+  it("a destination charge on a saved card, on behalf of the seller: the seller is paid with the charge, the platform keeps its fee", async () => {
+    const account = await aSeller("sam");
+    const c = await aCharge(
+      [{ id: "sam" }],
+      { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      {
+        sellerIsMerchantOfRecord: true,
+      },
+    );
+    expect(c.status).toBe("settled");
+    const pi = await harness.stripe.paymentIntents.retrieve(c.paymentIntentId ?? "", {
+      expand: ["latest_charge"],
+    });
+    expect(pi).toMatchObject({
+      status: "succeeded",
+      amount: 100_00,
+      transfer_data: { destination: account },
+      application_fee_amount: 10_00,
+      on_behalf_of: account,
+      transfer_group: c.transferGroup,
+      metadata: { marketplace_charge_id: c.id, effect_id: `${c.id}:payment` },
+    });
+    const stripeCharge = pi.latest_charge as Stripe.Charge;
+    expect(c.chargeId).toBe(stripeCharge.id);
+    expect(c.destinationTransferId).toBe(stripeCharge.transfer);
+    // Stripe moved the whole amount to the seller and took the fee back.
+    expect(await stripeBalance(account)).toBe(90_00);
+    expect(await balance(marketplaceAccounts.seller(c.id, "sam"))).toBe(90_00);
+    expect(await balance(marketplaceAccounts.fees(c.id))).toBe(10_00);
+    await booksBalanced(c.id);
+    expect(notifier.sent.filter((n) => n.aggregateId === c.id).map((n) => n.template)).toEqual([
+      "seller_paid",
+    ]);
+
+    // The customer's refund: the seller's transfer is reversed, the platform keeps its fee.
+    (
+      await useCases.refundMarketplaceCharge(
+        deps,
+        c.id,
+        { kind: "customer", requestedBy: "app_events" },
+        "cannot come",
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const refunded = await charge(c.id);
+    expect(refunded.status).toBe("refunded");
+    const refunds = (await harness.stripe.refunds.list({ payment_intent: pi.id })).data;
+    expect(refunds.map((r) => [r.amount, r.status, r.metadata?.marketplace_charge_id])).toEqual([
+      [100_00, "succeeded", c.id],
+    ]);
+    const transfer = await harness.stripe.transfers.retrieve(stripeCharge.transfer as string);
+    expect(transfer.amount_reversed).toBe(100_00);
+    expect(await balance(marketplaceAccounts.refunds(c.id))).toBe(100_00);
+    expect(await balance(marketplaceAccounts.fees(c.id))).toBe(10_00);
+    await booksBalanced(c.id);
+  });
+
+  it("a new card with 3-D Secure: the client gets the client secret, the customer authenticates, the seller is paid", async () => {
+    const account = await aSeller("tia");
+    const waiting = await aCharge([{ id: "tia" }], { kind: "new_card" });
+    expect(waiting.status).toBe("requires_action");
+    const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+    expect(waiting.clientSecret).toBe(pi.client_secret);
+
+    // What Stripe.js does on the customer's device: confirm with the card, then pass 3-D Secure.
+    await harness.stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_authenticationRequired" });
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("requires_action");
+    // Stripe's event reached the charge, which already knew it waited with this client secret.
+    expect(outcomes.filter((o) => o.startsWith("payment_intent.requires_action"))).toEqual([
+      expect.stringMatching(/payment_requires_action ignored: action_already_recorded/),
+    ]);
+    await harness.emulator.control.authenticatePaymentIntent(pi.id, true);
+    await settle();
+    const paid = await charge(waiting.id);
+    expect(paid.status).toBe("settled");
+    expect(paid.clientSecret).toBeUndefined();
+    // The webhook's PaymentIntent names no transfer: the payment was read again for it.
+    const stripeCharge = await harness.stripe.charges.retrieve(paid.chargeId ?? "");
+    expect(paid.destinationTransferId).toBe(stripeCharge.transfer);
+    expect(await stripeBalance(account)).toBe(90_00);
+    await booksBalanced(paid.id);
+  });
+
+  it("a split between co-hosts: one charge, then a transfer to each from it, in one transfer group", async () => {
+    const ana = await aSeller("ana");
+    const bo = await aSeller("bo");
+    const c = await aCharge([{ id: "ana", weight: 3 }, { id: "bo" }], {
+      kind: "saved_card",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect(c.status).toBe("settled");
+    const pi = await harness.stripe.paymentIntents.retrieve(c.paymentIntentId ?? "");
+    expect(pi.transfer_data).toBeNull();
+    const shares = Object.fromEntries(c.sellers.map((s) => [s.id, s.shareMinor]));
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: c.transferGroup })).data;
+    expect(
+      transfers
+        .map((t) => [t.destination, t.amount, t.source_transaction, t.metadata?.seller_id])
+        .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    ).toEqual(
+      [
+        [ana, shares.ana, c.chargeId, "ana"],
+        [bo, shares.bo, c.chargeId, "bo"],
+      ].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    );
+    expect((shares.ana ?? 0) + (shares.bo ?? 0) + c.feeMinor).toBe(100_00);
+    expect(await stripeBalance(ana)).toBe(shares.ana);
+    expect(await stripeBalance(bo)).toBe(shares.bo);
+    await booksBalanced(c.id);
+  });
+
+  it("a co-host whose account Stripe will not pay: their transfer is parked with a ticket, the others paid; fixed, an admin's retry pays them", async () => {
+    const eve = await aSeller("eve");
+    const fay = await aSeller("fay");
+    await harness.emulator.control.disableTransfers(fay);
+    const c = await aCharge([{ id: "eve" }, { id: "fay" }], {
+      kind: "saved_card",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect(c.status).toBe("transfer_blocked");
+    expect(c.transfers.map((t) => [t.sellerId, t.status, t.failureCode])).toEqual([
+      ["eve", "created", undefined],
+      ["fay", "failed", "insufficient_capabilities_for_transfer"],
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id).map((t) => t.reason)).toEqual([
+      "transfer_parked",
+    ]);
+    expect(await balance(marketplaceAccounts.sellerPayable(c.id, "fay"))).toBe(c.sellers[1]?.shareMinor);
+
+    await harness.emulator.control.completeAccountOnboarding(fay);
+    (await useCases.retryMarketplaceTransfers(deps, c.id, { operator: "olga" }))._unsafeUnwrap();
+    await settle();
+    const paid = await charge(c.id);
+    expect(paid.status).toBe("settled");
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: c.transferGroup })).data;
+    expect(transfers.map((t) => t.destination).sort()).toEqual([eve, fay].sort());
+    expect(await balance(marketplaceAccounts.sellerPayable(c.id, "fay"))).toBe(0);
+    await booksBalanced(c.id);
+  });
+
+  it("a lost dispute of a destination charge is booked and the seller's transfer reversed", async () => {
+    await aSeller("dee");
+    const c = await aCharge([{ id: "dee" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    const dispute = await harness.emulator.control.forceDispute(c.chargeId ?? "", { reason: "fraudulent" });
+    await settle();
+    const open = await charge(c.id);
+    expect(open.disputes).toEqual([
+      expect.objectContaining({
+        id: dispute.id,
+        status: "open",
+        evidenceDueBy: (dispute.evidence_details?.due_by ?? 0) * 1000,
+      }),
+    ]);
+    expect(desk.tickets.some((t) => t.reason === "dispute" && t.aggregateId === c.id)).toBe(true);
+
+    await harness.emulator.control.resolveDispute(dispute.id, "lost");
+    await settle();
+    const lost = await charge(c.id);
+    expect(lost.status).toBe("charged_back");
+    const transfer = await harness.stripe.transfers.retrieve(c.destinationTransferId ?? "");
+    expect(transfer.amount_reversed).toBe(100_00);
+    expect(await balance(marketplaceAccounts.disputeLosses(c.id))).toBe(100_00);
+    await booksBalanced(c.id);
+  });
+});

@@ -1,0 +1,142 @@
+// A marketplace charge's outbox effects, as the domain makes them, survive the database's
+// JSON and its parser unchanged; its timers survive a pg-boss job.
+import { gatewayError, marketplaceChargeRefs, type OutboxEffect, useCases } from "@susu/domain";
+import { InMemorySusu } from "@susu/domain/testing";
+import { describe, expect, it } from "vitest";
+import { firedTimerOf, parseTimerJob, timerJobData, timerJobOf } from "../../src/pgboss/timer-job.js";
+import { outboxAggregateOf } from "../../src/prisma/projections.js";
+import { parseOutboxEffect } from "../../src/prisma/snapshots.js";
+
+const command: useCases.CreateMarketplaceChargeCommand = {
+  requestedBy: "app",
+  clientReference: "r1",
+  activityId: "act_1",
+  purpose: "purchase",
+  description: "Pottery class",
+  amountMinor: 100_00,
+  currency: "AUD",
+  customerId: "cy",
+  customerEmail: "cy@example.com",
+  paymentMethod: { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+  fee: { kind: "rate", basisPoints: 1_000 },
+  sellers: [{ id: "ana" }, { id: "bo" }],
+};
+
+/** Every effect of a split whose first transfer fails once, partly refunded, then disputed and lost; and a destination charge on a new card. */
+async function effectsOfWholeLives(): Promise<OutboxEffect[]> {
+  const sim = new InMemorySusu();
+  for (const p of ["cy", "ana", "bo"]) (await sim.addSeller(p))._unsafeUnwrap();
+  sim.gateway.injectFault(
+    "createTransfer",
+    "before",
+    gatewayError("gateway_definite", "balance_insufficient", "short"),
+  );
+  const { charge } = (await useCases.createMarketplaceCharge(sim.deps, command))._unsafeUnwrap();
+  await sim.advance(24 * 3_600_000);
+  (
+    await useCases.refundMarketplaceCharge(
+      sim.deps,
+      charge.id,
+      { kind: "platform", operator: { operator: "olga" } },
+      "one",
+      20_00,
+    )
+  )._unsafeUnwrap();
+  await sim.runUntilQuiet();
+  const refs = marketplaceChargeRefs(charge.id);
+  (
+    await sim.deliver([
+      { kind: "dispute_opened", refs, disputeId: "dp_1", amountMinor: 80_00 },
+      { kind: "dispute_closed", refs, disputeId: "dp_1", outcome: "lost", amountMinor: 80_00 },
+    ])
+  )._unsafeUnwrap();
+  await sim.runUntilQuiet();
+  const destination = (
+    await useCases.createMarketplaceCharge(sim.deps, {
+      ...command,
+      clientReference: "r2",
+      sellers: [{ id: "ana" }],
+      paymentMethod: { kind: "new_card" },
+      sellerIsMerchantOfRecord: true,
+    })
+  )._unsafeUnwrap().charge;
+  await sim.runUntilQuiet();
+  await sim.confirmCardPayment(destination.id, "succeed");
+  return sim.store.outbox();
+}
+
+describe("a marketplace charge's outbox payloads", () => {
+  it("every kind it makes parses back to itself from stored JSON", async () => {
+    const effects = await effectsOfWholeLives();
+    const kinds = new Set(effects.map((e) => e.kind));
+    for (const kind of [
+      "create_payment",
+      "transfer",
+      "reverse_transfer",
+      "refund",
+      "schedule_timer",
+      "notify",
+      "post_ledger",
+      "open_ticket",
+    ])
+      expect(kinds).toContain(kind);
+    expect(
+      effects.some((e) => e.kind === "create_payment" && e.confirmation.kind === "client_confirmation"),
+    ).toBe(true);
+    expect(effects.some((e) => e.kind === "create_payment" && e.destination?.onBehalfOf === true)).toBe(true);
+    for (const effect of effects) {
+      const stored: unknown = JSON.parse(JSON.stringify(effect));
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
+      // The outbox row names the charge, its postings included.
+      expect(outboxAggregateOf(effect)).toEqual({
+        type: "marketplace_charge",
+        id: expect.stringMatching(/^mc_/),
+      });
+    }
+  });
+
+  it("a marketplace payload in another shape, or a held payment's fields on it, is refused", () => {
+    const timer = {
+      kind: "schedule_timer",
+      id: "mc_1:timer:1",
+      aggregate: "marketplace_charge",
+      aggregateId: "mc_1",
+      at: 5,
+      timer: { kind: "retry_transfer", sellerId: "ana", attempt: 2 },
+    };
+    expect(parseOutboxEffect(timer).isOk()).toBe(true);
+    expect(parseOutboxEffect({ ...timer, timer: { kind: "release_due" } }).isErr()).toBe(true);
+    expect(parseOutboxEffect({ ...timer, timer: { kind: "retry_transfer", attempt: 2 } }).isErr()).toBe(true);
+    expect(parseOutboxEffect({ ...timer, kind: "create_checkout_session" }).isErr()).toBe(true);
+  });
+});
+
+describe("a marketplace charge's timer jobs", () => {
+  it("a seller's transfer retry round-trips through a job", () => {
+    const timer = { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 };
+    const job = timerJobOf({
+      id: "mc_1:timer:x",
+      aggregate: "marketplace_charge",
+      aggregateId: "mc_1",
+      at: 5,
+      timer,
+    });
+    const parsed = parseTimerJob(JSON.parse(JSON.stringify(timerJobData(job))));
+    expect(parsed).toEqual(job);
+    expect(parsed && firedTimerOf(parsed)).toEqual({
+      id: "mc_1:timer:x",
+      aggregate: "marketplace_charge",
+      aggregateId: "mc_1",
+      timer,
+    });
+    // A held payment's timer is not a marketplace charge's.
+    expect(
+      parseTimerJob({
+        timerId: "t",
+        aggregate: "marketplace_charge",
+        aggregateId: "mc_1",
+        timer: { kind: "release_due" },
+      }),
+    ).toBeUndefined();
+  });
+});
