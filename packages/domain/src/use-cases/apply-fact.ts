@@ -5,6 +5,7 @@ import { routeToMarketplaceCharge } from "../facts/route-to-marketplace-charge.j
 import { routeToRound } from "../facts/route-to-round.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
+import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
@@ -184,9 +185,58 @@ function withDestinationTransfer(
   });
 }
 
+/** The statuses of a marketplace charge that has not heard its payment succeed. */
+const MARKETPLACE_UNPAID: readonly MarketplaceCharge["status"][] = [
+  "awaiting_payment",
+  "requires_action",
+  "processing",
+];
+
+/**
+ * A dispute of a marketplace charge's payment that reached the charge before the payment's
+ * own news did (Stripe promises no order, and a card can be disputed at once): the charge
+ * would ignore a dispute of a charge it has not heard of. A dispute proves the payment was
+ * captured, so the payment it names is read first and, paid, heard as the charge's
+ * `payment_succeeded`. `undefined` when the charge has heard of its payment already, or
+ * when there is nothing to read.
+ */
+function disputeOvertookPayment(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  marketplaceChargeId: string,
+  fact: PaymentObjectFact,
+): ResultAsync<MarketplaceChargeInput | undefined, FactError> {
+  const isDispute =
+    fact.kind === "dispute_opened" || fact.kind === "dispute_updated" || fact.kind === "dispute_closed";
+  if (!isDispute || fact.paymentIntentId === undefined) return okAsync(undefined);
+  const paymentIntentId = fact.paymentIntentId;
+  return getMarketplaceCharge(deps, marketplaceChargeId).andThen((charge) => {
+    if (charge.capturedAt !== undefined || !MARKETPLACE_UNPAID.includes(charge.status))
+      return okAsync(undefined);
+    return ports.reader
+      .getPayment(paymentIntentId)
+      .map((now): MarketplaceChargeInput | undefined =>
+        now.status === "succeeded"
+          ? {
+              type: "payment_succeeded",
+              paymentIntentId,
+              chargeId: now.chargeId,
+              ...(now.transferId !== undefined ? { transferId: now.transferId } : {}),
+            }
+          : undefined,
+      )
+      .orElse((e) =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? okAsync(undefined)
+          : errAsync<MarketplaceChargeInput | undefined, FactError>(e),
+      );
+  });
+}
+
 /**
  * Applies a fact about a payment to the marketplace charge its references name
- * (`marketplaceChargeId`). A charge that does not exist makes the fact `ignored`.
+ * (`marketplaceChargeId`). A dispute that overtook the payment's news has the payment read
+ * and heard first. A charge that does not exist makes the fact `ignored`.
  */
 export function applyMarketplaceChargeFact(
   deps: UseCaseDeps,
@@ -197,15 +247,27 @@ export function applyMarketplaceChargeFact(
   const route = routeToMarketplaceCharge(fact);
   if (route.to === "nobody") return okAsync(ignored(`${fact.kind}: ${route.reason}`));
   const id = route.marketplaceChargeId;
-  return withDestinationTransfer(deps, ports, id, route.input)
-    .andThen((input) => {
-      const what = `marketplace charge ${id}: ${input.type}`;
-      return applyMarketplaceChargeInput(deps, id, input, actor).map((decision) =>
-        decision.ignored === undefined
-          ? applied(`${what} applied`)
-          : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
-      );
-    })
+  const apply = (input: MarketplaceChargeInput): ResultAsync<FactOutcome, FactError> => {
+    const what = `marketplace charge ${id}: ${input.type}`;
+    return applyMarketplaceChargeInput(deps, id, input, actor).map((decision) =>
+      decision.ignored === undefined
+        ? applied(`${what} applied`)
+        : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
+    );
+  };
+  return disputeOvertookPayment(deps, ports, id, fact)
+    .andThen((catchUp) =>
+      catchUp === undefined
+        ? withDestinationTransfer(deps, ports, id, route.input).andThen(apply)
+        : apply(catchUp).andThen((first) =>
+            apply(route.input).map(
+              (then): FactOutcome => ({
+                status: first.status === "applied" ? "applied" : then.status,
+                detail: `${first.detail} (the dispute's news came first); ${then.detail}`,
+              }),
+            ),
+          ),
+    )
     .orElse((e) =>
       isMissing(e) ? okAsync(ignored(`marketplace charge ${id}: not applied: ${e.code}`)) : errAsync(e),
     );

@@ -375,6 +375,41 @@ describe("disputes", () => {
   });
 });
 
+describe("a dispute that overtakes the payment's news", () => {
+  it("the payment it names is read and heard first: the seller is paid and the dispute recorded; the late news is ignored", async () => {
+    const flow = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
+    const { sim } = flow;
+    const paymentIntentId = flow.charge().paymentIntentId ?? "";
+    // The customer pays; Stripe's payment_intent.succeeded is late.
+    const late = sim.gateway.confirmCardPayment(paymentIntentId, "succeed");
+    const opened: PaymentFact = {
+      kind: "dispute_opened",
+      refs: marketplaceChargeRefs(flow.id),
+      disputeId: "dp_1",
+      paymentIntentId,
+      amountMinor: 100_00,
+      reason: "fraudulent",
+      status: "needs_response",
+    };
+    const outcome = await useCases.applyPaymentFact(sim.deps, sim.factPorts, opened, "stripe:evt_dispute");
+    expect(outcome._unsafeUnwrap()).toMatchObject({
+      status: "applied",
+      detail: expect.stringContaining("the dispute's news came first"),
+    });
+    await sim.runUntilQuiet();
+    const c = flow.charge();
+    expect(c.status).toBe("settled");
+    expect(c.destinationTransferId).toBe(sim.gateway.transfers[0]?.transferId);
+    expect(c.disputes).toEqual([expect.objectContaining({ id: "dp_1", status: "open" })]);
+    expect(ticketReasons(sim)).toEqual(["dispute"]);
+    expect(flow.books()).toMatchObject({ paidInMinor: 100_00, sellerMinor: { sel_a: 90_00 } });
+
+    const lateOutcome = await useCases.applyPaymentFact(sim.deps, sim.factPorts, late, "stripe:evt_late");
+    expect(lateOutcome._unsafeUnwrap()).toMatchObject({ status: "ignored" });
+    expect(flow.books().paidInMinor).toBe(100_00);
+  });
+});
+
 describe("the charge's effects at the gateway", () => {
   it("a payment whose answer was lost is asked again under the same key: one PaymentIntent, and the charge settles", async () => {
     const sim = new InMemorySusu();
