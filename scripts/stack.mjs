@@ -317,6 +317,11 @@ async function start() {
     PORT: String(apiPort),
     SUSU_SCHEDULER_METRICS_PORT: String(schedulerMetricsPort ?? 0),
     SUSU_SCHEDULER_METRICS_HOST: schedulerMetricsHost,
+    // On the emulator (a development stack), a held payment may name a dispute window of a
+    // minute, so the README's walkthrough can watch one released; Stripe itself keeps the hour.
+    ...(useEmulator && setting("SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS") === undefined
+      ? { SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: "60" }
+      : {}),
   };
   apps.push(startApp("api", "apps/api/dist/main.js", env));
   apps.push(startApp("scheduler", "apps/scheduler/dist/main.js", env));

@@ -3,6 +3,7 @@ import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { docsRoutes } from "./docs.js";
 import { bearerSecurityScheme } from "./http/auth.js";
 import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./http/install.js";
+import type { PaymentAttemptLimiter } from "./http/payment-attempts.js";
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
 import { type WebhookRouteDeps, webhookRoutes } from "./routes/webhooks.js";
@@ -33,6 +34,12 @@ export interface ApiDeps {
    * has no ledger or operations routes.
    */
   readonly operations?: OperationsPorts;
+  /**
+   * Limits on payment attempts per person, card and customer email, applied by the routes
+   * that start payments. Always given in production (container.ts); without it (a test of
+   * other routes) payments are not limited.
+   */
+  readonly paymentAttempts?: PaymentAttemptLimiter;
 }
 
 /** The OpenAPI document's address. */
@@ -78,7 +85,12 @@ export function createApp(deps: ApiDeps) {
   }
   app.route("/v1", roundsV1(v1));
   app.route("/v1", auditV1(v1));
-  app.route("/v1", heldPaymentsV1(v1));
+  app.route(
+    "/v1",
+    heldPaymentsV1(
+      deps.paymentAttempts !== undefined ? { ...v1, paymentAttempts: deps.paymentAttempts } : v1,
+    ),
+  );
   app.route("/v1", marketplaceChargesV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);

@@ -4,6 +4,7 @@ import {
   PrismaIdempotencyStore,
   PrismaLedgerStore,
   PrismaOperationsCounts,
+  PrismaPaymentAttemptStore,
   PrismaRateLimitStore,
   PrismaStore,
   PrismaSupportDesk,
@@ -13,7 +14,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { useCaseDepsOn } from "@susu/domain";
+import { type HeldPaymentPolicy, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -22,7 +23,10 @@ import { clientIpResolver } from "./http/client-ip.js";
 import type { HttpConfig } from "./http/config.js";
 import type { HttpInfrastructure } from "./http/install.js";
 import { createHttpMetrics } from "./http/metrics.js";
+import { defaultPaymentAttemptLimits } from "./http/payment-attempt-config.js";
+import { countRefusals, PaymentAttemptLimiter, type PaymentAttemptLimits } from "./http/payment-attempts.js";
 import { createLogger } from "./http/request-log.js";
+import { registerCheckoutCounters } from "./v1/checkout-metrics.js";
 import { registerOperationsGauges } from "./v1/operations.js";
 
 /** What the API's routes are given. */
@@ -39,15 +43,23 @@ export function createContainer(config: {
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
   readonly http: HttpConfig;
+  /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment); default the documented ones. */
+  readonly paymentAttempts?: PaymentAttemptLimits;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** What `GET /metrics` answers when several API processes serve (their aggregate). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** The policy held payments are created under (the domain's defaults when absent). */
+  readonly heldPaymentPolicy?: HeldPaymentPolicy;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
-  const useCases = useCaseDepsOn(store, { clock, ids: new RandomIds() });
+  const useCases = useCaseDepsOn(store, {
+    clock,
+    ids: new RandomIds(),
+    ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
+  });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });
   const http: HttpInfrastructure = {
@@ -63,7 +75,9 @@ export function createContainer(config: {
     rateLimitStore: new PrismaRateLimitStore(prisma),
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
-  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(prisma));
+  const counts = new PrismaOperationsCounts(prisma);
+  registerOperationsGauges(http.metrics, counts);
+  registerCheckoutCounters(http.metrics, counts);
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
   container.bind(TOKENS.apiDeps).toConstantValue({
@@ -73,6 +87,11 @@ export function createContainer(config: {
       await prisma.$queryRaw`SELECT 1`;
     },
     webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
+    paymentAttempts: new PaymentAttemptLimiter({
+      store: new PrismaPaymentAttemptStore(prisma),
+      limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),
+      onRefused: countRefusals(http.metrics),
+    }),
     operations: {
       ledger: new PrismaLedgerStore(prisma, { clock }),
       tickets: new PrismaSupportDesk(prisma, clock),

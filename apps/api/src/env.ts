@@ -1,6 +1,9 @@
 import { availableParallelism } from "node:os";
+import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy, heldPaymentPolicyProblem } from "@susu/domain";
 import { z } from "zod";
 import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
+import { readPaymentAttemptLimits } from "./http/payment-attempt-config.js";
+import type { PaymentAttemptLimits } from "./http/payment-attempts.js";
 
 const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
 
@@ -14,6 +17,17 @@ const schema = z.object({
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * The held payments' dispute window when a payment names none (72 h), and the shortest a
+   * payment may name (1 h), in seconds. `npm start` on the emulator lowers the shortest to a
+   * minute so a walkthrough can see a release.
+   */
+  SUSU_HELD_DISPUTE_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(72 * 3600),
+  SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: z.coerce.number().int().positive().default(3600),
   /**
    * How many API processes serve the port (node:cluster): a whole number from 1 to 64, or
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
@@ -41,10 +55,11 @@ export function readApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   return schema.parse(env);
 }
 
-/** Everything the API reads from its environment: its own settings and the HTTP layer's. */
+/** Everything the API reads from its environment: its own settings, the HTTP layer's, the payment-attempt limits. */
 export interface ApiConfig {
   readonly env: ApiEnv;
   readonly http: HttpConfig;
+  readonly paymentAttempts: PaymentAttemptLimits;
 }
 
 /**
@@ -65,6 +80,26 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     if (!(error instanceof HttpConfigError)) throw error;
     problems.push(...error.problems);
   }
-  if (problems.length > 0 || !own.success || http === undefined) throw new HttpConfigError(problems);
-  return { env: own.data, http };
+  if (own.success) {
+    const policy = heldPaymentPolicyProblem(heldPaymentPolicyOf(own.data));
+    if (policy !== null)
+      problems.push({
+        variable: "SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS",
+        message: `must not exceed SUSU_HELD_DISPUTE_WINDOW_SECONDS, which must not exceed 90 days (${policy.message})`,
+      });
+  }
+  const limits = readPaymentAttemptLimits(env);
+  if ("problems" in limits) problems.push(...limits.problems);
+  if (problems.length > 0 || !own.success || http === undefined || !("limits" in limits))
+    throw new HttpConfigError(problems);
+  return { env: own.data, http, paymentAttempts: limits.limits };
+}
+
+/** The held-payment policy the API creates payments under: the defaults, with the dispute windows from the environment. */
+export function heldPaymentPolicyOf(env: ApiEnv): HeldPaymentPolicy {
+  return {
+    ...DEFAULT_HELD_PAYMENT_POLICY,
+    disputeWindowMs: env.SUSU_HELD_DISPUTE_WINDOW_SECONDS * 1000,
+    disputeWindowMinMs: env.SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS * 1000,
+  };
 }

@@ -3,7 +3,7 @@ import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandl
 import { createApp } from "./app.js";
 import { isApiWorker, scrapeAllWorkers, startWorkers } from "./cluster.js";
 import { createContainer, TOKENS } from "./container.js";
-import { type ApiConfig, readApiConfig } from "./env.js";
+import { type ApiConfig, heldPaymentPolicyOf, readApiConfig } from "./env.js";
 import { HttpConfigError } from "./http/config.js";
 import { startMaintenance } from "./http/maintenance.js";
 
@@ -55,7 +55,9 @@ const container = createContainer({
   stripeSecretKey: env.STRIPE_SECRET_KEY,
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
   http,
+  paymentAttempts: config.paymentAttempts,
   logLevel: env.LOG_LEVEL,
+  heldPaymentPolicy: heldPaymentPolicyOf(env),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));
@@ -80,7 +82,7 @@ try {
   process.exit(1);
 }
 log("info", "listening", { port: env.PORT, host: env.HOST, pid: process.pid });
-// Expired idempotency keys and past rate-limit windows are deleted in small batches, so the
+// Expired idempotency keys, past rate-limit windows and payment attempts are deleted in small batches, so the
 // two tables stay the size of a day's traffic. Every API process runs it; the deletes are
 // idempotent and bounded.
 const apiDeps = container.get(TOKENS.apiDeps);
@@ -88,6 +90,14 @@ const stopMaintenance = startMaintenance({
   tasks: [
     { name: "expired idempotency keys", run: (now) => apiDeps.http.idempotencyStore.deleteExpired(now) },
     { name: "past rate-limit windows", run: (now) => apiDeps.http.rateLimitStore.deleteExpired(now) },
+    ...(apiDeps.paymentAttempts !== undefined
+      ? [
+          {
+            name: "past payment attempts",
+            run: apiDeps.paymentAttempts.deleteExpired.bind(apiDeps.paymentAttempts),
+          },
+        ]
+      : []),
   ],
   intervalMs: 60_000,
   log: apiDeps.http.logger,

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { readApiConfig } from "../src/env.js";
+import { heldPaymentPolicyOf, readApiConfig } from "../src/env.js";
 import { HttpConfigError } from "../src/http/config.js";
 
 describe("readApiConfig", () => {
@@ -56,5 +56,31 @@ describe("readApiConfig", () => {
     });
     expect(config.env).toMatchObject({ PORT: 3000, HOST: "127.0.0.1", LOG_LEVEL: "info" });
     expect(config.http.auth.sharedSecret).toBe("s".repeat(32));
+  });
+
+  it("takes the held payments' dispute windows in seconds (72 h and 1 h by default) and refuses them out of order", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const policy = (extra: Record<string, string>) =>
+      heldPaymentPolicyOf(readApiConfig({ ...base, ...extra }).env);
+    expect(policy({})).toMatchObject({ disputeWindowMs: 72 * 3_600_000, disputeWindowMinMs: 3_600_000 });
+    expect(policy({ SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: "60" })).toMatchObject({
+      disputeWindowMinMs: 60_000,
+    });
+    const problems = (extra: Record<string, string>) => {
+      try {
+        readApiConfig({ ...base, ...extra });
+        return [];
+      } catch (e) {
+        return (e as HttpConfigError).problems.map((p) => p.variable);
+      }
+    };
+    expect(
+      problems({ SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: "7200", SUSU_HELD_DISPUTE_WINDOW_SECONDS: "3600" }),
+    ).toEqual(["SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS"]);
+    expect(problems({ SUSU_HELD_DISPUTE_WINDOW_SECONDS: "0" })).toEqual(["SUSU_HELD_DISPUTE_WINDOW_SECONDS"]);
   });
 });

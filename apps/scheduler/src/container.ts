@@ -5,6 +5,7 @@ import {
   PgBossTimerScheduler,
   type PrismaClient,
   PrismaLedgerStore,
+  PrismaPaymentAttemptStore,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
@@ -65,6 +66,8 @@ export function createContainer(
     gateway,
     inbox: new PrismaWebhookInbox(prisma, clock),
     desk,
+    // Failed card charges, for the API's payment-attempt limits (a card that keeps failing is refused).
+    paymentFailures: new PrismaPaymentAttemptStore(prisma),
   });
   return container;
 }

@@ -248,6 +248,23 @@ describe("fault injection and the SDK's retries", () => {
     expect(error.statusCode).toBe(503);
   });
 
+  it("refuses with a Stripe error code when the fault names one, and runs nothing", async () => {
+    const stripe = h.emu.stripe({ maxNetworkRetries: 2 });
+    const account = await stripe.accounts.create({ type: "express", country: "AU" });
+    await h.emu.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      status: 400,
+      code: "balance_insufficient",
+    });
+    const error = await failure(
+      stripe.transfers.create({ amount: 100, currency: "aud", destination: account.id }),
+    );
+    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect([error.statusCode, error.code]).toEqual([400, "balance_insufficient"]);
+    expect((await stripe.transfers.list()).data).toEqual([]);
+  });
+
   it("retries a 429 only when Stripe-Should-Retry says so", async () => {
     const stripe = h.emu.stripe({ maxNetworkRetries: 1 });
     await h.emu.control.injectFault({ route: "POST /v1/customers", kind: "rate_limit" });

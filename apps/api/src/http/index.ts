@@ -88,6 +88,31 @@ export {
   type HttpMetricsOptions,
 } from "./metrics.js";
 export {
+  defaultPaymentAttemptLimits,
+  PAYMENT_ATTEMPT_VARIABLES,
+  readPaymentAttemptLimits,
+} from "./payment-attempt-config.js";
+export {
+  type AttemptBucketLog,
+  type AttemptBucketSpan,
+  CARD_FAILED_BUCKET_PREFIX,
+  countRefusals,
+  emailDigest,
+  type PaymentAttempt,
+  type PaymentAttemptLimit,
+  PaymentAttemptLimiter,
+  type PaymentAttemptLimiterOptions,
+  type PaymentAttemptLimitName,
+  type PaymentAttemptLimits,
+  type PaymentAttemptRefusal,
+  type PaymentAttemptStore,
+  type PaymentAttemptVerdict,
+  paymentAttemptRefused,
+  paymentAttemptResponses,
+  type SlidingLogDecision,
+  slidingLogDecision,
+} from "./payment-attempts.js";
+export {
   PROBLEM_CONTENT_TYPE,
   type ProblemBody,
   ProblemSchema,

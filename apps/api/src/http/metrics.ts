@@ -18,6 +18,8 @@ export interface HttpMetrics {
    * (NaN when it has no labels) and counts the failure in `susu_gauge_collect_errors_total`.
    */
   registerGauge(spec: GaugeSpec): void;
+  /** Adds a counter read at scrape time (a cumulative count kept in the database); see `registerCounter` in @susu/adapters. */
+  registerCounter(spec: GaugeSpec): void;
 }
 
 /** Options of {@link createHttpMetrics}. */
@@ -73,7 +75,13 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
   const scrape = options.scrape ?? (() => metrics.text());
   const handler: Handler = async (c) => c.body(await scrape(), 200, { "content-type": metrics.contentType });
 
-  return { registry, middleware, handler, registerGauge: metrics.registerGauge };
+  return {
+    registry,
+    middleware,
+    handler,
+    registerGauge: metrics.registerGauge,
+    registerCounter: metrics.registerCounter,
+  };
 }
 
 const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

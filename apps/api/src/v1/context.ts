@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { validationProblem } from "../http/edge.js";
 import type { HttpVariables } from "../http/install.js";
+import type { PaymentAttemptLimiter } from "../http/payment-attempts.js";
 
 /** The Hono environment of every v1 route: the principal, the request id and its logger. */
 export interface V1Env {
@@ -12,6 +13,8 @@ export interface V1Env {
 export interface V1Deps {
   readonly useCases: UseCaseDeps;
   readonly gateway: PaymentGateway;
+  /** Limits on payment attempts (the routes that start payments); none: not limited. */
+  readonly paymentAttempts?: PaymentAttemptLimiter;
 }
 
 /**

@@ -17,8 +17,9 @@ import {
 import type { Context } from "hono";
 import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
+import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
-import { problem, useCaseProblem } from "../problem.js";
+import { problem, serverProblem, useCaseProblem } from "../problem.js";
 import {
   type HeldPaymentFilter,
   heldPaymentAccess,
@@ -119,7 +120,10 @@ const HeldPaymentSchema = z
         .openapi({ description: "Whether the seller's account could receive transfers, as last reported" }),
     }),
     customer: z.object({ email: z.string(), name: z.string().nullable() }),
-    disputeWindowHours: z.number(),
+    disputeWindowHours: z
+      .number()
+      .openapi({ description: "The dispute window in hours (a fraction when it is not whole hours)" }),
+    disputeWindowSeconds: z.number().int(),
     checkout: z.object({
       url: z.string().nullable().openapi({
         description:
@@ -130,6 +134,10 @@ const HeldPaymentSchema = z
       cancelUrl: z.string().nullable(),
     }),
     fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+    unfulfilledReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why the booking could not be fulfilled, as the client app reported it" }),
     createdAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
     capturedAt: TimestampSchema,
     releaseDueAt: TimestampSchema.openapi({
@@ -224,6 +232,7 @@ export function heldPaymentView(p: HeldPayment) {
     seller: { id: p.seller.id, canReceive: p.sellerCanReceive },
     customer: { email: p.customer.email, name: p.customer.name ?? null },
     disputeWindowHours: p.disputeWindowMs / HOUR_MS,
+    disputeWindowSeconds: Math.round(p.disputeWindowMs / 1000),
     checkout: {
       url: p.checkoutUrl ?? null,
       expiresAt: new Date(p.checkoutExpiresAt).toISOString(),
@@ -231,6 +240,7 @@ export function heldPaymentView(p: HeldPayment) {
       cancelUrl: p.cancelUrl ?? null,
     },
     fulfilment: p.fulfilment,
+    unfulfilledReason: p.unfulfilledReason ?? null,
     createdAt: new Date(p.createdAt).toISOString(),
     capturedAt: iso(p.capturedAt),
     releaseDueAt: iso(p.releaseDueAt),
@@ -342,11 +352,26 @@ const CreateHeldPaymentSchema = z
     fee: FeeSchema,
     disputeWindowHours: z.number().int().positive().max(DISPUTE_WINDOW_HOURS_MAX).optional().openapi({
       description:
-        "How long funds stay held after the booking is fulfilled; the platform's (72 h) when absent",
+        "How long funds stay held after the booking is fulfilled; the platform's (72 h) when absent. At least the platform's shortest window (1 h)",
       example: 72,
     }),
+    disputeWindowSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(DISPUTE_WINDOW_HOURS_MAX * 3600)
+      .optional()
+      .openapi({
+        description:
+          "The same window in seconds, instead of `disputeWindowHours` (not both); at least the platform's shortest window",
+        example: 3600,
+      }),
     successUrl: httpUrl().openapi({ example: "https://app.example/booking/42/paid" }),
     cancelUrl: httpUrl().optional().openapi({ example: "https://app.example/booking/42" }),
+  })
+  .refine((body) => body.disputeWindowHours === undefined || body.disputeWindowSeconds === undefined, {
+    message: "give disputeWindowHours or disputeWindowSeconds, not both",
+    path: ["disputeWindowSeconds"],
   })
   .openapi("CreateHeldPayment");
 
@@ -421,7 +446,7 @@ const createRouteDef = createRoute({
   tags: TAGS,
   summary: "Ask for a held payment for one of your bookings (anyone with a token; you are its requester)",
   description:
-    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`.",
+    "The payment waits for the customer on a Stripe Checkout page (`checkout.url`, once the session exists). One payment per caller and `clientReference`: the same request again answers 200 with the payment made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller, unless a `service` token) and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
   security: [{ bearer: [] }],
   request: { body: body(CreateHeldPaymentSchema) },
   responses: {
@@ -431,6 +456,7 @@ const createRouteDef = createRoute({
       "The payment made the first time for this reference (the same request again)",
     ),
     ...postResponses,
+    ...paymentAttemptResponses,
     ...conflicts({
       client_reference_reused: "client reference booking_42 is held payment hp_1, asked for with other terms",
       seller_not_onboarded: "seller sam has no connected account to be paid into",
@@ -438,7 +464,7 @@ const createRouteDef = createRoute({
     ...unprocessable({
       invalid_amount: "the amount is below the currency's minimum charge",
       invalid_fee: "a fee of 10000 AUD leaves the seller nothing of 10000",
-      invalid_dispute_window: "the dispute window must be a positive number of milliseconds up to 7776000000",
+      invalid_dispute_window: "the dispute window must be from 3600 to 7776000 seconds",
       invalid_held_payment: "customer email has no @",
       seller_not_found: "no person sam",
     }),
@@ -691,6 +717,8 @@ export function heldPaymentsV1(deps: V1Deps) {
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
+    const refused = await limitAttempt(c, principal, input.clientReference, input.customer.email);
+    if (refused !== undefined) return refused;
     const fee: PlatformFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }
@@ -709,7 +737,9 @@ export function heldPaymentsV1(deps: V1Deps) {
       fee,
       ...(input.disputeWindowHours !== undefined
         ? { disputeWindowMs: input.disputeWindowHours * HOUR_MS }
-        : {}),
+        : input.disputeWindowSeconds !== undefined
+          ? { disputeWindowMs: input.disputeWindowSeconds * 1000 }
+          : {}),
       successUrl: input.successUrl,
       ...(input.cancelUrl !== undefined ? { cancelUrl: input.cancelUrl } : {}),
     });
@@ -746,6 +776,39 @@ export function heldPaymentsV1(deps: V1Deps) {
     if ("refused" in found) return found.refused;
     return c.json(heldPaymentView(found.payment), 200);
   });
+
+  /**
+   * Counts the attempt against the payment-attempt limits, or answers why not (429, or 503
+   * when they cannot be checked). A request whose payment exists already (the same request
+   * again) is not an attempt: it is answered with that payment, uncounted.
+   */
+  async function limitAttempt(
+    c: Context,
+    principal: Principal,
+    clientReference: string,
+    customerEmail: string,
+  ): Promise<Response | undefined> {
+    const limiter = deps.paymentAttempts;
+    if (limiter === undefined) return undefined;
+    const existing = await uc.heldPayments.findHeldPaymentByReference(principal.subject, clientReference);
+    if (existing.isErr()) return useCaseProblem(c, existing.error);
+    if (existing.value !== undefined) return undefined;
+    try {
+      const verdict = await limiter.admit({
+        key: `held_payment:${principal.subject}:${clientReference}`,
+        principal,
+        customerEmail,
+      });
+      return verdict.admitted ? undefined : paymentAttemptRefused(verdict.refusal);
+    } catch (error) {
+      return serverProblem(
+        c,
+        503,
+        "payment_attempt_limits_unavailable",
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      );
+    }
+  }
 
   const operatorOf = (principal: Principal) => ({ operator: principal.subject });
 

@@ -68,6 +68,8 @@ export function testApp(input: {
   readonly operations?: ApiDeps["operations"];
   /** The HTTP infrastructure; default {@link testHttp}. */
   readonly http?: HttpInfrastructure;
+  /** Limits on payment attempts; default none (payments not limited). */
+  readonly paymentAttempts?: ApiDeps["paymentAttempts"];
 }) {
   const operations =
     input.operations ??
@@ -99,6 +101,7 @@ export function testApp(input: {
         ...(input.env ? { env: input.env } : {}),
       }),
     ...(operations !== undefined ? { operations } : {}),
+    ...(input.paymentAttempts !== undefined ? { paymentAttempts: input.paymentAttempts } : {}),
   });
 }
 

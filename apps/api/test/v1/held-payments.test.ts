@@ -184,8 +184,14 @@ describe("POST /v1/held-payments", () => {
       },
       sellerShare: { amountMinor: 92_50 },
       disputeWindowHours: 24,
+      disputeWindowSeconds: 86_400,
       checkout: { cancelUrl: "https://app.example/booking/7" },
     });
+  });
+
+  it("takes the dispute window in seconds as well", async () => {
+    const view = await created("booking_8", APP, { disputeWindowSeconds: 5_400 });
+    expect(view).toMatchObject({ disputeWindowHours: 1.5, disputeWindowSeconds: 5_400 });
   });
 
   it("replays a request with the same Idempotency-Key without asking again", async () => {
@@ -223,6 +229,8 @@ describe("POST /v1/held-payments", () => {
       [booking("b", { sellerId: "../sam" }), ["sellerId"]],
       [booking("b", { description: "   " }), ["description"]],
       [booking("b", { disputeWindowHours: 0 }), ["disputeWindowHours"]],
+      [booking("b", { disputeWindowSeconds: 0.5 }), ["disputeWindowSeconds"]],
+      [booking("b", { disputeWindowHours: 2, disputeWindowSeconds: 7200 }), ["disputeWindowSeconds"]],
       [booking(" ", {}), ["clientReference"]],
     ];
     for (const [payload, fields] of cases) {
@@ -255,6 +263,7 @@ describe("POST /v1/held-payments", () => {
       [{ sellerId: "nobody" }, "seller_not_found"],
       [{ fee: { amountMinor: 100_00 } }, "invalid_fee"],
       [{ disputeWindowHours: 24 * 365 }, "invalid_dispute_window"],
+      [{ disputeWindowSeconds: 3599 }, "invalid_dispute_window"], // below the platform's hour
       [{ amountMinor: 1 }, "invalid_amount"],
     ];
     for (const [overrides, code] of cases)
@@ -431,7 +440,11 @@ describe("the requester's word on the booking", () => {
     );
     const res = await call(APP, "POST", `/v1/held-payments/${id}/unfulfilled`, { reason: "no show" });
     expect(res.status).toBe(200);
-    expect(await json<View>(res)).toMatchObject({ status: "refunding", fulfilment: "unfulfilled" });
+    expect(await json<View>(res)).toMatchObject({
+      status: "refunding",
+      fulfilment: "unfulfilled",
+      unfulfilledReason: "no show",
+    });
     await sim.runUntilQuiet();
     const refunded = await read(id);
     expect(refunded.status).toBe("refunded");

@@ -26,6 +26,13 @@ export interface MetricsRegistry {
    * (NaN when it has no labels) and counts the failure in `susu_gauge_collect_errors_total`.
    */
   registerGauge(spec: GaugeSpec): void;
+  /**
+   * Adds a counter read at scrape time: a cumulative count kept elsewhere (rows of an
+   * append-only fact, never fewer at a later scrape), exported with counter semantics so
+   * `rate()` and `increase()` apply. `spec.name` ends in `_total`. Failures as for gauges
+   * (the counter has no samples in that scrape).
+   */
+  registerCounter(spec: GaugeSpec): void;
   /** The registry in Prometheus text format (what `/metrics` answers). */
   text(): Promise<string>;
   /** The text format's content type. */
@@ -100,9 +107,42 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     registry.registerMetric(collectErrors);
   };
 
+  const registerCounter = (spec: GaugeSpec): void => {
+    const labelNames = [...(spec.labelNames ?? [])];
+    const counter: Counter = new Counter({
+      name: spec.name,
+      help: spec.help,
+      labelNames,
+      registers: [registry],
+      // Every process reads the same rows: one's count is the truth, not their sum.
+      aggregator: "first",
+      collect: async () => {
+        const read = (async () => {
+          try {
+            const samples = await spec.collect();
+            counter.reset();
+            for (const sample of samples) counter.inc({ ...sample.labels }, sample.value);
+          } catch {
+            counter.reset();
+            collectErrors.inc({ gauge: spec.name });
+          }
+        })();
+        gaugeReads.add(read);
+        try {
+          await read;
+        } finally {
+          gaugeReads.delete(read);
+        }
+      },
+    });
+    registry.removeSingleMetric(COLLECT_ERRORS);
+    registry.registerMetric(collectErrors);
+  };
+
   return {
     registry,
     registerGauge,
+    registerCounter,
     text: () => registry.metrics(),
     contentType: registry.contentType,
   };

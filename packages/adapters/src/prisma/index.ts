@@ -7,7 +7,7 @@
  * @module
  */
 
-export { PrismaOperationsCounts, type StatusCount } from "./operations-counts.js";
+export { type CheckoutSessionCounts, PrismaOperationsCounts, type StatusCount } from "./operations-counts.js";
 export {
   LEDGER_CHECK_REPORT_MAX,
   type LedgerBalanceMismatch,

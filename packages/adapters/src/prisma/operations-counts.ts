@@ -8,6 +8,14 @@ export interface StatusCount {
   readonly count: number;
 }
 
+/** How many Checkout Sessions of held payments came to each outcome, ever (see {@link PrismaOperationsCounts.checkoutSessions}). */
+export interface CheckoutSessionCounts {
+  readonly created: number;
+  readonly completed: number;
+  readonly expired: number;
+  readonly abandoned: number;
+}
+
 /** Row counts by status of the tables operators watch: rounds, held payments, marketplace charges, outbox, webhook inbox, tickets. */
 export class PrismaOperationsCounts {
   constructor(private readonly prisma: PrismaClient) {}
@@ -65,6 +73,49 @@ export class PrismaOperationsCounts {
       this.prisma
         .$queryRaw`SELECT status::text AS status, count(*) AS count FROM support_tickets GROUP BY status`,
     );
+  }
+
+  /**
+   * Checkout Sessions of held payments by outcome, counted from facts that are only ever
+   * added, so each count only grows (a counter):
+   * - `created`: payments whose session exists (the session id is set once, never unset);
+   * - `completed`: sessions Stripe reported `checkout.session.completed` (the customer
+   *   finished the page; a delayed method may still fail);
+   * - `abandoned`: sessions Stripe reported `checkout.session.expired` whose `payment_intent`
+   *   was set: Checkout makes the PaymentIntent when the customer submits a payment, so the
+   *   customer tried to pay (declined, 3-D Secure not finished) and then left;
+   * - `expired`: sessions reported expired with no `payment_intent`: never tried.
+   * Read from the stored webhook events (`webhook_events`, deduplicated by event id; a
+   * session counted once per outcome), joined to the payments so other sessions of the
+   * Stripe account are not counted. One scan of those two event types through the type index.
+   */
+  async checkoutSessions(): Promise<CheckoutSessionCounts> {
+    const rows = (await this.prisma.$queryRaw`
+      WITH outcomes AS (
+        SELECT e.type, e.payload #>> '{data,object,id}' AS session_id,
+               (e.payload #>> '{data,object,payment_intent}') IS NOT NULL AS tried
+        FROM webhook_events AS e
+        WHERE e.type IN ('checkout.session.completed', 'checkout.session.expired')
+      )
+      SELECT
+        (SELECT count(*) FROM held_payments WHERE checkout_session_id IS NOT NULL) AS created,
+        count(DISTINCT o.session_id) FILTER (WHERE o.type = 'checkout.session.completed') AS completed,
+        count(DISTINCT o.session_id) FILTER (WHERE o.type = 'checkout.session.expired' AND NOT o.tried) AS expired,
+        count(DISTINCT o.session_id) FILTER (WHERE o.type = 'checkout.session.expired' AND o.tried) AS abandoned
+      FROM outcomes AS o
+      JOIN held_payments AS hp ON hp.checkout_session_id = o.session_id`) as {
+      created: bigint;
+      completed: bigint;
+      expired: bigint;
+      abandoned: bigint;
+    }[];
+    const row = rows[0];
+    return {
+      created: Number(row?.created ?? 0),
+      completed: Number(row?.completed ?? 0),
+      expired: Number(row?.expired ?? 0),
+      abandoned: Number(row?.abandoned ?? 0),
+    };
   }
 
   async #counts(query: Promise<unknown>): Promise<readonly StatusCount[]> {

@@ -284,6 +284,7 @@ const heldPaymentSnapshot = z.strictObject({
   chargeId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
   fulfilment: z.enum(["pending", "confirmed", "unfulfilled"]),
+  unfulfilledReason: text.exactOptional(),
   releaseDueAt: instant.exactOptional(),
   adminHold: z.strictObject({ by: text, reason: text, at: instant }).exactOptional(),
   releaseStarted: z.boolean(),

@@ -243,9 +243,13 @@ export function translateTransferEvent(event: TransferEvent): StripeEventTransla
       return fact({ kind: "transfer_created", refs, transferId: transfer.id });
     case "transfer.reversed": {
       if (!refs) return ignored(event.type, NOT_FROM_SUSU);
-      // The event's transfer shows the total reversed so far; this reversal is the change.
-      const before = event.data.previous_attributes?.amount_reversed ?? 0;
-      const amountMinor = transfer.amount_reversed - before;
+      // The event's transfer is as it was when this reversal was made: its newest reversal
+      // (Stripe lists them newest first) is this one. Stripe documents previous_attributes
+      // for *.updated events only, so it is a fallback, never the source.
+      const newest = transfer.reversals?.data?.[0];
+      const before = event.data.previous_attributes?.amount_reversed;
+      const amountMinor =
+        newest !== undefined ? newest.amount : before !== undefined ? transfer.amount_reversed - before : 0;
       if (amountMinor <= 0) return ignored(event.type, `transfer ${transfer.id} shows no new reversal`);
       return fact({ kind: "transfer_reversed", refs, transferId: transfer.id, amountMinor });
     }

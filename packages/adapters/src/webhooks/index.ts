@@ -17,6 +17,9 @@ export {
   type WebhookRequeueOutcome,
 } from "./inbox.js";
 export {
+  CARD_FAILURE_KEEP_MS,
+  cardFailureBucket,
+  type PaymentFailureRecorder,
   processWebhookEvent,
   type WebhookContext,
   type WebhookFailure,

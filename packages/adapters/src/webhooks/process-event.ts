@@ -6,7 +6,7 @@ import {
   type UseCaseDeps,
   useCases,
 } from "@susu/domain";
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { type StripeEventTranslation, translateStripeEventWith } from "../stripe/event-translator.js";
 
@@ -21,10 +21,52 @@ export interface WebhookGateway extends PaymentReader {
   }): ResultAsync<PaymentReferences | undefined, GatewayError>;
 }
 
+/**
+ * Where failed card charges are recorded for the API's payment-attempt limiter
+ * (`PrismaPaymentAttemptStore.record`): once per charge, however often Stripe reports it.
+ */
+export interface PaymentFailureRecorder {
+  record(bucket: string, eventKey: string, atMs: number, keepMs: number): Promise<void>;
+}
+
+/** The bucket of a card fingerprint's failed charges; the API's limiter reads it (`CARD_FAILED_BUCKET_PREFIX`). */
+export function cardFailureBucket(fingerprint: string): string {
+  return `card_failed:${fingerprint}`;
+}
+
+/** How long a failed charge is remembered: the longest window the API's limiter may look back over. */
+export const CARD_FAILURE_KEEP_MS = 7 * 24 * 3_600_000;
+
 /** What processing an event needs. */
 export interface WebhookContext {
   readonly deps: UseCaseDeps;
   readonly gateway: WebhookGateway;
+  /** Records failed card charges for the payment-attempt limits; none: not recorded. */
+  readonly paymentFailures?: PaymentFailureRecorder;
+}
+
+/**
+ * A `charge.failed` of a card: its fingerprint's failure, recorded before the event is
+ * applied (a failed recording fails the event, which is retried). Other events: nothing.
+ */
+function recordCardFailure(event: Stripe.Event, ctx: WebhookContext): ResultAsync<void, WebhookFailure> {
+  if (event.type !== "charge.failed" || ctx.paymentFailures === undefined) return okAsync(undefined);
+  const charge = event.data.object;
+  const fingerprint = charge.payment_method_details?.card?.fingerprint;
+  if (typeof fingerprint !== "string" || fingerprint === "") return okAsync(undefined);
+  return ResultAsync.fromPromise(
+    ctx.paymentFailures.record(
+      cardFailureBucket(fingerprint),
+      charge.id,
+      event.created * 1000,
+      CARD_FAILURE_KEEP_MS,
+    ),
+    (error): WebhookFailure => ({
+      code: "card_failure_not_recorded",
+      message: `charge ${charge.id}'s failure was not recorded: ${error instanceof Error ? error.message : String(error)}`,
+      retryable: true,
+    }),
+  );
 }
 
 /** What an event did: applied (`processed`), or nothing to do (`ignored`, with why). */
@@ -110,7 +152,11 @@ export function processWebhookEvent(
   ctx: WebhookContext,
 ): ResultAsync<WebhookOutcome, WebhookFailure> {
   const actor = `stripe:${event.id}`;
-  return translateStripeEventWith(event, (ids) => ctx.gateway.getPaymentReferences(ids))
-    .mapErr((e) => failureOf(e, {}))
+  return recordCardFailure(event, ctx)
+    .andThen(() =>
+      translateStripeEventWith(event, (ids) => ctx.gateway.getPaymentReferences(ids)).mapErr((e) =>
+        failureOf(e, {}),
+      ),
+    )
     .andThen((translation) => apply(ctx, translation, actor));
 }

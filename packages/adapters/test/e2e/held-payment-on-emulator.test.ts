@@ -344,6 +344,61 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     await sellerPaidFromCharge(held, account);
   });
 
+  it("the transfer Stripe refuses three times: retried with backoff, parked with a ticket and admins told; an admin's release pays once", async () => {
+    const { account, held } = await aFulfilledPayment("tess");
+    // Stripe refuses the next three transfers outright (nothing made), with a code worth retrying.
+    await harness.emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      status: 400,
+      code: "balance_insufficient",
+      count: 3,
+    });
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).transfers.map((t) => t.status)).toEqual(["failed"]);
+    // The second attempt waits out its backoff (an hour or more, the policy's), then the third.
+    await advance(30 * 60_000);
+    await settle();
+    expect((await payment(held.id)).transfers).toHaveLength(1);
+    for (let waited = 0; (await payment(held.id)).transfers.length < 3 && waited < 12; waited++) {
+      await advance(HOUR_MS);
+      await settle();
+    }
+    const parked = await payment(held.id);
+    expect(parked).toMatchObject({ status: "release_blocked", blockKind: "transfer_parked" });
+    expect(parked.transfers.map((t) => [t.number, t.status, t.failureCode])).toEqual([
+      [1, "failed", "balance_insufficient"],
+      [2, "failed", "balance_insufficient"],
+      [3, "failed", "balance_insufficient"],
+    ]);
+    // Each attempt's error is on the payment, as Stripe said it.
+    expect(parked.transfers.every((t) => t.failureMessage?.includes("Injected failure"))).toBe(true);
+    const times = parked.transfers.map((t) => t.requestedAt);
+    expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(HOUR_MS);
+    expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(HOUR_MS);
+    expect(desk.tickets.filter((t) => t.aggregateId === held.id).map((t) => t.reason)).toEqual([
+      "transfer_parked",
+    ]);
+    expect(
+      notifier.sent
+        .filter((n) => n.aggregateId === held.id && n.template === "release_blocked")
+        .map((n) => n.roles ?? n.personIds),
+    ).toEqual(expect.arrayContaining([["platform_admins"]]));
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+    // Nothing more happens on its own.
+    await advance(24 * HOUR_MS);
+    await settle();
+    expect((await payment(held.id)).transfers).toHaveLength(3);
+
+    (await useCases.adminRelease(deps, held.id, { operator: "olga" }))._unsafeUnwrap();
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    expect(released.transfers.map((t) => t.status)).toEqual(["failed", "failed", "failed", "created"]);
+    await sellerPaidFromCharge(held, account);
+  });
+
   it("disputed inside the window: the release freezes with a ticket and the evidence date; won, it resumes", async () => {
     const { account, held } = await aFulfilledPayment("dee");
     await advance(HOUR_MS);

@@ -23,6 +23,7 @@ const TABLES = [
   "audit_log",
   "idempotency_keys",
   "rate_limits",
+  "payment_attempts",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.

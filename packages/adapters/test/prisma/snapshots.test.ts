@@ -52,6 +52,12 @@ describe("held payment snapshots", () => {
 
   it("a stored payment loads as it was", () => {
     expect(parseHeldPaymentSnapshot(json(payment))._unsafeUnwrap()).toEqual(payment);
+    const unfulfilled = {
+      ...payment,
+      fulfilment: "unfulfilled",
+      unfulfilledReason: "double booked",
+    } as const;
+    expect(parseHeldPaymentSnapshot(json(unfulfilled))._unsafeUnwrap()).toEqual(unfulfilled);
   });
 
   it("refuses unknown fields, missing ones, fractional amounts and unknown statuses, saying where", () => {

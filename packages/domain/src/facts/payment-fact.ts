@@ -56,7 +56,13 @@ export type PaymentFact =
     }
   // transfers to a connected account (refs name the member whose charge funds it)
   | { readonly kind: "transfer_created"; readonly refs: PaymentReferences; readonly transferId: string }
-  | { readonly kind: "transfer_failed"; readonly refs: PaymentReferences; readonly failureCode: string }
+  | {
+      readonly kind: "transfer_failed";
+      readonly refs: PaymentReferences;
+      readonly failureCode: string;
+      /** Stripe's words for it, when it said more than the code. */
+      readonly failureMessage?: string;
+    }
   | {
       readonly kind: "transfer_reversed";
       readonly refs: PaymentReferences;

@@ -78,7 +78,12 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
       return held({ type: "transfer_created", attempt: r.attempt, transferId: fact.transferId });
     case "transfer_failed":
       if (r.attempt === undefined) return missing("transfer attempt");
-      return held({ type: "transfer_failed", attempt: r.attempt, failureCode: fact.failureCode });
+      return held({
+        type: "transfer_failed",
+        attempt: r.attempt,
+        failureCode: fact.failureCode,
+        ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
+      });
     case "transfer_reversed":
       if (r.reversal === undefined) return missing("reversal number");
       return held({

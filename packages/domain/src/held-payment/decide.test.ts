@@ -190,6 +190,13 @@ describe("creating a held payment", () => {
     expect(code({ amountMinor: 50, fee: { kind: "rate", basisPoints: 0 } })).toBe("invalid_fee"); // the minimum fee takes it all
     expect(code({ disputeWindowMs: 0 })).toBe("invalid_dispute_window");
     expect(code({ disputeWindowMs: 91 * 24 * HOUR_MS })).toBe("invalid_dispute_window");
+    expect(code({ disputeWindowMs: HOUR_MS - 1 })).toBe("invalid_dispute_window"); // below the policy's hour
+    expect(
+      createHeldPayment(
+        { ...command, disputeWindowMs: 60_000 },
+        { now: T0, policy: { ...policy, disputeWindowMinMs: 60_000 } },
+      ).isOk(),
+    ).toBe(true);
     expect(code({ description: " " })).toBe("invalid_held_payment");
     expect(code({ customer: { email: "nobody" } })).toBe("invalid_held_payment");
   });
@@ -390,7 +397,11 @@ describe("the release", () => {
 
   it("the client app reporting the booking unfulfilled refunds everything at once and tells the customer", () => {
     const r = run(held(), [{ type: "report_unfulfilled", reason: "double booked" }]);
-    expect(r.state).toMatchObject({ status: "refunding", fulfilment: "unfulfilled" });
+    expect(r.state).toMatchObject({
+      status: "refunding",
+      fulfilment: "unfulfilled",
+      unfulfilledReason: "double booked",
+    });
     expect(ofKind(r, "refund")).toMatchObject([
       { amountMinor: 10_000, paymentIntentId: "pi_1", reason: "unfulfilled" },
     ]);

@@ -403,7 +403,7 @@ function confirmFulfilled(d: Draft): Step {
   return d.done();
 }
 
-function reportUnfulfilled(d: Draft, _input: InputOf<"report_unfulfilled">): Step {
+function reportUnfulfilled(d: Draft, { reason }: InputOf<"report_unfulfilled">): Step {
   const s = d.state;
   if (s.status === "awaiting_payment" || s.status === "expired" || s.status === "payment_failed")
     return refuse("payment_not_captured", `the payment is ${s.status}`);
@@ -414,7 +414,7 @@ function reportUnfulfilled(d: Draft, _input: InputOf<"report_unfulfilled">): Ste
   if (s.status !== "held") return refuse("payment_ended", `the payment is ${s.status}`);
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
-  d.set({ fulfilment: "unfulfilled" });
+  d.set({ fulfilment: "unfulfilled", unfulfilledReason: reason });
   startRefund(d, refundableMinor(d.state), "unfulfilled");
   return d.done();
 }

@@ -161,6 +161,8 @@ export interface HeldPayment {
   readonly capturedAt?: Instant;
   /** What the client app said about the booking. */
   readonly fulfilment: "pending" | "confirmed" | "unfulfilled";
+  /** Why the client app could not fulfil the booking (with `fulfilment: "unfulfilled"`). */
+  readonly unfulfilledReason?: string;
   /** When the dispute window ends and the release is due (set by the fulfilment confirmation). */
   readonly releaseDueAt?: Instant;
   readonly adminHold?: { readonly by: string; readonly reason: string; readonly at: Instant };
@@ -238,11 +240,12 @@ export function newHeldPayment(
   const split = splitPlatformFee(amountMinor, currency, command.fee, ctx.policy.feeMinimumMinor[currency]);
   if (split.isErr()) return err(split.error);
   const window = command.disputeWindowMs ?? ctx.policy.disputeWindowMs;
-  if (!Number.isSafeInteger(window) || window <= 0 || window > ctx.policy.disputeWindowMaxMs)
+  const { disputeWindowMinMs: min, disputeWindowMaxMs: max } = ctx.policy;
+  if (!Number.isSafeInteger(window) || window < min || window > max)
     return err(
       heldPaymentError(
         "invalid_dispute_window",
-        `the dispute window must be a positive number of milliseconds up to ${ctx.policy.disputeWindowMaxMs}`,
+        `the dispute window must be from ${min / 1000} to ${max / 1000} seconds`,
       ),
     );
   const problem =

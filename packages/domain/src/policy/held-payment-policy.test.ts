@@ -16,4 +16,16 @@ describe("held payment policy", () => {
     for (const checkoutTtlMs of [90 * 60_000, DAY_MS - HOUR_MS])
       expect(heldPaymentPolicyProblem({ ...DEFAULT_HELD_PAYMENT_POLICY, checkoutTtlMs })).toBeNull();
   });
+
+  it("keeps the dispute windows ordered: shortest ≤ default ≤ longest, all positive", () => {
+    const d = DEFAULT_HELD_PAYMENT_POLICY;
+    expect(heldPaymentPolicyProblem({ ...d, disputeWindowMinMs: 60_000 })).toBeNull();
+    expect(heldPaymentPolicyProblem({ ...d, disputeWindowMinMs: d.disputeWindowMs + 1 })?.message).toMatch(
+      /ordered/,
+    );
+    expect(heldPaymentPolicyProblem({ ...d, disputeWindowMs: d.disputeWindowMaxMs + 1 })?.message).toMatch(
+      /ordered/,
+    );
+    expect(heldPaymentPolicyProblem({ ...d, disputeWindowMinMs: 0 })?.message).toMatch(/positive/);
+  });
 });

@@ -9,6 +9,8 @@ import { type RetryPolicy, type RetryPolicyError, retryPolicyProblem } from "./r
 export interface HeldPaymentPolicy {
   /** How long funds stay held after the booking is fulfilled, unless the payment names its own. */
   readonly disputeWindowMs: DurationMs;
+  /** Shortest dispute window a payment may ask for. */
+  readonly disputeWindowMinMs: DurationMs;
   /** Longest dispute window a payment may ask for. */
   readonly disputeWindowMaxMs: DurationMs;
   /** How long the Checkout Session stays open: 90 minutes to 23 hours (see heldPaymentPolicyProblem). */
@@ -25,12 +27,13 @@ export interface HeldPaymentPolicy {
 }
 
 /**
- * The defaults: a 72-hour dispute window (at most 90 days), a 24-hour Checkout Session
+ * The defaults: a 72-hour dispute window (an hour to 90 days), a 23-hour Checkout Session
  * and an hour's grace, three transfer attempts an hour or more apart, and a fee of at
  * least 0.50 in the common two-decimal currencies (50 yen).
  */
 export const DEFAULT_HELD_PAYMENT_POLICY: HeldPaymentPolicy = {
   disputeWindowMs: 72 * HOUR_MS,
+  disputeWindowMinMs: HOUR_MS,
   disputeWindowMaxMs: 90 * DAY_MS,
   checkoutTtlMs: 23 * HOUR_MS,
   checkoutExpiryGraceMs: HOUR_MS,
@@ -52,10 +55,19 @@ export function heldPaymentPolicyProblem(policy: HeldPaymentPolicy): RetryPolicy
     message,
   });
   const positive = (ms: number) => Number.isSafeInteger(ms) && ms > 0;
-  if (!positive(policy.disputeWindowMs) || !positive(policy.disputeWindowMaxMs))
+  if (
+    !positive(policy.disputeWindowMs) ||
+    !positive(policy.disputeWindowMinMs) ||
+    !positive(policy.disputeWindowMaxMs)
+  )
     return problem("dispute windows must be positive whole milliseconds");
-  if (policy.disputeWindowMs > policy.disputeWindowMaxMs)
-    return problem("disputeWindowMs must not exceed disputeWindowMaxMs");
+  if (
+    policy.disputeWindowMinMs > policy.disputeWindowMs ||
+    policy.disputeWindowMs > policy.disputeWindowMaxMs
+  )
+    return problem(
+      "dispute windows must be ordered: disputeWindowMinMs ≤ disputeWindowMs ≤ disputeWindowMaxMs",
+    );
   // Stripe accepts an expiry 30 minutes to 24 hours after it creates the session. The expiry
   // is fixed when the payment is created and the session is made later (the outbox), on
   // Stripe's clock: an hour's room at each end keeps a late dispatch or a clock difference

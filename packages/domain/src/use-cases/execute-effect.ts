@@ -105,9 +105,10 @@ function personOf(deps: UseCaseDeps, memberId: PersonId): ResultAsync<Person, Ef
 
 /** A definite refusal is an outcome the aggregate hears (as `fact`); anything else is retried by the dispatcher. */
 function definiteAs(
-  fact: (code: string) => PaymentObjectFact,
+  fact: (code: string, message: string) => PaymentObjectFact,
 ): (e: GatewayError) => ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
-  return (e) => (e.type === "gateway_definite" ? okAsync([fact(e.code)]) : errAsync(fromGateway(e)));
+  return (e) =>
+    e.type === "gateway_definite" ? okAsync([fact(e.code, e.message)]) : errAsync(fromGateway(e));
 }
 
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
@@ -154,7 +155,14 @@ function executeHeldPaymentEffect(
         .map((t): readonly PaymentObjectFact[] => [
           { kind: "transfer_created", refs, transferId: t.transferId },
         ])
-        .orElse(definiteAs((failureCode) => ({ kind: "transfer_failed", refs, failureCode })));
+        .orElse(
+          definiteAs((failureCode, failureMessage) => ({
+            kind: "transfer_failed",
+            refs,
+            failureCode,
+            failureMessage,
+          })),
+        );
     }
     case "reverse_transfer": {
       const refs = heldPaymentRefs(p, { reversal: effect.reversal });

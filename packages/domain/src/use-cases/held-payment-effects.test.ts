@@ -76,6 +76,7 @@ describe("executeEffect: a held payment's effects", () => {
         kind: "transfer_failed",
         refs: { heldPaymentId: P, attempt: 1 },
         failureCode: "insufficient_capabilities_for_transfer",
+        failureMessage: "the account cannot receive transfers",
       },
     ]);
     sim.gateway.injectFault(

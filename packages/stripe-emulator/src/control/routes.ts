@@ -101,6 +101,7 @@ export class ControlRoutes implements ControlDispatcher {
       if (body.phase === "before" || body.phase === "after") spec.phase = body.phase;
       const status = num(body, "status");
       if (status !== undefined) spec.status = status;
+      if (typeof body.code === "string" && body.code !== "") spec.code = body.code;
       if (typeof body.shouldRetry === "boolean") spec.shouldRetry = body.shouldRetry;
       const delayMs = num(body, "delayMs");
       if (delayMs !== undefined) spec.delayMs = delayMs;

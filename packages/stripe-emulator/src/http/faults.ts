@@ -20,6 +20,12 @@ export interface FaultSpec {
   phase?: "before" | "after";
   /** Status of an `error` fault (default 500). */
   status?: number;
+  /**
+   * For an `error` fault with a 4xx status: the Stripe error `code` it answers with, as an
+   * `invalid_request_error` (e.g. `balance_insufficient`, `lock_timeout`): the request was
+   * refused, nothing ran. A 5xx is always Stripe's codeless `api_error`.
+   */
+  code?: string;
   /** `Stripe-Should-Retry` of a `rate_limit` fault (default true). */
   shouldRetry?: boolean;
   /**
@@ -30,9 +36,10 @@ export interface FaultSpec {
   delayMs?: number;
 }
 
-export interface Fault extends Required<Omit<FaultSpec, "delayMs">> {
+export interface Fault extends Required<Omit<FaultSpec, "delayMs" | "code">> {
   id: string;
   delayMs: number | null;
+  code: string | null;
   remaining: number;
 }
 
@@ -51,6 +58,7 @@ export class Faults {
       status: spec.status ?? 500,
       shouldRetry: spec.shouldRetry ?? true,
       delayMs: spec.delayMs ?? null,
+      code: spec.code ?? null,
     };
     this.faults.push(fault);
     return fault;

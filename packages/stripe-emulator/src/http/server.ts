@@ -296,7 +296,18 @@ export class ApiPipeline {
     this.log(`fault ${fault.kind} (${fault.phase}) on ${req.method} ${req.url}`);
     switch (fault.kind) {
       case "error":
-        this.sendError(res, requestId, apiError("An unknown error occurred", fault.status), headers);
+        this.sendError(
+          res,
+          requestId,
+          fault.code !== null && fault.status < 500
+            ? new ApiError(fault.status, {
+                type: "invalid_request_error",
+                message: `Injected failure: ${fault.code}.`,
+                code: fault.code,
+              })
+            : apiError("An unknown error occurred", fault.status),
+          headers,
+        );
         return;
       case "rate_limit":
         this.sendError(res, requestId, rateLimited(fault.shouldRetry), headers);

@@ -304,7 +304,6 @@ export function reverseTransfer(
     transfer: transfer.id,
   };
   engine.store.insert("transfer_reversal", engine.platform, reversal, {});
-  const previous = { amount_reversed: transfer.amount_reversed, reversed: transfer.reversed };
   transfer.amount_reversed += value;
   if (transfer.source_transaction) {
     const source = engine.store.record<Stripe.Charge, ChargeMeta>(transfer.source_transaction as string);
@@ -312,7 +311,7 @@ export function reverseTransfer(
   }
   transfer.reversed = transfer.amount_reversed === transfer.amount;
   transfer.reversals.data.unshift(reversal);
-  engine.emit("transfer.reversed", transfer, engine.platform, { previous });
+  engine.emit("transfer.reversed", transfer, engine.platform);
   return reversal;
 }
 
