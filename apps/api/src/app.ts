@@ -91,7 +91,12 @@ export function createApp(deps: ApiDeps) {
       deps.paymentAttempts !== undefined ? { ...v1, paymentAttempts: deps.paymentAttempts } : v1,
     ),
   );
-  app.route("/v1", marketplaceChargesV1(v1));
+  app.route(
+    "/v1",
+    marketplaceChargesV1(
+      deps.paymentAttempts !== undefined ? { ...v1, paymentAttempts: deps.paymentAttempts } : v1,
+    ),
+  );
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

@@ -14,8 +14,9 @@ import {
 import type { Context } from "hono";
 import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
+import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
-import { problem, useCaseProblem } from "../problem.js";
+import { problem, serverProblem, useCaseProblem } from "../problem.js";
 import {
   isPlatformOperator,
   type MarketplaceChargeAccess,
@@ -479,7 +480,7 @@ const createRouteDef = createRoute({
   summary:
     "Charge a customer for an activity, paying its seller at once or splitting among co-hosts (the customer, or a platform service for them)",
   description:
-    "Stripe makes the PaymentIntent moments after (`payment.status` leaves `pending`): a saved card is charged off session; a new card, or 3-D Secure, leaves the charge `requires_action` with `payment.clientSecret` for Stripe.js. One charge per caller and `clientReference`: the same request again answers 200 with the charge made the first time; the reference with other terms is 409 `client_reference_reused`.",
+    "Stripe makes the PaymentIntent moments after (`payment.status` leaves `pending`): a saved card is charged off session; a new card, or 3-D Secure, leaves the charge `requires_action` with `payment.clientSecret` for Stripe.js. One charge per caller and `clientReference`: the same request again answers 200 with the charge made the first time; the reference with other terms is 409 `client_reference_reused`. Payment attempts are limited per person (the caller unless a `service` token, and the customer), per saved card and per customer email: over a limit, 429 `payment_attempts_exceeded` with `Retry-After`, and nothing is stored; the same request again is not counted twice.",
   security: [{ bearer: [] }],
   request: { body: body(CreateMarketplaceChargeSchema) },
   responses: {
@@ -722,11 +723,59 @@ export function marketplaceChargesV1(deps: V1Deps) {
     return answer(c, principal, await apply(id, { operator: principal.subject }));
   }
 
+  /**
+   * Counts the attempt against the payment-attempt limits (the caller, the customer, the
+   * saved card, the customer's email), or answers why not (429, or 503 when they cannot be
+   * checked). A request whose charge exists already (the same request again, or a reused
+   * reference the use case refuses) is not an attempt: it is answered uncounted.
+   */
+  async function limitAttempt(
+    c: Context,
+    principal: Principal,
+    input: {
+      readonly clientReference: string;
+      readonly customer: { readonly personId: string; readonly email: string };
+      readonly paymentMethod:
+        | { readonly type: "saved_card"; readonly paymentMethodId: string }
+        | { readonly type: "new_card" };
+    },
+  ): Promise<Response | undefined> {
+    const limiter = deps.paymentAttempts;
+    if (limiter === undefined) return undefined;
+    const existing = await uc.marketplaceCharges.findMarketplaceChargeByReference(
+      principal.subject,
+      input.clientReference,
+    );
+    if (existing.isErr()) return useCaseProblem(c, existing.error);
+    if (existing.value !== undefined) return undefined;
+    try {
+      const verdict = await limiter.admit({
+        key: `marketplace_charge:${principal.subject}:${input.clientReference}`,
+        principal,
+        customerPersonId: input.customer.personId,
+        customerEmail: input.customer.email,
+        ...(input.paymentMethod.type === "saved_card"
+          ? { paymentMethodId: input.paymentMethod.paymentMethodId }
+          : {}),
+      });
+      return verdict.admitted ? undefined : paymentAttemptRefused(verdict.refusal);
+    } catch (error) {
+      return serverProblem(
+        c,
+        503,
+        "payment_attempt_limits_unavailable",
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      );
+    }
+  }
+
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
     const refused = refuseChargingCustomer(c, principal, input.customer.personId);
     if (refused !== undefined) return refused;
+    const limited = await limitAttempt(c, principal, input);
+    if (limited !== undefined) return limited;
     const fee: MarketplaceFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }

@@ -5,7 +5,7 @@
 // refusal changing nothing —, the client secret a new card needs, splits among co-hosts,
 // refunds for the customer and for the platform, operators' retries, reading and listing
 // (pages, filters, who sees what), and a balanced ledger at the end of every path.
-import { PrismaLedgerStore, PrismaStore } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaPaymentAttemptStore, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type Person, useCaseDepsOn, useCases } from "@susu/domain";
 import {
@@ -19,6 +19,7 @@ import {
 } from "@susu/domain/testing";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Role } from "../../src/http/auth.js";
+import { PaymentAttemptLimiter } from "../../src/http/payment-attempts.js";
 import { authed, testApp, tokenFor } from "../support/app.js";
 import { countDomainRows } from "../support/v1-surface.js";
 
@@ -308,6 +309,44 @@ describe("POST /v1/marketplace-charges", () => {
       CO_HOSTS.map((id, i) => [id, 1, "created", shares[i]]),
     );
     await expectLedgerBalanced();
+  });
+
+  it("limits payment attempts per saved card (429 payment_attempts_exceeded, nothing stored); the same request again is not counted", async () => {
+    const limited = testApp({
+      useCases: deps,
+      gateway,
+      prisma: db.prisma,
+      paymentAttempts: new PaymentAttemptLimiter({
+        store: new PrismaPaymentAttemptStore(db.prisma),
+        limits: {
+          perPerson: { max: 100, windowMs: 3_600_000 },
+          perCard: { max: 2, windowMs: 3_600_000 },
+          perCustomerEmail: { max: 100, windowMs: 3_600_000 },
+          cardFailures: { max: 3, windowMs: 3_600_000 },
+        },
+        now: () => clock.now(),
+      }),
+    });
+    const token = await tokenFor(APP, ["service"]);
+    const card = { type: "saved_card", paymentMethodId: `pm_card_limited_${refs}` };
+    const post = (reference: string) =>
+      limited.request(
+        "/v1/marketplace-charges",
+        authed(token, "POST", chargeRequest({ clientReference: reference, paymentMethod: card })),
+      );
+    expect((await post(`limited_a_${refs}`)).status).toBe(201);
+    expect((await post(`limited_b_${refs}`)).status).toBe(201);
+    const before = await countDomainRows(db.prisma);
+    const third = await post(`limited_c_${refs}`);
+    expect(third.status).toBe(429);
+    expect(third.headers.get("content-type")).toBe("application/problem+json");
+    expect(third.headers.get("retry-after")).not.toBeNull();
+    expect(await third.json()).toMatchObject({ code: "payment_attempts_exceeded", limit: "card", max: 2 });
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // The same request again is the charge made the first time, not another attempt.
+    const again = await post(`limited_a_${refs}`);
+    expect(again.status).toBe(200);
+    expect(await countDomainRows(db.prisma)).toEqual(before);
   });
 
   it("refuses what the schema does not allow with 400 invalid_request, storing nothing", async () => {
