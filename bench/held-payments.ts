@@ -121,6 +121,7 @@ const deps: UseCaseDeps = {
   groups: store,
   rounds: store,
   heldPayments: store,
+  payouts: store,
   marketplaceCharges: store,
   uow: store,
   audit: store,

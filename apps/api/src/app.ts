@@ -15,6 +15,7 @@ import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
+import { payoutsV1 } from "./v1/payouts.js";
 import { roundsV1 } from "./v1/rounds.js";
 
 /** What the HTTP API needs: the use cases' ports, its HTTP infrastructure, and readiness checks. */
@@ -97,6 +98,7 @@ export function createApp(deps: ApiDeps) {
       deps.paymentAttempts !== undefined ? { ...v1, paymentAttempts: deps.paymentAttempts } : v1,
     ),
   );
+  app.route("/v1", payoutsV1(v1));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

@@ -14,7 +14,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { type HeldPaymentPolicy, useCaseDepsOn } from "@susu/domain";
+import { type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -42,6 +42,8 @@ export function createContainer(config: {
   readonly stripeSecretKey: string;
   /** The Stripe API's address when it is not Stripe's own (the emulator). */
   readonly stripeApiUrl?: string;
+  /** The payout schedule of the connected accounts susu creates (manual: susu pays out). */
+  readonly payoutSchedule?: PayoutSchedule;
   readonly http: HttpConfig;
   /** The payment-attempt limits (POST /v1/held-payments and any route that starts a payment); default the documented ones. */
   readonly paymentAttempts?: PaymentAttemptLimits;
@@ -58,6 +60,7 @@ export function createContainer(config: {
   const useCases = useCaseDepsOn(store, {
     clock,
     ids: new RandomIds(),
+    ...(config.payoutSchedule !== undefined ? { payoutSchedule: config.payoutSchedule } : {}),
     ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.

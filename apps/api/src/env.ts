@@ -1,11 +1,17 @@
 import { availableParallelism } from "node:os";
-import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy, heldPaymentPolicyProblem } from "@susu/domain";
+import {
+  DEFAULT_HELD_PAYMENT_POLICY,
+  type HeldPaymentPolicy,
+  heldPaymentPolicyProblem,
+  parsePayoutSchedule,
+} from "@susu/domain";
 import { z } from "zod";
 import { type ConfigProblem, type HttpConfig, HttpConfigError, readHttpConfig } from "./http/config.js";
 import { readPaymentAttemptLimits } from "./http/payment-attempt-config.js";
 import type { PaymentAttemptLimits } from "./http/payment-attempts.js";
 
 const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
+const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -17,6 +23,22 @@ const schema = z.object({
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * When the connected accounts susu creates pay out to their bank: `manual` (default: the
+   * platform holds the funds and the scheduler's payout run pays them out), `daily`,
+   * `weekly:<weekday>` or `monthly:<day>` (Stripe's automatic schedules). See the README.
+   */
+  SUSU_CONNECTED_PAYOUT_SCHEDULE: z
+    .string()
+    .default("manual")
+    .transform((text, ctx) => {
+      const schedule = parsePayoutSchedule(text);
+      if (schedule === undefined) {
+        ctx.addIssue({ code: "custom", message: PAYOUT_SCHEDULE_RULE });
+        return z.NEVER;
+      }
+      return schedule;
+    }),
   /**
    * The held payments' dispute window when a payment names none (72 h), and the shortest a
    * payment may name (1 h), in seconds. `npm start` on the emulator lowers the shortest to a

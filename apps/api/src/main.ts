@@ -54,6 +54,7 @@ const container = createContainer({
   stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
   stripeSecretKey: env.STRIPE_SECRET_KEY,
   ...(env.STRIPE_API_URL !== undefined ? { stripeApiUrl: env.STRIPE_API_URL } : {}),
+  payoutSchedule: env.SUSU_CONNECTED_PAYOUT_SCHEDULE,
   http,
   paymentAttempts: config.paymentAttempts,
   logLevel: env.LOG_LEVEL,

@@ -53,6 +53,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "members_not_ready":
     case "no_debit_mandate":
     case "no_payout_account":
+    case "payouts_not_enabled":
+    case "payouts_not_manual":
+    case "payout_account_gone":
     // A held payment's command refused for its state, or a reused client reference.
     case "payment_not_captured":
     case "payment_ended":

@@ -58,6 +58,31 @@ describe("readApiConfig", () => {
     expect(config.http.auth.sharedSecret).toBe("s".repeat(32));
   });
 
+  it("takes the connected accounts' payout schedule, manual by default, and names it when it is not one", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const schedule = (value?: string) =>
+      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_CONNECTED_PAYOUT_SCHEDULE: value }) })
+        .env.SUSU_CONNECTED_PAYOUT_SCHEDULE;
+    expect(schedule()).toEqual({ interval: "manual" });
+    expect(schedule("weekly:friday")).toEqual({ interval: "weekly", weeklyAnchor: "friday" });
+    let error: unknown;
+    try {
+      schedule("hourly");
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HttpConfigError).problems).toEqual([
+      {
+        variable: "SUSU_CONNECTED_PAYOUT_SCHEDULE",
+        message: "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>",
+      },
+    ]);
+  });
+
   it("takes the held payments' dispute windows in seconds (72 h and 1 h by default) and refuses them out of order", () => {
     const base = {
       STRIPE_WEBHOOK_SECRET: "whsec_x",

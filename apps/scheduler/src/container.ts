@@ -50,7 +50,11 @@ export function createContainer(
     }),
   );
   const desk = new PrismaSupportDesk(prisma, clock);
-  const deps = useCaseDepsOn(store, { clock, ids: new RandomIds() });
+  const deps = useCaseDepsOn(store, {
+    clock,
+    ids: new RandomIds(),
+    payoutSchedule: env.SUSU_CONNECTED_PAYOUT_SCHEDULE,
+  });
   container.bind(TOKENS.prisma).toConstantValue(prisma);
   container.bind(TOKENS.useCaseDeps).toConstantValue(deps);
   container.bind(TOKENS.outbox).toConstantValue(store);

@@ -1,3 +1,4 @@
+import { parsePayoutSchedule } from "@susu/domain";
 import { z } from "zod";
 
 const port = (fallback: number) =>
@@ -8,12 +9,31 @@ const port = (fallback: number) =>
     .max(65_535, { error: "must be a port number (0-65535)" })
     .default(fallback);
 
+const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** Identifies this process in outbox leases; several schedulers may run at once. */
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
+  /**
+   * The connected accounts' payout schedule, as the API reads it: `manual` (default) makes
+   * this scheduler pay balances out (SUSU_PAYOUT_CRON); the others are Stripe's own.
+   */
+  SUSU_CONNECTED_PAYOUT_SCHEDULE: z
+    .string()
+    .default("manual")
+    .transform((text, ctx) => {
+      const schedule = parsePayoutSchedule(text);
+      if (schedule === undefined) {
+        ctx.addIssue({ code: "custom", message: PAYOUT_SCHEDULE_RULE });
+        return z.NEVER;
+      }
+      return schedule;
+    }),
+  /** When the payout run pays every seller's available balance out (cron, UTC); daily at 02:00 by default. */
+  SUSU_PAYOUT_CRON: z.string().min(1).default("0 2 * * *"),
   /** Where the scheduler serves `GET /metrics`; 0 picks a free port (logged at start). */
   SUSU_SCHEDULER_METRICS_PORT: port(9464),
   /** The metrics endpoint's address; 0.0.0.0 for a Prometheus on another machine. */
@@ -57,6 +77,19 @@ export function readSchedulerEnv(
     Object.keys(schema.shape).map((name) => [name, env[name]?.trim() === "" ? undefined : env[name]?.trim()]),
   );
   const parsed = schema.safeParse(present);
+  // On the manual schedule nothing but the payout run moves a seller's money to their bank.
+  if (
+    parsed.success &&
+    parsed.data.SUSU_PAYOUT_CRON === "off" &&
+    parsed.data.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual"
+  )
+    throw new SchedulerConfigError([
+      {
+        variable: "SUSU_PAYOUT_CRON",
+        message:
+          "cannot be off while SUSU_CONNECTED_PAYOUT_SCHEDULE is manual: sellers' balances would never reach their banks",
+      },
+    ]);
   if (!parsed.success)
     throw new SchedulerConfigError(
       parsed.error.issues.map((issue) => ({

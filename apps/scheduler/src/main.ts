@@ -13,6 +13,7 @@ import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
+import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
 import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";
@@ -81,6 +82,14 @@ log.info({ url: metricsServer.url }, "metrics served");
 const deps = container.get(TOKENS.useCaseDeps);
 await workTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
 await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
+await schedulePayOutBalances(
+  boss,
+  deps,
+  container.get(TOKENS.effectPorts).gateway,
+  log,
+  env.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual" ? env.SUSU_PAYOUT_CRON : "off",
+  metrics,
+);
 const dispatcher = startOutboxDispatcher(
   deps,
   container.get(TOKENS.effectPorts),

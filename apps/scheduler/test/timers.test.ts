@@ -84,6 +84,7 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
       groups: store,
       rounds: { getRound: () => errAsync(failing()), listRoundsOfGroup: () => errAsync(failing()) },
       heldPayments: store,
+      payouts: store,
       marketplaceCharges: store,
       uow: store,
       audit: store,

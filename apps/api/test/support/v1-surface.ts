@@ -207,6 +207,7 @@ export const DOMAIN_TABLES = [
   "held_payments",
   "marketplace_charges",
   "marketplace_charge_sellers",
+  "payouts",
   "contributions",
   "contribution_attempts",
   "payout_transfers",

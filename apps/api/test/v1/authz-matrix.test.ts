@@ -203,6 +203,11 @@ const MATRIX: Readonly<Record<string, Row>> = {
   // A set-up's client secret and an onboarding link act as the person: nobody else, operators included.
   "POST /v1/people/{personId}/debit-setup": { ...ownPerson, platformAdmin: "hidden" },
   "POST /v1/people/{personId}/payout-onboarding": { ...ownPerson, platformAdmin: "hidden" },
+  // A seller's balance and payouts: the person and operators see; operators pay out (the
+  // matrix sends no Idempotency-Key, which this POST requires: 400 for the operator).
+  "GET /v1/people/{personId}/balance": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "GET /v1/people/{personId}/payouts": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "POST /v1/people/{personId}/payouts": { ...ownPerson, member: "operatorOnly", platformAdmin: "reached" },
   // rounds
   "GET /v1/groups/{groupId}/rounds": seeGroup,
   "POST /v1/groups/{groupId}/rounds": adminGroup,

@@ -24,6 +24,7 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     groups: groups ?? store,
     rounds: store,
     heldPayments: store,
+    payouts: store,
     marketplaceCharges: store,
     uow: store,
     audit: store,

@@ -30,6 +30,7 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       groups: groups ?? store,
       rounds: store,
       heldPayments: store,
+      payouts: store,
       marketplaceCharges: store,
       uow: store,
       audit: store,

@@ -20,6 +20,7 @@ import {
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { writePayouts } from "./payout-rows.js";
 import {
   auditRow,
   groupColumns,
@@ -674,7 +675,9 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * Writes a changeset in the open transaction `tx`: people, then groups (with their
  * members, who must be people), then rounds (with their contributions, attempts and
  * payouts), then held payments (whose sellers must be people), then marketplace charges
- * (whose customer and sellers must be people), then the outbox and the audit lines. Throws a {@link StorageRefusal} carrying `version_conflict` when an
+ * (whose customer and sellers must be people), then recorded payouts of connected accounts
+ * (each only if its status moves forward), then the outbox and the audit lines. Throws a
+ * {@link StorageRefusal} carrying `version_conflict` when an
  * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
  * or marketplace charge's caller reference is taken); the caller's transaction then rolls back.
  *
@@ -689,6 +692,7 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
+  await writePayouts(tx, changes.payouts ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
 }
@@ -751,7 +755,7 @@ export function singleStatementCommit(
 ): NamedStatement | undefined {
   const [change, ...otherGroups] = changes.groups;
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
-  if ((changes.heldPayments?.length ?? 0) > 0) return undefined;
+  if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;

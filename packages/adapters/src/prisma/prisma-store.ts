@@ -22,6 +22,10 @@ import {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type PayableAccount,
+  type PayoutQuery,
+  type PayoutRecord,
+  type PayoutRepository,
   type Person,
   type PersonId,
   type PersonRepository,
@@ -43,6 +47,15 @@ import {
 import { singleStatementCommit, writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
+import {
+  loadPayableAccount,
+  loadPayout,
+  PAYOUT_BY_ID,
+  type PayableAccountRow,
+  type PayoutRow,
+  payableAccounts,
+  payoutsOfPerson,
+} from "./payout-rows.js";
 import {
   parseGroupSnapshot,
   parseHeldPaymentSnapshot,
@@ -84,6 +97,12 @@ export const GROUPS_OF_PERSON_MAX = 1_000;
  * refused (storage_refused) rather than half-served: an account change must reach every one.
  */
 export const OPEN_HELD_PAYMENTS_OF_SELLER_MAX = 5_000;
+/** Most payouts one `listPayoutsOfPerson` page holds. */
+const PAYOUTS_PAGE_MAX = 100;
+
+/** Most accounts one `listPayoutAccounts` page holds. */
+const PAYABLE_ACCOUNTS_PAGE_MAX = 500;
+
 /** Most held payments one `listHeldPayments` page holds. */
 export const HELD_PAYMENTS_PAGE_MAX = 100;
 /** Most marketplace charges one `listMarketplaceCharges` page holds. */
@@ -126,6 +145,7 @@ export class PrismaStore
     GroupRepository,
     RoundRepository,
     HeldPaymentRepository,
+    PayoutRepository,
     MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
@@ -448,6 +468,36 @@ export class PrismaStore
       take: query.limit + 1,
       select: { snapshot: true, version: true },
     });
+  }
+
+  getPayout(id: string): ResultAsync<PayoutRecord | undefined, StorageError> {
+    return fromDatabase(() => runStatement<PayoutRow>(this.#prisma, PAYOUT_BY_ID(id)), {
+      operation: "getPayout",
+    }).andThen(({ rows }) => (rows[0] === undefined ? ok(undefined) : loadPayout(rows[0])));
+  }
+
+  /** Newest first by Stripe's creation time, then id, through the (person_id, created_at, id) index. */
+  listPayoutsOfPerson(
+    query: PayoutQuery,
+  ): ResultAsync<{ readonly items: readonly PayoutRecord[]; readonly hasMore: boolean }, StorageError> {
+    const bad = badLimit(query.limit, PAYOUTS_PAGE_MAX, "listPayoutsOfPerson");
+    if (bad !== undefined) return errAsync(bad);
+    return fromDatabase(() => runStatement<PayoutRow>(this.#prisma, payoutsOfPerson(query)), {
+      operation: "listPayoutsOfPerson",
+    })
+      .andThen(({ rows }) => Result.combine(rows.map(loadPayout)))
+      .map((payouts) => ({ items: payouts.slice(0, query.limit), hasMore: payouts.length > query.limit }));
+  }
+
+  listPayoutAccounts(query: {
+    readonly limit: number;
+    readonly startingAfter?: PersonId;
+  }): ResultAsync<readonly PayableAccount[], StorageError> {
+    const bad = badLimit(query.limit, PAYABLE_ACCOUNTS_PAGE_MAX, "listPayoutAccounts");
+    if (bad !== undefined) return errAsync(bad);
+    return fromDatabase(() => runStatement<PayableAccountRow>(this.#prisma, payableAccounts(query)), {
+      operation: "listPayoutAccounts",
+    }).map(({ rows }) => rows.map(loadPayableAccount));
   }
 
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {

@@ -19,7 +19,9 @@ import {
   type MarketplaceCharge,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
+  PAYOUT_NOTIFICATION_TEMPLATES,
   PAYOUT_ORDER_METHODS,
+  PAYOUT_TICKET_REASONS,
   type Person,
   type Round,
   TICKET_REASONS,
@@ -630,6 +632,25 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
+// A recorded payout's effects: the notice to its person and the admins' ticket of a failure.
+const payoutAddressed = { id: text, aggregate: z.literal("payout"), aggregateId: text };
+
+const payoutEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...payoutAddressed,
+    kind: z.literal("notify"),
+    to: z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+    template: z.enum(PAYOUT_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...payoutAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(PAYOUT_TICKET_REASONS),
+    summary: text,
+  }),
+]);
+
 // A marketplace charge's effects all name it (`aggregate: "marketplace_charge"`), except
 // its ledger postings, which have the round's shape and are read by the round's schema.
 const marketplaceAddressed = { id: text, aggregate: z.literal("marketplace_charge"), aggregateId: text };
@@ -718,13 +739,15 @@ function payloadAggregate(json: unknown): unknown {
   return typeof json === "object" && json !== null ? (json as { aggregate?: unknown }).aggregate : undefined;
 }
 
-/** The schema of a stored payload: a held payment's, a marketplace charge's, else a round's (ledger postings included). */
+/** The schema of a stored payload: a held payment's, a marketplace charge's, a recorded payout's, else a round's (ledger postings included). */
 function outboxEffectShapeOf(json: unknown) {
   switch (payloadAggregate(json)) {
     case "held_payment":
       return heldPaymentEffectShape;
     case "marketplace_charge":
       return marketplaceChargeEffectShape;
+    case "payout":
+      return payoutEffectShape;
     default:
       return roundOutboxEffectShape;
   }
@@ -782,7 +805,8 @@ const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerT
 type EffectShape =
   | z.output<typeof roundOutboxEffectShape>
   | z.output<typeof heldPaymentEffectShape>
-  | z.output<typeof marketplaceChargeEffectShape>;
+  | z.output<typeof marketplaceChargeEffectShape>
+  | z.output<typeof payoutEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>

@@ -14,6 +14,7 @@ import {
   idOf,
   mandateStatusOf,
   refundOutcomeOf,
+  reportedPayoutOf,
 } from "./stripe-mappings.js";
 
 /**
@@ -63,6 +64,8 @@ export type TransferEvent = EventOf<`transfer.${string}`>;
 export type ConnectEvent = EventOf<`account.${string}` | "capability.updated">;
 /** `mandate.updated` and `setup_intent.*` */
 export type DebitSetupEvent = EventOf<"mandate.updated" | `setup_intent.${string}`>;
+/** `payout.*` */
+export type PayoutEvent = EventOf<`payout.${string}`>;
 /** `checkout.session.*` */
 export type CheckoutEvent = EventOf<`checkout.session.${string}`>;
 /** `customer.subscription.*` and `invoice.*` */
@@ -108,6 +111,7 @@ export function translateStripeEvent(event: Stripe.Event): StripeEventTranslatio
   if (isConnectEvent(event)) return translateConnectEvent(event);
   if (isDebitSetupEvent(event)) return translateDebitSetupEvent(event);
   if (isCheckoutEvent(event)) return translateCheckoutEvent(event);
+  if (isPayoutEvent(event)) return translatePayoutEvent(event);
   if (isBillingEvent(event)) return translateBillingEvent(event);
   return notHandled(event.type, "no susu flow listens to this event type");
 }
@@ -132,6 +136,9 @@ function isDebitSetupEvent(event: Stripe.Event): event is DebitSetupEvent {
 }
 function isCheckoutEvent(event: Stripe.Event): event is CheckoutEvent {
   return event.type.startsWith("checkout.session.");
+}
+function isPayoutEvent(event: Stripe.Event): event is PayoutEvent {
+  return event.type.startsWith("payout.");
 }
 function isBillingEvent(event: Stripe.Event): event is BillingEvent {
   return event.type.startsWith("customer.subscription.") || event.type.startsWith("invoice.");
@@ -358,6 +365,32 @@ export function translateCheckoutEvent(event: CheckoutEvent): StripeEventTransla
       if (refs === undefined) return ignored(event.type, NOT_FROM_SUSU);
       return fact({ kind: "checkout_expired", refs, sessionId: session.id });
     }
+    default:
+      return newerThanThisCode(event);
+  }
+}
+
+/**
+ * Payouts of connected accounts to their banks, delivered to the platform's Connect
+ * endpoint with the account in `event.account`. Every change is the payout as it now
+ * stands; the router records it for the account's person, its status only moving forward.
+ * The platform's own payouts (no `account`) are not a person's.
+ */
+export function translatePayoutEvent(event: PayoutEvent): StripeEventTranslation {
+  switch (event.type) {
+    case "payout.created":
+    case "payout.updated":
+    case "payout.paid":
+    case "payout.failed":
+    case "payout.canceled": {
+      if (event.account === undefined) return ignored(event.type, "a payout of the platform's own balance");
+      const payout = reportedPayoutOf(event.data.object, event.account);
+      if (payout === undefined)
+        return notHandled(event.type, `payout ${event.data.object.id} has an unknown status or currency`);
+      return fact({ kind: "payout_changed", payout });
+    }
+    case "payout.reconciliation_completed":
+      return ignored(event.type, "reconciliation compares the balance transactions a payout settled");
     default:
       return newerThanThisCode(event);
   }

@@ -1,10 +1,14 @@
 import type {
+  AccountBalance,
   ConnectedAccountStatus,
   DebitOutcome,
   GatewayError,
   MandateStatus,
+  Money,
   PaymentStatus,
+  PayoutStatus,
   RefundOutcome,
+  ReportedPayout,
 } from "@susu/domain";
 import { isCurrencyCode, money } from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
@@ -198,4 +202,44 @@ export function refundOutcomeOf(refund: Stripe.Refund): RefundOutcome {
       // pending, requires_action, or a status newer than this code: the refund webhook says how it ends.
       return { refundId: refund.id, status: "pending" };
   }
+}
+
+const PAYOUT_STATUS: Readonly<Record<string, PayoutStatus>> = {
+  pending: "pending",
+  in_transit: "in_transit",
+  paid: "paid",
+  failed: "failed",
+  canceled: "canceled",
+};
+
+/**
+ * A connected account's payout as the domain records it (`accountId`: the account it left,
+ * the event's `account`). `undefined` for a status or currency this code does not know.
+ */
+export function reportedPayoutOf(payout: Stripe.Payout, accountId: string): ReportedPayout | undefined {
+  const status = PAYOUT_STATUS[payout.status];
+  const currency = payout.currency.toUpperCase();
+  if (status === undefined || !isCurrencyCode(currency)) return undefined;
+  return {
+    payoutId: payout.id,
+    accountId,
+    amountMinor: payout.amount,
+    currency,
+    status,
+    arrivalDate: payout.arrival_date * 1000,
+    automatic: payout.automatic,
+    ...(payout.failure_code !== null ? { failureCode: payout.failure_code } : {}),
+    ...(payout.failure_message !== null ? { failureMessage: payout.failure_message } : {}),
+    createdAt: payout.created * 1000,
+  };
+}
+
+/** A Stripe balance per currency (currencies this code does not know are left out). */
+export function accountBalanceOf(balance: Stripe.Balance): AccountBalance {
+  const amounts = (list: readonly { amount: number; currency: string }[]): Money[] =>
+    list.flatMap((a) => {
+      const currency = a.currency.toUpperCase();
+      return isCurrencyCode(currency) ? [money(a.amount, currency)] : [];
+    });
+  return { available: amounts(balance.available), pending: amounts(balance.pending) };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type {
+  AccountBalance,
   CheckoutSession,
   ConnectedAccountStatus,
   DebitOutcome,
@@ -9,6 +10,8 @@ import type {
   PaymentGateway,
   PaymentReferences,
   PaymentStatus,
+  PayoutCreated,
+  PayoutSchedule,
   RefundOutcome,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
@@ -17,6 +20,7 @@ import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./pay
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
 import {
+  accountBalanceOf,
   connectedAccountStatus,
   debitOutcomeOf,
   idOf,
@@ -40,6 +44,19 @@ export function stripeIdempotencyKey(effectId: string): string {
   if (effectId.length <= IDEMPOTENCY_KEY_MAX_CHARS) return effectId;
   const digest = createHash("sha256").update(effectId).digest("hex");
   return `${effectId.slice(0, IDEMPOTENCY_KEY_MAX_CHARS - digest.length - 1)}~${digest}`;
+}
+
+/** A payout schedule in Stripe's `settings.payouts.schedule` words. */
+function stripeSchedule(schedule: PayoutSchedule): Stripe.AccountCreateParams.Settings.Payouts.Schedule {
+  switch (schedule.interval) {
+    case "manual":
+    case "daily":
+      return { interval: schedule.interval };
+    case "weekly":
+      return { interval: "weekly", weekly_anchor: schedule.weeklyAnchor };
+    case "monthly":
+      return { interval: "monthly", monthly_anchor: schedule.monthlyAnchor };
+  }
 }
 
 /** A card payment, as the port asks for one (`PaymentGateway.createCardPayment`). */
@@ -481,6 +498,7 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly idempotencyKey: string;
     readonly email?: string;
     readonly country: string;
+    readonly payoutSchedule?: PayoutSchedule;
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly accountId: string }, GatewayError> {
     return this.#call(() =>
@@ -490,6 +508,9 @@ export class StripePaymentGateway implements PaymentGateway {
           country: input.country,
           ...(input.email !== undefined ? { email: input.email } : {}),
           capabilities: { transfers: { requested: true } },
+          ...(input.payoutSchedule !== undefined
+            ? { settings: { payouts: { schedule: stripeSchedule(input.payoutSchedule) } } }
+            : {}),
           metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
         },
         { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
@@ -576,5 +597,48 @@ export class StripePaymentGateway implements PaymentGateway {
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {
     return this.#call(() => this.stripe.accounts.retrieve(accountId)).map(connectedAccountStatus);
+  }
+
+  /** `GET /v1/balance` on the connected account (`Stripe-Account`). */
+  getAccountBalance(accountId: string): ResultAsync<AccountBalance, GatewayError> {
+    return this.#call(() => this.stripe.balance.retrieve({}, { stripeAccount: accountId })).map(
+      accountBalanceOf,
+    );
+  }
+
+  /**
+   * A manual payout on the connected account (`POST /v1/payouts` with `Stripe-Account`), of
+   * its available balance to its bank account, keyed by the caller's idempotency key. No
+   * look-up by metadata first: a payout draws only on the account's available balance, so a
+   * retry after Stripe forgot the key finds nothing left to pay twice, or is refused.
+   */
+  createPayout(input: {
+    readonly idempotencyKey: string;
+    readonly accountId: string;
+    readonly amount: Money;
+    readonly description: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<PayoutCreated, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      this.stripe.payouts.create(
+        {
+          amount: input.amount.amountMinor,
+          currency: stripeCurrency(input.amount),
+          description: input.description,
+          metadata: referencesToMetadata(input.references, key),
+        },
+        { idempotencyKey: key, stripeAccount: input.accountId },
+      ),
+    ).andThen((payout) =>
+      sameMoney(payout, input.amount, key).map(
+        (): PayoutCreated => ({
+          payoutId: payout.id,
+          amount: input.amount,
+          status: payout.status === "in_transit" || payout.status === "paid" ? payout.status : "pending",
+          arrivalDate: payout.arrival_date * 1000,
+        }),
+      ),
+    );
   }
 }

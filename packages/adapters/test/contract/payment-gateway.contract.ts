@@ -1,5 +1,6 @@
 import {
   type GatewayError,
+  type Money,
   money,
   type PaymentFact,
   type PaymentGateway,
@@ -60,6 +61,8 @@ export interface PaymentGatewayDriver {
   now(): Promise<number>;
   /** The customer pays an open checkout page by card; returns the payment's PaymentIntent id. */
   payCheckout(sessionId: string): Promise<string>;
+  /** Credits a connected account's available balance (the platform paid it, at once). */
+  fund(accountId: string, amount: Money): Promise<void>;
   /** A customer to charge by card (a Stripe customer; cards are Stripe's test payment methods). */
   cardCustomer(): Promise<string>;
   /**
@@ -104,6 +107,53 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
     });
 
     const aud = (amountMinor: number) => money(amountMinor, "AUD");
+
+    describe("payouts of a connected account", () => {
+      it("shows the balance, pays it out once per key, and refuses more than is available", async () => {
+        const accountId = await driver.connectedAccount({ canReceive: true });
+        await driver.fund(accountId, aud(80_00));
+        expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(80_00)]);
+        const input = {
+          idempotencyKey: unique("payout"),
+          accountId,
+          amount: aud(50_00),
+          description: "susu payout",
+          references: { personId: "p_contract" },
+        };
+        const first = value(await gateway.createPayout(input));
+        expect(first).toMatchObject({ amount: aud(50_00), status: "pending" });
+        expect(first.payoutId).toMatch(/^po_/);
+        expect(first.arrivalDate).toBeGreaterThan(0);
+        expect(value(await gateway.createPayout(input))).toEqual(first);
+        expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(30_00)]);
+        // The key again with another amount: the money already moved on other terms.
+        expect(failure(await gateway.createPayout({ ...input, amount: aud(10_00) }))).toMatchObject({
+          type: "gateway_outcome_unknown",
+          code: "idempotency_key_reused",
+        });
+        expect(
+          failure(
+            await gateway.createPayout({ ...input, idempotencyKey: unique("payout"), amount: aud(30_01) }),
+          ),
+        ).toMatchObject({ type: "gateway_definite", code: "balance_insufficient" });
+        expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(30_00)]);
+      });
+
+      it("refuses a payout from an account that cannot pay out yet", async () => {
+        const accountId = await driver.connectedAccount({ canReceive: false });
+        await driver.fund(accountId, aud(10_00));
+        const refused = failure(
+          await gateway.createPayout({
+            idempotencyKey: unique("payout"),
+            accountId,
+            amount: aud(10_00),
+            description: "susu payout",
+            references: {},
+          }),
+        );
+        expect(refused).toMatchObject({ type: "gateway_definite", code: "payouts_not_allowed" });
+      });
+    });
 
     /** One member's debit in a fresh round; `attempt` 1. */
     async function debit(accountNumber: BecsTestAccount, amountMinor = 10_000) {

@@ -1,4 +1,4 @@
-import type { PaymentFact } from "@susu/domain";
+import { money, type PaymentFact } from "@susu/domain";
 import {
   FAKE_DECLINED_CARDS,
   type FakeDebitOutcome,
@@ -51,6 +51,14 @@ paymentGatewayContract("FakePaymentGateway (in memory)", async () => {
       },
       async now() {
         return clock.now();
+      },
+      async fund(accountId, amount) {
+        const balance = fake.balances.get(accountId) ?? [];
+        const have = balance.find((m) => m.currency === amount.currency)?.amountMinor ?? 0;
+        fake.balances.set(accountId, [
+          ...balance.filter((m) => m.currency !== amount.currency),
+          money(have + amount.amountMinor, amount.currency),
+        ]);
       },
       async payCheckout(sessionId) {
         reported.push(...fake.payCheckout(sessionId, "card"));

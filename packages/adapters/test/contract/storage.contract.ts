@@ -35,6 +35,9 @@ import {
   money,
   type OutboxEffect,
   type OutboxStore,
+  type PayoutRecord,
+  type PayoutRepository,
+  type PayoutStatus,
   type Person,
   type PersonRepository,
   pauseGroup,
@@ -55,6 +58,7 @@ export interface StoragePorts {
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
+  readonly payouts: PayoutRepository;
   readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly audit: AuditLog;
@@ -259,6 +263,86 @@ export function storageContract(name: string, factory: StorageFactory): void {
     });
     afterEach(async () => {
       await factory.destroy?.(s);
+    });
+
+    describe("recorded payouts", () => {
+      const payout = (
+        id: string,
+        status: PayoutStatus,
+        createdAt: number,
+        over: Partial<PayoutRecord> = {},
+      ): PayoutRecord => ({
+        payoutId: id,
+        accountId: "acct_ana",
+        personId: "ana",
+        amountMinor: 12_34,
+        currency: "AUD",
+        status,
+        arrivalDate: createdAt + 2 * 86_400_000,
+        automatic: false,
+        ...(status === "failed" ? { failureCode: "account_closed", failureMessage: "closed" } : {}),
+        createdAt,
+        updatedAt: createdAt + 1,
+        ...over,
+      });
+      const write = async (...payouts: PayoutRecord[]) =>
+        (await s.uow.commit({ ...empty, payouts }))._unsafeUnwrap();
+
+      beforeEach(async () => {
+        (
+          await s.uow.commit({
+            ...empty,
+            people: ["ana", "ben", "cy"].map((id) => ({
+              state: aReadyPerson(id, { payoutsEnabled: id !== "cy" }),
+              expectedVersion: undefined,
+            })),
+          })
+        )._unsafeUnwrap();
+      });
+
+      it("keeps the furthest status: a late earlier status never overwrites a later one", async () => {
+        await write(payout("po_1", "paid", T));
+        await write(payout("po_1", "pending", T));
+        await write(payout("po_1", "in_transit", T));
+        expect((await s.payouts.getPayout("po_1"))._unsafeUnwrap()).toEqual(payout("po_1", "paid", T));
+        await write(payout("po_1", "failed", T, { updatedAt: T + 9 }));
+        expect((await s.payouts.getPayout("po_1"))._unsafeUnwrap()).toEqual(
+          payout("po_1", "failed", T, { updatedAt: T + 9 }),
+        );
+        await write(payout("po_1", "canceled", T));
+        expect((await s.payouts.getPayout("po_1"))._unsafeUnwrap()?.status).toBe("failed");
+        expect((await s.payouts.getPayout("po_missing"))._unsafeUnwrap()).toBeUndefined();
+      });
+
+      it("pages a person's payouts newest first; a cursor of someone else's payout reads nothing", async () => {
+        await write(
+          payout("po_a", "paid", T),
+          payout("po_b", "pending", T + 1_000),
+          payout("po_c", "pending", T + 1_000),
+        );
+        await write(payout("po_ben", "paid", T + 5_000, { personId: "ben", accountId: "acct_ben" }));
+        const first = (await s.payouts.listPayoutsOfPerson({ personId: "ana", limit: 2 }))._unsafeUnwrap();
+        expect(first.items.map((p) => p.payoutId)).toEqual(["po_c", "po_b"]);
+        expect(first.hasMore).toBe(true);
+        const rest = (
+          await s.payouts.listPayoutsOfPerson({ personId: "ana", limit: 2, startingAfter: "po_b" })
+        )._unsafeUnwrap();
+        expect(rest).toEqual({ items: [payout("po_a", "paid", T)], hasMore: false });
+        expect(
+          (
+            await s.payouts.listPayoutsOfPerson({ personId: "ana", limit: 2, startingAfter: "po_ben" })
+          )._unsafeUnwrap(),
+        ).toEqual({ items: [], hasMore: false });
+      });
+
+      it("lists the people whose account can pay out, by id, in pages", async () => {
+        const first = (await s.payouts.listPayoutAccounts({ limit: 1 }))._unsafeUnwrap();
+        expect(first.map((a) => a.personId)).toEqual(["ana"]);
+        const next = (
+          await s.payouts.listPayoutAccounts({ limit: 10, startingAfter: "ana" })
+        )._unsafeUnwrap();
+        expect(next).toEqual([{ personId: "ben", connectedAccountId: expect.stringMatching(/^acct_/) }]);
+      });
     });
 
     it("stores a new group and reads it back whole, at version 0", async () => {

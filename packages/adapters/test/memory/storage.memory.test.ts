@@ -9,6 +9,7 @@ storageContract("memory", {
       groups: store,
       rounds: store,
       heldPayments: store,
+      payouts: store,
       marketplaceCharges: store,
       uow: store,
       audit: store,

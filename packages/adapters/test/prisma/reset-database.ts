@@ -13,6 +13,7 @@ const TABLES = [
   "held_payments",
   "marketplace_charge_sellers",
   "marketplace_charges",
+  "payouts",
   "people",
   "ledger_postings",
   "ledger_transactions",

@@ -56,6 +56,8 @@ function crashingAfterCall(
     getConnectedAccount: (id) => real.getConnectedAccount(id),
     createCheckoutSession: (input) => real.createCheckoutSession(input),
     getPayment: (id) => real.getPayment(id),
+    getAccountBalance: (id) => real.getAccountBalance(id),
+    createPayout: (input) => real.createPayout(input),
   };
 }
 

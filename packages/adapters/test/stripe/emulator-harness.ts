@@ -193,6 +193,13 @@ export async function startStripeHarness(options: EmulatorOptions = {}): Promise
     async now() {
       return (await emulator.control.now()) * 1000;
     },
+    async fund(accountId, amount) {
+      await emulator.control.topUp({
+        amount: amount.amountMinor,
+        currency: amount.currency.toLowerCase(),
+        account: accountId,
+      });
+    },
     async payCheckout(sessionId) {
       const session = await emulator.control.completeCheckoutSession(sessionId, {
         paymentMethod: "pm_card_visa",

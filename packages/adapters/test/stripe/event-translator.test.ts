@@ -4,6 +4,7 @@ import {
   type MandateStatus,
   money,
   type PaymentReferences,
+  type ReportedPayout,
   type RoundInput,
   routeToRound,
 } from "@susu/domain";
@@ -64,6 +65,7 @@ type Meaning =
   | { kind: "round_input"; groupId: string; roundId: string; input: RoundInput }
   | { kind: "payout_readiness"; accountId: string; canReceive: boolean; status: ConnectedAccountStatus }
   | { kind: "account_deauthorized"; accountId: string }
+  | { kind: "payout"; payout: ReportedPayout }
   | { kind: "mandate_status"; mandate: MandateStatus }
   | {
       kind: "debit_setup";
@@ -91,6 +93,8 @@ function meaning(eventType: string, t: StripeEventTranslation): Meaning {
       return { kind: "account_deauthorized", accountId: f.accountId };
     case "mandate_changed":
       return { kind: "mandate_status", mandate: f.mandate };
+    case "payout_changed":
+      return { kind: "payout", payout: f.payout };
     case "debit_setup_succeeded":
     case "debit_setup_failed": {
       const { setupIntentId, customerId, refs } = f;
@@ -541,6 +545,53 @@ describe("account.* → payout readiness", () => {
     await harness.emulator.control.deauthorizeAccount(accountId);
     expect(ofType(await delivered(), "account.application.deauthorized")).toEqual([
       { kind: "account_deauthorized", accountId },
+    ]);
+  });
+});
+
+describe("payout.* → payout facts of connected accounts", () => {
+  it("a connected account's payout is a payout_changed fact naming the account; the platform's own is ignored", async () => {
+    const accountId = await harness.driver.connectedAccount({ canReceive: true });
+    await harness.emulator.control.topUp({ amount: 50_00, currency: "aud", account: accountId });
+    await harness.emulator.control.topUp({ amount: 30_00, currency: "aud" });
+    await delivered();
+    const payout = await harness.stripe.payouts.create(
+      { amount: 50_00, currency: "aud" },
+      { stripeAccount: accountId, idempotencyKey: unique("payout") },
+    );
+    await harness.stripe.payouts.create(
+      { amount: 30_00, currency: "aud" },
+      { idempotencyKey: unique("payout") },
+    );
+    const created = ofType(await delivered(), "payout.created");
+    expect(created).toEqual([
+      {
+        kind: "payout",
+        payout: {
+          payoutId: payout.id,
+          accountId,
+          amountMinor: 50_00,
+          currency: "AUD",
+          status: "pending",
+          arrivalDate: payout.arrival_date * 1000,
+          automatic: false,
+          createdAt: payout.created * 1000,
+        },
+      },
+      { kind: "ignored", eventType: "payout.created", reason: "a payout of the platform's own balance" },
+    ]);
+    await harness.emulator.control.failPayout(payout.id, "account_closed");
+    const failed = ofType(await delivered(), "payout.failed");
+    expect(failed).toEqual([
+      {
+        kind: "payout",
+        payout: expect.objectContaining({
+          payoutId: payout.id,
+          status: "failed",
+          failureCode: "account_closed",
+          failureMessage: expect.any(String),
+        }),
+      },
     ]);
   });
 });

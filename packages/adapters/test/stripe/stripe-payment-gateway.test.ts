@@ -84,6 +84,35 @@ describe("what the gateway sends to Stripe", () => {
   });
 });
 
+describe("connected accounts' payout schedule", () => {
+  it("each schedule susu is configured with is the account's settings.payouts.schedule", async () => {
+    const cases = [
+      [{ interval: "manual" }, { interval: "manual" }],
+      [{ interval: "daily" }, { interval: "daily" }],
+      [
+        { interval: "weekly", weeklyAnchor: "friday" },
+        { interval: "weekly", weekly_anchor: "friday" },
+      ],
+      [
+        { interval: "monthly", monthlyAnchor: 15 },
+        { interval: "monthly", monthly_anchor: 15 },
+      ],
+    ] as const;
+    for (const [payoutSchedule, expected] of cases) {
+      const { accountId } = value(
+        await harness.gateway.createConnectedAccount({
+          idempotencyKey: unique("account"),
+          country: "AU",
+          payoutSchedule,
+          references: { personId: unique("person") },
+        }),
+      );
+      const account = await harness.stripe.accounts.retrieve(accountId);
+      expect(account.settings?.payouts?.schedule).toMatchObject(expected);
+    }
+  });
+});
+
 describe("idempotency", () => {
   it("the same key with another amount moves nothing and is not reported as a failed debit", async () => {
     const input = await debitInput();

@@ -1,4 +1,5 @@
 import type { MemberId } from "../group/ids.js";
+import type { ReportedPayout } from "../payout/payout.js";
 import type {
   ConnectedAccountStatus,
   DebitOutcome,
@@ -143,6 +144,14 @@ export type PaymentFact =
       readonly reported: ConnectedAccountStatus;
     }
   | { readonly kind: "payout_account_disconnected"; readonly accountId: string }
+  | {
+      /**
+       * A payout from a connected account to its bank changed (created, in transit, paid,
+       * failed, canceled): recorded for the account's person, in any order of arrival.
+       */
+      readonly kind: "payout_changed";
+      readonly payout: ReportedPayout;
+    }
   | {
       /** A mandate changed; its status is read again when routed (order-safe). */
       readonly kind: "mandate_changed";

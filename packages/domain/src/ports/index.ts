@@ -9,8 +9,14 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
-export { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "./outbox-effect.js";
 export {
+  isHeldPaymentEffect,
+  isMarketplaceChargeEffect,
+  isPayoutEffect,
+  type OutboxEffect,
+} from "./outbox-effect.js";
+export {
+  type AccountBalance,
   type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
@@ -22,6 +28,7 @@ export {
   type PaymentReader,
   type PaymentReferences,
   type PaymentStatus,
+  type PayoutCreated,
   type RefundOutcome,
 } from "./payment-gateway.js";
 export {
@@ -43,6 +50,9 @@ export {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type PayableAccount,
+  type PayoutQuery,
+  type PayoutRepository,
   type PersonRepository,
   type RequeueOutcome,
   type RoundRepository,

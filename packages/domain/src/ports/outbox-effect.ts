@@ -1,5 +1,6 @@
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
+import type { PayoutEffect } from "../payout/payout-effect.js";
 import type { RoundOutboxEffect } from "../round/round-effect.js";
 
 /**
@@ -8,7 +9,12 @@ import type { RoundOutboxEffect } from "../round/round-effect.js";
  * other effect by `aggregate` and `aggregateId`). A new aggregate adds its outbox effects
  * here and their execution to `executeEffect`.
  */
-export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | MarketplaceChargeEffect;
+export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | MarketplaceChargeEffect | PayoutEffect;
+
+/** A recorded payout's effects (the notice and ticket of a failure). */
+export function isPayoutEffect(effect: OutboxEffect): effect is PayoutEffect {
+  return "aggregate" in effect && effect.aggregate === "payout";
+}
 
 /** A held payment's effects: all of them go through the outbox. */
 export function isHeldPaymentEffect(effect: OutboxEffect): effect is HeldPaymentEffect {

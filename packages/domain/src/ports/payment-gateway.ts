@@ -1,5 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { Money } from "../money/index.js";
+import type { PayoutSchedule, PayoutStatus } from "../payout/payout.js";
+import type { Instant } from "../shared/time.js";
 
 /**
  * How a payment provider call failed, sorted by what the caller should do next:
@@ -65,6 +67,22 @@ export interface ConnectedAccountStatus {
   /** Requirement names currently due (empty when none). */
   readonly requirementsDue: readonly string[];
   readonly disabledReason?: string;
+}
+
+/** A connected account's balance at the provider, per currency (amounts may be negative). */
+export interface AccountBalance {
+  /** What can be paid out now. */
+  readonly available: readonly Money[];
+  /** What is on its way in and not available yet. */
+  readonly pending: readonly Money[];
+}
+
+/** A payout the provider accepted. */
+export interface PayoutCreated {
+  readonly payoutId: string;
+  readonly amount: Money;
+  readonly status: PayoutStatus;
+  readonly arrivalDate: Instant;
 }
 
 /** A BECS mandate's state at the provider. */
@@ -223,6 +241,8 @@ export interface PaymentGateway {
     readonly idempotencyKey: string;
     readonly email?: string;
     readonly country: string;
+    /** When the account pays out to its bank; the provider's default (daily) when absent. */
+    readonly payoutSchedule?: PayoutSchedule;
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly accountId: string }, GatewayError>;
 
@@ -236,6 +256,22 @@ export interface PaymentGateway {
 
   /** Reads a connected account's readiness. */
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError>;
+
+  /** Reads a connected account's balance (available and pending, per currency). */
+  getAccountBalance(accountId: string): ResultAsync<AccountBalance, GatewayError>;
+
+  /**
+   * Pays `amount` of a connected account's available balance out to its bank (a manual
+   * payout, made on the account). Refused (`balance_insufficient`, `payouts_not_allowed`)
+   * when the balance or the account does not allow it.
+   */
+  createPayout(input: {
+    readonly idempotencyKey: string;
+    readonly accountId: string;
+    readonly amount: Money;
+    readonly description: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<PayoutCreated, GatewayError>;
 
   /**
    * Opens a hosted payment page for `amount`, paid to the platform and tied to

@@ -3,6 +3,7 @@ import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/marketplace-charge.js";
+import type { PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { Round } from "../round/round.js";
@@ -10,7 +11,7 @@ import type { Instant } from "../shared/time.js";
 import type { OutboxEffect } from "./outbox-effect.js";
 
 /** The kinds of stored aggregates a version conflict or an audit line can name. */
-export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "marketplace_charge";
+export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "marketplace_charge" | "payout";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -115,6 +116,38 @@ export interface HeldPaymentRepository {
   listHeldPayments(
     query: HeldPaymentQuery,
   ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError>;
+}
+
+/** A page of a person's payouts: newest first (by the provider's creation time, then id). */
+export interface PayoutQuery {
+  readonly personId: PersonId;
+  /** 1–100. */
+  readonly limit: number;
+  /** The id of the last payout of the previous page; an unknown id is an empty page. */
+  readonly startingAfter?: string;
+}
+
+/** A person who can be paid out: their connected account, as recorded. */
+export interface PayableAccount {
+  readonly personId: PersonId;
+  readonly connectedAccountId: string;
+}
+
+/** Loads recorded payouts, and the accounts a payout run goes through. */
+export interface PayoutRepository {
+  /** The payout recorded under this provider id, or undefined. */
+  getPayout(id: string): ResultAsync<PayoutRecord | undefined, StorageError>;
+  listPayoutsOfPerson(
+    query: PayoutQuery,
+  ): ResultAsync<{ readonly items: readonly PayoutRecord[]; readonly hasMore: boolean }, StorageError>;
+  /**
+   * People whose connected account has payouts enabled, by person id after `startingAfter`,
+   * at most `limit` (1–500): a payout run pages through them.
+   */
+  listPayoutAccounts(query: {
+    readonly limit: number;
+    readonly startingAfter?: PersonId;
+  }): ResultAsync<readonly PayableAccount[], StorageError>;
 }
 
 /** Which marketplace charges to list: newest first (by `createdAt`, then id), each filter narrowing the list. */
@@ -227,6 +260,12 @@ export interface Changeset {
   readonly rounds: readonly VersionedChange<Round>[];
   /** Held-funds payments (absent: none changed). */
   readonly heldPayments?: readonly VersionedChange<HeldPayment>[];
+  /**
+   * Recorded payouts (absent: none changed). Not versioned: each is written only if its
+   * status moves forward from the stored one (`mergePayout`'s order), so two writers racing
+   * on one payout keep the furthest status whoever commits last.
+   */
+  readonly payouts?: readonly PayoutRecord[];
   /** Marketplace charges (absent: none changed). */
   readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */

@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTicketReason } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
 import type { MarketplaceChargeTicketReason } from "../marketplace/marketplace-charge-effect.js";
+import type { PayoutTicketReason } from "../payout/payout-effect.js";
 import type { TicketReason } from "../round/round-effect.js";
 import type { StorageError } from "./storage.js";
 
@@ -17,6 +18,7 @@ export type SupportTicket = (AggregateRef | NoAggregateRef) & {
   readonly reason:
     | TicketReason
     | HeldPaymentTicketReason
+    | PayoutTicketReason
     | MarketplaceChargeTicketReason
     | "webhook_parked"
     | "effect_parked";

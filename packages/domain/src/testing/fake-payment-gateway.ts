@@ -2,6 +2,7 @@ import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
 import type { Money } from "../money/index.js";
 import {
+  type AccountBalance,
   type CardPaymentConfirmation,
   type CheckoutSession,
   type ConnectedAccountStatus,
@@ -12,6 +13,7 @@ import {
   type PaymentGateway,
   type PaymentReferences,
   type PaymentStatus,
+  type PayoutCreated,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 
@@ -469,6 +471,71 @@ export class FakePaymentGateway implements PaymentGateway {
       url: `https://connect.example/onboard/${input.accountId}`,
       expiresAt: this.now() + 5 * 60_000,
     });
+  }
+
+  /** Connected accounts' available balances, per currency (tests set them). */
+  readonly balances = new Map<string, Money[]>();
+  /** Payouts made, by idempotency key (a key used again answers the first payout). */
+  readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
+
+  /** Accounts whose balance the provider cannot show now (a passing outage: `gateway_retryable`). */
+  readonly unreadableBalances = new Set<string>();
+
+  getAccountBalance(accountId: string): ResultAsync<AccountBalance, GatewayError> {
+    if (this.unreadableBalances.has(accountId))
+      return errAsync(
+        gatewayError("gateway_retryable", "api_connection_error", "the provider did not answer"),
+      );
+    if (!this.#accounts.has(accountId))
+      return errAsync(gatewayError("gateway_definite", "account_invalid", `no account ${accountId}`));
+    return okAsync({ available: [...(this.balances.get(accountId) ?? [])], pending: [] });
+  }
+
+  createPayout(input: {
+    idempotencyKey: string;
+    accountId: string;
+    amount: Money;
+  }): ResultAsync<PayoutCreated, GatewayError> {
+    const made = this.payouts.get(input.idempotencyKey);
+    if (made !== undefined) {
+      if (
+        made.amount.amountMinor !== input.amount.amountMinor ||
+        made.amount.currency !== input.amount.currency
+      )
+        return errAsync(
+          gatewayError(
+            "gateway_outcome_unknown",
+            "idempotency_key_reused",
+            `${input.idempotencyKey} was used for another amount`,
+          ),
+        );
+      return okAsync(made);
+    }
+    if (this.#accounts.get(input.accountId)?.payoutsEnabled !== true)
+      return errAsync(
+        gatewayError("gateway_definite", "payouts_not_allowed", `account ${input.accountId} cannot pay out`),
+      );
+    const available = this.balances.get(input.accountId) ?? [];
+    const have = available.find((m) => m.currency === input.amount.currency);
+    if (have === undefined || have.amountMinor < input.amount.amountMinor)
+      return errAsync(gatewayError("gateway_definite", "balance_insufficient", "the balance is too low"));
+    this.balances.set(
+      input.accountId,
+      available.map((m) =>
+        m.currency === input.amount.currency
+          ? { ...m, amountMinor: m.amountMinor - input.amount.amountMinor }
+          : m,
+      ),
+    );
+    const payout = {
+      accountId: input.accountId,
+      payoutId: `po_${this.payouts.size + 1}`,
+      amount: input.amount,
+      status: "pending" as const,
+      arrivalDate: this.now() + 2 * DAY_MS,
+    };
+    this.payouts.set(input.idempotencyKey, payout);
+    return okAsync(payout);
   }
 
   getConnectedAccount(accountId: string): ResultAsync<ConnectedAccountStatus, GatewayError> {

@@ -4,6 +4,7 @@ import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
@@ -26,6 +27,9 @@ import {
   type OutboxOperations,
   type OutboxRecord,
   type OutboxStore,
+  type PayableAccount,
+  type PayoutQuery,
+  type PayoutRepository,
   type PersonRepository,
   type RequeueOutcome,
   type RoundRepository,
@@ -73,6 +77,7 @@ export class InMemoryStore
     GroupRepository,
     RoundRepository,
     HeldPaymentRepository,
+    PayoutRepository,
     MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
@@ -83,6 +88,7 @@ export class InMemoryStore
   readonly #groups = new Map<GroupId, Group>();
   readonly #rounds = new Map<string, Round>();
   readonly #heldPayments = new Map<string, HeldPayment>();
+  readonly #payouts = new Map<string, PayoutRecord>();
   readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
@@ -196,6 +202,51 @@ export class InMemoryStore
     return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
   }
 
+  getPayout(id: string): ResultAsync<PayoutRecord | undefined, StorageError> {
+    return okAsync(this.#payouts.get(id));
+  }
+
+  listPayoutsOfPerson(
+    query: PayoutQuery,
+  ): ResultAsync<{ readonly items: readonly PayoutRecord[]; readonly hasMore: boolean }, StorageError> {
+    const newestFirst = (a: PayoutRecord, b: PayoutRecord) =>
+      a.createdAt !== b.createdAt
+        ? b.createdAt - a.createdAt
+        : a.payoutId < b.payoutId
+          ? 1
+          : a.payoutId > b.payoutId
+            ? -1
+            : 0;
+    const mine = [...this.#payouts.values()].filter((p) => p.personId === query.personId).sort(newestFirst);
+    let from = 0;
+    if (query.startingAfter !== undefined) {
+      const at = mine.findIndex((p) => p.payoutId === query.startingAfter);
+      if (at < 0) return okAsync({ items: [], hasMore: false });
+      from = at + 1;
+    }
+    const rest = mine.slice(from);
+    return okAsync({ items: rest.slice(0, query.limit), hasMore: rest.length > query.limit });
+  }
+
+  listPayoutAccounts(query: {
+    readonly limit: number;
+    readonly startingAfter?: PersonId;
+  }): ResultAsync<readonly PayableAccount[], StorageError> {
+    const after = query.startingAfter;
+    return okAsync(
+      [...this.#people.values()]
+        .filter((p) => p.payout?.payoutsEnabled === true && (after === undefined || p.id > after))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, query.limit)
+        .map((p) => ({ personId: p.id, connectedAccountId: p.payout?.connectedAccountId ?? "" })),
+    );
+  }
+
+  /** Every recorded payout (tests). */
+  payouts(): PayoutRecord[] {
+    return [...this.#payouts.values()];
+  }
+
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
     return okAsync(this.#marketplaceCharges.get(id));
   }
@@ -305,6 +356,15 @@ export class InMemoryStore
         ...state,
         version: expectedVersion === undefined ? 0 : expectedVersion + 1,
       });
+    for (const record of changes.payouts ?? []) {
+      // As PostgreSQL writes it: only a status further along replaces the stored one.
+      const stored = this.#payouts.get(record.payoutId);
+      if (
+        stored === undefined ||
+        mergePayout(stored, record, stored.personId, record.updatedAt).kind === "advanced"
+      )
+        this.#payouts.set(record.payoutId, record);
+    }
     for (const { state, expectedVersion } of marketplaceCharges)
       this.#marketplaceCharges.set(state.id, {
         ...state,

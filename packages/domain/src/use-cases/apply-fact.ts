@@ -13,6 +13,7 @@ import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
+import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
 import { applyRoundInput } from "./round-use-cases.js";
@@ -403,6 +404,7 @@ function debitSetupSucceeded(
  * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
  * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
+ * | `payout_changed` | the payout is recorded for the person with the account, its status only moving forward; a failure tells the person and opens a ticket, once per payout |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
  * Safe to run twice and in any order: rounds, held payments and marketplace charges ignore inputs that no longer apply, and
@@ -485,6 +487,15 @@ export function applyPaymentFact(
     }
     case "debit_setup_succeeded":
       return debitSetupSucceeded(deps, ports, fact, actor);
+    case "payout_changed":
+      // Two events of one payout may race: the store keeps the furthest status either way.
+      return recordPayout(deps, fact.payout, actor)
+        .map((o) => (o.applied ? applied(o.detail) : ignored(o.detail)))
+        .orElse((e) =>
+          e.type === "duplicate"
+            ? okAsync(ignored(`payout ${fact.payout.payoutId}: ${e.message}`))
+            : errAsync(e),
+        );
     case "debit_setup_failed":
       return okAsync(
         ignored(

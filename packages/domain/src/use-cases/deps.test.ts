@@ -15,6 +15,7 @@ describe("useCaseDepsOn", () => {
       groups: store,
       rounds: store,
       heldPayments: store,
+      payouts: store,
       marketplaceCharges: store,
       uow: store,
       audit: store,

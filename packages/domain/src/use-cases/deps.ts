@@ -2,6 +2,7 @@ import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
 import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
 import type { MoneyError } from "../money/index.js";
+import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { MarketplacePolicy } from "../policy/marketplace-policy.js";
@@ -12,6 +13,7 @@ import type {
   GroupRepository,
   HeldPaymentRepository,
   MarketplaceChargeRepository,
+  PayoutRepository,
   PersonRepository,
   RoundRepository,
   StorageError,
@@ -25,6 +27,8 @@ export interface UseCaseDeps {
   readonly groups: GroupRepository;
   readonly rounds: RoundRepository;
   readonly heldPayments: HeldPaymentRepository;
+  /** Recorded payouts of connected accounts, and the accounts a payout run pays. */
+  readonly payouts: PayoutRepository;
   readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
@@ -36,6 +40,8 @@ export interface UseCaseDeps {
   readonly audit: AuditLog;
   /** The rules of held payments (dispute window, checkout lifetime, transfer retries); the defaults when absent. */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** The payout schedule of connected accounts susu creates; `DEFAULT_PAYOUT_SCHEDULE` (manual) when absent. */
+  readonly payoutSchedule?: PayoutSchedule;
   /** The rules of marketplace charges (refunds by who asks, transfer retries, fee minimums); the defaults when absent. */
   readonly marketplacePolicy?: MarketplacePolicy;
 }
@@ -45,6 +51,7 @@ export type UseCaseStore = PersonRepository &
   GroupRepository &
   RoundRepository &
   HeldPaymentRepository &
+  PayoutRepository &
   MarketplaceChargeRepository &
   UnitOfWork &
   AuditLog;
@@ -63,6 +70,7 @@ export function useCaseDepsOn(
     groups: store,
     rounds: store,
     heldPayments: store,
+    payouts: store,
     marketplaceCharges: store,
     uow: store,
     audit: store,

@@ -81,6 +81,19 @@ export {
   startPersonDebitSetup,
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
+export {
+  type PayoutRecordOutcome,
+  type PayoutRun,
+  type PayoutRunReport,
+  type PayoutTrigger,
+  type PersonBalance,
+  payOutEveryone,
+  payOutPerson,
+  payoutScheduleOf,
+  personBalance,
+  recordPayout,
+  type SkippedPayout,
+} from "./payout-use-cases.js";
 export { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 export { retryOnConflict } from "./retry-on-conflict.js";
 export {

@@ -10,6 +10,7 @@ import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { loadGroup } from "./group-use-cases.js";
 import { loadPerson } from "./load-people.js";
+import { payoutScheduleOf } from "./payout-use-cases.js";
 import { updatePersonPayment } from "./person-use-cases.js";
 
 /** Why onboarding failed: the use case's own errors, or the provider's. */
@@ -95,6 +96,7 @@ export function startPersonPayoutOnboarding(
               // One connected account per person, whichever group they onboard from.
               idempotencyKey: personKeys.connectedAccount(personId),
               country: urls.country,
+              payoutSchedule: payoutScheduleOf(deps),
               references: { personId },
             })
             .andThen(({ accountId }) =>

@@ -1,0 +1,279 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { type Money, PAYOUT_STATUSES, type PayoutRecord, useCases } from "@susu/domain";
+import type { Context } from "hono";
+import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeyHeaderSchema } from "../http/idempotency.js";
+import { problemDoc } from "../http/problem-response.js";
+import { problem, providerProblem, useCaseProblem } from "../problem.js";
+import { refusePerson, refuseUnlessOperator } from "./authz.js";
+import type { V1Deps, V1Env } from "./context.js";
+import { v1Router } from "./context.js";
+import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
+import {
+  commonResponses,
+  IdSchema,
+  json,
+  MoneySchema,
+  postResponses,
+  problemExamples,
+  TimestampSchema,
+} from "./schemas.js";
+
+// A seller's money under /v1/people/{personId}: their connected account's balance at
+// Stripe beside what susu still holds for them, the payouts to their bank that susu heard
+// of (payout.* events), and — on the manual payout schedule — an operator's "pay out now".
+// The person themself and platform operators see; only operators pay out (authz.ts).
+
+const PersonIdParam = z.object({
+  personId: IdSchema.openapi({
+    param: { name: "personId", in: "path" },
+    description: "A person's id, or `me` for the caller",
+    example: "sam",
+  }),
+});
+
+const BalanceSchema = z
+  .object({
+    object: z.literal("balance"),
+    personId: z.string().openapi({ example: "sam" }),
+    connectedAccountId: z.string().nullable().openapi({ example: "acct_123" }),
+    accountGone: z.boolean().openapi({
+      description:
+        "Stripe no longer shows the account (deleted, disconnected): the person must onboard again",
+    }),
+    available: z
+      .array(MoneySchema)
+      .openapi({ description: "At Stripe, per currency: what can be paid out to the bank now" }),
+    pending: z
+      .array(MoneySchema)
+      .openapi({ description: "At Stripe, per currency: on its way in, not available yet" }),
+    heldForSeller: z.array(MoneySchema).openapi({
+      description:
+        "susu's own records, per currency: the seller's share of held payments paid and not yet released to them",
+    }),
+  })
+  .openapi("Balance");
+
+const PayoutSchema = z
+  .object({
+    object: z.literal("payout"),
+    id: z.string().openapi({ example: "po_123" }),
+    personId: z.string(),
+    connectedAccountId: z.string(),
+    amount: MoneySchema,
+    status: z.enum(PAYOUT_STATUSES),
+    automatic: z
+      .boolean()
+      .openapi({ description: "Made by Stripe's automatic schedule (false: asked for by susu)" }),
+    arrivalDate: z.string().openapi({ example: "2030-01-03T00:00:00.000Z" }),
+    failureCode: z.string().nullable().openapi({ example: "account_closed" }),
+    failureMessage: z.string().nullable(),
+    createdAt: z.string().openapi({ example: "2030-01-01T02:00:00.000Z" }),
+    updatedAt: TimestampSchema,
+  })
+  .openapi("Payout");
+
+const PayoutRunSchema = z
+  .object({
+    object: z.literal("payout_run"),
+    personId: z.string(),
+    connectedAccountId: z.string(),
+    payouts: z.array(
+      z.object({
+        id: z.string().openapi({ example: "po_123" }),
+        amount: MoneySchema,
+        status: z.enum(PAYOUT_STATUSES),
+        arrivalDate: z.string(),
+      }),
+    ),
+    skipped: z
+      .array(z.object({ amount: MoneySchema, code: z.string(), message: z.string() }))
+      .openapi({ description: "Currencies Stripe refused to pay out, with its code" }),
+  })
+  .openapi("PayoutRun");
+
+const iso = (at: number) => new Date(at).toISOString();
+const moneyView = (m: Money) => ({ amountMinor: m.amountMinor, currency: m.currency });
+
+/** A recorded payout as a client sees it. */
+export function payoutView(p: PayoutRecord) {
+  return {
+    object: "payout" as const,
+    id: p.payoutId,
+    personId: p.personId,
+    connectedAccountId: p.accountId,
+    amount: { amountMinor: p.amountMinor, currency: p.currency },
+    status: p.status,
+    automatic: p.automatic,
+    arrivalDate: iso(p.arrivalDate),
+    failureCode: p.failureCode ?? null,
+    failureMessage: p.failureMessage ?? null,
+    createdAt: iso(p.createdAt),
+    updatedAt: iso(p.updatedAt),
+  };
+}
+
+const TAGS = ["payouts"];
+const notFound = problemExamples(404, "Not found, or not yours to see.", {
+  person_not_found: "no person sam",
+});
+const providerResponses = {
+  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
+  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
+    "<the provider's code>",
+  ]),
+};
+
+const balanceRoute = createRoute({
+  method: "get",
+  path: "/people/{personId}/balance",
+  tags: TAGS,
+  summary:
+    "A seller's balance: their Stripe balance and what susu still holds for them (the person, operators)",
+  security: [{ bearer: [] }],
+  request: { params: PersonIdParam },
+  responses: {
+    200: json(BalanceSchema, "The balance, per currency"),
+    ...commonResponses,
+    ...notFound,
+    ...providerResponses,
+  },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/people/{personId}/payouts",
+  tags: TAGS,
+  summary: "Payouts from the person's account to their bank, newest first (the person, operators)",
+  description:
+    "What Stripe reported (`payout.created`, `payout.paid`, `payout.failed`, …), in any order: a status only moves forward. A failed payout's `failureCode` says why; the person updates their bank account through a new payout onboarding link.",
+  security: [{ bearer: [] }],
+  request: { params: PersonIdParam, query: PageQuerySchema },
+  responses: {
+    200: json(pageSchema(PayoutSchema, "PayoutList"), "A page of payouts"),
+    ...commonResponses,
+    ...notFound,
+  },
+});
+
+const payOutRoute = createRoute({
+  method: "post",
+  path: "/people/{personId}/payouts",
+  tags: TAGS,
+  summary: "Pay the person's available balance out to their bank now, per currency (platform operators)",
+  description:
+    "Only on the manual payout schedule (`SUSU_CONNECTED_PAYOUT_SCHEDULE=manual`): otherwise Stripe pays out by itself (409 `payouts_not_manual`). An `Idempotency-Key` is required: it keys the payouts at Stripe, so the same request again pays nothing twice. What the payouts become arrives later (GET …/payouts).",
+  security: [{ bearer: [] }],
+  request: { params: PersonIdParam, headers: IdempotencyKeyHeaderSchema },
+  responses: {
+    201: json(PayoutRunSchema, "The payouts Stripe accepted (none when nothing is available)"),
+    ...postResponses,
+    ...notFound,
+    ...problemExamples(403, "Allowed to see, not to do.", {
+      operator_only: "only platform operators may do this",
+    }),
+    ...problemExamples(409, "The schedule or the person's account does not allow this now.", {
+      payouts_not_manual:
+        "connected accounts pay out on the provider's daily schedule; susu does not pay out by hand",
+      no_payout_account: "person sam has no payout account",
+      payouts_not_enabled: "person sam's payout account cannot pay out yet",
+      payout_account_gone: "person sam's payout account acct_123 is gone (account_invalid)",
+      idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+    }),
+    ...providerResponses,
+  },
+});
+
+/** `/v1/people/{personId}/balance` and `/v1/people/{personId}/payouts`. */
+export function payoutsV1(deps: V1Deps) {
+  const app = v1Router();
+  const uc = deps.useCases;
+  /** `me` is the caller. */
+  const personOf = (c: Context<V1Env>, personId: string) =>
+    personId === "me" ? c.get("principal").subject : personId;
+
+  /** The person, if the caller may see them: themself or an operator (404 for anyone else, or nobody). */
+  async function visiblePerson(c: Context<V1Env>, personId: string): Promise<Response | undefined> {
+    const refused = refusePerson(c, c.get("principal"), personId);
+    if (refused) return refused;
+    const person = await uc.people.getPerson(personId);
+    if (person.isErr()) return useCaseProblem(c, person.error);
+    if (person.value === undefined) return problem(c, 404, "person_not_found", `no person ${personId}`);
+    return undefined;
+  }
+
+  app.openapi(balanceRoute, async (c) => {
+    const personId = personOf(c, c.req.valid("param").personId);
+    const refused = await visiblePerson(c, personId);
+    if (refused) return refused;
+    const balance = await useCases.personBalance(uc, deps.gateway, personId);
+    if (balance.isErr()) return providerProblem(c, balance.error);
+    const b = balance.value;
+    return c.json(
+      {
+        object: "balance" as const,
+        personId: b.personId,
+        connectedAccountId: b.connectedAccountId ?? null,
+        accountGone: b.accountGone,
+        available: b.provider.available.map(moneyView),
+        pending: b.provider.pending.map(moneyView),
+        heldForSeller: b.heldForSeller.map(moneyView),
+      },
+      200,
+    );
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const personId = personOf(c, c.req.valid("param").personId);
+    const refused = await visiblePerson(c, personId);
+    if (refused) return refused;
+    const { limit, starting_after } = c.req.valid("query");
+    const listed = await uc.payouts.listPayoutsOfPerson({
+      personId,
+      limit,
+      ...(starting_after !== undefined ? { startingAfter: starting_after } : {}),
+    });
+    if (listed.isErr()) return useCaseProblem(c, listed.error);
+    const page: Page<ReturnType<typeof payoutView>> = {
+      object: "list",
+      url: `/v1/people/${personId}/payouts`,
+      data: listed.value.items.map(payoutView),
+      has_more: listed.value.hasMore,
+    };
+    return c.json(page, 200);
+  });
+
+  app.openapi(payOutRoute, async (c) => {
+    const principal = c.get("principal");
+    const personId = personOf(c, c.req.valid("param").personId);
+    const refused = (await visiblePerson(c, personId)) ?? refuseUnlessOperator(c, principal);
+    if (refused) return refused;
+    // The key names the payouts at Stripe: without it a retry could not be told from a new request.
+    const requestKey = c.req.header(IDEMPOTENCY_KEY_HEADER);
+    if (requestKey === undefined)
+      return problem(c, 400, "idempotency_key_required", `send an ${IDEMPOTENCY_KEY_HEADER} header`);
+    const run = await useCases.payOutPerson(uc, deps.gateway, personId, {
+      kind: "requested",
+      requestKey,
+      by: principal.subject,
+    });
+    if (run.isErr()) return providerProblem(c, run.error);
+    const r = run.value;
+    return c.json(
+      {
+        object: "payout_run" as const,
+        personId: r.personId,
+        connectedAccountId: r.connectedAccountId,
+        payouts: r.payouts.map((p) => ({
+          id: p.payoutId,
+          amount: moneyView(p.amount),
+          status: p.status,
+          arrivalDate: iso(p.arrivalDate),
+        })),
+        skipped: r.skipped.map((s) => ({ amount: moneyView(s.amount), code: s.code, message: s.message })),
+      },
+      201,
+    );
+  });
+
+  return app;
+}

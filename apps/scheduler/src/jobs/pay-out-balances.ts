@@ -1,0 +1,58 @@
+import { type PaymentGateway, type PayoutRunReport, type UseCaseDeps, useCases } from "@susu/domain";
+import type PgBoss from "pg-boss";
+import type { Logger } from "../logger.js";
+import { type SchedulerMetrics, timedJob } from "../metrics.js";
+
+/** The pg-boss queue (and cron) of the payout run. */
+export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
+
+/**
+ * Pays every seller's available balance out to their bank (the manual payout schedule),
+ * keyed by today's UTC date: run twice the same day, by two schedulers or a retry, it pays
+ * nothing twice. A person the run could not pay is logged and tried again by the next run.
+ */
+export async function payOutBalances(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  log: Logger,
+): Promise<PayoutRunReport> {
+  const run = await useCases.payOutEveryone(deps, gateway, deps.clock.now());
+  if (run.isErr()) throw new Error(`payout run failed: ${run.error.code}: ${run.error.message}`);
+  const report = run.value;
+  for (const p of report.payouts)
+    log.info(
+      { payoutId: p.payoutId, amountMinor: p.amount.amountMinor, currency: p.amount.currency },
+      "payout made",
+    );
+  for (const s of report.skipped)
+    log.warn({ personId: s.personId, currency: s.amount.currency, code: s.code }, "payout skipped");
+  for (const f of report.failed)
+    log.error({ personId: f.personId, code: f.code, detail: f.message }, "payout failed");
+  return report;
+}
+
+/** Schedules the payout run's cron and works its queue; nothing when `cron` is `off`. */
+export async function schedulePayOutBalances(
+  boss: PgBoss,
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  log: Logger,
+  cron: string,
+  metrics?: SchedulerMetrics,
+): Promise<void> {
+  if (cron === "off") {
+    await boss.unschedule(PAY_OUT_BALANCES_QUEUE).catch(() => undefined);
+    return;
+  }
+  await boss.createQueue(PAY_OUT_BALANCES_QUEUE, { name: PAY_OUT_BALANCES_QUEUE, policy: "singleton" });
+  await boss.schedule(PAY_OUT_BALANCES_QUEUE, cron, undefined, { tz: "UTC" });
+  await boss.work(PAY_OUT_BALANCES_QUEUE, async () => {
+    // Counted as job `pay_out_balances`: `paid`, `nothing_due`, `partly_failed`, or `crashed`.
+    await timedJob(
+      metrics,
+      "pay_out_balances",
+      () => payOutBalances(deps, gateway, log),
+      (r) => (r.failed.length > 0 ? "partly_failed" : r.payouts.length > 0 ? "paid" : "nothing_due"),
+    );
+  });
+}

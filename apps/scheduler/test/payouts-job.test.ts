@@ -1,0 +1,111 @@
+// The payout run on real PostgreSQL and pg-boss: sellers onboarded with an account that can
+// pay out are paid their available balance once per day, however often the job runs (two
+// schedulers at once, a retry); the cron is registered only on the manual schedule.
+import { PrismaStore } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
+import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import PgBoss from "pg-boss";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSchedulerEnv, SchedulerConfigError } from "../src/env.js";
+import {
+  PAY_OUT_BALANCES_QUEUE,
+  payOutBalances,
+  schedulePayOutBalances,
+} from "../src/jobs/pay-out-balances.js";
+import { createLogger } from "../src/logger.js";
+
+const db = useTestDatabase();
+const log = createLogger("silent", "payouts-job-test");
+
+describe("the payout run (PostgreSQL + pg-boss)", () => {
+  let boss: PgBoss;
+  let deps: UseCaseDeps;
+  let gateway: FakePaymentGateway;
+  const clock = new ManualClock(Date.UTC(2030, 0, 3, 2));
+
+  beforeAll(async () => {
+    boss = new PgBoss({
+      connectionString: db.connectionString,
+      schema: "pgboss",
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", () => undefined);
+    await boss.start();
+    const store = new PrismaStore(db.prisma);
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds(), payoutSchedule: { interval: "manual" } });
+    gateway = new FakePaymentGateway(() => clock.now());
+    const people = ["ana", "ben", "cy"].map((id) => ({
+      state: { ...aReadyPerson(id, { payoutsEnabled: id !== "cy" }), createdAt: clock.now() },
+      expectedVersion: undefined,
+    }));
+    (await store.commit({ people, groups: [], rounds: [], outbox: [], audit: [] }))._unsafeUnwrap();
+    for (const id of ["ana", "ben", "cy"]) {
+      const accountId = (await store.getPerson(id))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
+      gateway.setAccount(accountId, id !== "cy");
+      gateway.balances.set(accountId, [money(id === "ana" ? 100_00 : 40_00, "AUD")]);
+    }
+  });
+  afterAll(async () => {
+    await boss.stop({ graceful: false, wait: true });
+  });
+
+  it("pays each payable seller once a day, however often and however many schedulers run it", async () => {
+    const [a, b] = await Promise.all([
+      payOutBalances(deps, gateway, log),
+      payOutBalances(deps, gateway, log),
+    ]);
+    expect([...a.payouts, ...b.payouts].map((p) => p.amount.amountMinor).sort()).toEqual(
+      expect.arrayContaining([40_00, 100_00]),
+    );
+    // cy cannot pay out: not in the run at all.
+    expect(a.people).toBe(2);
+    expect(gateway.payouts.size).toBe(2);
+    const again = await payOutBalances(deps, gateway, log);
+    expect(again.payouts).toEqual([]);
+    expect(gateway.payouts.size).toBe(2);
+    // Tomorrow's run pays what arrived since.
+    const ana = [...gateway.balances.keys()].find((k) => k.includes("ana")) ?? "";
+    gateway.balances.set(ana, [money(7_00, "AUD")]);
+    clock.advance(DAY_MS);
+    const tomorrow = await payOutBalances(deps, gateway, log);
+    expect(tomorrow.payouts.map((p) => p.amount)).toEqual([money(7_00, "AUD")]);
+    expect(gateway.payouts.size).toBe(3);
+  });
+
+  it("registers the cron in UTC on the manual schedule, and none when it is off", async () => {
+    await schedulePayOutBalances(boss, deps, gateway, log, "0 2 * * *");
+    expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([
+      expect.objectContaining({ cron: "0 2 * * *", options: expect.objectContaining({ tz: "UTC" }) }),
+    ]);
+    await schedulePayOutBalances(boss, deps, gateway, log, "off");
+    expect((await boss.getSchedules()).filter((s) => s.name === PAY_OUT_BALANCES_QUEUE)).toEqual([]);
+  });
+
+  it("refuses a manual schedule with the payout run off, and reads the defaults", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toMatchObject({
+      SUSU_CONNECTED_PAYOUT_SCHEDULE: { interval: "manual" },
+      SUSU_PAYOUT_CRON: "0 2 * * *",
+    });
+    expect(() => readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_PAYOUT_CRON: "off" })).toThrow(
+      SchedulerConfigError,
+    );
+    expect(
+      readSchedulerEnv({
+        STRIPE_SECRET_KEY: "sk_test_x",
+        SUSU_PAYOUT_CRON: "off",
+        SUSU_CONNECTED_PAYOUT_SCHEDULE: "daily",
+      }).SUSU_CONNECTED_PAYOUT_SCHEDULE,
+    ).toEqual({ interval: "daily" });
+    let thrown: unknown;
+    try {
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_CONNECTED_PAYOUT_SCHEDULE: "monthly:40" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as SchedulerConfigError).problems.map((p) => p.variable)).toEqual([
+      "SUSU_CONNECTED_PAYOUT_SCHEDULE",
+    ]);
+  });
+});

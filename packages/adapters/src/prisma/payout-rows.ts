@@ -1,0 +1,162 @@
+// The `payouts` table: recorded payouts of connected accounts (a projection of Stripe's
+// payout.* events, see the domain's `mergePayout`). Plain SQL like the rest of the commit
+// path; a row is only ever replaced by a status further along, decided in the statement
+// itself so that two writers racing on one payout keep the furthest status.
+import {
+  isCurrencyCode,
+  PAYOUT_STATUSES,
+  type PayableAccount,
+  type PayoutRecord,
+  type PayoutStatus,
+  type StorageError,
+  storageError,
+} from "@susu/domain";
+import { err, ok, type Result } from "neverthrow";
+import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
+import { toDate } from "./conversions.js";
+
+/** How far along a status is, in SQL (the domain's order: failed and canceled are both last). */
+const RANK = (column: string) =>
+  `CASE ${column} WHEN 'pending' THEN 0 WHEN 'in_transit' THEN 1 WHEN 'paid' THEN 2 ELSE 3 END`;
+
+// A new payout is inserted; a known one is replaced only by a status of a higher rank.
+const PAYOUT_UPSERT_SQL = `
+  INSERT INTO payouts (id, account_id, person_id, amount_minor, currency, status, arrival_date,
+                       automatic, failure_code, failure_message, created_at, updated_at)
+  VALUES ($1, $2, $3, $4::bigint, $5, $6::payout_status, $7::timestamptz, $8, $9, $10,
+          $11::timestamptz, $12::timestamptz)
+  ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status,
+    arrival_date = excluded.arrival_date,
+    failure_code = excluded.failure_code,
+    failure_message = excluded.failure_message,
+    updated_at = excluded.updated_at
+  WHERE ${RANK("excluded.status")} > ${RANK("payouts.status")}`;
+
+/** Writes recorded payouts in the open transaction, by id (a fixed lock order). */
+export async function writePayouts(tx: StatementRunner, payouts: readonly PayoutRecord[]): Promise<void> {
+  const sorted = [...payouts].sort((a, b) =>
+    a.payoutId < b.payoutId ? -1 : a.payoutId > b.payoutId ? 1 : 0,
+  );
+  for (const p of sorted)
+    await tx({
+      name: "susu_payout_upsert",
+      text: PAYOUT_UPSERT_SQL,
+      values: [
+        p.payoutId,
+        p.accountId,
+        p.personId,
+        String(p.amountMinor),
+        p.currency,
+        p.status,
+        toDate(p.arrivalDate).toISOString(),
+        p.automatic,
+        p.failureCode ?? null,
+        p.failureMessage ?? null,
+        toDate(p.createdAt).toISOString(),
+        toDate(p.updatedAt).toISOString(),
+      ],
+    });
+}
+
+const PAYOUT_COLUMNS = `id, account_id, person_id, amount_minor::text AS amount_minor, currency,
+  status::text AS status, arrival_date, automatic, failure_code, failure_message, created_at, updated_at`;
+
+/** A `payouts` row as the statements below read it. */
+export interface PayoutRow {
+  readonly id: string;
+  readonly account_id: string;
+  readonly person_id: string;
+  readonly amount_minor: string;
+  readonly currency: string;
+  readonly status: string;
+  readonly arrival_date: Date;
+  readonly automatic: boolean;
+  readonly failure_code: string | null;
+  readonly failure_message: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export const PAYOUT_BY_ID: (id: string) => NamedStatement = (id) => ({
+  name: "susu_payout_by_id",
+  text: `SELECT ${PAYOUT_COLUMNS} FROM payouts WHERE id = $1`,
+  values: [id],
+});
+
+/**
+ * A person's payouts, newest first by (created_at, id), `limit + 1` rows to know whether
+ * more follow; after the cursor payout's own (created_at, id), of that person only (a
+ * cursor that is not theirs reads nothing).
+ */
+export function payoutsOfPerson(query: {
+  readonly personId: string;
+  readonly limit: number;
+  readonly startingAfter?: string;
+}): NamedStatement {
+  if (query.startingAfter === undefined)
+    return {
+      name: "susu_payouts_of_person",
+      text: `SELECT ${PAYOUT_COLUMNS} FROM payouts WHERE person_id = $1
+              ORDER BY created_at DESC, id DESC LIMIT $2::int`,
+      values: [query.personId, query.limit + 1],
+    };
+  return {
+    name: "susu_payouts_of_person_after",
+    text: `SELECT ${PAYOUT_COLUMNS} FROM payouts
+            WHERE person_id = $1
+              AND (created_at, id) < (SELECT c.created_at, c.id FROM payouts c WHERE c.id = $3 AND c.person_id = $1)
+            ORDER BY created_at DESC, id DESC LIMIT $2::int`,
+    values: [query.personId, query.limit + 1, query.startingAfter],
+  };
+}
+
+/** People whose connected account can pay out, by person id after the cursor. */
+export function payableAccounts(query: {
+  readonly limit: number;
+  readonly startingAfter?: string;
+}): NamedStatement {
+  return {
+    name: "susu_payable_accounts",
+    text: `SELECT id AS person_id, connected_account_id FROM people
+            WHERE connected_account_id IS NOT NULL AND payouts_enabled AND id > $1
+            ORDER BY id LIMIT $2::int`,
+    values: [query.startingAfter ?? "", query.limit],
+  };
+}
+
+/** A row of {@link payableAccounts}. */
+export interface PayableAccountRow {
+  readonly person_id: string;
+  readonly connected_account_id: string;
+}
+
+export function loadPayableAccount(row: PayableAccountRow): PayableAccount {
+  return { personId: row.person_id, connectedAccountId: row.connected_account_id };
+}
+
+const isStatus = (s: string): s is PayoutStatus => (PAYOUT_STATUSES as readonly string[]).includes(s);
+
+/** A stored payout; a row that breaks the domain's shape is corrupted storage. */
+export function loadPayout(row: PayoutRow): Result<PayoutRecord, StorageError> {
+  const amountMinor = Number(row.amount_minor);
+  const currency = row.currency;
+  if (!isStatus(row.status) || !isCurrencyCode(currency) || !Number.isSafeInteger(amountMinor))
+    return err(
+      storageError.refused(`stored payout ${row.id} cannot be loaded: bad status, currency or amount`),
+    );
+  return ok({
+    payoutId: row.id,
+    accountId: row.account_id,
+    personId: row.person_id,
+    amountMinor,
+    currency,
+    status: row.status,
+    arrivalDate: row.arrival_date.getTime(),
+    automatic: row.automatic,
+    ...(row.failure_code !== null ? { failureCode: row.failure_code } : {}),
+    ...(row.failure_message !== null ? { failureMessage: row.failure_message } : {}),
+    createdAt: row.created_at.getTime(),
+    updatedAt: row.updated_at.getTime(),
+  });
+}

@@ -1,0 +1,233 @@
+// Payouts of a seller's connected account on the real adapters — PostgreSQL (PrismaStore,
+// the support desk's tickets), the Stripe gateway through the official SDK, the emulator —
+// with the emulator's Connect webhooks delivered to an endpoint, verified and processed as
+// production does. The person onboards through the account link, their account gets a
+// balance by a transfer from the platform, the payout run pays it out once however often it
+// runs, and the emulator's payout events are recorded: paid, and failed (Stripe's failing
+// test bank account), which tells the person and opens one ticket.
+import { DAY_MS, type EffectPorts, money, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
+import { InMemoryTimerScheduler, ManualClock, RecordingNotifier, SequentialIds } from "@susu/domain/testing";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { PrismaSupportDesk } from "../../src/support/index.js";
+import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
+import {
+  type StripeHarness,
+  startStripeHarness,
+  startWebhookReceiver,
+  verifyDelivery,
+  type WebhookReceiver,
+} from "../stripe/emulator-harness.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 5, 1, 9);
+const urls = { refreshUrl: "https://app.example/r", returnUrl: "https://app.example/done", country: "AU" };
+
+describe("payouts on PostgreSQL and the emulator", () => {
+  let harness: StripeHarness;
+  let receiver: WebhookReceiver;
+  let store: PrismaStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let ctx: WebhookContext;
+  let read = 0;
+  let accountId = "";
+  const clock = new ManualClock(START);
+  const notifier = new RecordingNotifier();
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    harness = await startStripeHarness({ startTime: START / 1000, webhookUrl: receiver.url });
+    store = new PrismaStore(db.prisma, { clock });
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds(), payoutSchedule: { interval: "manual" } });
+    ports = {
+      gateway: harness.gateway,
+      notifier,
+      desk: new PrismaSupportDesk(db.prisma, clock),
+      timers: new InMemoryTimerScheduler(),
+      ledger: new PrismaLedgerStore(db.prisma, { clock }),
+    };
+    ctx = { deps, gateway: harness.gateway };
+    (
+      await store.commit({
+        people: [
+          {
+            state: { id: "sam", displayName: "Sam", createdAt: clock.now(), version: 0 },
+            expectedVersion: undefined,
+          },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+  });
+  afterAll(async () => {
+    await harness?.emulator.stop();
+    await receiver?.close();
+  });
+
+  /** Every webhook delivered since the last call (platform and Connect), verified, oldest first. */
+  async function deliveries(): Promise<Stripe.Event[]> {
+    await harness.emulator.control.flushWebhooks();
+    const fresh = receiver.received.slice(read);
+    read = receiver.received.length;
+    return fresh.map((d) => verifyDelivery(harness.stripe, d, harness.emulator.webhookSecret));
+  }
+
+  /** Processes events as the webhook worker does; returns each outcome. */
+  async function process(events: readonly Stripe.Event[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const event of events) {
+      const o = (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+      out.push(`${event.type}: ${o.status === "processed" ? o.outcome : `ignored: ${o.reason}`}`);
+    }
+    return out;
+  }
+
+  /** Both clocks move together. */
+  async function advance(ms: number): Promise<void> {
+    clock.advance(ms);
+    await harness.emulator.control.advanceClock(ms / 1000);
+  }
+
+  /** A balance for the seller's account: a transfer from the platform's balance. */
+  async function fund(amountMinor: number, key: string): Promise<void> {
+    await harness.emulator.control.topUp({ amount: amountMinor, currency: "aud" });
+    (
+      await harness.gateway.createTransfer({
+        idempotencyKey: key,
+        destinationAccountId: accountId,
+        amount: money(amountMinor, "AUD"),
+        transferGroup: key,
+        references: { personId: "sam" },
+      })
+    )._unsafeUnwrap();
+  }
+
+  async function payoutsAtStripe(): Promise<Stripe.Payout[]> {
+    return (await harness.stripe.payouts.list({ limit: 100 }, { stripeAccount: accountId })).data;
+  }
+
+  it("onboarding creates the account on the manual payout schedule; account.updated enables payouts", async () => {
+    const link = (
+      await useCases.startPersonPayoutOnboarding(deps, harness.gateway, "sam", urls)
+    )._unsafeUnwrap();
+    expect(await harness.emulator.control.visitAccountLink(link.url)).toBe(urls.returnUrl);
+    accountId = (await store.getPerson("sam"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
+    const account = await harness.stripe.accounts.retrieve(accountId);
+    expect(account.settings?.payouts?.schedule.interval).toBe("manual");
+    const outcomes = await process(await deliveries());
+    expect(outcomes).toContain(`account.updated: account ${accountId}: payoutsEnabled=true for sam`);
+    expect((await store.getPerson("sam"))._unsafeUnwrap()?.payout?.payoutsEnabled).toBe(true);
+  });
+
+  it("the payout run pays the balance out once, however often it runs that day", async () => {
+    await fund(250_00, "fund-1");
+    const balance = (await useCases.personBalance(deps, harness.gateway, "sam"))._unsafeUnwrap();
+    expect(balance.provider.available).toEqual([money(250_00, "AUD")]);
+
+    const first = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(first).toMatchObject({ people: 1, failed: [], skipped: [] });
+    expect(first.payouts.map((p) => p.amount)).toEqual([money(250_00, "AUD")]);
+    const again = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(again.payouts).toEqual([]);
+    // More money the same day: the day's key is spent, so it waits for tomorrow's run.
+    await fund(10_00, "fund-2");
+    const grown = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(grown.payouts).toEqual([]);
+    expect(grown.skipped).toEqual([expect.objectContaining({ personId: "sam", code: expect.any(String) })]);
+    const atStripe = await payoutsAtStripe();
+    expect(atStripe).toHaveLength(1);
+    expect(atStripe[0]).toMatchObject({
+      amount: 250_00,
+      currency: "aud",
+      status: "pending",
+      automatic: false,
+    });
+  });
+
+  it("the payout's events are recorded: pending, then paid; a late payout.created changes nothing", async () => {
+    const created = await deliveries();
+    expect(await process(created.filter((e) => e.type.startsWith("payout.")))).toEqual([
+      expect.stringMatching(/^payout\.created: payout po_\w+ \(pending\): recorded for sam$/),
+    ]);
+    await advance(2 * DAY_MS);
+    const later = (await deliveries()).filter((e) => e.type.startsWith("payout."));
+    expect(later.map((e) => e.type)).toEqual(["payout.updated", "payout.updated", "payout.paid"]);
+    await process(later);
+    // Stripe promises no order: the first event again, late.
+    const late = await process(created.filter((e) => e.type === "payout.created"));
+    expect(late).toEqual([expect.stringMatching(/ignored: .*already recorded as paid/)]);
+    const page = (await store.listPayoutsOfPerson({ personId: "sam", limit: 10 }))._unsafeUnwrap();
+    expect(page.items).toEqual([
+      expect.objectContaining({
+        personId: "sam",
+        accountId,
+        amountMinor: 250_00,
+        currency: "AUD",
+        status: "paid",
+      }),
+    ]);
+  });
+
+  it("a payout to a failing bank account is recorded failed, tells the person and opens one ticket", async () => {
+    await harness.stripe.accounts.update(accountId, {
+      external_account: {
+        object: "bank_account",
+        country: "AU",
+        currency: "aud",
+        routing_number: "110000",
+        account_number: "111111113",
+      },
+    } as Stripe.AccountUpdateParams);
+    // The next day's run pays what arrived since.
+    const run = (await useCases.payOutEveryone(deps, harness.gateway, clock.now()))._unsafeUnwrap();
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(10_00, "AUD")]);
+    await advance(2 * DAY_MS);
+    const events = (await deliveries()).filter((e) => e.type.startsWith("payout."));
+    expect(events.map((e) => e.type)).toContain("payout.failed");
+    await process(events);
+    // Delivered again, as Stripe may.
+    await process(events.filter((e) => e.type === "payout.failed"));
+    const failedId = run.payouts[0]?.payoutId ?? "";
+    expect((await store.getPayout(failedId))._unsafeUnwrap()).toMatchObject({
+      status: "failed",
+      failureCode: "account_closed",
+      failureMessage: expect.any(String),
+    });
+    for (let pass = 0; pass < 3; pass++)
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    expect(notifier.sent).toEqual([
+      expect.objectContaining({
+        id: `payout:${failedId}:failed:notify`,
+        personIds: ["sam"],
+        template: "payout_failed",
+        data: expect.objectContaining({ action: "update_bank_account", failureCode: "account_closed" }),
+      }),
+    ]);
+    const tickets = await db.prisma.supportTicket.findMany({ where: { aggregateType: "payout" } });
+    expect(tickets).toEqual([
+      expect.objectContaining({
+        id: `payout:${failedId}:failed:ticket`,
+        aggregateId: failedId,
+        kind: "payout_failed",
+        status: "open",
+      }),
+    ]);
+    // The funds are back in the account's balance, for the next run once the bank is fixed.
+    const balance = (await useCases.personBalance(deps, harness.gateway, "sam"))._unsafeUnwrap();
+    expect(balance.provider.available).toEqual([money(10_00, "AUD")]);
+    const page = (await store.listPayoutsOfPerson({ personId: "sam", limit: 1 }))._unsafeUnwrap();
+    expect(page.items.map((p) => p.payoutId)).toEqual([failedId]);
+    expect(page.hasMore).toBe(true);
+    const next = (
+      await store.listPayoutsOfPerson({ personId: "sam", limit: 1, startingAfter: failedId })
+    )._unsafeUnwrap();
+    expect(next.items.map((p) => p.status)).toEqual(["paid"]);
+    expect(next.hasMore).toBe(false);
+  });
+});

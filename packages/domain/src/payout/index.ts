@@ -1,0 +1,24 @@
+export {
+  DEFAULT_PAYOUT_SCHEDULE,
+  isPayoutFinal,
+  mergePayout,
+  PAYOUT_STATUSES,
+  type PayoutMerge,
+  type PayoutRecord,
+  type PayoutSchedule,
+  type PayoutStatus,
+  parsePayoutSchedule,
+  type ReportedPayout,
+  utcDay,
+  WEEKDAYS,
+  type Weekday,
+} from "./payout.js";
+export {
+  PAYOUT_AGGREGATE,
+  PAYOUT_NOTIFICATION_TEMPLATES,
+  PAYOUT_TICKET_REASONS,
+  type PayoutEffect,
+  type PayoutNotificationTemplate,
+  type PayoutTicketReason,
+} from "./payout-effect.js";
+export { payoutIds } from "./payout-ids.js";

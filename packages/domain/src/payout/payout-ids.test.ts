@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { payoutIds } from "./payout-ids.js";
+
+// Stored keys (Stripe Idempotency-Keys, outbox ids): a changed format pays or notifies twice.
+describe("payout ids", () => {
+  it("pins every format", () => {
+    expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02")).toBe("payout:acct_1:AUD:2030-01-02");
+    expect(payoutIds.requested("acct_1", "NZD", "key-9")).toBe("payout:acct_1:NZD:request:key-9");
+    expect(payoutIds.failedNotice("po_1")).toBe("payout:po_1:failed:notify");
+    expect(payoutIds.failedTicket("po_1")).toBe("payout:po_1:failed:ticket");
+  });
+
+  it("no two different payouts or effects share an id", () => {
+    const ids = [
+      payoutIds.scheduled("acct_1", "AUD", "2030-01-02"),
+      payoutIds.scheduled("acct_1", "AUD", "2030-01-03"),
+      payoutIds.scheduled("acct_1", "NZD", "2030-01-02"),
+      payoutIds.scheduled("acct_2", "AUD", "2030-01-02"),
+      payoutIds.requested("acct_1", "AUD", "2030-01-02"),
+      payoutIds.failedNotice("po_1"),
+      payoutIds.failedTicket("po_1"),
+      payoutIds.failedNotice("po_2"),
+    ];
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

@@ -1,0 +1,22 @@
+import type { CurrencyCode } from "../money/index.js";
+
+/**
+ * The stored ids a payout makes: the keys of the payouts susu asks for (the provider's
+ * `Idempotency-Key`), and the ids of the outbox effects a failed payout makes. Formats are
+ * pinned by `payout-ids.test.ts`: changing one would pay twice or notify twice.
+ */
+export const payoutIds = {
+  /**
+   * The scheduled payout of an account's balance in one currency on one UTC day: the job
+   * run again the same day finds the provider's answer to the first run.
+   */
+  scheduled: (accountId: string, currency: CurrencyCode, day: string): string =>
+    `payout:${accountId}:${currency}:${day}`,
+  /** A payout an admin asked for, keyed by the request's own idempotency key. */
+  requested: (accountId: string, currency: CurrencyCode, requestKey: string): string =>
+    `payout:${accountId}:${currency}:request:${requestKey}`,
+  /** The notice to the person whose payout failed (once per payout). */
+  failedNotice: (payoutId: string): string => `payout:${payoutId}:failed:notify`,
+  /** The admins' ticket about a failed payout (once per payout). */
+  failedTicket: (payoutId: string): string => `payout:${payoutId}:failed:ticket`,
+} as const;

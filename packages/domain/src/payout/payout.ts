@@ -1,0 +1,151 @@
+import type { CurrencyCode } from "../money/index.js";
+import type { PersonId } from "../person/ids.js";
+import type { Instant } from "../shared/time.js";
+
+/**
+ * Where a payout from a connected account to its bank stands, in Stripe's words:
+ * `pending → in_transit → paid`, or `failed` (the bank returned it, possibly after `paid`),
+ * or `canceled` (stopped while pending).
+ */
+export type PayoutStatus = "pending" | "in_transit" | "paid" | "failed" | "canceled";
+
+/** Every {@link PayoutStatus}, for schemas. */
+export const PAYOUT_STATUSES = ["pending", "in_transit", "paid", "failed", "canceled"] as const;
+
+/**
+ * How far along a status is. Events arrive in any order, so a status only replaces one
+ * of a lower rank: a late `payout.created` (pending) never overwrites `paid`, and `failed`
+ * after `paid` is the bank returning the money (Stripe reports this). `failed` and
+ * `canceled` are both final: the first one heard stands.
+ */
+const STATUS_RANK: Readonly<Record<PayoutStatus, number>> = {
+  pending: 0,
+  in_transit: 1,
+  paid: 2,
+  failed: 3,
+  canceled: 3,
+};
+
+/** What the provider reported about one payout of a connected account (a `payout.*` event). */
+export interface ReportedPayout {
+  readonly payoutId: string;
+  readonly accountId: string;
+  readonly amountMinor: number;
+  readonly currency: CurrencyCode;
+  readonly status: PayoutStatus;
+  /** When the provider expects (or saw) the money reach the bank. */
+  readonly arrivalDate: Instant;
+  /** Whether the provider's own schedule made it (false: made through the API, by susu). */
+  readonly automatic: boolean;
+  readonly failureCode?: string;
+  readonly failureMessage?: string;
+  /** When the provider created the payout. */
+  readonly createdAt: Instant;
+}
+
+/**
+ * A payout as susu recorded it: a projection of the provider's `payout.*` events (not an
+ * aggregate: nothing susu decides changes it), tied to the person whose account it left.
+ */
+export interface PayoutRecord extends ReportedPayout {
+  readonly personId: PersonId;
+  /** When susu last changed this record. */
+  readonly updatedAt: Instant;
+}
+
+/** What hearing a reported payout does to the record of it. */
+export type PayoutMerge =
+  /** First heard of: recorded as reported. */
+  | { readonly kind: "recorded"; readonly record: PayoutRecord }
+  /** Moved on: the record takes the reported state. */
+  | { readonly kind: "advanced"; readonly record: PayoutRecord; readonly from: PayoutStatus }
+  /** Nothing new (a duplicate, or a late event of an earlier status): the record stays. */
+  | { readonly kind: "stale"; readonly record: PayoutRecord };
+
+/**
+ * The record after hearing `reported` (pure; see {@link STATUS_RANK} for the order). The
+ * outcome is the same whatever order the events of one payout are heard in, and hearing
+ * one twice changes nothing.
+ */
+export function mergePayout(
+  stored: PayoutRecord | undefined,
+  reported: ReportedPayout,
+  personId: PersonId,
+  now: Instant,
+): PayoutMerge {
+  if (stored === undefined) return { kind: "recorded", record: { ...reported, personId, updatedAt: now } };
+  if (STATUS_RANK[reported.status] <= STATUS_RANK[stored.status]) return { kind: "stale", record: stored };
+  return {
+    kind: "advanced",
+    from: stored.status,
+    // The person stays who it was recorded for: the account's owner when the payout left.
+    record: { ...reported, personId: stored.personId, updatedAt: now },
+  };
+}
+
+/** Whether `status` is a final one (no later event moves it but a bank returning a paid payout). */
+export function isPayoutFinal(status: PayoutStatus): boolean {
+  return status === "failed" || status === "canceled";
+}
+
+/** Days of the week, as Stripe's `weekly_anchor` names them. */
+export const WEEKDAYS = [
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+  "sunday",
+] as const;
+
+/** One of {@link WEEKDAYS}. */
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * When connected accounts susu creates pay out to their bank. `manual`: the provider holds
+ * the funds until susu asks (the payout job, or an admin); the others are the provider's
+ * automatic schedules.
+ */
+export type PayoutSchedule =
+  | { readonly interval: "manual" }
+  | { readonly interval: "daily" }
+  | { readonly interval: "weekly"; readonly weeklyAnchor: Weekday }
+  | { readonly interval: "monthly"; readonly monthlyAnchor: number };
+
+/**
+ * The default: `manual`, the platform holding funds in the sellers' balances and paying
+ * them out with its own daily job, so nobody has to act for a pot to reach a bank, and
+ * susu can stop a payout while it still matters.
+ */
+export const DEFAULT_PAYOUT_SCHEDULE: PayoutSchedule = { interval: "manual" };
+
+/** The UTC calendar day of `at`, `YYYY-MM-DD` (a scheduled payout's key names its day). */
+export function utcDay(at: Instant): string {
+  return new Date(at).toISOString().slice(0, 10);
+}
+
+/**
+ * A {@link PayoutSchedule} from its configuration text: `manual`, `daily`,
+ * `weekly:<weekday>` (e.g. `weekly:friday`) or `monthly:<1-31>` (e.g. `monthly:15`;
+ * Stripe pays on the month's last day when it is shorter). `undefined` for anything else.
+ */
+export function parsePayoutSchedule(text: string): PayoutSchedule | undefined {
+  const [interval, anchor, ...rest] = text.trim().toLowerCase().split(":");
+  if (rest.length > 0) return undefined;
+  switch (interval) {
+    case "manual":
+    case "daily":
+      return anchor === undefined ? { interval } : undefined;
+    case "weekly":
+      return (WEEKDAYS as readonly string[]).includes(anchor ?? "")
+        ? { interval, weeklyAnchor: anchor as Weekday }
+        : undefined;
+    case "monthly": {
+      const day = /^[0-9]{1,2}$/.test(anchor ?? "") ? Number(anchor) : Number.NaN;
+      return day >= 1 && day <= 31 ? { interval, monthlyAnchor: day } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,372 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { sellerNetMinor } from "../held-payment/held-payment.js";
+import { formatMoney } from "../money/format-money.js";
+import { type Money, money } from "../money/index.js";
+import {
+  DEFAULT_PAYOUT_SCHEDULE,
+  mergePayout,
+  type PayoutRecord,
+  type PayoutSchedule,
+  type ReportedPayout,
+  utcDay,
+} from "../payout/payout.js";
+import { PAYOUT_AGGREGATE, type PayoutEffect } from "../payout/payout-effect.js";
+import { payoutIds } from "../payout/payout-ids.js";
+import type { PersonId } from "../person/ids.js";
+import { personError } from "../person/person.errors.js";
+import { isGoneCode } from "../policy/failure-codes.js";
+import type {
+  AccountBalance,
+  GatewayError,
+  PaymentGateway,
+  PayoutCreated,
+} from "../ports/payment-gateway.js";
+import type { Instant } from "../shared/time.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { loadPerson } from "./load-people.js";
+
+/** The schedule connected accounts susu creates get. */
+export function payoutScheduleOf(deps: UseCaseDeps): PayoutSchedule {
+  return deps.payoutSchedule ?? DEFAULT_PAYOUT_SCHEDULE;
+}
+
+/** What recording a reported payout did: `applied` (stored, perhaps with effects) or `ignored`, with why. */
+export interface PayoutRecordOutcome {
+  readonly applied: boolean;
+  readonly detail: string;
+}
+
+/** The notice and the ticket a payout that failed owes; their ids make them once per payout. */
+function failureEffects(record: PayoutRecord): PayoutEffect[] {
+  const amount = formatMoney(money(record.amountMinor, record.currency));
+  const code = record.failureCode ?? "unknown";
+  const message = record.failureMessage ?? "the bank returned the payout";
+  return [
+    {
+      kind: "notify",
+      id: payoutIds.failedNotice(record.payoutId),
+      aggregate: PAYOUT_AGGREGATE,
+      aggregateId: record.payoutId,
+      to: { kind: "people", personIds: [record.personId] },
+      template: "payout_failed",
+      data: {
+        payoutId: record.payoutId,
+        amountMinor: record.amountMinor,
+        currency: record.currency,
+        failureCode: code,
+        failureMessage: message,
+        // What the person does: correct their bank account on the provider's pages, reached
+        // through a new payout onboarding link (an update link once onboarded).
+        action: "update_bank_account",
+        onboardingPath: `/v1/people/${record.personId}/payout-onboarding`,
+      },
+    },
+    {
+      kind: "open_ticket",
+      id: payoutIds.failedTicket(record.payoutId),
+      aggregate: PAYOUT_AGGREGATE,
+      aggregateId: record.payoutId,
+      reason: "payout_failed",
+      summary: `payout ${record.payoutId} of ${amount} from account ${record.accountId} (person ${record.personId}) failed: ${code}: ${message}. The funds are back in the account's balance; the person was asked to update their bank account.`,
+    },
+  ];
+}
+
+/**
+ * Records what the provider reported about a payout of a person's connected account (a
+ * `payout.*` event), whatever order the events arrive in: a status only moves forward
+ * (`mergePayout`). A payout that failed tells the person what to do and opens one ticket
+ * for the admins, once per payout (the effects' ids are the payout's). An account no
+ * person has is ignored.
+ */
+export function recordPayout(
+  deps: UseCaseDeps,
+  reported: ReportedPayout,
+  actor: string,
+): ResultAsync<PayoutRecordOutcome, UseCaseError> {
+  const what = `payout ${reported.payoutId} (${reported.status})`;
+  return deps.people.findByConnectedAccount(reported.accountId).andThen((person) => {
+    if (person === undefined)
+      return okAsync({ applied: false, detail: `${what}: no person has account ${reported.accountId}` });
+    return deps.payouts.getPayout(reported.payoutId).andThen((stored) => {
+      const now = deps.clock.now();
+      const merge = mergePayout(stored, reported, person.id, now);
+      if (merge.kind === "stale")
+        return okAsync({
+          applied: false,
+          detail: `${what}: already recorded as ${merge.record.status}`,
+        });
+      const record = merge.record;
+      const outbox = record.status === "failed" ? failureEffects(record) : [];
+      const from = merge.kind === "advanced" ? ` (was ${merge.from})` : "";
+      const detail = `${what}: recorded for ${record.personId}${from}`;
+      return deps.uow
+        .commit({
+          people: [],
+          groups: [],
+          rounds: [],
+          payouts: [record],
+          outbox,
+          audit: [
+            {
+              at: now,
+              aggregate: "payout",
+              aggregateId: record.payoutId,
+              action: `payout_${record.status}`,
+              outcome: "applied",
+              detail,
+              actor,
+            },
+          ],
+        })
+        .map(() => ({ applied: true, detail }));
+    });
+  });
+}
+
+/** Why a payout run asked for this payout: the daily job (its UTC day) or an admin's request (its key). */
+export type PayoutTrigger =
+  | { readonly kind: "scheduled"; readonly at: Instant }
+  | { readonly kind: "requested"; readonly requestKey: string; readonly by: string };
+
+/** A currency a payout run did not pay out, and why (the provider's code). */
+export interface SkippedPayout {
+  readonly amount: Money;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What paying a person out did, per currency of their available balance. */
+export interface PayoutRun {
+  readonly personId: PersonId;
+  readonly connectedAccountId: string;
+  readonly payouts: readonly PayoutCreated[];
+  readonly skipped: readonly SkippedPayout[];
+}
+
+/**
+ * Pays a person's whole available balance out to their bank, one payout per currency, on
+ * the manual schedule (`payouts_not_manual` otherwise: the provider pays out by itself).
+ * The idempotency key names the account, the currency and the trigger's day (or an
+ * admin's request key), so running it again pays nothing twice. A currency the provider
+ * refuses for good (a reused key with a grown balance, a restricted account) is skipped
+ * with its code; a provider failure that may pass fails the run, for the caller to retry.
+ */
+export function payOutPerson(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+  trigger: PayoutTrigger,
+): ResultAsync<PayoutRun, UseCaseError | GatewayError> {
+  if (payoutScheduleOf(deps).interval !== "manual")
+    return errAsync(
+      personError(
+        "payouts_not_manual",
+        `connected accounts pay out on the provider's ${payoutScheduleOf(deps).interval} schedule; susu does not pay out by hand`,
+      ),
+    );
+  return loadPerson(deps, personId).andThen((person) => {
+    if (person.payout === undefined)
+      return errAsync(personError("no_payout_account", `person ${personId} has no payout account`));
+    if (!person.payout.payoutsEnabled)
+      return errAsync(
+        personError("payouts_not_enabled", `person ${personId}'s payout account cannot pay out yet`),
+      );
+    const accountId = person.payout.connectedAccountId;
+    const balanceNow = gateway
+      .getAccountBalance(accountId)
+      .mapErr((e): UseCaseError | GatewayError =>
+        e.type === "gateway_definite" && isGoneCode(e.code)
+          ? personError(
+              "payout_account_gone",
+              `person ${personId}'s payout account ${accountId} is gone (${e.code})`,
+            )
+          : e,
+      );
+    return balanceNow.andThen((balance) => {
+      const due = balance.available.filter((m) => m.amountMinor > 0);
+      const run = {
+        personId,
+        connectedAccountId: accountId,
+        payouts: [] as PayoutCreated[],
+        skipped: [] as SkippedPayout[],
+      };
+      // One currency after another: a run is small (a person's currencies) and stays in order.
+      return due
+        .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
+          (acc, amount) =>
+            acc.andThen((soFar) =>
+              gateway
+                .createPayout({
+                  idempotencyKey:
+                    trigger.kind === "scheduled"
+                      ? payoutIds.scheduled(accountId, amount.currency, utcDay(trigger.at))
+                      : payoutIds.requested(accountId, amount.currency, trigger.requestKey),
+                  accountId,
+                  amount,
+                  description:
+                    trigger.kind === "scheduled"
+                      ? `susu payout ${utcDay(trigger.at)}`
+                      : `susu payout requested by ${trigger.by}`,
+                  references: { personId },
+                })
+                .map((created) => {
+                  soFar.payouts.push(created);
+                  return soFar;
+                })
+                .orElse((e) => {
+                  if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                  soFar.skipped.push({ amount, code: e.code, message: e.message });
+                  return okAsync(soFar);
+                }),
+            ),
+          okAsync(run),
+        )
+        .map((r): PayoutRun => r);
+    });
+  });
+}
+
+/**
+ * A refusal that trying again with the same key cannot change: the provider refused the
+ * payout for good, or the key was used for a payout of another amount (the same day's run
+ * already paid this currency; what arrived since waits for the next day).
+ */
+function isSkippable(e: GatewayError): boolean {
+  return e.type === "gateway_definite" || e.code === "idempotency_key_reused";
+}
+
+/** Held payments whose seller's share susu still holds: paid, not yet transferred. */
+const AWAITING_RELEASE = new Set(["held", "releasing", "release_blocked"]);
+
+/** A person's money as a seller: at the provider, and what susu still holds for them. */
+export interface PersonBalance {
+  readonly personId: PersonId;
+  /** Undefined when the person has no payout account yet. */
+  readonly connectedAccountId: string | undefined;
+  /** The connected account's balance at the provider; empty without an account (or when it is gone). */
+  readonly provider: AccountBalance;
+  /** The provider no longer shows the account (deleted, disconnected): the person must onboard again. */
+  readonly accountGone: boolean;
+  /** Per currency: the seller's net share of held payments awaiting release (susu's own records). */
+  readonly heldForSeller: readonly Money[];
+}
+
+/**
+ * A person's balance: their connected account's available and pending balance at the
+ * provider, and the seller's share of their held payments not yet released, per currency.
+ */
+export function personBalance(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+): ResultAsync<PersonBalance, UseCaseError | GatewayError> {
+  return loadPerson(deps, personId).andThen((person) => {
+    const accountId = person.payout?.connectedAccountId;
+    type Provider = { readonly balance: AccountBalance; readonly gone: boolean };
+    const none: Provider = { balance: { available: [], pending: [] }, gone: false };
+    const provider: ResultAsync<Provider, UseCaseError | GatewayError> =
+      accountId === undefined
+        ? okAsync(none)
+        : gateway
+            .getAccountBalance(accountId)
+            .map((balance): Provider => ({ balance, gone: false }))
+            // An account the provider will not show any more has no balance to show: news for
+            // the person (onboard again), not a failure of this read.
+            .orElse((e) =>
+              e.type === "gateway_definite" && isGoneCode(e.code)
+                ? okAsync<Provider, UseCaseError | GatewayError>({ ...none, gone: true })
+                : errAsync<Provider, UseCaseError | GatewayError>(e),
+            );
+    return provider.andThen(({ balance, gone }) =>
+      deps.heldPayments.listOpenHeldPaymentsOfSeller(personId).map((payments) => {
+        const held = new Map<Money["currency"], number>();
+        for (const p of payments) {
+          if (!AWAITING_RELEASE.has(p.status)) continue;
+          held.set(p.currency, (held.get(p.currency) ?? 0) + sellerNetMinor(p));
+        }
+        return {
+          personId,
+          connectedAccountId: accountId,
+          provider: balance,
+          accountGone: gone,
+          heldForSeller: [...held.entries()]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([currency, amountMinor]) => money(amountMinor, currency)),
+        };
+      }),
+    );
+  });
+}
+
+/** What one payout run over every payable person did. */
+export interface PayoutRunReport {
+  /** People whose balance was looked at. */
+  readonly people: number;
+  readonly payouts: readonly PayoutCreated[];
+  readonly skipped: readonly (SkippedPayout & { readonly personId: PersonId })[];
+  /** People the run could not pay now (the provider or storage failed): the next run tries again. */
+  readonly failed: readonly {
+    readonly personId: PersonId;
+    readonly code: string;
+    readonly message: string;
+  }[];
+}
+
+/** People read per page of a payout run. */
+const PAYOUT_RUN_PAGE = 200;
+
+/**
+ * The scheduled payout run (manual schedule): every person whose account can pay out is
+ * paid their available balance per currency, keyed by `at`'s UTC day, so the run repeated
+ * on one day pays nothing twice. One person's failure does not stop the others; it is
+ * reported, and the next run (or a rerun) tries again with the same keys.
+ */
+export function payOutEveryone(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  at: Instant,
+): ResultAsync<PayoutRunReport, UseCaseError> {
+  if (payoutScheduleOf(deps).interval !== "manual")
+    return okAsync({ people: 0, payouts: [], skipped: [], failed: [] });
+  const report: {
+    people: number;
+    payouts: PayoutCreated[];
+    skipped: PayoutRunReport["skipped"][number][];
+    failed: PayoutRunReport["failed"][number][];
+  } = { people: 0, payouts: [], skipped: [], failed: [] };
+  /** Adds one person's run (or its failure) to the report. */
+  const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
+    report.people += 1;
+    if ("payouts" in outcome) {
+      report.payouts.push(...outcome.payouts);
+      report.skipped.push(...outcome.skipped.map((s) => ({ ...s, personId })));
+    } else report.failed.push({ personId, code: outcome.code, message: outcome.message });
+    return report;
+  };
+  const page = (after: PersonId | undefined): ResultAsync<PayoutRunReport, UseCaseError> =>
+    deps.payouts
+      .listPayoutAccounts({
+        limit: PAYOUT_RUN_PAGE,
+        ...(after !== undefined ? { startingAfter: after } : {}),
+      })
+      .andThen((accounts) =>
+        accounts
+          .reduce<ResultAsync<PayoutRunReport, UseCaseError>>(
+            (chain, account) =>
+              chain.andThen(() =>
+                payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at })
+                  .map((run) => tally(account.personId, run))
+                  .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e))),
+              ),
+            okAsync(report),
+          )
+          .andThen(() => {
+            const last = accounts.at(-1);
+            return accounts.length < PAYOUT_RUN_PAGE || last === undefined
+              ? okAsync<PayoutRunReport, UseCaseError>(report)
+              : page(last.personId);
+          }),
+      );
+  return page(undefined);
+}

@@ -1,0 +1,84 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type CurrencyCode, money } from "../money/index.js";
+import { DAY_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import * as useCases from "./index.js";
+
+const CURRENCIES: readonly CurrencyCode[] = ["AUD", "NZD", "JPY"];
+
+type Step =
+  | { readonly kind: "fund"; readonly currency: CurrencyCode; readonly amountMinor: number }
+  | { readonly kind: "run"; readonly day: number }
+  | { readonly kind: "request"; readonly key: string };
+
+const steps = fc.array(
+  fc.oneof(
+    fc.record({
+      kind: fc.constant("fund" as const),
+      currency: fc.constantFrom(...CURRENCIES),
+      amountMinor: fc.integer({ min: 1, max: 1_000_000 }),
+    }),
+    fc.record({ kind: fc.constant("run" as const), day: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ kind: fc.constant("request" as const), key: fc.constantFrom("k1", "k2", "k3") }),
+  ),
+  { maxLength: 25 },
+);
+
+describe("paying sellers out (property)", () => {
+  it("never pays out more than arrived, never twice for one key, and a fresh day's run empties the balance", async () => {
+    await fc.assert(
+      fc.asyncProperty(steps, async (plan: Step[]) => {
+        const sim = new InMemorySusu({ start: Date.UTC(2030, 0, 1, 2) });
+        (await sim.addSeller("sam"))._unsafeUnwrap();
+        const account = "acct_sam";
+        const funded = new Map<CurrencyCode, number>();
+        const start = sim.clock.now();
+        for (const step of plan) {
+          if (step.kind === "fund") {
+            funded.set(step.currency, (funded.get(step.currency) ?? 0) + step.amountMinor);
+            const balance = sim.gateway.balances.get(account) ?? [];
+            const have = balance.find((m) => m.currency === step.currency)?.amountMinor ?? 0;
+            sim.gateway.balances.set(account, [
+              ...balance.filter((m) => m.currency !== step.currency),
+              money(have + step.amountMinor, step.currency),
+            ]);
+            continue;
+          }
+          const keysBefore = new Set(sim.gateway.payouts.keys());
+          const trigger =
+            step.kind === "run"
+              ? { kind: "scheduled" as const, at: start + step.day * DAY_MS }
+              : { kind: "requested" as const, requestKey: step.key, by: "ops" };
+          const run = (await useCases.payOutPerson(sim.deps, sim.gateway, "sam", trigger))._unsafeUnwrap();
+          // Each currency paid in this run was paid under a key not used before, or replayed unchanged.
+          for (const p of run.payouts) expect(p.amount.amountMinor).toBeGreaterThan(0);
+          const fresh = [...sim.gateway.payouts.keys()].filter((k) => !keysBefore.has(k));
+          expect(fresh.length).toBeLessThanOrEqual(CURRENCIES.length);
+          // Whatever was skipped was skipped because its key had paid another amount already.
+          for (const s of run.skipped) expect(s.code).toBe("idempotency_key_reused");
+        }
+        // Money is conserved: what arrived is what was paid out plus what is left, per currency.
+        for (const currency of CURRENCIES) {
+          const paid = [...sim.gateway.payouts.values()]
+            .filter((p) => p.amount.currency === currency)
+            .reduce((sum, p) => sum + p.amount.amountMinor, 0);
+          const left =
+            (sim.gateway.balances.get(account) ?? []).find((m) => m.currency === currency)?.amountMinor ?? 0;
+          expect(paid + left).toBe(funded.get(currency) ?? 0);
+          expect(left).toBeGreaterThanOrEqual(0);
+        }
+        // One key, one payout; the scheduled keys name one account, currency and day each.
+        const keys = [...sim.gateway.payouts.keys()];
+        expect(new Set(keys).size).toBe(keys.length);
+        // A run on a day never seen before pays everything available.
+        const later = start + 30 * DAY_MS;
+        (
+          await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at: later })
+        )._unsafeUnwrap();
+        expect((sim.gateway.balances.get(account) ?? []).every((m) => m.amountMinor === 0)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
