@@ -11,6 +11,7 @@ import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
 import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
+import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
@@ -98,6 +99,12 @@ export function createApp(deps: ApiDeps) {
       ...(deps.paymentAttempts !== undefined ? { paymentAttempts: deps.paymentAttempts } : {}),
       ...(deps.reconciliation !== undefined ? { settlements: deps.reconciliation.settlements } : {}),
     }),
+  );
+  app.route(
+    "/v1",
+    marketplaceChargesV1(
+      deps.paymentAttempts !== undefined ? { ...v1, paymentAttempts: deps.paymentAttempts } : v1,
+    ),
   );
   app.route("/v1", payoutsV1(v1));
 

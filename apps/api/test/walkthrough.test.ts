@@ -182,7 +182,7 @@ describe.skipIf(!runnable && process.env.CI === undefined)("the README walkthrou
       for (const route of step.routes) expect(route.path).toMatch(/^\/v1\/[a-z$/{}A-Z_-]+$/);
   });
 
-  it("runs whole, a round paid out and a held booking released, with the demo tokens", async () => {
+  it("runs whole, a round paid out, a held booking released and a marketplace charge settled, with the demo tokens", async () => {
     // Every route the README calls is in the API: a step naming one that is not fails here.
     expect(missing, "routes the README calls that the API does not have").toEqual([]);
     const run = await runSteps(steps.length);
@@ -193,6 +193,9 @@ describe.skipIf(!runnable && process.env.CI === undefined)("the README walkthrou
     // share, 2.00 of the fee), then her 54.00 transferred once.
     expect(run.text).toMatch(/"status": "released",\s*"amount": 8000,\s*"sellerNet": 5400,\s*"feeNet": 600/);
     expect(run.text).toMatch(/"transfers": \[\s*\{\s*"amount": 5400,\s*"status": "created"\s*\}\s*\]/);
+    // Ben's pottery class: a new card confirmed with the client secret, settled, part refunded.
+    expect(run.text).toMatch(/"status": "settled",\s*"mode": "destination"/);
+    expect(run.text).toMatch(/"initiatedBy": "customer"/);
   }, 300_000);
 });
 

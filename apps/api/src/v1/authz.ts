@@ -1,4 +1,12 @@
-import type { Group, GroupActor, HeldPayment, HeldPaymentQuery, Member } from "@susu/domain";
+import type {
+  Group,
+  GroupActor,
+  HeldPayment,
+  HeldPaymentQuery,
+  MarketplaceCharge,
+  MarketplaceChargeQuery,
+  Member,
+} from "@susu/domain";
 import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
 import { problem } from "../problem.js";
@@ -207,4 +215,105 @@ export function heldPaymentListScopes(
     ];
   if (filter.sellerId === me) return [{ ...status, sellerId: me }];
   return [{ ...status, requestedBy: me, sellerId: filter.sellerId }];
+}
+
+/**
+ * How a caller stands to a marketplace charge: the principal that asked for it
+ * (`requester`, a client app or the customer themselves), the person who pays (`customer`),
+ * a person it pays (`seller`, any co-host of a split), a platform operator, or nobody — in
+ * that order of precedence.
+ */
+export type MarketplaceChargeAccess = "none" | "requester" | "customer" | "seller" | "platform";
+
+/** The one rule for marketplace charges: who asked for it, who pays, who is paid, platform operators. */
+export function marketplaceChargeAccess(
+  principal: Principal,
+  charge: MarketplaceCharge,
+): MarketplaceChargeAccess {
+  const me = principal.subject;
+  if (charge.requestedBy === me) return "requester";
+  if (charge.customer.id === me) return "customer";
+  if (charge.sellers.some((s) => s.id === me)) return "seller";
+  return isPlatformOperator(principal) ? "platform" : "none";
+}
+
+/**
+ * Checks the caller may `need` a marketplace charge (`undefined`: it does not exist): `see`
+ * (its requester, its customer, its sellers, platform operators), `customer` (a refund the
+ * customer asks for: its requester, its customer, or an operator acting on their word),
+ * `operator` (platform refunds and retries). Whoever may not see it gets 404
+ * `marketplace_charge_not_found`, the answer for a charge that does not exist; one who may
+ * see it but not do this, 403 with a code.
+ */
+export function refuseMarketplaceCharge(
+  c: Context,
+  principal: Principal,
+  charge: MarketplaceCharge | undefined,
+  chargeId: string,
+  need: "see" | "customer" | "operator",
+): Response | undefined {
+  const access = charge === undefined ? "none" : marketplaceChargeAccess(principal, charge);
+  if (access === "none")
+    return problem(c, 404, "marketplace_charge_not_found", `no marketplace charge ${chargeId}`);
+  if (need === "customer" && access === "seller" && !isPlatformOperator(principal))
+    return problem(
+      c,
+      403,
+      "not_customer",
+      "only the customer, the one who asked for the charge, or platform operators may do this",
+    );
+  if (need === "operator" && !isPlatformOperator(principal))
+    return problem(c, 403, "operator_only", "only platform operators may do this");
+  return undefined;
+}
+
+/**
+ * Checks the caller may charge `customerId`: the customer themselves, or a platform operator
+ * or service (a client app's backend trusted to act for its customers). Anyone else would
+ * charge someone else's card: 403 `not_customer`, whether or not the person exists.
+ */
+export function refuseChargingCustomer(
+  c: Context,
+  principal: Principal,
+  customerId: string,
+): Response | undefined {
+  if (principal.subject === customerId || isPlatformOperator(principal)) return undefined;
+  return problem(
+    c,
+    403,
+    "not_customer",
+    "only the customer themselves or a platform service may charge a customer",
+  );
+}
+
+/** What a marketplace-charge list asks for besides the page: a status, a seller, a customer. */
+export interface MarketplaceChargeFilter {
+  readonly status?: MarketplaceChargeQuery["status"];
+  readonly sellerId?: string;
+  readonly customerId?: string;
+}
+
+/**
+ * The queries whose union is the marketplace charges a caller may list with `filter`:
+ * platform operators every charge; anyone else those they asked for, those they pay and
+ * those that pay them (three queries, merged by the caller). A seller or customer filter
+ * naming someone else narrows a person's list to their own charges with that party.
+ */
+export function marketplaceChargeListScopes(
+  principal: Principal,
+  filter: MarketplaceChargeFilter,
+): Omit<MarketplaceChargeQuery, "limit" | "startingAfter">[] {
+  const narrow = {
+    ...(filter.status !== undefined ? { status: filter.status } : {}),
+    ...(filter.sellerId !== undefined ? { sellerId: filter.sellerId } : {}),
+    ...(filter.customerId !== undefined ? { customerId: filter.customerId } : {}),
+  };
+  if (isPlatformOperator(principal)) return [narrow];
+  const me = principal.subject;
+  const scopes: Omit<MarketplaceChargeQuery, "limit" | "startingAfter">[] = [{ ...narrow, requestedBy: me }];
+  // As the customer: only if the filter does not name another customer.
+  if (filter.customerId === undefined || filter.customerId === me) scopes.push({ ...narrow, customerId: me });
+  // As a seller: only if the filter does not name another seller.
+  if (filter.sellerId === undefined || filter.sellerId === me) scopes.push({ ...narrow, sellerId: me });
+  return scopes;
 }

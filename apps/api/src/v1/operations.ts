@@ -531,6 +531,7 @@ export function operationsV1(deps: OperationsDeps) {
 export interface OperationsCounts {
   roundsByStatus(): Promise<readonly StatusCount[]>;
   heldPaymentsByStatus(): Promise<readonly StatusCount[]>;
+  marketplaceChargesByStatus(): Promise<readonly StatusCount[]>;
   outboxByStatus(): Promise<readonly StatusCount[]>;
   webhooksByStatus(): Promise<readonly StatusCount[]>;
   ticketsByStatus(): Promise<readonly StatusCount[]>;
@@ -541,7 +542,7 @@ const byStatus = (rows: readonly StatusCount[]) =>
 
 /**
  * Registers the operations gauges, read at scrape time: `susu_rounds{status}`,
- * `susu_held_payments{status}`,
+ * `susu_held_payments{status}`, `susu_marketplace_charges{status}`,
  * `susu_outbox_effects{status}` (pending, parked: the outbox's depth),
  * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth) and
  * `susu_support_tickets_open`.
@@ -558,6 +559,12 @@ export function registerOperationsGauges(metrics: HttpMetrics, counts: Operation
     help: "Held-funds payments by state (awaiting_payment: checkouts open; expired: abandoned; held: waiting for release; release_blocked: needs a person).",
     labelNames: ["status"],
     collect: async () => byStatus(await counts.heldPaymentsByStatus()),
+  });
+  metrics.registerGauge({
+    name: "susu_marketplace_charges",
+    help: "Marketplace charges by state (requires_action: a customer still to confirm or authenticate; transfer_blocked: a co-host's transfer parked for a person; refunding: refunds in flight).",
+    labelNames: ["status"],
+    collect: async () => byStatus(await counts.marketplaceChargesByStatus()),
   });
   metrics.registerGauge({
     name: "susu_outbox_effects",

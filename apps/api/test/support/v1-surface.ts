@@ -205,6 +205,8 @@ export const DOMAIN_TABLES = [
   "members",
   "rounds",
   "held_payments",
+  "marketplace_charges",
+  "marketplace_charge_sellers",
   "payouts",
   "contributions",
   "contribution_attempts",

@@ -25,6 +25,7 @@ export const CALLERS = [
   "groupAdmin",
   "requester",
   "seller",
+  "customer",
   "platformAdmin",
   "service",
 ] as const;
@@ -44,6 +45,12 @@ export interface World {
   readonly heldPaymentId: string;
   readonly requester: string;
   readonly seller: string;
+  /**
+   * A marketplace charge (awaiting payment) the same requester asked for: its customer (a
+   * person with a Stripe customer, in no group) pays the same seller.
+   */
+  readonly marketplaceChargeId: string;
+  readonly customer: string;
   /** Bearer tokens by caller (none for anonymous). */
   readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
 }
@@ -102,9 +109,13 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
   const requester = `app_w${n}`;
   const seller = `sam_w${n}`;
+  const customer = `cy_w${n}`;
   (
     await deps.uow.commit({
-      people: [{ state: { ...aReadyPerson(seller), createdAt: clock.now() }, expectedVersion: undefined }],
+      people: [seller, customer].map((id) => ({
+        state: { ...aReadyPerson(id), createdAt: clock.now() },
+        expectedVersion: undefined,
+      })),
       groups: [],
       rounds: [],
       outbox: [],
@@ -124,6 +135,22 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       successUrl: "https://app.example/paid",
     })
   )._unsafeUnwrap();
+  const charge = (
+    await useCases.createMarketplaceCharge(deps, {
+      requestedBy: requester,
+      clientReference: `rsvp_w${n}`,
+      activityId: `act_w${n}`,
+      purpose: "rsvp",
+      description: "Pottery class",
+      amountMinor: 50_00,
+      currency: "AUD",
+      customerId: customer,
+      customerEmail: "cy@example.com",
+      paymentMethod: { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+      fee: { kind: "rate", basisPoints: 1_000 },
+      sellers: [{ id: seller }],
+    })
+  )._unsafeUnwrap();
   clock.advance(60_000);
   return {
     groupId: group.id,
@@ -135,12 +162,15 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
     heldPaymentId: held.payment.id,
     requester,
     seller,
+    marketplaceChargeId: charge.charge.id,
+    customer,
     tokens: {
       stranger: await tokenFor(stranger),
       member: await tokenFor(member),
       groupAdmin: await tokenFor(admin),
       requester: await tokenFor(requester),
       seller: await tokenFor(seller),
+      customer: await tokenFor(customer),
       platformAdmin: await tokenFor(`ops_w${n}`, ["admin"]),
       service: await tokenFor(`svc_w${n}`, ["service"]),
     },

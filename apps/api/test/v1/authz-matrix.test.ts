@@ -5,7 +5,8 @@
 // Callers (test/support/world.ts): anonymous (no token), a stranger (a person with a group
 // of her own, not in this one), a member of the group, its admin, the requester of the
 // world's held payment (a client app's principal, not a person) and its seller (a person in
-// no group) — both by default expected like the stranger —, a platform admin (role `admin`)
+// no group) — both by default expected like the stranger —, the customer of the world's
+// marketplace charge (a person in no group; by default like the stranger), a platform admin (role `admin`)
 // and a service token (role `service`, by default expected like the platform admin).
 //
 // Every refusal (401, 403, 404) is also checked to have changed nothing in the domain's
@@ -51,10 +52,12 @@ interface Row {
   readonly stranger: Expect;
   readonly member: Expect;
   readonly groupAdmin: Expect;
-  /** The world's held payment's requester; defaults to {@link Row.stranger}. */
+  /** The world's held payment's and marketplace charge's requester; defaults to {@link Row.stranger}. */
   readonly requester?: Expect;
-  /** The world's held payment's seller; defaults to {@link Row.stranger}. */
+  /** The world's held payment's and marketplace charge's seller; defaults to {@link Row.stranger}. */
   readonly seller?: Expect;
+  /** The world's marketplace charge's customer (a person in no group); defaults to {@link Row.stranger}. */
+  readonly customer?: Expect;
   readonly platformAdmin: Expect;
   /** Defaults to {@link Row.platformAdmin}. */
   readonly service?: Expect;
@@ -118,6 +121,33 @@ const operatorOnHeldPayment: Row = {
   ...seeHeldPayment,
   requester: "operatorOnly",
   seller: "operatorOnly",
+  platformAdmin: "allowed",
+};
+
+/** A marketplace charge: its requester, customer, seller and platform operators see it; anyone else gets 404. */
+const seeMarketplaceCharge: Row = {
+  stranger: "hidden",
+  member: "hidden",
+  groupAdmin: "hidden",
+  requester: "ok",
+  seller: "ok",
+  customer: "ok",
+  platformAdmin: "ok",
+};
+/** A refund for the customer: its requester, its customer and operators; its seller sees it, 403 `not_customer`. */
+const customerOfMarketplaceCharge: Row = {
+  ...seeMarketplaceCharge,
+  requester: "allowed",
+  customer: "allowed",
+  seller: "forbidden",
+  platformAdmin: "allowed",
+};
+/** Operators' retries on a marketplace charge: those who see it get 403 `operator_only`. */
+const operatorOnMarketplaceCharge: Row = {
+  ...seeMarketplaceCharge,
+  requester: "operatorOnly",
+  seller: "operatorOnly",
+  customer: "operatorOnly",
   platformAdmin: "allowed",
 };
 
@@ -230,6 +260,33 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/held-payments/{heldPaymentId}/release": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds/retry": operatorOnHeldPayment,
+  // marketplace charges: only the customer themselves or a platform service charges a
+  // customer (403 not_customer for anyone else); lists are what each may see
+  "POST /v1/marketplace-charges": {
+    stranger: "forbidden",
+    member: "forbidden",
+    groupAdmin: "forbidden",
+    customer: "ok",
+    platformAdmin: "ok",
+    body: (world) => ({
+      clientReference: `matrix_${world.marketplaceChargeId}`,
+      activityId: "act_matrix",
+      purpose: "purchase",
+      amountMinor: 40_00,
+      currency: "AUD",
+      description: "A ceramics kit",
+      customer: { personId: world.customer, email: "cy@example.com" },
+      sellers: [{ personId: world.seller }],
+      fee: { rateBps: 500 },
+      paymentMethod: { type: "new_card" },
+    }),
+  },
+  "GET /v1/marketplace-charges": anyPerson,
+  "GET /v1/marketplace-charges/{marketplaceChargeId}": seeMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds": customerOfMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds/retry": operatorOnMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/transfers/retry": operatorOnMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/reversals/retry": operatorOnMarketplaceCharge,
 };
 
 /** What each path parameter points at in the world (ids the world lacks: a missing one). */
@@ -244,6 +301,8 @@ function paramOf(world: World, name: string): string {
       return world.roundId;
     case "heldPaymentId":
       return world.heldPaymentId;
+    case "marketplaceChargeId":
+      return world.marketplaceChargeId;
     default:
       return `${name.replace(/Id$/, "")}_missing`;
   }
@@ -341,6 +400,7 @@ describe("the authorisation matrix", () => {
         ["groupAdmin", row.groupAdmin],
         ["requester", row.requester ?? row.stranger],
         ["seller", row.seller ?? row.stranger],
+        ["customer", row.customer ?? row.stranger],
         ["platformAdmin", row.platformAdmin],
         ["service", row.service ?? row.platformAdmin],
       ];

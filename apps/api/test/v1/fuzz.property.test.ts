@@ -99,6 +99,7 @@ function idFor(name: string): fc.Arbitrary<{ readonly raw: boolean; readonly val
         personId: w.member,
         roundId: w.roundId,
         heldPaymentId: w.heldPaymentId,
+        marketplaceChargeId: w.marketplaceChargeId,
       }) as Record<string, string>
     )[name] ?? `${name}_1`;
   return fc
@@ -257,6 +258,7 @@ const request = fc.record({
     roundId: idFor("roundId"),
     personId: idFor("personId"),
     heldPaymentId: idFor("heldPaymentId"),
+    marketplaceChargeId: idFor("marketplaceChargeId"),
   }),
   query,
   headers,

@@ -433,7 +433,7 @@ describe("parked outbox effects", () => {
 });
 
 describe("operations gauges", () => {
-  it("count rounds, held payments, outbox and inbox depth and open tickets at scrape time", async () => {
+  it("count rounds, held payments, marketplace charges, outbox and inbox depth and open tickets at scrape time", async () => {
     await parkEffects(["rnd_ops:timer:gauge"]);
     await parkEvents(["evt_gauge"]);
     ok(
@@ -449,9 +449,26 @@ describe("operations gauges", () => {
         successUrl: "https://app.example/done",
       }),
     );
+    ok(
+      await useCases.createMarketplaceCharge(deps, {
+        requestedBy: "app_gauge",
+        clientReference: "rsvp_gauge",
+        activityId: "act_gauge",
+        purpose: "rsvp",
+        description: "A gauge's class",
+        amountMinor: 5_000,
+        currency: "AUD",
+        customerId: "cy",
+        customerEmail: "cy@example.com",
+        paymentMethod: { kind: "new_card" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [{ id: "ana" }],
+      }),
+    );
     const res = await app.request("/metrics", authed(admin));
     expect(res.status).toBe(200);
     const text = await res.text();
+    expect(text).toMatch(/susu_marketplace_charges\{status="awaiting_payment"\} 1/);
     expect(text).toMatch(/susu_rounds\{status="collecting"\} 1/);
     expect(text).toMatch(/susu_held_payments\{status="awaiting_payment"\} 1/);
     expect(text).toMatch(/susu_outbox_effects\{status="parked"\} 1/);

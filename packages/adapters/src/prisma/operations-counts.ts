@@ -16,7 +16,7 @@ export interface CheckoutSessionCounts {
   readonly abandoned: number;
 }
 
-/** Row counts by status of the tables operators watch: rounds, held payments, outbox, webhook inbox, tickets. */
+/** Row counts by status of the tables operators watch: rounds, held payments, marketplace charges, outbox, webhook inbox, tickets. */
 export class PrismaOperationsCounts {
   constructor(private readonly prisma: PrismaClient) {}
 
@@ -52,6 +52,18 @@ export class PrismaOperationsCounts {
     return this.#counts(
       this.prisma
         .$queryRaw`SELECT status::text AS status, count(*) AS count FROM held_payments GROUP BY status`,
+    );
+  }
+
+  /**
+   * Marketplace charges by status: `requires_action` are customers still to confirm a card or
+   * pass 3-D Secure, `transfer_blocked` co-hosts' transfers parked for a person, `refunding`
+   * refunds in flight.
+   */
+  marketplaceChargesByStatus(): Promise<readonly StatusCount[]> {
+    return this.#counts(
+      this.prisma
+        .$queryRaw`SELECT status::text AS status, count(*) AS count FROM marketplace_charges GROUP BY status`,
     );
   }
 

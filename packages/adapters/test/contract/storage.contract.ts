@@ -1472,6 +1472,60 @@ export function storageContract(name: string, factory: StorageFactory): void {
           ).toEqual([life]);
       });
 
+      it("keeps a charge's effects of every kind in the outbox and hands them out whole, in order", async () => {
+        let run = marketplaceCharge({ id: "mc_fx", clientReference: "order_fx", sellers: coHosts });
+        run = chargeStep(run, T + HOUR, chargePaid("mc_fx"), {
+          type: "transfer_created",
+          sellerId: "sel",
+          attempt: 1,
+          transferId: "tr_fx_1",
+        });
+        run = chargeStep(
+          run,
+          T + HOUR,
+          { type: "transfer_created", sellerId: "sel_2", attempt: 1, transferId: "tr_fx_2" },
+          { type: "transfer_failed", sellerId: "sel_3", attempt: 1, failureCode: "balance_insufficient" },
+        );
+        run = chargeStep(
+          run,
+          T + 13 * HOUR,
+          { type: "timer", timer: { kind: "retry_transfer", sellerId: "sel_3", attempt: 2 } },
+          { type: "transfer_created", sellerId: "sel_3", attempt: 2, transferId: "tr_fx_3" },
+          { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled", amountMinor: 1_000 },
+        );
+        run = chargeStep(run, T + 14 * HOUR, ...reversalsLanded(run.state), {
+          type: "dispute_opened",
+          disputeId: "dp_fx",
+          amountMinor: 500,
+          reason: "fraudulent",
+          stripeStatus: "needs_response",
+        });
+        const kinds = new Set(run.effects.map((e) => e.kind));
+        expect([...kinds].sort()).toEqual(
+          [
+            "create_payment",
+            "notify",
+            "open_ticket",
+            "post_ledger",
+            "refund",
+            "reverse_transfer",
+            "schedule_timer",
+            "transfer",
+          ].sort(),
+        );
+        const effects: OutboxEffect[] = [...run.effects];
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            marketplaceCharges: [newCharge(run.state)],
+            outbox: effects,
+          })
+        )._unsafeUnwrap();
+        const claimed = (await s.outbox.claimDue("w", T + 1, 60_000, 100))._unsafeUnwrap();
+        expect(claimed.map((r) => r.effect)).toEqual(effects);
+      });
+
       it("stores a failed payment and a refunded destination charge, ended, whole", async () => {
         const failed = chargeStep(
           marketplaceCharge({ id: "mc_failed", clientReference: "r_failed" }),

@@ -1,0 +1,689 @@
+// Marketplace charges on v1, on PostgreSQL (PrismaStore and PrismaLedgerStore) with the fake
+// gateway's card payments, the outbox dispatcher, timers and Stripe's facts played by a
+// driver: asking for a charge (201, the same request again 200, the reference with other
+// terms 409), what the schema, the rules of who may charge whom and the domain refuse — each
+// refusal changing nothing —, the client secret a new card needs, splits among co-hosts,
+// refunds for the customer and for the platform, operators' retries, reading and listing
+// (pages, filters, who sees what), and a balanced ledger at the end of every path.
+import { PrismaLedgerStore, PrismaPaymentAttemptStore, PrismaStore } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import { type Person, useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  aReadyPerson,
+  FakePaymentGateway,
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Role } from "../../src/http/auth.js";
+import { PaymentAttemptLimiter } from "../../src/http/payment-attempts.js";
+import { authed, testApp, tokenFor } from "../support/app.js";
+import { countDomainRows } from "../support/v1-surface.js";
+
+const APP = "app_events"; // a client app's backend: a platform service
+const CUSTOMER = "cy";
+const OTHER_CUSTOMER = "dee";
+const SELLER = "sam";
+const CO_HOSTS = ["sam", "sue", "sol"] as const;
+const STRANGER = "eve";
+const OPERATOR = "ops_olga";
+
+const db = useTestDatabase();
+const clock = new ManualClock(Date.UTC(2030, 0, 3, 9));
+const gateway = new FakePaymentGateway(() => clock.now());
+let store: PrismaStore;
+let ledger: PrismaLedgerStore;
+let deps: ReturnType<typeof useCaseDepsOn>;
+let app: ReturnType<typeof testApp>;
+const timers = new InMemoryTimerScheduler();
+const desk = new RecordingSupportDesk();
+
+// biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
+type Body = any;
+
+beforeAll(async () => {
+  store = new PrismaStore(db.prisma);
+  ledger = new PrismaLedgerStore(db.prisma, { clock });
+  deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  app = testApp({ useCases: deps, gateway, prisma: db.prisma });
+  const people: Person[] = [
+    ...[CUSTOMER, OTHER_CUSTOMER, ...CO_HOSTS, STRANGER].map((id) => aReadyPerson(id)),
+    // A person with no Stripe customer (cannot pay yet), and one with no connected account (cannot be paid).
+    { id: "newbie", displayName: "NEWBIE", createdAt: clock.now(), version: 0 },
+    { id: "unpaid", displayName: "UNPAID", customerId: "cus_unpaid", createdAt: clock.now(), version: 0 },
+  ];
+  (
+    await deps.uow.commit({
+      people: people.map((state) => ({ state, expectedVersion: undefined })),
+      groups: [],
+      rounds: [],
+      outbox: [],
+      audit: [],
+    })
+  )._unsafeUnwrap();
+  for (const seller of CO_HOSTS) gateway.setAccount(`acct_${seller}`, true);
+});
+
+let refs = 0;
+beforeEach(() => {
+  refs++;
+});
+
+/** Runs the outbox, due timers and Stripe's due facts until nothing more happens now. */
+async function runUntilQuiet(): Promise<void> {
+  const ports = { gateway, notifier: new RecordingNotifier(), desk, timers, ledger };
+  for (let pass = 0; pass < 100; pass++) {
+    const report = (await useCases.dispatchOutbox(deps, ports, store, { workerId: "test" }))._unsafeUnwrap();
+    const due = timers.takeDue(clock.now());
+    for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+    const facts = gateway.settleDue();
+    for (const fact of facts)
+      (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();
+    if (report.claimed === 0 && due.length === 0 && facts.length === 0) return;
+  }
+  throw new Error("the charge did not settle");
+}
+
+async function send(
+  who: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  roles: Role[] = ["member"],
+): Promise<{ status: number; body: Body; headers: Headers }> {
+  const init =
+    who === undefined
+      ? {
+          method,
+          headers: { "content-type": "application/json" },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        }
+      : authed(await tokenFor(who, roles), method, body);
+  const res = await app.request(path, init);
+  const text = await res.text();
+  return { status: res.status, body: text === "" ? undefined : JSON.parse(text), headers: res.headers };
+}
+const asApp = (method: string, path: string, body?: unknown) => send(APP, method, path, body, ["service"]);
+const asOperator = (method: string, path: string, body?: unknown) =>
+  send(OPERATOR, method, path, body, ["admin"]);
+
+/** A charge request: 100.00 AUD from the customer to one seller, saved card, 10 % fee. */
+const chargeRequest = (overrides: Record<string, unknown> = {}) => ({
+  clientReference: `rsvp_${refs}`,
+  activityId: "act_pottery",
+  purpose: "rsvp",
+  amountMinor: 100_00,
+  currency: "AUD",
+  description: "Pottery class, Saturday 10:00",
+  customer: { personId: CUSTOMER, email: "cy@example.com" },
+  sellers: [{ personId: SELLER }],
+  fee: { rateBps: 1_000 },
+  paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+  ...overrides,
+});
+
+const splitRequest = (overrides: Record<string, unknown> = {}) =>
+  chargeRequest({
+    purpose: "purchase",
+    amountMinor: 100_01,
+    sellers: [
+      { personId: "sam", weight: 2 },
+      { personId: "sue", weight: 1 },
+      { personId: "sol", weight: 1 },
+    ],
+    ...overrides,
+  });
+
+function expectProblem(res: { status: number; body: Body; headers: Headers }, status: number, code: string) {
+  expect(res.status, `${code}: ${JSON.stringify(res.body)}`).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  expect(res.body.code).toBe(code);
+}
+
+/** Asks for a charge (as the app unless `as` is given), runs the outbox, and reads it back. */
+async function charged(body: Record<string, unknown> = chargeRequest(), as?: string): Promise<Body> {
+  const res =
+    as === undefined
+      ? await asApp("POST", "/v1/marketplace-charges", body)
+      : await send(as, "POST", "/v1/marketplace-charges", body);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  await runUntilQuiet();
+  return (await asOperator("GET", `/v1/marketplace-charges/${res.body.id}`)).body;
+}
+
+async function expectLedgerBalanced(): Promise<void> {
+  const report = (await ledger.checkLedger())._unsafeUnwrap();
+  expect(report.unbalanced).toEqual([]);
+  expect(report.mismatches).toEqual([]);
+  expect(report.agrees).toBe(true);
+}
+
+describe("POST /v1/marketplace-charges", () => {
+  it("charges a saved card for a destination charge (201), answers the same request again with it (200), refuses the reference with other terms (409)", async () => {
+    const body = chargeRequest({ onBehalfOf: true });
+    const first = await asApp("POST", "/v1/marketplace-charges", body);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.headers.get("location")).toBe(`/v1/marketplace-charges/${first.body.id}`);
+    expect(first.body).toMatchObject({
+      object: "marketplace_charge",
+      clientReference: body.clientReference,
+      requestedBy: APP,
+      activityId: "act_pottery",
+      purpose: "rsvp",
+      status: "awaiting_payment",
+      mode: "destination",
+      onBehalfOf: true,
+      amount: { amountMinor: 100_00, currency: "AUD" },
+      fee: {
+        kind: "rate",
+        rateBps: 1_000,
+        fixedAmount: null,
+        amount: { amountMinor: 10_00, currency: "AUD" },
+      },
+      refundable: { amountMinor: 0, currency: "AUD" },
+      customer: { id: CUSTOMER, email: "cy@example.com" },
+      sellers: [
+        {
+          id: SELLER,
+          weight: 1,
+          share: { amountMinor: 90_00, currency: "AUD" },
+          fee: { amountMinor: 10_00, currency: "AUD" },
+        },
+      ],
+      paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_visa" },
+      payment: { status: "pending", clientSecret: null, failureCode: null },
+      capturedAt: null,
+      endedAt: null,
+      transfers: [],
+      refunds: [],
+      disputes: [],
+    });
+    // The same request again: the charge made the first time, nothing new stored.
+    const before = await countDomainRows(db.prisma);
+    const again = await asApp("POST", "/v1/marketplace-charges", body);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    const reused = await asApp("POST", "/v1/marketplace-charges", { ...body, amountMinor: 200_00 });
+    expectProblem(reused, 409, "client_reference_reused");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // Stripe charges the card off session: settled at once, the seller paid by the charge itself.
+    await runUntilQuiet();
+    const settled = (await send(CUSTOMER, "GET", `/v1/marketplace-charges/${first.body.id}`)).body;
+    expect(settled).toMatchObject({
+      status: "settled",
+      payment: { status: "succeeded", clientSecret: null },
+      refundable: { amountMinor: 100_00, currency: "AUD" },
+    });
+    expect(settled.capturedAt).not.toBeNull();
+    const payment = gateway.debits.get([...gateway.debits.keys()].at(-1) ?? "");
+    expect(payment?.destination).toEqual({
+      accountId: `acct_${SELLER}`,
+      applicationFee: { amountMinor: 10_00, currency: "AUD" },
+      onBehalfOf: true,
+    });
+    await expectLedgerBalanced();
+  });
+
+  it("makes one charge of two identical requests racing (one 201, one 200 with the same charge), and replays an Idempotency-Key's first answer", async () => {
+    const body = chargeRequest();
+    const token = await tokenFor(APP, ["service"]);
+    const [a, b] = await Promise.all([
+      app.request("/v1/marketplace-charges", authed(token, "POST", body)),
+      app.request("/v1/marketplace-charges", authed(token, "POST", body)),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 201]);
+    const [first, second] = [(await a.json()) as Body, (await b.json()) as Body];
+    expect(first.id).toBe(second.id);
+    expect(
+      await db.prisma.marketplaceCharge.count({
+        where: { requestedBy: APP, clientReference: body.clientReference },
+      }),
+    ).toBe(1);
+    const keyed = chargeRequest({ clientReference: `keyed_${refs}` });
+    const headers = { "idempotency-key": `key-${refs}` };
+    const once = await app.request("/v1/marketplace-charges", authed(token, "POST", keyed, headers));
+    const replay = await app.request("/v1/marketplace-charges", authed(token, "POST", keyed, headers));
+    expect([once.status, replay.status]).toEqual([201, 201]);
+    expect(await replay.text()).toBe(await once.text());
+  });
+
+  it("gives the client secret of a new card to the customer and the requester (never a seller) while it requires action", async () => {
+    const created = await asApp(
+      "POST",
+      "/v1/marketplace-charges",
+      chargeRequest({ paymentMethod: { type: "new_card" } }),
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.payment).toEqual({ status: "pending", clientSecret: null, failureCode: null });
+    await runUntilQuiet();
+    const path = `/v1/marketplace-charges/${created.body.id}`;
+    const asCustomer = (await send(CUSTOMER, "GET", path)).body;
+    expect(asCustomer.status).toBe("requires_action");
+    expect(asCustomer.payment).toMatchObject({ status: "requires_action" });
+    expect(asCustomer.payment.clientSecret).toMatch(/^pi_.+_secret_/);
+    expect((await asApp("GET", path)).body.payment.clientSecret).toBe(asCustomer.payment.clientSecret);
+    expect((await asOperator("GET", path)).body.payment.clientSecret).toBe(asCustomer.payment.clientSecret);
+    const asSeller = (await send(SELLER, "GET", path)).body;
+    expect(asSeller.status).toBe("requires_action");
+    expect(asSeller.payment.clientSecret).toBeNull();
+    // The customer confirms with Stripe.js; the webhook says it succeeded.
+    const intent = asCustomer.payment.clientSecret.split("_secret_")[0];
+    const fact = gateway.confirmCardPayment(intent, "succeed");
+    (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();
+    await runUntilQuiet();
+    const settled = (await send(CUSTOMER, "GET", path)).body;
+    expect(settled).toMatchObject({
+      status: "settled",
+      payment: { status: "succeeded", clientSecret: null },
+    });
+    await expectLedgerBalanced();
+  });
+
+  it("records a declined saved card as a failed payment, with its code", async () => {
+    const failed = await charged(
+      chargeRequest({ paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclined" } }),
+    );
+    expect(failed).toMatchObject({
+      status: "payment_failed",
+      payment: { status: "failed", failureCode: "generic_decline" },
+    });
+    expect(failed.endedAt).not.toBeNull();
+  });
+
+  it("splits among co-hosts by weight without losing a minor unit, each paid by a transfer of their share", async () => {
+    const split = await charged(splitRequest());
+    expect(split.mode).toBe("split");
+    expect(split.status).toBe("settled");
+    const shares = split.sellers.map((s: Body) => s.share.amountMinor);
+    const fees = split.sellers.map((s: Body) => s.fee.amountMinor);
+    expect(
+      shares.reduce((a: number, b: number) => a + b, 0) + fees.reduce((a: number, b: number) => a + b, 0),
+    ).toBe(100_01);
+    expect(fees.reduce((a: number, b: number) => a + b, 0)).toBe(split.fee.amount.amountMinor);
+    expect(shares[0]).toBeGreaterThan(shares[1]);
+    expect(split.transfers.map((t: Body) => [t.sellerId, t.attempt, t.status, t.amount.amountMinor])).toEqual(
+      CO_HOSTS.map((id, i) => [id, 1, "created", shares[i]]),
+    );
+    await expectLedgerBalanced();
+  });
+
+  it("limits payment attempts per saved card (429 payment_attempts_exceeded, nothing stored); the same request again is not counted", async () => {
+    const limited = testApp({
+      useCases: deps,
+      gateway,
+      prisma: db.prisma,
+      paymentAttempts: new PaymentAttemptLimiter({
+        store: new PrismaPaymentAttemptStore(db.prisma),
+        limits: {
+          perPerson: { max: 100, windowMs: 3_600_000 },
+          perCard: { max: 2, windowMs: 3_600_000 },
+          perCustomerEmail: { max: 100, windowMs: 3_600_000 },
+          cardFailures: { max: 3, windowMs: 3_600_000 },
+        },
+        now: () => clock.now(),
+      }),
+    });
+    const token = await tokenFor(APP, ["service"]);
+    const card = { type: "saved_card", paymentMethodId: `pm_card_limited_${refs}` };
+    const post = (reference: string) =>
+      limited.request(
+        "/v1/marketplace-charges",
+        authed(token, "POST", chargeRequest({ clientReference: reference, paymentMethod: card })),
+      );
+    expect((await post(`limited_a_${refs}`)).status).toBe(201);
+    expect((await post(`limited_b_${refs}`)).status).toBe(201);
+    const before = await countDomainRows(db.prisma);
+    const third = await post(`limited_c_${refs}`);
+    expect(third.status).toBe(429);
+    expect(third.headers.get("content-type")).toBe("application/problem+json");
+    expect(third.headers.get("retry-after")).not.toBeNull();
+    expect(await third.json()).toMatchObject({ code: "payment_attempts_exceeded", limit: "card", max: 2 });
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // The same request again is the charge made the first time, not another attempt.
+    const again = await post(`limited_a_${refs}`);
+    expect(again.status).toBe(200);
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+  });
+
+  it("refuses what the schema does not allow with 400 invalid_request, storing nothing", async () => {
+    const bad: Record<string, unknown>[] = [
+      {},
+      chargeRequest({ amountMinor: 0 }),
+      chargeRequest({ amountMinor: 10.5 }),
+      chargeRequest({ amountMinor: "100" }),
+      chargeRequest({ amountMinor: Number.MAX_SAFE_INTEGER + 2 }),
+      chargeRequest({ currency: "XXX" }),
+      chargeRequest({ purpose: "gift" }),
+      chargeRequest({ clientReference: "" }),
+      chargeRequest({ clientReference: "a\u0000b" }),
+      chargeRequest({ description: " " }),
+      chargeRequest({ description: "x".repeat(501) }),
+      chargeRequest({ activityId: "act pottery" }),
+      chargeRequest({ customer: { personId: CUSTOMER } }),
+      chargeRequest({ customer: { personId: CUSTOMER, email: "not-an-email" } }),
+      chargeRequest({ sellers: [] }),
+      chargeRequest({ sellers: [{ personId: SELLER, weight: 0 }] }),
+      chargeRequest({ sellers: [{ personId: SELLER, weight: 1.5 }] }),
+      chargeRequest({ sellers: [{ personId: SELLER, share: 5 }] }),
+      chargeRequest({ sellers: Array.from({ length: 101 }, (_, i) => ({ personId: `s${i}` })) }),
+      chargeRequest({ fee: { rateBps: 10_000 } }),
+      chargeRequest({ fee: { rateBps: 100, amountMinor: 5 } }),
+      chargeRequest({ fee: { amountMinor: -1 } }),
+      chargeRequest({ paymentMethod: { type: "saved_card" } }),
+      chargeRequest({ paymentMethod: { type: "bank" } }),
+      chargeRequest({ paymentMethod: { type: "new_card", paymentMethodId: "pm_x" } }),
+      chargeRequest({ onBehalfOf: "yes" }),
+    ];
+    const before = await countDomainRows(db.prisma);
+    for (const body of bad) {
+      const res = await asApp("POST", "/v1/marketplace-charges", body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.code).toBe("invalid_request");
+    }
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+  });
+
+  it("refuses what the rules refuse with a stable code (403, 409, 422), storing nothing", async () => {
+    const cases: [string, string, Record<string, unknown>, number, string][] = [
+      // Only the customer themselves or a platform service may charge a customer.
+      [STRANGER, "member", chargeRequest(), 403, "not_customer"],
+      [SELLER, "member", chargeRequest(), 403, "not_customer"],
+      [
+        APP,
+        "service",
+        chargeRequest({ customer: { personId: "nobody", email: "n@example.com" } }),
+        422,
+        "customer_not_found",
+      ],
+      [
+        APP,
+        "service",
+        chargeRequest({ customer: { personId: "newbie", email: "n@example.com" } }),
+        409,
+        "customer_not_onboarded",
+      ],
+      [APP, "service", chargeRequest({ sellers: [{ personId: "nobody" }] }), 422, "seller_not_found"],
+      [APP, "service", chargeRequest({ sellers: [{ personId: "unpaid" }] }), 409, "seller_not_onboarded"],
+      [
+        APP,
+        "service",
+        chargeRequest({ sellers: [{ personId: SELLER }, { personId: SELLER }] }),
+        422,
+        "invalid_split",
+      ],
+      [
+        APP,
+        "service",
+        chargeRequest({
+          sellers: CO_HOSTS.map((personId) => ({ personId })).concat(
+            Array.from({ length: 8 }, () => ({ personId: SELLER })),
+          ),
+        }),
+        422,
+        "invalid_split",
+      ],
+      [APP, "service", splitRequest({ onBehalfOf: true }), 422, "invalid_marketplace_charge"],
+      [APP, "service", chargeRequest({ fee: { amountMinor: 100_00 } }), 422, "invalid_fee"],
+      [APP, "service", chargeRequest({ amountMinor: 10 }), 422, "invalid_amount"],
+      [APP, "service", chargeRequest({ currency: "JPY", amountMinor: 1 }), 422, "invalid_amount"],
+    ];
+    const before = await countDomainRows(db.prisma);
+    for (const [who, role, body, status, code] of cases) {
+      const res = await send(who, "POST", "/v1/marketplace-charges", body, [role as Role]);
+      expect(res.status, `${code}: ${JSON.stringify(res.body)}`).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(res.body.code, JSON.stringify(res.body)).toBe(code);
+    }
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // The customer may charge themselves.
+    const own = await send(CUSTOMER, "POST", "/v1/marketplace-charges", chargeRequest());
+    expect(own.status).toBe(201);
+    expect(own.body.requestedBy).toBe(CUSTOMER);
+  });
+});
+
+describe("GET /v1/marketplace-charges", () => {
+  it("shows a charge to its requester, customer, sellers and operators; 404 to anyone else and for an unknown id", async () => {
+    const split = await charged(splitRequest());
+    const path = `/v1/marketplace-charges/${split.id}`;
+    for (const [who, roles] of [
+      [APP, ["service"]],
+      [CUSTOMER, ["member"]],
+      ["sue", ["member"]],
+      [OPERATOR, ["admin"]],
+    ] as const) {
+      const res = await send(who, "GET", path, undefined, [...roles]);
+      expect(res.status, who).toBe(200);
+      expect(res.body.id).toBe(split.id);
+    }
+    expectProblem(await send(STRANGER, "GET", path), 404, "marketplace_charge_not_found");
+    expectProblem(await send(OTHER_CUSTOMER, "GET", path), 404, "marketplace_charge_not_found");
+    expectProblem(
+      await send(CUSTOMER, "GET", "/v1/marketplace-charges/mc_missing"),
+      404,
+      "marketplace_charge_not_found",
+    );
+    expectProblem(
+      await send(CUSTOMER, "GET", "/v1/marketplace-charges/not%20an%20id"),
+      400,
+      "invalid_request",
+    );
+    expectProblem(await send(undefined, "GET", path), 401, "unauthenticated");
+  });
+
+  it("lists what each caller may see, newest first, filtered and paged after a cursor", async () => {
+    const mine = await charged(
+      chargeRequest({ customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" } }),
+      OTHER_CUSTOMER,
+    );
+    clock.advance(1_000);
+    refs++;
+    const split = await charged(
+      splitRequest({ customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" } }),
+    );
+    clock.advance(1_000);
+    refs++;
+    const declined = await charged(
+      chargeRequest({
+        customer: { personId: OTHER_CUSTOMER, email: "dee@example.com" },
+        sellers: [{ personId: "sol" }],
+        paymentMethod: { type: "saved_card", paymentMethodId: "pm_card_chargeDeclined" },
+      }),
+    );
+    const ids = async (who: string, query = "", roles: Role[] = ["member"]) => {
+      const res = await send(who, "GET", `/v1/marketplace-charges${query}`, undefined, roles);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body).toMatchObject({ object: "list", url: "/v1/marketplace-charges" });
+      return { ids: res.body.data.map((c: Body) => c.id), hasMore: res.body.has_more };
+    };
+    // The customer: every charge they paid, whoever asked for it.
+    expect(await ids(OTHER_CUSTOMER, "?limit=100")).toEqual({
+      ids: [declined.id, split.id, mine.id],
+      hasMore: false,
+    });
+    expect(await ids(OTHER_CUSTOMER, "?limit=2")).toEqual({ ids: [declined.id, split.id], hasMore: true });
+    expect(await ids(OTHER_CUSTOMER, `?limit=2&starting_after=${split.id}`)).toEqual({
+      ids: [mine.id],
+      hasMore: false,
+    });
+    expect(await ids(OTHER_CUSTOMER, "?status=payment_failed&limit=100")).toEqual({
+      ids: [declined.id],
+      hasMore: false,
+    });
+    expect(await ids(OTHER_CUSTOMER, "?seller=sue&limit=100")).toEqual({ ids: [split.id], hasMore: false });
+    // A co-host sees the split and the customer's email, not the customer's other charges.
+    const sue = await ids("sue", `?customer=${OTHER_CUSTOMER}&limit=100`);
+    expect(sue).toEqual({ ids: [split.id], hasMore: false });
+    const sol = await ids("sol", `?customer=${OTHER_CUSTOMER}&limit=100`);
+    expect(sol).toEqual({ ids: [declined.id, split.id], hasMore: false });
+    // A stranger sees nothing, and a cursor they may not see reads nothing.
+    expect(await ids(STRANGER, "?limit=100")).toEqual({ ids: [], hasMore: false });
+    expect(await ids(OTHER_CUSTOMER, "?starting_after=mc_missing")).toEqual({ ids: [], hasMore: false });
+    expect(await ids(STRANGER, `?starting_after=${split.id}&customer=${OTHER_CUSTOMER}`)).toEqual({
+      ids: [],
+      hasMore: false,
+    });
+    // Operators see everything, filtered as asked.
+    expect((await ids(OPERATOR, `?customer=${OTHER_CUSTOMER}&limit=100`, ["admin"])).ids).toEqual([
+      declined.id,
+      split.id,
+      mine.id,
+    ]);
+    expect(await ids(OPERATOR, `?customer=${OTHER_CUSTOMER}&seller=sol&limit=1`, ["admin"])).toEqual({
+      ids: [declined.id],
+      hasMore: true,
+    });
+    for (const query of ["?limit=0", "?limit=101", "?status=lost", "?seller=a%20b", "?starting_after="])
+      expectProblem(
+        await send(OTHER_CUSTOMER, "GET", `/v1/marketplace-charges${query}`),
+        400,
+        "invalid_request",
+      );
+  });
+});
+
+describe("POST /v1/marketplace-charges/{id}/refunds", () => {
+  it("refunds for the customer by the policy (transfer reversed, the platform keeps its fee), then the rest for the platform (fee given back)", async () => {
+    const charge = await charged();
+    const path = `/v1/marketplace-charges/${charge.id}/refunds`;
+    const partial = await send(CUSTOMER, "POST", path, {
+      amountMinor: 30_00,
+      reason: "one of us cannot come",
+    });
+    expect(partial.status, JSON.stringify(partial.body)).toBe(200);
+    expect(partial.body.refunds).toMatchObject([
+      {
+        number: 1,
+        amount: { amountMinor: 30_00, currency: "AUD" },
+        initiatedBy: "customer",
+        reason: "one of us cannot come",
+        reverseTransfer: true,
+        refundApplicationFee: false,
+        full: false,
+      },
+    ]);
+    await runUntilQuiet();
+    expect((await send(CUSTOMER, "GET", `/v1/marketplace-charges/${charge.id}`)).body).toMatchObject({
+      status: "settled",
+      refundable: { amountMinor: 70_00 },
+      refunds: [{ number: 1, status: "succeeded" }],
+    });
+    // The requester (not an operator) may not speak for the platform.
+    expectProblem(await send(CUSTOMER, "POST", path, { initiatedBy: "platform" }), 403, "operator_only");
+    const rest = await asOperator("POST", path, {});
+    expect(rest.status, JSON.stringify(rest.body)).toBe(200);
+    expect(rest.body.refunds[1]).toMatchObject({
+      number: 2,
+      amount: { amountMinor: 70_00 },
+      initiatedBy: "platform",
+      reverseTransfer: true,
+      refundApplicationFee: true,
+      full: true,
+    });
+    await runUntilQuiet();
+    const ended = (await asOperator("GET", `/v1/marketplace-charges/${charge.id}`)).body;
+    expect(ended).toMatchObject({ status: "refunded", refundable: { amountMinor: 0 } });
+    expect(ended.endedAt).not.toBeNull();
+    const before = await countDomainRows(db.prisma);
+    expectProblem(await asOperator("POST", path, {}), 409, "charge_ended");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    await expectLedgerBalanced();
+  });
+
+  it("refuses who may not refund, what cannot be refunded and amounts out of range, changing nothing", async () => {
+    const pending = (
+      await asApp("POST", "/v1/marketplace-charges", chargeRequest({ paymentMethod: { type: "new_card" } }))
+    ).body;
+    const charge = await charged(splitRequest({ clientReference: `split_${refs}` }));
+    const path = `/v1/marketplace-charges/${charge.id}/refunds`;
+    const before = await countDomainRows(db.prisma);
+    expectProblem(await send("sue", "POST", path, {}), 403, "not_customer");
+    expectProblem(await send(STRANGER, "POST", path, {}), 404, "marketplace_charge_not_found");
+    expectProblem(
+      await send(CUSTOMER, "POST", "/v1/marketplace-charges/mc_missing/refunds", {}),
+      404,
+      "marketplace_charge_not_found",
+    );
+    expectProblem(await send(CUSTOMER, "POST", path, { amountMinor: 100_02 }), 422, "invalid_refund_amount");
+    expectProblem(
+      await send(CUSTOMER, "POST", `/v1/marketplace-charges/${pending.id}/refunds`, {}),
+      409,
+      "payment_not_captured",
+    );
+    for (const body of [
+      { amountMinor: 0 },
+      { amountMinor: -5 },
+      { amountMinor: 1.5 },
+      { initiatedBy: "seller" },
+      { reason: "" },
+      { extra: true, amountMinor: "5" },
+    ])
+      expectProblem(await send(CUSTOMER, "POST", path, body), 400, "invalid_request");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // A refund without a body gives back everything left, for the customer.
+    const all = await send(CUSTOMER, "POST", path);
+    expect(all.status, JSON.stringify(all.body)).toBe(200);
+    expect(all.body.refunds).toMatchObject([
+      { number: 1, amount: { amountMinor: 100_01 }, initiatedBy: "customer", full: true },
+    ]);
+    // While its sellers' parts are reversed, another refund waits.
+    expectProblem(await asOperator("POST", path, {}), 409, "refund_in_flight");
+    await runUntilQuiet();
+    const ended = (await send(CUSTOMER, "GET", `/v1/marketplace-charges/${charge.id}`)).body;
+    expect(ended.status).toBe("refunded");
+    expect(ended.reversals.length).toBe(3);
+    expect(ended.reversals.every((r: Body) => r.status === "reversed")).toBe(true);
+    await expectLedgerBalanced();
+  });
+});
+
+describe("operators' retries", () => {
+  it("parks a co-host's transfer their account cannot receive, and retries it once fixed (operators only)", async () => {
+    gateway.setAccount("acct_sol", false);
+    const charge = await charged(splitRequest());
+    expect(charge.status).toBe("transfer_blocked");
+    expect(charge.payouts.find((p: Body) => p.sellerId === "sol")).toMatchObject({ parked: true });
+    expect(charge.transfers.find((t: Body) => t.sellerId === "sol")).toMatchObject({
+      status: "failed",
+      failureCode: "insufficient_capabilities_for_transfer",
+    });
+    const base = `/v1/marketplace-charges/${charge.id}`;
+    const before = await countDomainRows(db.prisma);
+    // Only operators retry; the customer sees the charge (403), a stranger does not (404).
+    for (const action of ["transfers/retry", "refunds/retry", "reversals/retry"]) {
+      expectProblem(await send(CUSTOMER, "POST", `${base}/${action}`), 403, "operator_only");
+      expectProblem(await send("sue", "POST", `${base}/${action}`), 403, "operator_only");
+      expectProblem(await send(STRANGER, "POST", `${base}/${action}`), 404, "marketplace_charge_not_found");
+      expectProblem(
+        await asOperator("POST", `/v1/marketplace-charges/mc_missing/${action}`),
+        404,
+        "marketplace_charge_not_found",
+      );
+    }
+    // Nothing failed to retry but the transfer; a refund waits for every seller to be paid.
+    expectProblem(await asOperator("POST", `${base}/refunds/retry`), 409, "no_failed_refund");
+    expectProblem(await asOperator("POST", `${base}/reversals/retry`), 409, "no_failed_reversal");
+    expectProblem(await send(CUSTOMER, "POST", `${base}/refunds`, {}), 409, "transfers_pending");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
+    // The account is fixed: the operator retries, the transfer lands, the charge settles.
+    gateway.setAccount("acct_sol", true);
+    const retried = await asOperator("POST", `${base}/transfers/retry`);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body.payouts.find((p: Body) => p.sellerId === "sol")).toMatchObject({ parked: false });
+    await runUntilQuiet();
+    const settled = (await send(CUSTOMER, "GET", base)).body;
+    expect(settled.status).toBe("settled");
+    expect(
+      settled.transfers.filter((t: Body) => t.sellerId === "sol").map((t: Body) => [t.attempt, t.status]),
+    ).toEqual([
+      [1, "failed"],
+      [2, "created"],
+    ]);
+    expectProblem(await asOperator("POST", `${base}/transfers/retry`), 409, "no_blocked_transfer");
+    await expectLedgerBalanced();
+  });
+});
