@@ -708,10 +708,12 @@ export class PrismaStore
   }
 
   /**
-   * Leases up to `limit` due effects to `workerId` in one statement. The inner SELECT
-   * takes the oldest pending rows whose lease is free (or already this worker's) and
-   * locks them with `FOR UPDATE SKIP LOCKED`, so a concurrent claim skips them instead of
-   * waiting or taking them too; the UPDATE stamps the lease. Rows whose payload is not a
+   * Leases up to `limit` due effects to `workerId` in one statement. The CTE takes the
+   * oldest pending rows whose lease is free (or already this worker's) and locks them with
+   * `FOR UPDATE SKIP LOCKED`, so a concurrent claim skips them instead of waiting or taking
+   * them too; the UPDATE stamps the lease. The CTE is materialised, run once: as an
+   * `IN (subquery)` the planner may run the locking subquery again, and with SKIP LOCKED a
+   * second run can pick other rows, leasing more than `limit`. Rows whose payload is not a
    * valid effect are parked rather than returned, so one bad row cannot stall the outbox.
    */
   claimDue(
@@ -726,17 +728,19 @@ export class PrismaStore
     const until = toDate(now + leaseMs);
     return fromDatabase(
       this.#prisma.$queryRaw<ClaimedRow[]>`
-        UPDATE outbox_effects
+        WITH due AS MATERIALIZED (
+          SELECT id FROM outbox_effects
+           WHERE status = 'pending'
+             AND available_at <= ${nowAt}
+             AND (claimed_until IS NULL OR claimed_until <= ${nowAt} OR claimed_by = ${workerId})
+           ORDER BY sequence
+           LIMIT ${limit}
+             FOR UPDATE SKIP LOCKED)
+        UPDATE outbox_effects o
            SET claimed_by = ${workerId}, claimed_until = ${until}
-         WHERE id IN (
-                 SELECT id FROM outbox_effects
-                  WHERE status = 'pending'
-                    AND available_at <= ${nowAt}
-                    AND (claimed_until IS NULL OR claimed_until <= ${nowAt} OR claimed_by = ${workerId})
-                  ORDER BY sequence
-                  LIMIT ${limit}
-                    FOR UPDATE SKIP LOCKED)
-        RETURNING id, payload, attempts, available_at, sequence`,
+          FROM due
+         WHERE o.id = due.id
+        RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence`,
       { operation: "claimDue" },
     ).andThen((rows) => this.#recordsOf(rows, workerId));
   }
