@@ -208,6 +208,14 @@ describe("the payment", () => {
     ]);
     expect(state.clientSecret).toBe("pi_1_secret");
     expect(effects).toEqual([]);
+    // A declined card: the customer may try another on the same PaymentIntent (Stripe keeps
+    // it confirmable), so the charge waits on, the decline recorded; a later success settles it.
+    const declined = run(state, [
+      { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" },
+    ]);
+    expect(declined.state).toMatchObject({ status: "requires_action", failureCode: "card_declined" });
+    expect(declined.effects).toEqual([]);
+    expect(after(declined.state, [paid()]).status).toBe("settled");
   });
 
   it("a destination charge that succeeds pays the seller at once: captured, fee earned, seller paid, nothing in flight", () => {
@@ -638,6 +646,15 @@ describe("ignored inputs (every code)", () => {
       { type: "payment_processing", paymentIntentId: "pi_1" },
     ],
     ["payment_already_settled", settledDest, paid()],
+    [
+      "payment_failure_recorded",
+      () =>
+        after(created({ ...destinationCommand, paymentMethod: { kind: "new_card" } }), [
+          { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "s" },
+          { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" },
+        ]),
+      { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" },
+    ],
     [
       "timer_no_longer_due",
       () => after(created(splitCommand), [paid()]),

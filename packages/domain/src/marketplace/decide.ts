@@ -320,6 +320,9 @@ function capture(
   { paymentIntentId, chargeId, transferId }: InputOf<"payment_succeeded">,
   allocateShares = true,
 ): void {
+  // A card declined before this one paid is history now (the audit log keeps it).
+  const { failureCode: _declinedBefore, ...paid } = d.state;
+  d.state = paid;
   d.set({
     paymentIntentId,
     chargeId,
@@ -381,6 +384,16 @@ function latePayment(d: Draft, input: InputOf<"payment_succeeded">): Step {
 function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_failed">): Step {
   const s = d.state;
   if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  // A new card confirmed by the customer: a declined attempt sends Stripe's PaymentIntent back
+  // to requires_payment_method, and the customer may try another card with the same client
+  // secret. Ending the charge here would refund a later success as a late payment: it keeps
+  // waiting for the customer, with the decline recorded for the client to show.
+  if (s.paymentMethod.kind === "new_card" && s.status === "requires_action") {
+    if (s.failureCode === failureCode)
+      return ignore(s, "payment_failure_recorded", `the decline ${failureCode} is already recorded`);
+    d.set({ failureCode });
+    return d.done();
+  }
   d.moveTo("payment_failed", {
     ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
     failureCode,

@@ -10,6 +10,8 @@ import { DISPUTE_IGNORED_CODES } from "../kernel/disputes.js";
  * - `action_already_recorded`: the same "requires action" reported again.
  * - `payment_already_processing`: "processing" reported again.
  * - `payment_already_settled`: a payment fact after the payment was captured or failed.
+ * - `payment_failure_recorded`: a new card's declined attempt reported again (the customer may
+ *   still try another card on the same PaymentIntent).
  * - `timer_no_longer_due`: a retry timer for a transfer attempt no longer due.
  * - `no_such_transfer`: a transfer fact for a seller or attempt the charge never asked for.
  * - `transfer_already_created`: a transfer reported created again.
@@ -30,6 +32,7 @@ export const MARKETPLACE_CHARGE_IGNORED_CODES = [
   "action_already_recorded",
   "payment_already_processing",
   "payment_already_settled",
+  "payment_failure_recorded",
   "timer_no_longer_due",
   "no_such_transfer",
   "transfer_already_created",

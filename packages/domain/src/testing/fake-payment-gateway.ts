@@ -360,6 +360,9 @@ export class FakePaymentGateway implements PaymentGateway {
       const { transferId: _notInTheWebhook, ...webhook } = outcome;
       return debitFact(payment.references, webhook);
     }
+    // As Stripe's: a declined confirmation leaves the PaymentIntent waiting for another
+    // payment method (requires_payment_method), confirmable again with the same client secret.
+    payment.status = "requires_action";
     return debitFact(payment.references, outcome);
   }
 

@@ -176,12 +176,18 @@ describe("a destination charge, in memory", () => {
     });
   });
 
-  it("a new card the customer's bank declines ends the charge, and the customer is told", async () => {
+  it("a new card the customer's bank declines leaves the charge waiting, the decline shown; another card pays it once", async () => {
     const flow = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
     await flow.sim.confirmCardPayment(flow.id, { fail: "card_declined" });
-    expect(flow.charge()).toMatchObject({ status: "payment_failed", failureCode: "card_declined" });
-    expect(templates(flow.sim, "emails")).toEqual(["payment_failed"]);
+    expect(flow.charge()).toMatchObject({ status: "requires_action", failureCode: "card_declined" });
+    expect(flow.charge().clientSecret).toBeDefined();
+    expect(templates(flow.sim, "emails")).toEqual([]);
     expect(flow.books().paidInMinor).toBe(0);
+    // The customer tries another card with the same client secret: the charge settles, no refund.
+    await flow.sim.confirmCardPayment(flow.id, "succeed");
+    expect(flow.charge()).toMatchObject({ status: "settled", refunds: [] });
+    expect(flow.charge().failureCode).toBeUndefined();
+    expect(flow.books().paidInMinor).toBe(flow.charge().amountMinor);
   });
 
   it.each([
