@@ -240,7 +240,9 @@ export function marketplaceChargeAccess(
 /**
  * Checks the caller may `need` a marketplace charge (`undefined`: it does not exist): `see`
  * (its requester, its customer, its sellers, platform operators), `customer` (a refund the
- * customer asks for: its requester, its customer, or an operator acting on their word),
+ * customer asks for: its requester — a client app, or the customer who charged themselves —
+ * or an operator acting on their word; a customer whose charge a client app asked for asks
+ * that app, whose refund rules are its own),
  * `operator` (platform refunds and retries). Whoever may not see it gets 404
  * `marketplace_charge_not_found`, the answer for a charge that does not exist; one who may
  * see it but not do this, 403 with a code.
@@ -255,12 +257,12 @@ export function refuseMarketplaceCharge(
   const access = charge === undefined ? "none" : marketplaceChargeAccess(principal, charge);
   if (access === "none")
     return problem(c, 404, "marketplace_charge_not_found", `no marketplace charge ${chargeId}`);
-  if (need === "customer" && access === "seller" && !isPlatformOperator(principal))
+  if (need === "customer" && access !== "requester" && !isPlatformOperator(principal))
     return problem(
       c,
       403,
-      "not_customer",
-      "only the customer, the one who asked for the charge, or platform operators may do this",
+      "not_requester",
+      "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform operators may refund it for the customer",
     );
   if (need === "operator" && !isPlatformOperator(principal))
     return problem(c, 403, "operator_only", "only platform operators may do this");

@@ -490,6 +490,7 @@ const createRouteDef = createRoute({
       "The charge made the first time for this reference (the same request again)",
     ),
     ...postResponses,
+    ...paymentAttemptResponses,
     ...problemExamples(403, "Not allowed to charge this customer.", {
       not_customer: "only the customer themselves or a platform service may charge a customer",
     }),
@@ -581,7 +582,8 @@ const refundRouteDef = commandRoute({
   answers: "The charge, with the new refund",
   refusals: {
     ...problemExamples(403, "Allowed to see, not to do.", {
-      not_customer: "only the customer, the one who asked for the charge, or platform operators may do this",
+      not_requester:
+        "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform operators may refund it for the customer",
       operator_only: "only platform operators may do this",
     }),
     ...conflicts({

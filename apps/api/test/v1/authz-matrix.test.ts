@@ -134,12 +134,15 @@ const seeMarketplaceCharge: Row = {
   customer: "ok",
   platformAdmin: "ok",
 };
-/** A refund for the customer: its requester, its customer and operators; its seller sees it, 403 `not_customer`. */
+/**
+ * A refund for the customer: its requester and operators; its customer (when a client app
+ * asked for the charge) and its seller see it, 403 `not_requester`.
+ */
 const customerOfMarketplaceCharge: Row = {
   ...seeMarketplaceCharge,
   requester: "allowed",
-  customer: "allowed",
-  seller: "forbidden",
+  customer: "notRequester",
+  seller: "notRequester",
   platformAdmin: "allowed",
 };
 /** Operators' retries on a marketplace charge: those who see it get 403 `operator_only`. */

@@ -548,7 +548,8 @@ describe("GET /v1/marketplace-charges", () => {
 
 describe("POST /v1/marketplace-charges/{id}/refunds", () => {
   it("refunds for the customer by the policy (transfer reversed, the platform keeps its fee), then the rest for the platform (fee given back)", async () => {
-    const charge = await charged();
+    // The customer charged themselves: they are its requester, and may refund it.
+    const charge = await charged(chargeRequest(), CUSTOMER);
     const path = `/v1/marketplace-charges/${charge.id}/refunds`;
     const partial = await send(CUSTOMER, "POST", path, {
       amountMinor: 30_00,
@@ -596,12 +597,24 @@ describe("POST /v1/marketplace-charges/{id}/refunds", () => {
 
   it("refuses who may not refund, what cannot be refunded and amounts out of range, changing nothing", async () => {
     const pending = (
-      await asApp("POST", "/v1/marketplace-charges", chargeRequest({ paymentMethod: { type: "new_card" } }))
+      await send(
+        CUSTOMER,
+        "POST",
+        "/v1/marketplace-charges",
+        chargeRequest({ paymentMethod: { type: "new_card" } }),
+      )
     ).body;
-    const charge = await charged(splitRequest({ clientReference: `split_${refs}` }));
+    const charge = await charged(splitRequest({ clientReference: `split_${refs}` }), CUSTOMER);
+    const byApp = await charged(chargeRequest({ clientReference: `app_${refs}` }));
     const path = `/v1/marketplace-charges/${charge.id}/refunds`;
     const before = await countDomainRows(db.prisma);
-    expectProblem(await send("sue", "POST", path, {}), 403, "not_customer");
+    expectProblem(await send("sue", "POST", path, {}), 403, "not_requester");
+    // A charge a client app asked for is refunded through that app (its refund rules), not by the customer.
+    expectProblem(
+      await send(CUSTOMER, "POST", `/v1/marketplace-charges/${byApp.id}/refunds`, {}),
+      403,
+      "not_requester",
+    );
     expectProblem(await send(STRANGER, "POST", path, {}), 404, "marketplace_charge_not_found");
     expectProblem(
       await send(CUSTOMER, "POST", "/v1/marketplace-charges/mc_missing/refunds", {}),
@@ -667,7 +680,7 @@ describe("operators' retries", () => {
     // Nothing failed to retry but the transfer; a refund waits for every seller to be paid.
     expectProblem(await asOperator("POST", `${base}/refunds/retry`), 409, "no_failed_refund");
     expectProblem(await asOperator("POST", `${base}/reversals/retry`), 409, "no_failed_reversal");
-    expectProblem(await send(CUSTOMER, "POST", `${base}/refunds`, {}), 409, "transfers_pending");
+    expectProblem(await asApp("POST", `${base}/refunds`, {}), 409, "transfers_pending");
     expect(await countDomainRows(db.prisma)).toEqual(before);
     // The account is fixed: the operator retries, the transfer lands, the charge settles.
     gateway.setAccount("acct_sol", true);
