@@ -170,6 +170,7 @@ const payOutRoute = createRoute({
     ...notFound,
     ...problemExamples(403, "Allowed to see, not to do.", {
       operator_only: "only platform operators may do this",
+      admin_only: "only platform admins may pay a person out (a service token may not)",
     }),
     ...problemExamples(409, "The schedule or the person's account does not allow this now.", {
       payouts_not_manual:
@@ -247,6 +248,14 @@ export function payoutsV1(deps: V1Deps) {
     const personId = personOf(c, c.req.valid("param").personId);
     const refused = (await visiblePerson(c, personId)) ?? refuseUnlessOperator(c, principal);
     if (refused) return refused;
+    // Money leaves the platform's control: a person decides, not a client app's backend.
+    if (!principal.roles.includes("admin"))
+      return problem(
+        c,
+        403,
+        "admin_only",
+        "only platform admins may pay a person out (a service token may not)",
+      );
     // The key names the payouts at Stripe: without it a retry could not be told from a new request.
     const requestKey = c.req.header(IDEMPOTENCY_KEY_HEADER);
     if (requestKey === undefined)

@@ -211,7 +211,12 @@ const MATRIX: Readonly<Record<string, Row>> = {
   // matrix sends no Idempotency-Key, which this POST requires: 400 for the operator).
   "GET /v1/people/{personId}/balance": { ...ownPerson, member: "ok", platformAdmin: "ok" },
   "GET /v1/people/{personId}/payouts": { ...ownPerson, member: "ok", platformAdmin: "ok" },
-  "POST /v1/people/{personId}/payouts": { ...ownPerson, member: "operatorOnly", platformAdmin: "reached" },
+  "POST /v1/people/{personId}/payouts": {
+    ...ownPerson,
+    member: "operatorOnly",
+    platformAdmin: "reached",
+    service: "adminOnly",
+  },
   // rounds
   "GET /v1/groups/{groupId}/rounds": seeGroup,
   "POST /v1/groups/{groupId}/rounds": adminGroup,

@@ -172,7 +172,7 @@ describe("POST /v1/people/{personId}/payouts", () => {
     ]);
   });
 
-  it("needs an Idempotency-Key, an operator, and a person the caller may see", async () => {
+  it("needs an Idempotency-Key, a platform admin, and a person the caller may see", async () => {
     sim.gateway.balances.set(`acct_${SELLER}`, [money(75_00, "AUD")]);
     expect(await payOut(SELLER, await operator())).toMatchObject({
       status: 400,
@@ -181,6 +181,11 @@ describe("POST /v1/people/{personId}/payouts", () => {
     expect(await payOut(SELLER, await tokenFor(SELLER), "k")).toMatchObject({
       status: 403,
       body: { code: "operator_only" },
+    });
+    // A client app's backend (a service token) sees people, but does not pay them out.
+    expect(await payOut(SELLER, await tokenFor("app_events", ["service"]), "k")).toMatchObject({
+      status: 403,
+      body: { code: "admin_only" },
     });
     expect(await payOut(SELLER, await tokenFor("sue"), "k")).toMatchObject({
       status: 404,
