@@ -67,6 +67,9 @@ export function isIsoInstant(value: string): boolean {
 
 /** `evidenceDueBy` → `Evidence due by`. */
 export function labelOf(key: string): string {
-  const words = key.replace(/Minor$/, "").replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  const words = key
+    .replace(/Minor$/, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -56,9 +56,7 @@ export class MailData {
     const v = this.n.data[key];
     if (typeof v !== "number") return undefined;
     const currency = this.n.data.currency;
-    return typeof currency === "string"
-      ? formatAmount(v, currency, this.where.locale)
-      : `${v} (minor units)`;
+    return typeof currency === "string" ? formatAmount(v, currency, this.where.locale) : `${v} (minor units)`;
   }
 
   /** An instant (ISO) in the reader's time zone. */
@@ -195,7 +193,8 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       `Stripe reported money on ${d.aggregate.replace("_", " ")} ${d.text("roundId") || d.text("heldPaymentId") || d.text("marketplaceChargeId")} that susu did not expect${d.has("paymentIntentId") ? ` (payment ${d.text("paymentIntentId")})` : ""}${d.has("transferId") ? ` (transfer ${d.text("transferId")})` : ""}.`,
     ],
-    action: "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
+    action:
+      "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
   }),
   payment_failed: (d) => ({
     subject: "Your payment did not go through",
@@ -217,7 +216,8 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   release_blocked: (d) => ({
     subject: "A held payment cannot be released",
     happened: [`The release of a held payment to you is blocked: ${d.text("reason", "no reason given")}.`],
-    action: "Finish or update your payout details so the payment can be released; contact support if it stays blocked.",
+    action:
+      "Finish or update your payout details so the payment can be released; contact support if it stays blocked.",
   }),
   reversal_failed: (d) => ({
     subject: "Taking money back from a seller failed",
@@ -228,7 +228,9 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   }),
   payment_action_required: (d) => ({
     subject: "Your payment needs your confirmation",
-    happened: [`Your payment of ${amountOr(d, "amountMinor", "the amount due")} needs one more step from you (your bank asks you to confirm it).`],
+    happened: [
+      `Your payment of ${amountOr(d, "amountMinor", "the amount due")} needs one more step from you (your bank asks you to confirm it).`,
+    ],
     action: "Open the app or the payment page and confirm the payment.",
   }),
   seller_paid: (d) => ({

@@ -70,7 +70,10 @@ function domainOf(from: string): string {
 
 /** A Message-ID safe form of the notification id (ids hold `:`; the local part must be an atom). */
 function idPart(notificationId: string): string {
-  return notificationId.replace(/[^A-Za-z0-9._-]/g, (c) => `=${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return notificationId.replace(
+    /[^A-Za-z0-9._-]/g,
+    (c) => `=${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /**
@@ -86,7 +89,9 @@ export class SmtpNotifier implements Notifier {
 
   constructor(private readonly options: SmtpNotifierOptions) {
     this.transporter =
-      typeof options.transport === "string" ? nodemailer.createTransport(options.transport) : options.transport;
+      typeof options.transport === "string"
+        ? nodemailer.createTransport(options.transport)
+        : options.transport;
     this.domain = domainOf(options.from);
   }
 
