@@ -8,3 +8,5 @@ export {
   type TestDatabaseOptions,
   useTestDatabase,
 } from "./test-database.js";
+// A real SMTP server keeping what it receives, for the notifier's tests and the apps' wiring tests.
+export { closedPort, type ReceivedMail, type Refusal, TestSmtpServer } from "../notify/smtp-server.js";
