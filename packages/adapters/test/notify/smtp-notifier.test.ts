@@ -270,7 +270,7 @@ describe("SmtpNotifier against a real SMTP server", () => {
 });
 
 /** A notification of `template` with the data the domain sends with it (a superset). */
-function sampleOf(aggregate: string, template: Notification["template"]): Notification {
+function sampleOf(aggregate: Notification["aggregate"], template: Notification["template"]): Notification {
   return {
     id: `${aggregate}_1:notify:${template}:k`,
     aggregate,
