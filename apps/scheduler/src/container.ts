@@ -6,16 +6,24 @@ import {
   type PrismaClient,
   PrismaLedgerStore,
   PrismaPaymentAttemptStore,
+  PrismaPersonEmails,
   PrismaStore,
   PrismaSupportDesk,
   PrismaWebhookInbox,
   RandomIds,
+  SmtpNotifier,
   StripePaymentGateway,
   SystemClock,
   stripeEndpointOf,
   type WebhookProcessorContext,
 } from "@susu/adapters";
-import { type EffectPorts, type OutboxStore, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
+import {
+  type EffectPorts,
+  type Notifier,
+  type OutboxStore,
+  type UseCaseDeps,
+  useCaseDepsOn,
+} from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type PgBoss from "pg-boss";
 import type { SchedulerEnv } from "./env.js";
@@ -31,6 +39,20 @@ export const TOKENS = {
   prisma: Symbol("PrismaClient") as ServiceIdentifier<PrismaClient>,
   reconciliation: Symbol("ReconciliationJobDeps") as ServiceIdentifier<ReconciliationJobDeps>,
 };
+
+/** E-mail through SMTP when SUSU_SMTP_URL is set; log lines otherwise. */
+export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger): Notifier {
+  if (env.SUSU_SMTP_URL === undefined) return new LogNotifier(log);
+  return new SmtpNotifier({
+    transport: env.SUSU_SMTP_URL,
+    // readSchedulerEnv refuses SUSU_SMTP_URL without SUSU_MAIL_FROM.
+    from: env.SUSU_MAIL_FROM ?? "",
+    adminEmails: env.SUSU_ADMIN_EMAILS,
+    people: new PrismaPersonEmails(prisma),
+    where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
+    log,
+  });
+}
 
 /** The scheduler's composition root: the only place that knows which adapter serves which port. */
 export function createContainer(
@@ -61,7 +83,7 @@ export function createContainer(
   container.bind(TOKENS.outbox).toConstantValue(store);
   container.bind(TOKENS.effectPorts).toConstantValue({
     gateway,
-    notifier: new LogNotifier(log),
+    notifier: notifierOf(env, prisma, log),
     desk,
     timers: new PgBossTimerScheduler(boss),
     ledger: new PrismaLedgerStore(prisma),

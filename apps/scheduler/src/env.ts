@@ -9,6 +9,23 @@ const port = (fallback: number) =>
     .max(65_535, { error: "must be a port number (0-65535)" })
     .default(fallback);
 
+function isLocale(locale: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(locale).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
 const schema = z.object({
@@ -47,6 +64,48 @@ const schema = z.object({
   SUSU_SCHEDULER_METRICS_PORT: port(9464),
   /** The metrics endpoint's address; 0.0.0.0 for a Prometheus on another machine. */
   SUSU_SCHEDULER_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * Where notifications are e-mailed (`smtp://127.0.0.1:1025`, `smtps://user:pass@host:465`);
+   * unset: they are log lines.
+   */
+  SUSU_SMTP_URL: z
+    .string()
+    .url({ error: "must be an smtp:// or smtps:// URL" })
+    .regex(/^smtps?:\/\//, { error: "must be an smtp:// or smtps:// URL" })
+    .optional(),
+  /** The e-mails' `From` (`susu <no-reply@example.com>`); required with SUSU_SMTP_URL. */
+  SUSU_MAIL_FROM: z
+    .string()
+    .regex(/^([^<>@]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/, {
+      error: "must be an address, e.g. no-reply@example.com or susu <no-reply@example.com>",
+    })
+    .optional(),
+  /** The platform admins' addresses, comma-separated: who `platform_admins` notifications go to. */
+  SUSU_ADMIN_EMAILS: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const emails = text
+        .split(",")
+        .map((e) => e.trim())
+        .filter((e) => e !== "");
+      const wrong = emails.filter((e) => !z.email().safeParse(e).success);
+      if (wrong.length > 0) {
+        ctx.addIssue({ code: "custom", message: `not an e-mail address: ${wrong.join(", ")}` });
+        return z.NEVER;
+      }
+      return emails;
+    }),
+  /** The locale amounts and dates in e-mails are written in (BCP 47). */
+  SUSU_MAIL_LOCALE: z
+    .string()
+    .default("en-AU")
+    .refine((locale) => isLocale(locale), { error: "must be a BCP 47 locale, e.g. en-AU" }),
+  /** The time zone dates in e-mails are shown in (IANA). */
+  SUSU_MAIL_TIME_ZONE: z
+    .string()
+    .default("Australia/Sydney")
+    .refine((zone) => isTimeZone(zone), { error: "must be an IANA time zone, e.g. Australia/Sydney" }),
   STRIPE_SECRET_KEY: z.string().min(1),
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),
@@ -97,6 +156,13 @@ export function readSchedulerEnv(
         variable: "SUSU_PAYOUT_CRON",
         message:
           "cannot be off while SUSU_CONNECTED_PAYOUT_SCHEDULE is manual: sellers' balances would never reach their banks",
+      },
+    ]);
+  if (parsed.success && parsed.data.SUSU_SMTP_URL !== undefined && parsed.data.SUSU_MAIL_FROM === undefined)
+    throw new SchedulerConfigError([
+      {
+        variable: "SUSU_MAIL_FROM",
+        message: "is required when SUSU_SMTP_URL is set (the e-mails' From address)",
       },
     ]);
   if (!parsed.success)

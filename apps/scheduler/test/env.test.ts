@@ -54,4 +54,51 @@ describe("readSchedulerEnv", () => {
       /SUSU_RECONCILE_CRON: must be a 5-field cron expression or "off"/,
     );
   });
+
+  it("reads the e-mail settings: SMTP only with a From address, admins as a checked list, a real locale and zone", () => {
+    const none = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" });
+    expect(none).toMatchObject({
+      SUSU_ADMIN_EMAILS: [],
+      SUSU_MAIL_LOCALE: "en-AU",
+      SUSU_MAIL_TIME_ZONE: "Australia/Sydney",
+    });
+    expect(none.SUSU_SMTP_URL).toBeUndefined();
+    const env = readSchedulerEnv({
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_SMTP_URL: "smtp://127.0.0.1:1025",
+      SUSU_MAIL_FROM: "susu <no-reply@example.com>",
+      SUSU_ADMIN_EMAILS: " ops@example.com,, lead@example.com ",
+    });
+    expect(env).toMatchObject({
+      SUSU_SMTP_URL: "smtp://127.0.0.1:1025",
+      SUSU_MAIL_FROM: "susu <no-reply@example.com>",
+      SUSU_ADMIN_EMAILS: ["ops@example.com", "lead@example.com"],
+    });
+    expect(() =>
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_SMTP_URL: "smtp://127.0.0.1:1025" }),
+    ).toThrow(/SUSU_MAIL_FROM: is required when SUSU_SMTP_URL is set/);
+    let thrown: unknown;
+    try {
+      readSchedulerEnv({
+        STRIPE_SECRET_KEY: "sk_test_x",
+        SUSU_SMTP_URL: "http://mail.example.com",
+        SUSU_MAIL_FROM: "nobody",
+        SUSU_ADMIN_EMAILS: "ops@example.com, not-an-address",
+        SUSU_MAIL_LOCALE: "en_AU!",
+        SUSU_MAIL_TIME_ZONE: "Mars/Olympus",
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as SchedulerConfigError).problems).toEqual([
+      { variable: "SUSU_SMTP_URL", message: "must be an smtp:// or smtps:// URL" },
+      {
+        variable: "SUSU_MAIL_FROM",
+        message: "must be an address, e.g. no-reply@example.com or susu <no-reply@example.com>",
+      },
+      { variable: "SUSU_ADMIN_EMAILS", message: "not an e-mail address: not-an-address" },
+      { variable: "SUSU_MAIL_LOCALE", message: "must be a BCP 47 locale, e.g. en-AU" },
+      { variable: "SUSU_MAIL_TIME_ZONE", message: "must be an IANA time zone, e.g. Australia/Sydney" },
+    ]);
+  });
 });

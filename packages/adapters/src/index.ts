@@ -3,7 +3,25 @@ export * from "./db/index.js";
 export * from "./http/index.js";
 export * from "./logging/index.js";
 export * from "./metrics/index.js";
-export { type LineSink, LogNotifier, LogSupportDesk } from "./notify/index.js";
+export {
+  escapeHtml,
+  formatAmount,
+  formatInstant,
+  type LineSink,
+  LogNotifier,
+  LogSupportDesk,
+  MAIL_TEMPLATES,
+  type MailLocale,
+  type MailTemplateName,
+  maskNumbers,
+  notifyErrorOf,
+  type PersonEmails,
+  PrismaPersonEmails,
+  type RenderedMail,
+  renderMail,
+  SmtpNotifier,
+  type SmtpNotifierOptions,
+} from "./notify/index.js";
 export {
   DEFAULT_TIMER_RETRY,
   deterministicUuid,

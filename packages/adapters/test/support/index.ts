@@ -1,4 +1,7 @@
 // Hand-built Stripe events and a seeded round, for the apps' webhook processor tests.
+
+// A real SMTP server keeping what it receives, for the notifier's tests and the apps' wiring tests.
+export { closedPort, type ReceivedMail, type Refusal, TestSmtpServer } from "../notify/smtp-server.js";
 export { debitEvent, eventId, stripeEvent } from "../webhooks/events.js";
 export { ScriptedStripeReads, seedRound } from "../webhooks/harness.js";
 export { createDatabase, dropDatabase, uniqueDatabaseName } from "./databases.js";

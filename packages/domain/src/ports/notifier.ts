@@ -32,12 +32,15 @@ export type Notification = AggregateRef & {
   readonly data: Readonly<Record<string, string | number>>;
 };
 
-/** Why a notification could not be sent; the dispatcher retries it. */
-export type NotifyError = {
-  readonly type: "notify_failed";
-  readonly code: "notify_failed";
-  readonly message: string;
-};
+/**
+ * Why a notification could not be sent. `notify_failed`: for now (a server down, a
+ * temporary refusal): the dispatcher retries it. `notify_rejected`: for good (the server
+ * refused the message or its recipients): retrying would be refused again, so the effect
+ * is parked for an operator.
+ */
+export type NotifyError =
+  | { readonly type: "notify_failed"; readonly code: "notify_failed"; readonly message: string }
+  | { readonly type: "notify_rejected"; readonly code: "notify_rejected"; readonly message: string };
 
 /** Sends notifications (e-mail, push, …). */
 export interface Notifier {

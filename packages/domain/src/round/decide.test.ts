@@ -756,7 +756,10 @@ describe("one meaning per field", () => {
     ]);
     expect(cancelled.state).toMatchObject({ status: "cancelled", cancellationReason: reason });
     expect(cancelled.effects).toContainEqual(
-      expect.objectContaining({ template: "round_cancelled", data: { roundId: "r1", reason } }),
+      expect.objectContaining({
+        template: "round_cancelled",
+        data: { roundId: "r1", currency: "AUD", reason },
+      }),
     );
   });
 

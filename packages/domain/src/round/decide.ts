@@ -106,7 +106,7 @@ class Draft extends KernelDraft<Round, RoundEffect, DecideContext> {
       aggregateId: s.id,
       to: { kind: "group", groupId: s.groupId, members },
       template,
-      data: { roundId: s.id, ...data },
+      data: { roundId: s.id, currency: s.currency, ...data },
     });
   }
 

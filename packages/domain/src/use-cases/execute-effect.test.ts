@@ -1,4 +1,6 @@
+import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import type { NotifyError } from "../ports/notifier.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import { executeEffect } from "./execute-effect.js";
 
@@ -46,5 +48,27 @@ describe("executeEffect: notifications and timers name their aggregate", () => {
         timer: { kind: "payout_due" },
       },
     ]);
+  });
+
+  it.each([
+    ["notify_failed", true],
+    ["notify_rejected", false],
+  ] as const)("a notifier's %s is retried: %s", async (type, retry) => {
+    const sim = new InMemorySusu();
+    const error = { type, code: type, message: "the server said no" } as NotifyError;
+    const result = await executeEffect(
+      sim.deps,
+      { ...sim.ports, notifier: { send: () => errAsync(error) } },
+      {
+        kind: "notify",
+        id: "round_1:notify:payout_sent:x",
+        aggregate: "round",
+        aggregateId: "round_1",
+        to: { kind: "people", personIds: ["ana"] },
+        template: "payout_sent",
+        data: { roundId: "round_1" },
+      },
+    );
+    expect(result._unsafeUnwrapErr()).toEqual({ code: type, message: "the server said no", retry });
   });
 });

@@ -425,7 +425,7 @@ export function executeEffect(
             data: effect.data,
           })
           .map(() => [])
-          .mapErr((e) => failure(e.code, e.message, true)),
+          .mapErr((e) => failure(e.code, e.message, e.type === "notify_failed")),
       );
     case "post_ledger":
       return ports.ledger

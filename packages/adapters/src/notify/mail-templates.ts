@@ -1,0 +1,297 @@
+import type { Notification } from "@susu/domain";
+import {
+  escapeHtml,
+  formatAmount,
+  formatInstant,
+  isIsoInstant,
+  labelOf,
+  type MailLocale,
+  maskNumbers,
+} from "./mail-format.js";
+
+/** Every template name the domain sends today. */
+export type MailTemplateName = Notification["template"];
+
+/** What one e-mail says, as plain text pieces (escaped and masked when rendered). */
+export interface MailContent {
+  readonly subject: string;
+  /** What happened, one paragraph each. */
+  readonly happened: readonly string[];
+  /** What the reader must do; absent: nothing. */
+  readonly action?: string;
+  /** By when (already formatted); only with `action`, and only when the data carries it. */
+  readonly by?: string;
+}
+
+/** A rendered e-mail: subject, plain text and HTML. */
+export interface RenderedMail {
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/** The notification's data, read with formatting: amounts in its currency, instants in the time zone. */
+export class MailData {
+  constructor(
+    private readonly n: Notification,
+    private readonly where: MailLocale,
+  ) {}
+
+  get aggregate(): string {
+    return this.n.aggregate;
+  }
+
+  /** A value as text, or `fallback` when absent. */
+  text(key: string, fallback = ""): string {
+    const v = this.n.data[key];
+    return v === undefined ? fallback : String(v);
+  }
+
+  has(key: string): boolean {
+    return this.n.data[key] !== undefined;
+  }
+
+  /** An amount in minor units (`amountMinor`) in the data's `currency`. */
+  amount(key: string): string | undefined {
+    const v = this.n.data[key];
+    if (typeof v !== "number") return undefined;
+    const currency = this.n.data.currency;
+    return typeof currency === "string" ? formatAmount(v, currency, this.where.locale) : `${v} (minor units)`;
+  }
+
+  /** An instant (ISO) in the reader's time zone. */
+  date(key: string): string | undefined {
+    const v = this.n.data[key];
+    return typeof v === "string" ? formatInstant(v, this.where) : undefined;
+  }
+
+  /** Every data field, labelled and formatted: what the details table shows. */
+  details(): readonly (readonly [string, string])[] {
+    return Object.entries(this.n.data)
+      .filter(([key]) => key !== "currency")
+      .map(([key, v]) => {
+        if (key.endsWith("Minor") && typeof v === "number") return [labelOf(key), this.amount(key) ?? ""];
+        if (typeof v === "string" && isIsoInstant(v)) return [labelOf(key), formatInstant(v, this.where)];
+        return [labelOf(key), String(v)];
+      });
+  }
+}
+
+type Template = (d: MailData) => MailContent;
+
+const amountOr = (d: MailData, key: string, fallback: string): string => d.amount(key) ?? fallback;
+
+/** `{ by }` when the data carries the instant `key`; nothing otherwise. */
+const byDate = (d: MailData, key: string): { by?: string } => {
+  const by = d.date(key);
+  return by === undefined ? {} : { by };
+};
+
+const contact = "If you think this is wrong, reply to this e-mail or contact the group's administrators.";
+
+/**
+ * One template per template name the domain has. The type is a mapped type over the union
+ * of names, so a name added in the domain fails to compile here until its e-mail is written.
+ */
+export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
+  contribution_retry_scheduled: (d) => ({
+    subject: "Your contribution could not be collected; we will try again",
+    happened: [
+      `The direct debit for your contribution to round ${d.text("roundId")} did not go through (${d.text("failureCode", "no reason given")}).`,
+      `We will try to collect it again on ${d.date("retryAt") ?? "a later date"}.`,
+    ],
+    action: "Make sure the account you debit from has enough funds for the next attempt.",
+    ...byDate(d, "retryAt"),
+  }),
+  contribution_failed: (d) => ({
+    subject: "Your contribution could not be collected",
+    happened: [
+      `The direct debit for the contribution of member ${d.text("memberId")} to round ${d.text("roundId")} failed (${d.text("failureCode", "no reason given")}).`,
+      d.text("permanent") === "yes"
+        ? "The bank refused it for good: retrying the same debit will not work."
+        : "No more automatic attempts will be made.",
+    ],
+    action:
+      d.text("permanent") === "yes"
+        ? "Set up a new direct debit (update your bank details) so the contribution can be collected."
+        : "Make sure the account has funds, then ask the group's administrators to collect it again.",
+    ...byDate(d, "deadline"),
+  }),
+  round_cancelling: (d) => ({
+    subject: "Your round is being cancelled",
+    happened: [
+      `Round ${d.text("roundId")} is being cancelled: ${d.text("reason", "no reason given")}.`,
+      "Contributions already collected are being refunded to the accounts they came from.",
+    ],
+  }),
+  round_cancelled: (d) => ({
+    subject: "Your round was cancelled",
+    happened: [
+      `Round ${d.text("roundId")} was cancelled: ${d.text("reason", "no reason given")}.`,
+      "Every contribution collected for it has been refunded.",
+    ],
+  }),
+  payout_blocked: (d) => ({
+    subject: "A round's payout is blocked",
+    happened: [
+      `The payout of round ${d.text("roundId")} to member ${d.text("recipientMemberId")} could not be made: ${d.text("reason", "no reason given")}.`,
+      "The group is paused until the payout can be made.",
+    ],
+    action:
+      "If you are the recipient, finish or update your payout details (bank account) so the payout can be retried; administrators can reassign it.",
+  }),
+  payout_sent: (d) =>
+    d.aggregate === "round"
+      ? {
+          subject: "Your round's pot was paid out to you",
+          happened: [
+            `The pot of round ${d.text("roundId")}, ${amountOr(d, "amountMinor", "the collected amount")}, was sent to your payout account.`,
+            "It reaches your bank on your account's payout schedule.",
+          ],
+        }
+      : {
+          subject: "A held payment was released to you",
+          happened: [
+            `${amountOr(d, "amountMinor", "The payment")} was transferred to your payout account (transfer ${d.text("transferId")}).`,
+            "It reaches your bank on your account's payout schedule.",
+          ],
+        },
+  refund_failed: (d) => ({
+    subject: "A refund failed",
+    happened: [
+      `A refund${d.has("amountMinor") ? ` of ${d.amount("amountMinor")}` : ""} could not be made (${d.text("failureCode", "no reason given")}).`,
+    ],
+    action: "Check the ticket opened for it, fix the cause and retry the refund, or refund by hand.",
+  }),
+  dispute_opened: (d) => ({
+    subject: "A payment is disputed",
+    happened: [
+      `A customer's bank disputed a payment of ${amountOr(d, "amountMinor", "an amount")} (dispute ${d.text("disputeId")}${d.has("reason") ? `, reason: ${d.text("reason")}` : ""}).`,
+      "The disputed amount is held back until the dispute is decided.",
+    ],
+    action: "Gather the evidence that the payment was due (receipts, agreements, messages) and submit it.",
+    ...byDate(d, "evidenceDueBy"),
+  }),
+  dispute_closed: (d) => ({
+    subject: `A dispute was closed: ${d.text("outcome", "decided")}`,
+    happened: [
+      `Dispute ${d.text("disputeId")} was closed; outcome: ${d.text("outcome", "unknown")}.`,
+      d.text("outcome") === "won"
+        ? "The held amount is released."
+        : "The disputed amount was returned to the customer.",
+    ],
+  }),
+  transfer_reversed: (d) => ({
+    subject: "A transfer was reversed",
+    happened: [
+      `Transfer ${d.text("transferId")} of round ${d.text("roundId")} was reversed by ${amountOr(d, "amountMinor", "an amount")}.`,
+    ],
+    action: "Check the round's ledger and the ticket, and decide whether the money must be paid again.",
+  }),
+  unexpected_money: (d) => ({
+    subject: "Money moved where none was expected",
+    happened: [
+      `Stripe reported money on ${d.aggregate.replace("_", " ")} ${d.text("roundId") || d.text("heldPaymentId") || d.text("marketplaceChargeId")} that susu did not expect${d.has("paymentIntentId") ? ` (payment ${d.text("paymentIntentId")})` : ""}${d.has("transferId") ? ` (transfer ${d.text("transferId")})` : ""}.`,
+    ],
+    action:
+      "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
+  }),
+  payment_failed: (d) => ({
+    subject: "Your payment did not go through",
+    happened: [`Your payment failed (${d.text("failureCode", "no reason given")}). Nothing was charged.`],
+    action: "Try again with another payment method, or contact your bank.",
+  }),
+  checkout_expired: () => ({
+    subject: "Your checkout expired",
+    happened: ["The checkout was not completed in time, so it expired. Nothing was charged."],
+    action: "Start the payment again if you still want to pay.",
+  }),
+  refund_started: (d) => ({
+    subject: "Your refund is on its way",
+    happened: [
+      `A refund of ${amountOr(d, "amountMinor", "your payment")} was started${d.has("reason") ? ` (${d.text("reason")})` : ""}.`,
+      "It usually reaches your account within 5 to 10 business days.",
+    ],
+  }),
+  release_blocked: (d) => ({
+    subject: "A held payment cannot be released",
+    happened: [`The release of a held payment to you is blocked: ${d.text("reason", "no reason given")}.`],
+    action:
+      "Finish or update your payout details so the payment can be released; contact support if it stays blocked.",
+  }),
+  reversal_failed: (d) => ({
+    subject: "Taking money back from a seller failed",
+    happened: [
+      `Reversal ${d.text("reversal")} of ${amountOr(d, "amountMinor", "an amount")}${d.has("sellerId") ? ` from seller ${d.text("sellerId")}` : ""} failed (${d.text("failureCode", "no reason given")}).`,
+    ],
+    action: "Recover the amount by hand and close the ticket.",
+  }),
+  payment_action_required: (d) => ({
+    subject: "Your payment needs your confirmation",
+    happened: [
+      `Your payment of ${amountOr(d, "amountMinor", "the amount due")} needs one more step from you (your bank asks you to confirm it).`,
+    ],
+    action: "Open the app or the payment page and confirm the payment.",
+  }),
+  seller_paid: (d) => ({
+    subject: "You were paid for a sale",
+    happened: [
+      `${amountOr(d, "amountMinor", "Your share")} was transferred to your payout account${d.has("feeMinor") ? ` (platform fee: ${d.amount("feeMinor")})` : ""}.`,
+      "It reaches your bank on your account's payout schedule.",
+    ],
+  }),
+  transfer_blocked: (d) => ({
+    subject: "A seller's transfer is blocked",
+    happened: [
+      `The transfer to seller ${d.text("sellerId")} (attempt ${d.text("attempt")}) is blocked and will not be retried automatically.`,
+    ],
+    action: "Ask the seller to finish their payout details, then retry the transfer from the ticket.",
+  }),
+  payout_failed: (d) => ({
+    subject: "Your payout was returned by your bank",
+    happened: [
+      `Your payout of ${amountOr(d, "amountMinor", "your balance")} failed: ${d.text("failureMessage", d.text("failureCode", "the bank returned it"))}.`,
+      "The money is back in your account's balance and is safe.",
+    ],
+    action: `Update your bank account details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} so the next payout reaches you.`,
+  }),
+};
+
+/** The e-mail for a notification: its template's words, the data's details, escaped and masked. */
+export function renderMail(n: Notification, where: MailLocale): RenderedMail {
+  const data = new MailData(n, where);
+  const content = MAIL_TEMPLATES[n.template](data);
+  const details = data.details();
+  const m = maskNumbers;
+  const subject = m(content.subject);
+  const happened = content.happened.map(m);
+  const action = content.action === undefined ? undefined : m(content.action);
+  const by = content.by === undefined ? undefined : m(content.by);
+  const rows = details.map(([k, v]) => [m(k), m(v)] as const);
+
+  const text = [
+    ...happened,
+    ...(action !== undefined ? [`What to do: ${action}`] : []),
+    ...(action !== undefined && by !== undefined ? [`By: ${by}`] : []),
+    ["Details:", ...rows.map(([k, v]) => `  ${k}: ${v}`)].join("\n"),
+    contact,
+    `Reference: ${m(n.id)}`,
+  ].join("\n\n");
+
+  const e = escapeHtml;
+  const html = [
+    "<!doctype html>",
+    `<html><head><meta charset="utf-8"><title>${e(subject)}</title></head><body>`,
+    ...happened.map((p) => `<p>${e(p)}</p>`),
+    ...(action !== undefined ? [`<p><strong>What to do:</strong> ${e(action)}</p>`] : []),
+    ...(action !== undefined && by !== undefined ? [`<p><strong>By:</strong> ${e(by)}</p>`] : []),
+    "<table>",
+    ...rows.map(([k, v]) => `<tr><th align="left">${e(k)}</th><td>${e(v)}</td></tr>`),
+    "</table>",
+    `<p>${e(contact)}</p>`,
+    `<p><small>Reference: ${e(m(n.id))}</small></p>`,
+    "</body></html>",
+  ].join("\n");
+
+  return { subject, text, html };
+}

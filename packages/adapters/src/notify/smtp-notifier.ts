@@ -1,0 +1,174 @@
+import { createHash } from "node:crypto";
+import type { Notification, Notifier, NotifyError, PersonId } from "@susu/domain";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import nodemailer, { type Transporter } from "nodemailer";
+import type { PrismaClient } from "../db/prisma-client.js";
+import type { LineSink } from "./log-notifier.js";
+import { maskEmail } from "./log-notifier.js";
+import type { MailLocale } from "./mail-format.js";
+import { renderMail } from "./mail-templates.js";
+
+/** People's e-mail addresses, by person id; a person without one is left out of the map. */
+export interface PersonEmails {
+  emailsOf(personIds: readonly PersonId[]): ResultAsync<ReadonlyMap<PersonId, string>, NotifyError>;
+}
+
+/** People's addresses from the `people.email` column. */
+export class PrismaPersonEmails implements PersonEmails {
+  constructor(private readonly prisma: PrismaClient) {}
+  emailsOf(personIds: readonly PersonId[]): ResultAsync<ReadonlyMap<PersonId, string>, NotifyError> {
+    if (personIds.length === 0) return okAsync(new Map());
+    return ResultAsync.fromPromise(
+      this.prisma.person.findMany({
+        where: { id: { in: [...personIds] }, email: { not: null } },
+        select: { id: true, email: true },
+      }),
+      (e): NotifyError => failed(`reading people's e-mail addresses failed: ${String(e)}`),
+    ).map((rows) => new Map(rows.flatMap((r) => (r.email ? [[r.id as PersonId, r.email] as const] : []))));
+  }
+}
+
+/** What the SMTP notifier is configured with. */
+export interface SmtpNotifierOptions {
+  /** `smtp://host:port` or `smtps://user:pass@host:465`; or a nodemailer transporter. */
+  readonly transport: string | Transporter;
+  /** The `From` address, e.g. `susu <no-reply@example.com>`; its domain names the Message-IDs. */
+  readonly from: string;
+  /** Who `platform_admins` are. */
+  readonly adminEmails: readonly string[];
+  readonly people: PersonEmails;
+  readonly where: MailLocale;
+  /** Where it writes a line for a notification nobody could be written to. */
+  readonly log?: LineSink;
+}
+
+const failed = (message: string): NotifyError => ({ type: "notify_failed", code: "notify_failed", message });
+const rejected = (message: string): NotifyError => ({
+  type: "notify_rejected",
+  code: "notify_rejected",
+  message,
+});
+
+/**
+ * An SMTP error as the port's: a 5xx reply is a refusal for good (`notify_rejected`: the
+ * effect is parked), a 4xx reply or no reply at all (connection refused, timeout) is for
+ * now (`notify_failed`: the dispatcher retries it).
+ */
+export function notifyErrorOf(e: unknown, to: string): NotifyError {
+  const err = e as { responseCode?: unknown; code?: unknown; message?: unknown };
+  const status = typeof err.responseCode === "number" ? err.responseCode : undefined;
+  const what = `${typeof err.code === "string" ? `${err.code}: ` : ""}${String(err.message ?? e)}`;
+  const message = `sending to ${maskEmail(to)} failed${status !== undefined ? ` (${status})` : ""}: ${what}`;
+  return status !== undefined && status >= 500 && status < 600 ? rejected(message) : failed(message);
+}
+
+/** The domain of an address (`susu <no-reply@mail.example>` → `mail.example`). */
+function domainOf(from: string): string {
+  const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
+  return match?.[1] ?? "susu.invalid";
+}
+
+/** A Message-ID safe form of the notification id (ids hold `:`; the local part must be an atom). */
+function idPart(notificationId: string): string {
+  return notificationId.replace(
+    /[^A-Za-z0-9._-]/g,
+    (c) => `=${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/**
+ * Notifications as e-mail through SMTP. Each recipient gets their own message (no one sees
+ * another's address) whose Message-ID is the notification id and a hash of the recipient:
+ * a resend after a retry carries the same Message-ID, so it is recognisable as the same
+ * message. Recipients: people by their stored address (people without one are skipped),
+ * the notification's `emails`, and `platform_admins` from configuration.
+ */
+export class SmtpNotifier implements Notifier {
+  private readonly transporter: Transporter;
+  private readonly domain: string;
+
+  constructor(private readonly options: SmtpNotifierOptions) {
+    this.transporter =
+      typeof options.transport === "string"
+        ? nodemailer.createTransport(options.transport)
+        : options.transport;
+    this.domain = domainOf(options.from);
+  }
+
+  /** The Message-ID a notification gets for a recipient. */
+  messageId(notificationId: string, to: string): string {
+    const who = createHash("sha256").update(to.toLowerCase()).digest("hex").slice(0, 16);
+    return `<${idPart(notificationId)}.${who}@${this.domain}>`;
+  }
+
+  send(n: Notification): ResultAsync<void, NotifyError> {
+    return this.recipientsOf(n).andThen((to) => {
+      if (to.length === 0) {
+        // Nobody has an address: a retry would find nobody either.
+        this.options.log?.info(
+          { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
+          "notification has no e-mail recipient",
+        );
+        return okAsync(undefined);
+      }
+      const mail = renderMail(n, this.options.where);
+      // One after the other: a failure stops here, and the retry resends the same Message-IDs.
+      return to.reduce<ResultAsync<void, NotifyError>>(
+        (sent, address) => sent.andThen(() => this.sendOne(n, address, mail)),
+        okAsync(undefined),
+      );
+    });
+  }
+
+  close(): void {
+    this.transporter.close();
+  }
+
+  private sendOne(
+    n: Notification,
+    to: string,
+    mail: { subject: string; text: string; html: string },
+  ): ResultAsync<void, NotifyError> {
+    return ResultAsync.fromPromise(
+      this.transporter.sendMail({
+        from: this.options.from,
+        to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId: this.messageId(n.id, to),
+        headers: {
+          "X-Susu-Notification-Id": n.id,
+          "X-Susu-Template": n.template,
+          "Auto-Submitted": "auto-generated",
+        },
+      }),
+      (e) => notifyErrorOf(e, to),
+    ).andThen((info: { rejected?: unknown[] }) =>
+      (info.rejected ?? []).length > 0
+        ? errAsync(rejected(`the server refused the recipient ${maskEmail(to)}`))
+        : okAsync(undefined),
+    );
+  }
+
+  private recipientsOf(n: Notification): ResultAsync<readonly string[], NotifyError> {
+    return this.options.people.emailsOf(n.personIds).map((people) => {
+      const all = [
+        ...n.personIds.flatMap((id) => {
+          const email = people.get(id);
+          return email === undefined ? [] : [email];
+        }),
+        ...(n.emails ?? []),
+        ...((n.roles ?? []).includes("platform_admins") ? this.options.adminEmails : []),
+      ];
+      // One message per address, however many ways it was named.
+      const seen = new Set<string>();
+      return all.filter((a) => {
+        const key = a.trim().toLowerCase();
+        if (key === "" || seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    });
+  }
+}

@@ -1,0 +1,346 @@
+import {
+  HELD_PAYMENT_NOTIFICATION_TEMPLATES,
+  MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
+  NOTIFICATION_TEMPLATES,
+  type Notification,
+  PAYOUT_NOTIFICATION_TEMPLATES,
+} from "@susu/domain";
+import fc from "fast-check";
+import { okAsync } from "neverthrow";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { escapeHtml, formatAmount, maskNumbers } from "../../src/notify/mail-format.js";
+import { renderMail } from "../../src/notify/mail-templates.js";
+import {
+  type PersonEmails,
+  PrismaPersonEmails,
+  SmtpNotifier,
+  type SmtpNotifierOptions,
+} from "../../src/notify/smtp-notifier.js";
+import { useTestDatabase } from "../support/index.js";
+import { closedPort, TestSmtpServer } from "./smtp-server.js";
+
+const where = { locale: "en-AU", timeZone: "Australia/Sydney" };
+const FROM = "susu <no-reply@mail.susu.test>";
+
+const noPeople: PersonEmails = { emailsOf: () => okAsync(new Map()) };
+
+function notifier(transport: string, extra: Partial<SmtpNotifierOptions> = {}): SmtpNotifier {
+  return new SmtpNotifier({
+    transport,
+    from: FROM,
+    adminEmails: ["ops@susu.test", "lead@susu.test"],
+    people: noPeople,
+    where,
+    ...extra,
+  });
+}
+
+const sample: Notification = {
+  id: "round_1:notify:contribution_retry_scheduled:ana:1",
+  aggregate: "round",
+  aggregateId: "round_1",
+  groupId: "g1",
+  personIds: [],
+  emails: ["cy@example.com"],
+  template: "contribution_retry_scheduled",
+  data: {
+    roundId: "round_1",
+    currency: "AUD",
+    memberId: "ana",
+    failureCode: "insufficient_funds",
+    retryAt: "2026-03-01T00:00:00.000Z",
+  },
+};
+
+describe("SmtpNotifier against a real SMTP server", () => {
+  const server = new TestSmtpServer();
+  const db = useTestDatabase();
+  let smtp: SmtpNotifier;
+
+  beforeAll(async () => {
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+  beforeEach(() => {
+    server.received.length = 0;
+    server.refusal = undefined;
+    smtp = notifier(server.url);
+  });
+  afterEach(() => smtp.close());
+
+  it("writes to people by their stored address, to the notification's addresses and to the admins, one message each", async () => {
+    const now = new Date();
+    await db.prisma.person.createMany({
+      data: [
+        { id: "ana", displayName: "Ana", email: "ana@example.com", createdAt: now, updatedAt: now },
+        { id: "ben", displayName: "Ben", createdAt: now, updatedAt: now },
+      ],
+    });
+    smtp = notifier(server.url, { people: new PrismaPersonEmails(db.prisma) });
+    const result = await smtp.send({
+      ...sample,
+      personIds: ["ana", "ben"],
+      emails: ["cy@example.com", "ANA@example.com"],
+      roles: ["platform_admins"],
+    });
+    expect(result.isOk()).toBe(true);
+    // Ben has no address; Ana's, named twice, is written to once.
+    expect(server.received.map((m) => m.to)).toEqual([
+      ["ana@example.com"],
+      ["cy@example.com"],
+      ["ops@susu.test"],
+      ["lead@susu.test"],
+    ]);
+    const first = server.received[0];
+    expect(first?.from).toBe("no-reply@mail.susu.test");
+    expect(first?.parsed.subject).toBe("Your contribution could not be collected; we will try again");
+    expect(first?.parsed.headers.get("x-susu-notification-id")).toBe(sample.id);
+    expect(first?.parsed.headers.get("x-susu-template")).toBe("contribution_retry_scheduled");
+    expect(first?.parsed.messageId).toMatch(
+      /^<round_1=3anotify=3acontribution_retry_scheduled=3aana=3a1\.[0-9a-f]{16}@mail\.susu\.test>$/,
+    );
+    const text = first?.parsed.text ?? "";
+    expect(text).toContain("did not go through (insufficient_funds)");
+    // 00:00 UTC on 1 March is 11:00 in Sydney (daylight saving).
+    expect(text).toMatch(/Sunday,? 1 March 2026 at 11:00\s?am \(Australia\/Sydney\)/);
+    expect(text).toContain("What to do: Make sure the account you debit from has enough funds");
+    const html = first?.parsed.html || "";
+    expect(html).toContain("<p><strong>What to do:</strong> Make sure the account you debit from");
+    expect(html).toMatch(/<th align="left">Retry at<\/th><td>Sunday,? 1 March 2026 at 11:00/);
+  });
+
+  it("a resend of the same notification carries the same Message-ID per recipient", async () => {
+    await smtp.send(sample);
+    await smtp.send(sample);
+    await smtp.send({ ...sample, id: `${sample.id}:other` });
+    const ids = server.received.map((m) => m.parsed.messageId);
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
+  it("formats amounts in the notification's currency and locale", async () => {
+    await smtp.send({
+      id: "hp_1:notify:refund_started:1",
+      aggregate: "held_payment",
+      aggregateId: "hp_1",
+      personIds: [],
+      emails: ["cy@example.com"],
+      template: "refund_started",
+      data: { heldPaymentId: "hp_1", currency: "aud", amountMinor: 123456, reason: "requested_by_customer" },
+    });
+    const text = server.received[0]?.parsed.text ?? "";
+    expect(text).toContain("A refund of $1,234.56 was started (requested_by_customer).");
+    expect(text).toContain("Amount: $1,234.56");
+    expect(formatAmount(1000, "JPY", "en-AU")).toBe("JPY\u00a01,000");
+    expect(formatAmount(123456, "EUR", "de-DE")).toBe("1.234,56\u00a0€");
+  });
+
+  it("escapes every value in the HTML body; the text body keeps it as written", async () => {
+    await smtp.send({
+      ...sample,
+      id: "round_1:notify:round_cancelling",
+      template: "round_cancelling",
+      data: { roundId: "round_1", currency: "AUD", reason: `<script>alert("x")</script> & <b>bold</b>` },
+    });
+    const mail = server.received[0];
+    const html = mail?.parsed.html || "";
+    expect(html).not.toContain("<script>");
+    expect(html).not.toContain("<b>bold</b>");
+    expect(html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;");
+    expect(mail?.parsed.text).toContain(`cancelled: <script>alert("x")</script> & <b>bold</b>.`);
+  });
+
+  it("never sends a full card or account number: it masks all but the last 4 digits", async () => {
+    await smtp.send({
+      id: "payout:po_1:failed:notify",
+      aggregate: "payout",
+      aggregateId: "po_1",
+      personIds: [],
+      emails: ["ana@example.com"],
+      template: "payout_failed",
+      data: {
+        payoutId: "po_12345678901",
+        amountMinor: 5000,
+        currency: "AUD",
+        failureCode: "account_closed",
+        failureMessage: "account 062-000 12345678 closed; card 4242 4242 4242 4242 refused",
+        action: "update_bank_account",
+        onboardingPath: "/v1/people/ana/payout-onboarding",
+      },
+    });
+    const raw = server.received[0]?.raw ?? "";
+    const { text = "", html = "" } = server.received[0]?.parsed ?? {};
+    for (const body of [text, String(html), raw]) {
+      expect(body).not.toContain("12345678 ");
+      expect(body).not.toContain("4242 4242 4242 4242");
+    }
+    expect(text).toContain("card •••• 4242 refused");
+    expect(text).toContain("account •••• 5678 closed");
+    // An id that merely holds digits is not a number to hide.
+    expect(text).toContain("po_12345678901");
+    expect(text).toContain("Your payout of $50.00 failed");
+  });
+
+  it("a notification with nobody to write to is done, with a line saying so", async () => {
+    const lines: string[] = [];
+    smtp = notifier(server.url, { adminEmails: [], log: { info: (_f, m) => lines.push(m) } });
+    const result = await smtp.send({ ...sample, emails: [], roles: ["platform_admins"] });
+    expect(result.isOk()).toBe(true);
+    expect(server.received).toEqual([]);
+    expect(lines).toEqual(["notification has no e-mail recipient"]);
+  });
+
+  it("a 5xx refusal is permanent (notify_rejected)", async () => {
+    server.refusal = { at: "rcpt", code: 550, message: "mailbox unavailable" };
+    const result = await smtp.send(sample);
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_rejected", code: "notify_rejected" });
+    expect(result._unsafeUnwrapErr().message).toContain("550");
+    // The address is personal data: the error (which lands in logs) masks it.
+    expect(result._unsafeUnwrapErr().message).not.toContain("cy@example.com");
+    server.refusal = { at: "data", code: 554, message: "message refused" };
+    const atData = await smtp.send(sample);
+    expect(atData._unsafeUnwrapErr().type).toBe("notify_rejected");
+    expect(server.received).toEqual([]);
+  });
+
+  it("a 4xx refusal is for now (notify_failed): the dispatcher retries it", async () => {
+    server.refusal = { at: "data", code: 451, message: "try again later" };
+    const result = await smtp.send(sample);
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_failed", code: "notify_failed" });
+    expect(result._unsafeUnwrapErr().message).toContain("451");
+    server.refusal = { at: "rcpt", code: 452, message: "too many recipients" };
+    expect((await smtp.send(sample))._unsafeUnwrapErr().type).toBe("notify_failed");
+  });
+
+  it("a server that refuses the connection is for now (notify_failed)", async () => {
+    const down = notifier(`smtp://127.0.0.1:${await closedPort()}`);
+    const result = await down.send(sample);
+    down.close();
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_failed" });
+    expect(result._unsafeUnwrapErr().message).toContain("ECONNREFUSED");
+  });
+
+  it("a database that cannot be read while resolving people is for now (notify_failed)", async () => {
+    const people: PersonEmails = new PrismaPersonEmails({
+      person: { findMany: () => Promise.reject(new Error("connection lost")) },
+    } as never);
+    smtp = notifier(server.url, { people });
+    const result = await smtp.send({ ...sample, personIds: ["ana"] });
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_failed" });
+    expect(server.received).toEqual([]);
+  });
+
+  describe("every template the domain has renders and is delivered", () => {
+    const samples: Notification[] = [
+      ...NOTIFICATION_TEMPLATES.map((template) => sampleOf("round", template)),
+      ...HELD_PAYMENT_NOTIFICATION_TEMPLATES.map((template) => sampleOf("held_payment", template)),
+      ...MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES.map((template) =>
+        sampleOf("marketplace_charge", template),
+      ),
+      ...PAYOUT_NOTIFICATION_TEMPLATES.map((template) => sampleOf("payout", template)),
+    ];
+    it.each(samples.map((n) => [`${n.aggregate} ${n.template}`, n] as const))("%s", async (_name, n) => {
+      expect((await smtp.send(n)).isOk()).toBe(true);
+      const [mail] = server.received;
+      expect(mail?.to).toEqual(["someone@example.com"]);
+      expect(mail?.parsed.subject?.length ?? 0).toBeGreaterThan(5);
+      const text = mail?.parsed.text ?? "";
+      const html = String(mail?.parsed.html || "");
+      expect(text).toContain(`Reference: ${n.id}`);
+      expect(html).toContain("</html>");
+      // No template leaves a hole where a value should be.
+      expect(text).not.toMatch(/undefined|NaN|\[object/);
+      // The amount every sample carries, when a template shows it, is formatted.
+      if (text.includes("12,345") || text.includes("123.45")) expect(text).toContain("$123.45");
+      expect(text).not.toContain("12345 ");
+      // What the person must do by when, for the templates whose data carries a deadline.
+      const deadline: Partial<Record<Notification["template"], string>> = {
+        contribution_retry_scheduled: "By: Sunday, 1 March 2026 at 11:00",
+        contribution_failed: "By: Thursday, 5 March 2026 at 11:00",
+        dispute_opened: "By: Tuesday, 10 March 2026 at 11:00",
+      };
+      const by = deadline[n.template];
+      if (by !== undefined) expect(text.replace(/\u202f/g, " ")).toContain(by);
+      else expect(text).not.toContain("By: ");
+    });
+  });
+});
+
+/** A notification of `template` with the data the domain sends with it (a superset). */
+function sampleOf(aggregate: Notification["aggregate"], template: Notification["template"]): Notification {
+  return {
+    id: `${aggregate}_1:notify:${template}:k`,
+    aggregate,
+    aggregateId: `${aggregate}_1`,
+    personIds: [],
+    emails: ["someone@example.com"],
+    template,
+    data: {
+      [`${aggregate === "round" ? "round" : aggregate === "payout" ? "payout" : aggregate === "held_payment" ? "heldPayment" : "marketplaceCharge"}Id`]: `${aggregate}_1`,
+      currency: "AUD",
+      amountMinor: 12345,
+      feeMinor: 100,
+      memberId: "ana",
+      recipientMemberId: "ana",
+      sellerId: "sel",
+      failureCode: "insufficient_funds",
+      failureMessage: "the bank said no",
+      reason: "requested",
+      retryAt: "2026-03-01T00:00:00.000Z",
+      deadline: "2026-03-05T00:00:00.000Z",
+      evidenceDueBy: "2026-03-10T00:00:00.000Z",
+      permanent: "no",
+      disputeId: "dp_1",
+      outcome: "won",
+      transferId: "tr_1",
+      paymentIntentId: "pi_1",
+      refund: 1,
+      reversal: 1,
+      attempt: 1,
+      onboardingPath: "/v1/people/ana/payout-onboarding",
+    },
+  };
+}
+
+describe("mail formatting properties", () => {
+  it("HTML escaping leaves no markup character unescaped", () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        const out = escapeHtml(s);
+        expect(out).not.toMatch(/[<>"']/);
+        expect(out.replace(/&(lt|gt|quot|#39|amp);/g, "")).not.toContain("&");
+      }),
+    );
+  });
+
+  it("a card-like number anywhere in a message never survives rendering; its last 4 digits do", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[1-9][0-9]{11,15}$/),
+        fc.constantFrom(" ", "-", ""),
+        fc.string({ maxLength: 20 }).map((s) => s.replace(/[\w-]/g, " ")),
+        (digits, sep, around) => {
+          const written = (digits.match(/.{1,4}/g) ?? []).join(sep);
+          const mail = renderMail(
+            {
+              ...sample,
+              template: "payment_failed",
+              aggregate: "held_payment",
+              data: { failureCode: `${around} ${written} ${around}` },
+            },
+            where,
+          );
+          for (const body of [mail.text, mail.html]) {
+            expect(body).not.toContain(digits);
+            expect(body).not.toContain(written);
+            expect(body).toContain(`•••• ${digits.slice(-4)}`);
+          }
+        },
+      ),
+    );
+    expect(maskNumbers("bsb 062-000 acct 123456789")).toBe("bsb 062-000 acct •••• 6789");
+  });
+});
