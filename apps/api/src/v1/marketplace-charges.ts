@@ -30,6 +30,13 @@ import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
+  body,
+  commandRoutes,
+  feeTermsSchema,
+  paymentRefusals,
+  refundAmountSchema,
+} from "./payment-routes.js";
+import {
   commonResponses,
   IdSchema,
   json,
@@ -330,30 +337,10 @@ export type MarketplaceChargeView = ReturnType<typeof marketplaceChargeView>;
 
 // ─── Requests ──────────────────────────────────────────────────────────────
 
-const FeeSchema = z
-  .union([
-    z.strictObject({
-      rateBps: z
-        .number()
-        .int()
-        .min(0)
-        .max(9_999)
-        .openapi({ description: "A rate in basis points of the amount (250 = 2.5 %)", example: 1_000 }),
-    }),
-    z.strictObject({
-      amountMinor: z
-        .number()
-        .int()
-        .min(0)
-        .max(Number.MAX_SAFE_INTEGER)
-        .openapi({ description: "A fixed fee in minor units", example: 500 }),
-    }),
-  ])
-  .openapi("MarketplaceChargeFeeTerms", {
-    description:
-      "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave every seller something",
-    example: { rateBps: 1_000 },
-  });
+const FeeSchema = feeTermsSchema(
+  "MarketplaceChargeFeeTerms",
+  "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave every seller something",
+);
 
 const PaymentMethodSchema = z
   .discriminatedUnion("type", [
@@ -424,13 +411,7 @@ const CreateMarketplaceChargeSchema = z
 
 const RefundSchema = z
   .object({
-    amountMinor: z
-      .number()
-      .int()
-      .positive()
-      .max(Number.MAX_SAFE_INTEGER)
-      .optional()
-      .openapi({ description: "A partial refund; everything left when absent", example: 2500 }),
+    amountMinor: refundAmountSchema(),
     reason: TextSchema.optional().openapi({ example: "the customer cannot come" }),
     initiatedBy: z.enum(["customer", "platform"]).optional().openapi({
       description:
@@ -450,28 +431,14 @@ const ListQuerySchema = PageQuerySchema.extend({
 const notFound = problemExamples(404, "Not found, or not yours to see.", {
   marketplace_charge_not_found: "no marketplace charge mc_1",
 });
-const operatorOnly = problemExamples(403, "Allowed to see, not to do.", {
-  operator_only: "only platform operators may do this",
-});
-const conflicts = (details: Readonly<Record<string, string>>) =>
-  problemExamples(409, "The charge's state does not allow this now.", {
-    ...details,
-    version_conflict: "marketplace charge mc_1 was changed by someone else; load it again and retry",
-    idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
-  });
-const unprocessable = (details: Readonly<Record<string, string>>) =>
-  problemExamples(422, "The values are well-formed but not acceptable.", {
-    ...details,
-    idempotency_key_reused: "this Idempotency-Key was used with a different request",
-  });
+const { operatorOnly, conflicts, unprocessable } = paymentRefusals(
+  "charge",
+  "marketplace charge mc_1 was changed by someone else; load it again and retry",
+);
 
 // ─── Routes ────────────────────────────────────────────────────────────────
 
 const TAGS = ["marketplace charges"];
-const body = <T extends z.ZodTypeAny>(schema: T, required = true) => ({
-  content: { "application/json": { schema } },
-  required,
-});
 
 const createRouteDef = createRoute({
   method: "post",
@@ -537,34 +504,14 @@ const getRouteDef = createRoute({
 });
 
 /** A command on one charge: `POST /marketplace-charges/{marketplaceChargeId}/<action>`, answering the charge as it now stands. */
-function commandRoute<
-  A extends string,
-  Extra extends { readonly body?: ReturnType<typeof body> },
-  F extends object,
->(def: {
-  readonly action: A;
-  readonly summary: string;
-  readonly description?: string;
-  readonly request?: Extra;
-  readonly answers: string;
-  readonly refusals: F;
-}) {
-  return createRoute({
-    method: "post",
-    path: `/marketplace-charges/{marketplaceChargeId}/${def.action}` as const,
-    tags: TAGS,
-    summary: def.summary,
-    ...(def.description !== undefined ? { description: def.description } : {}),
-    security: [{ bearer: [] }],
-    request: { params: ChargeIdParam, ...((def.request ?? {}) as Extra) },
-    responses: {
-      200: json(MarketplaceChargeSchema, def.answers),
-      ...postResponses,
-      ...notFound,
-      ...def.refusals,
-    },
-  });
-}
+const commandRoute = commandRoutes({
+  collection: "/marketplace-charges",
+  param: "marketplaceChargeId",
+  params: ChargeIdParam,
+  schema: MarketplaceChargeSchema,
+  tags: TAGS,
+  notFound,
+});
 
 const NOT_CAPTURED = { payment_not_captured: "the charge is awaiting_payment" };
 const ENDED = { charge_ended: "the charge is refunded" };
