@@ -23,7 +23,7 @@ export interface AuditedInput {
 }
 
 /** The audit line of one input fed to an aggregate: applied, or ignored and why. */
-export function auditLine(
+function auditLine(
   aggregate: StoredAggregate,
   aggregateId: string,
   input: AuditedInput,
@@ -67,7 +67,7 @@ export interface AggregateKind<
  *
  * @param before the state the decision was made on; absent when it created the aggregate
  */
-export function commitDecision<
+function commitDecision<
   K extends StandaloneAggregateKey,
   I extends AuditedInput,
   D extends Decision<StateAt<K>, OutboxEffect, string>,
@@ -93,6 +93,43 @@ export function commitDecision<
       audit: [audit],
     })
     .map(() => ({ ...decision, state }));
+}
+
+/**
+ * Stores the decision that created an aggregate, audited as `input` by `actor`, and
+ * answers it as `created` makes it. When a concurrent request stored the same reference
+ * meanwhile (`duplicate`), answers what `existing` finds now, as a repeat of the request
+ * would be answered.
+ */
+export function commitCreation<
+  K extends StandaloneAggregateKey,
+  I extends AuditedInput,
+  D extends Decision<StateAt<K>, OutboxEffect, string>,
+  T,
+>(
+  kind: AggregateKind<K, I, D>,
+  deps: UseCaseDeps,
+  decision: D,
+  audited: { readonly input: I; readonly at: Instant; readonly actor: string },
+  created: (state: StateAt<K>) => T,
+  existing: () => ResultAsync<T | undefined, UseCaseError>,
+): ResultAsync<T, UseCaseError> {
+  const audit = auditLine(
+    kind.aggregate,
+    decision.state.id,
+    audited.input,
+    decision,
+    audited.at,
+    audited.actor,
+  );
+  return commitDecision(kind, deps, undefined, decision, audit)
+    .map((d) => created(d.state))
+    .orElse((e) =>
+      // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
+      e.type === "duplicate"
+        ? existing().andThen((again) => (again !== undefined ? okAsync(again) : errAsync<T, UseCaseError>(e)))
+        : errAsync(e),
+    );
 }
 
 /** Loads the aggregate or fails with `<aggregate>_not_found`. */

@@ -16,8 +16,7 @@ import {
   type AggregateKind,
   applyAggregateInput,
   applyOperatorCommand,
-  auditLine,
-  commitDecision,
+  commitCreation,
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
@@ -176,22 +175,14 @@ export function createHeldPayment(
       const decided = decideCreate(create, { now, policy: policyOf(deps) });
       if (decided.isErr()) return errAsync(decided.error);
       const input: HeldPaymentInput = { type: "create", command: create };
-      return commitDecision(
+      return commitCreation(
         heldPaymentKind,
         deps,
-        undefined,
         decided.value,
-        auditLine("held_payment", decided.value.state.id, input, decided.value, now, command.requestedBy),
-      )
-        .map((d): CreatedHeldPayment => ({ payment: d.state, created: true }))
-        .orElse((e) =>
-          // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
-          e.type === "duplicate"
-            ? existingFor(deps, command).andThen((again) =>
-                again !== undefined ? okAsync(again) : errAsync<CreatedHeldPayment, UseCaseError>(e),
-              )
-            : errAsync(e),
-        );
+        { input, at: now, actor: command.requestedBy },
+        (payment): CreatedHeldPayment => ({ payment, created: true }),
+        () => existingFor(deps, command),
+      );
     });
   });
 }

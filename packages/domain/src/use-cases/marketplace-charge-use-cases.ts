@@ -25,8 +25,7 @@ import {
   type AggregateKind,
   applyAggregateInput,
   applyOperatorCommand,
-  auditLine,
-  commitDecision,
+  commitCreation,
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
@@ -233,29 +232,14 @@ export function createMarketplaceCharge(
       const decided = decideCreate(create, { now, policy: policyOf(deps) });
       if (decided.isErr()) return errAsync(decided.error);
       const input: MarketplaceChargeInput = { type: "create", command: create };
-      return commitDecision(
+      return commitCreation(
         marketplaceChargeKind,
         deps,
-        undefined,
         decided.value,
-        auditLine(
-          "marketplace_charge",
-          decided.value.state.id,
-          input,
-          decided.value,
-          now,
-          command.requestedBy,
-        ),
-      )
-        .map((d): CreatedMarketplaceCharge => ({ charge: d.state, created: true }))
-        .orElse((e) =>
-          // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
-          e.type === "duplicate"
-            ? existingFor(deps, command).andThen((again) =>
-                again !== undefined ? okAsync(again) : errAsync<CreatedMarketplaceCharge, UseCaseError>(e),
-              )
-            : errAsync(e),
-        );
+        { input, at: now, actor: command.requestedBy },
+        (charge): CreatedMarketplaceCharge => ({ charge, created: true }),
+        () => existingFor(deps, command),
+      );
     });
   });
 }
