@@ -5,7 +5,6 @@ import {
   type CurrencyCode,
   feeNetMinor,
   type HeldPayment,
-  type HeldPaymentQuery,
   type HeldPaymentStatus,
   HOUR_MS,
   type PlatformFee,
@@ -16,7 +15,7 @@ import {
   useCases,
 } from "@susu/domain";
 import type { Context } from "hono";
-import { err, ok, type Result, type ResultAsync } from "neverthrow";
+import type { Result, ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
@@ -47,6 +46,7 @@ import {
   problemExamples,
   TimestampSchema,
 } from "./schemas.js";
+import { listVisibleUnion } from "./visible-list.js";
 
 // Held payments under /v1: a client app (any principal) asks for a payment for one of its
 // bookings, paid by its customer on a Stripe Checkout page, held on the platform for a
@@ -595,15 +595,6 @@ const retryRefundRouteDef = commandRoute({
 
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
-/** Newest first, as the repository pages: by creation time, then by id. */
-function newestFirst(a: HeldPayment, b: HeldPayment): number {
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** Most payments one repository page holds (the port's bound). */
-const REPOSITORY_PAGE_MAX = 100;
-
 /**
  * One page of the held payments `principal` may list: the union of authz's scopes, each
  * read from the repository after the cursor and merged newest first. A cursor the caller
@@ -615,33 +606,15 @@ async function listVisible(
   filter: HeldPaymentFilter,
   page: { readonly limit: number; readonly startingAfter?: string | undefined },
 ): Promise<Result<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, UseCaseError>> {
-  const empty = { items: [], hasMore: false };
-  if (page.startingAfter !== undefined && !isPlatformOperator(principal)) {
-    const cursor = await uc.heldPayments.getHeldPayment(page.startingAfter);
-    if (cursor.isErr()) return err(cursor.error);
-    if (cursor.value === undefined || heldPaymentAccess(principal, cursor.value) === "none") return ok(empty);
-  }
-  const scopes = heldPaymentListScopes(principal, filter);
-  const after = page.startingAfter !== undefined ? { startingAfter: page.startingAfter } : {};
-  if (scopes.length === 1) {
-    const [scope] = scopes as [Omit<HeldPaymentQuery, "limit">];
-    return uc.heldPayments.listHeldPayments({ ...scope, ...after, limit: page.limit });
-  }
-  // A union: one more than the page from each side tells whether more follow (at the
-  // repository's bound, the sides' own `hasMore` does, counting a payment both sides hold once).
-  const limit = Math.min(page.limit + 1, REPOSITORY_PAGE_MAX);
-  const merged = new Map<string, HeldPayment>();
-  let sideHasMore = false;
-  for (const scope of scopes) {
-    const side = await uc.heldPayments.listHeldPayments({ ...scope, ...after, limit });
-    if (side.isErr()) return err(side.error);
-    for (const p of side.value.items) merged.set(p.id, p);
-    sideHasMore ||= side.value.hasMore;
-  }
-  const items = [...merged.values()].sort(newestFirst);
-  return ok({
-    items: items.slice(0, page.limit),
-    hasMore: items.length > page.limit || (limit === page.limit && sideHasMore),
+  return listVisibleUnion({
+    scopes: heldPaymentListScopes(principal, filter),
+    page,
+    checkCursor: !isPlatformOperator(principal),
+    cursorVisible: async (id) =>
+      (await uc.heldPayments.getHeldPayment(id)).map(
+        (cursor) => cursor !== undefined && heldPaymentAccess(principal, cursor) !== "none",
+      ),
+    list: (query) => uc.heldPayments.listHeldPayments(query),
   });
 }
 

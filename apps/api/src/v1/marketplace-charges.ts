@@ -3,7 +3,6 @@ import {
   CURRENCY_CODES,
   type CurrencyCode,
   type MarketplaceCharge,
-  type MarketplaceChargeQuery,
   type MarketplaceChargeStatus,
   type MarketplaceFee,
   marketplaceRefundableMinor,
@@ -12,7 +11,7 @@ import {
   useCases,
 } from "@susu/domain";
 import type { Context } from "hono";
-import { err, ok, type Result, type ResultAsync } from "neverthrow";
+import type { Result, ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
@@ -45,6 +44,7 @@ import {
   problemExamples,
   TimestampSchema,
 } from "./schemas.js";
+import { listVisibleUnion } from "./visible-list.js";
 
 // Marketplace charges under /v1: a customer pays for an activity's RSVP or purchase and the
 // seller is paid at once (a Stripe destination charge, the platform keeping an application
@@ -568,15 +568,6 @@ const retryReversalRouteDef = commandRoute({
 
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
-/** Newest first, as the repository pages: by creation time, then by id. */
-function newestFirst(a: MarketplaceCharge, b: MarketplaceCharge): number {
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** Most charges one repository page holds (the port's bound). */
-const REPOSITORY_PAGE_MAX = 100;
-
 /**
  * One page of the charges `principal` may list: the union of authz's scopes, each read from
  * the repository after the cursor and merged newest first. A cursor the caller may not see
@@ -590,34 +581,15 @@ async function listVisible(
 ): Promise<
   Result<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, UseCaseError>
 > {
-  const empty = { items: [], hasMore: false };
-  if (page.startingAfter !== undefined && !isPlatformOperator(principal)) {
-    const cursor = await uc.marketplaceCharges.getMarketplaceCharge(page.startingAfter);
-    if (cursor.isErr()) return err(cursor.error);
-    if (cursor.value === undefined || marketplaceChargeAccess(principal, cursor.value) === "none")
-      return ok(empty);
-  }
-  const scopes = marketplaceChargeListScopes(principal, filter);
-  const after = page.startingAfter !== undefined ? { startingAfter: page.startingAfter } : {};
-  if (scopes.length === 1) {
-    const [scope] = scopes as [Omit<MarketplaceChargeQuery, "limit">];
-    return useCases.listMarketplaceCharges(uc, { ...scope, ...after, limit: page.limit });
-  }
-  // A union: one more than the page from each side tells whether more follow (at the
-  // repository's bound, the sides' own `hasMore` does, counting a charge two sides hold once).
-  const limit = Math.min(page.limit + 1, REPOSITORY_PAGE_MAX);
-  const merged = new Map<string, MarketplaceCharge>();
-  let sideHasMore = false;
-  for (const scope of scopes) {
-    const side = await useCases.listMarketplaceCharges(uc, { ...scope, ...after, limit });
-    if (side.isErr()) return err(side.error);
-    for (const charge of side.value.items) merged.set(charge.id, charge);
-    sideHasMore ||= side.value.hasMore;
-  }
-  const items = [...merged.values()].sort(newestFirst);
-  return ok({
-    items: items.slice(0, page.limit),
-    hasMore: items.length > page.limit || (limit === page.limit && sideHasMore),
+  return listVisibleUnion({
+    scopes: marketplaceChargeListScopes(principal, filter),
+    page,
+    checkCursor: !isPlatformOperator(principal),
+    cursorVisible: async (id) =>
+      (await uc.marketplaceCharges.getMarketplaceCharge(id)).map(
+        (cursor) => cursor !== undefined && marketplaceChargeAccess(principal, cursor) !== "none",
+      ),
+    list: (query) => useCases.listMarketplaceCharges(uc, query),
   });
 }
 
