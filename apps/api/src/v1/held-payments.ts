@@ -5,7 +5,6 @@ import {
   type CurrencyCode,
   feeNetMinor,
   type HeldPayment,
-  type HeldPaymentQuery,
   type HeldPaymentStatus,
   HOUR_MS,
   type PlatformFee,
@@ -16,7 +15,7 @@ import {
   useCases,
 } from "@susu/domain";
 import type { Context } from "hono";
-import { err, ok, type Result, type ResultAsync } from "neverthrow";
+import type { Result, ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
@@ -32,6 +31,13 @@ import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
+  body,
+  commandRoutes,
+  feeTermsSchema,
+  paymentRefusals,
+  refundAmountSchema,
+} from "./payment-routes.js";
+import {
   commonResponses,
   IdSchema,
   json,
@@ -40,6 +46,7 @@ import {
   problemExamples,
   TimestampSchema,
 } from "./schemas.js";
+import { listVisibleUnion } from "./visible-list.js";
 
 // Held payments under /v1: a client app (any principal) asks for a payment for one of its
 // bookings, paid by its customer on a Stripe Checkout page, held on the platform for a
@@ -311,30 +318,10 @@ export type HeldPaymentView = ReturnType<typeof heldPaymentView>;
 
 // ─── Requests ──────────────────────────────────────────────────────────────
 
-const FeeSchema = z
-  .union([
-    z.strictObject({
-      rateBps: z
-        .number()
-        .int()
-        .min(0)
-        .max(9_999)
-        .openapi({ description: "A rate in basis points of the amount (250 = 2.5 %)", example: 1_000 }),
-    }),
-    z.strictObject({
-      amountMinor: z
-        .number()
-        .int()
-        .min(0)
-        .max(Number.MAX_SAFE_INTEGER)
-        .openapi({ description: "A fixed fee in minor units", example: 500 }),
-    }),
-  ])
-  .openapi("HeldPaymentFeeTerms", {
-    description:
-      "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave the seller something",
-    example: { rateBps: 1_000 },
-  });
+const FeeSchema = feeTermsSchema(
+  "HeldPaymentFeeTerms",
+  "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave the seller something",
+);
 
 const CreateHeldPaymentSchema = z
   .object({
@@ -399,17 +386,7 @@ const ReasonBodySchema = (name: string, example: string) =>
 const UnfulfilledSchema = ReasonBodySchema("ReportUnfulfilled", "the guest did not show up");
 const HoldSchema = ReasonBodySchema("HoldHeldPayment", "the customer complained; checking with the seller");
 
-const RefundSchema = z
-  .object({
-    amountMinor: z
-      .number()
-      .int()
-      .positive()
-      .max(Number.MAX_SAFE_INTEGER)
-      .optional()
-      .openapi({ description: "A partial refund; everything left when absent", example: 2500 }),
-  })
-  .openapi("RefundHeldPayment");
+const RefundSchema = z.object({ amountMinor: refundAmountSchema() }).openapi("RefundHeldPayment");
 
 const ListQuerySchema = PageQuerySchema.extend({
   status: z.enum(HELD_PAYMENT_STATUSES).optional(),
@@ -424,20 +401,10 @@ const notFound = problemExamples(404, "Not found, or not yours to see.", {
 const notRequester = problemExamples(403, "Allowed to see, not to do.", {
   not_requester: "only the one who asked for this payment may report on its booking",
 });
-const operatorOnly = problemExamples(403, "Allowed to see, not to do.", {
-  operator_only: "only platform operators may do this",
-});
-const conflicts = (details: Readonly<Record<string, string>>) =>
-  problemExamples(409, "The payment's state does not allow this now.", {
-    ...details,
-    version_conflict: "held payment hp_1 was changed by someone else; load it again and retry",
-    idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
-  });
-const unprocessable = (details: Readonly<Record<string, string>>) =>
-  problemExamples(422, "The values are well-formed but not acceptable.", {
-    ...details,
-    idempotency_key_reused: "this Idempotency-Key was used with a different request",
-  });
+const { operatorOnly, conflicts, unprocessable } = paymentRefusals(
+  "payment",
+  "held payment hp_1 was changed by someone else; load it again and retry",
+);
 
 const NOT_CAPTURED = { payment_not_captured: "the payment is awaiting_payment" };
 const DISPUTED = { payment_disputed: "the charge is disputed: Stripe cannot refund it" };
@@ -446,10 +413,6 @@ const REFUND_IN_FLIGHT = { refund_in_flight: "a refund is unfinished" };
 // ─── Routes ────────────────────────────────────────────────────────────────
 
 const TAGS = ["held payments"];
-const body = <T extends z.ZodTypeAny>(schema: T, required = true) => ({
-  content: { "application/json": { schema } },
-  required,
-});
 
 const createRouteDef = createRoute({
   method: "post",
@@ -529,41 +492,15 @@ const getRouteDef = createRoute({
   responses: { 200: json(HeldPaymentDetailSchema, "The payment"), ...commonResponses, ...notFound },
 });
 
-/**
- * A command on one held payment: `POST /held-payments/{heldPaymentId}/<action>`, answering
- * the payment as it now stands. `refusals` are its documented refusals beside the common
- * ones and the 404 (who may do it, then what the payment's state allows).
- */
-function commandRoute<
-  A extends string,
-  Extra extends { readonly body?: ReturnType<typeof body> },
-  F extends object,
->(def: {
-  readonly action: A;
-  readonly summary: string;
-  readonly description?: string;
-  /** What the request carries beside the payment's id (its body). */
-  readonly request?: Extra;
-  /** What the 200 answers: the payment, as the command left it. */
-  readonly answers: string;
-  readonly refusals: F;
-}) {
-  return createRoute({
-    method: "post",
-    path: `/held-payments/{heldPaymentId}/${def.action}` as const,
-    tags: TAGS,
-    summary: def.summary,
-    ...(def.description !== undefined ? { description: def.description } : {}),
-    security: [{ bearer: [] }],
-    request: { params: HeldPaymentIdParam, ...((def.request ?? {}) as Extra) },
-    responses: {
-      200: json(HeldPaymentSchema, def.answers),
-      ...postResponses,
-      ...notFound,
-      ...def.refusals,
-    },
-  });
-}
+/** A command on one held payment: `POST /held-payments/{heldPaymentId}/<action>`, answering the payment as it now stands. */
+const commandRoute = commandRoutes({
+  collection: "/held-payments",
+  param: "heldPaymentId",
+  params: HeldPaymentIdParam,
+  schema: HeldPaymentSchema,
+  tags: TAGS,
+  notFound,
+});
 
 const fulfilmentRouteDef = commandRoute({
   action: "fulfilment",
@@ -658,15 +595,6 @@ const retryRefundRouteDef = commandRoute({
 
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
-/** Newest first, as the repository pages: by creation time, then by id. */
-function newestFirst(a: HeldPayment, b: HeldPayment): number {
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** Most payments one repository page holds (the port's bound). */
-const REPOSITORY_PAGE_MAX = 100;
-
 /**
  * One page of the held payments `principal` may list: the union of authz's scopes, each
  * read from the repository after the cursor and merged newest first. A cursor the caller
@@ -678,33 +606,15 @@ async function listVisible(
   filter: HeldPaymentFilter,
   page: { readonly limit: number; readonly startingAfter?: string | undefined },
 ): Promise<Result<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, UseCaseError>> {
-  const empty = { items: [], hasMore: false };
-  if (page.startingAfter !== undefined && !isPlatformOperator(principal)) {
-    const cursor = await uc.heldPayments.getHeldPayment(page.startingAfter);
-    if (cursor.isErr()) return err(cursor.error);
-    if (cursor.value === undefined || heldPaymentAccess(principal, cursor.value) === "none") return ok(empty);
-  }
-  const scopes = heldPaymentListScopes(principal, filter);
-  const after = page.startingAfter !== undefined ? { startingAfter: page.startingAfter } : {};
-  if (scopes.length === 1) {
-    const [scope] = scopes as [Omit<HeldPaymentQuery, "limit">];
-    return uc.heldPayments.listHeldPayments({ ...scope, ...after, limit: page.limit });
-  }
-  // A union: one more than the page from each side tells whether more follow (at the
-  // repository's bound, the sides' own `hasMore` does, counting a payment both sides hold once).
-  const limit = Math.min(page.limit + 1, REPOSITORY_PAGE_MAX);
-  const merged = new Map<string, HeldPayment>();
-  let sideHasMore = false;
-  for (const scope of scopes) {
-    const side = await uc.heldPayments.listHeldPayments({ ...scope, ...after, limit });
-    if (side.isErr()) return err(side.error);
-    for (const p of side.value.items) merged.set(p.id, p);
-    sideHasMore ||= side.value.hasMore;
-  }
-  const items = [...merged.values()].sort(newestFirst);
-  return ok({
-    items: items.slice(0, page.limit),
-    hasMore: items.length > page.limit || (limit === page.limit && sideHasMore),
+  return listVisibleUnion({
+    scopes: heldPaymentListScopes(principal, filter),
+    page,
+    checkCursor: !isPlatformOperator(principal),
+    cursorVisible: async (id) =>
+      (await uc.heldPayments.getHeldPayment(id)).map(
+        (cursor) => cursor !== undefined && heldPaymentAccess(principal, cursor) !== "none",
+      ),
+    list: (query) => uc.heldPayments.listHeldPayments(query),
   });
 }
 

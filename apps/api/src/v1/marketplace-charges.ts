@@ -3,7 +3,6 @@ import {
   CURRENCY_CODES,
   type CurrencyCode,
   type MarketplaceCharge,
-  type MarketplaceChargeQuery,
   type MarketplaceChargeStatus,
   type MarketplaceFee,
   marketplaceRefundableMinor,
@@ -12,7 +11,7 @@ import {
   useCases,
 } from "@susu/domain";
 import type { Context } from "hono";
-import { err, ok, type Result, type ResultAsync } from "neverthrow";
+import type { Result, ResultAsync } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-attempts.js";
 import { NUL_FREE } from "../input.js";
@@ -30,6 +29,13 @@ import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
+  body,
+  commandRoutes,
+  feeTermsSchema,
+  paymentRefusals,
+  refundAmountSchema,
+} from "./payment-routes.js";
+import {
   commonResponses,
   IdSchema,
   json,
@@ -38,6 +44,7 @@ import {
   problemExamples,
   TimestampSchema,
 } from "./schemas.js";
+import { listVisibleUnion } from "./visible-list.js";
 
 // Marketplace charges under /v1: a customer pays for an activity's RSVP or purchase and the
 // seller is paid at once (a Stripe destination charge, the platform keeping an application
@@ -330,30 +337,10 @@ export type MarketplaceChargeView = ReturnType<typeof marketplaceChargeView>;
 
 // ─── Requests ──────────────────────────────────────────────────────────────
 
-const FeeSchema = z
-  .union([
-    z.strictObject({
-      rateBps: z
-        .number()
-        .int()
-        .min(0)
-        .max(9_999)
-        .openapi({ description: "A rate in basis points of the amount (250 = 2.5 %)", example: 1_000 }),
-    }),
-    z.strictObject({
-      amountMinor: z
-        .number()
-        .int()
-        .min(0)
-        .max(Number.MAX_SAFE_INTEGER)
-        .openapi({ description: "A fixed fee in minor units", example: 500 }),
-    }),
-  ])
-  .openapi("MarketplaceChargeFeeTerms", {
-    description:
-      "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave every seller something",
-    example: { rateBps: 1_000 },
-  });
+const FeeSchema = feeTermsSchema(
+  "MarketplaceChargeFeeTerms",
+  "The platform's fee: `{rateBps}` or `{amountMinor}`, raised to the currency's minimum; it must leave every seller something",
+);
 
 const PaymentMethodSchema = z
   .discriminatedUnion("type", [
@@ -424,13 +411,7 @@ const CreateMarketplaceChargeSchema = z
 
 const RefundSchema = z
   .object({
-    amountMinor: z
-      .number()
-      .int()
-      .positive()
-      .max(Number.MAX_SAFE_INTEGER)
-      .optional()
-      .openapi({ description: "A partial refund; everything left when absent", example: 2500 }),
+    amountMinor: refundAmountSchema(),
     reason: TextSchema.optional().openapi({ example: "the customer cannot come" }),
     initiatedBy: z.enum(["customer", "platform"]).optional().openapi({
       description:
@@ -450,28 +431,14 @@ const ListQuerySchema = PageQuerySchema.extend({
 const notFound = problemExamples(404, "Not found, or not yours to see.", {
   marketplace_charge_not_found: "no marketplace charge mc_1",
 });
-const operatorOnly = problemExamples(403, "Allowed to see, not to do.", {
-  operator_only: "only platform operators may do this",
-});
-const conflicts = (details: Readonly<Record<string, string>>) =>
-  problemExamples(409, "The charge's state does not allow this now.", {
-    ...details,
-    version_conflict: "marketplace charge mc_1 was changed by someone else; load it again and retry",
-    idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
-  });
-const unprocessable = (details: Readonly<Record<string, string>>) =>
-  problemExamples(422, "The values are well-formed but not acceptable.", {
-    ...details,
-    idempotency_key_reused: "this Idempotency-Key was used with a different request",
-  });
+const { operatorOnly, conflicts, unprocessable } = paymentRefusals(
+  "charge",
+  "marketplace charge mc_1 was changed by someone else; load it again and retry",
+);
 
 // ─── Routes ────────────────────────────────────────────────────────────────
 
 const TAGS = ["marketplace charges"];
-const body = <T extends z.ZodTypeAny>(schema: T, required = true) => ({
-  content: { "application/json": { schema } },
-  required,
-});
 
 const createRouteDef = createRoute({
   method: "post",
@@ -538,34 +505,14 @@ const getRouteDef = createRoute({
 });
 
 /** A command on one charge: `POST /marketplace-charges/{marketplaceChargeId}/<action>`, answering the charge as it now stands. */
-function commandRoute<
-  A extends string,
-  Extra extends { readonly body?: ReturnType<typeof body> },
-  F extends object,
->(def: {
-  readonly action: A;
-  readonly summary: string;
-  readonly description?: string;
-  readonly request?: Extra;
-  readonly answers: string;
-  readonly refusals: F;
-}) {
-  return createRoute({
-    method: "post",
-    path: `/marketplace-charges/{marketplaceChargeId}/${def.action}` as const,
-    tags: TAGS,
-    summary: def.summary,
-    ...(def.description !== undefined ? { description: def.description } : {}),
-    security: [{ bearer: [] }],
-    request: { params: ChargeIdParam, ...((def.request ?? {}) as Extra) },
-    responses: {
-      200: json(MarketplaceChargeSchema, def.answers),
-      ...postResponses,
-      ...notFound,
-      ...def.refusals,
-    },
-  });
-}
+const commandRoute = commandRoutes({
+  collection: "/marketplace-charges",
+  param: "marketplaceChargeId",
+  params: ChargeIdParam,
+  schema: MarketplaceChargeSchema,
+  tags: TAGS,
+  notFound,
+});
 
 const NOT_CAPTURED = { payment_not_captured: "the charge is awaiting_payment" };
 const ENDED = { charge_ended: "the charge is refunded" };
@@ -623,15 +570,6 @@ const retryReversalRouteDef = commandRoute({
 
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
-/** Newest first, as the repository pages: by creation time, then by id. */
-function newestFirst(a: MarketplaceCharge, b: MarketplaceCharge): number {
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** Most charges one repository page holds (the port's bound). */
-const REPOSITORY_PAGE_MAX = 100;
-
 /**
  * One page of the charges `principal` may list: the union of authz's scopes, each read from
  * the repository after the cursor and merged newest first. A cursor the caller may not see
@@ -645,34 +583,15 @@ async function listVisible(
 ): Promise<
   Result<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, UseCaseError>
 > {
-  const empty = { items: [], hasMore: false };
-  if (page.startingAfter !== undefined && !isPlatformOperator(principal)) {
-    const cursor = await uc.marketplaceCharges.getMarketplaceCharge(page.startingAfter);
-    if (cursor.isErr()) return err(cursor.error);
-    if (cursor.value === undefined || marketplaceChargeAccess(principal, cursor.value) === "none")
-      return ok(empty);
-  }
-  const scopes = marketplaceChargeListScopes(principal, filter);
-  const after = page.startingAfter !== undefined ? { startingAfter: page.startingAfter } : {};
-  if (scopes.length === 1) {
-    const [scope] = scopes as [Omit<MarketplaceChargeQuery, "limit">];
-    return useCases.listMarketplaceCharges(uc, { ...scope, ...after, limit: page.limit });
-  }
-  // A union: one more than the page from each side tells whether more follow (at the
-  // repository's bound, the sides' own `hasMore` does, counting a charge two sides hold once).
-  const limit = Math.min(page.limit + 1, REPOSITORY_PAGE_MAX);
-  const merged = new Map<string, MarketplaceCharge>();
-  let sideHasMore = false;
-  for (const scope of scopes) {
-    const side = await useCases.listMarketplaceCharges(uc, { ...scope, ...after, limit });
-    if (side.isErr()) return err(side.error);
-    for (const charge of side.value.items) merged.set(charge.id, charge);
-    sideHasMore ||= side.value.hasMore;
-  }
-  const items = [...merged.values()].sort(newestFirst);
-  return ok({
-    items: items.slice(0, page.limit),
-    hasMore: items.length > page.limit || (limit === page.limit && sideHasMore),
+  return listVisibleUnion({
+    scopes: marketplaceChargeListScopes(principal, filter),
+    page,
+    checkCursor: !isPlatformOperator(principal),
+    cursorVisible: async (id) =>
+      (await uc.marketplaceCharges.getMarketplaceCharge(id)).map(
+        (cursor) => cursor !== undefined && marketplaceChargeAccess(principal, cursor) !== "none",
+      ),
+    list: (query) => useCases.listMarketplaceCharges(uc, query),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import type { PaymentStatus } from "../ports/payment-gateway.js";
+import { commonPaymentInput } from "./common-payment-input.js";
 import type { PaymentObjectFact } from "./payment-fact.js";
 
 /**
@@ -57,22 +58,6 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
       // The checkout's PaymentIntent events: the session's own events carry the same news
       // with the session, and the payment is read again when they are routed.
       return nobody(`a held payment's payment is judged through its checkout session (${fact.kind})`);
-    case "refund_succeeded":
-      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
-      return held({
-        type: "refund_succeeded",
-        refund: r.refund,
-        attempt: r.attempt,
-        refundId: fact.refundId,
-      });
-    case "refund_failed":
-      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
-      return held({
-        type: "refund_failed",
-        refund: r.refund,
-        attempt: r.attempt,
-        failureCode: fact.failureCode,
-      });
     case "transfer_created":
       if (r.attempt === undefined) return missing("transfer attempt");
       return held({ type: "transfer_created", attempt: r.attempt, transferId: fact.transferId });
@@ -84,40 +69,16 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
         failureCode: fact.failureCode,
         ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
       });
+    case "refund_succeeded":
+    case "refund_failed":
     case "transfer_reversed":
-      if (r.reversal === undefined) return missing("reversal number");
-      return held({
-        type: "transfer_reversed",
-        reversal: r.reversal,
-        transferId: fact.transferId,
-        amountMinor: fact.amountMinor,
-      });
     case "transfer_reversal_failed":
-      if (r.reversal === undefined) return missing("reversal number");
-      return held({ type: "transfer_reversal_failed", reversal: r.reversal, failureCode: fact.failureCode });
     case "dispute_opened":
-      return held({
-        type: "dispute_created",
-        disputeId: fact.disputeId,
-        amountMinor: fact.amountMinor,
-        reason: fact.reason ?? "unknown",
-        stripeStatus: fact.status ?? "needs_response",
-        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
-      });
     case "dispute_updated":
-      return held({
-        type: "dispute_updated",
-        disputeId: fact.disputeId,
-        stripeStatus: fact.status,
-        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
-      });
-    case "dispute_closed":
-      return held({
-        type: "dispute_closed",
-        disputeId: fact.disputeId,
-        outcome: fact.outcome,
-        amountMinor: fact.amountMinor,
-      });
+    case "dispute_closed": {
+      const common = commonPaymentInput(fact, "dispute_created");
+      return "missing" in common ? missing(common.missing) : held(common.input);
+    }
   }
 }
 

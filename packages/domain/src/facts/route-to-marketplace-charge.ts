@@ -1,4 +1,5 @@
 import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
+import { commonPaymentInput } from "./common-payment-input.js";
 import type { PaymentObjectFact } from "./payment-fact.js";
 
 /**
@@ -61,17 +62,6 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
         failureCode: fact.failureCode,
       });
-    case "refund_succeeded":
-      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
-      return to({ type: "refund_succeeded", refund: r.refund, attempt: r.attempt, refundId: fact.refundId });
-    case "refund_failed":
-      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
-      return to({
-        type: "refund_failed",
-        refund: r.refund,
-        attempt: r.attempt,
-        failureCode: fact.failureCode,
-      });
     case "transfer_created":
       if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
       return to({
@@ -88,40 +78,16 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         attempt: r.attempt,
         failureCode: fact.failureCode,
       });
+    case "refund_succeeded":
+    case "refund_failed":
     case "transfer_reversed":
-      if (r.reversal === undefined) return missing("reversal number");
-      return to({
-        type: "transfer_reversed",
-        reversal: r.reversal,
-        transferId: fact.transferId,
-        amountMinor: fact.amountMinor,
-      });
     case "transfer_reversal_failed":
-      if (r.reversal === undefined) return missing("reversal number");
-      return to({ type: "transfer_reversal_failed", reversal: r.reversal, failureCode: fact.failureCode });
     case "dispute_opened":
-      return to({
-        type: "dispute_opened",
-        disputeId: fact.disputeId,
-        amountMinor: fact.amountMinor,
-        reason: fact.reason ?? "unknown",
-        stripeStatus: fact.status ?? "needs_response",
-        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
-      });
     case "dispute_updated":
-      return to({
-        type: "dispute_updated",
-        disputeId: fact.disputeId,
-        stripeStatus: fact.status,
-        ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
-      });
-    case "dispute_closed":
-      return to({
-        type: "dispute_closed",
-        disputeId: fact.disputeId,
-        outcome: fact.outcome,
-        amountMinor: fact.amountMinor,
-      });
+    case "dispute_closed": {
+      const common = commonPaymentInput(fact, "dispute_opened");
+      return "missing" in common ? missing(common.missing) : to(common.input);
+    }
     case "checkout_session_created":
     case "checkout_payment_changed":
     case "checkout_expired":

@@ -17,7 +17,7 @@ import type { Person } from "../person/person.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
 import { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "../ports/outbox-effect.js";
-import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
+import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
@@ -111,6 +111,93 @@ function definiteAs(
     e.type === "gateway_definite" ? okAsync([fact(e.code, e.message)]) : errAsync(fromGateway(e));
 }
 
+/** A payment aggregate's transfer, reversal or refund effect (the held payment's and the marketplace charge's alike). */
+type PaymentEffectOf<K extends "transfer" | "reverse_transfer" | "refund"> = Extract<
+  HeldPaymentEffect | MarketplaceChargeEffect,
+  { readonly kind: K }
+>;
+
+/**
+ * Transfers to a seller's connected account: `transfer_created`, or a definite refusal as
+ * `transfer_failed` (with the provider's message when `withFailureMessage`).
+ */
+function transferFacts(
+  ports: EffectPorts,
+  effect: PaymentEffectOf<"transfer">,
+  refs: PaymentReferences,
+  withFailureMessage: boolean,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return ports.gateway
+    .createTransfer({
+      idempotencyKey: effect.id,
+      destinationAccountId: effect.destinationAccountId,
+      amount: money(effect.amountMinor, effect.currency),
+      sourceChargeId: effect.sourceChargeId,
+      transferGroup: effect.transferGroup,
+      references: refs,
+    })
+    .map((t): readonly PaymentObjectFact[] => [{ kind: "transfer_created", refs, transferId: t.transferId }])
+    .orElse(
+      definiteAs((failureCode, failureMessage) =>
+        withFailureMessage
+          ? { kind: "transfer_failed", refs, failureCode, failureMessage }
+          : { kind: "transfer_failed", refs, failureCode },
+      ),
+    );
+}
+
+/** Reverses (part of) a transfer: `transfer_reversed`, or a definite refusal as `transfer_reversal_failed`. */
+function reversalFacts(
+  ports: EffectPorts,
+  effect: PaymentEffectOf<"reverse_transfer">,
+  refs: PaymentReferences,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return ports.gateway
+    .reverseTransfer({
+      idempotencyKey: effect.id,
+      transferId: effect.transferId,
+      amount: money(effect.amountMinor, effect.currency),
+      references: refs,
+    })
+    .map((): readonly PaymentObjectFact[] => [
+      { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
+    ])
+    .orElse(
+      definiteAs((failureCode) => ({
+        kind: "transfer_reversal_failed",
+        refs,
+        transferId: effect.transferId,
+        failureCode,
+      })),
+    );
+}
+
+/**
+ * Refunds (part of) the payment: the refund's outcome as a fact (none while it is pending),
+ * or a definite refusal as `refund_failed`. `options` are the marketplace charge's
+ * (whether the sellers' transfers are reversed and the platform's fee given back with it).
+ */
+function refundFacts(
+  ports: EffectPorts,
+  effect: PaymentEffectOf<"refund">,
+  refs: PaymentReferences,
+  options: { readonly reverseTransfer?: boolean; readonly refundApplicationFee?: boolean },
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return ports.gateway
+    .refund({
+      idempotencyKey: effect.id,
+      paymentIntentId: effect.paymentIntentId,
+      amount: money(effect.amountMinor, effect.currency),
+      ...options,
+      references: refs,
+    })
+    .map((r): readonly PaymentObjectFact[] => {
+      const fact = refundFact(refs, r);
+      return fact === undefined ? [] : [fact];
+    })
+    .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
+}
+
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
 function executeHeldPaymentEffect(
   ports: EffectPorts,
@@ -141,65 +228,17 @@ function executeHeldPaymentEffect(
         ])
         .mapErr(fromGateway);
     }
-    case "transfer": {
-      const refs = heldPaymentRefs(p, { attempt: effect.attempt });
-      return ports.gateway
-        .createTransfer({
-          idempotencyKey: effect.id,
-          destinationAccountId: effect.destinationAccountId,
-          amount: money(effect.amountMinor, effect.currency),
-          sourceChargeId: effect.sourceChargeId,
-          transferGroup: effect.transferGroup,
-          references: refs,
-        })
-        .map((t): readonly PaymentObjectFact[] => [
-          { kind: "transfer_created", refs, transferId: t.transferId },
-        ])
-        .orElse(
-          definiteAs((failureCode, failureMessage) => ({
-            kind: "transfer_failed",
-            refs,
-            failureCode,
-            failureMessage,
-          })),
-        );
-    }
-    case "reverse_transfer": {
-      const refs = heldPaymentRefs(p, { reversal: effect.reversal });
-      return ports.gateway
-        .reverseTransfer({
-          idempotencyKey: effect.id,
-          transferId: effect.transferId,
-          amount: money(effect.amountMinor, effect.currency),
-          references: refs,
-        })
-        .map((): readonly PaymentObjectFact[] => [
-          { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
-        ])
-        .orElse(
-          definiteAs((failureCode) => ({
-            kind: "transfer_reversal_failed",
-            refs,
-            transferId: effect.transferId,
-            failureCode,
-          })),
-        );
-    }
-    case "refund": {
-      const refs = heldPaymentRefs(p, { refund: effect.refund, attempt: effect.attempt });
-      return ports.gateway
-        .refund({
-          idempotencyKey: effect.id,
-          paymentIntentId: effect.paymentIntentId,
-          amount: money(effect.amountMinor, effect.currency),
-          references: refs,
-        })
-        .map((r): readonly PaymentObjectFact[] => {
-          const fact = refundFact(refs, r);
-          return fact === undefined ? [] : [fact];
-        })
-        .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
-    }
+    case "transfer":
+      return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), true);
+    case "reverse_transfer":
+      return reversalFacts(ports, effect, heldPaymentRefs(p, { reversal: effect.reversal }));
+    case "refund":
+      return refundFacts(
+        ports,
+        effect,
+        heldPaymentRefs(p, { refund: effect.refund, attempt: effect.attempt }),
+        {},
+      );
   }
 }
 
@@ -243,60 +282,26 @@ function executeMarketplaceChargeEffect(
         .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
         .orElse(definiteAs((failureCode) => ({ kind: "debit_failed", refs, failureCode })));
     }
-    case "transfer": {
-      const refs = marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt });
-      return ports.gateway
-        .createTransfer({
-          idempotencyKey: effect.id,
-          destinationAccountId: effect.destinationAccountId,
-          amount: money(effect.amountMinor, effect.currency),
-          sourceChargeId: effect.sourceChargeId,
-          transferGroup: effect.transferGroup,
-          references: refs,
-        })
-        .map((t): readonly PaymentObjectFact[] => [
-          { kind: "transfer_created", refs, transferId: t.transferId },
-        ])
-        .orElse(definiteAs((failureCode) => ({ kind: "transfer_failed", refs, failureCode })));
-    }
-    case "reverse_transfer": {
-      const refs = marketplaceChargeRefs(c, { sellerId: effect.sellerId, reversal: effect.reversal });
-      return ports.gateway
-        .reverseTransfer({
-          idempotencyKey: effect.id,
-          transferId: effect.transferId,
-          amount: money(effect.amountMinor, effect.currency),
-          references: refs,
-        })
-        .map((): readonly PaymentObjectFact[] => [
-          { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
-        ])
-        .orElse(
-          definiteAs((failureCode) => ({
-            kind: "transfer_reversal_failed",
-            refs,
-            transferId: effect.transferId,
-            failureCode,
-          })),
-        );
-    }
-    case "refund": {
-      const refs = marketplaceChargeRefs(c, { refund: effect.refund, attempt: effect.attempt });
-      return ports.gateway
-        .refund({
-          idempotencyKey: effect.id,
-          paymentIntentId: effect.paymentIntentId,
-          amount: money(effect.amountMinor, effect.currency),
-          reverseTransfer: effect.reverseTransfer,
-          refundApplicationFee: effect.refundApplicationFee,
-          references: refs,
-        })
-        .map((r): readonly PaymentObjectFact[] => {
-          const fact = refundFact(refs, r);
-          return fact === undefined ? [] : [fact];
-        })
-        .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
-    }
+    case "transfer":
+      return transferFacts(
+        ports,
+        effect,
+        marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
+        false,
+      );
+    case "reverse_transfer":
+      return reversalFacts(
+        ports,
+        effect,
+        marketplaceChargeRefs(c, { sellerId: effect.sellerId, reversal: effect.reversal }),
+      );
+    case "refund":
+      return refundFacts(
+        ports,
+        effect,
+        marketplaceChargeRefs(c, { refund: effect.refund, attempt: effect.attempt }),
+        { reverseTransfer: effect.reverseTransfer, refundApplicationFee: effect.refundApplicationFee },
+      );
   }
 }
 

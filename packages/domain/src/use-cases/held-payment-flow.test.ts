@@ -425,6 +425,20 @@ describe("creating a held payment", () => {
     expect(flow.sim.store.heldPayments()).toHaveLength(2);
   });
 
+  it("the same request twice at once stores one payment and answers the second as a repeat", async () => {
+    const sim = new InMemorySusu();
+    (await sim.addSeller(SELLER, { canReceive: true }))._unsafeUnwrap();
+    // Both read "no payment for this reference" before either stores: the second commit is a duplicate.
+    const [first, second] = await Promise.all([
+      useCases.createHeldPayment(sim.deps, command),
+      useCases.createHeldPayment(sim.deps, command),
+    ]);
+    const stored = sim.store.heldPayments();
+    expect(stored).toHaveLength(1);
+    expect(first._unsafeUnwrap()).toEqual({ payment: stored[0], created: true });
+    expect(second._unsafeUnwrap()).toEqual({ payment: stored[0], created: false });
+  });
+
   it("the seller must be a person with a connected account; their readiness is read", async () => {
     const sim = new InMemorySusu();
     expect((await useCases.createHeldPayment(sim.deps, command))._unsafeUnwrapErr().code).toBe(

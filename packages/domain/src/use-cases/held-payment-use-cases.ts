@@ -12,10 +12,15 @@ import type { PlatformFee } from "../held-payment/held-payment-money.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { DEFAULT_HELD_PAYMENT_POLICY, type HeldPaymentPolicy } from "../policy/held-payment-policy.js";
-import type { AuditEntry } from "../ports/storage.js";
-import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
-import { retryOnConflict } from "./retry-on-conflict.js";
-import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
+import {
+  type AggregateKind,
+  applyAggregateInput,
+  applyOperatorCommand,
+  commitCreation,
+  loadOrNotFound,
+} from "./aggregate-commit.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import type { PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it creates a held payment (the id is chosen here). */
 export interface CreateHeldPaymentCommand {
@@ -46,59 +51,17 @@ function policyOf(deps: UseCaseDeps): HeldPaymentPolicy {
   return deps.heldPaymentPolicy ?? DEFAULT_HELD_PAYMENT_POLICY;
 }
 
-function auditLine(
-  payment: HeldPayment,
-  input: HeldPaymentInput,
-  decision: HeldPaymentDecision,
-  at: number,
-  actor: string,
-): AuditEntry {
-  return {
-    at,
-    aggregate: "held_payment",
-    aggregateId: payment.id,
-    action: input.type === "timer" ? `timer:${input.timer.kind}` : input.type,
-    outcome: decision.ignored === undefined ? "applied" : "ignored",
-    ...(decision.ignored !== undefined
-      ? { detail: `${decision.ignored.code}: ${decision.ignored.detail}` }
-      : {}),
-    actor,
-  };
-}
-
-/**
- * Stores a held-payment decision: the new state (version checked), its effects in the
- * outbox and an audit line, in one unit of work. An ignored input stores only the audit
- * line.
- */
-function commitDecision(
-  deps: UseCaseDeps,
-  before: HeldPayment | undefined,
-  decision: HeldPaymentDecision,
-  audit: AuditEntry,
-): ResultAsync<HeldPaymentDecision, UseCaseError> {
-  if (decision.ignored !== undefined)
-    return deps.uow
-      .commit({ people: [], groups: [], rounds: [], outbox: [], audit: [audit] })
-      .map(() => decision);
-  const state: HeldPayment = { ...decision.state, version: (before?.version ?? -1) + 1 };
-  return deps.uow
-    .commit({
-      people: [],
-      groups: [],
-      rounds: [],
-      heldPayments: [{ state, expectedVersion: before?.version }],
-      outbox: decision.effects,
-      audit: [audit],
-    })
-    .map(() => ({ ...decision, state }));
-}
+/** A held payment, for the shared load-decide-store steps. */
+const heldPaymentKind: AggregateKind<"heldPayments", HeldPaymentInput, HeldPaymentDecision> = {
+  aggregate: "held_payment",
+  stored: (change) => ({ heldPayments: [change] }),
+  load: (deps, id) => deps.heldPayments.getHeldPayment(id),
+  decide: (deps, payment, input, now) => decideHeldPayment(payment, input, { now, policy: policyOf(deps) }),
+};
 
 /** Loads a held payment or fails with `held_payment_not_found`. */
 export function getHeldPayment(deps: UseCaseDeps, id: string): ResultAsync<HeldPayment, UseCaseError> {
-  return deps.heldPayments
-    .getHeldPayment(id)
-    .andThen((p) => (p ? okAsync(p) : errAsync<HeldPayment, UseCaseError>(notFound("held_payment", id))));
+  return loadOrNotFound(heldPaymentKind, deps, id);
 }
 
 /**
@@ -115,19 +78,7 @@ export function applyHeldPaymentInput(
   input: HeldPaymentInput,
   actor: string,
 ): ResultAsync<HeldPaymentDecision, UseCaseError> {
-  return retryOnConflict(() =>
-    getHeldPayment(deps, id).andThen((payment) => {
-      const ctx = { now: deps.clock.now(), policy: policyOf(deps) };
-      const decided = decideHeldPayment(payment, input, ctx);
-      if (decided.isErr()) return errAsync(decided.error);
-      return commitDecision(
-        deps,
-        payment,
-        decided.value,
-        auditLine(payment, input, decided.value, ctx.now, actor),
-      );
-    }),
-  );
+  return applyAggregateInput(heldPaymentKind, deps, id, input, actor);
 }
 
 /** Whether a stored payment was asked for with these terms (a client app's retry of the same request). */
@@ -224,21 +175,14 @@ export function createHeldPayment(
       const decided = decideCreate(create, { now, policy: policyOf(deps) });
       if (decided.isErr()) return errAsync(decided.error);
       const input: HeldPaymentInput = { type: "create", command: create };
-      return commitDecision(
+      return commitCreation(
+        heldPaymentKind,
         deps,
-        undefined,
         decided.value,
-        auditLine(decided.value.state, input, decided.value, now, command.requestedBy),
-      )
-        .map((d): CreatedHeldPayment => ({ payment: d.state, created: true }))
-        .orElse((e) =>
-          // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
-          e.type === "duplicate"
-            ? existingFor(deps, command).andThen((again) =>
-                again !== undefined ? okAsync(again) : errAsync<CreatedHeldPayment, UseCaseError>(e),
-              )
-            : errAsync(e),
-        );
+        { input, at: now, actor: command.requestedBy },
+        (payment): CreatedHeldPayment => ({ payment, created: true }),
+        () => existingFor(deps, command),
+      );
     });
   });
 }
@@ -262,16 +206,6 @@ export function reportUnfulfilled(
   return applyHeldPaymentInput(deps, id, { type: "report_unfulfilled", reason }, actor).map((d) => d.state);
 }
 
-/** Feeds a platform operator's command to a held payment, audited as the operator; answers the new state. */
-function applyOperatorCommand(
-  deps: UseCaseDeps,
-  id: string,
-  operator: PlatformOperator,
-  input: HeldPaymentInput,
-): ResultAsync<HeldPayment, UseCaseError> {
-  return applyHeldPaymentInput(deps, id, input, operatorActor(operator)).map((d) => d.state);
-}
-
 /** A platform operator stops the release until they release it. */
 export function adminHold(
   deps: UseCaseDeps,
@@ -279,7 +213,11 @@ export function adminHold(
   operator: PlatformOperator,
   reason: string,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "admin_hold", by: operator.operator, reason });
+  return applyOperatorCommand(heldPaymentKind, deps, id, operator, {
+    type: "admin_hold",
+    by: operator.operator,
+    reason,
+  });
 }
 
 /** A platform operator lifts their hold, or retries a blocked release once they checked the cause. */
@@ -288,7 +226,10 @@ export function adminRelease(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "admin_release", by: operator.operator });
+  return applyOperatorCommand(heldPaymentKind, deps, id, operator, {
+    type: "admin_release",
+    by: operator.operator,
+  });
 }
 
 /** A platform operator refunds `amountMinor` (everything left when absent), before or after the release. */
@@ -298,7 +239,7 @@ export function refundHeldPayment(
   operator: PlatformOperator,
   amountMinor?: number,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, {
+  return applyOperatorCommand(heldPaymentKind, deps, id, operator, {
     type: "refund",
     by: operator.operator,
     ...(amountMinor !== undefined ? { amountMinor } : {}),
@@ -311,7 +252,10 @@ export function retryRefund(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<HeldPayment, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "retry_refund", by: operator.operator });
+  return applyOperatorCommand(heldPaymentKind, deps, id, operator, {
+    type: "retry_refund",
+    by: operator.operator,
+  });
 }
 
 /**

@@ -132,6 +132,20 @@ describe("a destination charge, in memory", () => {
     expect(flow.sim.store.marketplaceCharges()).toHaveLength(1);
   });
 
+  it("the same request twice at once stores one charge and answers the second as a repeat", async () => {
+    const sim = new InMemorySusu();
+    for (const person of [CUSTOMER, "sel_a"]) (await sim.addSeller(person))._unsafeUnwrap();
+    // Both read "no charge for this reference" before either stores: the second commit is a duplicate.
+    const [first, second] = await Promise.all([
+      useCases.createMarketplaceCharge(sim.deps, destination),
+      useCases.createMarketplaceCharge(sim.deps, destination),
+    ]);
+    const stored = sim.store.marketplaceCharges();
+    expect(stored).toHaveLength(1);
+    expect(first._unsafeUnwrap()).toEqual({ charge: stored[0], created: true });
+    expect(second._unsafeUnwrap()).toEqual({ charge: stored[0], created: false });
+  });
+
   it("refuses a customer or seller who is not a person, or not onboarded, and stores nothing", async () => {
     const sim = new InMemorySusu();
     (await sim.addSeller("sel_a"))._unsafeUnwrap();

@@ -20,9 +20,15 @@ import {
   type MarketplacePolicy,
   type RefundInitiator,
 } from "../policy/marketplace-policy.js";
-import type { AuditEntry, MarketplaceChargeQuery } from "../ports/storage.js";
-import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
-import { retryOnConflict } from "./retry-on-conflict.js";
+import type { MarketplaceChargeQuery } from "../ports/storage.js";
+import {
+  type AggregateKind,
+  applyAggregateInput,
+  applyOperatorCommand,
+  commitCreation,
+  loadOrNotFound,
+} from "./aggregate-commit.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it charges a customer for an activity (the id is chosen here). */
@@ -59,63 +65,25 @@ function policyOf(deps: UseCaseDeps): MarketplacePolicy {
   return deps.marketplacePolicy ?? DEFAULT_MARKETPLACE_POLICY;
 }
 
-function auditLine(
-  charge: MarketplaceCharge,
-  input: MarketplaceChargeInput,
-  decision: MarketplaceChargeDecision,
-  at: number,
-  actor: string,
-): AuditEntry {
-  return {
-    at,
-    aggregate: "marketplace_charge",
-    aggregateId: charge.id,
-    action: input.type === "timer" ? `timer:${input.timer.kind}` : input.type,
-    outcome: decision.ignored === undefined ? "applied" : "ignored",
-    ...(decision.ignored !== undefined
-      ? { detail: `${decision.ignored.code}: ${decision.ignored.detail}` }
-      : {}),
-    actor,
-  };
-}
-
-/**
- * Stores a marketplace-charge decision: the new state (version checked), its effects in the
- * outbox and an audit line, in one unit of work. An ignored input stores only the audit line.
- */
-function commitDecision(
-  deps: UseCaseDeps,
-  before: MarketplaceCharge | undefined,
-  decision: MarketplaceChargeDecision,
-  audit: AuditEntry,
-): ResultAsync<MarketplaceChargeDecision, UseCaseError> {
-  if (decision.ignored !== undefined)
-    return deps.uow
-      .commit({ people: [], groups: [], rounds: [], outbox: [], audit: [audit] })
-      .map(() => decision);
-  const state: MarketplaceCharge = { ...decision.state, version: (before?.version ?? -1) + 1 };
-  return deps.uow
-    .commit({
-      people: [],
-      groups: [],
-      rounds: [],
-      marketplaceCharges: [{ state, expectedVersion: before?.version }],
-      outbox: decision.effects,
-      audit: [audit],
-    })
-    .map(() => ({ ...decision, state }));
-}
+/** A marketplace charge, for the shared load-decide-store steps. */
+const marketplaceChargeKind: AggregateKind<
+  "marketplaceCharges",
+  MarketplaceChargeInput,
+  MarketplaceChargeDecision
+> = {
+  aggregate: "marketplace_charge",
+  stored: (change) => ({ marketplaceCharges: [change] }),
+  load: (deps, id) => deps.marketplaceCharges.getMarketplaceCharge(id),
+  decide: (deps, charge, input, now) =>
+    decideMarketplaceCharge(charge, input, { now, policy: policyOf(deps) }),
+};
 
 /** Loads a marketplace charge or fails with `marketplace_charge_not_found`. */
 export function getMarketplaceCharge(
   deps: UseCaseDeps,
   id: string,
 ): ResultAsync<MarketplaceCharge, UseCaseError> {
-  return deps.marketplaceCharges
-    .getMarketplaceCharge(id)
-    .andThen((c) =>
-      c ? okAsync(c) : errAsync<MarketplaceCharge, UseCaseError>(notFound("marketplace_charge", id)),
-    );
+  return loadOrNotFound(marketplaceChargeKind, deps, id);
 }
 
 /** A page of marketplace charges, newest first (the query's filters narrow it). */
@@ -139,19 +107,7 @@ export function applyMarketplaceChargeInput(
   input: MarketplaceChargeInput,
   actor: string,
 ): ResultAsync<MarketplaceChargeDecision, UseCaseError> {
-  return retryOnConflict(() =>
-    getMarketplaceCharge(deps, id).andThen((charge) => {
-      const ctx = { now: deps.clock.now(), policy: policyOf(deps) };
-      const decided = decideMarketplaceCharge(charge, input, ctx);
-      if (decided.isErr()) return errAsync(decided.error);
-      return commitDecision(
-        deps,
-        charge,
-        decided.value,
-        auditLine(charge, input, decided.value, ctx.now, actor),
-      );
-    }),
-  );
+  return applyAggregateInput(marketplaceChargeKind, deps, id, input, actor);
 }
 
 /** Whether a stored charge was asked for with these terms (a client app's retry of the same request). */
@@ -276,21 +232,14 @@ export function createMarketplaceCharge(
       const decided = decideCreate(create, { now, policy: policyOf(deps) });
       if (decided.isErr()) return errAsync(decided.error);
       const input: MarketplaceChargeInput = { type: "create", command: create };
-      return commitDecision(
+      return commitCreation(
+        marketplaceChargeKind,
         deps,
-        undefined,
         decided.value,
-        auditLine(decided.value.state, input, decided.value, now, command.requestedBy),
-      )
-        .map((d): CreatedMarketplaceCharge => ({ charge: d.state, created: true }))
-        .orElse((e) =>
-          // The same reference stored meanwhile by a concurrent request: answer as a repeat would.
-          e.type === "duplicate"
-            ? existingFor(deps, command).andThen((again) =>
-                again !== undefined ? okAsync(again) : errAsync<CreatedMarketplaceCharge, UseCaseError>(e),
-              )
-            : errAsync(e),
-        );
+        { input, at: now, actor: command.requestedBy },
+        (charge): CreatedMarketplaceCharge => ({ charge, created: true }),
+        () => existingFor(deps, command),
+      );
     });
   });
 }
@@ -322,23 +271,16 @@ export function refundMarketplaceCharge(
   ).map((d) => d.state);
 }
 
-/** Feeds a platform operator's command to a charge, audited as the operator; answers the new state. */
-function applyOperatorCommand(
-  deps: UseCaseDeps,
-  id: string,
-  operator: PlatformOperator,
-  input: MarketplaceChargeInput,
-): ResultAsync<MarketplaceCharge, UseCaseError> {
-  return applyMarketplaceChargeInput(deps, id, input, operatorActor(operator)).map((d) => d.state);
-}
-
 /** A platform operator retries the refund that failed, once the cause is fixed. */
 export function retryMarketplaceRefund(
   deps: UseCaseDeps,
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<MarketplaceCharge, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "retry_refund", by: operator.operator });
+  return applyOperatorCommand(marketplaceChargeKind, deps, id, operator, {
+    type: "retry_refund",
+    by: operator.operator,
+  });
 }
 
 /** A platform operator retries every parked seller transfer, once the cause is fixed. */
@@ -347,7 +289,10 @@ export function retryMarketplaceTransfers(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<MarketplaceCharge, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "retry_transfers", by: operator.operator });
+  return applyOperatorCommand(marketplaceChargeKind, deps, id, operator, {
+    type: "retry_transfers",
+    by: operator.operator,
+  });
 }
 
 /** A platform operator asks again for every reversal that failed, once the sellers' balances cover them. */
@@ -356,5 +301,8 @@ export function retryMarketplaceReversal(
   id: string,
   operator: PlatformOperator,
 ): ResultAsync<MarketplaceCharge, UseCaseError> {
-  return applyOperatorCommand(deps, id, operator, { type: "retry_reversal", by: operator.operator });
+  return applyOperatorCommand(marketplaceChargeKind, deps, id, operator, {
+    type: "retry_reversal",
+    by: operator.operator,
+  });
 }
