@@ -1,0 +1,218 @@
+// Checks that the operators' alerting names only what exists (run by check-alert-rules.sh):
+// - every metric in the rules' expressions and the Grafana dashboard's queries is one the
+//   apps export (read from their prom-client and registerGauge/registerCounter calls), one
+//   of prom-client's process metrics, `up`, or a recording rule of the rules file;
+// - every alert has a severity label, a summary, a description and a runbook_url, and that
+//   runbook exists under docs/runbooks/ (and every runbook there belongs to an alert);
+// - every dashboard panel has at least one query, and the datasource is the variable.
+// Prints what is wrong and exits 1, or one line saying what was checked.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const RULES_DIR = "ops/prometheus/rules";
+const DASHBOARD = "ops/grafana/susu-dashboard.json";
+const RUNBOOKS = "docs/runbooks";
+/** The dashboard's data source: Grafana's `datasource` variable, written as Grafana does. */
+const DATASOURCE_UID = `\${datasource}`;
+const problems = [];
+
+// ─── Metric names in a PromQL expression ───────────────────────────────────
+
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+  "atan2",
+]);
+
+/**
+ * The metric names an expression reads: identifiers that are not functions or aggregations
+ * (followed by `(`), keywords, label names (inside `{…}` or a `by (…)`-style list), numbers,
+ * durations, strings or Grafana variables.
+ */
+export function metricNames(expr) {
+  const s = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""') // strings
+    .replace(/\$\{[^}]*\}|\$[A-Za-z_]\w*/g, "1") // Grafana variables ($__rate_interval, ${x})
+    .replace(/\{[^}]*\}/g, " ") // label matchers
+    .replace(/\[[^\]]*\]/g, " ") // ranges and subqueries
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " "); // label lists
+  const names = new Set();
+  const token = /(\d[\w.]*)|([A-Za-z_:][\w:]*)(\s*\()?/g;
+  for (const m of s.matchAll(token)) {
+    if (m[1] !== undefined || m[3] !== undefined) continue; // a number or duration; a call
+    if (!KEYWORDS.has(m[2].toLowerCase())) names.add(m[2]);
+  }
+  return [...names];
+}
+
+// The parser checks itself first, so a change that breaks it cannot pass silently.
+const selfChecks = [
+  ['sum by (le) (rate(foo_bucket{a="b",c=~"x|y"}[5m])) / on () bar', ["foo_bucket", "bar"]],
+  ["histogram_quantile(0.95, sum by (le, route) (rate(x_bucket[$__rate_interval])))", ["x_bucket"]],
+  ['up{job="a"} == 0 and on () (sum(increase(c_total[15m])) or vector(0)) == 0', ["up", "c_total"]],
+  ["max_over_time(g[1h:5m]) > 3 * y:rate5m offset 1d", ["g", "y:rate5m"]],
+];
+for (const [expr, want] of selfChecks) {
+  const got = metricNames(expr).sort().join(",");
+  if (got !== [...want].sort().join(",")) problems.push(`metricNames self-check: ${expr} gave [${got}]`);
+}
+
+// ─── What the apps export ──────────────────────────────────────────────────
+
+function sourceFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const exported = new Set(["up"]);
+const metricSources = [
+  ...sourceFiles(join(root, "apps/api/src")),
+  ...sourceFiles(join(root, "apps/scheduler/src")),
+  ...sourceFiles(join(root, "packages/adapters/src/metrics")),
+];
+for (const file of metricSources) {
+  const text = readFileSync(file, "utf8");
+  // A metric is declared by prom-client's constructors or the registry's scrape-time helpers.
+  const declaration =
+    /(new\s+(Counter|Gauge|Histogram|Summary)\s*\(\s*\{|register(Gauge|Counter)\s*\(\s*\{)[\s\S]*?name:\s*"([a-zA-Z_:][\w:]*)"/g;
+  for (const m of text.matchAll(declaration)) {
+    const name = m[4];
+    exported.add(name);
+    if (m[2] === "Histogram" || m[2] === "Summary") {
+      for (const suffix of ["_bucket", "_sum", "_count"]) exported.add(name + suffix);
+    }
+  }
+  // `const COLLECT_ERRORS = "susu_gauge_collect_errors_total"` then `name: COLLECT_ERRORS`.
+  for (const m of text.matchAll(/const\s+[A-Z_]+\s*=\s*"(susu_[\w]+_total)"/g)) exported.add(m[1]);
+}
+// prom-client's collectDefaultMetrics (both apps turn them on).
+const isProcessMetric = (name) => /^(process|nodejs)_/.test(name);
+
+// ─── The rules ─────────────────────────────────────────────────────────────
+
+/** Rule blocks of a Prometheus rule file, read line by line (promtool checks the YAML itself). */
+function parseRules(text) {
+  const rules = [];
+  const lines = text.split("\n");
+  let current;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const start = line.match(/^(\s*)- (alert|record):\s*(\S+)/);
+    if (start) {
+      current = { type: start[2], name: start[3], fields: {}, indent: start[1].length };
+      rules.push(current);
+      continue;
+    }
+    if (/^\s*- name:/.test(line)) current = undefined;
+    if (current === undefined) continue;
+    const field = line.match(/^(\s*)(expr|severity|summary|description|runbook_url):\s*(.*)$/);
+    if (!field) continue;
+    let value = field[3].trim();
+    if (/^[|>][-+]?$/.test(value)) {
+      // A block scalar: the following lines indented deeper than the key.
+      const keyIndent = field[1].length;
+      const block = [];
+      while (i + 1 < lines.length && (lines[i + 1].trim() === "" || indentOf(lines[i + 1]) > keyIndent)) {
+        block.push(lines[++i].trim());
+      }
+      value = block.join(" ").trim();
+    } else {
+      value = value.replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+    }
+    current.fields[field[2]] = value;
+  }
+  return rules;
+}
+const indentOf = (line) => line.length - line.trimStart().length;
+
+const ruleFiles = readdirSync(join(root, RULES_DIR)).filter((f) => /\.ya?ml$/.test(f));
+const rules = ruleFiles.flatMap((f) => parseRules(readFileSync(join(root, RULES_DIR, f), "utf8")));
+const recorded = new Set(rules.filter((r) => r.type === "record").map((r) => r.name));
+const known = (name) => exported.has(name) || recorded.has(name) || isProcessMetric(name);
+
+const alerts = rules.filter((r) => r.type === "alert");
+for (const rule of rules) {
+  const where = `${rule.type} ${rule.name}`;
+  if (!rule.fields.expr) {
+    problems.push(`${where}: no expr`);
+    continue;
+  }
+  for (const name of metricNames(rule.fields.expr)) {
+    if (!known(name)) problems.push(`${where}: metric ${name} is not exported by the apps`);
+  }
+}
+for (const alert of alerts) {
+  const where = `alert ${alert.name}`;
+  if (!["critical", "warning", "info"].includes(alert.fields.severity ?? ""))
+    problems.push(`${where}: severity label missing or not critical|warning|info`);
+  for (const key of ["summary", "description"]) {
+    if (!alert.fields[key]) problems.push(`${where}: no ${key} annotation`);
+  }
+  const want = `${RUNBOOKS}/${alert.name}.md`;
+  if (alert.fields.runbook_url !== want) problems.push(`${where}: runbook_url should be ${want}`);
+  else {
+    try {
+      const text = readFileSync(join(root, want), "utf8");
+      for (const heading of ["## What it means", "## How to look", "## What to do"]) {
+        if (!text.includes(heading)) problems.push(`${want}: no "${heading}" section`);
+      }
+    } catch {
+      problems.push(`${where}: ${want} does not exist`);
+    }
+  }
+}
+const alertNames = new Set(alerts.map((a) => a.name));
+for (const file of readdirSync(join(root, RUNBOOKS))) {
+  if (file.endsWith(".md") && file !== "README.md" && !alertNames.has(file.slice(0, -3)))
+    problems.push(`${RUNBOOKS}/${file}: no alert of that name`);
+}
+
+// ─── The dashboard ─────────────────────────────────────────────────────────
+
+const dashboard = JSON.parse(readFileSync(join(root, DASHBOARD), "utf8"));
+const variables = dashboard.templating?.list ?? [];
+if (!variables.some((v) => v.type === "datasource" && v.query === "prometheus" && v.name === "datasource"))
+  problems.push(`${DASHBOARD}: no Prometheus datasource variable named "datasource"`);
+const allPanels = (dashboard.panels ?? []).flatMap((p) => [p, ...(p.panels ?? [])]);
+let queries = 0;
+for (const panel of allPanels) {
+  if (panel.type === "row") continue;
+  const where = `${DASHBOARD}: panel "${panel.title}"`;
+  const targets = panel.targets ?? [];
+  if (targets.length === 0) problems.push(`${where}: no query`);
+  if (panel.datasource?.uid !== DATASOURCE_UID) problems.push(`${where}: datasource is not $datasource`);
+  for (const target of targets) {
+    queries++;
+    if (!target.expr) problems.push(`${where}: target ${target.refId} has no expr`);
+    for (const name of metricNames(target.expr ?? "")) {
+      if (!known(name)) problems.push(`${where}: metric ${name} is not exported by the apps or recorded`);
+    }
+  }
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(p);
+  process.exit(1);
+}
+console.log(
+  `alerting references: ${alerts.length} alerts and ${recorded.size} recording rules, ` +
+    `${queries} dashboard queries, against ${exported.size} metric names from ` +
+    `${metricSources.length} source files (${relative(root, join(root, RULES_DIR))}, ${DASHBOARD}, ${RUNBOOKS})`,
+);
