@@ -422,22 +422,39 @@ export class PrismaStore
   listHeldPayments(
     query: HeldPaymentQuery,
   ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError> {
+    return this.#keysetPage("listHeldPayments", query.limit, HELD_PAYMENTS_PAGE_MAX, loadHeldPayment, {
+      statement: () => heldPaymentsPage(query),
+      viaPrisma: () => this.#heldPaymentsPageViaPrisma(query),
+    });
+  }
+
+  /** One keyset page of snapshots: `limit + 1` rows read (`limit` checked first), the extra one telling whether more follow. */
+  #keysetPage<T extends HeldPayment | MarketplaceCharge>(
+    operation: "listHeldPayments" | "listMarketplaceCharges",
+    limit: number,
+    max: number,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+    read: {
+      readonly statement: () => {
+        readonly text: string;
+        readonly values: readonly unknown[];
+        readonly name: string;
+      };
+      readonly viaPrisma: () => Promise<readonly SnapshotRow[]>;
+    },
+  ): ResultAsync<{ readonly items: readonly T[]; readonly hasMore: boolean }, StorageError> {
     // A bad limit is the caller's bug (the API checks it): retrying cannot help.
-    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > HELD_PAYMENTS_PAGE_MAX)
-      return errAsync(
-        storageError.refused(
-          `listHeldPayments: limit must be 1–${HELD_PAYMENTS_PAGE_MAX}, got ${query.limit}`,
-        ),
-      );
-    const statement = heldPaymentsPage(query);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > max)
+      return errAsync(storageError.refused(`${operation}: limit must be 1–${max}, got ${limit}`));
+    const statement = read.statement();
     return this.#snapshots(
-      "listHeldPayments",
+      operation,
       statement.text,
       statement.values,
-      loadHeldPayment,
-      () => this.#heldPaymentsPageViaPrisma(query),
+      load,
+      read.viaPrisma,
       statement.name,
-    ).map((payments) => ({ items: payments.slice(0, query.limit), hasMore: payments.length > query.limit }));
+    ).map((rows) => ({ items: rows.slice(0, limit), hasMore: rows.length > limit }));
   }
 
   async #heldPaymentsPageViaPrisma(query: HeldPaymentQuery): Promise<readonly SnapshotRow[]> {
@@ -455,14 +472,7 @@ export class PrismaStore
         ...(query.sellerId !== undefined ? { sellerPersonId: query.sellerId } : {}),
         ...(query.requestedBy !== undefined ? { requestedBy: query.requestedBy } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
-        ...(after !== undefined
-          ? {
-              OR: [
-                { createdAt: { lt: after.createdAt } },
-                { createdAt: after.createdAt, id: { lt: after.id } },
-              ],
-            }
-          : {}),
+        ...olderThan(after),
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: query.limit + 1,
@@ -564,21 +574,16 @@ export class PrismaStore
   listMarketplaceCharges(
     query: MarketplaceChargeQuery,
   ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError> {
-    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MARKETPLACE_CHARGES_PAGE_MAX)
-      return errAsync(
-        storageError.refused(
-          `listMarketplaceCharges: limit must be 1–${MARKETPLACE_CHARGES_PAGE_MAX}, got ${query.limit}`,
-        ),
-      );
-    const statement = marketplaceChargesPage(query);
-    return this.#snapshots(
+    return this.#keysetPage(
       "listMarketplaceCharges",
-      statement.text,
-      statement.values,
+      query.limit,
+      MARKETPLACE_CHARGES_PAGE_MAX,
       loadMarketplaceCharge,
-      () => this.#marketplaceChargesPageViaPrisma(query),
-      statement.name,
-    ).map((charges) => ({ items: charges.slice(0, query.limit), hasMore: charges.length > query.limit }));
+      {
+        statement: () => marketplaceChargesPage(query),
+        viaPrisma: () => this.#marketplaceChargesPageViaPrisma(query),
+      },
+    );
   }
 
   async #marketplaceChargesPageViaPrisma(query: MarketplaceChargeQuery): Promise<readonly SnapshotRow[]> {
@@ -597,14 +602,7 @@ export class PrismaStore
         ...(query.sellerId !== undefined ? { sellers: { some: { sellerPersonId: query.sellerId } } } : {}),
         ...(query.requestedBy !== undefined ? { requestedBy: query.requestedBy } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
-        ...(after !== undefined
-          ? {
-              OR: [
-                { createdAt: { lt: after.createdAt } },
-                { createdAt: after.createdAt, id: { lt: after.id } },
-              ],
-            }
-          : {}),
+        ...olderThan(after),
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: query.limit + 1,
@@ -1150,4 +1148,13 @@ function loadRound(row: SnapshotRow): Result<Round, StorageError> {
   if (parsed.value.version !== row.version)
     return err(corrupted(`round ${parsed.value.id}`, "snapshot and row versions differ"));
   return ok(parsed.value);
+}
+
+/** Prisma's where-clause for rows after a keyset cursor, newest first by (created_at, id). */
+function olderThan(after: { readonly createdAt: Date; readonly id: string } | undefined) {
+  return after === undefined
+    ? {}
+    : {
+        OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+      };
 }
