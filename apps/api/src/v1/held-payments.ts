@@ -553,7 +553,7 @@ const holdRouteDef = commandRoute({
 const releaseRouteDef = commandRoute({
   action: "release",
   summary:
-    "Lift an operator's hold, or retry a blocked release once its cause is checked (platform operators)",
+    "Lift an operator's hold, or retry a blocked release once its cause is checked; a transfer attempt of unknown outcome is looked up on Stripe first and adopted if it landed (platform operators)",
   answers: "The payment, released on its schedule (or releasing now)",
   refusals: {
     ...operatorOnly,

@@ -555,7 +555,7 @@ const retryRefundRouteDef = commandRoute({
 const retryTransfersRouteDef = commandRoute({
   action: "transfers/retry",
   summary:
-    "Retry every parked seller transfer of a split, once the cause is fixed; attempts of unknown outcome must have been checked on Stripe first (platform operators)",
+    "Retry every parked seller transfer of a split, once the cause is fixed; an attempt of unknown outcome is looked up on Stripe first (by its idempotency key, in the transfer group): adopted if it landed, written off and retried if not (platform operators)",
   answers: "The charge, its parked transfers asked for again",
   refusals: { ...operatorOnly, ...conflicts({ no_blocked_transfer: "no seller's transfer is parked" }) },
 });

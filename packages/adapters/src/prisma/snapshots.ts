@@ -202,6 +202,7 @@ const transferAttempt = z.strictObject({
   transferId: text.exactOptional(),
   failureCode: text.exactOptional(),
   failureMessage: text.exactOptional(),
+  lookups: z.int().min(1).exactOptional(),
 });
 
 const transferReversal = z.strictObject({
@@ -401,6 +402,7 @@ const marketplaceChargeSnapshot = z.strictObject({
       status: z.enum(["requested", "created", "failed", "unknown"]),
       transferId: text.exactOptional(),
       failureCode: text.exactOptional(),
+      lookups: z.int().min(1).exactOptional(),
     }),
   ),
   reversals: list(
@@ -590,6 +592,13 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     ...heldAddressed,
+    kind: z.literal("find_transfer"),
+    attempt: safeInt,
+    transferEffectId: text,
+    transferGroup: text,
+  }),
+  z.strictObject({
+    ...heldAddressed,
     kind: z.literal("reverse_transfer"),
     reversal: safeInt,
     transferId: text,
@@ -686,6 +695,14 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     currency,
     transferGroup: text,
     metadata: z.strictObject({ ...marketplaceMetadata, sellerId: text, attempt: safeInt }),
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("find_transfer"),
+    sellerId: text,
+    attempt: safeInt,
+    transferEffectId: text,
+    transferGroup: text,
   }),
   z.strictObject({
     ...marketplaceAddressed,

@@ -444,6 +444,26 @@ export class StripePaymentGateway implements PaymentGateway {
     ).map((transfer) => ({ transferId: transfer.id }));
   }
 
+  /**
+   * The transfer an earlier effect made, found by the `effect_id` metadata susu writes on
+   * every transfer, among the transfer group's (Stripe's list filters by `transfer_group`,
+   * not by metadata; a group holds one payment's few transfers, so every page is read).
+   */
+  findTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly transferGroup: string;
+  }): ResultAsync<{ readonly transferId: string } | undefined, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100 }).autoPagingToArray({
+        limit: 10_000,
+      }),
+    ).map((transfers) => {
+      const found = transfers.find((t) => t.metadata?.[METADATA_KEYS.effectId] === key);
+      return found === undefined ? undefined : { transferId: found.id };
+    });
+  }
+
   reverseTransfer(input: {
     readonly idempotencyKey: string;
     readonly transferId: string;

@@ -318,6 +318,42 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         expect(await driver.transferCount(d.input.transferGroup)).toBe(1);
       });
 
+      it("finds the transfer an earlier key made in its transfer group, and none for a key that made nothing", async () => {
+        const d = await succeededDebit();
+        const destination = await driver.connectedAccount({ canReceive: true });
+        const refs = { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId };
+        const key = (n: number) => `${d.roundId}:payout:${d.memberId}:attempt:${n}`;
+        const transferGroup = d.input.transferGroup;
+        expect(value(await gateway.findTransfer({ idempotencyKey: key(1), transferGroup }))).toBeUndefined();
+        const made = value(
+          await gateway.createTransfer({
+            idempotencyKey: key(1),
+            destinationAccountId: destination,
+            amount: aud(4_000),
+            sourceChargeId: d.chargeId,
+            transferGroup,
+            references: { ...refs, attempt: 1 },
+          }),
+        );
+        const other = value(
+          await gateway.createTransfer({
+            idempotencyKey: key(2),
+            destinationAccountId: destination,
+            amount: aud(3_000),
+            sourceChargeId: d.chargeId,
+            transferGroup,
+            references: { ...refs, attempt: 2 },
+          }),
+        );
+        expect(value(await gateway.findTransfer({ idempotencyKey: key(1), transferGroup }))).toEqual(made);
+        expect(value(await gateway.findTransfer({ idempotencyKey: key(2), transferGroup }))).toEqual(other);
+        expect(value(await gateway.findTransfer({ idempotencyKey: key(3), transferGroup }))).toBeUndefined();
+        // Another group's transfers are not this group's.
+        expect(
+          value(await gateway.findTransfer({ idempotencyKey: key(1), transferGroup: `${transferGroup}_x` })),
+        ).toBeUndefined();
+      });
+
       it("refuses, definitely, an account that cannot receive", async () => {
         const d = await succeededDebit();
         const destination = await driver.connectedAccount({ canReceive: false });

@@ -48,6 +48,9 @@ describe("a held payment on PostgreSQL and the emulator", () => {
   const outcomes: string[] = [];
   /** When set, each batch of events is delivered newest first, every event twice (Stripe promises neither order nor once). */
   let shuffled = false;
+  /** Events of these types are held back (Stripe's webhook late), kept in `late` until delivered by hand. */
+  let lateTypes: ReadonlySet<string> = new Set();
+  const late: Stripe.Event[] = [];
 
   beforeAll(async () => {
     // AUD pages offer cards and BECS, as a Dashboard with both turned on does.
@@ -114,7 +117,9 @@ describe("a held payment on PostgreSQL and the emulator", () => {
       expect(report.parked).toBe(0);
       const due = timers.takeDue(clock.now());
       for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
-      const events = await harness.events.next();
+      const all = await harness.events.next();
+      late.push(...all.filter((e) => lateTypes.has(e.type)));
+      const events = all.filter((e) => !lateTypes.has(e.type));
       await deliver(shuffled ? [...events].reverse().flatMap((e) => [e, e]) : events);
       if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
     }
@@ -396,6 +401,69 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     const released = await payment(held.id);
     expect(released.status).toBe("released");
     expect(released.transfers.map((t) => t.status)).toEqual(["failed", "failed", "failed", "created"]);
+    await sellerPaidFromCharge(held, account);
+  });
+
+  it("the transfer lands at Stripe but its answer is lost: blocked for a person, whose release finds it and pays the seller once", async () => {
+    const { account, held } = await aFulfilledPayment("lenny");
+    // Stripe makes the transfer, then the answer is an error susu cannot read as "nothing
+    // happened"; its transfer.created webhook is late.
+    lateTypes = new Set(["transfer.created"]);
+    await harness.emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      phase: "after",
+      status: 400,
+      code: "processing_error",
+    });
+    await advance(WINDOW + 1_000);
+    await settle();
+    const blocked = await payment(held.id);
+    expect(blocked).toMatchObject({ status: "release_blocked", blockKind: "transfer_outcome_unknown" });
+    expect(blocked.transfers.map((t) => [t.number, t.status])).toEqual([[1, "unknown"]]);
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toHaveLength(
+      1,
+    );
+
+    // The admin releases: the earlier attempt is looked up at Stripe and adopted, no second transfer.
+    (await useCases.adminRelease(deps, held.id, { operator: "olga" }))._unsafeUnwrap();
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    expect(released.transfers.map((t) => [t.number, t.status])).toEqual([[1, "created"]]);
+    // The late webhook changes nothing.
+    lateTypes = new Set();
+    const before = outcomes.length;
+    await deliver(late.splice(0));
+    expect(outcomes.slice(before)).toEqual([
+      expect.stringMatching(/^transfer\.created ignored: .*transfer_already_created/),
+    ]);
+    await sellerPaidFromCharge(held, account);
+    // Booked once: the seller's A$90.00, nothing left set aside.
+    expect(Math.abs(await balance(heldAccounts.seller(held.id)))).toBe(90_00);
+    expect(await balance(heldAccounts.sellerPayable(held.id))).toBe(0);
+  });
+
+  it("the transfer's answer is an error of unknown outcome and Stripe made nothing: the admin's release looks, then pays once", async () => {
+    const { account, held } = await aFulfilledPayment("lev");
+    await harness.emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      status: 400,
+      code: "processing_error",
+    });
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect((await payment(held.id)).transfers.map((t) => t.status)).toEqual(["unknown"]);
+    expect((await harness.stripe.transfers.list({ transfer_group: held.transferGroup })).data).toEqual([]);
+    (await useCases.adminRelease(deps, held.id, { operator: "olga" }))._unsafeUnwrap();
+    await settle();
+    const released = await payment(held.id);
+    expect(released.status).toBe("released");
+    expect(released.transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "created"],
+    ]);
     await sellerPaidFromCharge(held, account);
   });
 

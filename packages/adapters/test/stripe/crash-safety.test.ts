@@ -50,6 +50,7 @@ function crashingAfterCall(
       operation === "createTransfer"
         ? crashAfter(() => real.createTransfer(input))
         : real.createTransfer(input),
+    findTransfer: (input) => real.findTransfer(input),
     reverseTransfer: (input) => real.reverseTransfer(input),
     createConnectedAccount: (input) => real.createConnectedAccount(input),
     createOnboardingLink: (input) => real.createOnboardingLink(input),

@@ -65,6 +65,11 @@ export type PaymentFact =
       readonly failureMessage?: string;
     }
   | {
+      /** A look-up of a transfer attempt (by its idempotency key) found nothing at the provider: it moved no money. */
+      readonly kind: "transfer_not_found";
+      readonly refs: PaymentReferences;
+    }
+  | {
       readonly kind: "transfer_reversed";
       readonly refs: PaymentReferences;
       readonly transferId: string;

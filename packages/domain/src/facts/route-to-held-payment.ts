@@ -69,6 +69,9 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
         failureCode: fact.failureCode,
         ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
       });
+    case "transfer_not_found":
+      if (r.attempt === undefined) return missing("transfer attempt");
+      return held({ type: "transfer_not_found", attempt: r.attempt });
     case "refund_succeeded":
     case "refund_failed":
     case "transfer_reversed":

@@ -78,6 +78,9 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         attempt: r.attempt,
         failureCode: fact.failureCode,
       });
+    case "transfer_not_found":
+      if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
+      return to({ type: "transfer_not_found", sellerId: r.sellerId, attempt: r.attempt });
     case "refund_succeeded":
     case "refund_failed":
     case "transfer_reversed":

@@ -110,5 +110,7 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
       return nobody(`rounds collect by debit, not checkout (${fact.kind})`);
     case "transfer_reversal_failed":
       return nobody(`a round asks for no reversals (${fact.kind})`);
+    case "transfer_not_found":
+      return nobody(`a round looks up no transfers (${fact.kind})`);
   }
 }

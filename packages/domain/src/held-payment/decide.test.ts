@@ -376,6 +376,54 @@ describe("the release", () => {
     expect(run(unknown, [created(1)], LATER).state.status).toBe("released");
   });
 
+  it("an admin's release of an attempt of unknown outcome looks it up at Stripe first: adopted if found, retried if not", () => {
+    const unknown = run(releasing(), [transferFailed(1, "api_error")], LATER);
+    const asked = run(unknown, [{ type: "admin_release", by: "admin_1" }], LATER);
+    const since = (r: typeof asked, before: typeof asked) => ({
+      ...r,
+      effects: r.effects.slice(before.effects.length),
+    });
+    // No second transfer (a new key could pay the seller twice): a look-up of attempt 1.
+    expect(ofKind(since(asked, unknown), "transfer")).toEqual([]);
+    expect(ofKind(since(asked, unknown), "find_transfer")).toMatchObject([
+      {
+        id: "hp1:transfer:attempt:1:lookup:1",
+        attempt: 1,
+        transferEffectId: "hp1:transfer:attempt:1",
+        transferGroup: "held_hp1",
+      },
+    ]);
+    expect(asked.state).toMatchObject({ status: "release_blocked", blockKind: "transfer_outcome_unknown" });
+    expect(asked.state.transfers[0]).toMatchObject({ status: "unknown", lookups: 1 });
+    // Stripe has it: the attempt is adopted, the seller paid once.
+    const found = run(asked, [created(1)], LATER);
+    expect(found.state.status).toBe("released");
+    expect(found.state.transfers.map((t) => [t.number, t.status])).toEqual([[1, "created"]]);
+    // Stripe has none: the attempt is written off and a second one made.
+    const missing = run(asked, [{ type: "transfer_not_found", attempt: 1 }], LATER);
+    expect(missing.state.status).toBe("releasing");
+    expect(missing.state.transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "requested"],
+    ]);
+    expect(ofKind(since(missing, asked), "transfer")).toMatchObject([
+      { id: "hp1:transfer:attempt:2", amountMinor: 9_000 },
+    ]);
+    // A not-found nobody asked for, or for an attempt already settled, changes nothing.
+    expect(ignoredCode(unknown, { type: "transfer_not_found", attempt: 1 }, LATER)).toBe(
+      "transfer_not_pending",
+    );
+    expect(ignoredCode(found, { type: "transfer_not_found", attempt: 1 }, LATER)).toBe(
+      "transfer_not_pending",
+    );
+    // Asked again before the answer: another look-up, still no transfer.
+    const again = run(asked, [{ type: "admin_release", by: "admin_1" }], LATER);
+    expect(ofKind(since(again, asked), "find_transfer").map((e) => e.id)).toEqual([
+      "hp1:transfer:attempt:1:lookup:2",
+    ]);
+    expect(ofKind(since(again, asked), "transfer")).toEqual([]);
+  });
+
   it("a seller who cannot receive blocks the release and alerts the admins; the fixed account resumes it", () => {
     const r = run(start({ seller: { ...command.seller, canReceive: false } }), [paid, confirm, due], LATER);
     expect(r.state).toMatchObject({ status: "release_blocked", blockKind: "seller_cannot_receive" });

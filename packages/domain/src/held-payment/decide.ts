@@ -240,6 +240,8 @@ export function decideHeldPayment(
       return transferCreated(d, input);
     case "transfer_failed":
       return transferFailed(d, input);
+    case "transfer_not_found":
+      return transferNotFound(d, input);
     case "transfer_reversed":
       return transferReversed(d, input);
     case "transfer_reversal_failed":
@@ -450,11 +452,27 @@ function adminRelease(d: Draft, _input: InputOf<"admin_release">): Step {
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   if (!s.sellerCanReceive)
     return refuse("seller_cannot_receive", "the seller's account cannot receive transfers");
-  // The admin's word that an attempt of unknown outcome did not land: it is written off as failed.
-  for (const t of s.transfers)
-    if (t.status === "unknown")
-      d.updateTransfer(t.number, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  // An attempt of unknown outcome may have paid the seller after all, and another attempt
+  // (a new idempotency key) would pay them twice: look for it at Stripe first. Found, it is
+  // adopted (`transfer_created`); not found, it is written off and the release goes on.
+  const unknown = s.transfers.filter((t) => t.status === "unknown");
+  if (unknown.length > 0) {
+    for (const t of unknown) requestTransferLookup(d, t);
+    return d.done();
+  }
   return resumeRelease(d);
+}
+
+function requestTransferLookup(d: Draft, t: TransferAttempt): void {
+  const lookup = (t.lookups ?? 0) + 1;
+  d.updateTransfer(t.number, { lookups: lookup });
+  d.effect({
+    ...d.addressed(ids.transferLookup(d.state.id, t.number, lookup)),
+    kind: "find_transfer",
+    attempt: t.number,
+    transferEffectId: t.effectId,
+    transferGroup: d.state.transferGroup,
+  });
 }
 
 function refundCommand(d: Draft, { amountMinor }: InputOf<"refund">): Step {
@@ -850,6 +868,28 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
     reason: "transfer_parked",
     summary: decision.ticket.summary,
   });
+  return bookPendingLosses(d);
+}
+
+/**
+ * An admin's look-up found no transfer made by an attempt of unknown outcome: it moved no
+ * money, so it is written off, and the release the admin asked for goes on once nothing
+ * else is in its way (another attempt still being looked up, a hold, a dispute).
+ */
+function transferNotFound(d: Draft, { attempt }: InputOf<"transfer_not_found">): Step {
+  const s = d.state;
+  const t = s.transfers.find((x) => x.number === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt}`);
+  if (t.status !== "unknown" || (t.lookups ?? 0) === 0)
+    return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
+  d.updateTransfer(attempt, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  const after = d.state;
+  if (
+    after.status === "release_blocked" &&
+    after.blockKind === "transfer_outcome_unknown" &&
+    nothingInTheWay(after)
+  )
+    return resumeRelease(d);
   return bookPendingLosses(d);
 }
 

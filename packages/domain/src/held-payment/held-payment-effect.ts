@@ -81,6 +81,16 @@ export type HeldPaymentEffect =
       readonly transferGroup: string;
     })
   | (Addressed & {
+      /**
+       * Looks for attempt `attempt`'s transfer at Stripe (in `transferGroup`, made under the
+       * idempotency key `transferEffectId`) before another attempt is made: read only.
+       */
+      readonly kind: "find_transfer";
+      readonly attempt: number;
+      readonly transferEffectId: string;
+      readonly transferGroup: string;
+    })
+  | (Addressed & {
       readonly kind: "reverse_transfer";
       readonly reversal: number;
       readonly transferId: string;

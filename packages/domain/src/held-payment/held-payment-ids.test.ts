@@ -12,6 +12,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(ids.transferGroup("hp1")).toBe("held_hp1");
     expect(ids.checkoutSession("hp1")).toBe("hp1:checkout_session");
     expect(ids.transfer("hp1", 2)).toBe(transfer);
+    expect(ids.transferLookup("hp1", 2, 1)).toBe("hp1:transfer:attempt:2:lookup:1");
     expect(ids.reversal("hp1", 3)).toBe(reversal);
     expect(ids.refund("hp1", 1, 2)).toBe("hp1:refund:1:attempt:2");
   });
@@ -71,6 +72,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     const all = [
       ids.checkoutSession(p),
       ids.transfer(p, 1),
+      ids.transferLookup(p, 1, 1),
       ids.reversal(p, 1),
       ids.refund(p, 1, 1),
       ids.timer(p, { kind: "release_due" }),

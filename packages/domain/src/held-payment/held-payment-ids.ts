@@ -122,6 +122,9 @@ export const heldPaymentIds = Object.freeze({
   checkoutSession: (p: string): string => `${p}:checkout_session`,
   /** Release transfer attempt n: `<p>:transfer:attempt:<n>`. */
   transfer: (p: string, attempt: number): string => `${p}:transfer:attempt:${attempt}`,
+  /** Look-up k of release transfer attempt n at Stripe: `<p>:transfer:attempt:<n>:lookup:<k>`. */
+  transferLookup: (p: string, attempt: number, lookup: number): string =>
+    `${p}:transfer:attempt:${attempt}:lookup:${lookup}`,
   /** Reversal n of the seller's transfer: `<p>:reversal:<n>`. */
   reversal: (p: string, reversal: number): string => `${p}:reversal:${reversal}`,
   /** Attempt k of refund n: `<p>:refund:<n>:attempt:<k>`. */

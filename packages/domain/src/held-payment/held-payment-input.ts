@@ -63,6 +63,8 @@ export type HeldPaymentInput =
   // facts about the release transfer (its metadata names the attempt)
   | ({ readonly type: "transfer_created" } & Facts.TransferCreatedFact)
   | ({ readonly type: "transfer_failed" } & Facts.TransferFailedFact)
+  /** A look-up found no transfer made by `attempt` at Stripe: it moved no money. */
+  | { readonly type: "transfer_not_found"; readonly attempt: number }
   | ({ readonly type: "transfer_reversed" } & Facts.TransferReversedFact)
   | ({ readonly type: "transfer_reversal_failed" } & Facts.TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and attempt)

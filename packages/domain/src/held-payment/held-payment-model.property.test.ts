@@ -53,6 +53,8 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
   readonly stripe = {
     capturedMinor: 0,
     transfersCreated: 0,
+    /** Attempts Stripe made a transfer for (their answer may have been lost). */
+    landed: new Set<number>(),
     refundedMinor: 0,
     disputes: 0,
     disputeOpen: false,
@@ -102,11 +104,9 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
   /** What the model learns from a decision's inputs and effects. */
   protected observe(input: HeldPaymentInput, effects: readonly HeldPaymentEffect[], ignored: boolean): void {
     const m = this.model;
-    // An admin's release of a blocked payment (not the lifting of their hold) writes off the
-    // attempts whose outcome was unknown (their word that no money moved), before any new
-    // attempt is asked for.
-    if (input.type === "admin_release" && !ignored && !m.hold)
-      for (const a of m.transfersUnknown) m.transfersOpen.delete(a);
+    // An attempt of unknown outcome stays open through an admin's release: it is looked up
+    // at Stripe, and only a look-up that finds nothing closes it (written off).
+    if (input.type === "transfer_not_found" && !ignored) m.transfersOpen.delete(input.attempt);
     for (const e of effects) {
       if (e.kind === "post_ledger" && e.id === `${ID}:ledger:captured`) m.captured = true;
       if (e.kind === "refund" && !m.refunds.has(e.refund))
@@ -305,7 +305,16 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.nat().map(commands.replay),
   // Stripe answers the payment's requests
   fc
-    .tuple(fc.nat(), fc.constantFrom("created", "balance_insufficient", "account_invalid", "api_error"))
+    .tuple(
+      fc.nat(),
+      fc.constantFrom(
+        "created",
+        "balance_insufficient",
+        "account_invalid",
+        "api_error",
+        "landed_answer_lost",
+      ),
+    )
     .map(([i, outcome]) =>
       simple(
         `transfer ${outcome}`,
@@ -313,13 +322,35 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         (w) => {
           const [t] = w.pendingTransfers.splice(i % w.pendingTransfers.length, 1);
           if (!t) return;
-          if (outcome === "created") {
+          if (outcome === "created" || outcome === "landed_answer_lost") {
             w.stripe.transfersCreated += 1;
+            w.stripe.landed.add(t.attempt);
+          }
+          if (outcome === "created")
             w.inbox.push({ type: "transfer_created", attempt: t.attempt, transferId: `tr_${t.attempt}` });
-          } else w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: outcome });
+          else if (outcome === "landed_answer_lost")
+            // Stripe made it, but its answer was lost: susu hears an error of unknown outcome.
+            w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: "api_error" });
+          else w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: outcome });
         },
       ),
     ),
+  // Stripe answers a look-up of an attempt by what it holds
+  fc.nat().map((i) =>
+    simple(
+      "transfer looked up",
+      (w) => w.pendingLookups.length > 0,
+      (w) => {
+        const [l] = w.pendingLookups.splice(i % w.pendingLookups.length, 1);
+        if (!l) return;
+        w.inbox.push(
+          w.stripe.landed.has(l.attempt)
+            ? { type: "transfer_created", attempt: l.attempt, transferId: `tr_${l.attempt}` }
+            : { type: "transfer_not_found", attempt: l.attempt },
+        );
+      },
+    ),
+  ),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
     simple(
       `refund ${ok ? "succeeds" : "fails"}`,

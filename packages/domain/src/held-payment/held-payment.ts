@@ -70,6 +70,11 @@ export interface TransferAttempt {
   readonly transferId?: string;
   readonly failureCode?: string;
   readonly failureMessage?: string;
+  /**
+   * Look-ups of this attempt's transfer at Stripe asked for (an admin's release of an
+   * attempt of unknown outcome looks first, and adopts the transfer if it landed).
+   */
+  readonly lookups?: number;
 }
 
 /** A reversal of (part of) the seller's transfer: for a refund after the release, or a lost dispute. */

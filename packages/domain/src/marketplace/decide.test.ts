@@ -367,6 +367,40 @@ describe("sellers' transfers (split)", () => {
     expect(landed.state.status).toBe("settled");
   });
 
+  it("an admin's retry of an attempt of unknown outcome looks it up at Stripe first: adopted if found, retried if not", () => {
+    const unknown = run(created(splitCommand), [
+      paid(),
+      { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "api_error" },
+      created1("sel_b"),
+      created1("sel_c"),
+    ]);
+    expect(unknown.state.status).toBe("transfer_blocked");
+    const asked = run(unknown.state, [{ type: "retry_transfers", by: "admin_1" }]);
+    expect(of(asked.effects, "transfer")).toEqual([]);
+    expect(of(asked.effects, "find_transfer")).toMatchObject([
+      {
+        id: "mc2:transfer:sel_a:attempt:1:lookup:1",
+        sellerId: "sel_a",
+        attempt: 1,
+        transferEffectId: "mc2:transfer:sel_a:attempt:1",
+      },
+    ]);
+    expect(asked.state.status).toBe("transfer_blocked");
+    // Found: adopted, the seller paid once, the charge settled.
+    const found = run(asked.state, [created1("sel_a")]);
+    expect(found.state.status).toBe("settled");
+    expect(found.state.transfers.filter((t) => t.sellerId === "sel_a").map((t) => t.status)).toEqual([
+      "created",
+    ]);
+    // Not found: written off, attempt 2 asked for.
+    const missing = run(asked.state, [{ type: "transfer_not_found", sellerId: "sel_a", attempt: 1 }]);
+    expect(missing.state.status).toBe("paying_sellers");
+    expect(of(missing.effects, "transfer").map((e) => e.id)).toEqual(["mc2:transfer:sel_a:attempt:2"]);
+    expect(ignoredCode(unknown.state, { type: "transfer_not_found", sellerId: "sel_a", attempt: 1 })).toBe(
+      "transfer_not_pending",
+    );
+  });
+
   it("an attempt susu gave up on that is created after all is never ignored: a ticket, and no second posting", () => {
     const { state } = run(created(splitCommand), [
       paid(),

@@ -253,6 +253,8 @@ export function decideMarketplaceCharge(
       return transferCreated(d, input);
     case "transfer_failed":
       return transferFailed(d, input);
+    case "transfer_not_found":
+      return transferNotFound(d, input);
     case "transfer_reversed":
       return transferReversed(d, input);
     case "transfer_reversal_failed":
@@ -464,6 +466,9 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
     feeMinor: seller?.feeMinor ?? 0,
     transferId,
   });
+  // A parked seller whose look-up found the transfer: the charge is blocked no more.
+  if (d.state.status === "transfer_blocked" && !d.state.payouts.some((x) => x.parked))
+    d.moveTo("paying_sellers");
   bookPendingLosses(d);
   return d.done();
 }
@@ -565,12 +570,45 @@ function retryTransfers(d: Draft): Step {
   for (const p of s.payouts.filter((x) => x.parked)) {
     const last = latestAttempt(d.state, p.sellerId);
     if (!last) continue;
-    // The admin's word that an attempt of unknown outcome did not land: it is written off.
-    if (last.status === "unknown") d.updateTransfer(p.sellerId, last.attempt, { status: "failed" });
+    // An attempt of unknown outcome may have paid the seller, and another attempt (a new
+    // idempotency key) would pay them twice: it is looked up at Stripe first, and the
+    // seller stays parked until the answer (adopted if found, retried if not).
+    if (last.status === "unknown") {
+      requestTransferLookup(d, last);
+      continue;
+    }
     d.updatePayout(p.sellerId, { failures: 0, parked: false });
     requestTransfer(d, p.sellerId, last.attempt + 1);
   }
-  d.moveTo("paying_sellers");
+  if (!d.state.payouts.some((x) => x.parked)) d.moveTo("paying_sellers");
+  return d.done();
+}
+
+function requestTransferLookup(d: Draft, t: SellerTransferAttempt): void {
+  const lookup = (t.lookups ?? 0) + 1;
+  d.updateTransfer(t.sellerId, t.attempt, { lookups: lookup });
+  d.effect({
+    ...d.addressed(ids.transferLookup(d.state.id, t.sellerId, t.attempt, lookup)),
+    kind: "find_transfer",
+    sellerId: t.sellerId,
+    attempt: t.attempt,
+    transferEffectId: t.effectId,
+    transferGroup: d.state.transferGroup,
+  });
+}
+
+/** A look-up found no transfer made by an attempt of unknown outcome: it is written off and the seller's transfer retried. */
+function transferNotFound(d: Draft, { sellerId, attempt }: InputOf<"transfer_not_found">): Step {
+  const s = d.state;
+  const t = attemptsOf(s, sellerId).find((x) => x.attempt === attempt);
+  if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt} for seller ${sellerId}`);
+  if (t.status !== "unknown" || (t.lookups ?? 0) === 0 || latestAttempt(s, sellerId) !== t)
+    return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
+  d.updateTransfer(sellerId, attempt, { status: "failed" });
+  d.updatePayout(sellerId, { failures: 0, parked: false });
+  requestTransfer(d, sellerId, attempt + 1);
+  if (d.state.status === "transfer_blocked" && !d.state.payouts.some((x) => x.parked))
+    d.moveTo("paying_sellers");
   return d.done();
 }
 

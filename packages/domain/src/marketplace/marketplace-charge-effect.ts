@@ -96,6 +96,18 @@ export type MarketplaceChargeEffect =
       readonly metadata: MarketplaceChargeMetadata & { readonly sellerId: string; readonly attempt: number };
     })
   | (Addressed & {
+      /**
+       * Looks for attempt `attempt` of seller `sellerId`'s transfer at Stripe (in
+       * `transferGroup`, made under the idempotency key `transferEffectId`) before another
+       * attempt is made: read only.
+       */
+      readonly kind: "find_transfer";
+      readonly sellerId: string;
+      readonly attempt: number;
+      readonly transferEffectId: string;
+      readonly transferGroup: string;
+    })
+  | (Addressed & {
       readonly kind: "reverse_transfer";
       readonly reversal: number;
       readonly sellerId: string;

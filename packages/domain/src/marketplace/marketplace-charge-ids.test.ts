@@ -9,6 +9,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(ids.transferGroup("mc1")).toBe("marketplace_mc1");
     expect(ids.payment("mc1")).toBe("mc1:payment");
     expect(ids.transfer("mc1", "sel_2", 3)).toBe("mc1:transfer:sel_2:attempt:3");
+    expect(ids.transferLookup("mc1", "sel_2", 3, 1)).toBe("mc1:transfer:sel_2:attempt:3:lookup:1");
     expect(ids.reversal("mc1", 4)).toBe("mc1:reversal:4");
     expect(ids.refund("mc1", 1, 2)).toBe("mc1:refund:1:attempt:2");
   });

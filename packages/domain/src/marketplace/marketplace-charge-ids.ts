@@ -112,6 +112,9 @@ export const marketplaceChargeIds = Object.freeze({
   /** Attempt n of a seller's transfer: `<c>:transfer:<seller>:attempt:<n>`. */
   transfer: (c: string, sellerId: string, attempt: number): string =>
     `${c}:transfer:${sellerId}:attempt:${attempt}`,
+  /** Look-up k of attempt n of a seller's transfer at Stripe: `<c>:transfer:<seller>:attempt:<n>:lookup:<k>`. */
+  transferLookup: (c: string, sellerId: string, attempt: number, lookup: number): string =>
+    `${c}:transfer:${sellerId}:attempt:${attempt}:lookup:${lookup}`,
   /** Reversal n (of some seller's transfer): `<c>:reversal:<n>`. */
   reversal: (c: string, reversal: number): string => `${c}:reversal:${reversal}`,
   /** Attempt k of refund n: `<c>:refund:<n>:attempt:<k>`. */

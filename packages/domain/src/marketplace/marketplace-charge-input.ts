@@ -25,7 +25,10 @@ export type MarketplaceChargeInput =
     }
   /** An admin retries the refund that failed. */
   | { readonly type: "retry_refund"; readonly by: string }
-  /** An admin retries every parked seller transfer (and writes off attempts of unknown outcome as not made). */
+  /**
+   * An admin retries every parked seller transfer; an attempt of unknown outcome is looked
+   * up at Stripe first (adopted if it landed, written off and retried if not).
+   */
   | { readonly type: "retry_transfers"; readonly by: string }
   /** An admin asks again for every reversal that failed. */
   | { readonly type: "retry_reversal"; readonly by: string }
@@ -53,6 +56,8 @@ export type MarketplaceChargeInput =
   // facts about sellers' transfers (their metadata names the seller and the attempt)
   | ({ readonly type: "transfer_created"; readonly sellerId: string } & Facts.TransferCreatedFact)
   | ({ readonly type: "transfer_failed"; readonly sellerId: string } & Facts.TransferFailedFact)
+  /** A look-up found no transfer made by a seller's attempt at Stripe: it moved no money. */
+  | { readonly type: "transfer_not_found"; readonly sellerId: string; readonly attempt: number }
   | ({ readonly type: "transfer_reversed" } & Facts.TransferReversedFact)
   | ({ readonly type: "transfer_reversal_failed" } & Facts.TransferReversalFailedFact)
   // facts about refunds (the refund's metadata names the refund and the attempt)

@@ -60,6 +60,8 @@ class World extends PaymentWorld<
     capturedMinor: 0,
     refundedMinor: 0,
     transfersBySeller: new Map<string, number>(),
+    /** Transfers Stripe made, by the key (effect id) they were made under: their answers may have been lost. */
+    landed: new Map<string, string>(),
     disputes: 0,
     disputeOpen: false,
   };
@@ -132,13 +134,12 @@ class World extends PaymentWorld<
     ignored: boolean,
   ): void {
     const m = this.model;
-    // An admin's retry of parked transfers writes off attempts of unknown outcome (their
-    // word that no money moved) before asking again.
-    if (input.type === "retry_transfers" && !ignored)
-      for (const [seller, unknown] of m.transfersUnknown) {
-        for (const a of unknown) this.open(seller).delete(a);
-        unknown.clear();
-      }
+    // An attempt of unknown outcome stays open through an admin's retry: it is looked up at
+    // Stripe, and only a look-up that finds nothing closes it (written off).
+    if (input.type === "transfer_not_found" && !ignored) {
+      this.open(input.sellerId).delete(input.attempt);
+      this.unknown(input.sellerId).delete(input.attempt);
+    }
     if (input.type === "retry_reversal" && !ignored) m.reversalsFailed.clear();
     for (const e of effects) {
       if (e.kind === "post_ledger" && e.id === `${ID}:ledger:captured`) m.captured = true;
@@ -324,7 +325,14 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc
     .tuple(
       fc.nat(),
-      fc.constantFrom("created", "created", "balance_insufficient", "account_invalid", "api_error"),
+      fc.constantFrom(
+        "created",
+        "created",
+        "balance_insufficient",
+        "account_invalid",
+        "api_error",
+        "landed_answer_lost",
+      ),
     )
     .map(([i, outcome]) =>
       simple(
@@ -333,24 +341,45 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         (w) => {
           const [t] = w.pendingTransfers.splice(i % w.pendingTransfers.length, 1);
           if (!t) return;
-          if (outcome === "created") {
+          if (outcome === "created" || outcome === "landed_answer_lost") {
             w.stripe.transfersBySeller.set(t.sellerId, (w.stripe.transfersBySeller.get(t.sellerId) ?? 0) + 1);
+            w.stripe.landed.set(t.id, `tr_${t.id}`);
+          }
+          if (outcome === "created")
             w.inbox.push({
               type: "transfer_created",
               sellerId: t.sellerId,
               attempt: t.attempt,
               transferId: `tr_${t.id}`,
             });
-          } else
+          // A lost answer reaches susu as an error of unknown outcome, though Stripe made the transfer.
+          else
             w.inbox.push({
               type: "transfer_failed",
               sellerId: t.sellerId,
               attempt: t.attempt,
-              failureCode: outcome,
+              failureCode: outcome === "landed_answer_lost" ? "api_error" : outcome,
             });
         },
       ),
     ),
+  // Stripe answers a look-up of an attempt (by its key) by what it holds
+  fc.nat().map((i) =>
+    simple(
+      "transfer looked up",
+      (w) => w.pendingLookups.length > 0,
+      (w) => {
+        const [l] = w.pendingLookups.splice(i % w.pendingLookups.length, 1);
+        if (!l) return;
+        const found = w.stripe.landed.get(l.transferEffectId);
+        w.inbox.push(
+          found !== undefined
+            ? { type: "transfer_created", sellerId: l.sellerId, attempt: l.attempt, transferId: found }
+            : { type: "transfer_not_found", sellerId: l.sellerId, attempt: l.attempt },
+        );
+      },
+    ),
+  ),
   // Stripe works through everything it was asked (so splits reach their refunds and disputes too).
   fc.constant(
     simple(
@@ -359,6 +388,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       (w) => {
         for (const t of w.pendingTransfers.splice(0)) {
           w.stripe.transfersBySeller.set(t.sellerId, (w.stripe.transfersBySeller.get(t.sellerId) ?? 0) + 1);
+          w.stripe.landed.set(t.id, `tr_${t.id}`);
           w.inbox.push({
             type: "transfer_created",
             sellerId: t.sellerId,

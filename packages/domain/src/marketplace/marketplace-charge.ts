@@ -93,6 +93,8 @@ export interface SellerTransferAttempt {
   readonly status: "requested" | "created" | "failed" | "unknown";
   readonly transferId?: string;
   readonly failureCode?: string;
+  /** Look-ups of this attempt's transfer at Stripe asked for (an admin's retry of an attempt of unknown outcome looks first). */
+  readonly lookups?: number;
 }
 
 /** Where one seller's payment stands (split charges only). */

@@ -228,6 +228,16 @@ export interface PaymentGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly transferId: string }, GatewayError>;
 
+  /**
+   * Finds the transfer made under `idempotencyKey` (an earlier effect's key) in
+   * `transferGroup`, if the provider made one: read only, for deciding whether an attempt
+   * whose answer was lost moved money before another attempt is made.
+   */
+  findTransfer(input: {
+    readonly idempotencyKey: string;
+    readonly transferGroup: string;
+  }): ResultAsync<{ readonly transferId: string } | undefined, GatewayError>;
+
   /** Reverses a transfer, fully or partly; the references (when given) go on the reversal. */
   reverseTransfer(input: {
     readonly idempotencyKey: string;

@@ -85,6 +85,8 @@ export interface FakeTransfer {
   readonly amount: Money;
   readonly sourceChargeId?: string;
   readonly transferGroup: string;
+  /** The idempotency key it was made under (Stripe: the `effect_id` metadata susu writes). */
+  readonly idempotencyKey?: string;
 }
 
 /** A reversal of a transfer the fake gateway made. */
@@ -431,10 +433,21 @@ export class FakePaymentGateway implements PaymentGateway {
         amount: input.amount,
         ...(input.sourceChargeId !== undefined ? { sourceChargeId: input.sourceChargeId } : {}),
         transferGroup: input.transferGroup,
+        idempotencyKey: input.idempotencyKey,
       };
       this.transfers.push(transfer);
       return okAsync({ transferId: transfer.transferId });
     });
+  }
+
+  findTransfer(input: {
+    idempotencyKey: string;
+    transferGroup: string;
+  }): ResultAsync<{ transferId: string } | undefined, GatewayError> {
+    const found = this.transfers.find(
+      (t) => t.transferGroup === input.transferGroup && t.idempotencyKey === input.idempotencyKey,
+    );
+    return okAsync(found === undefined ? undefined : { transferId: found.transferId });
   }
 
   reverseTransfer(input: {

@@ -69,6 +69,8 @@ export abstract class PaymentWorld<
   pendingTransfers: Pending<E, "transfer">[] = [];
   pendingRefunds: Pending<E, "refund">[] = [];
   pendingReversals: Pending<E, "reverse_transfer">[] = [];
+  /** Look-ups of a transfer attempt at Stripe asked for and not answered yet. */
+  pendingLookups: Pending<E, "find_transfer">[] = [];
   timers: Pending<E, "schedule_timer">[] = [];
   inbox: I[] = [];
   delivered: I[] = [];
@@ -139,6 +141,7 @@ export abstract class PaymentWorld<
       } else if (isKind(e, "transfer")) this.pendingTransfers.push(e);
       else if (isKind(e, "refund")) this.pendingRefunds.push(e);
       else if (isKind(e, "reverse_transfer")) this.pendingReversals.push(e);
+      else if (isKind(e, "find_transfer")) this.pendingLookups.push(e);
       else if (isKind(e, "schedule_timer")) this.timers.push(e);
     }
   }

@@ -426,6 +426,7 @@ export function applyPaymentFact(
     case "refund_failed":
     case "transfer_created":
     case "transfer_failed":
+    case "transfer_not_found":
     case "transfer_reversed":
     case "dispute_opened":
     case "dispute_updated":

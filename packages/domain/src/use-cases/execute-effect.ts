@@ -146,6 +146,25 @@ function transferFacts(
     );
 }
 
+/**
+ * Looks for an earlier attempt's transfer (by its idempotency key): `transfer_created` when
+ * the provider made it (the attempt is adopted), `transfer_not_found` when it did not.
+ */
+function lookupFacts(
+  ports: EffectPorts,
+  effect: Extract<HeldPaymentEffect | MarketplaceChargeEffect, { readonly kind: "find_transfer" }>,
+  refs: PaymentReferences,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return ports.gateway
+    .findTransfer({ idempotencyKey: effect.transferEffectId, transferGroup: effect.transferGroup })
+    .map((found): readonly PaymentObjectFact[] => [
+      found === undefined
+        ? { kind: "transfer_not_found", refs }
+        : { kind: "transfer_created", refs, transferId: found.transferId },
+    ])
+    .mapErr(fromGateway);
+}
+
 /** Reverses (part of) a transfer: `transfer_reversed`, or a definite refusal as `transfer_reversal_failed`. */
 function reversalFacts(
   ports: EffectPorts,
@@ -203,7 +222,7 @@ function executeHeldPaymentEffect(
   ports: EffectPorts,
   effect: Extract<
     HeldPaymentEffect,
-    { kind: "create_checkout_session" | "transfer" | "reverse_transfer" | "refund" }
+    { kind: "create_checkout_session" | "transfer" | "find_transfer" | "reverse_transfer" | "refund" }
   >,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const p = effect.aggregateId;
@@ -230,6 +249,8 @@ function executeHeldPaymentEffect(
     }
     case "transfer":
       return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), true);
+    case "find_transfer":
+      return lookupFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }));
     case "reverse_transfer":
       return reversalFacts(ports, effect, heldPaymentRefs(p, { reversal: effect.reversal }));
     case "refund":
@@ -252,7 +273,7 @@ function executeMarketplaceChargeEffect(
   ports: EffectPorts,
   effect: Extract<
     MarketplaceChargeEffect,
-    { kind: "create_payment" | "transfer" | "reverse_transfer" | "refund" }
+    { kind: "create_payment" | "transfer" | "find_transfer" | "reverse_transfer" | "refund" }
   >,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const c = effect.aggregateId;
@@ -289,6 +310,12 @@ function executeMarketplaceChargeEffect(
         marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
         false,
       );
+    case "find_transfer":
+      return lookupFacts(
+        ports,
+        effect,
+        marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
+      );
     case "reverse_transfer":
       return reversalFacts(
         ports,
@@ -320,6 +347,7 @@ export function executeEffect(
     isHeldPaymentEffect(effect) &&
     (effect.kind === "create_checkout_session" ||
       effect.kind === "transfer" ||
+      effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund")
   )
@@ -328,6 +356,7 @@ export function executeEffect(
     isMarketplaceChargeEffect(effect) &&
     (effect.kind === "create_payment" ||
       effect.kind === "transfer" ||
+      effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund")
   )

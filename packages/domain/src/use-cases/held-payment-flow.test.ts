@@ -107,6 +107,7 @@ describe("a held payment end to end, in memory", () => {
         amount: { amountMinor: 90_00, currency: "AUD" },
         sourceChargeId: p.chargeId,
         transferGroup: `held_${flow.id}`,
+        idempotencyKey: `${flow.id}:transfer:attempt:1`,
       },
     ]);
     expect(flow.books()).toMatchObject({
