@@ -14,6 +14,8 @@ import {
   schedulePayOutBalances,
 } from "../src/jobs/pay-out-balances.js";
 import { createLogger } from "../src/logger.js";
+import { createSchedulerMetrics } from "../src/metrics.js";
+import { parseScrape } from "./prometheus.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "payouts-job-test");
@@ -72,6 +74,29 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
     const tomorrow = await payOutBalances(deps, gateway, log);
     expect(tomorrow.payouts.map((p) => p.amount)).toEqual([money(7_00, "AUD")]);
     expect(gateway.payouts.size).toBe(3);
+  });
+
+  it("a balance Stripe refuses to pay out is counted, and its person told once that day", async () => {
+    const metrics = createSchedulerMetrics({ defaultMetrics: false });
+    const ben = (await deps.people.getPerson("ben"))._unsafeUnwrap()?.payout?.connectedAccountId ?? "";
+    gateway.setAccount(ben, false);
+    gateway.balances.set(ben, [money(12_00, "AUD")]);
+    clock.advance(DAY_MS);
+    await payOutBalances(deps, gateway, log, metrics);
+    await payOutBalances(deps, gateway, log, metrics);
+    const scrape = parseScrape(await metrics.metrics.registry.metrics());
+    expect(scrape.value("susu_payouts_skipped_total", { code: "payouts_not_allowed" })).toBe(2);
+    // The person's notice and the admins' ticket wait in the outbox, once for the day's two runs.
+    const day = new Date(clock.now()).toISOString().slice(0, 10);
+    const rows = await db.prisma.outboxEffect.findMany({
+      where: { aggregateType: "payout", id: { contains: ":refused:" } },
+      orderBy: { id: "asc" },
+    });
+    expect(rows.map((r) => [r.id, r.kind])).toEqual([
+      [`payout:${ben}:AUD:${day}:refused:notify`, "notify"],
+      [`payout:${ben}:AUD:${day}:refused:ticket`, "open_ticket"],
+    ]);
+    gateway.setAccount(ben, true);
   });
 
   it("registers the cron in UTC on the manual schedule, and none when it is off", async () => {

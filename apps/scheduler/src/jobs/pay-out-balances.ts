@@ -2,6 +2,7 @@ import { type PaymentGateway, type PayoutRunReport, type UseCaseDeps, useCases }
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
+import { countSkippedPayouts } from "./payout-skips.js";
 
 /** The pg-boss queue (and cron) of the payout run. */
 export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
@@ -10,11 +11,14 @@ export const PAY_OUT_BALANCES_QUEUE = "pay-out-balances";
  * Pays every seller's available balance out to their bank (the manual payout schedule),
  * keyed by today's UTC date: run twice the same day, by two schedulers or a retry, it pays
  * nothing twice. A person the run could not pay is logged and tried again by the next run.
+ * A balance skipped (refused by the provider: the person is told and the admins ticketed by
+ * the run; or kept for reversals) is logged and counted (`susu_payouts_skipped_total`).
  */
 export async function payOutBalances(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   log: Logger,
+  metrics?: SchedulerMetrics,
 ): Promise<PayoutRunReport> {
   const run = await useCases.payOutEveryone(deps, gateway, deps.clock.now());
   if (run.isErr()) throw new Error(`payout run failed: ${run.error.code}: ${run.error.message}`);
@@ -25,7 +29,11 @@ export async function payOutBalances(
       "payout made",
     );
   for (const s of report.skipped)
-    log.warn({ personId: s.personId, currency: s.amount.currency, code: s.code }, "payout skipped");
+    log.warn(
+      { personId: s.personId, currency: s.amount.currency, amountMinor: s.amount.amountMinor, code: s.code },
+      "payout skipped",
+    );
+  if (metrics !== undefined) countSkippedPayouts(metrics.metrics.registry, report);
   for (const f of report.failed)
     log.error({ personId: f.personId, code: f.code, detail: f.message }, "payout failed");
   return report;
@@ -51,7 +59,7 @@ export async function schedulePayOutBalances(
     await timedJob(
       metrics,
       "pay_out_balances",
-      () => payOutBalances(deps, gateway, log),
+      () => payOutBalances(deps, gateway, log, metrics),
       (r) => (r.failed.length > 0 ? "partly_failed" : r.payouts.length > 0 ? "paid" : "nothing_due"),
     );
   });

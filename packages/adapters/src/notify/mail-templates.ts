@@ -255,6 +255,14 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: `Update your bank account details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} so the next payout reaches you.`,
   }),
+  payout_refused: (d) => ({
+    subject: "We could not pay out your balance",
+    happened: [
+      `Your payout of ${amountOr(d, "amountMinor", "your balance")} could not be made: ${d.text("failureMessage", d.text("failureCode", "the payment provider refused it"))}.`,
+      "The money stays in your account's balance and is safe.",
+    ],
+    action: `Check your payout details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""}; the next payout run tries again.`,
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

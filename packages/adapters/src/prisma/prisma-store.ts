@@ -97,6 +97,12 @@ export const GROUPS_OF_PERSON_MAX = 1_000;
  * refused (storage_refused) rather than half-served: an account change must reach every one.
  */
 export const OPEN_HELD_PAYMENTS_OF_SELLER_MAX = 5_000;
+
+/**
+ * Most payments or charges `list…ReversingSeller` returns. A seller with more is refused
+ * (storage_refused) rather than half-served: a payout must keep what every reversal needs.
+ */
+export const REVERSING_OF_SELLER_MAX = 1_000;
 /** Most payouts one `listPayoutsOfPerson` page holds. */
 const PAYOUTS_PAGE_MAX = 100;
 
@@ -410,6 +416,51 @@ export class PrismaStore
             ),
           )
         : ok(payments),
+    );
+  }
+
+  /** The seller's payments with a reversal asked for or failed (a payout must leave for it), oldest first. */
+  listHeldPaymentsReversingSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
+    return this.#reversingOfSeller(
+      "listHeldPaymentsReversingSeller",
+      HELD_PAYMENTS_REVERSING_SELLER_SQL,
+      sellerId,
+      loadHeldPayment,
+    );
+  }
+
+  /** The charges with a reversal of this seller's transfer asked for or failed, oldest first. */
+  listMarketplaceChargesReversingSeller(
+    sellerId: PersonId,
+  ): ResultAsync<readonly MarketplaceCharge[], StorageError> {
+    return this.#reversingOfSeller(
+      "listMarketplaceChargesReversingSeller",
+      MARKETPLACE_CHARGES_REVERSING_SELLER_SQL,
+      sellerId,
+      loadMarketplaceCharge,
+    );
+  }
+
+  #reversingOfSeller<T extends HeldPayment | MarketplaceCharge>(
+    operation: "listHeldPaymentsReversingSeller" | "listMarketplaceChargesReversingSeller",
+    text: string,
+    sellerId: PersonId,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+  ): ResultAsync<readonly T[], StorageError> {
+    const values = [sellerId, REVERSING_OF_SELLER_MAX + 1];
+    return this.#snapshots(operation, text, values, load, () =>
+      this.#prisma.$queryRawUnsafe<SnapshotRow[]>(
+        text.replace("snapshot::text AS snapshot_text", "snapshot"),
+        ...values,
+      ),
+    ).andThen((found) =>
+      found.length > REVERSING_OF_SELLER_MAX
+        ? err(
+            storageError.refused(
+              `${operation}: ${sellerId} has more than ${REVERSING_OF_SELLER_MAX} with reversals to come`,
+            ),
+          )
+        : ok(found),
     );
   }
 
@@ -939,8 +990,24 @@ const HELD_PAYMENT_BY_REFERENCE_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE requested_
 export const OPEN_HELD_PAYMENTS_OF_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
   WHERE seller_person_id = $1 AND ended_at IS NULL ORDER BY created_at, id LIMIT $2::int`;
 
+/** A seller's payments whose snapshot holds a reversal asked for or failed (jsonpath on the snapshot). */
+const HELD_PAYMENTS_REVERSING_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
+  WHERE seller_person_id = $1
+    AND jsonb_path_exists(snapshot, '$.reversals[*] ? (@.status == "requested" || @.status == "failed")')
+  ORDER BY created_at, id LIMIT $2::int`;
+
 const MARKETPLACE_CHARGE_SNAPSHOT =
   "SELECT snapshot::text AS snapshot_text, version FROM marketplace_charges";
+/** The charges paying a seller whose snapshot holds a reversal of that seller's transfer asked for or failed. */
+const MARKETPLACE_CHARGES_REVERSING_SELLER_SQL = `SELECT c.snapshot::text AS snapshot_text, c.version
+  FROM marketplace_charges c
+  WHERE EXISTS (SELECT 1 FROM marketplace_charge_sellers s WHERE s.charge_id = c.id AND s.seller_person_id = $1)
+    AND jsonb_path_exists(
+      c.snapshot,
+      '$.reversals[*] ? (@.sellerId == $seller && (@.status == "requested" || @.status == "failed"))',
+      jsonb_build_object('seller', $1::text)
+    )
+  ORDER BY c.created_at, c.id LIMIT $2::int`;
 const MARKETPLACE_CHARGE_BY_ID_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE id = $1`;
 const MARKETPLACE_CHARGE_BY_REFERENCE_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;
 const MARKETPLACE_CHARGE_BY_PAYMENT_INTENT_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE payment_intent_id = $1`;
@@ -953,11 +1020,13 @@ const SNAPSHOT_KIND = {
   getHeldPayment: "h",
   findHeldPaymentByReference: "h",
   listOpenHeldPaymentsOfSeller: "h",
+  listHeldPaymentsReversingSeller: "h",
   listHeldPayments: "h",
   getMarketplaceCharge: "m",
   findMarketplaceChargeByReference: "m",
   findMarketplaceChargeByPaymentIntent: "m",
   listMarketplaceCharges: "m",
+  listMarketplaceChargesReversingSeller: "m",
 } as const;
 type SnapshotRead = keyof typeof SNAPSHOT_KIND;
 

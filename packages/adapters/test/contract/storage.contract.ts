@@ -1143,6 +1143,78 @@ export function storageContract(name: string, factory: StorageFactory): void {
       const parties = () => ["cus", "sel", "sel_2", "sel_3"].map(person);
       const subject = (id: string) => [{ aggregate: "marketplace_charge" as const, aggregateId: id }];
 
+      it("lists a seller's payments and charges with a reversal asked for or failed, and no others", async () => {
+        const reversal = (number: number, status: "requested" | "reversed" | "failed") => ({
+          number,
+          effectId: `e_${number}`,
+          amountMinor: 1_000,
+          reason: "refund" as const,
+          forRefund: 1,
+          status,
+        });
+        const held = (
+          id: string,
+          statuses: readonly ("requested" | "reversed" | "failed")[],
+          hours: number,
+        ) => ({
+          ...heldPayment({ id, clientReference: `b_${id}` }, T + hours * HOUR).state,
+          reversals: statuses.map((st, i) => reversal(i + 1, st)),
+        });
+        const charge = (
+          id: string,
+          reversals: readonly { sellerId: string; status: "requested" | "reversed" | "failed" }[],
+          hours: number,
+        ) => ({
+          ...marketplaceCharge({ id, clientReference: `o_${id}`, sellers: coHosts }, T + hours * HOUR).state,
+          reversals: reversals.map((r, i) => ({
+            number: i + 1,
+            effectId: `e_${id}_${i + 1}`,
+            sellerId: r.sellerId,
+            transferId: `tr_${r.sellerId}`,
+            amountMinor: 500,
+            forRefund: 1,
+            status: r.status,
+          })),
+        });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            heldPayments: [
+              held("hp_req", ["requested"], 2),
+              held("hp_fail", ["reversed", "failed"], 1),
+              held("hp_done", ["reversed"], 0),
+              held("hp_none", [], 0),
+            ].map(newHeld),
+            marketplaceCharges: [
+              charge("mc_a", [{ sellerId: "sel_2", status: "failed" }], 1),
+              charge(
+                "mc_b",
+                [
+                  { sellerId: "sel", status: "reversed" },
+                  { sellerId: "sel_3", status: "requested" },
+                ],
+                0,
+              ),
+              charge("mc_c", [], 2),
+            ].map(newCharge),
+          })
+        )._unsafeUnwrap();
+        const heldIds = async (seller: string) =>
+          (await s.heldPayments.listHeldPaymentsReversingSeller(seller))._unsafeUnwrap().map((p) => p.id);
+        const chargeIds = async (seller: string) =>
+          (await s.marketplaceCharges.listMarketplaceChargesReversingSeller(seller))
+            ._unsafeUnwrap()
+            .map((c) => c.id);
+        expect(await heldIds("sel")).toEqual(["hp_fail", "hp_req"]);
+        expect(await heldIds("sel_2")).toEqual([]);
+        expect(await chargeIds("sel")).toEqual([]);
+        expect(await chargeIds("sel_2")).toEqual(["mc_a"]);
+        expect(await chargeIds("sel_3")).toEqual(["mc_b"]);
+        const [read] = (await s.heldPayments.listHeldPaymentsReversingSeller("sel"))._unsafeUnwrap();
+        expect(read?.reversals.map((r) => r.status)).toEqual(["reversed", "failed"]);
+      });
+
       it("stores a destination charge and a split and reads them back whole: by id, by the caller's reference, by the PaymentIntent", async () => {
         const destination = chargeStep(
           marketplaceCharge({ sellerIsMerchantOfRecord: true, paymentMethod: { kind: "new_card" } }),

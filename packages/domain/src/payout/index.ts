@@ -22,3 +22,4 @@ export {
   type PayoutTicketReason,
 } from "./payout-effect.js";
 export { payoutIds } from "./payout-ids.js";
+export { reversalReserve } from "./reversal-reserve.js";

@@ -5,13 +5,13 @@ import type { NotifyAudience } from "../kernel/notify-audience.js";
 export const PAYOUT_AGGREGATE = "payout";
 
 /** The messages about payouts; the notifier renders each one. */
-export const PAYOUT_NOTIFICATION_TEMPLATES = ["payout_failed"] as const;
+export const PAYOUT_NOTIFICATION_TEMPLATES = ["payout_failed", "payout_refused"] as const;
 
 /** One of {@link PAYOUT_NOTIFICATION_TEMPLATES}. */
 export type PayoutNotificationTemplate = (typeof PAYOUT_NOTIFICATION_TEMPLATES)[number];
 
 /** Why a payout opened a support ticket. */
-export const PAYOUT_TICKET_REASONS = ["payout_failed"] as const;
+export const PAYOUT_TICKET_REASONS = ["payout_failed", "payout_refused"] as const;
 
 /** One of {@link PAYOUT_TICKET_REASONS}. */
 export type PayoutTicketReason = (typeof PAYOUT_TICKET_REASONS)[number];
@@ -19,7 +19,8 @@ export type PayoutTicketReason = (typeof PAYOUT_TICKET_REASONS)[number];
 /**
  * What a recorded payout asks the outside world to do: tell the person (by id) and open a
  * ticket for the admins. Ids come from `payoutIds`, one per payout, so hearing a failure
- * twice sends one message and opens one ticket.
+ * twice sends one message and opens one ticket. A payout the provider refused to make
+ * (`payout_refused`) does the same, once per account, currency and day.
  */
 export type PayoutEffect =
   | NotifyEffect<

@@ -19,4 +19,10 @@ export const payoutIds = {
   failedNotice: (payoutId: string): string => `payout:${payoutId}:failed:notify`,
   /** The admins' ticket about a failed payout (once per payout). */
   failedTicket: (payoutId: string): string => `payout:${payoutId}:failed:ticket`,
+  /** The notice to the person whose payout the provider refused (once per account, currency and UTC day). */
+  refusedNotice: (accountId: string, currency: CurrencyCode, day: string): string =>
+    `payout:${accountId}:${currency}:${day}:refused:notify`,
+  /** The admins' ticket about a payout the provider refused (once per account, currency and UTC day). */
+  refusedTicket: (accountId: string, currency: CurrencyCode, day: string): string =>
+    `payout:${accountId}:${currency}:${day}:refused:ticket`,
 } as const;

@@ -113,6 +113,11 @@ export interface HeldPaymentRepository {
    * account), oldest first: each hears when the account can or cannot receive.
    */
   listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError>;
+  /**
+   * A seller's payments with a reversal of the seller's transfer asked for or failed (what
+   * a payout of the seller's balance must leave for: `reversalReserve`), oldest first.
+   */
+  listHeldPaymentsReversingSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError>;
   listHeldPayments(
     query: HeldPaymentQuery,
   ): ResultAsync<{ readonly items: readonly HeldPayment[]; readonly hasMore: boolean }, StorageError>;
@@ -186,6 +191,13 @@ export interface MarketplaceChargeRepository {
   listMarketplaceCharges(
     query: MarketplaceChargeQuery,
   ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError>;
+  /**
+   * The charges with a reversal of this seller's transfer asked for or failed (what a
+   * payout of the seller's balance must leave for: `reversalReserve`), oldest first.
+   */
+  listMarketplaceChargesReversingSeller(
+    sellerId: PersonId,
+  ): ResultAsync<readonly MarketplaceCharge[], StorageError>;
 }
 
 /** One line of the audit log: what happened to an aggregate and whether it applied. */

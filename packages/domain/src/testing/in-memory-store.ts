@@ -174,6 +174,32 @@ export class InMemoryStore
     );
   }
 
+  listHeldPaymentsReversingSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
+    return okAsync(
+      [...this.#heldPayments.values()]
+        .filter(
+          (p) =>
+            p.seller.id === sellerId &&
+            p.reversals.some((r) => r.status === "requested" || r.status === "failed"),
+        )
+        .sort((a, b) => newestFirst(b, a)),
+    );
+  }
+
+  listMarketplaceChargesReversingSeller(
+    sellerId: PersonId,
+  ): ResultAsync<readonly MarketplaceCharge[], StorageError> {
+    return okAsync(
+      [...this.#marketplaceCharges.values()]
+        .filter((c) =>
+          c.reversals.some(
+            (r) => r.sellerId === sellerId && (r.status === "requested" || r.status === "failed"),
+          ),
+        )
+        .sort((a, b) => newestFirst(b, a)),
+    );
+  }
+
   /** Newest first, after the cursor payment's place (whatever its status now); an unknown cursor reads nothing. */
   listHeldPayments(
     query: HeldPaymentQuery,

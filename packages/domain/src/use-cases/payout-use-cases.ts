@@ -12,6 +12,7 @@ import {
 } from "../payout/payout.js";
 import { PAYOUT_AGGREGATE, type PayoutEffect } from "../payout/payout-effect.js";
 import { payoutIds } from "../payout/payout-ids.js";
+import { reversalReserve } from "../payout/reversal-reserve.js";
 import type { PersonId } from "../person/ids.js";
 import { personError } from "../person/person.errors.js";
 import { isGoneCode } from "../policy/failure-codes.js";
@@ -145,12 +146,17 @@ export interface PayoutRun {
 }
 
 /**
- * Pays a person's whole available balance out to their bank, one payout per currency, on
- * the manual schedule (`payouts_not_manual` otherwise: the provider pays out by itself).
- * The idempotency key names the account, the currency and the trigger's day (or an
- * admin's request key), so running it again pays nothing twice. A currency the provider
- * refuses for good (a reused key with a grown balance, a restricted account) is skipped
- * with its code; a provider failure that may pass fails the run, for the caller to retry.
+ * Pays a person's available balance out to their bank, one payout per currency, on the
+ * manual schedule (`payouts_not_manual` otherwise: the provider pays out by itself). What
+ * reversals of the person's transfers still need (`reversalReserve`: a refund after the
+ * release, a lost dispute) stays in the balance, skipped as `reserved_for_reversals`: a
+ * reversal is taken from that balance, and a payout first would leave it failing. The
+ * idempotency key names the account, the currency and the trigger's day (or an admin's
+ * request key), so running it again pays nothing twice. A currency the provider refuses
+ * for good (a restricted account, no bank account) is skipped with its code, the person
+ * told and the admins given a ticket, once per account, currency and day; a reused key
+ * (what arrived since the day's payout) is skipped quietly; a provider failure that may
+ * pass fails the run, for the caller to retry.
  */
 export function payOutPerson(
   deps: UseCaseDeps,
@@ -183,48 +189,131 @@ export function payOutPerson(
             )
           : e,
       );
-    return balanceNow.andThen((balance) => {
-      const due = balance.available.filter((m) => m.amountMinor > 0);
-      const run = {
-        personId,
-        connectedAccountId: accountId,
-        payouts: [] as PayoutCreated[],
-        skipped: [] as SkippedPayout[],
-      };
-      // One currency after another: a run is small (a person's currencies) and stays in order.
-      return due
-        .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
-          (acc, amount) =>
-            acc.andThen((soFar) =>
-              gateway
-                .createPayout({
-                  idempotencyKey:
-                    trigger.kind === "scheduled"
-                      ? payoutIds.scheduled(accountId, amount.currency, utcDay(trigger.at))
-                      : payoutIds.requested(accountId, amount.currency, trigger.requestKey),
-                  accountId,
-                  amount,
-                  description:
-                    trigger.kind === "scheduled"
-                      ? `susu payout ${utcDay(trigger.at)}`
-                      : `susu payout requested by ${trigger.by}`,
-                  references: { personId },
-                })
-                .map((created) => {
-                  soFar.payouts.push(created);
-                  return soFar;
-                })
-                .orElse((e) => {
-                  if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                  soFar.skipped.push({ amount, code: e.code, message: e.message });
-                  return okAsync(soFar);
-                }),
-            ),
-          okAsync(run),
-        )
-        .map((r): PayoutRun => r);
-    });
+    const reserveNow = deps.heldPayments
+      .listHeldPaymentsReversingSeller(personId)
+      .andThen((held) =>
+        deps.marketplaceCharges
+          .listMarketplaceChargesReversingSeller(personId)
+          .map((charges) => reversalReserve(personId, held, charges)),
+      );
+    return reserveNow.andThen((reserve) =>
+      balanceNow.andThen((balance) => {
+        const due = balance.available.filter((m) => m.amountMinor > 0);
+        const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
+        const run = {
+          personId,
+          connectedAccountId: accountId,
+          payouts: [] as PayoutCreated[],
+          skipped: [] as SkippedPayout[],
+        };
+        const refusals: { readonly amount: Money; readonly error: GatewayError }[] = [];
+        // One currency after another: a run is small (a person's currencies) and stays in order.
+        return due
+          .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
+            (acc, available) =>
+              acc.andThen((soFar) => {
+                const reservedMinor = Math.min(reserve.get(available.currency) ?? 0, available.amountMinor);
+                if (reservedMinor > 0)
+                  soFar.skipped.push({
+                    amount: money(reservedMinor, available.currency),
+                    code: "reserved_for_reversals",
+                    message: `${formatMoney(money(reservedMinor, available.currency))} stays for reversals of the person's transfers still to happen`,
+                  });
+                const amount = money(available.amountMinor - reservedMinor, available.currency);
+                if (amount.amountMinor === 0) return okAsync(soFar);
+                return gateway
+                  .createPayout({
+                    idempotencyKey:
+                      trigger.kind === "scheduled"
+                        ? payoutIds.scheduled(accountId, amount.currency, utcDay(trigger.at))
+                        : payoutIds.requested(accountId, amount.currency, trigger.requestKey),
+                    accountId,
+                    amount,
+                    description:
+                      trigger.kind === "scheduled"
+                        ? `susu payout ${utcDay(trigger.at)}`
+                        : `susu payout requested by ${trigger.by}`,
+                    references: { personId },
+                  })
+                  .map((created) => {
+                    soFar.payouts.push(created);
+                    return soFar;
+                  })
+                  .orElse((e) => {
+                    if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                    soFar.skipped.push({ amount, code: e.code, message: e.message });
+                    if (e.type === "gateway_definite") refusals.push({ amount, error: e });
+                    return okAsync(soFar);
+                  });
+              }),
+            okAsync(run),
+          )
+          .andThen((r) =>
+            refusals.length === 0
+              ? okAsync<PayoutRun, UseCaseError | GatewayError>(r)
+              : deps.uow
+                  .commit({
+                    people: [],
+                    groups: [],
+                    rounds: [],
+                    outbox: refusals.flatMap(({ amount, error }) =>
+                      refusalEffects(personId, accountId, amount, error, day),
+                    ),
+                    audit: refusals.map(({ amount, error }) => ({
+                      at: deps.clock.now(),
+                      aggregate: "payout",
+                      aggregateId: payoutIds.refusedTicket(accountId, amount.currency, day),
+                      action: "payout_refused",
+                      outcome: "applied" as const,
+                      detail: `payout of ${formatMoney(amount)} from ${accountId} refused: ${error.code}: ${error.message}`,
+                      actor: trigger.kind === "scheduled" ? "payout_run" : trigger.by,
+                    })),
+                  })
+                  .map((): PayoutRun => r),
+          );
+      }),
+    );
   });
+}
+
+/**
+ * The notice and the ticket a payout the provider refused owes: the person is told their
+ * balance stays (and where to fix their payout details), the admins get a ticket. Their
+ * ids name the account, the currency and the day, so the day's reruns add nothing.
+ */
+function refusalEffects(
+  personId: PersonId,
+  accountId: string,
+  amount: Money,
+  error: GatewayError,
+  day: string,
+): PayoutEffect[] {
+  const aggregateId = payoutIds.refusedTicket(accountId, amount.currency, day);
+  return [
+    {
+      kind: "notify",
+      id: payoutIds.refusedNotice(accountId, amount.currency, day),
+      aggregate: PAYOUT_AGGREGATE,
+      aggregateId,
+      to: { kind: "people", personIds: [personId] },
+      template: "payout_refused",
+      data: {
+        amountMinor: amount.amountMinor,
+        currency: amount.currency,
+        failureCode: error.code,
+        failureMessage: error.message,
+        onboardingPath: `/v1/people/${personId}/payout-onboarding`,
+      },
+    },
+    {
+      kind: "open_ticket",
+      id: aggregateId,
+      aggregate: PAYOUT_AGGREGATE,
+      aggregateId,
+      reason: "payout_refused",
+      summary: `the payout of ${formatMoney(amount)} from account ${accountId} (person ${personId}) on ${day} was refused by the provider: ${error.code}: ${error.message}. The balance stays in the account; the person was told to check their payout details.`,
+    },
+  ];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { money } from "../money/index.js";
 import type { PayoutStatus, ReportedPayout } from "../payout/payout.js";
+import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -160,6 +161,122 @@ describe("paying a person out", () => {
       skipped: [],
       failed: [],
     });
+  });
+
+  it("a payout the provider refuses is told to the person and ticketed, once per account, currency and day", async () => {
+    const sim = await withSeller();
+    sim.gateway.balances.set("acct_sam", [money(60_00, "AUD")]);
+    // Stripe refuses: the account cannot pay out (no bank account, restricted), though susu thought it could.
+    sim.gateway.setAccount("acct_sam", false);
+    const at = sim.clock.now();
+    const day = new Date(at).toISOString().slice(0, 10);
+    for (let run = 0; run < 2; run++) {
+      const report = (await useCases.payOutEveryone(sim.deps, sim.gateway, at))._unsafeUnwrap();
+      expect(report.skipped).toEqual([
+        expect.objectContaining({
+          personId: "sam",
+          code: "payouts_not_allowed",
+          amount: money(60_00, "AUD"),
+        }),
+      ]);
+      await sim.runUntilQuiet();
+    }
+    expect(sim.notifier.sent).toEqual([
+      expect.objectContaining({
+        id: `payout:acct_sam:AUD:${day}:refused:notify`,
+        aggregate: "payout",
+        personIds: ["sam"],
+        template: "payout_refused",
+        data: expect.objectContaining({ amountMinor: 60_00, failureCode: "payouts_not_allowed" }),
+      }),
+    ]);
+    expect(sim.desk.tickets).toEqual([
+      expect.objectContaining({ id: `payout:acct_sam:AUD:${day}:refused:ticket`, reason: "payout_refused" }),
+    ]);
+    // The next day's refusal is news again: one more notice and ticket.
+    (await useCases.payOutEveryone(sim.deps, sim.gateway, at + DAY_MS))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(sim.desk.tickets.map((t) => t.reason)).toEqual(["payout_refused", "payout_refused"]);
+    // A reused key (money that arrived after the day's payout) is no refusal: nobody is told.
+    sim.gateway.setAccount("acct_sam", true);
+    (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
+    sim.gateway.balances.set("acct_sam", [money(5_00, "AUD")]);
+    const grown = (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
+    expect(grown.skipped).toEqual([expect.objectContaining({ code: "idempotency_key_reused" })]);
+    await sim.runUntilQuiet();
+    expect(sim.desk.tickets).toHaveLength(2);
+  });
+
+  it("keeps what a reversal of the seller's transfer still needs in the balance: paid out only the rest", async () => {
+    const sim = await withSeller();
+    // A booking of 100.00 (10 % fee) released to sam: 90.00 transferred.
+    const created = (
+      await useCases.createHeldPayment(sim.deps, {
+        requestedBy: "app",
+        clientReference: "b1",
+        amountMinor: 100_00,
+        currency: "AUD",
+        sellerId: "sam",
+        description: "a night",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        successUrl: "https://app.example/done",
+      })
+    )._unsafeUnwrap();
+    const id = created.payment.id;
+    await sim.runUntilQuiet();
+    await sim.payCheckout(id, "card");
+    (await useCases.confirmFulfilled(sim.deps, id, "app"))._unsafeUnwrap();
+    await sim.advance(73 * 60 * 60 * 1000);
+    await sim.runUntilQuiet();
+    const held = () => sim.store.heldPayments().find((p) => p.id === id);
+    expect(held()?.status).toBe("released");
+    // A refund of 50.00 after the release reverses 45.00 of sam's transfer first; Stripe
+    // refuses the reversal (the balance was paid out elsewhere), so it waits for an admin's retry.
+    sim.gateway.injectFault(
+      "reverseTransfer",
+      "before",
+      gatewayError("gateway_definite", "balance_insufficient", "the account's balance does not cover it"),
+    );
+    (await useCases.refundHeldPayment(sim.deps, id, { operator: "olga" }, 50_00))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(held()?.refunds[0]).toMatchObject({ status: "reversal_failed", sellerPartMinor: 45_00 });
+
+    sim.gateway.balances.set("acct_sam", [money(100_00, "AUD"), money(20_00, "USD")]);
+    const run = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at: sim.clock.now() })
+    )._unsafeUnwrap();
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(55_00, "AUD"), money(20_00, "USD")]);
+    expect(run.skipped).toEqual([
+      expect.objectContaining({ code: "reserved_for_reversals", amount: money(45_00, "AUD") }),
+    ]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(45_00, "AUD"), money(0, "USD")]);
+    // A balance the reserve takes whole is not paid out at all, and nobody is told (no refusal).
+    sim.gateway.balances.set("acct_sam", [money(30_00, "AUD")]);
+    const small = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+        kind: "scheduled",
+        at: sim.clock.now() + DAY_MS,
+      })
+    )._unsafeUnwrap();
+    expect(small.payouts).toEqual([]);
+    expect(small.skipped).toEqual([
+      expect.objectContaining({ code: "reserved_for_reversals", amount: money(30_00, "AUD") }),
+    ]);
+    await sim.runUntilQuiet();
+    expect(sim.desk.tickets.filter((t) => t.aggregate === "payout")).toEqual([]);
+    // The admin's retry reverses it: nothing is reserved any more.
+    (await useCases.retryRefund(sim.deps, id, { operator: "olga" }))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(held()?.refunds[0]?.status).toBe("succeeded");
+    sim.gateway.balances.set("acct_sam", [money(30_00, "AUD")]);
+    const after = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+        kind: "scheduled",
+        at: sim.clock.now() + 2 * DAY_MS,
+      })
+    )._unsafeUnwrap();
+    expect(after.payouts.map((p) => p.amount)).toEqual([money(30_00, "AUD")]);
   });
 
   it("a balance adds the provider's balance and the seller's share susu still holds", async () => {
