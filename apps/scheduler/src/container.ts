@@ -18,6 +18,7 @@ import {
   type WebhookProcessorContext,
 } from "@susu/adapters";
 import {
+  DEFAULT_MARKETPLACE_POLICY,
   type EffectPorts,
   type Notifier,
   type OutboxStore,
@@ -77,6 +78,10 @@ export function createContainer(
     clock,
     ids: new RandomIds(),
     payoutSchedule: env.SUSU_CONNECTED_PAYOUT_SCHEDULE,
+    marketplacePolicy: {
+      ...DEFAULT_MARKETPLACE_POLICY,
+      actionExpiryMs: env.SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS * 1000,
+    },
   });
   container.bind(TOKENS.prisma).toConstantValue(prisma);
   container.bind(TOKENS.useCaseDeps).toConstantValue(deps);

@@ -1,4 +1,9 @@
-import { parsePayoutSchedule } from "@susu/domain";
+import {
+  DEFAULT_MARKETPLACE_POLICY,
+  MARKETPLACE_ACTION_EXPIRY_MAX_MS,
+  MARKETPLACE_ACTION_EXPIRY_MIN_MS,
+  parsePayoutSchedule,
+} from "@susu/domain";
 import { z } from "zod";
 
 const port = (fallback: number) =>
@@ -34,6 +39,21 @@ const schema = z.object({
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
+  /**
+   * How long a marketplace charge's payment may wait for the customer's action (a new card
+   * to confirm, 3-D Secure) before it expires and its PaymentIntent is cancelled: 300 s to
+   * 7 days, 24 hours by default.
+   */
+  SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS: z.coerce
+    .number({ error: "must be a whole number of seconds from 300 to 604800" })
+    .int({ error: "must be a whole number of seconds from 300 to 604800" })
+    .min(MARKETPLACE_ACTION_EXPIRY_MIN_MS / 1000, {
+      error: "must be a whole number of seconds from 300 to 604800",
+    })
+    .max(MARKETPLACE_ACTION_EXPIRY_MAX_MS / 1000, {
+      error: "must be a whole number of seconds from 300 to 604800",
+    })
+    .default(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs / 1000),
   /**
    * The connected accounts' payout schedule, as the API reads it: `manual` (default) makes
    * this scheduler pay balances out (SUSU_PAYOUT_CRON); the others are Stripe's own.

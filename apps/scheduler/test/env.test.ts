@@ -41,6 +41,27 @@ describe("readSchedulerEnv", () => {
     expect(error.message).toContain("SUSU_SCHEDULER_METRICS_PORT: must be a port number (0-65535)");
   });
 
+  it("reads how long a marketplace payment may wait for the customer: 24 hours by default, 5 minutes to 7 days", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS).toBe(
+      86_400,
+    );
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS: "900" })
+        .SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS,
+    ).toBe(900);
+    for (const bad of ["60", "604801", "1.5", "soon"]) {
+      let thrown: unknown;
+      try {
+        readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS: bad });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as SchedulerConfigError).problems.map((p) => p.variable)).toEqual([
+        "SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS",
+      ]);
+    }
+  });
+
   it("runs the reconciliation daily at 02:15 UTC unless told another cron or off", () => {
     expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_RECONCILE_CRON).toBe("15 2 * * *");
     expect(

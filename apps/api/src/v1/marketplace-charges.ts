@@ -69,6 +69,7 @@ const MARKETPLACE_CHARGE_STATUSES = [
   "refunded",
   "charged_back",
   "payment_failed",
+  "expired",
 ] as const satisfies readonly MarketplaceChargeStatus[];
 const everyStatusListed: [MarketplaceChargeStatus] extends [(typeof MARKETPLACE_CHARGE_STATUSES)[number]]
   ? true
@@ -93,7 +94,7 @@ const ChargeIdParam = z.object({
 // ─── The view ──────────────────────────────────────────────────────────────
 
 /** Where the customer's payment stands, from the charge's status. */
-type PaymentStage = "pending" | "requires_action" | "processing" | "succeeded" | "failed";
+type PaymentStage = "pending" | "requires_action" | "processing" | "succeeded" | "failed" | "expired";
 
 function paymentStageOf(charge: MarketplaceCharge): PaymentStage {
   switch (charge.status) {
@@ -106,6 +107,9 @@ function paymentStageOf(charge: MarketplaceCharge): PaymentStage {
     case "payment_failed":
       // A payment recorded as failed whose money arrived after all is refunded at once.
       return charge.capturedAt === undefined ? "failed" : "succeeded";
+    case "expired":
+      // Never confirmed in time: cancelled at Stripe (a late success is refunded at once).
+      return charge.capturedAt === undefined ? "expired" : "succeeded";
     default:
       return "succeeded";
   }
@@ -162,10 +166,12 @@ const MarketplaceChargeSchema = z
     }),
     payment: z
       .object({
-        status: z.enum(["pending", "requires_action", "processing", "succeeded", "failed"]).openapi({
-          description:
-            "`pending` until Stripe has made the PaymentIntent (moments after creation); `requires_action` while the customer must confirm a new card or pass 3-D Secure",
-        }),
+        status: z
+          .enum(["pending", "requires_action", "processing", "succeeded", "failed", "expired"])
+          .openapi({
+            description:
+              "`pending` until Stripe has made the PaymentIntent (moments after creation); `requires_action` while the customer must confirm a new card or pass 3-D Secure; `expired` when they did not in the platform's time (`SUSU_MARKETPLACE_ACTION_EXPIRY_SECONDS`, 24 hours by default): the PaymentIntent is cancelled and the charge ends",
+          }),
         clientSecret: z.string().nullable().openapi({
           description:
             "The PaymentIntent's client secret, for Stripe.js to confirm the card or run 3-D Secure: only while `requires_action`, and only to the charge's requester, its customer and platform operators",

@@ -201,6 +201,13 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [`Your payment failed (${d.text("failureCode", "no reason given")}). Nothing was charged.`],
     action: "Try again with another payment method, or contact your bank.",
   }),
+  payment_expired: (d) => ({
+    subject: "Your payment expired",
+    happened: [
+      `Your payment of ${amountOr(d, "amountMinor", "the amount due")} was not confirmed in time, so it was cancelled. Nothing was charged.`,
+    ],
+    action: "Start the payment again if you still want to pay.",
+  }),
   checkout_expired: () => ({
     subject: "Your checkout expired",
     happened: ["The checkout was not completed in time, so it expired. Nothing was charged."],

@@ -104,6 +104,7 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     sellerId: z.string().min(1),
     attempt: z.number().int().positive(),
   }),
+  z.object({ kind: z.literal("action_expired") }),
 ]);
 
 /**

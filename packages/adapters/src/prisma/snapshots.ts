@@ -384,6 +384,7 @@ const marketplaceChargeSnapshot = z.strictObject({
     "refunded",
     "charged_back",
     "payment_failed",
+    "expired",
   ]),
   createdAt: instant,
   paymentIntentId: text.exactOptional(),
@@ -698,6 +699,11 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     ...marketplaceAddressed,
+    kind: z.literal("cancel_payment"),
+    paymentIntentId: text,
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
     kind: z.literal("find_transfer"),
     sellerId: text,
     attempt: safeInt,
@@ -730,7 +736,10 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     ...marketplaceAddressed,
     kind: z.literal("schedule_timer"),
     at: instant,
-    timer: z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
+    timer: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
+      z.strictObject({ kind: z.literal("action_expired") }),
+    ]),
   }),
   z.strictObject({
     ...marketplaceAddressed,

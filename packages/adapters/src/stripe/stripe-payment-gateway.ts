@@ -292,6 +292,32 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 
   /**
+   * Cancels a PaymentIntent that waits for the customer (`cancellation_reason: abandoned`).
+   * One already cancelled is no failure (a retried effect, or Stripe's own cancellation);
+   * Stripe refuses one that succeeded or is processing (`payment_intent_unexpected_state`).
+   */
+  cancelPayment(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+  }): ResultAsync<{ readonly paymentIntentId: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.paymentIntents.cancel(
+        input.paymentIntentId,
+        { cancellation_reason: "abandoned" },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    )
+      .map((pi) => ({ paymentIntentId: pi.id }))
+      .orElse((e) =>
+        e.type === "gateway_definite" && e.code === "payment_intent_unexpected_state"
+          ? this.#call(() => this.stripe.paymentIntents.retrieve(input.paymentIntentId)).andThen((pi) =>
+              pi.status === "canceled" ? okAsync({ paymentIntentId: pi.id }) : errAsync(e),
+            )
+          : errAsync(e),
+      );
+  }
+
+  /**
    * A marketplace card payment: a saved card confirmed at once off session (`confirm`,
    * `off_session`), or a PaymentIntent left for the client to confirm with its client
    * secret; a destination charge with `transfer_data[destination]`,

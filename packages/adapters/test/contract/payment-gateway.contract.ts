@@ -684,6 +684,34 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         });
       });
 
+      it("cancels a payment still waiting for the customer, again without harm; one that succeeded is refused", async () => {
+        const { outcome, marketplaceChargeId } = await cardPayment({ kind: "client_confirmation" });
+        const cancel = {
+          idempotencyKey: `${marketplaceChargeId}:payment:cancel`,
+          paymentIntentId: outcome.paymentIntentId,
+        };
+        expect(value(await gateway.cancelPayment(cancel))).toEqual({
+          paymentIntentId: outcome.paymentIntentId,
+        });
+        expect(value(await gateway.cancelPayment(cancel))).toEqual({
+          paymentIntentId: outcome.paymentIntentId,
+        });
+        expect(value(await gateway.getPayment(outcome.paymentIntentId))).toMatchObject({
+          status: "failed",
+          failureCode: "canceled_abandoned",
+        });
+        const paid = await cardPayment(saved("pm_card_visa"));
+        expect(paid.outcome.status).toBe("succeeded");
+        expect(
+          failure(
+            await gateway.cancelPayment({
+              idempotencyKey: `${paid.marketplaceChargeId}:payment:cancel`,
+              paymentIntentId: paid.outcome.paymentIntentId,
+            }),
+          ),
+        ).toMatchObject({ type: "gateway_definite", code: "payment_intent_unexpected_state" });
+      });
+
       it("refunds a destination charge with reverse_transfer and refund_application_fee, once per key", async () => {
         const account = await driver.connectedAccount({ canReceive: true });
         const { outcome, marketplaceChargeId } = await cardPayment(saved("pm_card_visa"), {

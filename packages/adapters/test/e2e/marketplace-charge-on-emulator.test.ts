@@ -4,6 +4,7 @@
 // effects against the emulator, timers fire when due, and the events the emulator emits go
 // through the webhook processor.
 import {
+  DEFAULT_MARKETPLACE_POLICY,
   type EffectPorts,
   type LedgerAccountId,
   type MarketplaceCharge,
@@ -354,5 +355,30 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     );
     expect(run.report.differences).toEqual([]);
     expect(run.report.matched).toBeGreaterThan(0);
+  });
+  it("a new card never confirmed: after the policy's time the PaymentIntent is cancelled at Stripe and the charge ends expired", async () => {
+    await aSeller("uma");
+    const waiting = await aCharge([{ id: "uma" }], { kind: "new_card" });
+    expect(waiting.status).toBe("requires_action");
+    clock.advance(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs - 60_000);
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("requires_action");
+    clock.advance(60_000);
+    await settle();
+    const expired = await charge(waiting.id);
+    expect(expired).toMatchObject({ status: "expired", failureCode: "action_expired" });
+    expect(expired.clientSecret).toBeUndefined();
+    const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+    expect(pi).toMatchObject({ status: "canceled", cancellation_reason: "abandoned" });
+    expect(
+      notifier.sent.filter((n) => n.aggregateId === waiting.id).map((n) => [n.template, n.emails]),
+    ).toEqual([["payment_expired", ["cy@example.com"]]]);
+    // The client can no longer confirm it: Stripe refuses a cancelled PaymentIntent.
+    await expect(
+      harness.stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_visa" }),
+    ).rejects.toThrow();
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("expired");
+    await booksBalanced(waiting.id);
   });
 });

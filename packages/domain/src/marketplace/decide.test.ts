@@ -195,7 +195,10 @@ describe("the payment", () => {
     ]);
     expect(state.status).toBe("requires_action");
     expect(state.clientSecret).toBe("pi_1_secret");
-    expect(effects.map((e) => e.id)).toEqual(["mc1:notify:payment_action_required:customer"]);
+    expect(effects.map((e) => e.id)).toEqual([
+      "mc1:timer:action_expired",
+      "mc1:notify:payment_action_required:customer",
+    ]);
     const paidNow = after(state, [paid()]);
     expect(paidNow.status).toBe("settled");
     expect(paidNow.clientSecret).toBeUndefined();
@@ -207,7 +210,8 @@ describe("the payment", () => {
       { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
     ]);
     expect(state.clientSecret).toBe("pi_1_secret");
-    expect(effects).toEqual([]);
+    // Only the expiry timer: the customer has the policy's time to confirm.
+    expect(kinds(effects)).toEqual(["schedule_timer"]);
     // A declined card: the customer may try another on the same PaymentIntent (Stripe keeps
     // it confirmable), so the charge waits on, the decline recorded; a later success settles it.
     const declined = run(state, [
@@ -216,6 +220,57 @@ describe("the payment", () => {
     expect(declined.state).toMatchObject({ status: "requires_action", failureCode: "card_declined" });
     expect(declined.effects).toEqual([]);
     expect(after(declined.state, [paid()]).status).toBe("settled");
+  });
+
+  it("a payment never confirmed expires after the policy's time: cancelled at Stripe, the customer told; a late success is refunded", () => {
+    const s = created({ ...destinationCommand, paymentMethod: { kind: "new_card" } });
+    const waiting = run(s, [
+      { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
+    ]);
+    expect(of(waiting.effects, "schedule_timer")).toEqual([
+      expect.objectContaining({
+        id: "mc1:timer:action_expired",
+        at: T0 + policy.actionExpiryMs,
+        timer: { kind: "action_expired" },
+      }),
+    ]);
+    // Another requires_action (a new secret, 3-D Secure again) does not push the deadline.
+    const again = run(waiting.state, [
+      { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret_2" },
+    ]);
+    expect(of(again.effects, "schedule_timer")).toEqual([]);
+    const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
+    const expired = run(again.state, [fire], T0 + policy.actionExpiryMs);
+    expect(expired.state).toMatchObject({ status: "expired", failureCode: "action_expired" });
+    expect(expired.state.clientSecret).toBeUndefined();
+    expect(of(expired.effects, "cancel_payment")).toEqual([
+      expect.objectContaining({ id: "mc1:payment:cancel", paymentIntentId: "pi_1" }),
+    ]);
+    expect(of(expired.effects, "notify")).toEqual([
+      expect.objectContaining({
+        id: "mc1:notify:payment_expired:customer",
+        template: "payment_expired",
+        to: { kind: "customer", email: s.customer.email },
+      }),
+    ]);
+    // Expired, it changes no more: the timer again, a decline, a refund asked for.
+    expect(ignoredCode(expired.state, fire)).toBe("timer_no_longer_due");
+    expect(ignoredCode(expired.state, { type: "payment_failed", failureCode: "card_declined" })).toBe(
+      "payment_already_settled",
+    );
+    expect(refused(expired.state, refund())).toBe("charge_ended");
+    // The customer confirmed just before the cancel reached Stripe: the money is refunded whole.
+    const late = run(expired.state, [paid()]);
+    expect(late.state.status).toBe("refunding");
+    expect(of(late.effects, "refund")).toEqual([
+      expect.objectContaining({ amountMinor: 10_000, reverseTransfer: true, refundApplicationFee: true }),
+    ]);
+    expect(of(late.effects, "open_ticket").map((e) => e.reason)).toEqual(["unexpected_money"]);
+    const done = run(late.state, [refundOk(1)]);
+    expect(done.state.status).toBe("refunded");
+    expect(books([...late.effects, ...done.effects], done.state)).toMatchObject({ refundedMinor: 10_000 });
+    // A payment paid in time: the timer finds nothing to expire.
+    expect(ignoredCode(after(waiting.state, [paid()]), fire)).toBe("timer_no_longer_due");
   });
 
   it("a destination charge that succeeds pays the seller at once: captured, fee earned, seller paid, nothing in flight", () => {

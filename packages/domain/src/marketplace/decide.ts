@@ -285,6 +285,9 @@ function requiresAction(
   if (s.status === "requires_action" && s.clientSecret === clientSecret)
     return ignore(s, "action_already_recorded", "the payment already waits for the customer");
   d.moveTo("requires_action", { paymentIntentId, clientSecret });
+  // The customer has the policy's time to act, from when the payment first waited for them.
+  if (s.status !== "requires_action")
+    d.timer({ kind: "action_expired" }, d.now + d.ctx.policy.actionExpiryMs);
   // Off-session the customer is not there to see the challenge: tell them to come back.
   if (s.paymentMethod.kind === "saved_card")
     d.notify(ids.notice.actionRequired(s.id), "customer", "payment_action_required", {
@@ -304,7 +307,8 @@ function processing(d: Draft, { paymentIntentId }: InputOf<"payment_processing">
 
 function succeeded(d: Draft, input: InputOf<"payment_succeeded">): Step {
   const s = d.state;
-  if (s.status === "payment_failed" && s.capturedAt === undefined) return latePayment(d, input);
+  if ((s.status === "payment_failed" || s.status === "expired") && s.capturedAt === undefined)
+    return latePayment(d, input);
   if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
   capture(d, input);
   if (s.mode === "destination") {
@@ -371,7 +375,7 @@ function latePayment(d: Draft, input: InputOf<"payment_succeeded">): Step {
   d.ticket(
     ids.ticket.latePayment(s.id),
     "unexpected_money",
-    `payment ${input.paymentIntentId} of marketplace charge ${s.id} succeeded after it was recorded as failed; it is refunded in full`,
+    `payment ${input.paymentIntentId} of marketplace charge ${s.id} succeeded after it was recorded as ${s.status === "expired" ? "expired" : "failed"}; it is refunded in full`,
   );
   d.notify(ids.notice.latePayment(s.id), "platform_admins", "unexpected_money", {
     paymentIntentId: input.paymentIntentId,
@@ -402,6 +406,28 @@ function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_fai
     endedAt: d.now,
   });
   d.notify(ids.notice.paymentFailed(s.id), "customer", "payment_failed", { failureCode });
+  return d.done();
+}
+
+/**
+ * The payment waited for the customer's action longer than the policy allows: its
+ * PaymentIntent is cancelled at Stripe (through the outbox) and the charge ends `expired`,
+ * the customer told. A payment that succeeds after all is refunded (`latePayment`).
+ */
+function actionExpired(d: Draft): Step {
+  const s = d.state;
+  if (s.status !== "requires_action" || s.paymentIntentId === undefined)
+    return ignore(s, "timer_no_longer_due", `the charge is ${s.status}`);
+  d.effect({
+    ...d.addressed(ids.cancelPayment(s.id)),
+    kind: "cancel_payment",
+    paymentIntentId: s.paymentIntentId,
+  });
+  d.moveTo("expired", { failureCode: "action_expired", endedAt: d.now });
+  d.notify(ids.notice.paymentExpired(s.id), "customer", "payment_expired", {
+    amountMinor: s.amountMinor,
+    expiredAfterHours: Math.round(d.ctx.policy.actionExpiryMs / 3_600_000),
+  });
   return d.done();
 }
 
@@ -546,6 +572,7 @@ function park(
 }
 
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
+  if (timer.kind === "action_expired") return actionExpired(d);
   const s = d.state;
   const last = latestAttempt(s, timer.sellerId);
   const payout = s.payouts.find((p) => p.sellerId === timer.sellerId);
@@ -617,8 +644,8 @@ function transferNotFound(d: Draft, { sellerId, attempt }: InputOf<"transfer_not
 function refundCommand(d: Draft, input: InputOf<"refund">): Step {
   const s = d.state;
   if (s.capturedAt === undefined)
-    return s.status === "payment_failed"
-      ? refuse("charge_ended", "the payment failed")
+    return s.status === "payment_failed" || s.status === "expired"
+      ? refuse("charge_ended", s.status === "expired" ? "the payment expired" : "the payment failed")
       : refuse("payment_not_captured", `the charge is ${s.status}`);
   if (s.status === "refunded" || s.status === "charged_back")
     return refuse("charge_ended", `the charge is ${s.status}`);

@@ -11,6 +11,7 @@ export type MarketplaceChargeAudience = PartyAudience;
 /** The messages a marketplace charge sends; the notifier renders each one. */
 export const MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES = [
   "payment_failed",
+  "payment_expired",
   "payment_action_required",
   "seller_paid",
   "refund_started",
@@ -82,6 +83,11 @@ export type MarketplaceChargeEffect =
       };
       readonly transferGroup: string;
       readonly metadata: MarketplaceChargeMetadata;
+    })
+  | (Addressed & {
+      /** Cancels the PaymentIntent of a payment that expired waiting for the customer (Stripe `cancellation_reason: abandoned`). */
+      readonly kind: "cancel_payment";
+      readonly paymentIntentId: string;
     })
   | (Addressed & {
       readonly kind: "transfer";

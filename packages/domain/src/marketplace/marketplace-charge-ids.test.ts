@@ -15,6 +15,8 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
   });
 
   it("timers", () => {
+    expect(ids.timer("mc1", { kind: "action_expired" })).toBe("mc1:timer:action_expired");
+    expect(ids.cancelPayment("mc1")).toBe("mc1:payment:cancel");
     expect(ids.timer("mc1", { kind: "retry_transfer", sellerId: "sel_2", attempt: 2 })).toBe(
       "mc1:timer:retry_transfer:sel_2:2",
     );
@@ -37,6 +39,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     const n = ids.notice;
     expect(n.paymentFailed("mc1")).toBe("mc1:notify:payment_failed:customer");
     expect(n.actionRequired("mc1")).toBe("mc1:notify:payment_action_required:customer");
+    expect(n.paymentExpired("mc1")).toBe("mc1:notify:payment_expired:customer");
     expect(n.sellerPaid("mc1", "sel_2")).toBe("mc1:notify:seller_paid:sel_2");
     expect(n.refundStarted("mc1", 2)).toBe("mc1:notify:refund_started:2");
     expect(n.refundFailed("mc1", 2, 1)).toBe("mc1:notify:refund_failed:2:1");

@@ -44,6 +44,8 @@ const ledgerIds = Object.freeze({
 const noticeIds = Object.freeze({
   /** The customer is told their payment failed. */
   paymentFailed: (c: string): string => notice(c, "payment_failed", "customer"),
+  /** The customer is told their payment expired unconfirmed. */
+  paymentExpired: (c: string): string => notice(c, "payment_expired", "customer"),
   /** The customer is asked to authenticate an off-session payment (3-D Secure). */
   actionRequired: (c: string): string => notice(c, "payment_action_required", "customer"),
   /** A seller is told they were paid. */
@@ -119,9 +121,16 @@ export const marketplaceChargeIds = Object.freeze({
   reversal: (c: string, reversal: number): string => `${c}:reversal:${reversal}`,
   /** Attempt k of refund n: `<c>:refund:<n>:attempt:<k>`. */
   refund: (c: string, refund: number, attempt: number): string => `${c}:refund:${refund}:attempt:${attempt}`,
-  /** A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` (each armed once: attempts only grow). */
+  /**
+   * A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` (each armed once: attempts only
+   * grow), `<c>:timer:action_expired` (armed once, when the payment first waits for the customer).
+   */
   timer: (c: string, timer: MarketplaceChargeTimer): string =>
-    `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`,
+    timer.kind === "retry_transfer"
+      ? `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`
+      : `${c}:timer:${timer.kind}`,
+  /** Cancelling the PaymentIntent of a payment that expired waiting for the customer: `<c>:payment:cancel`. */
+  cancelPayment: (c: string): string => `${c}:payment:cancel`,
   /** Ledger transaction ids. */
   ledger: ledgerIds,
   /** Notification ids: `<c>:notify:<template>:<key>`. */

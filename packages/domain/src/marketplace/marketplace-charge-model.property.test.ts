@@ -233,7 +233,10 @@ class World extends PaymentWorld<
     const s = this.state;
     switch (input.type) {
       case "refund": {
-        if (!m.captured) return s.status === "payment_failed" ? "charge_ended" : "payment_not_captured";
+        if (!m.captured)
+          return s.status === "payment_failed" || s.status === "expired"
+            ? "charge_ended"
+            : "payment_not_captured";
         if (s.status === "refunded" || s.status === "charged_back") return "charge_ended";
         if (s.status === "refunding") return "refund_in_flight";
         if (this.sellerIds.some((x) => !m.paid.has(x))) return "transfers_pending";

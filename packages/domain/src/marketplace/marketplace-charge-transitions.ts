@@ -19,18 +19,21 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  * - `settled → refunding` when everything left is refunded; `→ charged_back` when a lost
  *   dispute took everything left.
  * - `refunding → refunded` once the refund reached the customer.
- * - `payment_failed → refunding` when the money arrived after all (refunded at once).
+ * - `requires_action → expired` when the customer did not act in the policy's time.
+ * - `payment_failed → refunding`, `expired → refunding` when the money arrived after all
+ *   (refunded at once).
  * - `refunded` and `charged_back` are final.
  */
 const marketplaceChargeTransitions = defineTransitions<MarketplaceChargeStatus>("marketplace_charge", {
   awaiting_payment: ["requires_action", "processing", "paying_sellers", "settled", "payment_failed"],
-  requires_action: ["processing", "paying_sellers", "settled", "payment_failed"],
+  requires_action: ["processing", "paying_sellers", "settled", "payment_failed", "expired"],
   processing: ["requires_action", "paying_sellers", "settled", "payment_failed"],
   paying_sellers: ["settled", "transfer_blocked", "charged_back"],
   transfer_blocked: ["paying_sellers", "settled", "charged_back"],
   settled: ["refunding", "charged_back"],
   refunding: ["refunded"],
   payment_failed: ["refunding"],
+  expired: ["refunding"],
   refunded: [],
   charged_back: [],
 });

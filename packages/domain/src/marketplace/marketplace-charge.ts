@@ -22,7 +22,9 @@ import {
  * `processing`). A split among co-hosts: `awaiting_payment → paying_sellers → settled`,
  * through `transfer_blocked` when a seller's transfer was parked. Then refunds and
  * disputes: `settled → refunding → refunded`, or `→ charged_back` when a lost dispute took
- * everything that was left; `payment_failed` when the payment did not go through. Every
+ * everything that was left; `payment_failed` when the payment did not go through;
+ * `expired` when it waited for the customer's action longer than the policy allows (the
+ * PaymentIntent is cancelled; money that arrives after all is refunded). Every
  * allowed move is in `MARKETPLACE_CHARGE_TRANSITIONS`.
  */
 export type MarketplaceChargeStatus =
@@ -35,7 +37,8 @@ export type MarketplaceChargeStatus =
   | "refunding"
   | "refunded"
   | "charged_back"
-  | "payment_failed";
+  | "payment_failed"
+  | "expired";
 
 /** Statuses no input moves a charge out of. */
 export const TERMINAL_MARKETPLACE_CHARGE_STATUSES: readonly MarketplaceChargeStatus[] = [

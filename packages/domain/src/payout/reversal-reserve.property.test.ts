@@ -19,7 +19,14 @@ const chainArb = fc.record({
   last: fc.constantFrom("requested" as const, "reversed" as const, "failed" as const),
 });
 
-type Chain = fc.Infer<typeof chainArb>;
+interface Chain {
+  readonly target: { readonly forRefund: number } | { readonly forDisputeId: string };
+  readonly seller: string;
+  readonly currency: "AUD" | "NZD";
+  readonly amountMinor: number;
+  readonly failedBefore: number;
+  readonly last: "requested" | "reversed" | "failed";
+}
 
 function expected(chains: readonly Chain[], seller: string): Map<string, number> {
   const want = new Map<string, number>();

@@ -7,6 +7,8 @@ export {
 } from "./held-payment-policy.js";
 export {
   DEFAULT_MARKETPLACE_POLICY,
+  MARKETPLACE_ACTION_EXPIRY_MAX_MS,
+  MARKETPLACE_ACTION_EXPIRY_MIN_MS,
   type MarketplacePolicy,
   type MarketplaceRefundRules,
   marketplacePolicyProblem,

@@ -29,13 +29,23 @@ export interface MarketplacePolicy {
   readonly splitSellersMax: number;
   /** What a refund takes back, for refunds the customer asked for and refunds the platform decided. */
   readonly refunds: Readonly<Record<RefundInitiator, MarketplaceRefundRules>>;
+  /**
+   * How long a payment may wait for the customer's action (a new card to confirm, 3-D
+   * Secure) before it expires: the PaymentIntent is cancelled and the charge ends `expired`.
+   */
+  readonly actionExpiryMs: number;
 }
+
+/** Shortest and longest {@link MarketplacePolicy.actionExpiryMs}: 5 minutes to 7 days. */
+export const MARKETPLACE_ACTION_EXPIRY_MIN_MS = 5 * 60_000;
+export const MARKETPLACE_ACTION_EXPIRY_MAX_MS = 7 * 24 * HOUR_MS;
 
 /**
  * The defaults: three transfer attempts an hour or more apart; a fee of at least 0.50 in
  * the common two-decimal currencies (50 yen); up to 10 co-hosts; refunds reverse the
  * sellers' transfers, and the platform gives its fee back only for refunds it decides
- * itself (a customer changing their mind leaves the platform its fee).
+ * itself (a customer changing their mind leaves the platform its fee); a payment waiting
+ * for the customer's action expires after 24 hours.
  */
 export const DEFAULT_MARKETPLACE_POLICY: MarketplacePolicy = {
   transferRetry: {
@@ -51,6 +61,7 @@ export const DEFAULT_MARKETPLACE_POLICY: MarketplacePolicy = {
     customer: { reverseTransfer: true, refundApplicationFee: false },
     platform: { reverseTransfer: true, refundApplicationFee: true },
   },
+  actionExpiryMs: 24 * HOUR_MS,
 };
 
 /** Checks a marketplace policy: fee minimums whole, 2–100 co-hosts, retry policy valid. */
@@ -69,5 +80,11 @@ export function marketplacePolicyProblem(policy: MarketplacePolicy): RetryPolicy
     policy.splitSellersMax > 100
   )
     return problem("splitSellersMax must be between 2 and 100");
+  if (
+    !Number.isSafeInteger(policy.actionExpiryMs) ||
+    policy.actionExpiryMs < MARKETPLACE_ACTION_EXPIRY_MIN_MS ||
+    policy.actionExpiryMs > MARKETPLACE_ACTION_EXPIRY_MAX_MS
+  )
+    return problem("actionExpiryMs must be between 5 minutes and 7 days");
   return retryPolicyProblem(policy.transferRetry);
 }

@@ -205,6 +205,16 @@ export interface PaymentGateway {
   }): ResultAsync<DebitOutcome, GatewayError>;
 
   /**
+   * Cancels a payment that waits for the customer (Stripe `cancellation_reason: abandoned`):
+   * it can no longer succeed. Refused (`gateway_definite`) when it succeeded or is
+   * processing meanwhile; cancelling one already cancelled answers as the first time.
+   */
+  cancelPayment(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+  }): ResultAsync<{ readonly paymentIntentId: string }, GatewayError>;
+
+  /**
    * Refunds a payment, fully or partly; pending refunds finish later (a webhook says how).
    * A destination charge's refund can reverse the transfer to the account in proportion
    * (`reverseTransfer`) and give the application fee back in proportion (`refundApplicationFee`).

@@ -27,7 +27,7 @@ export interface FakeDebit {
   readonly references: PaymentReferences;
   readonly transferGroup: string;
   /** `requires_action`: a card payment waiting for the customer (a new card to confirm, 3-D Secure). */
-  status: "processing" | "succeeded" | "failed" | "requires_action";
+  status: "processing" | "succeeded" | "failed" | "requires_action" | "canceled";
   readonly settlesAt: Instant;
   readonly outcome: FakeDebitOutcome;
   /** The debit's mandate; empty for a checkout's payment. */
@@ -604,6 +604,29 @@ export class FakePaymentGateway implements PaymentGateway {
     });
   }
 
+  cancelPayment(input: {
+    idempotencyKey: string;
+    paymentIntentId: string;
+  }): ResultAsync<{ paymentIntentId: string }, GatewayError> {
+    const payment = this.debits.get(input.paymentIntentId);
+    if (!payment)
+      return errAsync(
+        gatewayError("gateway_definite", "resource_missing", `no payment ${input.paymentIntentId}`),
+      );
+    // As Stripe: a payment waiting for the customer (or already cancelled) can be cancelled;
+    // one that succeeded or is processing cannot.
+    if (payment.status !== "requires_action" && payment.status !== "canceled")
+      return errAsync(
+        gatewayError(
+          "gateway_definite",
+          "payment_intent_unexpected_state",
+          `payment ${input.paymentIntentId} is ${payment.status}`,
+        ),
+      );
+    payment.status = "canceled";
+    return okAsync({ paymentIntentId: input.paymentIntentId });
+  }
+
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
     const payment = this.debits.get(paymentIntentId);
     if (!payment)
@@ -613,6 +636,9 @@ export class FakePaymentGateway implements PaymentGateway {
         return okAsync({ status: "processing", paymentIntentId });
       case "requires_action":
         return okAsync({ status: "unpaid", paymentIntentId, reason: "waiting for the customer" });
+      case "canceled":
+        // As the Stripe gateway reads a PaymentIntent cancelled as abandoned.
+        return okAsync({ status: "failed", paymentIntentId, failureCode: "canceled_abandoned" });
       case "succeeded":
         return okAsync({
           status: "succeeded",

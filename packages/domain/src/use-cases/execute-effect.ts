@@ -273,7 +273,15 @@ function executeMarketplaceChargeEffect(
   ports: EffectPorts,
   effect: Extract<
     MarketplaceChargeEffect,
-    { kind: "create_payment" | "transfer" | "find_transfer" | "reverse_transfer" | "refund" }
+    {
+      kind:
+        | "create_payment"
+        | "cancel_payment"
+        | "transfer"
+        | "find_transfer"
+        | "reverse_transfer"
+        | "refund";
+    }
   >,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const c = effect.aggregateId;
@@ -310,6 +318,34 @@ function executeMarketplaceChargeEffect(
         marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
         false,
       );
+    case "cancel_payment": {
+      // Stripe refuses to cancel a PaymentIntent that succeeded (or is processing) meanwhile:
+      // then the payment as it stands is the news (a success is refunded by the charge).
+      const refs = marketplaceChargeRefs(c);
+      return ports.gateway
+        .cancelPayment({ idempotencyKey: effect.id, paymentIntentId: effect.paymentIntentId })
+        .map((): readonly PaymentObjectFact[] => [])
+        .orElse((e) =>
+          e.type !== "gateway_definite"
+            ? errAsync(fromGateway(e))
+            : ports.gateway
+                .getPayment(effect.paymentIntentId)
+                .mapErr(fromGateway)
+                .map((payment): readonly PaymentObjectFact[] =>
+                  payment.status === "succeeded"
+                    ? [
+                        {
+                          kind: "debit_succeeded",
+                          refs,
+                          paymentIntentId: payment.paymentIntentId,
+                          chargeId: payment.chargeId,
+                          ...(payment.transferId !== undefined ? { transferId: payment.transferId } : {}),
+                        },
+                      ]
+                    : [],
+                ),
+        );
+    }
     case "find_transfer":
       return lookupFacts(
         ports,
@@ -355,6 +391,7 @@ export function executeEffect(
   if (
     isMarketplaceChargeEffect(effect) &&
     (effect.kind === "create_payment" ||
+      effect.kind === "cancel_payment" ||
       effect.kind === "transfer" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { marketplaceChargeRefs, type PaymentFact } from "../facts/payment-fact.js";
 import { checkLedgerInvariants, checkMarketplaceMoney, type MarketplaceMoney } from "../ledger/index.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { HOUR_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
@@ -188,6 +189,35 @@ describe("a destination charge, in memory", () => {
       sellerMinor: { sel_a: 90_00 },
       feesMinor: 10_00,
     });
+  });
+
+  it("a new card never confirmed expires: the PaymentIntent cancelled, the customer told; paid just before, it is refunded", async () => {
+    const quiet = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
+    const expiry = DEFAULT_MARKETPLACE_POLICY.actionExpiryMs;
+    await quiet.sim.advance(expiry + 1_000);
+    expect(quiet.charge()).toMatchObject({ status: "expired", failureCode: "action_expired" });
+    expect(quiet.sim.gateway.debits.get(quiet.charge().paymentIntentId ?? "")?.status).toBe("canceled");
+    expect(templates(quiet.sim, "emails")).toEqual(["payment_expired"]);
+    expect(quiet.books().paidInMinor).toBe(0);
+
+    // The customer pays moments before the deadline and Stripe's webhook is late: the cancel
+    // is refused, the payment read instead, and the money refunded whole at once.
+    const late = await aCharge({
+      ...destination,
+      clientReference: "rsvp_late",
+      paymentMethod: { kind: "new_card" },
+    });
+    const { sim } = late;
+    const paymentIntentId = late.charge().paymentIntentId ?? "";
+    await sim.advance(expiry - 1_000);
+    sim.gateway.confirmCardPayment(paymentIntentId, "succeed");
+    await sim.advance(2_000);
+    expect(late.charge().status).toBe("refunded");
+    expect([...sim.gateway.refunds.values()].map((r) => [r.paymentIntentId, r.amount.amountMinor])).toEqual([
+      [paymentIntentId, 100_00],
+    ]);
+    expect(ticketReasons(sim)).toEqual(["unexpected_money"]);
+    expect(late.books()).toMatchObject({ paidInMinor: 100_00, refundedMinor: 100_00 });
   });
 
   it("a new card the customer's bank declines leaves the charge waiting, the decline shown; another card pays it once", async () => {
