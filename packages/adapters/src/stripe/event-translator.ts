@@ -7,6 +7,11 @@ import {
 } from "@susu/domain";
 import { okAsync, type ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
+import {
+  type FeeRefundFactWithoutRefs,
+  isApplicationFeeEvent,
+  translateApplicationFeeEvent,
+} from "./application-fee-events.js";
 import { metadataToReferences } from "./payment-metadata.js";
 import {
   connectedAccountStatus,
@@ -39,6 +44,12 @@ export type StripeEventTranslation =
       readonly paymentIntentId?: string;
       /** The fact, once the references are found. */
       readonly disputeFact: DisputeFactWithoutRefs;
+    }
+  | {
+      /** `application_fee.refunded`: the fee's charge carries the references (see application-fee-events.ts). */
+      readonly kind: "fee_refund_needs_references";
+      readonly chargeId: string;
+      readonly feeRefundFact: FeeRefundFactWithoutRefs;
     }
   | { readonly kind: "ignored"; readonly eventType: string; readonly reason: string }
   | { readonly kind: "not_handled"; readonly eventType: string; readonly reason: string };
@@ -113,6 +124,7 @@ export function translateStripeEvent(event: Stripe.Event): StripeEventTranslatio
   if (isCheckoutEvent(event)) return translateCheckoutEvent(event);
   if (isPayoutEvent(event)) return translatePayoutEvent(event);
   if (isBillingEvent(event)) return translateBillingEvent(event);
+  if (isApplicationFeeEvent(event)) return translateApplicationFeeEvent(event);
   return notHandled(event.type, "no susu flow listens to this event type");
 }
 
@@ -505,6 +517,10 @@ export function translateStripeEventWith(
   lookup: PaymentReferencesLookup,
 ): ResultAsync<StripeEventTranslation, GatewayError> {
   const translation = translateStripeEvent(event);
+  if (translation.kind === "fee_refund_needs_references")
+    return lookup({ chargeId: translation.chargeId }).map((refs) =>
+      refs === undefined ? ignored(event.type, NOT_FROM_SUSU) : fact({ ...translation.feeRefundFact, refs }),
+    );
   if (translation.kind !== "dispute_needs_references") return okAsync(translation);
   return lookup({
     chargeId: translation.chargeId,

@@ -130,6 +130,12 @@ function apply(
         message: `dispute ${t.disputeId} reached processing without its payment's references`,
         retryable: false,
       });
+    case "fee_refund_needs_references":
+      return errAsync({
+        code: "fee_refund_references_missing",
+        message: `fee refund ${t.feeRefundFact.feeRefundId} reached processing without its charge's references`,
+        retryable: false,
+      });
     case "ignored":
       return okAsync({ status: "ignored", reason: t.reason });
     case "not_handled":

@@ -381,4 +381,33 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect((await charge(waiting.id)).status).toBe("expired");
     await booksBalanced(waiting.id);
   });
+  it("a platform refund of a destination charge: Stripe's application_fee.refunded is read back and matches the fee part booked", async () => {
+    await aSeller("val");
+    const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    expect(c.status).toBe("settled");
+    const before = outcomes.length;
+    (
+      await useCases.refundMarketplaceCharge(
+        deps,
+        c.id,
+        { kind: "platform", operator: { operator: "olga" } },
+        "class cancelled",
+        40_00,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const refunded = await charge(c.id);
+    const [r] = refunded.refunds;
+    expect(r).toMatchObject({ status: "succeeded", parts: { feePartMinor: 4_00 } });
+    const fees = await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" });
+    const feeRefundId = fees.data[0]?.refunds.data[0]?.id;
+    expect(feeRefundId).toMatch(/^fr_/);
+    expect(r?.feeRefundId).toBe(feeRefundId);
+    expect(outcomes.slice(before).filter((o) => o.startsWith("application_fee.refunded"))).toEqual([
+      expect.stringMatching(/^application_fee\.refunded processed/),
+    ]);
+    // The books hold the fee refund once (posted when the refund succeeded), and no ticket says otherwise.
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
+    await booksBalanced(c.id);
+  });
 });

@@ -65,6 +65,17 @@ export type PaymentFact =
       readonly failureMessage?: string;
     }
   | {
+      /**
+       * The provider refunded (part of) a destination charge's application fee to the
+       * connected account (`application_fee.refunded`): the newest fee refund, its amount.
+       * The refs are the charge's payment's (the fee's originating charge).
+       */
+      readonly kind: "application_fee_refunded";
+      readonly refs: PaymentReferences;
+      readonly feeRefundId: string;
+      readonly amountMinor: number;
+    }
+  | {
       /** A look-up of a transfer attempt (by its idempotency key) found nothing at the provider: it moved no money. */
       readonly kind: "transfer_not_found";
       readonly refs: PaymentReferences;

@@ -69,6 +69,8 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
         failureCode: fact.failureCode,
         ...(fact.failureMessage !== undefined ? { failureMessage: fact.failureMessage } : {}),
       });
+    case "application_fee_refunded":
+      return nobody(`a held payment takes no application fee (${fact.kind})`);
     case "transfer_not_found":
       if (r.attempt === undefined) return missing("transfer attempt");
       return held({ type: "transfer_not_found", attempt: r.attempt });

@@ -78,6 +78,12 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         attempt: r.attempt,
         failureCode: fact.failureCode,
       });
+    case "application_fee_refunded":
+      return to({
+        type: "application_fee_refunded",
+        feeRefundId: fact.feeRefundId,
+        amountMinor: fact.amountMinor,
+      });
     case "transfer_not_found":
       if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
       return to({ type: "transfer_not_found", sellerId: r.sellerId, attempt: r.attempt });

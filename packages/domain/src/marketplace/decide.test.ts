@@ -522,6 +522,39 @@ describe("refunds", () => {
     expect(other.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:1"]);
   });
 
+  it("application_fee.refunded names no refund: it goes to the earliest refund that asked for the fee back, once", () => {
+    // Two platform refunds of a destination charge, each giving back its part of the fee.
+    const { state } = run(destinationSettled().state, [refund(2_000), refundOk(1), refund(3_000)]);
+    expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
+    const first = run(state, [{ type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }]);
+    expect(first.effects).toEqual([]);
+    expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", undefined]);
+    // The same event again (Stripe delivers at least once): nothing.
+    expect(
+      ignoredCode(first.state, { type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }),
+    ).toBe("fee_refund_already_recorded");
+    // The second, with a figure that differs from what susu booked: recorded, and a ticket.
+    const second = run(first.state, [
+      { type: "application_fee_refunded", feeRefundId: "fr_2", amountMinor: 299 },
+    ]);
+    expect(second.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
+    expect(second.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:2"]);
+    // A third nobody asked for (a refund made at the Dashboard): a ticket, the books untouched.
+    const third = run(second.state, [
+      { type: "application_fee_refunded", feeRefundId: "fr_x", amountMinor: 50 },
+    ]);
+    expect(kinds(third.effects)).toEqual(["open_ticket"]);
+    expect(third.effects[0]?.id).toBe("mc1:ticket:amount_mismatch:fee_refund:fr_x");
+    // A customer's refund keeps the fee (the default policy): no candidate for a fee refund.
+    const kept = run(destinationSettled().state, [refund(2_000, "customer"), refundOk(1)]);
+    expect(
+      kinds(
+        run(kept.state, [{ type: "application_fee_refunded", feeRefundId: "fr_9", amountMinor: 200 }])
+          .effects,
+      ),
+    ).toEqual(["open_ticket"]);
+  });
+
   it("a split refund reverses each seller's part first, then refunds; the parts are proportional and add up", () => {
     const start = splitSettled();
     const asked = run(start.state, [refund(4_001)]);

@@ -856,21 +856,51 @@ function retryRefund(d: Draft): Step {
   return d.done();
 }
 
+/**
+ * Stripe's word that it refunded (part of) the application fee: recorded on the refund it
+ * came with — named, or the earliest that asked for the fee back and has none recorded —
+ * and checked against the fee part susu booked when the refund succeeded. The ledger
+ * already holds that posting (`postRefund`); a different figure, or a fee refund susu never
+ * asked for, opens a ticket instead of moving the books. The same fee refund again changes
+ * nothing.
+ */
 function feeRefunded(
   d: Draft,
   { refund, feeRefundId, amountMinor }: InputOf<"application_fee_refunded">,
 ): Step {
   const s = d.state;
-  const r = s.refunds.find((x) => x.number === refund);
+  const recorded = s.refunds.find((x) => x.feeRefundId === feeRefundId);
+  if (recorded !== undefined)
+    return ignore(s, "fee_refund_already_recorded", `${feeRefundId} is refund ${recorded.number}'s`);
+  const r =
+    refund !== undefined
+      ? s.refunds.find((x) => x.number === refund)
+      : s.refunds.find(
+          (x) =>
+            x.attempts > 0 &&
+            x.feeRefundId === undefined &&
+            !x.unsplit &&
+            s.mode === "destination" &&
+            x.parts.feePartMinor > 0,
+        );
+  if (refund === undefined && r === undefined) {
+    // Nobody at susu asked for it (a refund made at the Dashboard, a fee refunded by hand).
+    d.ticket(
+      ids.ticket.feeRefundUnexpected(s.id, feeRefundId),
+      "amount_mismatch",
+      `Stripe refunded ${amountMinor} ${s.currency} of marketplace charge ${s.id}'s application fee (${feeRefundId}), but no refund of susu's asked for the fee back; the books do not show it`,
+    );
+    return d.done();
+  }
   if (!r || r.attempts === 0) return ignore(s, "no_such_refund", `no refund ${refund} was asked for`);
   if (r.feeRefundId !== undefined)
-    return ignore(s, "fee_refund_already_recorded", `refund ${refund}'s fee refund is ${r.feeRefundId}`);
-  d.updateRefund(refund, { feeRefundId });
+    return ignore(s, "fee_refund_already_recorded", `refund ${r.number}'s fee refund is ${r.feeRefundId}`);
+  d.updateRefund(r.number, { feeRefundId });
   if (amountMinor !== r.parts.feePartMinor)
     d.ticket(
-      ids.ticket.feeRefundMismatch(s.id, refund),
+      ids.ticket.feeRefundMismatch(s.id, r.number),
       "amount_mismatch",
-      `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${refund} (${feeRefundId}); susu booked ${r.parts.feePartMinor}`,
+      `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${r.number} (${feeRefundId}); susu booked ${r.parts.feePartMinor}`,
     );
   return d.done();
 }

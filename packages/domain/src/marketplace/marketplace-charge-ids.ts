@@ -91,6 +91,9 @@ const ticketIds = Object.freeze({
   /** Stripe's figure for refund n's application fee refund differs from the charge's. */
   feeRefundMismatch: (c: string, refund: number): string =>
     ticket(c, "amount_mismatch", `fee_refund:${refund}`),
+  /** Stripe refunded part of the application fee though no refund of susu's asked for it. */
+  feeRefundUnexpected: (c: string, feeRefundId: string): string =>
+    ticket(c, "amount_mismatch", `fee_refund:${feeRefundId}`),
   /** Money arrived for a charge whose payment had failed (it is refunded at once). */
   latePayment: (c: string): string => ticket(c, "unexpected_money", "late_payment"),
   /** A transfer recorded as failed was created after all. */

@@ -63,10 +63,15 @@ export type MarketplaceChargeInput =
   // facts about refunds (the refund's metadata names the refund and the attempt)
   | ({ readonly type: "refund_succeeded" } & Facts.RefundSucceededFact)
   | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
-  /** A destination charge's application fee was (partly) refunded to the seller, for refund `refund`. */
+  /**
+   * A destination charge's application fee was (partly) refunded to the seller
+   * (`application_fee.refunded`): for refund `refund`, or — Stripe's fee refund does not
+   * name the refund it came with — for the earliest refund that asked for the fee back and
+   * has no fee refund recorded yet.
+   */
   | {
       readonly type: "application_fee_refunded";
-      readonly refund: number;
+      readonly refund?: number;
       readonly feeRefundId: string;
       readonly amountMinor: number;
     }

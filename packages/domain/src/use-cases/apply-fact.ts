@@ -427,6 +427,7 @@ export function applyPaymentFact(
     case "transfer_created":
     case "transfer_failed":
     case "transfer_not_found":
+    case "application_fee_refunded":
     case "transfer_reversed":
     case "dispute_opened":
     case "dispute_updated":
