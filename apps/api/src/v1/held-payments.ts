@@ -666,13 +666,11 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
   app.openapi(createRouteDef, async (c) => {
     const principal = c.get("principal");
     const input = c.req.valid("json");
-    const refused = await limitAttempt(c, principal, input.clientReference, input.customer.email);
-    if (refused !== undefined) return refused;
     const fee: PlatformFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }
         : { kind: "fixed", amountMinor: input.fee.amountMinor };
-    const created = await useCases.createHeldPayment(uc, {
+    const command: useCases.CreateHeldPaymentCommand = {
       requestedBy: principal.subject,
       clientReference: input.clientReference,
       amountMinor: input.amountMinor,
@@ -691,7 +689,10 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
           : {}),
       successUrl: input.successUrl,
       ...(input.cancelUrl !== undefined ? { cancelUrl: input.cancelUrl } : {}),
-    });
+    };
+    const refused = await limitAttempt(c, principal, command);
+    if (refused !== undefined) return refused;
+    const created = await useCases.createHeldPayment(uc, command);
     if (created.isErr()) return useCaseProblem(c, created.error);
     const { payment } = created.value;
     return c.json(heldPaymentView(payment), created.value.created ? 201 : 200, {
@@ -733,25 +734,25 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
 
   /**
    * Counts the attempt against the payment-attempt limits, or answers why not (429, or 503
-   * when they cannot be checked). A request whose payment exists already (the same request
-   * again) is not an attempt: it is answered with that payment, uncounted.
+   * when they cannot be checked). Only a request the domain would accept is an attempt: one
+   * refused for its content (an unknown seller, a bad amount or fee, a reused reference) is
+   * answered with its problem, uncounted; so is the same request again, whose payment exists.
    */
   async function limitAttempt(
     c: Context,
     principal: Principal,
-    clientReference: string,
-    customerEmail: string,
+    command: useCases.CreateHeldPaymentCommand,
   ): Promise<Response | undefined> {
     const limiter = deps.paymentAttempts;
     if (limiter === undefined) return undefined;
-    const existing = await uc.heldPayments.findHeldPaymentByReference(principal.subject, clientReference);
-    if (existing.isErr()) return useCaseProblem(c, existing.error);
-    if (existing.value !== undefined) return undefined;
+    const checked = await useCases.checkHeldPaymentRequest(uc, command);
+    if (checked.isErr()) return useCaseProblem(c, checked.error);
+    if (checked.value.exists) return undefined;
     try {
       const verdict = await limiter.admit({
-        key: `held_payment:${principal.subject}:${clientReference}`,
+        key: `held_payment:${principal.subject}:${command.clientReference}`,
         principal,
-        customerEmail,
+        customerEmail: command.customer.email,
       });
       return verdict.admitted ? undefined : paymentAttemptRefused(verdict.refusal);
     } catch (error) {

@@ -653,36 +653,28 @@ export function marketplaceChargesV1(deps: V1Deps) {
   /**
    * Counts the attempt against the payment-attempt limits (the caller, the customer, the
    * saved card, the customer's email), or answers why not (429, or 503 when they cannot be
-   * checked). A request whose charge exists already (the same request again, or a reused
-   * reference the use case refuses) is not an attempt: it is answered uncounted.
+   * checked). Only a request the domain would accept is an attempt: one refused for its
+   * content (an unknown customer or seller, a bad amount, fee or split, a reused reference)
+   * is answered with its problem, uncounted; so is the same request again, whose charge exists.
    */
   async function limitAttempt(
     c: Context,
     principal: Principal,
-    input: {
-      readonly clientReference: string;
-      readonly customer: { readonly personId: string; readonly email: string };
-      readonly paymentMethod:
-        | { readonly type: "saved_card"; readonly paymentMethodId: string }
-        | { readonly type: "new_card" };
-    },
+    command: useCases.CreateMarketplaceChargeCommand,
   ): Promise<Response | undefined> {
     const limiter = deps.paymentAttempts;
     if (limiter === undefined) return undefined;
-    const existing = await uc.marketplaceCharges.findMarketplaceChargeByReference(
-      principal.subject,
-      input.clientReference,
-    );
-    if (existing.isErr()) return useCaseProblem(c, existing.error);
-    if (existing.value !== undefined) return undefined;
+    const checked = await useCases.checkMarketplaceChargeRequest(uc, command);
+    if (checked.isErr()) return useCaseProblem(c, checked.error);
+    if (checked.value.exists) return undefined;
     try {
       const verdict = await limiter.admit({
-        key: `marketplace_charge:${principal.subject}:${input.clientReference}`,
+        key: `marketplace_charge:${principal.subject}:${command.clientReference}`,
         principal,
-        customerPersonId: input.customer.personId,
-        customerEmail: input.customer.email,
-        ...(input.paymentMethod.type === "saved_card"
-          ? { paymentMethodId: input.paymentMethod.paymentMethodId }
+        customerPersonId: command.customerId,
+        customerEmail: command.customerEmail,
+        ...(command.paymentMethod.kind === "saved_card"
+          ? { paymentMethodId: command.paymentMethod.paymentMethodId }
           : {}),
       });
       return verdict.admitted ? undefined : paymentAttemptRefused(verdict.refusal);
@@ -701,13 +693,11 @@ export function marketplaceChargesV1(deps: V1Deps) {
     const input = c.req.valid("json");
     const refused = refuseChargingCustomer(c, principal, input.customer.personId);
     if (refused !== undefined) return refused;
-    const limited = await limitAttempt(c, principal, input);
-    if (limited !== undefined) return limited;
     const fee: MarketplaceFee =
       "rateBps" in input.fee
         ? { kind: "rate", basisPoints: input.fee.rateBps }
         : { kind: "fixed", amountMinor: input.fee.amountMinor };
-    const created = await useCases.createMarketplaceCharge(uc, {
+    const command: useCases.CreateMarketplaceChargeCommand = {
       requestedBy: principal.subject,
       clientReference: input.clientReference,
       activityId: input.activityId,
@@ -727,7 +717,10 @@ export function marketplaceChargesV1(deps: V1Deps) {
         ...(s.weight !== undefined ? { weight: s.weight } : {}),
       })),
       ...(input.onBehalfOf !== undefined ? { sellerIsMerchantOfRecord: input.onBehalfOf } : {}),
-    });
+    };
+    const limited = await limitAttempt(c, principal, command);
+    if (limited !== undefined) return limited;
+    const created = await useCases.createMarketplaceCharge(uc, command);
     if (created.isErr()) return useCaseProblem(c, created.error);
     const { charge } = created.value;
     return c.json(

@@ -347,6 +347,29 @@ describe("POST /v1/marketplace-charges", () => {
     const again = await post(`limited_a_${refs}`);
     expect(again.status).toBe(200);
     expect(await countDomainRows(db.prisma)).toEqual(before);
+
+    // Requests the domain refuses for their content are answered, never counted: a fresh
+    // card refused twice over (an unknown seller, a fee as large as the amount) still has
+    // both its attempts.
+    const fresh = { type: "saved_card", paymentMethodId: `pm_card_fresh_${refs}` };
+    const postWith = (reference: string, over: Record<string, unknown>) =>
+      limited.request(
+        "/v1/marketplace-charges",
+        authed(token, "POST", {
+          ...chargeRequest({ clientReference: reference, paymentMethod: fresh }),
+          ...over,
+        }),
+      );
+    for (let i = 0; i < 3; i++) {
+      const unknownSeller = await postWith(`fresh_s${i}_${refs}`, { sellers: [{ personId: "nobody" }] });
+      expect(unknownSeller.status).toBe(422);
+      expect(await unknownSeller.json()).toMatchObject({ code: "seller_not_found" });
+      const wholeFee = await postWith(`fresh_f${i}_${refs}`, { fee: { amountMinor: 100_00 } });
+      expect(wholeFee.status).toBe(422);
+    }
+    expect((await postWith(`fresh_a_${refs}`, {})).status).toBe(201);
+    expect((await postWith(`fresh_b_${refs}`, {})).status).toBe(201);
+    expect((await postWith(`fresh_c_${refs}`, {})).status).toBe(429);
   });
 
   it("refuses what the schema does not allow with 400 invalid_request, storing nothing", async () => {

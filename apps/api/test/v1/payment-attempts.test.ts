@@ -148,6 +148,34 @@ describe("payment-attempt limits on POST /v1/held-payments", () => {
     await refusal(await ask(app, ana, `b${run}_4`), "person");
   });
 
+  it("counts only requests the domain accepts: ones refused for their content are answered, not counted", async () => {
+    const app = appOn(db.prisma);
+    const ana = await tokenFor(`ana_${run}`);
+    const refusedFor = async (body: Record<string, unknown>) => {
+      const res = await app.request("/v1/held-payments", authed(ana, "POST", body));
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      return { status: res.status, code: ((await res.json()) as { code: string }).code };
+    };
+    const before = await stored();
+    // More refused requests than the person's limit (3): an unknown seller, a fee that
+    // leaves the seller nothing, a dispute window past the policy's.
+    for (let i = 0; i < 2; i++) {
+      expect(await refusedFor({ ...booking(`x${run}_s${i}`, "cy@example.com"), sellerId: "nobody" })).toEqual(
+        {
+          status: 422,
+          code: "seller_not_found",
+        },
+      );
+      expect(
+        await refusedFor({ ...booking(`x${run}_f${i}`, "cy@example.com"), fee: { amountMinor: 100_00 } }),
+      ).toMatchObject({ status: 422, code: "invalid_fee" });
+    }
+    expect(await stored()).toEqual(before);
+    // The person's three attempts are all still theirs.
+    for (let i = 0; i < 3; i++) expect((await ask(app, ana, `x${run}_ok${i}`)).status).toBe(201);
+    await refusal(await ask(app, ana, `x${run}_ok3`), "person");
+  });
+
   it("limits a customer email (any case) under a service token, which is not limited as a person", async () => {
     const app = appOn(db.prisma);
     const bookings = await tokenFor(`app_bookings_${run}`, ["service"]);

@@ -156,34 +156,69 @@ export function createHeldPayment(
 ): ResultAsync<CreatedHeldPayment, UseCaseError> {
   return existingFor(deps, command).andThen((existing) => {
     if (existing !== undefined) return okAsync(existing);
-    return sellerOf(deps, command.sellerId).andThen((seller) => {
-      const now = deps.clock.now();
-      const create: CreateHeldPayment = {
-        id: deps.ids.newId("hp"),
-        clientReference: command.clientReference,
-        requestedBy: command.requestedBy,
-        amountMinor: command.amountMinor,
-        currency: command.currency,
-        seller,
-        description: command.description,
-        customer: command.customer,
-        fee: command.fee,
-        ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
-        successUrl: command.successUrl,
-        ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
-      };
-      const decided = decideCreate(create, { now, policy: policyOf(deps) });
-      if (decided.isErr()) return errAsync(decided.error);
+    return decidedCreation(deps, command, deps.ids.newId("hp")).andThen(({ create, decided, now }) => {
       const input: HeldPaymentInput = { type: "create", command: create };
       return commitCreation(
         heldPaymentKind,
         deps,
-        decided.value,
+        decided,
         { input, at: now, actor: command.requestedBy },
         (payment): CreatedHeldPayment => ({ payment, created: true }),
         () => existingFor(deps, command),
       );
     });
+  });
+}
+
+/**
+ * Checks a `create` as {@link createHeldPayment} would — the caller's reference, the
+ * seller, every rule of the domain — and stores nothing: `exists` when the same request
+ * made its payment before. What a route runs before it counts a payment attempt, so a
+ * request refused for its content is not an attempt.
+ */
+export function checkHeldPaymentRequest(
+  deps: UseCaseDeps,
+  command: CreateHeldPaymentCommand,
+): ResultAsync<{ readonly exists: boolean }, UseCaseError> {
+  return existingFor(deps, command).andThen((existing) =>
+    existing !== undefined
+      ? okAsync({ exists: true })
+      : decidedCreation(deps, command, "hp_check").map(() => ({ exists: false })),
+  );
+}
+
+/** The `create` the domain decides for `command` under `id`, or why it refuses. */
+function decidedCreation(
+  deps: UseCaseDeps,
+  command: CreateHeldPaymentCommand,
+  id: string,
+): ResultAsync<
+  {
+    readonly create: CreateHeldPayment;
+    readonly decided: HeldPaymentDecision;
+    readonly now: number;
+  },
+  UseCaseError
+> {
+  return sellerOf(deps, command.sellerId).andThen((seller) => {
+    const now = deps.clock.now();
+    const create: CreateHeldPayment = {
+      id,
+      clientReference: command.clientReference,
+      requestedBy: command.requestedBy,
+      amountMinor: command.amountMinor,
+      currency: command.currency,
+      seller,
+      description: command.description,
+      customer: command.customer,
+      fee: command.fee,
+      ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
+      successUrl: command.successUrl,
+      ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
+    };
+    const decided = decideCreate(create, { now, policy: policyOf(deps) });
+    if (decided.isErr()) return errAsync(decided.error);
+    return okAsync({ create, decided: decided.value, now });
   });
 }
 

@@ -210,37 +210,72 @@ export function createMarketplaceCharge(
 ): ResultAsync<CreatedMarketplaceCharge, UseCaseError> {
   return existingFor(deps, command).andThen((existing) => {
     if (existing !== undefined) return okAsync(existing);
-    return partiesOf(deps, command).andThen(({ customer, sellers }) => {
-      const now = deps.clock.now();
-      const create: CreateMarketplaceCharge = {
-        id: deps.ids.newId("mc"),
-        clientReference: command.clientReference,
-        requestedBy: command.requestedBy,
-        activityId: command.activityId,
-        purpose: command.purpose,
-        description: command.description,
-        amountMinor: command.amountMinor,
-        currency: command.currency,
-        customer,
-        paymentMethod: command.paymentMethod,
-        fee: command.fee,
-        sellers,
-        ...(command.sellerIsMerchantOfRecord !== undefined
-          ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
-          : {}),
-      };
-      const decided = decideCreate(create, { now, policy: policyOf(deps) });
-      if (decided.isErr()) return errAsync(decided.error);
+    return decidedCreation(deps, command, deps.ids.newId("mc")).andThen(({ create, decided, now }) => {
       const input: MarketplaceChargeInput = { type: "create", command: create };
       return commitCreation(
         marketplaceChargeKind,
         deps,
-        decided.value,
+        decided,
         { input, at: now, actor: command.requestedBy },
         (charge): CreatedMarketplaceCharge => ({ charge, created: true }),
         () => existingFor(deps, command),
       );
     });
+  });
+}
+
+/**
+ * Checks a `create` as {@link createMarketplaceCharge} would — the caller's reference, the
+ * customer and sellers, every rule of the domain — and stores nothing: `exists` when the
+ * same request made its charge before. What a route runs before it counts a payment
+ * attempt, so a request refused for its content is not an attempt.
+ */
+export function checkMarketplaceChargeRequest(
+  deps: UseCaseDeps,
+  command: CreateMarketplaceChargeCommand,
+): ResultAsync<{ readonly exists: boolean }, UseCaseError> {
+  return existingFor(deps, command).andThen((existing) =>
+    existing !== undefined
+      ? okAsync({ exists: true })
+      : decidedCreation(deps, command, "mc_check").map(() => ({ exists: false })),
+  );
+}
+
+/** The `create` the domain decides for `command` under `id`, or why it refuses. */
+function decidedCreation(
+  deps: UseCaseDeps,
+  command: CreateMarketplaceChargeCommand,
+  id: string,
+): ResultAsync<
+  {
+    readonly create: CreateMarketplaceCharge;
+    readonly decided: MarketplaceChargeDecision;
+    readonly now: number;
+  },
+  UseCaseError
+> {
+  return partiesOf(deps, command).andThen(({ customer, sellers }) => {
+    const now = deps.clock.now();
+    const create: CreateMarketplaceCharge = {
+      id,
+      clientReference: command.clientReference,
+      requestedBy: command.requestedBy,
+      activityId: command.activityId,
+      purpose: command.purpose,
+      description: command.description,
+      amountMinor: command.amountMinor,
+      currency: command.currency,
+      customer,
+      paymentMethod: command.paymentMethod,
+      fee: command.fee,
+      sellers,
+      ...(command.sellerIsMerchantOfRecord !== undefined
+        ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
+        : {}),
+    };
+    const decided = decideCreate(create, { now, policy: policyOf(deps) });
+    if (decided.isErr()) return errAsync(decided.error);
+    return okAsync({ create, decided: decided.value, now });
   });
 }
 
