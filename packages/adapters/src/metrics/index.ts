@@ -13,10 +13,10 @@ export {
   type MetricsRegistry,
   type MetricsRegistryOptions,
 } from "./metrics-registry.js";
+export { type MetricsServer, type MetricsServerOptions, serveMetrics } from "./metrics-server.js";
 export {
   DEBIT_SETTLEMENT_BUCKETS,
   type PaymentMetricsReader,
   registerPaymentMetrics,
   type ScrapeTimeMetrics,
 } from "./payment-metrics.js";
-export { type MetricsServer, type MetricsServerOptions, serveMetrics } from "./metrics-server.js";

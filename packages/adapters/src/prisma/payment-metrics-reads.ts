@@ -102,7 +102,12 @@ export class PrismaPaymentMetricsReads {
       UNION ALL
       SELECT 'marketplace_charge', currency, CASE WHEN status = 'payment_failed' THEN 'failed' ELSE 'succeeded' END, count(*)
         FROM marketplace_charges WHERE status = 'payment_failed' OR (snapshot ->> 'capturedAt') IS NOT NULL
-        GROUP BY 2, 3`) as { flow: PaymentFlow; currency: string; outcome: "succeeded" | "failed"; count: bigint }[];
+        GROUP BY 2, 3`) as {
+      flow: PaymentFlow;
+      currency: string;
+      outcome: "succeeded" | "failed";
+      count: bigint;
+    }[];
     return rows.map((r) => ({
       flow: r.flow,
       method: methodOf(r.flow, r.currency),
