@@ -78,6 +78,43 @@ const DAY_MS = 86_400_000;
 /** The suffix of a round's "debit settled" ledger transaction id (`<debit effect id>:settled`). */
 const SETTLED_SUFFIX = roundIds.ledger.debitSettled("");
 
+/**
+ * The reads of open work, as text so a test can ask PostgreSQL's planner which index serves
+ * each (their cost follows the open rows, not the history). `$1` is now, in epoch ms.
+ */
+export const HELD_FUNDS_BY_AGE_SQL = `
+  SELECT currency,
+         CASE WHEN age_ms < ${DAY_MS} THEN 'under_1d'
+              WHEN age_ms < ${3 * DAY_MS} THEN '1d_to_3d'
+              WHEN age_ms < ${7 * DAY_MS} THEN '3d_to_7d'
+              ELSE 'over_7d' END AS age,
+         count(*) AS payments,
+         sum(amount_minor) AS amount
+  FROM (
+    SELECT currency, amount_minor,
+           $1::float8 - COALESCE((snapshot ->> 'capturedAt')::float8, extract(epoch FROM created_at) * 1000) AS age_ms
+    FROM held_payments
+    WHERE status IN ('held', 'releasing', 'release_blocked')
+  ) AS h
+  GROUP BY 1, 2`;
+
+export const OLDEST_OVERDUE_RELEASE_SQL = `
+  SELECT extract(epoch FROM (to_timestamp($1::float8 / 1000) - min(release_due_at)))::float8 AS seconds
+  FROM held_payments
+  WHERE status IN ('held', 'releasing', 'release_blocked')
+    AND release_due_at < to_timestamp($1::float8 / 1000)
+    AND snapshot -> 'adminHold' IS NULL
+    AND NOT (COALESCE(snapshot -> 'disputes', '[]'::jsonb) @> '[{"status": "open"}]'::jsonb)`;
+
+export const OLDEST_PENDING_EFFECT_SQL =
+  "SELECT created_at FROM outbox_effects WHERE status = 'pending' ORDER BY sequence LIMIT 1";
+
+export const OLDEST_UNPROCESSED_WEBHOOK_SQL =
+  "SELECT min(received_at) AS oldest FROM webhook_events WHERE status IN ('received', 'failed')";
+
+export const OPEN_TICKETS_BY_KIND_SQL =
+  "SELECT kind, count(*) AS count FROM support_tickets WHERE status = 'open' GROUP BY kind";
+
 /** Reads for the payment metrics on PostgreSQL. */
 export class PrismaPaymentMetricsReads {
   constructor(private readonly prisma: PrismaClient) {}
@@ -172,21 +209,9 @@ export class PrismaPaymentMetricsReads {
    * currency present (0 when empty). Through the `(status, created_at, id)` index.
    */
   async heldFundsByAge(now: number): Promise<readonly HeldFundsBand[]> {
-    const rows = (await this.prisma.$queryRaw`
-      SELECT currency,
-             CASE WHEN age_ms < ${DAY_MS} THEN 'under_1d'
-                  WHEN age_ms < ${3 * DAY_MS} THEN '1d_to_3d'
-                  WHEN age_ms < ${7 * DAY_MS} THEN '3d_to_7d'
-                  ELSE 'over_7d' END AS age,
-             count(*) AS payments,
-             sum(amount_minor) AS amount
-      FROM (
-        SELECT currency, amount_minor,
-               ${now}::float8 - COALESCE((snapshot ->> 'capturedAt')::float8, extract(epoch FROM created_at) * 1000) AS age_ms
-        FROM held_payments
-        WHERE status IN ('held', 'releasing', 'release_blocked')
-      ) AS h
-      GROUP BY 1, 2`) as { currency: string; age: HeldFundsAge; payments: bigint; amount: bigint }[];
+    const rows = await this.prisma.$queryRawUnsafe<
+      { currency: string; age: HeldFundsAge; payments: bigint; amount: bigint }[]
+    >(HELD_FUNDS_BY_AGE_SQL, now);
     const currencies = [...new Set(rows.map((r) => r.currency))].sort();
     return currencies.flatMap((currency) =>
       HELD_FUNDS_AGES.map((age) => {
@@ -208,15 +233,10 @@ export class PrismaPaymentMetricsReads {
    * should have released them at that moment.
    */
   async oldestOverdueReleaseSeconds(now: number): Promise<number> {
-    const rows = (await this.prisma.$queryRaw`
-      SELECT extract(epoch FROM (to_timestamp(${now}::float8 / 1000) - min(release_due_at)))::float8 AS seconds
-      FROM held_payments
-      WHERE status IN ('held', 'releasing', 'release_blocked')
-        AND release_due_at < to_timestamp(${now}::float8 / 1000)
-        AND snapshot -> 'adminHold' IS NULL
-        AND NOT (COALESCE(snapshot -> 'disputes', '[]'::jsonb) @> '[{"status": "open"}]'::jsonb)`) as {
-      seconds: number | null;
-    }[];
+    const rows = await this.prisma.$queryRawUnsafe<{ seconds: number | null }[]>(
+      OLDEST_OVERDUE_RELEASE_SQL,
+      now,
+    );
     return Math.max(0, rows[0]?.seconds ?? 0);
   }
 
@@ -225,10 +245,7 @@ export class PrismaPaymentMetricsReads {
    * when it was decided: the first row of the partial index the dispatcher claims through.
    */
   async oldestPendingEffectSeconds(now: number): Promise<number> {
-    const rows = (await this.prisma.$queryRaw`
-      SELECT created_at FROM outbox_effects WHERE status = 'pending' ORDER BY sequence LIMIT 1`) as {
-      created_at: Date;
-    }[];
+    const rows = await this.prisma.$queryRawUnsafe<{ created_at: Date }[]>(OLDEST_PENDING_EFFECT_SQL);
     const oldest = rows[0]?.created_at;
     return oldest === undefined ? 0 : Math.max(0, now - oldest.getTime()) / 1000;
   }
@@ -239,21 +256,15 @@ export class PrismaPaymentMetricsReads {
    * index of due events.
    */
   async oldestUnprocessedWebhookSeconds(now: number): Promise<number> {
-    const rows = (await this.prisma.$queryRaw`
-      SELECT min(received_at) AS oldest FROM webhook_events WHERE status IN ('received', 'failed')`) as {
-      oldest: Date | null;
-    }[];
+    const rows = await this.prisma.$queryRawUnsafe<{ oldest: Date | null }[]>(OLDEST_UNPROCESSED_WEBHOOK_SQL);
     const oldest = rows[0]?.oldest;
     return oldest === null || oldest === undefined ? 0 : Math.max(0, now - oldest.getTime()) / 1000;
   }
 
   /** Open support tickets by kind. */
   async openTicketsByKind(): Promise<readonly TicketKindCount[]> {
-    const rows = (await this.prisma.$queryRaw`
-      SELECT kind, count(*) AS count FROM support_tickets WHERE status = 'open' GROUP BY kind`) as {
-      kind: string;
-      count: bigint;
-    }[];
+    const rows =
+      await this.prisma.$queryRawUnsafe<{ kind: string; count: bigint }[]>(OPEN_TICKETS_BY_KIND_SQL);
     return rows.map((r) => ({ kind: r.kind, count: Number(r.count) }));
   }
 }

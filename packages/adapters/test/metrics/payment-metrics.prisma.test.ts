@@ -33,6 +33,13 @@ import {
   registerPaymentMetrics,
 } from "../../src/metrics/index.js";
 import { PrismaLedgerStore, PrismaPaymentMetricsReads, PrismaStore } from "../../src/prisma/index.js";
+import {
+  HELD_FUNDS_BY_AGE_SQL,
+  OLDEST_OVERDUE_RELEASE_SQL,
+  OLDEST_PENDING_EFFECT_SQL,
+  OLDEST_UNPROCESSED_WEBHOOK_SQL,
+  OPEN_TICKETS_BY_KIND_SQL,
+} from "../../src/prisma/payment-metrics-reads.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
@@ -462,5 +469,22 @@ describe("payment metrics on PostgreSQL", () => {
       expect(sample(text, "susu_support_tickets_open_by_kind", { kind: "effect_parked" })).toBe(1);
       expect(text).not.toMatch(/^susu_gauge_collect_errors_total\{/m);
     });
+  });
+
+  it("reads the open work through indexes, so a scrape's cost follows the open rows and not the history", async () => {
+    const plan = (text: string, values: readonly unknown[] = []) =>
+      db.prisma.$transaction(async (tx) => {
+        // With a handful of rows a sequential scan is cheapest; forbid it to see whether an
+        // index can serve the query at all.
+        await tx.$executeRaw`SET LOCAL enable_seqscan = off`;
+        const lines = await tx.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(`EXPLAIN ${text}`, ...values);
+        return lines.map((line) => line["QUERY PLAN"]).join("\n");
+      });
+    const now = [clock.now()];
+    expect(await plan(HELD_FUNDS_BY_AGE_SQL, now)).toContain("held_payments_status_created_at_id_idx");
+    expect(await plan(OLDEST_OVERDUE_RELEASE_SQL, now)).toContain("held_payments_status_created_at_id_idx");
+    expect(await plan(OLDEST_PENDING_EFFECT_SQL)).toContain("outbox_effects_due_idx");
+    expect(await plan(OLDEST_UNPROCESSED_WEBHOOK_SQL)).toContain("webhook_events_due_idx");
+    expect(await plan(OPEN_TICKETS_BY_KIND_SQL)).toContain("support_tickets_status_created_at_idx");
   });
 });
