@@ -7,9 +7,13 @@
 // - the current state of what is still open (held funds, the oldest waiting effect or
 //   event, open tickets): gauges, each read through an index on the open rows, so its cost
 //   follows the open work and not the history.
-// The counts are `COUNT … GROUP BY` over the attempts and payments tables. Their cost grows
-// with the history (an index scan of a few million rows a second); a summary table kept by
-// triggers would bound it, at the price of a second copy of each status rule in SQL.
+// Read from the database rather than incremented in a process: an outcome is committed by
+// whichever process learnt it (the webhook processor, the outbox dispatcher from Stripe's
+// answer, a sweep), some of them more than once (a replayed event is ignored by the domain);
+// only the committed rows count each payment once, in every process alike.
+// The counts are `COUNT … GROUP BY` over the attempts and payments tables: their cost grows
+// with the history (one scan per table and scrape). A summary table kept by triggers would
+// bound it, at the price of a second copy of each status rule, in SQL.
 import { type CurrencyCode, debitMethodFor, roundIds } from "@susu/domain";
 import type { PrismaClient } from "../db/prisma-client.js";
 
