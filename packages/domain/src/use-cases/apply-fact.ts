@@ -13,6 +13,7 @@ import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
+import { recordPaymentMethodNews } from "./payment-method-use-cases.js";
 import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
@@ -365,6 +366,14 @@ function debitSetupSucceeded(
         : okAsync(undefined);
   return owner.andThen((person) => {
     if (person === undefined) return okAsync(ignored(`${what}: not made for a susu person`));
+    // A method saved from the person's payment methods is not the debit rounds use while
+    // they have an active one: that changes only when they name it as a replacement.
+    if (fact.refs?.setupPurpose === "saved_method" && person.debit?.mandateActive === true)
+      return okAsync(
+        applied(
+          `${what}: mandate ${fact.mandateId} saved for ${person.id}; rounds keep debiting ${person.debit.paymentMethodId}`,
+        ),
+      );
     return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) =>
       // The customer, the mandate and its state in one write to the person.
       changePerson(() =>
@@ -389,6 +398,34 @@ function debitSetupSucceeded(
 }
 
 /**
+ * News of a payment method recorded on the person's saved methods; `undefined` when it
+ * changed nothing (or names no person's method), so the caller's outcome stands alone.
+ */
+function methodNews(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  news: { readonly paymentMethodId: string; readonly customerId?: string; readonly mandateId?: string },
+  actor: string,
+): ResultAsync<FactOutcome | undefined, FactError> {
+  return recordPaymentMethodNews(deps, ports.reader, news, actor)
+    .map((o) => (o.applied ? applied(o.detail) : undefined))
+    .orElse((e) => (isMissing(e) ? okAsync(undefined) : errAsync(e)));
+}
+
+/** `outcome`, and what the same news did to the person's saved methods when it did something. */
+function withMethodNews(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  outcome: FactOutcome,
+  news: { readonly paymentMethodId: string; readonly mandateId?: string },
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  return methodNews(deps, ports, news, actor).map((more) =>
+    more === undefined ? outcome : applied(`${outcome.detail}; ${more.detail}`),
+  );
+}
+
+/**
  * The one router of payment facts: applies a fact to the aggregate(s) it concerns, as
  * `actor` (`stripe:evt_…`, `effect:<id>`). The webhook processor and the in-memory system
  * both run it.
@@ -405,6 +442,8 @@ function debitSetupSucceeded(
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
  * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
  * | `payout_changed` | the payout is recorded for the person with the account, its status only moving forward; a failure tells the person and opens a ticket, once per payout |
+ * | `payment_method_changed` | the method, read from the provider now, is recorded on its person's saved methods (`recordPaymentMethodNews`): saved, updated, or removed behind susu's back (readiness drops; when a running round relied on it, the person and the admins are told and a ticket is opened) |
+ * | `debit_setup_succeeded`, `mandate_changed` | also recorded on the saved method (its mandate; an inactive one tells the person how to fix it) |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
  * Safe to run twice and in any order: rounds, held payments and marketplace charges ignore inputs that no longer apply, and
@@ -483,10 +522,31 @@ export function applyPaymentFact(
             : mandateActiveNow(ports, mandateId).andThen((mandateActive) =>
                 recordReadiness(deps, person, { mandateActive }, { mandateId }, actor, what),
               ),
+        )
+        .andThen((outcome) =>
+          withMethodNews(
+            deps,
+            ports,
+            outcome,
+            { paymentMethodId: fact.mandate.paymentMethodId, mandateId },
+            actor,
+          ),
         );
     }
     case "debit_setup_succeeded":
-      return debitSetupSucceeded(deps, ports, fact, actor);
+      return debitSetupSucceeded(deps, ports, fact, actor).andThen((outcome) =>
+        withMethodNews(
+          deps,
+          ports,
+          outcome,
+          { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId },
+          actor,
+        ),
+      );
+    case "payment_method_changed":
+      return methodNews(deps, ports, fact, actor).map(
+        (news) => news ?? ignored(`payment method ${fact.paymentMethodId}: nothing to record`),
+      );
     case "payout_changed":
       // Two events of one payout may race: the store keeps the furthest status either way.
       return recordPayout(deps, fact.payout, actor)
