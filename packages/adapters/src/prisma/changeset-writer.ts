@@ -20,6 +20,7 @@ import {
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { writePaymentMethods } from "./payment-method-rows.js";
 import { writePayouts } from "./payout-rows.js";
 import {
   auditRow,
@@ -75,7 +76,7 @@ function isUniqueViolationOf(error: unknown, name: string): boolean {
  * race lost (the id stored first by someone else, or the version moved on) is the
  * aggregate's version conflict; `refusal` names any other key the row may collide on.
  */
-async function writeVersionedRow(
+export async function writeVersionedRow(
   tx: Tx,
   row: {
     readonly aggregate: VersionedAggregate;
@@ -693,6 +694,7 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
+  await writePaymentMethods(tx, changes.paymentMethods ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
 }
@@ -757,6 +759,7 @@ export function singleStatementCommit(
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);

@@ -97,10 +97,8 @@ describe("mergeReportedMethod", () => {
         fc.array(stepArb, { maxLength: 8 }),
         fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
         (type, steps, readAfter) => {
-          const states = steps.reduce<ProviderState[]>(
-            (acc, step) => [...acc, apply(acc[acc.length - 1] as ProviderState, step)],
-            [initial(type)],
-          );
+          const states: ProviderState[] = [initial(type)];
+          for (const step of steps) states.push(apply(states[states.length - 1] as ProviderState, step));
           // Some reads along the way (a read after each state, or not), then the last state.
           let stored: SavedPaymentMethod | undefined;
           states.forEach((state, i) => {
