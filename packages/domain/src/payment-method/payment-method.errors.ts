@@ -11,8 +11,6 @@ export const PAYMENT_METHOD_ERROR_CODES = [
   "payment_method_in_use",
   /** The replacement is not a saved BECS method of the person's with an active mandate. */
   "replacement_not_usable",
-  /** The person has no customer at the provider yet (nothing saved can exist). */
-  "customer_missing",
 ] as const;
 
 /** One of {@link PAYMENT_METHOD_ERROR_CODES}. */
