@@ -7,6 +7,7 @@ import { providerProblem, useCaseProblem } from "../problem.js";
 import { refusePerson, refuseUnlessSelf } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
+import { PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
   IdSchema,
@@ -92,20 +93,15 @@ const PaymentMethodSchema = z
   })
   .openapi("PaymentMethod");
 
-const PaymentMethodListSchema = z
-  .object({ object: z.literal("list"), data: z.array(PaymentMethodSchema) })
-  .openapi("PaymentMethodList");
+const PaymentMethodListSchema = pageSchema(PaymentMethodSchema, "PaymentMethodList");
 
 const RemovedSchema = z
   .object({
     object: z.literal("payment_method_removal"),
     paymentMethod: PaymentMethodSchema,
-    debitPaymentMethodId: z
-      .string()
-      .nullable()
-      .openapi({
-        description: "The method rounds debit after the removal (the replacement when one moved in)",
-      }),
+    debitPaymentMethodId: z.string().nullable().openapi({
+      description: "The method rounds debit after the removal (the replacement when one moved in)",
+    }),
   })
   .openapi("PaymentMethodRemoval");
 
@@ -153,9 +149,9 @@ const listRoute = createRoute({
   description:
     "Cards show brand, last four digits and expiry; BECS accounts the BSB and the last four digits of the account number, with the mandate's status. Removed methods are not listed.",
   security: [{ bearer: [] }],
-  request: { params: PersonIdParam },
+  request: { params: PersonIdParam, query: PageQuerySchema },
   responses: {
-    200: json(PaymentMethodListSchema, "The saved methods"),
+    200: json(PaymentMethodListSchema, "A page of the saved methods"),
     ...commonResponses,
     ...notFoundResponse(["person_not_found"]),
   },
@@ -250,7 +246,13 @@ export function paymentMethodsV1(deps: V1Deps) {
     if (refused) return refused;
     const listed = await useCases.listPaymentMethods(deps.useCases, personId);
     if (listed.isErr()) return useCaseProblem(c, listed.error);
-    return c.json({ object: "list" as const, data: listed.value.map(methodView) }, 200);
+    const page = pageOf(
+      listed.value.map(methodView),
+      (m) => m.id,
+      c.req.valid("query"),
+      `/v1/people/${c.req.valid("param").personId}/payment-methods`,
+    );
+    return c.json({ ...page, data: [...page.data] }, 200);
   });
 
   app.openapi(defaultRoute, async (c) => {

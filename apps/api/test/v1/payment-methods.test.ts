@@ -21,6 +21,8 @@ async function deliver(facts: readonly PaymentFact[]): Promise<void> {
 async function save(who: string, type: "card" | "au_becs_debit", attempt: string): Promise<string> {
   const setup = await send(who, "POST", "/v1/people/me/payment-methods/setup", { type, attempt });
   expect(setup.status, JSON.stringify(setup.body)).toBe(201);
+  // Confirmed a second later: methods are listed oldest first.
+  bed.clock.advance(1_000);
   const facts = bed.gateway.confirmSetup(setup.body.setupIntentId);
   await deliver(facts);
   const first = facts[0];
@@ -64,6 +66,8 @@ describe("saving and listing", () => {
     expect(listed.status).toBe(200);
     expect(listed.body).toEqual({
       object: "list",
+      url: "/v1/people/me/payment-methods",
+      has_more: false,
       data: [
         {
           object: "payment_method",
@@ -90,6 +94,12 @@ describe("saving and listing", () => {
         },
       ],
     });
+    // Stripe's cursor pagination.
+    const page = await send("ivy", "GET", "/v1/people/me/payment-methods?limit=1");
+    expect(page.body).toMatchObject({ has_more: true, data: [{ id: card }] });
+    const next = await send("ivy", "GET", `/v1/people/me/payment-methods?limit=1&starting_after=${card}`);
+    expect(next.body).toMatchObject({ has_more: false, data: [{ id: becs }] });
+    expectInvalid(await send("ivy", "GET", "/v1/people/me/payment-methods?limit=0"), ["limit"]);
     // Operators see it too; anyone else gets 404.
     expect(
       (await send("ops", "GET", "/v1/people/ivy/payment-methods", undefined, ops)).body.data,

@@ -9,9 +9,9 @@ import {
 } from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
-import { writeVersionedRow } from "./changeset-writer.js";
 import { toDate } from "./conversions.js";
 import { StorageRefusal } from "./storage-errors.js";
+import { writeVersionedRow } from "./versioned-row.js";
 
 const COLUMNS = `id, person_id, customer_id, type, card_brand, exp_month, exp_year, bsb_number, last4,
   mandate_id, mandate_status, is_default, created_at, updated_at, removed_at, removed_by, version`;
