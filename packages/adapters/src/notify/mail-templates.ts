@@ -255,14 +255,23 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: `Update your bank account details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} so the next payout reaches you.`,
   }),
-  payment_method_detached: (d) => ({
-    subject: "The bank account your savings group debits was removed",
-    happened: [
-      `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app, while your group's round relies on it.`,
-      "Your next contribution cannot be collected until you save another account.",
-    ],
-    action: `Save a new bank account${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""} and make it the one your groups debit.`,
-  }),
+  payment_method_detached: (d) =>
+    d.has("movedTo")
+      ? {
+          subject: "Your savings groups now debit your other bank account",
+          happened: [
+            `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app.`,
+            `Your contributions are now collected from your ${d.text("movedTo")}.`,
+          ],
+        }
+      : {
+          subject: "The bank account your savings group debits was removed",
+          happened: [
+            `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app, while your group's round relies on it.`,
+            "Your next contribution cannot be collected until you save another account.",
+          ],
+          action: `Save a new bank account${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}: it becomes the one your groups debit.`,
+        },
   member_payment_method_detached: (d) => ({
     subject: "A member's bank account was removed during a round",
     happened: [
@@ -275,11 +284,17 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     subject: "Your direct debit authority has stopped",
     happened: [
       `The direct debit authority for your ${d.text("method", "bank account")} is no longer active (your bank or our provider cancelled it).`,
-      d.text("usedForDebits") === "yes"
-        ? "Your savings groups cannot collect your contributions from it any more."
-        : "It can no longer be used for payments.",
+      d.has("movedTo")
+        ? `Your contributions are now collected from your ${d.text("movedTo")}.`
+        : d.text("usedForDebits") === "yes"
+          ? "Your savings groups cannot collect your contributions from it any more."
+          : "It can no longer be used for payments.",
     ],
-    action: `Save the bank account again, or another one${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}, and accept the direct debit request.`,
+    ...(d.has("movedTo")
+      ? {}
+      : {
+          action: `Save the bank account again, or another one${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}, and accept the direct debit request${d.text("usedForDebits") === "yes" ? ": it becomes the one your groups debit" : ""}.`,
+        }),
   }),
 };
 

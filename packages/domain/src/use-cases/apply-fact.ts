@@ -7,6 +7,7 @@ import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
+import { canDebitWith } from "../payment-method/saved-payment-method.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
@@ -366,33 +367,80 @@ function debitSetupSucceeded(
         : okAsync(undefined);
   return owner.andThen((person) => {
     if (person === undefined) return okAsync(ignored(`${what}: not made for a susu person`));
-    // A method saved from the person's payment methods is not the debit rounds use while
-    // they have an active one: that changes only when they name it as a replacement.
-    if (fact.refs?.setupPurpose === "saved_method" && person.debit?.mandateActive === true)
-      return okAsync(
-        applied(
-          `${what}: mandate ${fact.mandateId} saved for ${person.id}; rounds keep debiting ${person.debit.paymentMethodId}`,
-        ),
+    return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) => {
+      return (
+        // The customer, the mandate and its state in one write to the person.
+        changePerson(() =>
+          updatePersonPayment(
+            deps,
+            person.id,
+            {
+              ...(fact.customerId !== undefined ? { customerId: fact.customerId } : {}),
+              debit: { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId, mandateActive },
+            },
+            actor,
+          ),
+        ).map((result) =>
+          result === "missing"
+            ? ignored(`${what}: its person does not exist any more`)
+            : applied(
+                `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
+              ),
+        )
       );
-    return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) =>
-      // The customer, the mandate and its state in one write to the person.
-      changePerson(() =>
-        updatePersonPayment(
-          deps,
-          person.id,
-          {
-            ...(fact.customerId !== undefined ? { customerId: fact.customerId } : {}),
-            debit: { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId, mandateActive },
-          },
-          actor,
-        ),
+    });
+  });
+}
+
+/**
+ * A BECS account saved from the person's payment methods: recorded as a saved method first
+ * (read again from the provider), then made the debit rounds use only when it works (saved,
+ * attached, its mandate active) and the person's does not (none, or dead) — a working debit
+ * changes only when they name a replacement. So whichever Stripe reports first, this set-up
+ * or their debit's death, they end debited from an account that works.
+ */
+function savedMethodSetupSucceeded(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  fact: SetupSucceeded,
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  const what = `BECS set-up ${fact.setupIntentId}`;
+  return methodNews(
+    deps,
+    ports,
+    { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId },
+    actor,
+  ).andThen((news) =>
+    deps.paymentMethods.getPaymentMethod(fact.paymentMethodId).andThen((saved) => {
+      const recorded = news?.detail ?? `${what}: nothing new`;
+      if (saved === undefined || !canDebitWith(saved) || saved.mandate === undefined)
+        return okAsync(news ?? ignored(`${recorded}; not a working account of a susu person`));
+      const mandateId = saved.mandate.mandateId;
+      return changePerson(() =>
+        changeDebitIfDead(deps, saved.personId, { paymentMethodId: saved.id, mandateId }, actor),
       ).map((result) =>
-        result === "missing"
-          ? ignored(`${what}: its person does not exist any more`)
-          : applied(
-              `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
-            ),
-      ),
+        result !== "missing" && result.done
+          ? applied(
+              `${recorded}; rounds debit ${saved.id} now (the debit of ${saved.personId} was not working)`,
+            )
+          : (news ?? ignored(`${recorded}; rounds keep debiting the working account of ${saved.personId}`)),
+      );
+    }),
+  );
+}
+
+/** Makes `debit` the person's, active, only if theirs does not work (none, or inactive); whether it did. */
+function changeDebitIfDead(
+  deps: UseCaseDeps,
+  personId: string,
+  debit: { readonly paymentMethodId: string; readonly mandateId: string },
+  actor: string,
+): ResultAsync<boolean, UseCaseError> {
+  return deps.people.getPerson(personId).andThen((person) => {
+    if (person === undefined || person.debit?.mandateActive === true) return okAsync(false);
+    return updatePersonPayment(deps, personId, { debit: { ...debit, mandateActive: true } }, actor).map(
+      () => true,
     );
   });
 }
@@ -534,6 +582,8 @@ export function applyPaymentFact(
         );
     }
     case "debit_setup_succeeded":
+      if (fact.refs?.setupPurpose === "saved_method")
+        return savedMethodSetupSucceeded(deps, ports, fact, actor);
       return debitSetupSucceeded(deps, ports, fact, actor).andThen((outcome) =>
         withMethodNews(
           deps,

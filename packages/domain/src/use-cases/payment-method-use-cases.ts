@@ -420,8 +420,77 @@ export function recordPaymentMethodNews(
   );
 }
 
-/** What a method's news means for its person: their readiness, and who must be told. */
+/**
+ * A saved BECS account of the person's, other than `except`, that rounds can debit (active
+ * mandate), the oldest first: where their debit moves when the one they use dies.
+ */
+function backupDebit(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  except: string,
+): ResultAsync<SavedPaymentMethod | undefined, UseCaseError> {
+  return deps.paymentMethods
+    .listPaymentMethodsOfPerson(personId)
+    .map((methods) => methods.find((m) => m.id !== except && canDebitWith(m)));
+}
+
+/**
+ * What a method's news means for its person: their readiness, and who must be told. When
+ * the debit rounds use dies (detached, or its mandate inactive) and the person has saved
+ * another BECS account with an active mandate, the debit moves to it (they are told);
+ * a set-up finishing while their debit is dead makes it the debit too, so whichever of the
+ * two Stripe reports first, the person ends debited from the account that works.
+ */
 function consequences(
+  deps: UseCaseDeps,
+  person: P.Person,
+  method: SavedPaymentMethod,
+  merge: { readonly detachedByProvider: boolean; readonly mandateWentInactive: boolean },
+): ResultAsync<
+  {
+    readonly nextPerson: P.Person | undefined;
+    readonly outbox: PaymentMethodEffect[];
+    readonly detail: string;
+  },
+  UseCaseError
+> {
+  const dies =
+    person.debit?.paymentMethodId === method.id && (merge.detachedByProvider || merge.mandateWentInactive);
+  if (!dies) return plainConsequences(deps, person, method, merge);
+  return backupDebit(deps, person.id, method.id).andThen((backup) => {
+    if (backup?.mandate === undefined) return plainConsequences(deps, person, method, merge);
+    const moved = P.updatePersonPayment(person, {
+      debit: { paymentMethodId: backup.id, mandateId: backup.mandate.mandateId, mandateActive: true },
+    });
+    if (moved.isErr()) return errAsync(moved.error);
+    const mandateId = method.mandate?.mandateId ?? "none";
+    const notice: PaymentMethodEffect = {
+      kind: "notify",
+      id: merge.detachedByProvider
+        ? paymentMethodIds.detachedNotice(method.id)
+        : paymentMethodIds.mandateInactiveNotice(method.id, mandateId),
+      aggregate: PAYMENT_METHOD_AGGREGATE,
+      aggregateId: method.id,
+      to: { kind: "people", personIds: [person.id] },
+      template: merge.detachedByProvider ? "payment_method_detached" : "mandate_inactive",
+      data: {
+        paymentMethodId: method.id,
+        method: describeMethod(method),
+        usedForDebits: "yes",
+        movedTo: describeMethod(backup),
+        movedToPaymentMethodId: backup.id,
+      },
+    };
+    return okAsync({
+      nextPerson: moved.value,
+      outbox: [notice],
+      detail: `${merge.detachedByProvider ? "removed at the provider" : `mandate ${mandateId} inactive`}; rounds debit ${backup.id} instead; ${person.id} told`,
+    });
+  });
+}
+
+/** {@link consequences} when the debit does not move. */
+function plainConsequences(
   deps: UseCaseDeps,
   person: P.Person,
   method: SavedPaymentMethod,

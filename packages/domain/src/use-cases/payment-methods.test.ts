@@ -238,6 +238,34 @@ describe("the provider's news of methods", () => {
     expect(JSON.stringify(sim.notifier.sent)).not.toMatch(/\d{6,}/);
   });
 
+  it("a debit detached during a round while another BECS account works: rounds debit that one, ben is told, no ticket", async () => {
+    const { sim, benBecs } = await group({ round: true });
+    const second = await save(sim, "ben", "au_becs_debit", "3");
+    await deliver(sim, [sim.gateway.detachBehindTheScenes(benBecs)]);
+    const ben = await person(sim, "ben");
+    expect(ben?.debit).toEqual({
+      paymentMethodId: second,
+      mandateId: sim.gateway.mandateOf(second),
+      mandateActive: true,
+    });
+    expect(sim.notifier.sent.map((n) => [n.template, n.personIds, n.data.movedToPaymentMethodId])).toEqual([
+      ["payment_method_detached", ["ben"], second],
+    ]);
+    expect(sim.desk.tickets).toEqual([]);
+  });
+
+  it("a set-up finishing after the debit died makes the new account the debit; before, it waits for the death", async () => {
+    const { sim, benBecs } = await group({ round: true });
+    const setup = (
+      await useCases.startPaymentMethodSetup(sim.deps, sim.gateway, "ben", "au_becs_debit", "3")
+    )._unsafeUnwrap();
+    const saved = sim.gateway.confirmSetup(setup.setupIntentId);
+    const revoked = sim.gateway.revokeMandate(sim.gateway.mandateOf(benBecs) ?? "");
+    await deliver(sim, [revoked, ...saved]);
+    const second = saved[0]?.kind === "payment_method_changed" ? saved[0].paymentMethodId : "";
+    expect((await person(sim, "ben"))?.debit).toMatchObject({ paymentMethodId: second, mandateActive: true });
+  });
+
   it("a card the network updated gets its new expiry and last four digits", async () => {
     const { sim } = await group({ round: false });
     const card = await save(sim, "ben", "card", "2");
