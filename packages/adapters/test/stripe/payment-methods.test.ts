@@ -132,6 +132,18 @@ describe("saving a card", () => {
     ]);
   });
 
+  it("other payment_method events say nothing susu keeps: ignored, with why", async () => {
+    const personId = unique("dee");
+    const customerId = await customer(personId);
+    const pm = await harness.stripe.paymentMethods.attach("pm_card_visa", { customer: customerId });
+    await harness.events.skipExisting();
+    await harness.stripe.paymentMethods.update(pm.id, { billing_details: { name: "Dee" } });
+    const translated = await translateAll(harness.gateway, await harness.events.next());
+    expect(translated.map(({ event, translation }) => [event.type, translation.kind])).toEqual([
+      ["payment_method.updated", "ignored"],
+    ]);
+  });
+
   it("an unknown method is a definite resource_missing", async () => {
     const missing = await harness.gateway.getPaymentMethod("pm_nope");
     expect(missing._unsafeUnwrapErr()).toMatchObject({ type: "gateway_definite", code: "resource_missing" });
