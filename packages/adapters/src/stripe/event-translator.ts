@@ -8,6 +8,7 @@ import {
 import { okAsync, type ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { metadataToReferences } from "./payment-metadata.js";
+import { isPaymentMethodEvent, paymentMethodFact } from "./payment-method-events.js";
 import {
   connectedAccountStatus,
   debitOutcomeOf,
@@ -113,6 +114,10 @@ export function translateStripeEvent(event: Stripe.Event): StripeEventTranslatio
   if (isCheckoutEvent(event)) return translateCheckoutEvent(event);
   if (isPayoutEvent(event)) return translatePayoutEvent(event);
   if (isBillingEvent(event)) return translateBillingEvent(event);
+  if (isPaymentMethodEvent(event)) {
+    const meant = paymentMethodFact(event);
+    return "fact" in meant ? fact(meant.fact) : ignored(event.type, meant.ignored);
+  }
   return notHandled(event.type, "no susu flow listens to this event type");
 }
 
