@@ -123,6 +123,7 @@ const deps: UseCaseDeps = {
   heldPayments: store,
   payouts: store,
   marketplaceCharges: store,
+  paymentMethods: store,
   uow: store,
   audit: store,
   clock,

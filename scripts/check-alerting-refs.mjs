@@ -89,13 +89,14 @@ const metricSources = [
 ];
 for (const file of metricSources) {
   const text = readFileSync(file, "utf8");
-  // A metric is declared by prom-client's constructors or the registry's scrape-time helpers.
+  // A metric is declared by prom-client's constructors or the registry's scrape-time helpers
+  // (registerGauge, registerCounter, registerHistogram).
   const declaration =
-    /(new\s+(Counter|Gauge|Histogram|Summary)\s*\(\s*\{|register(Gauge|Counter)\s*\(\s*\{)[\s\S]*?name:\s*"([a-zA-Z_:][\w:]*)"/g;
+    /(new\s+(Counter|Gauge|Histogram|Summary)\s*\(\s*\{|register(Gauge|Counter|Histogram)\s*\(\s*\{)[\s\S]*?name:\s*"([a-zA-Z_:][\w:]*)"/g;
   for (const m of text.matchAll(declaration)) {
     const name = m[4];
     exported.add(name);
-    if (m[2] === "Histogram" || m[2] === "Summary") {
+    if (m[2] === "Histogram" || m[2] === "Summary" || m[3] === "Histogram") {
       for (const suffix of ["_bucket", "_sum", "_count"]) exported.add(name + suffix);
     }
   }

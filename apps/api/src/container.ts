@@ -5,6 +5,7 @@ import {
   PrismaLedgerStore,
   PrismaOperationsCounts,
   PrismaPaymentAttemptStore,
+  PrismaPaymentMetricsReads,
   PrismaRateLimitStore,
   PrismaReconciliationStore,
   PrismaStore,
@@ -12,6 +13,7 @@ import {
   PrismaWebhookInbox,
   RandomIds,
   reconcileStored,
+  registerPaymentMetrics,
   StripePaymentGateway,
   StripeRecordsPuller,
   SystemClock,
@@ -84,6 +86,7 @@ export function createContainer(config: {
   const counts = new PrismaOperationsCounts(prisma);
   registerOperationsGauges(http.metrics, counts);
   registerCheckoutCounters(http.metrics, counts);
+  registerPaymentMetrics(http.metrics, new PrismaPaymentMetricsReads(prisma), () => clock.now());
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);
   const inbox = new PrismaWebhookInbox(prisma, clock);
   const reconciliationStore = new PrismaReconciliationStore(prisma);

@@ -16,6 +16,8 @@ export interface Problem {
   readonly requestId?: string;
   /** `members_not_ready`: who is not ready and what each lacks (`mandate`, `payout_account`). */
   readonly notReady?: readonly { readonly memberId: string; readonly lacks: readonly string[] }[];
+  /** `payment_method_in_use`: the group whose running round relies on the method. */
+  readonly groupId?: string;
 }
 
 const PROBLEM_BASE = "https://susu.dev/problems/";
@@ -24,6 +26,7 @@ const PROBLEM_BASE = "https://susu.dev/problems/";
 export function statusOf(error: UseCaseError): ContentfulStatusCode {
   switch (error.type) {
     case "not_found":
+    case "payment_method_not_found":
     case "member_not_found":
     case "contribution_not_found":
     case "swap_not_found":
@@ -77,6 +80,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "no_blocked_transfer":
     case "no_failed_reversal":
     case "customer_not_onboarded":
+    // A saved payment method a running round relies on, or a replacement that cannot take over.
+    case "payment_method_in_use":
+    case "replacement_not_usable":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -182,7 +188,12 @@ export function useCaseProblem(c: Context, error: UseCaseError): Response {
   const status = statusOf(error);
   if (status >= 500) return serverProblem(c, status, error.code, error.message);
   // Who is not ready, as data: a client shows each member what they still have to set up.
-  const extra = error.type === "members_not_ready" ? { notReady: error.notReady } : undefined;
+  const extra =
+    error.type === "members_not_ready"
+      ? { notReady: error.notReady }
+      : error.type === "payment_method_in_use"
+        ? { groupId: error.groupId }
+        : undefined;
   return problem(c, status, error.code, error.message, extra);
 }
 

@@ -88,11 +88,18 @@ describe.skipIf(!onLinux)("npm start as a process tree", () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(metrics.status).toBe(200);
-    const counted = (await metrics.text()).match(
+    const scraped = await metrics.text();
+    const counted = scraped.match(
       /^http_requests_total\{[^}]*route="\/healthz"[^}]*status="200"[^}]*\} (\d+)$/m,
     );
     // One process's own registry would hold about half of them.
     expect(Number(counted?.[1])).toBe(sent);
+    // The payment metrics are read from the migrated database by each worker, taken once.
+    expect(scraped).toContain("# TYPE susu_payment_outcomes_total counter");
+    expect(scraped).toContain("# TYPE susu_debit_settlement_seconds histogram");
+    expect(scraped).toMatch(/^susu_held_funds_release_overdue_seconds 0$/m);
+    expect(scraped).toMatch(/^susu_outbox_oldest_pending_seconds \d/m);
+    expect(scraped).not.toMatch(/^susu_gauge_collect_errors_total\{/m);
 
     const inFlight = await startSlowRequest(tree.ports.api);
     tree.child.kill("SIGTERM");

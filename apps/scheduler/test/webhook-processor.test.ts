@@ -23,6 +23,7 @@ const noStripe: WebhookGateway = {
   getConnectedAccount: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
   getMandate: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
   getPayment: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
+  getPaymentMethod: () => errAsync(gatewayError("gateway_definite", "unexpected", "not in this test")),
 };
 
 let seq = 0;

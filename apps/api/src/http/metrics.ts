@@ -1,4 +1,4 @@
-import { createMetricsRegistry, type GaugeSpec } from "@susu/adapters";
+import { createMetricsRegistry, type GaugeSpec, type HistogramSpec } from "@susu/adapters";
 import type { Handler, MiddlewareHandler } from "hono";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { routePatternOf } from "./route-pattern.js";
@@ -20,6 +20,8 @@ export interface HttpMetrics {
   registerGauge(spec: GaugeSpec): void;
   /** Adds a counter read at scrape time (a cumulative count kept in the database); see `registerCounter` in @susu/adapters. */
   registerCounter(spec: GaugeSpec): void;
+  /** Adds a histogram read at scrape time (counts kept in the database); see `registerHistogram` in @susu/adapters. */
+  registerHistogram(spec: HistogramSpec): void;
 }
 
 /** Options of {@link createHttpMetrics}. */
@@ -81,6 +83,7 @@ export function createHttpMetrics(options: HttpMetricsOptions = {}): HttpMetrics
     handler,
     registerGauge: metrics.registerGauge,
     registerCounter: metrics.registerCounter,
+    registerHistogram: metrics.registerHistogram,
   };
 }
 

@@ -208,6 +208,7 @@ export const DOMAIN_TABLES = [
   "marketplace_charges",
   "marketplace_charge_sellers",
   "payouts",
+  "saved_payment_methods",
   "contributions",
   "contribution_attempts",
   "payout_transfers",

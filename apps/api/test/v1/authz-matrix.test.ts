@@ -217,6 +217,21 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "reached",
     service: "adminOnly",
   },
+  // Saved payment methods: the person and operators list; saving, the default and removal
+  // act as the person (nobody else, operators included). The world has no saved method:
+  // the member reaches a 404 `payment_method_not_found`.
+  "POST /v1/people/{personId}/payment-methods/setup": { ...ownPerson, platformAdmin: "hidden" },
+  "GET /v1/people/{personId}/payment-methods": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "POST /v1/people/{personId}/payment-methods/{paymentMethodId}/default": {
+    ...ownPerson,
+    member: "reached",
+    platformAdmin: "hidden",
+  },
+  "DELETE /v1/people/{personId}/payment-methods/{paymentMethodId}": {
+    ...ownPerson,
+    member: "reached",
+    platformAdmin: "hidden",
+  },
   // rounds
   "GET /v1/groups/{groupId}/rounds": seeGroup,
   "POST /v1/groups/{groupId}/rounds": adminGroup,

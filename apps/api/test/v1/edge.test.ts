@@ -26,6 +26,7 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     heldPayments: store,
     payouts: store,
     marketplaceCharges: store,
+    paymentMethods: store,
     uow: store,
     audit: store,
     clock,

@@ -32,6 +32,7 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      paymentMethods: store,
       uow: store,
       audit: store,
       clock,

@@ -8,7 +8,15 @@ export {
   createMetricsRegistry,
   type GaugeSample,
   type GaugeSpec,
+  type HistogramSample,
+  type HistogramSpec,
   type MetricsRegistry,
   type MetricsRegistryOptions,
 } from "./metrics-registry.js";
 export { type MetricsServer, type MetricsServerOptions, serveMetrics } from "./metrics-server.js";
+export {
+  DEBIT_SETTLEMENT_BUCKETS,
+  type PaymentMetricsReader,
+  registerPaymentMetrics,
+  type ScrapeTimeMetrics,
+} from "./payment-metrics.js";

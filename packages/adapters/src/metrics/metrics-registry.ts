@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 
 /** One value of a gauge, with its labels. */
 export interface GaugeSample {
@@ -17,6 +17,32 @@ export interface GaugeSpec {
   readonly collect: () => Promise<readonly GaugeSample[]>;
 }
 
+/** One label set of a histogram read at scrape time: its cumulative bucket counts, sum and count. */
+export interface HistogramSample {
+  readonly labels: Readonly<Record<string, string>>;
+  /** How many observations were at most each bound, in the order of {@link HistogramSpec.buckets}. */
+  readonly cumulativeCounts: readonly number[];
+  /** The sum of the observations. */
+  readonly sum: number;
+  /** How many observations there were (the `+Inf` bucket). */
+  readonly count: number;
+}
+
+/**
+ * A histogram whose values are read at scrape time: observations that are facts kept
+ * elsewhere (rows that are only ever added), bucketed by the query that reads them, e.g.
+ * how long each settled debit took.
+ */
+export interface HistogramSpec {
+  /** Prometheus name, without `_bucket`, `_sum` or `_count`; unique in the registry. */
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly string[];
+  /** Upper bounds, ascending (`+Inf` is added). */
+  readonly buckets: readonly number[];
+  readonly collect: () => Promise<readonly HistogramSample[]>;
+}
+
 /** A process's Prometheus metrics: its own registry, and gauges read at scrape time. */
 export interface MetricsRegistry {
   /** This instance's registry (not prom-client's global one, so tests can make several). */
@@ -33,6 +59,13 @@ export interface MetricsRegistry {
    * (the counter has no samples in that scrape).
    */
   registerCounter(spec: GaugeSpec): void;
+  /**
+   * Adds a histogram read at scrape time (cumulative bucket counts kept elsewhere, e.g.
+   * computed from rows that are only ever added). Failures as for gauges (no samples in
+   * that scrape). A sample whose counts are not one per bucket, or not ascending, is a
+   * failure too: Prometheus would misread it.
+   */
+  registerHistogram(spec: HistogramSpec): void;
   /** The registry in Prometheus text format (what `/metrics` answers). */
   text(): Promise<string>;
   /** The text format's content type. */
@@ -139,10 +172,69 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     registry.registerMetric(collectErrors);
   };
 
+  const registerHistogram = (spec: HistogramSpec): void => {
+    const bounds = [...spec.buckets];
+    if (bounds.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= (bounds[i - 1] ?? b))))
+      throw new Error(`${spec.name}: buckets must be finite and ascending`);
+    type Value = {
+      readonly labels: Record<string, string | number>;
+      readonly value: number;
+      readonly metricName: string;
+    };
+    const valuesOf = (sample: HistogramSample): Value[] => {
+      const counts = sample.cumulativeCounts;
+      if (counts.length !== bounds.length || counts.some((c, i) => c > (counts[i + 1] ?? sample.count)))
+        throw new Error(`${spec.name}: a sample's bucket counts do not match its buckets`);
+      return [
+        ...bounds.map((le, i) => ({
+          labels: { ...sample.labels, le },
+          value: counts[i] ?? 0,
+          metricName: `${spec.name}_bucket`,
+        })),
+        { labels: { ...sample.labels, le: "+Inf" }, value: sample.count, metricName: `${spec.name}_bucket` },
+        { labels: { ...sample.labels }, value: sample.sum, metricName: `${spec.name}_sum` },
+        { labels: { ...sample.labels }, value: sample.count, metricName: `${spec.name}_count` },
+      ];
+    };
+    // prom-client's Histogram can only observe one value at a time; this one reports counts
+    // read elsewhere, so it is a metric object of its own, in prom-client's shape.
+    const histogram = {
+      name: spec.name,
+      help: spec.help,
+      type: "histogram",
+      labelNames: [...(spec.labelNames ?? [])],
+      // As for the counters: every process reads the same rows.
+      aggregator: "first",
+      get: async () => {
+        let values: Value[] = [];
+        const read = (async () => {
+          try {
+            values = (await spec.collect()).flatMap(valuesOf);
+          } catch {
+            values = [];
+            collectErrors.inc({ gauge: spec.name });
+          }
+        })();
+        gaugeReads.add(read);
+        try {
+          await read;
+        } finally {
+          gaugeReads.delete(read);
+        }
+        return { name: spec.name, help: spec.help, type: "histogram", values, aggregator: "first" };
+      },
+      reset: () => {},
+    };
+    registry.registerMetric(histogram as unknown as Metric);
+    registry.removeSingleMetric(COLLECT_ERRORS);
+    registry.registerMetric(collectErrors);
+  };
+
   return {
     registry,
     registerGauge,
     registerCounter,
+    registerHistogram,
     text: () => registry.metrics(),
     contentType: registry.contentType,
   };

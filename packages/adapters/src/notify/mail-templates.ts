@@ -270,6 +270,47 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: `Check your payout details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""}; the next payout run tries again.`,
   }),
+  payment_method_detached: (d) =>
+    d.has("movedTo")
+      ? {
+          subject: "Your savings groups now debit your other bank account",
+          happened: [
+            `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app.`,
+            `Your contributions are now collected from your ${d.text("movedTo")}.`,
+          ],
+        }
+      : {
+          subject: "The bank account your savings group debits was removed",
+          happened: [
+            `Your ${d.text("method", "bank account")} was removed from your account at our payment provider, not through the app, while your group's round relies on it.`,
+            "Your next contribution cannot be collected until you save another account.",
+          ],
+          action: `Save a new bank account${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}: it becomes the one your groups debit.`,
+        },
+  member_payment_method_detached: (d) => ({
+    subject: "A member's bank account was removed during a round",
+    happened: [
+      `${d.text("memberName", d.text("memberId", "A member"))}'s ${d.text("method", "bank account")} was removed at our payment provider while your group's round relies on it.`,
+      "Their contribution will fail unless they save another account; they have been asked to.",
+    ],
+    action: "No action is needed from you now; a ticket was opened for our support team.",
+  }),
+  mandate_inactive: (d) => ({
+    subject: "Your direct debit authority has stopped",
+    happened: [
+      `The direct debit authority for your ${d.text("method", "bank account")} is no longer active (your bank or our provider cancelled it).`,
+      d.has("movedTo")
+        ? `Your contributions are now collected from your ${d.text("movedTo")}.`
+        : d.text("usedForDebits") === "yes"
+          ? "Your savings groups cannot collect your contributions from it any more."
+          : "It can no longer be used for payments.",
+    ],
+    ...(d.has("movedTo")
+      ? {}
+      : {
+          action: `Save the bank account again, or another one${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}, and accept the direct debit request${d.text("usedForDebits") === "yes" ? ": it becomes the one your groups debit" : ""}.`,
+        }),
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

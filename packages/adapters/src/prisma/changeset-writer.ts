@@ -20,6 +20,7 @@ import {
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { writePaymentMethods } from "./payment-method-rows.js";
 import { writePayouts } from "./payout-rows.js";
 import {
   auditRow,
@@ -40,64 +41,14 @@ import {
   parsePerson,
   parseRoundSnapshot,
 } from "./snapshots.js";
-import {
-  classifyDatabaseError,
-  StorageRefusal,
-  type VersionedAggregate,
-  versionConflictOn,
-} from "./storage-errors.js";
+import { StorageRefusal } from "./storage-errors.js";
+import { isUniqueViolationOf, writeVersionedRow } from "./versioned-row.js";
 
 type Tx = StatementRunner;
 
 /** The stored version of a change: 0 for a new aggregate, one more than the version it was loaded at otherwise. */
 export function storedVersion(change: VersionedChange<unknown>): number {
   return change.expectedVersion === undefined ? 0 : change.expectedVersion + 1;
-}
-
-const conflict = (aggregate: VersionedAggregate, id: string) =>
-  new StorageRefusal(versionConflictOn(aggregate, id));
-
-/** True when `error` is the unique violation of `table`'s primary key: the row was there already. */
-function isPrimaryKeyViolation(error: unknown, table: string): boolean {
-  return isUniqueViolationOf(error, `${table}_pkey`);
-}
-
-/** True when `error` is the unique violation of the constraint (or unique index) `name`. */
-function isUniqueViolationOf(error: unknown, name: string): boolean {
-  const failure = classifyDatabaseError(error);
-  return failure.kind === "unique_violation" && failure.constraint === name;
-}
-
-/**
- * Stores an aggregate's row: inserted when new, else updated only where the version is
- * the one it was loaded at — check and write in one statement, so a concurrent writer of
- * the same row waits for our commit, re-reads the version and updates nothing. Either
- * race lost (the id stored first by someone else, or the version moved on) is the
- * aggregate's version conflict; `refusal` names any other key the row may collide on.
- */
-async function writeVersionedRow(
-  tx: Tx,
-  row: {
-    readonly aggregate: VersionedAggregate;
-    readonly table: string;
-    readonly id: string;
-    readonly expectedVersion: number | undefined;
-    readonly insert: { readonly name: string; readonly text: string; readonly values: readonly unknown[] };
-    readonly update: { readonly name: string; readonly text: string; readonly values: readonly unknown[] };
-    readonly refusal?: (error: unknown) => StorageRefusal | undefined;
-  },
-): Promise<void> {
-  try {
-    if (row.expectedVersion === undefined) {
-      await tx({ ...row.insert, values: [...row.insert.values] });
-      return;
-    }
-    const { rowCount } = await tx({ ...row.update, values: [...row.update.values, row.expectedVersion] });
-    if (rowCount !== 1) throw conflict(row.aggregate, row.id);
-  } catch (error) {
-    if (isPrimaryKeyViolation(error, row.table)) throw conflict(row.aggregate, row.id);
-    throw row.refusal?.(error) ?? error;
-  }
 }
 
 // The check the loader runs, run before the save too: in pairs, so a malformed state
@@ -693,6 +644,7 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
+  await writePaymentMethods(tx, changes.paymentMethods ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
 }
@@ -757,6 +709,7 @@ export function singleStatementCommit(
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);

@@ -9,6 +9,16 @@
 
 export { type CheckoutSessionCounts, PrismaOperationsCounts, type StatusCount } from "./operations-counts.js";
 export {
+  HELD_FUNDS_AGES,
+  type HeldFundsAge,
+  type HeldFundsBand,
+  type PaymentFlow,
+  type PaymentOutcomeCount,
+  PrismaPaymentMetricsReads,
+  type SettlementTimes,
+  type TicketKindCount,
+} from "./payment-metrics-reads.js";
+export {
   LEDGER_CHECK_REPORT_MAX,
   type LedgerBalanceMismatch,
   type LedgerCheckReport,

@@ -23,6 +23,7 @@ import {
   type OutboxRecord,
   type OutboxStore,
   type PayableAccount,
+  type PaymentMethodRepository,
   type PayoutQuery,
   type PayoutRecord,
   type PayoutRepository,
@@ -32,6 +33,7 @@ import {
   type RequeueOutcome,
   type Round,
   type RoundRepository,
+  type SavedPaymentMethod,
   type StorageError,
   storageError,
   type UnitOfWork,
@@ -47,6 +49,12 @@ import {
 import { singleStatementCommit, writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
+import {
+  loadPaymentMethod,
+  PAYMENT_METHOD_BY_ID,
+  PAYMENT_METHODS_OF_PERSON,
+  type PaymentMethodRow,
+} from "./payment-method-rows.js";
 import {
   loadPayableAccount,
   loadPayout,
@@ -152,6 +160,7 @@ export class PrismaStore
     RoundRepository,
     HeldPaymentRepository,
     PayoutRepository,
+    PaymentMethodRepository,
     MarketplaceChargeRepository,
     UnitOfWork,
     OutboxStore,
@@ -529,6 +538,27 @@ export class PrismaStore
       take: query.limit + 1,
       select: { snapshot: true, version: true },
     });
+  }
+
+  getPaymentMethod(id: string): ResultAsync<SavedPaymentMethod | undefined, StorageError> {
+    return fromDatabase(() => runStatement<PaymentMethodRow>(this.#prisma, PAYMENT_METHOD_BY_ID(id)), {
+      operation: "getPaymentMethod",
+    }).andThen(({ rows }) => (rows[0] === undefined ? ok(undefined) : loadPaymentMethod(rows[0])));
+  }
+
+  /** Oldest first, through the (person_id, created_at, id) index; a person saves a handful. */
+  listPaymentMethodsOfPerson(
+    personId: string,
+    options: { readonly includeRemoved?: boolean } = {},
+  ): ResultAsync<readonly SavedPaymentMethod[], StorageError> {
+    return fromDatabase(
+      () =>
+        runStatement<PaymentMethodRow>(
+          this.#prisma,
+          PAYMENT_METHODS_OF_PERSON(personId, options.includeRemoved === true),
+        ),
+      { operation: "listPaymentMethodsOfPerson" },
+    ).andThen(({ rows }) => Result.combine(rows.map(loadPaymentMethod)));
   }
 
   getPayout(id: string): ResultAsync<PayoutRecord | undefined, StorageError> {

@@ -19,6 +19,8 @@ import {
   type MarketplaceCharge,
   NOTIFICATION_TEMPLATES,
   type OutboxEffect,
+  PAYMENT_METHOD_NOTIFICATION_TEMPLATES,
+  PAYMENT_METHOD_TICKET_REASONS,
   PAYOUT_NOTIFICATION_TEMPLATES,
   PAYOUT_ORDER_METHODS,
   PAYOUT_TICKET_REASONS,
@@ -661,6 +663,49 @@ const payoutEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
+// A saved payment method's effects: its provider calls, notices to its person or a group's
+// admins, and tickets about a group whose round relied on it.
+const paymentMethodAddressed = { id: text, aggregate: z.literal("payment_method"), aggregateId: text };
+
+const paymentMethodEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...paymentMethodAddressed,
+    kind: z.literal("detach_payment_method"),
+    paymentMethodId: text,
+  }),
+  z.strictObject({
+    ...paymentMethodAddressed,
+    kind: z.literal("set_default_payment_method"),
+    customerId: text,
+    paymentMethodId: text,
+  }),
+  z.strictObject({
+    ...paymentMethodAddressed,
+    kind: z.literal("notify"),
+    to: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+      z.strictObject({
+        kind: z.literal("group"),
+        groupId: text,
+        members: z.discriminatedUnion("kind", [
+          z.strictObject({ kind: z.literal("member"), memberId: text }),
+          z.strictObject({ kind: z.literal("admins") }),
+          z.strictObject({ kind: z.literal("all_members") }),
+        ]),
+      }),
+    ]),
+    template: z.enum(PAYMENT_METHOD_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+  z.strictObject({
+    ...paymentMethodAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(PAYMENT_METHOD_TICKET_REASONS),
+    summary: text,
+    groupId: text.exactOptional(),
+  }),
+]);
+
 // A marketplace charge's effects all name it (`aggregate: "marketplace_charge"`), except
 // its ledger postings, which have the round's shape and are read by the round's schema.
 const marketplaceAddressed = { id: text, aggregate: z.literal("marketplace_charge"), aggregateId: text };
@@ -774,6 +819,8 @@ function outboxEffectShapeOf(json: unknown) {
       return marketplaceChargeEffectShape;
     case "payout":
       return payoutEffectShape;
+    case "payment_method":
+      return paymentMethodEffectShape;
     default:
       return roundOutboxEffectShape;
   }
@@ -832,7 +879,8 @@ type EffectShape =
   | z.output<typeof roundOutboxEffectShape>
   | z.output<typeof heldPaymentEffectShape>
   | z.output<typeof marketplaceChargeEffectShape>
-  | z.output<typeof payoutEffectShape>;
+  | z.output<typeof payoutEffectShape>
+  | z.output<typeof paymentMethodEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>

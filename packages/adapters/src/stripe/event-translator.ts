@@ -13,6 +13,7 @@ import {
   translateApplicationFeeEvent,
 } from "./application-fee-events.js";
 import { metadataToReferences } from "./payment-metadata.js";
+import { isPaymentMethodEvent, paymentMethodFact } from "./payment-method-events.js";
 import {
   connectedAccountStatus,
   debitOutcomeOf,
@@ -125,6 +126,10 @@ export function translateStripeEvent(event: Stripe.Event): StripeEventTranslatio
   if (isPayoutEvent(event)) return translatePayoutEvent(event);
   if (isBillingEvent(event)) return translateBillingEvent(event);
   if (isApplicationFeeEvent(event)) return translateApplicationFeeEvent(event);
+  if (isPaymentMethodEvent(event)) {
+    const meant = paymentMethodFact(event);
+    return "fact" in meant ? fact(meant.fact) : ignored(event.type, meant.ignored);
+  }
   return notHandled(event.type, "no susu flow listens to this event type");
 }
 

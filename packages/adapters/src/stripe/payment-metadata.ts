@@ -22,6 +22,7 @@ export const METADATA_KEYS = {
   reversal: "reversal_number",
   marketplaceChargeId: "marketplace_charge_id",
   sellerId: "seller_id",
+  setupPurpose: "setup_purpose",
   effectId: "effect_id",
 } as const;
 
@@ -40,6 +41,7 @@ export function referencesToMetadata(references: PaymentReferences, effectId?: s
   if (references.marketplaceChargeId !== undefined)
     metadata[METADATA_KEYS.marketplaceChargeId] = references.marketplaceChargeId;
   if (references.sellerId !== undefined) metadata[METADATA_KEYS.sellerId] = references.sellerId;
+  if (references.setupPurpose !== undefined) metadata[METADATA_KEYS.setupPurpose] = references.setupPurpose;
   if (effectId !== undefined) metadata[METADATA_KEYS.effectId] = effectId;
   return metadata;
 }
@@ -81,6 +83,8 @@ export function metadataToReferences(
   const attempt = counterOf(metadata[METADATA_KEYS.attempt]);
   const refund = counterOf(metadata[METADATA_KEYS.refund]);
   const reversal = counterOf(metadata[METADATA_KEYS.reversal]);
+  // Only the one purpose susu writes; anything else is not guessed.
+  const setupPurpose = metadata[METADATA_KEYS.setupPurpose] === "saved_method" ? "saved_method" : undefined;
   return {
     ...(groupId !== undefined ? { groupId } : {}),
     ...(roundId !== undefined ? { roundId } : {}),
@@ -92,5 +96,6 @@ export function metadataToReferences(
     ...(reversal !== undefined ? { reversal } : {}),
     ...(marketplaceChargeId !== undefined ? { marketplaceChargeId } : {}),
     ...(sellerId !== undefined ? { sellerId } : {}),
+    ...(setupPurpose !== undefined ? { setupPurpose } : {}),
   };
 }

@@ -13,10 +13,13 @@ import type {
   PayoutCreated,
   PayoutSchedule,
   RefundOutcome,
+  ReportedPaymentMethod,
+  SavedMethodType,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
+import { reportedPaymentMethodOf } from "./payment-method-events.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
 import {
@@ -189,6 +192,62 @@ export class StripePaymentGateway implements PaymentGateway {
         ? errAsync(unexpectedAnswer("missing_client_secret", `SetupIntent ${si.id} has no client secret`))
         : okAsync({ setupIntentId: si.id, clientSecret: si.client_secret }),
     );
+  }
+
+  createPaymentMethodSetup(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly methodType: SavedMethodType;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, GatewayError> {
+    return this.#call(() =>
+      this.stripe.setupIntents.create(
+        {
+          customer: input.customerId,
+          payment_method_types: [input.methodType],
+          usage: "off_session",
+          metadata: referencesToMetadata(input.references, stripeIdempotencyKey(input.idempotencyKey)),
+        },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).andThen((si) =>
+      si.client_secret === null
+        ? errAsync(unexpectedAnswer("missing_client_secret", `SetupIntent ${si.id} has no client secret`))
+        : okAsync({ setupIntentId: si.id, clientSecret: si.client_secret }),
+    );
+  }
+
+  getPaymentMethod(paymentMethodId: string): ResultAsync<ReportedPaymentMethod, GatewayError> {
+    return this.#call(() => this.stripe.paymentMethods.retrieve(paymentMethodId)).map(
+      reportedPaymentMethodOf,
+    );
+  }
+
+  detachPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError> {
+    return this.#call(() =>
+      this.stripe.paymentMethods.detach(
+        input.paymentMethodId,
+        {},
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map(() => undefined);
+  }
+
+  setDefaultPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError> {
+    return this.#call(() =>
+      this.stripe.customers.update(
+        input.customerId,
+        { invoice_settings: { default_payment_method: input.paymentMethodId } },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map(() => undefined);
   }
 
   getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {

@@ -14,6 +14,7 @@ const TABLES = [
   "marketplace_charge_sellers",
   "marketplace_charges",
   "payouts",
+  "saved_payment_methods",
   "people",
   "ledger_postings",
   "ledger_transactions",

@@ -60,6 +60,10 @@ function crashingAfterCall(
     getPayment: (id) => real.getPayment(id),
     getAccountBalance: (id) => real.getAccountBalance(id),
     createPayout: (input) => real.createPayout(input),
+    createPaymentMethodSetup: (input) => real.createPaymentMethodSetup(input),
+    getPaymentMethod: (id) => real.getPaymentMethod(id),
+    detachPaymentMethod: (input) => real.detachPaymentMethod(input),
+    setDefaultPaymentMethod: (input) => real.setDefaultPaymentMethod(input),
   };
 }
 

@@ -67,6 +67,7 @@ type Meaning =
   | { kind: "account_deauthorized"; accountId: string }
   | { kind: "payout"; payout: ReportedPayout }
   | { kind: "mandate_status"; mandate: MandateStatus }
+  | { kind: "payment_method_news"; paymentMethodId: string; customerId?: string }
   | {
       kind: "debit_setup";
       setupIntentId: string;
@@ -93,6 +94,12 @@ function meaning(eventType: string, t: StripeEventTranslation): Meaning {
       return { kind: "account_deauthorized", accountId: f.accountId };
     case "mandate_changed":
       return { kind: "mandate_status", mandate: f.mandate };
+    case "payment_method_changed":
+      return {
+        kind: "payment_method_news",
+        paymentMethodId: f.paymentMethodId,
+        ...(f.customerId !== undefined ? { customerId: f.customerId } : {}),
+      };
     case "payout_changed":
       return { kind: "payout", payout: f.payout };
     case "debit_setup_succeeded":

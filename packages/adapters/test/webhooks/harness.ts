@@ -6,6 +6,7 @@ import {
   markRoundOpened,
   type PaymentReferences,
   type PaymentStatus,
+  type ReportedPaymentMethod,
   type RoundInput,
   type UseCaseDeps,
 } from "@susu/domain";
@@ -52,6 +53,21 @@ export class ScriptedStripeReads implements WebhookGateway {
   }
 
   readonly payments = new Map<string, PaymentStatus | GatewayError>();
+
+  /** Payment methods as Stripe holds them; unknown ones are `resource_missing`. */
+  readonly paymentMethods = new Map<string, ReportedPaymentMethod>();
+
+  getPaymentMethod(paymentMethodId: string): ResultAsync<ReportedPaymentMethod, GatewayError> {
+    this.calls.push(`payment_method:${paymentMethodId}`);
+    const found = this.paymentMethods.get(paymentMethodId);
+    return found !== undefined
+      ? okAsync(found)
+      : errAsync({
+          type: "gateway_definite",
+          code: "resource_missing",
+          message: `No such PaymentMethod: '${paymentMethodId}'`,
+        });
+  }
 
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError> {
     this.calls.push(`payment:${paymentIntentId}`);

@@ -593,6 +593,7 @@ describe("failures", () => {
       getPaymentReferences: reads.getPaymentReferences.bind(reads),
       getConnectedAccount: reads.getConnectedAccount.bind(reads),
       getPayment: reads.getPayment.bind(reads),
+      getPaymentMethod: reads.getPaymentMethod.bind(reads),
       getMandate: (id: string) => {
         clock.advance(2_000); // Stripe answers slowly
         return reads.getMandate(id);
@@ -629,6 +630,7 @@ describe("failures", () => {
         getPaymentReferences: (ids) => reads.getPaymentReferences(ids),
         getConnectedAccount: (id) => reads.getConnectedAccount(id),
         getPayment: (id) => reads.getPayment(id),
+        getPaymentMethod: (id) => reads.getPaymentMethod(id),
         getMandate: () => {
           throw new TypeError("boom");
         },

@@ -182,6 +182,16 @@ export type PaymentFact =
       readonly mandateId: string;
     }
   | {
+      /**
+       * A payment method was attached, detached, or updated by the card network: what it is
+       * now is read again when routed (order-safe).
+       */
+      readonly kind: "payment_method_changed";
+      readonly paymentMethodId: string;
+      /** The customer the event named (the method's, or the one it was detached from), when it named one. */
+      readonly customerId?: string;
+    }
+  | {
       readonly kind: "debit_setup_failed";
       readonly setupIntentId: string;
       readonly customerId?: string;

@@ -12,6 +12,7 @@ export type { Notification, Notifier, NotifyError } from "./notifier.js";
 export {
   isHeldPaymentEffect,
   isMarketplaceChargeEffect,
+  isPaymentMethodEffect,
   isPayoutEffect,
   type OutboxEffect,
 } from "./outbox-effect.js";
@@ -31,6 +32,7 @@ export {
   type PayoutCreated,
   type RefundOutcome,
 } from "./payment-gateway.js";
+export type { PaymentMethodRepository } from "./payment-method-repository.js";
 export {
   AUDIT_PAGE_MAX,
   AUDIT_SUBJECTS_MAX,

@@ -1,5 +1,6 @@
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
+import type { PaymentMethodEffect } from "../payment-method/payment-method-effect.js";
 import type { PayoutEffect } from "../payout/payout-effect.js";
 import type { RoundOutboxEffect } from "../round/round-effect.js";
 
@@ -9,7 +10,17 @@ import type { RoundOutboxEffect } from "../round/round-effect.js";
  * other effect by `aggregate` and `aggregateId`). A new aggregate adds its outbox effects
  * here and their execution to `executeEffect`.
  */
-export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | MarketplaceChargeEffect | PayoutEffect;
+export type OutboxEffect =
+  | RoundOutboxEffect
+  | HeldPaymentEffect
+  | MarketplaceChargeEffect
+  | PayoutEffect
+  | PaymentMethodEffect;
+
+/** A saved payment method's effects (detach, default, notices, tickets). */
+export function isPaymentMethodEffect(effect: OutboxEffect): effect is PaymentMethodEffect {
+  return "aggregate" in effect && effect.aggregate === "payment_method";
+}
 
 /** A recorded payout's effects (the notice and ticket of a failure). */
 export function isPayoutEffect(effect: OutboxEffect): effect is PayoutEffect {

@@ -1,5 +1,6 @@
 import type { ResultAsync } from "neverthrow";
 import type { Money } from "../money/index.js";
+import type { ReportedPaymentMethod, SavedMethodType } from "../payment-method/saved-payment-method.js";
 import type { PayoutSchedule, PayoutStatus } from "../payout/payout.js";
 import type { Instant } from "../shared/time.js";
 
@@ -115,6 +116,11 @@ export interface PaymentReferences {
   readonly marketplaceChargeId?: string;
   /** The seller (a person) a marketplace charge's transfer pays (`attempt` is the transfer's attempt). */
   readonly sellerId?: string;
+  /**
+   * Why a person's set-up was made: `saved_method` for one saved from their payment methods
+   * (it becomes the debit rounds use only when they have no active one); absent: onboarding.
+   */
+  readonly setupPurpose?: "saved_method";
 }
 
 /**
@@ -314,6 +320,33 @@ export interface PaymentGateway {
 
   /** Reads a payment (a PaymentIntent) as it stands now. */
   getPayment(paymentIntentId: string): ResultAsync<PaymentStatus, GatewayError>;
+
+  /**
+   * Starts saving a card or a BECS account for the customer (a SetupIntent for off-session
+   * use): the person's app confirms it with the client secret, so susu never sees a number.
+   */
+  createPaymentMethodSetup(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly methodType: SavedMethodType;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly setupIntentId: string; readonly clientSecret: string }, GatewayError>;
+
+  /** Reads a payment method as the provider holds it now (its customer absent once detached). */
+  getPaymentMethod(paymentMethodId: string): ResultAsync<ReportedPaymentMethod, GatewayError>;
+
+  /** Detaches a payment method from its customer; it cannot be used again. */
+  detachPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError>;
+
+  /** Makes a payment method the customer's default (Stripe: `invoice_settings.default_payment_method`). */
+  setDefaultPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError>;
 }
 
 /**
@@ -321,4 +354,7 @@ export interface PaymentGateway {
  * or a mandate (events about one object arrive in any order, so the state in an event can
  * be stale by the time it is applied; the provider's advice is to read the object again).
  */
-export type PaymentReader = Pick<PaymentGateway, "getConnectedAccount" | "getMandate" | "getPayment">;
+export type PaymentReader = Pick<
+  PaymentGateway,
+  "getConnectedAccount" | "getMandate" | "getPayment" | "getPaymentMethod"
+>;

@@ -3,6 +3,7 @@ import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/marketplace-charge.js";
+import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import type { PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
@@ -11,7 +12,14 @@ import type { Instant } from "../shared/time.js";
 import type { OutboxEffect } from "./outbox-effect.js";
 
 /** The kinds of stored aggregates a version conflict or an audit line can name. */
-export type StoredAggregate = "group" | "round" | "person" | "held_payment" | "marketplace_charge" | "payout";
+export type StoredAggregate =
+  | "group"
+  | "round"
+  | "person"
+  | "held_payment"
+  | "marketplace_charge"
+  | "payout"
+  | "payment_method";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -280,6 +288,8 @@ export interface Changeset {
   readonly payouts?: readonly PayoutRecord[];
   /** Marketplace charges (absent: none changed). */
   readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
+  /** People's saved payment methods (absent: none changed), versioned like aggregates. */
+  readonly paymentMethods?: readonly VersionedChange<SavedPaymentMethod>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];

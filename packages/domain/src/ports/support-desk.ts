@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTicketReason } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
 import type { MarketplaceChargeTicketReason } from "../marketplace/marketplace-charge-effect.js";
+import type { PaymentMethodTicketReason } from "../payment-method/payment-method-effect.js";
 import type { PayoutTicketReason } from "../payout/payout-effect.js";
 import type { TicketReason } from "../round/round-effect.js";
 import type { StorageError } from "./storage.js";
@@ -20,6 +21,7 @@ export type SupportTicket = (AggregateRef | NoAggregateRef) & {
     | HeldPaymentTicketReason
     | PayoutTicketReason
     | MarketplaceChargeTicketReason
+    | PaymentMethodTicketReason
     | "webhook_parked"
     | "effect_parked"
     /** The daily reconciliation with Stripe found differences (no aggregate: the period's id). */

@@ -1,6 +1,12 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
-import { debitFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
+import { debitFact, type PaymentFact, type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
 import type { Money } from "../money/index.js";
+import type {
+  ReportedPaymentMethod,
+  SavedBankAccount,
+  SavedCard,
+  SavedMethodType,
+} from "../payment-method/saved-payment-method.js";
 import {
   type AccountBalance,
   type CardPaymentConfirmation,
@@ -116,7 +122,17 @@ type Operation =
   | "createTransfer"
   | "reverseTransfer"
   | "refund"
-  | "createCheckoutSession";
+  | "createCheckoutSession"
+  | "createPaymentMethodSetup"
+  | "detachPaymentMethod"
+  | "setDefaultPaymentMethod";
+
+/** A SetupIntent of the fake: what it was asked to save, for whom. */
+interface FakeSetup {
+  readonly customerId: string;
+  readonly methodType: SavedMethodType;
+  readonly references: PaymentReferences;
+}
 
 /** BECS failures after which Stripe marks the mandate inactive. */
 const PERMANENT_BECS_CODES = new Set(["account_closed", "no_account", "debit_not_authorized"]);
@@ -137,6 +153,12 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly checkouts = new Map<string, FakeCheckout>();
   readonly #replies = new Map<string, { readonly request: string; readonly reply: unknown }>();
   readonly #inactiveMandates = new Set<string>();
+  readonly #setups = new Map<string, FakeSetup>();
+  /** Saved payment methods by id, as the provider holds them (customer absent once detached). */
+  readonly paymentMethods = new Map<string, ReportedPaymentMethod>();
+  readonly #mandateMethods = new Map<string, string>();
+  /** Each customer's default payment method (`invoice_settings.default_payment_method`). */
+  readonly defaultMethods = new Map<string, string>();
   readonly #accounts = new Map<string, { transfersActive: boolean; payoutsEnabled: boolean }>();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
@@ -231,7 +253,11 @@ export class FakePaymentGateway implements PaymentGateway {
   /** Active until a debit on it fails permanently (account closed, no account, not authorised), as at Stripe. */
   getMandate(mandateId: string): ResultAsync<MandateStatus, GatewayError> {
     const status = this.#inactiveMandates.has(mandateId) ? "inactive" : "active";
-    return okAsync({ mandateId, status, paymentMethodId: `pm_for_${mandateId}` });
+    return okAsync({
+      mandateId,
+      status,
+      paymentMethodId: this.#mandateMethods.get(mandateId) ?? `pm_for_${mandateId}`,
+    });
   }
 
   createDebit(input: {
@@ -689,6 +715,154 @@ export class FakePaymentGateway implements PaymentGateway {
    * Settles every processing debit whose time has come and resolves the refunds that
    * waited on them. Returns the facts, as Stripe's webhooks would report them.
    */
+  createPaymentMethodSetup(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly methodType: SavedMethodType;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ setupIntentId: string; clientSecret: string }, GatewayError> {
+    const request = { customerId: input.customerId, methodType: input.methodType };
+    return this.#once("createPaymentMethodSetup", `method_setup:${input.idempotencyKey}`, request, () => {
+      const id = this.#id("seti");
+      this.#setups.set(id, { ...request, references: input.references });
+      return okAsync({ setupIntentId: id, clientSecret: `${id}_secret` });
+    });
+  }
+
+  getPaymentMethod(paymentMethodId: string): ResultAsync<ReportedPaymentMethod, GatewayError> {
+    const method = this.paymentMethods.get(paymentMethodId);
+    if (method === undefined)
+      return errAsync(
+        gatewayError("gateway_definite", "resource_missing", `no payment method ${paymentMethodId}`),
+      );
+    return okAsync(method);
+  }
+
+  detachPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError> {
+    return this.#once("detachPaymentMethod", input.idempotencyKey, { pm: input.paymentMethodId }, () => {
+      const method = this.paymentMethods.get(input.paymentMethodId);
+      if (method === undefined)
+        return errAsync(
+          gatewayError("gateway_definite", "resource_missing", `no payment method ${input.paymentMethodId}`),
+        );
+      if (method.customerId === undefined)
+        return errAsync(
+          gatewayError("gateway_definite", "payment_method_unexpected_state", "not attached to a customer"),
+        );
+      this.#detach(method);
+      return okAsync(undefined);
+    });
+  }
+
+  setDefaultPaymentMethod(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly paymentMethodId: string;
+  }): ResultAsync<void, GatewayError> {
+    return this.#once(
+      "setDefaultPaymentMethod",
+      input.idempotencyKey,
+      { customerId: input.customerId, pm: input.paymentMethodId },
+      () => {
+        this.defaultMethods.set(input.customerId, input.paymentMethodId);
+        return okAsync(undefined);
+      },
+    );
+  }
+
+  #detach(method: ReportedPaymentMethod): void {
+    const { customerId, ...rest } = method;
+    this.paymentMethods.set(method.paymentMethodId, rest);
+    if (customerId !== undefined && this.defaultMethods.get(customerId) === method.paymentMethodId)
+      this.defaultMethods.delete(customerId);
+  }
+
+  /**
+   * The person's app confirms a set-up (Stripe.js with the client secret): a card (Visa
+   * 4242 unless `card` says otherwise) or a BECS account (BSB 000-000, ending 3456) is
+   * attached to the customer, a BECS one with an active mandate. Returns the facts Stripe's
+   * webhooks carry: the method attached, and a BECS set-up's success with its mandate.
+   */
+  confirmSetup(
+    setupIntentId: string,
+    details: { readonly card?: SavedCard; readonly bankAccount?: SavedBankAccount } = {},
+  ): PaymentFact[] {
+    const setup = this.#setups.get(setupIntentId);
+    if (setup === undefined) throw new Error(`no set-up ${setupIntentId}`);
+    const paymentMethodId = this.#id("pm");
+    const isCard = setup.methodType === "card";
+    this.paymentMethods.set(paymentMethodId, {
+      paymentMethodId,
+      type: setup.methodType,
+      customerId: setup.customerId,
+      ...(isCard
+        ? { card: details.card ?? { brand: "visa", last4: "4242", expMonth: 12, expYear: 2030 } }
+        : { bankAccount: details.bankAccount ?? { bsbNumber: "000000", last4: "3456" } }),
+      createdAt: this.now(),
+    });
+    const attached: PaymentFact = {
+      kind: "payment_method_changed",
+      paymentMethodId,
+      customerId: setup.customerId,
+    };
+    if (isCard) return [attached];
+    const mandateId = this.#id("mandate");
+    this.#mandateMethods.set(mandateId, paymentMethodId);
+    return [
+      attached,
+      {
+        kind: "debit_setup_succeeded",
+        setupIntentId,
+        customerId: setup.customerId,
+        refs: setup.references,
+        paymentMethodId,
+        mandateId,
+      },
+    ];
+  }
+
+  /** Someone detaches a method at the provider, not through susu (the dashboard, support): `payment_method.detached`. */
+  detachBehindTheScenes(paymentMethodId: string): PaymentFact {
+    const method = this.paymentMethods.get(paymentMethodId);
+    if (method === undefined) throw new Error(`no payment method ${paymentMethodId}`);
+    this.#detach(method);
+    return {
+      kind: "payment_method_changed",
+      paymentMethodId,
+      ...(method.customerId ? { customerId: method.customerId } : {}),
+    };
+  }
+
+  /** The card network updates a saved card (new expiry or number): `payment_method.automatically_updated`. */
+  updateCard(paymentMethodId: string, card: SavedCard): PaymentFact {
+    const method = this.paymentMethods.get(paymentMethodId);
+    if (method === undefined) throw new Error(`no payment method ${paymentMethodId}`);
+    this.paymentMethods.set(paymentMethodId, { ...method, card });
+    return { kind: "payment_method_changed", paymentMethodId };
+  }
+
+  /** The customer cancels a BECS mandate with their bank: `mandate.updated`, now inactive. */
+  revokeMandate(mandateId: string): PaymentFact {
+    this.#inactiveMandates.add(mandateId);
+    return {
+      kind: "mandate_changed",
+      mandate: {
+        mandateId,
+        status: "inactive",
+        paymentMethodId: this.#mandateMethods.get(mandateId) ?? `pm_for_${mandateId}`,
+      },
+    };
+  }
+
+  /** The mandate a set-up made for a BECS method, if the fake made one. */
+  mandateOf(paymentMethodId: string): string | undefined {
+    for (const [mandateId, pm] of this.#mandateMethods) if (pm === paymentMethodId) return mandateId;
+    return undefined;
+  }
+
   settleDue(): PaymentObjectFact[] {
     const now = this.now();
     const facts: PaymentObjectFact[] = [];

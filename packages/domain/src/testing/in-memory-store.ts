@@ -4,10 +4,12 @@ import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
+import type { PaymentMethodRepository } from "../ports/payment-method-repository.js";
 import {
   AUDIT_PAGE_MAX,
   AUDIT_SUBJECTS_MAX,
@@ -79,6 +81,7 @@ export class InMemoryStore
     HeldPaymentRepository,
     PayoutRepository,
     MarketplaceChargeRepository,
+    PaymentMethodRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -90,6 +93,7 @@ export class InMemoryStore
   readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #payouts = new Map<string, PayoutRecord>();
   readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
+  readonly #paymentMethods = new Map<string, SavedPaymentMethod>();
   readonly #outbox = new Map<string, OutboxRow>();
   readonly #audit: AuditEntry[] = [];
   /**
@@ -323,6 +327,28 @@ export class InMemoryStore
     return okAsync({ items: matching.slice(0, query.limit), hasMore: matching.length > query.limit });
   }
 
+  getPaymentMethod(id: string): ResultAsync<SavedPaymentMethod | undefined, StorageError> {
+    return okAsync(this.#paymentMethods.get(id));
+  }
+
+  listPaymentMethodsOfPerson(
+    personId: PersonId,
+    options: { readonly includeRemoved?: boolean } = {},
+  ): ResultAsync<readonly SavedPaymentMethod[], StorageError> {
+    return okAsync(
+      [...this.#paymentMethods.values()]
+        .filter(
+          (m) => m.personId === personId && (options.includeRemoved === true || m.removal === undefined),
+        )
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    );
+  }
+
+  /** Every saved payment method, removed ones included (test assertions). */
+  paymentMethods(): SavedPaymentMethod[] {
+    return [...this.#paymentMethods.values()];
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;
@@ -362,6 +388,19 @@ export class InMemoryStore
     }
     const refusedCharge = this.#refusedMarketplaceCharges(changes);
     if (refusedCharge !== undefined) return errAsync(refusedCharge);
+    const paymentMethods = changes.paymentMethods ?? [];
+    for (const { state, expectedVersion } of paymentMethods) {
+      const stored = this.#paymentMethods.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("payment_method", state.id));
+      // As PostgreSQL's foreign key does: a method belongs to a person.
+      if (!this.#people.has(state.personId) && !changes.people.some((p) => p.state.id === state.personId))
+        return errAsync(
+          storageError.refused(
+            `commit refused payment method ${state.id}: ${state.personId} is not a person`,
+          ),
+        );
+    }
     for (const { state, expectedVersion } of changes.people)
       this.#people.set(state.id, {
         ...state,
@@ -393,6 +432,11 @@ export class InMemoryStore
     }
     for (const { state, expectedVersion } of marketplaceCharges)
       this.#marketplaceCharges.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
+    for (const { state, expectedVersion } of paymentMethods)
+      this.#paymentMethods.set(state.id, {
         ...state,
         version: expectedVersion === undefined ? 0 : expectedVersion + 1,
       });

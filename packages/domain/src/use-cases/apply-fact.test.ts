@@ -209,6 +209,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
           .andThen(() => errAsync(gatewayError("gateway_definite", "resource_missing", `no account ${id}`))),
       getMandate: (id: string) => sim.gateway.getMandate(id),
       getPayment: (id: string) => sim.gateway.getPayment(id),
+      getPaymentMethod: (id: string) => sim.gateway.getPaymentMethod(id),
     };
     expect((await readinessOf(sim, groupId, "ben"))?.payoutsEnabled).toBe(true);
     const outcome = await useCases.applyPaymentFact(
@@ -236,6 +237,7 @@ describe("applyPaymentFact: facts about people's Stripe objects", () => {
           .mapErr(() => gatewayError("gateway_outcome_unknown", "api_connection_error", "timed out")),
       getMandate: (id: string) => sim.gateway.getMandate(id),
       getPayment: (id: string) => sim.gateway.getPayment(id),
+      getPaymentMethod: (id: string) => sim.gateway.getPaymentMethod(id),
     };
     const result = await useCases.applyPaymentFact(
       sim.deps,

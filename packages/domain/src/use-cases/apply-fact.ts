@@ -7,12 +7,14 @@ import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-input.js";
+import { canDebitWith } from "../payment-method/saved-payment-method.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
 import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
+import { recordPaymentMethodNews } from "./payment-method-use-cases.js";
 import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
 import { retryOnConflict } from "./retry-on-conflict.js";
@@ -365,27 +367,110 @@ function debitSetupSucceeded(
         : okAsync(undefined);
   return owner.andThen((person) => {
     if (person === undefined) return okAsync(ignored(`${what}: not made for a susu person`));
-    return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) =>
-      // The customer, the mandate and its state in one write to the person.
-      changePerson(() =>
-        updatePersonPayment(
-          deps,
-          person.id,
-          {
-            ...(fact.customerId !== undefined ? { customerId: fact.customerId } : {}),
-            debit: { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId, mandateActive },
-          },
-          actor,
-        ),
+    return mandateActiveNow(ports, fact.mandateId).andThen((mandateActive) => {
+      return (
+        // The customer, the mandate and its state in one write to the person.
+        changePerson(() =>
+          updatePersonPayment(
+            deps,
+            person.id,
+            {
+              ...(fact.customerId !== undefined ? { customerId: fact.customerId } : {}),
+              debit: { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId, mandateActive },
+            },
+            actor,
+          ),
+        ).map((result) =>
+          result === "missing"
+            ? ignored(`${what}: its person does not exist any more`)
+            : applied(
+                `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
+              ),
+        )
+      );
+    });
+  });
+}
+
+/**
+ * A BECS account saved from the person's payment methods: recorded as a saved method first
+ * (read again from the provider), then made the debit rounds use only when it works (saved,
+ * attached, its mandate active) and the person's does not (none, or dead) — a working debit
+ * changes only when they name a replacement. So whichever Stripe reports first, this set-up
+ * or their debit's death, they end debited from an account that works.
+ */
+function savedMethodSetupSucceeded(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  fact: SetupSucceeded,
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  const what = `BECS set-up ${fact.setupIntentId}`;
+  return methodNews(
+    deps,
+    ports,
+    { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId },
+    actor,
+  ).andThen((news) =>
+    deps.paymentMethods.getPaymentMethod(fact.paymentMethodId).andThen((saved) => {
+      const recorded = news?.detail ?? `${what}: nothing new`;
+      if (saved === undefined || !canDebitWith(saved) || saved.mandate === undefined)
+        return okAsync(news ?? ignored(`${recorded}; not a working account of a susu person`));
+      const mandateId = saved.mandate.mandateId;
+      return changePerson(() =>
+        changeDebitIfDead(deps, saved.personId, { paymentMethodId: saved.id, mandateId }, actor),
       ).map((result) =>
-        result === "missing"
-          ? ignored(`${what}: its person does not exist any more`)
-          : applied(
-              `${what}: mandate ${fact.mandateId} (active=${String(mandateActive)}) stored for ${person.id}`,
-            ),
-      ),
+        result !== "missing" && result.done
+          ? applied(
+              `${recorded}; rounds debit ${saved.id} now (the debit of ${saved.personId} was not working)`,
+            )
+          : (news ?? ignored(`${recorded}; rounds keep debiting the working account of ${saved.personId}`)),
+      );
+    }),
+  );
+}
+
+/** Makes `debit` the person's, active, only if theirs does not work (none, or inactive); whether it did. */
+function changeDebitIfDead(
+  deps: UseCaseDeps,
+  personId: string,
+  debit: { readonly paymentMethodId: string; readonly mandateId: string },
+  actor: string,
+): ResultAsync<boolean, UseCaseError> {
+  return deps.people.getPerson(personId).andThen((person) => {
+    if (person === undefined || person.debit?.mandateActive === true) return okAsync(false);
+    return updatePersonPayment(deps, personId, { debit: { ...debit, mandateActive: true } }, actor).map(
+      () => true,
     );
   });
+}
+
+/**
+ * News of a payment method recorded on the person's saved methods; `undefined` when it
+ * changed nothing (or names no person's method), so the caller's outcome stands alone.
+ */
+function methodNews(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  news: { readonly paymentMethodId: string; readonly customerId?: string; readonly mandateId?: string },
+  actor: string,
+): ResultAsync<FactOutcome | undefined, FactError> {
+  return recordPaymentMethodNews(deps, ports.reader, news, actor)
+    .map((o) => (o.applied ? applied(o.detail) : undefined))
+    .orElse((e) => (isMissing(e) ? okAsync(undefined) : errAsync(e)));
+}
+
+/** `outcome`, and what the same news did to the person's saved methods when it did something. */
+function withMethodNews(
+  deps: UseCaseDeps,
+  ports: FactPorts,
+  outcome: FactOutcome,
+  news: { readonly paymentMethodId: string; readonly mandateId?: string },
+  actor: string,
+): ResultAsync<FactOutcome, FactError> {
+  return methodNews(deps, ports, news, actor).map((more) =>
+    more === undefined ? outcome : applied(`${outcome.detail}; ${more.detail}`),
+  );
 }
 
 /**
@@ -405,6 +490,8 @@ function debitSetupSucceeded(
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
  * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
  * | `payout_changed` | the payout is recorded for the person with the account, its status only moving forward; a failure tells the person and opens a ticket, once per payout |
+ * | `payment_method_changed` | the method, read from the provider now, is recorded on its person's saved methods (`recordPaymentMethodNews`): saved, updated, or removed behind susu's back (readiness drops; when a running round relied on it, the person and the admins are told and a ticket is opened) |
+ * | `debit_setup_succeeded`, `mandate_changed` | also recorded on the saved method (its mandate; an inactive one tells the person how to fix it) |
  * | `debit_setup_failed` | nothing stored: an earlier mandate stays as it was; the member restarts in the app |
  *
  * Safe to run twice and in any order: rounds, held payments and marketplace charges ignore inputs that no longer apply, and
@@ -485,10 +572,33 @@ export function applyPaymentFact(
             : mandateActiveNow(ports, mandateId).andThen((mandateActive) =>
                 recordReadiness(deps, person, { mandateActive }, { mandateId }, actor, what),
               ),
+        )
+        .andThen((outcome) =>
+          withMethodNews(
+            deps,
+            ports,
+            outcome,
+            { paymentMethodId: fact.mandate.paymentMethodId, mandateId },
+            actor,
+          ),
         );
     }
     case "debit_setup_succeeded":
-      return debitSetupSucceeded(deps, ports, fact, actor);
+      if (fact.refs?.setupPurpose === "saved_method")
+        return savedMethodSetupSucceeded(deps, ports, fact, actor);
+      return debitSetupSucceeded(deps, ports, fact, actor).andThen((outcome) =>
+        withMethodNews(
+          deps,
+          ports,
+          outcome,
+          { paymentMethodId: fact.paymentMethodId, mandateId: fact.mandateId },
+          actor,
+        ),
+      );
+    case "payment_method_changed":
+      return methodNews(deps, ports, fact, actor).map(
+        (news) => news ?? ignored(`payment method ${fact.paymentMethodId}: nothing to record`),
+      );
     case "payout_changed":
       // Two events of one payout may race: the store keeps the furthest status either way.
       return recordPayout(deps, fact.payout, actor)

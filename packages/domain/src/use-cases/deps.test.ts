@@ -17,6 +17,7 @@ describe("useCaseDepsOn", () => {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      paymentMethods: store,
       uow: store,
       audit: store,
       clock,

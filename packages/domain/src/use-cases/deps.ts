@@ -2,12 +2,14 @@ import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
 import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
 import type { MoneyError } from "../money/index.js";
+import type { PaymentMethodError } from "../payment-method/payment-method.errors.js";
 import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { MarketplacePolicy } from "../policy/marketplace-policy.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdGenerator } from "../ports/id-generator.js";
+import type { PaymentMethodRepository } from "../ports/payment-method-repository.js";
 import type {
   AuditLog,
   GroupRepository,
@@ -30,6 +32,8 @@ export interface UseCaseDeps {
   /** Recorded payouts of connected accounts, and the accounts a payout run pays. */
   readonly payouts: PayoutRepository;
   readonly marketplaceCharges: MarketplaceChargeRepository;
+  /** People's saved payment methods. */
+  readonly paymentMethods: PaymentMethodRepository;
   readonly uow: UnitOfWork;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -53,6 +57,7 @@ export type UseCaseStore = PersonRepository &
   HeldPaymentRepository &
   PayoutRepository &
   MarketplaceChargeRepository &
+  PaymentMethodRepository &
   UnitOfWork &
   AuditLog;
 
@@ -72,6 +77,7 @@ export function useCaseDepsOn(
     heldPayments: store,
     payouts: store,
     marketplaceCharges: store,
+    paymentMethods: store,
     uow: store,
     audit: store,
     ...rest,
@@ -105,6 +111,7 @@ export type UseCaseError =
   | RoundError
   | HeldPaymentError
   | MarketplaceChargeError
+  | PaymentMethodError
   | MoneyError
   | StorageError
   | NotFoundError;

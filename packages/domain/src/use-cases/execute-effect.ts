@@ -12,11 +12,18 @@ import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import { money } from "../money/index.js";
+import type { PaymentMethodEffect } from "../payment-method/payment-method-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
+import { isGoneCode } from "../policy/failure-codes.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
-import { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "../ports/outbox-effect.js";
+import {
+  isHeldPaymentEffect,
+  isMarketplaceChargeEffect,
+  isPaymentMethodEffect,
+  type OutboxEffect,
+} from "../ports/outbox-effect.js";
 import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/payment-gateway.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
@@ -369,6 +376,38 @@ function executeMarketplaceChargeEffect(
 }
 
 /**
+ * A saved payment method's provider calls, keyed by the effect id. A method the provider
+ * no longer has, or has already detached (`payment_method_unexpected_state`), is detached:
+ * done. Any other refusal is parked for a person; anything else is retried.
+ */
+function executePaymentMethodEffect(
+  ports: EffectPorts,
+  effect: Extract<PaymentMethodEffect, { kind: "detach_payment_method" | "set_default_payment_method" }>,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  switch (effect.kind) {
+    case "detach_payment_method":
+      return ports.gateway
+        .detachPaymentMethod({ idempotencyKey: effect.id, paymentMethodId: effect.paymentMethodId })
+        .map((): readonly PaymentObjectFact[] => [])
+        .orElse((e) =>
+          e.type === "gateway_definite" &&
+          (isGoneCode(e.code) || e.code === "payment_method_unexpected_state")
+            ? okAsync<readonly PaymentObjectFact[], EffectFailure>([])
+            : errAsync(fromGateway(e)),
+        );
+    case "set_default_payment_method":
+      return ports.gateway
+        .setDefaultPaymentMethod({
+          idempotencyKey: effect.id,
+          customerId: effect.customerId,
+          paymentMethodId: effect.paymentMethodId,
+        })
+        .map((): readonly PaymentObjectFact[] => [])
+        .mapErr(fromGateway);
+  }
+}
+
+/**
  * Carries out one outbox effect through the ports and returns the facts its result
  * reports (routed by `applyPaymentObjectFact`, like the same facts arriving by webhook).
  * Safe to run more than once for the same effect: every provider call uses the effect id
@@ -398,6 +437,11 @@ export function executeEffect(
       effect.kind === "refund")
   )
     return executeMarketplaceChargeEffect(ports, effect);
+  if (
+    isPaymentMethodEffect(effect) &&
+    (effect.kind === "detach_payment_method" || effect.kind === "set_default_payment_method")
+  )
+    return executePaymentMethodEffect(ports, effect);
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {

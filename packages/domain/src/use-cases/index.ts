@@ -84,6 +84,18 @@ export {
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
 export {
+  describeMethod,
+  groupsRelyingOnDebit,
+  listPaymentMethods,
+  type MethodNewsOutcome,
+  type PaymentMethodView,
+  type RemovedPaymentMethod,
+  recordPaymentMethodNews,
+  removePaymentMethod,
+  setDefaultPaymentMethod,
+  startPaymentMethodSetup,
+} from "./payment-method-use-cases.js";
+export {
   type PayoutRecordOutcome,
   type PayoutRun,
   type PayoutRunReport,

@@ -31,7 +31,7 @@ function memberOf(
 }
 
 /** The person's Stripe customer: the stored one, or a new one recorded on the person first. */
-function ensureCustomer(
+export function ensureCustomer(
   deps: UseCaseDeps,
   gateway: PaymentGateway,
   person: Person,

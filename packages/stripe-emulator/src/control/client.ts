@@ -146,6 +146,17 @@ export class EmulatorControl {
     return this.call("POST", `/mandates/${mandateId}/revoke`);
   }
 
+  /**
+   * A card network updates a saved card (new expiry, reissued number), as Stripe's card
+   * account updater does on its own: `payment_method.automatically_updated`.
+   */
+  updateCardFromNetwork(
+    paymentMethodId: string,
+    update: { exp_month?: number; exp_year?: number; last4?: string },
+  ): Promise<Stripe.PaymentMethod> {
+    return this.call("POST", `/payment_methods/${paymentMethodId}/network_update`, update);
+  }
+
   /** Emulator extension: credits an account's available balance directly. */
   topUp(input: { amount: number; currency?: string; account?: string }): Promise<Stripe.BalanceTransaction> {
     return this.call("POST", "/balance/top_up", input);

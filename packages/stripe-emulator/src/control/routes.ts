@@ -16,6 +16,7 @@ import { openDispute, resolveDispute } from "../resources/charges.js";
 import { type CheckoutCompletion, completeCheckoutSession } from "../resources/checkout.js";
 import { deactivateMandate } from "../resources/mandates.js";
 import { authenticatePaymentIntent } from "../resources/payment-intents.js";
+import { networkUpdateCard } from "../resources/payment-methods.js";
 import { failPayout } from "../resources/payouts.js";
 import type { WebhookDispatcher } from "../webhooks/dispatcher.js";
 
@@ -176,6 +177,21 @@ export class ControlRoutes implements ControlDispatcher {
       if (record?.type !== "mandate") throw new ControlError(404, `No such mandate: '${m[1]}'`);
       deactivateMandate(engine, record.obj.id);
       return record.obj;
+    });
+    this.on("POST", /^\/_emulator\/payment_methods\/([^/]+)\/network_update$/, (m, body) => {
+      const last4 = body.last4;
+      if (last4 !== undefined && typeof last4 !== "string")
+        throw new ControlError(400, "last4 must be a string");
+      const expMonth = num(body, "exp_month");
+      const expYear = num(body, "exp_year");
+      const result = networkUpdateCard(engine, m[1]!, {
+        ...(expMonth !== undefined ? { expMonth } : {}),
+        ...(expYear !== undefined ? { expYear } : {}),
+        ...(last4 !== undefined ? { last4 } : {}),
+      });
+      if ("refused" in result)
+        throw new ControlError(result.refused.startsWith("No such") ? 404 : 400, result.refused);
+      return result;
     });
     this.on("POST", /^\/_emulator\/balance\/top_up$/, (_m, body) => {
       const amount = num(body, "amount");

@@ -236,6 +236,47 @@ export function attachPaymentMethod(
   return pm;
 }
 
+/**
+ * What Stripe does on its own when a card network tells it a saved card changed (a new
+ * expiry date or a reissued number): the attached card's details are replaced and
+ * `payment_method.automatically_updated` is sent, with the card's previous details in
+ * `previous_attributes`. Only an attached card is updated (Stripe's card account updater
+ * keeps saved cards current); `undefined` fields keep their value.
+ */
+export function networkUpdateCard(
+  engine: Engine,
+  pmId: string,
+  update: { readonly expMonth?: number; readonly expYear?: number; readonly last4?: string },
+): Stripe.PaymentMethod | { readonly refused: string } {
+  const record = engine.store.record<Stripe.PaymentMethod>(pmId);
+  if (record?.type !== "payment_method") return { refused: `No such payment method: '${pmId}'` };
+  const pm = record.obj;
+  if (pm.type !== "card" || !pm.card)
+    return { refused: "only card payment methods are updated by card networks" };
+  if (pm.customer === null) return { refused: "only cards saved to a customer are updated by card networks" };
+  if (
+    update.expMonth !== undefined &&
+    !(Number.isInteger(update.expMonth) && update.expMonth >= 1 && update.expMonth <= 12)
+  )
+    return { refused: "exp_month must be 1 to 12" };
+  if (
+    update.expYear !== undefined &&
+    !(Number.isInteger(update.expYear) && update.expYear >= 2000 && update.expYear <= 2100)
+  )
+    return { refused: "exp_year must be a four-digit year" };
+  if (update.last4 !== undefined && !/^[0-9]{4}$/.test(update.last4))
+    return { refused: "last4 must be four digits" };
+  const previous = { exp_month: pm.card.exp_month, exp_year: pm.card.exp_year, last4: pm.card.last4 };
+  pm.card = {
+    ...pm.card,
+    exp_month: update.expMonth ?? pm.card.exp_month,
+    exp_year: update.expYear ?? pm.card.exp_year,
+    last4: update.last4 ?? pm.card.last4,
+  };
+  engine.emit("payment_method.automatically_updated", pm, record.owner, { previous: { card: previous } });
+  return pm;
+}
+
 export function registerPaymentMethods(router: Router, engine: Engine): void {
   router.post(
     "/v1/payment_methods",

@@ -1,0 +1,272 @@
+// Saved payment methods on v1: set-up client secrets (the person only), the list (the
+// person, platform operators), the default, and removal — refused while a running round
+// relies on the method unless an active BECS replacement takes over. Stripe's side is the
+// domain's fake gateway; its webhooks are delivered through the one fact router.
+import { DAY_MS, type PaymentFact, useCases } from "@susu/domain";
+import { describe, expect, it } from "vitest";
+import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
+
+const bed = groupsTestbed();
+const { send } = bed;
+const ops = { roles: ["admin" as const] };
+
+async function deliver(facts: readonly PaymentFact[]): Promise<void> {
+  for (const fact of facts)
+    (
+      await useCases.applyPaymentFact(bed.deps, { reader: bed.gateway }, fact, "stripe:evt_test")
+    )._unsafeUnwrap();
+}
+
+/** `who` saves a method through the API; their app confirms it at Stripe; returns its id. */
+async function save(who: string, type: "card" | "au_becs_debit", attempt: string): Promise<string> {
+  const setup = await send(who, "POST", "/v1/people/me/payment-methods/setup", { type, attempt });
+  expect(setup.status, JSON.stringify(setup.body)).toBe(201);
+  // Confirmed a second later: methods are listed oldest first.
+  bed.clock.advance(1_000);
+  const facts = bed.gateway.confirmSetup(setup.body.setupIntentId);
+  await deliver(facts);
+  const first = facts[0];
+  if (first?.kind !== "payment_method_changed") throw new Error("nothing attached");
+  return first.paymentMethodId;
+}
+
+/** A group of `admin` and `member` with a round in progress; `member`'s debit is a BECS account saved through the API. */
+async function runningRound(admin: string, member: string) {
+  const groupId = await bed.group(admin, [member]);
+  await bed.onboarded(admin);
+  const becs = await save(member, "au_becs_debit", "1");
+  bed.gateway.setAccount(`acct_${member}`, true);
+  (
+    await useCases.updatePersonPayment(bed.deps, member, { connectedAccountId: `acct_${member}` }, "stripe")
+  )._unsafeUnwrap();
+  (
+    await useCases.updatePersonReadiness(bed.deps, member, { payoutsEnabled: true }, "stripe")
+  )._unsafeUnwrap();
+  (await useCases.activateGroup(bed.deps, groupId, admin))._unsafeUnwrap();
+  bed.clock.advance(DAY_MS);
+  (await useCases.startRound(bed.deps, groupId, { memberId: admin }))._unsafeUnwrap();
+  return { groupId, becs };
+}
+
+const rows = async () => {
+  const [methods, people, outbox] = await Promise.all([
+    bed.db.prisma.savedPaymentMethod.count(),
+    bed.db.prisma.person.findMany({ orderBy: { id: "asc" } }),
+    bed.db.prisma.outboxEffect.count(),
+  ]);
+  return { methods, people, outbox };
+};
+
+describe("saving and listing", () => {
+  it("a card and a BECS account are saved from set-ups the person's app confirms; listed with no full number", async () => {
+    await bed.group("ivy");
+    const card = await save("ivy", "card", "1");
+    const becs = await save("ivy", "au_becs_debit", "1");
+    const listed = await send("ivy", "GET", "/v1/people/me/payment-methods");
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual({
+      object: "list",
+      url: "/v1/people/me/payment-methods",
+      has_more: false,
+      data: [
+        {
+          object: "payment_method",
+          id: card,
+          type: "card",
+          card: { brand: "visa", last4: "4242", expMonth: 12, expYear: 2030 },
+          bankAccount: null,
+          mandate: null,
+          isDefault: false,
+          usedForDebits: false,
+          createdAt: expect.any(String),
+        },
+        {
+          object: "payment_method",
+          id: becs,
+          type: "au_becs_debit",
+          card: null,
+          bankAccount: { bsbNumber: "000000", last4: "3456" },
+          mandate: { id: expect.stringMatching(/^mandate_/), status: "active" },
+          isDefault: false,
+          // Ivy had no debit: her first BECS account is the one rounds use.
+          usedForDebits: true,
+          createdAt: expect.any(String),
+        },
+      ],
+    });
+    // Stripe's cursor pagination.
+    const page = await send("ivy", "GET", "/v1/people/me/payment-methods?limit=1");
+    expect(page.body).toMatchObject({ has_more: true, data: [{ id: card }] });
+    const next = await send("ivy", "GET", `/v1/people/me/payment-methods?limit=1&starting_after=${card}`);
+    expect(next.body).toMatchObject({ has_more: false, data: [{ id: becs }] });
+    expectInvalid(await send("ivy", "GET", "/v1/people/me/payment-methods?limit=0"), ["limit"]);
+    // Operators see it too; anyone else gets 404.
+    expect(
+      (await send("ops", "GET", "/v1/people/ivy/payment-methods", undefined, ops)).body.data,
+    ).toHaveLength(2);
+    expectProblem(await send("eve", "GET", "/v1/people/ivy/payment-methods"), 404, "person_not_found");
+    expectProblem(await send(undefined, "GET", "/v1/people/ivy/payment-methods"), 401, "unauthenticated");
+  });
+
+  it("the set-up is the person's only, repeats for the same attempt, and refuses bad input naming the field", async () => {
+    await bed.group("jon");
+    const first = await send("jon", "POST", "/v1/people/jon/payment-methods/setup", { type: "card" });
+    const again = await send("jon", "POST", "/v1/people/me/payment-methods/setup", {
+      type: "card",
+      attempt: "1",
+    });
+    expect(again.body.setupIntentId).toBe(first.body.setupIntentId);
+    const before = await rows();
+    expectProblem(
+      await send("ops", "POST", "/v1/people/jon/payment-methods/setup", { type: "card" }, ops),
+      404,
+      "person_not_found",
+    );
+    expectProblem(
+      await send("kim", "POST", "/v1/people/jon/payment-methods/setup", { type: "card" }),
+      404,
+      "person_not_found",
+    );
+    expectInvalid(await send("jon", "POST", "/v1/people/me/payment-methods/setup", { type: "sepa_debit" }), [
+      "type",
+    ]);
+    expectInvalid(await send("jon", "POST", "/v1/people/me/payment-methods/setup", {}), ["type"]);
+    expectInvalid(
+      await send("jon", "POST", "/v1/people/me/payment-methods/setup", {
+        type: "card",
+        number: "4242424242424242",
+      }),
+      [""],
+    );
+    expect(await rows()).toEqual(before);
+  });
+});
+
+describe("the default", () => {
+  it("is the person's choice: stored at once, Stripe's customer default follows through the outbox", async () => {
+    await bed.group("lea");
+    const card = await save("lea", "card", "1");
+    const becs = await save("lea", "au_becs_debit", "1");
+    const made = await send("lea", "POST", `/v1/people/me/payment-methods/${card}/default`);
+    expect(made.status).toBe(200);
+    expect(made.body).toMatchObject({ id: card, isDefault: true });
+    await send("lea", "POST", `/v1/people/me/payment-methods/${becs}/default`);
+    const listed = (await send("lea", "GET", "/v1/people/me/payment-methods")).body.data as {
+      id: string;
+      isDefault: boolean;
+    }[];
+    expect(listed.filter((m) => m.isDefault).map((m) => m.id)).toEqual([becs]);
+    const effects = await bed.db.prisma.outboxEffect.findMany({
+      where: { kind: "set_default_payment_method", aggregateId: { in: [card, becs] } },
+      orderBy: { sequence: "asc" },
+    });
+    // Keyed by the version the method has as the default: the BECS account was stored twice
+    // before (attached, then its mandate from the set-up), so its key is v2.
+    expect(effects.map((e) => e.id)).toEqual([
+      `payment_method:${card}:default:v1`,
+      `payment_method:${becs}:default:v2`,
+    ]);
+    // Someone else's method, or none, is not found; nobody else may choose.
+    expectProblem(
+      await send("lea", "POST", "/v1/people/me/payment-methods/pm_nope/default"),
+      404,
+      "payment_method_not_found",
+    );
+    expectProblem(
+      await send("ops", "POST", `/v1/people/lea/payment-methods/${card}/default`, undefined, ops),
+      404,
+      "person_not_found",
+    );
+  });
+});
+
+describe("removing", () => {
+  it("the debit a running round relies on: 409 naming the group, then replaced by an active BECS account and removed", async () => {
+    const { groupId, becs } = await runningRound("max", "nia");
+    const card = await save("nia", "card", "1");
+    const before = await rows();
+    const refused = await send("nia", "DELETE", `/v1/people/me/payment-methods/${becs}`);
+    expectProblem(refused, 409, "payment_method_in_use");
+    expect(refused.body.groupId).toBe(groupId);
+    expectProblem(
+      await send("nia", "DELETE", `/v1/people/me/payment-methods/${becs}?replacementId=${card}`),
+      409,
+      "replacement_not_usable",
+    );
+    expect(await rows()).toEqual(before);
+
+    const second = await save("nia", "au_becs_debit", "2");
+    const removed = await send(
+      "nia",
+      "DELETE",
+      `/v1/people/me/payment-methods/${becs}?replacementId=${second}`,
+    );
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    expect(removed.body).toMatchObject({ object: "payment_method_removal", debitPaymentMethodId: second });
+    const nia = await bed.db.prisma.person.findUniqueOrThrow({ where: { id: "nia" } });
+    expect(nia).toMatchObject({ becsPaymentMethodId: second, mandateActive: true });
+    const listed = (await send("nia", "GET", "/v1/people/me/payment-methods")).body.data as {
+      id: string;
+      usedForDebits: boolean;
+    }[];
+    expect(listed.map((m) => [m.id, m.usedForDebits])).toEqual([
+      [card, false],
+      [second, true],
+    ]);
+    const detach = await bed.db.prisma.outboxEffect.findUniqueOrThrow({
+      where: { id: `payment_method:${becs}:detach` },
+    });
+    expect(detach).toMatchObject({ kind: "detach_payment_method", status: "pending" });
+    // Gone: removing it again is not found.
+    expectProblem(
+      await send("nia", "DELETE", `/v1/people/me/payment-methods/${becs}`),
+      404,
+      "payment_method_not_found",
+    );
+  });
+
+  it("a card no round relies on is removed at once; only the person may remove", async () => {
+    await bed.group("oli");
+    const card = await save("oli", "card", "1");
+    expectProblem(
+      await send("ops", "DELETE", `/v1/people/oli/payment-methods/${card}`, undefined, ops),
+      404,
+      "person_not_found",
+    );
+    expectProblem(
+      await send("pat", "DELETE", `/v1/people/oli/payment-methods/${card}`),
+      404,
+      "person_not_found",
+    );
+    expectInvalid(await send("oli", "DELETE", `/v1/people/me/payment-methods/${card}?replacementId=a.b`), [
+      "replacementId",
+    ]);
+    const removed = await send("oli", "DELETE", `/v1/people/me/payment-methods/${card}`);
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({
+      paymentMethod: { id: card, isDefault: false },
+      debitPaymentMethodId: null,
+    });
+    expect((await send("oli", "GET", "/v1/people/me/payment-methods")).body.data).toEqual([]);
+  });
+
+  it("a debit detached behind susu's back during a round: readiness drops, notices and a ticket are queued once", async () => {
+    const { groupId, becs } = await runningRound("quin", "rae");
+    const fact = bed.gateway.detachBehindTheScenes(becs);
+    await deliver([fact, fact]);
+    const me = await send("rae", "GET", "/v1/people/me");
+    expect(me.body).toMatchObject({
+      readiness: { mandateActive: false },
+      due: expect.arrayContaining(["mandate_inactive"]),
+    });
+    const effects = await bed.db.prisma.outboxEffect.findMany({
+      where: { aggregateId: becs },
+      orderBy: { sequence: "asc" },
+    });
+    expect(effects.map((e) => e.id)).toEqual([
+      `payment_method:${becs}:detached:notify`,
+      `payment_method:${becs}:detached:group:${groupId}:notify`,
+      `payment_method:${becs}:detached:group:${groupId}:ticket`,
+    ]);
+  });
+});

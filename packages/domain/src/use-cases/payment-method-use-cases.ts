@@ -1,0 +1,602 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { paymentMethodError, paymentMethodInUse } from "../payment-method/payment-method.errors.js";
+import {
+  PAYMENT_METHOD_AGGREGATE,
+  type PaymentMethodEffect,
+} from "../payment-method/payment-method-effect.js";
+import { paymentMethodIds } from "../payment-method/payment-method-ids.js";
+import {
+  canDebitWith,
+  isSaved,
+  mergeReportedMethod,
+  type ReportedPaymentMethod,
+  type SavedMandateStatus,
+  type SavedMethodType,
+  type SavedPaymentMethod,
+} from "../payment-method/saved-payment-method.js";
+import type { PersonId } from "../person/ids.js";
+import * as P from "../person/person.js";
+import { isGoneCode } from "../policy/failure-codes.js";
+import type { GatewayError, PaymentGateway, PaymentReader } from "../ports/payment-gateway.js";
+import type { AuditEntry, VersionedChange } from "../ports/storage.js";
+import { isRoundEnded } from "../round/round.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { loadPerson } from "./load-people.js";
+import { ensureCustomer } from "./onboarding.js";
+import { retryOnConflict } from "./retry-on-conflict.js";
+
+/** Where a person can change their saved methods in the API (told in notices). */
+const METHODS_PATH = "/v1/people/me/payment-methods";
+
+/**
+ * The groups whose round in progress relies on the person's debit: they are a member
+ * (not left) and the group's current round has not ended. Oldest group id first.
+ */
+export function groupsRelyingOnDebit(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<readonly string[], UseCaseError> {
+  return deps.groups.listGroupsOfPerson(personId).andThen((groups) =>
+    groups.reduce<ResultAsync<string[], UseCaseError>>(
+      (acc, group) =>
+        acc.andThen((relying) => {
+          if (group.currentRoundId === undefined) return okAsync(relying);
+          return deps.rounds
+            .getRound(group.currentRoundId)
+            .map((round) => (round !== undefined && !isRoundEnded(round) ? [...relying, group.id] : relying));
+        }),
+      okAsync([]),
+    ),
+  );
+}
+
+/** A saved method of the person's that they have not removed, or `payment_method_not_found`. */
+function loadOwnMethod(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+): ResultAsync<SavedPaymentMethod, UseCaseError> {
+  return deps.paymentMethods
+    .getPaymentMethod(paymentMethodId)
+    .andThen((m) =>
+      m !== undefined && m.personId === personId && isSaved(m)
+        ? okAsync(m)
+        : errAsync<SavedPaymentMethod, UseCaseError>(
+            paymentMethodError(
+              "payment_method_not_found",
+              `${personId} has no saved payment method ${paymentMethodId}`,
+            ),
+          ),
+    );
+}
+
+const changeOf = (
+  before: SavedPaymentMethod | undefined,
+  state: SavedPaymentMethod,
+): VersionedChange<SavedPaymentMethod> => ({
+  state,
+  expectedVersion: before?.version,
+});
+
+function auditLine(
+  deps: UseCaseDeps,
+  paymentMethodId: string,
+  action: string,
+  actor: string,
+  outcome: "applied" | "ignored",
+  detail: string,
+): AuditEntry {
+  return {
+    at: deps.clock.now(),
+    aggregate: "payment_method",
+    aggregateId: paymentMethodId,
+    action,
+    outcome,
+    detail,
+    actor,
+  };
+}
+
+/**
+ * Starts saving a card or a BECS account: creates the person's customer if needed, then a
+ * SetupIntent their app confirms with the client secret (susu never sees the number). The
+ * method is recorded when the provider reports it attached (and, for BECS, its mandate),
+ * not here.
+ *
+ * @param attemptKey the same key repeats the same set-up; a new one asks for another.
+ */
+export function startPaymentMethodSetup(
+  deps: UseCaseDeps,
+  gateway: PaymentGateway,
+  personId: PersonId,
+  methodType: SavedMethodType,
+  attemptKey: string,
+): ResultAsync<
+  { readonly setupIntentId: string; readonly clientSecret: string },
+  UseCaseError | GatewayError
+> {
+  return loadPerson(deps, personId).andThen((person) =>
+    ensureCustomer(deps, gateway, person).andThen((customerId) =>
+      gateway.createPaymentMethodSetup({
+        idempotencyKey: paymentMethodIds.setup(personId, methodType, attemptKey),
+        customerId,
+        methodType,
+        references: { personId, setupPurpose: "saved_method" },
+      }),
+    ),
+  );
+}
+
+/** A saved method as its owner sees it: which one rounds debit (`usedForDebits`). */
+export interface PaymentMethodView {
+  readonly method: SavedPaymentMethod;
+  /** The method is the debit rounds collect contributions with (the person's mandate). */
+  readonly usedForDebits: boolean;
+}
+
+/** A person's saved methods (not removed), oldest first, each saying whether rounds debit it. */
+export function listPaymentMethods(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<readonly PaymentMethodView[], UseCaseError> {
+  return loadPerson(deps, personId).andThen((person) =>
+    deps.paymentMethods
+      .listPaymentMethodsOfPerson(personId)
+      .map((methods) =>
+        methods.map((method) => ({ method, usedForDebits: person.debit?.paymentMethodId === method.id })),
+      ),
+  );
+}
+
+/**
+ * Makes a saved method the person's default: stored at once, and made the customer's
+ * default at the provider through the outbox (keyed by the method's version, so making it
+ * the default again later is a new call). The default already is a no-op.
+ */
+export function setDefaultPaymentMethod(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  actor: string,
+): ResultAsync<SavedPaymentMethod, UseCaseError> {
+  return retryOnConflict(() =>
+    loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
+      if (method.isDefault) return okAsync(method);
+      return deps.paymentMethods.listPaymentMethodsOfPerson(personId).andThen((methods) => {
+        const now = deps.clock.now();
+        const previous = methods.filter((m) => m.isDefault && m.id !== method.id);
+        const next: SavedPaymentMethod = { ...method, isDefault: true, updatedAt: now };
+        const effect: PaymentMethodEffect = {
+          kind: "set_default_payment_method",
+          id: paymentMethodIds.setDefault(method.id, method.version + 1),
+          aggregate: PAYMENT_METHOD_AGGREGATE,
+          aggregateId: method.id,
+          customerId: method.customerId,
+          paymentMethodId: method.id,
+        };
+        return deps.uow
+          .commit({
+            people: [],
+            groups: [],
+            rounds: [],
+            paymentMethods: [
+              changeOf(method, next),
+              ...previous.map((m) => changeOf(m, { ...m, isDefault: false, updatedAt: now })),
+            ],
+            outbox: [effect],
+            audit: [auditLine(deps, method.id, "set_default", actor, "applied", `default of ${personId}`)],
+          })
+          .map(() => ({ ...next, version: method.version + 1 }));
+      });
+    }),
+  );
+}
+
+/** What removing a method did: the method as removed, and the debit rounds use now (if any). */
+export interface RemovedPaymentMethod {
+  readonly method: SavedPaymentMethod;
+  /** The payment method rounds debit after the removal (the replacement when one moved in). */
+  readonly debitPaymentMethodId?: string;
+}
+
+/**
+ * Removes a saved method: stored as removed at once and detached at the provider through
+ * the outbox (the effect id is the idempotency key). The debit a running round relies on
+ * (the person's mandate while a group of theirs has a round in progress) is refused
+ * (`payment_method_in_use`, naming the group) unless `replacementId` names a saved BECS
+ * method of theirs with an active mandate: then, in the same write, rounds debit the
+ * replacement before the old method is detached. Removing the person's debit when no round
+ * relies on it leaves them without an active mandate (readiness drops).
+ */
+export function removePaymentMethod(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  paymentMethodId: string,
+  replacementId: string | undefined,
+  actor: string,
+): ResultAsync<RemovedPaymentMethod, UseCaseError> {
+  return retryOnConflict(() =>
+    loadPerson(deps, personId).andThen((person) =>
+      loadOwnMethod(deps, personId, paymentMethodId).andThen((method) => {
+        const replacement: ResultAsync<SavedPaymentMethod | undefined, UseCaseError> =
+          replacementId === undefined
+            ? okAsync(undefined)
+            : deps.paymentMethods
+                .getPaymentMethod(replacementId)
+                .andThen((r) =>
+                  r !== undefined && r.personId === personId && r.id !== method.id && canDebitWith(r)
+                    ? okAsync(r)
+                    : errAsync<SavedPaymentMethod | undefined, UseCaseError>(
+                        paymentMethodError(
+                          "replacement_not_usable",
+                          `${replacementId} is not a saved BECS account of ${personId}'s with an active mandate`,
+                        ),
+                      ),
+                );
+        return replacement.andThen((repl) => {
+          const isDebit = person.debit?.paymentMethodId === method.id;
+          const relying = isDebit
+            ? groupsRelyingOnDebit(deps, personId)
+            : okAsync<readonly string[], UseCaseError>([]);
+          return relying.andThen((groupIds) => {
+            const first = groupIds[0];
+            if (first !== undefined && repl === undefined)
+              return errAsync<RemovedPaymentMethod, UseCaseError>(paymentMethodInUse(method.id, first));
+            // The rounds' debit moves to the replacement, or (nobody relying) stops being active.
+            let nextPerson: P.Person = person;
+            if (isDebit && repl?.mandate !== undefined) {
+              const moved = P.updatePersonPayment(person, {
+                debit: { paymentMethodId: repl.id, mandateId: repl.mandate.mandateId, mandateActive: true },
+              });
+              if (moved.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(moved.error);
+              nextPerson = moved.value;
+            } else if (isDebit) {
+              const stopped = P.updatePersonReadiness(person, { mandateActive: false });
+              if (stopped.isErr()) return errAsync<RemovedPaymentMethod, UseCaseError>(stopped.error);
+              nextPerson = stopped.value;
+            }
+            const now = deps.clock.now();
+            const removed: SavedPaymentMethod = {
+              ...method,
+              isDefault: false,
+              removal: { at: now, by: "person" },
+              updatedAt: now,
+            };
+            const detach: PaymentMethodEffect = {
+              kind: "detach_payment_method",
+              id: paymentMethodIds.detach(method.id),
+              aggregate: PAYMENT_METHOD_AGGREGATE,
+              aggregateId: method.id,
+              paymentMethodId: method.id,
+            };
+            const personChanged = !P.samePerson(person, nextPerson);
+            const debitNow = nextPerson.debit?.mandateActive ? nextPerson.debit.paymentMethodId : undefined;
+            const detail =
+              repl !== undefined && isDebit
+                ? `removed by ${personId}; rounds debit ${repl.id} instead`
+                : `removed by ${personId}`;
+            return deps.uow
+              .commit({
+                people: personChanged
+                  ? [
+                      {
+                        state: { ...nextPerson, version: person.version + 1 },
+                        expectedVersion: person.version,
+                      },
+                    ]
+                  : [],
+                groups: [],
+                rounds: [],
+                paymentMethods: [changeOf(method, removed)],
+                outbox: [detach],
+                audit: [auditLine(deps, method.id, "remove_payment_method", actor, "applied", detail)],
+              })
+              .map(() => ({
+                method: { ...removed, version: method.version + 1 },
+                ...(debitNow !== undefined ? { debitPaymentMethodId: debitNow } : {}),
+              }));
+          });
+        });
+      }),
+    ),
+  );
+}
+
+/** What news of a payment method did. */
+export interface MethodNewsOutcome {
+  readonly applied: boolean;
+  readonly detail: string;
+}
+
+/** The method as the provider holds it now; undefined when the provider no longer has it. */
+function readMethod(
+  reader: PaymentReader,
+  paymentMethodId: string,
+): ResultAsync<ReportedPaymentMethod | undefined, GatewayError> {
+  return reader
+    .getPaymentMethod(paymentMethodId)
+    .map((m): ReportedPaymentMethod | undefined => m)
+    .orElse((e) => (e.type === "gateway_definite" && isGoneCode(e.code) ? okAsync(undefined) : errAsync(e)));
+}
+
+/** The mandate's status as the provider says now (one it will not show is inactive). */
+function readMandate(
+  reader: PaymentReader,
+  mandateId: string | undefined,
+): ResultAsync<
+  { readonly mandateId: string; readonly status: SavedMandateStatus } | undefined,
+  GatewayError
+> {
+  if (mandateId === undefined) return okAsync(undefined);
+  return reader
+    .getMandate(mandateId)
+    .map((m) => ({ mandateId, status: m.status }))
+    .orElse((e) =>
+      e.type === "gateway_definite" && isGoneCode(e.code)
+        ? okAsync({ mandateId, status: "inactive" as const })
+        : errAsync(e),
+    );
+}
+
+/**
+ * Records what the provider says of a payment method now (after `payment_method.attached`,
+ * `.detached`, `.automatically_updated`, a finished set-up naming its mandate, or
+ * `mandate.updated`): read again here, so any order and any repeat of the news ends the
+ * same. A method attached to a person's customer is saved (new expiry or last four digits
+ * recorded); one that is no longer attached was removed behind susu's back: if it was the
+ * person's debit their readiness drops, and if a running round relied on it the person and
+ * each such group's admins are told and a ticket is opened per group. A mandate that became
+ * inactive tells the person how to fix it. Every notice and ticket id is the method's, so
+ * news heard twice tells nobody twice.
+ */
+export function recordPaymentMethodNews(
+  deps: UseCaseDeps,
+  reader: PaymentReader,
+  news: { readonly paymentMethodId: string; readonly customerId?: string; readonly mandateId?: string },
+  actor: string,
+): ResultAsync<MethodNewsOutcome, UseCaseError | GatewayError> {
+  const what = `payment method ${news.paymentMethodId}`;
+  return retryOnConflict<MethodNewsOutcome, UseCaseError | GatewayError>(() =>
+    readMethod(reader, news.paymentMethodId).andThen((reported) =>
+      deps.paymentMethods.getPaymentMethod(news.paymentMethodId).andThen((stored) => {
+        const customerId = stored?.customerId ?? reported?.customerId ?? news.customerId;
+        const owner: ResultAsync<P.Person | undefined, UseCaseError> =
+          stored !== undefined
+            ? deps.people.getPerson(stored.personId)
+            : customerId !== undefined
+              ? deps.people.findByCustomer(customerId)
+              : okAsync(undefined);
+        return owner.andThen((person) => {
+          if (person === undefined || person.customerId === undefined)
+            return okAsync({ applied: false, detail: `${what}: no person has its customer` });
+          const personCustomer = person.customerId;
+          const mandateId =
+            news.mandateId ??
+            stored?.mandate?.mandateId ??
+            (person.debit?.paymentMethodId === news.paymentMethodId ? person.debit.mandateId : undefined);
+          return readMandate(reader, mandateId).andThen((mandate) => {
+            const merge = mergeReportedMethod(
+              stored,
+              reported,
+              { personId: person.id, customerId: stored?.customerId ?? personCustomer },
+              mandate,
+              deps.clock.now(),
+            );
+            if (!merge.changed || merge.next === undefined)
+              return okAsync({
+                applied: false,
+                detail:
+                  merge.next === undefined
+                    ? `${what}: not attached to ${person.id}'s customer`
+                    : `${what}: nothing new for ${person.id}`,
+              });
+            const next = merge.next;
+            return consequences(deps, person, next, merge).andThen(({ nextPerson, outbox, detail }) =>
+              deps.uow
+                .commit({
+                  people:
+                    nextPerson !== undefined
+                      ? [
+                          {
+                            state: { ...nextPerson, version: person.version + 1 },
+                            expectedVersion: person.version,
+                          },
+                        ]
+                      : [],
+                  groups: [],
+                  rounds: [],
+                  paymentMethods: [changeOf(stored, next)],
+                  outbox,
+                  audit: [
+                    auditLine(deps, next.id, "payment_method_news", actor, "applied", `${what}: ${detail}`),
+                  ],
+                })
+                .map(() => ({ applied: true, detail: `${what}: ${detail}` })),
+            );
+          });
+        });
+      }),
+    ),
+  );
+}
+
+/**
+ * A saved BECS account of the person's, other than `except`, that rounds can debit (active
+ * mandate), the oldest first: where their debit moves when the one they use dies.
+ */
+function backupDebit(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  except: string,
+): ResultAsync<SavedPaymentMethod | undefined, UseCaseError> {
+  return deps.paymentMethods
+    .listPaymentMethodsOfPerson(personId)
+    .map((methods) => methods.find((m) => m.id !== except && canDebitWith(m)));
+}
+
+/**
+ * What a method's news means for its person: their readiness, and who must be told. When
+ * the debit rounds use dies (detached, or its mandate inactive) and the person has saved
+ * another BECS account with an active mandate, the debit moves to it (they are told);
+ * a set-up finishing while their debit is dead makes it the debit too, so whichever of the
+ * two Stripe reports first, the person ends debited from the account that works.
+ */
+function consequences(
+  deps: UseCaseDeps,
+  person: P.Person,
+  method: SavedPaymentMethod,
+  merge: { readonly detachedByProvider: boolean; readonly mandateWentInactive: boolean },
+): ResultAsync<
+  {
+    readonly nextPerson: P.Person | undefined;
+    readonly outbox: PaymentMethodEffect[];
+    readonly detail: string;
+  },
+  UseCaseError
+> {
+  const dies =
+    person.debit?.paymentMethodId === method.id && (merge.detachedByProvider || merge.mandateWentInactive);
+  if (!dies) return plainConsequences(deps, person, method, merge);
+  return backupDebit(deps, person.id, method.id).andThen((backup) => {
+    if (backup?.mandate === undefined) return plainConsequences(deps, person, method, merge);
+    const moved = P.updatePersonPayment(person, {
+      debit: { paymentMethodId: backup.id, mandateId: backup.mandate.mandateId, mandateActive: true },
+    });
+    if (moved.isErr()) return errAsync(moved.error);
+    const mandateId = method.mandate?.mandateId ?? "none";
+    const notice: PaymentMethodEffect = {
+      kind: "notify",
+      id: merge.detachedByProvider
+        ? paymentMethodIds.detachedNotice(method.id)
+        : paymentMethodIds.mandateInactiveNotice(method.id, mandateId),
+      aggregate: PAYMENT_METHOD_AGGREGATE,
+      aggregateId: method.id,
+      to: { kind: "people", personIds: [person.id] },
+      template: merge.detachedByProvider ? "payment_method_detached" : "mandate_inactive",
+      data: {
+        paymentMethodId: method.id,
+        method: describeMethod(method),
+        usedForDebits: "yes",
+        movedTo: describeMethod(backup),
+        movedToPaymentMethodId: backup.id,
+      },
+    };
+    return okAsync({
+      nextPerson: moved.value,
+      outbox: [notice],
+      detail: `${merge.detachedByProvider ? "removed at the provider" : `mandate ${mandateId} inactive`}; rounds debit ${backup.id} instead; ${person.id} told`,
+    });
+  });
+}
+
+/** {@link consequences} when the debit does not move. */
+function plainConsequences(
+  deps: UseCaseDeps,
+  person: P.Person,
+  method: SavedPaymentMethod,
+  merge: { readonly detachedByProvider: boolean; readonly mandateWentInactive: boolean },
+): ResultAsync<
+  {
+    readonly nextPerson: P.Person | undefined;
+    readonly outbox: PaymentMethodEffect[];
+    readonly detail: string;
+  },
+  UseCaseError
+> {
+  const isDebit = person.debit?.paymentMethodId === method.id;
+  const address = { aggregate: PAYMENT_METHOD_AGGREGATE, aggregateId: method.id } as const;
+  const describe = describeMethod(method);
+  if (merge.detachedByProvider) {
+    if (!isDebit)
+      return okAsync({ nextPerson: undefined, outbox: [], detail: `removed at the provider (${describe})` });
+    const dropped = P.updatePersonReadiness(person, { mandateActive: false });
+    if (dropped.isErr()) return errAsync(dropped.error);
+    const nextPerson = P.samePerson(person, dropped.value) ? undefined : dropped.value;
+    return groupsRelyingOnDebit(deps, person.id).map((groupIds) => {
+      if (groupIds.length === 0)
+        return {
+          nextPerson,
+          outbox: [],
+          detail: `removed at the provider (${describe}); ${person.id} has no active debit`,
+        };
+      const outbox: PaymentMethodEffect[] = [
+        {
+          kind: "notify",
+          id: paymentMethodIds.detachedNotice(method.id),
+          ...address,
+          to: { kind: "people", personIds: [person.id] },
+          template: "payment_method_detached",
+          data: {
+            paymentMethodId: method.id,
+            method: describe,
+            groupIds: groupIds.join(","),
+            action: "save_a_new_bank_account",
+            setupPath: `${METHODS_PATH}/setup`,
+          },
+        },
+        ...groupIds.flatMap((groupId): PaymentMethodEffect[] => [
+          {
+            kind: "notify",
+            id: paymentMethodIds.detachedAdminsNotice(method.id, groupId),
+            ...address,
+            to: { kind: "group", groupId, members: { kind: "admins" } },
+            template: "member_payment_method_detached",
+            data: { groupId, memberId: person.id, memberName: person.displayName, method: describe },
+          },
+          {
+            kind: "open_ticket",
+            id: paymentMethodIds.detachedTicket(method.id, groupId),
+            ...address,
+            groupId,
+            reason: "payment_method_detached",
+            summary: `${person.id}'s debit ${method.id} (${describe}) was detached at the provider, not through susu, while a round of group ${groupId} relies on it. Their readiness dropped and they were asked to save a new bank account; their contribution will fail until they do.`,
+          },
+        ]),
+      ];
+      return {
+        nextPerson,
+        outbox,
+        detail: `removed at the provider (${describe}) while groups ${groupIds.join(", ")} rely on it: ${person.id} and the admins told, tickets opened`,
+      };
+    });
+  }
+  if (merge.mandateWentInactive && method.mandate !== undefined) {
+    const mandateId = method.mandate.mandateId;
+    const dropped = isDebit
+      ? P.updatePersonReadiness(person, { mandateActive: false }, { mandateId })
+      : undefined;
+    if (dropped?.isErr()) return errAsync(dropped.error);
+    const after = dropped?.isOk() ? dropped.value : person;
+    const outbox: PaymentMethodEffect[] = [
+      {
+        kind: "notify",
+        id: paymentMethodIds.mandateInactiveNotice(method.id, mandateId),
+        ...address,
+        to: { kind: "people", personIds: [person.id] },
+        template: "mandate_inactive",
+        data: {
+          paymentMethodId: method.id,
+          mandateId,
+          method: describe,
+          usedForDebits: isDebit ? "yes" : "no",
+          action: "save_a_new_bank_account",
+          setupPath: `${METHODS_PATH}/setup`,
+        },
+      },
+    ];
+    return okAsync({
+      nextPerson: P.samePerson(person, after) ? undefined : after,
+      outbox,
+      detail: `mandate ${mandateId} inactive; ${person.id} told how to fix it`,
+    });
+  }
+  return okAsync({ nextPerson: undefined, outbox: [], detail: `recorded for ${person.id} (${describe})` });
+}
+
+/** How a method is named to its owner: brand or bank, and the last four digits only. */
+export function describeMethod(method: SavedPaymentMethod): string {
+  if (method.card !== undefined) return `${method.card.brand} ending ${method.card.last4}`;
+  if (method.bankAccount !== undefined)
+    return `bank account ${method.bankAccount.bsbNumber.slice(0, 3)}-${method.bankAccount.bsbNumber.slice(3)} ending ${method.bankAccount.last4}`;
+  return method.type;
+}
