@@ -110,12 +110,12 @@ const refusal = (
 
 /** What a person asks for, before it is checked. */
 export interface NotificationPreferencesInput {
-  readonly email?: string | null;
-  readonly locale?: string | null;
-  readonly timeZone?: string | null;
-  readonly channels?: { readonly email?: boolean; readonly push?: boolean };
+  readonly email?: string | null | undefined;
+  readonly locale?: string | null | undefined;
+  readonly timeZone?: string | null | undefined;
+  readonly channels?: { readonly email?: boolean | undefined; readonly push?: boolean | undefined } | undefined;
   /** Template name → on (true) or off (false); names left out keep being sent. */
-  readonly notifications?: Readonly<Record<string, boolean>>;
+  readonly notifications?: Readonly<Record<string, boolean>> | undefined;
 }
 
 /** The longest address SMTP carries (RFC 5321's path limit less the brackets). */
