@@ -2,6 +2,7 @@
 // deliveries in PostgreSQL, the delivery loop sends them through a real SMTP server and to
 // a real HTTP receiver that verifies Susu-Signature, and the metrics count each send.
 import { DeliveringNotifier, PrismaNotificationEndpoints } from "@susu/adapters";
+import { verifySusuSignature } from "@susu/adapters/signature";
 import { TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryWorkerOf, notifierOf } from "../src/container.js";
@@ -104,6 +105,10 @@ describe("the scheduler's notifications", () => {
       [500, true],
       [200, true],
     ]);
+    // What a client app does with the helper it imports: the last request verifies.
+    const last = receiver.received[2];
+    expect(verifySusuSignature(last?.body ?? "", last?.signature, endpoint.secret).valid).toBe(true);
+    expect(verifySusuSignature(last?.body ?? "", last?.signature, "whsec_wrong").valid).toBe(false);
     const webhook = await db.prisma.notificationDelivery.findFirstOrThrow({ where: { channel: "webhook" } });
     expect(webhook).toMatchObject({ status: "sent", attempts: 3, recipient: endpoint.id, personId: "ana" });
     const scrape = parseScrape(await metrics.metrics.text());
