@@ -224,7 +224,10 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/notification-endpoints": operatorOnly,
   "POST /v1/notification-endpoints": { ...operatorOnly, service: "adminOnly" },
   "POST /v1/notification-endpoints/{endpointId}/disable": { ...operatorOnlyMissing, service: "adminOnly" },
-  "POST /v1/notification-endpoints/{endpointId}/rotate-secret": { ...operatorOnlyMissing, service: "adminOnly" },
+  "POST /v1/notification-endpoints/{endpointId}/rotate-secret": {
+    ...operatorOnlyMissing,
+    service: "adminOnly",
+  },
   "GET /v1/notification-endpoints/{endpointId}/deliveries": operatorOnlyMissing,
   "GET /v1/operations/notification-deliveries": operatorOnly,
   // rounds

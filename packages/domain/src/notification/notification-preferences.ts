@@ -113,7 +113,9 @@ export interface NotificationPreferencesInput {
   readonly email?: string | null | undefined;
   readonly locale?: string | null | undefined;
   readonly timeZone?: string | null | undefined;
-  readonly channels?: { readonly email?: boolean | undefined; readonly push?: boolean | undefined } | undefined;
+  readonly channels?:
+    | { readonly email?: boolean | undefined; readonly push?: boolean | undefined }
+    | undefined;
   /** Template name → on (true) or off (false); names left out keep being sent. */
   readonly notifications?: Readonly<Record<string, boolean>> | undefined;
 }
