@@ -229,7 +229,7 @@ describe("notification endpoints and the delivery log", () => {
       })
     ).map((d) => d.id);
     await db.prisma.notificationDelivery.update({
-      where: { id: webhookIds[1] },
+      where: { id: webhookIds[1] as string },
       data: { status: "failed", attempts: 8, lastError: "the endpoint answered 500", lastStatusCode: 500 },
     });
 
