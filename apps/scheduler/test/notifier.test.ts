@@ -1,9 +1,18 @@
-// The scheduler's notification path end to end: the notifier the container wires queues
+// The scheduler's notification path end to end: a notify effect in the outbox, dispatched with
+// the notifier the container wires, queues
 // deliveries in PostgreSQL, the delivery loop sends them through a real SMTP server and to
 // a real HTTP receiver that verifies Susu-Signature, and the metrics count each send.
-import { DeliveringNotifier, PrismaNotificationEndpoints } from "@susu/adapters";
+import { DeliveringNotifier, PrismaNotificationEndpoints, PrismaStore, SystemClock } from "@susu/adapters";
 import { verifySusuSignature } from "@susu/adapters/signature";
 import { TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
+import { useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  FakePaymentGateway,
+  InMemoryLedgerStore,
+  InMemoryTimerScheduler,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliveryWorkerOf, notifierOf } from "../src/container.js";
 import { readSchedulerEnv } from "../src/env.js";
@@ -62,22 +71,43 @@ describe("the scheduler's notifications", () => {
     receiver.secret = endpoint.secret;
     receiver.script = [500, 500];
 
-    const notifier = notifierOf(env, db.prisma, log);
-    const notification = {
-      id: "round_1:notify:contribution_retry_scheduled:ana:1",
-      aggregate: "round" as const,
-      aggregateId: "round_1",
-      groupId: "g1",
-      personIds: ["ana"],
-      template: "contribution_retry_scheduled" as const,
-      data: {
-        roundId: "round_1",
-        currency: "USD",
-        failureCode: "insufficient_funds",
-        retryAt: "2026-03-01T00:00:00.000Z",
-      },
+    // A round's notify effect in the outbox, as the domain decides it, dispatched by the
+    // outbox dispatcher with the notifier the container wires.
+    const clock = new SystemClock();
+    const store = new PrismaStore(db.prisma, { clock });
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const ports = {
+      gateway: new FakePaymentGateway(() => clock.now()),
+      notifier: notifierOf(env, db.prisma, log),
+      desk: new RecordingSupportDesk(),
+      timers: new InMemoryTimerScheduler(),
+      ledger: new InMemoryLedgerStore(),
     };
-    expect((await notifier.send(notification)).isOk()).toBe(true);
+    const committed = await store.commit({
+      people: [],
+      groups: [],
+      rounds: [],
+      audit: [],
+      outbox: [
+        {
+          kind: "notify",
+          id: "round_1:notify:contribution_retry_scheduled:ana:1",
+          aggregate: "round",
+          aggregateId: "round_1",
+          to: { kind: "people", personIds: ["ana"] },
+          template: "contribution_retry_scheduled",
+          data: {
+            roundId: "round_1",
+            currency: "USD",
+            failureCode: "insufficient_funds",
+            retryAt: "2026-03-01T00:00:00.000Z",
+          },
+        },
+      ],
+    });
+    expect(committed.isOk()).toBe(true);
+    const dispatched = await useCases.dispatchOutbox(deps, ports, store, { workerId: "w-test" });
+    expect(dispatched._unsafeUnwrap()).toMatchObject({ completed: 1 });
 
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
     const counted = createNotificationMetrics(metrics.metrics.registry);

@@ -82,7 +82,7 @@ CREATE TABLE "admin_alerts" (
 );
 
 -- CreateIndex
-CREATE INDEX "notification_deliveries_due_idx" ON "notification_deliveries"("next_attempt_at") WHERE (status IN ('queued', 'retrying'));
+CREATE INDEX "notification_deliveries_due_idx" ON "notification_deliveries"("next_attempt_at") WHERE (status = 'queued' OR status = 'retrying');
 
 -- CreateIndex
 CREATE INDEX "notification_deliveries_status_created_at_idx" ON "notification_deliveries"("status", "created_at");
