@@ -222,6 +222,46 @@ describe("notification deliveries", () => {
     });
   });
 
+  it("retries an endpoint that does not answer in time, and sends it once it does", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 1_500;
+    const n = retryNotice(["ana"]);
+    await notifier({ email: false }).send(n);
+    const slow = new NotificationDeliveryWorker({
+      prisma: db.prisma,
+      clock,
+      workerId: "w1",
+      retry,
+      timeoutMs: 300,
+      random: () => 0.5,
+    });
+    expect((await slow.runOnce()).map((s) => s.outcome)).toEqual(["retrying"]);
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({
+      status: "retrying",
+      attempts: 1,
+      lastError: "no answer within 300 ms",
+      lastStatusCode: null,
+    });
+    receiver.delayMs = 0;
+    await drain();
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it("fails what was queued for an endpoint disabled since, without sending it", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const n = retryNotice(["ana"]);
+    await notifier({ email: false }).send(n);
+    await endpoints.disable(endpoint.id, T0);
+    await drain();
+    expect(receiver.received).toEqual([]);
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({
+      status: "failed",
+      lastError: "the endpoint is disabled",
+    });
+  });
+
   it("respects preferences for optional messages only, and skips people without an address", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;
