@@ -3,6 +3,7 @@ import { DeliveringNotifier, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
 
@@ -108,6 +109,58 @@ describe("notification settings", () => {
     );
     expect(res.status).toBe(400);
     expect((await json(res)).code).toBe("invalid_request");
+  });
+
+  it("answers any settings a client can send with 200 or a 400 with a known code, never a 5xx", async () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.string({ unit: "grapheme", maxLength: 40 }),
+      fc.constantFrom(
+        "en-AU",
+        "Australia/Sydney",
+        "a@b.co",
+        "UTC",
+        "",
+        " ",
+        "Etc/GMT+99",
+        "en-u-ca-xx",
+        "@@",
+      ),
+    );
+    const body = fc.record(
+      {
+        email: fc.option(text),
+        locale: fc.option(text),
+        timeZone: fc.option(text),
+        channels: fc.record({ email: fc.boolean(), push: fc.boolean() }, { requiredKeys: [] }),
+        notifications: fc.dictionary(
+          fc.oneof(
+            fc.string({ maxLength: 20 }),
+            fc.constantFrom("checkout_expired", "payout_failed", "__proto__"),
+          ),
+          fc.boolean(),
+          { maxKeys: 4 },
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    const known = new Set([
+      "invalid_request",
+      "invalid_email",
+      "unknown_locale",
+      "unknown_time_zone",
+      "unknown_notification",
+      "notification_required",
+    ]);
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const res = await app.request("/v1/people/me/notification-settings", authed(ana, "PUT", b));
+        if (res.status === 200) return;
+        expect(res.status).toBe(400);
+        expect(known.has(String((await json(res)).code))).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it("lets operators read and change anyone's, shows a bounce, and hides a person from others", async () => {
