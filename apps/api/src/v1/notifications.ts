@@ -216,6 +216,10 @@ const EndpointSchema = z
     createdAt: z.string(),
     disabledAt: z.string().nullable(),
     secretRotatedAt: z.string().nullable(),
+    previousSecretExpiresAt: z
+      .string()
+      .nullable()
+      .openapi({ description: "Until when the secret before the last rotation still signs requests too" }),
   })
   .openapi("NotificationEndpoint");
 
@@ -238,6 +242,26 @@ const CreateEndpointSchema = z
   .strict()
   .openapi("NotificationEndpointCreate");
 
+/** How long the old secret keeps signing after a rotation, by default (a day, as Stripe's roll). */
+const DEFAULT_PREVIOUS_SECRET_SECONDS = 86_400;
+
+const RotateSecretSchema = z
+  .object({
+    previousSecretExpiresInSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .optional()
+      .openapi({
+        description:
+          "How long the old secret keeps signing requests beside the new one (default 86400; 0 when it leaked: at once)",
+        example: 86_400,
+      }),
+  })
+  .strict()
+  .openapi("NotificationEndpointRotateSecret");
+
 function endpointView(e: NotificationEndpointRecord) {
   return {
     object: "notification_endpoint" as const,
@@ -248,6 +272,7 @@ function endpointView(e: NotificationEndpointRecord) {
     createdAt: new Date(e.createdAt).toISOString(),
     disabledAt: iso(e.disabledAt),
     secretRotatedAt: iso(e.rotatedAt),
+    previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
   };
 }
 
@@ -365,9 +390,12 @@ const rotateEndpointRoute = createRoute({
   path: "/notification-endpoints/{endpointId}/rotate-secret",
   tags: ["notifications"],
   summary:
-    "Replace an endpoint's signing secret at once (platform admins); the new secret is in this answer only. Repeat with the same Idempotency-Key to get the same answer again.",
+    "Replace an endpoint's signing secret (platform admins); the new secret is in this answer only. The old one keeps signing requests beside it (two `v1` in `Susu-Signature`) for `previousSecretExpiresInSeconds` (default a day; 0: not at all). Repeat with the same Idempotency-Key to get the same answer again.",
   security: [{ bearer: [] }],
-  request: { params: EndpointIdParam },
+  request: {
+    params: EndpointIdParam,
+    body: { content: { "application/json": { schema: RotateSecretSchema } }, required: false },
+  },
   responses: {
     200: json(EndpointWithSecretSchema, "The endpoint, with its new secret"),
     ...postResponses,
@@ -500,7 +528,10 @@ export function notificationsV1(deps: NotificationDeps) {
     const refused = refuseUnlessAdmin(c, c.get("principal"));
     if (refused) return refused;
     const { endpointId } = c.req.valid("param");
-    const rotated = await deps.endpoints.rotateSecret(endpointId, deps.clock.now());
+    // The body is optional: none keeps the old secret for the default time.
+    const body = (c.req.valid("json") as { previousSecretExpiresInSeconds?: number } | undefined) ?? {};
+    const keepSeconds = body.previousSecretExpiresInSeconds ?? DEFAULT_PREVIOUS_SECRET_SECONDS;
+    const rotated = await deps.endpoints.rotateSecret(endpointId, deps.clock.now(), keepSeconds * 1000);
     if (rotated.isErr()) return useCaseProblem(c, rotated.error);
     if (rotated.value === undefined)
       return problem(c, 404, "notification_endpoint_not_found", `no notification endpoint ${endpointId}`);

@@ -217,10 +217,24 @@ describe("notification endpoints and the delivery log", () => {
     );
     expect(rotated.secret).toMatch(/^whsec_/);
     expect(rotated.secret).not.toBe(endpoint.secret);
+    // By default the old secret keeps signing for a day; 0 ends it at once (a leaked secret).
+    expect(rotated.previousSecretExpiresAt).toBe(new Date(T + 86_400_000).toISOString());
+    const leaked = await json(
+      await app.request(
+        `/v1/notification-endpoints/${endpoint.id}/rotate-secret`,
+        authed(admin, "POST", { previousSecretExpiresInSeconds: 0 }),
+      ),
+    );
+    expect(leaked.previousSecretExpiresAt).toBeNull();
+    const tooLong = await app.request(
+      `/v1/notification-endpoints/${endpoint.id}/rotate-secret`,
+      authed(admin, "POST", { previousSecretExpiresInSeconds: 8 * 86_400 }),
+    );
+    expect(tooLong.status).toBe(400);
     const stored = await db.prisma.notificationEndpoint.findUniqueOrThrow({
       where: { id: endpoint.id as string },
     });
-    expect(stored.secret).toBe(rotated.secret);
+    expect(stored.secret).toBe(leaked.secret);
 
     const disabled = await app.request(
       `/v1/notification-endpoints/${endpoint.id}/disable`,

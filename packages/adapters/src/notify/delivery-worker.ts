@@ -235,10 +235,23 @@ export class NotificationDeliveryWorker {
       data: unknown;
       createdAt: Date;
     },
-    endpoint: { url: string; secret: string },
+    endpoint: {
+      url: string;
+      secret: string;
+      previousSecret: string | null;
+      previousSecretExpiresAt: Date | null;
+    },
   ): Promise<SendResult> {
     const body = webhookBodyOf(n, { id: row.id, personId: row.person_id });
-    const timestamp = Math.floor(this.options.clock.now() / 1000);
+    const now = this.options.clock.now();
+    const timestamp = Math.floor(now / 1000);
+    // While a rotated secret's predecessor is honoured, both sign: the client app switches when it likes.
+    const secrets =
+      endpoint.previousSecret !== null &&
+      endpoint.previousSecretExpiresAt !== null &&
+      endpoint.previousSecretExpiresAt.getTime() > now
+        ? [endpoint.secret, endpoint.previousSecret]
+        : [endpoint.secret];
     const doFetch = this.options.fetch ?? fetch;
     try {
       const response = await doFetch(endpoint.url, {
@@ -246,7 +259,7 @@ export class NotificationDeliveryWorker {
         headers: {
           "content-type": "application/json",
           "user-agent": "susu-notifications/1",
-          [SUSU_SIGNATURE_HEADER]: signSusuPayload(endpoint.secret, body, timestamp),
+          [SUSU_SIGNATURE_HEADER]: signSusuPayload(secrets, body, timestamp),
           "Susu-Delivery-Id": row.id,
         },
         body,

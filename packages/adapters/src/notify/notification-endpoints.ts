@@ -16,6 +16,8 @@ export interface NotificationEndpointRecord {
   readonly createdAt: number;
   readonly disabledAt?: number;
   readonly rotatedAt?: number;
+  /** Until when (epoch ms) the secret before the last rotation still signs requests too. */
+  readonly previousSecretExpiresAt?: number;
 }
 
 /** An endpoint with its signing secret: what creating or rotating answers, once. */
@@ -70,8 +72,15 @@ export interface NotificationEndpointStore {
   get(id: string): ResultAsync<NotificationEndpointRecord | undefined, StorageError>;
   /** Stops deliveries to it (those queued are failed at their next claim); undefined: no such endpoint. */
   disable(id: string, at: number): ResultAsync<NotificationEndpointRecord | undefined, StorageError>;
-  /** A new secret, at once (the old one signs nothing more); undefined: no such endpoint. */
-  rotateSecret(id: string, at: number): ResultAsync<NotificationEndpointWithSecret | undefined, StorageError>;
+  /**
+   * A new secret from now on; the old one keeps signing requests beside it for
+   * `previousValidForMs` (0: it signs nothing more). Undefined: no such endpoint.
+   */
+  rotateSecret(
+    id: string,
+    at: number,
+    previousValidForMs: number,
+  ): ResultAsync<NotificationEndpointWithSecret | undefined, StorageError>;
 }
 
 /** The delivery log, from the operators' side. */
@@ -90,6 +99,9 @@ function endpointOf(row: EndpointRow): NotificationEndpointRecord {
     createdAt: row.createdAt.getTime(),
     ...(row.disabledAt !== null ? { disabledAt: row.disabledAt.getTime() } : {}),
     ...(row.rotatedAt !== null ? { rotatedAt: row.rotatedAt.getTime() } : {}),
+    ...(row.previousSecretExpiresAt !== null
+      ? { previousSecretExpiresAt: row.previousSecretExpiresAt.getTime() }
+      : {}),
   };
 }
 
@@ -209,14 +221,23 @@ export class PrismaNotificationEndpoints implements NotificationEndpointStore, N
     ).map((row) => (row === undefined ? undefined : endpointOf(row)));
   }
 
-  rotateSecret(id: string, at: number) {
+  rotateSecret(id: string, at: number, previousValidForMs: number) {
     return ResultAsync.fromPromise(
-      this.prisma.notificationEndpoint
-        .updateManyAndReturn({
+      this.prisma.$transaction(async (tx) => {
+        const row = await tx.notificationEndpoint.findUnique({ where: { id } });
+        if (row === null) return undefined;
+        const keep = previousValidForMs > 0;
+        return tx.notificationEndpoint.update({
           where: { id },
-          data: { secret: newEndpointSecret(), rotatedAt: new Date(at), updatedAt: new Date(at) },
-        })
-        .then((rows) => rows[0]),
+          data: {
+            secret: newEndpointSecret(),
+            previousSecret: keep ? row.secret : null,
+            previousSecretExpiresAt: keep ? new Date(at + previousValidForMs) : null,
+            rotatedAt: new Date(at),
+            updatedAt: new Date(at),
+          },
+        });
+      }),
       (e) => storageErrorOf(e, { operation: "rotate a notification endpoint's secret" }),
     ).map((row) => (row === undefined ? undefined : withSecret(row)));
   }

@@ -20,9 +20,14 @@ function hmacHex(secret: string, timestamp: number, body: string): string {
   return createHmac("sha256", secret).update(`${timestamp}.${body}`, "utf8").digest("hex");
 }
 
-/** The `Susu-Signature` value for `body` sent at `timestamp` (unix seconds). */
-export function signSusuPayload(secret: string, body: string, timestamp: number): string {
-  return `t=${timestamp},v1=${hmacHex(secret, timestamp, body)}`;
+/**
+ * The `Susu-Signature` value for `body` sent at `timestamp` (unix seconds): one `v1` per
+ * secret (two while a rotated secret's predecessor is still honoured; a receiver accepts
+ * the request when any one matches its secret).
+ */
+export function signSusuPayload(secret: string | readonly string[], body: string, timestamp: number): string {
+  const secrets = typeof secret === "string" ? [secret] : secret;
+  return [`t=${timestamp}`, ...secrets.map((s) => `v1=${hmacHex(s, timestamp, body)}`)].join(",");
 }
 
 /** Options of {@link verifySusuSignature}. */

@@ -12,6 +12,7 @@ import {
 import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
 import { PrismaNotificationSettings } from "../../src/notify/notification-settings-store.js";
 import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
+import { verifySusuSignature } from "../../src/notify/susu-signature.js";
 import { useTestDatabase } from "../support/index.js";
 import { TestSmtpServer } from "./smtp-server.js";
 import { TestWebhookReceiver } from "./webhook-receiver.js";
@@ -260,6 +261,35 @@ describe("notification deliveries", () => {
       status: "failed",
       lastError: "the endpoint is disabled",
     });
+  });
+
+  it("signs with the old secret too while a rotation's overlap lasts, then with the new one only", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    const rotated = (await endpoints.rotateSecret(endpoint.id, T0, 60_000))._unsafeUnwrap();
+    // A client app still on the old secret accepts requests during the overlap.
+    receiver.secret = endpoint.secret;
+    const during = retryNotice(["ana"]);
+    await notifier({ email: false }).send(during);
+    await drain();
+    expect(receiver.received.map((r) => [r.status, r.signature?.split(",").length])).toEqual([[200, 3]]);
+    expect((await deliveriesOf(during.id))[0]?.status).toBe("sent");
+
+    receiver.received.length = 0;
+    clock.t = T0 + 60_001;
+    const after = retryNotice(["ana"]);
+    await notifier({ email: false }).send(after);
+    await drain();
+    // The old secret no longer verifies: the receiver refuses (401, a 4xx: failed, not retried) …
+    expect(receiver.received.map((r) => [r.status, r.check])).toEqual([
+      [401, { valid: false, reason: "no_matching_signature" }],
+    ]);
+    // … and the new one does.
+    const last = receiver.received[0];
+    expect(
+      verifySusuSignature(last?.body ?? "", last?.signature, rotated?.secret ?? "", {
+        nowSeconds: Math.floor(clock.t / 1000),
+      }).valid,
+    ).toBe(true);
   });
 
   it("respects preferences for optional messages only, and skips people without an address", async () => {

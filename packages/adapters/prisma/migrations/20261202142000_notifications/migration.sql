@@ -66,6 +66,8 @@ CREATE TABLE "notification_endpoints" (
     "updated_at" TIMESTAMPTZ(3) NOT NULL,
     "disabled_at" TIMESTAMPTZ(3),
     "rotated_at" TIMESTAMPTZ(3),
+    "previous_secret" TEXT,
+    "previous_secret_expires_at" TIMESTAMPTZ(3),
 
     CONSTRAINT "notification_endpoints_pkey" PRIMARY KEY ("id")
 );
