@@ -13,6 +13,7 @@ import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
 import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
+import { type NotificationPorts, notificationsV1 } from "./v1/notifications.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
 import { paymentMethodsV1 } from "./v1/payment-methods.js";
@@ -45,6 +46,8 @@ export interface ApiDeps {
    * other routes) payments are not limited.
    */
   readonly paymentAttempts?: PaymentAttemptLimiter;
+  /** People's notification settings, webhook endpoints and the delivery log (container.ts); without it, no such routes. */
+  readonly notifications?: NotificationPorts;
 }
 
 /** The OpenAPI document's address. */
@@ -109,6 +112,8 @@ export function createApp(deps: ApiDeps) {
     ),
   );
   app.route("/v1", payoutsV1(v1));
+  if (deps.notifications !== undefined)
+    app.route("/v1", notificationsV1({ ...deps.notifications, clock: deps.useCases.clock }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
   app.doc31(OPENAPI_PATH, {

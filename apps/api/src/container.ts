@@ -3,6 +3,8 @@ import {
   createStripeClient,
   PrismaIdempotencyStore,
   PrismaLedgerStore,
+  PrismaNotificationEndpoints,
+  PrismaNotificationSettings,
   PrismaOperationsCounts,
   PrismaPaymentAttemptStore,
   PrismaPaymentMetricsReads,
@@ -114,6 +116,11 @@ export function createContainer(config: {
       tickets: new PrismaSupportDesk(prisma, clock),
       outbox: store,
       inbox,
+    },
+    notifications: {
+      settings: new PrismaNotificationSettings(prisma),
+      endpoints: new PrismaNotificationEndpoints(prisma),
+      deliveries: new PrismaNotificationEndpoints(prisma),
     },
     gateway: new StripePaymentGateway(stripe),
     reconciliation: {

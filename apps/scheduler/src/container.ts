@@ -1,7 +1,8 @@
 import {
   createPrismaClient,
   createStripeClient,
-  LogNotifier,
+  DeliveringNotifier,
+  NotificationDeliveryWorker,
   PgBossTimerScheduler,
   type PrismaClient,
   PrismaLedgerStore,
@@ -39,19 +40,59 @@ export const TOKENS = {
   webhooks: Symbol("WebhookProcessorContext") as ServiceIdentifier<WebhookProcessorContext>,
   prisma: Symbol("PrismaClient") as ServiceIdentifier<PrismaClient>,
   reconciliation: Symbol("ReconciliationJobDeps") as ServiceIdentifier<ReconciliationJobDeps>,
+  deliveries: Symbol("NotificationDeliveryWorker") as ServiceIdentifier<NotificationDeliveryWorker>,
 };
 
-/** E-mail through SMTP when SUSU_SMTP_URL is set; log lines otherwise. */
+/**
+ * The notifier: each notification is queued in the delivery log (PostgreSQL) as one
+ * delivery per recipient and channel — e-mail when SUSU_SMTP_URL is set, and the enabled
+ * webhook endpoints — for the delivery worker ({@link deliveryWorkerOf}) to send. Admin
+ * alerts are deduplicated over SUSU_ADMIN_ALERT_WINDOW_MINUTES and link to their ticket.
+ */
 export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger): Notifier {
-  if (env.SUSU_SMTP_URL === undefined) return new LogNotifier(log);
-  return new SmtpNotifier({
-    transport: env.SUSU_SMTP_URL,
-    // readSchedulerEnv refuses SUSU_SMTP_URL without SUSU_MAIL_FROM.
-    from: env.SUSU_MAIL_FROM ?? "",
+  return new DeliveringNotifier({
+    prisma,
+    clock: new SystemClock(),
+    email: env.SUSU_SMTP_URL !== undefined,
     adminEmails: env.SUSU_ADMIN_EMAILS,
-    people: new PrismaPersonEmails(prisma),
     where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
+    alerts: {
+      windowMs: env.SUSU_ADMIN_ALERT_WINDOW_MINUTES * 60_000,
+      ...(env.SUSU_PUBLIC_URL !== undefined ? { publicUrl: env.SUSU_PUBLIC_URL } : {}),
+      ...(env.SUSU_RUNBOOKS_URL !== undefined ? { runbooksUrl: env.SUSU_RUNBOOKS_URL } : {}),
+    },
     log,
+  });
+}
+
+/** The worker that sends queued deliveries: e-mail through SMTP (when configured) and signed webhooks. */
+export function deliveryWorkerOf(
+  env: SchedulerEnv,
+  prisma: PrismaClient,
+  workerId: string,
+): NotificationDeliveryWorker {
+  return new NotificationDeliveryWorker({
+    prisma,
+    clock: new SystemClock(),
+    workerId,
+    ...(env.SUSU_SMTP_URL !== undefined
+      ? {
+          email: new SmtpNotifier({
+            transport: env.SUSU_SMTP_URL,
+            // readSchedulerEnv refuses SUSU_SMTP_URL without SUSU_MAIL_FROM.
+            from: env.SUSU_MAIL_FROM ?? "",
+            adminEmails: env.SUSU_ADMIN_EMAILS,
+            people: new PrismaPersonEmails(prisma),
+            where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
+          }),
+        }
+      : {}),
+    retry: {
+      maxAttempts: env.SUSU_NOTIFY_MAX_ATTEMPTS,
+      baseDelayMs: env.SUSU_NOTIFY_RETRY_BASE_MS,
+      maxDelayMs: Math.max(env.SUSU_NOTIFY_RETRY_BASE_MS, 3_600_000),
+    },
+    timeoutMs: env.SUSU_NOTIFY_TIMEOUT_MS,
   });
 }
 
@@ -60,6 +101,7 @@ export function createContainer(
   env: SchedulerEnv & { readonly DATABASE_URL: string },
   boss: PgBoss,
   log: Logger,
+  workerId = "scheduler",
 ): Container {
   const container = new Container();
   const prisma = createPrismaClient(env.DATABASE_URL);
@@ -93,6 +135,7 @@ export function createContainer(
     timers: new PgBossTimerScheduler(boss),
     ledger: new PrismaLedgerStore(prisma),
   });
+  container.bind(TOKENS.deliveries).toConstantValue(deliveryWorkerOf(env, prisma, workerId));
   container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, clock });
   container.bind(TOKENS.webhooks).toConstantValue({
     deps,

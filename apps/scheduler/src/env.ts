@@ -126,6 +126,25 @@ const schema = z.object({
     .string()
     .default("Australia/Sydney")
     .refine((zone) => isTimeZone(zone), { error: "must be an IANA time zone, e.g. Australia/Sydney" }),
+  /**
+   * The API's public address (`https://api.example`): admin alerts link to their ticket
+   * under it (`/v1/tickets/{id}`).
+   */
+  SUSU_PUBLIC_URL: z
+    .string()
+    .url({ error: "must be an http(s) URL" })
+    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
+    .optional(),
+  /** Where the runbooks are published (ending at `docs/runbooks`); unset: the repository path. */
+  SUSU_RUNBOOKS_URL: z.string().url({ error: "must be a URL" }).optional(),
+  /** Admin alerts with the same template and subject within this many minutes are sent once. */
+  SUSU_ADMIN_ALERT_WINDOW_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
+  /** Sends of a notification delivery (e-mail or webhook) before it is marked failed. */
+  SUSU_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  /** The wait after a delivery's first failure (ms); doubled after each further one, up to an hour. */
+  SUSU_NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** How long a notification webhook endpoint has to answer (ms). */
+  SUSU_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   STRIPE_SECRET_KEY: z.string().min(1),
   /** Where the Stripe API is: unset for Stripe itself, e.g. http://127.0.0.1:12111 for the emulator. */
   STRIPE_API_URL: z.string().url().optional(),

@@ -11,6 +11,7 @@ import {
 import PgBoss from "pg-boss";
 import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
+import { startNotificationDeliveries } from "./jobs/notification-deliveries.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
@@ -19,6 +20,7 @@ import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";
 import { createSchedulerMetrics } from "./metrics.js";
+import { createNotificationMetrics } from "./notification-metrics.js";
 
 // The scheduler process: timers, the due-round cron, the outbox dispatcher and the
 // Stripe webhook processor. Any number may run at once; pg-boss and outbox leases keep each job
@@ -53,8 +55,9 @@ boss.on("error", (error: Error) => log.error({ error: error.message }, "pg-boss 
 await boss.start();
 await PgBossTimerScheduler.prepare(boss);
 
-const container = createContainer({ ...env, DATABASE_URL: database.connectionString }, boss, log);
+const container = createContainer({ ...env, DATABASE_URL: database.connectionString }, boss, log, workerId);
 const metrics = createSchedulerMetrics();
+const notificationMetrics = createNotificationMetrics(metrics.metrics.registry);
 let metricsServer: MetricsServer;
 try {
   metricsServer = await serveMetrics(metrics.metrics, {
@@ -117,13 +120,18 @@ const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   log,
   metrics,
 });
+const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries), {
+  intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
+  log,
+  onSettled: notificationMetrics.deliverySettled,
+});
 log.info({ workerId, metrics: metricsServer.url }, "scheduler started");
 notifyReady({ metrics: metricsServer.url });
 
 const reason = await stopRequested;
 log.info({ reason }, "scheduler stopping");
 try {
-  await Promise.all([dispatcher.stop(), webhooks.stop()]);
+  await Promise.all([dispatcher.stop(), webhooks.stop(), deliveries.stop()]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await metricsServer.close();
   await container.get(TOKENS.prisma).$disconnect();

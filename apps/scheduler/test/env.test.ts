@@ -122,4 +122,29 @@ describe("readSchedulerEnv", () => {
       { variable: "SUSU_MAIL_TIME_ZONE", message: "must be an IANA time zone, e.g. Australia/Sydney" },
     ]);
   });
+
+  it("reads the notification settings: defaults, and refuses a public URL that is not http(s) or a zero attempt limit", () => {
+    const defaults = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" });
+    expect({
+      window: defaults.SUSU_ADMIN_ALERT_WINDOW_MINUTES,
+      attempts: defaults.SUSU_NOTIFY_MAX_ATTEMPTS,
+      base: defaults.SUSU_NOTIFY_RETRY_BASE_MS,
+      timeout: defaults.SUSU_NOTIFY_TIMEOUT_MS,
+      publicUrl: defaults.SUSU_PUBLIC_URL,
+    }).toEqual({ window: 60, attempts: 8, base: 30_000, timeout: 10_000, publicUrl: undefined });
+    let error: unknown;
+    try {
+      readSchedulerEnv({
+        STRIPE_SECRET_KEY: "sk_test_x",
+        SUSU_PUBLIC_URL: "ftp://x.example",
+        SUSU_NOTIFY_MAX_ATTEMPTS: "0",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as SchedulerConfigError).problems.map((p) => p.variable).sort()).toEqual([
+      "SUSU_NOTIFY_MAX_ATTEMPTS",
+      "SUSU_PUBLIC_URL",
+    ]);
+  });
 });

@@ -1,25 +1,56 @@
-// The scheduler's notifier: e-mail through SMTP when SUSU_SMTP_URL is set, log lines otherwise.
-import { LogNotifier, SmtpNotifier } from "@susu/adapters";
-import { TestSmtpServer, useTestDatabase } from "@susu/adapters/testing";
+// The scheduler's notification path end to end: a notify effect in the outbox, dispatched with
+// the notifier the container wires, queues
+// deliveries in PostgreSQL, the delivery loop sends them through a real SMTP server and to
+// a real HTTP receiver that verifies Susu-Signature, and the metrics count each send.
+import { DeliveringNotifier, PrismaNotificationEndpoints, PrismaStore, SystemClock } from "@susu/adapters";
+import { verifySusuSignature } from "@susu/adapters/signature";
+import { TestSmtpServer, TestWebhookReceiver, useTestDatabase } from "@susu/adapters/testing";
+import { useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  FakePaymentGateway,
+  InMemoryLedgerStore,
+  InMemoryTimerScheduler,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notifierOf } from "../src/container.js";
+import { deliveryWorkerOf, notifierOf } from "../src/container.js";
 import { readSchedulerEnv } from "../src/env.js";
+import { startNotificationDeliveries } from "../src/jobs/notification-deliveries.js";
 import { createLogger } from "../src/logger.js";
+import { createSchedulerMetrics } from "../src/metrics.js";
+import { createNotificationMetrics } from "../src/notification-metrics.js";
+import { parseScrape } from "./prometheus.js";
 
 const log = createLogger("silent", "scheduler-test");
 
-describe("the scheduler's notifier", () => {
-  const server = new TestSmtpServer();
-  const db = useTestDatabase();
-  beforeAll(() => server.start());
-  afterAll(() => server.stop());
+async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
-  it("is the log notifier without SUSU_SMTP_URL", () => {
-    const env = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" });
-    expect(notifierOf(env, db.prisma, log)).toBeInstanceOf(LogNotifier);
+describe("the scheduler's notifications", () => {
+  const server = new TestSmtpServer();
+  const receiver = new TestWebhookReceiver();
+  const db = useTestDatabase();
+  beforeAll(async () => {
+    await server.start();
+    await receiver.start();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    await server.stop();
   });
 
-  it("e-mails members by their stored address and the configured admins when SUSU_SMTP_URL is set", async () => {
+  it("queues deliveries in the log, whether or not SUSU_SMTP_URL is set", () => {
+    const env = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" });
+    expect(notifierOf(env, db.prisma, log)).toBeInstanceOf(DeliveringNotifier);
+  });
+
+  it("e-mails the person in the configured locale and pushes to the endpoint: 500, 500, 200 is three sends, one delivery sent", async () => {
     const env = readSchedulerEnv({
       STRIPE_SECRET_KEY: "sk_test_x",
       SUSU_SMTP_URL: server.url,
@@ -27,39 +58,96 @@ describe("the scheduler's notifier", () => {
       SUSU_ADMIN_EMAILS: "ops@susu.test, lead@susu.test",
       SUSU_MAIL_LOCALE: "en-US",
       SUSU_MAIL_TIME_ZONE: "America/New_York",
+      SUSU_NOTIFY_RETRY_BASE_MS: "100",
+      SUSU_PUBLIC_URL: "https://api.susu.test",
     });
     const now = new Date();
     await db.prisma.person.create({
       data: { id: "ana", displayName: "Ana", email: "ana@example.com", createdAt: now, updatedAt: now },
     });
-    const notifier = notifierOf(env, db.prisma, log);
-    expect(notifier).toBeInstanceOf(SmtpNotifier);
-    const result = await notifier.send({
-      id: "round_1:notify:contribution_retry_scheduled:ana:1",
-      aggregate: "round",
-      aggregateId: "round_1",
-      groupId: "g1",
-      personIds: ["ana"],
-      roles: ["platform_admins"],
-      template: "contribution_retry_scheduled",
-      data: {
-        roundId: "round_1",
-        currency: "USD",
-        failureCode: "insufficient_funds",
-        retryAt: "2026-03-01T00:00:00.000Z",
-      },
+    const endpoint = (
+      await new PrismaNotificationEndpoints(db.prisma).create({ url: receiver.url, at: Date.now() })
+    )._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.script = [500, 500];
+
+    // A round's notify effect in the outbox, as the domain decides it, dispatched by the
+    // outbox dispatcher with the notifier the container wires.
+    const clock = new SystemClock();
+    const store = new PrismaStore(db.prisma, { clock });
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const ports = {
+      gateway: new FakePaymentGateway(() => clock.now()),
+      notifier: notifierOf(env, db.prisma, log),
+      desk: new RecordingSupportDesk(),
+      timers: new InMemoryTimerScheduler(),
+      ledger: new InMemoryLedgerStore(),
+    };
+    const committed = await store.commit({
+      people: [],
+      groups: [],
+      rounds: [],
+      audit: [],
+      outbox: [
+        {
+          kind: "notify",
+          id: "round_1:notify:contribution_retry_scheduled:ana:1",
+          aggregate: "round",
+          aggregateId: "round_1",
+          to: { kind: "people", personIds: ["ana"] },
+          template: "contribution_retry_scheduled",
+          data: {
+            roundId: "round_1",
+            currency: "USD",
+            failureCode: "insufficient_funds",
+            retryAt: "2026-03-01T00:00:00.000Z",
+          },
+        },
+      ],
     });
-    (notifier as SmtpNotifier).close();
-    expect(result.isOk()).toBe(true);
-    expect(server.received.map((m) => m.to)).toEqual([
-      ["ana@example.com"],
-      ["ops@susu.test"],
-      ["lead@susu.test"],
-    ]);
+    expect(committed.isOk()).toBe(true);
+    const dispatched = await useCases.dispatchOutbox(deps, ports, store, { workerId: "w-test" });
+    expect(dispatched._unsafeUnwrap()).toMatchObject({ completed: 1 });
+
+    const metrics = createSchedulerMetrics({ defaultMetrics: false });
+    const counted = createNotificationMetrics(metrics.metrics.registry);
+    const loop = startNotificationDeliveries(deliveryWorkerOf(env, db.prisma, "w-test"), {
+      intervalMs: 50,
+      log,
+      onSettled: counted.deliverySettled,
+    });
+    try {
+      await until(
+        async () => (await db.prisma.notificationDelivery.count({ where: { status: "sent" } })) === 2,
+      );
+    } finally {
+      await loop.stop();
+    }
+
+    expect(server.received.map((m) => m.to)).toEqual([["ana@example.com"]]);
     expect(server.received[0]?.from).toBe("no-reply@susu.test");
     // The configured locale and time zone: 00:00 UTC is 7 p.m. the day before in New York.
     expect(server.received[0]?.parsed.text?.replace(/\u202f/g, " ")).toContain(
       "Saturday, February 28, 2026 at 7:00 PM (America/New_York)",
     );
+    expect(receiver.received.map((r) => [r.status, r.check.valid])).toEqual([
+      [500, true],
+      [500, true],
+      [200, true],
+    ]);
+    // What a client app does with the helper it imports: the last request verifies.
+    const last = receiver.received[2];
+    expect(verifySusuSignature(last?.body ?? "", last?.signature, endpoint.secret).valid).toBe(true);
+    expect(verifySusuSignature(last?.body ?? "", last?.signature, "whsec_wrong").valid).toBe(false);
+    const webhook = await db.prisma.notificationDelivery.findFirstOrThrow({ where: { channel: "webhook" } });
+    expect(webhook).toMatchObject({ status: "sent", attempts: 3, recipient: endpoint.id, personId: "ana" });
+    const scrape = parseScrape(await metrics.metrics.text());
+    const count = (channel: string, outcome: string) =>
+      scrape.value("susu_notification_deliveries_total", { channel, outcome });
+    expect(scrape.typeOf("susu_notification_deliveries_total")).toBe("COUNTER");
+    expect([count("webhook", "retrying"), count("webhook", "sent"), count("email", "sent")]).toEqual([
+      2, 1, 1,
+    ]);
+    expect(count("webhook", "failed")).toBe(0);
   });
 });

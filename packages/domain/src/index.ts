@@ -14,6 +14,7 @@ export * from "./kernel/index.js";
 export * from "./ledger/index.js";
 export * from "./marketplace/index.js";
 export * from "./money/index.js";
+export * from "./notification/index.js";
 export * from "./payment-method/index.js";
 export * from "./payout/index.js";
 export * from "./person/index.js";

@@ -6,6 +6,8 @@ import type { PrismaClient, ReconciliationPeriod } from "@susu/adapters";
 import {
   PrismaIdempotencyStore,
   PrismaLedgerStore,
+  PrismaNotificationEndpoints,
+  PrismaNotificationSettings,
   PrismaRateLimitStore,
   PrismaReconciliationStore,
   PrismaStore,
@@ -77,6 +79,8 @@ export function testApp(input: {
   readonly reconciliation?: ApiDeps["reconciliation"];
   /** Limits on payment attempts; default none (payments not limited). */
   readonly paymentAttempts?: ApiDeps["paymentAttempts"];
+  /** Notification settings, endpoints and deliveries; default on `prisma` (none without it). */
+  readonly notifications?: ApiDeps["notifications"];
 }) {
   const reconciliation =
     input.reconciliation ??
@@ -95,6 +99,15 @@ export function testApp(input: {
           tickets: new PrismaSupportDesk(input.prisma, input.useCases.clock),
           outbox: new PrismaStore(input.prisma, { clock: input.useCases.clock }),
           inbox: new PrismaWebhookInbox(input.prisma, input.useCases.clock),
+        }
+      : undefined);
+  const notifications =
+    input.notifications ??
+    (input.prisma !== undefined
+      ? {
+          settings: new PrismaNotificationSettings(input.prisma),
+          endpoints: new PrismaNotificationEndpoints(input.prisma),
+          deliveries: new PrismaNotificationEndpoints(input.prisma),
         }
       : undefined);
   return createApp({
@@ -119,6 +132,7 @@ export function testApp(input: {
     ...(operations !== undefined ? { operations } : {}),
     ...(reconciliation !== undefined ? { reconciliation } : {}),
     ...(input.paymentAttempts !== undefined ? { paymentAttempts: input.paymentAttempts } : {}),
+    ...(notifications !== undefined ? { notifications } : {}),
   });
 }
 

@@ -232,6 +232,19 @@ const MATRIX: Readonly<Record<string, Row>> = {
     member: "reached",
     platformAdmin: "hidden",
   },
+  // notification settings: the person and operators; endpoints: operators read, platform
+  // admins (not a service token: 403 admin_only) manage; the delivery log: operators
+  "GET /v1/people/{personId}/notification-settings": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "PUT /v1/people/{personId}/notification-settings": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "GET /v1/notification-endpoints": operatorOnly,
+  "POST /v1/notification-endpoints": { ...operatorOnly, service: "adminOnly" },
+  "POST /v1/notification-endpoints/{endpointId}/disable": { ...operatorOnlyMissing, service: "adminOnly" },
+  "POST /v1/notification-endpoints/{endpointId}/rotate-secret": {
+    ...operatorOnlyMissing,
+    service: "adminOnly",
+  },
+  "GET /v1/notification-endpoints/{endpointId}/deliveries": operatorOnlyMissing,
+  "GET /v1/operations/notification-deliveries": operatorOnly,
   // rounds
   "GET /v1/groups/{groupId}/rounds": seeGroup,
   "POST /v1/groups/{groupId}/rounds": adminGroup,

@@ -1,6 +1,39 @@
+export {
+  type AdminAlertOptions,
+  ALERT_RUNBOOKS,
+  type AlertDecision,
+  DeliveringNotifier,
+  type DeliveringNotifierOptions,
+  deliveryIdOf,
+} from "./delivering-notifier.js";
+export {
+  type DeliveryOutcome,
+  type DeliveryRetryPolicy,
+  type DeliveryWorkerOptions,
+  deliveryBackoffMs,
+  type EmailSender,
+  isRetryableStatus,
+  NotificationDeliveryWorker,
+  type SettledDelivery,
+  webhookBodyOf,
+} from "./delivery-worker.js";
 export { type LineSink, LogNotifier, LogSupportDesk } from "./log-notifier.js";
 export { escapeHtml, formatAmount, formatInstant, type MailLocale, maskNumbers } from "./mail-format.js";
 export { MAIL_TEMPLATES, type MailTemplateName, type RenderedMail, renderMail } from "./mail-templates.js";
+export {
+  type DeliveryQuery,
+  type NotificationDeliveryLog,
+  type NotificationDeliveryRecord,
+  type NotificationEndpointRecord,
+  type NotificationEndpointStore,
+  type NotificationEndpointWithSecret,
+  PrismaNotificationEndpoints,
+} from "./notification-endpoints.js";
+export {
+  type NotificationSettings,
+  type NotificationSettingsStore,
+  PrismaNotificationSettings,
+} from "./notification-settings-store.js";
 export {
   notifyErrorOf,
   type PersonEmails,
@@ -8,3 +41,13 @@ export {
   SmtpNotifier,
   type SmtpNotifierOptions,
 } from "./smtp-notifier.js";
+export {
+  DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+  newEndpointSecret,
+  SUSU_SIGNATURE_HEADER,
+  type SusuSignatureCheck,
+  type SusuSignatureFailure,
+  signSusuPayload,
+  type VerifySusuSignatureOptions,
+  verifySusuSignature,
+} from "./susu-signature.js";

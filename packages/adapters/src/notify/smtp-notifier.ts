@@ -120,6 +120,14 @@ export class SmtpNotifier implements Notifier {
     });
   }
 
+  /**
+   * Sends one stored notification to one address, written for `where` (the recipient's
+   * locale and time zone): what the delivery worker calls for an e-mail delivery.
+   */
+  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError> {
+    return this.sendOne(n, to, renderMail(n, where));
+  }
+
   close(): void {
     this.transporter.close();
   }

@@ -28,6 +28,10 @@ const TABLES = [
   "stripe_balance_transactions",
   "reconciliation_reports",
   "payment_attempts",
+  "notification_deliveries",
+  "notifications",
+  "notification_endpoints",
+  "admin_alerts",
 ] as const;
 
 // Their triggers refuse DELETE: the ledger and the audit log are append-only.

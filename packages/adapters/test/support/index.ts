@@ -2,6 +2,8 @@
 
 // A real SMTP server keeping what it receives, for the notifier's tests and the apps' wiring tests.
 export { closedPort, type ReceivedMail, type Refusal, TestSmtpServer } from "../notify/smtp-server.js";
+// A real HTTP receiver of notification webhooks that verifies their signature.
+export { type ReceivedWebhook, TestWebhookReceiver } from "../notify/webhook-receiver.js";
 export { debitEvent, eventId, stripeEvent } from "../webhooks/events.js";
 export { ScriptedStripeReads, seedRound } from "../webhooks/harness.js";
 export { createDatabase, dropDatabase, uniqueDatabaseName } from "./databases.js";

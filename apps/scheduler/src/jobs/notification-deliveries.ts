@@ -1,0 +1,37 @@
+import type { NotificationDeliveryWorker, SettledDelivery } from "@susu/adapters";
+import type { Logger } from "../logger.js";
+import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-loop.js";
+
+/**
+ * Sends notification deliveries until stopped: a pass at once again while there was work,
+ * otherwise after `intervalMs`, backing off while passes fail. Claims use SKIP LOCKED and a
+ * lease, so any number of schedulers can run it together.
+ */
+export function startNotificationDeliveries(
+  worker: Pick<NotificationDeliveryWorker, "runOnce">,
+  options: {
+    readonly intervalMs: number;
+    readonly log: Logger;
+    readonly onSettled?: (settled: SettledDelivery) => void;
+  },
+): PollingLoop {
+  const pass = async (): Promise<PassResult> => {
+    const settled = await worker.runOnce();
+    if (settled.length === 0) return "idle";
+    for (const s of settled) {
+      options.onSettled?.(s);
+      if (s.outcome === "failed" || s.outcome === "bounced")
+        options.log.warn(
+          { deliveryId: s.id, channel: s.channel, outcome: s.outcome },
+          "notification delivery failed",
+        );
+    }
+    options.log.info({ settled: settled.length }, "notification delivery pass");
+    return "worked";
+  };
+  return startPollingLoop(pass, {
+    name: "notification deliveries",
+    intervalMs: options.intervalMs,
+    log: options.log,
+  });
+}

@@ -1,0 +1,30 @@
+import type { SettledDelivery } from "@susu/adapters";
+import { Counter, type Registry } from "prom-client";
+
+/** The notification deliveries' metrics, kept apart from the scheduler's other metrics. */
+export interface NotificationMetrics {
+  /** For the delivery worker's settled deliveries. */
+  deliverySettled(settled: SettledDelivery): void;
+}
+
+/**
+ * Registers `susu_notification_deliveries_total{channel,outcome}` on `registry`: every
+ * send of a notification delivery, by channel (email, webhook) and outcome (sent,
+ * retrying, failed, bounced). Bounded labels; never recipients or ids.
+ */
+export function createNotificationMetrics(registry: Registry): NotificationMetrics {
+  const deliveries = new Counter({
+    name: "susu_notification_deliveries_total",
+    help: "Sends of notification deliveries, by channel (email, webhook) and outcome (sent, retrying, failed, bounced).",
+    labelNames: ["channel", "outcome"] as const,
+    registers: [registry],
+  });
+  // Every series exists from the start, so rate() and alerts see zeros rather than nothing.
+  for (const channel of ["email", "webhook"])
+    for (const outcome of ["sent", "retrying", "failed", "bounced"]) deliveries.inc({ channel, outcome }, 0);
+  return {
+    deliverySettled(settled) {
+      deliveries.inc({ channel: settled.channel, outcome: settled.outcome });
+    },
+  };
+}

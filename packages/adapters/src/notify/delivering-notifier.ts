@@ -1,0 +1,327 @@
+import { createHash } from "node:crypto";
+import {
+  type Clock,
+  DEFAULT_NOTIFICATION_PREFERENCES,
+  type Notification,
+  type Notifier,
+  type NotifyError,
+  wantsNotification,
+} from "@susu/domain";
+import { okAsync, ResultAsync } from "neverthrow";
+import type { PrismaClient } from "../db/prisma-client.js";
+import type { Prisma } from "../prisma/generated/client.js";
+import type { LineSink } from "./log-notifier.js";
+import type { MailLocale } from "./mail-format.js";
+import type { NotificationSettings } from "./notification-settings-store.js";
+import { PrismaNotificationSettings } from "./notification-settings-store.js";
+
+/** How admin alerts (notifications to `platform_admins`) are linked and deduplicated. */
+export interface AdminAlertOptions {
+  /**
+   * Alerts with the same key (template, aggregate, aggregate id) within this many
+   * milliseconds of the last one sent are held back and counted in the next one sent.
+   */
+  readonly windowMs: number;
+  /** The API's public address (`https://api.example`): alerts link to the ticket under it. */
+  readonly publicUrl?: string;
+  /** Where runbooks are published (a URL ending at `docs/runbooks`); default the repository path. */
+  readonly runbooksUrl?: string;
+}
+
+/** What {@link DeliveringNotifier} is configured with. */
+export interface DeliveringNotifierOptions {
+  readonly prisma: PrismaClient;
+  readonly clock: Clock;
+  /** Whether e-mail is configured (SMTP): without it, no e-mail deliveries are queued. */
+  readonly email: boolean;
+  /** Who `platform_admins` are, by e-mail. */
+  readonly adminEmails: readonly string[];
+  /** The platform's locale and time zone, for people who chose none and for addresses that are not people. */
+  readonly where: MailLocale;
+  readonly alerts: AdminAlertOptions;
+  /** Where a notification nobody could be reached for is written. */
+  readonly log?: LineSink;
+}
+
+/**
+ * The runbook of an admin alert's template, where one exists in `docs/runbooks/` (pages are
+ * named after Prometheus alerts; these are the ones about the same trouble).
+ */
+export const ALERT_RUNBOOKS: Readonly<Partial<Record<Notification["template"], string>>> = {
+  transfer_blocked: "SusuTransfersBlocked.md",
+  release_blocked: "SusuTransfersBlocked.md",
+  reversal_failed: "SusuTransfersFailing.md",
+  transfer_reversed: "SusuTransfersFailing.md",
+};
+
+/** One delivery to queue. */
+interface PlannedDelivery {
+  readonly channel: "email" | "webhook";
+  readonly recipient: string;
+  readonly personId?: string;
+  readonly endpointId?: string;
+  readonly where?: MailLocale;
+}
+
+/** A delivery's id: the same notification to the same recipient is the same delivery, however often it is queued. */
+export function deliveryIdOf(
+  notificationId: string,
+  d: Pick<PlannedDelivery, "channel" | "recipient" | "personId">,
+): string {
+  const key = [notificationId, d.channel, d.recipient.toLowerCase(), d.personId ?? "@platform_admins"].join(
+    "\u0000",
+  );
+  return `nd_${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
+}
+
+/** What was decided for an admin alert. */
+export type AlertDecision =
+  | { readonly sent: false }
+  | { readonly sent: true; readonly folded: number; readonly foldedSince?: number };
+
+const failed = (message: string): NotifyError => ({ type: "notify_failed", code: "notify_failed", message });
+
+/**
+ * The notifier of the delivery log: it sends nothing itself. Each notification is stored
+ * with one delivery per recipient and channel — an e-mail per address (people by their
+ * settings, the notification's addresses, the admins), a webhook per enabled endpoint for
+ * each person who hears it by push and for admin alerts — and the scheduler's delivery
+ * worker sends them, retries and logs them. Queuing is idempotent (delivery ids are
+ * derived from the notification id), so the outbox retrying the effect queues nothing twice.
+ */
+export class DeliveringNotifier implements Notifier {
+  private readonly settings: PrismaNotificationSettings;
+
+  constructor(private readonly options: DeliveringNotifierOptions) {
+    this.settings = new PrismaNotificationSettings(options.prisma);
+  }
+
+  send(n: Notification): ResultAsync<void, NotifyError> {
+    const toAdmins = (n.roles ?? []).includes("platform_admins");
+    return this.settings
+      .getMany(n.personIds)
+      .mapErr((e) => failed(`reading people's notification settings failed: ${e.message}`))
+      .andThen((people) =>
+        (toAdmins ? this.decideAlert(n) : okAsync<AlertDecision | undefined, NotifyError>(undefined)).andThen(
+          (alert) => this.queue(n, people, alert),
+        ),
+      );
+  }
+
+  /** The key that makes two admin alerts the same. */
+  static alertKey(n: Notification): string {
+    return `${n.template}:${n.aggregate}:${n.aggregateId}`;
+  }
+
+  /**
+   * Decides once per notification id (a retry finds the decision) whether the admin alert
+   * goes out: not when one with the same key went out within the window. Serialised per
+   * key with an advisory lock, so two schedulers deciding at once send one.
+   */
+  decideAlert(n: Notification): ResultAsync<AlertDecision, NotifyError> {
+    const key = DeliveringNotifier.alertKey(n);
+    const now = this.options.clock.now();
+    return ResultAsync.fromPromise(
+      this.options.prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`admin_alert:${key}`}, 0))`;
+        const known = await tx.adminAlert.findUnique({ where: { notificationId: n.id } });
+        const last = await tx.adminAlert.findFirst({
+          where: {
+            dedupeKey: key,
+            sent: true,
+            ...(known !== null ? { decidedAt: { lt: known.decidedAt } } : {}),
+          },
+          orderBy: { decidedAt: "desc" },
+        });
+        if (known !== null)
+          return known.sent
+            ? {
+                sent: true as const,
+                folded: known.foldedCount,
+                ...(last ? { foldedSince: last.decidedAt.getTime() } : {}),
+              }
+            : { sent: false as const };
+        if (last !== null && now - last.decidedAt.getTime() < this.options.alerts.windowMs) {
+          await tx.adminAlert.create({
+            data: { notificationId: n.id, dedupeKey: key, sent: false, decidedAt: new Date(now) },
+          });
+          return { sent: false as const };
+        }
+        const folded = await tx.adminAlert.count({
+          where: {
+            dedupeKey: key,
+            sent: false,
+            ...(last !== null ? { decidedAt: { gt: last.decidedAt } } : {}),
+          },
+        });
+        await tx.adminAlert.create({
+          data: {
+            notificationId: n.id,
+            dedupeKey: key,
+            sent: true,
+            foldedCount: folded,
+            decidedAt: new Date(now),
+          },
+        });
+        return { sent: true as const, folded, ...(last ? { foldedSince: last.decidedAt.getTime() } : {}) };
+      }),
+      (e) => failed(`deciding an admin alert failed: ${String(e)}`),
+    );
+  }
+
+  /** The links and counts an admin alert carries: its ticket, its runbook, the alerts folded into it. */
+  private alertData(
+    n: Notification,
+    alert: AlertDecision & { sent: true },
+  ): ResultAsync<Record<string, string | number>, NotifyError> {
+    return ResultAsync.fromPromise(
+      this.options.prisma.supportTicket.findFirst({
+        where: { aggregateType: n.aggregate, aggregateId: n.aggregateId },
+        // Open tickets first (the enum's order), the newest of them.
+        orderBy: [{ status: "asc" }, { createdAt: "desc" }],
+        select: { id: true },
+      }),
+      (e) => failed(`finding an admin alert's ticket failed: ${String(e)}`),
+    ).map((ticket) => {
+      const base = (this.options.alerts.publicUrl ?? "").replace(/\/+$/, "");
+      const runbook = ALERT_RUNBOOKS[n.template];
+      const runbooks = (this.options.alerts.runbooksUrl ?? "docs/runbooks").replace(/\/+$/, "");
+      return {
+        ticketUrl:
+          ticket === null
+            ? `${base}/v1/tickets?status=open`
+            : `${base}/v1/tickets/${encodeURIComponent(ticket.id)}`,
+        ...(runbook !== undefined ? { runbookUrl: `${runbooks}/${runbook}` } : {}),
+        ...(alert.folded > 0
+          ? {
+              similarAlertsHeldBack: alert.folded,
+              ...(alert.foldedSince !== undefined
+                ? { heldBackSince: new Date(alert.foldedSince).toISOString() }
+                : {}),
+            }
+          : {}),
+      };
+    });
+  }
+
+  private queue(
+    n: Notification,
+    people: ReadonlyMap<string, NotificationSettings>,
+    alert: AlertDecision | undefined,
+  ): ResultAsync<void, NotifyError> {
+    const extra =
+      alert?.sent === true
+        ? this.alertData(n, alert)
+        : okAsync<Record<string, string | number>, NotifyError>({});
+    return extra.andThen((alertData) =>
+      ResultAsync.fromPromise(
+        this.options.prisma.notificationEndpoint.findMany({
+          where: { status: "enabled" },
+          select: { id: true },
+        }),
+        (e) => failed(`reading notification endpoints failed: ${String(e)}`),
+      ).andThen((endpoints) => {
+        const planned = this.plan(
+          n,
+          people,
+          alert?.sent === true,
+          endpoints.map((e) => e.id),
+        );
+        if (planned.length === 0) {
+          this.options.log?.info(
+            { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
+            alert?.sent === false ? "admin alert held back (deduplicated)" : "notification has no recipient",
+          );
+          return okAsync(undefined);
+        }
+        return this.store(n, { ...n.data, ...alertData }, planned);
+      }),
+    );
+  }
+
+  private plan(
+    n: Notification,
+    people: ReadonlyMap<string, NotificationSettings>,
+    toAdmins: boolean,
+    endpointIds: readonly string[],
+  ): PlannedDelivery[] {
+    const planned: PlannedDelivery[] = [];
+    const addresses = new Set<string>();
+    const email = (recipient: string, where: MailLocale, personId?: string) => {
+      const key = recipient.trim().toLowerCase();
+      if (!this.options.email || key === "" || addresses.has(key)) return;
+      addresses.add(key);
+      planned.push({
+        channel: "email",
+        recipient: recipient.trim(),
+        where,
+        ...(personId ? { personId } : {}),
+      });
+    };
+    const defaults = this.options.where;
+    for (const personId of n.personIds) {
+      const s = people.get(personId);
+      const prefs = s ?? DEFAULT_NOTIFICATION_PREFERENCES;
+      // A bouncing address is not written to again until the person changes it.
+      if (s?.email !== undefined && s.emailStatus === "ok" && wantsNotification(prefs, n.template, "email"))
+        email(
+          s.email,
+          { locale: s.locale ?? defaults.locale, timeZone: s.timeZone ?? defaults.timeZone },
+          personId,
+        );
+      if (wantsNotification(prefs, n.template, "push"))
+        for (const endpointId of endpointIds)
+          planned.push({ channel: "webhook", recipient: endpointId, endpointId, personId });
+    }
+    for (const address of n.emails ?? []) email(address, defaults);
+    if (toAdmins) {
+      for (const address of this.options.adminEmails) email(address, defaults);
+      for (const endpointId of endpointIds)
+        planned.push({ channel: "webhook", recipient: endpointId, endpointId });
+    }
+    return planned;
+  }
+
+  private store(
+    n: Notification,
+    data: Record<string, string | number>,
+    planned: readonly PlannedDelivery[],
+  ): ResultAsync<void, NotifyError> {
+    const at = new Date(this.options.clock.now());
+    const rows: Prisma.NotificationDeliveryCreateManyInput[] = planned.map((d) => ({
+      id: deliveryIdOf(n.id, d),
+      notificationId: n.id,
+      channel: d.channel,
+      recipient: d.recipient,
+      personId: d.personId ?? null,
+      endpointId: d.endpointId ?? null,
+      locale: d.where?.locale ?? null,
+      timeZone: d.where?.timeZone ?? null,
+      nextAttemptAt: at,
+      createdAt: at,
+      updatedAt: at,
+    }));
+    return ResultAsync.fromPromise(
+      this.options.prisma.$transaction([
+        this.options.prisma.notification.createMany({
+          data: [
+            {
+              id: n.id,
+              template: n.template,
+              aggregateType: n.aggregate,
+              aggregateId: n.aggregateId,
+              groupId: n.groupId ?? null,
+              personIds: [...n.personIds],
+              roles: [...(n.roles ?? [])],
+              data,
+              createdAt: at,
+            },
+          ],
+          skipDuplicates: true,
+        }),
+        this.options.prisma.notificationDelivery.createMany({ data: rows, skipDuplicates: true }),
+      ]),
+      (e) => failed(`queuing notification deliveries failed: ${String(e)}`),
+    ).map(() => undefined);
+  }
+}

@@ -1,0 +1,330 @@
+import type { Clock, Notification, NotifyError } from "@susu/domain";
+import type { ResultAsync } from "neverthrow";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { maskEmail } from "./log-notifier.js";
+import type { MailLocale } from "./mail-format.js";
+import { PrismaNotificationSettings } from "./notification-settings-store.js";
+import { SUSU_SIGNATURE_HEADER, signSusuPayload } from "./susu-signature.js";
+
+/** Sends one e-mail of a stored notification (the SMTP notifier's `deliver`). */
+export interface EmailSender {
+  deliver(n: Notification, to: string, where: MailLocale): ResultAsync<void, NotifyError>;
+}
+
+/** How deliveries are retried. */
+export interface DeliveryRetryPolicy {
+  /** Sends before a delivery that keeps failing is marked failed (the first one included). */
+  readonly maxAttempts: number;
+  /** The wait after the first failure; doubled after each further one. */
+  readonly baseDelayMs: number;
+  /** The longest wait between two sends. */
+  readonly maxDelayMs: number;
+}
+
+/** What {@link NotificationDeliveryWorker} is configured with. */
+export interface DeliveryWorkerOptions {
+  readonly prisma: PrismaClient;
+  readonly clock: Clock;
+  /** Names this process in claims. */
+  readonly workerId: string;
+  /** E-mail; without it, e-mail deliveries wait. */
+  readonly email?: EmailSender;
+  readonly retry: DeliveryRetryPolicy;
+  /** How long a webhook endpoint has to answer (ms). */
+  readonly timeoutMs: number;
+  /** Deliveries claimed per pass (default 20). */
+  readonly batchSize?: number;
+  /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */
+  readonly random?: () => number;
+  /** The HTTP client (default the global `fetch`). */
+  readonly fetch?: typeof fetch;
+}
+
+/** What became of one send. */
+export type DeliveryOutcome = "sent" | "retrying" | "failed" | "bounced";
+
+/** One delivery settled by a pass, for metrics. */
+export interface SettledDelivery {
+  readonly id: string;
+  readonly channel: "email" | "webhook";
+  readonly outcome: DeliveryOutcome;
+}
+
+interface ClaimedRow {
+  readonly id: string;
+  readonly notification_id: string;
+  readonly channel: "email" | "webhook";
+  readonly recipient: string;
+  readonly person_id: string | null;
+  readonly endpoint_id: string | null;
+  readonly locale: string | null;
+  readonly time_zone: string | null;
+  readonly attempts: number;
+}
+
+/** How one send ended, before the retry policy is applied. */
+type SendResult =
+  | { readonly kind: "sent"; readonly statusCode?: number }
+  | { readonly kind: "temporary"; readonly error: string; readonly statusCode?: number }
+  | { readonly kind: "permanent"; readonly error: string; readonly statusCode?: number }
+  | { readonly kind: "bounced"; readonly error: string };
+
+/**
+ * The delay before the next send after `failedAttempts` failures: exponential from
+ * `baseDelayMs`, capped at `maxDelayMs`, with "equal" jitter (never less than half).
+ */
+export function deliveryBackoffMs(
+  policy: DeliveryRetryPolicy,
+  failedAttempts: number,
+  fraction: number,
+): number {
+  const exponential = policy.baseDelayMs * 2 ** Math.max(0, failedAttempts - 1);
+  const backoff = Math.min(policy.maxDelayMs, exponential);
+  const f = Math.min(Math.max(fraction, 0), 0.999_999_999);
+  return Math.round(backoff / 2 + (backoff / 2) * f);
+}
+
+/**
+ * Whether an endpoint's HTTP status is worth another send: 5xx, 408 (timeout) and 429
+ * (slow down) are for now; any other 4xx (or a redirect, which is not followed) says the
+ * request itself is refused and is not retried.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** The body a webhook endpoint receives for a delivery. */
+export function webhookBodyOf(
+  n: {
+    readonly id: string;
+    readonly template: string;
+    readonly aggregateType: string;
+    readonly aggregateId: string;
+    readonly data: unknown;
+    readonly createdAt: Date;
+  },
+  delivery: { readonly id: string; readonly personId: string | null },
+): string {
+  return JSON.stringify({
+    object: "notification",
+    id: n.id,
+    deliveryId: delivery.id,
+    template: n.template,
+    personId: delivery.personId,
+    // Admin alerts are for the platform's admins, not a person.
+    ...(delivery.personId === null ? { role: "platform_admins" } : {}),
+    aggregate: { type: n.aggregateType, id: n.aggregateId },
+    data: n.data,
+    created: Math.floor(n.createdAt.getTime() / 1000),
+  });
+}
+
+/**
+ * Sends queued notification deliveries: claims due ones (`FOR UPDATE SKIP LOCKED`, with a
+ * lease, so two schedulers never send the same delivery at once, and one killed mid-send
+ * leaves it to be claimed again when the lease runs out — resent with the same id, so the
+ * receiver can deduplicate), sends each (e-mail through SMTP, webhooks signed with the
+ * endpoint's secret), and records what happened: sent; retrying with exponential backoff
+ * after a failure, a timeout, a 5xx, 408 or 429, up to the policy's attempts, then
+ * failed; failed at once on another 4xx or a disabled endpoint; bounced when the mail
+ * server refuses the address for good (the person's address is then marked bouncing).
+ */
+export class NotificationDeliveryWorker {
+  private readonly settings: PrismaNotificationSettings;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.settings = new PrismaNotificationSettings(options.prisma);
+  }
+
+  /** One pass: claims up to a batch of due deliveries, sends them, records the outcomes. */
+  async runOnce(): Promise<readonly SettledDelivery[]> {
+    const claimed = await this.claim();
+    if (claimed.length === 0) return [];
+    const notifications = await this.options.prisma.notification.findMany({
+      where: { id: { in: [...new Set(claimed.map((c) => c.notification_id))] } },
+    });
+    const byId = new Map(notifications.map((n) => [n.id, n]));
+    const endpointIds = claimed.flatMap((c) => (c.endpoint_id === null ? [] : [c.endpoint_id]));
+    const endpoints = new Map(
+      (
+        await this.options.prisma.notificationEndpoint.findMany({
+          where: { id: { in: [...new Set(endpointIds)] } },
+        })
+      ).map((e) => [e.id, e]),
+    );
+    const settled: SettledDelivery[] = [];
+    for (const row of claimed) {
+      const n = byId.get(row.notification_id);
+      let result: SendResult;
+      if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
+      else if (row.channel === "email") result = await this.sendEmail(row, n);
+      else {
+        const endpoint = row.endpoint_id === null ? undefined : endpoints.get(row.endpoint_id);
+        result =
+          endpoint === undefined || endpoint.status !== "enabled"
+            ? { kind: "permanent", error: "the endpoint is disabled" }
+            : await this.sendWebhook(row, n, endpoint);
+      }
+      const outcome = await this.record(row, result);
+      if (outcome !== undefined) settled.push({ id: row.id, channel: row.channel, outcome });
+    }
+    return settled;
+  }
+
+  private leaseMs(): number {
+    return this.options.timeoutMs * 2 + 30_000;
+  }
+
+  private async claim(): Promise<ClaimedRow[]> {
+    const now = new Date(this.options.clock.now());
+    const until = new Date(now.getTime() + this.leaseMs());
+    return this.options.prisma.$queryRaw<ClaimedRow[]>`
+      UPDATE notification_deliveries d
+         SET claimed_by = ${this.options.workerId}, claimed_until = ${until}, attempts = d.attempts + 1,
+             updated_at = ${now}
+        FROM (SELECT id FROM notification_deliveries
+               WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ${now}
+                 AND (claimed_until IS NULL OR claimed_until < ${now})
+               ORDER BY next_attempt_at, id
+               LIMIT ${this.options.batchSize ?? 20}
+               FOR UPDATE SKIP LOCKED) due
+       WHERE d.id = due.id
+   RETURNING d.id, d.notification_id, d.channel::text AS channel, d.recipient, d.person_id, d.endpoint_id,
+             d.locale, d.time_zone, d.attempts`;
+  }
+
+  private async sendEmail(
+    row: ClaimedRow,
+    n: {
+      id: string;
+      template: string;
+      aggregateType: string;
+      aggregateId: string;
+      groupId: string | null;
+      personIds: string[];
+      roles: string[];
+      data: unknown;
+    },
+  ): Promise<SendResult> {
+    if (this.options.email === undefined) return { kind: "temporary", error: "e-mail is not configured" };
+    const notification = {
+      id: n.id,
+      aggregate: n.aggregateType,
+      aggregateId: n.aggregateId,
+      ...(n.groupId !== null ? { groupId: n.groupId } : {}),
+      personIds: n.personIds,
+      roles: n.roles,
+      template: n.template,
+      data: n.data,
+    } as unknown as Notification;
+    const where = { locale: row.locale ?? "en-AU", timeZone: row.time_zone ?? "UTC" };
+    const sent = await this.options.email.deliver(notification, row.recipient, where);
+    if (sent.isOk()) return { kind: "sent" };
+    return sent.error.type === "notify_rejected"
+      ? { kind: "bounced", error: sent.error.message }
+      : { kind: "temporary", error: sent.error.message };
+  }
+
+  private async sendWebhook(
+    row: ClaimedRow,
+    n: {
+      id: string;
+      template: string;
+      aggregateType: string;
+      aggregateId: string;
+      data: unknown;
+      createdAt: Date;
+    },
+    endpoint: {
+      url: string;
+      secret: string;
+      previousSecret: string | null;
+      previousSecretExpiresAt: Date | null;
+    },
+  ): Promise<SendResult> {
+    const body = webhookBodyOf(n, { id: row.id, personId: row.person_id });
+    const now = this.options.clock.now();
+    const timestamp = Math.floor(now / 1000);
+    // While a rotated secret's predecessor is honoured, both sign: the client app switches when it likes.
+    const secrets =
+      endpoint.previousSecret !== null &&
+      endpoint.previousSecretExpiresAt !== null &&
+      endpoint.previousSecretExpiresAt.getTime() > now
+        ? [endpoint.secret, endpoint.previousSecret]
+        : [endpoint.secret];
+    const doFetch = this.options.fetch ?? fetch;
+    try {
+      const response = await doFetch(endpoint.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "susu-notifications/1",
+          [SUSU_SIGNATURE_HEADER]: signSusuPayload(secrets, body, timestamp),
+          "Susu-Delivery-Id": row.id,
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      // The answer's body is not needed; reading it frees the connection.
+      await response.arrayBuffer().catch(() => undefined);
+      const statusCode = response.status;
+      if (statusCode >= 200 && statusCode < 300) return { kind: "sent", statusCode };
+      const error = `the endpoint answered ${statusCode}`;
+      return isRetryableStatus(statusCode)
+        ? { kind: "temporary", error, statusCode }
+        : { kind: "permanent", error, statusCode };
+    } catch (e) {
+      const err = e as { name?: string; message?: string; cause?: { code?: string } };
+      const what =
+        err.name === "TimeoutError"
+          ? `no answer within ${this.options.timeoutMs} ms`
+          : `${err.cause?.code ?? err.name ?? "error"}: ${err.message ?? String(e)}`;
+      return { kind: "temporary", error: what };
+    }
+  }
+
+  /** Writes the outcome if this worker still holds the claim; undefined when the lease was lost. */
+  private async record(row: ClaimedRow, result: SendResult): Promise<DeliveryOutcome | undefined> {
+    const now = this.options.clock.now();
+    const retry = this.options.retry;
+    let outcome: DeliveryOutcome;
+    let nextAttemptAt = new Date(now);
+    if (result.kind === "sent") outcome = "sent";
+    else if (result.kind === "bounced") outcome = "bounced";
+    else if (result.kind === "permanent" || row.attempts >= retry.maxAttempts) outcome = "failed";
+    else {
+      outcome = "retrying";
+      nextAttemptAt = new Date(
+        now + deliveryBackoffMs(retry, row.attempts, (this.options.random ?? Math.random)()),
+      );
+    }
+    const error =
+      result.kind === "sent"
+        ? null
+        : (row.channel === "email"
+            ? result.error.replaceAll(row.recipient, maskEmail(row.recipient))
+            : result.error
+          ).slice(0, 1000);
+    const statusCode = "statusCode" in result && result.statusCode !== undefined ? result.statusCode : null;
+    const updated = await this.options.prisma.notificationDelivery.updateMany({
+      where: { id: row.id, claimedBy: this.options.workerId },
+      data: {
+        status: outcome,
+        lastError: error,
+        lastStatusCode: statusCode,
+        nextAttemptAt,
+        claimedBy: null,
+        claimedUntil: null,
+        updatedAt: new Date(now),
+        ...(outcome === "sent" ? { sentAt: new Date(now) } : {}),
+      },
+    });
+    if (updated.count === 0) return undefined;
+    if (outcome === "bounced" && row.person_id !== null) {
+      const marked = await this.settings.markBounced(row.person_id, row.recipient, error ?? "bounced", now);
+      if (marked.isErr()) throw new Error(marked.error.message);
+    }
+    return outcome;
+  }
+}

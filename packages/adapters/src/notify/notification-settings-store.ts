@@ -1,0 +1,140 @@
+import {
+  isNotificationTemplate,
+  type NotificationPreferences,
+  type NotificationTemplateName,
+  type StorageError,
+} from "@susu/domain";
+import { ResultAsync } from "neverthrow";
+import type { PrismaClient } from "../db/prisma-client.js";
+import { storageErrorOf } from "../prisma/storage-errors.js";
+
+/** A person's notification settings as stored: their preferences and whether their address bounces. */
+export interface NotificationSettings extends NotificationPreferences {
+  readonly personId: string;
+  /** `bouncing`: the mail server refused the address for good; `none`: no address. */
+  readonly emailStatus: "none" | "ok" | "bouncing";
+  /** When and why it bounced (epoch ms), while it does. */
+  readonly emailBounce?: { readonly at: number; readonly reason: string };
+}
+
+/** Reads and replaces people's notification settings. */
+export interface NotificationSettingsStore {
+  /** The person's settings; undefined when there is no such person. */
+  get(personId: string): ResultAsync<NotificationSettings | undefined, StorageError>;
+  /**
+   * Replaces the person's preferences at `at`; a new address clears its bounce. Undefined
+   * when there is no such person.
+   */
+  put(
+    personId: string,
+    prefs: NotificationPreferences,
+    at: number,
+  ): ResultAsync<NotificationSettings | undefined, StorageError>;
+  /** Settings of several people at once (those who exist). */
+  getMany(personIds: readonly string[]): ResultAsync<ReadonlyMap<string, NotificationSettings>, StorageError>;
+  /** Records that the address `email` of `personId` bounced (only while it is still theirs). */
+  markBounced(personId: string, email: string, reason: string, at: number): ResultAsync<void, StorageError>;
+}
+
+const SETTINGS_COLUMNS = {
+  id: true,
+  email: true,
+  locale: true,
+  timeZone: true,
+  notifyByEmail: true,
+  notifyByPush: true,
+  mutedNotifications: true,
+  emailBouncedAt: true,
+  emailBounceReason: true,
+} as const;
+
+interface SettingsRow {
+  readonly id: string;
+  readonly email: string | null;
+  readonly locale: string | null;
+  readonly timeZone: string | null;
+  readonly notifyByEmail: boolean;
+  readonly notifyByPush: boolean;
+  readonly mutedNotifications: string[];
+  readonly emailBouncedAt: Date | null;
+  readonly emailBounceReason: string | null;
+}
+
+function settingsOf(row: SettingsRow): NotificationSettings {
+  return {
+    personId: row.id,
+    ...(row.email !== null ? { email: row.email } : {}),
+    ...(row.locale !== null ? { locale: row.locale } : {}),
+    ...(row.timeZone !== null ? { timeZone: row.timeZone } : {}),
+    channels: { email: row.notifyByEmail, push: row.notifyByPush },
+    // A template since removed from the domain is no longer muted: it is never sent.
+    muted: row.mutedNotifications.filter((t): t is NotificationTemplateName => isNotificationTemplate(t)),
+    emailStatus: row.email === null ? "none" : row.emailBouncedAt !== null ? "bouncing" : "ok",
+    ...(row.email !== null && row.emailBouncedAt !== null
+      ? { emailBounce: { at: row.emailBouncedAt.getTime(), reason: row.emailBounceReason ?? "" } }
+      : {}),
+  };
+}
+
+/** Settings in the `people` table's notification columns. */
+export class PrismaNotificationSettings implements NotificationSettingsStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  get(personId: string): ResultAsync<NotificationSettings | undefined, StorageError> {
+    return ResultAsync.fromPromise(
+      this.prisma.person.findUnique({ where: { id: personId }, select: SETTINGS_COLUMNS }),
+      (e) => storageErrorOf(e, { operation: "read notification settings" }),
+    ).map((row) => (row === null ? undefined : settingsOf(row)));
+  }
+
+  getMany(
+    personIds: readonly string[],
+  ): ResultAsync<ReadonlyMap<string, NotificationSettings>, StorageError> {
+    return ResultAsync.fromPromise(
+      personIds.length === 0
+        ? Promise.resolve([])
+        : this.prisma.person.findMany({ where: { id: { in: [...personIds] } }, select: SETTINGS_COLUMNS }),
+      (e) => storageErrorOf(e, { operation: "read notification settings" }),
+    ).map((rows) => new Map(rows.map((r) => [r.id, settingsOf(r)] as const)));
+  }
+
+  put(
+    personId: string,
+    prefs: NotificationPreferences,
+    at: number,
+  ): ResultAsync<NotificationSettings | undefined, StorageError> {
+    return ResultAsync.fromPromise(
+      this.prisma.$transaction(async (tx) => {
+        const before = await tx.person.findUnique({ where: { id: personId }, select: { email: true } });
+        if (before === null) return undefined;
+        const sameAddress = before.email !== null && before.email === (prefs.email ?? null);
+        return tx.person.update({
+          where: { id: personId },
+          data: {
+            email: prefs.email ?? null,
+            locale: prefs.locale ?? null,
+            timeZone: prefs.timeZone ?? null,
+            notifyByEmail: prefs.channels.email,
+            notifyByPush: prefs.channels.push,
+            mutedNotifications: [...prefs.muted],
+            // A new address has not bounced (yet).
+            ...(sameAddress ? {} : { emailBouncedAt: null, emailBounceReason: null }),
+            updatedAt: new Date(at),
+          },
+          select: SETTINGS_COLUMNS,
+        });
+      }),
+      (e) => storageErrorOf(e, { operation: "write notification settings" }),
+    ).map((row) => (row === undefined ? undefined : settingsOf(row)));
+  }
+
+  markBounced(personId: string, email: string, reason: string, at: number): ResultAsync<void, StorageError> {
+    return ResultAsync.fromPromise(
+      this.prisma.person.updateMany({
+        where: { id: personId, email },
+        data: { emailBouncedAt: new Date(at), emailBounceReason: reason.slice(0, 500) },
+      }),
+      (e) => storageErrorOf(e, { operation: "mark an address bouncing" }),
+    ).map(() => undefined);
+  }
+}

@@ -1,0 +1,443 @@
+// The delivery log against PostgreSQL: the delivering notifier queues, the worker sends
+// through a real SMTP server and to a real HTTP receiver that verifies signatures.
+import type { Notification } from "@susu/domain";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DeliveringNotifier, type DeliveringNotifierOptions } from "../../src/notify/delivering-notifier.js";
+import {
+  deliveryBackoffMs,
+  isRetryableStatus,
+  NotificationDeliveryWorker,
+  type SettledDelivery,
+} from "../../src/notify/delivery-worker.js";
+import { PrismaNotificationEndpoints } from "../../src/notify/notification-endpoints.js";
+import { PrismaNotificationSettings } from "../../src/notify/notification-settings-store.js";
+import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
+import { verifySusuSignature } from "../../src/notify/susu-signature.js";
+import { useTestDatabase } from "../support/index.js";
+import { TestSmtpServer } from "./smtp-server.js";
+import { TestWebhookReceiver } from "./webhook-receiver.js";
+
+const T0 = Date.UTC(2026, 11, 2, 9, 0, 0);
+const clock = {
+  t: T0,
+  now() {
+    return this.t;
+  },
+};
+const where = { locale: "en-AU", timeZone: "Australia/Sydney" };
+const retry = { maxAttempts: 4, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+
+let seq = 0;
+function retryNotice(personIds: string[], extra: Partial<Notification> = {}): Notification {
+  seq += 1;
+  return {
+    id: `round_${seq}:notify:contribution_retry_scheduled:ana:1`,
+    aggregate: "round",
+    aggregateId: `round_${seq}`,
+    groupId: "g1",
+    personIds,
+    template: "contribution_retry_scheduled",
+    data: {
+      roundId: `round_${seq}`,
+      currency: "AUD",
+      failureCode: "insufficient_funds",
+      retryAt: "2026-12-05T00:00:00.000Z",
+    },
+    ...extra,
+  };
+}
+
+describe("notification deliveries", () => {
+  const db = useTestDatabase();
+  const smtp = new TestSmtpServer();
+  const receiver = new TestWebhookReceiver();
+  let mailer: SmtpNotifier;
+  let endpoints: PrismaNotificationEndpoints;
+  let settled: SettledDelivery[];
+
+  const notifier = (extra: Partial<DeliveringNotifierOptions> = {}) =>
+    new DeliveringNotifier({
+      prisma: db.prisma,
+      clock,
+      email: true,
+      adminEmails: ["ops@susu.test"],
+      where,
+      alerts: { windowMs: 15 * 60_000, publicUrl: "https://api.susu.test/" },
+      ...extra,
+    });
+  const worker = (workerId = "w1") =>
+    new NotificationDeliveryWorker({
+      prisma: db.prisma,
+      clock,
+      workerId,
+      email: mailer,
+      retry,
+      timeoutMs: 2_000,
+      random: () => 0.5,
+    });
+  /** Runs passes until nothing is due now, moving the clock to each next attempt. */
+  async function drain(w = worker(), maxPasses = 20) {
+    for (let i = 0; i < maxPasses; i++) {
+      const done = await w.runOnce();
+      settled.push(...done);
+      const next = await db.prisma.notificationDelivery.findFirst({
+        where: { status: { in: ["queued", "retrying"] } },
+        orderBy: { nextAttemptAt: "asc" },
+      });
+      if (next === null) return;
+      clock.t = Math.max(clock.t, next.nextAttemptAt.getTime());
+    }
+  }
+  const deliveriesOf = (notificationId: string) =>
+    db.prisma.notificationDelivery.findMany({
+      where: { notificationId },
+      orderBy: [{ channel: "asc" }, { recipient: "asc" }],
+    });
+
+  beforeAll(async () => {
+    await smtp.start();
+    await receiver.start();
+    // The receiver checks the signature's age on the test's clock.
+    receiver.now = () => clock.now();
+    mailer = new SmtpNotifier({
+      transport: smtp.url,
+      from: "susu <no-reply@susu.test>",
+      adminEmails: [],
+      people: {
+        emailsOf: () => {
+          throw new Error("unused");
+        },
+      },
+      where,
+    });
+    endpoints = new PrismaNotificationEndpoints(db.prisma);
+    const now = new Date(T0);
+    await db.prisma.person.createMany({
+      data: [
+        {
+          id: "ana",
+          displayName: "Ana",
+          email: "ana@example.com",
+          locale: "en-US",
+          timeZone: "America/New_York",
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          id: "ben",
+          displayName: "Ben",
+          email: "ben@example.com",
+          notifyByEmail: false,
+          notifyByPush: false,
+          createdAt: now,
+          updatedAt: now,
+        },
+        { id: "cy", displayName: "Cy", createdAt: now, updatedAt: now },
+      ],
+    });
+  });
+  afterAll(async () => {
+    mailer.close();
+    await receiver.stop();
+    await smtp.stop();
+  });
+  beforeEach(async () => {
+    await db.prisma.notificationDelivery.deleteMany();
+    await db.prisma.notificationEndpoint.deleteMany();
+    smtp.received.length = 0;
+    smtp.refusal = undefined;
+    receiver.received.length = 0;
+    receiver.script = [];
+    settled = [];
+    clock.t = T0;
+  });
+  afterEach(() => {
+    receiver.delayMs = 0;
+  });
+
+  it("e-mails in the person's locale and pushes to every enabled endpoint: 500, 500, then 200 is three sends and one delivery sent", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    const off = (await endpoints.create({ url: "http://127.0.0.1:9/never", at: T0 }))._unsafeUnwrap();
+    await endpoints.disable(off.id, T0);
+    receiver.secret = endpoint.secret;
+    receiver.script = [500, 500];
+    const n = retryNotice(["ana"]);
+    expect((await notifier().send(n)).isOk()).toBe(true);
+    // Queuing again (the outbox retrying the effect) queues nothing twice.
+    expect((await notifier().send(n)).isOk()).toBe(true);
+    await drain();
+
+    expect(smtp.received.map((m) => m.to)).toEqual([["ana@example.com"]]);
+    // Ana's locale and zone: 00:00 UTC is the evening before in New York, in US English.
+    expect(smtp.received[0]?.parsed.text).toContain("Friday, December 4, 2026");
+    expect(receiver.received.map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(receiver.received.every((r) => r.check.valid)).toBe(true);
+    // Every send of the delivery carries the same ids: the receiver can deduplicate.
+    expect(new Set(receiver.received.map((r) => r.deliveryId)).size).toBe(1);
+    expect(receiver.received[2]?.json).toMatchObject({
+      object: "notification",
+      id: n.id,
+      template: "contribution_retry_scheduled",
+      personId: "ana",
+      data: n.data,
+    });
+    const rows = await deliveriesOf(n.id);
+    expect(rows.map((r) => [r.channel, r.recipient, r.status, r.attempts])).toEqual([
+      ["email", "ana@example.com", "sent", 1],
+      ["webhook", endpoint.id, "sent", 3],
+    ]);
+    // The backoff: 1 s after the first failure, 2 s after the second (half jitter, fraction 0.5: ×0.75).
+    expect(deliveryBackoffMs(retry, 1, 0.5)).toBe(750);
+    expect(deliveryBackoffMs(retry, 2, 0.5)).toBe(1_500);
+    expect(settled.filter((s) => s.channel === "webhook").map((s) => s.outcome)).toEqual([
+      "retrying",
+      "retrying",
+      "sent",
+    ]);
+  });
+
+  it("does not retry a 4xx other than 408 and 429, and gives up after the last attempt", async () => {
+    expect([400, 401, 404, 410, 301].map(isRetryableStatus)).toEqual([false, false, false, false, false]);
+    expect([408, 429, 500, 503].map(isRetryableStatus)).toEqual([true, true, true, true]);
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.script = [404];
+    const refused = retryNotice(["ana"]);
+    await notifier({ email: false }).send(refused);
+    await drain();
+    expect((await deliveriesOf(refused.id)).map((r) => [r.status, r.attempts, r.lastStatusCode])).toEqual([
+      ["failed", 1, 404],
+    ]);
+
+    receiver.received.length = 0;
+    receiver.script = [503, 429, 408, 500, 500];
+    const down = retryNotice(["ana"]);
+    await notifier({ email: false }).send(down);
+    await drain();
+    expect(receiver.received.map((r) => r.status)).toEqual([503, 429, 408, 500]);
+    const [row] = await deliveriesOf(down.id);
+    expect(row).toMatchObject({
+      status: "failed",
+      attempts: retry.maxAttempts,
+      lastError: "the endpoint answered 500",
+    });
+  });
+
+  it("retries an endpoint that does not answer in time, and sends it once it does", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 1_500;
+    const n = retryNotice(["ana"]);
+    await notifier({ email: false }).send(n);
+    const slow = new NotificationDeliveryWorker({
+      prisma: db.prisma,
+      clock,
+      workerId: "w1",
+      retry,
+      timeoutMs: 300,
+      random: () => 0.5,
+    });
+    expect((await slow.runOnce()).map((s) => s.outcome)).toEqual(["retrying"]);
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({
+      status: "retrying",
+      attempts: 1,
+      lastError: "no answer within 300 ms",
+      lastStatusCode: null,
+    });
+    receiver.delayMs = 0;
+    await drain();
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it("fails what was queued for an endpoint disabled since, without sending it", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const n = retryNotice(["ana"]);
+    await notifier({ email: false }).send(n);
+    await endpoints.disable(endpoint.id, T0);
+    await drain();
+    expect(receiver.received).toEqual([]);
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({
+      status: "failed",
+      lastError: "the endpoint is disabled",
+    });
+  });
+
+  it("signs with the old secret too while a rotation's overlap lasts, then with the new one only", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    const rotated = (await endpoints.rotateSecret(endpoint.id, T0, 60_000))._unsafeUnwrap();
+    // A client app still on the old secret accepts requests during the overlap.
+    receiver.secret = endpoint.secret;
+    const during = retryNotice(["ana"]);
+    await notifier({ email: false }).send(during);
+    await drain();
+    expect(receiver.received.map((r) => [r.status, r.signature?.split(",").length])).toEqual([[200, 3]]);
+    expect((await deliveriesOf(during.id))[0]?.status).toBe("sent");
+
+    receiver.received.length = 0;
+    clock.t = T0 + 60_001;
+    const after = retryNotice(["ana"]);
+    await notifier({ email: false }).send(after);
+    await drain();
+    // The old secret no longer verifies: the receiver refuses (401, a 4xx: failed, not retried) …
+    expect(receiver.received.map((r) => [r.status, r.check])).toEqual([
+      [401, { valid: false, reason: "no_matching_signature" }],
+    ]);
+    // … and the new one does.
+    const last = receiver.received[0];
+    expect(
+      verifySusuSignature(last?.body ?? "", last?.signature, rotated?.secret ?? "", {
+        nowSeconds: Math.floor(clock.t / 1000),
+      }).valid,
+    ).toBe(true);
+  });
+
+  it("respects preferences for optional messages only, and skips people without an address", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const optional = retryNotice(["ana", "ben", "cy"], { template: "checkout_expired", data: {} });
+    await notifier().send(optional);
+    const required = retryNotice(["ben", "cy"]);
+    await notifier().send(required);
+    const rows = async (id: string) => (await deliveriesOf(id)).map((r) => [r.channel, r.personId]);
+    // Ben switched e-mail and push off: he gets no optional message, but every required one.
+    expect(await rows(optional.id)).toEqual([
+      ["email", "ana"],
+      ["webhook", "ana"],
+      ["webhook", "cy"],
+    ]);
+    expect(await rows(required.id)).toEqual([
+      ["email", "ben"],
+      ["webhook", "ben"],
+      ["webhook", "cy"],
+    ]);
+  });
+
+  it("marks a permanently refused address bounced, on the delivery and the person, and writes to it no more", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const now = new Date(T0);
+    await db.prisma.person.create({
+      data: { id: "dee", displayName: "Dee", email: "dee@example.com", createdAt: now, updatedAt: now },
+    });
+    smtp.refusal = { at: "rcpt", code: 550, message: "5.1.1 no such user" };
+    const n = retryNotice(["dee"]);
+    await notifier().send(n);
+    await drain();
+    const [row] = await deliveriesOf(n.id);
+    expect(row).toMatchObject({ status: "bounced", attempts: 1 });
+    expect(row?.lastError).not.toContain("dee@example.com");
+    const dee = (await settings.get("dee"))._unsafeUnwrap();
+    expect(dee?.emailStatus).toBe("bouncing");
+    expect(dee?.emailBounce?.at).toBe(T0);
+
+    smtp.refusal = undefined;
+    const next = retryNotice(["dee"]);
+    await notifier().send(next);
+    expect(await deliveriesOf(next.id)).toEqual([]);
+
+    // A new address clears the bounce.
+    const put = await settings.put(
+      "dee",
+      { email: "dee@new.example", channels: { email: true, push: true }, muted: [] },
+      T0 + 1,
+    );
+    expect(put._unsafeUnwrap()?.emailStatus).toBe("ok");
+  });
+
+  it("retries a temporary SMTP refusal (4xx) and sends it later", async () => {
+    smtp.refusal = { at: "data", code: 451, message: "4.3.0 try later" };
+    const n = retryNotice(["ana"]);
+    await notifier().send(n);
+    settled.push(...(await worker().runOnce()));
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "retrying", attempts: 1 });
+    smtp.refusal = undefined;
+    await drain();
+    expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
+    expect(smtp.received).toHaveLength(1);
+  });
+
+  it("lets only one of two workers send a delivery, and resends with the same id once a dead worker's lease runs out", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    receiver.delayMs = 100;
+    const n = retryNotice(["ana"]);
+    await notifier({ email: false }).send(n);
+    const [a, b] = await Promise.all([worker("w1").runOnce(), worker("w2").runOnce()]);
+    expect([...a, ...b].map((s) => s.outcome)).toEqual(["sent"]);
+    expect(receiver.received).toHaveLength(1);
+
+    // A worker that claims and dies: nobody else claims it until its lease runs out.
+    receiver.received.length = 0;
+    const m = retryNotice(["ana"]);
+    await notifier({ email: false }).send(m);
+    await db.prisma.notificationDelivery.updateMany({
+      where: { notificationId: m.id },
+      data: { claimedBy: "dead", claimedUntil: new Date(T0 + 60_000), attempts: 1 },
+    });
+    expect(await worker("w2").runOnce()).toEqual([]);
+    clock.t = T0 + 60_001;
+    expect((await worker("w2").runOnce()).map((s) => s.outcome)).toEqual(["sent"]);
+    const [row] = await deliveriesOf(m.id);
+    expect(row).toMatchObject({ status: "sent", attempts: 2 });
+    expect(receiver.received[0]?.deliveryId).toBe(row?.id);
+  });
+
+  it("sends an admin alert once per window with links to its ticket and runbook, counting the ones held back in the next", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    await db.prisma.supportTicket.create({
+      data: {
+        id: "mc_1:ticket:transfer_parked:seller_1:2",
+        kind: "transfer_parked",
+        subject: "transfer parked",
+        details: {},
+        aggregateType: "marketplace_charge",
+        aggregateId: "mc_1",
+        createdAt: new Date(T0),
+        updatedAt: new Date(T0),
+      },
+    });
+    const alert = (attempt: number): Notification => ({
+      id: `mc_1:notify:transfer_blocked:seller_1:${attempt}`,
+      aggregate: "marketplace_charge",
+      aggregateId: "mc_1",
+      personIds: [],
+      roles: ["platform_admins"],
+      template: "transfer_blocked",
+      data: { sellerId: "seller_1", attempt },
+    });
+    await notifier().send(alert(1));
+    clock.t = T0 + 60_000;
+    await notifier().send(alert(2));
+    // Deciding again (a retried effect) keeps the decision.
+    await notifier().send(alert(2));
+    clock.t = T0 + 120_000;
+    await notifier().send(alert(3));
+    clock.t = T0 + 16 * 60_000;
+    await notifier().send(alert(4));
+    await drain();
+
+    const sent = await db.prisma.notification.findMany({
+      orderBy: { createdAt: "asc" },
+      where: { template: "transfer_blocked" },
+    });
+    expect(sent.map((n) => n.id)).toEqual([alert(1).id, alert(4).id]);
+    expect(sent[0]?.data).toMatchObject({
+      ticketUrl: "https://api.susu.test/v1/tickets/mc_1%3Aticket%3Atransfer_parked%3Aseller_1%3A2",
+      runbookUrl: "docs/runbooks/SusuTransfersBlocked.md",
+    });
+    expect(sent[0]?.data).not.toHaveProperty("similarAlertsHeldBack");
+    expect(sent[1]?.data).toMatchObject({
+      similarAlertsHeldBack: 2,
+      heldBackSince: new Date(T0).toISOString(),
+    });
+    // Each alert that went out reached the admins by e-mail and the endpoint (as the role, not a person).
+    expect(smtp.received.map((m) => m.to)).toEqual([["ops@susu.test"], ["ops@susu.test"]]);
+    expect(smtp.received[1]?.parsed.text).toContain("Similar alerts held back: 2");
+    expect(smtp.received[0]?.parsed.text).toContain("https://api.susu.test/v1/tickets/");
+    expect(receiver.received.map((r) => [r.json.personId, r.json.role])).toEqual([
+      [null, "platform_admins"],
+      [null, "platform_admins"],
+    ]);
+  });
+});

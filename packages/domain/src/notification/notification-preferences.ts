@@ -1,0 +1,219 @@
+import { err, ok, type Result } from "neverthrow";
+import type { Notification } from "../ports/notifier.js";
+
+/** Every template name a notification can carry. */
+export type NotificationTemplateName = Notification["template"];
+
+/**
+ * Whether people may switch a message off. `required`: it is about their money (a debit,
+ * a failure, a payout, a refund, a dispute, a membership payment) or asks them to act on
+ * it, so it always goes out, on every channel; `optional`: they choose.
+ */
+export type NotificationClass = "required" | "optional";
+
+/**
+ * The class of every template. A mapped type over the union of names: a template added to
+ * the domain does not compile until it is classified here.
+ */
+export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: NotificationClass } = {
+  contribution_retry_scheduled: "required",
+  contribution_failed: "required",
+  round_cancelling: "required",
+  round_cancelled: "required",
+  payout_blocked: "required",
+  payout_sent: "required",
+  refund_failed: "required",
+  dispute_opened: "required",
+  dispute_closed: "required",
+  transfer_reversed: "required",
+  unexpected_money: "required",
+  payment_failed: "required",
+  // Nothing was charged and nothing is due: the person only hears their checkout lapsed.
+  checkout_expired: "optional",
+  refund_started: "required",
+  release_blocked: "required",
+  reversal_failed: "required",
+  payment_action_required: "required",
+  seller_paid: "required",
+  transfer_blocked: "required",
+  payout_failed: "required",
+};
+
+/** Every template name, in a stable order. */
+export const NOTIFICATION_TEMPLATE_NAMES = Object.keys(NOTIFICATION_CLASSES) as NotificationTemplateName[];
+
+/** Templates people may switch off. */
+export const OPTIONAL_NOTIFICATION_TEMPLATES = NOTIFICATION_TEMPLATE_NAMES.filter(
+  (t) => NOTIFICATION_CLASSES[t] === "optional",
+);
+
+/** Whether `name` is a template the domain sends. */
+export function isNotificationTemplate(name: string): name is NotificationTemplateName {
+  return Object.hasOwn(NOTIFICATION_CLASSES, name);
+}
+
+/** How a notification reaches a person: e-mail, or a push through the client apps' webhook endpoints. */
+export const NOTIFICATION_CHANNELS = ["email", "push"] as const;
+export type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
+
+/**
+ * A person's contact and notification preferences. `channels` and `muted` apply to optional
+ * messages only: required ones go out on every channel the person can be reached on.
+ */
+export interface NotificationPreferences {
+  /** Where e-mails go; absent: none are sent. Stored trimmed, domain in lower case. */
+  readonly email?: string;
+  /** BCP 47 locale amounts and dates are written in; absent: the platform's default. */
+  readonly locale?: string;
+  /** IANA time zone dates are shown in; absent: the platform's default. */
+  readonly timeZone?: string;
+  /** Which channels optional messages use. */
+  readonly channels: { readonly email: boolean; readonly push: boolean };
+  /** Optional templates the person switched off. */
+  readonly muted: readonly NotificationTemplateName[];
+}
+
+/** The preferences of a person who never set any: every channel, nothing muted. */
+export const DEFAULT_NOTIFICATION_PREFERENCES: NotificationPreferences = {
+  channels: { email: true, push: true },
+  muted: [],
+};
+
+/** Whether the person hears `template` on `channel`. */
+export function wantsNotification(
+  prefs: NotificationPreferences,
+  template: NotificationTemplateName,
+  channel: NotificationChannel,
+): boolean {
+  if (NOTIFICATION_CLASSES[template] === "required") return true;
+  return prefs.channels[channel] && !prefs.muted.includes(template);
+}
+
+/** Why preferences were refused; `field` names the input at fault. */
+export interface NotificationPreferencesError {
+  readonly type: "invalid_notification_preferences";
+  readonly code:
+    | "invalid_email"
+    | "unknown_locale"
+    | "unknown_time_zone"
+    | "unknown_notification"
+    | "notification_required";
+  readonly field: string;
+  readonly message: string;
+}
+
+const refusal = (
+  code: NotificationPreferencesError["code"],
+  field: string,
+  message: string,
+): NotificationPreferencesError => ({ type: "invalid_notification_preferences", code, field, message });
+
+/** What a person asks for, before it is checked. */
+export interface NotificationPreferencesInput {
+  readonly email?: string | null | undefined;
+  readonly locale?: string | null | undefined;
+  readonly timeZone?: string | null | undefined;
+  readonly channels?:
+    | { readonly email?: boolean | undefined; readonly push?: boolean | undefined }
+    | undefined;
+  /** Template name → on (true) or off (false); names left out keep being sent. */
+  readonly notifications?: Readonly<Record<string, boolean>> | undefined;
+}
+
+/** The longest address SMTP carries (RFC 5321's path limit less the brackets). */
+const EMAIL_MAX = 254;
+/** One `local@domain` address: no spaces, no brackets or quotes, a dotted domain. */
+const EMAIL_SHAPE =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** An address as stored (trimmed, domain in lower case), or undefined when it is not one. */
+export function normalizeEmail(text: string): string | undefined {
+  const email = text.trim();
+  if (email.length > EMAIL_MAX || !EMAIL_SHAPE.test(email)) return undefined;
+  if (email.startsWith(".") || email.includes("..") || email.split("@")[0]?.endsWith(".")) return undefined;
+  const at = email.lastIndexOf("@");
+  return `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
+}
+
+/** The canonical form of a locale the runtime can format in, or undefined when it knows none such. */
+export function knownLocale(text: string): string | undefined {
+  try {
+    const [canonical] = Intl.getCanonicalLocales(text.trim());
+    if (canonical === undefined) return undefined;
+    // A well-formed tag for a language the runtime has no data for (`xx-YY`) is unknown.
+    return Intl.DateTimeFormat.supportedLocalesOf([canonical]).length === 1 ? canonical : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The IANA name of a time zone the runtime knows (`australia/sydney` → `Australia/Sydney`), or undefined. */
+export function knownTimeZone(text: string): string | undefined {
+  const zone = text.trim();
+  if (zone === "" || zone.length > 64) return undefined;
+  try {
+    return new Intl.DateTimeFormat("en", { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks what a person asks for and builds their preferences. Refuses an address that is
+ * not one, a locale or time zone the platform cannot format in, a template it does not
+ * know, and switching off a required template (it is about their money).
+ */
+export function parseNotificationPreferences(
+  input: NotificationPreferencesInput,
+): Result<NotificationPreferences, NotificationPreferencesError> {
+  let email: string | undefined;
+  if (input.email !== undefined && input.email !== null) {
+    email = normalizeEmail(input.email);
+    if (email === undefined)
+      return err(refusal("invalid_email", "email", "email is not an e-mail address (name@example.com)"));
+  }
+  let locale: string | undefined;
+  if (input.locale !== undefined && input.locale !== null) {
+    locale = knownLocale(input.locale);
+    if (locale === undefined)
+      return err(
+        refusal("unknown_locale", "locale", `unknown locale ${JSON.stringify(input.locale)} (e.g. en-AU)`),
+      );
+  }
+  let timeZone: string | undefined;
+  if (input.timeZone !== undefined && input.timeZone !== null) {
+    timeZone = knownTimeZone(input.timeZone);
+    if (timeZone === undefined)
+      return err(
+        refusal(
+          "unknown_time_zone",
+          "timeZone",
+          `unknown time zone ${JSON.stringify(input.timeZone)} (an IANA name, e.g. Australia/Sydney)`,
+        ),
+      );
+  }
+  const muted: NotificationTemplateName[] = [];
+  for (const [name, on] of Object.entries(input.notifications ?? {})) {
+    if (!isNotificationTemplate(name))
+      return err(
+        refusal("unknown_notification", `notifications.${name}`, `there is no notification ${name}`),
+      );
+    if (on) continue;
+    if (NOTIFICATION_CLASSES[name] === "required")
+      return err(
+        refusal(
+          "notification_required",
+          `notifications.${name}`,
+          `${name} is about your money and cannot be switched off`,
+        ),
+      );
+    muted.push(name);
+  }
+  return ok({
+    ...(email !== undefined ? { email } : {}),
+    ...(locale !== undefined ? { locale } : {}),
+    ...(timeZone !== undefined ? { timeZone } : {}),
+    channels: { email: input.channels?.email ?? true, push: input.channels?.push ?? true },
+    muted: NOTIFICATION_TEMPLATE_NAMES.filter((t) => muted.includes(t)),
+  });
+}
