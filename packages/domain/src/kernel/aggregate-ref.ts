@@ -7,7 +7,14 @@ import type { Instant } from "../shared/time.js";
  */
 // `payout` is a projection, not a state machine: a recorded payout that failed makes the
 // notice and ticket it owes, addressed like any aggregate's.
-export const AGGREGATE_KINDS = ["round", "held_payment", "marketplace_charge", "payout"] as const;
+export const AGGREGATE_KINDS = [
+  "round",
+  "held_payment",
+  "marketplace_charge",
+  "payout",
+  "plan",
+  "subscription",
+] as const;
 
 /** One of {@link AGGREGATE_KINDS}. */
 export type AggregateKind = (typeof AGGREGATE_KINDS)[number];

@@ -68,6 +68,8 @@ export interface PlanTerms {
 
 /** What a plan hears: an admin's change, or Stripe's answer to a price it asked for. */
 export type PlanInput =
+  /** An admin created the plan (as the audit log names it; again, it is ignored). */
+  | { readonly type: "create" }
   | {
       readonly type: "update";
       readonly name?: string;
@@ -87,6 +89,7 @@ export type PlanInput =
 
 /** Why a plan ignored an input. */
 export const PLAN_IGNORED_CODES = [
+  "already_created",
   "no_such_price_revision",
   "price_already_recorded",
   "already_archived",
@@ -203,6 +206,8 @@ export function decidePlan(
   ctx: { readonly now: Instant },
 ): Result<PlanDecision, MembershipError> {
   switch (input.type) {
+    case "create":
+      return ignore(plan, "already_created", `plan ${plan.id} exists`);
     case "price_created": {
       const price = plan.prices.find((p) => p.key === input.key && p.revision === input.revision);
       if (!price)

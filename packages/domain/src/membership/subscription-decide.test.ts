@@ -101,6 +101,18 @@ describe("Stripe's views drive the status, newest first", () => {
     expect(d.state.status).toBe("past_due");
   });
 
+  it("an API answer (no Stripe time) applies before any event, and is stale after one", () => {
+    const answer: SubscriptionInput = {
+      type: "subscription_changed",
+      snapshot: { stripeSubscriptionId: "sub_stripe1", status: "incomplete", cancelAtPeriodEnd: false },
+    };
+    const first = decided(freshSubscription(), answer);
+    expect(first.state.stripeSubscriptionId).toBe("sub_stripe1");
+    expect(first.state.observedAt).toBeUndefined();
+    const after = feed(freshSubscription(), [snapshot("active", 1)]);
+    expect(decided(after, answer).ignored?.code).toBe("stale_snapshot");
+  });
+
   it("at the same Stripe second never moves back (created after updated)", () => {
     const s = feed(freshSubscription(), [snapshot("active", 1)]);
     expect(decided(s, snapshot("incomplete", 1)).ignored?.code).toBe("stale_snapshot");
@@ -406,6 +418,7 @@ describe("the transition table", () => {
     watch(feed(freshSubscription(), [snapshot("past_due", 5)]), snapshot("active", 2));
     watch(feed(freshSubscription(), [snapshot("active", 1)]), snapshot("active", 1));
     watch(active, snapshot("active", 1, { stripeSubscriptionId: "sub_x" }));
+    watch(active, { type: "subscribe" });
     const co = feed(
       freshSubscription({
         start: { kind: "checkout", successUrl: "https://a.test", cancelUrl: "https://a.test" },

@@ -292,7 +292,14 @@ function applySnapshot(
       `${snap.stripeSubscriptionId} is not ${s.id}'s Stripe subscription ${s.stripeSubscriptionId}`,
     );
   const target = statusFromSnapshot(s.status, snap);
-  if (s.observedAt !== undefined) {
+  if (snap.observedAt === undefined) {
+    if (s.observedAt !== undefined)
+      return ignore(
+        s,
+        "stale_snapshot",
+        "an API answer, after Stripe's events said where the subscription stands",
+      );
+  } else if (s.observedAt !== undefined) {
     if (snap.observedAt < s.observedAt)
       return ignore(
         s,
@@ -322,13 +329,13 @@ function applySnapshot(
     (snap.currentPeriodEnd === undefined || snap.currentPeriodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
     patch.price === undefined;
-  if (unchanged && s.observedAt !== undefined && snap.observedAt === s.observedAt)
+  if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
   if (snap.status === "canceled" || snap.status === "incomplete_expired")
-    d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt });
-  d.observed(snap.observedAt);
+    d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
+  if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
 }
 
@@ -437,6 +444,8 @@ export function decideSubscription(
   const s = state;
   const ended = isSubscriptionEnded(s.status);
   switch (input.type) {
+    case "subscribe":
+      return ignore(s, "already_created", `subscription ${s.id} exists`);
     case "subscription_changed":
       return applySnapshot(d, input.snapshot) ?? d.done();
     case "start_failed": {

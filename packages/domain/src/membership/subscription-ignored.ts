@@ -4,6 +4,7 @@ import type { Ignored } from "../kernel/decision.js";
  * Why a subscription ignored an input: it did not apply to the subscription as it is
  * (Stripe repeats and reorders events):
  *
+ * - `already_created`: `subscribe` for a subscription that exists.
  * - `subscription_ended`: news of a subscription that ended for good.
  * - `stale_snapshot`: a view of the Stripe subscription older than the one applied.
  * - `snapshot_unchanged`: a view that changes nothing.
@@ -18,6 +19,7 @@ import type { Ignored } from "../kernel/decision.js";
  * - `invoice_already_uncollectible`: an invoice already marked uncollectible.
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
+  "already_created",
   "subscription_ended",
   "stale_snapshot",
   "snapshot_unchanged",

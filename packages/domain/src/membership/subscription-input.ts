@@ -18,7 +18,8 @@ export type StripeSubscriptionStatus = (typeof STRIPE_SUBSCRIPTION_STATUSES)[num
 /**
  * A Stripe subscription as one event (or API answer) showed it. `observedAt` is Stripe's
  * time for that view (the event's `created`): a snapshot older than the last applied is
- * stale, whatever order they arrive in.
+ * stale, whatever order they arrive in. An API answer has no such time (Stripe's objects
+ * carry none): it applies only before any event did, and events decide from then on.
  */
 export interface SubscriptionSnapshot {
   readonly stripeSubscriptionId: string;
@@ -30,7 +31,8 @@ export interface SubscriptionSnapshot {
   readonly endedAt?: Instant;
   /** Stripe's `cancellation_details.reason` (`payment_failed`, `cancellation_requested`, …). */
   readonly cancellationReason?: string;
-  readonly observedAt: Instant;
+  /** Stripe's time of this view; absent for an API answer. */
+  readonly observedAt?: Instant;
 }
 
 /** An invoice's figures as an event carried them. */
@@ -47,6 +49,8 @@ export interface InvoiceReport {
 /** Every input a subscription hears: a person's command, or what Stripe told susu. */
 export type SubscriptionInput =
   // commands
+  /** The person subscribes (the creation, as the audit log names it; again, it is ignored). */
+  | { readonly type: "subscribe" }
   | {
       readonly type: "change_price";
       readonly price: SubscribedPrice;

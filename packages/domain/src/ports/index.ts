@@ -1,3 +1,4 @@
+export type { BillingGateway } from "./billing-gateway.js";
 export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
 export type {
@@ -13,6 +14,8 @@ export {
   isHeldPaymentEffect,
   isMarketplaceChargeEffect,
   isPayoutEffect,
+  isPlanEffect,
+  isSubscriptionEffect,
   type OutboxEffect,
 } from "./outbox-effect.js";
 export {
@@ -54,10 +57,12 @@ export {
   type PayoutQuery,
   type PayoutRepository,
   type PersonRepository,
+  type PlanRepository,
   type RequeueOutcome,
   type RoundRepository,
   type StorageError,
   type StoredAggregate,
+  type SubscriptionRepository,
   storageError,
   type UnitOfWork,
   type VersionedChange,

@@ -3,6 +3,7 @@ import type { HeldPaymentNotificationTemplate } from "../held-payment/held-payme
 import type { AggregateRef } from "../kernel/aggregate-ref.js";
 import type { NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeNotificationTemplate } from "../marketplace/marketplace-charge-effect.js";
+import type { SubscriptionNotificationTemplate } from "../membership/membership-effect.js";
 import type { PayoutNotificationTemplate } from "../payout/payout-effect.js";
 import type { PersonId } from "../person/ids.js";
 import type { NotificationTemplate } from "../round/round-effect.js";
@@ -28,7 +29,8 @@ export type Notification = AggregateRef & {
     | NotificationTemplate
     | HeldPaymentNotificationTemplate
     | MarketplaceChargeNotificationTemplate
-    | PayoutNotificationTemplate;
+    | PayoutNotificationTemplate
+    | SubscriptionNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 

@@ -1,5 +1,6 @@
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
+import type { PlanEffect, SubscriptionEffect } from "../membership/membership-effect.js";
 import type { PayoutEffect } from "../payout/payout-effect.js";
 import type { RoundOutboxEffect } from "../round/round-effect.js";
 
@@ -9,7 +10,13 @@ import type { RoundOutboxEffect } from "../round/round-effect.js";
  * other effect by `aggregate` and `aggregateId`). A new aggregate adds its outbox effects
  * here and their execution to `executeEffect`.
  */
-export type OutboxEffect = RoundOutboxEffect | HeldPaymentEffect | MarketplaceChargeEffect | PayoutEffect;
+export type OutboxEffect =
+  | RoundOutboxEffect
+  | HeldPaymentEffect
+  | MarketplaceChargeEffect
+  | PayoutEffect
+  | PlanEffect
+  | SubscriptionEffect;
 
 /** A recorded payout's effects (the notice and ticket of a failure). */
 export function isPayoutEffect(effect: OutboxEffect): effect is PayoutEffect {
@@ -24,4 +31,14 @@ export function isHeldPaymentEffect(effect: OutboxEffect): effect is HeldPayment
 /** A marketplace charge's effects: all of them go through the outbox. */
 export function isMarketplaceChargeEffect(effect: OutboxEffect): effect is MarketplaceChargeEffect {
   return "aggregate" in effect && effect.aggregate === "marketplace_charge";
+}
+
+/** A membership plan's effects (its Stripe product and prices). */
+export function isPlanEffect(effect: OutboxEffect): effect is PlanEffect {
+  return "aggregate" in effect && effect.aggregate === "plan";
+}
+
+/** A subscription's effects: all of them go through the outbox. */
+export function isSubscriptionEffect(effect: OutboxEffect): effect is SubscriptionEffect {
+  return "aggregate" in effect && effect.aggregate === "subscription";
 }

@@ -115,6 +115,10 @@ export interface PaymentReferences {
   readonly marketplaceChargeId?: string;
   /** The seller (a person) a marketplace charge's transfer pays (`attempt` is the transfer's attempt). */
   readonly sellerId?: string;
+  /** The membership plan a Stripe product and its prices belong to. */
+  readonly planId?: string;
+  /** The membership (susu's subscription) a Stripe subscription, its Checkout Session and invoices belong to. */
+  readonly subscriptionId?: string;
 }
 
 /**

@@ -10,6 +10,7 @@ import { type UseCaseDeps, type UseCaseError, useCaseDepsOn } from "../use-cases
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
+import { FakeBillingGateway } from "./fake-billing-gateway.js";
 import { type FakeCheckoutPayment, FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
@@ -29,6 +30,8 @@ export class InMemorySusu {
   readonly store = new InMemoryStore();
   readonly ledger = new InMemoryLedgerStore();
   readonly gateway: FakePaymentGateway;
+  /** Stripe Billing (membership plans and subscriptions). */
+  readonly billing = new FakeBillingGateway();
   readonly notifier = new RecordingNotifier();
   readonly desk = new RecordingSupportDesk();
   readonly timers = new InMemoryTimerScheduler();
@@ -58,6 +61,7 @@ export class InMemorySusu {
       desk: this.desk,
       timers: this.timers,
       ledger: this.ledger,
+      billing: this.billing,
     };
     this.factPorts = { reader: this.gateway };
   }

@@ -14,6 +14,7 @@ import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
+import type { BillingGateway } from "../ports/billing-gateway.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
 import { isHeldPaymentEffect, isMarketplaceChargeEffect, type OutboxEffect } from "../ports/outbox-effect.js";
@@ -21,6 +22,7 @@ import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/p
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
+import { executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 
 /** The ports that carry effects out. */
 export interface EffectPorts {
@@ -29,6 +31,8 @@ export interface EffectPorts {
   readonly desk: SupportDesk;
   readonly timers: TimerScheduler;
   readonly ledger: LedgerStore;
+  /** Stripe Billing (membership plans and subscriptions); their effects are parked without it. */
+  readonly billing?: BillingGateway;
 }
 
 /**
@@ -332,6 +336,7 @@ export function executeEffect(
       effect.kind === "refund")
   )
     return executeMarketplaceChargeEffect(ports, effect);
+  if (isBillingEffect(effect)) return executeBillingEffect(ports.billing, effect);
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {

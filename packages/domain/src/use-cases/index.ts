@@ -26,6 +26,7 @@ export {
   type SettledEffectOutcome,
 } from "./dispatch-outbox.js";
 export { type EffectFailure, type EffectPorts, executeEffect } from "./execute-effect.js";
+export { type BillingEffect, executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 export {
   acceptSwap,
   activateGroup,
@@ -71,6 +72,25 @@ export {
   retryMarketplaceReversal,
   retryMarketplaceTransfers,
 } from "./marketplace-charge-use-cases.js";
+export {
+  applyMembershipFact,
+  applyPlanInput,
+  applySubscriptionInput,
+  cancelSubscription,
+  changePlan,
+  changeSubscriptionPlan,
+  createPlan,
+  entitlementsOfPerson,
+  getPlan,
+  getSubscription,
+  isMembershipFact,
+  listPlans,
+  listSubscriptionsOfPerson,
+  type MembershipFactOutcome,
+  resumeSubscription,
+  type SubscribeCommand,
+  subscribe,
+} from "./membership-use-cases.js";
 export {
   type OnboardingDue,
   type OnboardingError,
