@@ -20,6 +20,7 @@ import {
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { writePlan, writeSubscription } from "./membership-rows.js";
 import { writePayouts } from "./payout-rows.js";
 import {
   auditRow,
@@ -63,7 +64,7 @@ function isPrimaryKeyViolation(error: unknown, table: string): boolean {
 }
 
 /** True when `error` is the unique violation of the constraint (or unique index) `name`. */
-function isUniqueViolationOf(error: unknown, name: string): boolean {
+export function isUniqueViolationOf(error: unknown, name: string): boolean {
   const failure = classifyDatabaseError(error);
   return failure.kind === "unique_violation" && failure.constraint === name;
 }
@@ -75,7 +76,7 @@ function isUniqueViolationOf(error: unknown, name: string): boolean {
  * race lost (the id stored first by someone else, or the version moved on) is the
  * aggregate's version conflict; `refusal` names any other key the row may collide on.
  */
-async function writeVersionedRow(
+export async function writeVersionedRow(
   tx: Tx,
   row: {
     readonly aggregate: VersionedAggregate;
@@ -128,7 +129,7 @@ function assertStorable(
 
 // Parameters travel as text with explicit casts, so the same statement runs prepared on the
 // pool and through Prisma's raw query, with no driver-specific type mapping.
-const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+export const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
 // Row-set inserts, `rows` a JSON array of the rows: the transaction's statements and the
 // single-statement commits (below) are built from the same fragments.
@@ -692,6 +693,8 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
+  for (const change of [...(changes.plans ?? [])].sort(byId)) await writePlan(tx, change, at);
+  for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
@@ -757,6 +760,7 @@ export function singleStatementCommit(
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);
