@@ -343,6 +343,20 @@ describe("a person's commands", () => {
       "subscription_ended",
     );
     expect(decide(ended, { type: "resume" })._unsafeUnwrapErr().code).toBe("subscription_ended");
+    const lapsedForGood = feed(activeSubscription(), [
+      snapshot("canceled", 3, { cancellationReason: "payment_failed" }),
+    ]);
+    expect(lapsedForGood.status).toBe("lapsed");
+    // The last failure lapses it first; Stripe's cancellation in the same second still ends it.
+    const lapsedFirst = feed(activeSubscription(), [
+      failedInvoice("in_2", 3, 4),
+      snapshot("canceled", 3, { cancellationReason: "payment_failed" }),
+    ]);
+    expect(lapsedFirst.endedAt).toBeDefined();
+    expect(decide(lapsedFirst, { type: "resume" })._unsafeUnwrapErr().code).toBe("subscription_ended");
+    expect(decide(lapsedForGood, { type: "cancel", atPeriodEnd: true })._unsafeUnwrapErr().code).toBe(
+      "subscription_ended",
+    );
   });
 
   it("canceling an unfinished Checkout ends it here, and a late start at Stripe is canceled there", () => {

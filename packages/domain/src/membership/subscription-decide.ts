@@ -328,7 +328,9 @@ function applySnapshot(
     s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
     (snap.currentPeriodEnd === undefined || snap.currentPeriodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
-    patch.price === undefined;
+    patch.price === undefined &&
+    // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
+    !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
@@ -442,7 +444,8 @@ export function decideSubscription(
 ): Result<SubscriptionDecision, MembershipError> {
   const d = new SubscriptionDraft(state, ctx.now);
   const s = state;
-  const ended = isSubscriptionEnded(s.status);
+  // Ended for good: canceled, expired, or lapsed with its Stripe subscription canceled.
+  const ended = isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined);
   switch (input.type) {
     case "subscribe":
       return ignore(s, "already_created", `subscription ${s.id} exists`);
