@@ -13,6 +13,7 @@ import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
 import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
+import { membershipsV1 } from "./v1/memberships.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
 import { payoutsV1 } from "./v1/payouts.js";
@@ -83,6 +84,7 @@ export function createApp(deps: ApiDeps) {
   app.route("/v1", groupsV1(v1));
   app.route("/v1", membersV1(v1));
   app.route("/v1", onboardingV1(v1));
+  app.route("/v1", membershipsV1(v1));
   if (deps.operations !== undefined) {
     app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
     app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));

@@ -12,6 +12,7 @@ import {
   PrismaWebhookInbox,
   RandomIds,
   SmtpNotifier,
+  StripeBillingGateway,
   StripePaymentGateway,
   SystemClock,
   stripeEndpointOf,
@@ -87,6 +88,8 @@ export function createContainer(
     desk,
     timers: new PgBossTimerScheduler(boss),
     ledger: new PrismaLedgerStore(prisma),
+    // Memberships: plans' prices and people's subscriptions (Stripe Billing).
+    billing: new StripeBillingGateway(stripe),
   });
   container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, clock });
   container.bind(TOKENS.webhooks).toConstantValue({

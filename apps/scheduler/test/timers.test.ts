@@ -86,6 +86,8 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
       uow: store,
       audit: store,
       // pg-boss compares start_after with the database's now(): the policy's times must be real ones.

@@ -20,7 +20,6 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
-import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import { StripeBillingGateway } from "../../src/stripe/index.js";
