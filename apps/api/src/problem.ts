@@ -33,6 +33,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
       return 404;
     case "not_admin":
     case "member_removal_not_allowed":
+    // What the person's membership (or the default without one) does not include.
+    case "not_entitled":
       return 403;
     case "version_conflict":
     case "duplicate":

@@ -37,6 +37,8 @@ export const MEMBERSHIP_ERROR_CODES = [
   "customer_not_onboarded",
   /** The person has a membership that has not ended: change its plan instead. */
   "already_subscribed",
+  /** What the person asks for needs a membership that grants it (or room under its group limit). */
+  "not_entitled",
 ] as const;
 
 /** One of {@link MEMBERSHIP_ERROR_CODES}. */

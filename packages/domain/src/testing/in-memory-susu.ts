@@ -1,6 +1,7 @@
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact } from "../facts/payment-fact.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { Entitlements } from "../membership/entitlements.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
@@ -49,12 +50,20 @@ export class InMemorySusu {
       readonly start?: Instant;
       readonly settlementDelayMs?: DurationMs;
       readonly transformFacts?: (facts: PaymentFact[]) => PaymentFact[];
+      /** What people without a membership may do (`UseCaseDeps.defaultEntitlements`); everything when absent. */
+      readonly defaultEntitlements?: Entitlements;
     } = {},
   ) {
     this.clock = new ManualClock(options.start);
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
-    this.deps = useCaseDepsOn(this.store, { clock: this.clock, ids: this.ids });
+    this.deps = useCaseDepsOn(this.store, {
+      clock: this.clock,
+      ids: this.ids,
+      ...(options.defaultEntitlements !== undefined
+        ? { defaultEntitlements: options.defaultEntitlements }
+        : {}),
+    });
     this.ports = {
       gateway: this.gateway,
       notifier: this.notifier,

@@ -20,6 +20,7 @@ import {
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { requireEntitled } from "./entitlements.js";
 import type { PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it creates a held payment (the id is chosen here). */
@@ -156,34 +157,36 @@ export function createHeldPayment(
 ): ResultAsync<CreatedHeldPayment, UseCaseError> {
   return existingFor(deps, command).andThen((existing) => {
     if (existing !== undefined) return okAsync(existing);
-    return sellerOf(deps, command.sellerId).andThen((seller) => {
-      const now = deps.clock.now();
-      const create: CreateHeldPayment = {
-        id: deps.ids.newId("hp"),
-        clientReference: command.clientReference,
-        requestedBy: command.requestedBy,
-        amountMinor: command.amountMinor,
-        currency: command.currency,
-        seller,
-        description: command.description,
-        customer: command.customer,
-        fee: command.fee,
-        ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
-        successUrl: command.successUrl,
-        ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
-      };
-      const decided = decideCreate(create, { now, policy: policyOf(deps) });
-      if (decided.isErr()) return errAsync(decided.error);
-      const input: HeldPaymentInput = { type: "create", command: create };
-      return commitCreation(
-        heldPaymentKind,
-        deps,
-        decided.value,
-        { input, at: now, actor: command.requestedBy },
-        (payment): CreatedHeldPayment => ({ payment, created: true }),
-        () => existingFor(deps, command),
-      );
-    });
+    return sellerOf(deps, command.sellerId)
+      .andThen((seller) => requireEntitled(deps, seller.id, "sell_bookings").map(() => seller))
+      .andThen((seller) => {
+        const now = deps.clock.now();
+        const create: CreateHeldPayment = {
+          id: deps.ids.newId("hp"),
+          clientReference: command.clientReference,
+          requestedBy: command.requestedBy,
+          amountMinor: command.amountMinor,
+          currency: command.currency,
+          seller,
+          description: command.description,
+          customer: command.customer,
+          fee: command.fee,
+          ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
+          successUrl: command.successUrl,
+          ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
+        };
+        const decided = decideCreate(create, { now, policy: policyOf(deps) });
+        if (decided.isErr()) return errAsync(decided.error);
+        const input: HeldPaymentInput = { type: "create", command: create };
+        return commitCreation(
+          heldPaymentKind,
+          deps,
+          decided.value,
+          { input, at: now, actor: command.requestedBy },
+          (payment): CreatedHeldPayment => ({ payment, created: true }),
+          () => existingFor(deps, command),
+        );
+      });
   });
 }
 

@@ -25,6 +25,11 @@ export {
   type SettledEffect,
   type SettledEffectOutcome,
 } from "./dispatch-outbox.js";
+export {
+  type EntitledAction,
+  entitlementsOfPerson as personEntitlements,
+  requireEntitled,
+} from "./entitlements.js";
 export { type EffectFailure, type EffectPorts, executeEffect } from "./execute-effect.js";
 export { type BillingEffect, executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 export {

@@ -29,6 +29,7 @@ import {
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { requireEntitled } from "./entitlements.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it charges a customer for an activity (the id is chosen here). */
@@ -210,37 +211,46 @@ export function createMarketplaceCharge(
 ): ResultAsync<CreatedMarketplaceCharge, UseCaseError> {
   return existingFor(deps, command).andThen((existing) => {
     if (existing !== undefined) return okAsync(existing);
-    return partiesOf(deps, command).andThen(({ customer, sellers }) => {
-      const now = deps.clock.now();
-      const create: CreateMarketplaceCharge = {
-        id: deps.ids.newId("mc"),
-        clientReference: command.clientReference,
-        requestedBy: command.requestedBy,
-        activityId: command.activityId,
-        purpose: command.purpose,
-        description: command.description,
-        amountMinor: command.amountMinor,
-        currency: command.currency,
-        customer,
-        paymentMethod: command.paymentMethod,
-        fee: command.fee,
-        sellers,
-        ...(command.sellerIsMerchantOfRecord !== undefined
-          ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
-          : {}),
-      };
-      const decided = decideCreate(create, { now, policy: policyOf(deps) });
-      if (decided.isErr()) return errAsync(decided.error);
-      const input: MarketplaceChargeInput = { type: "create", command: create };
-      return commitCreation(
-        marketplaceChargeKind,
-        deps,
-        decided.value,
-        { input, at: now, actor: command.requestedBy },
-        (charge): CreatedMarketplaceCharge => ({ charge, created: true }),
-        () => existingFor(deps, command),
-      );
-    });
+    return partiesOf(deps, command)
+      .andThen((parties) =>
+        parties.sellers
+          .reduce<ResultAsync<void, UseCaseError>>(
+            (acc, s) => acc.andThen(() => requireEntitled(deps, s.id, "sell_bookings")),
+            okAsync(undefined),
+          )
+          .map(() => parties),
+      )
+      .andThen(({ customer, sellers }) => {
+        const now = deps.clock.now();
+        const create: CreateMarketplaceCharge = {
+          id: deps.ids.newId("mc"),
+          clientReference: command.clientReference,
+          requestedBy: command.requestedBy,
+          activityId: command.activityId,
+          purpose: command.purpose,
+          description: command.description,
+          amountMinor: command.amountMinor,
+          currency: command.currency,
+          customer,
+          paymentMethod: command.paymentMethod,
+          fee: command.fee,
+          sellers,
+          ...(command.sellerIsMerchantOfRecord !== undefined
+            ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
+            : {}),
+        };
+        const decided = decideCreate(create, { now, policy: policyOf(deps) });
+        if (decided.isErr()) return errAsync(decided.error);
+        const input: MarketplaceChargeInput = { type: "create", command: create };
+        return commitCreation(
+          marketplaceChargeKind,
+          deps,
+          decided.value,
+          { input, at: now, actor: command.requestedBy },
+          (charge): CreatedMarketplaceCharge => ({ charge, created: true }),
+          () => existingFor(deps, command),
+        );
+      });
   });
 }
 

@@ -1,6 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentObjectFact } from "../facts/payment-fact.js";
-import { type Entitlements, entitlementsOf, UNRESTRICTED_ENTITLEMENTS } from "../membership/entitlements.js";
 import { membershipError } from "../membership/membership.errors.js";
 import {
   availablePrice,
@@ -11,12 +10,7 @@ import {
   type PlanInput,
   type PlanTerms,
 } from "../membership/plan.js";
-import {
-  grantsEntitlements,
-  isSubscriptionEnded,
-  type SubscribedPrice,
-  type Subscription,
-} from "../membership/subscription.js";
+import { isSubscriptionEnded, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
 import {
   createSubscription,
   decideSubscription,
@@ -276,30 +270,7 @@ export function resumeSubscription(
   return applySubscriptionInput(deps, id, { type: "resume" }, actor).map((d) => d.state);
 }
 
-/**
- * What a person may do: the deployment's default, widened by the plan of every membership
- * of theirs that grants (trialing, active, past due while Stripe retries).
- */
-export function entitlementsOfPerson(
-  deps: UseCaseDeps,
-  personId: PersonId,
-): ResultAsync<Entitlements, UseCaseError> {
-  const fallback = deps.defaultEntitlements ?? UNRESTRICTED_ENTITLEMENTS;
-  return deps.subscriptions.listSubscriptionsOfPerson(personId).andThen((held) => {
-    const granting = held.filter((s) => grantsEntitlements(s.status));
-    if (granting.length === 0) return okAsync(fallback);
-    const planIds = [...new Set(granting.map((s) => s.price.planId))];
-    return planIds
-      .reduce<ResultAsync<Entitlements[], UseCaseError>>(
-        (acc, planId) =>
-          acc.andThen((list) =>
-            deps.plans.getPlan(planId).map((p) => (p ? [...list, p.entitlements] : list)),
-          ),
-        okAsync([]),
-      )
-      .map((grants) => entitlementsOf(fallback, grants));
-  });
-}
+export { entitlementsOfPerson } from "./entitlements.js";
 
 /** What a membership fact did: applied, or ignored and why. */
 export interface MembershipFactOutcome {
