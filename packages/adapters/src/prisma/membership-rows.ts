@@ -3,10 +3,10 @@
 // conventions at the top of schema.prisma).
 import { type Plan, type Subscription, storageError, type VersionedChange } from "@susu/domain";
 import type { StatementRunner } from "../db/prisma-client.js";
-import { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./changeset-writer.js";
 import { toDate } from "./conversions.js";
 import { parsePlanSnapshot, parseSubscriptionSnapshot } from "./snapshots.js";
 import { StorageRefusal } from "./storage-errors.js";
+import { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 
 const PLAN_COLUMNS = "name, status, trial_days, entitlements, snapshot, version, updated_at";
 const PLAN_VALUES = "$2, $3::plan_status, $4::int, $5::jsonb, $6::jsonb, $7::int, $8::timestamptz";

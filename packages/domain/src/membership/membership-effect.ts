@@ -1,7 +1,7 @@
 import type { EffectAddress, NotifyEffect, PostLedgerEffect } from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
-import type { PlanInterval } from "./plan.js";
+import type { PlanInterval } from "./plan-interval.js";
 
 /** The aggregate name of a plan's effects. */
 export const PLAN_AGGREGATE = "plan";

@@ -5,7 +5,7 @@
 // retried price never makes two prices); a ledger transaction id is the ledger's key;
 // notification ids are the keys the notifier sends once by. Changing a format is a data
 // migration. `membership-ids.test.ts` pins every format with literal strings.
-import type { PlanInterval } from "./plan.js";
+import type { PlanInterval } from "./plan-interval.js";
 
 const notice = (s: string, template: string, key: string): string => `${s}:notify:${template}:${key}`;
 

@@ -8,9 +8,9 @@ import { type MembershipError, membershipError } from "./membership.errors.js";
 import { PLAN_AGGREGATE, type PlanEffect } from "./membership-effect.js";
 import { planIds } from "./membership-ids.js";
 
-/** How often a price bills. */
-export const PLAN_INTERVALS = ["month", "year"] as const;
-export type PlanInterval = (typeof PLAN_INTERVALS)[number];
+import { PLAN_INTERVALS, type PlanInterval } from "./plan-interval.js";
+
+export { PLAN_INTERVALS, type PlanInterval } from "./plan-interval.js";
 
 /** Longest plan name and description. */
 export const PLAN_TEXT_MAX_CHARS = 200;

@@ -2,7 +2,7 @@ import { defineTransitions } from "../kernel/transitions.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { Instant } from "../shared/time.js";
-import type { PlanInterval } from "./plan.js";
+import type { PlanInterval } from "./plan-interval.js";
 
 /**
  * A membership's status, in susu's words:

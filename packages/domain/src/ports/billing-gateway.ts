@@ -1,5 +1,5 @@
 import type { ResultAsync } from "neverthrow";
-import type { PlanInterval } from "../membership/plan.js";
+import type { PlanInterval } from "../membership/plan-interval.js";
 import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
 import type { Money } from "../money/index.js";
 import type { GatewayError, PaymentReferences } from "./payment-gateway.js";
