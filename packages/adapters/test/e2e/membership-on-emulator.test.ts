@@ -258,6 +258,52 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect((await current(s.id)).status).toBe("canceled");
   });
 
+  it("through Checkout: the page, then the subscription it starts, found by its metadata", async () => {
+    const customer = await harness.stripe.customers.create({ name: "dee", metadata: { person_id: "dee" } });
+    const person: Person = {
+      id: "dee",
+      displayName: "dee",
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const created = (
+      await useCases.subscribe(deps, {
+        personId: "dee",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: {
+          kind: "checkout",
+          successUrl: "https://app.example/ok",
+          cancelUrl: "https://app.example/no",
+        },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    let s = await current(created.id);
+    const start = s.start;
+    if (start.kind !== "checkout" || start.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    expect(start.url).toMatch(/\/_emulator\/checkout\/sessions\/cs_/);
+    await harness.emulator.control.completeCheckoutSession(start.sessionId, {
+      paymentMethod: "pm_card_visa",
+    });
+    await settle();
+    s = await current(created.id);
+    expect(s.status).toBe("trialing");
+    expect(s.stripeSubscriptionId).toMatch(/^sub_/);
+  });
+
   it("every membership event was understood (none not handled)", () => {
     const billing = outcomes.filter(
       (o) => o.startsWith("customer.subscription.") || o.startsWith("invoice."),
