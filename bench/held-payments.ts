@@ -123,6 +123,8 @@ const deps: UseCaseDeps = {
   heldPayments: store,
   payouts: store,
   marketplaceCharges: store,
+  plans: store,
+  subscriptions: store,
   paymentMethods: store,
   uow: store,
   audit: store,

@@ -13,6 +13,7 @@ import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
 import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
+import { membershipsV1 } from "./v1/memberships.js";
 import { type NotificationPorts, notificationsV1 } from "./v1/notifications.js";
 import { onboardingV1 } from "./v1/onboarding.js";
 import { type OperationsPorts, operationsV1 } from "./v1/operations.js";
@@ -112,6 +113,7 @@ export function createApp(deps: ApiDeps) {
     ),
   );
   app.route("/v1", payoutsV1(v1));
+  app.route("/v1", membershipsV1(v1));
   if (deps.notifications !== undefined)
     app.route("/v1", notificationsV1({ ...deps.notifications, clock: deps.useCases.clock }));
 

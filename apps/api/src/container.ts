@@ -21,7 +21,7 @@ import {
   SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
-import { type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
+import { type Entitlements, type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
 import type { ApiDeps } from "./app.js";
 import { shareWorkerMetrics } from "./cluster.js";
@@ -59,6 +59,8 @@ export function createContainer(config: {
   readonly scrapeMetrics?: () => Promise<string>;
   /** The policy held payments are created under (the domain's defaults when absent). */
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
+  /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
+  readonly defaultEntitlements?: Entitlements;
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
@@ -69,6 +71,7 @@ export function createContainer(config: {
     ids: new RandomIds(),
     ...(config.payoutSchedule !== undefined ? { payoutSchedule: config.payoutSchedule } : {}),
     ...(config.heldPaymentPolicy !== undefined ? { heldPaymentPolicy: config.heldPaymentPolicy } : {}),
+    ...(config.defaultEntitlements !== undefined ? { defaultEntitlements: config.defaultEntitlements } : {}),
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });

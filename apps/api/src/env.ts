@@ -3,6 +3,8 @@ import {
   DEFAULT_HELD_PAYMENT_POLICY,
   type HeldPaymentPolicy,
   heldPaymentPolicyProblem,
+  isEntitlements,
+  MAX_OPEN_GROUPS_LIMIT,
   parsePayoutSchedule,
 } from "@susu/domain";
 import { z } from "zod";
@@ -50,6 +52,31 @@ const schema = z.object({
     .positive()
     .default(72 * 3600),
   SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS: z.coerce.number().int().positive().default(3600),
+  /**
+   * What people without a membership may do, as JSON: `{"createGroups":bool,
+   * "maxOpenGroups":int|null,"sellBookings":bool}`. Unset: everything (today's behaviour);
+   * a membership's plan widens it. See the README.
+   */
+  SUSU_DEFAULT_ENTITLEMENTS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === "") return undefined;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      if (!isEntitlements(parsed)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be JSON like {"createGroups":true,"maxOpenGroups":null,"sellBookings":true} (maxOpenGroups a whole number 0–${MAX_OPEN_GROUPS_LIMIT} or null)`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   /**
    * How many API processes serve the port (node:cluster): a whole number from 1 to 64, or
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and

@@ -59,6 +59,9 @@ const container = createContainer({
   paymentAttempts: config.paymentAttempts,
   logLevel: env.LOG_LEVEL,
   heldPaymentPolicy: heldPaymentPolicyOf(env),
+  ...(env.SUSU_DEFAULT_ENTITLEMENTS !== undefined
+    ? { defaultEntitlements: env.SUSU_DEFAULT_ENTITLEMENTS }
+    : {}),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
 });
 const app = createApp(container.get(TOKENS.apiDeps));

@@ -30,9 +30,14 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "member_not_found":
     case "contribution_not_found":
     case "swap_not_found":
+    // A membership's plan, or the person subscribing.
+    case "plan_not_found":
+    case "person_not_found":
       return 404;
     case "not_admin":
     case "member_removal_not_allowed":
+    // What the person's membership (or the default without one) does not include.
+    case "not_entitled":
       return 403;
     case "version_conflict":
     case "duplicate":
@@ -80,6 +85,16 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "no_blocked_transfer":
     case "no_failed_reversal":
     case "customer_not_onboarded":
+    // A membership's command refused for its state (or its plan's).
+    case "plan_archived":
+    case "price_not_available":
+    case "subscription_ended":
+    case "subscription_not_started":
+    case "same_price":
+    case "currency_change_not_allowed":
+    case "not_canceling":
+    case "already_canceling":
+    case "already_subscribed":
     // A saved payment method a running round relies on, or a replacement that cannot take over.
     case "payment_method_in_use":
     case "replacement_not_usable":
@@ -116,6 +131,12 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "invalid_split":
     case "invalid_marketplace_charge":
     case "customer_not_found":
+    // A new plan's or subscription's terms.
+    case "invalid_plan":
+    case "invalid_price":
+    case "invalid_entitlements":
+    case "invalid_trial_days":
+    case "invalid_subscription":
       return 422;
   }
 }

@@ -108,4 +108,32 @@ describe("readApiConfig", () => {
     ).toEqual(["SUSU_HELD_DISPUTE_WINDOW_MIN_SECONDS"]);
     expect(problems({ SUSU_HELD_DISPUTE_WINDOW_SECONDS: "0" })).toEqual(["SUSU_HELD_DISPUTE_WINDOW_SECONDS"]);
   });
+
+  it("takes SUSU_DEFAULT_ENTITLEMENTS as JSON entitlements (unset or blank: everything), and names it otherwise", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    const read = (value?: string) =>
+      readApiConfig({ ...base, ...(value === undefined ? {} : { SUSU_DEFAULT_ENTITLEMENTS: value }) }).env
+        .SUSU_DEFAULT_ENTITLEMENTS;
+    expect([read(), read("")]).toEqual([undefined, undefined]);
+    expect(read('{"createGroups":false,"maxOpenGroups":1,"sellBookings":false}')).toEqual({
+      createGroups: false,
+      maxOpenGroups: 1,
+      sellBookings: false,
+    });
+    for (const wrong of ["yes", "{}", '{"createGroups":true,"maxOpenGroups":-1,"sellBookings":true}']) {
+      let error: unknown;
+      try {
+        read(wrong);
+      } catch (e) {
+        error = e;
+      }
+      expect((error as HttpConfigError).problems.map((p) => p.variable)).toEqual([
+        "SUSU_DEFAULT_ENTITLEMENTS",
+      ]);
+    }
+  });
 });

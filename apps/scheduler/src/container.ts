@@ -13,6 +13,7 @@ import {
   PrismaWebhookInbox,
   RandomIds,
   SmtpNotifier,
+  StripeBillingGateway,
   StripePaymentGateway,
   SystemClock,
   stripeEndpointOf,
@@ -134,6 +135,8 @@ export function createContainer(
     desk,
     timers: new PgBossTimerScheduler(boss),
     ledger: new PrismaLedgerStore(prisma),
+    // Memberships: plans' prices and people's subscriptions (Stripe Billing).
+    billing: new StripeBillingGateway(stripe),
   });
   container.bind(TOKENS.deliveries).toConstantValue(deliveryWorkerOf(env, prisma, workerId));
   container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, clock });

@@ -86,6 +86,8 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
       paymentMethods: store,
       uow: store,
       audit: store,

@@ -13,6 +13,7 @@ export * from "./held-payment/index.js";
 export * from "./kernel/index.js";
 export * from "./ledger/index.js";
 export * from "./marketplace/index.js";
+export * from "./membership/index.js";
 export * from "./money/index.js";
 export * from "./notification/index.js";
 export * from "./payment-method/index.js";

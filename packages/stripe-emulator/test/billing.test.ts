@@ -35,6 +35,16 @@ async function eventTypes(): Promise<string[]> {
 }
 
 describe("products and prices", () => {
+  it("takes a product id the caller chooses, and refuses it a second time (resource_already_exists)", async () => {
+    const product = await h.stripe.products.create({ id: "susu_plan_x", name: "Plan X" });
+    expect(product.id).toBe("susu_plan_x");
+    const again = await h.stripe.products
+      .create({ id: "susu_plan_x", name: "Other" })
+      .catch((e: unknown) => e);
+    expect(again).toMatchObject({ statusCode: 400, code: "resource_already_exists", param: "id" });
+    expect((await h.stripe.products.retrieve("susu_plan_x")).name).toBe("Plan X");
+  });
+
   it("creates, lists and updates products and prices", async () => {
     const product = await h.stripe.products.create({
       name: "Plan",

@@ -178,3 +178,62 @@ describe("checkout sessions that name no payment method types", () => {
     expect((await session()).payment_method_types).toEqual(["card"]);
   });
 });
+
+describe("Checkout in subscription mode", () => {
+  async function recurring(): Promise<{ price: Stripe.Price; customer: Stripe.Customer }> {
+    const product = await h.stripe.products.create({ name: "Membership" });
+    const price = await h.stripe.prices.create({
+      product: product.id,
+      currency: "aud",
+      unit_amount: 1500,
+      recurring: { interval: "month" },
+    });
+    const customer = await h.stripe.customers.create({ name: "Ana" });
+    return { price, customer };
+  }
+
+  it("completes into a subscription on the saved card, with subscription_data's metadata and trial", async () => {
+    const { price, customer } = await recurring();
+    const s = await h.stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: customer.id,
+      line_items: [{ price: price.id, quantity: 1 }],
+      success_url: "https://app.example/ok",
+      subscription_data: { metadata: { member: "ana" }, trial_period_days: 7 },
+    });
+    expect([s.status, s.subscription]).toEqual(["open", null]);
+    const done = await h.emu.control.completeCheckoutSession(s.id, { paymentMethod: "pm_card_visa" });
+    expect(done).toMatchObject({ status: "complete", payment_status: "no_payment_required" });
+    const sub = await h.stripe.subscriptions.retrieve(done.subscription as string);
+    expect(sub).toMatchObject({ status: "trialing", customer: customer.id, metadata: { member: "ana" } });
+    expect(sub.items.data[0]?.price.id).toBe(price.id);
+    expect(typeof sub.default_payment_method).toBe("string");
+    const types = (await h.stripe.events.list({ limit: 100 })).data.map((e) => e.type);
+    expect(types).toEqual(
+      expect.arrayContaining(["checkout.session.completed", "customer.subscription.created"]),
+    );
+  });
+
+  it("without a trial charges the first invoice: paid; a recurring price outside subscription mode is refused", async () => {
+    const { price, customer } = await recurring();
+    const s = await h.stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: customer.id,
+      line_items: [{ price: price.id, quantity: 1 }],
+      success_url: "https://app.example/ok",
+    });
+    const done = await h.emu.control.completeCheckoutSession(s.id, {});
+    expect(done.payment_status).toBe("paid");
+    expect((await h.stripe.subscriptions.retrieve(done.subscription as string)).status).toBe("active");
+    expect(done.invoice).toMatch(/^in_/);
+    const refused = await h.stripe.checkout.sessions
+      .create({
+        mode: "payment",
+        customer: customer.id,
+        line_items: [{ price: price.id, quantity: 1 }],
+        success_url: "https://app.example/ok",
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ statusCode: 400, param: "line_items" });
+  });
+});

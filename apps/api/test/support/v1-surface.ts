@@ -221,6 +221,9 @@ export const DOMAIN_TABLES = [
   "webhook_events",
   "stripe_balance_transactions",
   "reconciliation_reports",
+  "plans",
+  "plan_prices",
+  "subscriptions",
 ] as const;
 
 /** Row counts of {@link DOMAIN_TABLES}, in one query. */

@@ -51,6 +51,9 @@ export interface World {
    */
   readonly marketplaceChargeId: string;
   readonly customer: string;
+  /** A membership plan whose monthly AUD price Stripe made, and the member's subscription to it (incomplete). */
+  readonly planId: string;
+  readonly subscriptionId: string;
   /** Bearer tokens by caller (none for anonymous). */
   readonly tokens: Readonly<Record<Exclude<Caller, "anonymous">, string>>;
 }
@@ -151,8 +154,38 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
       sellers: [{ id: seller }],
     })
   )._unsafeUnwrap();
+  const plan = (
+    await useCases.createPlan(
+      deps,
+      {
+        name: `Plan ${n}`,
+        entitlements: { createGroups: true, maxOpenGroups: null, sellBookings: true },
+        prices: [{ currency: "AUD", interval: "month", amountMinor: 15_00 }],
+      },
+      { operator: `ops_w${n}` },
+    )
+  )._unsafeUnwrap();
+  (
+    await useCases.applyPlanInput(
+      deps,
+      plan.id,
+      { type: "price_created", key: "aud_month", revision: 1, stripePriceId: `price_w${n}` },
+      "stripe",
+    )
+  )._unsafeUnwrap();
+  const subscription = (
+    await useCases.subscribe(deps, {
+      personId: member,
+      planId: plan.id,
+      currency: "AUD",
+      interval: "month",
+      start: { kind: "saved_method", paymentMethodId: "pm_card_visa" },
+    })
+  )._unsafeUnwrap();
   clock.advance(60_000);
   return {
+    planId: plan.id,
+    subscriptionId: subscription.id,
     groupId: group.id,
     otherGroupId: other.id,
     roundId: opened.state.id,

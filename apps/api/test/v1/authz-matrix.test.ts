@@ -98,6 +98,21 @@ const operatorOnly: Row = {
   groupAdmin: "operatorOnly",
   platformAdmin: "ok",
 };
+/** Platform admins only (plans); everyone else, service tokens included, 403 `admin_only`. */
+const adminOnlyRow: Row = {
+  stranger: "adminOnly",
+  member: "adminOnly",
+  groupAdmin: "adminOnly",
+  platformAdmin: "ok",
+  service: "adminOnly",
+};
+/** The world's member's subscription: they and platform operators see it; others 404. */
+const ownSubscription: Row = {
+  stranger: "hidden",
+  member: "ok",
+  groupAdmin: "hidden",
+  platformAdmin: "ok",
+};
 /** Operators only, on a resource the world does not have (a 404 for them is fine). */
 const operatorOnlyMissing: Row = { ...operatorOnly, platformAdmin: "reached" };
 /** A held payment: its requester, its seller and platform operators see it; anyone else gets 404. */
@@ -216,6 +231,60 @@ const MATRIX: Readonly<Record<string, Row>> = {
     member: "operatorOnly",
     platformAdmin: "reached",
     service: "adminOnly",
+  },
+  // memberships: everyone reads plans, platform admins manage them (a service token: 403 admin_only)
+  "GET /v1/plans": { ...anyPerson, requester: "ok", seller: "ok", customer: "ok" },
+  "GET /v1/plans/{planId}": { ...anyPerson, requester: "ok", seller: "ok", customer: "ok" },
+  "POST /v1/plans": {
+    ...adminOnlyRow,
+    platformAdmin: "ok",
+    body: () => ({
+      name: "Matrix plan",
+      entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: false },
+      prices: [{ currency: "AUD", interval: "month", amountMinor: 9_00 }],
+    }),
+  },
+  "PATCH /v1/plans/{planId}": {
+    ...adminOnlyRow,
+    platformAdmin: "allowed",
+    body: () => ({ name: "Renamed" }),
+  },
+  "POST /v1/plans/{planId}/archive": { ...adminOnlyRow, platformAdmin: "allowed" },
+  // a person subscribes themselves (a client app's or an operator's principal is not a person: 404)
+  "POST /v1/subscriptions": {
+    stranger: "allowed",
+    member: "allowed",
+    groupAdmin: "allowed",
+    requester: "reached",
+    seller: "allowed",
+    customer: "allowed",
+    platformAdmin: "reached",
+    body: (world) => ({
+      planId: world.planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    }),
+  },
+  "GET /v1/subscriptions": { ...anyPerson, requester: "ok", seller: "ok", customer: "ok" },
+  // the member's subscription: they and operators see it; only they change it; admins may cancel it
+  "GET /v1/subscriptions/{subscriptionId}": ownSubscription,
+  "POST /v1/subscriptions/{subscriptionId}/change-plan": {
+    ...ownSubscription,
+    member: "allowed",
+    platformAdmin: "hidden",
+    body: (world) => ({ planId: world.planId, interval: "year" }),
+  },
+  "POST /v1/subscriptions/{subscriptionId}/cancel": {
+    ...ownSubscription,
+    member: "allowed",
+    platformAdmin: "allowed",
+    service: "hidden",
+  },
+  "POST /v1/subscriptions/{subscriptionId}/resume": {
+    ...ownSubscription,
+    member: "allowed",
+    platformAdmin: "hidden",
   },
   // Saved payment methods: the person and operators list; saving, the default and removal
   // act as the person (nobody else, operators included). The world has no saved method:
@@ -339,6 +408,10 @@ function paramOf(world: World, name: string): string {
       return world.heldPaymentId;
     case "marketplaceChargeId":
       return world.marketplaceChargeId;
+    case "planId":
+      return world.planId;
+    case "subscriptionId":
+      return world.subscriptionId;
     default:
       return `${name.replace(/Id$/, "")}_missing`;
   }

@@ -26,6 +26,8 @@ function depsWith(groups?: UseCaseDeps["groups"]): UseCaseDeps {
     heldPayments: store,
     payouts: store,
     marketplaceCharges: store,
+    plans: store,
+    subscriptions: store,
     paymentMethods: store,
     uow: store,
     audit: store,

@@ -32,6 +32,8 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
       paymentMethods: store,
       uow: store,
       audit: store,

@@ -311,6 +311,41 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
           action: `Save the bank account again, or another one${d.has("setupPath") ? ` (through ${d.text("setupPath")})` : ""}, and accept the direct debit request${d.text("usedForDebits") === "yes" ? ": it becomes the one your groups debit" : ""}.`,
         }),
   }),
+  membership_trial_ending: (d) => ({
+    subject: "Your membership trial ends soon",
+    happened: [
+      `Your free trial ends on ${d.date("trialEnd") ?? "its last day"}. After that, your membership costs ${amountOr(d, "amountMinor", "its price")} per ${d.text("interval", "period")}.`,
+    ],
+    action:
+      "Nothing, if you want to stay a member: your saved payment method is charged then. Cancel before then if you do not.",
+    ...byDate(d, "deadline"),
+  }),
+  membership_payment_failed: (d) => ({
+    subject: "Your membership payment did not go through",
+    happened: [
+      `We could not collect ${amountOr(d, "amountMinor", "your membership payment")} for your membership (attempt ${d.text("attempt", "1")}).`,
+      d.text("lastAttempt") === "yes"
+        ? "That was the last automatic attempt: your membership has lapsed."
+        : `We will try again on ${d.date("deadline") ?? "a later date"}. Your membership stays active until then.`,
+    ],
+    action: `Update your payment method, or pay the invoice now${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""}.`,
+    ...byDate(d, "deadline"),
+  }),
+  membership_payment_action_required: (d) => ({
+    subject: "Confirm your membership payment",
+    happened: [
+      `Your bank asks you to confirm the payment of ${amountOr(d, "amountMinor", "your membership")} before it can go through.`,
+    ],
+    action: `Open the invoice${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""} and confirm the payment with your bank.`,
+  }),
+  membership_lapsed: (d) => ({
+    subject: "Your membership has lapsed",
+    happened: [
+      `We could not collect your membership payment of ${amountOr(d, "amountMinor", "its price")} after every attempt, so your membership has lapsed.`,
+      "Groups and bookings you already take part in carry on as before; what the membership adds is no longer available.",
+    ],
+    action: "Pay the open invoice or subscribe again to restore your membership.",
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

@@ -20,6 +20,7 @@ import {
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { writePlan, writeSubscription } from "./membership-rows.js";
 import { writePaymentMethods } from "./payment-method-rows.js";
 import { writePayouts } from "./payout-rows.js";
 import {
@@ -42,14 +43,11 @@ import {
   parseRoundSnapshot,
 } from "./snapshots.js";
 import { StorageRefusal } from "./storage-errors.js";
-import { isUniqueViolationOf, writeVersionedRow } from "./versioned-row.js";
+import { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 
 type Tx = StatementRunner;
 
-/** The stored version of a change: 0 for a new aggregate, one more than the version it was loaded at otherwise. */
-export function storedVersion(change: VersionedChange<unknown>): number {
-  return change.expectedVersion === undefined ? 0 : change.expectedVersion + 1;
-}
+export { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 
 // The check the loader runs, run before the save too: in pairs, so a malformed state
 // (a NaN amount, a fractional instant) is refused at the door instead of being found
@@ -76,10 +74,6 @@ function assertStorable(
   if (checked.isErr())
     throw new StorageRefusal(storageError.refused(`commit refused ${kind} ${state.id}: ${checked.error}`));
 }
-
-// Parameters travel as text with explicit casts, so the same statement runs prepared on the
-// pool and through Prisma's raw query, with no driver-specific type mapping.
-const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
 // Row-set inserts, `rows` a JSON array of the rows: the transaction's statements and the
 // single-statement commits (below) are built from the same fragments.
@@ -643,6 +637,8 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
+  for (const change of [...(changes.plans ?? [])].sort(byId)) await writePlan(tx, change, at);
+  for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
   await appendOutbox(tx, changes.outbox, at);
@@ -710,6 +706,7 @@ export function singleStatementCommit(
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
+  if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);

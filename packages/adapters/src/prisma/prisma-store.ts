@@ -30,11 +30,15 @@ import {
   type Person,
   type PersonId,
   type PersonRepository,
+  type Plan,
+  type PlanRepository,
   type RequeueOutcome,
   type Round,
   type RoundRepository,
   type SavedPaymentMethod,
   type StorageError,
+  type Subscription,
+  type SubscriptionRepository,
   storageError,
   type UnitOfWork,
 } from "@susu/domain";
@@ -70,7 +74,9 @@ import {
   parseMarketplaceChargeSnapshot,
   parseOutboxEffect,
   parsePerson,
+  parsePlanSnapshot,
   parseRoundSnapshot,
+  parseSubscriptionSnapshot,
 } from "./snapshots.js";
 import { classifyDatabaseError, type FailureContext, fromDatabase } from "./storage-errors.js";
 
@@ -162,6 +168,8 @@ export class PrismaStore
     PayoutRepository,
     PaymentMethodRepository,
     MarketplaceChargeRepository,
+    PlanRepository,
+    SubscriptionRepository,
     UnitOfWork,
     OutboxStore,
     OutboxOperations,
@@ -589,6 +597,60 @@ export class PrismaStore
     return fromDatabase(() => runStatement<PayableAccountRow>(this.#prisma, payableAccounts(query)), {
       operation: "listPayoutAccounts",
     }).map(({ rows }) => rows.map(loadPayableAccount));
+  }
+
+  getPlan(id: string): ResultAsync<Plan | undefined, StorageError> {
+    return fromDatabase(
+      this.#prisma.plan.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
+      { operation: "getPlan" },
+    ).andThen((row) => (row === null ? ok(undefined) : loadPlan(row)));
+  }
+
+  listPlans(query: { readonly includeArchived: boolean }): ResultAsync<readonly Plan[], StorageError> {
+    return fromDatabase(
+      this.#prisma.plan.findMany({
+        where: query.includeArchived ? {} : { status: "active" },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+        take: PLANS_MAX + 1,
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "listPlans" },
+    ).andThen((rows) =>
+      rows.length > PLANS_MAX
+        ? err(storageError.refused(`listPlans: more than ${PLANS_MAX} plans`))
+        : Result.combine(rows.map(loadPlan)),
+    );
+  }
+
+  getSubscription(id: string): ResultAsync<Subscription | undefined, StorageError> {
+    return fromDatabase(
+      this.#prisma.subscription.findUnique({ where: { id }, select: { snapshot: true, version: true } }),
+      { operation: "getSubscription" },
+    ).andThen((row) => (row === null ? ok(undefined) : loadSubscription(row)));
+  }
+
+  findSubscriptionByStripeId(
+    stripeSubscriptionId: string,
+  ): ResultAsync<Subscription | undefined, StorageError> {
+    return fromDatabase(
+      this.#prisma.subscription.findUnique({
+        where: { stripeSubscriptionId },
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "findSubscriptionByStripeId" },
+    ).andThen((row) => (row === null ? ok(undefined) : loadSubscription(row)));
+  }
+
+  listSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError> {
+    return fromDatabase(
+      this.#prisma.subscription.findMany({
+        where: { personId },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: SUBSCRIPTIONS_OF_PERSON_MAX,
+        select: { snapshot: true, version: true },
+      }),
+      { operation: "listSubscriptionsOfPerson" },
+    ).andThen((rows) => Result.combine(rows.map(loadSubscription)));
   }
 
   getMarketplaceCharge(id: string): ResultAsync<MarketplaceCharge | undefined, StorageError> {
@@ -1230,6 +1292,27 @@ function loadHeldPayment(row: SnapshotRow): Result<HeldPayment, StorageError> {
   if (parsed.isErr()) return err(corrupted("held payment", parsed.error));
   if (parsed.value.version !== row.version)
     return err(corrupted(`held payment ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}
+
+/** Most plans a listing reads (admins make a handful; more is a mistake worth a refusal). */
+const PLANS_MAX = 500;
+/** Most of a person's memberships read at once, newest first (one is current at a time). */
+const SUBSCRIPTIONS_OF_PERSON_MAX = 100;
+
+function loadPlan(row: SnapshotRow): Result<Plan, StorageError> {
+  const parsed = parsePlanSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("plan", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`plan ${parsed.value.id}`, "snapshot and row versions differ"));
+  return ok(parsed.value);
+}
+
+function loadSubscription(row: SnapshotRow): Result<Subscription, StorageError> {
+  const parsed = parseSubscriptionSnapshot(row.snapshot);
+  if (parsed.isErr()) return err(corrupted("subscription", parsed.error));
+  if (parsed.value.version !== row.version)
+    return err(corrupted(`subscription ${parsed.value.id}`, "snapshot and row versions differ"));
   return ok(parsed.value);
 }
 

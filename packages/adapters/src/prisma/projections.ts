@@ -296,6 +296,8 @@ export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: str
   if (heldPaymentId !== undefined) return { type: HELD_PAYMENT_AGGREGATE, id: heldPaymentId };
   if (marketplaceChargeId !== undefined)
     return { type: MARKETPLACE_CHARGE_AGGREGATE, id: marketplaceChargeId };
+  const { subscriptionId } = effect.transaction.refs;
+  if (subscriptionId !== undefined) return { type: "subscription", id: subscriptionId };
   return { type: "ledger", id: effect.transaction.id };
 }
 

@@ -25,7 +25,12 @@ import {
   PAYOUT_ORDER_METHODS,
   PAYOUT_TICKET_REASONS,
   type Person,
+  PLAN_INTERVALS,
+  type Plan,
   type Round,
+  SUBSCRIPTION_NOTIFICATION_TEMPLATES,
+  SUBSCRIPTION_STATUSES,
+  type Subscription,
   TICKET_REASONS,
 } from "@susu/domain";
 import { err, ok, type Result } from "neverthrow";
@@ -460,6 +465,8 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_application_fee_refunded",
     "marketplace_refunded",
     "marketplace_dispute_lost",
+    // A membership's (in the ledger_transaction_kind enum since the memberships migration).
+    "membership_invoice_paid",
   ]),
   postings: list(
     z.strictObject({
@@ -805,6 +812,161 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
   }),
 ]);
 
+// --- Memberships: plans and subscriptions ----------------------------------------------------
+
+const entitlements = z.strictObject({
+  createGroups: z.boolean(),
+  maxOpenGroups: nonNegative.nullable(),
+  sellBookings: z.boolean(),
+});
+const planInterval = z.enum(PLAN_INTERVALS);
+
+const planSnapshot = z.strictObject({
+  id: text,
+  name: text,
+  description: text,
+  entitlements,
+  trialDays: nonNegative,
+  status: z.enum(["active", "archived"]),
+  prices: list(
+    z.strictObject({
+      key: text,
+      currency,
+      interval: planInterval,
+      amountMinor: nonNegative,
+      revision: safeInt,
+      stripePriceId: text.exactOptional(),
+    }),
+  ),
+  createdAt: instant,
+  updatedAt: instant,
+  version: nonNegative,
+});
+
+const subscriptionSnapshot = z.strictObject({
+  id: text,
+  personId: text,
+  stripeCustomerId: text,
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  price: z.strictObject({
+    planId: text,
+    priceKey: text,
+    revision: safeInt,
+    stripePriceId: text,
+    currency,
+    interval: planInterval,
+    amountMinor: nonNegative,
+  }),
+  trialDays: nonNegative,
+  start: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("saved_method"), paymentMethodId: text }),
+    z.strictObject({
+      kind: z.literal("checkout"),
+      successUrl: text,
+      cancelUrl: text,
+      sessionId: text.exactOptional(),
+      url: text.exactOptional(),
+    }),
+  ]),
+  stripeSubscriptionId: text.exactOptional(),
+  cancelAtPeriodEnd: z.boolean(),
+  currentPeriodEnd: instant.exactOptional(),
+  trialEnd: instant.exactOptional(),
+  trialNoticeFor: instant.exactOptional(),
+  observedAt: instant.exactOptional(),
+  invoices: list(
+    z.strictObject({
+      id: text,
+      status: z.enum(["open", "paid", "uncollectible"]),
+      amountDueMinor: nonNegative,
+      amountPaidMinor: nonNegative,
+      currency,
+      failedAttempts: nonNegative,
+      actionRequested: z.boolean(),
+      hostedInvoiceUrl: text.exactOptional(),
+      nextPaymentAttemptAt: instant.exactOptional(),
+    }),
+  ),
+  changes: nonNegative,
+  cancellations: nonNegative,
+  lapses: nonNegative,
+  lapsedAt: instant.exactOptional(),
+  endedAt: instant.exactOptional(),
+  failure: z.strictObject({ code: text, message: text }).exactOptional(),
+  createdAt: instant,
+  version: nonNegative,
+});
+
+const planAddressed = { id: text, aggregate: z.literal("plan"), aggregateId: text };
+const planEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...planAddressed,
+    kind: z.literal("create_plan_price"),
+    productId: text,
+    productName: text,
+    key: text,
+    revision: safeInt,
+    currency,
+    interval: planInterval,
+    amountMinor: nonNegative,
+  }),
+  z.strictObject({
+    ...planAddressed,
+    kind: z.literal("update_plan_product"),
+    productId: text,
+    name: text,
+    active: z.boolean(),
+  }),
+]);
+
+const subscriptionAddressed = { id: text, aggregate: z.literal("subscription"), aggregateId: text };
+const subscriptionMetadata = z.strictObject({
+  aggregate: z.literal("subscription"),
+  subscriptionId: text,
+  personId: text,
+});
+const subscriptionEffectShape = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("create_subscription"),
+    stripeCustomerId: text,
+    stripePriceId: text,
+    paymentMethodId: text,
+    trialDays: nonNegative,
+    metadata: subscriptionMetadata,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("create_subscription_checkout"),
+    stripeCustomerId: text,
+    stripePriceId: text,
+    trialDays: nonNegative,
+    successUrl: text,
+    cancelUrl: text,
+    metadata: subscriptionMetadata,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("change_subscription_price"),
+    stripeSubscriptionId: text,
+    stripePriceId: text,
+    prorationBehavior: z.enum(["always_invoice", "create_prorations", "none"]),
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("cancel_subscription"),
+    stripeSubscriptionId: text,
+    mode: z.enum(["now", "at_period_end", "resume"]),
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("notify"),
+    to: z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+    template: z.enum(SUBSCRIPTION_NOTIFICATION_TEMPLATES),
+    data: z.record(text, z.union([text, z.number()])),
+  }),
+]);
+
 /** The aggregate a stored payload names, if any (a round's ledger postings and older payloads name none). */
 function payloadAggregate(json: unknown): unknown {
   return typeof json === "object" && json !== null ? (json as { aggregate?: unknown }).aggregate : undefined;
@@ -821,6 +983,10 @@ function outboxEffectShapeOf(json: unknown) {
       return payoutEffectShape;
     case "payment_method":
       return paymentMethodEffectShape;
+    case "plan":
+      return planEffectShape;
+    case "subscription":
+      return subscriptionEffectShape;
     default:
       return roundOutboxEffectShape;
   }
@@ -874,18 +1040,24 @@ const marketplaceChargeSchemaMatches: Same<
   z.output<typeof marketplaceChargeSnapshot>,
   MarketplaceCharge
 > = true;
+const planSchemaMatches: Same<z.output<typeof planSnapshot>, Plan> = true;
+const subscriptionSchemaMatches: Same<z.output<typeof subscriptionSnapshot>, Subscription> = true;
 const ledgerSchemaMatches: Same<z.output<typeof ledgerTransactionShape>, LedgerTransaction> = true;
 type EffectShape =
   | z.output<typeof roundOutboxEffectShape>
   | z.output<typeof heldPaymentEffectShape>
   | z.output<typeof marketplaceChargeEffectShape>
   | z.output<typeof payoutEffectShape>
-  | z.output<typeof paymentMethodEffectShape>;
+  | z.output<typeof paymentMethodEffectShape>
+  | z.output<typeof planEffectShape>
+  | z.output<typeof subscriptionEffectShape>;
 const effectSchemaMatches: Same<
   Exclude<EffectShape, { kind: "post_ledger" }>,
   Exclude<OutboxEffect, { kind: "post_ledger" }>
 > = true;
 void [
+  planSchemaMatches,
+  subscriptionSchemaMatches,
   personSchemaMatches,
   groupSchemaMatches,
   roundSchemaMatches,
@@ -966,4 +1138,16 @@ export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);
   return parseLedgerTransaction(effect.transaction).map((transaction) => ({ ...effect, transaction }));
+}
+
+/** A stored plan snapshot, checked against the domain's `Plan`; the error says what is wrong. */
+export function parsePlanSnapshot(json: unknown): Result<Plan, string> {
+  const parsed = planSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("plan snapshot", parsed.error));
+}
+
+/** A stored subscription snapshot, checked against the domain's `Subscription`; the error says what is wrong. */
+export function parseSubscriptionSnapshot(json: unknown): Result<Subscription, string> {
+  const parsed = subscriptionSnapshot.safeParse(json);
+  return parsed.success ? ok(parsed.data) : err(problem("subscription snapshot", parsed.error));
 }

@@ -1,5 +1,7 @@
-// Writing one versioned row (an aggregate's, or a saved payment method's) inside the
-// commit's transaction, with its optimistic version check in the same statement.
+// How every aggregate's row is written: inserted when new, else updated only at the version
+// it was loaded at (check and write in one statement), a lost race being the aggregate's
+// version conflict. Shared by the changeset writer and the memberships' rows.
+import type { VersionedChange } from "@susu/domain";
 import type { StatementRunner } from "../db/prisma-client.js";
 import {
   classifyDatabaseError,
@@ -7,6 +9,13 @@ import {
   type VersionedAggregate,
   versionConflictOn,
 } from "./storage-errors.js";
+
+type Tx = StatementRunner;
+
+/** The stored version of a change: 0 for a new aggregate, one more than the version it was loaded at otherwise. */
+export function storedVersion(change: VersionedChange<unknown>): number {
+  return change.expectedVersion === undefined ? 0 : change.expectedVersion + 1;
+}
 
 const conflict = (aggregate: VersionedAggregate, id: string) =>
   new StorageRefusal(versionConflictOn(aggregate, id));
@@ -30,7 +39,7 @@ export function isUniqueViolationOf(error: unknown, name: string): boolean {
  * aggregate's version conflict; `refusal` names any other key the row may collide on.
  */
 export async function writeVersionedRow(
-  tx: StatementRunner,
+  tx: Tx,
   row: {
     readonly aggregate: VersionedAggregate;
     readonly table: string;
@@ -53,3 +62,7 @@ export async function writeVersionedRow(
     throw row.refusal?.(error) ?? error;
   }
 }
+
+// Parameters travel as text with explicit casts, so the same statement runs prepared on the
+// pool and through Prisma's raw query, with no driver-specific type mapping.
+export const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());

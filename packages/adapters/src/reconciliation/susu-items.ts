@@ -162,6 +162,10 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
     case "marketplace_dispute_lost":
       return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
+    // A membership invoice's payment: Stripe Billing's charge names no susu metadata, and the
+    // reconciliation does not read invoices yet, so it is not compared (a known gap).
+    case "membership_invoice_paid":
+      return undefined;
     // Inside susu: no Stripe object moves money for these.
     case "debit_settled":
     case "held_fee_earned":

@@ -12,6 +12,7 @@ import {
   isApplicationFeeEvent,
   translateApplicationFeeEvent,
 } from "./application-fee-events.js";
+import { translateMembershipEvent } from "./billing-event-translator.js";
 import { metadataToReferences } from "./payment-metadata.js";
 import { isPaymentMethodEvent, paymentMethodFact } from "./payment-method-events.js";
 import {
@@ -413,38 +414,14 @@ export function translatePayoutEvent(event: PayoutEvent): StripeEventTranslation
   }
 }
 
-/** Subscriptions and invoices: not in the domain yet. */
+/**
+ * Subscriptions and invoices (memberships): the subscription's changes, its trial ending,
+ * and its invoices paid, failed, waiting for the person or uncollectible
+ * (`billing-event-translator.ts`); other billing events need no action.
+ */
 export function translateBillingEvent(event: BillingEvent): StripeEventTranslation {
-  switch (event.type) {
-    case "customer.subscription.created":
-    case "customer.subscription.updated":
-    case "customer.subscription.deleted":
-    case "customer.subscription.paused":
-    case "customer.subscription.resumed":
-    case "customer.subscription.trial_will_end":
-    case "customer.subscription.pending_update_applied":
-    case "customer.subscription.pending_update_expired":
-    case "invoice.created":
-    case "invoice.deleted":
-    case "invoice.finalization_failed":
-    case "invoice.finalized":
-    case "invoice.marked_uncollectible":
-    case "invoice.overdue":
-    case "invoice.overpaid":
-    case "invoice.paid":
-    case "invoice.payment_action_required":
-    case "invoice.payment_attempt_required":
-    case "invoice.payment_failed":
-    case "invoice.payment_succeeded":
-    case "invoice.sent":
-    case "invoice.upcoming":
-    case "invoice.updated":
-    case "invoice.voided":
-    case "invoice.will_be_due":
-      return ignored(event.type, "no subscription flow in the domain yet");
-    default:
-      return newerThanThisCode(event);
-  }
+  const translated = translateMembershipEvent(event);
+  return translated.kind === "fact" ? fact(translated.fact) : ignored(event.type, translated.reason);
 }
 
 /** What a dispute event says, before the disputed payment's references are known. */

@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+export { type BillingTranslation, translateMembershipEvent } from "./billing-event-translator.js";
 export {
   type BillingEvent,
   type ChargeEvent,
@@ -21,6 +23,13 @@ export {
   translateStripeEventWith,
 } from "./event-translator.js";
 export { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
+export {
+  BILLING_METADATA_KEYS,
+  billingMetadata,
+  billingReferences,
+  StripeBillingGateway,
+  subscriptionSnapshotOf,
+} from "./stripe-billing-gateway.js";
 export { createStripeClient, type StripeClientConfig, stripeEndpointOf } from "./stripe-client.js";
 export { classifyStripeError, type StripeErrorKind, stripeErrorKind } from "./stripe-errors.js";
 export {

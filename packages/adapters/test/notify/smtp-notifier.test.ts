@@ -4,6 +4,7 @@ import {
   NOTIFICATION_TEMPLATES,
   type Notification,
   PAYOUT_NOTIFICATION_TEMPLATES,
+  SUBSCRIPTION_NOTIFICATION_TEMPLATES,
 } from "@susu/domain";
 import fc from "fast-check";
 import { okAsync } from "neverthrow";
@@ -241,6 +242,7 @@ describe("SmtpNotifier against a real SMTP server", () => {
         sampleOf("marketplace_charge", template),
       ),
       ...PAYOUT_NOTIFICATION_TEMPLATES.map((template) => sampleOf("payout", template)),
+      ...SUBSCRIPTION_NOTIFICATION_TEMPLATES.map((template) => sampleOf("subscription", template)),
     ];
     it.each(samples.map((n) => [`${n.aggregate} ${n.template}`, n] as const))("%s", async (_name, n) => {
       expect((await smtp.send(n)).isOk()).toBe(true);
@@ -261,6 +263,8 @@ describe("SmtpNotifier against a real SMTP server", () => {
         contribution_retry_scheduled: "By: Sunday, 1 March 2026 at 11:00",
         contribution_failed: "By: Thursday, 5 March 2026 at 11:00",
         dispute_opened: "By: Tuesday, 10 March 2026 at 11:00",
+        membership_trial_ending: "By: Thursday, 5 March 2026 at 11:00",
+        membership_payment_failed: "By: Thursday, 5 March 2026 at 11:00",
       };
       const by = deadline[n.template];
       if (by !== undefined) expect(text.replace(/\u202f/g, " ")).toContain(by);
@@ -301,6 +305,11 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
       reversal: 1,
       attempt: 1,
       onboardingPath: "/v1/people/ana/payout-onboarding",
+      subscriptionId: "mbr_1",
+      interval: "month",
+      trialEnd: "2026-03-05T00:00:00.000Z",
+      hostedInvoiceUrl: "https://invoice.stripe.test/in_1",
+      lastAttempt: "no",
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { MemberId } from "../group/ids.js";
+import type { InvoiceReport, SubscriptionSnapshot } from "../membership/subscription-input.js";
 import type { ReportedPayout } from "../payout/payout.js";
 import type {
   ConnectedAccountStatus,
@@ -150,6 +151,71 @@ export type PaymentFact =
       readonly kind: "checkout_expired";
       readonly refs: PaymentReferences;
       readonly sessionId: string;
+    }
+  // memberships (Stripe Billing): refs name the plan or the subscription when Stripe's
+  // metadata carried them; a subscription's news also names its Stripe subscription
+  | {
+      /** A plan's price exists at the provider (the answer to the effect that asked for it). */
+      readonly kind: "plan_price_created";
+      readonly refs: PaymentReferences;
+      readonly key: string;
+      readonly revision: number;
+      readonly priceId: string;
+    }
+  | {
+      /** The Stripe subscription as an event or an answer showed it (created, updated, deleted). */
+      readonly kind: "subscription_changed";
+      readonly refs: PaymentReferences;
+      readonly snapshot: SubscriptionSnapshot;
+    }
+  | {
+      /** The provider refused for good to start a subscription. */
+      readonly kind: "subscription_start_refused";
+      readonly refs: PaymentReferences;
+      readonly failureCode: string;
+      readonly failureMessage: string;
+    }
+  | {
+      /** A Checkout page (subscription mode) was opened for a membership. */
+      readonly kind: "subscription_checkout_created";
+      readonly refs: PaymentReferences;
+      readonly sessionId: string;
+      readonly url: string;
+    }
+  | {
+      readonly kind: "subscription_trial_will_end";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly trialEnd: number;
+    }
+  | {
+      readonly kind: "invoice_paid";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly invoice: InvoiceReport;
+      readonly paidAt: number;
+    }
+  | {
+      readonly kind: "invoice_payment_failed";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly invoice: InvoiceReport;
+      readonly attemptCount: number;
+      /** When the provider retries; absent: no retry is left. */
+      readonly nextPaymentAttemptAt?: number;
+    }
+  | {
+      /** An invoice's payment waits for the person (3-D Secure): `invoice.payment_action_required`, or its PaymentIntent's `requires_action`. */
+      readonly kind: "invoice_payment_action_required";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly invoice: InvoiceReport;
+    }
+  | {
+      readonly kind: "invoice_marked_uncollectible";
+      readonly refs: PaymentReferences;
+      readonly stripeSubscriptionId: string;
+      readonly invoice: InvoiceReport;
     }
   // people's Stripe objects
   | {

@@ -58,6 +58,16 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
       // The checkout's PaymentIntent events: the session's own events carry the same news
       // with the session, and the payment is read again when they are routed.
       return nobody(`a held payment's payment is judged through its checkout session (${fact.kind})`);
+    case "plan_price_created":
+    case "subscription_changed":
+    case "subscription_start_refused":
+    case "subscription_checkout_created":
+    case "subscription_trial_will_end":
+    case "invoice_paid":
+    case "invoice_payment_failed":
+    case "invoice_payment_action_required":
+    case "invoice_marked_uncollectible":
+      return nobody(`a membership's news is not a held payment's (${fact.kind})`);
     case "transfer_created":
       if (r.attempt === undefined) return missing("transfer attempt");
       return held({ type: "transfer_created", attempt: r.attempt, transferId: fact.transferId });

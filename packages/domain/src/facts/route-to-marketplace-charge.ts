@@ -101,5 +101,15 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
     case "checkout_payment_changed":
     case "checkout_expired":
       return nobody(`a marketplace charge has no checkout (${fact.kind})`);
+    case "plan_price_created":
+    case "subscription_changed":
+    case "subscription_start_refused":
+    case "subscription_checkout_created":
+    case "subscription_trial_will_end":
+    case "invoice_paid":
+    case "invoice_payment_failed":
+    case "invoice_payment_action_required":
+    case "invoice_marked_uncollectible":
+      return nobody(`a membership's news is not a marketplace charge's (${fact.kind})`);
   }
 }

@@ -108,6 +108,16 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
     case "checkout_payment_changed":
     case "checkout_expired":
       return nobody(`rounds collect by debit, not checkout (${fact.kind})`);
+    case "plan_price_created":
+    case "subscription_changed":
+    case "subscription_start_refused":
+    case "subscription_checkout_created":
+    case "subscription_trial_will_end":
+    case "invoice_paid":
+    case "invoice_payment_failed":
+    case "invoice_payment_action_required":
+    case "invoice_marked_uncollectible":
+      return nobody(`a membership's news is not a round's (${fact.kind})`);
     case "transfer_reversal_failed":
       return nobody(`a round asks for no reversals (${fact.kind})`);
     case "transfer_not_found":

@@ -14,6 +14,8 @@ export const AGGREGATE_KINDS = [
   "marketplace_charge",
   "payout",
   "payment_method",
+  "plan",
+  "subscription",
 ] as const;
 
 /** One of {@link AGGREGATE_KINDS}. */

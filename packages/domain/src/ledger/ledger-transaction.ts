@@ -59,7 +59,9 @@ export type LedgerTransactionKind =
   | "marketplace_transfer_reversed"
   | "marketplace_application_fee_refunded"
   | "marketplace_refunded"
-  | "marketplace_dispute_lost";
+  | "marketplace_dispute_lost"
+  // a membership's (membership-movements.ts)
+  | "membership_invoice_paid";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

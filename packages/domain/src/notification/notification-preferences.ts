@@ -37,6 +37,18 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   seller_paid: "required",
   transfer_blocked: "required",
   payout_failed: "required",
+  // Saved payment methods: a debit that can no longer be collected asks the person to act.
+  payment_method_detached: "required",
+  member_payment_method_detached: "required",
+  mandate_inactive: "required",
+  payout_refused: "required",
+  // The payment was cancelled unconfirmed; the customer may need to pay another way.
+  payment_expired: "required",
+  // Memberships: the trial's end announces a charge; the rest are failed or lost payments.
+  membership_trial_ending: "required",
+  membership_payment_failed: "required",
+  membership_payment_action_required: "required",
+  membership_lapsed: "required",
 };
 
 /** Every template name, in a stable order. */

@@ -1,3 +1,4 @@
+export type { BillingGateway } from "./billing-gateway.js";
 export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
 export type {
@@ -14,6 +15,8 @@ export {
   isMarketplaceChargeEffect,
   isPaymentMethodEffect,
   isPayoutEffect,
+  isPlanEffect,
+  isSubscriptionEffect,
   type OutboxEffect,
 } from "./outbox-effect.js";
 export {
@@ -56,10 +59,12 @@ export {
   type PayoutQuery,
   type PayoutRepository,
   type PersonRepository,
+  type PlanRepository,
   type RequeueOutcome,
   type RoundRepository,
   type StorageError,
   type StoredAggregate,
+  type SubscriptionRepository,
   storageError,
   type UnitOfWork,
   type VersionedChange,

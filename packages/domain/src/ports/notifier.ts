@@ -3,6 +3,7 @@ import type { HeldPaymentNotificationTemplate } from "../held-payment/held-payme
 import type { AggregateRef } from "../kernel/aggregate-ref.js";
 import type { NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeNotificationTemplate } from "../marketplace/marketplace-charge-effect.js";
+import type { SubscriptionNotificationTemplate } from "../membership/membership-effect.js";
 import type { PaymentMethodNotificationTemplate } from "../payment-method/payment-method-effect.js";
 import type { PayoutNotificationTemplate } from "../payout/payout-effect.js";
 import type { PersonId } from "../person/ids.js";
@@ -30,7 +31,8 @@ export type Notification = AggregateRef & {
     | HeldPaymentNotificationTemplate
     | MarketplaceChargeNotificationTemplate
     | PayoutNotificationTemplate
-    | PaymentMethodNotificationTemplate;
+    | PaymentMethodNotificationTemplate
+    | SubscriptionNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 

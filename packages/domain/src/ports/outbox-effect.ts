@@ -1,5 +1,6 @@
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
+import type { PlanEffect, SubscriptionEffect } from "../membership/membership-effect.js";
 import type { PaymentMethodEffect } from "../payment-method/payment-method-effect.js";
 import type { PayoutEffect } from "../payout/payout-effect.js";
 import type { RoundOutboxEffect } from "../round/round-effect.js";
@@ -15,7 +16,9 @@ export type OutboxEffect =
   | HeldPaymentEffect
   | MarketplaceChargeEffect
   | PayoutEffect
-  | PaymentMethodEffect;
+  | PaymentMethodEffect
+  | PlanEffect
+  | SubscriptionEffect;
 
 /** A saved payment method's effects (detach, default, notices, tickets). */
 export function isPaymentMethodEffect(effect: OutboxEffect): effect is PaymentMethodEffect {
@@ -35,4 +38,14 @@ export function isHeldPaymentEffect(effect: OutboxEffect): effect is HeldPayment
 /** A marketplace charge's effects: all of them go through the outbox. */
 export function isMarketplaceChargeEffect(effect: OutboxEffect): effect is MarketplaceChargeEffect {
   return "aggregate" in effect && effect.aggregate === "marketplace_charge";
+}
+
+/** A membership plan's effects (its Stripe product and prices). */
+export function isPlanEffect(effect: OutboxEffect): effect is PlanEffect {
+  return "aggregate" in effect && effect.aggregate === "plan";
+}
+
+/** A subscription's effects: all of them go through the outbox. */
+export function isSubscriptionEffect(effect: OutboxEffect): effect is SubscriptionEffect {
+  return "aggregate" in effect && effect.aggregate === "subscription";
 }

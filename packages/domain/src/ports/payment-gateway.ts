@@ -115,6 +115,10 @@ export interface PaymentReferences {
   /** The marketplace charge a PaymentIntent, its refunds, transfers and reversals belong to. */
   readonly marketplaceChargeId?: string;
   /** The seller (a person) a marketplace charge's transfer pays (`attempt` is the transfer's attempt). */
+  /** The membership plan a Stripe product and its prices belong to. */
+  readonly planId?: string;
+  /** The membership (susu's subscription) a Stripe subscription, its Checkout Session and invoices belong to. */
+  readonly subscriptionId?: string;
   readonly sellerId?: string;
   /**
    * Why a person's set-up was made: `saved_method` for one saved from their payment methods

@@ -3,6 +3,8 @@ import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/marketplace-charge.js";
+import type { Plan } from "../membership/plan.js";
+import type { Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import type { PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
@@ -19,7 +21,9 @@ export type StoredAggregate =
   | "held_payment"
   | "marketplace_charge"
   | "payout"
-  | "payment_method";
+  | "payment_method"
+  | "plan"
+  | "subscription";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =
@@ -208,6 +212,29 @@ export interface MarketplaceChargeRepository {
   ): ResultAsync<readonly MarketplaceCharge[], StorageError>;
 }
 
+/** Loads membership plans. */
+export interface PlanRepository {
+  /** The plan with this id, or undefined. */
+  getPlan(id: string): ResultAsync<Plan | undefined, StorageError>;
+  /** Every plan (archived ones when asked), by creation time then id; bounded by what admins create. */
+  listPlans(query: { readonly includeArchived: boolean }): ResultAsync<readonly Plan[], StorageError>;
+}
+
+/**
+ * Loads memberships. A store refuses (`storage_refused`) a subscription whose person is not
+ * a person, and (`duplicate`) a second one with the same Stripe subscription.
+ */
+export interface SubscriptionRepository {
+  /** The subscription with this id, or undefined. */
+  getSubscription(id: string): ResultAsync<Subscription | undefined, StorageError>;
+  /** The subscription of this Stripe subscription (`sub_…`), or undefined. */
+  findSubscriptionByStripeId(
+    stripeSubscriptionId: string,
+  ): ResultAsync<Subscription | undefined, StorageError>;
+  /** A person's subscriptions, newest first (bounded: a person holds few). */
+  listSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError>;
+}
+
 /** One line of the audit log: what happened to an aggregate and whether it applied. */
 export interface AuditEntry {
   readonly at: Instant;
@@ -290,6 +317,10 @@ export interface Changeset {
   readonly marketplaceCharges?: readonly VersionedChange<MarketplaceCharge>[];
   /** People's saved payment methods (absent: none changed), versioned like aggregates. */
   readonly paymentMethods?: readonly VersionedChange<SavedPaymentMethod>[];
+  /** Membership plans (absent: none changed). */
+  readonly plans?: readonly VersionedChange<Plan>[];
+  /** Memberships (absent: none changed). */
+  readonly subscriptions?: readonly VersionedChange<Subscription>[];
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];

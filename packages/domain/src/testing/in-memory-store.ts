@@ -4,6 +4,8 @@ import { nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import type { Plan } from "../membership/plan.js";
+import type { Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
@@ -33,9 +35,11 @@ import {
   type PayoutQuery,
   type PayoutRepository,
   type PersonRepository,
+  type PlanRepository,
   type RequeueOutcome,
   type RoundRepository,
   type StorageError,
+  type SubscriptionRepository,
   storageError,
   type UnitOfWork,
 } from "../ports/storage.js";
@@ -81,6 +85,8 @@ export class InMemoryStore
     HeldPaymentRepository,
     PayoutRepository,
     MarketplaceChargeRepository,
+    PlanRepository,
+    SubscriptionRepository,
     PaymentMethodRepository,
     UnitOfWork,
     OutboxStore,
@@ -92,6 +98,8 @@ export class InMemoryStore
   readonly #rounds = new Map<string, Round>();
   readonly #heldPayments = new Map<string, HeldPayment>();
   readonly #payouts = new Map<string, PayoutRecord>();
+  readonly #plans = new Map<string, Plan>();
+  readonly #subscriptions = new Map<string, Subscription>();
   readonly #marketplaceCharges = new Map<string, MarketplaceCharge>();
   readonly #paymentMethods = new Map<string, SavedPaymentMethod>();
   readonly #outbox = new Map<string, OutboxRow>();
@@ -349,6 +357,38 @@ export class InMemoryStore
     return [...this.#paymentMethods.values()];
   }
 
+  getPlan(id: string): ResultAsync<Plan | undefined, StorageError> {
+    return okAsync(this.#plans.get(id));
+  }
+
+  listPlans(query: { readonly includeArchived: boolean }): ResultAsync<readonly Plan[], StorageError> {
+    return okAsync(
+      [...this.#plans.values()]
+        .filter((p) => query.includeArchived || p.status === "active")
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    );
+  }
+
+  getSubscription(id: string): ResultAsync<Subscription | undefined, StorageError> {
+    return okAsync(this.#subscriptions.get(id));
+  }
+
+  findSubscriptionByStripeId(
+    stripeSubscriptionId: string,
+  ): ResultAsync<Subscription | undefined, StorageError> {
+    for (const s of this.#subscriptions.values())
+      if (s.stripeSubscriptionId === stripeSubscriptionId) return okAsync(s);
+    return okAsync(undefined);
+  }
+
+  listSubscriptionsOfPerson(personId: PersonId): ResultAsync<readonly Subscription[], StorageError> {
+    return okAsync(
+      [...this.#subscriptions.values()]
+        .filter((s) => s.personId === personId)
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)),
+    );
+  }
+
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     if (this.failNextCommitWith !== undefined) {
       const error = this.failNextCommitWith;
@@ -388,6 +428,20 @@ export class InMemoryStore
     }
     const refusedCharge = this.#refusedMarketplaceCharges(changes);
     if (refusedCharge !== undefined) return errAsync(refusedCharge);
+    const plans = changes.plans ?? [];
+    for (const { state, expectedVersion } of plans) {
+      const stored = this.#plans.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("plan", state.id));
+    }
+    const subscriptions = changes.subscriptions ?? [];
+    for (const { state, expectedVersion } of subscriptions) {
+      const stored = this.#subscriptions.get(state.id);
+      if ((stored?.version ?? undefined) !== expectedVersion || (expectedVersion === undefined && stored))
+        return errAsync(storageError.versionConflict("subscription", state.id));
+    }
+    const refusedSubscription = this.#refusedSubscriptions(changes);
+    if (refusedSubscription !== undefined) return errAsync(refusedSubscription);
     const paymentMethods = changes.paymentMethods ?? [];
     for (const { state, expectedVersion } of paymentMethods) {
       const stored = this.#paymentMethods.get(state.id);
@@ -440,12 +494,51 @@ export class InMemoryStore
         ...state,
         version: expectedVersion === undefined ? 0 : expectedVersion + 1,
       });
+    for (const { state, expectedVersion } of plans)
+      this.#plans.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
+    for (const { state, expectedVersion } of subscriptions)
+      this.#subscriptions.set(state.id, {
+        ...state,
+        version: expectedVersion === undefined ? 0 : expectedVersion + 1,
+      });
     for (const effect of changes.outbox) {
       if (this.#outbox.has(effect.id)) continue;
       this.#outbox.set(effect.id, { effect, status: "pending", attempts: 0, availableAt: 0 });
     }
     this.#audit.push(...changes.audit);
     return okAsync(undefined);
+  }
+
+  /**
+   * The subscriptions' keys, as PostgreSQL enforces them: the person is a person
+   * (`storage_refused`), and a Stripe subscription belongs to one subscription (`duplicate`).
+   */
+  #refusedSubscriptions(changes: Changeset): StorageError | undefined {
+    const changed = changes.subscriptions ?? [];
+    if (changed.length === 0) return undefined;
+    const people = new Set([...this.#people.keys(), ...changes.people.map((c) => c.state.id)]);
+    const all = new Map(this.#subscriptions);
+    for (const { state } of changed) {
+      if (!people.has(state.personId))
+        return storageError.refused(
+          `commit refused subscription ${state.id}: ${state.personId} is not a person`,
+        );
+      all.set(state.id, state);
+    }
+    const owners = new Map<string, string>();
+    for (const s of all.values()) {
+      if (s.stripeSubscriptionId === undefined) continue;
+      const owner = owners.get(s.stripeSubscriptionId);
+      if (owner !== undefined && owner !== s.id)
+        return storageError.duplicate(
+          `commit refused subscription ${s.id}: ${s.stripeSubscriptionId} is subscription ${owner}'s`,
+        );
+      owners.set(s.stripeSubscriptionId, s.id);
+    }
+    return undefined;
   }
 
   /**
@@ -663,6 +756,14 @@ export class InMemoryStore
   /** Every stored held payment. */
   heldPayments(): HeldPayment[] {
     return [...this.#heldPayments.values()];
+  }
+  /** Every stored plan. */
+  plans(): Plan[] {
+    return [...this.#plans.values()];
+  }
+  /** Every stored subscription. */
+  subscriptions(): Subscription[] {
+    return [...this.#subscriptions.values()];
   }
   /** Every stored marketplace charge. */
   marketplaceCharges(): MarketplaceCharge[] {

@@ -1,6 +1,7 @@
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { PaymentFact } from "../facts/payment-fact.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { Entitlements } from "../membership/entitlements.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
@@ -10,6 +11,7 @@ import { type UseCaseDeps, type UseCaseError, useCaseDepsOn } from "../use-cases
 import { type DispatchReport, dispatchOutbox } from "../use-cases/dispatch-outbox.js";
 import type { EffectPorts } from "../use-cases/execute-effect.js";
 import { updatePersonPayment, updatePersonReadiness } from "../use-cases/person-use-cases.js";
+import { FakeBillingGateway } from "./fake-billing-gateway.js";
 import { type FakeCheckoutPayment, FakePaymentGateway } from "./fake-payment-gateway.js";
 import { InMemoryLedgerStore } from "./in-memory-ledger.js";
 import { InMemoryStore } from "./in-memory-store.js";
@@ -29,6 +31,8 @@ export class InMemorySusu {
   readonly store = new InMemoryStore();
   readonly ledger = new InMemoryLedgerStore();
   readonly gateway: FakePaymentGateway;
+  /** Stripe Billing (membership plans and subscriptions). */
+  readonly billing = new FakeBillingGateway();
   readonly notifier = new RecordingNotifier();
   readonly desk = new RecordingSupportDesk();
   readonly timers = new InMemoryTimerScheduler();
@@ -46,18 +50,27 @@ export class InMemorySusu {
       readonly start?: Instant;
       readonly settlementDelayMs?: DurationMs;
       readonly transformFacts?: (facts: PaymentFact[]) => PaymentFact[];
+      /** What people without a membership may do (`UseCaseDeps.defaultEntitlements`); everything when absent. */
+      readonly defaultEntitlements?: Entitlements;
     } = {},
   ) {
     this.clock = new ManualClock(options.start);
     this.transformFacts = options.transformFacts ?? ((facts) => facts);
     this.gateway = new FakePaymentGateway(() => this.clock.now(), options.settlementDelayMs ?? 3 * DAY_MS);
-    this.deps = useCaseDepsOn(this.store, { clock: this.clock, ids: this.ids });
+    this.deps = useCaseDepsOn(this.store, {
+      clock: this.clock,
+      ids: this.ids,
+      ...(options.defaultEntitlements !== undefined
+        ? { defaultEntitlements: options.defaultEntitlements }
+        : {}),
+    });
     this.ports = {
       gateway: this.gateway,
       notifier: this.notifier,
       desk: this.desk,
       timers: this.timers,
       ledger: this.ledger,
+      billing: this.billing,
     };
     this.factPorts = { reader: this.gateway };
   }

@@ -4,6 +4,8 @@
  *
  * @module
  */
+
+export { FakeBillingGateway } from "./fake-billing-gateway.js";
 export {
   FAKE_DECLINED_CARDS,
   type FakeCheckout,

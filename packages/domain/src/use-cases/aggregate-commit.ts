@@ -11,7 +11,7 @@ import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
  * The changeset keys of the aggregates a use case loads, decides and stores on their own
  * (no other aggregate changes with them): a held payment, a marketplace charge.
  */
-export type StandaloneAggregateKey = "heldPayments" | "marketplaceCharges";
+export type StandaloneAggregateKey = "heldPayments" | "marketplaceCharges" | "plans" | "subscriptions";
 
 /** The state stored under a changeset key. */
 export type StateAt<K extends StandaloneAggregateKey> = NonNullable<Changeset[K]>[number]["state"];
@@ -54,7 +54,7 @@ export interface AggregateKind<
   I extends AuditedInput,
   D extends Decision<StateAt<K>, OutboxEffect, string>,
 > {
-  readonly aggregate: "held_payment" | "marketplace_charge";
+  readonly aggregate: "held_payment" | "marketplace_charge" | "plan" | "subscription";
   /** The changeset part that stores one change of it, under its own key (`{ heldPayments: [change] }`). */
   readonly stored: (change: VersionedChange<StateAt<K>>) => Pick<Changeset, K>;
   readonly load: (deps: UseCaseDeps, id: string) => ResultAsync<StateAt<K> | undefined, UseCaseError>;

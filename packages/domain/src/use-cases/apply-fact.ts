@@ -14,6 +14,7 @@ import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
+import { applyMembershipFact, isMembershipFact } from "./membership-use-cases.js";
 import { recordPaymentMethodNews } from "./payment-method-use-cases.js";
 import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
@@ -286,6 +287,7 @@ export function applyPaymentObjectFact(
   fact: PaymentObjectFact,
   actor: string,
 ): ResultAsync<FactOutcome, FactError> {
+  if (isMembershipFact(fact)) return retryOnConflict(() => applyMembershipFact(deps, fact, actor));
   if (fact.refs.heldPaymentId !== undefined) return applyHeldPaymentFact(deps, ports, fact, actor);
   if (fact.refs.marketplaceChargeId !== undefined)
     return applyMarketplaceChargeFact(deps, ports, fact, actor);
@@ -523,6 +525,15 @@ export function applyPaymentFact(
     case "checkout_session_created":
     case "checkout_payment_changed":
     case "checkout_expired":
+    case "plan_price_created":
+    case "subscription_changed":
+    case "subscription_start_refused":
+    case "subscription_checkout_created":
+    case "subscription_trial_will_end":
+    case "invoice_paid":
+    case "invoice_payment_failed":
+    case "invoice_payment_action_required":
+    case "invoice_marked_uncollectible":
       return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;

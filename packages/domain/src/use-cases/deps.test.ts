@@ -17,6 +17,8 @@ describe("useCaseDepsOn", () => {
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
       paymentMethods: store,
       uow: store,
       audit: store,

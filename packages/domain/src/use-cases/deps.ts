@@ -1,6 +1,8 @@
 import type { GroupError } from "../group/group.errors.js";
 import type { HeldPaymentError } from "../held-payment/held-payment.errors.js";
 import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.errors.js";
+import type { Entitlements } from "../membership/entitlements.js";
+import type { MembershipError } from "../membership/membership.errors.js";
 import type { MoneyError } from "../money/index.js";
 import type { PaymentMethodError } from "../payment-method/payment-method.errors.js";
 import type { PayoutSchedule } from "../payout/payout.js";
@@ -17,8 +19,10 @@ import type {
   MarketplaceChargeRepository,
   PayoutRepository,
   PersonRepository,
+  PlanRepository,
   RoundRepository,
   StorageError,
+  SubscriptionRepository,
   UnitOfWork,
 } from "../ports/storage.js";
 import type { RoundError } from "../round/round.errors.js";
@@ -32,6 +36,10 @@ export interface UseCaseDeps {
   /** Recorded payouts of connected accounts, and the accounts a payout run pays. */
   readonly payouts: PayoutRepository;
   readonly marketplaceCharges: MarketplaceChargeRepository;
+  /** Membership plans. */
+  readonly plans: PlanRepository;
+  /** Memberships (Stripe subscriptions). */
+  readonly subscriptions: SubscriptionRepository;
   /** People's saved payment methods. */
   readonly paymentMethods: PaymentMethodRepository;
   readonly uow: UnitOfWork;
@@ -48,6 +56,11 @@ export interface UseCaseDeps {
   readonly payoutSchedule?: PayoutSchedule;
   /** The rules of marketplace charges (refunds by who asks, transfer retries, fee minimums); the defaults when absent. */
   readonly marketplacePolicy?: MarketplacePolicy;
+  /**
+   * What people without a membership that grants more may do (`SUSU_DEFAULT_ENTITLEMENTS`);
+   * `UNRESTRICTED_ENTITLEMENTS` (everything, today's behaviour) when absent.
+   */
+  readonly defaultEntitlements?: Entitlements;
 }
 
 /** A store that is every repository a use case needs (PrismaStore, InMemoryStore). */
@@ -57,6 +70,8 @@ export type UseCaseStore = PersonRepository &
   HeldPaymentRepository &
   PayoutRepository &
   MarketplaceChargeRepository &
+  PlanRepository &
+  SubscriptionRepository &
   PaymentMethodRepository &
   UnitOfWork &
   AuditLog;
@@ -76,6 +91,8 @@ export function useCaseDepsOn(
     rounds: store,
     heldPayments: store,
     payouts: store,
+    plans: store,
+    subscriptions: store,
     marketplaceCharges: store,
     paymentMethods: store,
     uow: store,
@@ -92,13 +109,15 @@ export type NotFoundError = {
     | "round_not_found"
     | "person_not_found"
     | "held_payment_not_found"
-    | "marketplace_charge_not_found";
+    | "marketplace_charge_not_found"
+    | "plan_not_found"
+    | "subscription_not_found";
   readonly message: string;
 };
 
 /** Builds a {@link NotFoundError}. */
 export function notFound(
-  what: "group" | "round" | "person" | "held_payment" | "marketplace_charge",
+  what: "group" | "round" | "person" | "held_payment" | "marketplace_charge" | "plan" | "subscription",
   id: string,
 ): NotFoundError {
   return { type: "not_found", code: `${what}_not_found`, message: `no ${what.replaceAll("_", " ")} ${id}` };
@@ -111,6 +130,7 @@ export type UseCaseError =
   | RoundError
   | HeldPaymentError
   | MarketplaceChargeError
+  | MembershipError
   | PaymentMethodError
   | MoneyError
   | StorageError

@@ -16,6 +16,7 @@ import type { PaymentMethodEffect } from "../payment-method/payment-method-effec
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
+import type { BillingGateway } from "../ports/billing-gateway.js";
 import type { LedgerStore } from "../ports/ledger-store.js";
 import type { Notifier } from "../ports/notifier.js";
 import {
@@ -28,6 +29,7 @@ import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/p
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
+import { executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 
 /** The ports that carry effects out. */
 export interface EffectPorts {
@@ -36,6 +38,8 @@ export interface EffectPorts {
   readonly desk: SupportDesk;
   readonly timers: TimerScheduler;
   readonly ledger: LedgerStore;
+  /** Stripe Billing (membership plans and subscriptions); their effects are parked without it. */
+  readonly billing?: BillingGateway;
 }
 
 /**
@@ -442,6 +446,7 @@ export function executeEffect(
     (effect.kind === "detach_payment_method" || effect.kind === "set_default_payment_method")
   )
     return executePaymentMethodEffect(ports, effect);
+  if (isBillingEffect(effect)) return executeBillingEffect(ports.billing, effect);
   switch (effect.kind) {
     case "collect_contribution":
       return personOf(deps, effect.memberId).andThen((person) => {

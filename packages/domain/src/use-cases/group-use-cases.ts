@@ -12,6 +12,7 @@ import type { VersionedChange } from "../ports/storage.js";
 import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+import { requireEntitled } from "./entitlements.js";
 import { personToJoin, readinessOfMembers } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
@@ -120,26 +121,28 @@ export function createGroup(
   const group = created.value;
   const creator = group.members[0];
   if (creator === undefined) throw new Error("a new group has its creator as first member");
-  return personToJoin(deps, creator).andThen((people) =>
-    deps.uow
-      .commit({
-        people,
-        groups: [{ state: group, expectedVersion: undefined }],
-        rounds: [],
-        outbox: [],
-        audit: [
-          {
-            at: now,
-            aggregate: "group",
-            aggregateId: group.id,
-            action: "create_group",
-            outcome: "applied",
-            actor: creator.id,
-          },
-        ],
-      })
-      .map(() => group),
-  );
+  return requireEntitled(deps, creator.id, "create_group")
+    .andThen(() => personToJoin(deps, creator))
+    .andThen((people) =>
+      deps.uow
+        .commit({
+          people,
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [],
+          outbox: [],
+          audit: [
+            {
+              at: now,
+              aggregate: "group",
+              aggregateId: group.id,
+              action: "create_group",
+              outcome: "applied",
+              actor: creator.id,
+            },
+          ],
+        })
+        .map(() => group),
+    );
 }
 
 /**
@@ -157,9 +160,9 @@ export function joinGroup(
     const joined = G.joinGroup(group, { id, displayName: member.displayName, joinedAt: deps.clock.now() });
     if (joined.isErr()) return errAsync(joined.error);
     const added = G.findMember(joined.value, id);
-    return personToJoin(deps, { id, displayName: added?.displayName ?? member.displayName }).andThen(
-      (people) => storeGroup(deps, group, joined.value, "join_group", id, people),
-    );
+    return requireEntitled(deps, id, "join_group")
+      .andThen(() => personToJoin(deps, { id, displayName: added?.displayName ?? member.displayName }))
+      .andThen((people) => storeGroup(deps, group, joined.value, "join_group", id, people));
   });
 }
 

@@ -20,6 +20,7 @@ import {
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { requireEntitled } from "./entitlements.js";
 import type { PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it creates a held payment (the id is chosen here). */
@@ -200,26 +201,28 @@ function decidedCreation(
   },
   UseCaseError
 > {
-  return sellerOf(deps, command.sellerId).andThen((seller) => {
-    const now = deps.clock.now();
-    const create: CreateHeldPayment = {
-      id,
-      clientReference: command.clientReference,
-      requestedBy: command.requestedBy,
-      amountMinor: command.amountMinor,
-      currency: command.currency,
-      seller,
-      description: command.description,
-      customer: command.customer,
-      fee: command.fee,
-      ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
-      successUrl: command.successUrl,
-      ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
-    };
-    const decided = decideCreate(create, { now, policy: policyOf(deps) });
-    if (decided.isErr()) return errAsync(decided.error);
-    return okAsync({ create, decided: decided.value, now });
-  });
+  return sellerOf(deps, command.sellerId)
+    .andThen((seller) => requireEntitled(deps, seller.id, "sell_bookings").map(() => seller))
+    .andThen((seller) => {
+      const now = deps.clock.now();
+      const create: CreateHeldPayment = {
+        id,
+        clientReference: command.clientReference,
+        requestedBy: command.requestedBy,
+        amountMinor: command.amountMinor,
+        currency: command.currency,
+        seller,
+        description: command.description,
+        customer: command.customer,
+        fee: command.fee,
+        ...(command.disputeWindowMs !== undefined ? { disputeWindowMs: command.disputeWindowMs } : {}),
+        successUrl: command.successUrl,
+        ...(command.cancelUrl !== undefined ? { cancelUrl: command.cancelUrl } : {}),
+      };
+      const decided = decideCreate(create, { now, policy: policyOf(deps) });
+      if (decided.isErr()) return errAsync(decided.error);
+      return okAsync({ create, decided: decided.value, now });
+    });
 }
 
 /** The client app fulfilled the booking: the dispute window starts (release after it, unless something stops it). */

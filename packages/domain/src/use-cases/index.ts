@@ -25,7 +25,13 @@ export {
   type SettledEffect,
   type SettledEffectOutcome,
 } from "./dispatch-outbox.js";
+export {
+  type EntitledAction,
+  entitlementsOfPerson as personEntitlements,
+  requireEntitled,
+} from "./entitlements.js";
 export { type EffectFailure, type EffectPorts, executeEffect } from "./execute-effect.js";
+export { type BillingEffect, executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 export {
   acceptSwap,
   activateGroup,
@@ -73,6 +79,25 @@ export {
   retryMarketplaceReversal,
   retryMarketplaceTransfers,
 } from "./marketplace-charge-use-cases.js";
+export {
+  applyMembershipFact,
+  applyPlanInput,
+  applySubscriptionInput,
+  cancelSubscription,
+  changePlan,
+  changeSubscriptionPlan,
+  createPlan,
+  entitlementsOfPerson,
+  getPlan,
+  getSubscription,
+  isMembershipFact,
+  listPlans,
+  listSubscriptionsOfPerson,
+  type MembershipFactOutcome,
+  resumeSubscription,
+  type SubscribeCommand,
+  subscribe,
+} from "./membership-use-cases.js";
 export {
   type OnboardingDue,
   type OnboardingError,

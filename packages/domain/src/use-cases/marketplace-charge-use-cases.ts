@@ -29,6 +29,7 @@ import {
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { requireEntitled } from "./entitlements.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** What a client app asks for when it charges a customer for an activity (the id is chosen here). */
@@ -254,29 +255,38 @@ function decidedCreation(
   },
   UseCaseError
 > {
-  return partiesOf(deps, command).andThen(({ customer, sellers }) => {
-    const now = deps.clock.now();
-    const create: CreateMarketplaceCharge = {
-      id,
-      clientReference: command.clientReference,
-      requestedBy: command.requestedBy,
-      activityId: command.activityId,
-      purpose: command.purpose,
-      description: command.description,
-      amountMinor: command.amountMinor,
-      currency: command.currency,
-      customer,
-      paymentMethod: command.paymentMethod,
-      fee: command.fee,
-      sellers,
-      ...(command.sellerIsMerchantOfRecord !== undefined
-        ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
-        : {}),
-    };
-    const decided = decideCreate(create, { now, policy: policyOf(deps) });
-    if (decided.isErr()) return errAsync(decided.error);
-    return okAsync({ create, decided: decided.value, now });
-  });
+  return partiesOf(deps, command)
+    .andThen((parties) =>
+      parties.sellers
+        .reduce<ResultAsync<void, UseCaseError>>(
+          (acc, s) => acc.andThen(() => requireEntitled(deps, s.id, "sell_bookings")),
+          okAsync(undefined),
+        )
+        .map(() => parties),
+    )
+    .andThen(({ customer, sellers }) => {
+      const now = deps.clock.now();
+      const create: CreateMarketplaceCharge = {
+        id,
+        clientReference: command.clientReference,
+        requestedBy: command.requestedBy,
+        activityId: command.activityId,
+        purpose: command.purpose,
+        description: command.description,
+        amountMinor: command.amountMinor,
+        currency: command.currency,
+        customer,
+        paymentMethod: command.paymentMethod,
+        fee: command.fee,
+        sellers,
+        ...(command.sellerIsMerchantOfRecord !== undefined
+          ? { sellerIsMerchantOfRecord: command.sellerIsMerchantOfRecord }
+          : {}),
+      };
+      const decided = decideCreate(create, { now, policy: policyOf(deps) });
+      if (decided.isErr()) return errAsync(decided.error);
+      return okAsync({ create, decided: decided.value, now });
+    });
 }
 
 /** Who asks for a refund: the client app for its customer, or a platform operator. */

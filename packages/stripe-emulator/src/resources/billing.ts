@@ -19,6 +19,7 @@ import {
   optInt,
   optNullableString,
   optString,
+  type Params,
   reqString,
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
@@ -487,6 +488,181 @@ function renew(engine: Engine, subId: string): void {
   engine.scheduler.schedule(record.meta.clock, end, RENEW_TASK, sub.id);
 }
 
+/**
+ * Creates a subscription from `POST /v1/subscriptions`'s parameters, for the route and for a
+ * Checkout Session in subscription mode that completes.
+ */
+export function createSubscriptionFrom(engine: Engine, account: string, p: Params): Stripe.Subscription {
+  const customerId = reqString(p, "customer");
+  const customer = getCustomer(engine, customerId, account);
+  const items = optArray(p, "items");
+  if (!items || items.length === 0) throw missingParam("items");
+  if (items.length > 1)
+    throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+  const itemParams = items[0];
+  if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
+  const price = getPrice(engine, reqString(itemParams, "price", "items[0]["), account, "items[0][price]");
+  if (!price.recurring) {
+    throw invalidRequest(
+      "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+      {
+        param: "items[0][price]",
+      },
+    );
+  }
+  const quantity = optInt(itemParams, "quantity", "items[0][") ?? 1;
+  const paymentBehavior =
+    optEnum(p, "payment_behavior", [
+      "allow_incomplete",
+      "default_incomplete",
+      "error_if_incomplete",
+      "pending_if_incomplete",
+    ]) ?? "allow_incomplete";
+  const collection =
+    optEnum(p, "collection_method", ["charge_automatically", "send_invoice"]) ?? "charge_automatically";
+  const defaultPm = optString(p, "default_payment_method") || null;
+  if (defaultPm) {
+    const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", defaultPm, account);
+    if (!pm || pm.obj.customer !== customer.id) {
+      throw invalidParam(
+        "default_payment_method",
+        `The customer does not have a payment method with the ID ${defaultPm}.`,
+      );
+    }
+  }
+  const clock = clockOfCustomer(engine, customer.id);
+  const now = engine.now(clock);
+  const trialDays = optInt(p, "trial_period_days") ?? price.recurring.trial_period_days ?? undefined;
+  const trialEndParam = optString(p, "trial_end");
+  let trialEnd: number | null = null;
+  if (trialEndParam && trialEndParam !== "now") trialEnd = Number(trialEndParam);
+  else if (trialDays) trialEnd = now + trialDays * DAY;
+  if (trialEnd !== null && trialEnd <= now)
+    throw invalidParam("trial_end", "trial_end must be in the future.");
+  const periodEnd = trialEnd ?? addInterval(now, price.recurring.interval, price.recurring.interval_count);
+  const id = newId("sub");
+  const item: Stripe.SubscriptionItem = {
+    id: newId("si", 14),
+    object: "subscription_item",
+    billing_thresholds: null,
+    created: now,
+    current_period_end: periodEnd,
+    current_period_start: now,
+    discounts: [],
+    metadata: {},
+    plan: planOf(price),
+    price,
+    quantity,
+    subscription: id,
+    tax_rates: [],
+  };
+  const sub: Stripe.Subscription = {
+    id,
+    object: "subscription",
+    application: null,
+    application_fee_percent: null,
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null },
+    billing_cycle_anchor: trialEnd ?? now,
+    billing_cycle_anchor_config: null,
+    billing_mode: { flexible: null, type: "classic" },
+    billing_schedules: [],
+    billing_thresholds: null,
+    cancel_at: optInt(p, "cancel_at") ?? null,
+    cancel_at_period_end: optBool(p, "cancel_at_period_end") ?? false,
+    canceled_at: null,
+    cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
+    collection_method: collection,
+    created: now,
+    currency: price.currency,
+    customer: customer.id,
+    customer_account: null,
+    days_until_due: collection === "send_invoice" ? (optInt(p, "days_until_due") ?? 30) : null,
+    default_payment_method: defaultPm,
+    default_source: null,
+    description: optString(p, "description") || null,
+    discounts: [],
+    ended_at: null,
+    invoice_settings: {
+      account_tax_ids: null,
+      custom_fields: null,
+      description: null,
+      footer: null,
+      issuer: { type: "self" },
+    },
+    items: {
+      object: "list",
+      data: [item],
+      has_more: false,
+      url: `/v1/subscription_items?subscription=${id}`,
+    },
+    latest_invoice: null,
+    livemode: false,
+    managed_payments: null,
+    metadata: applyMetadata({}, p),
+    next_pending_invoice_item_invoice: null,
+    on_behalf_of: null,
+    pause_collection: null,
+    payment_settings: {
+      payment_method_options: null,
+      payment_method_types: null,
+      save_default_payment_method: "off",
+    },
+    pending_invoice_item_interval: null,
+    pending_setup_intent: null,
+    pending_update: null,
+    schedule: null,
+    start_date: now,
+    status: trialEnd !== null ? "trialing" : "incomplete",
+    test_clock: clock === "main" ? null : clock,
+    transfer_data: null,
+    trial_end: trialEnd,
+    trial_settings: { end_behavior: { missing_payment_method: "create_invoice" } },
+    trial_start: trialEnd !== null ? now : null,
+  };
+  const record = engine.store.insert<Stripe.Subscription, SubscriptionMeta>("subscription", account, sub, {
+    clock,
+    periods: trialEnd !== null ? 0 : 1,
+    paymentBehavior,
+  });
+  engine.emit("customer.subscription.created", sub, account, { clock });
+  engine.scheduler.schedule(clock, periodEnd, RENEW_TASK, id);
+  if (trialEnd !== null && trialEnd - 3 * DAY > now) {
+    engine.scheduler.schedule(clock, trialEnd - 3 * DAY, TRIAL_WILL_END_TASK, id);
+  }
+  const amount = trialEnd !== null ? 0 : (price.unit_amount ?? 0) * quantity;
+  const invoice = createInvoice(engine, record, "subscription_create", now, periodEnd, amount);
+  const invoiceRec = invoiceRecord(engine, invoice.id);
+  finalizeInvoice(engine, invoiceRec);
+  if (sub.status === "incomplete" && collection === "send_invoice") {
+    updateSubscription(engine, record, (s) => {
+      s.status = "active";
+    });
+  } else if (sub.status === "incomplete") {
+    engine.scheduler.schedule(clock, now + 23 * 3600, INCOMPLETE_EXPIRE_TASK, id);
+    const charge = paymentBehavior !== "default_incomplete";
+    const pm = defaultPaymentMethod(engine, sub, account);
+    if (charge && !pm && paymentBehavior !== "pending_if_incomplete") {
+      throw invalidRequest("This customer has no attached payment source or default payment method.", {
+        code: "resource_missing",
+      });
+    }
+    attemptPayment(engine, invoiceRec, pm, charge);
+    if (paymentBehavior === "error_if_incomplete" && record.obj.status === "incomplete") {
+      const pi = engine.store.record<Stripe.PaymentIntent>(invoiceRec.meta.paymentIntent!)!.obj;
+      const error = pi.last_payment_error;
+      cancelSubscription(engine, record, "payment_failed");
+      record.obj.status = "incomplete_expired";
+      throw new ApiError(402, {
+        type: "card_error",
+        message: error?.message ?? "Your card was declined.",
+        code: error?.code ?? "card_declined",
+        ...(error?.decline_code ? { decline_code: error.decline_code } : {}),
+      });
+    }
+  }
+  return record.obj;
+}
+
 export function registerBilling(router: Router, engine: Engine): void {
   engine.onTask(RENEW_TASK, (ref) => renew(engine, ref));
   engine.onTask(TRIAL_WILL_END_TASK, (ref) => {
@@ -542,188 +718,7 @@ export function registerBilling(router: Router, engine: Engine): void {
 
   router.post(
     "/v1/subscriptions",
-    (req) => {
-      const p = req.params;
-      const customerId = reqString(p, "customer");
-      const customer = getCustomer(engine, customerId, req.account);
-      const items = optArray(p, "items");
-      if (!items || items.length === 0) throw missingParam("items");
-      if (items.length > 1)
-        throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
-      const itemParams = items[0];
-      if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
-      const price = getPrice(
-        engine,
-        reqString(itemParams, "price", "items[0]["),
-        req.account,
-        "items[0][price]",
-      );
-      if (!price.recurring) {
-        throw invalidRequest(
-          "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
-          {
-            param: "items[0][price]",
-          },
-        );
-      }
-      const quantity = optInt(itemParams, "quantity", "items[0][") ?? 1;
-      const paymentBehavior =
-        optEnum(p, "payment_behavior", [
-          "allow_incomplete",
-          "default_incomplete",
-          "error_if_incomplete",
-          "pending_if_incomplete",
-        ]) ?? "allow_incomplete";
-      const collection =
-        optEnum(p, "collection_method", ["charge_automatically", "send_invoice"]) ?? "charge_automatically";
-      const defaultPm = optString(p, "default_payment_method") || null;
-      if (defaultPm) {
-        const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", defaultPm, req.account);
-        if (!pm || pm.obj.customer !== customer.id) {
-          throw invalidParam(
-            "default_payment_method",
-            `The customer does not have a payment method with the ID ${defaultPm}.`,
-          );
-        }
-      }
-      const clock = clockOfCustomer(engine, customer.id);
-      const now = engine.now(clock);
-      const trialDays = optInt(p, "trial_period_days") ?? price.recurring.trial_period_days ?? undefined;
-      const trialEndParam = optString(p, "trial_end");
-      let trialEnd: number | null = null;
-      if (trialEndParam && trialEndParam !== "now") trialEnd = Number(trialEndParam);
-      else if (trialDays) trialEnd = now + trialDays * DAY;
-      if (trialEnd !== null && trialEnd <= now)
-        throw invalidParam("trial_end", "trial_end must be in the future.");
-      const periodEnd =
-        trialEnd ?? addInterval(now, price.recurring.interval, price.recurring.interval_count);
-      const id = newId("sub");
-      const item: Stripe.SubscriptionItem = {
-        id: newId("si", 14),
-        object: "subscription_item",
-        billing_thresholds: null,
-        created: now,
-        current_period_end: periodEnd,
-        current_period_start: now,
-        discounts: [],
-        metadata: {},
-        plan: planOf(price),
-        price,
-        quantity,
-        subscription: id,
-        tax_rates: [],
-      };
-      const sub: Stripe.Subscription = {
-        id,
-        object: "subscription",
-        application: null,
-        application_fee_percent: null,
-        automatic_tax: { disabled_reason: null, enabled: false, liability: null },
-        billing_cycle_anchor: trialEnd ?? now,
-        billing_cycle_anchor_config: null,
-        billing_mode: { flexible: null, type: "classic" },
-        billing_schedules: [],
-        billing_thresholds: null,
-        cancel_at: optInt(p, "cancel_at") ?? null,
-        cancel_at_period_end: optBool(p, "cancel_at_period_end") ?? false,
-        canceled_at: null,
-        cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
-        collection_method: collection,
-        created: now,
-        currency: price.currency,
-        customer: customer.id,
-        customer_account: null,
-        days_until_due: collection === "send_invoice" ? (optInt(p, "days_until_due") ?? 30) : null,
-        default_payment_method: defaultPm,
-        default_source: null,
-        description: optString(p, "description") || null,
-        discounts: [],
-        ended_at: null,
-        invoice_settings: {
-          account_tax_ids: null,
-          custom_fields: null,
-          description: null,
-          footer: null,
-          issuer: { type: "self" },
-        },
-        items: {
-          object: "list",
-          data: [item],
-          has_more: false,
-          url: `/v1/subscription_items?subscription=${id}`,
-        },
-        latest_invoice: null,
-        livemode: false,
-        managed_payments: null,
-        metadata: applyMetadata({}, p),
-        next_pending_invoice_item_invoice: null,
-        on_behalf_of: null,
-        pause_collection: null,
-        payment_settings: {
-          payment_method_options: null,
-          payment_method_types: null,
-          save_default_payment_method: "off",
-        },
-        pending_invoice_item_interval: null,
-        pending_setup_intent: null,
-        pending_update: null,
-        schedule: null,
-        start_date: now,
-        status: trialEnd !== null ? "trialing" : "incomplete",
-        test_clock: clock === "main" ? null : clock,
-        transfer_data: null,
-        trial_end: trialEnd,
-        trial_settings: { end_behavior: { missing_payment_method: "create_invoice" } },
-        trial_start: trialEnd !== null ? now : null,
-      };
-      const record = engine.store.insert<Stripe.Subscription, SubscriptionMeta>(
-        "subscription",
-        req.account,
-        sub,
-        {
-          clock,
-          periods: trialEnd !== null ? 0 : 1,
-          paymentBehavior,
-        },
-      );
-      engine.emit("customer.subscription.created", sub, req.account, { clock });
-      engine.scheduler.schedule(clock, periodEnd, RENEW_TASK, id);
-      if (trialEnd !== null && trialEnd - 3 * DAY > now) {
-        engine.scheduler.schedule(clock, trialEnd - 3 * DAY, TRIAL_WILL_END_TASK, id);
-      }
-      const amount = trialEnd !== null ? 0 : (price.unit_amount ?? 0) * quantity;
-      const invoice = createInvoice(engine, record, "subscription_create", now, periodEnd, amount);
-      const invoiceRec = invoiceRecord(engine, invoice.id);
-      finalizeInvoice(engine, invoiceRec);
-      if (sub.status === "incomplete" && collection === "send_invoice") {
-        updateSubscription(engine, record, (s) => {
-          s.status = "active";
-        });
-      } else if (sub.status === "incomplete") {
-        engine.scheduler.schedule(clock, now + 23 * 3600, INCOMPLETE_EXPIRE_TASK, id);
-        const charge = paymentBehavior !== "default_incomplete";
-        const pm = defaultPaymentMethod(engine, sub, req.account);
-        if (charge && !pm && paymentBehavior !== "pending_if_incomplete") {
-          throw invalidRequest("This customer has no attached payment source or default payment method.", {
-            code: "resource_missing",
-          });
-        }
-        attemptPayment(engine, invoiceRec, pm, charge);
-        if (paymentBehavior === "error_if_incomplete" && record.obj.status === "incomplete") {
-          const pi = engine.store.record<Stripe.PaymentIntent>(invoiceRec.meta.paymentIntent!)!.obj;
-          const error = pi.last_payment_error;
-          cancelSubscription(engine, record, "payment_failed");
-          record.obj.status = "incomplete_expired";
-          throw new ApiError(402, {
-            type: "card_error",
-            message: error?.message ?? "Your card was declined.",
-            code: error?.code ?? "card_declined",
-            ...(error?.decline_code ? { decline_code: error.decline_code } : {}),
-          });
-        }
-      }
-      return record.obj;
-    },
+    (req) => createSubscriptionFrom(engine, req.account, req.params),
     SUBSCRIPTION_CREATE,
   );
 

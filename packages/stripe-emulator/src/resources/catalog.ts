@@ -24,8 +24,12 @@ interface CatalogMeta {
 }
 
 export function createProduct(engine: Engine, owner: string, params: Params, prefix = ""): Stripe.Product {
+  const chosenId = optString(params, "id");
+  // Stripe refuses a product id that exists (400 resource_already_exists).
+  if (chosenId && engine.store.record(chosenId) !== undefined)
+    throw invalidRequest(`Product already exists.`, { param: "id", code: "resource_already_exists" });
   const product: Stripe.Product = {
-    id: optString(params, "id") || newId("prod", 14),
+    id: chosenId || newId("prod", 14),
     object: "product",
     active: optBool(params, "active", prefix) ?? true,
     created: engine.now(),

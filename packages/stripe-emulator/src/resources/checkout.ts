@@ -23,6 +23,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
+import { createSubscriptionFrom } from "./billing.js";
 import { createPrice, getPrice } from "./catalog.js";
 import { getCustomer } from "./customer-lookup.js";
 import {
@@ -31,11 +32,14 @@ import {
   type PaymentIntentInput,
   type PaymentIntentMeta,
 } from "./payment-intents.js";
+import { attachPaymentMethod } from "./payment-methods.js";
 
 export const EXPIRE_TASK = "checkout.session.expire";
 
 interface CheckoutMeta {
   lineItems: Stripe.LineItem[];
+  /** Subscription mode: `subscription_data` (metadata, trial days) for the subscription it starts. */
+  subscriptionData?: Params;
   paymentIntentData: Omit<
     PaymentIntentInput,
     "amount" | "currency" | "customer" | "paymentMethod" | "paymentMethodTypes"
@@ -121,6 +125,7 @@ export function completeCheckoutSession(
       "checkout_session_unexpected_state",
     );
   }
+  if (session.mode === "subscription") return completeSubscriptionSession(engine, record, input);
   const email = input.email ?? session.customer_email ?? "customer@example.com";
   const name = input.name ?? "Emulator Customer";
   const customer = typeof session.customer === "string" ? session.customer : null;
@@ -181,6 +186,54 @@ export function completeCheckoutSession(
   return session;
 }
 
+/**
+ * A Checkout Session in subscription mode completes into a subscription: the card is saved
+ * on the customer and the subscription created with it as its default payment method (its
+ * first invoice charged, or its trial begun), carrying `subscription_data`'s metadata and
+ * trial; the session names the subscription and its first invoice.
+ */
+function completeSubscriptionSession(
+  engine: Engine,
+  record: { obj: Stripe.Checkout.Session; owner: string; meta: CheckoutMeta },
+  input: CheckoutCompletion,
+): Stripe.Checkout.Session {
+  const session = record.obj;
+  const customerId = session.customer as string;
+  const pm = attachPaymentMethod(engine, input.paymentMethod ?? "pm_card_visa", customerId, record.owner);
+  const item = record.meta.lineItems[0]!;
+  const data = record.meta.subscriptionData ?? {};
+  const trial = optInt(data, "trial_period_days", "subscription_data[");
+  const metadata = child(data, "metadata", "subscription_data[");
+  const sub = createSubscriptionFrom(engine, record.owner, {
+    customer: customerId,
+    items: [{ price: item.price!.id, quantity: String(item.quantity ?? 1) }],
+    default_payment_method: pm.id,
+    payment_behavior: "allow_incomplete",
+    ...(trial !== undefined ? { trial_period_days: String(trial) } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+  });
+  session.subscription = sub.id;
+  session.invoice =
+    typeof sub.latest_invoice === "string" ? sub.latest_invoice : (sub.latest_invoice?.id ?? null);
+  session.customer_details = {
+    address: null,
+    business_name: null,
+    email: input.email ?? session.customer_email ?? "customer@example.com",
+    individual_name: null,
+    name: input.name ?? "Emulator Customer",
+    phone: null,
+    tax_exempt: "none",
+    tax_ids: [],
+  };
+  session.status = "complete";
+  session.url = null;
+  session.payment_status =
+    sub.status === "active" ? "paid" : sub.status === "trialing" ? "no_payment_required" : "unpaid";
+  engine.scheduler.cancel(EXPIRE_TASK, session.id);
+  engine.emit("checkout.session.completed", session, record.owner);
+  return session;
+}
+
 export function registerCheckout(router: Router, engine: Engine): void {
   engine.onTask(EXPIRE_TASK, (ref) => {
     const session = engine.store.record<Stripe.Checkout.Session>(ref)?.obj;
@@ -210,10 +263,13 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const p = req.params;
       const mode = optEnum(p, "mode", ["payment", "setup", "subscription"]);
       if (!mode) throw missingParam("mode");
-      if (mode !== "payment") {
-        throw invalidRequest(`The emulator supports Checkout Sessions in payment mode only (got ${mode}).`, {
-          param: "mode",
-        });
+      if (mode === "setup") {
+        throw invalidRequest(
+          "The emulator supports Checkout Sessions in payment and subscription modes only.",
+          {
+            param: "mode",
+          },
+        );
       }
       const successUrl = optString(p, "success_url") || null;
       const uiMode = optEnum(p, "ui_mode", ["custom", "embedded", "hosted"]) ?? "hosted";
@@ -231,6 +287,20 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const total = lineItems.reduce((sum, li) => sum + li.amount_total, 0);
       const customer = optString(p, "customer") || null;
       if (customer) getCustomer(engine, customer, req.account);
+      if (mode === "subscription") {
+        if (!customer)
+          throw invalidRequest("The emulator needs `customer` for a Checkout Session in subscription mode.", {
+            param: "customer",
+          });
+        if (lineItems.length !== 1 || lineItems[0]!.price?.recurring == null)
+          throw invalidRequest("Subscription mode takes one line item with a recurring price.", {
+            param: "line_items",
+          });
+      } else if (lineItems.some((li) => li.price?.recurring != null)) {
+        throw invalidRequest("You must be in `subscription` mode to use recurring prices.", {
+          param: "line_items",
+        });
+      }
       const pid = child(p, "payment_intent_data") ?? {};
       const transfer = child(pid, "transfer_data", "payment_intent_data[");
       const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
@@ -314,8 +384,10 @@ export function registerCheckout(router: Router, engine: Engine): void {
       const transferAmount = transfer
         ? optInt(transfer, "amount", "payment_intent_data[transfer_data][")
         : undefined;
+      const subscriptionData = child(p, "subscription_data");
       engine.store.insert<Stripe.Checkout.Session, CheckoutMeta>("checkout.session", req.account, session, {
         lineItems,
+        ...(mode === "subscription" && subscriptionData !== undefined ? { subscriptionData } : {}),
         paymentIntentData: {
           description: optString(pid, "description") || null,
           metadata: applyMetadata({}, pid),

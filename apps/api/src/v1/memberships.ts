@@ -1,0 +1,612 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  MAX_OPEN_GROUPS_LIMIT,
+  PLAN_PRICES_MAX,
+  PLAN_TEXT_MAX_CHARS,
+  type Plan,
+  RETURN_URL_MAX_CHARS,
+  SUBSCRIPTION_STATUSES,
+  type Subscription,
+  TRIAL_DAYS_MAX,
+  useCases,
+} from "@susu/domain";
+import type { Context } from "hono";
+import { problem, useCaseProblem } from "../problem.js";
+import { isPlatformOperator } from "./authz.js";
+import type { V1Deps, V1Env } from "./context.js";
+import { v1Router } from "./context.js";
+import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
+import { body } from "./payment-routes.js";
+import { commonResponses, IdSchema, json, postResponses, problemExamples } from "./schemas.js";
+
+// Platform memberships: plans (everyone reads the active ones; platform admins create,
+// change and archive them) and a person's own subscription (subscribe with a saved card or
+// through Stripe Checkout, read, change plan with proration, cancel now or at period end,
+// resume). What Stripe then does (trials, renewals, failed payments, lapses) arrives by
+// webhook; the subscription's `status` says where it stands.
+
+const TAGS = ["memberships"];
+const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
+
+const EntitlementsSchema = z
+  .strictObject({
+    createGroups: z.boolean().openapi({ description: "May create savings groups" }),
+    maxOpenGroups: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_OPEN_GROUPS_LIMIT)
+      .nullable()
+      .openapi({ description: "Groups open at once (forming, active, paused); null: no limit", example: 5 }),
+    sellBookings: z
+      .boolean()
+      .openapi({ description: "May sell held-funds bookings and marketplace activities" }),
+  })
+  .openapi("Entitlements");
+
+const PriceTermsSchema = z.strictObject({
+  currency: z.string().length(3).openapi({ example: "AUD" }),
+  interval: z.enum(["month", "year"]),
+  amountMinor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ example: 1500 }),
+});
+
+const PlanTextSchema = z.string().max(PLAN_TEXT_MAX_CHARS);
+
+const NewPlanSchema = z
+  .strictObject({
+    name: PlanTextSchema.min(1).openapi({ example: "Organiser" }),
+    description: PlanTextSchema.optional(),
+    entitlements: EntitlementsSchema,
+    trialDays: z.number().int().min(0).max(TRIAL_DAYS_MAX).optional().openapi({ example: 14 }),
+    prices: z.array(PriceTermsSchema).min(1).max(PLAN_PRICES_MAX),
+  })
+  .openapi("NewPlan");
+
+const PlanChangeSchema = z
+  .strictObject({
+    name: PlanTextSchema.min(1).optional(),
+    description: PlanTextSchema.optional(),
+    entitlements: EntitlementsSchema.optional(),
+    trialDays: z.number().int().min(0).max(TRIAL_DAYS_MAX).optional(),
+    prices: z.array(PriceTermsSchema).max(PLAN_PRICES_MAX).optional().openapi({
+      description: "Prices to add or re-price (a new amount is a new Stripe price); the others stay",
+    }),
+  })
+  .openapi("PlanChange");
+
+const PlanSchema = z
+  .object({
+    object: z.literal("plan"),
+    id: z.string().openapi({ example: "plan_1" }),
+    name: z.string(),
+    description: z.string(),
+    status: z.enum(["active", "archived"]),
+    entitlements: EntitlementsSchema,
+    trialDays: z.number().int(),
+    prices: z.array(
+      z.object({
+        currency: z.string(),
+        interval: z.enum(["month", "year"]),
+        amountMinor: z.number().int(),
+        available: z
+          .boolean()
+          .openapi({ description: "Its Stripe price exists: people can subscribe to it" }),
+      }),
+    ),
+    createdAt: z.string(),
+  })
+  .openapi("Plan");
+
+const SubscribeSchema = z
+  .strictObject({
+    planId: IdSchema,
+    currency: z.string().length(3).openapi({ example: "AUD" }),
+    interval: z.enum(["month", "year"]),
+    paymentMethodId: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[A-Za-z0-9_]+$/)
+      .optional()
+      .openapi({
+        description: "A card saved on the caller's Stripe customer, charged off session",
+        example: "pm_123",
+      }),
+    checkout: z
+      .strictObject({
+        successUrl: z.string().url().max(RETURN_URL_MAX_CHARS),
+        cancelUrl: z.string().url().max(RETURN_URL_MAX_CHARS),
+      })
+      .optional()
+      .openapi({
+        description: "Pay on Stripe's Checkout page instead (its URL comes back in `checkoutUrl`)",
+      }),
+  })
+  .openapi("Subscribe");
+
+const SubscriptionSchema = z
+  .object({
+    object: z.literal("subscription"),
+    id: z.string().openapi({ example: "mbr_1" }),
+    personId: z.string(),
+    planId: z.string(),
+    status: z.enum(SUBSCRIPTION_STATUSES),
+    price: z.object({
+      currency: z.string(),
+      interval: z.enum(["month", "year"]),
+      amountMinor: z.number().int(),
+    }),
+    cancelAtPeriodEnd: z.boolean(),
+    currentPeriodEnd: z.string().nullable(),
+    trialEnd: z.string().nullable(),
+    checkoutUrl: z
+      .string()
+      .nullable()
+      .openapi({ description: "The Checkout page to pay on, once Stripe made it" }),
+    openInvoice: z
+      .object({ id: z.string(), amountDueMinor: z.number().int(), hostedInvoiceUrl: z.string().nullable() })
+      .nullable()
+      .openapi({ description: "An invoice waiting for payment (dunning): pay it on its page" }),
+    failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    createdAt: z.string(),
+  })
+  .openapi("Subscription");
+
+function planView(p: Plan) {
+  return {
+    object: "plan" as const,
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    status: p.status,
+    entitlements: p.entitlements,
+    trialDays: p.trialDays,
+    prices: p.prices.map((x) => ({
+      currency: x.currency,
+      interval: x.interval,
+      amountMinor: x.amountMinor,
+      available: x.stripePriceId !== undefined,
+    })),
+    createdAt: new Date(p.createdAt).toISOString(),
+  };
+}
+
+function subscriptionView(s: Subscription) {
+  const open = [...s.invoices].reverse().find((i) => i.status === "open" && i.failedAttempts > 0);
+  return {
+    object: "subscription" as const,
+    id: s.id,
+    personId: s.personId,
+    planId: s.price.planId,
+    status: s.status,
+    price: { currency: s.price.currency, interval: s.price.interval, amountMinor: s.price.amountMinor },
+    cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+    currentPeriodEnd: iso(s.currentPeriodEnd),
+    trialEnd: iso(s.trialEnd),
+    checkoutUrl: s.start.kind === "checkout" ? (s.start.url ?? null) : null,
+    openInvoice:
+      open === undefined
+        ? null
+        : {
+            id: open.id,
+            amountDueMinor: open.amountDueMinor,
+            hostedInvoiceUrl: open.hostedInvoiceUrl ?? null,
+          },
+    failure: s.failure ?? null,
+    createdAt: new Date(s.createdAt).toISOString(),
+  };
+}
+
+const PlanIdParam = z.object({
+  planId: IdSchema.openapi({ param: { name: "planId", in: "path" }, example: "plan_1" }),
+});
+const SubscriptionIdParam = z.object({
+  subscriptionId: IdSchema.openapi({ param: { name: "subscriptionId", in: "path" }, example: "mbr_1" }),
+});
+
+const adminOnly = problemExamples(403, "Only platform admins manage plans.", {
+  admin_only: "only platform admins may manage plans",
+});
+const planNotFound = problemExamples(404, "No such plan.", { plan_not_found: "no plan plan_1" });
+const subscriptionNotFound = problemExamples(404, "No such subscription, or not yours.", {
+  subscription_not_found: "no subscription mbr_1",
+});
+
+const listPlansRoute = createRoute({
+  method: "get",
+  path: "/plans",
+  tags: TAGS,
+  summary: "The membership plans people can subscribe to (platform operators may include archived ones)",
+  security: [{ bearer: [] }],
+  request: {
+    query: PageQuerySchema.extend({
+      include_archived: z.enum(["true", "false"]).optional().openapi({ description: "Operators only" }),
+    }),
+  },
+  responses: {
+    200: json(pageSchema(PlanSchema, "PlanList"), "A page of plans, oldest first"),
+    ...commonResponses,
+  },
+});
+
+const getPlanRoute = createRoute({
+  method: "get",
+  path: "/plans/{planId}",
+  tags: TAGS,
+  summary: "A plan",
+  security: [{ bearer: [] }],
+  request: { params: PlanIdParam },
+  responses: { 200: json(PlanSchema, "The plan"), ...commonResponses, ...planNotFound },
+});
+
+const createPlanRoute = createRoute({
+  method: "post",
+  path: "/plans",
+  tags: TAGS,
+  summary: "Create a plan; its Stripe product and prices are created right after (platform admins)",
+  security: [{ bearer: [] }],
+  request: { body: body(NewPlanSchema) },
+  responses: {
+    201: json(PlanSchema, "The plan (prices become `available` once Stripe made them)"),
+    ...postResponses,
+    ...adminOnly,
+    ...problemExamples(409, "A request with this Idempotency-Key is still being processed.", {
+      idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+    }),
+    ...problemExamples(422, "Terms Stripe cannot bill.", {
+      invalid_plan: "a plan's name is 1–200 characters",
+      invalid_price: "1 is not a chargeable amount of AUD",
+      invalid_entitlements: "entitlements are malformed",
+      invalid_trial_days: "trial days are a whole number from 0 to 730",
+    }),
+  },
+});
+
+const changePlanRoute = createRoute({
+  method: "patch",
+  path: "/plans/{planId}",
+  tags: TAGS,
+  summary: "Change a plan's name, entitlements, trial or prices (platform admins)",
+  description:
+    "A new amount is a new Stripe price: people already subscribed keep theirs until they change plan.",
+  security: [{ bearer: [] }],
+  request: { params: PlanIdParam, body: body(PlanChangeSchema) },
+  responses: {
+    200: json(PlanSchema, "The plan"),
+    ...postResponses,
+    ...adminOnly,
+    ...planNotFound,
+    ...problemExamples(409, "The plan was archived.", { plan_archived: "plan plan_1 is archived" }),
+    ...problemExamples(422, "Terms Stripe cannot bill.", { invalid_price: "two prices in AUD per month" }),
+  },
+});
+
+const archivePlanRoute = createRoute({
+  method: "post",
+  path: "/plans/{planId}/archive",
+  tags: TAGS,
+  summary: "Stop offering a plan; memberships of it carry on (platform admins)",
+  security: [{ bearer: [] }],
+  request: { params: PlanIdParam },
+  responses: {
+    200: json(PlanSchema, "The plan, archived"),
+    ...postResponses,
+    ...adminOnly,
+    ...planNotFound,
+    ...problemExamples(409, "A request with this Idempotency-Key is still being processed.", {
+      idempotency_key_in_use: "a request with this Idempotency-Key is still being processed",
+      version_conflict: "plan plan_1 was changed by someone else; load it again and retry",
+    }),
+  },
+});
+
+const subscribeRoute = createRoute({
+  method: "post",
+  path: "/subscriptions",
+  tags: TAGS,
+  summary: "Subscribe yourself to a plan, with a saved card or through Stripe Checkout",
+  description:
+    "Exactly one of `paymentMethodId` and `checkout`. With a saved card Stripe charges the first invoice at once (or starts the trial); a decline or 3-D Secure leaves the subscription `incomplete` and an e-mail says what to do. Through Checkout, `checkoutUrl` appears once Stripe made the page.",
+  security: [{ bearer: [] }],
+  request: { body: body(SubscribeSchema) },
+  responses: {
+    201: json(SubscriptionSchema, "The subscription, `incomplete` until Stripe reports it"),
+    ...postResponses,
+    ...problemExamples(404, "No such person or plan.", {
+      person_not_found: "no person sam",
+      plan_not_found: "no plan plan_1",
+    }),
+    ...problemExamples(409, "The plan, the price or the caller cannot be subscribed now.", {
+      already_subscribed: "person sam holds subscription mbr_1 (active); change its plan instead",
+      customer_not_onboarded: "person sam has no Stripe customer yet",
+      plan_archived: "plan plan_1 is archived",
+      price_not_available: "plan plan_1 has no USD price per year ready",
+    }),
+    ...problemExamples(422, "Not one way to pay, or a malformed return URL.", {
+      invalid_subscription: "send exactly one of paymentMethodId and checkout",
+    }),
+  },
+});
+
+const listSubscriptionsRoute = createRoute({
+  method: "get",
+  path: "/subscriptions",
+  tags: TAGS,
+  summary: "Your memberships, newest first (operators: anyone's, with person_id)",
+  security: [{ bearer: [] }],
+  request: { query: PageQuerySchema.extend({ person_id: IdSchema.optional() }) },
+  responses: {
+    200: json(pageSchema(SubscriptionSchema, "SubscriptionList"), "A page of subscriptions, newest first"),
+    ...commonResponses,
+  },
+});
+
+const getSubscriptionRoute = createRoute({
+  method: "get",
+  path: "/subscriptions/{subscriptionId}",
+  tags: TAGS,
+  summary: "A membership (its person, or platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: SubscriptionIdParam },
+  responses: {
+    200: json(SubscriptionSchema, "The subscription"),
+    ...commonResponses,
+    ...subscriptionNotFound,
+  },
+});
+
+const stateRefusals = problemExamples(409, "The subscription's state does not allow it.", {
+  subscription_ended: "subscription mbr_1 is canceled",
+  subscription_not_started: "subscription mbr_1 has not started at Stripe",
+  same_price: "subscription mbr_1 is on price_123",
+  currency_change_not_allowed: "subscription mbr_1 bills in AUD; a price in USD needs a new subscription",
+  already_canceling: "subscription mbr_1 cancels at the end of its period",
+  not_canceling: "subscription mbr_1 is not set to cancel",
+  plan_archived: "plan plan_2 is archived",
+  price_not_available: "plan plan_2 has no AUD price per year ready",
+  version_conflict: "subscription mbr_1 was changed by someone else; load it again and retry",
+});
+
+const changeSubscriptionRoute = createRoute({
+  method: "post",
+  path: "/subscriptions/{subscriptionId}/change-plan",
+  tags: TAGS,
+  summary:
+    "Move your membership to another plan or interval; Stripe prorates and invoices the difference now",
+  security: [{ bearer: [] }],
+  request: {
+    params: SubscriptionIdParam,
+    body: body(z.strictObject({ planId: IdSchema, interval: z.enum(["month", "year"]).optional() })),
+  },
+  responses: {
+    200: json(SubscriptionSchema, "The subscription, on its new price"),
+    ...postResponses,
+    ...problemExamples(404, "No such subscription (or not yours), or no such plan.", {
+      subscription_not_found: "no subscription mbr_1",
+      plan_not_found: "no plan plan_2",
+    }),
+    ...stateRefusals,
+  },
+});
+
+const cancelSubscriptionRoute = createRoute({
+  method: "post",
+  path: "/subscriptions/{subscriptionId}/cancel",
+  tags: TAGS,
+  summary: "Cancel now, or at the end of the period (its person, or platform admins)",
+  security: [{ bearer: [] }],
+  request: {
+    params: SubscriptionIdParam,
+    body: body(z.strictObject({ atPeriodEnd: z.boolean().openapi({ example: true }) })),
+  },
+  responses: {
+    200: json(SubscriptionSchema, "The subscription"),
+    ...postResponses,
+    ...subscriptionNotFound,
+    ...stateRefusals,
+  },
+});
+
+const resumeSubscriptionRoute = createRoute({
+  method: "post",
+  path: "/subscriptions/{subscriptionId}/resume",
+  tags: TAGS,
+  summary: "Take back a cancellation at period end",
+  security: [{ bearer: [] }],
+  request: { params: SubscriptionIdParam },
+  responses: {
+    200: json(SubscriptionSchema, "The subscription"),
+    ...postResponses,
+    ...subscriptionNotFound,
+    ...stateRefusals,
+  },
+});
+
+/** `/v1/plans` and `/v1/subscriptions`. */
+export function membershipsV1(deps: V1Deps) {
+  const app = v1Router();
+  const uc = deps.useCases;
+
+  const refuseUnlessAdmin = (c: Context<V1Env>) =>
+    c.get("principal").roles.includes("admin")
+      ? undefined
+      : problem(c, 403, "admin_only", "only platform admins may manage plans");
+
+  /** The subscription, if the caller may act on it: its person (or, with `operators`, an operator); 404 otherwise. */
+  async function visible(
+    c: Context<V1Env>,
+    id: string,
+    who: "person" | "person_or_operator" | "person_or_admin",
+  ): Promise<Subscription | Response> {
+    const principal = c.get("principal");
+    const found = await uc.subscriptions.getSubscription(id);
+    if (found.isErr()) return useCaseProblem(c, found.error);
+    const s = found.value;
+    const allowed =
+      s !== undefined &&
+      (s.personId === principal.subject ||
+        (who === "person_or_operator" && isPlatformOperator(principal)) ||
+        (who === "person_or_admin" && principal.roles.includes("admin")));
+    return allowed ? s : problem(c, 404, "subscription_not_found", `no subscription ${id}`);
+  }
+
+  app.openapi(listPlansRoute, async (c) => {
+    const query = c.req.valid("query");
+    const archived = query.include_archived === "true" && isPlatformOperator(c.get("principal"));
+    const plans = await useCases.listPlans(uc, { includeArchived: archived });
+    if (plans.isErr()) return useCaseProblem(c, plans.error);
+    const page: Page<ReturnType<typeof planView>> = pageOf(
+      plans.value.map(planView),
+      (p) => p.id,
+      query,
+      "/v1/plans",
+    );
+    return c.json(page, 200);
+  });
+
+  app.openapi(getPlanRoute, async (c) => {
+    const { planId } = c.req.valid("param");
+    const plan = await useCases.getPlan(uc, planId);
+    if (plan.isErr()) return useCaseProblem(c, plan.error);
+    // Archived plans are the operators' to see.
+    if (plan.value.status === "archived" && !isPlatformOperator(c.get("principal")))
+      return problem(c, 404, "plan_not_found", `no plan ${planId}`);
+    return c.json(planView(plan.value), 200);
+  });
+
+  app.openapi(createPlanRoute, async (c) => {
+    const refused = refuseUnlessAdmin(c);
+    if (refused) return refused;
+    const terms = c.req.valid("json");
+    const plan = await useCases.createPlan(
+      uc,
+      {
+        name: terms.name,
+        ...(terms.description !== undefined ? { description: terms.description } : {}),
+        entitlements: terms.entitlements,
+        ...(terms.trialDays !== undefined ? { trialDays: terms.trialDays } : {}),
+        prices: terms.prices,
+      },
+      { operator: c.get("principal").subject },
+    );
+    if (plan.isErr()) return useCaseProblem(c, plan.error);
+    return c.json(planView(plan.value), 201);
+  });
+
+  app.openapi(changePlanRoute, async (c) => {
+    const refused = refuseUnlessAdmin(c);
+    if (refused) return refused;
+    const { planId } = c.req.valid("param");
+    const change = c.req.valid("json");
+    const plan = await useCases.changePlan(
+      uc,
+      planId,
+      {
+        type: "update",
+        ...(change.name !== undefined ? { name: change.name } : {}),
+        ...(change.description !== undefined ? { description: change.description } : {}),
+        ...(change.entitlements !== undefined ? { entitlements: change.entitlements } : {}),
+        ...(change.trialDays !== undefined ? { trialDays: change.trialDays } : {}),
+        ...(change.prices !== undefined ? { prices: change.prices } : {}),
+      },
+      { operator: c.get("principal").subject },
+    );
+    if (plan.isErr()) return useCaseProblem(c, plan.error);
+    return c.json(planView(plan.value), 200);
+  });
+
+  app.openapi(archivePlanRoute, async (c) => {
+    const refused = refuseUnlessAdmin(c);
+    if (refused) return refused;
+    const { planId } = c.req.valid("param");
+    const plan = await useCases.changePlan(
+      uc,
+      planId,
+      { type: "archive" },
+      { operator: c.get("principal").subject },
+    );
+    if (plan.isErr()) return useCaseProblem(c, plan.error);
+    return c.json(planView(plan.value), 200);
+  });
+
+  app.openapi(subscribeRoute, async (c) => {
+    const ask = c.req.valid("json");
+    if ((ask.paymentMethodId === undefined) === (ask.checkout === undefined))
+      return problem(c, 422, "invalid_subscription", "send exactly one of paymentMethodId and checkout");
+    const created = await useCases.subscribe(uc, {
+      personId: c.get("principal").subject,
+      planId: ask.planId,
+      currency: ask.currency,
+      interval: ask.interval,
+      start:
+        ask.paymentMethodId !== undefined
+          ? { kind: "saved_method", paymentMethodId: ask.paymentMethodId }
+          : {
+              kind: "checkout",
+              successUrl: ask.checkout?.successUrl ?? "",
+              cancelUrl: ask.checkout?.cancelUrl ?? "",
+            },
+    });
+    if (created.isErr()) return useCaseProblem(c, created.error);
+    return c.json(subscriptionView(created.value), 201);
+  });
+
+  app.openapi(listSubscriptionsRoute, async (c) => {
+    const principal = c.get("principal");
+    const query = c.req.valid("query");
+    // Somebody else's are the operators' to see; anyone else sees an empty list for them.
+    const personId = query.person_id ?? principal.subject;
+    const url = "/v1/subscriptions";
+    if (personId !== principal.subject && !isPlatformOperator(principal))
+      return c.json({ object: "list" as const, url, data: [], has_more: false }, 200);
+    const listed = await useCases.listSubscriptionsOfPerson(uc, personId);
+    if (listed.isErr()) return useCaseProblem(c, listed.error);
+    return c.json(
+      pageOf(listed.value.map(subscriptionView), (s) => s.id, query, url),
+      200,
+    );
+  });
+
+  app.openapi(getSubscriptionRoute, async (c) => {
+    const s = await visible(c, c.req.valid("param").subscriptionId, "person_or_operator");
+    if (s instanceof Response) return s;
+    return c.json(subscriptionView(s), 200);
+  });
+
+  app.openapi(changeSubscriptionRoute, async (c) => {
+    const { subscriptionId } = c.req.valid("param");
+    const s = await visible(c, subscriptionId, "person");
+    if (s instanceof Response) return s;
+    const to = c.req.valid("json");
+    const changed = await useCases.changeSubscriptionPlan(
+      uc,
+      s.id,
+      { planId: to.planId, ...(to.interval !== undefined ? { interval: to.interval } : {}) },
+      c.get("principal").subject,
+    );
+    if (changed.isErr()) return useCaseProblem(c, changed.error);
+    return c.json(subscriptionView(changed.value), 200);
+  });
+
+  app.openapi(cancelSubscriptionRoute, async (c) => {
+    const { subscriptionId } = c.req.valid("param");
+    const s = await visible(c, subscriptionId, "person_or_admin");
+    if (s instanceof Response) return s;
+    const principal = c.get("principal");
+    const actor = s.personId === principal.subject ? principal.subject : `operator:${principal.subject}`;
+    const canceled = await useCases.cancelSubscription(uc, s.id, c.req.valid("json").atPeriodEnd, actor);
+    if (canceled.isErr()) return useCaseProblem(c, canceled.error);
+    return c.json(subscriptionView(canceled.value), 200);
+  });
+
+  app.openapi(resumeSubscriptionRoute, async (c) => {
+    const { subscriptionId } = c.req.valid("param");
+    const s = await visible(c, subscriptionId, "person");
+    if (s instanceof Response) return s;
+    const resumed = await useCases.resumeSubscription(uc, s.id, c.get("principal").subject);
+    if (resumed.isErr()) return useCaseProblem(c, resumed.error);
+    return c.json(subscriptionView(resumed.value), 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,250 @@
+// Memberships on v1 through app.request(), on the whole domain in memory (InMemorySusu: the
+// fake billing gateway answers Stripe's calls, the outbox runs): plans managed by platform
+// admins and read by everyone, a person subscribing themselves, changing plan, cancelling
+// at period end and resuming — and what each refusal answers, changing nothing.
+import { InMemorySusu } from "@susu/domain/testing";
+import { beforeEach, describe, expect, it } from "vitest";
+import { authed, testApp, tokenFor } from "../support/app.js";
+
+const PERSON = "sam";
+const ADMIN = "ops_olga";
+
+let sim: InMemorySusu;
+let app: ReturnType<typeof testApp>;
+
+beforeEach(async () => {
+  sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9) });
+  app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+  (await sim.addSeller(PERSON))._unsafeUnwrap();
+  (await sim.addSeller("sue"))._unsafeUnwrap();
+});
+
+async function call(method: string, path: string, token: string, body?: unknown) {
+  const res = await app.request(path, authed(token, method, body));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { code?: string } };
+}
+
+const planTerms = {
+  name: "Organiser",
+  entitlements: { createGroups: true, maxOpenGroups: 5, sellBookings: true },
+  trialDays: 0,
+  prices: [
+    { currency: "AUD", interval: "month", amountMinor: 15_00 },
+    { currency: "AUD", interval: "year", amountMinor: 150_00 },
+  ],
+};
+
+async function aPlan(terms: unknown = planTerms): Promise<string> {
+  const created = await call("POST", "/v1/plans", await tokenFor(ADMIN, ["admin"]), terms);
+  expect(created.status).toBe(201);
+  await sim.runUntilQuiet();
+  return created.body.id as string;
+}
+
+describe("/v1/plans", () => {
+  it("an admin creates a plan; once Stripe made its prices everyone sees them available", async () => {
+    const planId = await aPlan();
+    const listed = await call("GET", "/v1/plans", await tokenFor(PERSON));
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toEqual([
+      expect.objectContaining({
+        id: planId,
+        name: "Organiser",
+        status: "active",
+        prices: [
+          { currency: "AUD", interval: "month", amountMinor: 15_00, available: true },
+          { currency: "AUD", interval: "year", amountMinor: 150_00, available: true },
+        ],
+      }),
+    ]);
+  });
+
+  it("refuses anyone but a platform admin, and malformed terms, storing nothing", async () => {
+    for (const token of [await tokenFor(PERSON), await tokenFor("svc", ["service"])]) {
+      const refused = await call("POST", "/v1/plans", token, planTerms);
+      expect([refused.status, refused.body.code]).toEqual([403, "admin_only"]);
+    }
+    const admin = await tokenFor(ADMIN, ["admin"]);
+    const cheap = await call("POST", "/v1/plans", admin, {
+      ...planTerms,
+      prices: [{ currency: "AUD", interval: "month", amountMinor: 1 }],
+    });
+    expect([cheap.status, cheap.body.code]).toEqual([422, "invalid_price"]);
+    const unknown = await call("POST", "/v1/plans", admin, {
+      ...planTerms,
+      prices: [{ currency: "XXX", interval: "month", amountMinor: 100 }],
+    });
+    expect([unknown.status, unknown.body.code]).toEqual([422, "invalid_price"]);
+    const weekly = await call("POST", "/v1/plans", admin, {
+      ...planTerms,
+      prices: [{ currency: "AUD", interval: "week", amountMinor: 100 }],
+    });
+    expect(weekly.status).toBe(400);
+    expect(sim.store.plans()).toEqual([]);
+  });
+
+  it("an admin renames and archives; the archived plan is hidden from people and cannot be subscribed to", async () => {
+    const planId = await aPlan();
+    const admin = await tokenFor(ADMIN, ["admin"]);
+    const renamed = await call("PATCH", `/v1/plans/${planId}`, admin, { name: "Host" });
+    expect([renamed.status, renamed.body.name]).toEqual([200, "Host"]);
+    const archived = await call("POST", `/v1/plans/${planId}/archive`, admin);
+    expect([archived.status, archived.body.status]).toEqual([200, "archived"]);
+    const person = await tokenFor(PERSON);
+    expect((await call("GET", `/v1/plans/${planId}`, person)).status).toBe(404);
+    expect((await call("GET", "/v1/plans", person)).body.data).toEqual([]);
+    const withArchived = await call("GET", "/v1/plans?include_archived=true", admin);
+    expect((withArchived.body.data as unknown[]).length).toBe(1);
+    const again = await call("PATCH", `/v1/plans/${planId}`, admin, { name: "Again" });
+    expect([again.status, again.body.code]).toEqual([409, "plan_archived"]);
+    const subscribe = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect([subscribe.status, subscribe.body.code]).toEqual([409, "plan_archived"]);
+  });
+});
+
+describe("/v1/subscriptions", () => {
+  it("a person subscribes with a saved card, changes plan, cancels at period end and resumes", async () => {
+    const planId = await aPlan();
+    const person = await tokenFor(PERSON);
+    const created = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ personId: PERSON, planId, status: "incomplete" });
+    await sim.runUntilQuiet();
+    const id = created.body.id as string;
+    expect((await call("GET", `/v1/subscriptions/${id}`, person)).body.status).toBe("active");
+    const mine = await call("GET", "/v1/subscriptions", person);
+    expect((mine.body.data as { id: string }[]).map((s) => s.id)).toEqual([id]);
+
+    const twice = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect([twice.status, twice.body.code]).toEqual([409, "already_subscribed"]);
+
+    const yearly = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, {
+      planId,
+      interval: "year",
+    });
+    expect(yearly.status).toBe(200);
+    expect(yearly.body.price).toEqual({ currency: "AUD", interval: "year", amountMinor: 150_00 });
+    const same = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, {
+      planId,
+      interval: "year",
+    });
+    expect([same.status, same.body.code]).toEqual([409, "same_price"]);
+
+    const canceling = await call("POST", `/v1/subscriptions/${id}/cancel`, person, { atPeriodEnd: true });
+    expect([canceling.status, canceling.body.cancelAtPeriodEnd]).toEqual([200, true]);
+    const resumed = await call("POST", `/v1/subscriptions/${id}/resume`, person);
+    expect([resumed.status, resumed.body.cancelAtPeriodEnd]).toEqual([200, false]);
+    const notCanceling = await call("POST", `/v1/subscriptions/${id}/resume`, person);
+    expect([notCanceling.status, notCanceling.body.code]).toEqual([409, "not_canceling"]);
+    await sim.runUntilQuiet();
+    expect(sim.billing.calls.map((c) => c.method)).toEqual([
+      "createPlanPrice",
+      "createPlanPrice",
+      "createSubscription",
+      "changeSubscriptionPrice",
+      "cancelSubscription",
+      "cancelSubscription",
+    ]);
+  });
+
+  it("through Checkout the page's URL comes back once Stripe made it", async () => {
+    const planId = await aPlan();
+    const person = await tokenFor(PERSON);
+    const created = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      checkout: { successUrl: "https://app.example/ok", cancelUrl: "https://app.example/no" },
+    });
+    expect(created.status).toBe(201);
+    await sim.runUntilQuiet();
+    const read = await call("GET", `/v1/subscriptions/${created.body.id}`, person);
+    expect(read.body.checkoutUrl).toMatch(/^https:\/\/checkout\.fake\//);
+  });
+
+  it("hides another person's subscription, and refuses bad requests storing nothing", async () => {
+    const planId = await aPlan();
+    const person = await tokenFor(PERSON);
+    const created = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    const id = created.body.id as string;
+    const other = await tokenFor("sue");
+    for (const [method, path, body] of [
+      ["GET", `/v1/subscriptions/${id}`, undefined],
+      ["POST", `/v1/subscriptions/${id}/cancel`, { atPeriodEnd: false }],
+      ["POST", `/v1/subscriptions/${id}/resume`, undefined],
+      ["POST", `/v1/subscriptions/${id}/change-plan`, { planId }],
+    ] as const) {
+      const hidden = await call(method, path, other, body);
+      expect([hidden.status, hidden.body.code]).toEqual([404, "subscription_not_found"]);
+    }
+    expect((await call("GET", `/v1/subscriptions?person_id=${PERSON}`, other)).body.data).toEqual([]);
+    const operator = await tokenFor(ADMIN, ["admin"]);
+    expect((await call("GET", `/v1/subscriptions?person_id=${PERSON}`, operator)).body.data).toHaveLength(1);
+
+    const before = sim.store.subscriptions().length;
+    const sue = other;
+    const both = await call("POST", "/v1/subscriptions", sue, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+      checkout: { successUrl: "https://a.example", cancelUrl: "https://a.example" },
+    });
+    expect([both.status, both.body.code]).toEqual([422, "invalid_subscription"]);
+    const neither = await call("POST", "/v1/subscriptions", sue, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+    });
+    expect([neither.status, neither.body.code]).toEqual([422, "invalid_subscription"]);
+    const script = await call("POST", "/v1/subscriptions", sue, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      checkout: { successUrl: "javascript:alert(1)", cancelUrl: "https://a.example" },
+    });
+    expect(script.status).toBe(422);
+    const noPrice = await call("POST", "/v1/subscriptions", sue, {
+      planId,
+      currency: "USD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect([noPrice.status, noPrice.body.code]).toEqual([409, "price_not_available"]);
+    const noPlan = await call("POST", "/v1/subscriptions", sue, {
+      planId: "plan_nope",
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect([noPlan.status, noPlan.body.code]).toEqual([404, "plan_not_found"]);
+    const notAPerson = await call("POST", "/v1/subscriptions", await tokenFor("app_x", ["service"]), {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect([notAPerson.status, notAPerson.body.code]).toEqual([404, "person_not_found"]);
+    expect(sim.store.subscriptions().length).toBe(before);
+  });
+});

@@ -1,0 +1,225 @@
+// Stripe Billing for memberships: a plan's product and prices, a person's subscription.
+// Every call that creates or changes something passes the outbox effect's id as its
+// Idempotency-Key (`stripeIdempotencyKey`), so a retried effect never subscribes or
+// charges twice.
+import type { BillingGateway, GatewayError, PaymentReferences, SubscriptionSnapshot } from "@susu/domain";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import Stripe from "stripe";
+import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
+import { classifyStripeError } from "./stripe-errors.js";
+import { idOf, unexpectedAnswer } from "./stripe-mappings.js";
+import { stripeIdempotencyKey } from "./stripe-payment-gateway.js";
+
+/** The metadata keys of what memberships create at Stripe: the subscription, the plan, the person. */
+export const BILLING_METADATA_KEYS = {
+  subscriptionId: "susu_subscription_id",
+  planId: "plan_id",
+  personId: "person_id",
+  effectId: "effect_id",
+} as const;
+
+/** Stripe metadata naming a membership's (or a plan's) objects. */
+export function billingMetadata(references: PaymentReferences, effectId: string): Stripe.MetadataParam {
+  return {
+    ...(references.subscriptionId !== undefined
+      ? { [BILLING_METADATA_KEYS.subscriptionId]: references.subscriptionId }
+      : {}),
+    ...(references.planId !== undefined ? { [BILLING_METADATA_KEYS.planId]: references.planId } : {}),
+    ...(references.personId !== undefined ? { [BILLING_METADATA_KEYS.personId]: references.personId } : {}),
+    [BILLING_METADATA_KEYS.effectId]: effectId,
+  };
+}
+
+/** The metadata of an object several effects may create alike (a plan's product): no effect id. */
+function billingReferencesMetadata(references: PaymentReferences): Stripe.MetadataParam {
+  const { [BILLING_METADATA_KEYS.effectId]: _effect, ...rest } = billingMetadata(references, "");
+  return rest;
+}
+
+/** The references a membership's Stripe object carries in its metadata (none: not susu's). */
+export function billingReferences(metadata: Stripe.Metadata | null | undefined): PaymentReferences {
+  const subscriptionId = metadata?.[BILLING_METADATA_KEYS.subscriptionId];
+  const planId = metadata?.[BILLING_METADATA_KEYS.planId];
+  return {
+    ...(subscriptionId ? { subscriptionId } : {}),
+    ...(planId ? { planId } : {}),
+  };
+}
+
+const STATUSES: readonly SubscriptionSnapshot["status"][] = [
+  "incomplete",
+  "incomplete_expired",
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "unpaid",
+  "paused",
+];
+
+/**
+ * A Stripe subscription as susu's snapshot: `observedAt` is Stripe's time of the event that
+ * carried it (seconds), absent for an API answer. The period end is the item's (Stripe's
+ * current API keeps periods on items).
+ */
+export function subscriptionSnapshotOf(
+  sub: Stripe.Subscription,
+  eventCreatedSeconds?: number,
+): SubscriptionSnapshot | undefined {
+  const status = STATUSES.find((x) => x === sub.status);
+  if (status === undefined) return undefined;
+  const item = sub.items.data[0];
+  const ms = (s: number | null | undefined) => (s === null || s === undefined ? undefined : s * 1000);
+  const periodEnd = ms(item?.current_period_end);
+  const trialEnd = ms(sub.trial_end);
+  const endedAt = ms(sub.ended_at);
+  const reason = sub.cancellation_details?.reason ?? undefined;
+  const priceId = idOf(item?.price);
+  return {
+    stripeSubscriptionId: sub.id,
+    status,
+    ...(priceId !== undefined ? { stripePriceId: priceId } : {}),
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
+    ...(trialEnd !== undefined ? { trialEnd } : {}),
+    ...(endedAt !== undefined ? { endedAt } : {}),
+    ...(reason !== undefined ? { cancellationReason: reason } : {}),
+    ...(eventCreatedSeconds !== undefined ? { observedAt: eventCreatedSeconds * 1000 } : {}),
+  };
+}
+
+function snapshotOrUnknown(sub: Stripe.Subscription): ResultAsync<SubscriptionSnapshot, GatewayError> {
+  const snapshot = subscriptionSnapshotOf(sub);
+  return snapshot
+    ? okAsync(snapshot)
+    : errAsync(unexpectedAnswer("unknown_subscription_status", `subscription ${sub.id} is ${sub.status}`));
+}
+
+/** The billing gateway on Stripe's SDK (or the emulator behind it). */
+export class StripeBillingGateway implements BillingGateway {
+  readonly stripe: Stripe;
+
+  constructor(client: Stripe | StripeClientConfig) {
+    this.stripe = client instanceof Stripe ? client : createStripeClient(client);
+  }
+
+  #call<T>(request: () => Promise<T>): ResultAsync<T, GatewayError> {
+    return ResultAsync.fromPromise((async () => request())(), classifyStripeError);
+  }
+
+  createPlanPrice(input: Parameters<BillingGateway["createPlanPrice"]>[0]) {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    // The product's id is susu's: creating it again is refused as existing, which is the
+    // answer wanted (the key of one price must not create a second product).
+    const product = this.#call(() =>
+      this.stripe.products.create(
+        // The same parameters for every price's call (no effect id): the key is the product's.
+        {
+          id: input.productId,
+          name: input.productName,
+          metadata: billingReferencesMetadata(input.references),
+        },
+        { idempotencyKey: stripeIdempotencyKey(`${input.productId}:create`) },
+      ),
+    )
+      .map(() => undefined)
+      .orElse((e) => (e.code === "resource_already_exists" ? okAsync(undefined) : errAsync(e)));
+    return product.andThen(() =>
+      this.#call(() =>
+        this.stripe.prices.create(
+          {
+            product: input.productId,
+            currency: input.amount.currency.toLowerCase(),
+            unit_amount: input.amount.amountMinor,
+            recurring: { interval: input.interval },
+            metadata: billingMetadata(input.references, key),
+          },
+          { idempotencyKey: key },
+        ),
+      ).map((price) => ({ priceId: price.id })),
+    );
+  }
+
+  updatePlanProduct(input: Parameters<BillingGateway["updatePlanProduct"]>[0]) {
+    return this.#call(() =>
+      this.stripe.products.update(
+        input.productId,
+        { name: input.name, active: input.active },
+        { idempotencyKey: stripeIdempotencyKey(input.idempotencyKey) },
+      ),
+    ).map(() => undefined);
+  }
+
+  createSubscription(input: Parameters<BillingGateway["createSubscription"]>[0]) {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      this.stripe.subscriptions.create(
+        {
+          customer: input.customerId,
+          items: [{ price: input.priceId }],
+          default_payment_method: input.paymentMethodId,
+          // The method was saved for use off session: the first invoice is charged at once;
+          // a decline or 3-D Secure leaves the subscription incomplete, and the invoice's
+          // events (payment_failed, payment_action_required) tell the person what to do.
+          payment_behavior: "allow_incomplete",
+          ...(input.trialDays > 0 ? { trial_period_days: input.trialDays } : {}),
+          metadata: billingMetadata(input.references, key),
+        },
+        { idempotencyKey: key },
+      ),
+    ).andThen(snapshotOrUnknown);
+  }
+
+  createSubscriptionCheckout(input: Parameters<BillingGateway["createSubscriptionCheckout"]>[0]) {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    const metadata = billingMetadata(input.references, key);
+    return this.#call(() =>
+      this.stripe.checkout.sessions.create(
+        {
+          mode: "subscription",
+          customer: input.customerId,
+          line_items: [{ price: input.priceId, quantity: 1 }],
+          success_url: input.successUrl,
+          cancel_url: input.cancelUrl,
+          metadata,
+          subscription_data: {
+            metadata,
+            ...(input.trialDays > 0 ? { trial_period_days: input.trialDays } : {}),
+          },
+        },
+        { idempotencyKey: key },
+      ),
+    ).andThen((session) =>
+      session.url === null
+        ? errAsync(unexpectedAnswer("missing_checkout_url", `Checkout Session ${session.id} has no url`))
+        : okAsync({ sessionId: session.id, url: session.url }),
+    );
+  }
+
+  changeSubscriptionPrice(input: Parameters<BillingGateway["changeSubscriptionPrice"]>[0]) {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(async () => {
+      const sub = await this.stripe.subscriptions.retrieve(input.subscriptionId);
+      const item = sub.items.data[0];
+      if (item === undefined) throw new Error(`subscription ${sub.id} has no item`);
+      return this.stripe.subscriptions.update(
+        input.subscriptionId,
+        { items: [{ id: item.id, price: input.priceId }], proration_behavior: input.prorationBehavior },
+        { idempotencyKey: key },
+      );
+    }).andThen(snapshotOrUnknown);
+  }
+
+  cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    return this.#call(() =>
+      input.mode === "now"
+        ? this.stripe.subscriptions.cancel(input.subscriptionId, {}, { idempotencyKey: key })
+        : this.stripe.subscriptions.update(
+            input.subscriptionId,
+            { cancel_at_period_end: input.mode === "at_period_end" },
+            { idempotencyKey: key },
+          ),
+    ).andThen(snapshotOrUnknown);
+  }
+}

@@ -1,0 +1,314 @@
+// Memberships on the real adapters — PostgreSQL (PrismaStore, PrismaLedgerStore), Stripe
+// Billing through the official SDK (StripeBillingGateway), the emulator — driven as
+// production drives them: the use cases store plans and subscriptions with their effects,
+// the outbox dispatcher calls Stripe, the emulator's clock runs trials, renewals and
+// retries, and its events go through the webhook processor.
+import {
+  type EffectPorts,
+  membershipAccounts,
+  type Person,
+  type Plan,
+  type Subscription,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
+import {
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { StripeBillingGateway } from "../../src/stripe/index.js";
+import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
+import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 6, 1);
+const DAY = 86_400;
+const ADMIN = { operator: "olga" };
+
+describe("memberships on PostgreSQL and the emulator", () => {
+  let harness: StripeHarness;
+  let store: PrismaStore;
+  let ledger: PrismaLedgerStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let ctx: WebhookContext;
+  let plan: Plan;
+  const clock = new ManualClock(START);
+  const notifier = new RecordingNotifier();
+  const outcomes: string[] = [];
+
+  beforeAll(async () => {
+    harness = await startStripeHarness({ startTime: START / 1000 });
+    store = new PrismaStore(db.prisma, { clock });
+    ledger = new PrismaLedgerStore(db.prisma, { clock });
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    ports = {
+      gateway: harness.gateway,
+      notifier,
+      desk: new RecordingSupportDesk(),
+      timers: new InMemoryTimerScheduler(),
+      ledger,
+      billing: new StripeBillingGateway(harness.stripe),
+    };
+    ctx = { deps, gateway: harness.gateway };
+    await harness.events.skipExisting();
+    plan = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Organiser",
+          entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
+          trialDays: 14,
+          prices: [
+            { currency: "AUD", interval: "month", amountMinor: 15_00 },
+            { currency: "AUD", interval: "year", amountMinor: 150_00 },
+          ],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    plan = (await useCases.getPlan(deps, plan.id))._unsafeUnwrap();
+  });
+  afterAll(async () => {
+    await harness?.emulator.stop();
+  });
+
+  async function settle(): Promise<void> {
+    for (let pass = 0; pass < 30; pass++) {
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(0);
+      const events = await harness.events.next();
+      for (const event of events) {
+        const outcome = await processWebhookEvent(event, ctx);
+        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+        const o = outcome.value;
+        outcomes.push(
+          `${event.type} ${o.status === "processed" ? `processed: ${o.outcome}` : `ignored: ${o.reason}`}`,
+        );
+      }
+      if (report.claimed === 0 && events.length === 0) return;
+    }
+    throw new Error("the membership did not settle");
+  }
+
+  /** Moves Stripe's clock (and susu's with it) and lets everything that fell due happen. */
+  async function advanceDays(days: number): Promise<void> {
+    await harness.emulator.control.advanceClock(days * DAY);
+    clock.advanceTo((await harness.emulator.control.now()) * 1000);
+    await settle();
+  }
+
+  /** A person whose Stripe customer has a card saved (Stripe's test card `pm`). */
+  async function aPerson(id: string, pm: string): Promise<{ paymentMethodId: string; customerId: string }> {
+    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
+    const attached = await harness.stripe.paymentMethods.attach(pm, { customer: customer.id });
+    const person: Person = {
+      id,
+      displayName: id,
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    return { paymentMethodId: attached.id, customerId: customer.id };
+  }
+
+  async function subscribed(personId: string, paymentMethodId: string): Promise<Subscription> {
+    const s = (
+      await useCases.subscribe(deps, {
+        personId,
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    return current(s.id);
+  }
+
+  async function current(id: string): Promise<Subscription> {
+    return (await useCases.getSubscription(deps, id))._unsafeUnwrap();
+  }
+
+  const notices = (s: Subscription, template: string) =>
+    notifier.sent.filter((n) => n.aggregateId === s.id && n.template === template);
+
+  /** What the person paid in (the source account's credit balance). */
+  const paidIn = async (s: Subscription) => {
+    const balance = (await ledger.balance(membershipAccounts.paidIn(s.id), "AUD"))._unsafeUnwrap()
+      .amountMinor;
+    return balance === 0 ? 0 : -balance;
+  };
+
+  it("creates the plan's product and prices at Stripe, keyed by the plan", async () => {
+    expect(plan.prices.every((p) => p.stripePriceId?.startsWith("price_"))).toBe(true);
+    const product = await harness.stripe.products.retrieve(`susu_plan_${plan.id}`);
+    expect(product.name).toBe("Organiser");
+    const prices = await harness.stripe.prices.list({ product: product.id });
+    expect(prices.data.map((p) => [p.unit_amount, p.recurring?.interval]).sort()).toEqual([
+      [1500, "month"],
+      [15000, "year"],
+    ]);
+  });
+
+  it("trial, trial ending notice, renewal paid, a failed renewal with dunning, recovery", async () => {
+    const { paymentMethodId } = await aPerson("ana", "pm_card_visa");
+    let s = await subscribed("ana", paymentMethodId);
+    expect(s.status).toBe("trialing");
+    expect(s.stripeSubscriptionId).toMatch(/^sub_/);
+
+    await advanceDays(12); // Stripe tells three days before the trial ends
+    expect(notices(s, "membership_trial_ending")).toHaveLength(1);
+
+    await advanceDays(3); // the trial ends: the first invoice is paid
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(await paidIn(s)).toBe(15_00);
+
+    // The card starts failing before the next renewal.
+    const stripeSub = s.stripeSubscriptionId as string;
+    const failing = await harness.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", {
+      customer: s.stripeCustomerId,
+    });
+    await harness.stripe.subscriptions.update(stripeSub, { default_payment_method: failing.id });
+    await advanceDays(31);
+    s = await current(s.id);
+    expect(s.status).toBe("past_due");
+    const failed = notices(s, "membership_payment_failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.data).toMatchObject({ attempt: 1, lastAttempt: "no" });
+    expect(String(failed[0]?.data.hostedInvoiceUrl)).toMatch(/\/_emulator\/invoices\/in_/);
+    expect(failed[0]?.data.deadline).toBeDefined();
+
+    // The person fixes their card; Stripe's next retry succeeds.
+    const fixed = await harness.stripe.paymentMethods.attach("pm_card_visa", {
+      customer: s.stripeCustomerId,
+    });
+    await harness.stripe.subscriptions.update(stripeSub, { default_payment_method: fixed.id });
+    await advanceDays(3);
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(await paidIn(s)).toBe(30_00);
+    expect(notices(s, "membership_lapsed")).toHaveLength(0);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
+  it("lapses after the last failed retry, and tells the person at each step", async () => {
+    const { paymentMethodId } = await aPerson("ben", "pm_card_chargeCustomerFail");
+    let s = await subscribed("ben", paymentMethodId);
+    expect(s.status).toBe("trialing");
+    await advanceDays(15); // the trial ends; the first invoice is charged an hour later, and fails
+    s = await current(s.id);
+    expect(s.status).toBe("past_due");
+    await advanceDays(3 + 5 + 7); // Stripe's retries, all failing
+    s = await current(s.id);
+    expect(s.status).toBe("lapsed");
+    expect(notices(s, "membership_payment_failed").map((n) => n.data.attempt)).toEqual([1, 2, 3, 4]);
+    expect(notices(s, "membership_lapsed")).toHaveLength(1);
+    expect(await paidIn(s)).toBe(0);
+    const entitled = (
+      await useCases.entitlementsOfPerson(
+        { ...deps, defaultEntitlements: { createGroups: false, maxOpenGroups: 0, sellBookings: false } },
+        "ben",
+      )
+    )._unsafeUnwrap();
+    expect(entitled.createGroups).toBe(false);
+    // A lapsed membership cannot be changed; a new one can be started.
+    expect((await useCases.cancelSubscription(deps, s.id, true, "ben"))._unsafeUnwrapErr().code).toBe(
+      "subscription_ended",
+    );
+  });
+
+  it("cancels at period end, then resumes, at Stripe", async () => {
+    const { paymentMethodId } = await aPerson("cy", "pm_card_visa");
+    let s = await subscribed("cy", paymentMethodId);
+    (await useCases.cancelSubscription(deps, s.id, true, "cy"))._unsafeUnwrap();
+    await settle();
+    const stripeSub = s.stripeSubscriptionId as string;
+    expect((await harness.stripe.subscriptions.retrieve(stripeSub)).cancel_at_period_end).toBe(true);
+    s = await current(s.id);
+    expect(s).toMatchObject({ status: "trialing", cancelAtPeriodEnd: true });
+    (await useCases.resumeSubscription(deps, s.id, "cy"))._unsafeUnwrap();
+    await settle();
+    expect((await harness.stripe.subscriptions.retrieve(stripeSub)).cancel_at_period_end).toBe(false);
+    s = await current(s.id);
+    expect(s.cancelAtPeriodEnd).toBe(false);
+    // Cancelled now: Stripe's deletion ends it.
+    (await useCases.cancelSubscription(deps, s.id, false, "cy"))._unsafeUnwrap();
+    await settle();
+    expect((await current(s.id)).status).toBe("canceled");
+  });
+
+  it("through Checkout: the page, then the subscription it starts, found by its metadata", async () => {
+    const customer = await harness.stripe.customers.create({ name: "dee", metadata: { person_id: "dee" } });
+    const person: Person = {
+      id: "dee",
+      displayName: "dee",
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const created = (
+      await useCases.subscribe(deps, {
+        personId: "dee",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: {
+          kind: "checkout",
+          successUrl: "https://app.example/ok",
+          cancelUrl: "https://app.example/no",
+        },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    let s = await current(created.id);
+    const start = s.start;
+    if (start.kind !== "checkout" || start.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    expect(start.url).toMatch(/\/_emulator\/checkout\/sessions\/cs_/);
+    await harness.emulator.control.completeCheckoutSession(start.sessionId, {
+      paymentMethod: "pm_card_visa",
+    });
+    await settle();
+    s = await current(created.id);
+    expect(s.status).toBe("trialing");
+    expect(s.stripeSubscriptionId).toMatch(/^sub_/);
+  });
+
+  it("every membership event was understood (none not handled)", () => {
+    const billing = outcomes.filter(
+      (o) => o.startsWith("customer.subscription.") || o.startsWith("invoice."),
+    );
+    expect(billing.length).toBeGreaterThan(20);
+    expect(billing.filter((o) => o.includes("not handled") || o.includes("no susu"))).toEqual([]);
+  });
+});

@@ -1,0 +1,105 @@
+import type { EffectAddress, NotifyEffect, PostLedgerEffect } from "../kernel/effect-address.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { PersonId } from "../person/ids.js";
+import type { PlanInterval } from "./plan-interval.js";
+
+/** The aggregate name of a plan's effects. */
+export const PLAN_AGGREGATE = "plan";
+/** The aggregate name of a subscription's effects. */
+export const SUBSCRIPTION_AGGREGATE = "subscription";
+
+/** The messages a subscription sends the person who holds it. */
+export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
+  "membership_trial_ending",
+  "membership_payment_failed",
+  "membership_payment_action_required",
+  "membership_lapsed",
+] as const;
+
+/** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */
+export type SubscriptionNotificationTemplate = (typeof SUBSCRIPTION_NOTIFICATION_TEMPLATES)[number];
+
+/** A subscription's notices go to its person. */
+export type SubscriptionAudience = { readonly kind: "people"; readonly personIds: readonly PersonId[] };
+
+type PlanAddressed = EffectAddress<typeof PLAN_AGGREGATE>;
+type Addressed = EffectAddress<typeof SUBSCRIPTION_AGGREGATE>;
+
+/** What a plan asks Stripe to do. Each effect id is the call's idempotency key. */
+export type PlanEffect =
+  | (PlanAddressed & {
+      /**
+       * Create revision `revision` of a price: the plan's product (id `productId`, created if
+       * missing) and a recurring price on it.
+       */
+      readonly kind: "create_plan_price";
+      readonly productId: string;
+      readonly productName: string;
+      readonly key: string;
+      readonly revision: number;
+      readonly currency: CurrencyCode;
+      readonly interval: PlanInterval;
+      readonly amountMinor: number;
+    })
+  | (PlanAddressed & {
+      /** Bring the product in line with the plan (its name; inactive once archived). */
+      readonly kind: "update_plan_product";
+      readonly productId: string;
+      readonly name: string;
+      readonly active: boolean;
+    });
+
+/** Stripe metadata on the subscription and its Checkout Session: names the aggregate. */
+export interface SubscriptionMetadata {
+  readonly aggregate: typeof SUBSCRIPTION_AGGREGATE;
+  readonly subscriptionId: string;
+  readonly personId: string;
+}
+
+/**
+ * What a subscription asks Stripe to do, as data. Every effect id (see `subscriptionIds`)
+ * is the Stripe `Idempotency-Key` of its call.
+ */
+export type SubscriptionEffect =
+  | (Addressed & {
+      /**
+       * Create the Stripe subscription charged to a saved payment method
+       * (`default_payment_method`, `payment_behavior: allow_incomplete`: the first invoice is
+       * paid at once off session; a decline or 3-D Secure leaves it `incomplete` and the
+       * invoice's events say what to do).
+       */
+      readonly kind: "create_subscription";
+      readonly stripeCustomerId: string;
+      readonly stripePriceId: string;
+      readonly paymentMethodId: string;
+      readonly trialDays: number;
+      readonly metadata: SubscriptionMetadata;
+    })
+  | (Addressed & {
+      /** A Checkout Session in subscription mode: the person pays (and saves a card) on Stripe's page. */
+      readonly kind: "create_subscription_checkout";
+      readonly stripeCustomerId: string;
+      readonly stripePriceId: string;
+      readonly trialDays: number;
+      readonly successUrl: string;
+      readonly cancelUrl: string;
+      readonly metadata: SubscriptionMetadata;
+    })
+  | (Addressed & {
+      /** Move the subscription's one item to another price, prorated (`proration_behavior`). */
+      readonly kind: "change_subscription_price";
+      readonly stripeSubscriptionId: string;
+      readonly stripePriceId: string;
+      readonly prorationBehavior: "always_invoice" | "create_prorations" | "none";
+    })
+  | (Addressed & {
+      /** Cancel now (`now`), or set `cancel_at_period_end` (true: cancel at period end; false: resume). */
+      readonly kind: "cancel_subscription";
+      readonly stripeSubscriptionId: string;
+      readonly mode: "now" | "at_period_end" | "resume";
+    })
+  | NotifyEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionNotificationTemplate, SubscriptionAudience>
+  | PostLedgerEffect;
+
+/** One effect kind of {@link SubscriptionEffect}. */
+export type SubscriptionEffectKind = SubscriptionEffect["kind"];

@@ -1,0 +1,31 @@
+// Every id format plans and subscriptions make, pinned with literal strings. These are stored
+// keys (outbox rows, Stripe idempotency keys and object ids, ledger transactions, notices):
+// if one of these expectations has to change, the change is a data migration.
+import { describe, expect, it } from "vitest";
+import { subscriptionIds as ids, planIds } from "./membership-ids.js";
+
+describe("membership ids (stored keys: a format change is a data migration)", () => {
+  it("a plan's Stripe objects and effects", () => {
+    expect(planIds.product("pl1")).toBe("susu_plan_pl1");
+    expect(planIds.priceKey("AUD", "month")).toBe("aud_month");
+    expect(planIds.price("pl1", "aud_month", 2)).toBe("pl1:price:aud_month:r2");
+    expect(planIds.productUpdate("pl1", 4)).toBe("pl1:product:v4");
+  });
+
+  it("a subscription's effects that reach Stripe", () => {
+    expect(ids.create("s1")).toBe("s1:create");
+    expect(ids.checkout("s1")).toBe("s1:checkout");
+    expect(ids.change("s1", 3)).toBe("s1:change:3");
+    expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
+  });
+
+  it("ledger transactions and notices", () => {
+    expect(ids.ledger.invoicePaid("s1", "in_9")).toBe("s1:invoice:in_9:paid");
+    expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
+      "s1:notify:membership_trial_ending:1700000000000",
+    );
+    expect(ids.notice.paymentFailed("s1", "in_9", 2)).toBe("s1:notify:membership_payment_failed:in_9:2");
+    expect(ids.notice.actionRequired("s1", "in_9")).toBe("s1:notify:membership_payment_action_required:in_9");
+    expect(ids.notice.lapsed("s1", 1)).toBe("s1:notify:membership_lapsed:1");
+  });
+});

@@ -1,0 +1,52 @@
+// Every id a plan and a subscription make, named once.
+//
+// These strings are stored: an effect id is the outbox's key and the Stripe
+// `Idempotency-Key` of the call it makes (so a retried subscribe never subscribes twice, a
+// retried price never makes two prices); a ledger transaction id is the ledger's key;
+// notification ids are the keys the notifier sends once by. Changing a format is a data
+// migration. `membership-ids.test.ts` pins every format with literal strings.
+import type { PlanInterval } from "./plan-interval.js";
+
+const notice = (s: string, template: string, key: string): string => `${s}:notify:${template}:${key}`;
+
+/** The ids of a plan's effects and Stripe objects. */
+export const planIds = Object.freeze({
+  /** The Stripe product of a plan, an id susu chooses (created once, found again by it): `susu_plan_<p>`. */
+  product: (p: string): string => `susu_plan_${p}`,
+  /** The key of a plan's price in a currency and interval: `<currency>_<interval>`, lowercase. */
+  priceKey: (currency: string, interval: PlanInterval): string => `${currency.toLowerCase()}_${interval}`,
+  /** Creating revision r of a price (a new amount is a new Stripe price): `<p>:price:<key>:r<r>`. */
+  price: (p: string, key: string, revision: number): string => `${p}:price:${key}:r${revision}`,
+  /** Updating the product after version v of the plan (name, archived): `<p>:product:v<v>`. */
+  productUpdate: (p: string, version: number): string => `${p}:product:v${version}`,
+});
+
+/** The ids of a subscription's effects, postings and notices. */
+export const subscriptionIds = Object.freeze({
+  /** Creating the Stripe subscription with a saved payment method: `<s>:create`. */
+  create: (s: string): string => `${s}:create`,
+  /** Creating the Checkout Session (mode subscription) that starts it: `<s>:checkout`. */
+  checkout: (s: string): string => `${s}:checkout`,
+  /** Change n of the subscription's price (with proration): `<s>:change:<n>`. */
+  change: (s: string, n: number): string => `${s}:change:${n}`,
+  /** Request n to cancel now, cancel at period end or resume: `<s>:cancel:<n>`. */
+  cancellation: (s: string, n: number): string => `${s}:cancel:${n}`,
+  /** Ledger ids. */
+  ledger: Object.freeze({
+    /** Invoice i was paid: `<s>:invoice:<i>:paid`. */
+    invoicePaid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:paid`,
+  }),
+  /** Notification ids: `<s>:notify:<template>:<key>`. */
+  notice: Object.freeze({
+    /** The trial ending at `trialEnd` (epoch ms). */
+    trialEnding: (s: string, trialEnd: number): string => notice(s, "membership_trial_ending", `${trialEnd}`),
+    /** Attempt k of invoice i failed. */
+    paymentFailed: (s: string, invoiceId: string, attempt: number): string =>
+      notice(s, "membership_payment_failed", `${invoiceId}:${attempt}`),
+    /** Invoice i's payment waits for the person (3-D Secure). */
+    actionRequired: (s: string, invoiceId: string): string =>
+      notice(s, "membership_payment_action_required", invoiceId),
+    /** The n-th lapse of the membership. */
+    lapsed: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}`),
+  }),
+});

@@ -1,0 +1,459 @@
+import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../shared/time.js";
+import {
+  activeSubscription,
+  failedInvoice,
+  feed,
+  freshSubscription,
+  invoice,
+  MEMBERSHIP_T0,
+  newSubscription,
+  paidInvoice,
+  proMonthly,
+  snapshot,
+} from "../testing/membership-mothers.js";
+import type { Subscription, SubscriptionStatus } from "./subscription.js";
+import { isSubscriptionMoveAllowed, SUBSCRIPTION_TRANSITIONS } from "./subscription.js";
+import { createSubscription, decideSubscription, statusFromSnapshot } from "./subscription-decide.js";
+import { SUBSCRIPTION_IGNORED_CODES, type SubscriptionIgnoredCode } from "./subscription-ignored.js";
+import type { SubscriptionInput } from "./subscription-input.js";
+
+const now = { now: MEMBERSHIP_T0 };
+const decide = (s: Subscription, input: SubscriptionInput) => decideSubscription(s, input, now);
+const decided = (s: Subscription, input: SubscriptionInput) => decide(s, input)._unsafeUnwrap();
+
+describe("starting a membership", () => {
+  it("with a saved card asks Stripe for the subscription, keyed by the subscription", () => {
+    const d = createSubscription(newSubscription({ trialDays: 14 }), now)._unsafeUnwrap();
+    expect(d.state.status).toBe("incomplete");
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        kind: "create_subscription",
+        id: "sub1:create",
+        stripeCustomerId: "cus_1",
+        stripePriceId: "price_basic_m",
+        paymentMethodId: "pm_card",
+        trialDays: 14,
+        metadata: { aggregate: "subscription", subscriptionId: "sub1", personId: "p1" },
+      }),
+    ]);
+  });
+
+  it("through Checkout asks for a session in subscription mode", () => {
+    const d = createSubscription(
+      newSubscription({
+        start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+      }),
+      now,
+    )._unsafeUnwrap();
+    expect(d.effects.map((e) => [e.kind, e.id])).toEqual([["create_subscription_checkout", "sub1:checkout"]]);
+    const s = feed(d.state, [
+      { type: "checkout_created", sessionId: "cs_1", url: "https://checkout.test/cs_1" },
+    ]);
+    expect(s.start).toMatchObject({ kind: "checkout", sessionId: "cs_1", url: "https://checkout.test/cs_1" });
+    expect(decided(s, { type: "checkout_created", sessionId: "cs_1", url: "x" }).ignored?.code).toBe(
+      "checkout_already_recorded",
+    );
+  });
+
+  it("refuses return URLs that are not http(s) and empty payment method ids", () => {
+    const bad = createSubscription(
+      newSubscription({
+        start: { kind: "checkout", successUrl: "javascript:alert(1)", cancelUrl: "https://a.test" },
+      }),
+      now,
+    );
+    expect(bad._unsafeUnwrapErr().code).toBe("invalid_subscription");
+    const empty = createSubscription(
+      newSubscription({ start: { kind: "saved_method", paymentMethodId: "" } }),
+      now,
+    );
+    expect(empty._unsafeUnwrapErr().code).toBe("invalid_subscription");
+  });
+
+  it("a definite refusal to start expires it with the reason; one after Stripe started it is ignored", () => {
+    const s = feed(freshSubscription(), [
+      { type: "start_failed", code: "resource_missing", message: "no such pm" },
+    ]);
+    expect(s.status).toBe("incomplete_expired");
+    expect(s.failure).toEqual({ code: "resource_missing", message: "no such pm" });
+    const started = activeSubscription();
+    expect(decided(started, { type: "start_failed", code: "x", message: "y" }).ignored?.code).toBe(
+      "start_already_known",
+    );
+  });
+});
+
+describe("Stripe's views drive the status, newest first", () => {
+  it("moves incomplete → active and records the Stripe subscription and period", () => {
+    const s = feed(freshSubscription(), [snapshot("active", 0)]);
+    expect(s).toMatchObject({
+      status: "active",
+      stripeSubscriptionId: "sub_stripe1",
+      currentPeriodEnd: MEMBERSHIP_T0 + 30 * DAY_MS,
+    });
+  });
+
+  it("ignores a view older than the last applied, whatever order they arrive in", () => {
+    const s = feed(freshSubscription(), [snapshot("past_due", 5)]);
+    const d = decided(s, snapshot("active", 2));
+    expect(d.ignored?.code).toBe("stale_snapshot");
+    expect(d.state.status).toBe("past_due");
+  });
+
+  it("an API answer (no Stripe time) applies before any event, and is stale after one", () => {
+    const answer: SubscriptionInput = {
+      type: "subscription_changed",
+      snapshot: { stripeSubscriptionId: "sub_stripe1", status: "incomplete", cancelAtPeriodEnd: false },
+    };
+    const first = decided(freshSubscription(), answer);
+    expect(first.state.stripeSubscriptionId).toBe("sub_stripe1");
+    expect(first.state.observedAt).toBeUndefined();
+    const after = feed(freshSubscription(), [snapshot("active", 1)]);
+    expect(decided(after, answer).ignored?.code).toBe("stale_snapshot");
+  });
+
+  it("at the same Stripe second never moves back (created after updated)", () => {
+    const s = feed(freshSubscription(), [snapshot("active", 1)]);
+    expect(decided(s, snapshot("incomplete", 1)).ignored?.code).toBe("stale_snapshot");
+  });
+
+  it("the same view twice is ignored as unchanged", () => {
+    const s = feed(freshSubscription(), [snapshot("active", 1)]);
+    expect(decided(s, snapshot("active", 1)).ignored?.code).toBe("snapshot_unchanged");
+  });
+
+  it("a view of another Stripe subscription is ignored", () => {
+    const s = activeSubscription();
+    expect(decided(s, snapshot("canceled", 9, { stripeSubscriptionId: "sub_other" })).ignored?.code).toBe(
+      "other_subscription",
+    );
+  });
+
+  it("maps Stripe's statuses: unpaid and paused lapse; canceled for non-payment lapses; canceled otherwise cancels", () => {
+    expect(statusFromSnapshot("past_due", snap("unpaid"))).toBe("lapsed");
+    expect(statusFromSnapshot("trialing", { ...snap("paused") })).toBe("lapsed");
+    expect(statusFromSnapshot("past_due", { ...snap("canceled") })).toBe("lapsed");
+    expect(
+      statusFromSnapshot("past_due", { ...snap("canceled"), cancellationReason: "cancellation_requested" }),
+    ).toBe("canceled");
+    expect(statusFromSnapshot("active", { ...snap("canceled"), cancellationReason: "payment_failed" })).toBe(
+      "lapsed",
+    );
+    expect(
+      statusFromSnapshot("active", { ...snap("canceled"), cancellationReason: "cancellation_requested" }),
+    ).toBe("canceled");
+    expect(statusFromSnapshot("lapsed", snap("past_due"))).toBe("lapsed");
+    // A move the table has no room for keeps the status (Stripe never goes back to incomplete).
+    expect(statusFromSnapshot("active", snap("incomplete"))).toBe("active");
+  });
+
+  it("news of an ended subscription is ignored", () => {
+    const s = feed(activeSubscription(), [snapshot("canceled", 3)]);
+    expect(s.status).toBe("canceled");
+    expect(s.endedAt).toBeDefined();
+    expect(decided(s, snapshot("active", 4)).ignored?.code).toBe("subscription_ended");
+    expect(decided(s, failedInvoice("in_2", 5, 1, 3)).ignored?.code).toBe("subscription_ended");
+  });
+});
+
+function snap(status: Parameters<typeof snapshot>[0]) {
+  const input = snapshot(status, 1);
+  if (input.type !== "subscription_changed") throw new Error("a snapshot");
+  return input.snapshot;
+}
+
+describe("invoices", () => {
+  it("a paid invoice posts the platform's revenue once, balanced", () => {
+    const s = feed(freshSubscription(), [snapshot("active", 0)]);
+    const d = decided(s, paidInvoice("in_1", 0));
+    const posts = d.effects.filter((e) => e.kind === "post_ledger");
+    expect(posts).toHaveLength(1);
+    const tx = posts[0]?.kind === "post_ledger" ? posts[0].transaction : undefined;
+    expect(tx?.id).toBe("sub1:invoice:in_1:paid");
+    expect(tx?.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["platform:membership_revenue", "debit", 10_00],
+      ["membership:sub1:paid_in", "credit", 10_00],
+    ]);
+    expect(decided(d.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
+  });
+
+  it("a trial's zero invoice posts nothing and starts the trial", () => {
+    const s = freshSubscription({ trialDays: 14 });
+    const d = decided(s, paidInvoice("in_0", 0, 0));
+    expect(d.effects).toEqual([]);
+    expect(d.state.status).toBe("trialing");
+  });
+
+  it("a failed renewal tells the person what to do and by when, and makes it past due", () => {
+    const d = decided(activeSubscription(), failedInvoice("in_2", 30, 1, 3));
+    expect(d.state.status).toBe("past_due");
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        kind: "notify",
+        id: "sub1:notify:membership_payment_failed:in_2:1",
+        to: { kind: "people", personIds: ["p1"] },
+        template: "membership_payment_failed",
+        data: expect.objectContaining({
+          hostedInvoiceUrl: "https://invoice.stripe.test/in_2",
+          deadline: new Date(MEMBERSHIP_T0 + 33 * DAY_MS).toISOString(),
+          attempt: 1,
+          lastAttempt: "no",
+        }),
+      }),
+    ]);
+    expect(decided(d.state, failedInvoice("in_2", 30, 1, 3)).ignored?.code).toBe("failure_already_recorded");
+  });
+
+  it("the last failed attempt lapses it and tells the person; paying later makes it active again", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3), failedInvoice("in_2", 33, 2, 5)]);
+    const d = decided(s, failedInvoice("in_2", 38, 3));
+    expect(d.state.status).toBe("lapsed");
+    expect(d.state.lapses).toBe(1);
+    expect(d.effects.map((e) => (e.kind === "notify" ? e.template : e.kind))).toEqual([
+      "membership_payment_failed",
+      "membership_lapsed",
+    ]);
+    const again = decided(d.state, paidInvoice("in_2", 40));
+    expect(again.state.status).toBe("active");
+    expect(again.effects.map((e) => e.kind)).toEqual(["post_ledger"]);
+  });
+
+  it("a failure that arrives after the invoice was paid is ignored", () => {
+    const s = feed(activeSubscription(), [paidInvoice("in_2", 31)]);
+    expect(decided(s, failedInvoice("in_2", 30, 1, 3)).ignored?.code).toBe("invoice_already_paid");
+  });
+
+  it("a failure older than the last view is recorded without a notice or a move", () => {
+    const s = feed(activeSubscription(), [snapshot("active", 40)]);
+    const d = decided(s, failedInvoice("in_2", 30, 1, 3));
+    expect(d.effects).toEqual([]);
+    expect(d.state.status).toBe("active");
+    expect(d.state.invoices.find((i) => i.id === "in_2")?.failedAttempts).toBe(1);
+  });
+
+  it("a payment that needs the person (3-D Secure) asks once per invoice, with the invoice's page", () => {
+    const input: SubscriptionInput = {
+      type: "invoice_payment_action_required",
+      invoice: invoice("in_2", 30, 0),
+    };
+    const d = decided(activeSubscription(), input);
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        id: "sub1:notify:membership_payment_action_required:in_2",
+        template: "membership_payment_action_required",
+        data: expect.objectContaining({ hostedInvoiceUrl: "https://invoice.stripe.test/in_2" }),
+      }),
+    ]);
+    expect(decided(d.state, input).ignored?.code).toBe("action_already_requested");
+    const paid = feed(activeSubscription(), [paidInvoice("in_2", 31)]);
+    expect(decided(paid, input).ignored?.code).toBe("invoice_already_paid");
+  });
+
+  it("an invoice marked uncollectible lapses the membership, once", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const input: SubscriptionInput = {
+      type: "invoice_marked_uncollectible",
+      invoice: invoice("in_2", 40, 0),
+    };
+    const d = decided(s, input);
+    expect(d.state.status).toBe("lapsed");
+    expect(decided(d.state, input).ignored?.code).toBe("invoice_already_uncollectible");
+    expect(decided(activeSubscription(), { ...input, invoice: invoice("in_1", 40) }).ignored?.code).toBe(
+      "invoice_already_paid",
+    );
+  });
+
+  it("tells a trialing person once that the trial ends", () => {
+    const s = feed(freshSubscription({ trialDays: 14 }), [snapshot("trialing", 0)]);
+    const trialEnd = MEMBERSHIP_T0 + 14 * DAY_MS;
+    const d = decided(s, { type: "trial_will_end", trialEnd });
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        id: `sub1:notify:membership_trial_ending:${trialEnd}`,
+        template: "membership_trial_ending",
+      }),
+    ]);
+    expect(decided(d.state, { type: "trial_will_end", trialEnd }).ignored?.code).toBe("trial_notice_sent");
+    expect(decided(activeSubscription(), { type: "trial_will_end", trialEnd }).ignored?.code).toBe(
+      "not_trialing",
+    );
+  });
+});
+
+describe("a person's commands", () => {
+  it("changes price with proration; refuses the same price, another currency, and before the start", () => {
+    const d = decided(activeSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    });
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        kind: "change_subscription_price",
+        id: "sub1:change:1",
+        stripeSubscriptionId: "sub_stripe1",
+        stripePriceId: "price_pro_m",
+        prorationBehavior: "always_invoice",
+      }),
+    ]);
+    expect(d.state.price.planId).toBe("pl_pro");
+    const same = decide(d.state, {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    });
+    expect(same._unsafeUnwrapErr().code).toBe("same_price");
+    const usd = decide(activeSubscription(), {
+      type: "change_price",
+      price: { ...proMonthly, currency: "USD", stripePriceId: "price_usd" },
+      prorationBehavior: "always_invoice",
+    });
+    expect(usd._unsafeUnwrapErr().code).toBe("currency_change_not_allowed");
+    const early = decide(freshSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "none",
+    });
+    expect(early._unsafeUnwrapErr().code).toBe("subscription_not_started");
+  });
+
+  it("cancels at period end, refuses it twice, and resumes", () => {
+    const a = decided(activeSubscription(), { type: "cancel", atPeriodEnd: true });
+    expect(a.effects).toEqual([
+      expect.objectContaining({ kind: "cancel_subscription", id: "sub1:cancel:1", mode: "at_period_end" }),
+    ]);
+    expect(a.state.cancelAtPeriodEnd).toBe(true);
+    expect(a.state.status).toBe("active");
+    expect(decide(a.state, { type: "cancel", atPeriodEnd: true })._unsafeUnwrapErr().code).toBe(
+      "already_canceling",
+    );
+    const r = decided(a.state, { type: "resume" });
+    expect(r.effects).toEqual([expect.objectContaining({ id: "sub1:cancel:2", mode: "resume" })]);
+    expect(r.state.cancelAtPeriodEnd).toBe(false);
+    expect(decide(r.state, { type: "resume" })._unsafeUnwrapErr().code).toBe("not_canceling");
+  });
+
+  it("cancels now at Stripe; the deletion event ends it", () => {
+    const a = decided(activeSubscription(), { type: "cancel", atPeriodEnd: false });
+    expect(a.effects).toEqual([expect.objectContaining({ mode: "now", id: "sub1:cancel:1" })]);
+    const ended = feed(a.state, [snapshot("canceled", 2, { cancellationReason: "cancellation_requested" })]);
+    expect(ended.status).toBe("canceled");
+    expect(decide(ended, { type: "cancel", atPeriodEnd: false })._unsafeUnwrapErr().code).toBe(
+      "subscription_ended",
+    );
+    expect(decide(ended, { type: "resume" })._unsafeUnwrapErr().code).toBe("subscription_ended");
+    const lapsedForGood = feed(activeSubscription(), [
+      snapshot("canceled", 3, { cancellationReason: "payment_failed" }),
+    ]);
+    expect(lapsedForGood.status).toBe("lapsed");
+    // The last failure lapses it first; Stripe's cancellation in the same second still ends it.
+    const lapsedFirst = feed(activeSubscription(), [
+      failedInvoice("in_2", 3, 4),
+      snapshot("canceled", 3, { cancellationReason: "payment_failed" }),
+    ]);
+    expect(lapsedFirst.endedAt).toBeDefined();
+    expect(decide(lapsedFirst, { type: "resume" })._unsafeUnwrapErr().code).toBe("subscription_ended");
+    expect(decide(lapsedForGood, { type: "cancel", atPeriodEnd: true })._unsafeUnwrapErr().code).toBe(
+      "subscription_ended",
+    );
+  });
+
+  it("canceling an unfinished Checkout ends it here, and a late start at Stripe is canceled there", () => {
+    const s = freshSubscription({
+      start: { kind: "checkout", successUrl: "https://a.test/ok", cancelUrl: "https://a.test/no" },
+    });
+    const c = decided(s, { type: "cancel", atPeriodEnd: false });
+    expect(c.state.status).toBe("canceled");
+    expect(c.effects).toEqual([]);
+    const late = decided(c.state, snapshot("active", 1));
+    expect(late.state.status).toBe("canceled");
+    expect(late.effects).toEqual([
+      expect.objectContaining({
+        kind: "cancel_subscription",
+        mode: "now",
+        stripeSubscriptionId: "sub_stripe1",
+      }),
+    ]);
+  });
+});
+
+describe("the transition table", () => {
+  const sub = (status: SubscriptionStatus): Subscription => ({ ...activeSubscription(), status });
+  // One input making each move of the table.
+  const moves: Record<string, [SubscriptionStatus, SubscriptionInput]> = {
+    "incomplete→trialing": ["incomplete", snapshot("trialing", 5)],
+    "incomplete→active": ["incomplete", snapshot("active", 5)],
+    "incomplete→past_due": ["incomplete", snapshot("past_due", 5)],
+    "incomplete→lapsed": ["incomplete", snapshot("canceled", 5, { cancellationReason: "payment_failed" })],
+    "incomplete→canceled": ["incomplete", snapshot("canceled", 5)],
+    "incomplete→incomplete_expired": ["incomplete", snapshot("incomplete_expired", 5)],
+    "trialing→active": ["trialing", snapshot("active", 5)],
+    "trialing→past_due": ["trialing", failedInvoice("in_9", 5, 1, 3)],
+    "trialing→lapsed": ["trialing", snapshot("paused", 5)],
+    "trialing→canceled": ["trialing", snapshot("canceled", 5)],
+    "active→past_due": ["active", snapshot("past_due", 5)],
+    "active→lapsed": ["active", snapshot("unpaid", 5)],
+    "active→canceled": ["active", snapshot("canceled", 5)],
+    "past_due→active": ["past_due", paidInvoice("in_9", 5)],
+    "past_due→lapsed": ["past_due", failedInvoice("in_9", 5, 4)],
+    "past_due→canceled": [
+      "past_due",
+      snapshot("canceled", 5, { cancellationReason: "cancellation_requested" }),
+    ],
+    "lapsed→active": ["lapsed", snapshot("active", 5)],
+    "lapsed→canceled": ["lapsed", snapshot("canceled", 5, { cancellationReason: "cancellation_requested" })],
+  };
+  const table = Object.entries(SUBSCRIPTION_TRANSITIONS).flatMap(([from, tos]) =>
+    tos.map((to) => `${from}→${to}`),
+  );
+
+  it.each(table)("%s is made by one decision", (move) => {
+    const [from, input] = moves[move] ?? [];
+    if (from === undefined || input === undefined) throw new Error(`no input makes ${move}`);
+    expect(decided(sub(from), input).state.status).toBe(move.split("→")[1]);
+  });
+
+  it("forbids every move not in the table", () => {
+    expect(isSubscriptionMoveAllowed("canceled", "active")).toBe(false);
+    expect(isSubscriptionMoveAllowed("active", "incomplete")).toBe(false);
+    expect(isSubscriptionMoveAllowed("incomplete_expired", "active")).toBe(false);
+  });
+
+  it("every ignored code is one decision's answer", () => {
+    const seen = new Set<SubscriptionIgnoredCode>();
+    const watch = (s: Subscription, input: SubscriptionInput) => {
+      const code = decided(s, input).ignored?.code;
+      if (code) seen.add(code);
+    };
+    const active = activeSubscription();
+    const ended = feed(active, [snapshot("canceled", 3)]);
+    watch(ended, snapshot("active", 4));
+    watch(feed(freshSubscription(), [snapshot("past_due", 5)]), snapshot("active", 2));
+    watch(feed(freshSubscription(), [snapshot("active", 1)]), snapshot("active", 1));
+    watch(active, snapshot("active", 1, { stripeSubscriptionId: "sub_x" }));
+    watch(active, { type: "subscribe" });
+    const co = feed(
+      freshSubscription({
+        start: { kind: "checkout", successUrl: "https://a.test", cancelUrl: "https://a.test" },
+      }),
+      [{ type: "checkout_created", sessionId: "cs", url: "https://c.test" }],
+    );
+    watch(co, { type: "checkout_created", sessionId: "cs", url: "https://c.test" });
+    watch(active, { type: "start_failed", code: "x", message: "y" });
+    watch(active, { type: "trial_will_end", trialEnd: 1 });
+    const trial = feed(freshSubscription({ trialDays: 3 }), [
+      snapshot("trialing", 0),
+      { type: "trial_will_end", trialEnd: 9 },
+    ]);
+    watch(trial, { type: "trial_will_end", trialEnd: 9 });
+    watch(active, paidInvoice("in_1", 2));
+    const failed = feed(active, [failedInvoice("in_2", 30, 1, 3)]);
+    watch(failed, failedInvoice("in_2", 30, 1, 3));
+    const asked = feed(active, [{ type: "invoice_payment_action_required", invoice: invoice("in_3", 30) }]);
+    watch(asked, { type: "invoice_payment_action_required", invoice: invoice("in_3", 30) });
+    const unc = feed(failed, [{ type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) }]);
+    watch(unc, { type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) });
+    expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
+  });
+});

@@ -1,0 +1,604 @@
+import { err, ok, type Result } from "neverthrow";
+import type { Decision } from "../kernel/decision.js";
+import { ignore } from "../kernel/decision.js";
+import { membershipInvoicePaid } from "../ledger/membership-movements.js";
+import { money } from "../money/index.js";
+import type { PersonId } from "../person/ids.js";
+import { type Instant, isoString } from "../shared/time.js";
+import { type MembershipError, membershipError } from "./membership.errors.js";
+import {
+  SUBSCRIPTION_AGGREGATE,
+  type SubscriptionEffect,
+  type SubscriptionNotificationTemplate,
+} from "./membership-effect.js";
+import { subscriptionIds } from "./membership-ids.js";
+import {
+  isSubscriptionEnded,
+  isSubscriptionMoveAllowed,
+  moveSubscription,
+  type SubscribedPrice,
+  type Subscription,
+  type SubscriptionInvoice,
+  type SubscriptionStart,
+  type SubscriptionStatus,
+} from "./subscription.js";
+import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
+import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
+
+/** What deciding needs besides the state and the input. */
+export interface SubscriptionDecideContext {
+  readonly now: Instant;
+}
+
+export type SubscriptionDecision = Decision<Subscription, SubscriptionEffect, SubscriptionIgnoredCode>;
+
+/** Longest return URL of a Checkout page. */
+export const RETURN_URL_MAX_CHARS = 2_000;
+
+/** What a person's new membership is. */
+export interface NewSubscription {
+  readonly id: string;
+  readonly personId: PersonId;
+  readonly stripeCustomerId: string;
+  readonly price: SubscribedPrice;
+  readonly trialDays: number;
+  readonly start:
+    | { readonly kind: "saved_method"; readonly paymentMethodId: string }
+    | { readonly kind: "checkout"; readonly successUrl: string; readonly cancelUrl: string };
+}
+
+function isReturnUrl(url: string): boolean {
+  if (url.length === 0 || url.length > RETURN_URL_MAX_CHARS) return false;
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
+/** A new membership (`incomplete`) and the call that starts it at Stripe. */
+export function createSubscription(
+  command: NewSubscription,
+  ctx: SubscriptionDecideContext,
+): Result<SubscriptionDecision, MembershipError> {
+  const start: SubscriptionStart = command.start;
+  if (
+    start.kind === "saved_method" &&
+    (start.paymentMethodId.length === 0 || start.paymentMethodId.length > 255)
+  )
+    return err(membershipError("invalid_subscription", "a payment method id is 1–255 characters"));
+  if (start.kind === "checkout" && !(isReturnUrl(start.successUrl) && isReturnUrl(start.cancelUrl)))
+    return err(
+      membershipError(
+        "invalid_subscription",
+        `return URLs are http(s) URLs of at most ${RETURN_URL_MAX_CHARS} characters`,
+      ),
+    );
+  const state: Subscription = {
+    id: command.id,
+    personId: command.personId,
+    stripeCustomerId: command.stripeCustomerId,
+    status: "incomplete",
+    price: command.price,
+    trialDays: command.trialDays,
+    start,
+    cancelAtPeriodEnd: false,
+    invoices: [],
+    changes: 0,
+    cancellations: 0,
+    lapses: 0,
+    createdAt: ctx.now,
+    version: 0,
+  };
+  const metadata = {
+    aggregate: SUBSCRIPTION_AGGREGATE,
+    subscriptionId: state.id,
+    personId: state.personId,
+  } as const;
+  const address = { aggregate: SUBSCRIPTION_AGGREGATE, aggregateId: state.id } as const;
+  const effect: SubscriptionEffect =
+    start.kind === "saved_method"
+      ? {
+          ...address,
+          kind: "create_subscription",
+          id: subscriptionIds.create(state.id),
+          stripeCustomerId: state.stripeCustomerId,
+          stripePriceId: state.price.stripePriceId,
+          paymentMethodId: start.paymentMethodId,
+          trialDays: state.trialDays,
+          metadata,
+        }
+      : {
+          ...address,
+          kind: "create_subscription_checkout",
+          id: subscriptionIds.checkout(state.id),
+          stripeCustomerId: state.stripeCustomerId,
+          stripePriceId: state.price.stripePriceId,
+          trialDays: state.trialDays,
+          successUrl: start.successUrl,
+          cancelUrl: start.cancelUrl,
+          metadata,
+        };
+  return ok({ state, effects: [effect] });
+}
+
+/** How far along a status is: at the same Stripe time, a view never moves a subscription back. */
+const RANK: Readonly<Record<SubscriptionStatus, number>> = {
+  incomplete: 0,
+  trialing: 1,
+  active: 2,
+  past_due: 3,
+  lapsed: 4,
+  canceled: 5,
+  incomplete_expired: 5,
+};
+
+/** How far along Stripe's statuses are, on the same scale as {@link RANK}. */
+const STRIPE_RANK: Readonly<Record<SubscriptionSnapshot["status"], number>> = {
+  incomplete: 0,
+  trialing: 1,
+  active: 2,
+  past_due: 3,
+  unpaid: 4,
+  paused: 4,
+  canceled: 5,
+  incomplete_expired: 5,
+};
+
+/** The status a Stripe snapshot means for a subscription now in `current`. */
+export function statusFromSnapshot(
+  current: SubscriptionStatus,
+  snap: SubscriptionSnapshot,
+): SubscriptionStatus {
+  const wanted = ((): SubscriptionStatus => {
+    switch (snap.status) {
+      case "incomplete":
+      case "incomplete_expired":
+      case "trialing":
+      case "active":
+        return snap.status;
+      case "past_due":
+        // Susu lapses at the last failed attempt even where Stripe is told to leave it past due.
+        return current === "lapsed" ? "lapsed" : "past_due";
+      case "unpaid":
+      case "paused":
+        return "lapsed";
+      case "canceled":
+        // Canceled for non-payment (Stripe's reason, or none given while payments were failing) is a lapse.
+        if (snap.cancellationReason === "payment_failed" || snap.cancellationReason === "payment_disputed")
+          return "lapsed";
+        if (snap.cancellationReason === undefined && (current === "past_due" || current === "lapsed"))
+          return "lapsed";
+        return "canceled";
+    }
+  })();
+  return isSubscriptionMoveAllowed(current, wanted) ? wanted : current;
+}
+
+/** One decision in progress. */
+class SubscriptionDraft {
+  readonly effects: SubscriptionEffect[] = [];
+  constructor(
+    public state: Subscription,
+    readonly now: Instant,
+  ) {}
+
+  set(patch: Partial<Omit<Subscription, "status">>): void {
+    this.state = { ...this.state, ...patch };
+  }
+
+  moveTo(to: SubscriptionStatus, patch: Partial<Omit<Subscription, "status">> = {}): void {
+    if (to === this.state.status) {
+      this.set(patch);
+      return;
+    }
+    const from = this.state.status;
+    this.state = moveSubscription(this.state, to, patch);
+    if (to === "lapsed" && from !== "lapsed") {
+      const n = this.state.lapses + 1;
+      this.set({ lapses: n, lapsedAt: this.now });
+      this.notify(subscriptionIds.notice.lapsed(this.state.id, n), "membership_lapsed", {});
+    }
+    if (isSubscriptionEnded(to)) this.set({ endedAt: this.state.endedAt ?? this.now });
+  }
+
+  /** Records Stripe's time of the latest news applied. */
+  observed(at: Instant): void {
+    if (this.state.observedAt === undefined || at > this.state.observedAt) this.set({ observedAt: at });
+  }
+
+  notify(
+    id: string,
+    template: SubscriptionNotificationTemplate,
+    data: Record<string, string | number>,
+  ): void {
+    const s = this.state;
+    this.effects.push({
+      kind: "notify",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: s.id,
+      to: { kind: "people", personIds: [s.personId] },
+      template,
+      data: {
+        subscriptionId: s.id,
+        planId: s.price.planId,
+        amountMinor: s.price.amountMinor,
+        currency: s.price.currency,
+        interval: s.price.interval,
+        ...data,
+      },
+    });
+  }
+
+  invoice(report: InvoiceReport): SubscriptionInvoice {
+    return (
+      this.state.invoices.find((i) => i.id === report.invoiceId) ?? {
+        id: report.invoiceId,
+        status: "open",
+        amountDueMinor: report.amountDueMinor,
+        amountPaidMinor: 0,
+        currency: report.currency,
+        failedAttempts: 0,
+        actionRequested: false,
+      }
+    );
+  }
+
+  putInvoice(invoice: SubscriptionInvoice): void {
+    const others = this.state.invoices.filter((i) => i.id !== invoice.id);
+    const at = this.state.invoices.findIndex((i) => i.id === invoice.id);
+    const invoices =
+      at < 0 ? [...others, invoice] : this.state.invoices.map((i) => (i.id === invoice.id ? invoice : i));
+    this.set({ invoices });
+  }
+
+  done(): Result<SubscriptionDecision, never> {
+    return ok({ state: this.state, effects: this.effects });
+  }
+}
+
+function applySnapshot(
+  d: SubscriptionDraft,
+  snap: SubscriptionSnapshot,
+): Result<SubscriptionDecision, never> | undefined {
+  const s = d.state;
+  if (
+    s.status === "canceled" &&
+    s.stripeSubscriptionId === undefined &&
+    snap.status !== "canceled" &&
+    snap.status !== "incomplete_expired"
+  ) {
+    // Canceled before its Checkout page finished, and started at Stripe after all: cancel it there too.
+    const n = s.cancellations + 1;
+    d.set({ stripeSubscriptionId: snap.stripeSubscriptionId, cancellations: n });
+    d.effects.push({
+      kind: "cancel_subscription",
+      id: subscriptionIds.cancellation(s.id, n),
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: s.id,
+      stripeSubscriptionId: snap.stripeSubscriptionId,
+      mode: "now",
+    });
+    return d.done();
+  }
+  if (isSubscriptionEnded(s.status))
+    return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+  if (s.stripeSubscriptionId !== undefined && s.stripeSubscriptionId !== snap.stripeSubscriptionId)
+    return ignore(
+      s,
+      "other_subscription",
+      `${snap.stripeSubscriptionId} is not ${s.id}'s Stripe subscription ${s.stripeSubscriptionId}`,
+    );
+  const target = statusFromSnapshot(s.status, snap);
+  if (snap.observedAt === undefined) {
+    if (s.observedAt !== undefined)
+      return ignore(
+        s,
+        "stale_snapshot",
+        "an API answer, after Stripe's events said where the subscription stands",
+      );
+  } else if (s.observedAt !== undefined) {
+    if (snap.observedAt < s.observedAt)
+      return ignore(
+        s,
+        "stale_snapshot",
+        `a view of ${isoString(snap.observedAt)}, older than ${isoString(s.observedAt)}`,
+      );
+    if (snap.observedAt === s.observedAt && STRIPE_RANK[snap.status] < RANK[s.status])
+      return ignore(
+        s,
+        "stale_snapshot",
+        `a view at the same time as the last, reporting an earlier status (${snap.status})`,
+      );
+  }
+  const patch: Partial<Omit<Subscription, "status">> = {
+    stripeSubscriptionId: snap.stripeSubscriptionId,
+    cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
+    ...(snap.currentPeriodEnd !== undefined ? { currentPeriodEnd: snap.currentPeriodEnd } : {}),
+    ...(snap.trialEnd !== undefined ? { trialEnd: snap.trialEnd } : {}),
+    ...(snap.stripePriceId !== undefined && snap.stripePriceId !== s.price.stripePriceId
+      ? { price: { ...s.price, stripePriceId: snap.stripePriceId } }
+      : {}),
+  };
+  const unchanged =
+    target === s.status &&
+    s.stripeSubscriptionId === snap.stripeSubscriptionId &&
+    s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
+    (snap.currentPeriodEnd === undefined || snap.currentPeriodEnd === s.currentPeriodEnd) &&
+    (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
+    patch.price === undefined &&
+    // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
+    !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
+  if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
+    return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
+  d.moveTo(target, patch);
+  // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
+  if (snap.status === "canceled" || snap.status === "incomplete_expired")
+    d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
+  if (snap.observedAt !== undefined) d.observed(snap.observedAt);
+  return undefined;
+}
+
+function invoicePaid(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_paid" }>,
+): Result<SubscriptionDecision, never> | undefined {
+  const s = d.state;
+  const inv = d.invoice(input.invoice);
+  if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+  d.putInvoice({
+    ...inv,
+    status: "paid",
+    amountDueMinor: input.invoice.amountDueMinor,
+    amountPaidMinor: input.invoice.amountPaidMinor,
+    currency: input.invoice.currency,
+    ...(input.invoice.hostedInvoiceUrl !== undefined
+      ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+      : {}),
+  });
+  if (input.invoice.amountPaidMinor > 0) {
+    const tx = membershipInvoicePaid({
+      id: subscriptionIds.ledger.invoicePaid(s.id, inv.id),
+      subscriptionId: s.id,
+      invoiceId: inv.id,
+      amount: money(input.invoice.amountPaidMinor, input.invoice.currency),
+      occurredAt: input.paidAt,
+    });
+    if (tx.isErr())
+      throw new Error(
+        `subscription ${s.id}: invoice ${inv.id}'s posting was refused (${tx.error.message}); a bug`,
+      );
+    d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+  }
+  // Paid news newer than the last view is the subscription's standing now; older news
+  // only books the money (a later view already said where it stands).
+  const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+  if (fresh && !isSubscriptionEnded(s.status) && s.endedAt === undefined) {
+    // A trial's first invoice is paid with nothing: the trial goes on.
+    const trialInvoice = input.invoice.amountPaidMinor === 0 && (s.status === "trialing" || s.trialDays > 0);
+    const to: SubscriptionStatus = trialInvoice ? "trialing" : "active";
+    if (isSubscriptionMoveAllowed(s.status, to)) d.moveTo(to);
+  }
+  if (fresh) d.observed(input.invoice.observedAt);
+  return undefined;
+}
+
+function paymentFailed(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_payment_failed" }>,
+): Result<SubscriptionDecision, never> | undefined {
+  const s = d.state;
+  if (isSubscriptionEnded(s.status))
+    return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+  const inv = d.invoice(input.invoice);
+  if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+  if (input.attemptCount <= inv.failedAttempts)
+    return ignore(
+      s,
+      "failure_already_recorded",
+      `attempt ${input.attemptCount} of invoice ${inv.id} was heard of`,
+    );
+  const last = input.nextPaymentAttemptAt === undefined;
+  d.putInvoice({
+    ...inv,
+    failedAttempts: input.attemptCount,
+    amountDueMinor: input.invoice.amountDueMinor,
+    ...(input.invoice.hostedInvoiceUrl !== undefined
+      ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+      : {}),
+    ...(input.nextPaymentAttemptAt !== undefined ? { nextPaymentAttemptAt: input.nextPaymentAttemptAt } : {}),
+  });
+  // News older than the last view is recorded, not acted on: the subscription moved on since.
+  const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+  if (!fresh) return undefined;
+  d.notify(
+    subscriptionIds.notice.paymentFailed(s.id, inv.id, input.attemptCount),
+    "membership_payment_failed",
+    {
+      invoiceId: inv.id,
+      attempt: input.attemptCount,
+      amountMinor: input.invoice.amountDueMinor,
+      currency: input.invoice.currency,
+      lastAttempt: last ? "yes" : "no",
+      ...(input.invoice.hostedInvoiceUrl !== undefined
+        ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+        : {}),
+      ...(input.nextPaymentAttemptAt !== undefined
+        ? { deadline: isoString(input.nextPaymentAttemptAt) }
+        : {}),
+    },
+  );
+  if (s.status === "trialing" || s.status === "active" || s.status === "past_due")
+    d.moveTo(last ? "lapsed" : "past_due");
+  d.observed(input.invoice.observedAt);
+  return undefined;
+}
+
+/** Feeds one input to a subscription. Pure: time comes in `ctx`. */
+export function decideSubscription(
+  state: Subscription,
+  input: SubscriptionInput,
+  ctx: SubscriptionDecideContext,
+): Result<SubscriptionDecision, MembershipError> {
+  const d = new SubscriptionDraft(state, ctx.now);
+  const s = state;
+  // Ended for good: canceled, expired, or lapsed with its Stripe subscription canceled.
+  const ended = isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined);
+  switch (input.type) {
+    case "subscribe":
+      return ignore(s, "already_created", `subscription ${s.id} exists`);
+    case "subscription_changed":
+      return applySnapshot(d, input.snapshot) ?? d.done();
+    case "start_failed": {
+      if (s.stripeSubscriptionId !== undefined || s.status !== "incomplete")
+        return ignore(s, "start_already_known", `subscription ${s.id} is ${s.status} at Stripe`);
+      d.moveTo("incomplete_expired", { failure: { code: input.code, message: input.message } });
+      return d.done();
+    }
+    case "checkout_created": {
+      if (s.start.kind !== "checkout" || s.start.sessionId !== undefined)
+        return ignore(s, "checkout_already_recorded", `subscription ${s.id}'s checkout is recorded`);
+      d.set({ start: { ...s.start, sessionId: input.sessionId, url: input.url } });
+      return d.done();
+    }
+    case "trial_will_end": {
+      if (s.status !== "trialing") return ignore(s, "not_trialing", `subscription ${s.id} is ${s.status}`);
+      if (s.trialNoticeFor === input.trialEnd)
+        return ignore(
+          s,
+          "trial_notice_sent",
+          `the person was told the trial ends ${isoString(input.trialEnd)}`,
+        );
+      const id = subscriptionIds.notice.trialEnding(s.id, input.trialEnd);
+      d.set({ trialEnd: input.trialEnd, trialNoticeFor: input.trialEnd });
+      d.notify(id, "membership_trial_ending", {
+        trialEnd: isoString(input.trialEnd),
+        deadline: isoString(input.trialEnd),
+      });
+      return d.done();
+    }
+    case "invoice_paid":
+      return invoicePaid(d, input) ?? d.done();
+    case "invoice_payment_failed":
+      return paymentFailed(d, input) ?? d.done();
+    case "invoice_payment_action_required": {
+      if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
+      const inv = d.invoice(input.invoice);
+      if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+      if (inv.actionRequested)
+        return ignore(
+          s,
+          "action_already_requested",
+          `the person was asked to authenticate invoice ${inv.id}`,
+        );
+      d.putInvoice({
+        ...inv,
+        actionRequested: true,
+        ...(input.invoice.hostedInvoiceUrl !== undefined
+          ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+          : {}),
+      });
+      d.notify(subscriptionIds.notice.actionRequired(s.id, inv.id), "membership_payment_action_required", {
+        invoiceId: inv.id,
+        amountMinor: input.invoice.amountDueMinor,
+        currency: input.invoice.currency,
+        ...(input.invoice.hostedInvoiceUrl !== undefined
+          ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
+          : {}),
+      });
+      return d.done();
+    }
+    case "invoice_marked_uncollectible": {
+      const inv = d.invoice(input.invoice);
+      if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
+      if (inv.status === "uncollectible")
+        return ignore(s, "invoice_already_uncollectible", `invoice ${inv.id} is uncollectible`);
+      d.putInvoice({ ...inv, status: "uncollectible" });
+      const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
+      if (fresh && (s.status === "trialing" || s.status === "active" || s.status === "past_due")) {
+        d.moveTo("lapsed");
+        d.observed(input.invoice.observedAt);
+      }
+      return d.done();
+    }
+    case "change_price": {
+      const refused = commandRefusal(s);
+      if (refused) return err(refused);
+      if (input.price.stripePriceId === s.price.stripePriceId)
+        return err(membershipError("same_price", `subscription ${s.id} is on ${s.price.stripePriceId}`));
+      if (input.price.currency !== s.price.currency)
+        return err(
+          membershipError(
+            "currency_change_not_allowed",
+            `subscription ${s.id} bills in ${s.price.currency}; a price in ${input.price.currency} needs a new subscription`,
+          ),
+        );
+      const n = s.changes + 1;
+      d.set({ changes: n, price: input.price });
+      d.effects.push({
+        kind: "change_subscription_price",
+        id: subscriptionIds.change(s.id, n),
+        aggregate: SUBSCRIPTION_AGGREGATE,
+        aggregateId: s.id,
+        stripeSubscriptionId: s.stripeSubscriptionId as string,
+        stripePriceId: input.price.stripePriceId,
+        prorationBehavior: input.prorationBehavior,
+      });
+      return d.done();
+    }
+    case "cancel": {
+      if (ended) return err(membershipError("subscription_ended", `subscription ${s.id} is ${s.status}`));
+      if (s.stripeSubscriptionId === undefined) {
+        // Nothing at Stripe yet (an unfinished Checkout page): it ends here; a late start is news of an ended one.
+        if (input.atPeriodEnd)
+          return err(
+            membershipError("subscription_not_started", `subscription ${s.id} has not started at Stripe`),
+          );
+        d.moveTo("canceled");
+        return d.done();
+      }
+      if (input.atPeriodEnd && s.cancelAtPeriodEnd)
+        return err(
+          membershipError("already_canceling", `subscription ${s.id} cancels at the end of its period`),
+        );
+      const n = s.cancellations + 1;
+      d.set({ cancellations: n, ...(input.atPeriodEnd ? { cancelAtPeriodEnd: true } : {}) });
+      d.effects.push({
+        kind: "cancel_subscription",
+        id: subscriptionIds.cancellation(s.id, n),
+        aggregate: SUBSCRIPTION_AGGREGATE,
+        aggregateId: s.id,
+        stripeSubscriptionId: s.stripeSubscriptionId,
+        mode: input.atPeriodEnd ? "at_period_end" : "now",
+      });
+      return d.done();
+    }
+    case "resume": {
+      if (ended) return err(membershipError("subscription_ended", `subscription ${s.id} is ${s.status}`));
+      if (!s.cancelAtPeriodEnd || s.stripeSubscriptionId === undefined)
+        return err(membershipError("not_canceling", `subscription ${s.id} is not set to cancel`));
+      const n = s.cancellations + 1;
+      d.set({ cancellations: n, cancelAtPeriodEnd: false });
+      d.effects.push({
+        kind: "cancel_subscription",
+        id: subscriptionIds.cancellation(s.id, n),
+        aggregate: SUBSCRIPTION_AGGREGATE,
+        aggregateId: s.id,
+        stripeSubscriptionId: s.stripeSubscriptionId,
+        mode: "resume",
+      });
+      return d.done();
+    }
+  }
+}
+
+/** Why a person's change of a subscription is refused now, if it is. */
+function commandRefusal(s: Subscription): MembershipError | undefined {
+  if (isSubscriptionEnded(s.status) || (s.status === "lapsed" && s.endedAt !== undefined))
+    return membershipError("subscription_ended", `subscription ${s.id} is ${s.status}`);
+  if (s.stripeSubscriptionId === undefined || s.status === "incomplete")
+    return membershipError("subscription_not_started", `subscription ${s.id} has not started at Stripe`);
+  return undefined;
+}

@@ -1,0 +1,40 @@
+import type { Ignored } from "../kernel/decision.js";
+
+/**
+ * Why a subscription ignored an input: it did not apply to the subscription as it is
+ * (Stripe repeats and reorders events):
+ *
+ * - `already_created`: `subscribe` for a subscription that exists.
+ * - `subscription_ended`: news of a subscription that ended for good.
+ * - `stale_snapshot`: a view of the Stripe subscription older than the one applied.
+ * - `snapshot_unchanged`: a view that changes nothing.
+ * - `other_subscription`: a view of another Stripe subscription than the one recorded.
+ * - `checkout_already_recorded`: the Checkout Session reported again.
+ * - `start_already_known`: a refusal to start a subscription Stripe has started.
+ * - `not_trialing`: a trial ending notice after the trial.
+ * - `trial_notice_sent`: the same trial ending reported again.
+ * - `invoice_already_paid`: news of an invoice already paid (a repeat, or a failure that arrived late).
+ * - `failure_already_recorded`: a failed attempt already heard of.
+ * - `action_already_requested`: the person was already asked to authenticate this invoice.
+ * - `invoice_already_uncollectible`: an invoice already marked uncollectible.
+ */
+export const SUBSCRIPTION_IGNORED_CODES = [
+  "already_created",
+  "subscription_ended",
+  "stale_snapshot",
+  "snapshot_unchanged",
+  "other_subscription",
+  "checkout_already_recorded",
+  "start_already_known",
+  "not_trialing",
+  "trial_notice_sent",
+  "invoice_already_paid",
+  "failure_already_recorded",
+  "action_already_requested",
+  "invoice_already_uncollectible",
+] as const;
+
+/** One of {@link SUBSCRIPTION_IGNORED_CODES}. */
+export type SubscriptionIgnoredCode = (typeof SUBSCRIPTION_IGNORED_CODES)[number];
+
+export type SubscriptionIgnored = Ignored<SubscriptionIgnoredCode>;

@@ -1,0 +1,79 @@
+import type { CurrencyCode } from "../money/index.js";
+import type { Instant } from "../shared/time.js";
+import type { SubscribedPrice } from "./subscription.js";
+
+/** Stripe's statuses of a subscription. */
+export const STRIPE_SUBSCRIPTION_STATUSES = [
+  "incomplete",
+  "incomplete_expired",
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "unpaid",
+  "paused",
+] as const;
+export type StripeSubscriptionStatus = (typeof STRIPE_SUBSCRIPTION_STATUSES)[number];
+
+/**
+ * A Stripe subscription as one event (or API answer) showed it. `observedAt` is Stripe's
+ * time for that view (the event's `created`): a snapshot older than the last applied is
+ * stale, whatever order they arrive in. An API answer has no such time (Stripe's objects
+ * carry none): it applies only before any event did, and events decide from then on.
+ */
+export interface SubscriptionSnapshot {
+  readonly stripeSubscriptionId: string;
+  readonly status: StripeSubscriptionStatus;
+  readonly stripePriceId?: string;
+  readonly cancelAtPeriodEnd: boolean;
+  readonly currentPeriodEnd?: Instant;
+  readonly trialEnd?: Instant;
+  readonly endedAt?: Instant;
+  /** Stripe's `cancellation_details.reason` (`payment_failed`, `cancellation_requested`, …). */
+  readonly cancellationReason?: string;
+  /** Stripe's time of this view; absent for an API answer. */
+  readonly observedAt?: Instant;
+}
+
+/** An invoice's figures as an event carried them. */
+export interface InvoiceReport {
+  readonly invoiceId: string;
+  readonly amountDueMinor: number;
+  readonly amountPaidMinor: number;
+  readonly currency: CurrencyCode;
+  readonly hostedInvoiceUrl?: string;
+  /** Stripe's time for this news (the event's `created`): it orders it against the subscription's snapshots. */
+  readonly observedAt: Instant;
+}
+
+/** Every input a subscription hears: a person's command, or what Stripe told susu. */
+export type SubscriptionInput =
+  // commands
+  /** The person subscribes (the creation, as the audit log names it; again, it is ignored). */
+  | { readonly type: "subscribe" }
+  | {
+      readonly type: "change_price";
+      readonly price: SubscribedPrice;
+      readonly prorationBehavior: "always_invoice" | "create_prorations" | "none";
+    }
+  | { readonly type: "cancel"; readonly atPeriodEnd: boolean }
+  | { readonly type: "resume" }
+  // answers and events
+  | { readonly type: "subscription_changed"; readonly snapshot: SubscriptionSnapshot }
+  | { readonly type: "start_failed"; readonly code: string; readonly message: string }
+  | { readonly type: "checkout_created"; readonly sessionId: string; readonly url: string }
+  | { readonly type: "trial_will_end"; readonly trialEnd: Instant }
+  | { readonly type: "invoice_paid"; readonly invoice: InvoiceReport; readonly paidAt: Instant }
+  | {
+      readonly type: "invoice_payment_failed";
+      readonly invoice: InvoiceReport;
+      /** Stripe's `attempt_count`. */
+      readonly attemptCount: number;
+      /** When Stripe retries; absent: no retry is left (the last attempt failed). */
+      readonly nextPaymentAttemptAt?: Instant;
+    }
+  | { readonly type: "invoice_payment_action_required"; readonly invoice: InvoiceReport }
+  | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport };
+
+/** One of the input types. */
+export type SubscriptionInputType = SubscriptionInput["type"];

@@ -1,0 +1,217 @@
+// A model of Stripe Billing plays whole memberships (trials, renewals, failed attempts and
+// retries, recovery, lapse by cancellation or `unpaid`, cancellation at period end) and
+// emits the events Stripe would, in time order. The subscription must end where the model
+// says when they arrive in order, and in the same place, with the same money booked once,
+// when they arrive shuffled and repeated.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import { freshSubscription, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
+import type { SubscriptionEffect } from "./membership-effect.js";
+import type { Subscription, SubscriptionStatus } from "./subscription.js";
+import { decideSubscription } from "./subscription-decide.js";
+import type { SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
+
+const SECOND = 1000;
+const PRICE = 10_00;
+
+interface Plan {
+  readonly trial: boolean;
+  /** Each renewal: how many attempts fail before one succeeds (4 = all four fail). */
+  readonly renewals: readonly number[];
+  /** After the last attempt fails: Stripe cancels the subscription, or marks it unpaid (and maybe it is paid later). */
+  readonly afterLast: "cancel" | "unpaid_then_paid" | "unpaid";
+  /** Cancel at period end after the renewals (if still alive). */
+  readonly cancelAtEnd: boolean;
+}
+
+interface Timeline {
+  readonly events: readonly SubscriptionInput[];
+  readonly status: SubscriptionStatus;
+  readonly paidMinor: number;
+  readonly lapses: number;
+}
+
+/** What Stripe would send, in order, and where susu must end up. */
+function play(plan: Plan): Timeline {
+  const events: SubscriptionInput[] = [];
+  let t = MEMBERSHIP_T0;
+  let status: SubscriptionStatus = "incomplete";
+  let paidMinor = 0;
+  let lapses = 0;
+  const tick = () => {
+    t += 1000 * SECOND;
+    return t;
+  };
+  const snap = (s: SubscriptionSnapshot["status"], at: number, extra: Partial<SubscriptionSnapshot> = {}) =>
+    events.push({
+      type: "subscription_changed",
+      snapshot: {
+        stripeSubscriptionId: "sub_stripe1",
+        status: s,
+        stripePriceId: "price_basic_m",
+        cancelAtPeriodEnd: false,
+        observedAt: at,
+        ...extra,
+      },
+    });
+  const inv = (id: string, at: number, paid: number) => ({
+    invoiceId: id,
+    amountDueMinor: PRICE,
+    amountPaidMinor: paid,
+    currency: "AUD" as const,
+    observedAt: at,
+  });
+  const at0 = tick();
+  snap("incomplete", at0); // customer.subscription.created, then its update in the same second
+  if (plan.trial) {
+    events.push({ type: "invoice_paid", invoice: inv("in_0", at0, 0), paidAt: at0 });
+    snap("trialing", at0, { trialEnd: at0 + 14 * 86_400_000 });
+    status = "trialing";
+    events.push({ type: "trial_will_end", trialEnd: at0 + 14 * 86_400_000 });
+  } else {
+    events.push({ type: "invoice_paid", invoice: inv("in_0", at0, PRICE), paidAt: at0 });
+    snap("active", at0);
+    paidMinor += PRICE;
+    status = "active";
+  }
+  let alive = true;
+  plan.renewals.forEach((failures, k) => {
+    if (!alive) return;
+    const id = `in_${k + 1}`;
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const at = tick();
+      if (attempt > failures) {
+        events.push({ type: "invoice_paid", invoice: inv(id, at, PRICE), paidAt: at });
+        snap("active", at);
+        paidMinor += PRICE;
+        status = "active";
+        return;
+      }
+      const last = attempt === 4;
+      events.push({
+        type: "invoice_payment_failed",
+        invoice: inv(id, at, 0),
+        attemptCount: attempt,
+        ...(last ? {} : { nextPaymentAttemptAt: at + 3 * 86_400_000 }),
+      });
+      if (!last) {
+        snap("past_due", at);
+        status = "past_due";
+        continue;
+      }
+      lapses += 1;
+      status = "lapsed";
+      if (plan.afterLast === "cancel") {
+        snap("canceled", at, { cancellationReason: "payment_failed" });
+        alive = false;
+        return;
+      }
+      snap("unpaid", at);
+      if (plan.afterLast === "unpaid_then_paid") {
+        const later = tick();
+        events.push({ type: "invoice_paid", invoice: inv(id, later, PRICE), paidAt: later });
+        snap("active", later);
+        paidMinor += PRICE;
+        status = "active";
+      } else alive = false;
+    }
+  });
+  if (alive && plan.cancelAtEnd && (status === "active" || status === "trialing")) {
+    snap(status, tick(), { cancelAtPeriodEnd: true });
+    snap("canceled", tick(), { cancellationReason: "cancellation_requested", cancelAtPeriodEnd: true });
+    status = "canceled";
+  }
+  return { events, status, paidMinor, lapses };
+}
+
+interface Run {
+  readonly state: Subscription;
+  readonly effects: readonly SubscriptionEffect[];
+}
+
+function run(s: Subscription, inputs: readonly SubscriptionInput[]): Run {
+  const effects: SubscriptionEffect[] = [];
+  let state = s;
+  for (const input of inputs) {
+    // Throws on a move outside the table: the property fails on it.
+    const d = decideSubscription(state, input, { now: MEMBERSHIP_T0 })._unsafeUnwrap();
+    state = d.state;
+    effects.push(...d.effects);
+  }
+  return { state, effects };
+}
+
+const postings = (effects: readonly SubscriptionEffect[]): LedgerTransaction[] =>
+  effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+
+const revenue = (txs: readonly LedgerTransaction[]) =>
+  txs.flatMap((t) => t.postings).reduce((sum, p) => sum + (p.side === "debit" ? p.amount.amountMinor : 0), 0);
+
+const balanced = (txs: readonly LedgerTransaction[]) =>
+  txs.every(
+    (t) =>
+      t.postings.filter((p) => p.side === "debit").reduce((a, p) => a + p.amount.amountMinor, 0) ===
+      t.postings.filter((p) => p.side === "credit").reduce((a, p) => a + p.amount.amountMinor, 0),
+  );
+
+const planArb: fc.Arbitrary<Plan> = fc.record({
+  trial: fc.boolean(),
+  renewals: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 6 }),
+  afterLast: fc.constantFrom("cancel", "unpaid_then_paid", "unpaid"),
+  cancelAtEnd: fc.boolean(),
+});
+
+describe("the subscription against a model of Stripe Billing", () => {
+  it("in order: ends where Stripe does, books every paid invoice once, tells of each lapse", () => {
+    fc.assert(
+      fc.property(planArb, (plan) => {
+        const timeline = play(plan);
+        const { state, effects } = run(
+          freshSubscription({ trialDays: plan.trial ? 14 : 0 }),
+          timeline.events,
+        );
+        expect(state.status).toBe(timeline.status);
+        const txs = postings(effects);
+        expect(balanced(txs)).toBe(true);
+        expect(revenue(txs)).toBe(timeline.paidMinor);
+        const lapseNotices = effects.filter((e) => e.kind === "notify" && e.template === "membership_lapsed");
+        expect(lapseNotices).toHaveLength(timeline.lapses);
+        const ids = effects.map((e) => e.id);
+        expect(new Set(ids).size).toBe(ids.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("shuffled and repeated: the same end, the same money, nothing booked or sent twice", () => {
+    fc.assert(
+      fc.property(
+        planArb.chain((plan) => {
+          const { events } = play(plan);
+          const delivered = fc
+            .array(fc.nat({ max: events.length - 1 }), { maxLength: events.length })
+            .chain((repeats) =>
+              fc.shuffledSubarray([...events, ...repeats.map((i) => events[i] as SubscriptionInput)], {
+                minLength: events.length + repeats.length,
+              }),
+            );
+          return fc.tuple(fc.constant(plan), delivered);
+        }),
+        ([plan, delivered]) => {
+          const timeline = play(plan);
+          const s = freshSubscription({ trialDays: plan.trial ? 14 : 0 });
+          const shuffled = run(s, delivered);
+          expect(shuffled.state.status).toBe(timeline.status);
+          const txs = postings(shuffled.effects);
+          expect(new Set(txs.map((t) => t.id)).size).toBe(txs.length);
+          expect(balanced(txs)).toBe(true);
+          expect(revenue(txs)).toBe(timeline.paidMinor);
+          const notices = shuffled.effects.filter((e) => e.kind === "notify").map((e) => e.id);
+          expect(new Set(notices).size).toBe(notices.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

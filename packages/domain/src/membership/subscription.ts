@@ -1,0 +1,162 @@
+import { defineTransitions } from "../kernel/transitions.js";
+import type { CurrencyCode } from "../money/index.js";
+import type { PersonId } from "../person/ids.js";
+import type { Instant } from "../shared/time.js";
+import type { PlanInterval } from "./plan-interval.js";
+
+/**
+ * A membership's status, in susu's words:
+ *
+ * - `incomplete`: asked for; Stripe has not been paid the first invoice (or the Checkout
+ *   page is not finished);
+ * - `trialing`, `active`: the membership grants its plan's entitlements;
+ * - `past_due`: a renewal failed and Stripe retries (dunning); it still grants them;
+ * - `lapsed`: the last retry failed (Stripe marked it `unpaid`, paused it, or canceled it
+ *   for non-payment): it grants nothing; paying the open invoice makes it `active` again
+ *   while Stripe keeps the subscription;
+ * - `canceled`: ended by the person or an admin; final;
+ * - `incomplete_expired`: the first payment never came (Stripe expires it after 23 hours),
+ *   or Stripe refused to start it; final.
+ */
+export const SUBSCRIPTION_STATUSES = [
+  "incomplete",
+  "trialing",
+  "active",
+  "past_due",
+  "lapsed",
+  "canceled",
+  "incomplete_expired",
+] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** The statuses in which a membership grants its plan's entitlements. */
+export const GRANTING_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = [
+  "trialing",
+  "active",
+  "past_due",
+];
+
+/** The final statuses. */
+export const ENDED_SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ["canceled", "incomplete_expired"];
+
+/** Whether a membership in `status` grants its plan's entitlements. */
+export function grantsEntitlements(status: SubscriptionStatus): boolean {
+  return GRANTING_SUBSCRIPTION_STATUSES.includes(status);
+}
+
+/** Whether `status` is final. */
+export function isSubscriptionEnded(status: SubscriptionStatus): boolean {
+  return ENDED_SUBSCRIPTION_STATUSES.includes(status);
+}
+
+/**
+ * The moves a subscription makes, and no other. Stripe's events may skip steps (and susu
+ * may miss one), so each status may move to any later one its snapshot can report:
+ *
+ * - `incomplete →` `trialing`/`active` (first invoice paid or trial begun), `past_due` (a
+ *   trial's or first renewal's failure seen before the start), `lapsed` (a lapse seen before
+ *   the start: Stripe's events arrive in any order), `canceled`,
+ *   `incomplete_expired`;
+ * - `trialing → active`, `past_due`, `lapsed` (a trial that ended with no way to pay), `canceled`;
+ * - `active → past_due`, `lapsed`, `canceled`;
+ * - `past_due → active` (recovered), `lapsed` (last retry failed), `canceled`;
+ * - `lapsed → active` (the open invoice was paid after all), `canceled`.
+ */
+const subscriptionTransitions = defineTransitions<SubscriptionStatus>("subscription", {
+  incomplete: ["trialing", "active", "past_due", "lapsed", "canceled", "incomplete_expired"],
+  trialing: ["active", "past_due", "lapsed", "canceled"],
+  active: ["past_due", "lapsed", "canceled"],
+  past_due: ["active", "lapsed", "canceled"],
+  lapsed: ["active", "canceled"],
+  canceled: [],
+  incomplete_expired: [],
+});
+
+/** The subscription's transition table. */
+export const SUBSCRIPTION_TRANSITIONS = subscriptionTransitions.table;
+
+/** Whether `from → to` is allowed (staying put always is). */
+export function isSubscriptionMoveAllowed(from: SubscriptionStatus, to: SubscriptionStatus): boolean {
+  return subscriptionTransitions.allowed(from, to);
+}
+
+/** An invoice of the subscription, as Stripe's events told susu. */
+export interface SubscriptionInvoice {
+  readonly id: string;
+  readonly status: "open" | "paid" | "uncollectible";
+  readonly amountDueMinor: number;
+  readonly amountPaidMinor: number;
+  readonly currency: CurrencyCode;
+  /** Failed payment attempts heard of (Stripe's `attempt_count`). */
+  readonly failedAttempts: number;
+  /** The person was asked to authenticate its payment. */
+  readonly actionRequested: boolean;
+  readonly hostedInvoiceUrl?: string;
+  readonly nextPaymentAttemptAt?: Instant;
+}
+
+/** The plan price a subscription is on. */
+export interface SubscribedPrice {
+  readonly planId: string;
+  readonly priceKey: string;
+  readonly revision: number;
+  readonly stripePriceId: string;
+  readonly currency: CurrencyCode;
+  readonly interval: PlanInterval;
+  readonly amountMinor: number;
+}
+
+/** How the membership was started: charged to a saved payment method, or through Stripe Checkout. */
+export type SubscriptionStart =
+  | { readonly kind: "saved_method"; readonly paymentMethodId: string }
+  | {
+      readonly kind: "checkout";
+      readonly successUrl: string;
+      readonly cancelUrl: string;
+      readonly sessionId?: string;
+      readonly url?: string;
+    };
+
+/** A person's membership of the platform: one Stripe subscription of one plan price. */
+export interface Subscription {
+  readonly id: string;
+  readonly personId: PersonId;
+  readonly stripeCustomerId: string;
+  readonly status: SubscriptionStatus;
+  readonly price: SubscribedPrice;
+  readonly trialDays: number;
+  readonly start: SubscriptionStart;
+  /** The Stripe subscription, once Stripe reported it. */
+  readonly stripeSubscriptionId?: string;
+  /** The subscription will cancel when the period ends (a resume clears it). */
+  readonly cancelAtPeriodEnd: boolean;
+  readonly currentPeriodEnd?: Instant;
+  readonly trialEnd?: Instant;
+  /** The trial end the person was told of (Stripe's `trial_will_end`). */
+  readonly trialNoticeFor?: Instant;
+  /** Stripe's time of the last snapshot applied: an older one is stale. */
+  readonly observedAt?: Instant;
+  readonly invoices: readonly SubscriptionInvoice[];
+  /** Price changes asked for so far (the next is `changes + 1`). */
+  readonly changes: number;
+  /** Cancel and resume requests so far. */
+  readonly cancellations: number;
+  /** How many times it lapsed. */
+  readonly lapses: number;
+  readonly lapsedAt?: Instant;
+  readonly endedAt?: Instant;
+  /** Why Stripe refused to start it (a definite refusal of the create call). */
+  readonly failure?: { readonly code: string; readonly message: string };
+  readonly createdAt: Instant;
+  readonly version: number;
+}
+
+/** Moves a subscription — the one way its status changes; a move not in the table throws (a bug). */
+export function moveSubscription(
+  s: Subscription,
+  to: SubscriptionStatus,
+  patch: Partial<Omit<Subscription, "status">> = {},
+): Subscription {
+  subscriptionTransitions.assertMove(s.id, s.status, to);
+  return { ...s, ...patch, status: to };
+}

@@ -1,0 +1,75 @@
+import type { ResultAsync } from "neverthrow";
+import type { PlanInterval } from "../membership/plan-interval.js";
+import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
+import type { Money } from "../money/index.js";
+import type { GatewayError, PaymentReferences } from "./payment-gateway.js";
+
+/**
+ * The payment provider's billing side (Stripe Billing): a plan's product and prices, and a
+ * person's subscription. Every call that creates or changes something takes the outbox
+ * effect's id as its idempotency key. Kept apart from `PaymentGateway` (one-off payments,
+ * transfers, accounts): a deployment wires both to the same provider.
+ */
+export interface BillingGateway {
+  /**
+   * Creates a recurring price on the plan's product `productId` (a product id susu chooses,
+   * created with `productName` when it does not exist yet). Answers the price's id.
+   */
+  createPlanPrice(input: {
+    readonly idempotencyKey: string;
+    readonly productId: string;
+    readonly productName: string;
+    readonly amount: Money;
+    readonly interval: PlanInterval;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly priceId: string }, GatewayError>;
+
+  /** Renames a plan's product, or (`active: false`) stops it being offered. */
+  updatePlanProduct(input: {
+    readonly idempotencyKey: string;
+    readonly productId: string;
+    readonly name: string;
+    readonly active: boolean;
+  }): ResultAsync<void, GatewayError>;
+
+  /**
+   * Subscribes a customer to a price, charging a saved payment method
+   * (`default_payment_method`) with `payment_behavior: allow_incomplete`: the first invoice
+   * is paid at once off session, and a decline or an authentication leaves the subscription
+   * `incomplete` (its invoice's events say so). Answers the subscription as created.
+   */
+  createSubscription(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly priceId: string;
+    readonly paymentMethodId: string;
+    readonly trialDays: number;
+    readonly references: PaymentReferences;
+  }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+
+  /** A Checkout Session in subscription mode for the customer and price; answers its id and page. */
+  createSubscriptionCheckout(input: {
+    readonly idempotencyKey: string;
+    readonly customerId: string;
+    readonly priceId: string;
+    readonly trialDays: number;
+    readonly successUrl: string;
+    readonly cancelUrl: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<{ readonly sessionId: string; readonly url: string }, GatewayError>;
+
+  /** Moves the subscription's one item to `priceId`, prorated as `prorationBehavior` says. */
+  changeSubscriptionPrice(input: {
+    readonly idempotencyKey: string;
+    readonly subscriptionId: string;
+    readonly priceId: string;
+    readonly prorationBehavior: "always_invoice" | "create_prorations" | "none";
+  }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+
+  /** Cancels now, sets `cancel_at_period_end`, or clears it (`resume`). */
+  cancelSubscription(input: {
+    readonly idempotencyKey: string;
+    readonly subscriptionId: string;
+    readonly mode: "now" | "at_period_end" | "resume";
+  }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+}

@@ -1,0 +1,108 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
+import type { BillingGateway } from "../ports/billing-gateway.js";
+import { type GatewayError, gatewayError } from "../ports/payment-gateway.js";
+
+type Call = { readonly method: string; readonly idempotencyKey: string } & Record<string, unknown>;
+
+/**
+ * Stripe Billing in memory, for domain tests: answers each call as Stripe would answer
+ * its API (events are the test's to deliver), the same answer again for the same
+ * idempotency key, and records every call. `refuseNext` makes the next call a definite
+ * refusal (or `retryable` a passing fault).
+ */
+export class FakeBillingGateway implements BillingGateway {
+  readonly calls: Call[] = [];
+  readonly #answers = new Map<string, unknown>();
+  readonly #subscriptions = new Map<string, SubscriptionSnapshot>();
+  #next = 0;
+  #refusal: GatewayError | undefined;
+
+  /** The next call fails with this error. */
+  refuseNext(code: string, type: GatewayError["type"] = "gateway_definite"): void {
+    this.#refusal = gatewayError(type, code, `refused: ${code}`);
+  }
+
+  /** The Stripe subscription as the fake holds it. */
+  subscription(id: string): SubscriptionSnapshot | undefined {
+    return this.#subscriptions.get(id);
+  }
+
+  #call<T>(call: Call, answer: () => T): ResultAsync<T, GatewayError> {
+    this.calls.push(call);
+    const refusal = this.#refusal;
+    if (refusal) {
+      this.#refusal = undefined;
+      return errAsync(refusal);
+    }
+    const key = `${call.method}:${call.idempotencyKey}`;
+    if (!this.#answers.has(key)) this.#answers.set(key, answer());
+    return okAsync(this.#answers.get(key) as T);
+  }
+
+  #id(prefix: string): string {
+    this.#next += 1;
+    return `${prefix}_${this.#next}`;
+  }
+
+  createPlanPrice(input: Parameters<BillingGateway["createPlanPrice"]>[0]) {
+    return this.#call({ method: "createPlanPrice", ...input }, () => ({ priceId: this.#id("price") }));
+  }
+
+  updatePlanProduct(input: Parameters<BillingGateway["updatePlanProduct"]>[0]) {
+    return this.#call({ method: "updatePlanProduct", ...input }, () => undefined);
+  }
+
+  createSubscription(input: Parameters<BillingGateway["createSubscription"]>[0]) {
+    return this.#call({ method: "createSubscription", ...input }, () => {
+      const snapshot: SubscriptionSnapshot = {
+        stripeSubscriptionId: this.#id("sub"),
+        status: input.trialDays > 0 ? "trialing" : "active",
+        stripePriceId: input.priceId,
+        cancelAtPeriodEnd: false,
+      };
+      this.#subscriptions.set(snapshot.stripeSubscriptionId, snapshot);
+      return snapshot;
+    });
+  }
+
+  createSubscriptionCheckout(input: Parameters<BillingGateway["createSubscriptionCheckout"]>[0]) {
+    return this.#call({ method: "createSubscriptionCheckout", ...input }, () => {
+      const sessionId = this.#id("cs");
+      return { sessionId, url: `https://checkout.fake/${sessionId}` };
+    });
+  }
+
+  #update(subscriptionId: string, patch: Partial<SubscriptionSnapshot>): SubscriptionSnapshot {
+    const now = this.#subscriptions.get(subscriptionId);
+    if (!now) throw new Error(`no subscription ${subscriptionId}`);
+    const next = { ...now, ...patch };
+    this.#subscriptions.set(subscriptionId, next);
+    return next;
+  }
+
+  changeSubscriptionPrice(input: Parameters<BillingGateway["changeSubscriptionPrice"]>[0]) {
+    if (!this.#subscriptions.has(input.subscriptionId))
+      return errAsync(
+        gatewayError("gateway_definite", "resource_missing", `no subscription ${input.subscriptionId}`),
+      );
+    return this.#call({ method: "changeSubscriptionPrice", ...input }, () =>
+      this.#update(input.subscriptionId, { stripePriceId: input.priceId }),
+    );
+  }
+
+  cancelSubscription(input: Parameters<BillingGateway["cancelSubscription"]>[0]) {
+    if (!this.#subscriptions.has(input.subscriptionId))
+      return errAsync(
+        gatewayError("gateway_definite", "resource_missing", `no subscription ${input.subscriptionId}`),
+      );
+    return this.#call({ method: "cancelSubscription", ...input }, () =>
+      this.#update(
+        input.subscriptionId,
+        input.mode === "now"
+          ? { status: "canceled", cancellationReason: "cancellation_requested" }
+          : { cancelAtPeriodEnd: input.mode === "at_period_end" },
+      ),
+    );
+  }
+}

@@ -1,0 +1,157 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { PaymentObjectFact } from "../facts/payment-fact.js";
+import type { PlanEffect, SubscriptionEffect } from "../membership/membership-effect.js";
+import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
+import { money } from "../money/index.js";
+import type { BillingGateway } from "../ports/billing-gateway.js";
+import type { OutboxEffect } from "../ports/outbox-effect.js";
+import type { GatewayError } from "../ports/payment-gateway.js";
+
+/** The membership effects that call the billing gateway (notices and postings are shared). */
+export type BillingEffect =
+  | PlanEffect
+  | Extract<
+      SubscriptionEffect,
+      {
+        readonly kind:
+          | "create_subscription"
+          | "create_subscription_checkout"
+          | "change_subscription_price"
+          | "cancel_subscription";
+      }
+    >;
+
+/** Whether an effect is one {@link executeBillingEffect} carries out. */
+export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
+  return (
+    "aggregate" in effect &&
+    (effect.aggregate === "plan" || effect.aggregate === "subscription") &&
+    (effect.kind === "create_plan_price" ||
+      effect.kind === "update_plan_product" ||
+      effect.kind === "create_subscription" ||
+      effect.kind === "create_subscription_checkout" ||
+      effect.kind === "change_subscription_price" ||
+      effect.kind === "cancel_subscription")
+  );
+}
+
+/** How a billing call failed, for the dispatcher: a definite refusal is parked (a ticket), anything else retried. */
+export interface BillingFailure {
+  readonly code: string;
+  readonly message: string;
+  readonly retry: boolean;
+}
+
+const failed = (e: GatewayError): BillingFailure => ({
+  code: e.code,
+  message: e.message,
+  retry: e.type !== "gateway_definite",
+});
+
+/**
+ * Carries out a plan's or a subscription's Stripe call with the effect id as its
+ * idempotency key, and answers the facts the answer reports. A refusal to start a
+ * subscription is a fact the subscription hears (it expires); other definite refusals are
+ * parked for an operator. Without a billing gateway (a deployment that wired none) the
+ * effect is parked too.
+ */
+export function executeBillingEffect(
+  billing: BillingGateway | undefined,
+  effect: BillingEffect,
+): ResultAsync<readonly PaymentObjectFact[], BillingFailure> {
+  if (billing === undefined)
+    return errAsync({ code: "billing_not_configured", message: "no billing gateway is wired", retry: false });
+  const subscriptionRefs = { subscriptionId: effect.aggregateId };
+  const snapshotFact = (snapshot: SubscriptionSnapshot): readonly PaymentObjectFact[] => [
+    { kind: "subscription_changed", refs: subscriptionRefs, snapshot },
+  ];
+  const startRefused = (e: GatewayError): ResultAsync<readonly PaymentObjectFact[], BillingFailure> =>
+    e.type === "gateway_definite"
+      ? okAsync([
+          {
+            kind: "subscription_start_refused",
+            refs: subscriptionRefs,
+            failureCode: e.code,
+            failureMessage: e.message,
+          },
+        ])
+      : errAsync(failed(e));
+  switch (effect.kind) {
+    case "create_plan_price":
+      return billing
+        .createPlanPrice({
+          idempotencyKey: effect.id,
+          productId: effect.productId,
+          productName: effect.productName,
+          amount: money(effect.amountMinor, effect.currency),
+          interval: effect.interval,
+          references: { planId: effect.aggregateId },
+        })
+        .map(({ priceId }): readonly PaymentObjectFact[] => [
+          {
+            kind: "plan_price_created",
+            refs: { planId: effect.aggregateId },
+            key: effect.key,
+            revision: effect.revision,
+            priceId,
+          },
+        ])
+        .mapErr(failed);
+    case "update_plan_product":
+      return billing
+        .updatePlanProduct({
+          idempotencyKey: effect.id,
+          productId: effect.productId,
+          name: effect.name,
+          active: effect.active,
+        })
+        .map((): readonly PaymentObjectFact[] => [])
+        .mapErr(failed);
+    case "create_subscription":
+      return billing
+        .createSubscription({
+          idempotencyKey: effect.id,
+          customerId: effect.stripeCustomerId,
+          priceId: effect.stripePriceId,
+          paymentMethodId: effect.paymentMethodId,
+          trialDays: effect.trialDays,
+          references: { subscriptionId: effect.aggregateId, personId: effect.metadata.personId },
+        })
+        .map(snapshotFact)
+        .orElse(startRefused);
+    case "create_subscription_checkout":
+      return billing
+        .createSubscriptionCheckout({
+          idempotencyKey: effect.id,
+          customerId: effect.stripeCustomerId,
+          priceId: effect.stripePriceId,
+          trialDays: effect.trialDays,
+          successUrl: effect.successUrl,
+          cancelUrl: effect.cancelUrl,
+          references: { subscriptionId: effect.aggregateId, personId: effect.metadata.personId },
+        })
+        .map(({ sessionId, url }): readonly PaymentObjectFact[] => [
+          { kind: "subscription_checkout_created", refs: subscriptionRefs, sessionId, url },
+        ])
+        .orElse(startRefused);
+    case "change_subscription_price":
+      return billing
+        .changeSubscriptionPrice({
+          idempotencyKey: effect.id,
+          subscriptionId: effect.stripeSubscriptionId,
+          priceId: effect.stripePriceId,
+          prorationBehavior: effect.prorationBehavior,
+        })
+        .map(snapshotFact)
+        .mapErr(failed);
+    case "cancel_subscription":
+      return billing
+        .cancelSubscription({
+          idempotencyKey: effect.id,
+          subscriptionId: effect.stripeSubscriptionId,
+          mode: effect.mode,
+        })
+        .map(snapshotFact)
+        .mapErr(failed);
+  }
+}

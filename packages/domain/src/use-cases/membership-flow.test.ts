@@ -1,0 +1,307 @@
+// Memberships end to end in memory: an admin's plan and its Stripe prices through the
+// outbox, a person subscribing with a saved card or through Checkout, Stripe Billing's news
+// through the one fact router, the ledger, notices, and what the membership entitles.
+import { describe, expect, it } from "vitest";
+import { UNRESTRICTED_ENTITLEMENTS } from "../membership/entitlements.js";
+import type { InvoiceReport } from "../membership/subscription-input.js";
+import { DAY_MS } from "../shared/time.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import { useCaseDepsOn } from "./deps.js";
+import * as useCases from "./index.js";
+
+const ADMIN = { operator: "olga" };
+const plus = { createGroups: true, maxOpenGroups: 5, sellBookings: true };
+const nobody = { createGroups: false, maxOpenGroups: 0, sellBookings: false };
+
+async function aPlan(sim: InMemorySusu, trialDays = 0) {
+  const plan = (
+    await useCases.createPlan(
+      sim.deps,
+      {
+        name: "Plus",
+        entitlements: plus,
+        trialDays,
+        prices: [
+          { currency: "AUD", interval: "month", amountMinor: 10_00 },
+          { currency: "AUD", interval: "year", amountMinor: 100_00 },
+        ],
+      },
+      ADMIN,
+    )
+  )._unsafeUnwrap();
+  await sim.runUntilQuiet();
+  return (await useCases.getPlan(sim.deps, plan.id))._unsafeUnwrap();
+}
+
+function report(sim: InMemorySusu, id: string, paid: number): InvoiceReport {
+  return {
+    invoiceId: id,
+    amountDueMinor: 10_00,
+    amountPaidMinor: paid,
+    currency: "AUD",
+    hostedInvoiceUrl: `https://pay.test/${id}`,
+    observedAt: sim.clock.now(),
+  };
+}
+
+describe("memberships in memory", () => {
+  it("an admin's plan gets its Stripe prices through the outbox, keyed by the effect", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    expect(plan.prices.map((p) => p.stripePriceId)).toEqual(["price_1", "price_2"]);
+    expect(sim.billing.calls.map((c) => [c.method, c.idempotencyKey, c.productId])).toEqual([
+      ["createPlanPrice", `${plan.id}:price:aud_month:r1`, `susu_plan_${plan.id}`],
+      ["createPlanPrice", `${plan.id}:price:aud_year:r1`, `susu_plan_${plan.id}`],
+    ]);
+    const listed = (await useCases.listPlans(sim.deps))._unsafeUnwrap();
+    expect(listed.map((p) => p.id)).toEqual([plan.id]);
+    (await useCases.changePlan(sim.deps, plan.id, { type: "archive" }, ADMIN))._unsafeUnwrap();
+    expect((await useCases.listPlans(sim.deps))._unsafeUnwrap()).toEqual([]);
+    expect((await useCases.listPlans(sim.deps, { includeArchived: true }))._unsafeUnwrap()).toHaveLength(1);
+  });
+
+  it("subscribes with a saved card, books paid invoices, dunning notices, lapse, recovery", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    (await sim.addSeller("ana"))._unsafeUnwrap();
+    const refusedBefore = await useCases.subscribe(sim.deps, {
+      personId: "nobody",
+      planId: plan.id,
+      currency: "AUD",
+      interval: "month",
+      start: { kind: "saved_method", paymentMethodId: "pm_card" },
+    });
+    expect(refusedBefore._unsafeUnwrapErr().code).toBe("person_not_found");
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "ana",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const now = () => sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect(now()).toMatchObject({ status: "active", stripeSubscriptionId: "sub_3" });
+    const create = sim.billing.calls.find((c) => c.method === "createSubscription");
+    expect(create).toMatchObject({
+      idempotencyKey: `${sub.id}:create`,
+      customerId: "cus_ana",
+      paymentMethodId: "pm_card",
+    });
+    const again = await useCases.subscribe(sim.deps, {
+      personId: "ana",
+      planId: plan.id,
+      currency: "AUD",
+      interval: "month",
+      start: { kind: "saved_method", paymentMethodId: "pm_card" },
+    });
+    expect(again._unsafeUnwrapErr().code).toBe("already_subscribed");
+
+    const stripeSub = "sub_3";
+    const refs = {};
+    (
+      await sim.deliver([
+        {
+          kind: "invoice_paid",
+          refs,
+          stripeSubscriptionId: stripeSub,
+          invoice: report(sim, "in_1", 10_00),
+          paidAt: sim.clock.now(),
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.ledger.balance("platform:membership_revenue", "AUD"))._unsafeUnwrap().amountMinor).toBe(
+      10_00,
+    );
+
+    await sim.advance(30 * DAY_MS);
+    (
+      await sim.deliver([
+        {
+          kind: "invoice_payment_failed",
+          refs,
+          stripeSubscriptionId: stripeSub,
+          invoice: report(sim, "in_2", 0),
+          attemptCount: 1,
+          nextPaymentAttemptAt: sim.clock.now() + 3 * DAY_MS,
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(now()?.status).toBe("past_due");
+    const failedNotice = sim.notifier.sent.find((n) => n.template === "membership_payment_failed");
+    expect(failedNotice).toMatchObject({
+      aggregate: "subscription",
+      aggregateId: sub.id,
+      personIds: ["ana"],
+    });
+    expect(failedNotice?.data).toMatchObject({ hostedInvoiceUrl: "https://pay.test/in_2", attempt: 1 });
+    // Past due still grants while Stripe retries.
+    expect(
+      (
+        await useCases.entitlementsOfPerson({ ...sim.deps, defaultEntitlements: nobody }, "ana")
+      )._unsafeUnwrap(),
+    ).toEqual(plus);
+
+    await sim.advance(3 * DAY_MS);
+    (
+      await sim.deliver([
+        {
+          kind: "invoice_payment_failed",
+          refs,
+          stripeSubscriptionId: stripeSub,
+          invoice: report(sim, "in_2", 0),
+          attemptCount: 2,
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(now()?.status).toBe("lapsed");
+    expect(sim.notifier.sent.filter((n) => n.template === "membership_lapsed")).toHaveLength(1);
+    expect(
+      (
+        await useCases.entitlementsOfPerson({ ...sim.deps, defaultEntitlements: nobody }, "ana")
+      )._unsafeUnwrap(),
+    ).toEqual(nobody);
+
+    await sim.advance(DAY_MS);
+    (
+      await sim.deliver([
+        {
+          kind: "invoice_paid",
+          refs,
+          stripeSubscriptionId: stripeSub,
+          invoice: report(sim, "in_2", 10_00),
+          paidAt: sim.clock.now(),
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(now()?.status).toBe("active");
+    expect((await sim.ledger.balance("platform:membership_revenue", "AUD"))._unsafeUnwrap().amountMinor).toBe(
+      20_00,
+    );
+  });
+
+  it("changes plan with proration, cancels at period end and resumes, through Stripe calls keyed by the effect", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    (await sim.addSeller("ben"))._unsafeUnwrap();
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "ben",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const yearly = (
+      await useCases.changeSubscriptionPlan(sim.deps, sub.id, { planId: plan.id, interval: "year" }, "ben")
+    )._unsafeUnwrap();
+    expect(yearly.price).toMatchObject({ interval: "year", amountMinor: 100_00 });
+    await sim.runUntilQuiet();
+    expect(sim.billing.calls.find((c) => c.method === "changeSubscriptionPrice")).toMatchObject({
+      idempotencyKey: `${sub.id}:change:1`,
+      prorationBehavior: "always_invoice",
+      priceId: "price_2",
+    });
+    (await useCases.cancelSubscription(sim.deps, sub.id, true, "ben"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(sim.billing.subscription("sub_3")?.cancelAtPeriodEnd).toBe(true);
+    const resumed = (await useCases.resumeSubscription(sim.deps, sub.id, "ben"))._unsafeUnwrap();
+    expect(resumed.cancelAtPeriodEnd).toBe(false);
+    await sim.runUntilQuiet();
+    expect(sim.billing.subscription("sub_3")?.cancelAtPeriodEnd).toBe(false);
+    expect((await useCases.resumeSubscription(sim.deps, sub.id, "ben"))._unsafeUnwrapErr().code).toBe(
+      "not_canceling",
+    );
+  });
+
+  it("a Stripe refusal to start expires the membership; Checkout records the page", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    (await sim.addSeller("cy"))._unsafeUnwrap();
+    sim.billing.refuseNext("resource_missing");
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "cy",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_not_theirs" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(sim.store.subscriptions().find((s) => s.id === sub.id)).toMatchObject({
+      status: "incomplete_expired",
+      failure: { code: "resource_missing" },
+    });
+    const viaCheckout = (
+      await useCases.subscribe(sim.deps, {
+        personId: "cy",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(sim.store.subscriptions().find((s) => s.id === viaCheckout.id)?.start).toMatchObject({
+      kind: "checkout",
+      url: expect.stringMatching(/^https:\/\/checkout\.fake\/cs_/),
+    });
+  });
+
+  it("refuses a price the plan does not offer, an archived plan, a person without a customer", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    (
+      await sim.store.commit({
+        people: [
+          { state: { id: "dee", displayName: "Dee", createdAt: 0, version: 0 }, expectedVersion: undefined },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const base = {
+      personId: "dee",
+      planId: plan.id,
+      currency: "AUD",
+      interval: "month",
+      start: { kind: "saved_method", paymentMethodId: "pm" },
+    } as const;
+    expect((await useCases.subscribe(sim.deps, base))._unsafeUnwrapErr().code).toBe("customer_not_onboarded");
+    (await sim.addSeller("eve"))._unsafeUnwrap();
+    const eve = { ...base, personId: "eve" };
+    expect((await useCases.subscribe(sim.deps, { ...eve, currency: "USD" }))._unsafeUnwrapErr().code).toBe(
+      "price_not_available",
+    );
+    expect(
+      (await useCases.subscribe(sim.deps, { ...eve, planId: "plan_nope" }))._unsafeUnwrapErr().code,
+    ).toBe("plan_not_found");
+    (await useCases.changePlan(sim.deps, plan.id, { type: "archive" }, ADMIN))._unsafeUnwrap();
+    expect((await useCases.subscribe(sim.deps, eve))._unsafeUnwrapErr().code).toBe("plan_archived");
+    expect(sim.store.subscriptions()).toEqual([]);
+  });
+
+  it("without a membership, people get the configured default (everything unless narrowed)", async () => {
+    const sim = new InMemorySusu();
+    expect((await useCases.entitlementsOfPerson(sim.deps, "ana"))._unsafeUnwrap()).toEqual(
+      UNRESTRICTED_ENTITLEMENTS,
+    );
+    const narrowed = useCaseDepsOn(sim.store, {
+      clock: sim.clock,
+      ids: sim.ids,
+      defaultEntitlements: nobody,
+    });
+    expect((await useCases.entitlementsOfPerson(narrowed, "ana"))._unsafeUnwrap()).toEqual(nobody);
+  });
+});

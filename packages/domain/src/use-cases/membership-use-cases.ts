@@ -1,0 +1,375 @@
+import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import type { PaymentObjectFact } from "../facts/payment-fact.js";
+import { membershipError } from "../membership/membership.errors.js";
+import {
+  availablePrice,
+  createPlan as decideNewPlan,
+  decidePlan,
+  type Plan,
+  type PlanDecision,
+  type PlanInput,
+  type PlanTerms,
+} from "../membership/plan.js";
+import { isSubscriptionEnded, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
+import {
+  createSubscription,
+  decideSubscription,
+  type SubscriptionDecision,
+} from "../membership/subscription-decide.js";
+import type { SubscriptionInput } from "../membership/subscription-input.js";
+import type { PersonId } from "../person/ids.js";
+import {
+  type AggregateKind,
+  applyAggregateInput,
+  commitCreation,
+  loadOrNotFound,
+} from "./aggregate-commit.js";
+import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
+
+/** A plan, for the shared load-decide-store steps. */
+const planKind: AggregateKind<"plans", PlanInput, PlanDecision> = {
+  aggregate: "plan",
+  stored: (change) => ({ plans: [change] }),
+  load: (deps, id) => deps.plans.getPlan(id),
+  decide: (_deps, plan, input, now) => decidePlan(plan, input, { now }),
+};
+
+/** A subscription, for the shared load-decide-store steps. */
+const subscriptionKind: AggregateKind<"subscriptions", SubscriptionInput, SubscriptionDecision> = {
+  aggregate: "subscription",
+  stored: (change) => ({ subscriptions: [change] }),
+  load: (deps, id) => deps.subscriptions.getSubscription(id),
+  decide: (_deps, s, input, now) => decideSubscription(s, input, { now }),
+};
+
+/** Loads a plan or fails with `plan_not_found`. */
+export function getPlan(deps: UseCaseDeps, id: string): ResultAsync<Plan, UseCaseError> {
+  return loadOrNotFound(planKind, deps, id);
+}
+
+/** The plans people can subscribe to (and the archived ones, when asked). */
+export function listPlans(
+  deps: UseCaseDeps,
+  query: { readonly includeArchived: boolean } = { includeArchived: false },
+): ResultAsync<readonly Plan[], UseCaseError> {
+  return deps.plans.listPlans(query);
+}
+
+/** A platform admin creates a plan; its Stripe product and prices are created through the outbox. */
+export function createPlan(
+  deps: UseCaseDeps,
+  terms: PlanTerms,
+  operator: PlatformOperator,
+): ResultAsync<Plan, UseCaseError> {
+  const now = deps.clock.now();
+  const decided = decideNewPlan(deps.ids.newId("plan"), terms, now);
+  if (decided.isErr()) return errAsync(decided.error);
+  return commitCreation(
+    planKind,
+    deps,
+    decided.value,
+    { input: { type: "create" }, at: now, actor: operatorActor(operator) },
+    (plan): Plan => plan,
+    () => okAsync<Plan | undefined, UseCaseError>(undefined),
+  );
+}
+
+/** A platform admin changes a plan (name, entitlements, trial, prices) or archives it. */
+export function changePlan(
+  deps: UseCaseDeps,
+  id: string,
+  input: Extract<PlanInput, { type: "update" | "archive" }>,
+  operator: PlatformOperator,
+): ResultAsync<Plan, UseCaseError> {
+  return applyAggregateInput(planKind, deps, id, input, operatorActor(operator)).map((d) => d.state);
+}
+
+/** Feeds an input (Stripe's answer about a price) to a plan. */
+export function applyPlanInput(
+  deps: UseCaseDeps,
+  id: string,
+  input: PlanInput,
+  actor: string,
+): ResultAsync<PlanDecision, UseCaseError> {
+  return applyAggregateInput(planKind, deps, id, input, actor);
+}
+
+/** Loads a subscription or fails with `subscription_not_found`. */
+export function getSubscription(deps: UseCaseDeps, id: string): ResultAsync<Subscription, UseCaseError> {
+  return loadOrNotFound(subscriptionKind, deps, id);
+}
+
+/** A person's memberships, newest first. */
+export function listSubscriptionsOfPerson(
+  deps: UseCaseDeps,
+  personId: PersonId,
+): ResultAsync<readonly Subscription[], UseCaseError> {
+  return deps.subscriptions.listSubscriptionsOfPerson(personId);
+}
+
+/** Feeds one input (a command, or a translated Stripe event) to a subscription. */
+export function applySubscriptionInput(
+  deps: UseCaseDeps,
+  id: string,
+  input: SubscriptionInput,
+  actor: string,
+): ResultAsync<SubscriptionDecision, UseCaseError> {
+  return applyAggregateInput(subscriptionKind, deps, id, input, actor);
+}
+
+/** What a person asks for when they subscribe themselves. */
+export interface SubscribeCommand {
+  readonly personId: PersonId;
+  readonly planId: string;
+  readonly currency: string;
+  readonly interval: string;
+  /** A payment method saved on their Stripe customer, or a Checkout page to pay on. */
+  readonly start:
+    | { readonly kind: "saved_method"; readonly paymentMethodId: string }
+    | { readonly kind: "checkout"; readonly successUrl: string; readonly cancelUrl: string };
+}
+
+/** Whether a membership still counts as the person's one membership (not ended, not lapsed for good). */
+function isCurrent(s: Subscription): boolean {
+  return !isSubscriptionEnded(s.status) && !(s.status === "lapsed" && s.endedAt !== undefined);
+}
+
+/** The price a plan offers in a currency and interval, as a subscription records it. */
+function subscribedPrice(plan: Plan, currency: string, interval: string): SubscribedPrice | undefined {
+  const price = availablePrice(plan, currency, interval);
+  if (price?.stripePriceId === undefined) return undefined;
+  return {
+    planId: plan.id,
+    priceKey: price.key,
+    revision: price.revision,
+    stripePriceId: price.stripePriceId,
+    currency: price.currency,
+    interval: price.interval,
+    amountMinor: price.amountMinor,
+  };
+}
+
+function priceOrRefuse(
+  plan: Plan,
+  currency: string,
+  interval: string,
+): ResultAsync<SubscribedPrice, UseCaseError> {
+  if (plan.status === "archived")
+    return errAsync(membershipError("plan_archived", `plan ${plan.id} is archived`));
+  const price = subscribedPrice(plan, currency, interval);
+  return price
+    ? okAsync(price)
+    : errAsync(
+        membershipError(
+          "price_not_available",
+          `plan ${plan.id} has no ${currency} price per ${interval} ready`,
+        ),
+      );
+}
+
+/**
+ * A person subscribes themselves to a plan's price: they must be a person with a Stripe
+ * customer (`person_not_found`, `customer_not_onboarded`) and hold no current membership
+ * (`already_subscribed`: change its plan instead). Stripe is asked through the outbox.
+ */
+export function subscribe(
+  deps: UseCaseDeps,
+  command: SubscribeCommand,
+): ResultAsync<Subscription, UseCaseError> {
+  return deps.people.getPerson(command.personId).andThen((person) => {
+    if (!person) return errAsync(membershipError("person_not_found", `no person ${command.personId}`));
+    const customerId = person.customerId;
+    if (customerId === undefined)
+      return errAsync(
+        membershipError("customer_not_onboarded", `person ${person.id} has no Stripe customer yet`),
+      );
+    return getPlan(deps, command.planId)
+      .mapErr(
+        (e): UseCaseError => (e.code === "plan_not_found" ? membershipError("plan_not_found", e.message) : e),
+      )
+      .andThen((plan) =>
+        priceOrRefuse(plan, command.currency, command.interval).andThen((price) =>
+          deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((held) => {
+            const current = held.find(isCurrent);
+            if (current)
+              return errAsync(
+                membershipError(
+                  "already_subscribed",
+                  `person ${person.id} holds subscription ${current.id} (${current.status}); change its plan instead`,
+                ),
+              );
+            const now = deps.clock.now();
+            const decided = createSubscription(
+              {
+                id: deps.ids.newId("mbr"),
+                personId: person.id,
+                stripeCustomerId: customerId,
+                price,
+                trialDays: plan.trialDays,
+                start: command.start,
+              },
+              { now },
+            );
+            if (decided.isErr()) return errAsync(decided.error);
+            return commitCreation(
+              subscriptionKind,
+              deps,
+              decided.value,
+              { input: { type: "subscribe" }, at: now, actor: person.id },
+              (s): Subscription => s,
+              () => okAsync<Subscription | undefined, UseCaseError>(undefined),
+            );
+          }),
+        ),
+      );
+  });
+}
+
+/** The person changes plan (or interval): Stripe prorates and invoices the difference at once. */
+export function changeSubscriptionPlan(
+  deps: UseCaseDeps,
+  id: string,
+  to: { readonly planId: string; readonly interval?: string },
+  actor: string,
+): ResultAsync<Subscription, UseCaseError> {
+  return getSubscription(deps, id).andThen((s) =>
+    getPlan(deps, to.planId)
+      .mapErr(
+        (e): UseCaseError => (e.code === "plan_not_found" ? membershipError("plan_not_found", e.message) : e),
+      )
+      .andThen((plan) => priceOrRefuse(plan, s.price.currency, to.interval ?? s.price.interval))
+      .andThen((price) =>
+        applySubscriptionInput(
+          deps,
+          id,
+          { type: "change_price", price, prorationBehavior: "always_invoice" },
+          actor,
+        ),
+      )
+      .map((d) => d.state),
+  );
+}
+
+/** The person cancels now, or at the end of the period. */
+export function cancelSubscription(
+  deps: UseCaseDeps,
+  id: string,
+  atPeriodEnd: boolean,
+  actor: string,
+): ResultAsync<Subscription, UseCaseError> {
+  return applySubscriptionInput(deps, id, { type: "cancel", atPeriodEnd }, actor).map((d) => d.state);
+}
+
+/** The person takes back a cancellation at period end. */
+export function resumeSubscription(
+  deps: UseCaseDeps,
+  id: string,
+  actor: string,
+): ResultAsync<Subscription, UseCaseError> {
+  return applySubscriptionInput(deps, id, { type: "resume" }, actor).map((d) => d.state);
+}
+
+export { entitlementsOfPerson } from "./entitlements.js";
+
+/** What a membership fact did: applied, or ignored and why. */
+export interface MembershipFactOutcome {
+  readonly status: "applied" | "ignored";
+  readonly detail: string;
+}
+
+/** The subscription a fact is about: its references name it, or its Stripe subscription does. */
+function subscriptionOf(
+  deps: UseCaseDeps,
+  fact: PaymentObjectFact,
+): ResultAsync<Subscription | undefined, UseCaseError> {
+  const stripeId =
+    fact.kind === "subscription_changed"
+      ? fact.snapshot.stripeSubscriptionId
+      : "stripeSubscriptionId" in fact
+        ? fact.stripeSubscriptionId
+        : undefined;
+  const byRef = fact.refs.subscriptionId;
+  if (byRef !== undefined) return deps.subscriptions.getSubscription(byRef);
+  if (stripeId === undefined) return okAsync(undefined);
+  return deps.subscriptions.findSubscriptionByStripeId(stripeId);
+}
+
+/** The input a membership fact means for its subscription. */
+function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undefined {
+  switch (fact.kind) {
+    case "subscription_changed":
+      return { type: "subscription_changed", snapshot: fact.snapshot };
+    case "subscription_start_refused":
+      return { type: "start_failed", code: fact.failureCode, message: fact.failureMessage };
+    case "subscription_checkout_created":
+      return { type: "checkout_created", sessionId: fact.sessionId, url: fact.url };
+    case "subscription_trial_will_end":
+      return { type: "trial_will_end", trialEnd: fact.trialEnd };
+    case "invoice_paid":
+      return { type: "invoice_paid", invoice: fact.invoice, paidAt: fact.paidAt };
+    case "invoice_payment_failed":
+      return {
+        type: "invoice_payment_failed",
+        invoice: fact.invoice,
+        attemptCount: fact.attemptCount,
+        ...(fact.nextPaymentAttemptAt !== undefined
+          ? { nextPaymentAttemptAt: fact.nextPaymentAttemptAt }
+          : {}),
+      };
+    case "invoice_payment_action_required":
+      return { type: "invoice_payment_action_required", invoice: fact.invoice };
+    case "invoice_marked_uncollectible":
+      return { type: "invoice_marked_uncollectible", invoice: fact.invoice };
+    default:
+      return undefined;
+  }
+}
+
+/** Whether a fact is a membership's (a plan's price, a subscription's news). */
+export function isMembershipFact(fact: PaymentObjectFact): boolean {
+  return fact.kind === "plan_price_created" || subscriptionInputOf(fact) !== undefined;
+}
+
+/**
+ * Applies a membership fact: a plan's new price to its plan, a subscription's news to the
+ * subscription it names (by reference, or by its Stripe subscription). News of a
+ * subscription susu does not know is ignored.
+ */
+export function applyMembershipFact(
+  deps: UseCaseDeps,
+  fact: PaymentObjectFact,
+  actor: string,
+): ResultAsync<MembershipFactOutcome, UseCaseError> {
+  const outcome = (what: string, d: { readonly ignored?: { code: string; detail: string } }) =>
+    d.ignored === undefined
+      ? { status: "applied" as const, detail: `${what} applied` }
+      : { status: "ignored" as const, detail: `${what} ignored: ${d.ignored.code}: ${d.ignored.detail}` };
+  if (fact.kind === "plan_price_created") {
+    const planId = fact.refs.planId;
+    if (planId === undefined) return okAsync({ status: "ignored", detail: "a price that names no plan" });
+    const input: PlanInput = {
+      type: "price_created",
+      key: fact.key,
+      revision: fact.revision,
+      stripePriceId: fact.priceId,
+    };
+    return applyPlanInput(deps, planId, input, actor)
+      .map((d) => outcome(`plan ${planId}: price_created`, d))
+      .orElse((e) =>
+        e.code === "plan_not_found"
+          ? okAsync({ status: "ignored" as const, detail: `no plan ${planId}` })
+          : errAsync(e),
+      );
+  }
+  const input = subscriptionInputOf(fact);
+  if (input === undefined)
+    return okAsync({ status: "ignored", detail: `${fact.kind} is not a membership's` });
+  return subscriptionOf(deps, fact).andThen((s) =>
+    s === undefined
+      ? okAsync({ status: "ignored" as const, detail: `${fact.kind}: no subscription of susu's` })
+      : applySubscriptionInput(deps, s.id, input, actor).map((d) =>
+          outcome(`subscription ${s.id}: ${input.type}`, d),
+        ),
+  );
+}
