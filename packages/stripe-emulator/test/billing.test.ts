@@ -320,10 +320,10 @@ describe("price changes with prorations", () => {
     expect(charges.data.map((c) => c.amount).sort()).toEqual([1500, 1596]);
 
     const events = (await h.stripe.events.list({ limit: 100 })).data.reverse();
-    const change = events.find(
-      (e) => e.type === "customer.subscription.updated" && e.data.previous_attributes?.items,
-    );
-    const previousItems = change?.data.previous_attributes?.items as Stripe.ApiList<Stripe.SubscriptionItem>;
+    const previousOf = (e: Stripe.Event) =>
+      e.data.previous_attributes as { items?: Stripe.ApiList<Stripe.SubscriptionItem> } | undefined;
+    const change = events.find((e) => e.type === "customer.subscription.updated" && previousOf(e)?.items);
+    const previousItems = previousOf(change!)!.items!;
     expect(previousItems.data[0]!.price.unit_amount).toBe(1500);
     const invoiceEvents = events.filter((e) => (e.data.object as { id: string }).id === invoice.id);
     expect(invoiceEvents.map((e) => e.type)).toEqual([
@@ -336,7 +336,11 @@ describe("price changes with prorations", () => {
     // The next renewal charges the new price in full, once.
     await h.emu.control.advanceClockTo(item.current_period_end + 3600);
     const renewal = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;
-    expect(renewal).toMatchObject({ billing_reason: "subscription_cycle", status: "paid", amount_paid: 4000 });
+    expect(renewal).toMatchObject({
+      billing_reason: "subscription_cycle",
+      status: "paid",
+      amount_paid: 4000,
+    });
   });
 
   it("always_invoice downgrades into a credit balance that pays the next invoices", async () => {
@@ -441,7 +445,9 @@ describe("invoice payments that need 3-D Secure", () => {
     const threeDs = await h.stripe.paymentMethods.attach("pm_card_authenticationRequired", {
       customer: customer.id,
     });
-    await h.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: threeDs.id } });
+    await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: threeDs.id },
+    });
     await h.emu.control.advanceClockTo(sub.items.data[0]!.current_period_end + 3600);
 
     const listed = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;

@@ -335,10 +335,9 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(s.price).toMatchObject({ planId: pro.id, amountMinor: 40_00 });
     const at = await harness.emulator.control.now();
     // A 31-day period with 20 days left: −1500 × 20/31 = −967.74 → −968 and 4000 × 20/31 = 2580.65 → 2581.
-    expect([period.current_period_end - at, period.current_period_end - period.current_period_start]).toEqual([
-      20 * DAY,
-      31 * DAY,
-    ]);
+    expect([period.current_period_end - at, period.current_period_end - period.current_period_start]).toEqual(
+      [20 * DAY, 31 * DAY],
+    );
     const invoices = await harness.stripe.invoices.list({ subscription: stripeSub });
     const prorated = invoices.data.filter((i) => i.billing_reason === "subscription_update");
     expect(prorated).toHaveLength(1);
@@ -380,7 +379,10 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(notices(s, "membership_payment_failed")).toHaveLength(0);
 
     // Stripe delivers the event again: the person is not asked twice.
-    const actionEvents = await harness.stripe.events.list({ type: "invoice.payment_action_required", limit: 100 });
+    const actionEvents = await harness.stripe.events.list({
+      type: "invoice.payment_action_required",
+      limit: 100,
+    });
     const invoiceId = String(asked[0]?.data.invoiceId);
     const again = actionEvents.data.find((e) => (e.data.object as { id: string }).id === invoiceId)!;
     expect((await processWebhookEvent(again, ctx))._unsafeUnwrap().status).toBe("ignored");

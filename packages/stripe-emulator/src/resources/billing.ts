@@ -125,7 +125,9 @@ export function prorationLines(
   const length = period.end - period.start;
   const left = period.end - at;
   if (length <= 0 || left <= 0) return [];
-  const share = (unit: number, quantity: number) => Math.round((unit * quantity * left) / length);
+  // Exact integer arithmetic (the product can pass 2^53), rounding halves up.
+  const share = (unit: number, quantity: number) =>
+    Number((2n * BigInt(unit) * BigInt(quantity) * BigInt(left) + BigInt(length)) / (2n * BigInt(length)));
   const name = (price: Stripe.Price) => price.nickname ?? price.id;
   return [
     {
@@ -576,11 +578,15 @@ function priceChangeOf(
   const items = optArray(p, "items");
   if (!items || items.length === 0) {
     if (prorationDate !== undefined) {
-      throw invalidParam("proration_date", "proration_date can only be set when the subscription's items change.");
+      throw invalidParam(
+        "proration_date",
+        "proration_date can only be set when the subscription's items change.",
+      );
     }
     return undefined;
   }
-  if (items.length > 1) throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+  if (items.length > 1)
+    throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
   const itemParams = items[0];
   if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
   const current = itemOf(record.obj);
