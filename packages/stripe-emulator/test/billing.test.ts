@@ -409,6 +409,42 @@ describe("price changes with prorations", () => {
     expect(plainNext.lines.data.map((l) => l.amount)).toEqual([4000]);
   });
 
+  it("a price of another interval restarts the billing cycle now and invoices the new period at once", async () => {
+    const { customer, sub, item } = await subscribedAt(1500);
+    const yearly = await h.stripe.prices.create({
+      currency: "aud",
+      unit_amount: 15000,
+      recurring: { interval: "year" },
+      product_data: { name: "susu platform" },
+      nickname: "yearly",
+    });
+    await h.emu.control.advanceClock(CHANGE_AFTER);
+    const at = sub.created + CHANGE_AFTER;
+    const updated = await h.stripe.subscriptions.update(sub.id, {
+      items: [{ id: item.id, price: yearly.id }],
+      proration_behavior: "create_prorations",
+      expand: ["latest_invoice"],
+    });
+    expect(updated.billing_cycle_anchor).toBe(at);
+    const period = updated.items.data[0]!;
+    expect([period.current_period_start, new Date(period.current_period_end * 1000).toISOString()]).toEqual([
+      at,
+      "2027-02-10T15:00:07.000Z",
+    ]);
+    const invoice = updated.latest_invoice as Stripe.Invoice;
+    expect(invoice.lines.data.map((l) => l.amount)).toEqual([-958, 15000]);
+    expect(invoice).toMatchObject({
+      billing_reason: "subscription_update",
+      status: "paid",
+      amount_paid: 14042,
+    });
+    // The old monthly renewal is gone: nothing more is charged until the year is over.
+    await h.emu.control.advanceClockTo(item.current_period_end + 3600);
+    expect((await h.stripe.charges.list({ customer: customer.id })).data.map((c) => c.amount)).toEqual([
+      14042, 1500,
+    ]);
+  });
+
   it("refuses an item of another subscription, a price in another currency and a proration_date outside the period", async () => {
     const { sub, item } = await subscribedAt(1500);
     const to = await monthlyPrice(4000);

@@ -358,6 +358,37 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
   });
 
+  it("monthly to yearly: Stripe restarts the period now and bills the year less the unused month", async () => {
+    const { paymentMethodId } = await aPerson("gus", "pm_card_visa");
+    let s = await subscribed("gus", paymentMethodId);
+    await advanceDays(15);
+    await advanceDays(10);
+    const month = (await harness.stripe.subscriptions.retrieve(s.stripeSubscriptionId as string)).items
+      .data[0]!;
+    const at = await harness.emulator.control.now();
+    // This person's month has 30 days, 19 of them left: 1500 × 19/30 = 950 back.
+    expect([month.current_period_end - at, month.current_period_end - month.current_period_start]).toEqual([
+      19 * DAY,
+      30 * DAY,
+    ]);
+    (
+      await useCases.changeSubscriptionPlan(deps, s.id, { planId: plan.id, interval: "year" }, "gus")
+    )._unsafeUnwrap();
+    await settle();
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(s.price).toMatchObject({ interval: "year", amountMinor: 150_00 });
+    const now = (await harness.emulator.control.now()) * 1000;
+    expect(s.currentPeriodEnd).toBe(
+      Date.UTC(new Date(now).getUTCFullYear() + 1, new Date(now).getUTCMonth(), new Date(now).getUTCDate()),
+    );
+    const invoices = await harness.stripe.invoices.list({ subscription: s.stripeSubscriptionId as string });
+    const update = invoices.data.find((i) => i.billing_reason === "subscription_update")!;
+    expect(update.lines.data.map((l) => l.amount)).toEqual([-950, 150_00]);
+    expect(await paidIn(s)).toBe(15_00 + 140_50);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
   it("a renewal that needs 3-D Secure: the person is asked once, and is active after authenticating", async () => {
     const { paymentMethodId } = await aPerson("fay", "pm_card_visa");
     let s = await subscribed("fay", paymentMethodId);

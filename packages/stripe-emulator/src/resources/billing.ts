@@ -613,13 +613,6 @@ function priceChangeOf(
       `The price specified is in ${price.currency} but the subscription is in ${record.obj.currency}.`,
     );
   }
-  const old = current.price.recurring!;
-  if (price.recurring.interval !== old.interval || price.recurring.interval_count !== old.interval_count) {
-    throw invalidParam(
-      "items[0][price]",
-      "The emulator changes prices only between prices of the same billing interval.",
-    );
-  }
   const quantity = optInt(itemParams, "quantity", "items[0][") ?? current.quantity ?? 1;
   if (quantity < 1) throw invalidParam("items[0][quantity]", "Quantity must be at least 1.");
   const now = engine.now(record.meta.clock);
@@ -645,6 +638,14 @@ function applyPriceChange(
 ): InvoiceRecord | undefined {
   const item = itemOf(record.obj);
   const period = { start: item.current_period_start, end: item.current_period_end };
+  const was = item.price.recurring!;
+  const next = change.price.recurring!;
+  if (
+    record.obj.status !== "trialing" &&
+    (was.interval !== next.interval || was.interval_count !== next.interval_count)
+  ) {
+    return changeInterval(engine, record, change);
+  }
   const lines =
     change.behavior === "none" || record.obj.status === "trialing"
       ? []
@@ -667,6 +668,49 @@ function applyPriceChange(
   const invoice = createInvoice(engine, record, "subscription_update", change.at, period.end, [
     ...pending,
     ...lines,
+  ]);
+  return invoiceRecord(engine, invoice.id);
+}
+
+/**
+ * A price of another interval resets the billing cycle to the change: a new period starts now
+ * and is invoiced at once, with the credit for the old price's unused time unless
+ * `proration_behavior` is `none` (whatever the behavior, Stripe invoices the new period now).
+ */
+function changeInterval(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  change: PriceChange,
+): InvoiceRecord {
+  const sub = record.obj;
+  const item = itemOf(sub);
+  const now = engine.now(record.meta.clock);
+  const recurring = change.price.recurring!;
+  const end = addInterval(now, recurring.interval, recurring.interval_count);
+  const credit =
+    change.behavior === "none"
+      ? []
+      : prorationLines(
+          { price: item.price, quantity: item.quantity ?? 1 },
+          { price: change.price, quantity: 0 },
+          { start: item.current_period_start, end: item.current_period_end },
+          change.at,
+        ).slice(0, 1);
+  item.price = change.price;
+  item.plan = planOf(change.price);
+  item.quantity = change.quantity;
+  item.current_period_start = now;
+  item.current_period_end = end;
+  sub.billing_cycle_anchor = now;
+  record.meta.periods = 1;
+  engine.scheduler.cancel(RENEW_TASK, sub.id);
+  engine.scheduler.schedule(record.meta.clock, end, RENEW_TASK, sub.id);
+  const pending = record.meta.pendingLines ?? [];
+  record.meta.pendingLines = [];
+  const invoice = createInvoice(engine, record, "subscription_update", now, end, [
+    ...pending,
+    ...credit,
+    periodLine(item, now, end),
   ]);
   return invoiceRecord(engine, invoice.id);
 }
