@@ -280,3 +280,251 @@ describe("test clocks", () => {
     expect((await h.stripe.testHelpers.testClocks.del(clock.id)).deleted).toBe(true);
   });
 });
+
+describe("price changes with prorations", () => {
+  // Created at the start time (Jan 31 12:00): the period ends Feb 28 12:00, 28 days = 2,419,200 s.
+  // Changed 10 days, 3 hours and 7 seconds in: 1,544,393 s are left.
+  const CHANGE_AFTER = 10 * DAY + 3 * 3600 + 7;
+
+  async function subscribedAt(amount: number) {
+    const from = await monthlyPrice(amount);
+    const customer = await customerWith("pm_card_visa");
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: from.id }] });
+    return { customer, sub, item: sub.items.data[0]! };
+  }
+
+  it("always_invoice upgrades at once: credit for the unused time, charge for the rest, paid on one invoice", async () => {
+    const { customer, sub, item } = await subscribedAt(1500);
+    const to = await monthlyPrice(4000);
+    await h.emu.control.advanceClock(CHANGE_AFTER + 60);
+    const updated = await h.stripe.subscriptions.update(sub.id, {
+      items: [{ id: item.id, price: to.id }],
+      proration_behavior: "always_invoice",
+      proration_date: sub.created + CHANGE_AFTER,
+      expand: ["latest_invoice"],
+    });
+    expect(updated.items.data[0]!.price.id).toBe(to.id);
+    expect(updated.items.data[0]!.current_period_end).toBe(item.current_period_end);
+    const invoice = updated.latest_invoice as Stripe.Invoice;
+    expect(invoice.billing_reason).toBe("subscription_update");
+    // 1500 × 1544393 / 2419200 = 957.58 → 958; 4000 × 1544393 / 2419200 = 2553.56 → 2554.
+    expect(invoice.lines.data.map((l) => l.amount)).toEqual([-958, 2554]);
+    expect(invoice.lines.data.every((l) => l.parent?.subscription_item_details?.proration)).toBe(true);
+    expect(invoice.lines.data[0]!.period).toEqual({
+      start: sub.created + CHANGE_AFTER,
+      end: item.current_period_end,
+    });
+    expect(invoice.lines.data[0]!.description).toMatch(/^Unused time on 1 × monthly after 10 Feb 2026$/);
+    expect(invoice).toMatchObject({ status: "paid", total: 1596, amount_due: 1596, amount_paid: 1596 });
+    const charges = await h.stripe.charges.list({ customer: customer.id });
+    expect(charges.data.map((c) => c.amount).sort()).toEqual([1500, 1596]);
+
+    const events = (await h.stripe.events.list({ limit: 100 })).data.reverse();
+    const previousOf = (e: Stripe.Event) =>
+      e.data.previous_attributes as { items?: Stripe.ApiList<Stripe.SubscriptionItem> } | undefined;
+    const change = events.find((e) => e.type === "customer.subscription.updated" && previousOf(e)?.items);
+    const previousItems = previousOf(change!)!.items!;
+    expect(previousItems.data[0]!.price.unit_amount).toBe(1500);
+    const invoiceEvents = events.filter((e) => (e.data.object as { id: string }).id === invoice.id);
+    expect(invoiceEvents.map((e) => e.type)).toEqual([
+      "invoice.created",
+      "invoice.finalized",
+      "invoice.paid",
+      "invoice.payment_succeeded",
+    ]);
+
+    // The next renewal charges the new price in full, once.
+    await h.emu.control.advanceClockTo(item.current_period_end + 3600);
+    const renewal = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;
+    expect(renewal).toMatchObject({
+      billing_reason: "subscription_cycle",
+      status: "paid",
+      amount_paid: 4000,
+    });
+  });
+
+  it("always_invoice downgrades into a credit balance that pays the next invoices", async () => {
+    const { customer, sub, item } = await subscribedAt(4000);
+    const to = await monthlyPrice(1500);
+    await h.emu.control.advanceClock(CHANGE_AFTER);
+    const updated = await h.stripe.subscriptions.update(sub.id, {
+      items: [{ id: item.id, price: to.id }],
+      proration_behavior: "always_invoice",
+      expand: ["latest_invoice"],
+    });
+    const invoice = updated.latest_invoice as Stripe.Invoice;
+    expect(invoice.lines.data.map((l) => l.amount)).toEqual([-2554, 958]);
+    expect(invoice).toMatchObject({
+      status: "paid",
+      total: -1596,
+      amount_due: 0,
+      amount_paid: 0,
+      starting_balance: 0,
+      ending_balance: -1596,
+    });
+    expect((await h.stripe.customers.retrieve(customer.id)) as Stripe.Customer).toMatchObject({
+      balance: -1596,
+    });
+    expect((await h.stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+
+    await h.emu.control.advanceClockTo(item.current_period_end + 3600);
+    const renewal = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;
+    expect(renewal).toMatchObject({
+      total: 1500,
+      amount_due: 0,
+      status: "paid",
+      starting_balance: -1596,
+      ending_balance: -96,
+    });
+    const after = (await h.stripe.subscriptions.retrieve(sub.id)).items.data[0]!;
+    await h.emu.control.advanceClockTo(after.current_period_end + 3600);
+    const third = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;
+    expect(third).toMatchObject({ total: 1500, amount_due: 1404, amount_paid: 1404, ending_balance: 0 });
+    expect((await h.stripe.charges.list({ customer: customer.id })).data.map((c) => c.amount)).toEqual([
+      1404, 4000,
+    ]);
+  });
+
+  it("create_prorations leaves the prorations for the next invoice; none leaves them out", async () => {
+    const prorated = await subscribedAt(1500);
+    const plain = await subscribedAt(1500);
+    const to = await monthlyPrice(4000);
+    await h.emu.control.advanceClock(CHANGE_AFTER);
+    const before = (await h.stripe.invoices.list({ limit: 100 })).data.length;
+    await h.stripe.subscriptions.update(prorated.sub.id, {
+      items: [{ id: prorated.item.id, price: to.id }],
+      proration_behavior: "create_prorations",
+    });
+    await h.stripe.subscriptions.update(plain.sub.id, {
+      items: [{ id: plain.item.id, price: to.id }],
+      proration_behavior: "none",
+    });
+    expect((await h.stripe.invoices.list({ limit: 100 })).data).toHaveLength(before);
+
+    await h.emu.control.advanceClockTo(prorated.item.current_period_end + 3600);
+    const next = (await h.stripe.invoices.list({ subscription: prorated.sub.id, limit: 1 })).data[0]!;
+    expect(next.lines.data.map((l) => l.amount)).toEqual([-958, 2554, 4000]);
+    expect(next).toMatchObject({ billing_reason: "subscription_cycle", amount_paid: 5596 });
+    const plainNext = (await h.stripe.invoices.list({ subscription: plain.sub.id, limit: 1 })).data[0]!;
+    expect(plainNext.lines.data.map((l) => l.amount)).toEqual([4000]);
+  });
+
+  it("a price of another interval restarts the billing cycle now and invoices the new period at once", async () => {
+    const { customer, sub, item } = await subscribedAt(1500);
+    const yearly = await h.stripe.prices.create({
+      currency: "aud",
+      unit_amount: 15000,
+      recurring: { interval: "year" },
+      product_data: { name: "susu platform" },
+      nickname: "yearly",
+    });
+    await h.emu.control.advanceClock(CHANGE_AFTER);
+    const at = sub.created + CHANGE_AFTER;
+    const updated = await h.stripe.subscriptions.update(sub.id, {
+      items: [{ id: item.id, price: yearly.id }],
+      proration_behavior: "create_prorations",
+      expand: ["latest_invoice"],
+    });
+    expect(updated.billing_cycle_anchor).toBe(at);
+    const period = updated.items.data[0]!;
+    expect([period.current_period_start, new Date(period.current_period_end * 1000).toISOString()]).toEqual([
+      at,
+      "2027-02-10T15:00:07.000Z",
+    ]);
+    const invoice = updated.latest_invoice as Stripe.Invoice;
+    expect(invoice.lines.data.map((l) => l.amount)).toEqual([-958, 15000]);
+    expect(invoice).toMatchObject({
+      billing_reason: "subscription_update",
+      status: "paid",
+      amount_paid: 14042,
+    });
+    // The old monthly renewal is gone: nothing more is charged until the year is over.
+    await h.emu.control.advanceClockTo(item.current_period_end + 3600);
+    expect((await h.stripe.charges.list({ customer: customer.id })).data.map((c) => c.amount)).toEqual([
+      14042, 1500,
+    ]);
+  });
+
+  it("refuses an item of another subscription, a price in another currency and a proration_date outside the period", async () => {
+    const { sub, item } = await subscribedAt(1500);
+    const to = await monthlyPrice(4000);
+    const usd = await h.stripe.prices.create({
+      currency: "usd",
+      unit_amount: 100,
+      recurring: { interval: "month" },
+      product_data: { name: "usd" },
+    });
+    expect(
+      await failure(h.stripe.subscriptions.update(sub.id, { items: [{ id: "si_other", price: to.id }] })),
+    ).toMatchObject({ statusCode: 400, param: "items[0][id]" });
+    expect(
+      await failure(h.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: usd.id }] })),
+    ).toMatchObject({ statusCode: 400, param: "items[0][price]" });
+    expect(
+      await failure(
+        h.stripe.subscriptions.update(sub.id, {
+          items: [{ id: item.id, price: to.id }],
+          proration_date: sub.created - 1,
+        }),
+      ),
+    ).toMatchObject({ statusCode: 400, param: "proration_date" });
+    const unchanged = await h.stripe.subscriptions.retrieve(sub.id);
+    expect(unchanged.items.data[0]!.price.id).toBe(item.price.id);
+  });
+});
+
+describe("invoice payments that need 3-D Secure", () => {
+  it("a renewal waits in requires_action, sends invoice.payment_action_required, and is paid once authenticated", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_visa");
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    const threeDs = await h.stripe.paymentMethods.attach("pm_card_authenticationRequired", {
+      customer: customer.id,
+    });
+    await h.stripe.customers.update(customer.id, {
+      invoice_settings: { default_payment_method: threeDs.id },
+    });
+    await h.emu.control.advanceClockTo(sub.items.data[0]!.current_period_end + 3600);
+
+    const listed = (await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]!;
+    const renewal = await h.stripe.invoices.retrieve(listed.id, { expand: ["payments"] });
+    expect(renewal).toMatchObject({ status: "open", attempted: true, next_payment_attempt: null });
+    const piId = renewal.payments?.data[0]?.payment.payment_intent as string;
+    const pi = await h.stripe.paymentIntents.retrieve(piId);
+    expect(pi.status).toBe("requires_action");
+    expect(pi.next_action?.type).toBe("use_stripe_sdk");
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+    const types = await eventTypes();
+    expect(types).toContain("invoice.payment_action_required");
+    expect(types).toContain("payment_intent.requires_action");
+    expect(types).not.toContain("invoice.payment_failed");
+    // Days pass: no automatic retry declines it meanwhile.
+    await h.emu.control.advanceClock(5 * DAY);
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("requires_action");
+
+    await h.emu.control.authenticatePaymentIntent(piId, true);
+    expect(await h.stripe.invoices.retrieve(renewal.id)).toMatchObject({ status: "paid", amount_paid: 1500 });
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+    const after = await eventTypes();
+    expect(after.filter((t) => t === "invoice.paid")).toHaveLength(2);
+    expect(after.filter((t) => t === "invoice.payment_action_required")).toHaveLength(1);
+  });
+
+  it("a first invoice that needs authentication leaves the subscription incomplete until it is", async () => {
+    const price = await monthlyPrice();
+    const customer = await customerWith("pm_card_authenticationRequired");
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      expand: ["latest_invoice.payments"],
+    });
+    expect(sub.status).toBe("incomplete");
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    expect(invoice.status).toBe("open");
+    const piId = invoice.payments?.data[0]?.payment.payment_intent as string;
+    expect((await h.stripe.paymentIntents.retrieve(piId)).status).toBe("requires_action");
+    expect(await eventTypes()).toContain("invoice.payment_action_required");
+    await h.emu.control.authenticatePaymentIntent(piId, true);
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+  });
+});

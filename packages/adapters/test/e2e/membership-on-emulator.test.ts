@@ -304,6 +304,133 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(s.stripeSubscriptionId).toMatch(/^sub_/);
   });
 
+  it("an upgrade mid-period: Stripe's prorated invoice is paid once and its exact amount booked once", async () => {
+    const pro = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pro",
+          entitlements: { createGroups: true, maxOpenGroups: 50, sellBookings: true },
+          trialDays: 14,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 40_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const { paymentMethodId } = await aPerson("eve", "pm_card_visa");
+    let s = await subscribed("eve", paymentMethodId);
+    await advanceDays(15); // the trial ends: the first month (15.00) is paid
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(await paidIn(s)).toBe(15_00);
+    const stripeSub = s.stripeSubscriptionId as string;
+    const period = (await harness.stripe.subscriptions.retrieve(stripeSub)).items.data[0]!;
+
+    await advanceDays(10);
+    (await useCases.changeSubscriptionPlan(deps, s.id, { planId: pro.id }, "eve"))._unsafeUnwrap();
+    await settle();
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(s.price).toMatchObject({ planId: pro.id, amountMinor: 40_00 });
+    const at = await harness.emulator.control.now();
+    // A 31-day period with 20 days left: −1500 × 20/31 = −967.74 → −968 and 4000 × 20/31 = 2580.65 → 2581.
+    expect([period.current_period_end - at, period.current_period_end - period.current_period_start]).toEqual(
+      [20 * DAY, 31 * DAY],
+    );
+    const invoices = await harness.stripe.invoices.list({ subscription: stripeSub });
+    const prorated = invoices.data.filter((i) => i.billing_reason === "subscription_update");
+    expect(prorated).toHaveLength(1);
+    expect(prorated[0]!.lines.data.map((l) => l.amount)).toEqual([-968, 2581]);
+    expect(prorated[0]).toMatchObject({ status: "paid", amount_paid: 16_13 });
+    expect(await paidIn(s)).toBe(15_00 + 16_13);
+
+    // Stripe delivers invoice.paid again: nothing is booked twice.
+    const paidEvents = await harness.stripe.events.list({ type: "invoice.paid", limit: 100 });
+    const again = paidEvents.data.find((e) => (e.data.object as { id: string }).id === prorated[0]!.id)!;
+    expect((await processWebhookEvent(again, ctx))._unsafeUnwrap().status).toBe("ignored");
+    expect(await paidIn(s)).toBe(15_00 + 16_13);
+
+    // The next renewal charges the new price, in full.
+    await advanceDays(21);
+    s = await current(s.id);
+    expect(await paidIn(s)).toBe(15_00 + 16_13 + 40_00);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
+  it("monthly to yearly: Stripe restarts the period now and bills the year less the unused month", async () => {
+    const { paymentMethodId } = await aPerson("gus", "pm_card_visa");
+    let s = await subscribed("gus", paymentMethodId);
+    await advanceDays(15);
+    await advanceDays(10);
+    const month = (await harness.stripe.subscriptions.retrieve(s.stripeSubscriptionId as string)).items
+      .data[0]!;
+    const at = await harness.emulator.control.now();
+    // This person's month has 30 days, 19 of them left: 1500 × 19/30 = 950 back.
+    expect([month.current_period_end - at, month.current_period_end - month.current_period_start]).toEqual([
+      19 * DAY,
+      30 * DAY,
+    ]);
+    (
+      await useCases.changeSubscriptionPlan(deps, s.id, { planId: plan.id, interval: "year" }, "gus")
+    )._unsafeUnwrap();
+    await settle();
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(s.price).toMatchObject({ interval: "year", amountMinor: 150_00 });
+    const now = (await harness.emulator.control.now()) * 1000;
+    expect(s.currentPeriodEnd).toBe(
+      Date.UTC(new Date(now).getUTCFullYear() + 1, new Date(now).getUTCMonth(), new Date(now).getUTCDate()),
+    );
+    const invoices = await harness.stripe.invoices.list({ subscription: s.stripeSubscriptionId as string });
+    const update = invoices.data.find((i) => i.billing_reason === "subscription_update")!;
+    expect(update.lines.data.map((l) => l.amount)).toEqual([-950, 150_00]);
+    expect(await paidIn(s)).toBe(15_00 + 140_50);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
+  it("a renewal that needs 3-D Secure: the person is asked once, and is active after authenticating", async () => {
+    const { paymentMethodId } = await aPerson("fay", "pm_card_visa");
+    let s = await subscribed("fay", paymentMethodId);
+    await advanceDays(15);
+    s = await current(s.id);
+    expect(await paidIn(s)).toBe(15_00);
+    const stripeSub = s.stripeSubscriptionId as string;
+    const threeDs = await harness.stripe.paymentMethods.attach("pm_card_authenticationRequired", {
+      customer: s.stripeCustomerId,
+    });
+    await harness.stripe.subscriptions.update(stripeSub, { default_payment_method: threeDs.id });
+    await advanceDays(31);
+    s = await current(s.id);
+    expect(s.status).toBe("past_due");
+    const asked = notices(s, "membership_payment_action_required");
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.data).toMatchObject({ amountMinor: 15_00 });
+    expect(String(asked[0]?.data.hostedInvoiceUrl)).toMatch(/\/_emulator\/invoices\/in_/);
+    expect(notices(s, "membership_payment_failed")).toHaveLength(0);
+
+    // Stripe delivers the event again: the person is not asked twice.
+    const actionEvents = await harness.stripe.events.list({
+      type: "invoice.payment_action_required",
+      limit: 100,
+    });
+    const invoiceId = String(asked[0]?.data.invoiceId);
+    const again = actionEvents.data.find((e) => (e.data.object as { id: string }).id === invoiceId)!;
+    expect((await processWebhookEvent(again, ctx))._unsafeUnwrap().status).toBe("ignored");
+    await settle();
+    expect(notices(s, "membership_payment_action_required")).toHaveLength(1);
+
+    // The person authenticates on the invoice's page.
+    const invoice = await harness.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
+    const piId = invoice.payments?.data[0]?.payment.payment_intent as string;
+    await harness.emulator.control.authenticatePaymentIntent(piId, true);
+    await settle();
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    expect(await paidIn(s)).toBe(30_00);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
   it("every membership event was understood (none not handled)", () => {
     const billing = outcomes.filter(
       (o) => o.startsWith("customer.subscription.") || o.startsWith("invoice."),

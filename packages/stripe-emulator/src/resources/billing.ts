@@ -49,11 +49,25 @@ interface SubscriptionMeta {
     | "default_incomplete"
     | "error_if_incomplete"
     | "pending_if_incomplete";
+  /** Proration lines of `create_prorations` changes, billed on the next invoice (Stripe's pending invoice items). */
+  pendingLines?: InvoiceLineInput[];
+}
+
+/** One line of an invoice the emulator builds: the period's charge or a proration. */
+interface InvoiceLineInput {
+  amount: number;
+  description: string;
+  price: Stripe.Price;
+  quantity: number;
+  period: { start: number; end: number };
+  proration: boolean;
 }
 
 interface InvoiceMeta {
   clock: string;
   paymentIntent: string | null;
+  /** The customer's balance once this invoice is finalized (credit applied or added). */
+  endingBalance?: number;
 }
 
 /** Adds billing intervals the way Stripe anchors them: same day of month, clamped to the month's end. */
@@ -77,6 +91,62 @@ export function addInterval(
 
 function itemOf(sub: Stripe.Subscription): Stripe.SubscriptionItem {
   return sub.items.data[0]!;
+}
+
+/** The charge for one whole period of the item's price. */
+function periodLine(item: Stripe.SubscriptionItem, start: number, end: number): InvoiceLineInput {
+  const quantity = item.quantity ?? 1;
+  return {
+    amount: (item.price.unit_amount ?? 0) * quantity,
+    description: `${quantity} × ${item.price.nickname ?? "subscription"}`,
+    price: item.price,
+    quantity,
+    period: { start, end },
+    proration: false,
+  };
+}
+
+function dateLabel(timestamp: number): string {
+  const date = new Date(timestamp * 1000);
+  return `${String(date.getUTCDate()).padStart(2, "0")} ${date.toLocaleString("en-US", { month: "short", timeZone: "UTC" })} ${date.getUTCFullYear()}`;
+}
+
+/**
+ * Stripe's prorations for a price change at `at`: a credit for the unused time on the old price
+ * and a charge for the remaining time on the new one, each the price times the fraction of the
+ * period left, counted in seconds, rounded to the nearest minor unit.
+ */
+export function prorationLines(
+  oldItem: { price: Stripe.Price; quantity: number },
+  newItem: { price: Stripe.Price; quantity: number },
+  period: { start: number; end: number },
+  at: number,
+): InvoiceLineInput[] {
+  const length = period.end - period.start;
+  const left = period.end - at;
+  if (length <= 0 || left <= 0) return [];
+  // Exact integer arithmetic (the product can pass 2^53), rounding halves up.
+  const share = (unit: number, quantity: number) =>
+    Number((2n * BigInt(unit) * BigInt(quantity) * BigInt(left) + BigInt(length)) / (2n * BigInt(length)));
+  const name = (price: Stripe.Price) => price.nickname ?? price.id;
+  return [
+    {
+      amount: -share(oldItem.price.unit_amount ?? 0, oldItem.quantity),
+      description: `Unused time on ${oldItem.quantity} × ${name(oldItem.price)} after ${dateLabel(at)}`,
+      price: oldItem.price,
+      quantity: oldItem.quantity,
+      period: { start: at, end: period.end },
+      proration: true,
+    },
+    {
+      amount: share(newItem.price.unit_amount ?? 0, newItem.quantity),
+      description: `Remaining time on ${newItem.quantity} × ${name(newItem.price)} after ${dateLabel(at)}`,
+      price: newItem.price,
+      quantity: newItem.quantity,
+      period: { start: at, end: period.end },
+      proration: true,
+    },
+  ];
 }
 
 function planOf(price: Stripe.Price): Stripe.Plan {
@@ -148,7 +218,7 @@ function createInvoice(
   reason: Stripe.Invoice.BillingReason,
   periodStart: number,
   periodEnd: number,
-  amount: number,
+  lineInputs: InvoiceLineInput[],
 ): Stripe.Invoice {
   const sub = record.obj;
   const clock = record.meta.clock;
@@ -156,14 +226,14 @@ function createInvoice(
   const item = itemOf(sub);
   const customer = getCustomer(engine, sub.customer as string, record.owner);
   const id = newId("in");
-  const line: Stripe.InvoiceLineItem = {
+  const lines: Stripe.InvoiceLineItem[] = lineInputs.map((input) => ({
     id: newId("il"),
     object: "line_item",
-    amount,
+    amount: input.amount,
     currency: sub.currency,
-    description: `${item.quantity ?? 1} × ${item.price.nickname ?? "subscription"}`,
+    description: input.description,
     discount_amounts: [],
-    discountable: true,
+    discountable: !input.proration,
     discounts: [],
     invoice: id,
     livemode: false,
@@ -171,27 +241,33 @@ function createInvoice(
     parent: {
       invoice_item_details: null,
       subscription_item_details: {
-        invoice_item: null,
-        proration: false,
+        invoice_item: input.proration ? newId("ii") : null,
+        proration: input.proration,
         proration_details: { credited_items: null },
         subscription: sub.id,
         subscription_item: item.id,
       },
       type: "subscription_item_details",
     },
-    period: { start: periodStart, end: periodEnd },
+    period: input.period,
     pretax_credit_amounts: [],
     pricing: {
-      price_details: { price: item.price.id, product: item.price.product as string },
+      price_details: { price: input.price.id, product: input.price.product as string },
       type: "price_details",
       unit_amount_decimal: null,
     },
-    quantity: item.quantity ?? 1,
+    quantity: input.quantity,
     quantity_decimal: null,
     subscription: sub.id,
-    subtotal: amount,
+    subtotal: input.amount,
     taxes: [],
-  };
+  }));
+  const total = lines.reduce((sum, line) => sum + line.amount, 0);
+  // The customer's credit balance (negative) pays invoices first; a negative total adds to it.
+  const startingBalance = customer.balance ?? 0;
+  const applied = total > 0 ? Math.max(startingBalance, -total) : total;
+  const amount = total > 0 ? total + Math.min(0, applied) : 0;
+  const endingBalance = total > 0 ? startingBalance - Math.min(0, applied) : startingBalance + total;
   const invoice: Stripe.Invoice = {
     id,
     object: "invoice",
@@ -237,7 +313,7 @@ function createInvoice(
     issuer: { type: "self" },
     last_finalization_error: null,
     latest_revision: null,
-    lines: { object: "list", data: [line], has_more: false, url: `/v1/invoices/${id}/lines` },
+    lines: { object: "list", data: lines, has_more: false, url: `/v1/invoices/${id}/lines` },
     livemode: false,
     metadata: {},
     next_payment_attempt: null,
@@ -258,16 +334,16 @@ function createInvoice(
     rendering: null,
     shipping_cost: null,
     shipping_details: null,
-    starting_balance: 0,
+    starting_balance: startingBalance,
     statement_descriptor: null,
     status: "draft",
     status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
-    subtotal: amount,
-    subtotal_excluding_tax: amount,
+    subtotal: total,
+    subtotal_excluding_tax: total,
     test_clock: clock === "main" ? null : clock,
-    total: amount,
+    total,
     total_discount_amounts: [],
-    total_excluding_tax: amount,
+    total_excluding_tax: total,
     total_pretax_credit_amounts: [],
     total_taxes: [],
     webhooks_delivered_at: null,
@@ -275,6 +351,7 @@ function createInvoice(
   engine.store.insert<Stripe.Invoice, InvoiceMeta>("invoice", record.owner, invoice, {
     clock,
     paymentIntent: null,
+    endingBalance,
   });
   sub.latest_invoice = id;
   engine.emit("invoice.created", invoice, record.owner, { clock });
@@ -304,6 +381,14 @@ function finalizeInvoice(engine: Engine, record: InvoiceRecord): void {
   customer.next_invoice_sequence = sequence + 1;
   invoice.number = `${customer.invoice_prefix ?? "EMU"}-${String(sequence).padStart(4, "0")}`;
   invoice.status = "open";
+  if (record.meta.endingBalance !== undefined && record.meta.endingBalance !== invoice.starting_balance) {
+    customer.balance = record.meta.endingBalance;
+    engine.emit("customer.updated", customer, record.owner, {
+      previous: { balance: invoice.starting_balance },
+      clock: record.meta.clock,
+    });
+  }
+  invoice.ending_balance = record.meta.endingBalance ?? invoice.starting_balance;
   invoice.status_transitions.finalized_at = engine.now(record.meta.clock);
   invoice.effective_at = invoice.status_transitions.finalized_at;
   invoice.hosted_invoice_url = `${engine.baseUrl}/_emulator/invoices/${invoice.id}`;
@@ -426,10 +511,31 @@ function attemptPayment(
     return;
   }
   try {
-    confirmPaymentIntent(engine, pi, { paymentMethod: pm, offSession: true });
+    confirmPaymentIntent(engine, pi, { paymentMethod: pm, offSession: true, authenticateLater: true });
   } catch (error) {
     // A decline already moved the PaymentIntent and told the invoice through the outcome hook.
     if (!(error instanceof ApiError) || error.status !== 402) throw error;
+  }
+  if (pi.obj.status === "requires_action") paymentActionRequired(engine, record);
+}
+
+/**
+ * The card asks for 3-D Secure: the PaymentIntent waits in `requires_action` for the customer,
+ * who confirms it on a page of the merchant's (here the control endpoint `authenticate`); no
+ * automatic retry is scheduled. A renewal's subscription is `past_due` meanwhile, a first
+ * invoice's stays `incomplete` (and expires after 23 hours).
+ */
+function paymentActionRequired(engine: Engine, record: InvoiceRecord): void {
+  const invoice = record.obj;
+  const clock = record.meta.clock;
+  invoice.next_payment_attempt = null;
+  engine.emit("invoice.payment_action_required", invoice, record.owner, { clock });
+  const sub = subscriptionRecordOf(engine, invoice);
+  if (!sub || invoice.billing_reason === "subscription_create") return;
+  if (sub.obj.status === "active" || sub.obj.status === "trialing") {
+    updateSubscription(engine, sub, (s) => {
+      s.status = "past_due";
+    });
   }
 }
 
@@ -447,6 +553,166 @@ function cancelSubscription(
     s.ended_at = now;
     s.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason };
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Price changes
+
+interface PriceChange {
+  price: Stripe.Price;
+  quantity: number;
+  behavior: "always_invoice" | "create_prorations" | "none";
+  at: number;
+}
+
+/** Reads `items[0][id|price|quantity]`, `proration_behavior` and `proration_date` of an update. */
+function priceChangeOf(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; meta: SubscriptionMeta },
+  p: Params,
+  account: string,
+): PriceChange | undefined {
+  const behavior =
+    optEnum(p, "proration_behavior", ["always_invoice", "create_prorations", "none"]) ?? "create_prorations";
+  const prorationDate = optInt(p, "proration_date");
+  const items = optArray(p, "items");
+  if (!items || items.length === 0) {
+    if (prorationDate !== undefined) {
+      throw invalidParam(
+        "proration_date",
+        "proration_date can only be set when the subscription's items change.",
+      );
+    }
+    return undefined;
+  }
+  if (items.length > 1)
+    throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
+  const itemParams = items[0];
+  if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
+  const current = itemOf(record.obj);
+  const itemId = optString(itemParams, "id", "items[0][");
+  if (itemId !== current.id) {
+    throw invalidParam(
+      "items[0][id]",
+      itemId
+        ? `The subscription item ${itemId} does not belong to the subscription ${record.obj.id}.`
+        : "The emulator changes the subscription's one item: pass its id as items[0][id].",
+    );
+  }
+  const priceId = optString(itemParams, "price", "items[0][");
+  const price = priceId ? getPrice(engine, priceId, account, "items[0][price]") : current.price;
+  if (!price.recurring) {
+    throw invalidRequest(
+      "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+      { param: "items[0][price]" },
+    );
+  }
+  if (price.currency !== record.obj.currency) {
+    throw invalidParam(
+      "items[0][price]",
+      `The price specified is in ${price.currency} but the subscription is in ${record.obj.currency}.`,
+    );
+  }
+  const quantity = optInt(itemParams, "quantity", "items[0][") ?? current.quantity ?? 1;
+  if (quantity < 1) throw invalidParam("items[0][quantity]", "Quantity must be at least 1.");
+  const now = engine.now(record.meta.clock);
+  const at = prorationDate ?? now;
+  if (at < current.current_period_start || at > current.current_period_end || at > now) {
+    throw invalidParam(
+      "proration_date",
+      "proration_date must be within the current billing period and not in the future.",
+    );
+  }
+  return { price, quantity, behavior, at };
+}
+
+/**
+ * Swaps the item's price (inside the subscription's update) and books the prorations:
+ * `always_invoice` returns a draft `subscription_update` invoice to finalize and charge,
+ * `create_prorations` keeps them for the next invoice, `none` drops them. Trials are not prorated.
+ */
+function applyPriceChange(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  change: PriceChange,
+): InvoiceRecord | undefined {
+  const item = itemOf(record.obj);
+  const period = { start: item.current_period_start, end: item.current_period_end };
+  const was = item.price.recurring!;
+  const next = change.price.recurring!;
+  if (
+    record.obj.status !== "trialing" &&
+    (was.interval !== next.interval || was.interval_count !== next.interval_count)
+  ) {
+    return changeInterval(engine, record, change);
+  }
+  const lines =
+    change.behavior === "none" || record.obj.status === "trialing"
+      ? []
+      : prorationLines(
+          { price: item.price, quantity: item.quantity ?? 1 },
+          { price: change.price, quantity: change.quantity },
+          period,
+          change.at,
+        );
+  item.price = change.price;
+  item.plan = planOf(change.price);
+  item.quantity = change.quantity;
+  if (lines.length === 0) return undefined;
+  if (change.behavior === "create_prorations") {
+    record.meta.pendingLines = [...(record.meta.pendingLines ?? []), ...lines];
+    return undefined;
+  }
+  const pending = record.meta.pendingLines ?? [];
+  record.meta.pendingLines = [];
+  const invoice = createInvoice(engine, record, "subscription_update", change.at, period.end, [
+    ...pending,
+    ...lines,
+  ]);
+  return invoiceRecord(engine, invoice.id);
+}
+
+/**
+ * A price of another interval resets the billing cycle to the change: a new period starts now
+ * and is invoiced at once, with the credit for the old price's unused time unless
+ * `proration_behavior` is `none` (whatever the behavior, Stripe invoices the new period now).
+ */
+function changeInterval(
+  engine: Engine,
+  record: { obj: Stripe.Subscription; owner: string; meta: SubscriptionMeta },
+  change: PriceChange,
+): InvoiceRecord {
+  const sub = record.obj;
+  const item = itemOf(sub);
+  const now = engine.now(record.meta.clock);
+  const recurring = change.price.recurring!;
+  const end = addInterval(now, recurring.interval, recurring.interval_count);
+  const credit =
+    change.behavior === "none"
+      ? []
+      : prorationLines(
+          { price: item.price, quantity: item.quantity ?? 1 },
+          { price: change.price, quantity: 0 },
+          { start: item.current_period_start, end: item.current_period_end },
+          change.at,
+        ).slice(0, 1);
+  item.price = change.price;
+  item.plan = planOf(change.price);
+  item.quantity = change.quantity;
+  item.current_period_start = now;
+  item.current_period_end = end;
+  sub.billing_cycle_anchor = now;
+  record.meta.periods = 1;
+  engine.scheduler.cancel(RENEW_TASK, sub.id);
+  engine.scheduler.schedule(record.meta.clock, end, RENEW_TASK, sub.id);
+  const pending = record.meta.pendingLines ?? [];
+  record.meta.pendingLines = [];
+  const invoice = createInvoice(engine, record, "subscription_update", now, end, [
+    ...pending,
+    ...credit,
+    periodLine(item, now, end),
+  ]);
+  return invoiceRecord(engine, invoice.id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,8 +742,12 @@ function renew(engine: Engine, subId: string): void {
     i.current_period_end = end;
     if (s.status === "trialing") s.status = "active";
   });
-  const amount = (item.price.unit_amount ?? 0) * (item.quantity ?? 1);
-  const invoice = createInvoice(engine, record, "subscription_cycle", start, end, amount);
+  const pending = record.meta.pendingLines ?? [];
+  record.meta.pendingLines = [];
+  const invoice = createInvoice(engine, record, "subscription_cycle", start, end, [
+    ...pending,
+    periodLine(itemOf(record.obj), start, end),
+  ]);
   // Stripe leaves renewal invoices in draft for about an hour before finalizing and charging.
   engine.scheduler.schedule(
     record.meta.clock,
@@ -629,8 +899,12 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
   if (trialEnd !== null && trialEnd - 3 * DAY > now) {
     engine.scheduler.schedule(clock, trialEnd - 3 * DAY, TRIAL_WILL_END_TASK, id);
   }
-  const amount = trialEnd !== null ? 0 : (price.unit_amount ?? 0) * quantity;
-  const invoice = createInvoice(engine, record, "subscription_create", now, periodEnd, amount);
+  const first = periodLine(item, now, periodEnd);
+  if (trialEnd !== null) {
+    first.amount = 0;
+    first.description = `Trial period for ${price.nickname ?? "subscription"}`;
+  }
+  const invoice = createInvoice(engine, record, "subscription_create", now, periodEnd, [first]);
   const invoiceRec = invoiceRecord(engine, invoice.id);
   finalizeInvoice(engine, invoiceRec);
   if (sub.status === "incomplete" && collection === "send_invoice") {
@@ -744,7 +1018,10 @@ export function registerBilling(router: Router, engine: Engine): void {
           "resource_missing",
         );
       }
+      const change = priceChangeOf(engine, record, req.params, req.account);
+      let prorationInvoice: InvoiceRecord | undefined;
       updateSubscription(engine, record, (s) => {
+        if (change) prorationInvoice = applyPriceChange(engine, record, change);
         const cancelAtPeriodEnd = optBool(req.params, "cancel_at_period_end");
         if (cancelAtPeriodEnd !== undefined) {
           s.cancel_at_period_end = cancelAtPeriodEnd;
@@ -756,6 +1033,12 @@ export function registerBilling(router: Router, engine: Engine): void {
         if (description !== undefined) s.description = description;
         s.metadata = applyMetadata(s.metadata, req.params);
       });
+      if (prorationInvoice) {
+        finalizeInvoice(engine, prorationInvoice);
+        if (prorationInvoice.obj.collection_method === "charge_automatically") {
+          attemptPayment(engine, prorationInvoice, null, true);
+        }
+      }
       return record.obj;
     },
     SUBSCRIPTION_UPDATE,

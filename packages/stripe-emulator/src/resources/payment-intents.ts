@@ -92,6 +92,11 @@ export interface ConfirmInput {
   mandateParams?: Params | undefined;
   offSession?: boolean | undefined;
   setupFutureUsage?: Stripe.PaymentIntent.SetupFutureUsage | null | undefined;
+  /**
+   * Billing's invoice payments: a card that needs 3-D Secure leaves the PaymentIntent
+   * `requires_action` for the customer to authenticate later instead of declining off-session.
+   */
+  authenticateLater?: boolean | undefined;
 }
 
 const CONFIRMABLE = ["requires_payment_method", "requires_confirmation", "requires_action"];
@@ -257,7 +262,7 @@ export function confirmPaymentIntent(
   pi.payment_method = pm.obj.id;
   pi.last_payment_error = null;
   record.meta.offSession = input.offSession ?? false;
-  if (type === "card") return confirmCard(engine, record, pm);
+  if (type === "card") return confirmCard(engine, record, pm, input.authenticateLater ?? false);
   return confirmBecs(engine, record, pm, input);
 }
 
@@ -265,11 +270,16 @@ function confirmCard(
   engine: Engine,
   record: PaymentIntentRecord,
   pm: PaymentMethodRecord,
+  authenticateLater: boolean,
 ): Stripe.PaymentIntent {
   const pi = record.obj;
   const owner = record.owner;
   const card = pm.meta.card ?? { brand: "visa", last4: "4242", country: "US", funding: "credit" as const };
-  if (card.requiresAction && !record.meta.offSession && pi.status !== "requires_action") {
+  if (
+    card.requiresAction &&
+    (!record.meta.offSession || authenticateLater) &&
+    pi.status !== "requires_action"
+  ) {
     pi.status = "requires_action";
     pi.next_action = {
       type: "use_stripe_sdk",
