@@ -64,6 +64,26 @@ export function refusePerson(c: Context, principal: Principal, personId: string)
   return problem(c, 404, "person_not_found", `no person ${personId}`);
 }
 
+/**
+ * A platform admin (role `admin`): the only principal that moves money on a payment it did
+ * not ask for. Service tokens are client apps' backends and operator tools: they see what
+ * operators see, but several client apps may hold one, so holds, releases, platform refunds
+ * and retries on anyone's payment are refused to them (403 `admin_only`).
+ */
+export function isPlatformAdmin(principal: Principal): boolean {
+  return principal.roles.includes("admin");
+}
+
+/** The 403 a service token gets for a platform admin's money command. */
+function adminOnly(c: Context): Response {
+  return problem(
+    c,
+    403,
+    "admin_only",
+    "only platform admins may move money on a payment they did not ask for (a service token may not)",
+  );
+}
+
 /** Checks the caller is a platform operator (operations routes); others get 403 `operator_only`. */
 export function refuseUnlessOperator(c: Context, principal: Principal): Response | undefined {
   if (isPlatformOperator(principal)) return undefined;
@@ -185,6 +205,7 @@ export function refuseHeldPayment(
     );
   if (need === "operator" && !isPlatformOperator(principal))
     return problem(c, 403, "operator_only", "only platform operators may do this");
+  if (need === "operator" && !isPlatformAdmin(principal)) return adminOnly(c);
   return undefined;
 }
 
@@ -257,15 +278,16 @@ export function refuseMarketplaceCharge(
   const access = charge === undefined ? "none" : marketplaceChargeAccess(principal, charge);
   if (access === "none")
     return problem(c, 404, "marketplace_charge_not_found", `no marketplace charge ${chargeId}`);
-  if (need === "customer" && access !== "requester" && !isPlatformOperator(principal))
+  if (need === "customer" && access !== "requester" && !isPlatformAdmin(principal))
     return problem(
       c,
       403,
       "not_requester",
-      "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform operators may refund it for the customer",
+      "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform admins may refund it for the customer",
     );
   if (need === "operator" && !isPlatformOperator(principal))
     return problem(c, 403, "operator_only", "only platform operators may do this");
+  if (need === "operator" && !isPlatformAdmin(principal)) return adminOnly(c);
   return undefined;
 }
 

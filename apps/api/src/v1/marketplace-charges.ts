@@ -17,6 +17,7 @@ import { paymentAttemptRefused, paymentAttemptResponses } from "../http/payment-
 import { NUL_FREE } from "../input.js";
 import { problem, serverProblem, useCaseProblem } from "../problem.js";
 import {
+  isPlatformAdmin,
   isPlatformOperator,
   type MarketplaceChargeAccess,
   type MarketplaceChargeFilter,
@@ -174,7 +175,7 @@ const MarketplaceChargeSchema = z
           }),
         clientSecret: z.string().nullable().openapi({
           description:
-            "The PaymentIntent's client secret, for Stripe.js to confirm the card or run 3-D Secure: only while `requires_action`, and only to the charge's requester, its customer and platform operators",
+            "The PaymentIntent's client secret, for Stripe.js to confirm the card or run 3-D Secure: only while `requires_action`, and only to the charge's requester and its customer",
           example: "pi_1_secret_abc",
         }),
         failureCode: z.string().nullable().openapi({ example: "card_declined" }),
@@ -247,11 +248,11 @@ const MarketplaceChargeSchema = z
 /**
  * A marketplace charge as `access` sees it: amounts with their currency, ISO times, no
  * Stripe object ids but disputes'. The client secret acts as the customer (it confirms
- * their card): only the requester, the customer and operators get it, never a seller.
+ * their card): only the requester and the customer get it, never a seller or an operator.
  */
 export function marketplaceChargeView(charge: MarketplaceCharge, access: MarketplaceChargeAccess) {
   const money = (amountMinor: number) => ({ amountMinor, currency: charge.currency });
-  const mayConfirm = access === "requester" || access === "customer" || access === "platform";
+  const mayConfirm = access === "requester" || access === "customer";
   return {
     object: "marketplace_charge" as const,
     id: charge.id,
@@ -536,8 +537,9 @@ const refundRouteDef = commandRoute({
   refusals: {
     ...problemExamples(403, "Allowed to see, not to do.", {
       not_requester:
-        "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform operators may refund it for the customer",
+        "only the one who asked for the charge (a client app, or the customer who paid for themselves) or platform admins may refund it for the customer",
       operator_only: "only platform operators may do this",
+      admin_only: "only platform admins may refund for the platform (a service token may not)",
     }),
     ...conflicts({
       ...NOT_CAPTURED,
@@ -776,6 +778,13 @@ export function marketplaceChargesV1(deps: V1Deps) {
       input.initiatedBy ?? (access === "requester" || access === "customer" ? "customer" : "platform");
     if (initiatedBy === "platform" && !isPlatformOperator(principal))
       return problem(c, 403, "operator_only", "only platform operators may do this");
+    if (initiatedBy === "platform" && !isPlatformAdmin(principal))
+      return problem(
+        c,
+        403,
+        "admin_only",
+        "only platform admins may refund for the platform (a service token may not)",
+      );
     const reason =
       input.reason ??
       (initiatedBy === "platform" ? "refunded by the platform" : "refund asked for by the customer");

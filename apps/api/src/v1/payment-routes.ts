@@ -57,6 +57,8 @@ export function paymentRefusals(what: string, versionConflict: string) {
   return {
     operatorOnly: problemExamples(403, "Allowed to see, not to do.", {
       operator_only: "only platform operators may do this",
+      admin_only:
+        "only platform admins may move money on a payment they did not ask for (a service token may not)",
     }),
     conflicts: (details: Readonly<Record<string, string>>) =>
       problemExamples(409, `The ${what}'s state does not allow this now.`, {

@@ -137,6 +137,8 @@ const operatorOnHeldPayment: Row = {
   requester: "operatorOnly",
   seller: "operatorOnly",
   platformAdmin: "allowed",
+  // A service token sees every payment but moves money only on those it asked for.
+  service: "adminOnly",
 };
 
 /** A marketplace charge: its requester, customer, seller and platform operators see it; anyone else gets 404. */
@@ -159,6 +161,7 @@ const customerOfMarketplaceCharge: Row = {
   customer: "notRequester",
   seller: "notRequester",
   platformAdmin: "allowed",
+  service: "notRequester",
 };
 /** Operators' retries on a marketplace charge: those who see it get 403 `operator_only`. */
 const operatorOnMarketplaceCharge: Row = {
@@ -167,6 +170,7 @@ const operatorOnMarketplaceCharge: Row = {
   seller: "operatorOnly",
   customer: "operatorOnly",
   platformAdmin: "allowed",
+  service: "adminOnly",
 };
 
 /**
