@@ -473,8 +473,9 @@ export function decideSubscription(
       if (s.start.kind !== "checkout" || s.start.sessionId !== undefined)
         return ignore(s, "checkout_already_recorded", `subscription ${s.id}'s checkout is recorded`);
       d.set({ start: { ...s.start, sessionId: input.sessionId, url: input.url } });
-      // Canceled while the page was being made: it must not be payable.
-      if (s.status === "canceled" && s.stripeSubscriptionId === undefined) expireCheckout(d, input.sessionId);
+      // Canceled while the page was being made: it must not be payable (a page already paid,
+      // its late start heard first, is answered `complete` by Stripe; expiring it is harmless).
+      if (s.status === "canceled") expireCheckout(d, input.sessionId);
       return d.done();
     }
     case "trial_will_end": {
