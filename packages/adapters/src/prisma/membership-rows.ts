@@ -87,7 +87,13 @@ const SUBSCRIPTION_UPDATE_SQL = `
 /** The unique key of a Stripe subscription: one membership per Stripe subscription. */
 export const STRIPE_SUBSCRIPTION_KEY = "subscriptions_stripe_subscription_id_key";
 
-/** Stores a subscription (version checked); a Stripe subscription another holds is `duplicate`. */
+/** The partial unique key of a person's current membership: one at a time. */
+export const ONE_CURRENT_MEMBERSHIP_KEY = "subscriptions_one_current_per_person_key";
+
+/**
+ * Stores a subscription (version checked); a Stripe subscription another holds, or a second
+ * current membership of the person, is `duplicate`.
+ */
 export async function writeSubscription(
   tx: StatementRunner,
   change: VersionedChange<Subscription>,
@@ -134,6 +140,12 @@ export async function writeSubscription(
               `commit refused subscription ${s.id}: ${s.stripeSubscriptionId} is another subscription's (unique constraint ${STRIPE_SUBSCRIPTION_KEY})`,
             ),
           )
-        : undefined,
+        : isUniqueViolationOf(error, ONE_CURRENT_MEMBERSHIP_KEY)
+          ? new StorageRefusal(
+              storageError.duplicate(
+                `commit refused subscription ${s.id}: person ${s.personId} holds another current membership (unique constraint ${ONE_CURRENT_MEMBERSHIP_KEY})`,
+              ),
+            )
+          : undefined,
   });
 }

@@ -947,6 +947,11 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     ...subscriptionAddressed,
+    kind: z.literal("expire_subscription_checkout"),
+    sessionId: text,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
     kind: z.literal("change_subscription_price"),
     stripeSubscriptionId: text,
     stripePriceId: text,

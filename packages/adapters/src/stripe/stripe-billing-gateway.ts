@@ -110,16 +110,18 @@ export class StripeBillingGateway implements BillingGateway {
   createPlanPrice(input: Parameters<BillingGateway["createPlanPrice"]>[0]) {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     // The product's id is susu's: creating it again is refused as existing, which is the
-    // answer wanted (the key of one price must not create a second product).
+    // answer wanted (no price creates a second product). Its key is this effect's own
+    // (`<effect>:product`), so a retry of the effect replays its answer, while another
+    // effect (a later price, after a rename) sends other parameters under another key and
+    // is told the product exists, never `idempotency_error` for a key reused with new ones.
     const product = this.#call(() =>
       this.stripe.products.create(
-        // The same parameters for every price's call (no effect id): the key is the product's.
         {
           id: input.productId,
           name: input.productName,
           metadata: billingReferencesMetadata(input.references),
         },
-        { idempotencyKey: stripeIdempotencyKey(`${input.productId}:create`) },
+        { idempotencyKey: stripeIdempotencyKey(`${input.idempotencyKey}:product`) },
       ),
     )
       .map(() => undefined)
@@ -194,6 +196,38 @@ export class StripeBillingGateway implements BillingGateway {
         ? errAsync(unexpectedAnswer("missing_checkout_url", `Checkout Session ${session.id} has no url`))
         : okAsync({ sessionId: session.id, url: session.url }),
     );
+  }
+
+  expireCheckoutSession(
+    input: Parameters<BillingGateway["expireCheckoutSession"]>[0],
+  ): ResultAsync<{ readonly status: "expired" | "complete" }, GatewayError> {
+    const key = stripeIdempotencyKey(input.idempotencyKey);
+    const ended = (
+      session: Stripe.Checkout.Session,
+    ): ResultAsync<{ readonly status: "expired" | "complete" }, GatewayError> =>
+      session.status === "expired"
+        ? okAsync({ status: "expired" as const })
+        : session.status === "complete"
+          ? okAsync({ status: "complete" as const })
+          : errAsync(
+              unexpectedAnswer(
+                "checkout_not_expired",
+                `Checkout Session ${session.id} is ${session.status ?? "of no status"}`,
+              ),
+            );
+    return this.#call(() =>
+      this.stripe.checkout.sessions.expire(input.sessionId, {}, { idempotencyKey: key }),
+    )
+      .andThen(ended)
+      .orElse((e) =>
+        // Stripe expires only an open session: one already paid or expired is refused,
+        // and how it ended is the answer.
+        e.type === "gateway_definite" && e.code !== "resource_missing"
+          ? this.#call(() => this.stripe.checkout.sessions.retrieve(input.sessionId)).andThen((session) =>
+              session.status === "open" ? errAsync(e) : ended(session),
+            )
+          : errAsync(e),
+      );
   }
 
   changeSubscriptionPrice(input: Parameters<BillingGateway["changeSubscriptionPrice"]>[0]) {

@@ -82,6 +82,23 @@ function started(s: Subscription, stripeId: string): Subscription {
   )._unsafeUnwrap().state;
 }
 
+function ended(s: Subscription): Subscription {
+  return decideSubscription(
+    s,
+    {
+      type: "subscription_changed",
+      snapshot: {
+        stripeSubscriptionId: s.stripeSubscriptionId as string,
+        status: "canceled",
+        cancelAtPeriodEnd: false,
+        observedAt: T + 2000,
+        endedAt: T + 2000,
+      },
+    },
+    { now: T },
+  )._unsafeUnwrap().state;
+}
+
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -122,7 +139,8 @@ describe.each([
   });
 
   it("stores subscriptions, finds them by Stripe subscription, lists a person's newest first", async () => {
-    const older = started(aSubscription(`mbr_1${suffix}`, person("ana"), T), `sub_a${suffix}`);
+    // One current membership per person: the older one ended before the newer began.
+    const older = ended(started(aSubscription(`mbr_1${suffix}`, person("ana"), T), `sub_a${suffix}`));
     const newer = aSubscription(`mbr_2${suffix}`, person("ana"), T + 5000);
     (
       await store.commit({
@@ -139,6 +157,20 @@ describe.each([
     const mine = (await store.listSubscriptionsOfPerson(person("ana")))._unsafeUnwrap();
     expect(mine.map((s) => s.id)).toEqual([newer.id, older.id]);
     expect((await store.listSubscriptionsOfPerson(person("ben")))._unsafeUnwrap()).toEqual([]);
+  });
+
+  it("refuses a second current membership of one person (duplicate) and stores nothing of it", async () => {
+    const first = aSubscription(`mbr_5${suffix}`, person("ben"));
+    (
+      await store.commit({ ...empty, subscriptions: [{ state: first, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    const second = aSubscription(`mbr_6${suffix}`, person("ben"), T + 1);
+    const dup = await store.commit({
+      ...empty,
+      subscriptions: [{ state: second, expectedVersion: undefined }],
+    });
+    expect(dup._unsafeUnwrapErr().code).toBe("duplicate");
+    expect((await store.getSubscription(second.id))._unsafeUnwrap()).toBeUndefined();
   });
 
   it("refuses a second subscription of one Stripe subscription, and one of somebody who is not a person", async () => {

@@ -53,6 +53,7 @@ export {
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,
+  isCurrentMembership,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   SUBSCRIPTION_STATUSES,

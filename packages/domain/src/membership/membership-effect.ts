@@ -86,6 +86,14 @@ export type SubscriptionEffect =
       readonly metadata: SubscriptionMetadata;
     })
   | (Addressed & {
+      /**
+       * Expire the Checkout Session that would start the subscription (its page can no
+       * longer be paid): the membership was canceled before the person paid.
+       */
+      readonly kind: "expire_subscription_checkout";
+      readonly sessionId: string;
+    })
+  | (Addressed & {
       /** Move the subscription's one item to another price, prorated (`proration_behavior`). */
       readonly kind: "change_subscription_price";
       readonly stripeSubscriptionId: string;

@@ -15,6 +15,7 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
   it("a subscription's effects that reach Stripe", () => {
     expect(ids.create("s1")).toBe("s1:create");
     expect(ids.checkout("s1")).toBe("s1:checkout");
+    expect(ids.checkoutExpiry("s1")).toBe("s1:checkout:expire");
     expect(ids.change("s1", 3)).toBe("s1:change:3");
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
   });

@@ -27,6 +27,8 @@ export const subscriptionIds = Object.freeze({
   create: (s: string): string => `${s}:create`,
   /** Creating the Checkout Session (mode subscription) that starts it: `<s>:checkout`. */
   checkout: (s: string): string => `${s}:checkout`,
+  /** Expiring the Checkout Session of a membership canceled before it was paid: `<s>:checkout:expire`. */
+  checkoutExpiry: (s: string): string => `${s}:checkout:expire`,
   /** Change n of the subscription's price (with proration): `<s>:change:<n>`. */
   change: (s: string, n: number): string => `${s}:change:${n}`,
   /** Request n to cancel now, cancel at period end or resume: `<s>:cancel:<n>`. */

@@ -259,6 +259,18 @@ class SubscriptionDraft {
   }
 }
 
+/** Asks Stripe to expire the membership's Checkout Session. */
+function expireCheckout(d: SubscriptionDraft, sessionId: string): void {
+  const s = d.state;
+  d.effects.push({
+    kind: "expire_subscription_checkout",
+    id: subscriptionIds.checkoutExpiry(s.id),
+    aggregate: SUBSCRIPTION_AGGREGATE,
+    aggregateId: s.id,
+    sessionId,
+  });
+}
+
 function applySnapshot(
   d: SubscriptionDraft,
   snap: SubscriptionSnapshot,
@@ -461,6 +473,9 @@ export function decideSubscription(
       if (s.start.kind !== "checkout" || s.start.sessionId !== undefined)
         return ignore(s, "checkout_already_recorded", `subscription ${s.id}'s checkout is recorded`);
       d.set({ start: { ...s.start, sessionId: input.sessionId, url: input.url } });
+      // Canceled while the page was being made: it must not be payable (a page already paid,
+      // its late start heard first, is answered `complete` by Stripe; expiring it is harmless).
+      if (s.status === "canceled") expireCheckout(d, input.sessionId);
       return d.done();
     }
     case "trial_will_end": {
@@ -557,6 +572,9 @@ export function decideSubscription(
             membershipError("subscription_not_started", `subscription ${s.id} has not started at Stripe`),
           );
         d.moveTo("canceled");
+        // Its page is still payable at Stripe: expire it (a session not known yet is expired when it is).
+        if (s.start.kind === "checkout" && s.start.sessionId !== undefined)
+          expireCheckout(d, s.start.sessionId);
         return d.done();
       }
       if (input.atPeriodEnd && s.cancelAtPeriodEnd)

@@ -50,6 +50,16 @@ export function isSubscriptionEnded(status: SubscriptionStatus): boolean {
 }
 
 /**
+ * Whether a membership still counts as its person's one membership: not ended, and not
+ * lapsed with its Stripe subscription canceled (`endedAt` set). A person holds at most one
+ * current membership; PostgreSQL enforces it with the partial unique index
+ * `subscriptions_one_current_per_person_key`, whose predicate is this rule.
+ */
+export function isCurrentMembership(s: Pick<Subscription, "status" | "endedAt">): boolean {
+  return !isSubscriptionEnded(s.status) && !(s.status === "lapsed" && s.endedAt !== undefined);
+}
+
+/**
  * The moves a subscription makes, and no other. Stripe's events may skip steps (and susu
  * may miss one), so each status may move to any later one its snapshot can report:
  *

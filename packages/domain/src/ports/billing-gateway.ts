@@ -58,6 +58,16 @@ export interface BillingGateway {
     readonly references: PaymentReferences;
   }): ResultAsync<{ readonly sessionId: string; readonly url: string }, GatewayError>;
 
+  /**
+   * Expires a Checkout Session (the page can no longer be paid). Answers how the session
+   * ended: `expired` (by this call, or before it), or `complete` when the person paid
+   * before it could be expired (the subscription it started is news of its own).
+   */
+  expireCheckoutSession(input: {
+    readonly idempotencyKey: string;
+    readonly sessionId: string;
+  }): ResultAsync<{ readonly status: "expired" | "complete" }, GatewayError>;
+
   /** Moves the subscription's one item to `priceId`, prorated as `prorationBehavior` says. */
   changeSubscriptionPrice(input: {
     readonly idempotencyKey: string;

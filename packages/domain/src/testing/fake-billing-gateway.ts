@@ -73,6 +73,10 @@ export class FakeBillingGateway implements BillingGateway {
     });
   }
 
+  expireCheckoutSession(input: Parameters<BillingGateway["expireCheckoutSession"]>[0]) {
+    return this.#call({ method: "expireCheckoutSession", ...input }, () => ({ status: "expired" as const }));
+  }
+
   #update(subscriptionId: string, patch: Partial<SubscriptionSnapshot>): SubscriptionSnapshot {
     const now = this.#subscriptions.get(subscriptionId);
     if (!now) throw new Error(`no subscription ${subscriptionId}`);

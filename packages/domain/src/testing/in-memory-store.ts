@@ -5,7 +5,7 @@ import type { GroupId } from "../group/ids.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { Plan } from "../membership/plan.js";
-import type { Subscription } from "../membership/subscription.js";
+import { isCurrentMembership, type Subscription } from "../membership/subscription.js";
 import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.js";
 import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
@@ -514,7 +514,8 @@ export class InMemoryStore
 
   /**
    * The subscriptions' keys, as PostgreSQL enforces them: the person is a person
-   * (`storage_refused`), and a Stripe subscription belongs to one subscription (`duplicate`).
+   * (`storage_refused`), a Stripe subscription belongs to one subscription, and a person
+   * holds at most one current membership (both `duplicate`).
    */
   #refusedSubscriptions(changes: Changeset): StorageError | undefined {
     const changed = changes.subscriptions ?? [];
@@ -537,6 +538,16 @@ export class InMemoryStore
           `commit refused subscription ${s.id}: ${s.stripeSubscriptionId} is subscription ${owner}'s`,
         );
       owners.set(s.stripeSubscriptionId, s.id);
+    }
+    const current = new Map<string, string>();
+    for (const s of all.values()) {
+      if (!isCurrentMembership(s)) continue;
+      const holder = current.get(s.personId);
+      if (holder !== undefined && holder !== s.id)
+        return storageError.duplicate(
+          `commit refused subscription ${s.id}: person ${s.personId} holds current subscription ${holder}`,
+        );
+      current.set(s.personId, s.id);
     }
     return undefined;
   }

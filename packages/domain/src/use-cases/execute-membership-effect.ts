@@ -16,6 +16,7 @@ export type BillingEffect =
         readonly kind:
           | "create_subscription"
           | "create_subscription_checkout"
+          | "expire_subscription_checkout"
           | "change_subscription_price"
           | "cancel_subscription";
       }
@@ -30,6 +31,7 @@ export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
       effect.kind === "update_plan_product" ||
       effect.kind === "create_subscription" ||
       effect.kind === "create_subscription_checkout" ||
+      effect.kind === "expire_subscription_checkout" ||
       effect.kind === "change_subscription_price" ||
       effect.kind === "cancel_subscription")
   );
@@ -134,6 +136,13 @@ export function executeBillingEffect(
           { kind: "subscription_checkout_created", refs: subscriptionRefs, sessionId, url },
         ])
         .orElse(startRefused);
+    case "expire_subscription_checkout":
+      // Nothing to report: a page paid before it could be expired starts a subscription,
+      // and that subscription's own events tell the (canceled) membership.
+      return billing
+        .expireCheckoutSession({ idempotencyKey: effect.id, sessionId: effect.sessionId })
+        .map((): readonly PaymentObjectFact[] => [])
+        .mapErr(failed);
     case "change_subscription_price":
       return billing
         .changeSubscriptionPrice({

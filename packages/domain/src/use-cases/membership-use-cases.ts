@@ -10,7 +10,7 @@ import {
   type PlanInput,
   type PlanTerms,
 } from "../membership/plan.js";
-import { isSubscriptionEnded, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
+import { isCurrentMembership, type SubscribedPrice, type Subscription } from "../membership/subscription.js";
 import {
   createSubscription,
   decideSubscription,
@@ -130,9 +130,12 @@ export interface SubscribeCommand {
     | { readonly kind: "checkout"; readonly successUrl: string; readonly cancelUrl: string };
 }
 
-/** Whether a membership still counts as the person's one membership (not ended, not lapsed for good). */
-function isCurrent(s: Subscription): boolean {
-  return !isSubscriptionEnded(s.status) && !(s.status === "lapsed" && s.endedAt !== undefined);
+/** `already_subscribed`: the person holds `current`. */
+function alreadySubscribed(personId: PersonId, current: Subscription): UseCaseError {
+  return membershipError(
+    "already_subscribed",
+    `person ${personId} holds subscription ${current.id} (${current.status}); change its plan instead`,
+  );
 }
 
 /** The price a plan offers in a currency and interval, as a subscription records it. */
@@ -191,14 +194,8 @@ export function subscribe(
       .andThen((plan) =>
         priceOrRefuse(plan, command.currency, command.interval).andThen((price) =>
           deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((held) => {
-            const current = held.find(isCurrent);
-            if (current)
-              return errAsync(
-                membershipError(
-                  "already_subscribed",
-                  `person ${person.id} holds subscription ${current.id} (${current.status}); change its plan instead`,
-                ),
-              );
+            const current = held.find(isCurrentMembership);
+            if (current) return errAsync(alreadySubscribed(person.id, current));
             const now = deps.clock.now();
             const decided = createSubscription(
               {
@@ -218,7 +215,15 @@ export function subscribe(
               decided.value,
               { input: { type: "subscribe" }, at: now, actor: person.id },
               (s): Subscription => s,
-              () => okAsync<Subscription | undefined, UseCaseError>(undefined),
+              // A concurrent subscribe stored its membership first (the store holds one
+              // current membership per person): answered as the read check above answers.
+              () =>
+                deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((again) => {
+                  const other = again.find((s) => s.id !== decided.value.state.id && isCurrentMembership(s));
+                  return other
+                    ? errAsync<Subscription | undefined, UseCaseError>(alreadySubscribed(person.id, other))
+                    : okAsync<Subscription | undefined, UseCaseError>(undefined);
+                }),
             );
           }),
         ),

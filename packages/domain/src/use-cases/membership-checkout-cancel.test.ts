@@ -1,0 +1,104 @@
+// A membership canceled before its Checkout page was paid: the page is expired at Stripe
+// through the outbox, so the person can no longer pay for a membership that is over.
+import { describe, expect, it } from "vitest";
+import { decideSubscription } from "../membership/subscription-decide.js";
+import { InMemorySusu } from "../testing/in-memory-susu.js";
+import { feed, freshSubscription, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
+import * as useCases from "./index.js";
+
+const now = { now: MEMBERSHIP_T0 };
+const checkoutStart = {
+  kind: "checkout",
+  successUrl: "https://app.test/ok",
+  cancelUrl: "https://app.test/no",
+} as const;
+
+describe("canceling a membership whose Checkout page is not paid", () => {
+  it("expires the page it knows, keyed by the subscription", () => {
+    const s = feed(freshSubscription({ start: checkoutStart }), [
+      { type: "checkout_created", sessionId: "cs_1", url: "https://checkout.test/cs_1" },
+    ]);
+    const d = decideSubscription(s, { type: "cancel", atPeriodEnd: false }, now)._unsafeUnwrap();
+    expect(d.state.status).toBe("canceled");
+    expect(d.effects).toEqual([
+      {
+        kind: "expire_subscription_checkout",
+        id: `${s.id}:checkout:expire`,
+        aggregate: "subscription",
+        aggregateId: s.id,
+        sessionId: "cs_1",
+      },
+    ]);
+  });
+
+  it("a page Stripe answers only after the cancel is expired when it is recorded", () => {
+    const s = freshSubscription({ start: checkoutStart });
+    const canceled = decideSubscription(s, { type: "cancel", atPeriodEnd: false }, now)._unsafeUnwrap();
+    expect(canceled.effects).toEqual([]);
+    const late = decideSubscription(
+      canceled.state,
+      { type: "checkout_created", sessionId: "cs_2", url: "https://checkout.test/cs_2" },
+      now,
+    )._unsafeUnwrap();
+    expect(late.state.start).toMatchObject({ sessionId: "cs_2" });
+    expect(late.effects.map((e) => [e.kind, "sessionId" in e ? e.sessionId : undefined])).toEqual([
+      ["expire_subscription_checkout", "cs_2"],
+    ]);
+  });
+
+  it("a page of a membership still open, or of one started with a saved card, is left alone", () => {
+    const open = decideSubscription(
+      freshSubscription({ start: checkoutStart }),
+      { type: "checkout_created", sessionId: "cs_3", url: "https://checkout.test/cs_3" },
+      now,
+    )._unsafeUnwrap();
+    expect(open.effects).toEqual([]);
+    const saved = decideSubscription(
+      freshSubscription(),
+      { type: "cancel", atPeriodEnd: false },
+      now,
+    )._unsafeUnwrap();
+    expect(saved.effects.filter((e) => e.kind === "expire_subscription_checkout")).toEqual([]);
+  });
+
+  it("through the outbox: Stripe is asked once to expire the session, with the effect id as key", async () => {
+    const sim = new InMemorySusu();
+    const plan = (
+      await useCases.createPlan(
+        sim.deps,
+        {
+          name: "Plus",
+          entitlements: { createGroups: true, maxOpenGroups: 5, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 10_00 }],
+        },
+        { operator: "olga" },
+      )
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await sim.addSeller("cy"))._unsafeUnwrap();
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "cy",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: checkoutStart,
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const session = sim.billing.calls.find((c) => c.method === "createSubscriptionCheckout");
+    expect(session).toBeDefined();
+    const canceled = (await useCases.cancelSubscription(sim.deps, sub.id, false, "cy"))._unsafeUnwrap();
+    expect(canceled.status).toBe("canceled");
+    await sim.runUntilQuiet();
+    await sim.runUntilQuiet();
+    const start = sim.store.subscriptions().find((s) => s.id === sub.id)?.start;
+    expect(start?.kind === "checkout" ? start.sessionId : undefined).toMatch(/^cs_/);
+    expect(
+      sim.billing.calls
+        .filter((c) => c.method === "expireCheckoutSession")
+        .map((c) => [c.idempotencyKey, c.sessionId]),
+    ).toEqual([[`${sub.id}:checkout:expire`, start?.kind === "checkout" ? start.sessionId : ""]]);
+  });
+});
