@@ -51,6 +51,7 @@ export {
   type SusuSignatureCheck,
   type SusuSignatureFailure,
   signSusuPayload,
+  smtpTimeoutsFor,
   type VerifySusuSignatureOptions,
   verifySusuSignature,
   webhookBodyOf,

@@ -11,10 +11,12 @@ export {
   type DeliveryRetryPolicy,
   type DeliveryWorkerOptions,
   deliveryBackoffMs,
+  deliveryLeaseMs,
   type EmailSender,
   isRetryableStatus,
   NotificationDeliveryWorker,
   type SettledDelivery,
+  smtpTimeoutsFor,
   webhookBodyOf,
 } from "./delivery-worker.js";
 export { type LineSink, LogNotifier, LogSupportDesk } from "./log-notifier.js";
