@@ -27,6 +27,7 @@ export {
   MAIL_TEMPLATES,
   type MailLocale,
   type MailTemplateName,
+  maskEmail,
   maskNumbers,
   type NotificationDeliveryLog,
   type NotificationDeliveryRecord,
