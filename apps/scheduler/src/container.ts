@@ -16,6 +16,7 @@ import {
   StripeBillingGateway,
   StripePaymentGateway,
   SystemClock,
+  smtpTimeoutsFor,
   stripeEndpointOf,
   type WebhookProcessorContext,
 } from "@susu/adapters";
@@ -85,6 +86,8 @@ export function deliveryWorkerOf(
             adminEmails: env.SUSU_ADMIN_EMAILS,
             people: new PrismaPersonEmails(prisma),
             where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
+            // A slow mail server fails the send before the worker's lease on it runs out.
+            timeouts: smtpTimeoutsFor(env.SUSU_NOTIFY_TIMEOUT_MS),
           }),
         }
       : {}),

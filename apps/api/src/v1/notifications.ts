@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type {
-  NotificationDeliveryLog,
-  NotificationDeliveryRecord,
-  NotificationEndpointRecord,
-  NotificationEndpointStore,
-  NotificationSettings,
-  NotificationSettingsStore,
+import {
+  maskEmail,
+  type NotificationDeliveryLog,
+  type NotificationDeliveryRecord,
+  type NotificationEndpointRecord,
+  type NotificationEndpointStore,
+  type NotificationSettings,
+  type NotificationSettingsStore,
 } from "@susu/adapters";
 import {
   type Clock,
@@ -17,7 +18,7 @@ import type { Context } from "hono";
 import type { Principal } from "../http/auth.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
-import { isPlatformOperator, refusePerson, refuseUnlessOperator } from "./authz.js";
+import { refusePerson, refuseUnlessOperator } from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
 import { PageQuerySchema, pageSchema } from "./pagination.js";
 import {
@@ -34,14 +35,16 @@ import {
 //
 // - `/v1/people/{personId}/notification-settings` (`me`: the caller): a person's address,
 //   locale, time zone and which optional messages reach them on which channel. The person
-//   and platform operators read and replace them. Required messages (about their money)
-//   cannot be switched off: trying is 400 `notification_required`.
+//   and platform operators read them; the person and platform admins replace them (a
+//   service token may not redirect someone's mail: 403 `admin_only`). Required messages
+//   (about their money) cannot be switched off: trying is 400 `notification_required`.
 // - `/v1/notification-endpoints`: client apps' webhook endpoints that push to phones. Platform
 //   operators list them and read their delivery logs; platform admins (role `admin`, not a
 //   service token: 403 `admin_only`) create, disable and rotate them — the signing secret
 //   is answered once, at creation and at rotation.
 // - `/v1/operations/notification-deliveries`: every delivery (e-mail and webhook), newest
-//   first, by status (`?status=failed`), for operators.
+//   first, by status (`?status=failed`), for operators. A service token sees e-mail
+//   recipients masked (`a***@example.com`); platform admins see them whole.
 
 /** The ports behind these routes, built in the composition root. */
 export interface NotificationPorts {
@@ -176,7 +179,7 @@ const putSettingsRoute = createRoute({
   path: "/people/{personId}/notification-settings",
   tags: ["notifications"],
   summary:
-    "Replace a person's contact and notification preferences (the person, platform operators). A new address clears a bounce.",
+    "Replace a person's contact and notification preferences (the person, platform admins; a service token: 403 `admin_only`). A new address clears a bounce.",
   security: [{ bearer: [] }],
   request: {
     params: PersonIdParam,
@@ -193,6 +196,7 @@ const putSettingsRoute = createRoute({
       notification_required: "payout_failed is about your money and cannot be switched off",
       invalid_request: "the request does not match the schema",
     }),
+    ...forbiddenResponse(["admin_only"]),
     ...personNotFound,
   },
 });
@@ -283,7 +287,10 @@ const DeliverySchema = z
     notificationId: z.string(),
     template: z.string(),
     channel: z.enum(["email", "webhook"]),
-    recipient: z.string().openapi({ description: "The e-mail address, or the endpoint's id" }),
+    recipient: z.string().openapi({
+      description:
+        "The e-mail address (masked for a service token: `a***@example.com`), or the endpoint's id",
+    }),
     personId: z
       .string()
       .nullable()
@@ -299,14 +306,18 @@ const DeliverySchema = z
   })
   .openapi("NotificationDelivery");
 
-function deliveryView(d: NotificationDeliveryRecord) {
+/**
+ * A delivery as answered; `maskRecipient` (a service token asking) keeps only the first
+ * letter and the domain of an e-mail address.
+ */
+function deliveryView(d: NotificationDeliveryRecord, maskRecipient: boolean) {
   return {
     object: "notification_delivery" as const,
     id: d.id,
     notificationId: d.notificationId,
     template: d.template,
     channel: d.channel,
-    recipient: d.recipient,
+    recipient: maskRecipient && d.channel === "email" ? maskEmail(d.recipient) : d.recipient,
     personId: d.personId ?? null,
     status: d.status,
     attempts: d.attempts,
@@ -434,6 +445,25 @@ const allDeliveriesRoute = createRoute({
   },
 });
 
+/** Whether the caller sees delivery recipients masked: operators who are not platform admins. */
+const masksRecipients = (principal: Principal) => !principal.roles.includes("admin");
+
+/**
+ * Who may replace a person's settings: the person, and platform admins. Others who may not
+ * see the person get 404; a service token (an operator, not an admin) 403 `admin_only`.
+ */
+function refuseSettingsChange(c: Context, principal: Principal, personId: string): Response | undefined {
+  const refused = refusePerson(c, principal, personId);
+  if (refused !== undefined) return refused;
+  if (principal.subject === personId || principal.roles.includes("admin")) return undefined;
+  return problem(
+    c,
+    403,
+    "admin_only",
+    "only the person or a platform admin may change notification settings",
+  );
+}
+
 /** A platform admin (role `admin`): operators who are service tokens get 403 `admin_only`. */
 function refuseUnlessAdmin(c: Context, principal: Principal): Response | undefined {
   const refused = refuseUnlessOperator(c, principal);
@@ -460,7 +490,7 @@ export function notificationsV1(deps: NotificationDeps) {
 
   app.openapi(putSettingsRoute, async (c) => {
     const personId = personOf(c, c.req.valid("param").personId);
-    const refused = refusePerson(c, c.get("principal"), personId);
+    const refused = refuseSettingsChange(c, c.get("principal"), personId);
     if (refused) return refused;
     const parsed = parseNotificationPreferences(c.req.valid("json"));
     if (parsed.isErr())
@@ -470,10 +500,10 @@ export function notificationsV1(deps: NotificationDeps) {
     const stored = await deps.settings.put(personId, parsed.value, deps.clock.now());
     if (stored.isErr()) return useCaseProblem(c, stored.error);
     if (stored.value === undefined) return problem(c, 404, "person_not_found", `no person ${personId}`);
-    if (isPlatformOperator(c.get("principal")) && c.get("principal").subject !== personId)
+    if (c.get("principal").subject !== personId)
       c.var.log.info(
         { personId, by: c.get("principal").subject },
-        "notification settings changed by an operator",
+        "notification settings changed by a platform admin",
       );
     return c.json(settingsView(stored.value), 200);
   });
@@ -559,7 +589,7 @@ export function notificationsV1(deps: NotificationDeps) {
       {
         object: "list" as const,
         url: `/v1/notification-endpoints/${endpointId}/deliveries`,
-        data: page.value.items.map(deliveryView),
+        data: page.value.items.map((d) => deliveryView(d, masksRecipients(c.get("principal")))),
         has_more: page.value.hasMore,
       },
       200,
@@ -580,7 +610,7 @@ export function notificationsV1(deps: NotificationDeps) {
       {
         object: "list" as const,
         url: "/v1/operations/notification-deliveries",
-        data: page.value.items.map(deliveryView),
+        data: page.value.items.map((d) => deliveryView(d, masksRecipients(c.get("principal")))),
         has_more: page.value.hasMore,
       },
       200,

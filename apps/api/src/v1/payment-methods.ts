@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import { type PaymentMethodView, SAVED_METHOD_TYPES, type SavedPaymentMethod, useCases } from "@susu/domain";
 import type { Context } from "hono";
+import { IDEMPOTENCY_KEY_HEADER } from "../http/idempotency.js";
 import { problemDoc } from "../http/problem-response.js";
 import { NUL_FREE } from "../input.js";
 import { providerProblem, useCaseProblem } from "../problem.js";
@@ -45,7 +47,7 @@ const SetupRequestSchema = z
     type: z.enum(SAVED_METHOD_TYPES).openapi({ description: "What to save", example: "card" }),
     attempt: z.string().trim().min(1).max(64).refine(NUL_FREE, "no NUL characters").optional().openapi({
       description:
-        "The same value repeats the same set-up safely (default `1`); a new value asks for a new one",
+        "The same value repeats the same set-up safely; a new value asks for a new one. Absent: the request's `Idempotency-Key` names the set-up (a retry with the same key gets the same SetupIntent), and without a key every request starts a new one",
       example: "1",
     }),
   })
@@ -214,6 +216,17 @@ function methodOf(m: SavedPaymentMethod, usedForDebits: boolean) {
   };
 }
 
+/**
+ * The attempt a set-up without an explicit `attempt` is keyed by at Stripe: one named by the
+ * request's Idempotency-Key (hashed: the key may be 255 characters of anything printable),
+ * so a retried request gets its SetupIntent back; otherwise a fresh id, so a second card
+ * saved later is a new SetupIntent and not the first one's again.
+ */
+function setupAttemptOf(idempotencyKey: string | undefined, freshId: () => string): string {
+  if (idempotencyKey === undefined || idempotencyKey === "") return freshId();
+  return `key_${createHash("sha256").update(idempotencyKey).digest("hex").slice(0, 32)}`;
+}
+
 /** `/v1/people/{personId}/payment-methods`: saved cards and BECS accounts. */
 export function paymentMethodsV1(deps: V1Deps) {
   const app = v1Router();
@@ -231,7 +244,7 @@ export function paymentMethodsV1(deps: V1Deps) {
       deps.gateway,
       personId,
       type,
-      attempt ?? "1",
+      attempt ?? setupAttemptOf(c.req.header(IDEMPOTENCY_KEY_HEADER), () => deps.useCases.ids.newId("setup")),
     );
     if (started.isErr()) return providerProblem(c, started.error);
     return c.json(

@@ -305,10 +305,16 @@ const MATRIX: Readonly<Record<string, Row>> = {
     member: "reached",
     platformAdmin: "hidden",
   },
-  // notification settings: the person and operators; endpoints: operators read, platform
-  // admins (not a service token: 403 admin_only) manage; the delivery log: operators
+  // notification settings: the person and operators read, the person and platform admins
+  // change (a service token: 403 admin_only); endpoints: operators read, platform admins
+  // (not a service token: 403 admin_only) manage; the delivery log: operators
   "GET /v1/people/{personId}/notification-settings": { ...ownPerson, member: "ok", platformAdmin: "ok" },
-  "PUT /v1/people/{personId}/notification-settings": { ...ownPerson, member: "ok", platformAdmin: "ok" },
+  "PUT /v1/people/{personId}/notification-settings": {
+    ...ownPerson,
+    member: "ok",
+    platformAdmin: "ok",
+    service: "adminOnly",
+  },
   "GET /v1/notification-endpoints": operatorOnly,
   "POST /v1/notification-endpoints": { ...operatorOnly, service: "adminOnly" },
   "POST /v1/notification-endpoints/{endpointId}/disable": { ...operatorOnlyMissing, service: "adminOnly" },

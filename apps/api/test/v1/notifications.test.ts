@@ -191,6 +191,24 @@ describe("notification settings", () => {
     const missing = await app.request("/v1/people/nobody/notification-settings", authed(admin));
     expect(missing.status).toBe(404);
   });
+
+  it("refuses a service token's change of anyone's settings (403 admin_only) and changes nothing", async () => {
+    const before = await json(await app.request("/v1/people/ana/notification-settings", authed(admin)));
+    for (const body of [{ email: "attacker@evil.example" }, { email: null }, {}]) {
+      const refused = await app.request("/v1/people/ana/notification-settings", authed(service, "PUT", body));
+      expect(refused.status).toBe(403);
+      expect(await json(refused)).toMatchObject({ code: "admin_only" });
+    }
+    expect(await json(await app.request("/v1/people/ana/notification-settings", authed(admin)))).toEqual(
+      before,
+    );
+    // The person themselves still may.
+    const own = await app.request(
+      "/v1/people/me/notification-settings",
+      authed(ana, "PUT", before.email === null ? {} : { email: before.email }),
+    );
+    expect(own.status).toBe(200);
+  });
 });
 
 describe("notification endpoints and the delivery log", () => {
@@ -332,6 +350,27 @@ describe("notification endpoints and the delivery log", () => {
     );
     // Ben's address got the e-mails (one per notification) beside the webhooks.
     expect((all.data as { channel: string }[]).filter((d) => d.channel === "email")).toHaveLength(3);
+    expect(
+      (all.data as { channel: string; recipient: string }[])
+        .filter((d) => d.channel === "email")
+        .map((d) => d.recipient),
+    ).toEqual(["ben@new.example", "ben@new.example", "ben@new.example"]);
+    // A service token sees the addresses masked, the domain kept; the endpoint ids whole.
+    const masked = await json(
+      await app.request("/v1/operations/notification-deliveries?limit=100", authed(service)),
+    );
+    const seen = masked.data as { channel: string; recipient: string; id: string }[];
+    expect(seen.map((d) => d.id)).toEqual((all.data as { id: string }[]).map((d) => d.id));
+    expect(seen.filter((d) => d.channel === "email").map((d) => d.recipient)).toEqual([
+      "b***@new.example",
+      "b***@new.example",
+      "b***@new.example",
+    ]);
+    expect(seen.filter((d) => d.channel === "webhook").map((d) => d.recipient)).toEqual(
+      (all.data as { channel: string; recipient: string }[])
+        .filter((d) => d.channel === "webhook")
+        .map((d) => d.recipient),
+    );
     const bad = await app.request("/v1/operations/notification-deliveries?status=lost", authed(admin));
     expect(bad.status).toBe(400);
     const notOperator = await app.request("/v1/operations/notification-deliveries", authed(ana));

@@ -110,7 +110,10 @@ describe("saving and listing", () => {
 
   it("the set-up is the person's only, repeats for the same attempt, and refuses bad input naming the field", async () => {
     await bed.group("jon");
-    const first = await send("jon", "POST", "/v1/people/jon/payment-methods/setup", { type: "card" });
+    const first = await send("jon", "POST", "/v1/people/jon/payment-methods/setup", {
+      type: "card",
+      attempt: "1",
+    });
     const again = await send("jon", "POST", "/v1/people/me/payment-methods/setup", {
       type: "card",
       attempt: "1",
@@ -139,6 +142,78 @@ describe("saving and listing", () => {
       [""],
     );
     expect(await rows()).toEqual(before);
+  });
+});
+
+describe("a second set-up", () => {
+  it("without an attempt is a new SetupIntent, and a second card saved later is saved beside the first", async () => {
+    await bed.group("lea");
+    const setups: string[] = [];
+    for (const _ of [1, 2]) {
+      const setup = await send("lea", "POST", "/v1/people/me/payment-methods/setup", { type: "card" });
+      expect(setup.status, JSON.stringify(setup.body)).toBe(201);
+      setups.push(setup.body.setupIntentId);
+      bed.clock.advance(60_000);
+      await deliver(bed.gateway.confirmSetup(setup.body.setupIntentId));
+    }
+    expect(new Set(setups).size).toBe(2);
+    const listed = await send("lea", "GET", "/v1/people/me/payment-methods");
+    expect(listed.body.data).toHaveLength(2);
+  });
+
+  it("with the same Idempotency-Key is the same SetupIntent, even when the first answer was lost", async () => {
+    await bed.group("max");
+    // The keys the set-ups are asked for with at the provider.
+    const keys: string[] = [];
+    const create = bed.gateway.createPaymentMethodSetup.bind(bed.gateway);
+    bed.gateway.createPaymentMethodSetup = (input) => {
+      keys.push(input.idempotencyKey);
+      return create(input);
+    };
+    const headers = { "Idempotency-Key": "setup-card-max-1" };
+    // Stripe creates the SetupIntent and the answer is lost: 503, not stored for replay.
+    bed.gateway.injectFault("createPaymentMethodSetup", "lost_reply");
+    const lost = await send(
+      "max",
+      "POST",
+      "/v1/people/me/payment-methods/setup",
+      { type: "card" },
+      { headers },
+    );
+    expect(lost.status).toBe(503);
+    const retried = await send(
+      "max",
+      "POST",
+      "/v1/people/me/payment-methods/setup",
+      { type: "card" },
+      { headers },
+    );
+    expect(retried.status, JSON.stringify(retried.body)).toBe(201);
+    const replayed = await send(
+      "max",
+      "POST",
+      "/v1/people/me/payment-methods/setup",
+      { type: "card" },
+      { headers },
+    );
+    expect(replayed.body.setupIntentId).toBe(retried.body.setupIntentId);
+    const other = await send(
+      "max",
+      "POST",
+      "/v1/people/me/payment-methods/setup",
+      { type: "card" },
+      {
+        headers: { "Idempotency-Key": "setup-card-max-2" },
+      },
+    );
+    expect(other.body.setupIntentId).not.toBe(retried.body.setupIntentId);
+    // The retry asked for the lost answer's SetupIntent again (the replay never reached the
+    // provider); another request key is another set-up.
+    Reflect.deleteProperty(bed.gateway, "createPaymentMethodSetup");
+    expect(keys).toHaveLength(3);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys[0]).toMatch(/^person:max:method_setup:card:/);
   });
 });
 

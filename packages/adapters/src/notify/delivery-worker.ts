@@ -84,6 +84,25 @@ export function deliveryBackoffMs(
   return Math.round(backoff / 2 + (backoff / 2) * f);
 }
 
+/** How long a delivery worker's claim on a delivery lasts: one send's timeout twice, and 30 s. */
+export function deliveryLeaseMs(timeoutMs: number): number {
+  return timeoutMs * 2 + 30_000;
+}
+
+/**
+ * The nodemailer timeouts (ms) for an SMTP transport used by a delivery worker whose sends
+ * time out after `timeoutMs`: connecting, the server's greeting and socket inactivity each
+ * within that time, so a slow or silent mail server fails the send well before the claim's
+ * lease ({@link deliveryLeaseMs}) runs out and another worker could send it too.
+ */
+export function smtpTimeoutsFor(timeoutMs: number): {
+  readonly connectionTimeout: number;
+  readonly greetingTimeout: number;
+  readonly socketTimeout: number;
+} {
+  return { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs };
+}
+
 /**
  * Whether an endpoint's HTTP status is worth another send: 5xx, 408 (timeout) and 429
  * (slow down) are for now; any other 4xx (or a redirect, which is not followed) says the
@@ -153,7 +172,12 @@ export class NotificationDeliveryWorker {
       ).map((e) => [e.id, e]),
     );
     const settled: SettledDelivery[] = [];
-    for (const row of claimed) {
+    for (let row of claimed) {
+      // The claim's lease covers one send, not the whole batch: renew it before each send,
+      // and leave a row another worker claimed meanwhile (its lease ran out) to that worker.
+      const attempts = await this.renewLease(row);
+      if (attempts === undefined) continue;
+      row = { ...row, attempts };
       const n = byId.get(row.notification_id);
       let result: SendResult;
       if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
@@ -171,8 +195,30 @@ export class NotificationDeliveryWorker {
     return settled;
   }
 
+  /**
+   * How long a claim holds: one send (a webhook's timeout; the SMTP transport's timeouts,
+   * see {@link smtpTimeoutsFor}, stay below it) with room to record the outcome. It is
+   * renewed before each send of a batch, so a slow batch never outlives it.
+   */
   private leaseMs(): number {
-    return this.options.timeoutMs * 2 + 30_000;
+    return deliveryLeaseMs(this.options.timeoutMs);
+  }
+
+  /**
+   * Extends this worker's claim on a row for one send and counts the send as an attempt,
+   * guarded by the row still being claimed by this worker (a claim whose lease ran out may
+   * have been taken by another worker, which then sends it; one nobody took is still this
+   * worker's). The row's attempts, or undefined when the claim is lost.
+   */
+  private async renewLease(row: ClaimedRow): Promise<number | undefined> {
+    const now = new Date(this.options.clock.now());
+    const until = new Date(now.getTime() + this.leaseMs());
+    const renewed = await this.options.prisma.$queryRaw<{ attempts: number }[]>`
+      UPDATE notification_deliveries
+         SET claimed_until = ${until}, attempts = attempts + 1, updated_at = ${now}
+       WHERE id = ${row.id} AND claimed_by = ${this.options.workerId}
+   RETURNING attempts`;
+    return renewed[0]?.attempts;
   }
 
   private async claim(): Promise<ClaimedRow[]> {
@@ -180,8 +226,7 @@ export class NotificationDeliveryWorker {
     const until = new Date(now.getTime() + this.leaseMs());
     return this.options.prisma.$queryRaw<ClaimedRow[]>`
       UPDATE notification_deliveries d
-         SET claimed_by = ${this.options.workerId}, claimed_until = ${until}, attempts = d.attempts + 1,
-             updated_at = ${now}
+         SET claimed_by = ${this.options.workerId}, claimed_until = ${until}, updated_at = ${now}
         FROM (SELECT id FROM notification_deliveries
                WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ${now}
                  AND (claimed_until IS NULL OR claimed_until < ${now})

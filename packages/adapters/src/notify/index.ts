@@ -11,13 +11,15 @@ export {
   type DeliveryRetryPolicy,
   type DeliveryWorkerOptions,
   deliveryBackoffMs,
+  deliveryLeaseMs,
   type EmailSender,
   isRetryableStatus,
   NotificationDeliveryWorker,
   type SettledDelivery,
+  smtpTimeoutsFor,
   webhookBodyOf,
 } from "./delivery-worker.js";
-export { type LineSink, LogNotifier, LogSupportDesk } from "./log-notifier.js";
+export { type LineSink, LogNotifier, LogSupportDesk, maskEmail } from "./log-notifier.js";
 export { escapeHtml, formatAmount, formatInstant, type MailLocale, maskNumbers } from "./mail-format.js";
 export { MAIL_TEMPLATES, type MailTemplateName, type RenderedMail, renderMail } from "./mail-templates.js";
 export {

@@ -40,6 +40,16 @@ export interface SmtpNotifierOptions {
   readonly where: MailLocale;
   /** Where it writes a line for a notification nobody could be written to. */
   readonly log?: LineSink;
+  /**
+   * Timeouts (ms) of a `transport` given as a URL: nodemailer's defaults (2 min to connect,
+   * 10 min of socket inactivity) outlive a delivery worker's lease, so a worker passes
+   * `smtpTimeoutsFor(timeoutMs)`. Parameters in the URL win over these.
+   */
+  readonly timeouts?: {
+    readonly connectionTimeout: number;
+    readonly greetingTimeout: number;
+    readonly socketTimeout: number;
+  };
 }
 
 const failed = (message: string): NotifyError => ({ type: "notify_failed", code: "notify_failed", message });
@@ -60,6 +70,21 @@ export function notifyErrorOf(e: unknown, to: string): NotifyError {
   const what = `${typeof err.code === "string" ? `${err.code}: ` : ""}${String(err.message ?? e)}`;
   const message = `sending to ${maskEmail(to)} failed${status !== undefined ? ` (${status})` : ""}: ${what}`;
   return status !== undefined && status >= 500 && status < 600 ? rejected(message) : failed(message);
+}
+
+/**
+ * A transport URL with the timeouts it does not set itself as query parameters: nodemailer
+ * reads a URL's options from its query only (options beside a `url` are ignored).
+ */
+function withTimeouts(url: string, timeouts: SmtpNotifierOptions["timeouts"]): string {
+  if (timeouts === undefined) return url;
+  const query = url.includes("?") ? url.slice(url.indexOf("?") + 1).split("&") : [];
+  const given = new Set(query.map((p) => p.split("=")[0]));
+  const added = Object.entries(timeouts)
+    .filter(([k]) => !given.has(k))
+    .map(([k, v]) => `${k}=${Math.max(1, Math.round(v))}`);
+  if (added.length === 0) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${added.join("&")}`;
 }
 
 /** The domain of an address (`susu <no-reply@mail.example>` → `mail.example`). */
@@ -90,7 +115,7 @@ export class SmtpNotifier implements Notifier {
   constructor(private readonly options: SmtpNotifierOptions) {
     this.transporter =
       typeof options.transport === "string"
-        ? nodemailer.createTransport(options.transport)
+        ? nodemailer.createTransport(withTimeouts(options.transport, options.timeouts))
         : options.transport;
     this.domain = domainOf(options.from);
   }

@@ -436,7 +436,7 @@ export class PrismaStore
     );
   }
 
-  /** The seller's payments with a reversal asked for or failed (a payout must leave for it), oldest first. */
+  /** The seller's payments with a reversal asked for or failed, or a dispute that may yet reverse the transfer (a payout must leave for it), oldest first. */
   listHeldPaymentsReversingSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError> {
     return this.#reversingOfSeller(
       "listHeldPaymentsReversingSeller",
@@ -446,7 +446,7 @@ export class PrismaStore
     );
   }
 
-  /** The charges with a reversal of this seller's transfer asked for or failed, oldest first. */
+  /** The charges with a reversal of this seller's transfer asked for or failed, or a dispute that may yet reverse it, oldest first. */
   listMarketplaceChargesReversingSeller(
     sellerId: PersonId,
   ): ResultAsync<readonly MarketplaceCharge[], StorageError> {
@@ -1082,23 +1082,42 @@ const HELD_PAYMENT_BY_REFERENCE_SQL = `${HELD_PAYMENT_SNAPSHOT} WHERE requested_
 export const OPEN_HELD_PAYMENTS_OF_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
   WHERE seller_person_id = $1 AND ended_at IS NULL ORDER BY created_at, id LIMIT $2::int`;
 
-/** A seller's payments whose snapshot holds a reversal asked for or failed (jsonpath on the snapshot). */
+/** A dispute that may yet reverse a transfer: open, or lost with its loss not booked yet (jsonpath). */
+const DISPUTE_TO_COME = `'$.disputes[*] ? (@.status == "open" || (@.status == "lost" && @.lossBooked == false))'`;
+
+/**
+ * A seller's payments whose snapshot holds a reversal asked for or failed, or a dispute that
+ * may yet reverse the transfer already made (jsonpath on the snapshot).
+ */
 const HELD_PAYMENTS_REVERSING_SELLER_SQL = `${HELD_PAYMENT_SNAPSHOT}
   WHERE seller_person_id = $1
-    AND jsonb_path_exists(snapshot, '$.reversals[*] ? (@.status == "requested" || @.status == "failed")')
+    AND (jsonb_path_exists(snapshot, '$.reversals[*] ? (@.status == "requested" || @.status == "failed")')
+      OR (jsonb_path_exists(snapshot, ${DISPUTE_TO_COME})
+        AND jsonb_path_exists(snapshot, '$.transfers[*] ? (@.status == "created")')))
   ORDER BY created_at, id LIMIT $2::int`;
 
 const MARKETPLACE_CHARGE_SNAPSHOT =
   "SELECT snapshot::text AS snapshot_text, version FROM marketplace_charges";
-/** The charges paying a seller whose snapshot holds a reversal of that seller's transfer asked for or failed. */
+/**
+ * The charges paying a seller whose snapshot holds a reversal of that seller's transfer asked
+ * for or failed, or a dispute that may yet reverse a transfer already made to them (a
+ * destination charge's, or the seller's created transfer of a split).
+ */
 const MARKETPLACE_CHARGES_REVERSING_SELLER_SQL = `SELECT c.snapshot::text AS snapshot_text, c.version
   FROM marketplace_charges c
   WHERE EXISTS (SELECT 1 FROM marketplace_charge_sellers s WHERE s.charge_id = c.id AND s.seller_person_id = $1)
-    AND jsonb_path_exists(
-      c.snapshot,
-      '$.reversals[*] ? (@.sellerId == $seller && (@.status == "requested" || @.status == "failed"))',
-      jsonb_build_object('seller', $1::text)
-    )
+    AND (jsonb_path_exists(
+        c.snapshot,
+        '$.reversals[*] ? (@.sellerId == $seller && (@.status == "requested" || @.status == "failed"))',
+        jsonb_build_object('seller', $1::text)
+      )
+      OR (jsonb_path_exists(c.snapshot, ${DISPUTE_TO_COME})
+        AND (jsonb_path_exists(c.snapshot, '$.destinationTransferId')
+          OR jsonb_path_exists(
+            c.snapshot,
+            '$.transfers[*] ? (@.sellerId == $seller && @.status == "created")',
+            jsonb_build_object('seller', $1::text)
+          ))))
   ORDER BY c.created_at, c.id LIMIT $2::int`;
 const MARKETPLACE_CHARGE_BY_ID_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE id = $1`;
 const MARKETPLACE_CHARGE_BY_REFERENCE_SQL = `${MARKETPLACE_CHARGE_SNAPSHOT} WHERE requested_by = $1 AND client_reference = $2`;

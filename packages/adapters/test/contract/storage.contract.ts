@@ -46,6 +46,7 @@ import {
   type RoundInput,
   type RoundRepository,
   reassignPosition,
+  reversalReserve,
   type UnitOfWork,
   type VersionedChange,
 } from "@susu/domain";
@@ -1213,6 +1214,100 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(await chargeIds("sel_3")).toEqual(["mc_b"]);
         const [read] = (await s.heldPayments.listHeldPaymentsReversingSeller("sel"))._unsafeUnwrap();
         expect(read?.reversals.map((r) => r.status)).toEqual(["reversed", "failed"]);
+      });
+
+      it("lists a seller's payments and charges with a dispute that may yet reverse a transfer already made to them, and keeps their part of it from a payout", async () => {
+        const dispute = (id: string, status: "open" | "won" | "lost", lossBooked?: boolean) => ({
+          id,
+          amountMinor: 4_000,
+          reason: "fraudulent",
+          stripeStatus: status === "open" ? "needs_response" : status,
+          status,
+          ...(status === "lost"
+            ? { lostMinor: 4_000, sellerPartMinor: 3_600, feePartMinor: 400, lossBooked: lossBooked ?? false }
+            : {}),
+        });
+        const transfer = {
+          number: 1,
+          effectId: "e_t1",
+          amountMinor: 9_000,
+          status: "created" as const,
+          requestedAt: T,
+          transferId: "tr_1",
+        };
+        // 100.00 AUD, a 10% fee: the seller was paid 90.00; a dispute of 40.00 would take 36.00 back.
+        const held = (
+          id: string,
+          hours: number,
+          transferred: boolean,
+          disputes: readonly ReturnType<typeof dispute>[],
+        ) => ({
+          ...heldPayment({ id, clientReference: `b_${id}` }, T + hours * HOUR).state,
+          capturedAt: T,
+          releaseStarted: transferred,
+          transfers: transferred ? [transfer] : [],
+          disputes,
+        });
+        // The split pays sel 45.00, sel_2 and sel_3 22.50 each (their shares of 90.00); only sel_2 was paid.
+        const split = {
+          ...marketplaceCharge({ id: "mc_split", clientReference: "o_split", sellers: coHosts }, T).state,
+          capturedAt: T,
+          transfers: [
+            {
+              sellerId: "sel_2",
+              attempt: 1,
+              effectId: "e_sel_2",
+              amountMinor: 2_250,
+              status: "created" as const,
+              transferId: "tr_sel_2",
+            },
+          ],
+          disputes: [dispute("dp_split", "open")],
+        };
+        const destination = {
+          ...marketplaceCharge(
+            {
+              id: "mc_dest",
+              clientReference: "o_dest",
+              sellers: [{ id: "sel_3", connectedAccountId: "acct_sel_3" }],
+            },
+            T,
+          ).state,
+          capturedAt: T,
+          destinationTransferId: "tr_dest",
+          disputes: [dispute("dp_dest", "open")],
+        };
+        (
+          await s.uow.commit({
+            ...empty,
+            people: parties(),
+            heldPayments: [
+              held("hp_open", 3, true, [dispute("dp_1", "open")]),
+              held("hp_lost_waiting", 2, true, [dispute("dp_2", "lost", false)]),
+              held("hp_not_paid", 1, false, [dispute("dp_3", "open")]),
+              held("hp_won", 0, true, [dispute("dp_4", "won")]),
+              held("hp_lost_booked", 0, true, [dispute("dp_5", "lost", true)]),
+            ].map(newHeld),
+            marketplaceCharges: [split, destination].map(newCharge),
+          })
+        )._unsafeUnwrap();
+        const heldOf = async (seller: string) =>
+          (await s.heldPayments.listHeldPaymentsReversingSeller(seller))._unsafeUnwrap();
+        const chargesOf = async (seller: string) =>
+          (await s.marketplaceCharges.listMarketplaceChargesReversingSeller(seller))._unsafeUnwrap();
+        expect((await heldOf("sel")).map((p) => p.id)).toEqual(["hp_lost_waiting", "hp_open"]);
+        expect((await chargesOf("sel")).map((c) => c.id)).toEqual([]);
+        expect((await chargesOf("sel_2")).map((c) => c.id)).toEqual(["mc_split"]);
+        expect((await chargesOf("sel_3")).map((c) => c.id)).toEqual(["mc_dest"]);
+        // What a payout keeps, from what was read back: 36.00 for each disputed payment.
+        const reserve = async (seller: string) =>
+          Object.fromEntries(reversalReserve(seller, await heldOf(seller), await chargesOf(seller)));
+        expect(await reserve("sel")).toEqual({ AUD: 7_200 });
+        // sel_2's part of losing 40.00 of the split: in proportion to what each holds, the fee
+        // included (45.00, 22.50, 22.50 and 10.00): 9.00. Unpaid sellers keep nothing.
+        expect(await reserve("sel_2")).toEqual({ AUD: 900 });
+        // The destination charge's seller was paid the whole 100.00: the 40.00 comes back from them.
+        expect(await reserve("sel_3")).toEqual({ AUD: 4_000 });
       });
 
       it("stores a destination charge and a split and reads them back whole: by id, by the caller's reference, by the PaymentIntent", async () => {

@@ -1,6 +1,7 @@
 // The delivery log against PostgreSQL: the delivering notifier queues, the worker sends
 // through a real SMTP server and to a real HTTP receiver that verifies signatures.
 import type { Notification } from "@susu/domain";
+import { ResultAsync } from "neverthrow";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DeliveringNotifier, type DeliveringNotifierOptions } from "../../src/notify/delivering-notifier.js";
 import {
@@ -247,6 +248,53 @@ describe("notification deliveries", () => {
     receiver.delayMs = 0;
     await drain();
     expect((await deliveriesOf(n.id))[0]).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it("sends each delivery once when a slow receiver and mail server make a batch outlast one lease and a second worker claims meanwhile", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const notices = [retryNotice(["ana"]), retryNotice(["ana"]), retryNotice(["ana"])];
+    for (const n of notices) expect((await notifier().send(n)).isOk()).toBe(true);
+    // Three e-mails and three webhooks; every send takes 20 s of the clock, a lease is
+    // 2 × 2 s + 30 s = 34 s: the batch of six takes 120 s.
+    const sendMs = 20_000;
+    let second: Promise<readonly SettledDelivery[]> | undefined;
+    let sends = 0;
+    const slowly = async <T>(send: () => Promise<T>): Promise<T> => {
+      const result = await send();
+      clock.t += sendMs;
+      sends += 1;
+      // While the first worker is busy with its second send, another scheduler's pass runs.
+      if (sends === 2 && second === undefined) {
+        second = slowWorker("w2").runOnce();
+        settled.push(...(await second));
+      }
+      return result;
+    };
+    const slowWorker = (workerId: string) =>
+      new NotificationDeliveryWorker({
+        prisma: db.prisma,
+        clock,
+        workerId,
+        email: {
+          deliver: (n, to, at) => new ResultAsync(slowly(() => Promise.resolve(mailer.deliver(n, to, at)))),
+        },
+        fetch: (input, init) => slowly(() => fetch(input, init)),
+        retry,
+        timeoutMs: 2_000,
+        random: () => 0.5,
+      });
+    settled.push(...(await slowWorker("w1").runOnce()));
+    expect(second).toBeDefined();
+    await drain();
+
+    expect(smtp.received).toHaveLength(3);
+    expect(new Set(smtp.received.map((m) => m.parsed.messageId)).size).toBe(3);
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.deliveryId)).size).toBe(3);
+    const rows = await db.prisma.notificationDelivery.findMany();
+    expect(rows.map((r) => [r.status, r.attempts])).toEqual(rows.map(() => ["sent", 1]));
+    expect(settled.map((s) => s.outcome)).toEqual(rows.map(() => "sent"));
   });
 
   it("fails what was queued for an endpoint disabled since, without sending it", async () => {

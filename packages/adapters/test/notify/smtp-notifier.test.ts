@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from "node:net";
 import {
   HELD_PAYMENT_NOTIFICATION_TEMPLATES,
   MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES,
@@ -222,6 +223,23 @@ describe("SmtpNotifier against a real SMTP server", () => {
     down.close();
     expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_failed" });
     expect(result._unsafeUnwrapErr().message).toContain("ECONNREFUSED");
+  });
+
+  it("a server that accepts the connection but never greets fails within the configured timeouts (notify_failed)", async () => {
+    // Without timeouts nodemailer waits 30 s for a greeting and 10 min on a silent socket:
+    // longer than a delivery worker's lease on the delivery.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    const slow = notifier(`smtp://127.0.0.1:${port}`, {
+      timeouts: { connectionTimeout: 300, greetingTimeout: 300, socketTimeout: 300 },
+    });
+    const started = Date.now();
+    const result = await slow.deliver(sample, "ana@example.com", where);
+    slow.close();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "notify_failed" });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("a database that cannot be read while resolving people is for now (notify_failed)", async () => {

@@ -128,6 +128,35 @@ function createdTransfer(s: HeldPayment): TransferAttempt | undefined {
   return s.transfers.find((t) => t.status === "created");
 }
 
+/**
+ * What the seller's transfer would still give back for the payment's disputes: their part
+ * of every lost dispute whose loss is not booked yet (its reversal is still to be asked
+ * for), and of every open dispute were it lost (each taking at most what is left, in turn,
+ * split as a loss would be) — 0 unless the transfer was made, since until then a loss comes
+ * out of the money the platform still holds. What a payout of the seller's balance must
+ * leave for reversals that have not been asked for yet (`reversalReserve`).
+ */
+export function disputedSellerPartMinor(payment: HeldPayment): number {
+  if (createdTransfer(payment) === undefined) return 0;
+  let s = payment;
+  let total = 0;
+  for (const x of payment.disputes) {
+    if (x.status === "lost" && x.lossBooked !== true) total += x.sellerPartMinor ?? 0;
+    if (x.status !== "open") continue;
+    const lostMinor = Math.min(x.amountMinor, refundableMinor(s));
+    const { sellerPartMinor, feePartMinor } = takeBackSplit(s, s.currency, givenBackMinor(s), lostMinor);
+    total += sellerPartMinor;
+    // The next open dispute takes from what this one would leave.
+    s = {
+      ...s,
+      disputes: s.disputes.map((y) =>
+        y.id === x.id ? { ...y, status: "lost" as const, lostMinor, sellerPartMinor, feePartMinor } : y,
+      ),
+    };
+  }
+  return total;
+}
+
 /** A refund not yet done: in flight, or failed and waiting for an admin's retry. */
 function unfinishedRefund(s: HeldPayment): HeldRefund | undefined {
   return s.refunds.find((r) => r.status !== "succeeded");

@@ -8,6 +8,7 @@
 export {
   createHeldPayment,
   decideHeldPayment,
+  disputedSellerPartMinor,
   type HeldPaymentDecideContext,
   type HeldPaymentDecision,
 } from "./decide.js";

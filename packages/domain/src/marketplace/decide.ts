@@ -1056,6 +1056,45 @@ function lossParts(s: MarketplaceCharge, lostMinor: number): TakeBackParts {
 }
 
 /**
+ * What each seller's transfer would still give back for the charge's disputes, by seller
+ * id: their part of every lost dispute whose loss is not booked yet (its reversal is still
+ * to be asked for), and of every open dispute were it lost (each taking at most what is
+ * left, in turn, divided as a loss would be by {@link lossParts}). Only sellers already
+ * paid count — a destination charge's seller once the transfer is known, a split's once
+ * their transfer was created: until then a loss comes out of money the platform holds.
+ * What a payout of a seller's balance must leave for reversals not asked for yet
+ * (`reversalReserve`).
+ */
+export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap<string, number> {
+  const parts = new Map<string, number>();
+  const paid = (sellerId: string) =>
+    charge.mode === "destination"
+      ? charge.destinationTransferId !== undefined
+      : paidTransfer(charge, sellerId) !== undefined;
+  const add = (p: TakeBackParts) =>
+    charge.sellers.forEach((seller, i) => {
+      const part = p.sellerPartsMinor[i] ?? 0;
+      if (part > 0 && paid(seller.id)) parts.set(seller.id, (parts.get(seller.id) ?? 0) + part);
+    });
+  let s = charge;
+  for (const x of charge.disputes) {
+    if (x.status === "lost" && x.lossBooked !== true && x.parts !== undefined) add(x.parts);
+    if (x.status !== "open") continue;
+    const lostMinor = Math.min(x.amountMinor, marketplaceRefundableMinor(s));
+    const loss = lossParts(s, lostMinor);
+    add(loss);
+    // The next open dispute takes from what this one would leave.
+    s = {
+      ...s,
+      disputes: s.disputes.map((y) =>
+        y.id === x.id ? { ...y, status: "lost" as const, lostMinor, parts: loss } : y,
+      ),
+    };
+  }
+  return parts;
+}
+
+/**
  * Books the losses of lost disputes — once every seller was paid, since where the money is
  * depends on it — and asks for the sellers' reversals. A split whose last seller was just
  * paid is settled; a loss that took everything left ends the charge instead (one stored

@@ -10,6 +10,7 @@
 export {
   createMarketplaceCharge,
   decideMarketplaceCharge,
+  disputedSellerPartsMinor,
   type MarketplaceChargeDecideContext,
   type MarketplaceChargeDecision,
 } from "./decide.js";

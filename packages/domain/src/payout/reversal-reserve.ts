@@ -1,4 +1,6 @@
+import { disputedSellerPartMinor } from "../held-payment/decide.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
+import { disputedSellerPartsMinor } from "../marketplace/decide.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import type { CurrencyCode } from "../money/index.js";
 
@@ -11,7 +13,10 @@ import type { CurrencyCode } from "../money/index.js";
  *
  * A reversal still to happen is one asked for and not answered (`requested`), or one that
  * failed and was not asked again (a later reversal for the same refund, dispute and seller
- * supersedes it): an admin's retry will need the money.
+ * supersedes it): an admin's retry will need the money. And one not asked for yet: the
+ * seller's part of every dispute of money already transferred to them that is still open
+ * (were it lost) or lost with its loss not booked yet — Stripe debits the platform at once
+ * and the reversal follows (`disputedSellerPartMinor`, `disputedSellerPartsMinor`).
  */
 export function reversalReserve(
   sellerId: string,
@@ -25,13 +30,18 @@ export function reversalReserve(
     if (p.seller.id !== sellerId) continue;
     for (const r of p.reversals)
       if (outstanding(r, p.reversals, (x) => sameTarget(x, r))) add(p.currency, r.amountMinor);
+    const disputed = disputedSellerPartMinor(p);
+    if (disputed > 0) add(p.currency, disputed);
   }
-  for (const c of charges)
+  for (const c of charges) {
     for (const r of c.reversals) {
       if (r.sellerId !== sellerId) continue;
       if (outstanding(r, c.reversals, (x) => x.sellerId === r.sellerId && sameTarget(x, r)))
         add(c.currency, r.amountMinor);
     }
+    const disputed = disputedSellerPartsMinor(c).get(sellerId) ?? 0;
+    if (disputed > 0) add(c.currency, disputed);
+  }
   return reserve;
 }
 

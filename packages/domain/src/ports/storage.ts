@@ -126,8 +126,9 @@ export interface HeldPaymentRepository {
    */
   listOpenHeldPaymentsOfSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError>;
   /**
-   * A seller's payments with a reversal of the seller's transfer asked for or failed (what
-   * a payout of the seller's balance must leave for: `reversalReserve`), oldest first.
+   * A seller's payments with a reversal of the seller's transfer asked for or failed, or,
+   * once the transfer was made, a dispute open or lost with its loss not booked yet (what a
+   * payout of the seller's balance must leave for: `reversalReserve`), oldest first.
    */
   listHeldPaymentsReversingSeller(sellerId: PersonId): ResultAsync<readonly HeldPayment[], StorageError>;
   listHeldPayments(
@@ -204,8 +205,10 @@ export interface MarketplaceChargeRepository {
     query: MarketplaceChargeQuery,
   ): ResultAsync<{ readonly items: readonly MarketplaceCharge[]; readonly hasMore: boolean }, StorageError>;
   /**
-   * The charges with a reversal of this seller's transfer asked for or failed (what a
-   * payout of the seller's balance must leave for: `reversalReserve`), oldest first.
+   * The charges with a reversal of this seller's transfer asked for or failed, or, once a
+   * transfer to them was made (a destination charge's, their split transfer), a dispute
+   * open or lost with its loss not booked yet (what a payout of the seller's balance must
+   * leave for: `reversalReserve`), oldest first.
    */
   listMarketplaceChargesReversingSeller(
     sellerId: PersonId,

@@ -192,7 +192,8 @@ export class InMemoryStore
         .filter(
           (p) =>
             p.seller.id === sellerId &&
-            p.reversals.some((r) => r.status === "requested" || r.status === "failed"),
+            (p.reversals.some((r) => r.status === "requested" || r.status === "failed") ||
+              (p.disputes.some(disputeToCome) && p.transfers.some((t) => t.status === "created"))),
         )
         .sort((a, b) => newestFirst(b, a)),
     );
@@ -203,10 +204,15 @@ export class InMemoryStore
   ): ResultAsync<readonly MarketplaceCharge[], StorageError> {
     return okAsync(
       [...this.#marketplaceCharges.values()]
-        .filter((c) =>
-          c.reversals.some(
-            (r) => r.sellerId === sellerId && (r.status === "requested" || r.status === "failed"),
-          ),
+        .filter(
+          (c) =>
+            c.sellers.some((x) => x.id === sellerId) &&
+            (c.reversals.some(
+              (r) => r.sellerId === sellerId && (r.status === "requested" || r.status === "failed"),
+            ) ||
+              (c.disputes.some(disputeToCome) &&
+                (c.destinationTransferId !== undefined ||
+                  c.transfers.some((t) => t.sellerId === sellerId && t.status === "created")))),
         )
         .sort((a, b) => newestFirst(b, a)),
     );
@@ -814,4 +820,9 @@ export class InMemoryStore
       .filter((r) => status === undefined || r.status === status)
       .map((r) => r.effect);
   }
+}
+
+/** A dispute that may yet reverse a transfer: open, or lost with its loss not booked yet. */
+function disputeToCome(x: { readonly status: string; readonly lossBooked?: boolean }): boolean {
+  return x.status === "open" || (x.status === "lost" && x.lossBooked === false);
 }
