@@ -400,6 +400,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   destinationTransferId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
   failureCode: text.exactOptional(),
+  expiryRequestedAt: instant.exactOptional(),
   payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
   transfers: list(
     z.strictObject({

@@ -381,6 +381,51 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect((await charge(waiting.id)).status).toBe("expired");
     await booksBalanced(waiting.id);
   });
+  it("3-D Secure passed seconds before the expiry timer, its webhook still queued: the cancel is refused, the payment read, the seller paid — never expired, never refunded", async () => {
+    const account = await aSeller("wes");
+    const waiting = await aCharge([{ id: "wes" }], { kind: "new_card" });
+    await harness.stripe.paymentIntents.confirm(waiting.paymentIntentId ?? "", {
+      payment_method: "pm_card_authenticationRequired",
+    });
+    await settle();
+    clock.advance(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs - 30_000);
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("requires_action");
+    // The customer authenticates; Stripe's payment_intent.succeeded is not delivered yet.
+    await harness.emulator.control.authenticatePaymentIntent(waiting.paymentIntentId ?? "", true);
+    clock.advance(30_000);
+    const due = timers.takeDue(clock.now());
+    expect(due.filter((t) => t.aggregateId === waiting.id).map((t) => t.timer)).toEqual([
+      { kind: "action_expired" },
+    ]);
+    for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+    // The timer only asked for the cancel: nobody is told it expired.
+    const asked = await charge(waiting.id);
+    expect(asked).toMatchObject({ status: "requires_action", expiryRequestedAt: clock.now() });
+    expect(notifier.sent.filter((n) => n.aggregateId === waiting.id)).toEqual([]);
+    // The dispatcher runs the cancel: Stripe refuses it (the payment succeeded), the payment is read.
+    const report = (
+      await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+    )._unsafeUnwrap();
+    expect(report.parked).toBe(0);
+    const paid = await charge(waiting.id);
+    expect(paid).toMatchObject({ status: "settled", refunds: [] });
+    expect(paid.endedAt).toBeUndefined();
+    // Now the held webhooks arrive: they change nothing.
+    await settle();
+    expect(await charge(waiting.id)).toMatchObject({ status: "settled", refunds: [] });
+    const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+    expect(pi.status).toBe("succeeded");
+    expect((await harness.stripe.refunds.list({ payment_intent: pi.id })).data).toEqual([]);
+    expect(desk.tickets.filter((t) => t.aggregateId === waiting.id)).toEqual([]);
+    expect(notifier.sent.filter((n) => n.aggregateId === waiting.id).map((n) => n.template)).not.toContain(
+      "payment_expired",
+    );
+    expect(await stripeBalance(account)).toBe(90_00);
+    expect(await balance(marketplaceAccounts.fees(waiting.id))).toBe(10_00);
+    await booksBalanced(waiting.id);
+  });
+
   it("a platform refund of a destination charge: Stripe's application_fee.refunded is read back and matches the fee part booked", async () => {
     await aSeller("val");
     const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });

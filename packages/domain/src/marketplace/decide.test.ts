@@ -222,7 +222,7 @@ describe("the payment", () => {
     expect(after(declined.state, [paid()]).status).toBe("settled");
   });
 
-  it("a payment never confirmed expires after the policy's time: cancelled at Stripe, the customer told; a late success is refunded", () => {
+  it("a payment never confirmed expires once Stripe confirms the cancel: the customer told then; a success after the cancel is refunded", () => {
     const s = created({ ...destinationCommand, paymentMethod: { kind: "new_card" } });
     const waiting = run(s, [
       { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
@@ -240,12 +240,33 @@ describe("the payment", () => {
     ]);
     expect(of(again.effects, "schedule_timer")).toEqual([]);
     const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
-    const expired = run(again.state, [fire], T0 + policy.actionExpiryMs);
-    expect(expired.state).toMatchObject({ status: "expired", failureCode: "action_expired" });
-    expect(expired.state.clientSecret).toBeUndefined();
-    expect(of(expired.effects, "cancel_payment")).toEqual([
+    const expiresAt = T0 + policy.actionExpiryMs;
+    // The timer asks for the cancel and nothing else: the charge waits for Stripe's answer.
+    const asked = run(again.state, [fire], expiresAt);
+    expect(asked.state).toMatchObject({ status: "requires_action", expiryRequestedAt: expiresAt });
+    expect(asked.state.endedAt).toBeUndefined();
+    expect(kinds(asked.effects)).toEqual(["cancel_payment"]);
+    expect(of(asked.effects, "cancel_payment")).toEqual([
       expect.objectContaining({ id: "mc1:payment:cancel", paymentIntentId: "pi_1" }),
     ]);
+    expect(ignoredCode(asked.state, fire)).toBe("timer_no_longer_due");
+    // A decline meanwhile is not the cancel: still waiting.
+    expect(
+      after(asked.state, [{ type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" }]),
+    ).toMatchObject({ status: "requires_action", failureCode: "card_declined" });
+    // Stripe confirms the cancel: now it has expired, and the customer is told.
+    const cancelled = {
+      type: "payment_failed",
+      paymentIntentId: "pi_1",
+      failureCode: "canceled_abandoned",
+    } as const;
+    const expired = run(asked.state, [cancelled], expiresAt + 1_000);
+    expect(expired.state).toMatchObject({
+      status: "expired",
+      failureCode: "action_expired",
+      endedAt: expiresAt + 1_000,
+    });
+    expect(expired.state.clientSecret).toBeUndefined();
     expect(of(expired.effects, "notify")).toEqual([
       expect.objectContaining({
         id: "mc1:notify:payment_expired:customer",
@@ -253,13 +274,15 @@ describe("the payment", () => {
         to: { kind: "customer", email: s.customer.email },
       }),
     ]);
-    // Expired, it changes no more: the timer again, a decline, a refund asked for.
+    // Expired, it changes no more: the timer again, the cancel reported again (webhook after
+    // the effect's answer), a decline, a refund asked for.
     expect(ignoredCode(expired.state, fire)).toBe("timer_no_longer_due");
+    expect(ignoredCode(expired.state, cancelled)).toBe("payment_already_settled");
     expect(ignoredCode(expired.state, { type: "payment_failed", failureCode: "card_declined" })).toBe(
       "payment_already_settled",
     );
     expect(refused(expired.state, refund())).toBe("charge_ended");
-    // The customer confirmed just before the cancel reached Stripe: the money is refunded whole.
+    // Money that arrives after a confirmed cancel (Stripe never does this; recorded anyway) is refunded whole.
     const late = run(expired.state, [paid()]);
     expect(late.state.status).toBe("refunding");
     expect(of(late.effects, "refund")).toEqual([
@@ -272,6 +295,41 @@ describe("the payment", () => {
     // A payment paid in time: the timer finds nothing to expire.
     expect(ignoredCode(after(waiting.state, [paid()]), fire)).toBe("timer_no_longer_due");
   });
+
+  it.each([
+    ["destination", destinationCommand, "settled"],
+    ["split", splitCommand, "paying_sellers"],
+  ] as const)(
+    "a %s charge paid seconds before the expiry timer fired is an ordinary payment: never expired, never refunded",
+    (_mode, command, paidStatus) => {
+      const waiting = after(created({ ...command, paymentMethod: { kind: "new_card" } }), [
+        { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
+      ]);
+      const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
+      // The customer passed 3-D Secure; the success webhook is still queued when the timer fires.
+      const asked = run(waiting, [fire], T0 + policy.actionExpiryMs);
+      expect(of(asked.effects, "notify")).toEqual([]);
+      // The cancel is refused (the payment succeeded) and the success is read, or its webhook arrives.
+      const { state, effects } = run(asked.state, [paid()], T0 + policy.actionExpiryMs + 1_000);
+      expect(state.status).toBe(paidStatus);
+      expect(state.endedAt).toBeUndefined();
+      expect(state.refunds).toEqual([]);
+      expect(of(effects, "refund")).toEqual([]);
+      expect(of(effects, "open_ticket")).toEqual([]);
+      expect(effects.some((e) => e.kind === "notify" && e.template === "payment_expired")).toBe(false);
+      if (command.sellers.length > 1) expect(of(effects, "transfer").map((e) => e.sellerId)).toEqual(SELLERS);
+      else expect(of(effects, "notify").map((e) => e.id)).toEqual(["mc1:notify:seller_paid:sel_a"]);
+      expect(books(effects, state)).toMatchObject({ paidInMinor: command.amountMinor, refundedMinor: 0 });
+      // The cancel's confirmation cannot follow a success; reported anyway, it changes nothing.
+      expect(
+        ignoredCode(state, {
+          type: "payment_failed",
+          paymentIntentId: "pi_1",
+          failureCode: "canceled_abandoned",
+        }),
+      ).toBe("payment_already_settled");
+    },
+  );
 
   it("a destination charge that succeeds pays the seller at once: captured, fee earned, seller paid, nothing in flight", () => {
     const { state, effects } = run(created(), [

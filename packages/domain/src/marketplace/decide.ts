@@ -390,6 +390,9 @@ function latePayment(d: Draft, input: InputOf<"payment_succeeded">): Step {
 function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_failed">): Step {
   const s = d.state;
   if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  // Stripe confirms the cancel the expiry timer asked for: only now has the payment expired.
+  if (s.status === "requires_action" && s.expiryRequestedAt !== undefined && isCancellation(failureCode))
+    return expire(d, paymentIntentId);
   // A new card confirmed by the customer: a declined attempt sends Stripe's PaymentIntent back
   // to requires_payment_method, and the customer may try another card with the same client
   // secret. Ending the charge here would refund a later success as a late payment: it keeps
@@ -409,21 +412,42 @@ function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_fai
   return d.done();
 }
 
+/** Whether a payment failure is the PaymentIntent's cancellation (`canceled_<reason>`, or `canceled`). */
+function isCancellation(failureCode: string): boolean {
+  return failureCode === "canceled" || failureCode.startsWith("canceled_");
+}
+
 /**
  * The payment waited for the customer's action longer than the policy allows: its
- * PaymentIntent is cancelled at Stripe (through the outbox) and the charge ends `expired`,
- * the customer told. A payment that succeeds after all is refunded (`latePayment`).
+ * PaymentIntent's cancel is asked for at Stripe (through the outbox), and the charge waits
+ * for the answer in `requires_action`, `expiryRequestedAt` set. It does not end here: the
+ * customer may have authenticated seconds before, the success still on its way. Stripe
+ * confirming the cancel ends it `expired` (`expire`); a success, reported by the refused
+ * cancel or by its webhook, is an ordinary payment (`succeeded`).
  */
 function actionExpired(d: Draft): Step {
   const s = d.state;
   if (s.status !== "requires_action" || s.paymentIntentId === undefined)
     return ignore(s, "timer_no_longer_due", `the charge is ${s.status}`);
+  if (s.expiryRequestedAt !== undefined)
+    return ignore(s, "timer_no_longer_due", "the payment's cancel is already asked for");
   d.effect({
     ...d.addressed(ids.cancelPayment(s.id)),
     kind: "cancel_payment",
     paymentIntentId: s.paymentIntentId,
   });
-  d.moveTo("expired", { failureCode: "action_expired", endedAt: d.now });
+  d.set({ expiryRequestedAt: d.now });
+  return d.done();
+}
+
+/** Stripe cancelled the PaymentIntent the expiry timer asked it to: the charge ends `expired`, the customer told. A payment that succeeds after all is refunded (`latePayment`). */
+function expire(d: Draft, paymentIntentId: string | undefined): Step {
+  const s = d.state;
+  d.moveTo("expired", {
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+    failureCode: "action_expired",
+    endedAt: d.now,
+  });
   d.notify(ids.notice.paymentExpired(s.id), "customer", "payment_expired", {
     amountMinor: s.amountMinor,
     expiredAfterHours: Math.round(d.ctx.policy.actionExpiryMs / 3_600_000),
