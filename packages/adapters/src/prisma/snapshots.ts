@@ -401,6 +401,7 @@ const marketplaceChargeSnapshot = z.strictObject({
   capturedAt: instant.exactOptional(),
   failureCode: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
+  unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
   transfers: list(
     z.strictObject({

@@ -426,6 +426,48 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     await booksBalanced(waiting.id);
   });
 
+  it("two platform refunds close together, their application_fee.refunded events arriving newest first: each fee refund matched to its own refund, no mismatch ticket", async () => {
+    await aSeller("xan");
+    const c = await aCharge([{ id: "xan" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    expect(c.status).toBe("settled");
+    const operator = { kind: "platform", operator: { operator: "olga" } } as const;
+    const dispatch = async () =>
+      expect(
+        (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap()
+          .parked,
+      ).toBe(0);
+    // Both refunds are made (the refund's answer reaches the charge) before any webhook is read.
+    (await useCases.refundMarketplaceCharge(deps, c.id, operator, "one seat", 20_00))._unsafeUnwrap();
+    await dispatch();
+    (await useCases.refundMarketplaceCharge(deps, c.id, operator, "another seat", 30_00))._unsafeUnwrap();
+    await dispatch();
+    const events = await harness.events.next();
+    const feeEvents = events.filter((e) => e.type === "application_fee.refunded");
+    expect(feeEvents).toHaveLength(2);
+    // The later event (listing both fee refunds) is delivered first, then the earlier one.
+    const before = outcomes.length;
+    await deliver([...events.filter((e) => e.type !== "application_fee.refunded"), ...feeEvents.reverse()]);
+    await settle();
+    const fees = await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" });
+    const stripeFeeRefunds = [...(fees.data[0]?.refunds.data ?? [])].reverse();
+    expect(stripeFeeRefunds.map((r) => r.amount)).toEqual([2_00, 3_00]);
+    // What the processor lists when an event's fee has more refunds than it carries.
+    expect((await harness.gateway.listApplicationFeeRefunds(fees.data[0]?.id ?? ""))._unsafeUnwrap()).toEqual(
+      stripeFeeRefunds.map((r) => ({ feeRefundId: r.id, amountMinor: r.amount })),
+    );
+    const refunded = await charge(c.id);
+    expect(refunded.refunds.map((r) => [r.status, r.parts.feePartMinor, r.feeRefundId])).toEqual([
+      ["succeeded", 2_00, stripeFeeRefunds[0]?.id],
+      ["succeeded", 3_00, stripeFeeRefunds[1]?.id],
+    ]);
+    expect(outcomes.slice(before).filter((o) => o.startsWith("application_fee.refunded"))).toEqual([
+      expect.stringMatching(/^application_fee\.refunded processed/),
+      expect.stringMatching(/^application_fee\.refunded ignored: .*fee_refund_already_recorded/),
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
+    await booksBalanced(c.id);
+  });
+
   it("a platform refund of a destination charge: Stripe's application_fee.refunded is read back and matches the fee part booked", async () => {
     await aSeller("val");
     const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });

@@ -570,12 +570,18 @@ describe("refunds", () => {
   it("Stripe's application fee refund is recorded; a figure that differs opens a ticket", () => {
     const { state } = run(destinationSettled().state, [refund(5_000)]);
     const same = run(state, [
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr_1", amountMinor: 500 },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 500 }],
+      },
     ]);
     expect(same.effects).toEqual([]);
     expect(same.state.refunds[0]?.feeRefundId).toBe("fr_1");
     const other = run(state, [
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr_1", amountMinor: 499 },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 499 }],
+      },
     ]);
     expect(other.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:1"]);
   });
@@ -584,22 +590,27 @@ describe("refunds", () => {
     // Two platform refunds of a destination charge, each giving back its part of the fee.
     const { state } = run(destinationSettled().state, [refund(2_000), refundOk(1), refund(3_000)]);
     expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
-    const first = run(state, [{ type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }]);
+    const first = run(state, [
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }] },
+    ]);
     expect(first.effects).toEqual([]);
     expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", undefined]);
     // The same event again (Stripe delivers at least once): nothing.
     expect(
-      ignoredCode(first.state, { type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }),
+      ignoredCode(first.state, {
+        type: "application_fee_refunded",
+        feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }],
+      }),
     ).toBe("fee_refund_already_recorded");
     // The second, with a figure that differs from what susu booked: recorded, and a ticket.
     const second = run(first.state, [
-      { type: "application_fee_refunded", feeRefundId: "fr_2", amountMinor: 299 },
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_2", amountMinor: 299 }] },
     ]);
     expect(second.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
     expect(second.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:2"]);
     // A third nobody asked for (a refund made at the Dashboard): a ticket, the books untouched.
     const third = run(second.state, [
-      { type: "application_fee_refunded", feeRefundId: "fr_x", amountMinor: 50 },
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_x", amountMinor: 50 }] },
     ]);
     expect(kinds(third.effects)).toEqual(["open_ticket"]);
     expect(third.effects[0]?.id).toBe("mc1:ticket:amount_mismatch:fee_refund:fr_x");
@@ -607,10 +618,45 @@ describe("refunds", () => {
     const kept = run(destinationSettled().state, [refund(2_000, "customer"), refundOk(1)]);
     expect(
       kinds(
-        run(kept.state, [{ type: "application_fee_refunded", feeRefundId: "fr_9", amountMinor: 200 }])
-          .effects,
+        run(kept.state, [
+          { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_9", amountMinor: 200 }] },
+        ]).effects,
       ),
     ).toEqual(["open_ticket"]);
+  });
+
+  it("application_fee.refunded lists every fee refund: two refunds close together are each matched once, oldest first, no false mismatch", () => {
+    const { state } = run(destinationSettled().state, [
+      refund(2_000),
+      refundOk(1),
+      refund(3_000),
+      refundOk(2),
+    ]);
+    expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
+    const fr1 = { feeRefundId: "fr_1", amountMinor: 200 };
+    const fr2 = { feeRefundId: "fr_2", amountMinor: 300 };
+    // Both fee refunds exist by the time the first event is read: its fee lists both.
+    const first = run(state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2] }]);
+    expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
+    expect(first.effects).toEqual([]);
+    // The second event (and any replay) lists the same two: nothing new.
+    expect(ignoredCode(first.state, { type: "application_fee_refunded", feeRefunds: [fr1, fr2] })).toBe(
+      "fee_refund_already_recorded",
+    );
+    // Events one by one, in any order of arrival, end the same, with no ticket.
+    const oneByOne = run(state, [
+      { type: "application_fee_refunded", feeRefunds: [fr1] },
+      { type: "application_fee_refunded", feeRefunds: [fr1, fr2] },
+    ]);
+    expect(oneByOne.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
+    expect(oneByOne.effects).toEqual([]);
+    // A fee refund nobody asked for is ticketed once, however many later events list it.
+    const extra = { feeRefundId: "fr_x", amountMinor: 50 };
+    const unasked = run(first.state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2, extra] }]);
+    expect(unasked.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:fr_x"]);
+    expect(
+      ignoredCode(unasked.state, { type: "application_fee_refunded", feeRefunds: [fr1, fr2, extra] }),
+    ).toBe("fee_refund_already_recorded");
   });
 
   it("a split refund reverses each seller's part first, then refunds; the parts are proportional and add up", () => {
@@ -864,9 +910,12 @@ describe("ignored inputs (every code)", () => {
       () =>
         after(settledDest(), [
           refund(100),
-          { type: "application_fee_refunded", refund: 1, feeRefundId: "fr", amountMinor: 10 },
+          {
+            type: "application_fee_refunded",
+            feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }],
+          },
         ]),
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr", amountMinor: 10 },
+      { type: "application_fee_refunded", feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }] },
     ],
     ["no_charge", p, dispute(100)],
     ["duplicate_dispute", () => after(settledDest(), [dispute(100)]), dispute(100)],

@@ -464,9 +464,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         if (r.refundApplicationFee)
           w.inbox.push({
             type: "application_fee_refunded",
-            refund: r.refund,
-            feeRefundId: `fr_${r.id}`,
-            amountMinor: fee,
+            feeRefunds: [{ refund: r.refund, feeRefundId: `fr_${r.id}`, amountMinor: fee }],
           });
       },
     ),

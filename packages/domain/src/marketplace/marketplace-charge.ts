@@ -202,6 +202,8 @@ export interface MarketplaceCharge {
    * customer authenticated seconds before) is an ordinary payment.
    */
   readonly expiryRequestedAt?: Instant;
+  /** Application fee refunds Stripe reported that no refund of susu's asked for (each ticketed once). */
+  readonly unmatchedFeeRefundIds?: readonly string[];
   /** Per seller, split charges only. */
   readonly payouts: readonly SellerPayout[];
   readonly transfers: readonly SellerTransferAttempt[];
