@@ -400,6 +400,8 @@ const marketplaceChargeSnapshot = z.strictObject({
   destinationTransferId: text.exactOptional(),
   capturedAt: instant.exactOptional(),
   failureCode: text.exactOptional(),
+  expiryRequestedAt: instant.exactOptional(),
+  unmatchedFeeRefundIds: list(text).exactOptional(),
   payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
   transfers: list(
     z.strictObject({

@@ -1,4 +1,4 @@
-import type { PaymentFact } from "@susu/domain";
+import type { FeeRefundSeen, PaymentFact } from "@susu/domain";
 import type Stripe from "stripe";
 import { idOf } from "./stripe-mappings.js";
 
@@ -21,6 +21,10 @@ export type ApplicationFeeTranslation =
       readonly kind: "fee_refund_needs_references";
       /** The platform's charge (a destination charge) the fee was taken on. */
       readonly chargeId: string;
+      /** The application fee (`fee_…`): where more of its refunds are listed. */
+      readonly feeId: string;
+      /** The event's fee lists only its newest refunds: the rest are read through the API (`feeRefundsOldestFirst`). */
+      readonly moreFeeRefunds: boolean;
       readonly feeRefundFact: FeeRefundFactWithoutRefs;
     }
   | { readonly kind: "ignored"; readonly eventType: string; readonly reason: string };
@@ -29,12 +33,21 @@ export function isApplicationFeeEvent(event: Stripe.Event): event is Application
   return event.type.startsWith("application_fee.");
 }
 
+/** A fee's refunds as Stripe lists them (newest first), as the domain reads them: oldest first. */
+export function feeRefundsOldestFirst(refunds: readonly Stripe.FeeRefund[]): FeeRefundSeen[] {
+  return refunds.map((r) => ({ feeRefundId: r.id, amountMinor: r.amount })).reverse();
+}
+
 /**
- * `application_fee.refunded`: the newest fee refund on the fee as the event carries it
- * (each event's object is the fee at that moment, its refunds newest first), for the
- * destination charge it came from. susu books the fee refund itself when the refund
- * succeeds (it asked for `refund_application_fee`); this is Stripe's word to check it
- * against. A fee taken on a charge that is not a platform's destination charge is not susu's.
+ * `application_fee.refunded`: every fee refund the event's fee lists (the fee at that
+ * moment, its refunds newest first; handed on oldest first), for the destination charge it
+ * came from. Not only the newest: two refunds close together may both be on the fee by
+ * the time the first event is built, and the charge matches each to its own refund
+ * (repeats are passed over). A fee whose list `has_more` is completed through the API
+ * before the fact is applied (`translateStripeEventWith`). susu books the fee refund
+ * itself when the refund succeeds (it asked for `refund_application_fee`); this is
+ * Stripe's word to check it against. A fee taken on a charge that is not a platform's
+ * destination charge is not susu's.
  */
 export function translateApplicationFeeEvent(event: ApplicationFeeEvent): ApplicationFeeTranslation {
   const ignored = (reason: string): ApplicationFeeTranslation => ({
@@ -47,16 +60,14 @@ export function translateApplicationFeeEvent(event: ApplicationFeeEvent): Applic
       const fee = event.data.object;
       const chargeId = idOf(fee.originating_transaction);
       if (chargeId === undefined) return ignored("the fee came from no destination charge of the platform's");
-      const newest = fee.refunds?.data[0];
-      if (newest === undefined) return ignored("the fee names no refund");
+      const listed = fee.refunds?.data ?? [];
+      if (listed.length === 0) return ignored("the fee names no refund");
       return {
         kind: "fee_refund_needs_references",
         chargeId,
-        feeRefundFact: {
-          kind: "application_fee_refunded",
-          feeRefundId: newest.id,
-          amountMinor: newest.amount,
-        },
+        feeId: fee.id,
+        moreFeeRefunds: fee.refunds?.has_more === true,
+        feeRefundFact: { kind: "application_fee_refunded", feeRefunds: feeRefundsOldestFirst(listed) },
       };
     }
     case "application_fee.created":

@@ -1,5 +1,6 @@
 import {
   debitFact,
+  type FeeRefundSeen,
   type GatewayError,
   type PaymentFact,
   type PaymentReferences,
@@ -51,6 +52,8 @@ export type StripeEventTranslation =
       /** `application_fee.refunded`: the fee's charge carries the references (see application-fee-events.ts). */
       readonly kind: "fee_refund_needs_references";
       readonly chargeId: string;
+      readonly feeId: string;
+      readonly moreFeeRefunds: boolean;
       readonly feeRefundFact: FeeRefundFactWithoutRefs;
     }
   | { readonly kind: "ignored"; readonly eventType: string; readonly reason: string }
@@ -490,19 +493,34 @@ export type PaymentReferencesLookup = (ids: {
   readonly chargeId: string;
 }) => ResultAsync<PaymentReferences | undefined, GatewayError>;
 
+/** Every refund of an application fee, oldest first (see `StripePaymentGateway.listApplicationFeeRefunds`). */
+export type FeeRefundsLookup = (feeId: string) => ResultAsync<readonly FeeRefundSeen[], GatewayError>;
+
 /**
- * {@link translateStripeEvent}, then the one lookup a dispute needs. The rest stays pure;
- * a failed lookup is the gateway's error, so the webhook worker retries the event later.
+ * {@link translateStripeEvent}, then the lookups a dispute or a fee refund needs: the
+ * payment's references, and — when the event's fee lists only its newest refunds
+ * (`has_more`) — all of the fee's refunds. The rest stays pure; a failed lookup is the
+ * gateway's error, so the webhook worker retries the event later.
  */
 export function translateStripeEventWith(
   event: Stripe.Event,
   lookup: PaymentReferencesLookup,
+  listFeeRefunds?: FeeRefundsLookup,
 ): ResultAsync<StripeEventTranslation, GatewayError> {
   const translation = translateStripeEvent(event);
-  if (translation.kind === "fee_refund_needs_references")
-    return lookup({ chargeId: translation.chargeId }).map((refs) =>
-      refs === undefined ? ignored(event.type, NOT_FROM_SUSU) : fact({ ...translation.feeRefundFact, refs }),
+  if (translation.kind === "fee_refund_needs_references") {
+    const feeRefunds: ResultAsync<readonly FeeRefundSeen[], GatewayError> =
+      translation.moreFeeRefunds && listFeeRefunds !== undefined
+        ? listFeeRefunds(translation.feeId)
+        : okAsync(translation.feeRefundFact.feeRefunds);
+    return feeRefunds.andThen((all) =>
+      lookup({ chargeId: translation.chargeId }).map((refs) =>
+        refs === undefined
+          ? ignored(event.type, NOT_FROM_SUSU)
+          : fact({ ...translation.feeRefundFact, feeRefunds: all, refs }),
+      ),
     );
+  }
   if (translation.kind !== "dispute_needs_references") return okAsync(translation);
   return lookup({
     chargeId: translation.chargeId,

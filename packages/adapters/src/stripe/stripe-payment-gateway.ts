@@ -4,6 +4,7 @@ import type {
   CheckoutSession,
   ConnectedAccountStatus,
   DebitOutcome,
+  FeeRefundSeen,
   GatewayError,
   MandateStatus,
   Money,
@@ -18,6 +19,7 @@ import type {
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
+import { feeRefundsOldestFirst } from "./application-fee-events.js";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { reportedPaymentMethodOf } from "./payment-method-events.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
@@ -348,6 +350,17 @@ export class StripePaymentGateway implements PaymentGateway {
       code: "parameter_missing",
       message: "getPaymentReferences needs a PaymentIntent or a charge id",
     });
+  }
+
+  /**
+   * Every refund of an application fee, oldest first: what an `application_fee.refunded`
+   * event's fee lists only in part when its refunds `has_more` (Stripe lists them newest
+   * first; every page is read — a fee has a refund per refund of its charge, a few).
+   */
+  listApplicationFeeRefunds(feeId: string): ResultAsync<readonly FeeRefundSeen[], GatewayError> {
+    return this.#call(() =>
+      this.stripe.applicationFees.listRefunds(feeId, { limit: 100 }).autoPagingToArray({ limit: 10_000 }),
+    ).map(feeRefundsOldestFirst);
   }
 
   /**

@@ -1,5 +1,6 @@
 import {
   type FactError,
+  type FeeRefundSeen,
   type GatewayError,
   type PaymentReader,
   type PaymentReferences,
@@ -19,6 +20,11 @@ export interface WebhookGateway extends PaymentReader {
     readonly paymentIntentId?: string;
     readonly chargeId?: string;
   }): ResultAsync<PaymentReferences | undefined, GatewayError>;
+  /**
+   * Every refund of an application fee, oldest first, for an `application_fee.refunded`
+   * whose fee lists only its newest (`has_more`). Without it, the listed ones are read.
+   */
+  listApplicationFeeRefunds?(feeId: string): ResultAsync<readonly FeeRefundSeen[], GatewayError>;
 }
 
 /**
@@ -133,7 +139,7 @@ function apply(
     case "fee_refund_needs_references":
       return errAsync({
         code: "fee_refund_references_missing",
-        message: `fee refund ${t.feeRefundFact.feeRefundId} reached processing without its charge's references`,
+        message: `application fee ${t.feeId}'s refunds reached processing without its charge's references`,
         retryable: false,
       });
     case "ignored":
@@ -160,9 +166,11 @@ export function processWebhookEvent(
   const actor = `stripe:${event.id}`;
   return recordCardFailure(event, ctx)
     .andThen(() =>
-      translateStripeEventWith(event, (ids) => ctx.gateway.getPaymentReferences(ids)).mapErr((e) =>
-        failureOf(e, {}),
-      ),
+      translateStripeEventWith(
+        event,
+        (ids) => ctx.gateway.getPaymentReferences(ids),
+        ctx.gateway.listApplicationFeeRefunds?.bind(ctx.gateway),
+      ).mapErr((e) => failureOf(e, {})),
     )
     .andThen((translation) => apply(ctx, translation, actor));
 }

@@ -381,6 +381,93 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect((await charge(waiting.id)).status).toBe("expired");
     await booksBalanced(waiting.id);
   });
+  it("3-D Secure passed seconds before the expiry timer, its webhook still queued: the cancel is refused, the payment read, the seller paid — never expired, never refunded", async () => {
+    const account = await aSeller("wes");
+    const waiting = await aCharge([{ id: "wes" }], { kind: "new_card" });
+    await harness.stripe.paymentIntents.confirm(waiting.paymentIntentId ?? "", {
+      payment_method: "pm_card_authenticationRequired",
+    });
+    await settle();
+    clock.advance(DEFAULT_MARKETPLACE_POLICY.actionExpiryMs - 30_000);
+    await settle();
+    expect((await charge(waiting.id)).status).toBe("requires_action");
+    // The customer authenticates; Stripe's payment_intent.succeeded is not delivered yet.
+    await harness.emulator.control.authenticatePaymentIntent(waiting.paymentIntentId ?? "", true);
+    clock.advance(30_000);
+    const due = timers.takeDue(clock.now());
+    expect(due.filter((t) => t.aggregateId === waiting.id).map((t) => t.timer)).toEqual([
+      { kind: "action_expired" },
+    ]);
+    for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+    // The timer only asked for the cancel: nobody is told it expired.
+    const asked = await charge(waiting.id);
+    expect(asked).toMatchObject({ status: "requires_action", expiryRequestedAt: clock.now() });
+    expect(notifier.sent.filter((n) => n.aggregateId === waiting.id)).toEqual([]);
+    // The dispatcher runs the cancel: Stripe refuses it (the payment succeeded), the payment is read.
+    const report = (
+      await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+    )._unsafeUnwrap();
+    expect(report.parked).toBe(0);
+    const paid = await charge(waiting.id);
+    expect(paid).toMatchObject({ status: "settled", refunds: [] });
+    expect(paid.endedAt).toBeUndefined();
+    // Now the held webhooks arrive: they change nothing.
+    await settle();
+    expect(await charge(waiting.id)).toMatchObject({ status: "settled", refunds: [] });
+    const pi = await harness.stripe.paymentIntents.retrieve(waiting.paymentIntentId ?? "");
+    expect(pi.status).toBe("succeeded");
+    expect((await harness.stripe.refunds.list({ payment_intent: pi.id })).data).toEqual([]);
+    expect(desk.tickets.filter((t) => t.aggregateId === waiting.id)).toEqual([]);
+    expect(notifier.sent.filter((n) => n.aggregateId === waiting.id).map((n) => n.template)).not.toContain(
+      "payment_expired",
+    );
+    expect(await stripeBalance(account)).toBe(90_00);
+    expect(await balance(marketplaceAccounts.fees(waiting.id))).toBe(10_00);
+    await booksBalanced(waiting.id);
+  });
+
+  it("two platform refunds close together, their application_fee.refunded events arriving newest first: each fee refund matched to its own refund, no mismatch ticket", async () => {
+    await aSeller("xan");
+    const c = await aCharge([{ id: "xan" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    expect(c.status).toBe("settled");
+    const operator = { kind: "platform", operator: { operator: "olga" } } as const;
+    const dispatch = async () =>
+      expect(
+        (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap()
+          .parked,
+      ).toBe(0);
+    // Both refunds are made (the refund's answer reaches the charge) before any webhook is read.
+    (await useCases.refundMarketplaceCharge(deps, c.id, operator, "one seat", 20_00))._unsafeUnwrap();
+    await dispatch();
+    (await useCases.refundMarketplaceCharge(deps, c.id, operator, "another seat", 30_00))._unsafeUnwrap();
+    await dispatch();
+    const events = await harness.events.next();
+    const feeEvents = events.filter((e) => e.type === "application_fee.refunded");
+    expect(feeEvents).toHaveLength(2);
+    // The later event (listing both fee refunds) is delivered first, then the earlier one.
+    const before = outcomes.length;
+    await deliver([...events.filter((e) => e.type !== "application_fee.refunded"), ...feeEvents.reverse()]);
+    await settle();
+    const fees = await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" });
+    const stripeFeeRefunds = [...(fees.data[0]?.refunds.data ?? [])].reverse();
+    expect(stripeFeeRefunds.map((r) => r.amount)).toEqual([2_00, 3_00]);
+    // What the processor lists when an event's fee has more refunds than it carries.
+    expect((await harness.gateway.listApplicationFeeRefunds(fees.data[0]?.id ?? ""))._unsafeUnwrap()).toEqual(
+      stripeFeeRefunds.map((r) => ({ feeRefundId: r.id, amountMinor: r.amount })),
+    );
+    const refunded = await charge(c.id);
+    expect(refunded.refunds.map((r) => [r.status, r.parts.feePartMinor, r.feeRefundId])).toEqual([
+      ["succeeded", 2_00, stripeFeeRefunds[0]?.id],
+      ["succeeded", 3_00, stripeFeeRefunds[1]?.id],
+    ]);
+    expect(outcomes.slice(before).filter((o) => o.startsWith("application_fee.refunded"))).toEqual([
+      expect.stringMatching(/^application_fee\.refunded processed/),
+      expect.stringMatching(/^application_fee\.refunded ignored: .*fee_refund_already_recorded/),
+    ]);
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
+    await booksBalanced(c.id);
+  });
+
   it("a platform refund of a destination charge: Stripe's application_fee.refunded is read back and matches the fee part booked", async () => {
     await aSeller("val");
     const c = await aCharge([{ id: "val" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });

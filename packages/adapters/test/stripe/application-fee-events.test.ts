@@ -1,11 +1,14 @@
 // application_fee.* events, as objects Stripe sends: the fee refunded is read back for the
 // destination charge it came from; anything else is ignored with why.
+import { marketplaceChargeRefs } from "@susu/domain";
+import { errAsync, okAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import {
   type ApplicationFeeEvent,
   translateApplicationFeeEvent,
 } from "../../src/stripe/application-fee-events.js";
+import { translateStripeEventWith } from "../../src/stripe/event-translator.js";
 
 function feeEvent(type: string, fee: Partial<Stripe.ApplicationFee>): ApplicationFeeEvent {
   return {
@@ -29,7 +32,7 @@ function feeEvent(type: string, fee: Partial<Stripe.ApplicationFee>): Applicatio
 const feeRefund = (id: string, amount: number) => ({ id, object: "fee_refund", amount, fee: "fee_1" });
 
 describe("application_fee.* events", () => {
-  it("application_fee.refunded names the newest fee refund, for the charge the fee came from", () => {
+  it("application_fee.refunded lists every fee refund on the fee, oldest first, for the charge the fee came from", () => {
     const event = feeEvent("application_fee.refunded", {
       amount_refunded: 7_00,
       refunds: {
@@ -42,8 +45,73 @@ describe("application_fee.* events", () => {
     expect(translateApplicationFeeEvent(event)).toEqual({
       kind: "fee_refund_needs_references",
       chargeId: "ch_platform",
-      feeRefundFact: { kind: "application_fee_refunded", feeRefundId: "fr_2", amountMinor: 3_00 },
+      feeId: "fee_1",
+      moreFeeRefunds: false,
+      feeRefundFact: {
+        kind: "application_fee_refunded",
+        feeRefunds: [
+          { feeRefundId: "fr_1", amountMinor: 4_00 },
+          { feeRefundId: "fr_2", amountMinor: 3_00 },
+        ],
+      },
     });
+  });
+
+  it("a fee whose refunds has_more: every refund is listed through the API before the fact is made", async () => {
+    const event = feeEvent("application_fee.refunded", {
+      refunds: {
+        object: "list",
+        data: [feeRefund("fr_3", 1_00)],
+        has_more: true,
+        url: "/v1/application_fees/fee_1/refunds",
+      } as unknown as Stripe.ApplicationFee["refunds"],
+    });
+    const listed: string[] = [];
+    const all = [
+      { feeRefundId: "fr_1", amountMinor: 4_00 },
+      { feeRefundId: "fr_2", amountMinor: 3_00 },
+      { feeRefundId: "fr_3", amountMinor: 1_00 },
+    ];
+    const refs = marketplaceChargeRefs("mc_1");
+    const translated = await translateStripeEventWith(
+      event,
+      () => okAsync(refs),
+      (feeId) => {
+        listed.push(feeId);
+        return okAsync(all);
+      },
+    );
+    expect(listed).toEqual(["fee_1"]);
+    expect(translated._unsafeUnwrap()).toEqual({
+      kind: "fact",
+      fact: { kind: "application_fee_refunded", feeRefunds: all, refs },
+    });
+    // A failed listing is the gateway's error: the event is retried, nothing applied.
+    const failed = await translateStripeEventWith(
+      event,
+      () => okAsync(refs),
+      () => errAsync({ type: "gateway_retryable", code: "api_error", message: "down" }),
+    );
+    expect(failed._unsafeUnwrapErr().code).toBe("api_error");
+    // Without has_more, nothing is listed.
+    listed.length = 0;
+    const complete = feeEvent("application_fee.refunded", {
+      refunds: {
+        object: "list",
+        data: [feeRefund("fr_1", 4_00)],
+        has_more: false,
+        url: "/v1/application_fees/fee_1/refunds",
+      } as unknown as Stripe.ApplicationFee["refunds"],
+    });
+    await translateStripeEventWith(
+      complete,
+      () => okAsync(refs),
+      (feeId) => {
+        listed.push(feeId);
+        return okAsync(all);
+      },
+    );
+    expect(listed).toEqual([]);
   });
 
   it("a fee on no platform charge, a fee with no refund, and the other fee events are ignored with why", () => {

@@ -1,5 +1,6 @@
 export {
   debitFact,
+  type FeeRefundSeen,
   heldPaymentRefs,
   marketplaceChargeRefs,
   type PaymentFact,

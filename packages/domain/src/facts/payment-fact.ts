@@ -9,6 +9,12 @@ import type {
   RefundOutcome,
 } from "../ports/payment-gateway.js";
 
+/** One refund of an application fee as the provider lists it: its id and amount. */
+export interface FeeRefundSeen {
+  readonly feeRefundId: string;
+  readonly amountMinor: number;
+}
+
 /**
  * What the payment provider told susu, in the domain's words: by webhook, or as the
  * answer to an effect. One type for both, so a debit's success means the same thing
@@ -68,13 +74,13 @@ export type PaymentFact =
   | {
       /**
        * The provider refunded (part of) a destination charge's application fee to the
-       * connected account (`application_fee.refunded`): the newest fee refund, its amount.
+       * connected account (`application_fee.refunded`): every fee refund the fee lists,
+       * oldest first, with its amount (two refunds close together may both be new to susu).
        * The refs are the charge's payment's (the fee's originating charge).
        */
       readonly kind: "application_fee_refunded";
       readonly refs: PaymentReferences;
-      readonly feeRefundId: string;
-      readonly amountMinor: number;
+      readonly feeRefunds: readonly FeeRefundSeen[];
     }
   | {
       /** A look-up of a transfer attempt (by its idempotency key) found nothing at the provider: it moved no money. */

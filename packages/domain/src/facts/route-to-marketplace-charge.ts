@@ -79,11 +79,7 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
         failureCode: fact.failureCode,
       });
     case "application_fee_refunded":
-      return to({
-        type: "application_fee_refunded",
-        feeRefundId: fact.feeRefundId,
-        amountMinor: fact.amountMinor,
-      });
+      return to({ type: "application_fee_refunded", feeRefunds: fact.feeRefunds });
     case "transfer_not_found":
       if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
       return to({ type: "transfer_not_found", sellerId: r.sellerId, attempt: r.attempt });

@@ -222,7 +222,7 @@ describe("the payment", () => {
     expect(after(declined.state, [paid()]).status).toBe("settled");
   });
 
-  it("a payment never confirmed expires after the policy's time: cancelled at Stripe, the customer told; a late success is refunded", () => {
+  it("a payment never confirmed expires once Stripe confirms the cancel: the customer told then; a success after the cancel is refunded", () => {
     const s = created({ ...destinationCommand, paymentMethod: { kind: "new_card" } });
     const waiting = run(s, [
       { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
@@ -240,12 +240,33 @@ describe("the payment", () => {
     ]);
     expect(of(again.effects, "schedule_timer")).toEqual([]);
     const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
-    const expired = run(again.state, [fire], T0 + policy.actionExpiryMs);
-    expect(expired.state).toMatchObject({ status: "expired", failureCode: "action_expired" });
-    expect(expired.state.clientSecret).toBeUndefined();
-    expect(of(expired.effects, "cancel_payment")).toEqual([
+    const expiresAt = T0 + policy.actionExpiryMs;
+    // The timer asks for the cancel and nothing else: the charge waits for Stripe's answer.
+    const asked = run(again.state, [fire], expiresAt);
+    expect(asked.state).toMatchObject({ status: "requires_action", expiryRequestedAt: expiresAt });
+    expect(asked.state.endedAt).toBeUndefined();
+    expect(kinds(asked.effects)).toEqual(["cancel_payment"]);
+    expect(of(asked.effects, "cancel_payment")).toEqual([
       expect.objectContaining({ id: "mc1:payment:cancel", paymentIntentId: "pi_1" }),
     ]);
+    expect(ignoredCode(asked.state, fire)).toBe("timer_no_longer_due");
+    // A decline meanwhile is not the cancel: still waiting.
+    expect(
+      after(asked.state, [{ type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" }]),
+    ).toMatchObject({ status: "requires_action", failureCode: "card_declined" });
+    // Stripe confirms the cancel: now it has expired, and the customer is told.
+    const cancelled = {
+      type: "payment_failed",
+      paymentIntentId: "pi_1",
+      failureCode: "canceled_abandoned",
+    } as const;
+    const expired = run(asked.state, [cancelled], expiresAt + 1_000);
+    expect(expired.state).toMatchObject({
+      status: "expired",
+      failureCode: "action_expired",
+      endedAt: expiresAt + 1_000,
+    });
+    expect(expired.state.clientSecret).toBeUndefined();
     expect(of(expired.effects, "notify")).toEqual([
       expect.objectContaining({
         id: "mc1:notify:payment_expired:customer",
@@ -253,13 +274,15 @@ describe("the payment", () => {
         to: { kind: "customer", email: s.customer.email },
       }),
     ]);
-    // Expired, it changes no more: the timer again, a decline, a refund asked for.
+    // Expired, it changes no more: the timer again, the cancel reported again (webhook after
+    // the effect's answer), a decline, a refund asked for.
     expect(ignoredCode(expired.state, fire)).toBe("timer_no_longer_due");
+    expect(ignoredCode(expired.state, cancelled)).toBe("payment_already_settled");
     expect(ignoredCode(expired.state, { type: "payment_failed", failureCode: "card_declined" })).toBe(
       "payment_already_settled",
     );
     expect(refused(expired.state, refund())).toBe("charge_ended");
-    // The customer confirmed just before the cancel reached Stripe: the money is refunded whole.
+    // Money that arrives after a confirmed cancel (Stripe never does this; recorded anyway) is refunded whole.
     const late = run(expired.state, [paid()]);
     expect(late.state.status).toBe("refunding");
     expect(of(late.effects, "refund")).toEqual([
@@ -272,6 +295,41 @@ describe("the payment", () => {
     // A payment paid in time: the timer finds nothing to expire.
     expect(ignoredCode(after(waiting.state, [paid()]), fire)).toBe("timer_no_longer_due");
   });
+
+  it.each([
+    ["destination", destinationCommand, "settled"],
+    ["split", splitCommand, "paying_sellers"],
+  ] as const)(
+    "a %s charge paid seconds before the expiry timer fired is an ordinary payment: never expired, never refunded",
+    (_mode, command, paidStatus) => {
+      const waiting = after(created({ ...command, paymentMethod: { kind: "new_card" } }), [
+        { type: "payment_requires_action", paymentIntentId: "pi_1", clientSecret: "pi_1_secret" },
+      ]);
+      const fire = { type: "timer", timer: { kind: "action_expired" } } as const;
+      // The customer passed 3-D Secure; the success webhook is still queued when the timer fires.
+      const asked = run(waiting, [fire], T0 + policy.actionExpiryMs);
+      expect(of(asked.effects, "notify")).toEqual([]);
+      // The cancel is refused (the payment succeeded) and the success is read, or its webhook arrives.
+      const { state, effects } = run(asked.state, [paid()], T0 + policy.actionExpiryMs + 1_000);
+      expect(state.status).toBe(paidStatus);
+      expect(state.endedAt).toBeUndefined();
+      expect(state.refunds).toEqual([]);
+      expect(of(effects, "refund")).toEqual([]);
+      expect(of(effects, "open_ticket")).toEqual([]);
+      expect(effects.some((e) => e.kind === "notify" && e.template === "payment_expired")).toBe(false);
+      if (command.sellers.length > 1) expect(of(effects, "transfer").map((e) => e.sellerId)).toEqual(SELLERS);
+      else expect(of(effects, "notify").map((e) => e.id)).toEqual(["mc1:notify:seller_paid:sel_a"]);
+      expect(books(effects, state)).toMatchObject({ paidInMinor: command.amountMinor, refundedMinor: 0 });
+      // The cancel's confirmation cannot follow a success; reported anyway, it changes nothing.
+      expect(
+        ignoredCode(state, {
+          type: "payment_failed",
+          paymentIntentId: "pi_1",
+          failureCode: "canceled_abandoned",
+        }),
+      ).toBe("payment_already_settled");
+    },
+  );
 
   it("a destination charge that succeeds pays the seller at once: captured, fee earned, seller paid, nothing in flight", () => {
     const { state, effects } = run(created(), [
@@ -512,12 +570,18 @@ describe("refunds", () => {
   it("Stripe's application fee refund is recorded; a figure that differs opens a ticket", () => {
     const { state } = run(destinationSettled().state, [refund(5_000)]);
     const same = run(state, [
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr_1", amountMinor: 500 },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 500 }],
+      },
     ]);
     expect(same.effects).toEqual([]);
     expect(same.state.refunds[0]?.feeRefundId).toBe("fr_1");
     const other = run(state, [
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr_1", amountMinor: 499 },
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 499 }],
+      },
     ]);
     expect(other.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:1"]);
   });
@@ -526,22 +590,27 @@ describe("refunds", () => {
     // Two platform refunds of a destination charge, each giving back its part of the fee.
     const { state } = run(destinationSettled().state, [refund(2_000), refundOk(1), refund(3_000)]);
     expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
-    const first = run(state, [{ type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }]);
+    const first = run(state, [
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }] },
+    ]);
     expect(first.effects).toEqual([]);
     expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", undefined]);
     // The same event again (Stripe delivers at least once): nothing.
     expect(
-      ignoredCode(first.state, { type: "application_fee_refunded", feeRefundId: "fr_1", amountMinor: 200 }),
+      ignoredCode(first.state, {
+        type: "application_fee_refunded",
+        feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }],
+      }),
     ).toBe("fee_refund_already_recorded");
     // The second, with a figure that differs from what susu booked: recorded, and a ticket.
     const second = run(first.state, [
-      { type: "application_fee_refunded", feeRefundId: "fr_2", amountMinor: 299 },
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_2", amountMinor: 299 }] },
     ]);
     expect(second.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
     expect(second.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:2"]);
     // A third nobody asked for (a refund made at the Dashboard): a ticket, the books untouched.
     const third = run(second.state, [
-      { type: "application_fee_refunded", feeRefundId: "fr_x", amountMinor: 50 },
+      { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_x", amountMinor: 50 }] },
     ]);
     expect(kinds(third.effects)).toEqual(["open_ticket"]);
     expect(third.effects[0]?.id).toBe("mc1:ticket:amount_mismatch:fee_refund:fr_x");
@@ -549,10 +618,45 @@ describe("refunds", () => {
     const kept = run(destinationSettled().state, [refund(2_000, "customer"), refundOk(1)]);
     expect(
       kinds(
-        run(kept.state, [{ type: "application_fee_refunded", feeRefundId: "fr_9", amountMinor: 200 }])
-          .effects,
+        run(kept.state, [
+          { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_9", amountMinor: 200 }] },
+        ]).effects,
       ),
     ).toEqual(["open_ticket"]);
+  });
+
+  it("application_fee.refunded lists every fee refund: two refunds close together are each matched once, oldest first, no false mismatch", () => {
+    const { state } = run(destinationSettled().state, [
+      refund(2_000),
+      refundOk(1),
+      refund(3_000),
+      refundOk(2),
+    ]);
+    expect(state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 300]);
+    const fr1 = { feeRefundId: "fr_1", amountMinor: 200 };
+    const fr2 = { feeRefundId: "fr_2", amountMinor: 300 };
+    // Both fee refunds exist by the time the first event is read: its fee lists both.
+    const first = run(state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2] }]);
+    expect(first.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
+    expect(first.effects).toEqual([]);
+    // The second event (and any replay) lists the same two: nothing new.
+    expect(ignoredCode(first.state, { type: "application_fee_refunded", feeRefunds: [fr1, fr2] })).toBe(
+      "fee_refund_already_recorded",
+    );
+    // Events one by one, in any order of arrival, end the same, with no ticket.
+    const oneByOne = run(state, [
+      { type: "application_fee_refunded", feeRefunds: [fr1] },
+      { type: "application_fee_refunded", feeRefunds: [fr1, fr2] },
+    ]);
+    expect(oneByOne.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
+    expect(oneByOne.effects).toEqual([]);
+    // A fee refund nobody asked for is ticketed once, however many later events list it.
+    const extra = { feeRefundId: "fr_x", amountMinor: 50 };
+    const unasked = run(first.state, [{ type: "application_fee_refunded", feeRefunds: [fr1, fr2, extra] }]);
+    expect(unasked.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:fr_x"]);
+    expect(
+      ignoredCode(unasked.state, { type: "application_fee_refunded", feeRefunds: [fr1, fr2, extra] }),
+    ).toBe("fee_refund_already_recorded");
   });
 
   it("a split refund reverses each seller's part first, then refunds; the parts are proportional and add up", () => {
@@ -806,9 +910,12 @@ describe("ignored inputs (every code)", () => {
       () =>
         after(settledDest(), [
           refund(100),
-          { type: "application_fee_refunded", refund: 1, feeRefundId: "fr", amountMinor: 10 },
+          {
+            type: "application_fee_refunded",
+            feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }],
+          },
         ]),
-      { type: "application_fee_refunded", refund: 1, feeRefundId: "fr", amountMinor: 10 },
+      { type: "application_fee_refunded", feeRefunds: [{ refund: 1, feeRefundId: "fr", amountMinor: 10 }] },
     ],
     ["no_charge", p, dispute(100)],
     ["duplicate_dispute", () => after(settledDest(), [dispute(100)]), dispute(100)],

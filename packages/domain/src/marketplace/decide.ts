@@ -390,6 +390,9 @@ function latePayment(d: Draft, input: InputOf<"payment_succeeded">): Step {
 function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_failed">): Step {
   const s = d.state;
   if (!UNPAID.includes(s.status)) return ignore(s, "payment_already_settled", `the charge is ${s.status}`);
+  // Stripe confirms the cancel the expiry timer asked for: only now has the payment expired.
+  if (s.status === "requires_action" && s.expiryRequestedAt !== undefined && isCancellation(failureCode))
+    return expire(d, paymentIntentId);
   // A new card confirmed by the customer: a declined attempt sends Stripe's PaymentIntent back
   // to requires_payment_method, and the customer may try another card with the same client
   // secret. Ending the charge here would refund a later success as a late payment: it keeps
@@ -409,21 +412,42 @@ function failed(d: Draft, { paymentIntentId, failureCode }: InputOf<"payment_fai
   return d.done();
 }
 
+/** Whether a payment failure is the PaymentIntent's cancellation (`canceled_<reason>`, or `canceled`). */
+function isCancellation(failureCode: string): boolean {
+  return failureCode === "canceled" || failureCode.startsWith("canceled_");
+}
+
 /**
  * The payment waited for the customer's action longer than the policy allows: its
- * PaymentIntent is cancelled at Stripe (through the outbox) and the charge ends `expired`,
- * the customer told. A payment that succeeds after all is refunded (`latePayment`).
+ * PaymentIntent's cancel is asked for at Stripe (through the outbox), and the charge waits
+ * for the answer in `requires_action`, `expiryRequestedAt` set. It does not end here: the
+ * customer may have authenticated seconds before, the success still on its way. Stripe
+ * confirming the cancel ends it `expired` (`expire`); a success, reported by the refused
+ * cancel or by its webhook, is an ordinary payment (`succeeded`).
  */
 function actionExpired(d: Draft): Step {
   const s = d.state;
   if (s.status !== "requires_action" || s.paymentIntentId === undefined)
     return ignore(s, "timer_no_longer_due", `the charge is ${s.status}`);
+  if (s.expiryRequestedAt !== undefined)
+    return ignore(s, "timer_no_longer_due", "the payment's cancel is already asked for");
   d.effect({
     ...d.addressed(ids.cancelPayment(s.id)),
     kind: "cancel_payment",
     paymentIntentId: s.paymentIntentId,
   });
-  d.moveTo("expired", { failureCode: "action_expired", endedAt: d.now });
+  d.set({ expiryRequestedAt: d.now });
+  return d.done();
+}
+
+/** Stripe cancelled the PaymentIntent the expiry timer asked it to: the charge ends `expired`, the customer told. A payment that succeeds after all is refunded (`latePayment`). */
+function expire(d: Draft, paymentIntentId: string | undefined): Step {
+  const s = d.state;
+  d.moveTo("expired", {
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+    failureCode: "action_expired",
+    endedAt: d.now,
+  });
   d.notify(ids.notice.paymentExpired(s.id), "customer", "payment_expired", {
     amountMinor: s.amountMinor,
     expiredAfterHours: Math.round(d.ctx.policy.actionExpiryMs / 3_600_000),
@@ -857,21 +881,37 @@ function retryRefund(d: Draft): Step {
 }
 
 /**
- * Stripe's word that it refunded (part of) the application fee: recorded on the refund it
- * came with — named, or the earliest that asked for the fee back and has none recorded —
- * and checked against the fee part susu booked when the refund succeeded. The ledger
- * already holds that posting (`postRefund`); a different figure, or a fee refund susu never
- * asked for, opens a ticket instead of moving the books. The same fee refund again changes
- * nothing.
+ * Stripe's word that it refunded (part of) the application fee: every fee refund the fee
+ * lists, oldest first (two refunds close together may both be new by the time an event is
+ * read), each recorded on the refund it came with — named, or the earliest that asked for
+ * the fee back and has none recorded — and checked against the fee part susu booked when
+ * the refund succeeded. Susu asks for one refund at a time, so the order of the fee's
+ * refunds is the order of its own. The ledger already holds that posting (`postRefund`); a
+ * different figure, or a fee refund susu never asked for, opens a ticket instead of moving
+ * the books. A fee refund already recorded (or already ticketed as unasked for) changes
+ * nothing; an event whose every fee refund is known is ignored.
  */
-function feeRefunded(
+function feeRefunded(d: Draft, { feeRefunds }: InputOf<"application_fee_refunded">): Step {
+  const s = d.state;
+  const passed = feeRefunds.map((seen) => oneFeeRefund(d, seen)).filter((x) => x !== undefined);
+  const [first] = passed;
+  if (first !== undefined && passed.length === feeRefunds.length)
+    return ignore(s, first.code, passed.map((x) => x.message).join("; "));
+  if (feeRefunds.length === 0) return ignore(s, "no_such_refund", "the event lists no fee refund");
+  return d.done();
+}
+
+/** Records one fee refund (see `feeRefunded`); returns why it changed nothing, if it did not. */
+function oneFeeRefund(
   d: Draft,
-  { refund, feeRefundId, amountMinor }: InputOf<"application_fee_refunded">,
-): Step {
+  { refund, feeRefundId, amountMinor }: InputOf<"application_fee_refunded">["feeRefunds"][number],
+): { code: MarketplaceChargeIgnoredCode; message: string } | undefined {
   const s = d.state;
   const recorded = s.refunds.find((x) => x.feeRefundId === feeRefundId);
   if (recorded !== undefined)
-    return ignore(s, "fee_refund_already_recorded", `${feeRefundId} is refund ${recorded.number}'s`);
+    return { code: "fee_refund_already_recorded", message: `${feeRefundId} is refund ${recorded.number}'s` };
+  if ((s.unmatchedFeeRefundIds ?? []).includes(feeRefundId))
+    return { code: "fee_refund_already_recorded", message: `${feeRefundId} was reported unasked for` };
   const r =
     refund !== undefined
       ? s.refunds.find((x) => x.number === refund)
@@ -885,16 +925,20 @@ function feeRefunded(
         );
   if (refund === undefined && r === undefined) {
     // Nobody at susu asked for it (a refund made at the Dashboard, a fee refunded by hand).
+    d.set({ unmatchedFeeRefundIds: [...(s.unmatchedFeeRefundIds ?? []), feeRefundId] });
     d.ticket(
       ids.ticket.feeRefundUnexpected(s.id, feeRefundId),
       "amount_mismatch",
       `Stripe refunded ${amountMinor} ${s.currency} of marketplace charge ${s.id}'s application fee (${feeRefundId}), but no refund of susu's asked for the fee back; the books do not show it`,
     );
-    return d.done();
+    return undefined;
   }
-  if (!r || r.attempts === 0) return ignore(s, "no_such_refund", `no refund ${refund} was asked for`);
+  if (!r || r.attempts === 0) return { code: "no_such_refund", message: `no refund ${refund} was asked for` };
   if (r.feeRefundId !== undefined)
-    return ignore(s, "fee_refund_already_recorded", `refund ${r.number}'s fee refund is ${r.feeRefundId}`);
+    return {
+      code: "fee_refund_already_recorded",
+      message: `refund ${r.number}'s fee refund is ${r.feeRefundId}`,
+    };
   d.updateRefund(r.number, { feeRefundId });
   if (amountMinor !== r.parts.feePartMinor)
     d.ticket(
@@ -902,7 +946,7 @@ function feeRefunded(
       "amount_mismatch",
       `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${r.number} (${feeRefundId}); susu booked ${r.parts.feePartMinor}`,
     );
-  return d.done();
+  return undefined;
 }
 
 // ---------------------------------------------------------------- reversals

@@ -65,15 +65,18 @@ export type MarketplaceChargeInput =
   | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
   /**
    * A destination charge's application fee was (partly) refunded to the seller
-   * (`application_fee.refunded`): for refund `refund`, or — Stripe's fee refund does not
-   * name the refund it came with — for the earliest refund that asked for the fee back and
-   * has no fee refund recorded yet.
+   * (`application_fee.refunded`): every fee refund the fee lists, oldest first. Each is for
+   * refund `refund` when named, or — Stripe's fee refund does not name the refund it came
+   * with — for the earliest refund that asked for the fee back and has no fee refund
+   * recorded yet. Those already recorded are passed over.
    */
   | {
       readonly type: "application_fee_refunded";
-      readonly refund?: number;
-      readonly feeRefundId: string;
-      readonly amountMinor: number;
+      readonly feeRefunds: readonly {
+        readonly refund?: number;
+        readonly feeRefundId: string;
+        readonly amountMinor: number;
+      }[];
     }
   // facts about disputes
   | ({ readonly type: "dispute_opened" } & Facts.DisputeOpenedFact)

@@ -19,7 +19,9 @@
 // - refunds (and losses) never exceed what was captured, at Stripe or in the ledger;
 // - no two different effects share an id;
 // - every status change is in MARKETPLACE_CHARGE_TRANSITIONS;
-// - a Stripe fact delivered twice in a row is ignored the second time, with no effects.
+// - a Stripe fact delivered twice in a row is ignored the second time, with no effects;
+// - a payment Stripe took is never recorded as expired: the expiry timer only asks for the
+//   cancel, and Stripe refuses it for a payment that succeeded (the success is read instead).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkMarketplaceMoney } from "../ledger/index.js";
@@ -56,6 +58,8 @@ class World extends PaymentWorld<
   MarketplaceChargeErrorCode
 > {
   paymentAnswered = false;
+  /** Whether Stripe answered the expiry timer's cancel. */
+  cancelAnswered = false;
   readonly stripe = {
     capturedMinor: 0,
     refundedMinor: 0,
@@ -213,6 +217,8 @@ class World extends PaymentWorld<
         this.problems.push(`Stripe created two transfers to ${seller.id}: paid twice`);
     }
     this.checkPayment(m);
+    if (s.status === "expired" && this.stripe.capturedMinor > 0)
+      this.problems.push("expired though Stripe took the payment (its cancel could not have succeeded)");
     const quiet =
       s.reversals.every((r) => r.status === "reversed") &&
       s.refunds.every((r) => r.status === "succeeded") &&
@@ -273,16 +279,18 @@ type Cmd = fc.Command<object, World>;
 
 type PayHow = "card" | "3ds_ok" | "3ds_fail" | "processing_ok" | "fail_then_ok";
 
+const succeeded = (w: World): MarketplaceChargeInput => ({
+  type: "payment_succeeded",
+  paymentIntentId: "pi_1",
+  chargeId: "ch_1",
+  ...(w.split ? {} : { transferId: "tr_dest" }),
+});
+
 /** The customer pays (or not): Stripe's facts go to the inbox. */
 function pay(w: World, how: PayHow): void {
   w.paymentAnswered = true;
   const pi = "pi_1";
-  const ok: MarketplaceChargeInput = {
-    type: "payment_succeeded",
-    paymentIntentId: pi,
-    chargeId: "ch_1",
-    ...(w.split ? {} : { transferId: "tr_dest" }),
-  };
+  const ok = succeeded(w);
   const action: MarketplaceChargeInput = {
     type: "payment_requires_action",
     paymentIntentId: pi,
@@ -324,6 +332,22 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   deliverArb,
   deliverArb,
   deliverArb,
+  // Stripe answers the expiry timer's cancel: refused for a payment that succeeded (the
+  // executor then reads the success), else the PaymentIntent is cancelled.
+  fc.constant(
+    simple(
+      "Stripe answers the cancel",
+      (w) => !w.cancelAnswered && w.effects.has(`${ID}:payment:cancel`),
+      (w) => {
+        w.cancelAnswered = true;
+        w.inbox.push(
+          w.stripe.capturedMinor > 0
+            ? succeeded(w)
+            : { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "canceled_abandoned" },
+        );
+      },
+    ),
+  ),
   fc.nat().map(commands.replay),
   fc
     .tuple(
@@ -440,9 +464,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         if (r.refundApplicationFee)
           w.inbox.push({
             type: "application_fee_refunded",
-            refund: r.refund,
-            feeRefundId: `fr_${r.id}`,
-            amountMinor: fee,
+            feeRefunds: [{ refund: r.refund, feeRefundId: `fr_${r.id}`, amountMinor: fee }],
           });
       },
     ),

@@ -29,6 +29,11 @@ const action: MarketplaceChargeInput = {
 const processing: MarketplaceChargeInput = { type: "payment_processing", paymentIntentId: "pi_1" };
 const failed: MarketplaceChargeInput = { type: "payment_failed", failureCode: "card_declined" };
 const expiry: MarketplaceChargeInput = { type: "timer", timer: { kind: "action_expired" } };
+const cancelled: MarketplaceChargeInput = {
+  type: "payment_failed",
+  paymentIntentId: "pi_1",
+  failureCode: "canceled_abandoned",
+};
 const parkNow: MarketplaceChargeInput = {
   type: "transfer_failed",
   sellerId: "sel_a",
@@ -103,8 +108,8 @@ const moves: [
   ["settled", "charged_back", () => after(split(), [paid(), ...allCreated]), closed("lost", 10_001)],
   ["refunding", "refunded", () => after(dest(), [paid(), refund()]), refundOk(1)],
   ["payment_failed", "refunding", () => after(dest(), [failed]), paid()],
-  ["requires_action", "expired", () => after(dest(), [action]), expiry],
-  ["expired", "refunding", () => after(dest(), [action, expiry]), paid()],
+  ["requires_action", "expired", () => after(dest(), [action, expiry]), cancelled],
+  ["expired", "refunding", () => after(dest(), [action, expiry, cancelled]), paid()],
 ];
 
 describe("MARKETPLACE_CHARGE_TRANSITIONS", () => {

@@ -19,7 +19,9 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  * - `settled → refunding` when everything left is refunded; `→ charged_back` when a lost
  *   dispute took everything left.
  * - `refunding → refunded` once the refund reached the customer.
- * - `requires_action → expired` when the customer did not act in the policy's time.
+ * - `requires_action → expired` when the customer did not act in the policy's time and
+ *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays
+ *   `requires_action`, and a success that beat the cancel settles it as usual).
  * - `payment_failed → refunding`, `expired → refunding` when the money arrived after all
  *   (refunded at once).
  * - `refunded` and `charged_back` are final.

@@ -23,8 +23,10 @@ import {
  * through `transfer_blocked` when a seller's transfer was parked. Then refunds and
  * disputes: `settled → refunding → refunded`, or `→ charged_back` when a lost dispute took
  * everything that was left; `payment_failed` when the payment did not go through;
- * `expired` when it waited for the customer's action longer than the policy allows (the
- * PaymentIntent is cancelled; money that arrives after all is refunded). Every
+ * `expired` when it waited for the customer's action longer than the policy allows and
+ * Stripe confirmed the PaymentIntent's cancel (the charge waits in `requires_action`, its
+ * `expiryRequestedAt` set, until then; a success that beats the cancel is paid out as
+ * usual, and money that arrives after a confirmed cancel is refunded). Every
  * allowed move is in `MARKETPLACE_CHARGE_TRANSITIONS`.
  */
 export type MarketplaceChargeStatus =
@@ -193,6 +195,15 @@ export interface MarketplaceCharge {
   readonly destinationTransferId?: string;
   readonly capturedAt?: Instant;
   readonly failureCode?: string;
+  /**
+   * When the expiry timer asked Stripe to cancel the PaymentIntent of a payment still
+   * waiting for the customer. The charge stays `requires_action` until Stripe answers: it
+   * ends `expired` when the cancel is confirmed, and a success that won the race (the
+   * customer authenticated seconds before) is an ordinary payment.
+   */
+  readonly expiryRequestedAt?: Instant;
+  /** Application fee refunds Stripe reported that no refund of susu's asked for (each ticketed once). */
+  readonly unmatchedFeeRefundIds?: readonly string[];
   /** Per seller, split charges only. */
   readonly payouts: readonly SellerPayout[];
   readonly transfers: readonly SellerTransferAttempt[];

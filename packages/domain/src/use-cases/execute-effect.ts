@@ -330,12 +330,21 @@ function executeMarketplaceChargeEffect(
         false,
       );
     case "cancel_payment": {
-      // Stripe refuses to cancel a PaymentIntent that succeeded (or is processing) meanwhile:
-      // then the payment as it stands is the news (a success is refunded by the charge).
+      // The cancel confirmed is what ends the charge `expired` (as Stripe's
+      // payment_intent.canceled would). Stripe refuses to cancel a PaymentIntent that
+      // succeeded (or is processing) meanwhile: then the payment as it stands is the news (a
+      // success the charge pays out as usual).
       const refs = marketplaceChargeRefs(c);
       return ports.gateway
         .cancelPayment({ idempotencyKey: effect.id, paymentIntentId: effect.paymentIntentId })
-        .map((): readonly PaymentObjectFact[] => [])
+        .map((cancelled): readonly PaymentObjectFact[] => [
+          {
+            kind: "debit_failed",
+            refs,
+            paymentIntentId: cancelled.paymentIntentId,
+            failureCode: "canceled_abandoned",
+          },
+        ])
         .orElse((e) =>
           e.type !== "gateway_definite"
             ? errAsync(fromGateway(e))

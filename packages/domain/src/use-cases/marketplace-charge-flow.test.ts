@@ -191,7 +191,7 @@ describe("a destination charge, in memory", () => {
     });
   });
 
-  it("a new card never confirmed expires: the PaymentIntent cancelled, the customer told; paid just before, it is refunded", async () => {
+  it("a new card never confirmed expires: the PaymentIntent cancelled, the customer told; paid just before, it is paid out, never refunded", async () => {
     const quiet = await aCharge({ ...destination, paymentMethod: { kind: "new_card" } });
     const expiry = DEFAULT_MARKETPLACE_POLICY.actionExpiryMs;
     await quiet.sim.advance(expiry + 1_000);
@@ -201,7 +201,8 @@ describe("a destination charge, in memory", () => {
     expect(quiet.books().paidInMinor).toBe(0);
 
     // The customer pays moments before the deadline and Stripe's webhook is late: the cancel
-    // is refused, the payment read instead, and the money refunded whole at once.
+    // is refused, the payment read instead, and the charge settles as any payment does —
+    // never expired, the customer never told it expired, nothing refunded.
     const late = await aCharge({
       ...destination,
       clientReference: "rsvp_late",
@@ -212,12 +213,13 @@ describe("a destination charge, in memory", () => {
     await sim.advance(expiry - 1_000);
     sim.gateway.confirmCardPayment(paymentIntentId, "succeed");
     await sim.advance(2_000);
-    expect(late.charge().status).toBe("refunded");
-    expect([...sim.gateway.refunds.values()].map((r) => [r.paymentIntentId, r.amount.amountMinor])).toEqual([
-      [paymentIntentId, 100_00],
-    ]);
-    expect(ticketReasons(sim)).toEqual(["unexpected_money"]);
-    expect(late.books()).toMatchObject({ paidInMinor: 100_00, refundedMinor: 100_00 });
+    expect(late.charge()).toMatchObject({ status: "settled", refunds: [] });
+    expect(late.charge().endedAt).toBeUndefined();
+    expect(sim.gateway.debits.get(paymentIntentId)?.status).toBe("succeeded");
+    expect([...sim.gateway.refunds.values()]).toEqual([]);
+    expect(ticketReasons(sim)).toEqual([]);
+    expect(templates(sim, "emails")).not.toContain("payment_expired");
+    expect(late.books()).toMatchObject({ paidInMinor: 100_00, refundedMinor: 0 });
   });
 
   it("a new card the customer's bank declines leaves the charge waiting, the decline shown; another card pays it once", async () => {
