@@ -481,6 +481,25 @@ const ledgerTransactionShape = z.strictObject({
   refs: z.record(text, text),
 });
 
+// Who a notify effect addresses, and what it carries: shared by every aggregate's notices.
+const notificationData = z.record(text, z.union([text, z.number()]));
+const toPeople = z.strictObject({ kind: z.literal("people"), personIds: list(text) });
+const toGroupMembers = z.strictObject({
+  kind: z.literal("group"),
+  groupId: text,
+  members: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("member"), memberId: text }),
+    z.strictObject({ kind: z.literal("admins") }),
+    z.strictObject({ kind: z.literal("all_members") }),
+  ]),
+});
+/** A held payment's or marketplace charge's: its customer (by address), a seller, the admins. */
+const toPaymentParties = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("customer"), email: text }),
+  z.strictObject({ kind: z.literal("seller"), sellerId: text }),
+  z.strictObject({ kind: z.literal("platform_admins") }),
+]);
+
 const roundTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("collection_deadline"), extension: nonNegative.exactOptional() }),
   z.strictObject({ kind: z.literal("grace_end"), extension: nonNegative.exactOptional() }),
@@ -537,20 +556,9 @@ const roundOutboxEffectShape = z.discriminatedUnion("kind", [
     id: text,
     aggregate: z.literal("round"),
     aggregateId: text,
-    to: z.discriminatedUnion("kind", [
-      z.strictObject({
-        kind: z.literal("group"),
-        groupId: text,
-        members: z.discriminatedUnion("kind", [
-          z.strictObject({ kind: z.literal("member"), memberId: text }),
-          z.strictObject({ kind: z.literal("admins") }),
-          z.strictObject({ kind: z.literal("all_members") }),
-        ]),
-      }),
-      z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
-    ]),
+    to: z.discriminatedUnion("kind", [toGroupMembers, toPeople]),
     template: z.enum(NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
   z.strictObject({ kind: z.literal("post_ledger"), id: text, transaction: ledgerTransactionShape }),
   z.strictObject({
@@ -637,13 +645,9 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...heldAddressed,
     kind: z.literal("notify"),
-    to: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("customer"), email: text }),
-      z.strictObject({ kind: z.literal("seller"), sellerId: text }),
-      z.strictObject({ kind: z.literal("platform_admins") }),
-    ]),
+    to: toPaymentParties,
     template: z.enum(HELD_PAYMENT_NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
   z.strictObject({
     ...heldAddressed,
@@ -660,9 +664,9 @@ const payoutEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...payoutAddressed,
     kind: z.literal("notify"),
-    to: z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+    to: toPeople,
     template: z.enum(PAYOUT_NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
   z.strictObject({
     ...payoutAddressed,
@@ -691,20 +695,9 @@ const paymentMethodEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...paymentMethodAddressed,
     kind: z.literal("notify"),
-    to: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
-      z.strictObject({
-        kind: z.literal("group"),
-        groupId: text,
-        members: z.discriminatedUnion("kind", [
-          z.strictObject({ kind: z.literal("member"), memberId: text }),
-          z.strictObject({ kind: z.literal("admins") }),
-          z.strictObject({ kind: z.literal("all_members") }),
-        ]),
-      }),
-    ]),
+    to: z.discriminatedUnion("kind", [toPeople, toGroupMembers]),
     template: z.enum(PAYMENT_METHOD_NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
   z.strictObject({
     ...paymentMethodAddressed,
@@ -798,13 +791,9 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...marketplaceAddressed,
     kind: z.literal("notify"),
-    to: z.discriminatedUnion("kind", [
-      z.strictObject({ kind: z.literal("customer"), email: text }),
-      z.strictObject({ kind: z.literal("seller"), sellerId: text }),
-      z.strictObject({ kind: z.literal("platform_admins") }),
-    ]),
+    to: toPaymentParties,
     template: z.enum(MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
   z.strictObject({
     ...marketplaceAddressed,
@@ -968,9 +957,9 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...subscriptionAddressed,
     kind: z.literal("notify"),
-    to: z.strictObject({ kind: z.literal("people"), personIds: list(text) }),
+    to: toPeople,
     template: z.enum(SUBSCRIPTION_NOTIFICATION_TEMPLATES),
-    data: z.record(text, z.union([text, z.number()])),
+    data: notificationData,
   }),
 ]);
 
