@@ -197,7 +197,13 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]?.data).toMatchObject({ attempt: 1, lastAttempt: "no" });
     expect(String(failed[0]?.data.hostedInvoiceUrl)).toMatch(/\/_emulator\/invoices\/in_/);
-    expect(failed[0]?.data.deadline).toBeDefined();
+    // The deadline is Stripe's next retry of the failed invoice.
+    const openInvoice = (await harness.stripe.invoices.list({ subscription: stripeSub, status: "open" }))
+      .data[0];
+    expect(openInvoice?.next_payment_attempt).toEqual(expect.any(Number));
+    expect(failed[0]?.data.deadline).toBe(
+      new Date((openInvoice?.next_payment_attempt ?? 0) * 1000).toISOString(),
+    );
 
     // The person fixes their card; Stripe's next retry succeeds.
     const fixed = await harness.stripe.paymentMethods.attach("pm_card_visa", {

@@ -158,7 +158,6 @@ describe("payment metrics on PostgreSQL", () => {
       const succeeded = sample(text, "susu_payment_outcomes_total", { ...labels, outcome: "succeeded" });
       const failed = sample(text, "susu_payment_outcomes_total", { ...labels, outcome: "failed" });
       expect([succeeded, failed]).toEqual([2, 1]);
-      expect((succeeded ?? 0) / ((succeeded ?? 0) + (failed ?? 0))).toBeCloseTo(2 / 3);
       expect(text).toContain("# TYPE susu_payment_outcomes_total counter");
     });
 

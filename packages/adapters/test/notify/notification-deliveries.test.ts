@@ -88,6 +88,7 @@ describe("notification deliveries", () => {
       if (next === null) return;
       clock.t = Math.max(clock.t, next.nextAttemptAt.getTime());
     }
+    throw new Error(`deliveries did not drain in ${maxPasses} passes`);
   }
   const deliveriesOf = (notificationId: string) =>
     db.prisma.notificationDelivery.findMany({
