@@ -1,0 +1,337 @@
+/**
+ * What the whole-stack benches (webhooks, rounds, in-flight) share: the processes as
+ * production runs them — the API (`apps/api/dist/main.js`), scheduler processes
+ * (`apps/scheduler/dist/main.js`), the Stripe emulator in a process of its own — on an
+ * embedded PostgreSQL; the ceilings measured with `pgbench` on that same PostgreSQL; and
+ * the machine line printed with every table. Build first (`npm run build`): the apps run
+ * from their `dist`.
+ *
+ * Concurrency knobs of the apps (SUSU_DISPATCH_CONCURRENCY, SUSU_WEBHOOK_CONCURRENCY,
+ * SUSU_DB_POOL_SIZE, SUSU_DISPATCH_INTERVAL_MS, …) pass through from this process's
+ * environment unchanged, so a bench measures whatever the caller configured.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createPrismaClient, type PrismaClient } from "@susu/adapters";
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, "..");
+const tsx = import.meta.resolve("tsx");
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// --- the machine and the figures -----------------------------------------------------------------
+
+/** `cores × model, Node, load average before → now`: printed above every table. */
+export function machineLine(loadBefore: readonly number[]): string {
+  const cpu = cpus();
+  const avg = (l: readonly number[]) => l.map((n) => n.toFixed(2)).join(" ");
+  return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadavg())}`;
+}
+
+/** A warning line when the machine was busier than its cores: the figures are upper bounds. */
+export function busyWarning(loadBefore: readonly number[]): string | undefined {
+  const cores = cpus().length;
+  return Math.max(loadBefore[0] ?? 0, loadavg()[0] ?? 0) > cores + 1
+    ? `WARNING: load average above ${cores} cores: other work competed with this run; latencies are upper bounds, rates lower bounds.`
+    : undefined;
+}
+
+/** The p-th percentile (0–100) of ascending `sorted`, nearest rank; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+/** p50 / p95 / p99 / max of `samples` (ms), formatted for a markdown row. */
+export function latencyCells(samples: readonly number[]): string[] {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return [50, 95, 99, 100].map((p) => fmt(percentile(sorted, p), 0));
+}
+
+export function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "—";
+}
+
+/** A markdown table. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** Runs `fn` on every item, at most `limit` at a time. */
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((r) => child.once("exit", () => r()));
+}
+
+/** Every child this process started: killed however it ends, so none outlives a bench. */
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+async function stopChild(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  await exited(child);
+  clearTimeout(timer);
+  children.delete(child);
+}
+
+// --- the processes -------------------------------------------------------------------------------
+
+export interface EmulatorProcess {
+  readonly url: string;
+  readonly secretKey: string;
+  readonly webhookSecret: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** The emulator in its own process (bench/stack-emulator.ts) with `options` (JSON-able). */
+export async function startEmulatorProcess(options: Record<string, unknown>): Promise<EmulatorProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", tsx, join(here, "stack-emulator.ts"), JSON.stringify(options)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  children.add(child);
+  const said = await new Promise<{ url: string; secretKey: string; webhookSecret: string }>(
+    (resolve, reject) => {
+      let buffer = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const line = buffer.split("\n")[0];
+        if (buffer.includes("\n") && line !== undefined) resolve(JSON.parse(line));
+      });
+      child.once("exit", (code) => reject(new Error(`the emulator exited (${code})`)));
+    },
+  );
+  return { ...said, child, stop: () => stopChild(child) };
+}
+
+export interface AppProcess {
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** What the API and the scheduler are configured with. */
+export interface StackConfig {
+  readonly connectionString: string;
+  readonly stripeUrl: string;
+  readonly stripeSecretKey: string;
+  readonly webhookSecret: string;
+  /** Where the apps' logs go (appended); "/dev/null" to drop them. */
+  readonly log: string;
+}
+
+function appEnv(config: StackConfig): NodeJS.ProcessEnv {
+  return {
+    // The caller's knobs (SUSU_DISPATCH_CONCURRENCY, SUSU_DB_POOL_SIZE, …) pass through.
+    ...process.env,
+    DATABASE_URL: config.connectionString,
+    STRIPE_SECRET_KEY: config.stripeSecretKey,
+    STRIPE_API_URL: config.stripeUrl,
+    STRIPE_WEBHOOK_SECRET: config.webhookSecret,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  };
+}
+
+async function startApp(script: string, env: NodeJS.ProcessEnv, log: string): Promise<AppProcess> {
+  const path = join(root, script);
+  if (!existsSync(path)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+  const fd = openSync(log, "a");
+  const child = spawn(process.execPath, [path], { env, stdio: ["ignore", fd, fd, "ipc"] });
+  children.add(child);
+  await new Promise<void>((resolve, reject) => {
+    child.on("message", (message: { type?: string }) => {
+      if (message?.type === "susu:ready") resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready; see ${log}`)));
+  });
+  return { child, stop: () => stopChild(child) };
+}
+
+export const BENCH_JWT_SECRET = "bench-secret-0123456789-abcdefghijklmnop";
+
+/** The API, one process (API_PROCESSES=1 unless set), rate limits high enough never to refuse. */
+export async function startApi(config: StackConfig): Promise<AppProcess & { readonly url: string }> {
+  const port = await freePort();
+  const app = await startApp(
+    "apps/api/dist/main.js",
+    {
+      ...appEnv(config),
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      API_PROCESSES: process.env.API_PROCESSES ?? "1",
+      SUSU_JWT_SECRET: BENCH_JWT_SECRET,
+      SUSU_RATE_LIMIT_PER_MINUTE: "1000000",
+      SUSU_RATE_LIMIT_IP_PER_MINUTE: "1000000",
+    },
+    config.log,
+  );
+  return { ...app, url: `http://127.0.0.1:${port}` };
+}
+
+/** A scheduler process named `workerId`, its metrics on a free port, the reconciliation off. */
+export function startScheduler(config: StackConfig, workerId: string): Promise<AppProcess> {
+  return startApp(
+    "apps/scheduler/dist/main.js",
+    {
+      ...appEnv(config),
+      SUSU_WORKER_ID: workerId,
+      SUSU_SCHEDULER_METRICS_PORT: "0",
+      SUSU_RECONCILE_CRON: "off",
+    },
+    config.log,
+  );
+}
+
+// --- PostgreSQL: pgbench and the commit counter ---------------------------------------------------
+
+/** The server's max_connections and how many connections are open now. */
+export async function connectionRoom(prisma: PrismaClient): Promise<{ max: number; used: number }> {
+  const [row] = await prisma.$queryRawUnsafe<{ max: string; used: bigint }[]>(
+    "SELECT current_setting('max_connections') AS max, (SELECT count(*) FROM pg_stat_activity) AS used",
+  );
+  return { max: Number(row?.max ?? 100), used: Number(row?.used ?? 0) };
+}
+
+export type PgbenchResult =
+  | { readonly ok: true; readonly tps: number; readonly clients: number; readonly transactions: number }
+  | { readonly ok: false; readonly why: string };
+
+const PGBENCH = process.env.PGBENCH ?? "/usr/bin/pgbench";
+export const PGBENCH_MISSING = `pgbench not found at ${PGBENCH}: install it with \`sudo apt-get install -y postgresql-client\` (Debian/Ubuntu; pgbench 15 talks to the embedded server 17 fine) or set PGBENCH=/path/to/pgbench`;
+
+/**
+ * `pgbench -n -M prepared -f <script>` for `seconds` with `clients` clients (capped so that
+ * the server's max_connections is not exceeded: the cap is returned), 2 threads, against
+ * `connectionString`. The script's file is written by the caller.
+ */
+export async function pgbench(
+  connectionString: string,
+  scriptFile: string,
+  clients: number,
+  seconds: number,
+  prisma: PrismaClient,
+  /** Variables for the script (`-D name=value`), e.g. a payload sent as a bound parameter. */
+  defines: Readonly<Record<string, string>> = {},
+): Promise<PgbenchResult> {
+  if (!existsSync(PGBENCH)) return { ok: false, why: PGBENCH_MISSING };
+  const room = await connectionRoom(prisma);
+  const capped = Math.max(1, Math.min(clients, room.max - room.used - 5));
+  const args = [
+    "-n",
+    "-M",
+    "prepared",
+    "-f",
+    scriptFile,
+    "-c",
+    String(capped),
+    "-j",
+    String(Math.min(capped, cpus().length)),
+    "-T",
+    String(seconds),
+    ...Object.entries(defines).flatMap(([name, value]) => ["-D", `${name}=${value}`]),
+    connectionString,
+  ];
+  return new Promise((resolve) => {
+    execFile(PGBENCH, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
+      const done = /number of transactions actually processed: (\d+)/.exec(stdout)?.[1];
+      if (error || tps === undefined)
+        resolve({ ok: false, why: `pgbench failed: ${(stderr || String(error)).trim().split("\n")[0]}` });
+      else resolve({ ok: true, tps: Number(tps), clients: capped, transactions: Number(done ?? 0) });
+    });
+  });
+}
+
+/** Transactions committed so far in the current database (pg_stat_database.xact_commit). */
+export async function xactCommits(prisma: PrismaClient): Promise<number> {
+  // The statistics collector publishes with a delay; a snapshot clear makes the read fresh.
+  await prisma.$executeRawUnsafe("SELECT pg_stat_clear_snapshot()");
+  const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
+    "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
+  );
+  return Number(row?.n ?? 0);
+}
+
+export function prismaOn(connectionString: string): PrismaClient {
+  return createPrismaClient(connectionString);
+}
+
+/**
+ * The ceiling of a susu-like write transaction: `pgbench` running, per transaction, what a
+ * commit of one aggregate costs at minimum — an UPDATE of one row of a 10,000-row table
+ * (its version and a jsonb snapshot, by primary key) and an INSERT of one row (an
+ * outbox/audit-like row with a jsonb body) — with `clients` clients for `seconds`, on the
+ * same PostgreSQL. Its tables (bench_aggregates, bench_appended) are made here and are the
+ * bench's own.
+ */
+export async function comparableWriteTps(
+  connectionString: string,
+  prisma: PrismaClient,
+  clients: number,
+  seconds: number,
+): Promise<PgbenchResult> {
+  await prisma.$executeRawUnsafe(
+    "CREATE TABLE IF NOT EXISTS bench_aggregates (id int PRIMARY KEY, version int NOT NULL, snapshot jsonb NOT NULL, updated_at timestamptz NOT NULL)",
+  );
+  await prisma.$executeRawUnsafe(
+    "CREATE TABLE IF NOT EXISTS bench_appended (id bigserial PRIMARY KEY, aggregate_id int NOT NULL, body jsonb NOT NULL, at timestamptz NOT NULL)",
+  );
+  await prisma.$executeRawUnsafe(
+    `INSERT INTO bench_aggregates SELECT g, 0, '{"status":"open","members":10,"contributions":[]}'::jsonb, now()
+     FROM generate_series(1, 10000) g ON CONFLICT DO NOTHING`,
+  );
+  const file = join(tmpdir(), `susu-bench-write-${process.pid}.sql`);
+  writeFileSync(
+    file,
+    [
+      "\\set aid random(1, 10000)",
+      "BEGIN;",
+      `UPDATE bench_aggregates SET version = version + 1, snapshot = jsonb_set(snapshot, '{status}', '"collecting"'), updated_at = now() WHERE id = :aid;`,
+      `INSERT INTO bench_appended (aggregate_id, body, at) VALUES (:aid, '{"kind":"create_debit","amount":10000,"currency":"AUD"}', now());`,
+      "END;",
+      "",
+    ].join("\n"),
+  );
+  try {
+    return await pgbench(connectionString, file, clients, seconds, prisma);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
