@@ -187,8 +187,11 @@ async function startApp(script: string, env: NodeJS.ProcessEnv, log: string): Pr
 export const BENCH_JWT_SECRET = "bench-secret-0123456789-abcdefghijklmnop";
 
 /** The API, one process (API_PROCESSES=1 unless set), rate limits high enough never to refuse. */
-export async function startApi(config: StackConfig): Promise<AppProcess & { readonly url: string }> {
-  const port = await freePort();
+export async function startApi(
+  config: StackConfig,
+  port?: number,
+): Promise<AppProcess & { readonly url: string }> {
+  port ??= await freePort();
   const app = await startApp(
     "apps/api/dist/main.js",
     {
