@@ -17,14 +17,14 @@ import {
 import { type EffectPorts, type Person, type UseCaseDeps, useCaseDepsOn, useCases } from "@susu/domain";
 import { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "@susu/domain/testing";
 import { EmulatorControl } from "@susu/stripe-emulator";
-import { pool } from "./stack.js";
+import { countOf, pool } from "./stack.js";
 
 export interface SeededCheckout {
   readonly heldPaymentId: string;
   readonly checkoutSessionId: string;
 }
 
-function unwrap<T, E>(
+export function unwrap<T, E>(
   result: { isOk(): boolean; _unsafeUnwrap(): T; _unsafeUnwrapErr(): E },
   what: string,
 ): T {
@@ -63,7 +63,6 @@ export async function seedCheckouts(options: {
   const deps: UseCaseDeps = useCaseDepsOn(store, { clock: new SystemClock(), ids: new RandomIds() });
   const gateway = gatewayTo(options.stripeUrl, options.secretKey);
   const stripe = gateway.stripe;
-  const control = new EmulatorControl(options.stripeUrl);
   const ports: EffectPorts = {
     gateway,
     notifier: new RecordingNotifier(),
@@ -72,36 +71,13 @@ export async function seedCheckouts(options: {
     ledger: new PrismaLedgerStore(prisma),
   };
 
-  const sellerIds: string[] = [];
-  await pool(
-    Array.from({ length: Math.max(1, Math.min(options.sellers, count)) }, (_, i) => i),
+  const sellerIds = await seedSellers(
+    store,
+    options.stripeUrl,
+    stripe,
+    Math.max(1, Math.min(options.sellers, count)),
     concurrency,
-    async (i) => {
-      const account = await stripe.accounts.create({
-        type: "express",
-        country: "AU",
-        capabilities: { transfers: { requested: true } },
-      });
-      await control.completeAccountOnboarding(account.id);
-      const person: Person = {
-        id: `${prefix}_seller_${i}`,
-        displayName: `Seller ${i}`,
-        payout: { connectedAccountId: account.id, payoutsEnabled: true },
-        createdAt: deps.clock.now(),
-        version: 0,
-      };
-      unwrap(
-        await store.commit({
-          people: [{ state: person, expectedVersion: undefined }],
-          groups: [],
-          rounds: [],
-          outbox: [],
-          audit: [],
-        }),
-        "seller",
-      );
-      sellerIds.push(person.id);
-    },
+    prefix,
   );
 
   const ids: string[] = new Array(count);
@@ -158,16 +134,63 @@ export async function seedCheckouts(options: {
   return out;
 }
 
+/**
+ * `count` sellers `<prefix>_seller_<i>`: each a person whose connected account was made and
+ * onboarded at the emulator (payouts enabled). Returns their ids.
+ */
+export async function seedSellers(
+  store: PrismaStore,
+  stripeUrl: string,
+  stripe: StripePaymentGateway["stripe"],
+  count: number,
+  concurrency: number,
+  prefix: string,
+): Promise<string[]> {
+  const control = new EmulatorControl(stripeUrl);
+  const sellerIds: string[] = [];
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const account = await stripe.accounts.create({
+        type: "express",
+        country: "AU",
+        capabilities: { transfers: { requested: true } },
+      });
+      await control.completeAccountOnboarding(account.id);
+      const person: Person = {
+        id: `${prefix}_seller_${i}`,
+        displayName: `Seller ${i}`,
+        payout: { connectedAccountId: account.id, payoutsEnabled: true },
+        createdAt: Date.now(),
+        version: 0,
+      };
+      unwrap(
+        await store.commit({
+          people: [{ state: person, expectedVersion: undefined }],
+          groups: [],
+          rounds: [],
+          outbox: [],
+          audit: [],
+        }),
+        "seller",
+      );
+      sellerIds.push(person.id);
+    },
+  );
+  return sellerIds;
+}
+
 /** How many of `ids` are in `status` now (one query). */
 export async function countHeldIn(
   prisma: ReturnType<typeof createPrismaClient>,
   ids: readonly string[],
   status: string,
 ): Promise<number> {
-  const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
+  return countOf(
+    prisma,
     "SELECT count(*) AS n FROM held_payments WHERE id = ANY($1::text[]) AND status::text = $2",
     [...ids],
     status,
   );
-  return Number(row?.n ?? 0);
 }

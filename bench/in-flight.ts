@@ -48,6 +48,7 @@ import {
   type AppProcess,
   busyWarning,
   comparableWriteTps,
+  countOf,
   fmt,
   freePort,
   latencyCells,
@@ -138,12 +139,8 @@ const schedulers: AppProcess[] = [];
 for (let k = 0; k < SCHEDULERS; k++) schedulers.push(await startScheduler(config, `bench-inflight-${k}`));
 // The seeding's own events (accounts, sessions) delivered and processed before the burst.
 await control.flushWebhooks();
-const unsettled = async () => {
-  const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
-    "SELECT count(*) AS n FROM webhook_events WHERE status IN ('received', 'failed')",
-  );
-  return Number(row?.n ?? 0);
-};
+const unsettled = () =>
+  countOf(prisma, "SELECT count(*) AS n FROM webhook_events WHERE status IN ('received', 'failed')");
 for (let i = 0; i < 600 && (await unsettled()) > 0; i++) await sleep(250);
 const eventsBefore = await prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM webhook_events");
 

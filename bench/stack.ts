@@ -209,7 +209,11 @@ export async function startApi(
 }
 
 /** A scheduler process named `workerId`, its metrics on a free port, the reconciliation off. */
-export function startScheduler(config: StackConfig, workerId: string): Promise<AppProcess> {
+export function startScheduler(
+  config: StackConfig,
+  workerId: string,
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<AppProcess> {
   return startApp(
     "apps/scheduler/dist/main.js",
     {
@@ -217,6 +221,7 @@ export function startScheduler(config: StackConfig, workerId: string): Promise<A
       SUSU_WORKER_ID: workerId,
       SUSU_SCHEDULER_METRICS_PORT: "0",
       SUSU_RECONCILE_CRON: "off",
+      ...extraEnv,
     },
     config.log,
   );
@@ -282,14 +287,31 @@ export async function pgbench(
   });
 }
 
-/** Transactions committed so far in the current database (pg_stat_database.xact_commit). */
+/**
+ * The statements this (bench) process ran through {@link countOf} and {@link xactCommits}:
+ * each is a commit of its own in pg_stat_database, which a figure of susu's commits subtracts.
+ */
+export const own = { statements: 0 };
+
+/** `SELECT count(*) AS n …` with `params`; counted in {@link own}. */
+export async function countOf(prisma: PrismaClient, sql: string, ...params: unknown[]): Promise<number> {
+  own.statements += 1;
+  const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(sql, ...params);
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Transactions committed so far in the current database (pg_stat_database.xact_commit),
+ * less the statements this process ran itself ({@link own}): what the stack committed.
+ */
 export async function xactCommits(prisma: PrismaClient): Promise<number> {
+  own.statements += 2;
   // The statistics collector publishes with a delay; a snapshot clear makes the read fresh.
   await prisma.$executeRawUnsafe("SELECT pg_stat_clear_snapshot()");
   const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
     "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
   );
-  return Number(row?.n ?? 0);
+  return Number(row?.n ?? 0) - own.statements;
 }
 
 export function prismaOn(connectionString: string): PrismaClient {

@@ -54,6 +54,7 @@ import {
   type AppProcess,
   busyWarning,
   comparableWriteTps,
+  countOf,
   fmt,
   latencyCells,
   machineLine,
@@ -283,13 +284,12 @@ for (const count of SCHEDULERS) {
     const windowEnd = performance.now();
     const achieved = sentCount / ((windowEnd - started) / 1000);
     await Promise.all(inFlight);
-    const pending = async () => {
-      const [row] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
+    const pending = () =>
+      countOf(
+        prisma,
         "SELECT count(*) AS n FROM webhook_events WHERE id = ANY($1::text[]) AND status IN ('received', 'failed')",
         ids,
       );
-      return Number(row?.n ?? 0);
-    };
     // Acknowledged but not yet processed when the window closed (those still in flight count too).
     const backlogAtEnd = (await pending()) + (batch.length - okAt.size);
     let undrained = await pending();
