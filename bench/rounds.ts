@@ -69,8 +69,10 @@ import {
   countOf,
   fmt,
   freePort,
+  knobs,
   latencyCells,
   machineLine,
+  nextXid,
   pool,
   prismaOn,
   type StackConfig,
@@ -112,7 +114,11 @@ const problems: string[] = [];
 writeFileSync(values.log, "");
 const { dir: pgDir, database } = await embeddedPostgres("susu-bench-rounds-", "susu_bench_rounds");
 const prisma = prismaOn(database.connectionString);
-const emulator = await startEmulatorProcess({ fees: false, webhookConcurrency: 16, webhookRealTimeRetryMs: 1_000 });
+const emulator = await startEmulatorProcess({
+  fees: false,
+  webhookConcurrency: 16,
+  webhookRealTimeRetryMs: 1_000,
+});
 const control = new EmulatorControl(emulator.url);
 const gateway = gatewayTo(emulator.url, emulator.secretKey);
 const stripe = gateway.stripe;
@@ -130,7 +136,11 @@ const setupStart = performance.now();
 async function member(id: string): Promise<Person> {
   const references = { memberId: id };
   const customer = unwrap(
-    await gateway.createCustomer({ idempotencyKey: `bench:customer:${id}`, name: `Member ${id}`, references }),
+    await gateway.createCustomer({
+      idempotencyKey: `bench:customer:${id}`,
+      name: `Member ${id}`,
+      references,
+    }),
     "customer",
   );
   const setup = unwrap(
@@ -148,7 +158,10 @@ async function member(id: string): Promise<Person> {
       billing_details: { name: `Member ${id}`, email: "member@example.com" },
     },
     mandate_data: {
-      customer_acceptance: { type: "online", online: { ip_address: "203.0.113.7", user_agent: "susu-bench" } },
+      customer_acceptance: {
+        type: "online",
+        online: { ip_address: "203.0.113.7", user_agent: "susu-bench" },
+      },
     },
   });
   const paymentMethodId = typeof si.payment_method === "string" ? si.payment_method : si.payment_method?.id;
@@ -235,14 +248,27 @@ async function until(check: () => Promise<boolean>): Promise<boolean> {
 async function quiet(): Promise<void> {
   await until(
     async () =>
-      (await count("SELECT count(*) AS n FROM webhook_events WHERE status IN ('received', 'failed')")) === 0 &&
-      (await count("SELECT count(*) AS n FROM outbox_effects WHERE status = 'pending' AND available_at <= now()")) === 0,
+      (await count("SELECT count(*) AS n FROM webhook_events WHERE status IN ('received', 'failed')")) ===
+        0 &&
+      (await count(
+        "SELECT count(*) AS n FROM outbox_effects WHERE status = 'pending' AND available_at <= now()",
+      )) === 0,
   );
 }
 
-async function settleStats(): Promise<number> {
+/** The commit counter and the next transaction id now (after the statistics caught up). */
+interface Mark {
+  readonly commits: number;
+  readonly xid: number;
+}
+async function mark(): Promise<Mark> {
   await sleep(1_100); // the last commits' statistics reach pg_stat_database
-  return xactCommits(prisma);
+  return { commits: await xactCommits(prisma), xid: await nextXid(prisma) };
+}
+/** Commits, and write transactions (transaction ids given), between two marks. */
+async function since(before: Mark): Promise<{ commits: number; writes: number }> {
+  const now = await mark();
+  return { commits: now.commits - before.commits, writes: now.xid - before.xid };
 }
 
 // --- held payments (first: the rounds move the emulator's clock days on, past a session's expiry) ---------------------------------------------------------------------------------
@@ -254,6 +280,7 @@ interface HeldRow {
   readonly releaseSeconds: number;
   readonly perSecond: number;
   readonly commitsPerPayment: number;
+  readonly writesPerPayment: number;
   readonly dueToReleased: number[];
 }
 const heldRows: HeldRow[] = [];
@@ -262,7 +289,8 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   const n = size * MEMBERS;
   await quiet();
   let commits = 0;
-  let before = await settleStats();
+  let writes = 0;
+  let before = await mark();
   const start = performance.now();
   const ids: string[] = new Array(n);
   await pool(
@@ -310,15 +338,19 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   });
   const held = await until(
     async () =>
-      (await count("SELECT count(*) AS n FROM held_payments WHERE id = ANY($1::text[]) AND status = 'held'", ids)) ===
-      n,
+      (await count(
+        "SELECT count(*) AS n FROM held_payments WHERE id = ANY($1::text[]) AND status = 'held'",
+        ids,
+      )) === n,
   );
   if (!held) {
     problems.push(`${n} held payments: not every one was held`);
     continue;
   }
   const heldSeconds = (performance.now() - paying) / 1000;
-  commits += (await settleStats()) - before;
+  let phase = await since(before);
+  commits += phase.commits;
+  writes += phase.writes;
   // Fulfilment, then the window (neither timed).
   await pool(ids, 8, async (id) => {
     unwrap(await useCases.confirmFulfilled(deps, id, "app_bench"), `confirmFulfilled ${id}`);
@@ -328,7 +360,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
     ids,
   );
   const windowEnd = due?.last_ms ?? Date.now();
-  before = await settleStats();
+  before = await mark();
   await sleep(Math.max(0, windowEnd - Date.now()));
   const releasing = performance.now();
   const released = await until(
@@ -342,7 +374,9 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   const releaseSeconds = (performance.now() - releasing) / 1000;
   // The window's own wait is idle polling: counted, as the commits of the phase, since the
   // releases start within it one by one. An upper bound again.
-  commits += (await settleStats()) - before;
+  phase = await since(before);
+  commits += phase.commits;
+  writes += phase.writes;
   const ended = await prisma.$queryRawUnsafe<{ d: number }[]>(
     "SELECT (extract(epoch FROM ended_at - release_due_at) * 1000)::float8 AS d FROM held_payments WHERE id = ANY($1::text[]) AND ended_at IS NOT NULL",
     ids,
@@ -354,6 +388,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
     releaseSeconds,
     perSecond: n / (checkoutSeconds + heldSeconds + releaseSeconds),
     commitsPerPayment: commits / n,
+    writesPerPayment: writes / n,
     dueToReleased: ended.map((r) => r.d),
   });
 }
@@ -365,6 +400,7 @@ interface RoundRow {
   readonly payoutSeconds: number;
   readonly perSecond: number;
   readonly commitsPerRound: number;
+  readonly writesPerRound: number;
   readonly openToPaid: number[];
 }
 const roundRows: RoundRow[] = [];
@@ -372,12 +408,15 @@ const allRounds: { id: string; transferGroup: string }[] = [];
 for (const size of SIZES) {
   const groupIds = groupsOfSize.get(size) ?? [];
   await quiet();
-  const commitsBefore = await settleStats();
+  const before = await mark();
   const opened = new Map<string, number>();
   const start = performance.now();
   const rounds: { id: string; transferGroup: string }[] = [];
   await pool(groupIds, 8, async (groupId) => {
-    const round = unwrap(await useCases.startRound(deps, groupId, "scheduler"), `start round of ${groupId}`).state;
+    const round = unwrap(
+      await useCases.startRound(deps, groupId, "scheduler"),
+      `start round of ${groupId}`,
+    ).state;
     opened.set(round.id, Date.now());
     rounds.push({ id: round.id, transferGroup: round.transferGroup });
   });
@@ -387,7 +426,8 @@ for (const size of SIZES) {
       (await count(
         "SELECT count(*) AS n FROM contributions WHERE round_id = ANY($1::text[]) AND status = 'processing'",
         ids,
-      )) === size * MEMBERS,
+      )) ===
+      size * MEMBERS,
   );
   if (!submitted) problems.push(`${size} groups: the debits were not all submitted`);
   const debitsSeconds = (performance.now() - start) / 1000;
@@ -395,12 +435,14 @@ for (const size of SIZES) {
   await control.advanceClock(SETTLEMENT_SECONDS);
   const paid = await until(
     async () =>
-      (await count("SELECT count(*) AS n FROM rounds WHERE id = ANY($1::text[]) AND state = 'paid_out'", ids)) ===
-      size,
+      (await count(
+        "SELECT count(*) AS n FROM rounds WHERE id = ANY($1::text[]) AND state = 'paid_out'",
+        ids,
+      )) === size,
   );
   if (!paid) problems.push(`${size} groups: not every round was paid out`);
   const payoutSeconds = (performance.now() - moved) / 1000;
-  const commits = (await settleStats()) - commitsBefore;
+  const { commits, writes } = await since(before);
   const ended = await prisma.$queryRawUnsafe<{ id: string; ended_ms: number | null }[]>(
     "SELECT id, (extract(epoch FROM ended_at) * 1000)::float8 AS ended_ms FROM rounds WHERE id = ANY($1::text[])",
     ids,
@@ -411,6 +453,7 @@ for (const size of SIZES) {
     payoutSeconds,
     perSecond: size / (debitsSeconds + payoutSeconds),
     commitsPerRound: commits / size,
+    writesPerRound: writes / size,
     // Includes the bench's wait for every debit before the clock moved: the whole round's span.
     openToPaid: ended.flatMap((r) => {
       const o = opened.get(r.id);
@@ -480,21 +523,36 @@ if (!agrees) problems.push("the ledger disagrees with its postings");
 
 // --- the tables ------------------------------------------------------------------------------------
 
-console.log(`\n## Rounds and held payments through the stack (bench/rounds.ts${values.quick ? " --quick" : ""})\n`);
+console.log(
+  `\n## Rounds and held payments through the stack (bench/rounds.ts${values.quick ? " --quick" : ""})\n`,
+);
 console.log(machineLine(loadBefore));
 const warning = busyWarning(loadBefore);
 if (warning) console.log(warning);
 console.log(
-  `Processes: the API (1 process), ${SCHEDULERS} scheduler process(es), the emulator (own process, delivering 16 at a time), embedded PostgreSQL (durable), this process; all on this machine. Set-up (not timed): ${SIZES.reduce((a, b) => a + b, 0) * MEMBERS} members with mandates and payout accounts, ${sellers.length} sellers, in ${setupSeconds.toFixed(0)} s.`,
+  `Processes: the API, ${SCHEDULERS} scheduler process(es), the emulator (own process, delivering 16 at a time), embedded PostgreSQL (durable), this process; all on this machine. Knobs passed through: ${knobs()}. Set-up (not timed): ${SIZES.reduce((a, b) => a + b, 0) * MEMBERS} members with mandates and payout accounts, ${sellers.length} sellers, in ${setupSeconds.toFixed(0)} s.`,
 );
 const ceilingOf = (commitsPerUnit: number) =>
   writeCeiling.ok ? fmt(writeCeiling.tps / commitsPerUnit, 1) : "skipped";
 console.log(
-  `Ceiling: pgbench susu-like write (UPDATE 1 row + INSERT 1 row per transaction, 16 clients) ${writeCeiling.ok ? `${fmt(writeCeiling.tps, 0)} TPS` : "skipped"} ÷ the commits one unit took.\n`,
+  `Ceiling: pgbench susu-like write (UPDATE 1 row + INSERT 1 row per transaction, 16 clients) ${writeCeiling.ok ? `${fmt(writeCeiling.tps, 0)} TPS` : "skipped"} ÷ the commits one unit took (pg_stat_database.xact_commit: every commit, reads outside a transaction and idle polling included, less this process's own; the statistics lag a little). "write tx" counts the transaction ids given (write transactions only, exact).\n`,
 );
 console.log(
   table(
-    ["groups", "open → debits submitted s", "clock moved → paid out s", "rounds/s", "commits/round", "ceiling rounds/s", "ratio", "open→paid p50 ms", "p95 ms", "p99 ms", "goal ≥ 0.5×"],
+    [
+      "groups",
+      "open → debits submitted s",
+      "clock moved → paid out s",
+      "rounds/s",
+      "commits/round",
+      "write tx/round",
+      "ceiling rounds/s",
+      "ratio",
+      "open→paid p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "goal ≥ 0.5×",
+    ],
     roundRows.map((r) => {
       const [p50, p95, p99] = latencyCells(r.openToPaid);
       const ratio = writeCeiling.ok ? r.perSecond / (writeCeiling.tps / r.commitsPerRound) : Number.NaN;
@@ -504,6 +562,7 @@ console.log(
         fmt(r.payoutSeconds, 1),
         fmt(r.perSecond, 2),
         fmt(r.commitsPerRound, 0),
+        fmt(r.writesPerRound, 0),
         ceilingOf(r.commitsPerRound),
         fmt(ratio, 2),
         p50 ?? "",
@@ -518,7 +577,20 @@ if (HELD) {
   console.log("");
   console.log(
     table(
-      ["held payments", "checkout s", "payment → held s", "window end → released s", "payments/s", "commits/payment", "ceiling payments/s", "ratio", "due→released p50 ms", "p95 ms", "p99 ms"],
+      [
+        "held payments",
+        "checkout s",
+        "payment → held s",
+        "window end → released s",
+        "payments/s",
+        "commits/payment",
+        "write tx/payment",
+        "ceiling payments/s",
+        "ratio",
+        "due→released p50 ms",
+        "p95 ms",
+        "p99 ms",
+      ],
       heldRows.map((r) => {
         const [p50, p95, p99] = latencyCells(r.dueToReleased);
         const ratio = writeCeiling.ok ? r.perSecond / (writeCeiling.tps / r.commitsPerPayment) : Number.NaN;
@@ -529,6 +601,7 @@ if (HELD) {
           fmt(r.releaseSeconds, 1),
           fmt(r.perSecond, 1),
           fmt(r.commitsPerPayment, 0),
+          fmt(r.writesPerPayment, 0),
           ceilingOf(r.commitsPerPayment),
           fmt(ratio, 2),
           p50 ?? "",
@@ -540,7 +613,9 @@ if (HELD) {
   );
 }
 if (!writeCeiling.ok) console.log(`pgbench ceiling skipped: ${writeCeiling.why}`);
-console.log("\nGoal (issue 11): rounds per second at least half of what the database's transaction rate allows for the transactions a round needs.");
+console.log(
+  "\nGoal (issue 11): rounds per second at least half of what the database's transaction rate allows for the transactions a round needs.",
+);
 console.log(
   `check: ${roundsOk}/${allRounds.length} rounds paid out with 10 PaymentIntents, 10 transfers and their money in the ledger; ${heldOk}/${allHeld.length} held payments released with one transfer and an empty hold; inbox ${inbox.map((r) => `${r.status} ${r.n}`).join(", ")}; ${parkedEffects} effects parked; ledger ${agrees ? "agrees" : "DISAGREES"} → ${problems.length === 0 ? "OK" : "FAILED"}`,
 );

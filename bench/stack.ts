@@ -33,6 +33,24 @@ export function machineLine(loadBefore: readonly number[]): string {
   return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ${process.platform}, Node ${process.version}; load average before ${avg(loadBefore)}, after ${avg(loadavg())}`;
 }
 
+/** The apps' knobs this run passed through (set in this process's environment), or "none". */
+export function knobs(): string {
+  const names = [
+    "API_PROCESSES",
+    "SUSU_DISPATCH_CONCURRENCY",
+    "SUSU_WEBHOOK_CONCURRENCY",
+    "SUSU_DB_POOL_SIZE",
+    "SUSU_DISPATCH_INTERVAL_MS",
+  ];
+  const env: Record<string, string | undefined> = process.env;
+  return (
+    names
+      .filter((k) => env[k] !== undefined)
+      .map((k) => `${k}=${env[k]}`)
+      .join(", ") || "none (the apps' defaults)"
+  );
+}
+
 /** A warning line when the machine was busier than its cores: the figures are upper bounds. */
 export function busyWarning(loadBefore: readonly number[]): string | undefined {
   const cores = cpus().length;
@@ -66,7 +84,11 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 /** Runs `fn` on every item, at most `limit` at a time. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -98,7 +120,8 @@ export function exited(child: ChildProcess): Promise<void> {
 /** Every child this process started: killed however it ends, so none outlives a bench. */
 const children = new Set<ChildProcess>();
 process.on("exit", () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
 async function stopChild(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
@@ -179,14 +202,16 @@ async function startApp(script: string, env: NodeJS.ProcessEnv, log: string): Pr
     child.on("message", (message: { type?: string }) => {
       if (message?.type === "susu:ready") resolve();
     });
-    child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready; see ${log}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`${script} exited (${code}) before it was ready; see ${log}`)),
+    );
   });
   return { child, stop: () => stopChild(child) };
 }
 
 export const BENCH_JWT_SECRET = "bench-secret-0123456789-abcdefghijklmnop";
 
-/** The API, one process (API_PROCESSES=1 unless set), rate limits high enough never to refuse. */
+/** The API (API_PROCESSES passes through from the caller; unset, one process), rate limits high enough never to refuse. */
 export async function startApi(
   config: StackConfig,
   port?: number,
@@ -198,7 +223,6 @@ export async function startApi(
       ...appEnv(config),
       HOST: "127.0.0.1",
       PORT: String(port),
-      API_PROCESSES: process.env.API_PROCESSES ?? "1",
       SUSU_JWT_SECRET: BENCH_JWT_SECRET,
       SUSU_RATE_LIMIT_PER_MINUTE: "1000000",
       SUSU_RATE_LIMIT_IP_PER_MINUTE: "1000000",
@@ -241,8 +265,8 @@ export type PgbenchResult =
   | { readonly ok: true; readonly tps: number; readonly clients: number; readonly transactions: number }
   | { readonly ok: false; readonly why: string };
 
-const PGBENCH = process.env.PGBENCH ?? "/usr/bin/pgbench";
-export const PGBENCH_MISSING = `pgbench not found at ${PGBENCH}: install it with \`sudo apt-get install -y postgresql-client\` (Debian/Ubuntu; pgbench 15 talks to the embedded server 17 fine) or set PGBENCH=/path/to/pgbench`;
+const PGBENCH = "/usr/bin/pgbench";
+export const PGBENCH_MISSING = `pgbench not found at ${PGBENCH}: install it with \`sudo apt-get install -y postgresql-client\` (Debian/Ubuntu; pgbench 15 talks to the embedded server 17 fine); the ceiling row is skipped`;
 
 /**
  * `pgbench -n -M prepared -f <script>` for `seconds` with `clients` clients (capped so that
@@ -312,6 +336,19 @@ export async function xactCommits(prisma: PrismaClient): Promise<number> {
     "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
   );
   return Number(row?.n ?? 0) - own.statements;
+}
+
+/**
+ * The next transaction id PostgreSQL will assign (the current snapshot's xmax): the delta
+ * over a phase is the number of write transactions (those given an id) in it, exact and
+ * immediate, unlike pg_stat_database's counters. Reading it assigns none.
+ */
+export async function nextXid(prisma: PrismaClient): Promise<number> {
+  own.statements += 1;
+  const [row] = await prisma.$queryRawUnsafe<{ x: string }[]>(
+    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x",
+  );
+  return Number(row?.x ?? 0);
 }
 
 export function prismaOn(connectionString: string): PrismaClient {

@@ -56,8 +56,10 @@ import {
   comparableWriteTps,
   countOf,
   fmt,
+  knobs,
   latencyCells,
   machineLine,
+  nextXid,
   type PgbenchResult,
   pgbench,
   pool,
@@ -179,7 +181,8 @@ interface IngestRow {
   readonly ceiling: PgbenchResult;
 }
 const ingestRows: IngestRow[] = [];
-const averageBytes = templates.reduce((n, t) => n + JSON.stringify(t).length, 0) / Math.max(1, templates.length);
+const averageBytes =
+  templates.reduce((n, t) => n + JSON.stringify(t).length, 0) / Math.max(1, templates.length);
 // Bound as a parameter (-D), as the API's driver sends it, not spliced into the SQL.
 const ceilingPayload = JSON.stringify(templates[0] ?? {});
 const ingestTable = "bench_webhook_events";
@@ -253,12 +256,14 @@ interface CommitRow {
   readonly drainSeconds: number;
   readonly undrained: number;
   readonly commitsPerEvent: number;
+  readonly writesPerEvent: number;
 }
 const commitRows: CommitRow[] = [];
 let offset = 0;
 for (const count of SCHEDULERS) {
   const schedulers: AppProcess[] = [];
-  for (let k = 0; k < count; k++) schedulers.push(await startScheduler(config, `bench-scheduler-${count}-${k}`));
+  for (let k = 0; k < count; k++)
+    schedulers.push(await startScheduler(config, `bench-scheduler-${count}-${k}`));
   for (const [r, rate] of RATES.entries()) {
     const batch = batches.slice(offset, offset + (perBatch[r] ?? 0));
     offset += batch.length;
@@ -267,6 +272,7 @@ for (const count of SCHEDULERS) {
     const sendLatencies: number[] = [];
     let sentCount = 0;
     const commitsBefore = await xactCommits(prisma);
+    const xidBefore = await nextXid(prisma);
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     for (const [i, { event }] of batch.entries()) {
@@ -300,6 +306,7 @@ for (const count of SCHEDULERS) {
     const drainSeconds = (performance.now() - windowEnd) / 1000;
     await sleep(1_100); // the statistics of the last commits reach pg_stat_database
     const commits = (await xactCommits(prisma)) - commitsBefore;
+    const writes = (await nextXid(prisma)) - xidBefore;
     const rows = await prisma.$queryRawUnsafe<{ id: string; status: string; processed_ms: number | null }[]>(
       "SELECT id, status::text AS status, (extract(epoch FROM processed_at) * 1000)::float8 AS processed_ms FROM webhook_events WHERE id = ANY($1::text[])",
       ids,
@@ -314,7 +321,8 @@ for (const count of SCHEDULERS) {
     }
     const label = `${count} scheduler(s), ${rate}/s`;
     if (okAt.size !== batch.length) problems.push(`${label}: ${batch.length - okAt.size} events got no 200`);
-    if (rows.length !== okAt.size) problems.push(`${label}: ${okAt.size} acknowledged, ${rows.length} in the inbox`);
+    if (rows.length !== okAt.size)
+      problems.push(`${label}: ${okAt.size} acknowledged, ${rows.length} in the inbox`);
     const processed = byStatus.get("processed") ?? 0;
     if (processed !== batch.length)
       problems.push(
@@ -338,6 +346,7 @@ for (const count of SCHEDULERS) {
       drainSeconds,
       undrained,
       commitsPerEvent: commits / Math.max(1, batch.length),
+      writesPerEvent: writes / Math.max(1, batch.length),
     });
   }
   await Promise.all(schedulers.map((s) => s.stop()));
@@ -353,12 +362,7 @@ console.log(machineLine(loadBefore));
 const warning = busyWarning(loadBefore);
 if (warning) console.log(warning);
 console.log(
-  `Processes: the API (1 process${process.env.API_PROCESSES ? `, API_PROCESSES=${process.env.API_PROCESSES}` : ""}), scheduler processes as listed, the emulator, embedded PostgreSQL (durable), this sender; all on this machine. Knobs passed through: ${
-    ["SUSU_DISPATCH_CONCURRENCY", "SUSU_WEBHOOK_CONCURRENCY", "SUSU_DB_POOL_SIZE", "SUSU_DISPATCH_INTERVAL_MS"]
-      .filter((k) => process.env[k] !== undefined)
-      .map((k) => `${k}=${process.env[k]}`)
-      .join(", ") || "none"
-  }. Setup (not timed): ${total} held payments seeded and paid at the emulator in ${seedSeconds.toFixed(0)} s.`,
+  `Processes: the API, scheduler processes as listed, the emulator, embedded PostgreSQL (durable), this sender; all on this machine. Knobs passed through: ${knobs()}. Setup (not timed): ${total} held payments seeded and paid at the emulator in ${seedSeconds.toFixed(0)} s.`,
 );
 const ceilingCell = (c: PgbenchResult, per = 1) =>
   c.ok ? `${fmt(c.tps / per, 0)}${c.clients !== undefined ? ` (${c.clients} clients)` : ""}` : "skipped";
@@ -367,7 +371,19 @@ console.log(
 );
 console.log(
   table(
-    ["clients", "requests", "200s", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "pgbench TPS (ceiling)", "ratio", "goal ≥1.0× & p99<50"],
+    [
+      "clients",
+      "requests",
+      "200s",
+      "events/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "max ms",
+      "pgbench TPS (ceiling)",
+      "ratio",
+      "goal ≥1.0× & p99<50",
+    ],
     ingestRows.map((r) => {
       const [p50, p95, p99, max] = latencyCells(r.latencies);
       const sorted = [...r.latencies].sort((a, b) => a - b);
@@ -395,7 +411,23 @@ console.log(
 );
 console.log(
   table(
-    ["schedulers", "rate/s", "sent", "200s", "sent/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "send→2xx p99 ms", "backlog at end", "drained in s", "commits/event", "ceiling events/s"],
+    [
+      "schedulers",
+      "rate/s",
+      "sent",
+      "200s",
+      "sent/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "max ms",
+      "send→2xx p99 ms",
+      "backlog at end",
+      "drained in s",
+      "commits/event",
+      "write tx/event",
+      "ceiling events/s",
+    ],
     commitRows.map((r) => {
       const [p50, p95, p99, max] = latencyCells(r.latencies);
       const send = latencyCells(r.sendLatencies);
@@ -413,13 +445,16 @@ console.log(
         String(r.backlogAtEnd),
         r.undrained > 0 ? `not (${r.undrained} left)` : fmt(r.drainSeconds, 1),
         fmt(r.commitsPerEvent, 1),
+        fmt(r.writesPerEvent, 1),
         writeCeiling.ok ? fmt(writeCeiling.tps / r.commitsPerEvent, 0) : "skipped",
       ];
     }),
   ),
 );
 if (!writeCeiling.ok) console.log(`pgbench ceiling skipped: ${writeCeiling.why}`);
-console.log("\nGoals (issue 11): ingest ≥ 1.0× pgbench with p99 < 50 ms; 2xx → committed p95 < 50 ms at 200/s; no growing backlog at 1,000/s.");
+console.log(
+  "\nGoals (issue 11): ingest ≥ 1.0× pgbench with p99 < 50 ms; 2xx → committed p95 < 50 ms at 200/s; no growing backlog at 1,000/s.",
+);
 console.log(
   `check: every event acknowledged, stored, processed; every payment held; ledger ${ledgerCheck.isOk() && ledgerCheck.value.agrees ? "agrees" : "DISAGREES"} → ${problems.length === 0 ? "OK" : "FAILED"}`,
 );
