@@ -156,13 +156,13 @@ await pool(seeded, 16, async (s) => {
 const stripe = gatewayTo(emulator.url, emulator.secretKey).stripe;
 const completedBySession = new Map<string, Stripe.Event>();
 const templates: Stripe.Event[] = [];
-for await (const event of stripe.events.list({ limit: 100 })) {
-  if (event.type === "checkout.session.completed") {
-    const session = event.data.object as Stripe.Checkout.Session;
-    completedBySession.set(session.id, event);
-  }
-  if (templates.length < 20 && /^(payment_intent|charge|checkout)\./.test(event.type)) templates.push(event);
+for await (const event of stripe.events.list({ limit: 100, type: "checkout.session.completed" })) {
+  const session = event.data.object as Stripe.Checkout.Session;
+  completedBySession.set(session.id, event);
 }
+// Ingest's bodies: the newest events of a payment (PaymentIntent, charge, checkout), as Stripe sends them.
+for (const event of (await stripe.events.list({ limit: 100 })).data)
+  if (templates.length < 20 && /^(payment_intent|charge|checkout)\./.test(event.type)) templates.push(event);
 const batches: { heldPaymentId: string; event: Stripe.Event }[] = seeded.map((s) => {
   const event = completedBySession.get(s.checkoutSessionId);
   if (event === undefined) throw new Error(`no checkout.session.completed for ${s.checkoutSessionId}`);
