@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/webhooks.ts [--clients 16,64,256] [--ingest-seconds 5]
  *                             [--rates 50,200,1000] [--seconds 10] [--schedulers 1,2]
- *                             [--drain-timeout 300] [--log /tmp/susu-bench-webhooks.log]
+ *                             [--drain-timeout 900] [--log /tmp/susu-bench-webhooks.log]
  *   npx tsx bench/webhooks.ts --quick      (a smoke run, under a minute)
  *
  * The processes as production runs them, on one machine (bench/stack.ts): the API
@@ -96,7 +96,7 @@ const INGEST_SECONDS = Number(values["ingest-seconds"] ?? (quick ? 2 : 5));
 const RATES = list(values.rates ?? (quick ? "20,50" : "50,200,1000"));
 const SECONDS = Number(values.seconds ?? (quick ? 3 : 10));
 const SCHEDULERS = list(values.schedulers ?? (quick ? "1" : "1,2"));
-const DRAIN_TIMEOUT_MS = Number(values["drain-timeout"] ?? (quick ? 30 : 300)) * 1000;
+const DRAIN_TIMEOUT_MS = Number(values["drain-timeout"] ?? (quick ? 30 : 900)) * 1000;
 const loadBefore = loadavg();
 const problems: string[] = [];
 
@@ -289,15 +289,21 @@ for (const count of SCHEDULERS) {
     }
     const windowEnd = performance.now();
     const achieved = sentCount / ((windowEnd - started) / 1000);
-    await Promise.all(inFlight);
     const pending = () =>
       countOf(
         prisma,
         "SELECT count(*) AS n FROM webhook_events WHERE id = ANY($1::text[]) AND status IN ('received', 'failed')",
         ids,
       );
-    // Acknowledged but not yet processed when the window closed (those still in flight count too).
-    const backlogAtEnd = (await pending()) + (batch.length - okAt.size);
+    // Not yet processed when the window closed: still being sent, or stored and waiting.
+    const backlogAtEnd =
+      sentCount -
+      (await countOf(
+        prisma,
+        "SELECT count(*) AS n FROM webhook_events WHERE id = ANY($1::text[]) AND status IN ('processed', 'ignored', 'parked')",
+        ids,
+      ));
+    await Promise.all(inFlight);
     let undrained = await pending();
     while (undrained > 0 && performance.now() - windowEnd < DRAIN_TIMEOUT_MS) {
       await sleep(200);
