@@ -167,7 +167,10 @@ for (;;) {
 }
 await paying;
 const payingSeconds = (Math.max(...requestedAt.values()) - burstStart) / 1000;
-if (held !== N) problems.push(`${N - held} of ${N} payments not held within the ${TIMEOUT_MS / 1000} s timeout (late or lost: see the inbox line)`);
+if (held !== N)
+  problems.push(
+    `${N - held} of ${N} payments not held within the ${TIMEOUT_MS / 1000} s timeout (late or lost: see the inbox line)`,
+  );
 await control.flushWebhooks();
 for (let i = 0; i < 240 && (await unsettled()) > 0; i++) await sleep(250);
 await sleep(1_100); // the last commits' statistics reach pg_stat_database
