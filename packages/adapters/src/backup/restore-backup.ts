@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync, type ReadStream } from "node:fs";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+import { createGunzip, type Gunzip } from "node:zlib";
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { from as copyFrom } from "pg-copy-streams";
@@ -68,10 +68,19 @@ export interface RestoredBackup {
   readonly rows: number;
 }
 
+/** The file's decompressed bytes; a read error (no such file) surfaces as the stream's error. */
+function openBackup(path: string): { source: ReadStream; gunzip: Gunzip } {
+  const source = createReadStream(path);
+  const gunzip = createGunzip();
+  source.on("error", (error) => gunzip.destroy(error));
+  source.pipe(gunzip);
+  return { source, gunzip };
+}
+
 /** The manifest of the backup at `path`, without reading its data. */
 export async function readBackupManifest(path: string): Promise<BackupManifest> {
-  const stream = createReadStream(path);
-  const gunzip = stream.pipe(createGunzip());
+  if (!existsSync(path)) throw new BackupFileError(`${path} does not exist: give the path of a backup file`);
+  const { source: stream, gunzip } = openBackup(path);
   try {
     const reader = new FrameReader(gunzip);
     if ((await reader.line(64)) !== BACKUP_MAGIC)
@@ -213,8 +222,7 @@ async function loadData(
 ): Promise<number> {
   const client = new pg.Client({ connectionString, application_name: "susu-restore" });
   await client.connect();
-  const source = createReadStream(path);
-  const gunzip = source.pipe(createGunzip());
+  const { source, gunzip } = openBackup(path);
   try {
     await client.query("BEGIN");
     try {
