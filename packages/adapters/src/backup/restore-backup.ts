@@ -190,6 +190,8 @@ async function copyTableIn(
 ): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${target} (${columnList(client, columns)}) FROM STDIN`));
   const done = finished(stream);
+  // The server may refuse a row while the next chunk is being read; it is awaited below.
+  done.catch(() => undefined);
   const hash = createHash("sha256");
   let bytes = 0;
   try {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { finished } from "node:stream/promises";
 import { createGzip, type Gzip } from "node:zlib";
@@ -35,8 +35,9 @@ export interface TakenBackup {
   readonly bytes: number;
 }
 
-async function write(out: Gzip, data: string | Buffer): Promise<void> {
-  if (!out.write(data)) await once(out, "drain");
+/** Writes with back-pressure; `failed` ends the wait when the file stream broke instead. */
+async function write(out: Gzip, data: string | Buffer, failed?: Promise<unknown>): Promise<void> {
+  if (!out.write(data)) await Promise.race([once(out, "drain"), ...(failed === undefined ? [] : [failed])]);
 }
 
 async function appliedMigrations(client: pg.ClientBase): Promise<BackupMigration[]> {
@@ -70,7 +71,12 @@ async function pgBossState(
 }
 
 /** Streams one table's COPY text into the file as chunks; its byte count and SHA-256 close it. */
-async function copyTable(client: pg.Client, table: CatalogTable, out: Gzip): Promise<void> {
+async function copyTable(
+  client: pg.Client,
+  table: CatalogTable,
+  out: Gzip,
+  failed: Promise<unknown>,
+): Promise<void> {
   // COPY (SELECT …) rather than COPY table: a partitioned table (pg-boss's jobs) can only
   // be copied out that way, and the column list is the one the manifest records.
   const sql = `COPY (SELECT ${columnList(client, table.columns)} FROM ${qualified(client, table.schema, table.name)}) TO STDOUT`;
@@ -80,10 +86,10 @@ async function copyTable(client: pg.Client, table: CatalogTable, out: Gzip): Pro
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     hash.update(chunk);
     bytes += chunk.length;
-    await write(out, chunkHeader(chunk.length));
-    await write(out, chunk);
+    await write(out, chunkHeader(chunk.length), failed);
+    await write(out, chunk, failed);
   }
-  await write(out, tableTrailer(bytes, hash.digest("hex")));
+  await write(out, tableTrailer(bytes, hash.digest("hex")), failed);
 }
 
 /**
@@ -95,6 +101,7 @@ async function copyTable(client: pg.Client, table: CatalogTable, out: Gzip): Pro
  * (written next to it, then renamed).
  */
 export async function takeBackup(connectionString: string, path: string): Promise<TakenBackup> {
+  if (existsSync(path)) throw new Error(`${path} already exists: a backup never overwrites another`);
   const client = new pg.Client({ connectionString, application_name: "susu-backup" });
   await client.connect();
   const partial = `${path}.partial`;
@@ -123,10 +130,12 @@ export async function takeBackup(connectionString: string, path: string): Promis
     const file = createWriteStream(partial, { flags: "wx" });
     gzip.pipe(file);
     const written = finished(file);
+    // A write error (disk full) rejects `written` at any time; it is awaited below.
+    written.catch(() => undefined);
     try {
-      await write(gzip, `${BACKUP_MAGIC}\n${JSON.stringify(manifest)}\n`);
-      for (const table of catalog) await copyTable(client, table, gzip);
-      await write(gzip, `${END_LINE}\n`);
+      await write(gzip, `${BACKUP_MAGIC}\n${JSON.stringify(manifest)}\n`, written);
+      for (const table of catalog) await copyTable(client, table, gzip, written);
+      await write(gzip, `${END_LINE}\n`, written);
       gzip.end();
       await written;
     } catch (error) {

@@ -175,6 +175,22 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     }
   });
 
+  it("a backup that cannot be written fails and leaves no file; an existing file is never overwritten", async () => {
+    const nowhere = join(dir, "no-such-folder", "susu.backup");
+    await expect(takeBackup(source.connectionString, nowhere)).rejects.toThrow(/ENOENT/);
+    expect(await readdir(dir)).not.toContain("no-such-folder");
+    const second = join(dir, "second.backup");
+    await writeFile(`${second}.partial`, "left over");
+    // A partial file of an earlier, failed run is in the way: this run fails, and removes it.
+    await expect(takeBackup(source.connectionString, second)).rejects.toThrow(/EEXIST/);
+    expect((await readdir(dir)).filter((n) => n.startsWith("second"))).toEqual([]);
+    await takeBackup(source.connectionString, second);
+    expect((await readdir(dir)).filter((n) => n.startsWith("second"))).toEqual(["second.backup"]);
+    const kept = await readFile(second);
+    await expect(takeBackup(source.connectionString, second)).rejects.toThrow(/already exists/);
+    expect(await readFile(second)).toEqual(kept);
+  });
+
   it("refuses to restore over a database that holds rows, and changes nothing; --force replaces it", async () => {
     const target = await emptyTarget();
     await restoreBackup(target.connectionString, backupPath);
