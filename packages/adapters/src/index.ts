@@ -1,3 +1,4 @@
+export * from "./backup/index.js";
 export { RandomIds, SystemClock } from "./clock/index.js";
 export * from "./db/index.js";
 export * from "./http/index.js";

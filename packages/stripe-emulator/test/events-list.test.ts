@@ -1,0 +1,57 @@
+// GET /v1/events as a catch-up after a restore reads it: `created[gte]` / `created[lt]`,
+// every page through the SDK's auto-pagination, newest first, and a connected account's
+// events only with its Stripe-Account header.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DAY, type Harness, harness } from "./support.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness({ fees: false });
+});
+afterAll(async () => h.emu.stop());
+
+describe("listing events by creation time", () => {
+  it("returns exactly the events in the range, newest first, across pages", async () => {
+    await h.emu.control.reset();
+    await h.stripe.customers.create({ email: "before@example.com" });
+    await h.emu.control.advanceClock(DAY);
+    const from = await h.emu.control.now();
+    const inRange: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const customer = await h.stripe.customers.create({ email: `in${i}@example.com` });
+      inRange.push(customer.id);
+      await h.emu.control.advanceClock(60);
+    }
+    const until = await h.emu.control.now();
+    await h.stripe.customers.create({ email: "after@example.com" });
+
+    const listed: string[] = [];
+    const created: number[] = [];
+    for await (const event of h.stripe.events.list({ created: { gte: from, lt: until }, limit: 2 })) {
+      listed.push((event.data.object as { id: string }).id);
+      created.push(event.created);
+    }
+    expect(listed).toEqual([...inRange].reverse());
+    expect(created.every((c) => c >= from && c < until)).toBe(true);
+    expect([...created].sort((a, b) => b - a)).toEqual(created);
+
+    const since = await h.stripe.events.list({ created: { gte: from }, limit: 100 });
+    expect(since.data).toHaveLength(6);
+    expect(since.has_more).toBe(false);
+  });
+
+  it("lists a connected account's events only with its Stripe-Account header", async () => {
+    await h.emu.control.reset();
+    const account = await h.stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    const from = await h.emu.control.now();
+    await h.emu.control.completeAccountOnboarding(account.id);
+    const own = await h.stripe.events.list({ created: { gte: from } }, { stripeAccount: account.id });
+    expect(own.data.map((e) => e.type)).toContain("account.updated");
+    const platform = await h.stripe.events.list({ created: { gte: from }, type: "account.updated" });
+    expect(platform.data.map((e) => e.id)).not.toEqual(expect.arrayContaining(own.data.map((e) => e.id)));
+  });
+});
