@@ -94,6 +94,18 @@ const contact = "If you think this is wrong, reply to this e-mail or contact the
  * of names, so a name added in the domain fails to compile here until its e-mail is written.
  */
 export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
+  debit_initiated: (d) => ({
+    subject: "Your contribution is being debited",
+    happened: [
+      `We asked your bank for ${amountOr(d, "amountMinor", "your contribution")}, your contribution to group ${d.text("groupId")} (round ${d.text("roundId")}), by direct debit.`,
+      d.has("expectedSettlementBy")
+        ? `Direct debits take a few business days: it should have gone through by ${d.date("expectedSettlementBy")}.`
+        : "Direct debits take a few business days to go through.",
+    ],
+    action:
+      "Keep enough funds in the account until the debit has gone through; you will hear from us if it fails.",
+    ...byDate(d, "expectedSettlementBy"),
+  }),
   contribution_retry_scheduled: (d) => ({
     subject: "Your contribution could not be collected; we will try again",
     happened: [

@@ -16,6 +16,8 @@ export type NotificationClass = "required" | "optional";
  * the domain does not compile until it is classified here.
  */
 export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: NotificationClass } = {
+  // A debit is taken from the person's account: they hear of every one, and when it settles.
+  debit_initiated: "required",
   contribution_retry_scheduled: "required",
   contribution_failed: "required",
   round_cancelling: "required",
