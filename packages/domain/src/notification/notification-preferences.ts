@@ -30,6 +30,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   transfer_reversed: "required",
   unexpected_money: "required",
   payment_failed: "required",
+  // A receipt for the customer, and for the seller the money they are owed and until when it is held.
+  booking_paid: "required",
   // Nothing was charged and nothing is due: the person only hears their checkout lapsed.
   checkout_expired: "optional",
   refund_started: "required",
