@@ -303,6 +303,17 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: `Check your payout details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""}; the next payout run tries again.`,
   }),
+  onboarding_incomplete: (d) => ({
+    subject: "Your payout account needs more information",
+    happened: [
+      "Our payment provider cannot send money to your payout account until you give it more information.",
+      d.has("requirements") && d.text("requirements") !== ""
+        ? `It asks for: ${d.text("requirements")}${d.has("moreRequirements") ? ` and ${d.text("moreRequirements")} more` : ""}.`
+        : `It has paused the account (${d.text("disabledReason", "no reason given")}).`,
+      "Until then, payouts and released payments wait for you; nothing is lost.",
+    ],
+    action: `Continue your payout onboarding${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} and give what is asked.`,
+  }),
   payment_method_detached: (d) =>
     d.has("movedTo")
       ? {

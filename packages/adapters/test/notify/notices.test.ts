@@ -85,3 +85,30 @@ describe("the booking-paid notice", () => {
     expect(text).not.toContain("cy@example.com");
   });
 });
+
+describe("the onboarding-incomplete notice", () => {
+  const notice = (data: Record<string, string | number>): Notification => ({
+    id: "account:acct_ana:onboarding_incomplete:2-00:notify",
+    aggregate: "payout",
+    aggregateId: "acct_ana",
+    personIds: ["ana"],
+    template: "onboarding_incomplete",
+    data: { accountId: "acct_ana", onboardingPath: "/v1/people/ana/payout-onboarding", ...data },
+  });
+
+  it("lists what is missing and where to continue", () => {
+    const text = renderMail(
+      notice({ requirements: "external_account, individual.dob.day", moreRequirements: 2 }),
+      sydney,
+    ).text;
+    expect(text).toContain("It asks for: external_account, individual.dob.day and 2 more.");
+    expect(text).toContain(
+      "What to do: Continue your payout onboarding (through /v1/people/ana/payout-onboarding) and give what is asked.",
+    );
+  });
+
+  it("with nothing listed, says why the account is paused", () => {
+    const text = renderMail(notice({ requirements: "", disabledReason: "rejected.other" }), sydney).text;
+    expect(text).toContain("It has paused the account (rejected.other).");
+  });
+});

@@ -306,6 +306,7 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
       currency: "AUD",
       amountMinor: 12345,
       groupName: "Sunday savers",
+      requirements: "external_account, individual.dob.day",
       description: "Two nights",
       clientReference: "booking_42",
       paidAt: "2026-03-01T00:00:00.000Z",

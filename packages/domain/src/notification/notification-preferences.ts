@@ -46,6 +46,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   member_payment_method_detached: "required",
   mandate_inactive: "required",
   payout_refused: "required",
+  // Money cannot reach the person until they give what is missing.
+  onboarding_incomplete: "required",
   // The payment was cancelled unconfirmed; the customer may need to pay another way.
   payment_expired: "required",
   // Memberships: the trial's end announces a charge; the rest are failed or lost payments.
