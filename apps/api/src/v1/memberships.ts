@@ -10,7 +10,7 @@ import {
   TRIAL_DAYS_MAX,
   useCases,
 } from "@susu/domain";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { problem, useCaseProblem } from "../problem.js";
 import { isPlatformOperator } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
@@ -431,6 +431,18 @@ export function membershipsV1(deps: V1Deps) {
     c.get("principal").roles.includes("admin")
       ? undefined
       : problem(c, 403, "admin_only", "only platform admins may manage plans");
+
+  // Managing plans is refused to anyone but a platform admin before the body is read: a
+  // malformed body from them gets the same 403 as a valid one, so the schema's answers
+  // tell them nothing. Reading plans (GET) is everyone's.
+  const adminsManagePlans: MiddlewareHandler<V1Env> = async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const refused = refuseUnlessAdmin(c);
+      if (refused) return refused;
+    }
+    await next();
+  };
+  for (const path of ["/plans", "/plans/*"]) app.use(path, adminsManagePlans);
 
   /** The subscription, if the caller may act on it: its person (or, with `operators`, an operator); 404 otherwise. */
   async function visible(

@@ -83,6 +83,33 @@ describe("/v1/plans", () => {
     expect(sim.store.plans()).toEqual([]);
   });
 
+  it("a non-admin's malformed plan or change is refused 403 admin_only before the body is checked, changing nothing", async () => {
+    const planId = await aPlan();
+    const before = sim.store.plans();
+    const malformed = [
+      {},
+      { name: 7, prices: "none" },
+      { ...planTerms, prices: [{ currency: "AUD", interval: "week" }] },
+    ];
+    for (const token of [await tokenFor(PERSON), await tokenFor("svc", ["service"])]) {
+      for (const terms of malformed) {
+        const created = await call("POST", "/v1/plans", token, terms);
+        expect([created.status, created.body.code]).toEqual([403, "admin_only"]);
+        const changed = await call("PATCH", `/v1/plans/${planId}`, token, terms);
+        expect([changed.status, changed.body.code]).toEqual([403, "admin_only"]);
+      }
+      // A plan that does not exist answers the same: nothing tells them which ids do.
+      const missing = await call("PATCH", "/v1/plans/plan_nope", token, { name: 7 });
+      expect([missing.status, missing.body.code]).toEqual([403, "admin_only"]);
+      // Reading stays open to everyone.
+      expect((await call("GET", `/v1/plans/${planId}`, token)).status).toBe(200);
+    }
+    expect(sim.store.plans()).toEqual(before);
+    // An admin's malformed body is still the schema's 400.
+    const admin = await tokenFor(ADMIN, ["admin"]);
+    expect((await call("PATCH", `/v1/plans/${planId}`, admin, { name: 7 })).status).toBe(400);
+  });
+
   it("an admin renames and archives; the archived plan is hidden from people and cannot be subscribed to", async () => {
     const planId = await aPlan();
     const admin = await tokenFor(ADMIN, ["admin"]);
