@@ -551,7 +551,7 @@ export function applyPaymentFact(
               recordReadiness(
                 deps,
                 person,
-                { payoutsEnabled: status !== undefined && status.transfersActive && status.payoutsEnabled },
+                { payoutsEnabled: status?.transfersActive === true && status.payoutsEnabled },
                 { connectedAccountId: fact.accountId },
                 actor,
                 what,
