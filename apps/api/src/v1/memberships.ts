@@ -10,14 +10,22 @@ import {
   TRIAL_DAYS_MAX,
   useCases,
 } from "@susu/domain";
-import type { Context } from "hono";
-import { problem, useCaseProblem } from "../problem.js";
-import { isPlatformOperator } from "./authz.js";
+import type { Context, MiddlewareHandler } from "hono";
+import { problem, providerProblem, useCaseProblem } from "../problem.js";
+import { isPlatformOperator, refusePerson } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import { body } from "./payment-routes.js";
-import { commonResponses, IdSchema, json, postResponses, problemExamples } from "./schemas.js";
+import {
+  commonResponses,
+  IdSchema,
+  json,
+  notFoundResponse,
+  postResponses,
+  problemExamples,
+  providerResponses,
+} from "./schemas.js";
 
 // Platform memberships: plans (everyone reads the active ones; platform admins create,
 // change and archive them) and a person's own subscription (subscribe with a saved card or
@@ -212,6 +220,36 @@ const subscriptionNotFound = problemExamples(404, "No such subscription, or not 
   subscription_not_found: "no subscription mbr_1",
 });
 
+const PersonIdParam = z.object({
+  personId: IdSchema.openapi({
+    param: { name: "personId", in: "path" },
+    description: "A person's id, or `me` for the caller",
+    example: "me",
+  }),
+});
+
+const PersonEntitlementsSchema = z
+  .object({
+    personId: z.string().openapi({ example: "sam" }),
+    entitlements: EntitlementsSchema,
+  })
+  .openapi("PersonEntitlements");
+
+const getEntitlementsRoute = createRoute({
+  method: "get",
+  path: "/people/{personId}/entitlements",
+  tags: TAGS,
+  summary:
+    "What a person may do now: the platform's default widened by their granting memberships (the person, platform operators)",
+  security: [{ bearer: [] }],
+  request: { params: PersonIdParam },
+  responses: {
+    200: json(PersonEntitlementsSchema, "The person's entitlements"),
+    ...commonResponses,
+    ...notFoundResponse(["person_not_found"]),
+  },
+});
+
 const listPlansRoute = createRoute({
   method: "get",
   path: "/plans",
@@ -306,7 +344,7 @@ const subscribeRoute = createRoute({
   tags: TAGS,
   summary: "Subscribe yourself to a plan, with a saved card or through Stripe Checkout",
   description:
-    "Exactly one of `paymentMethodId` and `checkout`. With a saved card Stripe charges the first invoice at once (or starts the trial); a decline or 3-D Secure leaves the subscription `incomplete` and an e-mail says what to do. Through Checkout, `checkoutUrl` appears once Stripe made the page.",
+    "Exactly one of `paymentMethodId` and `checkout`. With a saved card Stripe charges the first invoice at once (or starts the trial); a decline or 3-D Secure leaves the subscription `incomplete` and an e-mail says what to do. Through Checkout, `checkoutUrl` appears once Stripe made the page. A person with no Stripe customer yet gets one first (once per person, however often the request is repeated).",
   security: [{ bearer: [] }],
   request: { body: body(SubscribeSchema) },
   responses: {
@@ -318,13 +356,13 @@ const subscribeRoute = createRoute({
     }),
     ...problemExamples(409, "The plan, the price or the caller cannot be subscribed now.", {
       already_subscribed: "person sam holds subscription mbr_1 (active); change its plan instead",
-      customer_not_onboarded: "person sam has no Stripe customer yet",
       plan_archived: "plan plan_1 is archived",
       price_not_available: "plan plan_1 has no USD price per year ready",
     }),
     ...problemExamples(422, "Not one way to pay, or a malformed return URL.", {
       invalid_subscription: "send exactly one of paymentMethodId and checkout",
     }),
+    ...providerResponses,
   },
 });
 
@@ -432,6 +470,18 @@ export function membershipsV1(deps: V1Deps) {
       ? undefined
       : problem(c, 403, "admin_only", "only platform admins may manage plans");
 
+  // Managing plans is refused to anyone but a platform admin before the body is read: a
+  // malformed body from them gets the same 403 as a valid one, so the schema's answers
+  // tell them nothing. Reading plans (GET) is everyone's.
+  const adminsManagePlans: MiddlewareHandler<V1Env> = async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const refused = refuseUnlessAdmin(c);
+      if (refused) return refused;
+    }
+    await next();
+  };
+  for (const path of ["/plans", "/plans/*"]) app.use(path, adminsManagePlans);
+
   /** The subscription, if the caller may act on it: its person (or, with `operators`, an operator); 404 otherwise. */
   async function visible(
     c: Context<V1Env>,
@@ -449,6 +499,21 @@ export function membershipsV1(deps: V1Deps) {
         (who === "person_or_admin" && principal.roles.includes("admin")));
     return allowed ? s : problem(c, 404, "subscription_not_found", `no subscription ${id}`);
   }
+
+  app.openapi(getEntitlementsRoute, async (c) => {
+    const asked = c.req.valid("param").personId;
+    const principal = c.get("principal");
+    const personId = asked === "me" ? principal.subject : asked;
+    // Someone else's are a platform operator's to read; anyone else gets the 404 of a person that does not exist.
+    const refused = refusePerson(c, principal, personId);
+    if (refused) return refused;
+    const person = await uc.people.getPerson(personId);
+    if (person.isErr()) return useCaseProblem(c, person.error);
+    if (person.value === undefined) return problem(c, 404, "person_not_found", `no person ${personId}`);
+    const entitlements = await useCases.entitlementsOfPerson(uc, personId);
+    if (entitlements.isErr()) return useCaseProblem(c, entitlements.error);
+    return c.json({ personId, entitlements: entitlements.value }, 200);
+  });
 
   app.openapi(listPlansRoute, async (c) => {
     const query = c.req.valid("query");
@@ -533,21 +598,25 @@ export function membershipsV1(deps: V1Deps) {
     const ask = c.req.valid("json");
     if ((ask.paymentMethodId === undefined) === (ask.checkout === undefined))
       return problem(c, 422, "invalid_subscription", "send exactly one of paymentMethodId and checkout");
-    const created = await useCases.subscribe(uc, {
-      personId: c.get("principal").subject,
-      planId: ask.planId,
-      currency: ask.currency,
-      interval: ask.interval,
-      start:
-        ask.paymentMethodId !== undefined
-          ? { kind: "saved_method", paymentMethodId: ask.paymentMethodId }
-          : {
-              kind: "checkout",
-              successUrl: ask.checkout?.successUrl ?? "",
-              cancelUrl: ask.checkout?.cancelUrl ?? "",
-            },
-    });
-    if (created.isErr()) return useCaseProblem(c, created.error);
+    const created = await useCases.subscribe(
+      uc,
+      {
+        personId: c.get("principal").subject,
+        planId: ask.planId,
+        currency: ask.currency,
+        interval: ask.interval,
+        start:
+          ask.paymentMethodId !== undefined
+            ? { kind: "saved_method", paymentMethodId: ask.paymentMethodId }
+            : {
+                kind: "checkout",
+                successUrl: ask.checkout?.successUrl ?? "",
+                cancelUrl: ask.checkout?.cancelUrl ?? "",
+              },
+      },
+      deps.gateway,
+    );
+    if (created.isErr()) return providerProblem(c, created.error);
     return c.json(subscriptionView(created.value), 201);
   });
 

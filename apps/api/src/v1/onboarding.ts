@@ -1,13 +1,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type PersonOnboarding, useCases } from "@susu/domain";
 import type { Context } from "hono";
-import { problemDoc } from "../http/problem-response.js";
 import { NUL_FREE } from "../input.js";
 import { providerProblem } from "../problem.js";
 import { refusePerson, refuseUnlessSelf } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
-import { commonResponses, IdSchema, json, notFoundResponse, postResponses } from "./schemas.js";
+import {
+  commonResponses,
+  IdSchema,
+  json,
+  notFoundResponse,
+  postResponses,
+  providerResponses,
+} from "./schemas.js";
 
 // A person's onboarding, once for all their groups: the BECS debit set-up (a SetupIntent
 // whose client secret their app confirms), the payout account (a Stripe-hosted onboarding
@@ -88,12 +94,6 @@ const PersonViewSchema = z
   .openapi("Person");
 
 const selfOnly = notFoundResponse(["person_not_found"]);
-const providerResponses = {
-  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
-  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
-    "<the provider's code>",
-  ]),
-};
 
 const debitSetupRoute = createRoute({
   method: "post",

@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type PaymentMethodView, SAVED_METHOD_TYPES, type SavedPaymentMethod, useCases } from "@susu/domain";
 import type { Context } from "hono";
 import { IDEMPOTENCY_KEY_HEADER } from "../http/idempotency.js";
-import { problemDoc } from "../http/problem-response.js";
 import { NUL_FREE } from "../input.js";
 import { providerProblem, useCaseProblem } from "../problem.js";
 import { refusePerson, refuseUnlessSelf } from "./authz.js";
@@ -17,6 +16,7 @@ import {
   notFoundResponse,
   postResponses,
   problemExamples,
+  providerResponses,
 } from "./schemas.js";
 
 // A person's saved payment methods under /v1/people/{personId}/payment-methods (`me` is the
@@ -115,13 +115,6 @@ const RemoveQuerySchema = z.object({
     example: "pm_456",
   }),
 });
-
-const providerResponses = {
-  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
-  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
-    "<the provider's code>",
-  ]),
-};
 
 const setupRoute = createRoute({
   method: "post",

@@ -52,6 +52,14 @@ export const postResponses = { ...commonResponses, ...idempotencyResponses } sat
   ResponseDoc
 >;
 
+/** The answers of a route that calls the payment provider while the client waits. */
+export const providerResponses = {
+  502: problemDoc("The payment provider refused the request.", ["<the provider's code>"]),
+  503: problemDoc("The payment provider did not answer; repeating the request is safe.", [
+    "<the provider's code>",
+  ]),
+} satisfies Record<number, ResponseDoc>;
+
 /** A 404 for a resource the caller may not see or that does not exist (one answer for both). */
 export const notFoundResponse = (codes: readonly string[]) => ({
   404: problemDoc("Not found, or not yours to see.", codes),

@@ -271,6 +271,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
     }),
   },
   "GET /v1/subscriptions": { ...anyPerson, requester: "ok", seller: "ok", customer: "ok" },
+  // what a person may do: they and platform operators read it; anyone else gets 404
+  "GET /v1/people/{personId}/entitlements": { ...ownPerson, member: "ok", platformAdmin: "ok" },
   // the member's subscription: they and operators see it; only they change it; admins may cancel it
   "GET /v1/subscriptions/{subscriptionId}": ownSubscription,
   "POST /v1/subscriptions/{subscriptionId}/change-plan": {

@@ -83,6 +83,33 @@ describe("/v1/plans", () => {
     expect(sim.store.plans()).toEqual([]);
   });
 
+  it("a non-admin's malformed plan or change is refused 403 admin_only before the body is checked, changing nothing", async () => {
+    const planId = await aPlan();
+    const before = sim.store.plans();
+    const malformed = [
+      {},
+      { name: 7, prices: "none" },
+      { ...planTerms, prices: [{ currency: "AUD", interval: "week" }] },
+    ];
+    for (const token of [await tokenFor(PERSON), await tokenFor("svc", ["service"])]) {
+      for (const terms of malformed) {
+        const created = await call("POST", "/v1/plans", token, terms);
+        expect([created.status, created.body.code]).toEqual([403, "admin_only"]);
+        const changed = await call("PATCH", `/v1/plans/${planId}`, token, terms);
+        expect([changed.status, changed.body.code]).toEqual([403, "admin_only"]);
+      }
+      // A plan that does not exist answers the same: nothing tells them which ids do.
+      const missing = await call("PATCH", "/v1/plans/plan_nope", token, { name: 7 });
+      expect([missing.status, missing.body.code]).toEqual([403, "admin_only"]);
+      // Reading stays open to everyone.
+      expect((await call("GET", `/v1/plans/${planId}`, token)).status).toBe(200);
+    }
+    expect(sim.store.plans()).toEqual(before);
+    // An admin's malformed body is still the schema's 400.
+    const admin = await tokenFor(ADMIN, ["admin"]);
+    expect((await call("PATCH", `/v1/plans/${planId}`, admin, { name: 7 })).status).toBe(400);
+  });
+
   it("an admin renames and archives; the archived plan is hidden from people and cannot be subscribed to", async () => {
     const planId = await aPlan();
     const admin = await tokenFor(ADMIN, ["admin"]);
@@ -246,5 +273,77 @@ describe("/v1/subscriptions", () => {
     });
     expect([notAPerson.status, notAPerson.body.code]).toEqual([404, "person_not_found"]);
     expect(sim.store.subscriptions().length).toBe(before);
+  });
+});
+
+describe("subscribing without a Stripe customer yet", () => {
+  it("creates the person's customer (once) and subscribes them through Checkout", async () => {
+    const planId = await aPlan();
+    (
+      await sim.store.commit({
+        people: [
+          { state: { id: "dee", displayName: "Dee", createdAt: 0, version: 0 }, expectedVersion: undefined },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const dee = await tokenFor("dee");
+    const ask = {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      checkout: { successUrl: "https://app.example/ok", cancelUrl: "https://app.example/no" },
+    };
+    // A refused request makes no customer.
+    const refused = await call("POST", "/v1/subscriptions", dee, { ...ask, currency: "USD" });
+    expect([refused.status, refused.body.code]).toEqual([409, "price_not_available"]);
+    expect((await sim.store.getPerson("dee"))._unsafeUnwrap()?.customerId).toBeUndefined();
+
+    const created = await call("POST", "/v1/subscriptions", dee, ask);
+    expect(created.status).toBe(201);
+    const customerId = (await sim.store.getPerson("dee"))._unsafeUnwrap()?.customerId;
+    expect(customerId).toMatch(/^cus_/);
+    await sim.runUntilQuiet();
+    expect(sim.billing.calls.find((c) => c.method === "createSubscriptionCheckout")).toMatchObject({
+      customerId,
+    });
+    const shown = await call("GET", `/v1/subscriptions/${created.body.id as string}`, dee);
+    expect(shown.body.checkoutUrl).toMatch(/^https:\/\/checkout\.fake\//);
+  });
+});
+
+describe("/v1/people/{personId}/entitlements", () => {
+  it("the person reads their own; a platform admin reads anyone's; anyone else gets 404", async () => {
+    const narrowed = { createGroups: false, maxOpenGroups: 1, sellBookings: false };
+    sim = new InMemorySusu({ start: Date.UTC(2030, 0, 3, 9), defaultEntitlements: narrowed });
+    app = testApp({ useCases: sim.deps, gateway: sim.gateway });
+    (await sim.addSeller(PERSON))._unsafeUnwrap();
+    (await sim.addSeller("sue"))._unsafeUnwrap();
+    const sam = await tokenFor(PERSON);
+    const own = await call("GET", "/v1/people/me/entitlements", sam);
+    expect([own.status, own.body]).toEqual([200, { personId: PERSON, entitlements: narrowed }]);
+
+    const planId = await aPlan();
+    const subscribed = await call("POST", "/v1/subscriptions", sam, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect(subscribed.status).toBe(201);
+    await sim.runUntilQuiet();
+    const granted = { createGroups: true, maxOpenGroups: 5, sellBookings: true };
+    const admin = await tokenFor(ADMIN, ["admin"]);
+    const read = await call("GET", `/v1/people/${PERSON}/entitlements`, admin);
+    expect([read.status, read.body]).toEqual([200, { personId: PERSON, entitlements: granted }]);
+    expect((await call("GET", `/v1/people/${PERSON}/entitlements`, sam)).body.entitlements).toEqual(granted);
+
+    const other = await call("GET", `/v1/people/${PERSON}/entitlements`, await tokenFor("sue"));
+    expect([other.status, other.body.code]).toEqual([404, "person_not_found"]);
+    const nobody = await call("GET", "/v1/people/nobody/entitlements", admin);
+    expect([nobody.status, nobody.body.code]).toEqual([404, "person_not_found"]);
   });
 });

@@ -94,6 +94,18 @@ const contact = "If you think this is wrong, reply to this e-mail or contact the
  * of names, so a name added in the domain fails to compile here until its e-mail is written.
  */
 export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
+  debit_initiated: (d) => ({
+    subject: "Your contribution is being debited",
+    happened: [
+      `We asked your bank for ${amountOr(d, "amountMinor", "your contribution")}, your contribution to ${d.has("groupName") ? `"${d.text("groupName")}"` : `group ${d.text("groupId")}`} (round ${d.text("roundId")}), by direct debit.`,
+      d.has("expectedSettlementBy")
+        ? `Direct debits take a few business days: it should have gone through by ${d.date("expectedSettlementBy")}.`
+        : "Direct debits take a few business days to go through.",
+    ],
+    action:
+      "Keep enough funds in the account until the debit has gone through; you will hear from us if it fails.",
+    ...byDate(d, "expectedSettlementBy"),
+  }),
   contribution_retry_scheduled: (d) => ({
     subject: "Your contribution could not be collected; we will try again",
     happened: [
@@ -196,6 +208,27 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
   }),
+  booking_paid: (d) => {
+    const what = d.text("description", "your booking");
+    const held = d.has("holdEndsAt")
+      ? `until ${d.date("holdEndsAt")}`
+      : `until ${d.text("holdDaysAfterFulfilment", "a few")} days after the booking has taken place`;
+    return d.text("recipient") === "seller"
+      ? {
+          subject: "A booking was paid",
+          happened: [
+            `The customer paid ${amountOr(d, "amountMinor", "the price")} for "${what}" (booking ${d.text("clientReference")}) on ${d.date("paidAt") ?? "today"}.`,
+            `Your share${d.has("sellerShareMinor") ? ` of ${d.amount("sellerShareMinor")}` : ""}${d.has("feeMinor") ? ` (after the platform fee of ${d.amount("feeMinor")})` : ""} is held ${held}, then transferred to your payout account.`,
+          ],
+        }
+      : {
+          subject: "Your booking is paid: your receipt",
+          happened: [
+            `You paid ${amountOr(d, "amountMinor", "the price")} for "${what}" (booking ${d.text("clientReference")}) on ${d.date("paidAt") ?? "today"}.`,
+            `We hold the payment ${held} before the seller is paid, so it can be refunded if the booking does not take place.`,
+          ],
+        };
+  },
   payment_failed: (d) => ({
     subject: "Your payment did not go through",
     happened: [`Your payment failed (${d.text("failureCode", "no reason given")}). Nothing was charged.`],
@@ -269,6 +302,17 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       "The money stays in your account's balance and is safe.",
     ],
     action: `Check your payout details${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""}; the next payout run tries again.`,
+  }),
+  onboarding_incomplete: (d) => ({
+    subject: "Your payout account needs more information",
+    happened: [
+      "Our payment provider cannot send money to your payout account until you give it more information.",
+      d.has("requirements") && d.text("requirements") !== ""
+        ? `It asks for: ${d.text("requirements")}${d.has("moreRequirements") ? ` and ${d.text("moreRequirements")} more` : ""}.`
+        : `It has paused the account (${d.text("disabledReason", "no reason given")}).`,
+      "Until then, payouts and released payments wait for you; nothing is lost.",
+    ],
+    action: `Continue your payout onboarding${d.has("onboardingPath") ? ` (through ${d.text("onboardingPath")})` : ""} and give what is asked.`,
   }),
   payment_method_detached: (d) =>
     d.has("movedTo")

@@ -636,4 +636,40 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     expect(session.status).toBe("expired");
     await booksBalanced(opened.id);
   });
+
+  it("Stripe asks a seller for more after onboarding: they are told what and where to continue, once per set of requirements", async () => {
+    const account = await aSeller("olly");
+    const told = () =>
+      notifier.sent.filter((n) => n.template === "onboarding_incomplete" && n.aggregateId === account);
+    await harness.emulator.control.restrictAccount(account, ["individual.verification.document"]);
+    await deliverAccountUpdate(account);
+    await settle();
+    // The same account.updated again (Stripe redelivers): nothing more.
+    await deliverAccountUpdate(account);
+    await settle();
+    expect(told()).toEqual([
+      expect.objectContaining({
+        personIds: ["olly"],
+        data: expect.objectContaining({
+          requirements: "individual.verification.document",
+          disabledReason: "requirements.past_due",
+          onboardingPath: "/v1/people/olly/payout-onboarding",
+        }),
+      }),
+    ]);
+    const olly = (await store.getPerson("olly"))._unsafeUnwrap();
+    expect(olly?.payout?.payoutsEnabled).toBe(false);
+    // Something else is due: a second notice; fixed: nothing more.
+    await harness.emulator.control.restrictAccount(account, ["external_account"]);
+    await deliverAccountUpdate(account);
+    await settle();
+    await harness.emulator.control.completeAccountOnboarding(account);
+    await deliverAccountUpdate(account);
+    await settle();
+    expect(told().map((n) => n.data.requirements)).toEqual([
+      "individual.verification.document",
+      "external_account",
+    ]);
+    expect((await store.getPerson("olly"))._unsafeUnwrap()?.payout?.payoutsEnabled).toBe(true);
+  });
 });

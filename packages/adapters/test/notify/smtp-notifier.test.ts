@@ -278,6 +278,7 @@ describe("SmtpNotifier against a real SMTP server", () => {
       expect(text).not.toMatch(/\b12,?345\b/);
       // What the person must do by when, for the templates whose data carries a deadline.
       const deadline: Partial<Record<Notification["template"], string>> = {
+        debit_initiated: "By: Wednesday, 4 March 2026 at 11:00",
         contribution_retry_scheduled: "By: Sunday, 1 March 2026 at 11:00",
         contribution_failed: "By: Thursday, 5 March 2026 at 11:00",
         dispute_opened: "By: Tuesday, 10 March 2026 at 11:00",
@@ -304,6 +305,11 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
       [`${aggregate === "round" ? "round" : aggregate === "payout" ? "payout" : aggregate === "held_payment" ? "heldPayment" : "marketplaceCharge"}Id`]: `${aggregate}_1`,
       currency: "AUD",
       amountMinor: 12345,
+      groupName: "Sunday savers",
+      requirements: "external_account, individual.dob.day",
+      description: "Two nights",
+      clientReference: "booking_42",
+      paidAt: "2026-03-01T00:00:00.000Z",
       feeMinor: 100,
       memberId: "ana",
       recipientMemberId: "ana",
@@ -313,6 +319,7 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
       reason: "requested",
       retryAt: "2026-03-01T00:00:00.000Z",
       deadline: "2026-03-05T00:00:00.000Z",
+      expectedSettlementBy: "2026-03-04T00:00:00.000Z",
       evidenceDueBy: "2026-03-10T00:00:00.000Z",
       permanent: "no",
       disputeId: "dp_1",

@@ -231,8 +231,9 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       expect(recorded?.contributions[0]?.attempts[0]?.status).toBe("processing");
 
       w.clock.advance(LEASE_MS + 1);
-      // The four effects w1 had claimed, and the ledger posting ana's recorded result added.
-      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 5, completed: 5 });
+      // The four effects w1 had claimed, and the ledger posting and the debit-initiated notice
+      // ana's recorded result added.
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 6, completed: 6 });
       await w.runUntilQuiet();
 
       expect(w.gateway.debits.size).toBe(3);

@@ -226,6 +226,44 @@ describe("checkout and payment", () => {
     expect(money(r)).toMatchObject({ paidInMinor: 10_000, holdMinor: 10_000 });
   });
 
+  it("once paid, the customer gets a receipt and the seller hears the funds are held until the window ends", () => {
+    const paidNow = run(start(), [paid]);
+    const notices = paidNow.last.effects.filter((e) => e.kind === "notify");
+    expect(notices).toEqual([
+      expect.objectContaining({
+        id: "hp1:notify:booking_paid:customer",
+        to: { kind: "customer", email: "cy@example.com" },
+        template: "booking_paid",
+        data: {
+          heldPaymentId: "hp1",
+          clientReference: "booking_42",
+          currency: "AUD",
+          description: "Two nights",
+          amountMinor: 10_000,
+          paidAt: new Date(T0).toISOString(),
+          holdDaysAfterFulfilment: 3,
+          recipient: "customer",
+        },
+      }),
+      expect.objectContaining({
+        id: "hp1:notify:booking_paid:seller",
+        to: { kind: "seller", sellerId: "sel_1" },
+        template: "booking_paid",
+        data: expect.objectContaining({ recipient: "seller", sellerShareMinor: 9_000, feeMinor: 1_000 }),
+      }),
+    ]);
+    // A booking confirmed while a delayed payment was processing: the hold's end is a date.
+    const confirmedFirst = run(start(), [processing, confirm, { ...paid, paymentStatus: "succeeded" }]);
+    const receipt = confirmedFirst.last.effects.find(
+      (e) => e.kind === "notify" && e.template === "booking_paid",
+    );
+    expect(receipt?.kind === "notify" && receipt.data.holdEndsAt).toBe(
+      new Date(T0 + 72 * HOUR_MS).toISOString(),
+    );
+    // A repeated payment event tells nobody again.
+    expect(run(paidNow, [paid]).last.effects).toEqual([]);
+  });
+
   it("a delayed method waits for the async outcome, in either order", () => {
     const ok: HeldPaymentInput = {
       type: "async_payment_succeeded",

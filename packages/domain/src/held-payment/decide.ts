@@ -19,7 +19,7 @@ import { currencyInfo, money } from "../money/index.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
-import { type Instant, isoString } from "../shared/time.js";
+import { DAY_MS, type Instant, isoString } from "../shared/time.js";
 import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
 import {
   type CreateHeldPayment,
@@ -313,6 +313,36 @@ function capture(d: Draft, sessionId: string, paymentIntentId: string, chargeId:
   d.set({ checkoutSessionId: sessionId, paymentIntentId, chargeId, capturedAt: d.now });
   d.postAmount(heldCaptured, ids.ledger.captured(d.state.id), d.state.amountMinor);
   d.moveTo("held");
+  noticeBookingPaid(d);
+}
+
+/**
+ * Tells the customer (a receipt: what, how much, when) and the seller (paid, the funds
+ * held until …) that the booking was paid. The hold ends at `releaseDueAt` when the
+ * booking was already confirmed; otherwise the window's length after the confirmation.
+ */
+function noticeBookingPaid(d: Draft): void {
+  const s = d.state;
+  const hold =
+    s.releaseDueAt !== undefined
+      ? { holdEndsAt: isoString(s.releaseDueAt) }
+      : { holdDaysAfterFulfilment: Math.ceil(s.disputeWindowMs / DAY_MS) };
+  const common = {
+    description: s.description,
+    amountMinor: s.amountMinor,
+    paidAt: isoString(d.now),
+    ...hold,
+  };
+  d.notify(ids.notice.bookingPaid(s.id, "customer"), "customer", "booking_paid", {
+    ...common,
+    recipient: "customer",
+  });
+  d.notify(ids.notice.bookingPaid(s.id, "seller"), "seller", "booking_paid", {
+    ...common,
+    recipient: "seller",
+    sellerShareMinor: s.sellerShareMinor,
+    feeMinor: s.feeMinor,
+  });
 }
 
 /** The customer's payment succeeded: hold it, and release it if the window already ended. */

@@ -11,6 +11,7 @@ export type HeldPaymentAudience = PartyAudience;
 
 /** The messages a held payment sends; the notifier renders each one. */
 export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
+  "booking_paid",
   "payment_failed",
   "checkout_expired",
   "refund_started",

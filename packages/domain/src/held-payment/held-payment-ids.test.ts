@@ -36,6 +36,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
 
   it("notifications", () => {
     const n = ids.notice;
+    expect(n.bookingPaid("hp1", "customer")).toBe("hp1:notify:booking_paid:customer");
+    expect(n.bookingPaid("hp1", "seller")).toBe("hp1:notify:booking_paid:seller");
     expect(n.paymentFailed("hp1")).toBe("hp1:notify:payment_failed:customer");
     expect(n.checkoutExpired("hp1")).toBe("hp1:notify:checkout_expired:customer");
     expect(n.refundStarted("hp1", 2)).toBe("hp1:notify:refund_started:2");
@@ -85,6 +87,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       l.transferReversed(ids.reversal(p, 1)),
       l.refunded(p, 1),
       l.disputeLost(p, d),
+      n.bookingPaid(p, "customer"),
+      n.bookingPaid(p, "seller"),
       n.paymentFailed(p),
       n.checkoutExpired(p),
       n.refundStarted(p, 1),
@@ -118,7 +122,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // timer: three kinds from one builder; releaseBlocked, disputeOpened, disputeClosed: two audiences each
-    expect(all.length).toBe(builders + 2 + 3);
+    // timer: three kinds from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
+    expect(all.length).toBe(builders + 2 + 4);
   });
 });

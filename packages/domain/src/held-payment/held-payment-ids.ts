@@ -50,6 +50,8 @@ const ledgerIds = Object.freeze({
 /** The ids of a held payment's notifications: the notifier sends each id once. */
 const noticeIds = Object.freeze({
   /** The customer is told their payment failed. */
+  /** The customer (their receipt) or the seller (paid, funds held) is told the booking was paid. */
+  bookingPaid: (p: string, to: Exclude<NoticeAudience, "admins">): string => notice(p, "booking_paid", to),
   paymentFailed: (p: string): string => notice(p, "payment_failed", "customer"),
   /** The customer is told the checkout expired unpaid. */
   checkoutExpired: (p: string): string => notice(p, "checkout_expired", "customer"),

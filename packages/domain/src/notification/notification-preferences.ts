@@ -16,6 +16,8 @@ export type NotificationClass = "required" | "optional";
  * the domain does not compile until it is classified here.
  */
 export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: NotificationClass } = {
+  // A debit is taken from the person's account: they hear of every one, and when it settles.
+  debit_initiated: "required",
   contribution_retry_scheduled: "required",
   contribution_failed: "required",
   round_cancelling: "required",
@@ -28,6 +30,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   transfer_reversed: "required",
   unexpected_money: "required",
   payment_failed: "required",
+  // A receipt for the customer, and for the seller the money they are owed and until when it is held.
+  booking_paid: "required",
   // Nothing was charged and nothing is due: the person only hears their checkout lapsed.
   checkout_expired: "optional",
   refund_started: "required",
@@ -42,6 +46,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   member_payment_method_detached: "required",
   mandate_inactive: "required",
   payout_refused: "required",
+  // Money cannot reach the person until they give what is missing.
+  onboarding_incomplete: "required",
   // The payment was cancelled unconfirmed; the customer may need to pay another way.
   payment_expired: "required",
   // Memberships: the trial's end announces a charge; the rest are failed or lost payments.

@@ -8,6 +8,9 @@ describe("payout ids", () => {
     expect(payoutIds.requested("acct_1", "NZD", "key-9")).toBe("payout:acct_1:NZD:request:key-9");
     expect(payoutIds.failedNotice("po_1")).toBe("payout:po_1:failed:notify");
     expect(payoutIds.failedTicket("po_1")).toBe("payout:po_1:failed:ticket");
+    expect(payoutIds.onboardingIncompleteNotice("acct_1", "2-00ff")).toBe(
+      "account:acct_1:onboarding_incomplete:2-00ff:notify",
+    );
   });
 
   it("no two different payouts or effects share an id", () => {
@@ -20,6 +23,8 @@ describe("payout ids", () => {
       payoutIds.failedNotice("po_1"),
       payoutIds.failedTicket("po_1"),
       payoutIds.failedNotice("po_2"),
+      payoutIds.onboardingIncompleteNotice("acct_1", "1-0"),
+      payoutIds.onboardingIncompleteNotice("acct_1", "1-1"),
     ];
     expect(new Set(ids).size).toBe(ids.length);
   });

@@ -25,4 +25,10 @@ export const payoutIds = {
   /** The admins' ticket about a payout the provider refused (once per account, currency and UTC day). */
   refusedTicket: (accountId: string, currency: CurrencyCode, day: string): string =>
     `payout:${accountId}:${currency}:${day}:refused:ticket`,
+  /**
+   * The notice to the person whose connected account cannot receive for want of information,
+   * once per account and distinct set of requirements (`requirementsKey`: `onboardingRequirementsKey`).
+   */
+  onboardingIncompleteNotice: (accountId: string, requirementsKey: string): string =>
+    `account:${accountId}:onboarding_incomplete:${requirementsKey}:notify`,
 } as const;

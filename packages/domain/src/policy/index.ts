@@ -26,3 +26,4 @@ export {
 } from "./retry-or-park.js";
 export { type RetryPolicy, type RetryPolicyError, retryDelayMs, retryPolicyProblem } from "./retry-policy.js";
 export { DEFAULT_ROUND_POLICY, type RoundPolicy, roundPolicyProblem } from "./round-policy.js";
+export { addBusinessDays, DEBIT_SETTLEMENT, expectedSettlementAt } from "./settlement.js";

@@ -131,6 +131,37 @@ describe("collecting", () => {
     expect(d.state.contributions.find((c) => c.memberId === "m2")?.status).toBe("succeeded");
   });
 
+  it("tells the member when their debit is submitted: amount, group and expected settlement (3 business days)", () => {
+    const opened = step(round(), { type: "open" });
+    // T0 is Monday 5 January 2026, 11:00 in Sydney: three business days on is Thursday 8 January.
+    const d = step(opened.state, processing("m2"));
+    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "notify"]);
+    expect(d.effects[1]).toEqual({
+      kind: "notify",
+      id: "r1:notify:debit_initiated:m2:1",
+      aggregate: "round",
+      aggregateId: "r1",
+      to: { kind: "group", groupId: "g1", members: { kind: "member", memberId: "m2" } },
+      template: "debit_initiated",
+      data: {
+        roundId: "r1",
+        currency: "AUD",
+        memberId: "m2",
+        groupId: "g1",
+        amountMinor: 10_000,
+        attempt: 1,
+        expectedSettlementBy: "2026-01-08T00:00:00.000Z",
+      },
+    });
+    // A repeated "processing" event tells nobody again.
+    expect(step(d.state, processing("m2")).effects).toEqual([]);
+  });
+
+  it("a debit that succeeds before it was seen processing sends no 'debit initiated' notice", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m2"), processing("m2")]);
+    expect(d.effects.filter((e) => e.kind === "notify")).toEqual([]);
+  });
+
   it("a success that overtakes its 'processing' event still posts both ledger entries, once", () => {
     const d = run(round(), [{ type: "open" }, succeeded("m2"), processing("m2"), succeeded("m2")]);
     const ledger = d.effects.filter((e) => e.kind === "post_ledger");
@@ -234,11 +265,12 @@ describe("a failed debit", () => {
     expect(d.state.contributions.find((x) => x.memberId === "m3")?.status).toBe("failed");
     expect(d.effects.some((e) => e.kind === "schedule_timer" && e.timer.kind === "retry_debit")).toBe(false);
     const notes = d.effects.filter((e) => e.kind === "notify");
-    expect(notes.map((n) => (n.kind === "notify" ? n.to : null))).toEqual([
-      { kind: "group", groupId: "g1", members: { kind: "member", memberId: "m3" } },
-      { kind: "group", groupId: "g1", members: { kind: "admins" } },
+    expect(notes.map((n) => (n.kind === "notify" ? [n.template, n.to] : null))).toEqual([
+      ["debit_initiated", { kind: "group", groupId: "g1", members: { kind: "member", memberId: "m3" } }],
+      ["contribution_failed", { kind: "group", groupId: "g1", members: { kind: "member", memberId: "m3" } }],
+      ["contribution_failed", { kind: "group", groupId: "g1", members: { kind: "admins" } }],
     ]);
-    expect(notes[0]?.kind === "notify" && notes[0].data.deadline).toBe(
+    expect(notes[1]?.kind === "notify" && notes[1].data.deadline).toBe(
       new Date(T0 + policy.collectionWindowMs).toISOString(),
     );
   });

@@ -13,9 +13,11 @@ import {
   transferReversed,
 } from "../ledger/index.js";
 import { money } from "../money/index.js";
+import { debitMethodFor } from "../policy/debit-methods.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import { retryDelayMs } from "../policy/retry-policy.js";
 import type { RoundPolicy } from "../policy/round-policy.js";
+import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
@@ -274,7 +276,32 @@ function debitProcessing(
       ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
     }),
   );
+  noticeDebitInitiated(d, memberId, attempt, c.amountMinor);
   return d.done();
+}
+
+/**
+ * Tells the member their debit was submitted to their bank: how much, for which group, and
+ * by when it should have settled (the debit method's business days from now). Sent when
+ * the debit is known to be processing, once per attempt (its id is the attempt's).
+ */
+function noticeDebitInitiated(d: Draft, memberId: MemberId, attempt: number, amountMinor: number): void {
+  const s = d.state;
+  const method = debitMethodFor(s.currency);
+  d.notify(
+    roundIds.notice.debitInitiated(s.id, memberId, attempt),
+    { kind: "member", memberId },
+    "debit_initiated",
+    {
+      memberId,
+      groupId: s.groupId,
+      amountMinor,
+      attempt,
+      ...(method !== undefined
+        ? { expectedSettlementBy: isoString(expectedSettlementAt(method, d.ctx.now)) }
+        : {}),
+    },
+  );
 }
 
 function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {

@@ -7,6 +7,7 @@ import type { RoundTimer } from "./round-input.js";
 
 /** The messages a round sends; the notifier renders each one. */
 export const NOTIFICATION_TEMPLATES = [
+  "debit_initiated",
   "contribution_retry_scheduled",
   "contribution_failed",
   "round_cancelling",

@@ -47,6 +47,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
 
   it("notifications", () => {
     const n = roundIds.notice;
+    expect(n.debitInitiated("r1", "m2", 1)).toBe("r1:notify:debit_initiated:m2:1");
     expect(n.contributionRetryScheduled("r1", "m2", 1)).toBe("r1:notify:contribution_retry_scheduled:m2:1");
     expect(n.contributionFailed("r1", "m2", 1)).toBe("r1:notify:contribution_failed:m2:1");
     expect(n.contributionFailedToAdmins("r1", "m2", 1)).toBe("r1:notify:contribution_failed:admins:m2:1");
@@ -107,6 +108,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
       l.disputeWithdrawn(r, d),
+      n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),
       n.contributionFailedToAdmins(r, m, 1),

@@ -76,6 +76,9 @@ const ledgerIds = Object.freeze({
 
 /** The ids of a round's notifications: the notifier sends each id once. */
 const noticeIds = Object.freeze({
+  /** The member is told their debit was submitted and when it should settle: keyed by the attempt. */
+  debitInitiated: (roundId: string, memberId: MemberId, attempt: number): string =>
+    notice(roundId, "debit_initiated", `${memberId}:${attempt}`),
   /** The member is told their failed debit will be tried again: keyed by the failed attempt. */
   contributionRetryScheduled: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
     notice(roundId, "contribution_retry_scheduled", `${memberId}:${failedAttempt}`),

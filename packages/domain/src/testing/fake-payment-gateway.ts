@@ -159,7 +159,16 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly #mandateMethods = new Map<string, string>();
   /** Each customer's default payment method (`invoice_settings.default_payment_method`). */
   readonly defaultMethods = new Map<string, string>();
-  readonly #accounts = new Map<string, { transfersActive: boolean; payoutsEnabled: boolean }>();
+  readonly #accounts = new Map<
+    string,
+    {
+      transfersActive: boolean;
+      payoutsEnabled: boolean;
+      detailsSubmitted?: boolean;
+      requirementsDue?: readonly string[];
+      disabledReason?: string;
+    }
+  >();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
   #seq = 0;
@@ -174,9 +183,21 @@ export class FakePaymentGateway implements PaymentGateway {
     this.#outcomes.set(memberId, [...outcomes]);
   }
 
-  /** Registers a connected account and whether it can receive transfers. */
-  setAccount(accountId: string, canReceive: boolean): void {
-    this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive });
+  /**
+   * Registers a connected account and whether it can receive transfers; `asked` sets what
+   * Stripe would say it still needs (default: a bank account while it cannot receive) and
+   * whether its person went through the onboarding form (default: once it can receive).
+   */
+  setAccount(
+    accountId: string,
+    canReceive: boolean,
+    asked?: {
+      readonly detailsSubmitted?: boolean;
+      readonly requirementsDue?: readonly string[];
+      readonly disabledReason?: string;
+    },
+  ): void {
+    this.#accounts.set(accountId, { transfersActive: canReceive, payoutsEnabled: canReceive, ...asked });
   }
 
   /** The next call of `op` fails: before doing anything, or after doing it with the answer lost. */
@@ -585,11 +606,12 @@ export class FakePaymentGateway implements PaymentGateway {
     if (!a) return errAsync(gatewayError("gateway_definite", "account_invalid", `no account ${accountId}`));
     return okAsync({
       accountId,
-      detailsSubmitted: a.payoutsEnabled,
+      detailsSubmitted: a.detailsSubmitted ?? a.payoutsEnabled,
       chargesEnabled: a.payoutsEnabled,
       payoutsEnabled: a.payoutsEnabled,
       transfersActive: a.transfersActive,
-      requirementsDue: a.payoutsEnabled ? [] : ["external_account"],
+      requirementsDue: a.requirementsDue ?? (a.payoutsEnabled ? [] : ["external_account"]),
+      ...(a.disabledReason !== undefined ? { disabledReason: a.disabledReason } : {}),
     });
   }
 

@@ -10,11 +10,12 @@ import type { MarketplaceChargeInput } from "../marketplace/marketplace-charge-i
 import { canDebitWith } from "../payment-method/saved-payment-method.js";
 import type { MemberReadiness, Person, ReadinessSubject } from "../person/person.js";
 import { isGoneCode } from "../policy/failure-codes.js";
-import type { GatewayError, PaymentReader } from "../ports/payment-gateway.js";
+import type { ConnectedAccountStatus, GatewayError, PaymentReader } from "../ports/payment-gateway.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput, getHeldPayment } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput, getMarketplaceCharge } from "./marketplace-charge-use-cases.js";
 import { applyMembershipFact, isMembershipFact } from "./membership-use-cases.js";
+import { noticeOnboardingIncomplete } from "./onboarding-notice.js";
 import { recordPaymentMethodNews } from "./payment-method-use-cases.js";
 import { recordPayout } from "./payout-use-cases.js";
 import { updatePersonPayment, updatePersonReadiness } from "./person-use-cases.js";
@@ -333,15 +334,21 @@ function recordReadiness(
   );
 }
 
-/** Whether the account can receive, as the provider says now; an account that cannot be read cannot be paid. */
-function payoutsEnabledNow(ports: FactPorts, accountId: string): ResultAsync<boolean, FactError> {
+/**
+ * The account as the provider says it is now; undefined when it is gone (deleted or no
+ * longer ours to read), which cannot be paid.
+ */
+function accountNow(
+  ports: FactPorts,
+  accountId: string,
+): ResultAsync<ConnectedAccountStatus | undefined, FactError> {
   return ports.reader
     .getConnectedAccount(accountId)
-    .map((s) => s.transfersActive && s.payoutsEnabled)
-    .orElse((e) => (e.type === "gateway_definite" && isGoneCode(e.code) ? okAsync(false) : errAsync(e)));
+    .map((s): ConnectedAccountStatus | undefined => s)
+    .orElse((e) => (e.type === "gateway_definite" && isGoneCode(e.code) ? okAsync(undefined) : errAsync(e)));
 }
 
-/** Whether the mandate is active, as the provider says now (see {@link payoutsEnabledNow}). */
+/** Whether the mandate is active, as the provider says now (see {@link accountNow}). */
 function mandateActiveNow(ports: FactPorts, mandateId: string): ResultAsync<boolean, FactError> {
   return ports.reader
     .getMandate(mandateId)
@@ -487,7 +494,7 @@ function withMethodNews(
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |
- * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes) |
+ * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes); an account that cannot receive for want of information after the person went through onboarding tells them what is missing, once per set of requirements (`noticeOnboardingIncomplete`) |
  * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |
  * | `debit_setup_succeeded` | the person (named by the set-up's references, or found by customer) stores the customer, payment method, mandate and `mandateActive` in one write |
@@ -537,22 +544,27 @@ export function applyPaymentFact(
       return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;
-      return deps.people
-        .findByConnectedAccount(fact.accountId)
-        .andThen((person) =>
-          person === undefined
-            ? okAsync(ignored(`${what}: no person has this connected account`))
-            : payoutsEnabledNow(ports, fact.accountId).andThen((payoutsEnabled) =>
-                recordReadiness(
-                  deps,
-                  person,
-                  { payoutsEnabled },
-                  { connectedAccountId: fact.accountId },
-                  actor,
-                  what,
-                ),
+      return deps.people.findByConnectedAccount(fact.accountId).andThen((person) =>
+        person === undefined
+          ? okAsync(ignored(`${what}: no person has this connected account`))
+          : accountNow(ports, fact.accountId).andThen((status) =>
+              recordReadiness(
+                deps,
+                person,
+                { payoutsEnabled: status?.transfersActive === true && status.payoutsEnabled },
+                { connectedAccountId: fact.accountId },
+                actor,
+                what,
+              ).andThen((outcome) =>
+                // The person still uses the account (an outcome that applied): tell them what it misses.
+                outcome.status === "applied" && status !== undefined
+                  ? noticeOnboardingIncomplete(deps, person, status, actor).map((told) =>
+                      told === undefined ? outcome : applied(`${outcome.detail}; ${told}`),
+                    )
+                  : okAsync(outcome),
               ),
-        );
+            ),
+      );
     }
     case "payout_account_disconnected": {
       // Final for the platform: a later re-connection arrives as its own account change.

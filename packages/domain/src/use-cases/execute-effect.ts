@@ -78,6 +78,8 @@ interface Recipients {
   readonly groupId?: string;
   readonly emails?: string[];
   readonly roles?: NotifyRole[];
+  /** The group's name, when it went to a group's members: the message names the group by it. */
+  readonly groupName?: string;
 }
 
 function recipients(deps: UseCaseDeps, to: NotifyAudience): ResultAsync<Recipients, EffectFailure> {
@@ -88,7 +90,11 @@ function recipients(deps: UseCaseDeps, to: NotifyAudience): ResultAsync<Recipien
         .mapErr((e) => failure(e.code, e.message, true))
         .andThen((group) => {
           if (!group) return errAsync(failure("group_not_found", `no group ${to.groupId}`, false));
-          return okAsync({ personIds: groupAudience(group, to.members), groupId: to.groupId });
+          return okAsync({
+            personIds: groupAudience(group, to.members),
+            groupId: to.groupId,
+            groupName: group.name,
+          });
         });
     case "people":
       return okAsync({ personIds: [...to.personIds] });
@@ -540,7 +546,7 @@ export function executeEffect(
         .mapErr((e) => failure(e.code, e.message, true));
     }
     case "notify":
-      return recipients(deps, effect.to).andThen(({ personIds, groupId, emails, roles }) =>
+      return recipients(deps, effect.to).andThen(({ personIds, groupId, emails, roles, groupName }) =>
         ports.notifier
           .send({
             id: effect.id,
@@ -551,7 +557,8 @@ export function executeEffect(
             ...(emails !== undefined ? { emails } : {}),
             ...(roles !== undefined ? { roles } : {}),
             template: effect.template,
-            data: effect.data,
+            // The group's name as it is now (the effect's data is the decision's, which knows only ids).
+            data: groupName !== undefined ? { groupName, ...effect.data } : effect.data,
           })
           .map(() => [])
           .mapErr((e) => failure(e.code, e.message, e.type === "notify_failed")),

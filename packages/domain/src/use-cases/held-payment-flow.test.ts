@@ -91,6 +91,14 @@ describe("a held payment end to end, in memory", () => {
     await sim.payCheckout(flow.id, "card");
     expect(flow.payment().status).toBe("held");
     expect(flow.books()).toMatchObject({ paidInMinor: 100_00, holdMinor: 100_00 });
+    // The customer gets a receipt and the seller hears they were paid, held until after the booking.
+    const paidNotices = sim.notifier.sent.filter((n) => n.template === "booking_paid");
+    expect(paidNotices.map((n) => [n.emails ?? n.personIds, n.data.recipient, n.data.amountMinor])).toEqual([
+      [[flow.payment().customer.email], "customer", 100_00],
+      [[SELLER], "seller", 100_00],
+    ]);
+    expect(paidNotices[1]?.data).toMatchObject({ sellerShareMinor: 90_00, feeMinor: 10_00 });
+    expect(paidNotices[0]?.data.holdDaysAfterFulfilment).toBe(WINDOW / (24 * HOUR_MS));
 
     await confirm(flow);
     await sim.advance(WINDOW - HOUR_MS);
@@ -117,7 +125,7 @@ describe("a held payment end to end, in memory", () => {
       sellerMinor: 90_00,
       feesMinor: 10_00,
     });
-    expect(templatesTo(sim, "personIds")).toEqual(["payout_sent"]);
+    expect(templatesTo(sim, "personIds")).toEqual(["booking_paid", "payout_sent"]);
     expect(sim.store.outbox("parked")).toEqual([]);
     // The audit log names the held payment and who acted.
     const actors = sim.store
@@ -169,7 +177,7 @@ describe("a held payment end to end, in memory", () => {
     await flow.sim.runUntilQuiet();
     expect(flow.payment().status).toBe("refunded");
     expect([...flow.sim.gateway.refunds.values()].map((r) => r.amount.amountMinor)).toEqual([100_00]);
-    expect(templatesTo(flow.sim, "emails")).toEqual(["refund_started"]);
+    expect(templatesTo(flow.sim, "emails")).toEqual(["booking_paid", "refund_started"]);
     expect(flow.books()).toMatchObject({ holdMinor: 0, refundedMinor: 100_00, sellerMinor: 0, feesMinor: 0 });
   });
 

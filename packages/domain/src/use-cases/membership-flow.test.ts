@@ -1,7 +1,7 @@
 // Memberships end to end in memory: an admin's plan and its Stripe prices through the
 // outbox, a person subscribing with a saved card or through Checkout, Stripe Billing's news
 // through the one fact router, the ledger, notices, and what the membership entitles.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { UNRESTRICTED_ENTITLEMENTS } from "../membership/entitlements.js";
 import type { InvoiceReport } from "../membership/subscription-input.js";
 import { DAY_MS } from "../shared/time.js";
@@ -290,6 +290,50 @@ describe("memberships in memory", () => {
     (await useCases.changePlan(sim.deps, plan.id, { type: "archive" }, ADMIN))._unsafeUnwrap();
     expect((await useCases.subscribe(sim.deps, eve))._unsafeUnwrapErr().code).toBe("plan_archived");
     expect(sim.store.subscriptions()).toEqual([]);
+  });
+
+  it("a person with no Stripe customer yet gets one when they subscribe (once), after the request was checked", async () => {
+    const sim = new InMemorySusu();
+    const plan = await aPlan(sim);
+    (
+      await sim.store.commit({
+        people: [
+          { state: { id: "dee", displayName: "Dee", createdAt: 0, version: 0 }, expectedVersion: undefined },
+        ],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const ask = {
+      personId: "dee",
+      planId: plan.id,
+      currency: "AUD",
+      interval: "month",
+      start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+    } as const;
+    const createCustomer = vi.spyOn(sim.gateway, "createCustomer");
+    const customers = () => createCustomer.mock.calls.length;
+    // A request that is refused creates no customer.
+    const refused = await useCases.subscribe(sim.deps, { ...ask, currency: "USD" }, sim.gateway);
+    expect(refused._unsafeUnwrapErr().code).toBe("price_not_available");
+    expect(customers()).toBe(0);
+    expect((await sim.store.getPerson("dee"))._unsafeUnwrap()?.customerId).toBeUndefined();
+
+    const sub = (await useCases.subscribe(sim.deps, ask, sim.gateway))._unsafeUnwrap();
+    const dee = (await sim.store.getPerson("dee"))._unsafeUnwrap();
+    expect(dee?.customerId).toMatch(/^cus_/);
+    expect(sub.stripeCustomerId).toBe(dee?.customerId);
+    expect(customers()).toBe(1);
+    await sim.runUntilQuiet();
+    expect(sim.billing.calls.find((c) => c.method === "createSubscriptionCheckout")).toMatchObject({
+      customerId: dee?.customerId,
+    });
+    // Subscribing again is refused as before, and makes no second customer.
+    const again = await useCases.subscribe(sim.deps, ask, sim.gateway);
+    expect(again._unsafeUnwrapErr().code).toBe("already_subscribed");
+    expect(customers()).toBe(1);
   });
 
   it("without a membership, people get the configured default (everything unless narrowed)", async () => {

@@ -18,6 +18,7 @@ import {
 } from "../membership/subscription-decide.js";
 import type { SubscriptionInput } from "../membership/subscription-input.js";
 import type { PersonId } from "../person/ids.js";
+import type { GatewayError, PaymentGateway } from "../ports/payment-gateway.js";
 import {
   type AggregateKind,
   applyAggregateInput,
@@ -25,6 +26,7 @@ import {
   loadOrNotFound,
 } from "./aggregate-commit.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
+import { ensureCustomer } from "./onboarding.js";
 import { operatorActor, type PlatformOperator } from "./round-use-cases.js";
 
 /** A plan, for the shared load-decide-store steps. */
@@ -172,60 +174,75 @@ function priceOrRefuse(
 }
 
 /**
- * A person subscribes themselves to a plan's price: they must be a person with a Stripe
- * customer (`person_not_found`, `customer_not_onboarded`) and hold no current membership
- * (`already_subscribed`: change its plan instead). Stripe is asked through the outbox.
+ * A person subscribes themselves to a plan's price: they must be a person
+ * (`person_not_found`) who holds no current membership (`already_subscribed`: change its
+ * plan instead). A person with no Stripe customer yet gets one first, as a debit set-up
+ * or a saved method does (`ensureCustomer`: one per person, whatever is retried), once
+ * the plan, the price and the membership check passed; without `gateway` they are refused
+ * (`customer_not_onboarded`). Stripe is asked for the subscription through the outbox.
  */
 export function subscribe(
   deps: UseCaseDeps,
   command: SubscribeCommand,
-): ResultAsync<Subscription, UseCaseError> {
+  gateway?: PaymentGateway,
+): ResultAsync<Subscription, UseCaseError | GatewayError> {
   return deps.people.getPerson(command.personId).andThen((person) => {
     if (!person) return errAsync(membershipError("person_not_found", `no person ${command.personId}`));
-    const customerId = person.customerId;
-    if (customerId === undefined)
-      return errAsync(
-        membershipError("customer_not_onboarded", `person ${person.id} has no Stripe customer yet`),
-      );
+    const customerOf = (): ResultAsync<string, UseCaseError | GatewayError> => {
+      if (person.customerId !== undefined) return okAsync(person.customerId);
+      if (gateway === undefined)
+        return errAsync(
+          membershipError("customer_not_onboarded", `person ${person.id} has no Stripe customer yet`),
+        );
+      return ensureCustomer(deps, gateway, person);
+    };
     return getPlan(deps, command.planId)
       .mapErr(
         (e): UseCaseError => (e.code === "plan_not_found" ? membershipError("plan_not_found", e.message) : e),
       )
       .andThen((plan) =>
         priceOrRefuse(plan, command.currency, command.interval).andThen((price) =>
-          deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((held) => {
-            const current = held.find(isCurrentMembership);
-            if (current) return errAsync(alreadySubscribed(person.id, current));
-            const now = deps.clock.now();
-            const decided = createSubscription(
-              {
-                id: deps.ids.newId("mbr"),
-                personId: person.id,
-                stripeCustomerId: customerId,
-                price,
-                trialDays: plan.trialDays,
-                start: command.start,
-              },
-              { now },
-            );
-            if (decided.isErr()) return errAsync(decided.error);
-            return commitCreation(
-              subscriptionKind,
-              deps,
-              decided.value,
-              { input: { type: "subscribe" }, at: now, actor: person.id },
-              (s): Subscription => s,
-              // A concurrent subscribe stored its membership first (the store holds one
-              // current membership per person): answered as the read check above answers.
-              () =>
-                deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((again) => {
-                  const other = again.find((s) => s.id !== decided.value.state.id && isCurrentMembership(s));
-                  return other
-                    ? errAsync<Subscription | undefined, UseCaseError>(alreadySubscribed(person.id, other))
-                    : okAsync<Subscription | undefined, UseCaseError>(undefined);
-                }),
-            );
-          }),
+          deps.subscriptions
+            .listSubscriptionsOfPerson(person.id)
+            .andThen((held) => {
+              const current = held.find(isCurrentMembership);
+              return current
+                ? errAsync<string, UseCaseError | GatewayError>(alreadySubscribed(person.id, current))
+                : customerOf();
+            })
+            .andThen((customerId) => {
+              const now = deps.clock.now();
+              const decided = createSubscription(
+                {
+                  id: deps.ids.newId("mbr"),
+                  personId: person.id,
+                  stripeCustomerId: customerId,
+                  price,
+                  trialDays: plan.trialDays,
+                  start: command.start,
+                },
+                { now },
+              );
+              if (decided.isErr()) return errAsync(decided.error);
+              return commitCreation(
+                subscriptionKind,
+                deps,
+                decided.value,
+                { input: { type: "subscribe" }, at: now, actor: person.id },
+                (s): Subscription => s,
+                // A concurrent subscribe stored its membership first (the store holds one
+                // current membership per person): answered as the read check above answers.
+                () =>
+                  deps.subscriptions.listSubscriptionsOfPerson(person.id).andThen((again) => {
+                    const other = again.find(
+                      (s) => s.id !== decided.value.state.id && isCurrentMembership(s),
+                    );
+                    return other
+                      ? errAsync<Subscription | undefined, UseCaseError>(alreadySubscribed(person.id, other))
+                      : okAsync<Subscription | undefined, UseCaseError>(undefined);
+                  }),
+              );
+            }),
         ),
       );
   });

@@ -58,6 +58,14 @@ async function group(options: { readonly round: boolean }) {
     sim.clock.advance(DAY_MS);
     (await useCases.startRound(sim.deps, created.id, "scheduler"))._unsafeUnwrap();
     await sim.runUntilQuiet();
+    // The round's debits were submitted: each member heard how much, for which group, and by when.
+    expect(
+      sim.notifier.sent.map((n) => [n.template, n.personIds, n.data.groupName, n.data.amountMinor]),
+    ).toEqual([
+      ["debit_initiated", ["ana"], "Methods", 100_00],
+      ["debit_initiated", ["ben"], "Methods", 100_00],
+    ]);
+    sim.notifier.sent.length = 0;
   }
   return { sim, groupId: created.id, benBecs };
 }

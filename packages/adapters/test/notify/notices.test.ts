@@ -1,0 +1,114 @@
+import type { Notification } from "@susu/domain";
+import { describe, expect, it } from "vitest";
+import { renderMail } from "../../src/notify/mail-templates.js";
+
+const sydney = { locale: "en-AU", timeZone: "Australia/Sydney" };
+const berlin = { locale: "de-DE", timeZone: "Europe/Berlin" };
+/** Intl writes narrow no-break spaces in some locales' times and amounts. */
+const plain = (s: string) => s.replace(/[\u202f\u00a0]/g, " ");
+
+const debitInitiated: Notification = {
+  id: "r1:notify:debit_initiated:ana:1",
+  aggregate: "round",
+  aggregateId: "r1",
+  groupId: "g1",
+  personIds: ["ana"],
+  template: "debit_initiated",
+  data: {
+    groupName: "Sunday savers",
+    roundId: "r1",
+    currency: "AUD",
+    memberId: "ana",
+    groupId: "g1",
+    amountMinor: 150_00,
+    attempt: 1,
+    expectedSettlementBy: "2026-01-08T00:00:00.000Z",
+  },
+};
+
+describe("the debit-initiated notice", () => {
+  it("says how much, for which group, and by when it settles, in the reader's locale and time zone", () => {
+    const mail = renderMail(debitInitiated, sydney);
+    const text = plain(mail.text);
+    expect(mail.subject).toBe("Your contribution is being debited");
+    expect(text).toContain('We asked your bank for $150.00, your contribution to "Sunday savers" (round r1)');
+    expect(text).toMatch(
+      /it should have gone through by Thursday,? 8 January 2026 at 11:00\s?am \(Australia\/Sydney\)/,
+    );
+    expect(text).toMatch(/By: Thursday,? 8 January 2026 at 11:00/);
+    const de = plain(renderMail(debitInitiated, berlin).text);
+    expect(de).toContain("150,00 AU$");
+    expect(de).toMatch(/Donnerstag, 8\. Januar 2026 um 01:00 \(Europe\/Berlin\)/);
+    expect(plain(mail.html)).toContain("&quot;Sunday savers&quot;");
+  });
+});
+
+const bookingPaid = (
+  recipient: "customer" | "seller",
+  hold: Record<string, string | number>,
+): Notification => ({
+  id: `hp1:notify:booking_paid:${recipient}`,
+  aggregate: "held_payment",
+  aggregateId: "hp1",
+  personIds: recipient === "seller" ? ["sel_1"] : [],
+  ...(recipient === "customer" ? { emails: ["cy@example.com"] } : {}),
+  template: "booking_paid",
+  data: {
+    heldPaymentId: "hp1",
+    clientReference: "booking_42",
+    currency: "AUD",
+    description: "Two nights",
+    amountMinor: 100_00,
+    paidAt: "2026-03-02T00:00:00.000Z",
+    ...hold,
+    recipient,
+    ...(recipient === "seller" ? { sellerShareMinor: 90_00, feeMinor: 10_00 } : {}),
+  },
+});
+
+describe("the booking-paid notice", () => {
+  it("gives the customer a receipt: what, how much, when, and until when it is held", () => {
+    const text = plain(renderMail(bookingPaid("customer", { holdDaysAfterFulfilment: 3 }), sydney).text);
+    expect(text).toContain('You paid $100.00 for "Two nights" (booking booking_42) on Monday, 2 March 2026');
+    expect(text).toContain("We hold the payment until 3 days after the booking has taken place");
+    expect(text).not.toContain("share");
+  });
+
+  it("tells the seller their share, the fee, and the date the hold ends", () => {
+    const mail = renderMail(bookingPaid("seller", { holdEndsAt: "2026-03-05T00:00:00.000Z" }), sydney);
+    const text = plain(mail.text);
+    expect(mail.subject).toBe("A booking was paid");
+    expect(text).toContain("The customer paid $100.00");
+    expect(text).toMatch(
+      /Your share of \$90\.00 \(after the platform fee of \$10\.00\) is held until Thursday,? 5 March 2026 at 11:00/,
+    );
+    expect(text).not.toContain("cy@example.com");
+  });
+});
+
+describe("the onboarding-incomplete notice", () => {
+  const notice = (data: Record<string, string | number>): Notification => ({
+    id: "account:acct_ana:onboarding_incomplete:2-00:notify",
+    aggregate: "payout",
+    aggregateId: "acct_ana",
+    personIds: ["ana"],
+    template: "onboarding_incomplete",
+    data: { accountId: "acct_ana", onboardingPath: "/v1/people/ana/payout-onboarding", ...data },
+  });
+
+  it("lists what is missing and where to continue", () => {
+    const text = renderMail(
+      notice({ requirements: "external_account, individual.dob.day", moreRequirements: 2 }),
+      sydney,
+    ).text;
+    expect(text).toContain("It asks for: external_account, individual.dob.day and 2 more.");
+    expect(text).toContain(
+      "What to do: Continue your payout onboarding (through /v1/people/ana/payout-onboarding) and give what is asked.",
+    );
+  });
+
+  it("with nothing listed, says why the account is paused", () => {
+    const text = renderMail(notice({ requirements: "", disabledReason: "rejected.other" }), sydney).text;
+    expect(text).toContain("It has paused the account (rejected.other).");
+  });
+});
