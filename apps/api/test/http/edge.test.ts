@@ -1,5 +1,8 @@
 // Edge errors: body limit (413), media type (415), malformed JSON (400), wrong method (405
 // with Allow), unknown routes (404), CORS, and onError that leaks nothing.
+import { request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
@@ -159,6 +162,94 @@ describe("405 and 404", () => {
     expect(allowedMethods(routes, "/v1/rounds/r1")).toEqual(["GET", "HEAD", "POST"]);
     expect(allowedMethods(routes, "/v1/rounds/r1/cancel")).toEqual(["POST"]);
     expect(allowedMethods(routes, "/v1/rounds")).toEqual([]);
+  });
+});
+
+// As production serves it: @hono/node-server over a socket, where the limit is decided from
+// the headers without building a web Request (and a GET never gets a body stream).
+describe("body limit over a socket", () => {
+  async function served<T>(work: (port: number) => Promise<T>): Promise<T> {
+    const server = createAdaptorServer({ fetch: edgeApp(1024).fetch });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      return await work((server.address() as AddressInfo).port);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+  /** Sends `chunks` with Content-Length (one write) or chunked (several writes). */
+  function send(
+    port: number,
+    method: string,
+    chunks: readonly string[],
+    framing: "length" | "chunked",
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const body = chunks.join("");
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path: "/v1/groups",
+          agent: false,
+          headers: {
+            "content-type": "application/json",
+            ...(framing === "length"
+              ? { "content-length": Buffer.byteLength(body) }
+              : { "transfer-encoding": "chunked" }),
+          },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            text += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on("error", reject);
+      if (framing === "length") req.end(body);
+      else {
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      }
+    });
+  }
+  const atLimit = JSON.stringify({ name: "x".repeat(1024 - 11) });
+  const overLimit = JSON.stringify({ name: "x".repeat(1024 - 10) });
+
+  it("refuses by Content-Length one byte over, and takes the body at the limit whole", async () => {
+    await served(async (port) => {
+      const over = await send(port, "POST", [overLimit], "length");
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.body)).toMatchObject({ code: "payload_too_large" });
+      const at = await send(port, "POST", [atLimit], "length");
+      expect(at.status).toBe(201);
+      expect(JSON.parse(at.body)).toEqual({ received: JSON.parse(atLimit) });
+    });
+  });
+
+  it("counts a chunked body: over the limit refused, at the limit taken whole", async () => {
+    await served(async (port) => {
+      const over = await send(port, "POST", [overLimit.slice(0, 600), overLimit.slice(600)], "chunked");
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.body)).toMatchObject({ code: "payload_too_large" });
+      const at = await send(port, "PATCH", [atLimit.slice(0, 600), atLimit.slice(600)], "chunked");
+      expect(at.status).toBe(405); // no PATCH /v1/groups: the limit let it through to routing
+      const posted = await send(port, "POST", [atLimit.slice(0, 600), atLimit.slice(600)], "chunked");
+      expect(posted.status).toBe(201);
+      expect(JSON.parse(posted.body)).toEqual({ received: JSON.parse(atLimit) });
+    });
+  });
+
+  it("lets a GET through untouched", async () => {
+    await served(async (port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/groups`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ data: [] });
+    });
   });
 });
 

@@ -1,5 +1,8 @@
 // Idempotency-Key with Stripe's semantics, through app.request() with the in-memory store;
 // the same contract and the concurrency cases on PostgreSQL are in idempotency.prisma.test.ts.
+import { request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import {
@@ -273,6 +276,103 @@ describe("Idempotency-Key", () => {
 
   it("refuses a TTL under 24 hours", () => {
     expect(() => idempotency({ store: new InMemoryIdempotencyStore(), ttlMs: 3600_000 })).toThrow(RangeError);
+  });
+});
+
+// As production serves it, over a socket through @hono/node-server (whose Response keeps
+// the string a JSON answer was made from): what the client receives, first time and
+// replayed, is the handler's answer exactly, JSON or not.
+describe("Idempotency-Key over a socket", () => {
+  interface Received {
+    readonly status: number;
+    readonly headers: Record<string, string | string[] | undefined>;
+    readonly body: Buffer;
+  }
+  function send(port: number, path: string, key: string, body: string): Promise<Received> {
+    return new Promise((resolve, reject) => {
+      void tokenOf("ana").then((token) => {
+        const req = httpRequest(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path,
+            agent: false,
+            headers: {
+              authorization: `Bearer ${token}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+              "idempotency-key": key,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      }, reject);
+    });
+  }
+  async function served(work: (port: number, h: ReturnType<typeof idempotentApp>) => Promise<void>) {
+    const h = idempotentApp();
+    const server = createAdaptorServer({ fetch: h.app.fetch });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      await work((server.address() as AddressInfo).port, h);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it("sends a JSON answer whole with its headers, and replays the same bytes", async () => {
+    await served(async (port, h) => {
+      const body = JSON.stringify({ name: "Savers", note: "é ✓" });
+      const first = await send(port, "/v1/groups", "k-json", body);
+      expect(first.status).toBe(201);
+      expect(first.headers.location).toBe("/v1/groups/grp_1");
+      expect(first.headers["content-type"]).toMatch(/^application\/json/);
+      expect(Number(first.headers["content-length"])).toBe(first.body.length);
+      expect(JSON.parse(first.body.toString("utf8"))).toEqual({ id: "grp_1", body: JSON.parse(body) });
+      const again = await send(port, "/v1/groups", "k-json", body);
+      expect(again.status).toBe(201);
+      expect(again.headers["idempotent-replayed"]).toBe("true");
+      expect(again.headers.location).toBe("/v1/groups/grp_1");
+      expect(again.body.equals(first.body)).toBe(true);
+      expect(h.executions()).toBe(1);
+    });
+  });
+
+  it("leaves a body that is not JSON as the handler made it", async () => {
+    await served(async (port, h) => {
+      const bytes = Uint8Array.from([0, 255, 128, 10, 13, 1]);
+      h.answerWith(
+        () => new Response(bytes, { status: 201, headers: { "content-type": "application/octet-stream" } }),
+      );
+      const first = await send(port, "/v1/answer", "k-bytes", "{}");
+      expect(first.status).toBe(201);
+      expect([...first.body]).toEqual([...bytes]);
+      expect(h.executions()).toBe(1);
+    });
+  });
+
+  it("sends a bodiless 204 without a body, and replays it", async () => {
+    await served(async (port, h) => {
+      h.answerWith(
+        () => new Response(null, { status: 204, headers: { "content-type": "application/json" } }),
+      );
+      const first = await send(port, "/v1/answer", "k-204", "{}");
+      expect(first.status).toBe(204);
+      expect(first.body.length).toBe(0);
+      const again = await send(port, "/v1/answer", "k-204", "{}");
+      expect(again.status).toBe(204);
+      expect(again.headers["idempotent-replayed"]).toBe("true");
+      expect(h.executions()).toBe(1);
+    });
   });
 });
 
