@@ -1,4 +1,11 @@
-export { RandomIds, SystemClock } from "./clock/index.js";
+export {
+  clockFromEnv,
+  OffsetFileClock,
+  RandomIds,
+  SIM_CLOCK_FILE_VARIABLE,
+  SimClockRefused,
+  SystemClock,
+} from "./clock/index.js";
 export * from "./db/index.js";
 export * from "./http/index.js";
 export * from "./logging/index.js";
