@@ -19,7 +19,7 @@
 // Needs a build (`npm run build`): it runs apps/*/dist and packages/*/dist.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,6 +135,15 @@ async function cleanUp() {
   })();
   return cleaning;
 }
+// Whatever goes wrong, nothing this run started is left behind.
+const failRun = (error) => {
+  console.error(
+    `[sim] run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  void cleanUp().then(() => process.exit(1));
+};
+process.on("uncaughtException", failRun);
+process.on("unhandledRejection", failRun);
 for (const signal of ["SIGINT", "SIGTERM"])
   process.on(signal, () => {
     void cleanUp().then(() => process.exit(130));
@@ -179,8 +188,11 @@ const baseEnv = {
 function startProcess(name, script, env) {
   const child = spawn(process.execPath, [join(root, script)], {
     env: { ...baseEnv, ...env },
-    stdio: ["ignore", args.verbose ? "inherit" : "ignore", "inherit", "ipc"],
+    stdio: ["ignore", args.verbose ? "inherit" : "ignore", args.verbose ? "inherit" : "pipe", "ipc"],
   });
+  // Errors the processes log (expected ones too: 503s while PostgreSQL restarts) go to a file
+  // in the work folder, kept with --keep.
+  child.stderr?.pipe(createWriteStream(join(workdir, `${name.replace(/\s+/g, "-")}.log`), { flags: "a" }));
   children.add(child);
   child.once("exit", () => children.delete(child));
   const ready = new Promise((resolve, reject) => {
@@ -213,13 +225,16 @@ function startScheduler(index) {
   });
   return schedulers[index].ready;
 }
-await Promise.all([api.ready, ...Array.from({ length: schedulerCount }, (_, i) => startScheduler(i))]);
+// One after the other: two schedulers starting at once on a fresh database can deadlock in
+// pg-boss's queue creation, and the loser exits (reported; not the simulation's subject).
+for (let i = 0; i < schedulerCount; i++) await startScheduler(i);
+await api.ready;
 api.child.once("exit", (code, signal) => {
   if (cleaning === undefined) console.error(`[sim] the API exited (${code ?? signal})`);
 });
-pgClient = new pg.Client({ connectionString: url });
+// A pool, not one client: PostgreSQL restarts mid-run, and a pool replaces broken connections.
+pgClient = new pg.Pool({ connectionString: url, max: 2 });
 pgClient.on("error", () => undefined);
-await pgClient.connect();
 say("stack ready");
 
 // --- clock -------------------------------------------------------------------------------------
