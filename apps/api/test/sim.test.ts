@@ -24,7 +24,7 @@ interface Row {
 interface Report {
   readonly seed: number;
   readonly plan: readonly { readonly type: string; readonly kind?: string }[];
-  readonly counts: Record<string, number>;
+  readonly counts: Readonly<Record<"scheduler_sigkill" | "pg_restart" | "stripe_500" | "stripe_429", number>>;
   readonly checks: readonly Row[];
 }
 
