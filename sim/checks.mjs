@@ -151,9 +151,16 @@ export async function runChecks({ pg, stripe, control, expected }) {
   add("outbox effects still pending", 0, n(pending));
   add("outbox effects parked", 0, n(parked));
 
+  // Timers susu's aggregates set (pg-boss jobs) that ran: collection deadlines and the like,
+  // reached by the run's clock (a figure, not a check: how many depends on the nudges).
+  const [{ timers }] = await q(
+    `SELECT count(*) AS timers FROM pgboss.job WHERE name = 'round-timer' AND state = 'completed'`,
+  );
+
   return {
     rows,
     stats: {
+      timersRun: n(timers),
       events: delivered.size,
       deliveries: deliveries.length,
       duplicateDeliveries: deliveries.filter((d) => d.duplicate).length,

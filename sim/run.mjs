@@ -243,8 +243,17 @@ const simNow = () => Date.now() + offsetMs;
 /** Moves susu's clock and the emulator's to `target` (ms), never back. */
 async function jumpTo(target) {
   const next = Math.max(offsetMs, target - Date.now());
+  const jumpMs = next - offsetMs;
   offsetMs = next;
   writeFileSync(clockFile, `${next}\n`);
+  // pg-boss starts jobs (susu's timers) on PostgreSQL's clock, which cannot jump: the jobs
+  // still waiting are moved as much earlier, so a timer fires when the run's clock reaches it.
+  if (jumpMs > 0 && pgClient !== undefined)
+    await pgClient.query(
+      `UPDATE pgboss.job SET start_after = start_after - make_interval(secs => $1)
+       WHERE state IN ('created', 'retry') AND start_after > now()`,
+      [jumpMs / 1000],
+    );
   const emulatorNow = (await control.now()) * 1000;
   const to = Math.floor((Date.now() + next) / 1000);
   if (to * 1000 > emulatorNow) await control.advanceClockTo(to);
@@ -264,10 +273,11 @@ async function tokenOf(person) {
 
 /**
  * One API call as `person`, retried as a careful client retries: same Idempotency-Key on a
- * 5xx, 429 or a connection error (PostgreSQL may be restarting). Other answers are returned.
+ * 5xx, 429 or a connection error (PostgreSQL may be restarting), a new request on a 409
+ * `version_conflict`. Other answers are returned.
  */
 async function call(method, path, { as, body } = {}) {
-  const key = randomUUID();
+  let key = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
@@ -284,7 +294,15 @@ async function call(method, path, { as, body } = {}) {
         await sleep(250);
         continue;
       }
-      return { status: res.status, body: text ? JSON.parse(text) : {} };
+      const json = text ? JSON.parse(text) : {};
+      // "Changed by someone else; load it again and retry" (a webhook updated the same
+      // person): a new request, so a new key.
+      if (res.status === 409 && json.code === "version_conflict" && attempt < 60) {
+        key = randomUUID();
+        await sleep(100);
+        continue;
+      }
+      return { status: res.status, body: json };
     } catch (error) {
       if (attempt >= 60) throw error;
       await sleep(250);
@@ -502,7 +520,7 @@ say(
     .join(", ")}`,
 );
 say(
-  `webhooks: ${stats.events} events, ${stats.deliveries} deliveries (${stats.duplicateDeliveries} duplicates, ${stats.lateDeliveries} late), ${stats.failedAttempts} failed attempts; ${stats.inboxIgnored} events ignored by susu`,
+  `webhooks: ${stats.events} events, ${stats.deliveries} deliveries (${stats.duplicateDeliveries} duplicates, ${stats.lateDeliveries} late), ${stats.failedAttempts} failed attempts; ${stats.inboxIgnored} events ignored by susu; ${stats.timersRun} timers run`,
 );
 const failed = rows.filter((r) => !r.pass);
 say(failed.length === 0 ? "all checks pass" : `${failed.length} check(s) FAILED`);
