@@ -13,20 +13,31 @@ async function all(list) {
 const n = (v) => Number(v ?? 0);
 
 /**
- * Runs every check. `expected` is what the run drove: `{ rounds, members, rotations, groups }`.
+ * Runs every check. `expected` is what the run drove: `{ rounds, members, rotations, groups }`
+ * for the rounds flow, `{ held }` (payments) for the held flow.
  * Returns rows `{ check, expected, found, pass }`.
  */
-export async function runChecks({ pg, stripe, control, expected }) {
+export async function runChecks({ pg, stripe, control, flow = "rounds", expected }) {
   const rows = [];
   const add = (check, want, found, pass = String(want) === String(found)) =>
     rows.push({ check, expected: String(want), found: String(found), pass });
   const q = async (sql, params = []) => (await pg.query(sql, params)).rows;
 
+  const rounds = flow === "rounds";
   // --- the work itself ----------------------------------------------------------------------
-  const [{ paid }] = await q(`SELECT count(*) AS paid FROM rounds WHERE state = 'paid_out'`);
-  add("rounds paid out", expected.rounds, n(paid));
-  const [{ other }] = await q(`SELECT count(*) AS other FROM rounds WHERE state <> 'paid_out'`);
-  add("rounds in any other state", 0, n(other));
+  if (rounds) {
+    const [{ paid }] = await q(`SELECT count(*) AS paid FROM rounds WHERE state = 'paid_out'`);
+    add("rounds paid out", expected.rounds, n(paid));
+    const [{ other }] = await q(`SELECT count(*) AS other FROM rounds WHERE state <> 'paid_out'`);
+    add("rounds in any other state", 0, n(other));
+  } else {
+    const [{ released }] = await q(
+      `SELECT count(*) AS released FROM held_payments WHERE status = 'released'`,
+    );
+    add("held payments released", expected.held, n(released));
+    const [{ other }] = await q(`SELECT count(*) AS other FROM held_payments WHERE status <> 'released'`);
+    add("held payments in any other state", 0, n(other));
+  }
 
   // --- ledger ---------------------------------------------------------------------------------
   const unbalanced = await q(`
@@ -50,16 +61,79 @@ export async function runChecks({ pg, stripe, control, expected }) {
   add("ledger accounts whose balance ≠ their postings", 0, drift.length);
   const [{ held }] = await q(`
     SELECT count(*) AS held FROM ledger_accounts
-    WHERE (id LIKE 'round:%:pot' OR id LIKE 'round:%:in_flight') AND balance_minor <> 0`);
-  add("round pots and in-flight accounts not zero", 0, n(held));
-  const [{ debited }] = await q(`
-    SELECT coalesce(sum(amount_minor), 0) AS debited FROM contribution_attempts WHERE status = 'succeeded'`);
+    WHERE (id LIKE 'round:%:pot' OR id LIKE 'round:%:in_flight'
+           OR id LIKE 'held:%:hold' OR id LIKE 'held:%:seller_payable') AND balance_minor <> 0`);
+  add(
+    rounds ? "round pots and in-flight accounts not zero" : "holds and seller payables not zero",
+    0,
+    n(held),
+  );
+  // Money in: what the round debits collected, or what customers paid for held payments.
+  const [{ collected }] = rounds
+    ? await q(
+        `SELECT coalesce(sum(amount_minor), 0) AS collected FROM contribution_attempts WHERE status = 'succeeded'`,
+      )
+    : await q(
+        `SELECT coalesce(sum(amount_minor), 0) AS collected FROM held_payments WHERE status = 'released'`,
+      );
   const [{ ledgerPaid }] = await q(`
     SELECT coalesce(sum(CASE WHEN direction = 'debit' THEN amount_minor ELSE -amount_minor END), 0) AS "ledgerPaid"
-    FROM ledger_postings WHERE account_id LIKE 'round:%:payouts:%'`);
-  add("ledger: paid out = contributions collected (minor)", n(debited), n(ledgerPaid));
+    FROM ledger_postings WHERE account_id LIKE 'round:%:payouts:%' OR account_id LIKE 'held:%:seller'`);
+  if (rounds) add("ledger: paid out = contributions collected (minor)", n(collected), n(ledgerPaid));
+  else {
+    const [{ net }] = await q(
+      `SELECT coalesce(sum(amount_minor - fee_minor), 0) AS net FROM held_payments WHERE status = 'released'`,
+    );
+    add("ledger: paid to sellers = amounts − fees (minor)", n(net), n(ledgerPaid));
+  }
 
-  // --- nobody paid twice -----------------------------------------------------------------------
+  if (rounds) await roundChecks(q, stripe, add, expected);
+  else await heldChecks(q, stripe, add);
+  const intents = await all(stripe.paymentIntents.list({ limit: 100 }));
+  const transfers = await all(stripe.transfers.list({ limit: 100 }));
+  const attemptIds = new Set(
+    (await q(`SELECT effect_id FROM contribution_attempts`)).map((r) => r.effect_id),
+  );
+  const heldIds = new Set((await q(`SELECT id FROM held_payments`)).map((r) => r.id));
+  const transferIds = new Set((await q(`SELECT effect_id FROM payout_transfers`)).map((r) => r.effect_id));
+  add(
+    "PaymentIntents that susu did not ask for",
+    0,
+    intents.filter(
+      (pi) => !attemptIds.has(pi.metadata?.effect_id) && !heldIds.has(pi.metadata?.held_payment_id),
+    ).length,
+  );
+  add(
+    "transfers that susu did not ask for",
+    0,
+    transfers.filter(
+      (t) => !transferIds.has(t.metadata?.effect_id) && !heldIds.has(t.metadata?.held_payment_id),
+    ).length,
+  );
+
+  // --- susu's ledger against the emulator's money -----------------------------------------------
+  const succeeded = intents.filter((pi) => pi.status === "succeeded");
+  add(
+    rounds
+      ? "Stripe: succeeded debits (minor) = susu contributions collected"
+      : "Stripe: succeeded payments (minor) = held payments' amounts",
+    n(collected),
+    succeeded.reduce((s, pi) => s + pi.amount, 0),
+  );
+  const transferred = transfers.reduce((s, t) => s + t.amount - t.amount_reversed, 0);
+  add("Stripe: transferred net of reversals (minor) = ledger paid out", n(ledgerPaid), transferred);
+  const accounts = await q(`SELECT connected_account_id FROM people WHERE connected_account_id IS NOT NULL`);
+  let connected = 0;
+  for (const { connected_account_id: account } of accounts) {
+    const balance = await stripe.balance.retrieve({}, { stripeAccount: account });
+    for (const part of [...balance.available, ...balance.pending]) connected += part.amount;
+  }
+  add("Stripe: connected accounts' balances (minor) = ledger paid out", n(ledgerPaid), connected);
+  return finish(q, control, rows, add);
+}
+
+/** Rounds: nobody paid twice; one PaymentIntent per debit attempt, one transfer per contribution charge. */
+async function roundChecks(q, stripe, add, expected) {
   const twice = await q(`
     SELECT group_id, rotation, recipient_member_id FROM rounds WHERE state = 'paid_out'
     GROUP BY group_id, rotation, recipient_member_id HAVING count(*) > 1`);
@@ -86,11 +160,6 @@ export async function runChecks({ pg, stripe, control, expected }) {
     0,
     [...intentsByEffect.values()].filter((list) => list.length > 1).length,
   );
-  add(
-    "PaymentIntents that no debit attempt made",
-    0,
-    intents.filter((pi) => !attempts.some((a) => a.effect_id === pi.metadata?.effect_id)).length,
-  );
   const transfersDb = await q(`SELECT effect_id, amount_minor, status FROM payout_transfers`);
   const transfers = await all(stripe.transfers.list({ limit: 100 }));
   const transfersByEffect = groupBy(transfers, (t) => t.metadata?.effect_id);
@@ -105,29 +174,44 @@ export async function runChecks({ pg, stripe, control, expected }) {
     0,
     [...transfersByEffect.values()].filter((list) => list.length > 1).length,
   );
+}
+
+/** Held payments: one PaymentIntent per payment, one transfer per released payment. */
+async function heldChecks(q, stripe, add) {
+  const payments = await q(`SELECT id, payment_intent_id, status FROM held_payments`);
+  const intents = groupBy(
+    await all(stripe.paymentIntents.list({ limit: 100 })),
+    (pi) => pi.metadata?.held_payment_id,
+  );
+  const transfers = groupBy(
+    await all(stripe.transfers.list({ limit: 100 })),
+    (t) => t.metadata?.held_payment_id,
+  );
   add(
-    "transfers that no payout transfer made",
+    "held payments whose PaymentIntent is at Stripe",
+    payments.length,
+    payments.filter((p) => (intents.get(p.id) ?? []).some((pi) => pi.id === p.payment_intent_id)).length,
+  );
+  add(
+    "held payments with more than one PaymentIntent",
     0,
-    transfers.filter((t) => !transfersDb.some((d) => d.effect_id === t.metadata?.effect_id)).length,
+    [...intents.values()].filter((l) => l.length > 1).length,
   );
-
-  // --- susu's ledger against the emulator's money -----------------------------------------------
-  const succeeded = intents.filter((pi) => pi.status === "succeeded");
+  const released = payments.filter((p) => p.status === "released");
   add(
-    "Stripe: succeeded debits (minor) = susu contributions collected",
-    n(debited),
-    succeeded.reduce((s, pi) => s + pi.amount, 0),
+    "released payments with one transfer at Stripe",
+    released.length,
+    released.filter((p) => transfers.get(p.id)?.length === 1).length,
   );
-  const transferred = transfers.reduce((s, t) => s + t.amount - t.amount_reversed, 0);
-  add("Stripe: transferred net of reversals (minor) = ledger paid out", n(ledgerPaid), transferred);
-  const accounts = await q(`SELECT connected_account_id FROM people WHERE connected_account_id IS NOT NULL`);
-  let connected = 0;
-  for (const { connected_account_id: account } of accounts) {
-    const balance = await stripe.balance.retrieve({}, { stripeAccount: account });
-    for (const part of [...balance.available, ...balance.pending]) connected += part.amount;
-  }
-  add("Stripe: connected accounts' balances (minor) = ledger paid out", n(ledgerPaid), connected);
+  add(
+    "held payments with more than one transfer",
+    0,
+    [...transfers.values()].filter((l) => l.length > 1).length,
+  );
+}
 
+/** Webhooks and the outbox, whatever the flow; then the rows and the run's figures. */
+async function finish(q, control, rows, add) {
   // --- webhooks -----------------------------------------------------------------------------------
   const deliveries = await control.webhookDeliveries();
   const delivered = new Set(deliveries.filter((d) => d.state === "succeeded").map((d) => d.eventId));

@@ -24,6 +24,8 @@ export function seededRandom(seed) {
 
 /** The Stripe routes the scheduler calls while rounds run: debits and the pots' transfers. */
 export const STRIPE_ROUTES = ["POST /v1/payment_intents", "POST /v1/transfers"];
+/** …and while held payments run: their Checkout Sessions and the releases' transfers. */
+export const HELD_STRIPE_ROUTES = ["POST /v1/checkout/sessions", "POST /v1/transfers"];
 const MOMENTS = ["open", "processing", "payout"];
 
 /**
@@ -35,6 +37,7 @@ export function planFaults({
   seed,
   steps,
   schedulers,
+  routes = STRIPE_ROUTES,
   intensity = 1,
   minimum = { kills: 0, pgRestarts: 0 },
 }) {
@@ -49,7 +52,7 @@ export function planFaults({
         step,
         moment: rng.pick(kind === "hang" ? ["payout"] : MOMENTS),
         type: "stripe",
-        route: rng.pick(STRIPE_ROUTES),
+        route: rng.pick(routes),
         kind,
         count: kind === "hang" ? 1 : rng.int(1, 2),
         phase: kind === "hang" || kind === "drop" ? "before" : rng.pick(["before", "after"]),

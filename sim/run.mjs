@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, runChecks } from "./checks.mjs";
-import { describeFault, planFaults } from "./faults.mjs";
+import { describeFault, HELD_STRIPE_ROUTES, planFaults, STRIPE_ROUTES } from "./faults.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const DAY_MS = 86_400_000;
@@ -67,16 +67,20 @@ const rotations = int("rotations", 1, 12);
 const memberCount = int("members", 2, 20);
 const schedulerCount = int("schedulers", 1, 8);
 const faultsOn = !args["no-faults"];
-if (args.flow !== "rounds") {
-  console.error(`--flow ${args.flow}: only "rounds" is simulated so far (held and marketplace are not)`);
+const flow = args.flow;
+if (flow !== "rounds" && flow !== "held") {
+  console.error(`--flow ${flow}: "rounds" or "held" (marketplace charges are not simulated yet)`);
   process.exit(2);
 }
-const steps = memberCount * rotations;
+// Rounds: one step a week, M rounds a rotation. Held: one step a booking round, where each of
+// the G×M sellers is paid one booking (R steps).
+const steps = flow === "rounds" ? memberCount * rotations : rotations;
 const plan = faultsOn
   ? planFaults({
       seed,
       steps,
       schedulers: schedulerCount,
+      routes: flow === "held" ? HELD_STRIPE_ROUTES : STRIPE_ROUTES,
       minimum: { kills: int("min-kills", 0, 50), pgRestarts: int("min-pg-restarts", 0, 50) },
     })
   : [];
@@ -248,12 +252,18 @@ async function jumpTo(target) {
   writeFileSync(clockFile, `${next}\n`);
   // pg-boss starts jobs (susu's timers) on PostgreSQL's clock, which cannot jump: the jobs
   // still waiting are moved as much earlier, so a timer fires when the run's clock reaches it.
-  if (jumpMs > 0 && pgClient !== undefined)
+  // Jobs a killed scheduler had started expire as much sooner (pg-boss's `expireIn`).
+  if (jumpMs > 0 && pgClient !== undefined) {
     await pgClient.query(
       `UPDATE pgboss.job SET start_after = start_after - make_interval(secs => $1)
        WHERE state IN ('created', 'retry') AND start_after > now()`,
       [jumpMs / 1000],
     );
+    await pgClient.query(
+      `UPDATE pgboss.job SET started_on = started_on - make_interval(secs => $1) WHERE state = 'active'`,
+      [jumpMs / 1000],
+    );
+  }
   const emulatorNow = (await control.now()) * 1000;
   const to = Math.floor((Date.now() + next) / 1000);
   if (to * 1000 > emulatorNow) await control.advanceClockTo(to);
@@ -382,108 +392,220 @@ say("fault schedule:");
 if (plan.length === 0) say("  (none)");
 for (const f of plan) say(`  ${describeFault(f)}`);
 
-const startsAt = simNow() + 5 * 60_000;
-const groups = [];
-for (let g = 0; g < groupCount; g++) {
-  const people = Array.from(
-    { length: memberCount },
-    (_, m) => `sim${seed}_g${g}_m${m}_${randomUUID().slice(0, 6)}`,
-  );
-  const group = await ok("POST", "/v1/groups", {
-    as: people[0],
-    body: {
-      name: `Sim group ${g}`,
-      currency: "AUD",
-      contributionMinor: 100_00 + g * 100,
-      cadence: "weekly",
-      startsAt: new Date(startsAt).toISOString(),
-      payoutOrderMethod: "join_order",
-      displayName: `Member 0 of ${g}`,
-      rotationsPlanned: rotations,
-    },
+/** Onboards a person's payout account (Stripe's onboarding pages, played at the emulator). */
+async function onboardPayouts(person) {
+  const link = await ok("POST", `/v1/people/${person}/payout-onboarding`, {
+    as: person,
+    body: { refreshUrl: "https://app.example/refresh", returnUrl: "https://app.example/done" },
   });
-  for (let m = 1; m < memberCount; m++)
-    await ok("POST", `/v1/groups/${group.id}/members`, {
-      as: people[m],
-      body: { displayName: `Member ${m} of ${g}` },
-    });
-  for (const person of people) {
-    const setup = await ok("POST", `/v1/people/${person}/debit-setup`, { as: person, body: {} });
-    // What the member's app does with the client secret (Stripe.js in production).
-    await stripe.setupIntents.confirm(setup.setupIntentId, {
-      payment_method_data: {
-        type: "au_becs_debit",
-        au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
-        billing_details: { name: person, email: `${person}@example.com` },
-      },
-      mandate_data: {
-        customer_acceptance: {
-          type: "online",
-          online: { ip_address: "203.0.113.7", user_agent: "susu-sim" },
-        },
-      },
-    });
-    const link = await ok("POST", `/v1/people/${person}/payout-onboarding`, {
-      as: person,
-      body: { refreshUrl: "https://app.example/refresh", returnUrl: "https://app.example/done" },
-    });
-    await control.visitAccountLink(link.url, "complete");
-  }
-  groups.push({ id: group.id, admin: people[0], people });
+  await control.visitAccountLink(link.url, "complete");
 }
-say(`${groupCount} groups created, ${groupCount * memberCount} members onboarding`);
-await until("every member ready (from Stripe's webhooks)", async () => {
-  let ready = 0;
-  for (const g of groups) {
-    const view = await ok("GET", `/v1/groups/${g.id}`, { as: g.admin });
-    ready += view.members.filter((m) => m.readiness.mandateActive && m.readiness.payoutsEnabled).length;
-  }
-  return { done: ready === groupCount * memberCount, progress: ready };
-});
-for (const g of groups) await ok("POST", `/v1/groups/${g.id}/activate`, { as: g.admin });
-say("groups activated");
 
-const roundsOf = async (g) => (await ok("GET", `/v1/groups/${g.id}/rounds?limit=100`, { as: g.admin })).data;
-for (let step = 0; step < steps; step++) {
-  const started = Date.now();
-  await jumpTo(startsAt + step * WEEK_MS + 1_000);
-  await fire("open", step);
-  const current = new Map();
-  for (const g of groups) {
-    const res = await call("POST", `/v1/groups/${g.id}/rounds`, { as: g.admin });
-    // The scheduler's due-round cron may have opened it first: that round is the one.
-    if (res.status !== 201 && res.body.code !== "round_in_progress")
-      throw new Error(`step ${step}: starting ${g.id}'s round → ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  for (const g of groups) {
-    const open = (await roundsOf(g)).filter((r) => r.status !== "paid_out");
-    if (open.length !== 1) throw new Error(`step ${step}: ${g.id} has ${open.length} unfinished rounds`);
-    current.set(g.id, open[0].id);
-  }
-  const roundView = (g) => ok("GET", `/v1/rounds/${current.get(g.id)}`, { as: g.admin });
-  await until(`step ${step}: debits submitted`, async () => {
-    let submitted = 0;
-    for (const g of groups)
-      submitted += (await roundView(g)).contributions.filter((c) => c.status !== "awaiting_debit").length;
-    return { done: submitted === groupCount * memberCount, progress: submitted };
-  });
-  await fire("processing", step);
-  await jumpTo(simNow() + SETTLE_JUMP_MS);
-  await fire("payout", step);
-  await until(`step ${step}: pots paid out`, async () => {
-    let paid = 0;
-    const states = [];
-    for (const g of groups) {
-      const r = await roundView(g);
-      states.push(`${r.status}:${r.contributions.map((c) => c.status).join("/")}`);
-      if (r.status === "paid_out") paid += 1;
+async function runRounds() {
+  const startsAt = simNow() + 5 * 60_000;
+  const groups = [];
+  for (let g = 0; g < groupCount; g++) {
+    const people = Array.from(
+      { length: memberCount },
+      (_, m) => `sim${seed}_g${g}_m${m}_${randomUUID().slice(0, 6)}`,
+    );
+    const group = await ok("POST", "/v1/groups", {
+      as: people[0],
+      body: {
+        name: `Sim group ${g}`,
+        currency: "AUD",
+        contributionMinor: 100_00 + g * 100,
+        cadence: "weekly",
+        startsAt: new Date(startsAt).toISOString(),
+        payoutOrderMethod: "join_order",
+        displayName: `Member 0 of ${g}`,
+        rotationsPlanned: rotations,
+      },
+    });
+    for (let m = 1; m < memberCount; m++)
+      await ok("POST", `/v1/groups/${group.id}/members`, {
+        as: people[m],
+        body: { displayName: `Member ${m} of ${g}` },
+      });
+    for (const person of people) {
+      const setup = await ok("POST", `/v1/people/${person}/debit-setup`, { as: person, body: {} });
+      // What the member's app does with the client secret (Stripe.js in production).
+      await stripe.setupIntents.confirm(setup.setupIntentId, {
+        payment_method_data: {
+          type: "au_becs_debit",
+          au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
+          billing_details: { name: person, email: `${person}@example.com` },
+        },
+        mandate_data: {
+          customer_acceptance: {
+            type: "online",
+            online: { ip_address: "203.0.113.7", user_agent: "susu-sim" },
+          },
+        },
+      });
+      await onboardPayouts(person);
     }
-    return { done: paid === groupCount, progress: states };
+    groups.push({ id: group.id, admin: people[0], people });
+  }
+  say(`${groupCount} groups created, ${groupCount * memberCount} members onboarding`);
+  await until("every member ready (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const g of groups) {
+      const view = await ok("GET", `/v1/groups/${g.id}`, { as: g.admin });
+      ready += view.members.filter((m) => m.readiness.mandateActive && m.readiness.payoutsEnabled).length;
+    }
+    return { done: ready === groupCount * memberCount, progress: ready };
   });
-  say(
-    `step ${step + 1}/${steps}: ${groupCount} rounds paid out (${((Date.now() - started) / 1000).toFixed(1)} s)`,
-  );
+  for (const g of groups) await ok("POST", `/v1/groups/${g.id}/activate`, { as: g.admin });
+  say("groups activated");
+
+  const roundsOf = async (g) =>
+    (await ok("GET", `/v1/groups/${g.id}/rounds?limit=100`, { as: g.admin })).data;
+  for (let step = 0; step < steps; step++) {
+    const started = Date.now();
+    await jumpTo(startsAt + step * WEEK_MS + 1_000);
+    await fire("open", step);
+    const current = new Map();
+    for (const g of groups) {
+      const res = await call("POST", `/v1/groups/${g.id}/rounds`, { as: g.admin });
+      // The scheduler's due-round cron may have opened it first: that round is the one.
+      if (res.status !== 201 && res.body.code !== "round_in_progress")
+        throw new Error(`step ${step}: starting ${g.id}'s round → ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    for (const g of groups) {
+      const open = (await roundsOf(g)).filter((r) => r.status !== "paid_out");
+      if (open.length !== 1) throw new Error(`step ${step}: ${g.id} has ${open.length} unfinished rounds`);
+      current.set(g.id, open[0].id);
+    }
+    const roundView = (g) => ok("GET", `/v1/rounds/${current.get(g.id)}`, { as: g.admin });
+    await until(`step ${step}: debits submitted`, async () => {
+      let submitted = 0;
+      for (const g of groups)
+        submitted += (await roundView(g)).contributions.filter((c) => c.status !== "awaiting_debit").length;
+      return { done: submitted === groupCount * memberCount, progress: submitted };
+    });
+    await fire("processing", step);
+    await jumpTo(simNow() + SETTLE_JUMP_MS);
+    await fire("payout", step);
+    await until(`step ${step}: pots paid out`, async () => {
+      let paid = 0;
+      const states = [];
+      for (const g of groups) {
+        const r = await roundView(g);
+        states.push(`${r.status}:${r.contributions.map((c) => c.status).join("/")}`);
+        if (r.status === "paid_out") paid += 1;
+      }
+      return { done: paid === groupCount, progress: states };
+    });
+    say(
+      `step ${step + 1}/${steps}: ${groupCount} rounds paid out (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
 }
+
+/**
+ * Held payments: G×M sellers onboard; each step, a customer books each seller (80.00 AUD and
+ * up, the platform keeping 10 %), pays on the Checkout page (the emulator's control endpoint,
+ * a test Visa), the client app confirms the booking, the clock passes the hour's dispute
+ * window and the scheduler releases the seller's share.
+ */
+async function runHeld() {
+  const sellers = Array.from(
+    { length: groupCount * memberCount },
+    (_, i) => `sim${seed}_seller${i}_${randomUUID().slice(0, 6)}`,
+  );
+  const customer = `sim${seed}_client_${randomUUID().slice(0, 6)}`;
+  // People come to susu by creating or joining a group: the sellers make G groups of M (which
+  // stay forming; no round runs in this flow).
+  for (let g = 0; g < groupCount; g++) {
+    const members = sellers.slice(g * memberCount, (g + 1) * memberCount);
+    const group = await ok("POST", "/v1/groups", {
+      as: members[0],
+      body: {
+        name: `Sim sellers ${g}`,
+        currency: "AUD",
+        contributionMinor: 100_00,
+        cadence: "weekly",
+        startsAt: new Date(simNow() + WEEK_MS).toISOString(),
+        payoutOrderMethod: "join_order",
+        displayName: `Seller 0 of ${g}`,
+      },
+    });
+    for (let m = 1; m < members.length; m++)
+      await ok("POST", `/v1/groups/${group.id}/members`, {
+        as: members[m],
+        body: { displayName: `Seller ${m} of ${g}` },
+      });
+  }
+  for (const seller of sellers) await onboardPayouts(seller);
+  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const seller of sellers)
+      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
+    return { done: ready === sellers.length, progress: ready };
+  });
+  say(`${sellers.length} sellers onboarded`);
+  for (let step = 0; step < steps; step++) {
+    const started = Date.now();
+    await fire("open", step);
+    const payments = [];
+    for (const [i, seller] of sellers.entries()) {
+      const reference = `booking-${step}-${i}`;
+      const res = await call("POST", "/v1/held-payments", {
+        as: customer,
+        body: {
+          clientReference: reference,
+          amountMinor: 80_00 + i * 100,
+          currency: "AUD",
+          sellerId: seller,
+          description: `Booking ${reference}`,
+          customer: { email: `${customer}@example.com`, name: "Sim customer" },
+          fee: { rateBps: 1000 },
+          disputeWindowSeconds: 3600,
+          successUrl: "https://app.example/booking/paid",
+        },
+      });
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`step ${step}: booking ${reference} → ${res.status} ${JSON.stringify(res.body)}`);
+      payments.push(res.body.id);
+    }
+    const view = (id) => ok("GET", `/v1/held-payments/${id}`, { as: customer });
+    const statuses = async () => Promise.all(payments.map(async (id) => (await view(id)).status));
+    const checkouts = await until(`step ${step}: checkout pages`, async () => {
+      const urls = await Promise.all(payments.map(async (id) => (await view(id)).checkout?.url));
+      const made = urls.filter((u) => typeof u === "string").length;
+      return { done: made === payments.length, progress: made, urls };
+    });
+    await fire("processing", step);
+    for (const url of checkouts.urls) {
+      const res = await fetch(`${url}/complete`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ paymentMethod: "pm_card_visa" }),
+      });
+      if (!res.ok) throw new Error(`step ${step}: paying ${url} → ${res.status} ${await res.text()}`);
+    }
+    await until(`step ${step}: payments held`, async () => {
+      const now = await statuses();
+      const held = now.filter((s) => s === "held").length;
+      return { done: held === payments.length, progress: now };
+    });
+    for (const id of payments) await ok("POST", `/v1/held-payments/${id}/fulfilment`, { as: customer });
+    await jumpTo(simNow() + 3_600_000 + 60_000);
+    await fire("payout", step);
+    await until(`step ${step}: payments released`, async () => {
+      const now = await statuses();
+      const released = now.filter((s) => s === "released").length;
+      return { done: released === payments.length, progress: now };
+    });
+    say(
+      `step ${step + 1}/${steps}: ${payments.length} held payments released (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
+if (flow === "rounds") await runRounds();
+else await runHeld();
 
 // --- drain, then check ---------------------------------------------------------------------------------
 
@@ -509,7 +631,11 @@ const { rows, stats } = await runChecks({
   pg: pgClient,
   stripe,
   control,
-  expected: { rounds: groupCount * steps, groups: groupCount, members: memberCount, rotations },
+  flow,
+  expected:
+    flow === "rounds"
+      ? { rounds: groupCount * steps, groups: groupCount, members: memberCount, rotations }
+      : { held: groupCount * memberCount * steps },
 });
 console.log("");
 console.log(formatTable(rows));
