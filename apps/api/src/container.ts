@@ -1,4 +1,5 @@
 import {
+  clockFromEnv,
   createPrismaClient,
   createStripeClient,
   PrismaIdempotencyStore,
@@ -18,7 +19,6 @@ import {
   registerPaymentMetrics,
   StripePaymentGateway,
   StripeRecordsPuller,
-  SystemClock,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { type Entitlements, type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
@@ -64,8 +64,9 @@ export function createContainer(config: {
 }): Container {
   const container = new Container();
   const prisma = createPrismaClient(config.databaseUrl);
-  const clock = new SystemClock();
-  const store = new PrismaStore(prisma);
+  // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
+  const clock = clockFromEnv();
+  const store = new PrismaStore(prisma, { clock });
   const useCases = useCaseDepsOn(store, {
     clock,
     ids: new RandomIds(),

@@ -1,4 +1,5 @@
 import {
+  clockFromEnv,
   createPrismaClient,
   createStripeClient,
   DeliveringNotifier,
@@ -109,8 +110,9 @@ export function createContainer(
 ): Container {
   const container = new Container();
   const prisma = createPrismaClient(env.DATABASE_URL);
-  const clock = new SystemClock();
-  const store = new PrismaStore(prisma);
+  // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
+  const clock = clockFromEnv();
+  const store = new PrismaStore(prisma, { clock });
   const stripe = createStripeClient({
     secretKey: env.STRIPE_SECRET_KEY,
     ...stripeEndpointOf(env.STRIPE_API_URL),
@@ -136,8 +138,8 @@ export function createContainer(
     gateway,
     notifier: notifierOf(env, prisma, log),
     desk,
-    timers: new PgBossTimerScheduler(boss),
-    ledger: new PrismaLedgerStore(prisma),
+    timers: new PgBossTimerScheduler(boss, clock),
+    ledger: new PrismaLedgerStore(prisma, { clock }),
     // Memberships: plans' prices and people's subscriptions (Stripe Billing).
     billing: new StripeBillingGateway(stripe),
   });

@@ -1,5 +1,12 @@
 export * from "./backup/index.js";
-export { RandomIds, SystemClock } from "./clock/index.js";
+export {
+  clockFromEnv,
+  OffsetFileClock,
+  RandomIds,
+  SIM_CLOCK_FILE_VARIABLE,
+  SimClockRefused,
+  SystemClock,
+} from "./clock/index.js";
 export * from "./db/index.js";
 export * from "./http/index.js";
 export * from "./logging/index.js";

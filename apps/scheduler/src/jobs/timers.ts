@@ -44,7 +44,7 @@ export async function workTimers(
   log: Logger,
   options: TimerOptions = {},
 ): Promise<void> {
-  const timers = new PgBossTimerScheduler(boss);
+  const timers = new PgBossTimerScheduler(boss, deps.clock);
   /** Applies one timer; what became of it, and the settlement pg-boss keeps as the job's output. */
   const applyTimer = async (
     timer: TimerJob,

@@ -1,4 +1,4 @@
-import type { Instant, ScheduledTimer, SchedulerError, TimerScheduler } from "@susu/domain";
+import type { Clock, Instant, ScheduledTimer, SchedulerError, TimerScheduler } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import { deterministicUuid } from "./deterministic-uuid.js";
@@ -14,7 +14,14 @@ import { TIMER_QUEUE, type TimerJob, timerJobData, timerJobOf } from "./timer-jo
  * `retryLimit`) only re-run a job whose worker crashed or could not record the outcome.
  */
 export class PgBossTimerScheduler implements TimerScheduler {
-  constructor(private readonly boss: PgBoss) {}
+  /**
+   * `clock`: the clock the timers' instants are on, when it is not the machine's (the
+   * simulation's offset clock): a timer is due at the real time that is that instant now.
+   */
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly clock?: Clock,
+  ) {}
 
   /** Creates the queue; call once at start-up (idempotent). */
   static async prepare(boss: PgBoss): Promise<void> {
@@ -44,9 +51,14 @@ export class PgBossTimerScheduler implements TimerScheduler {
     );
   }
 
+  /** pg-boss starts jobs on the database's clock, the machine's time. */
+  #realTimeOf(at: Instant): number {
+    return this.clock === undefined ? at : at - (this.clock.now() - Date.now());
+  }
+
   #send(job: TimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
     return ResultAsync.fromPromise(
-      this.boss.send(TIMER_QUEUE, timerJobData(job), { id, startAfter: new Date(at) }),
+      this.boss.send(TIMER_QUEUE, timerJobData(job), { id, startAfter: new Date(this.#realTimeOf(at)) }),
       (e): SchedulerError => ({
         type: "schedule_failed",
         code: "schedule_failed",

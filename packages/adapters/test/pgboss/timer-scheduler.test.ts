@@ -145,4 +145,23 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     ).toBeUndefined();
     expect(parseTimerJob({ timerId: "t", timer: { kind: "grace_end" } })).toBeUndefined();
   });
+
+  it("on a clock ahead of the machine's (the simulation's), starts a timer at the real time that is its instant", async () => {
+    const WEEK_MS = 7 * 86_400_000;
+    const ahead = new PgBossTimerScheduler(boss, { now: () => Date.now() + WEEK_MS });
+    const due = {
+      id: "round_sim:timer:payout_due",
+      aggregate: "round" as const,
+      aggregateId: "round_sim",
+      // Due a minute from now on the simulation's clock: a week and a minute from the machine's.
+      at: Date.now() + WEEK_MS + 60_000,
+      timer: { kind: "payout_due" as const },
+    };
+    const before = Date.now();
+    (await ahead.schedule(due))._unsafeUnwrap();
+    const job = await boss.getJobById(TIMER_QUEUE, deterministicUuid(due.id));
+    const startAfter = new Date(job?.startAfter ?? 0).getTime();
+    expect(startAfter).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
+    expect(startAfter).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
 });

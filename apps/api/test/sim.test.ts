@@ -1,0 +1,103 @@
+// The simulation's small run in CI (`npm run sim`, sim/run.mjs): the whole stack — embedded
+// PostgreSQL, the Stripe emulator with webhook chaos, this API as a process, two scheduler
+// processes — through two groups' rotation, with seed 3's fault schedule: Stripe 500s, a 429,
+// dropped connections and a timeout on the routes the scheduler calls, a scheduler killed
+// with SIGKILL and restarted, PostgreSQL stopped and started again. It must exit 0 with
+// every check passing, and find what the run drove (the same seed gives the same table).
+// It runs the built apps (turbo builds the API and the scheduler before this package's tests).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..", "..");
+const out = mkdtempSync(join(tmpdir(), "susu-sim-test-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface Row {
+  readonly check: string;
+  readonly expected: string;
+  readonly found: string;
+  readonly pass: boolean;
+}
+interface Report {
+  readonly seed: number;
+  readonly plan: readonly { readonly type: string; readonly kind?: string }[];
+  readonly counts: Readonly<Record<"scheduler_sigkill" | "pg_restart" | "stripe_500" | "stripe_429", number>>;
+  readonly checks: readonly Row[];
+}
+
+function runSim(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, "sim/run.mjs"), ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => {
+      output += d;
+    });
+    child.stderr.on("data", (d) => {
+      output += d;
+    });
+    child.once("exit", (code) => resolve({ code, output }));
+  });
+}
+
+describe("npm run sim (small run with faults)", () => {
+  it("pays every round once, balances the ledger and accounts for every webhook despite the faults", {
+    timeout: 240_000,
+  }, async () => {
+    const json = join(out, "seed-3.json");
+    const { code, output } = await runSim([
+      "--seed",
+      "3",
+      "--groups",
+      "2",
+      "--members",
+      "2",
+      "--rotations",
+      "1",
+      "--json",
+      json,
+      "--timeout-s",
+      "220",
+    ]);
+    expect(code, output).toBe(0);
+    const report = JSON.parse(readFileSync(json, "utf8")) as Report;
+    const failed = report.checks.filter((r) => !r.pass);
+    expect(failed, output).toEqual([]);
+
+    // The faults the seed plans were injected, at least one of each kind the CI run needs.
+    expect(report.counts.scheduler_sigkill).toBeGreaterThanOrEqual(1);
+    expect(report.counts.pg_restart).toBeGreaterThanOrEqual(1);
+    expect(report.counts.stripe_500 + report.counts.stripe_429).toBeGreaterThanOrEqual(1);
+    expect(output).toContain("fault schedule:");
+    expect(output).toMatch(/check\s+expected\s+found\s+result/);
+
+    // What the run drove, found where it must be: 2 groups × 2 members, one rotation.
+    const found = Object.fromEntries(report.checks.map((r) => [r.check, r.found]));
+    expect(found).toMatchObject({
+      "rounds paid out": "4",
+      "(member, rotation) pairs paid": "4",
+      "debit attempts (susu)": "8",
+      "PaymentIntents at Stripe for susu's debit attempts": "8",
+      "debit attempts with more than one PaymentIntent": "0",
+      "payout transfers (susu)": "8",
+      "transfers at Stripe for susu's payout transfers": "8",
+      "contribution charges with more than one transfer": "0",
+      "members paid twice in a rotation": "0",
+      "ledger transactions unbalanced": "0",
+      "ledger AUD debits − credits": "0",
+      "round pots and in-flight accounts not zero": "0",
+      // 2 × (100.00 + 100.00) AUD and 2 × (101.00 + 101.00) AUD, collected and paid out.
+      "ledger: paid out = contributions collected (minor)": "80400",
+      "Stripe: connected accounts' balances (minor) = ledger paid out": "80400",
+      "delivered events missing from the inbox": "0",
+      "inbox events still pending (received or failed)": "0",
+      "outbox effects still pending": "0",
+    });
+    expect(Number(found["events delivered = inbox processed + ignored + parked"])).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,683 @@
+// `npm run sim -- --seed N --groups G --rotations R [--members M] [--schedulers S] [--no-faults]
+//   [--min-kills K] [--min-pg-restarts P] [--json FILE] [--keep]`
+//
+// The seeded whole-stack simulation: an embedded PostgreSQL, the Stripe emulator (in this
+// process, with seeded webhook chaos), the API as a real process (webhooks arrive through its
+// signed endpoint) and S scheduler processes, driven through the v1 API as clients would
+// (groups created and joined, BECS mandates set up at the emulator, payout accounts
+// onboarded, rounds started by the groups' admins), while a fault schedule drawn from the
+// seed injects Stripe 500s, 429s, timeouts and lost responses, kills schedulers with SIGKILL
+// (and restarts them), restarts PostgreSQL on the same port and data folder, and jumps the
+// clock. At the end it prints the checks as a table (sim/checks.mjs) and exits 1 if any
+// fails. The same seed plans the same faults and must give the same table; timings differ.
+//
+// The clock: susu's processes run on the simulation clock (SUSU_SIM_CLOCK_FILE, an offset
+// over the machine's time that this script writes; refused unless Stripe is a loopback
+// emulator with a test key, see packages/adapters/src/clock/sim-clock.ts), and the emulator's
+// clock is moved to the same instant at every jump. Weekly rounds take seconds.
+//
+// Needs a build (`npm run build`): it runs apps/*/dist and packages/*/dist.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { formatTable, runChecks } from "./checks.mjs";
+import { describeFault, HELD_STRIPE_ROUTES, planFaults, STRIPE_ROUTES } from "./faults.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** The emulator's BECS settlement delay (its default, as live) plus a margin. */
+const SETTLE_JUMP_MS = 3 * DAY_MS + 10 * 60_000;
+/** With no progress for this long, the clock is nudged (retry back-offs and leases run on it). */
+const STALL_MS = 4_000;
+const NUDGE_MS = 45_000;
+
+const { values: args } = parseArgs({
+  options: {
+    seed: { type: "string", default: "1" },
+    groups: { type: "string", default: "2" },
+    rotations: { type: "string", default: "1" },
+    members: { type: "string", default: "3" },
+    schedulers: { type: "string", default: "2" },
+    flow: { type: "string", default: "rounds" },
+    "no-faults": { type: "boolean", default: false },
+    "min-kills": { type: "string", default: "1" },
+    "min-pg-restarts": { type: "string", default: "1" },
+    "timeout-s": { type: "string", default: "900" },
+    json: { type: "string" },
+    keep: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+  },
+});
+const int = (name, lo, hi) => {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    console.error(`--${name} must be a whole number from ${lo} to ${hi}`);
+    process.exit(2);
+  }
+  return v;
+};
+const seed = int("seed", 0, 2 ** 31 - 1);
+const groupCount = int("groups", 1, 500);
+const rotations = int("rotations", 1, 12);
+const memberCount = int("members", 2, 20);
+const schedulerCount = int("schedulers", 1, 8);
+const faultsOn = !args["no-faults"];
+const flow = args.flow;
+if (flow !== "rounds" && flow !== "held") {
+  console.error(`--flow ${flow}: "rounds" or "held" (marketplace charges are not simulated yet)`);
+  process.exit(2);
+}
+// Rounds: one step a week, M rounds a rotation. Held: one step a booking round, where each of
+// the G×M sellers is paid one booking (R steps).
+const steps = flow === "rounds" ? memberCount * rotations : rotations;
+const plan = faultsOn
+  ? planFaults({
+      seed,
+      steps,
+      schedulers: schedulerCount,
+      routes: flow === "held" ? HELD_STRIPE_ROUTES : STRIPE_ROUTES,
+      minimum: { kills: int("min-kills", 0, 50), pgRestarts: int("min-pg-restarts", 0, 50) },
+    })
+  : [];
+
+const say = (msg) => console.log(`[sim] ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const workdir = mkdtempSync(join(tmpdir(), "susu-sim-"));
+// As root, embedded PostgreSQL runs as "postgres", which must reach its data folder in here.
+chmodSync(workdir, 0o755);
+const counts = {
+  stripe_500: 0,
+  stripe_429: 0,
+  stripe_timeout: 0,
+  stripe_dropped: 0,
+  scheduler_sigkill: 0,
+  pg_restart: 0,
+  clock_jump: 0,
+  clock_nudge: 0,
+};
+const armed = [];
+/** Schedulers killed and due back: the drain waits for them. */
+const restarts = [];
+
+const adapters = await import(join(root, "packages/adapters/dist/index.js"));
+const emulatorLib = await import(join(root, "packages/stripe-emulator/dist/index.js"));
+const { mintToken } = await import(join(root, "apps/api/dist/http/auth.js"));
+const { default: pg } = await import("pg");
+
+// --- the stack --------------------------------------------------------------------------------
+
+const children = new Set();
+let database;
+let emulator;
+let pgClient;
+const pgDir = join(workdir, "postgres");
+const pgPort = await freePort();
+const apiPort = await freePort();
+const clockFile = join(workdir, "clock-offset");
+let offsetMs = 0;
+writeFileSync(clockFile, "0\n");
+const jwtSecret = `sim-${randomUUID()}-${randomUUID()}`;
+
+async function startPostgres() {
+  database = await adapters.startEmbeddedPostgres({ dataDir: pgDir, port: pgPort, durable: false });
+  await database.ensureDatabase("susu");
+}
+
+let cleaning;
+async function cleanUp() {
+  cleaning ??= (async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await pgClient?.end().catch(() => undefined);
+    await emulator?.stop().catch(() => undefined);
+    await database?.stop().catch(() => undefined);
+    if (!args.keep) rmSync(workdir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+// Whatever goes wrong, nothing this run started is left behind.
+const failRun = (error) => {
+  console.error(
+    `[sim] run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  void cleanUp().then(() => process.exit(1));
+};
+process.on("uncaughtException", failRun);
+process.on("unhandledRejection", failRun);
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.on(signal, () => {
+    void cleanUp().then(() => process.exit(130));
+  });
+
+const timeout = setTimeout(() => {
+  console.error(`[sim] not finished after ${args["timeout-s"]} s: giving up`);
+  void cleanUp().then(() => process.exit(1));
+}, Number(args["timeout-s"]) * 1000);
+timeout.unref();
+
+await startPostgres();
+const url = database.connectionString("susu");
+await adapters.applyMigrations(url);
+emulator = await emulatorLib.startEmulator({
+  port: 0,
+  webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
+  // Stripe retries for days; here a failed delivery is tried again on real timers and on every
+  // clock step, often enough that a PostgreSQL restart cannot exhaust the attempts.
+  webhookRealTimeRetryMs: 400,
+  webhookRetryDelaysSeconds: Array.from({ length: 15 }, () => 60),
+  webhookChaos: faultsOn ? { seed, duplicate: 0.1, outOfOrder: 0.3, late: 0.1, lateMs: 1_500 } : null,
+});
+const stripe = emulator.stripe({ maxNetworkRetries: 2 });
+const control = emulator.control;
+say(
+  `seed ${seed}: ${groupCount} groups × ${memberCount} members, ${rotations} rotation(s), ${steps} round steps`,
+);
+say(`work folder ${workdir}; postgres :${pgPort}, api :${apiPort}, emulator ${emulator.url}`);
+
+const baseEnv = {
+  ...process.env,
+  NODE_ENV: "development",
+  DATABASE_URL: url,
+  STRIPE_API_URL: emulator.url,
+  STRIPE_SECRET_KEY: emulator.secretKey,
+  STRIPE_WEBHOOK_SECRET: emulator.webhookSecret,
+  SUSU_SIM_CLOCK_FILE: clockFile,
+  LOG_LEVEL: args.verbose ? "info" : "error",
+};
+
+function startProcess(name, script, env) {
+  const child = spawn(process.execPath, [join(root, script)], {
+    env: { ...baseEnv, ...env },
+    stdio: ["ignore", args.verbose ? "inherit" : "ignore", args.verbose ? "inherit" : "pipe", "ipc"],
+  });
+  // Errors the processes log (expected ones too: 503s while PostgreSQL restarts) go to a file
+  // in the work folder, kept with --keep.
+  child.stderr?.pipe(createWriteStream(join(workdir, `${name.replace(/\s+/g, "-")}.log`), { flags: "a" }));
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  const ready = new Promise((resolve, reject) => {
+    child.on("message", (m) => m?.type === "susu:ready" && resolve());
+    child.once("exit", (code, signal) =>
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready`)),
+    );
+  });
+  return { name, child, ready };
+}
+
+const api = startProcess("api", "apps/api/dist/main.js", {
+  PORT: String(apiPort),
+  HOST: "127.0.0.1",
+  SUSU_JWT_SECRET: jwtSecret,
+  SUSU_RATE_LIMIT_PER_MINUTE: "1000000",
+  SUSU_RATE_LIMIT_IP_PER_MINUTE: "1000000",
+});
+const schedulers = [];
+let generation = 0;
+function startScheduler(index) {
+  generation += 1;
+  schedulers[index] = startProcess(`scheduler ${index}`, "apps/scheduler/dist/main.js", {
+    SUSU_WORKER_ID: `sim-${index}-${generation}`,
+    SUSU_DISPATCH_INTERVAL_MS: "200",
+    SUSU_SCHEDULER_METRICS_PORT: "0",
+    SUSU_RECONCILE_CRON: "off",
+    // The balance payout run would move connected balances the checks compare: not in a run.
+    SUSU_PAYOUT_CRON: "0 0 1 1 *",
+  });
+  return schedulers[index].ready;
+}
+// One after the other: two schedulers starting at once on a fresh database can deadlock in
+// pg-boss's queue creation, and the loser exits (reported; not the simulation's subject).
+for (let i = 0; i < schedulerCount; i++) await startScheduler(i);
+await api.ready;
+api.child.once("exit", (code, signal) => {
+  if (cleaning === undefined) console.error(`[sim] the API exited (${code ?? signal})`);
+});
+// A pool, not one client: PostgreSQL restarts mid-run, and a pool replaces broken connections.
+pgClient = new pg.Pool({ connectionString: url, max: 2 });
+pgClient.on("error", () => undefined);
+say("stack ready");
+
+// --- clock -------------------------------------------------------------------------------------
+
+const simNow = () => Date.now() + offsetMs;
+/** Moves susu's clock and the emulator's to `target` (ms), never back. */
+async function jumpTo(target) {
+  const next = Math.max(offsetMs, target - Date.now());
+  const jumpMs = next - offsetMs;
+  offsetMs = next;
+  writeFileSync(clockFile, `${next}\n`);
+  // pg-boss starts jobs (susu's timers) on PostgreSQL's clock, which cannot jump: the jobs
+  // still waiting are moved as much earlier, so a timer fires when the run's clock reaches it.
+  // Jobs a killed scheduler had started expire as much sooner (pg-boss's `expireIn`).
+  if (jumpMs > 0 && pgClient !== undefined) {
+    await pgClient.query(
+      `UPDATE pgboss.job SET start_after = start_after - make_interval(secs => $1)
+       WHERE state IN ('created', 'retry') AND start_after > now()`,
+      [jumpMs / 1000],
+    );
+    await pgClient.query(
+      `UPDATE pgboss.job SET started_on = started_on - make_interval(secs => $1) WHERE state = 'active'`,
+      [jumpMs / 1000],
+    );
+  }
+  const emulatorNow = (await control.now()) * 1000;
+  const to = Math.floor((Date.now() + next) / 1000);
+  if (to * 1000 > emulatorNow) await control.advanceClockTo(to);
+}
+
+// --- clients -------------------------------------------------------------------------------------
+
+const tokens = new Map();
+async function tokenOf(person) {
+  if (!tokens.has(person))
+    tokens.set(
+      person,
+      await mintToken({ subject: person, roles: ["member"], ttlSeconds: 30 * 86_400 }, jwtSecret),
+    );
+  return tokens.get(person);
+}
+
+/**
+ * One API call as `person`, retried as a careful client retries: same Idempotency-Key on a
+ * 5xx, 429 or a connection error (PostgreSQL may be restarting), a new request on a 409
+ * `version_conflict`. Other answers are returned.
+ */
+async function call(method, path, { as, body } = {}) {
+  let key = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${await tokenOf(as)}`,
+          ...(method === "POST" ? { "idempotency-key": key } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      if ((res.status >= 500 || res.status === 429) && attempt < 60) {
+        await sleep(250);
+        continue;
+      }
+      const json = text ? JSON.parse(text) : {};
+      // "Changed by someone else; load it again and retry" (a webhook updated the same
+      // person): a new request, so a new key.
+      if (res.status === 409 && json.code === "version_conflict" && attempt < 60) {
+        key = randomUUID();
+        await sleep(100);
+        continue;
+      }
+      return { status: res.status, body: json };
+    } catch (error) {
+      if (attempt >= 60) throw error;
+      await sleep(250);
+    }
+  }
+}
+async function ok(method, path, options) {
+  const res = await call(method, path, options);
+  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Waits for `check` to return a value; nudges the clock when nothing moves for a while. */
+async function until(what, check, { nudge = true, limitMs = 240_000 } = {}) {
+  const start = Date.now();
+  let lastProgress = Date.now();
+  let last;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value?.done) return value;
+    const mark = JSON.stringify(value?.progress);
+    if (mark !== last) {
+      last = mark;
+      lastProgress = Date.now();
+    } else if (nudge && Date.now() - lastProgress > STALL_MS) {
+      // Retry back-offs, leases of killed schedulers' claims and timers are on the clock.
+      counts.clock_nudge += 1;
+      await jumpTo(simNow() + NUDGE_MS);
+      await control.deliverPendingWebhooks().catch(() => undefined);
+      lastProgress = Date.now();
+    }
+    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what} (${mark})`);
+    await sleep(200);
+  }
+}
+
+// --- faults --------------------------------------------------------------------------------------
+
+async function fire(moment, step) {
+  for (const f of plan.filter((x) => x.step === step && x.moment === moment)) {
+    say(`fault: ${describeFault(f)}`);
+    if (f.type === "stripe") {
+      const spec = { route: f.route, kind: f.kind, count: f.count, phase: f.phase };
+      const [fault] = await control.injectFaults([spec]);
+      armed.push({ fault, spec });
+    } else if (f.type === "kill") {
+      const s = schedulers[f.scheduler];
+      if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill("SIGKILL");
+        counts.scheduler_sigkill += 1;
+        await new Promise((r) =>
+          s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", r),
+        );
+      }
+      restarts.push(
+        sleep(f.downMs).then(() =>
+          cleaning === undefined
+            ? startScheduler(f.scheduler).catch((e) => console.error(`[sim] restart failed: ${e.message}`))
+            : undefined,
+        ),
+      );
+    } else if (f.type === "pg_restart") {
+      await database.stop();
+      counts.pg_restart += 1;
+      await sleep(f.downMs);
+      await startPostgres();
+    } else if (f.type === "clock_jump") {
+      counts.clock_jump += 1;
+      await jumpTo(simNow() + f.seconds * 1000);
+    }
+  }
+}
+
+// --- the run ---------------------------------------------------------------------------------------
+
+say("fault schedule:");
+if (plan.length === 0) say("  (none)");
+for (const f of plan) say(`  ${describeFault(f)}`);
+
+/** Onboards a person's payout account (Stripe's onboarding pages, played at the emulator). */
+async function onboardPayouts(person) {
+  const link = await ok("POST", `/v1/people/${person}/payout-onboarding`, {
+    as: person,
+    body: { refreshUrl: "https://app.example/refresh", returnUrl: "https://app.example/done" },
+  });
+  await control.visitAccountLink(link.url, "complete");
+}
+
+async function runRounds() {
+  const startsAt = simNow() + 5 * 60_000;
+  const groups = [];
+  for (let g = 0; g < groupCount; g++) {
+    const people = Array.from(
+      { length: memberCount },
+      (_, m) => `sim${seed}_g${g}_m${m}_${randomUUID().slice(0, 6)}`,
+    );
+    const group = await ok("POST", "/v1/groups", {
+      as: people[0],
+      body: {
+        name: `Sim group ${g}`,
+        currency: "AUD",
+        contributionMinor: 100_00 + g * 100,
+        cadence: "weekly",
+        startsAt: new Date(startsAt).toISOString(),
+        payoutOrderMethod: "join_order",
+        displayName: `Member 0 of ${g}`,
+        rotationsPlanned: rotations,
+      },
+    });
+    for (let m = 1; m < memberCount; m++)
+      await ok("POST", `/v1/groups/${group.id}/members`, {
+        as: people[m],
+        body: { displayName: `Member ${m} of ${g}` },
+      });
+    for (const person of people) {
+      const setup = await ok("POST", `/v1/people/${person}/debit-setup`, { as: person, body: {} });
+      // What the member's app does with the client secret (Stripe.js in production).
+      await stripe.setupIntents.confirm(setup.setupIntentId, {
+        payment_method_data: {
+          type: "au_becs_debit",
+          au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
+          billing_details: { name: person, email: `${person}@example.com` },
+        },
+        mandate_data: {
+          customer_acceptance: {
+            type: "online",
+            online: { ip_address: "203.0.113.7", user_agent: "susu-sim" },
+          },
+        },
+      });
+      await onboardPayouts(person);
+    }
+    groups.push({ id: group.id, admin: people[0], people });
+  }
+  say(`${groupCount} groups created, ${groupCount * memberCount} members onboarding`);
+  await until("every member ready (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const g of groups) {
+      const view = await ok("GET", `/v1/groups/${g.id}`, { as: g.admin });
+      ready += view.members.filter((m) => m.readiness.mandateActive && m.readiness.payoutsEnabled).length;
+    }
+    return { done: ready === groupCount * memberCount, progress: ready };
+  });
+  for (const g of groups) await ok("POST", `/v1/groups/${g.id}/activate`, { as: g.admin });
+  say("groups activated");
+
+  const roundsOf = async (g) =>
+    (await ok("GET", `/v1/groups/${g.id}/rounds?limit=100`, { as: g.admin })).data;
+  for (let step = 0; step < steps; step++) {
+    const started = Date.now();
+    await jumpTo(startsAt + step * WEEK_MS + 1_000);
+    await fire("open", step);
+    const current = new Map();
+    for (const g of groups) {
+      const res = await call("POST", `/v1/groups/${g.id}/rounds`, { as: g.admin });
+      // The scheduler's due-round cron may have opened it first: that round is the one.
+      if (res.status !== 201 && res.body.code !== "round_in_progress")
+        throw new Error(`step ${step}: starting ${g.id}'s round → ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    for (const g of groups) {
+      const open = (await roundsOf(g)).filter((r) => r.status !== "paid_out");
+      if (open.length !== 1) throw new Error(`step ${step}: ${g.id} has ${open.length} unfinished rounds`);
+      current.set(g.id, open[0].id);
+    }
+    const roundView = (g) => ok("GET", `/v1/rounds/${current.get(g.id)}`, { as: g.admin });
+    await until(`step ${step}: debits submitted`, async () => {
+      let submitted = 0;
+      for (const g of groups)
+        submitted += (await roundView(g)).contributions.filter((c) => c.status !== "awaiting_debit").length;
+      return { done: submitted === groupCount * memberCount, progress: submitted };
+    });
+    await fire("processing", step);
+    await jumpTo(simNow() + SETTLE_JUMP_MS);
+    await fire("payout", step);
+    await until(`step ${step}: pots paid out`, async () => {
+      let paid = 0;
+      const states = [];
+      for (const g of groups) {
+        const r = await roundView(g);
+        states.push(`${r.status}:${r.contributions.map((c) => c.status).join("/")}`);
+        if (r.status === "paid_out") paid += 1;
+      }
+      return { done: paid === groupCount, progress: states };
+    });
+    say(
+      `step ${step + 1}/${steps}: ${groupCount} rounds paid out (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
+/**
+ * Held payments: G×M sellers onboard; each step, a customer books each seller (80.00 AUD and
+ * up, the platform keeping 10 %), pays on the Checkout page (the emulator's control endpoint,
+ * a test Visa), the client app confirms the booking, the clock passes the hour's dispute
+ * window and the scheduler releases the seller's share.
+ */
+async function runHeld() {
+  const sellers = Array.from(
+    { length: groupCount * memberCount },
+    (_, i) => `sim${seed}_seller${i}_${randomUUID().slice(0, 6)}`,
+  );
+  const customer = `sim${seed}_client_${randomUUID().slice(0, 6)}`;
+  // People come to susu by creating or joining a group: the sellers make G groups of M (which
+  // stay forming; no round runs in this flow).
+  for (let g = 0; g < groupCount; g++) {
+    const members = sellers.slice(g * memberCount, (g + 1) * memberCount);
+    const group = await ok("POST", "/v1/groups", {
+      as: members[0],
+      body: {
+        name: `Sim sellers ${g}`,
+        currency: "AUD",
+        contributionMinor: 100_00,
+        cadence: "weekly",
+        startsAt: new Date(simNow() + WEEK_MS).toISOString(),
+        payoutOrderMethod: "join_order",
+        displayName: `Seller 0 of ${g}`,
+      },
+    });
+    for (let m = 1; m < members.length; m++)
+      await ok("POST", `/v1/groups/${group.id}/members`, {
+        as: members[m],
+        body: { displayName: `Seller ${m} of ${g}` },
+      });
+  }
+  for (const seller of sellers) await onboardPayouts(seller);
+  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const seller of sellers)
+      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
+    return { done: ready === sellers.length, progress: ready };
+  });
+  say(`${sellers.length} sellers onboarded`);
+  for (let step = 0; step < steps; step++) {
+    const started = Date.now();
+    await fire("open", step);
+    const payments = [];
+    for (const [i, seller] of sellers.entries()) {
+      const reference = `booking-${step}-${i}`;
+      const res = await call("POST", "/v1/held-payments", {
+        as: customer,
+        body: {
+          clientReference: reference,
+          amountMinor: 80_00 + i * 100,
+          currency: "AUD",
+          sellerId: seller,
+          description: `Booking ${reference}`,
+          customer: { email: `${customer}@example.com`, name: "Sim customer" },
+          fee: { rateBps: 1000 },
+          disputeWindowSeconds: 3600,
+          successUrl: "https://app.example/booking/paid",
+        },
+      });
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`step ${step}: booking ${reference} → ${res.status} ${JSON.stringify(res.body)}`);
+      payments.push(res.body.id);
+    }
+    const view = (id) => ok("GET", `/v1/held-payments/${id}`, { as: customer });
+    const statuses = async () => Promise.all(payments.map(async (id) => (await view(id)).status));
+    const checkouts = await until(`step ${step}: checkout pages`, async () => {
+      const urls = await Promise.all(payments.map(async (id) => (await view(id)).checkout?.url));
+      const made = urls.filter((u) => typeof u === "string").length;
+      return { done: made === payments.length, progress: made, urls };
+    });
+    await fire("processing", step);
+    for (const url of checkouts.urls) {
+      const res = await fetch(`${url}/complete`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ paymentMethod: "pm_card_visa" }),
+      });
+      if (!res.ok) throw new Error(`step ${step}: paying ${url} → ${res.status} ${await res.text()}`);
+    }
+    await until(`step ${step}: payments held`, async () => {
+      const now = await statuses();
+      const held = now.filter((s) => s === "held").length;
+      return { done: held === payments.length, progress: now };
+    });
+    for (const id of payments) await ok("POST", `/v1/held-payments/${id}/fulfilment`, { as: customer });
+    await jumpTo(simNow() + 3_600_000 + 60_000);
+    await fire("payout", step);
+    await until(`step ${step}: payments released`, async () => {
+      const now = await statuses();
+      const released = now.filter((s) => s === "released").length;
+      return { done: released === payments.length, progress: now };
+    });
+    say(
+      `step ${step + 1}/${steps}: ${payments.length} held payments released (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
+if (flow === "rounds") await runRounds();
+else await runHeld();
+
+// --- drain, then check ---------------------------------------------------------------------------------
+
+say("draining: outbox, webhook deliveries, inbox");
+// Faults still armed now never fired: counted out, then cleared so the drain is clean.
+Object.assign(counts, faultsFired(await control.listFaults()));
+await control.clearFaults();
+await Promise.all(restarts);
+await until("everything settled", async () => {
+  await control.deliverPendingWebhooks();
+  const deliveries = await control.webhookDeliveries();
+  const open = deliveries.filter((d) => d.state !== "succeeded" && d.state !== "failed").length;
+  const {
+    rows: [row],
+  } = await pgClient.query(`
+    SELECT (SELECT count(*) FROM outbox_effects WHERE status = 'pending') AS outbox,
+           (SELECT count(*) FROM webhook_events WHERE status IN ('received', 'failed')) AS inbox`);
+  const left = Number(row.outbox) + Number(row.inbox) + open;
+  return { done: left === 0, progress: left };
+});
+
+const { rows, stats } = await runChecks({
+  pg: pgClient,
+  stripe,
+  control,
+  flow,
+  expected:
+    flow === "rounds"
+      ? { rounds: groupCount * steps, groups: groupCount, members: memberCount, rotations }
+      : { held: groupCount * memberCount * steps },
+});
+console.log("");
+console.log(formatTable(rows));
+console.log("");
+say(
+  `faults injected: ${Object.entries(counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ")}`,
+);
+say(
+  `webhooks: ${stats.events} events, ${stats.deliveries} deliveries (${stats.duplicateDeliveries} duplicates, ${stats.lateDeliveries} late), ${stats.failedAttempts} failed attempts; ${stats.inboxIgnored} events ignored by susu; ${stats.timersRun} timers run`,
+);
+const failed = rows.filter((r) => !r.pass);
+say(failed.length === 0 ? "all checks pass" : `${failed.length} check(s) FAILED`);
+if (args.json)
+  writeFileSync(args.json, `${JSON.stringify({ seed, plan, counts, stats, checks: rows }, null, 2)}\n`);
+await cleanUp();
+process.exit(failed.length === 0 ? 0 : 1);
+
+// --- helpers -----------------------------------------------------------------------------------------
+
+/** Stripe faults that fired, by kind: each armed fault's count minus what it still had left. */
+function faultsFired(stillArmed) {
+  const left = new Map(stillArmed.map((f) => [f.id, f.remaining]));
+  const key = {
+    error: "stripe_500",
+    rate_limit: "stripe_429",
+    hang: "stripe_timeout",
+    drop: "stripe_dropped",
+  };
+  const out = { stripe_500: 0, stripe_429: 0, stripe_timeout: 0, stripe_dropped: 0 };
+  for (const { fault } of armed) out[key[fault.kind]] += fault.remaining - (left.get(fault.id) ?? 0);
+  return out;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
