@@ -50,6 +50,11 @@ export interface WebhookPassOptions {
   readonly leaseMs?: number;
   /** Most events claimed per pass (default 50). */
   readonly limit?: number;
+  /**
+   * Most events processed at once (default 1). Events of one ordering key are always
+   * processed one at a time, oldest Stripe event first; different keys run side by side.
+   */
+  readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   /**
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
@@ -266,20 +271,54 @@ function runOne(
   });
 }
 
+/** The sum of two reports. */
+function plus(a: WebhookPassReport, b: WebhookPassReport): WebhookPassReport {
+  return {
+    claimed: a.claimed + b.claimed,
+    processed: a.processed + b.processed,
+    ignored: a.ignored + b.ignored,
+    retried: a.retried + b.retried,
+    parked: a.parked + b.parked,
+    leaseLost: a.leaseLost + b.leaseLost,
+  };
+}
+
+/** The claimed events by ordering key, each key's oldest first; keys in the order of their oldest event. */
+function byKey(records: readonly InboxEvent[]): InboxEvent[][] {
+  const groups = new Map<string, InboxEvent[]>();
+  for (const record of records) {
+    const group = groups.get(record.orderingKey);
+    if (group === undefined) groups.set(record.orderingKey, [record]);
+    else group.push(record);
+  }
+  return [...groups.values()];
+}
+
 /**
- * One pass of the webhook processor: claim due events from the inbox (a lease, oldest
- * Stripe event first; several processors in several processes get disjoint events),
- * process each in order with {@link processWebhookEvent}, and record the result:
- * `processed`, `ignored` (with why), `failed` and due again after the retry policy's
- * backoff with jitter, or — past the policy's attempts, or at once when retrying cannot
- * help — `parked` with a support ticket (`reason: "webhook_parked"`). Retry or park is
- * decided by the domain's {@link retryOrPark}; an event is parked only once its ticket
- * exists, and stays due while the ticket cannot be opened.
+ * One pass of the webhook processor: give back the claims an earlier pass of this worker
+ * left behind (it failed, e.g. the database went away), claim due events from the inbox (a
+ * lease, oldest Stripe event first; several processors in several processes get disjoint
+ * events, and never two of them events of one ordering key at once), process them with
+ * {@link processWebhookEvent}, and record each result: `processed`, `ignored` (with why),
+ * `failed` and due again after the retry policy's backoff with jitter, or — past the
+ * policy's attempts, or at once when retrying cannot help — `parked` with a support ticket
+ * (`reason: "webhook_parked"`). Retry or park is decided by the domain's
+ * {@link retryOrPark}; an event is parked only once its ticket exists, and stays due while
+ * the ticket cannot be opened.
+ *
+ * Up to `concurrency` events run at once: the events of one ordering key one after the
+ * other in Stripe `created` order, different keys side by side. A worker id runs one pass
+ * at a time (each process has its own), which is what lets a pass release the claims its
+ * predecessor left: no pass of this worker is running, so nobody is working on them, and
+ * they are due again at once rather than after the lease. A dead process's claims are
+ * not this worker's: they wait for their lease.
  *
  * A result the database refuses to record (`storage_refused`) would be refused on every
  * try: the event is parked at once with a ticket instead. Any other storage failure while
- * recording a result ends the pass with that error; the events still claimed come back
- * when their lease ends, and processing them again is safe.
+ * recording a result ends the pass with that error once the events in progress have
+ * finished; no further event is started, and the events still claimed are released by
+ * the worker's next pass (or, if it never comes, when their lease ends). Processing them
+ * again is safe.
  */
 export function processWebhookInbox(
   ctx: WebhookProcessorContext,
@@ -288,21 +327,56 @@ export function processWebhookInbox(
   const retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
   const problem = retryPolicyProblem(retry);
   if (problem) throw new RangeError(problem.message);
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
-  const claimedAt = ctx.deps.clock.now();
-  const leaseEnds = claimedAt + leaseMs;
-  return ctx.inbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) =>
-    records.reduce<ResultAsync<WebhookPassReport, StorageError>>(
-      (chain, record) =>
-        chain.andThen((report) =>
-          // A slow batch (Stripe timing out) can outlast the lease. The events not started by
-          // then may already be another processor's: leave them rather than run them twice.
+  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
+  return released.andThen(() => {
+    const claimedAt = ctx.deps.clock.now();
+    const leaseEnds = claimedAt + leaseMs;
+    return ctx.inbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) =>
+      ResultAsync.fromSafePromise(
+        runKeys(byKey(records), concurrency, (record) =>
+          // A slow batch (Stripe timing out) can outlast the lease. The events not started
+          // by then may already be another processor's: leave them rather than run them twice.
           ctx.deps.clock.now() >= leaseEnds
-            ? okAsync({ ...report, leaseLost: report.leaseLost + 1 })
-            : runOne(ctx, options.workerId, retry, jitter, record, report, options.onSettled),
+            ? okAsync({ ...EMPTY, leaseLost: 1 })
+            : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled),
         ),
-      okAsync({ ...EMPTY, claimed: records.length }),
-    ),
-  );
+      ).andThen(({ report, error }) =>
+        error !== undefined ? errAsync(error) : okAsync({ ...report, claimed: records.length }),
+      ),
+    );
+  });
+}
+
+/**
+ * Works the keys' events with at most `concurrency` at once, each key's in order. After a
+ * storage error no event is started; the ones running finish. Never rejects.
+ */
+async function runKeys(
+  keys: readonly (readonly InboxEvent[])[],
+  concurrency: number,
+  run: (record: InboxEvent) => ResultAsync<WebhookPassReport, StorageError>,
+): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
+  let report = EMPTY;
+  let error: StorageError | undefined;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (error === undefined) {
+      const key = keys[next];
+      next += 1;
+      if (key === undefined) return;
+      for (const record of key) {
+        if (error !== undefined) return;
+        const result = await run(record);
+        if (result.isErr()) error ??= result.error;
+        else report = plus(report, result.value);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+  return { report, error };
 }
