@@ -236,6 +236,6 @@ export class BatchingWebhookIngest {
       for (const p of batch) p.reject(result.error);
       return;
     }
-    result.value.forEach((answer, i) => batch[i]?.resolve(answer));
+    for (const [i, answer] of result.value.entries()) batch[i]?.resolve(answer);
   }
 }
