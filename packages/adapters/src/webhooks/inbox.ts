@@ -148,7 +148,8 @@ const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
 // partial index's predicate (webhook_events_due_idx) so the planner uses it; the live
 // leases are found in webhook_events_claimed_key_idx, which holds claimed rows only. SKIP
 // LOCKED passes over a row whose result is being recorded right now.
-const CLAIM_DUE = `
+/** The claim statement ($1 now, $2 worker, $3 lease end, $4 limit); exported for its plan test and benchmarks. */
+export const WEBHOOK_CLAIM_SQL = `
 WITH due AS (
   SELECT e.id FROM webhook_events e
   WHERE (e.status = 'received' OR e.status = 'failed')
@@ -206,7 +207,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
         await run({ name: "webhook_claim_lock", text: CLAIM_LOCK_SQL, values: [] });
         const { rows } = await run<ClaimedRow>({
           name: "webhook_claim",
-          text: CLAIM_DUE,
+          text: WEBHOOK_CLAIM_SQL,
           values: [at, workerId, until, limit],
         });
         return rows;
