@@ -116,6 +116,9 @@ const dispatcher = startOutboxDispatcher(
 );
 const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   workerId,
+  concurrency: env.SUSU_WEBHOOK_CONCURRENCY,
+  // Enough per claim to keep every slot busy while the slowest key finishes.
+  limit: Math.max(50, env.SUSU_WEBHOOK_CONCURRENCY * 8),
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
   metrics,
