@@ -55,6 +55,12 @@ export interface WebhookPassOptions {
    * processed one at a time, oldest Stripe event first; different keys run side by side.
    */
   readonly concurrency?: number;
+  /**
+   * For this long from the pass's start (wall-clock ms; default 0: one claim per pass), the
+   * pass claims more whenever half its slots are free, so events that arrive while it works
+   * do not wait for its slowest key to finish. It ends once nothing is due, or after this.
+   */
+  readonly refillForMs?: number;
   readonly retry?: RetryPolicy;
   /**
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
@@ -330,53 +336,103 @@ export function processWebhookInbox(
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  const refillForMs = options.refillForMs ?? 0;
+  if (!Number.isFinite(refillForMs) || refillForMs < 0)
+    throw new RangeError(`refillForMs must be a non-negative number, got ${refillForMs}`);
   const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
-  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
-  return released.andThen(() => {
+  const limit = options.limit ?? 50;
+  const passStarted = Date.now();
+  const claim = (max: number): ResultAsync<readonly Claimed[], StorageError> => {
     const claimedAt = ctx.deps.clock.now();
+    // A slow batch (Stripe timing out) can outlast the lease. The events not started by
+    // then may already be another processor's: they are left rather than run twice.
     const leaseEnds = claimedAt + leaseMs;
-    return ctx.inbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) =>
+    return ctx.inbox
+      .claimDue(options.workerId, claimedAt, leaseMs, max)
+      .map((records) => byKey(records).map((events) => ({ events, leaseEnds })));
+  };
+  const run = (record: InboxEvent, leaseEnds: number) =>
+    ctx.deps.clock.now() >= leaseEnds
+      ? okAsync({ ...EMPTY, leaseLost: 1 })
+      : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
+  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
+  return released
+    .andThen(() => claim(limit))
+    .andThen((first) =>
       ResultAsync.fromSafePromise(
-        runKeys(byKey(records), concurrency, (record) =>
-          // A slow batch (Stripe timing out) can outlast the lease. The events not started
-          // by then may already be another processor's: leave them rather than run them twice.
-          ctx.deps.clock.now() >= leaseEnds
-            ? okAsync({ ...EMPTY, leaseLost: 1 })
-            : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled),
+        runKeys(first, concurrency, run, (free) =>
+          Date.now() - passStarted < refillForMs
+            ? claim(Math.max(free, Math.min(limit, free * 4)))
+            : undefined,
         ),
-      ).andThen(({ report, error }) =>
-        error !== undefined ? errAsync(error) : okAsync({ ...report, claimed: records.length }),
       ),
-    );
-  });
+    )
+    .andThen(({ report, error }) => (error !== undefined ? errAsync(error) : okAsync(report)));
+}
+
+/** The claimed events of one ordering key, oldest first, and when their lease ends. */
+interface Claimed {
+  readonly events: readonly InboxEvent[];
+  readonly leaseEnds: number;
 }
 
 /**
- * Works the keys' events with at most `concurrency` at once, each key's in order. After a
- * storage error no event is started; the ones running finish. Never rejects.
+ * Works the keys' events with at most `concurrency` at once, each key's one after another.
+ * When at least half the slots are free and no claimed key is waiting, `claimMore(free)`
+ * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
+ * these included, so a key stays with one event at a time. After a storage error — the
+ * work's or a claim's — no event is started; the ones running finish. Never rejects.
  */
 async function runKeys(
-  keys: readonly (readonly InboxEvent[])[],
+  first: readonly Claimed[],
   concurrency: number,
-  run: (record: InboxEvent) => ResultAsync<WebhookPassReport, StorageError>,
+  run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
+  claimMore: (free: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
 ): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
-  let report = EMPTY;
+  let report: WebhookPassReport = { ...EMPTY, claimed: first.reduce((n, k) => n + k.events.length, 0) };
   let error: StorageError | undefined;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (error === undefined) {
-      const key = keys[next];
-      next += 1;
-      if (key === undefined) return;
-      for (const record of key) {
-        if (error !== undefined) return;
-        const result = await run(record);
-        if (result.isErr()) error ??= result.error;
-        else report = plus(report, result.value);
-      }
+  const waiting = [...first];
+  const running = new Set<Promise<void>>();
+  let exhausted = false;
+  const work = async (key: Claimed): Promise<void> => {
+    for (const record of key.events) {
+      if (error !== undefined) return;
+      const result = await run(record, key.leaseEnds);
+      if (result.isErr()) error ??= result.error;
+      else report = plus(report, result.value);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+  for (;;) {
+    while (error === undefined && running.size < concurrency && waiting.length > 0) {
+      const key = waiting.shift() as Claimed;
+      const task: Promise<void> = work(key).finally(() => running.delete(task));
+      running.add(task);
+    }
+    if (error !== undefined) break;
+    const free = concurrency - running.size;
+    if (!exhausted && waiting.length === 0 && free * 2 >= concurrency) {
+      const more = claimMore(free);
+      if (more === undefined) exhausted = true;
+      else {
+        const claimed = await more;
+        if (claimed.isErr()) {
+          error ??= claimed.error;
+          break;
+        }
+        report = {
+          ...report,
+          claimed: report.claimed + claimed.value.reduce((n, k) => n + k.events.length, 0),
+        };
+        waiting.push(...claimed.value);
+        // Nothing due now: wait for a running key to finish before asking again.
+        if (claimed.value.length > 0) continue;
+        if (running.size === 0) break;
+      }
+    }
+    if (running.size === 0 && waiting.length === 0) break;
+    if (running.size > 0) await Promise.race(running);
+  }
+  await Promise.all(running);
   return { report, error };
 }

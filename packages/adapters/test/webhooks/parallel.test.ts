@@ -1,6 +1,6 @@
 import { type Clock, type StorageError, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
@@ -171,68 +171,137 @@ describe("processors in parallel", () => {
     };
   }
 
-  it("N processors over few keys with random delays: each key in Stripe order, one at a time, none twice, none lost", async () => {
-    const clock = new StrictClock();
-    const random = seeded(11);
-    const base = 1_900_200_000;
-    const keys = 5;
-    // Interleaved keys, each key's events one second apart in Stripe time, stored shuffled.
-    const events = Array.from({ length: 80 }, (_, i) => eventOf(`round_par_${i % keys}`, base + i));
-    const shuffled = [...events].sort(() => random() - 0.5);
-    const setup = new PrismaWebhookInbox(db.prisma, clock);
-    for (const e of shuffled) (await setup.receive(e))._unsafeUnwrap();
-
-    const clients: PrismaClient[] = Array.from({ length: 4 }, () =>
-      createPrismaClient(db.connectionString, { maxConnections: 4 }),
-    );
-    const settled: (SettledWebhookEvent & { worker: string })[] = [];
-    const store = new InMemoryStore();
-    try {
-      const deadline = Date.now() + 60_000;
-      await Promise.all(
-        clients.map(async (client, i) => {
-          const worker = `par-${i}`;
-          const ctx = contextOn(client, clock, random, store);
-          while (settled.length < events.length && Date.now() < deadline) {
-            const report = (
-              await processWebhookInbox(ctx, {
-                workerId: worker,
-                limit: 6,
-                concurrency: 3,
-                onSettled: (s) => settled.push({ ...s, worker }),
-              })
-            )._unsafeUnwrap();
-            expect(report.leaseLost).toBe(0);
-            if (report.claimed === 0) await sleep(2);
-          }
-        }),
+  it.each([
+    { mode: "one claim per pass", refillForMs: 0 },
+    { mode: "claiming more as slots free up", refillForMs: 10_000 },
+  ])(
+    "N processors over few keys with random delays ($mode): each key in Stripe order, one at a time, none twice, none lost",
+    async ({ refillForMs }) => {
+      const clock = new StrictClock();
+      const random = seeded(11);
+      const base = 1_900_200_000;
+      const keys = 5;
+      // Interleaved keys, each key's events one second apart in Stripe time, stored shuffled.
+      const events = Array.from({ length: 80 }, (_, i) =>
+        eventOf(`round_par_${refillForMs}_${i % keys}`, base + i),
       );
-    } finally {
-      await Promise.all(clients.map((c) => c.$disconnect()));
-    }
+      const shuffled = [...events].sort(() => random() - 0.5);
+      const setup = new PrismaWebhookInbox(db.prisma, clock);
+      for (const e of shuffled) (await setup.receive(e))._unsafeUnwrap();
 
-    // None lost, none twice.
-    expect(settled.map((s) => s.eventId).sort()).toEqual(events.map((e) => e.id).sort());
-    const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: events.map((e) => e.id) } } });
-    expect(rows.every((r) => r.status === "ignored" && r.claimedBy === null)).toBe(true);
-    // Several processors took part, with events of different keys running at the same time.
-    expect(new Set(settled.map((s) => s.worker)).size).toBeGreaterThan(1);
-    const overlaps = settled.some((a) =>
-      settled.some((b) => a !== b && a.startedAt < b.settledAt && b.startedAt < a.settledAt),
-    );
-    expect(overlaps).toBe(true);
-    // Per key: in Stripe's order, and never two at once (across processors too).
-    const keyOf = new Map(events.map((e, i) => [e.id, i % keys]));
-    for (let k = 0; k < keys; k += 1) {
-      const mine = settled
-        .filter((s) => keyOf.get(s.eventId) === k)
-        .sort((a, b) => a.startedAt - b.startedAt);
-      expect(mine.map((s) => s.stripeCreatedAt)).toEqual(
-        [...mine.map((s) => s.stripeCreatedAt)].sort((a, b) => a - b),
+      const clients: PrismaClient[] = Array.from({ length: 4 }, () =>
+        createPrismaClient(db.connectionString, { maxConnections: 4 }),
       );
-      for (let i = 1; i < mine.length; i += 1)
-        expect(mine[i - 1]!.settledAt).toBeLessThan(mine[i]!.startedAt);
-    }
+      const settled: (SettledWebhookEvent & { worker: string })[] = [];
+      const store = new InMemoryStore();
+      try {
+        const deadline = Date.now() + 60_000;
+        await Promise.all(
+          clients.map(async (client, i) => {
+            const worker = `par-${i}`;
+            const ctx = contextOn(client, clock, random, store);
+            while (settled.length < events.length && Date.now() < deadline) {
+              const report = (
+                await processWebhookInbox(ctx, {
+                  workerId: worker,
+                  limit: 6,
+                  concurrency: 3,
+                  refillForMs,
+                  onSettled: (s) => settled.push({ ...s, worker }),
+                })
+              )._unsafeUnwrap();
+              expect(report.leaseLost).toBe(0);
+              if (report.claimed === 0) await sleep(2);
+            }
+          }),
+        );
+      } finally {
+        await Promise.all(clients.map((c) => c.$disconnect()));
+      }
+
+      // None lost, none twice.
+      expect(settled.map((s) => s.eventId).sort()).toEqual(events.map((e) => e.id).sort());
+      const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: events.map((e) => e.id) } } });
+      expect(rows.every((r) => r.status === "ignored" && r.claimedBy === null)).toBe(true);
+      // Several processors took part, with events of different keys running at the same time.
+      expect(new Set(settled.map((s) => s.worker)).size).toBeGreaterThan(1);
+      const overlaps = settled.some((a) =>
+        settled.some((b) => a !== b && a.startedAt < b.settledAt && b.startedAt < a.settledAt),
+      );
+      expect(overlaps).toBe(true);
+      // Per key: in Stripe's order, and never two at once (across processors too).
+      const keyOf = new Map(events.map((e, i) => [e.id, i % keys]));
+      for (let k = 0; k < keys; k += 1) {
+        const mine = settled
+          .filter((s) => keyOf.get(s.eventId) === k)
+          .sort((a, b) => a.startedAt - b.startedAt);
+        expect(mine.map((s) => s.stripeCreatedAt)).toEqual(
+          [...mine.map((s) => s.stripeCreatedAt)].sort((a, b) => a - b),
+        );
+        for (let i = 1; i < mine.length; i += 1)
+          expect(mine[i - 1]!.settledAt).toBeLessThan(mine[i]!.startedAt);
+      }
+    },
+  );
+});
+
+describe("claiming more within a pass", () => {
+  it("takes events that arrive while it works, never a key it is working on, and ends once nothing is due", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 5));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_400_000;
+    const first = [eventOf("round_refill_1", base), eventOf("round_refill_2", base + 1)];
+    for (const e of first) (await inbox.receive(e))._unsafeUnwrap();
+    const arriving = [eventOf("round_refill_1", base + 2), eventOf("round_refill_3", base + 3)];
+    const order: string[] = [];
+    let delivered = false;
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        markIgnored: (id, workerId, reason) => {
+          order.push(id);
+          // While the first event is being recorded, two more arrive: one of its own key.
+          const arrive = delivered
+            ? okAsync(undefined)
+            : ResultAsync.fromSafePromise(
+                (async () => {
+                  delivered = true;
+                  for (const e of arriving) (await inbox.receive(e))._unsafeUnwrap();
+                })(),
+              );
+          return arrive.andThen(() => inbox.markIgnored(id, workerId, reason));
+        },
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    const report = (
+      await processWebhookInbox(ctx, { workerId: "refill", limit: 2, concurrency: 2, refillForMs: 60_000 })
+    )._unsafeUnwrap();
+    expect(report).toMatchObject({ claimed: 4, ignored: 4, leaseLost: 0 });
+    // The key's later event came after its earlier one.
+    expect(order.indexOf(arriving[0]!.id)).toBeGreaterThan(order.indexOf(first[0]!.id));
+    expect(new Set(order)).toEqual(new Set([...first, ...arriving].map((e) => e.id)));
+    // Without refills, the same pass would have ended after its first claim.
+    for (const e of [eventOf("round_refill_4", base + 4), eventOf("round_refill_5", base + 5)])
+      (await inbox.receive(e))._unsafeUnwrap();
+    expect(
+      (
+        await processWebhookInbox({ ...ctx, inbox }, { workerId: "single", limit: 1, concurrency: 2 })
+      )._unsafeUnwrap(),
+    ).toMatchObject({ claimed: 1 });
+  });
+
+  it("refuses a negative refill time", () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 6));
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: new PrismaWebhookInbox(db.prisma, clock),
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    expect(() => processWebhookInbox(ctx, { workerId: "w", refillForMs: -1 })).toThrow(RangeError);
   });
 });
 
