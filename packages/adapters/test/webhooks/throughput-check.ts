@@ -119,6 +119,7 @@ async function drain(connectionString: string, label: string, concurrency: numbe
         workerId: `check-${label}`,
         concurrency,
         limit: Math.max(50, concurrency * 8),
+        refillForMs: concurrency > 1 ? 2_000 : 0,
       })
     )._unsafeUnwrap();
     if (report.claimed === 0) break;
