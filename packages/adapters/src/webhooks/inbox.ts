@@ -134,21 +134,23 @@ interface ClaimedRow {
 /**
  * Claims are taken one at a time across all processes: a transaction-scoped advisory lock
  * on (0x73757375, "susu" in ASCII; 1), held for one short statement. That is what keeps a
- * key with one processor: under READ COMMITTED the claim statement, begun after the lock, sees every
- * earlier claim committed, so it never hands out a key one of them holds. (Row locks alone
- * cannot: two claimers would each lock different rows of one key.)
+ * key with one processor: under READ COMMITTED the claim statement, begun after the lock,
+ * sees every earlier claim committed, so it never hands out a key one of them holds. (Row
+ * locks alone cannot: two claimers would each lock different rows of one key.)
  */
 const CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(1937077109, 1)";
 
 /** A claim's transaction: the lock waits behind other claimers, which take milliseconds. */
 const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
 
-// The due rows, oldest Stripe event first, without a key a live lease holds. A row with no
-// key (stored before keys existed) is its own key. The status test is written as the
-// partial index's predicate (webhook_events_due_idx) so the planner uses it; the live
-// leases are found in webhook_events_claimed_key_idx, which holds claimed rows only. SKIP
-// LOCKED passes over a row whose result is being recorded right now.
-/** The claim statement ($1 now, $2 worker, $3 lease end, $4 limit); exported for its plan test and benchmarks. */
+/**
+ * The claim statement ($1 now, $2 worker, $3 lease end, $4 limit; exported for its plan
+ * test and the benchmarks): the due rows, oldest Stripe event first, without a key a live
+ * lease holds. A row with no key (stored before keys existed) is its own key. The status
+ * test is written as the partial index's predicate (webhook_events_due_idx) so the planner
+ * uses it; the live leases are found in webhook_events_claimed_key_idx, which holds claimed
+ * rows only. SKIP LOCKED passes over a row whose result is being recorded right now.
+ */
 export const WEBHOOK_CLAIM_SQL = `
 WITH due AS (
   SELECT e.id FROM webhook_events e
