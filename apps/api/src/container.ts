@@ -1,4 +1,5 @@
 import {
+  BatchingWebhookIngest,
   clockFromEnv,
   createPrismaClient,
   createStripeClient,
@@ -20,6 +21,7 @@ import {
   StripePaymentGateway,
   StripeRecordsPuller,
   stripeEndpointOf,
+  type WebhookIngestBatching,
 } from "@susu/adapters";
 import { type Entitlements, type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
@@ -61,9 +63,16 @@ export function createContainer(config: {
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
   /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
   readonly defaultEntitlements?: Entitlements;
+  /** Most connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10). */
+  readonly dbPoolSize?: number;
+  /** How the webhook endpoint groups deliveries into transactions (`SUSU_WEBHOOK_BATCH_*`; defaults otherwise). */
+  readonly webhookBatching?: WebhookIngestBatching;
 }): Container {
   const container = new Container();
-  const prisma = createPrismaClient(config.databaseUrl);
+  const prisma = createPrismaClient(
+    config.databaseUrl,
+    config.dbPoolSize !== undefined ? { maxConnections: config.dbPoolSize } : {},
+  );
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();
   const store = new PrismaStore(prisma, { clock });
@@ -109,7 +118,11 @@ export function createContainer(config: {
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },
-    webhooks: { stripeSecret: config.stripeWebhookSecret, inbox },
+    webhooks: {
+      stripeSecret: config.stripeWebhookSecret,
+      // Concurrent deliveries share one transaction; each is answered once it committed.
+      inbox: new BatchingWebhookIngest(prisma, clock, config.webhookBatching),
+    },
     paymentAttempts: new PaymentAttemptLimiter({
       store: new PrismaPaymentAttemptStore(prisma),
       limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),

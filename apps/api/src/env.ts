@@ -15,6 +15,15 @@ import type { PaymentAttemptLimits } from "./http/payment-attempts.js";
 const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
+/** A whole number from `min` to `max`; blank or unset is `fallback`. */
+function wholeNumber(min: number, max: number, fallback: number) {
+  const rule = `must be a whole number from ${min} to ${max}`;
+  return z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    z.coerce.number({ error: rule }).int(rule).min(min, rule).max(max, rule).default(fallback),
+  );
+}
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().default("127.0.0.1"),
@@ -82,6 +91,16 @@ const schema = z.object({
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
    * the emulator on the same machine); a machine that only serves the API wants `auto`.
    */
+  /** Most PostgreSQL connections each API process opens (its pool). Default 10. */
+  API_DB_POOL_SIZE: wholeNumber(1, 1_000, 10),
+  /**
+   * The webhook endpoint stores concurrent deliveries in one transaction: at most this
+   * many events (default 64), gathered for at most `SUSU_WEBHOOK_BATCH_WAIT_MS` (default 2;
+   * 0: whatever arrived in the same turn of the event loop). Each delivery is answered only
+   * once its batch has committed.
+   */
+  SUSU_WEBHOOK_BATCH_MAX: wholeNumber(1, 1_000, 64),
+  SUSU_WEBHOOK_BATCH_WAIT_MS: wholeNumber(0, 1_000, 2),
   API_PROCESSES: z
     .preprocess(
       (value) => (value === "" ? undefined : value),

@@ -63,6 +63,8 @@ const container = createContainer({
     ? { defaultEntitlements: env.SUSU_DEFAULT_ENTITLEMENTS }
     : {}),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
+  dbPoolSize: env.API_DB_POOL_SIZE,
+  webhookBatching: { maxBatch: env.SUSU_WEBHOOK_BATCH_MAX, maxWaitMs: env.SUSU_WEBHOOK_BATCH_WAIT_MS },
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = createAdaptorServer({ fetch: app.fetch });

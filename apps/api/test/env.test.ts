@@ -48,6 +48,43 @@ describe("readApiConfig", () => {
     }
   });
 
+  it("takes the database pool size and the webhook batching as bounded whole numbers (blank: the default), and names them otherwise", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    expect(readApiConfig(base).env).toMatchObject({
+      API_DB_POOL_SIZE: 10,
+      SUSU_WEBHOOK_BATCH_MAX: 64,
+      SUSU_WEBHOOK_BATCH_WAIT_MS: 2,
+    });
+    expect(
+      readApiConfig({
+        ...base,
+        API_DB_POOL_SIZE: "40",
+        SUSU_WEBHOOK_BATCH_MAX: " ",
+        SUSU_WEBHOOK_BATCH_WAIT_MS: "0",
+      }).env,
+    ).toMatchObject({ API_DB_POOL_SIZE: 40, SUSU_WEBHOOK_BATCH_MAX: 64, SUSU_WEBHOOK_BATCH_WAIT_MS: 0 });
+    let error: unknown;
+    try {
+      readApiConfig({
+        ...base,
+        API_DB_POOL_SIZE: "0",
+        SUSU_WEBHOOK_BATCH_MAX: "lots",
+        SUSU_WEBHOOK_BATCH_WAIT_MS: "2.5",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HttpConfigError).problems).toEqual([
+      { variable: "API_DB_POOL_SIZE", message: "must be a whole number from 1 to 1000" },
+      { variable: "SUSU_WEBHOOK_BATCH_MAX", message: "must be a whole number from 1 to 1000" },
+      { variable: "SUSU_WEBHOOK_BATCH_WAIT_MS", message: "must be a whole number from 0 to 1000" },
+    ]);
+  });
+
   it("reads a complete environment", () => {
     const config = readApiConfig({
       STRIPE_WEBHOOK_SECRET: "whsec_x",

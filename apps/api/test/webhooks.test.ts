@@ -1,4 +1,9 @@
-import { PrismaWebhookInbox, type WebhookInbox } from "@susu/adapters";
+import {
+  BatchingWebhookIngest,
+  createPrismaClient,
+  PrismaWebhookInbox,
+  type WebhookInbox,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { storageError, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
@@ -29,6 +34,7 @@ beforeAll(() => {
   app = appWith();
 });
 
+/** A debit's event (kept at ingest: a processor must work it) unless `type` says otherwise. */
 function eventBody(type = "payment_intent.processing"): { id: string; body: string } {
   seq += 1;
   const id = `evt_api_${Date.now().toString(36)}_${seq}`;
@@ -37,7 +43,14 @@ function eventBody(type = "payment_intent.processing"): { id: string; body: stri
     object: "event",
     api_version: "2026-08-26.dahlia",
     created: Math.floor(Date.now() / 1000),
-    data: { object: { id: `pi_${seq}`, object: "payment_intent", metadata: {} } },
+    data: {
+      object: {
+        id: `pi_${seq}`,
+        object: "payment_intent",
+        status: "processing",
+        metadata: { group_id: "grp_api", round_id: `round_api_${seq}`, member_id: "ana", attempt: "1" },
+      },
+    },
     livemode: false,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
@@ -118,10 +131,13 @@ describe("POST /webhooks/stripe", () => {
     });
   });
 
-  it("stores an event of a type susu does not know (processing ignores it later)", async () => {
+  it("stores an event of a type susu does not know as ignored at once (no processor will claim it)", async () => {
     const { id, body } = eventBody("issuing_card.created");
     expect((await deliver(body, sign(body))).status).toBe(200);
-    expect(await stored(id)).toBe(1);
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "ignored",
+      outcome: "not handled: no susu flow listens to this event type",
+    });
   });
 
   it("refuses a bad signature with a 400 problem and a stable code, storing nothing", async () => {
@@ -205,5 +221,37 @@ describe("several signing secrets (platform and Connect endpoints)", () => {
     expect(ok.status).toBe(200);
     const refused = await deliver(body, sign(body, { secret: "whsec_someone_else" }), two);
     expect(refused.status).toBe(400);
+  });
+});
+
+describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as the API runs)", () => {
+  it("answers every concurrent delivery 200 once stored, repeats included, with one row per event", async () => {
+    const batched = appWith({
+      inbox: new BatchingWebhookIngest(db.prisma, undefined, { maxBatch: 8, maxWaitMs: 5 }),
+    });
+    const events = Array.from({ length: 20 }, () => eventBody());
+    const deliveries = [...events, ...events.slice(0, 5)].map(async ({ id, body }) => {
+      const response = await deliver(body, sign(body), batched);
+      // Durable when acknowledged.
+      return { status: response.status, rows: await stored(id) };
+    });
+    const answers = await Promise.all(deliveries);
+    expect(answers.every((a) => a.status === 200 && a.rows === 1)).toBe(true);
+  });
+
+  it("answers 503 to every delivery of a batch the database could not store, and stores none", async () => {
+    const gone = createPrismaClient("postgresql://susu:susu@127.0.0.1:1/susu", { maxConnections: 1 });
+    try {
+      const down = appWith({
+        inbox: new BatchingWebhookIngest(gone, undefined, { maxBatch: 8, maxWaitMs: 5 }),
+      });
+      const events = Array.from({ length: 4 }, () => eventBody());
+      const responses = await Promise.all(events.map(({ body }) => deliver(body, sign(body), down)));
+      expect(responses.map((r) => r.status)).toEqual([503, 503, 503, 503]);
+      expect(await responses[0]!.json()).toMatchObject({ code: "inbox_unavailable" });
+      for (const { id } of events) expect(await stored(id)).toBe(0);
+    } finally {
+      await gone.$disconnect();
+    }
   });
 });

@@ -38,6 +38,11 @@ const schema = z.object({
   /** Identifies this process in outbox leases; several schedulers may run at once. */
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  /**
+   * Stripe events the webhook processor works at once (default 8): one at a time per
+   * payment or aggregate (their ordering key), different ones side by side.
+   */
+  SUSU_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
   /**
    * How long a marketplace charge's payment may wait for the customer's action (a new card

@@ -116,6 +116,12 @@ const dispatcher = startOutboxDispatcher(
 );
 const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   workerId,
+  concurrency: env.SUSU_WEBHOOK_CONCURRENCY,
+  // Enough per claim to keep every slot busy while the slowest key finishes.
+  limit: Math.max(50, env.SUSU_WEBHOOK_CONCURRENCY * 8),
+  // A pass claims more as its slots free up (for up to 2 s, so a stop waits no longer than
+  // that): an event arriving mid-pass does not wait for the pass's slowest key.
+  refillForMs: 2_000,
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
   metrics,

@@ -17,6 +17,19 @@ describe("readSchedulerEnv", () => {
     ).toBe(9464);
   });
 
+  it("works 8 webhook events at once unless told 1 to 256", () => {
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_WEBHOOK_CONCURRENCY).toBe(8);
+    expect(
+      readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_WEBHOOK_CONCURRENCY: "32" })
+        .SUSU_WEBHOOK_CONCURRENCY,
+    ).toBe(32);
+    for (const wrong of ["0", "257", "1.5", "many"])
+      expect(
+        () => readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_WEBHOOK_CONCURRENCY: wrong }),
+        wrong,
+      ).toThrow(SchedulerConfigError);
+  });
+
   it("names every wrong or missing variable in one error", () => {
     let thrown: unknown;
     try {

@@ -76,7 +76,12 @@ describe("scheduler metrics", () => {
       debitEvent("payment_intent.succeeded", { groupId, roundId, memberId: "ben", attempt: 1 }, { created }),
     );
     await inbox.receive(
-      stripeEvent("future_thing.happened", { id: "thing_1", object: "thing" }, { created: created + 1 }),
+      // Worked by the processor, which ignores it: its round does not exist.
+      debitEvent(
+        "payment_intent.processing",
+        { groupId, roundId: "round_gone", memberId: "ana", attempt: 1 },
+        { created: created + 1 },
+      ),
     );
     await inbox.receive(
       stripeEvent(
@@ -105,7 +110,7 @@ describe("scheduler metrics", () => {
     const processed = (type: string, outcome: string) =>
       after.value("susu_webhook_events_processed_total", { type, outcome });
     expect(processed("payment_intent.succeeded", "applied")).toBe(1);
-    expect(processed("future_thing.happened", "ignored")).toBe(1);
+    expect(processed("payment_intent.processing", "ignored")).toBe(1);
     expect(processed("charge.dispute.created", "parked")).toBe(1);
     expect(processed("payment_intent.succeeded", "failed_will_retry")).toBe(0);
     // Only the applied event has a lag: Stripe made it 42 s before the (manual) clock's now.

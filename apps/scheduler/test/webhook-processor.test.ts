@@ -27,6 +27,10 @@ const noStripe: WebhookGateway = {
 };
 
 let seq = 0;
+/**
+ * An event a processor must work (a susu debit, so it is not stored ignored at ingest) that
+ * it ends `ignored`: its round does not exist. Each is its own round (its own ordering key).
+ */
 function unknownEvent(): Stripe.Event {
   seq += 1;
   return {
@@ -34,11 +38,18 @@ function unknownEvent(): Stripe.Event {
     object: "event",
     api_version: "2026-08-26.dahlia",
     created: 1_800_000_000 + seq,
-    data: { object: { id: `thing_${seq}`, object: "thing" } },
+    data: {
+      object: {
+        id: `pi_sched_${seq}`,
+        object: "payment_intent",
+        status: "processing",
+        metadata: { group_id: "grp_gone", round_id: `round_gone_${seq}`, member_id: "ana", attempt: "1" },
+      },
+    },
     livemode: false,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
-    type: "future_thing.happened",
+    type: "payment_intent.processing",
   } as unknown as Stripe.Event;
 }
 

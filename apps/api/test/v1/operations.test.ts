@@ -228,11 +228,20 @@ function unknownEvent(id: string): Stripe.Event {
     object: "event",
     api_version: "2026-08-26.dahlia",
     created: Math.floor(T / 1000),
-    data: { object: { id: `cus_${id}`, object: "customer", secret_marker: "payload-only" } },
+    // A susu debit (so it is not stored ignored at ingest) of a round that does not exist.
+    data: {
+      object: {
+        id: `pi_${id}`,
+        object: "payment_intent",
+        status: "processing",
+        metadata: { group_id: "grp_gone", round_id: `round_${id}`, member_id: "ana", attempt: "1" },
+        secret_marker: "payload-only",
+      },
+    },
     livemode: false,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
-    type: "customer.created",
+    type: "payment_intent.processing",
   } as unknown as Stripe.Event;
 }
 

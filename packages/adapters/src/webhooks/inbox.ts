@@ -1,9 +1,10 @@
 import type { Clock, Instant, StorageError } from "@susu/domain";
-import type { ResultAsync } from "neverthrow";
+import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
-import type { PrismaClient } from "../db/prisma-client.js";
-import { fromDatabase } from "../prisma/storage-errors.js";
+import { type PrismaClient, runTransaction } from "../db/prisma-client.js";
+import { fromDatabase, storageErrorOf } from "../prisma/storage-errors.js";
+import { receiveAll } from "./ingest.js";
 
 /** Where an inbox row stands (the `webhook_event_status` enum). */
 export type WebhookEventStatus = "received" | "processed" | "ignored" | "failed" | "parked";
@@ -19,6 +20,11 @@ export interface InboxEvent {
   readonly receivedAt: Instant;
   /** The event as verified on receipt; check its shape before use (the column is plain JSON). */
   readonly payload: unknown;
+  /**
+   * Events with one key are applied one at a time, oldest first (see `orderingKeyOf`); a
+   * row stored before keys existed is its own key (its id).
+   */
+  readonly orderingKey: string;
 }
 
 /** An inbox row as support sees it. */
@@ -48,15 +54,28 @@ export type MarkResult = "marked" | "lease_lost";
  * event can be processed twice, never lost — the domain ignores inputs that no longer apply.
  */
 export interface WebhookInbox {
-  /** Stores a verified event; the same event id again is a `duplicate`, never an error. */
+  /**
+   * Stores a verified event; the same event id again is a `duplicate`, never an error. An
+   * event that cannot change any state is stored `ignored` at once (`triageAtIngest`).
+   */
   receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError>;
-  /** Leases up to `limit` events that are due and not leased, oldest Stripe event first. */
+  /**
+   * Leases up to `limit` events that are due and not leased, oldest Stripe event first,
+   * never an event whose ordering key another live lease holds: while one processor has
+   * any event of a key, nobody else gets that key's events.
+   */
   claimDue(
     workerId: string,
     now: Instant,
     leaseMs: number,
     limit: number,
   ): ResultAsync<readonly InboxEvent[], StorageError>;
+  /**
+   * Gives up every claim `workerId` still holds (its lease, not its attempts): what a live
+   * processor does with the claims a failed pass left, so they need not wait out the lease.
+   * Only for a worker with no pass in progress. How many were released.
+   */
+  releaseOwnClaims?(workerId: string): ResultAsync<number, StorageError>;
   /** The event was applied; `outcome` says what it did. */
   markProcessed(id: string, workerId: string, outcome: string): ResultAsync<MarkResult, StorageError>;
   /** The event needs no action (unknown type, not susu's object, stale); `reason` says why. */
@@ -109,7 +128,47 @@ interface ClaimedRow {
   payload: unknown;
   stripe_created_at: Date;
   received_at: Date;
+  ordering_key: string | null;
 }
+
+/**
+ * Claims are taken one at a time across all processes: a transaction-scoped advisory lock
+ * on (0x73757375, "susu" in ASCII; 1), held for one short statement. That is what keeps a
+ * key with one processor: under READ COMMITTED the claim statement, begun after the lock,
+ * sees every earlier claim committed, so it never hands out a key one of them holds. (Row
+ * locks alone cannot: two claimers would each lock different rows of one key.)
+ */
+const CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(1937077109, 1)";
+
+/** A claim's transaction: the lock waits behind other claimers, which take milliseconds. */
+const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
+
+/**
+ * The claim statement ($1 now, $2 worker, $3 lease end, $4 limit; exported for its plan
+ * test and the benchmarks): the due rows, oldest Stripe event first, without a key a live
+ * lease holds. A row with no key (stored before keys existed) is its own key. The status
+ * test is written as the partial index's predicate (webhook_events_due_idx) so the planner
+ * uses it; the live leases are found in webhook_events_claimed_key_idx, which holds claimed
+ * rows only. SKIP LOCKED passes over a row whose result is being recorded right now.
+ */
+export const WEBHOOK_CLAIM_SQL = `
+WITH due AS (
+  SELECT e.id FROM webhook_events e
+  WHERE (e.status = 'received' OR e.status = 'failed')
+    AND e.next_attempt_at <= $1
+    AND (e.claimed_until IS NULL OR e.claimed_until <= $1)
+    AND (e.ordering_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM webhook_events h
+      WHERE h.claimed_by IS NOT NULL AND h.ordering_key = e.ordering_key AND h.claimed_until > $1))
+  ORDER BY e.stripe_created_at, e.received_at, e.id
+  LIMIT $4
+  FOR UPDATE OF e SKIP LOCKED
+)
+UPDATE webhook_events AS w
+SET claimed_by = $2, claimed_until = $3
+FROM due
+WHERE w.id = due.id
+RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_at, w.ordering_key`;
 
 /**
  * {@link WebhookInbox} on PostgreSQL (`webhook_events`). Times come from the injected
@@ -122,21 +181,12 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
   ) {}
 
   receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError> {
-    const now = new Date(this.clock.now());
     // ON CONFLICT on the event id, not a read-then-insert: two deliveries of one event
     // racing on two API instances both succeed, and exactly one row exists afterwards.
-    return fromDatabase(
-      () => this.prisma.$executeRaw`
-        INSERT INTO webhook_events
-          (id, type, livemode, api_version, stripe_created_at, payload, status, attempts,
-           next_attempt_at, received_at)
-        VALUES
-          (${event.id}, ${event.type}, ${event.livemode}, ${event.api_version ?? null},
-           ${new Date(event.created * 1000)}, ${JSON.stringify(event)}::jsonb, 'received', 0,
-           ${now}, ${now})
-        ON CONFLICT (id) DO NOTHING`,
-      "webhook receive",
-    ).map((inserted) => (inserted === 1 ? "stored" : "duplicate"));
+    // The endpoint groups concurrent deliveries (BatchingWebhookIngest); this is one alone.
+    return receiveAll(this.prisma, [event], new Date(this.clock.now())).map(
+      (answers) => answers[0] ?? "duplicate",
+    );
   }
 
   claimDue(
@@ -151,29 +201,20 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
       throw new RangeError(`limit must be a positive integer, got ${limit}`);
     const at = new Date(now);
     const until = new Date(now + leaseMs);
-    // FOR UPDATE SKIP LOCKED: concurrent claimers skip each other's rows instead of waiting
-    // for them or taking them too, so they come away with disjoint sets. The status test is
-    // written as the partial index's predicate (webhook_events_due_idx) so the planner uses it.
     // Stripe's `created` orders the claim: events about one object are mostly applied in
     // the order they happened (only mostly: Stripe's clock has one-second steps and a
     // late delivery arrives after newer events were processed).
-    return fromDatabase(
-      () => this.prisma.$queryRaw<ClaimedRow[]>`
-        WITH due AS (
-          SELECT id FROM webhook_events
-          WHERE (status = 'received' OR status = 'failed')
-            AND next_attempt_at <= ${at}
-            AND (claimed_until IS NULL OR claimed_until <= ${at})
-          ORDER BY stripe_created_at, received_at, id
-          LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED
-        )
-        UPDATE webhook_events AS w
-        SET claimed_by = ${workerId}, claimed_until = ${until}
-        FROM due
-        WHERE w.id = due.id
-        RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_at`,
-      "webhook claim",
+    return ResultAsync.fromPromise(
+      runTransaction(this.prisma, CLAIM_LIMITS, async (run) => {
+        await run({ name: "webhook_claim_lock", text: CLAIM_LOCK_SQL, values: [] });
+        const { rows } = await run<ClaimedRow>({
+          name: "webhook_claim",
+          text: WEBHOOK_CLAIM_SQL,
+          values: [at, workerId, until, limit],
+        });
+        return rows;
+      }),
+      (error) => storageErrorOf(error, { operation: "webhook claim" }),
     ).map((rows) =>
       rows
         .map(
@@ -184,10 +225,25 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
             payload: r.payload,
             stripeCreatedAt: r.stripe_created_at.getTime(),
             receivedAt: r.received_at.getTime(),
+            orderingKey: r.ordering_key ?? r.id,
           }),
         )
         // RETURNING has no order of its own.
-        .sort((a, b) => a.stripeCreatedAt - b.stripeCreatedAt || a.receivedAt - b.receivedAt),
+        .sort(
+          (a, b) =>
+            a.stripeCreatedAt - b.stripeCreatedAt ||
+            a.receivedAt - b.receivedAt ||
+            (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        ),
+    );
+  }
+
+  releaseOwnClaims(workerId: string): ResultAsync<number, StorageError> {
+    return fromDatabase(
+      () => this.prisma.$executeRaw`
+        UPDATE webhook_events SET claimed_by = NULL, claimed_until = NULL
+        WHERE claimed_by = ${workerId} AND (status = 'received' OR status = 'failed')`,
+      "webhook release own claims",
     );
   }
 

@@ -17,6 +17,14 @@ export {
   type WebhookRequeueOutcome,
 } from "./inbox.js";
 export {
+  BatchingWebhookIngest,
+  DEFAULT_WEBHOOK_INGEST_BATCHING,
+  type ReceiveResult,
+  receiveAll,
+  WEBHOOK_EVENTS_CHANNEL,
+  type WebhookIngestBatching,
+} from "./ingest.js";
+export {
   CARD_FAILURE_KEEP_MS,
   cardFailureBucket,
   type PaymentFailureRecorder,
@@ -35,6 +43,7 @@ export {
   type WebhookPassReport,
   type WebhookProcessorContext,
 } from "./process-inbox.js";
+export { type IngestTriage, orderingKeyOf, triageAtIngest } from "./triage.js";
 export {
   DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
   isStripeEventShaped,

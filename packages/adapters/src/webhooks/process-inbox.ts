@@ -50,6 +50,17 @@ export interface WebhookPassOptions {
   readonly leaseMs?: number;
   /** Most events claimed per pass (default 50). */
   readonly limit?: number;
+  /**
+   * Most events processed at once (default 1). Events of one ordering key are always
+   * processed one at a time, oldest Stripe event first; different keys run side by side.
+   */
+  readonly concurrency?: number;
+  /**
+   * For this long from the pass's start (wall-clock ms; default 0: one claim per pass), the
+   * pass claims more whenever half its slots are free, so events that arrive while it works
+   * do not wait for its slowest key to finish. It ends once nothing is due, or after this.
+   */
+  readonly refillForMs?: number;
   readonly retry?: RetryPolicy;
   /**
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
@@ -266,20 +277,54 @@ function runOne(
   });
 }
 
+/** The sum of two reports. */
+function plus(a: WebhookPassReport, b: WebhookPassReport): WebhookPassReport {
+  return {
+    claimed: a.claimed + b.claimed,
+    processed: a.processed + b.processed,
+    ignored: a.ignored + b.ignored,
+    retried: a.retried + b.retried,
+    parked: a.parked + b.parked,
+    leaseLost: a.leaseLost + b.leaseLost,
+  };
+}
+
+/** The claimed events by ordering key, each key's oldest first; keys in the order of their oldest event. */
+function byKey(records: readonly InboxEvent[]): InboxEvent[][] {
+  const groups = new Map<string, InboxEvent[]>();
+  for (const record of records) {
+    const group = groups.get(record.orderingKey);
+    if (group === undefined) groups.set(record.orderingKey, [record]);
+    else group.push(record);
+  }
+  return [...groups.values()];
+}
+
 /**
- * One pass of the webhook processor: claim due events from the inbox (a lease, oldest
- * Stripe event first; several processors in several processes get disjoint events),
- * process each in order with {@link processWebhookEvent}, and record the result:
- * `processed`, `ignored` (with why), `failed` and due again after the retry policy's
- * backoff with jitter, or — past the policy's attempts, or at once when retrying cannot
- * help — `parked` with a support ticket (`reason: "webhook_parked"`). Retry or park is
- * decided by the domain's {@link retryOrPark}; an event is parked only once its ticket
- * exists, and stays due while the ticket cannot be opened.
+ * One pass of the webhook processor: give back the claims an earlier pass of this worker
+ * left behind (it failed, e.g. the database went away), claim due events from the inbox (a
+ * lease, oldest Stripe event first; several processors in several processes get disjoint
+ * events, and never two of them events of one ordering key at once), process them with
+ * {@link processWebhookEvent}, and record each result: `processed`, `ignored` (with why),
+ * `failed` and due again after the retry policy's backoff with jitter, or — past the
+ * policy's attempts, or at once when retrying cannot help — `parked` with a support ticket
+ * (`reason: "webhook_parked"`). Retry or park is decided by the domain's
+ * {@link retryOrPark}; an event is parked only once its ticket exists, and stays due while
+ * the ticket cannot be opened.
+ *
+ * Up to `concurrency` events run at once: the events of one ordering key one after the
+ * other in Stripe `created` order, different keys side by side. A worker id runs one pass
+ * at a time (each process has its own), which is what lets a pass release the claims its
+ * predecessor left: no pass of this worker is running, so nobody is working on them, and
+ * they are due again at once rather than after the lease. A dead process's claims are
+ * not this worker's: they wait for their lease.
  *
  * A result the database refuses to record (`storage_refused`) would be refused on every
  * try: the event is parked at once with a ticket instead. Any other storage failure while
- * recording a result ends the pass with that error; the events still claimed come back
- * when their lease ends, and processing them again is safe.
+ * recording a result ends the pass with that error once the events in progress have
+ * finished; no further event is started, and the events still claimed are released by
+ * the worker's next pass (or, if it never comes, when their lease ends). Processing them
+ * again is safe.
  */
 export function processWebhookInbox(
   ctx: WebhookProcessorContext,
@@ -288,21 +333,106 @@ export function processWebhookInbox(
   const retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
   const problem = retryPolicyProblem(retry);
   if (problem) throw new RangeError(problem.message);
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  const refillForMs = options.refillForMs ?? 0;
+  if (!Number.isFinite(refillForMs) || refillForMs < 0)
+    throw new RangeError(`refillForMs must be a non-negative number, got ${refillForMs}`);
   const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
-  const claimedAt = ctx.deps.clock.now();
-  const leaseEnds = claimedAt + leaseMs;
-  return ctx.inbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) =>
-    records.reduce<ResultAsync<WebhookPassReport, StorageError>>(
-      (chain, record) =>
-        chain.andThen((report) =>
-          // A slow batch (Stripe timing out) can outlast the lease. The events not started by
-          // then may already be another processor's: leave them rather than run them twice.
-          ctx.deps.clock.now() >= leaseEnds
-            ? okAsync({ ...report, leaseLost: report.leaseLost + 1 })
-            : runOne(ctx, options.workerId, retry, jitter, record, report, options.onSettled),
+  const limit = options.limit ?? 50;
+  const passStarted = Date.now();
+  const claim = (max: number): ResultAsync<readonly Claimed[], StorageError> => {
+    const claimedAt = ctx.deps.clock.now();
+    // A slow batch (Stripe timing out) can outlast the lease. The events not started by
+    // then may already be another processor's: they are left rather than run twice.
+    const leaseEnds = claimedAt + leaseMs;
+    return ctx.inbox
+      .claimDue(options.workerId, claimedAt, leaseMs, max)
+      .map((records) => byKey(records).map((events) => ({ events, leaseEnds })));
+  };
+  const run = (record: InboxEvent, leaseEnds: number) =>
+    ctx.deps.clock.now() >= leaseEnds
+      ? okAsync({ ...EMPTY, leaseLost: 1 })
+      : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
+  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
+  return released
+    .andThen(() => claim(limit))
+    .andThen((first) =>
+      ResultAsync.fromSafePromise(
+        runKeys(first, concurrency, run, (free) =>
+          Date.now() - passStarted < refillForMs
+            ? claim(Math.max(free, Math.min(limit, free * 4)))
+            : undefined,
         ),
-      okAsync({ ...EMPTY, claimed: records.length }),
-    ),
-  );
+      ),
+    )
+    .andThen(({ report, error }) => (error !== undefined ? errAsync(error) : okAsync(report)));
+}
+
+/** The claimed events of one ordering key, oldest first, and when their lease ends. */
+interface Claimed {
+  readonly events: readonly InboxEvent[];
+  readonly leaseEnds: number;
+}
+
+/**
+ * Works the keys' events with at most `concurrency` at once, each key's one after another.
+ * When at least half the slots are free and no claimed key is waiting, `claimMore(free)`
+ * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
+ * these included, so a key stays with one event at a time. After a storage error — the
+ * work's or a claim's — no event is started; the ones running finish. Never rejects.
+ */
+async function runKeys(
+  first: readonly Claimed[],
+  concurrency: number,
+  run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
+  claimMore: (free: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
+): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
+  let report: WebhookPassReport = { ...EMPTY, claimed: first.reduce((n, k) => n + k.events.length, 0) };
+  let error: StorageError | undefined;
+  const waiting = [...first];
+  const running = new Set<Promise<void>>();
+  let exhausted = false;
+  const work = async (key: Claimed): Promise<void> => {
+    for (const record of key.events) {
+      if (error !== undefined) return;
+      const result = await run(record, key.leaseEnds);
+      if (result.isErr()) error ??= result.error;
+      else report = plus(report, result.value);
+    }
+  };
+  for (;;) {
+    while (error === undefined && running.size < concurrency && waiting.length > 0) {
+      const key = waiting.shift() as Claimed;
+      const task: Promise<void> = work(key).finally(() => running.delete(task));
+      running.add(task);
+    }
+    if (error !== undefined) break;
+    const free = concurrency - running.size;
+    if (!exhausted && waiting.length === 0 && free * 2 >= concurrency) {
+      const more = claimMore(free);
+      if (more === undefined) exhausted = true;
+      else {
+        const claimed = await more;
+        if (claimed.isErr()) {
+          error ??= claimed.error;
+          break;
+        }
+        report = {
+          ...report,
+          claimed: report.claimed + claimed.value.reduce((n, k) => n + k.events.length, 0),
+        };
+        waiting.push(...claimed.value);
+        // Nothing due now: wait for a running key to finish before asking again.
+        if (claimed.value.length > 0) continue;
+        if (running.size === 0) break;
+      }
+    }
+    if (running.size === 0 && waiting.length === 0) break;
+    if (running.size > 0) await Promise.race(running);
+  }
+  await Promise.all(running);
+  return { report, error };
 }

@@ -437,16 +437,24 @@ describe("payment metrics on PostgreSQL", () => {
       expect(sample(await metrics.text(), "susu_outbox_oldest_pending_seconds")).toBe(0);
     });
 
+    /** A susu debit's PaymentIntent: its events wait for the processor (others are stored ignored at ingest). */
+    const waitingDebit = (id: string) => ({
+      id,
+      object: "payment_intent",
+      status: "processing",
+      metadata: { group_id: "g", round_id: `round_${id}`, member_id: "ana", attempt: "1" },
+    });
+
     it("reads the age of the oldest Stripe event still to process, and ignores processed ones", async () => {
       const inbox = new PrismaWebhookInbox(db.prisma, clock);
       const start = clock.now();
       expect(sample(await metrics.text(), "susu_webhook_oldest_unprocessed_seconds")).toBe(0);
       (
-        await inbox.receive(stripeEvent("payment_intent.processing", { id: "pi_x" }, { id: "evt_old" }))
+        await inbox.receive(stripeEvent("payment_intent.processing", waitingDebit("pi_x"), { id: "evt_old" }))
       )._unsafeUnwrap();
       clock.advanceTo(start + 60_000);
       (
-        await inbox.receive(stripeEvent("payment_intent.processing", { id: "pi_y" }, { id: "evt_new" }))
+        await inbox.receive(stripeEvent("payment_intent.processing", waitingDebit("pi_y"), { id: "evt_new" }))
       )._unsafeUnwrap();
       clock.advanceTo(start + 5 * 60_000);
       expect(sample(await metrics.text(), "susu_webhook_oldest_unprocessed_seconds")).toBe(5 * 60);

@@ -6,6 +6,13 @@ export { closedPort, type ReceivedMail, type Refusal, TestSmtpServer } from "../
 export { type ReceivedWebhook, TestWebhookReceiver } from "../notify/webhook-receiver.js";
 export { debitEvent, eventId, stripeEvent } from "../webhooks/events.js";
 export { ScriptedStripeReads, seedRound } from "../webhooks/harness.js";
+// Signed Stripe deliveries of a round's debits, for load checks and the benchmarks in bench/.
+export {
+  debitEventsOf,
+  roundEventStream,
+  type SignedDelivery,
+  signedDelivery,
+} from "../webhooks/signed-events.js";
 export { createDatabase, dropDatabase, uniqueDatabaseName } from "./databases.js";
 export {
   createTestDatabase,

@@ -14,14 +14,23 @@ beforeAll(() => {
   inbox = new PrismaWebhookInbox(db.prisma, clock);
 });
 
-const anEvent = (created?: number) =>
-  stripeEvent(
+let n = 0;
+/** A debit's event (kept at ingest), each about its own round: its own ordering key. */
+const anEvent = (created?: number) => {
+  n += 1;
+  return stripeEvent(
     "payment_intent.processing",
-    { id: "pi_x", object: "payment_intent" },
+    {
+      id: `pi_inbox_${n}`,
+      object: "payment_intent",
+      status: "processing",
+      metadata: { group_id: "grp_inbox", round_id: `round_inbox_${n}`, member_id: "ana", attempt: "1" },
+    },
     {
       ...(created !== undefined ? { created } : {}),
     },
   );
+};
 
 /** Leases whatever is due now so earlier tests' rows do not leak into the next one. */
 async function drain(): Promise<void> {

@@ -327,16 +327,20 @@ describe("people", () => {
 });
 
 describe("events susu does not act on", () => {
-  it("an unknown type is stored, acknowledged and marked ignored with the reason", async () => {
+  it("an unknown type is stored ignored at ingest, with the reason the processor would give, and never claimed", async () => {
     const unknown = stripeEvent("balance_settings.updated_by_future_stripe", { id: "x", object: "thing" });
     const known = stripeEvent("charge.succeeded", { id: "ch_1", object: "charge" });
-    await inbox.receive(unknown);
-    await inbox.receive(known);
-    expect(await pass()).toMatchObject({ claimed: 2, ignored: 2 });
+    expect((await inbox.receive(unknown))._unsafeUnwrap()).toBe("stored");
+    expect((await inbox.receive(known))._unsafeUnwrap()).toBe("stored");
+    // A repeat delivery of an event ignored at ingest is still a duplicate.
+    expect((await inbox.receive(known))._unsafeUnwrap()).toBe("duplicate");
+    expect(await pass()).toMatchObject({ claimed: 0, ignored: 0 });
     expect((await inbox.find(unknown.id))._unsafeUnwrap()).toMatchObject({
       status: "ignored",
       type: "balance_settings.updated_by_future_stripe",
       outcome: "not handled: no susu flow listens to this event type",
+      attempts: 0,
+      processedAt: clock.now(),
     });
     expect((await inbox.find(known.id))._unsafeUnwrap()?.outcome).toBe(
       "payment_intent.* events carry the payment's outcome",
@@ -413,9 +417,10 @@ describe("failures", () => {
     const created = Math.floor(clock.now() / 1000) - 90;
     const refs = { groupId, roundId, memberId: "ben", attempt: 1 };
     const applied = debitEvent("payment_intent.succeeded", refs, { created });
-    const ignored = stripeEvent(
-      "future_thing.happened",
-      { id: "thing_1", object: "thing" },
+    // Kept at ingest (a debit of susu's), ignored by the processor: its round does not exist.
+    const ignored = debitEvent(
+      "payment_intent.succeeded",
+      { groupId, roundId: unique("round_gone"), memberId: "ben", attempt: 1 },
       { created: created + 1 },
     );
     await inbox.receive(applied);
@@ -425,7 +430,7 @@ describe("failures", () => {
     expect(await pass({ onSettled })).toMatchObject({ processed: 1, ignored: 1 });
     expect(settled.map((e) => [e.eventId, e.type, e.outcome])).toEqual([
       [applied.id, "payment_intent.succeeded", "applied"],
-      [ignored.id, "future_thing.happened", "ignored"],
+      [ignored.id, "payment_intent.succeeded", "ignored"],
     ]);
     expect(settled[0]?.stripeCreatedAt).toBe(created * 1000);
 
@@ -544,7 +549,13 @@ describe("failures", () => {
         park: (...args) => inbox.park(...args),
       },
     };
-    const event = stripeEvent("balance_settings.updated_by_future_stripe", { id: "x", object: "thing" });
+    // Kept at ingest (a debit of susu's), ignored by the processor: its round does not exist.
+    const event = debitEvent("payment_intent.succeeded", {
+      groupId: unique("grp"),
+      roundId: unique("round_gone"),
+      memberId: "ana",
+      attempt: 1,
+    });
     await inbox.receive(event);
     expect(await pass({ retry })).toMatchObject({ claimed: 1, ignored: 0, retried: 0, parked: 1 });
     expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({

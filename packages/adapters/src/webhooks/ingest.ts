@@ -1,0 +1,241 @@
+import type { Clock, StorageError } from "@susu/domain";
+import { ResultAsync } from "neverthrow";
+import type Stripe from "stripe";
+import { SystemClock } from "../clock/system-clock.js";
+import { type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { storageErrorOf } from "../prisma/storage-errors.js";
+import { triageAtIngest } from "./triage.js";
+
+/** The channel notified once per committed ingest that stored an event a processor must work. */
+export const WEBHOOK_EVENTS_CHANNEL = "susu_webhook_events";
+
+/** What storing one event did: a new row, or the event was already stored. */
+export type ReceiveResult = "stored" | "duplicate";
+
+/** An inbox row as the ingest writes it. */
+interface IngestRow {
+  readonly id: string;
+  readonly type: string;
+  readonly livemode: boolean;
+  readonly apiVersion: string | null;
+  readonly stripeCreatedAt: Date;
+  readonly payload: string;
+  readonly status: "received" | "ignored";
+  readonly outcome: string | null;
+  readonly orderingKey: string;
+}
+
+function rowOf(event: Stripe.Event): IngestRow {
+  const triage = triageAtIngest(event);
+  return {
+    id: event.id,
+    type: event.type,
+    livemode: event.livemode,
+    apiVersion: event.api_version ?? null,
+    stripeCreatedAt: new Date(event.created * 1000),
+    payload: JSON.stringify(event),
+    status: triage.ignoredReason === undefined ? "received" : "ignored",
+    outcome: triage.ignoredReason ?? null,
+    orderingKey: triage.orderingKey,
+  };
+}
+
+// One statement, so one transaction: every row of the batch is durable when it returns, or
+// none is. Arrays through unnest keep it one prepared statement whatever the batch size.
+// ON CONFLICT (id) DO NOTHING: a repeat delivery, here or racing on another API instance,
+// leaves exactly one row. An event ignored at ingest is stored finished (processed_at set),
+// so it counts in received = processed + ignored + parked and dedupes its repeats, and no
+// claim ever sees it. The NOTIFY is sent at commit, once, and only when a row a processor
+// must work was stored.
+const INSERT_EVENTS = `
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[],
+                       $6::text[], $7::text[], $8::text[], $9::text[])
+    AS t(id, type, livemode, api_version, stripe_created_at, payload, status, outcome, ordering_key)
+),
+inserted AS (
+  INSERT INTO webhook_events
+    (id, type, livemode, api_version, stripe_created_at, payload, status, attempts,
+     next_attempt_at, received_at, outcome, processed_at, ordering_key)
+  SELECT id, type, livemode, api_version, stripe_created_at, payload::jsonb,
+         status::webhook_event_status, 0, $10::timestamptz, $10::timestamptz, outcome,
+         CASE WHEN status = 'ignored' THEN $10::timestamptz END, ordering_key
+  FROM input
+  ORDER BY id
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, status
+),
+wake AS (
+  SELECT pg_notify('${WEBHOOK_EVENTS_CHANNEL}', '') FROM inserted WHERE status = 'received' LIMIT 1
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT NULL FROM wake`;
+
+/**
+ * Stores verified events in one transaction; which of them were new. Events must have
+ * distinct ids (see {@link receiveAll}). Rows are inserted in id order, so two batches
+ * racing over the same ids wait for each other instead of deadlocking.
+ */
+async function insertDistinct(
+  prisma: PrismaClient,
+  events: readonly Stripe.Event[],
+  now: Date,
+): Promise<ReadonlySet<string>> {
+  const rows = events.map(rowOf);
+  const { rows: inserted } = await runStatement<{ id: string | null }>(prisma, {
+    name: "webhook_ingest",
+    text: INSERT_EVENTS,
+    values: [
+      rows.map((r) => r.id),
+      rows.map((r) => r.type),
+      rows.map((r) => r.livemode),
+      rows.map((r) => r.apiVersion),
+      rows.map((r) => r.stripeCreatedAt),
+      rows.map((r) => r.payload),
+      rows.map((r) => r.status),
+      rows.map((r) => r.outcome),
+      rows.map((r) => r.orderingKey),
+      now,
+    ],
+  });
+  return new Set(inserted.flatMap((r) => (r.id === null ? [] : [r.id])));
+}
+
+/**
+ * Stores verified events in ONE transaction and says, for each (in the same order), whether
+ * it was `stored` or a `duplicate` (already stored, or an earlier copy in the same call).
+ * Each event is triaged first ({@link triageAtIngest}): its ordering key, and whether it is
+ * stored `ignored` at once because it cannot change any state. A failure stores none.
+ */
+export function receiveAll(
+  prisma: PrismaClient,
+  events: readonly Stripe.Event[],
+  now: Date,
+): ResultAsync<readonly ReceiveResult[], StorageError> {
+  const distinct = [...new Map(events.map((e) => [e.id, e])).values()];
+  return ResultAsync.fromPromise(insertDistinct(prisma, distinct, now), (error) =>
+    storageErrorOf(error, { operation: "webhook receive" }),
+  ).map((stored) => {
+    const seen = new Set<string>();
+    return events.map((e): ReceiveResult => {
+      const first = !seen.has(e.id);
+      seen.add(e.id);
+      return first && stored.has(e.id) ? "stored" : "duplicate";
+    });
+  });
+}
+
+/** Settings of {@link BatchingWebhookIngest}. */
+export interface WebhookIngestBatching {
+  /** Most events in one transaction (default 64). */
+  readonly maxBatch?: number;
+  /** Longest an event waits for others before its batch is written, in ms (default 2). */
+  readonly maxWaitMs?: number;
+  /** Most batches written at once (default 4); more wait, growing up to `maxBatch`. */
+  readonly maxInFlight?: number;
+}
+
+interface Pending {
+  readonly event: Stripe.Event;
+  readonly resolve: (result: ReceiveResult) => void;
+  readonly reject: (error: StorageError) => void;
+}
+
+/** Defaults of {@link WebhookIngestBatching}. */
+export const DEFAULT_WEBHOOK_INGEST_BATCHING = { maxBatch: 64, maxWaitMs: 2, maxInFlight: 4 } as const;
+
+function positiveInteger(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
+  return value;
+}
+
+/**
+ * The webhook endpoint's `receive`, grouped: concurrent deliveries are gathered for up to
+ * `maxWaitMs` (or until `maxBatch` are waiting) and stored in one transaction
+ * ({@link receiveAll}). Each caller's answer comes only once its batch has committed, so a
+ * 2xx is never sent for an event that is not durable; a batch that fails fails every
+ * caller in it with the storage error (the endpoint answers 503 and Stripe delivers again).
+ * Duplicates within a batch or across batches end as one row.
+ */
+export class BatchingWebhookIngest {
+  readonly #maxBatch: number;
+  readonly #maxWaitMs: number;
+  readonly #maxInFlight: number;
+  #gathering: Pending[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Full batches waiting for a free slot. */
+  readonly #ready: Pending[][] = [];
+  #inFlight = 0;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly clock: Clock = new SystemClock(),
+    options: WebhookIngestBatching = {},
+  ) {
+    this.#maxBatch = positiveInteger(
+      "maxBatch",
+      options.maxBatch ?? DEFAULT_WEBHOOK_INGEST_BATCHING.maxBatch,
+      1,
+    );
+    this.#maxWaitMs = positiveInteger(
+      "maxWaitMs",
+      options.maxWaitMs ?? DEFAULT_WEBHOOK_INGEST_BATCHING.maxWaitMs,
+      0,
+    );
+    this.#maxInFlight = positiveInteger(
+      "maxInFlight",
+      options.maxInFlight ?? DEFAULT_WEBHOOK_INGEST_BATCHING.maxInFlight,
+      1,
+    );
+  }
+
+  receive(event: Stripe.Event): ResultAsync<ReceiveResult, StorageError> {
+    const answer = new Promise<ReceiveResult>((resolve, reject) => {
+      this.#gathering.push({ event, resolve, reject });
+      if (this.#gathering.length >= this.#maxBatch) this.#close();
+      else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#close(), this.#maxWaitMs);
+    });
+    return ResultAsync.fromPromise(answer, (error) => error as StorageError);
+  }
+
+  /** Ends the batch being gathered: written now if a slot is free, else queued. */
+  #close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#gathering.length === 0) return;
+    this.#ready.push(this.#gathering);
+    this.#gathering = [];
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight) {
+      // While every slot was busy, batches queued up: merge them (up to maxBatch) so a
+      // backlog is written in fewer, larger transactions.
+      const batch = this.#ready.shift();
+      if (batch === undefined) return;
+      while (this.#ready.length > 0 && batch.length + (this.#ready[0]?.length ?? 0) <= this.#maxBatch)
+        batch.push(...(this.#ready.shift() ?? []));
+      this.#inFlight += 1;
+      void this.#write(batch).finally(() => {
+        this.#inFlight -= 1;
+        this.#pump();
+      });
+    }
+  }
+
+  async #write(batch: readonly Pending[]): Promise<void> {
+    const result = await receiveAll(
+      this.prisma,
+      batch.map((p) => p.event),
+      new Date(this.clock.now()),
+    );
+    if (result.isErr()) {
+      for (const p of batch) p.reject(result.error);
+      return;
+    }
+    for (const [i, answer] of result.value.entries()) batch[i]?.resolve(answer);
+  }
+}

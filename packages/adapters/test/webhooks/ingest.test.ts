@@ -1,0 +1,183 @@
+import { ManualClock } from "@susu/domain/testing";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
+import { BatchingWebhookIngest, receiveAll, WEBHOOK_EVENTS_CHANNEL } from "../../src/webhooks/index.js";
+import { useTestDatabase } from "../support/index.js";
+import { debitEvent, stripeEvent } from "./events.js";
+
+const db = useTestDatabase();
+const clock = new ManualClock(Date.UTC(2026, 5, 1));
+let seq = 0;
+const kept = () => {
+  seq += 1;
+  return debitEvent("payment_intent.processing", {
+    groupId: "grp_ingest",
+    roundId: `round_ingest_${seq}`,
+    memberId: "ana",
+    attempt: 1,
+  });
+};
+const cheap = () => stripeEvent("charge.succeeded", { id: `ch_ingest_${++seq}`, object: "charge" });
+
+let listener: pg.Client;
+const notes: string[] = [];
+
+beforeAll(async () => {
+  listener = new pg.Client({ connectionString: db.connectionString });
+  await listener.connect();
+  listener.on("notification", (n) => notes.push(n.channel));
+  await listener.query(`LISTEN ${WEBHOOK_EVENTS_CHANNEL}`);
+});
+
+afterAll(async () => {
+  await listener.end();
+});
+
+const rowsOf = (ids: readonly string[]) =>
+  db.prisma.webhookEvent.findMany({ where: { id: { in: [...ids] } }, orderBy: { id: "asc" } });
+const settle = () => new Promise((r) => setTimeout(r, 150));
+
+describe("receiveAll: one transaction for many events", () => {
+  it("stores new events with their ordering key and triage; repeats (in the batch or stored) are duplicates", async () => {
+    const [a, b, ignored] = [kept(), kept(), cheap()];
+    expect((await receiveAll(db.prisma, [a], new Date(clock.now())))._unsafeUnwrap()).toEqual(["stored"]);
+    const answers = (await receiveAll(db.prisma, [a, b, b, ignored], new Date(clock.now())))._unsafeUnwrap();
+    expect(answers).toEqual(["duplicate", "stored", "duplicate", "stored"]);
+    const rows = await rowsOf([a.id, b.id, ignored.id]);
+    expect(rows).toHaveLength(3);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(b.id)).toMatchObject({
+      status: "received",
+      orderingKey: `round:round_ingest_${seq - 1}`,
+    });
+    expect(byId.get(b.id)?.processedAt).toBeNull();
+    expect(byId.get(ignored.id)).toMatchObject({
+      status: "ignored",
+      outcome: "payment_intent.* events carry the payment's outcome",
+      orderingKey: `charge:${(ignored.data.object as { id: string }).id}`,
+      attempts: 0,
+    });
+    expect(byId.get(ignored.id)?.processedAt?.getTime()).toBe(clock.now());
+  });
+
+  it("an event the database refuses fails the whole batch and stores none of it", async () => {
+    const good = kept();
+    // jsonb cannot hold a NUL character.
+    const unstorable = stripeEvent("payment_intent.processing", {
+      id: "pi_\u0000",
+      object: "payment_intent",
+    });
+    const refused = await receiveAll(db.prisma, [good, unstorable], new Date(clock.now()));
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
+    expect(await rowsOf([good.id, unstorable.id])).toEqual([]);
+  });
+
+  it("NOTIFYs once a batch stored something a processor must work, and not for events ignored at ingest", async () => {
+    await settle();
+    notes.length = 0;
+    (await receiveAll(db.prisma, [cheap(), cheap()], new Date(clock.now())))._unsafeUnwrap();
+    await settle();
+    expect(notes).toEqual([]);
+    (await receiveAll(db.prisma, [kept(), kept(), cheap()], new Date(clock.now())))._unsafeUnwrap();
+    await settle();
+    expect(notes).toEqual([WEBHOOK_EVENTS_CHANNEL]);
+    // A batch of duplicates stores nothing new: no wake-up.
+    const again = kept();
+    (await receiveAll(db.prisma, [again], new Date(clock.now())))._unsafeUnwrap();
+    await settle();
+    notes.length = 0;
+    (await receiveAll(db.prisma, [again], new Date(clock.now())))._unsafeUnwrap();
+    await settle();
+    expect(notes).toEqual([]);
+  });
+});
+
+describe("BatchingWebhookIngest", () => {
+  it("gathers concurrent deliveries into few transactions and answers each only once stored", async () => {
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, {
+      maxBatch: 16,
+      maxWaitMs: 20,
+      maxInFlight: 2,
+    });
+    const events = Array.from({ length: 40 }, kept);
+    notes.length = 0;
+    const answers = await Promise.all(
+      events.map(async (e) => {
+        const answer = (await ingest.receive(e))._unsafeUnwrap();
+        // Durable when answered: another connection sees the row.
+        const row = await db.prisma.webhookEvent.findUnique({ where: { id: e.id } });
+        return { answer, stored: row !== null };
+      }),
+    );
+    expect(answers.every((a) => a.answer === "stored" && a.stored)).toBe(true);
+    await settle();
+    // 40 events, at most 16 per transaction, one NOTIFY per transaction: 3 to 40/16 rounded up.
+    expect(notes.length).toBeGreaterThanOrEqual(3);
+    expect(notes.length).toBeLessThanOrEqual(4);
+  });
+
+  it("duplicates in one batch and across racing batches on two clients end as one row, one `stored` each", async () => {
+    const clients: PrismaClient[] = [
+      createPrismaClient(db.connectionString, { maxConnections: 2 }),
+      createPrismaClient(db.connectionString, { maxConnections: 2 }),
+    ];
+    try {
+      const [one, two] = clients.map(
+        (c) => new BatchingWebhookIngest(c, clock, { maxBatch: 8, maxWaitMs: 5 }),
+      );
+      const events = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? cheap() : kept()));
+      // The same events, in opposite orders, twice on each client: racing inserts of shared ids.
+      const deliveries = [
+        ...events.map((e) => one!.receive(e)),
+        ...[...events].reverse().map((e) => two!.receive(e)),
+        ...events.map((e) => two!.receive(e)),
+        ...[...events].reverse().map((e) => one!.receive(e)),
+      ];
+      const answers = (await Promise.all(deliveries)).map((r) => r._unsafeUnwrap());
+      expect(answers.filter((a) => a === "stored")).toHaveLength(events.length);
+      const rows = await rowsOf(events.map((e) => e.id));
+      expect(rows).toHaveLength(events.length);
+    } finally {
+      await Promise.all(clients.map((c) => c.$disconnect()));
+    }
+  });
+
+  it("a failed batch fails every delivery in it; none is acknowledged", async () => {
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, { maxBatch: 10, maxWaitMs: 30 });
+    const good = [kept(), kept()];
+    const unstorable = stripeEvent("payment_intent.processing", {
+      id: "pi_\u0000",
+      object: "payment_intent",
+    });
+    const answers = await Promise.all([...good, unstorable].map((e) => ingest.receive(e)));
+    expect(answers.map((a) => (a.isErr() ? a.error.type : a.value))).toEqual([
+      "storage_refused",
+      "storage_refused",
+      "storage_refused",
+    ]);
+    expect(await rowsOf(good.map((e) => e.id))).toEqual([]);
+    // Stripe delivers them again; alone, they are stored.
+    expect((await ingest.receive(good[0]!))._unsafeUnwrap()).toBe("stored");
+  });
+
+  it("a database that cannot be reached is storage_unavailable for the whole batch", async () => {
+    const gone = createPrismaClient("postgresql://susu:susu@127.0.0.1:1/susu", { maxConnections: 1 });
+    try {
+      const ingest = new BatchingWebhookIngest(gone, clock, { maxWaitMs: 1 });
+      const answers = await Promise.all([kept(), kept()].map((e) => ingest.receive(e)));
+      expect(answers.map((a) => a.isErr() && a.error.type)).toEqual([
+        "storage_unavailable",
+        "storage_unavailable",
+      ]);
+    } finally {
+      await gone.$disconnect();
+    }
+  });
+
+  it("refuses settings that would never write or never gather", () => {
+    expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxBatch: 0 })).toThrow(RangeError);
+    expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxWaitMs: -1 })).toThrow(RangeError);
+    expect(() => new BatchingWebhookIngest(db.prisma, clock, { maxInFlight: 1.5 })).toThrow(RangeError);
+  });
+});
