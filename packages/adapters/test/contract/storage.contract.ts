@@ -591,8 +591,15 @@ export function storageContract(name: string, factory: StorageFactory): void {
         rounds: [{ state: { ...round, recipientMemberId: "ben" }, expectedVersion: undefined }],
         outbox: [timer("t-again")],
       });
-      expect(again._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict", aggregate: "round", id: round.id });
-      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({ name: "Test group", version: 0 });
+      expect(again._unsafeUnwrapErr()).toMatchObject({
+        type: "version_conflict",
+        aggregate: "round",
+        id: round.id,
+      });
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({
+        name: "Test group",
+        version: 0,
+      });
       expect((await s.rounds.getRound(round.id))._unsafeUnwrap()).toEqual({ ...round, version: 0 });
       expect((await s.rounds.listRoundsOfGroup(group.id))._unsafeUnwrap()).toHaveLength(1);
       expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);

@@ -20,7 +20,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     const groupId = fc.oneof(
       fc.stringMatching(/^grp_[0-9a-f]{1,32}$/),
       fc.stringMatching(/^[a-z0-9_]{1,12}$/),
-      fc.tuple(fc.stringMatching(/^[a-z]{1,4}$/), fc.nat(9), fc.nat(9)).map(([g, r, q]) => `${g}_r${r}_s${q}`),
+      fc
+        .tuple(fc.stringMatching(/^[a-z]{1,4}$/), fc.nat(9), fc.nat(9))
+        .map(([g, r, q]) => `${g}_r${r}_s${q}`),
     );
     const ref = fc.tuple(groupId, fc.integer({ min: 1, max: 50 }), fc.nat(2000));
     fc.assert(
