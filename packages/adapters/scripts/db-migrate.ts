@@ -1,5 +1,6 @@
 // `npm run db:migrate`: applies pending migrations to DATABASE_URL, or to the embedded
 // PostgreSQL (started for the occasion, or the one already running on the data folder).
+// Exits 0 when the database is up to date, 1 on a failure.
 import { redactConnectionString } from "../src/db/connection-string.js";
 import { resolveDatabaseUrl } from "../src/db/database-url.js";
 import { applyMigrations } from "../src/db/migrations.js";
@@ -19,3 +20,6 @@ try {
 } finally {
   await database.close();
 }
+// The embedded server's package exits the process from its own exit hook with status 0,
+// which would hide a failure: leave with ours.
+process.exit(Number(process.exitCode ?? 0));

@@ -53,3 +53,6 @@ try {
   await prisma.$disconnect();
   await database.close();
 }
+// The embedded server's package exits the process from its own exit hook with status 0,
+// which would hide a failure: leave with ours.
+process.exit(Number(process.exitCode ?? 0));

@@ -34,7 +34,7 @@ export const TIMELINE_EMBEDDED = 100;
 const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
 
 const RoundIdParam = z.object({
-  roundId: IdSchema.openapi({ param: { name: "roundId", in: "path" }, example: "round_1" }),
+  roundId: IdSchema.openapi({ param: { name: "roundId", in: "path" }, example: "round_grp_3f9c_r1_s0" }),
 });
 
 const RoundMemberParam = RoundIdParam.extend({

@@ -1,14 +1,16 @@
-// Issue 11's restore drill, on real PostgreSQL and the emulator through the SDK. Two groups:
+// Issue 11's restore drill, on real PostgreSQL and the emulator through the SDK. Three groups:
 // A's round is debited and settled and two of its three transfers are made; B's round has
-// just started (its debits are still in the outbox). A backup is taken. Life goes on: A's
-// last transfer, B's three debits, their webhooks processed, A's round paid out. Then the
-// database is lost and the backup restored into a new one, which has forgotten all that.
-// Recovery is the operator's runbook: catch up on Stripe's events since the backup (into the
-// inbox, processed first, the worst order), then the dispatcher re-runs the effects whose
-// results were lost — with the same effect ids as Idempotency-Keys, Stripe answers with the
-// objects it made the first time — and both rounds run to the end.
-// Stripe must hold exactly one PaymentIntent per debit and one Transfer per contribution;
-// susu's books must balance, each round end once.
+// just started (its debits are still in the outbox); C's round is due but not yet opened. A
+// backup is taken. Life goes on: A's last transfer, B's three debits, C's round opened and
+// its three debits made, their webhooks processed, A's round paid out. Then the database is
+// lost and the backup restored into a new one, which has forgotten all that — C's round
+// included. Recovery is the operator's runbook: catch up on Stripe's events since the backup
+// (into the inbox), then the scheduler runs: the due-round job opens C's round again — under
+// the same id, derived from the group's state (`roundIds.round`), so its debits carry the
+// same Idempotency-Keys — and the dispatcher re-runs the effects whose results were lost:
+// Stripe answers the same keys with the objects it made the first time, and the rounds run
+// to the end. Stripe must hold exactly one PaymentIntent per debit and one Transfer per
+// contribution; susu's books must balance, each round end once.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,8 +101,10 @@ describe.each(ORDERS)(
     const ids = new SequentialIds();
     const groupA = { id: "grp_a", members: ["a1", "a2", "a3"] };
     const groupB = { id: "grp_b", members: ["b1", "b2", "b3"] };
+    const groupC = { id: "grp_c", members: ["c1", "c2", "c3"] };
     let roundA: { id: string; transferGroup: string; recipient: string };
     let roundB: { id: string; transferGroup: string; recipient: string };
+    let roundC: { id: string; transferGroup: string; recipient: string };
     let backupAt = 0;
 
     function susuOn(db: TestDatabase, dispatcherGateway: StripePaymentGateway = harness.gateway): Susu {
@@ -167,6 +171,14 @@ describe.each(ORDERS)(
       return { id: round.id, transferGroup: round.transferGroup, recipient: round.recipientMemberId };
     }
 
+    /** The scheduler's due-round job: opens every group's round that is due (as apps/scheduler's openDueRounds). */
+    async function openDueRounds(susu: Susu): Promise<Awaited<ReturnType<typeof startRound>>[]> {
+      const due = (await susu.deps.groups.findGroupsDueForRound(clock.now(), 100))._unsafeUnwrap();
+      const opened: Awaited<ReturnType<typeof startRound>>[] = [];
+      for (const group of due) opened.push(await startRound(susu, group.id));
+      return opened;
+    }
+
     async function paymentIntents(transferGroup: string): Promise<Stripe.PaymentIntent[]> {
       const out: Stripe.PaymentIntent[] = [];
       for await (const pi of harness.stripe.paymentIntents.list({ limit: 100 }))
@@ -189,7 +201,7 @@ describe.each(ORDERS)(
       databases.push(db);
       live = susuOn(db);
       const people: Person[] = [];
-      for (const m of [...groupA.members, ...groupB.members]) {
+      for (const m of [...groupA.members, ...groupB.members, ...groupC.members]) {
         const saved = await harness.customerWithMandate(m, "000123456");
         const account = await harness.driver.connectedAccount({ canReceive: true });
         people.push({
@@ -205,7 +217,7 @@ describe.each(ORDERS)(
       (
         await live.deps.uow.commit({
           people: people.map((state) => ({ state, expectedVersion: undefined })),
-          groups: [groupA, groupB].map((g) => ({
+          groups: [groupA, groupB, groupC].map((g) => ({
             state: anActiveGroup({ id: g.id, memberIds: g.members, startsAt: clock.now() - 1 }),
             expectedVersion: undefined,
           })),
@@ -237,20 +249,29 @@ describe.each(ORDERS)(
         expect(await dispatch(live, 1)).toBe(1);
       expect(await transfers(roundA.transferGroup)).toHaveLength(2);
       expect(await paymentIntents(roundB.transferGroup)).toHaveLength(0);
+      // C's round is due; the scheduler has not opened it yet.
+      expect((await live.store.getGroup(groupC.id))._unsafeUnwrap()?.currentRoundId).toBeUndefined();
 
       await advance(MINUTE);
       backupAt = clock.now();
       await takeBackup(live.db.connectionString, backupPath);
     });
 
-    it("after the backup: A's last transfer and B's debits are made and their webhooks processed", async () => {
+    it("after the backup: A's last transfer, B's debits, C's round opened and debited, their webhooks processed", async () => {
       await advance(10 * MINUTE);
+      const opened = await openDueRounds(live);
+      expect(opened).toHaveLength(1);
+      roundC = opened[0] ?? roundC;
+      expect((await live.store.getGroup(groupC.id))._unsafeUnwrap()?.currentRoundId).toBe(roundC.id);
       await runUntilQuiet(live);
       expect((await live.store.getRound(roundA.id))._unsafeUnwrap()?.status).toBe("paid_out");
       expect(await transfers(roundA.transferGroup)).toHaveLength(3);
       expect(await paymentIntents(roundB.transferGroup)).toHaveLength(3);
       const b = (await live.store.getRound(roundB.id))._unsafeUnwrap();
       expect(b?.contributions.map((c) => c.status)).toEqual(["processing", "processing", "processing"]);
+      expect((await paymentIntents(roundC.transferGroup)).map((pi) => pi.metadata.member_id).sort()).toEqual(
+        groupC.members,
+      );
     });
 
     it("restored into a new database, caught up on Stripe's events, run to the end: one debit and one transfer each", async () => {
@@ -270,6 +291,9 @@ describe.each(ORDERS)(
       expect(
         (await restored.store.getRound(roundB.id))._unsafeUnwrap()?.contributions.map((c) => c.status),
       ).not.toContain("processing");
+      // C's round is unknown to it: the group is due again, with no round in progress.
+      expect((await restored.store.getRound(roundC.id))._unsafeUnwrap()).toBeUndefined();
+      expect((await restored.store.getGroup(groupC.id))._unsafeUnwrap()?.currentRoundId).toBeUndefined();
 
       // Catch-up from the backup's time minus a margin: what the inbox had is a duplicate.
       const since = backupAt - 60 * MINUTE * 1000;
@@ -277,38 +301,64 @@ describe.each(ORDERS)(
         since,
         connectedAccounts: await knownConnectedAccounts(db.prisma),
       });
-      expect(caughtUp.accounts).toBe(6);
+      expect(caughtUp.accounts).toBe(9);
       expect(caughtUp.stored).toBeGreaterThan(0);
       expect(caughtUp.duplicates).toBeGreaterThan(0);
       const again = await catchUpStripeEvents(harness.stripe, restored.inbox, { since });
       expect(again.stored).toBe(0);
 
-      if (order === "processor first") while ((await process(restored)) > 0);
-      else {
+      if (order === "processor first") {
+        // The caught-up events of C's debits name a round the database does not have: ignored.
+        while ((await process(restored)) > 0);
+        // The due-round job opens C's round again: the same round, under the same id.
+        expect(await openDueRounds(restored)).toEqual([roundC]);
+      } else {
+        expect(await openDueRounds(restored)).toEqual([roundC]);
         // Every lost effect re-runs before any caught-up event is applied: Stripe answers the
         // same keys with the objects it made after the backup.
         const before = {
           a: await transfers(roundA.transferGroup),
           b: await paymentIntents(roundB.transferGroup),
+          c: await paymentIntents(roundC.transferGroup),
         };
         while ((await dispatch(restored)) > 0);
         expect((await transfers(roundA.transferGroup)).map((t) => t.id)).toEqual(before.a.map((t) => t.id));
         expect((await paymentIntents(roundB.transferGroup)).map((pi) => pi.id)).toEqual(
           before.b.map((pi) => pi.id),
         );
-        const b = (await restored.store.getRound(roundB.id))._unsafeUnwrap();
-        expect(b?.contributions.map((c) => c.status)).toEqual(["processing", "processing", "processing"]);
+        expect((await paymentIntents(roundC.transferGroup)).map((pi) => pi.id)).toEqual(
+          before.c.map((pi) => pi.id),
+        );
+        for (const id of [roundB.id, roundC.id]) {
+          const round = (await restored.store.getRound(id))._unsafeUnwrap();
+          expect(round?.contributions.map((c) => c.status)).toEqual([
+            "processing",
+            "processing",
+            "processing",
+          ]);
+        }
       }
       await runUntilQuiet(restored);
       // B's debits settle; its transfers follow.
       await advance(SETTLE_SECONDS);
       await runUntilQuiet(restored);
 
-      for (const round of [roundA, roundB]) {
+      // Across every PaymentIntent at Stripe, whatever its round or transfer group: each member
+      // (of one group, with one round here) was debited exactly once.
+      const debited: string[] = [];
+      for await (const pi of harness.stripe.paymentIntents.list({ limit: 100 }))
+        debited.push(pi.metadata.member_id ?? "");
+      expect(debited.sort()).toEqual([...groupA.members, ...groupB.members, ...groupC.members]);
+      const membersOf = new Map([
+        [roundA, groupA.members],
+        [roundB, groupB.members],
+        [roundC, groupC.members],
+      ]);
+      for (const [round, members] of membersOf) {
+        // Exactly one PaymentIntent per member, C's included: re-opened under the same id, its
+        // debits reached Stripe under the keys of the first opening.
         const intents = await paymentIntents(round.transferGroup);
-        expect(intents.map((pi) => pi.metadata.member_id).sort()).toEqual(
-          (round === roundA ? groupA : groupB).members,
-        );
+        expect(intents.map((pi) => pi.metadata.member_id).sort()).toEqual(members);
         expect(intents.every((pi) => pi.status === "succeeded")).toBe(true);
         const made = await transfers(round.transferGroup);
         expect(made).toHaveLength(3);

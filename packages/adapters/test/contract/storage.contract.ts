@@ -570,6 +570,41 @@ export function storageContract(name: string, factory: StorageFactory): void {
       expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
     });
 
+    it("a round opened a second time under the same id is refused (version_conflict), storing nothing of that commit", async () => {
+      // Round ids are derived from the group and the round's sequence (roundIds.round), so
+      // two openings of the same round — a restore replayed, a race the group's version did
+      // not catch — meet on the round's id: the second must be a conflict, not a crash or a
+      // second row.
+      const group = anActiveGroup();
+      const round = aRoundOf(group);
+      (
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [{ state: round, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      const again = await s.uow.commit({
+        ...empty,
+        groups: [{ state: { ...group, name: "Opened twice" }, expectedVersion: 0 }],
+        rounds: [{ state: { ...round, recipientMemberId: "ben" }, expectedVersion: undefined }],
+        outbox: [timer("t-again")],
+      });
+      expect(again._unsafeUnwrapErr()).toMatchObject({
+        type: "version_conflict",
+        aggregate: "round",
+        id: round.id,
+      });
+      expect((await s.groups.getGroup(group.id))._unsafeUnwrap()).toMatchObject({
+        name: "Test group",
+        version: 0,
+      });
+      expect((await s.rounds.getRound(round.id))._unsafeUnwrap()).toEqual({ ...round, version: 0 });
+      expect((await s.rounds.listRoundsOfGroup(group.id))._unsafeUnwrap()).toHaveLength(1);
+      expect((await s.outbox.claimDue("w", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+    });
+
     it("two writers racing on one version: exactly one wins", async () => {
       const group = anActiveGroup();
       (

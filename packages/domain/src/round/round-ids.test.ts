@@ -1,6 +1,7 @@
 // Every id format a round makes, pinned with literal strings. These are stored keys
 // (outbox rows, Stripe idempotency keys, ledger transactions, timers, notifications,
 // tickets): if one of these expectations has to change, the change is a data migration.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { roundIds } from "./round-ids.js";
 
@@ -8,6 +9,34 @@ const debit = "r1:contribution:m2:attempt:3";
 const transfer = "r1:transfer:m2:attempt:2";
 
 describe("round ids (stored keys: a format change is a data migration)", () => {
+  it("the round's own id, derived from its group, rotation and sequence (every other id starts with it)", () => {
+    expect(roundIds.round("grp_3f9c", 2, 5)).toBe("round_grp_3f9c_r2_s5");
+    expect(roundIds.round("grp_1", 1, 0)).toBe("round_grp_1_r1_s0");
+  });
+
+  it("round ids: the same references give the same id, different ones never the same id, and no colon", () => {
+    // Group ids as the id generator makes them (prefix, underscore, anything without a colon),
+    // including ones that end like a rotation/sequence suffix, to try to fool the format.
+    const groupId = fc.oneof(
+      fc.stringMatching(/^grp_[0-9a-f]{1,32}$/),
+      fc.stringMatching(/^[a-z0-9_]{1,12}$/),
+      fc
+        .tuple(fc.stringMatching(/^[a-z]{1,4}$/), fc.nat(9), fc.nat(9))
+        .map(([g, r, q]) => `${g}_r${r}_s${q}`),
+    );
+    const ref = fc.tuple(groupId, fc.integer({ min: 1, max: 50 }), fc.nat(2000));
+    fc.assert(
+      fc.property(ref, ref, ([g1, r1, s1], [g2, r2, s2]) => {
+        const a = roundIds.round(g1, r1, s1);
+        const b = roundIds.round(g2, r2, s2);
+        expect(a).toBe(roundIds.round(g1, r1, s1));
+        expect(a.includes(":")).toBe(false);
+        expect(a === b).toBe(g1 === g2 && r1 === r2 && s1 === s2);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("effects that reach Stripe", () => {
     expect(roundIds.transferGroup("r1")).toBe("round_r1");
     expect(roundIds.debit("r1", "m2", 3)).toBe(debit);
@@ -87,6 +116,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     const [r, m, d, t] = ["r1", "m", "x", "x"];
     const { ledger: l, notice: n, ticket: k } = roundIds;
     const ids = [
+      roundIds.round(r, 1, 1),
       roundIds.debit(r, m, 1),
       roundIds.transfer(r, m, 1),
       roundIds.refund(r, m),

@@ -183,6 +183,20 @@ const seedIds = Object.freeze({
  * different effects share an id.
  */
 export const roundIds = Object.freeze({
+  /**
+   * The round's own id, derived from what identifies it in its group, never drawn at
+   * random: `round_<group>_r<rotation>_s<sequence>` (`sequence` is the group's 0-based
+   * count of rounds opened, across rotations). Every other id of the round (debits'
+   * Idempotency-Keys included) starts with it, so the same round must get the same id
+   * however many times it is opened: after a database restore, the scheduler opens a round
+   * the restored database lost again, and its debits must reach Stripe under the keys of
+   * the first opening. The sequence moves on with every opening, a cancelled round's
+   * included, so a re-opened turn (same recipient after a cancel) gets a new id. No colon:
+   * the id is the first part of `:`-separated keys. Injective: the last two parts are
+   * numbers, so the group id is everything between the prefix and them.
+   */
+  round: (groupId: string, rotation: number, sequence: number): string =>
+    `round_${groupId}_r${rotation}_s${sequence}`,
   /** Stripe `transfer_group` tying the round's charges and transfers together: `round_<round>`. */
   transferGroup: (roundId: string): string => `round_${roundId}`,
   /** A member's BECS debit, one per attempt (the Stripe idempotency key): `<round>:contribution:<member>:attempt:<n>`. */

@@ -38,6 +38,8 @@ export interface FakeDebit {
   readonly outcome: FakeDebitOutcome;
   /** The debit's mandate; empty for a checkout's payment. */
   readonly mandateId: string;
+  /** The idempotency key a mandate debit was made under (Stripe: the `effect_id` metadata susu writes). */
+  readonly idempotencyKey?: string;
   /** The checkout session the customer paid this through, if any. */
   readonly checkoutSessionId?: string;
   chargeId?: string;
@@ -302,6 +304,7 @@ export class FakePaymentGateway implements PaymentGateway {
         settlesAt: this.now() + this.settlementDelayMs,
         outcome,
         mandateId: input.mandateId,
+        idempotencyKey: input.idempotencyKey,
       };
       this.debits.set(debit.paymentIntentId, debit);
       return okAsync<DebitOutcome, GatewayError>({

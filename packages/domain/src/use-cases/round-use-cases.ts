@@ -7,6 +7,7 @@ import type { AuditEntry } from "../ports/storage.js";
 import { type DecideContext, decide, type RoundDecision } from "../round/decide.js";
 import { newRound, type Round } from "../round/round.js";
 import { isGroupLocalEffect, type RoundEffect, type RoundOutboxEffect } from "../round/round-effect.js";
+import { roundIds } from "../round/round-ids.js";
 import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { readinessOfMembers } from "./load-people.js";
@@ -189,12 +190,15 @@ export function startRound(
     return readinessOfMembers(deps, group).andThen((readinessOf) => {
       const ready = G.requireMembersReady(group, readinessOf);
       if (ready.isErr()) return errAsync(ready.error);
-      const roundId = deps.ids.newId("round");
+      // Derived, not random: a restored database opens a lost round again under the same id.
+      const rotation = group.rotation.number;
+      const sequence = group.rotation.roundSequence;
+      const roundId = roundIds.round(groupId, rotation, sequence);
       const created = newRound({
         id: roundId,
         groupId,
-        rotation: group.rotation.number,
-        sequence: group.rotation.roundSequence,
+        rotation,
+        sequence,
         recipientMemberId: recipient,
         recipientCanReceive: readinessOf(recipient).payoutsEnabled,
         contributorIds: G.contributingMembers(group).map((m) => m.id),
