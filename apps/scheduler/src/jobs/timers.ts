@@ -22,14 +22,21 @@ export interface TimerOptions {
    * `crashed` (its retry could not be scheduled: pg-boss runs the job again).
    */
   readonly metrics?: SchedulerMetrics;
+  /** Most due timers one fetch takes and applies at once (default {@link DEFAULT_TIMER_BATCH}). */
+  readonly batchSize?: number;
+  /** The wait between fetches that found nothing (pg-boss's minimum is 0.5 s; default 1 s). */
+  readonly pollingIntervalSeconds?: number;
 }
+
+/** Due timers applied at once by one process's timer worker. */
+export const DEFAULT_TIMER_BATCH = 16;
 
 /** What became of one timer job, as the metrics name it. */
 type TimerOutcome = "applied" | "ignored" | "not_found" | "unreadable" | "failed_will_retry" | "parked";
 
 /**
- * Feeds due timers to the aggregates they name, one job at a time (one failing timer must
- * not fail others), through the domain's one router of timers (`useCases.applyTimer`). A
+ * Feeds due timers to the aggregates they name, up to a batch at once, each job settled on
+ * its own (one failing timer must not fail others), through the domain's one router of timers (`useCases.applyTimer`). A
  * timer that no longer applies is ignored by its aggregate (and audited); a lost
  * optimistic race is retried here; any other failure is settled by the retry-or-park
  * policy: another attempt later, or a support ticket and then parked — a lost deadline
@@ -88,24 +95,52 @@ export async function workTimers(
       );
     return { outcome: s.outcome === "parked" ? "parked" : "failed_will_retry", output: s };
   };
+  const runJob = async (job: {
+    readonly id: string;
+    readonly data: unknown;
+  }): Promise<TimerSettlement | undefined> => {
+    const timer = parseTimerJob(job.data);
+    if (!timer) {
+      log.error({ jobId: job.id }, "timer job with unreadable data; dropped");
+      options.metrics?.jobRan("timer", "unreadable", 0);
+      return undefined;
+    }
+    const ran = await timedJob(
+      options.metrics,
+      `${timer.aggregate}_timer.${timer.timer.kind}`,
+      () => applyTimer(timer),
+      (r) => r.outcome,
+    );
+    return ran.output;
+  };
+  // pg-boss 10 waits its polling interval after every fetch, even one that found work, so one
+  // job per fetch would cap timers at one a second per process (a hundred releases falling due
+  // together took 100 s). A fetch takes up to `batchSize` due jobs and applies them at once; each
+  // job is completed or failed on its own, so one failing timer never fails the others (the
+  // batch-wide completion pg-boss makes afterwards finds none of them active and changes nothing).
   await boss.work(
     TIMER_QUEUE,
-    { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true },
-    async ([job]) => {
-      if (!job) return;
-      const timer = parseTimerJob(job.data);
-      if (!timer) {
-        log.error({ jobId: job.id }, "timer job with unreadable data; dropped");
-        options.metrics?.jobRan("timer", "unreadable", 0);
-        return;
-      }
-      const ran = await timedJob(
-        options.metrics,
-        `${timer.aggregate}_timer.${timer.timer.kind}`,
-        () => applyTimer(timer),
-        (r) => r.outcome,
+    {
+      batchSize: options.batchSize ?? DEFAULT_TIMER_BATCH,
+      pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
+      includeMetadata: true,
+    },
+    async (jobs) => {
+      await Promise.all(
+        jobs.map(async (job) => {
+          let output: TimerSettlement | undefined;
+          try {
+            output = await runJob(job);
+          } catch (error) {
+            // pg-boss runs it again after its retry delay (the queue's retryLimit).
+            await boss.fail(TIMER_QUEUE, job.id, {
+              message: error instanceof Error ? error.message : String(error),
+            });
+            return;
+          }
+          await boss.complete(TIMER_QUEUE, job.id, output === undefined ? {} : { ...output });
+        }),
       );
-      return ran.output;
     },
   );
 }

@@ -1,0 +1,107 @@
+// The timer worker takes due timers in batches (pg-boss 10 waits its polling interval after
+// every fetch, so one job per fetch capped timers at one a second per process) and settles
+// each job on its own: one timer that throws fails alone, the others complete.
+import { PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import type { UseCaseDeps } from "@susu/domain";
+import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
+import PgBoss from "pg-boss";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { workTimers } from "../src/jobs/timers.js";
+import { createLogger } from "../src/logger.js";
+
+const db = useTestDatabase();
+const log = createLogger("silent", "timer-batch-test");
+
+interface JobRow {
+  aggregate_id: string;
+  state: string;
+}
+
+function timerJobs(): Promise<JobRow[]> {
+  return db.prisma.$queryRaw<JobRow[]>`
+    SELECT data->>'aggregateId' AS aggregate_id, state::text AS state FROM pgboss.job
+    WHERE name = ${TIMER_QUEUE} ORDER BY data->>'aggregateId'`;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
+  let boss: PgBoss;
+
+  beforeAll(async () => {
+    boss = new PgBoss({
+      connectionString: db.connectionString,
+      schema: "pgboss",
+      supervise: false,
+      schedule: false,
+    });
+    boss.on("error", () => undefined);
+    await boss.start();
+    await PgBossTimerScheduler.prepare(boss);
+  });
+  afterAll(async () => {
+    await boss.stop({ graceful: false, wait: true });
+  });
+
+  it("applies every timer due together in one fetch, and a timer that throws fails alone", async () => {
+    const timers = new PgBossTimerScheduler(boss);
+    const ids = Array.from({ length: 12 }, (_, i) => `round_batch${String(i).padStart(2, "0")}`);
+    for (const id of ids)
+      (
+        await timers.schedule({
+          id: `${id}:timer:collection_deadline`,
+          aggregate: "round",
+          aggregateId: id,
+          at: Date.now() - 1_000,
+          timer: { kind: "collection_deadline" },
+        })
+      )._unsafeUnwrap();
+
+    const store = new InMemoryStore();
+    const broken = "round_batch05";
+    const deps: UseCaseDeps = {
+      people: store,
+      groups: store,
+      rounds: {
+        // Every round is missing (the timer ends `not_found`, completed), except one whose read throws.
+        getRound: (id) => {
+          if (id === broken) throw new Error("snapshot reader crashed");
+          return store.getRound(id);
+        },
+        listRoundsOfGroup: (groupId) => store.listRoundsOfGroup(groupId),
+      },
+      heldPayments: store,
+      payouts: store,
+      marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
+      paymentMethods: store,
+      uow: store,
+      audit: store,
+      clock: new SystemClock(),
+      ids: new SequentialIds(),
+    };
+    // A poll a minute apart: with one job per fetch, only the first timer would be done
+    // within the wait below; a batch takes all twelve in the first fetch.
+    await workTimers(boss, deps, new RecordingSupportDesk(), log, {
+      batchSize: 16,
+      pollingIntervalSeconds: 60,
+    });
+
+    const settled = (rows: JobRow[]) => rows.every((r) => r.state !== "created" && r.state !== "active");
+    await until(async () => settled(await timerJobs()), 20_000);
+    const rows = await timerJobs();
+    expect(rows.filter((r) => r.aggregate_id !== broken).map((r) => r.state)).toEqual(
+      Array.from({ length: 11 }, () => "completed"),
+    );
+    // Failed, so pg-boss runs it again after the queue's retry delay; the others were not failed with it.
+    expect(rows.find((r) => r.aggregate_id === broken)?.state).toBe("retry");
+  });
+});
