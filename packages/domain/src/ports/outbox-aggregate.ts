@@ -22,7 +22,8 @@ export function outboxAggregateOf(effect: OutboxEffect): OutboxAggregate {
   const { roundId, heldPaymentId, marketplaceChargeId } = effect.transaction.refs;
   if (roundId !== undefined) return { type: "round", id: roundId };
   if (heldPaymentId !== undefined) return { type: HELD_PAYMENT_AGGREGATE, id: heldPaymentId };
-  if (marketplaceChargeId !== undefined) return { type: MARKETPLACE_CHARGE_AGGREGATE, id: marketplaceChargeId };
+  if (marketplaceChargeId !== undefined)
+    return { type: MARKETPLACE_CHARGE_AGGREGATE, id: marketplaceChargeId };
   const { subscriptionId } = effect.transaction.refs;
   if (subscriptionId !== undefined) return { type: "subscription", id: subscriptionId };
   return { type: "ledger", id: effect.transaction.id };

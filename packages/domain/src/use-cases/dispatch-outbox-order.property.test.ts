@@ -20,7 +20,13 @@ import { InMemorySusu } from "../testing/in-memory-susu.js";
 import { dispatchOutbox } from "./dispatch-outbox.js";
 
 const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
-const RETRY: RetryPolicy = { baseDelayMs: 1_000, factor: 1, maxDelayMs: 1_000, jitter: "none", attemptsMax: 50 };
+const RETRY: RetryPolicy = {
+  baseDelayMs: 1_000,
+  factor: 1,
+  maxDelayMs: 1_000,
+  jitter: "none",
+  attemptsMax: 50,
+};
 
 const effectOf = (i: number, aggregate: number): OutboxEffect => ({
   kind: "schedule_timer",

@@ -126,7 +126,15 @@ export function dispatchOutbox(
         let failure: StorageError | undefined;
         const runGroup = async (group: readonly OutboxRecord[]): Promise<void> => {
           for (const record of group) {
-            const outcome = await runOne(deps, ports, outbox, options.workerId, retry, record, options.onSettled);
+            const outcome = await runOne(
+              deps,
+              ports,
+              outbox,
+              options.workerId,
+              retry,
+              record,
+              options.onSettled,
+            );
             if (outcome.isErr()) {
               failure ??= outcome.error;
               return;
