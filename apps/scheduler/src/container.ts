@@ -108,7 +108,7 @@ export function createContainer(
   workerId = "scheduler",
 ): Container {
   const container = new Container();
-  const prisma = createPrismaClient(env.DATABASE_URL);
+  const prisma = createPrismaClient(env.DATABASE_URL, { maxConnections: env.SUSU_DB_POOL_SIZE });
   const clock = new SystemClock();
   const store = new PrismaStore(prisma);
   const stripe = createStripeClient({
