@@ -260,7 +260,11 @@ describe.skipIf(process.platform !== "linux")("the scheduler through a PostgreSQ
     expect(Date.now() - backAt).toBeLessThan(20_000);
     expect(scheduler.exitCode).toBeNull();
     // (Logged after the pass that did it; the log reaches us a moment later.)
-    await until("the release logged", () => output.includes("outbox claims of a failed pass given back"), 5_000);
+    await until(
+      "the release logged",
+      () => output.includes("outbox claims of a failed pass given back"),
+      5_000,
+    );
     expect(output).toContain("notification listener reconnected");
 
     // Exactly one PaymentIntent per debit effect at Stripe.

@@ -922,12 +922,17 @@ export class PrismaStore
       .map(() => records);
   }
 
-  /** Marks an effect done, if `workerId` holds its lease; otherwise does nothing. */
+  /**
+   * Marks an effect done, if `workerId` holds its lease; otherwise does nothing. One
+   * prepared statement (the dispatcher's hottest write after the claim).
+   */
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({
-        where: { id: effectId, claimedBy: workerId, status: "pending" },
-        data: { status: "done", claimedBy: null, claimedUntil: null, completedAt: toDate(now) },
+      runStatement(this.#prisma, {
+        name: "susu_outbox_complete",
+        text: `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        values: [effectId, workerId, toDate(now)],
       }),
       { operation: "outbox complete" },
     ).map(() => undefined);
@@ -945,15 +950,19 @@ export class PrismaStore
     retryAt: Instant | undefined,
   ): ResultAsync<void, StorageError> {
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({
-        where: { id: effectId, claimedBy: workerId, status: "pending" },
-        data: {
-          attempts: { increment: 1 },
-          lastError: error.slice(0, OUTBOX_ERROR_MAX_CHARS),
-          claimedBy: null,
-          claimedUntil: null,
-          ...(retryAt === undefined ? { status: "parked" as const } : { availableAt: toDate(retryAt) }),
-        },
+      runStatement(this.#prisma, {
+        name: "susu_outbox_fail",
+        text: `UPDATE outbox_effects
+                  SET attempts = attempts + 1, last_error = $3, claimed_by = NULL, claimed_until = NULL,
+                      status = CASE WHEN $4::timestamptz IS NULL THEN 'parked'::outbox_status ELSE status END,
+                      available_at = COALESCE($4::timestamptz, available_at)
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        values: [
+          effectId,
+          workerId,
+          error.slice(0, OUTBOX_ERROR_MAX_CHARS),
+          retryAt === undefined ? null : toDate(retryAt),
+        ],
       }),
       { operation: "outbox fail" },
     ).map(() => undefined);
