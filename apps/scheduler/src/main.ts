@@ -15,9 +15,9 @@ import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env
 import { startNotificationDeliveries } from "./jobs/notification-deliveries.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
-import { startStuckWorkSweep } from "./jobs/stuck-work-sweep.js";
 import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
 import { RECONCILIATION_QUEUE, scheduleReconciliation } from "./jobs/reconciliation.js";
+import { startStuckWorkSweep } from "./jobs/stuck-work-sweep.js";
 import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";

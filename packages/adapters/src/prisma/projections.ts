@@ -3,12 +3,12 @@
 // with it; they exist for queries and for the constraints that refuse impossible states.
 import {
   type AuditEntry,
+  outboxAggregateOf as domainOutboxAggregateOf,
   type Group,
   type HeldPayment,
   type Instant,
   type MarketplaceCharge,
   nextRoundOpensAt,
-  outboxAggregateOf as domainOutboxAggregateOf,
   type Person,
   type Round,
 } from "@susu/domain";
