@@ -101,12 +101,12 @@ async function run(s: Scenario) {
     claimDue: (...args) => susu.store.claimDue(...args),
     fail: (...args) => susu.store.fail(...args),
     release: (...args) => susu.store.release(...args),
-    complete: (id, worker, now) => {
+    complete: (id, worker) => {
       if (lose.has(id) && !lost.has(id)) {
         lost.add(id);
         return errAsync(storageError.unavailable("connection lost"));
       }
-      return susu.store.complete(id, worker, now);
+      return susu.store.complete(id, worker);
     },
   };
   const ports = { ...susu.ports, timers };
