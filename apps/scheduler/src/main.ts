@@ -139,6 +139,8 @@ const listener = startPgListener({
   log,
 });
 const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {
+  // Leases are stamped with the use cases' clock: judge them by it.
+  now: () => deps.clock.now(),
   log,
   metrics,
   onOutboxResumed: () => dispatcher.wake(),
