@@ -84,6 +84,15 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** The scheduler's log lines but its Stripe calls, last first-thirty: for a failure's message. */
+function logTail(output: string): string {
+  return output
+    .split("\n")
+    .filter((line) => !line.includes('"msg":"stripe call"'))
+    .slice(-30)
+    .join("\n");
+}
+
 async function until(what: string, check: () => Promise<boolean> | boolean, ms: number): Promise<number> {
   const started = Date.now();
   while (!(await check())) {
@@ -228,11 +237,14 @@ describe.skipIf(process.platform !== "linux")("the scheduler through a PostgreSQ
     await until("scheduler started", () => output.includes('"msg":"scheduler started"'), 30_000);
 
     // Rounds open: their debits are committed, the notification wakes the dispatcher, and
-    // the first PaymentIntent creations are held at the gate.
+    // the first PaymentIntent creations are held at the gate (at least two: the first pass
+    // may have been woken by the first rounds alone, and it waits for its calls to end).
     proxy.close();
     for (const group of groups) (await useCases.startRound(deps, group.id, "scheduler"))._unsafeUnwrap();
     const debits = GROUPS * MEMBERS.length;
-    await until("debits in flight", () => proxy.held >= 3, 10_000);
+    await until("debits in flight", () => proxy.held >= 2, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; held ${proxy.held}; the scheduler said:\n${logTail(output)}`);
+    });
 
     // PostgreSQL goes away; Stripe answers while it is down; it comes back on the same port and folder.
     const port = pgServer?.port ?? 0;
@@ -254,10 +266,11 @@ describe.skipIf(process.platform !== "linux")("the scheduler through a PostgreSQ
         return -1; // this test's own client reconnecting
       }
     };
-    const took = await until("every debit done", async () => (await pendingDebits()) === 0, 30_000);
-    // Far below the 5-minute lease: the scheduler took its own claims back at once.
-    expect(took).toBeLessThan(20_000);
-    expect(Date.now() - backAt).toBeLessThan(20_000);
+    const took = await until("every debit done", async () => (await pendingDebits()) === 0, 60_000);
+    // Far below the 5-minute lease: the scheduler took its own claims back at once (a few
+    // seconds on a quiet machine; the bound leaves room for a loaded CI runner).
+    expect(took).toBeLessThan(60_000);
+    expect(Date.now() - backAt).toBeLessThan(60_000);
     expect(scheduler.exitCode).toBeNull();
     // (Logged after the pass that did it; the log reaches us a moment later.)
     await until(
@@ -289,5 +302,5 @@ describe.skipIf(process.platform !== "linux")("the scheduler through a PostgreSQ
     const exited = new Promise<number | null>((resolve) => scheduler?.once("exit", (code) => resolve(code)));
     scheduler.kill("SIGTERM");
     expect(await exited).toBe(0);
-  }, 90_000);
+  }, 150_000);
 });
