@@ -43,6 +43,27 @@ const schema = z.object({
    * payment or aggregate (their ordering key), different ones side by side.
    */
   SUSU_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * How many aggregates' outbox effects this scheduler runs at once (each a provider call and
+   * a commit); one aggregate's effects always run one at a time, in order. 1 to 256, 16 by default.
+   */
+  SUSU_DISPATCH_CONCURRENCY: z.coerce
+    .number({ error: "must be a whole number from 1 to 256" })
+    .int({ error: "must be a whole number from 1 to 256" })
+    .min(1, { error: "must be a whole number from 1 to 256" })
+    .max(256, { error: "must be a whole number from 1 to 256" })
+    .default(16),
+  /**
+   * Most PostgreSQL connections the scheduler's pool opens (pg-boss and the notification
+   * listener have their own); at least SUSU_DISPATCH_CONCURRENCY. Unset: the dispatcher's and
+   * the webhook processor's concurrency plus 4, for deliveries and jobs beside them.
+   */
+  SUSU_DB_POOL_SIZE: z.coerce
+    .number({ error: "must be a whole number from 1 to 500" })
+    .int({ error: "must be a whole number from 1 to 500" })
+    .min(1, { error: "must be a whole number from 1 to 500" })
+    .max(500, { error: "must be a whole number from 1 to 500" })
+    .optional(),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
   /**
    * How long a marketplace charge's payment may wait for the customer's action (a new card
@@ -157,7 +178,13 @@ const schema = z.object({
 });
 
 /** The scheduler's settings, parsed once from the environment. */
-export type SchedulerEnv = z.infer<typeof schema>;
+export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE"> & {
+  /** Always set: the default is derived from SUSU_DISPATCH_CONCURRENCY. */
+  readonly SUSU_DB_POOL_SIZE: number;
+};
+
+/** Connections beside the dispatcher's and the webhook processor's, in the default pool size. */
+export const POOL_HEADROOM = 4;
 
 /** One wrong or missing environment variable. */
 export interface ConfigProblem {
@@ -209,6 +236,17 @@ export function readSchedulerEnv(
         message: "is required when SUSU_SMTP_URL is set (the e-mails' From address)",
       },
     ]);
+  if (
+    parsed.success &&
+    parsed.data.SUSU_DB_POOL_SIZE !== undefined &&
+    parsed.data.SUSU_DB_POOL_SIZE < parsed.data.SUSU_DISPATCH_CONCURRENCY
+  )
+    throw new SchedulerConfigError([
+      {
+        variable: "SUSU_DB_POOL_SIZE",
+        message: `must be at least SUSU_DISPATCH_CONCURRENCY (${parsed.data.SUSU_DISPATCH_CONCURRENCY}): each effect in flight commits on a connection of its own`,
+      },
+    ]);
   if (!parsed.success)
     throw new SchedulerConfigError(
       parsed.error.issues.map((issue) => ({
@@ -216,5 +254,10 @@ export function readSchedulerEnv(
         message: issue.message,
       })),
     );
-  return parsed.data;
+  return {
+    ...parsed.data,
+    SUSU_DB_POOL_SIZE:
+      parsed.data.SUSU_DB_POOL_SIZE ??
+      parsed.data.SUSU_DISPATCH_CONCURRENCY + parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM,
+  };
 }

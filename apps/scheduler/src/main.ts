@@ -6,6 +6,7 @@ import {
   PgBossTimerScheduler,
   resolveDatabaseUrl,
   serveMetrics,
+  startPgListener,
   withoutForeignStopHandlers,
 } from "@susu/adapters";
 import PgBoss from "pg-boss";
@@ -16,6 +17,7 @@ import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
 import { RECONCILIATION_QUEUE, scheduleReconciliation } from "./jobs/reconciliation.js";
+import { startStuckWorkSweep } from "./jobs/stuck-work-sweep.js";
 import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
 import { createLogger } from "./logger.js";
@@ -23,7 +25,8 @@ import { createSchedulerMetrics } from "./metrics.js";
 import { createNotificationMetrics } from "./notification-metrics.js";
 
 // The scheduler process: timers, the due-round cron, the outbox dispatcher and the
-// Stripe webhook processor. Any number may run at once; pg-boss and outbox leases keep each job
+// Stripe webhook processor (woken by PostgreSQL notifications, polling as the fallback), and
+// a sweep for work stuck behind a dead worker. Any number may run at once; pg-boss and outbox leases keep each job
 // worked once. Killed at any point, it resumes from the database; asked to stop, it finishes
 // the passes and jobs in flight first, so a stop never leaves work for a lease to time out.
 let env: SchedulerEnv;
@@ -110,6 +113,7 @@ const dispatcher = startOutboxDispatcher(
   {
     workerId,
     intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
+    concurrency: env.SUSU_DISPATCH_CONCURRENCY,
     log,
     metrics,
   },
@@ -131,13 +135,30 @@ const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries),
   log,
   onSettled: notificationMetrics.deliverySettled,
 });
+// Wake-ups: committed outbox effects notify 'susu_outbox', ingested webhook events
+// 'susu_webhook_events'; the loops' polling stays the fallback. After a reconnect the
+// listener wakes both once (notifications sent while it was away are lost).
+const listener = startPgListener({
+  connectionString: database.connectionString,
+  channels: ["susu_outbox", "susu_webhook_events"],
+  onNotify: (channel) => (channel === "susu_outbox" ? dispatcher.wake() : webhooks.wake()),
+  log,
+});
+const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {
+  // Leases are stamped with the use cases' clock: judge them by it.
+  now: () => deps.clock.now(),
+  log,
+  metrics,
+  onOutboxResumed: () => dispatcher.wake(),
+});
 log.info({ workerId, metrics: metricsServer.url }, "scheduler started");
 notifyReady({ metrics: metricsServer.url });
 
 const reason = await stopRequested;
 log.info({ reason }, "scheduler stopping");
 try {
-  await Promise.all([dispatcher.stop(), webhooks.stop(), deliveries.stop()]);
+  await listener.stop();
+  await Promise.all([dispatcher.stop(), webhooks.stop(), deliveries.stop(), sweep.stop()]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await metricsServer.close();
   await container.get(TOKENS.prisma).$disconnect();

@@ -16,7 +16,17 @@ export interface SchedulerMetrics {
   readonly effectSettled: (settled: SettledEffect) => void;
   /** Counts one run of a job or timer and observes how long it took. */
   jobRan(job: string, outcome: string, seconds: number): void;
+  /** Counts work found stuck and resumed (`susu_stuck_work_total`). */
+  stuckWork(what: StuckWorkKind, count: number): void;
 }
+
+/**
+ * Work found stuck: `outbox_claim_released` — this process's own claims given back once its
+ * database answered again; `outbox_lease_expired` — a dead worker's claims cleared by the
+ * sweep; `boss_job_expired` — pg-boss jobs seen active past their expiry (pg-boss's
+ * maintenance retries them).
+ */
+export type StuckWorkKind = "outbox_claim_released" | "outbox_lease_expired" | "boss_job_expired";
 
 /** Options of {@link createSchedulerMetrics}. */
 export interface SchedulerMetricsOptions {
@@ -94,8 +104,18 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     registers,
   });
 
+  const stuck = new Counter({
+    name: "susu_stuck_work_total",
+    help: "Work found stuck and resumed, by what (outbox_claim_released, outbox_lease_expired, boss_job_expired).",
+    labelNames: ["what"] as const,
+    registers,
+  });
+
   return {
     metrics,
+    stuckWork(what, count) {
+      if (count > 0) stuck.inc({ what }, count);
+    },
     webhookSettled(e) {
       const outcome = WEBHOOK_OUTCOME[e.outcome];
       webhookEvents.inc({ type: e.type, outcome });

@@ -160,4 +160,41 @@ describe("readSchedulerEnv", () => {
       "SUSU_PUBLIC_URL",
     ]);
   });
+
+  it("reads the dispatcher's concurrency (16 by default) and sizes the pool to it and the webhook processor's unless told", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DISPATCH_CONCURRENCY: 16, SUSU_DB_POOL_SIZE: 28 });
+    expect(readSchedulerEnv({ ...key, SUSU_DISPATCH_CONCURRENCY: "4" })).toMatchObject({
+      SUSU_DISPATCH_CONCURRENCY: 4,
+      SUSU_DB_POOL_SIZE: 16,
+    });
+    expect(
+      readSchedulerEnv({ ...key, SUSU_DISPATCH_CONCURRENCY: "4", SUSU_DB_POOL_SIZE: "40" }),
+    ).toMatchObject({
+      SUSU_DB_POOL_SIZE: 40,
+    });
+    const problems = (env: Record<string, string>) => {
+      try {
+        readSchedulerEnv({ ...key, ...env });
+      } catch (error) {
+        return (error as SchedulerConfigError).problems;
+      }
+      return [];
+    };
+    for (const wrong of ["0", "257", "1.5", "many"])
+      expect(problems({ SUSU_DISPATCH_CONCURRENCY: wrong })).toEqual([
+        { variable: "SUSU_DISPATCH_CONCURRENCY", message: "must be a whole number from 1 to 256" },
+      ]);
+    for (const wrong of ["0", "501", "x"])
+      expect(problems({ SUSU_DB_POOL_SIZE: wrong })).toEqual([
+        { variable: "SUSU_DB_POOL_SIZE", message: "must be a whole number from 1 to 500" },
+      ]);
+    expect(problems({ SUSU_DISPATCH_CONCURRENCY: "32", SUSU_DB_POOL_SIZE: "16" })).toEqual([
+      {
+        variable: "SUSU_DB_POOL_SIZE",
+        message:
+          "must be at least SUSU_DISPATCH_CONCURRENCY (32): each effect in flight commits on a connection of its own",
+      },
+    ]);
+  });
 });

@@ -127,4 +127,52 @@ describe("startPollingLoop", () => {
     expect(performance.now() - before).toBeLessThan(1_000);
     expect(starts).toHaveLength(1);
   });
+
+  describe("wake()", () => {
+    it("ends an idle wait at once: a 60 s interval does not delay work that was announced", async () => {
+      const { log } = recordingLog();
+      const { pass, starts } = scripted(["idle"]);
+      const loop = startPollingLoop(pass, { name: "test", intervalMs: 60_000, log });
+      await waitFor(() => starts.length === 1);
+      const wokenAt = performance.now();
+      loop.wake();
+      await waitFor(() => starts.length === 2);
+      expect((starts[1] ?? Infinity) - wokenAt).toBeLessThan(100);
+      await loop.stop();
+    });
+
+    it("a wake-up during a pass runs another pass right after it, not after the interval", async () => {
+      const { log } = recordingLog();
+      const starts: number[] = [];
+      let release: () => void = () => {};
+      const pass = async (): Promise<PassResult> => {
+        starts.push(performance.now());
+        if (starts.length === 1) await new Promise<void>((resolve) => (release = resolve));
+        return "idle";
+      };
+      const loop = startPollingLoop(pass, { name: "test", intervalMs: 60_000, log });
+      await waitFor(() => starts.length === 1);
+      loop.wake();
+      release();
+      await waitFor(() => starts.length === 2);
+      expect((starts[1] ?? Infinity) - (starts[0] ?? 0)).toBeLessThan(1_000);
+      // Only once: the next wait is the interval again.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(starts).toHaveLength(2);
+      await loop.stop();
+    });
+
+    it("ends a failure's backoff at once (the database is back: look now)", async () => {
+      const { log } = recordingLog();
+      const { pass, starts } = scripted(["failed", "failed"]);
+      const loop = startPollingLoop(pass, { name: "test", intervalMs: 30_000, maxBackoffMs: 60_000, log });
+      await waitFor(() => starts.length === 1);
+      loop.wake();
+      await waitFor(() => starts.length === 2);
+      loop.wake();
+      await waitFor(() => starts.length === 3);
+      expect((starts[2] ?? Infinity) - (starts[0] ?? 0)).toBeLessThan(1_000);
+      await loop.stop();
+    });
+  });
 });

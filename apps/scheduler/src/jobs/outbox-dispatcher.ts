@@ -7,9 +7,12 @@ import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-l
 export type DispatcherLoop = PollingLoop;
 
 /**
- * Runs outbox passes until stopped: at once again while there was work, otherwise after
- * `intervalMs`, and backing off while passes fail. Leases make several dispatchers (in
- * several processes) safe together.
+ * Runs outbox passes until stopped: at once again while there was work or when woken
+ * (`wake()`, on a `susu_outbox` notification), otherwise after `intervalMs`, and backing off
+ * while passes fail. Each pass runs up to `concurrency` aggregates' effects at once, one
+ * aggregate's in order. Leases make several dispatchers (in several processes) safe
+ * together; the claims a pass could not settle because the database went away are given
+ * back by the next pass that reaches it, so they do not wait out their lease.
  */
 export function startOutboxDispatcher(
   deps: UseCaseDeps,
@@ -18,6 +21,10 @@ export function startOutboxDispatcher(
   options: {
     readonly workerId: string;
     readonly intervalMs: number;
+    /** How many aggregates' effects run at once (default 1). */
+    readonly concurrency?: number;
+    /** Most effects one pass claims (default: four per concurrent slot, at least 50, at most 500). */
+    readonly limit?: number;
     readonly maxBackoffMs?: number;
     readonly log: Logger;
     /** Counts each effect's outcome and each pass (`outbox_pass`). */
@@ -26,14 +33,30 @@ export function startOutboxDispatcher(
 ): DispatcherLoop {
   const { workerId, log, metrics } = options;
   const onSettled = metrics?.effectSettled;
+  const concurrency = options.concurrency ?? 1;
+  const limit = options.limit ?? Math.min(500, Math.max(50, concurrency * 4));
+  // This loop's claims not yet settled (see DispatchOptions.held): what a pass cut off by a
+  // database outage leaves is given back by the next pass that reaches the database.
+  const held = new Set<string>();
   const pass = async (): Promise<PassResult> => {
+    const stranded = held.size;
     const report = await useCases.dispatchOutbox(deps, ports, outbox, {
       workerId,
+      concurrency,
+      limit,
+      held,
       ...(onSettled !== undefined ? { onSettled } : {}),
     });
     if (report.isErr()) {
-      log.error({ code: report.error.code }, "outbox pass failed");
+      log.error({ code: report.error.code, held: held.size }, "outbox pass failed");
       return "failed";
+    }
+    if (report.value.released > 0 || stranded > 0) {
+      log.warn(
+        { released: report.value.released, stranded },
+        "outbox claims of a failed pass given back (not waiting for their lease)",
+      );
+      metrics?.stuckWork("outbox_claim_released", report.value.released);
     }
     if (report.value.claimed === 0) return "idle";
     log.info(report.value, "outbox pass");

@@ -22,13 +22,19 @@ export interface PollingLoopOptions {
 
 /** A running loop. */
 export interface PollingLoop {
+  /**
+   * There may be work (a notification said so): a loop that is waiting — the interval or a
+   * failure's backoff — runs a pass at once; one in a pass runs another right after it, so
+   * a wake-up during a pass is never lost. Polling stays the fallback when none come.
+   */
+  wake(): void;
   /** Stops the loop: wakes it if it is waiting, and resolves once the pass in progress has finished. */
   stop(): Promise<void>;
 }
 
 /**
- * Runs `pass` until stopped: at once again after a pass that worked, after `intervalMs`
- * when it was idle, and after a growing wait (exponential from `intervalMs`, capped at
+ * Runs `pass` until stopped: at once again after a pass that worked or when woken
+ * ({@link PollingLoop.wake}), after `intervalMs` when it was idle, and after a growing wait (exponential from `intervalMs`, capped at
  * `maxBackoffMs`, with jitter) while passes keep failing, so a database that is down is
  * not hammered by every scheduler at once. A pass that throws is logged and counts as
  * failed; the loop keeps going. The one loop shape for the scheduler's pollers (outbox
@@ -45,13 +51,15 @@ export function startPollingLoop(pass: () => Promise<PassResult>, options: Polli
     attemptsMax: 100,
   };
   let stopped = false;
-  let wake: (() => void) | undefined;
+  // Set by wake(); cleared when a pass starts (that pass will see the work).
+  let woken = false;
+  let interrupt: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
-      // A waiting loop does not keep the process alive; stop() ends the wait at once.
+      // A waiting loop does not keep the process alive; stop() and wake() end the wait at once.
       timer.unref();
-      wake = () => {
+      interrupt = () => {
         clearTimeout(timer);
         resolve();
       };
@@ -60,6 +68,7 @@ export function startPollingLoop(pass: () => Promise<PassResult>, options: Polli
   const loop = (async () => {
     let failures = 0;
     while (!stopped) {
+      woken = false;
       let result: PassResult;
       try {
         result = await pass();
@@ -77,20 +86,27 @@ export function startPollingLoop(pass: () => Promise<PassResult>, options: Polli
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      if (result === "idle") {
-        failures = 0;
-        await sleep(options.intervalMs);
-        continue;
-      }
-      failures = Math.min(failures + 1, backoff.attemptsMax - 1);
-      await sleep(retryDelayMs(backoff, failures, random()) ?? backoff.maxDelayMs);
+      if (result === "idle") failures = 0;
+      else failures = Math.min(failures + 1, backoff.attemptsMax - 1);
+      // Woken during the pass: what woke it may have come after the pass looked.
+      if (woken) continue;
+      await sleep(
+        result === "idle"
+          ? options.intervalMs
+          : (retryDelayMs(backoff, failures, random()) ?? backoff.maxDelayMs),
+      );
+      interrupt = undefined;
     }
   })();
 
   return {
+    wake() {
+      woken = true;
+      interrupt?.();
+    },
     async stop() {
       stopped = true;
-      wake?.();
+      interrupt?.();
       await loop;
     },
   };

@@ -18,5 +18,11 @@ export {
   SchemaEngineError,
 } from "./migrations.js";
 export { databasePaths } from "./paths.js";
+export {
+  type PgListener,
+  type PgListenerLog,
+  type PgListenerOptions,
+  startPgListener,
+} from "./pg-listener.js";
 export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./prisma-client.js";
 export { sqlStateOf, susuSqlStates } from "./sql-state.js";

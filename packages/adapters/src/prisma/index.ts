@@ -38,3 +38,4 @@ export {
   type PrismaStoreOptions,
 } from "./prisma-store.js";
 export { classifyDatabaseError, type DatabaseFailure } from "./storage-errors.js";
+export { type ExpiredOutboxLease, type StuckWork, sweepStuckWork } from "./stuck-work.js";

@@ -44,6 +44,7 @@ import {
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
 import {
+  type NamedStatement,
   type PrismaClient,
   poolOf,
   runAtomicStatement,
@@ -145,7 +146,7 @@ interface ClaimedRow {
   readonly payload: unknown;
   readonly attempts: number;
   readonly available_at: Date;
-  readonly sequence: bigint;
+  readonly sequence: bigint | string;
 }
 
 /**
@@ -849,13 +850,16 @@ export class PrismaStore
   }
 
   /**
-   * Leases up to `limit` due effects to `workerId` in one statement. The CTE takes the
-   * oldest pending rows whose lease is free (or already this worker's) and locks them with
-   * `FOR UPDATE SKIP LOCKED`, so a concurrent claim skips them instead of waiting or taking
-   * them too; the UPDATE stamps the lease. The CTE is materialised, run once: as an
-   * `IN (subquery)` the planner may run the locking subquery again, and with SKIP LOCKED a
-   * second run can pick other rows, leasing more than `limit`. Rows whose payload is not a
-   * valid effect are parked rather than returned, so one bad row cannot stall the outbox.
+   * Leases up to `limit` due effects to `workerId`, oldest first, keeping the per-aggregate
+   * rule (OutboxStore): an aggregate with any pending effect under a live lease — anyone's —
+   * gives nothing. Claims take a transaction-level advisory lock first, so they run one
+   * after another and each sees every claim committed before it (READ COMMITTED: the claim
+   * statement's snapshot is taken once the lock is held); two claims can then never split
+   * one aggregate's effects between two workers. The CTE is materialised, run once, and
+   * takes its rows with `FOR UPDATE` (waiting, not skipping: a row skipped while a sweep or
+   * a requeue holds it would let a later effect of its aggregate go first). Rows whose
+   * payload is not a valid effect are parked rather than returned, so one bad row cannot
+   * stall the outbox.
    */
   claimDue(
     workerId: string,
@@ -865,25 +869,27 @@ export class PrismaStore
   ): ResultAsync<readonly OutboxRecord[], StorageError> {
     const bad = badLimit(limit, OUTBOX_CLAIM_MAX, "claimDue") ?? badLease(leaseMs);
     if (bad !== undefined) return errAsync(bad);
-    const nowAt = toDate(now);
-    const until = toDate(now + leaseMs);
+    const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     return fromDatabase(
-      this.#prisma.$queryRaw<ClaimedRow[]>`
-        WITH due AS MATERIALIZED (
-          SELECT id FROM outbox_effects
-           WHERE status = 'pending'
-             AND available_at <= ${nowAt}
-             AND (claimed_until IS NULL OR claimed_until <= ${nowAt} OR claimed_by = ${workerId})
-           ORDER BY sequence
-           LIMIT ${limit}
-             FOR UPDATE SKIP LOCKED)
-        UPDATE outbox_effects o
-           SET claimed_by = ${workerId}, claimed_until = ${until}
-          FROM due
-         WHERE o.id = due.id
-        RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence`,
+      runTransaction(this.#prisma, limits, async (run) => {
+        await run(OUTBOX_CLAIM_LOCK);
+        const { rows } = await run<ClaimedRow>(outboxClaimStatement(workerId, now, leaseMs, limit));
+        return rows;
+      }),
       { operation: "claimDue" },
     ).andThen((rows) => this.#recordsOf(rows, workerId));
+  }
+
+  /** Gives back `workerId`'s claims on `effectIds` still pending: due again at once, no attempt counted. */
+  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError> {
+    if (effectIds.length === 0) return okAsync(0);
+    return fromDatabase(
+      this.#prisma.outboxEffect.updateMany({
+        where: { id: { in: [...effectIds] }, claimedBy: workerId, status: "pending" },
+        data: { claimedBy: null, claimedUntil: null },
+      }),
+      { operation: "outbox release" },
+    ).map(({ count }) => count);
   }
 
   #recordsOf(
@@ -891,7 +897,9 @@ export class PrismaStore
     workerId: string,
   ): ResultAsync<readonly OutboxRecord[], StorageError> {
     // RETURNING has no order of its own: restore the dispatch order.
-    const sorted = [...rows].sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
+    // (A bigint through Prisma, a string through node-postgres.)
+    const seq = (row: ClaimedRow) => BigInt(row.sequence);
+    const sorted = [...rows].sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
     const records: OutboxRecord[] = [];
     const malformed: { id: string; problem: string }[] = [];
     for (const row of sorted) {
@@ -914,12 +922,17 @@ export class PrismaStore
       .map(() => records);
   }
 
-  /** Marks an effect done, if `workerId` holds its lease; otherwise does nothing. */
+  /**
+   * Marks an effect done, if `workerId` holds its lease; otherwise does nothing. One
+   * prepared statement (the dispatcher's hottest write after the claim).
+   */
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({
-        where: { id: effectId, claimedBy: workerId, status: "pending" },
-        data: { status: "done", claimedBy: null, claimedUntil: null, completedAt: toDate(now) },
+      runStatement(this.#prisma, {
+        name: "susu_outbox_complete",
+        text: `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        values: [effectId, workerId, toDate(now)],
       }),
       { operation: "outbox complete" },
     ).map(() => undefined);
@@ -937,15 +950,19 @@ export class PrismaStore
     retryAt: Instant | undefined,
   ): ResultAsync<void, StorageError> {
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({
-        where: { id: effectId, claimedBy: workerId, status: "pending" },
-        data: {
-          attempts: { increment: 1 },
-          lastError: error.slice(0, OUTBOX_ERROR_MAX_CHARS),
-          claimedBy: null,
-          claimedUntil: null,
-          ...(retryAt === undefined ? { status: "parked" as const } : { availableAt: toDate(retryAt) }),
-        },
+      runStatement(this.#prisma, {
+        name: "susu_outbox_fail",
+        text: `UPDATE outbox_effects
+                  SET attempts = attempts + 1, last_error = $3, claimed_by = NULL, claimed_until = NULL,
+                      status = CASE WHEN $4::timestamptz IS NULL THEN 'parked'::outbox_status ELSE status END,
+                      available_at = COALESCE($4::timestamptz, available_at)
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        values: [
+          effectId,
+          workerId,
+          error.slice(0, OUTBOX_ERROR_MAX_CHARS),
+          retryAt === undefined ? null : toDate(retryAt),
+        ],
       }),
       { operation: "outbox fail" },
     ).map(() => undefined);
@@ -1025,6 +1042,52 @@ export class PrismaStore
       { operation: "outbox requeue all" },
     ).map(({ count }) => count);
   }
+}
+
+// Serialises outbox claims (see claimDue); the key is this statement's own.
+const OUTBOX_CLAIM_LOCK: NamedStatement = {
+  name: "susu_outbox_claim_lock",
+  text: "SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended('susu_outbox_claim', 0))",
+  values: [],
+};
+
+/**
+ * The claim statement behind `claimDue` (exported for the test that proves its plan): the
+ * oldest due pending rows not under a live lease, of aggregates with no pending row under a
+ * live lease, leased to `workerId`. The due rows are walked in sequence order through
+ * outbox_effects_due_idx; the per-aggregate check is an index probe of
+ * outbox_effects_pending_aggregate_idx. The predicates repeat the partial indexes' with
+ * literals, so the planner can prove they apply.
+ */
+export function outboxClaimStatement(
+  workerId: string,
+  now: Instant,
+  leaseMs: number,
+  limit: number,
+): NamedStatement {
+  return {
+    name: "susu_outbox_claim",
+    text: `
+      WITH due AS MATERIALIZED (
+        SELECT o.id FROM outbox_effects o
+         WHERE o.status = 'pending'
+           AND o.available_at <= $2
+           AND (o.claimed_until IS NULL OR o.claimed_until <= $2)
+           AND NOT EXISTS (
+             SELECT 1 FROM outbox_effects h
+              WHERE h.status = 'pending'
+                AND h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id
+                AND h.claimed_until > $2)
+         ORDER BY o.sequence
+         LIMIT $4
+           FOR UPDATE OF o)
+      UPDATE outbox_effects o
+         SET claimed_by = $1, claimed_until = $3
+        FROM due
+       WHERE o.id = due.id AND o.status = 'pending'
+      RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence`,
+    values: [workerId, toDate(now), toDate(now + leaseMs), limit],
+  };
 }
 
 /**

@@ -3,14 +3,12 @@
 // with it; they exist for queries and for the constraints that refuse impossible states.
 import {
   type AuditEntry,
+  outboxAggregateOf as domainOutboxAggregateOf,
   type Group,
-  HELD_PAYMENT_AGGREGATE,
   type HeldPayment,
   type Instant,
-  MARKETPLACE_CHARGE_AGGREGATE,
   type MarketplaceCharge,
   nextRoundOpensAt,
-  type OutboxEffect,
   type Person,
   type Round,
 } from "@susu/domain";
@@ -285,21 +283,8 @@ export function roundChildRows(round: Round): {
   return { contributions, attempts, payouts };
 }
 
-/** The aggregate an outbox effect belongs to, for the outbox's per-aggregate index. */
-export function outboxAggregateOf(effect: OutboxEffect): { type: string; id: string } {
-  if ("aggregate" in effect) return { type: effect.aggregate, id: effect.aggregateId };
-  if (effect.kind !== "post_ledger") return { type: "round", id: effect.roundId };
-  // A posting names what it is about in its refs: a round's, a held payment's or a
-  // marketplace charge's (their movements always carry `heldPaymentId`, `marketplaceChargeId`).
-  const { roundId, heldPaymentId, marketplaceChargeId } = effect.transaction.refs;
-  if (roundId !== undefined) return { type: "round", id: roundId };
-  if (heldPaymentId !== undefined) return { type: HELD_PAYMENT_AGGREGATE, id: heldPaymentId };
-  if (marketplaceChargeId !== undefined)
-    return { type: MARKETPLACE_CHARGE_AGGREGATE, id: marketplaceChargeId };
-  const { subscriptionId } = effect.transaction.refs;
-  if (subscriptionId !== undefined) return { type: "subscription", id: subscriptionId };
-  return { type: "ledger", id: effect.transaction.id };
-}
+/** The aggregate an outbox effect belongs to, for the outbox's per-aggregate index (the domain's rule). */
+export const outboxAggregateOf = domainOutboxAggregateOf;
 
 /** An `audit_log` row as JSON for `jsonb_to_recordset`. */
 export function auditRow(entry: AuditEntry) {

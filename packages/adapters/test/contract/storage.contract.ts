@@ -83,11 +83,11 @@ const newPeopleOf = (...groups: readonly Group[]): VersionedChange<Person>[] =>
     expectedVersion: undefined,
   }));
 
-const timer = (id: string, at = T): OutboxEffect => ({
+const timer = (id: string, at = T, aggregateId = "round_1"): OutboxEffect => ({
   kind: "schedule_timer",
   id,
   aggregate: "round",
-  aggregateId: "round_1",
+  aggregateId,
   at,
   timer: { kind: "collection_deadline" },
 });
@@ -1930,17 +1930,93 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(afterLease).toHaveLength(1);
       });
 
-      it("two workers claiming at once never get the same effect", async () => {
+      it("two workers claiming at once never get the same effect, nor effects of one aggregate", async () => {
         (
-          await s.uow.commit({ ...empty, outbox: Array.from({ length: 20 }, (_, i) => timer(`t${i}`)) })
+          await s.uow.commit({
+            ...empty,
+            outbox: Array.from({ length: 20 }, (_, i) =>
+              timer(`t${String(i).padStart(2, "0")}`, T, `round_${i % 4}`),
+            ),
+          })
         )._unsafeUnwrap();
         const [a, b] = await Promise.all([
           s.outbox.claimDue("w1", T, 60_000, 15),
           s.outbox.claimDue("w2", T, 60_000, 15),
         ]);
-        const ids = [...a._unsafeUnwrap(), ...b._unsafeUnwrap()].map((r) => r.effect.id);
+        const claims = [
+          ...a._unsafeUnwrap().map((r) => ({ worker: "w1", effect: r.effect })),
+          ...b._unsafeUnwrap().map((r) => ({ worker: "w2", effect: r.effect })),
+        ];
+        const ids = claims.map((c) => c.effect.id);
         expect(new Set(ids).size).toBe(ids.length);
-        expect(ids).toHaveLength(20);
+        // The first claim took the 15 oldest, touching all four rounds: the second got none of them.
+        expect([...ids].sort()).toEqual(
+          Array.from({ length: 15 }, (_, i) => `t${String(i).padStart(2, "0")}`),
+        );
+        const holders = new Map<string, Set<string>>();
+        for (const c of claims) {
+          const round = (c.effect as { aggregateId: string }).aggregateId;
+          holders.set(round, new Set([...(holders.get(round) ?? []), c.worker]));
+        }
+        expect([...holders.values()].filter((workers) => workers.size > 1)).toEqual([]);
+      });
+
+      it("an aggregate with an effect under a live lease gives nothing to any claim until it is settled", async () => {
+        (
+          await s.uow.commit({
+            ...empty,
+            outbox: [timer("a1", T, "round_a"), timer("a2", T, "round_a"), timer("b1", T, "round_b")],
+          })
+        )._unsafeUnwrap();
+        const ids = async (worker: string, at: number, limit = 10) =>
+          (await s.outbox.claimDue(worker, at, 60_000, limit))._unsafeUnwrap().map((r) => r.effect.id);
+        expect(await ids("w1", T, 1)).toEqual(["a1"]);
+        // a2 waits behind a1, whoever asks, the holder included.
+        expect(await ids("w2", T + 1)).toEqual(["b1"]);
+        expect(await ids("w1", T + 2)).toEqual([]);
+        (await s.outbox.complete("a1", "w1", T + 3))._unsafeUnwrap();
+        // Settled, a1 frees its round: a2 goes to whoever asks next; b1 stays w2's.
+        expect(await ids("w3", T + 4)).toEqual(["a2"]);
+      });
+
+      it("a dead worker's lease holds its aggregate until it ends; then the next worker gets it whole, in order", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("a2", T, "round_a")] })
+        )._unsafeUnwrap();
+        (await s.outbox.claimDue("dead", T, 60_000, 1))._unsafeUnwrap();
+        expect((await s.outbox.claimDue("w2", T + 59_999, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        const after = (await s.outbox.claimDue("w2", T + 60_000, 60_000, 10))._unsafeUnwrap();
+        expect(after.map((r) => r.effect.id)).toEqual(["a1", "a2"]);
+      });
+
+      it("a later effect passes an earlier one of its aggregate that waits out a retry backoff", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("a2", T, "round_a")] })
+        )._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 1))._unsafeUnwrap();
+        (await s.outbox.fail("a1", "w1", "provider down", T + 5_000))._unsafeUnwrap();
+        const later = (await s.outbox.claimDue("w2", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(later.map((r) => r.effect.id)).toEqual(["a2"]);
+        // Due again, a1 still waits while a2 is leased.
+        expect((await s.outbox.claimDue("w3", T + 5_000, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        (await s.outbox.complete("a2", "w2", T + 5_001))._unsafeUnwrap();
+        const retried = (await s.outbox.claimDue("w3", T + 5_002, 60_000, 10))._unsafeUnwrap();
+        expect(retried.map((r) => [r.effect.id, r.attempts])).toEqual([["a1", 1]]);
+      });
+
+      it("a worker releases its own pending claims at once, no attempt counted; nobody else's", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("b1", T, "round_b")] })
+        )._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        (await s.outbox.complete("b1", "w1", T))._unsafeUnwrap();
+        expect((await s.outbox.release("intruder", ["a1"]))._unsafeUnwrap()).toBe(0);
+        expect((await s.outbox.claimDue("w2", T + 1, 60_000, 10))._unsafeUnwrap()).toEqual([]);
+        // b1 is done (not released), "missing" does not exist: one claim given back.
+        expect((await s.outbox.release("w1", ["a1", "b1", "missing"]))._unsafeUnwrap()).toBe(1);
+        const again = (await s.outbox.claimDue("w2", T + 2, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts])).toEqual([["a1", 0]]);
+        expect((await s.outbox.release("w1", []))._unsafeUnwrap()).toBe(0);
       });
 
       it("a completed effect is never claimed again; a failed one is due again at its retry time; a parked one never", async () => {
@@ -1964,7 +2040,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
         (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
         (await s.outbox.complete("t1", "intruder", T))._unsafeUnwrap();
         (await s.outbox.fail("t1", "intruder", "not mine", undefined))._unsafeUnwrap();
-        const again = (await s.outbox.claimDue("w1", T + 1, 60_000, 10))._unsafeUnwrap();
+        const again = (await s.outbox.claimDue("w2", T + 60_000, 60_000, 10))._unsafeUnwrap();
         expect(again.map((r) => [r.effect.id, r.attempts])).toEqual([["t1", 0]]);
       });
 

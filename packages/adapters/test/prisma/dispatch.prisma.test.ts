@@ -217,6 +217,7 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       const dyingOutbox: OutboxStore = {
         claimDue: (...args) => w.store.claimDue(...args),
         fail: (...args) => w.store.fail(...args),
+        release: (...args) => w.store.release(...args),
         complete: (...args) => {
           if (killed) return w.store.complete(...args);
           killed = true;

@@ -10,6 +10,7 @@ export type {
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
+export { type OutboxAggregate, outboxAggregateOf } from "./outbox-aggregate.js";
 export {
   isHeldPaymentEffect,
   isMarketplaceChargeEffect,

@@ -351,9 +351,24 @@ export interface OutboxRecord {
  * The outbox, from the dispatcher's side. Claims are leases: a dispatcher that dies
  * loses its claim when the lease ends, and another picks the effect up; executing an
  * effect twice is safe because its id is the idempotency key.
+ *
+ * Per-aggregate order: the effects of one aggregate ({@link outboxAggregateOf}) are
+ * executed one at a time, in the order they were decided, across every dispatcher. A claim
+ * never takes an effect of an aggregate that has any effect under a live lease (anyone's,
+ * the claimer's own included), so effects of one aggregate are only ever claimed together,
+ * by one worker, which runs them in order. An effect waiting out a retry backoff (not due,
+ * not leased) does not hold its aggregate back: a later effect of the same aggregate that is
+ * due may run before it, as the dispatcher has always done (each effect is its own provider
+ * call with its own idempotency key; the aggregates' state machines accept their facts in
+ * any order). A parked effect does not hold its aggregate back either.
  */
 export interface OutboxStore {
-  /** Claims up to `limit` effects that are due and not leased by another worker. */
+  /**
+   * Claims up to `limit` due effects, oldest first, leasing them to `workerId` until
+   * `now + leaseMs`: only effects not under a live lease, of aggregates with no effect under
+   * a live lease (see the per-aggregate rule above). Claims are atomic with respect to
+   * each other: two concurrent claims never take effects of one aggregate.
+   */
   claimDue(
     workerId: string,
     now: Instant,
@@ -369,6 +384,13 @@ export interface OutboxStore {
     error: string,
     retryAt: Instant | undefined,
   ): ResultAsync<void, StorageError>;
+  /**
+   * Gives back `workerId`'s claims on `effectIds` that are still pending: claimable again at
+   * once, no attempt counted. A live dispatcher calls it for the claims it could not settle
+   * (its database went away mid-pass), so they do not wait out their lease. Returns how
+   * many claims were released.
+   */
+  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError>;
 }
 
 /** An outbox row as operators see it. */

@@ -10,6 +10,7 @@ import type { SavedPaymentMethod } from "../payment-method/saved-payment-method.
 import { mergePayout, type PayoutRecord } from "../payout/payout.js";
 import type { PersonId } from "../person/ids.js";
 import type { Person } from "../person/person.js";
+import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
 import type { PaymentMethodRepository } from "../ports/payment-method-repository.js";
 import {
@@ -59,6 +60,11 @@ function newestFirst(
 ): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function aggregateKey(effect: OutboxEffect): string {
+  const { type, id } = outboxAggregateOf(effect);
+  return `${type}\u0000${id}`;
 }
 
 interface OutboxRow {
@@ -664,16 +670,34 @@ export class InMemoryStore
     leaseMs: number,
     limit: number,
   ): ResultAsync<readonly OutboxRecord[], StorageError> {
+    // The spec of the per-aggregate rule (OutboxStore): an aggregate with any effect under a
+    // live lease, whoever holds it, gives nothing to this claim.
+    const live = (row: OutboxRow) => row.claimedUntil !== undefined && row.claimedUntil > now;
+    const held = new Set<string>();
+    for (const row of this.#outbox.values())
+      if (row.status === "pending" && live(row)) held.add(aggregateKey(row.effect));
     const claimed: OutboxRecord[] = [];
     for (const row of this.#outbox.values()) {
       if (claimed.length >= limit) break;
-      if (row.status !== "pending" || row.availableAt > now) continue;
-      if (row.claimedUntil !== undefined && row.claimedUntil > now && row.claimedBy !== workerId) continue;
+      if (row.status !== "pending" || row.availableAt > now || live(row)) continue;
+      if (held.has(aggregateKey(row.effect))) continue;
       row.claimedBy = workerId;
       row.claimedUntil = now + leaseMs;
       claimed.push({ effect: row.effect, attempts: row.attempts, availableAt: row.availableAt });
     }
     return okAsync(claimed);
+  }
+
+  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError> {
+    let released = 0;
+    for (const id of effectIds) {
+      const row = this.#outbox.get(id);
+      if (row?.status !== "pending" || row.claimedBy !== workerId) continue;
+      delete row.claimedBy;
+      delete row.claimedUntil;
+      released += 1;
+    }
+    return okAsync(released);
   }
 
   complete(effectId: string, workerId: string): ResultAsync<void, StorageError> {

@@ -1,9 +1,11 @@
-import { okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { PaymentObjectFact } from "../facts/payment-fact.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import type { RetryPolicy } from "../policy/retry-policy.js";
+import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
 import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
+import { forEachBounded } from "../shared/bounded.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
@@ -23,13 +25,28 @@ export const DEFAULT_EFFECT_RETRY: RetryPolicy = {
 export interface DispatchOptions {
   readonly workerId: string;
   readonly leaseMs?: number;
+  /** Most effects one pass claims (default 50). */
   readonly limit?: number;
+  /**
+   * How many aggregates' effects run at once (default 1). Effects of one aggregate always
+   * run one at a time, in order; this bounds the provider calls and commits in flight.
+   */
+  readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   /**
    * Told of each effect once its result is recorded (for metrics): an effect whose result
    * could not be recorded ends the pass with a storage error and is not reported.
    */
   readonly onSettled?: (settled: SettledEffect) => void;
+  /**
+   * This worker's claims not yet settled, kept by the caller across passes (one set per
+   * dispatcher loop; passes of one loop never overlap). A pass adds what it claims and
+   * removes what it settles; what a failed pass leaves (its database went away) is released
+   * at the start of the next pass, once the database answers, instead of waiting out the
+   * lease. Nothing in it is in flight between passes: a pass ends only once all its tasks
+   * have.
+   */
+  readonly held?: Set<string>;
 }
 
 /** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
@@ -53,6 +70,8 @@ export interface DispatchReport {
   readonly completed: number;
   readonly retried: number;
   readonly parked: number;
+  /** Claims of an earlier, failed pass given back at the start of this one. */
+  readonly released: number;
 }
 
 /** Routes the facts an effect reported, as their webhooks would be routed. */
@@ -72,9 +91,15 @@ function feed(
 /**
  * One pass of the outbox dispatcher: claim due effects (a lease, so several dispatchers
  * can run), execute each through the ports, feed the results back to their aggregates, and
- * mark it done. A failed execution is settled by {@link retryOrPark}: retried later with
+ * mark it done. The claimed effects are grouped by aggregate ({@link outboxAggregateOf}):
+ * each group runs one effect at a time in claim (sequence) order, up to `concurrency`
+ * groups at once; the store never hands one aggregate's effects to two workers at once
+ * (OutboxStore). A failed execution is settled by {@link retryOrPark}: retried later with
  * backoff and jitter; after the policy's limit — or at once when retrying cannot help — a
- * support ticket is opened and the effect parked (only once the ticket exists).
+ * support ticket is opened and the effect parked (only once the ticket exists); the group
+ * goes on with its next effect, as the one-at-a-time dispatcher did. A storage error stops
+ * its group (the rest of the group stays claimed, in `held`) and, once every group has
+ * ended, the pass, with the first such error.
  */
 export function dispatchOutbox(
   deps: UseCaseDeps,
@@ -82,19 +107,63 @@ export function dispatchOutbox(
   outbox: OutboxStore,
   options: DispatchOptions,
 ): ResultAsync<DispatchReport, StorageError> {
-  const now = deps.clock.now();
   const retry = options.retry ?? DEFAULT_EFFECT_RETRY;
-  return outbox
-    .claimDue(options.workerId, now, options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
-    .andThen((records) =>
-      records.reduce<ResultAsync<DispatchReport, StorageError>>(
-        (chain, record) =>
-          chain.andThen((report) =>
-            runOne(deps, ports, outbox, options.workerId, retry, record, report, options.onSettled),
-          ),
-        okAsync({ claimed: records.length, completed: 0, retried: 0, parked: 0 }),
-      ),
-    );
+  const held = options.held ?? new Set<string>();
+  const stranded = [...held];
+  const released =
+    stranded.length === 0
+      ? okAsync(0)
+      : outbox.release(options.workerId, stranded).map((count) => {
+          for (const id of stranded) held.delete(id);
+          return count;
+        });
+  return released.andThen((releasedCount) =>
+    outbox
+      .claimDue(options.workerId, deps.clock.now(), options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
+      .andThen((records) => {
+        for (const record of records) held.add(record.effect.id);
+        const counts = { completed: 0, retried: 0, parked: 0 };
+        let failure: StorageError | undefined;
+        const runGroup = async (group: readonly OutboxRecord[]): Promise<void> => {
+          for (const record of group) {
+            const outcome = await runOne(
+              deps,
+              ports,
+              outbox,
+              options.workerId,
+              retry,
+              record,
+              options.onSettled,
+            );
+            if (outcome.isErr()) {
+              failure ??= outcome.error;
+              return;
+            }
+            held.delete(record.effect.id);
+            counts[outcome.value] += 1;
+          }
+        };
+        const work = forEachBounded(byAggregate(records), options.concurrency ?? 1, runGroup);
+        return ResultAsync.fromSafePromise(work).andThen(() =>
+          failure !== undefined
+            ? errAsync(failure)
+            : okAsync({ claimed: records.length, ...counts, released: releasedCount }),
+        );
+      }),
+  );
+}
+
+/** The records grouped by aggregate, each group in claim order, groups by their first record. */
+function byAggregate(records: readonly OutboxRecord[]): readonly (readonly OutboxRecord[])[] {
+  const groups = new Map<string, OutboxRecord[]>();
+  for (const record of records) {
+    const { type, id } = outboxAggregateOf(record.effect);
+    const key = `${type}\u0000${id}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [record]);
+    else group.push(record);
+  }
+  return [...groups.values()];
 }
 
 function runOne(
@@ -104,9 +173,8 @@ function runOne(
   workerId: string,
   retry: RetryPolicy,
   record: OutboxRecord,
-  report: DispatchReport,
   onSettled: DispatchOptions["onSettled"],
-): ResultAsync<DispatchReport, StorageError> {
+): ResultAsync<SettledEffectOutcome, StorageError> {
   const effect = record.effect;
   const startedAt = deps.clock.now();
   const tell = (outcome: SettledEffectOutcome, code?: string): void =>
@@ -131,9 +199,9 @@ function runOne(
     .andThen(() =>
       outbox
         .complete(effect.id, workerId, deps.clock.now())
-        .map(() => {
+        .map((): SettledEffectOutcome => {
           tell("completed");
-          return { ...report, completed: report.completed + 1 };
+          return "completed";
         })
         .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
     )
@@ -157,11 +225,9 @@ function runOne(
           openTicket: (ticket) => ports.desk.openTicket(ticket),
           park: (note) => outbox.fail(effect.id, workerId, note, undefined),
         },
-      ).map(({ outcome }) => {
+      ).map(({ outcome }): SettledEffectOutcome => {
         tell(outcome, f.code);
-        return outcome === "parked"
-          ? { ...report, parked: report.parked + 1 }
-          : { ...report, retried: report.retried + 1 };
+        return outcome;
       }),
     );
 }

@@ -1,0 +1,124 @@
+// Wake-ups on real PostgreSQL, wired as main.ts wires them: the dispatcher polls only every
+// 60 s, and an effect committed while it idles runs well within a second because the commit
+// notifies 'susu_outbox' and the listener wakes the loop. Without the listener it waits.
+import { type PgListener, PrismaStore, startPgListener } from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import {
+  type Changeset,
+  type EffectPorts,
+  type OutboxEffect,
+  type OutboxStore,
+  useCaseDepsOn,
+} from "@susu/domain";
+import {
+  FakePaymentGateway,
+  InMemoryLedgerStore,
+  InMemoryTimerScheduler,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { type DispatcherLoop, startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
+import { createLogger } from "../src/logger.js";
+
+const db = useTestDatabase();
+const log = createLogger("silent", "outbox-wakeup-test");
+const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
+
+const timer = (id: string): OutboxEffect => ({
+  kind: "schedule_timer",
+  id,
+  aggregate: "round",
+  aggregateId: `round_${id}`,
+  at: Date.now() + 3_600_000,
+  timer: { kind: "collection_deadline" },
+});
+
+describe("outbox wake-ups", () => {
+  let dispatcher: DispatcherLoop | undefined;
+  let listener: PgListener | undefined;
+  afterEach(async () => {
+    await listener?.stop();
+    await dispatcher?.stop();
+    listener = undefined;
+    dispatcher = undefined;
+  });
+
+  async function start(withListener: boolean) {
+    const store = new PrismaStore(db.prisma);
+    const clock = { now: () => Date.now() };
+    const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const timers = new InMemoryTimerScheduler();
+    const ports: EffectPorts = {
+      gateway: new FakePaymentGateway(clock.now, 1_000),
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers,
+      ledger: new InMemoryLedgerStore(),
+    };
+    let passes = 0;
+    const counting: OutboxStore = {
+      claimDue: (...args) => {
+        passes += 1;
+        return store.claimDue(...args);
+      },
+      complete: (...args) => store.complete(...args),
+      fail: (...args) => store.fail(...args),
+      release: (...args) => store.release(...args),
+    };
+    const loop = startOutboxDispatcher(deps, ports, counting, {
+      workerId: "wakeup",
+      intervalMs: 60_000,
+      concurrency: 4,
+      log,
+    });
+    dispatcher = loop;
+    if (withListener) {
+      listener = startPgListener({
+        connectionString: db.connectionString,
+        channels: ["susu_outbox"],
+        onNotify: () => loop.wake(),
+      });
+      await listener.ready;
+    }
+    // Let the first passes (at start, and the listener's wake-up on connecting) go idle.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const idle = async () => ({ idlePasses: passes, passes: () => passes });
+    return { store, idle };
+  }
+
+  const done = async (id: string) =>
+    (await db.prisma.outboxEffect.findUnique({ where: { id }, select: { status: true } }))?.status === "done";
+
+  const settle = async (id: string, ms: number) => {
+    const started = Date.now();
+    while (!(await done(id)) && Date.now() - started < ms)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it("runs an effect committed while the dispatcher idles (60 s poll) within a second", async () => {
+    const { store, idle } = await start(true);
+    // A first effect warms the process up (its first statements of each kind are prepared).
+    (await store.commit({ ...empty, outbox: [timer("warm")] }))._unsafeUnwrap();
+    await settle("warm", 10_000);
+    expect(await done("warm")).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { idlePasses, passes } = await idle();
+    const committedAt = Date.now();
+    (await store.commit({ ...empty, outbox: [timer("woken")] }))._unsafeUnwrap();
+    await settle("woken", 5_000);
+    const took = Date.now() - committedAt;
+    expect(await done("woken")).toBe(true);
+    expect(took).toBeLessThan(1_000);
+    // One commit, one wake-up: a pass or two, not a spin.
+    expect(passes() - idlePasses).toBeLessThanOrEqual(3);
+  });
+
+  it("without the listener the same effect waits for the poll", async () => {
+    const { store } = await start(false);
+    (await store.commit({ ...empty, outbox: [timer("unheard")] }))._unsafeUnwrap();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await done("unheard")).toBe(false);
+  });
+});
