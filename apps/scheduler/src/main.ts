@@ -17,6 +17,7 @@ import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
 import { RECONCILIATION_QUEUE, scheduleReconciliation } from "./jobs/reconciliation.js";
+import { withStartupLock } from "./jobs/startup-lock.js";
 import { startStuckWorkSweep } from "./jobs/stuck-work-sweep.js";
 import { workTimers } from "./jobs/timers.js";
 import { startWebhookProcessor } from "./jobs/webhook-processor.js";
@@ -56,7 +57,6 @@ const workerId = env.SUSU_WORKER_ID ?? `scheduler-${randomUUID().slice(0, 8)}`;
 const boss = new PgBoss({ connectionString: database.connectionString, schema: "pgboss" });
 boss.on("error", (error: Error) => log.error({ error: error.message }, "pg-boss error"));
 await boss.start();
-await PgBossTimerScheduler.prepare(boss);
 
 const container = createContainer({ ...env, DATABASE_URL: database.connectionString }, boss, log, workerId);
 const metrics = createSchedulerMetrics();
@@ -87,25 +87,29 @@ try {
 }
 log.info({ url: metricsServer.url }, "metrics served");
 const deps = container.get(TOKENS.useCaseDeps);
-await workTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
-await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
-await schedulePayOutBalances(
-  boss,
-  deps,
-  container.get(TOKENS.effectPorts).gateway,
-  log,
-  env.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual" ? env.SUSU_PAYOUT_CRON : "off",
-  metrics,
-);
-if (env.SUSU_RECONCILE_CRON !== "off")
-  await scheduleReconciliation(
+// Schedulers started together take turns here (pg-boss's queue creation can deadlock otherwise).
+await withStartupLock(container.get(TOKENS.prisma), async () => {
+  await PgBossTimerScheduler.prepare(boss);
+  await workTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
+  await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
+  await schedulePayOutBalances(
     boss,
-    container.get(TOKENS.reconciliation),
+    deps,
+    container.get(TOKENS.effectPorts).gateway,
     log,
-    env.SUSU_RECONCILE_CRON,
+    env.SUSU_CONNECTED_PAYOUT_SCHEDULE.interval === "manual" ? env.SUSU_PAYOUT_CRON : "off",
     metrics,
   );
-else await boss.unschedule(RECONCILIATION_QUEUE);
+  if (env.SUSU_RECONCILE_CRON !== "off")
+    await scheduleReconciliation(
+      boss,
+      container.get(TOKENS.reconciliation),
+      log,
+      env.SUSU_RECONCILE_CRON,
+      metrics,
+    );
+  else await boss.unschedule(RECONCILIATION_QUEUE);
+});
 const dispatcher = startOutboxDispatcher(
   deps,
   container.get(TOKENS.effectPorts),
