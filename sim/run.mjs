@@ -267,6 +267,9 @@ async function jumpTo(target) {
   const emulatorNow = (await control.now()) * 1000;
   const to = Math.floor((Date.now() + next) / 1000);
   if (to * 1000 > emulatorNow) await control.advanceClockTo(to);
+  // susu's processes re-read the offset file at most every 50 ms (OffsetFileClock): a request
+  // sent sooner could still be judged on the clock before the jump.
+  if (jumpMs > 0) await new Promise((resolve) => setTimeout(resolve, 150));
 }
 
 // --- clients -------------------------------------------------------------------------------------

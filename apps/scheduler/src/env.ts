@@ -35,7 +35,7 @@ const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or
 
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
-  /** Identifies this process in outbox leases; several schedulers may run at once. */
+  /** Names this process in leases (a random suffix is always added, so ids never collide); several schedulers may run at once. */
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   /**

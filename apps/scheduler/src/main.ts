@@ -52,7 +52,9 @@ const stopRequested = listenForStop((signal) => {
   process.exit(1);
 });
 const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
-const workerId = env.SUSU_WORKER_ID ?? `scheduler-${randomUUID().slice(0, 8)}`;
+// Always unique per process, whatever SUSU_WORKER_ID says: a process gives back the claims held
+// under its id after a failed pass, so two live processes sharing one id would free each other's.
+const workerId = `${env.SUSU_WORKER_ID ?? "scheduler"}-${randomUUID().slice(0, 8)}`;
 
 const boss = new PgBoss({ connectionString: database.connectionString, schema: "pgboss" });
 boss.on("error", (error: Error) => log.error({ error: error.message }, "pg-boss error"));

@@ -15,6 +15,6 @@ export async function withStartupLock<T>(prisma: PrismaClient, work: () => Promi
       return work();
     },
     // Waiting behind other schedulers' start-ups, then this one's own: both are short.
-    { maxWait: 10_000, timeout: 120_000 },
+    { maxWait: 10_000, timeout: 600_000 },
   );
 }

@@ -126,19 +126,27 @@ export async function workTimers(
       includeMetadata: true,
     },
     async (jobs) => {
-      await Promise.all(
+      // Settled: one job's bookkeeping failing (the database went away) must not end the batch
+      // while others are still being applied; pg-boss would then fail and retry them mid-run.
+      await Promise.allSettled(
         jobs.map(async (job) => {
           let output: TimerSettlement | undefined;
           try {
             output = await runJob(job);
           } catch (error) {
             // pg-boss runs it again after its retry delay (the queue's retryLimit).
-            await boss.fail(TIMER_QUEUE, job.id, {
-              message: error instanceof Error ? error.message : String(error),
-            });
+            await boss
+              .fail(TIMER_QUEUE, job.id, { message: error instanceof Error ? error.message : String(error) })
+              .catch((e: unknown) =>
+                log.error({ jobId: job.id, error: String(e) }, "timer job not marked failed"),
+              );
             return;
           }
-          await boss.complete(TIMER_QUEUE, job.id, output === undefined ? {} : { ...output });
+          await boss
+            .complete(TIMER_QUEUE, job.id, output === undefined ? {} : { ...output })
+            .catch((e: unknown) =>
+              log.error({ jobId: job.id, error: String(e) }, "timer job not marked complete"),
+            );
         }),
       );
     },

@@ -149,7 +149,8 @@ const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
  * lease holds. A row with no key (stored before keys existed) is its own key. The status
  * test is written as the partial index's predicate (webhook_events_due_idx) so the planner
  * uses it; the live leases are found in webhook_events_claimed_key_idx, which holds claimed
- * rows only. SKIP LOCKED passes over a row whose result is being recorded right now.
+ * rows only. `FOR UPDATE` waits for (never skips) a row another statement is changing (a
+ * requeue, a result being recorded): skipping it could hand out a newer event of its key first.
  */
 export const WEBHOOK_CLAIM_SQL = `
 WITH due AS (
@@ -162,7 +163,7 @@ WITH due AS (
       WHERE h.claimed_by IS NOT NULL AND h.ordering_key = e.ordering_key AND h.claimed_until > $1))
   ORDER BY e.stripe_created_at, e.received_at, e.id
   LIMIT $4
-  FOR UPDATE OF e SKIP LOCKED
+  FOR UPDATE OF e
 )
 UPDATE webhook_events AS w
 SET claimed_by = $2, claimed_until = $3

@@ -233,7 +233,14 @@ export class BatchingWebhookIngest {
       new Date(this.clock.now()),
     );
     if (result.isErr()) {
-      for (const p of batch) p.reject(result.error);
+      // A refusal (a value the database cannot hold) belongs to one event, not to the others
+      // gathered with it: write each alone, so only that one is answered 5xx. An outage fails
+      // them all at once (a retry alone would fail the same way).
+      if (result.error.type !== "storage_refused" || batch.length === 1) {
+        for (const p of batch) p.reject(result.error);
+        return;
+      }
+      await Promise.all(batch.map((p) => this.#write([p])));
       return;
     }
     for (const [i, answer] of result.value.entries()) batch[i]?.resolve(answer);

@@ -71,7 +71,9 @@ const KEY_MAX = 200;
  * The ordering key of an event: the aggregate susu's router applies it to, when the
  * object's metadata names one (`round:<id>`, `held_payment:<id>`, `marketplace_charge:<id>`,
  * `subscription:<id>`, else `group:<id>` or `person:<id>`); else the PaymentIntent a charge,
- * refund or dispute belongs to (`pi:<id>`, the same key as the PaymentIntent's own events);
+ * refund or dispute belongs to (`pi:<id>`; a PaymentIntent with susu's metadata keys to its
+ * aggregate instead, so a dispute, which carries no metadata, can run beside its payment's
+ * events: the aggregates accept facts in any order, at worst a version conflict retried);
  * else the connected account an `account.*` event is about; else the object itself
  * (`<object>:<id>`); and the event id as a last resort. Pure.
  */

@@ -204,4 +204,29 @@ describe("the parallel outbox dispatcher", () => {
     expect(report._unsafeUnwrap()).toMatchObject({ claimed: 8, completed: 8 });
     expect(most).toBe(3);
   });
+
+  it("starts no effect once its claim's lease is about to end (another dispatcher may take the aggregate then)", async () => {
+    const susu = new InMemorySusu();
+    const effects = [effectOf(0, 1), effectOf(1, 1), effectOf(2, 1)];
+    (await susu.store.commit({ ...empty, outbox: effects }))._unsafeUnwrap();
+    const started: string[] = [];
+    const timers: TimerScheduler = {
+      schedule: (timer: ScheduledTimer) => {
+        started.push(timer.id);
+        // The first effect's provider call takes 4 min 40 s of a 5-minute lease.
+        susu.clock.advanceTo(susu.clock.now() + 280_000);
+        return ResultAsync.fromSafePromise(Promise.resolve());
+      },
+    };
+    const held = new Set<string>();
+    const report = await dispatchOutbox(susu.deps, { ...susu.ports, timers }, susu.store, {
+      workerId: "w",
+      leaseMs: 300_000,
+      held,
+    });
+    expect(report._unsafeUnwrap()).toMatchObject({ claimed: 3, completed: 1 });
+    expect(started).toHaveLength(1);
+    // The two not started stay this worker's, given back by its next pass.
+    expect([...held].sort()).toEqual([effects[1]?.id, effects[2]?.id].sort());
+  });
 });

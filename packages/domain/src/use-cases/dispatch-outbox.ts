@@ -98,8 +98,10 @@ function feed(
  * backoff and jitter; after the policy's limit — or at once when retrying cannot help — a
  * support ticket is opened and the effect parked (only once the ticket exists); the group
  * goes on with its next effect, as the one-at-a-time dispatcher did. A storage error stops
- * its group (the rest of the group stays claimed, in `held`) and, once every group has
- * ended, the pass, with the first such error.
+ * every group from starting another effect (the rest stay claimed, in `held`, for the next
+ * pass to give back) and, once every group has ended, the pass, with the first such error.
+ * No effect starts once the claim's lease is about to end (its last tenth, at most 30 s),
+ * since another dispatcher may take the aggregate after it.
  */
 export function dispatchOutbox(
   deps: UseCaseDeps,
@@ -117,40 +119,47 @@ export function dispatchOutbox(
           for (const id of stranded) held.delete(id);
           return count;
         });
-  return released.andThen((releasedCount) =>
-    outbox
-      .claimDue(options.workerId, deps.clock.now(), options.leaseMs ?? 5 * MINUTE_MS, options.limit ?? 50)
-      .andThen((records) => {
-        for (const record of records) held.add(record.effect.id);
-        const counts = { completed: 0, retried: 0, parked: 0 };
-        let failure: StorageError | undefined;
-        const runGroup = async (group: readonly OutboxRecord[]): Promise<void> => {
-          for (const record of group) {
-            const outcome = await runOne(
-              deps,
-              ports,
-              outbox,
-              options.workerId,
-              retry,
-              record,
-              options.onSettled,
-            );
-            if (outcome.isErr()) {
-              failure ??= outcome.error;
-              return;
-            }
-            held.delete(record.effect.id);
-            counts[outcome.value] += 1;
+  const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
+  return released.andThen((releasedCount) => {
+    const claimedAt = deps.clock.now();
+    // Past this instant another dispatcher may take the aggregate (an expired lease is
+    // anyone's, and the sweep clears it): no effect of this pass starts after it.
+    const startBy = claimedAt + leaseMs - Math.min(leaseMs / 10, 30_000);
+    return outbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) => {
+      for (const record of records) held.add(record.effect.id);
+      const counts = { completed: 0, retried: 0, parked: 0 };
+      let failure: StorageError | undefined;
+      const runGroup = async (group: readonly OutboxRecord[]): Promise<void> => {
+        for (const record of group) {
+          // Once a result could not be recorded (the database is away) nothing new starts: a
+          // provider call now would go out with no way to record its result. Effects not
+          // started stay in `held` and are given back by the next pass (or their lease ends).
+          if (failure !== undefined || deps.clock.now() >= startBy) return;
+          const outcome = await runOne(
+            deps,
+            ports,
+            outbox,
+            options.workerId,
+            retry,
+            record,
+            options.onSettled,
+          );
+          if (outcome.isErr()) {
+            failure ??= outcome.error;
+            return;
           }
-        };
-        const work = forEachBounded(byAggregate(records), options.concurrency ?? 1, runGroup);
-        return ResultAsync.fromSafePromise(work).andThen(() =>
-          failure !== undefined
-            ? errAsync(failure)
-            : okAsync({ claimed: records.length, ...counts, released: releasedCount }),
-        );
-      }),
-  );
+          held.delete(record.effect.id);
+          counts[outcome.value] += 1;
+        }
+      };
+      const work = forEachBounded(byAggregate(records), options.concurrency ?? 1, runGroup);
+      return ResultAsync.fromSafePromise(work).andThen(() =>
+        failure !== undefined
+          ? errAsync(failure)
+          : okAsync({ claimed: records.length, ...counts, released: releasedCount }),
+      );
+    });
+  });
 }
 
 /** The records grouped by aggregate, each group in claim order, groups by their first record. */
