@@ -22,6 +22,7 @@ import {
   IdSchema,
   json,
   notFoundResponse,
+  PersonIdParam,
   postResponses,
   problemExamples,
   providerResponses,
@@ -218,14 +219,6 @@ const adminOnly = problemExamples(403, "Only platform admins manage plans.", {
 const planNotFound = problemExamples(404, "No such plan.", { plan_not_found: "no plan plan_1" });
 const subscriptionNotFound = problemExamples(404, "No such subscription, or not yours.", {
   subscription_not_found: "no subscription mbr_1",
-});
-
-const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
-    example: "me",
-  }),
 });
 
 const PersonEntitlementsSchema = z

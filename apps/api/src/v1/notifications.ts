@@ -27,6 +27,7 @@ import {
   IdSchema,
   json,
   notFoundResponse,
+  PersonIdParam,
   postResponses,
   problemExamples,
 } from "./schemas.js";
@@ -61,14 +62,6 @@ export interface NotificationDeps extends NotificationPorts {
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 // ─── Settings ──────────────────────────────────────────────────────────────
-
-const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
-    example: "me",
-  }),
-});
 
 const TemplateSettingSchema = z.object({
   required: z.boolean().openapi({ description: "About the person's money: always sent, on every channel" }),

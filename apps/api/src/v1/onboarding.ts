@@ -8,9 +8,9 @@ import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
 import {
   commonResponses,
-  IdSchema,
   json,
   notFoundResponse,
+  PersonIdParam,
   postResponses,
   providerResponses,
 } from "./schemas.js";
@@ -18,14 +18,6 @@ import {
 // A person's onboarding, once for all their groups: the BECS debit set-up (a SetupIntent
 // whose client secret their app confirms), the payout account (a Stripe-hosted onboarding
 // link), and where they stand. `me` in the path is the caller.
-
-const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
-    example: "me",
-  }),
-});
 
 const DebitSetupSchema = z
   .object({

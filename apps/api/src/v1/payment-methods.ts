@@ -14,6 +14,7 @@ import {
   IdSchema,
   json,
   notFoundResponse,
+  PersonIdParam,
   postResponses,
   problemExamples,
   providerResponses,
@@ -25,14 +26,6 @@ import {
 // and removing act as the person: only they may. The person and platform operators list.
 
 const TAGS = ["payment methods"];
-
-const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
-    example: "me",
-  }),
-});
 
 const MethodParams = PersonIdParam.extend({
   paymentMethodId: IdSchema.openapi({

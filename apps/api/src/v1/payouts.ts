@@ -10,9 +10,9 @@ import { v1Router } from "./context.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   commonResponses,
-  IdSchema,
   json,
   MoneySchema,
+  PersonIdParam,
   postResponses,
   problemExamples,
   TimestampSchema,
@@ -22,14 +22,6 @@ import {
 // Stripe beside what susu still holds for them, the payouts to their bank that susu heard
 // of (payout.* events), and — on the manual payout schedule — an operator's "pay out now".
 // The person themself and platform operators see; only operators pay out (authz.ts).
-
-const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
-    example: "sam",
-  }),
-});
 
 const BalanceSchema = z
   .object({

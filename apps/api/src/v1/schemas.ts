@@ -36,6 +36,15 @@ export const GroupIdParam = z.object({
   groupId: IdSchema.openapi({ param: { name: "groupId", in: "path" }, example: "grp_1" }),
 });
 
+/** A person named in the path: their id, or `me` for the caller. */
+export const PersonIdParam = z.object({
+  personId: IdSchema.openapi({
+    param: { name: "personId", in: "path" },
+    description: "A person's id, or `me` for the caller",
+    example: "me",
+  }),
+});
+
 /** The error responses every v1 route can give, whatever it does (auth, rate limit, edge). */
 export const commonResponses = {
   ...authResponses,
