@@ -57,6 +57,36 @@ describe("member onboarding", () => {
     expect((await sim.store.getPerson("ana"))._unsafeUnwrap()?.payout?.connectedAccountId).toBe(accountId);
   });
 
+  it("another write to the person while their payout account is recorded does not fail the request", async () => {
+    const { sim, groupId } = await setUp();
+    // Her debit set-up (another request) records her customer between this use case's read
+    // of Ana and its write.
+    const commit = sim.deps.uow.commit.bind(sim.deps.uow);
+    let raced = false;
+    const deps = {
+      ...sim.deps,
+      uow: {
+        ...sim.deps.uow,
+        commit: (work: Parameters<typeof commit>[0]) => {
+          if (raced || work.people.length === 0) return commit(work);
+          raced = true;
+          return useCases
+            .updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
+            .andThen(() => commit(work));
+        },
+      },
+    };
+    const started = await useCases.startPayoutOnboarding(deps, sim.gateway, groupId, "ana", urls);
+    if (started.isErr()) throw new Error(JSON.stringify(started.error));
+    const link = started.value;
+    expect(raced).toBe(true);
+    const ana = (await sim.store.getPerson("ana"))._unsafeUnwrap();
+    // Both writes stand: the account recorded on top of the webhook's mandate.
+    expect(ana?.payout?.connectedAccountId).toMatch(/^acct_/);
+    expect(link.url).toContain(ana?.payout?.connectedAccountId);
+    expect(ana?.customerId).toBe("cus_raced");
+  });
+
   it("refuses members who are not in the group", async () => {
     const { sim, groupId } = await setUp();
     const refused = await useCases.startDebitSetup(sim.deps, sim.gateway, groupId, "zed", "1");

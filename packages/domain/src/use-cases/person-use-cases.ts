@@ -6,14 +6,28 @@ import * as P from "../person/person.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { tellHeldPaymentsOfSeller } from "./held-payment-use-cases.js";
 import { loadPerson } from "./load-people.js";
+import { retryOnConflict } from "./retry-on-conflict.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
 /**
  * Applies a pure change to a person and stores it (optimistic version check) with an audit
  * line. A change that changes nothing stores no new version, only an `ignored` audit line:
- * Stripe repeats itself, and a repeat is recorded, not applied.
+ * Stripe repeats itself, and a repeat is recorded, not applied. A person is written by
+ * their own requests and by Stripe's webhooks at once (a payout account recorded while the
+ * mandate's webhook lands): when another writer got there first, the change is applied
+ * again to the person as now stored, a few times, before `version_conflict` is answered.
  */
 function changePerson(
+  deps: UseCaseDeps,
+  personId: PersonId,
+  action: string,
+  actor: string,
+  change: (person: Person) => Result<Person, PersonError>,
+): ResultAsync<{ readonly before: Person; readonly after: Person }, UseCaseError> {
+  return retryOnConflict(() => changePersonOnce(deps, personId, action, actor, change));
+}
+
+function changePersonOnce(
   deps: UseCaseDeps,
   personId: PersonId,
   action: string,
