@@ -14,14 +14,22 @@ const n = (v) => Number(v ?? 0);
 
 /**
  * Runs every check. `expected` is what the run drove: `{ rounds, members, rotations, groups }`
- * for the rounds flow, `{ held }` (payments) for the held flow.
- * Returns rows `{ check, expected, found, pass }`.
+ * for the rounds flow, `{ held }` (payments) for the held flow, `{ charges, sellerPayments }`
+ * for marketplace charges. Returns rows `{ check, expected, found, pass }`.
  */
 export async function runChecks({ pg, stripe, control, flow = "rounds", expected }) {
   const rows = [];
   const add = (check, want, found, pass = String(want) === String(found)) =>
     rows.push({ check, expected: String(want), found: String(found), pass });
   const q = async (sql, params = []) => (await pg.query(sql, params)).rows;
+  if (flow === "marketplace") {
+    await ledgerChecks(q, add, {
+      check: "in-flight and seller payable accounts not zero",
+      patterns: ["marketplace:%:in_flight", "marketplace:%:seller_payable:%"],
+    });
+    await marketplaceChecks(q, stripe, add, expected);
+    return finish(q, control, rows, add);
+  }
 
   const rounds = flow === "rounds";
   // --- the work itself ----------------------------------------------------------------------
@@ -39,35 +47,10 @@ export async function runChecks({ pg, stripe, control, flow = "rounds", expected
     add("held payments in any other state", 0, n(other));
   }
 
-  // --- ledger ---------------------------------------------------------------------------------
-  const unbalanced = await q(`
-    SELECT transaction_id, currency FROM ledger_postings
-    GROUP BY transaction_id, currency
-    HAVING sum(CASE WHEN direction = 'debit' THEN amount_minor ELSE -amount_minor END) <> 0`);
-  add("ledger transactions unbalanced", 0, unbalanced.length);
-  const perCurrency = await q(`
-    SELECT currency,
-           sum(CASE WHEN direction = 'debit' THEN amount_minor ELSE 0 END) AS debits,
-           sum(CASE WHEN direction = 'credit' THEN amount_minor ELSE 0 END) AS credits
-    FROM ledger_postings GROUP BY currency ORDER BY currency`);
-  for (const c of perCurrency)
-    add(`ledger ${c.currency.trim()} debits − credits`, 0, n(c.debits) - n(c.credits));
-  if (perCurrency.length === 0) add("ledger has postings", "yes", "no", false);
-  const drift = await q(`
-    SELECT a.id, a.currency FROM ledger_accounts a
-    LEFT JOIN ledger_postings p ON p.account_id = a.id AND p.currency = a.currency
-    GROUP BY a.id, a.currency, a.balance_minor
-    HAVING a.balance_minor <> coalesce(sum(CASE WHEN p.direction = 'debit' THEN p.amount_minor ELSE -p.amount_minor END), 0)`);
-  add("ledger accounts whose balance ≠ their postings", 0, drift.length);
-  const [{ held }] = await q(`
-    SELECT count(*) AS held FROM ledger_accounts
-    WHERE (id LIKE 'round:%:pot' OR id LIKE 'round:%:in_flight'
-           OR id LIKE 'held:%:hold' OR id LIKE 'held:%:seller_payable') AND balance_minor <> 0`);
-  add(
-    rounds ? "round pots and in-flight accounts not zero" : "holds and seller payables not zero",
-    0,
-    n(held),
-  );
+  await ledgerChecks(q, add, {
+    check: rounds ? "round pots and in-flight accounts not zero" : "holds and seller payables not zero",
+    patterns: ["round:%:pot", "round:%:in_flight", "held:%:hold", "held:%:seller_payable"],
+  });
   // Money in: what the round debits collected, or what customers paid for held payments.
   const [{ collected }] = rounds
     ? await q(
@@ -130,6 +113,38 @@ export async function runChecks({ pg, stripe, control, flow = "rounds", expected
   }
   add("Stripe: connected accounts' balances (minor) = ledger paid out", n(ledgerPaid), connected);
   return finish(q, control, rows, add);
+}
+
+/**
+ * The ledger, whatever the flow: every transaction balances in each currency, debits equal
+ * credits per currency, every account's balance is the sum of its postings, and the accounts
+ * matching `mustBeZero.patterns` (SQL LIKE patterns: money on its way) are all zero.
+ */
+async function ledgerChecks(q, add, mustBeZero) {
+  const unbalanced = await q(`
+    SELECT transaction_id, currency FROM ledger_postings
+    GROUP BY transaction_id, currency
+    HAVING sum(CASE WHEN direction = 'debit' THEN amount_minor ELSE -amount_minor END) <> 0`);
+  add("ledger transactions unbalanced", 0, unbalanced.length);
+  const perCurrency = await q(`
+    SELECT currency,
+           sum(CASE WHEN direction = 'debit' THEN amount_minor ELSE 0 END) AS debits,
+           sum(CASE WHEN direction = 'credit' THEN amount_minor ELSE 0 END) AS credits
+    FROM ledger_postings GROUP BY currency ORDER BY currency`);
+  for (const c of perCurrency)
+    add(`ledger ${c.currency.trim()} debits − credits`, 0, n(c.debits) - n(c.credits));
+  if (perCurrency.length === 0) add("ledger has postings", "yes", "no", false);
+  const drift = await q(`
+    SELECT a.id, a.currency FROM ledger_accounts a
+    LEFT JOIN ledger_postings p ON p.account_id = a.id AND p.currency = a.currency
+    GROUP BY a.id, a.currency, a.balance_minor
+    HAVING a.balance_minor <> coalesce(sum(CASE WHEN p.direction = 'debit' THEN p.amount_minor ELSE -p.amount_minor END), 0)`);
+  add("ledger accounts whose balance ≠ their postings", 0, drift.length);
+  const [{ open }] = await q(
+    `SELECT count(*) AS open FROM ledger_accounts WHERE id LIKE ANY($1) AND balance_minor <> 0`,
+    [mustBeZero.patterns],
+  );
+  add(mustBeZero.check, 0, n(open));
 }
 
 /** Rounds: nobody paid twice; one PaymentIntent per debit attempt, one transfer per contribution charge. */
@@ -208,6 +223,103 @@ async function heldChecks(q, stripe, add) {
     0,
     [...transfers.values()].filter((l) => l.length > 1).length,
   );
+}
+
+/**
+ * Marketplace charges: each settled (or refunded whole) with its refunds done; one
+ * PaymentIntent per charge; one transfer per (charge, seller) — Stripe's own for a
+ * destination charge, susu's for each share of a split — and none susu did not cause; and
+ * the money at Stripe (captured, refunded, in the sellers' connected accounts) equal to the
+ * ledger's.
+ */
+async function marketplaceChecks(q, stripe, add, expected) {
+  const charges = await q(
+    `SELECT id, status, payment_intent_id, transfer_group,
+            (SELECT count(*) FROM jsonb_array_elements(snapshot -> 'refunds') r) AS refunds,
+            (SELECT count(*) FROM jsonb_array_elements(snapshot -> 'refunds') r
+              WHERE r ->> 'status' = 'succeeded') AS refunds_succeeded
+     FROM marketplace_charges`,
+  );
+  add("marketplace charges (susu)", expected.charges, charges.length);
+  add(
+    "charges settled or refunded whole",
+    expected.charges,
+    charges.filter((c) => c.status === "settled" || c.status === "refunded").length,
+  );
+  const refunds = charges.reduce((s, c) => s + n(c.refunds), 0);
+  add(
+    "refunds succeeded (of those asked for)",
+    refunds,
+    charges.reduce((s, c) => s + n(c.refunds_succeeded), 0),
+  );
+  if (refunds === 0) add("refunds asked for", "some", "none", false);
+
+  const chargeIds = new Set(charges.map((c) => c.id));
+  const intents = await all(stripe.paymentIntents.list({ limit: 100 }));
+  const intentsOf = groupBy(intents, (pi) => pi.metadata?.marketplace_charge_id);
+  add(
+    "charges whose PaymentIntent is at Stripe",
+    charges.length,
+    charges.filter((c) => (intentsOf.get(c.id) ?? []).some((pi) => pi.id === c.payment_intent_id)).length,
+  );
+  add(
+    "charges with more than one PaymentIntent",
+    0,
+    [...intentsOf.values()].filter((l) => l.length > 1).length,
+  );
+  add(
+    "PaymentIntents that susu did not ask for",
+    0,
+    intents.filter((pi) => !chargeIds.has(pi.metadata?.marketplace_charge_id)).length,
+  );
+
+  const groups = new Set(charges.map((c) => c.transfer_group));
+  const transfers = await all(stripe.transfers.list({ limit: 100 }));
+  const transfersOf = groupBy(transfers, (t) => `${t.transfer_group} ${t.destination}`);
+  const shares = await q(
+    `SELECT c.transfer_group, s.connected_account_id FROM marketplace_charge_sellers s
+     JOIN marketplace_charges c ON c.id = s.charge_id`,
+  );
+  const paidTimes = shares.map(
+    (s) => (transfersOf.get(`${s.transfer_group} ${s.connected_account_id}`) ?? []).length,
+  );
+  add("(charge, seller) shares (susu)", expected.sellerPayments, shares.length);
+  add("shares with one transfer at Stripe", shares.length, paidTimes.filter((k) => k === 1).length);
+  add("shares with more than one transfer", 0, paidTimes.filter((k) => k > 1).length);
+  add(
+    "transfers that susu did not ask for",
+    0,
+    transfers.filter((t) => !groups.has(t.transfer_group)).length,
+  );
+
+  // --- susu's ledger against the emulator's money -----------------------------------------------
+  const ledger = async (pattern) =>
+    n(
+      (
+        await q(`SELECT coalesce(sum(balance_minor), 0) AS total FROM ledger_accounts WHERE id LIKE $1`, [
+          pattern,
+        ])
+      )[0].total,
+    );
+  const succeeded = intents.filter(
+    (pi) => pi.status === "succeeded" && chargeIds.has(pi.metadata?.marketplace_charge_id),
+  );
+  add(
+    "Stripe: captured (minor) = ledger paid in",
+    -(await ledger("marketplace:%:paid_in")),
+    succeeded.reduce((s, pi) => s + pi.amount_received, 0),
+  );
+  let refunded = 0;
+  for (const pi of succeeded) refunded += (await stripe.charges.retrieve(pi.latest_charge)).amount_refunded;
+  add("Stripe: refunded (minor) = ledger refunds", await ledger("marketplace:%:refunds"), refunded);
+  const paid = await ledger("marketplace:%:seller:%");
+  const accounts = await q(`SELECT DISTINCT connected_account_id FROM marketplace_charge_sellers`);
+  let connected = 0;
+  for (const { connected_account_id: account } of accounts) {
+    const balance = await stripe.balance.retrieve({}, { stripeAccount: account });
+    for (const part of [...balance.available, ...balance.pending]) connected += part.amount;
+  }
+  add("Stripe: sellers' connected balances (minor) = ledger paid to sellers", paid, connected);
 }
 
 /** Webhooks and the outbox, whatever the flow; then the rows and the run's figures. */

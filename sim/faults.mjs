@@ -26,6 +26,13 @@ export function seededRandom(seed) {
 export const STRIPE_ROUTES = ["POST /v1/payment_intents", "POST /v1/transfers"];
 /** …and while held payments run: their Checkout Sessions and the releases' transfers. */
 export const HELD_STRIPE_ROUTES = ["POST /v1/checkout/sessions", "POST /v1/transfers"];
+/** …and while marketplace charges run: their PaymentIntents, the splits' transfers, refunds and reversals. */
+export const MARKETPLACE_STRIPE_ROUTES = [
+  "POST /v1/payment_intents",
+  "POST /v1/transfers",
+  "POST /v1/refunds",
+  "POST /v1/transfers/*/reversals",
+];
 const MOMENTS = ["open", "processing", "payout"];
 
 /**

@@ -1,5 +1,5 @@
 // `npm run sim -- --seed N --groups G --rotations R [--members M] [--schedulers S] [--no-faults]
-//   [--min-kills K] [--min-pg-restarts P] [--json FILE] [--keep]`
+//   [--flow rounds|held|marketplace] [--min-kills K] [--min-pg-restarts P] [--json FILE] [--keep]`
 //
 // The seeded whole-stack simulation: an embedded PostgreSQL, the Stripe emulator (in this
 // process, with seeded webhook chaos), the API as a real process (webhooks arrive through its
@@ -25,7 +25,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, runChecks } from "./checks.mjs";
-import { describeFault, HELD_STRIPE_ROUTES, planFaults, STRIPE_ROUTES } from "./faults.mjs";
+import {
+  describeFault,
+  HELD_STRIPE_ROUTES,
+  MARKETPLACE_STRIPE_ROUTES,
+  planFaults,
+  STRIPE_ROUTES,
+  seededRandom,
+} from "./faults.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const DAY_MS = 86_400_000;
@@ -68,19 +75,25 @@ const memberCount = int("members", 2, 20);
 const schedulerCount = int("schedulers", 1, 8);
 const faultsOn = !args["no-faults"];
 const flow = args.flow;
-if (flow !== "rounds" && flow !== "held") {
-  console.error(`--flow ${flow}: "rounds" or "held" (marketplace charges are not simulated yet)`);
+if (flow !== "rounds" && flow !== "held" && flow !== "marketplace") {
+  console.error(`--flow ${flow}: "rounds", "held" or "marketplace"`);
   process.exit(2);
 }
 // Rounds: one step a week, M rounds a rotation. Held: one step a booking round, where each of
-// the G×M sellers is paid one booking (R steps).
+// the G×M sellers is paid one booking (R steps). Marketplace: one step a round of purchases,
+// where each group's customer buys from each of its M sellers and one class they co-host.
 const steps = flow === "rounds" ? memberCount * rotations : rotations;
 const plan = faultsOn
   ? planFaults({
       seed,
       steps,
       schedulers: schedulerCount,
-      routes: flow === "held" ? HELD_STRIPE_ROUTES : STRIPE_ROUTES,
+      routes:
+        flow === "held"
+          ? HELD_STRIPE_ROUTES
+          : flow === "marketplace"
+            ? MARKETPLACE_STRIPE_ROUTES
+            : STRIPE_ROUTES,
       minimum: { kills: int("min-kills", 0, 50), pgRestarts: int("min-pg-restarts", 0, 50) },
     })
   : [];
@@ -129,22 +142,24 @@ async function startPostgres() {
 }
 
 let cleaning;
-async function cleanUp() {
+/** Stops everything; the work folder (the processes' logs) is kept with --keep or when the run failed. */
+async function cleanUp({ failed = false } = {}) {
   cleaning ??= (async () => {
     for (const child of children) child.kill("SIGKILL");
     await pgClient?.end().catch(() => undefined);
     await emulator?.stop().catch(() => undefined);
     await database?.stop().catch(() => undefined);
-    if (!args.keep) rmSync(workdir, { recursive: true, force: true });
+    if (args.keep || failed) console.error(`[sim] the processes' logs are in ${workdir}`);
+    else rmSync(workdir, { recursive: true, force: true });
   })();
   return cleaning;
 }
-// Whatever goes wrong, nothing this run started is left behind.
+// Whatever goes wrong, no process this run started is left running.
 const failRun = (error) => {
   console.error(
     `[sim] run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
   );
-  void cleanUp().then(() => process.exit(1));
+  void cleanUp({ failed: true }).then(() => process.exit(1));
 };
 process.on("uncaughtException", failRun);
 process.on("unhandledRejection", failRun);
@@ -155,7 +170,7 @@ for (const signal of ["SIGINT", "SIGTERM"])
 
 const timeout = setTimeout(() => {
   console.error(`[sim] not finished after ${args["timeout-s"]} s: giving up`);
-  void cleanUp().then(() => process.exit(1));
+  void cleanUp({ failed: true }).then(() => process.exit(1));
 }, Number(args["timeout-s"]) * 1000);
 timeout.unref();
 
@@ -186,17 +201,19 @@ const baseEnv = {
   STRIPE_SECRET_KEY: emulator.secretKey,
   STRIPE_WEBHOOK_SECRET: emulator.webhookSecret,
   SUSU_SIM_CLOCK_FILE: clockFile,
-  LOG_LEVEL: args.verbose ? "info" : "error",
+  LOG_LEVEL: args.verbose ? "info" : "warn",
 };
 
 function startProcess(name, script, env) {
   const child = spawn(process.execPath, [join(root, script)], {
     env: { ...baseEnv, ...env },
-    stdio: ["ignore", args.verbose ? "inherit" : "ignore", args.verbose ? "inherit" : "pipe", "ipc"],
+    stdio: ["ignore", args.verbose ? "inherit" : "pipe", args.verbose ? "inherit" : "pipe", "ipc"],
   });
-  // Errors the processes log (expected ones too: 503s while PostgreSQL restarts) go to a file
-  // in the work folder, kept with --keep.
-  child.stderr?.pipe(createWriteStream(join(workdir, `${name.replace(/\s+/g, "-")}.log`), { flags: "a" }));
+  // What the processes log at `warn` and above (expected ones too: 503s while PostgreSQL
+  // restarts) and any crash go to a file in the work folder, kept with --keep or on failure.
+  const log = createWriteStream(join(workdir, `${name.replace(/\s+/g, "-")}.log`), { flags: "a" });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
   children.add(child);
   child.once("exit", () => children.delete(child));
   const ready = new Promise((resolve, reject) => {
@@ -370,13 +387,7 @@ async function fire(moment, step) {
           s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once("exit", r),
         );
       }
-      restarts.push(
-        sleep(f.downMs).then(() =>
-          cleaning === undefined
-            ? startScheduler(f.scheduler).catch((e) => console.error(`[sim] restart failed: ${e.message}`))
-            : undefined,
-        ),
-      );
+      restarts.push(sleep(f.downMs).then(() => restartScheduler(f.scheduler)));
     } else if (f.type === "pg_restart") {
       await database.stop();
       counts.pg_restart += 1;
@@ -385,6 +396,23 @@ async function fire(moment, step) {
     } else if (f.type === "clock_jump") {
       counts.clock_jump += 1;
       await jumpTo(simNow() + f.seconds * 1000);
+    }
+  }
+}
+
+/**
+ * Starts a killed scheduler again as a supervisor would: until it is ready. One started while
+ * PostgreSQL is down exits before it is ready, and is started again half a second later.
+ */
+async function restartScheduler(index) {
+  for (let attempt = 1; cleaning === undefined; attempt++) {
+    try {
+      await startScheduler(index);
+      return;
+    } catch (error) {
+      console.error(`[sim] restart ${attempt} of scheduler ${index} failed: ${error.message}`);
+      if (attempt >= 40) return;
+      await sleep(500);
     }
   }
 }
@@ -607,8 +635,132 @@ async function runHeld() {
   }
 }
 
+/**
+ * Marketplace charges: G groups of M sellers, each with a customer of its own (a member of
+ * the group, with a Stripe customer). Each step the customer buys from each seller (a
+ * destination charge, the platform keeping 10 %) and one class all M co-host (a split by
+ * weights 1…M: separate charges and transfers), confirms every new card at Stripe (the
+ * emulator's API stands in for Stripe.js), and once all are settled asks for refunds of a
+ * seeded third of them, part or whole (a customer's refund: the sellers' transfers reversed
+ * for it, the platform keeping its fee).
+ */
+async function runMarketplace() {
+  const tag = randomUUID().slice(0, 6);
+  const groupsOf = [];
+  for (let g = 0; g < groupCount; g++) {
+    const sellers = Array.from({ length: memberCount }, (_, m) => `sim${seed}_g${g}_seller${m}_${tag}`);
+    const customer = `sim${seed}_g${g}_customer_${tag}`;
+    const group = await ok("POST", "/v1/groups", {
+      as: sellers[0],
+      body: {
+        name: `Sim co-hosts ${g}`,
+        currency: "AUD",
+        contributionMinor: 100_00,
+        cadence: "weekly",
+        startsAt: new Date(simNow() + WEEK_MS).toISOString(),
+        payoutOrderMethod: "join_order",
+        displayName: `Seller 0 of ${g}`,
+      },
+    });
+    for (const [m, person] of [...sellers.slice(1), customer].entries())
+      await ok("POST", `/v1/groups/${group.id}/members`, {
+        as: person,
+        body: { displayName: person === customer ? `Customer of ${g}` : `Seller ${m + 1} of ${g}` },
+      });
+    // A debit set-up makes the customer's Stripe customer, which a charge needs.
+    await ok("POST", `/v1/people/${customer}/debit-setup`, { as: customer, body: {} });
+    groupsOf.push({ sellers, customer });
+  }
+  const sellers = groupsOf.flatMap((g) => g.sellers);
+  for (const seller of sellers) await onboardPayouts(seller);
+  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const seller of sellers)
+      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
+    return { done: ready === sellers.length, progress: ready };
+  });
+  say(`${sellers.length} sellers onboarded, ${groupCount} customers`);
+  // Which charges are refunded, and how much: from the seed alone.
+  const rng = seededRandom(seed ^ 0x3a7e);
+  for (let step = 0; step < steps; step++) {
+    const started = Date.now();
+    // A day between rounds of purchases: a customer may attempt only so many payments an hour.
+    if (step > 0) await jumpTo(simNow() + DAY_MS);
+    await fire("open", step);
+    const charges = [];
+    for (const [g, { sellers: hosts, customer }] of groupsOf.entries()) {
+      const orders = [
+        ...hosts.map((seller, i) => ({ sellers: [{ personId: seller }], amountMinor: 50_00 + i * 100 + g })),
+        { sellers: hosts.map((personId, i) => ({ personId, weight: i + 1 })), amountMinor: 90_00 + g * 10 },
+      ];
+      for (const [o, order] of orders.entries()) {
+        const reference = `order-${step}-${g}-${o}`;
+        const res = await call("POST", "/v1/marketplace-charges", {
+          as: customer,
+          body: {
+            clientReference: reference,
+            activityId: `act_sim_${g}_${o}`,
+            purpose: "purchase",
+            amountMinor: order.amountMinor,
+            currency: "AUD",
+            description: `Order ${reference}`,
+            customer: { personId: customer, email: `${customer}@example.com` },
+            sellers: order.sellers,
+            fee: { rateBps: 1000 },
+            paymentMethod: { type: "new_card" },
+          },
+        });
+        if (res.status !== 201 && res.status !== 200)
+          throw new Error(`step ${step}: order ${reference} → ${res.status} ${JSON.stringify(res.body)}`);
+        charges.push({ id: res.body.id, customer, amountMinor: order.amountMinor });
+      }
+    }
+    const view = (c) => ok("GET", `/v1/marketplace-charges/${c.id}`, { as: c.customer });
+    const secrets = await until(`step ${step}: PaymentIntents made`, async () => {
+      const found = await Promise.all(charges.map(async (c) => (await view(c)).payment.clientSecret));
+      const made = found.filter((x) => typeof x === "string").length;
+      return { done: made === charges.length, progress: made, found };
+    });
+    await fire("processing", step);
+    for (const secret of secrets.found) {
+      // What Stripe.js does with the client secret: the card confirmed by the customer.
+      await stripe.paymentIntents.confirm(secret.split("_secret_")[0], { payment_method: "pm_card_visa" });
+    }
+    const statuses = async () => Promise.all(charges.map(async (c) => (await view(c)).status));
+    await until(`step ${step}: charges settled`, async () => {
+      const now = await statuses();
+      const settled = now.filter((s) => s === "settled").length;
+      return { done: settled === charges.length, progress: now };
+    });
+    await fire("payout", step);
+    const refunded = [];
+    for (const c of charges) {
+      const draw = rng.next();
+      if (draw >= 1 / 3) continue;
+      // A tenth of the charges are refunded whole, the rest of the third in part.
+      const body =
+        draw < 0.1
+          ? { reason: "cancelled" }
+          : { amountMinor: 10_00 + Math.floor(rng.next() * 20) * 100, reason: "left early" };
+      await ok("POST", `/v1/marketplace-charges/${c.id}/refunds`, { as: c.customer, body });
+      refunded.push(c);
+    }
+    await until(`step ${step}: refunds done`, async () => {
+      const views = await Promise.all(refunded.map(view));
+      const done = views.filter(
+        (v) => v.refunds.every((r) => r.status === "succeeded") && ["settled", "refunded"].includes(v.status),
+      ).length;
+      return { done: done === refunded.length, progress: views.map((v) => v.status) };
+    });
+    say(
+      `step ${step + 1}/${steps}: ${charges.length} marketplace charges settled, ${refunded.length} refunded (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
 if (flow === "rounds") await runRounds();
-else await runHeld();
+else if (flow === "held") await runHeld();
+else await runMarketplace();
 
 // --- drain, then check ---------------------------------------------------------------------------------
 
@@ -638,7 +790,12 @@ const { rows, stats } = await runChecks({
   expected:
     flow === "rounds"
       ? { rounds: groupCount * steps, groups: groupCount, members: memberCount, rotations }
-      : { held: groupCount * memberCount * steps },
+      : flow === "held"
+        ? { held: groupCount * memberCount * steps }
+        : {
+            charges: groupCount * (memberCount + 1) * steps,
+            sellerPayments: groupCount * 2 * memberCount * steps,
+          },
 });
 console.log("");
 console.log(formatTable(rows));
@@ -655,7 +812,7 @@ const failed = rows.filter((r) => !r.pass);
 say(failed.length === 0 ? "all checks pass" : `${failed.length} check(s) FAILED`);
 if (args.json)
   writeFileSync(args.json, `${JSON.stringify({ seed, plan, counts, stats, checks: rows }, null, 2)}\n`);
-await cleanUp();
+await cleanUp({ failed: failed.length > 0 });
 process.exit(failed.length === 0 ? 0 : 1);
 
 // --- helpers -----------------------------------------------------------------------------------------

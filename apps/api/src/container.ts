@@ -126,6 +126,8 @@ export function createContainer(config: {
     paymentAttempts: new PaymentAttemptLimiter({
       store: new PrismaPaymentAttemptStore(prisma),
       limits: config.paymentAttempts ?? defaultPaymentAttemptLimits(),
+      // The API's one clock (the simulation's under `npm run sim`), as everywhere else.
+      now: () => clock.now(),
       onRefused: countRefusals(http.metrics),
     }),
     operations: {

@@ -100,4 +100,54 @@ describe("npm run sim (small run with faults)", () => {
     });
     expect(Number(found["events delivered = inbox processed + ignored + parked"])).toBeGreaterThan(0);
   });
+  it("settles every marketplace charge once, refunds and reverses what was asked and matches Stripe's money despite the faults", {
+    timeout: 240_000,
+  }, async () => {
+    const json = join(out, "marketplace-seed-5.json");
+    const { code, output } = await runSim([
+      "--flow",
+      "marketplace",
+      "--seed",
+      "5",
+      "--groups",
+      "1",
+      "--members",
+      "2",
+      "--rotations",
+      "2",
+      "--json",
+      json,
+      "--timeout-s",
+      "220",
+    ]);
+    expect(code, output).toBe(0);
+    const report = JSON.parse(readFileSync(json, "utf8")) as Report;
+    expect(
+      report.checks.filter((r) => !r.pass),
+      output,
+    ).toEqual([]);
+    // Seed 5 plans Stripe 500s on the PaymentIntents and 429s on the refunds, a scheduler
+    // killed and PostgreSQL restarted: all of them happened.
+    expect(report.counts).toMatchObject({
+      stripe_500: 2,
+      stripe_429: 2,
+      scheduler_sigkill: 1,
+      pg_restart: 1,
+    });
+    // Two rounds of purchases: each seller's own (50.00 and 51.00 AUD, destination charges)
+    // and the class both co-host (90.00 AUD, a split by weights 1 and 2).
+    const found = Object.fromEntries(report.checks.map((r) => [r.check, r.found]));
+    expect(found).toMatchObject({
+      "marketplace charges (susu)": "6",
+      "charges settled or refunded whole": "6",
+      "charges with more than one PaymentIntent": "0",
+      "(charge, seller) shares (susu)": "8",
+      "shares with one transfer at Stripe": "8",
+      "shares with more than one transfer": "0",
+      "in-flight and seller payable accounts not zero": "0",
+      "Stripe: captured (minor) = ledger paid in": "38200",
+      "outbox effects still pending": "0",
+    });
+    expect(Number(found["refunds succeeded (of those asked for)"])).toBeGreaterThan(0);
+  });
 });
