@@ -1,3 +1,4 @@
+import { ResultAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
@@ -70,9 +71,11 @@ describe("member onboarding", () => {
         commit: (work: Parameters<typeof commit>[0]) => {
           if (raced || work.people.length === 0) return commit(work);
           raced = true;
-          return useCases
-            .updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
-            .andThen(() => commit(work));
+          const raceWrite = async () =>
+            (
+              await useCases.updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
+            )._unsafeUnwrap();
+          return ResultAsync.fromSafePromise(raceWrite()).andThen(() => commit(work));
         },
       },
     };
