@@ -7,6 +7,7 @@ import {
   resolveDatabaseUrl,
   serveMetrics,
   startPgListener,
+  TIMER_MAINTENANCE_INTERVAL_SECONDS,
   withoutForeignStopHandlers,
 } from "@susu/adapters";
 import PgBoss from "pg-boss";
@@ -56,7 +57,12 @@ const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
 // under its id after a failed pass, so two live processes sharing one id would free each other's.
 const workerId = `${env.SUSU_WORKER_ID ?? "scheduler"}-${randomUUID().slice(0, 8)}`;
 
-const boss = new PgBoss({ connectionString: database.connectionString, schema: "pgboss" });
+const boss = new PgBoss({
+  connectionString: database.connectionString,
+  schema: "pgboss",
+  // Fails timer jobs a dead process had started (TIMER_JOB_EXPIRE_SECONDS) so they run again soon.
+  maintenanceIntervalSeconds: TIMER_MAINTENANCE_INTERVAL_SECONDS,
+});
 boss.on("error", (error: Error) => log.error({ error: error.message }, "pg-boss error"));
 await boss.start();
 

@@ -72,6 +72,8 @@ export {
   PgBossTimerScheduler,
   parseTimerJob,
   settleTimerFailure,
+  TIMER_JOB_EXPIRE_SECONDS,
+  TIMER_MAINTENANCE_INTERVAL_SECONDS,
   TIMER_QUEUE,
   type TimerJob,
   type TimerJobPayload,

@@ -1,5 +1,9 @@
 export { deterministicUuid } from "./deterministic-uuid.js";
-export { PgBossTimerScheduler } from "./pg-boss-timer-scheduler.js";
+export {
+  PgBossTimerScheduler,
+  TIMER_JOB_EXPIRE_SECONDS,
+  TIMER_MAINTENANCE_INTERVAL_SECONDS,
+} from "./pg-boss-timer-scheduler.js";
 export {
   DEFAULT_TIMER_RETRY,
   settleTimerFailure,

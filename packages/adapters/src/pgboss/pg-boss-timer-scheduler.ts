@@ -4,6 +4,16 @@ import type PgBoss from "pg-boss";
 import { deterministicUuid } from "./deterministic-uuid.js";
 import { TIMER_QUEUE, type TimerJob, timerJobData, timerJobOf } from "./timer-job.js";
 
+/** How long a timer job may stay started before it is run again (see the constructor). */
+export const TIMER_JOB_EXPIRE_SECONDS = 120;
+
+/**
+ * How often pg-boss's maintenance (which fails expired jobs so they run again) runs in the
+ * scheduler: with {@link TIMER_JOB_EXPIRE_SECONDS}, a dead process's timer runs again within
+ * about two and a half minutes.
+ */
+export const TIMER_MAINTENANCE_INTERVAL_SECONDS = 30;
+
 /**
  * Every aggregate's timers as pg-boss jobs that start at the timer's time. The job id is derived
  * from the timer id, so a timer scheduled twice (an outbox effect re-run after a crash)
@@ -21,6 +31,13 @@ export class PgBossTimerScheduler implements TimerScheduler {
   constructor(
     private readonly boss: PgBoss,
     private readonly clock?: Clock,
+    /**
+     * How long a started job may run before pg-boss's maintenance fails it and it is run
+     * again (by a live process). Applying a timer is one short transaction, so a job still
+     * active after this was started by a process that died (SIGKILL, a lost machine): it
+     * waits this, plus up to the maintenance interval, not pg-boss's default 15 minutes.
+     */
+    private readonly expireInSeconds: number = TIMER_JOB_EXPIRE_SECONDS,
   ) {}
 
   /** Creates the queue; call once at start-up (idempotent). */
@@ -58,7 +75,11 @@ export class PgBossTimerScheduler implements TimerScheduler {
 
   #send(job: TimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
     return ResultAsync.fromPromise(
-      this.boss.send(TIMER_QUEUE, timerJobData(job), { id, startAfter: new Date(this.#realTimeOf(at)) }),
+      this.boss.send(TIMER_QUEUE, timerJobData(job), {
+        id,
+        startAfter: new Date(this.#realTimeOf(at)),
+        expireInSeconds: this.expireInSeconds,
+      }),
       (e): SchedulerError => ({
         type: "schedule_failed",
         code: "schedule_failed",

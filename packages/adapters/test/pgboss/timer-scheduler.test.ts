@@ -4,6 +4,7 @@ import {
   deterministicUuid,
   PgBossTimerScheduler,
   parseTimerJob,
+  TIMER_JOB_EXPIRE_SECONDS,
   TIMER_QUEUE,
 } from "../../src/pgboss/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/index.js";
@@ -163,5 +164,47 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     const startAfter = new Date(job?.startAfter ?? 0).getTime();
     expect(startAfter).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
     expect(startAfter).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
+
+  it("a timer job whose process died after starting it runs again once it expires, not after pg-boss's 15 minutes", async () => {
+    // A second pg-boss on the same schema with its maintenance every second: the live process.
+    const live = new PgBoss({
+      connectionString: db.connectionString,
+      schema: "pgboss",
+      maintenanceIntervalSeconds: 1,
+      schedule: false,
+    });
+    live.on("error", () => undefined);
+    await live.start();
+    try {
+      const short = new PgBossTimerScheduler(live, undefined, 1);
+      const due = {
+        id: "held_dead:timer:release_due",
+        aggregate: "held_payment" as const,
+        aggregateId: "held_dead",
+        at: Date.now() - 1_000,
+        timer: { kind: "release_due" as const },
+      };
+      (await short.schedule(due))._unsafeUnwrap();
+      const id = deterministicUuid(due.id);
+      // The dying process fetched it (it is active) and never completed or failed it.
+      const [taken] = await live.fetch(TIMER_QUEUE, { batchSize: 10 });
+      expect(taken?.id).toBe(id);
+      expect((await live.getJobById(TIMER_QUEUE, id))?.state).toBe("active");
+      // Maintenance fails it by its expiry and it is due again (after its retry delay).
+      let state: string | undefined;
+      for (const until = Date.now() + 20_000; Date.now() < until; ) {
+        state = (await live.getJobById(TIMER_QUEUE, id))?.state;
+        if (state !== "active") break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(state).toBe("retry");
+      // The default expiry a scheduled timer gets.
+      (await scheduler.schedule({ ...due, id: "held_dead:timer:other" }))._unsafeUnwrap();
+      const stored = await live.getJobById(TIMER_QUEUE, deterministicUuid("held_dead:timer:other"));
+      expect(stored?.expireIn).toEqual(expect.objectContaining({ minutes: TIMER_JOB_EXPIRE_SECONDS / 60 }));
+    } finally {
+      await live.stop({ graceful: false, wait: true });
+    }
   });
 });
