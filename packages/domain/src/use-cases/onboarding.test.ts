@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { storageError } from "../ports/storage.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -70,9 +71,13 @@ describe("member onboarding", () => {
         commit: (work: Parameters<typeof commit>[0]) => {
           if (raced || work.people.length === 0) return commit(work);
           raced = true;
-          return useCases
-            .updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
-            .andThen(() => commit(work));
+          return (
+            useCases
+              .updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
+              // The port's commit fails only with a storage error: a failed raced write is one here.
+              .mapErr((error) => storageError.unavailable(`the raced write failed: ${JSON.stringify(error)}`))
+              .andThen(() => commit(work))
+          );
         },
       },
     };
