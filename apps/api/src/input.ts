@@ -96,7 +96,23 @@ export function refuseNulCharacters(): MiddlewareHandler {
 }
 
 function nulField(c: Context): string | undefined {
-  const segments = new URL(c.req.url).pathname.split("/");
+  const url = c.req.url;
+  // The path and the query reach the app percent-encoded: a NUL in either is the text %00
+  // (decoding makes a NUL from nothing else), so a URL without it, nor a raw NUL, needs no
+  // parsing. Most requests end here but for the headers.
+  if (url.includes("%00") || url.includes(NUL)) {
+    const field = nulInUrl(c, url);
+    if (field !== undefined) return field;
+  }
+  let header: string | undefined;
+  c.req.raw.headers.forEach((value, name) => {
+    if (header === undefined && value.includes(NUL)) header = `header.${name}`;
+  });
+  return header;
+}
+
+function nulInUrl(c: Context, url: string): string | undefined {
+  const segments = new URL(url).pathname.split("/");
   // The route that will answer (the last one matched), to name the parameter.
   const pattern = routePath(c, -1).split("/");
   for (const [i, raw] of segments.entries()) {
@@ -106,11 +122,7 @@ function nulField(c: Context): string | undefined {
   }
   for (const [name, values] of Object.entries(c.req.queries()))
     if (name.includes(NUL) || values.some((v) => v.includes(NUL))) return `query.${name}`;
-  let header: string | undefined;
-  c.req.raw.headers.forEach((value, name) => {
-    if (header === undefined && value.includes(NUL)) header = `header.${name}`;
-  });
-  return header;
+  return undefined;
 }
 
 function decoded(segment: string): string {

@@ -7,11 +7,11 @@ import {
 import { useTestDatabase } from "@susu/adapters/testing";
 import { storageError, useCaseDepsOn } from "@susu/domain";
 import { FakePaymentGateway, InMemoryStore, ManualClock, SequentialIds } from "@susu/domain/testing";
-import { errAsync } from "neverthrow";
+import { errAsync, okAsync } from "neverthrow";
 import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
-import type { WebhookRouteDeps } from "../src/routes/webhooks.js";
+import { mayHoldNul, type WebhookRouteDeps } from "../src/routes/webhooks.js";
 import { testHttp } from "./support/app.js";
 
 const db = useTestDatabase();
@@ -208,6 +208,60 @@ describe("POST /webhooks/stripe", () => {
     expect(await response.json()).toMatchObject({ code: "payload_too_large" });
   });
 
+  it("refuses a chunked body (no Content-Length) over the size limit with 413, counting as it reads", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 1024 * 1024 + 64 * 1024) controller.close();
+        else {
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        }
+      },
+    });
+    const response = await app.request("/webhooks/stripe", {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=00" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      code: "payload_too_large",
+      detail: "webhook bodies are limited to 1048576 bytes",
+    });
+  });
+
+  it("hands the store the signed text beside the event when the event is exactly its parse, and never with a NUL replaced", async () => {
+    const calls: { event: Stripe.Event; rawBody: string | undefined }[] = [];
+    const recording = appWith({
+      inbox: {
+        receive: (event: Stripe.Event, rawBody?: string) => {
+          calls.push({ event, rawBody });
+          return okAsync("stored" as const);
+        },
+      },
+    });
+    const plain = eventBody();
+    expect((await deliver(plain.body, sign(plain.body), recording)).status).toBe(200);
+    const nul = plain.body.replace('"processing"', '"proc\\u0000essing"');
+    expect(nul).toContain("\\u0000");
+    expect((await deliver(nul, sign(nul), recording)).status).toBe(200);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]?.rawBody).toBe(plain.body);
+    expect(calls[0]?.event).toEqual(JSON.parse(plain.body));
+    expect(calls[1]?.rawBody).toBeUndefined();
+    expect(calls[1]?.event.data.object).toMatchObject({ status: "proc\ufffdessing" });
+  });
+
+  it("mayHoldNul: JSON text holds a NUL only as the escape \\u0000 (an escaped backslash before u0000 is a harmless yes)", () => {
+    expect(mayHoldNul(JSON.stringify({ name: "Ana\u0000B" }))).toBe(true);
+    expect(mayHoldNul(JSON.stringify({ "k\u0000": 1 }))).toBe(true);
+    expect(mayHoldNul(JSON.stringify({ name: "Ana", other: "\u0001\u001f" }))).toBe(false);
+    expect(mayHoldNul(JSON.stringify({ text: "\\u0000" }))).toBe(true);
+  });
+
   it("refuses to start with an empty secret", () => {
     expect(() => appWith({ stripeSecret: "" })).toThrow(RangeError);
   });
@@ -221,6 +275,15 @@ describe("several signing secrets (platform and Connect endpoints)", () => {
     expect(ok.status).toBe(200);
     const refused = await deliver(body, sign(body, { secret: "whsec_someone_else" }), two);
     expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ code: "signature_invalid" });
+    // The first secret's verdict is reported: an old signature by it is expired, whatever the second says.
+    const old = await deliver(
+      body,
+      sign(body, { secret: "whsec_platform_one", timestamp: Math.floor(Date.now() / 1000) - 3600 }),
+      two,
+    );
+    expect(old.status).toBe(400);
+    expect(await old.json()).toMatchObject({ code: "signature_expired" });
   });
 });
 
@@ -237,6 +300,25 @@ describe("POST /webhooks/stripe with grouped commits (BatchingWebhookIngest, as 
     });
     const answers = await Promise.all(deliveries);
     expect(answers.every((a) => a.status === 200 && a.rows === 1)).toBe(true);
+  });
+
+  it("stores the signed text as the payload (pretty-printed as Stripe sends it), and a NUL-bearing event with U+FFFD", async () => {
+    const batched = appWith({
+      inbox: new BatchingWebhookIngest(db.prisma, undefined, { maxBatch: 8, maxWaitMs: 5 }),
+    });
+    const plain = eventBody();
+    const pretty = JSON.stringify(JSON.parse(plain.body), null, 2);
+    const nul = eventBody();
+    const withNul = nul.body.replace('"processing"', '"proc\\u0000essing"');
+    const answers = await Promise.all([
+      deliver(pretty, sign(pretty), batched),
+      deliver(withNul, sign(withNul), batched),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const rows = await db.prisma.webhookEvent.findMany({ where: { id: { in: [plain.id, nul.id] } } });
+    const payloadOf = (id: string) => rows.find((r) => r.id === id)?.payload;
+    expect(payloadOf(plain.id)).toEqual(JSON.parse(plain.body));
+    expect(payloadOf(nul.id)).toEqual(JSON.parse(nul.body.replace('"processing"', '"proc\\ufffdessing"')));
   });
 
   it("answers 503 to every delivery of a batch the database could not store, and stores none", async () => {

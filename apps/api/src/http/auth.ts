@@ -178,6 +178,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // now - tolerance, nbf <= now + tolerance, now in whole seconds); otherwise the token
   // is verified in full again, failure and its reason included. Failures are never kept.
   const verifiedShared = new Map<string, VerifiedToken>();
+  // A remembered token is the exact string that verified as HS256 (its header included),
+  // so it is looked up before anything is decoded; a hit answers without a promise chain.
+  const remembered = (token: string): Principal | undefined => {
+    const known = verifiedShared.get(token);
+    if (known === undefined) return undefined;
+    const nowSeconds = Math.floor(now() / 1000);
+    if (known.exp <= nowSeconds - clockTolerance) {
+      // Expired for good: verified in full from now on (and refused), so let it go.
+      verifiedShared.delete(token);
+      return undefined;
+    }
+    return known.nbf === undefined || known.nbf <= nowSeconds + clockTolerance ? known.principal : undefined;
+  };
 
   const check = async (token: string): Promise<Principal | AuthFailure> => {
     let alg: string | undefined;
@@ -189,14 +202,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const currentDate = new Date(now());
     const requiredClaims = ["sub", "exp"];
     if (alg !== undefined && SHARED_SECRET_ALGORITHMS.includes(alg) && secret !== undefined) {
-      const nowSeconds = Math.floor(currentDate.getTime() / 1000);
-      const known = verifiedShared.get(token);
-      if (
-        known !== undefined &&
-        known.exp > nowSeconds - clockTolerance &&
-        (known.nbf === undefined || known.nbf <= nowSeconds + clockTolerance)
-      )
-        return known.principal;
       try {
         const { payload } = await jwtVerify(token, await secret, {
           algorithms: SHARED_SECRET_ALGORITHMS,
@@ -242,6 +247,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     verify(token) {
       if (token.length === 0 || token.length > TOKEN_MAX_CHARS)
         return errAsync(failure.invalid("the token is empty or too long"));
+      const principal = remembered(token);
+      if (principal !== undefined) return okAsync(principal);
       return ResultAsync.fromSafePromise(check(token)).andThen((result) =>
         isFailure(result) ? errAsync(result) : okAsync(result),
       );

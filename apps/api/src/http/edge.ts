@@ -1,4 +1,4 @@
-import type { ErrorHandler, MiddlewareHandler, NotFoundHandler, ValidationTargets } from "hono";
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler, ValidationTargets } from "hono";
 import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -18,13 +18,19 @@ export const DEFAULT_BODY_LIMIT_BYTES = 100 * 1024;
 /**
  * Refuses bodies over `maxBytes` with 413 `payload_too_large`, by `Content-Length` when it
  * is given and by counting the stream when it is not (chunked uploads), so an oversized
- * body is never buffered whole.
+ * body is never buffered whole. `refusal` makes the 413 (default: a problem saying the
+ * limit).
  */
-export function bodyLimit(maxBytes: number = DEFAULT_BODY_LIMIT_BYTES): MiddlewareHandler {
+export function bodyLimit(
+  maxBytes: number = DEFAULT_BODY_LIMIT_BYTES,
+  refusal?: (c: Context) => Response,
+): MiddlewareHandler {
   if (!Number.isInteger(maxBytes) || maxBytes <= 0)
     throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
-  const tooLarge = () =>
-    problemResponse(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
+  const tooLarge = (c: Context) =>
+    refusal !== undefined
+      ? refusal(c)
+      : problemResponse(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
   const counting = honoBodyLimit({ maxSize: maxBytes, onError: tooLarge });
   // Decided from the headers where they settle it, as Hono's middleware would decide, but
   // without touching `c.req.raw.body`: on @hono/node-server that builds a full web Request
@@ -37,7 +43,7 @@ export function bodyLimit(maxBytes: number = DEFAULT_BODY_LIMIT_BYTES): Middlewa
     const length = c.req.header("content-length");
     // The HTTP parser delivers exactly Content-Length bytes, so the header is the body's size.
     if (length !== undefined && c.req.header("transfer-encoding") === undefined)
-      return Number.parseInt(length, 10) > maxBytes ? Promise.resolve(tooLarge()) : next();
+      return Number.parseInt(length, 10) > maxBytes ? Promise.resolve(tooLarge(c)) : next();
     return counting(c, next);
   };
 }

@@ -137,6 +137,8 @@ export {
 export { InMemoryRateLimitStore } from "./rate-limit-memory.js";
 export {
   createLogger,
+  LOG_FLUSH_INTERVAL_MS,
+  LOG_WRITE_MIN_BYTES,
   type Logger,
   type LoggerOptions,
   REDACTED_PATHS,

@@ -1,6 +1,9 @@
 import { DEFAULT_WEBHOOK_TOLERANCE_SECONDS, verifyStripeWebhook, type WebhookInbox } from "@susu/adapters";
+import type { StorageError } from "@susu/domain";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import type { ResultAsync } from "neverthrow";
+import type Stripe from "stripe";
+import { bodyLimit } from "../http/edge.js";
 import { problem, serverProblem } from "../problem.js";
 
 /** Largest webhook body accepted. Stripe's events are far smaller; this only stops abuse. */
@@ -15,8 +18,18 @@ export interface WebhookRouteDeps {
    * roll both the old and the new one are valid.
    */
   readonly stripeSecret: string;
-  /** Only `receive`: the endpoint stores; the scheduler's processor does the rest. */
-  readonly inbox: Pick<WebhookInbox, "receive">;
+  /**
+   * Only `receive`: the endpoint stores; the scheduler's processor does the rest. The
+   * endpoint passes the signed body's text beside the event when the event is exactly its
+   * parse, so a store that can (`BatchingWebhookIngest`) keeps that text instead of
+   * serialising the event again; `WebhookInbox.receive` ignores it.
+   */
+  readonly inbox: {
+    receive(
+      event: Stripe.Event,
+      rawBody?: string,
+    ): ReturnType<WebhookInbox["receive"]> | ResultAsync<"stored" | "duplicate", StorageError>;
+  };
   /** Oldest signature accepted, in seconds (default 300, like Stripe's SDK). */
   readonly toleranceSeconds?: number;
 }
@@ -41,21 +54,33 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
   const app = new Hono();
   app.post(
     "/stripe",
-    bodyLimit({
-      maxSize: WEBHOOK_BODY_MAX_BYTES,
-      onError: (c) =>
-        problem(c, 413, "payload_too_large", `webhook bodies are limited to ${WEBHOOK_BODY_MAX_BYTES} bytes`),
-    }),
+    // Decided from Content-Length where it settles it (counting only a chunked body), so the
+    // body is read once, straight off the socket, not through a web stream.
+    bodyLimit(WEBHOOK_BODY_MAX_BYTES, (c) =>
+      problem(c, 413, "payload_too_large", `webhook bodies are limited to ${WEBHOOK_BODY_MAX_BYTES} bytes`),
+    ),
     async (c) => {
       // The raw text, not c.req.json(): the signature covers the exact bytes Stripe sent.
       const rawBody = await c.req.text();
       const header = c.req.header("stripe-signature");
-      // Any configured secret may have signed it; report the first secret's verdict otherwise.
-      const attempts = secrets.map((secret) => verifyStripeWebhook(rawBody, header, secret, tolerance));
-      const verified = attempts.find((r) => r.isOk()) ?? attempts[0];
-      if (verified === undefined) throw new Error("no webhook secret configured");
-      if (verified.isErr()) return problem(c, 400, verified.error.code, verified.error.message);
-      const stored = await deps.inbox.receive(withoutNulCharacters(verified.value));
+      // Any configured secret may have signed it (tried in order, each parse only when its
+      // signature matched); report the first secret's verdict otherwise.
+      const first = verifyStripeWebhook(rawBody, header, secrets[0] as string, tolerance);
+      let verified = first;
+      for (let i = 1; verified.isErr() && i < secrets.length; i++) {
+        const next = verifyStripeWebhook(rawBody, header, secrets[i] as string, tolerance);
+        if (next.isOk()) verified = next;
+      }
+      if (verified.isErr()) {
+        const refusal = first.isErr() ? first.error : verified.error;
+        return problem(c, 400, refusal.code, refusal.message);
+      }
+      // JSON can hold a NUL only as the escape \u0000 (a raw control character does not
+      // parse), so a body without that text needs no walk, and the event is exactly its
+      // parse: the store may keep the text Stripe signed instead of serialising it again.
+      const stored = mayHoldNul(rawBody)
+        ? await deps.inbox.receive(withoutNulCharacters(verified.value))
+        : await deps.inbox.receive(verified.value, rawBody);
       if (stored.isErr())
         return serverProblem(
           c,
@@ -68,6 +93,16 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     },
   );
   return app;
+}
+
+/**
+ * Whether parsed JSON text may hold a NUL character (U+0000). JSON writes one only as the
+ * escape `\u0000`: a raw control character inside a string does not parse, and outside
+ * strings only blanks are allowed. A false positive (an escaped backslash before `u0000`)
+ * only costs the walk of {@link withoutNulCharacters}.
+ */
+export function mayHoldNul(jsonText: string): boolean {
+  return jsonText.includes("\\u0000");
 }
 
 /**

@@ -99,6 +99,49 @@ describe("susu's own tokens (HS256)", () => {
     expect((await problem(res)).code).toBe("token_expired");
   });
 
+  it("remembers a verified token only within its time window: it still expires, and waits for its nbf", async () => {
+    let at = NOW;
+    const remembering = appWith(createTokenVerifier({ sharedSecret: SECRET, now: () => at }));
+    const token = await mint({ ttlSeconds: 60 });
+    expect((await get(remembering, token)).status).toBe(200);
+    // Within the 5 s tolerance after exp, then past it: refused as expired, as a fresh verifier would.
+    at = NOW + 64_000;
+    expect((await get(remembering, token)).status).toBe(200);
+    at = NOW + 66_000;
+    const expired = await get(remembering, token);
+    expect(expired.status).toBe(401);
+    expect((await problem(expired)).code).toBe("token_expired");
+    at = NOW + 3_600_000;
+    expect((await problem(await get(remembering, token))).code).toBe("token_expired");
+
+    // Not valid before its nbf: refused (and not remembered), accepted once due, refused
+    // again if the clock goes back before it.
+    const notBefore = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("susu")
+      .setSubject("ana")
+      .setNotBefore(NOW / 1000 + 60)
+      .setExpirationTime(NOW / 1000 + 3600)
+      .sign(new TextEncoder().encode(SECRET));
+    at = NOW;
+    expect((await problem(await get(remembering, notBefore))).code).toBe("token_invalid");
+    at = NOW + 56_000;
+    expect((await get(remembering, notBefore)).status).toBe(200);
+    at = NOW;
+    expect((await problem(await get(remembering, notBefore))).code).toBe("token_invalid");
+  });
+
+  it("remembers the exact token string only: a remembered token's payload with another body is refused", async () => {
+    const token = await mint({});
+    expect((await get(app, token)).status).toBe(200);
+    const [header, payload, signature] = token.split(".");
+    const escalated = `${header}.${base64url({ ...JSON.parse(Buffer.from(payload ?? "", "base64url").toString()), roles: ["admin"] })}.${signature}`;
+    const res = await get(app, escalated);
+    expect(res.status).toBe(401);
+    expect((await problem(res)).code).toBe("token_invalid");
+    expect((await get(app, token)).status).toBe(200);
+  });
+
   it("refuses a tampered token, another secret's token, a wrong issuer and garbage with token_invalid", async () => {
     const token = await mint({});
     const [header, payload, signature] = token.split(".");

@@ -1,11 +1,15 @@
 // One JSON log line per request, request ids both ways, a child logger for handlers, 500s
 // logged with their stack but never sent, and no secrets in any line.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import {
   type AuthVariables,
   bearerAuth,
   createTokenVerifier,
+  LOG_FLUSH_INTERVAL_MS,
+  LOG_WRITE_MIN_BYTES,
   mintToken,
   problemOnError,
   type RequestLogVariables,
@@ -160,5 +164,57 @@ describe("request log", () => {
     expect(text).not.toContain("tok_secret");
     expect(text).not.toContain('"pw"');
     expect(text).toContain("[redacted]");
+  });
+});
+
+describe("the default destination (stdout, lines gathered before a write)", () => {
+  const root = join(import.meta.dirname, "../../../..");
+  // A process that logs through createLogger's default destination, as the API does.
+  const run = (script: string) => {
+    const child = spawn(
+      join(root, "node_modules/.bin/tsx"),
+      [
+        "--eval",
+        `import { createLogger } from ${JSON.stringify(join(root, "apps/api/src/http/request-log.ts"))};\n${script}`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const lines: { line: string; at: number }[] = [];
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split("\n");
+      buffer = parts.pop() ?? "";
+      for (const line of parts) lines.push({ line, at: Date.now() });
+    });
+    const exited = new Promise<number>((resolve) => child.once("close", (code) => resolve(code ?? -1)));
+    return { lines, exited };
+  };
+
+  it("writes a lone line within the flush interval, while the process is still running", async () => {
+    // The marker goes to stdout straight, 8 intervals after the line: a line still gathered
+    // then would come out only at exit, after the marker.
+    const { lines, exited } = run(
+      `const log = createLogger(); log.info({ n: 1 }, "lone"); setTimeout(() => { process.stdout.write("marker\\n", () => process.exit(0)); }, ${
+        LOG_FLUSH_INTERVAL_MS * 8
+      });`,
+    );
+    expect(await exited).toBe(0);
+    const order = lines.map((l) => (l.line.includes('"lone"') ? "lone" : l.line));
+    expect(order).toEqual(["lone", "marker"]);
+  });
+
+  it("loses no line gathered when the process exits at once, or throws", async () => {
+    for (const end of ["process.exit(3);", 'throw new Error("boom");']) {
+      const { lines, exited } = run(
+        `const log = createLogger(); for (let i = 0; i < 50; i++) log.info({ i }, "gathered"); ${end}`,
+      );
+      expect(await exited).not.toBe(0);
+      const written = lines.filter((l) => l.line.includes('"gathered"'));
+      expect(written.map((l) => (JSON.parse(l.line) as { i: number }).i)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+      expect(LOG_WRITE_MIN_BYTES).toBeGreaterThan(written[0]?.line.length ?? 0);
+    }
   });
 });

@@ -264,7 +264,8 @@ describe("5xx answers", () => {
   it("a database refusal is a generic problem with a request id; its SQLSTATE is only logged", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     // Look-ups that reach PostgreSQL with a NUL by another way than the edge: a real 22021.
-    const groups = replacing(store, "getGroup", () => store.getGroup(`grp${NUL}x`));
+    // The group's read takes the group with its people: the same look-up, with a NUL.
+    const groups = replacing(store, "getGroupWithPeople", () => store.getGroupWithPeople(`grp${NUL}x`));
     const ledger = new PrismaLedgerStore(db.prisma);
     const leaky = testApp({
       useCases: depsWith(groups),
@@ -309,7 +310,8 @@ describe("5xx answers", () => {
       throw new Error(secret);
     };
     const broken = testApp({
-      useCases: depsWith(replacing(store, "getGroup", throwing)),
+      // The group's read takes the group with its people.
+      useCases: depsWith(replacing(store, "getGroupWithPeople", throwing)),
       gateway: new FakePaymentGateway(() => clock.now()),
       prisma: db.prisma,
       ping: async () => throwing(),

@@ -2,7 +2,8 @@
 // and close — validation, who may (anonymous, a stranger, a member, the group's admin, a
 // platform admin), idempotent POSTs, pagination, and nothing stored on refusal.
 import { PrismaStore } from "@susu/adapters";
-import { DAY_MS, useCases } from "@susu/domain";
+import { DAY_MS, type Group, type StorageError, useCases } from "@susu/domain";
+import type { ResultAsync } from "neverthrow";
 import { describe, expect, it, vi } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
 import { expectInvalid, expectProblem, groupsTestbed, newGroup } from "./groups-support.js";
@@ -308,6 +309,12 @@ describe("5xx answers on a group's read", () => {
     const groups = new Proxy(store, {
       get(target, prop) {
         if (prop === "getGroup") return () => getGroup(target);
+        // The group's read takes it with its people; the replacement answers for the group.
+        if (prop === "getGroupWithPeople")
+          return () =>
+            (getGroup(target) as ResultAsync<Group | undefined, StorageError>).map((group) =>
+              group === undefined ? undefined : { group, people: [] },
+            );
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === "function" ? value.bind(target) : value;
       },

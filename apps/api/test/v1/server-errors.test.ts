@@ -5,8 +5,9 @@
 // bad input naming the field, at every operation of the document.
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import type { UseCaseDeps } from "@susu/domain";
+import type { Group, StorageError, UseCaseDeps } from "@susu/domain";
 import { FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
+import type { ResultAsync } from "neverthrow";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
 import {
@@ -46,15 +47,23 @@ function appWith(groups?: UseCaseDeps["groups"], ping?: () => Promise<void>) {
   });
 }
 
-/** The store with `getGroup` replaced. */
+/** The store with `getGroup` replaced (and `getGroupWithPeople`, which reads the group too, through it). */
 function withGetGroup(getGroup: (id: string) => unknown): UseCaseDeps["groups"] {
   return new Proxy(store, {
     get(target, prop) {
       if (prop === "getGroup") return getGroup;
+      if (prop === "getGroupWithPeople") return (id: string) => withNoPeople(getGroup(id));
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/** A replaced getGroup's answer as getGroupWithPeople's (no people: the replacements fail or throw). */
+function withNoPeople(answer: unknown) {
+  return (answer as ResultAsync<Group | undefined, StorageError>).map((group) =>
+    group === undefined ? undefined : { group, people: [] },
+  );
 }
 
 beforeAll(() => {

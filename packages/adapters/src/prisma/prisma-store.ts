@@ -11,6 +11,7 @@ import {
   type Group,
   type GroupId,
   type GroupRepository,
+  type GroupWithPeople,
   type HeldPayment,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
@@ -266,6 +267,49 @@ export class PrismaStore
     }).map((groups) => groups[0]);
   }
 
+  /**
+   * Through the pool, one statement: the group's row, then the rows of the people its
+   * snapshot's members name (so both come from one snapshot of the database). Without a
+   * pool, `getGroup` then `getPeople`.
+   */
+  getGroupWithPeople(id: GroupId): ResultAsync<GroupWithPeople | undefined, StorageError> {
+    const pool = poolOf(this.#prisma);
+    if (pool === undefined)
+      return this.getGroup(id).andThen((group) =>
+        group === undefined
+          ? okAsync(undefined)
+          : this.getPeople(group.members.map((m) => m.id)).map((people) => ({ group, people })),
+      );
+    return fromDatabase(
+      async () =>
+        (
+          await pool.query<GroupWithPeopleRow>({
+            name: "susu_get_group_with_people",
+            text: GROUP_WITH_PEOPLE_SQL,
+            values: [id],
+          })
+        ).rows,
+      { operation: "getGroupWithPeople" },
+    ).andThen((rows) => {
+      const groupRow = rows.find((r) => r.snapshot_text !== null);
+      if (groupRow === undefined || groupRow.snapshot_text === null) return ok(undefined);
+      const group = this.#loadSnapshotText(
+        "getGroup",
+        { snapshot_text: groupRow.snapshot_text, version: groupRow.group_version as number },
+        loadGroup,
+      );
+      if (group.isErr()) return err(group.error);
+      if (rows.length - 1 > PEOPLE_READ_MAX)
+        return err(storageError.refused(`getGroupWithPeople: more than ${PEOPLE_READ_MAX} members`));
+      return Result.combine(
+        rows.filter((r) => r.snapshot_text === null).map((r) => loadPerson(r as PersonRow)),
+      ).map((people) => {
+        const byId = new Map(people.map((p) => [p.id, p]));
+        return { group: group.value, people: group.value.members.flatMap((m) => byId.get(m.id) ?? []) };
+      });
+    });
+  }
+
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
     const bad = badLimit(limit, DUE_GROUPS_MAX, "findGroupsDueForRound");
     if (bad !== undefined) return errAsync(bad);
@@ -337,26 +381,29 @@ export class PrismaStore
       async () =>
         (await pool.query<SnapshotTextRow>({ name: statementName, text, values: [...values] })).rows,
       { operation },
-    ).andThen((rows) =>
-      Result.combine(
-        rows.map((row): Result<T, StorageError> => {
-          const cacheKey = `${SNAPSHOT_KIND[operation]}:${row.snapshot_text}`;
-          const cached = this.#loaded.get(cacheKey) as T | undefined;
-          const loaded: Result<T, StorageError> =
-            cached !== undefined && cached.version === row.version
-              ? ok(cached)
-              : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
-          if (loaded.isOk() && cached === undefined) {
-            if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
-              this.#loaded.delete(this.#loaded.keys().next().value as string);
-            this.#loaded.set(cacheKey, loaded.value);
-          }
-          if (loaded.isOk() && operation === "getGroup")
-            this.#rememberGroup(loaded.value as Group, row.snapshot_text);
-          return loaded;
-        }),
-      ),
-    );
+    ).andThen((rows) => Result.combine(rows.map((row) => this.#loadSnapshotText(operation, row, load))));
+  }
+
+  /** One snapshot row read as text, loaded (or taken from the snapshots already loaded). */
+  #loadSnapshotText<T extends Group | Round | HeldPayment | MarketplaceCharge>(
+    operation: SnapshotRead,
+    row: SnapshotTextRow,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+  ): Result<T, StorageError> {
+    const cacheKey = `${SNAPSHOT_KIND[operation]}:${row.snapshot_text}`;
+    const cached = this.#loaded.get(cacheKey) as T | undefined;
+    const loaded: Result<T, StorageError> =
+      cached !== undefined && cached.version === row.version
+        ? ok(cached)
+        : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
+    if (loaded.isOk() && cached === undefined) {
+      if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
+        this.#loaded.delete(this.#loaded.keys().next().value as string);
+      this.#loaded.set(cacheKey, loaded.value);
+    }
+    if (loaded.isOk() && operation === "getGroup")
+      this.#rememberGroup(loaded.value as Group, row.snapshot_text);
+    return loaded;
   }
 
   /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
@@ -1319,6 +1366,25 @@ const PERSON_COLUMNS = `id, display_name AS "displayName", stripe_customer_id AS
   mandate_active AS "mandateActive", connected_account_id AS "connectedAccountId",
   payouts_enabled AS "payoutsEnabled", version, created_at AS "createdAt"`;
 const PERSON_BY_ID_SQL = `SELECT ${PERSON_COLUMNS} FROM people WHERE id = $1`;
+// The group's row first (its person columns NULL), then one row per person its snapshot's
+// members name (their group columns NULL); no group, no rows. Typed NULLs keep each column
+// the type the person read gives it, so the same parsers apply.
+const GROUP_WITH_PEOPLE_SQL = `
+WITH g AS (SELECT snapshot, version FROM groups WHERE id = $1)
+SELECT snapshot::text AS snapshot_text, version AS group_version,
+  NULL::text AS id, NULL::text AS "displayName", NULL::text AS "stripeCustomerId",
+  NULL::text AS "becsPaymentMethodId", NULL::text AS "mandateId", NULL::boolean AS "mandateActive",
+  NULL::text AS "connectedAccountId", NULL::boolean AS "payoutsEnabled", NULL::integer AS version,
+  NULL::timestamptz(3) AS "createdAt"
+FROM g
+UNION ALL
+SELECT NULL, NULL, ${PERSON_COLUMNS} FROM people
+WHERE id IN (SELECT jsonb_array_elements(snapshot->'members')->>'id' FROM g)`;
+
+/** A row of {@link GROUP_WITH_PEOPLE_SQL}: the group's (snapshot set) or a person's. */
+type GroupWithPeopleRow = { readonly snapshot_text: string | null; readonly group_version: number | null } & {
+  readonly [K in keyof PersonRow]: PersonRow[K] | null;
+};
 const PEOPLE_BY_IDS_SQL = `SELECT ${PERSON_COLUMNS} FROM people WHERE id = ANY($1::text[])`;
 
 interface PersonRow {

@@ -25,7 +25,17 @@ interface IngestRow {
   readonly orderingKey: string;
 }
 
-function rowOf(event: Stripe.Event): IngestRow {
+/**
+ * An event to store, and optionally the JSON text it was parsed from (the signed body):
+ * stored as it is (jsonb parses it to the same value), which spares serialising the event
+ * again. Give the text only when the event is exactly its parse.
+ */
+interface IncomingEvent {
+  readonly event: Stripe.Event;
+  readonly rawBody?: string | undefined;
+}
+
+function rowOf({ event, rawBody }: IncomingEvent): IngestRow {
   const triage = triageAtIngest(event);
   return {
     id: event.id,
@@ -33,7 +43,7 @@ function rowOf(event: Stripe.Event): IngestRow {
     livemode: event.livemode,
     apiVersion: event.api_version ?? null,
     stripeCreatedAt: new Date(event.created * 1000),
-    payload: JSON.stringify(event),
+    payload: rawBody ?? JSON.stringify(event),
     status: triage.ignoredReason === undefined ? "received" : "ignored",
     outcome: triage.ignoredReason ?? null,
     orderingKey: triage.orderingKey,
@@ -79,7 +89,7 @@ SELECT NULL FROM wake`;
  */
 async function insertDistinct(
   prisma: PrismaClient,
-  events: readonly Stripe.Event[],
+  events: readonly IncomingEvent[],
   now: Date,
 ): Promise<ReadonlySet<string>> {
   const rows = events.map(rowOf);
@@ -113,12 +123,25 @@ export function receiveAll(
   events: readonly Stripe.Event[],
   now: Date,
 ): ResultAsync<readonly ReceiveResult[], StorageError> {
-  const distinct = [...new Map(events.map((e) => [e.id, e])).values()];
+  return receiveIncoming(
+    prisma,
+    events.map((event) => ({ event })),
+    now,
+  );
+}
+
+/** {@link receiveAll} of events given with the text each was parsed from, when known. */
+function receiveIncoming(
+  prisma: PrismaClient,
+  incoming: readonly IncomingEvent[],
+  now: Date,
+): ResultAsync<readonly ReceiveResult[], StorageError> {
+  const distinct = [...new Map(incoming.map((e) => [e.event.id, e])).values()];
   return ResultAsync.fromPromise(insertDistinct(prisma, distinct, now), (error) =>
     storageErrorOf(error, { operation: "webhook receive" }),
   ).map((stored) => {
     const seen = new Set<string>();
-    return events.map((e): ReceiveResult => {
+    return incoming.map(({ event: e }): ReceiveResult => {
       const first = !seen.has(e.id);
       seen.add(e.id);
       return first && stored.has(e.id) ? "stored" : "duplicate";
@@ -137,7 +160,7 @@ export interface WebhookIngestBatching {
 }
 
 interface Pending {
-  readonly event: Stripe.Event;
+  readonly event: IncomingEvent;
   readonly resolve: (result: ReceiveResult) => void;
   readonly reject: (error: StorageError) => void;
 }
@@ -191,9 +214,13 @@ export class BatchingWebhookIngest {
     );
   }
 
-  receive(event: Stripe.Event): ResultAsync<ReceiveResult, StorageError> {
+  /**
+   * Stores `event` with the next batch. `rawBody`, when given, is the JSON text the event
+   * was parsed from (exactly: nothing replaced), stored instead of serialising the event.
+   */
+  receive(event: Stripe.Event, rawBody?: string): ResultAsync<ReceiveResult, StorageError> {
     const answer = new Promise<ReceiveResult>((resolve, reject) => {
-      this.#gathering.push({ event, resolve, reject });
+      this.#gathering.push({ event: { event, rawBody }, resolve, reject });
       if (this.#gathering.length >= this.#maxBatch) this.#close();
       else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#close(), this.#maxWaitMs);
     });
@@ -227,7 +254,7 @@ export class BatchingWebhookIngest {
   }
 
   async #write(batch: readonly Pending[]): Promise<void> {
-    const result = await receiveAll(
+    const result = await receiveIncoming(
       this.prisma,
       batch.map((p) => p.event),
       new Date(this.clock.now()),

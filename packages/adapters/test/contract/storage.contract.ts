@@ -677,6 +677,30 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect((await s.people.getPeople([]))._unsafeUnwrap()).toEqual([]);
       });
 
+      it("reads a group with its members' people together: what getGroup and getPeople give, in the members' order", async () => {
+        const group = anActiveGroup({ id: "grp_with_people" });
+        (
+          await s.uow.commit({
+            ...empty,
+            people: newPeopleOf(group),
+            groups: [{ state: group, expectedVersion: undefined }],
+          })
+        )._unsafeUnwrap();
+        // A member's person changed since: the read gives the person as now stored.
+        const first = group.members[0]?.id as string;
+        const stored = (await s.people.getPerson(first))._unsafeUnwrap() as Person;
+        const changed: Person = { ...stored, displayName: "Renamed" };
+        (
+          await s.uow.commit({ ...empty, people: [{ state: changed, expectedVersion: stored.version }] })
+        )._unsafeUnwrap();
+        const both = (await s.groups.getGroupWithPeople("grp_with_people"))._unsafeUnwrap();
+        const people = (await s.people.getPeople(group.members.map((m) => m.id)))._unsafeUnwrap();
+        expect(both).toEqual({ group: (await s.groups.getGroup("grp_with_people"))._unsafeUnwrap(), people });
+        expect(both?.people.map((p) => p.id)).toEqual(group.members.map((m) => m.id));
+        expect(both?.people[0]).toMatchObject({ displayName: "Renamed", version: stored.version + 1 });
+        expect((await s.groups.getGroupWithPeople("grp_nobody"))._unsafeUnwrap()).toBeUndefined();
+      });
+
       it("increments a person's version on every change and refuses a stale one (version_conflict)", async () => {
         const ana = aReadyPerson("ana");
         (await s.uow.commit({ ...empty, people: [newPerson(ana)] }))._unsafeUnwrap();

@@ -48,6 +48,7 @@ export {
   auditSequenceOf,
   type Changeset,
   type GroupRepository,
+  type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
   type MarketplaceChargeQuery,

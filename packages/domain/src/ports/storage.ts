@@ -64,6 +64,12 @@ export const storageError = {
 export interface GroupRepository {
   /** The group with this id, or undefined. */
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError>;
+  /**
+   * The group with this id and the people its members are (those that exist, in the order
+   * of `group.members`), read together (one statement in PostgreSQL: the hottest read of
+   * the API), or undefined when there is no such group.
+   */
+  getGroupWithPeople(id: GroupId): ResultAsync<GroupWithPeople | undefined, StorageError>;
   /** Active groups whose next round is due at or before `at` and that have no round in progress. */
   findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError>;
   /**
@@ -71,6 +77,12 @@ export interface GroupRepository {
    * person can join; a readiness change reaches each of them.
    */
   listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError>;
+}
+
+/** A group and the people its members are, as {@link GroupRepository.getGroupWithPeople} reads them. */
+export interface GroupWithPeople {
+  readonly group: Group;
+  readonly people: readonly Person[];
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   auditSequenceOf,
   type Changeset,
   type GroupRepository,
+  type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
   type MarketplaceChargeQuery,
@@ -143,6 +144,15 @@ export class InMemoryStore
 
   getGroup(id: GroupId): ResultAsync<Group | undefined, StorageError> {
     return okAsync(this.#groups.get(id));
+  }
+
+  getGroupWithPeople(id: GroupId): ResultAsync<GroupWithPeople | undefined, StorageError> {
+    const group = this.#groups.get(id);
+    return okAsync(
+      group === undefined
+        ? undefined
+        : { group, people: group.members.flatMap((m) => this.#people.get(m.id) ?? []) },
+    );
   }
 
   listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError> {

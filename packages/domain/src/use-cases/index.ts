@@ -64,7 +64,7 @@ export {
   retryRefund,
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
-export { loadPerson, readinessOfMembers } from "./load-people.js";
+export { groupWithReadiness, loadPerson, readinessOfMembers, readinessOfPeople } from "./load-people.js";
 export {
   applyMarketplaceChargeInput,
   type CreatedMarketplaceCharge,

@@ -1,5 +1,6 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
+import type { GroupId } from "../group/ids.js";
 import type { ReadinessOf } from "../group/member-readiness.js";
 import type { PersonId } from "../person/ids.js";
 import { createPerson, NOT_READY, type Person, personReadiness } from "../person/person.js";
@@ -35,8 +36,27 @@ export function personToJoin(
  * Someone with no person (not possible once stored: members reference people) is not ready.
  */
 export function readinessOfMembers(deps: UseCaseDeps, group: Group): ResultAsync<ReadinessOf, UseCaseError> {
-  return deps.people.getPeople(group.members.map((m) => m.id)).map((people) => {
-    const byId = new Map(people.map((p) => [p.id, personReadiness(p)]));
-    return (memberId: PersonId) => byId.get(memberId) ?? NOT_READY;
-  });
+  return deps.people.getPeople(group.members.map((m) => m.id)).map(readinessOfPeople);
+}
+
+/** What each of `people` is ready for; anyone not among them is not ready. */
+export function readinessOfPeople(people: readonly Person[]): ReadinessOf {
+  const byId = new Map(people.map((p) => [p.id, personReadiness(p)]));
+  return (memberId: PersonId) => byId.get(memberId) ?? NOT_READY;
+}
+
+/**
+ * A group with what each member is ready for, read together (`getGroupWithPeople`: one
+ * statement in PostgreSQL), or undefined when there is no such group. For reads that show
+ * a group; the readiness is the same {@link readinessOfMembers} would give.
+ */
+export function groupWithReadiness(
+  deps: UseCaseDeps,
+  groupId: GroupId,
+): ResultAsync<{ readonly group: Group; readonly readinessOf: ReadinessOf } | undefined, UseCaseError> {
+  return deps.groups
+    .getGroupWithPeople(groupId)
+    .map((found) =>
+      found === undefined ? undefined : { group: found.group, readinessOf: readinessOfPeople(found.people) },
+    );
 }
