@@ -27,6 +27,14 @@ export function createPrismaClient(
   // the pool and the next query opens another. The adapter listens for this only once
   // Prisma connects; statements sent straight to the pool may come first.
   pool.on("error", () => {});
+  // The pool listens for errors only while a connection is idle in it. One that dies while
+  // checked out (in a transaction between statements, waiting for its turn, held by code
+  // that bypasses Prisma) would emit an `error` nobody hears, and node ends the process:
+  // both schedulers died so when PostgreSQL restarted mid-run. Heard here, the death surfaces
+  // as the failure of the connection's next statement, and the pool drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   // `$disconnect` ends the pool, as it did when the adapter made the pool itself.
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const client = new PrismaClient({ adapter });

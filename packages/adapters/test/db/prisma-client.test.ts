@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { poolOf } from "../../src/db/prisma-client.js";
 import { useTestDatabase } from "../support/test-database.js";
 import { at, seedRound } from "./fixtures.js";
 
@@ -54,5 +55,22 @@ describe("createPrismaClient", () => {
       });
     expect((await bump(0)).count).toBe(1);
     expect((await bump(0)).count).toBe(0);
+  });
+
+  it("a connection that dies while checked out fails its next statement, not the process", async () => {
+    const pool = poolOf(db.prisma);
+    if (pool === undefined) throw new Error("the test database's client has no pool");
+    const client = await pool.connect();
+    const {
+      rows: [row],
+    } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    // What a PostgreSQL restart does to every connection: the server ends it (57P01). This
+    // one is checked out and idle, as in a transaction between statements.
+    await db.prisma.$queryRawUnsafe(`SELECT pg_terminate_backend(${Number(row?.pid)})`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Unheard, its `error` event would have ended the test process by now.
+    await expect(client.query("SELECT 1")).rejects.toThrow();
+    client.release(true);
+    expect(await db.prisma.$queryRaw`SELECT 1::int AS one`).toEqual([{ one: 1 }]);
   });
 });
