@@ -216,14 +216,28 @@ function startProcess(name, script, env) {
   child.stderr?.pipe(log);
   children.add(child);
   child.once("exit", () => children.delete(child));
+  let up = false;
   const ready = new Promise((resolve, reject) => {
-    child.on("message", (m) => m?.type === "susu:ready" && resolve());
+    child.on("message", (m) => {
+      if (m?.type !== "susu:ready") return;
+      up = true;
+      resolve();
+    });
     child.once("exit", (code, signal) =>
       reject(new Error(`${name} exited (${code ?? signal}) before it was ready`)),
     );
   });
+  // A process that was up and ended without the run killing it crashed (PostgreSQL's restart
+  // must not end it): a check at the end, and said at once.
+  child.once("exit", (code, signal) => {
+    if (!up || child.killedByRun || cleaning !== undefined) return;
+    crashes.push(`${name} (${code ?? signal})`);
+    console.error(`[sim] ${name} ended on its own (${code ?? signal}); its log is in the work folder`);
+  });
   return { name, child, ready };
 }
+/** Processes that ended on their own while the run needed them. */
+const crashes = [];
 
 const api = startProcess("api", "apps/api/dist/main.js", {
   PORT: String(apiPort),
@@ -381,6 +395,7 @@ async function fire(moment, step) {
     } else if (f.type === "kill") {
       const s = schedulers[f.scheduler];
       if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.killedByRun = true;
         s.child.kill("SIGKILL");
         counts.scheduler_sigkill += 1;
         await new Promise((r) =>
@@ -796,6 +811,12 @@ const { rows, stats } = await runChecks({
             charges: groupCount * (memberCount + 1) * steps,
             sellerPayments: groupCount * 2 * memberCount * steps,
           },
+});
+rows.push({
+  check: "susu processes that ended on their own",
+  expected: "0",
+  found: String(crashes.length),
+  pass: crashes.length === 0,
 });
 console.log("");
 console.log(formatTable(rows));
