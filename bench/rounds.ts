@@ -47,7 +47,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { PrismaLedgerStore, PrismaStore, RandomIds, SystemClock } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaStore, RandomIds, resolveDatabaseUrl, SystemClock } from "@susu/adapters";
 import {
   DEFAULT_HELD_PAYMENT_POLICY,
   heldAccounts,
@@ -93,6 +93,7 @@ const { values } = parseArgs({
     "window-seconds": { type: "string" },
     timeout: { type: "string" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-rounds.log") },
+    statements: { type: "boolean", default: false },
   },
 });
 const SIZES = (values.groups ?? (values.quick ? "2" : "20,100,500"))
@@ -109,10 +110,56 @@ const SETTLEMENT_SECONDS = 3 * 86_400 + 300;
 const loadBefore = loadavg();
 const problems: string[] = [];
 
+/**
+ * With `--statements`: the server restarted with pg_stat_statements loaded, so each phase
+ * can print the statements it ran per unit (a breakdown of the commits; costs a little).
+ */
+async function statementsCounted(pg: Awaited<ReturnType<typeof embeddedPostgres>>) {
+  if (!values.statements) return pg;
+  const admin = prismaOn(pg.database.connectionString);
+  await admin.$executeRawUnsafe("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+  await admin.$disconnect();
+  await pg.database.close();
+  const database = await resolveDatabaseUrl({
+    env: { SUSU_PG_DATA_DIR: pg.dir },
+    embeddedDatabase: "susu_bench_rounds",
+  });
+  const again = prismaOn(database.connectionString);
+  await again.$executeRawUnsafe("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  await again.$disconnect();
+  return { dir: pg.dir, database };
+}
+
+/** With `--statements`: forgets the statements counted so far. */
+async function resetStatements(): Promise<void> {
+  if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_reset()::text");
+}
+
+/** With `--statements`: the statements run since the last reset, the most called first, per unit. */
+async function printStatements(title: string, units: number): Promise<void> {
+  if (!values.statements) return;
+  const rows = await prisma.$queryRawUnsafe<{ calls: bigint; query: string }[]>(
+    `SELECT sum(calls) AS calls, regexp_replace(left(query, 140), '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid
+      WHERE d.datname = current_database()
+      GROUP BY 2 ORDER BY 1 DESC LIMIT 40`,
+  );
+  const total = rows.reduce((sum, r) => sum + Number(r.calls), 0);
+  console.log(
+    `\n### Statements per ${title} (pg_stat_statements, top 40 of the phase; the bench's own polling included)\n`,
+  );
+  console.log(`| per unit | statement |\n| -------- | --------- |`);
+  for (const r of rows)
+    console.log(`| ${fmt(Number(r.calls) / units, 1)} | \`${r.query.replaceAll("|", "\\|")}\` |`);
+  console.log(`| ${fmt(total / units, 1)} | (total of the top 40) |`);
+}
+
 // --- the stack (the API and the schedulers start after the set-up) -------------------------------
 
 writeFileSync(values.log, "");
-const { dir: pgDir, database } = await embeddedPostgres("susu-bench-rounds-", "susu_bench_rounds");
+const { dir: pgDir, database } = await statementsCounted(
+  await embeddedPostgres("susu-bench-rounds-", "susu_bench_rounds"),
+);
 const prisma = prismaOn(database.connectionString);
 const emulator = await startEmulatorProcess({
   fees: false,
@@ -291,6 +338,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   let commits = 0;
   let writes = 0;
   let before = await mark();
+  await resetStatements();
   const start = performance.now();
   const ids: string[] = new Array(n);
   await pool(
@@ -377,6 +425,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   phase = await since(before);
   commits += phase.commits;
   writes += phase.writes;
+  await printStatements(`held payment (${n}; fulfilment confirmations, not timed, included)`, n);
   const ended = await prisma.$queryRawUnsafe<{ d: number }[]>(
     "SELECT (extract(epoch FROM ended_at - release_due_at) * 1000)::float8 AS d FROM held_payments WHERE id = ANY($1::text[]) AND ended_at IS NOT NULL",
     ids,
@@ -409,6 +458,7 @@ for (const size of SIZES) {
   const groupIds = groupsOfSize.get(size) ?? [];
   await quiet();
   const before = await mark();
+  await resetStatements();
   const opened = new Map<string, number>();
   const start = performance.now();
   const rounds: { id: string; transferGroup: string }[] = [];
@@ -443,6 +493,7 @@ for (const size of SIZES) {
   if (!paid) problems.push(`${size} groups: not every round was paid out`);
   const payoutSeconds = (performance.now() - moved) / 1000;
   const { commits, writes } = await since(before);
+  await printStatements(`round (${size} groups)`, size);
   const ended = await prisma.$queryRawUnsafe<{ id: string; ended_ms: number | null }[]>(
     "SELECT id, (extract(epoch FROM ended_at) * 1000)::float8 AS ended_ms FROM rounds WHERE id = ANY($1::text[])",
     ids,
