@@ -13,6 +13,7 @@ import {
   ledgerFromTransactions,
   type Money,
   money,
+  type OutboxCompletion,
   type RecordedLedgerTransaction,
   type StorageError,
   sameTransactionContent,
@@ -132,17 +133,47 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
    * (as the in-memory ledger does).
    */
   post(transaction: LedgerTransaction): ResultAsync<void, StorageError> {
+    return this.#posting(transaction, undefined);
+  }
+
+  /**
+   * {@link PrismaLedgerStore.post} and, in the same database transaction, the outbox effect
+   * that carries the posting marked done if `completion.workerId` still holds its claim (the
+   * statement of `PrismaStore.complete`): one commit for both. A post that fails rolls the
+   * completion back with it.
+   */
+  postCompleting(
+    transaction: LedgerTransaction,
+    completion: OutboxCompletion,
+  ): ResultAsync<void, StorageError> {
+    return this.#posting(transaction, completion);
+  }
+
+  #posting(
+    transaction: LedgerTransaction,
+    completion: OutboxCompletion | undefined,
+  ): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
     // The domain's own checks first (balanced, positive, limits); like the in-memory
     // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
     const valid = validateLedgerTransaction(transaction);
     if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
     return fromDatabase(
-      this.#prisma.$transaction((tx) => this.#post(tx, transaction, at), {
-        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-        timeout: LEDGER_TRANSACTION_TIMEOUT_MS,
-        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
-      }),
+      this.#prisma.$transaction(
+        async (tx) => {
+          await this.#post(tx, transaction, at);
+          if (completion !== undefined)
+            await tx.$executeRaw`
+              UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+                     completed_at = ${toDate(completion.at)}
+               WHERE id = ${completion.effectId} AND claimed_by = ${completion.workerId} AND status = 'pending'`;
+        },
+        {
+          isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
+          timeout: LEDGER_TRANSACTION_TIMEOUT_MS,
+          maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+        },
+      ),
       { operation: "ledger post" },
     );
   }

@@ -7,6 +7,7 @@ export type {
   LedgerPageRequest,
   LedgerReader,
   LedgerStore,
+  OutboxCompletion,
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";

@@ -9,7 +9,7 @@ import { forEachBounded } from "../shared/bounded.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
-import { type EffectPorts, executeEffect } from "./execute-effect.js";
+import { type EffectPorts, executeEffect, ledgerFailure } from "./execute-effect.js";
 import { settleFailure } from "./settle-failure.js";
 
 /** How the dispatcher retries effects whose execution failed (provider down, timeouts). */
@@ -195,48 +195,57 @@ function runOne(
       startedAt,
       settledAt: deps.clock.now(),
     });
-  return executeEffect(deps, ports, effect)
-    .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
-    .andThen((facts) =>
-      feed(deps, { reader: ports.gateway }, facts, `effect:${effect.id}`).mapErr((e) => ({
-        code: e.code,
-        message: e.message,
-        // A state the store refuses will be refused again: park it for a person.
-        retry: e.type !== "storage_refused",
-      })),
-    )
-    .andThen(() =>
-      outbox
-        .complete(effect.id, workerId, deps.clock.now())
-        .map((): SettledEffectOutcome => {
-          tell("completed");
-          return "completed";
-        })
-        .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
-    )
-    .orElse((f) =>
-      settleFailure(
-        retryOrPark(
-          {
-            itemId: effect.id,
-            attempts: record.attempts,
-            failure: { code: f.code, message: f.message, retryable: f.retry },
-            ticket: {
-              id: `${effect.id}:parked`,
-              reason: "effect_parked",
-              subject: `effect ${effect.id} (${effect.kind})`,
-            },
-          },
-          { policy: retry, now: deps.clock.now() },
-        ),
+  const completed = (): SettledEffectOutcome => {
+    tell("completed");
+    return "completed";
+  };
+  // A posting whose ledger shares the outbox's database: posted and marked done in one
+  // commit (nothing in between to lose), instead of a commit for each.
+  const postCompleting = ports.ledger.postCompleting?.bind(ports.ledger);
+  const carriedOut: ResultAsync<SettledEffectOutcome, { code: string; message: string; retry: boolean }> =
+    effect.kind === "post_ledger" && postCompleting !== undefined
+      ? postCompleting(effect.transaction, { effectId: effect.id, workerId, at: deps.clock.now() })
+          .map(completed)
+          .mapErr(ledgerFailure)
+      : executeEffect(deps, ports, effect)
+          .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
+          .andThen((facts) =>
+            feed(deps, { reader: ports.gateway }, facts, `effect:${effect.id}`).mapErr((e) => ({
+              code: e.code,
+              message: e.message,
+              // A state the store refuses will be refused again: park it for a person.
+              retry: e.type !== "storage_refused",
+            })),
+          )
+          .andThen(() =>
+            outbox
+              .complete(effect.id, workerId, deps.clock.now())
+              .map(completed)
+              .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+          );
+  return carriedOut.orElse((f) =>
+    settleFailure(
+      retryOrPark(
         {
-          retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
-          openTicket: (ticket) => ports.desk.openTicket(ticket),
-          park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+          itemId: effect.id,
+          attempts: record.attempts,
+          failure: { code: f.code, message: f.message, retryable: f.retry },
+          ticket: {
+            id: `${effect.id}:parked`,
+            reason: "effect_parked",
+            subject: `effect ${effect.id} (${effect.kind})`,
+          },
         },
-      ).map(({ outcome }): SettledEffectOutcome => {
-        tell(outcome, f.code);
-        return outcome;
-      }),
-    );
+        { policy: retry, now: deps.clock.now() },
+      ),
+      {
+        retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
+        openTicket: (ticket) => ports.desk.openTicket(ticket),
+        park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+      },
+    ).map(({ outcome }): SettledEffectOutcome => {
+      tell(outcome, f.code);
+      return outcome;
+    }),
+  );
 }
