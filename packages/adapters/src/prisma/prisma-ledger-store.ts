@@ -22,6 +22,7 @@ import {
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseLedgerTransaction } from "./snapshots.js";
@@ -163,10 +164,12 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
         async (tx) => {
           await this.#post(tx, transaction, at);
           if (completion !== undefined)
-            await tx.$executeRaw`
-              UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
-                     completed_at = ${toDate(completion.at)}
-               WHERE id = ${completion.effectId} AND claimed_by = ${completion.workerId} AND status = 'pending'`;
+            await tx.$executeRawUnsafe(
+              OUTBOX_COMPLETE_SQL,
+              completion.effectId,
+              completion.workerId,
+              toDate(completion.at),
+            );
         },
         {
           isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,

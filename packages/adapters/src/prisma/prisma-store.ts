@@ -51,7 +51,7 @@ import {
   runStatement,
   runTransaction,
 } from "../db/prisma-client.js";
-import { singleStatementCommit, writeChangeset } from "./changeset-writer.js";
+import { OUTBOX_COMPLETE_SQL, singleStatementCommit, writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import {
@@ -930,8 +930,7 @@ export class PrismaStore
     return fromDatabase(
       runStatement(this.#prisma, {
         name: "susu_outbox_complete",
-        text: `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
-                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        text: OUTBOX_COMPLETE_SQL,
         values: [effectId, workerId, toDate(now)],
       }),
       { operation: "outbox complete" },

@@ -7,7 +7,6 @@ export type {
   LedgerPageRequest,
   LedgerReader,
   LedgerStore,
-  OutboxCompletion,
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
 export type { Notification, Notifier, NotifyError } from "./notifier.js";
@@ -53,6 +52,7 @@ export {
   type HeldPaymentRepository,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,
+  type OutboxCompletion,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

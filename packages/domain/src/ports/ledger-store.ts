@@ -1,16 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { LedgerAccountId, LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode, Money } from "../money/index.js";
-import type { Instant } from "../shared/time.js";
-import type { StorageError } from "./storage.js";
-
-/** An outbox effect to mark done together with the write that carried it out. */
-export interface OutboxCompletion {
-  readonly effectId: string;
-  /** Only this worker's claim is completed (as `OutboxStore.complete`): a lost claim is left alone. */
-  readonly workerId: string;
-  readonly at: Instant;
-}
+import type { OutboxCompletion, StorageError } from "./storage.js";
 
 /** The append-only ledger, stored. */
 export interface LedgerStore {

@@ -327,6 +327,20 @@ export interface Changeset {
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];
+  /**
+   * The outbox effect whose result this changeset records (absent: none), marked done with
+   * it as `OutboxStore.complete` would (only while its worker holds the claim): the result
+   * and the effect's completion are one commit.
+   */
+  readonly outboxDone?: OutboxCompletion;
+}
+
+/** An outbox effect to mark done together with the write that carried it out. */
+export interface OutboxCompletion {
+  readonly effectId: string;
+  /** Only this worker's claim is completed (as `OutboxStore.complete`): a lost claim is left alone. */
+  readonly workerId: string;
+  readonly at: Instant;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { storageError } from "../ports/storage.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
@@ -72,6 +73,7 @@ describe("member onboarding", () => {
           raced = true;
           return useCases
             .updatePersonPayment(sim.deps, "ana", { customerId: "cus_raced" }, "ana")
+            .mapErr((e) => storageError.unavailable(`the racing write failed: ${e.message}`))
             .andThen(() => commit(work));
         },
       },
