@@ -307,6 +307,44 @@ export class PrismaStore
   }
 
   /**
+   * The round and its group in one statement (one round trip, one snapshot of the database),
+   * loaded as {@link PrismaStore.getRound} and {@link PrismaStore.getGroup} load them (the
+   * same cache of loaded snapshots; the group remembered for single-statement commits).
+   * Without a pool: the two reads one after the other.
+   */
+  getRoundWithGroup(
+    id: string,
+  ): ResultAsync<{ readonly round: Round; readonly group: Group | undefined } | undefined, StorageError> {
+    const pool = poolOf(this.#prisma);
+    if (pool === undefined)
+      return this.getRound(id).andThen((round) =>
+        round === undefined
+          ? okAsync(undefined)
+          : this.getGroup(round.groupId).map((group) => ({ round, group })),
+      );
+    return fromDatabase(
+      async () =>
+        (
+          await pool.query<SnapshotTextRow & { readonly kind: "round" | "group" }>({
+            name: "susu_getRoundWithGroup",
+            text: ROUND_WITH_GROUP_SQL,
+            values: [id],
+          })
+        ).rows,
+      { operation: "getRound" },
+    ).andThen((rows) => {
+      const roundRow = rows.find((r) => r.kind === "round");
+      if (roundRow === undefined) return ok(undefined);
+      const groupRow = rows.find((r) => r.kind === "group");
+      return this.#loadText("getRound", roundRow, loadRound).andThen((round) =>
+        groupRow === undefined
+          ? ok({ round, group: undefined })
+          : this.#loadText("getGroup", groupRow, loadGroup).map((group) => ({ round, group })),
+      );
+    });
+  }
+
+  /**
    * Snapshot rows by one key (an id, a group id): a prepared statement on the pool when the
    * client has one (the hottest reads of the API; Prisma's pipeline costs several times the
    * query), else Prisma. Through the pool the snapshot comes as its JSON text, and a text
@@ -337,26 +375,29 @@ export class PrismaStore
       async () =>
         (await pool.query<SnapshotTextRow>({ name: statementName, text, values: [...values] })).rows,
       { operation },
-    ).andThen((rows) =>
-      Result.combine(
-        rows.map((row): Result<T, StorageError> => {
-          const cacheKey = `${SNAPSHOT_KIND[operation]}:${row.snapshot_text}`;
-          const cached = this.#loaded.get(cacheKey) as T | undefined;
-          const loaded: Result<T, StorageError> =
-            cached !== undefined && cached.version === row.version
-              ? ok(cached)
-              : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
-          if (loaded.isOk() && cached === undefined) {
-            if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
-              this.#loaded.delete(this.#loaded.keys().next().value as string);
-            this.#loaded.set(cacheKey, loaded.value);
-          }
-          if (loaded.isOk() && operation === "getGroup")
-            this.#rememberGroup(loaded.value as Group, row.snapshot_text);
-          return loaded;
-        }),
-      ),
-    );
+    ).andThen((rows) => Result.combine(rows.map((row) => this.#loadText(operation, row, load))));
+  }
+
+  /** One snapshot read as its JSON text, through the cache of loaded snapshots (see #snapshots). */
+  #loadText<T extends Group | Round | HeldPayment | MarketplaceCharge>(
+    operation: SnapshotRead,
+    row: SnapshotTextRow,
+    load: (row: SnapshotRow) => Result<T, StorageError>,
+  ): Result<T, StorageError> {
+    const cacheKey = `${SNAPSHOT_KIND[operation]}:${row.snapshot_text}`;
+    const cached = this.#loaded.get(cacheKey) as T | undefined;
+    const loaded: Result<T, StorageError> =
+      cached !== undefined && cached.version === row.version
+        ? ok(cached)
+        : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
+    if (loaded.isOk() && cached === undefined) {
+      if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
+        this.#loaded.delete(this.#loaded.keys().next().value as string);
+      this.#loaded.set(cacheKey, loaded.value);
+    }
+    if (loaded.isOk() && operation === "getGroup")
+      this.#rememberGroup(loaded.value as Group, row.snapshot_text);
+    return loaded;
   }
 
   /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
@@ -1132,6 +1173,12 @@ function corrupted(what: string, problem: string): StorageError {
 // The statements of the pool reads (see #snapshotById); columns named as Prisma names them.
 const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM groups WHERE id = $1";
 const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
+// The round and its group, one row each (the group's none when it is missing), read in one snapshot.
+const ROUND_WITH_GROUP_SQL = `
+  SELECT 'round' AS kind, r.snapshot::text AS snapshot_text, r.version FROM rounds r WHERE r.id = $1
+  UNION ALL
+  SELECT 'group' AS kind, g.snapshot::text AS snapshot_text, g.version
+    FROM rounds r JOIN groups g ON g.id = r.group_id WHERE r.id = $1`;
 const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
 const HELD_PAYMENT_SNAPSHOT = "SELECT snapshot::text AS snapshot_text, version FROM held_payments";

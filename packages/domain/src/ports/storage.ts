@@ -94,6 +94,14 @@ export interface PersonRepository {
 export interface RoundRepository {
   /** The round with this id, or undefined. */
   getRound(id: string): ResultAsync<Round | undefined, StorageError>;
+  /**
+   * Optional: the round with this id and its group, read together (one round trip, one
+   * snapshot of the database), or undefined when there is no such round; `group` undefined
+   * when the round's group is missing. Without it, the use cases read the round, then its group.
+   */
+  getRoundWithGroup?(
+    id: string,
+  ): ResultAsync<{ readonly round: Round; readonly group: Group | undefined } | undefined, StorageError>;
   /** A group's rounds, oldest first. */
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError>;
 }
