@@ -42,12 +42,12 @@
  * payment is released with exactly one 90.00 transfer and its hold empty; no inbox event
  * failed or parked; the ledger agrees with its postings.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { PrismaLedgerStore, PrismaStore, RandomIds, SystemClock } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaStore, RandomIds, resolveDatabaseUrl, SystemClock } from "@susu/adapters";
 import {
   DEFAULT_HELD_PAYMENT_POLICY,
   heldAccounts,
@@ -93,6 +93,7 @@ const { values } = parseArgs({
     "window-seconds": { type: "string" },
     timeout: { type: "string" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-rounds.log") },
+    statements: { type: "boolean", default: false },
   },
 });
 const SIZES = (values.groups ?? (values.quick ? "2" : "20,100,500"))
@@ -109,10 +110,56 @@ const SETTLEMENT_SECONDS = 3 * 86_400 + 300;
 const loadBefore = loadavg();
 const problems: string[] = [];
 
+/**
+ * With `--statements`: the server restarted with pg_stat_statements loaded, so each phase
+ * can print the statements it ran per unit (a breakdown of the commits; costs a little).
+ */
+async function statementsCounted(pg: Awaited<ReturnType<typeof embeddedPostgres>>) {
+  if (!values.statements) return pg;
+  const admin = prismaOn(pg.database.connectionString);
+  await admin.$executeRawUnsafe("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+  await admin.$disconnect();
+  await pg.database.close();
+  const database = await resolveDatabaseUrl({
+    env: { SUSU_PG_DATA_DIR: pg.dir },
+    embeddedDatabase: "susu_bench_rounds",
+  });
+  const again = prismaOn(database.connectionString);
+  await again.$executeRawUnsafe("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  await again.$disconnect();
+  return { dir: pg.dir, database };
+}
+
+/** With `--statements`: forgets the statements counted so far. */
+async function resetStatements(): Promise<void> {
+  if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_reset()::text");
+}
+
+/** With `--statements`: the statements run since the last reset, the most called first, per unit. */
+async function printStatements(title: string, units: number): Promise<void> {
+  if (!values.statements) return;
+  const rows = await prisma.$queryRawUnsafe<{ calls: bigint; query: string }[]>(
+    `SELECT sum(calls) AS calls, regexp_replace(left(query, 140), '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid
+      WHERE d.datname = current_database()
+      GROUP BY 2 ORDER BY 1 DESC LIMIT 40`,
+  );
+  const total = rows.reduce((sum, r) => sum + Number(r.calls), 0);
+  console.log(
+    `\n### Statements per ${title} (pg_stat_statements, top 40 of the phase; the bench's own polling included)\n`,
+  );
+  console.log(`| per unit | statement |\n| -------- | --------- |`);
+  for (const r of rows)
+    console.log(`| ${fmt(Number(r.calls) / units, 1)} | \`${r.query.replaceAll("|", "\\|")}\` |`);
+  console.log(`| ${fmt(total / units, 1)} | (total of the top 40) |`);
+}
+
 // --- the stack (the API and the schedulers start after the set-up) -------------------------------
 
 writeFileSync(values.log, "");
-const { dir: pgDir, database } = await embeddedPostgres("susu-bench-rounds-", "susu_bench_rounds");
+const { dir: pgDir, database } = await statementsCounted(
+  await embeddedPostgres("susu-bench-rounds-", "susu_bench_rounds"),
+);
 const prisma = prismaOn(database.connectionString);
 const emulator = await startEmulatorProcess({
   fees: false,
@@ -260,15 +307,80 @@ async function quiet(): Promise<void> {
 interface Mark {
   readonly commits: number;
   readonly xid: number;
+  readonly cpuMs: number;
 }
 async function mark(): Promise<Mark> {
   await sleep(1_100); // the last commits' statistics reach pg_stat_database
-  return { commits: await xactCommits(prisma), xid: await nextXid(prisma) };
+  return { commits: await xactCommits(prisma), xid: await nextXid(prisma), cpuMs: stackCpuMs() };
 }
-/** Commits, and write transactions (transaction ids given), between two marks. */
-async function since(before: Mark): Promise<{ commits: number; writes: number }> {
+/** Commits, write transactions (transaction ids given) and the stack's CPU time between two marks. */
+async function since(before: Mark): Promise<{ commits: number; writes: number; cpuMs: number }> {
   const now = await mark();
-  return { commits: now.commits - before.commits, writes: now.xid - before.xid };
+  return {
+    commits: now.commits - before.commits,
+    writes: now.xid - before.xid,
+    cpuMs: now.cpuMs - before.cpuMs,
+  };
+}
+
+/**
+ * CPU time (user + system, ms) of every process this bench started, and of their children
+ * (the API, the schedulers, the emulator, PostgreSQL and its backends; an exited backend's
+ * time is in its parent's): deterministic enough to compare a change by, unlike wall-clock
+ * time on a shared machine. Linux only (/proc); 0 elsewhere.
+ */
+function stackCpuMs(): number {
+  return [...stackCpuByProcess().values()].reduce((sum, ms) => sum + ms, 0);
+}
+
+/** {@link stackCpuMs} by the process this bench started (`api`, `scheduler`, `emulator`, `postgres`, …). */
+function stackCpuByProcess(): Map<string, number> {
+  const by = new Map<string, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return by;
+  }
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const pid of entries) {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // The fields after the command (which may hold spaces) in parentheses.
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
+      stats.set(Number(pid), { ppid: Number(f[1]), ticks });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  for (const top of children.get(process.pid) ?? []) {
+    let ticks = 0;
+    const queue = [top];
+    for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
+      ticks += stats.get(pid)?.ticks ?? 0;
+      queue.push(...(children.get(pid) ?? []));
+    }
+    const label = processLabel(top);
+    by.set(label, (by.get(label) ?? 0) + ticks * 10); // USER_HZ is 100 on Linux
+  }
+  return by;
+}
+
+function processLabel(pid: number): string {
+  let command = "";
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "other";
+  }
+  if (command.includes("apps/api/")) return "api";
+  if (command.includes("apps/scheduler/")) return "scheduler";
+  if (command.includes("emulator")) return "emulator";
+  if (command.includes("postgres")) return "postgres";
+  return "other";
 }
 
 // --- held payments (first: the rounds move the emulator's clock days on, past a session's expiry) ---------------------------------------------------------------------------------
@@ -281,6 +393,7 @@ interface HeldRow {
   readonly perSecond: number;
   readonly commitsPerPayment: number;
   readonly writesPerPayment: number;
+  readonly cpuMsPerPayment: number;
   readonly dueToReleased: number[];
 }
 const heldRows: HeldRow[] = [];
@@ -290,7 +403,9 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   await quiet();
   let commits = 0;
   let writes = 0;
+  let cpuMs = 0;
   let before = await mark();
+  await resetStatements();
   const start = performance.now();
   const ids: string[] = new Array(n);
   await pool(
@@ -351,6 +466,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   let phase = await since(before);
   commits += phase.commits;
   writes += phase.writes;
+  cpuMs += phase.cpuMs;
   // Fulfilment, then the window (neither timed).
   await pool(ids, 8, async (id) => {
     unwrap(await useCases.confirmFulfilled(deps, id, "app_bench"), `confirmFulfilled ${id}`);
@@ -377,6 +493,8 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
   phase = await since(before);
   commits += phase.commits;
   writes += phase.writes;
+  cpuMs += phase.cpuMs;
+  await printStatements(`held payment (${n}; fulfilment confirmations, not timed, included)`, n);
   const ended = await prisma.$queryRawUnsafe<{ d: number }[]>(
     "SELECT (extract(epoch FROM ended_at - release_due_at) * 1000)::float8 AS d FROM held_payments WHERE id = ANY($1::text[]) AND ended_at IS NOT NULL",
     ids,
@@ -389,6 +507,7 @@ for (const [s, size] of (HELD ? SIZES : []).entries()) {
     perSecond: n / (checkoutSeconds + heldSeconds + releaseSeconds),
     commitsPerPayment: commits / n,
     writesPerPayment: writes / n,
+    cpuMsPerPayment: cpuMs / n,
     dueToReleased: ended.map((r) => r.d),
   });
 }
@@ -401,14 +520,18 @@ interface RoundRow {
   readonly perSecond: number;
   readonly commitsPerRound: number;
   readonly writesPerRound: number;
+  readonly cpuMsPerRound: number;
   readonly openToPaid: number[];
 }
 const roundRows: RoundRow[] = [];
+const cpuLines: string[] = [];
 const allRounds: { id: string; transferGroup: string }[] = [];
 for (const size of SIZES) {
   const groupIds = groupsOfSize.get(size) ?? [];
   await quiet();
   const before = await mark();
+  const cpuBefore = stackCpuByProcess();
+  await resetStatements();
   const opened = new Map<string, number>();
   const start = performance.now();
   const rounds: { id: string; transferGroup: string }[] = [];
@@ -442,7 +565,14 @@ for (const size of SIZES) {
   );
   if (!paid) problems.push(`${size} groups: not every round was paid out`);
   const payoutSeconds = (performance.now() - moved) / 1000;
-  const { commits, writes } = await since(before);
+  const { commits, writes, cpuMs } = await since(before);
+  const cpuAfter = stackCpuByProcess();
+  cpuLines.push(
+    `${size} groups, stack CPU ms per round by process: ${[...cpuAfter]
+      .map(([label, ms]) => `${label} ${fmt((ms - (cpuBefore.get(label) ?? 0)) / size, 0)}`)
+      .join(", ")}`,
+  );
+  await printStatements(`round (${size} groups)`, size);
   const ended = await prisma.$queryRawUnsafe<{ id: string; ended_ms: number | null }[]>(
     "SELECT id, (extract(epoch FROM ended_at) * 1000)::float8 AS ended_ms FROM rounds WHERE id = ANY($1::text[])",
     ids,
@@ -454,6 +584,7 @@ for (const size of SIZES) {
     perSecond: size / (debitsSeconds + payoutSeconds),
     commitsPerRound: commits / size,
     writesPerRound: writes / size,
+    cpuMsPerRound: cpuMs / size,
     // Includes the bench's wait for every debit before the clock moved: the whole round's span.
     openToPaid: ended.flatMap((r) => {
       const o = opened.get(r.id);
@@ -535,7 +666,7 @@ console.log(
 const ceilingOf = (commitsPerUnit: number) =>
   writeCeiling.ok ? fmt(writeCeiling.tps / commitsPerUnit, 1) : "skipped";
 console.log(
-  `Ceiling: pgbench susu-like write (UPDATE 1 row + INSERT 1 row per transaction, 16 clients) ${writeCeiling.ok ? `${fmt(writeCeiling.tps, 0)} TPS` : "skipped"} ÷ the commits one unit took (pg_stat_database.xact_commit: every commit, reads outside a transaction and idle polling included, less this process's own; the statistics lag a little). "write tx" counts the transaction ids given (write transactions only, exact).\n`,
+  `Ceiling: pgbench susu-like write (UPDATE 1 row + INSERT 1 row per transaction, 16 clients) ${writeCeiling.ok ? `${fmt(writeCeiling.tps, 0)} TPS` : "skipped"} ÷ the commits one unit took (pg_stat_database.xact_commit: every commit, reads outside a transaction and idle polling included, less this process's own; the statistics lag a little). "write tx" counts the transaction ids given (write transactions only, exact). "stack CPU" is the user + system time of every process this bench started (the API, the schedulers, the emulator, PostgreSQL and its backends) over the phase.\n`,
 );
 console.log(
   table(
@@ -546,6 +677,7 @@ console.log(
       "rounds/s",
       "commits/round",
       "write tx/round",
+      "stack CPU ms/round",
       "ceiling rounds/s",
       "ratio",
       "open→paid p50 ms",
@@ -563,6 +695,7 @@ console.log(
         fmt(r.perSecond, 2),
         fmt(r.commitsPerRound, 0),
         fmt(r.writesPerRound, 0),
+        fmt(r.cpuMsPerRound, 0),
         ceilingOf(r.commitsPerRound),
         fmt(ratio, 2),
         p50 ?? "",
@@ -573,6 +706,7 @@ console.log(
     }),
   ),
 );
+for (const line of cpuLines) console.log(`\n${line}`);
 if (HELD) {
   console.log("");
   console.log(
@@ -585,6 +719,7 @@ if (HELD) {
         "payments/s",
         "commits/payment",
         "write tx/payment",
+        "stack CPU ms/payment",
         "ceiling payments/s",
         "ratio",
         "due→released p50 ms",
@@ -602,6 +737,7 @@ if (HELD) {
           fmt(r.perSecond, 1),
           fmt(r.commitsPerPayment, 0),
           fmt(r.writesPerPayment, 0),
+          fmt(r.cpuMsPerPayment, 1),
           ceilingOf(r.commitsPerPayment),
           fmt(ratio, 2),
           p50 ?? "",

@@ -196,7 +196,11 @@ async function startApp(script: string, env: NodeJS.ProcessEnv, log: string): Pr
   const path = join(root, script);
   if (!existsSync(path)) throw new Error(`${script} is missing: run \`npm run build\` first`);
   const fd = openSync(log, "a");
-  const child = spawn(process.execPath, [path], { env, stdio: ["ignore", fd, fd, "ipc"] });
+  // BENCH_CPU_PROF=<folder>: each app writes a V8 CPU profile there when it stops.
+  const benchEnv: Record<string, string | undefined> = process.env;
+  const profile = benchEnv.BENCH_CPU_PROF;
+  const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...flags, path], { env, stdio: ["ignore", fd, fd, "ipc"] });
   children.add(child);
   await new Promise<void>((resolve, reject) => {
     child.on("message", (message: { type?: string }) => {

@@ -8,7 +8,7 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import { okAsync, ResultAsync } from "neverthrow";
-import type { PrismaClient } from "../db/prisma-client.js";
+import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import type { Prisma } from "../prisma/generated/client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -215,10 +215,12 @@ export class DeliveringNotifier implements Notifier {
         : okAsync<Record<string, string | number>, NotifyError>({});
     return extra.andThen((alertData) =>
       ResultAsync.fromPromise(
-        this.options.prisma.notificationEndpoint.findMany({
-          where: { status: "enabled" },
-          select: { id: true },
-        }),
+        // A prepared statement, not Prisma's pipeline: every notification reads it.
+        runStatement<{ readonly id: string }>(this.options.prisma, {
+          name: "susu_enabled_notification_endpoints",
+          text: "SELECT id FROM notification_endpoints WHERE status = 'enabled'",
+          values: [],
+        }).then((result) => result.rows),
         (e) => failed(`reading notification endpoints failed: ${String(e)}`),
       ).andThen((endpoints) => {
         const planned = this.plan(

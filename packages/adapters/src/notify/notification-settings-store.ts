@@ -5,7 +5,7 @@ import {
   type StorageError,
 } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
-import type { PrismaClient } from "../db/prisma-client.js";
+import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { storageErrorOf } from "../prisma/storage-errors.js";
 
 /** A person's notification settings as stored: their preferences and whether their address bounces. */
@@ -47,6 +47,13 @@ const SETTINGS_COLUMNS = {
   emailBouncedAt: true,
   emailBounceReason: true,
 } as const;
+
+// SETTINGS_COLUMNS by their column names, for the people named in $1.
+const SETTINGS_OF_PEOPLE_SQL = `
+  SELECT id, email, locale, time_zone AS "timeZone", notify_by_email AS "notifyByEmail",
+         notify_by_push AS "notifyByPush", muted_notifications AS "mutedNotifications",
+         email_bounced_at AS "emailBouncedAt", email_bounce_reason AS "emailBounceReason"
+    FROM people WHERE id = ANY($1::text[])`;
 
 interface SettingsRow {
   readonly id: string;
@@ -90,10 +97,15 @@ export class PrismaNotificationSettings implements NotificationSettingsStore {
   getMany(
     personIds: readonly string[],
   ): ResultAsync<ReadonlyMap<string, NotificationSettings>, StorageError> {
+    // A prepared statement, not Prisma's pipeline: every notification the dispatcher sends reads it.
     return ResultAsync.fromPromise(
       personIds.length === 0
         ? Promise.resolve([])
-        : this.prisma.person.findMany({ where: { id: { in: [...personIds] } }, select: SETTINGS_COLUMNS }),
+        : runStatement<SettingsRow>(this.prisma, {
+            name: "susu_notification_settings_of_people",
+            text: SETTINGS_OF_PEOPLE_SQL,
+            values: [[...personIds]],
+          }).then((result) => result.rows),
       (e) => storageErrorOf(e, { operation: "read notification settings" }),
     ).map((rows) => new Map(rows.map((r) => [r.id, settingsOf(r)] as const)));
   }

@@ -11,6 +11,7 @@ import {
   type HeldPayment,
   type Instant,
   type MarketplaceCharge,
+  type OutboxCompletion,
   type OutboxEffect,
   type Person,
   type Round,
@@ -46,6 +47,13 @@ import { StorageRefusal } from "./storage-errors.js";
 import { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 
 type Tx = StatementRunner;
+
+/**
+ * Marks an effect done if `$2` holds its claim ($1 the effect, $3 when): `PrismaStore.complete`'s
+ * statement, and a changeset's `outboxDone`.
+ */
+export const OUTBOX_COMPLETE_SQL = `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`;
 
 export { iso, isUniqueViolationOf, storedVersion, writeVersionedRow } from "./versioned-row.js";
 
@@ -643,6 +651,16 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
   await appendOutbox(tx, changes.outbox, at);
   await appendAudit(tx, changes.audit);
+  if (changes.outboxDone !== undefined) await completeOutboxEffect(tx, changes.outboxDone);
+}
+
+/** The effect whose result the changeset records, done with it (the statement of `PrismaStore.complete`). */
+async function completeOutboxEffect(tx: Tx, done: OutboxCompletion): Promise<void> {
+  await tx({
+    name: "susu_outbox_complete",
+    text: OUTBOX_COMPLETE_SQL,
+    values: [done.effectId, done.workerId, toDate(done.at)],
+  });
 }
 
 // --- One statement for the commits the API makes most ----------------------------------------
@@ -703,6 +721,7 @@ export function singleStatementCommit(
 ): NamedStatement | undefined {
   const [change, ...otherGroups] = changes.groups;
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
+  if (changes.outboxDone !== undefined) return undefined;
   if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
   if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;

@@ -13,6 +13,7 @@ import {
   ledgerFromTransactions,
   type Money,
   money,
+  type OutboxCompletion,
   type RecordedLedgerTransaction,
   type StorageError,
   sameTransactionContent,
@@ -20,13 +21,12 @@ import {
   validateLedgerTransaction,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import type { PrismaClient } from "../db/prisma-client.js";
+import { type PrismaClient, runTransaction, type StatementRunner } from "../db/prisma-client.js";
+import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseLedgerTransaction } from "./snapshots.js";
 import { fromDatabase, StorageRefusal } from "./storage-errors.js";
-
-type Tx = Prisma.TransactionClient;
 
 /** Options of {@link PrismaLedgerStore}. */
 export interface PrismaLedgerStoreOptions {
@@ -86,6 +86,86 @@ interface TransactionRow {
   readonly postings: readonly PostingRow[];
 }
 
+const LEDGER_TRANSACTION_INSERT_SQL = `
+  INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
+  VALUES ($1, $2::ledger_transaction_kind, $3, $4::jsonb, $5, $6)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING 1 AS inserted`;
+
+// A stored transaction with its postings, one row per posting (none: a row of nulls).
+const LEDGER_TRANSACTION_STORED_SQL = `
+  SELECT t.id, t.kind::text AS kind, t.occurred_at, t.refs,
+         p.position, p.account_id, p.direction::text AS direction, p.currency::text AS currency,
+         p.amount_minor::text AS amount_minor
+    FROM ledger_transactions t
+    LEFT JOIN ledger_postings p ON p.transaction_id = t.id
+   WHERE t.id = $1
+   ORDER BY p.position`;
+
+// $1 now, $2 the net movement per (account, currency), $3 the transaction, $4 its postings.
+// The postings may name accounts the upsert beside them creates: foreign keys are checked at
+// the statement's end.
+const LEDGER_POST_SQL = `
+  WITH moved AS (
+    INSERT INTO ledger_accounts (id, currency, balance_minor, created_at, updated_at)
+    SELECT d.id, d.currency, d.delta, $1, $1
+      FROM jsonb_to_recordset($2::jsonb) AS d(id text, currency text, delta bigint)
+     ORDER BY d.id, d.currency
+    ON CONFLICT (id, currency) DO UPDATE
+      SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
+          updated_at = EXCLUDED.updated_at
+    RETURNING id, currency, balance_minor),
+  posted AS (
+    INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
+    SELECT $3, r.position, r.account_id, r.direction::posting_direction, r.currency, r.amount_minor
+      FROM jsonb_to_recordset($4::jsonb) AS r(position integer, account_id text, direction text,
+                                              currency text, amount_minor bigint))
+  SELECT id, currency::text AS currency, balance_minor::text AS balance_minor FROM moved`;
+
+/** A row of {@link LEDGER_TRANSACTION_STORED_SQL}. */
+interface StoredPostingRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly occurred_at: Date;
+  readonly refs: unknown;
+  readonly position: number | null;
+  readonly account_id: string | null;
+  readonly direction: "debit" | "credit" | null;
+  readonly currency: string | null;
+  readonly amount_minor: string | null;
+}
+
+/** The stored transaction the rows make (undefined: none stored), checked as {@link transactionOf} does. */
+function storedTransactionOf(
+  rows: readonly StoredPostingRow[],
+): Result<LedgerTransaction, string> | undefined {
+  const [first] = rows;
+  if (first === undefined) return undefined;
+  return transactionOf({
+    id: first.id,
+    kind: first.kind,
+    occurredAt: first.occurred_at,
+    refs: first.refs,
+    postings: rows.flatMap((r) =>
+      r.position === null ||
+      r.account_id === null ||
+      r.direction === null ||
+      r.currency === null ||
+      r.amount_minor === null
+        ? []
+        : [
+            {
+              position: r.position,
+              accountId: r.account_id,
+              direction: r.direction,
+              currency: r.currency,
+              amountMinor: BigInt(r.amount_minor),
+            },
+          ],
+    ),
+  });
+}
+
 /** Rebuilds the domain's transaction from its rows and checks it with the domain's rules. */
 function transactionOf(row: TransactionRow): Result<LedgerTransaction, string> {
   const postings = [...row.postings]
@@ -132,78 +212,109 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
    * (as the in-memory ledger does).
    */
   post(transaction: LedgerTransaction): ResultAsync<void, StorageError> {
+    return this.#posting(transaction, undefined);
+  }
+
+  /**
+   * {@link PrismaLedgerStore.post} and, in the same database transaction, the outbox effect
+   * that carries the posting marked done if `completion.workerId` still holds its claim (the
+   * statement of `PrismaStore.complete`): one commit for both. A post that fails rolls the
+   * completion back with it.
+   */
+  postCompleting(
+    transaction: LedgerTransaction,
+    completion: OutboxCompletion,
+  ): ResultAsync<void, StorageError> {
+    return this.#posting(transaction, completion);
+  }
+
+  #posting(
+    transaction: LedgerTransaction,
+    completion: OutboxCompletion | undefined,
+  ): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
     // The domain's own checks first (balanced, positive, limits); like the in-memory
     // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
     const valid = validateLedgerTransaction(transaction);
     if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
+    const limits = { timeoutMs: LEDGER_TRANSACTION_TIMEOUT_MS, maxWaitMs: LEDGER_TRANSACTION_MAX_WAIT_MS };
     return fromDatabase(
-      this.#prisma.$transaction((tx) => this.#post(tx, transaction, at), {
-        isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-        timeout: LEDGER_TRANSACTION_TIMEOUT_MS,
-        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+      runTransaction(this.#prisma, limits, async (run) => {
+        await this.#post(run, transaction, at);
+        if (completion !== undefined)
+          await run({
+            name: "susu_outbox_complete",
+            text: OUTBOX_COMPLETE_SQL,
+            values: [completion.effectId, completion.workerId, toDate(completion.at)],
+          });
       }),
       { operation: "ledger post" },
     );
   }
 
-  async #post(tx: Tx, transaction: LedgerTransaction, at: number): Promise<void> {
-    const inserted = await tx.$executeRaw`
-      INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
-      VALUES (${transaction.id}, ${transaction.kind}::ledger_transaction_kind, ${toDate(transaction.occurredAt)},
-              ${JSON.stringify(transaction.refs)}::jsonb, ${transaction.refs.roundId ?? null}, ${toDate(at)})
-      ON CONFLICT (id) DO NOTHING`;
-    if (inserted === 0) {
+  /**
+   * The posting's writes inside the caller's transaction, as prepared statements on the
+   * store's pool (no ORM in the dispatcher's hot path): the transaction row, then one
+   * statement that moves each account's balance by the net of its postings and appends the
+   * postings. Balanced per currency is checked at COMMIT by the tables' triggers.
+   */
+  async #post(run: StatementRunner, transaction: LedgerTransaction, at: number): Promise<void> {
+    const inserted = await run({
+      name: "susu_ledger_transaction_insert",
+      text: LEDGER_TRANSACTION_INSERT_SQL,
+      values: [
+        transaction.id,
+        transaction.kind,
+        toDate(transaction.occurredAt),
+        JSON.stringify(transaction.refs),
+        transaction.refs.roundId ?? null,
+        toDate(at),
+      ],
+    });
+    if (inserted.rowCount === 0) {
       // Already posted (by us earlier, or by a concurrent post that has now committed:
       // the INSERT waited for it). The same content is a retry; anything else a conflict.
-      const stored = await tx.ledgerTransaction.findUniqueOrThrow({
-        where: { id: transaction.id },
-        include: { postings: true },
+      const { rows } = await run<StoredPostingRow>({
+        name: "susu_ledger_transaction_stored",
+        text: LEDGER_TRANSACTION_STORED_SQL,
+        values: [transaction.id],
       });
-      const existing = transactionOf(stored);
-      if (existing.isOk() && sameTransactionContent(existing.value, transaction)) return;
+      const existing = storedTransactionOf(rows);
+      if (existing?.isOk() && sameTransactionContent(existing.value, transaction)) return;
       throw duplicate(
         `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
       );
     }
 
     // Net movement per (account, currency): one row each, since an upsert may touch a row once.
-    const net = new Map<string, { id: string; currency: CurrencyCode; delta: number }>();
+    const net = new Map<string, { id: string; currency: CurrencyCode; delta: string }>();
+    const sums = new Map<string, number>();
     for (const p of transaction.postings) {
       const key = `${p.account}\u0000${p.amount.currency}`;
-      const line = net.get(key) ?? { id: p.account, currency: p.amount.currency, delta: 0 };
-      line.delta += p.side === "debit" ? p.amount.amountMinor : -p.amount.amountMinor;
-      toBigIntMinor(line.delta);
-      net.set(key, line);
+      const delta =
+        (sums.get(key) ?? 0) + (p.side === "debit" ? p.amount.amountMinor : -p.amount.amountMinor);
+      sums.set(key, delta);
+      net.set(key, { id: p.account, currency: p.amount.currency, delta: String(toBigIntMinor(delta)) });
     }
-    const deltas = JSON.stringify([...net.values()]);
+    const postings = transaction.postings.map((p, position) => ({
+      position,
+      account_id: p.account,
+      direction: p.side,
+      currency: p.amount.currency,
+      amount_minor: String(toBigIntMinor(p.amount.amountMinor)),
+    }));
     // Applied in the database's order of (id, currency), so two posts that touch the same
     // accounts lock them in the same order and cannot deadlock.
-    const balances = await tx.$queryRaw<{ id: string; currency: string; balance_minor: bigint }[]>`
-      INSERT INTO ledger_accounts (id, currency, balance_minor, created_at, updated_at)
-      SELECT d.id, d.currency, d.delta, ${toDate(at)}, ${toDate(at)}
-        FROM jsonb_to_recordset(${deltas}::jsonb) AS d(id text, currency text, delta bigint)
-       ORDER BY d.id, d.currency
-      ON CONFLICT (id, currency) DO UPDATE
-        SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
-            updated_at = EXCLUDED.updated_at
-      RETURNING id, currency, balance_minor`;
-    const overflow = balances.find((b) => !isSafeMinor(b.balance_minor));
+    const { rows: balances } = await run<{ id: string; currency: string; balance_minor: string }>({
+      name: "susu_ledger_post",
+      text: LEDGER_POST_SQL,
+      values: [toDate(at), JSON.stringify([...net.values()]), transaction.id, JSON.stringify(postings)],
+    });
+    const overflow = balances.find((b) => !isSafeMinor(BigInt(b.balance_minor)));
     if (overflow !== undefined)
       throw duplicate(
         `balance_overflow: transaction ${transaction.id} would take ${overflow.id} out of the safe integer range in ${overflow.currency}`,
       );
-
-    await tx.ledgerPosting.createMany({
-      data: transaction.postings.map((p, position) => ({
-        transactionId: transaction.id,
-        position,
-        accountId: p.account,
-        direction: p.side,
-        currency: p.amount.currency,
-        amountMinor: toBigIntMinor(p.amount.amountMinor),
-      })),
-    });
   }
 
   /** An account's balance (debits minus credits) in a currency; zero for an account never posted to. */

@@ -52,7 +52,7 @@ import {
   runStatement,
   runTransaction,
 } from "../db/prisma-client.js";
-import { singleStatementCommit, writeChangeset } from "./changeset-writer.js";
+import { OUTBOX_COMPLETE_SQL, singleStatementCommit, writeChangeset } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import {
@@ -293,7 +293,7 @@ export class PrismaStore
     ).andThen((rows) => {
       const groupRow = rows.find((r) => r.snapshot_text !== null);
       if (groupRow === undefined || groupRow.snapshot_text === null) return ok(undefined);
-      const group = this.#loadSnapshotText(
+      const group = this.#loadText(
         "getGroup",
         { snapshot_text: groupRow.snapshot_text, version: groupRow.group_version as number },
         loadGroup,
@@ -351,6 +351,44 @@ export class PrismaStore
   }
 
   /**
+   * The round and its group in one statement (one round trip, one snapshot of the database),
+   * loaded as {@link PrismaStore.getRound} and {@link PrismaStore.getGroup} load them (the
+   * same cache of loaded snapshots; the group remembered for single-statement commits).
+   * Without a pool: the two reads one after the other.
+   */
+  getRoundWithGroup(
+    id: string,
+  ): ResultAsync<{ readonly round: Round; readonly group: Group | undefined } | undefined, StorageError> {
+    const pool = poolOf(this.#prisma);
+    if (pool === undefined)
+      return this.getRound(id).andThen((round) =>
+        round === undefined
+          ? okAsync(undefined)
+          : this.getGroup(round.groupId).map((group) => ({ round, group })),
+      );
+    return fromDatabase(
+      async () =>
+        (
+          await pool.query<SnapshotTextRow & { readonly kind: "round" | "group" }>({
+            name: "susu_getRoundWithGroup",
+            text: ROUND_WITH_GROUP_SQL,
+            values: [id],
+          })
+        ).rows,
+      { operation: "getRound" },
+    ).andThen((rows) => {
+      const roundRow = rows.find((r) => r.kind === "round");
+      if (roundRow === undefined) return ok(undefined);
+      const groupRow = rows.find((r) => r.kind === "group");
+      return this.#loadText("getRound", roundRow, loadRound).andThen((round) =>
+        groupRow === undefined
+          ? ok({ round, group: undefined })
+          : this.#loadText("getGroup", groupRow, loadGroup).map((group) => ({ round, group })),
+      );
+    });
+  }
+
+  /**
    * Snapshot rows by one key (an id, a group id): a prepared statement on the pool when the
    * client has one (the hottest reads of the API; Prisma's pipeline costs several times the
    * query), else Prisma. Through the pool the snapshot comes as its JSON text, and a text
@@ -381,11 +419,11 @@ export class PrismaStore
       async () =>
         (await pool.query<SnapshotTextRow>({ name: statementName, text, values: [...values] })).rows,
       { operation },
-    ).andThen((rows) => Result.combine(rows.map((row) => this.#loadSnapshotText(operation, row, load))));
+    ).andThen((rows) => Result.combine(rows.map((row) => this.#loadText(operation, row, load))));
   }
 
-  /** One snapshot row read as text, loaded (or taken from the snapshots already loaded). */
-  #loadSnapshotText<T extends Group | Round | HeldPayment | MarketplaceCharge>(
+  /** One snapshot read as its JSON text, through the cache of loaded snapshots (see #snapshots). */
+  #loadText<T extends Group | Round | HeldPayment | MarketplaceCharge>(
     operation: SnapshotRead,
     row: SnapshotTextRow,
     load: (row: SnapshotRow) => Result<T, StorageError>,
@@ -977,8 +1015,7 @@ export class PrismaStore
     return fromDatabase(
       runStatement(this.#prisma, {
         name: "susu_outbox_complete",
-        text: `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $3
-                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        text: OUTBOX_COMPLETE_SQL,
         values: [effectId, workerId, toDate(now)],
       }),
       { operation: "outbox complete" },
@@ -1180,6 +1217,12 @@ function corrupted(what: string, problem: string): StorageError {
 // The statements of the pool reads (see #snapshotById); columns named as Prisma names them.
 const GROUP_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM groups WHERE id = $1";
 const ROUND_BY_ID_SQL = "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE id = $1";
+// The round and its group, one row each (the group's none when it is missing), read in one snapshot.
+const ROUND_WITH_GROUP_SQL = `
+  SELECT 'round' AS kind, r.snapshot::text AS snapshot_text, r.version FROM rounds r WHERE r.id = $1
+  UNION ALL
+  SELECT 'group' AS kind, g.snapshot::text AS snapshot_text, g.version
+    FROM rounds r JOIN groups g ON g.id = r.group_id WHERE r.id = $1`;
 const ROUNDS_OF_GROUP_SQL =
   "SELECT snapshot::text AS snapshot_text, version FROM rounds WHERE group_id = $1 ORDER BY sequence ASC";
 const HELD_PAYMENT_SNAPSHOT = "SELECT snapshot::text AS snapshot_text, version FROM held_payments";

@@ -12,6 +12,7 @@ import {
   type Round,
   roundAccounts,
   type StorageError,
+  type UseCaseDeps,
   useCaseDepsOn,
   useCases,
 } from "@susu/domain";
@@ -25,7 +26,7 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
-import { ResultAsync } from "neverthrow";
+import { okAsync, ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import { type TestDatabase, useTestDatabase } from "../support/test-database.js";
@@ -47,9 +48,9 @@ function world(db: TestDatabase) {
   const ports: EffectPorts = { gateway, notifier, desk, timers, ledger };
   const dispatch = (
     workerId: string,
-    options: { ports?: EffectPorts; outbox?: OutboxStore } = {},
+    options: { ports?: EffectPorts; outbox?: OutboxStore; deps?: UseCaseDeps } = {},
   ): ResultAsync<DispatchReport, StorageError> =>
-    useCases.dispatchOutbox(deps, options.ports ?? ports, options.outbox ?? store, {
+    useCases.dispatchOutbox(options.deps ?? deps, options.ports ?? ports, options.outbox ?? store, {
       workerId,
       leaseMs: LEASE_MS,
     });
@@ -210,7 +211,58 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       ]);
     });
 
-    it("dies after the result reached the round, before the effect was marked done", async () => {
+    it("dies once the result and the effect's completion are committed, before it heard back: nothing runs again", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+      // The process dies right after the database committed ana's result: the commit that
+      // records a debit's answer marks its effect done too, so there is no gap in between.
+      let killed = false;
+      const dyingAfterCommit: UseCaseDeps = {
+        ...w.deps,
+        uow: {
+          commit: (changes) =>
+            w.store.commit(changes).andThen((): ResultAsync<void, StorageError> => {
+              if (killed || changes.outboxDone === undefined) return okAsync(undefined);
+              killed = true;
+              return new ResultAsync(Promise.reject(new Error("dispatcher killed after the commit")));
+            }),
+        },
+      };
+
+      await expect(w.dispatch("w1", { deps: dyingAfterCommit })).rejects.toThrow(
+        "dispatcher killed after the commit",
+      );
+      const recorded = (await w.store.getRound(round.id))._unsafeUnwrap();
+      expect(recorded?.contributions[0]?.attempts[0]?.status).toBe("processing");
+      const done = await db.prisma.outboxEffect.findMany({ where: { status: "done" }, select: { id: true } });
+      expect(done.map((d) => d.id)).toEqual([recorded?.contributions[0]?.attempts[0]?.effectId]);
+      // The result and the completion were one transaction.
+      const [same] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM outbox_effects o JOIN audit_log a ON a.actor = 'effect:' || o.id
+          WHERE o.status = 'done' AND a.xmin = o.xmin`,
+      );
+      expect(same?.n).toBe(1);
+
+      w.clock.advance(LEASE_MS + 1);
+      // The three effects w1 had claimed and not finished, and the ledger posting and the
+      // debit-initiated notice ana's recorded result added.
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 5, completed: 5 });
+      await w.runUntilQuiet();
+
+      expect(w.gateway.debits.size).toBe(3);
+      await expectOneDebitPerAttempt(w, round.id);
+      // Ana's debit was not asked for again: no replayed result.
+      const replays = await db.prisma.auditLogEntry.findMany({
+        where: { action: "debit_processing", actor: { startsWith: "effect:" } },
+      });
+      expect(replays.map((r) => r.outcome)).toEqual(["applied", "applied", "applied"]);
+      expect(
+        (await w.ledger.balance(roundAccounts.inFlight(round.id), "AUD"))._unsafeUnwrap().amountMinor,
+      ).toBe(3 * 100_00);
+      expect((await w.ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    });
+
+    it("dies after an effect with no result to record ran, before it was marked done: run again, once more only", async () => {
       const w = world(db);
       const { round } = await w.startedRound();
       let killed = false;
@@ -225,30 +277,25 @@ describe("use cases and dispatchers on PostgreSQL", () => {
         },
       };
 
+      // The debits' results complete their effects in their commits; the first effect the
+      // dispatcher completes itself is the collection deadline's timer.
       await expect(w.dispatch("w1", { outbox: dyingOutbox })).rejects.toThrow(
         "dispatcher killed before complete",
       );
       const recorded = (await w.store.getRound(round.id))._unsafeUnwrap();
-      expect(recorded?.contributions[0]?.attempts[0]?.status).toBe("processing");
+      expect(recorded?.contributions.map((c) => c.attempts[0]?.status)).toEqual([
+        "processing",
+        "processing",
+        "processing",
+      ]);
 
       w.clock.advance(LEASE_MS + 1);
-      // The four effects w1 had claimed, and the ledger posting and the debit-initiated notice
-      // ana's recorded result added.
-      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 6, completed: 6 });
+      // The timer again, and each recorded debit's ledger posting and notice.
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 7, completed: 7 });
       await w.runUntilQuiet();
 
       expect(w.gateway.debits.size).toBe(3);
       await expectOneDebitPerAttempt(w, round.id);
-      // The replayed result arrived at a round that already had it: recorded and ignored.
-      const replays = await db.prisma.auditLogEntry.findMany({
-        where: { action: "debit_processing", actor: { startsWith: "effect:" } },
-      });
-      expect(replays.filter((r) => r.outcome === "ignored")).toHaveLength(1);
-      expect(replays.filter((r) => r.outcome === "applied")).toHaveLength(3);
-      // The ledger saw each debit's initiation once.
-      expect(
-        (await w.ledger.balance(roundAccounts.inFlight(round.id), "AUD"))._unsafeUnwrap().amountMinor,
-      ).toBe(3 * 100_00);
       expect((await w.ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
     });
 

@@ -12,10 +12,18 @@ export const DEBIT_SETTLEMENT: {
   au_becs_debit: { businessDays: 3, timeZone: "Australia/Sydney" },
 };
 
+// One formatter per time zone: making one costs far more than using it, and every decision
+// about a debit asks for its settlement date (a few time zones at most, so never pruned).
+const weekdayFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** The weekday (0 = Sunday … 6 = Saturday) of an instant in an IANA time zone. */
 function weekdayIn(at: Instant, timeZone: string): number {
-  const name = new Intl.DateTimeFormat("en-US", { weekday: "short", timeZone }).format(at);
-  return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(name);
+  let format = weekdayFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", { weekday: "short", timeZone });
+    weekdayFormats.set(timeZone, format);
+  }
+  return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(format.format(at));
 }
 
 /**

@@ -53,6 +53,7 @@ export {
   type HeldPaymentRepository,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,
+  type OutboxCompletion,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,

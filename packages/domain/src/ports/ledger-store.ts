@@ -1,12 +1,22 @@
 import type { ResultAsync } from "neverthrow";
 import type { LedgerAccountId, LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode, Money } from "../money/index.js";
-import type { StorageError } from "./storage.js";
+import type { OutboxCompletion, StorageError } from "./storage.js";
 
 /** The append-only ledger, stored. */
 export interface LedgerStore {
   /** Appends a balanced transaction; the same id again with the same content is a no-op. */
   post(transaction: LedgerTransaction): ResultAsync<void, StorageError>;
+  /**
+   * Optional, for a ledger stored with the outbox: {@link LedgerStore.post} and, in the same
+   * database transaction, `OutboxStore.complete` of the effect that carries the posting, so
+   * the two are one commit (posted and done, or neither). A post that fails completes
+   * nothing. Without it the dispatcher posts, then completes.
+   */
+  postCompleting?(
+    transaction: LedgerTransaction,
+    completion: OutboxCompletion,
+  ): ResultAsync<void, StorageError>;
   /** An account's balance (debits minus credits) in a currency. */
   balance(account: LedgerAccountId, currency: CurrencyCode): ResultAsync<Money, StorageError>;
 }

@@ -106,6 +106,14 @@ export interface PersonRepository {
 export interface RoundRepository {
   /** The round with this id, or undefined. */
   getRound(id: string): ResultAsync<Round | undefined, StorageError>;
+  /**
+   * Optional: the round with this id and its group, read together (one round trip, one
+   * snapshot of the database), or undefined when there is no such round; `group` undefined
+   * when the round's group is missing. Without it, the use cases read the round, then its group.
+   */
+  getRoundWithGroup?(
+    id: string,
+  ): ResultAsync<{ readonly round: Round; readonly group: Group | undefined } | undefined, StorageError>;
   /** A group's rounds, oldest first. */
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError>;
 }
@@ -339,6 +347,20 @@ export interface Changeset {
   /** Effects appended to the outbox; an effect whose id is already there is kept once. */
   readonly outbox: readonly OutboxEffect[];
   readonly audit: readonly AuditEntry[];
+  /**
+   * The outbox effect whose result this changeset records (absent: none), marked done with
+   * it as `OutboxStore.complete` would (only while its worker holds the claim): the result
+   * and the effect's completion are one commit.
+   */
+  readonly outboxDone?: OutboxCompletion;
+}
+
+/** An outbox effect to mark done together with the write that carried it out. */
+export interface OutboxCompletion {
+  readonly effectId: string;
+  /** Only this worker's claim is completed (as `OutboxStore.complete`): a lost claim is left alone. */
+  readonly workerId: string;
+  readonly at: Instant;
 }
 
 /**

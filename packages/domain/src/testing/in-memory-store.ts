@@ -531,6 +531,10 @@ export class InMemoryStore
       this.#outbox.set(effect.id, { effect, status: "pending", attempts: 0, availableAt: 0 });
     }
     this.#audit.push(...changes.audit);
+    if (changes.outboxDone !== undefined) {
+      const { effectId, workerId } = changes.outboxDone;
+      return this.complete(effectId, workerId);
+    }
     return okAsync(undefined);
   }
 

@@ -4,12 +4,19 @@ import { retryOrPark } from "../policy/retry-or-park.js";
 import type { RetryPolicy } from "../policy/retry-policy.js";
 import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
-import type { OutboxRecord, OutboxStore, StorageError } from "../ports/storage.js";
+import type {
+  OutboxCompletion,
+  OutboxRecord,
+  OutboxStore,
+  StorageError,
+  UnitOfWork,
+} from "../ports/storage.js";
 import { forEachBounded } from "../shared/bounded.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
-import { type EffectPorts, executeEffect } from "./execute-effect.js";
+import { type EffectPorts, executeEffect, ledgerFailure } from "./execute-effect.js";
+import { isMembershipFact } from "./membership-use-cases.js";
 import { settleFailure } from "./settle-failure.js";
 
 /** How the dispatcher retries effects whose execution failed (provider down, timeouts). */
@@ -175,6 +182,42 @@ function byAggregate(records: readonly OutboxRecord[]): readonly (readonly Outbo
   return [...groups.values()];
 }
 
+/**
+ * Deps whose commits mark the effect done with its result, when the result is one fact that
+ * its aggregate records in at most one commit — a round's, or a held payment's other than a
+ * dispute (which may first catch the payment up in a commit of its own): then the fact's
+ * commit and the effect's completion are one (a crash leaves both or neither). `done()`
+ * says whether a commit carrying the completion succeeded; when none did (the fact was
+ * routed nowhere, or there were several facts) the caller completes the effect itself. A
+ * commit that fails (a lost race retried) takes the completion with it.
+ */
+function completingWith(
+  deps: UseCaseDeps,
+  facts: readonly PaymentObjectFact[],
+  completion: OutboxCompletion,
+): { readonly deps: UseCaseDeps; readonly done: () => boolean } {
+  const [fact, ...more] = facts;
+  if (fact === undefined || more.length > 0 || !recordedInOneCommit(fact)) return { deps, done: () => false };
+  let done = false;
+  const uow: UnitOfWork = {
+    commit: (changes) =>
+      deps.uow.commit({ ...changes, outboxDone: completion }).andTee(() => {
+        done = true;
+      }),
+  };
+  return { deps: { ...deps, uow }, done: () => done };
+}
+
+/** Whether routing `fact` commits at most once (see {@link completingWith}). */
+function recordedInOneCommit(fact: PaymentObjectFact): boolean {
+  if (isMembershipFact(fact) || fact.refs.marketplaceChargeId !== undefined) return false;
+  if (fact.refs.heldPaymentId !== undefined)
+    return (
+      fact.kind !== "dispute_opened" && fact.kind !== "dispute_updated" && fact.kind !== "dispute_closed"
+    );
+  return true;
+}
+
 function runOne(
   deps: UseCaseDeps,
   ports: EffectPorts,
@@ -195,48 +238,66 @@ function runOne(
       startedAt,
       settledAt: deps.clock.now(),
     });
-  return executeEffect(deps, ports, effect)
-    .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
-    .andThen((facts) =>
-      feed(deps, { reader: ports.gateway }, facts, `effect:${effect.id}`).mapErr((e) => ({
-        code: e.code,
-        message: e.message,
-        // A state the store refuses will be refused again: park it for a person.
-        retry: e.type !== "storage_refused",
-      })),
-    )
-    .andThen(() =>
-      outbox
-        .complete(effect.id, workerId, deps.clock.now())
-        .map((): SettledEffectOutcome => {
-          tell("completed");
-          return "completed";
-        })
-        .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
-    )
-    .orElse((f) =>
-      settleFailure(
-        retryOrPark(
-          {
-            itemId: effect.id,
-            attempts: record.attempts,
-            failure: { code: f.code, message: f.message, retryable: f.retry },
-            ticket: {
-              id: `${effect.id}:parked`,
-              reason: "effect_parked",
-              subject: `effect ${effect.id} (${effect.kind})`,
-            },
-          },
-          { policy: retry, now: deps.clock.now() },
-        ),
+  const completed = (): SettledEffectOutcome => {
+    tell("completed");
+    return "completed";
+  };
+  // A posting whose ledger shares the outbox's database: posted and marked done in one
+  // commit (nothing in between to lose), instead of a commit for each.
+  const postCompleting = ports.ledger.postCompleting?.bind(ports.ledger);
+  const carriedOut: ResultAsync<SettledEffectOutcome, { code: string; message: string; retry: boolean }> =
+    effect.kind === "post_ledger" && postCompleting !== undefined
+      ? postCompleting(effect.transaction, { effectId: effect.id, workerId, at: deps.clock.now() })
+          .map(completed)
+          .mapErr(ledgerFailure)
+      : executeEffect(deps, ports, effect)
+          .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
+          .andThen((facts) => {
+            const recording = completingWith(deps, facts, {
+              effectId: effect.id,
+              workerId,
+              at: deps.clock.now(),
+            });
+            return feed(recording.deps, { reader: ports.gateway }, facts, `effect:${effect.id}`)
+              .mapErr((e) => ({
+                code: e.code,
+                message: e.message,
+                // A state the store refuses will be refused again: park it for a person.
+                retry: e.type !== "storage_refused",
+              }))
+              .map(() => recording.done());
+          })
+          .andThen((done) =>
+            done
+              ? okAsync(completed())
+              : outbox
+                  .complete(effect.id, workerId, deps.clock.now())
+                  .map(completed)
+                  .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+          );
+  return carriedOut.orElse((f) =>
+    settleFailure(
+      retryOrPark(
         {
-          retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
-          openTicket: (ticket) => ports.desk.openTicket(ticket),
-          park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+          itemId: effect.id,
+          attempts: record.attempts,
+          failure: { code: f.code, message: f.message, retryable: f.retry },
+          ticket: {
+            id: `${effect.id}:parked`,
+            reason: "effect_parked",
+            subject: `effect ${effect.id} (${effect.kind})`,
+          },
         },
-      ).map(({ outcome }): SettledEffectOutcome => {
-        tell(outcome, f.code);
-        return outcome;
-      }),
-    );
+        { policy: retry, now: deps.clock.now() },
+      ),
+      {
+        retry: (at, note) => outbox.fail(effect.id, workerId, note, at),
+        openTicket: (ticket) => ports.desk.openTicket(ticket),
+        park: (note) => outbox.fail(effect.id, workerId, note, undefined),
+      },
+    ).map(({ outcome }): SettledEffectOutcome => {
+      tell(outcome, f.code);
+      return outcome;
+    }),
+  );
 }

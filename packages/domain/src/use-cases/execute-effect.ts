@@ -26,6 +26,7 @@ import {
   type OutboxEffect,
 } from "../ports/outbox-effect.js";
 import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/payment-gateway.js";
+import type { StorageError } from "../ports/storage.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
 import { notFound, type UseCaseDeps } from "./deps.js";
@@ -58,6 +59,14 @@ function fromGateway(e: GatewayError): EffectFailure {
   // Definite refusals are outcomes the round must hear about; the caller maps those
   // before this. Anything left here is retried with the same idempotency key.
   return failure(e.code, e.message, e.type !== "gateway_definite");
+}
+
+/**
+ * A posting the ledger could not store: a refused or conflicting transaction will be
+ * refused again (parked for a person); anything else is retried.
+ */
+export function ledgerFailure(e: StorageError): EffectFailure {
+  return failure(e.code, e.message, e.type !== "duplicate" && e.type !== "storage_refused");
 }
 
 function groupAudience(group: Group, members: GroupAudience): PersonId[] {
@@ -567,7 +576,7 @@ export function executeEffect(
       return ports.ledger
         .post(effect.transaction)
         .map(() => [])
-        .mapErr((e) => failure(e.code, e.message, e.type !== "duplicate" && e.type !== "storage_refused"));
+        .mapErr(ledgerFailure);
     case "open_ticket":
       return ports.desk
         .openTicket({

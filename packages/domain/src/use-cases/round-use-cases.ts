@@ -85,6 +85,14 @@ function commitDecision(
 }
 
 function loadRoundAndGroup(deps: UseCaseDeps, roundId: string): ResultAsync<[Round, Group], UseCaseError> {
+  const together = deps.rounds.getRoundWithGroup?.bind(deps.rounds);
+  if (together !== undefined)
+    return together(roundId).andThen((found) => {
+      if (!found) return errAsync<[Round, Group], UseCaseError>(notFound("round", roundId));
+      return found.group
+        ? okAsync<[Round, Group], UseCaseError>([found.round, found.group])
+        : errAsync(notFound("group", found.round.groupId));
+    });
   return deps.rounds.getRound(roundId).andThen((round) => {
     if (!round) return errAsync<[Round, Group], UseCaseError>(notFound("round", roundId));
     return deps.groups
