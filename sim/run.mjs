@@ -550,6 +550,41 @@ async function runRounds() {
 }
 
 /**
+ * People come to susu by creating or joining a group: `sellers[0]` makes a group (which stays
+ * forming; no round runs in these flows), the other sellers and then `others` join it.
+ */
+async function formSellerGroup(name, sellers, others) {
+  const group = await ok("POST", "/v1/groups", {
+    as: sellers[0],
+    body: {
+      name,
+      currency: "AUD",
+      contributionMinor: 100_00,
+      cadence: "weekly",
+      startsAt: new Date(simNow() + WEEK_MS).toISOString(),
+      payoutOrderMethod: "join_order",
+      displayName: `${name}: seller 0`,
+    },
+  });
+  for (const [i, person] of [...sellers.slice(1), ...others].entries())
+    await ok("POST", `/v1/groups/${group.id}/members`, {
+      as: person,
+      body: { displayName: i < sellers.length - 1 ? `${name}: seller ${i + 1}` : `${name}: ${person}` },
+    });
+}
+
+/** Onboards every seller's payout account and waits until Stripe's webhooks say each can receive. */
+async function onboardSellers(sellers) {
+  for (const seller of sellers) await onboardPayouts(seller);
+  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
+    let ready = 0;
+    for (const seller of sellers)
+      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
+    return { done: ready === sellers.length, progress: ready };
+  });
+}
+
+/**
  * Held payments: G×M sellers onboard; each step, a customer books each seller (80.00 AUD and
  * up, the platform keeping 10 %), pays on the Checkout page (the emulator's control endpoint,
  * a test Visa), the client app confirms the booking, the clock passes the hour's dispute
@@ -561,35 +596,9 @@ async function runHeld() {
     (_, i) => `sim${seed}_seller${i}_${randomUUID().slice(0, 6)}`,
   );
   const customer = `sim${seed}_client_${randomUUID().slice(0, 6)}`;
-  // People come to susu by creating or joining a group: the sellers make G groups of M (which
-  // stay forming; no round runs in this flow).
-  for (let g = 0; g < groupCount; g++) {
-    const members = sellers.slice(g * memberCount, (g + 1) * memberCount);
-    const group = await ok("POST", "/v1/groups", {
-      as: members[0],
-      body: {
-        name: `Sim sellers ${g}`,
-        currency: "AUD",
-        contributionMinor: 100_00,
-        cadence: "weekly",
-        startsAt: new Date(simNow() + WEEK_MS).toISOString(),
-        payoutOrderMethod: "join_order",
-        displayName: `Seller 0 of ${g}`,
-      },
-    });
-    for (let m = 1; m < members.length; m++)
-      await ok("POST", `/v1/groups/${group.id}/members`, {
-        as: members[m],
-        body: { displayName: `Seller ${m} of ${g}` },
-      });
-  }
-  for (const seller of sellers) await onboardPayouts(seller);
-  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
-    let ready = 0;
-    for (const seller of sellers)
-      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
-    return { done: ready === sellers.length, progress: ready };
-  });
+  for (let g = 0; g < groupCount; g++)
+    await formSellerGroup(`Sim sellers ${g}`, sellers.slice(g * memberCount, (g + 1) * memberCount), []);
+  await onboardSellers(sellers);
   say(`${sellers.length} sellers onboarded`);
   for (let step = 0; step < steps; step++) {
     const started = Date.now();
@@ -665,35 +674,13 @@ async function runMarketplace() {
   for (let g = 0; g < groupCount; g++) {
     const sellers = Array.from({ length: memberCount }, (_, m) => `sim${seed}_g${g}_seller${m}_${tag}`);
     const customer = `sim${seed}_g${g}_customer_${tag}`;
-    const group = await ok("POST", "/v1/groups", {
-      as: sellers[0],
-      body: {
-        name: `Sim co-hosts ${g}`,
-        currency: "AUD",
-        contributionMinor: 100_00,
-        cadence: "weekly",
-        startsAt: new Date(simNow() + WEEK_MS).toISOString(),
-        payoutOrderMethod: "join_order",
-        displayName: `Seller 0 of ${g}`,
-      },
-    });
-    for (const [m, person] of [...sellers.slice(1), customer].entries())
-      await ok("POST", `/v1/groups/${group.id}/members`, {
-        as: person,
-        body: { displayName: person === customer ? `Customer of ${g}` : `Seller ${m + 1} of ${g}` },
-      });
+    await formSellerGroup(`Sim co-hosts ${g}`, sellers, [customer]);
     // A debit set-up makes the customer's Stripe customer, which a charge needs.
     await ok("POST", `/v1/people/${customer}/debit-setup`, { as: customer, body: {} });
     groupsOf.push({ sellers, customer });
   }
   const sellers = groupsOf.flatMap((g) => g.sellers);
-  for (const seller of sellers) await onboardPayouts(seller);
-  await until("every seller's payouts enabled (from Stripe's webhooks)", async () => {
-    let ready = 0;
-    for (const seller of sellers)
-      if ((await ok("GET", `/v1/people/${seller}`, { as: seller })).readiness.payoutsEnabled) ready += 1;
-    return { done: ready === sellers.length, progress: ready };
-  });
+  await onboardSellers(sellers);
   say(`${sellers.length} sellers onboarded, ${groupCount} customers`);
   // Which charges are refunded, and how much: from the seed alone.
   const rng = seededRandom(seed ^ 0x3a7e);
