@@ -45,12 +45,27 @@ function runSim(args: readonly string[]): Promise<{ code: number | null; output:
   });
 }
 
+/** Runs the simulation with `args`; it must exit 0 with every check passing. */
+async function passingRun(
+  name: string,
+  args: readonly string[],
+): Promise<{ report: Report; output: string }> {
+  const json = join(out, `${name}.json`);
+  const { code, output } = await runSim([...args, "--json", json, "--timeout-s", "220"]);
+  expect(code, output).toBe(0);
+  const report = JSON.parse(readFileSync(json, "utf8")) as Report;
+  expect(
+    report.checks.filter((r) => !r.pass),
+    output,
+  ).toEqual([]);
+  return { report, output };
+}
+
 describe("npm run sim (small run with faults)", () => {
   it("pays every round once, balances the ledger and accounts for every webhook despite the faults", {
     timeout: 240_000,
   }, async () => {
-    const json = join(out, "seed-3.json");
-    const { code, output } = await runSim([
+    const { report, output } = await passingRun("seed-3", [
       "--seed",
       "3",
       "--groups",
@@ -59,15 +74,7 @@ describe("npm run sim (small run with faults)", () => {
       "2",
       "--rotations",
       "1",
-      "--json",
-      json,
-      "--timeout-s",
-      "220",
     ]);
-    expect(code, output).toBe(0);
-    const report = JSON.parse(readFileSync(json, "utf8")) as Report;
-    const failed = report.checks.filter((r) => !r.pass);
-    expect(failed, output).toEqual([]);
 
     // The faults the seed plans were injected, at least one of each kind the CI run needs.
     expect(report.counts.scheduler_sigkill).toBeGreaterThanOrEqual(1);
@@ -103,8 +110,7 @@ describe("npm run sim (small run with faults)", () => {
   it("settles every marketplace charge once, refunds and reverses what was asked and matches Stripe's money despite the faults", {
     timeout: 240_000,
   }, async () => {
-    const json = join(out, "marketplace-seed-5.json");
-    const { code, output } = await runSim([
+    const { report } = await passingRun("marketplace-seed-5", [
       "--flow",
       "marketplace",
       "--seed",
@@ -115,17 +121,7 @@ describe("npm run sim (small run with faults)", () => {
       "2",
       "--rotations",
       "2",
-      "--json",
-      json,
-      "--timeout-s",
-      "220",
     ]);
-    expect(code, output).toBe(0);
-    const report = JSON.parse(readFileSync(json, "utf8")) as Report;
-    expect(
-      report.checks.filter((r) => !r.pass),
-      output,
-    ).toEqual([]);
     // Seed 5 plans Stripe 500s on the PaymentIntents and 429s on the refunds, a scheduler
     // killed and PostgreSQL restarted: all of them happened.
     expect(report.counts).toMatchObject({
