@@ -12,6 +12,7 @@ import {
 } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
+import { EventCommits, type OpenCommitStore } from "./event-commits.js";
 import type { InboxEvent, MarkResult, WebhookInbox } from "./inbox.js";
 import {
   processWebhookEvent,
@@ -40,6 +41,12 @@ export interface WebhookProcessorContext extends WebhookContext {
   readonly inbox: WebhookInbox;
   /** Where parked events are reported (`reason: "webhook_parked"`). */
   readonly desk: ContextualSupportDesk;
+  /**
+   * The store behind `deps.uow`, able to leave a commit's transaction open: with it (and an
+   * inbox with `finishStatement`), an event's result is stored in the same transaction as
+   * the state it changed (see {@link EventCommits}). Absent: each result is its own write.
+   */
+  readonly commits?: OpenCommitStore;
 }
 
 /** Settings of one pass. */
@@ -252,14 +259,43 @@ function runOne(
     tell(mark === "marked" ? outcome : "lease_lost");
     return count(report, key, mark);
   };
+  // The event's own unit of work, when its result can be stored with the state it changed.
+  const finishStatement = ctx.inbox.finishStatement?.bind(ctx.inbox);
+  const commits =
+    ctx.commits !== undefined && finishStatement !== undefined
+      ? new EventCommits(ctx.commits, ctx.deps.uow)
+      : undefined;
+  const eventCtx: WebhookContext =
+    commits === undefined
+      ? ctx
+      : { ...ctx, deps: commits.depsOver(ctx.deps), gateway: commits.over(ctx.gateway) };
+  /** Records `processed` / `ignored`: in the transaction of the event's last commit when it is open, else on its own. */
+  const finish = (status: "processed" | "ignored", text: string): ResultAsync<MarkResult, StorageError> => {
+    const alone = () =>
+      status === "processed"
+        ? ctx.inbox.markProcessed(record.id, workerId, text)
+        : ctx.inbox.markIgnored(record.id, workerId, text);
+    if (commits === undefined || finishStatement === undefined) return alone();
+    return commits
+      .finishWith(finishStatement(record.id, workerId, status, text))
+      .andThen((rows) =>
+        rows === undefined
+          ? alone()
+          : okAsync<MarkResult, StorageError>(rows.length === 1 ? "marked" : "lease_lost"),
+      );
+  };
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
-  return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell);
+  return ResultAsync.fromSafePromise(processSafely(record, eventCtx)).andThen((result) => {
+    if (result.isErr())
+      // What the use case stored before it failed is committed first, as it would have been.
+      return (commits?.flush() ?? okAsync(undefined)).andThen(() =>
+        settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell),
+      );
     const outcome = result.value;
     const marked =
       outcome.status === "processed"
-        ? ctx.inbox.markProcessed(record.id, workerId, outcome.outcome).map(recorded("processed", "applied"))
-        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map(recorded("ignored", "ignored"));
+        ? finish("processed", outcome.outcome).map(recorded("processed", "applied"))
+        : finish("ignored", outcome.reason).map(recorded("ignored", "ignored"));
     return marked.orElse((e) =>
       e.type === "storage_refused"
         ? settle(
