@@ -38,8 +38,14 @@ export function startWebhookProcessor(
           told?.(settled);
         };
   const passOptions: WebhookPassOptions = { ...settings, ...(onSettled !== undefined ? { onSettled } : {}) };
+  // Claims left behind are given back by the first pass and after a failed one; a pass that
+  // succeeded leaves none that are not free already, so the next skips that statement.
+  let releaseOwnClaims = true;
   const pass = async (): Promise<PassResult> => {
-    const report = await processWebhookInbox(ctx, passOptions);
+    const release = releaseOwnClaims;
+    releaseOwnClaims = true; // until this pass is known to have succeeded
+    const report = await processWebhookInbox(ctx, { ...passOptions, releaseOwnClaims: release });
+    releaseOwnClaims = report.isErr();
     if (report.isErr()) {
       log.error({ code: report.error.code, detail: report.error.message }, "webhook pass failed");
       return "failed";

@@ -43,6 +43,11 @@ export class EventCommits implements UnitOfWork {
   #tail: Promise<unknown> = Promise.resolve();
   #busy = 0;
   readonly #wrapped = new Map<object, object>();
+  readonly #wrappedReads = new Map<object, object>();
+  /** What the last load of each aggregate read (`get…:<id>`), until it is used or this event commits. */
+  readonly #lastRead = new Map<string, { readonly value: unknown }>();
+  /** Commits asked for so far: a read that a commit overtook is not kept. */
+  #commits = 0;
 
   constructor(
     private readonly store: OpenCommitStore,
@@ -51,6 +56,8 @@ export class EventCommits implements UnitOfWork {
   ) {}
 
   commit(changes: Changeset): ResultAsync<void, StorageError> {
+    this.#lastRead.clear();
+    this.#commits += 1;
     return this.#serial(async (): Promise<Result<void, StorageError>> => {
       const flushed = await this.#flushNow();
       if (flushed.isErr()) return flushed;
@@ -106,16 +113,16 @@ export class EventCommits implements UnitOfWork {
   depsOver(deps: UseCaseDeps): UseCaseDeps {
     return {
       ...deps,
-      people: this.over(deps.people),
-      groups: this.over(deps.groups),
-      rounds: this.over(deps.rounds),
-      heldPayments: this.over(deps.heldPayments),
-      payouts: this.over(deps.payouts),
-      marketplaceCharges: this.over(deps.marketplaceCharges),
-      plans: this.over(deps.plans),
-      subscriptions: this.over(deps.subscriptions),
-      paymentMethods: this.over(deps.paymentMethods),
-      audit: this.over(deps.audit),
+      people: this.#reads(deps.people),
+      groups: this.#reads(deps.groups),
+      rounds: this.#reads(deps.rounds),
+      heldPayments: this.#reads(deps.heldPayments),
+      payouts: this.#reads(deps.payouts),
+      marketplaceCharges: this.#reads(deps.marketplaceCharges),
+      plans: this.#reads(deps.plans),
+      subscriptions: this.#reads(deps.subscriptions),
+      paymentMethods: this.#reads(deps.paymentMethods),
+      audit: this.#reads(deps.audit),
       uow: this,
     };
   }
@@ -127,19 +134,51 @@ export class EventCommits implements UnitOfWork {
    * the use case waits on something else.
    */
   over<T extends object>(target: T): T {
-    const known = this.#wrapped.get(target);
+    return this.#wrap(target, false);
+  }
+
+  /**
+   * A repository for the use case: as {@link over}, and an aggregate loaded by id (`get…`)
+   * is read once for two loads in a row — the second load of the same id, with no commit of
+   * this event in between, gets what the first read (the use case reads a payment to
+   * decide, then loads it again to apply the input). Only the next load: a third reads
+   * again. Safe because what the use case then stores is checked against the version it
+   * loaded (a change by another writer in between is a `version_conflict`, and the retry
+   * reads again), and a commit of this event forgets everything read.
+   */
+  #reads<T extends object>(target: T): T {
+    return this.#wrap(target, true);
+  }
+
+  #wrap<T extends object>(target: T, reuse: boolean): T {
+    const wrappers = reuse ? this.#wrappedReads : this.#wrapped;
+    const known = wrappers.get(target);
     if (known !== undefined) return known as T;
     const wrapped = new Proxy(target, {
       get: (t, property) => {
         const value: unknown = Reflect.get(t, property, t);
         if (typeof value !== "function") return value;
-        return (...args: unknown[]) =>
-          this.flush().andThen(() =>
-            (value as (...a: unknown[]) => ResultAsync<unknown, unknown>).apply(t, args),
+        const call = value as (...a: unknown[]) => ResultAsync<unknown, unknown>;
+        const byId = reuse && typeof property === "string" && property.startsWith("get");
+        return (...args: unknown[]) => {
+          const key =
+            byId && args.length === 1 && typeof args[0] === "string" ? `${property}:${args[0]}` : undefined;
+          if (key !== undefined) {
+            const read = this.#lastRead.get(key);
+            this.#lastRead.delete(key);
+            if (read !== undefined) return okAsync(read.value);
+          }
+          const commits = this.#commits;
+          return this.flush().andThen(() =>
+            call.apply(t, args).map((value) => {
+              if (key !== undefined && commits === this.#commits) this.#lastRead.set(key, { value });
+              return value;
+            }),
           );
+        };
       },
     });
-    this.#wrapped.set(target, wrapped);
+    wrappers.set(target, wrapped);
     return wrapped;
   }
 

@@ -231,15 +231,20 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     // the order they happened (only mostly: Stripe's clock has one-second steps and a
     // late delivery arrives after newer events were processed).
     return ResultAsync.fromPromise(
-      runTransaction(this.prisma, CLAIM_LIMITS, async (run) => {
-        await run({ name: "webhook_claim_lock", text: CLAIM_LOCK_SQL, values: [] });
-        const { rows } = await run<ClaimedRow>({
-          name: "webhook_claim",
-          text: WEBHOOK_CLAIM_SQL,
-          values: [at, workerId, until, limit],
-        });
-        return rows;
-      }),
+      runTransaction(
+        this.prisma,
+        CLAIM_LIMITS,
+        async (run) => {
+          const { rows } = await run<ClaimedRow>({
+            name: "webhook_claim",
+            text: WEBHOOK_CLAIM_SQL,
+            values: [at, workerId, until, limit],
+          });
+          return rows;
+        },
+        // Taken with the BEGIN (one round trip), before the claim statement's snapshot.
+        CLAIM_LOCK_SQL,
+      ),
       (error) => storageErrorOf(error, { operation: "webhook claim" }),
     ).map((rows) =>
       rows

@@ -68,6 +68,12 @@ export interface WebhookPassOptions {
    * do not wait for its slowest key to finish. It ends once nothing is due, or after this.
    */
   readonly refillForMs?: number;
+  /**
+   * Whether the pass first gives back the claims this worker still holds (default true).
+   * Only a failed pass leaves any that are not already free (a lease that ran out frees its
+   * event by itself), so a loop whose last pass succeeded may skip the statement.
+   */
+  readonly releaseOwnClaims?: boolean;
   readonly retry?: RetryPolicy;
   /**
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
@@ -392,7 +398,10 @@ export function processWebhookInbox(
     ctx.deps.clock.now() >= leaseEnds
       ? okAsync({ ...EMPTY, leaseLost: 1 })
       : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
-  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
+  const released =
+    options.releaseOwnClaims === false
+      ? okAsync(0)
+      : (ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0));
   return released
     .andThen(() => claim(limit))
     .andThen((first) =>

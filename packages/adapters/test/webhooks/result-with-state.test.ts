@@ -373,6 +373,58 @@ describe("EventCommits", () => {
     });
   });
 
+  it("a load right after a read of the same aggregate uses that read; a commit in between, or a third load, reads again", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 7, 2));
+    const store = new PrismaStore(db.prisma, { clock });
+    const a = await seedRound(store);
+    const b = await seedRound(store);
+    const reads: string[] = [];
+    const base = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const counted: UseCaseDeps = {
+      ...base,
+      rounds: {
+        getRound: (id) => {
+          reads.push(id);
+          return store.getRound(id);
+        },
+        listRoundsOfGroup: (id) => store.listRoundsOfGroup(id),
+      },
+    };
+    const commits = new EventCommits(store, store);
+    const deps = commits.depsOver(counted);
+    const load = async (id: string) => (await deps.rounds.getRound(id))._unsafeUnwrap();
+
+    const first = await load(a.roundId);
+    expect(await load(a.roundId)).toBe(first);
+    expect(reads).toEqual([a.roundId]);
+    await load(a.roundId);
+    expect(reads).toEqual([a.roundId, a.roundId]);
+    await load(b.roundId);
+    expect(reads).toHaveLength(3);
+    // Another writer moves round b on: the load kept from before is used once, its commit
+    // is refused (stale version), and the retry's load reads the round as it is now.
+    (await store.commit(await touch(store, b.roundId)))._unsafeUnwrap();
+    const kept = await load(b.roundId);
+    const stale = await touch(store, b.roundId);
+    expect(
+      (
+        await deps.uow.commit({
+          ...stale,
+          rounds: [{ state: kept as NonNullable<typeof kept>, expectedVersion: kept?.version }],
+        })
+      )._unsafeUnwrapErr().type,
+    ).toBe("version_conflict");
+    expect(reads).toHaveLength(3);
+    expect((await load(b.roundId))?.version).toBe((kept?.version ?? 0) + 1);
+    expect(reads).toHaveLength(4);
+    // A commit of this event forgets what was read.
+    await load(a.roundId);
+    (await deps.uow.commit(await touch(store, a.roundId)))._unsafeUnwrap();
+    await load(a.roundId);
+    expect(reads).toHaveLength(6);
+    (await commits.flush())._unsafeUnwrap();
+  });
+
   it("a stale version is refused at the commit, before anything is left open", async () => {
     const clock = new ManualClock(Date.UTC(2026, 7, 2));
     const store = new PrismaStore(db.prisma, { clock });
