@@ -69,6 +69,12 @@ export interface WebhookPassOptions {
    */
   readonly refillForMs?: number;
   /**
+   * Subscribes to notifications that events may be due (returns the unsubscribe; the pass
+   * unsubscribes when it ends). While it may claim more (`refillForMs`), a pass with free
+   * slots claims as soon as one comes, instead of when one of its running events ends.
+   */
+  readonly onWake?: (listener: () => void) => () => void;
+  /**
    * Whether the pass first gives back the claims this worker still holds (default true).
    * Only a failed pass leaves any that are not already free (a lease that ran out frees its
    * event by itself), so a loop whose last pass succeeded may skip the statement.
@@ -406,10 +412,15 @@ export function processWebhookInbox(
     .andThen(() => claim(limit))
     .andThen((first) =>
       ResultAsync.fromSafePromise(
-        runKeys(first, concurrency, run, (free) =>
-          Date.now() - passStarted < refillForMs
-            ? claim(Math.max(free, Math.min(limit, free * 4)))
-            : undefined,
+        runKeys(
+          first,
+          concurrency,
+          run,
+          (free) =>
+            Date.now() - passStarted < refillForMs
+              ? claim(Math.max(free, Math.min(limit, free * 4)))
+              : undefined,
+          options.onWake,
         ),
       ),
     )
@@ -434,12 +445,15 @@ async function runKeys(
   concurrency: number,
   run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
   claimMore: (free: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
+  onWake?: (listener: () => void) => () => void,
 ): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
   let report: WebhookPassReport = { ...EMPTY, claimed: first.reduce((n, k) => n + k.events.length, 0) };
   let error: StorageError | undefined;
   const waiting = [...first];
   const running = new Set<Promise<void>>();
   let exhausted = false;
+  let wakeWaiter: (() => void) | undefined;
+  const unsubscribe = onWake?.(() => wakeWaiter?.());
   const work = async (key: Claimed): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
@@ -470,14 +484,21 @@ async function runKeys(
           claimed: report.claimed + claimed.value.reduce((n, k) => n + k.events.length, 0),
         };
         waiting.push(...claimed.value);
-        // Nothing due now: wait for a running key to finish before asking again.
+        // Nothing due now: wait for a running key to finish, or a notification, before asking again.
         if (claimed.value.length > 0) continue;
         if (running.size === 0) break;
       }
     }
     if (running.size === 0 && waiting.length === 0) break;
-    if (running.size > 0) await Promise.race(running);
+    // A running event's end frees a slot; a notification (when told of them) may bring events to claim.
+    if (running.size > 0)
+      await new Promise<void>((resolve) => {
+        if (!exhausted) wakeWaiter = resolve;
+        void Promise.race(running).then(resolve);
+      });
+    wakeWaiter = undefined;
   }
+  unsubscribe?.();
   await Promise.all(running);
   return { report, error };
 }

@@ -6,7 +6,14 @@ import {
   type UseCaseDeps,
   useCaseDepsOn,
 } from "@susu/domain";
-import { anActiveGroup, aRoundOf, ManualClock, peopleOf, SequentialIds } from "@susu/domain/testing";
+import {
+  anActiveGroup,
+  aRoundOf,
+  InMemoryStore,
+  ManualClock,
+  peopleOf,
+  SequentialIds,
+} from "@susu/domain/testing";
 import { ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
@@ -519,5 +526,74 @@ describe("several processors, state-changing events", () => {
       const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: e.id } });
       expect(row).toMatchObject({ status: "processed", claimedBy: null });
     }
+  });
+});
+
+describe("a notification during a pass", () => {
+  it("has a pass with free slots claim the new event at once, while another event still runs", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 7, 4));
+    const store = new InMemoryStore();
+    const base = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const slow = debitEvent("payment_intent.processing", {
+      groupId: "grp_rws_wake",
+      roundId: unique("round_slow"),
+      memberId: "m",
+      attempt: 1,
+    });
+    const late = debitEvent("payment_intent.processing", {
+      groupId: "grp_rws_wake",
+      roundId: unique("round_late"),
+      memberId: "m",
+      attempt: 1,
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let slowStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      slowStarted = resolve;
+    });
+    const slowRoundId = (slow.data.object as unknown as { metadata: { round_id: string } }).metadata.round_id;
+    const deps: UseCaseDeps = {
+      ...base,
+      rounds: {
+        getRound: (id) => {
+          if (id !== slowRoundId) return base.rounds.getRound(id);
+          slowStarted();
+          return ResultAsync.fromSafePromise(gate).andThen(() => base.rounds.getRound(id));
+        },
+        listRoundsOfGroup: (id) => base.rounds.listRoundsOfGroup(id),
+      },
+    };
+    const listeners = new Set<() => void>();
+    const settled: string[] = [];
+    (await inbox.receive(slow))._unsafeUnwrap();
+    const passing = processWebhookInbox(
+      { deps, inbox, gateway: new ScriptedStripeReads(), desk: new PrismaSupportDesk(db.prisma, clock) },
+      {
+        workerId: "wake-1",
+        concurrency: 4,
+        refillForMs: 60_000,
+        onWake: (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        onSettled: (s) => settled.push(s.eventId),
+      },
+    );
+    await started;
+    (await inbox.receive(late))._unsafeUnwrap();
+    // Told of it: the pass claims and settles the late event while the slow one still waits.
+    for (const listener of listeners) listener();
+    const deadline = Date.now() + 10_000;
+    while (!settled.includes(late.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toEqual([late.id]);
+    release();
+    const report = (await passing)._unsafeUnwrap();
+    expect(report).toMatchObject({ claimed: 2, ignored: 2 });
+    expect(settled).toEqual([late.id, slow.id]);
+    expect(listeners.size).toBe(0);
   });
 });
