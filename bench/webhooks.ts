@@ -27,7 +27,9 @@
  *     (`useCases.createHeldPayment`, its Checkout Session made at the emulator and paid there;
  *     the emulator delivers nothing itself), which moves the payment from awaiting_payment
  *     to held. Latency: from the moment this process got the 2xx to the event's inbox row's
- *     `processed_at` (set when the processor recorded the result, after the state commit).
+ *     `processed_at` (stamped when the processor records the result: in the transaction that
+ *     commits the state the event changed, just before its COMMIT, so the COMMIT's own flush —
+ *     about a millisecond — is not counted; before that change, in a transaction after it).
  *     Backlog: the batch's rows not yet processed when the sending window ended. The rate
  *     waits for the batch to drain before the next starts. Ceiling beside it: pgbench TPS of
  *     a susu-like write (update one row + insert one, bench/stack.ts) ÷ the database commits

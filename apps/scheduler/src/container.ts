@@ -149,6 +149,8 @@ export function createContainer(
     deps,
     gateway,
     inbox: new PrismaWebhookInbox(prisma, clock),
+    // An event's result is stored in the transaction of the state it changed.
+    commits: store,
     desk,
     // Failed card charges, for the API's payment-attempt limits (a card that keeps failing is refused).
     paymentFailures: new PrismaPaymentAttemptStore(prisma),

@@ -153,4 +153,51 @@ describe("startWebhookProcessor", () => {
     await until(async () => calls >= 3);
     await loop.stop();
   });
+
+  it("gives back its claims on its first pass and after a failed one, not after passes that succeeded", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 2));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const steps: string[] = [];
+    let claims = 0;
+    const watched: WebhookInbox = {
+      receive: (e) => inbox.receive(e),
+      releaseOwnClaims: (w) => {
+        steps.push("release");
+        return inbox.releaseOwnClaims(w);
+      },
+      claimDue: (...args) => {
+        claims += 1;
+        // The fourth claim fails, as a database that went away would.
+        if (claims === 4) {
+          steps.push("claim failed");
+          return errAsync({ type: "storage_unavailable", code: "storage_unavailable", message: "down" });
+        }
+        steps.push("claim");
+        return inbox.claimDue(...args);
+      },
+      markProcessed: (...args) => inbox.markProcessed(...args),
+      markIgnored: (...args) => inbox.markIgnored(...args),
+      markFailed: (...args) => inbox.markFailed(...args),
+      park: (...args) => inbox.park(...args),
+    };
+    const loop = startWebhookProcessor(context(clock, watched), {
+      workerId: "sched-release",
+      intervalMs: 10,
+      maxBackoffMs: 10,
+      log,
+    });
+    await until(async () => claims >= 7);
+    await loop.stop();
+    // Each pass: a claim, after a release on the first pass and after the failed one only.
+    expect(steps.slice(0, 8)).toEqual([
+      "release",
+      "claim",
+      "claim",
+      "claim",
+      "claim failed",
+      "release",
+      "claim",
+      "claim",
+    ]);
+  });
 });

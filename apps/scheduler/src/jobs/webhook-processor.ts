@@ -38,8 +38,22 @@ export function startWebhookProcessor(
           told?.(settled);
         };
   const passOptions: WebhookPassOptions = { ...settings, ...(onSettled !== undefined ? { onSettled } : {}) };
+  // Claims left behind are given back by the first pass and after a failed one; a pass that
+  // succeeded leaves none that are not free already, so the next skips that statement.
+  let releaseOwnClaims = true;
+  // Wake-ups reach a pass in progress too: one with free slots claims the new events at once.
+  const listeners = new Set<() => void>();
+  const onWake = (listener: () => void) => {
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+    };
+  };
   const pass = async (): Promise<PassResult> => {
-    const report = await processWebhookInbox(ctx, passOptions);
+    const release = releaseOwnClaims;
+    releaseOwnClaims = true; // until this pass is known to have succeeded
+    const report = await processWebhookInbox(ctx, { ...passOptions, releaseOwnClaims: release, onWake });
+    releaseOwnClaims = report.isErr();
     if (report.isErr()) {
       log.error({ code: report.error.code, detail: report.error.message }, "webhook pass failed");
       return "failed";
@@ -49,10 +63,17 @@ export function startWebhookProcessor(
     if (report.value.parked > 0) log.warn({ parked: report.value.parked }, "webhook events parked");
     return "worked";
   };
-  return startPollingLoop(() => timedJob(metrics, "webhook_pass", pass, (result) => result), {
+  const loop = startPollingLoop(() => timedJob(metrics, "webhook_pass", pass, (result) => result), {
     name: "webhook",
     intervalMs,
     log,
     ...(maxBackoffMs !== undefined ? { maxBackoffMs } : {}),
   });
+  return {
+    wake() {
+      for (const listener of listeners) listener();
+      loop.wake();
+    },
+    stop: () => loop.stop(),
+  };
 }

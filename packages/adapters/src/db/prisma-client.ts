@@ -119,36 +119,100 @@ export class TransactionTimeoutError extends Error {
  * everything back and is rethrown. The pool path keeps Prisma's limits: no connection
  * within `maxWaitMs`, or a transaction still running after `timeoutMs` (checked before each
  * statement and the COMMIT; a single statement is cut by `statement_timeout` at the same
- * bound), is a {@link TransactionTimeoutError} and stores nothing.
+ * bound), is a {@link TransactionTimeoutError} and stores nothing. `first`, SQL with no
+ * parameters and no result the work needs (taking a lock), runs before the work, in the
+ * same round trip as the BEGIN on the pool.
  */
 export async function runTransaction<T>(
   prisma: PrismaClient,
   limits: TransactionLimits,
   work: (run: StatementRunner) => Promise<T>,
+  first?: string,
 ): Promise<T> {
   const pool = poolOf(prisma);
   if (pool === undefined)
     return prisma.$transaction(
-      (tx) =>
-        work(async <R>(statement: NamedStatement) => {
+      async (tx) => {
+        if (first !== undefined) await tx.$executeRawUnsafe(first);
+        return work(async <R>(statement: NamedStatement) => {
           const rows = await tx.$queryRawUnsafe<R[]>(statement.text, ...statement.values);
           return { rows, rowCount: rows.length };
-        }),
+        });
+      },
       { isolationLevel: "ReadCommitted", timeout: limits.timeoutMs, maxWait: limits.maxWaitMs },
     );
+  const open = await openOn(pool, limits, first);
+  try {
+    const result = await work(open.run);
+    await open.commit();
+    return result;
+  } catch (error) {
+    await open.rollback();
+    throw error;
+  }
+}
+
+/**
+ * A READ COMMITTED transaction left open on one connection of the pool: statements run as
+ * by {@link runTransaction} (within the same limits, checked before each statement and the
+ * COMMIT), and the caller ends it with exactly one of `commit` or `rollback`, each of which
+ * gives the connection back (a connection that failed is dropped, not reused). After a
+ * failed `commit` nothing more is to be done: the transaction is over either way.
+ */
+export interface OpenTransaction {
+  readonly run: StatementRunner;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/**
+ * Opens a transaction on the client's pool ({@link OpenTransaction}); `undefined` when the
+ * client has none (its transactions are Prisma's interactive ones, which cannot be left open).
+ */
+export async function openTransaction(
+  prisma: PrismaClient,
+  limits: TransactionLimits,
+): Promise<OpenTransaction | undefined> {
+  const pool = poolOf(prisma);
+  return pool === undefined ? undefined : openOn(pool, limits);
+}
+
+async function openOn(pool: pg.Pool, limits: TransactionLimits, first?: string): Promise<OpenTransaction> {
   const client = await connectWithin(pool, limits.maxWaitMs);
   const deadline = performance.now() + limits.timeoutMs;
   const inTime = (step: string) => {
     if (performance.now() > deadline)
       throw new TransactionTimeoutError(`transaction ran past ${limits.timeoutMs} ms (before ${step})`);
   };
-  let broken: Error | undefined;
+  let ended = false;
+  const end = (broken?: Error) => {
+    if (ended) return;
+    ended = true;
+    client.release(broken);
+  };
+  const rollback = async () => {
+    if (ended) return;
+    let broken: Error | undefined;
+    try {
+      await client.query("ROLLBACK");
+    } catch (rollbackFailed) {
+      // The connection is gone or unusable: the pool must not hand it out again.
+      broken = rollbackFailed instanceof Error ? rollbackFailed : new Error(String(rollbackFailed));
+    }
+    end(broken);
+  };
   try {
     // One round trip: the simple protocol takes both statements (no parameters) at once.
     await client.query(
-      `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`,
+      `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}${first !== undefined ? `; ${first}` : ""}`,
     );
-    const result = await work(async <R>(statement: NamedStatement) => {
+  } catch (error) {
+    await rollback();
+    throw error;
+  }
+  return {
+    run: async <R>(statement: NamedStatement) => {
+      if (ended) throw new Error(`statement ${statement.name} after the transaction ended`);
       inTime(statement.name);
       const { rows, rowCount } = await client.query({
         name: statement.name,
@@ -156,21 +220,20 @@ export async function runTransaction<T>(
         values: [...statement.values],
       });
       return { rows: rows as R[], rowCount: rowCount ?? 0 };
-    });
-    inTime("COMMIT");
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    try {
-      await client.query("ROLLBACK");
-    } catch (rollbackFailed) {
-      // The connection is gone or unusable: the pool must not hand it out again.
-      broken = rollbackFailed instanceof Error ? rollbackFailed : new Error(String(rollbackFailed));
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+    },
+    commit: async () => {
+      if (ended) throw new Error("COMMIT after the transaction ended");
+      try {
+        inTime("COMMIT");
+        await client.query("COMMIT");
+      } catch (error) {
+        await rollback();
+        throw error;
+      }
+      end();
+    },
+    rollback,
+  };
 }
 
 /**

@@ -46,6 +46,8 @@ import {
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
 import {
   type NamedStatement,
+  type OpenTransaction,
+  openTransaction,
   type PrismaClient,
   poolOf,
   runAtomicStatement,
@@ -892,23 +894,7 @@ export class PrismaStore
    */
   commit(changes: Changeset): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
-    const first = changes.people[0]
-      ? { type: "person" as const, id: changes.people[0].state.id }
-      : changes.groups[0]
-        ? { type: "group" as const, id: changes.groups[0].state.id }
-        : changes.rounds[0]
-          ? { type: "round" as const, id: changes.rounds[0].state.id }
-          : undefined;
-    const held = changes.heldPayments?.[0];
-    const charge = changes.marketplaceCharges?.[0];
-    const aggregate =
-      first ??
-      (held !== undefined
-        ? { type: "held_payment" as const, id: held.state.id }
-        : charge !== undefined
-          ? { type: "marketplace_charge" as const, id: charge.state.id }
-          : undefined);
-    const context: FailureContext = aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
+    const context = commitContext(changes);
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const inTransaction = () => runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
@@ -932,6 +918,29 @@ export class PrismaStore
       // Nothing was written: the group was not as this change expected. The transaction decides.
       return inTransaction();
     }, context);
+  }
+
+  /**
+   * {@link commit}'s transaction, left open once the changeset is written (with the same
+   * checks: a stale version fails here and stores nothing): the caller runs what must be
+   * stored with it — the result of the webhook event that caused the change — and commits
+   * or rolls back. `undefined` when the client has no pool to hold a connection from; the
+   * caller then uses {@link commit}.
+   */
+  openCommit(changes: Changeset): ResultAsync<OpenTransaction | undefined, StorageError> {
+    const at = this.#clock.now();
+    const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
+    return fromDatabase(async () => {
+      const open = await openTransaction(this.#prisma, limits);
+      if (open === undefined) return undefined;
+      try {
+        await writeChangeset(open.run, changes, at);
+      } catch (error) {
+        await open.rollback();
+        throw error;
+      }
+      return open;
+    }, commitContext(changes));
   }
 
   /**
@@ -1530,4 +1539,25 @@ function olderThan(after: { readonly createdAt: Date; readonly id: string } | un
     : {
         OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
       };
+}
+
+/** What a commit's failure names: the first aggregate it writes, when it writes one. */
+function commitContext(changes: Changeset): FailureContext {
+  const first = changes.people[0]
+    ? { type: "person" as const, id: changes.people[0].state.id }
+    : changes.groups[0]
+      ? { type: "group" as const, id: changes.groups[0].state.id }
+      : changes.rounds[0]
+        ? { type: "round" as const, id: changes.rounds[0].state.id }
+        : undefined;
+  const held = changes.heldPayments?.[0];
+  const charge = changes.marketplaceCharges?.[0];
+  const aggregate =
+    first ??
+    (held !== undefined
+      ? { type: "held_payment" as const, id: held.state.id }
+      : charge !== undefined
+        ? { type: "marketplace_charge" as const, id: charge.state.id }
+        : undefined);
+  return aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
 }

@@ -2,7 +2,7 @@ import type { Clock, Instant, StorageError } from "@susu/domain";
 import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
-import { type PrismaClient, runTransaction } from "../db/prisma-client.js";
+import { type NamedStatement, type PrismaClient, runStatement, runTransaction } from "../db/prisma-client.js";
 import { fromDatabase, storageErrorOf } from "../prisma/storage-errors.js";
 import { receiveAll } from "./ingest.js";
 
@@ -76,6 +76,19 @@ export interface WebhookInbox {
    * Only for a worker with no pass in progress. How many were released.
    */
   releaseOwnClaims?(workerId: string): ResultAsync<number, StorageError>;
+  /**
+   * The statement that records an event `processed` or `ignored` as {@link markProcessed}
+   * and {@link markIgnored} do (only while `workerId` holds its claim), for the processor to run inside the
+   * transaction that stores the state the event changed, so both commit together. It
+   * returns the event's row when marked, no row when the lease was lost. Absent:
+   * results are recorded on their own.
+   */
+  finishStatement?(
+    id: string,
+    workerId: string,
+    status: "processed" | "ignored",
+    text: string,
+  ): NamedStatement;
   /** The event was applied; `outcome` says what it did. */
   markProcessed(id: string, workerId: string, outcome: string): ResultAsync<MarkResult, StorageError>;
   /** The event needs no action (unknown type, not susu's object, stale); `reason` says why. */
@@ -120,6 +133,18 @@ const TEXT_MAX = 2_000;
 function clip(text: string): string {
   return text.length <= TEXT_MAX ? text : `${text.slice(0, TEXT_MAX - 1)}…`;
 }
+
+/**
+ * Records an event's result while the worker holds its claim, and releases the claim ($1 id,
+ * $2 worker, $3 status, $4 outcome, $5 processed_at). Matched by holder, not by expiry: a
+ * processor that overran its lease may still record its result as long as nobody else has
+ * claimed the event since. Returns the row when it was marked (none: the lease was lost).
+ */
+const WEBHOOK_FINISH_SQL = `
+UPDATE webhook_events
+SET status = $3::webhook_event_status, outcome = $4, processed_at = $5, claimed_by = NULL, claimed_until = NULL
+WHERE id = $1 AND claimed_by = $2
+RETURNING id`;
 
 interface ClaimedRow {
   id: string;
@@ -206,15 +231,20 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     // the order they happened (only mostly: Stripe's clock has one-second steps and a
     // late delivery arrives after newer events were processed).
     return ResultAsync.fromPromise(
-      runTransaction(this.prisma, CLAIM_LIMITS, async (run) => {
-        await run({ name: "webhook_claim_lock", text: CLAIM_LOCK_SQL, values: [] });
-        const { rows } = await run<ClaimedRow>({
-          name: "webhook_claim",
-          text: WEBHOOK_CLAIM_SQL,
-          values: [at, workerId, until, limit],
-        });
-        return rows;
-      }),
+      runTransaction(
+        this.prisma,
+        CLAIM_LIMITS,
+        async (run) => {
+          const { rows } = await run<ClaimedRow>({
+            name: "webhook_claim",
+            text: WEBHOOK_CLAIM_SQL,
+            values: [at, workerId, until, limit],
+          });
+          return rows;
+        },
+        // Taken with the BEGIN (one round trip), before the claim statement's snapshot.
+        CLAIM_LOCK_SQL,
+      ),
       (error) => storageErrorOf(error, { operation: "webhook claim" }),
     ).map((rows) =>
       rows
@@ -375,6 +405,19 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     );
   }
 
+  finishStatement(
+    id: string,
+    workerId: string,
+    status: "processed" | "ignored",
+    text: string,
+  ): NamedStatement {
+    return {
+      name: "webhook_finish",
+      text: WEBHOOK_FINISH_SQL,
+      values: [id, workerId, status, clip(text), new Date(this.clock.now())],
+    };
+  }
+
   #finish(
     id: string,
     workerId: string,
@@ -382,11 +425,11 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     outcome: string,
     operation: string,
   ): ResultAsync<MarkResult, StorageError> {
-    return this.#leased(id, workerId, operation, {
-      status,
-      outcome: clip(outcome),
-      processedAt: new Date(this.clock.now()),
-    });
+    // A prepared statement on the pool: the hottest write of the processor after the state's.
+    return fromDatabase(
+      () => runStatement(this.prisma, this.finishStatement(id, workerId, status, outcome)),
+      operation,
+    ).map(({ rows }): MarkResult => (rows.length === 1 ? "marked" : "lease_lost"));
   }
 
   /**

@@ -6,6 +6,7 @@
  *
  * @module
  */
+export { EventCommits, type OpenCommitStore } from "./event-commits.js";
 export {
   type InboxEvent,
   type InboxEventSummary,

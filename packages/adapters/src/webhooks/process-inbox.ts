@@ -12,6 +12,7 @@ import {
 } from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type { ContextualSupportDesk } from "../support/prisma-support-desk.js";
+import { EventCommits, type OpenCommitStore } from "./event-commits.js";
 import type { InboxEvent, MarkResult, WebhookInbox } from "./inbox.js";
 import {
   processWebhookEvent,
@@ -40,6 +41,12 @@ export interface WebhookProcessorContext extends WebhookContext {
   readonly inbox: WebhookInbox;
   /** Where parked events are reported (`reason: "webhook_parked"`). */
   readonly desk: ContextualSupportDesk;
+  /**
+   * The store behind `deps.uow`, able to leave a commit's transaction open: with it (and an
+   * inbox with `finishStatement`), an event's result is stored in the same transaction as
+   * the state it changed (see {@link EventCommits}). Absent: each result is its own write.
+   */
+  readonly commits?: OpenCommitStore;
 }
 
 /** Settings of one pass. */
@@ -61,6 +68,18 @@ export interface WebhookPassOptions {
    * do not wait for its slowest key to finish. It ends once nothing is due, or after this.
    */
   readonly refillForMs?: number;
+  /**
+   * Subscribes to notifications that events may be due (returns the unsubscribe; the pass
+   * unsubscribes when it ends). While it may claim more (`refillForMs`), a pass with free
+   * slots claims as soon as one comes, instead of when one of its running events ends.
+   */
+  readonly onWake?: (listener: () => void) => () => void;
+  /**
+   * Whether the pass first gives back the claims this worker still holds (default true).
+   * Only a failed pass leaves any that are not already free (a lease that ran out frees its
+   * event by itself), so a loop whose last pass succeeded may skip the statement.
+   */
+  readonly releaseOwnClaims?: boolean;
   readonly retry?: RetryPolicy;
   /**
    * The jitter fraction in [0, 1) for an event's failed attempt. Default: derived from the
@@ -252,14 +271,43 @@ function runOne(
     tell(mark === "marked" ? outcome : "lease_lost");
     return count(report, key, mark);
   };
+  // The event's own unit of work, when its result can be stored with the state it changed.
+  const finishStatement = ctx.inbox.finishStatement?.bind(ctx.inbox);
+  const commits =
+    ctx.commits !== undefined && finishStatement !== undefined
+      ? new EventCommits(ctx.commits, ctx.deps.uow)
+      : undefined;
+  const eventCtx: WebhookContext =
+    commits === undefined
+      ? ctx
+      : { ...ctx, deps: commits.depsOver(ctx.deps), gateway: commits.over(ctx.gateway) };
+  /** Records `processed` / `ignored`: in the transaction of the event's last commit when it is open, else on its own. */
+  const finish = (status: "processed" | "ignored", text: string): ResultAsync<MarkResult, StorageError> => {
+    const alone = () =>
+      status === "processed"
+        ? ctx.inbox.markProcessed(record.id, workerId, text)
+        : ctx.inbox.markIgnored(record.id, workerId, text);
+    if (commits === undefined || finishStatement === undefined) return alone();
+    return commits
+      .finishWith(finishStatement(record.id, workerId, status, text))
+      .andThen((rows) =>
+        rows === undefined
+          ? alone()
+          : okAsync<MarkResult, StorageError>(rows.length === 1 ? "marked" : "lease_lost"),
+      );
+  };
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
-  return ResultAsync.fromSafePromise(processSafely(record, ctx)).andThen((result) => {
-    if (result.isErr()) return settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell);
+  return ResultAsync.fromSafePromise(processSafely(record, eventCtx)).andThen((result) => {
+    if (result.isErr())
+      // What the use case stored before it failed is committed first, as it would have been.
+      return (commits?.flush() ?? okAsync(undefined)).andThen(() =>
+        settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell),
+      );
     const outcome = result.value;
     const marked =
       outcome.status === "processed"
-        ? ctx.inbox.markProcessed(record.id, workerId, outcome.outcome).map(recorded("processed", "applied"))
-        : ctx.inbox.markIgnored(record.id, workerId, outcome.reason).map(recorded("ignored", "ignored"));
+        ? finish("processed", outcome.outcome).map(recorded("processed", "applied"))
+        : finish("ignored", outcome.reason).map(recorded("ignored", "ignored"));
     return marked.orElse((e) =>
       e.type === "storage_refused"
         ? settle(
@@ -356,15 +404,23 @@ export function processWebhookInbox(
     ctx.deps.clock.now() >= leaseEnds
       ? okAsync({ ...EMPTY, leaseLost: 1 })
       : runOne(ctx, options.workerId, retry, jitter, record, EMPTY, options.onSettled);
-  const released = ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0);
+  const released =
+    options.releaseOwnClaims === false
+      ? okAsync(0)
+      : (ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0));
   return released
     .andThen(() => claim(limit))
     .andThen((first) =>
       ResultAsync.fromSafePromise(
-        runKeys(first, concurrency, run, (free) =>
-          Date.now() - passStarted < refillForMs
-            ? claim(Math.max(free, Math.min(limit, free * 4)))
-            : undefined,
+        runKeys(
+          first,
+          concurrency,
+          run,
+          (free) =>
+            Date.now() - passStarted < refillForMs
+              ? claim(Math.max(free, Math.min(limit, free * 4)))
+              : undefined,
+          options.onWake,
         ),
       ),
     )
@@ -389,12 +445,15 @@ async function runKeys(
   concurrency: number,
   run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
   claimMore: (free: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
+  onWake?: (listener: () => void) => () => void,
 ): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
   let report: WebhookPassReport = { ...EMPTY, claimed: first.reduce((n, k) => n + k.events.length, 0) };
   let error: StorageError | undefined;
   const waiting = [...first];
   const running = new Set<Promise<void>>();
   let exhausted = false;
+  let wakeWaiter: (() => void) | undefined;
+  const unsubscribe = onWake?.(() => wakeWaiter?.());
   const work = async (key: Claimed): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
@@ -425,14 +484,21 @@ async function runKeys(
           claimed: report.claimed + claimed.value.reduce((n, k) => n + k.events.length, 0),
         };
         waiting.push(...claimed.value);
-        // Nothing due now: wait for a running key to finish before asking again.
+        // Nothing due now: wait for a running key to finish, or a notification, before asking again.
         if (claimed.value.length > 0) continue;
         if (running.size === 0) break;
       }
     }
     if (running.size === 0 && waiting.length === 0) break;
-    if (running.size > 0) await Promise.race(running);
+    // A running event's end frees a slot; a notification (when told of them) may bring events to claim.
+    if (running.size > 0)
+      await new Promise<void>((resolve) => {
+        if (!exhausted) wakeWaiter = resolve;
+        void Promise.race(running).then(resolve);
+      });
+    wakeWaiter = undefined;
   }
+  unsubscribe?.();
   await Promise.all(running);
   return { report, error };
 }

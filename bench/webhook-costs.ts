@@ -1,0 +1,259 @@
+/**
+ * What one webhook event costs from its 2xx to susu's committed state: statements each
+ * process sends to PostgreSQL (by statement), CPU-ms of the scheduler, the API, the
+ * emulator and PostgreSQL, database commits and write transactions — per event, in the
+ * steady state, deterministic or nearly so (unlike latencies on a shared machine).
+ *
+ *   npx tsx bench/webhook-costs.ts [--events 600] [--rate 200] [--warm 100]
+ *
+ * The stack of bench/webhooks.ts part (b) (the apps from their `dist`; build first), one
+ * scheduler, the same events (each a real `checkout.session.completed` moving a seeded held
+ * payment to held). The apps are started with bench/pg-trace.mjs preloaded, which counts
+ * node-postgres queries per process and reports them with the process's CPU on SIGUSR2.
+ * `--warm` events go first, untimed (JIT, prepared statements, pools); then `--events` at
+ * `--rate` per second, open loop, and the run waits for every one to be processed and for
+ * the outbox to be empty (the follow-on work of an event counts too).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { EmulatorControl } from "@susu/stripe-emulator";
+import type Stripe from "stripe";
+import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
+import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
+import { embeddedPostgres } from "./seed.js";
+import {
+  type AppProcess,
+  countOf,
+  fmt,
+  here,
+  nextXid,
+  pool,
+  prismaOn,
+  type StackConfig,
+  sleep,
+  startApi,
+  startEmulatorProcess,
+  startScheduler,
+  table,
+  xactCommits,
+} from "./stack.js";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "600" },
+    rate: { type: "string", default: "200" },
+    warm: { type: "string", default: "100" },
+    log: { type: "string", default: join(tmpdir(), "susu-bench-webhook-costs.log") },
+  },
+});
+const EVENTS = Number(values.events);
+const RATE = Number(values.rate);
+const WARM = Number(values.warm);
+
+const traceDir = mkdtempSync(join(tmpdir(), "susu-pg-trace-"));
+process.env.SUSU_PG_TRACE_DIR = traceDir;
+process.env.NODE_OPTIONS = `--import ${join(here, "pg-trace.mjs")}`;
+
+writeFileSync(values.log, "");
+const { dir: pgDir, database } = await embeddedPostgres("susu-bench-wh-costs-", "susu_bench_wh_costs");
+const prisma = prismaOn(database.connectionString);
+const emulator = await startEmulatorProcess({ fees: false });
+const config: StackConfig = {
+  connectionString: database.connectionString,
+  stripeUrl: emulator.url,
+  stripeSecretKey: emulator.secretKey,
+  webhookSecret: emulator.webhookSecret,
+  log: values.log,
+};
+const api = await startApi(config);
+const endpoint = `${api.url}/webhooks/stripe`;
+
+const seeded = await seedCheckouts({
+  connectionString: database.connectionString,
+  stripeUrl: emulator.url,
+  secretKey: emulator.secretKey,
+  count: WARM + EVENTS,
+  sellers: 20,
+  concurrency: 8,
+  prefix: "whc",
+});
+const control = new EmulatorControl(emulator.url);
+await pool(seeded, 16, async (s) => {
+  await control.completeCheckoutSession(s.checkoutSessionId, { paymentMethod: "pm_card_visa" });
+});
+const stripe = gatewayTo(emulator.url, emulator.secretKey).stripe;
+const bySession = new Map<string, Stripe.Event>();
+for await (const event of stripe.events.list({ limit: 100, type: "checkout.session.completed" }))
+  bySession.set((event.data.object as Stripe.Checkout.Session).id, event);
+const events = seeded.map((s) => {
+  const event = bySession.get(s.checkoutSessionId);
+  if (event === undefined) throw new Error(`no event for ${s.checkoutSessionId}`);
+  return { heldPaymentId: s.heldPaymentId, event };
+});
+
+async function post(body: string): Promise<number> {
+  const res = await fetch(endpoint, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "stripe-signature": signatureHeader(emulator.webhookSecret, body, Math.floor(Date.now() / 1000)),
+    },
+    body,
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function sendAndDrain(batch: typeof events, rate: number): Promise<void> {
+  const started = performance.now();
+  const sent: Promise<number>[] = [];
+  for (const [i, { event }] of batch.entries()) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 1) await sleep(wait);
+    sent.push(post(JSON.stringify(event)));
+  }
+  const statuses = await Promise.all(sent);
+  if (statuses.some((s) => s !== 200)) throw new Error("an event got no 200");
+  const ids = batch.map((b) => b.event.id);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const waiting =
+      (await countOf(
+        prisma,
+        "SELECT count(*) AS n FROM webhook_events WHERE id = ANY($1::text[]) AND status IN ('received', 'failed')",
+        ids,
+      )) +
+      (await countOf(
+        prisma,
+        "SELECT count(*) AS n FROM outbox_effects WHERE status = 'pending' AND available_at <= now()",
+      ));
+    if (waiting === 0) break;
+    if (Date.now() > deadline) throw new Error(`not drained: ${waiting} left`);
+    await sleep(100);
+  }
+}
+
+interface Snapshot {
+  readonly role: string;
+  readonly cpuUserMs: number;
+  readonly cpuSysMs: number;
+  readonly counts: Record<string, number>;
+}
+
+/** Each traced process's counters now (SIGUSR2 → a file per process). */
+async function snapshot(children: readonly AppProcess[], tag: string): Promise<Map<number, Snapshot>> {
+  writeFileSync(join(traceDir, "tag"), tag);
+  for (const c of children) c.child.kill("SIGUSR2");
+  emulator.child.kill("SIGUSR2");
+  await sleep(300);
+  const out = new Map<number, Snapshot>();
+  for (const file of readdirSync(traceDir)) {
+    if (!file.endsWith(`-${tag}.json`)) continue;
+    const s = JSON.parse(readFileSync(join(traceDir, file), "utf8")) as Snapshot & { pid: number };
+    out.set(s.pid, s);
+  }
+  return out;
+}
+
+/** CPU-ms used so far by this database's PostgreSQL processes (the postmaster's children, live ones). */
+function postgresCpuMs(): number {
+  const tick = 10; // CLK_TCK 100 on Linux
+  const procs = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  const stat = (pid: string) => {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) * tick };
+    } catch {
+      return undefined;
+    }
+  };
+  const postmaster = procs.find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(pgDir) && stat(pid)?.ppid !== undefined;
+    } catch {
+      return false;
+    }
+  });
+  if (postmaster === undefined) return Number.NaN;
+  let total = stat(postmaster)?.cpu ?? 0;
+  for (const pid of procs) {
+    const s = stat(pid);
+    if (s?.ppid === Number(postmaster)) total += s.cpu;
+  }
+  return total;
+}
+
+const scheduler = await startScheduler(config, "costs-scheduler");
+await sendAndDrain(events.slice(0, WARM), Math.min(RATE, 100));
+const timed = events.slice(WARM);
+const before = await snapshot([api, scheduler], "a");
+const pgBefore = postgresCpuMs();
+const commitsBefore = await xactCommits(prisma);
+const xidBefore = await nextXid(prisma);
+const t0 = performance.now();
+await sendAndDrain(timed, RATE);
+const seconds = (performance.now() - t0) / 1000;
+await sleep(1_100);
+const commits = (await xactCommits(prisma)) - commitsBefore;
+const writes = (await nextXid(prisma)) - xidBefore;
+const pgCpu = postgresCpuMs() - pgBefore;
+const after = await snapshot([api, scheduler], "b");
+const held = await countHeldIn(
+  prisma,
+  timed.map((t) => t.heldPaymentId),
+  "held",
+);
+
+const n = timed.length;
+console.log(
+  `\n## Webhook event costs (bench/webhook-costs.ts): ${n} events at ${RATE}/s after ${WARM} warm-up, drained in ${fmt(seconds, 1)} s; ${held}/${n} held\n`,
+);
+const rows: string[][] = [
+  ["database commits / event", fmt(commits / n, 2)],
+  ["write transactions / event", fmt(writes / n, 2)],
+  ["PostgreSQL CPU-ms / event", fmt(pgCpu / n, 2)],
+];
+const perRole = new Map<string, { cpu: number; statements: Map<string, number> }>();
+for (const [pid, b] of after) {
+  const a = before.get(pid);
+  if (a === undefined) continue;
+  const entry = perRole.get(b.role) ?? { cpu: 0, statements: new Map<string, number>() };
+  entry.cpu += b.cpuUserMs + b.cpuSysMs - a.cpuUserMs - a.cpuSysMs;
+  for (const [k, v] of Object.entries(b.counts)) {
+    const d = v - (a.counts[k] ?? 0);
+    if (d > 0) entry.statements.set(k, (entry.statements.get(k) ?? 0) + d);
+  }
+  perRole.set(b.role, entry);
+}
+for (const [role, e] of perRole) {
+  const total = [...e.statements.values()].reduce((x, y) => x + y, 0);
+  rows.push([`${role} CPU-ms / event`, fmt(e.cpu / n, 2)]);
+  if (role !== "emulator") rows.push([`${role} statements / event`, fmt(total / n, 2)]);
+}
+console.log(table(["per event", "value"], rows));
+for (const [role, e] of perRole) {
+  if (role === "emulator") continue;
+  console.log(`\n${role}: statements per event\n`);
+  console.log(
+    table(
+      ["statement", "per event"],
+      [...e.statements]
+        .sort((x, y) => y[1] - x[1])
+        .filter(([, v]) => v / n >= 0.05)
+        .map(([k, v]) => [k.replace(/\|/g, "\\|"), fmt(v / n, 2)]),
+    ),
+  );
+}
+
+await scheduler.stop();
+await api.stop();
+await emulator.stop();
+await prisma.$disconnect();
+await database.close();
+rmSync(pgDir, { recursive: true, force: true });
+rmSync(traceDir, { recursive: true, force: true });
+process.exit(held === n ? 0 : 1);

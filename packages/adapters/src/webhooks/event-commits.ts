@@ -1,0 +1,205 @@
+import type { Changeset, StorageError, UnitOfWork, UseCaseDeps } from "@susu/domain";
+import { err, ok, okAsync, type Result, ResultAsync } from "neverthrow";
+import type { NamedStatement, OpenTransaction } from "../db/prisma-client.js";
+import { storageErrorOf } from "../prisma/storage-errors.js";
+
+/** A unit of work that can leave a commit's transaction open (`PrismaStore.openCommit`). */
+export interface OpenCommitStore {
+  /**
+   * Writes `changes` as `commit` does and leaves the transaction open for the caller to end;
+   * `undefined` when it cannot hold one open (the caller then commits as usual).
+   */
+  openCommit(changes: Changeset): ResultAsync<OpenTransaction | undefined, StorageError>;
+}
+
+interface Pending {
+  readonly open: OpenTransaction;
+  readonly changes: Changeset;
+}
+
+/**
+ * The unit of work of one webhook event, which lets the event's result be stored in the
+ * transaction of the state it changed (one commit instead of two, and no moment where the
+ * state is stored and the result is not).
+ *
+ * A commit of the use case writes its changeset in a transaction and leaves it open.
+ * Before anything else the use case does through the ports this wraps — a read, a
+ * provider call, another commit — that transaction is committed, so every read and every
+ * later commit sees it, as with an ordinary unit of work; only when the use case has
+ * returned with nothing after its last commit does {@link finishWith} run the event's
+ * result in that transaction and commit both. A use case that commits twice therefore
+ * still has its first commit durable before its second begins: a crash in between leaves
+ * the event unrecorded, to be processed again (the domain's apply is idempotent), never
+ * recorded with part of its work missing.
+ *
+ * What the use case is told about a commit is what a commit answers (a stale version, a
+ * refused state: nothing stored); a failure of the COMMIT itself comes back from the next
+ * operation, or from {@link finishWith}, and leaves neither the state nor the result stored.
+ * One event at a time; not shared between events.
+ */
+export class EventCommits implements UnitOfWork {
+  #pending: Pending | undefined;
+  /** Commits, flushes and the finish, one after another. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #busy = 0;
+  readonly #wrapped = new Map<object, object>();
+  readonly #wrappedReads = new Map<object, object>();
+  /** What the last load of each aggregate read (`get…:<id>`), until it is used or this event commits. */
+  readonly #lastRead = new Map<string, { readonly value: unknown }>();
+  /** Commits asked for so far: a read that a commit overtook is not kept. */
+  #commits = 0;
+
+  constructor(
+    private readonly store: OpenCommitStore,
+    /** How a changeset is stored when no transaction can be left open, and again alone when the result is refused. */
+    private readonly uow: UnitOfWork,
+  ) {}
+
+  commit(changes: Changeset): ResultAsync<void, StorageError> {
+    this.#lastRead.clear();
+    this.#commits += 1;
+    return this.#serial(async (): Promise<Result<void, StorageError>> => {
+      const flushed = await this.#flushNow();
+      if (flushed.isErr()) return flushed;
+      const opened = await this.store.openCommit(changes);
+      if (opened.isErr()) return err(opened.error);
+      if (opened.value === undefined) return this.uow.commit(changes);
+      this.#pending = { open: opened.value, changes };
+      return ok(undefined);
+    });
+  }
+
+  /** Commits the open transaction, if there is one (a failure: nothing of it was stored). */
+  flush(): ResultAsync<void, StorageError> {
+    if (this.#pending === undefined && this.#busy === 0) return okAsync(undefined);
+    return this.#serial(() => this.#flushNow());
+  }
+
+  /**
+   * Runs `statement` in the transaction of the use case's last commit, when it is still
+   * open, and commits both: its rows, or `undefined` when no commit was open (`statement`
+   * was not run; the caller records the result on its own). When the database refuses the
+   * statement, the state is stored alone (as if the result had been recorded on its own)
+   * and the refusal returned; any other failure leaves neither stored.
+   */
+  finishWith(statement: NamedStatement): ResultAsync<readonly unknown[] | undefined, StorageError> {
+    return this.#serial(async (): Promise<Result<readonly unknown[] | undefined, StorageError>> => {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (pending === undefined) return ok(undefined);
+      let rows: readonly unknown[];
+      try {
+        rows = (await pending.open.run(statement)).rows;
+      } catch (error) {
+        await pending.open.rollback();
+        const refused = storageErrorOf(error, { operation: "webhook record result" });
+        if (refused.type !== "storage_refused") return err(refused);
+        const alone = await this.uow.commit(pending.changes);
+        return alone.isErr() ? err(alone.error) : err(refused);
+      }
+      try {
+        await pending.open.commit();
+      } catch (error) {
+        return err(storageErrorOf(error, { operation: "commit" }));
+      }
+      return ok(rows);
+    });
+  }
+
+  /**
+   * `deps` whose repositories and unit of work are this event's: each repository call
+   * first commits what is open (so it reads the state the use case stored).
+   */
+  depsOver(deps: UseCaseDeps): UseCaseDeps {
+    return {
+      ...deps,
+      people: this.#reads(deps.people),
+      groups: this.#reads(deps.groups),
+      rounds: this.#reads(deps.rounds),
+      heldPayments: this.#reads(deps.heldPayments),
+      payouts: this.#reads(deps.payouts),
+      marketplaceCharges: this.#reads(deps.marketplaceCharges),
+      plans: this.#reads(deps.plans),
+      subscriptions: this.#reads(deps.subscriptions),
+      paymentMethods: this.#reads(deps.paymentMethods),
+      audit: this.#reads(deps.audit),
+      uow: this,
+    };
+  }
+
+  /**
+   * `target` with each of its methods committing what is open before it runs (they must
+   * return a `ResultAsync`; a failed commit is their failure). For the ports a use case
+   * reaches besides storage, e.g. the provider's reads: no transaction stays open while
+   * the use case waits on something else.
+   */
+  over<T extends object>(target: T): T {
+    return this.#wrap(target, false);
+  }
+
+  /**
+   * A repository for the use case: as {@link over}, and an aggregate loaded by id (`get…`)
+   * is read once for two loads in a row — the second load of the same id, with no commit of
+   * this event in between, gets what the first read (the use case reads a payment to
+   * decide, then loads it again to apply the input). Only the next load: a third reads
+   * again. Safe because what the use case then stores is checked against the version it
+   * loaded (a change by another writer in between is a `version_conflict`, and the retry
+   * reads again), and a commit of this event forgets everything read.
+   */
+  #reads<T extends object>(target: T): T {
+    return this.#wrap(target, true);
+  }
+
+  #wrap<T extends object>(target: T, reuse: boolean): T {
+    const wrappers = reuse ? this.#wrappedReads : this.#wrapped;
+    const known = wrappers.get(target);
+    if (known !== undefined) return known as T;
+    const wrapped = new Proxy(target, {
+      get: (t, property) => {
+        const value: unknown = Reflect.get(t, property, t);
+        if (typeof value !== "function") return value;
+        const call = value as (...a: unknown[]) => ResultAsync<unknown, unknown>;
+        const byId = reuse && typeof property === "string" && property.startsWith("get");
+        return (...args: unknown[]) => {
+          const key =
+            byId && args.length === 1 && typeof args[0] === "string" ? `${property}:${args[0]}` : undefined;
+          if (key !== undefined) {
+            const read = this.#lastRead.get(key);
+            this.#lastRead.delete(key);
+            if (read !== undefined) return okAsync(read.value);
+          }
+          const commits = this.#commits;
+          return this.flush().andThen(() =>
+            call.apply(t, args).map((value) => {
+              if (key !== undefined && commits === this.#commits) this.#lastRead.set(key, { value });
+              return value;
+            }),
+          );
+        };
+      },
+    });
+    wrappers.set(target, wrapped);
+    return wrapped;
+  }
+
+  async #flushNow(): Promise<Result<void, StorageError>> {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined) return ok(undefined);
+    try {
+      await pending.open.commit();
+      return ok(undefined);
+    } catch (error) {
+      return err(storageErrorOf(error, { operation: "commit" }));
+    }
+  }
+
+  #serial<T>(work: () => Promise<Result<T, StorageError>>): ResultAsync<T, StorageError> {
+    this.#busy += 1;
+    const run = this.#tail.then(work, work).finally(() => {
+      this.#busy -= 1;
+    });
+    this.#tail = run.catch(() => undefined);
+    return new ResultAsync(run);
+  }
+}
