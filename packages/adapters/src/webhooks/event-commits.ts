@@ -46,6 +46,8 @@ export class EventCommits implements UnitOfWork {
   readonly #wrappedReads = new Map<object, object>();
   /** What the last load of each aggregate read (`get…:<id>`), until it is used or this event commits. */
   readonly #lastRead = new Map<string, { readonly value: unknown }>();
+  /** Calls made through the wrapped ports so far (a read is reused only by the very next). */
+  #calls = 0;
   /** Commits asked for so far: a read that a commit overtook is not kept. */
   #commits = 0;
 
@@ -139,12 +141,13 @@ export class EventCommits implements UnitOfWork {
 
   /**
    * A repository for the use case: as {@link over}, and an aggregate loaded by id (`get…`)
-   * is read once for two loads in a row — the second load of the same id, with no commit of
-   * this event in between, gets what the first read (the use case reads a payment to
-   * decide, then loads it again to apply the input). Only the next load: a third reads
-   * again. Safe because what the use case then stores is checked against the version it
-   * loaded (a change by another writer in between is a `version_conflict`, and the retry
-   * reads again), and a commit of this event forgets everything read.
+   * is read once for two loads in a row — the second load of the same id, with no other
+   * call through these ports and no commit of this event in between, gets what the first
+   * read (the use case reads a payment to decide, then loads it again to apply the input).
+   * Only the very next call: anything else in between (a provider's read, which lets time
+   * pass; another read) forgets it. What the use case then stores is checked against the
+   * version it loaded (a change by another writer is a `version_conflict`, and the retry
+   * reads again); a decision to ignore is not, which is why nothing may come between.
    */
   #reads<T extends object>(target: T): T {
     return this.#wrap(target, true);
@@ -163,15 +166,20 @@ export class EventCommits implements UnitOfWork {
         return (...args: unknown[]) => {
           const key =
             byId && args.length === 1 && typeof args[0] === "string" ? `${property}:${args[0]}` : undefined;
-          if (key !== undefined) {
-            const read = this.#lastRead.get(key);
-            this.#lastRead.delete(key);
-            if (read !== undefined) return okAsync(read.value);
-          }
+          const read = key !== undefined ? this.#lastRead.get(key) : undefined;
+          // Only a load right after its read is answered from it: any other call in between
+          // (a provider's read, another repository call) may have let another writer in, and
+          // a decision to ignore an input is stored with no version to check it against.
+          this.#lastRead.clear();
+          this.#calls += 1;
+          if (read !== undefined) return okAsync(read.value);
           const commits = this.#commits;
+          const thisCall = this.#calls;
           return this.flush().andThen(() =>
             call.apply(t, args).map((value) => {
-              if (key !== undefined && commits === this.#commits) this.#lastRead.set(key, { value });
+              // Kept only if nothing else was called or committed meanwhile (calls side by side).
+              if (key !== undefined && commits === this.#commits && thisCall === this.#calls)
+                this.#lastRead.set(key, { value });
               return value;
             }),
           );

@@ -143,7 +143,7 @@ describe("two processes on one database", () => {
     expect([...completedBy.values()].filter((workers) => workers.length !== 1)).toEqual([]);
     // Each round's effects were completed in the order they were stored.
     for (let r = 0; r < 12; r++) {
-      const ofRound = effects.filter((e) => e.aggregateId === `round_drain_${r}`).map((e) => e.id);
+      const ofRound = effects.filter((_, i) => i % 12 === r).map((e) => e.id);
       expect(order.filter((id) => ofRound.includes(id))).toEqual(ofRound);
     }
     // Each worker got a share: they really ran side by side.

@@ -328,6 +328,7 @@ describe("EventCommits", () => {
     const versionOf = async (roundId: string) =>
       (await db.prisma.round.findUniqueOrThrow({ where: { id: roundId } })).version;
     const before = await versionOf(a.roundId);
+    const beforeB = await versionOf(b.roundId);
 
     (await commits.commit(await touch(store, a.roundId)))._unsafeUnwrap();
     // Open, so not visible to anyone else yet.
@@ -339,8 +340,8 @@ describe("EventCommits", () => {
     (await deps.uow.commit(await touch(store, b.roundId)))._unsafeUnwrap();
     (await commits.commit(await touch(store, a.roundId)))._unsafeUnwrap();
     // The second commit of the event made the one before it (b) durable before it began.
+    expect(await versionOf(b.roundId)).toBe(beforeB + 1);
     const bWriter = await writerOf("rounds", b.roundId);
-    expect(bWriter).not.toBe("missing");
     const rows = (
       await commits.finishWith(inbox.finishStatement(id, "ec1", "processed", "two rounds"))
     )._unsafeUnwrap();
@@ -429,6 +430,13 @@ describe("EventCommits", () => {
     (await deps.uow.commit(await touch(store, a.roundId)))._unsafeUnwrap();
     await load(a.roundId);
     expect(reads).toHaveLength(6);
+    // Any other call between the two loads (a provider's read, during which another writer may
+    // store a change) makes the second read again: a decision to ignore has no version check.
+    await load(b.roundId);
+    const provider = commits.over({ getPayment: () => ResultAsync.fromSafePromise(Promise.resolve("pi_1")) });
+    (await provider.getPayment())._unsafeUnwrap();
+    await load(b.roundId);
+    expect(reads).toHaveLength(8);
     (await commits.flush())._unsafeUnwrap();
   });
 
