@@ -212,7 +212,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
    * (as the in-memory ledger does).
    */
   post(transaction: LedgerTransaction): ResultAsync<void, StorageError> {
-    return this.#posting(transaction, undefined);
+    return this.#posting(transaction, undefined).map(() => undefined);
   }
 
   /**
@@ -224,14 +224,15 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
   postCompleting(
     transaction: LedgerTransaction,
     completion: OutboxCompletion,
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     return this.#posting(transaction, completion);
   }
 
+  /** Posts, and completes the effect when given; answers whether an effect was marked done. */
   #posting(
     transaction: LedgerTransaction,
     completion: OutboxCompletion | undefined,
-  ): ResultAsync<void, StorageError> {
+  ): ResultAsync<boolean, StorageError> {
     const at = this.#clock.now();
     // The domain's own checks first (balanced, positive, limits); like the in-memory
     // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
@@ -241,12 +242,13 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     return fromDatabase(
       runTransaction(this.#prisma, limits, async (run) => {
         await this.#post(run, transaction, at);
-        if (completion !== undefined)
-          await run({
-            name: "susu_outbox_complete",
-            text: OUTBOX_COMPLETE_SQL,
-            values: [completion.effectId, completion.workerId, toDate(completion.at)],
-          });
+        if (completion === undefined) return false;
+        const done = await run({
+          name: "susu_outbox_complete",
+          text: OUTBOX_COMPLETE_SQL,
+          values: [completion.effectId, completion.workerId, toDate(completion.at)],
+        });
+        return done.rowCount > 0;
       }),
       { operation: "ledger post" },
     );

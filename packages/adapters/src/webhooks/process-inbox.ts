@@ -453,7 +453,13 @@ async function runKeys(
   const running = new Set<Promise<void>>();
   let exhausted = false;
   let wakeWaiter: (() => void) | undefined;
-  const unsubscribe = onWake?.(() => wakeWaiter?.());
+  // Notifications so far: one that came while a claim was in flight (its snapshot may have
+  // missed the event) makes the loop claim again instead of waiting.
+  let wakes = 0;
+  const unsubscribe = onWake?.(() => {
+    wakes += 1;
+    wakeWaiter?.();
+  });
   const work = async (key: Claimed): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
@@ -471,6 +477,7 @@ async function runKeys(
     if (error !== undefined) break;
     const free = concurrency - running.size;
     if (!exhausted && waiting.length === 0 && free * 2 >= concurrency) {
+      const wakesBefore = wakes;
       const more = claimMore(free);
       if (more === undefined) exhausted = true;
       else {
@@ -485,7 +492,7 @@ async function runKeys(
         };
         waiting.push(...claimed.value);
         // Nothing due now: wait for a running key to finish, or a notification, before asking again.
-        if (claimed.value.length > 0) continue;
+        if (claimed.value.length > 0 || wakes !== wakesBefore) continue;
         if (running.size === 0) break;
       }
     }

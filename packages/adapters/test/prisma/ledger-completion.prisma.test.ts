@@ -86,7 +86,9 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
     (await store.commit({ ...empty, outbox: [effect] }))._unsafeUnwrap();
     expect((await store.claimDue("w1", T, LEASE_MS, 10))._unsafeUnwrap()).toHaveLength(1);
 
-    (await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + 5 }))._unsafeUnwrap();
+    expect(
+      (await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + 5 }))._unsafeUnwrap(),
+    ).toBe(true);
 
     const { effect: row, posted } = await rows(effect.id, tx.id);
     expect(row?.status).toBe("done");
@@ -104,17 +106,22 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
     (await store.claimDue("w1", T, LEASE_MS, 10))._unsafeUnwrap();
     expect((await store.claimDue("w2", T + LEASE_MS, LEASE_MS, 10))._unsafeUnwrap()).toHaveLength(1);
 
-    (
-      await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + LEASE_MS })
-    )._unsafeUnwrap();
+    // Answered false: the dispatcher then asks the outbox (which says the claim is lost).
+    expect(
+      (
+        await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + LEASE_MS })
+      )._unsafeUnwrap(),
+    ).toBe(false);
 
     const { effect: row, posted } = await rows(effect.id, tx.id);
     expect(posted).toBeDefined();
     expect(row).toMatchObject({ status: "pending", claimed_by: "w2" });
     // w2 posting it again is the same transaction: a no-op that completes it.
-    (
-      await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w2", at: T + LEASE_MS })
-    )._unsafeUnwrap();
+    expect(
+      (
+        await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w2", at: T + LEASE_MS })
+      )._unsafeUnwrap(),
+    ).toBe(true);
     expect((await rows(effect.id, tx.id)).effect?.status).toBe("done");
     expect(await db.prisma.ledgerPosting.count({ where: { transactionId: tx.id } })).toBe(tx.postings.length);
   });

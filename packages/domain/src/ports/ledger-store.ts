@@ -11,12 +11,15 @@ export interface LedgerStore {
    * Optional, for a ledger stored with the outbox: {@link LedgerStore.post} and, in the same
    * database transaction, `OutboxStore.complete` of the effect that carries the posting, so
    * the two are one commit (posted and done, or neither). A post that fails completes
-   * nothing. Without it the dispatcher posts, then completes.
+   * nothing. Answers whether the effect was marked done: `false` when no pending effect of
+   * that id was claimed by that worker in the ledger's database (the claim was lost, or the
+   * outbox is stored elsewhere); the dispatcher then completes it through the outbox.
+   * Without it the dispatcher posts, then completes.
    */
   postCompleting?(
     transaction: LedgerTransaction,
     completion: OutboxCompletion,
-  ): ResultAsync<void, StorageError>;
+  ): ResultAsync<boolean, StorageError>;
   /** An account's balance (debits minus credits) in a currency. */
   balance(account: LedgerAccountId, currency: CurrencyCode): ResultAsync<Money, StorageError>;
 }

@@ -46,7 +46,7 @@ const posting = (transaction: LedgerTransaction): OutboxEffect => ({
  * A ledger stored with the outbox: `postCompleting` posts and completes as one step (or
  * answers `refuse` and does neither). Counts what the dispatcher called.
  */
-function world(refuse?: StorageError) {
+function world(refuse?: StorageError, elsewhere = false) {
   const clock = new ManualClock(T);
   const store = new InMemoryStore();
   const memory = new InMemoryLedgerStore();
@@ -56,10 +56,12 @@ function world(refuse?: StorageError) {
       calls.post += 1;
       return memory.post(t);
     },
-    postCompleting: (t: LedgerTransaction, c: OutboxCompletion): ResultAsync<void, StorageError> => {
+    postCompleting: (t: LedgerTransaction, c: OutboxCompletion): ResultAsync<boolean, StorageError> => {
       calls.postCompleting += 1;
       if (refuse !== undefined) return errAsync(refuse);
-      return memory.post(t).andThen(() => store.complete(c.effectId, c.workerId));
+      // `elsewhere`: the outbox is not in the ledger's database, so no effect is marked done.
+      if (elsewhere) return memory.post(t).map(() => false);
+      return memory.post(t).andThen(() => store.complete(c.effectId, c.workerId).map(() => true));
     },
     balance: (account, currency) => memory.balance(account, currency),
   };
@@ -96,6 +98,19 @@ const timer: OutboxEffect = {
 };
 
 describe("dispatchOutbox with a ledger that completes its postings", () => {
+  it("a posting whose effect the ledger could not mark done is completed through the outbox", async () => {
+    const w = world(undefined, true);
+    const transaction = initiated("tx_elsewhere");
+    (
+      await w.store.commit({ people: [], groups: [], rounds: [], outbox: [posting(transaction)], audit: [] })
+    )._unsafeUnwrap();
+    const report = (await w.dispatch())._unsafeUnwrap();
+    expect(report).toMatchObject({ claimed: 1, completed: 1 });
+    expect(w.calls).toEqual({ post: 0, postCompleting: 1, complete: 1 });
+    // Done, not re-posted on every lease: a second pass claims nothing.
+    expect((await w.dispatch())._unsafeUnwrap().claimed).toBe(0);
+  });
+
   it("posts each posting completing its effect with it, and completes the other effects itself", async () => {
     const w = world();
     const transactions = [initiated("tx_a"), initiated("tx_b")];

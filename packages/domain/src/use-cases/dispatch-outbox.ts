@@ -248,8 +248,17 @@ function runOne(
   const carriedOut: ResultAsync<SettledEffectOutcome, { code: string; message: string; retry: boolean }> =
     effect.kind === "post_ledger" && postCompleting !== undefined
       ? postCompleting(effect.transaction, { effectId: effect.id, workerId, at: deps.clock.now() })
-          .map(completed)
           .mapErr(ledgerFailure)
+          .andThen((done) =>
+            done
+              ? okAsync(completed())
+              : // Not marked done with the posting (its claim is not in the ledger's database,
+                // or was lost): the outbox decides, as after a plain post.
+                outbox
+                  .complete(effect.id, workerId, deps.clock.now())
+                  .map(completed)
+                  .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
+          )
       : executeEffect(deps, ports, effect)
           .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
           .andThen((facts) => {
