@@ -90,8 +90,10 @@ export class FrameReader {
         this.#buffered = this.#buffered.subarray(end + 1);
         return text;
       }
-      if (this.#buffered.length > maxLength) throw new BackupFileError("a header line is too long");
+      // The end of the file first: a file cut inside a long line is truncated, not malformed.
       if (!(await this.#fill())) throw new BackupFileError("the file ends too early (truncated?)");
+      if (this.#buffered.length > maxLength + 1 && this.#buffered.indexOf(0x0a) < 0)
+        throw new BackupFileError("a header line is too long");
     }
   }
 
