@@ -273,7 +273,6 @@ async function marketplaceChecks(q, stripe, add, expected) {
     intents.filter((pi) => !chargeIds.has(pi.metadata?.marketplace_charge_id)).length,
   );
 
-  const groups = new Set(charges.map((c) => c.transfer_group));
   const transfers = await all(stripe.transfers.list({ limit: 100 }));
   const transfersOf = groupBy(transfers, (t) => `${t.transfer_group} ${t.destination}`);
   const shares = await q(
@@ -286,11 +285,13 @@ async function marketplaceChecks(q, stripe, add, expected) {
   add("(charge, seller) shares (susu)", expected.sellerPayments, shares.length);
   add("shares with one transfer at Stripe", shares.length, paidTimes.filter((k) => k === 1).length);
   add("shares with more than one transfer", 0, paidTimes.filter((k) => k > 1).length);
+  const shareKeys = new Set(shares.map((s) => `${s.transfer_group} ${s.connected_account_id}`));
   add(
-    "transfers that susu did not ask for",
+    "transfers at Stripe that pay no share (susu did not ask for)",
     0,
-    transfers.filter((t) => !groups.has(t.transfer_group)).length,
+    transfers.filter((t) => !shareKeys.has(`${t.transfer_group} ${t.destination}`)).length,
   );
+  add("transfers at Stripe = shares", shares.length, transfers.length);
 
   // --- susu's ledger against the emulator's money -----------------------------------------------
   const ledger = async (pattern) =>
@@ -312,14 +313,31 @@ async function marketplaceChecks(q, stripe, add, expected) {
   let refunded = 0;
   for (const pi of succeeded) refunded += (await stripe.charges.retrieve(pi.latest_charge)).amount_refunded;
   add("Stripe: refunded (minor) = ledger refunds", await ledger("marketplace:%:refunds"), refunded);
-  const paid = await ledger("marketplace:%:seller:%");
-  const accounts = await q(`SELECT DISTINCT connected_account_id FROM marketplace_charge_sellers`);
+  // Per seller: what the ledger says they were paid (their `seller:<s>` accounts across the
+  // charges) against their connected account's balance at Stripe.
+  const paidTo = new Map();
+  for (const a of await q(
+    `SELECT id, balance_minor FROM ledger_accounts WHERE id LIKE 'marketplace:%:seller:%'`,
+  )) {
+    const seller = a.id.slice(a.id.lastIndexOf(":seller:") + ":seller:".length);
+    paidTo.set(seller, (paidTo.get(seller) ?? 0) + n(a.balance_minor));
+  }
+  const sellers = await q(
+    `SELECT DISTINCT seller_person_id, connected_account_id FROM marketplace_charge_sellers`,
+  );
+  let paid = 0;
   let connected = 0;
-  for (const { connected_account_id: account } of accounts) {
+  let differ = 0;
+  for (const { seller_person_id: seller, connected_account_id: account } of sellers) {
     const balance = await stripe.balance.retrieve({}, { stripeAccount: account });
-    for (const part of [...balance.available, ...balance.pending]) connected += part.amount;
+    const atStripe = [...balance.available, ...balance.pending].reduce((sum, part) => sum + part.amount, 0);
+    const inLedger = paidTo.get(seller) ?? 0;
+    paid += inLedger;
+    connected += atStripe;
+    if (atStripe !== inLedger) differ += 1;
   }
   add("Stripe: sellers' connected balances (minor) = ledger paid to sellers", paid, connected);
+  add("sellers whose connected balance ≠ what the ledger paid them", 0, differ);
 }
 
 /** Webhooks and the outbox, whatever the flow; then the rows and the run's figures. */
