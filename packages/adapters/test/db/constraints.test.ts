@@ -229,7 +229,12 @@ describe("database constraints refuse impossible states", () => {
     const insertTransaction = (id: string) =>
       `INSERT INTO ledger_transactions (id, kind, occurred_at, refs, created_at)
        VALUES ('${id}', 'debit_settled', now(), '{}', now())`;
-    const insertPosting = (id: string, position: number, direction: "debit" | "credit", amountMinor: number) =>
+    const insertPosting = (
+      id: string,
+      position: number,
+      direction: "debit" | "credit",
+      amountMinor: number,
+    ) =>
       `INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
        VALUES ('${id}', ${position}, '${direction === "debit" ? "acct_bank" : "acct_pot"}', '${direction}', 'AUD', ${amountMinor})`;
 
