@@ -254,8 +254,25 @@ const ROUND_UPDATE_SQL = `
   UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
    WHERE id = $1 AND version = $19::int
   RETURNING 1 AS updated`;
+// The same, only where the stored snapshot is also the one the change was made from ($19):
+// then the child rows stored are that snapshot's, and only the rows that differ are written.
+const ROUND_UPDATE_FROM_SQL = `
+  UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
+   WHERE id = $1 AND version = $20::int AND snapshot = $19::jsonb
+  RETURNING 1 AS updated`;
 
-async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): Promise<void> {
+/** A round as this process last loaded it, if it was at `version`: its state and its stored snapshot's text. */
+export type LoadedRound = (
+  id: string,
+  version: number,
+) => { readonly round: Round; readonly snapshot: string } | undefined;
+
+async function writeRound(
+  tx: Tx,
+  change: VersionedChange<Round>,
+  at: Instant,
+  loaded: LoadedRound | undefined,
+): Promise<void> {
   const round = change.state;
   assertStorable("round", round);
   const c = roundColumns(round, storedVersion(change), at);
@@ -279,15 +296,41 @@ async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): 
     c.version,
     iso(c.updatedAt),
   ];
+  const previous =
+    change.expectedVersion === undefined ? undefined : loaded?.(round.id, change.expectedVersion);
   await writeVersionedRow(tx, {
     aggregate: "round",
     table: "rounds",
     id: round.id,
     expectedVersion: change.expectedVersion,
     insert: { name: "susu_round_insert", text: ROUND_INSERT_SQL, values },
-    update: { name: "susu_round_update", text: ROUND_UPDATE_SQL, values },
+    // Found at the version but with another snapshot (never in a history without forks):
+    // a version conflict, and the use case reloads the round.
+    update:
+      previous === undefined
+        ? { name: "susu_round_update", text: ROUND_UPDATE_SQL, values }
+        : {
+            name: "susu_round_update_from",
+            text: ROUND_UPDATE_FROM_SQL,
+            values: [...values, previous.snapshot],
+          },
   });
-  await writeRoundChildren(tx, round, change.expectedVersion === undefined);
+  await writeRoundChildren(tx, round, change.expectedVersion === undefined, previous?.round);
+}
+
+/**
+ * The rows of `after` that are not in `before` as they are (new or changed), and whether any
+ * key of `before` is gone from `after`.
+ */
+function rowsChanged<T>(
+  before: readonly T[],
+  after: readonly T[],
+  key: (row: T) => string,
+): { readonly changed: T[]; readonly anyGone: boolean } {
+  const stored = new Map(before.map((row) => [key(row), JSON.stringify(row)]));
+  const changed = after.filter((row) => stored.get(key(row)) !== JSON.stringify(row));
+  const kept = new Set(after.map(key));
+  return { changed, anyGone: before.some((row) => !kept.has(key(row))) };
 }
 
 // Rows the state no longer has go first, children before parents (the keys restrict
@@ -360,40 +403,62 @@ const PAYOUTS_UPSERT_SQL = `
     stripe_transfer_id = EXCLUDED.stripe_transfer_id,
     failure_code = EXCLUDED.failure_code`;
 
-async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean): Promise<void> {
+/**
+ * The round's child rows. With `previous` (the state whose rows are stored: the round's
+ * UPDATE found its snapshot), only rows that differ are upserted and a DELETE runs only for a
+ * table with a row gone; otherwise every row is rewritten and every table swept.
+ */
+async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean, previous?: Round): Promise<void> {
   const rows = roundChildRows(round);
-  const contributions = JSON.stringify(rows.contributions);
-  const attempts = JSON.stringify(rows.attempts);
-  const payouts = JSON.stringify(rows.payouts);
-  if (!isNew) {
+  let write = rows;
+  let gone = { contributions: !isNew, attempts: !isNew, payouts: !isNew };
+  if (previous !== undefined) {
+    const before = roundChildRows(previous);
+    const contributions = rowsChanged(before.contributions, rows.contributions, (r) => r.member_id);
+    const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
+    const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
+    write = { contributions: contributions.changed, attempts: attempts.changed, payouts: payouts.changed };
+    gone = { contributions: contributions.anyGone, attempts: attempts.anyGone, payouts: payouts.anyGone };
+  }
+  // The sweeps name every row the state keeps (not only the changed ones).
+  if (gone.payouts)
     await tx({
       name: "susu_payouts_delete_gone",
       text: PAYOUTS_DELETE_GONE_SQL,
-      values: [round.id, payouts],
+      values: [round.id, JSON.stringify(rows.payouts)],
     });
+  if (gone.attempts)
     await tx({
       name: "susu_attempts_delete_gone",
       text: ATTEMPTS_DELETE_GONE_SQL,
-      values: [round.id, attempts],
+      values: [round.id, JSON.stringify(rows.attempts)],
     });
+  if (gone.contributions)
     await tx({
       name: "susu_contributions_delete_gone",
       text: CONTRIBUTIONS_DELETE_GONE_SQL,
-      values: [round.id, contributions],
+      values: [round.id, JSON.stringify(rows.contributions)],
     });
-  }
   // A new round's children are written too (a round opens with its contributions); an
   // empty list is a statement that inserts nothing, skipped.
-  if (rows.contributions.length > 0)
+  if (write.contributions.length > 0)
     await tx({
       name: "susu_contributions_upsert",
       text: CONTRIBUTIONS_UPSERT_SQL,
-      values: [round.id, round.groupId, contributions],
+      values: [round.id, round.groupId, JSON.stringify(write.contributions)],
     });
-  if (rows.attempts.length > 0)
-    await tx({ name: "susu_attempts_upsert", text: ATTEMPTS_UPSERT_SQL, values: [round.id, attempts] });
-  if (rows.payouts.length > 0)
-    await tx({ name: "susu_payouts_upsert", text: PAYOUTS_UPSERT_SQL, values: [round.id, payouts] });
+  if (write.attempts.length > 0)
+    await tx({
+      name: "susu_attempts_upsert",
+      text: ATTEMPTS_UPSERT_SQL,
+      values: [round.id, JSON.stringify(write.attempts)],
+    });
+  if (write.payouts.length > 0)
+    await tx({
+      name: "susu_payouts_upsert",
+      text: PAYOUTS_UPSERT_SQL,
+      values: [round.id, JSON.stringify(write.payouts)],
+    });
 }
 
 const HELD_PAYMENT_COLUMNS = `requested_by, client_reference, seller_person_id, seller_account_id, status, currency,
@@ -634,14 +699,22 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
  * or marketplace charge's caller reference is taken); the caller's transaction then rolls back.
  *
+ * `loadedRound` (optional) gives a changed round as this process loaded it: its child rows are
+ * then diffed against that state's, and only the changed ones written (see writeRoundChildren).
+ *
  * Aggregates are written in a fixed order (people, groups, rounds, held payments,
  * marketplace charges, each by id) so two transactions touching the same rows lock them in the same order and cannot
  * deadlock.
  */
-export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
+export async function writeChangeset(
+  tx: Tx,
+  changes: Changeset,
+  at: Instant,
+  loadedRound?: LoadedRound,
+): Promise<void> {
   for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
-  for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
+  for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at, loadedRound);
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);

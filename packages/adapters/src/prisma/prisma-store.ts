@@ -185,6 +185,8 @@ export class PrismaStore
   readonly #loaded = new Map<string, Group | Round | HeldPayment | MarketplaceCharge>();
   /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
   readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
+  /** The last round loaded of each id through the pool, with its snapshot's text (commits diff its child rows against it). */
+  readonly #roundsLoaded = new Map<string, { readonly round: Round; readonly snapshot: string }>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -441,7 +443,17 @@ export class PrismaStore
     }
     if (loaded.isOk() && operation === "getGroup")
       this.#rememberGroup(loaded.value as Group, row.snapshot_text);
+    if (loaded.isOk() && SNAPSHOT_KIND[operation] === "r")
+      this.#rememberRound(loaded.value as Round, row.snapshot_text);
     return loaded;
+  }
+
+  /** Keeps the last round loaded of each id (most recent last; the oldest go past the bound). */
+  #rememberRound(round: Round, snapshot: string): void {
+    this.#roundsLoaded.delete(round.id);
+    if (this.#roundsLoaded.size >= LOADED_SNAPSHOTS_MAX)
+      this.#roundsLoaded.delete(this.#roundsLoaded.keys().next().value as string);
+    this.#roundsLoaded.set(round.id, { round, snapshot });
   }
 
   /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
@@ -910,7 +922,13 @@ export class PrismaStore
           : undefined);
     const context: FailureContext = aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
-    const inTransaction = () => runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at));
+    // A changed round whose loaded state is known writes only the child rows that changed.
+    const loadedRound = (id: string, version: number) => {
+      const loaded = this.#roundsLoaded.get(id);
+      return loaded?.round.version === version ? loaded : undefined;
+    };
+    const inTransaction = () =>
+      runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
     const single = singleStatementCommit(changes, at, (id, version) => {
       const loaded = this.#groupsLoaded.get(id);

@@ -106,6 +106,100 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(row).toMatchObject({ state: "paying_out", version: 1, sequence: 0, recipientMemberId: "ana" });
   });
 
+  it("a round loaded by the store rewrites only the child rows its change touched", async () => {
+    const opened = { ...aRoundOf(group, [], { id: "round_diff" }), sequence: 5, rotation: 7 };
+    (
+      await store.commit({ ...empty, rounds: [{ state: opened, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    // A row's xmin is the transaction that last wrote it: rows left alone keep theirs.
+    const writers = async () =>
+      new Map(
+        (
+          await db.prisma.$queryRaw<{ key: string; xmin: string }[]>`
+            SELECT 'c:' || member_id AS key, xmin::text FROM contributions WHERE round_id = 'round_diff'
+            UNION ALL
+            SELECT 'a:' || member_id || ':' || attempt, xmin::text FROM contribution_attempts WHERE round_id = 'round_diff'
+            UNION ALL
+            SELECT 'p:' || effect_id, xmin::text FROM payout_transfers WHERE round_id = 'round_diff'`
+        ).map((r) => [r.key, r.xmin]),
+      );
+    const commitFromStore = async (inputs: readonly RoundInput[]) => {
+      const loaded = (await store.getRound("round_diff"))._unsafeUnwrap() as Round;
+      const next = apply(loaded, inputs);
+      const committed = await store.commit({
+        ...empty,
+        rounds: [{ state: next, expectedVersion: loaded.version }],
+      });
+      expect(committed.isErr() ? committed.error : "ok").toBe("ok");
+      return next;
+    };
+    const before = await writers();
+    const succeeded = (m: string) => ({
+      type: "debit_succeeded" as const,
+      memberId: m,
+      attempt: 1,
+      paymentIntentId: `pi_diff_${m}`,
+      chargeId: `ch_diff_${m}`,
+    });
+    await commitFromStore([succeeded("ana")]);
+    const afterOne = await writers();
+    expect([...afterOne.keys()].sort()).toEqual([...before.keys()].sort());
+    const rewritten = [...afterOne].filter(([key, xmin]) => before.get(key) !== xmin).map(([key]) => key);
+    expect(rewritten.sort()).toEqual(["a:ana:1", "c:ana"]);
+
+    // Through a failed transfer and its retry (a payout row replaced: the sweep still runs),
+    // the rows stay those of the snapshot.
+    await commitFromStore([
+      succeeded("ben"),
+      succeeded("cy"),
+      { type: "transfer_failed", sourceMemberId: "ana", attempt: 1, failureCode: "balance_insufficient" },
+    ]);
+    const round = await commitFromStore([{ type: "timer", timer: { kind: "retry_payout", attempt: 2 } }]);
+    const payouts = await db.prisma.payoutTransfer.findMany({
+      where: { roundId: "round_diff" },
+      orderBy: { sourceMemberId: "asc" },
+    });
+    expect(payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId])).toEqual(
+      round.payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId]),
+    );
+    const contributions = await db.prisma.contribution.findMany({ where: { roundId: "round_diff" } });
+    expect(contributions.map((c) => [c.memberId, c.status, c.attemptsCount]).sort()).toEqual(
+      round.contributions.map((c) => [c.memberId, c.status, c.attempts.length]).sort(),
+    );
+  });
+
+  it("a round whose stored snapshot is not the one loaded at its version is a version conflict, nothing written", async () => {
+    const opened = { ...aRoundOf(group, [], { id: "round_forked" }), sequence: 6 };
+    (
+      await store.commit({ ...empty, rounds: [{ state: opened, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    const loaded = (await store.getRound("round_forked"))._unsafeUnwrap() as Round;
+    // Another history at the same version (as a restore could leave): the rows stored are not the loaded state's.
+    await db.prisma.$executeRaw`
+      UPDATE rounds SET snapshot = jsonb_set(snapshot, '{transferGroup}', '"tg_other_history"')
+       WHERE id = 'round_forked'`;
+    const next = apply(loaded, [
+      {
+        type: "debit_succeeded",
+        memberId: "ana",
+        attempt: 1,
+        paymentIntentId: "pi_forked",
+        chargeId: "ch_forked",
+      },
+    ]);
+    const result = await store.commit({
+      ...empty,
+      rounds: [{ state: next, expectedVersion: loaded.version }],
+    });
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict" });
+    const row = await db.prisma.round.findUniqueOrThrow({ where: { id: "round_forked" } });
+    expect(row.version).toBe(loaded.version);
+    expect(
+      (await db.prisma.contribution.findMany({ where: { roundId: "round_forked", status: "succeeded" } }))
+        .length,
+    ).toBe(0);
+  });
+
   describe("refuses impossible states, storing nothing of the changeset", () => {
     // Each forged round gets its own sequence: (group_id, sequence) is unique too.
     let sequence = 10;
