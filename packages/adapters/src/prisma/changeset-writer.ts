@@ -722,9 +722,54 @@ export async function writeChangeset(
   for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
-  await appendOutbox(tx, changes.outbox, at);
-  await appendAudit(tx, changes.audit);
-  if (changes.outboxDone !== undefined) await completeOutboxEffect(tx, changes.outboxDone);
+  await writeTail(tx, changes, at);
+}
+
+/**
+ * The changeset's outbox effects, audit lines and the completion of the effect it records,
+ * each only if it has any: one alone is its own statement; two or three are one statement
+ * (a data-modifying CTE each, every one run in full, whatever the others do), one round trip
+ * instead of up to three. Each part writes what its own statement writes.
+ */
+async function writeTail(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
+  const outbox = outboxRows(changes.outbox);
+  const hasOutbox = outbox.length > 0;
+  const hasAudit = changes.audit.length > 0;
+  const done = changes.outboxDone;
+  if (Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2) {
+    await appendOutbox(tx, changes.outbox, at);
+    await appendAudit(tx, changes.audit);
+    if (done !== undefined) await completeOutboxEffect(tx, done);
+    return;
+  }
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const parts: string[] = [];
+  let name = "susu_tail";
+  if (hasOutbox) {
+    const rows = param(JSON.stringify(outbox));
+    const due = param(DUE_AT_ONCE);
+    const created = param(toDate(at).toISOString());
+    parts.push(`o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created)} ORDER BY r.n ON CONFLICT DO NOTHING)`);
+    name += "_outbox";
+  }
+  if (hasAudit) {
+    parts.push(
+      `a AS (${AUDIT_INSERT_ROWS_SQL(param(JSON.stringify(changes.audit.map(auditRow))))} ORDER BY r.n)`,
+    );
+    name += "_audit";
+  }
+  if (done !== undefined) {
+    const [id, worker, completed] = [param(done.effectId), param(done.workerId), param(toDate(done.at))];
+    parts.push(`d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+                         completed_at = ${completed}
+                   WHERE id = ${id} AND claimed_by = ${worker} AND status = 'pending')`);
+    name += "_done";
+  }
+  await tx({ name, text: `WITH ${parts.join(",\n")}\nSELECT 1 AS written`, values });
 }
 
 /** The effect whose result the changeset records, done with it (the statement of `PrismaStore.complete`). */
