@@ -267,16 +267,10 @@ export type LoadedRound = (
   version: number,
 ) => { readonly round: Round; readonly snapshot: string } | undefined;
 
-async function writeRound(
-  tx: Tx,
-  change: VersionedChange<Round>,
-  at: Instant,
-  loaded: LoadedRound | undefined,
-): Promise<void> {
-  const round = change.state;
-  assertStorable("round", round);
-  const c = roundColumns(round, storedVersion(change), at);
-  const values = [
+/** The round's row as the parameters $1–$18 of its INSERT and UPDATE statements. */
+function roundValues(round: Round, version: number, at: Instant): unknown[] {
+  const c = roundColumns(round, version, at);
+  return [
     round.id,
     c.groupId,
     c.sequence,
@@ -296,6 +290,17 @@ async function writeRound(
     c.version,
     iso(c.updatedAt),
   ];
+}
+
+async function writeRound(
+  tx: Tx,
+  change: VersionedChange<Round>,
+  at: Instant,
+  loaded: LoadedRound | undefined,
+): Promise<void> {
+  const round = change.state;
+  assertStorable("round", round);
+  const values = roundValues(round, storedVersion(change), at);
   const previous =
     change.expectedVersion === undefined ? undefined : loaded?.(round.id, change.expectedVersion);
   await writeVersionedRow(tx, {
@@ -350,14 +355,15 @@ const CONTRIBUTIONS_DELETE_GONE_SQL = `
    WHERE round_id = $1
      AND member_id NOT IN (
            SELECT r.member_id FROM jsonb_to_recordset($2::jsonb) AS r(member_id text))`;
-const CONTRIBUTIONS_UPSERT_SQL = `
+const CONTRIBUTIONS_UPSERT_SQL_ON = (roundId: string, groupId: string, rows: string, gate = "") => `
   INSERT INTO contributions (round_id, member_id, group_id, currency, amount_minor, status, attempts_count,
                              retry_at, stripe_refund_id)
-  SELECT $1, r.member_id, $2, r.currency, r.amount_minor, r.status, r.attempts_count,
+  SELECT ${roundId}, r.member_id, ${groupId}, r.currency, r.amount_minor, r.status, r.attempts_count,
          r.retry_at, r.stripe_refund_id
-    FROM jsonb_to_recordset($3::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            member_id text, currency text, amount_minor bigint, status contribution_status,
            attempts_count integer, retry_at timestamptz, stripe_refund_id text)
+  ${gate}
   ON CONFLICT (round_id, member_id) DO UPDATE SET
     currency = EXCLUDED.currency,
     amount_minor = EXCLUDED.amount_minor,
@@ -365,16 +371,18 @@ const CONTRIBUTIONS_UPSERT_SQL = `
     attempts_count = EXCLUDED.attempts_count,
     retry_at = EXCLUDED.retry_at,
     stripe_refund_id = EXCLUDED.stripe_refund_id`;
-const ATTEMPTS_UPSERT_SQL = `
+const CONTRIBUTIONS_UPSERT_SQL = CONTRIBUTIONS_UPSERT_SQL_ON("$1", "$2", "$3");
+const ATTEMPTS_UPSERT_SQL_ON = (roundId: string, rows: string, gate = "") => `
   INSERT INTO contribution_attempts (round_id, member_id, attempt, effect_id, currency, amount_minor, status,
                                      requested_at, stripe_payment_intent_id, stripe_charge_id, failure_code,
                                      failure_class)
-  SELECT $1, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
+  SELECT ${roundId}, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
          r.requested_at, r.stripe_payment_intent_id, r.stripe_charge_id, r.failure_code, r.failure_class
-    FROM jsonb_to_recordset($2::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            member_id text, attempt integer, effect_id text, currency text, amount_minor bigint,
            status attempt_status, requested_at timestamptz, stripe_payment_intent_id text,
            stripe_charge_id text, failure_code text, failure_class failure_class)
+  ${gate}
   ON CONFLICT (round_id, member_id, attempt) DO UPDATE SET
     effect_id = EXCLUDED.effect_id,
     currency = EXCLUDED.currency,
@@ -385,14 +393,16 @@ const ATTEMPTS_UPSERT_SQL = `
     stripe_charge_id = EXCLUDED.stripe_charge_id,
     failure_code = EXCLUDED.failure_code,
     failure_class = EXCLUDED.failure_class`;
-const PAYOUTS_UPSERT_SQL = `
+const ATTEMPTS_UPSERT_SQL = ATTEMPTS_UPSERT_SQL_ON("$1", "$2");
+const PAYOUTS_UPSERT_SQL_ON = (roundId: string, rows: string, gate = "") => `
   INSERT INTO payout_transfers (round_id, effect_id, source_member_id, source_charge_id, attempt, currency,
                                 amount_minor, status, stripe_transfer_id, failure_code)
-  SELECT $1, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
+  SELECT ${roundId}, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
          r.amount_minor, r.status, r.stripe_transfer_id, r.failure_code
-    FROM jsonb_to_recordset($2::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            effect_id text, source_member_id text, source_charge_id text, attempt integer, currency text,
            amount_minor bigint, status transfer_status, stripe_transfer_id text, failure_code text)
+  ${gate}
   ON CONFLICT (effect_id) DO UPDATE SET
     source_member_id = EXCLUDED.source_member_id,
     source_charge_id = EXCLUDED.source_charge_id,
@@ -402,6 +412,7 @@ const PAYOUTS_UPSERT_SQL = `
     status = EXCLUDED.status,
     stripe_transfer_id = EXCLUDED.stripe_transfer_id,
     failure_code = EXCLUDED.failure_code`;
+const PAYOUTS_UPSERT_SQL = PAYOUTS_UPSERT_SQL_ON("$1", "$2");
 
 /**
  * The round's child rows. With `previous` (the state whose rows are stored: the round's
@@ -880,4 +891,89 @@ export function singleStatementCommit(
         text: CHANGED_GROUP_COMMIT_SQL,
         values: [...values, change.expectedVersion, previousSnapshot, ...rest],
       };
+}
+
+// --- One statement for a round's commits from the dispatcher and the webhook processor ---------
+
+// The round's UPDATE is the gate (as CHANGED_GROUP_COMMIT_SQL's): only where the round is at the
+// expected version with the snapshot it was loaded from do the parts write, each reading the
+// gate's row; found otherwise, nothing is written and the full transaction decides.
+// $1–$18 the round, $19 expected version, $20 the loaded snapshot, $21 the group, $22–$24 the
+// changed contributions, attempts and payouts, $25 audit rows, $26–$28 the completion or nulls;
+// with outbox rows, $29 them, $30 due, $31 created.
+const ROUND_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
+const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean) => `
+  WITH g AS (UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
+              WHERE id = $1 AND version = $19::int AND snapshot = $20::jsonb
+             RETURNING id),
+  c AS (${CONTRIBUTIONS_UPSERT_SQL_ON("$1", "$21", "$22", ROUND_GATE)}),
+  a AS (${ATTEMPTS_UPSERT_SQL_ON("$1", "$23", ROUND_GATE)}),
+  p AS (${PAYOUTS_UPSERT_SQL_ON("$1", "$24", ROUND_GATE)}),
+  au AS (${AUDIT_INSERT_ROWS_SQL("$25")} ${ROUND_GATE} ORDER BY r.n),
+  d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+               completed_at = $28::timestamptz
+         WHERE EXISTS (SELECT 1 FROM g) AND $26::text IS NOT NULL
+           AND id = $26 AND claimed_by = $27 AND status = 'pending')${
+             withOutbox
+               ? `,
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31")} ${ROUND_GATE} ORDER BY r.n ON CONFLICT DO NOTHING)`
+               : ""
+           }
+  SELECT count(*)::int AS written FROM g`;
+
+/**
+ * The whole changeset as one statement when it is a change of one round this process loaded
+ * (`loaded`), whose stored child rows only need upserts (none gone), with outbox effects,
+ * audit lines and a completion — the shape of the dispatcher's and the webhook processor's
+ * round commits — else undefined. One statement is atomic without a transaction: one round
+ * trip instead of `BEGIN`, one per part and `COMMIT`. Like {@link singleStatementCommit}, it
+ * returns `written = 0` having stored nothing when the round was not as loaded, and the
+ * caller then runs {@link writeChangeset} in a transaction, which decides.
+ */
+export function singleStatementRoundCommit(
+  changes: Changeset,
+  at: Instant,
+  loaded: LoadedRound,
+): NamedStatement | undefined {
+  const [change, ...otherRounds] = changes.rounds;
+  if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
+    return undefined;
+  if (changes.people.length > 0 || changes.groups.length > 0) return undefined;
+  if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
+  if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
+  if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
+  const round = change.state;
+  const previous = loaded(round.id, change.expectedVersion);
+  if (previous === undefined) return undefined;
+  try {
+    assertStorable("round", round);
+  } catch {
+    return undefined; // the transaction refuses it, as it refuses any state it cannot store
+  }
+  const rows = roundChildRows(round);
+  const before = roundChildRows(previous.round);
+  const contributions = rowsChanged(before.contributions, rows.contributions, (r) => r.member_id);
+  const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
+  const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
+  if (contributions.anyGone || attempts.anyGone || payouts.anyGone) return undefined;
+  const outbox = outboxRows(changes.outbox);
+  const done = changes.outboxDone;
+  const values = [
+    ...roundValues(round, storedVersion(change), at),
+    change.expectedVersion,
+    previous.snapshot,
+    round.groupId,
+    JSON.stringify(contributions.changed),
+    JSON.stringify(attempts.changed),
+    JSON.stringify(payouts.changed),
+    JSON.stringify(changes.audit.map(auditRow)),
+    done?.effectId ?? null,
+    done?.workerId ?? null,
+    done === undefined ? null : toDate(done.at).toISOString(),
+    ...(outbox.length > 0 ? [JSON.stringify(outbox), DUE_AT_ONCE, toDate(at).toISOString()] : []),
+  ];
+  return outbox.length > 0
+    ? { name: "susu_commit_round_outbox", text: CHANGED_ROUND_COMMIT_SQL(true), values }
+    : { name: "susu_commit_round", text: CHANGED_ROUND_COMMIT_SQL(false), values };
 }

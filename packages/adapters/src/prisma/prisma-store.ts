@@ -52,7 +52,12 @@ import {
   runStatement,
   runTransaction,
 } from "../db/prisma-client.js";
-import { OUTBOX_COMPLETE_SQL, singleStatementCommit, writeChangeset } from "./changeset-writer.js";
+import {
+  OUTBOX_COMPLETE_SQL,
+  singleStatementCommit,
+  singleStatementRoundCommit,
+  writeChangeset,
+} from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import {
@@ -930,10 +935,12 @@ export class PrismaStore
     const inTransaction = () =>
       runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
-    const single = singleStatementCommit(changes, at, (id, version) => {
-      const loaded = this.#groupsLoaded.get(id);
-      return loaded?.group.version === version ? loaded : undefined;
-    });
+    // A change of one round this process loaded (the dispatcher's, the webhook processor's): the same.
+    const single =
+      singleStatementCommit(changes, at, (id, version) => {
+        const loaded = this.#groupsLoaded.get(id);
+        return loaded?.group.version === version ? loaded : undefined;
+      }) ?? singleStatementRoundCommit(changes, at, loadedRound);
     if (single === undefined) return fromDatabase(inTransaction, context);
     return fromDatabase(async () => {
       try {
@@ -947,7 +954,7 @@ export class PrismaStore
         if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
           throw error;
       }
-      // Nothing was written: the group was not as this change expected. The transaction decides.
+      // Nothing was written: the group or round was not as this change expected. The transaction decides.
       return inTransaction();
     }, context);
   }

@@ -10,6 +10,7 @@ import {
   type RoundInput,
 } from "@susu/domain";
 import { anActiveGroup, aRoundOf, peopleOf } from "@susu/domain/testing";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/prisma/generated/client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -123,14 +124,28 @@ describe("PostgreSQL storage beyond the contract", () => {
             SELECT 'p:' || effect_id, xmin::text FROM payout_transfers WHERE round_id = 'round_diff'`
         ).map((r) => [r.key, r.xmin]),
       );
-    const commitFromStore = async (inputs: readonly RoundInput[]) => {
+    // The statements the commits send (by prepared name, or a simple query's first word).
+    let sent: string[] = [];
+    const commitFromStore = async (inputs: readonly RoundInput[], extra: Partial<Changeset> = {}) => {
       const loaded = (await store.getRound("round_diff"))._unsafeUnwrap() as Round;
       const next = apply(loaded, inputs);
-      const committed = await store.commit({
-        ...empty,
-        rounds: [{ state: next, expectedVersion: loaded.version }],
-      });
-      expect(committed.isErr() ? committed.error : "ok").toBe("ok");
+      const query = pg.Client.prototype.query;
+      sent = [];
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        const first = args[0] as string | { name?: string };
+        sent.push(typeof first === "string" ? (first.split(" ")[0] ?? "") : (first.name ?? "?"));
+        return (query as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof query;
+      try {
+        const committed = await store.commit({
+          ...empty,
+          ...extra,
+          rounds: [{ state: next, expectedVersion: loaded.version }],
+        });
+        expect(committed.isErr() ? committed.error : "ok").toBe("ok");
+      } finally {
+        pg.Client.prototype.query = query;
+      }
       return next;
     };
     const before = await writers();
@@ -146,6 +161,8 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect([...afterOne.keys()].sort()).toEqual([...before.keys()].sort());
     const rewritten = [...afterOne].filter(([key, xmin]) => before.get(key) !== xmin).map(([key]) => key);
     expect(rewritten.sort()).toEqual(["a:ana:1", "c:ana"]);
+    // Only rows changed, none gone: the commit is one statement, no BEGIN/COMMIT.
+    expect(sent).toEqual(["susu_commit_round"]);
 
     // Through a failed transfer and its retry (a payout row replaced: the sweep still runs),
     // the rows stay those of the snapshot.
@@ -166,6 +183,51 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(contributions.map((c) => [c.memberId, c.status, c.attemptsCount]).sort()).toEqual(
       round.contributions.map((c) => [c.memberId, c.status, c.attempts.length]).sort(),
     );
+
+    // With outbox effects, audit lines and the completion of a claimed effect: still one
+    // statement, and each part written.
+    const timer = (id: string) => ({
+      kind: "schedule_timer" as const,
+      id,
+      aggregate: "round" as const,
+      aggregateId: "round_diff",
+      at: T,
+      timer: { kind: "collection_deadline" as const },
+    });
+    (await store.commit({ ...empty, outbox: [timer("round_diff:claimed")] }))._unsafeUnwrap();
+    expect(
+      (await store.claimDue("w_diff", T, 60_000, 100))._unsafeUnwrap().map((r) => r.effect.id),
+    ).toContain("round_diff:claimed");
+    const audit = { at: T, aggregate: "round" as const, aggregateId: "round_diff", actor: "test" };
+    await commitFromStore(
+      [{ type: "transfer_created", sourceMemberId: "ben", attempt: 1, transferId: "tr_diff_ben" }],
+      {
+        outbox: [timer("round_diff:next")],
+        audit: [{ ...audit, action: "transfer_created", outcome: "applied" }],
+        outboxDone: { effectId: "round_diff:claimed", workerId: "w_diff", at: T },
+      },
+    );
+    expect(sent).toEqual(["susu_commit_round_outbox"]);
+    const effects = await db.prisma.outboxEffect.findMany({
+      where: { aggregateId: "round_diff" },
+      orderBy: { id: "asc" },
+    });
+    expect(effects.map((e) => [e.id, e.status])).toEqual([
+      ["round_diff:claimed", "done"],
+      ["round_diff:next", "pending"],
+    ]);
+    expect(
+      await db.prisma.$queryRawUnsafe<{ action: string }[]>(
+        "SELECT action FROM audit_log WHERE aggregate_id = 'round_diff'",
+      ),
+    ).toEqual([{ action: "transfer_created" }]);
+    const ben = await db.prisma.payoutTransfer.findFirstOrThrow({
+      where: { roundId: "round_diff", sourceMemberId: "ben" },
+    });
+    expect(ben.stripeTransferId).toBe("tr_diff_ben");
+    // Leave no due effect to the tests after.
+    for (const r of (await store.claimDue("w_diff", T, 60_000, 100))._unsafeUnwrap())
+      (await store.complete(r.effect.id, "w_diff", T))._unsafeUnwrap();
   });
 
   it("a round whose stored snapshot is not the one loaded at its version is a version conflict, nothing written", async () => {
