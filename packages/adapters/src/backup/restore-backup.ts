@@ -16,6 +16,7 @@ import {
   BackupFileError,
   type BackupManifest,
   END_LINE,
+  FRAME_LINE_MAX,
   FrameReader,
   parseFrame,
   parseManifest,
@@ -196,7 +197,7 @@ async function copyTableIn(
   let bytes = 0;
   try {
     for (;;) {
-      const frame = parseFrame(await reader.line(64));
+      const frame = parseFrame(await reader.line(FRAME_LINE_MAX));
       if (frame.kind === "end") {
         if (frame.bytes !== bytes || frame.sha256 !== hash.digest("hex"))
           throw new BackupFileError(`the data of ${target} is corrupted (size or SHA-256 differs)`);
@@ -268,7 +269,7 @@ async function loadData(
       rows += table.rows;
       progress(`  ${table.schema}.${table.name}: ${table.rows} row(s)`);
     }
-    if ((await reader.line(64)) !== END_LINE || !(await reader.atEnd()))
+    if ((await reader.line(FRAME_LINE_MAX)) !== END_LINE || !(await reader.atEnd()))
       throw new BackupFileError(`${path} has data after its last table (corrupted file?)`);
 
     for (const sequence of manifest.sequences) {
