@@ -116,6 +116,13 @@ export class FrameReader {
   }
 }
 
+/**
+ * The longest frame line a reader accepts: a table's trailer `E <bytes> <sha256>` is 68
+ * characters and more (a 64-character limit refused a valid trailer cut by a chunk boundary
+ * past its 64th byte, and reported a file truncated there as "too long").
+ */
+export const FRAME_LINE_MAX = 128;
+
 /** A chunk frame's header: `D <length>`. */
 export function chunkHeader(length: number): string {
   return `D ${length}\n`;

@@ -16,6 +16,7 @@ import {
   BackupFileError,
   type BackupManifest,
   END_LINE,
+  FRAME_LINE_MAX,
   FrameReader,
   parseFrame,
   parseManifest,
@@ -29,9 +30,6 @@ import {
   STABLE_TEXT_SETTINGS,
   tableDigest,
 } from "./catalog.js";
-
-/** Longest frame line: `E <bytes> <64 hex digits>` is about 75; `D <length>` and `END` are shorter. */
-const FRAME_LINE_MAX = 128;
 
 /**
  * A restore that was refused before anything was written, or stopped (its transaction

@@ -254,12 +254,23 @@ const ROUND_UPDATE_SQL = `
   UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
    WHERE id = $1 AND version = $19::int
   RETURNING 1 AS updated`;
+// The same, only where the stored snapshot is also the one the change was made from ($19):
+// then the child rows stored are that snapshot's, and only the rows that differ are written.
+const ROUND_UPDATE_FROM_SQL = `
+  UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
+   WHERE id = $1 AND version = $20::int AND snapshot = $19::jsonb
+  RETURNING 1 AS updated`;
 
-async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): Promise<void> {
-  const round = change.state;
-  assertStorable("round", round);
-  const c = roundColumns(round, storedVersion(change), at);
-  const values = [
+/** A round as this process last loaded it, if it was at `version`: its state and its stored snapshot's text. */
+export type LoadedRound = (
+  id: string,
+  version: number,
+) => { readonly round: Round; readonly snapshot: string } | undefined;
+
+/** The round's row as the parameters $1–$18 of its INSERT and UPDATE statements. */
+function roundValues(round: Round, version: number, at: Instant): unknown[] {
+  const c = roundColumns(round, version, at);
+  return [
     round.id,
     c.groupId,
     c.sequence,
@@ -279,15 +290,52 @@ async function writeRound(tx: Tx, change: VersionedChange<Round>, at: Instant): 
     c.version,
     iso(c.updatedAt),
   ];
+}
+
+async function writeRound(
+  tx: Tx,
+  change: VersionedChange<Round>,
+  at: Instant,
+  loaded: LoadedRound | undefined,
+): Promise<void> {
+  const round = change.state;
+  assertStorable("round", round);
+  const values = roundValues(round, storedVersion(change), at);
+  const previous =
+    change.expectedVersion === undefined ? undefined : loaded?.(round.id, change.expectedVersion);
   await writeVersionedRow(tx, {
     aggregate: "round",
     table: "rounds",
     id: round.id,
     expectedVersion: change.expectedVersion,
     insert: { name: "susu_round_insert", text: ROUND_INSERT_SQL, values },
-    update: { name: "susu_round_update", text: ROUND_UPDATE_SQL, values },
+    // Found at the version but with another snapshot (never in a history without forks):
+    // a version conflict, and the use case reloads the round.
+    update:
+      previous === undefined
+        ? { name: "susu_round_update", text: ROUND_UPDATE_SQL, values }
+        : {
+            name: "susu_round_update_from",
+            text: ROUND_UPDATE_FROM_SQL,
+            values: [...values, previous.snapshot],
+          },
   });
-  await writeRoundChildren(tx, round, change.expectedVersion === undefined);
+  await writeRoundChildren(tx, round, change.expectedVersion === undefined, previous?.round);
+}
+
+/**
+ * The rows of `after` that are not in `before` as they are (new or changed), and whether any
+ * key of `before` is gone from `after`.
+ */
+function rowsChanged<T>(
+  before: readonly T[],
+  after: readonly T[],
+  key: (row: T) => string,
+): { readonly changed: T[]; readonly anyGone: boolean } {
+  const stored = new Map(before.map((row) => [key(row), JSON.stringify(row)]));
+  const changed = after.filter((row) => stored.get(key(row)) !== JSON.stringify(row));
+  const kept = new Set(after.map(key));
+  return { changed, anyGone: before.some((row) => !kept.has(key(row))) };
 }
 
 // Rows the state no longer has go first, children before parents (the keys restrict
@@ -307,14 +355,15 @@ const CONTRIBUTIONS_DELETE_GONE_SQL = `
    WHERE round_id = $1
      AND member_id NOT IN (
            SELECT r.member_id FROM jsonb_to_recordset($2::jsonb) AS r(member_id text))`;
-const CONTRIBUTIONS_UPSERT_SQL = `
+const CONTRIBUTIONS_UPSERT_SQL_ON = (roundId: string, groupId: string, rows: string, gate = "") => `
   INSERT INTO contributions (round_id, member_id, group_id, currency, amount_minor, status, attempts_count,
                              retry_at, stripe_refund_id)
-  SELECT $1, r.member_id, $2, r.currency, r.amount_minor, r.status, r.attempts_count,
+  SELECT ${roundId}, r.member_id, ${groupId}, r.currency, r.amount_minor, r.status, r.attempts_count,
          r.retry_at, r.stripe_refund_id
-    FROM jsonb_to_recordset($3::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            member_id text, currency text, amount_minor bigint, status contribution_status,
            attempts_count integer, retry_at timestamptz, stripe_refund_id text)
+  ${gate}
   ON CONFLICT (round_id, member_id) DO UPDATE SET
     currency = EXCLUDED.currency,
     amount_minor = EXCLUDED.amount_minor,
@@ -322,16 +371,18 @@ const CONTRIBUTIONS_UPSERT_SQL = `
     attempts_count = EXCLUDED.attempts_count,
     retry_at = EXCLUDED.retry_at,
     stripe_refund_id = EXCLUDED.stripe_refund_id`;
-const ATTEMPTS_UPSERT_SQL = `
+const CONTRIBUTIONS_UPSERT_SQL = CONTRIBUTIONS_UPSERT_SQL_ON("$1", "$2", "$3");
+const ATTEMPTS_UPSERT_SQL_ON = (roundId: string, rows: string, gate = "") => `
   INSERT INTO contribution_attempts (round_id, member_id, attempt, effect_id, currency, amount_minor, status,
                                      requested_at, stripe_payment_intent_id, stripe_charge_id, failure_code,
                                      failure_class)
-  SELECT $1, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
+  SELECT ${roundId}, r.member_id, r.attempt, r.effect_id, r.currency, r.amount_minor, r.status,
          r.requested_at, r.stripe_payment_intent_id, r.stripe_charge_id, r.failure_code, r.failure_class
-    FROM jsonb_to_recordset($2::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            member_id text, attempt integer, effect_id text, currency text, amount_minor bigint,
            status attempt_status, requested_at timestamptz, stripe_payment_intent_id text,
            stripe_charge_id text, failure_code text, failure_class failure_class)
+  ${gate}
   ON CONFLICT (round_id, member_id, attempt) DO UPDATE SET
     effect_id = EXCLUDED.effect_id,
     currency = EXCLUDED.currency,
@@ -342,14 +393,16 @@ const ATTEMPTS_UPSERT_SQL = `
     stripe_charge_id = EXCLUDED.stripe_charge_id,
     failure_code = EXCLUDED.failure_code,
     failure_class = EXCLUDED.failure_class`;
-const PAYOUTS_UPSERT_SQL = `
+const ATTEMPTS_UPSERT_SQL = ATTEMPTS_UPSERT_SQL_ON("$1", "$2");
+const PAYOUTS_UPSERT_SQL_ON = (roundId: string, rows: string, gate = "") => `
   INSERT INTO payout_transfers (round_id, effect_id, source_member_id, source_charge_id, attempt, currency,
                                 amount_minor, status, stripe_transfer_id, failure_code)
-  SELECT $1, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
+  SELECT ${roundId}, r.effect_id, r.source_member_id, r.source_charge_id, r.attempt, r.currency,
          r.amount_minor, r.status, r.stripe_transfer_id, r.failure_code
-    FROM jsonb_to_recordset($2::jsonb) AS r(
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            effect_id text, source_member_id text, source_charge_id text, attempt integer, currency text,
            amount_minor bigint, status transfer_status, stripe_transfer_id text, failure_code text)
+  ${gate}
   ON CONFLICT (effect_id) DO UPDATE SET
     source_member_id = EXCLUDED.source_member_id,
     source_charge_id = EXCLUDED.source_charge_id,
@@ -359,41 +412,64 @@ const PAYOUTS_UPSERT_SQL = `
     status = EXCLUDED.status,
     stripe_transfer_id = EXCLUDED.stripe_transfer_id,
     failure_code = EXCLUDED.failure_code`;
+const PAYOUTS_UPSERT_SQL = PAYOUTS_UPSERT_SQL_ON("$1", "$2");
 
-async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean): Promise<void> {
+/**
+ * The round's child rows. With `previous` (the state whose rows are stored: the round's
+ * UPDATE found its snapshot), only rows that differ are upserted and a DELETE runs only for a
+ * table with a row gone; otherwise every row is rewritten and every table swept.
+ */
+async function writeRoundChildren(tx: Tx, round: Round, isNew: boolean, previous?: Round): Promise<void> {
   const rows = roundChildRows(round);
-  const contributions = JSON.stringify(rows.contributions);
-  const attempts = JSON.stringify(rows.attempts);
-  const payouts = JSON.stringify(rows.payouts);
-  if (!isNew) {
+  let write = rows;
+  let gone = { contributions: !isNew, attempts: !isNew, payouts: !isNew };
+  if (previous !== undefined) {
+    const before = roundChildRows(previous);
+    const contributions = rowsChanged(before.contributions, rows.contributions, (r) => r.member_id);
+    const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
+    const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
+    write = { contributions: contributions.changed, attempts: attempts.changed, payouts: payouts.changed };
+    gone = { contributions: contributions.anyGone, attempts: attempts.anyGone, payouts: payouts.anyGone };
+  }
+  // The sweeps name every row the state keeps (not only the changed ones).
+  if (gone.payouts)
     await tx({
       name: "susu_payouts_delete_gone",
       text: PAYOUTS_DELETE_GONE_SQL,
-      values: [round.id, payouts],
+      values: [round.id, JSON.stringify(rows.payouts)],
     });
+  if (gone.attempts)
     await tx({
       name: "susu_attempts_delete_gone",
       text: ATTEMPTS_DELETE_GONE_SQL,
-      values: [round.id, attempts],
+      values: [round.id, JSON.stringify(rows.attempts)],
     });
+  if (gone.contributions)
     await tx({
       name: "susu_contributions_delete_gone",
       text: CONTRIBUTIONS_DELETE_GONE_SQL,
-      values: [round.id, contributions],
+      values: [round.id, JSON.stringify(rows.contributions)],
     });
-  }
   // A new round's children are written too (a round opens with its contributions); an
   // empty list is a statement that inserts nothing, skipped.
-  if (rows.contributions.length > 0)
+  if (write.contributions.length > 0)
     await tx({
       name: "susu_contributions_upsert",
       text: CONTRIBUTIONS_UPSERT_SQL,
-      values: [round.id, round.groupId, contributions],
+      values: [round.id, round.groupId, JSON.stringify(write.contributions)],
     });
-  if (rows.attempts.length > 0)
-    await tx({ name: "susu_attempts_upsert", text: ATTEMPTS_UPSERT_SQL, values: [round.id, attempts] });
-  if (rows.payouts.length > 0)
-    await tx({ name: "susu_payouts_upsert", text: PAYOUTS_UPSERT_SQL, values: [round.id, payouts] });
+  if (write.attempts.length > 0)
+    await tx({
+      name: "susu_attempts_upsert",
+      text: ATTEMPTS_UPSERT_SQL,
+      values: [round.id, JSON.stringify(write.attempts)],
+    });
+  if (write.payouts.length > 0)
+    await tx({
+      name: "susu_payouts_upsert",
+      text: PAYOUTS_UPSERT_SQL,
+      values: [round.id, JSON.stringify(write.payouts)],
+    });
 }
 
 const HELD_PAYMENT_COLUMNS = `requested_by, client_reference, seller_person_id, seller_account_id, status, currency,
@@ -634,14 +710,22 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * aggregate's stored version is not the expected one (or `duplicate` when a held payment's
  * or marketplace charge's caller reference is taken); the caller's transaction then rolls back.
  *
+ * `loadedRound` (optional) gives a changed round as this process loaded it: its child rows are
+ * then diffed against that state's, and only the changed ones written (see writeRoundChildren).
+ *
  * Aggregates are written in a fixed order (people, groups, rounds, held payments,
  * marketplace charges, each by id) so two transactions touching the same rows lock them in the same order and cannot
  * deadlock.
  */
-export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
+export async function writeChangeset(
+  tx: Tx,
+  changes: Changeset,
+  at: Instant,
+  loadedRound?: LoadedRound,
+): Promise<void> {
   for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
-  for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at);
+  for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at, loadedRound);
   for (const change of [...(changes.heldPayments ?? [])].sort(byId)) await writeHeldPayment(tx, change, at);
   for (const change of [...(changes.marketplaceCharges ?? [])].sort(byId))
     await writeMarketplaceCharge(tx, change, at);
@@ -649,9 +733,54 @@ export async function writeChangeset(tx: Tx, changes: Changeset, at: Instant): P
   for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
-  await appendOutbox(tx, changes.outbox, at);
-  await appendAudit(tx, changes.audit);
-  if (changes.outboxDone !== undefined) await completeOutboxEffect(tx, changes.outboxDone);
+  await writeTail(tx, changes, at);
+}
+
+/**
+ * The changeset's outbox effects, audit lines and the completion of the effect it records,
+ * each only if it has any: one alone is its own statement; two or three are one statement
+ * (a data-modifying CTE each, every one run in full, whatever the others do), one round trip
+ * instead of up to three. Each part writes what its own statement writes.
+ */
+async function writeTail(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
+  const outbox = outboxRows(changes.outbox);
+  const hasOutbox = outbox.length > 0;
+  const hasAudit = changes.audit.length > 0;
+  const done = changes.outboxDone;
+  if (Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2) {
+    await appendOutbox(tx, changes.outbox, at);
+    await appendAudit(tx, changes.audit);
+    if (done !== undefined) await completeOutboxEffect(tx, done);
+    return;
+  }
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const parts: string[] = [];
+  let name = "susu_tail";
+  if (hasOutbox) {
+    const rows = param(JSON.stringify(outbox));
+    const due = param(DUE_AT_ONCE);
+    const created = param(toDate(at).toISOString());
+    parts.push(`o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created)} ORDER BY r.n ON CONFLICT DO NOTHING)`);
+    name += "_outbox";
+  }
+  if (hasAudit) {
+    parts.push(
+      `a AS (${AUDIT_INSERT_ROWS_SQL(param(JSON.stringify(changes.audit.map(auditRow))))} ORDER BY r.n)`,
+    );
+    name += "_audit";
+  }
+  if (done !== undefined) {
+    const [id, worker, completed] = [param(done.effectId), param(done.workerId), param(toDate(done.at))];
+    parts.push(`d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+                         completed_at = ${completed}
+                   WHERE id = ${id} AND claimed_by = ${worker} AND status = 'pending')`);
+    name += "_done";
+  }
+  await tx({ name, text: `WITH ${parts.join(",\n")}\nSELECT 1 AS written`, values });
 }
 
 /** The effect whose result the changeset records, done with it (the statement of `PrismaStore.complete`). */
@@ -762,4 +891,89 @@ export function singleStatementCommit(
         text: CHANGED_GROUP_COMMIT_SQL,
         values: [...values, change.expectedVersion, previousSnapshot, ...rest],
       };
+}
+
+// --- One statement for a round's commits from the dispatcher and the webhook processor ---------
+
+// The round's UPDATE is the gate (as CHANGED_GROUP_COMMIT_SQL's): only where the round is at the
+// expected version with the snapshot it was loaded from do the parts write, each reading the
+// gate's row; found otherwise, nothing is written and the full transaction decides.
+// $1–$18 the round, $19 expected version, $20 the loaded snapshot, $21 the group, $22–$24 the
+// changed contributions, attempts and payouts, $25 audit rows, $26–$28 the completion or nulls;
+// with outbox rows, $29 them, $30 due, $31 created.
+const ROUND_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
+const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean) => `
+  WITH g AS (UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
+              WHERE id = $1 AND version = $19::int AND snapshot = $20::jsonb
+             RETURNING id),
+  c AS (${CONTRIBUTIONS_UPSERT_SQL_ON("$1", "$21", "$22", ROUND_GATE)}),
+  a AS (${ATTEMPTS_UPSERT_SQL_ON("$1", "$23", ROUND_GATE)}),
+  p AS (${PAYOUTS_UPSERT_SQL_ON("$1", "$24", ROUND_GATE)}),
+  au AS (${AUDIT_INSERT_ROWS_SQL("$25")} ${ROUND_GATE} ORDER BY r.n),
+  d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+               completed_at = $28::timestamptz
+         WHERE EXISTS (SELECT 1 FROM g) AND $26::text IS NOT NULL
+           AND id = $26 AND claimed_by = $27 AND status = 'pending')${
+             withOutbox
+               ? `,
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31")} ${ROUND_GATE} ORDER BY r.n ON CONFLICT DO NOTHING)`
+               : ""
+           }
+  SELECT count(*)::int AS written FROM g`;
+
+/**
+ * The whole changeset as one statement when it is a change of one round this process loaded
+ * (`loaded`), whose stored child rows only need upserts (none gone), with outbox effects,
+ * audit lines and a completion — the shape of the dispatcher's and the webhook processor's
+ * round commits — else undefined. One statement is atomic without a transaction: one round
+ * trip instead of `BEGIN`, one per part and `COMMIT`. Like {@link singleStatementCommit}, it
+ * returns `written = 0` having stored nothing when the round was not as loaded, and the
+ * caller then runs {@link writeChangeset} in a transaction, which decides.
+ */
+export function singleStatementRoundCommit(
+  changes: Changeset,
+  at: Instant,
+  loaded: LoadedRound,
+): NamedStatement | undefined {
+  const [change, ...otherRounds] = changes.rounds;
+  if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
+    return undefined;
+  if (changes.people.length > 0 || changes.groups.length > 0) return undefined;
+  if ((changes.heldPayments?.length ?? 0) > 0 || (changes.payouts?.length ?? 0) > 0) return undefined;
+  if ((changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
+  if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
+  const round = change.state;
+  const previous = loaded(round.id, change.expectedVersion);
+  if (previous === undefined) return undefined;
+  try {
+    assertStorable("round", round);
+  } catch {
+    return undefined; // the transaction refuses it, as it refuses any state it cannot store
+  }
+  const rows = roundChildRows(round);
+  const before = roundChildRows(previous.round);
+  const contributions = rowsChanged(before.contributions, rows.contributions, (r) => r.member_id);
+  const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
+  const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
+  if (contributions.anyGone || attempts.anyGone || payouts.anyGone) return undefined;
+  const outbox = outboxRows(changes.outbox);
+  const done = changes.outboxDone;
+  const values = [
+    ...roundValues(round, storedVersion(change), at),
+    change.expectedVersion,
+    previous.snapshot,
+    round.groupId,
+    JSON.stringify(contributions.changed),
+    JSON.stringify(attempts.changed),
+    JSON.stringify(payouts.changed),
+    JSON.stringify(changes.audit.map(auditRow)),
+    done?.effectId ?? null,
+    done?.workerId ?? null,
+    done === undefined ? null : toDate(done.at).toISOString(),
+    ...(outbox.length > 0 ? [JSON.stringify(outbox), DUE_AT_ONCE, toDate(at).toISOString()] : []),
+  ];
+  return outbox.length > 0
+    ? { name: "susu_commit_round_outbox", text: CHANGED_ROUND_COMMIT_SQL(true), values }
+    : { name: "susu_commit_round", text: CHANGED_ROUND_COMMIT_SQL(false), values };
 }

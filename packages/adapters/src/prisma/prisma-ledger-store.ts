@@ -22,7 +22,6 @@ import {
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
 import { type PrismaClient, runTransaction, type StatementRunner } from "../db/prisma-client.js";
-import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseLedgerTransaction } from "./snapshots.js";
@@ -86,12 +85,6 @@ interface TransactionRow {
   readonly postings: readonly PostingRow[];
 }
 
-const LEDGER_TRANSACTION_INSERT_SQL = `
-  INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
-  VALUES ($1, $2::ledger_transaction_kind, $3, $4::jsonb, $5, $6)
-  ON CONFLICT (id) DO NOTHING
-  RETURNING 1 AS inserted`;
-
 // A stored transaction with its postings, one row per posting (none: a row of nulls).
 const LEDGER_TRANSACTION_STORED_SQL = `
   SELECT t.id, t.kind::text AS kind, t.occurred_at, t.refs,
@@ -102,14 +95,27 @@ const LEDGER_TRANSACTION_STORED_SQL = `
    WHERE t.id = $1
    ORDER BY p.position`;
 
-// $1 now, $2 the net movement per (account, currency), $3 the transaction, $4 its postings.
-// The postings may name accounts the upsert beside them creates: foreign keys are checked at
-// the statement's end.
+// One statement: the transaction row (a no-op when the id is stored already), and only if it
+// was inserted, each account's balance moved by the net of its postings and the postings
+// appended; with $10, the outbox effect that carries the posting marked done while $11 holds
+// its claim (as OUTBOX_COMPLETE_SQL), inserted or not — a later failure in the transaction
+// rolls it back. The postings may name the transaction and accounts the parts beside them
+// create: foreign keys are checked at the statement's end.
+// $1–$5 the transaction (id, kind, occurred at, refs, round), $6 now, $7 the net movement per
+// (account, currency), $8 its postings; $9–$11 the completion (effect, worker, at) or nulls.
+// One row: inserted 0 (nothing else written) or 1 with each moved account's balance, and
+// completed 1 when the effect was marked done.
 const LEDGER_POST_SQL = `
-  WITH moved AS (
+  WITH t AS (
+    INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
+    VALUES ($1, $2::ledger_transaction_kind, $3, $4::jsonb, $5, $6)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id),
+  moved AS (
     INSERT INTO ledger_accounts (id, currency, balance_minor, created_at, updated_at)
-    SELECT d.id, d.currency, d.delta, $1, $1
-      FROM jsonb_to_recordset($2::jsonb) AS d(id text, currency text, delta bigint)
+    SELECT d.id, d.currency, d.delta, $6, $6
+      FROM jsonb_to_recordset($7::jsonb) AS d(id text, currency text, delta bigint)
+     WHERE EXISTS (SELECT 1 FROM t)
      ORDER BY d.id, d.currency
     ON CONFLICT (id, currency) DO UPDATE
       SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
@@ -117,10 +123,16 @@ const LEDGER_POST_SQL = `
     RETURNING id, currency, balance_minor),
   posted AS (
     INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
-    SELECT $3, r.position, r.account_id, r.direction::posting_direction, r.currency, r.amount_minor
-      FROM jsonb_to_recordset($4::jsonb) AS r(position integer, account_id text, direction text,
-                                              currency text, amount_minor bigint))
-  SELECT id, currency::text AS currency, balance_minor::text AS balance_minor FROM moved`;
+    SELECT t.id, r.position, r.account_id, r.direction::posting_direction, r.currency, r.amount_minor
+      FROM t, jsonb_to_recordset($8::jsonb) AS r(position integer, account_id text, direction text,
+                                                 currency text, amount_minor bigint)),
+  done AS (
+    UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $11
+     WHERE $9::text IS NOT NULL AND id = $9 AND claimed_by = $10 AND status = 'pending'
+    RETURNING id)
+  SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM done)::int AS completed,
+         m.id, m.currency::text AS currency, m.balance_minor::text AS balance_minor
+    FROM (SELECT 1) AS one LEFT JOIN moved m ON true`;
 
 /** A row of {@link LEDGER_TRANSACTION_STORED_SQL}. */
 interface StoredPostingRow {
@@ -240,16 +252,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
     const limits = { timeoutMs: LEDGER_TRANSACTION_TIMEOUT_MS, maxWaitMs: LEDGER_TRANSACTION_MAX_WAIT_MS };
     return fromDatabase(
-      runTransaction(this.#prisma, limits, async (run) => {
-        await this.#post(run, transaction, at);
-        if (completion === undefined) return false;
-        const done = await run({
-          name: "susu_outbox_complete",
-          text: OUTBOX_COMPLETE_SQL,
-          values: [completion.effectId, completion.workerId, toDate(completion.at)],
-        });
-        return done.rowCount > 0;
-      }),
+      runTransaction(this.#prisma, limits, (run) => this.#post(run, transaction, at, completion)),
       { operation: "ledger post" },
     );
   }
@@ -260,34 +263,12 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
    * statement that moves each account's balance by the net of its postings and appends the
    * postings. Balanced per currency is checked at COMMIT by the tables' triggers.
    */
-  async #post(run: StatementRunner, transaction: LedgerTransaction, at: number): Promise<void> {
-    const inserted = await run({
-      name: "susu_ledger_transaction_insert",
-      text: LEDGER_TRANSACTION_INSERT_SQL,
-      values: [
-        transaction.id,
-        transaction.kind,
-        toDate(transaction.occurredAt),
-        JSON.stringify(transaction.refs),
-        transaction.refs.roundId ?? null,
-        toDate(at),
-      ],
-    });
-    if (inserted.rowCount === 0) {
-      // Already posted (by us earlier, or by a concurrent post that has now committed:
-      // the INSERT waited for it). The same content is a retry; anything else a conflict.
-      const { rows } = await run<StoredPostingRow>({
-        name: "susu_ledger_transaction_stored",
-        text: LEDGER_TRANSACTION_STORED_SQL,
-        values: [transaction.id],
-      });
-      const existing = storedTransactionOf(rows);
-      if (existing?.isOk() && sameTransactionContent(existing.value, transaction)) return;
-      throw duplicate(
-        `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
-      );
-    }
-
+  async #post(
+    run: StatementRunner,
+    transaction: LedgerTransaction,
+    at: number,
+    completion: OutboxCompletion | undefined,
+  ): Promise<boolean> {
     // Net movement per (account, currency): one row each, since an upsert may touch a row once.
     const net = new Map<string, { id: string; currency: CurrencyCode; delta: string }>();
     const sums = new Map<string, number>();
@@ -307,16 +288,55 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     }));
     // Applied in the database's order of (id, currency), so two posts that touch the same
     // accounts lock them in the same order and cannot deadlock.
-    const { rows: balances } = await run<{ id: string; currency: string; balance_minor: string }>({
-      name: "susu_ledger_post",
+    const { rows } = await run<{
+      inserted: number;
+      completed: number;
+      id: string | null;
+      currency: string | null;
+      balance_minor: string | null;
+    }>({
+      name: "susu_ledger_post_once",
       text: LEDGER_POST_SQL,
-      values: [toDate(at), JSON.stringify([...net.values()]), transaction.id, JSON.stringify(postings)],
+      values: [
+        transaction.id,
+        transaction.kind,
+        toDate(transaction.occurredAt),
+        JSON.stringify(transaction.refs),
+        transaction.refs.roundId ?? null,
+        toDate(at),
+        JSON.stringify([...net.values()]),
+        JSON.stringify(postings),
+        completion?.effectId ?? null,
+        completion?.workerId ?? null,
+        completion === undefined ? null : toDate(completion.at),
+      ],
     });
+    const completed = (rows[0]?.completed ?? 0) > 0;
+    if (rows[0]?.inserted !== 1) {
+      // Already posted (by us earlier, or by a concurrent post that has now committed:
+      // the INSERT waited for it). The same content is a retry; anything else a conflict.
+      const { rows: stored } = await run<StoredPostingRow>({
+        name: "susu_ledger_transaction_stored",
+        text: LEDGER_TRANSACTION_STORED_SQL,
+        values: [transaction.id],
+      });
+      const existing = storedTransactionOf(stored);
+      if (existing?.isOk() && sameTransactionContent(existing.value, transaction)) return completed;
+      throw duplicate(
+        `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
+      );
+    }
+    const balances = rows.flatMap((b) =>
+      b.id === null || b.currency === null || b.balance_minor === null
+        ? []
+        : [{ id: b.id, currency: b.currency, balance_minor: b.balance_minor }],
+    );
     const overflow = balances.find((b) => !isSafeMinor(BigInt(b.balance_minor)));
     if (overflow !== undefined)
       throw duplicate(
         `balance_overflow: transaction ${transaction.id} would take ${overflow.id} out of the safe integer range in ${overflow.currency}`,
       );
+    return completed;
   }
 
   /** An account's balance (debits minus credits) in a currency; zero for an account never posted to. */

@@ -54,7 +54,12 @@ import {
   runStatement,
   runTransaction,
 } from "../db/prisma-client.js";
-import { OUTBOX_COMPLETE_SQL, singleStatementCommit, writeChangeset } from "./changeset-writer.js";
+import {
+  OUTBOX_COMPLETE_SQL,
+  singleStatementCommit,
+  singleStatementRoundCommit,
+  writeChangeset,
+} from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import {
@@ -187,6 +192,8 @@ export class PrismaStore
   readonly #loaded = new Map<string, Group | Round | HeldPayment | MarketplaceCharge>();
   /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
   readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
+  /** The last round loaded of each id through the pool, with its snapshot's text (commits diff its child rows against it). */
+  readonly #roundsLoaded = new Map<string, { readonly round: Round; readonly snapshot: string }>();
 
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
@@ -443,7 +450,17 @@ export class PrismaStore
     }
     if (loaded.isOk() && operation === "getGroup")
       this.#rememberGroup(loaded.value as Group, row.snapshot_text);
+    if (loaded.isOk() && SNAPSHOT_KIND[operation] === "r")
+      this.#rememberRound(loaded.value as Round, row.snapshot_text);
     return loaded;
+  }
+
+  /** Keeps the last round loaded of each id (most recent last; the oldest go past the bound). */
+  #rememberRound(round: Round, snapshot: string): void {
+    this.#roundsLoaded.delete(round.id);
+    if (this.#roundsLoaded.size >= LOADED_SNAPSHOTS_MAX)
+      this.#roundsLoaded.delete(this.#roundsLoaded.keys().next().value as string);
+    this.#roundsLoaded.set(round.id, { round, snapshot });
   }
 
   /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
@@ -896,12 +913,20 @@ export class PrismaStore
     const at = this.#clock.now();
     const context = commitContext(changes);
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
-    const inTransaction = () => runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at));
+    // A changed round whose loaded state is known writes only the child rows that changed.
+    const loadedRound = (id: string, version: number) => {
+      const loaded = this.#roundsLoaded.get(id);
+      return loaded?.round.version === version ? loaded : undefined;
+    };
+    const inTransaction = () =>
+      runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
-    const single = singleStatementCommit(changes, at, (id, version) => {
-      const loaded = this.#groupsLoaded.get(id);
-      return loaded?.group.version === version ? loaded : undefined;
-    });
+    // A change of one round this process loaded (the dispatcher's, the webhook processor's): the same.
+    const single =
+      singleStatementCommit(changes, at, (id, version) => {
+        const loaded = this.#groupsLoaded.get(id);
+        return loaded?.group.version === version ? loaded : undefined;
+      }) ?? singleStatementRoundCommit(changes, at, loadedRound);
     if (single === undefined) return fromDatabase(inTransaction, context);
     return fromDatabase(async () => {
       try {
@@ -915,7 +940,7 @@ export class PrismaStore
         if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
           throw error;
       }
-      // Nothing was written: the group was not as this change expected. The transaction decides.
+      // Nothing was written: the group or round was not as this change expected. The transaction decides.
       return inTransaction();
     }, context);
   }

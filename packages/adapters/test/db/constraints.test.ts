@@ -225,6 +225,57 @@ describe("database constraints refuse impossible states", () => {
       );
       expect(state).toBe("23503");
     });
+
+    const insertTransaction = (id: string) =>
+      `INSERT INTO ledger_transactions (id, kind, occurred_at, refs, created_at)
+       VALUES ('${id}', 'debit_settled', now(), '{}', now())`;
+    const insertPosting = (
+      id: string,
+      position: number,
+      direction: "debit" | "credit",
+      amountMinor: number,
+    ) =>
+      `INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
+       VALUES ('${id}', ${position}, '${direction === "debit" ? "acct_bank" : "acct_pot"}', '${direction}', 'AUD', ${amountMinor})`;
+
+    it("is checked at commit: postings written one statement at a time balance by the end", async () => {
+      const client = new pg.Client({ connectionString: db.connectionString });
+      await client.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query(insertTransaction("ltx_stepwise"));
+        await client.query(insertPosting("ltx_stepwise", 0, "debit", 300));
+        await client.query(insertPosting("ltx_stepwise", 1, "credit", 100));
+        await client.query(insertPosting("ltx_stepwise", 2, "credit", 200));
+        await client.query("COMMIT");
+      } finally {
+        await client.end();
+      }
+      expect(await db.prisma.ledgerPosting.count({ where: { transactionId: "ltx_stepwise" } })).toBe(3);
+      const unbalanced = await sqlState(
+        db.connectionString,
+        insertTransaction("ltx_stepwise_short"),
+        insertPosting("ltx_stepwise_short", 0, "debit", 300),
+        insertPosting("ltx_stepwise_short", 1, "credit", 100),
+      );
+      expect(unbalanced).toBe(susuSqlStates.ledgerUnbalanced);
+    });
+
+    it("a stored transaction cannot be unbalanced by postings added to it later", async () => {
+      await transaction("ltx_stored", 500n, 500n);
+      // One posting more, alone or with others that do not balance it: refused.
+      expect(await sqlState(db.connectionString, insertPosting("ltx_stored", 2, "debit", 1))).toBe(
+        susuSqlStates.ledgerUnbalanced,
+      );
+      expect(
+        await sqlState(
+          db.connectionString,
+          `INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
+           VALUES ('ltx_stored', 2, 'acct_bank', 'debit', 'AUD', 7), ('ltx_stored', 3, 'acct_pot', 'credit', 'AUD', 6)`,
+        ),
+      ).toBe(susuSqlStates.ledgerUnbalanced);
+      expect(await db.prisma.ledgerPosting.count({ where: { transactionId: "ltx_stored" } })).toBe(2);
+    });
   });
 
   it("a member reaches the payout once per rotation; a cancelled round paid nobody", async () => {

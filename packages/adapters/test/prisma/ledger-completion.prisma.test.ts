@@ -126,6 +126,53 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
     expect(await db.prisma.ledgerPosting.count({ where: { transactionId: tx.id } })).toBe(tx.postings.length);
   });
 
+  it("a changeset's outbox effects, audit lines and completion are one statement: all written, a lost claim left alone", async () => {
+    const claimed = posting(initiated("tx_tail_claimed"));
+    (await store.commit({ ...empty, outbox: [claimed] }))._unsafeUnwrap();
+    expect((await store.claimDue("w1", T, LEASE_MS, 10))._unsafeUnwrap()).toHaveLength(1);
+    const next = posting(initiated("tx_tail_next"));
+    const audit = (action: string) => ({
+      at: T + 1,
+      aggregate: "round" as const,
+      aggregateId: "round_1",
+      action,
+      outcome: "applied" as const,
+      actor: "scheduler",
+    });
+    const auditOf = async () =>
+      (
+        await db.prisma.$queryRawUnsafe<{ action: string }[]>(
+          "SELECT action FROM audit_log WHERE aggregate_id = 'round_1' ORDER BY id",
+        )
+      ).map((r) => r.action);
+    // Another worker's completion: the effect stays w1's; the rest is written.
+    (
+      await store.commit({
+        ...empty,
+        outbox: [next],
+        audit: [audit("first"), audit("second")],
+        outboxDone: { effectId: claimed.id, workerId: "w2", at: T + 1 },
+      })
+    )._unsafeUnwrap();
+    expect((await rows(claimed.id, "none")).effect).toMatchObject({ status: "pending", claimed_by: "w1" });
+    expect((await rows(next.id, "none")).effect).toMatchObject({ status: "pending", claimed_by: null });
+    expect(await auditOf()).toEqual(["first", "second"]);
+    // The holder's completion with an audit line (an effect already there is kept once).
+    (
+      await store.commit({
+        ...empty,
+        outbox: [next],
+        audit: [audit("third")],
+        outboxDone: { effectId: claimed.id, workerId: "w1", at: T + 2 },
+      })
+    )._unsafeUnwrap();
+    expect((await rows(claimed.id, "none")).effect).toMatchObject({ status: "done", claimed_by: null });
+    expect(await auditOf()).toEqual(["first", "second", "third"]);
+    expect(
+      await db.prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM outbox_effects"),
+    ).toEqual([{ n: 2n }]);
+  });
+
   it("a posting refused completes nothing", async () => {
     // The same id is already posted with other content: a conflict, refused.
     (await ledger.post(initiated("tx_3", 50_00)))._unsafeUnwrap();

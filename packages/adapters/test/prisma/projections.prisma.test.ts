@@ -10,6 +10,7 @@ import {
   type RoundInput,
 } from "@susu/domain";
 import { anActiveGroup, aRoundOf, peopleOf } from "@susu/domain/testing";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/prisma/generated/client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -104,6 +105,161 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(payouts[0]).toMatchObject({ sourceMemberId: "ana", attempt: 2, sourceChargeId: "ch_ana" });
     const row = await db.prisma.round.findUniqueOrThrow({ where: { id: round.id } });
     expect(row).toMatchObject({ state: "paying_out", version: 1, sequence: 0, recipientMemberId: "ana" });
+  });
+
+  it("a round loaded by the store rewrites only the child rows its change touched", async () => {
+    const opened = { ...aRoundOf(group, [], { id: "round_diff" }), sequence: 5, rotation: 7 };
+    (
+      await store.commit({ ...empty, rounds: [{ state: opened, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    // A row's xmin is the transaction that last wrote it: rows left alone keep theirs.
+    const writers = async () =>
+      new Map(
+        (
+          await db.prisma.$queryRaw<{ key: string; xmin: string }[]>`
+            SELECT 'c:' || member_id AS key, xmin::text FROM contributions WHERE round_id = 'round_diff'
+            UNION ALL
+            SELECT 'a:' || member_id || ':' || attempt, xmin::text FROM contribution_attempts WHERE round_id = 'round_diff'
+            UNION ALL
+            SELECT 'p:' || effect_id, xmin::text FROM payout_transfers WHERE round_id = 'round_diff'`
+        ).map((r) => [r.key, r.xmin]),
+      );
+    // The statements the commits send (by prepared name, or a simple query's first word).
+    let sent: string[] = [];
+    const commitFromStore = async (inputs: readonly RoundInput[], extra: Partial<Changeset> = {}) => {
+      const loaded = (await store.getRound("round_diff"))._unsafeUnwrap() as Round;
+      const next = apply(loaded, inputs);
+      const query = pg.Client.prototype.query;
+      sent = [];
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        const first = args[0] as string | { name?: string };
+        sent.push(typeof first === "string" ? (first.split(" ")[0] ?? "") : (first.name ?? "?"));
+        return (query as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof query;
+      try {
+        const committed = await store.commit({
+          ...empty,
+          ...extra,
+          rounds: [{ state: next, expectedVersion: loaded.version }],
+        });
+        expect(committed.isErr() ? committed.error : "ok").toBe("ok");
+      } finally {
+        pg.Client.prototype.query = query;
+      }
+      return next;
+    };
+    const before = await writers();
+    const succeeded = (m: string) => ({
+      type: "debit_succeeded" as const,
+      memberId: m,
+      attempt: 1,
+      paymentIntentId: `pi_diff_${m}`,
+      chargeId: `ch_diff_${m}`,
+    });
+    await commitFromStore([succeeded("ana")]);
+    const afterOne = await writers();
+    expect([...afterOne.keys()].sort()).toEqual([...before.keys()].sort());
+    const rewritten = [...afterOne].filter(([key, xmin]) => before.get(key) !== xmin).map(([key]) => key);
+    expect(rewritten.sort()).toEqual(["a:ana:1", "c:ana"]);
+    // Only rows changed, none gone: the commit is one statement, no BEGIN/COMMIT.
+    expect(sent).toEqual(["susu_commit_round"]);
+
+    // Through a failed transfer and its retry (a payout row replaced: the sweep still runs),
+    // the rows stay those of the snapshot.
+    await commitFromStore([
+      succeeded("ben"),
+      succeeded("cy"),
+      { type: "transfer_failed", sourceMemberId: "ana", attempt: 1, failureCode: "balance_insufficient" },
+    ]);
+    const round = await commitFromStore([{ type: "timer", timer: { kind: "retry_payout", attempt: 2 } }]);
+    const payouts = await db.prisma.payoutTransfer.findMany({
+      where: { roundId: "round_diff" },
+      orderBy: { sourceMemberId: "asc" },
+    });
+    expect(payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId])).toEqual(
+      round.payouts.map((p) => [p.sourceMemberId, p.attempt, p.status, p.effectId]),
+    );
+    const contributions = await db.prisma.contribution.findMany({ where: { roundId: "round_diff" } });
+    expect(contributions.map((c) => [c.memberId, c.status, c.attemptsCount]).sort()).toEqual(
+      round.contributions.map((c) => [c.memberId, c.status, c.attempts.length]).sort(),
+    );
+
+    // With outbox effects, audit lines and the completion of a claimed effect: still one
+    // statement, and each part written.
+    const timer = (id: string) => ({
+      kind: "schedule_timer" as const,
+      id,
+      aggregate: "round" as const,
+      aggregateId: "round_diff",
+      at: T,
+      timer: { kind: "collection_deadline" as const },
+    });
+    (await store.commit({ ...empty, outbox: [timer("round_diff:claimed")] }))._unsafeUnwrap();
+    expect(
+      (await store.claimDue("w_diff", T, 60_000, 100))._unsafeUnwrap().map((r) => r.effect.id),
+    ).toContain("round_diff:claimed");
+    const audit = { at: T, aggregate: "round" as const, aggregateId: "round_diff", actor: "test" };
+    await commitFromStore(
+      [{ type: "transfer_created", sourceMemberId: "ben", attempt: 1, transferId: "tr_diff_ben" }],
+      {
+        outbox: [timer("round_diff:next")],
+        audit: [{ ...audit, action: "transfer_created", outcome: "applied" }],
+        outboxDone: { effectId: "round_diff:claimed", workerId: "w_diff", at: T },
+      },
+    );
+    expect(sent).toEqual(["susu_commit_round_outbox"]);
+    const effects = await db.prisma.outboxEffect.findMany({
+      where: { aggregateId: "round_diff" },
+      orderBy: { id: "asc" },
+    });
+    expect(effects.map((e) => [e.id, e.status])).toEqual([
+      ["round_diff:claimed", "done"],
+      ["round_diff:next", "pending"],
+    ]);
+    expect(
+      await db.prisma.$queryRawUnsafe<{ action: string }[]>(
+        "SELECT action FROM audit_log WHERE aggregate_id = 'round_diff'",
+      ),
+    ).toEqual([{ action: "transfer_created" }]);
+    const ben = await db.prisma.payoutTransfer.findFirstOrThrow({
+      where: { roundId: "round_diff", sourceMemberId: "ben" },
+    });
+    expect(ben.stripeTransferId).toBe("tr_diff_ben");
+    // Leave no due effect to the tests after.
+    for (const r of (await store.claimDue("w_diff", T, 60_000, 100))._unsafeUnwrap())
+      (await store.complete(r.effect.id, "w_diff", T))._unsafeUnwrap();
+  });
+
+  it("a round whose stored snapshot is not the one loaded at its version is a version conflict, nothing written", async () => {
+    const opened = { ...aRoundOf(group, [], { id: "round_forked" }), sequence: 6 };
+    (
+      await store.commit({ ...empty, rounds: [{ state: opened, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    const loaded = (await store.getRound("round_forked"))._unsafeUnwrap() as Round;
+    // Another history at the same version (as a restore could leave): the rows stored are not the loaded state's.
+    await db.prisma.$executeRaw`
+      UPDATE rounds SET snapshot = jsonb_set(snapshot, '{transferGroup}', '"tg_other_history"')
+       WHERE id = 'round_forked'`;
+    const next = apply(loaded, [
+      {
+        type: "debit_succeeded",
+        memberId: "ana",
+        attempt: 1,
+        paymentIntentId: "pi_forked",
+        chargeId: "ch_forked",
+      },
+    ]);
+    const result = await store.commit({
+      ...empty,
+      rounds: [{ state: next, expectedVersion: loaded.version }],
+    });
+    expect(result._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict" });
+    const row = await db.prisma.round.findUniqueOrThrow({ where: { id: "round_forked" } });
+    expect(row.version).toBe(loaded.version);
+    expect(
+      (await db.prisma.contribution.findMany({ where: { roundId: "round_forked", status: "succeeded" } }))
+        .length,
+    ).toBe(0);
   });
 
   describe("refuses impossible states, storing nothing of the changeset", () => {
