@@ -311,8 +311,34 @@ async function marketplaceChecks(q, stripe, add, expected) {
     succeeded.reduce((s, pi) => s + pi.amount_received, 0),
   );
   let refunded = 0;
-  for (const pi of succeeded) refunded += (await stripe.charges.retrieve(pi.latest_charge)).amount_refunded;
+  let refundsDiffer = 0;
+  const refundsInLedger = new Map(
+    (await q(`SELECT id, balance_minor FROM ledger_accounts WHERE id LIKE 'marketplace:%:refunds'`)).map(
+      (a) => [a.id, n(a.balance_minor)],
+    ),
+  );
+  for (const pi of succeeded) {
+    const charge = await stripe.charges.retrieve(pi.latest_charge);
+    refunded += charge.amount_refunded;
+    const chargeId = pi.metadata?.marketplace_charge_id;
+    const inLedger = refundsInLedger.get(`marketplace:${chargeId}:refunds`) ?? 0;
+    if (charge.amount_refunded !== inLedger) {
+      refundsDiffer += 1;
+      // What differs, for whoever reads the run's output.
+      const [row] = await q(
+        `SELECT snapshot -> 'refunds' AS refunds FROM marketplace_charges WHERE id = $1`,
+        [chargeId],
+      );
+      const atStripe = await all(stripe.refunds.list({ charge: charge.id, limit: 100 }));
+      console.error(
+        `[sim] ${chargeId}: refunded ${charge.amount_refunded} at Stripe, ${inLedger} in the ledger; Stripe's refunds ${JSON.stringify(
+          atStripe.map((r) => ({ id: r.id, amount: r.amount, status: r.status, metadata: r.metadata })),
+        )}; susu's ${JSON.stringify(row?.refunds)}`,
+      );
+    }
+  }
   add("Stripe: refunded (minor) = ledger refunds", await ledger("marketplace:%:refunds"), refunded);
+  add("charges whose refunds at Stripe ≠ the ledger's", 0, refundsDiffer);
   // Per seller: what the ledger says they were paid (their `seller:<s>` accounts across the
   // charges) against their connected account's balance at Stripe.
   const paidTo = new Map();

@@ -549,6 +549,16 @@ async function runRounds() {
   }
 }
 
+/** Waits until susu has no outbox effect pending (none due, none claimed). */
+async function outboxIdle(what) {
+  await until(what, async () => {
+    const {
+      rows: [row],
+    } = await pgClient.query(`SELECT count(*) AS pending FROM outbox_effects WHERE status = 'pending'`);
+    return { done: Number(row.pending) === 0, progress: Number(row.pending) };
+  });
+}
+
 /**
  * People come to susu by creating or joining a group: `sellers[0]` makes a group (which stays
  * forming; no round runs in these flows), the other sellers and then `others` join it.
@@ -585,7 +595,7 @@ async function onboardSellers(sellers) {
 }
 
 /**
- * Held payments: G×M sellers onboard; each step, a customer books each seller (80.00 AUD and
+ * Held payments: G×M sellers onboard; each step, each group's customer books its M sellers (80.00 AUD and
  * up, the platform keeping 10 %), pays on the Checkout page (the emulator's control endpoint,
  * a test Visa), the client app confirms the booking, the clock passes the hour's dispute
  * window and the scheduler releases the seller's share.
@@ -595,7 +605,12 @@ async function runHeld() {
     { length: groupCount * memberCount },
     (_, i) => `sim${seed}_seller${i}_${randomUUID().slice(0, 6)}`,
   );
-  const customer = `sim${seed}_client_${randomUUID().slice(0, 6)}`;
+  // A customer per group of sellers: a person may attempt only so many payments an hour.
+  const customers = Array.from(
+    { length: groupCount },
+    (_, g) => `sim${seed}_client${g}_${randomUUID().slice(0, 6)}`,
+  );
+  const customerOf = (i) => customers[Math.floor(i / memberCount)];
   for (let g = 0; g < groupCount; g++)
     await formSellerGroup(`Sim sellers ${g}`, sellers.slice(g * memberCount, (g + 1) * memberCount), []);
   await onboardSellers(sellers);
@@ -606,6 +621,7 @@ async function runHeld() {
     const payments = [];
     for (const [i, seller] of sellers.entries()) {
       const reference = `booking-${step}-${i}`;
+      const customer = customerOf(i);
       const res = await call("POST", "/v1/held-payments", {
         as: customer,
         body: {
@@ -622,12 +638,12 @@ async function runHeld() {
       });
       if (res.status !== 201 && res.status !== 200)
         throw new Error(`step ${step}: booking ${reference} → ${res.status} ${JSON.stringify(res.body)}`);
-      payments.push(res.body.id);
+      payments.push({ id: res.body.id, customer });
     }
-    const view = (id) => ok("GET", `/v1/held-payments/${id}`, { as: customer });
-    const statuses = async () => Promise.all(payments.map(async (id) => (await view(id)).status));
+    const view = (p) => ok("GET", `/v1/held-payments/${p.id}`, { as: p.customer });
+    const statuses = async () => Promise.all(payments.map(async (p) => (await view(p)).status));
     const checkouts = await until(`step ${step}: checkout pages`, async () => {
-      const urls = await Promise.all(payments.map(async (id) => (await view(id)).checkout?.url));
+      const urls = await Promise.all(payments.map(async (p) => (await view(p)).checkout?.url));
       const made = urls.filter((u) => typeof u === "string").length;
       return { done: made === payments.length, progress: made, urls };
     });
@@ -645,7 +661,7 @@ async function runHeld() {
       const held = now.filter((s) => s === "held").length;
       return { done: held === payments.length, progress: now };
     });
-    for (const id of payments) await ok("POST", `/v1/held-payments/${id}/fulfilment`, { as: customer });
+    for (const p of payments) await ok("POST", `/v1/held-payments/${p.id}/fulfilment`, { as: p.customer });
     await jumpTo(simNow() + 3_600_000 + 60_000);
     await fire("payout", step);
     await until(`step ${step}: payments released`, async () => {
@@ -687,7 +703,12 @@ async function runMarketplace() {
   for (let step = 0; step < steps; step++) {
     const started = Date.now();
     // A day between rounds of purchases: a customer may attempt only so many payments an hour.
-    if (step > 0) await jumpTo(simNow() + DAY_MS);
+    // Not while susu still has work out at Stripe: a request retried after the jump would find
+    // its idempotency key expired (Stripe keeps them 24 hours), which no real retry meets.
+    if (step > 0) {
+      await outboxIdle(`step ${step}: outbox idle before the day passes`);
+      await jumpTo(simNow() + DAY_MS);
+    }
     await fire("open", step);
     const charges = [];
     for (const [g, { sellers: hosts, customer }] of groupsOf.entries()) {
