@@ -641,6 +641,21 @@ const inbox = await prisma.$queryRawUnsafe<{ status: string; n: bigint }[]>(
 );
 for (const r of inbox)
   if (r.status === "failed" || r.status === "parked") problems.push(`inbox: ${r.n} events ${r.status}`);
+// Where a round's events go: by type, how each ended, and whether a processor claimed it
+// or the ingest stored it ignored at once (stamped processed when received).
+const byType = await prisma.$queryRawUnsafe<{ type: string; status: string; claimed: boolean; n: bigint }[]>(
+  "SELECT type, status::text AS status, processed_at IS DISTINCT FROM received_at AS claimed, count(*) AS n FROM webhook_events GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+);
+const units = Math.max(1, allRounds.length + allHeld.length);
+console.log(
+  `\n### Webhook events per unit (${allRounds.length} rounds, ${allHeld.length} held payments), by type and outcome\n`,
+);
+console.log(
+  table(
+    ["type", "status", "reached a processor", "per unit"],
+    byType.map((r) => [r.type, r.status, r.claimed ? "yes" : "no (ingest)", fmt(Number(r.n) / units, 2)]),
+  ),
+);
 const parkedEffects = await count("SELECT count(*) AS n FROM outbox_effects WHERE status = 'parked'");
 if (parkedEffects > 0) {
   const why = await prisma.$queryRawUnsafe<{ kind: string; e: string | null; n: bigint }[]>(
