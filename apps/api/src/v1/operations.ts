@@ -36,7 +36,9 @@ import {
 // error is kept until it runs again. Replaying is safe: an outbox effect keeps its id,
 // which is the provider's idempotency key, so money cannot move twice; a webhook event
 // is applied through the domain, which ignores what no longer applies. Only parked items
-// can be replayed (409 otherwise): pending and failed ones are already due.
+// can be replayed (409 otherwise): pending and failed ones are already due. A webhook event
+// stored `ignored` can be replayed too, by id: after a release that handles what an
+// earlier one ignored (Stripe's own resend of the event is dropped as a duplicate).
 
 /** The ports behind the ledger and operations routes, built in the composition root. */
 export interface OperationsPorts {
@@ -307,7 +309,7 @@ const replayWebhookEventRoute = createRoute({
   method: "post",
   path: "/operations/webhook-events/{eventId}/replay",
   tags: ["operations"],
-  summary: "Requeue a parked event: due now, attempts reset to 0 (platform operators)",
+  summary: "Requeue a parked or ignored event: due now, attempts reset to 0 (platform operators)",
   security: [{ bearer: [] }],
   request: { params: EventIdParam },
   responses: {
@@ -397,9 +399,10 @@ function replayRefused(
   outcome: "not_found" | "not_parked",
 ) {
   const noun = PARKED_NOUN[code];
+  const what = code === "webhook_event" ? "neither parked nor ignored" : "not parked";
   return outcome === "not_found"
     ? problem(c, 404, `${code}_not_found`, `no ${noun} ${id}`)
-    : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is not parked`);
+    : problem(c, 409, `${code}_not_parked`, `${noun} ${id} is ${what}`);
 }
 
 const replayBody = (id: string, dueAt: number) => ({

@@ -309,15 +309,32 @@ describe("parked webhook events", () => {
       nextAttemptAt: new Date(clock.now()),
       lastError: "boom: translator failed",
     });
+    // Due now: a second replay is refused and changes nothing.
+    const due = await app.request("/v1/operations/webhook-events/evt_p1/replay", authed(admin, "POST"));
+    expect(due.status).toBe(409);
+    expect(((await due.json()) as Problem).code).toBe("webhook_event_not_parked");
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).toMatchObject({
+      status: "received",
+      attempts: 0,
+    });
     const report = ok(await processor());
     expect(report).toMatchObject({ claimed: 1, ignored: 1 });
-    expect((await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).status).toBe(
-      "ignored",
+    const ignored = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } });
+    expect(ignored.status).toBe("ignored");
+    expect(ignored.processedAt).not.toBeNull();
+    // Ignored: replayable by id (a release may now handle what an earlier one ignored).
+    clock.advance(1_000);
+    const replayIgnored = await app.request(
+      "/v1/operations/webhook-events/evt_p1/replay",
+      authed(admin, "POST"),
     );
-    // Not parked any more: a second replay is refused and changes nothing; an unknown event is 404.
-    const again = await app.request("/v1/operations/webhook-events/evt_p1/replay", authed(admin, "POST"));
-    expect(again.status).toBe(409);
-    expect(((await again.json()) as Problem).code).toBe("webhook_event_not_parked");
+    expect(replayIgnored.status).toBe(200);
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).toMatchObject({
+      status: "received",
+      nextAttemptAt: new Date(clock.now()),
+      processedAt: null,
+    });
+    expect(ok(await processor())).toMatchObject({ claimed: 1, ignored: 1 });
     expect((await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: "evt_p1" } })).status).toBe(
       "ignored",
     );

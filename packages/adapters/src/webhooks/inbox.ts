@@ -104,7 +104,10 @@ export interface WebhookInbox {
   park(id: string, workerId: string, error: string): ResultAsync<MarkResult, StorageError>;
 }
 
-/** What requeuing one event did. */
+/**
+ * What requeuing one event did: `not_parked` when the event is neither parked nor ignored
+ * (received and failed events are already due; a processed one was applied).
+ */
 export type WebhookRequeueOutcome = "requeued" | "not_parked" | "not_found";
 
 /**
@@ -120,7 +123,11 @@ export interface WebhookInboxOperations {
   }): ResultAsync<{ readonly items: readonly InboxEventSummary[]; readonly hasMore: boolean }, StorageError>;
   /**
    * Makes a parked event due now with its attempts reset to 0 (a fresh retry budget: the
-   * cause was fixed); its last error is kept until it runs again.
+   * cause was fixed); its last error is kept until it runs again. An `ignored` event (by the
+   * ingest's triage or by a processor) is made due the same way: a release that handles
+   * what an earlier one ignored can apply it, since Stripe's own resend of the event would
+   * be dropped here as a duplicate. Processing it again is safe (the domain ignores what no
+   * longer applies); its `processed_at` is cleared until it is processed again.
    */
   requeueParked(id: string): ResultAsync<WebhookRequeueOutcome, StorageError>;
   /** {@link requeueParked} for every parked event; how many were requeued. */
@@ -371,8 +378,8 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
   requeueParked(id: string): ResultAsync<WebhookRequeueOutcome, StorageError> {
     const work = async (): Promise<WebhookRequeueOutcome> => {
       const { count } = await this.prisma.webhookEvent.updateMany({
-        where: { id, status: "parked" },
-        data: this.#requeued(),
+        where: { id, status: { in: ["parked", "ignored"] } },
+        data: { ...this.#requeued(), processedAt: null },
       });
       if (count === 1) return "requeued";
       const exists = await this.prisma.webhookEvent.findUnique({ where: { id }, select: { id: true } });

@@ -195,6 +195,42 @@ describe("results", () => {
     });
   });
 
+  it("replay: a parked or an ignored event (by the ingest or a processor) is due again; a processed or due one is not_parked", async () => {
+    await drain();
+    // Ignored at ingest (the translator does nothing with a PaymentIntent's creation): never claimed.
+    const created = stripeEvent("payment_intent.created", {
+      id: "pi_inbox_replay",
+      object: "payment_intent",
+      status: "requires_payment_method",
+      metadata: { group_id: "grp_inbox", round_id: "round_inbox_replay", member_id: "ana", attempt: "1" },
+    });
+    expect((await inbox.receive(created))._unsafeUnwrap()).toBe("stored");
+    expect((await inbox.find(created.id))._unsafeUnwrap()).toMatchObject({ status: "ignored" });
+    expect((await inbox.claimDue("w", clock.now(), 60_000, 10))._unsafeUnwrap()).toEqual([]);
+
+    clock.advance(1_000);
+    expect((await inbox.requeueParked(created.id))._unsafeUnwrap()).toBe("requeued");
+    expect((await inbox.find(created.id))._unsafeUnwrap()).toMatchObject({
+      status: "received",
+      attempts: 0,
+      nextAttemptAt: clock.now(),
+      processedAt: undefined,
+    });
+    // Due again, so a second replay has nothing to do until it has run.
+    expect((await inbox.requeueParked(created.id))._unsafeUnwrap()).toBe("not_parked");
+    const [claimed] = (await inbox.claimDue("w", clock.now(), 60_000, 10))._unsafeUnwrap();
+    expect(claimed?.id).toBe(created.id);
+    expect((await inbox.markIgnored(created.id, "w", "still nothing to do"))._unsafeUnwrap()).toBe("marked");
+    // Ignored by a processor: replayable the same way.
+    expect((await inbox.requeueParked(created.id))._unsafeUnwrap()).toBe("requeued");
+    const [again] = (await inbox.claimDue("w", clock.now(), 60_000, 10))._unsafeUnwrap();
+    expect((await inbox.markProcessed(again?.id ?? "", "w", "applied"))._unsafeUnwrap()).toBe("marked");
+    // Processed: applied, nothing to replay.
+    expect((await inbox.requeueParked(created.id))._unsafeUnwrap()).toBe("not_parked");
+    expect((await inbox.find(created.id))._unsafeUnwrap()).toMatchObject({ status: "processed" });
+    expect((await inbox.requeueParked("evt_never_received"))._unsafeUnwrap()).toBe("not_found");
+  });
+
   it("what the database refuses is storage_refused (retrying cannot help), with the SQLSTATE and no row data", async () => {
     await drain();
     // 22P05: jsonb cannot hold a NUL character, so this event can never be stored.
