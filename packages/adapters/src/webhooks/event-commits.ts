@@ -1,4 +1,4 @@
-import type { Changeset, StorageError, UnitOfWork, UseCaseDeps } from "@susu/domain";
+import type { AuditEntry, Changeset, StorageError, UnitOfWork, UseCaseDeps } from "@susu/domain";
 import { err, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import type { NamedStatement, OpenTransaction } from "../db/prisma-client.js";
 import { storageErrorOf } from "../prisma/storage-errors.js";
@@ -15,6 +15,26 @@ export interface OpenCommitStore {
 interface Pending {
   readonly open: OpenTransaction;
   readonly changes: Changeset;
+}
+
+/**
+ * Writes an event's audit lines and runs its result `statement` as one statement (atomic on
+ * its own), answering the statement's rows — so the result of an event whose only write is
+ * its audit line needs no transaction of its own and can be written together with other
+ * events' (`PrismaWebhookInbox.finishAudited`).
+ */
+export type AuditedFinish = (
+  audit: readonly AuditEntry[],
+  statement: NamedStatement,
+) => ResultAsync<readonly unknown[], StorageError>;
+
+/** The changeset of an input the aggregate ignored: its audit line(s), nothing else. */
+function auditOnly(changes: Changeset): readonly AuditEntry[] | undefined {
+  for (const [key, value] of Object.entries(changes)) {
+    if (key === "audit" || value === undefined) continue;
+    if (!Array.isArray(value) || value.length > 0) return undefined;
+  }
+  return changes.audit.length > 0 ? changes.audit : undefined;
 }
 
 /**
@@ -35,10 +55,17 @@ interface Pending {
  * What the use case is told about a commit is what a commit answers (a stale version, a
  * refused state: nothing stored); a failure of the COMMIT itself comes back from the next
  * operation, or from {@link finishWith}, and leaves neither the state nor the result stored.
+ * With an {@link AuditedFinish}, a commit that holds only audit lines (an input the
+ * aggregate ignored) is not written at once but kept, and written with the event's result in
+ * one statement by {@link finishWith} — or on its own, as any commit, before anything else
+ * the use case then does.
+ *
  * One event at a time; not shared between events.
  */
 export class EventCommits implements UnitOfWork {
   #pending: Pending | undefined;
+  /** Audit lines committed by the use case and not written yet (with an {@link AuditedFinish}). */
+  #pendingAudit: Changeset | undefined;
   /** Commits, flushes and the finish, one after another. */
   #tail: Promise<unknown> = Promise.resolve();
   #busy = 0;
@@ -55,6 +82,7 @@ export class EventCommits implements UnitOfWork {
     private readonly store: OpenCommitStore,
     /** How a changeset is stored when no transaction can be left open, and again alone when the result is refused. */
     private readonly uow: UnitOfWork,
+    private readonly audited?: AuditedFinish,
   ) {}
 
   commit(changes: Changeset): ResultAsync<void, StorageError> {
@@ -63,6 +91,10 @@ export class EventCommits implements UnitOfWork {
     return this.#serial(async (): Promise<Result<void, StorageError>> => {
       const flushed = await this.#flushNow();
       if (flushed.isErr()) return flushed;
+      if (this.audited !== undefined && auditOnly(changes) !== undefined) {
+        this.#pendingAudit = changes;
+        return ok(undefined);
+      }
       const opened = await this.store.openCommit(changes);
       if (opened.isErr()) return err(opened.error);
       if (opened.value === undefined) return this.uow.commit(changes);
@@ -73,7 +105,8 @@ export class EventCommits implements UnitOfWork {
 
   /** Commits the open transaction, if there is one (a failure: nothing of it was stored). */
   flush(): ResultAsync<void, StorageError> {
-    if (this.#pending === undefined && this.#busy === 0) return okAsync(undefined);
+    if (this.#pending === undefined && this.#pendingAudit === undefined && this.#busy === 0)
+      return okAsync(undefined);
     return this.#serial(() => this.#flushNow());
   }
 
@@ -86,6 +119,15 @@ export class EventCommits implements UnitOfWork {
    */
   finishWith(statement: NamedStatement): ResultAsync<readonly unknown[] | undefined, StorageError> {
     return this.#serial(async (): Promise<Result<readonly unknown[] | undefined, StorageError>> => {
+      const audit = this.#pendingAudit;
+      this.#pendingAudit = undefined;
+      if (audit !== undefined && this.audited !== undefined) {
+        const finished = await this.audited(audit.audit, statement);
+        if (finished.isOk() || finished.error.type !== "storage_refused") return finished;
+        // As below: the audit stored alone, the refusal returned.
+        const alone = await this.uow.commit(audit);
+        return alone.isErr() ? err(alone.error) : err(finished.error);
+      }
       const pending = this.#pending;
       this.#pending = undefined;
       if (pending === undefined) return ok(undefined);
@@ -191,6 +233,12 @@ export class EventCommits implements UnitOfWork {
   }
 
   async #flushNow(): Promise<Result<void, StorageError>> {
+    const audit = this.#pendingAudit;
+    this.#pendingAudit = undefined;
+    if (audit !== undefined) {
+      const written = await this.uow.commit(audit);
+      if (written.isErr()) return written;
+    }
     const pending = this.#pending;
     this.#pending = undefined;
     if (pending === undefined) return ok(undefined);

@@ -1,8 +1,9 @@
-import type { Clock, Instant, StorageError } from "@susu/domain";
-import { ResultAsync } from "neverthrow";
+import type { AuditEntry, Clock, Instant, StorageError } from "@susu/domain";
+import { err, ok, type Result, ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
 import { type NamedStatement, type PrismaClient, runStatement, runTransaction } from "../db/prisma-client.js";
+import { auditRow } from "../prisma/projections.js";
 import { fromDatabase, storageErrorOf } from "../prisma/storage-errors.js";
 import { receiveAll } from "./ingest.js";
 
@@ -89,6 +90,16 @@ export interface WebhookInbox {
     status: "processed" | "ignored",
     text: string,
   ): NamedStatement;
+  /**
+   * Stores `audit` and runs `statement` (a {@link finishStatement}) as one statement, atomic
+   * on its own, answering the statement's rows; results that come together may be written
+   * together. For an event whose only write is its audit line (an input the aggregate
+   * ignored). Absent: that audit line is committed first and the result recorded after it.
+   */
+  finishAudited?(
+    audit: readonly AuditEntry[],
+    statement: NamedStatement,
+  ): ResultAsync<readonly unknown[], StorageError>;
   /** The event was applied; `outcome` says what it did. */
   markProcessed(id: string, workerId: string, outcome: string): ResultAsync<MarkResult, StorageError>;
   /** The event needs no action (unknown type, not susu's object, stale); `reason` says why. */
@@ -153,6 +164,128 @@ SET status = $3::webhook_event_status, outcome = $4, processed_at = $5, claimed_
 WHERE id = $1 AND claimed_by = $2
 RETURNING id`;
 
+// The results of several events in one statement ({@link GroupedFinishes}), with the audit
+// lines of those whose only write is their audit line ($6): each row is updated only while
+// its worker holds the claim, as WEBHOOK_FINISH_SQL does; the audit lines are stored either
+// way, as they are when the result shares their transaction.
+const WEBHOOK_FINISH_MANY_SQL = `
+WITH a AS (
+  INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+  SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
+    FROM ROWS FROM (jsonb_to_recordset($6::jsonb)
+                      AS (occurred_at timestamptz, aggregate_type text, aggregate_id text, action text,
+                          outcome audit_outcome, detail text, actor text))
+         WITH ORDINALITY AS r(occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor, n)
+   ORDER BY r.n),
+f AS (
+  UPDATE webhook_events w
+  SET status = i.status::webhook_event_status, outcome = i.outcome, processed_at = i.at,
+      claimed_by = NULL, claimed_until = NULL
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    AS i(id, worker, status, outcome, at)
+  WHERE w.id = i.id AND w.claimed_by = i.worker
+  RETURNING w.id)
+SELECT id FROM f`;
+
+/** Most results one grouped statement records. */
+const FINISH_GROUP_MAX = 64;
+
+/** One event's result waiting to be recorded. */
+interface PendingFinish {
+  readonly statement: NamedStatement;
+  readonly id: string;
+  /** Audit lines to store with it (none: the result alone). */
+  readonly audit: readonly AuditEntry[];
+  readonly operation: string;
+  readonly settle: (result: Result<MarkResult, StorageError>) => void;
+}
+
+/**
+ * Records events' results (`processed` / `ignored` on their own, outside a state change's
+ * transaction: mostly events a processor found nothing to do for) as they come, and those
+ * that come while a write is in flight together in one statement when it returns: one
+ * commit for many, with no wait added when they come one at a time. Each caller is answered
+ * only once its row is committed, as with a statement of its own. When the database refuses
+ * a grouped write (a text it cannot hold), each result of the group is written on its own,
+ * so only the one it refuses is refused.
+ */
+class GroupedFinishes {
+  #waiting: PendingFinish[] = [];
+  #writing = false;
+
+  constructor(private readonly prisma: PrismaClient) {}
+
+  record(
+    statement: NamedStatement,
+    id: string,
+    operation: string,
+    audit: readonly AuditEntry[] = [],
+  ): ResultAsync<MarkResult, StorageError> {
+    return new ResultAsync(
+      new Promise<Result<MarkResult, StorageError>>((settle) => {
+        this.#waiting.push({ statement, id, audit, operation, settle });
+        if (!this.#writing) void this.#drain();
+      }),
+    );
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#waiting.length > 0) await this.#write(this.#waiting.splice(0, FINISH_GROUP_MAX));
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #write(group: readonly PendingFinish[]): Promise<void> {
+    const [only] = group;
+    if (group.length === 1 && only !== undefined) return this.#writeOne(only);
+    try {
+      const marked = await this.#writeTogether(group);
+      for (const f of group) f.settle(ok(marked.has(f.id) ? "marked" : "lease_lost"));
+    } catch (error) {
+      const failure = storageErrorOf(error, { operation: "webhook record results" });
+      if (failure.type === "storage_refused") for (const f of group) await this.#writeOne(f);
+      else for (const f of group) f.settle(err(storageErrorOf(error, { operation: f.operation })));
+    }
+  }
+
+  /** The group's results (and audit lines) in one statement: the ids it marked. */
+  async #writeTogether(group: readonly PendingFinish[]): Promise<ReadonlySet<string>> {
+    // Locked in id order, as every grouped write of the inbox takes its rows.
+    const sorted = [...group].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const column = (i: number) => sorted.map((f) => f.statement.values[i]);
+    const { rows } = await runStatement<{ readonly id: string }>(this.prisma, {
+      name: "webhook_finish_many",
+      text: WEBHOOK_FINISH_MANY_SQL,
+      values: [
+        column(0),
+        column(1),
+        column(2),
+        column(3),
+        column(4),
+        JSON.stringify(group.flatMap((f) => f.audit.map(auditRow))),
+      ],
+    });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async #writeOne(f: PendingFinish): Promise<void> {
+    try {
+      if (f.audit.length > 0) {
+        const marked = await this.#writeTogether([f]);
+        f.settle(ok(marked.has(f.id) ? "marked" : "lease_lost"));
+        return;
+      }
+      const { rows } = await runStatement(this.prisma, f.statement);
+      f.settle(ok(rows.length === 1 ? "marked" : "lease_lost"));
+    } catch (error) {
+      f.settle(err(storageErrorOf(error, { operation: f.operation })));
+    }
+  }
+}
+
 interface ClaimedRow {
   id: string;
   type: string;
@@ -208,10 +341,14 @@ RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_a
  * clock (the schema's convention), so tests can move time.
  */
 export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations {
+  readonly #finishes: GroupedFinishes;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock = new SystemClock(),
-  ) {}
+  ) {
+    this.#finishes = new GroupedFinishes(prisma);
+  }
 
   receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError> {
     // ON CONFLICT on the event id, not a read-then-insert: two deliveries of one event
@@ -425,6 +562,16 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     };
   }
 
+  finishAudited(
+    audit: readonly AuditEntry[],
+    statement: NamedStatement,
+  ): ResultAsync<readonly unknown[], StorageError> {
+    const id = String(statement.values[0]);
+    return this.#finishes
+      .record(statement, id, "webhook record result", audit)
+      .map((mark) => (mark === "marked" ? [{ id }] : []));
+  }
+
   #finish(
     id: string,
     workerId: string,
@@ -432,11 +579,9 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     outcome: string,
     operation: string,
   ): ResultAsync<MarkResult, StorageError> {
-    // A prepared statement on the pool: the hottest write of the processor after the state's.
-    return fromDatabase(
-      () => runStatement(this.prisma, this.finishStatement(id, workerId, status, outcome)),
-      operation,
-    ).map(({ rows }): MarkResult => (rows.length === 1 ? "marked" : "lease_lost"));
+    // A prepared statement on the pool (the hottest write of the processor after the
+    // state's), results that come together written together.
+    return this.#finishes.record(this.finishStatement(id, workerId, status, outcome), id, operation);
   }
 
   /**

@@ -275,7 +275,7 @@ function runOne(
   const finishStatement = ctx.inbox.finishStatement?.bind(ctx.inbox);
   const commits =
     ctx.commits !== undefined && finishStatement !== undefined
-      ? new EventCommits(ctx.commits, ctx.deps.uow)
+      ? new EventCommits(ctx.commits, ctx.deps.uow, ctx.inbox.finishAudited?.bind(ctx.inbox))
       : undefined;
   const eventCtx: WebhookContext =
     commits === undefined

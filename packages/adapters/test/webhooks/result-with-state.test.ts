@@ -17,7 +17,7 @@ import {
 import { ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
-import type { OpenTransaction } from "../../src/db/prisma-client.js";
+import { type OpenTransaction, poolOf } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import {
@@ -172,6 +172,37 @@ describe("an event's result and the state it changed", () => {
       outcome: "round round_rws_gone: debit_succeeded not applied: round_not_found",
       claimedBy: null,
     });
+  });
+
+  it("an input the round ignores: its audit line and the event's result are written by one statement", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 7, 1));
+    const store = new PrismaStore(db.prisma, { clock });
+    const ctx = contextOn(db.prisma, clock, store);
+    const { groupId, roundId, memberIds } = await seedRound(store);
+    const memberId = memberIds[1] as string;
+    // A success for an attempt the round never made: the round ignores it, and audits that.
+    const events = [2, 3, 4].map((attempt) =>
+      debitEvent("payment_intent.succeeded", { groupId, roundId, memberId, attempt }),
+    );
+    for (const event of events) (await ctx.inbox.receive(event))._unsafeUnwrap();
+    const versionBefore = (await db.prisma.round.findUniqueOrThrow({ where: { id: roundId } })).version;
+
+    expect(
+      (await processWebhookInbox(ctx, { workerId: "w1", concurrency: 3 }))._unsafeUnwrap(),
+    ).toMatchObject({ claimed: 3, ignored: 3, leaseLost: 0 });
+
+    expect((await db.prisma.round.findUniqueOrThrow({ where: { id: roundId } })).version).toBe(versionBefore);
+    for (const event of events) {
+      const row = await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id: event.id } });
+      expect(row).toMatchObject({ status: "ignored", claimedBy: null });
+      expect(row.outcome).toContain(`round ${roundId}: debit_succeeded ignored`);
+      const lines = await db.prisma.$queryRawUnsafe<{ outcome: string; x: string }[]>(
+        "SELECT outcome::text AS outcome, xmin::text AS x FROM audit_log WHERE aggregate_id = $1 AND actor = $2",
+        roundId,
+        `stripe:${event.id}`,
+      );
+      expect(lines).toEqual([{ outcome: "ignored", x: await writerOf("webhook_events", event.id) }]);
+    }
   });
 
   it("a crash at the commit stores neither the state nor the result: the event is processed again, once", async () => {
@@ -353,6 +384,89 @@ describe("EventCommits", () => {
     expect(
       (await commits.finishWith(inbox.finishStatement(id, "ec1", "processed", "again")))._unsafeUnwrap(),
     ).toBeUndefined();
+  });
+
+  /** The audit line of an input `roundId` ignored, as the use case commits it. */
+  const ignoredLine = (roundId: string, id: string, detail = "stale: already processing"): Changeset => ({
+    people: [],
+    groups: [],
+    rounds: [],
+    outbox: [],
+    audit: [
+      {
+        at: Date.UTC(2026, 7, 2),
+        aggregate: "round",
+        aggregateId: roundId,
+        action: "fact:debit_processing",
+        outcome: "ignored",
+        detail,
+        actor: `stripe:${id}`,
+      },
+    ],
+  });
+  const linesOf = async (id: string) =>
+    db.prisma.$queryRawUnsafe<{ x: string }[]>(
+      "SELECT xmin::text AS x FROM audit_log WHERE actor = $1",
+      `stripe:${id}`,
+    );
+
+  it("with an audited finish, an audit-only commit waits for the result, or is written before anything else the use case does", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 7, 2));
+    const store = new PrismaStore(db.prisma, { clock });
+    const a = await seedRound(store);
+    const { inbox, id } = await claimed(clock, "ec4");
+    const commits = new EventCommits(store, store, inbox.finishAudited.bind(inbox));
+    // What is sent to the database meanwhile: statement names, or the SQL of unnamed ones.
+    const pool = poolOf(db.prisma);
+    if (pool === undefined) throw new Error("no pool");
+    const sent: string[] = [];
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    pool.query = ((...args: unknown[]) => {
+      const [config] = args as [{ name?: string; text?: string } | string];
+      sent.push(typeof config === "string" ? config : (config.name ?? config.text ?? "?"));
+      return query(...args);
+    }) as typeof pool.query;
+    try {
+      (await commits.commit(ignoredLine(a.roundId, id)))._unsafeUnwrap();
+      const rows = (
+        await commits.finishWith(inbox.finishStatement(id, "ec4", "ignored", "stale"))
+      )._unsafeUnwrap();
+      expect(rows).toHaveLength(1);
+    } finally {
+      pool.query = query as typeof pool.query;
+    }
+    // No transaction of its own: the line and the result in one statement.
+    expect(sent).toEqual(["webhook_finish_many"]);
+    expect(await linesOf(id)).toEqual([{ x: await writerOf("webhook_events", id) }]);
+
+    // Another event: its audit line, then a read through its ports — the line is stored first.
+    const second = await claimed(clock, "ec5");
+    const other = new EventCommits(store, store, inbox.finishAudited.bind(inbox));
+    const otherDeps = other.depsOver(useCaseDepsOn(store, { clock, ids: new SequentialIds() }));
+    (await other.commit(ignoredLine(a.roundId, second.id)))._unsafeUnwrap();
+    expect((await otherDeps.rounds.getRound(a.roundId))._unsafeUnwrap()?.id).toBe(a.roundId);
+    expect(await linesOf(second.id)).toHaveLength(1);
+    // Nothing open any more: the result is the caller's to record alone.
+    expect(
+      (await other.finishWith(inbox.finishStatement(second.id, "ec5", "ignored", "x")))._unsafeUnwrap(),
+    ).toBeUndefined();
+  });
+
+  it("with an audited finish, a result the database refuses leaves the audit line stored alone and returns the refusal", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 7, 2));
+    const store = new PrismaStore(db.prisma, { clock });
+    const a = await seedRound(store);
+    const { inbox, id } = await claimed(clock, "ec6");
+    const commits = new EventCommits(store, store, inbox.finishAudited.bind(inbox));
+    (await commits.commit(ignoredLine(a.roundId, id)))._unsafeUnwrap();
+    // 22021: a text column cannot hold a NUL.
+    const refused = await commits.finishWith(inbox.finishStatement(id, "ec6", "ignored", "bad \u0000"));
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "storage_refused" });
+    expect(await linesOf(id)).toHaveLength(1);
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "received",
+      claimedBy: "ec6",
+    });
   });
 
   it("a crash at the last commit keeps the commits before it and stores neither the last nor the result", async () => {
