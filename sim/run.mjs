@@ -281,13 +281,16 @@ async function jumpTo(target) {
   const jumpMs = next - offsetMs;
   offsetMs = next;
   writeFileSync(clockFile, `${next}\n`);
-  // pg-boss starts jobs (susu's timers) on PostgreSQL's clock, which cannot jump: the jobs
-  // still waiting are moved as much earlier, so a timer fires when the run's clock reaches it.
-  // Jobs a killed scheduler had started expire as much sooner (pg-boss's `expireIn`).
+  // pg-boss starts jobs (susu's timers) on PostgreSQL's clock, which cannot jump. Timer jobs
+  // carry their instant on the run's clock (`dueAt`): those still waiting start at the real
+  // time that is that instant now. Other waiting jobs (a pg-boss retry) are moved as much
+  // earlier as the clock jumped. Jobs a killed scheduler had started expire as much sooner
+  // (pg-boss's `expireIn`).
   if (jumpMs > 0 && pgClient !== undefined) {
+    await placeTimerJobs();
     await pgClient.query(
       `UPDATE pgboss.job SET start_after = start_after - make_interval(secs => $1)
-       WHERE state IN ('created', 'retry') AND start_after > now()`,
+       WHERE (state = 'retry' OR NOT data ? 'dueAt') AND state IN ('created', 'retry') AND start_after > now()`,
       [jumpMs / 1000],
     );
     await pgClient.query(
@@ -300,17 +303,49 @@ async function jumpTo(target) {
   if (to * 1000 > emulatorNow) await control.advanceClockTo(to);
   // susu's processes re-read the offset file at most every 50 ms (OffsetFileClock): a request
   // sent sooner could still be judged on the clock before the jump.
-  if (jumpMs > 0) await new Promise((resolve) => setTimeout(resolve, 150));
+  if (jumpMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // A timer computed on the offset before the jump and sent after the jobs were placed
+    // (found: a release timer waited 61 real minutes) is placed now, or at the next jump or
+    // nudge if it comes later still.
+    lateTimerJobs += await placeTimerJobs();
+  }
+}
+/** Timer jobs sent during a jump on the clock before it, placed again after it (a figure). */
+let lateTimerJobs = 0;
+
+/**
+ * Sets every waiting timer job's `start_after` from its instant on the run's clock (`dueAt`,
+ * which `PgBossTimerScheduler` stores): the real time that is that instant at the current
+ * offset, or now if it is due. Absolute, so running it again changes nothing, and a job sent
+ * with a stale offset is put right. Only a job whose start is still ahead is touched; one
+ * already due waits for a worker.
+ */
+async function placeTimerJobs() {
+  if (pgClient === undefined) return 0;
+  const { rowCount } = await pgClient.query(
+    `UPDATE pgboss.job
+        SET start_after = greatest(now(), to_timestamp(((data->>'dueAt')::numeric - $1) / 1000.0))
+      WHERE state = 'created' AND data ? 'dueAt' AND start_after > now()
+        AND start_after <> greatest(now(), to_timestamp(((data->>'dueAt')::numeric - $1) / 1000.0))`,
+    [offsetMs],
+  );
+  return rowCount ?? 0;
 }
 
 // --- clients -------------------------------------------------------------------------------------
 
+/** The platform's operator (role `admin`), who acts on support tickets. */
+const OPERATOR = `sim${seed}_operator`;
 const tokens = new Map();
 async function tokenOf(person) {
   if (!tokens.has(person))
     tokens.set(
       person,
-      await mintToken({ subject: person, roles: ["member"], ttlSeconds: 30 * 86_400 }, jwtSecret),
+      await mintToken(
+        { subject: person, roles: [person === OPERATOR ? "admin" : "member"], ttlSeconds: 30 * 86_400 },
+        jwtSecret,
+      ),
     );
   return tokens.get(person);
 }
@@ -756,6 +791,8 @@ async function runMarketplace() {
       return { done: settled === charges.length, progress: now };
     });
     await fire("payout", step);
+    // Reversals that waited for their sellers' balances: this step's sales may cover them.
+    await operatorRetries();
     const refunded = [];
     for (const c of charges) {
       const draw = rng.next();
@@ -768,16 +805,194 @@ async function runMarketplace() {
       await ok("POST", `/v1/marketplace-charges/${c.id}/refunds`, { as: c.customer, body });
       refunded.push(c);
     }
-    await until(`step ${step}: refunds done`, async () => {
-      const views = await Promise.all(refunded.map(view));
-      const done = views.filter(
-        (v) => v.refunds.every((r) => r.status === "succeeded") && ["settled", "refunded"].includes(v.status),
-      ).length;
-      return { done: done === refunded.length, progress: views.map((v) => v.status) };
-    });
+    const waiting = await refundsDone(`step ${step}: refunds done`, refunded);
     say(
-      `step ${step + 1}/${steps}: ${charges.length} marketplace charges settled, ${refunded.length} refunded (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      `step ${step + 1}/${steps}: ${charges.length} marketplace charges settled, ${refunded.length} refunded${waiting > 0 ? ` (${waiting} waiting for a seller's balance)` : ""} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
+  }
+  // A reversal still waiting for its seller's balance: the seller sells once more, a day on
+  // (a person may attempt only so many payments an hour), and the operator retries it.
+  if (awaitingBalance.size > 0) {
+    await outboxIdle("outbox idle before the last day passes");
+    await jumpTo(simNow() + DAY_MS);
+    const shortOf = await shortfalls();
+    for (const [seller, e] of shortOf)
+      say(`${seller}: balance ${e.haveMinor}, failed reversals ${e.needMinor}: a further sale covers it`);
+    const made = [];
+    for (const [n, [seller, { shortMinor }]] of [...shortOf].entries()) {
+      const g = groupsOf.findIndex((x) => x.sellers.includes(seller));
+      const { customer } = groupsOf[g];
+      // What the seller keeps of it (the amount less the 10 % fee) covers the shortfall.
+      const amountMinor = Math.max(50_00, Math.ceil((shortMinor + 100) / 0.9 / 100) * 100);
+      const reference = `order-topup-${n}`;
+      const res = await call("POST", "/v1/marketplace-charges", {
+        as: customer,
+        body: {
+          clientReference: reference,
+          activityId: `act_sim_topup_${n}`,
+          purpose: "purchase",
+          amountMinor,
+          currency: "AUD",
+          description: `Order ${reference}`,
+          customer: { personId: customer, email: `${customer}@example.com` },
+          sellers: [{ personId: seller }],
+          fee: { rateBps: 1000 },
+          paymentMethod: { type: "new_card" },
+        },
+      });
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`order ${reference} → ${res.status} ${JSON.stringify(res.body)}`);
+      made.push({ id: res.body.id, customer });
+    }
+    extraCharges += made.length;
+    const view = (c) => ok("GET", `/v1/marketplace-charges/${c.id}`, { as: c.customer });
+    const secrets = await until("top-up PaymentIntents made", async () => {
+      const found = await Promise.all(made.map(async (c) => (await view(c)).payment.clientSecret));
+      return { done: found.every((x) => typeof x === "string"), progress: found.length, found };
+    });
+    for (const secret of secrets.found)
+      await stripe.paymentIntents.confirm(secret.split("_secret_")[0], { payment_method: "pm_card_visa" });
+    await until("top-up charges settled", async () => {
+      const now = await Promise.all(made.map(async (c) => (await view(c)).status));
+      return { done: now.every((x) => x === "settled"), progress: now };
+    });
+    const retried = await operatorRetries();
+    if (awaitingBalance.size > 0)
+      throw new Error(`reversals still short of their sellers' balances: ${[...awaitingBalance.keys()]}`);
+    say(`${made.length} top-up sale(s) made, ${retried} charge(s) retried by the operator`);
+  }
+}
+
+/**
+ * Refunded charges whose reversal failed `balance_insufficient`: the seller's Stripe balance
+ * did not cover it (a destination charge's refund takes its whole amount back from the seller,
+ * the platform's fee too, so it may draw on what a split paid them). susu opened a
+ * `reversal_failed` ticket; the run's operator retries once the balance covers it.
+ * Charge id → the customer (who may read the charge).
+ */
+const awaitingBalance = new Map();
+/** Top-up sales made for them (the checks' counts). */
+let extraCharges = 0;
+/** Charges whose failed reversals the operator asked for again (a figure). */
+let operatorRetried = 0;
+
+/** The failed reversals of a refund still reversing that were not asked for again yet. */
+function failedReversals(v) {
+  const reversing = v.refunds.filter((r) => r.status === "reversing").map((r) => r.number);
+  const latest = new Map();
+  for (const x of v.reversals)
+    if (reversing.includes(x.refundNumber)) {
+      const key = `${x.refundNumber} ${x.sellerId}`;
+      if ((latest.get(key)?.number ?? 0) < x.number) latest.set(key, x);
+    }
+  const last = [...latest.values()];
+  // Only once none is in flight: what is left is what the operator must act on.
+  if (last.length === 0 || last.some((x) => x.status === "requested")) return [];
+  return last.filter((x) => x.status === "failed" && x.failureCode === "balance_insufficient");
+}
+
+/**
+ * Waits until every refund of `refunded` succeeded, or waits on a failed reversal for its
+ * seller's balance (then the charge is in `awaitingBalance`); the operator retries the ones
+ * whose sellers' balances cover them meanwhile. Returns how many wait.
+ */
+async function refundsDone(what, refunded) {
+  const byId = new Map(refunded.map((c) => [c.id, c]));
+  await until(what, async () => {
+    const views = await Promise.all(
+      refunded.map((c) => ok("GET", `/v1/marketplace-charges/${c.id}`, { as: c.customer })),
+    );
+    let done = 0;
+    for (const v of views) {
+      if (v.refunds.every((r) => r.status === "succeeded") && ["settled", "refunded"].includes(v.status)) {
+        done += 1;
+        if (awaitingBalance.delete(v.id)) await resolveReversalTickets(v.id);
+      } else if (failedReversals(v).length > 0) {
+        done += 1;
+        if (!awaitingBalance.has(v.id))
+          say(
+            `${v.id}: reversal(s) refused balance_insufficient (${failedReversals(v)
+              .map((x) => `${x.amount.amountMinor} from ${x.sellerId}`)
+              .join(", ")}); the operator retries once the balance covers it`,
+          );
+        awaitingBalance.set(v.id, byId.get(v.id).customer);
+      }
+    }
+    return { done: done === refunded.length, progress: views.map((v) => v.status) };
+  });
+  return refunded.filter((c) => awaitingBalance.has(c.id)).length;
+}
+
+/**
+ * For each seller with reversals waiting: what they wait for and what their connected
+ * account holds (available and pending, as Stripe's check for a reversal counts it here).
+ */
+async function shortfalls() {
+  const need = new Map();
+  for (const [id, customer] of awaitingBalance) {
+    const v = await ok("GET", `/v1/marketplace-charges/${id}`, { as: customer });
+    for (const x of failedReversals(v)) {
+      const {
+        rows: [row],
+      } = await pgClient.query(
+        `SELECT connected_account_id FROM marketplace_charge_sellers WHERE charge_id = $1 AND seller_person_id = $2`,
+        [id, x.sellerId],
+      );
+      const entry = need.get(x.sellerId) ?? { account: row.connected_account_id, needMinor: 0, charges: [] };
+      entry.needMinor += x.amount.amountMinor;
+      entry.charges.push(id);
+      need.set(x.sellerId, entry);
+    }
+  }
+  for (const entry of need.values()) {
+    const balance = await stripe.balance.retrieve({}, { stripeAccount: entry.account });
+    entry.haveMinor = [...balance.available, ...balance.pending]
+      .filter((b) => b.currency === "aud")
+      .reduce((sum, b) => sum + b.amount, 0);
+    entry.shortMinor = Math.max(0, entry.needMinor - entry.haveMinor);
+  }
+  return new Map([...need].filter(([, e]) => e.shortMinor > 0));
+}
+
+/**
+ * The operator: every charge waiting whose sellers' balances now cover all its failed
+ * reversals is retried (`POST …/reversals/retry`), and waited for; its tickets are resolved
+ * once its refunds succeeded. Returns how many charges were retried.
+ */
+async function operatorRetries() {
+  if (awaitingBalance.size === 0) return 0;
+  const short = await shortfalls();
+  const blocked = new Set([...short.values()].flatMap((e) => e.charges));
+  const retry = [...awaitingBalance].filter(([id]) => !blocked.has(id));
+  for (const [id] of retry)
+    await ok("POST", `/v1/marketplace-charges/${id}/reversals/retry`, { as: OPERATOR });
+  operatorRetried += retry.length;
+  if (retry.length > 0)
+    await refundsDone(
+      "retried reversals landed and refunds done",
+      retry.map(([id, customer]) => ({ id, customer })),
+    );
+  return retry.length;
+}
+
+/** Resolves the charge's open `reversal_failed` tickets: its reversals landed on a retry. */
+async function resolveReversalTickets(chargeId) {
+  let after;
+  for (;;) {
+    const page = await ok(
+      "GET",
+      `/v1/tickets?status=open&limit=100${after ? `&starting_after=${encodeURIComponent(after)}` : ""}`,
+      { as: OPERATOR },
+    );
+    for (const t of page.data)
+      if (t.kind === "reversal_failed" && t.aggregateId === chargeId)
+        await ok("POST", `/v1/tickets/${encodeURIComponent(t.id)}/resolve`, {
+          as: OPERATOR,
+          body: { resolution: "retried once the seller's balance covered it; the reversal landed" },
+        });
+    if (!page.has_more) return;
+    after = page.data.at(-1)?.id;
+    if (after === undefined) return;
   }
 }
 
@@ -816,8 +1031,8 @@ const { rows, stats } = await runChecks({
       : flow === "held"
         ? { held: groupCount * memberCount * steps }
         : {
-            charges: groupCount * (memberCount + 1) * steps,
-            sellerPayments: groupCount * 2 * memberCount * steps,
+            charges: groupCount * (memberCount + 1) * steps + extraCharges,
+            sellerPayments: groupCount * 2 * memberCount * steps + extraCharges,
           },
 });
 rows.push({
@@ -835,8 +1050,12 @@ say(
     .join(", ")}`,
 );
 say(
-  `webhooks: ${stats.events} events, ${stats.deliveries} deliveries (${stats.duplicateDeliveries} duplicates, ${stats.lateDeliveries} late), ${stats.failedAttempts} failed attempts; ${stats.inboxIgnored} events ignored by susu; ${stats.timersRun} timers run`,
+  `webhooks: ${stats.events} events, ${stats.deliveries} deliveries (${stats.duplicateDeliveries} duplicates, ${stats.lateDeliveries} late), ${stats.failedAttempts} failed attempts; ${stats.inboxIgnored} events ignored by susu; ${stats.timersRun} timers run (${lateTimerJobs} sent on the clock before a jump, placed again after it)`,
 );
+if (flow === "marketplace")
+  say(
+    `operator: ${operatorRetried} charge(s) whose failed reversals were retried once the sellers' balances covered them; ${extraCharges} top-up sale(s)`,
+  );
 const failed = rows.filter((r) => !r.pass);
 say(failed.length === 0 ? "all checks pass" : `${failed.length} check(s) FAILED`);
 if (args.json)

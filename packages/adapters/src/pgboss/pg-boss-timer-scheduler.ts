@@ -73,13 +73,23 @@ export class PgBossTimerScheduler implements TimerScheduler {
     return this.clock === undefined ? at : at - (this.clock.now() - Date.now());
   }
 
+  /**
+   * The job's data carries `dueAt`, the timer's instant on the timers' clock (epoch ms),
+   * besides the real time it starts at: whoever moves that clock (the simulation, which jumps
+   * it while PostgreSQL's stays put) can set `start_after` from it absolutely, whatever offset
+   * the sender read. `parseTimerJob` ignores it.
+   */
   #send(job: TimerJob, id: string, at: Instant): ResultAsync<void, SchedulerError> {
     return ResultAsync.fromPromise(
-      this.boss.send(TIMER_QUEUE, timerJobData(job), {
-        id,
-        startAfter: new Date(this.#realTimeOf(at)),
-        expireInSeconds: this.expireInSeconds,
-      }),
+      this.boss.send(
+        TIMER_QUEUE,
+        { ...timerJobData(job), dueAt: at },
+        {
+          id,
+          startAfter: new Date(this.#realTimeOf(at)),
+          expireInSeconds: this.expireInSeconds,
+        },
+      ),
       (e): SchedulerError => ({
         type: "schedule_failed",
         code: "schedule_failed",

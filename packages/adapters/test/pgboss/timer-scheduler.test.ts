@@ -60,13 +60,15 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
       aggregateId: "round_1",
       timer: timer.timer,
     });
-    // As stored: today's shape, and the `roundId` schedulers of the release before read.
+    // As stored: today's shape, the `roundId` schedulers of the release before read, and the
+    // timer's instant on its clock.
     expect(job?.data).toEqual({
       timerId: timer.id,
       aggregate: "round",
       aggregateId: "round_1",
       roundId: "round_1",
       timer: timer.timer,
+      dueAt: timer.at,
     });
     expect(job?.startAfter.getTime()).toBe(timer.at);
   });
@@ -103,6 +105,7 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     const third = await boss.getJobById(TIMER_QUEUE, deterministicUuid(`retry-of:${job.timerId}:after:3`));
     expect(parseTimerJob(second?.data)).toEqual({ ...job, attempts: 2 });
     expect(parseTimerJob(third?.data)).toEqual({ ...job, attempts: 3 });
+    expect(second?.data).toEqual({ ...job, roundId: "round_3", attempts: 2, dueAt: at });
     expect(second?.startAfter.getTime()).toBe(at);
     // Neither is the timer's own job.
     expect(await boss.getJobById(TIMER_QUEUE, deterministicUuid(job.timerId))).toBeNull();
@@ -164,6 +167,15 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     const startAfter = new Date(job?.startAfter ?? 0).getTime();
     expect(startAfter).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
     expect(startAfter).toBeLessThanOrEqual(Date.now() + 60_000);
+    // The data keeps the instant on the simulation's clock, not the real time it starts at:
+    // the simulation sets `start_after` from it when it moves its clock.
+    expect(job?.data).toEqual(expect.objectContaining({ dueAt: due.at }));
+    expect(parseTimerJob(job?.data)).toEqual({
+      timerId: due.id,
+      aggregate: "round",
+      aggregateId: "round_sim",
+      timer: due.timer,
+    });
   });
 
   it("a timer job whose process died after starting it runs again once it expires, not after pg-boss's 15 minutes", async () => {
