@@ -19,6 +19,7 @@ import {
   type MarketplaceCharge,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,
+  type OutboxCompletion,
   type OutboxEntry,
   type OutboxOperations,
   type OutboxRecord,
@@ -44,6 +45,7 @@ import {
   type UnitOfWork,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, Result, type ResultAsync } from "neverthrow";
+import { GroupedWrites, type GroupWriter } from "../db/grouped-writes.js";
 import {
   type NamedStatement,
   type OpenTransaction,
@@ -195,11 +197,15 @@ export class PrismaStore
   /** The last round loaded of each id through the pool, with its snapshot's text (commits diff its child rows against it). */
   readonly #roundsLoaded = new Map<string, { readonly round: Round; readonly snapshot: string }>();
 
+  /** Effects completed on their own (not with a write of their result): together when they come together. */
+  readonly #completions: GroupedWrites<OutboxCompletion, void>;
+
   constructor(prisma: PrismaClient, options: PrismaStoreOptions = {}) {
     this.#prisma = prisma;
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
     this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
+    this.#completions = new GroupedWrites(completionWriter(prisma), COMPLETE_GROUP_MAX, "outbox complete");
   }
 
   getPerson(id: PersonId): ResultAsync<Person | undefined, StorageError> {
@@ -1046,14 +1052,8 @@ export class PrismaStore
    * prepared statement (the dispatcher's hottest write after the claim).
    */
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
-    return fromDatabase(
-      runStatement(this.#prisma, {
-        name: "susu_outbox_complete",
-        text: OUTBOX_COMPLETE_SQL,
-        values: [effectId, workerId, toDate(now)],
-      }),
-      { operation: "outbox complete" },
-    ).map(() => undefined);
+    // Prepared on the pool; completions that come while one is written go together.
+    return this.#completions.write({ effectId, workerId, at: now });
   }
 
   /**
@@ -1160,6 +1160,43 @@ export class PrismaStore
       { operation: "outbox requeue all" },
     ).map(({ count }) => count);
   }
+}
+
+/** Most completions one grouped statement writes. */
+const COMPLETE_GROUP_MAX = 64;
+
+/**
+ * Effects marked done as `complete` does (each only while its worker holds the claim), one
+ * statement for one ({@link OUTBOX_COMPLETE_SQL}) or for several, in id order.
+ */
+function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, void> {
+  return {
+    one: async (c) => {
+      await runStatement(prisma, {
+        name: "susu_outbox_complete",
+        text: OUTBOX_COMPLETE_SQL,
+        values: [c.effectId, c.workerId, toDate(c.at)],
+      });
+    },
+    many: async (completions) => {
+      const sorted = [...completions].sort((a, b) =>
+        a.effectId < b.effectId ? -1 : a.effectId > b.effectId ? 1 : 0,
+      );
+      await runStatement(prisma, {
+        name: "susu_outbox_complete_many",
+        text: `UPDATE outbox_effects o
+                  SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = c.at
+                 FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c(id, worker, at)
+                WHERE o.id = c.id AND o.claimed_by = c.worker AND o.status = 'pending'`,
+        values: [
+          sorted.map((c) => c.effectId),
+          sorted.map((c) => c.workerId),
+          sorted.map((c) => toDate(c.at)),
+        ],
+      });
+      return completions.map(() => undefined);
+    },
+  };
 }
 
 // Serialises outbox claims (see claimDue); the key is this statement's own.

@@ -1,7 +1,8 @@
 import type { AuditEntry, Clock, Instant, StorageError } from "@susu/domain";
-import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
+import { GroupedWrites, type GroupWriter } from "../db/grouped-writes.js";
 import { type NamedStatement, type PrismaClient, runStatement, runTransaction } from "../db/prisma-client.js";
 import { auditRow } from "../prisma/projections.js";
 import { fromDatabase, storageErrorOf } from "../prisma/storage-errors.js";
@@ -164,7 +165,7 @@ SET status = $3::webhook_event_status, outcome = $4, processed_at = $5, claimed_
 WHERE id = $1 AND claimed_by = $2
 RETURNING id`;
 
-// The results of several events in one statement ({@link GroupedFinishes}), with the audit
+// The results of several events in one statement ({@link finishWriter}), with the audit
 // lines of those whose only write is their audit line ($6): each row is updated only while
 // its worker holds the claim, as WEBHOOK_FINISH_SQL does; the audit lines are stored either
 // way, as they are when the result shares their transaction.
@@ -190,73 +191,23 @@ SELECT id FROM f`;
 /** Most results one grouped statement records. */
 const FINISH_GROUP_MAX = 64;
 
-/** One event's result waiting to be recorded. */
-interface PendingFinish {
+/** One event's result to record: its finish statement, and the audit lines to store with it. */
+interface Finish {
   readonly statement: NamedStatement;
-  readonly id: string;
-  /** Audit lines to store with it (none: the result alone). */
   readonly audit: readonly AuditEntry[];
-  readonly operation: string;
-  readonly settle: (result: Result<MarkResult, StorageError>) => void;
 }
 
 /**
- * Records events' results (`processed` / `ignored` on their own, outside a state change's
- * transaction: mostly events a processor found nothing to do for) as they come, and those
- * that come while a write is in flight together in one statement when it returns: one
- * commit for many, with no wait added when they come one at a time. Each caller is answered
- * only once its row is committed, as with a statement of its own. When the database refuses
- * a grouped write (a text it cannot hold), each result of the group is written on its own,
- * so only the one it refuses is refused.
+ * Events' results (`processed` / `ignored` outside a state change's transaction: mostly
+ * events a processor found nothing to do for, with their audit lines) written as
+ * {@link GroupedWrites}: together when they come while one is being written.
  */
-class GroupedFinishes {
-  #waiting: PendingFinish[] = [];
-  #writing = false;
-
-  constructor(private readonly prisma: PrismaClient) {}
-
-  record(
-    statement: NamedStatement,
-    id: string,
-    operation: string,
-    audit: readonly AuditEntry[] = [],
-  ): ResultAsync<MarkResult, StorageError> {
-    return new ResultAsync(
-      new Promise<Result<MarkResult, StorageError>>((settle) => {
-        this.#waiting.push({ statement, id, audit, operation, settle });
-        if (!this.#writing) void this.#drain();
-      }),
-    );
-  }
-
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#waiting.length > 0) await this.#write(this.#waiting.splice(0, FINISH_GROUP_MAX));
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  async #write(group: readonly PendingFinish[]): Promise<void> {
-    const [only] = group;
-    if (group.length === 1 && only !== undefined) return this.#writeOne(only);
-    try {
-      const marked = await this.#writeTogether(group);
-      for (const f of group) f.settle(ok(marked.has(f.id) ? "marked" : "lease_lost"));
-    } catch (error) {
-      const failure = storageErrorOf(error, { operation: "webhook record results" });
-      if (failure.type === "storage_refused") for (const f of group) await this.#writeOne(f);
-      else for (const f of group) f.settle(err(storageErrorOf(error, { operation: f.operation })));
-    }
-  }
-
-  /** The group's results (and audit lines) in one statement: the ids it marked. */
-  async #writeTogether(group: readonly PendingFinish[]): Promise<ReadonlySet<string>> {
+function finishWriter(prisma: PrismaClient): GroupWriter<Finish, MarkResult> {
+  const together = async (finishes: readonly Finish[]): Promise<MarkResult[]> => {
     // Locked in id order, as every grouped write of the inbox takes its rows.
-    const sorted = [...group].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...finishes].sort((a, b) => compareIds(idOf(a), idOf(b)));
     const column = (i: number) => sorted.map((f) => f.statement.values[i]);
-    const { rows } = await runStatement<{ readonly id: string }>(this.prisma, {
+    const { rows } = await runStatement<{ readonly id: string }>(prisma, {
       name: "webhook_finish_many",
       text: WEBHOOK_FINISH_MANY_SQL,
       values: [
@@ -265,26 +216,24 @@ class GroupedFinishes {
         column(2),
         column(3),
         column(4),
-        JSON.stringify(group.flatMap((f) => f.audit.map(auditRow))),
+        JSON.stringify(finishes.flatMap((f) => f.audit.map(auditRow))),
       ],
     });
-    return new Set(rows.map((r) => r.id));
-  }
-
-  async #writeOne(f: PendingFinish): Promise<void> {
-    try {
-      if (f.audit.length > 0) {
-        const marked = await this.#writeTogether([f]);
-        f.settle(ok(marked.has(f.id) ? "marked" : "lease_lost"));
-        return;
-      }
-      const { rows } = await runStatement(this.prisma, f.statement);
-      f.settle(ok(rows.length === 1 ? "marked" : "lease_lost"));
-    } catch (error) {
-      f.settle(err(storageErrorOf(error, { operation: f.operation })));
-    }
-  }
+    const marked = new Set(rows.map((r) => r.id));
+    return finishes.map((f) => (marked.has(idOf(f)) ? "marked" : "lease_lost"));
+  };
+  return {
+    one: async (f) => {
+      if (f.audit.length > 0) return (await together([f]))[0] ?? "lease_lost";
+      const { rows } = await runStatement(prisma, f.statement);
+      return rows.length === 1 ? "marked" : "lease_lost";
+    },
+    many: together,
+  };
 }
+
+const idOf = (f: Finish) => String(f.statement.values[0]);
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 interface ClaimedRow {
   id: string;
@@ -341,13 +290,13 @@ RETURNING w.id, w.type, w.attempts, w.payload, w.stripe_created_at, w.received_a
  * clock (the schema's convention), so tests can move time.
  */
 export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations {
-  readonly #finishes: GroupedFinishes;
+  readonly #finishes: GroupedWrites<Finish, MarkResult>;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock = new SystemClock(),
   ) {
-    this.#finishes = new GroupedFinishes(prisma);
+    this.#finishes = new GroupedWrites(finishWriter(prisma), FINISH_GROUP_MAX, "webhook record result");
   }
 
   receive(event: Stripe.Event): ResultAsync<"stored" | "duplicate", StorageError> {
@@ -567,9 +516,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     statement: NamedStatement,
   ): ResultAsync<readonly unknown[], StorageError> {
     const id = String(statement.values[0]);
-    return this.#finishes
-      .record(statement, id, "webhook record result", audit)
-      .map((mark) => (mark === "marked" ? [{ id }] : []));
+    return this.#finishes.write({ statement, audit }).map((mark) => (mark === "marked" ? [{ id }] : []));
   }
 
   #finish(
@@ -581,7 +528,10 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
   ): ResultAsync<MarkResult, StorageError> {
     // A prepared statement on the pool (the hottest write of the processor after the
     // state's), results that come together written together.
-    return this.#finishes.record(this.finishStatement(id, workerId, status, outcome), id, operation);
+    return this.#finishes.write(
+      { statement: this.finishStatement(id, workerId, status, outcome), audit: [] },
+      operation,
+    );
   }
 
   /**

@@ -3,7 +3,7 @@
 // inside each execution, and the claim statement's plan on a table the size of a busy day.
 import type { Changeset, OutboxEffect, OutboxRecord } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPrismaClient, type PrismaClient } from "../../src/db/prisma-client.js";
+import { createPrismaClient, type PrismaClient, poolOf } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { outboxClaimStatement } from "../../src/prisma/prisma-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
@@ -96,6 +96,47 @@ describe("outbox claims on PostgreSQL", () => {
       expect([round, ids]).toEqual([round, decided]);
     }
     expect(await db.prisma.outboxEffect.count({ where: { status: "done" } })).toBe(160);
+  });
+
+  it("completions that come together are written together, each only where its worker still holds the claim", async () => {
+    const store = new PrismaStore(db.prisma);
+    const effects = Array.from({ length: 12 }, (_, i) => effect(9_000 + i, 100 + i));
+    (await store.commit({ ...empty, outbox: effects }))._unsafeUnwrap();
+    const claimed = (await store.claimDue("cw", T, 60_000, 12))._unsafeUnwrap();
+    expect(claimed.map((r) => r.effect.id).sort()).toEqual(effects.map((e) => e.id).sort());
+    // One of them was taken over by another worker (this one's lease ran out).
+    const taken = effects[3]?.id ?? "";
+    await db.prisma.outboxEffect.update({ where: { id: taken }, data: { claimedBy: "other" } });
+    const pool = poolOf(db.prisma);
+    if (pool === undefined) throw new Error("no pool");
+    const sent: string[] = [];
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    pool.query = ((...args: unknown[]) => {
+      const [config] = args as [{ name?: string } | string];
+      if (typeof config === "object" && config.name?.startsWith("susu_outbox_complete"))
+        sent.push(config.name);
+      return query(...args);
+    }) as typeof pool.query;
+    try {
+      const answers = await Promise.all(effects.map((e) => store.complete(e.id, "cw", T + 1_000)));
+      for (const a of answers) a._unsafeUnwrap();
+    } finally {
+      pool.query = query as typeof pool.query;
+    }
+    // The first alone, the eleven that came while it was written in one statement.
+    expect(sent).toEqual(["susu_outbox_complete", "susu_outbox_complete_many"]);
+    const rows = await db.prisma.outboxEffect.findMany({ where: { id: { in: effects.map((e) => e.id) } } });
+    expect(rows).toHaveLength(12);
+    for (const row of rows)
+      expect(row).toMatchObject(
+        row.id === taken
+          ? { status: "pending", claimedBy: "other", completedAt: null }
+          : { status: "done", claimedBy: null, claimedUntil: null, completedAt: new Date(T + 1_000) },
+      );
+    await db.prisma.outboxEffect.update({
+      where: { id: taken },
+      data: { status: "done", claimedBy: null, claimedUntil: null },
+    });
   });
 
   it("claims through the partial indexes on 100k done and 10k pending effects, within milliseconds", async () => {

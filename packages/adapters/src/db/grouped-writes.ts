@@ -1,0 +1,86 @@
+import type { StorageError } from "@susu/domain";
+import { err, ok, type Result, ResultAsync } from "neverthrow";
+import { storageErrorOf } from "../prisma/storage-errors.js";
+
+/** How a {@link GroupedWrites} writes its items. */
+export interface GroupWriter<I, O> {
+  /** One item in a statement of its own (also each item of a group the database refused). */
+  one(item: I): Promise<O>;
+  /** Several items in one statement, atomic on its own: each item's answer, in their order. */
+  many(items: readonly I[]): Promise<readonly O[]>;
+}
+
+interface Waiting<I, O> {
+  readonly item: I;
+  /** Names this item's write in its storage errors. */
+  readonly operation: string;
+  readonly settle: (result: Result<O, StorageError>) => void;
+}
+
+/**
+ * Small writes that each could be a statement (and a commit) of their own, written as they
+ * come, and those that come while one is being written written together when it returns:
+ * one statement and one commit for many, with no wait added when they come one at a time
+ * (group commit). Each caller is answered only once its write is committed, as with a
+ * statement of its own; a storage failure of a group fails each of its callers with it.
+ * When the database refuses a group (`storage_refused`: a value it cannot hold), each item
+ * of the group is written on its own, so only the one it refuses is refused.
+ */
+export class GroupedWrites<I, O> {
+  #waiting: Waiting<I, O>[] = [];
+  #writing = false;
+
+  constructor(
+    private readonly writer: GroupWriter<I, O>,
+    /** Most items one statement writes. */
+    private readonly max: number,
+    /** Names the write in storage errors. */
+    private readonly operation: string,
+  ) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
+  }
+
+  /** Writes `item` (alone or with others), `operation` naming it in storage errors (default: the writes'). */
+  write(item: I, operation: string = this.operation): ResultAsync<O, StorageError> {
+    return new ResultAsync(
+      new Promise<Result<O, StorageError>>((settle) => {
+        this.#waiting.push({ item, operation, settle });
+        if (!this.#writing) void this.#drain();
+      }),
+    );
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#waiting.length > 0) await this.#write(this.#waiting.splice(0, this.max));
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #write(group: readonly Waiting<I, O>[]): Promise<void> {
+    const [only] = group;
+    if (group.length === 1 && only !== undefined) return this.#writeOne(only);
+    try {
+      const answers = await this.writer.many(group.map((w) => w.item));
+      if (answers.length !== group.length)
+        throw new Error(`a grouped write answered for ${answers.length} of ${group.length} items`);
+      group.forEach((w, i) => {
+        w.settle(ok(answers[i] as O));
+      });
+    } catch (error) {
+      const failure = storageErrorOf(error, { operation: this.operation });
+      if (failure.type === "storage_refused") for (const w of group) await this.#writeOne(w);
+      else for (const w of group) w.settle(err(storageErrorOf(error, { operation: w.operation })));
+    }
+  }
+
+  async #writeOne(w: Waiting<I, O>): Promise<void> {
+    try {
+      w.settle(ok(await this.writer.one(w.item)));
+    } catch (error) {
+      w.settle(err(storageErrorOf(error, { operation: w.operation })));
+    }
+  }
+}

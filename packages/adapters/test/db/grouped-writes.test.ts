@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { GroupedWrites, type GroupWriter } from "../../src/db/grouped-writes.js";
+
+/** A writer that records what it was asked to write, each write answering after `gate` opens. */
+function recording(fail?: (items: readonly number[]) => Error | undefined) {
+  const calls: (readonly number[])[] = [];
+  const writer: GroupWriter<number, string> = {
+    one: async (item) => {
+      calls.push([item]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const error = fail?.([item]);
+      if (error) throw error;
+      return `one:${item}`;
+    },
+    many: async (items) => {
+      calls.push(items);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const error = fail?.(items);
+      if (error) throw error;
+      return items.map((i) => `many:${i}`);
+    },
+  };
+  return { calls, writer };
+}
+
+const refused = () => Object.assign(new Error("invalid byte sequence"), { code: "22021" });
+const gone = () => Object.assign(new Error("Connection terminated unexpectedly"), { code: "57P01" });
+
+describe("GroupedWrites", () => {
+  it("writes the first at once, those that come meanwhile together, each caller answered for its own item", async () => {
+    const { calls, writer } = recording();
+    const writes = new GroupedWrites(writer, 4, "test write");
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => writes.write(i)));
+    expect(answers.map((a) => a._unsafeUnwrap())).toEqual([
+      "one:1",
+      "many:2",
+      "many:3",
+      "many:4",
+      "many:5",
+      "many:6",
+      "many:7",
+    ]);
+    // At most `max` per statement, in the order they came.
+    expect(calls).toEqual([[1], [2, 3, 4, 5], [6, 7]]);
+    // Alone again once nothing is being written.
+    expect((await writes.write(8))._unsafeUnwrap()).toBe("one:8");
+  });
+
+  it("a refused group is written item by item, so only the refused item is refused", async () => {
+    const { calls, writer } = recording((items) => (items.includes(3) ? refused() : undefined));
+    const writes = new GroupedWrites(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3, 4].map((i) => writes.write(i, `write ${i}`)));
+    expect(answers[0]?._unsafeUnwrap()).toBe("one:1");
+    expect(answers[1]?._unsafeUnwrap()).toBe("one:2");
+    expect(answers[2]?._unsafeUnwrapErr()).toMatchObject({
+      type: "storage_refused",
+      message: expect.stringContaining("write 3"),
+    });
+    expect(answers[3]?._unsafeUnwrap()).toBe("one:4");
+    expect(calls).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+
+  it("any other failure of a group fails each of its callers, and the next writes go on", async () => {
+    let down = true;
+    const { writer } = recording((items) => (down && items.length > 1 ? gone() : undefined));
+    const writes = new GroupedWrites(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3].map((i) => writes.write(i)));
+    expect(answers[0]?._unsafeUnwrap()).toBe("one:1");
+    for (const a of answers.slice(1)) expect(a._unsafeUnwrapErr().type).toBe("storage_unavailable");
+    down = false;
+    const again = await Promise.all([4, 5, 6].map((i) => writes.write(i)));
+    expect(again.map((a) => a._unsafeUnwrap())).toEqual(["one:4", "many:5", "many:6"]);
+  });
+
+  it("refuses a group size below one", () => {
+    const { writer } = recording();
+    expect(() => new GroupedWrites(writer, 0, "test write")).toThrow(RangeError);
+  });
+});
