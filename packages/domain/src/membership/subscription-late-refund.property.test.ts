@@ -149,4 +149,56 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
       { numRuns: 500 },
     );
   });
+
+  it("refunds nothing for a membership that started (and was paid) before it was canceled", () => {
+    const started = fc.constantFrom<SubscriptionInput>(snapshot("active", 0), paidInvoice("in_1", 0));
+    fc.assert(
+      fc.property(
+        fc.array(started, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        fc.array(
+          fc.constantFrom<SubscriptionInput>(
+            { type: "cancel", atPeriodEnd: false },
+            snapshot("canceled", 2),
+            snapshot("active", 0),
+            paidInvoice("in_1", 0),
+            // An invoice paid after a normal cancel (a last proration, say): not refunded either.
+            paidInvoice("in_2", 3),
+          ),
+          { maxLength: 6 },
+        ),
+        (before, viaSavedCard, after) => {
+          let s: Subscription = freshSubscription(
+            viaSavedCard
+              ? {}
+              : {
+                  start: {
+                    kind: "checkout",
+                    successUrl: "https://app.test/ok",
+                    cancelUrl: "https://app.test/no",
+                  },
+                },
+          );
+          const effects: SubscriptionEffect[] = [];
+          // Stripe's start always comes before the cancel here (the membership started).
+          const inputs = [
+            snapshot("active", 0),
+            ...before,
+            { type: "cancel", atPeriodEnd: false } as const,
+            ...after,
+          ];
+          for (const input of inputs) {
+            const d = decideSubscription(s, input, { now: MEMBERSHIP_T0 });
+            if (d.isErr()) continue;
+            s = d.value.state;
+            effects.push(...d.value.effects);
+          }
+          expect(s.canceledBeforeStart).toBeUndefined();
+          expect(effects.filter((e) => e.kind === "refund_subscription_invoice")).toEqual([]);
+          expect(s.invoices.every((i) => i.refund === undefined)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
