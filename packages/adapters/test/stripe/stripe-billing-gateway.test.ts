@@ -107,9 +107,12 @@ describe("StripeBillingGateway on the emulator", () => {
   });
 
   /** The paid first invoice of the subscription a paid Checkout page started. */
-  async function aPaidInvoice(effectId: string): Promise<{ invoiceId: string; paymentIntentId: string }> {
+  async function aPaidInvoice(
+    effectId: string,
+    paymentMethod = "pm_card_visa",
+  ): Promise<{ invoiceId: string; paymentIntentId: string }> {
     const sessionId = await aCheckout(effectId);
-    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod: "pm_card_visa" });
+    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod });
     const session = await harness.stripe.checkout.sessions.retrieve(sessionId);
     const sub = await harness.stripe.subscriptions.retrieve(session.subscription as string);
     const invoice = await harness.stripe.invoices.retrieve(sub.latest_invoice as string, {
@@ -184,4 +187,38 @@ describe("StripeBillingGateway on the emulator", () => {
     const refunds = await harness.stripe.refunds.list({ limit: 100 });
     expect(refunds.data.filter((r) => r.metadata?.susu_subscription_id === "mbr_5")).toEqual([]);
   });
+
+  it.each([
+    ["pm_card_refundPending", "pending", "refund_succeeded"],
+    ["pm_card_refundFail", "succeeded", "refund_failed"],
+  ] as const)(
+    "a refund that settles later (%s): answered %s, its refund.updated event is %s naming the membership and invoice",
+    async (card, answered, later) => {
+      const effect = `mbr_${card}`;
+      const { invoiceId } = await aPaidInvoice(`${effect}:checkout`, card);
+      const [outcome] = (
+        await billing.refundInvoicePayments({
+          idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+          invoiceId,
+          references: { subscriptionId: effect, invoiceId },
+        })
+      )._unsafeUnwrap();
+      expect(outcome?.status).toBe(answered);
+      const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;
+      await harness.emulator.control.advanceClock(120);
+      const events = await harness.stripe.events.list({
+        limit: 100,
+        ...(before ? { ending_before: before } : {}),
+      });
+      const updated = events.data.filter(
+        (e) => e.type === "refund.updated" && (e.data.object as { id: string }).id === outcome?.refundId,
+      );
+      expect(updated).toHaveLength(1);
+      const translated = translateStripeEvent(updated[0] as (typeof updated)[number]);
+      expect(translated).toMatchObject({
+        kind: "fact",
+        fact: { kind: later, refs: { subscriptionId: effect, invoiceId }, refundId: outcome?.refundId },
+      });
+    },
+  );
 });
