@@ -157,6 +157,19 @@ const SubscriptionSchema = z
       .nullable()
       .openapi({ description: "An invoice waiting for payment (dunning): pay it on its page" }),
     failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+    refunds: z
+      .array(
+        z.object({
+          invoiceId: z.string(),
+          amountMinor: z.number().int(),
+          currency: z.string(),
+          status: z.enum(["requested", "succeeded", "failed"]),
+        }),
+      )
+      .openapi({
+        description:
+          "Payments susu gave back: an invoice paid after the membership was canceled before it started is refunded in full",
+      }),
     createdAt: z.string(),
   })
   .openapi("Subscription");
@@ -202,6 +215,18 @@ function subscriptionView(s: Subscription) {
             hostedInvoiceUrl: open.hostedInvoiceUrl ?? null,
           },
     failure: s.failure ?? null,
+    refunds: s.invoices.flatMap((i) =>
+      i.refund === undefined
+        ? []
+        : [
+            {
+              invoiceId: i.id,
+              amountMinor: i.amountPaidMinor,
+              currency: i.currency,
+              status: i.refund.status,
+            },
+          ],
+    ),
     createdAt: new Date(s.createdAt).toISOString(),
   };
 }

@@ -202,6 +202,46 @@ describe("/v1/subscriptions", () => {
     await sim.runUntilQuiet();
     const read = await call("GET", `/v1/subscriptions/${created.body.id}`, person);
     expect(read.body.checkoutUrl).toMatch(/^https:\/\/checkout\.fake\//);
+    expect(read.body.refunds).toEqual([]);
+  });
+
+  it("canceled before its Checkout page was paid, paid anyway: the payment shows as refunded", async () => {
+    const planId = await aPlan();
+    const person = await tokenFor(PERSON);
+    const created = await call("POST", "/v1/subscriptions", person, {
+      planId,
+      currency: "AUD",
+      interval: "month",
+      checkout: { successUrl: "https://app.example/ok", cancelUrl: "https://app.example/no" },
+    });
+    await sim.runUntilQuiet();
+    const id = created.body.id as string;
+    const canceled = await call("POST", `/v1/subscriptions/${id}/cancel`, person, { atPeriodEnd: false });
+    expect([canceled.status, canceled.body.status]).toEqual([200, "canceled"]);
+    const at = sim.clock.now();
+    (
+      await sim.deliver([
+        {
+          kind: "invoice_paid",
+          refs: { subscriptionId: id },
+          stripeSubscriptionId: "sub_late",
+          invoice: {
+            invoiceId: "in_late",
+            amountDueMinor: 15_00,
+            amountPaidMinor: 15_00,
+            currency: "AUD",
+            observedAt: at,
+          },
+          paidAt: at,
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const read = await call("GET", `/v1/subscriptions/${id}`, person);
+    expect(read.body.status).toBe("canceled");
+    expect(read.body.refunds).toEqual([
+      { invoiceId: "in_late", amountMinor: 15_00, currency: "AUD", status: "succeeded" },
+    ]);
   });
 
   it("hides another person's subscription, and refuses bad requests storing nothing", async () => {

@@ -30,6 +30,7 @@ import {
   type Round,
   SUBSCRIPTION_NOTIFICATION_TEMPLATES,
   SUBSCRIPTION_STATUSES,
+  SUBSCRIPTION_TICKET_REASONS,
   type Subscription,
   TICKET_REASONS,
 } from "@susu/domain";
@@ -467,8 +468,10 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_application_fee_refunded",
     "marketplace_refunded",
     "marketplace_dispute_lost",
-    // A membership's (in the ledger_transaction_kind enum since the memberships migration).
+    // A membership's (in the ledger_transaction_kind enum since the memberships migration;
+    // a refund of a late-paid membership since membership_invoice_refunded).
     "membership_invoice_paid",
+    "membership_invoice_refunded",
   ]),
   postings: list(
     z.strictObject({
@@ -860,6 +863,7 @@ const subscriptionSnapshot = z.strictObject({
     }),
   ]),
   stripeSubscriptionId: text.exactOptional(),
+  canceledBeforeStart: z.boolean().exactOptional(),
   cancelAtPeriodEnd: z.boolean(),
   currentPeriodEnd: instant.exactOptional(),
   trialEnd: instant.exactOptional(),
@@ -876,6 +880,13 @@ const subscriptionSnapshot = z.strictObject({
       actionRequested: z.boolean(),
       hostedInvoiceUrl: text.exactOptional(),
       nextPaymentAttemptAt: instant.exactOptional(),
+      refund: z
+        .strictObject({
+          status: z.enum(["requested", "succeeded", "failed"]),
+          refundId: text.exactOptional(),
+          failureCode: text.exactOptional(),
+        })
+        .exactOptional(),
     }),
   ),
   changes: nonNegative,
@@ -956,10 +967,23 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     ...subscriptionAddressed,
+    kind: z.literal("refund_subscription_invoice"),
+    stripeInvoiceId: text,
+    amountMinor: nonNegative,
+    currency,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
     kind: z.literal("notify"),
     to: toPeople,
     template: z.enum(SUBSCRIPTION_NOTIFICATION_TEMPLATES),
     data: notificationData,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("open_ticket"),
+    reason: z.enum(SUBSCRIPTION_TICKET_REASONS),
+    summary: text,
   }),
 ]);
 

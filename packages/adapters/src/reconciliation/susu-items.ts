@@ -165,6 +165,8 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     // A membership invoice's payment: Stripe Billing's charge names no susu metadata, and the
     // reconciliation does not read invoices yet, so it is not compared (a known gap).
     case "membership_invoice_paid":
+    // Its refund by susu (an invoice paid after the membership was canceled) likewise.
+    case "membership_invoice_refunded":
       return undefined;
     // Inside susu: no Stripe object moves money for these.
     case "debit_settled":

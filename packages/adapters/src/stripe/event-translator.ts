@@ -16,6 +16,7 @@ import {
 import { translateMembershipEvent } from "./billing-event-translator.js";
 import { metadataToReferences } from "./payment-metadata.js";
 import { isPaymentMethodEvent, paymentMethodFact } from "./payment-method-events.js";
+import { billingReferences } from "./stripe-billing-gateway.js";
 import {
   connectedAccountStatus,
   debitOutcomeOf,
@@ -253,12 +254,22 @@ export function translateRefundEvent(event: RefundEvent): StripeEventTranslation
 }
 
 function refundEventFact(eventType: string, refund: Stripe.Refund): StripeEventTranslation {
-  const refs = metadataToReferences(refund.metadata);
+  const refs = metadataToReferences(refund.metadata) ?? membershipRefundReferences(refund.metadata);
   if (!refs) return ignored(eventType, NOT_FROM_SUSU);
   const f = refundFact(refs, refundOutcomeOf(refund));
   return f === undefined
     ? ignored(eventType, `refund ${refund.id} is still ${refund.status ?? "unknown"}`)
     : fact(f);
+}
+
+/** A refund susu made of a membership invoice's payment names the membership and the invoice. */
+function membershipRefundReferences(
+  metadata: Stripe.Metadata | null | undefined,
+): PaymentReferences | undefined {
+  const refs = billingReferences(metadata);
+  return refs.subscriptionId !== undefined && refs.invoiceId !== undefined
+    ? { subscriptionId: refs.subscriptionId, invoiceId: refs.invoiceId }
+    : undefined;
 }
 
 /** Payout transfers. Stripe has no `transfer.failed`: a refused transfer is an API error. */

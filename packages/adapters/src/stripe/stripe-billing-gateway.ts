@@ -2,17 +2,25 @@
 // Every call that creates or changes something passes the outbox effect's id as its
 // Idempotency-Key (`stripeIdempotencyKey`), so a retried effect never subscribes or
 // charges twice.
-import type { BillingGateway, GatewayError, PaymentReferences, SubscriptionSnapshot } from "@susu/domain";
+import type {
+  BillingGateway,
+  GatewayError,
+  PaymentReferences,
+  RefundOutcome,
+  SubscriptionSnapshot,
+} from "@susu/domain";
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
 import { classifyStripeError } from "./stripe-errors.js";
-import { idOf, unexpectedAnswer } from "./stripe-mappings.js";
+import { idOf, refundOutcomeOf, unexpectedAnswer } from "./stripe-mappings.js";
 import { stripeIdempotencyKey } from "./stripe-payment-gateway.js";
 
 /** The metadata keys of what memberships create at Stripe: the subscription, the plan, the person. */
 export const BILLING_METADATA_KEYS = {
   subscriptionId: "susu_subscription_id",
+  /** On a refund susu made of a membership invoice's payment: the invoice. */
+  invoiceId: "susu_invoice_id",
   planId: "plan_id",
   personId: "person_id",
   effectId: "effect_id",
@@ -23,6 +31,9 @@ export function billingMetadata(references: PaymentReferences, effectId: string)
   return {
     ...(references.subscriptionId !== undefined
       ? { [BILLING_METADATA_KEYS.subscriptionId]: references.subscriptionId }
+      : {}),
+    ...(references.invoiceId !== undefined
+      ? { [BILLING_METADATA_KEYS.invoiceId]: references.invoiceId }
       : {}),
     ...(references.planId !== undefined ? { [BILLING_METADATA_KEYS.planId]: references.planId } : {}),
     ...(references.personId !== undefined ? { [BILLING_METADATA_KEYS.personId]: references.personId } : {}),
@@ -40,8 +51,10 @@ function billingReferencesMetadata(references: PaymentReferences): Stripe.Metada
 export function billingReferences(metadata: Stripe.Metadata | null | undefined): PaymentReferences {
   const subscriptionId = metadata?.[BILLING_METADATA_KEYS.subscriptionId];
   const planId = metadata?.[BILLING_METADATA_KEYS.planId];
+  const invoiceId = metadata?.[BILLING_METADATA_KEYS.invoiceId];
   return {
     ...(subscriptionId ? { subscriptionId } : {}),
+    ...(invoiceId ? { invoiceId } : {}),
     ...(planId ? { planId } : {}),
   };
 }
@@ -255,5 +268,63 @@ export class StripeBillingGateway implements BillingGateway {
             { idempotencyKey: key },
           ),
     ).andThen(snapshotOrUnknown);
+  }
+
+  refundInvoicePayments(
+    input: Parameters<BillingGateway["refundInvoicePayments"]>[0],
+  ): ResultAsync<readonly RefundOutcome[], GatewayError> {
+    // Stripe's current API names an invoice's PaymentIntents only in its invoice payments
+    // (`payments`, included when expanded); only settled (`paid`) ones are refunded.
+    return this.#call(() => this.stripe.invoices.retrieve(input.invoiceId, { expand: ["payments"] })).andThen(
+      (invoice) => {
+        const intents = (invoice.payments?.data ?? [])
+          .filter((p) => p.status === "paid")
+          .flatMap((p) => {
+            const id = idOf(p.payment.payment_intent ?? undefined);
+            return id === undefined ? [] : [id];
+          });
+        if (intents.length === 0)
+          return errAsync<readonly RefundOutcome[], GatewayError>({
+            type: "gateway_retryable",
+            code: "invoice_payment_not_settled",
+            message: `invoice ${input.invoiceId} has no settled payment to refund yet (${invoice.status ?? "no status"})`,
+          });
+        return ResultAsync.combine(
+          intents.map((pi) => this.#refundPayment(pi, `${input.idempotencyKey}:${pi}`, input.references)),
+        ).map((outcomes): readonly RefundOutcome[] => outcomes);
+      },
+    );
+  }
+
+  /**
+   * Refunds one PaymentIntent in full under `effectKey`: a refund it made already (found by
+   * its metadata, so a key Stripe no longer remembers makes no second one) is answered as
+   * it stands; a payment refunded already by someone else is answered by that refund.
+   */
+  #refundPayment(
+    paymentIntentId: string,
+    effectKey: string,
+    references: PaymentReferences,
+  ): ResultAsync<RefundOutcome, GatewayError> {
+    const key = stripeIdempotencyKey(effectKey);
+    return this.#call(() =>
+      this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
+    ).andThen((page) => {
+      const mine = page.data.find((r) => r.metadata?.[BILLING_METADATA_KEYS.effectId] === key);
+      if (mine !== undefined) return okAsync(refundOutcomeOf(mine));
+      return this.#call(() =>
+        this.stripe.refunds.create(
+          { payment_intent: paymentIntentId, metadata: billingMetadata(references, key) },
+          { idempotencyKey: key },
+        ),
+      )
+        .map(refundOutcomeOf)
+        .orElse((e) => {
+          const live = page.data.find((r) => r.status !== "failed" && r.status !== "canceled");
+          return e.code === "charge_already_refunded" && live !== undefined
+            ? okAsync(refundOutcomeOf(live))
+            : errAsync(e);
+        });
+    });
   }
 }

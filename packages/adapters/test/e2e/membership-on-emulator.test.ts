@@ -20,6 +20,7 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import { StripeBillingGateway } from "../../src/stripe/index.js";
@@ -43,6 +44,8 @@ describe("memberships on PostgreSQL and the emulator", () => {
   const clock = new ManualClock(START);
   const notifier = new RecordingNotifier();
   const outcomes: string[] = [];
+  /** Every event delivered, in order (a test may deliver some again). */
+  const delivered: Stripe.Event[] = [];
 
   beforeAll(async () => {
     harness = await startStripeHarness({ startTime: START / 1000 });
@@ -89,6 +92,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
       expect(report.parked).toBe(0);
       const events = await harness.events.next();
       for (const event of events) {
+        delivered.push(event);
         const outcome = await processWebhookEvent(event, ctx);
         if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
         const o = outcome.value;
@@ -435,6 +439,104 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(s.status).toBe("active");
     expect(await paidIn(s)).toBe(30_00);
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
+  it("canceled before its Checkout page was paid, paid anyway: the late subscription is canceled and the payment refunded in full, once", async () => {
+    const noTrial = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 12_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const customer = await harness.stripe.customers.create({ name: "lea", metadata: { person_id: "lea" } });
+    const person: Person = {
+      id: "lea",
+      displayName: "lea",
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: person, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const created = (
+      await useCases.subscribe(deps, {
+        personId: "lea",
+        planId: noTrial.id,
+        currency: "AUD",
+        interval: "month",
+        start: {
+          kind: "checkout",
+          successUrl: "https://app.example/ok",
+          cancelUrl: "https://app.example/no",
+        },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    const page = (await current(created.id)).start;
+    if (page.kind !== "checkout" || page.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    // The person cancels; before susu's expiry of the page reaches Stripe, the page is paid.
+    const canceled = (await useCases.cancelSubscription(deps, created.id, false, "lea"))._unsafeUnwrap();
+    expect(canceled.status).toBe("canceled");
+    const from = delivered.length;
+    await harness.emulator.control.completeCheckoutSession(page.sessionId, { paymentMethod: "pm_card_visa" });
+    await settle();
+
+    const s = await current(created.id);
+    expect(s.status).toBe("canceled");
+    expect(s.stripeSubscriptionId).toMatch(/^sub_/);
+    const atStripe = await harness.stripe.subscriptions.retrieve(s.stripeSubscriptionId as string);
+    expect(atStripe.status).toBe("canceled");
+    expect(s.invoices).toHaveLength(1);
+    const inv = s.invoices[0];
+    expect(inv).toMatchObject({ status: "paid", amountPaidMinor: 12_00, refund: { status: "succeeded" } });
+    // The money is back at Stripe: the invoice's PaymentIntent's charge is refunded in full, by one refund.
+    const stripeInvoice = await harness.stripe.invoices.retrieve(inv?.id as string, { expand: ["payments"] });
+    const pi = stripeInvoice.payments?.data[0]?.payment.payment_intent;
+    const piId = typeof pi === "string" ? pi : pi?.id;
+    if (piId === undefined) throw new Error("the invoice names no PaymentIntent");
+    const intent = await harness.stripe.paymentIntents.retrieve(piId, { expand: ["latest_charge"] });
+    const charge = intent.latest_charge as Stripe.Charge;
+    expect(charge).toMatchObject({ amount: 12_00, amount_refunded: 12_00, refunded: true });
+    const refunds = await harness.stripe.refunds.list({ payment_intent: piId });
+    expect(refunds.data.map((r) => [r.amount, r.status, r.metadata?.susu_invoice_id])).toEqual([
+      [12_00, "succeeded", inv?.id],
+    ]);
+    expect(inv?.refund?.refundId).toBe(refunds.data[0]?.id);
+    expect(notices(s, "membership_refunded")).toHaveLength(1);
+    expect(await paidIn(s)).toBe(0);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+
+    // Stripe delivers every event of it again, newest first: nothing changes.
+    const again = delivered.slice(from);
+    expect(again.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["invoice.paid", "customer.subscription.created", "refund.created"]),
+    );
+    for (const event of [...again].reverse()) {
+      const outcome = await processWebhookEvent(event, ctx);
+      if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+    }
+    await settle();
+    const after = await current(created.id);
+    expect(after.invoices).toEqual(s.invoices);
+    expect(after.status).toBe("canceled");
+    expect((await harness.stripe.refunds.list({ payment_intent: piId })).data).toHaveLength(1);
+    expect(notices(after, "membership_refunded")).toHaveLength(1);
+    expect(await paidIn(after)).toBe(0);
   });
 
   it("every membership event was understood (none not handled)", () => {

@@ -1,32 +1,39 @@
-// A membership's Checkout expiry, as the domain makes it, survives the database's JSON and
-// its parser unchanged (an effect the parser refused would be parked, never sent).
-import { createSubscription, decideSubscription, type OutboxEffect } from "@susu/domain";
+// A membership's Checkout expiry, and the refund of a payment made after the membership was
+// canceled (with its notice, posting and ticket), as the domain makes them, survive the
+// database's JSON and its parser unchanged (an effect the parser refused would be parked,
+// never sent).
+import { createSubscription, decideSubscription, type OutboxEffect, type Subscription } from "@susu/domain";
 import { describe, expect, it } from "vitest";
 import { outboxAggregateOf } from "../../src/prisma/projections.js";
 import { parseOutboxEffect } from "../../src/prisma/snapshots.js";
 
+const now = { now: Date.UTC(2026, 0, 6) };
+
+function aCheckoutMembership(): Subscription {
+  return createSubscription(
+    {
+      id: "mbr_1",
+      personId: "sam",
+      stripeCustomerId: "cus_sam",
+      price: {
+        planId: "plan_1",
+        priceKey: "aud_month",
+        revision: 1,
+        stripePriceId: "price_1",
+        currency: "AUD",
+        interval: "month",
+        amountMinor: 10_00,
+      },
+      trialDays: 0,
+      start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+    },
+    now,
+  )._unsafeUnwrap().state;
+}
+
 describe("a membership's outbox payloads", () => {
   it("expire_subscription_checkout round-trips and names its subscription", () => {
-    const now = { now: Date.UTC(2026, 0, 6) };
-    const s = createSubscription(
-      {
-        id: "mbr_1",
-        personId: "sam",
-        stripeCustomerId: "cus_sam",
-        price: {
-          planId: "plan_1",
-          priceKey: "aud_month",
-          revision: 1,
-          stripePriceId: "price_1",
-          currency: "AUD",
-          interval: "month",
-          amountMinor: 10_00,
-        },
-        trialDays: 0,
-        start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
-      },
-      now,
-    )._unsafeUnwrap().state;
+    const s = aCheckoutMembership();
     const withPage = decideSubscription(
       s,
       { type: "checkout_created", sessionId: "cs_1", url: "https://checkout.test/cs_1" },
@@ -42,5 +49,55 @@ describe("a membership's outbox payloads", () => {
       expect(outboxAggregateOf(effect)).toEqual({ type: "subscription", id: s.id });
     }
     expect(parseOutboxEffect({ ...effects[0], sessionId: 42 }).isErr()).toBe(true);
+  });
+
+  it("a late payment's refund, its notice and posting, and a refusal's ticket round-trip", () => {
+    const canceled = decideSubscription(
+      aCheckoutMembership(),
+      { type: "cancel", atPeriodEnd: false },
+      now,
+    )._unsafeUnwrap().state;
+    const paid = decideSubscription(
+      canceled,
+      {
+        type: "invoice_paid",
+        invoice: {
+          invoiceId: "in_1",
+          amountDueMinor: 10_00,
+          amountPaidMinor: 10_00,
+          currency: "AUD",
+          observedAt: now.now,
+        },
+        paidAt: now.now,
+      },
+      now,
+    )._unsafeUnwrap();
+    const settle = (outcome: "succeeded" | "failed") =>
+      decideSubscription(
+        paid.state,
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome,
+          refundId: "re_1",
+          failureCode: "charge_disputed",
+        },
+        now,
+      )._unsafeUnwrap().effects;
+    const effects: OutboxEffect[] = [...paid.effects, ...settle("succeeded"), ...settle("failed")];
+    expect(effects.map((e) => e.kind)).toEqual([
+      "post_ledger",
+      "refund_subscription_invoice",
+      "post_ledger",
+      "notify",
+      "open_ticket",
+    ]);
+    for (const effect of effects) {
+      const stored: unknown = JSON.parse(JSON.stringify(effect));
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
+    }
+    const refund = effects[1];
+    expect(outboxAggregateOf(refund as OutboxEffect)).toEqual({ type: "subscription", id: canceled.id });
+    expect(parseOutboxEffect({ ...refund, amountMinor: -1 }).isErr()).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 // StripeBillingGateway through the official SDK against the emulator: a plan's product
 // created safely by every price effect (a rename between them included), and a membership's
-// Checkout Session expired when the membership is canceled before the page is paid.
+// Checkout Session expired when the membership is canceled before the page is paid, and the
+// payment of an invoice paid anyway refunded in full, once.
 import { money } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StripeBillingGateway } from "../../src/stripe/index.js";
+import { StripeBillingGateway, translateStripeEvent } from "../../src/stripe/index.js";
 import { type StripeHarness, startStripeHarness } from "./emulator-harness.js";
 
 describe("StripeBillingGateway on the emulator", () => {
@@ -104,4 +105,120 @@ describe("StripeBillingGateway on the emulator", () => {
     });
     expect(answer._unsafeUnwrapErr()).toMatchObject({ type: "gateway_definite", code: "resource_missing" });
   });
+
+  /** The paid first invoice of the subscription a paid Checkout page started. */
+  async function aPaidInvoice(
+    effectId: string,
+    paymentMethod = "pm_card_visa",
+  ): Promise<{ invoiceId: string; paymentIntentId: string }> {
+    const sessionId = await aCheckout(effectId);
+    await harness.emulator.control.completeCheckoutSession(sessionId, { paymentMethod });
+    const session = await harness.stripe.checkout.sessions.retrieve(sessionId);
+    const sub = await harness.stripe.subscriptions.retrieve(session.subscription as string);
+    const invoice = await harness.stripe.invoices.retrieve(sub.latest_invoice as string, {
+      expand: ["payments"],
+    });
+    expect(invoice.status).toBe("paid");
+    const pi = invoice.payments?.data[0]?.payment.payment_intent;
+    return {
+      invoiceId: invoice.id as string,
+      paymentIntentId: typeof pi === "string" ? pi : (pi?.id as string),
+    };
+  }
+
+  it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {
+    const { invoiceId, paymentIntentId } = await aPaidInvoice("mbr_4:checkout");
+    const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;
+    const refund = () =>
+      billing.refundInvoicePayments({
+        idempotencyKey: `mbr_4:invoice:${invoiceId}:refund`,
+        invoiceId,
+        references: { subscriptionId: "mbr_4", invoiceId },
+      });
+    const first = (await refund())._unsafeUnwrap();
+    expect(first).toEqual([{ refundId: expect.stringMatching(/^re_/), status: "succeeded" }]);
+    // A retry (the answer was lost) answers the same refund and makes none.
+    expect((await refund())._unsafeUnwrap()).toEqual(first);
+    const refunds = await harness.stripe.refunds.list({ payment_intent: paymentIntentId });
+    expect(refunds.data).toHaveLength(1);
+    expect(refunds.data[0]?.metadata).toEqual({
+      susu_subscription_id: "mbr_4",
+      susu_invoice_id: invoiceId,
+      effect_id: `mbr_4:invoice:${invoiceId}:refund:${paymentIntentId}`,
+    });
+    const intent = await harness.stripe.paymentIntents.retrieve(paymentIntentId, {
+      expand: ["latest_charge"],
+    });
+    expect(intent.latest_charge).toMatchObject({ refunded: true, amount_refunded: 10_00 });
+    const events = await harness.stripe.events.list({
+      limit: 100,
+      ...(before ? { ending_before: before } : {}),
+    });
+    const created = events.data.find((e) => e.type === "refund.created");
+    if (created === undefined) throw new Error("no refund.created");
+    expect(translateStripeEvent(created)).toEqual({
+      kind: "fact",
+      fact: {
+        kind: "refund_succeeded",
+        refs: { subscriptionId: "mbr_4", invoiceId },
+        refundId: first[0]?.refundId,
+      },
+    });
+  });
+
+  it("an invoice whose payment has not settled is a retryable answer that refunds nothing", async () => {
+    const customer = await harness.stripe.customers.create({ email: "open@example.test" });
+    const { priceId } = (await price("pl_rename:price:aud_month:r1", "Plus", 10_00))._unsafeUnwrap();
+    const sub = await harness.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: priceId }],
+      payment_behavior: "default_incomplete",
+    });
+    const invoiceId = sub.latest_invoice as string;
+    const answer = await billing.refundInvoicePayments({
+      idempotencyKey: `mbr_5:invoice:${invoiceId}:refund`,
+      invoiceId,
+      references: { subscriptionId: "mbr_5", invoiceId },
+    });
+    expect(answer._unsafeUnwrapErr()).toMatchObject({
+      type: "gateway_retryable",
+      code: "invoice_payment_not_settled",
+    });
+    const refunds = await harness.stripe.refunds.list({ limit: 100 });
+    expect(refunds.data.filter((r) => r.metadata?.susu_subscription_id === "mbr_5")).toEqual([]);
+  });
+
+  it.each([
+    ["pm_card_refundPending", "pending", "refund_succeeded"],
+    ["pm_card_refundFail", "succeeded", "refund_failed"],
+  ] as const)(
+    "a refund that settles later (%s): answered %s, its refund.updated event is %s naming the membership and invoice",
+    async (card, answered, later) => {
+      const effect = `mbr_${card}`;
+      const { invoiceId } = await aPaidInvoice(`${effect}:checkout`, card);
+      const [outcome] = (
+        await billing.refundInvoicePayments({
+          idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+          invoiceId,
+          references: { subscriptionId: effect, invoiceId },
+        })
+      )._unsafeUnwrap();
+      expect(outcome?.status).toBe(answered);
+      const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;
+      await harness.emulator.control.advanceClock(120);
+      const events = await harness.stripe.events.list({
+        limit: 100,
+        ...(before ? { ending_before: before } : {}),
+      });
+      const updated = events.data.filter(
+        (e) => e.type === "refund.updated" && (e.data.object as { id: string }).id === outcome?.refundId,
+      );
+      expect(updated).toHaveLength(1);
+      const translated = translateStripeEvent(updated[0] as (typeof updated)[number]);
+      expect(translated).toMatchObject({
+        kind: "fact",
+        fact: { kind: later, refs: { subscriptionId: effect, invoiceId }, refundId: outcome?.refundId },
+      });
+    },
+  );
 });

@@ -98,7 +98,11 @@ export {
   marketplaceTransferReversed,
   marketplaceTransferred,
 } from "./marketplace-movements.js";
-export { membershipAccounts, membershipInvoicePaid } from "./membership-movements.js";
+export {
+  membershipAccounts,
+  membershipInvoicePaid,
+  membershipInvoiceRefunded,
+} from "./membership-movements.js";
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {
   contributionRefunded,

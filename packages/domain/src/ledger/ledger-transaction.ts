@@ -61,7 +61,8 @@ export type LedgerTransactionKind =
   | "marketplace_refunded"
   | "marketplace_dispute_lost"
   // a membership's (membership-movements.ts)
-  | "membership_invoice_paid";
+  | "membership_invoice_paid"
+  | "membership_invoice_refunded";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

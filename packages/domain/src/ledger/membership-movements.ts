@@ -8,6 +8,9 @@
 //
 // Movements (Dr / Cr):
 //   membership_invoice_paid        platform:membership_revenue / membership:<s>:paid_in
+//   membership_invoice_refunded    membership:<s>:paid_in / platform:membership_revenue
+//                                  (susu refunded an invoice paid after the membership was
+//                                  canceled before it started: its revenue goes back)
 //
 // So the revenue of one subscription is its `paid_in`'s credit balance, and the platform's
 // is the debit balance of `platform:membership_revenue` (per currency).
@@ -44,4 +47,14 @@ export const membershipInvoicePaid: (
     "membership_invoice_paid",
     () => membershipAccounts.revenue(),
     (s) => membershipAccounts.paidIn(s),
+  )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId } });
+
+/** Susu refunded invoice i of subscription s in full: Dr membership:s:paid_in, Cr platform:membership_revenue. */
+export const membershipInvoiceRefunded: (
+  input: MembershipMovementBase & { readonly amount: Money; readonly invoiceId: string },
+) => Result<LedgerTransaction, LedgerError> = (input) =>
+  movement<MembershipMovementBase & { readonly amount: Money }>(
+    "membership_invoice_refunded",
+    (s) => membershipAccounts.paidIn(s),
+    () => membershipAccounts.revenue(),
   )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId } });

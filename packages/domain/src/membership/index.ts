@@ -24,11 +24,13 @@ export {
   type PlanEffect,
   SUBSCRIPTION_AGGREGATE,
   SUBSCRIPTION_NOTIFICATION_TEMPLATES,
+  SUBSCRIPTION_TICKET_REASONS,
   type SubscriptionAudience,
   type SubscriptionEffect,
   type SubscriptionEffectKind,
   type SubscriptionMetadata,
   type SubscriptionNotificationTemplate,
+  type SubscriptionTicketReason,
 } from "./membership-effect.js";
 export { planIds, subscriptionIds } from "./membership-ids.js";
 export {
@@ -61,6 +63,7 @@ export {
   type SubscribedPrice,
   type Subscription,
   type SubscriptionInvoice,
+  type SubscriptionInvoiceRefund,
   type SubscriptionStart,
   type SubscriptionStatus,
 } from "./subscription.js";

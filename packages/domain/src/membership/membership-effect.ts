@@ -1,4 +1,9 @@
-import type { EffectAddress, NotifyEffect, PostLedgerEffect } from "../kernel/effect-address.js";
+import type {
+  EffectAddress,
+  NotifyEffect,
+  OpenTicketEffect,
+  PostLedgerEffect,
+} from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { PlanInterval } from "./plan-interval.js";
@@ -14,10 +19,17 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_payment_failed",
   "membership_payment_action_required",
   "membership_lapsed",
+  "membership_refunded",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */
 export type SubscriptionNotificationTemplate = (typeof SUBSCRIPTION_NOTIFICATION_TEMPLATES)[number];
+
+/** Why a subscription opens a support ticket: Stripe refused or failed susu's refund of an invoice. */
+export const SUBSCRIPTION_TICKET_REASONS = ["membership_refund_failed"] as const;
+
+/** One of {@link SUBSCRIPTION_TICKET_REASONS}. */
+export type SubscriptionTicketReason = (typeof SUBSCRIPTION_TICKET_REASONS)[number];
 
 /** A subscription's notices go to its person. */
 export type SubscriptionAudience = { readonly kind: "people"; readonly personIds: readonly PersonId[] };
@@ -106,7 +118,19 @@ export type SubscriptionEffect =
       readonly stripeSubscriptionId: string;
       readonly mode: "now" | "at_period_end" | "resume";
     })
+  | (Addressed & {
+      /**
+       * Refund in full every payment invoice `stripeInvoiceId` collected (Stripe's invoice
+       * payments; each PaymentIntent's refund keyed `<effect id>:<payment intent>`): the
+       * invoice was paid after the membership was canceled before it started.
+       */
+      readonly kind: "refund_subscription_invoice";
+      readonly stripeInvoiceId: string;
+      readonly amountMinor: number;
+      readonly currency: CurrencyCode;
+    })
   | NotifyEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionNotificationTemplate, SubscriptionAudience>
+  | OpenTicketEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionTicketReason>
   | PostLedgerEffect;
 
 /** One effect kind of {@link SubscriptionEffect}. */

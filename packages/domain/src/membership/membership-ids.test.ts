@@ -18,15 +18,19 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.checkoutExpiry("s1")).toBe("s1:checkout:expire");
     expect(ids.change("s1", 3)).toBe("s1:change:3");
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
+    expect(ids.invoiceRefund("s1", "in_9")).toBe("s1:invoice:in_9:refund");
+    expect(ids.invoiceRefundTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:ticket");
   });
 
   it("ledger transactions and notices", () => {
     expect(ids.ledger.invoicePaid("s1", "in_9")).toBe("s1:invoice:in_9:paid");
+    expect(ids.ledger.invoiceRefunded("s1", "in_9")).toBe("s1:invoice:in_9:refunded");
     expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
       "s1:notify:membership_trial_ending:1700000000000",
     );
     expect(ids.notice.paymentFailed("s1", "in_9", 2)).toBe("s1:notify:membership_payment_failed:in_9:2");
     expect(ids.notice.actionRequired("s1", "in_9")).toBe("s1:notify:membership_payment_action_required:in_9");
     expect(ids.notice.lapsed("s1", 1)).toBe("s1:notify:membership_lapsed:1");
+    expect(ids.notice.refunded("s1", "in_9")).toBe("s1:notify:membership_refunded:in_9");
   });
 });

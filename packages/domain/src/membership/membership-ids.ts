@@ -33,10 +33,20 @@ export const subscriptionIds = Object.freeze({
   change: (s: string, n: number): string => `${s}:change:${n}`,
   /** Request n to cancel now, cancel at period end or resume: `<s>:cancel:<n>`. */
   cancellation: (s: string, n: number): string => `${s}:cancel:${n}`,
+  /**
+   * Refunding in full what invoice i collected (paid after the membership was canceled
+   * before it started): `<s>:invoice:<i>:refund`. Each of the invoice's payments is refunded
+   * under `<s>:invoice:<i>:refund:<payment intent>`.
+   */
+  invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
+  /** The support ticket of invoice i's refund that failed: `<s>:invoice:<i>:refund:ticket`. */
+  invoiceRefundTicket: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:ticket`,
   /** Ledger ids. */
   ledger: Object.freeze({
     /** Invoice i was paid: `<s>:invoice:<i>:paid`. */
     invoicePaid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:paid`,
+    /** Invoice i's payment was refunded by susu: `<s>:invoice:<i>:refunded`. */
+    invoiceRefunded: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refunded`,
   }),
   /** Notification ids: `<s>:notify:<template>:<key>`. */
   notice: Object.freeze({
@@ -50,5 +60,7 @@ export const subscriptionIds = Object.freeze({
       notice(s, "membership_payment_action_required", invoiceId),
     /** The n-th lapse of the membership. */
     lapsed: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}`),
+    /** Invoice i's payment was refunded (the membership had been canceled before it started). */
+    refunded: (s: string, invoiceId: string): string => notice(s, "membership_refunded", invoiceId),
   }),
 });

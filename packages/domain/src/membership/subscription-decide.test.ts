@@ -378,6 +378,132 @@ describe("a person's commands", () => {
   });
 });
 
+describe("a membership canceled before it started, paid at Stripe after all", () => {
+  const checkout = () =>
+    freshSubscription({
+      start: { kind: "checkout", successUrl: "https://a.test/ok", cancelUrl: "https://a.test/no" },
+    });
+  const cancel: SubscriptionInput = { type: "cancel", atPeriodEnd: false };
+  const refunded = (refundId = "re_1"): SubscriptionInput => ({
+    type: "invoice_refund_settled",
+    invoiceId: "in_1",
+    outcome: "succeeded",
+    refundId,
+  });
+
+  it("refunds the invoice paid after the cancel in full, once, keyed by the invoice", () => {
+    const c = feed(checkout(), [cancel]);
+    expect(c.canceledBeforeStart).toBe(true);
+    const paid = decided(c, paidInvoice("in_1", 1));
+    expect(paid.state.status).toBe("canceled");
+    expect(paid.effects).toEqual([
+      expect.objectContaining({ kind: "post_ledger", id: "sub1:invoice:in_1:paid" }),
+      {
+        kind: "refund_subscription_invoice",
+        id: "sub1:invoice:in_1:refund",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        stripeInvoiceId: "in_1",
+        amountMinor: 10_00,
+        currency: "AUD",
+      },
+    ]);
+    expect(paid.state.invoices[0]?.refund).toEqual({ status: "requested" });
+    expect(decided(paid.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
+    // The late start, heard after the payment: canceled at Stripe, nothing refunded again.
+    const late = decided(paid.state, snapshot("active", 1));
+    expect(late.effects.map((e) => e.kind)).toEqual(["cancel_subscription"]);
+  });
+
+  it("a success gives the revenue back in the ledger and tells the person, once", () => {
+    const paid = feed(checkout(), [cancel, snapshot("active", 1), paidInvoice("in_1", 1)]);
+    const done = decided(paid, refunded());
+    expect(done.state.invoices[0]?.refund).toEqual({ status: "succeeded", refundId: "re_1" });
+    const post = done.effects.find((e) => e.kind === "post_ledger");
+    expect(post).toMatchObject({
+      id: "sub1:invoice:in_1:refunded",
+      transaction: {
+        kind: "membership_invoice_refunded",
+        postings: [
+          {
+            account: "membership:sub1:paid_in",
+            side: "debit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+          {
+            account: "platform:membership_revenue",
+            side: "credit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+        ],
+      },
+    });
+    expect(done.effects.filter((e) => e.kind === "notify")).toEqual([
+      expect.objectContaining({
+        id: "sub1:notify:membership_refunded:in_1",
+        template: "membership_refunded",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({ invoiceId: "in_1", amountMinor: 10_00, currency: "AUD" }),
+      }),
+    ]);
+    expect(decided(done.state, refunded()).ignored?.code).toBe("refund_already_settled");
+  });
+
+  it("a refusal opens a ticket and keeps the invoice's refund failed; a later failure of a success too", () => {
+    const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const refused = decided(paid, {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "failed",
+      failureCode: "charge_disputed",
+    });
+    expect(refused.state.invoices[0]?.refund).toEqual({ status: "failed", failureCode: "charge_disputed" });
+    expect(refused.effects).toEqual([
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "sub1:invoice:in_1:refund:ticket",
+        reason: "membership_refund_failed",
+        summary: expect.stringContaining("charge_disputed"),
+      }),
+    ]);
+    expect(decided(refused.state, refunded()).ignored?.code).toBe("refund_already_settled");
+    const succeeded = feed(paid, [refunded()]);
+    const failedLater = decided(succeeded, {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "failed",
+      refundId: "re_1",
+      failureCode: "expired_or_canceled_card",
+    });
+    expect(failedLater.effects.map((e) => e.kind)).toEqual(["open_ticket"]);
+    expect(failedLater.state.invoices[0]?.refund).toEqual({
+      status: "failed",
+      refundId: "re_1",
+      failureCode: "expired_or_canceled_card",
+    });
+  });
+
+  it("refunds nothing for an invoice paid before the cancel, a trial's zero invoice, or a started membership's", () => {
+    const paidFirst = feed(checkout(), [paidInvoice("in_1", 0), cancel]);
+    expect(decided(paidFirst, snapshot("active", 1)).effects.map((e) => e.kind)).toEqual([
+      "cancel_subscription",
+    ]);
+    const trial = decided(feed(checkout(), [cancel]), paidInvoice("in_1", 1, 0));
+    expect(trial.effects).toEqual([]);
+    const started = feed(activeSubscription(), [snapshot("canceled", 3)]);
+    expect(decided(started, paidInvoice("in_2", 4)).effects.map((e) => e.kind)).toEqual(["post_ledger"]);
+    expect(decided(started, refunded()).ignored?.code).toBe("refund_not_requested");
+  });
+
+  it("a membership stored before the flag (canceled, Stripe's subscription not recorded) is refunded too", () => {
+    const { canceledBeforeStart: _flag, ...old } = feed(checkout(), [cancel]);
+    expect(decided(old, paidInvoice("in_1", 1)).effects.map((e) => e.kind)).toEqual([
+      "post_ledger",
+      "refund_subscription_invoice",
+    ]);
+  });
+});
+
 describe("the transition table", () => {
   const sub = (status: SubscriptionStatus): Subscription => ({ ...activeSubscription(), status });
   // One input making each move of the table.
@@ -454,6 +580,20 @@ describe("the transition table", () => {
     watch(asked, { type: "invoice_payment_action_required", invoice: invoice("in_3", 30) });
     const unc = feed(failed, [{ type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) }]);
     watch(unc, { type: "invoice_marked_uncollectible", invoice: invoice("in_2", 40) });
+    const settled: SubscriptionInput = {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "succeeded",
+      refundId: "re_1",
+    };
+    watch(active, settled);
+    const late = feed(
+      freshSubscription({
+        start: { kind: "checkout", successUrl: "https://a.test", cancelUrl: "https://a.test" },
+      }),
+      [{ type: "cancel", atPeriodEnd: false }, paidInvoice("in_1", 1), settled],
+    );
+    watch(late, settled);
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

@@ -1,7 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
-import { membershipInvoicePaid } from "../ledger/membership-movements.js";
+import { membershipInvoicePaid, membershipInvoiceRefunded } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import { type Instant, isoString } from "../shared/time.js";
@@ -10,6 +10,7 @@ import {
   SUBSCRIPTION_AGGREGATE,
   type SubscriptionEffect,
   type SubscriptionNotificationTemplate,
+  type SubscriptionTicketReason,
 } from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
@@ -232,6 +233,17 @@ class SubscriptionDraft {
     });
   }
 
+  ticket(id: string, reason: SubscriptionTicketReason, summary: string): void {
+    this.effects.push({
+      kind: "open_ticket",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: this.state.id,
+      reason,
+      summary,
+    });
+  }
+
   invoice(report: InvoiceReport): SubscriptionInvoice {
     return (
       this.state.invoices.find((i) => i.id === report.invoiceId) ?? {
@@ -283,8 +295,9 @@ function applySnapshot(
     snap.status !== "incomplete_expired"
   ) {
     // Canceled before its Checkout page finished, and started at Stripe after all: cancel it there too.
+    // (Its invoices paid since are refunded as their news comes: see `invoicePaid`.)
     const n = s.cancellations + 1;
-    d.set({ stripeSubscriptionId: snap.stripeSubscriptionId, cancellations: n });
+    d.set({ stripeSubscriptionId: snap.stripeSubscriptionId, cancellations: n, canceledBeforeStart: true });
     d.effects.push({
       kind: "cancel_subscription",
       id: subscriptionIds.cancellation(s.id, n),
@@ -353,6 +366,94 @@ function applySnapshot(
   return undefined;
 }
 
+/**
+ * Whether an invoice paid now was paid for a membership the person had canceled before
+ * Stripe started it (its Checkout page paid after all): that money is not susu's to keep.
+ * An invoice susu knew was paid when the membership was canceled is not (a normal cancel).
+ */
+function paidAfterCancelBeforeStart(s: Subscription): boolean {
+  return s.status === "canceled" && (s.canceledBeforeStart === true || s.stripeSubscriptionId === undefined);
+}
+
+/** Asks Stripe to refund in full what invoice `invoiceId` collected. */
+function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: number): void {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === invoiceId);
+  if (inv === undefined || inv.refund !== undefined) return;
+  d.putInvoice({ ...inv, refund: { status: "requested" } });
+  d.effects.push({
+    kind: "refund_subscription_invoice",
+    id: subscriptionIds.invoiceRefund(s.id, invoiceId),
+    aggregate: SUBSCRIPTION_AGGREGATE,
+    aggregateId: s.id,
+    stripeInvoiceId: invoiceId,
+    amountMinor,
+    currency: inv.currency,
+  });
+}
+
+/**
+ * How susu's refund of an invoice ended: a success gives the revenue back in the ledger
+ * and tells the person; a failure opens a ticket (the money is still held). A refund
+ * Stripe failed after it succeeded (a card that can no longer take it) opens the ticket too.
+ */
+function refundSettled(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === input.invoiceId);
+  if (inv?.refund === undefined)
+    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
+  const refund = inv.refund;
+  if (refund.status === input.outcome || refund.status === "failed")
+    return ignore(
+      s,
+      "refund_already_settled",
+      `the refund of invoice ${inv.id} ${refund.status === "failed" ? "failed" : "succeeded"}`,
+    );
+  const refundId = input.refundId ?? refund.refundId;
+  d.putInvoice({
+    ...inv,
+    refund: {
+      status: input.outcome,
+      ...(refundId !== undefined ? { refundId } : {}),
+      ...(input.outcome === "failed" ? { failureCode: input.failureCode ?? "refund_failed" } : {}),
+    },
+  });
+  const amount = money(inv.amountPaidMinor, inv.currency);
+  if (input.outcome === "succeeded") {
+    const tx = membershipInvoiceRefunded({
+      id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
+      subscriptionId: s.id,
+      invoiceId: inv.id,
+      amount,
+      occurredAt: d.now,
+    });
+    if (tx.isErr())
+      throw new Error(
+        `subscription ${s.id}: invoice ${inv.id}'s refund posting was refused (${tx.error.message}); a bug`,
+      );
+    d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+    d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
+      invoiceId: inv.id,
+      amountMinor: inv.amountPaidMinor,
+      currency: inv.currency,
+    });
+    return d.done();
+  }
+  d.ticket(
+    subscriptionIds.invoiceRefundTicket(s.id, inv.id),
+    "membership_refund_failed",
+    `Stripe ${refund.status === "succeeded" ? "failed the refund" : "refused to refund"} ` +
+      `${amount.amountMinor} ${amount.currency} (minor units) of invoice ${inv.id} of membership ${s.id}, ` +
+      `paid after the membership was canceled (${input.failureCode ?? "refund_failed"}${refundId !== undefined ? `, refund ${refundId}` : ""}): ` +
+      "the person has not had the money back; refund it by hand" +
+      (refund.status === "succeeded" ? " and correct the ledger's membership_invoice_refunded posting" : ""),
+  );
+  return d.done();
+}
+
 function invoicePaid(
   d: SubscriptionDraft,
   input: Extract<SubscriptionInput, { type: "invoice_paid" }>,
@@ -383,6 +484,7 @@ function invoicePaid(
         `subscription ${s.id}: invoice ${inv.id}'s posting was refused (${tx.error.message}); a bug`,
       );
     d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+    if (paidAfterCancelBeforeStart(s)) refundInvoice(d, inv.id, input.invoice.amountPaidMinor);
   }
   // Paid news newer than the last view is the subscription's standing now; older news
   // only books the money (a later view already said where it stands).
@@ -498,6 +600,8 @@ export function decideSubscription(
       return invoicePaid(d, input) ?? d.done();
     case "invoice_payment_failed":
       return paymentFailed(d, input) ?? d.done();
+    case "invoice_refund_settled":
+      return refundSettled(d, input);
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);
@@ -571,7 +675,7 @@ export function decideSubscription(
           return err(
             membershipError("subscription_not_started", `subscription ${s.id} has not started at Stripe`),
           );
-        d.moveTo("canceled");
+        d.moveTo("canceled", { canceledBeforeStart: true });
         // Its page is still payable at Stripe: expire it (a session not known yet is expired when it is).
         if (s.start.kind === "checkout" && s.start.sessionId !== undefined)
           expireCheckout(d, s.start.sessionId);

@@ -17,6 +17,8 @@ import type { Ignored } from "../kernel/decision.js";
  * - `failure_already_recorded`: a failed attempt already heard of.
  * - `action_already_requested`: the person was already asked to authenticate this invoice.
  * - `invoice_already_uncollectible`: an invoice already marked uncollectible.
+ * - `refund_not_requested`: news of a refund of an invoice susu did not refund.
+ * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -32,6 +34,8 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "failure_already_recorded",
   "action_already_requested",
   "invoice_already_uncollectible",
+  "refund_not_requested",
+  "refund_already_settled",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

@@ -73,7 +73,18 @@ export type SubscriptionInput =
       readonly nextPaymentAttemptAt?: Instant;
     }
   | { readonly type: "invoice_payment_action_required"; readonly invoice: InvoiceReport }
-  | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport };
+  | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport }
+  | {
+      /**
+       * How susu's refund of invoice `invoiceId`'s payment ended at Stripe (the refund
+       * call's answer, or a refund event): a pending refund is no news.
+       */
+      readonly type: "invoice_refund_settled";
+      readonly invoiceId: string;
+      readonly outcome: "succeeded" | "failed";
+      readonly refundId?: string;
+      readonly failureCode?: string;
+    };
 
 /** One of the input types. */
 export type SubscriptionInputType = SubscriptionInput["type"];

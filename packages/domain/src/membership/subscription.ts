@@ -103,6 +103,21 @@ export interface SubscriptionInvoice {
   readonly actionRequested: boolean;
   readonly hostedInvoiceUrl?: string;
   readonly nextPaymentAttemptAt?: Instant;
+  /**
+   * Susu's refund of what the invoice collected, when it made one (an invoice paid after
+   * the membership was canceled before it started): `requested` until Stripe says how it
+   * ended (a pending refund stays `requested`), then `succeeded` or `failed` (a ticket).
+   */
+  readonly refund?: SubscriptionInvoiceRefund;
+}
+
+/** Where susu's refund of an invoice's payment stands. */
+export interface SubscriptionInvoiceRefund {
+  readonly status: "requested" | "succeeded" | "failed";
+  /** Stripe's refund, once an answer or an event named it. */
+  readonly refundId?: string;
+  /** Why Stripe refused or failed it. */
+  readonly failureCode?: string;
 }
 
 /** The plan price a subscription is on. */
@@ -138,6 +153,12 @@ export interface Subscription {
   readonly start: SubscriptionStart;
   /** The Stripe subscription, once Stripe reported it. */
   readonly stripeSubscriptionId?: string;
+  /**
+   * Canceled before Stripe started it (its Checkout page not paid yet, as far as susu
+   * knew): a Stripe subscription started after all is canceled there, and every invoice
+   * paid after the cancel is refunded in full (`invoices[].refund`).
+   */
+  readonly canceledBeforeStart?: boolean;
   /** The subscription will cancel when the period ends (a resume clears it). */
   readonly cancelAtPeriodEnd: boolean;
   readonly currentPeriodEnd?: Instant;

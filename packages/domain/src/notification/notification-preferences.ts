@@ -50,11 +50,13 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   onboarding_incomplete: "required",
   // The payment was cancelled unconfirmed; the customer may need to pay another way.
   payment_expired: "required",
-  // Memberships: the trial's end announces a charge; the rest are failed or lost payments.
+  // Memberships: the trial's end announces a charge; the rest are failed or lost payments,
+  // and money given back (a payment made after the membership was canceled, refunded).
   membership_trial_ending: "required",
   membership_payment_failed: "required",
   membership_payment_action_required: "required",
   membership_lapsed: "required",
+  membership_refunded: "required",
 };
 
 /** Every template name, in a stable order. */

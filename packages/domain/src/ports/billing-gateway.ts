@@ -2,7 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { PlanInterval } from "../membership/plan-interval.js";
 import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
 import type { Money } from "../money/index.js";
-import type { GatewayError, PaymentReferences } from "./payment-gateway.js";
+import type { GatewayError, PaymentReferences, RefundOutcome } from "./payment-gateway.js";
 
 /**
  * The payment provider's billing side (Stripe Billing): a plan's product and prices, and a
@@ -82,4 +82,18 @@ export interface BillingGateway {
     readonly subscriptionId: string;
     readonly mode: "now" | "at_period_end" | "resume";
   }): ResultAsync<SubscriptionSnapshot, GatewayError>;
+
+  /**
+   * Refunds in full every payment invoice `invoiceId` collected (Stripe's invoice payments,
+   * each PaymentIntent refunded under `<idempotencyKey>:<payment intent>`; a refund made
+   * already under that key is answered as it stands). Answers one outcome per payment,
+   * pending ones finishing later (a refund event says how). An invoice none of whose
+   * payments has settled yet is a retryable error (`invoice_payment_not_settled`): nothing
+   * was refunded and the call is to be made again.
+   */
+  refundInvoicePayments(input: {
+    readonly idempotencyKey: string;
+    readonly invoiceId: string;
+    readonly references: PaymentReferences;
+  }): ResultAsync<readonly RefundOutcome[], GatewayError>;
 }

@@ -119,6 +119,8 @@ export interface PaymentReferences {
   readonly planId?: string;
   /** The membership (susu's subscription) a Stripe subscription, its Checkout Session and invoices belong to. */
   readonly subscriptionId?: string;
+  /** The membership invoice a refund susu made gives back (with `subscriptionId`). */
+  readonly invoiceId?: string;
   readonly sellerId?: string;
   /**
    * Why a person's set-up was made: `saved_method` for one saved from their payment methods

@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTicketReason } from "../held-payment/held-payment-effect.js";
 import type { AggregateRef, NoAggregateRef } from "../kernel/aggregate-ref.js";
 import type { MarketplaceChargeTicketReason } from "../marketplace/marketplace-charge-effect.js";
+import type { SubscriptionTicketReason } from "../membership/membership-effect.js";
 import type { PaymentMethodTicketReason } from "../payment-method/payment-method-effect.js";
 import type { PayoutTicketReason } from "../payout/payout-effect.js";
 import type { TicketReason } from "../round/round-effect.js";
@@ -22,6 +23,7 @@ export type SupportTicket = (AggregateRef | NoAggregateRef) & {
     | PayoutTicketReason
     | MarketplaceChargeTicketReason
     | PaymentMethodTicketReason
+    | SubscriptionTicketReason
     | "webhook_parked"
     | "effect_parked"
     /** The daily reconciliation with Stripe found differences (no aggregate: the period's id). */

@@ -1,7 +1,7 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
 import type { BillingGateway } from "../ports/billing-gateway.js";
-import { type GatewayError, gatewayError } from "../ports/payment-gateway.js";
+import { type GatewayError, gatewayError, type RefundOutcome } from "../ports/payment-gateway.js";
 
 type Call = { readonly method: string; readonly idempotencyKey: string } & Record<string, unknown>;
 
@@ -108,5 +108,12 @@ export class FakeBillingGateway implements BillingGateway {
           : { cancelAtPeriodEnd: input.mode === "at_period_end" },
       ),
     );
+  }
+
+  /** Refunds the invoice's one payment at once (`refund_<n>`), the same refund for the same key. */
+  refundInvoicePayments(input: Parameters<BillingGateway["refundInvoicePayments"]>[0]) {
+    return this.#call({ method: "refundInvoicePayments", ...input }, (): readonly RefundOutcome[] => [
+      { refundId: this.#id("re"), status: "succeeded" },
+    ]);
   }
 }

@@ -279,7 +279,8 @@ export function applyMarketplaceChargeFact(
 }
 
 /**
- * Applies a fact about a payment to the aggregate its references name: a held payment
+ * Applies a fact about a payment to the aggregate its references name: a membership's
+ * news (a refund of its invoice included) to its subscription, a held payment
  * (`heldPaymentId`), a marketplace charge (`marketplaceChargeId`), otherwise a round.
  */
 export function applyPaymentObjectFact(
@@ -491,6 +492,7 @@ function withMethodNews(
  * |---|---|
  * | about a payment whose references name a held payment (`heldPaymentId`) | that payment hears the matching input (`routeToHeldPayment`): transfers by attempt, refunds by number and attempt, reversals by number, disputes |
  * | `checkout_payment_changed` | the held payment hears what its payment, read from the provider now, says (`checkoutInput`) |
+ * | a refund whose references name a membership and its invoice (`subscriptionId`, `invoiceId`) | that subscription hears how susu's refund of the invoice ended (`invoice_refund_settled`) |
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |

@@ -5,7 +5,7 @@ import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
 import { money } from "../money/index.js";
 import type { BillingGateway } from "../ports/billing-gateway.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
-import type { GatewayError } from "../ports/payment-gateway.js";
+import type { GatewayError, PaymentReferences, RefundOutcome } from "../ports/payment-gateway.js";
 
 /** The membership effects that call the billing gateway (notices and postings are shared). */
 export type BillingEffect =
@@ -18,7 +18,8 @@ export type BillingEffect =
           | "create_subscription_checkout"
           | "expire_subscription_checkout"
           | "change_subscription_price"
-          | "cancel_subscription";
+          | "cancel_subscription"
+          | "refund_subscription_invoice";
       }
     >;
 
@@ -33,7 +34,8 @@ export function isBillingEffect(effect: OutboxEffect): effect is BillingEffect {
       effect.kind === "create_subscription_checkout" ||
       effect.kind === "expire_subscription_checkout" ||
       effect.kind === "change_subscription_price" ||
-      effect.kind === "cancel_subscription")
+      effect.kind === "cancel_subscription" ||
+      effect.kind === "refund_subscription_invoice")
   );
 }
 
@@ -162,5 +164,47 @@ export function executeBillingEffect(
         })
         .map(snapshotFact)
         .mapErr(failed);
+    case "refund_subscription_invoice": {
+      // The refunds' references name the membership and the invoice, so their events
+      // (a pending refund's outcome, a refund failed later) come back to it.
+      const refs = { subscriptionId: effect.aggregateId, invoiceId: effect.stripeInvoiceId };
+      return billing
+        .refundInvoicePayments({
+          idempotencyKey: effect.id,
+          invoiceId: effect.stripeInvoiceId,
+          references: refs,
+        })
+        .map((outcomes) => invoiceRefundFacts(refs, outcomes))
+        .orElse((e) =>
+          e.type === "gateway_definite"
+            ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
+                { kind: "refund_failed", refs, failureCode: e.code },
+              ])
+            : errAsync(failed(e)),
+        );
+    }
   }
+}
+
+/**
+ * What an invoice's refunds say together: failed when one failed, succeeded when all did,
+ * nothing yet while one is pending (its event says how it ends).
+ */
+function invoiceRefundFacts(
+  refs: PaymentReferences,
+  outcomes: readonly RefundOutcome[],
+): readonly PaymentObjectFact[] {
+  const failure = outcomes.find((o) => o.status === "failed");
+  if (failure !== undefined)
+    return [
+      {
+        kind: "refund_failed",
+        refs,
+        refundId: failure.refundId,
+        failureCode: failure.failureCode ?? "refund_failed",
+      },
+    ];
+  const first = outcomes[0];
+  if (first === undefined || outcomes.some((o) => o.status === "pending")) return [];
+  return [{ kind: "refund_succeeded", refs, refundId: first.refundId }];
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { decideSubscription } from "../membership/subscription-decide.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
-import { feed, freshSubscription, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
+import { feed, freshSubscription, invoice, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
 import * as useCases from "./index.js";
 
 const now = { now: MEMBERSHIP_T0 };
@@ -100,5 +100,100 @@ describe("canceling a membership whose Checkout page is not paid", () => {
         .filter((c) => c.method === "expireCheckoutSession")
         .map((c) => [c.idempotencyKey, c.sessionId]),
     ).toEqual([[`${sub.id}:checkout:expire`, start?.kind === "checkout" ? start.sessionId : ""]]);
+  });
+
+  // The fake holds no Stripe subscription for a Checkout start (no page is paid in it), so
+  // the late start's cancel is parked there; these tests look at the refund's tickets.
+  const refundTickets = (sim: InMemorySusu) =>
+    sim.desk.tickets.filter((t) => t.reason === "membership_refund_failed");
+
+  async function lateStarted(refuse?: string) {
+    const sim = new InMemorySusu();
+    const plan = (
+      await useCases.createPlan(
+        sim.deps,
+        {
+          name: "Plus",
+          entitlements: { createGroups: true, maxOpenGroups: 5, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 10_00 }],
+        },
+        { operator: "olga" },
+      )
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await sim.addSeller("cy"))._unsafeUnwrap();
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "cy",
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: checkoutStart,
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await useCases.cancelSubscription(sim.deps, sub.id, false, "cy"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    // The page was paid before its expiry landed: Stripe's news of the start and the payment,
+    // the payment first, each delivered twice.
+    const refs = { subscriptionId: sub.id };
+    const paid = {
+      kind: "invoice_paid" as const,
+      refs,
+      stripeSubscriptionId: "sub_late",
+      invoice: invoice("in_late", 1, 10_00),
+      paidAt: MEMBERSHIP_T0,
+    };
+    const started = {
+      kind: "subscription_changed" as const,
+      refs,
+      snapshot: { stripeSubscriptionId: "sub_late", status: "active" as const, cancelAtPeriodEnd: false },
+    };
+    if (refuse !== undefined) sim.billing.refuseNext(refuse);
+    (await sim.deliver([paid, started, paid, started]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await sim.deliver([paid, started]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    return { sim, sub };
+  }
+
+  it("a late start's paid invoice is refunded once through Stripe Billing; the person is told; the revenue goes back", async () => {
+    const { sim, sub } = await lateStarted();
+    expect(
+      sim.billing.calls
+        .filter((c) => c.method === "refundInvoicePayments")
+        .map((c) => [c.idempotencyKey, c.invoiceId]),
+    ).toEqual([[`${sub.id}:invoice:in_late:refund`, "in_late"]]);
+    const stored = sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect(stored?.status).toBe("canceled");
+    expect(stored?.invoices).toEqual([
+      expect.objectContaining({
+        id: "in_late",
+        status: "paid",
+        refund: { status: "succeeded", refundId: expect.stringMatching(/^re_/) },
+      }),
+    ]);
+    expect(sim.notifier.sent.filter((n) => n.template === "membership_refunded")).toHaveLength(1);
+    expect(refundTickets(sim)).toEqual([]);
+    const revenue = (await sim.ledger.balance("platform:membership_revenue", "AUD"))._unsafeUnwrap();
+    expect(revenue.amountMinor).toBe(0);
+    expect(sim.billing.calls.filter((c) => c.method === "cancelSubscription")).toEqual([]);
+    expect(sim.desk.tickets.map((t) => t.id)).toEqual([`${sub.id}:cancel:1:parked`]);
+  });
+
+  it("a refund Stripe refuses opens one ticket and tells the person nothing", async () => {
+    const { sim, sub } = await lateStarted("charge_disputed");
+    expect(refundTickets(sim)).toEqual([
+      expect.objectContaining({
+        id: `${sub.id}:invoice:in_late:refund:ticket`,
+        aggregate: "subscription",
+        aggregateId: sub.id,
+        reason: "membership_refund_failed",
+      }),
+    ]);
+    expect(sim.notifier.sent.filter((n) => n.template === "membership_refunded")).toEqual([]);
+    const stored = sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect(stored?.invoices[0]?.refund).toEqual({ status: "failed", failureCode: "charge_disputed" });
   });
 });

@@ -343,6 +343,21 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
       return { type: "invoice_payment_action_required", invoice: fact.invoice };
     case "invoice_marked_uncollectible":
       return { type: "invoice_marked_uncollectible", invoice: fact.invoice };
+    // Susu's refund of a membership invoice (its references name both).
+    case "refund_succeeded":
+    case "refund_failed": {
+      const { subscriptionId, invoiceId } = fact.refs;
+      if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      return fact.kind === "refund_succeeded"
+        ? { type: "invoice_refund_settled", invoiceId, outcome: "succeeded", refundId: fact.refundId }
+        : {
+            type: "invoice_refund_settled",
+            invoiceId,
+            outcome: "failed",
+            failureCode: fact.failureCode,
+            ...(fact.refundId !== undefined ? { refundId: fact.refundId } : {}),
+          };
+    }
     default:
       return undefined;
   }

@@ -1,0 +1,204 @@
+// A membership canceled before its Checkout page was paid, and paid at Stripe after all:
+// whatever order susu hears the cancel, the page, the late start and the paid invoice in,
+// and however often each news comes (Stripe redelivers; a refund's answer and its event
+// both report it), the invoice paid after the cancel is refunded in full exactly once and
+// its outcome is acted on once: a success posts the revenue back and tells the person
+// once, a refusal opens one ticket. An invoice susu knew was paid before the person
+// canceled is not refunded (a normal cancel).
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { freshSubscription, MEMBERSHIP_T0, paidInvoice, snapshot } from "../testing/membership-mothers.js";
+import type { SubscriptionEffect } from "./membership-effect.js";
+import type { Subscription } from "./subscription.js";
+import { decideSubscription } from "./subscription-decide.js";
+import type { SubscriptionInput } from "./subscription-input.js";
+
+type Token = "cancel" | "page" | "started" | "paid";
+
+const page: SubscriptionInput = {
+  type: "checkout_created",
+  sessionId: "cs_1",
+  url: "https://checkout.test/cs_1",
+};
+
+const scenarioArb = fc
+  .record({
+    pages: fc.integer({ min: 0, max: 2 }),
+    starts: fc.integer({ min: 0, max: 3 }),
+    paids: fc.integer({ min: 1, max: 3 }),
+    amountPaidMinor: fc.integer({ min: 1, max: 1_000_000 }),
+    /** How Stripe answers the refund, and how often the outcome reaches the subscription. */
+    outcome: fc.constantFrom("succeeded" as const, "failed" as const),
+    outcomeDeliveries: fc.integer({ min: 1, max: 3 }),
+    /** Repeats of the news heard after the refund's outcome (the cancel again is refused). */
+    laterRepeats: fc.array(fc.constantFrom<Token>("cancel", "page", "started", "paid"), { maxLength: 4 }),
+    seed: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 12, maxLength: 12 }),
+  })
+  .map((r) => {
+    const tokens: Token[] = [
+      "cancel",
+      ...Array<Token>(r.pages).fill("page"),
+      ...Array<Token>(r.starts).fill("started"),
+      ...Array<Token>(r.paids).fill("paid"),
+    ];
+    // Any order: sort by random keys.
+    const order = tokens
+      .map((t, i) => ({ t, k: r.seed[i] ?? 0 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.t);
+    // The person canceled before Stripe's subscription was heard of (that is what makes a
+    // start late); the payment's news may come before or after the cancel.
+    const firstStart = order.indexOf("started");
+    if (firstStart >= 0 && firstStart < order.indexOf("cancel")) {
+      order.splice(order.indexOf("cancel"), 1);
+      order.splice(firstStart, 0, "cancel");
+    }
+    return { ...r, order };
+  });
+
+describe("a membership paid at Stripe after it was canceled (any order, any repeats)", () => {
+  it("refunds the payment in full exactly once, unless susu knew it was paid before the cancel", () => {
+    fc.assert(
+      fc.property(scenarioArb, (sc) => {
+        const inputOf = (t: Token): SubscriptionInput =>
+          t === "cancel"
+            ? { type: "cancel", atPeriodEnd: false }
+            : t === "page"
+              ? page
+              : t === "started"
+                ? snapshot("active", 1)
+                : paidInvoice("in_1", 1, sc.amountPaidMinor);
+        const effects: SubscriptionEffect[] = [];
+        let s: Subscription = freshSubscription({
+          start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
+        });
+        const hear = (input: SubscriptionInput) => {
+          const d = decideSubscription(s, input, { now: MEMBERSHIP_T0 });
+          if (d.isErr()) {
+            // A repeated cancel is refused and changes nothing.
+            expect(d.error.code).toBe("subscription_ended");
+            return;
+          }
+          s = d.value.state;
+          effects.push(...d.value.effects);
+        };
+        for (const t of sc.order) hear(inputOf(t));
+        const refundsAsked = effects.filter((e) => e.kind === "refund_subscription_invoice");
+        // Its outcome: the effect's answer and the refund's events (each maybe redelivered).
+        if (refundsAsked.length > 0)
+          for (let i = 0; i < sc.outcomeDeliveries; i++)
+            hear({
+              type: "invoice_refund_settled",
+              invoiceId: "in_1",
+              outcome: sc.outcome,
+              refundId: "re_1",
+              ...(sc.outcome === "failed" ? { failureCode: "charge_disputed" } : {}),
+            });
+        for (const t of sc.laterRepeats) hear(inputOf(t));
+
+        const paidBeforeCancel = sc.order.indexOf("paid") < sc.order.indexOf("cancel");
+        expect(s.status).toBe("canceled");
+        // The Stripe subscription started late is canceled there once (when its news came).
+        expect(effects.filter((e) => e.kind === "cancel_subscription")).toHaveLength(
+          sc.order.includes("started") || sc.laterRepeats.includes("started") ? 1 : 0,
+        );
+        const posted = effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+        expect(posted.filter((t) => t.kind === "membership_invoice_paid")).toHaveLength(1);
+        if (paidBeforeCancel) {
+          expect(refundsAsked).toEqual([]);
+          expect(s.invoices[0]?.refund).toBeUndefined();
+          expect(posted.filter((t) => t.kind === "membership_invoice_refunded")).toEqual([]);
+          return;
+        }
+        expect(refundsAsked).toEqual([
+          {
+            kind: "refund_subscription_invoice",
+            id: `${s.id}:invoice:in_1:refund`,
+            aggregate: "subscription",
+            aggregateId: s.id,
+            stripeInvoiceId: "in_1",
+            amountMinor: sc.amountPaidMinor,
+            currency: "AUD",
+          },
+        ]);
+        const notices = effects.filter((e) => e.kind === "notify" && e.template === "membership_refunded");
+        const tickets = effects.filter((e) => e.kind === "open_ticket");
+        const refundedTx = posted.filter((t) => t.kind === "membership_invoice_refunded");
+        if (sc.outcome === "succeeded") {
+          expect(s.invoices[0]?.refund).toEqual({ status: "succeeded", refundId: "re_1" });
+          expect(notices).toHaveLength(1);
+          expect(tickets).toEqual([]);
+          // The revenue posted for the payment is given back in full.
+          expect(refundedTx).toHaveLength(1);
+          const paidTx = posted.find((t) => t.kind === "membership_invoice_paid");
+          const flipped = (refundedTx[0]?.postings ?? []).map((p) =>
+            JSON.stringify([p.account, p.side === "debit" ? "credit" : "debit", p.amount]),
+          );
+          const paidPostings = (paidTx?.postings ?? []).map((p) =>
+            JSON.stringify([p.account, p.side, p.amount]),
+          );
+          expect(flipped.sort()).toEqual(paidPostings.sort());
+          expect(paidPostings).toHaveLength(2);
+        } else {
+          expect(s.invoices[0]?.refund).toMatchObject({ status: "failed", failureCode: "charge_disputed" });
+          expect(notices).toEqual([]);
+          expect(tickets).toHaveLength(1);
+          expect(refundedTx).toEqual([]);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refunds nothing for a membership that started (and was paid) before it was canceled", () => {
+    const started = fc.constantFrom<SubscriptionInput>(snapshot("active", 0), paidInvoice("in_1", 0));
+    fc.assert(
+      fc.property(
+        fc.array(started, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        fc.array(
+          fc.constantFrom<SubscriptionInput>(
+            { type: "cancel", atPeriodEnd: false },
+            snapshot("canceled", 2),
+            snapshot("active", 0),
+            paidInvoice("in_1", 0),
+            // An invoice paid after a normal cancel (a last proration, say): not refunded either.
+            paidInvoice("in_2", 3),
+          ),
+          { maxLength: 6 },
+        ),
+        (before, viaSavedCard, after) => {
+          let s: Subscription = freshSubscription(
+            viaSavedCard
+              ? {}
+              : {
+                  start: {
+                    kind: "checkout",
+                    successUrl: "https://app.test/ok",
+                    cancelUrl: "https://app.test/no",
+                  },
+                },
+          );
+          const effects: SubscriptionEffect[] = [];
+          // Stripe's start always comes before the cancel here (the membership started).
+          const inputs = [
+            snapshot("active", 0),
+            ...before,
+            { type: "cancel", atPeriodEnd: false } as const,
+            ...after,
+          ];
+          for (const input of inputs) {
+            const d = decideSubscription(s, input, { now: MEMBERSHIP_T0 });
+            if (d.isErr()) continue;
+            s = d.value.state;
+            effects.push(...d.value.effects);
+          }
+          expect(s.canceledBeforeStart).toBeUndefined();
+          expect(effects.filter((e) => e.kind === "refund_subscription_invoice")).toEqual([]);
+          expect(s.invoices.every((i) => i.refund === undefined)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
