@@ -112,26 +112,18 @@ describe("memberships on PostgreSQL and the emulator", () => {
     await settle();
   }
 
+  /** Stores person `id` with Stripe customer `customerId`. */
+  async function storePerson(id: string, customerId: string): Promise<void> {
+    const person: Person = { id, displayName: id, customerId, createdAt: clock.now(), version: 0 };
+    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
+    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
+  }
+
   /** A person whose Stripe customer has a card saved (Stripe's test card `pm`). */
   async function aPerson(id: string, pm: string): Promise<{ paymentMethodId: string; customerId: string }> {
     const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
     const attached = await harness.stripe.paymentMethods.attach(pm, { customer: customer.id });
-    const person: Person = {
-      id,
-      displayName: id,
-      customerId: customer.id,
-      createdAt: clock.now(),
-      version: 0,
-    };
-    (
-      await store.commit({
-        people: [{ state: person, expectedVersion: undefined }],
-        groups: [],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
+    await storePerson(id, customer.id);
     return { paymentMethodId: attached.id, customerId: customer.id };
   }
 
@@ -147,6 +139,25 @@ describe("memberships on PostgreSQL and the emulator", () => {
     )._unsafeUnwrap();
     await settle();
     return current(s.id);
+  }
+
+  /** A person with a Stripe customer (no saved method), subscribing to `planId` through a Checkout page. */
+  async function subscribeThroughCheckout(id: string, planId: string): Promise<Subscription> {
+    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
+    await storePerson(id, customer.id);
+    return (
+      await useCases.subscribe(deps, {
+        personId: id,
+        planId,
+        currency: "AUD",
+        interval: "month",
+        start: {
+          kind: "checkout",
+          successUrl: "https://app.example/ok",
+          cancelUrl: "https://app.example/no",
+        },
+      })
+    )._unsafeUnwrap();
   }
 
   async function current(id: string): Promise<Subscription> {
@@ -269,36 +280,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
   });
 
   it("through Checkout: the page, then the subscription it starts, found by its metadata", async () => {
-    const customer = await harness.stripe.customers.create({ name: "dee", metadata: { person_id: "dee" } });
-    const person: Person = {
-      id: "dee",
-      displayName: "dee",
-      customerId: customer.id,
-      createdAt: clock.now(),
-      version: 0,
-    };
-    (
-      await store.commit({
-        people: [{ state: person, expectedVersion: undefined }],
-        groups: [],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
-    const created = (
-      await useCases.subscribe(deps, {
-        personId: "dee",
-        planId: plan.id,
-        currency: "AUD",
-        interval: "month",
-        start: {
-          kind: "checkout",
-          successUrl: "https://app.example/ok",
-          cancelUrl: "https://app.example/no",
-        },
-      })
-    )._unsafeUnwrap();
+    const created = await subscribeThroughCheckout("dee", plan.id);
     await settle();
     let s = await current(created.id);
     const start = s.start;
@@ -455,36 +437,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
       )
     )._unsafeUnwrap();
     await settle();
-    const customer = await harness.stripe.customers.create({ name: "lea", metadata: { person_id: "lea" } });
-    const person: Person = {
-      id: "lea",
-      displayName: "lea",
-      customerId: customer.id,
-      createdAt: clock.now(),
-      version: 0,
-    };
-    (
-      await store.commit({
-        people: [{ state: person, expectedVersion: undefined }],
-        groups: [],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
-    const created = (
-      await useCases.subscribe(deps, {
-        personId: "lea",
-        planId: noTrial.id,
-        currency: "AUD",
-        interval: "month",
-        start: {
-          kind: "checkout",
-          successUrl: "https://app.example/ok",
-          cancelUrl: "https://app.example/no",
-        },
-      })
-    )._unsafeUnwrap();
+    const created = await subscribeThroughCheckout("lea", noTrial.id);
     await settle();
     const page = (await current(created.id)).start;
     if (page.kind !== "checkout" || page.sessionId === undefined)

@@ -17,7 +17,7 @@ import {
 import { ResultAsync } from "neverthrow";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
-import { type OpenTransaction, poolOf } from "../../src/db/prisma-client.js";
+import type { OpenTransaction } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import {
@@ -29,6 +29,7 @@ import {
   type WebhookProcessorContext,
 } from "../../src/webhooks/index.js";
 import { useTestDatabase } from "../support/index.js";
+import { statementsSentDuring } from "../support/statement-spy.js";
 import { debitEvent } from "./events.js";
 import { ScriptedStripeReads } from "./harness.js";
 
@@ -417,24 +418,13 @@ describe("EventCommits", () => {
     const { inbox, id } = await claimed(clock, "ec4");
     const commits = new EventCommits(store, store, inbox.finishAudited.bind(inbox));
     // What is sent to the database meanwhile: statement names, or the SQL of unnamed ones.
-    const pool = poolOf(db.prisma);
-    if (pool === undefined) throw new Error("no pool");
-    const sent: string[] = [];
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    pool.query = ((...args: unknown[]) => {
-      const [config] = args as [{ name?: string; text?: string } | string];
-      sent.push(typeof config === "string" ? config : (config.name ?? config.text ?? "?"));
-      return query(...args);
-    }) as typeof pool.query;
-    try {
+    const { sent } = await statementsSentDuring(db.prisma, async () => {
       (await commits.commit(ignoredLine(a.roundId, id)))._unsafeUnwrap();
       const rows = (
         await commits.finishWith(inbox.finishStatement(id, "ec4", "ignored", "stale"))
       )._unsafeUnwrap();
       expect(rows).toHaveLength(1);
-    } finally {
-      pool.query = query as typeof pool.query;
-    }
+    });
     // No transaction of its own: the line and the result in one statement.
     expect(sent).toEqual(["webhook_finish_many"]);
     expect(await linesOf(id)).toEqual([{ x: await writerOf("webhook_events", id) }]);
