@@ -1,6 +1,6 @@
 import type { StorageError } from "@susu/domain";
 import { err, ok, type Result, ResultAsync } from "neverthrow";
-import { storageErrorOf } from "../prisma/storage-errors.js";
+import { classifyDatabaseError, storageErrorOf } from "../prisma/storage-errors.js";
 
 /** How a {@link GroupedWrites} writes its items. */
 export interface GroupWriter<I, O> {
@@ -23,8 +23,9 @@ interface Waiting<I, O> {
  * one statement and one commit for many, with no wait added when they come one at a time
  * (group commit). Each caller is answered only once its write is committed, as with a
  * statement of its own; a storage failure of a group fails each of its callers with it.
- * When the database refuses a group (`storage_refused`: a value it cannot hold), each item
- * of the group is written on its own, so only the one it refuses is refused.
+ * When the database refuses a group (`storage_refused`: a value it cannot hold), or the group
+ * collides with another transaction (a deadlock, a serialization failure), each item of the
+ * group is written on its own, so only the one it refuses is refused.
  */
 export class GroupedWrites<I, O> {
   #waiting: Waiting<I, O>[] = [];
@@ -70,8 +71,12 @@ export class GroupedWrites<I, O> {
         w.settle(ok(answers[i] as O));
       });
     } catch (error) {
-      const failure = storageErrorOf(error, { operation: this.operation });
-      if (failure.type === "storage_refused") for (const w of group) await this.#writeOne(w);
+      // Written item by item: what the database refused (only that item is refused then), and
+      // a group that collided with another transaction (a deadlock: rows of a group are locked
+      // in the order the plan visits them, which the ids' order only usually is).
+      const refused = storageErrorOf(error, { operation: this.operation }).type === "storage_refused";
+      if (refused || classifyDatabaseError(error).kind === "write_conflict")
+        for (const w of group) await this.#writeOne(w);
       else for (const w of group) w.settle(err(storageErrorOf(error, { operation: w.operation })));
     }
   }

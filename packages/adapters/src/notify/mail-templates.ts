@@ -394,7 +394,7 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     subject: "Your membership payment has been refunded",
     happened: [
       `You cancelled your membership before its payment reached us, and the payment of ${amountOr(d, "amountMinor", "your membership")} went through anyway.`,
-      "We have cancelled the membership with our payment provider and refunded that payment in full. You have not been charged for it.",
+      "Your membership stays cancelled, and we have refunded that payment in full: you have not been charged for it.",
     ],
     action:
       "Nothing. The refund usually shows on your statement within 5 to 10 business days, depending on your bank.",

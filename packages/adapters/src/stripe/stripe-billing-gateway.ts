@@ -320,10 +320,17 @@ export class StripeBillingGateway implements BillingGateway {
       )
         .map(refundOutcomeOf)
         .orElse((e) => {
-          const live = page.data.find((r) => r.status !== "failed" && r.status !== "canceled");
-          return e.code === "charge_already_refunded" && live !== undefined
-            ? okAsync(refundOutcomeOf(live))
-            : errAsync(e);
+          if (e.code !== "charge_already_refunded") return errAsync(e);
+          // Refunded by someone else (the dashboard, support). Only a refund that succeeded
+          // answers for ours: a pending one carries none of susu's metadata, so its outcome
+          // would never reach the membership — retried until it settles, or parked with a ticket.
+          const done = page.data.find((r) => r.status === "succeeded");
+          if (done !== undefined) return okAsync(refundOutcomeOf(done));
+          return errAsync<RefundOutcome, GatewayError>({
+            type: "gateway_retryable",
+            code: "refund_pending_elsewhere",
+            message: `payment ${paymentIntentId} is refunded already by a refund not yet settled; retried until it is`,
+          });
         });
     });
   }

@@ -95,7 +95,8 @@ export interface WebhookInbox {
    * Stores `audit` and runs `statement` (a {@link finishStatement}) as one statement, atomic
    * on its own, answering the statement's rows; results that come together may be written
    * together. For an event whose only write is its audit line (an input the aggregate
-   * ignored). Absent: that audit line is committed first and the result recorded after it.
+   * ignored). Absent: the audit line's transaction is left open and the result recorded in
+   * it (`EventCommits`), one commit but a transaction of its own for each event.
    */
   finishAudited?(
     audit: readonly AuditEntry[],
@@ -185,8 +186,8 @@ f AS (
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
     AS i(id, worker, status, outcome, at)
   WHERE w.id = i.id AND w.claimed_by = i.worker
-  RETURNING w.id)
-SELECT id FROM f`;
+  RETURNING w.id, i.worker)
+SELECT id, worker FROM f`;
 
 /** Most results one grouped statement records. */
 const FINISH_GROUP_MAX = 64;
@@ -207,7 +208,7 @@ function finishWriter(prisma: PrismaClient): GroupWriter<Finish, MarkResult> {
     // Locked in id order, as every grouped write of the inbox takes its rows.
     const sorted = [...finishes].sort((a, b) => compareIds(idOf(a), idOf(b)));
     const column = (i: number) => sorted.map((f) => f.statement.values[i]);
-    const { rows } = await runStatement<{ readonly id: string }>(prisma, {
+    const { rows } = await runStatement<{ readonly id: string; readonly worker: string }>(prisma, {
       name: "webhook_finish_many",
       text: WEBHOOK_FINISH_MANY_SQL,
       values: [
@@ -219,8 +220,12 @@ function finishWriter(prisma: PrismaClient): GroupWriter<Finish, MarkResult> {
         JSON.stringify(finishes.flatMap((f) => f.audit.map(auditRow))),
       ],
     });
-    const marked = new Set(rows.map((r) => r.id));
-    return finishes.map((f) => (marked.has(idOf(f)) ? "marked" : "lease_lost"));
+    // By event and worker: the same event from two workers (one of them past its lease) is
+    // marked for the one that holds the claim only.
+    const marked = new Set(rows.map((r) => `${r.worker}\u0000${r.id}`));
+    return finishes.map((f) =>
+      marked.has(`${String(f.statement.values[1])}\u0000${idOf(f)}`) ? "marked" : "lease_lost",
+    );
   };
   return {
     one: async (f) => {

@@ -60,6 +60,15 @@ describe("GroupedWrites", () => {
     expect(calls).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
   });
 
+  it("a group that collided with another transaction (deadlock) is written item by item", async () => {
+    const deadlock = () => Object.assign(new Error("deadlock detected"), { code: "40P01" });
+    const { calls, writer } = recording((items) => (items.length > 1 ? deadlock() : undefined));
+    const writes = new GroupedWrites(writer, 10, "test write");
+    const answers = await Promise.all([1, 2, 3].map((i) => writes.write(i)));
+    expect(answers.map((a) => a._unsafeUnwrap())).toEqual(["one:1", "one:2", "one:3"]);
+    expect(calls).toEqual([[1], [2, 3], [2], [3]]);
+  });
+
   it("any other failure of a group fails each of its callers, and the next writes go on", async () => {
     let down = true;
     const { writer } = recording((items) => (down && items.length > 1 ? gone() : undefined));

@@ -166,6 +166,34 @@ describe("StripeBillingGateway on the emulator", () => {
     });
   });
 
+  it.each([
+    ["pm_card_visa", "succeeded"],
+    ["pm_card_refundPending", "pending"],
+  ] as const)(
+    "a payment someone else refunded already (%s, their refund %s): a settled refund answers, a pending one is retried",
+    async (card, theirs) => {
+      const effect = `mbr_elsewhere_${card}`;
+      const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, card);
+      // Refunded from the dashboard: no susu metadata.
+      const elsewhere = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
+      expect(elsewhere.status).toBe(theirs);
+      const answer = await billing.refundInvoicePayments({
+        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+        invoiceId,
+        references: { subscriptionId: effect, invoiceId },
+      });
+      if (theirs === "succeeded")
+        expect(answer._unsafeUnwrap()).toEqual([{ refundId: elsewhere.id, status: "succeeded" }]);
+      else
+        expect(answer._unsafeUnwrapErr()).toMatchObject({
+          type: "gateway_retryable",
+          code: "refund_pending_elsewhere",
+        });
+      // Either way no second refund.
+      expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(1);
+    },
+  );
+
   it("an invoice whose payment has not settled is a retryable answer that refunds nothing", async () => {
     const customer = await harness.stripe.customers.create({ email: "open@example.test" });
     const { priceId } = (await price("pl_rename:price:aud_month:r1", "Plus", 10_00))._unsafeUnwrap();

@@ -2,10 +2,10 @@ import { ManualClock } from "@susu/domain/testing";
 import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
-import { poolOf } from "../../src/db/prisma-client.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
 import { useTestDatabase } from "../support/index.js";
+import { statementsSentDuring } from "../support/statement-spy.js";
 import { eventId, stripeEvent } from "./events.js";
 
 const db = useTestDatabase();
@@ -278,94 +278,102 @@ describe("results", () => {
 
   it("results recorded at once are written together, each answered for its own row: marked, lease lost, or refused alone", async () => {
     await drain();
-    // The statements the inbox sends, by name (the pool under the client: prepared statements).
-    const pool = poolOf(db.prisma);
-    if (pool === undefined) throw new Error("no pool");
-    const sent: string[] = [];
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    pool.query = ((...args: unknown[]) => {
-      const [config] = args as [{ name?: string } | string];
-      if (typeof config === "object" && config.name?.startsWith("webhook_finish")) sent.push(config.name);
-      return query(...args);
-    }) as typeof pool.query;
-    try {
-      const finishAll = async (
-        events: readonly Stripe.Event[],
-        text: (e: Stripe.Event, i: number) => string,
-        stolen?: string,
-      ) => {
-        for (const e of events) expect((await inbox.receive(e))._unsafeUnwrap()).toBe("stored");
-        expect((await inbox.claimDue("w", clock.now(), 60_000, 100))._unsafeUnwrap()).toHaveLength(
-          events.length,
-        );
-        if (stolen !== undefined)
-          await db.prisma.webhookEvent.update({ where: { id: stolen }, data: { claimedBy: "other" } });
-        sent.length = 0;
-        return Promise.all(
+    /** Receives and claims `events`, then records all their results at once; the finish statements sent. */
+    const finishAll = async (
+      events: readonly Stripe.Event[],
+      text: (e: Stripe.Event, i: number) => string,
+      stolen?: string,
+    ) => {
+      for (const e of events) expect((await inbox.receive(e))._unsafeUnwrap()).toBe("stored");
+      expect((await inbox.claimDue("w", clock.now(), 60_000, 100))._unsafeUnwrap()).toHaveLength(
+        events.length,
+      );
+      // Another processor holds this one now (this worker's lease ran out and it was claimed).
+      if (stolen !== undefined)
+        await db.prisma.webhookEvent.update({ where: { id: stolen }, data: { claimedBy: "other" } });
+      const { result, sent } = await statementsSentDuring(db.prisma, () =>
+        Promise.all(
           events.map((e, i) =>
             i % 2 === 0
               ? inbox.markIgnored(e.id, "w", text(e, i))
               : inbox.markProcessed(e.id, "w", text(e, i)),
           ),
-        );
-      };
-      const stored = async (ids: readonly string[]) =>
-        new Map(
-          (await db.prisma.webhookEvent.findMany({ where: { id: { in: [...ids] } } })).map((r) => [r.id, r]),
-        );
-
-      // 20 results at once: the first written alone, the other 19 in one statement; one of
-      // them is another processor's now (this worker's lease ran out and it was claimed).
-      const first = Array.from({ length: 20 }, () => anEvent());
-      const stolen = first[5]?.id ?? "";
-      const answers = await finishAll(first, (_, i) => `result ${i}`, stolen);
-      expect(sent).toEqual(["webhook_finish", "webhook_finish_many"]);
-      const rows = await stored(first.map((e) => e.id));
-      first.forEach((e, i) => {
-        if (e.id === stolen) {
-          expect(answers[i]?._unsafeUnwrap()).toBe("lease_lost");
-          expect(rows.get(e.id)).toMatchObject({ status: "received", claimedBy: "other" });
-          return;
-        }
-        expect(answers[i]?._unsafeUnwrap()).toBe("marked");
-        expect(rows.get(e.id)).toMatchObject({
-          status: i % 2 === 0 ? "ignored" : "processed",
-          outcome: `result ${i}`,
-          processedAt: new Date(clock.now()),
-          claimedBy: null,
-          claimedUntil: null,
-        });
-      });
-      await db.prisma.webhookEvent.update({
-        where: { id: stolen },
-        data: { status: "ignored", claimedBy: null, claimedUntil: null },
-      });
-
-      // A text the database cannot hold (22021) in a group: the group is written result by
-      // result, so only that one is refused (and nothing of it stored).
-      const second = Array.from({ length: 6 }, () => anEvent());
-      const unstorable = second[3]?.id ?? "";
-      const refusedAnswers = await finishAll(second, (e, i) =>
-        e.id === unstorable ? "bad \u0000" : `ok ${i}`,
+        ),
       );
-      expect(sent.slice(0, 2)).toEqual(["webhook_finish", "webhook_finish_many"]);
-      const after = await stored(second.map((e) => e.id));
-      second.forEach((e, i) => {
-        if (e.id === unstorable) {
-          expect(refusedAnswers[i]?._unsafeUnwrapErr()).toMatchObject({
-            type: "storage_refused",
-            message: expect.stringContaining("(SQLSTATE 22021)"),
-          });
-          expect(after.get(e.id)).toMatchObject({ status: "received", claimedBy: "w", outcome: null });
-          return;
-        }
-        expect(refusedAnswers[i]?._unsafeUnwrap()).toBe("marked");
-        expect(after.get(e.id)).toMatchObject({ outcome: `ok ${i}`, claimedBy: null });
+      return { answers: result, sent: sent.filter((name) => name.startsWith("webhook_finish")) };
+    };
+    const stored = async (ids: readonly string[]) =>
+      new Map(
+        (await db.prisma.webhookEvent.findMany({ where: { id: { in: [...ids] } } })).map((r) => [r.id, r]),
+      );
+
+    // 20 results at once: the first written alone, the other 19 in one statement.
+    const first = Array.from({ length: 20 }, () => anEvent());
+    const stolen = first[5]?.id ?? "";
+    const { answers, sent } = await finishAll(first, (_, i) => `result ${i}`, stolen);
+    expect(sent).toEqual(["webhook_finish", "webhook_finish_many"]);
+    const rows = await stored(first.map((e) => e.id));
+    first.forEach((e, i) => {
+      if (e.id === stolen) {
+        expect(answers[i]?._unsafeUnwrap()).toBe("lease_lost");
+        expect(rows.get(e.id)).toMatchObject({ status: "received", claimedBy: "other" });
+        return;
+      }
+      expect(answers[i]?._unsafeUnwrap()).toBe("marked");
+      expect(rows.get(e.id)).toMatchObject({
+        status: i % 2 === 0 ? "ignored" : "processed",
+        outcome: `result ${i}`,
+        processedAt: new Date(clock.now()),
+        claimedBy: null,
+        claimedUntil: null,
       });
-      expect((await inbox.markIgnored(unstorable, "w", "stored fine"))._unsafeUnwrap()).toBe("marked");
-    } finally {
-      pool.query = query as typeof pool.query;
-    }
+    });
+    await db.prisma.webhookEvent.update({
+      where: { id: stolen },
+      data: { status: "ignored", claimedBy: null, claimedUntil: null },
+    });
+
+    // A text the database cannot hold (22021) in a group: the group is written result by
+    // result, so only that one is refused (and nothing of it stored).
+    const second = Array.from({ length: 6 }, () => anEvent());
+    const unstorable = second[3]?.id ?? "";
+    const refused = await finishAll(second, (e, i) => (e.id === unstorable ? "bad \u0000" : `ok ${i}`));
+    expect(refused.sent.slice(0, 2)).toEqual(["webhook_finish", "webhook_finish_many"]);
+    const after = await stored(second.map((e) => e.id));
+    second.forEach((e, i) => {
+      if (e.id === unstorable) {
+        expect(refused.answers[i]?._unsafeUnwrapErr()).toMatchObject({
+          type: "storage_refused",
+          message: expect.stringContaining("(SQLSTATE 22021)"),
+        });
+        expect(after.get(e.id)).toMatchObject({ status: "received", claimedBy: "w", outcome: null });
+        return;
+      }
+      expect(refused.answers[i]?._unsafeUnwrap()).toBe("marked");
+      expect(after.get(e.id)).toMatchObject({ outcome: `ok ${i}`, claimedBy: null });
+    });
+    expect((await inbox.markIgnored(unstorable, "w", "stored fine"))._unsafeUnwrap()).toBe("marked");
+  });
+
+  it("one event's result from two workers in one group: marked for the one holding the claim only", async () => {
+    await drain();
+    const [filler, event] = [anEvent(), anEvent()];
+    for (const e of [filler, event]) (await inbox.receive(e))._unsafeUnwrap();
+    expect((await inbox.claimDue("old", clock.now(), 60_000, 10))._unsafeUnwrap()).toHaveLength(2);
+    // The old worker's lease ran out and "new" claimed the event; both finish it at once.
+    await db.prisma.webhookEvent.update({ where: { id: event.id }, data: { claimedBy: "new" } });
+    const [first, fromOld, fromNew] = await Promise.all([
+      inbox.markIgnored(filler.id, "old", "filler"),
+      inbox.markIgnored(event.id, "old", "from the old worker"),
+      inbox.markProcessed(event.id, "new", "from the new worker"),
+    ]);
+    expect(first?._unsafeUnwrap()).toBe("marked");
+    expect(fromOld?._unsafeUnwrap()).toBe("lease_lost");
+    expect(fromNew?._unsafeUnwrap()).toBe("marked");
+    expect((await inbox.find(event.id))._unsafeUnwrap()).toMatchObject({
+      status: "processed",
+      outcome: "from the new worker",
+    });
   });
 
   it("the support desk reports a ticket the database refuses as ticket_failed, with the SQLSTATE", async () => {
