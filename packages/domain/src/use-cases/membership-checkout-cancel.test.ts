@@ -61,7 +61,8 @@ describe("canceling a membership whose Checkout page is not paid", () => {
     expect(saved.effects.filter((e) => e.kind === "expire_subscription_checkout")).toEqual([]);
   });
 
-  it("through the outbox: Stripe is asked once to expire the session, with the effect id as key", async () => {
+  /** A system where "cy" subscribed to a plan through a Checkout page (not paid yet), the outbox run. */
+  async function subscribedThroughCheckout() {
     const sim = new InMemorySusu();
     const plan = (
       await useCases.createPlan(
@@ -87,6 +88,11 @@ describe("canceling a membership whose Checkout page is not paid", () => {
       })
     )._unsafeUnwrap();
     await sim.runUntilQuiet();
+    return { sim, sub };
+  }
+
+  it("through the outbox: Stripe is asked once to expire the session, with the effect id as key", async () => {
+    const { sim, sub } = await subscribedThroughCheckout();
     const session = sim.billing.calls.find((c) => c.method === "createSubscriptionCheckout");
     expect(session).toBeDefined();
     const canceled = (await useCases.cancelSubscription(sim.deps, sub.id, false, "cy"))._unsafeUnwrap();
@@ -108,31 +114,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
     sim.desk.tickets.filter((t) => t.reason === "membership_refund_failed");
 
   async function lateStarted(refuse?: string) {
-    const sim = new InMemorySusu();
-    const plan = (
-      await useCases.createPlan(
-        sim.deps,
-        {
-          name: "Plus",
-          entitlements: { createGroups: true, maxOpenGroups: 5, sellBookings: true },
-          trialDays: 0,
-          prices: [{ currency: "AUD", interval: "month", amountMinor: 10_00 }],
-        },
-        { operator: "olga" },
-      )
-    )._unsafeUnwrap();
-    await sim.runUntilQuiet();
-    (await sim.addSeller("cy"))._unsafeUnwrap();
-    const sub = (
-      await useCases.subscribe(sim.deps, {
-        personId: "cy",
-        planId: plan.id,
-        currency: "AUD",
-        interval: "month",
-        start: checkoutStart,
-      })
-    )._unsafeUnwrap();
-    await sim.runUntilQuiet();
+    const { sim, sub } = await subscribedThroughCheckout();
     (await useCases.cancelSubscription(sim.deps, sub.id, false, "cy"))._unsafeUnwrap();
     await sim.runUntilQuiet();
     // The page was paid before its expiry landed: Stripe's news of the start and the payment,
