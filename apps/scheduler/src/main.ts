@@ -147,8 +147,8 @@ const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries),
   log,
   onSettled: notificationMetrics.deliverySettled,
 });
-// Wake-ups: committed outbox effects notify 'susu_outbox', ingested webhook events
-// 'susu_webhook_events'; the loops' polling stays the fallback. After a reconnect the
+// Wake-ups: after committing outbox effects a writer notifies 'susu_outbox', after ingesting
+// webhook events 'susu_webhook_events'; the loops' polling stays the fallback. After a reconnect the
 // listener wakes both once (notifications sent while it was away are lost).
 const listener = startPgListener({
   connectionString: database.connectionString,

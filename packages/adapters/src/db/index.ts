@@ -26,3 +26,4 @@ export {
 } from "./pg-listener.js";
 export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./prisma-client.js";
 export { sqlStateOf, susuSqlStates } from "./sql-state.js";
+export { OUTBOX_CHANNEL, WakeNotifier, wakeNotifierOf } from "./wake-notifier.js";

@@ -56,6 +56,7 @@ import {
   runStatement,
   runTransaction,
 } from "../db/prisma-client.js";
+import { OUTBOX_CHANNEL, wakeNotifierOf } from "../db/wake-notifier.js";
 import {
   OUTBOX_COMPLETE_SQL,
   singleStatementCommit,
@@ -933,22 +934,30 @@ export class PrismaStore
         const loaded = this.#groupsLoaded.get(id);
         return loaded?.group.version === version ? loaded : undefined;
       }) ?? singleStatementRoundCommit(changes, at, loadedRound);
-    if (single === undefined) return fromDatabase(inTransaction, context);
-    return fromDatabase(async () => {
-      try {
-        const { rows } = await runAtomicStatement<{ written: number }>(this.#prisma, limits, single);
-        if (rows[0]?.written === 1) return;
-      } catch (error) {
-        // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
-        // stored, and the transaction below gives the answer the full path gives. Anything
-        // else (the connection lost, the outcome unknown) is reported as it is.
-        const failure = classifyDatabaseError(error).kind;
-        if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
-          throw error;
-      }
-      // Nothing was written: the group or round was not as this change expected. The transaction decides.
-      return inTransaction();
-    }, context);
+    const written =
+      single === undefined
+        ? fromDatabase(inTransaction, context)
+        : fromDatabase(async () => {
+            try {
+              const { rows } = await runAtomicStatement<{ written: number }>(this.#prisma, limits, single);
+              if (rows[0]?.written === 1) return;
+            } catch (error) {
+              // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
+              // stored, and the transaction below gives the answer the full path gives. Anything
+              // else (the connection lost, the outcome unknown) is reported as it is.
+              const failure = classifyDatabaseError(error).kind;
+              if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
+                throw error;
+            }
+            // Nothing was written: the group or round was not as this change expected. The transaction decides.
+            return inTransaction();
+          }, context);
+    return written.map(() => this.#committed(changes));
+  }
+
+  /** After a changeset's commit: the dispatchers are told of its effects (see WakeNotifier). */
+  #committed(changes: Changeset): void {
+    if (changes.outbox.length > 0) wakeNotifierOf(this.#prisma).wake(OUTBOX_CHANNEL);
   }
 
   /**
@@ -970,7 +979,14 @@ export class PrismaStore
         await open.rollback();
         throw error;
       }
-      return open;
+      return {
+        run: open.run,
+        rollback: () => open.rollback(),
+        commit: async () => {
+          await open.commit();
+          this.#committed(changes);
+        },
+      };
     }, commitContext(changes));
   }
 

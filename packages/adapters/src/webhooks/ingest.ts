@@ -3,10 +3,11 @@ import { ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { SystemClock } from "../clock/system-clock.js";
 import { type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { wakeNotifierOf } from "../db/wake-notifier.js";
 import { storageErrorOf } from "../prisma/storage-errors.js";
 import { triageAtIngest } from "./triage.js";
 
-/** The channel notified once per committed ingest that stored an event a processor must work. */
+/** The channel notified after a committed ingest that stored an event a processor must work. */
 export const WEBHOOK_EVENTS_CHANNEL = "susu_webhook_events";
 
 /** What storing one event did: a new row, or the event was already stored. */
@@ -55,8 +56,8 @@ function rowOf({ event, rawBody }: IncomingEvent): IngestRow {
 // ON CONFLICT (id) DO NOTHING: a repeat delivery, here or racing on another API instance,
 // leaves exactly one row. An event ignored at ingest is stored finished (processed_at set),
 // so it counts in received = processed + ignored + parked and dedupes its repeats, and no
-// claim ever sees it. The NOTIFY is sent at commit, once, and only when a row a processor
-// must work was stored.
+// claim ever sees it. No NOTIFY here: the processors are woken after the commit, and only
+// when a row a processor must work was stored (see WakeNotifier).
 const INSERT_EVENTS = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[],
@@ -74,13 +75,8 @@ inserted AS (
   ORDER BY id
   ON CONFLICT (id) DO NOTHING
   RETURNING id, status
-),
-wake AS (
-  SELECT pg_notify('${WEBHOOK_EVENTS_CHANNEL}', '') FROM inserted WHERE status = 'received' LIMIT 1
 )
-SELECT id FROM inserted
-UNION ALL
-SELECT NULL FROM wake`;
+SELECT id, status FROM inserted`;
 
 /**
  * Stores verified events in one transaction; which of them were new. Events must have
@@ -93,7 +89,7 @@ async function insertDistinct(
   now: Date,
 ): Promise<ReadonlySet<string>> {
   const rows = events.map(rowOf);
-  const { rows: inserted } = await runStatement<{ id: string | null }>(prisma, {
+  const { rows: inserted } = await runStatement<{ id: string; status: string }>(prisma, {
     name: "webhook_ingest",
     text: INSERT_EVENTS,
     values: [
@@ -109,7 +105,9 @@ async function insertDistinct(
       now,
     ],
   });
-  return new Set(inserted.flatMap((r) => (r.id === null ? [] : [r.id])));
+  // Committed: wake the processors if a row is theirs to work.
+  if (inserted.some((r) => r.status === "received")) wakeNotifierOf(prisma).wake(WEBHOOK_EVENTS_CHANNEL);
+  return new Set(inserted.map((r) => r.id));
 }
 
 /**

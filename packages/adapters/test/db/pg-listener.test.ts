@@ -1,5 +1,5 @@
-// The LISTEN/NOTIFY listener on a real PostgreSQL: notifications reach it, committed outbox
-// effects notify 'susu_outbox' once per transaction, and a connection the server ends is
+// The LISTEN/NOTIFY listener on a real PostgreSQL: notifications reach it, a commit of outbox
+// effects through the store is followed by one on 'susu_outbox', and a connection the server ends is
 // replaced — listening again, with one wake-up for the notifications it missed. And the
 // sweep of stuck work: expired leases cleared, live ones left alone.
 import type { Changeset, OutboxEffect } from "@susu/domain";
@@ -67,7 +67,7 @@ describe("the PostgreSQL notification listener", () => {
     expect(heard).toEqual(["susu_webhook_events"]);
   });
 
-  it("is told once per committed transaction of outbox effects, never for one rolled back", async () => {
+  it("is told once after a commit of outbox effects, never for a transaction rolled back", async () => {
     const heard = await listen(["susu_outbox"]);
     const store = new PrismaStore(db.prisma);
     (
