@@ -3,11 +3,13 @@ import {
   listenForStop,
   type MetricsServer,
   notifyReady,
+  OUTBOX_CHANNEL,
   PgBossTimerScheduler,
   resolveDatabaseUrl,
   serveMetrics,
   startPgListener,
   TIMER_MAINTENANCE_INTERVAL_SECONDS,
+  wakeNotifierOf,
   withoutForeignStopHandlers,
 } from "@susu/adapters";
 import PgBoss from "pg-boss";
@@ -142,6 +144,11 @@ const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   log,
   metrics,
 });
+// Effects this process commits wake its own dispatcher directly, with no NOTIFY statement;
+// those the API and other schedulers commit arrive through the listener below.
+const dispatchLocally = wakeNotifierOf(container.get(TOKENS.prisma)).handleLocally(OUTBOX_CHANNEL, () =>
+  dispatcher.wake(),
+);
 const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries), {
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
@@ -170,6 +177,8 @@ const reason = await stopRequested;
 log.info({ reason }, "scheduler stopping");
 try {
   await listener.stop();
+  // Effects committed while the loops finish wake the other schedulers, not this one's stopping dispatcher.
+  dispatchLocally();
   await Promise.all([dispatcher.stop(), webhooks.stop(), deliveries.stop(), sweep.stop()]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await metricsServer.close();

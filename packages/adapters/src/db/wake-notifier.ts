@@ -29,14 +29,38 @@ export const OUTBOX_CHANNEL = "susu_outbox";
 export class WakeNotifier {
   readonly #sending = new Set<string>();
   readonly #again = new Set<string>();
+  readonly #local = new Map<string, () => void>();
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly onError: (channel: string, error: unknown) => void = () => undefined,
   ) {}
 
+  /**
+   * From now on, a wake-up on `channel` calls `wake` in this process instead of notifying
+   * through PostgreSQL: a process that works the channel's rows itself (a scheduler's
+   * dispatcher) takes the work it committed without a statement for it. Other processes still
+   * find it by polling, and their own commits and the API's still notify. Returns the undo
+   * (call it before the local worker stops, so later commits notify again).
+   */
+  handleLocally(channel: string, wake: () => void): () => void {
+    this.#local.set(channel, wake);
+    return () => {
+      if (this.#local.get(channel) === wake) this.#local.delete(channel);
+    };
+  }
+
   /** Tells `channel`'s listeners, soon, that something was committed. Never throws. */
   wake(channel: string): void {
+    const local = this.#local.get(channel);
+    if (local !== undefined) {
+      try {
+        local();
+      } catch (error) {
+        this.onError(channel, error);
+      }
+      return;
+    }
     if (this.#sending.has(channel)) {
       this.#again.add(channel);
       return;

@@ -1,7 +1,8 @@
 // Wake-ups sent after the commit they announce (WakeNotifier), on a real PostgreSQL: a
 // listener told of outbox effects finds them committed; a changeset without effects wakes
 // nobody; a burst of wake-ups coalesces into two notifications, the last sent after the
-// last call; the writing transaction itself holds no NOTIFY (so it takes no notify lock);
+// last call; a worker of the same process is woken directly; the writing transaction itself
+// holds no NOTIFY (so it takes no notify lock);
 // a notification the database cannot take is reported, never thrown.
 import type { Changeset, OutboxEffect } from "@susu/domain";
 import pg from "pg";
@@ -107,6 +108,27 @@ describe("WakeNotifier", () => {
     notifier.wake("susu_wake_test");
     await notifier.idle();
     await quiet();
+    expect(heard.map((h) => h.channel)).toEqual(["susu_wake_test"]);
+  });
+
+  it("wakes a worker of this process directly when one handles the channel, and notifies again once it is undone", async () => {
+    const notifier = new WakeNotifier(db.prisma);
+    let local = 0;
+    const undo = notifier.handleLocally("susu_wake_test", () => {
+      local += 1;
+    });
+    notifier.wake("susu_wake_test");
+    notifier.wake("susu_wake_test");
+    await notifier.idle();
+    await quiet();
+    expect(local).toBe(2);
+    expect(heard).toEqual([]);
+
+    undo();
+    notifier.wake("susu_wake_test");
+    await notifier.idle();
+    await quiet();
+    expect(local).toBe(2);
     expect(heard.map((h) => h.channel)).toEqual(["susu_wake_test"]);
   });
 
