@@ -7,6 +7,8 @@ export const susuSqlStates = {
   appendOnlyViolation: "SU001",
   /** A ledger transaction with fewer than two postings, or whose debits and credits differ in a currency. */
   ledgerUnbalanced: "SU002",
+  /** A ledger account's balance outside the safe integer range, ±(2^53 − 1). */
+  ledgerBalanceUnsafe: "SU003",
 } as const;
 
 interface DriverAdapterErrorCause {

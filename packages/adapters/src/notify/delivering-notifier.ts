@@ -12,8 +12,12 @@ import { type PrismaClient, runStatement } from "../db/prisma-client.js";
 import type { Prisma } from "../prisma/generated/client.js";
 import type { LineSink } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
-import type { NotificationSettings } from "./notification-settings-store.js";
-import { PrismaNotificationSettings } from "./notification-settings-store.js";
+import {
+  type NotificationSettings,
+  SETTINGS_SELECT_SQL,
+  type SettingsRow,
+  settingsOf,
+} from "./notification-settings-store.js";
 
 /** How admin alerts (notifications to `platform_admins`) are linked and deduplicated. */
 export interface AdminAlertOptions {
@@ -81,6 +85,27 @@ export type AlertDecision =
 
 const failed = (message: string): NotifyError => ({ type: "notify_failed", code: "notify_failed", message });
 
+/** Who a notification can reach: its people's settings (those who exist) and the enabled endpoints. */
+interface Recipients {
+  readonly people: ReadonlyMap<string, NotificationSettings>;
+  readonly endpointIds: readonly string[];
+}
+
+const ENABLED_ENDPOINTS_SQL = "SELECT id FROM notification_endpoints WHERE status = 'enabled'";
+
+// The settings of the people named in $1 and the ids of the enabled endpoints, in one
+// statement: one row per person found, each with every endpoint id; a single row with the
+// person's columns null when none is found.
+const RECIPIENTS_SQL = `
+  SELECT e.endpoint_ids AS "endpointIds", ${SETTINGS_SELECT_SQL}
+    FROM (SELECT ARRAY(${ENABLED_ENDPOINTS_SQL}) AS endpoint_ids) e
+    LEFT JOIN people p ON p.id = ANY($1::text[])`;
+
+type RecipientsRow = { readonly endpointIds: string[] } & (
+  | SettingsRow
+  | { readonly [K in keyof SettingsRow]: null }
+);
+
 /**
  * The notifier of the delivery log: it sends nothing itself. Each notification is stored
  * with one delivery per recipient and channel — an e-mail per address (people by their
@@ -90,22 +115,46 @@ const failed = (message: string): NotifyError => ({ type: "notify_failed", code:
  * derived from the notification id), so the outbox retrying the effect queues nothing twice.
  */
 export class DeliveringNotifier implements Notifier {
-  private readonly settings: PrismaNotificationSettings;
-
-  constructor(private readonly options: DeliveringNotifierOptions) {
-    this.settings = new PrismaNotificationSettings(options.prisma);
-  }
+  constructor(private readonly options: DeliveringNotifierOptions) {}
 
   send(n: Notification): ResultAsync<void, NotifyError> {
     const toAdmins = (n.roles ?? []).includes("platform_admins");
-    return this.settings
-      .getMany(n.personIds)
-      .mapErr((e) => failed(`reading people's notification settings failed: ${e.message}`))
-      .andThen((people) =>
-        (toAdmins ? this.decideAlert(n) : okAsync<AlertDecision | undefined, NotifyError>(undefined)).andThen(
-          (alert) => this.queue(n, people, alert),
-        ),
-      );
+    return this.recipients(n.personIds, toAdmins).andThen((recipients) =>
+      (toAdmins ? this.decideAlert(n) : okAsync<AlertDecision | undefined, NotifyError>(undefined)).andThen(
+        (alert) => this.queue(n, recipients, alert),
+      ),
+    );
+  }
+
+  /**
+   * The people's settings and the endpoints enabled now, read for each notification (an
+   * endpoint enabled or disabled takes effect for the next one), in one statement: prepared,
+   * not Prisma's pipeline, as every notification reads it. Endpoints are read only when
+   * someone may hear the notification by push (a person, whose settings say, or the admins);
+   * a notification only to addresses reads nothing.
+   */
+  private recipients(personIds: readonly string[], toAdmins: boolean): ResultAsync<Recipients, NotifyError> {
+    if (personIds.length === 0 && !toAdmins) return okAsync({ people: new Map(), endpointIds: [] });
+    const read: Promise<Recipients> =
+      personIds.length === 0
+        ? runStatement<{ readonly id: string }>(this.options.prisma, {
+            name: "susu_enabled_notification_endpoints",
+            text: ENABLED_ENDPOINTS_SQL,
+            values: [],
+          }).then((result) => ({ people: new Map(), endpointIds: result.rows.map((r) => r.id) }))
+        : runStatement<RecipientsRow>(this.options.prisma, {
+            name: "susu_notification_recipients",
+            text: RECIPIENTS_SQL,
+            values: [[...personIds]],
+          }).then((result) => ({
+            people: new Map(
+              result.rows.flatMap((r) => (r.id === null ? [] : [[r.id, settingsOf(r)] as const])),
+            ),
+            endpointIds: result.rows[0]?.endpointIds ?? [],
+          }));
+    return ResultAsync.fromPromise(read, (e) =>
+      failed(`reading the notification's recipients (settings, endpoints) failed: ${String(e)}`),
+    );
   }
 
   /** The key that makes two admin alerts the same. */
@@ -206,39 +255,24 @@ export class DeliveringNotifier implements Notifier {
 
   private queue(
     n: Notification,
-    people: ReadonlyMap<string, NotificationSettings>,
+    { people, endpointIds }: Recipients,
     alert: AlertDecision | undefined,
   ): ResultAsync<void, NotifyError> {
     const extra =
       alert?.sent === true
         ? this.alertData(n, alert)
         : okAsync<Record<string, string | number>, NotifyError>({});
-    return extra.andThen((alertData) =>
-      ResultAsync.fromPromise(
-        // A prepared statement, not Prisma's pipeline: every notification reads it.
-        runStatement<{ readonly id: string }>(this.options.prisma, {
-          name: "susu_enabled_notification_endpoints",
-          text: "SELECT id FROM notification_endpoints WHERE status = 'enabled'",
-          values: [],
-        }).then((result) => result.rows),
-        (e) => failed(`reading notification endpoints failed: ${String(e)}`),
-      ).andThen((endpoints) => {
-        const planned = this.plan(
-          n,
-          people,
-          alert?.sent === true,
-          endpoints.map((e) => e.id),
+    return extra.andThen((alertData) => {
+      const planned = this.plan(n, people, alert?.sent === true, endpointIds);
+      if (planned.length === 0) {
+        this.options.log?.info(
+          { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
+          alert?.sent === false ? "admin alert held back (deduplicated)" : "notification has no recipient",
         );
-        if (planned.length === 0) {
-          this.options.log?.info(
-            { notificationId: n.id, template: n.template, to: n.personIds, toRoles: n.roles ?? [] },
-            alert?.sent === false ? "admin alert held back (deduplicated)" : "notification has no recipient",
-          );
-          return okAsync(undefined);
-        }
-        return this.store(n, { ...n.data, ...alertData }, planned);
-      }),
-    );
+        return okAsync(undefined);
+      }
+      return this.store(n, { ...n.data, ...alertData }, planned);
+    });
   }
 
   private plan(

@@ -48,14 +48,19 @@ const SETTINGS_COLUMNS = {
   emailBounceReason: true,
 } as const;
 
-// SETTINGS_COLUMNS by their column names, for the people named in $1.
-const SETTINGS_OF_PEOPLE_SQL = `
-  SELECT id, email, locale, time_zone AS "timeZone", notify_by_email AS "notifyByEmail",
-         notify_by_push AS "notifyByPush", muted_notifications AS "mutedNotifications",
-         email_bounced_at AS "emailBouncedAt", email_bounce_reason AS "emailBounceReason"
-    FROM people WHERE id = ANY($1::text[])`;
+/** SETTINGS_COLUMNS by their column names, of `people` as `p`, as a {@link SettingsRow} reads them. */
+export const SETTINGS_SELECT_SQL = `p.id, p.email, p.locale, p.time_zone AS "timeZone",
+         p.notify_by_email AS "notifyByEmail", p.notify_by_push AS "notifyByPush",
+         p.muted_notifications AS "mutedNotifications", p.email_bounced_at AS "emailBouncedAt",
+         p.email_bounce_reason AS "emailBounceReason"`;
 
-interface SettingsRow {
+// The settings of the people named in $1.
+const SETTINGS_OF_PEOPLE_SQL = `
+  SELECT ${SETTINGS_SELECT_SQL}
+    FROM people p WHERE p.id = ANY($1::text[])`;
+
+/** A person's notification columns, as {@link SETTINGS_SELECT_SQL} selects them. */
+export interface SettingsRow {
   readonly id: string;
   readonly email: string | null;
   readonly locale: string | null;
@@ -67,7 +72,8 @@ interface SettingsRow {
   readonly emailBounceReason: string | null;
 }
 
-function settingsOf(row: SettingsRow): NotificationSettings {
+/** The settings a {@link SettingsRow} stores. */
+export function settingsOf(row: SettingsRow): NotificationSettings {
   return {
     personId: row.id,
     ...(row.email !== null ? { email: row.email } : {}),

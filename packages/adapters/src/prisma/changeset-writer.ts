@@ -499,9 +499,9 @@ export function heldPaymentReferenceTaken(id: string): StorageError {
   );
 }
 
-async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at: Instant): Promise<void> {
+/** The held payment's columns as HELD_PAYMENT_VALUES binds them ($1 the id, $2–$19), and its creation time. */
+function heldPaymentValues(change: VersionedChange<HeldPayment>, at: Instant) {
   const payment = change.state;
-  assertStorable("held payment", payment);
   const c = heldPaymentColumns(payment, storedVersion(change), at);
   const values = [
     payment.id,
@@ -524,6 +524,13 @@ async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at
     c.version,
     iso(c.updatedAt),
   ];
+  return { values, createdAt: iso(c.createdAt) };
+}
+
+async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at: Instant): Promise<void> {
+  const payment = change.state;
+  assertStorable("held payment", payment);
+  const { values, createdAt } = heldPaymentValues(change, at);
   await writeVersionedRow(tx, {
     aggregate: "held_payment",
     table: "held_payments",
@@ -532,7 +539,7 @@ async function writeHeldPayment(tx: Tx, change: VersionedChange<HeldPayment>, at
     insert: {
       name: "susu_held_payment_insert",
       text: HELD_PAYMENT_INSERT_SQL,
-      values: [...values, iso(c.createdAt)],
+      values: [...values, createdAt],
     },
     update: { name: "susu_held_payment_update", text: HELD_PAYMENT_UPDATE_SQL, values },
     // The caller's reference taken by another payment is a duplicate of that payment, said
@@ -976,4 +983,68 @@ export function singleStatementRoundCommit(
   return outbox.length > 0
     ? { name: "susu_commit_round_outbox", text: CHANGED_ROUND_COMMIT_SQL(true), values }
     : { name: "susu_commit_round", text: CHANGED_ROUND_COMMIT_SQL(false), values };
+}
+
+// --- One statement for a held payment's commits ----------------------------------------------
+
+// The payment's UPDATE at the expected version is the gate (as CHANGED_ROUND_COMMIT_SQL's): only
+// where it finds the payment at that version do the outbox effects, the audit lines and the
+// completion write, each reading the gate's row; found otherwise, nothing is written and the
+// full transaction decides (a stale version). Every part runs in full, whatever the others do.
+// $1–$19 the payment, $20 expected version, $21 outbox rows, $22 due, $23 created, $24 audit
+// rows, $25–$27 the completion or nulls.
+const HELD_PAYMENT_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
+const CHANGED_HELD_PAYMENT_COMMIT_SQL = `
+  WITH g AS (UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
+              WHERE id = $1 AND version = $20::int
+             RETURNING id),
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$21", "$22", "$23")} ${HELD_PAYMENT_GATE} ORDER BY r.n ON CONFLICT DO NOTHING),
+  a AS (${AUDIT_INSERT_ROWS_SQL("$24")} ${HELD_PAYMENT_GATE} ORDER BY r.n),
+  d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
+               completed_at = $27::timestamptz
+         WHERE EXISTS (SELECT 1 FROM g) AND $25::text IS NOT NULL
+           AND id = $25 AND claimed_by = $26 AND status = 'pending')
+  SELECT count(*)::int AS written FROM g`;
+
+/**
+ * The whole changeset as one statement when it is a change of one existing held payment
+ * with its outbox effects, audit lines and completion (every input a checkout's news, a
+ * transfer's answer or a timer feeds a payment) — else undefined. One round trip instead of
+ * the payment's UPDATE and the tail's statement (and, outside a transaction, `BEGIN` and
+ * `COMMIT`). Like {@link singleStatementRoundCommit}, it returns `written = 0` having stored
+ * nothing when the payment is not at the expected version, and the caller then runs
+ * {@link writeChangeset}, which decides; a state that cannot be stored is left to it too.
+ */
+export function singleStatementHeldPaymentCommit(
+  changes: Changeset,
+  at: Instant,
+): NamedStatement | undefined {
+  const [change, ...otherPayments] = changes.heldPayments ?? [];
+  if (change === undefined || otherPayments.length > 0 || change.expectedVersion === undefined)
+    return undefined;
+  if (changes.people.length > 0 || changes.groups.length > 0 || changes.rounds.length > 0) return undefined;
+  if ((changes.payouts?.length ?? 0) > 0 || (changes.marketplaceCharges?.length ?? 0) > 0) return undefined;
+  if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
+  if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
+  try {
+    assertStorable("held payment", change.state);
+  } catch {
+    return undefined; // the transaction refuses it, as it refuses any state it cannot store
+  }
+  const done = changes.outboxDone;
+  return {
+    name: "susu_commit_held_payment",
+    text: CHANGED_HELD_PAYMENT_COMMIT_SQL,
+    values: [
+      ...heldPaymentValues(change, at).values,
+      change.expectedVersion,
+      JSON.stringify(outboxRows(changes.outbox)),
+      DUE_AT_ONCE,
+      toDate(at).toISOString(),
+      JSON.stringify(changes.audit.map(auditRow)),
+      done?.effectId ?? null,
+      done?.workerId ?? null,
+      done === undefined ? null : toDate(done.at).toISOString(),
+    ],
+  };
 }

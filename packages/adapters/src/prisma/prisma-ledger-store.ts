@@ -21,7 +21,9 @@ import {
   validateLedgerTransaction,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, runTransaction, type StatementRunner } from "../db/prisma-client.js";
+import { type PrismaClient, runStatement, type StatementRunner } from "../db/prisma-client.js";
+import { sqlStateOf, susuSqlStates } from "../db/sql-state.js";
+import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseLedgerTransaction } from "./snapshots.js";
@@ -61,13 +63,17 @@ export interface LedgerCheckReport {
 /** Most problems of each kind a check reports (the counts say how much was checked). */
 export const LEDGER_CHECK_REPORT_MAX = 100;
 
-// A post is a handful of statements; these bound how long one may hold its locks, or wait for a connection.
-const LEDGER_TRANSACTION_TIMEOUT_MS = 10_000;
+// How long a check or load may wait for a connection.
 const LEDGER_TRANSACTION_MAX_WAIT_MS = 5_000;
 // Checking and loading read the whole ledger (O(postings)) in one snapshot.
 const LEDGER_CHECK_TIMEOUT_MS = 120_000;
 
 const duplicate = (problem: string) => new StorageRefusal(storageError.duplicate(problem));
+
+/** Whether `error` is the database refusing a balance out of the safe integer range (migration `*_ledger_balance_safe_range`). */
+function isBalanceOutOfRange(error: unknown): boolean {
+  return sqlStateOf(error) === susuSqlStates.ledgerBalanceUnsafe;
+}
 
 interface PostingRow {
   readonly position: number;
@@ -95,16 +101,17 @@ const LEDGER_TRANSACTION_STORED_SQL = `
    WHERE t.id = $1
    ORDER BY p.position`;
 
-// One statement: the transaction row (a no-op when the id is stored already), and only if it
-// was inserted, each account's balance moved by the net of its postings and the postings
-// appended; with $10, the outbox effect that carries the posting marked done while $11 holds
-// its claim (as OUTBOX_COMPLETE_SQL), inserted or not — a later failure in the transaction
-// rolls it back. The postings may name the transaction and accounts the parts beside them
-// create: foreign keys are checked at the statement's end.
+// One statement, atomic on its own (run outside any transaction): the transaction row (a no-op
+// when the id is stored already), and only if it was inserted, each account's balance moved by
+// the net of its postings (within the safe integer range: the trigger ledger_accounts_balance_safe),
+// the postings appended and, with $9, the outbox effect that carries the posting marked done
+// while $10 holds its claim (as OUTBOX_COMPLETE_SQL). The postings may name the transaction and
+// accounts the parts beside them create: foreign keys are checked at the statement's end, the
+// double-entry rule at its commit.
 // $1–$5 the transaction (id, kind, occurred at, refs, round), $6 now, $7 the net movement per
 // (account, currency), $8 its postings; $9–$11 the completion (effect, worker, at) or nulls.
-// One row: inserted 0 (nothing else written) or 1 with each moved account's balance, and
-// completed 1 when the effect was marked done.
+// One row: inserted 0 (nothing written) or 1, and completed 1 when the effect was marked done.
+// (A data-modifying CTE runs to completion whether or not the query reads it.)
 const LEDGER_POST_SQL = `
   WITH t AS (
     INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
@@ -129,10 +136,9 @@ const LEDGER_POST_SQL = `
   done AS (
     UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $11
      WHERE $9::text IS NOT NULL AND id = $9 AND claimed_by = $10 AND status = 'pending'
+       AND EXISTS (SELECT 1 FROM t)
     RETURNING id)
-  SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM done)::int AS completed,
-         m.id, m.currency::text AS currency, m.balance_minor::text AS balance_minor
-    FROM (SELECT 1) AS one LEFT JOIN moved m ON true`;
+  SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM done)::int AS completed`;
 
 /** A row of {@link LEDGER_TRANSACTION_STORED_SQL}. */
 interface StoredPostingRow {
@@ -250,18 +256,19 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
     const valid = validateLedgerTransaction(transaction);
     if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
-    const limits = { timeoutMs: LEDGER_TRANSACTION_TIMEOUT_MS, maxWaitMs: LEDGER_TRANSACTION_MAX_WAIT_MS };
-    return fromDatabase(
-      runTransaction(this.#prisma, limits, (run) => this.#post(run, transaction, at, completion)),
-      { operation: "ledger post" },
-    );
+    // No transaction of its own: the post is one statement (a retry's completion another, on its own).
+    const run: StatementRunner = (statement) => runStatement(this.#prisma, statement);
+    return fromDatabase(this.#post(run, transaction, at, completion), { operation: "ledger post" });
   }
 
   /**
-   * The posting's writes inside the caller's transaction, as prepared statements on the
-   * store's pool (no ORM in the dispatcher's hot path): the transaction row, then one
-   * statement that moves each account's balance by the net of its postings and appends the
-   * postings. Balanced per currency is checked at COMMIT by the tables' triggers.
+   * The posting's writes as one prepared statement on the store's pool (no ORM in the
+   * dispatcher's hot path), atomic on its own: the transaction row, each account's balance
+   * moved by the net of its postings, the postings, and the completion. Balanced per
+   * currency is checked at its commit by the tables' triggers; a balance out of the safe
+   * integer range is refused by the table's rule (`balance_overflow`, nothing stored). A
+   * transaction stored before is compared with this one: the same content is a retry (its
+   * completion then marked on its own), other content a conflict.
    */
   async #post(
     run: StatementRunner,
@@ -288,13 +295,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     }));
     // Applied in the database's order of (id, currency), so two posts that touch the same
     // accounts lock them in the same order and cannot deadlock.
-    const { rows } = await run<{
-      inserted: number;
-      completed: number;
-      id: string | null;
-      currency: string | null;
-      balance_minor: string | null;
-    }>({
+    const posted = run<{ inserted: number; completed: number }>({
       name: "susu_ledger_post_once",
       text: LEDGER_POST_SQL,
       values: [
@@ -311,7 +312,12 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
         completion === undefined ? null : toDate(completion.at),
       ],
     });
-    const completed = (rows[0]?.completed ?? 0) > 0;
+    const { rows } = await posted.catch((error: unknown) => {
+      if (!isBalanceOutOfRange(error)) throw error;
+      throw duplicate(
+        `balance_overflow: transaction ${transaction.id} would take an account out of the safe integer range`,
+      );
+    });
     if (rows[0]?.inserted !== 1) {
       // Already posted (by us earlier, or by a concurrent post that has now committed:
       // the INSERT waited for it). The same content is a retry; anything else a conflict.
@@ -321,22 +327,20 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
         values: [transaction.id],
       });
       const existing = storedTransactionOf(stored);
-      if (existing?.isOk() && sameTransactionContent(existing.value, transaction)) return completed;
-      throw duplicate(
-        `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
-      );
+      if (!existing?.isOk() || !sameTransactionContent(existing.value, transaction))
+        throw duplicate(
+          `duplicate_transaction_conflict: transaction ${transaction.id} is already posted with other content`,
+        );
+      // A retry of a post that is stored: its effect is done as well, if its worker still holds it.
+      if (completion === undefined) return false;
+      const { rows: completed } = await run({
+        name: "susu_ledger_retry_complete",
+        text: `${OUTBOX_COMPLETE_SQL} RETURNING id`,
+        values: [completion.effectId, completion.workerId, toDate(completion.at)],
+      });
+      return completed.length > 0;
     }
-    const balances = rows.flatMap((b) =>
-      b.id === null || b.currency === null || b.balance_minor === null
-        ? []
-        : [{ id: b.id, currency: b.currency, balance_minor: b.balance_minor }],
-    );
-    const overflow = balances.find((b) => !isSafeMinor(BigInt(b.balance_minor)));
-    if (overflow !== undefined)
-      throw duplicate(
-        `balance_overflow: transaction ${transaction.id} would take ${overflow.id} out of the safe integer range in ${overflow.currency}`,
-      );
-    return completed;
+    return (rows[0]?.completed ?? 0) > 0;
   }
 
   /** An account's balance (debits minus credits) in a currency; zero for an account never posted to. */

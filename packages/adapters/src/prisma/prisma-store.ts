@@ -60,6 +60,7 @@ import { OUTBOX_CHANNEL, wakeNotifierOf } from "../db/wake-notifier.js";
 import {
   OUTBOX_COMPLETE_SQL,
   singleStatementCommit,
+  singleStatementHeldPaymentCommit,
   singleStatementRoundCommit,
   writeChangeset,
 } from "./changeset-writer.js";
@@ -928,12 +929,15 @@ export class PrismaStore
     const inTransaction = () =>
       runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
-    // A change of one round this process loaded (the dispatcher's, the webhook processor's): the same.
+    // A change of one round this process loaded (the dispatcher's, the webhook processor's),
+    // or of one held payment: the same.
     const single =
       singleStatementCommit(changes, at, (id, version) => {
         const loaded = this.#groupsLoaded.get(id);
         return loaded?.group.version === version ? loaded : undefined;
-      }) ?? singleStatementRoundCommit(changes, at, loadedRound);
+      }) ??
+      singleStatementRoundCommit(changes, at, loadedRound) ??
+      singleStatementHeldPaymentCommit(changes, at);
     const written =
       single === undefined
         ? fromDatabase(inTransaction, context)
@@ -974,7 +978,12 @@ export class PrismaStore
       const open = await openTransaction(this.#prisma, limits);
       if (open === undefined) return undefined;
       try {
-        await writeChangeset(open.run, changes, at);
+        // A held payment's change in one statement; not stored as it (a stale version), or of
+        // another shape, the changeset's writes decide, in the same transaction.
+        const single = singleStatementHeldPaymentCommit(changes, at);
+        const written =
+          single === undefined ? 0 : ((await open.run<{ written: number }>(single)).rows[0]?.written ?? 0);
+        if (written !== 1) await writeChangeset(open.run, changes, at);
       } catch (error) {
         await open.rollback();
         throw error;

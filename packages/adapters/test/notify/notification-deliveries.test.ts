@@ -15,6 +15,7 @@ import { PrismaNotificationSettings } from "../../src/notify/notification-settin
 import { SmtpNotifier } from "../../src/notify/smtp-notifier.js";
 import { verifySusuSignature } from "../../src/notify/susu-signature.js";
 import { useTestDatabase } from "../support/index.js";
+import { statementsSentDuring } from "../support/statement-spy.js";
 import { TestSmtpServer } from "./smtp-server.js";
 import { TestWebhookReceiver } from "./webhook-receiver.js";
 
@@ -429,6 +430,62 @@ describe("notification deliveries", () => {
     const [row] = await deliveriesOf(m.id);
     expect(row).toMatchObject({ status: "sent", attempts: 2 });
     expect(receiver.received[0]?.deliveryId).toBe(row?.id);
+  });
+
+  it("reads a notification's recipients in one statement, and the endpoints as they are now for each notification", async () => {
+    const first = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    const webhooksOf = async (id: string) =>
+      (await deliveriesOf(id)).filter((r) => r.channel === "webhook").map((r) => [r.recipient, r.personId]);
+    // People's settings and the enabled endpoints in one statement.
+    const toPeople = retryNotice(["ana", "nobody_1"]);
+    const read = await statementsSentDuring(db.prisma, async () => await notifier().send(toPeople));
+    expect(read.result.isOk()).toBe(true);
+    expect(read.sent).toEqual(["susu_notification_recipients"]);
+    // Someone who is not (or no longer) a person hears it by the default preferences.
+    expect(await webhooksOf(toPeople.id)).toEqual([
+      [first.id, "ana"],
+      [first.id, "nobody_1"],
+    ]);
+    expect(
+      (await deliveriesOf(toPeople.id)).filter((r) => r.channel === "email").map((r) => r.recipient),
+    ).toEqual(["ana@example.com"]);
+
+    // An endpoint enabled since is pushed to by the next notification, one disabled since is not.
+    const second = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    const next = retryNotice(["ana"]);
+    await notifier().send(next);
+    expect(await webhooksOf(next.id)).toEqual(
+      [
+        [first.id, "ana"],
+        [second.id, "ana"],
+      ].sort(),
+    );
+    await endpoints.disable(first.id, T0);
+    const after = retryNotice(["ana"]);
+    await notifier().send(after);
+    expect(await webhooksOf(after.id)).toEqual([[second.id, "ana"]]);
+
+    // People none of whom exists: no settings, the endpoints all the same (defaults push).
+    const strangers = retryNotice(["nobody_1", "nobody_2"]);
+    await notifier().send(strangers);
+    expect(await webhooksOf(strangers.id)).toEqual([
+      [second.id, "nobody_1"],
+      [second.id, "nobody_2"],
+    ]);
+
+    // Only to addresses: nothing to read. To the admins only: the endpoints alone.
+    const toAddress = retryNotice([], { emails: ["cy@example.com"] });
+    const none = await statementsSentDuring(db.prisma, async () => await notifier().send(toAddress));
+    expect(none.result.isOk()).toBe(true);
+    expect(none.sent).toEqual([]);
+    expect((await deliveriesOf(toAddress.id)).map((r) => [r.channel, r.recipient])).toEqual([
+      ["email", "cy@example.com"],
+    ]);
+    const toAdmins = retryNotice([], { roles: ["platform_admins"] });
+    const admins = await statementsSentDuring(db.prisma, async () => await notifier().send(toAdmins));
+    expect(admins.result.isOk()).toBe(true);
+    expect(admins.sent[0]).toBe("susu_enabled_notification_endpoints");
+    expect(await webhooksOf(toAdmins.id)).toEqual([[second.id, null]]);
   });
 
   it("sends an admin alert once per window with links to its ticket and runbook, counting the ones held back in the next", async () => {

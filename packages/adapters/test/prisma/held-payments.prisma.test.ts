@@ -2,6 +2,7 @@
 // in step with the snapshot, constraints that refuse impossible rows, snapshots validated
 // on load, and the seller's and the pages' queries served by their indexes.
 import {
+  type AuditEntry,
   type Changeset,
   type CreateHeldPayment,
   createHeldPayment,
@@ -10,8 +11,10 @@ import {
   type HeldPayment,
   type HeldPaymentInput,
   type Instant,
+  type OutboxEffect,
 } from "@susu/domain";
 import { aReadyPerson } from "@susu/domain/testing";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqlStateOf } from "../../src/db/sql-state.js";
 import { PrismaStore } from "../../src/prisma/index.js";
@@ -40,6 +43,22 @@ function created(over: Partial<CreateHeldPayment> = {}): HeldPayment {
     },
     { now: T, policy },
   )._unsafeUnwrap().state;
+}
+
+/** The statements `work` sends on any connection (by prepared name, or a simple query's first word). */
+async function clientStatementsDuring<T>(work: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+  const query = pg.Client.prototype.query;
+  const sent: string[] = [];
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0] as string | { name?: string };
+    sent.push(typeof first === "string" ? (first.split(" ")[0] ?? "") : (first.name ?? "?"));
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  try {
+    return { result: await work(), sent };
+  } finally {
+    pg.Client.prototype.query = query;
+  }
 }
 
 function apply(payment: HeldPayment, now: Instant, ...inputs: HeldPaymentInput[]): HeldPayment {
@@ -137,6 +156,102 @@ describe("PostgreSQL storage of held payments beyond the contract", () => {
     expect(await refused({ currency: "aud" })).toBe("23514");
     expect(await refused({ status: "refunded" })).toBe("23514");
     expect(await refused({ sellerPersonId: "nobody" })).toBe("23503");
+  });
+
+  it("writes a change of a stored payment, its effects, audit lines and completion in one statement; a stale one writes nothing", async () => {
+    const payment = created({ id: "hp_one", clientReference: "b_one" });
+    const timer = (id: string): OutboxEffect => ({
+      kind: "schedule_timer",
+      id,
+      aggregate: "held_payment",
+      aggregateId: payment.id,
+      at: T,
+      timer: { kind: "release_due" },
+    });
+    const audit = (action: string): AuditEntry => ({
+      at: T,
+      aggregate: "held_payment",
+      aggregateId: payment.id,
+      action,
+      outcome: "applied",
+      actor: "test",
+    });
+    (
+      await store.commit({
+        ...empty,
+        heldPayments: [{ state: payment, expectedVersion: undefined }],
+        outbox: [timer("hp_one:claimed")],
+      })
+    )._unsafeUnwrap();
+    expect((await store.claimDue("w1", T + 1, 60_000, 10))._unsafeUnwrap().map((r) => r.effect.id)).toEqual([
+      "hp_one:claimed",
+    ]);
+    const opened = apply(payment, T + HOUR, {
+      type: "checkout_session_created",
+      sessionId: "cs_one",
+      url: "https://checkout.example/cs_one",
+    });
+    const change: Changeset = {
+      ...empty,
+      heldPayments: [{ state: opened, expectedVersion: 0 }],
+      outbox: [timer("hp_one:next")],
+      audit: [audit("checkout_session_created")],
+      outboxDone: { effectId: "hp_one:claimed", workerId: "w1", at: T + 2 },
+    };
+    const { result, sent } = await clientStatementsDuring(async () => await store.commit(change));
+    result._unsafeUnwrap();
+    // One statement, no BEGIN and COMMIT.
+    expect(sent).toEqual(["susu_commit_held_payment"]);
+    expect((await store.getHeldPayment(payment.id))._unsafeUnwrap()).toMatchObject({
+      version: 1,
+      checkoutSessionId: "cs_one",
+    });
+    const effects = async () =>
+      (
+        await db.prisma.outboxEffect.findMany({ where: { aggregateId: payment.id }, orderBy: { id: "asc" } })
+      ).map((e) => [e.id, e.status]);
+    const audits = async () =>
+      (
+        await db.prisma.auditLogEntry.findMany({ where: { aggregateId: payment.id }, orderBy: { id: "asc" } })
+      ).map((a) => a.action);
+    expect(await effects()).toEqual([
+      ["hp_one:claimed", "done"],
+      ["hp_one:next", "pending"],
+    ]);
+    expect(await audits()).toEqual(["checkout_session_created"]);
+
+    // The same change again: the payment is at version 1 now. Nothing of it is written.
+    const stale = await store.commit({
+      ...change,
+      outbox: [timer("hp_one:stale")],
+      audit: [audit("stale")],
+    });
+    expect(stale._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict" });
+    expect(await effects()).toEqual([
+      ["hp_one:claimed", "done"],
+      ["hp_one:next", "pending"],
+    ]);
+    expect(await audits()).toEqual(["checkout_session_created"]);
+
+    // Left open for a webhook's result (openCommit): the same statement after the BEGIN, then
+    // the caller's statement and COMMIT.
+    const { outboxDone: _, ...noCompletion } = change;
+    const again: Changeset = {
+      ...noCompletion,
+      heldPayments: [{ state: { ...opened, version: 1 }, expectedVersion: 1 }],
+      outbox: [],
+      audit: [audit("again")],
+    };
+    const opening = await clientStatementsDuring(async () => await store.openCommit(again));
+    const open = opening.result._unsafeUnwrap();
+    if (open === undefined) throw new Error("no transaction left open");
+    expect(opening.sent).toEqual(["BEGIN", "susu_commit_held_payment"]);
+    await open.commit();
+    expect((await store.getHeldPayment(payment.id))._unsafeUnwrap()?.version).toBe(2);
+    expect(await audits()).toEqual(["checkout_session_created", "again"]);
+    const staleOpen = await store.openCommit({ ...again, audit: [audit("stale")] });
+    expect(staleOpen._unsafeUnwrapErr()).toMatchObject({ type: "version_conflict" });
+    expect(await audits()).toEqual(["checkout_session_created", "again"]);
   });
 
   it("refuses to store a state its loader would refuse (storage_refused), storing nothing", async () => {

@@ -1,5 +1,5 @@
-// A ledger posting and the completion of the outbox effect that carries it, in one database
-// transaction (PrismaLedgerStore.postCompleting): posted and done together, or neither; a
+// A ledger posting and the completion of the outbox effect that carries it, in one statement
+// (PrismaLedgerStore.postCompleting): posted and done together, or neither; a
 // claim another worker holds is left alone; and the dispatcher on PostgreSQL completes a
 // posting that way, never twice.
 import {
@@ -24,6 +24,7 @@ import {
 } from "@susu/domain/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { statementsSentDuring } from "../support/statement-spy.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 import { resetDatabase } from "./reset-database.js";
 
@@ -80,7 +81,7 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
     return { effect, posted };
   }
 
-  it("posts and marks the effect done in one transaction", async () => {
+  it("posts and marks the effect done in one database transaction", async () => {
     const tx = initiated("tx_1");
     const effect = posting(tx);
     (await store.commit({ ...empty, outbox: [effect] }))._unsafeUnwrap();
@@ -185,6 +186,49 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
 
     expect(refused._unsafeUnwrapErr().type).toBe("duplicate");
     expect((await rows(effect.id, tx.id)).effect).toMatchObject({ status: "pending", claimed_by: "w1" });
+  });
+
+  it("a post and its completion are one statement, with no transaction of its own", async () => {
+    const tx = initiated("tx_one");
+    const effect = posting(tx);
+    (await store.commit({ ...empty, outbox: [effect] }))._unsafeUnwrap();
+    (await store.claimDue("w1", T, LEASE_MS, 10))._unsafeUnwrap();
+    const { result, sent } = await statementsSentDuring(
+      db.prisma,
+      async () => await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + 5 }),
+    );
+    expect(result._unsafeUnwrap()).toBe(true);
+    // Straight to the pool (a statement in a transaction would go through a checked-out connection).
+    expect(sent).toEqual(["susu_ledger_post_once"]);
+    const { effect: row, posted } = await rows(effect.id, tx.id);
+    expect(row?.status).toBe("done");
+    expect(posted?.xmin).toBe(row?.xmin);
+  });
+
+  it("a post that would take a balance out of the safe integer range stores none of it and completes nothing", async () => {
+    const big = (id: string) =>
+      debitInitiated({
+        id,
+        roundId: "round_1",
+        memberId: "ana",
+        amount: money(5e15, "AUD"),
+        occurredAt: T,
+      })._unsafeUnwrap();
+    (await ledger.post(big("tx_big_1")))._unsafeUnwrap();
+    const tx = big("tx_big_2");
+    const effect = posting(tx);
+    (await store.commit({ ...empty, outbox: [effect] }))._unsafeUnwrap();
+    (await store.claimDue("w1", T, LEASE_MS, 10))._unsafeUnwrap();
+
+    const refused = await ledger.postCompleting(tx, { effectId: effect.id, workerId: "w1", at: T + 5 });
+
+    expect(refused._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+    expect(refused._unsafeUnwrapErr().message).toContain("balance_overflow");
+    const { effect: row, posted } = await rows(effect.id, tx.id);
+    expect(row).toMatchObject({ status: "pending", claimed_by: "w1" });
+    expect(posted).toBeUndefined();
+    expect(await db.prisma.ledgerPosting.count({ where: { transactionId: tx.id } })).toBe(0);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
   });
 
   it("the dispatcher posts each posting once, completed with it, and completes nothing twice", async () => {

@@ -148,6 +148,10 @@ export function loadOrNotFound<
  * another writer got there first (`version_conflict`).
  *
  * @param actor who or what caused it, for the audit log
+ * @param loaded the aggregate as the caller has just loaded it (to read something the input
+ *   depends on): the first attempt decides on it instead of loading it again. Its write is
+ *   checked against the version it was loaded at, so an aggregate changed since then is a
+ *   `version_conflict`, and the next attempt loads it again and decides again.
  */
 export function applyAggregateInput<
   K extends StandaloneAggregateKey,
@@ -159,9 +163,16 @@ export function applyAggregateInput<
   id: string,
   input: I,
   actor: string,
+  loaded?: StateAt<K>,
 ): ResultAsync<D, UseCaseError> {
-  return retryOnConflict(() =>
-    loadOrNotFound(kind, deps, id).andThen((state) => {
+  if (loaded !== undefined && loaded.id !== id)
+    throw new Error(`applyAggregateInput: ${kind.aggregate} ${loaded.id} given as ${id}`);
+  let reuse = loaded;
+  return retryOnConflict(() => {
+    const current =
+      reuse !== undefined ? okAsync<StateAt<K>, UseCaseError>(reuse) : loadOrNotFound(kind, deps, id);
+    reuse = undefined;
+    return current.andThen((state) => {
       const now = deps.clock.now();
       const decided = kind.decide(deps, state, input, now);
       if (decided.isErr()) return errAsync(decided.error);
@@ -172,8 +183,8 @@ export function applyAggregateInput<
         decided.value,
         auditLine(kind.aggregate, state.id, input, decided.value, now, actor),
       );
-    }),
-  );
+    });
+  });
 }
 
 /** Feeds a platform operator's command to the aggregate, audited as the operator; answers the new state. */

@@ -113,15 +113,19 @@ export function applyHeldPaymentFact(
 ): ResultAsync<FactOutcome, FactError> {
   const route = routeToHeldPayment(fact);
   if (route.to === "nobody") return okAsync(ignored(`${fact.kind}: ${route.reason}`));
-  const apply = (input: HeldPaymentInput): ResultAsync<FactOutcome, FactError> => {
+  /** Applies `input`, decided first on `loaded` (the payment as just read here) when given. */
+  const apply = (input: HeldPaymentInput, loaded?: HeldPayment): ResultAsync<FactOutcome, FactError> => {
     const what = `held payment ${route.heldPaymentId}: ${input.type}`;
-    return applyHeldPaymentInput(deps, route.heldPaymentId, input, actor).map((decision) =>
+    return applyHeldPaymentInput(deps, route.heldPaymentId, input, actor, loaded).map((decision) =>
       decision.ignored === undefined
         ? applied(`${what} applied`)
         : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
     );
   };
-  /** The checkout's news, judged by its payment as the provider holds it now. */
+  /**
+   * The checkout's news, judged by its payment as the provider holds it now, and applied to
+   * `payment` as loaded to make the input (a payment changed since is loaded again).
+   */
   const applyCheckout = (
     payment: HeldPayment,
     sessionId: string,
@@ -129,7 +133,7 @@ export function applyHeldPaymentFact(
   ): ResultAsync<FactOutcome, FactError> =>
     ports.reader
       .getPayment(paymentIntentId)
-      .andThen((now) => apply(checkoutInput(sessionId, now, payment.status)))
+      .andThen((now) => apply(checkoutInput(sessionId, now, payment.status), payment))
       .orElse((e) =>
         e.type === "gateway_definite" && isGoneCode(e.code)
           ? okAsync(
@@ -159,33 +163,43 @@ export function applyHeldPaymentFact(
   );
 }
 
+/** An input for a marketplace charge, with the charge when it was loaded to make the input. */
+interface ChargeInput {
+  readonly input: MarketplaceChargeInput;
+  readonly loaded?: MarketplaceCharge;
+}
+
 /**
  * A destination charge's payment that succeeded without naming the transfer Stripe made to
  * the seller with it (a webhook's PaymentIntent does not expand its charge): the payment is
  * read again for it, since a lost dispute reverses that transfer. A payment that cannot be
  * read leaves the input as it is (the platform then bears such a loss, which the charge says).
+ * The charge, when loaded to decide this, comes with the input.
  */
 function withDestinationTransfer(
   deps: UseCaseDeps,
   ports: FactPorts,
   marketplaceChargeId: string,
   input: MarketplaceChargeInput,
-): ResultAsync<MarketplaceChargeInput, FactError> {
-  if (input.type !== "payment_succeeded" || input.transferId !== undefined) return okAsync(input);
-  return getMarketplaceCharge(deps, marketplaceChargeId).andThen((charge) => {
-    if (charge.mode !== "destination" || charge.capturedAt !== undefined) return okAsync(input);
+): ResultAsync<ChargeInput, FactError> {
+  if (input.type !== "payment_succeeded" || input.transferId !== undefined) return okAsync({ input });
+  return getMarketplaceCharge(deps, marketplaceChargeId).andThen((loaded) => {
+    if (loaded.mode !== "destination" || loaded.capturedAt !== undefined) return okAsync({ input, loaded });
     return ports.reader
       .getPayment(input.paymentIntentId)
       .map(
-        (now): MarketplaceChargeInput =>
-          now.status === "succeeded" && now.transferId !== undefined
-            ? { ...input, transferId: now.transferId }
-            : input,
+        (now): ChargeInput => ({
+          input:
+            now.status === "succeeded" && now.transferId !== undefined
+              ? { ...input, transferId: now.transferId }
+              : input,
+          loaded,
+        }),
       )
       .orElse((e) =>
         e.type === "gateway_definite" && isGoneCode(e.code)
-          ? okAsync(input)
-          : errAsync<MarketplaceChargeInput, FactError>(e),
+          ? okAsync({ input, loaded })
+          : errAsync<ChargeInput, FactError>(e),
       );
   });
 }
@@ -202,15 +216,15 @@ const MARKETPLACE_UNPAID: readonly MarketplaceCharge["status"][] = [
  * own news did (Stripe promises no order, and a card can be disputed at once): the charge
  * would ignore a dispute of a charge it has not heard of. A dispute proves the payment was
  * captured, so the payment it names is read first and, paid, heard as the charge's
- * `payment_succeeded`. `undefined` when the charge has heard of its payment already, or
- * when there is nothing to read.
+ * `payment_succeeded` (with the charge as loaded to decide it). `undefined` when the charge
+ * has heard of its payment already, or when there is nothing to read.
  */
 function disputeOvertookPayment(
   deps: UseCaseDeps,
   ports: FactPorts,
   marketplaceChargeId: string,
   fact: PaymentObjectFact,
-): ResultAsync<MarketplaceChargeInput | undefined, FactError> {
+): ResultAsync<ChargeInput | undefined, FactError> {
   const isDispute =
     fact.kind === "dispute_opened" || fact.kind === "dispute_updated" || fact.kind === "dispute_closed";
   if (!isDispute || fact.paymentIntentId === undefined) return okAsync(undefined);
@@ -220,20 +234,23 @@ function disputeOvertookPayment(
       return okAsync(undefined);
     return ports.reader
       .getPayment(paymentIntentId)
-      .map((now): MarketplaceChargeInput | undefined =>
+      .map((now): ChargeInput | undefined =>
         now.status === "succeeded"
           ? {
-              type: "payment_succeeded",
-              paymentIntentId,
-              chargeId: now.chargeId,
-              ...(now.transferId !== undefined ? { transferId: now.transferId } : {}),
+              input: {
+                type: "payment_succeeded",
+                paymentIntentId,
+                chargeId: now.chargeId,
+                ...(now.transferId !== undefined ? { transferId: now.transferId } : {}),
+              },
+              loaded: charge,
             }
           : undefined,
       )
       .orElse((e) =>
         e.type === "gateway_definite" && isGoneCode(e.code)
           ? okAsync(undefined)
-          : errAsync<MarketplaceChargeInput | undefined, FactError>(e),
+          : errAsync<ChargeInput | undefined, FactError>(e),
       );
   });
 }
@@ -252,9 +269,10 @@ export function applyMarketplaceChargeFact(
   const route = routeToMarketplaceCharge(fact);
   if (route.to === "nobody") return okAsync(ignored(`${fact.kind}: ${route.reason}`));
   const id = route.marketplaceChargeId;
-  const apply = (input: MarketplaceChargeInput): ResultAsync<FactOutcome, FactError> => {
+  /** Applies the input, decided first on the charge it was made from when that was loaded. */
+  const apply = ({ input, loaded }: ChargeInput): ResultAsync<FactOutcome, FactError> => {
     const what = `marketplace charge ${id}: ${input.type}`;
-    return applyMarketplaceChargeInput(deps, id, input, actor).map((decision) =>
+    return applyMarketplaceChargeInput(deps, id, input, actor, loaded).map((decision) =>
       decision.ignored === undefined
         ? applied(`${what} applied`)
         : ignored(`${what} ignored: ${decision.ignored.code}: ${decision.ignored.detail}`),
@@ -265,7 +283,8 @@ export function applyMarketplaceChargeFact(
       catchUp === undefined
         ? withDestinationTransfer(deps, ports, id, route.input).andThen(apply)
         : apply(catchUp).andThen((first) =>
-            apply(route.input).map(
+            // The charge has changed since it was loaded: the next input loads it again.
+            apply({ input: route.input }).map(
               (then): FactOutcome => ({
                 status: first.status === "applied" ? "applied" : then.status,
                 detail: `${first.detail} (the dispute's news came first); ${then.detail}`,

@@ -1,10 +1,12 @@
-import { describe, expect, it } from "vitest";
+import type { ResultAsync } from "neverthrow";
+import { describe, expect, it, vi } from "vitest";
 import { heldPaymentRefs, type PaymentFact } from "../facts/payment-fact.js";
 import type { HeldPayment } from "../held-payment/held-payment.js";
 import { checkHeldMoney, checkLedgerInvariants, type HeldMoney } from "../ledger/index.js";
-import { gatewayError } from "../ports/payment-gateway.js";
+import { type GatewayError, gatewayError, type PaymentStatus } from "../ports/payment-gateway.js";
 import { HOUR_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
+import type { FactPorts } from "./apply-fact.js";
 import type { CreateHeldPaymentCommand } from "./held-payment-use-cases.js";
 import * as useCases from "./index.js";
 
@@ -418,6 +420,69 @@ describe("a held payment end to end, in memory", () => {
     await plain.sim.runUntilQuiet();
     expect(plain.payment()).toEqual(p);
     expect(plain.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00, feesMinor: 10_00 });
+  });
+});
+
+describe("a checkout's news: the payment loaded to read it is the one the news is applied to", () => {
+  /** The customer pays by card; Stripe's news is routed with `reader`'s reads of the payment (undelivered here). */
+  async function paidCheckout() {
+    const flow = await aHeldPayment();
+    const facts = flow.sim.gateway.payCheckout(flow.payment().checkoutSessionId ?? "", "card");
+    const [fact] = facts;
+    if (fact?.kind !== "checkout_payment_changed") throw new Error("no checkout fact");
+    const loads = vi.spyOn(flow.sim.store, "getHeldPayment");
+    return { flow, fact, loads };
+  }
+  const route = (flow: Flow, ports: FactPorts, fact: PaymentFact) =>
+    useCases.applyPaymentFact(flow.sim.deps, ports, fact, "stripe:evt_checkout");
+
+  it("loads the payment once: the status read to make the input is the state the input is decided on", async () => {
+    const { flow, fact, loads } = await paidCheckout();
+    const before = flow.payment();
+    const outcome = (await route(flow, flow.sim.factPorts, fact))._unsafeUnwrap();
+    expect(outcome).toEqual({
+      status: "applied",
+      detail: `held payment ${flow.id}: checkout_completed applied`,
+    });
+    expect(loads).toHaveBeenCalledTimes(1);
+    expect(flow.payment()).toMatchObject({ status: "held", version: before.version + 1 });
+  });
+
+  it("a payment changed between that load and the write is loaded again and decided again; the other change is kept", async () => {
+    const { flow, fact, loads } = await paidCheckout();
+    const before = flow.payment();
+    // While Stripe is asked for the PaymentIntent, another writer changes the payment.
+    const reader = flow.sim.factPorts.reader;
+    const racing: FactPorts = {
+      reader: Object.assign(Object.create(reader) as typeof reader, {
+        getPayment: (id: string): ResultAsync<PaymentStatus, GatewayError> =>
+          useCases
+            .applyHeldPaymentInput(
+              flow.sim.deps,
+              flow.id,
+              { type: "seller_account_not_ready", reason: "restricted" },
+              "stripe:evt_account",
+            )
+            .mapErr(() => gatewayError("gateway_retryable", "race", "the racing write failed"))
+            .andThen(() => reader.getPayment(id)),
+      }),
+    };
+    const outcome = (await route(flow, racing, fact))._unsafeUnwrap();
+    expect(outcome.status).toBe("applied");
+    // The fact's load, the racing writer's own, and the reload after the lost race.
+    expect(loads).toHaveBeenCalledTimes(3);
+    expect(flow.payment()).toMatchObject({
+      status: "held",
+      sellerCanReceive: false,
+      version: before.version + 2,
+    });
+    const audit = flow.sim.store.audit().filter((a) => a.aggregateId === flow.id);
+    expect(audit.slice(-2).map((a) => [a.actor, a.action, a.outcome])).toEqual([
+      ["stripe:evt_account", "seller_account_not_ready", "applied"],
+      ["stripe:evt_checkout", "checkout_completed", "applied"],
+    ]);
+    await flow.sim.runUntilQuiet();
+    expect(flow.books()).toMatchObject({ paidInMinor: 100_00, holdMinor: 100_00 });
   });
 });
 

@@ -72,14 +72,18 @@ export function getHeldPayment(deps: UseCaseDeps, id: string): ResultAsync<HeldP
  * payment.
  *
  * @param actor who or what caused it, for the audit log (`stripe:evt_…`, `timer`, `operator:<id>`, the client app)
+ * @param loaded the payment as the caller has just loaded it ({@link getHeldPayment}) to make
+ *   the input: the first attempt decides on it rather than loading it again; a payment that
+ *   changed since is a `version_conflict`, loaded again and decided again
  */
 export function applyHeldPaymentInput(
   deps: UseCaseDeps,
   id: string,
   input: HeldPaymentInput,
   actor: string,
+  loaded?: HeldPayment,
 ): ResultAsync<HeldPaymentDecision, UseCaseError> {
-  return applyAggregateInput(heldPaymentKind, deps, id, input, actor);
+  return applyAggregateInput(heldPaymentKind, deps, id, input, actor, loaded);
 }
 
 /** Whether a stored payment was asked for with these terms (a client app's retry of the same request). */

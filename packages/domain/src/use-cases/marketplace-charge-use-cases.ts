@@ -101,14 +101,18 @@ export function listMarketplaceCharges(
  * writer got there first (`version_conflict`). How every fact and command reaches a charge.
  *
  * @param actor who or what caused it, for the audit log (`stripe:evt_…`, `timer`, `operator:<id>`, the client app)
+ * @param loaded the charge as the caller has just loaded it ({@link getMarketplaceCharge}) to
+ *   make the input: the first attempt decides on it rather than loading it again; a charge
+ *   that changed since is a `version_conflict`, loaded again and decided again
  */
 export function applyMarketplaceChargeInput(
   deps: UseCaseDeps,
   id: string,
   input: MarketplaceChargeInput,
   actor: string,
+  loaded?: MarketplaceCharge,
 ): ResultAsync<MarketplaceChargeDecision, UseCaseError> {
-  return applyAggregateInput(marketplaceChargeKind, deps, id, input, actor);
+  return applyAggregateInput(marketplaceChargeKind, deps, id, input, actor, loaded);
 }
 
 /** Whether a stored charge was asked for with these terms (a client app's retry of the same request). */

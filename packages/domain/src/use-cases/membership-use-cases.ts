@@ -110,14 +110,21 @@ export function listSubscriptionsOfPerson(
   return deps.subscriptions.listSubscriptionsOfPerson(personId);
 }
 
-/** Feeds one input (a command, or a translated Stripe event) to a subscription. */
+/**
+ * Feeds one input (a command, or a translated Stripe event) to a subscription.
+ *
+ * @param loaded the subscription as the caller has just loaded it (to find it): the first
+ *   attempt decides on it rather than loading it again; a subscription that changed since is
+ *   a `version_conflict`, loaded again and decided again
+ */
 export function applySubscriptionInput(
   deps: UseCaseDeps,
   id: string,
   input: SubscriptionInput,
   actor: string,
+  loaded?: Subscription,
 ): ResultAsync<SubscriptionDecision, UseCaseError> {
-  return applyAggregateInput(subscriptionKind, deps, id, input, actor);
+  return applyAggregateInput(subscriptionKind, deps, id, input, actor, loaded);
 }
 
 /** What a person asks for when they subscribe themselves. */
@@ -405,7 +412,7 @@ export function applyMembershipFact(
   return subscriptionOf(deps, fact).andThen((s) =>
     s === undefined
       ? okAsync({ status: "ignored" as const, detail: `${fact.kind}: no subscription of susu's` })
-      : applySubscriptionInput(deps, s.id, input, actor).map((d) =>
+      : applySubscriptionInput(deps, s.id, input, actor, s).map((d) =>
           outcome(`subscription ${s.id}: ${input.type}`, d),
         ),
   );
