@@ -102,6 +102,28 @@ describe("checkout sessions", () => {
     expect((await types()).filter((t) => t === "checkout.session.expired")).toHaveLength(2);
   });
 
+  it("of many sessions due to expire at the same second, completing some leaves the others' expiry in place", async () => {
+    const sessions: Stripe.Checkout.Session[] = [];
+    for (let i = 0; i < 9; i++) sessions.push(await session());
+    expect(new Set(sessions.map((s) => s.expires_at)).size).toBe(1);
+    const paid = sessions.filter((_, i) => i % 3 === 1);
+    for (const s of paid)
+      await h.emu.control.completeCheckoutSession(s.id, { paymentMethod: "pm_card_visa" });
+    await h.stripe.checkout.sessions.expire(sessions[8]!.id);
+    await h.emu.control.advanceClock(DAY);
+    const statuses = await Promise.all(
+      sessions.map(async (s) => (await h.stripe.checkout.sessions.retrieve(s.id)).status),
+    );
+    expect(statuses).toEqual(sessions.map((_, i) => (i % 3 === 1 ? "complete" : "expired")));
+    const expiredEvents = (await h.stripe.events.list({ type: "checkout.session.expired", limit: 100 })).data;
+    expect(expiredEvents.map((e) => (e.data.object as Stripe.Checkout.Session).id).sort()).toEqual(
+      sessions
+        .filter((_, i) => i % 3 !== 1)
+        .map((s) => s.id)
+        .sort(),
+    );
+  });
+
   it("expires at expires_at (30 minutes to 24 hours away), and hands transfer_group and metadata to its payment", async () => {
     const now = await h.emu.control.now();
     const tooSoon = await failure(session({ expires_at: now + 29 * 60 }));

@@ -1,6 +1,7 @@
 // GET /v1/events as a catch-up after a restore reads it: `created[gte]` / `created[lt]`,
 // every page through the SDK's auto-pagination, newest first, and a connected account's
 // events only with its Stripe-Account header.
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DAY, type Harness, harness } from "./support.js";
 
@@ -53,5 +54,52 @@ describe("listing events by creation time", () => {
     expect(own.data.map((e) => e.type)).toContain("account.updated");
     const platform = await h.stripe.events.list({ created: { gte: from }, type: "account.updated" });
     expect(platform.data.map((e) => e.id)).not.toEqual(expect.arrayContaining(own.data.map((e) => e.id)));
+  });
+
+  it("pages each account's events both ways among the other account's", async () => {
+    await h.emu.control.reset();
+    const account = await h.stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    const made = new Map<string | undefined, string[]>([
+      [undefined, []],
+      [account.id, []],
+    ]);
+    for (let i = 0; i < 14; i++) {
+      const on = i % 3 === 0 ? undefined : account.id;
+      const customer = await h.stripe.customers.create(
+        { name: `c${i}` },
+        on === undefined ? {} : { stripeAccount: on },
+      );
+      made.get(on)!.push(customer.id);
+    }
+    for (const [on, ids] of made) {
+      const options = on === undefined ? {} : { stripeAccount: on };
+      const expected = [...ids].reverse();
+      const forward: Stripe.Event[] = [];
+      let page = await h.stripe.events.list({ type: "customer.created", limit: 3 }, options);
+      forward.push(...page.data);
+      while (page.has_more) {
+        page = await h.stripe.events.list(
+          { type: "customer.created", limit: 3, starting_after: forward.at(-1)!.id },
+          options,
+        );
+        forward.push(...page.data);
+      }
+      expect(forward.map((e) => (e.data.object as Stripe.Customer).id)).toEqual(expected);
+      const backward: Stripe.Event[] = [forward.at(-1)!];
+      let more = true;
+      while (more) {
+        const back = await h.stripe.events.list(
+          { type: "customer.created", limit: 3, ending_before: backward[0]!.id },
+          options,
+        );
+        backward.unshift(...back.data);
+        more = back.has_more;
+      }
+      expect(backward.map((e) => e.id)).toEqual(forward.map((e) => e.id));
+    }
   });
 });

@@ -149,6 +149,21 @@ describe("deliveries to the configured endpoint", () => {
       "late",
     ]);
   });
+
+  it("lets on-time deliveries overtake a long queue of late ones, then delivers those in order, each once", async () => {
+    await h.emu.control.setWebhookChaos({ seed: 3, late: 1, lateMs: 60_000 });
+    for (let i = 0; i < 40; i++) await h.stripe.customers.create({ name: `late ${i}` });
+    await h.emu.control.setWebhookChaos(null);
+    for (let i = 0; i < 40; i++) await h.stripe.customers.create({ name: `on time ${i}` });
+    await expect.poll(() => receiver.received.length).toBe(40);
+    expect(await h.emu.control.flushWebhooks()).toEqual({ delivered: 40, failed: 0, waitingForRetry: 0 });
+    const names = receiver.received.map((r) => (r.event.data.object as Stripe.Customer).name);
+    expect(names).toEqual([
+      ...Array.from({ length: 40 }, (_, i) => `on time ${i}`),
+      ...Array.from({ length: 40 }, (_, i) => `late ${i}`),
+    ]);
+    expect(await h.emu.control.flushWebhooks()).toEqual({ delivered: 0, failed: 0, waitingForRetry: 0 });
+  });
 });
 
 describe("webhook endpoints through the API", () => {

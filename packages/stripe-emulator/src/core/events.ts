@@ -36,12 +36,24 @@ export class EventLog {
   private seq = 0;
   private events: StoredEvent[] = [];
   private readonly byId = new Map<string, StoredEvent>();
+  /** Each account's events in order, so its list walks only its own. */
+  private readonly byOwner = new Map<string, StoredEvent[]>();
 
   add(input: Omit<StoredEvent, "id" | "seq" | "pendingWebhooks">): StoredEvent {
     const event: StoredEvent = { ...input, id: newId("evt"), seq: ++this.seq, pendingWebhooks: 0 };
+    this.keep(event);
+    return event;
+  }
+
+  private keep(event: StoredEvent): void {
     this.events.push(event);
     this.byId.set(event.id, event);
-    return event;
+    let own = this.byOwner.get(event.owner);
+    if (!own) {
+      own = [];
+      this.byOwner.set(event.owner, own);
+    }
+    own.push(event);
   }
 
   get(id: string): StoredEvent | undefined {
@@ -59,6 +71,7 @@ export class EventLog {
     startingAfter?: string,
     endingBefore?: string,
   ): { data: StoredEvent[]; has_more: boolean } {
+    const events = this.byOwner.get(query.owner) ?? [];
     const keep = (e: StoredEvent): boolean => {
       if (e.owner !== query.owner) return false;
       if (query.types && !query.types.some((t) => typeMatches(t, e.type))) return false;
@@ -69,10 +82,10 @@ export class EventLog {
     };
     if (endingBefore !== undefined) {
       const cursor = this.byId.get(endingBefore);
-      const from = cursor ? this.events.indexOf(cursor) + 1 : this.events.length;
+      const from = cursor ? firstAfter(events, cursor.seq) : events.length;
       const out: StoredEvent[] = [];
-      for (let i = from; i < this.events.length; i++) {
-        const e = this.events[i]!;
+      for (let i = from; i < events.length; i++) {
+        const e = events[i]!;
         if (!keep(e)) continue;
         if (out.length === limit) return { data: out.reverse(), has_more: true };
         out.push(e);
@@ -80,10 +93,10 @@ export class EventLog {
       return { data: out.reverse(), has_more: false };
     }
     const cursor = startingAfter !== undefined ? this.byId.get(startingAfter) : undefined;
-    let i = cursor ? this.events.indexOf(cursor) - 1 : this.events.length - 1;
+    let i = cursor ? firstAfter(events, cursor.seq - 1) - 1 : events.length - 1;
     const out: StoredEvent[] = [];
     for (; i >= 0; i--) {
-      const e = this.events[i]!;
+      const e = events[i]!;
       if (!keep(e)) continue;
       if (out.length === limit) return { data: out, has_more: true };
       out.push(e);
@@ -95,6 +108,7 @@ export class EventLog {
     this.seq = 0;
     this.events = [];
     this.byId.clear();
+    this.byOwner.clear();
   }
 
   snapshot(): { seq: number; events: StoredEvent[] } {
@@ -104,11 +118,20 @@ export class EventLog {
   restore(snapshot: { seq: number; events: StoredEvent[] }): void {
     this.clear();
     this.seq = snapshot.seq;
-    for (const event of snapshot.events) {
-      this.events.push(event);
-      this.byId.set(event.id, event);
-    }
+    for (const event of snapshot.events) this.keep(event);
   }
+}
+
+/** Index of the first event whose seq is greater than `seq` (events are kept in seq order). */
+function firstAfter(events: readonly StoredEvent[], seq: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Stripe's `type` filter accepts `*` as a wildcard, e.g. `charge.dispute.*`. */

@@ -25,6 +25,8 @@ export class Scheduler {
   private seq = 0;
   private readonly clocks = new Map<string, number>();
   private tasks: Task[] = [];
+  /** Pending tasks by kind and ref, so cancelling looks only at the ones it cancels. */
+  private readonly byRef = new Map<string, Set<Task>>();
 
   constructor(startAt: number) {
     this.clocks.set(MAIN_CLOCK, startAt);
@@ -46,6 +48,7 @@ export class Scheduler {
 
   removeClock(clock: string): void {
     this.clocks.delete(clock);
+    for (const task of this.tasks) if (task.clock === clock) this.forget(task);
     this.tasks = this.tasks.filter((t) => t.clock !== clock);
   }
 
@@ -60,10 +63,44 @@ export class Scheduler {
       else hi = mid;
     }
     this.tasks.splice(lo, 0, task);
+    const key = refKey(kind, ref);
+    let same = this.byRef.get(key);
+    if (!same) {
+      same = new Set();
+      this.byRef.set(key, same);
+    }
+    same.add(task);
   }
 
   cancel(kind: string, ref: string): void {
-    this.tasks = this.tasks.filter((t) => !(t.kind === kind && t.ref === ref));
+    const same = this.byRef.get(refKey(kind, ref));
+    if (!same) return;
+    this.byRef.delete(refKey(kind, ref));
+    for (const task of same) {
+      const index = this.indexOf(task);
+      if (index >= 0) this.tasks.splice(index, 1);
+    }
+  }
+
+  /** Where a pending task is in the (dueAt, seq) order (found by bisection), or -1. */
+  private indexOf(task: Task): number {
+    let lo = 0;
+    let hi = this.tasks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = this.tasks[mid]!;
+      if (t.dueAt < task.dueAt || (t.dueAt === task.dueAt && t.seq < task.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.tasks[lo] === task ? lo : this.tasks.indexOf(task);
+  }
+
+  private forget(task: Task): void {
+    const key = refKey(task.kind, task.ref);
+    const same = this.byRef.get(key);
+    if (!same) return;
+    same.delete(task);
+    if (same.size === 0) this.byRef.delete(key);
   }
 
   pending(clock?: string): readonly Task[] {
@@ -83,6 +120,7 @@ export class Scheduler {
       if (index < 0) break;
       const task = this.tasks[index]!;
       this.tasks.splice(index, 1);
+      this.forget(task);
       if (task.dueAt > this.now(clock)) this.clocks.set(clock, task.dueAt);
       run(task);
       ran++;
@@ -104,6 +142,7 @@ export class Scheduler {
   clear(startAt: number): void {
     this.seq = 0;
     this.tasks = [];
+    this.byRef.clear();
     this.clocks.clear();
     this.clocks.set(MAIN_CLOCK, startAt);
   }
@@ -117,5 +156,19 @@ export class Scheduler {
     this.clocks.clear();
     for (const [id, at] of snapshot.clocks) this.clocks.set(id, at);
     this.tasks = [...snapshot.tasks].sort((a, b) => a.dueAt - b.dueAt || a.seq - b.seq);
+    this.byRef.clear();
+    for (const task of this.tasks) {
+      const key = refKey(task.kind, task.ref);
+      let same = this.byRef.get(key);
+      if (!same) {
+        same = new Set();
+        this.byRef.set(key, same);
+      }
+      same.add(task);
+    }
   }
+}
+
+function refKey(kind: string, ref: string): string {
+  return `${kind}\n${ref}`;
 }

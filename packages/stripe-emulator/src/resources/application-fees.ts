@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { stringKey } from "../core/store.js";
 import { invalidRequest, resourceMissing } from "../http/errors.js";
 import { APPLICATION_FEE_REFUND_CREATE } from "../http/known-params.js";
 import { applyMetadata, matchesRange, optInt, optString } from "../http/params.js";
@@ -144,6 +145,11 @@ export function refundFeeWithCharge(
 }
 
 export function registerApplicationFees(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.FeeRefund>(
+    "fee_refund",
+    "fee",
+    stringKey((r) => r.fee),
+  );
   const getFee = (id: string, account: string): Stripe.ApplicationFee =>
     engine.store.get<Stripe.ApplicationFee>("application_fee", id, account, "application_fee").obj;
 
@@ -183,6 +189,7 @@ export function registerApplicationFees(router: Router, engine: Engine): void {
       req.account,
       pageRequest(req.params),
       (r) => r.obj.fee === fee.id,
+      [["fee", fee.id]],
     );
     return listOf(`/v1/application_fees/${fee.id}/refunds`, page);
   });

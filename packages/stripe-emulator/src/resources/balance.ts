@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
+import { stringKey } from "../core/store.js";
 import { matchesRange, optString } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
@@ -23,6 +24,11 @@ export function balanceOf(engine: Engine, account: string): Stripe.Balance {
 }
 
 export function registerBalance(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.BalanceTransaction>(
+    "balance_transaction",
+    "source",
+    stringKey((t) => t.source),
+  );
   router.get("/v1/balance", (req) => balanceOf(engine, req.account));
 
   router.get(
@@ -49,6 +55,7 @@ export function registerBalance(router: Router, engine: Engine): void {
         (source === undefined || r.obj.source === source) &&
         (currency === undefined || r.obj.currency === currency) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [["source", source]],
     );
     return listOf("/v1/balance_transactions", page);
   });

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { stringKey } from "../core/store.js";
 import {
   ApiError,
   invalidParam,
@@ -938,6 +939,21 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
 }
 
 export function registerBilling(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Subscription>(
+    "subscription",
+    "customer",
+    stringKey((s) => s.customer),
+  );
+  engine.store.defineIndex<Stripe.Invoice>(
+    "invoice",
+    "customer",
+    stringKey((i) => i.customer),
+  );
+  engine.store.defineIndex<Stripe.Invoice>(
+    "invoice",
+    "subscription",
+    stringKey((i) => i.parent?.subscription_details?.subscription),
+  );
   engine.onTask(RENEW_TASK, (ref) => renew(engine, ref));
   engine.onTask(TRIAL_WILL_END_TASK, (ref) => {
     const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(ref);
@@ -1074,6 +1090,7 @@ export function registerBilling(router: Router, engine: Engine): void {
         if (status === "ended") return r.obj.status === "canceled" || r.obj.status === "incomplete_expired";
         return r.obj.status === status;
       },
+      [["customer", customer]],
     );
     return listOf("/v1/subscriptions", page);
   });
@@ -1105,6 +1122,10 @@ export function registerBilling(router: Router, engine: Engine): void {
         (customer === undefined || r.obj.customer === customer) &&
         (subscription === undefined || r.obj.parent?.subscription_details?.subscription === subscription) &&
         (status === undefined || r.obj.status === status),
+      [
+        ["customer", customer],
+        ["subscription", subscription],
+      ],
     );
     return listOf("/v1/invoices", page);
   });

@@ -2,6 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { parseCurrency } from "../core/money.js";
+import { stringKey } from "../core/store.js";
 import { invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
 import { PRICE_CREATE, PRODUCT_CREATE } from "../http/known-params.js";
 import {
@@ -121,6 +122,11 @@ export function getPrice(engine: Engine, id: string, owner: string, param = "pri
 }
 
 export function registerCatalog(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Price>(
+    "price",
+    "product",
+    stringKey((p) => p.product),
+  );
   router.post(
     "/v1/products",
     (req) => {
@@ -229,6 +235,7 @@ export function registerCatalog(router: Router, engine: Engine): void {
         (active === undefined || r.obj.active === active) &&
         (type === undefined || r.obj.type === type) &&
         (lookupKeys === undefined || (r.obj.lookup_key !== null && lookupKeys.includes(r.obj.lookup_key))),
+      [["product", product]],
     );
     return listOf("/v1/prices", page);
   });

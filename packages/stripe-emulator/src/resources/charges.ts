@@ -4,6 +4,7 @@ import { asCharge, toSettlement } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { feeFor } from "../core/money.js";
 import { MAIN_CLOCK } from "../core/scheduler.js";
+import { stringKey } from "../core/store.js";
 import { invalidRequest, resourceMissing } from "../http/errors.js";
 import { REFUND_CREATE } from "../http/known-params.js";
 import {
@@ -375,7 +376,7 @@ export function createRefund(
     );
   }
   if (charge.disputed) {
-    const dispute = engine.store.all<Stripe.Dispute>("dispute").find((d) => d.obj.charge === charge.id)?.obj;
+    const dispute = engine.store.indexed<Stripe.Dispute>("dispute", owner, "charge", charge.id)[0]?.obj;
     if (dispute && !dispute.status.startsWith("warning") && dispute.status !== "won") {
       throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, {
         code: "charge_disputed",
@@ -715,6 +716,41 @@ function applyEvidence(dispute: Stripe.Dispute, evidence: Record<string, unknown
 // Routes
 
 export function registerCharges(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Charge>(
+    "charge",
+    "customer",
+    stringKey((c) => c.customer),
+  );
+  engine.store.defineIndex<Stripe.Charge>(
+    "charge",
+    "payment_intent",
+    stringKey((c) => c.payment_intent),
+  );
+  engine.store.defineIndex<Stripe.Charge>(
+    "charge",
+    "transfer_group",
+    stringKey((c) => c.transfer_group),
+  );
+  engine.store.defineIndex<Stripe.Refund>(
+    "refund",
+    "charge",
+    stringKey((r) => r.charge),
+  );
+  engine.store.defineIndex<Stripe.Refund>(
+    "refund",
+    "payment_intent",
+    stringKey((r) => r.payment_intent),
+  );
+  engine.store.defineIndex<Stripe.Dispute>(
+    "dispute",
+    "charge",
+    stringKey((d) => d.charge),
+  );
+  engine.store.defineIndex<Stripe.Dispute>(
+    "dispute",
+    "payment_intent",
+    stringKey((d) => d.payment_intent),
+  );
   engine.onTask(REFUND_ASYNC_TASK, (ref) => asyncRefundOutcome(engine, ref));
   engine.onTask(DISPUTE_DUE_TASK, (ref) => disputeDue(engine, ref));
 
@@ -748,6 +784,11 @@ export function registerCharges(router: Router, engine: Engine): void {
         (pi === undefined || r.obj.payment_intent === pi) &&
         (group === undefined || r.obj.transfer_group === group) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["customer", customer],
+        ["payment_intent", pi],
+        ["transfer_group", group],
+      ],
     );
     return listOf("/v1/charges", page);
   });
@@ -830,6 +871,10 @@ export function registerCharges(router: Router, engine: Engine): void {
         (chargeId === undefined || r.obj.charge === chargeId) &&
         (piId === undefined || r.obj.payment_intent === piId) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["charge", chargeId],
+        ["payment_intent", piId],
+      ],
     );
     return listOf("/v1/refunds", page);
   });
@@ -893,6 +938,10 @@ export function registerCharges(router: Router, engine: Engine): void {
         (chargeId === undefined || r.obj.charge === chargeId) &&
         (piId === undefined || r.obj.payment_intent === piId) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["charge", chargeId],
+        ["payment_intent", piId],
+      ],
     );
     return listOf("/v1/disputes", page);
   });

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { stringKey } from "../core/store.js";
 import {
   invalidParam,
   invalidRequest,
@@ -235,6 +236,16 @@ function completeSubscriptionSession(
 }
 
 export function registerCheckout(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Checkout.Session>(
+    "checkout.session",
+    "payment_intent",
+    stringKey((s) => s.payment_intent),
+  );
+  engine.store.defineIndex<Stripe.Checkout.Session>(
+    "checkout.session",
+    "customer",
+    stringKey((s) => s.customer),
+  );
   engine.onTask(EXPIRE_TASK, (ref) => {
     const session = engine.store.record<Stripe.Checkout.Session>(ref)?.obj;
     if (session?.status === "open") expire(engine, ref);
@@ -440,6 +451,10 @@ export function registerCheckout(router: Router, engine: Engine): void {
       (r) =>
         (pi === undefined || r.obj.payment_intent === pi) &&
         (customer === undefined || r.obj.customer === customer),
+      [
+        ["payment_intent", pi],
+        ["customer", customer],
+      ],
     );
     return listOf("/v1/checkout/sessions", page);
   });

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { stringKey } from "../core/store.js";
 import { resourceMissing } from "../http/errors.js";
 import { CUSTOMER_CREATE, CUSTOMER_UPDATE } from "../http/known-params.js";
 import {
@@ -34,6 +35,16 @@ function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
 }
 
 export function registerCustomers(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Customer>(
+    "customer",
+    "email",
+    stringKey((c) => c.email),
+  );
+  engine.store.defineIndex<Stripe.Customer>(
+    "customer",
+    "test_clock",
+    stringKey((c) => c.test_clock),
+  );
   router.post(
     "/v1/customers",
     (req) => {
@@ -121,6 +132,10 @@ export function registerCustomers(router: Router, engine: Engine): void {
         (email === undefined || r.obj.email === email) &&
         (testClock === undefined || r.obj.test_clock === testClock) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["email", email],
+        ["test_clock", testClock],
+      ],
     );
     return listOf("/v1/customers", page);
   });

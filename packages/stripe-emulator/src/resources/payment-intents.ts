@@ -3,7 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { asCharge } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { parseCurrency, validateChargeAmount } from "../core/money.js";
-import type { StoredRecord } from "../core/store.js";
+import { type StoredRecord, stringKey } from "../core/store.js";
 import { cardError, invalidParam, invalidRequest, resourceMissing, unexpectedState } from "../http/errors.js";
 import {
   PAYMENT_INTENT_CANCEL,
@@ -576,6 +576,11 @@ function confirmInputFrom(params: Params): ConfirmInput {
 }
 
 export function registerPaymentIntents(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.PaymentIntent>(
+    "payment_intent",
+    "customer",
+    stringKey((pi) => pi.customer),
+  );
   engine.onTask(SETTLE_TASK, (ref) => settle(engine, ref));
 
   router.post(
@@ -782,6 +787,7 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
       (r) =>
         (customer === undefined || r.obj.customer === customer) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [["customer", customer]],
     );
     return listOf("/v1/payment_intents", page);
   });

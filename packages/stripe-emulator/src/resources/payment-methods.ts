@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
+import { stringKey } from "../core/store.js";
 import { cardError, invalidParam, invalidRequest, missingParam, resourceMissing } from "../http/errors.js";
 import { PAYMENT_METHOD_ATTACH, PAYMENT_METHOD_CREATE } from "../http/known-params.js";
 import {
@@ -278,6 +279,11 @@ export function networkUpdateCard(
 }
 
 export function registerPaymentMethods(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.PaymentMethod>(
+    "payment_method",
+    "customer",
+    stringKey((pm) => pm.customer),
+  );
   router.post(
     "/v1/payment_methods",
     (req) => {
@@ -359,6 +365,7 @@ export function registerPaymentMethods(router: Router, engine: Engine): void {
       (r) =>
         (customer === undefined || r.obj.customer === customer) &&
         (type === undefined || r.obj.type === type),
+      [["customer", customer]],
     );
     return listOf(url, page);
   };

@@ -3,6 +3,7 @@ import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { parseCurrency } from "../core/money.js";
 import { MAIN_CLOCK } from "../core/scheduler.js";
+import { stringKey } from "../core/store.js";
 import { invalidParam, invalidRequest, resourceMissing } from "../http/errors.js";
 import { PAYOUT_CREATE } from "../http/known-params.js";
 import {
@@ -339,6 +340,11 @@ function runSchedule(engine: Engine, accountId: string): void {
 }
 
 export function registerPayouts(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Payout>(
+    "payout",
+    "destination",
+    stringKey((p) => p.destination),
+  );
   engine.onTask(TRANSIT_TASK, (ref) => inTransit(engine, ref));
   engine.onTask(ARRIVAL_TASK, (ref) => arrive(engine, ref));
   engine.onTask(SCHEDULE_TASK, (ref) => runSchedule(engine, ref));
@@ -416,6 +422,7 @@ export function registerPayouts(router: Router, engine: Engine): void {
         (destination === undefined || r.obj.destination === destination) &&
         matchesRange(r.obj.created, req.params, "created") &&
         matchesRange(r.obj.arrival_date, req.params, "arrival_date"),
+      [["destination", destination]],
     );
     return listOf("/v1/payouts", page);
   });

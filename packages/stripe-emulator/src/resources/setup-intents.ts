@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId, randomToken } from "../core/ids.js";
-import type { StoredRecord } from "../core/store.js";
+import { type StoredRecord, stringKey } from "../core/store.js";
 import { cardError, invalidRequest, unexpectedState } from "../http/errors.js";
 import { SETUP_INTENT_CONFIRM, SETUP_INTENT_CREATE } from "../http/known-params.js";
 import {
@@ -98,6 +98,16 @@ function confirmSetupIntent(engine: Engine, record: SetupIntentRecord, params: P
 }
 
 export function registerSetupIntents(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.SetupIntent>(
+    "setup_intent",
+    "customer",
+    stringKey((si) => si.customer),
+  );
+  engine.store.defineIndex<Stripe.SetupIntent>(
+    "setup_intent",
+    "payment_method",
+    stringKey((si) => si.payment_method),
+  );
   router.post(
     "/v1/setup_intents",
     (req) => {
@@ -226,6 +236,10 @@ export function registerSetupIntents(router: Router, engine: Engine): void {
       (r) =>
         (customer === undefined || r.obj.customer === customer) &&
         (pm === undefined || r.obj.payment_method === pm),
+      [
+        ["customer", customer],
+        ["payment_method", pm],
+      ],
     );
     return listOf("/v1/setup_intents", page);
   });

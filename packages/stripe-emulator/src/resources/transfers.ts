@@ -4,6 +4,7 @@ import { asCharge } from "../core/fx.js";
 import { newId } from "../core/ids.js";
 import type { Availability } from "../core/ledger.js";
 import { parseCurrency } from "../core/money.js";
+import { stringKey } from "../core/store.js";
 import { invalidParam, invalidRequest, resourceMissing } from "../http/errors.js";
 import { TRANSFER_CREATE, TRANSFER_REVERSAL_CREATE } from "../http/known-params.js";
 import {
@@ -316,6 +317,21 @@ export function reverseTransfer(
 }
 
 export function registerTransfers(router: Router, engine: Engine): void {
+  engine.store.defineIndex<Stripe.Transfer>(
+    "transfer",
+    "destination",
+    stringKey((t) => t.destination),
+  );
+  engine.store.defineIndex<Stripe.Transfer>(
+    "transfer",
+    "transfer_group",
+    stringKey((t) => t.transfer_group),
+  );
+  engine.store.defineIndex<Stripe.TransferReversal>(
+    "transfer_reversal",
+    "transfer",
+    stringKey((r) => r.transfer),
+  );
   router.post(
     "/v1/transfers",
     (req) => {
@@ -365,6 +381,10 @@ export function registerTransfers(router: Router, engine: Engine): void {
         (destination === undefined || r.obj.destination === destination) &&
         (group === undefined || r.obj.transfer_group === group) &&
         matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["destination", destination],
+        ["transfer_group", group],
+      ],
     );
     return listOf("/v1/transfers", page);
   });
@@ -391,6 +411,7 @@ export function registerTransfers(router: Router, engine: Engine): void {
       req.account,
       pageRequest(req.params),
       (r) => r.obj.transfer === transfer.id,
+      [["transfer", transfer.id]],
     );
     return listOf(`/v1/transfers/${transfer.id}/reversals`, page);
   });

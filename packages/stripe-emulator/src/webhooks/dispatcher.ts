@@ -60,7 +60,14 @@ export class WebhookDispatcher implements StatePart {
   readonly name = "webhooks";
   private seq = 0;
   private deliveries = new Map<string, Delivery>();
-  private queue: Delivery[] = [];
+  /** Queued deliveries by endpoint, each in queue order (see {@link EndpointQueue}). */
+  private readonly queues = new Map<string, EndpointQueue>();
+  /** Position in the one queue order across endpoints: deliveries start in this order. */
+  private queued = 0;
+  /** Deliveries waiting for a retry (`retry_wait`). */
+  private readonly retryWaiting = new Set<Delivery>();
+  /** One set per `flush` in progress: the deliveries attempted since it began. */
+  private readonly attemptedDuringFlush = new Set<Set<Delivery>>();
   private batch: Delivery[] = [];
   private batchScheduled = false;
   private readonly inFlight = new Map<string, number>();
@@ -163,8 +170,17 @@ export class WebhookDispatcher implements StatePart {
         }
       }
     }
-    this.queue.push(...batch);
+    for (const delivery of batch) this.enqueue(delivery);
     this.pump();
+  }
+
+  private enqueue(delivery: Delivery): void {
+    let queue = this.queues.get(delivery.endpointId);
+    if (!queue) {
+      queue = new EndpointQueue();
+      this.queues.set(delivery.endpointId, queue);
+    }
+    queue.push(delivery, ++this.queued);
   }
 
   private timer(ms: number, fn: () => void): void {
@@ -182,27 +198,35 @@ export class WebhookDispatcher implements StatePart {
     return allowLate;
   }
 
-  /** Starts every delivery that may go now, oldest first, respecting per-endpoint concurrency. */
+  /**
+   * Starts every delivery that may go now, oldest first, respecting per-endpoint concurrency.
+   * Each endpoint's queue is read from its head only as far as it has free slots (and past
+   * late chaos deliveries), so a long queue costs nothing per delivery that finishes.
+   */
   pump(): void {
     if (this.stopped) return;
     const limit = this.engine.options.webhookConcurrency;
-    const started: Delivery[] = [];
+    const started: Array<{ delivery: Delivery; pass: number; order: number }> = [];
     for (const pass of [false, true]) {
       if (pass && this.flushing === 0) break;
-      for (const delivery of this.queue) {
-        if (!this.isReady(delivery, pass)) continue;
-        const busy = this.inFlight.get(delivery.endpointId) ?? 0;
+      for (const [endpointId, queue] of this.queues) {
+        let busy = this.inFlight.get(endpointId) ?? 0;
         if (busy >= limit) continue;
-        this.inFlight.set(delivery.endpointId, busy + 1);
-        delivery.state = "in_flight";
-        started.push(delivery);
+        queue.take(
+          (delivery) => this.isReady(delivery, pass),
+          (delivery, order) => {
+            busy++;
+            delivery.state = "in_flight";
+            started.push({ delivery, pass: pass ? 1 : 0, order });
+            return busy < limit;
+          },
+        );
+        this.inFlight.set(endpointId, busy);
       }
     }
-    if (started.length > 0) {
-      const starting = new Set(started);
-      this.queue = this.queue.filter((d) => !starting.has(d));
-      for (const delivery of started) this.send(delivery);
-    }
+    // In the one queue order across endpoints, as a single queue would start them.
+    started.sort((a, b) => a.pass - b.pass || a.order - b.order);
+    for (const { delivery } of started) this.send(delivery);
     this.checkIdle();
   }
 
@@ -268,6 +292,7 @@ export class WebhookDispatcher implements StatePart {
   ): void {
     this.inFlight.set(delivery.endpointId, Math.max(0, (this.inFlight.get(delivery.endpointId) ?? 1) - 1));
     delivery.attempts.push({ at: Date.now(), status, error, durationMs });
+    for (const attempted of this.attemptedDuringFlush) attempted.add(delivery);
     this.engine.options.log?.(
       `webhook ${delivery.eventType} ${delivery.eventId} -> ${delivery.url}: ${status ?? error} (attempt ${delivery.attempts.length})`,
     );
@@ -283,6 +308,7 @@ export class WebhookDispatcher implements StatePart {
       const retry = delivery.attempts.length - 1;
       if (retry < delays.length && !this.stopped) {
         delivery.state = "retry_wait";
+        this.retryWaiting.add(delivery);
         delivery.nextAttemptAt = this.engine.now() + delays[retry]!;
         const realMs = this.engine.options.webhookRealTimeRetryMs;
         if (realMs !== null) this.timer(realMs * 2 ** retry, () => this.requeue(delivery));
@@ -297,15 +323,21 @@ export class WebhookDispatcher implements StatePart {
   private requeue(delivery: Delivery): void {
     if (delivery.state !== "retry_wait") return;
     delivery.state = "queued";
+    this.retryWaiting.delete(delivery);
     delivery.nextAttemptAt = null;
-    this.queue.push(delivery);
+    this.enqueue(delivery);
     this.pump();
+  }
+
+  /** The deliveries waiting for a retry, oldest first. */
+  private waitingForRetry(): Delivery[] {
+    return [...this.retryWaiting].sort((a, b) => a.seq - b.seq);
   }
 
   /** The emulator clock moved: retries whose time has come go out. */
   clockAdvanced(): void {
     const now = this.engine.now();
-    for (const delivery of this.list()) {
+    for (const delivery of this.waitingForRetry()) {
       if (
         delivery.state === "retry_wait" &&
         delivery.nextAttemptAt !== null &&
@@ -319,7 +351,7 @@ export class WebhookDispatcher implements StatePart {
   /** Sends every delivery waiting for a retry now, regardless of its backoff. */
   retryNow(): number {
     let count = 0;
-    for (const delivery of this.list()) {
+    for (const delivery of this.waitingForRetry()) {
       if (delivery.state === "retry_wait") {
         this.requeue(delivery);
         count++;
@@ -333,7 +365,8 @@ export class WebhookDispatcher implements StatePart {
    * still waiting for their backoff are left waiting and counted.
    */
   async flush(): Promise<FlushResult> {
-    const before = new Map([...this.deliveries.values()].map((d) => [d.id, d.attempts.length]));
+    const attempted = new Set<Delivery>();
+    this.attemptedDuringFlush.add(attempted);
     this.flushing++;
     try {
       if (this.batchScheduled) this.commitBatch();
@@ -343,23 +376,22 @@ export class WebhookDispatcher implements StatePart {
       });
     } finally {
       this.flushing--;
+      this.attemptedDuringFlush.delete(attempted);
     }
     let delivered = 0;
     let failed = 0;
-    let waitingForRetry = 0;
-    for (const d of this.deliveries.values()) {
-      const attemptedNow = d.attempts.length > (before.get(d.id) ?? 0);
-      if (attemptedNow && d.state === "succeeded") delivered++;
-      if (d.state === "failed" && attemptedNow) failed++;
-      if (d.state === "retry_wait") waitingForRetry++;
+    for (const d of attempted) {
+      if (d.state === "succeeded") delivered++;
+      if (d.state === "failed") failed++;
     }
-    return { delivered, failed, waitingForRetry };
+    return { delivered, failed, waitingForRetry: this.retryWaiting.size };
   }
 
   private checkIdle(): void {
     if (this.idleWaiters.length === 0) return;
     const busy = [...this.inFlight.values()].some((n) => n > 0);
-    const ready = this.queue.some((d) => this.isReady(d, this.flushing > 0));
+    const allowLate = this.flushing > 0;
+    const ready = [...this.queues.values()].some((q) => q.has((d) => this.isReady(d, allowLate)));
     if (busy || ready || this.batchScheduled) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
@@ -383,7 +415,8 @@ export class WebhookDispatcher implements StatePart {
     for (const handle of this.timers) clearTimeout(handle);
     this.timers.clear();
     this.deliveries.clear();
-    this.queue = [];
+    this.queues.clear();
+    this.retryWaiting.clear();
     this.batch = [];
     this.undelivered.clear();
     this.rng = this.chaos ? new SeededRandom(this.chaos.seed) : null;
@@ -404,8 +437,51 @@ export class WebhookDispatcher implements StatePart {
     for (const delivery of snapshot.deliveries) {
       if (delivery.state === "in_flight") delivery.state = "queued";
       this.deliveries.set(delivery.id, delivery);
-      if (delivery.state === "queued") this.queue.push(delivery);
+      if (delivery.state === "queued") this.enqueue(delivery);
+      if (delivery.state === "retry_wait") this.retryWaiting.add(delivery);
     }
     for (const pair of snapshot.undelivered) this.undelivered.add(pair);
+  }
+}
+
+/**
+ * One endpoint's queued deliveries in queue order. Deliveries start from the head, so taking
+ * them is a step of `head`; a late (chaos) delivery that others overtake is passed over and
+ * the one taken behind it spliced out. The array is compacted once most of it is taken.
+ */
+class EndpointQueue {
+  private items: Array<{ delivery: Delivery; order: number }> = [];
+  private head = 0;
+
+  push(delivery: Delivery, order: number): void {
+    this.items.push({ delivery, order });
+  }
+
+  /** Hands `start` each ready delivery in order (removing it) while it answers true. */
+  take(ready: (delivery: Delivery) => boolean, start: (delivery: Delivery, order: number) => boolean): void {
+    let i = this.head;
+    while (i < this.items.length) {
+      const item = this.items[i]!;
+      if (!ready(item.delivery)) {
+        i++;
+        continue;
+      }
+      if (i === this.head) {
+        this.head++;
+        i++;
+      } else {
+        this.items.splice(i, 1);
+      }
+      if (!start(item.delivery, item.order)) break;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  has(ready: (delivery: Delivery) => boolean): boolean {
+    for (let i = this.head; i < this.items.length; i++) if (ready(this.items[i]!.delivery)) return true;
+    return false;
   }
 }
