@@ -606,6 +606,23 @@ const writeCeiling = await comparableWriteTps(database.connectionString, prisma,
 
 // --- the checks ------------------------------------------------------------------------------------
 
+// Effects waiting out a retry backoff (a failure under load) are not "due", so the phases'
+// quiet() did not wait for them; the checks below need them done. Wait for every pending
+// effect (up to --timeout), and say what is still pending, with why, if some are.
+await until(
+  async () => (await count("SELECT count(*) AS n FROM outbox_effects WHERE status = 'pending'")) === 0,
+);
+const stillPending = await prisma.$queryRawUnsafe<
+  { kind: string; n: number; attempts: number; error: string | null }[]
+>(
+  `SELECT kind, count(*)::int AS n, max(attempts)::int AS attempts, max(last_error) AS error
+     FROM outbox_effects WHERE status = 'pending' GROUP BY kind ORDER BY kind`,
+);
+for (const p of stillPending)
+  console.log(
+    `still pending at the checks: ${p.n} ${p.kind} effect(s), up to ${p.attempts} attempt(s); last error: ${p.error ?? "none"}`,
+  );
+
 const intentsIn = new Map<string, number>();
 for await (const pi of stripe.paymentIntents.list({ limit: 100 }))
   if (pi.transfer_group) intentsIn.set(pi.transfer_group, (intentsIn.get(pi.transfer_group) ?? 0) + 1);
