@@ -22,6 +22,7 @@ import {
   StripeRecordsPuller,
   stripeEndpointOf,
   type WebhookIngestBatching,
+  wakeNotifierOf,
 } from "@susu/adapters";
 import { type Entitlements, type HeldPaymentPolicy, type PayoutSchedule, useCaseDepsOn } from "@susu/domain";
 import { Container, type ServiceIdentifier } from "inversify";
@@ -85,6 +86,10 @@ export function createContainer(config: {
   });
   // One logger for the routes and the adapters: while a request runs, every line carries its id.
   const logger = createLogger({ level: config.logLevel });
+  // A wake-up for the scheduler that could not be sent: its polling finds the work instead.
+  wakeNotifierOf(prisma).reportFailuresTo((channel, error) =>
+    logger.warn({ channel, err: String(error) }, "wake-up not sent; the scheduler's polling finds the work"),
+  );
   const http: HttpInfrastructure = {
     config: config.http,
     logger,

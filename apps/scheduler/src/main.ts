@@ -146,6 +146,9 @@ const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
 });
 // Effects this process commits wake its own dispatcher directly, with no NOTIFY statement;
 // those the API and other schedulers commit arrive through the listener below.
+wakeNotifierOf(container.get(TOKENS.prisma)).reportFailuresTo((channel, error) =>
+  log.warn({ channel, err: String(error) }, "wake-up not sent; the listeners' polling finds the work"),
+);
 const dispatchLocally = wakeNotifierOf(container.get(TOKENS.prisma)).handleLocally(OUTBOX_CHANNEL, () =>
   dispatcher.wake(),
 );

@@ -1,7 +1,15 @@
 // Wake-ups on real PostgreSQL, wired as main.ts wires them: the dispatcher polls only every
 // 60 s, and an effect committed while it idles runs well within a second because the commit
-// notifies 'susu_outbox' and the listener wakes the loop. Without the listener it waits.
-import { type PgListener, PrismaStore, startPgListener } from "@susu/adapters";
+// is followed by a notification on 'susu_outbox' and the listener wakes the loop; or, as the
+// scheduler's own commits do, the commit wakes the loop in-process (handleLocally). Without
+// either it waits.
+import {
+  OUTBOX_CHANNEL,
+  type PgListener,
+  PrismaStore,
+  startPgListener,
+  wakeNotifierOf,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
@@ -113,6 +121,22 @@ describe("outbox wake-ups", () => {
     expect(took).toBeLessThan(1_000);
     // One commit, one wake-up: a pass or two, not a spin.
     expect(passes() - idlePasses).toBeLessThanOrEqual(3);
+  });
+
+  it("runs an effect this process committed within a second with no listener, when its dispatcher handles the channel locally", async () => {
+    const { store } = await start(false);
+    const loop = dispatcher;
+    if (loop === undefined) throw new Error("no dispatcher");
+    const undo = wakeNotifierOf(db.prisma).handleLocally(OUTBOX_CHANNEL, () => loop.wake());
+    try {
+      const committedAt = Date.now();
+      (await store.commit({ ...empty, outbox: [timer("local")] }))._unsafeUnwrap();
+      await settle("local", 5_000);
+      expect(await done("local")).toBe(true);
+      expect(Date.now() - committedAt).toBeLessThan(1_000);
+    } finally {
+      undo();
+    }
   });
 
   it("without the listener the same effect waits for the poll", async () => {

@@ -30,11 +30,19 @@ export class WakeNotifier {
   readonly #sending = new Set<string>();
   readonly #again = new Set<string>();
   readonly #local = new Map<string, () => void>();
+  #onError: (channel: string, error: unknown) => void;
 
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly onError: (channel: string, error: unknown) => void = () => undefined,
-  ) {}
+    onError: (channel: string, error: unknown) => void = () => undefined,
+  ) {
+    this.#onError = onError;
+  }
+
+  /** Where failed wake-ups are reported from now on (the apps log them). */
+  reportFailuresTo(onError: (channel: string, error: unknown) => void): void {
+    this.#onError = onError;
+  }
 
   /**
    * From now on, a wake-up on `channel` calls `wake` in this process instead of notifying
@@ -57,7 +65,7 @@ export class WakeNotifier {
       try {
         local();
       } catch (error) {
-        this.onError(channel, error);
+        this.#onError(channel, error);
       }
       return;
     }
@@ -84,7 +92,7 @@ export class WakeNotifier {
           values: [channel],
         });
       } catch (error) {
-        this.onError(channel, error);
+        this.#onError(channel, error);
       }
       if (!this.#again.has(channel)) break;
     }

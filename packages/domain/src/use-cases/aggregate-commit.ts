@@ -149,9 +149,11 @@ export function loadOrNotFound<
  *
  * @param actor who or what caused it, for the audit log
  * @param loaded the aggregate as the caller has just loaded it (to read something the input
- *   depends on): the first attempt decides on it instead of loading it again. Its write is
- *   checked against the version it was loaded at, so an aggregate changed since then is a
- *   `version_conflict`, and the next attempt loads it again and decides again.
+ *   depends on): the first attempt decides on it instead of loading it again. An applied
+ *   decision's write is checked against the version it was loaded at, so an aggregate changed
+ *   since then is a `version_conflict`, and the next attempt loads it again and decides again.
+ *   An ignored or refused decision writes no versioned row (only its audit line), so it is
+ *   never taken on the caller's state: it is decided again on a fresh load.
  */
 export function applyAggregateInput<
   K extends StandaloneAggregateKey,
@@ -167,23 +169,32 @@ export function applyAggregateInput<
 ): ResultAsync<D, UseCaseError> {
   if (loaded !== undefined && loaded.id !== id)
     throw new Error(`applyAggregateInput: ${kind.aggregate} ${loaded.id} given as ${id}`);
+  const decideOn = (state: StateAt<K>) => {
+    const now = deps.clock.now();
+    return kind.decide(deps, state, input, now).map((decision) => ({ state, decision, now }));
+  };
+  const store = ({ state, decision, now }: { state: StateAt<K>; decision: D; now: number }) =>
+    commitDecision(
+      kind,
+      deps,
+      state,
+      decision,
+      auditLine(kind.aggregate, state.id, input, decision, now, actor),
+    );
+  const decideAndCommit = (state: StateAt<K>): ResultAsync<D, UseCaseError> => {
+    const decided = decideOn(state);
+    return decided.isErr() ? errAsync(decided.error) : store(decided.value);
+  };
   let reuse = loaded;
   return retryOnConflict(() => {
-    const current =
-      reuse !== undefined ? okAsync<StateAt<K>, UseCaseError>(reuse) : loadOrNotFound(kind, deps, id);
+    const given = reuse;
     reuse = undefined;
-    return current.andThen((state) => {
-      const now = deps.clock.now();
-      const decided = kind.decide(deps, state, input, now);
-      if (decided.isErr()) return errAsync(decided.error);
-      return commitDecision(
-        kind,
-        deps,
-        state,
-        decided.value,
-        auditLine(kind.aggregate, state.id, input, decided.value, now, actor),
-      );
-    });
+    if (given === undefined) return loadOrNotFound(kind, deps, id).andThen(decideAndCommit);
+    const decided = decideOn(given);
+    // Only an applied decision is checked against the version at its write.
+    if (decided.isErr() || decided.value.decision.ignored !== undefined)
+      return loadOrNotFound(kind, deps, id).andThen(decideAndCommit);
+    return store(decided.value);
   });
 }
 

@@ -484,6 +484,27 @@ describe("a checkout's news: the payment loaded to read it is the one the news i
     await flow.sim.runUntilQuiet();
     expect(flow.books()).toMatchObject({ paidInMinor: 100_00, holdMinor: 100_00 });
   });
+
+  it("an ignore decided on the caller's copy is not trusted (it writes no versioned row): decided again on a fresh load", async () => {
+    const flow = await aHeldPayment();
+    const stored = flow.payment();
+    expect(stored.sellerCanReceive).toBe(true);
+    // The caller's copy is out of date: on it the seller already cannot receive (ignored).
+    const stale = { ...stored, sellerCanReceive: false };
+    const loads = vi.spyOn(flow.sim.store, "getHeldPayment");
+    const decision = (
+      await useCases.applyHeldPaymentInput(
+        flow.sim.deps,
+        flow.id,
+        { type: "seller_account_not_ready", reason: "restricted" },
+        "stripe:evt_account",
+        stale,
+      )
+    )._unsafeUnwrap();
+    expect(decision.ignored).toBeUndefined();
+    expect(loads).toHaveBeenCalledTimes(1);
+    expect(flow.payment()).toMatchObject({ sellerCanReceive: false, version: stored.version + 1 });
+  });
 });
 
 describe("creating a held payment", () => {
