@@ -126,6 +126,14 @@ const endpoint = `${api.url}/webhooks/stripe`;
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 const endpointUrl = new URL(endpoint);
 
+/** Why requests got no HTTP answer (status 0), by error code, over the whole run. */
+const transportErrors = new Map<string, number>();
+const noAnswer = (error: Error & { code?: string }) => {
+  const code = error.code ?? error.message;
+  transportErrors.set(code, (transportErrors.get(code) ?? 0) + 1);
+  return { status: 0, at: Date.now() };
+};
+
 /** POSTs `body` signed now; the status (0: no answer) and when the answer came (epoch ms). */
 function post(body: string): Promise<{ status: number; at: number }> {
   return new Promise((resolve) => {
@@ -145,10 +153,10 @@ function post(body: string): Promise<{ status: number; at: number }> {
       (res) => {
         res.resume();
         res.on("end", () => resolve({ status: res.statusCode ?? 0, at: Date.now() }));
-        res.on("error", () => resolve({ status: 0, at: Date.now() }));
+        res.on("error", (error) => resolve(noAnswer(error)));
       },
     );
-    req.on("error", () => resolve({ status: 0, at: Date.now() }));
+    req.on("error", (error) => resolve(noAnswer(error)));
     req.end(body);
   });
 }
@@ -382,6 +390,10 @@ if (ledgerCheck.isErr() || !ledgerCheck.value.agrees) problems.push("the ledger 
 // --- the tables ----------------------------------------------------------------------------------
 
 console.log(`\n## Webhooks (bench/webhooks.ts${quick ? " --quick" : ""})\n`);
+if (transportErrors.size > 0)
+  console.log(
+    `Requests with no HTTP answer, by the sender's error: ${[...transportErrors].map(([code, n]) => `${code} ×${n}`).join(", ")}\n`,
+  );
 console.log(machineLine(loadBefore));
 const warning = busyWarning(loadBefore);
 if (warning) console.log(warning);

@@ -1,3 +1,4 @@
+import { Server as HttpServer } from "node:http";
 import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import { listenForStop, notifyReady, resolveDatabaseUrl, withoutForeignStopHandlers } from "@susu/adapters";
 import { createApp } from "./app.js";
@@ -68,6 +69,15 @@ const container = createContainer({
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = createAdaptorServer({ fetch: app.fetch });
+// Idle kept-alive connections stay open longer than the clients and proxies in front keep
+// theirs (load balancers commonly 60 s; Node's own default is 5 s). A server that closes an
+// idle connection first races the client's next request on it: the client sees the socket
+// reset (a proxy answers 502) for a request the API never received. On a stop, idle
+// connections are closed at once (see drain below), so this does not delay shutdown.
+if (server instanceof HttpServer) {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+}
 
 async function release(): Promise<void> {
   await container.get(TOKENS.close)();
