@@ -1,6 +1,7 @@
 // The timer worker takes due timers in batches (pg-boss 10 waits its polling interval after
 // every fetch, so one job per fetch capped timers at one a second per process) and settles
-// each job on its own: one timer that throws fails alone, the others complete.
+// each job on its own: one timer that throws fails alone, the others complete. A full batch is
+// followed by the next fetch at once, not after the polling interval.
 import { PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import type { UseCaseDeps } from "@susu/domain";
@@ -103,5 +104,45 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     );
     // Failed, so pg-boss runs it again after the queue's retry delay; the others were not failed with it.
     expect(rows.find((r) => r.aggregate_id === broken)?.state).toBe("retry");
+  });
+
+  it("fetches again at once after a full batch: more timers than a batch are all applied well within one polling interval", async () => {
+    const timers = new PgBossTimerScheduler(boss);
+    const ids = Array.from({ length: 12 }, (_, i) => `round_full${String(i).padStart(2, "0")}`);
+    for (const id of ids)
+      (
+        await timers.schedule({
+          id: `${id}:timer:collection_deadline`,
+          aggregate: "round",
+          aggregateId: id,
+          at: Date.now() - 1_000,
+          timer: { kind: "collection_deadline" },
+        })
+      )._unsafeUnwrap();
+    const store = new InMemoryStore();
+    const deps: UseCaseDeps = {
+      people: store,
+      groups: store,
+      rounds: store,
+      heldPayments: store,
+      payouts: store,
+      marketplaceCharges: store,
+      plans: store,
+      subscriptions: store,
+      paymentMethods: store,
+      uow: store,
+      audit: store,
+      clock: new SystemClock(),
+      ids: new SequentialIds(),
+    };
+    // Batches of 4, a poll a minute apart: waiting the interval after each full batch would
+    // leave 8 of the 12 due for two more minutes.
+    await workTimers(boss, deps, new RecordingSupportDesk(), log, {
+      batchSize: 4,
+      pollingIntervalSeconds: 60,
+    });
+    const mine = async () => (await timerJobs()).filter((r) => r.aggregate_id.startsWith("round_full"));
+    await until(async () => (await mine()).every((r) => r.state === "completed"), 20_000);
+    expect((await mine()).length).toBe(12);
   });
 });

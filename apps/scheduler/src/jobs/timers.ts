@@ -115,13 +115,18 @@ export async function workTimers(
   };
   // pg-boss 10 waits its polling interval after every fetch, even one that found work, so one
   // job per fetch would cap timers at one a second per process (a hundred releases falling due
-  // together took 100 s). A fetch takes up to `batchSize` due jobs and applies them at once; each
-  // job is completed or failed on its own, so one failing timer never fails the others (the
-  // batch-wide completion pg-boss makes afterwards finds none of them active and changes nothing).
-  await boss.work(
+  // together took 100 s), and a batch per fetch at one batch a second (5,000 releases falling due
+  // together took 300 s at 16 a second). A fetch takes up to `batchSize` due jobs and applies them
+  // at once; a full batch asks pg-boss to fetch again at once (`notifyWorker`: no wait), so the
+  // interval is only waited after a fetch that left nothing due. Each job is completed or failed
+  // on its own, so one failing timer never fails the others (the batch-wide completion pg-boss
+  // makes afterwards finds none of them active and changes nothing).
+  const batchSize = options.batchSize ?? DEFAULT_TIMER_BATCH;
+  let workerId: string | undefined;
+  workerId = await boss.work(
     TIMER_QUEUE,
     {
-      batchSize: options.batchSize ?? DEFAULT_TIMER_BATCH,
+      batchSize,
       pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
       includeMetadata: true,
     },
@@ -149,6 +154,8 @@ export async function workTimers(
             );
         }),
       );
+      // More may be due: fetch again without waiting the polling interval.
+      if (jobs.length >= batchSize && workerId !== undefined) boss.notifyWorker(workerId);
     },
   );
 }
