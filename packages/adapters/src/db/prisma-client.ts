@@ -245,7 +245,7 @@ async function openOn(pool: pg.Pool, limits: TransactionLimits, first?: string):
  */
 export async function runAtomicStatement<T>(
   prisma: PrismaClient,
-  limits: TransactionLimits,
+  limits: Pick<TransactionLimits, "maxWaitMs">,
   statement: NamedStatement,
 ): Promise<{ readonly rows: readonly T[]; readonly rowCount: number }> {
   const pool = poolOf(prisma);

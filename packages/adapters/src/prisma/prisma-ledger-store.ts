@@ -21,7 +21,7 @@ import {
   validateLedgerTransaction,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, runStatement, type StatementRunner } from "../db/prisma-client.js";
+import { type PrismaClient, runAtomicStatement, type StatementRunner } from "../db/prisma-client.js";
 import { sqlStateOf, susuSqlStates } from "../db/sql-state.js";
 import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
@@ -33,6 +33,11 @@ import { fromDatabase, StorageRefusal } from "./storage-errors.js";
 export interface PrismaLedgerStoreOptions {
   /** Stamps rows' `created_at`/`updated_at`. Default: the system clock. */
   readonly clock?: Clock;
+  /**
+   * Longest a post, a check or a load waits for a free connection of the pool, in ms; then
+   * it fails `unavailable` and stores nothing. Default 5 000 (as PrismaStore's commits).
+   */
+  readonly connectionMaxWaitMs?: number;
 }
 
 /** An account whose stored balance differs from the sum of its postings. */
@@ -63,8 +68,8 @@ export interface LedgerCheckReport {
 /** Most problems of each kind a check reports (the counts say how much was checked). */
 export const LEDGER_CHECK_REPORT_MAX = 100;
 
-// How long a check or load may wait for a connection.
-const LEDGER_TRANSACTION_MAX_WAIT_MS = 5_000;
+// How long a post, check or load may wait for a connection, unless told otherwise.
+const LEDGER_CONNECTION_MAX_WAIT_MS = 5_000;
 // Checking and loading read the whole ledger (O(postings)) in one snapshot.
 const LEDGER_CHECK_TIMEOUT_MS = 120_000;
 
@@ -216,10 +221,12 @@ function transactionOf(row: TransactionRow): Result<LedgerTransaction, string> {
 export class PrismaLedgerStore implements LedgerStore, LedgerReader {
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
+  readonly #maxWaitMs: number;
 
   constructor(prisma: PrismaClient, options: PrismaLedgerStoreOptions = {}) {
     this.#prisma = prisma;
     this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#maxWaitMs = options.connectionMaxWaitMs ?? LEDGER_CONNECTION_MAX_WAIT_MS;
   }
 
   /**
@@ -256,14 +263,17 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
     // ledger, a refused transaction is reported as `duplicate`, the non-retryable case.
     const valid = validateLedgerTransaction(transaction);
     if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
-    // No transaction of its own: the post is one statement (a retry's completion another, on its own).
-    const run: StatementRunner = (statement) => runStatement(this.#prisma, statement);
+    // No transaction of its own: the post is one statement (a retry's completion another, on its
+    // own), each on a connection waited for at most maxWaitMs, as every other write's.
+    const limits = { maxWaitMs: this.#maxWaitMs };
+    const run: StatementRunner = (statement) => runAtomicStatement(this.#prisma, limits, statement);
     return fromDatabase(this.#post(run, transaction, at, completion), { operation: "ledger post" });
   }
 
   /**
-   * The posting's writes as one prepared statement on the store's pool (no ORM in the
-   * dispatcher's hot path), atomic on its own: the transaction row, each account's balance
+   * The posting's writes as one prepared statement on a connection of the store's pool (no
+   * ORM in the dispatcher's hot path; no connection within `connectionMaxWaitMs` is a
+   * failure that stored nothing), atomic on its own: the transaction row, each account's balance
    * moved by the net of its postings, the postings, and the completion. Balanced per
    * currency is checked at its commit by the tables' triggers; a balance out of the safe
    * integer range is refused by the table's rule (`balance_overflow`, nothing stored). A
@@ -482,7 +492,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
       {
         isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
         timeout: LEDGER_CHECK_TIMEOUT_MS,
-        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+        maxWait: this.#maxWaitMs,
       },
     );
     return fromDatabase(work, { operation: "ledger check" }).map(({ mismatches, unbalanced, counts }) => ({
@@ -520,7 +530,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
       {
         isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
         timeout: LEDGER_CHECK_TIMEOUT_MS,
-        maxWait: LEDGER_TRANSACTION_MAX_WAIT_MS,
+        maxWait: this.#maxWaitMs,
       },
     );
     return fromDatabase(work, { operation: "ledger load" }).andThen(({ transactions, accounts }) => {

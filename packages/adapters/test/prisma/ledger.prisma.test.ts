@@ -12,7 +12,7 @@ import {
 } from "@susu/domain";
 import { InMemoryLedgerStore } from "@susu/domain/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPrismaClient, type PrismaClient } from "../../src/db/prisma-client.js";
+import { createPrismaClient, type PrismaClient, poolOf } from "../../src/db/prisma-client.js";
 import { PrismaLedgerStore } from "../../src/prisma/index.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
@@ -99,6 +99,58 @@ describe("PrismaLedgerStore", () => {
         .$executeRaw`UPDATE ledger_accounts SET balance_minor = balance_minor - 1 WHERE id = ${pot}`;
     }
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+  });
+
+  describe("a pool with no free connection", () => {
+    const WAIT_MS = 400;
+    let one: PrismaClient;
+    beforeAll(() => {
+      one = createPrismaClient(db.connectionString, { maxConnections: 1 });
+    });
+    afterAll(async () => {
+      await one.$disconnect();
+    });
+
+    it("a post waits at most its limit for a connection, then fails storage_unavailable and stores nothing", async () => {
+      const pool = poolOf(one);
+      if (pool === undefined) throw new Error("the client has no pool");
+      const store = new PrismaLedgerStore(one, { connectionMaxWaitMs: WAIT_MS });
+      const tx = debitSettled({
+        id: "starved:1",
+        roundId: "r4",
+        memberId: "ana",
+        amount: money(7_00, "AUD"),
+        occurredAt: T,
+      })._unsafeUnwrap();
+      // The pool's only connection, held elsewhere for the whole attempt.
+      const held = await pool.connect();
+      const started = performance.now();
+      let outcome: Awaited<ReturnType<PrismaLedgerStore["post"]>> | "still waiting";
+      try {
+        const gaveUp = new Promise<"still waiting">((resolve) =>
+          setTimeout(() => resolve("still waiting"), WAIT_MS + 4_000),
+        );
+        outcome = await Promise.race([store.post(tx), gaveUp]);
+      } finally {
+        held.release();
+      }
+      const waited = performance.now() - started;
+      if (outcome === "still waiting")
+        throw new Error(`the post was still waiting after ${Math.round(waited)} ms`);
+      expect(outcome._unsafeUnwrapErr()).toMatchObject({
+        type: "storage_unavailable",
+        message: expect.stringContaining("ledger post"),
+      });
+      expect(waited).toBeGreaterThanOrEqual(WAIT_MS - 5);
+      expect(waited).toBeLessThan(WAIT_MS + 2_000);
+      expect(await db.prisma.ledgerTransaction.count({ where: { id: "starved:1" } })).toBe(0);
+      expect(await db.prisma.ledgerAccount.count({ where: { id: { startsWith: "round:r4:" } } })).toBe(0);
+      // The connection it no longer waited for went back to the pool: the same post now succeeds.
+      (await store.post(tx))._unsafeUnwrap();
+      expect((await store.balance(roundAccounts.pot("r4"), "AUD"))._unsafeUnwrap()).toEqual(
+        money(7_00, "AUD"),
+      );
+    });
   });
 
   describe("posts racing from two processes", () => {
