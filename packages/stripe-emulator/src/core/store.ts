@@ -63,7 +63,7 @@ export class ObjectStore {
   /** Records handed out since they were last re-keyed, whose indexed fields may have changed. */
   private readonly touched = new Set<StoredRecord>();
   private rekeyScheduled = false;
-  /** Every indexed list is compared with a walk of all records (tests turn this on). */
+  /** Every indexed list and `indexed` lookup is compared with a walk of all records (tests turn this on). */
   private readonly checkIndexes = process.env.SUSU_EMULATOR_CHECK_INDEXES === "1";
 
   /**
@@ -130,9 +130,17 @@ export class ObjectStore {
   /** `owner`'s records of `type` whose indexed field is `value`, oldest first. */
   indexed<T, M = unknown>(type: string, owner: string, index: string, value: string): StoredRecord<T, M>[] {
     this.rekeyTouched();
-    const bucket = this.index(type, index).buckets.get(owner)?.get(value) ?? [];
-    for (const record of bucket) this.touch(record);
-    return [...bucket] as StoredRecord<T, M>[];
+    const { key, buckets } = this.index(type, index);
+    const found = [...(buckets.get(owner)?.get(value) ?? [])];
+    if (this.checkIndexes) {
+      const expected = (this.byType.get(type) ?? []).filter(
+        (r) => r.owner === owner && (key(r.obj as never) ?? undefined) === value,
+      );
+      if (expected.length !== found.length || expected.some((r, i) => r !== found[i]))
+        throw new Error(`index of ${type} by ${index} disagrees with its records`);
+    }
+    for (const record of found) this.touch(record);
+    return found as StoredRecord<T, M>[];
   }
 
   remove(id: string): void {
