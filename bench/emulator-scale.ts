@@ -15,16 +15,13 @@
  * emulator's CPU ms per round (from /proc) and how many objects it held by then. With
  * `--prof`, the emulator writes a V8 CPU profile into that folder when it stops.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createStripeClient, EmulatorControl } from "../packages/stripe-emulator/src/index.js";
-import { busyWarning, machineLine } from "./stack.js";
+import { busyWarning, machineLine, startEmulatorProcess } from "./stack.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +33,6 @@ const { values } = parseArgs({
 const MEMBERS_PER_GROUP = 10;
 const SIZES = values.groups.split(",").map(Number);
 const SEEDED = Math.max(Number(values.members), Math.max(...SIZES) * MEMBERS_PER_GROUP);
-const here = dirname(fileURLToPath(import.meta.url));
 const loadBefore = loadavg();
 
 let deliveries = 0;
@@ -50,29 +46,18 @@ const receiver = createServer((req, res) => {
 await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks`;
 
-const tsx = import.meta.resolve("tsx");
 const options = { fees: false, webhookConcurrency: 16, webhookRealTimeRetryMs: 1_000 };
 const profFlags = values.prof ? ["--cpu-prof", `--cpu-prof-dir=${values.prof}`] : [];
-const child: ChildProcess = spawn(
-  process.execPath,
-  [...profFlags, "--import", tsx, join(here, "stack-emulator.ts"), JSON.stringify(options)],
-  { stdio: ["ignore", "pipe", "inherit"] },
+const emulator = await startEmulatorProcess(options, profFlags);
+const stripe = createStripeClient(
+  { url: emulator.url, secretKey: emulator.secretKey },
+  { maxNetworkRetries: 0 },
 );
-const said = await new Promise<{ url: string; secretKey: string }>((resolve, reject) => {
-  let buffer = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const line = buffer.split("\n")[0];
-    if (buffer.includes("\n") && line !== undefined) resolve(JSON.parse(line));
-  });
-  child.once("exit", (code) => reject(new Error(`the emulator exited (${code})`)));
-});
-const stripe = createStripeClient({ url: said.url, secretKey: said.secretKey }, { maxNetworkRetries: 0 });
-const control = new EmulatorControl(said.url);
+const control = new EmulatorControl(emulator.url);
 
 /** CPU ms (user + system) the emulator has used so far, from /proc (Linux). */
 function emulatorCpuMs(): number {
-  const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+  const stat = readFileSync(`/proc/${emulator.child.pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
 }
@@ -204,6 +189,6 @@ console.log(
 );
 for (const row of rows) console.log(row);
 
-child.kill("SIGTERM");
-await new Promise((resolve) => child.once("exit", resolve));
+// SIGTERM, and the wait for its exit (with --prof, the profile is written then).
+await emulator.stop();
 receiver.close();

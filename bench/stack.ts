@@ -143,11 +143,17 @@ export interface EmulatorProcess {
   stop(): Promise<void>;
 }
 
-/** The emulator in its own process (bench/stack-emulator.ts) with `options` (JSON-able). */
-export async function startEmulatorProcess(options: Record<string, unknown>): Promise<EmulatorProcess> {
+/**
+ * The emulator in its own process (bench/stack-emulator.ts) with `options` (JSON-able);
+ * `nodeFlags` go to its Node before the script (e.g. `--cpu-prof`).
+ */
+export async function startEmulatorProcess(
+  options: Record<string, unknown>,
+  nodeFlags: readonly string[] = [],
+): Promise<EmulatorProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", tsx, join(here, "stack-emulator.ts"), JSON.stringify(options)],
+    [...nodeFlags, "--import", tsx, join(here, "stack-emulator.ts"), JSON.stringify(options)],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.add(child);
