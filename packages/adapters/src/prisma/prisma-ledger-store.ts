@@ -117,6 +117,18 @@ const LEDGER_TRANSACTION_STORED_SQL = `
 // (account, currency), $8 its postings; $9–$11 the completion (effect, worker, at) or nulls.
 // One row: inserted 0 (nothing written) or 1, and completed 1 when the effect was marked done.
 // (A data-modifying CTE runs to completion whether or not the query reads it.)
+// The safe-range trigger and this upsert (the one statement that writes ledger_accounts): a
+// BEFORE INSERT trigger fires for every proposed row, before the conflict is found, so for an
+// account that exists it judges the proposed row, whose balance_minor is the delta, not the
+// resulting balance; the conflict's UPDATE then fires the trigger again (BEFORE UPDATE OF
+// balance_minor: the column is in the SET list) on the resulting balance. So nothing out of
+// the range is ever stored, and the first check can refuse a post only if its delta is itself
+// out of the range, which no post can propose: the domain keeps a transaction's debits and its
+// credits per currency each within the safe range (validateLedgerTransaction, balance_overflow),
+// so an account's net delta, their difference over its postings, is within it too (and
+// toBigIntMinor throws before any SQL is sent on a delta that is not a safe integer). Checked
+// on PostgreSQL: a delta of 2^53 onto an account at −(2^53 − 1) is refused (SU003) though the
+// result is 1; 2^53 − 1 onto it is accepted; +1 onto 2^53 − 1 is refused by the UPDATE's check.
 const LEDGER_POST_SQL = `
   WITH t AS (
     INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
