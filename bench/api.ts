@@ -3,6 +3,10 @@
  *
  *   npx tsx bench/api.ts [--rates 100,300,500] [--seconds 10] [--processes 1]
  *                        [--log /tmp/susu-bench-api.log] [--rate-limits on|off]
+ *                        [--kinds "read group"] [--serial 200] [--api-node-options "…"]
+ *
+ * `BENCH_CPU_PROF=<folder>` makes the API's processes write V8 CPU profiles there (as for
+ * the whole-stack benches); `--kinds` with `--rates ""` profiles one kind one at a time.
  *
  * Three kinds of process on one machine, so none shares an event loop with another:
  *
@@ -88,7 +92,12 @@ const rounds = await Promise.all(
 
 const apiPort = await freePort();
 const logFd = openSync(values.log === "off" ? "/dev/null" : values.log, "w");
-const nodeOptions = values["api-node-options"].split(" ").filter((o) => o !== "");
+// BENCH_CPU_PROF=<folder>, as for the whole-stack benches: the API writes a V8 CPU profile there when it stops.
+const benchEnv: Record<string, string | undefined> = process.env;
+const nodeOptions = [
+  ...(benchEnv.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${benchEnv.BENCH_CPU_PROF}`] : []),
+  ...values["api-node-options"].split(" ").filter((o) => o !== ""),
+];
 const api = spawn(process.execPath, [...nodeOptions, join(root, "apps/api/dist/main.js")], {
   env: {
     ...process.env,

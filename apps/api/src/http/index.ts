@@ -75,6 +75,7 @@ export {
   type ResponseOutcome,
   requestFingerprint,
   type StoredResponse,
+  stringBodyOf,
   TRANSIENT_CODES,
 } from "./idempotency.js";
 export { InMemoryIdempotencyStore } from "./idempotency-memory.js";

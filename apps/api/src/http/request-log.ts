@@ -128,6 +128,12 @@ export function requestLog(
   const generate = options.generateId ?? randomUUID;
   const log = options.logger;
   const contextual = carriesLogContext(log);
+  // The line logged for every request holds only the named fields below (no headers, body,
+  // token or error), so it needs none of REDACTED_PATHS: the same logger without them writes
+  // it (pino's redaction walks its paths for every line, ~15 µs, 5 times the rest of the
+  // line's cost). A failed request's line carries its error and goes through the redacting one.
+  const unredacted = (logger: Logger) => logger.child({}, { redact: { paths: [] } });
+  const contextualLines = contextual ? unredacted(log) : undefined;
   return (c, next) => {
     const requestId = requestIdOf(c.req.header(REQUEST_ID_HEADER), generate);
     return withLogContext({ requestId }, async () => {
@@ -146,8 +152,11 @@ export function requestLog(
       };
       // Hono catches a handler's exception, answers with onError and records it as c.error.
       if (c.error !== undefined) requestLogger.error({ ...line, err: c.error }, "request failed");
-      else if (c.res.status >= 500) requestLogger.error(line, "request");
-      else requestLogger.info(line, "request");
+      else {
+        const lines = contextualLines ?? requestLogger;
+        if (c.res.status >= 500) lines.error(line, "request");
+        else lines.info(line, "request");
+      }
     });
   };
 }

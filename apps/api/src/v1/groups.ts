@@ -253,14 +253,15 @@ export function groupsV1(deps: V1Deps) {
   app.openapi(createGroupRoute, async (c) => {
     const principal = c.get("principal");
     const { rotationsPlanned, displayName, startsAt, ...rest } = c.req.valid("json");
+    // The creator's readiness comes with the group (their person was read for the commit).
     const created = await useCases
-      .createGroup(deps.useCases, {
+      .createGroupWithReadiness(deps.useCases, {
         ...rest,
         startsAt: Date.parse(startsAt),
         ...(rotationsPlanned !== undefined ? { rotationsPlanned } : {}),
         creator: { id: principal.subject, displayName },
       })
-      .andThen(viewOf);
+      .map(({ group, readinessOf }) => groupView(group, readinessOf));
     if (created.isErr()) return useCaseProblem(c, created.error);
     return c.json(created.value, 201, { location: `/v1/groups/${created.value.id}` });
   });

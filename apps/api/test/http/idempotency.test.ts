@@ -19,6 +19,7 @@ import {
   problemOnError,
   problemResponse,
   requestFingerprint,
+  stringBodyOf,
 } from "../../src/http/index.js";
 import { idempotencyStoreContract } from "./idempotency-store.contract.js";
 import { SECRET } from "./support.js";
@@ -373,6 +374,33 @@ describe("Idempotency-Key over a socket", () => {
       expect(again.headers["idempotent-replayed"]).toBe("true");
       expect(h.executions()).toBe(1);
     });
+  });
+});
+
+describe("stringBodyOf", () => {
+  it("gives the string a @hono/node-server response holds, and nothing once its body was read", async () => {
+    // The server puts its light Response in place of the global one when it is made.
+    const server = createAdaptorServer({ fetch: () => new Response("x") });
+    try {
+      const text = JSON.stringify({ id: "grp_1", note: "é ✓" });
+      const light = new Response(text, { status: 201, headers: { "content-type": "application/json" } });
+      light.headers.set("x-request-id", "r1");
+      expect(stringBodyOf(light)).toBe(text);
+      expect(light.status).toBe(201);
+      expect(await light.text()).toBe(text);
+      // Read, it is a web Response now: the general way reads it.
+      expect(stringBodyOf(light)).toBeUndefined();
+      expect(stringBodyOf(new Response(Uint8Array.from([1, 2]), { status: 201 }))).toBeUndefined();
+      expect(stringBodyOf(new Response(null, { status: 204 }))).toBeUndefined();
+    } finally {
+      server.close();
+    }
+  });
+
+  it("gives nothing for a web Response", () => {
+    const GlobalResponse = Object.getPrototypeOf(Response) as typeof Response;
+    const web = GlobalResponse === Function.prototype ? new Response("{}") : new GlobalResponse("{}");
+    expect(stringBodyOf(web)).toBeUndefined();
   });
 });
 

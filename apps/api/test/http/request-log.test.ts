@@ -153,6 +153,32 @@ describe("request log", () => {
     expect(logs.text().match(/"requestId"/g)?.length).toBe(logs.lines().length - 1);
   });
 
+  it("the handler's logger still redacts: only the request's own line is written without redaction", async () => {
+    const logs = captureLogs();
+    const app = new Hono<{ Variables: RequestLogVariables }>();
+    app.use("*", requestLog({ logger: logs.logger, generateId: () => "gen-h" }));
+    app.post("/v1/things", (c) => {
+      c.var.log.info({ token: "tok_handler", body: { iban: "DE00" } }, "careless handler");
+      return c.body(null, 204);
+    });
+    expect((await app.request("/v1/things", { method: "POST" })).status).toBe(204);
+    const [handlerLine, requestLine] = logs.lines();
+    expect(handlerLine).toMatchObject({ msg: "careless handler", requestId: "gen-h", token: "[redacted]" });
+    expect(logs.text()).not.toContain("tok_handler");
+    expect(logs.text()).not.toContain("DE00");
+    expect(requestLine).toMatchObject({
+      msg: "request",
+      service: "susu-api",
+      requestId: "gen-h",
+      method: "POST",
+      route: "/v1/things",
+      status: 204,
+    });
+    // Lines after the request through the process logger are redacted as ever.
+    logs.logger.info({ password: "pw_after" }, "after");
+    expect(logs.text()).not.toContain("pw_after");
+  });
+
   it("blanks credentials a careless caller logs", () => {
     const logs = captureLogs();
     logs.logger.info(

@@ -158,3 +158,31 @@ describe("a person's onboarding status", () => {
     });
   });
 });
+
+describe("createGroupWithReadiness", () => {
+  const command = (creator: string) => ({
+    name: "Readiness savers",
+    currency: "AUD" as const,
+    contributionMinor: 50_00,
+    cadence: "weekly" as const,
+    startsAt: Date.UTC(2031, 0, 1),
+    payoutOrderMethod: "join_order" as const,
+    creator: { id: creator, displayName: creator },
+  });
+
+  it("gives the creator's readiness as the people read after the commit give it: new, and onboarded", async () => {
+    const sim = new InMemorySusu();
+    const first = (await useCases.createGroupWithReadiness(sim.deps, command("ana")))._unsafeUnwrap();
+    const read = (await useCases.readinessOfMembers(sim.deps, first.group))._unsafeUnwrap();
+    expect(first.readinessOf("ana")).toEqual(read("ana"));
+    expect(first.readinessOf("ana")).toEqual({ mandateActive: false, payoutsEnabled: false });
+
+    (await sim.onboardPerson("ana"))._unsafeUnwrap();
+    const second = (await useCases.createGroupWithReadiness(sim.deps, command("ana")))._unsafeUnwrap();
+    const readAgain = (await useCases.readinessOfMembers(sim.deps, second.group))._unsafeUnwrap();
+    expect(second.readinessOf("ana")).toEqual({ mandateActive: true, payoutsEnabled: true });
+    expect(second.readinessOf("ana")).toEqual(readAgain("ana"));
+    // The group is the one createGroup stores.
+    expect((await sim.deps.groups.getGroup(second.group.id))._unsafeUnwrap()).toEqual(second.group);
+  });
+});

@@ -4,6 +4,7 @@ import { groupError } from "../group/group.errors.js";
 import * as G from "../group/group.js";
 import { actorName, type Group, type GroupActor, type GroupSettings } from "../group/group.js";
 import type { GroupId, MemberId } from "../group/ids.js";
+import type { ReadinessOf } from "../group/member-readiness.js";
 import type { PayoutOrderMethod } from "../group/payout-order.js";
 import { type CurrencyCode, checkChargeAmount, money } from "../money/index.js";
 import type { Person } from "../person/person.js";
@@ -13,7 +14,7 @@ import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { requireEntitled } from "./entitlements.js";
-import { personToJoin, readinessOfMembers } from "./load-people.js";
+import { personJoining, personToJoin, readinessOfMembers, readinessOfPeople } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
 export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
@@ -100,6 +101,18 @@ export function createGroup(
   deps: UseCaseDeps,
   command: CreateGroupCommand,
 ): ResultAsync<Group, UseCaseError> {
+  return createGroupWithReadiness(deps, command).map(({ group }) => group);
+}
+
+/**
+ * {@link createGroup}, with what the new group's one member, its creator, is ready for:
+ * their person as read (or made) before the commit, which is the person the commit stores,
+ * so a view of the new group needs no second read of the people ({@link readinessOfMembers}).
+ */
+export function createGroupWithReadiness(
+  deps: UseCaseDeps,
+  command: CreateGroupCommand,
+): ResultAsync<{ readonly group: Group; readonly readinessOf: ReadinessOf }, UseCaseError> {
   const amount = checkChargeAmount(money(command.contributionMinor, command.currency));
   if (amount.isErr()) return errAsync(amount.error);
   const now = deps.clock.now();
@@ -122,11 +135,11 @@ export function createGroup(
   const creator = group.members[0];
   if (creator === undefined) throw new Error("a new group has its creator as first member");
   return requireEntitled(deps, creator.id, "create_group")
-    .andThen(() => personToJoin(deps, creator))
-    .andThen((people) =>
+    .andThen(() => personJoining(deps, creator))
+    .andThen(({ person, changes }) =>
       deps.uow
         .commit({
-          people,
+          people: changes,
           groups: [{ state: group, expectedVersion: undefined }],
           rounds: [],
           outbox: [],
@@ -141,7 +154,7 @@ export function createGroup(
             },
           ],
         })
-        .map(() => group),
+        .map(() => ({ group, readinessOf: readinessOfPeople([person]) })),
     );
 }
 

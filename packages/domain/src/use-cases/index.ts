@@ -38,6 +38,7 @@ export {
   type CreateGroupCommand,
   closeGroup,
   createGroup,
+  createGroupWithReadiness,
   drawPayoutOrder,
   joinGroup,
   leaveGroup,

@@ -23,11 +23,25 @@ export function personToJoin(
   deps: UseCaseDeps,
   person: { readonly id: PersonId; readonly displayName: string },
 ): ResultAsync<readonly VersionedChange<Person>[], UseCaseError> {
+  return personJoining(deps, person).map(({ changes }) => changes);
+}
+
+/** {@link personToJoin}, with the person as they will be once stored: the one read, or the new one. */
+export function personJoining(
+  deps: UseCaseDeps,
+  person: { readonly id: PersonId; readonly displayName: string },
+): ResultAsync<
+  { readonly person: Person; readonly changes: readonly VersionedChange<Person>[] },
+  UseCaseError
+> {
   return deps.people.getPerson(person.id).andThen((stored) => {
-    if (stored) return okAsync([]);
+    if (stored) return okAsync({ person: stored, changes: [] });
     const created = createPerson({ ...person, createdAt: deps.clock.now() });
     if (created.isErr()) return errAsync(created.error);
-    return okAsync([{ state: created.value, expectedVersion: undefined }]);
+    return okAsync({
+      person: created.value,
+      changes: [{ state: created.value, expectedVersion: undefined }],
+    });
   });
 }
 
