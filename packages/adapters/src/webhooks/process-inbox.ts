@@ -75,6 +75,13 @@ export interface WebhookPassOptions {
    */
   readonly onWake?: (listener: () => void) => () => void;
   /**
+   * With `onWake`: how long a wake-up that comes while events are running waits before the
+   * pass claims for it (ms; default 0: at once), unless a running event ends first. Events
+   * delivered together then come in one claim (a transaction with a lock) instead of one
+   * each; a pass with nothing running claims at once.
+   */
+  readonly gatherWakeMs?: number;
+  /**
    * Whether the pass first gives back the claims this worker still holds (default true).
    * Only a failed pass leaves any that are not already free (a lease that ran out frees its
    * event by itself), so a loop whose last pass succeeded may skip the statement.
@@ -387,6 +394,9 @@ export function processWebhookInbox(
   const refillForMs = options.refillForMs ?? 0;
   if (!Number.isFinite(refillForMs) || refillForMs < 0)
     throw new RangeError(`refillForMs must be a non-negative number, got ${refillForMs}`);
+  const gatherWakeMs = options.gatherWakeMs ?? 0;
+  if (!Number.isFinite(gatherWakeMs) || gatherWakeMs < 0)
+    throw new RangeError(`gatherWakeMs must be a non-negative number, got ${gatherWakeMs}`);
   const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const limit = options.limit ?? 50;
@@ -421,6 +431,7 @@ export function processWebhookInbox(
           run,
           (max) => (Date.now() - passStarted < refillForMs ? claim(max) : undefined),
           wakeups,
+          gatherWakeMs,
         ),
       ),
     )
@@ -482,6 +493,7 @@ async function runKeys(
   run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
   claimMore: (max: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
   wakeups?: Wakeups,
+  gatherWakeMs = 0,
 ): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
   let report: WebhookPassReport = {
     ...EMPTY,
@@ -542,10 +554,22 @@ async function runKeys(
     }
     if (running.size === 0 && waiting.length === 0) break;
     // A running event's end frees a slot; a notification (when told of them) may bring events to claim.
+    // A wake-up waits `gatherWakeMs` for others to come with it (a running event's end does not).
     if (running.size > 0)
       await new Promise<void>((resolve) => {
-        if (!exhausted && wakeups !== undefined) wakeups.waiter = resolve;
-        void Promise.race(running).then(resolve);
+        let gathering: ReturnType<typeof setTimeout> | undefined;
+        const done = () => {
+          if (gathering !== undefined) clearTimeout(gathering);
+          resolve();
+        };
+        if (!exhausted && wakeups !== undefined)
+          wakeups.waiter =
+            gatherWakeMs > 0
+              ? () => {
+                  gathering ??= setTimeout(done, gatherWakeMs);
+                }
+              : done;
+        void Promise.race(running).then(done);
       });
     if (wakeups !== undefined) wakeups.waiter = undefined;
   }

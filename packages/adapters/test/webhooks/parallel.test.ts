@@ -391,6 +391,76 @@ describe("claiming more within a pass", () => {
     expect(listeners.size).toBe(0);
   });
 
+  it("a wake-up that comes while events run waits gatherWakeMs for others, so events delivered together come in one claim", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 8));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_600_000;
+    const listeners = new Set<() => void>();
+    const onWake = (listener: () => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    const wake = () => {
+      for (const l of listeners) l();
+    };
+    const run = async (gatherWakeMs: number, tag: string) => {
+      const sizes: number[] = [];
+      let hook: (() => Promise<void>) | undefined;
+      const first = eventOf(`round_gather_${tag}_a`, base);
+      const arriving = [
+        eventOf(`round_gather_${tag}_b`, base + 1),
+        eventOf(`round_gather_${tag}_c`, base + 2),
+      ];
+      hook = async () => {
+        // Two deliveries 20 ms apart, each with its wake-up, while this event is running.
+        (await inbox.receive(arriving[0]!))._unsafeUnwrap();
+        wake();
+        await sleep(20);
+        (await inbox.receive(arriving[1]!))._unsafeUnwrap();
+        wake();
+        await sleep(300);
+      };
+      const ctx: WebhookProcessorContext = {
+        deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+        inbox: {
+          ...wrap(inbox),
+          claimDue: (...args) =>
+            inbox.claimDue(...args).map((events) => {
+              sizes.push(events.length);
+              return events;
+            }),
+          markIgnored: (id, workerId, reason) => {
+            const h = hook;
+            hook = undefined;
+            return ResultAsync.fromSafePromise((h ?? (async () => {}))()).andThen(() =>
+              inbox.markIgnored(id, workerId, reason),
+            );
+          },
+        },
+        gateway: new ScriptedStripeReads(),
+        desk: new PrismaSupportDesk(db.prisma, clock),
+      };
+      (await inbox.receive(first))._unsafeUnwrap();
+      const report = (
+        await processWebhookInbox(ctx, {
+          workerId: `gather-${tag}`,
+          limit: 10,
+          concurrency: 4,
+          refillForMs: 60_000,
+          onWake,
+          gatherWakeMs,
+        })
+      )._unsafeUnwrap();
+      expect(report).toMatchObject({ claimed: 3, ignored: 3 });
+      return sizes.filter((n) => n > 0);
+    };
+    // Gathering: both deliveries in one claim.
+    expect(await run(150, "on")).toEqual([1, 2]);
+    // Not gathering: a claim for each wake-up.
+    expect(await run(0, "off")).toEqual([1, 1, 1]);
+    expect(listeners.size).toBe(0);
+  });
+
   it("refuses a negative refill time", () => {
     const clock = new ManualClock(Date.UTC(2026, 6, 6));
     const ctx: WebhookProcessorContext = {
