@@ -420,7 +420,7 @@ export function processWebhookInbox(
       : (ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0));
   // Told of wake-ups from before the first claim, so none between it and the refills is missed.
   const wakeups = options.onWake !== undefined ? new Wakeups(options.onWake) : undefined;
-  return released
+  const pass = released
     .andThen(() => claim(limit))
     .andThen((first) =>
       ResultAsync.fromSafePromise(
@@ -435,9 +435,9 @@ export function processWebhookInbox(
         ),
       ),
     )
-    .andThen(({ report, error }) => (error !== undefined ? errAsync(error) : okAsync(report)))
-    .andTee(() => wakeups?.stop())
-    .orTee(() => wakeups?.stop());
+    .andThen(({ report, error }) => (error !== undefined ? errAsync(error) : okAsync(report)));
+  // Unsubscribed however the pass ends: a result, an error, or a throw (a bug) rejecting it.
+  return wakeups === undefined ? pass : new ResultAsync(Promise.resolve(pass).finally(() => wakeups.stop()));
 }
 
 /** The wake-ups a pass is told of while it runs (see {@link WebhookPassOptions.onWake}). */

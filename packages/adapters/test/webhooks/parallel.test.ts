@@ -389,6 +389,20 @@ describe("claiming more within a pass", () => {
     expect((await pass("wake-lost", 10))._unsafeUnwrap()).toMatchObject({ claimed: 1 });
     expect((await pass("wake-lost", 10))._unsafeUnwrap()).toMatchObject({ claimed: 1, ignored: 1 });
     expect(listeners.size).toBe(0);
+    // A pass that throws (a bug) stops listening too.
+    const throwing: WebhookProcessorContext = {
+      ...ctx,
+      inbox: {
+        ...ctx.inbox,
+        claimDue: () => {
+          throw new Error("claim bug");
+        },
+      },
+    };
+    await expect(
+      processWebhookInbox(throwing, { workerId: "wake-throw", refillForMs: 60_000, onWake }),
+    ).rejects.toThrow("claim bug");
+    expect(listeners.size).toBe(0);
   });
 
   it("a wake-up that comes while events run waits gatherWakeMs for others, so events delivered together come in one claim", async () => {
