@@ -137,29 +137,32 @@ async function resetStatements(): Promise<void> {
 
 /**
  * With `--statements`: the statements run since the last reset, the most called first, per
- * unit: calls, and the server's execution time (ms; planning not included, nor parsing,
- * commits or the protocol's own work, which the stack CPU figures count).
+ * unit: calls, the server's execution time (ms; planning not included, nor parsing,
+ * commits or the protocol's own work, which the stack CPU figures count), and the rows
+ * returned or changed (a claim's events, a batch's rows).
  */
 async function printStatements(title: string, units: number): Promise<void> {
   if (!values.statements) return;
-  const rows = await prisma.$queryRawUnsafe<{ calls: bigint; ms: number; query: string }[]>(
-    `SELECT sum(calls) AS calls, sum(total_exec_time)::float8 AS ms,
+  const rows = await prisma.$queryRawUnsafe<{ calls: bigint; ms: number; rws: number; query: string }[]>(
+    `SELECT sum(calls) AS calls, sum(total_exec_time)::float8 AS ms, sum(rows)::float8 AS rws,
             regexp_replace(left(query, 140), '\\s+', ' ', 'g') AS query
        FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid
       WHERE d.datname = current_database()
-      GROUP BY 3 ORDER BY 1 DESC LIMIT 40`,
+      GROUP BY 4 ORDER BY 1 DESC LIMIT 40`,
   );
   const total = rows.reduce((sum, r) => sum + Number(r.calls), 0);
   const totalMs = rows.reduce((sum, r) => sum + r.ms, 0);
   console.log(
     `\n### Statements per ${title} (pg_stat_statements, top 40 of the phase; the bench's own polling included)\n`,
   );
-  console.log(`| per unit | exec ms per unit | statement |\n| -------- | ---------------- | --------- |`);
+  console.log(
+    `| per unit | exec ms per unit | rows per unit | statement |\n| -------- | ---------------- | ------------- | --------- |`,
+  );
   for (const r of rows)
     console.log(
-      `| ${fmt(Number(r.calls) / units, 1)} | ${fmt(r.ms / units, 2)} | \`${r.query.replaceAll("|", "\\|")}\` |`,
+      `| ${fmt(Number(r.calls) / units, 1)} | ${fmt(r.ms / units, 2)} | ${fmt(r.rws / units, 1)} | \`${r.query.replaceAll("|", "\\|")}\` |`,
     );
-  console.log(`| ${fmt(total / units, 1)} | ${fmt(totalMs / units, 2)} | (total of the top 40) |`);
+  console.log(`| ${fmt(total / units, 1)} | ${fmt(totalMs / units, 2)} | | (total of the top 40) |`);
 }
 
 // --- the stack (the API and the schedulers start after the set-up) -------------------------------

@@ -140,6 +140,11 @@ const webhooks = startWebhookProcessor(container.get(TOKENS.webhooks), {
   // A pass claims more as its slots free up (for up to 2 s, so a stop waits no longer than
   // that): an event arriving mid-pass does not wait for the pass's slowest key.
   refillForMs: 2_000,
+  // A wake-up that comes while events run waits up to 10 ms for the deliveries that come
+  // with it (Stripe sends several at once), so they are claimed together: fewer claim
+  // transactions per event, for at most 10 ms more before an event that arrived while
+  // the processor was busy starts.
+  gatherWakeMs: 10,
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
   metrics,

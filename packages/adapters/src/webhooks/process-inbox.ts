@@ -75,6 +75,13 @@ export interface WebhookPassOptions {
    */
   readonly onWake?: (listener: () => void) => () => void;
   /**
+   * With `onWake`: how long a wake-up that comes while events are running waits before the
+   * pass claims for it (ms; default 0: at once), unless a running event ends first. Events
+   * delivered together then come in one claim (a transaction with a lock) instead of one
+   * each; a pass with nothing running claims at once.
+   */
+  readonly gatherWakeMs?: number;
+  /**
    * Whether the pass first gives back the claims this worker still holds (default true).
    * Only a failed pass leaves any that are not already free (a lease that ran out frees its
    * event by itself), so a loop whose last pass succeeded may skip the statement.
@@ -387,6 +394,9 @@ export function processWebhookInbox(
   const refillForMs = options.refillForMs ?? 0;
   if (!Number.isFinite(refillForMs) || refillForMs < 0)
     throw new RangeError(`refillForMs must be a non-negative number, got ${refillForMs}`);
+  const gatherWakeMs = options.gatherWakeMs ?? 0;
+  if (!Number.isFinite(gatherWakeMs) || gatherWakeMs < 0)
+    throw new RangeError(`gatherWakeMs must be a non-negative number, got ${gatherWakeMs}`);
   const jitter = options.jitter ?? jitterFromId;
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const limit = options.limit ?? 50;
@@ -408,23 +418,44 @@ export function processWebhookInbox(
     options.releaseOwnClaims === false
       ? okAsync(0)
       : (ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0));
-  return released
+  // Told of wake-ups from before the first claim, so none between it and the refills is missed.
+  const wakeups = options.onWake !== undefined ? new Wakeups(options.onWake) : undefined;
+  const pass = released
     .andThen(() => claim(limit))
     .andThen((first) =>
       ResultAsync.fromSafePromise(
         runKeys(
-          first,
+          { keys: first, full: first.reduce((n, k) => n + k.events.length, 0) >= limit },
           concurrency,
+          limit,
           run,
-          (free) =>
-            Date.now() - passStarted < refillForMs
-              ? claim(Math.max(free, Math.min(limit, free * 4)))
-              : undefined,
-          options.onWake,
+          (max) => (Date.now() - passStarted < refillForMs ? claim(max) : undefined),
+          wakeups,
+          gatherWakeMs,
         ),
       ),
     )
     .andThen(({ report, error }) => (error !== undefined ? errAsync(error) : okAsync(report)));
+  // Unsubscribed however the pass ends: a result, an error, or a throw (a bug) rejecting it.
+  return wakeups === undefined ? pass : new ResultAsync(Promise.resolve(pass).finally(() => wakeups.stop()));
+}
+
+/** The wake-ups a pass is told of while it runs (see {@link WebhookPassOptions.onWake}). */
+class Wakeups {
+  /** How many have come so far. */
+  count = 0;
+  /** Called at each one (the pass waiting for a slot or a wake-up). */
+  waiter: (() => void) | undefined;
+  readonly #unsubscribe: () => void;
+  constructor(onWake: (listener: () => void) => () => void) {
+    this.#unsubscribe = onWake(() => {
+      this.count += 1;
+      this.waiter?.();
+    });
+  }
+  stop(): void {
+    this.#unsubscribe();
+  }
 }
 
 /** The claimed events of one ordering key, oldest first, and when their lease ends. */
@@ -433,79 +464,115 @@ interface Claimed {
   readonly leaseEnds: number;
 }
 
+/** A key's claimed events, and how many wake-ups the pass had been told of when the claim was sent. */
+interface ClaimedKey extends Claimed {
+  /** -1 for the pass's first claim, made before it subscribed to wake-ups. */
+  readonly wakesAtClaim: number;
+}
+
 /**
  * Works the keys' events with at most `concurrency` at once, each key's one after another.
- * When at least half the slots are free and no claimed key is waiting, `claimMore(free)`
+ * When at least half the slots are free and no claimed key is waiting, `claimMore(max)`
+ * (`max`: the free slots, up to four times as many, at most `limit`)
  * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
  * these included, so a key stays with one event at a time. After a storage error — the
  * work's or a claim's — no event is started; the ones running finish. Never rejects.
+ *
+ * Told of wake-ups (`onWake`), a pass claims again only when something may have become due
+ * since its last claim: a wake-up came after it was sent; it came back full (`max` rows: more
+ * may be due); or a key it was working on finished after a wake-up that came once that key
+ * was claimed (the new event may be that key's, which the claims in between skipped). Events
+ * that fall due by time alone (a retry's backoff, a dead processor's lease) wait for the next
+ * pass, which the polling loop starts at once after a pass that worked. Without wake-ups it
+ * claims again whenever half its slots are free, as it cannot know what arrived.
  */
 async function runKeys(
-  first: readonly Claimed[],
+  first: { readonly keys: readonly Claimed[]; readonly full: boolean },
   concurrency: number,
+  limit: number,
   run: (record: InboxEvent, leaseEnds: number) => ResultAsync<WebhookPassReport, StorageError>,
-  claimMore: (free: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
-  onWake?: (listener: () => void) => () => void,
+  claimMore: (max: number) => ResultAsync<readonly Claimed[], StorageError> | undefined,
+  wakeups?: Wakeups,
+  gatherWakeMs = 0,
 ): Promise<{ readonly report: WebhookPassReport; readonly error: StorageError | undefined }> {
-  let report: WebhookPassReport = { ...EMPTY, claimed: first.reduce((n, k) => n + k.events.length, 0) };
+  let report: WebhookPassReport = {
+    ...EMPTY,
+    claimed: first.keys.reduce((n, k) => n + k.events.length, 0),
+  };
   let error: StorageError | undefined;
-  const waiting = [...first];
+  // Wake-ups so far (subscribed before the first claim was sent, so it saw none of them).
+  const wakes = () => wakeups?.count ?? 0;
+  const waiting: ClaimedKey[] = first.keys.map((key) => ({ ...key, wakesAtClaim: 0 }));
   const running = new Set<Promise<void>>();
   let exhausted = false;
-  let wakeWaiter: (() => void) | undefined;
-  // Notifications so far: one that came while a claim was in flight (its snapshot may have
-  // missed the event) makes the loop claim again instead of waiting.
-  let wakes = 0;
-  const unsubscribe = onWake?.(() => {
-    wakes += 1;
-    wakeWaiter?.();
-  });
-  const work = async (key: Claimed): Promise<void> => {
+  // With wake-ups: the count when the last claim was sent (one that came while a claim was
+  // in flight, whose snapshot may have missed the event, makes the loop claim again), and
+  // whether something may be due that no wake-up since then tells of.
+  let wakesAtLastClaim = 0;
+  let mayBeDue = first.full;
+  const work = async (key: ClaimedKey): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
       const result = await run(record, key.leaseEnds);
       if (result.isErr()) error ??= result.error;
       else report = plus(report, result.value);
     }
+    // An event of this key that arrived after it was claimed was skipped by every claim since.
+    if (wakes() > key.wakesAtClaim) mayBeDue = true;
   };
   for (;;) {
     while (error === undefined && running.size < concurrency && waiting.length > 0) {
-      const key = waiting.shift() as Claimed;
+      const key = waiting.shift() as ClaimedKey;
       const task: Promise<void> = work(key).finally(() => running.delete(task));
       running.add(task);
     }
     if (error !== undefined) break;
     const free = concurrency - running.size;
-    if (!exhausted && waiting.length === 0 && free * 2 >= concurrency) {
-      const wakesBefore = wakes;
-      const more = claimMore(free);
+    const worthClaiming = wakeups === undefined || mayBeDue || wakes() !== wakesAtLastClaim;
+    if (!exhausted && waiting.length === 0 && free * 2 >= concurrency && worthClaiming) {
+      const wakesBefore = wakes();
+      const max = Math.max(free, Math.min(limit, free * 4));
+      const more = claimMore(max);
       if (more === undefined) exhausted = true;
       else {
+        wakesAtLastClaim = wakesBefore;
+        mayBeDue = false;
         const claimed = await more;
         if (claimed.isErr()) {
           error ??= claimed.error;
           break;
         }
-        report = {
-          ...report,
-          claimed: report.claimed + claimed.value.reduce((n, k) => n + k.events.length, 0),
-        };
-        waiting.push(...claimed.value);
+        const count = claimed.value.reduce((n, k) => n + k.events.length, 0);
+        // A full claim may have left due events behind.
+        if (count >= max) mayBeDue = true;
+        report = { ...report, claimed: report.claimed + count };
+        waiting.push(...claimed.value.map((key) => ({ ...key, wakesAtClaim: wakesBefore })));
         // Nothing due now: wait for a running key to finish, or a notification, before asking again.
-        if (claimed.value.length > 0 || wakes !== wakesBefore) continue;
+        if (claimed.value.length > 0 || wakes() !== wakesBefore) continue;
         if (running.size === 0) break;
       }
     }
     if (running.size === 0 && waiting.length === 0) break;
     // A running event's end frees a slot; a notification (when told of them) may bring events to claim.
+    // A wake-up waits `gatherWakeMs` for others to come with it (a running event's end does not).
     if (running.size > 0)
       await new Promise<void>((resolve) => {
-        if (!exhausted) wakeWaiter = resolve;
-        void Promise.race(running).then(resolve);
+        let gathering: ReturnType<typeof setTimeout> | undefined;
+        const done = () => {
+          if (gathering !== undefined) clearTimeout(gathering);
+          resolve();
+        };
+        if (!exhausted && wakeups !== undefined)
+          wakeups.waiter =
+            gatherWakeMs > 0
+              ? () => {
+                  gathering ??= setTimeout(done, gatherWakeMs);
+                }
+              : done;
+        void Promise.race(running).then(done);
       });
-    wakeWaiter = undefined;
+    if (wakeups !== undefined) wakeups.waiter = undefined;
   }
-  unsubscribe?.();
   await Promise.all(running);
   return { report, error };
 }

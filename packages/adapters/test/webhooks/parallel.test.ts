@@ -293,6 +293,188 @@ describe("claiming more within a pass", () => {
     ).toMatchObject({ claimed: 1 });
   });
 
+  it("told of wake-ups, claims again only after one, after a full claim, or for a held key's later event", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 7));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_500_000;
+    const listeners = new Set<() => void>();
+    const onWake = (listener: () => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    const wake = () => {
+      for (const l of listeners) l();
+    };
+    let claims = 0;
+    const order: string[] = [];
+    let onFirstMark: (() => Promise<void>) | undefined;
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        claimDue: (...args) => {
+          claims += 1;
+          return inbox.claimDue(...args);
+        },
+        markIgnored: (id, workerId, reason) => {
+          order.push(id);
+          const hook = onFirstMark;
+          onFirstMark = undefined;
+          return ResultAsync.fromSafePromise((hook ?? (async () => {}))()).andThen(() =>
+            inbox.markIgnored(id, workerId, reason),
+          );
+        },
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    const pass = (workerId: string, limit: number) =>
+      processWebhookInbox(ctx, { workerId, limit, concurrency: 2, refillForMs: 60_000, onWake });
+
+    // No wake-up: one claim, and the pass ends once its events are done.
+    const quiet = [1, 2, 3].map((i) => eventOf(`round_wake_q${i}`, base + i));
+    for (const e of quiet) (await inbox.receive(e))._unsafeUnwrap();
+    expect((await pass("wake-quiet", 10))._unsafeUnwrap()).toMatchObject({ claimed: 3, ignored: 3 });
+    expect(claims).toBe(1);
+    // The same without wake-ups claims again as slots free up, not knowing what arrived.
+    claims = 0;
+    for (const e of [4, 5, 6].map((i) => eventOf(`round_wake_q${i}`, base + i)))
+      (await inbox.receive(e))._unsafeUnwrap();
+    expect(
+      (
+        await processWebhookInbox(ctx, {
+          workerId: "no-wake",
+          limit: 10,
+          concurrency: 2,
+          refillForMs: 60_000,
+        })
+      )._unsafeUnwrap(),
+    ).toMatchObject({ claimed: 3 });
+    expect(claims).toBeGreaterThan(1);
+
+    // A full claim may leave due events behind: the pass claims again without a wake-up.
+    claims = 0;
+    const many = [7, 8, 9].map((i) => eventOf(`round_wake_f${i}`, base + i));
+    for (const e of many) (await inbox.receive(e))._unsafeUnwrap();
+    expect((await pass("wake-full", 2))._unsafeUnwrap()).toMatchObject({ claimed: 3, ignored: 3 });
+    expect(claims).toBeGreaterThan(1);
+
+    // Events arriving with a wake-up while the pass works, one of them of the key it is
+    // working on (skipped by the claim the wake-up brings): both are taken in this pass,
+    // the held key's after its earlier event.
+    claims = 0;
+    order.length = 0;
+    const first = eventOf("round_wake_a", base + 10);
+    (await inbox.receive(first))._unsafeUnwrap();
+    const arriving = [eventOf("round_wake_a", base + 11), eventOf("round_wake_b", base + 12)];
+    onFirstMark = async () => {
+      for (const e of arriving) (await inbox.receive(e))._unsafeUnwrap();
+      wake();
+      // Let the pass claim (and skip the held key's event) before this event is recorded.
+      await sleep(50);
+    };
+    expect((await pass("wake-arrive", 10))._unsafeUnwrap()).toMatchObject({ claimed: 3, ignored: 3 });
+    expect(new Set(order)).toEqual(new Set([first, ...arriving].map((e) => e.id)));
+    expect(order.indexOf(arriving[0]!.id)).toBeGreaterThan(order.indexOf(first.id));
+    expect(claims).toBeLessThanOrEqual(3);
+
+    // An event that arrives with no wake-up (a lost notification) waits for the next pass.
+    claims = 0;
+    const unannounced = eventOf("round_wake_c", base + 13);
+    onFirstMark = async () => {
+      (await inbox.receive(unannounced))._unsafeUnwrap();
+    };
+    const lone = eventOf("round_wake_d", base + 14);
+    (await inbox.receive(lone))._unsafeUnwrap();
+    expect((await pass("wake-lost", 10))._unsafeUnwrap()).toMatchObject({ claimed: 1 });
+    expect((await pass("wake-lost", 10))._unsafeUnwrap()).toMatchObject({ claimed: 1, ignored: 1 });
+    expect(listeners.size).toBe(0);
+    // A pass that throws (a bug) stops listening too.
+    const throwing: WebhookProcessorContext = {
+      ...ctx,
+      inbox: {
+        ...ctx.inbox,
+        claimDue: () => {
+          throw new Error("claim bug");
+        },
+      },
+    };
+    await expect(
+      processWebhookInbox(throwing, { workerId: "wake-throw", refillForMs: 60_000, onWake }),
+    ).rejects.toThrow("claim bug");
+    expect(listeners.size).toBe(0);
+  });
+
+  it("a wake-up that comes while events run waits gatherWakeMs for others, so events delivered together come in one claim", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 8));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_600_000;
+    const listeners = new Set<() => void>();
+    const onWake = (listener: () => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    const wake = () => {
+      for (const l of listeners) l();
+    };
+    const run = async (gatherWakeMs: number, tag: string) => {
+      const sizes: number[] = [];
+      let hook: (() => Promise<void>) | undefined;
+      const first = eventOf(`round_gather_${tag}_a`, base);
+      const arriving = [
+        eventOf(`round_gather_${tag}_b`, base + 1),
+        eventOf(`round_gather_${tag}_c`, base + 2),
+      ];
+      hook = async () => {
+        // Two deliveries 20 ms apart, each with its wake-up, while this event is running.
+        (await inbox.receive(arriving[0]!))._unsafeUnwrap();
+        wake();
+        await sleep(20);
+        (await inbox.receive(arriving[1]!))._unsafeUnwrap();
+        wake();
+        await sleep(300);
+      };
+      const ctx: WebhookProcessorContext = {
+        deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+        inbox: {
+          ...wrap(inbox),
+          claimDue: (...args) =>
+            inbox.claimDue(...args).map((events) => {
+              sizes.push(events.length);
+              return events;
+            }),
+          markIgnored: (id, workerId, reason) => {
+            const h = hook;
+            hook = undefined;
+            return ResultAsync.fromSafePromise((h ?? (async () => {}))()).andThen(() =>
+              inbox.markIgnored(id, workerId, reason),
+            );
+          },
+        },
+        gateway: new ScriptedStripeReads(),
+        desk: new PrismaSupportDesk(db.prisma, clock),
+      };
+      (await inbox.receive(first))._unsafeUnwrap();
+      const report = (
+        await processWebhookInbox(ctx, {
+          workerId: `gather-${tag}`,
+          limit: 10,
+          concurrency: 4,
+          refillForMs: 60_000,
+          onWake,
+          gatherWakeMs,
+        })
+      )._unsafeUnwrap();
+      expect(report).toMatchObject({ claimed: 3, ignored: 3 });
+      return sizes.filter((n) => n > 0);
+    };
+    // Gathering: both deliveries in one claim.
+    expect(await run(150, "on")).toEqual([1, 2]);
+    // Not gathering: a claim for each wake-up.
+    expect(await run(0, "off")).toEqual([1, 1, 1]);
+    expect(listeners.size).toBe(0);
+  });
+
   it("refuses a negative refill time", () => {
     const clock = new ManualClock(Date.UTC(2026, 6, 6));
     const ctx: WebhookProcessorContext = {
