@@ -1312,7 +1312,11 @@ const OUTBOX_CLAIM_LOCK: NamedStatement = {
  * live lease, leased to `workerId`. The due rows are walked in sequence order through
  * outbox_effects_due_idx; the per-aggregate check is an index probe of
  * outbox_effects_pending_aggregate_idx. The predicates repeat the partial indexes' with
- * literals, so the planner can prove they apply.
+ * literals, so the planner can prove they apply. `OFFSET 0` keeps the check a probe per row
+ * (a subplan), never an anti-join: on a 6,500-row table the planner joined against a scan
+ * of the whole table, and a claim read ~34,000 buffers in bench/webhook-costs.ts (~1,500
+ * with the probe; probably `FOR UPDATE`'s recheck of each row changed meanwhile ran the
+ * scan again).
  */
 export function outboxClaimStatement(
   workerId: string,
@@ -1332,7 +1336,8 @@ export function outboxClaimStatement(
              SELECT 1 FROM outbox_effects h
               WHERE h.status = 'pending'
                 AND h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id
-                AND h.claimed_until > $2)
+                AND h.claimed_until > $2
+             OFFSET 0)
          ORDER BY o.sequence
          LIMIT $4
            FOR UPDATE OF o)
