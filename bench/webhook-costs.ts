@@ -4,7 +4,7 @@
  * emulator and PostgreSQL, database commits and write transactions — per event, in the
  * steady state, deterministic or nearly so (unlike latencies on a shared machine).
  *
- *   npx tsx bench/webhook-costs.ts [--events 600] [--rate 200] [--warm 100]
+ *   npx tsx bench/webhook-costs.ts [--events 600] [--rate 200] [--warm 100] [--statements]
  *
  * The stack of bench/webhooks.ts part (b) (the apps from their `dist`; build first), one
  * scheduler, the same events (each a real `checkout.session.completed` moving a seeded held
@@ -12,13 +12,17 @@
  * node-postgres queries per process and reports them with the process's CPU on SIGUSR2.
  * `--warm` events go first, untimed (JIT, prepared statements, pools); then `--events` at
  * `--rate` per second, open loop, and the run waits for every one to be processed and for
- * the outbox to be empty (the follow-on work of an event counts too).
+ * the outbox to be empty (the follow-on work of an event counts too). PostgreSQL's CPU is also
+ * shown by kind of process (client backends, WAL writer, checkpointer, …; live ones only).
+ * With `--statements`, the server is restarted with pg_stat_statements loaded and the timed
+ * phase's statements are printed per event with their execution and planning time.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { outboxClaimStatement, resolveDatabaseUrl } from "@susu/adapters";
 import { EmulatorControl } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     rate: { type: "string", default: "200" },
     warm: { type: "string", default: "100" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-webhook-costs.log") },
+    statements: { type: "boolean", default: false },
   },
 });
 const EVENTS = Number(values.events);
@@ -58,7 +63,27 @@ process.env.SUSU_PG_TRACE_DIR = traceDir;
 process.env.NODE_OPTIONS = `--import ${join(here, "pg-trace.mjs")}`;
 
 writeFileSync(values.log, "");
-const { dir: pgDir, database } = await embeddedPostgres("susu-bench-wh-costs-", "susu_bench_wh_costs");
+const { dir: pgDir, database } = await statementsCounted(
+  await embeddedPostgres("susu-bench-wh-costs-", "susu_bench_wh_costs"),
+);
+
+/** With `--statements`: the server restarted with pg_stat_statements loaded (as bench/rounds.ts does). */
+async function statementsCounted(pg: Awaited<ReturnType<typeof embeddedPostgres>>) {
+  if (!values.statements) return pg;
+  const admin = prismaOn(pg.database.connectionString);
+  await admin.$executeRawUnsafe("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+  await admin.$executeRawUnsafe("ALTER SYSTEM SET pg_stat_statements.track_planning = on");
+  await admin.$disconnect();
+  await pg.database.close();
+  const database = await resolveDatabaseUrl({
+    env: { SUSU_PG_DATA_DIR: pg.dir },
+    embeddedDatabase: "susu_bench_wh_costs",
+  });
+  const again = prismaOn(database.connectionString);
+  await again.$executeRawUnsafe("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  await again.$disconnect();
+  return { dir: pg.dir, database };
+}
 const prisma = prismaOn(database.connectionString);
 const emulator = await startEmulatorProcess({ fees: false });
 const config: StackConfig = {
@@ -158,8 +183,9 @@ async function snapshot(children: readonly AppProcess[], tag: string): Promise<M
   return out;
 }
 
-/** CPU-ms used so far by this database's PostgreSQL processes (the postmaster's children, live ones). */
-function postgresCpuMs(): number {
+/** CPU-ms used so far by this database's PostgreSQL processes (the postmaster's children, live ones), by kind of process: "client backends", "walwriter", "autovacuum worker", …. */
+function postgresCpuByKind(): Map<string, number> {
+  const byKind = new Map<string, number>();
   const tick = 10; // CLK_TCK 100 on Linux
   const procs = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
   const stat = (pid: string) => {
@@ -178,20 +204,34 @@ function postgresCpuMs(): number {
       return false;
     }
   });
-  if (postmaster === undefined) return Number.NaN;
-  let total = stat(postmaster)?.cpu ?? 0;
+  if (postmaster === undefined) return new Map([["postmaster", Number.NaN]]);
+  byKind.set("postmaster", stat(postmaster)?.cpu ?? 0);
   for (const pid of procs) {
     const s = stat(pid);
-    if (s?.ppid === Number(postmaster)) total += s.cpu;
+    if (s?.ppid !== Number(postmaster)) continue;
+    let title = "?";
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+    } catch {}
+    // "postgres: user db 127.0.0.1(port) idle" is a client backend; others name their role.
+    const kind = /^postgres: (\S+ \S+ [\d.:]+\(\d+\)|\S+ \S+ \[local\])/.test(title)
+      ? "client backends"
+      : title
+          .replace(/^postgres: /, "")
+          .split(" ")
+          .slice(0, 2)
+          .join(" ");
+    byKind.set(kind, (byKind.get(kind) ?? 0) + s.cpu);
   }
-  return total;
+  return byKind;
 }
 
 const scheduler = await startScheduler(config, "costs-scheduler");
 await sendAndDrain(events.slice(0, WARM), Math.min(RATE, 100));
 const timed = events.slice(WARM);
 const before = await snapshot([api, scheduler], "a");
-const pgBefore = postgresCpuMs();
+const pgBefore = postgresCpuByKind();
+if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_reset()::text");
 const commitsBefore = await xactCommits(prisma);
 const xidBefore = await nextXid(prisma);
 const t0 = performance.now();
@@ -200,7 +240,9 @@ const seconds = (performance.now() - t0) / 1000;
 await sleep(1_100);
 const commits = (await xactCommits(prisma)) - commitsBefore;
 const writes = (await nextXid(prisma)) - xidBefore;
-const pgCpu = postgresCpuMs() - pgBefore;
+const pgAfter = postgresCpuByKind();
+const pgCpu =
+  [...pgAfter.values()].reduce((a, b) => a + b, 0) - [...pgBefore.values()].reduce((a, b) => a + b, 0);
 const after = await snapshot([api, scheduler], "b");
 const held = await countHeldIn(
   prisma,
@@ -235,6 +277,44 @@ for (const [role, e] of perRole) {
   if (role !== "emulator") rows.push([`${role} statements / event`, fmt(total / n, 2)]);
 }
 console.log(table(["per event", "value"], rows));
+console.log("\nPostgreSQL CPU-ms per event by process (live processes; one that exited is not counted)\n");
+console.log(
+  table(
+    ["process", "CPU-ms / event"],
+    [...pgAfter]
+      .map(([kind, cpu]): [string, number] => [kind, cpu - (pgBefore.get(kind) ?? 0)])
+      .filter(([, cpu]) => cpu > 0)
+      .sort((x, y) => y[1] - x[1])
+      .map(([kind, cpu]) => [kind, fmt(cpu / n, 2)]),
+  ),
+);
+if (values.statements) {
+  const stats = await prisma.$queryRawUnsafe<
+    { calls: bigint; exec: number; plan: number; blocks: bigint; query: string }[]
+  >(
+    `SELECT sum(calls) AS calls, sum(total_exec_time)::float8 AS exec, sum(total_plan_time)::float8 AS plan,
+            sum(shared_blks_hit + shared_blks_read) AS blocks,
+            regexp_replace(left(query, 120), '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid
+      WHERE d.datname = current_database()
+      GROUP BY 5 ORDER BY 2 DESC LIMIT 25`,
+  );
+  console.log(
+    "\nPostgreSQL statements of the timed phase (pg_stat_statements; time in ms per event, wall time: waits and a loaded machine count)\n",
+  );
+  console.log(
+    table(
+      ["calls / event", "exec ms", "plan ms", "buffers / call", "statement"],
+      stats.map((r) => [
+        fmt(Number(r.calls) / n, 2),
+        fmt(r.exec / n, 3),
+        fmt(r.plan / n, 3),
+        fmt(Number(r.blocks) / Math.max(1, Number(r.calls)), 0),
+        `\`${r.query.replaceAll("|", "\\|")}\``,
+      ]),
+    ),
+  );
+}
 for (const [role, e] of perRole) {
   if (role === "emulator") continue;
   console.log(`\n${role}: statements per event\n`);
@@ -247,6 +327,35 @@ for (const [role, e] of perRole) {
         .map(([k, v]) => [k.replace(/\|/g, "\\|"), fmt(v / n, 2)]),
     ),
   );
+}
+
+if (values.statements) {
+  // The claim as the dispatcher would run it now that nothing is pending (rolled back): what
+  // it reads beyond the pending rows (index entries and row versions the churn left) shows.
+  const tables = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(
+    `SELECT relname, n_live_tup, n_dead_tup, n_tup_upd, n_tup_hot_upd, autovacuum_count, vacuum_count
+       FROM pg_stat_user_tables WHERE relname IN ('outbox_effects', 'webhook_events', 'held_payments')
+      ORDER BY relname`,
+  );
+  console.log("\nTables after the run (pg_stat_user_tables)\n");
+  console.log(
+    table(
+      Object.keys(tables[0] ?? {}),
+      tables.map((t) => Object.values(t).map(String)),
+    ),
+  );
+  const claim = outboxClaimStatement("bench-explain", Date.now(), 60_000, 500);
+  const plan = await prisma
+    .$transaction(async (tx) => {
+      const lines = await tx.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(
+        `EXPLAIN (ANALYZE, BUFFERS) ${claim.text}`,
+        ...claim.values,
+      );
+      throw Object.assign(new Error("rolled back"), { lines });
+    })
+    .catch((e: { lines?: { "QUERY PLAN": string }[] }) => e.lines ?? []);
+  console.log("\nThe outbox claim after the run, nothing pending (EXPLAIN ANALYZE, rolled back)\n");
+  console.log(plan.map((l) => `    ${l["QUERY PLAN"]}`).join("\n"));
 }
 
 await scheduler.stop();

@@ -67,6 +67,14 @@ export interface NamedStatement {
   readonly name: string;
   readonly text: string;
   readonly values: readonly unknown[];
+  /**
+   * The same write as a part of another statement's `WITH` (a data-modifying CTE), so the
+   * two can be sent as one statement: one `UPDATE`/`INSERT`/`DELETE … RETURNING` (no `WITH`
+   * of its own: CTEs cannot nest one), its parameters numbered from `$${after + 1}` in the
+   * order of `values`, writing only where the SQL condition `gate` holds, and returning what
+   * the statement returns. Absent: it can only be sent on its own.
+   */
+  readonly part?: (after: number, gate: string) => string;
 }
 
 /**

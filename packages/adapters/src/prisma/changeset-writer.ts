@@ -993,8 +993,11 @@ export function singleStatementRoundCommit(
 // full transaction decides (a stale version). Every part runs in full, whatever the others do.
 // $1–$19 the payment, $20 expected version, $21 outbox rows, $22 due, $23 created, $24 audit
 // rows, $25–$27 the completion or nulls.
+// With a statement folded in ({@link singleStatementHeldPaymentCommitWith}), its part `f` follows,
+// its parameters from $28, gated the same way, and its rows come back as JSON in `finished`.
 const HELD_PAYMENT_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
-const CHANGED_HELD_PAYMENT_COMMIT_SQL = `
+const HELD_PAYMENT_PARAMS = 27;
+const CHANGED_HELD_PAYMENT_COMMIT_SQL = (folded?: NonNullable<NamedStatement["part"]>) => `
   WITH g AS (UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
               WHERE id = $1 AND version = $20::int
              RETURNING id),
@@ -1003,8 +1006,15 @@ const CHANGED_HELD_PAYMENT_COMMIT_SQL = `
   d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                completed_at = $27::timestamptz
          WHERE EXISTS (SELECT 1 FROM g) AND $25::text IS NOT NULL
-           AND id = $25 AND claimed_by = $26 AND status = 'pending')
-  SELECT count(*)::int AS written FROM g`;
+           AND id = $25 AND claimed_by = $26 AND status = 'pending')${
+             folded === undefined
+               ? `
+  SELECT count(*)::int AS written FROM g`
+               : `,
+  f AS (${folded(HELD_PAYMENT_PARAMS, "EXISTS (SELECT 1 FROM g)")})
+  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished`
+           }`;
+const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL();
 
 /**
  * The whole changeset as one statement when it is a change of one existing held payment
@@ -1034,7 +1044,7 @@ export function singleStatementHeldPaymentCommit(
   const done = changes.outboxDone;
   return {
     name: "susu_commit_held_payment",
-    text: CHANGED_HELD_PAYMENT_COMMIT_SQL,
+    text: CHANGED_HELD_PAYMENT_SQL,
     values: [
       ...heldPaymentValues(change, at).values,
       change.expectedVersion,
@@ -1047,4 +1057,38 @@ export function singleStatementHeldPaymentCommit(
       done === undefined ? null : toDate(done.at).toISOString(),
     ],
   };
+}
+
+/** The folded statements by the names of what they fold: one text per name, built once. */
+const foldedTexts = new Map<string, string>();
+
+/**
+ * {@link singleStatementHeldPaymentCommit} with `statement`'s write folded in as one more
+ * part (its {@link NamedStatement.part}), gated on the payment's version-checked `UPDATE`
+ * like every other part: one statement, atomic on its own, that stores the change and the
+ * statement's write together or — the payment not at the expected version — neither. Its
+ * row: `written` (1 when stored, else 0) and `finished`, the statement's rows as JSON (null
+ * when none). Undefined when the changeset is not of that shape or the statement has no part.
+ * `statement`'s name stands for its part's text, as every statement's name stands for its text.
+ */
+export function singleStatementHeldPaymentCommitWith(
+  changes: Changeset,
+  at: Instant,
+  statement: NamedStatement,
+): NamedStatement | undefined {
+  const part = statement.part;
+  if (part === undefined) return undefined;
+  const single = singleStatementHeldPaymentCommit(changes, at);
+  if (single === undefined) return undefined;
+  if (single.values.length !== HELD_PAYMENT_PARAMS)
+    throw new Error(
+      `a held payment's commit has ${single.values.length} parameters, not ${HELD_PAYMENT_PARAMS}`,
+    );
+  const name = `${single.name}+${statement.name}`;
+  let text = foldedTexts.get(name);
+  if (text === undefined) {
+    text = CHANGED_HELD_PAYMENT_COMMIT_SQL(part);
+    foldedTexts.set(name, text);
+  }
+  return { name, text, values: [...single.values, ...statement.values] };
 }

@@ -27,12 +27,14 @@ export {
   type UnbalancedLedgerTransaction,
 } from "./prisma-ledger-store.js";
 export {
+  type DeferredCommit,
   DUE_GROUPS_MAX,
   GROUPS_OF_PERSON_MAX,
   HELD_PAYMENTS_PAGE_MAX,
   OPEN_HELD_PAYMENTS_OF_SELLER_MAX,
   OUTBOX_CLAIM_MAX,
   OUTBOX_ERROR_MAX_CHARS,
+  outboxClaimStatement,
   PEOPLE_READ_MAX,
   PrismaStore,
   type PrismaStoreOptions,

@@ -61,6 +61,7 @@ import {
   OUTBOX_COMPLETE_SQL,
   singleStatementCommit,
   singleStatementHeldPaymentCommit,
+  singleStatementHeldPaymentCommitWith,
   singleStatementRoundCommit,
   writeChangeset,
 } from "./changeset-writer.js";
@@ -104,6 +105,20 @@ export interface PrismaStoreOptions {
   readonly transactionTimeoutMs?: number;
   /** Longest a commit waits for a connection to start its transaction, in ms. Default 5 000. */
   readonly transactionMaxWaitMs?: number;
+}
+
+/**
+ * A commit not written yet ({@link PrismaStore.deferCommit}), to be written with the
+ * statement that records what caused it (a webhook event's result).
+ */
+export interface DeferredCommit {
+  /**
+   * Writes the changeset and `statement` together — one statement when `statement` can be
+   * folded in ({@link NamedStatement.part}), else one transaction — answering the
+   * statement's rows. The checks are {@link PrismaStore.commit}'s: a stale version is a
+   * `version_conflict`, and neither is stored; a refusal (of either) stores neither.
+   */
+  withResult(statement: NamedStatement): ResultAsync<readonly unknown[], StorageError>;
 }
 
 /** Most effects one claim may lease: a limit on everything, and a bound on one dispatcher pass. */
@@ -949,9 +964,7 @@ export class PrismaStore
               // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
               // stored, and the transaction below gives the answer the full path gives. Anything
               // else (the connection lost, the outcome unknown) is reported as it is.
-              const failure = classifyDatabaseError(error).kind;
-              if (failure !== "unique_violation" && failure !== "refused" && failure !== "write_conflict")
-                throw error;
+              if (!decidedByTheTransaction(error)) throw error;
             }
             // Nothing was written: the group or round was not as this change expected. The transaction decides.
             return inTransaction();
@@ -977,26 +990,88 @@ export class PrismaStore
     return fromDatabase(async () => {
       const open = await openTransaction(this.#prisma, limits);
       if (open === undefined) return undefined;
+      // A held payment's change in one statement, in the transaction; of another shape, or not
+      // stored by it, the changeset's writes decide.
+      const single = singleStatementHeldPaymentCommit(changes, at);
+      let current = open;
       try {
-        // A held payment's change in one statement; not stored as it (a stale version), or of
-        // another shape, the changeset's writes decide, in the same transaction.
-        const single = singleStatementHeldPaymentCommit(changes, at);
         const written =
           single === undefined ? 0 : ((await open.run<{ written: number }>(single)).rows[0]?.written ?? 0);
         if (written !== 1) await writeChangeset(open.run, changes, at);
       } catch (error) {
         await open.rollback();
-        throw error;
+        // Refused by a rule or rolled back by a deadlock or a serialization failure, the one
+        // statement stored nothing and the transaction is over: as in commit, the changeset's
+        // writes decide, in a transaction of their own. Anything else is reported as it is.
+        if (single === undefined || !decidedByTheTransaction(error)) throw error;
+        const again = await openTransaction(this.#prisma, limits);
+        if (again === undefined) throw error;
+        current = again;
+        try {
+          await writeChangeset(again.run, changes, at);
+        } catch (failure) {
+          await again.rollback();
+          throw failure;
+        }
       }
+      const chosen = current;
       return {
-        run: open.run,
-        rollback: () => open.rollback(),
+        run: chosen.run,
+        rollback: () => chosen.rollback(),
         commit: async () => {
-          await open.commit();
+          await chosen.commit();
           this.#committed(changes);
         },
       };
     }, commitContext(changes));
+  }
+
+  /**
+   * A change of one held payment in {@link commit}'s single-statement shape, not written yet:
+   * written later together with another statement's write, in one statement (see
+   * {@link DeferredCommit}). `undefined` for any other changeset, or when the client has no
+   * pool to send one statement on.
+   */
+  deferCommit(changes: Changeset): DeferredCommit | undefined {
+    if (poolOf(this.#prisma) === undefined) return undefined;
+    const at = this.#clock.now();
+    if (singleStatementHeldPaymentCommit(changes, at) === undefined) return undefined;
+    const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
+    const inTransaction = (statement: NamedStatement) =>
+      runTransaction(this.#prisma, limits, async (run) => {
+        await writeChangeset(run, changes, at);
+        return (await run<unknown>(statement)).rows;
+      });
+    return {
+      withResult: (statement) =>
+        fromDatabase(async (): Promise<readonly unknown[]> => {
+          const folded = singleStatementHeldPaymentCommitWith(changes, at, statement);
+          if (folded !== undefined) {
+            try {
+              const { rows } = await runAtomicStatement<{ written: number; finished: unknown[] | null }>(
+                this.#prisma,
+                limits,
+                folded,
+              );
+              const row = rows[0];
+              if (row?.written === 1) {
+                this.#committed(changes);
+                return row.finished ?? [];
+              }
+            } catch (error) {
+              // As in commit: refused by a rule, or rolled back by a deadlock or a
+              // serialization failure, nothing was stored, and the transaction gives the answer.
+              if (!decidedByTheTransaction(error)) throw error;
+            }
+          }
+          // Not written (the payment not at the expected version), or no part to fold: the
+          // changeset's writes decide — a stale version is a version_conflict, nothing stored —
+          // and the statement runs after them, in the same transaction.
+          const rows = await inTransaction(statement);
+          this.#committed(changes);
+          return rows;
+        }, commitContext(changes)),
+    };
   }
 
   /**
@@ -1237,7 +1312,11 @@ const OUTBOX_CLAIM_LOCK: NamedStatement = {
  * live lease, leased to `workerId`. The due rows are walked in sequence order through
  * outbox_effects_due_idx; the per-aggregate check is an index probe of
  * outbox_effects_pending_aggregate_idx. The predicates repeat the partial indexes' with
- * literals, so the planner can prove they apply.
+ * literals, so the planner can prove they apply. `OFFSET 0` keeps the check a probe per row
+ * (a subplan), never an anti-join: on a 6,500-row table the planner joined against a scan
+ * of the whole table, and a claim read ~34,000 buffers in bench/webhook-costs.ts (~1,500
+ * with the probe; probably `FOR UPDATE`'s recheck of each row changed meanwhile ran the
+ * scan again).
  */
 export function outboxClaimStatement(
   workerId: string,
@@ -1257,7 +1336,8 @@ export function outboxClaimStatement(
              SELECT 1 FROM outbox_effects h
               WHERE h.status = 'pending'
                 AND h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id
-                AND h.claimed_until > $2)
+                AND h.claimed_until > $2
+             OFFSET 0)
          ORDER BY o.sequence
          LIMIT $4
            FOR UPDATE OF o)
@@ -1647,4 +1727,14 @@ function commitContext(changes: Changeset): FailureContext {
         ? { type: "marketplace_charge" as const, id: charge.state.id }
         : undefined);
   return aggregate ? { operation: "commit", aggregate } : { operation: "commit" };
+}
+
+/**
+ * A failure of a single-statement commit after which the full transaction decides: refused by a
+ * rule (a key taken, a check) or rolled back by a deadlock or a serialization failure — nothing
+ * was stored. Anything else (the connection lost, the outcome unknown) is reported as it is.
+ */
+function decidedByTheTransaction(error: unknown): boolean {
+  const failure = classifyDatabaseError(error).kind;
+  return failure === "unique_violation" || failure === "refused" || failure === "write_conflict";
 }

@@ -1,6 +1,7 @@
 import type { AuditEntry, Changeset, StorageError, UnitOfWork, UseCaseDeps } from "@susu/domain";
 import { err, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import type { NamedStatement, OpenTransaction } from "../db/prisma-client.js";
+import type { DeferredCommit } from "../prisma/prisma-store.js";
 import { storageErrorOf } from "../prisma/storage-errors.js";
 
 /** A unit of work that can leave a commit's transaction open (`PrismaStore.openCommit`). */
@@ -10,6 +11,16 @@ export interface OpenCommitStore {
    * `undefined` when it cannot hold one open (the caller then commits as usual).
    */
   openCommit(changes: Changeset): ResultAsync<OpenTransaction | undefined, StorageError>;
+  /**
+   * `changes` not written yet, to be written with the event's result in one statement
+   * (`PrismaStore.deferCommit`); `undefined` when the changeset is not of a shape that can be.
+   */
+  deferCommit?(changes: Changeset): DeferredCommit | undefined;
+}
+
+interface Deferred {
+  readonly commit: DeferredCommit;
+  readonly changes: Changeset;
 }
 
 interface Pending {
@@ -60,12 +71,25 @@ function auditOnly(changes: Changeset): readonly AuditEntry[] | undefined {
  * one statement by {@link finishWith} — or on its own, as any commit, before anything else
  * the use case then does.
  *
+ * A commit the store can write in one statement with the event's result (a held payment's
+ * change: `OpenCommitStore.deferCommit`) is not written at once either: {@link finishWith}
+ * writes both in one statement, with no transaction around it; anything else the use case
+ * does first writes it on its own, as {@link commit} would have. Its version is then checked
+ * only when it is written, after the use case was told it was stored: a stale version stores
+ * nothing of it, and from then on every operation of this event fails with that
+ * `version_conflict` ({@link lost}), its result included, so the event cannot be recorded
+ * with the change missing. The caller processes such an event again, from its first read.
+ *
  * One event at a time; not shared between events.
  */
 export class EventCommits implements UnitOfWork {
   #pending: Pending | undefined;
   /** Audit lines committed by the use case and not written yet (with an {@link AuditedFinish}). */
   #pendingAudit: Changeset | undefined;
+  /** A commit not written yet, to be written with the event's result (`OpenCommitStore.deferCommit`). */
+  #deferred: Deferred | undefined;
+  /** Why a deferred commit was not stored, once one was not: every later operation fails with it. */
+  #lost: StorageError | undefined;
   /** Commits, flushes and the finish, one after another. */
   #tail: Promise<unknown> = Promise.resolve();
   #busy = 0;
@@ -95,6 +119,11 @@ export class EventCommits implements UnitOfWork {
         this.#pendingAudit = changes;
         return ok(undefined);
       }
+      const deferred = this.store.deferCommit?.(changes);
+      if (deferred !== undefined) {
+        this.#deferred = { commit: deferred, changes };
+        return ok(undefined);
+      }
       const opened = await this.store.openCommit(changes);
       if (opened.isErr()) return err(opened.error);
       if (opened.value === undefined) return this.uow.commit(changes);
@@ -105,20 +134,56 @@ export class EventCommits implements UnitOfWork {
 
   /** Commits the open transaction, if there is one (a failure: nothing of it was stored). */
   flush(): ResultAsync<void, StorageError> {
-    if (this.#pending === undefined && this.#pendingAudit === undefined && this.#busy === 0)
+    if (
+      this.#pending === undefined &&
+      this.#pendingAudit === undefined &&
+      this.#deferred === undefined &&
+      this.#lost === undefined &&
+      this.#busy === 0
+    )
       return okAsync(undefined);
     return this.#serial(() => this.#flushNow());
   }
 
   /**
+   * Why a commit the use case was told was stored was not (a deferred commit found its
+   * aggregate at another version, or failed): then nothing more of this event is stored and
+   * every operation fails with this; the event must be processed again. `undefined` otherwise.
+   */
+  lost(): StorageError | undefined {
+    return this.#lost;
+  }
+
+  /**
    * Runs `statement` in the transaction of the use case's last commit, when it is still
-   * open, and commits both: its rows, or `undefined` when no commit was open (`statement`
-   * was not run; the caller records the result on its own). When the database refuses the
-   * statement, the state is stored alone (as if the result had been recorded on its own)
-   * and the refusal returned; any other failure leaves neither stored.
+   * open (or with its deferred commit, in one statement), and commits both: its rows, or
+   * `undefined` when no commit was open (`statement` was not run; the caller records the
+   * result on its own). When the database refuses the statement, the state is stored alone
+   * (as if the result had been recorded on its own) and the refusal returned; any other
+   * failure leaves neither stored — a deferred commit's stale version too, which is then
+   * {@link lost}.
    */
   finishWith(statement: NamedStatement): ResultAsync<readonly unknown[] | undefined, StorageError> {
     return this.#serial(async (): Promise<Result<readonly unknown[] | undefined, StorageError>> => {
+      if (this.#lost !== undefined) return err(this.#lost);
+      const deferred = this.#deferred;
+      this.#deferred = undefined;
+      if (deferred !== undefined) {
+        const written = await deferred.commit.withResult(statement);
+        if (written.isOk()) return ok(written.value);
+        if (written.error.type === "version_conflict") {
+          this.#lost = written.error;
+          return err(written.error);
+        }
+        if (written.error.type !== "storage_refused") return err(written.error);
+        // As below: the state stored alone, the refusal returned.
+        const alone = await this.uow.commit(deferred.changes);
+        if (alone.isErr()) {
+          if (alone.error.type === "version_conflict") this.#lost = alone.error;
+          return err(alone.error);
+        }
+        return err(written.error);
+      }
       const audit = this.#pendingAudit;
       this.#pendingAudit = undefined;
       if (audit !== undefined && this.audited !== undefined) {
@@ -233,6 +298,17 @@ export class EventCommits implements UnitOfWork {
   }
 
   async #flushNow(): Promise<Result<void, StorageError>> {
+    if (this.#lost !== undefined) return err(this.#lost);
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
+    if (deferred !== undefined) {
+      // Written alone, as the use case's commit would have been; not stored, it is lost.
+      const written = await this.uow.commit(deferred.changes);
+      if (written.isErr()) {
+        this.#lost = written.error;
+        return written;
+      }
+    }
     const audit = this.#pendingAudit;
     this.#pendingAudit = undefined;
     if (audit !== undefined) {

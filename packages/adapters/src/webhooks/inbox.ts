@@ -159,12 +159,19 @@ function clip(text: string): string {
  * $2 worker, $3 status, $4 outcome, $5 processed_at). Matched by holder, not by expiry: a
  * processor that overran its lease may still record its result as long as nobody else has
  * claimed the event since. Returns the row when it was marked (none: the lease was lost).
+ * Written as a part of another statement's WITH (parameters numbered after `after`, marking
+ * only where `gate` holds); on its own, the gate is TRUE.
  */
-const WEBHOOK_FINISH_SQL = `
+const WEBHOOK_FINISH_PART = (after: number, gate: string) => {
+  const $ = (n: number) => `$${after + n}`;
+  return `
 UPDATE webhook_events
-SET status = $3::webhook_event_status, outcome = $4, processed_at = $5, claimed_by = NULL, claimed_until = NULL
-WHERE id = $1 AND claimed_by = $2
+SET status = ${$(3)}::webhook_event_status, outcome = ${$(4)}, processed_at = ${$(5)},
+    claimed_by = NULL, claimed_until = NULL
+WHERE ${gate} AND id = ${$(1)} AND claimed_by = ${$(2)}
 RETURNING id`;
+};
+const WEBHOOK_FINISH_SQL = WEBHOOK_FINISH_PART(0, "TRUE");
 
 // The results of several events in one statement ({@link finishWriter}), with the audit
 // lines of those whose only write is their audit line ($6): each row is updated only while
@@ -513,6 +520,8 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
       name: "webhook_finish",
       text: WEBHOOK_FINISH_SQL,
       values: [id, workerId, status, clip(text), new Date(this.clock.now())],
+      // Folded into a held payment's single-statement commit (PrismaStore.deferCommit).
+      part: WEBHOOK_FINISH_PART,
     };
   }
 

@@ -254,6 +254,20 @@ function settleOrPark(
   );
 }
 
+/**
+ * How many times in all one pass processes an event whose commit, written after the use case
+ * had returned, found its aggregate changed by another writer (as `retryOnConflict` retries a
+ * commit that finds so at once). Past them the event fails as any lost race does, to be retried.
+ */
+const EVENT_RACES = 5;
+
+/** The failure of an event whose storage failed with `error` (a lost race and an outage may pass). */
+function storageFailure(error: StorageError): WebhookFailure {
+  const retryable =
+    error.type === "storage_unavailable" || error.type === "version_conflict" || error.type === "duplicate";
+  return { code: error.code, message: error.message, retryable };
+}
+
 function runOne(
   ctx: WebhookProcessorContext,
   workerId: string,
@@ -262,8 +276,9 @@ function runOne(
   record: InboxEvent,
   report: WebhookPassReport,
   onSettled: WebhookPassOptions["onSettled"],
+  races = EVENT_RACES,
+  startedAt = ctx.deps.clock.now(),
 ): ResultAsync<WebhookPassReport, StorageError> {
-  const startedAt = ctx.deps.clock.now();
   const tell: Tell = (outcome, code) =>
     onSettled?.({
       eventId: record.id,
@@ -303,31 +318,50 @@ function runOne(
           : okAsync<MarkResult, StorageError>(rows.length === 1 ? "marked" : "lease_lost"),
       );
   };
+  /**
+   * A commit the use case was told was stored was not (EventCommits.lost): nothing of the
+   * event after it was stored either. A lost race is processed again at once, from its first
+   * read (what it stored before that commit is durable, and applying it again changes
+   * nothing); anything else fails the event as that storage failure.
+   */
+  const lostWith = (lost: StorageError): ResultAsync<WebhookPassReport, StorageError> =>
+    lost.type === "version_conflict" && races > 1
+      ? runOne(ctx, workerId, retry, jitter, record, report, onSettled, races - 1, startedAt)
+      : settleOrPark(ctx, workerId, retry, jitter, record, storageFailure(lost), report, tell);
+  const ifLost = (e: StorageError): ResultAsync<WebhookPassReport, StorageError> => {
+    const lost = commits?.lost();
+    return lost !== undefined ? lostWith(lost) : errAsync(e);
+  };
   // Both the outcome and the failure end in a write to the inbox; only that write can fail the pass.
   return ResultAsync.fromSafePromise(processSafely(record, eventCtx)).andThen((result) => {
-    if (result.isErr())
+    if (result.isErr()) {
+      const lost = commits?.lost();
+      if (lost !== undefined) return lostWith(lost);
       // What the use case stored before it failed is committed first, as it would have been.
-      return (commits?.flush() ?? okAsync(undefined)).andThen(() =>
-        settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell),
-      );
+      return (commits?.flush() ?? okAsync(undefined))
+        .andThen(() => settleOrPark(ctx, workerId, retry, jitter, record, result.error, report, tell))
+        .orElse(ifLost);
+    }
     const outcome = result.value;
     const marked =
       outcome.status === "processed"
         ? finish("processed", outcome.outcome).map(recorded("processed", "applied"))
         : finish("ignored", outcome.reason).map(recorded("ignored", "ignored"));
     return marked.orElse((e) =>
-      e.type === "storage_refused"
-        ? settle(
-            ctx,
-            workerId,
-            retry,
-            jitter,
-            record,
-            refusal(e, `it as ${outcome.status}`, undefined),
-            report,
-            tell,
-          )
-        : errAsync(e),
+      commits?.lost() !== undefined
+        ? ifLost(e)
+        : e.type === "storage_refused"
+          ? settle(
+              ctx,
+              workerId,
+              retry,
+              jitter,
+              record,
+              refusal(e, `it as ${outcome.status}`, undefined),
+              report,
+              tell,
+            )
+          : errAsync(e),
     );
   });
 }
