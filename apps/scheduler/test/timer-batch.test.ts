@@ -104,6 +104,8 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     );
     // Failed, so pg-boss runs it again after the queue's retry delay; the others were not failed with it.
     expect(rows.find((r) => r.aggregate_id === broken)?.state).toBe("retry");
+    // This worker polls again only in a minute; stopped, so the next test's worker is alone.
+    await boss.offWork(TIMER_QUEUE);
   });
 
   it("fetches again at once after a full batch: more timers than a batch are all applied well within one polling interval", async () => {

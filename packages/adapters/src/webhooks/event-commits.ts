@@ -171,15 +171,18 @@ export class EventCommits implements UnitOfWork {
       if (deferred !== undefined) {
         const written = await deferred.commit.withResult(statement);
         if (written.isOk()) return ok(written.value);
-        if (written.error.type === "version_conflict") {
+        // Not stored (a stale version, a unique rule the change breaks, the database gone):
+        // the event is lost, as when a deferred commit written alone fails (#flushNow), and is
+        // settled as the use case's failed commit would have been, never left to fail the pass.
+        if (written.error.type !== "storage_refused") {
           this.#lost = written.error;
           return err(written.error);
         }
-        if (written.error.type !== "storage_refused") return err(written.error);
-        // As below: the state stored alone, the refusal returned.
+        // As below: the state stored alone, the refusal returned. Refused again (or failing),
+        // the state's own failure is what the event is settled with.
         const alone = await this.uow.commit(deferred.changes);
         if (alone.isErr()) {
-          if (alone.error.type === "version_conflict") this.#lost = alone.error;
+          this.#lost = alone.error;
           return err(alone.error);
         }
         return err(written.error);

@@ -500,7 +500,7 @@ interface Claimed {
 
 /** A key's claimed events, and how many wake-ups the pass had been told of when the claim was sent. */
 interface ClaimedKey extends Claimed {
-  /** -1 for the pass's first claim, made before it subscribed to wake-ups. */
+  /** 0 for the pass's first claim: it subscribed first, so any wake-up since then counts. */
   readonly wakesAtClaim: number;
 }
 

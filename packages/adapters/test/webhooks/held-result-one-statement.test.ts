@@ -271,6 +271,34 @@ describe("a held payment's change and the event's result", () => {
     ).toBeUndefined();
   });
 
+  it("a change that breaks a unique rule writes neither, and the event's commits are lost (settled as a failed commit, not failing the pass)", async () => {
+    const first = await storedPayment();
+    (await store.commit(changeOf(first)))._unsafeUnwrap();
+    const taken = `cs_${first.id}_${first.version}`;
+    const payment = await storedPayment();
+    const id = await claimedEvent("hr9");
+    const commits = new EventCommits(store, store);
+    // The same Checkout Session as the first payment's: held_payments_checkout_session_id_key.
+    const next = decideHeldPayment(
+      payment,
+      { type: "checkout_session_created", sessionId: taken, url: `https://checkout.example/${taken}` },
+      { now: T + 1_000, policy },
+    )._unsafeUnwrap().state;
+    (
+      await commits.commit({ ...empty, heldPayments: [{ state: next, expectedVersion: payment.version }] })
+    )._unsafeUnwrap();
+
+    const finished = await commits.finishWith(inbox.finishStatement(id, "hr9", "processed", "x"));
+
+    expect(finished._unsafeUnwrapErr()).toMatchObject({ type: "duplicate" });
+    expect(commits.lost()).toMatchObject({ type: "duplicate" });
+    expect(await versionOf(payment.id)).toBe(0);
+    expect(await db.prisma.webhookEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "received",
+      claimedBy: "hr9",
+    });
+  });
+
   it("a result the database refuses: the change is stored alone and the refusal returned", async () => {
     const payment = await storedPayment();
     const id = await claimedEvent("hr6");
