@@ -51,10 +51,11 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
     await boss.stop({ graceful: false, wait: true });
   });
 
-  it("applies every timer due together in one fetch, and a timer that throws fails alone", async () => {
+  /** `count` collection-deadline timers of rounds `<prefix>00`…, all due a second ago. */
+  async function scheduleDue(prefix: string, count: number): Promise<void> {
     const timers = new PgBossTimerScheduler(boss);
-    const ids = Array.from({ length: 12 }, (_, i) => `round_batch${String(i).padStart(2, "0")}`);
-    for (const id of ids)
+    for (let i = 0; i < count; i++) {
+      const id = `${prefix}${String(i).padStart(2, "0")}`;
       (
         await timers.schedule({
           id: `${id}:timer:collection_deadline`,
@@ -64,20 +65,15 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
           timer: { kind: "collection_deadline" },
         })
       )._unsafeUnwrap();
+    }
+  }
 
-    const store = new InMemoryStore();
-    const broken = "round_batch05";
-    const deps: UseCaseDeps = {
+  /** Use-case ports all on `store`, rounds read through `rounds`. */
+  function depsOn(store: InMemoryStore, rounds: UseCaseDeps["rounds"]): UseCaseDeps {
+    return {
       people: store,
       groups: store,
-      rounds: {
-        // Every round is missing (the timer ends `not_found`, completed), except one whose read throws.
-        getRound: (id) => {
-          if (id === broken) throw new Error("snapshot reader crashed");
-          return store.getRound(id);
-        },
-        listRoundsOfGroup: (groupId) => store.listRoundsOfGroup(groupId),
-      },
+      rounds,
       heldPayments: store,
       payouts: store,
       marketplaceCharges: store,
@@ -89,6 +85,20 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
       clock: new SystemClock(),
       ids: new SequentialIds(),
     };
+  }
+
+  it("applies every timer due together in one fetch, and a timer that throws fails alone", async () => {
+    await scheduleDue("round_batch", 12);
+    const store = new InMemoryStore();
+    const broken = "round_batch05";
+    const deps = depsOn(store, {
+      // Every round is missing (the timer ends `not_found`, completed), except one whose read throws.
+      getRound: (id) => {
+        if (id === broken) throw new Error("snapshot reader crashed");
+        return store.getRound(id);
+      },
+      listRoundsOfGroup: (groupId) => store.listRoundsOfGroup(groupId),
+    });
     // A poll a minute apart: with one job per fetch, only the first timer would be done
     // within the wait below; a batch takes all twelve in the first fetch.
     await workTimers(boss, deps, new RecordingSupportDesk(), log, {
@@ -109,34 +119,9 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
   });
 
   it("fetches again at once after a full batch: more timers than a batch are all applied well within one polling interval", async () => {
-    const timers = new PgBossTimerScheduler(boss);
-    const ids = Array.from({ length: 12 }, (_, i) => `round_full${String(i).padStart(2, "0")}`);
-    for (const id of ids)
-      (
-        await timers.schedule({
-          id: `${id}:timer:collection_deadline`,
-          aggregate: "round",
-          aggregateId: id,
-          at: Date.now() - 1_000,
-          timer: { kind: "collection_deadline" },
-        })
-      )._unsafeUnwrap();
+    await scheduleDue("round_full", 12);
     const store = new InMemoryStore();
-    const deps: UseCaseDeps = {
-      people: store,
-      groups: store,
-      rounds: store,
-      heldPayments: store,
-      payouts: store,
-      marketplaceCharges: store,
-      plans: store,
-      subscriptions: store,
-      paymentMethods: store,
-      uow: store,
-      audit: store,
-      clock: new SystemClock(),
-      ids: new SequentialIds(),
-    };
+    const deps = depsOn(store, store);
     // Batches of 4, a poll a minute apart: waiting the interval after each full batch would
     // leave 8 of the 12 due for two more minutes.
     await workTimers(boss, deps, new RecordingSupportDesk(), log, {
