@@ -1063,23 +1063,20 @@ export function singleStatementHeldPaymentCommit(
 const foldedTexts = new Map<string, string>();
 
 /**
- * {@link singleStatementHeldPaymentCommit} with `statement`'s write folded in as one more
- * part (its {@link NamedStatement.part}), gated on the payment's version-checked `UPDATE`
- * like every other part: one statement, atomic on its own, that stores the change and the
- * statement's write together or — the payment not at the expected version — neither. Its
+ * `single` (what {@link singleStatementHeldPaymentCommit} made) with `statement`'s write folded
+ * in as one more part (its {@link NamedStatement.part}), gated on the payment's version-checked
+ * `UPDATE` like every other part: one statement, atomic on its own, that stores the change and
+ * the statement's write together or — the payment not at the expected version — neither. Its
  * row: `written` (1 when stored, else 0) and `finished`, the statement's rows as JSON (null
- * when none). Undefined when the changeset is not of that shape or the statement has no part.
- * `statement`'s name stands for its part's text, as every statement's name stands for its text.
+ * when none). Undefined when the statement has no part. `statement`'s name stands for its
+ * part's text, as every statement's name stands for its text.
  */
 export function singleStatementHeldPaymentCommitWith(
-  changes: Changeset,
-  at: Instant,
+  single: NamedStatement,
   statement: NamedStatement,
 ): NamedStatement | undefined {
   const part = statement.part;
   if (part === undefined) return undefined;
-  const single = singleStatementHeldPaymentCommit(changes, at);
-  if (single === undefined) return undefined;
   if (single.values.length !== HELD_PAYMENT_PARAMS)
     throw new Error(
       `a held payment's commit has ${single.values.length} parameters, not ${HELD_PAYMENT_PARAMS}`,

@@ -1035,7 +1035,9 @@ export class PrismaStore
   deferCommit(changes: Changeset): DeferredCommit | undefined {
     if (poolOf(this.#prisma) === undefined) return undefined;
     const at = this.#clock.now();
-    if (singleStatementHeldPaymentCommit(changes, at) === undefined) return undefined;
+    // Built once: the shape is checked by building it, and the same statement is written later.
+    const single = singleStatementHeldPaymentCommit(changes, at);
+    if (single === undefined) return undefined;
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const inTransaction = (statement: NamedStatement) =>
       runTransaction(this.#prisma, limits, async (run) => {
@@ -1045,7 +1047,7 @@ export class PrismaStore
     return {
       withResult: (statement) =>
         fromDatabase(async (): Promise<readonly unknown[]> => {
-          const folded = singleStatementHeldPaymentCommitWith(changes, at, statement);
+          const folded = singleStatementHeldPaymentCommitWith(single, statement);
           if (folded !== undefined) {
             try {
               const { rows } = await runAtomicStatement<{ written: number; finished: unknown[] | null }>(
