@@ -900,6 +900,70 @@ export function singleStatementCommit(
       };
 }
 
+// --- A statement gated on its aggregate's UPDATE, and another statement's write folded into it ---
+
+/** A write that can be a part of another statement's `WITH` ({@link NamedStatement.part}). */
+type Part = NonNullable<NamedStatement["part"]>;
+
+/** The gate of every part of a gated single statement: its aggregate's UPDATE (part `g`) wrote. */
+const GATE = "EXISTS (SELECT 1 FROM g)";
+
+/**
+ * The end of a statement whose first part `g` is its aggregate's version-checked UPDATE: its
+ * row, `written` (1 when `g` wrote, else 0). With `folded`, that part comes first, as part `f`
+ * behind the same gate, its parameters numbered after the statement's `params`, and the row
+ * has `finished` too: `f`'s rows as JSON (null when none).
+ */
+function gatedEnd(params: number, folded: Part | undefined): string {
+  return folded === undefined
+    ? `
+  SELECT count(*)::int AS written FROM g`
+    : `,
+  f AS (${folded(params, GATE)})
+  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished`;
+}
+
+/**
+ * A single-statement commit whose every part writes only where its aggregate's
+ * version-checked `UPDATE` (part `g`) wrote ({@link singleStatementRoundCommit},
+ * {@link singleStatementHeldPaymentCommit}): `written` = 1 when stored, 0 when nothing was.
+ */
+export interface GatedCommit extends NamedStatement {
+  /** The same statement's text with `part` folded in behind the gate, its parameters numbered from `$${params + 1}`. */
+  readonly textWith: (part: Part, params: number) => string;
+}
+
+/** The folded statements by the names of what they fold: one text per name, built once. */
+const foldedTexts = new Map<string, { readonly text: string; readonly params: number }>();
+
+/**
+ * `single` with `statement`'s write folded in as one more part (its {@link NamedStatement.part}),
+ * gated on the aggregate's version-checked `UPDATE` like every other part: one statement,
+ * atomic on its own, that stores the change and the statement's write together or — the
+ * aggregate not as the change expected — neither. Its row: `written` (1 when stored, else 0)
+ * and `finished`, the statement's rows as JSON (null when none). Undefined when the statement
+ * has no part. The two names stand for the folded text, as every statement's name stands for
+ * its text.
+ */
+export function singleStatementCommitWith(
+  single: GatedCommit,
+  statement: NamedStatement,
+): NamedStatement | undefined {
+  const part = statement.part;
+  if (part === undefined) return undefined;
+  const name = `${single.name}+${statement.name}`;
+  const params = single.values.length;
+  let folded = foldedTexts.get(name);
+  if (folded === undefined) {
+    folded = { text: single.textWith(part, params), params };
+    foldedTexts.set(name, folded);
+  }
+  // One name, one text: a statement of this name with another count of parameters is a bug.
+  if (folded.params !== params)
+    throw new Error(`${single.name} has ${params} parameters, not ${folded.params}`);
+  return { name, text: folded.text, values: [...single.values, ...statement.values] };
+}
+
 // --- One statement for a round's commits from the dispatcher and the webhook processor ---------
 
 // The round's UPDATE is the gate (as CHANGED_GROUP_COMMIT_SQL's): only where the round is at the
@@ -907,9 +971,9 @@ export function singleStatementCommit(
 // gate's row; found otherwise, nothing is written and the full transaction decides.
 // $1–$18 the round, $19 expected version, $20 the loaded snapshot, $21 the group, $22–$24 the
 // changed contributions, attempts and payouts, $25 audit rows, $26–$28 the completion or nulls;
-// with outbox rows, $29 them, $30 due, $31 created.
-const ROUND_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
-const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean) => `
+// with outbox rows, $29 them, $30 due, $31 created. A folded part follows (gatedEnd).
+const ROUND_GATE = `WHERE ${GATE}`;
+const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, folded?: Part, params = 0) => `
   WITH g AS (UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
               WHERE id = $1 AND version = $19::int AND snapshot = $20::jsonb
              RETURNING id),
@@ -919,14 +983,15 @@ const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean) => `
   au AS (${AUDIT_INSERT_ROWS_SQL("$25")} ${ROUND_GATE} ORDER BY r.n),
   d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                completed_at = $28::timestamptz
-         WHERE EXISTS (SELECT 1 FROM g) AND $26::text IS NOT NULL
+         ${ROUND_GATE} AND $26::text IS NOT NULL
            AND id = $26 AND claimed_by = $27 AND status = 'pending')${
              withOutbox
                ? `,
   o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31")} ${ROUND_GATE} ORDER BY r.n ON CONFLICT DO NOTHING)`
                : ""
-           }
-  SELECT count(*)::int AS written FROM g`;
+           }${gatedEnd(params, folded)}`;
+const CHANGED_ROUND_SQL = CHANGED_ROUND_COMMIT_SQL(false);
+const CHANGED_ROUND_OUTBOX_SQL = CHANGED_ROUND_COMMIT_SQL(true);
 
 /**
  * The whole changeset as one statement when it is a change of one round this process loaded
@@ -941,7 +1006,7 @@ export function singleStatementRoundCommit(
   changes: Changeset,
   at: Instant,
   loaded: LoadedRound,
-): NamedStatement | undefined {
+): GatedCommit | undefined {
   const [change, ...otherRounds] = changes.rounds;
   if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
     return undefined;
@@ -981,8 +1046,18 @@ export function singleStatementRoundCommit(
     ...(outbox.length > 0 ? [JSON.stringify(outbox), DUE_AT_ONCE, toDate(at).toISOString()] : []),
   ];
   return outbox.length > 0
-    ? { name: "susu_commit_round_outbox", text: CHANGED_ROUND_COMMIT_SQL(true), values }
-    : { name: "susu_commit_round", text: CHANGED_ROUND_COMMIT_SQL(false), values };
+    ? {
+        name: "susu_commit_round_outbox",
+        text: CHANGED_ROUND_OUTBOX_SQL,
+        values,
+        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, part, params),
+      }
+    : {
+        name: "susu_commit_round",
+        text: CHANGED_ROUND_SQL,
+        values,
+        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(false, part, params),
+      };
 }
 
 // --- One statement for a held payment's commits ----------------------------------------------
@@ -993,11 +1068,9 @@ export function singleStatementRoundCommit(
 // full transaction decides (a stale version). Every part runs in full, whatever the others do.
 // $1–$19 the payment, $20 expected version, $21 outbox rows, $22 due, $23 created, $24 audit
 // rows, $25–$27 the completion or nulls.
-// With a statement folded in ({@link singleStatementHeldPaymentCommitWith}), its part `f` follows,
-// its parameters from $28, gated the same way, and its rows come back as JSON in `finished`.
-const HELD_PAYMENT_GATE = "WHERE EXISTS (SELECT 1 FROM g)";
-const HELD_PAYMENT_PARAMS = 27;
-const CHANGED_HELD_PAYMENT_COMMIT_SQL = (folded?: NonNullable<NamedStatement["part"]>) => `
+// A folded part follows (gatedEnd).
+const HELD_PAYMENT_GATE = `WHERE ${GATE}`;
+const CHANGED_HELD_PAYMENT_COMMIT_SQL = (folded?: Part, params = 0) => `
   WITH g AS (UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
               WHERE id = $1 AND version = $20::int
              RETURNING id),
@@ -1005,15 +1078,8 @@ const CHANGED_HELD_PAYMENT_COMMIT_SQL = (folded?: NonNullable<NamedStatement["pa
   a AS (${AUDIT_INSERT_ROWS_SQL("$24")} ${HELD_PAYMENT_GATE} ORDER BY r.n),
   d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                completed_at = $27::timestamptz
-         WHERE EXISTS (SELECT 1 FROM g) AND $25::text IS NOT NULL
-           AND id = $25 AND claimed_by = $26 AND status = 'pending')${
-             folded === undefined
-               ? `
-  SELECT count(*)::int AS written FROM g`
-               : `,
-  f AS (${folded(HELD_PAYMENT_PARAMS, "EXISTS (SELECT 1 FROM g)")})
-  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished`
-           }`;
+         ${HELD_PAYMENT_GATE} AND $25::text IS NOT NULL
+           AND id = $25 AND claimed_by = $26 AND status = 'pending')${gatedEnd(params, folded)}`;
 const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL();
 
 /**
@@ -1025,10 +1091,7 @@ const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL();
  * nothing when the payment is not at the expected version, and the caller then runs
  * {@link writeChangeset}, which decides; a state that cannot be stored is left to it too.
  */
-export function singleStatementHeldPaymentCommit(
-  changes: Changeset,
-  at: Instant,
-): NamedStatement | undefined {
+export function singleStatementHeldPaymentCommit(changes: Changeset, at: Instant): GatedCommit | undefined {
   const [change, ...otherPayments] = changes.heldPayments ?? [];
   if (change === undefined || otherPayments.length > 0 || change.expectedVersion === undefined)
     return undefined;
@@ -1056,36 +1119,6 @@ export function singleStatementHeldPaymentCommit(
       done?.workerId ?? null,
       done === undefined ? null : toDate(done.at).toISOString(),
     ],
+    textWith: CHANGED_HELD_PAYMENT_COMMIT_SQL,
   };
-}
-
-/** The folded statements by the names of what they fold: one text per name, built once. */
-const foldedTexts = new Map<string, string>();
-
-/**
- * `single` (what {@link singleStatementHeldPaymentCommit} made) with `statement`'s write folded
- * in as one more part (its {@link NamedStatement.part}), gated on the payment's version-checked
- * `UPDATE` like every other part: one statement, atomic on its own, that stores the change and
- * the statement's write together or — the payment not at the expected version — neither. Its
- * row: `written` (1 when stored, else 0) and `finished`, the statement's rows as JSON (null
- * when none). Undefined when the statement has no part. `statement`'s name stands for its
- * part's text, as every statement's name stands for its text.
- */
-export function singleStatementHeldPaymentCommitWith(
-  single: NamedStatement,
-  statement: NamedStatement,
-): NamedStatement | undefined {
-  const part = statement.part;
-  if (part === undefined) return undefined;
-  if (single.values.length !== HELD_PAYMENT_PARAMS)
-    throw new Error(
-      `a held payment's commit has ${single.values.length} parameters, not ${HELD_PAYMENT_PARAMS}`,
-    );
-  const name = `${single.name}+${statement.name}`;
-  let text = foldedTexts.get(name);
-  if (text === undefined) {
-    text = CHANGED_HELD_PAYMENT_COMMIT_SQL(part);
-    foldedTexts.set(name, text);
-  }
-  return { name, text, values: [...single.values, ...statement.values] };
 }

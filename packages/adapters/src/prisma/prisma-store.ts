@@ -58,10 +58,12 @@ import {
 } from "../db/prisma-client.js";
 import { OUTBOX_CHANNEL, wakeNotifierOf } from "../db/wake-notifier.js";
 import {
+  type GatedCommit,
+  type LoadedRound,
   OUTBOX_COMPLETE_SQL,
   singleStatementCommit,
+  singleStatementCommitWith,
   singleStatementHeldPaymentCommit,
-  singleStatementHeldPaymentCommitWith,
   singleStatementRoundCommit,
   writeChangeset,
 } from "./changeset-writer.js";
@@ -213,7 +215,11 @@ export class PrismaStore
   readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
   /** The last round loaded of each id through the pool, with its snapshot's text (commits diff its child rows against it). */
   readonly #roundsLoaded = new Map<string, { readonly round: Round; readonly snapshot: string }>();
-
+  /** A round as this process last loaded it, if it was at `version` (a {@link LoadedRound}). */
+  readonly #loadedRound: LoadedRound = (id, version) => {
+    const loaded = this.#roundsLoaded.get(id);
+    return loaded?.round.version === version ? loaded : undefined;
+  };
   /** Effects completed on their own (not with a write of their result): together when they come together. */
   readonly #completions: GroupedWrites<OutboxCompletion, void>;
 
@@ -937,10 +943,7 @@ export class PrismaStore
     const context = commitContext(changes);
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     // A changed round whose loaded state is known writes only the child rows that changed.
-    const loadedRound = (id: string, version: number) => {
-      const loaded = this.#roundsLoaded.get(id);
-      return loaded?.round.version === version ? loaded : undefined;
-    };
+    const loadedRound = this.#loadedRound;
     const inTransaction = () =>
       runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
     // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
@@ -950,9 +953,7 @@ export class PrismaStore
       singleStatementCommit(changes, at, (id, version) => {
         const loaded = this.#groupsLoaded.get(id);
         return loaded?.group.version === version ? loaded : undefined;
-      }) ??
-      singleStatementRoundCommit(changes, at, loadedRound) ??
-      singleStatementHeldPaymentCommit(changes, at);
+      }) ?? this.#gatedCommit(changes, at);
     const written =
       single === undefined
         ? fromDatabase(inTransaction, context)
@@ -987,17 +988,18 @@ export class PrismaStore
   openCommit(changes: Changeset): ResultAsync<OpenTransaction | undefined, StorageError> {
     const at = this.#clock.now();
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
+    const loadedRound = this.#loadedRound;
     return fromDatabase(async () => {
       const open = await openTransaction(this.#prisma, limits);
       if (open === undefined) return undefined;
-      // A held payment's change in one statement, in the transaction; of another shape, or not
-      // stored by it, the changeset's writes decide.
-      const single = singleStatementHeldPaymentCommit(changes, at);
+      // A held payment's change, or a change of a round this process loaded, in one statement,
+      // in the transaction; of another shape, or not stored by it, the changeset's writes decide.
+      const single = this.#gatedCommit(changes, at);
       let current = open;
       try {
         const written =
           single === undefined ? 0 : ((await open.run<{ written: number }>(single)).rows[0]?.written ?? 0);
-        if (written !== 1) await writeChangeset(open.run, changes, at);
+        if (written !== 1) await writeChangeset(open.run, changes, at, loadedRound);
       } catch (error) {
         await open.rollback();
         // Refused by a rule or rolled back by a deadlock or a serialization failure, the one
@@ -1008,7 +1010,7 @@ export class PrismaStore
         if (again === undefined) throw error;
         current = again;
         try {
-          await writeChangeset(again.run, changes, at);
+          await writeChangeset(again.run, changes, at, loadedRound);
         } catch (failure) {
           await again.rollback();
           throw failure;
@@ -1027,27 +1029,40 @@ export class PrismaStore
   }
 
   /**
-   * A change of one held payment in {@link commit}'s single-statement shape, not written yet:
-   * written later together with another statement's write, in one statement (see
-   * {@link DeferredCommit}). `undefined` for any other changeset, or when the client has no
-   * pool to send one statement on.
+   * The single statement, gated on its aggregate's version-checked `UPDATE`, of a change of one
+   * held payment or of one round this process loaded at the expected version; else undefined.
+   */
+  #gatedCommit(changes: Changeset, at: Instant): GatedCommit | undefined {
+    return (
+      singleStatementHeldPaymentCommit(changes, at) ??
+      singleStatementRoundCommit(changes, at, this.#loadedRound)
+    );
+  }
+
+  /**
+   * A change of one held payment, or of one round this process loaded, in {@link commit}'s
+   * single-statement shape, not written yet: written later together with another statement's
+   * write, in one statement (see {@link DeferredCommit}). `undefined` for any other changeset,
+   * or when the client has no pool to send one statement on.
    */
   deferCommit(changes: Changeset): DeferredCommit | undefined {
     if (poolOf(this.#prisma) === undefined) return undefined;
     const at = this.#clock.now();
-    // Built once: the shape is checked by building it, and the same statement is written later.
-    const single = singleStatementHeldPaymentCommit(changes, at);
+    // Built once: the shape is checked by building it, and the same statement is written later
+    // (a round's with the snapshot it was loaded with now, whatever this process loads meanwhile).
+    const single = this.#gatedCommit(changes, at);
     if (single === undefined) return undefined;
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
+    const loadedRound = this.#loadedRound;
     const inTransaction = (statement: NamedStatement) =>
       runTransaction(this.#prisma, limits, async (run) => {
-        await writeChangeset(run, changes, at);
+        await writeChangeset(run, changes, at, loadedRound);
         return (await run<unknown>(statement)).rows;
       });
     return {
       withResult: (statement) =>
         fromDatabase(async (): Promise<readonly unknown[]> => {
-          const folded = singleStatementHeldPaymentCommitWith(single, statement);
+          const folded = singleStatementCommitWith(single, statement);
           if (folded !== undefined) {
             try {
               const { rows } = await runAtomicStatement<{ written: number; finished: unknown[] | null }>(
@@ -1066,9 +1081,10 @@ export class PrismaStore
               if (!decidedByTheTransaction(error)) throw error;
             }
           }
-          // Not written (the payment not at the expected version), or no part to fold: the
-          // changeset's writes decide — a stale version is a version_conflict, nothing stored —
-          // and the statement runs after them, in the same transaction.
+          // Not written (the aggregate not at the expected version, a round not with the
+          // snapshot it was loaded with), or no part to fold: the changeset's writes decide — a
+          // stale version is a version_conflict, nothing stored — and the statement runs after
+          // them, in the same transaction.
           const rows = await inTransaction(statement);
           this.#committed(changes);
           return rows;

@@ -72,10 +72,11 @@ function auditOnly(changes: Changeset): readonly AuditEntry[] | undefined {
  * the use case then does.
  *
  * A commit the store can write in one statement with the event's result (a held payment's
- * change: `OpenCommitStore.deferCommit`) is not written at once either: {@link finishWith}
- * writes both in one statement, with no transaction around it; anything else the use case
- * does first writes it on its own, as {@link commit} would have. Its version is then checked
- * only when it is written, after the use case was told it was stored: a stale version stores
+ * change, a change of a round the store loaded: `OpenCommitStore.deferCommit`) is not written
+ * at once either: {@link finishWith} writes both in one statement, with no transaction around
+ * it; anything else the use case does first writes it on its own, as {@link commit} would have.
+ * Its version is then checked only when it is written, after the use case was told it was
+ * stored: a stale version (or a round's snapshot other than the one it was loaded with) stores
  * nothing of it, and from then on every operation of this event fails with that
  * `version_conflict` ({@link lost}), its result included, so the event cannot be recorded
  * with the change missing. The caller processes such an event again, from its first read.

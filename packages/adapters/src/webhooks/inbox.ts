@@ -520,7 +520,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
       name: "webhook_finish",
       text: WEBHOOK_FINISH_SQL,
       values: [id, workerId, status, clip(text), new Date(this.clock.now())],
-      // Folded into a held payment's single-statement commit (PrismaStore.deferCommit).
+      // Folded into a held payment's or a round's single-statement commit (PrismaStore.deferCommit).
       part: WEBHOOK_FINISH_PART,
     };
   }
