@@ -550,7 +550,9 @@ describe("EventCommits", () => {
     const a = await seedRound(store);
     const stale = await touch(store, a.roundId);
     (await store.commit(await touch(store, a.roundId)))._unsafeUnwrap();
-    const commits = new EventCommits(store, store);
+    // Only the open transaction: a round the store loaded would be deferred and its version
+    // checked when written with the result (round-result-one-statement.test.ts).
+    const commits = new EventCommits({ openCommit: (changes) => store.openCommit(changes) }, store);
     expect((await commits.commit(stale))._unsafeUnwrapErr().type).toBe("version_conflict");
     const { inbox, id } = await claimed(clock, "ec3");
     expect(
