@@ -25,6 +25,7 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
   it("ledger transactions and notices", () => {
     expect(ids.ledger.invoicePaid("s1", "in_9")).toBe("s1:invoice:in_9:paid");
     expect(ids.ledger.invoiceRefunded("s1", "in_9")).toBe("s1:invoice:in_9:refunded");
+    expect(ids.ledger.invoiceRefundFailed("s1", "in_9")).toBe("s1:invoice:in_9:refund-failed");
     expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
       "s1:notify:membership_trial_ending:1700000000000",
     );

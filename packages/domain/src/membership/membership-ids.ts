@@ -47,6 +47,11 @@ export const subscriptionIds = Object.freeze({
     invoicePaid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:paid`,
     /** Invoice i's payment was refunded by susu: `<s>:invoice:<i>:refunded`. */
     invoiceRefunded: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refunded`,
+    /**
+     * Invoice i's refund that had succeeded failed afterwards, its refunded posting reversed:
+     * `<s>:invoice:<i>:refund-failed`.
+     */
+    invoiceRefundFailed: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund-failed`,
   }),
   /** Notification ids: `<s>:notify:<template>:<key>`. */
   notice: Object.freeze({

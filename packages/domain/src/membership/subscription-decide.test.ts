@@ -449,7 +449,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(decided(done.state, refunded()).ignored?.code).toBe("refund_already_settled");
   });
 
-  it("a refusal opens a ticket and keeps the invoice's refund failed; a later failure of a success too", () => {
+  it("a refusal opens a ticket and keeps the invoice's refund failed, posting nothing", () => {
     const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
     const refused = decided(paid, {
       type: "invoice_refund_settled",
@@ -467,20 +467,57 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       }),
     ]);
     expect(decided(refused.state, refunded()).ignored?.code).toBe("refund_already_settled");
-    const succeeded = feed(paid, [refunded()]);
-    const failedLater = decided(succeeded, {
+  });
+
+  it("a success Stripe fails afterwards is reversed in the ledger and ticketed as money held again, once", () => {
+    const succeeded = feed(checkout(), [cancel, paidInvoice("in_1", 1), refunded()]);
+    const failedLater: SubscriptionInput = {
       type: "invoice_refund_settled",
       invoiceId: "in_1",
       outcome: "failed",
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
-    });
-    expect(failedLater.effects.map((e) => e.kind)).toEqual(["open_ticket"]);
-    expect(failedLater.state.invoices[0]?.refund).toEqual({
+    };
+    const d = decided(succeeded, failedLater);
+    expect(d.state.invoices[0]?.refund).toEqual({
       status: "failed",
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
+      failedAfterSuccess: true,
     });
+    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    expect(d.effects[0]).toMatchObject({
+      id: "sub1:invoice:in_1:refund-failed",
+      transaction: {
+        id: "sub1:invoice:in_1:refund-failed",
+        kind: "membership_invoice_refund_failed",
+        postings: [
+          {
+            account: "platform:membership_revenue",
+            side: "debit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+          {
+            account: "membership:sub1:paid_in",
+            side: "credit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+        ],
+      },
+    });
+    const ticket = d.effects[1];
+    expect(ticket).toMatchObject({
+      id: "sub1:invoice:in_1:refund:ticket",
+      reason: "membership_refund_failed",
+    });
+    const summary = ticket?.kind === "open_ticket" ? ticket.summary : "";
+    expect(summary).toContain("holds it again");
+    expect(summary).toContain("no ledger fix is needed");
+    expect(summary).toContain("expired_or_canceled_card");
+    expect(summary).not.toContain("correct the ledger");
+    // The failure heard again, or the success heard late: nothing more.
+    expect(decided(d.state, failedLater).ignored?.code).toBe("refund_already_settled");
+    expect(decided(d.state, refunded()).ignored?.code).toBe("refund_already_settled");
   });
 
   it("refunds nothing for an invoice paid before the cancel, a trial's zero invoice, or a started membership's", () => {

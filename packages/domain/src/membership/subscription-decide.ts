@@ -1,7 +1,13 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
-import { membershipInvoicePaid, membershipInvoiceRefunded } from "../ledger/membership-movements.js";
+import type { LedgerError } from "../ledger/ledger.errors.js";
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import {
+  membershipInvoicePaid,
+  membershipInvoiceRefunded,
+  membershipInvoiceRefundFailed,
+} from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import { type Instant, isoString } from "../shared/time.js";
@@ -395,7 +401,9 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
 /**
  * How susu's refund of an invoice ended: a success gives the revenue back in the ledger
  * and tells the person; a failure opens a ticket (the money is still held). A refund
- * Stripe failed after it succeeded (a card that can no longer take it) opens the ticket too.
+ * Stripe failed after it succeeded (a card or bank account that could no longer take it)
+ * reverses the refunded posting, so the ledger shows the money held again, and opens the
+ * ticket too.
  */
 function refundSettled(
   d: SubscriptionDraft,
@@ -413,28 +421,29 @@ function refundSettled(
       `the refund of invoice ${inv.id} ${refund.status === "failed" ? "failed" : "succeeded"}`,
     );
   const refundId = input.refundId ?? refund.refundId;
+  const failedAfterSuccess = refund.status === "succeeded";
   d.putInvoice({
     ...inv,
     refund: {
       status: input.outcome,
       ...(refundId !== undefined ? { refundId } : {}),
       ...(input.outcome === "failed" ? { failureCode: input.failureCode ?? "refund_failed" } : {}),
+      ...(failedAfterSuccess ? { failedAfterSuccess: true } : {}),
     },
   });
   const amount = money(inv.amountPaidMinor, inv.currency);
   if (input.outcome === "succeeded") {
-    const tx = membershipInvoiceRefunded({
-      id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
-      subscriptionId: s.id,
-      invoiceId: inv.id,
-      amount,
-      occurredAt: d.now,
-    });
-    if (tx.isErr())
-      throw new Error(
-        `subscription ${s.id}: invoice ${inv.id}'s refund posting was refused (${tx.error.message}); a bug`,
-      );
-    d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+    post(
+      d,
+      membershipInvoiceRefunded({
+        id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount,
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s refund`,
+    );
     d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
       invoiceId: inv.id,
       amountMinor: inv.amountPaidMinor,
@@ -442,16 +451,39 @@ function refundSettled(
     });
     return d.done();
   }
+  if (failedAfterSuccess)
+    post(
+      d,
+      membershipInvoiceRefundFailed({
+        id: subscriptionIds.ledger.invoiceRefundFailed(s.id, inv.id),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount,
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s failed refund`,
+    );
+  const what =
+    `${amount.amountMinor} ${amount.currency} (minor units) of invoice ${inv.id} of membership ${s.id}, ` +
+    `paid after the membership was canceled (${input.failureCode ?? "refund_failed"}${refundId !== undefined ? `, refund ${refundId}` : ""}): `;
   d.ticket(
     subscriptionIds.invoiceRefundTicket(s.id, inv.id),
     "membership_refund_failed",
-    `Stripe ${refund.status === "succeeded" ? "failed the refund" : "refused to refund"} ` +
-      `${amount.amountMinor} ${amount.currency} (minor units) of invoice ${inv.id} of membership ${s.id}, ` +
-      `paid after the membership was canceled (${input.failureCode ?? "refund_failed"}${refundId !== undefined ? `, refund ${refundId}` : ""}): ` +
-      "the person has not had the money back; refund it by hand" +
-      (refund.status === "succeeded" ? " and correct the ledger's membership_invoice_refunded posting" : ""),
+    failedAfterSuccess
+      ? `Stripe failed the refund, after it had succeeded, of ${what}` +
+          "the money did not go back and the platform holds it again (the ledger's " +
+          "membership_invoice_refund_failed posting reversed the refund; no ledger fix is needed): " +
+          "refund it to the person by hand"
+      : `Stripe refused to refund ${what}the person has not had the money back; refund it by hand`,
   );
   return d.done();
+}
+
+/** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */
+function post(d: SubscriptionDraft, tx: Result<LedgerTransaction, LedgerError>, what: string): void {
+  if (tx.isErr())
+    throw new Error(`subscription ${d.state.id}: ${what} posting was refused (${tx.error.message}); a bug`);
+  d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
 }
 
 function invoicePaid(

@@ -107,6 +107,8 @@ export interface SubscriptionInvoice {
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
    * the membership was canceled before it started): `requested` until Stripe says how it
    * ended (a pending refund stays `requested`), then `succeeded` or `failed` (a ticket).
+   * A success Stripe failed afterwards is `failed` with `failedAfterSuccess` (its refunded
+   * posting reversed).
    */
   readonly refund?: SubscriptionInvoiceRefund;
 }
@@ -118,6 +120,8 @@ export interface SubscriptionInvoiceRefund {
   readonly refundId?: string;
   /** Why Stripe refused or failed it. */
   readonly failureCode?: string;
+  /** It had succeeded, then Stripe failed it (the money came back to the platform). */
+  readonly failedAfterSuccess?: true;
 }
 
 /** The plan price a subscription is on. */
