@@ -887,8 +887,17 @@ const subscriptionSnapshot = z.strictObject({
           status: z.enum(["requested", "succeeded", "failed"]),
           refundId: text.exactOptional(),
           failureCode: text.exactOptional(),
-          // Since membership_invoice_refund_failed (older snapshots have none).
+          // Since membership_invoice_refund_failed (older snapshots have neither).
           failedAfterSuccess: z.literal(true).exactOptional(),
+          payments: list(
+            z.strictObject({
+              refundId: text.exactOptional(),
+              amountMinor: nonNegative,
+              status: z.enum(["succeeded", "failed"]),
+              failureCode: text.exactOptional(),
+              posted: z.literal(true).exactOptional(),
+            }),
+          ).exactOptional(),
         })
         .exactOptional(),
     }),

@@ -541,6 +541,15 @@ describe("memberships on PostgreSQL and the emulator", () => {
       refundId: ours[0]?.id,
       failureCode: "expired_or_canceled_card",
       failedAfterSuccess: true,
+      payments: [
+        {
+          refundId: ours[0]?.id,
+          amountMinor: 12_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+        },
+      ],
     });
     // The ledger says what happened: paid, refunded, the refund reversed. The platform holds 12.00.
     expect(await paidIn(s)).toBe(12_00);
@@ -551,7 +560,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
     });
     expect(txs.map((t) => [t.id, t.kind])).toEqual([
       [`${created.id}:invoice:${invoiceId}:paid`, "membership_invoice_paid"],
-      [`${created.id}:invoice:${invoiceId}:refund-failed`, "membership_invoice_refund_failed"],
+      [`${created.id}:invoice:${invoiceId}:refund-failed:${ours[0]?.id}`, "membership_invoice_refund_failed"],
       [`${created.id}:invoice:${invoiceId}:refunded`, "membership_invoice_refunded"],
     ]);
     const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));

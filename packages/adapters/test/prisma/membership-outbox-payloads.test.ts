@@ -142,8 +142,15 @@ describe("a membership's outbox payloads", () => {
       expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
     }
     expect(failed.effects[0]).toMatchObject({ transaction: { kind: "membership_invoice_refund_failed" } });
-    // Today's snapshot (the refund failed after it succeeded) and one stored before the flag existed.
-    for (const s of [failed.state, refunded]) {
+    // Today's snapshots (refunded; failed after it succeeded), and one stored before refunds
+    // were kept per payment (no `payments`, no `failedAfterSuccess`).
+    const inv = refunded.invoices[0];
+    if (inv === undefined) throw new Error("no invoice");
+    const older: Subscription = {
+      ...refunded,
+      invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_1" } }],
+    };
+    for (const s of [failed.state, refunded, older]) {
       const stored: unknown = JSON.parse(JSON.stringify(s));
       expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
     }

@@ -136,7 +136,9 @@ describe("StripeBillingGateway on the emulator", () => {
         references: { subscriptionId: "mbr_4", invoiceId },
       });
     const first = (await refund())._unsafeUnwrap();
-    expect(first).toEqual([{ refundId: expect.stringMatching(/^re_/), status: "succeeded" }]);
+    expect(first).toEqual([
+      { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
+    ]);
     // A retry (the answer was lost) answers the same refund and makes none.
     expect((await refund())._unsafeUnwrap()).toEqual(first);
     const refunds = await harness.stripe.refunds.list({ payment_intent: paymentIntentId });
@@ -162,6 +164,7 @@ describe("StripeBillingGateway on the emulator", () => {
         kind: "refund_succeeded",
         refs: { subscriptionId: "mbr_4", invoiceId },
         refundId: first[0]?.refundId,
+        amountMinor: 10_00,
       },
     });
   });
@@ -183,7 +186,9 @@ describe("StripeBillingGateway on the emulator", () => {
         references: { subscriptionId: effect, invoiceId },
       });
       if (theirs === "succeeded")
-        expect(answer._unsafeUnwrap()).toEqual([{ refundId: elsewhere.id, status: "succeeded" }]);
+        expect(answer._unsafeUnwrap()).toEqual([
+          { refundId: elsewhere.id, status: "succeeded", amountMinor: elsewhere.amount },
+        ]);
       else
         expect(answer._unsafeUnwrapErr()).toMatchObject({
           type: "gateway_retryable",
@@ -245,7 +250,12 @@ describe("StripeBillingGateway on the emulator", () => {
       const translated = translateStripeEvent(updated[0] as (typeof updated)[number]);
       expect(translated).toMatchObject({
         kind: "fact",
-        fact: { kind: later, refs: { subscriptionId: effect, invoiceId }, refundId: outcome?.refundId },
+        fact: {
+          kind: later,
+          refs: { subscriptionId: effect, invoiceId },
+          refundId: outcome?.refundId,
+          amountMinor: outcome?.amountMinor,
+        },
       });
     },
   );
