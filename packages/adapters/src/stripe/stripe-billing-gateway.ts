@@ -325,7 +325,12 @@ export class StripeBillingGateway implements BillingGateway {
           // answers for ours: a pending one carries none of susu's metadata, so its outcome
           // would never reach the membership — retried until it settles, or parked with a ticket.
           const done = page.data.find((r) => r.status === "succeeded");
-          if (done !== undefined) return okAsync(invoiceRefundOutcome(done));
+          // Its amount is all the payment's refunds make up (several partial ones may refund
+          // it), so the membership counts the payment as refunded in full.
+          const refunded = page.data
+            .filter((r) => r.status === "succeeded" || r.status === "pending")
+            .reduce((n, r) => n + r.amount, 0);
+          if (done !== undefined) return okAsync({ ...invoiceRefundOutcome(done), amountMinor: refunded });
           return errAsync<RefundOutcome, GatewayError>({
             type: "gateway_retryable",
             code: "refund_pending_elsewhere",

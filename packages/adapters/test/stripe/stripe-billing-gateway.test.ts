@@ -199,6 +199,22 @@ describe("StripeBillingGateway on the emulator", () => {
     },
   );
 
+  it("a payment someone else refunded in two parts answers with all they refunded (the payment counts as refunded in full)", async () => {
+    const effect = "mbr_elsewhere_parts";
+    const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`);
+    await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
+    await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
+    const answer = await billing.refundInvoicePayments({
+      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+      invoiceId,
+      references: { subscriptionId: effect, invoiceId },
+    });
+    expect(answer._unsafeUnwrap()).toEqual([
+      { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
+    ]);
+    expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(2);
+  });
+
   it("an invoice whose payment has not settled is a retryable answer that refunds nothing", async () => {
     const customer = await harness.stripe.customers.create({ email: "open@example.test" });
     const { priceId } = (await price("pl_rename:price:aud_month:r1", "Plus", 10_00))._unsafeUnwrap();
