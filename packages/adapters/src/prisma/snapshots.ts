@@ -469,9 +469,11 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_refunded",
     "marketplace_dispute_lost",
     // A membership's (in the ledger_transaction_kind enum since the memberships migration;
-    // a refund of a late-paid membership since membership_invoice_refunded).
+    // a refund of a late-paid membership since membership_invoice_refunded; that refund's
+    // failure after it succeeded since membership_invoice_refund_failed).
     "membership_invoice_paid",
     "membership_invoice_refunded",
+    "membership_invoice_refund_failed",
   ]),
   postings: list(
     z.strictObject({
@@ -885,6 +887,17 @@ const subscriptionSnapshot = z.strictObject({
           status: z.enum(["requested", "succeeded", "failed"]),
           refundId: text.exactOptional(),
           failureCode: text.exactOptional(),
+          // Since membership_invoice_refund_failed (older snapshots have neither).
+          failedAfterSuccess: z.literal(true).exactOptional(),
+          payments: list(
+            z.strictObject({
+              refundId: text.exactOptional(),
+              amountMinor: nonNegative,
+              status: z.enum(["succeeded", "failed"]),
+              failureCode: text.exactOptional(),
+              posted: z.literal(true).exactOptional(),
+            }),
+          ).exactOptional(),
         })
         .exactOptional(),
     }),

@@ -167,6 +167,8 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "membership_invoice_paid":
     // Its refund by susu (an invoice paid after the membership was canceled) likewise.
     case "membership_invoice_refunded":
+    // And the reversal of that refund when Stripe failed it after it succeeded.
+    case "membership_invoice_refund_failed":
       return undefined;
     // Inside susu: no Stripe object moves money for these.
     case "debit_settled":

@@ -254,9 +254,14 @@ export function translateRefundEvent(event: RefundEvent): StripeEventTranslation
 }
 
 function refundEventFact(eventType: string, refund: Stripe.Refund): StripeEventTranslation {
-  const refs = metadataToReferences(refund.metadata) ?? membershipRefundReferences(refund.metadata);
+  const payment = metadataToReferences(refund.metadata);
+  const membership = payment === undefined ? membershipRefundReferences(refund.metadata) : undefined;
+  const refs = payment ?? membership;
   if (!refs) return ignored(eventType, NOT_FROM_SUSU);
-  const f = refundFact(refs, refundOutcomeOf(refund));
+  // A membership invoice's refunds carry their amounts: one per payment, they add up to what
+  // the invoice collected, which is how the membership knows every payment's refund ended.
+  const outcome = refundOutcomeOf(refund);
+  const f = refundFact(refs, membership !== undefined ? { ...outcome, amountMinor: refund.amount } : outcome);
   return f === undefined
     ? ignored(eventType, `refund ${refund.id} is still ${refund.status ?? "unknown"}`)
     : fact(f);

@@ -311,21 +311,26 @@ export class StripeBillingGateway implements BillingGateway {
       this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
     ).andThen((page) => {
       const mine = page.data.find((r) => r.metadata?.[BILLING_METADATA_KEYS.effectId] === key);
-      if (mine !== undefined) return okAsync(refundOutcomeOf(mine));
+      if (mine !== undefined) return okAsync(invoiceRefundOutcome(mine));
       return this.#call(() =>
         this.stripe.refunds.create(
           { payment_intent: paymentIntentId, metadata: billingMetadata(references, key) },
           { idempotencyKey: key },
         ),
       )
-        .map(refundOutcomeOf)
+        .map(invoiceRefundOutcome)
         .orElse((e) => {
           if (e.code !== "charge_already_refunded") return errAsync(e);
           // Refunded by someone else (the dashboard, support). Only a refund that succeeded
           // answers for ours: a pending one carries none of susu's metadata, so its outcome
           // would never reach the membership — retried until it settles, or parked with a ticket.
           const done = page.data.find((r) => r.status === "succeeded");
-          if (done !== undefined) return okAsync(refundOutcomeOf(done));
+          // Its amount is all the payment's refunds make up (several partial ones may refund
+          // it), so the membership counts the payment as refunded in full.
+          const refunded = page.data
+            .filter((r) => r.status === "succeeded" || r.status === "pending")
+            .reduce((n, r) => n + r.amount, 0);
+          if (done !== undefined) return okAsync({ ...invoiceRefundOutcome(done), amountMinor: refunded });
           return errAsync<RefundOutcome, GatewayError>({
             type: "gateway_retryable",
             code: "refund_pending_elsewhere",
@@ -334,4 +339,9 @@ export class StripeBillingGateway implements BillingGateway {
         });
     });
   }
+}
+
+/** A refund of one of an invoice's payments, with its amount (the membership adds them up). */
+function invoiceRefundOutcome(refund: Stripe.Refund): RefundOutcome {
+  return { ...refundOutcomeOf(refund), amountMinor: refund.amount };
 }

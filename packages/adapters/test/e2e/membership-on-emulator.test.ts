@@ -43,6 +43,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
   let plan: Plan;
   const clock = new ManualClock(START);
   const notifier = new RecordingNotifier();
+  const desk = new RecordingSupportDesk();
   const outcomes: string[] = [];
   /** Every event delivered, in order (a test may deliver some again). */
   const delivered: Stripe.Event[] = [];
@@ -55,7 +56,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
     ports = {
       gateway: harness.gateway,
       notifier,
-      desk: new RecordingSupportDesk(),
+      desk,
       timers: new InMemoryTimerScheduler(),
       ledger,
       billing: new StripeBillingGateway(harness.stripe),
@@ -490,6 +491,97 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect((await harness.stripe.refunds.list({ payment_intent: piId })).data).toHaveLength(1);
     expect(notices(after, "membership_refunded")).toHaveLength(1);
     expect(await paidIn(after)).toBe(0);
+  });
+
+  it("a late payment's refund that Stripe fails after it succeeded: the ledger holds the money again, one ticket says so", async () => {
+    const noTrial = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go (refund fails)",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 12_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const created = await subscribeThroughCheckout("mia", noTrial.id);
+    await settle();
+    const page = (await current(created.id)).start;
+    if (page.kind !== "checkout" || page.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    (await useCases.cancelSubscription(deps, created.id, false, "mia"))._unsafeUnwrap();
+    // Paid anyway, with Stripe's test card whose refunds succeed and then fail.
+    await harness.emulator.control.completeCheckoutSession(page.sessionId, {
+      paymentMethod: "pm_card_refundFail",
+    });
+    await settle();
+    const refunded = await current(created.id);
+    const invoiceId = refunded.invoices[0]?.id as string;
+    expect(refunded.invoices[0]?.refund).toMatchObject({ status: "succeeded" });
+    expect(await paidIn(refunded)).toBe(0);
+    expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toEqual([]);
+
+    // Some time later Stripe fails the refund (refund.updated, charge.refund.updated, refund.failed).
+    const from = delivered.length;
+    await advanceDays(1);
+    const s = await current(created.id);
+    expect(delivered.slice(from).map((e) => e.type)).toEqual(
+      expect.arrayContaining(["refund.updated", "charge.refund.updated", "refund.failed"]),
+    );
+    const stripeRefunds = await harness.stripe.refunds.list({ limit: 100 });
+    const ours = stripeRefunds.data.filter((r) => r.metadata?.susu_subscription_id === created.id);
+    expect(ours.map((r) => [r.amount, r.status, r.failure_reason])).toEqual([
+      [12_00, "failed", "expired_or_canceled_card"],
+    ]);
+    expect(s.invoices[0]?.refund).toEqual({
+      status: "failed",
+      refundId: ours[0]?.id,
+      failureCode: "expired_or_canceled_card",
+      failedAfterSuccess: true,
+      payments: [
+        {
+          refundId: ours[0]?.id,
+          amountMinor: 12_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+        },
+      ],
+    });
+    // The ledger says what happened: paid, refunded, the refund reversed. The platform holds 12.00.
+    expect(await paidIn(s)).toBe(12_00);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    const txs = await db.prisma.ledgerTransaction.findMany({
+      where: { id: { startsWith: `${created.id}:` } },
+      orderBy: { id: "asc" },
+    });
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      [`${created.id}:invoice:${invoiceId}:paid`, "membership_invoice_paid"],
+      [`${created.id}:invoice:${invoiceId}:refund-failed:${ours[0]?.id}`, "membership_invoice_refund_failed"],
+      [`${created.id}:invoice:${invoiceId}:refunded`, "membership_invoice_refunded"],
+    ]);
+    const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
+    expect(tickets).toHaveLength(1);
+    expect(tickets[0]?.summary).toContain("holds it again");
+    expect(tickets[0]?.summary).toContain("no ledger fix is needed");
+    expect(tickets[0]?.summary).not.toContain("correct the ledger");
+
+    // Every event of it delivered again, newest first: nothing more is posted or opened.
+    for (const event of [...delivered.slice(from)].reverse()) {
+      const outcome = await processWebhookEvent(event, ctx);
+      if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+    }
+    await settle();
+    const after = await current(created.id);
+    expect(after.invoices).toEqual(s.invoices);
+    expect(await paidIn(after)).toBe(12_00);
+    expect(await db.prisma.ledgerTransaction.count({ where: { id: { startsWith: `${created.id}:` } } })).toBe(
+      3,
+    );
+    expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toHaveLength(1);
   });
 
   it("every membership event was understood (none not handled)", () => {

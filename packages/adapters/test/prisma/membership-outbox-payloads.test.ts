@@ -5,7 +5,7 @@
 import { createSubscription, decideSubscription, type OutboxEffect, type Subscription } from "@susu/domain";
 import { describe, expect, it } from "vitest";
 import { outboxAggregateOf } from "../../src/prisma/projections.js";
-import { parseOutboxEffect } from "../../src/prisma/snapshots.js";
+import { parseOutboxEffect, parseSubscriptionSnapshot } from "../../src/prisma/snapshots.js";
 
 const now = { now: Date.UTC(2026, 0, 6) };
 
@@ -99,5 +99,64 @@ describe("a membership's outbox payloads", () => {
     const refund = effects[1];
     expect(outboxAggregateOf(refund as OutboxEffect)).toEqual({ type: "subscription", id: canceled.id });
     expect(parseOutboxEffect({ ...refund, amountMinor: -1 }).isErr()).toBe(true);
+  });
+
+  it("a refund Stripe failed after it succeeded: its reversal, its ticket and the snapshot round-trip; older snapshots load", () => {
+    const canceled = decideSubscription(
+      aCheckoutMembership(),
+      { type: "cancel", atPeriodEnd: false },
+      now,
+    )._unsafeUnwrap().state;
+    const paid = decideSubscription(
+      canceled,
+      {
+        type: "invoice_paid",
+        invoice: {
+          invoiceId: "in_1",
+          amountDueMinor: 10_00,
+          amountPaidMinor: 10_00,
+          currency: "AUD",
+          observedAt: now.now,
+        },
+        paidAt: now.now,
+      },
+      now,
+    )._unsafeUnwrap().state;
+    const settle = (s: Subscription, outcome: "succeeded" | "failed") =>
+      decideSubscription(
+        s,
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome,
+          refundId: "re_1",
+          ...(outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+        },
+        now,
+      )._unsafeUnwrap();
+    const refunded = settle(paid, "succeeded").state;
+    const failed = settle(refunded, "failed");
+    expect(failed.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    for (const effect of failed.effects) {
+      const stored: unknown = JSON.parse(JSON.stringify(effect));
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
+    }
+    expect(failed.effects[0]).toMatchObject({ transaction: { kind: "membership_invoice_refund_failed" } });
+    // Today's snapshots (refunded; failed after it succeeded), and one stored before refunds
+    // were kept per payment (no `payments`, no `failedAfterSuccess`).
+    const inv = refunded.invoices[0];
+    if (inv === undefined) throw new Error("no invoice");
+    const older: Subscription = {
+      ...refunded,
+      invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_1" } }],
+    };
+    for (const s of [failed.state, refunded, older]) {
+      const stored: unknown = JSON.parse(JSON.stringify(s));
+      expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
+    }
+    expect(failed.state.invoices[0]?.refund?.failedAfterSuccess).toBe(true);
+    const notTrue = JSON.parse(JSON.stringify(failed.state));
+    notTrue.invoices[0].refund.failedAfterSuccess = false;
+    expect(parseSubscriptionSnapshot(notTrue).isErr()).toBe(true);
   });
 });

@@ -136,7 +136,9 @@ describe("StripeBillingGateway on the emulator", () => {
         references: { subscriptionId: "mbr_4", invoiceId },
       });
     const first = (await refund())._unsafeUnwrap();
-    expect(first).toEqual([{ refundId: expect.stringMatching(/^re_/), status: "succeeded" }]);
+    expect(first).toEqual([
+      { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
+    ]);
     // A retry (the answer was lost) answers the same refund and makes none.
     expect((await refund())._unsafeUnwrap()).toEqual(first);
     const refunds = await harness.stripe.refunds.list({ payment_intent: paymentIntentId });
@@ -162,6 +164,7 @@ describe("StripeBillingGateway on the emulator", () => {
         kind: "refund_succeeded",
         refs: { subscriptionId: "mbr_4", invoiceId },
         refundId: first[0]?.refundId,
+        amountMinor: 10_00,
       },
     });
   });
@@ -183,7 +186,9 @@ describe("StripeBillingGateway on the emulator", () => {
         references: { subscriptionId: effect, invoiceId },
       });
       if (theirs === "succeeded")
-        expect(answer._unsafeUnwrap()).toEqual([{ refundId: elsewhere.id, status: "succeeded" }]);
+        expect(answer._unsafeUnwrap()).toEqual([
+          { refundId: elsewhere.id, status: "succeeded", amountMinor: elsewhere.amount },
+        ]);
       else
         expect(answer._unsafeUnwrapErr()).toMatchObject({
           type: "gateway_retryable",
@@ -193,6 +198,22 @@ describe("StripeBillingGateway on the emulator", () => {
       expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(1);
     },
   );
+
+  it("a payment someone else refunded in two parts answers with all they refunded (the payment counts as refunded in full)", async () => {
+    const effect = "mbr_elsewhere_parts";
+    const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`);
+    await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
+    await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
+    const answer = await billing.refundInvoicePayments({
+      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+      invoiceId,
+      references: { subscriptionId: effect, invoiceId },
+    });
+    expect(answer._unsafeUnwrap()).toEqual([
+      { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
+    ]);
+    expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(2);
+  });
 
   it("an invoice whose payment has not settled is a retryable answer that refunds nothing", async () => {
     const customer = await harness.stripe.customers.create({ email: "open@example.test" });
@@ -245,7 +266,12 @@ describe("StripeBillingGateway on the emulator", () => {
       const translated = translateStripeEvent(updated[0] as (typeof updated)[number]);
       expect(translated).toMatchObject({
         kind: "fact",
-        fact: { kind: later, refs: { subscriptionId: effect, invoiceId }, refundId: outcome?.refundId },
+        fact: {
+          kind: later,
+          refs: { subscriptionId: effect, invoiceId },
+          refundId: outcome?.refundId,
+          amountMinor: outcome?.amountMinor,
+        },
       });
     },
   );

@@ -55,12 +55,20 @@ export type PaymentFact =
       readonly clientSecret: string;
     }
   // refunds of a payment
-  | { readonly kind: "refund_succeeded"; readonly refs: PaymentReferences; readonly refundId: string }
+  // (`amountMinor`: the refund's amount, carried where it matters: a membership invoice's
+  // refunds, one per payment, add up to what the invoice collected)
+  | {
+      readonly kind: "refund_succeeded";
+      readonly refs: PaymentReferences;
+      readonly refundId: string;
+      readonly amountMinor?: number;
+    }
   | {
       readonly kind: "refund_failed";
       readonly refs: PaymentReferences;
       readonly refundId?: string;
       readonly failureCode: string;
+      readonly amountMinor?: number;
     }
   // transfers to a connected account (refs name the member whose charge funds it)
   | { readonly kind: "transfer_created"; readonly refs: PaymentReferences; readonly transferId: string }
@@ -312,17 +320,19 @@ export function debitFact(refs: PaymentReferences, outcome: DebitOutcome): Payme
  * debit that is still processing waits for it; its webhook reports how it ends).
  */
 export function refundFact(refs: PaymentReferences, outcome: RefundOutcome): PaymentObjectFact | undefined {
+  const amount = outcome.amountMinor !== undefined ? { amountMinor: outcome.amountMinor } : {};
   switch (outcome.status) {
     case "pending":
       return undefined;
     case "succeeded":
-      return { kind: "refund_succeeded", refs, refundId: outcome.refundId };
+      return { kind: "refund_succeeded", refs, refundId: outcome.refundId, ...amount };
     case "failed":
       return {
         kind: "refund_failed",
         refs,
         refundId: outcome.refundId,
         failureCode: outcome.failureCode ?? "refund_failed",
+        ...amount,
       };
   }
 }

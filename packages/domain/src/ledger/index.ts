@@ -102,6 +102,7 @@ export {
   membershipAccounts,
   membershipInvoicePaid,
   membershipInvoiceRefunded,
+  membershipInvoiceRefundFailed,
 } from "./membership-movements.js";
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {

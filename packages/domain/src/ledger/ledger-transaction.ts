@@ -62,7 +62,8 @@ export type LedgerTransactionKind =
   | "marketplace_dispute_lost"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
-  | "membership_invoice_refunded";
+  | "membership_invoice_refunded"
+  | "membership_invoice_refund_failed";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

@@ -11,6 +11,11 @@
 //   membership_invoice_refunded    membership:<s>:paid_in / platform:membership_revenue
 //                                  (susu refunded an invoice paid after the membership was
 //                                  canceled before it started: its revenue goes back)
+//   membership_invoice_refund_failed
+//                                  platform:membership_revenue / membership:<s>:paid_in
+//                                  (a refund Stripe failed after it had succeeded: the
+//                                  money did not go back, so the refunded posting is
+//                                  reversed and the platform holds the money again)
 //
 // So the revenue of one subscription is its `paid_in`'s credit balance, and the platform's
 // is the debit balance of `platform:membership_revenue` (per currency).
@@ -57,4 +62,18 @@ export const membershipInvoiceRefunded: (
     "membership_invoice_refunded",
     (s) => membershipAccounts.paidIn(s),
     () => membershipAccounts.revenue(),
+  )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId } });
+
+/**
+ * A refund of invoice i of subscription s that had succeeded failed afterwards (the card or
+ * bank account could not take it): the reverse of {@link membershipInvoiceRefunded} for the
+ * amount that did not go back. Dr platform:membership_revenue, Cr membership:s:paid_in.
+ */
+export const membershipInvoiceRefundFailed: (
+  input: MembershipMovementBase & { readonly amount: Money; readonly invoiceId: string },
+) => Result<LedgerTransaction, LedgerError> = (input) =>
+  movement<MembershipMovementBase & { readonly amount: Money }>(
+    "membership_invoice_refund_failed",
+    () => membershipAccounts.revenue(),
+    (s) => membershipAccounts.paidIn(s),
   )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId } });

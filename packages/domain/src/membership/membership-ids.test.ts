@@ -20,11 +20,14 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
     expect(ids.invoiceRefund("s1", "in_9")).toBe("s1:invoice:in_9:refund");
     expect(ids.invoiceRefundTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:ticket");
+    expect(ids.paymentRefundTicket("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund:re_2:ticket");
   });
 
   it("ledger transactions and notices", () => {
     expect(ids.ledger.invoicePaid("s1", "in_9")).toBe("s1:invoice:in_9:paid");
     expect(ids.ledger.invoiceRefunded("s1", "in_9")).toBe("s1:invoice:in_9:refunded");
+    expect(ids.ledger.paymentRefunded("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refunded:re_2");
+    expect(ids.ledger.paymentRefundFailed("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund-failed:re_2");
     expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
       "s1:notify:membership_trial_ending:1700000000000",
     );

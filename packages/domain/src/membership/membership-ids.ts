@@ -39,14 +39,32 @@ export const subscriptionIds = Object.freeze({
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
-  /** The support ticket of invoice i's refund that failed: `<s>:invoice:<i>:refund:ticket`. */
+  /** The support ticket of invoice i's refund that failed or was refused: `<s>:invoice:<i>:refund:ticket`. */
   invoiceRefundTicket: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:ticket`,
+  /**
+   * The support ticket of refund r of invoice i that failed after the invoice's refund had
+   * ended (a success Stripe failed later): `<s>:invoice:<i>:refund:<r>:ticket`.
+   */
+  paymentRefundTicket: (s: string, invoiceId: string, refundId: string): string =>
+    `${s}:invoice:${invoiceId}:refund:${refundId}:ticket`,
   /** Ledger ids. */
   ledger: Object.freeze({
     /** Invoice i was paid: `<s>:invoice:<i>:paid`. */
     invoicePaid: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:paid`,
     /** Invoice i's payment was refunded by susu: `<s>:invoice:<i>:refunded`. */
     invoiceRefunded: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refunded`,
+    /**
+     * Refund r of invoice i succeeded after the invoice's refund had ended (another payment's
+     * refund was refused): `<s>:invoice:<i>:refunded:<r>`.
+     */
+    paymentRefunded: (s: string, invoiceId: string, refundId: string): string =>
+      `${s}:invoice:${invoiceId}:refunded:${refundId}`,
+    /**
+     * Refund r of invoice i had succeeded and was posted, then Stripe failed it; its posting
+     * reversed: `<s>:invoice:<i>:refund-failed:<r>`.
+     */
+    paymentRefundFailed: (s: string, invoiceId: string, refundId: string): string =>
+      `${s}:invoice:${invoiceId}:refund-failed:${refundId}`,
   }),
   /** Notification ids: `<s>:notify:<template>:<key>`. */
   notice: Object.freeze({

@@ -418,7 +418,11 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
   it("a success gives the revenue back in the ledger and tells the person, once", () => {
     const paid = feed(checkout(), [cancel, snapshot("active", 1), paidInvoice("in_1", 1)]);
     const done = decided(paid, refunded());
-    expect(done.state.invoices[0]?.refund).toEqual({ status: "succeeded", refundId: "re_1" });
+    expect(done.state.invoices[0]?.refund).toEqual({
+      status: "succeeded",
+      refundId: "re_1",
+      payments: [{ refundId: "re_1", amountMinor: 10_00, status: "succeeded", posted: true }],
+    });
     const post = done.effects.find((e) => e.kind === "post_ledger");
     expect(post).toMatchObject({
       id: "sub1:invoice:in_1:refunded",
@@ -449,7 +453,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(decided(done.state, refunded()).ignored?.code).toBe("refund_already_settled");
   });
 
-  it("a refusal opens a ticket and keeps the invoice's refund failed; a later failure of a success too", () => {
+  it("a refusal opens a ticket and keeps the invoice's refund failed, posting nothing", () => {
     const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
     const refused = decided(paid, {
       type: "invoice_refund_settled",
@@ -457,7 +461,11 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       outcome: "failed",
       failureCode: "charge_disputed",
     });
-    expect(refused.state.invoices[0]?.refund).toEqual({ status: "failed", failureCode: "charge_disputed" });
+    expect(refused.state.invoices[0]?.refund).toEqual({
+      status: "failed",
+      failureCode: "charge_disputed",
+      payments: [{ amountMinor: 10_00, status: "failed", failureCode: "charge_disputed" }],
+    });
     expect(refused.effects).toEqual([
       expect.objectContaining({
         kind: "open_ticket",
@@ -466,20 +474,180 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         summary: expect.stringContaining("charge_disputed"),
       }),
     ]);
-    expect(decided(refused.state, refunded()).ignored?.code).toBe("refund_already_settled");
-    const succeeded = feed(paid, [refunded()]);
-    const failedLater = decided(succeeded, {
+    // The refusal heard again (the effect retried): nothing more.
+    const again = decided(refused.state, {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "failed",
+      failureCode: "charge_disputed",
+    });
+    expect(again.ignored?.code).toBe("refund_already_settled");
+  });
+
+  it("a success Stripe fails afterwards is reversed in the ledger and ticketed as money held again, once", () => {
+    const succeeded = feed(checkout(), [cancel, paidInvoice("in_1", 1), refunded()]);
+    const failedLater: SubscriptionInput = {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "failed",
+      refundId: "re_1",
+      amountMinor: 10_00,
+      failureCode: "expired_or_canceled_card",
+    };
+    const d = decided(succeeded, failedLater);
+    expect(d.state.invoices[0]?.refund).toEqual({
+      status: "failed",
+      refundId: "re_1",
+      failureCode: "expired_or_canceled_card",
+      failedAfterSuccess: true,
+      payments: [
+        {
+          refundId: "re_1",
+          amountMinor: 10_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+        },
+      ],
+    });
+    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    expect(d.effects[0]).toMatchObject({
+      id: "sub1:invoice:in_1:refund-failed:re_1",
+      transaction: {
+        id: "sub1:invoice:in_1:refund-failed:re_1",
+        kind: "membership_invoice_refund_failed",
+        postings: [
+          {
+            account: "platform:membership_revenue",
+            side: "debit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+          {
+            account: "membership:sub1:paid_in",
+            side: "credit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+        ],
+      },
+    });
+    const ticket = d.effects[1];
+    expect(ticket).toMatchObject({
+      id: "sub1:invoice:in_1:refund:re_1:ticket",
+      reason: "membership_refund_failed",
+    });
+    const summary = ticket?.kind === "open_ticket" ? ticket.summary : "";
+    expect(summary).toContain("holds it again");
+    expect(summary).toContain("no ledger fix is needed");
+    expect(summary).toContain("expired_or_canceled_card");
+    expect(summary).not.toContain("correct the ledger");
+    // The failure heard again, or the success heard late: nothing more.
+    expect(decided(d.state, failedLater).ignored?.code).toBe("refund_already_settled");
+    expect(decided(d.state, refunded()).ignored?.code).toBe("refund_already_settled");
+  });
+
+  it("a refund stored before refunds were kept per payment: a failure after its success reverses all it posted", () => {
+    const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const inv = paid.invoices[0];
+    if (inv === undefined) throw new Error("no invoice");
+    const old: Subscription = {
+      ...paid,
+      invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_1" } }],
+    };
+    const failed: SubscriptionInput = {
       type: "invoice_refund_settled",
       invoiceId: "in_1",
       outcome: "failed",
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
+    };
+    const d = decided(old, failed);
+    expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+      ["post_ledger", "sub1:invoice:in_1:refund-failed:re_1"],
+      ["open_ticket", "sub1:invoice:in_1:refund:re_1:ticket"],
+    ]);
+    expect(d.effects[0]).toMatchObject({
+      transaction: { postings: [{ amount: { amountMinor: 10_00 } }, {}] },
     });
-    expect(failedLater.effects.map((e) => e.kind)).toEqual(["open_ticket"]);
-    expect(failedLater.state.invoices[0]?.refund).toEqual({
+    expect(d.state.invoices[0]?.refund).toEqual({
       status: "failed",
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
+      failedAfterSuccess: true,
+    });
+    expect(decided(d.state, failed).ignored?.code).toBe("refund_already_settled");
+    expect(decided(old, refunded()).ignored?.code).toBe("refund_already_settled");
+  });
+
+  describe("an invoice paid with two payments (4.00 and 6.00), each refunded apart", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const outcome = (
+      refundId: string,
+      amountMinor: number,
+      result: "succeeded" | "failed",
+    ): SubscriptionInput => ({
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: result,
+      refundId,
+      amountMinor,
+      ...(result === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+    });
+
+    it("is refunded, posted and told only once both refunds succeeded", () => {
+      const first = decided(paid(), outcome("re_a", 4_00, "succeeded"));
+      expect(first.effects).toEqual([]);
+      expect(first.state.invoices[0]?.refund?.status).toBe("requested");
+      expect(decided(first.state, outcome("re_a", 4_00, "succeeded")).ignored?.code).toBe(
+        "refund_already_settled",
+      );
+      const both = decided(first.state, outcome("re_b", 6_00, "succeeded"));
+      expect(both.state.invoices[0]?.refund?.status).toBe("succeeded");
+      expect(both.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["notify", "sub1:notify:membership_refunded:in_1"],
+      ]);
+      expect(both.effects[0]).toMatchObject({
+        transaction: { postings: [{ amount: { amountMinor: 10_00 } }, {}] },
+      });
+    });
+
+    it("one refund failing posts what went back and tickets what is held, with the amounts", () => {
+      const d = feed(paid(), [outcome("re_b", 6_00, "failed")]);
+      expect(d.invoices[0]?.refund?.status).toBe("requested");
+      const ended = decided(d, outcome("re_a", 4_00, "succeeded"));
+      expect(ended.state.invoices[0]?.refund?.status).toBe("failed");
+      expect(ended.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
+      ]);
+      expect(ended.effects[0]).toMatchObject({
+        transaction: { postings: [{ amount: { amountMinor: 4_00 } }, {}] },
+      });
+      const ticket = ended.effects[1];
+      const summary = ticket?.kind === "open_ticket" ? ticket.summary : "";
+      expect(summary).toContain("failed to refund 600 AUD (minor units) of the 1000 AUD (minor units)");
+      expect(summary).toContain("refund re_b: 600 AUD (minor units), expired_or_canceled_card");
+      expect(summary).toContain("400 AUD (minor units) went back");
+      expect(summary).toContain("the platform holds 600 AUD (minor units)");
+    });
+
+    it("a success failing after both succeeded reverses that payment's part only", () => {
+      const both = feed(paid(), [outcome("re_a", 4_00, "succeeded"), outcome("re_b", 6_00, "succeeded")]);
+      const d = decided(both, outcome("re_a", 4_00, "failed"));
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
+        ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
+      ]);
+      expect(d.effects[0]).toMatchObject({
+        transaction: { postings: [{ amount: { amountMinor: 4_00 } }, {}] },
+      });
+      expect(d.state.invoices[0]?.refund).toMatchObject({ status: "failed", failedAfterSuccess: true });
+      // The other then failing too is reversed and ticketed on its own.
+      const again = decided(d.state, outcome("re_b", 6_00, "failed"));
+      expect(again.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
+        ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+      ]);
     });
   });
 

@@ -1,7 +1,13 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
-import { membershipInvoicePaid, membershipInvoiceRefunded } from "../ledger/membership-movements.js";
+import type { LedgerError } from "../ledger/ledger.errors.js";
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import {
+  membershipInvoicePaid,
+  membershipInvoiceRefunded,
+  membershipInvoiceRefundFailed,
+} from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import { type Instant, isoString } from "../shared/time.js";
@@ -20,6 +26,8 @@ import {
   type SubscribedPrice,
   type Subscription,
   type SubscriptionInvoice,
+  type SubscriptionInvoiceRefund,
+  type SubscriptionPaymentRefund,
   type SubscriptionStart,
   type SubscriptionStatus,
 } from "./subscription.js";
@@ -392,10 +400,19 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
   });
 }
 
+/** An amount in an invoice's currency, as the ledger's postings and the tickets state it. */
+function minorUnits(amountMinor: number, inv: SubscriptionInvoice): string {
+  return `${amountMinor} ${inv.currency} (minor units)`;
+}
+
 /**
- * How susu's refund of an invoice ended: a success gives the revenue back in the ledger
- * and tells the person; a failure opens a ticket (the money is still held). A refund
- * Stripe failed after it succeeded (a card that can no longer take it) opens the ticket too.
+ * How one payment's refund of an invoice ended (the refund call's answer or a refund
+ * event; each heard any number of times, in any order). The invoice's refund ends when the
+ * refunds heard of add up to what it collected (or Stripe refused one): then what went back
+ * is posted (`membership_invoice_refunded`), and the person is told when all of it did, or a
+ * ticket says what is still held. After that, a success Stripe fails (a card or bank account
+ * that could no longer take it) reverses its part of the posting and opens a ticket: the
+ * money is held again. The membership's accounts so end with what went back to the person.
  */
 function refundSettled(
   d: SubscriptionDraft,
@@ -406,52 +423,236 @@ function refundSettled(
   if (inv?.refund === undefined)
     return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
-  if (refund.status === input.outcome || refund.status === "failed")
+  if (refund.status !== "requested" && refund.payments === undefined)
+    return legacyRefundSettled(d, inv, refund, input);
+  const payments = refund.payments ?? [];
+  const prev = payments.find((p) => p.refundId === input.refundId);
+  if (prev !== undefined && (prev.status === "failed" || prev.status === input.outcome))
+    return ignore(
+      s,
+      "refund_already_settled",
+      `${input.refundId !== undefined ? `refund ${input.refundId}` : "the refund"} of invoice ${inv.id} ${prev.status}`,
+    );
+  const others = payments.filter((p) => p !== prev);
+  const rest = Math.max(0, inv.amountPaidMinor - others.reduce((n, p) => n + p.amountMinor, 0));
+  const failureCode = input.failureCode ?? "refund_failed";
+  const payment: SubscriptionPaymentRefund = {
+    ...(input.refundId !== undefined ? { refundId: input.refundId } : {}),
+    amountMinor: input.amountMinor ?? prev?.amountMinor ?? rest,
+    status: input.outcome,
+    ...(input.outcome === "failed" ? { failureCode } : {}),
+    ...(prev?.posted === true ? { posted: true } : {}),
+  };
+  const all = prev === undefined ? [...payments, payment] : payments.map((p) => (p === prev ? payment : p));
+  const refundId = input.refundId ?? refund.refundId;
+  const heard = all.reduce((n, p) => n + p.amountMinor, 0);
+  const ended = refund.status !== "requested";
+  if (!ended && heard < inv.amountPaidMinor && all.every((p) => p.refundId !== undefined)) {
+    // Other payments' refunds are still to be heard of.
+    d.putInvoice({
+      ...inv,
+      refund: { ...refund, ...(refundId !== undefined ? { refundId } : {}), payments: all },
+    });
+    return d.done();
+  }
+  if (!ended) return refundEnded(d, inv, refund, all, refundId);
+  // The invoice's refund had ended: this refund's news changes what went back.
+  const put = (patch: Partial<SubscriptionInvoiceRefund>, list: readonly SubscriptionPaymentRefund[]) =>
+    d.putInvoice({
+      ...inv,
+      refund: { ...refund, ...(refundId !== undefined ? { refundId } : {}), ...patch, payments: list },
+    });
+  const key = input.refundId ?? "refused";
+  if (payment.status === "succeeded") {
+    // A refund that succeeded after the invoice's refund ended with another refused. Never
+    // more back than the invoice collected (a refund not susu's that named it).
+    const postedMinor = all.reduce(
+      (n, p) => n + (p.posted === true && p.status === "succeeded" ? p.amountMinor : 0),
+      0,
+    );
+    if (postedMinor + payment.amountMinor > inv.amountPaidMinor) {
+      put({}, all);
+      return d.done();
+    }
+    post(
+      d,
+      membershipInvoiceRefunded({
+        id: subscriptionIds.ledger.paymentRefunded(s.id, inv.id, key),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount: money(payment.amountMinor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s refund ${key}`,
+    );
+    put(
+      {},
+      all.map((p) => (p === payment ? { ...payment, posted: true } : p)),
+    );
+    return d.done();
+  }
+  const failedAfterSuccess = prev?.posted === true;
+  if (failedAfterSuccess)
+    post(
+      d,
+      membershipInvoiceRefundFailed({
+        id: subscriptionIds.ledger.paymentRefundFailed(s.id, inv.id, key),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount: money(payment.amountMinor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s failed refund ${key}`,
+    );
+  put(
+    {
+      status: "failed",
+      failureCode: refund.failureCode ?? failureCode,
+      ...(failedAfterSuccess ? { failedAfterSuccess: true } : {}),
+    },
+    all,
+  );
+  d.ticket(
+    subscriptionIds.paymentRefundTicket(s.id, inv.id, key),
+    "membership_refund_failed",
+    `Stripe failed refund ${key} of ${minorUnits(payment.amountMinor, inv)} of invoice ${inv.id} of membership ${s.id}, ` +
+      `paid after the membership was canceled (${failureCode})` +
+      (failedAfterSuccess
+        ? ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
+          "membership_invoice_refund_failed posting reversed the refund; no ledger fix is needed): "
+        : ": the person has not had that money back (nothing was posted for it; no ledger fix is needed): ") +
+      "refund it to the person by hand",
+  );
+  return d.done();
+}
+
+/**
+ * Every payment's refund of invoice `inv` has ended (or Stripe refused one): posts what went
+ * back, then tells the person (all of it did) or opens a ticket with what is still held.
+ */
+function refundEnded(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  refund: SubscriptionInvoiceRefund,
+  payments: readonly SubscriptionPaymentRefund[],
+  refundId: string | undefined,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const back = payments.filter((p) => p.status === "succeeded");
+  const backMinor = back.reduce((n, p) => n + p.amountMinor, 0);
+  if (backMinor > 0)
+    post(
+      d,
+      membershipInvoiceRefunded({
+        id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount: money(backMinor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s refund`,
+    );
+  const list = payments.map((p) => (p.status === "succeeded" ? { ...p, posted: true as const } : p));
+  const failed = payments.filter((p) => p.status === "failed");
+  const firstFailure = failed[0];
+  d.putInvoice({
+    ...inv,
+    refund: {
+      ...refund,
+      status: firstFailure === undefined ? "succeeded" : "failed",
+      ...(refundId !== undefined ? { refundId } : {}),
+      ...(firstFailure !== undefined ? { failureCode: firstFailure.failureCode ?? "refund_failed" } : {}),
+      payments: list,
+    },
+  });
+  if (firstFailure === undefined) {
+    d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
+      invoiceId: inv.id,
+      amountMinor: backMinor,
+      currency: inv.currency,
+    });
+    return d.done();
+  }
+  const heldMinor = inv.amountPaidMinor - backMinor;
+  const which = failed
+    .map(
+      (p) =>
+        `${p.refundId !== undefined ? `refund ${p.refundId}` : "a refund Stripe refused to make"}: ` +
+        `${minorUnits(p.amountMinor, inv)}, ${p.failureCode ?? "refund_failed"}`,
+    )
+    .join("; ");
+  d.ticket(
+    subscriptionIds.invoiceRefundTicket(s.id, inv.id),
+    "membership_refund_failed",
+    `Stripe ${failed.some((p) => p.refundId === undefined) ? "refused to refund" : "failed to refund"} ` +
+      `${minorUnits(heldMinor, inv)} of the ${minorUnits(inv.amountPaidMinor, inv)} invoice ${inv.id} of membership ${s.id} collected, ` +
+      `paid after the membership was canceled (${which}). ` +
+      (backMinor > 0
+        ? `${minorUnits(backMinor, inv)} went back to the person and is posted (membership_invoice_refunded); `
+        : "Nothing went back to the person; ") +
+      `the platform holds ${minorUnits(heldMinor, inv)} (the ledger says so; no ledger fix is needed): refund it to the person by hand`,
+  );
+  return d.done();
+}
+
+/**
+ * A refund outcome for an invoice whose refund ended before refunds were kept per payment
+ * (its snapshot has no `payments`): its outcome was the invoice's as a whole, and a success
+ * posted all it collected. Only a failure after that success is news: its amount is reversed.
+ */
+function legacyRefundSettled(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  refund: SubscriptionInvoiceRefund,
+  input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  if (refund.status === "failed" || input.outcome === "succeeded")
     return ignore(
       s,
       "refund_already_settled",
       `the refund of invoice ${inv.id} ${refund.status === "failed" ? "failed" : "succeeded"}`,
     );
   const refundId = input.refundId ?? refund.refundId;
+  const key = refundId ?? "refund";
+  const amountMinor = Math.min(input.amountMinor ?? inv.amountPaidMinor, inv.amountPaidMinor);
+  const failureCode = input.failureCode ?? "refund_failed";
   d.putInvoice({
     ...inv,
     refund: {
-      status: input.outcome,
+      status: "failed",
       ...(refundId !== undefined ? { refundId } : {}),
-      ...(input.outcome === "failed" ? { failureCode: input.failureCode ?? "refund_failed" } : {}),
+      failureCode,
+      failedAfterSuccess: true,
     },
   });
-  const amount = money(inv.amountPaidMinor, inv.currency);
-  if (input.outcome === "succeeded") {
-    const tx = membershipInvoiceRefunded({
-      id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
+  post(
+    d,
+    membershipInvoiceRefundFailed({
+      id: subscriptionIds.ledger.paymentRefundFailed(s.id, inv.id, key),
       subscriptionId: s.id,
       invoiceId: inv.id,
-      amount,
+      amount: money(amountMinor, inv.currency),
       occurredAt: d.now,
-    });
-    if (tx.isErr())
-      throw new Error(
-        `subscription ${s.id}: invoice ${inv.id}'s refund posting was refused (${tx.error.message}); a bug`,
-      );
-    d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
-    d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
-      invoiceId: inv.id,
-      amountMinor: inv.amountPaidMinor,
-      currency: inv.currency,
-    });
-    return d.done();
-  }
+    }),
+    `invoice ${inv.id}'s failed refund`,
+  );
   d.ticket(
-    subscriptionIds.invoiceRefundTicket(s.id, inv.id),
+    subscriptionIds.paymentRefundTicket(s.id, inv.id, key),
     "membership_refund_failed",
-    `Stripe ${refund.status === "succeeded" ? "failed the refund" : "refused to refund"} ` +
-      `${amount.amountMinor} ${amount.currency} (minor units) of invoice ${inv.id} of membership ${s.id}, ` +
-      `paid after the membership was canceled (${input.failureCode ?? "refund_failed"}${refundId !== undefined ? `, refund ${refundId}` : ""}): ` +
-      "the person has not had the money back; refund it by hand" +
-      (refund.status === "succeeded" ? " and correct the ledger's membership_invoice_refunded posting" : ""),
+    `Stripe failed refund ${key} of ${minorUnits(amountMinor, inv)} of invoice ${inv.id} of membership ${s.id}, ` +
+      `paid after the membership was canceled (${failureCode}), after it had succeeded: the money did not go back and ` +
+      "the platform holds it again (the ledger's membership_invoice_refund_failed posting reversed the refund; " +
+      "no ledger fix is needed): refund it to the person by hand",
   );
   return d.done();
+}
+
+/** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */
+function post(d: SubscriptionDraft, tx: Result<LedgerTransaction, LedgerError>, what: string): void {
+  if (tx.isErr())
+    throw new Error(`subscription ${d.state.id}: ${what} posting was refused (${tx.error.message}); a bug`);
+  d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
 }
 
 function invoicePaid(

@@ -76,13 +76,16 @@ export type SubscriptionInput =
   | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport }
   | {
       /**
-       * How susu's refund of invoice `invoiceId`'s payment ended at Stripe (the refund
-       * call's answer, or a refund event): a pending refund is no news.
+       * How susu's refund of one of invoice `invoiceId`'s payments ended at Stripe (the
+       * refund call's answer, or a refund event): a pending refund is no news.
        */
       readonly type: "invoice_refund_settled";
       readonly invoiceId: string;
       readonly outcome: "succeeded" | "failed";
+      /** Stripe's refund of one of the invoice's payments; none: Stripe refused to make it. */
       readonly refundId?: string;
+      /** That refund's amount (what its payment collected); none in news from before it was carried. */
+      readonly amountMinor?: number;
       readonly failureCode?: string;
     };
 

@@ -105,19 +105,42 @@ export interface SubscriptionInvoice {
   readonly nextPaymentAttemptAt?: Instant;
   /**
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
-   * the membership was canceled before it started): `requested` until Stripe says how it
-   * ended (a pending refund stays `requested`), then `succeeded` or `failed` (a ticket).
+   * the membership was canceled before it started): `requested` until every payment's
+   * refund has ended (their amounts add up to what the invoice collected; a pending refund
+   * is no news) or Stripe refused one, then `succeeded` (every refund succeeded) or `failed`
+   * (one failed or was refused: a ticket). A success Stripe failed afterwards makes it
+   * `failed` with `failedAfterSuccess` (its posting reversed).
    */
   readonly refund?: SubscriptionInvoiceRefund;
 }
 
-/** Where susu's refund of an invoice's payment stands. */
+/** Where susu's refund of an invoice's payments stands. */
 export interface SubscriptionInvoiceRefund {
   readonly status: "requested" | "succeeded" | "failed";
-  /** Stripe's refund, once an answer or an event named it. */
+  /** Stripe's refund heard of last, once an answer or an event named one. */
   readonly refundId?: string;
-  /** Why Stripe refused or failed it. */
+  /** Why Stripe refused or failed it (the first refund that failed). */
   readonly failureCode?: string;
+  /** A refund had succeeded (and was posted), then Stripe failed it. */
+  readonly failedAfterSuccess?: true;
+  /**
+   * How each payment's refund ended, as heard (Stripe refunds each of the invoice's
+   * PaymentIntents apart). Absent in snapshots stored before refunds were kept per payment:
+   * their outcome was the invoice's as a whole.
+   */
+  readonly payments?: readonly SubscriptionPaymentRefund[];
+}
+
+/** How the refund of one of an invoice's payments ended. */
+export interface SubscriptionPaymentRefund {
+  /** Stripe's refund; none when Stripe refused to make one (the refund call's definite error). */
+  readonly refundId?: string;
+  readonly amountMinor: number;
+  /** `failed` is final: a success heard after it is older news. */
+  readonly status: "succeeded" | "failed";
+  readonly failureCode?: string;
+  /** Its success is in the ledger (a `membership_invoice_refunded` posting). */
+  readonly posted?: true;
 }
 
 /** The plan price a subscription is on. */

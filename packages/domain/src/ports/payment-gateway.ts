@@ -55,6 +55,8 @@ export interface RefundOutcome {
   readonly refundId: string;
   readonly status: "pending" | "succeeded" | "failed";
   readonly failureCode?: string;
+  /** The refund's amount, where the caller needs it (a membership invoice's refunds carry it). */
+  readonly amountMinor?: number;
 }
 
 /** A connected (payout) account's ability to receive money. */

@@ -110,7 +110,7 @@ export class FakeBillingGateway implements BillingGateway {
     );
   }
 
-  /** Refunds the invoice's one payment at once (`refund_<n>`), the same refund for the same key. */
+  /** Refunds the invoice's one payment at once (`refund_<n>`; no amount: the membership takes what the invoice collected), the same refund for the same key. */
   refundInvoicePayments(input: Parameters<BillingGateway["refundInvoicePayments"]>[0]) {
     return this.#call({ method: "refundInvoicePayments", ...input }, (): readonly RefundOutcome[] => [
       { refundId: this.#id("re"), status: "succeeded" },

@@ -1,5 +1,5 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
-import type { PaymentObjectFact } from "../facts/payment-fact.js";
+import { type PaymentObjectFact, refundFact } from "../facts/payment-fact.js";
 import type { PlanEffect, SubscriptionEffect } from "../membership/membership-effect.js";
 import type { SubscriptionSnapshot } from "../membership/subscription-input.js";
 import { money } from "../money/index.js";
@@ -187,24 +187,16 @@ export function executeBillingEffect(
 }
 
 /**
- * What an invoice's refunds say together: failed when one failed, succeeded when all did,
- * nothing yet while one is pending (its event says how it ends).
+ * What an invoice's refunds say: one fact per refund that ended (with its amount, so the
+ * membership can tell when every payment's refund has), nothing for a pending one (its
+ * event says how it ends).
  */
 function invoiceRefundFacts(
   refs: PaymentReferences,
   outcomes: readonly RefundOutcome[],
 ): readonly PaymentObjectFact[] {
-  const failure = outcomes.find((o) => o.status === "failed");
-  if (failure !== undefined)
-    return [
-      {
-        kind: "refund_failed",
-        refs,
-        refundId: failure.refundId,
-        failureCode: failure.failureCode ?? "refund_failed",
-      },
-    ];
-  const first = outcomes[0];
-  if (first === undefined || outcomes.some((o) => o.status === "pending")) return [];
-  return [{ kind: "refund_succeeded", refs, refundId: first.refundId }];
+  return outcomes.flatMap((o) => {
+    const f = refundFact(refs, o);
+    return f === undefined ? [] : [f];
+  });
 }

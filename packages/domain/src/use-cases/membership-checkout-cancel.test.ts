@@ -153,7 +153,11 @@ describe("canceling a membership whose Checkout page is not paid", () => {
       expect.objectContaining({
         id: "in_late",
         status: "paid",
-        refund: { status: "succeeded", refundId: expect.stringMatching(/^re_/) },
+        refund: {
+          status: "succeeded",
+          refundId: expect.stringMatching(/^re_/),
+          payments: [expect.objectContaining({ amountMinor: 10_00, status: "succeeded", posted: true })],
+        },
       }),
     ]);
     expect(sim.notifier.sent.filter((n) => n.template === "membership_refunded")).toHaveLength(1);
@@ -176,6 +180,10 @@ describe("canceling a membership whose Checkout page is not paid", () => {
     ]);
     expect(sim.notifier.sent.filter((n) => n.template === "membership_refunded")).toEqual([]);
     const stored = sim.store.subscriptions().find((s) => s.id === sub.id);
-    expect(stored?.invoices[0]?.refund).toEqual({ status: "failed", failureCode: "charge_disputed" });
+    expect(stored?.invoices[0]?.refund).toEqual({
+      status: "failed",
+      failureCode: "charge_disputed",
+      payments: [{ amountMinor: 10_00, status: "failed", failureCode: "charge_disputed" }],
+    });
   });
 });

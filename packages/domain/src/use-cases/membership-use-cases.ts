@@ -355,14 +355,22 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
     case "refund_failed": {
       const { subscriptionId, invoiceId } = fact.refs;
       if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      const amount = fact.amountMinor !== undefined ? { amountMinor: fact.amountMinor } : {};
       return fact.kind === "refund_succeeded"
-        ? { type: "invoice_refund_settled", invoiceId, outcome: "succeeded", refundId: fact.refundId }
+        ? {
+            type: "invoice_refund_settled",
+            invoiceId,
+            outcome: "succeeded",
+            refundId: fact.refundId,
+            ...amount,
+          }
         : {
             type: "invoice_refund_settled",
             invoiceId,
             outcome: "failed",
             failureCode: fact.failureCode,
             ...(fact.refundId !== undefined ? { refundId: fact.refundId } : {}),
+            ...amount,
           };
     }
     default:
