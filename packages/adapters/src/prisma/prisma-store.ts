@@ -1324,8 +1324,9 @@ const OUTBOX_CLAIM_LOCK: NamedStatement = {
  * (a subplan), never an anti-join: on a 6,500-row table the planner joined against a scan
  * of the whole table, and a claim read ~34,000 buffers in bench/webhook-costs.ts (~1,500
  * with the probe; probably `FOR UPDATE`'s recheck of each row changed meanwhile ran the
- * scan again). Each row's `created_at` is no later than the last restore's audit line
- * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it.
+ * scan again). Each row's `created_at` is no later than the first restore's audit line
+ * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it (the
+ * first line, since a database restored twice holds rows appended after the first restore).
  */
 export function outboxClaimStatement(
   workerId: string,
@@ -1356,7 +1357,7 @@ export function outboxClaimStatement(
        WHERE o.id = due.id AND o.status = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
                 LEAST(o.created_at,
-                      (SELECT max(r.occurred_at) FROM audit_log r
+                      (SELECT min(r.occurred_at) FROM audit_log r
                         WHERE r.aggregate_type = 'database' AND r.aggregate_id = 'outbox'
                           AND r.action = 'restored')) AS created_at`,
     values: [workerId, toDate(now), toDate(now + leaseMs), limit],
