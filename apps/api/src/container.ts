@@ -146,7 +146,7 @@ export function createContainer(config: {
       endpoints: new PrismaNotificationEndpoints(prisma),
       deliveries: new PrismaNotificationEndpoints(prisma),
     },
-    gateway: new StripePaymentGateway(stripe),
+    gateway: new StripePaymentGateway(stripe, { clock }),
     reconciliation: {
       // Pulls the period into stripe_balance_transactions (idempotent), then compares.
       reconcile: async (period) => {

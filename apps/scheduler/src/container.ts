@@ -120,7 +120,9 @@ export function createContainer(
     maxNetworkRetries: 2,
     log,
   });
-  const gateway = new StripePaymentGateway(stripe);
+  // On the use cases' clock: an effect first decided less than 23 hours ago on it is retried
+  // on its Idempotency-Key alone, with no look-up for what an earlier attempt made.
+  const gateway = new StripePaymentGateway(stripe, { clock });
   const desk = new PrismaSupportDesk(prisma, clock);
   const deps = useCaseDepsOn(store, {
     clock,

@@ -367,5 +367,46 @@ export async function restoreBackup(
   const rows = await loadData(connectionString, path, manifest, progress);
   const appliedAfter =
     newer.length === 0 ? [] : (await applyMigrations(connectionString, { migrationsDir })).applied;
+  await recordRestore(connectionString, manifest.snapshotAt);
   return { manifest, appliedAfter, rows };
+}
+
+/**
+ * The audit line a restore leaves ({@link recordRestore}): its `occurred_at` is the instant
+ * before which no outbox effect appended since may have been first sent.
+ */
+export const RESTORE_AUDIT = {
+  aggregateType: "database",
+  aggregateId: "outbox",
+  action: "restored",
+} as const;
+
+/**
+ * Records the restore in the audit log, at the newest outbox `created_at` the backup holds
+ * (on the use cases' clock), or the snapshot's time when it holds none. Effects sent after
+ * the snapshot are lost with the database; the restored aggregates decide them again under
+ * the same ids, appended as new rows. Stripe may have forgotten their keys by then, so the
+ * outbox claim reports no effect as first created later than this instant
+ * (`OutboxRecord.createdAt`), and the payment gateway looks for what an earlier attempt made
+ * once that is more than 23 hours ago.
+ */
+async function recordRestore(connectionString: string, snapshotAt: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+       SELECT COALESCE(max(created_at), $1::timestamptz), $2, $3, $4, 'applied', $5, 'restore'
+         FROM outbox_effects`,
+      [
+        snapshotAt,
+        RESTORE_AUDIT.aggregateType,
+        RESTORE_AUDIT.aggregateId,
+        RESTORE_AUDIT.action,
+        `restored from the snapshot of ${snapshotAt}: outbox effects appended from now on count as created at the latest this line's time`,
+      ],
+    );
+  } finally {
+    await client.end();
+  }
 }

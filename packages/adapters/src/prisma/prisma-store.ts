@@ -99,8 +99,9 @@ import { classifyDatabaseError, type FailureContext, fromDatabase } from "./stor
 /** Options of {@link PrismaStore}. */
 export interface PrismaStoreOptions {
   /**
-   * Stamps rows' `created_at`/`updated_at` (bookkeeping only: domain times travel in the
-   * states themselves). Default: the system clock.
+   * Stamps rows' `created_at`/`updated_at` (bookkeeping, except an outbox row's `created_at`:
+   * claimed effects carry it to the payment gateway as `effectCreatedAt`, so this must be the
+   * use cases' clock, the one the gateway is given). Default: the system clock.
    */
   readonly clock?: Clock;
   /** Longest a commit's transaction may run, in ms, before it is rolled back. Default 10 000. */
@@ -175,6 +176,7 @@ interface ClaimedRow {
   readonly payload: unknown;
   readonly attempts: number;
   readonly available_at: Date;
+  readonly created_at: Date;
   readonly sequence: bigint | string;
 }
 
@@ -1153,6 +1155,10 @@ export class PrismaStore
           effect: effect.value,
           attempts: row.attempts,
           availableAt: fromDate(row.available_at),
+          // The row's first insert: a copy appended again is dropped (ON CONFLICT DO NOTHING),
+          // and retries, re-claims and requeues never write it; capped by a restore's line
+          // (see outboxClaimStatement).
+          createdAt: fromDate(row.created_at),
         });
     }
     if (malformed.length === 0) return okAsync(records);
@@ -1334,7 +1340,9 @@ const OUTBOX_CLAIM_LOCK: NamedStatement = {
  * (a subplan), never an anti-join: on a 6,500-row table the planner joined against a scan
  * of the whole table, and a claim read ~34,000 buffers in bench/webhook-costs.ts (~1,500
  * with the probe; probably `FOR UPDATE`'s recheck of each row changed meanwhile ran the
- * scan again).
+ * scan again). Each row's `created_at` is no later than the first restore's audit line
+ * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it (the
+ * first line, since a database restored twice holds rows appended after the first restore).
  */
 export function outboxClaimStatement(
   workerId: string,
@@ -1363,7 +1371,11 @@ export function outboxClaimStatement(
          SET claimed_by = $1, claimed_until = $3
         FROM due
        WHERE o.id = due.id AND o.status = 'pending'
-      RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence`,
+      RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
+                LEAST(o.created_at,
+                      (SELECT min(r.occurred_at) FROM audit_log r
+                        WHERE r.aggregate_type = 'database' AND r.aggregate_id = 'outbox'
+                          AND r.action = 'restored')) AS created_at`,
     values: [workerId, toDate(now), toDate(now + leaseMs), limit],
   };
 }

@@ -2,8 +2,10 @@ import { createHash } from "node:crypto";
 import type {
   AccountBalance,
   CheckoutSession,
+  Clock,
   ConnectedAccountStatus,
   DebitOutcome,
+  EffectCreatedAt,
   FeeRefundSeen,
   GatewayError,
   MandateStatus,
@@ -34,6 +36,30 @@ import {
   refundOutcomeOf,
   unexpectedAnswer,
 } from "./stripe-mappings.js";
+
+/** How long Stripe keeps an idempotency key after its first use: 24 hours. */
+export const STRIPE_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * How long after an effect was first decided the gateway trusts its idempotency key alone,
+ * by default: 23 of Stripe's 24 hours, the last hour a margin for clocks that disagree.
+ */
+export const DEFAULT_KEY_TRUSTED_FOR_MS = 23 * 3_600_000;
+
+/** Options of {@link StripePaymentGateway}. */
+export interface StripePaymentGatewayOptions {
+  /**
+   * The clock that `effectCreatedAt` instants are on: the use cases' (and the outbox
+   * store's) clock. Default: the system clock.
+   */
+  readonly clock?: Clock;
+  /**
+   * How long after an effect was first decided its key alone covers a retry, so the look-up
+   * for an object an earlier attempt made is skipped (ms, from 0 to Stripe's 24 hours; 0
+   * always looks). Default {@link DEFAULT_KEY_TRUSTED_FOR_MS}.
+   */
+  readonly keyTrustedForMs?: number;
+}
 
 /** Stripe keeps idempotency keys of at most this many characters. */
 export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
@@ -117,9 +143,11 @@ function sameMoney(
  * The {@link PaymentGateway} on Stripe, through the official SDK. Every mutating call
  * carries the effect's id as `Idempotency-Key` (also on the SDK's own retries), so
  * running an effect again after a crash returns the first result instead of moving money
- * twice. Debits, transfers, refunds and reversals also look first for an object the same
- * effect already made (by `effect_id` metadata), which covers retries after Stripe's
- * 24-hour key retention. SDK errors become {@link GatewayError}s through
+ * twice. Debits, card payments, transfers, refunds and reversals also look first for an
+ * object the same effect already made (by `effect_id` metadata), which covers retries after
+ * Stripe's 24-hour key retention — unless the call's `effectCreatedAt` says the effect was
+ * first decided less than `keyTrustedForMs` (23 h) ago on the gateway's clock: every earlier
+ * request of the effect came after that, so Stripe still keeps its key. SDK errors become {@link GatewayError}s through
  * {@link classifyStripeError}; "already done" answers (`charge_already_refunded`,
  * `transfer_already_reversed`) return the existing object.
  * Objects carry `group_id`, `round_id`, `member_id`, `attempt` and `effect_id` metadata so
@@ -129,8 +157,18 @@ export class StripePaymentGateway implements PaymentGateway {
   /** The SDK client, for callers that need Stripe features beyond the port (tests, webhooks). */
   readonly stripe: Stripe;
 
-  constructor(client: Stripe | StripeClientConfig) {
+  readonly #clock: Clock;
+  readonly #keyTrustedForMs: number;
+
+  constructor(client: Stripe | StripeClientConfig, options: StripePaymentGatewayOptions = {}) {
     this.stripe = client instanceof Stripe ? client : createStripeClient(client);
+    this.#clock = options.clock ?? { now: () => Date.now() };
+    const trusted = options.keyTrustedForMs ?? DEFAULT_KEY_TRUSTED_FOR_MS;
+    if (!Number.isSafeInteger(trusted) || trusted < 0 || trusted > STRIPE_IDEMPOTENCY_RETENTION_MS)
+      throw new RangeError(
+        `keyTrustedForMs must be a whole number of ms from 0 to ${STRIPE_IDEMPOTENCY_RETENTION_MS}, got ${trusted}`,
+      );
+    this.#keyTrustedForMs = trusted;
   }
 
   #call<T>(request: () => Promise<T>): ResultAsync<T, GatewayError> {
@@ -139,18 +177,35 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 
   /**
+   * Whether Stripe still keeps the key of every earlier request of an effect first decided
+   * at `createdAt`: it was decided less than `keyTrustedForMs` ago on this gateway's clock.
+   * Unknown (`undefined`), older, or more than the margin (24 h less `keyTrustedForMs`) in the
+   * future (a clock that disagrees): not trusted. A clock moved forward (the simulation's
+   * jumps) only makes effects older, so the look-up comes back.
+   */
+  #keyStillKept(createdAt: EffectCreatedAt | undefined): boolean {
+    if (createdAt === undefined) return false;
+    const age = this.#clock.now() - createdAt;
+    return age < this.#keyTrustedForMs && age > this.#keyTrustedForMs - STRIPE_IDEMPOTENCY_RETENTION_MS;
+  }
+
+  /**
    * The object this effect already made, found by its `effect_id` metadata. Stripe keeps
    * idempotency keys for 24 hours, and a BECS effect can be retried later than that (a
    * dispatcher down for a day, a parked effect re-run by a person): without this look-up
-   * such a retry would move the money a second time. Within the 24 hours the key alone
-   * would do; the look-up costs one read per money-moving call. It reads the newest 100
-   * objects of the scope (the customer's PaymentIntents, the round's transfer group, the
-   * payment's refunds, the transfer's reversals), which bounds how old a retry it covers.
+   * such a retry would move the money a second time. It runs only when the key may have been
+   * forgotten (`#keyStillKept`): an effect first decided within
+   * `keyTrustedForMs` needs none, since the key alone answers a retry with the first object.
+   * It costs one read per money-moving call and reads the newest 100 objects of the scope
+   * (the customer's PaymentIntents, the round's transfer group, the payment's refunds, the
+   * transfer's reversals), which bounds how old a retry it covers.
    */
   #madeByEffect<T extends { readonly id: string; readonly metadata?: Stripe.Metadata | null }>(
     list: () => Promise<{ readonly data: readonly T[] }>,
     key: string,
+    createdAt: EffectCreatedAt | undefined,
   ): ResultAsync<T | undefined, GatewayError> {
+    if (this.#keyStillKept(createdAt)) return okAsync(undefined);
     return this.#call(list).map((page) =>
       page.data.find((item) => item.metadata?.[METADATA_KEYS.effectId] === key),
     );
@@ -277,11 +332,13 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly transferGroup: string;
     readonly description: string;
     readonly references: PaymentReferences;
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<DebitOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
       () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
       key,
+      input.effectCreatedAt,
     )
       .andThen((existing) =>
         existing === undefined
@@ -403,6 +460,7 @@ export class StripePaymentGateway implements PaymentGateway {
     return this.#madeByEffect(
       () => this.stripe.paymentIntents.list({ customer: input.customerId, limit: 100 }),
       key,
+      input.effectCreatedAt,
     )
       .andThen((existing) =>
         existing === undefined
@@ -454,11 +512,13 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly reverseTransfer?: boolean;
     readonly refundApplicationFee?: boolean;
     readonly references: PaymentReferences;
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<RefundOutcome, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
       () => this.stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 }),
       key,
+      input.effectCreatedAt,
     ).andThen((existing) =>
       existing === undefined ? this.#createRefund(input) : okAsync(refundOutcomeOf(existing)),
     );
@@ -512,11 +572,13 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly sourceChargeId?: string;
     readonly transferGroup: string;
     readonly references: PaymentReferences;
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly transferId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
       () => this.stripe.transfers.list({ transfer_group: input.transferGroup, limit: 100 }),
       key,
+      input.effectCreatedAt,
     ).andThen((existing) =>
       existing === undefined
         ? this.#createTransfer(input)
@@ -567,11 +629,13 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly transferId: string;
     readonly amount?: Money;
     readonly references?: PaymentReferences;
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly reversalId: string }, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
     return this.#madeByEffect(
       () => this.stripe.transfers.listReversals(input.transferId, { limit: 100 }),
       key,
+      input.effectCreatedAt,
     ).andThen((existing) =>
       existing === undefined ? this.#createReversal(input) : okAsync({ reversalId: existing.id }),
     );

@@ -47,6 +47,27 @@ async function query<T extends pg.QueryResultRow>(connectionString: string, sql:
   }
 }
 
+/**
+ * A restored database holds the source's rows, plus the restore's own audit line, dated the
+ * newest outbox effect the backup held.
+ */
+async function expectRestoredFrom(
+  target: string,
+  source: Record<string, { rows: number; checksum: string }>,
+): Promise<void> {
+  const { "public.audit_log": audit, ...restored } = await digests(target);
+  const { "public.audit_log": sourceAudit, ...rest } = source;
+  expect(restored).toEqual(rest);
+  expect(audit?.rows).toBe((sourceAudit?.rows ?? 0) + 1);
+  const lines = await query<{ at: Date; newest: Date }>(
+    target,
+    `SELECT occurred_at AS at, (SELECT max(created_at) FROM outbox_effects) AS newest
+       FROM audit_log WHERE aggregate_type = 'database' AND aggregate_id = 'outbox' AND action = 'restored'`,
+  );
+  expect(lines).toHaveLength(1);
+  expect(lines[0]?.at).toEqual(lines[0]?.newest);
+}
+
 describe("db:backup and db:restore on real PostgreSQL", () => {
   let source: TestDatabase;
   const targets: TestDatabase[] = [];
@@ -139,7 +160,7 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     const target = await emptyTarget();
     const restored = await restoreBackup(target.connectionString, backupPath);
     expect(restored.appliedAfter).toEqual([]);
-    expect(await digests(target.connectionString)).toEqual(before);
+    await expectRestoredFrom(target.connectionString, before);
     const [person] = await query<{ display_name: string }>(
       target.connectionString,
       "SELECT display_name FROM people WHERE id = 'ana'",
@@ -175,6 +196,37 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     }
   });
 
+  it("an effect appended after a restore is claimed as created no later than the backup's newest effect", async () => {
+    const target = await emptyTarget();
+    await restoreBackup(target.connectionString, backupPath);
+    const [{ newest } = { newest: new Date(0) }] = await query<{ newest: Date }>(
+      target.connectionString,
+      "SELECT max(created_at) AS newest FROM outbox_effects",
+    );
+    // Two days after the backup, the restored round decides an effect again: it may be one
+    // that was sent after the snapshot, so it must not count as new.
+    const later = new ManualClock(newest.getTime() + 2 * 86_400_000);
+    const store = new PrismaStore(target.prisma, { clock: later });
+    const again = {
+      kind: "schedule_timer" as const,
+      id: "round_x:timer:again",
+      aggregate: "round" as const,
+      aggregateId: "round_x",
+      at: later.now(),
+      timer: { kind: "collection_deadline" as const },
+    };
+    (await store.commit({ people: [], groups: [], rounds: [], outbox: [again], audit: [] }))._unsafeUnwrap();
+    const claimed = (await store.claimDue("w", later.now(), 60_000, 100))._unsafeUnwrap();
+    const restoredRows = await query<{ id: string; created_at: Date }>(
+      target.connectionString,
+      "SELECT id, created_at FROM outbox_effects WHERE id <> 'round_x:timer:again'",
+    );
+    expect(claimed.find((r) => r.effect.id === again.id)?.createdAt).toBe(newest.getTime());
+    // The restored effects keep their own creation times.
+    for (const row of restoredRows)
+      expect(claimed.find((r) => r.effect.id === row.id)?.createdAt).toBe(row.created_at.getTime());
+  });
+
   it("a backup that cannot be written fails and leaves no file; an existing file is never overwritten", async () => {
     const nowhere = join(dir, "no-such-folder", "susu.backup");
     await expect(takeBackup(source.connectionString, nowhere)).rejects.toThrow(/ENOENT/);
@@ -204,7 +256,7 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     expect(await digests(target.connectionString)).toEqual(changed);
 
     await restoreBackup(target.connectionString, backupPath, { force: true });
-    expect(await digests(target.connectionString)).toEqual(await digests(source.connectionString));
+    await expectRestoredFrom(target.connectionString, await digests(source.connectionString));
   });
 
   it("refuses a backup whose migrations this code does not have, before touching the database", async () => {

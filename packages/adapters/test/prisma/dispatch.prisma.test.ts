@@ -317,6 +317,36 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       });
       expect(row).toMatchObject({ status: "done", attempts: 1 });
     });
+
+    it("hands every attempt of a debit the effect's first creation time, not its claim's or retry's", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+      const decidedAt = w.clock.now();
+      const seen: Parameters<PaymentGateway["createDebit"]>[0][] = [];
+      const recording = new Proxy<PaymentGateway>(w.gateway, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property);
+          if (property === "createDebit")
+            return (input: Parameters<PaymentGateway["createDebit"]>[0]) => {
+              seen.push(input);
+              return target.createDebit(input);
+            };
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const ports = { ...w.ports, gateway: recording };
+      w.gateway.injectFault("createDebit", "lost_reply");
+
+      w.clock.advance(5 * 60_000);
+      (await w.dispatch("w1", { ports }))._unsafeUnwrap();
+      w.clock.advance(DEFAULT_RETRY_CEILING_MS);
+      (await w.dispatch("w2", { ports }))._unsafeUnwrap();
+
+      const ana = seen.filter((input) => input.idempotencyKey === `${round.id}:contribution:ana:attempt:1`);
+      expect(ana).toHaveLength(2);
+      expect(seen.length).toBeGreaterThanOrEqual(4);
+      for (const input of seen) expect(input.effectCreatedAt).toBe(decidedAt);
+    });
   });
 });
 

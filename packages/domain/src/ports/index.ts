@@ -26,6 +26,7 @@ export {
   type CheckoutSession,
   type ConnectedAccountStatus,
   type DebitOutcome,
+  type EffectCreatedAt,
   type GatewayError,
   gatewayError,
   type MandateStatus,

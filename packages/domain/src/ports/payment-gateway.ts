@@ -161,6 +161,16 @@ export interface CheckoutSession {
 }
 
 /**
+ * When the effect a money-moving call carries out was first decided (an {@link Instant} on the
+ * use cases' clock): every earlier request made for the same effect, under the same
+ * idempotency key, was sent at or after it. A provider that forgets idempotency keys after a
+ * while (Stripe: 24 hours) uses it to know whether the key alone still covers a retry, or
+ * whether it must first look for an object an earlier attempt made. Absent: unknown, and
+ * the provider assumes the key may have been forgotten. Never a retry's or a claim's time.
+ */
+export type EffectCreatedAt = Instant;
+
+/**
  * The payment provider (Stripe in production). Every mutating call takes an
  * `idempotencyKey` — the effect's stable id — so a repeated call returns the first
  * result instead of moving money twice. Amounts are {@link Money} in minor units.
@@ -194,6 +204,8 @@ export interface PaymentGateway {
     readonly transferGroup: string;
     readonly description: string;
     readonly references: PaymentReferences;
+    /** {@link EffectCreatedAt}: when the effect this call carries out was first decided; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<DebitOutcome, GatewayError>;
 
   /**
@@ -216,6 +228,8 @@ export interface PaymentGateway {
       readonly onBehalfOf: boolean;
     };
     readonly references: PaymentReferences;
+    /** {@link EffectCreatedAt}: when the effect this call carries out was first decided; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<DebitOutcome, GatewayError>;
 
   /**
@@ -240,6 +254,8 @@ export interface PaymentGateway {
     readonly reverseTransfer?: boolean;
     readonly refundApplicationFee?: boolean;
     readonly references: PaymentReferences;
+    /** {@link EffectCreatedAt}: when the effect this call carries out was first decided; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<RefundOutcome, GatewayError>;
 
   /** Transfers money to a connected account, funded by `sourceChargeId` when given. */
@@ -250,6 +266,8 @@ export interface PaymentGateway {
     readonly sourceChargeId?: string;
     readonly transferGroup: string;
     readonly references: PaymentReferences;
+    /** {@link EffectCreatedAt}: when the effect this call carries out was first decided; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly transferId: string }, GatewayError>;
 
   /**
@@ -268,6 +286,8 @@ export interface PaymentGateway {
     readonly transferId: string;
     readonly amount?: Money;
     readonly references?: PaymentReferences;
+    /** {@link EffectCreatedAt}: when the effect this call carries out was first decided; absent when unknown. */
+    readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<{ readonly reversalId: string }, GatewayError>;
 
   /** Creates an Express connected account that can receive transfers once onboarded. */

@@ -379,6 +379,12 @@ export interface OutboxRecord {
   /** How many times executing it has failed so far. */
   readonly attempts: number;
   readonly availableAt: Instant;
+  /**
+   * When the effect was first appended to the outbox, on the use cases' clock: kept by every
+   * retry, re-claim and requeue (a copy appended again keeps the first). The dispatcher hands
+   * it to the provider calls as their `effectCreatedAt`. Absent when the store does not keep it.
+   */
+  readonly createdAt?: Instant;
 }
 
 /**

@@ -259,7 +259,7 @@ function runOne(
                   .map(completed)
                   .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
           )
-      : executeEffect(deps, ports, effect)
+      : executeEffect(deps, ports, effect, record.createdAt)
           .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
           .andThen((facts) => {
             const recording = completingWith(deps, facts, {

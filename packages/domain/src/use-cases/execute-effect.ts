@@ -25,7 +25,12 @@ import {
   isPaymentMethodEffect,
   type OutboxEffect,
 } from "../ports/outbox-effect.js";
-import type { GatewayError, PaymentGateway, PaymentReferences } from "../ports/payment-gateway.js";
+import type {
+  EffectCreatedAt,
+  GatewayError,
+  PaymentGateway,
+  PaymentReferences,
+} from "../ports/payment-gateway.js";
 import type { StorageError } from "../ports/storage.js";
 import type { SupportDesk } from "../ports/support-desk.js";
 import type { TimerScheduler } from "../ports/timer-scheduler.js";
@@ -129,6 +134,13 @@ function personOf(deps: UseCaseDeps, memberId: PersonId): ResultAsync<Person, Ef
     });
 }
 
+/** The `effectCreatedAt` of a provider call: present only when known (absent asks the provider to look first). */
+function createdAtInput(createdAt: EffectCreatedAt | undefined): {
+  readonly effectCreatedAt?: EffectCreatedAt;
+} {
+  return createdAt === undefined ? {} : { effectCreatedAt: createdAt };
+}
+
 /** A definite refusal is an outcome the aggregate hears (as `fact`); anything else is retried by the dispatcher. */
 function definiteAs(
   fact: (code: string, message: string) => PaymentObjectFact,
@@ -152,6 +164,7 @@ function transferFacts(
   effect: PaymentEffectOf<"transfer">,
   refs: PaymentReferences,
   withFailureMessage: boolean,
+  createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   return ports.gateway
     .createTransfer({
@@ -161,6 +174,7 @@ function transferFacts(
       sourceChargeId: effect.sourceChargeId,
       transferGroup: effect.transferGroup,
       references: refs,
+      ...createdAtInput(createdAt),
     })
     .map((t): readonly PaymentObjectFact[] => [{ kind: "transfer_created", refs, transferId: t.transferId }])
     .orElse(
@@ -196,6 +210,7 @@ function reversalFacts(
   ports: EffectPorts,
   effect: PaymentEffectOf<"reverse_transfer">,
   refs: PaymentReferences,
+  createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   return ports.gateway
     .reverseTransfer({
@@ -203,6 +218,7 @@ function reversalFacts(
       transferId: effect.transferId,
       amount: money(effect.amountMinor, effect.currency),
       references: refs,
+      ...createdAtInput(createdAt),
     })
     .map((): readonly PaymentObjectFact[] => [
       { kind: "transfer_reversed", refs, transferId: effect.transferId, amountMinor: effect.amountMinor },
@@ -227,6 +243,7 @@ function refundFacts(
   effect: PaymentEffectOf<"refund">,
   refs: PaymentReferences,
   options: { readonly reverseTransfer?: boolean; readonly refundApplicationFee?: boolean },
+  createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   return ports.gateway
     .refund({
@@ -235,6 +252,7 @@ function refundFacts(
       amount: money(effect.amountMinor, effect.currency),
       ...options,
       references: refs,
+      ...createdAtInput(createdAt),
     })
     .map((r): readonly PaymentObjectFact[] => {
       const fact = refundFact(refs, r);
@@ -250,6 +268,7 @@ function executeHeldPaymentEffect(
     HeldPaymentEffect,
     { kind: "create_checkout_session" | "transfer" | "find_transfer" | "reverse_transfer" | "refund" }
   >,
+  createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const p = effect.aggregateId;
   switch (effect.kind) {
@@ -274,17 +293,18 @@ function executeHeldPaymentEffect(
         .mapErr(fromGateway);
     }
     case "transfer":
-      return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), true);
+      return transferFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }), true, createdAt);
     case "find_transfer":
       return lookupFacts(ports, effect, heldPaymentRefs(p, { attempt: effect.attempt }));
     case "reverse_transfer":
-      return reversalFacts(ports, effect, heldPaymentRefs(p, { reversal: effect.reversal }));
+      return reversalFacts(ports, effect, heldPaymentRefs(p, { reversal: effect.reversal }), createdAt);
     case "refund":
       return refundFacts(
         ports,
         effect,
         heldPaymentRefs(p, { refund: effect.refund, attempt: effect.attempt }),
         {},
+        createdAt,
       );
   }
 }
@@ -309,6 +329,7 @@ function executeMarketplaceChargeEffect(
         | "refund";
     }
   >,
+  createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   const c = effect.aggregateId;
   switch (effect.kind) {
@@ -333,6 +354,7 @@ function executeMarketplaceChargeEffect(
               }
             : {}),
           references: refs,
+          ...createdAtInput(createdAt),
         })
         .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
         .orElse(definiteAs((failureCode) => ({ kind: "debit_failed", refs, failureCode })));
@@ -343,6 +365,7 @@ function executeMarketplaceChargeEffect(
         effect,
         marketplaceChargeRefs(c, { sellerId: effect.sellerId, attempt: effect.attempt }),
         false,
+        createdAt,
       );
     case "cancel_payment": {
       // The cancel confirmed is what ends the charge `expired` (as Stripe's
@@ -392,6 +415,7 @@ function executeMarketplaceChargeEffect(
         ports,
         effect,
         marketplaceChargeRefs(c, { sellerId: effect.sellerId, reversal: effect.reversal }),
+        createdAt,
       );
     case "refund":
       return refundFacts(
@@ -399,6 +423,7 @@ function executeMarketplaceChargeEffect(
         effect,
         marketplaceChargeRefs(c, { refund: effect.refund, attempt: effect.attempt }),
         { reverseTransfer: effect.reverseTransfer, refundApplicationFee: effect.refundApplicationFee },
+        createdAt,
       );
   }
 }
@@ -439,12 +464,15 @@ function executePaymentMethodEffect(
  * Carries out one outbox effect through the ports and returns the facts its result
  * reports (routed by `applyPaymentObjectFact`, like the same facts arriving by webhook).
  * Safe to run more than once for the same effect: every provider call uses the effect id
- * as its idempotency key, and every other port keys on it too.
+ * as its idempotency key, and every other port keys on it too. `createdAt` is when the
+ * effect was first appended to the outbox (`OutboxRecord.createdAt`), passed on to the
+ * money-moving provider calls as their `effectCreatedAt`; absent when unknown.
  */
 export function executeEffect(
   deps: UseCaseDeps,
   ports: EffectPorts,
   effect: OutboxEffect,
+  createdAt?: EffectCreatedAt,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   if (
     isHeldPaymentEffect(effect) &&
@@ -454,7 +482,7 @@ export function executeEffect(
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund")
   )
-    return executeHeldPaymentEffect(ports, effect);
+    return executeHeldPaymentEffect(ports, effect, createdAt);
   if (
     isMarketplaceChargeEffect(effect) &&
     (effect.kind === "create_payment" ||
@@ -464,7 +492,7 @@ export function executeEffect(
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund")
   )
-    return executeMarketplaceChargeEffect(ports, effect);
+    return executeMarketplaceChargeEffect(ports, effect, createdAt);
   if (
     isPaymentMethodEffect(effect) &&
     (effect.kind === "detach_payment_method" || effect.kind === "set_default_payment_method")
@@ -494,6 +522,7 @@ export function executeEffect(
             transferGroup: effect.transferGroup,
             description: `Contribution to round ${effect.roundId}`,
             references: refs,
+            ...createdAtInput(createdAt),
           })
           .map((outcome): readonly PaymentObjectFact[] => [debitFact(refs, outcome)])
           .orElse((e) =>
@@ -517,6 +546,7 @@ export function executeEffect(
             sourceChargeId: effect.sourceChargeId,
             transferGroup: effect.transferGroup,
             references: refs,
+            ...createdAtInput(createdAt),
           })
           .map((t): readonly PaymentObjectFact[] => [
             { kind: "transfer_created", refs, transferId: t.transferId },
@@ -535,6 +565,7 @@ export function executeEffect(
           paymentIntentId: effect.paymentIntentId,
           amount: money(effect.amountMinor, effect.currency),
           references: refs,
+          ...createdAtInput(createdAt),
         })
         .map((r): readonly PaymentObjectFact[] => {
           // A pending refund (e.g. on a debit still processing) finishes later; its webhook reports it.

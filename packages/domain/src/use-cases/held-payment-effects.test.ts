@@ -187,6 +187,43 @@ describe("executeEffect: a held payment's effects", () => {
     expect(sim.notifier.sent[0]).toMatchObject({ aggregate: "held_payment", aggregateId: P });
   });
 
+  it("a transfer and its reversal carry the effect's creation time to the provider when it is known, and none when not", async () => {
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount("acct_sam", true);
+    const seen: { readonly call: string; readonly effectCreatedAt: number | undefined }[] = [];
+    const gateway = new Proxy(sim.gateway, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        return (input: { readonly effectCreatedAt?: number }) => {
+          if (property === "createTransfer" || property === "reverseTransfer")
+            seen.push({ call: property, effectCreatedAt: input.effectCreatedAt });
+          return value.call(target, input);
+        };
+      },
+    });
+    const ports = { ...sim.ports, gateway };
+    const created = (await executeEffect(sim.deps, ports, transfer, T - HOUR_MS))._unsafeUnwrap();
+    const transferId = created[0]?.kind === "transfer_created" ? created[0].transferId : "";
+    const reversal: HeldPaymentEffect = {
+      ...at,
+      id: `${P}:reversal:1`,
+      kind: "reverse_transfer",
+      reversal: 1,
+      transferId,
+      amountMinor: 4_500,
+      currency: "AUD",
+      reason: "refund",
+    };
+    await executeEffect(sim.deps, ports, reversal, T);
+    await executeEffect(sim.deps, ports, { ...reversal, id: `${P}:reversal:2`, reversal: 2 });
+    expect(seen).toEqual([
+      { call: "createTransfer", effectCreatedAt: T - HOUR_MS },
+      { call: "reverseTransfer", effectCreatedAt: T },
+      { call: "reverseTransfer", effectCreatedAt: undefined },
+    ]);
+  });
+
   it("tickets and timers name the held payment (no group)", async () => {
     const sim = new InMemorySusu();
     await executeEffect(sim.deps, sim.ports, {
