@@ -167,6 +167,8 @@ export interface CheckoutSession {
  * while (Stripe: 24 hours) uses it to know whether the key alone still covers a retry, or
  * whether it must first look for an object an earlier attempt made. Absent: unknown, and
  * the provider assumes the key may have been forgotten. Never a retry's or a claim's time.
+ * The dispatcher gives it only on an effect's first attempt: after a recorded failure (a 500
+ * the provider may have stored under the key after making the object) the provider looks.
  */
 export type EffectCreatedAt = Instant;
 

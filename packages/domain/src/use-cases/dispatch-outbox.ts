@@ -259,7 +259,11 @@ function runOne(
                   .map(completed)
                   .mapErr((e) => ({ code: e.code, message: e.message, retry: true })),
           )
-      : executeEffect(deps, ports, effect, record.createdAt)
+      : // A first attempt passes on when the effect was made, so the provider may trust the
+        // idempotency key alone; a retry after a recorded failure passes nothing, so the provider
+        // looks for an object an earlier attempt made (a stored 500 replayed under the key would
+        // otherwise fail every retry of an effect whose object Stripe did make).
+        executeEffect(deps, ports, effect, record.attempts === 0 ? record.createdAt : undefined)
           .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
           .andThen((facts) => {
             const recording = completingWith(deps, facts, {
