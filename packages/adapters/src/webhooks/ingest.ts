@@ -52,7 +52,11 @@ function rowOf({ event, rawBody }: IncomingEvent): IngestRow {
 }
 
 // One statement, so one transaction: every row of the batch is durable when it returns, or
-// none is. Arrays through unnest keep it one prepared statement whatever the batch size.
+// none is. Arrays keep it one prepared statement whatever the batch size: the payloads as
+// one JSON array (their texts joined, no escaping: each is JSON already), zipped with the
+// other columns' arrays by position (ROWS FROM); the rest as arrays through unnest.
+// A text[] of payloads made node-postgres escape every quote of every body (~15 µs of the
+// API's CPU per 1.3 KB event) and PostgreSQL unescape it before parsing the jsonb.
 // ON CONFLICT (id) DO NOTHING: a repeat delivery, here or racing on another API instance,
 // leaves exactly one row. An event ignored at ingest is stored finished (processed_at set),
 // so it counts in received = processed + ignored + parked and dedupes its repeats, and no
@@ -60,15 +64,17 @@ function rowOf({ event, rawBody }: IncomingEvent): IngestRow {
 // when a row a processor must work was stored (see WakeNotifier).
 const INSERT_EVENTS = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[],
-                       $6::text[], $7::text[], $8::text[], $9::text[])
-    AS t(id, type, livemode, api_version, stripe_created_at, payload, status, outcome, ordering_key)
+  SELECT * FROM ROWS FROM (
+    unnest($1::text[]), unnest($2::text[]), unnest($3::bool[]), unnest($4::text[]),
+    unnest($5::timestamptz[]), jsonb_array_elements($6::jsonb), unnest($7::text[]),
+    unnest($8::text[]), unnest($9::text[])
+  ) AS t(id, type, livemode, api_version, stripe_created_at, payload, status, outcome, ordering_key)
 ),
 inserted AS (
   INSERT INTO webhook_events
     (id, type, livemode, api_version, stripe_created_at, payload, status, attempts,
      next_attempt_at, received_at, outcome, processed_at, ordering_key)
-  SELECT id, type, livemode, api_version, stripe_created_at, payload::jsonb,
+  SELECT id, type, livemode, api_version, stripe_created_at, payload,
          status::webhook_event_status, 0, $10::timestamptz, $10::timestamptz, outcome,
          CASE WHEN status = 'ignored' THEN $10::timestamptz END, ordering_key
   FROM input
@@ -98,7 +104,7 @@ async function insertDistinct(
       rows.map((r) => r.livemode),
       rows.map((r) => r.apiVersion),
       rows.map((r) => r.stripeCreatedAt),
-      rows.map((r) => r.payload),
+      `[${rows.map((r) => r.payload).join(",")}]`,
       rows.map((r) => r.status),
       rows.map((r) => r.outcome),
       rows.map((r) => r.orderingKey),
