@@ -104,11 +104,34 @@ function nulField(c: Context): string | undefined {
     const field = nulInUrl(c, url);
     if (field !== undefined) return field;
   }
+  const lines = rawHeaderLines(c);
+  if (lines !== undefined) {
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const name = String(lines[i]);
+      const value = lines[i + 1];
+      // HTTP/2 pseudo-headers (:path, …) are not headers of the Request the server builds.
+      if (typeof value === "string" && value.includes(NUL) && !name.startsWith(":"))
+        return `header.${name.toLowerCase()}`;
+    }
+    return undefined;
+  }
   let header: string | undefined;
   c.req.raw.headers.forEach((value, name) => {
     if (header === undefined && value.includes(NUL)) header = `header.${name}`;
   });
   return header;
+}
+
+/**
+ * The request's headers as Node's HTTP server received them (name, value, name, value, …),
+ * when it is served by @hono/node-server (its bindings, `c.env`, hold Node's request as
+ * `incoming`). Read there, the check costs a pass over a few strings; walking
+ * `c.req.raw.headers` makes that server build a full `Headers` object for every request
+ * (~2% of a webhook delivery's CPU), which every later header read then goes through.
+ */
+function rawHeaderLines(c: Context): readonly unknown[] | undefined {
+  const incoming = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming;
+  return Array.isArray(incoming?.rawHeaders) ? incoming.rawHeaders : undefined;
 }
 
 function nulInUrl(c: Context, url: string): string | undefined {

@@ -195,6 +195,31 @@ describe("NUL characters at the edge", () => {
     await expectRefused(await app.fetch(request), "header.x-client-note");
     expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
   });
+
+  it("in a header as Node's server received it: 400 naming the header, nothing changed", async () => {
+    // Served by @hono/node-server, the check reads Node's request (`c.env.incoming`), whose
+    // raw header lines are what reached the process, whatever the Request's Headers show.
+    const lines = (note: string) => ({
+      socket: { remoteAddress: "127.0.0.1" },
+      rawHeaders: [
+        "Authorization",
+        `Bearer ${admin}`,
+        "Content-Type",
+        "application/json",
+        "X-Client-Note",
+        note,
+      ],
+    });
+    const resolve = authed(admin, "POST", { resolution: "done" });
+    const path = "/v1/tickets/tkt_edge/resolve";
+    await expectRefused(
+      await app.request(path, resolve, { incoming: lines(`note${NUL}`) }),
+      "header.x-client-note",
+    );
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+    const read = await app.request("/v1/tickets?status=open", authed(admin), { incoming: lines("note") });
+    expect(read.status).toBe(200);
+  });
 });
 
 describe("edge errors on v1 routes", () => {

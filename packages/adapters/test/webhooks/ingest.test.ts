@@ -61,6 +61,17 @@ describe("receiveAll: one transaction for many events", () => {
     expect(byId.get(ignored.id)?.processedAt?.getTime()).toBe(clock.now());
   });
 
+  it("stores each event's own payload: the signed text as given, or the event serialised", async () => {
+    // Ids in descending order, so the rows' insert order (by id) is not the order given.
+    const events = [kept(), cheap(), kept()].map((e, i) => ({ ...e, id: `evt_payload_${9 - i}` }));
+    const texts = [JSON.stringify(events[0], null, 2), undefined, ` ${JSON.stringify(events[2])}\n`];
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, { maxBatch: 3, maxWaitMs: 50 });
+    const answers = await Promise.all(events.map((e, i) => ingest.receive(e, texts[i])));
+    expect(answers.map((a) => a._unsafeUnwrap())).toEqual(["stored", "stored", "stored"]);
+    const rows = await rowsOf(events.map((e) => e.id));
+    expect(new Map(rows.map((r) => [r.id, r.payload]))).toEqual(new Map(events.map((e) => [e.id, e])));
+  });
+
   it("an event the database refuses fails the whole batch and stores none of it", async () => {
     const good = kept();
     // jsonb cannot hold a NUL character.
