@@ -26,6 +26,7 @@ export {
   RESTORE_USAGE,
 } from "./command-args.js";
 export {
+  markDatabaseRewound,
   type RestoredBackup,
   RestoreError,
   type RestoreOptions,

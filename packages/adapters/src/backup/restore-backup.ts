@@ -289,6 +289,16 @@ async function loadData(
         "verification_failed",
         `the restored rows differ from the backup's: ${wrong.join(", ")}. Nothing was restored.`,
       );
+    // The restore's audit line commits with the rows: no restored database is ever without it,
+    // whatever happens after (a newer migration failing, the process killed).
+    await client.query(
+      RESTORE_LINE_SQL,
+      restoreLineValues(
+        manifest.snapshotAt,
+        "restore",
+        `restored from the snapshot of ${manifest.snapshotAt}: outbox effects appended from now on count as created at the latest this line's time`,
+      ),
+    );
     await client.query("COMMIT");
     return rows;
   } catch (error) {
@@ -367,7 +377,6 @@ export async function restoreBackup(
   const rows = await loadData(connectionString, path, manifest, progress);
   const appliedAfter =
     newer.length === 0 ? [] : (await applyMigrations(connectionString, { migrationsDir })).applied;
-  await recordRestore(connectionString, manifest.snapshotAt);
   return { manifest, appliedAfter, rows };
 }
 
@@ -382,30 +391,51 @@ export const RESTORE_AUDIT = {
 } as const;
 
 /**
- * Records the restore in the audit log, at the newest outbox `created_at` the backup holds
- * (on the use cases' clock), or the snapshot's time when it holds none. Effects sent after
- * the snapshot are lost with the database; the restored aggregates decide them again under
- * the same ids, appended as new rows. Stripe may have forgotten their keys by then, so the
- * outbox claim reports no effect as first created later than this instant
+ * The restore's audit line (written in the load's transaction), at the newest outbox
+ * `created_at` the database holds (on the use cases' clock), or `$1` when it holds none.
+ * Effects sent after the snapshot are lost with the database; the restored aggregates decide
+ * them again under the same ids, appended as new rows. Stripe may have forgotten their keys
+ * by then, so the outbox claim reports no effect as first created later than this instant
  * (`OutboxRecord.createdAt`), and the payment gateway looks for what an earlier attempt made
  * once that is more than 23 hours ago.
  */
-async function recordRestore(connectionString: string, snapshotAt: string): Promise<void> {
-  const client = new pg.Client({ connectionString });
+const RESTORE_LINE_SQL = `INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
+       SELECT COALESCE(max(created_at), $1::timestamptz), $2, $3, $4, 'applied', $5, $6
+         FROM outbox_effects`;
+
+function restoreLineValues(fallbackAt: string, actor: string, detail: string): unknown[] {
+  return [
+    fallbackAt,
+    RESTORE_AUDIT.aggregateType,
+    RESTORE_AUDIT.aggregateId,
+    RESTORE_AUDIT.action,
+    detail,
+    actor,
+  ];
+}
+
+/**
+ * Marks a database that was rewound by other means than {@link restoreBackup} (a
+ * point-in-time recovery, a volume snapshot, `pg_restore` of a dump) with the line a restore
+ * leaves (`npm run db:mark-rewound`): without it, an effect the rewound aggregates decide
+ * again would count as new, and the payment gateway would trust an idempotency key Stripe
+ * may have forgotten. Run it before the scheduler starts on the rewound database. Answers
+ * the instant the line holds.
+ */
+export async function markDatabaseRewound(connectionString: string, reason: string): Promise<Date> {
+  const client = new pg.Client({ connectionString, application_name: "susu-mark-rewound" });
   await client.connect();
   try {
-    await client.query(
-      `INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
-       SELECT COALESCE(max(created_at), $1::timestamptz), $2, $3, $4, 'applied', $5, 'restore'
-         FROM outbox_effects`,
-      [
-        snapshotAt,
-        RESTORE_AUDIT.aggregateType,
-        RESTORE_AUDIT.aggregateId,
-        RESTORE_AUDIT.action,
-        `restored from the snapshot of ${snapshotAt}: outbox effects appended from now on count as created at the latest this line's time`,
-      ],
+    await client.query(RESTORE_LINE_SQL, restoreLineValues(new Date().toISOString(), "rewind", reason));
+    const { rows } = await client.query<{ at: Date }>(
+      `SELECT occurred_at AS at FROM audit_log
+        WHERE aggregate_type = $1 AND aggregate_id = $2 AND action = $3
+        ORDER BY id DESC LIMIT 1`,
+      [RESTORE_AUDIT.aggregateType, RESTORE_AUDIT.aggregateId, RESTORE_AUDIT.action],
     );
+    const at = rows[0]?.at;
+    if (at === undefined) throw new Error("the rewind's audit line was not found after writing it");
+    return at;
   } finally {
     await client.end();
   }

@@ -13,7 +13,12 @@ import pg from "pg";
 import PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listTables, tableDigest } from "../../src/backup/catalog.js";
-import { RestoreError, readBackupManifest, restoreBackup } from "../../src/backup/restore-backup.js";
+import {
+  markDatabaseRewound,
+  RestoreError,
+  readBackupManifest,
+  restoreBackup,
+} from "../../src/backup/restore-backup.js";
 import { takeBackup } from "../../src/backup/take-backup.js";
 import { databasePaths } from "../../src/db/paths.js";
 import { deterministicUuid, PgBossTimerScheduler, TIMER_QUEUE } from "../../src/pgboss/index.js";
@@ -225,6 +230,46 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     // The restored effects keep their own creation times.
     for (const row of restoredRows)
       expect(claimed.find((r) => r.effect.id === row.id)?.createdAt).toBe(row.created_at.getTime());
+  });
+
+  it("a database rewound by other means and marked (db:mark-rewound) caps later effects' creation time the same way", async () => {
+    const target = await createTestDatabase({ migrated: true });
+    targets.push(target);
+    const then = new ManualClock(Date.UTC(2026, 5, 1));
+    const timer = (id: string, at: number) => ({
+      kind: "schedule_timer" as const,
+      id,
+      aggregate: "round" as const,
+      aggregateId: "round_y",
+      at,
+      timer: { kind: "collection_deadline" as const },
+    });
+    const before = new PrismaStore(target.prisma, { clock: then });
+    (
+      await before.commit({
+        people: [],
+        groups: [],
+        rounds: [],
+        outbox: [timer("round_y:sent", then.now())],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    // The rewound database's newest effect is round_y:sent; the line is dated at it.
+    const at = await markDatabaseRewound(target.connectionString, "point-in-time recovery (test)");
+    expect(at.getTime()).toBe(then.now());
+    const later = new ManualClock(then.now() + 2 * 86_400_000);
+    const after = new PrismaStore(target.prisma, { clock: later });
+    (
+      await after.commit({
+        people: [],
+        groups: [],
+        rounds: [],
+        outbox: [timer("round_y:again", later.now())],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const claimed = (await after.claimDue("w", later.now(), 60_000, 100))._unsafeUnwrap();
+    expect(claimed.find((r) => r.effect.id === "round_y:again")?.createdAt).toBe(then.now());
   });
 
   it("a backup that cannot be written fails and leaves no file; an existing file is never overwritten", async () => {
