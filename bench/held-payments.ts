@@ -132,14 +132,18 @@ const deps: UseCaseDeps = {
   ids: new RandomIds(),
 };
 const stripeUrl = new URL(url);
-const realGateway = new StripePaymentGateway({
-  secretKey,
-  host: stripeUrl.hostname,
-  port: Number(stripeUrl.port),
-  protocol: "http",
-  timeoutMs: 30_000,
-  maxNetworkRetries: 2,
-});
+// On susu's clock, as the apps give it: the outbox stamps effects with it.
+const realGateway = new StripePaymentGateway(
+  {
+    secretKey,
+    host: stripeUrl.hostname,
+    port: Number(stripeUrl.port),
+    protocol: "http",
+    timeoutMs: 30_000,
+    maxNetworkRetries: 2,
+  },
+  { clock },
+);
 const stripe: Stripe = realGateway.stripe;
 
 /** When the emulator answered each payment's transfer (release-ready), by held payment id. */
