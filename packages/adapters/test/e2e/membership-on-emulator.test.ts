@@ -550,6 +550,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
           posted: true,
         },
       ],
+      refundIds: [ours[0]?.id],
     });
     // The ledger says what happened: paid, refunded, the refund reversed. The platform holds 12.00.
     expect(await paidIn(s)).toBe(12_00);

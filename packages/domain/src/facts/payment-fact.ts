@@ -226,6 +226,16 @@ export type PaymentFact =
       readonly invoice: InvoiceReport;
     }
   | {
+      /**
+       * Every refund susu's refund of a membership invoice made (the refund call's answer: one
+       * per payment, pending ones too), so the membership knows which outcomes it waits for.
+       * The refs name the membership and the invoice.
+       */
+      readonly kind: "invoice_refunds_made";
+      readonly refs: PaymentReferences;
+      readonly refundIds: readonly string[];
+    }
+  | {
       readonly kind: "invoice_marked_uncollectible";
       readonly refs: PaymentReferences;
       readonly stripeSubscriptionId: string;
