@@ -56,7 +56,7 @@ export type PaymentFact =
     }
   // refunds of a payment
   // (`amountMinor`: the refund's amount, carried where it matters: a membership invoice's
-  // refunds, one per payment, add up to what the invoice collected)
+  // refunds, one per payment, are posted by what they returned)
   | {
       readonly kind: "refund_succeeded";
       readonly refs: PaymentReferences;

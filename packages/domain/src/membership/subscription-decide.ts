@@ -455,8 +455,9 @@ function refundsMade(
  * event; each heard any number of times, in any order). The invoice's refund ends when
  * every refund the call made has ended (or Stripe refused one; see
  * {@link everyRefundEnded}): then what went back
- * is posted (`membership_invoice_refunded`), and the person is told when all of it did, or a
- * ticket says what is still held. After that, a success Stripe fails (a card or bank account
+ * is posted (`membership_invoice_refunded`), and the person is told when every refund
+ * succeeded; a ticket says what is still held when one failed or less than collected went
+ * back. After that, a success Stripe fails (a card or bank account
  * that could no longer take it) reverses its part of the posting and opens a ticket: the
  * money is held again. The membership's accounts so end with what went back to the person.
  */
@@ -572,8 +573,9 @@ function refundSettled(
 }
 
 /**
- * Every payment's refund of invoice `inv` has ended (or Stripe refused one): posts what went
- * back, then tells the person (all of it did) or opens a ticket with what is still held.
+ * Every refund of invoice `inv` has ended (or Stripe refused one): posts what went back, then
+ * tells the person (every refund succeeded) and opens a ticket with what is still held (one
+ * failed, or the refunds returned less than the invoice collected).
  */
 function refundEnded(
   d: SubscriptionDraft,
