@@ -898,6 +898,9 @@ const subscriptionSnapshot = z.strictObject({
               posted: z.literal(true).exactOptional(),
             }),
           ).exactOptional(),
+          // Since the refunds' ids came from the refund call's answer (older snapshots have neither).
+          refundIds: list(text).exactOptional(),
+          postedWhole: z.literal(true).exactOptional(),
         })
         .exactOptional(),
     }),

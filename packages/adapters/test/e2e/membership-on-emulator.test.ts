@@ -550,6 +550,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
           posted: true,
         },
       ],
+      refundIds: [ours[0]?.id],
     });
     // The ledger says what happened: paid, refunded, the refund reversed. The platform holds 12.00.
     expect(await paidIn(s)).toBe(12_00);
@@ -582,6 +583,66 @@ describe("memberships on PostgreSQL and the emulator", () => {
       3,
     );
     expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toHaveLength(1);
+  });
+
+  it("a late payment partly refunded from the dashboard first: susu's pending refund of the rest ends the refund when it succeeds", async () => {
+    const noTrial = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go (refunded elsewhere)",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 12_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const created = await subscribeThroughCheckout("noa", noTrial.id);
+    await settle();
+    const page = (await current(created.id)).start;
+    if (page.kind !== "checkout" || page.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    (await useCases.cancelSubscription(deps, created.id, false, "noa"))._unsafeUnwrap();
+    // Paid anyway, with the emulator's card whose refunds stay pending a while.
+    await harness.emulator.control.completeCheckoutSession(page.sessionId, {
+      paymentMethod: "pm_card_refundPending",
+    });
+    // Before susu hears of it, support refunds 3.00 from the dashboard (no susu metadata).
+    const invoices = await harness.stripe.invoices.list({
+      customer: created.stripeCustomerId,
+      status: "paid",
+    });
+    const invoiceId = invoices.data[0]?.id as string;
+    const invoice = await harness.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
+    const intent = invoice.payments?.data[0]?.payment.payment_intent;
+    const intentId = typeof intent === "string" ? intent : (intent?.id as string);
+    await harness.stripe.refunds.create({ payment_intent: intentId, amount: 3_00 });
+    await settle();
+    // Susu's refund makes the other 9.00, pending: the refund waits for it (its id is known).
+    const waiting = await current(created.id);
+    const ours = (await harness.stripe.refunds.list({ payment_intent: intentId, limit: 100 })).data.filter(
+      (r) => r.metadata?.susu_subscription_id === created.id,
+    );
+    expect(ours.map((r) => [r.amount, r.status])).toEqual([[9_00, "pending"]]);
+    expect(waiting.invoices[0]?.refund).toEqual({ status: "requested", refundIds: [ours[0]?.id] });
+    expect(await paidIn(waiting)).toBe(12_00);
+
+    // It succeeds: the refund ends with the 9.00 posted, the person told, one ticket for the 3.00.
+    await advanceDays(1);
+    const s = await current(created.id);
+    expect(s.invoices[0]?.refund).toMatchObject({
+      status: "succeeded",
+      refundIds: [ours[0]?.id],
+      payments: [{ refundId: ours[0]?.id, amountMinor: 9_00, status: "succeeded", posted: true }],
+    });
+    expect(await paidIn(s)).toBe(3_00);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    expect(notices(s, "membership_refunded").map((n) => n.data.amountMinor)).toEqual([9_00]);
+    const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
+    expect(tickets.map((t) => t.id)).toEqual([`${created.id}:invoice:${invoiceId}:refund:ticket`]);
+    expect(tickets[0]?.summary).toContain("still holds 300 AUD (minor units)");
   });
 
   it("every membership event was understood (none not handled)", () => {

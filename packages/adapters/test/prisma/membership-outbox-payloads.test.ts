@@ -150,7 +150,16 @@ describe("a membership's outbox payloads", () => {
       ...refunded,
       invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_1" } }],
     };
-    for (const s of [failed.state, refunded, older]) {
+    // The refunds the refund call made, and an older snapshot after a refund's reversal.
+    const known = decideSubscription(
+      paid,
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1", "re_2"] },
+      now,
+    )._unsafeUnwrap().state;
+    expect(known.invoices[0]?.refund?.refundIds).toEqual(["re_1", "re_2"]);
+    const olderReversed = settle(older, "failed").state;
+    expect(olderReversed.invoices[0]?.refund?.postedWhole).toBe(true);
+    for (const s of [failed.state, refunded, older, known, olderReversed]) {
       const stored: unknown = JSON.parse(JSON.stringify(s));
       expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
     }

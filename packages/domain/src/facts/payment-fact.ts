@@ -56,7 +56,7 @@ export type PaymentFact =
     }
   // refunds of a payment
   // (`amountMinor`: the refund's amount, carried where it matters: a membership invoice's
-  // refunds, one per payment, add up to what the invoice collected)
+  // refunds, one per payment, are posted by what they returned)
   | {
       readonly kind: "refund_succeeded";
       readonly refs: PaymentReferences;
@@ -224,6 +224,16 @@ export type PaymentFact =
       readonly refs: PaymentReferences;
       readonly stripeSubscriptionId: string;
       readonly invoice: InvoiceReport;
+    }
+  | {
+      /**
+       * Every refund susu's refund of a membership invoice made (the refund call's answer: one
+       * per payment, pending ones too), so the membership knows which outcomes it waits for.
+       * The refs name the membership and the invoice.
+       */
+      readonly kind: "invoice_refunds_made";
+      readonly refs: PaymentReferences;
+      readonly refundIds: readonly string[];
     }
   | {
       readonly kind: "invoice_marked_uncollectible";

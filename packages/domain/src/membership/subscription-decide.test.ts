@@ -573,9 +573,59 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
       failedAfterSuccess: true,
+      postedWhole: true,
+      payments: [
+        {
+          refundId: "re_1",
+          amountMinor: 10_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+        },
+      ],
     });
     expect(decided(d.state, failed).ignored?.code).toBe("refund_already_settled");
     expect(decided(old, refunded()).ignored?.code).toBe("refund_already_settled");
+  });
+
+  it("a refund stored before refunds were kept per payment: each refund Stripe fails after its success reverses its own amount once", () => {
+    const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const inv = paid.invoices[0];
+    if (inv === undefined) throw new Error("no invoice");
+    const old: Subscription = {
+      ...paid,
+      invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_b" } }],
+    };
+    const failed = (refundId: string, amountMinor: number): SubscriptionInput => ({
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "failed",
+      refundId,
+      amountMinor,
+      failureCode: "expired_or_canceled_card",
+    });
+    const a = decided(old, failed("re_a", 4_00));
+    const b = decided(a.state, failed("re_b", 6_00));
+    expect(b.effects.map((e) => [e.kind, e.id])).toEqual([
+      ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
+      ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+    ]);
+    const reversed = [a, b].flatMap((d) =>
+      d.effects.flatMap((e) =>
+        e.kind === "post_ledger" ? [e.transaction.postings[0]?.amount.amountMinor ?? 0] : [],
+      ),
+    );
+    expect(reversed).toEqual([4_00, 6_00]);
+    // Repeated, or a third refund: nothing more than the 10.00 posted is reversed.
+    expect(decided(b.state, failed("re_a", 4_00)).ignored?.code).toBe("refund_already_settled");
+    expect(decided(b.state, failed("re_b", 6_00)).ignored?.code).toBe("refund_already_settled");
+    expect(decided(b.state, failed("re_c", 5_00)).ignored?.code).toBe("refund_already_settled");
+    // A refund whose amount is more than is left is reversed only for what is left.
+    const big = decided(a.state, failed("re_c", 9_00));
+    expect(big.effects[0]).toMatchObject({
+      id: "sub1:invoice:in_1:refund-failed:re_c",
+      transaction: { postings: [{ amount: { amountMinor: 6_00 } }, {}] },
+    });
   });
 
   describe("an invoice paid with two payments (4.00 and 6.00), each refunded apart", () => {
@@ -647,6 +697,75 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(again.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+      ]);
+    });
+  });
+
+  describe("an invoice of 10.00 partly refunded outside susu (3.00) before: susu's refund makes 7.00", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const made: SubscriptionInput = { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_7"] };
+    const settled: SubscriptionInput = {
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome: "succeeded",
+      refundId: "re_7",
+      amountMinor: 7_00,
+    };
+    const expectEnded = (d: ReturnType<typeof decided>) => {
+      expect(d.state.invoices[0]?.refund?.status).toBe("succeeded");
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["notify", "sub1:notify:membership_refunded:in_1"],
+        ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
+      ]);
+      expect(d.effects[0]).toMatchObject({
+        transaction: { postings: [{ amount: { amountMinor: 7_00 } }, {}] },
+      });
+      const ticket = d.effects[2];
+      const summary = ticket?.kind === "open_ticket" ? ticket.summary : "";
+      expect(summary).toContain("returned 700 AUD (minor units) of the 1000 AUD (minor units)");
+      expect(summary).toContain("still holds 300 AUD (minor units)");
+    };
+
+    it("ends once the one refund the call made succeeded (the answer's refunds heard first)", () => {
+      const known = decided(paid(), made);
+      expect(known.effects).toEqual([]);
+      expect(known.state.invoices[0]?.refund).toEqual({ status: "requested", refundIds: ["re_7"] });
+      expectEnded(decided(known.state, settled));
+      expect(decided(decided(known.state, settled).state, settled).ignored?.code).toBe(
+        "refund_already_settled",
+      );
+    });
+
+    it("ends when the answer comes after the refund's event was heard", () => {
+      const heard = decided(paid(), settled);
+      expect(heard.effects).toEqual([]);
+      expect(heard.state.invoices[0]?.refund?.status).toBe("requested");
+      const ended = decided(heard.state, made);
+      expectEnded(ended);
+      expect(decided(ended.state, made).ignored?.code).toBe("refunds_already_known");
+    });
+
+    it("waits for a refund the answer gave as pending, then ends with its event", () => {
+      const two: SubscriptionInput = {
+        type: "invoice_refunds_made",
+        invoiceId: "in_1",
+        refundIds: ["re_7", "re_p"],
+      };
+      const first = feed(paid(), [two, settled]);
+      expect(first.invoices[0]?.refund?.status).toBe("requested");
+      const last = decided(first, {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId: "re_p",
+        amountMinor: 2_00,
+        failureCode: "expired_or_canceled_card",
+      });
+      expect(last.state.invoices[0]?.refund?.status).toBe("failed");
+      expect(last.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
       ]);
     });
   });
@@ -762,6 +881,7 @@ describe("the transition table", () => {
       [{ type: "cancel", atPeriodEnd: false }, paidInvoice("in_1", 1), settled],
     );
     watch(late, settled);
+    watch(late, { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1"] });
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

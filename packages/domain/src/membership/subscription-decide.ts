@@ -406,11 +406,58 @@ function minorUnits(amountMinor: number, inv: SubscriptionInvoice): string {
 }
 
 /**
+ * Whether an invoice's refund has ended with the refunds heard of (`payments`): Stripe
+ * refused to make one, or every refund the refund call made (`refundIds`, its answer) has
+ * ended. Until that answer is heard, when the refunds heard add up to what the invoice
+ * collected.
+ */
+function everyRefundEnded(
+  inv: SubscriptionInvoice,
+  refundIds: readonly string[] | undefined,
+  payments: readonly SubscriptionPaymentRefund[],
+): boolean {
+  if (payments.some((p) => p.refundId === undefined)) return true;
+  if (refundIds !== undefined) return refundIds.every((id) => payments.some((p) => p.refundId === id));
+  return payments.reduce((n, p) => n + p.amountMinor, 0) >= inv.amountPaidMinor;
+}
+
+/**
+ * The refunds susu's refund of an invoice made (the refund call's answer): stored, so the
+ * invoice's refund ends when each of them has, whatever they add up to (a payment partly
+ * refunded outside susu before is refunded only for the rest). When every one was heard of
+ * already (their events came first), the refund ends now.
+ */
+function refundsMade(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_refunds_made" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === input.invoiceId);
+  if (inv?.refund === undefined)
+    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
+  const refund = inv.refund;
+  if (refund.status !== "requested" || refund.refundIds !== undefined)
+    return ignore(
+      s,
+      "refunds_already_known",
+      `the refund of invoice ${inv.id} ${refund.status === "requested" ? "knows its refunds" : refund.status}`,
+    );
+  const known = { ...refund, refundIds: input.refundIds };
+  const payments = refund.payments ?? [];
+  if (input.refundIds.length > 0 && everyRefundEnded(inv, input.refundIds, payments))
+    return refundEnded(d, inv, known, payments, refund.refundId);
+  d.putInvoice({ ...inv, refund: known });
+  return d.done();
+}
+
+/**
  * How one payment's refund of an invoice ended (the refund call's answer or a refund
- * event; each heard any number of times, in any order). The invoice's refund ends when the
- * refunds heard of add up to what it collected (or Stripe refused one): then what went back
- * is posted (`membership_invoice_refunded`), and the person is told when all of it did, or a
- * ticket says what is still held. After that, a success Stripe fails (a card or bank account
+ * event; each heard any number of times, in any order). The invoice's refund ends when
+ * every refund the call made has ended (or Stripe refused one; see
+ * {@link everyRefundEnded}): then what went back
+ * is posted (`membership_invoice_refunded`), and the person is told when every refund
+ * succeeded; a ticket says what is still held when one failed or less than collected went
+ * back. After that, a success Stripe fails (a card or bank account
  * that could no longer take it) reverses its part of the posting and opens a ticket: the
  * money is held again. The membership's accounts so end with what went back to the person.
  */
@@ -423,7 +470,7 @@ function refundSettled(
   if (inv?.refund === undefined)
     return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
-  if (refund.status !== "requested" && refund.payments === undefined)
+  if (refund.status !== "requested" && (refund.payments === undefined || refund.postedWhole === true))
     return legacyRefundSettled(d, inv, refund, input);
   const payments = refund.payments ?? [];
   const prev = payments.find((p) => p.refundId === input.refundId);
@@ -445,9 +492,8 @@ function refundSettled(
   };
   const all = prev === undefined ? [...payments, payment] : payments.map((p) => (p === prev ? payment : p));
   const refundId = input.refundId ?? refund.refundId;
-  const heard = all.reduce((n, p) => n + p.amountMinor, 0);
   const ended = refund.status !== "requested";
-  if (!ended && heard < inv.amountPaidMinor && all.every((p) => p.refundId !== undefined)) {
+  if (!ended && !everyRefundEnded(inv, refund.refundIds, all)) {
     // Other payments' refunds are still to be heard of.
     d.putInvoice({
       ...inv,
@@ -527,8 +573,9 @@ function refundSettled(
 }
 
 /**
- * Every payment's refund of invoice `inv` has ended (or Stripe refused one): posts what went
- * back, then tells the person (all of it did) or opens a ticket with what is still held.
+ * Every refund of invoice `inv` has ended (or Stripe refused one): posts what went back, then
+ * tells the person (every refund succeeded) and opens a ticket with what is still held (one
+ * failed, or the refunds returned less than the invoice collected).
  */
 function refundEnded(
   d: SubscriptionDraft,
@@ -565,15 +612,27 @@ function refundEnded(
       payments: list,
     },
   });
+  const heldMinor = Math.max(0, inv.amountPaidMinor - backMinor);
   if (firstFailure === undefined) {
     d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
       invoiceId: inv.id,
       amountMinor: backMinor,
       currency: inv.currency,
     });
+    // Every refund susu made succeeded, yet they add up to less than the invoice collected:
+    // a payment was partly refunded outside susu before (the dashboard), or not refunded.
+    if (heldMinor > 0)
+      d.ticket(
+        subscriptionIds.invoiceRefundTicket(s.id, inv.id),
+        "membership_refund_failed",
+        `Susu's refunds of invoice ${inv.id} of membership ${s.id}, paid after the membership was canceled, ` +
+          `all succeeded but returned ${minorUnits(backMinor, inv)} of the ${minorUnits(inv.amountPaidMinor, inv)} it collected ` +
+          `(posted: membership_invoice_refunded). The ledger says the platform still holds ${minorUnits(heldMinor, inv)}: ` +
+          "check the invoice's payments at Stripe; if that money was refunded outside susu (the dashboard), the ledger " +
+          "needs a correction for it; if not, refund it to the person by hand",
+      );
     return d.done();
   }
-  const heldMinor = inv.amountPaidMinor - backMinor;
   const which = failed
     .map(
       (p) =>
@@ -597,8 +656,12 @@ function refundEnded(
 
 /**
  * A refund outcome for an invoice whose refund ended before refunds were kept per payment
- * (its snapshot has no `payments`): its outcome was the invoice's as a whole, and a success
- * posted all it collected. Only a failure after that success is news: its amount is reversed.
+ * (its snapshot has no `payments`, or `postedWhole`): its outcome was the invoice's as a
+ * whole, and a success posted all it collected. Only a failure after that success is news:
+ * each refund Stripe fails reverses its own amount once (keyed by its id; kept in
+ * `payments`), never more in total than was posted. A snapshot that recorded a failure after
+ * success without `payments` does not say how much it reversed: all of it is taken as
+ * reversed.
  */
 function legacyRefundSettled(
   d: SubscriptionDraft,
@@ -607,23 +670,50 @@ function legacyRefundSettled(
   input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
-  if (refund.status === "failed" || input.outcome === "succeeded")
+  const posted = refund.status === "succeeded" || refund.failedAfterSuccess === true;
+  if (!posted || input.outcome === "succeeded")
     return ignore(
       s,
       "refund_already_settled",
       `the refund of invoice ${inv.id} ${refund.status === "failed" ? "failed" : "succeeded"}`,
     );
+  const reversed = refund.postedWhole === true ? (refund.payments ?? []) : [];
+  const reversedMinor =
+    refund.postedWhole === true
+      ? reversed.reduce((n, p) => n + p.amountMinor, 0)
+      : refund.failedAfterSuccess === true
+        ? inv.amountPaidMinor
+        : 0;
   const refundId = input.refundId ?? refund.refundId;
   const key = refundId ?? "refund";
-  const amountMinor = Math.min(input.amountMinor ?? inv.amountPaidMinor, inv.amountPaidMinor);
+  const leftMinor = inv.amountPaidMinor - reversedMinor;
+  if (reversed.some((p) => (p.refundId ?? "refund") === key) || leftMinor <= 0)
+    return ignore(
+      s,
+      "refund_already_settled",
+      `refund ${key} of invoice ${inv.id} failed after its success and was reversed` +
+        (leftMinor <= 0 ? ` (all ${minorUnits(inv.amountPaidMinor, inv)} posted is reversed)` : ""),
+    );
+  const amountMinor = Math.min(input.amountMinor ?? inv.amountPaidMinor, leftMinor);
   const failureCode = input.failureCode ?? "refund_failed";
   d.putInvoice({
     ...inv,
     refund: {
       status: "failed",
       ...(refundId !== undefined ? { refundId } : {}),
-      failureCode,
+      failureCode: refund.status === "failed" ? (refund.failureCode ?? failureCode) : failureCode,
       failedAfterSuccess: true,
+      postedWhole: true,
+      payments: [
+        ...reversed,
+        {
+          ...(refundId !== undefined ? { refundId } : {}),
+          amountMinor,
+          status: "failed",
+          failureCode,
+          posted: true,
+        },
+      ],
     },
   });
   post(
@@ -803,6 +893,8 @@ export function decideSubscription(
       return paymentFailed(d, input) ?? d.done();
     case "invoice_refund_settled":
       return refundSettled(d, input);
+    case "invoice_refunds_made":
+      return refundsMade(d, input);
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

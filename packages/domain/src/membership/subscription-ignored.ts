@@ -19,6 +19,7 @@ import type { Ignored } from "../kernel/decision.js";
  * - `invoice_already_uncollectible`: an invoice already marked uncollectible.
  * - `refund_not_requested`: news of a refund of an invoice susu did not refund.
  * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
+ * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -36,6 +37,7 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "invoice_already_uncollectible",
   "refund_not_requested",
   "refund_already_settled",
+  "refunds_already_known",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

@@ -76,6 +76,15 @@ export type SubscriptionInput =
   | { readonly type: "invoice_marked_uncollectible"; readonly invoice: InvoiceReport }
   | {
       /**
+       * Every refund susu's refund of invoice `invoiceId` made (the refund call's answer, one
+       * per payment, pending ones too): the invoice's refund ends once each has ended.
+       */
+      readonly type: "invoice_refunds_made";
+      readonly invoiceId: string;
+      readonly refundIds: readonly string[];
+    }
+  | {
+      /**
        * How susu's refund of one of invoice `invoiceId`'s payments ended at Stripe (the
        * refund call's answer, or a refund event): a pending refund is no news.
        */

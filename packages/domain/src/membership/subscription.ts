@@ -105,11 +105,12 @@ export interface SubscriptionInvoice {
   readonly nextPaymentAttemptAt?: Instant;
   /**
    * Susu's refund of what the invoice collected, when it made one (an invoice paid after
-   * the membership was canceled before it started): `requested` until every payment's
-   * refund has ended (their amounts add up to what the invoice collected; a pending refund
-   * is no news) or Stripe refused one, then `succeeded` (every refund succeeded) or `failed`
-   * (one failed or was refused: a ticket). A success Stripe failed afterwards makes it
-   * `failed` with `failedAfterSuccess` (its posting reversed).
+   * the membership was canceled before it started): `requested` until every refund it made
+   * has ended (`refundIds`, from the refund call's answer; until that answer is heard, until
+   * the refunds heard add up to what the invoice collected; a pending refund is no news) or
+   * Stripe refused one, then `succeeded` (every refund succeeded) or `failed` (one failed or
+   * was refused: a ticket). A success Stripe failed afterwards makes it `failed` with
+   * `failedAfterSuccess` (its posting reversed).
    */
   readonly refund?: SubscriptionInvoiceRefund;
 }
@@ -129,6 +130,18 @@ export interface SubscriptionInvoiceRefund {
    * their outcome was the invoice's as a whole.
    */
   readonly payments?: readonly SubscriptionPaymentRefund[];
+  /**
+   * Every refund the refund call made (one per payment, from its answer); absent until the
+   * answer is heard. The refunds need not add up to what the invoice collected (a payment
+   * partly refunded outside susu before).
+   */
+  readonly refundIds?: readonly string[];
+  /**
+   * The refund ended before refunds were kept per payment and its success posted all the
+   * invoice collected at once: `payments` lists only the refunds Stripe failed after that
+   * success, each reversed once.
+   */
+  readonly postedWhole?: true;
 }
 
 /** How the refund of one of an invoice's payments ended. */

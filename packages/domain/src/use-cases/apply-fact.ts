@@ -512,6 +512,7 @@ function withMethodNews(
  * | about a payment whose references name a held payment (`heldPaymentId`) | that payment hears the matching input (`routeToHeldPayment`): transfers by attempt, refunds by number and attempt, reversals by number, disputes |
  * | `checkout_payment_changed` | the held payment hears what its payment, read from the provider now, says (`checkoutInput`) |
  * | a refund whose references name a membership and its invoice (`subscriptionId`, `invoiceId`) | that subscription hears how susu's refund of the invoice ended (`invoice_refund_settled`) |
+ * | `invoice_refunds_made` (the refunds susu's refund of a membership invoice made) | that subscription hears which refunds it waits for (`invoice_refunds_made`) |
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
  * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |
@@ -562,6 +563,7 @@ export function applyPaymentFact(
     case "invoice_payment_failed":
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
+    case "invoice_refunds_made":
       return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;

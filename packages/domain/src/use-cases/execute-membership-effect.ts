@@ -187,16 +187,24 @@ export function executeBillingEffect(
 }
 
 /**
- * What an invoice's refunds say: one fact per refund that ended (with its amount, so the
- * membership can tell when every payment's refund has), nothing for a pending one (its
- * event says how it ends).
+ * What an invoice's refunds say: first every refund made (pending ones too: the membership
+ * waits for each to end, whatever they add up to), then one fact per refund that ended (with
+ * its amount), nothing for a pending one (its event says how it ends).
  */
 function invoiceRefundFacts(
   refs: PaymentReferences,
   outcomes: readonly RefundOutcome[],
 ): readonly PaymentObjectFact[] {
-  return outcomes.flatMap((o) => {
-    const f = refundFact(refs, o);
-    return f === undefined ? [] : [f];
-  });
+  const made: PaymentObjectFact = {
+    kind: "invoice_refunds_made",
+    refs,
+    refundIds: outcomes.map((o) => o.refundId),
+  };
+  return [
+    made,
+    ...outcomes.flatMap((o) => {
+      const f = refundFact(refs, o);
+      return f === undefined ? [] : [f];
+    }),
+  ];
 }

@@ -157,6 +157,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
           status: "succeeded",
           refundId: expect.stringMatching(/^re_/),
           payments: [expect.objectContaining({ amountMinor: 10_00, status: "succeeded", posted: true })],
+          refundIds: [expect.stringMatching(/^re_/)],
         },
       }),
     ]);

@@ -351,6 +351,11 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
     case "invoice_marked_uncollectible":
       return { type: "invoice_marked_uncollectible", invoice: fact.invoice };
     // Susu's refund of a membership invoice (its references name both).
+    case "invoice_refunds_made": {
+      const { subscriptionId, invoiceId } = fact.refs;
+      if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      return { type: "invoice_refunds_made", invoiceId, refundIds: fact.refundIds };
+    }
     case "refund_succeeded":
     case "refund_failed": {
       const { subscriptionId, invoiceId } = fact.refs;
