@@ -224,10 +224,13 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
             s.invoices[0]?.refund?.failureCode,
           );
           // One ticket for the invoice's refund that ended with a failure (or a refusal), one
-          // for each failure after that: each failure is on exactly one ticket.
+          // for each failure after that: each failure is on exactly one ticket. A refund that
+          // ended with every refund succeeded but less back than collected (a payment partly
+          // refunded outside susu) has its own ticket before a later failure's.
           const failures = sc.payments.filter((p) => p.fate !== "succeeded").length + (sc.refused ? 1 : 0);
+          const partlyOutside = sc.refundMinor.reduce((n, m) => n + m, 0) < sc.amountPaidMinor ? 1 : 0;
           expect(tickets.length).toBeGreaterThanOrEqual(1);
-          expect(tickets.length).toBeLessThanOrEqual(failures);
+          expect(tickets.length).toBeLessThanOrEqual(failures + partlyOutside);
           expect(notices.length).toBeLessThanOrEqual(1);
         }
       }),
