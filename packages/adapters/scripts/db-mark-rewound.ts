@@ -27,7 +27,7 @@ try {
   const at = await markDatabaseRewound(database.connectionString, reason);
   console.log(
     `Marked ${database.source} database ${redactConnectionString(database.connectionString)} as rewound: ` +
-      `outbox effects appended from now on count as created at the latest ${at.toISOString()}.`,
+      `outbox effects appended from now on count as created no later than ${at.toISOString()}.`,
   );
 } catch (error) {
   console.error(`mark-rewound failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -419,18 +419,21 @@ function restoreLineValues(fallbackAt: string, actor: string, detail: string): u
  * point-in-time recovery, a volume snapshot, `pg_restore` of a dump) with the line a restore
  * leaves (`npm run db:mark-rewound`): without it, an effect the rewound aggregates decide
  * again would count as new, and the payment gateway would trust an idempotency key Stripe
- * may have forgotten. Run it before the scheduler starts on the rewound database. Answers
- * the instant the line holds.
+ * may have forgotten. Run it before the scheduler starts on the rewound database. The line
+ * is dated the newest outbox `created_at` the database holds, or the epoch when it holds
+ * none. Answers the cap the outbox claim now applies (the earliest such line).
  */
 export async function markDatabaseRewound(connectionString: string, reason: string): Promise<Date> {
   const client = new pg.Client({ connectionString, application_name: "susu-mark-rewound" });
   await client.connect();
   try {
-    await client.query(RESTORE_LINE_SQL, restoreLineValues(new Date().toISOString(), "rewind", reason));
+    // An empty outbox says nothing of when the database was rewound to (before its first
+    // effect): the line then goes to the epoch, and every later effect is looked up.
+    await client.query(RESTORE_LINE_SQL, restoreLineValues(new Date(0).toISOString(), "rewind", reason));
+    // The cap the outbox claim applies: the earliest such line (an earlier restore's may be).
     const { rows } = await client.query<{ at: Date }>(
-      `SELECT occurred_at AS at FROM audit_log
-        WHERE aggregate_type = $1 AND aggregate_id = $2 AND action = $3
-        ORDER BY id DESC LIMIT 1`,
+      `SELECT min(occurred_at) AS at FROM audit_log
+        WHERE aggregate_type = $1 AND aggregate_id = $2 AND action = $3`,
       [RESTORE_AUDIT.aggregateType, RESTORE_AUDIT.aggregateId, RESTORE_AUDIT.action],
     );
     const at = rows[0]?.at;

@@ -272,6 +272,27 @@ describe("db:backup and db:restore on real PostgreSQL", () => {
     expect(claimed.find((r) => r.effect.id === "round_y:again")?.createdAt).toBe(then.now());
   });
 
+  it("a database rewound to before its first effect and marked caps every later effect at the epoch", async () => {
+    const target = await createTestDatabase({ migrated: true });
+    targets.push(target);
+    // Nothing in the outbox says when the database was rewound to: the line must not be "now".
+    const at = await markDatabaseRewound(target.connectionString, "volume snapshot before any effect (test)");
+    expect(at.getTime()).toBe(0);
+    const later = new ManualClock(Date.UTC(2026, 5, 3));
+    const store = new PrismaStore(target.prisma, { clock: later });
+    const again = {
+      kind: "schedule_timer" as const,
+      id: "round_z:again",
+      aggregate: "round" as const,
+      aggregateId: "round_z",
+      at: later.now(),
+      timer: { kind: "collection_deadline" as const },
+    };
+    (await store.commit({ people: [], groups: [], rounds: [], outbox: [again], audit: [] }))._unsafeUnwrap();
+    const claimed = (await store.claimDue("w", later.now(), 60_000, 100))._unsafeUnwrap();
+    expect(claimed.find((r) => r.effect.id === again.id)?.createdAt).toBe(0);
+  });
+
   it("a backup that cannot be written fails and leaves no file; an existing file is never overwritten", async () => {
     const nowhere = join(dir, "no-such-folder", "susu.backup");
     await expect(takeBackup(source.connectionString, nowhere)).rejects.toThrow(/ENOENT/);
