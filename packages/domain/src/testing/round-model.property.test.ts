@@ -299,16 +299,25 @@ class Model {
 
   /**
    * Whether a member may pay again: only while collecting (or settled) before the
-   * deadline, and only after their last debit failed at the bank with no new one queued.
+   * deadline, and only after their last debit failed at the bank with no newer attempt queued.
    */
   retry(w: World, round: ModelRound, memberId: string): string {
     const refused = "contribution_not_retryable";
     if (round.status !== "collecting" && round.status !== "settled") return refused;
     if (this.now >= round.openedAt + POLICY.collectionWindowMs) return refused;
-    if (new Bank(w.sim.gateway).debits(round.id, memberId).at(-1)?.status !== "failed") return refused;
+    const last = new Bank(w.sim.gateway).debits(round.id, memberId).at(-1);
+    if (last?.status !== "failed") return refused;
+    // A queued send of the attempt that failed is not a new debit: its reply was lost and
+    // the send is repeated under the same key, which finds the failed one.
     const queued = w.sim.store
       .outbox("pending")
-      .some((e) => e.kind === "collect_contribution" && e.roundId === round.id && e.memberId === memberId);
+      .some(
+        (e) =>
+          e.kind === "collect_contribution" &&
+          e.roundId === round.id &&
+          e.memberId === memberId &&
+          e.attempt > (last.references.attempt ?? 0),
+      );
     return queued ? refused : "retried";
   }
 
