@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ViteUserConfig } from "vitest/config";
 
 /**
@@ -15,6 +16,7 @@ export function sharedTestConfig(packageDir: string): ViteUserConfig {
     ssr: { resolve: { conditions: ["source", "module", "node", "development|production"] } },
     test: {
       include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+      setupFiles: [join(dirname(fileURLToPath(import.meta.url)), "vitest.fast-check.ts")],
       reporters: ["default", "json"],
       outputFile: { json: join(packageDir, "reports", "vitest.json") },
       testTimeout: 30_000,
