@@ -161,6 +161,19 @@ async function sendAndDrain(batch: typeof events, rate: number): Promise<void> {
   }
 }
 
+/**
+ * WAL written so far by this bench's server (its own cluster): each heap row version and each
+ * index entry written is a record, so records per event count the writes an event makes,
+ * steadier than CPU on a shared machine.
+ */
+async function walRecords(): Promise<{ records: number; bytes: number }> {
+  await prisma.$executeRawUnsafe("SELECT pg_stat_clear_snapshot()");
+  const [row] = await prisma.$queryRawUnsafe<{ records: bigint; bytes: string }[]>(
+    "SELECT wal_records AS records, wal_bytes::text AS bytes FROM pg_stat_wal",
+  );
+  return { records: Number(row?.records ?? 0), bytes: Number(row?.bytes ?? 0) };
+}
+
 interface Snapshot {
   readonly role: string;
   readonly cpuUserMs: number;
@@ -233,12 +246,14 @@ const before = await snapshot([api, scheduler], "a");
 const pgBefore = postgresCpuByKind();
 if (values.statements) await prisma.$queryRawUnsafe("SELECT pg_stat_statements_reset()::text");
 const commitsBefore = await xactCommits(prisma);
+const walBefore = await walRecords();
 const xidBefore = await nextXid(prisma);
 const t0 = performance.now();
 await sendAndDrain(timed, RATE);
 const seconds = (performance.now() - t0) / 1000;
 await sleep(1_100);
 const commits = (await xactCommits(prisma)) - commitsBefore;
+const walAfter = await walRecords();
 const writes = (await nextXid(prisma)) - xidBefore;
 const pgAfter = postgresCpuByKind();
 const pgCpu =
@@ -258,6 +273,8 @@ const rows: string[][] = [
   ["database commits / event", fmt(commits / n, 2)],
   ["write transactions / event", fmt(writes / n, 2)],
   ["PostgreSQL CPU-ms / event", fmt(pgCpu / n, 2)],
+  ["WAL records / event", fmt((walAfter.records - walBefore.records) / n, 1)],
+  ["WAL kB / event (full-page images: checkpoints)", fmt((walAfter.bytes - walBefore.bytes) / 1024 / n, 2)],
 ];
 const perRole = new Map<string, { cpu: number; statements: Map<string, number> }>();
 for (const [pid, b] of after) {
