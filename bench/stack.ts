@@ -203,9 +203,13 @@ async function startApp(script: string, env: NodeJS.ProcessEnv, log: string): Pr
   if (!existsSync(path)) throw new Error(`${script} is missing: run \`npm run build\` first`);
   const fd = openSync(log, "a");
   // BENCH_CPU_PROF=<folder>: each app writes a V8 CPU profile there when it stops.
+  // BENCH_NODE_FLAGS="<flags>": more flags for each app's Node (e.g. `--trace-gc`).
   const benchEnv: Record<string, string | undefined> = process.env;
   const profile = benchEnv.BENCH_CPU_PROF;
-  const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+  const flags = [
+    ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+    ...(benchEnv.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
   const child = spawn(process.execPath, [...flags, path], { env, stdio: ["ignore", fd, fd, "ipc"] });
   children.add(child);
   await new Promise<void>((resolve, reject) => {

@@ -1160,7 +1160,14 @@ export function parseMarketplaceChargeSnapshot(json: unknown): Result<Marketplac
 export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction, string> {
   const parsed = ledgerTransactionShape.safeParse(json);
   if (!parsed.success) return err(problem("ledger transaction", parsed.error));
-  return createLedgerTransaction(parsed.data).mapErr((e) => `ledger transaction ${e.code}: ${e.message}`);
+  return ledgerTransactionOf(parsed.data);
+}
+
+/** A ledger transaction of the right shape, checked by the domain's ledger rules. */
+function ledgerTransactionOf(
+  shaped: z.output<typeof ledgerTransactionShape>,
+): Result<LedgerTransaction, string> {
+  return createLedgerTransaction(shaped).mapErr((e) => `ledger transaction ${e.code}: ${e.message}`);
 }
 
 /**
@@ -1173,7 +1180,8 @@ export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   if (!parsed.success) return err(problem("outbox effect", parsed.error));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);
-  return parseLedgerTransaction(effect.transaction).map((transaction) => ({ ...effect, transaction }));
+  // Its transaction's shape was checked with the effect's (the same schema): the rules remain.
+  return ledgerTransactionOf(effect.transaction).map((transaction) => ({ ...effect, transaction }));
 }
 
 /** A stored plan snapshot, checked against the domain's `Plan`; the error says what is wrong. */

@@ -102,3 +102,44 @@ describe("outbox payloads", () => {
     expect(parseOutboxEffect(broken).isErr()).toBe(true); // no groupId to resolve the audience from
   });
 });
+
+describe("post_ledger outbox payloads", () => {
+  const capture = {
+    kind: "post_ledger",
+    id: "eff_hp_1_capture",
+    transaction: {
+      id: "eff_hp_1_capture",
+      kind: "held_captured",
+      occurredAt: Date.UTC(2026, 0, 6),
+      postings: [
+        {
+          account: "platform:stripe_clearing:AUD",
+          side: "debit",
+          amount: { amountMinor: 10_000, currency: "AUD" },
+        },
+        { account: "held:hp_1:AUD", side: "credit", amount: { amountMinor: 10_000, currency: "AUD" } },
+      ],
+      refs: { heldPaymentId: "hp_1", paymentIntentId: "pi_1" },
+    },
+  };
+  const withPostings = (postings: readonly unknown[]) => ({
+    ...capture,
+    transaction: { ...capture.transaction, postings },
+  });
+
+  it("a stored posting loads as it was", () => {
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(capture)))._unsafeUnwrap()).toEqual(capture);
+  });
+
+  it("its transaction is held to the ledger's rules, not only to its shape", () => {
+    const [debit, credit] = capture.transaction.postings;
+    // Well-formed, but the debit is 1 more than the credit.
+    const unbalanced = withPostings([{ ...debit, amount: { amountMinor: 10_001, currency: "AUD" } }, credit]);
+    expect(parseOutboxEffect(unbalanced)._unsafeUnwrapErr()).toMatch(/^ledger transaction \S+: /);
+    // Well-formed, but a transaction needs two postings.
+    expect(parseOutboxEffect(withPostings([debit]))._unsafeUnwrapErr()).toMatch(/^ledger transaction \S+: /);
+    // Not of the shape: refused as an outbox effect, before any rule.
+    const malformed = withPostings([{ ...debit, side: "sideways" }, credit]);
+    expect(parseOutboxEffect(malformed)._unsafeUnwrapErr()).toMatch(/^outbox effect/);
+  });
+});
