@@ -55,6 +55,7 @@ export {
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,
+  invoiceRefundedMinor,
   isCurrentMembership,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,

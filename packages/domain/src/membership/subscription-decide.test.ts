@@ -13,7 +13,7 @@ import {
   snapshot,
 } from "../testing/membership-mothers.js";
 import type { Subscription, SubscriptionStatus } from "./subscription.js";
-import { isSubscriptionMoveAllowed, SUBSCRIPTION_TRANSITIONS } from "./subscription.js";
+import { invoiceRefundedMinor, isSubscriptionMoveAllowed, SUBSCRIPTION_TRANSITIONS } from "./subscription.js";
 import { createSubscription, decideSubscription, statusFromSnapshot } from "./subscription-decide.js";
 import { SUBSCRIPTION_IGNORED_CODES, type SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { SubscriptionInput } from "./subscription-input.js";
@@ -767,6 +767,75 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         ["post_ledger", "sub1:invoice:in_1:refunded"],
         ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
       ]);
+    });
+  });
+
+  describe("what went back (invoiceRefundedMinor, the API's refundedMinor)", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const settled = (
+      refundId: string,
+      amountMinor: number,
+      outcome: "succeeded" | "failed",
+    ): SubscriptionInput => ({
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome,
+      refundId,
+      amountMinor,
+      ...(outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+    });
+    const back = (s: Subscription) => {
+      const inv = s.invoices[0];
+      if (inv === undefined) throw new Error("no invoice");
+      return invoiceRefundedMinor(inv);
+    };
+
+    it("is nothing while requested, the successes so far, and less what Stripe failed afterwards", () => {
+      const requested = paid();
+      expect(back(requested)).toBe(0);
+      const made: SubscriptionInput = {
+        type: "invoice_refunds_made",
+        invoiceId: "in_1",
+        refundIds: ["re_a", "re_b"],
+      };
+      const one = feed(requested, [made, settled("re_a", 4_00, "succeeded")]);
+      expect([one.invoices[0]?.refund?.status, back(one)]).toEqual(["requested", 4_00]);
+      const both = feed(one, [settled("re_b", 6_00, "succeeded")]);
+      expect([both.invoices[0]?.refund?.status, back(both)]).toEqual(["succeeded", 10_00]);
+      const failedLater = feed(both, [settled("re_a", 4_00, "failed")]);
+      expect([failedLater.invoices[0]?.refund?.status, back(failedLater)]).toEqual(["failed", 6_00]);
+    });
+
+    it("is what susu's refund made when part was refunded outside susu before", () => {
+      const s = feed(paid(), [
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_7"] },
+        settled("re_7", 7_00, "succeeded"),
+      ]);
+      expect(s.invoices[0]?.amountPaidMinor).toBe(10_00);
+      expect([s.invoices[0]?.refund?.status, back(s)]).toEqual(["succeeded", 7_00]);
+    });
+
+    it("reads refunds stored before refunds were kept per payment", () => {
+      const s = paid();
+      const inv = s.invoices[0];
+      if (inv === undefined) throw new Error("no invoice");
+      const stored = (refund: NonNullable<typeof inv.refund>) => invoiceRefundedMinor({ ...inv, refund });
+      expect(stored({ status: "succeeded", refundId: "re_1" })).toBe(10_00);
+      expect(stored({ status: "failed", failureCode: "charge_disputed" })).toBe(0);
+      expect(stored({ status: "failed", refundId: "re_1", failedAfterSuccess: true })).toBe(0);
+      const partlyReversed = {
+        status: "failed",
+        refundId: "re_a",
+        failedAfterSuccess: true,
+        postedWhole: true,
+        payments: [{ refundId: "re_a", amountMinor: 4_00, status: "failed", posted: true }],
+      } as const;
+      expect(stored(partlyReversed)).toBe(6_00);
+      const old = {
+        ...s,
+        invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_b" } as const }],
+      };
+      expect(back(feed(old, [settled("re_a", 4_00, "failed")]))).toBe(6_00);
     });
   });
 

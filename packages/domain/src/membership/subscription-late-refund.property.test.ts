@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { freshSubscription, MEMBERSHIP_T0, paidInvoice, snapshot } from "../testing/membership-mothers.js";
 import type { SubscriptionEffect } from "./membership-effect.js";
-import type { Subscription } from "./subscription.js";
+import { invoiceRefundedMinor, type Subscription } from "./subscription.js";
 import { decideSubscription } from "./subscription-decide.js";
 import type { SubscriptionInput } from "./subscription-input.js";
 
@@ -200,6 +200,9 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
         );
         expect((balances.get(`membership:${s.id}:paid_in`) ?? 0) + sc.amountPaidMinor - wentBack).toBe(0);
         expect(balances.get("platform:membership_revenue") ?? 0).toBe(sc.amountPaidMinor - wentBack);
+        // What the API shows went back is what the ledger says went back.
+        const inv = s.invoices[0];
+        expect(inv !== undefined ? invoiceRefundedMinor(inv) : undefined).toBe(wentBack);
         // The invoice's refunded posting is made once, for what had gone back when every refund ended.
         // (A refund that succeeds after the refund ended with a refusal is posted on its own.)
         expect(refundedTx.filter((t) => t.id === `${s.id}:invoice:in_1:refunded`).length).toBeLessThanOrEqual(
