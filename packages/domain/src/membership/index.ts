@@ -90,3 +90,4 @@ export {
   type SubscriptionInputType,
   type SubscriptionSnapshot,
 } from "./subscription-input.js";
+export type { SubscriptionTimer } from "./subscription-timer.js";

@@ -20,6 +20,8 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
     expect(ids.invoiceRefund("s1", "in_9")).toBe("s1:invoice:in_9:refund");
     expect(ids.invoiceRefundTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:ticket");
+    expect(ids.invoiceRefundDeadline("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue");
+    expect(ids.invoiceRefundOverdueTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue:ticket");
     expect(ids.paymentRefundTicket("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund:re_2:ticket");
   });
 

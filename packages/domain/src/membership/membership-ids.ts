@@ -39,6 +39,14 @@ export const subscriptionIds = Object.freeze({
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
+  /**
+   * The deadline timer of invoice i's refund (still unfinished then: a ticket):
+   * `<s>:invoice:<i>:refund:overdue`.
+   */
+  invoiceRefundDeadline: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:overdue`,
+  /** The support ticket of invoice i's refund still unfinished at its deadline: `<s>:invoice:<i>:refund:overdue:ticket`. */
+  invoiceRefundOverdueTicket: (s: string, invoiceId: string): string =>
+    `${s}:invoice:${invoiceId}:refund:overdue:ticket`,
   /** The support ticket of invoice i's refund that failed or was refused: `<s>:invoice:<i>:refund:ticket`. */
   invoiceRefundTicket: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:ticket`,
   /**

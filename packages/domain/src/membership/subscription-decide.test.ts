@@ -407,6 +407,15 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         amountMinor: 10_00,
         currency: "AUD",
       },
+      // Its deadline: unfinished ten days after it was asked for, a person is given a ticket.
+      {
+        kind: "schedule_timer",
+        id: "sub1:invoice:in_1:refund:overdue",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        at: MEMBERSHIP_T0 + 10 * DAY_MS,
+        timer: { kind: "refund_overdue", invoiceId: "in_1" },
+      },
     ]);
     expect(paid.state.invoices[0]?.refund).toEqual({ status: "requested" });
     expect(decided(paid.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
@@ -770,6 +779,57 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     });
   });
 
+  describe("a refund still unfinished at its deadline", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const deadline: SubscriptionInput = {
+      type: "timer",
+      timer: { kind: "refund_overdue", invoiceId: "in_1" },
+    };
+    const made: SubscriptionInput = {
+      type: "invoice_refunds_made",
+      invoiceId: "in_1",
+      refundIds: ["re_a", "re_p"],
+    };
+
+    it("opens one ticket naming the refunds Stripe still has pending; the deadline again changes nothing", () => {
+      const waiting = feed(paid(), [made, refunded("re_a")]);
+      const d = decided(waiting, deadline);
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["open_ticket", "sub1:invoice:in_1:refund:overdue:ticket"],
+      ]);
+      expect(d.effects[0]).toMatchObject({ reason: "membership_refund_overdue" });
+      const summary = d.effects[0]?.kind === "open_ticket" ? d.effects[0].summary : "";
+      expect(summary).toContain("unfinished 10 days after it was asked for");
+      expect(summary).toContain("Stripe still has re_p pending");
+      expect(d.state.invoices[0]?.refund).toMatchObject({ status: "requested", overdue: true });
+      const again = decided(d.state, deadline);
+      expect([again.ignored?.code, again.effects]).toEqual(["timer_no_longer_due", []]);
+    });
+
+    it("says when the refund call's answer was never heard", () => {
+      const d = decided(paid(), deadline);
+      const summary = d.effects[0]?.kind === "open_ticket" ? d.effects[0].summary : "";
+      expect(summary).toContain("answer to the refund call was never heard");
+    });
+
+    it("still ends as usual when Stripe's answer comes after the ticket", () => {
+      const overdue = feed(paid(), [made, deadline, refunded("re_a")]);
+      const ended = decided(overdue, refunded("re_p"));
+      expect(ended.state.invoices[0]?.refund?.status).toBe("succeeded");
+      expect(ended.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["notify", "sub1:notify:membership_refunded:in_1"],
+      ]);
+    });
+
+    it("is ignored once the refund ended, and for an invoice susu did not refund", () => {
+      const ended = feed(paid(), [refunded("re_1")]);
+      expect(decided(ended, deadline).ignored?.code).toBe("timer_no_longer_due");
+      const other = decided(paid(), { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_x" } });
+      expect(other.ignored?.code).toBe("refund_not_requested");
+    });
+  });
+
   describe("what went back (invoiceRefundedMinor, the API's refundedMinor)", () => {
     const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
     const settled = (
@@ -856,6 +916,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(decided(old, paidInvoice("in_1", 1)).effects.map((e) => e.kind)).toEqual([
       "post_ledger",
       "refund_subscription_invoice",
+      "schedule_timer",
     ]);
   });
 });
@@ -951,6 +1012,7 @@ describe("the transition table", () => {
     );
     watch(late, settled);
     watch(late, { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1"] });
+    watch(late, { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_1" } });
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

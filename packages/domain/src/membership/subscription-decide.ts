@@ -10,6 +10,7 @@ import {
 } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
+import { MEMBERSHIP_REFUND_OVERDUE_MS } from "../policy/membership-policy.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type MembershipError, membershipError } from "./membership.errors.js";
 import {
@@ -20,6 +21,7 @@ import {
 } from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
+  invoiceRefundedMinor,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   moveSubscription,
@@ -33,6 +35,7 @@ import {
 } from "./subscription.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
+import type { SubscriptionTimer } from "./subscription-timer.js";
 
 /** What deciding needs besides the state and the input. */
 export interface SubscriptionDecideContext {
@@ -241,6 +244,17 @@ class SubscriptionDraft {
     });
   }
 
+  timer(id: string, timer: SubscriptionTimer, at: Instant): void {
+    this.effects.push({
+      kind: "schedule_timer",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: this.state.id,
+      at,
+      timer,
+    });
+  }
+
   ticket(id: string, reason: SubscriptionTicketReason, summary: string): void {
     this.effects.push({
       kind: "open_ticket",
@@ -383,7 +397,10 @@ function paidAfterCancelBeforeStart(s: Subscription): boolean {
   return s.status === "canceled" && (s.canceledBeforeStart === true || s.stripeSubscriptionId === undefined);
 }
 
-/** Asks Stripe to refund in full what invoice `invoiceId` collected. */
+/**
+ * Asks Stripe to refund in full what invoice `invoiceId` collected, and arms the refund's
+ * deadline ({@link MEMBERSHIP_REFUND_OVERDUE_MS}): unfinished then, a person is given a ticket.
+ */
 function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: number): void {
   const s = d.state;
   const inv = s.invoices.find((i) => i.id === invoiceId);
@@ -398,6 +415,51 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
     amountMinor,
     currency: inv.currency,
   });
+  d.timer(
+    subscriptionIds.invoiceRefundDeadline(s.id, invoiceId),
+    { kind: "refund_overdue", invoiceId },
+    d.now + MEMBERSHIP_REFUND_OVERDUE_MS,
+  );
+}
+
+/**
+ * The deadline of susu's refund of an invoice has passed. Still `requested` (a refund Stripe
+ * left pending, or the refund call's answer never heard): one ticket says which refunds are
+ * unfinished and what to check at Stripe. The refund still ends as Stripe's news comes. A
+ * refund that ended, or whose ticket was opened, ignores it (a timer fires again after a crash).
+ */
+function refundOverdue(
+  d: SubscriptionDraft,
+  timer: Extract<SubscriptionTimer, { kind: "refund_overdue" }>,
+): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === timer.invoiceId);
+  if (inv?.refund === undefined)
+    return ignore(s, "refund_not_requested", `susu did not refund invoice ${timer.invoiceId}`);
+  const refund = inv.refund;
+  if (refund.status !== "requested" || refund.overdue === true)
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `the refund of invoice ${inv.id} ${refund.status === "requested" ? "was ticketed as overdue" : refund.status}`,
+    );
+  d.putInvoice({ ...inv, refund: { ...refund, overdue: true } });
+  const payments = refund.payments ?? [];
+  const unfinished = (refund.refundIds ?? []).filter((id) => !payments.some((p) => p.refundId === id));
+  const days = Math.round(MEMBERSHIP_REFUND_OVERDUE_MS / 86_400_000);
+  d.ticket(
+    subscriptionIds.invoiceRefundOverdueTicket(s.id, inv.id),
+    "membership_refund_overdue",
+    `Susu's refund of the ${minorUnits(inv.amountPaidMinor, inv)} invoice ${inv.id} of membership ${s.id} collected ` +
+      `(paid after the membership was canceled) is unfinished ${days} days after it was asked for: ` +
+      (refund.refundIds === undefined
+        ? "Stripe's answer to the refund call was never heard; "
+        : `Stripe still has ${unfinished.join(", ")} pending; `) +
+      `${minorUnits(invoiceRefundedMinor(inv), inv)} went back so far and nothing is posted until every refund ends. ` +
+      "Check the refunds at Stripe (pending_reason insufficient_funds: top up the balance; charge_pending: the payment " +
+      "has not settled). Susu ends the refund itself when Stripe's news comes; no ledger fix is needed",
+  );
+  return d.done();
 }
 
 /** An amount in an invoice's currency, as the ledger's postings and the tickets state it. */
@@ -895,6 +957,8 @@ export function decideSubscription(
       return refundSettled(d, input);
     case "invoice_refunds_made":
       return refundsMade(d, input);
+    case "timer":
+      return refundOverdue(d, input.timer);
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

@@ -142,6 +142,11 @@ export interface SubscriptionInvoiceRefund {
    * success, each reversed once.
    */
   readonly postedWhole?: true;
+  /**
+   * The refund was still `requested` at its deadline (`MEMBERSHIP_REFUND_OVERDUE_MS` after
+   * it was asked for) and a person was given a ticket. It still ends as Stripe's news comes.
+   */
+  readonly overdue?: true;
 }
 
 /** How the refund of one of an invoice's payments ended. */
