@@ -903,6 +903,8 @@ const subscriptionSnapshot = z.strictObject({
           postedWhole: z.literal(true).exactOptional(),
           // Since refunds had a deadline (older snapshots do not have it).
           overdue: z.literal(true).exactOptional(),
+          // Since a refund failed after the person was told of it is told to them too.
+          told: z.literal(true).exactOptional(),
         })
         .exactOptional(),
     }),

@@ -176,7 +176,8 @@ describe("a membership's outbox payloads", () => {
       )._unsafeUnwrap();
     const refunded = settle(paid, "succeeded").state;
     const failed = settle(refunded, "failed");
-    expect(failed.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    // The person had been told of the refund: the notice that it did not reach them round-trips too.
+    expect(failed.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket", "notify"]);
     for (const effect of failed.effects) {
       const stored: unknown = JSON.parse(JSON.stringify(effect));
       expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);

@@ -22,6 +22,7 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_payment_action_required",
   "membership_lapsed",
   "membership_refunded",
+  "membership_refund_reversed",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */

@@ -88,5 +88,11 @@ export const subscriptionIds = Object.freeze({
     lapsed: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}`),
     /** Invoice i's payment was refunded (the membership had been canceled before it started). */
     refunded: (s: string, invoiceId: string): string => notice(s, "membership_refunded", invoiceId),
+    /**
+     * Refund r of invoice i, which the person was told of (`membership_refunded`), was failed
+     * by Stripe afterwards: the money did not reach them.
+     */
+    refundReversed: (s: string, invoiceId: string, refundId: string): string =>
+      notice(s, "membership_refund_reversed", `${invoiceId}:${refundId}`),
   }),
 });

@@ -430,6 +430,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(done.state.invoices[0]?.refund).toEqual({
       status: "succeeded",
       refundId: "re_1",
+      told: true,
       payments: [{ refundId: "re_1", amountMinor: 10_00, status: "succeeded", posted: true }],
     });
     const post = done.effects.find((e) => e.kind === "post_ledger");
@@ -509,6 +510,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
       failedAfterSuccess: true,
+      told: true,
       payments: [
         {
           refundId: "re_1",
@@ -519,7 +521,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         },
       ],
     });
-    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket", "notify"]);
     expect(d.effects[0]).toMatchObject({
       id: "sub1:invoice:in_1:refund-failed:re_1",
       transaction: {
@@ -549,6 +551,20 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(summary).toContain("no ledger fix is needed");
     expect(summary).toContain("expired_or_canceled_card");
     expect(summary).not.toContain("correct the ledger");
+    // The person had been told the money was back: they are told it did not reach them.
+    expect(d.effects[2]).toEqual(
+      expect.objectContaining({
+        id: "sub1:notify:membership_refund_reversed:in_1:re_1",
+        template: "membership_refund_reversed",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({
+          invoiceId: "in_1",
+          amountMinor: 10_00,
+          currency: "AUD",
+          failureCode: "expired_or_canceled_card",
+        }),
+      }),
+    );
     // The failure heard again, or the success heard late: nothing more.
     expect(decided(d.state, failedLater).ignored?.code).toBe("refund_already_settled");
     expect(decided(d.state, refunded()).ignored?.code).toBe("refund_already_settled");
@@ -573,6 +589,8 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "sub1:invoice:in_1:refund-failed:re_1"],
       ["open_ticket", "sub1:invoice:in_1:refund:re_1:ticket"],
+      // Its success had told the person (as every success did then).
+      ["notify", "sub1:notify:membership_refund_reversed:in_1:re_1"],
     ]);
     expect(d.effects[0]).toMatchObject({
       transaction: { postings: [{ amount: { amountMinor: 10_00 } }, {}] },
@@ -618,6 +636,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(b.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
       ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+      ["notify", "sub1:notify:membership_refund_reversed:in_1:re_b"],
     ]);
     const reversed = [a, b].flatMap((d) =>
       d.effects.flatMap((e) =>
@@ -696,7 +715,9 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
+        ["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"],
       ]);
+      expect(d.effects[2]).toMatchObject({ data: { amountMinor: 4_00 } });
       expect(d.effects[0]).toMatchObject({
         transaction: { postings: [{ amount: { amountMinor: 4_00 } }, {}] },
       });
@@ -706,6 +727,42 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(again.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+        ["notify", "sub1:notify:membership_refund_reversed:in_1:re_b"],
+      ]);
+      expect(decided(again.state, outcome("re_b", 6_00, "failed")).effects).toEqual([]);
+    });
+
+    it("the person told is told of a later failure whatever came between; a snapshot from before `told` reads it from the postings", () => {
+      const both = feed(paid(), [outcome("re_a", 4_00, "succeeded"), outcome("re_b", 6_00, "succeeded")]);
+      // Stripe's refusal of the refund call heard late (a retried call): a ticket, the person still told of re_a's failure.
+      const refusedLate = feed(both, [
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "failed",
+          failureCode: "charge_disputed",
+        },
+      ]);
+      const kinds = (s: Subscription) =>
+        decided(s, outcome("re_a", 4_00, "failed")).effects.map((e) => [e.kind, e.id]);
+      expect(kinds(refusedLate)).toContainEqual([
+        "notify",
+        "sub1:notify:membership_refund_reversed:in_1:re_a",
+      ]);
+      const inv = both.invoices[0];
+      if (inv?.refund === undefined) throw new Error("no refund");
+      const { told: _told, ...before } = inv.refund;
+      const old = { ...both, invoices: [{ ...inv, refund: before }] };
+      expect(kinds(old)).toContainEqual(["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"]);
+    });
+
+    it("a success posted after the refund ended with a failure, then failed: the person was never told, so not now", () => {
+      const ended = feed(paid(), [outcome("re_b", 6_00, "failed"), outcome("re_a", 4_00, "succeeded")]);
+      expect(ended.invoices[0]?.refund?.status).toBe("failed");
+      const d = decided(ended, outcome("re_a", 4_00, "failed"));
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
+        ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
       ]);
     });
   });

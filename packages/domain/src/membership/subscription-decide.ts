@@ -600,6 +600,8 @@ function refundSettled(
     return d.done();
   }
   const failedAfterSuccess = prev?.posted === true;
+  const toldRefunded =
+    refund.told === true || (payments.length > 0 && payments.every((p) => p.posted === true));
   if (failedAfterSuccess)
     post(
       d,
@@ -631,6 +633,7 @@ function refundSettled(
         : ": the person has not had that money back (nothing was posted for it; no ledger fix is needed): ") +
       "refund it to the person by hand",
   );
+  if (failedAfterSuccess && toldRefunded) refundReversedNotice(d, inv, key, payment.amountMinor, failureCode);
   return d.done();
 }
 
@@ -671,6 +674,7 @@ function refundEnded(
       status: firstFailure === undefined ? "succeeded" : "failed",
       ...(refundId !== undefined ? { refundId } : {}),
       ...(firstFailure !== undefined ? { failureCode: firstFailure.failureCode ?? "refund_failed" } : {}),
+      ...(firstFailure === undefined ? { told: true as const } : {}),
       payments: list,
     },
   });
@@ -797,7 +801,29 @@ function legacyRefundSettled(
       "the platform holds it again (the ledger's membership_invoice_refund_failed posting reversed the refund; " +
       "no ledger fix is needed): refund it to the person by hand",
   );
+  // Its success had told the person their money was back (a refund stored before refunds were kept per payment).
+  refundReversedNotice(d, inv, key, amountMinor, failureCode);
   return d.done();
+}
+
+/**
+ * Tells the person that refund `key` of invoice `inv`, of which they were told
+ * (`membership_refunded`), did not reach them after all and someone is looking at it (its
+ * ticket): once per refund (the notice is keyed by it; its replay is ignored before this).
+ */
+function refundReversedNotice(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  key: string,
+  amountMinor: number,
+  failureCode: string,
+): void {
+  d.notify(subscriptionIds.notice.refundReversed(d.state.id, inv.id, key), "membership_refund_reversed", {
+    invoiceId: inv.id,
+    amountMinor,
+    currency: inv.currency,
+    failureCode,
+  });
 }
 
 /** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */

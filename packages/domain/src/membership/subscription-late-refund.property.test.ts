@@ -190,6 +190,21 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
           },
         ]);
         const notices = effects.filter((e) => e.kind === "notify" && e.template === "membership_refunded");
+        // A refund the person was told of (after the notice) and Stripe failed later: they are
+        // told it did not reach them, once per refund; never when they were not told.
+        const toldAt = effects.findIndex((e) => e.kind === "notify" && e.template === "membership_refunded");
+        const reversedAfterTold = effects.filter(
+          (e, i) =>
+            toldAt >= 0 &&
+            i > toldAt &&
+            e.kind === "post_ledger" &&
+            e.transaction.kind === "membership_invoice_refund_failed",
+        );
+        const reversalNotices = effects.flatMap((e) =>
+          e.kind === "notify" && e.template === "membership_refund_reversed" ? [e.id] : [],
+        );
+        expect(reversalNotices).toHaveLength(reversedAfterTold.length);
+        expect(new Set(reversalNotices).size).toBe(reversalNotices.length);
         const allTickets = effects.flatMap((e) => (e.kind === "open_ticket" ? [e] : []));
         const tickets = allTickets.filter((t) => t.reason === "membership_refund_failed");
         // The deadline is armed once with the refund, and its ticket opened at most once: when it

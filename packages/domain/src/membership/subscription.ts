@@ -147,6 +147,12 @@ export interface SubscriptionInvoiceRefund {
    * it was asked for) and a person was given a ticket. It still ends as Stripe's news comes.
    */
   readonly overdue?: true;
+  /**
+   * The person was told their money was back (`membership_refunded`): a refund Stripe fails
+   * afterwards is told to them too. Absent in snapshots stored before it was kept: then every
+   * refund posted when it ended says so.
+   */
+  readonly told?: true;
 }
 
 /** How the refund of one of an invoice's payments ended. */

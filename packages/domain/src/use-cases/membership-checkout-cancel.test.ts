@@ -161,6 +161,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
           refundId: expect.stringMatching(/^re_/),
           payments: [expect.objectContaining({ amountMinor: 10_00, status: "succeeded", posted: true })],
           refundIds: [expect.stringMatching(/^re_/)],
+          told: true,
         },
       }),
     ]);
