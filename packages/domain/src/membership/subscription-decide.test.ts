@@ -836,6 +836,21 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     });
   });
 
+  it("news of a refund of an invoice susu did not refund (its refunds, an outcome, its deadline) is ignored, changing nothing", () => {
+    const c = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const started = feed(checkout(), [paidInvoice("in_1", 1)]);
+    for (const s of [c, started])
+      for (const input of [
+        { type: "invoice_refunds_made", invoiceId: "in_x", refundIds: ["re_1"] },
+        { type: "invoice_refund_settled", invoiceId: "in_x", outcome: "succeeded", refundId: "re_1" },
+        { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_x" } },
+        { type: "invoice_refund_settled", invoiceId: s === c ? "in_x" : "in_1", outcome: "failed" },
+      ] satisfies SubscriptionInput[]) {
+        const d = decided(s, input);
+        expect([d.ignored?.code, d.effects, d.state]).toEqual(["refund_not_requested", [], s]);
+      }
+  });
+
   describe("a refund still unfinished at its deadline", () => {
     const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
     const deadline: SubscriptionInput = {

@@ -422,20 +422,33 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
   );
 }
 
+/** An invoice susu refunds (an invoice paid after the membership was canceled before it started). */
+type RefundedInvoice = SubscriptionInvoice & { readonly refund: SubscriptionInvoiceRefund };
+
+/**
+ * Decides news of susu's refund of invoice `invoiceId` (its refunds, an outcome, its
+ * deadline) with `then`; news of an invoice susu did not refund is ignored
+ * (`refund_not_requested`).
+ */
+function withRefund(
+  d: SubscriptionDraft,
+  invoiceId: string,
+  then: (inv: RefundedInvoice) => Result<SubscriptionDecision, never>,
+): Result<SubscriptionDecision, never> {
+  const inv = d.state.invoices.find((i) => i.id === invoiceId);
+  if (inv?.refund === undefined)
+    return ignore(d.state, "refund_not_requested", `susu did not refund invoice ${invoiceId}`);
+  return then({ ...inv, refund: inv.refund });
+}
+
 /**
  * The deadline of susu's refund of an invoice has passed. Still `requested` (a refund Stripe
  * left pending, or the refund call's answer never heard): one ticket says which refunds are
  * unfinished and what to check at Stripe. The refund still ends as Stripe's news comes. A
  * refund that ended, or whose ticket was opened, ignores it (a timer fires again after a crash).
  */
-function refundOverdue(
-  d: SubscriptionDraft,
-  timer: Extract<SubscriptionTimer, { kind: "refund_overdue" }>,
-): Result<SubscriptionDecision, never> {
+function refundOverdue(d: SubscriptionDraft, inv: RefundedInvoice): Result<SubscriptionDecision, never> {
   const s = d.state;
-  const inv = s.invoices.find((i) => i.id === timer.invoiceId);
-  if (inv?.refund === undefined)
-    return ignore(s, "refund_not_requested", `susu did not refund invoice ${timer.invoiceId}`);
   const refund = inv.refund;
   if (refund.status !== "requested" || refund.overdue === true)
     return ignore(
@@ -492,11 +505,9 @@ function everyRefundEnded(
 function refundsMade(
   d: SubscriptionDraft,
   input: Extract<SubscriptionInput, { type: "invoice_refunds_made" }>,
+  inv: RefundedInvoice,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
-  const inv = s.invoices.find((i) => i.id === input.invoiceId);
-  if (inv?.refund === undefined)
-    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
   if (refund.status !== "requested" || refund.refundIds !== undefined)
     return ignore(
@@ -526,11 +537,9 @@ function refundsMade(
 function refundSettled(
   d: SubscriptionDraft,
   input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
+  inv: RefundedInvoice,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
-  const inv = s.invoices.find((i) => i.id === input.invoiceId);
-  if (inv?.refund === undefined)
-    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
   if (refund.status !== "requested" && (refund.payments === undefined || refund.postedWhole === true))
     return legacyRefundSettled(d, inv, refund, input);
@@ -980,11 +989,11 @@ export function decideSubscription(
     case "invoice_payment_failed":
       return paymentFailed(d, input) ?? d.done();
     case "invoice_refund_settled":
-      return refundSettled(d, input);
+      return withRefund(d, input.invoiceId, (inv) => refundSettled(d, input, inv));
     case "invoice_refunds_made":
-      return refundsMade(d, input);
+      return withRefund(d, input.invoiceId, (inv) => refundsMade(d, input, inv));
     case "timer":
-      return refundOverdue(d, input.timer);
+      return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);
