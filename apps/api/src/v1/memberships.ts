@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  invoiceRefundedMinor,
   MAX_OPEN_GROUPS_LIMIT,
   PLAN_PRICES_MAX,
   PLAN_TEXT_MAX_CHARS,
@@ -161,14 +162,30 @@ const SubscriptionSchema = z
       .array(
         z.object({
           invoiceId: z.string(),
-          amountMinor: z.number().int(),
+          amountMinor: z.number().int().openapi({
+            description:
+              "What susu asked Stripe to give back: all the invoice collected. Not what went back (see refundedMinor)",
+          }),
+          refundedMinor: z
+            .number()
+            .int()
+            .openapi({
+              description:
+                "What went back to the person so far: the refunds Stripe reports succeeded, less any it failed afterwards. " +
+                "Less than amountMinor while refunds are pending, when one failed or was refused, or when part of a " +
+                "payment was refunded outside susu before",
+            }),
           currency: z.string(),
-          status: z.enum(["requested", "succeeded", "failed"]),
+          status: z.enum(["requested", "succeeded", "failed"]).openapi({
+            description:
+              "requested: not every refund has ended; succeeded: every refund susu made succeeded; failed: one failed " +
+              "or was refused, or a success was failed by Stripe afterwards (someone is looking at it)",
+          }),
         }),
       )
       .openapi({
         description:
-          "Payments susu gave back: an invoice paid after the membership was canceled before it started is refunded in full",
+          "Payments susu gives back: an invoice paid after the membership was canceled before it started is refunded in full",
       }),
     createdAt: z.string(),
   })
@@ -222,6 +239,7 @@ function subscriptionView(s: Subscription) {
             {
               invoiceId: i.id,
               amountMinor: i.amountPaidMinor,
+              refundedMinor: invoiceRefundedMinor(i),
               currency: i.currency,
               status: i.refund.status,
             },

@@ -240,7 +240,13 @@ describe("/v1/subscriptions", () => {
     const read = await call("GET", `/v1/subscriptions/${id}`, person);
     expect(read.body.status).toBe("canceled");
     expect(read.body.refunds).toEqual([
-      { invoiceId: "in_late", amountMinor: 15_00, currency: "AUD", status: "succeeded" },
+      {
+        invoiceId: "in_late",
+        amountMinor: 15_00,
+        refundedMinor: 15_00,
+        currency: "AUD",
+        status: "succeeded",
+      },
     ]);
   });
 

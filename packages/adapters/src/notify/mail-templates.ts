@@ -399,6 +399,14 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Nothing. The refund usually shows on your statement within 5 to 10 business days, depending on your bank.",
   }),
+  membership_refund_reversed: (d) => ({
+    subject: "Your membership refund did not reach you",
+    happened: [
+      `We told you we had refunded ${amountOr(d, "amountMinor", "your membership payment")}, but your bank or card could not take the refund and it came back to us.`,
+      "The money has not reached you. Someone from our team is looking at it to get it back to you.",
+    ],
+    action: "Nothing for now: we will be in touch.",
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

@@ -4,6 +4,7 @@ import type {
   MarketplaceChargeTimer,
   RoundTimer,
   ScheduledTimer,
+  SubscriptionTimer,
 } from "@susu/domain";
 import { z } from "zod";
 
@@ -32,6 +33,11 @@ export type TimerJobPayload =
       readonly aggregate: "marketplace_charge";
       readonly aggregateId: string;
       readonly timer: MarketplaceChargeTimer;
+    }
+  | {
+      readonly aggregate: "subscription";
+      readonly aggregateId: string;
+      readonly timer: SubscriptionTimer;
     };
 
 /** What a timer job carries. */
@@ -107,6 +113,10 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
   z.object({ kind: z.literal("action_expired") }),
 ]);
 
+const subscriptionTimerSchema: z.ZodType<SubscriptionTimer> = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("refund_overdue"), invoiceId: z.string().min(1) }),
+]);
+
 /**
  * Jobs scheduled before timers named their aggregate carried `{ timerId, roundId, timer }`.
  * The `aggregate_refs` migration rewrote the stored ones; a job an older process sends
@@ -141,6 +151,13 @@ const timerJobSchema = z.preprocess(
       aggregate: z.literal("marketplace_charge"),
       aggregateId: z.string().min(1),
       timer: marketplaceChargeTimerSchema,
+      attempts: z.number().int().nonnegative().optional(),
+    }),
+    z.object({
+      timerId: z.string().min(1),
+      aggregate: z.literal("subscription"),
+      aggregateId: z.string().min(1),
+      timer: subscriptionTimerSchema,
       attempts: z.number().int().nonnegative().optional(),
     }),
   ]),

@@ -901,6 +901,10 @@ const subscriptionSnapshot = z.strictObject({
           // Since the refunds' ids came from the refund call's answer (older snapshots have neither).
           refundIds: list(text).exactOptional(),
           postedWhole: z.literal(true).exactOptional(),
+          // Since refunds had a deadline (older snapshots do not have it).
+          overdue: z.literal(true).exactOptional(),
+          // Since a refund failed after the person was told of it is told to them too.
+          told: z.literal(true).exactOptional(),
         })
         .exactOptional(),
     }),
@@ -987,6 +991,14 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     stripeInvoiceId: text,
     amountMinor: nonNegative,
     currency,
+  }),
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("schedule_timer"),
+    at: instant,
+    timer: z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("refund_overdue"), invoiceId: text }),
+    ]),
   }),
   z.strictObject({
     ...subscriptionAddressed,

@@ -493,7 +493,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(await paidIn(after)).toBe(0);
   });
 
-  it("a late payment's refund that Stripe fails after it succeeded: the ledger holds the money again, one ticket says so", async () => {
+  it("a late payment's refund that Stripe fails after it succeeded: the ledger holds the money again, one ticket says so, the person is told", async () => {
     const noTrial = (
       await useCases.createPlan(
         deps,
@@ -523,6 +523,8 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(refunded.invoices[0]?.refund).toMatchObject({ status: "succeeded" });
     expect(await paidIn(refunded)).toBe(0);
     expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toEqual([]);
+    expect(notices(refunded, "membership_refunded")).toHaveLength(1);
+    expect(notices(refunded, "membership_refund_reversed")).toEqual([]);
 
     // Some time later Stripe fails the refund (refund.updated, charge.refund.updated, refund.failed).
     const from = delivered.length;
@@ -551,7 +553,12 @@ describe("memberships on PostgreSQL and the emulator", () => {
         },
       ],
       refundIds: [ours[0]?.id],
+      told: true,
     });
+    // The person, told their money was back, is told it did not reach them.
+    expect(notices(s, "membership_refund_reversed").map((n) => [n.id, n.data.amountMinor])).toEqual([
+      [`${created.id}:notify:membership_refund_reversed:${invoiceId}:${ours[0]?.id}`, 12_00],
+    ]);
     // The ledger says what happened: paid, refunded, the refund reversed. The platform holds 12.00.
     expect(await paidIn(s)).toBe(12_00);
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
@@ -583,6 +590,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
       3,
     );
     expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toHaveLength(1);
+    expect(notices(after, "membership_refund_reversed")).toHaveLength(1);
   });
 
   it("a late payment partly refunded from the dashboard first: susu's pending refund of the rest ends the refund when it succeeds", async () => {

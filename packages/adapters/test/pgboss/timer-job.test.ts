@@ -42,6 +42,25 @@ describe("timer jobs", () => {
     expect(parseTimerJob(timerJobData(job))).toEqual(job);
   });
 
+  it("carry a membership refund's deadline, and refuse one without its invoice", () => {
+    const timer = {
+      id: "mbr_1:invoice:in_1:refund:overdue",
+      aggregate: "subscription" as const,
+      aggregateId: "mbr_1",
+      at: 1_000,
+      timer: { kind: "refund_overdue" as const, invoiceId: "in_1" },
+    };
+    const job = timerJobOf(timer);
+    expect(parseTimerJob(timerJobData(job))).toEqual(job);
+    expect(firedTimerOf(job)).toEqual({
+      id: timer.id,
+      aggregate: "subscription",
+      aggregateId: "mbr_1",
+      timer: timer.timer,
+    });
+    expect(parseTimerJob({ ...job, timer: { kind: "refund_overdue" } })).toBeUndefined();
+  });
+
   it("read the shape before aggregate references as a round's timer", () => {
     expect(
       parseTimerJob({

@@ -2,6 +2,7 @@ import PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   deterministicUuid,
+  firedTimerOf,
   PgBossTimerScheduler,
   parseTimerJob,
   TIMER_JOB_EXPIRE_SECONDS,
@@ -71,6 +72,25 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
       dueAt: timer.at,
     });
     expect(job?.startAfter.getTime()).toBe(timer.at);
+  });
+
+  it("a membership refund's deadline is a job that comes back as the subscription's fired timer", async () => {
+    const timer = {
+      id: "mbr_1:invoice:in_1:refund:overdue",
+      aggregate: "subscription" as const,
+      aggregateId: "mbr_1",
+      at: Date.now() - 1_000,
+      timer: { kind: "refund_overdue" as const, invoiceId: "in_1" },
+    };
+    (await scheduler.schedule(timer))._unsafeUnwrap();
+    const job = await boss.getJobById(TIMER_QUEUE, deterministicUuid(timer.id));
+    const parsed = parseTimerJob(job?.data);
+    expect(parsed && firedTimerOf(parsed)).toEqual({
+      id: timer.id,
+      aggregate: "subscription",
+      aggregateId: "mbr_1",
+      timer: timer.timer,
+    });
   });
 
   it("a due timer is fetched by exactly one of two competing workers", async () => {

@@ -88,6 +88,7 @@ describe("a membership's outbox payloads", () => {
     expect(effects.map((e) => e.kind)).toEqual([
       "post_ledger",
       "refund_subscription_invoice",
+      "schedule_timer",
       "post_ledger",
       "notify",
       "open_ticket",
@@ -99,6 +100,45 @@ describe("a membership's outbox payloads", () => {
     const refund = effects[1];
     expect(outboxAggregateOf(refund as OutboxEffect)).toEqual({ type: "subscription", id: canceled.id });
     expect(parseOutboxEffect({ ...refund, amountMinor: -1 }).isErr()).toBe(true);
+    const deadline = effects[2];
+    expect(outboxAggregateOf(deadline as OutboxEffect)).toEqual({ type: "subscription", id: canceled.id });
+    expect(parseOutboxEffect({ ...deadline, timer: { kind: "refund_overdue" } }).isErr()).toBe(true);
+  });
+
+  it("a refund unfinished at its deadline: its ticket and the snapshot that records it round-trip", () => {
+    const canceled = decideSubscription(
+      aCheckoutMembership(),
+      { type: "cancel", atPeriodEnd: false },
+      now,
+    )._unsafeUnwrap().state;
+    const paid = decideSubscription(
+      canceled,
+      {
+        type: "invoice_paid",
+        invoice: {
+          invoiceId: "in_1",
+          amountDueMinor: 10_00,
+          amountPaidMinor: 10_00,
+          currency: "AUD",
+          observedAt: now.now,
+        },
+        paidAt: now.now,
+      },
+      now,
+    )._unsafeUnwrap().state;
+    const overdue = decideSubscription(
+      paid,
+      { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_1" } },
+      now,
+    )._unsafeUnwrap();
+    expect(overdue.effects.map((e) => e.kind)).toEqual(["open_ticket"]);
+    for (const effect of overdue.effects) {
+      const stored: unknown = JSON.parse(JSON.stringify(effect));
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
+    }
+    expect(overdue.state.invoices[0]?.refund?.overdue).toBe(true);
+    const stored: unknown = JSON.parse(JSON.stringify(overdue.state));
+    expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(overdue.state);
   });
 
   it("a refund Stripe failed after it succeeded: its reversal, its ticket and the snapshot round-trip; older snapshots load", () => {
@@ -136,7 +176,8 @@ describe("a membership's outbox payloads", () => {
       )._unsafeUnwrap();
     const refunded = settle(paid, "succeeded").state;
     const failed = settle(refunded, "failed");
-    expect(failed.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    // The person had been told of the refund: the notice that it did not reach them round-trips too.
+    expect(failed.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket", "notify"]);
     for (const effect of failed.effects) {
       const stored: unknown = JSON.parse(JSON.stringify(effect));
       expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);

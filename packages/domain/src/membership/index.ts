@@ -55,6 +55,7 @@ export {
   ENDED_SUBSCRIPTION_STATUSES,
   GRANTING_SUBSCRIPTION_STATUSES,
   grantsEntitlements,
+  invoiceRefundedMinor,
   isCurrentMembership,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
@@ -89,3 +90,4 @@ export {
   type SubscriptionInputType,
   type SubscriptionSnapshot,
 } from "./subscription-input.js";
+export type { SubscriptionTimer } from "./subscription-timer.js";

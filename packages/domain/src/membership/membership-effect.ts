@@ -3,10 +3,12 @@ import type {
   NotifyEffect,
   OpenTicketEffect,
   PostLedgerEffect,
+  ScheduleTimerEffect,
 } from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
 import type { PlanInterval } from "./plan-interval.js";
+import type { SubscriptionTimer } from "./subscription-timer.js";
 
 /** The aggregate name of a plan's effects. */
 export const PLAN_AGGREGATE = "plan";
@@ -20,13 +22,18 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_payment_action_required",
   "membership_lapsed",
   "membership_refunded",
+  "membership_refund_reversed",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */
 export type SubscriptionNotificationTemplate = (typeof SUBSCRIPTION_NOTIFICATION_TEMPLATES)[number];
 
-/** Why a subscription opens a support ticket: Stripe refused or failed susu's refund of an invoice. */
-export const SUBSCRIPTION_TICKET_REASONS = ["membership_refund_failed"] as const;
+/**
+ * Why a subscription opens a support ticket: Stripe refused or failed susu's refund of an
+ * invoice (`membership_refund_failed`), or the refund was still unfinished at its deadline
+ * (`membership_refund_overdue`).
+ */
+export const SUBSCRIPTION_TICKET_REASONS = ["membership_refund_failed", "membership_refund_overdue"] as const;
 
 /** One of {@link SUBSCRIPTION_TICKET_REASONS}. */
 export type SubscriptionTicketReason = (typeof SUBSCRIPTION_TICKET_REASONS)[number];
@@ -129,6 +136,7 @@ export type SubscriptionEffect =
       readonly amountMinor: number;
       readonly currency: CurrencyCode;
     })
+  | ScheduleTimerEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionTimer>
   | NotifyEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionNotificationTemplate, SubscriptionAudience>
   | OpenTicketEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionTicketReason>
   | PostLedgerEffect;

@@ -20,6 +20,8 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.cancellation("s1", 2)).toBe("s1:cancel:2");
     expect(ids.invoiceRefund("s1", "in_9")).toBe("s1:invoice:in_9:refund");
     expect(ids.invoiceRefundTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:ticket");
+    expect(ids.invoiceRefundDeadline("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue");
+    expect(ids.invoiceRefundOverdueTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue:ticket");
     expect(ids.paymentRefundTicket("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund:re_2:ticket");
   });
 
@@ -35,5 +37,8 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.notice.actionRequired("s1", "in_9")).toBe("s1:notify:membership_payment_action_required:in_9");
     expect(ids.notice.lapsed("s1", 1)).toBe("s1:notify:membership_lapsed:1");
     expect(ids.notice.refunded("s1", "in_9")).toBe("s1:notify:membership_refunded:in_9");
+    expect(ids.notice.refundReversed("s1", "in_9", "re_2")).toBe(
+      "s1:notify:membership_refund_reversed:in_9:re_2",
+    );
   });
 });

@@ -39,6 +39,14 @@ export const subscriptionIds = Object.freeze({
    * under `<s>:invoice:<i>:refund:<payment intent>`.
    */
   invoiceRefund: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund`,
+  /**
+   * The deadline timer of invoice i's refund (still unfinished then: a ticket):
+   * `<s>:invoice:<i>:refund:overdue`.
+   */
+  invoiceRefundDeadline: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:overdue`,
+  /** The support ticket of invoice i's refund still unfinished at its deadline: `<s>:invoice:<i>:refund:overdue:ticket`. */
+  invoiceRefundOverdueTicket: (s: string, invoiceId: string): string =>
+    `${s}:invoice:${invoiceId}:refund:overdue:ticket`,
   /** The support ticket of invoice i's refund that failed or was refused: `<s>:invoice:<i>:refund:ticket`. */
   invoiceRefundTicket: (s: string, invoiceId: string): string => `${s}:invoice:${invoiceId}:refund:ticket`,
   /**
@@ -80,5 +88,11 @@ export const subscriptionIds = Object.freeze({
     lapsed: (s: string, n: number): string => notice(s, "membership_lapsed", `${n}`),
     /** Invoice i's payment was refunded (the membership had been canceled before it started). */
     refunded: (s: string, invoiceId: string): string => notice(s, "membership_refunded", invoiceId),
+    /**
+     * Refund r of invoice i, which the person was told of (`membership_refunded`), was failed
+     * by Stripe afterwards: the money did not reach them.
+     */
+    refundReversed: (s: string, invoiceId: string, refundId: string): string =>
+      notice(s, "membership_refund_reversed", `${invoiceId}:${refundId}`),
   }),
 });

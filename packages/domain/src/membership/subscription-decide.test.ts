@@ -13,7 +13,7 @@ import {
   snapshot,
 } from "../testing/membership-mothers.js";
 import type { Subscription, SubscriptionStatus } from "./subscription.js";
-import { isSubscriptionMoveAllowed, SUBSCRIPTION_TRANSITIONS } from "./subscription.js";
+import { invoiceRefundedMinor, isSubscriptionMoveAllowed, SUBSCRIPTION_TRANSITIONS } from "./subscription.js";
 import { createSubscription, decideSubscription, statusFromSnapshot } from "./subscription-decide.js";
 import { SUBSCRIPTION_IGNORED_CODES, type SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { SubscriptionInput } from "./subscription-input.js";
@@ -407,6 +407,15 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         amountMinor: 10_00,
         currency: "AUD",
       },
+      // Its deadline: unfinished ten days after it was asked for, a person is given a ticket.
+      {
+        kind: "schedule_timer",
+        id: "sub1:invoice:in_1:refund:overdue",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        at: MEMBERSHIP_T0 + 10 * DAY_MS,
+        timer: { kind: "refund_overdue", invoiceId: "in_1" },
+      },
     ]);
     expect(paid.state.invoices[0]?.refund).toEqual({ status: "requested" });
     expect(decided(paid.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
@@ -421,6 +430,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(done.state.invoices[0]?.refund).toEqual({
       status: "succeeded",
       refundId: "re_1",
+      told: true,
       payments: [{ refundId: "re_1", amountMinor: 10_00, status: "succeeded", posted: true }],
     });
     const post = done.effects.find((e) => e.kind === "post_ledger");
@@ -500,6 +510,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
       failedAfterSuccess: true,
+      told: true,
       payments: [
         {
           refundId: "re_1",
@@ -510,7 +521,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         },
       ],
     });
-    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket"]);
+    expect(d.effects.map((e) => e.kind)).toEqual(["post_ledger", "open_ticket", "notify"]);
     expect(d.effects[0]).toMatchObject({
       id: "sub1:invoice:in_1:refund-failed:re_1",
       transaction: {
@@ -540,6 +551,20 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(summary).toContain("no ledger fix is needed");
     expect(summary).toContain("expired_or_canceled_card");
     expect(summary).not.toContain("correct the ledger");
+    // The person had been told the money was back: they are told it did not reach them.
+    expect(d.effects[2]).toEqual(
+      expect.objectContaining({
+        id: "sub1:notify:membership_refund_reversed:in_1:re_1",
+        template: "membership_refund_reversed",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({
+          invoiceId: "in_1",
+          amountMinor: 10_00,
+          currency: "AUD",
+          failureCode: "expired_or_canceled_card",
+        }),
+      }),
+    );
     // The failure heard again, or the success heard late: nothing more.
     expect(decided(d.state, failedLater).ignored?.code).toBe("refund_already_settled");
     expect(decided(d.state, refunded()).ignored?.code).toBe("refund_already_settled");
@@ -564,6 +589,8 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "sub1:invoice:in_1:refund-failed:re_1"],
       ["open_ticket", "sub1:invoice:in_1:refund:re_1:ticket"],
+      // Its success had told the person (as every success did then).
+      ["notify", "sub1:notify:membership_refund_reversed:in_1:re_1"],
     ]);
     expect(d.effects[0]).toMatchObject({
       transaction: { postings: [{ amount: { amountMinor: 10_00 } }, {}] },
@@ -609,6 +636,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(b.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
       ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+      ["notify", "sub1:notify:membership_refund_reversed:in_1:re_b"],
     ]);
     const reversed = [a, b].flatMap((d) =>
       d.effects.flatMap((e) =>
@@ -687,7 +715,9 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
+        ["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"],
       ]);
+      expect(d.effects[2]).toMatchObject({ data: { amountMinor: 4_00 } });
       expect(d.effects[0]).toMatchObject({
         transaction: { postings: [{ amount: { amountMinor: 4_00 } }, {}] },
       });
@@ -697,6 +727,42 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(again.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_b"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_b:ticket"],
+        ["notify", "sub1:notify:membership_refund_reversed:in_1:re_b"],
+      ]);
+      expect(decided(again.state, outcome("re_b", 6_00, "failed")).effects).toEqual([]);
+    });
+
+    it("the person told is told of a later failure whatever came between; a snapshot from before `told` reads it from the postings", () => {
+      const both = feed(paid(), [outcome("re_a", 4_00, "succeeded"), outcome("re_b", 6_00, "succeeded")]);
+      // Stripe's refusal of the refund call heard late (a retried call): a ticket, the person still told of re_a's failure.
+      const refusedLate = feed(both, [
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "failed",
+          failureCode: "charge_disputed",
+        },
+      ]);
+      const kinds = (s: Subscription) =>
+        decided(s, outcome("re_a", 4_00, "failed")).effects.map((e) => [e.kind, e.id]);
+      expect(kinds(refusedLate)).toContainEqual([
+        "notify",
+        "sub1:notify:membership_refund_reversed:in_1:re_a",
+      ]);
+      const inv = both.invoices[0];
+      if (inv?.refund === undefined) throw new Error("no refund");
+      const { told: _told, ...before } = inv.refund;
+      const old = { ...both, invoices: [{ ...inv, refund: before }] };
+      expect(kinds(old)).toContainEqual(["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"]);
+    });
+
+    it("a success posted after the refund ended with a failure, then failed: the person was never told, so not now", () => {
+      const ended = feed(paid(), [outcome("re_b", 6_00, "failed"), outcome("re_a", 4_00, "succeeded")]);
+      expect(ended.invoices[0]?.refund?.status).toBe("failed");
+      const d = decided(ended, outcome("re_a", 4_00, "failed"));
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
+        ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
       ]);
     });
   });
@@ -770,6 +836,141 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     });
   });
 
+  it("news of a refund of an invoice susu did not refund (its refunds, an outcome, its deadline) is ignored, changing nothing", () => {
+    const c = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const started = feed(checkout(), [paidInvoice("in_1", 1)]);
+    for (const s of [c, started])
+      for (const input of [
+        { type: "invoice_refunds_made", invoiceId: "in_x", refundIds: ["re_1"] },
+        { type: "invoice_refund_settled", invoiceId: "in_x", outcome: "succeeded", refundId: "re_1" },
+        { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_x" } },
+        { type: "invoice_refund_settled", invoiceId: s === c ? "in_x" : "in_1", outcome: "failed" },
+      ] satisfies SubscriptionInput[]) {
+        const d = decided(s, input);
+        expect([d.ignored?.code, d.effects, d.state]).toEqual(["refund_not_requested", [], s]);
+      }
+  });
+
+  describe("a refund still unfinished at its deadline", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const deadline: SubscriptionInput = {
+      type: "timer",
+      timer: { kind: "refund_overdue", invoiceId: "in_1" },
+    };
+    const made: SubscriptionInput = {
+      type: "invoice_refunds_made",
+      invoiceId: "in_1",
+      refundIds: ["re_a", "re_p"],
+    };
+
+    it("opens one ticket naming the refunds Stripe still has pending; the deadline again changes nothing", () => {
+      const waiting = feed(paid(), [made, refunded("re_a")]);
+      const d = decided(waiting, deadline);
+      expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["open_ticket", "sub1:invoice:in_1:refund:overdue:ticket"],
+      ]);
+      expect(d.effects[0]).toMatchObject({ reason: "membership_refund_overdue" });
+      const summary = d.effects[0]?.kind === "open_ticket" ? d.effects[0].summary : "";
+      expect(summary).toContain("unfinished 10 days after it was asked for");
+      expect(summary).toContain("Stripe still has re_p pending");
+      expect(d.state.invoices[0]?.refund).toMatchObject({ status: "requested", overdue: true });
+      const again = decided(d.state, deadline);
+      expect([again.ignored?.code, again.effects]).toEqual(["timer_no_longer_due", []]);
+    });
+
+    it("says when the refund call's answer was never heard", () => {
+      const d = decided(paid(), deadline);
+      const summary = d.effects[0]?.kind === "open_ticket" ? d.effects[0].summary : "";
+      expect(summary).toContain("answer to the refund call was never heard");
+    });
+
+    it("still ends as usual when Stripe's answer comes after the ticket", () => {
+      const overdue = feed(paid(), [made, deadline, refunded("re_a")]);
+      const ended = decided(overdue, refunded("re_p"));
+      expect(ended.state.invoices[0]?.refund?.status).toBe("succeeded");
+      expect(ended.effects.map((e) => [e.kind, e.id])).toEqual([
+        ["post_ledger", "sub1:invoice:in_1:refunded"],
+        ["notify", "sub1:notify:membership_refunded:in_1"],
+      ]);
+    });
+
+    it("is ignored once the refund ended, and for an invoice susu did not refund", () => {
+      const ended = feed(paid(), [refunded("re_1")]);
+      expect(decided(ended, deadline).ignored?.code).toBe("timer_no_longer_due");
+      const other = decided(paid(), { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_x" } });
+      expect(other.ignored?.code).toBe("refund_not_requested");
+    });
+  });
+
+  describe("what went back (invoiceRefundedMinor, the API's refundedMinor)", () => {
+    const paid = () => feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const settled = (
+      refundId: string,
+      amountMinor: number,
+      outcome: "succeeded" | "failed",
+    ): SubscriptionInput => ({
+      type: "invoice_refund_settled",
+      invoiceId: "in_1",
+      outcome,
+      refundId,
+      amountMinor,
+      ...(outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+    });
+    const back = (s: Subscription) => {
+      const inv = s.invoices[0];
+      if (inv === undefined) throw new Error("no invoice");
+      return invoiceRefundedMinor(inv);
+    };
+
+    it("is nothing while requested, the successes so far, and less what Stripe failed afterwards", () => {
+      const requested = paid();
+      expect(back(requested)).toBe(0);
+      const made: SubscriptionInput = {
+        type: "invoice_refunds_made",
+        invoiceId: "in_1",
+        refundIds: ["re_a", "re_b"],
+      };
+      const one = feed(requested, [made, settled("re_a", 4_00, "succeeded")]);
+      expect([one.invoices[0]?.refund?.status, back(one)]).toEqual(["requested", 4_00]);
+      const both = feed(one, [settled("re_b", 6_00, "succeeded")]);
+      expect([both.invoices[0]?.refund?.status, back(both)]).toEqual(["succeeded", 10_00]);
+      const failedLater = feed(both, [settled("re_a", 4_00, "failed")]);
+      expect([failedLater.invoices[0]?.refund?.status, back(failedLater)]).toEqual(["failed", 6_00]);
+    });
+
+    it("is what susu's refund made when part was refunded outside susu before", () => {
+      const s = feed(paid(), [
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_7"] },
+        settled("re_7", 7_00, "succeeded"),
+      ]);
+      expect(s.invoices[0]?.amountPaidMinor).toBe(10_00);
+      expect([s.invoices[0]?.refund?.status, back(s)]).toEqual(["succeeded", 7_00]);
+    });
+
+    it("reads refunds stored before refunds were kept per payment", () => {
+      const s = paid();
+      const inv = s.invoices[0];
+      if (inv === undefined) throw new Error("no invoice");
+      const stored = (refund: NonNullable<typeof inv.refund>) => invoiceRefundedMinor({ ...inv, refund });
+      expect(stored({ status: "succeeded", refundId: "re_1" })).toBe(10_00);
+      expect(stored({ status: "failed", failureCode: "charge_disputed" })).toBe(0);
+      expect(stored({ status: "failed", refundId: "re_1", failedAfterSuccess: true })).toBe(0);
+      const partlyReversed = {
+        status: "failed",
+        refundId: "re_a",
+        failedAfterSuccess: true,
+        postedWhole: true,
+        payments: [{ refundId: "re_a", amountMinor: 4_00, status: "failed", posted: true }],
+      } as const;
+      expect(stored(partlyReversed)).toBe(6_00);
+      const old = {
+        ...s,
+        invoices: [{ ...inv, refund: { status: "succeeded", refundId: "re_b" } as const }],
+      };
+      expect(back(feed(old, [settled("re_a", 4_00, "failed")]))).toBe(6_00);
+    });
+  });
+
   it("refunds nothing for an invoice paid before the cancel, a trial's zero invoice, or a started membership's", () => {
     const paidFirst = feed(checkout(), [paidInvoice("in_1", 0), cancel]);
     expect(decided(paidFirst, snapshot("active", 1)).effects.map((e) => e.kind)).toEqual([
@@ -787,6 +988,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(decided(old, paidInvoice("in_1", 1)).effects.map((e) => e.kind)).toEqual([
       "post_ledger",
       "refund_subscription_invoice",
+      "schedule_timer",
     ]);
   });
 });
@@ -882,6 +1084,7 @@ describe("the transition table", () => {
     );
     watch(late, settled);
     watch(late, { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1"] });
+    watch(late, { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_1" } });
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

@@ -10,6 +10,7 @@ import {
 } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
 import type { PersonId } from "../person/ids.js";
+import { MEMBERSHIP_REFUND_OVERDUE_MS } from "../policy/membership-policy.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type MembershipError, membershipError } from "./membership.errors.js";
 import {
@@ -20,6 +21,7 @@ import {
 } from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
+  invoiceRefundedMinor,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   moveSubscription,
@@ -33,6 +35,7 @@ import {
 } from "./subscription.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
+import type { SubscriptionTimer } from "./subscription-timer.js";
 
 /** What deciding needs besides the state and the input. */
 export interface SubscriptionDecideContext {
@@ -241,6 +244,17 @@ class SubscriptionDraft {
     });
   }
 
+  timer(id: string, timer: SubscriptionTimer, at: Instant): void {
+    this.effects.push({
+      kind: "schedule_timer",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: this.state.id,
+      at,
+      timer,
+    });
+  }
+
   ticket(id: string, reason: SubscriptionTicketReason, summary: string): void {
     this.effects.push({
       kind: "open_ticket",
@@ -383,7 +397,10 @@ function paidAfterCancelBeforeStart(s: Subscription): boolean {
   return s.status === "canceled" && (s.canceledBeforeStart === true || s.stripeSubscriptionId === undefined);
 }
 
-/** Asks Stripe to refund in full what invoice `invoiceId` collected. */
+/**
+ * Asks Stripe to refund in full what invoice `invoiceId` collected, and arms the refund's
+ * deadline ({@link MEMBERSHIP_REFUND_OVERDUE_MS}): unfinished then, a person is given a ticket.
+ */
 function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: number): void {
   const s = d.state;
   const inv = s.invoices.find((i) => i.id === invoiceId);
@@ -398,6 +415,64 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
     amountMinor,
     currency: inv.currency,
   });
+  d.timer(
+    subscriptionIds.invoiceRefundDeadline(s.id, invoiceId),
+    { kind: "refund_overdue", invoiceId },
+    d.now + MEMBERSHIP_REFUND_OVERDUE_MS,
+  );
+}
+
+/** An invoice susu refunds (an invoice paid after the membership was canceled before it started). */
+type RefundedInvoice = SubscriptionInvoice & { readonly refund: SubscriptionInvoiceRefund };
+
+/**
+ * Decides news of susu's refund of invoice `invoiceId` (its refunds, an outcome, its
+ * deadline) with `then`; news of an invoice susu did not refund is ignored
+ * (`refund_not_requested`).
+ */
+function withRefund(
+  d: SubscriptionDraft,
+  invoiceId: string,
+  then: (inv: RefundedInvoice) => Result<SubscriptionDecision, never>,
+): Result<SubscriptionDecision, never> {
+  const inv = d.state.invoices.find((i) => i.id === invoiceId);
+  if (inv?.refund === undefined)
+    return ignore(d.state, "refund_not_requested", `susu did not refund invoice ${invoiceId}`);
+  return then({ ...inv, refund: inv.refund });
+}
+
+/**
+ * The deadline of susu's refund of an invoice has passed. Still `requested` (a refund Stripe
+ * left pending, or the refund call's answer never heard): one ticket says which refunds are
+ * unfinished and what to check at Stripe. The refund still ends as Stripe's news comes. A
+ * refund that ended, or whose ticket was opened, ignores it (a timer fires again after a crash).
+ */
+function refundOverdue(d: SubscriptionDraft, inv: RefundedInvoice): Result<SubscriptionDecision, never> {
+  const s = d.state;
+  const refund = inv.refund;
+  if (refund.status !== "requested" || refund.overdue === true)
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      `the refund of invoice ${inv.id} ${refund.status === "requested" ? "was ticketed as overdue" : refund.status}`,
+    );
+  d.putInvoice({ ...inv, refund: { ...refund, overdue: true } });
+  const payments = refund.payments ?? [];
+  const unfinished = (refund.refundIds ?? []).filter((id) => !payments.some((p) => p.refundId === id));
+  const days = Math.round(MEMBERSHIP_REFUND_OVERDUE_MS / 86_400_000);
+  d.ticket(
+    subscriptionIds.invoiceRefundOverdueTicket(s.id, inv.id),
+    "membership_refund_overdue",
+    `Susu's refund of the ${minorUnits(inv.amountPaidMinor, inv)} invoice ${inv.id} of membership ${s.id} collected ` +
+      `(paid after the membership was canceled) is unfinished ${days} days after it was asked for: ` +
+      (refund.refundIds === undefined
+        ? "Stripe's answer to the refund call was never heard; "
+        : `Stripe still has ${unfinished.join(", ")} pending; `) +
+      `${minorUnits(invoiceRefundedMinor(inv), inv)} went back so far and nothing is posted until every refund ends. ` +
+      "Check the refunds at Stripe (pending_reason insufficient_funds: top up the balance; charge_pending: the payment " +
+      "has not settled). Susu ends the refund itself when Stripe's news comes; no ledger fix is needed",
+  );
+  return d.done();
 }
 
 /** An amount in an invoice's currency, as the ledger's postings and the tickets state it. */
@@ -430,11 +505,9 @@ function everyRefundEnded(
 function refundsMade(
   d: SubscriptionDraft,
   input: Extract<SubscriptionInput, { type: "invoice_refunds_made" }>,
+  inv: RefundedInvoice,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
-  const inv = s.invoices.find((i) => i.id === input.invoiceId);
-  if (inv?.refund === undefined)
-    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
   if (refund.status !== "requested" || refund.refundIds !== undefined)
     return ignore(
@@ -464,11 +537,9 @@ function refundsMade(
 function refundSettled(
   d: SubscriptionDraft,
   input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
+  inv: RefundedInvoice,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
-  const inv = s.invoices.find((i) => i.id === input.invoiceId);
-  if (inv?.refund === undefined)
-    return ignore(s, "refund_not_requested", `susu did not refund invoice ${input.invoiceId}`);
   const refund = inv.refund;
   if (refund.status !== "requested" && (refund.payments === undefined || refund.postedWhole === true))
     return legacyRefundSettled(d, inv, refund, input);
@@ -538,6 +609,8 @@ function refundSettled(
     return d.done();
   }
   const failedAfterSuccess = prev?.posted === true;
+  const toldRefunded =
+    refund.told === true || (payments.length > 0 && payments.every((p) => p.posted === true));
   if (failedAfterSuccess)
     post(
       d,
@@ -569,6 +642,7 @@ function refundSettled(
         : ": the person has not had that money back (nothing was posted for it; no ledger fix is needed): ") +
       "refund it to the person by hand",
   );
+  if (failedAfterSuccess && toldRefunded) refundReversedNotice(d, inv, key, payment.amountMinor, failureCode);
   return d.done();
 }
 
@@ -609,6 +683,7 @@ function refundEnded(
       status: firstFailure === undefined ? "succeeded" : "failed",
       ...(refundId !== undefined ? { refundId } : {}),
       ...(firstFailure !== undefined ? { failureCode: firstFailure.failureCode ?? "refund_failed" } : {}),
+      ...(firstFailure === undefined ? { told: true as const } : {}),
       payments: list,
     },
   });
@@ -735,7 +810,29 @@ function legacyRefundSettled(
       "the platform holds it again (the ledger's membership_invoice_refund_failed posting reversed the refund; " +
       "no ledger fix is needed): refund it to the person by hand",
   );
+  // Its success had told the person their money was back (a refund stored before refunds were kept per payment).
+  refundReversedNotice(d, inv, key, amountMinor, failureCode);
   return d.done();
+}
+
+/**
+ * Tells the person that refund `key` of invoice `inv`, of which they were told
+ * (`membership_refunded`), did not reach them after all and someone is looking at it (its
+ * ticket): once per refund (the notice is keyed by it; its replay is ignored before this).
+ */
+function refundReversedNotice(
+  d: SubscriptionDraft,
+  inv: SubscriptionInvoice,
+  key: string,
+  amountMinor: number,
+  failureCode: string,
+): void {
+  d.notify(subscriptionIds.notice.refundReversed(d.state.id, inv.id, key), "membership_refund_reversed", {
+    invoiceId: inv.id,
+    amountMinor,
+    currency: inv.currency,
+    failureCode,
+  });
 }
 
 /** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */
@@ -892,9 +989,11 @@ export function decideSubscription(
     case "invoice_payment_failed":
       return paymentFailed(d, input) ?? d.done();
     case "invoice_refund_settled":
-      return refundSettled(d, input);
+      return withRefund(d, input.invoiceId, (inv) => refundSettled(d, input, inv));
     case "invoice_refunds_made":
-      return refundsMade(d, input);
+      return withRefund(d, input.invoiceId, (inv) => refundsMade(d, input, inv));
+    case "timer":
+      return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

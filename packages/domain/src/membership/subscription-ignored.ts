@@ -20,6 +20,7 @@ import type { Ignored } from "../kernel/decision.js";
  * - `refund_not_requested`: news of a refund of an invoice susu did not refund.
  * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
+ * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket.
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -38,6 +39,7 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "refund_not_requested",
   "refund_already_settled",
   "refunds_already_known",
+  "timer_no_longer_due",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

@@ -1,6 +1,7 @@
 import type { CurrencyCode } from "../money/index.js";
 import type { Instant } from "../shared/time.js";
 import type { SubscribedPrice } from "./subscription.js";
+import type { SubscriptionTimer } from "./subscription-timer.js";
 
 /** Stripe's statuses of a subscription. */
 export const STRIPE_SUBSCRIPTION_STATUSES = [
@@ -96,7 +97,9 @@ export type SubscriptionInput =
       /** That refund's amount (what its payment collected); none in news from before it was carried. */
       readonly amountMinor?: number;
       readonly failureCode?: string;
-    };
+    }
+  // timers
+  | { readonly type: "timer"; readonly timer: SubscriptionTimer };
 
 /** One of the input types. */
 export type SubscriptionInputType = SubscriptionInput["type"];

@@ -8,12 +8,13 @@
 // went back to the person, and the refund ends once every refund susu made has ended, even
 // when they do not add up to what the invoice collected (part of a payment refunded outside
 // susu before) or Stripe refused the refund call. An invoice susu knew was paid before the person canceled is
-// not refunded (a normal cancel).
+// not refunded (a normal cancel). The refund's deadline, fired at any point (again after a
+// crash), opens one ticket if the refund was unfinished then, and the refund still ends.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { freshSubscription, MEMBERSHIP_T0, paidInvoice, snapshot } from "../testing/membership-mothers.js";
 import type { SubscriptionEffect } from "./membership-effect.js";
-import type { Subscription } from "./subscription.js";
+import { invoiceRefundedMinor, type Subscription } from "./subscription.js";
 import { decideSubscription } from "./subscription-decide.js";
 import type { SubscriptionInput } from "./subscription-input.js";
 
@@ -47,7 +48,9 @@ const scenarioArb = fc
     refused: fc.boolean(),
     /** Repeats of the outcomes (an index into them) and the random keys that order them all. */
     repeats: fc.array(fc.nat(), { maxLength: 5 }),
-    deliveryOrder: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 13, maxLength: 13 }),
+    /** The refund's deadline firing (0 to 3 times: a timer re-run), among the outcomes. */
+    deadlines: fc.integer({ min: 0, max: 3 }),
+    deliveryOrder: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 16, maxLength: 16 }),
     /** Repeats of the news heard after the refund's outcome (the cancel again is refused). */
     laterRepeats: fc.array(fc.constantFrom<Token>("cancel", "page", "started", "paid"), { maxLength: 4 }),
     seed: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 12, maxLength: 12 }),
@@ -112,7 +115,8 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
         type Told =
           | { refundId: string; amountMinor: number; outcome: "succeeded" | "failed" }
           | { made: readonly string[] }
-          | { refused: true };
+          | { refused: true }
+          | { deadline: true };
         const told: Told[] = sc.payments.flatMap((p, i): Told[] => {
           const r = { refundId: `re_${i}`, amountMinor: sc.refundMinor[i] ?? 0 };
           return p.fate === "failed_after_success"
@@ -123,31 +127,41 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
             : [{ ...r, outcome: p.fate }];
         });
         told.push(sc.refused ? { refused: true } : { made: sc.payments.map((_, i) => `re_${i}`) });
-        const heard = [...told, ...sc.repeats.map((i) => told[i % told.length] as Told)]
+        const heard = [
+          ...told,
+          ...sc.repeats.map((i) => told[i % told.length] as Told),
+          ...Array.from({ length: sc.deadlines }, (): Told => ({ deadline: true })),
+        ]
           .map((t, i) => ({ t, k: sc.deliveryOrder[i] ?? 0 }))
           .sort((a, b) => a.k - b.k)
           .map((x) => x.t);
+        // Whether a deadline fired while the refund was unfinished (a ticket is owed, once).
+        let overdueOwed = false;
         if (refundsAsked.length > 0)
-          for (const t of heard)
+          for (const t of heard) {
+            if ("deadline" in t && s.invoices[0]?.refund?.status === "requested") overdueOwed = true;
             hear(
-              "made" in t
-                ? { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: t.made }
-                : "refused" in t
-                  ? {
-                      type: "invoice_refund_settled",
-                      invoiceId: "in_1",
-                      outcome: "failed",
-                      failureCode: "charge_disputed",
-                    }
-                  : {
-                      type: "invoice_refund_settled",
-                      invoiceId: "in_1",
-                      outcome: t.outcome,
-                      refundId: t.refundId,
-                      amountMinor: t.amountMinor,
-                      ...(t.outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
-                    },
+              "deadline" in t
+                ? { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_1" } }
+                : "made" in t
+                  ? { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: t.made }
+                  : "refused" in t
+                    ? {
+                        type: "invoice_refund_settled",
+                        invoiceId: "in_1",
+                        outcome: "failed",
+                        failureCode: "charge_disputed",
+                      }
+                    : {
+                        type: "invoice_refund_settled",
+                        invoiceId: "in_1",
+                        outcome: t.outcome,
+                        refundId: t.refundId,
+                        amountMinor: t.amountMinor,
+                        ...(t.outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+                      },
             );
+          }
         for (const t of sc.laterRepeats) hear(inputOf(t));
 
         const paidBeforeCancel = sc.order.indexOf("paid") < sc.order.indexOf("cancel");
@@ -176,7 +190,29 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
           },
         ]);
         const notices = effects.filter((e) => e.kind === "notify" && e.template === "membership_refunded");
-        const tickets = effects.filter((e) => e.kind === "open_ticket");
+        // A refund the person was told of (after the notice) and Stripe failed later: they are
+        // told it did not reach them, once per refund; never when they were not told.
+        const toldAt = effects.findIndex((e) => e.kind === "notify" && e.template === "membership_refunded");
+        const reversedAfterTold = effects.filter(
+          (e, i) =>
+            toldAt >= 0 &&
+            i > toldAt &&
+            e.kind === "post_ledger" &&
+            e.transaction.kind === "membership_invoice_refund_failed",
+        );
+        const reversalNotices = effects.flatMap((e) =>
+          e.kind === "notify" && e.template === "membership_refund_reversed" ? [e.id] : [],
+        );
+        expect(reversalNotices).toHaveLength(reversedAfterTold.length);
+        expect(new Set(reversalNotices).size).toBe(reversalNotices.length);
+        const allTickets = effects.flatMap((e) => (e.kind === "open_ticket" ? [e] : []));
+        const tickets = allTickets.filter((t) => t.reason === "membership_refund_failed");
+        // The deadline is armed once with the refund, and its ticket opened at most once: when it
+        // fired while the refund was unfinished, however often it fired.
+        expect(effects.filter((e) => e.kind === "schedule_timer")).toHaveLength(1);
+        expect(allTickets.filter((t) => t.reason === "membership_refund_overdue")).toHaveLength(
+          overdueOwed ? 1 : 0,
+        );
         const refundedTx = posted.filter((t) => t.kind === "membership_invoice_refunded");
         const reversedTx = posted.filter((t) => t.kind === "membership_invoice_refund_failed");
         // No posting twice: every transaction id is posted once.
@@ -200,6 +236,9 @@ describe("a membership paid at Stripe after it was canceled (any order, any repe
         );
         expect((balances.get(`membership:${s.id}:paid_in`) ?? 0) + sc.amountPaidMinor - wentBack).toBe(0);
         expect(balances.get("platform:membership_revenue") ?? 0).toBe(sc.amountPaidMinor - wentBack);
+        // What the API shows went back is what the ledger says went back.
+        const inv = s.invoices[0];
+        expect(inv !== undefined ? invoiceRefundedMinor(inv) : undefined).toBe(wentBack);
         // The invoice's refunded posting is made once, for what had gone back when every refund ended.
         // (A refund that succeeds after the refund ended with a refusal is posted on its own.)
         expect(refundedTx.filter((t) => t.id === `${s.id}:invoice:in_1:refunded`).length).toBeLessThanOrEqual(

@@ -142,6 +142,17 @@ export interface SubscriptionInvoiceRefund {
    * success, each reversed once.
    */
   readonly postedWhole?: true;
+  /**
+   * The refund was still `requested` at its deadline (`MEMBERSHIP_REFUND_OVERDUE_MS` after
+   * it was asked for) and a person was given a ticket. It still ends as Stripe's news comes.
+   */
+  readonly overdue?: true;
+  /**
+   * The person was told their money was back (`membership_refunded`): a refund Stripe fails
+   * afterwards is told to them too. Absent in snapshots stored before it was kept: then every
+   * refund posted when it ended says so.
+   */
+  readonly told?: true;
 }
 
 /** How the refund of one of an invoice's payments ended. */
@@ -154,6 +165,29 @@ export interface SubscriptionPaymentRefund {
   readonly failureCode?: string;
   /** Its success is in the ledger (a `membership_invoice_refunded` posting). */
   readonly posted?: true;
+}
+
+/**
+ * What susu's refund of invoice `inv` has given back to the person so far: the refunds Stripe
+ * reported succeeded and did not fail afterwards, never more than the invoice collected. A
+ * snapshot stored before refunds were kept per payment says only the invoice's outcome: a
+ * success gave back all it collected, less each refund failed afterwards (`postedWhole`); a
+ * failure after that success without `payments` is taken as all of it reversed (as the ledger
+ * takes it).
+ */
+export function invoiceRefundedMinor(inv: SubscriptionInvoice): number {
+  const refund = inv.refund;
+  if (refund === undefined) return 0;
+  const payments = refund.payments ?? [];
+  const back =
+    refund.postedWhole === true
+      ? inv.amountPaidMinor - payments.reduce((n, p) => n + p.amountMinor, 0)
+      : refund.payments === undefined
+        ? refund.status === "succeeded"
+          ? inv.amountPaidMinor
+          : 0
+        : payments.reduce((n, p) => n + (p.status === "succeeded" ? p.amountMinor : 0), 0);
+  return Math.max(0, Math.min(back, inv.amountPaidMinor));
 }
 
 /** The plan price a subscription is on. */

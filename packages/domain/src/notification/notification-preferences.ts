@@ -57,6 +57,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   membership_payment_action_required: "required",
   membership_lapsed: "required",
   membership_refunded: "required",
+  // A refund the person was told of did not reach them after all.
+  membership_refund_reversed: "required",
 };
 
 /** Every template name, in a stable order. */

@@ -14,6 +14,7 @@ export {
   marketplacePolicyProblem,
   type RefundInitiator,
 } from "./marketplace-policy.js";
+export { MEMBERSHIP_REFUND_OVERDUE_MS } from "./membership-policy.js";
 export {
   type AttemptFailure,
   type FailedItem,

@@ -2,6 +2,7 @@ import type { ResultAsync } from "neverthrow";
 import type { HeldPaymentTimer } from "../held-payment/held-payment-timer.js";
 import type { TimerOf } from "../kernel/aggregate-ref.js";
 import type { MarketplaceChargeTimer } from "../marketplace/marketplace-charge-timer.js";
+import type { SubscriptionTimer } from "../membership/subscription-timer.js";
 import type { RoundTimer } from "../round/round-input.js";
 
 /**
@@ -13,7 +14,8 @@ import type { RoundTimer } from "../round/round-input.js";
 export type ScheduledTimer =
   | TimerOf<"round", RoundTimer>
   | TimerOf<"held_payment", HeldPaymentTimer>
-  | TimerOf<"marketplace_charge", MarketplaceChargeTimer>;
+  | TimerOf<"marketplace_charge", MarketplaceChargeTimer>
+  | TimerOf<"subscription", SubscriptionTimer>;
 
 /**
  * A timer that fired, as its aggregate hears it: its id, the aggregate and that

@@ -9,7 +9,8 @@ type Call = { readonly method: string; readonly idempotencyKey: string } & Recor
  * Stripe Billing in memory, for domain tests: answers each call as Stripe would answer
  * its API (events are the test's to deliver), the same answer again for the same
  * idempotency key, and records every call. `refuseNext` makes the next call a definite
- * refusal (or `retryable` a passing fault).
+ * refusal (or `retryable` a passing fault); `refundsPending` makes refunds answer `pending`
+ * (their outcome is the test's event to deliver).
  */
 export class FakeBillingGateway implements BillingGateway {
   readonly calls: Call[] = [];
@@ -17,6 +18,8 @@ export class FakeBillingGateway implements BillingGateway {
   readonly #subscriptions = new Map<string, SubscriptionSnapshot>();
   #next = 0;
   #refusal: GatewayError | undefined;
+  /** Refunds answer `pending` (Stripe has not finished them) instead of `succeeded`. */
+  refundsPending = false;
 
   /** The next call fails with this error. */
   refuseNext(code: string, type: GatewayError["type"] = "gateway_definite"): void {
@@ -110,10 +113,13 @@ export class FakeBillingGateway implements BillingGateway {
     );
   }
 
-  /** Refunds the invoice's one payment at once (`refund_<n>`; no amount: the membership takes what the invoice collected), the same refund for the same key. */
+  /**
+   * Refunds the invoice's one payment at once (`re_<n>`; no amount: the membership takes what
+   * the invoice collected; `pending` while {@link refundsPending}), the same refund for the same key.
+   */
   refundInvoicePayments(input: Parameters<BillingGateway["refundInvoicePayments"]>[0]) {
     return this.#call({ method: "refundInvoicePayments", ...input }, (): readonly RefundOutcome[] => [
-      { refundId: this.#id("re"), status: "succeeded" },
+      { refundId: this.#id("re"), status: this.refundsPending ? "pending" : "succeeded" },
     ]);
   }
 }

@@ -4,6 +4,7 @@ import type { FiredTimer } from "../ports/timer-scheduler.js";
 import type { UseCaseDeps, UseCaseError } from "./deps.js";
 import { applyHeldPaymentInput } from "./held-payment-use-cases.js";
 import { applyMarketplaceChargeInput } from "./marketplace-charge-use-cases.js";
+import { applySubscriptionInput } from "./membership-use-cases.js";
 import { applyRoundInput } from "./round-use-cases.js";
 
 /**
@@ -53,6 +54,20 @@ export function applyTimer(
       ).map(
         (decision): TimerOutcome => ({
           aggregate: "marketplace_charge",
+          aggregateId: fired.aggregateId,
+          status: decision.state.status,
+          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
+        }),
+      );
+    case "subscription":
+      return applySubscriptionInput(
+        deps,
+        fired.aggregateId,
+        { type: "timer", timer: fired.timer },
+        actor,
+      ).map(
+        (decision): TimerOutcome => ({
+          aggregate: "subscription",
           aggregateId: fired.aggregateId,
           status: decision.state.status,
           ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),

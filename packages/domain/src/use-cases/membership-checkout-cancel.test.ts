@@ -2,6 +2,8 @@
 // through the outbox, so the person can no longer pay for a membership that is over.
 import { describe, expect, it } from "vitest";
 import { decideSubscription } from "../membership/subscription-decide.js";
+import { MEMBERSHIP_REFUND_OVERDUE_MS } from "../policy/membership-policy.js";
+import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import { feed, freshSubscription, invoice, MEMBERSHIP_T0 } from "../testing/membership-mothers.js";
 import * as useCases from "./index.js";
@@ -113,7 +115,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
   const refundTickets = (sim: InMemorySusu) =>
     sim.desk.tickets.filter((t) => t.reason === "membership_refund_failed");
 
-  async function lateStarted(refuse?: string) {
+  async function lateStarted(refuse?: string, pending = false) {
     const { sim, sub } = await subscribedThroughCheckout();
     (await useCases.cancelSubscription(sim.deps, sub.id, false, "cy"))._unsafeUnwrap();
     await sim.runUntilQuiet();
@@ -133,6 +135,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
       snapshot: { stripeSubscriptionId: "sub_late", status: "active" as const, cancelAtPeriodEnd: false },
     };
     if (refuse !== undefined) sim.billing.refuseNext(refuse);
+    sim.billing.refundsPending = pending;
     (await sim.deliver([paid, started, paid, started]))._unsafeUnwrap();
     await sim.runUntilQuiet();
     (await sim.deliver([paid, started]))._unsafeUnwrap();
@@ -158,6 +161,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
           refundId: expect.stringMatching(/^re_/),
           payments: [expect.objectContaining({ amountMinor: 10_00, status: "succeeded", posted: true })],
           refundIds: [expect.stringMatching(/^re_/)],
+          told: true,
         },
       }),
     ]);
@@ -186,5 +190,35 @@ describe("canceling a membership whose Checkout page is not paid", () => {
       failureCode: "charge_disputed",
       payments: [{ amountMinor: 10_00, status: "failed", failureCode: "charge_disputed" }],
     });
+  });
+
+  it("a refund Stripe leaves pending: one ticket at its deadline, none again, and it still ends when Stripe's news comes", async () => {
+    const { sim, sub } = await lateStarted(undefined, true);
+    const overdue = () => sim.desk.tickets.filter((t) => t.reason === "membership_refund_overdue");
+    const refund = () => sim.store.subscriptions().find((s) => s.id === sub.id)?.invoices[0]?.refund;
+    const refundId = refund()?.refundIds?.[0] as string;
+    expect(refund()).toEqual({ status: "requested", refundIds: [expect.stringMatching(/^re_/)] });
+    await sim.advance(MEMBERSHIP_REFUND_OVERDUE_MS - 60_000);
+    expect(overdue()).toEqual([]);
+    await sim.advance(60_000);
+    expect(overdue()).toEqual([
+      expect.objectContaining({
+        id: `${sub.id}:invoice:in_late:refund:overdue:ticket`,
+        aggregate: "subscription",
+        aggregateId: sub.id,
+      }),
+    ]);
+    expect(overdue()[0]?.summary).toContain(`Stripe still has ${refundId} pending`);
+    expect(refund()).toMatchObject({ status: "requested", overdue: true });
+    await sim.advance(30 * DAY_MS);
+    expect(overdue()).toHaveLength(1);
+    // Stripe's news at last: the refund ends as usual, the person is told once.
+    const refs = { subscriptionId: sub.id, invoiceId: "in_late" };
+    (await sim.deliver([{ kind: "refund_succeeded", refs, refundId, amountMinor: 10_00 }]))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(refund()).toMatchObject({ status: "succeeded", overdue: true });
+    expect(sim.notifier.sent.filter((n) => n.template === "membership_refunded")).toHaveLength(1);
+    expect(overdue()).toHaveLength(1);
+    expect(refundTickets(sim)).toEqual([]);
   });
 });

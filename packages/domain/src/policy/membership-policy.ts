@@ -1,0 +1,15 @@
+import { DAY_MS, type DurationMs } from "../shared/time.js";
+
+/**
+ * How long susu's refund of a membership invoice may stay unfinished (a refund Stripe left
+ * `pending`, or an answer never heard) before a person is given a ticket to look at it.
+ *
+ * Stripe reports a card refund `succeeded` at once in the usual case (the 5–10 days a bank
+ * takes to show it on a statement are after that); a refund stays `pending` when the
+ * payment it refunds has not settled yet (`pending_reason: charge_pending`: bank debits
+ * take up to a few business days), or the Stripe balance cannot cover it
+ * (`insufficient_funds`: until someone tops it up), or Stripe is still processing it. Ten
+ * days cover a bank debit's settlement over two weekends and public holidays; a refund
+ * still pending after that needs a person (most likely the balance).
+ */
+export const MEMBERSHIP_REFUND_OVERDUE_MS: DurationMs = 10 * DAY_MS;
