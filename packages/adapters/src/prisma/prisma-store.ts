@@ -162,7 +162,9 @@ export const MARKETPLACE_CHARGES_PAGE_MAX = 100;
 const systemClock: Clock = { now: () => Date.now() };
 
 // A requeued effect: due now with a fresh retry budget (the cause was fixed); the last
-// error stays until the next run replaces it, so operators can still see why it parked.
+// error stays until the next run replaces it, so operators can still see why it parked, and
+// the claim reports it as failed before (`failedBefore`: its run looks first, as a retry does).
+// `created_at` is never written.
 const REQUEUE = (now: Instant) => ({
   status: "pending" as const,
   attempts: 0,
@@ -177,6 +179,7 @@ interface ClaimedRow {
   readonly attempts: number;
   readonly available_at: Date;
   readonly created_at: Date;
+  readonly failed_before: boolean;
   readonly sequence: bigint | string;
 }
 
@@ -1159,6 +1162,9 @@ export class PrismaStore
           // and retries, re-claims and requeues never write it; capped by a restore's line
           // (see outboxClaimStatement).
           createdAt: fromDate(row.created_at),
+          // Only `fail` writes last_error, and nothing clears it: an effect that failed
+          // before, whatever its attempts since a requeue.
+          failedBefore: row.failed_before,
         });
     }
     if (malformed.length === 0) return okAsync(records);
@@ -1372,6 +1378,7 @@ export function outboxClaimStatement(
         FROM due
        WHERE o.id = due.id AND o.status = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
+                o.last_error IS NOT NULL AS failed_before,
                 LEAST(o.created_at,
                       (SELECT min(r.occurred_at) FROM audit_log r
                         WHERE r.aggregate_type = 'database' AND r.aggregate_id = 'outbox'
