@@ -85,6 +85,7 @@ import {
   payoutsOfPerson,
 } from "./payout-rows.js";
 import {
+  fromNewerSusu,
   parseGroupSnapshot,
   parseHeldPaymentSnapshot,
   parseMarketplaceChargeSnapshot,
@@ -1125,7 +1126,7 @@ export class PrismaStore
         return rows;
       }),
       { operation: "claimDue" },
-    ).andThen((rows) => this.#recordsOf(rows, workerId));
+    ).andThen((rows) => this.#recordsOf(rows, workerId, now));
   }
 
   /** Gives back `workerId`'s claims on `effectIds` still pending: due again at once, no attempt counted. */
@@ -1143,16 +1144,17 @@ export class PrismaStore
   #recordsOf(
     rows: readonly ClaimedRow[],
     workerId: string,
+    now: Instant,
   ): ResultAsync<readonly OutboxRecord[], StorageError> {
     // RETURNING has no order of its own: restore the dispatch order.
     // (A bigint through Prisma, a string through node-postgres.)
     const seq = (row: ClaimedRow) => BigInt(row.sequence);
     const sorted = [...rows].sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
     const records: OutboxRecord[] = [];
-    const malformed: { id: string; problem: string }[] = [];
+    const malformed: { id: string; problem: string; attempts: number }[] = [];
     for (const row of sorted) {
       const effect = parseOutboxEffect(row.payload);
-      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error });
+      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error, attempts: row.attempts });
       else
         records.push({
           effect: effect.value,
@@ -1171,7 +1173,26 @@ export class PrismaStore
     return malformed
       .reduce<ResultAsync<void, StorageError>>(
         (chain, bad) =>
-          chain.andThen(() => this.fail(bad.id, workerId, `malformed payload: ${bad.problem}`, undefined)),
+          chain.andThen(() =>
+            // A payload whose only problem is fields this code does not know was written by a
+            // newer susu (a rolling deploy): due again later, for a newer process to run it;
+            // parked with that reason once NEWER_PAYLOAD_TRIES are spent. Any other: parked.
+            fromNewerSusu(bad.problem) && bad.attempts + 1 < NEWER_PAYLOAD_TRIES
+              ? this.fail(
+                  bad.id,
+                  workerId,
+                  `payload written by a newer version of susu, retried until a newer process runs it: ${bad.problem}`,
+                  now + NEWER_PAYLOAD_RETRY_MS,
+                )
+              : this.fail(
+                  bad.id,
+                  workerId,
+                  fromNewerSusu(bad.problem)
+                    ? `payload written by a newer version of susu, no newer process ran it in ${NEWER_PAYLOAD_TRIES} tries (finish the deploy, then requeue): ${bad.problem}`
+                    : `malformed payload: ${bad.problem}`,
+                  undefined,
+                ),
+          ),
         okAsync(undefined),
       )
       .map(() => records);
@@ -1329,6 +1350,14 @@ function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, v
   };
 }
 
+/**
+ * An outbox payload written by a newer susu (only fields this code does not know) is due
+ * again this long after an older process claimed it, at most this many times in all, then
+ * parked with that reason: a rolling deploy replaces the old processes well within the hour.
+ */
+const NEWER_PAYLOAD_RETRY_MS = 60_000;
+const NEWER_PAYLOAD_TRIES = 60;
+
 // Serialises outbox claims (see claimDue); the key is this statement's own.
 const OUTBOX_CLAIM_LOCK: NamedStatement = {
   name: "susu_outbox_claim_lock",
@@ -1423,8 +1452,16 @@ interface SnapshotRow {
 // A stored aggregate that does not parse, or whose snapshot disagrees with its row, is
 // corrupted storage. It is reported as `storage_refused` rather than thrown, so a
 // dispatcher parks the effect with a ticket at once instead of dying on every pass.
+// A shape whose only problem is fields this code does not know was most likely written by a
+// newer susu beside this one (a rolling deploy): `storage_unavailable`, so the work that needs
+// it is retried (with backoff, then parked with this reason and a ticket when it runs out),
+// and once a new process runs it the work goes through. See "Deploying" in the README.
 function corrupted(what: string, problem: string): StorageError {
-  return storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
+  return fromNewerSusu(problem)
+    ? storageError.unavailable(
+        `stored ${what} cannot be loaded by this older process, retried until a newer one runs it: ${problem}`,
+      )
+    : storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
 }
 
 // The statements of the pool reads (see #snapshotById); columns named as Prisma names them.
