@@ -11,6 +11,7 @@ import PgBoss from "pg-boss";
 import { from as copyFrom } from "pg-copy-streams";
 import { applyMigrations, readMigrations } from "../db/migrations.js";
 import { databasePaths } from "../db/paths.js";
+import { PENDING_RESTORE_SCHEMA, RESTORE_AUDIT, writeRestoreLine } from "../db/restore-line.js";
 import {
   BACKUP_MAGIC,
   BackupFileError,
@@ -290,15 +291,19 @@ async function loadData(
         `the restored rows differ from the backup's: ${wrong.join(", ")}. Nothing was restored.`,
       );
     // The restore's audit line commits with the rows: no restored database is ever without it,
-    // whatever happens after (a newer migration failing, the process killed).
-    await client.query(
-      RESTORE_LINE_SQL,
-      restoreLineValues(
-        manifest.snapshotAt,
-        "restore",
-        `restored from the snapshot of ${manifest.snapshotAt}: outbox effects appended from now on count as created at the latest this line's time`,
-      ),
+    // whatever happens after (a newer migration failing, the process killed). A backup older
+    // than audit_log's columns keeps it pending (writeRestoreLine) until a migration run has
+    // made them.
+    const line = await writeRestoreLine(
+      client,
+      manifest.snapshotAt,
+      "restore",
+      `restored from the snapshot of ${manifest.snapshotAt}: outbox effects appended from now on count as created at the latest this line's time`,
     );
+    if (line === "pending")
+      progress(
+        "  the audit_log of the backup predates the restore line's columns: the line is written after the migrations",
+      );
     await client.query("COMMIT");
     return rows;
   } catch (error) {
@@ -315,7 +320,7 @@ async function dropEverything(connectionString: string): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
-    for (const schema of BACKUP_SCHEMAS)
+    for (const schema of [...BACKUP_SCHEMAS, PENDING_RESTORE_SCHEMA])
       await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
     await client.query("CREATE SCHEMA public");
   } finally {
@@ -380,39 +385,7 @@ export async function restoreBackup(
   return { manifest, appliedAfter, rows };
 }
 
-/**
- * The audit line a restore leaves ({@link recordRestore}): its `occurred_at` is the instant
- * before which no outbox effect appended since may have been first sent.
- */
-export const RESTORE_AUDIT = {
-  aggregateType: "database",
-  aggregateId: "outbox",
-  action: "restored",
-} as const;
-
-/**
- * The restore's audit line (written in the load's transaction), at the newest outbox
- * `created_at` the database holds (on the use cases' clock), or `$1` when it holds none.
- * Effects sent after the snapshot are lost with the database; the restored aggregates decide
- * them again under the same ids, appended as new rows. Stripe may have forgotten their keys
- * by then, so the outbox claim reports no effect as first created later than this instant
- * (`OutboxRecord.createdAt`), and the payment gateway looks for what an earlier attempt made
- * once that is more than 23 hours ago.
- */
-const RESTORE_LINE_SQL = `INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
-       SELECT COALESCE(max(created_at), $1::timestamptz), $2, $3, $4, 'applied', $5, $6
-         FROM outbox_effects`;
-
-function restoreLineValues(fallbackAt: string, actor: string, detail: string): unknown[] {
-  return [
-    fallbackAt,
-    RESTORE_AUDIT.aggregateType,
-    RESTORE_AUDIT.aggregateId,
-    RESTORE_AUDIT.action,
-    detail,
-    actor,
-  ];
-}
+export { RESTORE_AUDIT } from "../db/restore-line.js";
 
 /**
  * Marks a database that was rewound by other means than {@link restoreBackup} (a
@@ -429,12 +402,17 @@ export async function markDatabaseRewound(connectionString: string, reason: stri
   try {
     // An empty outbox says nothing of when the database was rewound to (before its first
     // effect): the line then goes to the epoch, and every later effect is looked up.
-    await client.query(RESTORE_LINE_SQL, restoreLineValues(new Date(0).toISOString(), "rewind", reason));
+    const line = await writeRestoreLine(client, new Date(0).toISOString(), "rewind", reason);
     // The cap the outbox claim applies: the earliest such line (an earlier restore's may be).
+    // (An audit_log older than the line's columns keeps it pending until `db:migrate`.)
     const { rows } = await client.query<{ at: Date }>(
-      `SELECT min(occurred_at) AS at FROM audit_log
-        WHERE aggregate_type = $1 AND aggregate_id = $2 AND action = $3`,
-      [RESTORE_AUDIT.aggregateType, RESTORE_AUDIT.aggregateId, RESTORE_AUDIT.action],
+      line === "pending"
+        ? `SELECT min(at) AS at FROM ${client.escapeIdentifier(PENDING_RESTORE_SCHEMA)}.pending_line`
+        : `SELECT min(occurred_at) AS at FROM audit_log
+            WHERE aggregate_type = $1 AND aggregate_id = $2 AND action = $3`,
+      line === "pending"
+        ? []
+        : [RESTORE_AUDIT.aggregateType, RESTORE_AUDIT.aggregateId, RESTORE_AUDIT.action],
     );
     const at = rows[0]?.at;
     if (at === undefined) throw new Error("the rewind's audit line was not found after writing it");

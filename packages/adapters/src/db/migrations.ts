@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm";
 import pg from "pg";
 import { databasePaths } from "./paths.js";
+import { writePendingRestoreLines } from "./restore-line.js";
 import { openSchemaEngine } from "./schema-engine.js";
 
 /** Where the migration tooling reads from; defaults are the package's own prisma/ folder. */
@@ -132,7 +133,9 @@ export interface AppliedMigrations {
 /**
  * Applies every pending migration folder to the database, recording each in
  * `_prisma_migrations` exactly as `prisma migrate deploy` does. Idempotent. Refuses,
- * before applying anything, when an already-applied migration was edited on disk.
+ * before applying anything, when an already-applied migration was edited on disk. Then,
+ * also after a migration failed, writes a restore's pending audit line once audit_log can
+ * take it (`writePendingRestoreLines`).
  */
 export async function applyMigrations(
   connectionString: string,
@@ -145,9 +148,23 @@ export async function applyMigrations(
     await lockClient.query("SELECT pg_advisory_lock($1)", [migrateLockKey]);
     const edited = await findEditedMigrations(lockClient, migrations);
     if (edited.length > 0) throw new EditedMigrationError(edited);
-    const output = await withEngine(connectionString, (engine) =>
-      engine.applyMigrations({ migrationsList: migrations, filters: noFilters }),
-    );
+    let output: Awaited<ReturnType<SchemaEngine["applyMigrations"]>> | undefined;
+    let failure: unknown;
+    try {
+      output = await withEngine(connectionString, (engine) =>
+        engine.applyMigrations({ migrationsList: migrations, filters: noFilters }),
+      );
+    } catch (error) {
+      failure = error;
+    }
+    // A restore of a backup older than audit_log's columns left its line pending: it goes to
+    // audit_log as soon as the migrations have made them, also when a later one failed.
+    try {
+      await writePendingRestoreLines(lockClient);
+    } catch (error) {
+      if (failure === undefined) throw error;
+    }
+    if (failure !== undefined || output === undefined) throw failure;
     return { applied: output.appliedMigrationNames };
   } finally {
     await lockClient.query("SELECT pg_advisory_unlock($1)", [migrateLockKey]).catch(() => undefined);

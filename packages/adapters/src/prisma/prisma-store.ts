@@ -85,6 +85,7 @@ import {
   payoutsOfPerson,
 } from "./payout-rows.js";
 import {
+  fromNewerSusu,
   parseGroupSnapshot,
   parseHeldPaymentSnapshot,
   parseMarketplaceChargeSnapshot,
@@ -162,7 +163,9 @@ export const MARKETPLACE_CHARGES_PAGE_MAX = 100;
 const systemClock: Clock = { now: () => Date.now() };
 
 // A requeued effect: due now with a fresh retry budget (the cause was fixed); the last
-// error stays until the next run replaces it, so operators can still see why it parked.
+// error stays until the next run replaces it, so operators can still see why it parked, and
+// the claim reports it as failed before (`failedBefore`: its run looks first, as a retry does).
+// `created_at` is never written.
 const REQUEUE = (now: Instant) => ({
   status: "pending" as const,
   attempts: 0,
@@ -177,6 +180,7 @@ interface ClaimedRow {
   readonly attempts: number;
   readonly available_at: Date;
   readonly created_at: Date;
+  readonly failed_before: boolean;
   readonly sequence: bigint | string;
 }
 
@@ -1122,7 +1126,7 @@ export class PrismaStore
         return rows;
       }),
       { operation: "claimDue" },
-    ).andThen((rows) => this.#recordsOf(rows, workerId));
+    ).andThen((rows) => this.#recordsOf(rows, workerId, now));
   }
 
   /** Gives back `workerId`'s claims on `effectIds` still pending: due again at once, no attempt counted. */
@@ -1140,16 +1144,17 @@ export class PrismaStore
   #recordsOf(
     rows: readonly ClaimedRow[],
     workerId: string,
+    now: Instant,
   ): ResultAsync<readonly OutboxRecord[], StorageError> {
     // RETURNING has no order of its own: restore the dispatch order.
     // (A bigint through Prisma, a string through node-postgres.)
     const seq = (row: ClaimedRow) => BigInt(row.sequence);
     const sorted = [...rows].sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
     const records: OutboxRecord[] = [];
-    const malformed: { id: string; problem: string }[] = [];
+    const malformed: { id: string; problem: string; attempts: number }[] = [];
     for (const row of sorted) {
       const effect = parseOutboxEffect(row.payload);
-      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error });
+      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error, attempts: row.attempts });
       else
         records.push({
           effect: effect.value,
@@ -1159,13 +1164,35 @@ export class PrismaStore
           // and retries, re-claims and requeues never write it; capped by a restore's line
           // (see outboxClaimStatement).
           createdAt: fromDate(row.created_at),
+          // Only `fail` writes last_error, and nothing clears it: an effect that failed
+          // before, whatever its attempts since a requeue.
+          failedBefore: row.failed_before,
         });
     }
     if (malformed.length === 0) return okAsync(records);
     return malformed
       .reduce<ResultAsync<void, StorageError>>(
         (chain, bad) =>
-          chain.andThen(() => this.fail(bad.id, workerId, `malformed payload: ${bad.problem}`, undefined)),
+          chain.andThen(() =>
+            // A payload whose only problem is fields this code does not know was written by a
+            // newer susu (a rolling deploy): due again later, for a newer process to run it;
+            // parked with that reason once NEWER_PAYLOAD_TRIES are spent. Any other: parked.
+            fromNewerSusu(bad.problem) && bad.attempts + 1 < NEWER_PAYLOAD_TRIES
+              ? this.fail(
+                  bad.id,
+                  workerId,
+                  `payload written by a newer version of susu, retried until a newer process runs it: ${bad.problem}`,
+                  now + NEWER_PAYLOAD_RETRY_MS,
+                )
+              : this.fail(
+                  bad.id,
+                  workerId,
+                  fromNewerSusu(bad.problem)
+                    ? `payload written by a newer version of susu, no newer process ran it in ${NEWER_PAYLOAD_TRIES} tries (finish the deploy, then requeue): ${bad.problem}`
+                    : `malformed payload: ${bad.problem}`,
+                  undefined,
+                ),
+          ),
         okAsync(undefined),
       )
       .map(() => records);
@@ -1323,6 +1350,14 @@ function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, v
   };
 }
 
+/**
+ * An outbox payload written by a newer susu (only fields this code does not know) is due
+ * again this long after an older process claimed it, at most this many times in all, then
+ * parked with that reason: a rolling deploy replaces the old processes well within the hour.
+ */
+const NEWER_PAYLOAD_RETRY_MS = 60_000;
+const NEWER_PAYLOAD_TRIES = 60;
+
 // Serialises outbox claims (see claimDue); the key is this statement's own.
 const OUTBOX_CLAIM_LOCK: NamedStatement = {
   name: "susu_outbox_claim_lock",
@@ -1372,6 +1407,7 @@ export function outboxClaimStatement(
         FROM due
        WHERE o.id = due.id AND o.status = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
+                o.last_error IS NOT NULL AS failed_before,
                 LEAST(o.created_at,
                       (SELECT min(r.occurred_at) FROM audit_log r
                         WHERE r.aggregate_type = 'database' AND r.aggregate_id = 'outbox'
@@ -1416,8 +1452,16 @@ interface SnapshotRow {
 // A stored aggregate that does not parse, or whose snapshot disagrees with its row, is
 // corrupted storage. It is reported as `storage_refused` rather than thrown, so a
 // dispatcher parks the effect with a ticket at once instead of dying on every pass.
+// A shape whose only problem is fields this code does not know was most likely written by a
+// newer susu beside this one (a rolling deploy): `storage_unavailable`, so the work that needs
+// it is retried (with backoff, then parked with this reason and a ticket when it runs out),
+// and once a new process runs it the work goes through. See "Deploying" in the README.
 function corrupted(what: string, problem: string): StorageError {
-  return storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
+  return fromNewerSusu(problem)
+    ? storageError.unavailable(
+        `stored ${what} cannot be loaded by this older process, retried until a newer one runs it: ${problem}`,
+      )
+    : storageError.refused(`stored ${what} cannot be loaded: ${problem}`);
 }
 
 // The statements of the pool reads (see #snapshotById); columns named as Prisma names them.

@@ -1115,12 +1115,39 @@ void [
   effectSchemaMatches,
 ];
 
+/**
+ * What a problem's text starts with when the only thing wrong is fields this code does not
+ * know: a shape written by a newer susu (stored shapes gain optional fields over time), seen
+ * by an older process during a rolling deploy, not a corrupted value ({@link fromNewerSusu}).
+ */
+const NEWER_SHAPE = "has fields this version of susu does not know";
+
+/** An issue that only names unknown fields (in a union: some branch failed on them alone). */
+function unknownFieldsOnly(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === "unrecognized_keys") return true;
+  if (issue.code === "invalid_union")
+    return issue.errors.some((branch) => branch.length > 0 && branch.every(unknownFieldsOnly));
+  return false;
+}
+
 function problem(what: string, error: z.ZodError): string {
   const issues = error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
     .join("; ");
+  // Every other check (amounts, currencies, statuses, ids) still refuses: only a shape whose
+  // sole problem is unknown fields is told apart, and it is still not loaded.
+  if (error.issues.every(unknownFieldsOnly)) return `${what} ${NEWER_SHAPE}: ${issues}`;
   return `${what} is not a valid ${what.split(" ")[0]}: ${issues}`;
+}
+
+/**
+ * Whether a parse problem of this module is only unknown fields: the value was most likely
+ * written by a newer susu running beside this one (a rolling deploy). The stores retry the
+ * work that needs it rather than park it as corrupted.
+ */
+export function fromNewerSusu(problemText: string): boolean {
+  return problemText.includes(` ${NEWER_SHAPE}: `);
 }
 
 /** A person (as written, or as read back from its row), checked against the domain's `Person`. */

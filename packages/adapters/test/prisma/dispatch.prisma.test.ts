@@ -352,6 +352,49 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       // an object the first attempt may have made, whatever the key's age.
       expect(ana[1]?.effectCreatedAt).toBeUndefined();
     });
+
+    it("a parked debit a person requeues is claimed at 0 attempts as failed before, and its run hands no creation time, so the gateway looks first", async () => {
+      const w = world(db);
+      const { round } = await w.startedRound();
+      const decidedAt = w.clock.now();
+      const anaId = `${round.id}:contribution:ana:attempt:1`;
+      // Ana's debit was sent and parked (Stripe answered 500 and the error was final); the others wait.
+      const claimed = (await w.store.claimDue("w0", w.clock.now(), LEASE_MS, 100))._unsafeUnwrap();
+      expect(claimed.map((r) => r.effect.id)).toContain(anaId);
+      (await w.store.fail(anaId, "w0", "stripe answered 500 (test)", undefined))._unsafeUnwrap();
+      const others = claimed.map((r) => r.effect.id).filter((id) => id !== anaId);
+      expect((await w.store.release("w0", others))._unsafeUnwrap()).toBe(others.length);
+
+      // Within Stripe's key window: the age rule alone would trust the key.
+      w.clock.advance(3_600_000);
+      expect((await w.store.requeueParked(anaId, w.clock.now()))._unsafeUnwrap()).toBe("requeued");
+      const again = (await w.store.claimDue("peek", w.clock.now(), 1, 100))._unsafeUnwrap();
+      const requeued = again.find((r) => r.effect.id === anaId);
+      expect(requeued).toMatchObject({ attempts: 0, createdAt: decidedAt, failedBefore: true });
+      for (const r of again.filter((r) => r.effect.id !== anaId)) expect(r.failedBefore).toBe(false);
+      w.clock.advance(1);
+
+      const seen: Parameters<PaymentGateway["createDebit"]>[0][] = [];
+      const recording = new Proxy<PaymentGateway>(w.gateway, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property);
+          if (property === "createDebit")
+            return (input: Parameters<PaymentGateway["createDebit"]>[0]) => {
+              seen.push(input);
+              return target.createDebit(input);
+            };
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      (await w.dispatch("w1", { ports: { ...w.ports, gateway: recording } }))._unsafeUnwrap();
+      const ana = seen.filter((input) => input.idempotencyKey === anaId);
+      expect(ana).toHaveLength(1);
+      expect(ana[0]?.effectCreatedAt).toBeUndefined();
+      // The debits that never failed still pass on when they were decided.
+      const firsts = seen.filter((input) => input.idempotencyKey !== anaId);
+      expect(firsts.length).toBeGreaterThanOrEqual(2);
+      for (const input of firsts) expect(input.effectCreatedAt).toBe(decidedAt);
+    });
   });
 });
 

@@ -385,6 +385,12 @@ export interface OutboxRecord {
    * it to the provider calls as their `effectCreatedAt`. Absent when the store does not keep it.
    */
   readonly createdAt?: Instant;
+  /**
+   * An execution of it was recorded as failed before, also one before a requeue (which resets
+   * `attempts` to 0). The dispatcher then treats its run as a retry: an earlier send may have
+   * made an object, or left an error Stripe replays under the key.
+   */
+  readonly failedBefore?: boolean;
 }
 
 /**
@@ -463,7 +469,9 @@ export interface OutboxOperations {
   }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError>;
   /**
    * Makes a parked effect pending and due at `now`, with its attempts reset to 0 (a fresh
-   * retry budget: the cause was fixed) and its last error kept until it runs again.
+   * retry budget: the cause was fixed) and its last error kept until it runs again. Its
+   * creation time is kept, and its claims say it failed before (`OutboxRecord.failedBefore`),
+   * so its next run looks for what an earlier send made, as a retry does.
    */
   requeueParked(id: string, now: Instant): ResultAsync<RequeueOutcome, StorageError>;
   /** {@link requeueParked} for every parked effect; how many were requeued. */

@@ -697,7 +697,12 @@ export class InMemoryStore
       if (held.has(aggregateKey(row.effect))) continue;
       row.claimedBy = workerId;
       row.claimedUntil = now + leaseMs;
-      claimed.push({ effect: row.effect, attempts: row.attempts, availableAt: row.availableAt });
+      claimed.push({
+        effect: row.effect,
+        attempts: row.attempts,
+        availableAt: row.availableAt,
+        ...(row.lastError === undefined ? {} : { failedBefore: true }),
+      });
     }
     return okAsync(claimed);
   }

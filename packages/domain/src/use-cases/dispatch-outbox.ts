@@ -262,8 +262,14 @@ function runOne(
       : // A first attempt passes on when the effect was made, so the provider may trust the
         // idempotency key alone; a retry after a recorded failure passes nothing, so the provider
         // looks for an object an earlier attempt made (a stored 500 replayed under the key would
-        // otherwise fail every retry of an effect whose object Stripe did make).
-        executeEffect(deps, ports, effect, record.attempts === 0 ? record.createdAt : undefined)
+        // otherwise fail every retry of an effect whose object Stripe did make). A requeued
+        // effect starts again at 0 attempts but failed before: its run is a retry too.
+        executeEffect(
+          deps,
+          ports,
+          effect,
+          record.attempts === 0 && record.failedBefore !== true ? record.createdAt : undefined,
+        )
           .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
           .andThen((facts) => {
             const recording = completingWith(deps, facts, {
