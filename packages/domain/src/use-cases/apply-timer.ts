@@ -21,6 +21,18 @@ export type TimerOutcome = AggregateRef & {
  * stores the decision (audited as `actor`). The one router of timers: the scheduler's
  * timer job and `InMemorySusu` run it. A new aggregate with timers is one more case.
  */
+/** The outcome of `aggregate`'s decision on a fired timer. */
+const outcomeOf =
+  (ref: AggregateRef) =>
+  (decision: {
+    readonly state: { readonly status: string };
+    readonly ignored?: Ignored<string>;
+  }): TimerOutcome => ({
+    ...ref,
+    status: decision.state.status,
+    ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
+  });
+
 export function applyTimer(
   deps: UseCaseDeps,
   fired: FiredTimer,
@@ -29,21 +41,11 @@ export function applyTimer(
   switch (fired.aggregate) {
     case "round":
       return applyRoundInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
-        (decision): TimerOutcome => ({
-          aggregate: "round",
-          aggregateId: fired.aggregateId,
-          status: decision.state.status,
-          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
-        }),
+        outcomeOf({ aggregate: "round", aggregateId: fired.aggregateId }),
       );
     case "held_payment":
       return applyHeldPaymentInput(deps, fired.aggregateId, { type: "timer", timer: fired.timer }, actor).map(
-        (decision): TimerOutcome => ({
-          aggregate: "held_payment",
-          aggregateId: fired.aggregateId,
-          status: decision.state.status,
-          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
-        }),
+        outcomeOf({ aggregate: "held_payment", aggregateId: fired.aggregateId }),
       );
     case "marketplace_charge":
       return applyMarketplaceChargeInput(
@@ -51,27 +53,13 @@ export function applyTimer(
         fired.aggregateId,
         { type: "timer", timer: fired.timer },
         actor,
-      ).map(
-        (decision): TimerOutcome => ({
-          aggregate: "marketplace_charge",
-          aggregateId: fired.aggregateId,
-          status: decision.state.status,
-          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
-        }),
-      );
+      ).map(outcomeOf({ aggregate: "marketplace_charge", aggregateId: fired.aggregateId }));
     case "subscription":
       return applySubscriptionInput(
         deps,
         fired.aggregateId,
         { type: "timer", timer: fired.timer },
         actor,
-      ).map(
-        (decision): TimerOutcome => ({
-          aggregate: "subscription",
-          aggregateId: fired.aggregateId,
-          status: decision.state.status,
-          ...(decision.ignored !== undefined ? { ignored: decision.ignored } : {}),
-        }),
-      );
+      ).map(outcomeOf({ aggregate: "subscription", aggregateId: fired.aggregateId }));
   }
 }
