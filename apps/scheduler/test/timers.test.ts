@@ -101,6 +101,21 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
     await boss.stop({ graceful: false, wait: true });
   });
 
+  it("a timer job this release cannot read (a newer release's kind) is failed for a retry, never dropped", async () => {
+    const data = {
+      timerId: "round_t9:timer:added_by_newer_susu",
+      aggregate: "round",
+      aggregateId: "round_t9",
+      timer: { kind: "added_by_newer_susu" },
+    };
+    const id = await boss.send(TIMER_QUEUE, data);
+    if (id === null) throw new Error("not sent");
+    const settled = new Set(["retry", "completed", "failed"]);
+    await until(async () => (await jobsOf(data.timerId)).some((j) => settled.has(j.state)));
+    const [job] = await jobsOf(data.timerId);
+    expect(job?.state).toBe("retry");
+  });
+
   it("a timer whose ticket cannot be opened on its last try stays scheduled, and is parked once the ticket opens", async () => {
     rounds.mode = "unavailable";
     desk.down = true;

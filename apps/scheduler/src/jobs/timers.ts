@@ -101,9 +101,12 @@ export async function workTimers(
   }): Promise<TimerSettlement | undefined> => {
     const timer = parseTimerJob(job.data);
     if (!timer) {
-      log.error({ jobId: job.id }, "timer job with unreadable data; dropped");
+      // A timer of a kind a newer release added (a rolling deploy), or corrupted data: failed,
+      // so pg-boss runs it again (the queue's retryLimit, backing off) and a newer process can
+      // apply it; never dropped. One that no process can read ends `failed` in pg-boss's table.
+      log.error({ jobId: job.id }, "timer job with unreadable data; failed, to be retried");
       options.metrics?.jobRan("timer", "unreadable", 0);
-      return undefined;
+      throw new Error("timer job with unreadable data (a newer release's timer, or corrupted)");
     }
     const ran = await timedJob(
       options.metrics,

@@ -1151,10 +1151,11 @@ export class PrismaStore
     const seq = (row: ClaimedRow) => BigInt(row.sequence);
     const sorted = [...rows].sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
     const records: OutboxRecord[] = [];
-    const malformed: { id: string; problem: string; attempts: number }[] = [];
+    const malformed: { id: string; problem: string; createdAt: Instant }[] = [];
     for (const row of sorted) {
       const effect = parseOutboxEffect(row.payload);
-      if (effect.isErr()) malformed.push({ id: row.id, problem: effect.error, attempts: row.attempts });
+      if (effect.isErr())
+        malformed.push({ id: row.id, problem: effect.error, createdAt: fromDate(row.created_at) });
       else
         records.push({
           effect: effect.value,
@@ -1175,10 +1176,11 @@ export class PrismaStore
         (chain, bad) =>
           chain.andThen(() =>
             // A payload whose only problem is fields this code does not know was written by a
-            // newer susu (a rolling deploy): due again later, for a newer process to run it;
-            // parked with that reason once NEWER_PAYLOAD_TRIES are spent. Any other: parked.
-            fromNewerSusu(bad.problem) && bad.attempts + 1 < NEWER_PAYLOAD_TRIES
-              ? this.fail(
+            // newer susu (a rolling deploy): due again later, for a newer process to run it,
+            // without counting an attempt (the newer process keeps its whole retry budget);
+            // parked with that reason once it is NEWER_PAYLOAD_WAIT_MS old. Any other: parked.
+            fromNewerSusu(bad.problem) && now - bad.createdAt < NEWER_PAYLOAD_WAIT_MS
+              ? this.#postpone(
                   bad.id,
                   workerId,
                   `payload written by a newer version of susu, retried until a newer process runs it: ${bad.problem}`,
@@ -1188,7 +1190,7 @@ export class PrismaStore
                   bad.id,
                   workerId,
                   fromNewerSusu(bad.problem)
-                    ? `payload written by a newer version of susu, no newer process ran it in ${NEWER_PAYLOAD_TRIES} tries (finish the deploy, then requeue): ${bad.problem}`
+                    ? `payload written by a newer version of susu, no newer process ran it within ${NEWER_PAYLOAD_WAIT_MS / 60_000} minutes of its making (finish the deploy, then requeue): ${bad.problem}`
                     : `malformed payload: ${bad.problem}`,
                   undefined,
                 ),
@@ -1205,6 +1207,25 @@ export class PrismaStore
   complete(effectId: string, workerId: string, now: Instant): ResultAsync<void, StorageError> {
     // Prepared on the pool; completions that come while one is written go together.
     return this.#completions.write({ effectId, workerId, at: now });
+  }
+
+  /** Gives back `workerId`'s claim, due again at `retryAt`, with `error` kept and no attempt counted. */
+  #postpone(
+    effectId: string,
+    workerId: string,
+    error: string,
+    retryAt: Instant,
+  ): ResultAsync<void, StorageError> {
+    return fromDatabase(
+      runStatement(this.#prisma, {
+        name: "susu_outbox_postpone",
+        text: `UPDATE outbox_effects
+                  SET last_error = $3, claimed_by = NULL, claimed_until = NULL, available_at = $4::timestamptz
+                WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        values: [effectId, workerId, error.slice(0, OUTBOX_ERROR_MAX_CHARS), toDate(retryAt)],
+      }),
+      { operation: "outbox postpone" },
+    ).map(() => undefined);
   }
 
   /**
@@ -1356,7 +1377,7 @@ function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, v
  * parked with that reason: a rolling deploy replaces the old processes well within the hour.
  */
 const NEWER_PAYLOAD_RETRY_MS = 60_000;
-const NEWER_PAYLOAD_TRIES = 60;
+const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
 
 // Serialises outbox claims (see claimDue); the key is this statement's own.
 const OUTBOX_CLAIM_LOCK: NamedStatement = {

@@ -131,7 +131,8 @@ describe("an older dispatcher meets a round a newer susu stored", () => {
     expect(claimed.map((r) => r.effect.id)).not.toContain(w.debitId);
     expect(claimed.map((r) => r.effect.id)).not.toContain(other);
     const waiting = await w.row();
-    expect(waiting).toMatchObject({ status: "pending", attempts: 1 });
+    // Postponed without counting an attempt: the newer process keeps its whole retry budget.
+    expect(waiting).toMatchObject({ status: "pending", attempts: 0 });
     expect(waiting.availableAt.getTime()).toBe(w.clock.now() + 60_000);
     expect(waiting.lastError).toMatch(/newer version of susu.*addedByNewerSusu/);
     const bad = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: other } });
@@ -145,7 +146,24 @@ describe("an older dispatcher meets a round a newer susu stored", () => {
     );
     w.clock.advance(60_000);
     const again = (await w.store.claimDue("new", w.clock.now(), 60_000, 100))._unsafeUnwrap();
-    expect(again.find((r) => r.effect.id === w.debitId)).toMatchObject({ attempts: 1, failedBefore: true });
+    expect(again.find((r) => r.effect.id === w.debitId)).toMatchObject({ attempts: 0, failedBefore: true });
+  });
+
+  it("parks a payload from a newer susu with that reason once it is an hour old, never sooner", async () => {
+    const w = await world("payload-aged");
+    await db.prisma.$executeRawUnsafe(
+      `UPDATE outbox_effects SET payload = payload || '{"addedByNewerSusu": 1}'::jsonb WHERE id = $1`,
+      w.debitId,
+    );
+    for (let minute = 0; minute < 60; minute++) {
+      (await w.store.claimDue("old", w.clock.now(), 60_000, 100))._unsafeUnwrap();
+      expect(await w.row()).toMatchObject({ status: "pending", attempts: 0 });
+      w.clock.advance(60_000);
+    }
+    (await w.store.claimDue("old", w.clock.now(), 60_000, 100))._unsafeUnwrap();
+    const parked = await w.row();
+    expect(parked.status).toBe("parked");
+    expect(parked.lastError).toMatch(/no newer process ran it within 60 minutes.*addedByNewerSusu/);
   });
 
   it("parks it with that reason and a ticket once its retries run out (the deploy never finished)", async () => {
