@@ -1172,31 +1172,26 @@ export class PrismaStore
     }
     if (malformed.length === 0) return okAsync(records);
     return malformed
-      .reduce<ResultAsync<void, StorageError>>(
-        (chain, bad) =>
-          chain.andThen(() =>
-            // A payload whose only problem is fields this code does not know was written by a
-            // newer susu (a rolling deploy): due again later, for a newer process to run it,
-            // without counting an attempt (the newer process keeps its whole retry budget);
-            // parked with that reason once it is NEWER_PAYLOAD_WAIT_MS old. Any other: parked.
-            fromNewerSusu(bad.problem) && now - bad.createdAt < NEWER_PAYLOAD_WAIT_MS
-              ? this.#postpone(
-                  bad.id,
-                  workerId,
-                  `payload written by a newer version of susu, retried until a newer process runs it: ${bad.problem}`,
-                  now + NEWER_PAYLOAD_RETRY_MS,
-                )
-              : this.fail(
-                  bad.id,
-                  workerId,
-                  fromNewerSusu(bad.problem)
-                    ? `payload written by a newer version of susu, no newer process ran it within ${NEWER_PAYLOAD_WAIT_MS / 60_000} minutes of its making (finish the deploy, then requeue): ${bad.problem}`
-                    : `malformed payload: ${bad.problem}`,
-                  undefined,
-                ),
-          ),
-        okAsync(undefined),
-      )
+      .reduce<ResultAsync<void, StorageError>>((chain, bad) => {
+        // A payload whose only problem is fields this code does not know was written by a
+        // newer susu (a rolling deploy): due again later, for a newer process to run it,
+        // without counting an attempt (the newer process keeps its whole retry budget);
+        // parked with that reason once it is NEWER_PAYLOAD_WAIT_MS old. Any other: parked.
+        const newer = fromNewerSusu(bad.problem);
+        if (newer && now - bad.createdAt < NEWER_PAYLOAD_WAIT_MS)
+          return chain.andThen(() =>
+            this.#postpone(
+              bad.id,
+              workerId,
+              `payload written by a newer version of susu, retried until a newer process runs it: ${bad.problem}`,
+              now + NEWER_PAYLOAD_RETRY_MS,
+            ),
+          );
+        const reason = newer
+          ? `payload written by a newer version of susu, no newer process ran it within ${NEWER_PAYLOAD_WAIT_MS / 60_000} minutes of its making (finish the deploy, then requeue): ${bad.problem}`
+          : `malformed payload: ${bad.problem}`;
+        return chain.andThen(() => this.fail(bad.id, workerId, reason, undefined));
+      }, okAsync(undefined))
       .map(() => records);
   }
 
@@ -1373,8 +1368,8 @@ function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, v
 
 /**
  * An outbox payload written by a newer susu (only fields this code does not know) is due
- * again this long after an older process claimed it, at most this many times in all, then
- * parked with that reason: a rolling deploy replaces the old processes well within the hour.
+ * again a minute after an older process claimed it, until it is an hour old, then parked
+ * with that reason: a rolling deploy replaces the old processes well within the hour.
  */
 const NEWER_PAYLOAD_RETRY_MS = 60_000;
 const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
