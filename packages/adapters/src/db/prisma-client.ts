@@ -127,21 +127,22 @@ export class TransactionTimeoutError extends Error {
  * everything back and is rethrown. The pool path keeps Prisma's limits: no connection
  * within `maxWaitMs`, or a transaction still running after `timeoutMs` (checked before each
  * statement and the COMMIT; a single statement is cut by `statement_timeout` at the same
- * bound), is a {@link TransactionTimeoutError} and stores nothing. `first`, SQL with no
- * parameters and no result the work needs (taking a lock), runs before the work, in the
- * same round trip as the BEGIN on the pool.
+ * bound), is a {@link TransactionTimeoutError} and stores nothing. `first`, SQL statements
+ * with no parameters and no result the work needs (a `SET LOCAL`, taking a lock), run
+ * before the work, in order, in the same round trip as the BEGIN on the pool.
  */
 export async function runTransaction<T>(
   prisma: PrismaClient,
   limits: TransactionLimits,
   work: (run: StatementRunner) => Promise<T>,
-  first?: string,
+  first?: string | readonly string[],
 ): Promise<T> {
+  const firsts = first === undefined ? [] : typeof first === "string" ? [first] : first;
   const pool = poolOf(prisma);
   if (pool === undefined)
     return prisma.$transaction(
       async (tx) => {
-        if (first !== undefined) await tx.$executeRawUnsafe(first);
+        for (const statement of firsts) await tx.$executeRawUnsafe(statement);
         return work(async <R>(statement: NamedStatement) => {
           const rows = await tx.$queryRawUnsafe<R[]>(statement.text, ...statement.values);
           return { rows, rowCount: rows.length };
@@ -149,7 +150,7 @@ export async function runTransaction<T>(
       },
       { isolationLevel: "ReadCommitted", timeout: limits.timeoutMs, maxWait: limits.maxWaitMs },
     );
-  const open = await openOn(pool, limits, first);
+  const open = await openOn(pool, limits, firsts);
   try {
     const result = await work(open.run);
     await open.commit();
@@ -185,7 +186,11 @@ export async function openTransaction(
   return pool === undefined ? undefined : openOn(pool, limits);
 }
 
-async function openOn(pool: pg.Pool, limits: TransactionLimits, first?: string): Promise<OpenTransaction> {
+async function openOn(
+  pool: pg.Pool,
+  limits: TransactionLimits,
+  first: readonly string[] = [],
+): Promise<OpenTransaction> {
   const client = await connectWithin(pool, limits.maxWaitMs);
   const deadline = performance.now() + limits.timeoutMs;
   const inTime = (step: string) => {
@@ -212,7 +217,11 @@ async function openOn(pool: pg.Pool, limits: TransactionLimits, first?: string):
   try {
     // One round trip: the simple protocol takes both statements (no parameters) at once.
     await client.query(
-      `BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}${first !== undefined ? `; ${first}` : ""}`,
+      [
+        "BEGIN ISOLATION LEVEL READ COMMITTED",
+        `SET LOCAL statement_timeout = ${Math.max(1, Math.round(limits.timeoutMs))}`,
+        ...first,
+      ].join("; "),
     );
   } catch (error) {
     await rollback();

@@ -266,6 +266,21 @@ interface ClaimedRow {
  */
 const CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(1937077109, 1)";
 
+/**
+ * What a claim's transaction runs before its statement, with the BEGIN: its commit does
+ * not wait for the WAL flush (`synchronous_commit = off`), so the claim lock, which every
+ * claimer queues for, is held for the statement alone rather than through an fsync too.
+ * A claim is only a lease: committed, it is visible to every other claimer at once (the
+ * flush changes durability, not visibility), and a server crash can lose at most the last
+ * fraction of a second of claims, whose events are then simply claimable again. Nothing
+ * acknowledged rests on a claim: an event's result commits durably, and its flush carries
+ * every earlier WAL record with it, the claim's included; a processor whose claim was
+ * lost finds its lease gone when it records the result (the statement checks the lease),
+ * as when a lease runs out. Receiving an event (the API's 2xx) and every change of state
+ * keep synchronous commits.
+ */
+const CLAIM_FIRST = ["SET LOCAL synchronous_commit = off", CLAIM_LOCK_SQL] as const;
+
 /** A claim's transaction: the lock waits behind other claimers, which take milliseconds. */
 const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
 
@@ -348,7 +363,7 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
           return rows;
         },
         // Taken with the BEGIN (one round trip), before the claim statement's snapshot.
-        CLAIM_LOCK_SQL,
+        CLAIM_FIRST,
       ),
       (error) => storageErrorOf(error, { operation: "webhook claim" }),
     ).map((rows) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { poolOf } from "../../src/db/prisma-client.js";
+import { poolOf, runTransaction } from "../../src/db/prisma-client.js";
 import { useTestDatabase } from "../support/test-database.js";
 import { at, seedRound } from "./fixtures.js";
 
@@ -65,5 +65,38 @@ describe("createPrismaClient", () => {
     await expect(client.query("SELECT 1")).rejects.toThrow();
     client.release(true);
     expect(await db.prisma.$queryRaw`SELECT 1::int AS one`).toEqual([{ one: 1 }]);
+  });
+  it("runTransaction runs a list of first statements inside the transaction only: a SET LOCAL ends with it", async () => {
+    const pool = poolOf(db.prisma);
+    if (pool === undefined) throw new Error("the test database's client has no pool");
+    const show = async (
+      run: (s: {
+        name: string;
+        text: string;
+        values: never[];
+      }) => Promise<{ rows: Record<string, string>[] }>,
+    ) => ({
+      sync: (await run({ name: "show_sync_commit", text: "SHOW synchronous_commit", values: [] })).rows[0]
+        ?.synchronous_commit,
+      lock: (await run({ name: "show_lock_timeout", text: "SHOW lock_timeout", values: [] })).rows[0]
+        ?.lock_timeout,
+    });
+    const inside = await runTransaction(
+      db.prisma,
+      { timeoutMs: 5_000, maxWaitMs: 5_000 },
+      (run) => show(run),
+      ["SET LOCAL synchronous_commit = off", "SET LOCAL lock_timeout = '7s'"],
+    );
+    expect(inside).toEqual({ sync: "off", lock: "7s" });
+    // Every connection of the pool is back on the server's settings afterwards.
+    const clients = await Promise.all(Array.from({ length: pool.totalCount || 1 }, () => pool.connect()));
+    try {
+      for (const client of clients) {
+        // (The test server runs with synchronous_commit off throughout; lock_timeout tells.)
+        expect((await show((s) => client.query(s.text))).lock).toBe("0");
+      }
+    } finally {
+      for (const client of clients) client.release();
+    }
   });
 });

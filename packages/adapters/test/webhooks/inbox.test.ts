@@ -148,6 +148,27 @@ describe("claims", () => {
     expect((await inbox.claimDue("any", clock.now(), 30_000, 10))._unsafeUnwrap()).toEqual([]);
   });
 
+  it("a claim commits without waiting for the WAL flush (a lease), in one round trip with its lock", async () => {
+    const event = anEvent();
+    (await inbox.receive(event))._unsafeUnwrap();
+    const { result, sent } = await statementsSentDuring(db.prisma, async () =>
+      (await inbox.claimDue("async", clock.now(), 30_000, 10))._unsafeUnwrap(),
+    );
+    expect(result.map((e) => e.id)).toEqual([event.id]);
+    const [begin, ...rest] = sent;
+    expect(begin).toMatch(
+      /^BEGIN ISOLATION LEVEL READ COMMITTED;.*SET LOCAL synchronous_commit = off;.*pg_advisory_xact_lock/,
+    );
+    expect(rest).toEqual(["webhook_claim", "COMMIT"]);
+    // Receiving an event (what the API acknowledges) keeps its durable commit.
+    const { sent: receiving } = await statementsSentDuring(db.prisma, async () =>
+      (await inbox.receive(anEvent()))._unsafeUnwrap(),
+    );
+    expect(receiving.join("\n")).not.toMatch(/synchronous_commit/);
+    (await inbox.markIgnored(event.id, "async", "done by the test"))._unsafeUnwrap();
+    await drain();
+  });
+
   it("an event nobody claimed cannot be marked", async () => {
     const event = anEvent();
     await inbox.receive(event);
