@@ -1120,11 +1120,16 @@ export class PrismaStore
     if (bad !== undefined) return errAsync(bad);
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     return fromDatabase(
-      runTransaction(this.#prisma, limits, async (run) => {
-        await run(OUTBOX_CLAIM_LOCK);
-        const { rows } = await run<ClaimedRow>(outboxClaimStatement(workerId, now, leaseMs, limit));
-        return rows;
-      }),
+      runTransaction(
+        this.#prisma,
+        limits,
+        async (run) => {
+          const { rows } = await run<ClaimedRow>(outboxClaimStatement(workerId, now, leaseMs, limit));
+          return rows;
+        },
+        // With the BEGIN, in one round trip: see OUTBOX_CLAIM_FIRST.
+        OUTBOX_CLAIM_FIRST,
+      ),
       { operation: "claimDue" },
     ).andThen((rows) => this.#recordsOf(rows, workerId, now));
   }
@@ -1374,12 +1379,20 @@ function completionWriter(prisma: PrismaClient): GroupWriter<OutboxCompletion, v
 const NEWER_PAYLOAD_RETRY_MS = 60_000;
 const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
 
-// Serialises outbox claims (see claimDue); the key is this statement's own.
-const OUTBOX_CLAIM_LOCK: NamedStatement = {
-  name: "susu_outbox_claim_lock",
-  text: "SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended('susu_outbox_claim', 0))",
-  values: [],
-};
+/**
+ * Run with a claim's BEGIN: the lock that serialises outbox claims (the key is this
+ * statement's own), and a commit that does not wait for the WAL flush, so that lock is held
+ * for the claim statement alone. A claim only sets a lease: visible to every other claimer as
+ * soon as it commits (the flush is about durability, not visibility); a server crash may lose
+ * the last fraction of a second of claims, whose effects are then claimable again, as after a
+ * lease that ran out (each Stripe call carries the effect's idempotency key, and completing an
+ * effect checks the lease). Appending effects, completing them and every state change keep
+ * durable commits; a durable commit's flush carries the earlier claim's WAL with it.
+ */
+const OUTBOX_CLAIM_FIRST = [
+  "SET LOCAL synchronous_commit = off",
+  "SELECT pg_advisory_xact_lock(hashtextextended('susu_outbox_claim', 0))",
+] as const;
 
 /**
  * The claim statement behind `claimDue` (exported for the test that proves its plan): the

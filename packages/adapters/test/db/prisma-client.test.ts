@@ -74,7 +74,7 @@ describe("createPrismaClient", () => {
         name: string;
         text: string;
         values: never[];
-      }) => Promise<{ rows: Record<string, string>[] }>,
+      }) => Promise<{ readonly rows: readonly Record<string, string>[] }>,
     ) => ({
       sync: (await run({ name: "show_sync_commit", text: "SHOW synchronous_commit", values: [] })).rows[0]
         ?.synchronous_commit,

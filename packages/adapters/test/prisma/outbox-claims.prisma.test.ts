@@ -131,6 +131,26 @@ describe("outbox claims on PostgreSQL", () => {
     });
   });
 
+  it("a claim commits without waiting for the WAL flush (a lease), its lock taken with the BEGIN", async () => {
+    const store = new PrismaStore(db.prisma);
+    const fx = effect(9_500, 950);
+    (await store.commit({ ...empty, outbox: [fx] }))._unsafeUnwrap();
+    const { result, sent } = await statementsSentDuring(db.prisma, async () =>
+      (await store.claimDue("async", T, 60_000, 10))._unsafeUnwrap(),
+    );
+    expect(result.map((r) => r.effect.id)).toEqual([fx.id]);
+    const [begin, ...rest] = sent;
+    expect(begin).toMatch(
+      /^BEGIN ISOLATION LEVEL READ COMMITTED;.*SET LOCAL synchronous_commit = off;.*pg_advisory_xact_lock/,
+    );
+    expect(rest).toEqual(["susu_outbox_claim", "COMMIT"]);
+    // Completing it (and appending effects) keeps the durable commit.
+    const { sent: completing } = await statementsSentDuring(db.prisma, async () =>
+      (await store.complete(fx.id, "async", T + 1))._unsafeUnwrap(),
+    );
+    expect(completing.join("\n")).not.toMatch(/synchronous_commit/);
+  });
+
   it("a claim keeps each effect's row on its page (a HOT update: no index entry written), as the dispatcher claims and completes", async () => {
     const store = new PrismaStore(db.prisma);
     // One aggregate each, so every claim may take any of them; written as a dispatcher's
