@@ -3,6 +3,7 @@ import {
   clockFromEnv,
   createPrismaClient,
   createStripeClient,
+  openConnections,
   PrismaIdempotencyStore,
   PrismaLedgerStore,
   PrismaNotificationEndpoints,
@@ -43,6 +44,8 @@ import { registerOperationsGauges } from "./v1/operations.js";
 export const TOKENS = {
   apiDeps: Symbol("ApiDeps") as ServiceIdentifier<ApiDeps>,
   close: Symbol("close") as ServiceIdentifier<() => Promise<void>>,
+  /** Opens the PostgreSQL connections the pool keeps (all `API_DB_POOL_SIZE`); how many are open. */
+  openConnections: Symbol("openConnections") as ServiceIdentifier<() => Promise<number>>,
 };
 
 /** The API's composition root: the only place that knows which adapter serves which port. */
@@ -64,16 +67,20 @@ export function createContainer(config: {
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
   /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
   readonly defaultEntitlements?: Entitlements;
-  /** Most connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10). */
+  /**
+   * Connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10): all kept open
+   * while idle, so a burst after a quiet moment does not open them on its requests' time.
+   */
   readonly dbPoolSize?: number;
   /** How the webhook endpoint groups deliveries into transactions (`SUSU_WEBHOOK_BATCH_*`; defaults otherwise). */
   readonly webhookBatching?: WebhookIngestBatching;
 }): Container {
   const container = new Container();
-  const prisma = createPrismaClient(
-    config.databaseUrl,
-    config.dbPoolSize !== undefined ? { maxConnections: config.dbPoolSize } : {},
-  );
+  const poolSize = config.dbPoolSize ?? 10;
+  const prisma = createPrismaClient(config.databaseUrl, {
+    maxConnections: poolSize,
+    minConnections: poolSize,
+  });
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();
   const store = new PrismaStore(prisma, { clock });
@@ -158,5 +165,6 @@ export function createContainer(config: {
     },
   });
   container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());
+  container.bind(TOKENS.openConnections).toConstantValue(() => openConnections(prisma));
   return container;
 }

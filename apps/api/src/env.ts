@@ -91,7 +91,7 @@ const schema = z.object({
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
    * the emulator on the same machine); a machine that only serves the API wants `auto`.
    */
-  /** Most PostgreSQL connections each API process opens (its pool). Default 10. */
+  /** PostgreSQL connections of each API process (its pool), all opened before it listens and kept open while idle. Default 10. */
   API_DB_POOL_SIZE: wholeNumber(1, 1_000, 10),
   /**
    * The webhook endpoint stores concurrent deliveries in one transaction: at most this

@@ -84,6 +84,9 @@ async function release(): Promise<void> {
   await database.close();
 }
 
+// The pool's connections are opened before the first request, not by it (best effort: a
+// database that is down now is met by the requests, as ever).
+const connections = await container.get(TOKENS.openConnections)();
 try {
   await listen(server, env.PORT, env.HOST);
 } catch (error) {
@@ -97,7 +100,7 @@ try {
   await release();
   process.exit(1);
 }
-log("info", "listening", { port: env.PORT, host: env.HOST, pid: process.pid });
+log("info", "listening", { port: env.PORT, host: env.HOST, pid: process.pid, dbConnections: connections });
 // Expired idempotency keys, past rate-limit windows and payment attempts are deleted in small batches, so the
 // two tables stay the size of a day's traffic. Every API process runs it; the deletes are
 // idempotent and bounded.

@@ -24,6 +24,11 @@ export {
   type PgListenerOptions,
   startPgListener,
 } from "./pg-listener.js";
-export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./prisma-client.js";
+export {
+  createPrismaClient,
+  openConnections,
+  type PrismaClient,
+  type PrismaClientOptions,
+} from "./prisma-client.js";
 export { sqlStateOf, susuSqlStates } from "./sql-state.js";
 export { OUTBOX_CHANNEL, WakeNotifier, wakeNotifierOf } from "./wake-notifier.js";

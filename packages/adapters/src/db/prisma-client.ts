@@ -6,6 +6,17 @@ import { PrismaClient } from "../prisma/generated/client.js";
 export interface PrismaClientOptions {
   /** Most connections the pool opens. Default 10 (pg's default). */
   readonly maxConnections?: number;
+  /**
+   * Connections the pool keeps open however long they sit idle (default 0; at most
+   * `maxConnections`). Above this many, an idle connection is closed after `idleTimeoutMs`.
+   * The pool does not open them by itself: {@link openConnections} does, and a connection
+   * that dies (the server restarted) is replaced when next needed. Why: connections closed
+   * in a quiet moment are opened again by the next burst, each on a request's time (a
+   * connection costs PostgreSQL a process and a few milliseconds to start).
+   */
+  readonly minConnections?: number;
+  /** How long a connection above `minConnections` stays open idle, in ms (default 10,000, pg's). */
+  readonly idleTimeoutMs?: number;
 }
 
 // The node-postgres pool under each client made by createPrismaClient. The hottest
@@ -22,7 +33,14 @@ export function createPrismaClient(
   connectionString: string,
   options: PrismaClientOptions = {},
 ): PrismaClient {
-  const pool = new pg.Pool({ connectionString, max: options.maxConnections ?? 10 });
+  const max = options.maxConnections ?? 10;
+  const min = Math.min(options.minConnections ?? 0, max);
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    min,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMillis: options.idleTimeoutMs } : {}),
+  });
   // An idle connection that dies (the server restarted, an operator ended it) is dropped by
   // the pool and the next query opens another. The adapter listens for this only once
   // Prisma connects; statements sent straight to the pool may come first.
@@ -58,6 +76,26 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
   const pool = pools.get(prisma);
   // After `$disconnect` the adapter has ended it; a reconnected client gets a new pool.
   return pool?.ended ? undefined : pool;
+}
+
+/**
+ * Opens the connections the pool of a client made by {@link createPrismaClient} keeps
+ * (`minConnections`) that are not open yet, all at once, and gives them back to the pool;
+ * resolves to how many are open then. Meant for start-up, before the client serves: it
+ * holds the idle connections meanwhile. Best effort: a connection that cannot be opened now
+ * (the database is down) is not an error; the pool opens one when a statement needs it.
+ */
+export async function openConnections(prisma: PrismaClient): Promise<number> {
+  const pool = poolOf(prisma);
+  if (pool === undefined) return 0;
+  const missing = (pool.options.min ?? 0) - pool.totalCount;
+  if (missing <= 0) return pool.totalCount;
+  // The pool hands out its idle connections first: holding those too makes it open the rest.
+  const opened = await Promise.allSettled(
+    Array.from({ length: pool.idleCount + missing }, () => pool.connect()),
+  );
+  for (const result of opened) if (result.status === "fulfilled") result.value.release();
+  return pool.totalCount;
 }
 
 export type { PrismaClient };

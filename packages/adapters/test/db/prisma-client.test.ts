@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { poolOf, runTransaction } from "../../src/db/prisma-client.js";
+import { createPrismaClient, openConnections, poolOf, runTransaction } from "../../src/db/prisma-client.js";
 import { useTestDatabase } from "../support/test-database.js";
 import { at, seedRound } from "./fixtures.js";
 
@@ -98,5 +98,53 @@ describe("createPrismaClient", () => {
     } finally {
       for (const client of clients) client.release();
     }
+  });
+  it("keeps minConnections open however long they idle, opens them up front, and replaces one the server ended", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const pids = async (client: ReturnType<typeof createPrismaClient>) => {
+      const pool = poolOf(client);
+      if (pool === undefined) throw new Error("no pool");
+      const held = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
+      try {
+        return (
+          await Promise.all(held.map((c) => c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")))
+        )
+          .map((r) => r.rows[0]?.pid)
+          .sort();
+      } finally {
+        for (const c of held) c.release();
+      }
+    };
+    const kept = createPrismaClient(db.connectionString, {
+      maxConnections: 5,
+      minConnections: 3,
+      idleTimeoutMs: 50,
+    });
+    const plain = createPrismaClient(db.connectionString, { maxConnections: 5, idleTimeoutMs: 50 });
+    try {
+      expect(poolOf(kept)?.totalCount).toBe(0);
+      expect(await openConnections(kept)).toBe(3);
+      // Opened already: nothing more to open.
+      expect(await openConnections(kept)).toBe(3);
+      expect(await openConnections(plain)).toBe(0);
+      const before = await pids(kept);
+      expect(before).toHaveLength(3);
+      await Promise.all([1, 2, 3].map(() => plain.$queryRaw`SELECT 1`));
+      expect(poolOf(plain)?.totalCount).toBeGreaterThan(0);
+      // Far past the idle timeout: the kept connections are the same ones, the others closed.
+      await sleep(400);
+      expect(await pids(kept)).toEqual(before);
+      expect(poolOf(plain)?.totalCount).toBe(0);
+      // The server ends one (as a restart ends all): dropped, and opened again on demand.
+      await db.prisma.$queryRawUnsafe(`SELECT pg_terminate_backend(${before[0]})`);
+      await sleep(100);
+      expect(poolOf(kept)?.totalCount).toBe(2);
+      expect(await kept.$queryRaw`SELECT 1::int AS one`).toEqual([{ one: 1 }]);
+      expect(await openConnections(kept)).toBe(3);
+    } finally {
+      await kept.$disconnect();
+      await plain.$disconnect();
+    }
+    expect(poolOf(kept)).toBeUndefined();
   });
 });
