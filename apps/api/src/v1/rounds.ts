@@ -480,11 +480,15 @@ export function roundsV1(deps: V1Deps) {
   app.openapi(listRoundsRoute, async (c) => {
     const { groupId } = c.req.valid("param");
     const query = c.req.valid("query");
-    const group = await uc.groups.getGroup(groupId);
+    // Read side by side (one wait for the pool, not two in a row); the rounds are answered
+    // only to whom the group's rule lets see them.
+    const [group, rounds] = await Promise.all([
+      uc.groups.getGroup(groupId),
+      uc.rounds.listRoundsOfGroup(groupId),
+    ]);
     if (group.isErr()) return useCaseProblem(c, group.error);
     const refused = refuseGroup(c, c.get("principal"), group.value, groupId, "see");
     if (refused) return refused;
-    const rounds = await uc.rounds.listRoundsOfGroup(groupId);
     if (rounds.isErr()) return useCaseProblem(c, rounds.error);
     // Oldest first: the order rounds open in (their sequence), as the repository lists them.
     const page = pageOf(rounds.value, (r) => r.id, query, `/v1/groups/${groupId}/rounds`);
@@ -494,10 +498,15 @@ export function roundsV1(deps: V1Deps) {
 
   app.openapi(getRoundRoute, async (c) => {
     const { roundId } = c.req.valid("param");
-    const found = await findRound(c, c.get("principal"), roundId, "see");
+    // The timeline is read beside the round and its group, and answered only once the
+    // round's rule lets the caller see it.
+    const [found, timeline] = await Promise.all([
+      findRound(c, c.get("principal"), roundId, "see"),
+      timelineOf(roundId, { limit: TIMELINE_EMBEDDED }),
+    ]);
     if ("refused" in found) return found.refused;
-    const view = await viewOf(c, found.round);
-    return view instanceof Response ? view : c.json(view, 200);
+    if (timeline.isErr()) return useCaseProblem(c, timeline.error);
+    return c.json(roundV1View(found.round, timeline.value), 200);
   });
 
   app.openapi(timelineRoute, async (c) => {
