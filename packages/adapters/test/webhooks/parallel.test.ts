@@ -493,6 +493,48 @@ describe("claiming more within a pass", () => {
     expect(await released).toBe("arrival");
   });
 
+  it("in a backlog (claims come back full), wake-ups still wait for half the slots, so claims stay batched", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 6, 11));
+    const inbox = new PrismaWebhookInbox(db.prisma, clock);
+    const base = 1_900_900_000;
+    const events = Array.from({ length: 24 }, (_, i) => eventOf(`round_backlog_${i}`, base + i));
+    for (const e of events) (await inbox.receive(e))._unsafeUnwrap();
+    const listeners = new Set<() => void>();
+    const onWake = (listener: () => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    // Each claim's `limit` (the slots it fills) and how many it came back with.
+    const claims: { readonly max: number; readonly got: number }[] = [];
+    const ctx: WebhookProcessorContext = {
+      deps: useCaseDepsOn(new InMemoryStore(), { clock, ids: new SequentialIds() }),
+      inbox: {
+        ...wrap(inbox),
+        claimDue: (workerId, now, leaseMs, max) =>
+          inbox.claimDue(workerId, now, leaseMs, max).map((claimed) => {
+            claims.push({ max, got: claimed.length });
+            return claimed;
+          }),
+        // Every event that starts comes with a wake-up (as if more deliveries were arriving).
+        markIgnored: (id, workerId, reason) => {
+          for (const l of listeners) l();
+          return inbox.markIgnored(id, workerId, reason);
+        },
+      },
+      gateway: new ScriptedStripeReads(),
+      desk: new PrismaSupportDesk(db.prisma, clock),
+    };
+    const report = (
+      await processWebhookInbox(ctx, { workerId: "backlog", concurrency: 4, refillForMs: 60_000, onWake })
+    )._unsafeUnwrap();
+    expect(report).toMatchObject({ claimed: 24, ignored: 24 });
+    // After a full claim (more may be due) the next one waits for half the slots: never one
+    // claim transaction per event while a backlog lasts.
+    const afterFull = claims.slice(1).filter((_, i) => claims[i]!.got >= claims[i]!.max);
+    expect(afterFull.length).toBeGreaterThan(0);
+    expect(afterFull.every((c) => c.max >= 2)).toBe(true);
+  });
+
   it("a wake-up that comes while events run waits gatherWakeMs for others, so events delivered together come in one claim", async () => {
     const clock = new ManualClock(Date.UTC(2026, 6, 8));
     const inbox = new PrismaWebhookInbox(db.prisma, clock);
