@@ -51,6 +51,12 @@ export class MailData {
     return this.n.data[key] !== undefined;
   }
 
+  /** A number, or undefined when absent or not a number. */
+  number(key: string): number | undefined {
+    const v = this.n.data[key];
+    return typeof v === "number" ? v : undefined;
+  }
+
   /** An amount in minor units (`amountMinor`) in the data's `currency`. */
   amount(key: string): string | undefined {
     const v = this.n.data[key];
@@ -390,19 +396,32 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: "Pay the open invoice or subscribe again to restore your membership.",
   }),
-  membership_refunded: (d) => ({
-    subject: "Your membership payment has been refunded",
-    happened: [
-      `You cancelled your membership before its payment reached us, and the payment of ${amountOr(d, "amountMinor", "your membership")} went through anyway.`,
-      "Your membership stays cancelled, and we have refunded that payment in full: you have not been charged for it.",
-    ],
-    action:
-      "Nothing. The refund usually shows on your statement within 5 to 10 business days, depending on your bank.",
-  }),
+  membership_refunded: (d) => {
+    // "In full" only when what went back is what was collected (notices sent before
+    // `collectedMinor` was carried were all for refunds in full).
+    const part =
+      d.number("collectedMinor") !== undefined &&
+      (d.number("amountMinor") ?? 0) < (d.number("collectedMinor") ?? 0);
+    const paid = d.amount("collectedMinor") ?? amountOr(d, "amountMinor", "your membership");
+    return {
+      subject: part
+        ? "Part of your membership payment has been refunded"
+        : "Your membership payment has been refunded",
+      happened: [
+        `You cancelled your membership before its payment reached us, and the payment of ${paid} went through anyway.`,
+        part
+          ? `Your membership stays cancelled. We have refunded ${amountOr(d, "amountMinor", "part of it")} of that payment. Part of it may have been refunded to you before; someone from our team is checking the rest.`
+          : "Your membership stays cancelled, and we have refunded that payment in full: you have not been charged for it.",
+      ],
+      action: part
+        ? "Nothing for now: we will be in touch about the rest. The refund usually shows on your statement within 5 to 10 business days, depending on your bank."
+        : "Nothing. The refund usually shows on your statement within 5 to 10 business days, depending on your bank.",
+    };
+  },
   membership_refund_reversed: (d) => ({
     subject: "Your membership refund did not reach you",
     happened: [
-      `We told you we had refunded ${amountOr(d, "amountMinor", "your membership payment")}, but your bank or card could not take the refund and it came back to us.`,
+      `We refunded ${amountOr(d, "amountMinor", "your membership payment")} to you, but your bank or card could not take the refund and it came back to us.`,
       "The money has not reached you. Someone from our team is looking at it to get it back to you.",
     ],
     action: "Nothing for now: we will be in touch.",

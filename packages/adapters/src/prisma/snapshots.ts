@@ -903,8 +903,12 @@ const subscriptionSnapshot = z.strictObject({
           postedWhole: z.literal(true).exactOptional(),
           // Since refunds had a deadline (older snapshots do not have it).
           overdue: z.literal(true).exactOptional(),
-          // Since a refund failed after the person was told of it is told to them too.
+          // Since a refund failed after the person was told of it is told to them too; no
+          // longer written (`untold` says the opposite, and its absence reads as told).
           told: z.literal(true).exactOptional(),
+          untold: z.literal(true).exactOptional(),
+          // Since the refund's deadline is recorded (older snapshots: armed at the next decision).
+          deadlineAt: instant.exactOptional(),
         })
         .exactOptional(),
     }),

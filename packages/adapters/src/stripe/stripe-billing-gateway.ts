@@ -299,7 +299,9 @@ export class StripeBillingGateway implements BillingGateway {
   /**
    * Refunds one PaymentIntent in full under `effectKey`: a refund it made already (found by
    * its metadata, so a key Stripe no longer remembers makes no second one) is answered as
-   * it stands; a payment refunded already by someone else is answered by that refund.
+   * it stands; a payment refunded already by someone else is answered by its refunds that
+   * succeeded (their amounts added up) once none of its refunds is still in flight, and is a
+   * retryable `refund_pending_elsewhere` until then.
    */
   #refundPayment(
     paymentIntentId: string,
@@ -321,16 +323,20 @@ export class StripeBillingGateway implements BillingGateway {
         .map(invoiceRefundOutcome)
         .orElse((e) => {
           if (e.code !== "charge_already_refunded") return errAsync(e);
-          // Refunded by someone else (the dashboard, support). Only a refund that succeeded
-          // answers for ours: a pending one carries none of susu's metadata, so its outcome
-          // would never reach the membership — retried until it settles, or parked with a ticket.
-          const done = page.data.find((r) => r.status === "succeeded");
-          // Its amount is all the payment's refunds make up (several partial ones may refund
-          // it), so the membership counts the payment as refunded in full.
-          const refunded = page.data
-            .filter((r) => r.status === "succeeded" || r.status === "pending")
-            .reduce((n, r) => n + r.amount, 0);
-          if (done !== undefined) return okAsync({ ...invoiceRefundOutcome(done), amountMinor: refunded });
+          // Refunded by someone else (the dashboard, support). While any of the payment's
+          // refunds is still pending, nothing is answered: a pending refund carries none of
+          // susu's metadata, so its outcome would never reach the membership, and money still
+          // in flight is not money back. Retried until every one has settled (or parked with a
+          // ticket). Then the refunds that succeeded answer for ours, with what they gave back
+          // together (several partial ones may refund it); failed or canceled ones count nothing.
+          const pending = page.data.some((r) => r.status === "pending" || r.status === "requires_action");
+          const succeeded = page.data.filter((r) => r.status === "succeeded");
+          const done = succeeded[0];
+          if (!pending && done !== undefined)
+            return okAsync({
+              ...invoiceRefundOutcome(done),
+              amountMinor: succeeded.reduce((n, r) => n + r.amount, 0),
+            });
           return errAsync<RefundOutcome, GatewayError>({
             type: "gateway_retryable",
             code: "refund_pending_elsewhere",

@@ -553,7 +553,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
         },
       ],
       refundIds: [ours[0]?.id],
-      told: true,
+      deadlineAt: expect.any(Number),
     });
     // The person, told their money was back, is told it did not reach them.
     expect(notices(s, "membership_refund_reversed").map((n) => [n.id, n.data.amountMinor])).toEqual([
@@ -634,7 +634,11 @@ describe("memberships on PostgreSQL and the emulator", () => {
       (r) => r.metadata?.susu_subscription_id === created.id,
     );
     expect(ours.map((r) => [r.amount, r.status])).toEqual([[9_00, "pending"]]);
-    expect(waiting.invoices[0]?.refund).toEqual({ status: "requested", refundIds: [ours[0]?.id] });
+    expect(waiting.invoices[0]?.refund).toEqual({
+      status: "requested",
+      refundIds: [ours[0]?.id],
+      deadlineAt: expect.any(Number),
+    });
     expect(await paidIn(waiting)).toBe(12_00);
 
     // It succeeds: the refund ends with the 9.00 posted, the person told, one ticket for the 3.00.
@@ -647,7 +651,10 @@ describe("memberships on PostgreSQL and the emulator", () => {
     });
     expect(await paidIn(s)).toBe(3_00);
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
-    expect(notices(s, "membership_refunded").map((n) => n.data.amountMinor)).toEqual([9_00]);
+    // The notice says what went back and what was collected: its e-mail does not say "in full".
+    expect(notices(s, "membership_refunded").map((n) => [n.data.amountMinor, n.data.collectedMinor])).toEqual(
+      [[9_00, 12_00]],
+    );
     const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
     expect(tickets.map((t) => t.id)).toEqual([`${created.id}:invoice:${invoiceId}:refund:ticket`]);
     expect(tickets[0]?.summary).toContain("still holds 300 AUD (minor units)");

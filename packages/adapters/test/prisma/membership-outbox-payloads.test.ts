@@ -204,6 +204,21 @@ describe("a membership's outbox payloads", () => {
       const stored: unknown = JSON.parse(JSON.stringify(s));
       expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
     }
+    // A refund that ended with a failure records `untold`; one stored with `told` (before
+    // `untold` replaced it) still loads; the deadline is recorded and round-trips.
+    const refused = settle(paid, "failed").state;
+    expect(refused.invoices[0]?.refund).toMatchObject({
+      untold: true,
+      deadlineAt: now.now + 10 * 86_400_000,
+    });
+    const toldDays: Subscription = {
+      ...refunded,
+      invoices: [{ ...inv, refund: { ...(inv.refund ?? { status: "succeeded" }), told: true } }],
+    };
+    for (const s of [refused, toldDays]) {
+      const stored: unknown = JSON.parse(JSON.stringify(s));
+      expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
+    }
     expect(failed.state.invoices[0]?.refund?.failedAfterSuccess).toBe(true);
     const notTrue = JSON.parse(JSON.stringify(failed.state));
     notTrue.invoices[0].refund.failedAfterSuccess = false;

@@ -199,6 +199,52 @@ describe("StripeBillingGateway on the emulator", () => {
     },
   );
 
+  it("a payment someone else refunded in two parts, one settled and one still pending: retried until both settled, then answered with what succeeded", async () => {
+    const effect = "mbr_elsewhere_mixed";
+    const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundPending");
+    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
+    await harness.emulator.control.advanceClock(120);
+    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("succeeded");
+    const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
+    expect(second.status).toBe("pending");
+    const refund = () =>
+      billing.refundInvoicePayments({
+        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+        invoiceId,
+        references: { subscriptionId: effect, invoiceId },
+      });
+    // 6.00 is still in flight: not money back yet, whatever the settled part says.
+    expect((await refund())._unsafeUnwrapErr()).toMatchObject({
+      type: "gateway_retryable",
+      code: "refund_pending_elsewhere",
+    });
+    await harness.emulator.control.advanceClock(120);
+    expect((await refund())._unsafeUnwrap()).toEqual([
+      { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
+    ]);
+    expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(2);
+  });
+
+  it("a payment someone else refunded after an earlier refund of theirs failed: the failed one counts nothing", async () => {
+    const effect = "mbr_elsewhere_failed";
+    const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundFail");
+    // 4.00 refunded, then failed at the bank: back on the payment, refundable again.
+    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
+    await harness.emulator.control.advanceClock(120);
+    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("failed");
+    const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
+    expect(second).toMatchObject({ status: "succeeded", amount: 10_00 });
+    const answer = await billing.refundInvoicePayments({
+      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+      invoiceId,
+      references: { subscriptionId: effect, invoiceId },
+    });
+    expect(answer._unsafeUnwrap()).toEqual([
+      { refundId: second.id, status: "succeeded", amountMinor: 10_00 },
+    ]);
+    expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(2);
+  });
+
   it("a payment someone else refunded in two parts answers with all they refunded (the payment counts as refunded in full)", async () => {
     const effect = "mbr_elsewhere_parts";
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`);

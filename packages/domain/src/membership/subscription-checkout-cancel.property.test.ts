@@ -64,7 +64,7 @@ describe("a membership canceled before its Checkout page was paid (any order)", 
         );
         expect(effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: 1_000 },
     );
   });
 });

@@ -417,7 +417,10 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         timer: { kind: "refund_overdue", invoiceId: "in_1" },
       },
     ]);
-    expect(paid.state.invoices[0]?.refund).toEqual({ status: "requested" });
+    expect(paid.state.invoices[0]?.refund).toEqual({
+      status: "requested",
+      deadlineAt: MEMBERSHIP_T0 + 10 * DAY_MS,
+    });
     expect(decided(paid.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
     // The late start, heard after the payment: canceled at Stripe, nothing refunded again.
     const late = decided(paid.state, snapshot("active", 1));
@@ -430,7 +433,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(done.state.invoices[0]?.refund).toEqual({
       status: "succeeded",
       refundId: "re_1",
-      told: true,
+      deadlineAt: MEMBERSHIP_T0 + 10 * DAY_MS,
       payments: [{ refundId: "re_1", amountMinor: 10_00, status: "succeeded", posted: true }],
     });
     const post = done.effects.find((e) => e.kind === "post_ledger");
@@ -457,7 +460,12 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         id: "sub1:notify:membership_refunded:in_1",
         template: "membership_refunded",
         to: { kind: "people", personIds: ["p1"] },
-        data: expect.objectContaining({ invoiceId: "in_1", amountMinor: 10_00, currency: "AUD" }),
+        data: expect.objectContaining({
+          invoiceId: "in_1",
+          amountMinor: 10_00,
+          collectedMinor: 10_00,
+          currency: "AUD",
+        }),
       }),
     ]);
     expect(decided(done.state, refunded()).ignored?.code).toBe("refund_already_settled");
@@ -474,6 +482,8 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     expect(refused.state.invoices[0]?.refund).toEqual({
       status: "failed",
       failureCode: "charge_disputed",
+      deadlineAt: MEMBERSHIP_T0 + 10 * DAY_MS,
+      untold: true,
       payments: [{ amountMinor: 10_00, status: "failed", failureCode: "charge_disputed" }],
     });
     expect(refused.effects).toEqual([
@@ -510,7 +520,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       refundId: "re_1",
       failureCode: "expired_or_canceled_card",
       failedAfterSuccess: true,
-      told: true,
+      deadlineAt: MEMBERSHIP_T0 + 10 * DAY_MS,
       payments: [
         {
           refundId: "re_1",
@@ -732,7 +742,7 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       expect(decided(again.state, outcome("re_b", 6_00, "failed")).effects).toEqual([]);
     });
 
-    it("the person told is told of a later failure whatever came between; a snapshot from before `told` reads it from the postings", () => {
+    it("the person told is told of a later failure whatever came between; a snapshot from before `untold` reads as told", () => {
       const both = feed(paid(), [outcome("re_a", 4_00, "succeeded"), outcome("re_b", 6_00, "succeeded")]);
       // Stripe's refusal of the refund call heard late (a retried call): a ticket, the person still told of re_a's failure.
       const refusedLate = feed(both, [
@@ -751,19 +761,59 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
       ]);
       const inv = both.invoices[0];
       if (inv?.refund === undefined) throw new Error("no refund");
-      const { told: _told, ...before } = inv.refund;
-      const old = { ...both, invoices: [{ ...inv, refund: before }] };
-      expect(kinds(old)).toContainEqual(["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"]);
+      // A snapshot of the `told` days, and one whose postings are not all marked (a success
+      // heard after the refund ended, beyond what was collected, is never posted).
+      const told = { ...both, invoices: [{ ...inv, refund: { ...inv.refund, told: true as const } }] };
+      expect(kinds(told)).toContainEqual(["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"]);
+      const extra = feed(both, [outcome("re_x", 5_00, "succeeded")]);
+      const extraInv = extra.invoices[0];
+      if (extraInv?.refund === undefined) throw new Error("no refund");
+      expect(extraInv.refund.payments?.find((p) => p.refundId === "re_x")?.posted).toBeUndefined();
+      // Stored before either `told` or `untold` was kept (the person was told: every refund
+      // succeeded), with that unposted success: still read as told.
+      const { told: _told, untold: _untold, ...bare } = extraInv.refund;
+      const stored = { ...extra, invoices: [{ ...extraInv, refund: bare }] };
+      expect(kinds(stored)).toContainEqual(["notify", "sub1:notify:membership_refund_reversed:in_1:re_a"]);
     });
 
     it("a success posted after the refund ended with a failure, then failed: the person was never told, so not now", () => {
       const ended = feed(paid(), [outcome("re_b", 6_00, "failed"), outcome("re_a", 4_00, "succeeded")]);
       expect(ended.invoices[0]?.refund?.status).toBe("failed");
+      expect(ended.invoices[0]?.refund?.untold).toBe(true);
       const d = decided(ended, outcome("re_a", 4_00, "failed"));
       expect(d.effects.map((e) => [e.kind, e.id])).toEqual([
         ["post_ledger", "sub1:invoice:in_1:refund-failed:re_a"],
         ["open_ticket", "sub1:invoice:in_1:refund:re_a:ticket"],
       ]);
+      // The same stored before `untold` was kept: taken as told, and told of the reversal.
+      const inv = ended.invoices[0];
+      if (inv?.refund === undefined) throw new Error("no refund");
+      const { untold: _untold, ...before } = inv.refund;
+      const old = decided(
+        { ...ended, invoices: [{ ...inv, refund: before }] },
+        outcome("re_a", 4_00, "failed"),
+      );
+      expect(old.effects.map((e) => [e.kind, e.id])).toContainEqual([
+        "notify",
+        "sub1:notify:membership_refund_reversed:in_1:re_a",
+      ]);
+    });
+
+    it("once ended, what the refund gave back is what the ledger posted: a success it could not post is not counted", () => {
+      const ended = feed(paid(), [outcome("re_b", 6_00, "failed"), outcome("re_a", 4_00, "succeeded")]);
+      expect(invoiceRefundedMinor(ended.invoices[0] as NonNullable<(typeof ended.invoices)[0]>)).toBe(4_00);
+      // A success heard afterwards of more than is left to give back (a refund not susu's naming it): not posted.
+      const extra = decided(ended, outcome("re_c", 7_00, "succeeded"));
+      expect(extra.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+      const inv = extra.state.invoices[0];
+      if (inv === undefined) throw new Error("no invoice");
+      expect(invoiceRefundedMinor(inv)).toBe(4_00);
+      // One that fits is posted, and counted.
+      const fits = decided(ended, outcome("re_d", 5_00, "succeeded"));
+      expect(fits.effects.map((e) => e.kind)).toEqual(["post_ledger"]);
+      expect(invoiceRefundedMinor(fits.state.invoices[0] as NonNullable<(typeof ended.invoices)[0]>)).toBe(
+        9_00,
+      );
     });
   });
 
@@ -784,6 +834,8 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         ["notify", "sub1:notify:membership_refunded:in_1"],
         ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
       ]);
+      // The person hears what went back and what was collected: not "in full".
+      expect(d.effects[1]).toMatchObject({ data: { amountMinor: 7_00, collectedMinor: 10_00 } });
       expect(d.effects[0]).toMatchObject({
         transaction: { postings: [{ amount: { amountMinor: 7_00 } }, {}] },
       });
@@ -796,7 +848,11 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
     it("ends once the one refund the call made succeeded (the answer's refunds heard first)", () => {
       const known = decided(paid(), made);
       expect(known.effects).toEqual([]);
-      expect(known.state.invoices[0]?.refund).toEqual({ status: "requested", refundIds: ["re_7"] });
+      expect(known.state.invoices[0]?.refund).toEqual({
+        status: "requested",
+        deadlineAt: MEMBERSHIP_T0 + 10 * DAY_MS,
+        refundIds: ["re_7"],
+      });
       expectEnded(decided(known.state, settled));
       expect(decided(decided(known.state, settled).state, settled).ignored?.code).toBe(
         "refund_already_settled",
@@ -834,6 +890,51 @@ describe("a membership canceled before it started, paid at Stripe after all", ()
         ["open_ticket", "sub1:invoice:in_1:refund:ticket"],
       ]);
     });
+  });
+
+  it("a refund stored before deadlines were recorded gets its deadline and timer with the subscription's next decision, once", () => {
+    const paid = feed(checkout(), [cancel, paidInvoice("in_1", 1)]);
+    const inv = paid.invoices[0];
+    if (inv?.refund === undefined) throw new Error("no refund");
+    const { deadlineAt: _d, ...refund } = inv.refund;
+    const old: Subscription = { ...paid, invoices: [{ ...inv, refund }] };
+    const later = MEMBERSHIP_T0 + 3 * DAY_MS;
+    const next = decideSubscription(old, paidInvoice("in_2", 2), { now: later })._unsafeUnwrap();
+    expect(next.state.invoices.find((i) => i.id === "in_1")?.refund?.deadlineAt).toBe(later + 10 * DAY_MS);
+    expect(next.effects).toContainEqual({
+      kind: "schedule_timer",
+      id: "sub1:invoice:in_1:refund:overdue",
+      aggregate: "subscription",
+      aggregateId: "sub1",
+      at: later + 10 * DAY_MS,
+      timer: { kind: "refund_overdue", invoiceId: "in_1" },
+    });
+    // Recorded: the next decision arms nothing more.
+    const again = decideSubscription(
+      next.state,
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1", "re_2"] },
+      { now: later },
+    )._unsafeUnwrap();
+    expect(again.effects.filter((e) => e.kind === "schedule_timer" && e.id.includes(":in_1:"))).toEqual([]);
+    // An input the subscription would ignore (a repeat) arms it too: it becomes a decision
+    // that only does that (an ignored input is not stored); once armed, the repeat is ignored.
+    const repeat = decideSubscription(old, paidInvoice("in_1", 1), { now: later })._unsafeUnwrap();
+    expect(repeat.ignored).toBeUndefined();
+    expect(repeat.effects.map((e) => [e.kind, e.id])).toEqual([
+      ["schedule_timer", "sub1:invoice:in_1:refund:overdue"],
+    ]);
+    expect(repeat.state).toEqual({
+      ...old,
+      invoices: [{ ...inv, refund: { ...refund, deadlineAt: later + 10 * DAY_MS } }],
+    });
+    expect(decided(repeat.state, paidInvoice("in_1", 1)).ignored?.code).toBe("invoice_already_paid");
+    // A refund already ticketed as overdue, or ended, is left alone.
+    const overdue: Subscription = { ...paid, invoices: [{ ...inv, refund: { ...refund, overdue: true } }] };
+    expect(
+      decideSubscription(overdue, paidInvoice("in_2", 2), { now: later })
+        ._unsafeUnwrap()
+        .effects.filter((e) => e.kind === "schedule_timer" && e.id.includes(":in_1:")),
+    ).toEqual([]);
   });
 
   it("news of a refund of an invoice susu did not refund (its refunds, an outcome, its deadline) is ignored, changing nothing", () => {

@@ -289,7 +289,30 @@ class SubscriptionDraft {
   }
 
   done(): Result<SubscriptionDecision, never> {
+    this.#armMissingRefundDeadlines();
     return ok({ state: this.state, effects: this.effects });
+  }
+
+  /**
+   * A refund still `requested` with no deadline on record (stored before deadlines were
+   * recorded, so its timer may never have been armed) gets one from now, with its timer:
+   * no refund stays unfinished without a ticket. This runs with every decision the
+   * subscription takes, not on a sweep: a refund whose subscription hears nothing more keeps
+   * waiting (the timer's id is the refund's, so one armed before is not doubled).
+   */
+  #armMissingRefundDeadlines(): void {
+    for (const inv of this.state.invoices) {
+      const refund = inv.refund;
+      if (refund?.status !== "requested" || refund.overdue === true || refund.deadlineAt !== undefined)
+        continue;
+      const at = this.now + MEMBERSHIP_REFUND_OVERDUE_MS;
+      this.putInvoice({ ...inv, refund: { ...refund, deadlineAt: at } });
+      this.timer(
+        subscriptionIds.invoiceRefundDeadline(this.state.id, inv.id),
+        { kind: "refund_overdue", invoiceId: inv.id },
+        at,
+      );
+    }
   }
 }
 
@@ -405,7 +428,8 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
   const s = d.state;
   const inv = s.invoices.find((i) => i.id === invoiceId);
   if (inv === undefined || inv.refund !== undefined) return;
-  d.putInvoice({ ...inv, refund: { status: "requested" } });
+  const deadlineAt = d.now + MEMBERSHIP_REFUND_OVERDUE_MS;
+  d.putInvoice({ ...inv, refund: { status: "requested", deadlineAt } });
   d.effects.push({
     kind: "refund_subscription_invoice",
     id: subscriptionIds.invoiceRefund(s.id, invoiceId),
@@ -418,7 +442,7 @@ function refundInvoice(d: SubscriptionDraft, invoiceId: string, amountMinor: num
   d.timer(
     subscriptionIds.invoiceRefundDeadline(s.id, invoiceId),
     { kind: "refund_overdue", invoiceId },
-    d.now + MEMBERSHIP_REFUND_OVERDUE_MS,
+    deadlineAt,
   );
 }
 
@@ -609,8 +633,9 @@ function refundSettled(
     return d.done();
   }
   const failedAfterSuccess = prev?.posted === true;
-  const toldRefunded =
-    refund.told === true || (payments.length > 0 && payments.every((p) => p.posted === true));
+  // Absent `untold` (snapshots stored before it was kept included), the person is taken to
+  // have been told: the notice of a reversal says what happened either way.
+  const toldRefunded = refund.untold !== true;
   if (failedAfterSuccess)
     post(
       d,
@@ -683,15 +708,17 @@ function refundEnded(
       status: firstFailure === undefined ? "succeeded" : "failed",
       ...(refundId !== undefined ? { refundId } : {}),
       ...(firstFailure !== undefined ? { failureCode: firstFailure.failureCode ?? "refund_failed" } : {}),
-      ...(firstFailure === undefined ? { told: true as const } : {}),
+      ...(firstFailure !== undefined ? { untold: true as const } : {}),
       payments: list,
     },
   });
   const heldMinor = Math.max(0, inv.amountPaidMinor - backMinor);
   if (firstFailure === undefined) {
+    // What went back and what was collected: the e-mail says "in full" only when they agree.
     d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
       invoiceId: inv.id,
       amountMinor: backMinor,
+      collectedMinor: inv.amountPaidMinor,
       currency: inv.currency,
     });
     // Every refund susu made succeeded, yet they add up to less than the invoice collected:
@@ -938,8 +965,24 @@ function paymentFailed(
   return undefined;
 }
 
-/** Feeds one input to a subscription. Pure: time comes in `ctx`. */
+/**
+ * Feeds one input to a subscription. Pure: time comes in `ctx`. Every decision arms the
+ * deadline of a requested refund that has none on record (see `SubscriptionDraft.done`); an
+ * input that would be ignored is then a decision that only does that (an ignored one is not
+ * stored), so a repeated or stale event is a chance too. There is no background sweep.
+ */
 export function decideSubscription(
+  state: Subscription,
+  input: SubscriptionInput,
+  ctx: SubscriptionDecideContext,
+): Result<SubscriptionDecision, MembershipError> {
+  const decided = decideInput(state, input, ctx);
+  if (decided.isErr() || decided.value.ignored === undefined) return decided;
+  const armed = new SubscriptionDraft(state, ctx.now).done();
+  return armed.isOk() && armed.value.effects.length > 0 ? armed : decided;
+}
+
+function decideInput(
   state: Subscription,
   input: SubscriptionInput,
   ctx: SubscriptionDecideContext,

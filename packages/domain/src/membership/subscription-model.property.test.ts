@@ -180,7 +180,7 @@ describe("the subscription against a model of Stripe Billing", () => {
         const ids = effects.map((e) => e.id);
         expect(new Set(ids).size).toBe(ids.length);
       }),
-      { numRuns: 300 },
+      { numRuns: 1_000 },
     );
   });
 
@@ -211,7 +211,7 @@ describe("the subscription against a model of Stripe Billing", () => {
           expect(new Set(notices).size).toBe(notices.length);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1_000 },
     );
   });
 });

@@ -148,11 +148,22 @@ export interface SubscriptionInvoiceRefund {
    */
   readonly overdue?: true;
   /**
-   * The person was told their money was back (`membership_refunded`): a refund Stripe fails
-   * afterwards is told to them too. Absent in snapshots stored before it was kept: then every
-   * refund posted when it ended says so.
+   * Kept by snapshots stored before `untold` replaced it (the person was told their money was
+   * back); no longer written, and read as its absence from `untold` says.
    */
   readonly told?: true;
+  /**
+   * The refund ended without the person being told their money was back (a refund failed):
+   * a refund Stripe fails after it had succeeded is then not told to them as a reversal.
+   * Absent (snapshots stored before it was kept included): they are taken to have been told,
+   * and hear of any such reversal.
+   */
+  readonly untold?: true;
+  /**
+   * When the refund's deadline timer fires (`refund_overdue`). Absent in snapshots stored
+   * before it was recorded: the subscription's next decision arms the timer and records it.
+   */
+  readonly deadlineAt?: Instant;
 }
 
 /** How the refund of one of an invoice's payments ended. */
@@ -168,8 +179,10 @@ export interface SubscriptionPaymentRefund {
 }
 
 /**
- * What susu's refund of invoice `inv` has given back to the person so far: the refunds Stripe
- * reported succeeded and did not fail afterwards, never more than the invoice collected. A
+ * What susu's refund of invoice `inv` has given back to the person so far: while it runs, the
+ * refunds Stripe reported succeeded; once it has ended, what the ledger holds as refunded
+ * (the successes posted, less those Stripe failed afterwards: a success beyond what the
+ * invoice collected is not posted, so not counted); never more than the invoice collected. A
  * snapshot stored before refunds were kept per payment says only the invoice's outcome: a
  * success gave back all it collected, less each refund failed afterwards (`postedWhole`); a
  * failure after that success without `payments` is taken as all of it reversed (as the ledger
@@ -186,7 +199,14 @@ export function invoiceRefundedMinor(inv: SubscriptionInvoice): number {
         ? refund.status === "succeeded"
           ? inv.amountPaidMinor
           : 0
-        : payments.reduce((n, p) => n + (p.status === "succeeded" ? p.amountMinor : 0), 0);
+        : payments.reduce(
+            (n, p) =>
+              n +
+              (p.status === "succeeded" && (refund.status === "requested" || p.posted === true)
+                ? p.amountMinor
+                : 0),
+            0,
+          );
   return Math.max(0, Math.min(back, inv.amountPaidMinor));
 }
 

@@ -161,7 +161,7 @@ describe("canceling a membership whose Checkout page is not paid", () => {
           refundId: expect.stringMatching(/^re_/),
           payments: [expect.objectContaining({ amountMinor: 10_00, status: "succeeded", posted: true })],
           refundIds: [expect.stringMatching(/^re_/)],
-          told: true,
+          deadlineAt: expect.any(Number),
         },
       }),
     ]);
@@ -188,6 +188,8 @@ describe("canceling a membership whose Checkout page is not paid", () => {
     expect(stored?.invoices[0]?.refund).toEqual({
       status: "failed",
       failureCode: "charge_disputed",
+      deadlineAt: expect.any(Number),
+      untold: true,
       payments: [{ amountMinor: 10_00, status: "failed", failureCode: "charge_disputed" }],
     });
   });
@@ -197,7 +199,11 @@ describe("canceling a membership whose Checkout page is not paid", () => {
     const overdue = () => sim.desk.tickets.filter((t) => t.reason === "membership_refund_overdue");
     const refund = () => sim.store.subscriptions().find((s) => s.id === sub.id)?.invoices[0]?.refund;
     const refundId = refund()?.refundIds?.[0] as string;
-    expect(refund()).toEqual({ status: "requested", refundIds: [expect.stringMatching(/^re_/)] });
+    expect(refund()).toEqual({
+      status: "requested",
+      refundIds: [expect.stringMatching(/^re_/)],
+      deadlineAt: expect.any(Number),
+    });
     await sim.advance(MEMBERSHIP_REFUND_OVERDUE_MS - 60_000);
     expect(overdue()).toEqual([]);
     await sim.advance(60_000);
