@@ -240,11 +240,13 @@ export function membersV1(deps: V1Deps) {
   const viewOf = groupViewOf(deps.useCases);
 
   /** The views of `group`'s members, each with their readiness and what they lack. */
+  const memberViewsOf = (group: Group, readinessOf: ReadinessOf) => {
+    const lacksOf = new Map(membersNotReady(group, readinessOf).map((m) => [m.memberId, [...m.lacks]]));
+    return group.members.map((m) => memberView(m, readinessOf, lacksOf));
+  };
+  /** {@link memberViewsOf}, the readiness read from the members' people. */
   const membersOf = (group: Group) =>
-    useCases.readinessOfMembers(deps.useCases, group).map((readinessOf) => {
-      const lacksOf = new Map(membersNotReady(group, readinessOf).map((m) => [m.memberId, [...m.lacks]]));
-      return group.members.map((m) => memberView(m, readinessOf, lacksOf));
-    });
+    useCases.readinessOfMembers(deps.useCases, group).map((readinessOf) => memberViewsOf(group, readinessOf));
 
   const loadGroup = async (c: Context<V1Env>, groupId: string) => {
     const group = await deps.useCases.groups.getGroup(groupId);
@@ -257,11 +259,13 @@ export function membersV1(deps: V1Deps) {
     const { groupId } = c.req.valid("param");
     const { displayName } = c.req.valid("json");
     // People join at the same time (an invitation shared in a chat): a lost race is retried.
+    // The group with its people and the joining person are read side by side, and the
+    // answer's readiness comes from them: no read of the people after the commit.
     const joined = await useCases
       .retryOnConflict(() =>
-        useCases.joinGroup(deps.useCases, groupId, { id: principal.subject, displayName }),
+        useCases.joinGroupWithReadiness(deps.useCases, groupId, { id: principal.subject, displayName }),
       )
-      .andThen(membersOf);
+      .map(({ group, readinessOf }) => memberViewsOf(group, readinessOf));
     if (joined.isErr()) return useCaseProblem(c, joined.error);
     const member = joined.value.find((m) => m.id === principal.subject);
     if (member === undefined) throw new Error("a member who joined is in the group");

@@ -2,7 +2,7 @@
 // each member's readiness, the payout order, swaps and activation — validation, who may,
 // idempotent POSTs, pagination, and nothing stored on refusal.
 import { describe, expect, it } from "vitest";
-import { tokenFor } from "../support/app.js";
+import { authed, testApp, tokenFor } from "../support/app.js";
 import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
 
 const bed = groupsTestbed();
@@ -72,6 +72,54 @@ describe("joining", () => {
     expect(answers.map((a) => a.status)).toEqual(guests.map(() => 201));
     const listed = await send("host", "GET", `/v1/groups/${id}/members?limit=10`);
     expect(listed.body.data.map((m: { id: string }) => m.id).sort()).toEqual(["host", ...guests].sort());
+  });
+
+  it("reads the group with its people beside the joining person, and answers from them: no read of the people after the commit", async () => {
+    const id = await bed.group("gus", ["hal"]);
+    await bed.group("ivy");
+    await bed.onboarded("ivy");
+    const log: string[] = [];
+    // The store's reads, logged as they start and as they end.
+    const logged = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(t, key) {
+          const value = Reflect.get(t, key);
+          if (typeof value !== "function" || typeof key !== "string" || !/^(get|list|find)/.test(key))
+            return value;
+          return (...args: unknown[]) => {
+            log.push(`${key} starts`);
+            return value.apply(t, args).map((v: unknown) => {
+              log.push(`${key} ends`);
+              return v;
+            });
+          };
+        },
+      });
+    const deps = { ...bed.deps, groups: logged(bed.deps.groups), people: logged(bed.deps.people) };
+    const app = testApp({ useCases: deps, gateway: bed.gateway, prisma: bed.db.prisma });
+    const res = await app.request(
+      `/v1/groups/${id}/members`,
+      authed(await tokenFor("ivy"), "POST", { displayName: "Ivy" }),
+    );
+    expect(res.status).toBe(201);
+    // Ivy is a person already (onboarded for another group): her readiness comes along.
+    expect(await res.json()).toMatchObject({
+      id: "ivy",
+      readiness: { mandateActive: true, payoutsEnabled: true },
+      lacks: [],
+    });
+    expect(log).toEqual([
+      "getGroupWithPeople starts",
+      "getPerson starts",
+      expect.stringMatching(/ends$/),
+      expect.stringMatching(/ends$/),
+    ]);
+    // The answer is the member as listed afterwards.
+    const listed = await send("ivy", "GET", `/v1/groups/${id}/members/ivy`);
+    expect(listed.body).toMatchObject({
+      readiness: { mandateActive: true, payoutsEnabled: true },
+      lacks: [],
+    });
   });
 
   it("mid-rotation a newcomer is pending, from the next rotation on", async () => {

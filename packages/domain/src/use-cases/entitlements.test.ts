@@ -117,6 +117,17 @@ describe("entitlements in the use cases", () => {
       (await useCases.joinGroup(sim.deps, bens.id, { id: "ana", displayName: "Ana" }))._unsafeUnwrapErr()
         .code,
     ).toBe("not_entitled");
+    expect(
+      (
+        await useCases.joinGroupWithReadiness(sim.deps, bens.id, { id: "ana", displayName: "Ana" })
+      )._unsafeUnwrapErr().code,
+    ).toBe("not_entitled");
+    expect(
+      sim.store
+        .groups()
+        .find((g) => g.id === bens.id)
+        ?.members.map((m) => m.id),
+    ).toEqual(["ben"]);
   });
 
   it("a lapsed membership stops new sales and groups, never a booking already paid: it is still released", async () => {

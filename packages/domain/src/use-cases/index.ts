@@ -41,6 +41,7 @@ export {
   createGroupWithReadiness,
   drawPayoutOrder,
   joinGroup,
+  joinGroupWithReadiness,
   leaveGroup,
   loadGroup,
   pauseGroup,

@@ -1,4 +1,4 @@
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { ReadinessOf } from "../group/member-readiness.js";
@@ -34,15 +34,23 @@ export function personJoining(
   { readonly person: Person; readonly changes: readonly VersionedChange<Person>[] },
   UseCaseError
 > {
-  return deps.people.getPerson(person.id).andThen((stored) => {
-    if (stored) return okAsync({ person: stored, changes: [] });
-    const created = createPerson({ ...person, createdAt: deps.clock.now() });
-    if (created.isErr()) return errAsync(created.error);
-    return okAsync({
-      person: created.value,
-      changes: [{ state: created.value, expectedVersion: undefined }],
-    });
-  });
+  return deps.people.getPerson(person.id).andThen((stored) => joiningAs(stored, person, deps.clock.now()));
+}
+
+/**
+ * The person behind a new membership, given what was read for their id (`stored`): that
+ * person, nothing to store; or a new one made at `now`, to store with the group.
+ */
+export function joiningAs(
+  stored: Person | undefined,
+  person: { readonly id: PersonId; readonly displayName: string },
+  now: number,
+): Result<{ readonly person: Person; readonly changes: readonly VersionedChange<Person>[] }, UseCaseError> {
+  if (stored) return ok({ person: stored, changes: [] });
+  return createPerson({ ...person, createdAt: now }).map((created) => ({
+    person: created,
+    changes: [{ state: created, expectedVersion: undefined }],
+  }));
 }
 
 /**
