@@ -3,7 +3,7 @@
 // idempotent POSTs, pagination, and nothing stored on refusal.
 import { describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
-import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
+import { type Body, expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
 
 const bed = groupsTestbed();
 const { send } = bed;
@@ -176,7 +176,7 @@ describe("listing members", () => {
     const get = async (who: string, path: string) => {
       log.length = 0;
       const res = await app.request(path, authed(await tokenFor(who)));
-      return { status: res.status, body: await res.json(), reads: [...log] };
+      return { status: res.status, body: (await res.json()) as Body, reads: [...log] };
     };
     const oneRead = ["getGroupWithPeople starts", "getGroupWithPeople ends"];
     const list = await get("pia", `/v1/groups/${id}/members`);
