@@ -14,13 +14,7 @@ import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { requireEntitled } from "./entitlements.js";
-import {
-  joiningAs,
-  personJoining,
-  personToJoin,
-  readinessOfMembers,
-  readinessOfPeople,
-} from "./load-people.js";
+import { joiningAs, personToJoin, readinessOfMembers, readinessOfPeople } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
 export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
@@ -140,8 +134,18 @@ export function createGroupWithReadiness(
   const group = created.value;
   const creator = group.members[0];
   if (creator === undefined) throw new Error("a new group has its creator as first member");
-  return requireEntitled(deps, creator.id, "create_group")
-    .andThen(() => personJoining(deps, creator))
+  // The entitlements (reads only under a restricting default) and the person are read side
+  // by side; refused in the same order as one after the other: entitlements first.
+  const reads = Promise.all([
+    requireEntitled(deps, creator.id, "create_group"),
+    deps.people.getPerson(creator.id),
+  ]);
+  return ResultAsync.fromSafePromise(reads)
+    .andThen(([entitled, stored]) => {
+      if (entitled.isErr()) return errAsync(entitled.error);
+      if (stored.isErr()) return errAsync(stored.error);
+      return joiningAs(stored.value, creator, deps.clock.now());
+    })
     .andThen(({ person, changes }) =>
       deps.uow
         .commit({
