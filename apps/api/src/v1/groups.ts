@@ -273,13 +273,10 @@ export function groupsV1(deps: V1Deps) {
     if (groups.isErr()) return useCaseProblem(c, groups.error);
     const ordered = [...groups.value].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
     const page = pageOf(ordered, (g) => g.id, query, "/v1/groups");
-    const views = [];
-    for (const g of page.data) {
-      const view = await viewOf(g);
-      if (view.isErr()) return useCaseProblem(c, view.error);
-      views.push(view.value);
-    }
-    return c.json({ ...page, data: views }, 200);
+    // The page's members' people in one read (was one read per group, one after the other).
+    const readiness = await useCases.readinessOfGroups(deps.useCases, page.data);
+    if (readiness.isErr()) return useCaseProblem(c, readiness.error);
+    return c.json({ ...page, data: page.data.map((g) => groupView(g, readiness.value)) }, 200);
   });
 
   app.openapi(getGroupRoute, async (c) => {

@@ -240,11 +240,13 @@ export function membersV1(deps: V1Deps) {
   const viewOf = groupViewOf(deps.useCases);
 
   /** The views of `group`'s members, each with their readiness and what they lack. */
+  const memberViewsOf = (group: Group, readinessOf: ReadinessOf) => {
+    const lacksOf = new Map(membersNotReady(group, readinessOf).map((m) => [m.memberId, [...m.lacks]]));
+    return group.members.map((m) => memberView(m, readinessOf, lacksOf));
+  };
+  /** {@link memberViewsOf}, the readiness read from the members' people. */
   const membersOf = (group: Group) =>
-    useCases.readinessOfMembers(deps.useCases, group).map((readinessOf) => {
-      const lacksOf = new Map(membersNotReady(group, readinessOf).map((m) => [m.memberId, [...m.lacks]]));
-      return group.members.map((m) => memberView(m, readinessOf, lacksOf));
-    });
+    useCases.readinessOfMembers(deps.useCases, group).map((readinessOf) => memberViewsOf(group, readinessOf));
 
   const loadGroup = async (c: Context<V1Env>, groupId: string) => {
     const group = await deps.useCases.groups.getGroup(groupId);
@@ -257,43 +259,48 @@ export function membersV1(deps: V1Deps) {
     const { groupId } = c.req.valid("param");
     const { displayName } = c.req.valid("json");
     // People join at the same time (an invitation shared in a chat): a lost race is retried.
+    // The group with its people and the joining person are read side by side, and the
+    // answer's readiness comes from them: no read of the people after the commit.
     const joined = await useCases
       .retryOnConflict(() =>
-        useCases.joinGroup(deps.useCases, groupId, { id: principal.subject, displayName }),
+        useCases.joinGroupWithReadiness(deps.useCases, groupId, { id: principal.subject, displayName }),
       )
-      .andThen(membersOf);
+      .map(({ group, readinessOf }) => memberViewsOf(group, readinessOf));
     if (joined.isErr()) return useCaseProblem(c, joined.error);
     const member = joined.value.find((m) => m.id === principal.subject);
     if (member === undefined) throw new Error("a member who joined is in the group");
     return c.json(member, 201, { location: `/v1/groups/${groupId}/members/${member.id}` });
   });
 
+  /**
+   * The group's member views for whom its rule lets see the group: the group and its members'
+   * people in one read (one statement in PostgreSQL), answered only after the rule.
+   */
+  const visibleMembers = async (c: Context<V1Env>, groupId: string) => {
+    const found = await useCases.groupWithReadiness(deps.useCases, groupId);
+    if (found.isErr()) return { refused: useCaseProblem(c, found.error) } as const;
+    const refused = refuseGroup(c, c.get("principal"), found.value?.group, groupId, "see");
+    if (refused || found.value === undefined)
+      return { refused: refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`) } as const;
+    return { members: memberViewsOf(found.value.group, found.value.readinessOf) } as const;
+  };
+
   app.openapi(listMembersRoute, async (c) => {
     const { groupId } = c.req.valid("param");
     const query = c.req.valid("query");
-    const loaded = await loadGroup(c, groupId);
-    if (loaded.refused) return loaded.refused;
-    const refused = refuseGroup(c, c.get("principal"), loaded.group, groupId, "see");
-    if (refused || loaded.group === undefined)
-      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
-    const members = await membersOf(loaded.group);
-    if (members.isErr()) return useCaseProblem(c, members.error);
+    const found = await visibleMembers(c, groupId);
+    if (found.refused) return found.refused;
     return c.json(
-      pageOf(members.value, (m) => m.id, query, `/v1/groups/${groupId}/members`),
+      pageOf(found.members, (m) => m.id, query, `/v1/groups/${groupId}/members`),
       200,
     );
   });
 
   app.openapi(getMemberRoute, async (c) => {
     const { groupId, memberId } = c.req.valid("param");
-    const loaded = await loadGroup(c, groupId);
-    if (loaded.refused) return loaded.refused;
-    const refused = refuseGroup(c, c.get("principal"), loaded.group, groupId, "see");
-    if (refused || loaded.group === undefined)
-      return refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`);
-    const members = await membersOf(loaded.group);
-    if (members.isErr()) return useCaseProblem(c, members.error);
-    const member = members.value.find((m) => m.id === memberId);
+    const found = await visibleMembers(c, groupId);
+    if (found.refused) return found.refused;
+    const member = found.members.find((m) => m.id === memberId);
     if (member === undefined) return problem(c, 404, "member_not_found", `no member ${memberId}`);
     return c.json(member, 200);
   });

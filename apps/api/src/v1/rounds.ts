@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type AuditRecord, type Group, type Round, type UseCaseError, useCases } from "@susu/domain";
 import type { Context } from "hono";
-import type { Result } from "neverthrow";
+import { okAsync, type Result } from "neverthrow";
 import type { Principal } from "../http/auth.js";
 import { NUL_FREE } from "../input.js";
 import { problem, useCaseProblem } from "../problem.js";
@@ -438,18 +438,31 @@ export function roundsV1(deps: V1Deps) {
     roundId: string,
     need: Parameters<typeof refuseRound>[4],
   ): Promise<Found> {
-    const round = await uc.rounds.getRound(roundId);
-    if (round.isErr()) return { refused: useCaseProblem(c, round.error) };
-    let found: Group | undefined;
-    if (round.value !== undefined) {
-      const group = await uc.groups.getGroup(round.value.groupId);
-      if (group.isErr()) return { refused: useCaseProblem(c, group.error) };
-      found = group.value;
-    }
+    const loaded = await roundAndGroup(roundId);
+    if (loaded.isErr()) return { refused: useCaseProblem(c, loaded.error) };
+    const round = loaded.value?.round;
+    const found = loaded.value?.group;
     const refused = refuseRound(c, principal, found, roundId, need);
-    if (refused || round.value === undefined || found === undefined)
+    if (refused || round === undefined || found === undefined)
       return { refused: refused ?? problem(c, 404, "round_not_found", `no round ${roundId}`) };
-    return { round: round.value, group: found };
+    return { round, group: found };
+  }
+
+  /**
+   * A round and its group: in one statement when the store can (one wait for the pool),
+   * else the round, then its group. No round: undefined; a round whose group is missing:
+   * the round without a group (refused as no round).
+   */
+  function roundAndGroup(roundId: string) {
+    const together = uc.rounds.getRoundWithGroup?.bind(uc.rounds);
+    if (together !== undefined) return together(roundId);
+    return uc.rounds
+      .getRound(roundId)
+      .andThen((round) =>
+        round === undefined
+          ? okAsync(undefined)
+          : uc.groups.getGroup(round.groupId).map((group) => ({ round, group })),
+      );
   }
 
   /** Answers a command's outcome with the round as it now stands. */

@@ -96,6 +96,29 @@ describe("creating and reading groups", () => {
     expectInvalid(await send("pager", "GET", "/v1/groups?limit=101"), ["limit"]);
     expect((await send("nobody", "GET", "/v1/groups")).body.data).toEqual([]);
   });
+
+  it("a page of groups reads its members' people in one read; each view as the group's own read gives it", async () => {
+    const ids = [await bed.group("tam", ["uma"]), await bed.group("vic", ["tam", "wyn"])];
+    await bed.onboarded("uma");
+    const reads: string[] = [];
+    const people = new Proxy(bed.deps.people, {
+      get(t, key) {
+        const value = Reflect.get(t, key);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          reads.push(String(key));
+          return value.apply(t, args);
+        };
+      },
+    });
+    const app = testApp({ useCases: { ...bed.deps, people }, gateway: bed.gateway, prisma: bed.db.prisma });
+    const res = await app.request("/v1/groups", authed(await tokenFor("tam")));
+    expect(res.status).toBe(200);
+    const listed = ((await res.json()) as { data: { id: string }[] }).data;
+    expect(listed.map((g) => g.id)).toEqual(ids);
+    expect(reads).toEqual(["getPeople"]);
+    for (const view of listed) expect(view).toEqual((await send("tam", "GET", `/v1/groups/${view.id}`)).body);
+  });
 });
 
 describe("PATCH /v1/groups/{groupId}: settings before the start", () => {

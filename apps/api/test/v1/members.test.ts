@@ -2,12 +2,34 @@
 // each member's readiness, the payout order, swaps and activation — validation, who may,
 // idempotent POSTs, pagination, and nothing stored on refusal.
 import { describe, expect, it } from "vitest";
-import { tokenFor } from "../support/app.js";
-import { expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
+import { authed, testApp, tokenFor } from "../support/app.js";
+import { type Body, expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
 
 const bed = groupsTestbed();
 const { send } = bed;
 const ops = { roles: ["admin" as const] };
+
+/** The app on the test's store, its reads of groups and people logged as they start and end. */
+function loggedApp() {
+  const log: string[] = [];
+  const logged = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, key) {
+        const value = Reflect.get(t, key);
+        if (typeof value !== "function" || typeof key !== "string" || !/^(get|list|find)/.test(key))
+          return value;
+        return (...args: unknown[]) => {
+          log.push(`${key} starts`);
+          return value.apply(t, args).map((v: unknown) => {
+            log.push(`${key} ends`);
+            return v;
+          });
+        };
+      },
+    });
+  const deps = { ...bed.deps, groups: logged(bed.deps.groups), people: logged(bed.deps.people) };
+  return { log, app: testApp({ useCases: deps, gateway: bed.gateway, prisma: bed.db.prisma }) };
+}
 
 describe("joining", () => {
   it("the caller joins as themselves: 201 with a Location, readiness and what they lack", async () => {
@@ -74,6 +96,36 @@ describe("joining", () => {
     expect(listed.body.data.map((m: { id: string }) => m.id).sort()).toEqual(["host", ...guests].sort());
   });
 
+  it("reads the group with its people beside the joining person, and answers from them: no read of the people after the commit", async () => {
+    const id = await bed.group("gus", ["hal"]);
+    await bed.group("ivy");
+    await bed.onboarded("ivy");
+    const { log, app } = loggedApp();
+    const res = await app.request(
+      `/v1/groups/${id}/members`,
+      authed(await tokenFor("ivy"), "POST", { displayName: "Ivy" }),
+    );
+    expect(res.status).toBe(201);
+    // Ivy is a person already (onboarded for another group): her readiness comes along.
+    expect(await res.json()).toMatchObject({
+      id: "ivy",
+      readiness: { mandateActive: true, payoutsEnabled: true },
+      lacks: [],
+    });
+    expect(log).toEqual([
+      "getGroupWithPeople starts",
+      "getPerson starts",
+      expect.stringMatching(/ends$/),
+      expect.stringMatching(/ends$/),
+    ]);
+    // The answer is the member as listed afterwards.
+    const listed = await send("ivy", "GET", `/v1/groups/${id}/members/ivy`);
+    expect(listed.body).toMatchObject({
+      readiness: { mandateActive: true, payoutsEnabled: true },
+      lacks: [],
+    });
+  });
+
   it("mid-rotation a newcomer is pending, from the next rotation on", async () => {
     const id = await bed.group("gus", ["hal"]);
     for (const p of ["gus", "hal"]) await bed.onboarded(p);
@@ -115,6 +167,38 @@ describe("listing members", () => {
     expect(
       (await send("ops", "GET", `/v1/groups/${id}/members?limit=100`, undefined, ops)).body.data,
     ).toHaveLength(4);
+  });
+
+  it("reads the group and its members' people in one read, answered only to whom may see the group", async () => {
+    const id = await bed.group("pia", ["quin"]);
+    await bed.onboarded("quin");
+    const { log, app } = loggedApp();
+    const get = async (who: string, path: string) => {
+      log.length = 0;
+      const res = await app.request(path, authed(await tokenFor(who)));
+      return { status: res.status, body: (await res.json()) as Body, reads: [...log] };
+    };
+    const oneRead = ["getGroupWithPeople starts", "getGroupWithPeople ends"];
+    const list = await get("pia", `/v1/groups/${id}/members`);
+    expect(list.status).toBe(200);
+    expect(list.body.data.map((m: { id: string; lacks: string[] }) => [m.id, m.lacks])).toEqual([
+      ["pia", ["mandate", "payout_account"]],
+      ["quin", []],
+    ]);
+    expect(list.reads).toEqual(oneRead);
+    const one = await get("pia", `/v1/groups/${id}/members/quin`);
+    expect(one.body).toMatchObject({ id: "quin", readiness: { mandateActive: true, payoutsEnabled: true } });
+    expect(one.reads).toEqual(oneRead);
+    // A stranger and a missing group: the same answer, nothing of the members in it.
+    for (const path of [`/v1/groups/${id}/members`, `/v1/groups/${id}/members/quin`]) {
+      const hidden = await get("rex", path);
+      const missing = await get("rex", path.replace(id, "grp_missing"));
+      expect([hidden.status, hidden.body.code]).toEqual([404, "group_not_found"]);
+      expect([missing.status, missing.body.code]).toEqual([404, "group_not_found"]);
+      expect(hidden.body.detail.replace(id, "X")).toBe(missing.body.detail.replace("grp_missing", "X"));
+      expect(JSON.stringify(hidden.body)).not.toContain("quin");
+      expect(hidden.reads).toEqual(oneRead);
+    }
   });
 
   it("a member's readiness is the person's: the same in every group they are in", async () => {

@@ -117,6 +117,62 @@ describe("entitlements in the use cases", () => {
       (await useCases.joinGroup(sim.deps, bens.id, { id: "ana", displayName: "Ana" }))._unsafeUnwrapErr()
         .code,
     ).toBe("not_entitled");
+    expect(
+      (
+        await useCases.joinGroupWithReadiness(sim.deps, bens.id, { id: "ana", displayName: "Ana" })
+      )._unsafeUnwrapErr().code,
+    ).toBe("not_entitled");
+    expect(
+      sim.store
+        .groups()
+        .find((g) => g.id === bens.id)
+        ?.members.map((m) => m.id),
+    ).toEqual(["ben"]);
+  });
+
+  it("creating a group reads the creator's person beside the entitlements, and still refuses not_entitled first", async () => {
+    const sim = new InMemorySusu({ defaultEntitlements: NOTHING });
+    const planId = await withPlan(sim);
+    (await sim.addSeller("ana"))._unsafeUnwrap();
+    (await sim.addSeller("bob"))._unsafeUnwrap();
+    await member(sim, "ana", planId);
+    const log: string[] = [];
+    const logged = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(t, key) {
+          const value = Reflect.get(t, key);
+          if (typeof value !== "function" || typeof key !== "string" || !/^(get|list)/.test(key))
+            return value;
+          return (...args: unknown[]) => {
+            log.push(`${key} starts`);
+            return value.apply(t, args).map((v: unknown) => {
+              log.push(`${key} ends`);
+              return v;
+            });
+          };
+        },
+      });
+    const deps = {
+      ...sim.deps,
+      people: logged(sim.deps.people),
+      subscriptions: logged(sim.deps.subscriptions),
+    };
+    const command = (creator: string) => ({
+      name: "Side by side",
+      currency: "AUD" as const,
+      contributionMinor: 100_00,
+      cadence: "weekly" as const,
+      startsAt: sim.clock.now() + DAY_MS,
+      payoutOrderMethod: "join_order" as const,
+      creator: { id: creator, displayName: creator },
+    });
+
+    const created = (await useCases.createGroup(deps, command("ana")))._unsafeUnwrap();
+
+    expect(log.slice(0, 2)).toEqual(["listSubscriptionsOfPerson starts", "getPerson starts"]);
+    expect(created.members.map((m) => m.id)).toEqual(["ana"]);
+    expect((await useCases.createGroup(deps, command("bob")))._unsafeUnwrapErr().code).toBe("not_entitled");
+    expect(sim.store.groups().map((g) => g.id)).toEqual([created.id]);
   });
 
   it("a lapsed membership stops new sales and groups, never a booking already paid: it is still released", async () => {

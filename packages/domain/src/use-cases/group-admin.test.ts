@@ -186,3 +186,45 @@ describe("createGroupWithReadiness", () => {
     expect((await sim.deps.groups.getGroup(second.group.id))._unsafeUnwrap()).toEqual(second.group);
   });
 });
+
+describe("joinGroupWithReadiness", () => {
+  it("stores what joinGroup stores and gives the readiness the people read after the commit give", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await formingGroup(sim, ["ana", "ben"]);
+    await formingGroup(sim, ["cat"]);
+    (await sim.onboardPerson("cat"))._unsafeUnwrap();
+    (await sim.onboardPerson("ana"))._unsafeUnwrap();
+
+    const cat = (
+      await useCases.joinGroupWithReadiness(sim.deps, groupId, { id: "cat", displayName: "Cat" })
+    )._unsafeUnwrap();
+    const dee = (
+      await useCases.joinGroupWithReadiness(sim.deps, groupId, { id: "dee", displayName: "Dee" })
+    )._unsafeUnwrap();
+
+    const stored = (await sim.deps.groups.getGroup(groupId))._unsafeUnwrap();
+    expect(dee.group).toEqual(stored);
+    expect(stored?.members.map((m) => m.id)).toEqual(["ana", "ben", "cat", "dee"]);
+    const read = (await useCases.readinessOfMembers(sim.deps, dee.group))._unsafeUnwrap();
+    for (const id of ["ana", "ben", "cat", "dee"]) expect(dee.readinessOf(id)).toEqual(read(id));
+    expect(cat.readinessOf("cat")).toEqual({ mandateActive: true, payoutsEnabled: true });
+    expect(dee.readinessOf("dee")).toEqual({ mandateActive: false, payoutsEnabled: false });
+    expect((await sim.deps.people.getPerson("dee"))._unsafeUnwrap()?.displayName).toBe("Dee");
+  });
+
+  it("refuses as joinGroup does: no group, then the group's rule, nothing stored", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await formingGroup(sim, ["eve"]);
+    const before = (await sim.deps.groups.getGroup(groupId))._unsafeUnwrap();
+    for (const [id, member] of [
+      ["grp_missing", { id: "fay", displayName: "Fay" }],
+      [groupId, { id: "eve", displayName: "Eve" }],
+    ] as const) {
+      const plain = (await useCases.joinGroup(sim.deps, id, member))._unsafeUnwrapErr();
+      const withReadiness = (await useCases.joinGroupWithReadiness(sim.deps, id, member))._unsafeUnwrapErr();
+      expect(withReadiness).toEqual(plain);
+    }
+    expect((await sim.deps.groups.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
+    expect((await sim.deps.people.getPerson("fay"))._unsafeUnwrap()).toBeUndefined();
+  });
+});

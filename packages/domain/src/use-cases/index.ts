@@ -41,6 +41,7 @@ export {
   createGroupWithReadiness,
   drawPayoutOrder,
   joinGroup,
+  joinGroupWithReadiness,
   leaveGroup,
   loadGroup,
   pauseGroup,
@@ -65,7 +66,13 @@ export {
   retryRefund,
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
-export { groupWithReadiness, loadPerson, readinessOfMembers, readinessOfPeople } from "./load-people.js";
+export {
+  groupWithReadiness,
+  loadPerson,
+  readinessOfGroups,
+  readinessOfMembers,
+  readinessOfPeople,
+} from "./load-people.js";
 export {
   applyMarketplaceChargeInput,
   type CreatedMarketplaceCharge,

@@ -1,4 +1,4 @@
-import { errAsync, okAsync, type ResultAsync } from "neverthrow";
+import { errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import type { Group } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { ReadinessOf } from "../group/member-readiness.js";
@@ -34,15 +34,23 @@ export function personJoining(
   { readonly person: Person; readonly changes: readonly VersionedChange<Person>[] },
   UseCaseError
 > {
-  return deps.people.getPerson(person.id).andThen((stored) => {
-    if (stored) return okAsync({ person: stored, changes: [] });
-    const created = createPerson({ ...person, createdAt: deps.clock.now() });
-    if (created.isErr()) return errAsync(created.error);
-    return okAsync({
-      person: created.value,
-      changes: [{ state: created.value, expectedVersion: undefined }],
-    });
-  });
+  return deps.people.getPerson(person.id).andThen((stored) => joiningAs(stored, person, deps.clock.now()));
+}
+
+/**
+ * The person behind a new membership, given what was read for their id (`stored`): that
+ * person, nothing to store; or a new one made at `now`, to store with the group.
+ */
+export function joiningAs(
+  stored: Person | undefined,
+  person: { readonly id: PersonId; readonly displayName: string },
+  now: number,
+): Result<{ readonly person: Person; readonly changes: readonly VersionedChange<Person>[] }, UseCaseError> {
+  if (stored) return ok({ person: stored, changes: [] });
+  return createPerson({ ...person, createdAt: now }).map((created) => ({
+    person: created,
+    changes: [{ state: created, expectedVersion: undefined }],
+  }));
 }
 
 /**
@@ -51,6 +59,29 @@ export function personJoining(
  */
 export function readinessOfMembers(deps: UseCaseDeps, group: Group): ResultAsync<ReadinessOf, UseCaseError> {
   return deps.people.getPeople(group.members.map((m) => m.id)).map(readinessOfPeople);
+}
+
+/**
+ * The people one read asks for at most when reading several groups' members (the
+ * PostgreSQL store refuses more than 1,000 ids in one read).
+ */
+const PEOPLE_PER_READ = 1_000;
+
+/**
+ * {@link readinessOfMembers} for several groups: their members' people read together, a
+ * read per {@link PEOPLE_PER_READ} people (one for a page of groups), the reads side by side,
+ * instead of a read per group one after the other.
+ */
+export function readinessOfGroups(
+  deps: UseCaseDeps,
+  groups: readonly Group[],
+): ResultAsync<ReadinessOf, UseCaseError> {
+  const ids = [...new Set(groups.flatMap((g) => g.members.map((m) => m.id)))];
+  const chunks: PersonId[][] = [];
+  for (let at = 0; at < ids.length; at += PEOPLE_PER_READ) chunks.push(ids.slice(at, at + PEOPLE_PER_READ));
+  return ResultAsync.combine(chunks.map((chunk) => deps.people.getPeople(chunk))).map((read) =>
+    readinessOfPeople(read.flat()),
+  );
 }
 
 /** What each of `people` is ready for; anyone not among them is not ready. */
