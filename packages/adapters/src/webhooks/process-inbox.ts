@@ -55,12 +55,7 @@ export interface WebhookPassOptions {
   readonly workerId: string;
   /** How long a claim lasts before another processor may take the event (default 5 minutes). */
   readonly leaseMs?: number;
-  /**
-   * Most events one claim takes (default 50). A pass that claims more as it goes
-   * (`refillForMs`) never claims more than its free slots either (`concurrency` for the
-   * first claim): an event leased but not started would wait here while another processor
-   * with free slots could not take it.
-   */
+  /** Most events claimed per pass (default 50). */
   readonly limit?: number;
   /**
    * Most events processed at once (default 1). Events of one ordering key are always
@@ -69,15 +64,14 @@ export interface WebhookPassOptions {
   readonly concurrency?: number;
   /**
    * For this long from the pass's start (wall-clock ms; default 0: one claim per pass), the
-   * pass claims more as its slots free up, so events that arrive while it works do not wait
-   * for its slowest key to finish (see {@link runKeys} for when). It ends once nothing is
-   * due, or after this.
+   * pass claims more whenever half its slots are free, so events that arrive while it works
+   * do not wait for its slowest key to finish. It ends once nothing is due, or after this.
    */
   readonly refillForMs?: number;
   /**
    * Subscribes to notifications that events may be due (returns the unsubscribe; the pass
-   * unsubscribes when it ends). While it may claim more (`refillForMs`), a pass with a free
-   * slot claims as soon as one comes, instead of when one of its running events ends.
+   * unsubscribes when it ends). While it may claim more (`refillForMs`), a pass with free
+   * slots claims as soon as one comes, instead of when one of its running events ends.
    */
   readonly onWake?: (listener: () => void) => () => void;
   /**
@@ -460,15 +454,12 @@ export function processWebhookInbox(
       : (ctx.inbox.releaseOwnClaims?.(options.workerId) ?? okAsync(0));
   // Told of wake-ups from before the first claim, so none between it and the refills is missed.
   const wakeups = options.onWake !== undefined ? new Wakeups(options.onWake) : undefined;
-  // A pass that refills never claims more than its slots: the first claim fills them, the
-  // refills the ones that free up. One that claims once takes up to `limit` and works them all.
-  const firstMax = refillForMs > 0 ? Math.min(limit, concurrency) : limit;
   const pass = released
-    .andThen(() => claim(firstMax))
+    .andThen(() => claim(limit))
     .andThen((first) =>
       ResultAsync.fromSafePromise(
         runKeys(
-          { keys: first, full: first.reduce((n, k) => n + k.events.length, 0) >= firstMax },
+          { keys: first, full: first.reduce((n, k) => n + k.events.length, 0) >= limit },
           concurrency,
           limit,
           run,
@@ -515,10 +506,10 @@ interface ClaimedKey extends Claimed {
 
 /**
  * Works the keys' events with at most `concurrency` at once, each key's one after another.
- * When no claimed key is waiting and enough slots are free, `claimMore(max)` claims again
- * (`max`: the free slots, at most `limit`: nothing leased here waits for a slot while another
- * processor could run it; `undefined`: the pass takes no more); the claim skips the keys still
- * held, these included, so a key stays with one event at a time. After a storage error — the
+ * When at least half the slots are free and no claimed key is waiting, `claimMore(max)`
+ * (`max`: the free slots, up to four times as many, at most `limit`)
+ * claims again (`undefined`: the pass takes no more); the claim skips the keys still held,
+ * these included, so a key stays with one event at a time. After a storage error — the
  * work's or a claim's — no event is started; the ones running finish. Never rejects.
  *
  * Told of wake-ups (`onWake`), a pass claims again only when something may have become due
@@ -526,12 +517,8 @@ interface ClaimedKey extends Claimed {
  * may be due); or a key it was working on finished after a wake-up that came once that key
  * was claimed (the new event may be that key's, which the claims in between skipped). Events
  * that fall due by time alone (a retry's backoff, a dead processor's lease) wait for the next
- * pass, which the polling loop starts at once after a pass that worked.
- *
- * How many free slots a claim waits for: one, for a wake-up (an event just arrived: it
- * starts at once rather than when half the running ones have ended); half of them while
- * claims come back full (a backlog: claims of several events each, not one claim
- * transaction per event), and without wake-ups, as the pass cannot know what arrived.
+ * pass, which the polling loop starts at once after a pass that worked. Without wake-ups it
+ * claims again whenever half its slots are free, as it cannot know what arrived.
  */
 async function runKeys(
   first: { readonly keys: readonly Claimed[]; readonly full: boolean },
@@ -553,13 +540,10 @@ async function runKeys(
   const running = new Set<Promise<void>>();
   let exhausted = false;
   // With wake-ups: the count when the last claim was sent (one that came while a claim was
-  // in flight, whose snapshot may have missed the event, makes the loop claim again);
-  // whether the last claim came back full (more may be due: a backlog); and whether a held
-  // key finished after a wake-up that may have brought it an event.
+  // in flight, whose snapshot may have missed the event, makes the loop claim again), and
+  // whether something may be due that no wake-up since then tells of.
   let wakesAtLastClaim = 0;
-  let full = first.full;
-  let keyMayHaveMore = false;
-  const half = Math.ceil(concurrency / 2);
+  let mayBeDue = first.full;
   const work = async (key: ClaimedKey): Promise<void> => {
     for (const record of key.events) {
       if (error !== undefined) return;
@@ -568,7 +552,7 @@ async function runKeys(
       else report = plus(report, result.value);
     }
     // An event of this key that arrived after it was claimed was skipped by every claim since.
-    if (wakes() > key.wakesAtClaim) keyMayHaveMore = true;
+    if (wakes() > key.wakesAtClaim) mayBeDue = true;
   };
   for (;;) {
     while (error === undefined && running.size < concurrency && waiting.length > 0) {
@@ -578,18 +562,15 @@ async function runKeys(
     }
     if (error !== undefined) break;
     const free = concurrency - running.size;
-    const told = wakeups !== undefined && (keyMayHaveMore || wakes() !== wakesAtLastClaim);
-    const worthClaiming = wakeups === undefined || full || told;
-    const slotsWanted = told && !full ? 1 : half;
-    if (!exhausted && waiting.length === 0 && free >= slotsWanted && worthClaiming) {
+    const worthClaiming = wakeups === undefined || mayBeDue || wakes() !== wakesAtLastClaim;
+    if (!exhausted && waiting.length === 0 && free * 2 >= concurrency && worthClaiming) {
       const wakesBefore = wakes();
-      const max = Math.min(limit, free);
+      const max = Math.max(free, Math.min(limit, free * 4));
       const more = claimMore(max);
       if (more === undefined) exhausted = true;
       else {
         wakesAtLastClaim = wakesBefore;
-        full = false;
-        keyMayHaveMore = false;
+        mayBeDue = false;
         const claimed = await more;
         if (claimed.isErr()) {
           error ??= claimed.error;
@@ -597,7 +578,7 @@ async function runKeys(
         }
         const count = claimed.value.reduce((n, k) => n + k.events.length, 0);
         // A full claim may have left due events behind.
-        if (count >= max) full = true;
+        if (count >= max) mayBeDue = true;
         report = { ...report, claimed: report.claimed + count };
         waiting.push(...claimed.value.map((key) => ({ ...key, wakesAtClaim: wakesBefore })));
         // Nothing due now: wait for a running key to finish, or a notification, before asking again.

@@ -118,7 +118,7 @@ async function drain(connectionString: string, label: string, concurrency: numbe
       await processWebhookInbox(ctx, {
         workerId: `check-${label}`,
         concurrency,
-        // As the scheduler: no limit of its own (a refilling pass claims its free slots).
+        limit: Math.max(50, concurrency * 8),
         refillForMs: concurrency > 1 ? 2_000 : 0,
       })
     )._unsafeUnwrap();
