@@ -44,7 +44,7 @@ import { registerOperationsGauges } from "./v1/operations.js";
 export const TOKENS = {
   apiDeps: Symbol("ApiDeps") as ServiceIdentifier<ApiDeps>,
   close: Symbol("close") as ServiceIdentifier<() => Promise<void>>,
-  /** Opens the PostgreSQL connections the pool keeps (all `API_DB_POOL_SIZE`); how many are open. */
+  /** Opens the PostgreSQL connections the pool keeps (`API_DB_POOL_MIN`); how many are open. */
   openConnections: Symbol("openConnections") as ServiceIdentifier<() => Promise<number>>,
 };
 
@@ -67,11 +67,13 @@ export function createContainer(config: {
   readonly heldPaymentPolicy?: HeldPaymentPolicy;
   /** What people without a membership may do (`SUSU_DEFAULT_ENTITLEMENTS`); everything when absent. */
   readonly defaultEntitlements?: Entitlements;
-  /**
-   * Connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10): all kept open
-   * while idle, so a burst after a quiet moment does not open them on its requests' time.
-   */
+  /** Connections of the API's PostgreSQL pool (`API_DB_POOL_SIZE`; default 10). */
   readonly dbPoolSize?: number;
+  /**
+   * How many of them stay open while idle (`API_DB_POOL_MIN`; default all of them), so a
+   * burst after a quiet moment does not open them on its requests' time.
+   */
+  readonly dbPoolMin?: number;
   /** How the webhook endpoint groups deliveries into transactions (`SUSU_WEBHOOK_BATCH_*`; defaults otherwise). */
   readonly webhookBatching?: WebhookIngestBatching;
 }): Container {
@@ -79,7 +81,7 @@ export function createContainer(config: {
   const poolSize = config.dbPoolSize ?? 10;
   const prisma = createPrismaClient(config.databaseUrl, {
     maxConnections: poolSize,
-    minConnections: poolSize,
+    minConnections: config.dbPoolMin ?? poolSize,
   });
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();

@@ -94,6 +94,21 @@ const schema = z.object({
   /** PostgreSQL connections of each API process (its pool), all opened before it listens and kept open while idle. Default 10. */
   API_DB_POOL_SIZE: wholeNumber(1, 1_000, 10),
   /**
+   * How many of those connections stay open while idle (opened before the API listens);
+   * above it, idle ones close after 10 s. Default: all of them (`API_DB_POOL_SIZE`). Every
+   * API process holds these for good: keep API_PROCESSES × this, plus the schedulers'
+   * pools, under PostgreSQL's max_connections.
+   */
+  API_DB_POOL_MIN: z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    z.coerce
+      .number({ error: "must be a whole number from 0 to 1000" })
+      .int("must be a whole number from 0 to 1000")
+      .min(0, "must be a whole number from 0 to 1000")
+      .max(1_000, "must be a whole number from 0 to 1000")
+      .optional(),
+  ),
+  /**
    * The webhook endpoint stores concurrent deliveries in one transaction: at most this
    * many events (default 64), gathered for at most `SUSU_WEBHOOK_BATCH_WAIT_MS` (default 2;
    * 0: whatever arrived in the same turn of the event loop). Each delivery is answered only

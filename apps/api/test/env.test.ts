@@ -67,6 +67,11 @@ describe("readApiConfig", () => {
         SUSU_WEBHOOK_BATCH_WAIT_MS: "0",
       }).env,
     ).toMatchObject({ API_DB_POOL_SIZE: 40, SUSU_WEBHOOK_BATCH_MAX: 64, SUSU_WEBHOOK_BATCH_WAIT_MS: 0 });
+    // How many stay open idle: all of them unless set (main.ts), 0 to keep none.
+    expect(readApiConfig(base).env.API_DB_POOL_MIN).toBeUndefined();
+    expect(readApiConfig({ ...base, API_DB_POOL_MIN: "0" }).env.API_DB_POOL_MIN).toBe(0);
+    expect(readApiConfig({ ...base, API_DB_POOL_MIN: "3" }).env.API_DB_POOL_MIN).toBe(3);
+    expect(() => readApiConfig({ ...base, API_DB_POOL_MIN: "-1" })).toThrow(HttpConfigError);
     let error: unknown;
     try {
       readApiConfig({

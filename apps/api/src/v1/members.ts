@@ -278,7 +278,17 @@ export function membersV1(deps: V1Deps) {
    */
   const visibleMembers = async (c: Context<V1Env>, groupId: string) => {
     const found = await useCases.groupWithReadiness(deps.useCases, groupId);
-    if (found.isErr()) return { refused: useCaseProblem(c, found.error) } as const;
+    if (found.isErr()) {
+      // The group and its people read together failed (a person that does not load, more
+      // people than one read takes): the group alone decides who may hear of it, so a caller
+      // who may not see it gets the same 404 as for a group that does not exist.
+      const group = await deps.useCases.groups.getGroup(groupId);
+      const hidden = group.isOk()
+        ? (refuseGroup(c, c.get("principal"), group.value, groupId, "see") ??
+          (group.value === undefined ? problem(c, 404, "group_not_found", `no group ${groupId}`) : undefined))
+        : undefined;
+      return { refused: hidden ?? useCaseProblem(c, found.error) } as const;
+    }
     const refused = refuseGroup(c, c.get("principal"), found.value?.group, groupId, "see");
     if (refused || found.value === undefined)
       return { refused: refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`) } as const;

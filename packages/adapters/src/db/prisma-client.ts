@@ -39,6 +39,11 @@ export function createPrismaClient(
     connectionString,
     max,
     min,
+    // TCP keep-alives on every connection: a connection kept open idle for long (see
+    // minConnections) whose path a NAT or load balancer dropped silently is found dead by
+    // the kernel, instead of hanging the next statement sent on it until TCP gives up.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
     ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMillis: options.idleTimeoutMs } : {}),
   });
   // An idle connection that dies (the server restarted, an operator ended it) is dropped by
@@ -81,20 +86,33 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
 /**
  * Opens the connections the pool of a client made by {@link createPrismaClient} keeps
  * (`minConnections`) that are not open yet, all at once, and gives them back to the pool;
- * resolves to how many are open then. Meant for start-up, before the client serves: it
- * holds the idle connections meanwhile. Best effort: a connection that cannot be opened now
+ * resolves to how many are open then (or after `withinMs`, whichever comes first). Meant
+ * for start-up, before the client serves: it holds the idle connections meanwhile. Best effort: a connection that cannot be opened now
  * (the database is down) is not an error; the pool opens one when a statement needs it.
  */
-export async function openConnections(prisma: PrismaClient): Promise<number> {
+export async function openConnections(prisma: PrismaClient, withinMs = 5_000): Promise<number> {
   const pool = poolOf(prisma);
   if (pool === undefined) return 0;
   const missing = (pool.options.min ?? 0) - pool.totalCount;
   if (missing <= 0) return pool.totalCount;
   // The pool hands out its idle connections first: holding those too makes it open the rest.
-  const opened = await Promise.allSettled(
-    Array.from({ length: pool.idleCount + missing }, () => pool.connect()),
+  // Each is given back as soon as it opens; a database that does not answer (packets dropped)
+  // is not waited for past `withinMs`: those still opening are given back when they open.
+  const opening = Array.from({ length: pool.idleCount + missing }, () =>
+    pool.connect().then(
+      (client) => client,
+      () => undefined,
+    ),
   );
-  for (const result of opened) if (result.status === "fulfilled") result.value.release();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, withinMs);
+    timer.unref();
+  });
+  const all = Promise.all(opening);
+  await Promise.race([all, late]);
+  clearTimeout(timer);
+  for (const p of opening) void p.then((client) => client?.release());
   return pool.totalCount;
 }
 

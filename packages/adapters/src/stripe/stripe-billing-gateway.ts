@@ -323,24 +323,29 @@ export class StripeBillingGateway implements BillingGateway {
         .map(invoiceRefundOutcome)
         .orElse((e) => {
           if (e.code !== "charge_already_refunded") return errAsync(e);
-          // Refunded by someone else (the dashboard, support). While any of the payment's
-          // refunds is still pending, nothing is answered: a pending refund carries none of
-          // susu's metadata, so its outcome would never reach the membership, and money still
-          // in flight is not money back. Retried until every one has settled (or parked with a
-          // ticket). Then the refunds that succeeded answer for ours, with what they gave back
-          // together (several partial ones may refund it); failed or canceled ones count nothing.
-          const pending = page.data.some((r) => r.status === "pending" || r.status === "requires_action");
-          const succeeded = page.data.filter((r) => r.status === "succeeded");
-          const done = succeeded[0];
-          if (!pending && done !== undefined)
-            return okAsync({
-              ...invoiceRefundOutcome(done),
-              amountMinor: succeeded.reduce((n, r) => n + r.amount, 0),
+          // Refunded by someone else (the dashboard, support), perhaps since the list above:
+          // the payment's refunds are listed again. While any is still pending, nothing is
+          // answered: a pending refund carries none of susu's metadata, so its outcome would
+          // never reach the membership, and money still in flight is not money back. Retried
+          // until every one has settled (or parked with a ticket). Then the refunds that
+          // succeeded answer for ours, with what they gave back together (several partial
+          // ones may refund it); failed or canceled ones count nothing.
+          return this.#call(() =>
+            this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
+          ).andThen((now) => {
+            const pending = now.data.some((r) => r.status === "pending" || r.status === "requires_action");
+            const succeeded = now.data.filter((r) => r.status === "succeeded");
+            const done = succeeded[0];
+            if (!pending && done !== undefined)
+              return okAsync({
+                ...invoiceRefundOutcome(done),
+                amountMinor: succeeded.reduce((n, r) => n + r.amount, 0),
+              });
+            return errAsync<RefundOutcome, GatewayError>({
+              type: "gateway_retryable",
+              code: "refund_pending_elsewhere",
+              message: `payment ${paymentIntentId} is refunded already by a refund not yet settled; retried until it is`,
             });
-          return errAsync<RefundOutcome, GatewayError>({
-            type: "gateway_retryable",
-            code: "refund_pending_elsewhere",
-            message: `payment ${paymentIntentId} is refunded already by a refund not yet settled; retried until it is`,
           });
         });
     });

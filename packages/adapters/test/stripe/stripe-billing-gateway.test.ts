@@ -199,6 +199,40 @@ describe("StripeBillingGateway on the emulator", () => {
     },
   );
 
+  it("a payment someone else refunds between susu's look at its refunds and its own refund: the refunds are read again, so one still pending is waited for", async () => {
+    const effect = "mbr_elsewhere_race";
+    const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundPending");
+    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 3_00 });
+    await harness.emulator.control.advanceClock(120);
+    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("succeeded");
+    // The dashboard refunds the rest just after susu listed the refunds (still pending at Stripe).
+    const list = harness.stripe.refunds.list.bind(harness.stripe.refunds);
+    let raced = false;
+    harness.stripe.refunds.list = ((...args: Parameters<typeof list>) =>
+      list(...args).then(async (page) => {
+        if (!raced) {
+          raced = true;
+          const rest = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
+          expect(rest.status).toBe("pending");
+        }
+        return page;
+      })) as typeof list;
+    try {
+      const answer = await billing.refundInvoicePayments({
+        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+        invoiceId,
+        references: { subscriptionId: effect, invoiceId },
+      });
+      expect(raced).toBe(true);
+      expect(answer._unsafeUnwrapErr()).toMatchObject({
+        type: "gateway_retryable",
+        code: "refund_pending_elsewhere",
+      });
+    } finally {
+      harness.stripe.refunds.list = list;
+    }
+  });
+
   it("a payment someone else refunded in two parts, one settled and one still pending: retried until both settled, then answered with what succeeded", async () => {
     const effect = "mbr_elsewhere_mixed";
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundPending");
