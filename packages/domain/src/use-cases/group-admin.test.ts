@@ -212,17 +212,16 @@ describe("joinGroupWithReadiness", () => {
     expect((await sim.deps.people.getPerson("dee"))._unsafeUnwrap()?.displayName).toBe("Dee");
   });
 
-  it("refuses as joinGroup does: no group, then the group's rule, nothing stored", async () => {
+  it("refuses a missing group, then the group's rule, storing nothing", async () => {
     const sim = new InMemorySusu();
     const groupId = await formingGroup(sim, ["eve"]);
     const before = (await sim.deps.groups.getGroup(groupId))._unsafeUnwrap();
-    for (const [id, member] of [
-      ["grp_missing", { id: "fay", displayName: "Fay" }],
-      [groupId, { id: "eve", displayName: "Eve" }],
+    for (const [id, member, code] of [
+      ["grp_missing", { id: "fay", displayName: "Fay" }, "group_not_found"],
+      [groupId, { id: "eve", displayName: "Eve" }, "member_exists"],
     ] as const) {
-      const plain = (await useCases.joinGroup(sim.deps, id, member))._unsafeUnwrapErr();
-      const withReadiness = (await useCases.joinGroupWithReadiness(sim.deps, id, member))._unsafeUnwrapErr();
-      expect(withReadiness).toEqual(plain);
+      const refused = (await useCases.joinGroupWithReadiness(sim.deps, id, member))._unsafeUnwrapErr();
+      expect(refused.code).toBe(code);
     }
     expect((await sim.deps.groups.getGroup(groupId))._unsafeUnwrap()).toEqual(before);
     expect((await sim.deps.people.getPerson("fay"))._unsafeUnwrap()).toBeUndefined();

@@ -14,7 +14,7 @@ import type { Round } from "../round/round.js";
 import type { Instant } from "../shared/time.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { requireEntitled } from "./entitlements.js";
-import { joiningAs, personToJoin, readinessOfMembers, readinessOfPeople } from "./load-people.js";
+import { joiningAs, readinessOfMembers, readinessOfPeople } from "./load-people.js";
 
 /** Loads a group or fails with `group_not_found`. */
 export function loadGroup(deps: UseCaseDeps, groupId: GroupId): ResultAsync<Group, UseCaseError> {
@@ -171,31 +171,24 @@ export function createGroupWithReadiness(
 /**
  * A person joins a group (mid-rotation: from the next rotation on). Someone new becomes a
  * person in the same transaction; someone who already is one brings their Stripe set-up
- * and readiness along, onboarded once for every group.
+ * and readiness along, onboarded once for every group. ({@link joinGroupWithReadiness}
+ * without the readiness.)
  */
 export function joinGroup(
   deps: UseCaseDeps,
   groupId: GroupId,
   member: { readonly id?: MemberId; readonly displayName: string },
 ): ResultAsync<Group, UseCaseError> {
-  const id = member.id ?? deps.ids.newId("mem");
-  return loadGroup(deps, groupId).andThen((group) => {
-    const joined = G.joinGroup(group, { id, displayName: member.displayName, joinedAt: deps.clock.now() });
-    if (joined.isErr()) return errAsync(joined.error);
-    const added = G.findMember(joined.value, id);
-    return requireEntitled(deps, id, "join_group")
-      .andThen(() => personToJoin(deps, { id, displayName: added?.displayName ?? member.displayName }))
-      .andThen((people) => storeGroup(deps, group, joined.value, "join_group", id, people));
-  });
+  return joinGroupWithReadiness(deps, groupId, member).map(({ group }) => group);
 }
 
 /**
- * {@link joinGroup}, with what every member of the group it stores is ready for, and read
- * with fewer waits: the group with its members' people (one statement in PostgreSQL) and the
- * joining person side by side, then the commit; the readiness comes from the people as read
- * before the commit (the joining person as stored), so the answer needs no read after it.
- * Refuses as {@link joinGroup} does, in the same order: no group, the group's rule, the
- * person's entitlements, then the person's read.
+ * A person joins a group ({@link joinGroup}), with what every member of the group it stores
+ * is ready for: the group with its members' people (one statement in PostgreSQL) and the
+ * joining person are read side by side, then the commit; the readiness comes from the people
+ * as read before the commit (the joining person as stored), so the answer needs no read after
+ * it. Refuses in this order: no group, the group's rule, the person's entitlements, then the
+ * person's read.
  */
 export function joinGroupWithReadiness(
   deps: UseCaseDeps,

@@ -15,31 +15,10 @@ export function loadPerson(deps: UseCaseDeps, personId: PersonId): ResultAsync<P
 }
 
 /**
- * The person behind a new membership: nothing to store when they exist already (they keep
- * their Stripe objects and readiness), otherwise a new person to store in the same
- * changeset as the group, so a member is never without their person.
- */
-export function personToJoin(
-  deps: UseCaseDeps,
-  person: { readonly id: PersonId; readonly displayName: string },
-): ResultAsync<readonly VersionedChange<Person>[], UseCaseError> {
-  return personJoining(deps, person).map(({ changes }) => changes);
-}
-
-/** {@link personToJoin}, with the person as they will be once stored: the one read, or the new one. */
-export function personJoining(
-  deps: UseCaseDeps,
-  person: { readonly id: PersonId; readonly displayName: string },
-): ResultAsync<
-  { readonly person: Person; readonly changes: readonly VersionedChange<Person>[] },
-  UseCaseError
-> {
-  return deps.people.getPerson(person.id).andThen((stored) => joiningAs(stored, person, deps.clock.now()));
-}
-
-/**
  * The person behind a new membership, given what was read for their id (`stored`): that
- * person, nothing to store; or a new one made at `now`, to store with the group.
+ * person, nothing to store (they keep their Stripe objects and readiness); or a new one made
+ * at `now`, to store in the same changeset as the group, so a member is never without their
+ * person.
  */
 export function joiningAs(
   stored: Person | undefined,
