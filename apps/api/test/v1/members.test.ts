@@ -1,6 +1,7 @@
 // Members on v1: join (the group's id is the invitation), leave and removal, the list with
 // each member's readiness, the payout order, swaps and activation — validation, who may,
 // idempotent POSTs, pagination, and nothing stored on refusal.
+import { loggingReads } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
 import { type Body, expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
@@ -12,22 +13,11 @@ const ops = { roles: ["admin" as const] };
 /** The app on the test's store, its reads of groups and people logged as they start and end. */
 function loggedApp() {
   const log: string[] = [];
-  const logged = <T extends object>(target: T): T =>
-    new Proxy(target, {
-      get(t, key) {
-        const value = Reflect.get(t, key);
-        if (typeof value !== "function" || typeof key !== "string" || !/^(get|list|find)/.test(key))
-          return value;
-        return (...args: unknown[]) => {
-          log.push(`${key} starts`);
-          return value.apply(t, args).map((v: unknown) => {
-            log.push(`${key} ends`);
-            return v;
-          });
-        };
-      },
-    });
-  const deps = { ...bed.deps, groups: logged(bed.deps.groups), people: logged(bed.deps.people) };
+  const deps = {
+    ...bed.deps,
+    groups: loggingReads(bed.deps.groups, log),
+    people: loggingReads(bed.deps.people, log),
+  };
   return { log, app: testApp({ useCases: deps, gateway: bed.gateway, prisma: bed.db.prisma }) };
 }
 

@@ -23,5 +23,10 @@ export { InMemorySusu } from "./in-memory-susu.js";
 export { ManualClock } from "./manual-clock.js";
 export { anActiveGroup, aReadyPerson, aRoundOf, peopleOf } from "./mothers.js";
 export { onboardThroughUseCases } from "./onboarding.js";
-export { InMemoryTimerScheduler, RecordingNotifier, RecordingSupportDesk } from "./recorders.js";
+export {
+  InMemoryTimerScheduler,
+  loggingReads,
+  RecordingNotifier,
+  RecordingSupportDesk,
+} from "./recorders.js";
 export { SequentialIds } from "./sequential-ids.js";

@@ -52,3 +52,25 @@ export class InMemoryTimerScheduler implements TimerScheduler {
     return [...this.#timers.values()];
   }
 }
+
+/**
+ * `target` with every read (a method named get…, list… or find… returning a ResultAsync)
+ * logged to `log` as `<name> starts` when called and `<name> ends` when it answers, so a
+ * test can tell which reads ran side by side and which one after another.
+ */
+export function loggingReads<T extends object>(target: T, log: string[]): T {
+  return new Proxy(target, {
+    get(t, key) {
+      const value = Reflect.get(t, key);
+      if (typeof value !== "function" || typeof key !== "string" || !/^(get|list|find)/.test(key))
+        return value;
+      return (...args: unknown[]) => {
+        log.push(`${key} starts`);
+        return (value.apply(t, args) as ResultAsync<unknown, unknown>).map((v) => {
+          log.push(`${key} ends`);
+          return v;
+        });
+      };
+    },
+  });
+}

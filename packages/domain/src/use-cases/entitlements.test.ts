@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Entitlements } from "../membership/entitlements.js";
 import { DAY_MS, HOUR_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
+import { loggingReads } from "../testing/recorders.js";
 import * as useCases from "./index.js";
 
 const NOTHING: Entitlements = { createGroups: false, maxOpenGroups: 0, sellBookings: false };
@@ -137,25 +138,10 @@ describe("entitlements in the use cases", () => {
     (await sim.addSeller("bob"))._unsafeUnwrap();
     await member(sim, "ana", planId);
     const log: string[] = [];
-    const logged = <T extends object>(target: T): T =>
-      new Proxy(target, {
-        get(t, key) {
-          const value = Reflect.get(t, key);
-          if (typeof value !== "function" || typeof key !== "string" || !/^(get|list)/.test(key))
-            return value;
-          return (...args: unknown[]) => {
-            log.push(`${key} starts`);
-            return value.apply(t, args).map((v: unknown) => {
-              log.push(`${key} ends`);
-              return v;
-            });
-          };
-        },
-      });
     const deps = {
       ...sim.deps,
-      people: logged(sim.deps.people),
-      subscriptions: logged(sim.deps.subscriptions),
+      people: loggingReads(sim.deps.people, log),
+      subscriptions: loggingReads(sim.deps.subscriptions, log),
     };
     const command = (creator: string) => ({
       name: "Side by side",
