@@ -15,13 +15,28 @@ import type { PaymentAttemptLimits } from "./http/payment-attempts.js";
 const PROCESSES_RULE = "must be a whole number from 1 to 64, or auto";
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
-/** A whole number from `min` to `max`; blank or unset is `fallback`. */
-function wholeNumber(min: number, max: number, fallback: number) {
+/** A whole number from `min` to `max`. */
+function wholeNumberFrom(min: number, max: number) {
   const rule = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: rule }).int(rule).min(min, rule).max(max, rule);
+}
+
+/** A blank value read as unset. */
+function blankIsUnset<T extends z.ZodType>(schema: T) {
   return z.preprocess(
     (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
-    z.coerce.number({ error: rule }).int(rule).min(min, rule).max(max, rule).default(fallback),
+    schema,
   );
+}
+
+/** A whole number from `min` to `max`; unset or blank: `fallback`. */
+function wholeNumber(min: number, max: number, fallback: number) {
+  return blankIsUnset(wholeNumberFrom(min, max).default(fallback));
+}
+
+/** A whole number from `min` to `max`; unset or blank: undefined. */
+function optionalWholeNumber(min: number, max: number) {
+  return blankIsUnset(wholeNumberFrom(min, max).optional());
 }
 
 const schema = z.object({
@@ -91,7 +106,7 @@ const schema = z.object({
    * `auto` for one per CPU. Default 1 (`npm start` also runs the scheduler, PostgreSQL and
    * the emulator on the same machine); a machine that only serves the API wants `auto`.
    */
-  /** PostgreSQL connections of each API process (its pool), all opened before it listens and kept open while idle. Default 10. */
+  /** Most PostgreSQL connections each API process opens (its pool). Default 10. */
   API_DB_POOL_SIZE: wholeNumber(1, 1_000, 10),
   /**
    * How many of those connections stay open while idle (opened before the API listens);
@@ -99,15 +114,7 @@ const schema = z.object({
    * API process holds these for good: keep API_PROCESSES × this, plus the schedulers'
    * pools, under PostgreSQL's max_connections.
    */
-  API_DB_POOL_MIN: z.preprocess(
-    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
-    z.coerce
-      .number({ error: "must be a whole number from 0 to 1000" })
-      .int("must be a whole number from 0 to 1000")
-      .min(0, "must be a whole number from 0 to 1000")
-      .max(1_000, "must be a whole number from 0 to 1000")
-      .optional(),
-  ),
+  API_DB_POOL_MIN: optionalWholeNumber(0, 1_000),
   /**
    * The webhook endpoint stores concurrent deliveries in one transaction: at most this
    * many events (default 64), gathered for at most `SUSU_WEBHOOK_BATCH_WAIT_MS` (default 2;

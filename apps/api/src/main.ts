@@ -65,7 +65,7 @@ const container = createContainer({
     : {}),
   ...(isApiWorker() ? { scrapeMetrics: scrapeAllWorkers } : {}),
   dbPoolSize: env.API_DB_POOL_SIZE,
-  dbPoolMin: env.API_DB_POOL_MIN ?? env.API_DB_POOL_SIZE,
+  ...(env.API_DB_POOL_MIN !== undefined ? { dbPoolMin: env.API_DB_POOL_MIN } : {}),
   webhookBatching: { maxBatch: env.SUSU_WEBHOOK_BATCH_MAX, maxWaitMs: env.SUSU_WEBHOOK_BATCH_WAIT_MS },
 });
 const app = createApp(container.get(TOKENS.apiDeps));

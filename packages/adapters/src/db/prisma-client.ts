@@ -87,8 +87,9 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
  * Opens the connections the pool of a client made by {@link createPrismaClient} keeps
  * (`minConnections`) that are not open yet, all at once, and gives them back to the pool;
  * resolves to how many are open then (or after `withinMs`, whichever comes first). Meant
- * for start-up, before the client serves: it holds the idle connections meanwhile. Best effort: a connection that cannot be opened now
- * (the database is down) is not an error; the pool opens one when a statement needs it.
+ * for start-up, before the client serves: it holds the idle connections meanwhile. Best
+ * effort: a connection that cannot be opened now (the database is down) is not an error;
+ * the pool opens one when a statement needs it.
  */
 export async function openConnections(prisma: PrismaClient, withinMs = 5_000): Promise<number> {
   const pool = poolOf(prisma);
@@ -109,8 +110,7 @@ export async function openConnections(prisma: PrismaClient, withinMs = 5_000): P
     timer = setTimeout(resolve, withinMs);
     timer.unref();
   });
-  const all = Promise.all(opening);
-  await Promise.race([all, late]);
+  await Promise.race([Promise.all(opening), late]);
   clearTimeout(timer);
   for (const p of opening) void p.then((client) => client?.release());
   return pool.totalCount;

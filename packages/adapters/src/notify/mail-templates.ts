@@ -399,9 +399,8 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
   membership_refunded: (d) => {
     // "In full" only when what went back is what was collected (notices sent before
     // `collectedMinor` was carried were all for refunds in full).
-    const part =
-      d.number("collectedMinor") !== undefined &&
-      (d.number("amountMinor") ?? 0) < (d.number("collectedMinor") ?? 0);
+    const collected = d.number("collectedMinor");
+    const part = collected !== undefined && (d.number("amountMinor") ?? 0) < collected;
     const paid = d.amount("collectedMinor") ?? amountOr(d, "amountMinor", "your membership");
     return {
       subject: part
