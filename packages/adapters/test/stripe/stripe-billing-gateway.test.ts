@@ -15,6 +15,14 @@ describe("StripeBillingGateway on the emulator", () => {
     harness = await startStripeHarness();
     billing = new StripeBillingGateway(harness.stripe);
   });
+
+  /** Susu's refund of `invoiceId`'s payments under the membership `effect`'s key. */
+  const refundOf = (effect: string, invoiceId: string) =>
+    billing.refundInvoicePayments({
+      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
+      invoiceId,
+      references: { subscriptionId: effect, invoiceId },
+    });
   afterAll(async () => {
     await harness?.emulator.stop();
   });
@@ -129,12 +137,7 @@ describe("StripeBillingGateway on the emulator", () => {
   it("refunds a paid invoice's payment in full, once per key, and its refund's events name the membership and invoice", async () => {
     const { invoiceId, paymentIntentId } = await aPaidInvoice("mbr_4:checkout");
     const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;
-    const refund = () =>
-      billing.refundInvoicePayments({
-        idempotencyKey: `mbr_4:invoice:${invoiceId}:refund`,
-        invoiceId,
-        references: { subscriptionId: "mbr_4", invoiceId },
-      });
+    const refund = () => refundOf("mbr_4", invoiceId);
     const first = (await refund())._unsafeUnwrap();
     expect(first).toEqual([
       { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
@@ -180,11 +183,7 @@ describe("StripeBillingGateway on the emulator", () => {
       // Refunded from the dashboard: no susu metadata.
       const elsewhere = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
       expect(elsewhere.status).toBe(theirs);
-      const answer = await billing.refundInvoicePayments({
-        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-        invoiceId,
-        references: { subscriptionId: effect, invoiceId },
-      });
+      const answer = await refundOf(effect, invoiceId);
       if (theirs === "succeeded")
         expect(answer._unsafeUnwrap()).toEqual([
           { refundId: elsewhere.id, status: "succeeded", amountMinor: elsewhere.amount },
@@ -218,11 +217,7 @@ describe("StripeBillingGateway on the emulator", () => {
         return page;
       })) as typeof list;
     try {
-      const answer = await billing.refundInvoicePayments({
-        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-        invoiceId,
-        references: { subscriptionId: effect, invoiceId },
-      });
+      const answer = await refundOf(effect, invoiceId);
       expect(raced).toBe(true);
       expect(answer._unsafeUnwrapErr()).toMatchObject({
         type: "gateway_retryable",
@@ -241,12 +236,7 @@ describe("StripeBillingGateway on the emulator", () => {
     expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("succeeded");
     const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
     expect(second.status).toBe("pending");
-    const refund = () =>
-      billing.refundInvoicePayments({
-        idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-        invoiceId,
-        references: { subscriptionId: effect, invoiceId },
-      });
+    const refund = () => refundOf(effect, invoiceId);
     // 6.00 is still in flight: not money back yet, whatever the settled part says.
     expect((await refund())._unsafeUnwrapErr()).toMatchObject({
       type: "gateway_retryable",
@@ -268,11 +258,7 @@ describe("StripeBillingGateway on the emulator", () => {
     expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("failed");
     const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
     expect(second).toMatchObject({ status: "succeeded", amount: 10_00 });
-    const answer = await billing.refundInvoicePayments({
-      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-      invoiceId,
-      references: { subscriptionId: effect, invoiceId },
-    });
+    const answer = await refundOf(effect, invoiceId);
     expect(answer._unsafeUnwrap()).toEqual([
       { refundId: second.id, status: "succeeded", amountMinor: 10_00 },
     ]);
@@ -284,11 +270,7 @@ describe("StripeBillingGateway on the emulator", () => {
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`);
     await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
     await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
-    const answer = await billing.refundInvoicePayments({
-      idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-      invoiceId,
-      references: { subscriptionId: effect, invoiceId },
-    });
+    const answer = await refundOf(effect, invoiceId);
     expect(answer._unsafeUnwrap()).toEqual([
       { refundId: expect.stringMatching(/^re_/), status: "succeeded", amountMinor: 10_00 },
     ]);
@@ -304,11 +286,7 @@ describe("StripeBillingGateway on the emulator", () => {
       payment_behavior: "default_incomplete",
     });
     const invoiceId = sub.latest_invoice as string;
-    const answer = await billing.refundInvoicePayments({
-      idempotencyKey: `mbr_5:invoice:${invoiceId}:refund`,
-      invoiceId,
-      references: { subscriptionId: "mbr_5", invoiceId },
-    });
+    const answer = await refundOf("mbr_5", invoiceId);
     expect(answer._unsafeUnwrapErr()).toMatchObject({
       type: "gateway_retryable",
       code: "invoice_payment_not_settled",
@@ -325,13 +303,7 @@ describe("StripeBillingGateway on the emulator", () => {
     async (card, answered, later) => {
       const effect = `mbr_${card}`;
       const { invoiceId } = await aPaidInvoice(`${effect}:checkout`, card);
-      const [outcome] = (
-        await billing.refundInvoicePayments({
-          idempotencyKey: `${effect}:invoice:${invoiceId}:refund`,
-          invoiceId,
-          references: { subscriptionId: effect, invoiceId },
-        })
-      )._unsafeUnwrap();
+      const [outcome] = (await refundOf(effect, invoiceId))._unsafeUnwrap();
       expect(outcome?.status).toBe(answered);
       const before = (await harness.stripe.events.list({ limit: 1 })).data[0]?.id;
       await harness.emulator.control.advanceClock(120);
