@@ -277,11 +277,12 @@ describe("Stripe → API → inbox → processor → round", () => {
     await emulator.control.disableTransfers(account.id);
     expect(await deliverAndProcess()).toMatchObject({ retried: 0, parked: 0 });
     expect(await memberReady("ben")).toBe(false);
+    // The event that did it says so. (Not found as the last by Stripe's `created`: the
+    // emulator's clock has one-second steps, and both account.updated events may share one.)
     const updates = await db.prisma.webhookEvent.findMany({
       where: { type: "account.updated", status: "processed" },
-      orderBy: { stripeCreatedAt: "asc" },
     });
-    expect(updates.at(-1)?.outcome).toBe(`account ${account.id}: payoutsEnabled=false for ben`);
+    expect(updates.map((u) => u.outcome)).toContain(`account ${account.id}: payoutsEnabled=false for ben`);
 
     await emulator.control.completeAccountOnboarding(account.id);
     await deliverAndProcess();
