@@ -25,7 +25,8 @@ export interface TrialBalanceLine {
  * it too and let `checkLedgerInvariants` prove it agrees — before a save, after a load.
  *
  * Posting copies these maps: O(transactions + accounts) per post, fine for one group's
- * ledger (thousands of transactions), not meant for a platform-wide one.
+ * ledger (thousands of transactions), not meant for a platform-wide one. Rebuilding with
+ * `ledgerFromTransactions` is one pass, O(postings), whatever the size.
  */
 export interface Ledger {
   /** Every transaction, in the order posted. */
@@ -48,6 +49,37 @@ const EMPTY_LEDGER: Ledger = Object.freeze({
 /** A ledger with no transactions. */
 export function emptyLedger(): Ledger {
   return EMPTY_LEDGER;
+}
+
+/**
+ * Adds the postings of `stored` (already checked) to the balances and the totals: `balances`
+ * gives the map of an account's balances this call may change, `totals` is changed in
+ * place. Fails with `balance_overflow` when a sum would leave the safe integer range; the
+ * maps are then partly changed, and the caller drops them.
+ */
+function addPostings(
+  stored: LedgerTransaction,
+  totals: Map<CurrencyCode, TrialBalanceLine>,
+  balances: (account: LedgerAccountId) => Map<CurrencyCode, number>,
+): Result<void, LedgerError> {
+  for (const { account, side, amount } of stored.postings) {
+    const signedMinor = side === "debit" ? amount.amountMinor : -amount.amountMinor;
+    const accountBalances = balances(account);
+    const balanceMinor = (accountBalances.get(amount.currency) ?? 0) + signedMinor;
+    if (!Number.isSafeInteger(balanceMinor)) return err(balanceOverflow(stored.id, amount.currency));
+    accountBalances.set(amount.currency, balanceMinor);
+
+    const line = totals.get(amount.currency) ?? { debitsMinor: 0, creditsMinor: 0 };
+    const next =
+      side === "debit"
+        ? { debitsMinor: line.debitsMinor + amount.amountMinor, creditsMinor: line.creditsMinor }
+        : { debitsMinor: line.debitsMinor, creditsMinor: line.creditsMinor + amount.amountMinor };
+    if (!Number.isSafeInteger(next.debitsMinor) || !Number.isSafeInteger(next.creditsMinor)) {
+      return err(balanceOverflow(stored.id, amount.currency));
+    }
+    totals.set(amount.currency, Object.freeze(next));
+  }
+  return ok(undefined);
 }
 
 /**
@@ -74,30 +106,19 @@ export function postTransaction(ledger: Ledger, tx: LedgerTransaction): Result<L
 
   const balancesMinor = new Map(ledger.balancesMinor);
   const totals = new Map(ledger.totals);
-  const copiedAccounts = new Map<LedgerAccountId, Map<CurrencyCode, number>>();
-  for (const { account, side, amount } of stored.postings) {
-    const signedMinor = side === "debit" ? amount.amountMinor : -amount.amountMinor;
-
-    let accountBalances = copiedAccounts.get(account);
-    if (accountBalances === undefined) {
-      accountBalances = new Map(ledger.balancesMinor.get(account));
-      copiedAccounts.set(account, accountBalances);
-      balancesMinor.set(account, accountBalances);
+  // Copy-on-write: an account's map is copied the first time this post touches it, so the
+  // ledger it was posted to keeps its own.
+  const copied = new Map<LedgerAccountId, Map<CurrencyCode, number>>();
+  const added = addPostings(stored, totals, (account) => {
+    let own = copied.get(account);
+    if (own === undefined) {
+      own = new Map(ledger.balancesMinor.get(account));
+      copied.set(account, own);
+      balancesMinor.set(account, own);
     }
-    const balanceMinor = (accountBalances.get(amount.currency) ?? 0) + signedMinor;
-    if (!Number.isSafeInteger(balanceMinor)) return err(balanceOverflow(stored.id, amount.currency));
-    accountBalances.set(amount.currency, balanceMinor);
-
-    const line = totals.get(amount.currency) ?? { debitsMinor: 0, creditsMinor: 0 };
-    const next =
-      side === "debit"
-        ? { debitsMinor: line.debitsMinor + amount.amountMinor, creditsMinor: line.creditsMinor }
-        : { debitsMinor: line.debitsMinor, creditsMinor: line.creditsMinor + amount.amountMinor };
-    if (!Number.isSafeInteger(next.debitsMinor) || !Number.isSafeInteger(next.creditsMinor)) {
-      return err(balanceOverflow(stored.id, amount.currency));
-    }
-    totals.set(amount.currency, Object.freeze(next));
-  }
+    return own;
+  });
+  if (added.isErr()) return err(added.error);
 
   const positionById = new Map(ledger.positionById);
   positionById.set(stored.id, ledger.transactions.length);
@@ -119,14 +140,31 @@ export function postTransaction(ledger: Ledger, tx: LedgerTransaction): Result<L
 export function ledgerFromTransactions(
   transactions: readonly LedgerTransaction[],
 ): Result<Ledger, LedgerError> {
-  let ledger = emptyLedger();
+  // One pass over maps this call owns: O(postings), where posting each transaction in turn
+  // (postTransaction copies every map each time) is O(transactions × accounts). The result,
+  // and each error, are those of posting the transactions one by one.
+  const stored: LedgerTransaction[] = [];
+  const balancesMinor = new Map<LedgerAccountId, Map<CurrencyCode, number>>();
+  const totals = new Map<CurrencyCode, TrialBalanceLine>();
+  const positionById = new Map<string, number>();
+  const balances = (account: LedgerAccountId) => {
+    let own = balancesMinor.get(account);
+    if (own === undefined) {
+      own = new Map();
+      balancesMinor.set(account, own);
+    }
+    return own;
+  };
   for (const tx of transactions) {
-    if (ledger.positionById.has(tx.id)) return err(duplicateTransactionConflict(tx.id));
-    const posted = postTransaction(ledger, tx);
-    if (posted.isErr()) return err(posted.error);
-    ledger = posted.value;
+    if (positionById.has(tx.id)) return err(duplicateTransactionConflict(tx.id));
+    const created = createLedgerTransaction(tx);
+    if (created.isErr()) return err(created.error);
+    const added = addPostings(created.value, totals, balances);
+    if (added.isErr()) return err(added.error);
+    positionById.set(created.value.id, stored.length);
+    stored.push(created.value);
   }
-  return ok(ledger);
+  return ok(Object.freeze({ transactions: Object.freeze(stored), balancesMinor, totals, positionById }));
 }
 
 /** An account's balance in a currency: debits minus credits (zero for an account never posted to). */
