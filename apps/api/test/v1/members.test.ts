@@ -1,8 +1,9 @@
 // Members on v1: join (the group's id is the invitation), leave and removal, the list with
 // each member's readiness, the payout order, swaps and activation — validation, who may,
-// idempotent POSTs, pagination, and nothing stored on refusal.
+// idempotent POSTs, pagination, and nothing stored on refusal; the list's answers when the
+// group and its people cannot be read together.
 import { loggingReads } from "@susu/domain/testing";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
 import { type Body, expectInvalid, expectProblem, groupsTestbed } from "./groups-support.js";
 
@@ -204,6 +205,120 @@ describe("listing members", () => {
         mandateActive: true,
         payoutsEnabled: false,
       });
+    }
+  });
+});
+
+/**
+ * Every table's rows, each table as one digest (one query): equal before and after a request
+ * that must write nothing, not even an update that keeps the row counts.
+ */
+async function databaseRows(): Promise<Record<string, string>> {
+  const tables = await bed.db.prisma.$queryRaw<{ name: string }[]>`
+    SELECT tablename AS name FROM pg_tables
+    WHERE schemaname = 'public' AND tablename <> '_prisma_migrations' ORDER BY tablename`;
+  const columns = tables
+    .map(
+      ({ name }) =>
+        `(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM "${name}" t) AS "${name}"`,
+    )
+    .join(", ");
+  const rows = await bed.db.prisma.$queryRawUnsafe<Record<string, string>[]>(`SELECT ${columns}`);
+  return { ...(rows[0] ?? {}) };
+}
+
+describe("listing members when the group and its people cannot be read together", () => {
+  /**
+   * A group whose member `broken`'s person row no longer loads (created before 1970: no
+   * person can be; PostgreSQL takes it, the store's check refuses it), so the one-statement
+   * read of the group with its people fails while the group alone still loads. Also a
+   * member who left (`gone`), who no longer sees the group.
+   */
+  async function groupWithBrokenPerson(admin: string, broken: string, gone: string) {
+    const id = await bed.group(admin, [broken, gone]);
+    expect((await send(gone, "DELETE", `/v1/groups/${id}/members/${gone}`)).status).toBe(200);
+    await bed.db.prisma
+      .$executeRaw`UPDATE people SET created_at = '1969-12-31T00:00:00Z' WHERE id = ${broken}`;
+    return id;
+  }
+
+  /** GET `path` as `who` on the app whose group and people reads are logged. */
+  async function getLogged(who: string, path: string, roles?: { roles: ("admin" | "member")[] }) {
+    const { log, app } = loggedApp();
+    const res = await app.request(path, authed(await tokenFor(who, roles?.roles)));
+    return {
+      status: res.status,
+      type: res.headers.get("content-type"),
+      body: (await res.json()) as Body,
+      reads: [...log],
+    };
+  }
+
+  it("a caller who may not see the group gets exactly the 404 of a group that does not exist; nothing written", async () => {
+    const id = await groupWithBrokenPerson("vera", "walt", "xena");
+    const before = await databaseRows();
+    for (const path of [`/v1/groups/${id}/members`, `/v1/groups/${id}/members/walt`]) {
+      const missing = await getLogged("yuri", path.replace(id, "grp_missing"));
+      expect([missing.status, missing.body.code]).toEqual([404, "group_not_found"]);
+      // A stranger, and a member who left: the group alone, read again, refuses them.
+      for (const who of ["yuri", "xena"]) {
+        const hidden = await getLogged(who, path);
+        expect(hidden.status, `${who} ${path}: ${JSON.stringify(hidden.body)}`).toBe(missing.status);
+        expect(hidden.type).toBe("application/problem+json");
+        expect(hidden.type).toBe(missing.type);
+        // The same document, the group's id where the missing one's is.
+        expect(hidden.body).toEqual({
+          ...missing.body,
+          detail: missing.body.detail.replace("grp_missing", id),
+        });
+        // The people did not load; the group alone did.
+        expect(hidden.reads, `${who} ${path}`).toEqual([
+          "getGroupWithPeople starts",
+          "getGroup starts",
+          "getGroup ends",
+        ]);
+      }
+    }
+    expect(await databaseRows()).toEqual(before);
+  });
+
+  it("a caller who may see the group gets a 500 storage_refused with a request id and nothing of the cause; nothing written", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const id = await groupWithBrokenPerson("zara", "abe", "bea");
+      const before = await databaseRows();
+      for (const path of [`/v1/groups/${id}/members`, `/v1/groups/${id}/members/abe`]) {
+        // The group's admin, a member, and a platform admin who is not one.
+        for (const [who, roles] of [["zara"], ["abe"], ["ops", ops]] as const) {
+          const seen = await getLogged(who, path, roles);
+          expect(seen.reads, `${who} ${path}`).toEqual([
+            "getGroupWithPeople starts",
+            "getGroup starts",
+            "getGroup ends",
+          ]);
+          expect(seen.status, `${who} ${path}: ${JSON.stringify(seen.body)}`).toBe(500);
+          expect(seen.type).toBe("application/problem+json");
+          expect(seen.body).toEqual({
+            type: "https://susu.dev/problems/storage_refused",
+            title: "storage refused",
+            status: 500,
+            code: "storage_refused",
+            detail: `something went wrong on our side (request id ${seen.body.requestId})`,
+            requestId: expect.any(String),
+          });
+          // The cause is logged under the request id, never answered.
+          expect(errors.mock.calls.map((call) => JSON.parse(String(call[0])))).toContainEqual(
+            expect.objectContaining({
+              requestId: seen.body.requestId,
+              code: "storage_refused",
+              cause: expect.stringContaining("person abe"),
+            }),
+          );
+        }
+      }
+      expect(await databaseRows()).toEqual(before);
+    } finally {
+      errors.mockRestore();
     }
   });
 });
