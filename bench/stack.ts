@@ -40,6 +40,7 @@ export function knobs(): string {
     "SUSU_DISPATCH_CONCURRENCY",
     "SUSU_WEBHOOK_CONCURRENCY",
     "SUSU_DB_POOL_SIZE",
+    "SUSU_DB_POOL_MIN",
     "SUSU_DISPATCH_INTERVAL_MS",
   ];
   const env: Record<string, string | undefined> = process.env;

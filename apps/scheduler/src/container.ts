@@ -109,7 +109,10 @@ export function createContainer(
   workerId = "scheduler",
 ): Container {
   const container = new Container();
-  const prisma = createPrismaClient(env.DATABASE_URL, { maxConnections: env.SUSU_DB_POOL_SIZE });
+  const prisma = createPrismaClient(env.DATABASE_URL, {
+    maxConnections: env.SUSU_DB_POOL_SIZE,
+    minConnections: env.SUSU_DB_POOL_MIN,
+  });
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();
   const store = new PrismaStore(prisma, { clock });

@@ -64,6 +64,17 @@ const schema = z.object({
     .min(1, { error: "must be a whole number from 1 to 500" })
     .max(500, { error: "must be a whole number from 1 to 500" })
     .optional(),
+  /**
+   * Connections of that pool kept open while idle, opened before the loops start (0 to 500,
+   * at most SUSU_DB_POOL_SIZE; unset: all of SUSU_DB_POOL_SIZE). Above it, a connection idle
+   * for 10 s is closed, and the next burst of work opens it again on its events' time.
+   */
+  SUSU_DB_POOL_MIN: z.coerce
+    .number({ error: "must be a whole number from 0 to 500" })
+    .int({ error: "must be a whole number from 0 to 500" })
+    .min(0, { error: "must be a whole number from 0 to 500" })
+    .max(500, { error: "must be a whole number from 0 to 500" })
+    .optional(),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
   /**
    * How long a marketplace charge's payment may wait for the customer's action (a new card
@@ -178,9 +189,11 @@ const schema = z.object({
 });
 
 /** The scheduler's settings, parsed once from the environment. */
-export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE"> & {
+export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE" | "SUSU_DB_POOL_MIN"> & {
   /** Always set: the default is derived from SUSU_DISPATCH_CONCURRENCY. */
   readonly SUSU_DB_POOL_SIZE: number;
+  /** Always set: the default is SUSU_DB_POOL_SIZE. */
+  readonly SUSU_DB_POOL_MIN: number;
 };
 
 /** Connections beside the dispatcher's and the webhook processor's, in the default pool size. */
@@ -254,10 +267,19 @@ export function readSchedulerEnv(
         message: issue.message,
       })),
     );
+  const poolSize =
+    parsed.data.SUSU_DB_POOL_SIZE ??
+    parsed.data.SUSU_DISPATCH_CONCURRENCY + parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM;
+  if (parsed.data.SUSU_DB_POOL_MIN !== undefined && parsed.data.SUSU_DB_POOL_MIN > poolSize)
+    throw new SchedulerConfigError([
+      {
+        variable: "SUSU_DB_POOL_MIN",
+        message: `must be at most SUSU_DB_POOL_SIZE (${poolSize}): the pool keeps no more than it may open`,
+      },
+    ]);
   return {
     ...parsed.data,
-    SUSU_DB_POOL_SIZE:
-      parsed.data.SUSU_DB_POOL_SIZE ??
-      parsed.data.SUSU_DISPATCH_CONCURRENCY + parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM,
+    SUSU_DB_POOL_SIZE: poolSize,
+    SUSU_DB_POOL_MIN: parsed.data.SUSU_DB_POOL_MIN ?? poolSize,
   };
 }

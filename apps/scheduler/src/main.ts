@@ -4,6 +4,7 @@ import {
   type MetricsServer,
   notifyReady,
   OUTBOX_CHANNEL,
+  openConnections,
   PgBossTimerScheduler,
   resolveDatabaseUrl,
   serveMetrics,
@@ -120,6 +121,9 @@ await withStartupLock(container.get(TOKENS.prisma), async () => {
     );
   else await boss.unschedule(RECONCILIATION_QUEUE);
 });
+// The pool's kept connections (SUSU_DB_POOL_MIN) are opened before the loops start, not by
+// their first events (best effort: a database that is down now is met by the loops, as ever).
+const dbConnections = await openConnections(container.get(TOKENS.prisma));
 const dispatcher = startOutboxDispatcher(
   deps,
   container.get(TOKENS.effectPorts),
@@ -181,7 +185,7 @@ const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {
   metrics,
   onOutboxResumed: () => dispatcher.wake(),
 });
-log.info({ workerId, metrics: metricsServer.url }, "scheduler started");
+log.info({ workerId, metrics: metricsServer.url, dbConnections }, "scheduler started");
 notifyReady({ metrics: metricsServer.url });
 
 const reason = await stopRequested;

@@ -197,4 +197,31 @@ describe("readSchedulerEnv", () => {
       },
     ]);
   });
+
+  it("keeps the whole pool open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 28 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_SIZE: "40" })).toMatchObject({ SUSU_DB_POOL_MIN: 40 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "0" })).toMatchObject({ SUSU_DB_POOL_MIN: 0 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: " 5 " })).toMatchObject({ SUSU_DB_POOL_MIN: 5 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "" })).toMatchObject({ SUSU_DB_POOL_MIN: 28 });
+    const problems = (env: Record<string, string>) => {
+      try {
+        readSchedulerEnv({ ...key, ...env });
+      } catch (error) {
+        return (error as SchedulerConfigError).problems;
+      }
+      return [];
+    };
+    for (const wrong of ["-1", "501", "2.5", "all"])
+      expect(problems({ SUSU_DB_POOL_MIN: wrong })).toEqual([
+        { variable: "SUSU_DB_POOL_MIN", message: "must be a whole number from 0 to 500" },
+      ]);
+    expect(problems({ SUSU_DB_POOL_SIZE: "20", SUSU_DB_POOL_MIN: "21" })).toEqual([
+      {
+        variable: "SUSU_DB_POOL_MIN",
+        message: "must be at most SUSU_DB_POOL_SIZE (20): the pool keeps no more than it may open",
+      },
+    ]);
+  });
 });
