@@ -33,6 +33,12 @@ function isTimeZone(zone: string): boolean {
 
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
+/** A whole number from `min` to `max`, refused with one message naming the range. */
+function wholeNumber(min: number, max: number) {
+  const rule = { error: `must be a whole number from ${min} to ${max}` };
+  return z.coerce.number(rule).int(rule).min(min, rule).max(max, rule);
+}
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** Names this process in leases (a random suffix is always added, so ids never collide); several schedulers may run at once. */
@@ -47,34 +53,19 @@ const schema = z.object({
    * How many aggregates' outbox effects this scheduler runs at once (each a provider call and
    * a commit); one aggregate's effects always run one at a time, in order. 1 to 256, 16 by default.
    */
-  SUSU_DISPATCH_CONCURRENCY: z.coerce
-    .number({ error: "must be a whole number from 1 to 256" })
-    .int({ error: "must be a whole number from 1 to 256" })
-    .min(1, { error: "must be a whole number from 1 to 256" })
-    .max(256, { error: "must be a whole number from 1 to 256" })
-    .default(16),
+  SUSU_DISPATCH_CONCURRENCY: wholeNumber(1, 256).default(16),
   /**
    * Most PostgreSQL connections the scheduler's pool opens (pg-boss and the notification
    * listener have their own); at least SUSU_DISPATCH_CONCURRENCY. Unset: the dispatcher's and
    * the webhook processor's concurrency plus 4, for deliveries and jobs beside them.
    */
-  SUSU_DB_POOL_SIZE: z.coerce
-    .number({ error: "must be a whole number from 1 to 500" })
-    .int({ error: "must be a whole number from 1 to 500" })
-    .min(1, { error: "must be a whole number from 1 to 500" })
-    .max(500, { error: "must be a whole number from 1 to 500" })
-    .optional(),
+  SUSU_DB_POOL_SIZE: wholeNumber(1, 500).optional(),
   /**
    * Connections of that pool kept open while idle, opened before the loops start (0 to 500,
    * at most SUSU_DB_POOL_SIZE; unset: all of SUSU_DB_POOL_SIZE). Above it, a connection idle
    * for 10 s is closed, and the next burst of work opens it again on its events' time.
    */
-  SUSU_DB_POOL_MIN: z.coerce
-    .number({ error: "must be a whole number from 0 to 500" })
-    .int({ error: "must be a whole number from 0 to 500" })
-    .min(0, { error: "must be a whole number from 0 to 500" })
-    .max(500, { error: "must be a whole number from 0 to 500" })
-    .optional(),
+  SUSU_DB_POOL_MIN: wholeNumber(0, 500).optional(),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
   /**
    * How long a marketplace charge's payment may wait for the customer's action (a new card

@@ -2,6 +2,16 @@
 import { describe, expect, it } from "vitest";
 import { readSchedulerEnv, SchedulerConfigError } from "../src/env.js";
 
+/** What readSchedulerEnv refuses in `env` (beside a Stripe key), one problem per variable; none: []. */
+function problems(env: Record<string, string>) {
+  try {
+    readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", ...env });
+  } catch (error) {
+    return (error as SchedulerConfigError).problems;
+  }
+  return [];
+}
+
 describe("readSchedulerEnv", () => {
   it("defaults the metrics endpoint to 127.0.0.1:9464 and takes 0 (a free port)", () => {
     expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toMatchObject({
@@ -173,14 +183,6 @@ describe("readSchedulerEnv", () => {
     ).toMatchObject({
       SUSU_DB_POOL_SIZE: 40,
     });
-    const problems = (env: Record<string, string>) => {
-      try {
-        readSchedulerEnv({ ...key, ...env });
-      } catch (error) {
-        return (error as SchedulerConfigError).problems;
-      }
-      return [];
-    };
     for (const wrong of ["0", "257", "1.5", "many"])
       expect(problems({ SUSU_DISPATCH_CONCURRENCY: wrong })).toEqual([
         { variable: "SUSU_DISPATCH_CONCURRENCY", message: "must be a whole number from 1 to 256" },
@@ -205,14 +207,6 @@ describe("readSchedulerEnv", () => {
     expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "0" })).toMatchObject({ SUSU_DB_POOL_MIN: 0 });
     expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: " 5 " })).toMatchObject({ SUSU_DB_POOL_MIN: 5 });
     expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "" })).toMatchObject({ SUSU_DB_POOL_MIN: 28 });
-    const problems = (env: Record<string, string>) => {
-      try {
-        readSchedulerEnv({ ...key, ...env });
-      } catch (error) {
-        return (error as SchedulerConfigError).problems;
-      }
-      return [];
-    };
     for (const wrong of ["-1", "501", "2.5", "all"])
       expect(problems({ SUSU_DB_POOL_MIN: wrong })).toEqual([
         { variable: "SUSU_DB_POOL_MIN", message: "must be a whole number from 0 to 500" },
