@@ -139,10 +139,13 @@ export class RateLeases {
       this.#flushScheduled = false;
       const due = [...this.#due];
       this.#due.clear();
+      // Appended in place: copying the list per lease was quadratic in the buckets due at once.
       const byWindow = new Map<string, Lease[]>();
       for (const lease of due) {
         const windowId = `${lease.window.startMs}|${lease.window.lengthMs}`;
-        byWindow.set(windowId, [...(byWindow.get(windowId) ?? []), lease]);
+        const same = byWindow.get(windowId);
+        if (same === undefined) byWindow.set(windowId, [lease]);
+        else same.push(lease);
       }
       for (const leases of byWindow.values()) void this.#takeFromStore(leases);
     });

@@ -1,6 +1,27 @@
-// What the operations gauges read at scrape time: one `COUNT … GROUP BY` per table, each
-// on a status column with an index or a small table, so a scrape costs a few milliseconds.
+// What the operations gauges read at scrape time: one `COUNT … GROUP BY` per table. The
+// outbox's and the inbox's depth count open rows only, through partial indexes on them:
+// done effects and finished events are kept for ever, so a scan would grow with the history.
 import type { PrismaClient } from "../db/prisma-client.js";
+
+/**
+ * The outbox's depth: effects `pending` (through outbox_effects_due_idx) and `parked`
+ * (outbox_effects_parked_idx), a row per status that has any. As text so a test can ask the
+ * planner which index serves each part.
+ */
+export const OUTBOX_DEPTH_SQL = `
+  SELECT 'pending' AS status, count(*) AS count FROM outbox_effects WHERE status = 'pending' HAVING count(*) > 0
+  UNION ALL
+  SELECT 'parked', count(*) FROM outbox_effects WHERE status = 'parked' HAVING count(*) > 0`;
+
+/**
+ * The inbox's depth: events `received` and `failed` (through webhook_events_due_idx, whose
+ * predicate this repeats) and `parked` (webhook_events_parked_idx), a row per status that has any.
+ */
+export const WEBHOOK_DEPTH_SQL = `
+  SELECT status::text AS status, count(*) AS count FROM webhook_events
+   WHERE status = 'received' OR status = 'failed' GROUP BY status
+  UNION ALL
+  SELECT 'parked', count(*) FROM webhook_events WHERE status = 'parked' HAVING count(*) > 0`;
 
 /** A count of rows with one status. */
 export interface StatusCount {
@@ -29,18 +50,12 @@ export class PrismaOperationsCounts {
 
   /** Outbox effects still to run or waiting for a person (`done` rows are history, not depth). */
   outboxByStatus(): Promise<readonly StatusCount[]> {
-    return this.#counts(
-      this.prisma
-        .$queryRaw`SELECT status::text AS status, count(*) AS count FROM outbox_effects WHERE status <> 'done' GROUP BY status`,
-    );
+    return this.#counts(this.prisma.$queryRawUnsafe(OUTBOX_DEPTH_SQL));
   }
 
   /** Webhook events not finished (`received`, `failed`, `parked`). */
   webhooksByStatus(): Promise<readonly StatusCount[]> {
-    return this.#counts(
-      this.prisma
-        .$queryRaw`SELECT status::text AS status, count(*) AS count FROM webhook_events WHERE status IN ('received', 'failed', 'parked') GROUP BY status`,
-    );
+    return this.#counts(this.prisma.$queryRawUnsafe(WEBHOOK_DEPTH_SQL));
   }
 
   /**
