@@ -62,8 +62,10 @@ const schema = z.object({
   SUSU_DB_POOL_SIZE: wholeNumber(1, 500).optional(),
   /**
    * Connections of that pool kept open while idle, opened before the loops start (0 to 500,
-   * at most SUSU_DB_POOL_SIZE; unset: all of SUSU_DB_POOL_SIZE). Above it, a connection idle
-   * for 10 s is closed, and the next burst of work opens it again on its events' time.
+   * at most SUSU_DB_POOL_SIZE). Unset: the webhook processor's concurrency plus 4 (12 by
+   * default), what a burst of Stripe events needs at once, capped at the pool; the
+   * dispatcher's slots above that wait on Stripe calls far longer than a connection takes to
+   * open. Above it, a connection idle for 10 s is closed, and the next burst opens it again.
    */
   SUSU_DB_POOL_MIN: wholeNumber(0, 500).optional(),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
@@ -183,7 +185,7 @@ const schema = z.object({
 export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE" | "SUSU_DB_POOL_MIN"> & {
   /** Always set: the default is derived from SUSU_DISPATCH_CONCURRENCY. */
   readonly SUSU_DB_POOL_SIZE: number;
-  /** Always set: the default is SUSU_DB_POOL_SIZE. */
+  /** Always set: the default is SUSU_WEBHOOK_CONCURRENCY + 4, at most SUSU_DB_POOL_SIZE. */
   readonly SUSU_DB_POOL_MIN: number;
 };
 
@@ -271,6 +273,8 @@ export function readSchedulerEnv(
   return {
     ...parsed.data,
     SUSU_DB_POOL_SIZE: poolSize,
-    SUSU_DB_POOL_MIN: parsed.data.SUSU_DB_POOL_MIN ?? poolSize,
+    SUSU_DB_POOL_MIN:
+      parsed.data.SUSU_DB_POOL_MIN ??
+      Math.min(poolSize, parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM),
   };
 }

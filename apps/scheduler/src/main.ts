@@ -124,6 +124,11 @@ await withStartupLock(container.get(TOKENS.prisma), async () => {
 // The pool's kept connections (SUSU_DB_POOL_MIN) are opened before the loops start, not by
 // their first events (best effort: a database that is down now is met by the loops, as ever).
 const dbConnections = await openConnections(container.get(TOKENS.prisma));
+if (dbConnections < env.SUSU_DB_POOL_MIN)
+  log.warn(
+    { dbConnections, SUSU_DB_POOL_MIN: env.SUSU_DB_POOL_MIN },
+    "fewer database connections opened than the pool keeps: is max_connections big enough for every process's pool? (the pool opens the rest when work needs them)",
+  );
 const dispatcher = startOutboxDispatcher(
   deps,
   container.get(TOKENS.effectPorts),

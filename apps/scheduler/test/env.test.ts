@@ -200,13 +200,18 @@ describe("readSchedulerEnv", () => {
     ]);
   });
 
-  it("keeps the whole pool open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
+  it("keeps the webhook slots' connections and 4 open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
     const key = { STRIPE_SECRET_KEY: "sk_test_x" };
-    expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 28 });
-    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_SIZE: "40" })).toMatchObject({ SUSU_DB_POOL_MIN: 40 });
+    expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 12 });
+    expect(readSchedulerEnv({ ...key, SUSU_WEBHOOK_CONCURRENCY: "16" })).toMatchObject({
+      SUSU_DB_POOL_MIN: 20,
+    });
+    expect(
+      readSchedulerEnv({ ...key, SUSU_DISPATCH_CONCURRENCY: "2", SUSU_DB_POOL_SIZE: "6" }),
+    ).toMatchObject({ SUSU_DB_POOL_MIN: 6 });
     expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "0" })).toMatchObject({ SUSU_DB_POOL_MIN: 0 });
-    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: " 5 " })).toMatchObject({ SUSU_DB_POOL_MIN: 5 });
-    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "" })).toMatchObject({ SUSU_DB_POOL_MIN: 28 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: " 28 " })).toMatchObject({ SUSU_DB_POOL_MIN: 28 });
+    expect(readSchedulerEnv({ ...key, SUSU_DB_POOL_MIN: "" })).toMatchObject({ SUSU_DB_POOL_MIN: 12 });
     for (const wrong of ["-1", "501", "2.5", "all"])
       expect(problems({ SUSU_DB_POOL_MIN: wrong })).toEqual([
         { variable: "SUSU_DB_POOL_MIN", message: "must be a whole number from 0 to 500" },

@@ -88,8 +88,9 @@ export function poolOf(prisma: PrismaClient): pg.Pool | undefined {
  * (`minConnections`) that are not open yet, all at once, and gives them back to the pool;
  * resolves to how many are open then (or after `withinMs`, whichever comes first). Meant
  * for start-up, before the client serves: it holds the idle connections meanwhile. Best
- * effort: a connection that cannot be opened now (the database is down) is not an error;
- * the pool opens one when a statement needs it.
+ * effort: a connection that cannot be opened now (the database is down, or refuses more
+ * clients) is not an error; the pool opens one when a statement needs it. The count is of
+ * connections open when it returns, not of those still opening.
  */
 export async function openConnections(prisma: PrismaClient, withinMs = 5_000): Promise<number> {
   const pool = poolOf(prisma);
@@ -99,9 +100,14 @@ export async function openConnections(prisma: PrismaClient, withinMs = 5_000): P
   // The pool hands out its idle connections first: holding those too makes it open the rest.
   // Each is given back as soon as it opens; a database that does not answer (packets dropped)
   // is not waited for past `withinMs`: those still opening are given back when they open.
+  // Counted as they open: the pool's own count would include those still opening at the limit.
+  let opened = 0;
   const opening = Array.from({ length: pool.idleCount + missing }, () =>
     pool.connect().then(
-      (client) => client,
+      (client) => {
+        opened += 1;
+        return client;
+      },
       () => undefined,
     ),
   );
@@ -112,8 +118,9 @@ export async function openConnections(prisma: PrismaClient, withinMs = 5_000): P
   });
   await Promise.race([Promise.all(opening), late]);
   clearTimeout(timer);
+  const open = opened;
   for (const p of opening) void p.then((client) => client?.release());
-  return pool.totalCount;
+  return open;
 }
 
 export type { PrismaClient };
