@@ -277,20 +277,22 @@ export function membersV1(deps: V1Deps) {
    * people in one read (one statement in PostgreSQL), answered only after the rule.
    */
   const visibleMembers = async (c: Context<V1Env>, groupId: string) => {
+    // The rule's refusal, or the 404 of a group that does not exist: the same for both.
+    const hidden = (group: Group | undefined) =>
+      refuseGroup(c, c.get("principal"), group, groupId, "see") ??
+      (group === undefined ? problem(c, 404, "group_not_found", `no group ${groupId}`) : undefined);
     const found = await useCases.groupWithReadiness(deps.useCases, groupId);
     if (found.isErr()) {
       // The group and its people read together failed (a person that does not load, more
       // people than one read takes): the group alone decides who may hear of it, so a caller
       // who may not see it gets the same 404 as for a group that does not exist.
       const group = await deps.useCases.groups.getGroup(groupId);
-      const hidden = group.isOk()
-        ? (refuseGroup(c, c.get("principal"), group.value, groupId, "see") ??
-          (group.value === undefined ? problem(c, 404, "group_not_found", `no group ${groupId}`) : undefined))
-        : undefined;
-      return { refused: hidden ?? useCaseProblem(c, found.error) } as const;
+      return {
+        refused: (group.isOk() ? hidden(group.value) : undefined) ?? useCaseProblem(c, found.error),
+      } as const;
     }
-    const refused = refuseGroup(c, c.get("principal"), found.value?.group, groupId, "see");
-    if (refused || found.value === undefined)
+    const refused = hidden(found.value?.group);
+    if (refused !== undefined || found.value === undefined)
       return { refused: refused ?? problem(c, 404, "group_not_found", `no group ${groupId}`) } as const;
     return { members: memberViewsOf(found.value.group, found.value.readinessOf) } as const;
   };

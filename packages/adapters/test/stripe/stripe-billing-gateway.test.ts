@@ -23,6 +23,19 @@ describe("StripeBillingGateway on the emulator", () => {
       invoiceId,
       references: { subscriptionId: effect, invoiceId },
     });
+  /** Someone else's refund of `amountMinor` of the payment, past the bank's two minutes: it ends `status`. */
+  const settledRefund = async (
+    paymentIntentId: string,
+    amountMinor: number,
+    status: "succeeded" | "failed",
+  ) => {
+    const refund = await harness.stripe.refunds.create({
+      payment_intent: paymentIntentId,
+      amount: amountMinor,
+    });
+    await harness.emulator.control.advanceClock(120);
+    expect((await harness.stripe.refunds.retrieve(refund.id)).status).toBe(status);
+  };
   afterAll(async () => {
     await harness?.emulator.stop();
   });
@@ -201,9 +214,7 @@ describe("StripeBillingGateway on the emulator", () => {
   it("a payment someone else refunds between susu's look at its refunds and its own refund: the refunds are read again, so one still pending is waited for", async () => {
     const effect = "mbr_elsewhere_race";
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundPending");
-    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 3_00 });
-    await harness.emulator.control.advanceClock(120);
-    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("succeeded");
+    await settledRefund(paymentIntentId, 3_00, "succeeded");
     // The dashboard refunds the rest just after susu listed the refunds (still pending at Stripe).
     const list = harness.stripe.refunds.list.bind(harness.stripe.refunds);
     let raced = false;
@@ -231,9 +242,7 @@ describe("StripeBillingGateway on the emulator", () => {
   it("a payment someone else refunded in two parts, one settled and one still pending: retried until both settled, then answered with what succeeded", async () => {
     const effect = "mbr_elsewhere_mixed";
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundPending");
-    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
-    await harness.emulator.control.advanceClock(120);
-    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("succeeded");
+    await settledRefund(paymentIntentId, 4_00, "succeeded");
     const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 6_00 });
     expect(second.status).toBe("pending");
     const refund = () => refundOf(effect, invoiceId);
@@ -253,9 +262,7 @@ describe("StripeBillingGateway on the emulator", () => {
     const effect = "mbr_elsewhere_failed";
     const { invoiceId, paymentIntentId } = await aPaidInvoice(`${effect}:checkout`, "pm_card_refundFail");
     // 4.00 refunded, then failed at the bank: back on the payment, refundable again.
-    const first = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 4_00 });
-    await harness.emulator.control.advanceClock(120);
-    expect((await harness.stripe.refunds.retrieve(first.id)).status).toBe("failed");
+    await settledRefund(paymentIntentId, 4_00, "failed");
     const second = await harness.stripe.refunds.create({ payment_intent: paymentIntentId });
     expect(second).toMatchObject({ status: "succeeded", amount: 10_00 });
     const answer = await refundOf(effect, invoiceId);
