@@ -138,17 +138,21 @@ async function resetStatements(): Promise<void> {
 /**
  * With `--statements`: the statements run since the last reset, the most called first, per
  * unit: calls, the server's execution time (ms; planning not included, nor parsing,
- * commits or the protocol's own work, which the stack CPU figures count), and the rows
- * returned or changed (a claim's events, a batch's rows).
+ * commits or the protocol's own work, which the stack CPU figures count; lock waits
+ * included), the rows returned or changed (a claim's events, a batch's rows), and the
+ * buffers one call touched (hit or read: the statement's own work, whatever it waited for).
  */
 async function printStatements(title: string, units: number): Promise<void> {
   if (!values.statements) return;
-  const rows = await prisma.$queryRawUnsafe<{ calls: bigint; ms: number; rws: number; query: string }[]>(
+  const rows = await prisma.$queryRawUnsafe<
+    { calls: bigint; ms: number; rws: number; blocks: number; query: string }[]
+  >(
     `SELECT sum(calls) AS calls, sum(total_exec_time)::float8 AS ms, sum(rows)::float8 AS rws,
+            sum(shared_blks_hit + shared_blks_read)::float8 AS blocks,
             regexp_replace(left(query, 140), '\\s+', ' ', 'g') AS query
        FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid
       WHERE d.datname = current_database()
-      GROUP BY 4 ORDER BY 1 DESC LIMIT 40`,
+      GROUP BY 5 ORDER BY 1 DESC LIMIT 40`,
   );
   const total = rows.reduce((sum, r) => sum + Number(r.calls), 0);
   const totalMs = rows.reduce((sum, r) => sum + r.ms, 0);
@@ -156,13 +160,13 @@ async function printStatements(title: string, units: number): Promise<void> {
     `\n### Statements per ${title} (pg_stat_statements, top 40 of the phase; the bench's own polling included)\n`,
   );
   console.log(
-    `| per unit | exec ms per unit | rows per unit | statement |\n| -------- | ---------------- | ------------- | --------- |`,
+    `| per unit | exec ms per unit | rows per unit | buffers per call | statement |\n| -------- | ---------------- | ------------- | ---------------- | --------- |`,
   );
   for (const r of rows)
     console.log(
-      `| ${fmt(Number(r.calls) / units, 1)} | ${fmt(r.ms / units, 2)} | ${fmt(r.rws / units, 1)} | \`${r.query.replaceAll("|", "\\|")}\` |`,
+      `| ${fmt(Number(r.calls) / units, 1)} | ${fmt(r.ms / units, 2)} | ${fmt(r.rws / units, 1)} | ${fmt(r.blocks / Math.max(1, Number(r.calls)), 0)} | \`${r.query.replaceAll("|", "\\|")}\` |`,
     );
-  console.log(`| ${fmt(total / units, 1)} | ${fmt(totalMs / units, 2)} | | (total of the top 40) |`);
+  console.log(`| ${fmt(total / units, 1)} | ${fmt(totalMs / units, 2)} | | | (total of the top 40) |`);
 }
 
 // --- the stack (the API and the schedulers start after the set-up) -------------------------------

@@ -1397,16 +1397,19 @@ const OUTBOX_CLAIM_FIRST = [
 /**
  * The claim statement behind `claimDue` (exported for the test that proves its plan): the
  * oldest due pending rows not under a live lease, of aggregates with no pending row under a
- * live lease, leased to `workerId`. The due rows are walked in sequence order through
- * outbox_effects_due_idx; the per-aggregate check is an index probe of
- * outbox_effects_pending_aggregate_idx. The predicates repeat the partial indexes' with
- * literals, so the planner can prove they apply. `OFFSET 0` keeps the check a probe per row
- * (a subplan), never an anti-join: on a 6,500-row table the planner joined against a scan
- * of the whole table, and a claim read ~34,000 buffers in bench/webhook-costs.ts (~1,500
- * with the probe; probably `FOR UPDATE`'s recheck of each row changed meanwhile ran the
- * scan again). Each row's `created_at` is no later than the first restore's audit line
- * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it (the
- * first line, since a database restored twice holds rows appended after the first restore).
+ * live lease, leased to `workerId`. The aggregates under a live lease (`busy`) are found
+ * once per claim, from the pending rows, and each due row is checked against them by a
+ * hashed lookup; the due rows are walked in sequence order through outbox_effects_due_idx
+ * and the walk stops at the limit. The claim's work is then about the pending rows once,
+ * not once per row walked: with a probe per row into outbox_effects_pending_aggregate_idx (the
+ * previous form), every row of a busy aggregate read all of its aggregate's pending rows, and
+ * with 100 rounds' ten debits queued behind one in flight each, a claim read ~25,000 buffers
+ * (bench/rounds.ts --statements, 100 groups). No index holds the leases: `claimed_until` stays
+ * out of every index so a claim is a HOT update. The predicates repeat the partial indexes'
+ * with literals, so the planner can prove they apply. Each row's `created_at` is no later than
+ * the first restore's audit line (`RESTORE_AUDIT`): an effect appended after a restore may
+ * repeat one sent before it (the first line, since a database restored twice holds rows
+ * appended after the first restore).
  */
 export function outboxClaimStatement(
   workerId: string,
@@ -1417,17 +1420,15 @@ export function outboxClaimStatement(
   return {
     name: "susu_outbox_claim",
     text: `
-      WITH due AS MATERIALIZED (
+      WITH busy AS MATERIALIZED (
+        SELECT DISTINCT h.aggregate_type, h.aggregate_id FROM outbox_effects h
+         WHERE h.status = 'pending' AND h.claimed_until > $2),
+      due AS MATERIALIZED (
         SELECT o.id FROM outbox_effects o
          WHERE o.status = 'pending'
            AND o.available_at <= $2
            AND (o.claimed_until IS NULL OR o.claimed_until <= $2)
-           AND NOT EXISTS (
-             SELECT 1 FROM outbox_effects h
-              WHERE h.status = 'pending'
-                AND h.aggregate_type = o.aggregate_type AND h.aggregate_id = o.aggregate_id
-                AND h.claimed_until > $2
-             OFFSET 0)
+           AND (o.aggregate_type, o.aggregate_id) NOT IN (SELECT b.aggregate_type, b.aggregate_id FROM busy b)
          ORDER BY o.sequence
          LIMIT $4
            FOR UPDATE OF o)
