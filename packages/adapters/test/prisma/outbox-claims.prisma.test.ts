@@ -211,7 +211,7 @@ describe("outbox claims on PostgreSQL", () => {
     };
   };
 
-  it("claims through the partial indexes on 100k done and 10k pending effects, reading a few hundred buffers", async () => {
+  it("claims through the partial indexes on 100k done and 10k pending effects, reading about a thousand buffers", async () => {
     // 100,000 done rows and 10,000 pending over 2,000 aggregates, a quarter of them leased.
     await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
