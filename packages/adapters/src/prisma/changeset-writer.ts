@@ -215,9 +215,19 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
   await writeMembers(tx, group, change.expectedVersion === undefined);
 }
 
+// A group's write rewrites its members' rows from the snapshot, touching only the rows that
+// differ: most writes of a group (a round opened or ended, a pause) change no member, and
+// rewriting all of them gave every row a new version and new entries in all three of its
+// indexes (rotation_position is indexed, so no update of it is HOT), twice: ~800 buffers a
+// round in bench/rounds.ts --statements.
+// (group_id, rotation_position) is unique and PostgreSQL checks it row by row, so two
+// members swapping places would collide halfway through the upsert: the positions that
+// change are released first (those that stay cannot collide with a new one).
 const MEMBERS_RELEASE_POSITIONS_SQL = `
-  UPDATE members SET rotation_position = NULL
-   WHERE group_id = $1 AND rotation_position IS NOT NULL`;
+  UPDATE members m SET rotation_position = NULL
+    FROM jsonb_to_recordset($2::jsonb) AS r(id text, rotation_position integer)
+   WHERE m.group_id = $1 AND m.id = r.id AND m.rotation_position IS NOT NULL
+     AND m.rotation_position IS DISTINCT FROM r.rotation_position`;
 const MEMBERS_DELETE_GONE_SQL = `
   DELETE FROM members
    WHERE group_id = $1
@@ -228,14 +238,15 @@ const MEMBERS_UPSERT_SQL = `${MEMBERS_INSERT_ROWS_SQL("$1", "$2")}
     role = EXCLUDED.role,
     status = EXCLUDED.status,
     rotation_position = EXCLUDED.rotation_position,
-    joined_at = EXCLUDED.joined_at`;
+    joined_at = EXCLUDED.joined_at
+  WHERE (members.display_name, members.role, members.status, members.rotation_position, members.joined_at)
+        IS DISTINCT FROM
+        (EXCLUDED.display_name, EXCLUDED.role, EXCLUDED.status, EXCLUDED.rotation_position, EXCLUDED.joined_at)`;
 
 async function writeMembers(tx: Tx, group: Group, isNew: boolean): Promise<void> {
   const rows = JSON.stringify(memberRows(group));
   if (!isNew) {
-    // (group_id, rotation_position) is unique and PostgreSQL checks it row by row, so two
-    // members swapping places would collide halfway through the upsert: release first.
-    await tx({ name: "susu_members_release", text: MEMBERS_RELEASE_POSITIONS_SQL, values: [group.id] });
+    await tx({ name: "susu_members_release", text: MEMBERS_RELEASE_POSITIONS_SQL, values: [group.id, rows] });
     await tx({ name: "susu_members_delete_gone", text: MEMBERS_DELETE_GONE_SQL, values: [group.id, rows] });
   }
   // members.id references people: a member's person is written before the group (see

@@ -6,8 +6,10 @@ import {
   DEFAULT_ROUND_POLICY,
   decide,
   type Group,
+  pauseGroup,
   type Round,
   type RoundInput,
+  reassignPosition,
 } from "@susu/domain";
 import { anActiveGroup, aRoundOf, peopleOf } from "@susu/domain/testing";
 import pg from "pg";
@@ -105,6 +107,46 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect(payouts[0]).toMatchObject({ sourceMemberId: "ana", attempt: 2, sourceChargeId: "ch_ana" });
     const row = await db.prisma.round.findUniqueOrThrow({ where: { id: round.id } });
     expect(row).toMatchObject({ state: "paying_out", version: 1, sequence: 0, recipientMemberId: "ana" });
+  });
+
+  it("a group's write gives new row versions only to the members it changed; swapped positions are stored", async () => {
+    const mine = anActiveGroup({ id: "grp_member_rows", memberIds: ["mr_ana", "mr_ben", "mr_cy", "mr_dee"] });
+    (
+      await store.commit({
+        ...empty,
+        people: peopleOf(mine).map((state) => ({ state, expectedVersion: undefined })),
+        groups: [{ state: mine, expectedVersion: undefined }],
+      })
+    )._unsafeUnwrap();
+    // xmin: the transaction that wrote the row's current version.
+    const rows = async () =>
+      new Map(
+        (
+          await db.prisma.$queryRawUnsafe<{ id: string; position: number | null; xmin: string }[]>(
+            "SELECT id, rotation_position AS position, xmin::text AS xmin FROM members WHERE group_id = $1",
+            mine.id,
+          )
+        ).map((r) => [r.id, r]),
+      );
+    const before = await rows();
+    const swapped = reassignPosition(mine, "mr_ana", "mr_cy")._unsafeUnwrap();
+    (await store.commit({ ...empty, groups: [{ state: swapped, expectedVersion: 0 }] }))._unsafeUnwrap();
+    const afterSwap = await rows();
+    for (const id of ["mr_ana", "mr_ben", "mr_cy", "mr_dee"])
+      expect(afterSwap.get(id)?.position).toBe(swapped.payoutOrder.memberIds.indexOf(id));
+    expect(afterSwap.get("mr_ana")?.position).toBe(before.get("mr_cy")?.position);
+    expect(afterSwap.get("mr_cy")?.position).toBe(before.get("mr_ana")?.position);
+    // Only the two who swapped have new versions; ben and dee were not written.
+    const rewritten = (a: typeof before, b: typeof before) =>
+      [...b.values()]
+        .filter((r) => a.get(r.id)?.xmin !== r.xmin)
+        .map((r) => r.id)
+        .sort();
+    expect(rewritten(before, afterSwap)).toEqual(["mr_ana", "mr_cy"]);
+    // A pause changes no member: no member row is written.
+    const paused = pauseGroup({ ...swapped, version: 1 }, "payout blocked");
+    (await store.commit({ ...empty, groups: [{ state: paused, expectedVersion: 1 }] }))._unsafeUnwrap();
+    expect(rewritten(afterSwap, await rows())).toEqual([]);
   });
 
   it("a round loaded by the store rewrites only the child rows its change touched", async () => {
