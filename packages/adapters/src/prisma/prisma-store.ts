@@ -165,7 +165,7 @@ const systemClock: Clock = { now: () => Date.now() };
 // A requeued effect: due now with a fresh retry budget (the cause was fixed); the last
 // error stays until the next run replaces it, so operators can still see why it parked, and
 // the claim reports it as failed before (`failedBefore`: its run looks first, as a retry does).
-// `created_at` is never written.
+// `created_at` is never written. OUTBOX_REQUEUE_ALL_PARKED_SQL writes the same in SQL.
 const REQUEUE = (now: Instant) => ({
   status: "pending" as const,
   attempts: 0,
@@ -1260,49 +1260,35 @@ export class PrismaStore
 
   /**
    * Effects with `status`, in dispatch order (`sequence`): a keyset page after the
-   * cursor's own sequence, `limit + 1` rows read to know whether more follow. The payload
-   * is not read: it is the provider call's input, operators need the id, kind and error.
+   * cursor's own sequence (a cursor that is not an effect with `status` gives an empty
+   * page), `limit + 1` rows read to know whether more follow. The payload is not read: it is
+   * the provider call's input, operators need the id, kind and error. One statement
+   * ({@link outboxListStatement}), through the status's partial index.
    */
   listOutbox(query: {
     readonly status: "pending" | "parked";
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<{ readonly items: readonly OutboxEntry[]; readonly hasMore: boolean }, StorageError> {
-    const work = async () => {
-      let after: bigint | undefined;
-      if (query.startingAfter !== undefined) {
-        const cursor = await this.#prisma.outboxEffect.findFirst({
-          where: { id: query.startingAfter, status: query.status },
-          select: { sequence: true },
-        });
-        if (cursor === null) return [];
-        after = cursor.sequence;
-      }
-      return this.#prisma.outboxEffect.findMany({
-        where: { status: query.status, ...(after !== undefined ? { sequence: { gt: after } } : {}) },
-        orderBy: { sequence: "asc" },
-        take: query.limit + 1,
-        select: {
-          id: true,
-          kind: true,
-          status: true,
-          attempts: true,
-          availableAt: true,
-          lastError: true,
-          aggregateId: true,
-        },
-      });
-    };
-    return fromDatabase(work(), { operation: "list outbox" }).map((rows) => ({
+    return fromDatabase(
+      async () =>
+        (
+          await runStatement<OutboxListRow>(
+            this.#prisma,
+            outboxListStatement(query.status, query.limit + 1, query.startingAfter),
+          )
+        ).rows,
+      { operation: "list outbox" },
+    ).map((rows) => ({
       items: rows.slice(0, query.limit).map(
         (r): OutboxEntry => ({
           id: r.id,
           kind: r.kind,
           status: r.status,
           attempts: r.attempts,
-          availableAt: fromDate(r.availableAt),
-          lastError: r.lastError ?? undefined,
-          aggregateId: r.aggregateId,
+          availableAt: fromDate(r.available_at),
+          lastError: r.last_error ?? undefined,
+          aggregateId: r.aggregate_id,
         }),
       ),
       hasMore: rows.length > query.limit,
@@ -1325,14 +1311,85 @@ export class PrismaStore
     );
   }
 
-  /** Every parked effect requeued as {@link requeueParked} does, in one statement. */
+  /**
+   * Every parked effect requeued as {@link requeueParked} does, in one statement that finds
+   * them through outbox_effects_parked_idx ({@link OUTBOX_REQUEUE_ALL_PARKED_SQL}).
+   */
   requeueAllParked(now: Instant): ResultAsync<number, StorageError> {
     return fromDatabase(
-      this.#prisma.outboxEffect.updateMany({ where: { status: "parked" }, data: REQUEUE(now) }),
+      runStatement<{ count: number | string | bigint }>(this.#prisma, {
+        name: "susu_outbox_requeue_all_parked",
+        text: OUTBOX_REQUEUE_ALL_PARKED_SQL,
+        values: [toDate(now)],
+      }),
       { operation: "outbox requeue all" },
-    ).map(({ count }) => count);
+    ).map(({ rows }) => Number(rows[0]?.count ?? 0));
   }
 }
+
+/**
+ * The statuses an operator lists effects by, as the SQL literal each is written as: taken
+ * from this fixed map of the closed union, never from input. A literal, not a bound
+ * parameter: with the status bound and cast to the enum (what Prisma sends:
+ * `CAST($1::text AS outbox_status)`) the planner cannot prove a partial index's predicate,
+ * and walked outbox_effects_sequence_key through the whole history of done effects (kept for
+ * ever) to find a page; with the literal it reads outbox_effects_parked_idx (parked) or
+ * outbox_effects_due_idx (pending), which hold those rows alone, in sequence order.
+ */
+const OUTBOX_LISTED_STATUS = { pending: "'pending'", parked: "'parked'" } as const;
+
+interface OutboxListRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: "pending" | "parked";
+  readonly attempts: number;
+  readonly available_at: Date;
+  readonly last_error: string | null;
+  readonly aggregate_id: string;
+}
+
+/**
+ * A page of the effects with `status` in sequence order, at most `take` rows, after the
+ * sequence of the effect `startingAfter` when given: found by its id among the effects with
+ * `status`, so a cursor that is not one of them (unknown, or of another status) leaves the
+ * bound NULL and the page empty. A statement per status and form, each prepared once.
+ */
+function outboxListStatement(
+  status: keyof typeof OUTBOX_LISTED_STATUS,
+  take: number,
+  startingAfter: string | undefined,
+): NamedStatement {
+  if (!Object.hasOwn(OUTBOX_LISTED_STATUS, status))
+    throw new RangeError(`no outbox list of status ${status}`);
+  const is = OUTBOX_LISTED_STATUS[status];
+  const after =
+    startingAfter === undefined
+      ? ""
+      : `AND o.sequence > (SELECT c.sequence FROM outbox_effects c WHERE c.id = $2 AND c.status = ${is})`;
+  return {
+    name: `susu_outbox_list_${status}${startingAfter === undefined ? "" : "_after"}`,
+    text: `
+      SELECT o.id, o.kind, o.status::text AS status, o.attempts, o.available_at, o.last_error, o.aggregate_id
+        FROM outbox_effects o
+       WHERE o.status = ${is} ${after}
+       ORDER BY o.sequence
+       LIMIT $1`,
+    values: startingAfter === undefined ? [take] : [take, startingAfter],
+  };
+}
+
+/**
+ * Every parked effect made pending as {@link REQUEUE} says (same columns, same values; $1 is
+ * `availableAt`), found through outbox_effects_parked_idx (the status a literal, as in
+ * {@link OUTBOX_LISTED_STATUS}); how many.
+ */
+const OUTBOX_REQUEUE_ALL_PARKED_SQL = `
+  WITH requeued AS (
+    UPDATE outbox_effects
+       SET status = 'pending', attempts = 0, available_at = $1, claimed_by = NULL, claimed_until = NULL
+     WHERE status = 'parked'
+    RETURNING 1)
+  SELECT count(*) AS count FROM requeued`;
 
 /** Most completions one grouped statement writes. */
 const COMPLETE_GROUP_MAX = 64;

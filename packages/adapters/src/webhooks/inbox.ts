@@ -449,40 +449,26 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     ).map(({ count }) => count === 1);
   }
 
-  /** Events with `status` (no payload), by `received_at` then id: a keyset page after the cursor's row. */
+  /**
+   * Events with `status` (no payload), by `received_at` then id: a keyset page after the
+   * cursor's row (a cursor that is not an event with `status` gives an empty page). One
+   * statement ({@link webhookListStatement}), through the status's partial index if it has one.
+   */
   listEvents(query: {
     readonly status: WebhookEventStatus;
     readonly limit: number;
     readonly startingAfter?: string;
   }): ResultAsync<{ readonly items: readonly InboxEventSummary[]; readonly hasMore: boolean }, StorageError> {
-    const work = async () => {
-      let after: { receivedAt: Date; id: string } | undefined;
-      if (query.startingAfter !== undefined) {
-        const cursor = await this.prisma.webhookEvent.findFirst({
-          where: { id: query.startingAfter, status: query.status },
-          select: { receivedAt: true, id: true },
-        });
-        if (cursor === null) return [];
-        after = cursor;
-      }
-      return this.prisma.webhookEvent.findMany({
-        where: {
-          status: query.status,
-          ...(after !== undefined
-            ? {
-                OR: [
-                  { receivedAt: { gt: after.receivedAt } },
-                  { receivedAt: after.receivedAt, id: { gt: after.id } },
-                ],
-              }
-            : {}),
-        },
-        orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
-        take: query.limit + 1,
-        omit: { payload: true },
-      });
-    };
-    return fromDatabase(work, "webhook list").map((rows) => ({
+    return fromDatabase(
+      async () =>
+        (
+          await runStatement<SummaryRow>(
+            this.prisma,
+            webhookListStatement(query.status, query.limit + 1, query.startingAfter),
+          )
+        ).rows,
+      "webhook list",
+    ).map((rows) => ({
       items: rows.slice(0, query.limit).map(summaryOf),
       hasMore: rows.length > query.limit,
     }));
@@ -501,13 +487,24 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     return fromDatabase(work, "webhook requeue parked");
   }
 
+  /**
+   * Every parked event due again now with a fresh attempt budget (`#requeued`; ignored events
+   * are left, and `processed_at` is kept), in one statement that finds them through
+   * webhook_events_parked_idx ({@link WEBHOOK_REQUEUE_ALL_PARKED_SQL}); how many.
+   */
   requeueAllParked(): ResultAsync<number, StorageError> {
     return fromDatabase(
-      () => this.prisma.webhookEvent.updateMany({ where: { status: "parked" }, data: this.#requeued() }),
+      () =>
+        runStatement<{ count: number | string | bigint }>(this.prisma, {
+          name: "webhook_requeue_all_parked",
+          text: WEBHOOK_REQUEUE_ALL_PARKED_SQL,
+          values: [this.#requeued().nextAttemptAt],
+        }),
       "webhook requeue all parked",
-    ).map(({ count }) => count);
+    ).map(({ rows }) => Number(rows[0]?.count ?? 0));
   }
 
+  /** What a requeue writes (WEBHOOK_REQUEUE_ALL_PARKED_SQL writes the same in SQL). */
   #requeued() {
     return {
       status: "received" as const,
@@ -591,6 +588,71 @@ export class PrismaWebhookInbox implements WebhookInbox, WebhookInboxOperations 
     ).map(({ count }): MarkResult => (count === 1 ? "marked" : "lease_lost"));
   }
 }
+
+/**
+ * The statuses an operator lists events by, as the SQL literal each is written as: taken from
+ * this fixed map of the closed union, never from input. A literal, not a bound parameter:
+ * with the status bound and cast to the enum (what Prisma sends: `CAST($1::text AS
+ * webhook_event_status)`) the planner cannot prove a partial index's predicate and scanned
+ * the whole table, whose processed and ignored events are kept for ever. With the literal,
+ * parked events are read from webhook_events_parked_idx (in page order), received and failed
+ * ones from the partial index on the due rows (then sorted). Processed and ignored events have
+ * no index of their own: their list scans the table, which is most of it anyway (history, not
+ * open work; no route lists them).
+ */
+const WEBHOOK_LISTED_STATUS: { readonly [S in WebhookEventStatus]: string } = {
+  received: "'received'",
+  processed: "'processed'",
+  ignored: "'ignored'",
+  failed: "'failed'",
+  parked: "'parked'",
+};
+
+/**
+ * A page of the events with `status` by `received_at` then id, at most `take` rows, after the
+ * row of the event `startingAfter` when given: found by its id among the events with
+ * `status`, so a cursor that is not one of them (unknown, or of another status) leaves the
+ * bound NULL and the page empty. A statement per status and form, each prepared once. The
+ * columns are named as {@link SummaryRow}'s.
+ */
+function webhookListStatement(
+  status: WebhookEventStatus,
+  take: number,
+  startingAfter: string | undefined,
+): NamedStatement {
+  if (!Object.hasOwn(WEBHOOK_LISTED_STATUS, status))
+    throw new RangeError(`no webhook list of status ${status}`);
+  const is = WEBHOOK_LISTED_STATUS[status];
+  const after =
+    startingAfter === undefined
+      ? ""
+      : `AND (e.received_at, e.id) > (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = $2 AND c.status = ${is})`;
+  return {
+    name: `webhook_list_${status}${startingAfter === undefined ? "" : "_after"}`,
+    text: `
+      SELECT e.id, e.type, e.status::text AS status, e.attempts, e.next_attempt_at AS "nextAttemptAt",
+             e.claimed_by AS "claimedBy", e.last_error AS "lastError", e.outcome,
+             e.received_at AS "receivedAt", e.processed_at AS "processedAt"
+        FROM webhook_events e
+       WHERE e.status = ${is} ${after}
+       ORDER BY e.received_at, e.id
+       LIMIT $1`,
+    values: startingAfter === undefined ? [take] : [take, startingAfter],
+  };
+}
+
+/**
+ * Every parked event made `received` as a requeue does (`#requeued`: same columns, same
+ * values; $1 is `next_attempt_at`), found through webhook_events_parked_idx (the status a
+ * literal, as in {@link WEBHOOK_LISTED_STATUS}); how many.
+ */
+const WEBHOOK_REQUEUE_ALL_PARKED_SQL = `
+  WITH requeued AS (
+    UPDATE webhook_events
+       SET status = 'received', attempts = 0, next_attempt_at = $1, claimed_by = NULL, claimed_until = NULL
+     WHERE status = 'parked'
+    RETURNING 1)
+  SELECT count(*) AS count FROM requeued`;
 
 interface SummaryRow {
   readonly id: string;

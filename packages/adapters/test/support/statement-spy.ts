@@ -16,9 +16,28 @@ export async function statementsSentDuring<T>(
   prisma: PrismaClient,
   work: () => Promise<T>,
 ): Promise<{ readonly result: T; readonly sent: readonly string[] }> {
+  const { result, sent } = await statementTextsSentDuring(prisma, work);
+  return { result, sent: sent.map((s) => s.name ?? s.text) };
+}
+
+/** A statement as it was sent: its name when prepared, its SQL and its parameters. */
+export interface SentStatement {
+  readonly name: string | undefined;
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+/**
+ * {@link statementsSentDuring} with each statement's SQL and parameters, for tests that ask
+ * the planner about the statements a call really sends (`EXPLAIN` of the same text and values).
+ */
+export async function statementTextsSentDuring<T>(
+  prisma: PrismaClient,
+  work: () => Promise<T>,
+): Promise<{ readonly result: T; readonly sent: readonly SentStatement[] }> {
   const pool = poolOf(prisma);
   if (pool === undefined) throw new Error("the client has no pool of its own");
-  const sent: string[] = [];
+  const sent: SentStatement[] = [];
   // The connections handed out while recording, each with its own `query` wrapped once, and
   // how to undo each wrapper (a connection the pool hands out again must not keep recording).
   const watched = new Set<pg.PoolClient>();
@@ -29,8 +48,15 @@ export async function statementsSentDuring<T>(
     undo.push(replaced(client, "query"));
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
-      const [config] = args as [{ name?: string; text?: string } | string];
-      sent.push(typeof config === "string" ? config : (config.name ?? config.text ?? "?"));
+      const [config, values] = args as [
+        { name?: string; text?: string; values?: readonly unknown[] } | string,
+        unknown,
+      ];
+      sent.push(
+        typeof config === "string"
+          ? { name: undefined, text: config, values: Array.isArray(values) ? values : [] }
+          : { name: config.name, text: config.text ?? "?", values: config.values ?? [] },
+      );
       return query(...args);
     }) as typeof client.query;
   };
