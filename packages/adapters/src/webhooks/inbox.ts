@@ -287,11 +287,21 @@ const CLAIM_LIMITS = { timeoutMs: 15_000, maxWaitMs: 10_000 } as const;
 /**
  * The claim statement ($1 now, $2 worker, $3 lease end, $4 limit; exported for its plan
  * test and the benchmarks): the due rows, oldest Stripe event first, without a key a live
- * lease holds. A row with no key (stored before keys existed) is its own key. The status
- * test is written as the partial index's predicate (webhook_events_due_idx) so the planner
- * uses it; the live leases are found in webhook_events_claimed_key_idx, which holds claimed
- * rows only. `FOR UPDATE` waits for (never skips) a row another statement is changing (a
- * requeue, a result being recorded): skipping it could hand out a newer event of its key first.
+ * lease holds. A row with no key (stored before keys existed) is its own key.
+ *
+ * Its work follows what it returns, not the backlog: webhook_events_due_idx holds the due
+ * rows (received or failed; the status test is written as its predicate so the planner
+ * uses it) in this ORDER BY's order, so the walk stops at the LIMIT. Its last column,
+ * next_attempt_at, is checked in the index: a failed event waiting for its retry is passed
+ * without reading its row. The keys of live leases are read once per claim, from
+ * webhook_events_claimed_key_idx (claimed rows only: a few), and each row walked is looked
+ * up in that set, not probed for in the index row by row: PostgreSQL hashes an uncorrelated
+ * `NOT IN` whenever the set fits in memory (a `NOT EXISTS` it may or may not turn into a
+ * hashed lookup, by its cost estimates). NULL keys are left out of the set: `NOT IN`
+ * against a set holding a NULL is never true. Rows the walk passes (reading each) are the
+ * leased ones and those of a leased key.
+ * `FOR UPDATE` waits for (never skips) a row another statement is changing (a requeue, a
+ * result being recorded): skipping it could hand out a newer event of its key first.
  */
 export const WEBHOOK_CLAIM_SQL = `
 WITH due AS (
@@ -299,9 +309,9 @@ WITH due AS (
   WHERE (e.status = 'received' OR e.status = 'failed')
     AND e.next_attempt_at <= $1
     AND (e.claimed_until IS NULL OR e.claimed_until <= $1)
-    AND (e.ordering_key IS NULL OR NOT EXISTS (
-      SELECT 1 FROM webhook_events h
-      WHERE h.claimed_by IS NOT NULL AND h.ordering_key = e.ordering_key AND h.claimed_until > $1))
+    AND (e.ordering_key IS NULL OR e.ordering_key NOT IN (
+      SELECT h.ordering_key FROM webhook_events h
+      WHERE h.claimed_by IS NOT NULL AND h.claimed_until > $1 AND h.ordering_key IS NOT NULL))
   ORDER BY e.stripe_created_at, e.received_at, e.id
   LIMIT $4
   FOR UPDATE OF e
