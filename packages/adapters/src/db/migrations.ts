@@ -124,6 +124,23 @@ async function findEditedMigrations(client: pg.Client, migrations: MigrationList
     .map((row) => row.migration_name);
 }
 
+/**
+ * Takes the session lock that lets one process migrate at a time, asking again every 100 ms
+ * (up to 1 s apart) rather than waiting inside `pg_advisory_lock`: a session waiting in a
+ * statement holds a snapshot, and `CREATE INDEX CONCURRENTLY` (a migration of its own) waits
+ * for every snapshot older than its own to go, so a second process queued for the lock
+ * while the first built an index that way would wait for each other for ever.
+ */
+async function takeMigrateLock(client: pg.Client): Promise<void> {
+  for (let waitMs = 100; ; waitMs = Math.min(1_000, waitMs * 2)) {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
+      migrateLockKey,
+    ]);
+    if (rows[0]?.locked === true) return;
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
 /** What {@link applyMigrations} did. */
 export interface AppliedMigrations {
   /** Migrations applied by this call, oldest first; empty when the database was up to date. */
@@ -145,7 +162,7 @@ export async function applyMigrations(
   const lockClient = new pg.Client({ connectionString });
   await lockClient.connect();
   try {
-    await lockClient.query("SELECT pg_advisory_lock($1)", [migrateLockKey]);
+    await takeMigrateLock(lockClient);
     const edited = await findEditedMigrations(lockClient, migrations);
     if (edited.length > 0) throw new EditedMigrationError(edited);
     let output: Awaited<ReturnType<SchemaEngine["applyMigrations"]>> | undefined;

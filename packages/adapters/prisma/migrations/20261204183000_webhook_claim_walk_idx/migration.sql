@@ -1,0 +1,27 @@
+-- The webhook processor's claim (WEBHOOK_CLAIM_SQL) hands out the due events oldest Stripe
+-- event first (stripe_created_at, received_at, id), up to a limit. webhook_events_due_idx
+-- held the due rows by next_attempt_at, an order the claim does not use: every claim read
+-- the row of EVERY due event (and of their dead versions: updates of this table are never
+-- HOT), sorted them all and kept the first few, so its cost grew with the backlog, and grew
+-- exactly when events pile up (a claim of 100 among 5,000 due events: 4,966 shared buffers
+-- before, 298 after, test/webhooks/claim-walk.test.ts).
+--
+-- This index holds the due rows in the claim's order, with the same predicate: the claim
+-- walks it in ORDER BY order and stops at its LIMIT, reading only the rows it returns and
+-- those it must pass (leased, of a leased key). next_attempt_at comes last, after the unique
+-- id, so it orders nothing: the claim's `next_attempt_at <= now` is checked in the index, and
+-- a failed event waiting for its retry is passed without reading its row.
+--
+-- Three migrations, so that no step blocks the table: this one builds the index
+-- CONCURRENTLY (alone in its file: it cannot run inside a transaction), reading the whole
+-- table while ingest and the processors go on; the next drops the old index CONCURRENTLY;
+-- the last gives this one the old name (a rename takes a lock that blocks neither reads nor
+-- writes). A build that fails leaves an INVALID index of this name behind and this migration
+-- recorded as failed: drop the index, mark the migration rolled back (as `prisma migrate
+-- resolve --rolled-back` does: rolled_back_at set on its _prisma_migrations row), and migrate
+-- again. While one process builds, another that migrates waits for the migration lock by
+-- asking for it again and again (applyMigrations), never inside a statement, whose snapshot
+-- the build would wait for.
+
+-- CreateIndex
+CREATE INDEX CONCURRENTLY "webhook_events_claim_walk_idx" ON "webhook_events"("stripe_created_at", "received_at", "id", "next_attempt_at") WHERE (status = 'received' OR status = 'failed');
