@@ -216,7 +216,8 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
 }
 
 // A group's write rewrites its members' rows from the snapshot, touching only the rows that
-// differ: most writes of a group (a round opened or ended, a pause) change no member, and
+// differ (a row stored as it is does not even reach ON CONFLICT, whose DO UPDATE … WHERE
+// would still lock it): most writes of a group (a round opened or ended, a pause) change no member, and
 // rewriting all of them gave every row a new version and new entries in all three of its
 // indexes (rotation_position is indexed, so no update of it is HOT), twice: ~800 buffers a
 // round in bench/rounds.ts --statements.
@@ -233,6 +234,11 @@ const MEMBERS_DELETE_GONE_SQL = `
    WHERE group_id = $1
      AND id NOT IN (SELECT r.id FROM jsonb_to_recordset($2::jsonb) AS r(id text))`;
 const MEMBERS_UPSERT_SQL = `${MEMBERS_INSERT_ROWS_SQL("$1", "$2")}
+   WHERE NOT EXISTS (
+     SELECT 1 FROM members s
+      WHERE s.group_id = $1 AND s.id = r.id
+        AND (s.display_name, s.role, s.status, s.rotation_position, s.joined_at)
+            IS NOT DISTINCT FROM (r.display_name, r.role, r.status, r.rotation_position, r.joined_at))
   ON CONFLICT (group_id, id) DO UPDATE SET
     display_name = EXCLUDED.display_name,
     role = EXCLUDED.role,

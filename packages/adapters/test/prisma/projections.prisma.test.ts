@@ -122,8 +122,10 @@ describe("PostgreSQL storage beyond the contract", () => {
     const rows = async () =>
       new Map(
         (
-          await db.prisma.$queryRawUnsafe<{ id: string; position: number | null; xmin: string }[]>(
-            "SELECT id, rotation_position AS position, xmin::text AS xmin FROM members WHERE group_id = $1",
+          await db.prisma.$queryRawUnsafe<
+            { id: string; position: number | null; xmin: string; xmax: string }[]
+          >(
+            "SELECT id, rotation_position AS position, xmin::text AS xmin, xmax::text AS xmax FROM members WHERE group_id = $1",
             mine.id,
           )
         ).map((r) => [r.id, r]),
@@ -146,7 +148,12 @@ describe("PostgreSQL storage beyond the contract", () => {
     // A pause changes no member: no member row is written.
     const paused = pauseGroup({ ...swapped, version: 1 }, "payout blocked");
     (await store.commit({ ...empty, groups: [{ state: paused, expectedVersion: 1 }] }))._unsafeUnwrap();
-    expect(rewritten(afterSwap, await rows())).toEqual([]);
+    const afterPause = await rows();
+    expect(rewritten(afterSwap, afterPause)).toEqual([]);
+    // Nor locked (xmax: a lock taken leaves its transaction there, and a dirtied page).
+    expect([...afterPause.values()].map((r) => [r.id, r.xmax]).sort()).toEqual(
+      [...afterSwap.values()].map((r) => [r.id, r.xmax]).sort(),
+    );
   });
 
   it("a round loaded by the store rewrites only the child rows its change touched", async () => {
