@@ -242,7 +242,7 @@ describe("outbox claims on PostgreSQL", () => {
     // 50,000 effects done long ago, then 3,000 appended, claimed and completed: each leaves index entries behind in the
     // pending-only indexes until a vacuum. A bitmap scan visits the rows of all of them on
     // every claim; an index scan marks them dead on its first visit and then skips them.
-    await db.prisma.$executeRawUnsafe("DELETE FROM outbox_effects");
+    await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
     await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
       SELECT 'old:' || n, 'held_payment', 'old_' || n, 'schedule_timer',
@@ -285,7 +285,7 @@ describe("outbox claims on PostgreSQL", () => {
   it("claims past aggregates whose queued effects wait behind one in flight, without reading each aggregate again for every row", async () => {
     // As when 300 rounds are opened together: each round's ten debits are queued, the first of
     // each is in flight (leased), the other nine must wait; eight free aggregates come last.
-    await db.prisma.$executeRawUnsafe("DELETE FROM outbox_effects");
+    await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
     await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at,
                                   claimed_by, claimed_until)
