@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  guardJobSettlement,
   listenForStop,
   type MetricsServer,
   notifyReady,
@@ -60,6 +61,14 @@ const database = await withoutForeignStopHandlers(() => resolveDatabaseUrl());
 // under its id after a failed pass, so two live processes sharing one id would free each other's.
 const workerId = `${env.SUSU_WORKER_ID ?? "scheduler"}-${randomUUID().slice(0, 8)}`;
 
+// pg-boss records a job's end without awaiting it; a database away at that moment must not end
+// this process (see guardJobSettlement). Before the PgBoss is made.
+guardJobSettlement((call, error) =>
+  log.warn(
+    { call, error: error instanceof Error ? error.message : String(error) },
+    "pg-boss could not record a job's end; the job runs again once its expiry passes",
+  ),
+);
 const boss = new PgBoss({
   connectionString: database.connectionString,
   schema: "pgboss",

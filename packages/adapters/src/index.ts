@@ -69,6 +69,7 @@ export {
   DEFAULT_TIMER_RETRY,
   deterministicUuid,
   firedTimerOf,
+  guardJobSettlement,
   PgBossTimerScheduler,
   parseTimerJob,
   settleTimerFailure,

@@ -4,6 +4,7 @@ export {
   TIMER_JOB_EXPIRE_SECONDS,
   TIMER_MAINTENANCE_INTERVAL_SECONDS,
 } from "./pg-boss-timer-scheduler.js";
+export { guardJobSettlement } from "./settlement-guard.js";
 export {
   DEFAULT_TIMER_RETRY,
   settleTimerFailure,
