@@ -2,10 +2,10 @@
 // pay out are paid their available balance once per day, however often the job runs (two
 // schedulers at once, a retry); the cron is registered only on the manual schedule.
 import { PrismaStore } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { DAY_MS, money, type UseCaseDeps, useCaseDepsOn } from "@susu/domain";
 import { aReadyPerson, FakePaymentGateway, ManualClock, SequentialIds } from "@susu/domain/testing";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSchedulerEnv, SchedulerConfigError } from "../src/env.js";
 import {
@@ -27,14 +27,7 @@ describe("the payout run (PostgreSQL + pg-boss)", () => {
   const clock = new ManualClock(Date.UTC(2030, 0, 3, 2));
 
   beforeAll(async () => {
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     const store = new PrismaStore(db.prisma);
     deps = useCaseDepsOn(store, { clock, ids: new SequentialIds(), payoutSchedule: { interval: "manual" } });
     gateway = new FakePaymentGateway(() => clock.now());

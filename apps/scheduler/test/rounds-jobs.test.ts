@@ -7,7 +7,7 @@ import {
   PrismaStore,
   TIMER_QUEUE,
 } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import {
   DAY_MS,
   type EffectPorts,
@@ -25,7 +25,7 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "../src/jobs/outbox-dispatcher.js";
@@ -52,14 +52,7 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
   const clock = new ManualClock(Date.now());
 
   beforeAll(async () => {
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
     store = new PrismaStore(db.prisma);
     deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });

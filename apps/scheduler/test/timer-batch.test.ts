@@ -3,10 +3,10 @@
 // each job on its own: one timer that throws fails alone, the others complete. A full batch is
 // followed by the next fetch at once, not after the polling interval.
 import { PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { UseCaseDeps } from "@susu/domain";
 import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
@@ -37,14 +37,7 @@ describe("the timer worker's batches (PostgreSQL + pg-boss)", () => {
   let boss: PgBoss;
 
   beforeAll(async () => {
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
   });
   afterAll(async () => {

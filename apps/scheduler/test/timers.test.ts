@@ -1,11 +1,11 @@
 // Round timers that fail, on real PostgreSQL and pg-boss: retried by the retry-or-park
 // policy as new jobs, parked only once their support ticket exists, never dropped.
 import { deterministicUuid, PgBossTimerScheduler, SystemClock, TIMER_QUEUE } from "@susu/adapters";
-import { useTestDatabase } from "@susu/adapters/testing";
+import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import type { RetryPolicy, StorageError, SupportDesk, SupportDeskError, UseCaseDeps } from "@susu/domain";
 import { InMemoryStore, RecordingSupportDesk, SequentialIds } from "@susu/domain/testing";
 import { errAsync } from "neverthrow";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workTimers } from "../src/jobs/timers.js";
 import { createLogger } from "../src/logger.js";
@@ -64,14 +64,7 @@ describe("failed timers (PostgreSQL + pg-boss)", () => {
   const desk = new FlakyDesk();
 
   beforeAll(async () => {
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
     timers = new PgBossTimerScheduler(boss);
     const store = new InMemoryStore();

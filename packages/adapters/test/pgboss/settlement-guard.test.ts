@@ -2,10 +2,10 @@
 // away at that moment made the rejection unhandled, and Node ended the scheduler.
 
 import pg from "pg";
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guardJobSettlement } from "../../src/pgboss/index.js";
-import { createTestDatabase, type TestDatabase } from "../support/index.js";
+import { createTestDatabase, startTestBoss, type TestDatabase } from "../support/index.js";
 
 describe("guardJobSettlement (real pg-boss, real PostgreSQL)", () => {
   let db: TestDatabase;
@@ -18,14 +18,7 @@ describe("guardJobSettlement (real pg-boss, real PostgreSQL)", () => {
     // Before the PgBoss is made, as the scheduler does.
     guardJobSettlement((call, error) => reported.push(`${call}: ${String(error)}`));
     db = await createTestDatabase({ migrated: false });
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     admin = new pg.Client({ connectionString: db.connectionString });
     await admin.connect();
   });

@@ -8,7 +8,7 @@ import {
   TIMER_JOB_EXPIRE_SECONDS,
   TIMER_QUEUE,
 } from "../../src/pgboss/index.js";
-import { createTestDatabase, type TestDatabase } from "../support/index.js";
+import { createTestDatabase, startTestBoss, type TestDatabase } from "../support/index.js";
 
 describe("PgBossTimerScheduler (real PostgreSQL)", () => {
   let db: TestDatabase;
@@ -17,14 +17,7 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ migrated: false });
-    boss = new PgBoss({
-      connectionString: db.connectionString,
-      schema: "pgboss",
-      supervise: false,
-      schedule: false,
-    });
-    boss.on("error", () => undefined);
-    await boss.start();
+    boss = await startTestBoss(db.connectionString);
     await PgBossTimerScheduler.prepare(boss);
     scheduler = new PgBossTimerScheduler(boss);
   });

@@ -14,6 +14,8 @@ export {
   signedDelivery,
 } from "../webhooks/signed-events.js";
 export { createDatabase, dropDatabase, uniqueDatabaseName } from "./databases.js";
+// A started pg-boss for tests (no supervision, no cron).
+export { startTestBoss } from "./test-boss.js";
 export {
   createTestDatabase,
   type TestDatabase,
