@@ -81,6 +81,7 @@ import {
   startEmulatorProcess,
   startScheduler,
   table,
+  tableChurn,
   xactCommits,
 } from "./stack.js";
 
@@ -804,29 +805,27 @@ console.log(
 );
 for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
 
-// How the writes landed: an update is HOT when it changes no indexed column and its page has
-// room for the new version (no index entry written); a table whose updates are not HOT pays
-// an entry in every index for each.
-const churn = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(
-  `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_dead_tup, autovacuum_count
-     FROM pg_stat_user_tables
-    WHERE relname IN ('rounds', 'contributions', 'contribution_attempts', 'payout_transfers', 'members', 'groups',
-                      'held_payments', 'outbox_effects', 'webhook_events', 'ledger_accounts', 'audit_log')
-    ORDER BY relname`,
-);
-console.log("\nTables after the run (pg_stat_user_tables: the whole run, set-up included)\n");
-console.log(
-  table(
-    Object.keys(churn[0] ?? {}),
-    churn.map((t) => Object.values(t).map(String)),
-  ),
-);
-
 // --- stop ------------------------------------------------------------------------------------------
 
 await Promise.all(schedulers.map((s) => s.stop()));
 await api.stop();
 await emulator.stop();
+console.log("\nTables after the run (pg_stat_user_tables: the whole run, set-up included)\n");
+console.log(
+  await tableChurn(prisma, [
+    "rounds",
+    "contributions",
+    "contribution_attempts",
+    "payout_transfers",
+    "members",
+    "groups",
+    "held_payments",
+    "outbox_effects",
+    "webhook_events",
+    "ledger_accounts",
+    "audit_log",
+  ]),
+);
 await prisma.$disconnect();
 await database.close();
 rmSync(pgDir, { recursive: true, force: true });

@@ -354,6 +354,24 @@ export async function xactCommits(prisma: PrismaClient): Promise<number> {
 }
 
 /**
+ * How the writes to `tables` landed (pg_stat_user_tables, since the database was made), as a
+ * printed table: inserts, updates and HOT updates (no index entry written: no indexed column
+ * changed and the page had room), live and dead rows, vacuums. A backend still running
+ * reports its counts a little late: read after the apps stop for the last of them.
+ */
+export async function tableChurn(prisma: PrismaClient, tables: readonly string[]): Promise<string> {
+  const rows = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(
+    `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup, autovacuum_count, vacuum_count
+       FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) ORDER BY relname`,
+    tables,
+  );
+  return table(
+    Object.keys(rows[0] ?? {}),
+    rows.map((t) => Object.values(t).map(String)),
+  );
+}
+
+/**
  * The next transaction id PostgreSQL will assign (the current snapshot's xmax): the delta
  * over a phase is the number of write transactions (those given an id) in it, exact and
  * immediate, unlike pg_stat_database's counters. Reading it assigns none.

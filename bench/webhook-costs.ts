@@ -42,6 +42,7 @@ import {
   startEmulatorProcess,
   startScheduler,
   table,
+  tableChurn,
   xactCommits,
 } from "./stack.js";
 
@@ -349,18 +350,8 @@ for (const [role, e] of perRole) {
 if (values.statements) {
   // The claim as the dispatcher would run it now that nothing is pending (rolled back): what
   // it reads beyond the pending rows (index entries and row versions the churn left) shows.
-  const tables = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(
-    `SELECT relname, n_live_tup, n_dead_tup, n_tup_upd, n_tup_hot_upd, autovacuum_count, vacuum_count
-       FROM pg_stat_user_tables WHERE relname IN ('outbox_effects', 'webhook_events', 'held_payments')
-      ORDER BY relname`,
-  );
   console.log("\nTables after the run (pg_stat_user_tables)\n");
-  console.log(
-    table(
-      Object.keys(tables[0] ?? {}),
-      tables.map((t) => Object.values(t).map(String)),
-    ),
-  );
+  console.log(await tableChurn(prisma, ["outbox_effects", "webhook_events", "held_payments"]));
   const claim = outboxClaimStatement("bench-explain", Date.now(), 60_000, 500);
   const plan = await prisma
     .$transaction(async (tx) => {

@@ -15,14 +15,13 @@ let installed = false;
  * when the database is away at that moment — restarting, say — the rejection is unhandled
  * and Node ends the process (seen in the simulation: a scheduler exited during a PostgreSQL
  * restart). pg-boss keeps its manager private, so this wraps the two methods on the
- * manager's class, once per process, before any `PgBoss` is made: each call's promise gets
- * a handler that reports the failure to `onError` (the last one given), so an unawaited
- * call no longer ends the process, and the same promise is returned, so a caller that
- * awaits it still sees the failure (`PgBoss#complete` and `#fail` are bound to the methods
- * to the manager's methods). Nothing is lost: a job whose end was not
- * recorded stays `active` until its expiry, and pg-boss's maintenance then fails it and
- * runs it again (susu's jobs are applied idempotently). The wrappers keep the methods' names:
- * PgBoss publishes the manager's methods under them.
+ * manager's class, once per process, before any `PgBoss` is made (a `PgBoss` publishes the
+ * manager's methods under their names when it is made, so the wrappers keep them). Each
+ * call's promise gets a handler that reports the failure to `onError` (the last one given),
+ * so an unawaited call no longer ends the process; the same promise is returned, so a caller
+ * that awaits it still sees the failure. Nothing is lost: a job whose end was not recorded
+ * stays `active` until its expiry, and pg-boss's maintenance then fails it and runs it again
+ * (susu's jobs are applied idempotently).
  */
 export function guardJobSettlement(onError: SettlementErrorHandler): void {
   reportTo = onError;

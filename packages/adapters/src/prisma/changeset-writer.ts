@@ -216,11 +216,12 @@ async function writeGroup(tx: Tx, change: VersionedChange<Group>, at: Instant): 
 }
 
 // A group's write rewrites its members' rows from the snapshot, touching only the rows that
-// differ (a row stored as it is does not even reach ON CONFLICT, whose DO UPDATE … WHERE
-// would still lock it): most writes of a group (a round opened or ended, a pause) change no member, and
+// differ: most writes of a group (a round opened or ended, a pause) change no member, and
 // rewriting all of them gave every row a new version and new entries in all three of its
-// indexes (rotation_position is indexed, so no update of it is HOT), twice: ~800 buffers a
-// round in bench/rounds.ts --statements.
+// indexes (rotation_position is indexed, so no update of it is HOT), twice: ~750 buffers a
+// round in bench/rounds.ts --statements. A row stored as it is is left out of the upsert
+// before ON CONFLICT (whose DO UPDATE … WHERE would still lock it); the group's row, updated
+// first in the same transaction, keeps other writers of the group out meanwhile.
 // (group_id, rotation_position) is unique and PostgreSQL checks it row by row, so two
 // members swapping places would collide halfway through the upsert: the positions that
 // change are released first (those that stay cannot collide with a new one).
@@ -244,10 +245,7 @@ const MEMBERS_UPSERT_SQL = `${MEMBERS_INSERT_ROWS_SQL("$1", "$2")}
     role = EXCLUDED.role,
     status = EXCLUDED.status,
     rotation_position = EXCLUDED.rotation_position,
-    joined_at = EXCLUDED.joined_at
-  WHERE (members.display_name, members.role, members.status, members.rotation_position, members.joined_at)
-        IS DISTINCT FROM
-        (EXCLUDED.display_name, EXCLUDED.role, EXCLUDED.status, EXCLUDED.rotation_position, EXCLUDED.joined_at)`;
+    joined_at = EXCLUDED.joined_at`;
 
 async function writeMembers(tx: Tx, group: Group, isNew: boolean): Promise<void> {
   const rows = JSON.stringify(memberRows(group));

@@ -1451,8 +1451,8 @@ const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
  * index scan reads such an entry's row once, finds it dead, and marks the entry so that later
  * scans skip it; a bitmap scan, which the planner picks when it expects few pending rows,
  * never marks them, so every claim read all of those rows again (bench/webhook-costs.ts: 633
- * buffers for a claim that found nothing; test: 3,911 buffers for the first claim after 3,000
- * completions, then a few dozen).
+ * buffers for a claim that found nothing). With index scans, the first claim after 3,000
+ * completions read 3,661 buffers and the next 21 (outbox-claims.prisma.test.ts).
  */
 export const OUTBOX_CLAIM_FIRST = [
   "SET LOCAL synchronous_commit = off",
@@ -1463,29 +1463,29 @@ export const OUTBOX_CLAIM_FIRST = [
 /**
  * The claim statement behind `claimDue` (exported for the test that proves its plan): the
  * oldest due pending rows not under a live lease, of aggregates with no pending row under a
- * live lease, leased to `workerId`. The aggregates under a live lease (`busy`) are found
- * once per claim, from the pending rows, and each due row is checked against them by a
- * hashed lookup; the due rows are walked in sequence order through outbox_effects_due_idx
- * and the walk stops at the limit. The claim's work is then about the pending rows once,
- * not once per row walked: with a probe per row into outbox_effects_pending_aggregate_idx (the
- * previous form), every row of a busy aggregate read all of its aggregate's pending rows, and
- * with 100 rounds' ten debits queued behind one in flight each, a claim read ~25,000 buffers
+ * live lease, leased to `workerId`.
+ *
+ * The aggregates under a live lease (`busy`) are found once per claim, from the pending rows,
+ * and each due row is checked against them by a hashed lookup, while the due rows are walked
+ * in sequence order through outbox_effects_due_idx and the walk stops at the limit. The
+ * previous form probed outbox_effects_pending_aggregate_idx for every row walked: with 100
+ * rounds' ten debits queued behind one in flight each, a claim read ~25,000 buffers
  * (bench/rounds.ts --statements, 100 groups). The price: every claim reads every pending row
- * once, so a large backlog of free work costs more than it did (measured on 100k done rows,
- * once each form, in a throw-away script: 3,000 queued effects behind 300 leased heads,
- * 9,053 → 999 buffers; 100,000 pending over 50,000 aggregates with 64 leased, 1,347 → 4,225
- * buffers and 2.7 → 40 ms; 20,000 over 5,000, 1,215 → 1,674). A live-lease index would bound
- * both, but it would make every claim a non-HOT update. No index holds the leases: `claimed_until` stays
- * out of every index so a claim is a HOT update. The rows found are then updated by their ids
- * as an array, through the primary key: joined with the CTE instead, the planner scanned the
- * whole table for them when its statistics said many rows were pending, and with the status
- * compared as the enum it walked a pending-only index for them, stale entries and all (both
- * seen in a test after a burst of completions); compared as text, the status is a check on
- * the rows found, which the lock taken on them already guarantees. The predicates repeat the partial indexes' with literals, so the
- * planner can prove they apply. Each row's `created_at` is no later than
- * the first restore's audit line (`RESTORE_AUDIT`): an effect appended after a restore may
- * repeat one sent before it (the first line, since a database restored twice holds rows
- * appended after the first restore).
+ * once, so a large backlog of free work costs more than it did (100k done rows, once each
+ * form, in a throw-away script: 3,000 queued effects behind 300 leased heads, 9,053 → 999
+ * buffers; 100,000 pending over 50,000 aggregates with 64 leased, 1,347 → 4,225 buffers and
+ * 2.7 → 40 ms; 20,000 over 5,000, 1,215 → 1,674). A live-lease index would bound both, but
+ * `claimed_until` stays out of every index so that a claim is a HOT update.
+ *
+ * The rows found are updated by their ids as an array, through the primary key: joined with
+ * the CTE instead, the planner scanned the whole table for them when its statistics said many
+ * rows were pending, and with the status compared as the enum it walked a pending-only index
+ * for them, stale entries and all (both seen in a test after a burst of completions); compared
+ * as text, the status is a check on the rows found, which the lock taken on them already
+ * guarantees. The predicates repeat the partial indexes' with literals, so the planner can
+ * prove they apply. Each row's `created_at` is no later than the first restore's audit line
+ * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it (the
+ * first line, since a database restored twice holds rows appended after the first restore).
  */
 export function outboxClaimStatement(
   workerId: string,

@@ -13,6 +13,9 @@ const T = Date.UTC(2026, 0, 6);
 const NOW = T + 86_400_000;
 
 const outboxStatuses = ["pending", "parked"] as const;
+/** A list's query and page, as both the lists and the old queries take and answer them. */
+type Query<S extends string> = { status: S; limit: number; startingAfter?: string };
+type Page = { readonly items: readonly { readonly id: string }[]; readonly hasMore: boolean };
 const eventStatuses = ["received", "processed", "ignored", "failed", "parked"] as const;
 
 /** The page the Prisma query of the outbox list read (the same query, mapped the same way). */
@@ -149,38 +152,51 @@ describe("the operators' lists and replays, as the Prisma queries were", () => {
     }
   });
 
-  it("pages through each status's effects as before, at every page size", async () => {
-    for (const status of outboxStatuses)
-      for (const limit of [1, 2, 3, 7, 100]) {
+  /**
+   * Pages through `list` for each status and page size, each page compared with the `before`
+   * query's; the number of pages follows from `rowsEach` rows a status.
+   */
+  const pagesAsBefore = async <S extends string>(
+    statuses: readonly S[],
+    limits: readonly number[],
+    rowsEach: number,
+    list: (query: Query<S>) => Promise<Page>,
+    before: (query: Query<S>) => Promise<Page>,
+  ) => {
+    for (const status of statuses)
+      for (const limit of limits) {
         let startingAfter: string | undefined;
         let pages = 0;
         for (;;) {
           const query = { status, limit, ...(startingAfter !== undefined ? { startingAfter } : {}) };
-          const page = (await store().listOutbox(query))._unsafeUnwrap();
-          expect(page, JSON.stringify(query)).toEqual(await outboxPageBefore(query));
+          const page = await list(query);
+          expect(page, JSON.stringify(query)).toEqual(await before(query));
           pages += 1;
           if (!page.hasMore) break;
           startingAfter = page.items.at(-1)?.id;
         }
-        expect(pages).toBe(Math.max(1, Math.ceil(20 / limit)));
+        expect(pages).toBe(Math.max(1, Math.ceil(rowsEach / limit)));
       }
+  };
+
+  it("pages through each status's effects as before, at every page size", async () => {
+    await pagesAsBefore(
+      outboxStatuses,
+      [1, 2, 3, 7, 100],
+      20,
+      async (query) => (await store().listOutbox(query))._unsafeUnwrap(),
+      outboxPageBefore,
+    );
   });
 
   it("pages through each status's events as before, at every page size", async () => {
-    for (const status of eventStatuses)
-      for (const limit of [1, 2, 4, 100]) {
-        let startingAfter: string | undefined;
-        let pages = 0;
-        for (;;) {
-          const query = { status, limit, ...(startingAfter !== undefined ? { startingAfter } : {}) };
-          const page = (await inbox().listEvents(query))._unsafeUnwrap();
-          expect(page, JSON.stringify(query)).toEqual(await eventPageBefore(query));
-          pages += 1;
-          if (!page.hasMore) break;
-          startingAfter = page.items.at(-1)?.id;
-        }
-        expect(pages).toBe(Math.max(1, Math.ceil(15 / limit)));
-      }
+    await pagesAsBefore(
+      eventStatuses,
+      [1, 2, 4, 100],
+      15,
+      async (query) => (await inbox().listEvents(query))._unsafeUnwrap(),
+      eventPageBefore,
+    );
   });
 
   it("answers an empty page to a cursor of another status or of no row, as before", async () => {

@@ -213,7 +213,8 @@ describe("outbox claims on PostgreSQL", () => {
   };
 
   it("claims through the partial indexes on 100k done and 10k pending effects, reading about a thousand buffers", async () => {
-    // 100,000 done rows and 10,000 pending over 2,000 aggregates, an eighth of them leased (all five rows of each).
+    // 100,000 done rows and 10,000 pending over 2,000 aggregates, an eighth of them leased
+    // (all five rows of each).
     await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
       SELECT 'done:' || n, 'round', 'round_' || (n % 5000), 'schedule_timer',
@@ -239,9 +240,9 @@ describe("outbox claims on PostgreSQL", () => {
   });
 
   it("after a burst of effects completed, a claim reads past their stale index entries once, not on every claim", async () => {
-    // 50,000 effects done long ago, then 3,000 appended, claimed and completed: each leaves index entries behind in the
-    // pending-only indexes until a vacuum. A bitmap scan visits the rows of all of them on
-    // every claim; an index scan marks them dead on its first visit and then skips them.
+    // 50,000 effects done long ago, then 3,000 appended, claimed and completed: each leaves
+    // entries behind in the pending-only indexes until a vacuum. A bitmap scan visits their
+    // rows on every claim; an index scan marks them dead on its first visit, then skips them.
     await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
     await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
