@@ -55,6 +55,7 @@ import { EmulatorControl } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
 import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
+import { postText, RawHttpConnection } from "./raw-http.js";
 import { embeddedPostgres } from "./seed.js";
 import {
   type AppProcess,
@@ -211,6 +212,8 @@ interface IngestRow {
   readonly perSecond: number;
   readonly latencies: number[];
   readonly ceiling: PgbenchResult;
+  /** This process's CPU (user + system) over the row's window ÷ requests sent. */
+  readonly senderCpuUsPerRequest: number;
 }
 const ingestRows: IngestRow[] = [];
 const averageBytes =
@@ -232,22 +235,49 @@ await Promise.all(
   }),
 );
 await prisma.$executeRawUnsafe("DELETE FROM webhook_events WHERE id LIKE 'evt_ingest_%'");
+// Each template's JSON with its id and created left as holes, filled per request by joining
+// strings: this process's CPU is taken from the API and PostgreSQL it measures.
+const ID_HOLE = "\u0000id\u0000";
+const CREATED_HOLE = "\u0000created\u0000";
+const bodyParts = templates.map((t) =>
+  JSON.stringify({ ...t, id: ID_HOLE, created: CREATED_HOLE })
+    .replace(JSON.stringify(ID_HOLE), ID_HOLE)
+    .replace(JSON.stringify(CREATED_HOLE), CREATED_HOLE),
+);
+const ingestBody = (i: number, id: string, created: number) =>
+  (bodyParts[i % bodyParts.length] as string)
+    .replace(ID_HOLE, JSON.stringify(id))
+    .replace(CREATED_HOLE, String(created));
 for (const clients of CLIENTS) {
   let n = 0;
   let ok = 0;
   const okIds: string[] = [];
   const latencies: number[] = [];
+  const connections = Array.from(
+    { length: clients },
+    () => new RawHttpConnection(endpointUrl.hostname, Number(endpointUrl.port), noAnswer),
+  );
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const until = started + INGEST_SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    connections.map(async (connection) => {
       while (performance.now() < until) {
         const i = n++;
-        const template = templates[i % templates.length] as Stripe.Event;
         const id = `evt_ingest_${clients}_${i}`;
-        const body = JSON.stringify({ ...template, id, created: Math.floor(Date.now() / 1000) });
+        const now = Math.floor(Date.now() / 1000);
+        const body = ingestBody(i, id, now);
+        const text = postText(
+          endpointUrl.host,
+          endpointUrl.pathname,
+          {
+            "Content-Type": "application/json",
+            "Stripe-Signature": signatureHeader(emulator.webhookSecret, body, now),
+          },
+          body,
+        );
         const t0 = performance.now();
-        const { status } = await post(body);
+        const { status } = await connection.send(text);
         latencies.push(performance.now() - t0);
         if (status === 200) {
           ok += 1;
@@ -256,6 +286,8 @@ for (const clients of CLIENTS) {
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  for (const connection of connections) connection.close();
   const elapsed = (performance.now() - started) / 1000;
   const [stored] = await prisma.$queryRawUnsafe<{ n: bigint }[]>(
     "SELECT count(*) AS n FROM webhook_events WHERE id = ANY($1::text[])",
@@ -269,7 +301,15 @@ for (const clients of CLIENTS) {
     payload: ceilingPayload,
   });
   await prisma.$executeRawUnsafe(`TRUNCATE ${ingestTable}`);
-  ingestRows.push({ clients, sent: n, ok, perSecond: ok / elapsed, latencies, ceiling });
+  ingestRows.push({
+    clients,
+    sent: n,
+    ok,
+    perSecond: ok / elapsed,
+    latencies,
+    ceiling,
+    senderCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, n),
+  });
 }
 rmSync(ingestScript, { force: true });
 const writeCeiling = await comparableWriteTps(database.connectionString, prisma, 16, quick ? 2 : 5);
@@ -458,6 +498,7 @@ console.log(
       "p95 ms",
       "p99 ms",
       "max ms",
+      "sender CPU µs/req",
       "pgbench TPS (ceiling)",
       "ratio",
       "goal ≥1.0× & p99<50",
@@ -476,6 +517,7 @@ console.log(
         p95 ?? "",
         p99 ?? "",
         max ?? "",
+        fmt(r.senderCpuUsPerRequest, 0),
         ceilingCell(r.ceiling),
         fmt(ratio, 2),
         r.ceiling.ok ? (ratio >= 1 && p99n < 50 ? "met" : "not met") : "—",

@@ -194,7 +194,7 @@ export class BatchingWebhookIngest {
   readonly #maxWaitMs: number;
   readonly #maxInFlight: number;
   #gathering: Pending[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   /** Full batches waiting for a free slot. */
   readonly #ready: Pending[][] = [];
   #inFlight = 0;
@@ -229,14 +229,23 @@ export class BatchingWebhookIngest {
     const answer = new Promise<ReceiveResult>((resolve, reject) => {
       this.#gathering.push({ event: { event, rawBody }, resolve, reject });
       if (this.#gathering.length >= this.#maxBatch) this.#close();
-      else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#close(), this.#maxWaitMs);
+      else if (this.#timer === undefined)
+        // 0: whatever arrived in this turn of the event loop (setTimeout's 0 is 1 ms).
+        this.#timer =
+          this.#maxWaitMs === 0
+            ? setImmediate(() => this.#close())
+            : setTimeout(() => this.#close(), this.#maxWaitMs);
     });
     return ResultAsync.fromPromise(answer, (error) => error as StorageError);
   }
 
   /** Ends the batch being gathered: written now if a slot is free, else queued. */
   #close(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const timer = this.#timer;
+    if (timer !== undefined) {
+      if (this.#maxWaitMs === 0) clearImmediate(timer as ReturnType<typeof setImmediate>);
+      else clearTimeout(timer as ReturnType<typeof setTimeout>);
+    }
     this.#timer = undefined;
     if (this.#gathering.length === 0) return;
     this.#ready.push(this.#gathering);

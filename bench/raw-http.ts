@@ -1,0 +1,122 @@
+/**
+ * A load generator's HTTP/1.1 client, for benches whose sender shares the machine with what
+ * it measures: one kept-alive TCP connection, one request in flight, the request written as
+ * one ready-made string and the answer read with only what framing needs (status line,
+ * Content-Length or a chunked body's last chunk). node:http spends about 0.25 ms of CPU per
+ * request on the same work (its agent, header objects, streams), and on two cores that time
+ * is taken from the API and PostgreSQL being measured; this costs a fraction of it (the
+ * benches print the sender's own CPU per request beside their figures).
+ */
+import { connect, type Socket } from "node:net";
+
+/** What came back: the status (0 when the connection failed first) and when (epoch ms). */
+export interface RawAnswer {
+  readonly status: number;
+  readonly at: number;
+}
+
+const HEADER_END = "\r\n\r\n";
+
+/** Where a complete HTTP response in `text` ends (an index), or -1 while it is incomplete. */
+export function responseEnd(text: string): number {
+  const headerEnd = text.indexOf(HEADER_END);
+  if (headerEnd < 0) return -1;
+  const head = text.slice(0, headerEnd).toLowerCase();
+  const bodyStart = headerEnd + HEADER_END.length;
+  const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (length !== null) {
+    const end = bodyStart + Number(length[1]);
+    return text.length >= end ? end : -1;
+  }
+  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
+    const last = text.indexOf("\r\n0\r\n\r\n", bodyStart - 2);
+    return last < 0 ? -1 : last + "\r\n0\r\n\r\n".length;
+  }
+  // Neither (a 204, say): the head is the whole response.
+  return bodyStart;
+}
+
+/** The status code of the response at the start of `text`. */
+export function statusOf(text: string): number {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  if (match === null) throw new Error(`not an HTTP response: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(match[1]);
+}
+
+/** One kept-alive connection; `send` writes a whole request and resolves with its answer. */
+export class RawHttpConnection {
+  #socket: Socket | undefined;
+  #buffer = "";
+  #waiting: ((answer: RawAnswer) => void) | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    /** Called with each transport error's code (the request then answers status 0). */
+    private readonly onError: (error: Error & { code?: string }) => void = () => undefined,
+  ) {}
+
+  /** Writes `request` (the full HTTP/1.1 text: request line, headers, blank line, body). */
+  send(request: string): Promise<RawAnswer> {
+    if (this.#waiting !== undefined) throw new Error("one request at a time per connection");
+    const socket = this.#socket ?? this.#open();
+    return new Promise<RawAnswer>((resolve) => {
+      this.#waiting = resolve;
+      socket.write(request);
+    });
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+  }
+
+  #open(): Socket {
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      this.#buffer += chunk;
+      const end = responseEnd(this.#buffer);
+      if (end < 0) return;
+      const status = statusOf(this.#buffer);
+      this.#buffer = this.#buffer.slice(end);
+      this.#answer({ status, at: Date.now() });
+    });
+    const fail = (error: Error & { code?: string }) => {
+      this.onError(error);
+      this.#drop();
+    };
+    socket.on("error", fail);
+    socket.on("close", () => {
+      if (this.#waiting !== undefined)
+        fail(Object.assign(new Error("connection closed"), { code: "CLOSED" }));
+    });
+    this.#socket = socket;
+    return socket;
+  }
+
+  #answer(answer: RawAnswer): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.(answer);
+  }
+
+  #drop(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#buffer = "";
+    this.#answer({ status: 0, at: Date.now() });
+  }
+}
+
+/** A POST's full text: `headers` (name → value) plus Host and Content-Length, then `body`. */
+export function postText(
+  host: string,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+): string {
+  let text = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  return `${text}\r\n${body}`;
+}
