@@ -117,12 +117,13 @@ const schema = z.object({
   API_DB_POOL_MIN: optionalWholeNumber(0, 1_000),
   /**
    * The webhook endpoint stores concurrent deliveries in one transaction: at most this
-   * many events (default 64), gathered for at most `SUSU_WEBHOOK_BATCH_WAIT_MS` (default 2;
-   * 0: whatever arrived in the same turn of the event loop). Each delivery is answered only
+   * many events (default 64), gathered for at most `SUSU_WEBHOOK_BATCH_WAIT_MS` ms (default 0:
+   * whatever arrived in the same turn of the event loop, or while earlier batches were being
+   * written; a wait only adds latency, see DEFAULT_WEBHOOK_INGEST_BATCHING). Each delivery is answered only
    * once its batch has committed.
    */
   SUSU_WEBHOOK_BATCH_MAX: wholeNumber(1, 1_000, 64),
-  SUSU_WEBHOOK_BATCH_WAIT_MS: wholeNumber(0, 1_000, 2),
+  SUSU_WEBHOOK_BATCH_WAIT_MS: wholeNumber(0, 1_000, 0),
   API_PROCESSES: z
     .preprocess(
       (value) => (value === "" ? undefined : value),

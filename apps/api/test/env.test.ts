@@ -57,16 +57,16 @@ describe("readApiConfig", () => {
     expect(readApiConfig(base).env).toMatchObject({
       API_DB_POOL_SIZE: 10,
       SUSU_WEBHOOK_BATCH_MAX: 64,
-      SUSU_WEBHOOK_BATCH_WAIT_MS: 2,
+      SUSU_WEBHOOK_BATCH_WAIT_MS: 0,
     });
     expect(
       readApiConfig({
         ...base,
         API_DB_POOL_SIZE: "40",
         SUSU_WEBHOOK_BATCH_MAX: " ",
-        SUSU_WEBHOOK_BATCH_WAIT_MS: "0",
+        SUSU_WEBHOOK_BATCH_WAIT_MS: "5",
       }).env,
-    ).toMatchObject({ API_DB_POOL_SIZE: 40, SUSU_WEBHOOK_BATCH_MAX: 64, SUSU_WEBHOOK_BATCH_WAIT_MS: 0 });
+    ).toMatchObject({ API_DB_POOL_SIZE: 40, SUSU_WEBHOOK_BATCH_MAX: 64, SUSU_WEBHOOK_BATCH_WAIT_MS: 5 });
     // How many stay open idle: all of them unless set (main.ts), 0 to keep none.
     expect(readApiConfig(base).env.API_DB_POOL_MIN).toBeUndefined();
     expect(readApiConfig({ ...base, API_DB_POOL_MIN: "0" }).env.API_DB_POOL_MIN).toBe(0);

@@ -1,6 +1,6 @@
 import { ManualClock } from "@susu/domain/testing";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/index.js";
 import { BatchingWebhookIngest, receiveAll, WEBHOOK_EVENTS_CHANNEL } from "../../src/webhooks/index.js";
 import { useTestDatabase } from "../support/index.js";
@@ -126,6 +126,28 @@ describe("BatchingWebhookIngest", () => {
     // 40 events, at most 16 per transaction, one NOTIFY per transaction: 3 to 40/16 rounded up.
     expect(notes.length).toBeGreaterThanOrEqual(3);
     expect(notes.length).toBeLessThanOrEqual(4);
+  });
+
+  it("maxWaitMs 0 writes what arrived in the same turn together, without waiting for a timer", async () => {
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, {
+      maxBatch: 64,
+      maxWaitMs: 0,
+      maxInFlight: 1,
+    });
+    await settle();
+    notes.length = 0;
+    // No timer can fire meanwhile: a batch closed by one (setTimeout's 0 is 1 ms) never would be written.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const events = Array.from({ length: 12 }, kept);
+      const answers = await Promise.all(events.map((e) => ingest.receive(e)));
+      expect(answers.map((a) => a._unsafeUnwrap())).toEqual(events.map(() => "stored"));
+    } finally {
+      vi.useRealTimers();
+    }
+    await settle();
+    // One transaction for the twelve: one wake-up.
+    expect(notes).toEqual([WEBHOOK_EVENTS_CHANNEL]);
   });
 
   it("duplicates in one batch and across racing batches on two clients end as one row, one `stored` each", async () => {
