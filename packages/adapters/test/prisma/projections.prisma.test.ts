@@ -2,16 +2,25 @@
 // snapshots, constraints that refuse impossible states, snapshots validated on load, and
 // the due-groups query served by its partial index.
 import {
+  activateGroup,
   type Changeset,
+  createGroup,
+  DAY_MS,
   DEFAULT_ROUND_POLICY,
   decide,
   type Group,
+  joinGroup,
+  leaveGroup,
+  markRoundOpened,
+  type PayoutOrderMethod,
   pauseGroup,
   type Round,
   type RoundInput,
   reassignPosition,
+  removeMember,
+  setFixedPayoutOrder,
 } from "@susu/domain";
-import { anActiveGroup, aRoundOf, peopleOf } from "@susu/domain/testing";
+import { anActiveGroup, aReadyPerson, aRoundOf, peopleOf } from "@susu/domain/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "../../src/prisma/generated/client.js";
@@ -154,6 +163,162 @@ describe("PostgreSQL storage beyond the contract", () => {
     expect([...afterPause.values()].map((r) => [r.id, r.xmax]).sort()).toEqual(
       [...afterSwap.values()].map((r) => [r.id, r.xmax]).sort(),
     );
+  });
+
+  // The domain never drops a member from a group: one who leaves (or is removed) stays, `leaving`
+  // or `left`, without a place in the payout order, and the members after them move up one. The
+  // upsert takes its rows in the order its plan yields them (a hash anti join's: the hash
+  // table's, not the snapshot's), so a member moving up may reach a position another row still
+  // holds: the changed positions are released first (without that, a chain of members moving up
+  // is refused by members_group_id_rotation_position_key unless the plan happens to take it in order).
+  describe("a member leaving while the members after them move up, in one write", () => {
+    const joinedAt = Date.UTC(2026, 0, 5);
+    /** A forming group of `ids` (the first its admin), made by the domain's own operations. */
+    const formingGroup = (id: string, ids: readonly string[], method: PayoutOrderMethod): Group => {
+      const [admin = "", ...others] = ids;
+      const created = createGroup({
+        id,
+        name: "Leavers",
+        currency: "AUD",
+        contributionMinor: 100_00,
+        cadence: "weekly",
+        startsAt: joinedAt + DAY_MS,
+        payoutOrderMethod: method,
+        creator: { id: admin, displayName: admin.toUpperCase() },
+        createdAt: joinedAt,
+      })._unsafeUnwrap();
+      return others.reduce(
+        (g, m) => joinGroup(g, { id: m, displayName: m.toUpperCase(), joinedAt })._unsafeUnwrap(),
+        created,
+      );
+    };
+    const activeGroup = (id: string, ids: readonly string[], method: PayoutOrderMethod): Group =>
+      activateGroup(formingGroup(id, ids, method), ids[0] ?? "", () => ({
+        mandateActive: true,
+        payoutsEnabled: true,
+      }))._unsafeUnwrap();
+
+    interface StoredMember {
+      readonly id: string;
+      readonly status: string;
+      readonly position: number | null;
+      /** The transaction that wrote the row's current version. */
+      readonly xmin: string;
+    }
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    const storedMembers = async (groupId: string): Promise<StoredMember[]> =>
+      (
+        await db.prisma.$queryRawUnsafe<StoredMember[]>(
+          `SELECT id, status::text AS status, rotation_position AS position, xmin::text AS xmin
+             FROM members WHERE group_id = $1`,
+          groupId,
+        )
+      ).sort(byId);
+    /** The member rows `group` stands for: each member, their status and place in the payout order. */
+    const rowsOf = (group: Group) =>
+      group.members
+        .map((m) => {
+          const position = group.payoutOrder.memberIds.indexOf(m.id);
+          return { id: m.id, status: m.status, position: position >= 0 ? position : null };
+        })
+        .sort(byId);
+
+    async function storeNew(group: Group): Promise<Group> {
+      (
+        await store.commit({
+          ...empty,
+          people: peopleOf(group).map((state) => ({ state, expectedVersion: undefined })),
+          groups: [{ state: group, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      return group;
+    }
+
+    /**
+     * Commits `next`, made by the domain from `group` as stored (with `joining`, people new to
+     * storage), and checks what it stored: the commit succeeded, the member rows are `next`'s,
+     * exactly the members in `rewritten` have new row versions (the others were not written),
+     * and the group reloaded through the store is `next`. Returns `next` as stored.
+     */
+    async function writeAndCheck(
+      group: Group,
+      next: Group,
+      rewritten: readonly string[],
+      joining: readonly string[] = [],
+    ): Promise<Group> {
+      const before = new Map((await storedMembers(group.id)).map((r) => [r.id, r.xmin]));
+      const committed = await store.commit({
+        ...empty,
+        people: joining.map((id) => ({ state: aReadyPerson(id), expectedVersion: undefined })),
+        groups: [{ state: next, expectedVersion: group.version }],
+      });
+      expect(committed.isErr() ? committed.error : "ok").toBe("ok");
+      const rows = await storedMembers(group.id);
+      expect(rows.map(({ xmin: _, ...row }) => row)).toEqual(rowsOf(next));
+      expect(rows.filter((r) => before.get(r.id) !== r.xmin).map((r) => r.id)).toEqual(rewritten);
+      const stored = { ...next, version: group.version + 1 };
+      expect((await store.getGroup(group.id))._unsafeUnwrap()).toEqual(stored);
+      return stored;
+    }
+
+    it.each([
+      ["join_order", "lmj_"],
+      ["reverse_join_order", "lmr_"],
+    ] as const)(
+      "from the middle of the order during a round (%s): the leaver is leaving, those after move up",
+      async (method, prefix) => {
+        const ids = ["ana", "ben", "cy", "dee", "eve", "fay", "gus", "hal"].map((m) => `${prefix}${m}`);
+        const group = await storeNew(activeGroup(`grp_leave_middle_${method}`, ids, method));
+        const order = group.payoutOrder.memberIds;
+        const leaver = order[2] ?? "";
+        const opened = await writeAndCheck(
+          group,
+          markRoundOpened(group, `round_${prefix}`)._unsafeUnwrap(),
+          [],
+        );
+        const left = leaveGroup(opened, leaver, order[0])._unsafeUnwrap();
+        expect(left.members.find((m) => m.id === leaver)?.status).toBe("leaving");
+        // The five after the leaver move up one; the two before stay where they were.
+        expect(left.payoutOrder.memberIds).toEqual([...order.slice(0, 2), ...order.slice(3)]);
+        await writeAndCheck(opened, left, [...order.slice(2)].sort());
+      },
+    );
+
+    it.each([
+      ["join_order", "lf_ana"],
+      ["reverse_join_order", "lr_dee"],
+    ] as const)("from the first position (%s): every later member moves up one", async (method, first) => {
+      const prefix = first.slice(0, 3);
+      const ids = ["ana", "ben", "cy", "dee"].map((m) => `${prefix}${m}`);
+      const active = await storeNew(activeGroup(`grp_leave_first_${method}`, ids, method));
+      expect(active.payoutOrder.memberIds[0]).toBe(first);
+      // Someone who joined mid-rotation is pending, with no place: the leave below leaves their row alone.
+      const pending = `${prefix}fay`;
+      const joined = await writeAndCheck(
+        active,
+        joinGroup(active, { id: pending, displayName: "Fay", joinedAt })._unsafeUnwrap(),
+        [pending],
+        [pending],
+      );
+      const left = leaveGroup(joined, first)._unsafeUnwrap();
+      expect(left.members.find((m) => m.id === first)?.status).toBe("left");
+      expect(left.payoutOrder.memberIds).toEqual(joined.payoutOrder.memberIds.slice(1));
+      await writeAndCheck(joined, left, ids);
+    });
+
+    it("removed before the group starts while another joins, in one write: the newcomer takes the freed last position", async () => {
+      // The admin's order is the reverse of joining: [dee, cy, ben, ana].
+      const forming = formingGroup("grp_leave_join", ["lj_ana", "lj_ben", "lj_cy", "lj_dee"], "join_order");
+      const group = await storeNew(
+        setFixedPayoutOrder(forming, "lj_ana", ["lj_dee", "lj_cy", "lj_ben", "lj_ana"])._unsafeUnwrap(),
+      );
+      const removed = removeMember(group, "lj_ana", "lj_ben")._unsafeUnwrap();
+      const next = joinGroup(removed, { id: "lj_fay", displayName: "Fay", joinedAt })._unsafeUnwrap();
+      expect(next.members.find((m) => m.id === "lj_ben")?.status).toBe("left");
+      // ana moves into ben's place, fay takes ana's, the last; dee and cy stay.
+      expect(next.payoutOrder.memberIds).toEqual(["lj_dee", "lj_cy", "lj_ana", "lj_fay"]);
+      await writeAndCheck(group, next, ["lj_ana", "lj_ben", "lj_fay"], ["lj_fay"]);
+    });
   });
 
   it("a round loaded by the store rewrites only the child rows its change touched", async () => {
