@@ -88,8 +88,15 @@ export class RawHttpConnection {
     };
     socket.on("error", fail);
     socket.on("close", () => {
+      if (this.#socket !== socket) return;
+      // Closed by the server between requests (Connection: close, an idle timeout): the next
+      // request opens a new connection. Closed while a request waited: that request failed.
       if (this.#waiting !== undefined)
         fail(Object.assign(new Error("connection closed"), { code: "CLOSED" }));
+      else {
+        this.#socket = undefined;
+        this.#buffer = "";
+      }
     });
     this.#socket = socket;
     return socket;
