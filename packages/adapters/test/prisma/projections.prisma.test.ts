@@ -8,10 +8,13 @@ import {
   DAY_MS,
   DEFAULT_ROUND_POLICY,
   decide,
+  drawGroupPayoutOrder,
   type Group,
   joinGroup,
   leaveGroup,
+  markRoundEnded,
   markRoundOpened,
+  nextRecipient,
   type PayoutOrderMethod,
   pauseGroup,
   type Round,
@@ -19,6 +22,7 @@ import {
   reassignPosition,
   removeMember,
   setFixedPayoutOrder,
+  updateGroupSettings,
 } from "@susu/domain";
 import { anActiveGroup, aReadyPerson, aRoundOf, peopleOf } from "@susu/domain/testing";
 import pg from "pg";
@@ -318,6 +322,96 @@ describe("PostgreSQL storage beyond the contract", () => {
       // ana moves into ben's place, fay takes ana's, the last; dee and cy stay.
       expect(next.payoutOrder.memberIds).toEqual(["lj_dee", "lj_cy", "lj_ana", "lj_fay"]);
       await writeAndCheck(group, next, ["lj_ana", "lj_ben", "lj_fay"], ["lj_fay"]);
+    });
+
+    // The end of a rotation's last round (markRoundEnded paying the last member still due) is one
+    // write where a member who left during that round goes from `leaving` to `left` and whoever
+    // joined mid-rotation (`pending`) becomes active with a place in the next rotation's order,
+    // derived again by the group's method. Every round's end turns `leaving` into `left`, so the
+    // leaver left during that very round; in a rotation's planned last round nobody can (those
+    // paid owe contributions until it ends, the recipient is due the pot), so the leaver is the
+    // one still due after the recipient of the round before, and their leave makes it the last.
+    // Their place was freed by the write of their leave (leaveGroup takes them out of the order
+    // at once): a newcomer may take the position the leaver held, but no row holds it any longer.
+    // Whether the others move depends on the method: join_order appends the newcomer;
+    // reverse_join_order puts them first and every other member moves down one; seeded_draw draws
+    // the whole order again.
+    describe("at a rotation's end: the leaver left, the newcomer placed, in one write", () => {
+      /** Opens the group's next round and ends it paid to its recipient: two writes, each checked. */
+      async function payNextRound(group: Group, roundId: string): Promise<Group> {
+        const opened = await writeAndCheck(group, markRoundOpened(group, roundId)._unsafeUnwrap(), []);
+        const paidTo = nextRecipient(opened) ?? "";
+        return writeAndCheck(opened, markRoundEnded(opened, roundId, { paidTo })._unsafeUnwrap(), []);
+      }
+
+      it.each([
+        ["join_order", 0, "rej_"],
+        ["reverse_join_order", 7, "rer_"],
+        ["seeded_draw", 5, "res_"],
+      ] as const)(
+        "the one due after the last recipient leaves during that round (%s): %i others change place",
+        async (method, moving, prefix) => {
+          const ids = ["ana", "ben", "cy", "dee", "eve", "fay", "gus", "hal"].map((m) => `${prefix}${m}`);
+          const admin = ids[0] ?? "";
+          // Two rotations: at the first one's end the next begins (with one, the group completes).
+          const two = { rotationsPlanned: 2 };
+          const planned = updateGroupSettings(
+            formingGroup(`grp_rotation_end_${method}`, ids, method),
+            admin,
+            two,
+          );
+          const forming =
+            method === "seeded_draw"
+              ? planned.andThen((g) => drawGroupPayoutOrder(g, admin, "rotation-end-seed"))
+              : planned;
+          const ready = () => ({ mandateActive: true, payoutsEnabled: true });
+          let group = await storeNew(forming.andThen((g) => activateGroup(g, admin, ready))._unsafeUnwrap());
+          const order = group.payoutOrder.memberIds;
+          // Six rounds paid in order; after the second, ivy joins: pending, with no place in this rotation.
+          const newcomer = `${prefix}ivy`;
+          for (let n = 0; n < 6; n++) {
+            if (n === 2)
+              group = await writeAndCheck(
+                group,
+                joinGroup(group, { id: newcomer, displayName: "Ivy", joinedAt })._unsafeUnwrap(),
+                [newcomer],
+                [newcomer],
+              );
+            group = await payNextRound(group, `round_${prefix}${n}`);
+          }
+          // The seventh round pays order[6]; order[7], the only other one still due, leaves during it:
+          // `leaving`, out of the order (last in it, so nobody moves up), and that round becomes the last.
+          const roundId = `round_${prefix}6`;
+          const opened = await writeAndCheck(group, markRoundOpened(group, roundId)._unsafeUnwrap(), []);
+          const [recipient = "", leaver = ""] = order.slice(6);
+          expect(nextRecipient(opened)).toBe(recipient);
+          const leaving = leaveGroup(opened, leaver, recipient)._unsafeUnwrap();
+          const left = await writeAndCheck(opened, leaving, [leaver]);
+          expect(left.members.find((m) => m.id === leaver)?.status).toBe("leaving");
+          expect(left.payoutOrder.memberIds).toEqual(order.slice(0, 7));
+
+          // It ends paid: everyone in the order has received, so the second rotation begins.
+          const ended = markRoundEnded(left, roundId, { paidTo: recipient })._unsafeUnwrap();
+          expect(ended.rotation).toEqual({ number: 2, receivedMemberIds: [], roundSequence: 7 });
+          expect(ended.members.find((m) => m.id === leaver)?.status).toBe("left");
+          expect(ended.members.find((m) => m.id === newcomer)?.status).toBe("active");
+          const next = ended.payoutOrder.memberIds;
+          const stay = order.slice(0, 7);
+          if (method === "join_order") {
+            // ivy takes the last position, the one the leaver held; nobody else moves.
+            expect(next).toEqual([...stay, newcomer]);
+            expect(next.indexOf(newcomer)).toBe(order.indexOf(leaver));
+          } else if (method === "reverse_join_order") {
+            // ivy takes the first position; the seven others move down one, the last into the leaver's.
+            expect(next).toEqual([newcomer, ...stay]);
+            expect(next.indexOf(recipient)).toBe(order.indexOf(leaver));
+          } else expect([...next].sort()).toEqual([...stay, newcomer].sort());
+          // Rewritten: the leaver (status), the newcomer (status and place), and whoever changed place.
+          const moved = stay.filter((id) => next.indexOf(id) !== order.indexOf(id));
+          expect(moved.length).toBe(moving);
+          await writeAndCheck(left, ended, [leaver, newcomer, ...moved].sort());
+        },
+      );
     });
   });
 
