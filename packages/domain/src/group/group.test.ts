@@ -229,6 +229,88 @@ describe("rotation rules", () => {
     expect(g.members.find((m) => m.id === "c")?.status).toBe("left");
   });
 
+  it("the last member still due leaving between rounds closes the rotation, as a round's end would", () => {
+    // Two rounds paid (a, b); c, the only one still due, leaves before the third opens.
+    const paidTwo = (rotationsPlanned: number) => {
+      let g = { ...active(), rotationsPlanned };
+      g = joinGroup(g, { id: "d", displayName: "d", joinedAt: T0 })._unsafeUnwrap();
+      for (const [i, m] of ["a", "b"].entries())
+        g = markRoundEnded(markRoundOpened(g, `r${i}`)._unsafeUnwrap(), `r${i}`, {
+          paidTo: m,
+        })._unsafeUnwrap();
+      return g;
+    };
+    const next = leaveGroup(paidTwo(2), "c")._unsafeUnwrap();
+    expect(next.members.find((m) => m.id === "c")?.status).toBe("left");
+    expect(next.status).toBe("active");
+    expect(next.rotation).toMatchObject({ number: 2, receivedMemberIds: [] });
+    // The member who joined mid-rotation takes part in the new one.
+    expect(next.members.find((m) => m.id === "d")?.status).toBe("active");
+    expect(next.payoutOrder.memberIds).toEqual(["a", "b", "d"]);
+    expect(nextRecipient(next)).toBe("a");
+    // After the last planned rotation, the group is done.
+    expect(leaveGroup(paidTwo(1), "c")._unsafeUnwrap().status).toBe("completed");
+    // Not the last one due: the rotation goes on.
+    let g = { ...active(), rotationsPlanned: 2 };
+    g = markRoundEnded(markRoundOpened(g, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
+    g = leaveGroup(g, "c")._unsafeUnwrap();
+    expect(g.rotation).toMatchObject({ number: 1, receivedMemberIds: ["a"] });
+    expect(nextRecipient(g)).toBe("b");
+  });
+
+  it("property: a started group between rounds always has someone due the pot, unless it has ended", () => {
+    type Step =
+      | { readonly kind: "round"; readonly cancelled: boolean }
+      | { readonly kind: "leave"; readonly who: number; readonly duringRound: boolean }
+      | { readonly kind: "join" };
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant("round" as const), cancelled: fc.boolean() }),
+      fc.record({ kind: fc.constant("leave" as const), who: fc.nat(9), duringRound: fc.boolean() }),
+      fc.record({ kind: fc.constant("join" as const) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(step, { maxLength: 40 }),
+        (planned, steps: Step[]) => {
+          let g: Group = { ...active(), rotationsPlanned: planned };
+          let rounds = 0;
+          let joined = 0;
+          for (const s of steps) {
+            if (g.status === "completed") break;
+            const roundId = `r${rounds++}`;
+            if (s.kind === "join") {
+              const joinedNow = joinGroup(g, { id: `n${joined++}`, displayName: "n", joinedAt: T0 });
+              if (joinedNow.isOk()) g = joinedNow.value;
+            } else {
+              const recipient = nextRecipient(g);
+              if (recipient === undefined) break; // checked below
+              const ids = g.members.map((m) => m.id);
+              const who = ids[(s.kind === "leave" ? s.who : 0) % ids.length] as string;
+              if (s.kind === "leave" && !s.duringRound) {
+                const left = leaveGroup(g, who);
+                if (left.isOk()) g = left.value;
+              } else {
+                g = markRoundOpened(g, roundId)._unsafeUnwrap();
+                if (s.kind === "leave") {
+                  const left = leaveGroup(g, who, recipient);
+                  if (left.isOk()) g = left.value;
+                }
+                g = markRoundEnded(
+                  g,
+                  roundId,
+                  s.kind === "round" && s.cancelled ? { cancelled: true } : { paidTo: recipient },
+                )._unsafeUnwrap();
+              }
+            }
+            if (g.status !== "completed" && g.payoutOrder.memberIds.length > 0)
+              expect(nextRecipient(g)).toBeDefined();
+          }
+        },
+      ),
+    );
+  });
+
   it("two consenting members swap positions; a paid member cannot swap", () => {
     let g = active();
     g = proposeSwap(g, "b", "c", T0)._unsafeUnwrap();

@@ -282,12 +282,28 @@ export function leaveGroup(
     ...group.payoutOrder,
     memberIds: group.payoutOrder.memberIds.filter((id) => id !== memberId),
   };
-  return ok({
+  const left: Group = {
     ...group,
     members,
     payoutOrder,
     pendingSwaps: group.pendingSwaps.filter((s) => s.proposedBy !== memberId && s.counterparty !== memberId),
-  });
+  };
+  // Between rounds, the last member still due the pot leaving leaves everyone in the order
+  // paid: no round end will follow to close the rotation, so the leave closes it. (During a
+  // round, that round's end does.)
+  return ok(closeFinishedRotation(left));
+}
+
+/**
+ * A started group between rounds whose payout order has all been paid (the last member still
+ * due left) moves on as a round's end would ({@link markRoundEnded}): the next rotation
+ * begins, or the group completes after its last. Anything else is returned as it is. Older
+ * versions left such a group waiting for a round that could never open; opening a round
+ * closes a stored one first.
+ */
+export function closeFinishedRotation(group: Group): Group {
+  const started = group.status === "active" || group.status === "paused";
+  return started && group.currentRoundId === undefined ? endRotationIfEveryonePaid(group) : group;
 }
 
 /**
@@ -533,17 +549,28 @@ export function markRoundEnded(
   const members = group.members.map((m) => (m.status === "leaving" ? { ...m, status: "left" as const } : m));
   const { currentRoundId: _ended, ...rest } = group;
   const base: Group = { ...rest, members, rotation: { ...group.rotation, receivedMemberIds: received } };
-  const everyonePaid = base.payoutOrder.memberIds.every((id) => received.includes(id));
-  if (!everyonePaid) return ok(base);
+  return ok(endRotationIfEveryonePaid(base));
+}
+
+/**
+ * Closes the rotation once everyone in the payout order has received the pot (between
+ * rounds): after the last planned rotation the group completes; otherwise the next rotation
+ * begins, members who joined mid-rotation take part, and the order is drawn again (seeded
+ * draw) or recomputed for who is in it. A rotation someone is still due in is left as it is.
+ */
+function endRotationIfEveryonePaid(group: Group): Group {
+  const received = group.rotation.receivedMemberIds;
+  const everyonePaid = group.payoutOrder.memberIds.every((id) => received.includes(id));
+  if (!everyonePaid) return group;
   if (group.rotation.number >= group.rotationsPlanned) {
     // Nothing is left to pause or resume once every rotation is paid out.
-    const { pausedReason: _reason, adminPause: _pause, ...done } = base;
-    return ok(moveTo(done, "completed"));
+    const { pausedReason: _reason, adminPause: _pause, ...done } = group;
+    return moveTo(done, "completed");
   }
-  const nextMembers = base.members.map((m) =>
+  const nextMembers = group.members.map((m) =>
     m.status === "pending" ? { ...m, status: "active" as const } : m,
   );
-  const next: Group = { ...base, members: nextMembers };
+  const next: Group = { ...group, members: nextMembers };
   const method = next.payoutOrder.method;
   const order =
     method === "seeded_draw" && next.payoutOrder.seed !== undefined
@@ -556,7 +583,7 @@ export function markRoundEnded(
           seed: next.payoutOrder.seed,
         }
       : orderFor(method, contributingMembers(next), next.payoutOrder);
-  return ok({
+  return {
     ...next,
     payoutOrder: order,
     rotation: {
@@ -564,7 +591,7 @@ export function markRoundEnded(
       receivedMemberIds: [],
       roundSequence: group.rotation.roundSequence,
     },
-  });
+  };
 }
 
 /**

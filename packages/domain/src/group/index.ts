@@ -5,6 +5,7 @@ export {
   acceptSwap,
   activateGroup,
   actorName,
+  closeFinishedRotation,
   closeGroup,
   contributingMembers,
   createGroup,

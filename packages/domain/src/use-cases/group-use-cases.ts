@@ -31,7 +31,7 @@ function currentRound(deps: UseCaseDeps, group: Group): ResultAsync<Round | unde
  * Stores a group's new state (optimistic version check) with an audit line, and the new
  * people it brings (a joining person never seen before).
  */
-function storeGroup(
+export function storeGroup(
   deps: UseCaseDeps,
   group: Group,
   changed: Group,

@@ -9,7 +9,7 @@ import * as useCases from "./index.js";
 /** The admin who opens rounds in these tests (the first member of every group here). */
 const byAna = { memberId: "ana" } as const;
 
-async function groupOf(sim: InMemorySusu, names: string[]) {
+async function groupOf(sim: InMemorySusu, names: string[], rotationsPlanned = 1) {
   const created = await useCases.createGroup(sim.deps, {
     name: "Family savings",
     currency: "AUD",
@@ -17,6 +17,7 @@ async function groupOf(sim: InMemorySusu, names: string[]) {
     cadence: "weekly",
     startsAt: sim.clock.now() + DAY_MS,
     payoutOrderMethod: "join_order",
+    rotationsPlanned,
     creator: { id: names[0] ?? "a", displayName: names[0] ?? "a" },
   });
   const group = created._unsafeUnwrap();
@@ -152,6 +153,66 @@ describe("a whole rotation in memory", () => {
     expect((await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrapErr().code).toBe(
       "round_in_progress",
     );
+  });
+});
+
+describe("the last member still due leaving between rounds", () => {
+  /** ana and ben paid in the first rotation; cy is the only one still due. */
+  async function twoPaid(rotationsPlanned: number) {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"], rotationsPlanned);
+    for (let i = 0; i < 2; i++) {
+      await sim.advance(7 * DAY_MS);
+      (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap();
+      await sim.advance(4 * DAY_MS);
+    }
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(group?.rotation.receivedMemberIds).toEqual(["ana", "ben"]);
+    return { sim, groupId };
+  }
+
+  it("ends the rotation: the group completes after its last, or the next rotation's rounds open", async () => {
+    const last = await twoPaid(1);
+    const completed = (await useCases.leaveGroup(last.sim.deps, last.groupId, "cy"))._unsafeUnwrap();
+    expect(completed.status).toBe("completed");
+    expect((await last.sim.store.getGroup(last.groupId))._unsafeUnwrap()?.status).toBe("completed");
+
+    const more = await twoPaid(2);
+    (await useCases.leaveGroup(more.sim.deps, more.groupId, "cy"))._unsafeUnwrap();
+    await more.sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(more.sim.deps, more.groupId, byAna))._unsafeUnwrap().state;
+    expect(round).toMatchObject({ rotation: 2, recipientMemberId: "ana" });
+    expect(round.contributions.map((c) => c.memberId)).toEqual(["ana", "ben"]);
+  });
+
+  it("a group an older version left waiting (its order all paid, no round) is moved on when a round is looked for", async () => {
+    const { sim, groupId } = await twoPaid(2);
+    // What leaveGroup stored before it closed the rotation: cy left, out of the order, nothing else.
+    const group = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    if (group === undefined) throw new Error("no group");
+    const stuck = {
+      ...group,
+      version: group.version + 1,
+      members: group.members.map((m) => (m.id === "cy" ? { ...m, status: "left" as const } : m)),
+      payoutOrder: { ...group.payoutOrder, memberIds: ["ana", "ben"] },
+    };
+    (
+      await sim.deps.uow.commit({
+        people: [],
+        groups: [{ state: stuck, expectedVersion: group.version }],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrap().state;
+    expect(round).toMatchObject({ rotation: 2, recipientMemberId: "ana" });
+    const stored = (await sim.store.getGroup(groupId))._unsafeUnwrap();
+    expect(stored).toMatchObject({ status: "active", currentRoundId: round.id, rotation: { number: 2 } });
+    expect(sim.store.audit().filter((a) => a.action === "close_rotation")).toMatchObject([
+      { aggregate: "group", aggregateId: groupId, actor: "scheduler" },
+    ]);
   });
 });
 

@@ -10,6 +10,7 @@ import { isGroupLocalEffect, type RoundEffect, type RoundOutboxEffect } from "..
 import { roundIds } from "../round/round-ids.js";
 import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
+import { storeGroup } from "./group-use-cases.js";
 import { readinessOfMembers } from "./load-people.js";
 
 /** Applies the group-local effects of a round decision (pause, round ended) to the group. */
@@ -191,6 +192,13 @@ export function startRound(
         return errAsync(groupError("member_not_found", `no member ${opener.memberId}`));
       if (actor.role !== "admin") return errAsync(groupError("not_admin", "only a group admin may do this"));
     }
+    // A rotation whose last member still due left between rounds, stored by an older version
+    // that did not close it, is closed first (stored, audited), then the round is looked for.
+    const closed = G.closeFinishedRotation(group);
+    if (closed !== group)
+      return storeGroup(deps, group, closed, "close_rotation", openerActor(opener)).andThen(() =>
+        startRound(deps, groupId, opener),
+      );
     const now = deps.clock.now();
     const due = dueRound(group, now);
     if (due.isErr()) return errAsync(due.error);
