@@ -15,9 +15,12 @@ export type GroupStatus = "forming" | "active" | "paused" | "completed" | "close
  * - `forming → active` when an admin activates it (everyone ready), `→ closed` when an
  *   admin gives it up before it starts;
  * - `active → paused` when a payout is blocked or an admin pauses it, `→ completed` when
- *   the last planned rotation is paid out, `→ closed` when an admin closes it between rounds;
- * - `paused → active` when it resumes, `→ completed` when the round in progress during an
- *   admin's pause pays out the last rotation, `→ closed` between rounds;
+ *   the last planned rotation is paid out (by a round's end, or by the last member still due
+ *   leaving between rounds) or fewer than two members are left to take part, `→ closed` when
+ *   an admin closes it between rounds;
+ * - `paused → active` when it resumes, `→ completed` as from `active` (the round in progress
+ *   during an admin's pause pays out the last rotation, a leave between rounds), `→ closed`
+ *   between rounds;
  * - `completed` and `closed` are final.
  */
 export const GROUP_TRANSITIONS = defineTransitions<GroupStatus>("group", {

@@ -5,11 +5,13 @@ import { roundOpensAt } from "./cadence.js";
 import {
   acceptSwap,
   activateGroup,
+  contributingMembers,
   createGroup,
   drawGroupPayoutOrder,
   type Group,
   joinGroup,
   leaveGroup,
+  MEMBERS_MIN,
   markRoundEnded,
   markRoundOpened,
   membersNotReady,
@@ -258,6 +260,26 @@ describe("rotation rules", () => {
     expect(nextRecipient(g)).toBe("b");
   });
 
+  it("a group fewer than two members would take part in completes, whether a leave or a round's end leaves it so", () => {
+    // Two members, two rotations: ana paid, ben (the last one due) leaves; ana alone cannot go on.
+    let two: Group = { ...activateGroup(forming(["b"]), "a", allReady)._unsafeUnwrap(), rotationsPlanned: 2 };
+    two = markRoundEnded(markRoundOpened(two, "r0")._unsafeUnwrap(), "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(leaveGroup(two, "b")._unsafeUnwrap().status).toBe("completed");
+    // Three members, nobody paid yet: two leave between rounds.
+    let three = { ...active(), rotationsPlanned: 2 };
+    three = leaveGroup(three, "b")._unsafeUnwrap();
+    expect(three.status).toBe("active");
+    expect(leaveGroup(three, "c")._unsafeUnwrap().status).toBe("completed");
+    // Two leave during a round: it runs to its end with them, then the group completes.
+    let during = markRoundOpened({ ...active(), rotationsPlanned: 2 }, "r0")._unsafeUnwrap();
+    during = leaveGroup(during, "b", "a")._unsafeUnwrap();
+    during = leaveGroup(during, "c", "a")._unsafeUnwrap();
+    expect(during.status).toBe("active");
+    const ended = markRoundEnded(during, "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(ended.status).toBe("completed");
+    expect(ended.members.map((m) => m.status)).toEqual(["active", "left", "left"]);
+  });
+
   it("property: a started group between rounds always has someone due the pot, unless it has ended", () => {
     type Step =
       | { readonly kind: "round"; readonly cancelled: boolean }
@@ -303,8 +325,13 @@ describe("rotation rules", () => {
                 )._unsafeUnwrap();
               }
             }
-            if (g.status !== "completed" && g.payoutOrder.memberIds.length > 0)
+            // Nobody receives twice in a rotation.
+            expect(new Set(g.rotation.receivedMemberIds).size).toBe(g.rotation.receivedMemberIds.length);
+            if (g.status !== "completed") {
+              // Someone is due, and a round can open: it needs two contributors.
               expect(nextRecipient(g)).toBeDefined();
+              expect(contributingMembers(g).length).toBeGreaterThanOrEqual(MEMBERS_MIN);
+            }
           }
         },
       ),

@@ -295,15 +295,16 @@ export function leaveGroup(
 }
 
 /**
- * A started group between rounds whose payout order has all been paid (the last member still
- * due left) moves on as a round's end would ({@link markRoundEnded}): the next rotation
- * begins, or the group completes after its last. Anything else is returned as it is. Older
- * versions left such a group waiting for a round that could never open; opening a round
- * closes a stored one first.
+ * A started group between rounds moves on as a round's end would ({@link markRoundEnded})
+ * when its payout order has all been paid (the last member still due left): the next rotation
+ * begins, or the group completes after its last; and it completes when fewer than
+ * {@link MEMBERS_MIN} members would take part in its next round. Anything else is returned as
+ * it is. Older versions left such a group waiting for a round that could never open; opening
+ * a round moves a stored one on first.
  */
 export function closeFinishedRotation(group: Group): Group {
   const started = group.status === "active" || group.status === "paused";
-  return started && group.currentRoundId === undefined ? endRotationIfEveryonePaid(group) : group;
+  return started && group.currentRoundId === undefined ? moveOnBetweenRounds(group) : group;
 }
 
 /**
@@ -549,24 +550,34 @@ export function markRoundEnded(
   const members = group.members.map((m) => (m.status === "leaving" ? { ...m, status: "left" as const } : m));
   const { currentRoundId: _ended, ...rest } = group;
   const base: Group = { ...rest, members, rotation: { ...group.rotation, receivedMemberIds: received } };
-  return ok(endRotationIfEveryonePaid(base));
+  return ok(moveOnBetweenRounds(base));
 }
 
 /**
- * Closes the rotation once everyone in the payout order has received the pot (between
- * rounds): after the last planned rotation the group completes; otherwise the next rotation
- * begins, members who joined mid-rotation take part, and the order is drawn again (seeded
- * draw) or recomputed for who is in it. A rotation someone is still due in is left as it is.
+ * Between rounds: closes the rotation once everyone in the payout order has received the pot
+ * (after the last planned rotation the group completes; otherwise the next rotation begins,
+ * members who joined mid-rotation take part, and the order is drawn again (seeded draw) or
+ * recomputed for who is in it). Then, a group that fewer than {@link MEMBERS_MIN} members
+ * would take part in completes: a round needs two contributors, and no money is held between
+ * rounds. A rotation someone is still due in, with enough members, is left as it is.
  */
+function moveOnBetweenRounds(group: Group): Group {
+  const next = endRotationIfEveryonePaid(group);
+  if (next.status === "completed" || contributingMembers(next).length >= MEMBERS_MIN) return next;
+  return complete(next);
+}
+
+/** The group ended for good: nothing is left to pause or resume. */
+function complete(group: Group): Group {
+  const { pausedReason: _reason, adminPause: _pause, ...done } = group;
+  return moveTo(done, "completed");
+}
+
 function endRotationIfEveryonePaid(group: Group): Group {
   const received = group.rotation.receivedMemberIds;
   const everyonePaid = group.payoutOrder.memberIds.every((id) => received.includes(id));
   if (!everyonePaid) return group;
-  if (group.rotation.number >= group.rotationsPlanned) {
-    // Nothing is left to pause or resume once every rotation is paid out.
-    const { pausedReason: _reason, adminPause: _pause, ...done } = group;
-    return moveTo(done, "completed");
-  }
+  if (group.rotation.number >= group.rotationsPlanned) return complete(group);
   const nextMembers = group.members.map((m) =>
     m.status === "pending" ? { ...m, status: "active" as const } : m,
   );

@@ -14,32 +14,80 @@ export const DEBIT_SETTLEMENT: {
 
 // One formatter per time zone: making one costs far more than using it, and every decision
 // about a debit asks for its settlement date (a few time zones at most, so never pruned).
-const weekdayFormats = new Map<string, Intl.DateTimeFormat>();
+const localFormats = new Map<string, Intl.DateTimeFormat>();
 
-/** The weekday (0 = Sunday … 6 = Saturday) of an instant in an IANA time zone. */
-function weekdayIn(at: Instant, timeZone: string): number {
-  let format = weekdayFormats.get(timeZone);
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/** An instant's wall-clock reading in an IANA time zone: its weekday (0 = Sunday) and UTC offset. */
+function localIn(at: Instant, timeZone: string): { readonly weekday: number; readonly offsetMs: number } {
+  let format = localFormats.get(timeZone);
   if (format === undefined) {
-    format = new Intl.DateTimeFormat("en-US", { weekday: "short", timeZone });
-    weekdayFormats.set(timeZone, format);
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      weekday: "short",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    localFormats.set(timeZone, format);
   }
-  return ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(format.format(at));
+  const part: Record<string, string> = {};
+  for (const p of format.formatToParts(at)) part[p.type] = p.value;
+  const wall = Date.UTC(
+    Number(part.year),
+    Number(part.month) - 1,
+    Number(part.day),
+    Number(part.hour),
+    Number(part.minute),
+    Number(part.second),
+  );
+  return { weekday: WEEKDAYS.indexOf(part.weekday ?? ""), offsetMs: wall - (at - (at % 1000)) };
 }
 
 /**
  * `from` moved on by `businessDays` business days (Monday to Friday in `timeZone`; a day
- * that falls on a weekend does not count), at the same time of day. Public holidays are
- * not known to the domain and are not skipped: the result is an estimate, never a promise.
+ * that falls on a weekend does not count), at the same time of day there: a day across a
+ * daylight-saving change is 23 or 25 hours long (a wall-clock time the change skips lands an
+ * hour later). Public holidays are not known to the domain and are not skipped: the result
+ * is an estimate, never a promise.
  */
 export function addBusinessDays(from: Instant, businessDays: number, timeZone: string): Instant {
+  const { offsetMs } = localIn(from, timeZone);
+  // Wall-clock time as if it were UTC: days are added to it, then it is read back in the zone.
+  const fromWall = from + offsetMs;
   let at = from;
   let counted = 0;
-  while (counted < businessDays) {
-    at += DAY_MS;
-    const day = weekdayIn(at, timeZone);
-    if (day !== 0 && day !== 6) counted += 1;
+  for (let days = 1; counted < businessDays; days++) {
+    // Whole days of 24 hours, unless the clocks changed meanwhile (one reading per day then).
+    at = from + days * DAY_MS;
+    let local = localIn(at, timeZone);
+    if (local.offsetMs !== offsetMs) {
+      at = instantAtWall(fromWall + days * DAY_MS, timeZone, offsetMs);
+      local = localIn(at, timeZone);
+    }
+    if (local.weekday !== 0 && local.weekday !== 6) counted += 1;
   }
   return at;
+}
+
+/**
+ * The instant a wall-clock time (given as if it were UTC) is read in `timeZone`. A time read
+ * twice (clocks set back) is its first reading; a time never read (clocks set forward) is
+ * the instant an hour later on the clock.
+ */
+function instantAtWall(wall: number, timeZone: string, offsetHintMs: number): Instant {
+  const first = localIn(wall - offsetHintMs, timeZone).offsetMs;
+  const second = localIn(wall - first, timeZone).offsetMs;
+  if (first === second) return wall - first;
+  // Either both readings are valid (a repeated hour: the earlier instant, the larger offset)
+  // or neither is (a skipped hour: the smaller offset gives the later instant).
+  const early = wall - Math.max(first, second);
+  const late = wall - Math.min(first, second);
+  return localIn(early, timeZone).offsetMs === Math.max(first, second) ? early : late;
 }
 
 /** When a debit submitted at `submittedAt` is expected to have settled (its outcome known) at the latest. */
