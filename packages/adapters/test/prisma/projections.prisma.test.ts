@@ -344,6 +344,39 @@ describe("PostgreSQL storage beyond the contract", () => {
         return writeAndCheck(opened, markRoundEnded(opened, roundId, { paidTo })._unsafeUnwrap(), []);
       }
 
+      /**
+       * Eight members (`prefix` + ana … hal) in a group of two rotations ordered by `method`
+       * (seeded_draw: drawn before it starts), stored, then `paid` rounds opened and paid in
+       * order, every write checked; after the second, ivy joins (pending, with no place in this
+       * rotation). Returns the group as stored, the first rotation's order and ivy's id.
+       */
+      async function paidInOrder(groupId: string, method: PayoutOrderMethod, prefix: string, paid: number) {
+        const ids = ["ana", "ben", "cy", "dee", "eve", "fay", "gus", "hal"].map((m) => `${prefix}${m}`);
+        const admin = ids[0] ?? "";
+        // Two rotations: at the first one's end the next begins (with one, the group completes).
+        const two = { rotationsPlanned: 2 };
+        const planned = updateGroupSettings(formingGroup(groupId, ids, method), admin, two);
+        const forming =
+          method === "seeded_draw"
+            ? planned.andThen((g) => drawGroupPayoutOrder(g, admin, "rotation-end-seed"))
+            : planned;
+        const ready = () => ({ mandateActive: true, payoutsEnabled: true });
+        let group = await storeNew(forming.andThen((g) => activateGroup(g, admin, ready))._unsafeUnwrap());
+        const order = group.payoutOrder.memberIds;
+        const newcomer = `${prefix}ivy`;
+        for (let n = 0; n < paid; n++) {
+          if (n === 2)
+            group = await writeAndCheck(
+              group,
+              joinGroup(group, { id: newcomer, displayName: "Ivy", joinedAt })._unsafeUnwrap(),
+              [newcomer],
+              [newcomer],
+            );
+          group = await payNextRound(group, `round_${prefix}${n}`);
+        }
+        return { group, order, newcomer };
+      }
+
       it.each([
         ["join_order", 0, "rej_"],
         ["reverse_join_order", 7, "rer_"],
@@ -351,34 +384,13 @@ describe("PostgreSQL storage beyond the contract", () => {
       ] as const)(
         "the one due after the last recipient leaves during that round (%s): %i others change place",
         async (method, moving, prefix) => {
-          const ids = ["ana", "ben", "cy", "dee", "eve", "fay", "gus", "hal"].map((m) => `${prefix}${m}`);
-          const admin = ids[0] ?? "";
-          // Two rotations: at the first one's end the next begins (with one, the group completes).
-          const two = { rotationsPlanned: 2 };
-          const planned = updateGroupSettings(
-            formingGroup(`grp_rotation_end_${method}`, ids, method),
-            admin,
-            two,
-          );
-          const forming =
-            method === "seeded_draw"
-              ? planned.andThen((g) => drawGroupPayoutOrder(g, admin, "rotation-end-seed"))
-              : planned;
-          const ready = () => ({ mandateActive: true, payoutsEnabled: true });
-          let group = await storeNew(forming.andThen((g) => activateGroup(g, admin, ready))._unsafeUnwrap());
-          const order = group.payoutOrder.memberIds;
           // Six rounds paid in order; after the second, ivy joins: pending, with no place in this rotation.
-          const newcomer = `${prefix}ivy`;
-          for (let n = 0; n < 6; n++) {
-            if (n === 2)
-              group = await writeAndCheck(
-                group,
-                joinGroup(group, { id: newcomer, displayName: "Ivy", joinedAt })._unsafeUnwrap(),
-                [newcomer],
-                [newcomer],
-              );
-            group = await payNextRound(group, `round_${prefix}${n}`);
-          }
+          const { group, order, newcomer } = await paidInOrder(
+            `grp_rotation_end_${method}`,
+            method,
+            prefix,
+            6,
+          );
           // The seventh round pays order[6]; order[7], the only other one still due, leaves during it:
           // `leaving`, out of the order (last in it, so nobody moves up), and that round becomes the last.
           const roundId = `round_${prefix}6`;
@@ -410,6 +422,66 @@ describe("PostgreSQL storage beyond the contract", () => {
           const moved = stay.filter((id) => next.indexOf(id) !== order.indexOf(id));
           expect(moved.length).toBe(moving);
           await writeAndCheck(left, ended, [leaver, newcomer, ...moved].sort());
+        },
+      );
+
+      // Between rounds the last member still due may leave too, and no round's end follows: the
+      // leave closes the rotation itself (leaveGroup, since ca2653d). Then it is one write where
+      // the leaver goes from `active` straight to `left` AND gives up their place, the newcomer
+      // becomes active with a place, and rotation 2's order is derived again: unlike the case
+      // above, the leaver's place is freed in the very write that may hand it to someone else
+      // (join_order: the newcomer; reverse_join_order: the recipient of the round before, who
+      // moves down one like every other member; seeded_draw: whoever the draw puts there).
+      it.each([
+        ["join_order", 0, "lcj_"],
+        ["reverse_join_order", 7, "lcr_"],
+        ["seeded_draw", 5, "lcs_"],
+      ] as const)(
+        "the last one due leaves between rounds (%s): left, placeless, and rotation 2 ordered, %i others change place",
+        async (method, moving, prefix) => {
+          // Seven rounds paid in order: order[7] is the only member still due, and no round is open.
+          const { group, order, newcomer } = await paidInOrder(
+            `grp_leave_closes_${method}`,
+            method,
+            prefix,
+            7,
+          );
+          const leaver = order[7] ?? "";
+          expect(group.currentRoundId).toBeUndefined();
+          expect(group.rotation).toEqual({
+            number: 1,
+            receivedMemberIds: order.slice(0, 7),
+            roundSequence: 7,
+          });
+          expect(nextRecipient(group)).toBe(leaver);
+          const stored = await db.prisma.member.findUniqueOrThrow({
+            where: { groupId_id: { groupId: group.id, id: leaver } },
+          });
+          expect([stored.status, stored.rotationPosition]).toEqual(["active", 7]);
+
+          // No round in progress, so no current recipient: the leave alone closes the rotation.
+          const closed = leaveGroup(group, leaver)._unsafeUnwrap();
+          expect(closed.status).toBe("active");
+          expect(closed.rotation).toEqual({ number: 2, receivedMemberIds: [], roundSequence: 7 });
+          expect(closed.members.find((m) => m.id === leaver)?.status).toBe("left");
+          expect(closed.members.find((m) => m.id === newcomer)?.status).toBe("active");
+          const next = closed.payoutOrder.memberIds;
+          const stay = order.slice(0, 7);
+          if (method === "join_order") {
+            // ivy takes the last position, the leaver's, in the write that takes it from them.
+            expect(next).toEqual([...stay, newcomer]);
+          } else if (method === "reverse_join_order") {
+            // ivy first; the seven others move down one, the last of them into the leaver's position.
+            expect(next).toEqual([newcomer, ...stay]);
+          } else expect([...next].sort()).toEqual([...stay, newcomer].sort());
+          // Eight places again: someone holds the leaver's (7) once this write is stored.
+          expect(next).toHaveLength(8);
+          // Rewritten: the leaver (status, place), the newcomer (status, place), whoever changed place.
+          const moved = stay.filter((id) => next.indexOf(id) !== order.indexOf(id));
+          expect(moved.length).toBe(moving);
+          await writeAndCheck(group, closed, [leaver, newcomer, ...moved].sort());
+          const row = await db.prisma.group.findUniqueOrThrow({ where: { id: group.id } });
+          expect([row.status, row.rotationNumber, row.currentRoundId]).toEqual(["active", 2, null]);
         },
       );
     });
