@@ -23,17 +23,23 @@ export function responseEnd(text: string): number {
   if (headerEnd < 0) return -1;
   const head = text.slice(0, headerEnd).toLowerCase();
   const bodyStart = headerEnd + HEADER_END.length;
+  // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); only a last chunk without
+  // extensions or trailers is recognised (what Node's server writes).
+  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
+    const last = text.indexOf("\r\n0\r\n\r\n", bodyStart - 2);
+    return last < 0 ? -1 : last + "\r\n0\r\n\r\n".length;
+  }
   const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
   if (length !== null) {
     const end = bodyStart + Number(length[1]);
     return text.length >= end ? end : -1;
   }
-  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
-    const last = text.indexOf("\r\n0\r\n\r\n", bodyStart - 2);
-    return last < 0 ? -1 : last + "\r\n0\r\n\r\n".length;
-  }
-  // Neither (a 204, say): the head is the whole response.
-  return bodyStart;
+  const status = statusOf(text);
+  if ((status >= 100 && status < 200) || status === 204 || status === 304) return bodyStart;
+  // A body that ends when the connection closes: not something this client frames.
+  throw new Error(
+    `HTTP ${status} without Content-Length or a chunked body: cannot frame it on a kept-alive connection`,
+  );
 }
 
 /** The status code of the response at the start of `text`. */
@@ -74,18 +80,26 @@ export class RawHttpConnection {
   #open(): Socket {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => {
-      this.#buffer += chunk;
-      const end = responseEnd(this.#buffer);
-      if (end < 0) return;
-      const status = statusOf(this.#buffer);
-      this.#buffer = this.#buffer.slice(end);
-      this.#answer({ status, at: Date.now() });
-    });
     const fail = (error: Error & { code?: string }) => {
       this.onError(error);
       this.#drop();
     };
+    socket.on("data", (chunk: string) => {
+      this.#buffer += chunk;
+      let end: number;
+      let status: number;
+      try {
+        end = responseEnd(this.#buffer);
+        if (end < 0) return;
+        status = statusOf(this.#buffer);
+      } catch (error) {
+        // An answer this client cannot read: the request counts as unanswered (status 0).
+        fail(Object.assign(error as Error, { code: "UNREADABLE_RESPONSE" }));
+        return;
+      }
+      this.#buffer = this.#buffer.slice(end);
+      this.#answer({ status, at: Date.now() });
+    });
     socket.on("error", fail);
     socket.on("close", () => {
       if (this.#socket !== socket) return;
