@@ -150,6 +150,46 @@ describe("BatchingWebhookIngest", () => {
     expect(notes).toEqual([WEBHOOK_EVENTS_CHANNEL]);
   });
 
+  it("maxWaitMs 0 under load: deliveries of several turns that wait behind a busy write go together in the next one", async () => {
+    const ingest = new BatchingWebhookIngest(db.prisma, clock, {
+      maxBatch: 64,
+      maxWaitMs: 0,
+      maxInFlight: 1,
+    });
+    // The first write waits for this lock (an INSERT needs ROW EXCLUSIVE), so it is busy while
+    // the next deliveries arrive, over three turns of the event loop.
+    const blocker = new pg.Client({ connectionString: db.connectionString });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE webhook_events IN SHARE MODE");
+      const first = kept();
+      const answers = [ingest.receive(first)];
+      const later: ReturnType<typeof kept>[] = [];
+      for (let turn = 0; turn < 3; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        for (let i = 0; i < 4; i++) {
+          const e = kept();
+          later.push(e);
+          answers.push(ingest.receive(e));
+        }
+      }
+      await blocker.query("COMMIT");
+      expect((await Promise.all(answers)).map((a) => a._unsafeUnwrap())).toEqual(answers.map(() => "stored"));
+      const { rows } = await blocker.query<{ id: string; xmin: string }>(
+        "SELECT id, xmin::text AS xmin FROM webhook_events WHERE id = ANY($1::text[])",
+        [[first.id, ...later.map((e) => e.id)]],
+      );
+      const xminOf = new Map(rows.map((r) => [r.id, r.xmin]));
+      // Two transactions: the first delivery's, then the twelve of three turns merged in one.
+      expect(new Set(later.map((e) => xminOf.get(e.id)))).toEqual(new Set([xminOf.get(later[0]?.id ?? "")]));
+      expect(xminOf.get(first.id)).not.toBe(xminOf.get(later[0]?.id ?? ""));
+      expect(rows).toHaveLength(13);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   it("duplicates in one batch and across racing batches on two clients end as one row, one `stored` each", async () => {
     const clients: PrismaClient[] = [
       createPrismaClient(db.connectionString, { maxConnections: 2 }),
