@@ -132,7 +132,7 @@ const leaveRoute = createRoute({
   tags: ["members"],
   summary: "Leave a group (yourself), or remove a member (group admins, platform admins: before it starts)",
   description:
-    "A member leaves for themselves: at the end of the round in progress, if any (`leaving`); not while they owe contributions for a pot they received this rotation, nor while they are the current round's recipient (409). Between rounds, when the member leaving was the last one still due the pot this rotation, the rotation ends at once, as a round's end would: the next one begins (members who joined mid-rotation take part), or the group completes after its last planned rotation. Admins may remove another member only while the group is forming, and never another admin (403 `member_removal_not_allowed`): once money moves, members leave for themselves.",
+    "A member leaves for themselves: at the end of the round in progress, if any (`leaving`); not while they owe contributions for a pot they received this rotation, nor while they are the current round's recipient (409). Between rounds, when the member leaving was the last one still due the pot this rotation, the rotation ends at once, as a round's end would: the next one begins (members who joined mid-rotation take part), or the group completes after its last planned rotation. A group that fewer than two members would take part in completes (between rounds; a round in progress runs to its end first). Admins may remove another member only while the group is forming, and never another admin (403 `member_removal_not_allowed`): once money moves, members leave for themselves.",
   security: [{ bearer: [] }],
   request: { params: MemberParams },
   responses: {

@@ -227,7 +227,7 @@ const startRoundRoute = createRoute({
   tags: ["rounds"],
   summary: "Start the group's due round (its admins, or platform admins)",
   description:
-    "Opens the next round if it is due: the next recipient in the payout order, one BECS debit per contributor, the collection deadline armed. Everyone in the rotation must be ready (`members_not_ready` lists who lacks what in `notReady`).",
+    "Opens the next round if it is due: the next recipient in the payout order, one BECS debit per contributor, the collection deadline armed. Everyone in the rotation must be ready (`members_not_ready` lists who lacks what in `notReady`). A group an older version left with its whole payout order paid and no round is moved on first, as a round's end would (audited `close_rotation`): its next rotation's round opens, or, when that completes the group, the answer is `group_not_active`. Two openers at once: one opens it, the other gets `round_in_progress` or `version_conflict`.",
   security: [{ bearer: [] }],
   request: { params: GroupIdParam },
   responses: {
@@ -240,6 +240,7 @@ const startRoundRoute = createRoute({
       "round_in_progress",
       "members_not_ready",
       "group_not_active",
+      "version_conflict",
       "idempotency_key_in_use",
     ]),
   },
