@@ -45,10 +45,14 @@ const schema = z.object({
   SUSU_WORKER_ID: z.string().min(1).optional(),
   SUSU_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   /**
-   * Stripe events the webhook processor works at once (default 8): one at a time per
-   * payment or aggregate (their ordering key), different ones side by side.
+   * Stripe events the webhook processor works at once (default 16): one at a time per
+   * payment or aggregate (their ordering key), different ones side by side. An event holds a
+   * connection only for its statements, not while Stripe answers its reads, so the pool's
+   * default counts half of them. At 200 events/s with one scheduler (bench/webhooks.ts (b),
+   * 10 s, runs alternating on the 2-core machine), 2xx → committed p95 was 117–251 ms with 8,
+   * 37–82 ms with 16 (55 and 82 with the pool at 28), 47–54 ms with 32.
    */
-  SUSU_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  SUSU_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /**
    * How many aggregates' outbox effects this scheduler runs at once (each a provider call and
    * a commit); one aggregate's effects always run one at a time, in order. 1 to 256, 16 by default.
@@ -56,14 +60,15 @@ const schema = z.object({
   SUSU_DISPATCH_CONCURRENCY: wholeNumber(1, 256).default(16),
   /**
    * Most PostgreSQL connections the scheduler's pool opens (pg-boss and the notification
-   * listener have their own); at least SUSU_DISPATCH_CONCURRENCY. Unset: the dispatcher's and
-   * the webhook processor's concurrency plus 4, for deliveries and jobs beside them.
+   * listener have their own); at least SUSU_DISPATCH_CONCURRENCY. Unset: the dispatcher's
+   * concurrency, half the webhook processor's (rounded up), plus 4 for deliveries and jobs
+   * beside them (28 by default).
    */
   SUSU_DB_POOL_SIZE: wholeNumber(1, 500).optional(),
   /**
    * Connections of that pool kept open while idle, opened before the loops start (0 to 500,
-   * at most SUSU_DB_POOL_SIZE). Unset: the webhook processor's concurrency plus 4 (12 by
-   * default), what a burst of Stripe events needs at once, capped at the pool; the
+   * at most SUSU_DB_POOL_SIZE). Unset: half the webhook processor's concurrency (rounded up)
+   * plus 4 (12 by default), what a burst of Stripe events needs at once, capped at the pool; the
    * dispatcher's slots above that wait on Stripe calls far longer than a connection takes to
    * open. Above it, a connection idle for 10 s is closed, and the next burst opens it again.
    */
@@ -185,12 +190,15 @@ const schema = z.object({
 export type SchedulerEnv = Omit<z.infer<typeof schema>, "SUSU_DB_POOL_SIZE" | "SUSU_DB_POOL_MIN"> & {
   /** Always set: the default is derived from SUSU_DISPATCH_CONCURRENCY. */
   readonly SUSU_DB_POOL_SIZE: number;
-  /** Always set: the default is SUSU_WEBHOOK_CONCURRENCY + 4, at most SUSU_DB_POOL_SIZE. */
+  /** Always set: the default is ⌈SUSU_WEBHOOK_CONCURRENCY / 2⌉ + 4, at most SUSU_DB_POOL_SIZE. */
   readonly SUSU_DB_POOL_MIN: number;
 };
 
 /** Connections beside the dispatcher's and the webhook processor's, in the default pool size. */
 export const POOL_HEADROOM = 4;
+
+/** The webhook processor's share of the default pool: half its slots, rounded up (see SUSU_WEBHOOK_CONCURRENCY). */
+export const webhookConnections = (concurrency: number): number => Math.ceil(concurrency / 2);
 
 /** One wrong or missing environment variable. */
 export interface ConfigProblem {
@@ -262,7 +270,9 @@ export function readSchedulerEnv(
     );
   const poolSize =
     parsed.data.SUSU_DB_POOL_SIZE ??
-    parsed.data.SUSU_DISPATCH_CONCURRENCY + parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM;
+    parsed.data.SUSU_DISPATCH_CONCURRENCY +
+      webhookConnections(parsed.data.SUSU_WEBHOOK_CONCURRENCY) +
+      POOL_HEADROOM;
   if (parsed.data.SUSU_DB_POOL_MIN !== undefined && parsed.data.SUSU_DB_POOL_MIN > poolSize)
     throw new SchedulerConfigError([
       {
@@ -275,6 +285,6 @@ export function readSchedulerEnv(
     SUSU_DB_POOL_SIZE: poolSize,
     SUSU_DB_POOL_MIN:
       parsed.data.SUSU_DB_POOL_MIN ??
-      Math.min(poolSize, parsed.data.SUSU_WEBHOOK_CONCURRENCY + POOL_HEADROOM),
+      Math.min(poolSize, webhookConnections(parsed.data.SUSU_WEBHOOK_CONCURRENCY) + POOL_HEADROOM),
   };
 }

@@ -28,7 +28,7 @@ describe("readSchedulerEnv", () => {
   });
 
   it("works 8 webhook events at once unless told 1 to 256", () => {
-    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_WEBHOOK_CONCURRENCY).toBe(8);
+    expect(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }).SUSU_WEBHOOK_CONCURRENCY).toBe(16);
     expect(
       readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x", SUSU_WEBHOOK_CONCURRENCY: "32" })
         .SUSU_WEBHOOK_CONCURRENCY,
@@ -200,11 +200,17 @@ describe("readSchedulerEnv", () => {
     ]);
   });
 
-  it("keeps the webhook slots' connections and 4 open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
+  it("keeps half the webhook slots' connections and 4 open while idle unless told how many (SUSU_DB_POOL_MIN, at most the pool)", () => {
     const key = { STRIPE_SECRET_KEY: "sk_test_x" };
     expect(readSchedulerEnv(key)).toMatchObject({ SUSU_DB_POOL_SIZE: 28, SUSU_DB_POOL_MIN: 12 });
-    expect(readSchedulerEnv({ ...key, SUSU_WEBHOOK_CONCURRENCY: "16" })).toMatchObject({
+    expect(readSchedulerEnv({ ...key, SUSU_WEBHOOK_CONCURRENCY: "32" })).toMatchObject({
+      SUSU_DB_POOL_SIZE: 36,
       SUSU_DB_POOL_MIN: 20,
+    });
+    // Half of an odd count rounds up.
+    expect(readSchedulerEnv({ ...key, SUSU_WEBHOOK_CONCURRENCY: "7" })).toMatchObject({
+      SUSU_DB_POOL_SIZE: 24,
+      SUSU_DB_POOL_MIN: 8,
     });
     expect(
       readSchedulerEnv({ ...key, SUSU_DISPATCH_CONCURRENCY: "2", SUSU_DB_POOL_SIZE: "6" }),
