@@ -9,10 +9,9 @@
  */
 import { connect, type Socket } from "node:net";
 
-/** What came back: the status (0 when the connection failed first) and when (epoch ms). */
+/** What came back: the status (0 when the connection failed first). */
 export interface RawAnswer {
   readonly status: number;
-  readonly at: number;
 }
 
 const HEADER_END = "\r\n\r\n";
@@ -98,7 +97,7 @@ export class RawHttpConnection {
         return;
       }
       this.#buffer = this.#buffer.slice(end);
-      this.#answer({ status, at: Date.now() });
+      this.#answer({ status });
     });
     socket.on("error", fail);
     socket.on("close", () => {
@@ -126,7 +125,7 @@ export class RawHttpConnection {
     this.#socket?.destroy();
     this.#socket = undefined;
     this.#buffer = "";
-    this.#answer({ status: 0, at: Date.now() });
+    this.#answer({ status: 0 });
   }
 }
 

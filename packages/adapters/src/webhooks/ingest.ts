@@ -203,7 +203,8 @@ export class BatchingWebhookIngest {
   readonly #maxWaitMs: number;
   readonly #maxInFlight: number;
   #gathering: Pending[] = [];
-  #timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  /** Cancels the pending close of the batch being gathered, if one is scheduled. */
+  #cancelClose: (() => void) | undefined;
   /** Full batches waiting for a free slot. */
   readonly #ready: Pending[][] = [];
   #inFlight = 0;
@@ -238,24 +239,25 @@ export class BatchingWebhookIngest {
     const answer = new Promise<ReceiveResult>((resolve, reject) => {
       this.#gathering.push({ event: { event, rawBody }, resolve, reject });
       if (this.#gathering.length >= this.#maxBatch) this.#close();
-      else if (this.#timer === undefined)
-        // 0: whatever arrived in this turn of the event loop (setTimeout's 0 is 1 ms).
-        this.#timer =
-          this.#maxWaitMs === 0
-            ? setImmediate(() => this.#close())
-            : setTimeout(() => this.#close(), this.#maxWaitMs);
+      else if (this.#cancelClose === undefined) this.#cancelClose = this.#scheduleClose();
     });
     return ResultAsync.fromPromise(answer, (error) => error as StorageError);
   }
 
+  /** Closes the batch after `maxWaitMs`; 0: after this turn of the event loop (setTimeout's 0 is 1 ms). */
+  #scheduleClose(): () => void {
+    if (this.#maxWaitMs === 0) {
+      const immediate = setImmediate(() => this.#close());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.#close(), this.#maxWaitMs);
+    return () => clearTimeout(timer);
+  }
+
   /** Ends the batch being gathered: written now if a slot is free, else queued. */
   #close(): void {
-    const timer = this.#timer;
-    if (timer !== undefined) {
-      if (this.#maxWaitMs === 0) clearImmediate(timer as ReturnType<typeof setImmediate>);
-      else clearTimeout(timer as ReturnType<typeof setTimeout>);
-    }
-    this.#timer = undefined;
+    this.#cancelClose?.();
+    this.#cancelClose = undefined;
     if (this.#gathering.length === 0) return;
     this.#ready.push(this.#gathering);
     this.#gathering = [];

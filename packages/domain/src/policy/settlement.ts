@@ -66,7 +66,7 @@ export function addBusinessDays(from: Instant, businessDays: number, timeZone: s
     at = from + days * DAY_MS;
     let local = localIn(at, timeZone);
     if (local.offsetMs !== offsetMs) {
-      at = instantAtWall(fromWall + days * DAY_MS, timeZone, offsetMs);
+      at = instantAtWall(fromWall + days * DAY_MS, timeZone, local.offsetMs);
       local = localIn(at, timeZone);
     }
     if (local.weekday !== 0 && local.weekday !== 6) counted += 1;
@@ -75,12 +75,11 @@ export function addBusinessDays(from: Instant, businessDays: number, timeZone: s
 }
 
 /**
- * The instant a wall-clock time (given as if it were UTC) is read in `timeZone`. A time read
- * twice (clocks set back) is its first reading; a time never read (clocks set forward) is
- * the instant an hour later on the clock.
+ * The instant a wall-clock time (given as if it were UTC) is read in `timeZone`, from `first`,
+ * the zone's offset at an instant near it. A time read twice (clocks set back) is its first
+ * reading; a time never read (clocks set forward) is the instant an hour later on the clock.
  */
-function instantAtWall(wall: number, timeZone: string, offsetHintMs: number): Instant {
-  const first = localIn(wall - offsetHintMs, timeZone).offsetMs;
+function instantAtWall(wall: number, timeZone: string, first: number): Instant {
   const second = localIn(wall - first, timeZone).offsetMs;
   if (first === second) return wall - first;
   // Either both readings are valid (a repeated hour: the earlier instant, the larger offset)
