@@ -18,6 +18,7 @@ import {
   nextRecipient,
   pauseGroupByAdmin,
   proposeSwap,
+  reassignPosition,
   resumeGroup,
   setFixedPayoutOrder,
 } from "./group.js";
@@ -288,26 +289,37 @@ describe("rotation rules", () => {
       | { readonly kind: "leave"; readonly who: number; readonly duringRound: boolean }
       | { readonly kind: "join" }
       | { readonly kind: "pause" }
-      | { readonly kind: "resume" };
+      | { readonly kind: "resume" }
+      | { readonly kind: "swap"; readonly a: number; readonly b: number; readonly duringRound: boolean }
+      | { readonly kind: "reassign"; readonly to: number };
     const step = fc.oneof(
       fc.record({ kind: fc.constant("round" as const), cancelled: fc.boolean() }),
       fc.record({ kind: fc.constant("leave" as const), who: fc.nat(9), duringRound: fc.boolean() }),
       fc.record({ kind: fc.constant("join" as const) }),
       fc.record({ kind: fc.constant("pause" as const) }),
       fc.record({ kind: fc.constant("resume" as const) }),
+      fc.record({
+        kind: fc.constant("swap" as const),
+        a: fc.nat(9),
+        b: fc.nat(9),
+        duringRound: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constant("reassign" as const), to: fc.nat(9) }),
     );
-    const method = fc.constantFrom(
-      "join_order" as const,
-      "reverse_join_order" as const,
-      "seeded_draw" as const,
-    );
-    const started = (
-      how: "join_order" | "reverse_join_order" | "seeded_draw",
-      planned: number,
-      size: number,
-    ): Group => {
-      let g = forming(["b", "c", "d"].slice(0, size - 1), how === "seeded_draw" ? "join_order" : how);
+    type How = "join_order" | "reverse_join_order" | "seeded_draw" | "fixed";
+    const method = fc.constantFrom<How>("join_order", "reverse_join_order", "seeded_draw", "fixed");
+    const started = (how: How, planned: number, size: number, shuffle: readonly number[]): Group => {
+      let g = forming(["b", "c", "d"].slice(0, size - 1), how === "reverse_join_order" ? how : "join_order");
       if (how === "seeded_draw") g = drawGroupPayoutOrder(g, "a", "property-seed")._unsafeUnwrap();
+      if (how === "fixed") {
+        // The admin's own order: the members sorted by drawn keys.
+        const ids = g.members.map((m) => m.id);
+        const order = ids
+          .map((id, i) => ({ id, key: shuffle[i] ?? 0 }))
+          .sort((x, y) => x.key - y.key)
+          .map((x) => x.id);
+        g = setFixedPayoutOrder(g, "a", order)._unsafeUnwrap();
+      }
       return { ...activateGroup(g, "a", allReady)._unsafeUnwrap(), rotationsPlanned: planned };
     };
     fc.assert(
@@ -315,18 +327,26 @@ describe("rotation rules", () => {
         method,
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 2, max: 4 }),
+        fc.array(fc.nat(100), { minLength: 4, maxLength: 4 }),
         fc.array(step, { maxLength: 40 }),
-        (how, planned, size, steps: Step[]) => {
-          let g = started(how, planned, size);
+        (how, planned, size, shuffle, steps: Step[]) => {
+          let g = started(how, planned, size, shuffle);
           let rounds = 0;
           let joined = 0;
+          // Kept here, apart from the group's own record: who was paid in which rotation, and
+          // who was in each rotation's order when it began.
+          const paid = new Map<number, string[]>();
+          let rotation = g.rotation.number;
+          let orderAtStart = [...g.payoutOrder.memberIds];
           for (const s of steps) {
             if (g.status === "completed") break;
             const roundId = `r${rounds++}`;
             const recipient = nextRecipient(g);
             if (recipient === undefined) break; // checked below
             const ids = g.members.map((m) => m.id);
-            const who = ids[(s.kind === "leave" ? s.who : 0) % ids.length] as string;
+            const pick = (n: number) => ids[n % ids.length] as string;
+            const who = pick(s.kind === "leave" ? s.who : 0);
+            let paidTo: string | undefined;
             if (s.kind === "join") {
               const joinedNow = joinGroup(g, { id: `n${joined++}`, displayName: "n", joinedAt: T0 });
               if (joinedNow.isOk()) g = joinedNow.value;
@@ -340,24 +360,55 @@ describe("rotation rules", () => {
             } else if (s.kind === "leave" && !s.duringRound) {
               const left = leaveGroup(g, who);
               if (left.isOk()) g = left.value;
+            } else if (s.kind === "swap" && !s.duringRound) {
+              const proposed = proposeSwap(g, pick(s.a), pick(s.b), T0);
+              const accepted = proposed.andThen((p) => acceptSwap(p, pick(s.b), pick(s.a)));
+              if (accepted.isOk()) g = accepted.value;
             } else if (g.status === "active") {
               // Rounds open only in an active group, as the scheduler opens them.
               g = markRoundOpened(g, roundId)._unsafeUnwrap();
+              let to = recipient;
               if (s.kind === "leave") {
                 const left = leaveGroup(g, who, recipient);
                 if (left.isOk()) g = left.value;
+              } else if (s.kind === "swap") {
+                // The round's recipient may not swap until paid; two others may.
+                const proposed = proposeSwap(g, pick(s.a), pick(s.b), T0);
+                const accepted = proposed.andThen((p) => acceptSwap(p, pick(s.b), pick(s.a), recipient));
+                if (accepted.isOk()) g = accepted.value;
+              } else if (s.kind === "reassign") {
+                // An admin gives the round's payout to another member still due.
+                const moved = reassignPosition(g, recipient, pick(s.to));
+                if (moved.isOk()) {
+                  g = moved.value;
+                  to = pick(s.to);
+                }
               }
+              const cancelled = s.kind === "round" && s.cancelled;
               g = markRoundEnded(
                 g,
                 roundId,
-                s.kind === "round" && s.cancelled ? { cancelled: true } : { paidTo: recipient },
+                cancelled ? { cancelled: true } : { paidTo: to },
               )._unsafeUnwrap();
+              if (!cancelled) paidTo = to;
             }
+            if (paidTo !== undefined) paid.set(rotation, [...(paid.get(rotation) ?? []), paidTo]);
             // Nobody receives twice in a rotation, and only members in its order receive.
+            const paidNow = paid.get(rotation) ?? [];
+            expect(new Set(paidNow).size).toBe(paidNow.length);
             expect(new Set(g.rotation.receivedMemberIds).size).toBe(g.rotation.receivedMemberIds.length);
+            if (g.rotation.number !== rotation) {
+              // A rotation closed: everyone in its order who is still a member was paid in it.
+              const stayed = orderAtStart.filter(
+                (id) => g.members.find((m) => m.id === id)?.status === "active",
+              );
+              for (const id of stayed) expect(paid.get(rotation) ?? []).toContain(id);
+              rotation = g.rotation.number;
+              orderAtStart = [...g.payoutOrder.memberIds];
+            }
             if (g.status !== "completed") {
-              for (const paid of g.rotation.receivedMemberIds)
-                expect(g.payoutOrder.memberIds).toContain(paid);
+              for (const id of g.rotation.receivedMemberIds) expect(g.payoutOrder.memberIds).toContain(id);
+              expect(g.rotation.receivedMemberIds).toEqual(paid.get(g.rotation.number) ?? []);
               // Someone is due, and a round can open: it needs two contributors.
               expect(nextRecipient(g)).toBeDefined();
               expect(contributingMembers(g).length).toBeGreaterThanOrEqual(MEMBERS_MIN);
@@ -365,7 +416,7 @@ describe("rotation rules", () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
   });
 
