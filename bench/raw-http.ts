@@ -80,7 +80,10 @@ export class RawHttpConnection {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.setEncoding("latin1");
     const fail = (error: Error & { code?: string }) => {
-      this.onError(error);
+      if (this.#socket !== socket) return;
+      // An error on an idle connection (reset by the server between requests) fails no
+      // request: the connection is dropped and the next request opens a new one.
+      if (this.#waiting !== undefined) this.onError(error);
       this.#drop();
     };
     socket.on("data", (chunk: string) => {
