@@ -234,6 +234,17 @@ describe("rotation rules", () => {
     expect(g.members.find((m) => m.id === "c")?.status).toBe("left");
   });
 
+  it("leaving again during the round (a retried DELETE) keeps the member leaving until the round ends", () => {
+    let g = markRoundOpened(active(), "r0")._unsafeUnwrap();
+    g = leaveGroup(g, "c", "a")._unsafeUnwrap();
+    const again = leaveGroup(g, "c", "a")._unsafeUnwrap();
+    // Still debited by the round in progress: still a member of the group until it ends.
+    expect(again.members.find((m) => m.id === "c")?.status).toBe("leaving");
+    expect(contributingMembers(again).map((m) => m.id)).toEqual(["a", "b", "c"]);
+    const ended = markRoundEnded(again, "r0", { paidTo: "a" })._unsafeUnwrap();
+    expect(ended.members.find((m) => m.id === "c")?.status).toBe("left");
+  });
+
   it("the last member still due leaving between rounds closes the rotation, as a round's end would", () => {
     // Two rounds paid (a, b); c, the only one still due, leaves before the third opens.
     const paidTwo = (rotationsPlanned: number) => {

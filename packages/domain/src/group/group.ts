@@ -265,6 +265,9 @@ export function leaveGroup(
   const member = findMember(group, memberId);
   if (!member || member.status === "left")
     return err(groupError("member_not_found", `no member ${memberId}`));
+  // Asked again during the round (a retried request): the member still contributes to it,
+  // so stays `leaving` (and sees the round) until it ends, as the first request said.
+  if (member.status === "leaving") return ok(group);
   const rotationUnfinished = group.rotation.receivedMemberIds.length < group.payoutOrder.memberIds.length;
   if (group.rotation.receivedMemberIds.includes(memberId) && rotationUnfinished && group.status !== "forming")
     return err(

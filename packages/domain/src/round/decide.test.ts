@@ -756,6 +756,35 @@ describe("a dispute while the payout is in progress", () => {
     const retried = step(disputed.state, { type: "timer", timer: { kind: "retry_payout", attempt: 2 } });
     expect(retried.ignored).toEqual({ code: "timer_no_longer_due", detail: "payout retry 2 no longer due" });
   });
+
+  it("a contribution disputed while the payout is blocked before any transfer is withdrawn, not paid out later", () => {
+    // The recipient cannot receive: the round blocks before asking for a single transfer.
+    const blocked = run(round(["m1", "m2", "m3"], false), [
+      { type: "open" },
+      succeeded("m1"),
+      succeeded("m2"),
+      succeeded("m3"),
+    ]);
+    expect(blocked.state).toMatchObject({ status: "payout_blocked", payouts: [] });
+    const disputed = step(blocked.state, {
+      type: "dispute_opened",
+      memberId: "m2",
+      disputeId: "dp_7",
+      amountMinor: 10_000,
+    });
+    // The money never left the pot: the bank took it back out of the pot, as before a payout.
+    expect(disputed.state.contributions.find((c) => c.memberId === "m2")?.status).toBe("disputed");
+    expect(disputed.effects.find((e) => e.kind === "post_ledger")).toMatchObject({
+      transaction: { kind: "contribution_refunded" },
+    });
+    // The account is fixed: the pot paid out is what is left in it, with no transfer funded by the disputed charge.
+    const resumed = step(disputed.state, { type: "recipient_readiness", canReceive: true });
+    expect(resumed.state.status).toBe("paying_out");
+    expect(resumed.effects.filter((e) => e.kind === "transfer").map((e) => e.id)).toEqual([
+      "r1:transfer:m1:attempt:1",
+      "r1:transfer:m3:attempt:1",
+    ]);
+  });
 });
 
 describe("a bug throws; it is never an outcome", () => {

@@ -952,11 +952,14 @@ function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"
   const s = d.state;
   // "After payout" means this contribution's money has been (or may be being) transferred.
   // A contribution whose transfer failed and waits to be re-issued has not left the pot:
-  // it is treated like a dispute before payout, and its transfer is dropped.
+  // it is treated like a dispute before payout, and its transfer is dropped. So is one no
+  // transfer was ever asked for (a payout blocked before it started: the recipient could
+  // not receive), which would otherwise be paid out of the platform's funds when it resumes.
   const payout = s.payouts.find((p) => p.sourceMemberId === memberId);
   const transferPending = payout?.status === "failed";
   const afterPayout =
     (s.status === "paying_out" || s.status === "paid_out" || s.status === "payout_blocked") &&
+    payout !== undefined &&
     !transferPending;
   if (transferPending) d.set({ payouts: s.payouts.filter((p) => p.sourceMemberId !== memberId) });
   d.updateContribution(memberId, (x) => ({

@@ -97,6 +97,31 @@ describe("group admin use cases", () => {
     expect((await useCases.resumeGroup(sim.deps, groupId, "ana"))._unsafeUnwrap().status).toBe("active");
   });
 
+  it("an admin's pause holds when a blocked payout is reassigned: the round pays out, the group stays paused", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await activeGroup(sim, ["ana", "ben", "cy"]);
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId, { memberId: "ana" }))._unsafeUnwrap().state;
+    (await sim.accountUpdated("ana", false))._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    (await useCases.pauseGroup(sim.deps, groupId, ops, "checking the accounts"))._unsafeUnwrap();
+    (await useCases.reassignPayout(sim.deps, groupId, "ana", "ben"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()).toMatchObject({
+      status: "paid_out",
+      recipientMemberId: "ben",
+    });
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()).toMatchObject({
+      status: "paused",
+      adminPause: { by: "operator:ops_1", reason: "checking the accounts" },
+    });
+    // No round opens (and debits everyone) until an admin resumes the group.
+    await sim.advance(7 * DAY_MS);
+    expect((await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrapErr().code).toBe(
+      "group_not_active",
+    );
+  });
+
   it("an admin removes a member before the start; members leave for themselves after", async () => {
     const sim = new InMemorySusu();
     const groupId = await formingGroup(sim, ["ana", "ben", "cy"]);

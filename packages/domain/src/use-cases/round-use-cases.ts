@@ -272,8 +272,9 @@ function loadGroupAsAdmin(
 
 /**
  * An admin gives a blocked payout to another member; the two swap positions in the
- * rotation so each still receives exactly once, and the group resumes. A platform
- * operator may do it too.
+ * rotation so each still receives exactly once, and the pause the block caused ends (a
+ * pause an admin made holds until an admin resumes the group, as when the account is
+ * fixed). A platform operator may do it too.
  */
 export function reassignPayout(
   deps: UseCaseDeps,
@@ -297,15 +298,15 @@ export function reassignPayout(
         if (decided.isErr()) return errAsync(decided.error);
         const swapped = G.reassignPosition(group, round.recipientMemberId, toMemberId);
         if (swapped.isErr()) return errAsync(swapped.error);
-        const resumed = swapped.value.status === "paused" ? G.resumeGroup(swapped.value) : ok(swapped.value);
-        if (resumed.isErr()) return errAsync(resumed.error);
+        // The payout going through lifts the pause its block caused (the decision's
+        // `resume_group`); an admin's pause holds until an admin resumes the group.
         return commitDecision(
           deps,
           group,
           round,
           decided.value,
           auditLine(round, input, decided.value, now, adminActorName(actor)),
-          resumed.value,
+          swapped.value,
         );
       });
     });
