@@ -474,6 +474,31 @@ describe("the release", () => {
     expect(ofKind(run(r, [{ type: "seller_account_ready" }], LATER), "transfer")).toHaveLength(1);
   });
 
+  it("an account fixed while a dispute or a refund stood in the way resumes the release once that ends", () => {
+    const blocked = run(
+      start({ seller: { ...command.seller, canReceive: false } }),
+      [paid, confirm, due],
+      LATER,
+    );
+    const ready: HeldPaymentInput = { type: "seller_account_ready" };
+    // A dispute opens, the seller fixes their account meanwhile, the dispute is won.
+    const won = run(blocked, [dispute(), ready, closed("won")], LATER);
+    expect(won.state.status).toBe("releasing");
+    expect(ofKind(won, "transfer")).toMatchObject([{ amountMinor: 9_000 }]);
+    // A partial refund runs, the seller fixes their account meanwhile, the refund lands.
+    const refunded = run(
+      blocked,
+      [{ type: "refund", by: "a", amountMinor: 1_000 }, ready, refundOk()],
+      LATER,
+    );
+    expect(refunded.state.status).toBe("releasing");
+    expect(ofKind(refunded, "transfer")).toMatchObject([{ amountMinor: 8_100 }]);
+    // Lost in part: what is left still goes to the seller.
+    const lost = run(blocked, [dispute(4_000), ready, closed("lost", 4_000)], LATER);
+    expect(lost.state.status).toBe("releasing");
+    expect(ofKind(lost, "transfer")).toMatchObject([{ amountMinor: 5_400 }]);
+  });
+
   it("an admin hold stops the release until the admin releases it", () => {
     const r = run(held(), [confirm, { type: "admin_hold", by: "admin_1", reason: "complaint" }]);
     expect(ignoredCode(r, due, LATER)).toBe("release_on_hold");

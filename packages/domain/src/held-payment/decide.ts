@@ -1039,12 +1039,17 @@ const disputeRules: DisputeRules<Draft, Step> = {
 /**
  * Something that stopped the release is gone (a dispute closed, a refund finished): a
  * release the dispute froze goes on — or blocks on the seller's account, if that is what
- * now stands in its way — and a release that came due meanwhile starts.
+ * now stands in its way — and a release that came due meanwhile starts. A release blocked
+ * on the seller's account goes on too when the account was reported ready while the
+ * dispute or the refund still stood in the way (that report could not resume it then, and
+ * Stripe may not report the account again).
  */
 function unfreeze(d: Draft): Step {
   const s = d.state;
   if (s.status !== "release_blocked") return releaseIfDue(d);
-  if (s.blockKind !== "frozen" || openDispute(s)) return d.done();
+  const causeGone =
+    s.blockKind === "frozen" || (s.blockKind === "seller_cannot_receive" && s.sellerCanReceive);
+  if (!causeGone || openDispute(s)) return d.done();
   if (nothingInTheWay(s)) return resumeRelease(d);
   if (!s.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
   return d.done();
