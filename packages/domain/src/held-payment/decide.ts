@@ -253,6 +253,8 @@ export function decideHeldPayment(
       return refundCommand(d, input);
     case "retry_refund":
       return retryRefund(d);
+    case "retry_reversal":
+      return retryReversal(d);
     case "timer":
       return onTimer(d, input.timer);
     case "checkout_session_created":
@@ -564,6 +566,27 @@ function retryRefund(d: Draft): Step {
   return d.done();
 }
 
+/**
+ * Asks again for the reversal of each lost dispute's seller part whose latest reversal
+ * failed (a refund's failed reversal is retried with its refund, by `retry_refund`): the
+ * seller still owes it, and the ledger counts it against them until it lands.
+ */
+function retryReversal(d: Draft): Step {
+  const s = d.state;
+  const latestFailed = s.disputes.flatMap((x) => {
+    const latest = s.reversals.filter((rv) => rv.forDisputeId === x.id).at(-1);
+    return latest?.status === "failed" ? [{ dispute: x, reversal: latest }] : [];
+  });
+  if (latestFailed.length === 0) return refuse("no_failed_reversal", "no reversal of a lost dispute failed");
+  for (const { dispute, reversal } of latestFailed) {
+    const reversalNumber = requestReversal(d, reversal.amountMinor, "dispute_lost", {
+      forDisputeId: dispute.id,
+    });
+    d.updateDispute(dispute.id, { reversalNumber });
+  }
+  return d.done();
+}
+
 // ---------------------------------------------------------------- refunds
 
 /**
@@ -734,7 +757,7 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
   const what =
     rv.reason === "refund"
       ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`
-      : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId}`;
+      : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId} (retry the reversal once their balance covers it)`;
   d.ticket(
     ids.ticket.reversalFailed(s.id, reversal),
     "reversal_failed",
