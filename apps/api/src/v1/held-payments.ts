@@ -593,6 +593,17 @@ const retryRefundRouteDef = commandRoute({
   refusals: { ...operatorOnly, ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }) },
 });
 
+const retryReversalRouteDef = commandRoute({
+  action: "reversals/retry",
+  summary:
+    "Ask again for a lost dispute's reversal from the seller's transfer that failed, once their balance covers it (platform operators)",
+  answers: "The payment, the reversal asked for again",
+  refusals: {
+    ...operatorOnly,
+    ...conflicts({ no_failed_reversal: "no reversal of a lost dispute failed" }),
+  },
+});
+
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
 /**
@@ -802,6 +813,12 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
   app.openapi(retryRefundRouteDef, (c) =>
     command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
       useCases.retryRefund(uc, id, operatorOf(principal)),
+    ),
+  );
+
+  app.openapi(retryReversalRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.retryHeldPaymentReversal(uc, id, operatorOf(principal)),
     ),
   );
 

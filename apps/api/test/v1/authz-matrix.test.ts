@@ -377,6 +377,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/held-payments/{heldPaymentId}/release": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds/retry": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/reversals/retry": operatorOnHeldPayment,
   // marketplace charges: only the customer themselves or a platform service charges a
   // customer (403 not_customer for anyone else); lists are what each may see
   "POST /v1/marketplace-charges": {

@@ -474,6 +474,31 @@ describe("the release", () => {
     expect(ofKind(run(r, [{ type: "seller_account_ready" }], LATER), "transfer")).toHaveLength(1);
   });
 
+  it("an account fixed while a dispute or a refund stood in the way resumes the release once that ends", () => {
+    const blocked = run(
+      start({ seller: { ...command.seller, canReceive: false } }),
+      [paid, confirm, due],
+      LATER,
+    );
+    const ready: HeldPaymentInput = { type: "seller_account_ready" };
+    // A dispute opens, the seller fixes their account meanwhile, the dispute is won.
+    const won = run(blocked, [dispute(), ready, closed("won")], LATER);
+    expect(won.state.status).toBe("releasing");
+    expect(ofKind(won, "transfer")).toMatchObject([{ amountMinor: 9_000 }]);
+    // A partial refund runs, the seller fixes their account meanwhile, the refund lands.
+    const refunded = run(
+      blocked,
+      [{ type: "refund", by: "a", amountMinor: 1_000 }, ready, refundOk()],
+      LATER,
+    );
+    expect(refunded.state.status).toBe("releasing");
+    expect(ofKind(refunded, "transfer")).toMatchObject([{ amountMinor: 8_100 }]);
+    // Lost in part: what is left still goes to the seller.
+    const lost = run(blocked, [dispute(4_000), ready, closed("lost", 4_000)], LATER);
+    expect(lost.state.status).toBe("releasing");
+    expect(ofKind(lost, "transfer")).toMatchObject([{ amountMinor: 5_400 }]);
+  });
+
   it("an admin hold stops the release until the admin releases it", () => {
     const r = run(held(), [confirm, { type: "admin_hold", by: "admin_1", reason: "complaint" }]);
     expect(ignoredCode(r, due, LATER)).toBe("release_on_hold");
@@ -595,6 +620,30 @@ describe("disputes", () => {
     expect(money(recovered)).toMatchObject({ holdMinor: 0, sellerMinor: 0 });
   });
 
+  it("a loss's reversal that fails is asked again by an admin, under a new reversal number, until it lands", () => {
+    const lost = run(released(), [dispute(4_000), closed("lost", 4_000)], LATER);
+    const failed = run(
+      lost,
+      [{ type: "transfer_reversal_failed", reversal: 1, failureCode: "balance_insufficient" }],
+      LATER,
+    );
+    expect(money(failed)).toMatchObject({ holdMinor: -3_600 });
+    // Not a refund's: retry_refund has nothing to retry.
+    expect(refused(failed, { type: "retry_refund", by: "a" }, LATER)).toBe("no_failed_refund");
+    const retried = run(failed, [{ type: "retry_reversal", by: "a" }], LATER);
+    expect(ofKind(retried, "reverse_transfer")).toMatchObject([
+      { id: "hp1:reversal:2", transferId: "tr_1", amountMinor: 3_600, reason: "dispute_lost" },
+    ]);
+    expect(retried.state.reversals[1]).toMatchObject({ forDisputeId: "dp_1", status: "requested" });
+    expect(refused(retried, { type: "retry_reversal", by: "a" }, LATER)).toBe("no_failed_reversal");
+    const landed = run(
+      retried,
+      [{ type: "transfer_reversed", reversal: 2, transferId: "tr_1", amountMinor: 3_600 }],
+      LATER,
+    );
+    expect(money(landed)).toMatchObject({ holdMinor: 0, sellerMinor: 5_400, disputeLostMinor: 4_000 });
+  });
+
   it("a loss while the transfer is in flight waits for its outcome", () => {
     const r = run(releasing(), [dispute(), closed("lost")], LATER);
     expect(r.state.status).toBe("releasing");
@@ -661,6 +710,7 @@ describe("refused commands (every error code)", () => {
     ["invalid_refund_amount", () => refused(held(), { type: "refund", by: "a", amountMinor: 10_001 })],
     ["nothing_to_refund", () => refused(run(held(), [dispute(), closed("lost")]), fullRefundInput())],
     ["no_failed_refund", () => refused(held(), { type: "retry_refund", by: "a" })],
+    ["no_failed_reversal", () => refused(released(), { type: "retry_reversal", by: "a" }, LATER)],
     [
       "seller_cannot_receive",
       () =>

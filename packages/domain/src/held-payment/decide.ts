@@ -253,6 +253,8 @@ export function decideHeldPayment(
       return refundCommand(d, input);
     case "retry_refund":
       return retryRefund(d);
+    case "retry_reversal":
+      return retryReversal(d);
     case "timer":
       return onTimer(d, input.timer);
     case "checkout_session_created":
@@ -564,6 +566,27 @@ function retryRefund(d: Draft): Step {
   return d.done();
 }
 
+/**
+ * Asks again for the reversal of each lost dispute's seller part whose latest reversal
+ * failed (a refund's failed reversal is retried with its refund, by `retry_refund`): the
+ * seller still owes it, and the ledger counts it against them until it lands.
+ */
+function retryReversal(d: Draft): Step {
+  const s = d.state;
+  const latestFailed = s.disputes.flatMap((x) => {
+    const latest = s.reversals.filter((rv) => rv.forDisputeId === x.id).at(-1);
+    return latest?.status === "failed" ? [{ dispute: x, reversal: latest }] : [];
+  });
+  if (latestFailed.length === 0) return refuse("no_failed_reversal", "no reversal of a lost dispute failed");
+  for (const { dispute, reversal } of latestFailed) {
+    const reversalNumber = requestReversal(d, reversal.amountMinor, "dispute_lost", {
+      forDisputeId: dispute.id,
+    });
+    d.updateDispute(dispute.id, { reversalNumber });
+  }
+  return d.done();
+}
+
 // ---------------------------------------------------------------- refunds
 
 /**
@@ -734,7 +757,7 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
   const what =
     rv.reason === "refund"
       ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`
-      : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId}`;
+      : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId} (retry the reversal once their balance covers it)`;
   d.ticket(
     ids.ticket.reversalFailed(s.id, reversal),
     "reversal_failed",
@@ -1039,12 +1062,17 @@ const disputeRules: DisputeRules<Draft, Step> = {
 /**
  * Something that stopped the release is gone (a dispute closed, a refund finished): a
  * release the dispute froze goes on — or blocks on the seller's account, if that is what
- * now stands in its way — and a release that came due meanwhile starts.
+ * now stands in its way — and a release that came due meanwhile starts. A release blocked
+ * on the seller's account goes on too when the account was reported ready while the
+ * dispute or the refund still stood in the way (that report could not resume it then, and
+ * Stripe may not report the account again).
  */
 function unfreeze(d: Draft): Step {
   const s = d.state;
   if (s.status !== "release_blocked") return releaseIfDue(d);
-  if (s.blockKind !== "frozen" || openDispute(s)) return d.done();
+  const causeGone =
+    s.blockKind === "frozen" || (s.blockKind === "seller_cannot_receive" && s.sellerCanReceive);
+  if (!causeGone || openDispute(s)) return d.done();
   if (nothingInTheWay(s)) return resumeRelease(d);
   if (!s.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
   return d.done();

@@ -35,6 +35,8 @@ export type HeldPaymentInput =
   | { readonly type: "refund"; readonly by: string; readonly amountMinor?: number }
   /** An admin retries the refund whose reversal or refund failed. */
   | { readonly type: "retry_refund"; readonly by: string }
+  /** An admin asks again for the reversal of a lost dispute's seller part that failed. */
+  | { readonly type: "retry_reversal"; readonly by: string }
   // timers
   | { readonly type: "timer"; readonly timer: HeldPaymentTimer }
   // facts about the Checkout Session and its payment

@@ -35,6 +35,8 @@ export const HELD_PAYMENT_ERROR_CODES = [
   "nothing_to_refund",
   /** `retry_refund` with no failed refund. */
   "no_failed_refund",
+  /** `retry_reversal` with no failed reversal of a lost dispute's seller part. */
+  "no_failed_reversal",
   /** The seller's account cannot receive transfers, as last reported. */
   "seller_cannot_receive",
   /** The seller named in a new payment is not a person susu knows. */

@@ -300,6 +300,18 @@ export function retryRefund(
   });
 }
 
+/** A platform operator asks again for a lost dispute's reversal that failed, once the seller's balance covers it. */
+export function retryHeldPaymentReversal(
+  deps: UseCaseDeps,
+  id: string,
+  operator: PlatformOperator,
+): ResultAsync<HeldPayment, UseCaseError> {
+  return applyOperatorCommand(heldPaymentKind, deps, id, operator, {
+    type: "retry_reversal",
+    by: operator.operator,
+  });
+}
+
 /**
  * Tells a seller's open held payments whether their account can receive now (after the
  * person's own write, as the rounds are told): a release blocked on the account resumes

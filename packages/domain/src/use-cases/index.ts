@@ -63,6 +63,7 @@ export {
   getHeldPayment,
   refundHeldPayment,
   reportUnfulfilled,
+  retryHeldPaymentReversal,
   retryRefund,
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
