@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   guardJobSettlement,
+  holdWorkerLiveness,
   listenForStop,
   type MetricsServer,
   notifyReady,
@@ -17,6 +18,7 @@ import {
 import PgBoss from "pg-boss";
 import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
+import { startDeadWorkerRelease } from "./jobs/dead-worker-claims.js";
 import { startNotificationDeliveries } from "./jobs/notification-deliveries.js";
 import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
@@ -186,10 +188,19 @@ const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries),
 // Wake-ups: after committing outbox effects a writer notifies 'susu_outbox', after ingesting
 // webhook events 'susu_webhook_events'; the loops' polling stays the fallback. After a reconnect the
 // listener wakes both once (notifications sent while it was away are lost).
+// Its connection also carries this process's liveness lock (taken again on every reconnect):
+// other schedulers give back the claims of a worker whose lock is gone (startDeadWorkerRelease).
 const listener = startPgListener({
   connectionString: database.connectionString,
   channels: ["susu_outbox", "susu_webhook_events"],
   onNotify: (channel) => (channel === "susu_outbox" ? dispatcher.wake() : webhooks.wake()),
+  onConnect: async (client) => {
+    if (!(await holdWorkerLiveness(client, workerId)))
+      log.warn(
+        { workerId },
+        "liveness lock held by another session (a hash collision): this worker's claims wait out their lease if it dies",
+      );
+  },
   log,
 });
 const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {
@@ -198,6 +209,14 @@ const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {
   log,
   metrics,
   onOutboxResumed: () => dispatcher.wake(),
+});
+const deadWorkers = startDeadWorkerRelease(container.get(TOKENS.prisma), {
+  workerId,
+  now: () => deps.clock.now(),
+  log,
+  metrics,
+  onOutboxReleased: () => dispatcher.wake(),
+  onWebhooksReleased: () => webhooks.wake(),
 });
 log.info({ workerId, metrics: metricsServer.url, dbConnections }, "scheduler started");
 notifyReady({ metrics: metricsServer.url });
@@ -208,7 +227,13 @@ try {
   await listener.stop();
   // Effects committed while the loops finish wake the other schedulers, not this one's stopping dispatcher.
   dispatchLocally();
-  await Promise.all([dispatcher.stop(), webhooks.stop(), deliveries.stop(), sweep.stop()]);
+  await Promise.all([
+    dispatcher.stop(),
+    webhooks.stop(),
+    deliveries.stop(),
+    sweep.stop(),
+    deadWorkers.stop(),
+  ]);
   await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
   await metricsServer.close();
   await container.get(TOKENS.prisma).$disconnect();

@@ -23,10 +23,16 @@ export interface SchedulerMetrics {
 /**
  * Work found stuck: `outbox_claim_released` — this process's own claims given back once its
  * database answered again; `outbox_lease_expired` — a dead worker's claims cleared by the
- * sweep; `boss_job_expired` — pg-boss jobs seen active past their expiry (pg-boss's
+ * sweep; `dead_worker_outbox_claims` and `dead_worker_webhook_claims` — live claims of a worker
+ * whose liveness lock is gone, given back before their lease ends; `boss_job_expired` — pg-boss jobs seen active past their expiry (pg-boss's
  * maintenance retries them).
  */
-export type StuckWorkKind = "outbox_claim_released" | "outbox_lease_expired" | "boss_job_expired";
+export type StuckWorkKind =
+  | "outbox_claim_released"
+  | "outbox_lease_expired"
+  | "dead_worker_outbox_claims"
+  | "dead_worker_webhook_claims"
+  | "boss_job_expired";
 
 /** Options of {@link createSchedulerMetrics}. */
 export interface SchedulerMetricsOptions {
@@ -106,7 +112,7 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
 
   const stuck = new Counter({
     name: "susu_stuck_work_total",
-    help: "Work found stuck and resumed, by what (outbox_claim_released, outbox_lease_expired, boss_job_expired).",
+    help: "Work found stuck and resumed, by what (outbox_claim_released, outbox_lease_expired, dead_worker_outbox_claims, dead_worker_webhook_claims, boss_job_expired).",
     labelNames: ["what"] as const,
     registers,
   });

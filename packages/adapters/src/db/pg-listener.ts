@@ -24,6 +24,12 @@ export interface PgListenerOptions {
   readonly maxBackoffMs?: number;
   /** A fraction in [0, 1) for the backoff's jitter (default `Math.random`). */
   readonly random?: () => number;
+  /**
+   * Run on each new connection before its `LISTEN`s (for a session-level lock that should live
+   * exactly as long as the connection, such as {@link holdWorkerLiveness}). A throw counts as a
+   * lost connection: it is retried with the same backoff.
+   */
+  readonly onConnect?: (client: pg.Client) => Promise<void>;
 }
 
 /** A running listener. */
@@ -99,6 +105,7 @@ export function startPgListener(options: PgListenerOptions): PgListener {
     });
     try {
       await next.connect();
+      await options.onConnect?.(next);
       for (const channel of options.channels) await next.query(`LISTEN ${channel}`);
     } catch (error) {
       onLost(error instanceof Error ? error.message : String(error));

@@ -41,3 +41,10 @@ export {
 } from "./prisma-store.js";
 export { classifyDatabaseError, type DatabaseFailure } from "./storage-errors.js";
 export { type ExpiredOutboxLease, type StuckWork, sweepStuckWork } from "./stuck-work.js";
+export {
+  claimersWithoutLiveness,
+  holdWorkerLiveness,
+  LIVENESS_LOCK_CLASS,
+  type ReleasedClaims,
+  releaseClaimsOfDeadWorkers,
+} from "./worker-liveness.js";
