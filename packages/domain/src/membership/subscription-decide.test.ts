@@ -219,6 +219,20 @@ describe("invoices", () => {
     expect(again.effects.map((e) => e.kind)).toEqual(["post_ledger"]);
   });
 
+  it("a declined first payment (no retry: Stripe expires it after 23 hours) does not tell the person it lapsed", () => {
+    // Stripe does not retry a new subscription's first invoice: `next_payment_attempt` is null.
+    const d = decided(freshSubscription(), failedInvoice("in_1", 0, 1));
+    expect(d.state.status).toBe("incomplete");
+    expect(d.state.lapses).toBe(0);
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        kind: "notify",
+        template: "membership_payment_failed",
+        data: expect.objectContaining({ attempt: 1, lastAttempt: "no", firstPayment: "yes" }),
+      }),
+    ]);
+  });
+
   it("a failure that arrives after the invoice was paid is ignored", () => {
     const s = feed(activeSubscription(), [paidInvoice("in_2", 31)]);
     expect(decided(s, failedInvoice("in_2", 30, 1, 3)).ignored?.code).toBe("invoice_already_paid");

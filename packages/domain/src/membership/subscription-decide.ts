@@ -929,7 +929,10 @@ function paymentFailed(
       "failure_already_recorded",
       `attempt ${input.attemptCount} of invoice ${inv.id} was heard of`,
     );
-  const last = input.nextPaymentAttemptAt === undefined;
+  // Stripe does not retry a new subscription's first invoice (no next attempt): that
+  // membership never started, so nothing lapses; it expires unless the invoice is paid.
+  const firstPayment = s.status === "incomplete" && input.nextPaymentAttemptAt === undefined;
+  const last = input.nextPaymentAttemptAt === undefined && !firstPayment;
   d.putInvoice({
     ...inv,
     failedAttempts: input.attemptCount,
@@ -951,6 +954,7 @@ function paymentFailed(
       amountMinor: input.invoice.amountDueMinor,
       currency: input.invoice.currency,
       lastAttempt: last ? "yes" : "no",
+      ...(firstPayment ? { firstPayment: "yes" } : {}),
       ...(input.invoice.hostedInvoiceUrl !== undefined
         ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
         : {}),
