@@ -1,3 +1,5 @@
+import { currencyInfo, isCurrencyCode } from "@susu/domain";
+
 /** How amounts and dates in an e-mail are written: a locale and a time zone (IANA). */
 export interface MailLocale {
   /** BCP 47 locale for numbers, amounts and dates, e.g. `en-AU`. */
@@ -34,17 +36,27 @@ export function maskNumbers(text: string): string {
   return text.replace(NUMBER_LIKE, (run) => `•••• ${run.replace(/[ -]/g, "").slice(-4)}`);
 }
 
-/** Minor units as an amount in `currency` (ISO 4217), e.g. `12345`, `aud` → `$123.45`. */
+/**
+ * Minor units as an amount in `currency` (ISO 4217), e.g. `12345`, `aud` → `$123.45`. A
+ * currency susu supports is read with its exponent in the domain's table (Stripe's minor
+ * unit): Intl's own digits for a currency can differ (HUF and IDR have none there, two at
+ * Stripe), and reading minor units with them would write the amount 100 times too large.
+ */
 export function formatAmount(amountMinor: number, currency: string, locale: string): string {
   const code = currency.toUpperCase();
+  const exponent = isCurrencyCode(code) ? currencyInfo(code).exponent : undefined;
   let format: Intl.NumberFormat;
   try {
-    format = new Intl.NumberFormat(locale, { style: "currency", currency: code });
+    format = new Intl.NumberFormat(locale, {
+      style: "currency",
+      currency: code,
+      ...(exponent !== undefined ? { minimumFractionDigits: exponent, maximumFractionDigits: exponent } : {}),
+    });
   } catch {
     // A code Intl does not know: the plain number and the code, never a wrong symbol.
     return `${amountMinor} ${code} (minor units)`;
   }
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  const digits = exponent ?? format.resolvedOptions().maximumFractionDigits ?? 2;
   return format.format(amountMinor / 10 ** digits);
 }
 

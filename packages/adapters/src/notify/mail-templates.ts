@@ -374,9 +374,11 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     subject: "Your membership payment did not go through",
     happened: [
       `We could not collect ${amountOr(d, "amountMinor", "your membership payment")} for your membership (attempt ${d.text("attempt", "1")}).`,
-      d.text("lastAttempt") === "yes"
-        ? "That was the last automatic attempt: your membership has lapsed."
-        : `We will try again on ${d.date("deadline") ?? "a later date"}. Your membership stays active until then.`,
+      d.text("firstPayment") === "yes"
+        ? "Your membership has not started: it starts once this first payment goes through. We do not try it again by ourselves, and the membership is cancelled if it is not paid within 23 hours of subscribing."
+        : d.text("lastAttempt") === "yes"
+          ? "That was the last automatic attempt: your membership has lapsed."
+          : `We will try again on ${d.date("deadline") ?? "a later date"}. Your membership stays active until then.`,
     ],
     action: `Update your payment method, or pay the invoice now${d.has("hostedInvoiceUrl") ? ` at ${d.text("hostedInvoiceUrl")}` : ""}.`,
     ...byDate(d, "deadline"),

@@ -112,3 +112,38 @@ describe("the onboarding-incomplete notice", () => {
     expect(text).toContain("It has paused the account (rejected.other).");
   });
 });
+
+describe("the membership payment-failed notice", () => {
+  const failed = (data: Record<string, string | number>): Notification => ({
+    id: "mbr_1:notify:membership_payment_failed:in_1:1",
+    aggregate: "subscription",
+    aggregateId: "mbr_1",
+    personIds: ["ana"],
+    template: "membership_payment_failed",
+    data: {
+      subscriptionId: "mbr_1",
+      invoiceId: "in_1",
+      currency: "AUD",
+      amountMinor: 15_00,
+      attempt: 1,
+      ...data,
+    },
+  });
+
+  it("a declined first payment says the membership has not started, not that it lapsed", () => {
+    const text = plain(renderMail(failed({ lastAttempt: "no", firstPayment: "yes" }), sydney).text);
+    expect(text).toContain("We could not collect $15.00 for your membership (attempt 1).");
+    expect(text).toContain("Your membership has not started");
+    expect(text).not.toContain("lapsed");
+    expect(text).not.toContain("We will try again");
+  });
+
+  it("a renewal's last attempt says it lapsed; an earlier one says when it is tried again", () => {
+    expect(plain(renderMail(failed({ lastAttempt: "yes" }), sydney).text)).toContain(
+      "That was the last automatic attempt: your membership has lapsed.",
+    );
+    expect(
+      plain(renderMail(failed({ lastAttempt: "no", deadline: "2026-01-08T00:00:00.000Z" }), sydney).text),
+    ).toMatch(/We will try again on Thursday,? 8 January 2026/);
+  });
+});

@@ -219,6 +219,20 @@ describe("invoices", () => {
     expect(again.effects.map((e) => e.kind)).toEqual(["post_ledger"]);
   });
 
+  it("a declined first payment (no retry: Stripe expires it after 23 hours) does not tell the person it lapsed", () => {
+    // Stripe does not retry a new subscription's first invoice: `next_payment_attempt` is null.
+    const d = decided(freshSubscription(), failedInvoice("in_1", 0, 1));
+    expect(d.state.status).toBe("incomplete");
+    expect(d.state.lapses).toBe(0);
+    expect(d.effects).toEqual([
+      expect.objectContaining({
+        kind: "notify",
+        template: "membership_payment_failed",
+        data: expect.objectContaining({ attempt: 1, lastAttempt: "no", firstPayment: "yes" }),
+      }),
+    ]);
+  });
+
   it("a failure that arrives after the invoice was paid is ignored", () => {
     const s = feed(activeSubscription(), [paidInvoice("in_2", 31)]);
     expect(decided(s, failedInvoice("in_2", 30, 1, 3)).ignored?.code).toBe("invoice_already_paid");
@@ -250,18 +264,55 @@ describe("invoices", () => {
     expect(decided(paid, input).ignored?.code).toBe("invoice_already_paid");
   });
 
-  it("an invoice marked uncollectible lapses the membership, once", () => {
+  it("an invoice marked uncollectible is recorded, once; it does not lapse the membership by itself", () => {
     const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
     const input: SubscriptionInput = {
       type: "invoice_marked_uncollectible",
       invoice: invoice("in_2", 40, 0),
     };
     const d = decided(s, input);
-    expect(d.state.status).toBe("lapsed");
+    expect(d.state.status).toBe("past_due");
+    expect(d.effects).toEqual([]);
+    expect(d.state.invoices.find((i) => i.id === "in_2")?.status).toBe("uncollectible");
     expect(decided(d.state, input).ignored?.code).toBe("invoice_already_uncollectible");
     expect(decided(activeSubscription(), { ...input, invoice: invoice("in_1", 40) }).ignored?.code).toBe(
       "invoice_already_paid",
     );
+  });
+
+  it("a past-due invoice written off (Stripe makes the subscription active again): active in either order, nobody told it lapsed", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3)]);
+    const writtenOff: SubscriptionInput = {
+      type: "invoice_marked_uncollectible",
+      invoice: invoice("in_2", 32, 0),
+    };
+    for (const order of [
+      [writtenOff, snapshot("active", 32)],
+      [snapshot("active", 32), writtenOff],
+    ]) {
+      let state = s;
+      const effects = order.flatMap((input) => {
+        const d = decided(state, input);
+        state = d.state;
+        return d.effects;
+      });
+      expect(state.status).toBe("active");
+      expect(effects.filter((e) => e.kind === "notify")).toEqual([]);
+    }
+  });
+
+  it("the lapse after the last retry comes from the failure and Stripe's view, whatever the invoice's write-off", () => {
+    const s = feed(activeSubscription(), [failedInvoice("in_2", 30, 1, 3), failedInvoice("in_2", 33, 2)]);
+    expect(s.status).toBe("lapsed");
+    const written = feed(s, [{ type: "invoice_marked_uncollectible", invoice: invoice("in_2", 33, 0) }]);
+    expect(written.status).toBe("lapsed");
+    const canceled = feed(activeSubscription(), [
+      failedInvoice("in_2", 30, 1, 3),
+      snapshot("canceled", 33, { cancellationReason: "payment_failed" }),
+      { type: "invoice_marked_uncollectible", invoice: invoice("in_2", 33, 0) },
+    ]);
+    expect(canceled.status).toBe("lapsed");
+    expect(canceled.lapses).toBe(1);
   });
 
   it("tells a trialing person once that the trial ends", () => {

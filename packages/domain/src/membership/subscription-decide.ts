@@ -929,7 +929,10 @@ function paymentFailed(
       "failure_already_recorded",
       `attempt ${input.attemptCount} of invoice ${inv.id} was heard of`,
     );
-  const last = input.nextPaymentAttemptAt === undefined;
+  // Stripe does not retry a new subscription's first invoice (no next attempt): that
+  // membership never started, so nothing lapses; it expires unless the invoice is paid.
+  const firstPayment = s.status === "incomplete" && input.nextPaymentAttemptAt === undefined;
+  const last = input.nextPaymentAttemptAt === undefined && !firstPayment;
   d.putInvoice({
     ...inv,
     failedAttempts: input.attemptCount,
@@ -951,6 +954,7 @@ function paymentFailed(
       amountMinor: input.invoice.amountDueMinor,
       currency: input.invoice.currency,
       lastAttempt: last ? "yes" : "no",
+      ...(firstPayment ? { firstPayment: "yes" } : {}),
       ...(input.invoice.hostedInvoiceUrl !== undefined
         ? { hostedInvoiceUrl: input.invoice.hostedInvoiceUrl }
         : {}),
@@ -1069,12 +1073,12 @@ function decideInput(
       if (inv.status === "paid") return ignore(s, "invoice_already_paid", `invoice ${inv.id} was paid`);
       if (inv.status === "uncollectible")
         return ignore(s, "invoice_already_uncollectible", `invoice ${inv.id} is uncollectible`);
+      // Recorded only: the write-off says nothing of the membership that Stripe's other news
+      // does not say better. Stripe's dunning marks it at the last failed attempt (that
+      // failure lapses it) or with the subscription canceled or unpaid (its view lapses it);
+      // marking a past-due subscription's invoice uncollectible by hand forgives it and
+      // Stripe makes the subscription active again, which its view (same second) reports.
       d.putInvoice({ ...inv, status: "uncollectible" });
-      const fresh = s.observedAt === undefined || input.invoice.observedAt >= s.observedAt;
-      if (fresh && (s.status === "trialing" || s.status === "active" || s.status === "past_due")) {
-        d.moveTo("lapsed");
-        d.observed(input.invoice.observedAt);
-      }
       return d.done();
     }
     case "change_price": {
