@@ -104,7 +104,13 @@ const createGroupRoute = createRoute({
   responses: {
     201: json(GroupViewSchema, "The group, forming"),
     ...postResponses,
-    ...unprocessableResponse(["invalid_group", "currency_not_supported", "amount_below_minimum"]),
+    ...unprocessableResponse([
+      "invalid_group",
+      "currency_not_supported",
+      "amount_below_minimum",
+      "amount_too_large",
+      "amount_invalid_step",
+    ]),
   },
 });
 
@@ -186,7 +192,13 @@ const updateGroupRoute = createRoute({
     ...commonResponses,
     ...adminResponses,
     ...conflictResponse(["group_not_forming", "version_conflict"]),
-    ...unprocessableResponse(["invalid_group", "currency_not_supported", "amount_below_minimum"]),
+    ...unprocessableResponse([
+      "invalid_group",
+      "currency_not_supported",
+      "amount_below_minimum",
+      "amount_too_large",
+      "amount_invalid_step",
+    ]),
   },
 });
 

@@ -38,6 +38,7 @@ describe("creating and reading groups", () => {
       [newGroup(now, "ana", { name: "Fri\u0000day" }), 400, "invalid_request", ["name"]],
       [newGroup(now, "ana", { contributionMinor: 10 }), 422, "amount_below_minimum", []],
       [newGroup(now, "ana", { currency: "KWD", contributionMinor: 12345 }), 422, "amount_invalid_step", []],
+      [newGroup(now, "ana", { contributionMinor: 100_000_000_000 }), 422, "amount_too_large", []],
       [newGroup(now, "ana", { startsAt: "2020-01-01T00:00:00Z" }), 422, "invalid_group", []],
     ];
     for (const [body, status, code, fields] of cases) {
