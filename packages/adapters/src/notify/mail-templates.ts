@@ -396,7 +396,8 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       `We could not collect your membership payment of ${amountOr(d, "amountMinor", "its price")} after every attempt, so your membership has lapsed.`,
       "Groups and bookings you already take part in carry on as before; what the membership adds is no longer available.",
     ],
-    action: "Pay the open invoice or subscribe again to restore your membership.",
+    action:
+      "Pay the open invoice to restore your membership. To start afresh instead, cancel this membership, then subscribe again.",
   }),
   membership_refunded: (d) => {
     // "In full" only when what went back is what was collected (notices sent before
