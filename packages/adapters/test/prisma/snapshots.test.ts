@@ -60,6 +60,30 @@ describe("held payment snapshots", () => {
     expect(parseHeldPaymentSnapshot(json(unfulfilled))._unsafeUnwrap()).toEqual(unfulfilled);
   });
 
+  it("a refund a lost dispute superseded loads as it was; a refund stored before it had that status still loads", () => {
+    const refund = {
+      number: 1,
+      amountMinor: 10_000,
+      sellerPartMinor: 9_500,
+      feePartMinor: 500,
+      stage: "holding",
+      reason: "unfulfilled",
+      full: true,
+      status: "failed",
+      attempts: 1,
+      failureCode: "charge_disputed",
+      ledgerPosted: false,
+    } as const;
+    const before = { ...payment, status: "refunding", refunds: [refund] } as const;
+    expect(parseHeldPaymentSnapshot(json(before))._unsafeUnwrap()).toEqual(before);
+    const superseded = {
+      ...payment,
+      status: "charged_back",
+      refunds: [{ ...refund, status: "superseded_by_dispute", supersededBy: "dp_1" }],
+    } as const;
+    expect(parseHeldPaymentSnapshot(json(superseded))._unsafeUnwrap()).toEqual(superseded);
+  });
+
   it("refuses unknown fields, missing ones, fractional amounts and unknown statuses, saying where", () => {
     const { requestedBy: _, ...withoutCaller } = payment;
     for (const [bad, where] of [
