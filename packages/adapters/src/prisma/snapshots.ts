@@ -340,13 +340,14 @@ const marketplaceRefund = z.strictObject({
   rules: z.strictObject({ reverseTransfer: z.boolean(), refundApplicationFee: z.boolean() }),
   parts: takeBackParts,
   full: z.boolean(),
-  status: z.enum(["reversing", "requested", "succeeded", "failed"]),
+  status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]),
   attempts: nonNegative,
   refundId: text.exactOptional(),
   feeRefundId: text.exactOptional(),
   failureCode: text.exactOptional(),
   ledgerPosted: z.boolean(),
   unsplit: z.boolean(),
+  supersededBy: text.exactOptional(),
 });
 
 const marketplaceDispute = z.strictObject({
