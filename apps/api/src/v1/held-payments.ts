@@ -185,9 +185,18 @@ const HeldPaymentSchema = z
             "Where the refunded money was: held, set aside for the seller, or already transferred (then reversed first)",
         }),
         full: z.boolean(),
-        status: z.enum(["reversing", "requested", "succeeded", "failed", "reversal_failed"]),
+        status: z
+          .enum(["reversing", "requested", "succeeded", "failed", "reversal_failed", "superseded_by_dispute"])
+          .openapi({
+            description:
+              "`superseded_by_dispute`: the refund moved no money (Stripe refused it, e.g. `charge_disputed`) and a dispute was lost: the customer's bank gave the money back instead; what the loss did not cover is asked for as a new refund",
+          }),
         attempts: z.number().int(),
         failureCode: z.string().nullable(),
+        supersededBy: z
+          .string()
+          .nullable()
+          .openapi({ description: "The lost dispute that superseded the refund", example: "dp_1" }),
       }),
     ),
     reversals: z.array(
@@ -290,6 +299,7 @@ export function heldPaymentView(p: HeldPayment) {
       status: r.status,
       attempts: r.attempts,
       failureCode: r.failureCode ?? null,
+      supersededBy: r.supersededBy ?? null,
     })),
     reversals: p.reversals.map((v) => ({
       number: v.number,

@@ -214,9 +214,16 @@ const MarketplaceChargeSchema = z
         feePart: MoneySchema,
         platformFunded: MoneySchema,
         full: z.boolean(),
-        status: z.enum(["reversing", "requested", "succeeded", "failed"]),
+        status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]).openapi({
+          description:
+            "`superseded_by_dispute`: the refund moved no money (Stripe refused it, e.g. `charge_disputed`) and a dispute was lost: the customer's bank gave the money back instead; what the loss did not cover is asked for as a new refund",
+        }),
         attempts: z.number().int(),
         failureCode: z.string().nullable(),
+        supersededBy: z
+          .string()
+          .nullable()
+          .openapi({ description: "The lost dispute that superseded the refund", example: "dp_1" }),
       }),
     ),
     reversals: z.array(
@@ -316,6 +323,7 @@ export function marketplaceChargeView(charge: MarketplaceCharge, access: Marketp
       status: r.status,
       attempts: r.attempts,
       failureCode: r.failureCode ?? null,
+      supersededBy: r.supersededBy ?? null,
     })),
     reversals: charge.reversals.map((v) => ({
       number: v.number,

@@ -232,12 +232,20 @@ const heldRefund = z.strictObject({
   stage: z.enum(["holding", "earmarked", "transferred"]),
   reason: z.enum(["unfulfilled", "admin", "late_payment"]),
   full: z.boolean(),
-  status: z.enum(["reversing", "requested", "succeeded", "failed", "reversal_failed"]),
+  status: z.enum([
+    "reversing",
+    "requested",
+    "succeeded",
+    "failed",
+    "reversal_failed",
+    "superseded_by_dispute",
+  ]),
   attempts: nonNegative,
   reversalNumber: z.int().min(1).exactOptional(),
   refundId: text.exactOptional(),
   failureCode: text.exactOptional(),
   ledgerPosted: z.boolean(),
+  supersededBy: text.exactOptional(),
 });
 
 const heldDispute = z.strictObject({
@@ -332,13 +340,14 @@ const marketplaceRefund = z.strictObject({
   rules: z.strictObject({ reverseTransfer: z.boolean(), refundApplicationFee: z.boolean() }),
   parts: takeBackParts,
   full: z.boolean(),
-  status: z.enum(["reversing", "requested", "succeeded", "failed"]),
+  status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]),
   attempts: nonNegative,
   refundId: text.exactOptional(),
   feeRefundId: text.exactOptional(),
   failureCode: text.exactOptional(),
   ledgerPosted: z.boolean(),
   unsplit: z.boolean(),
+  supersededBy: text.exactOptional(),
 });
 
 const marketplaceDispute = z.strictObject({

@@ -1,10 +1,22 @@
 // Round snapshots as stored by older releases still load, in today's shape; held payment
 // snapshots load only as the domain's HeldPayment.
-import { createHeldPayment, DEFAULT_HELD_PAYMENT_POLICY } from "@susu/domain";
+import {
+  createHeldPayment,
+  createMarketplaceCharge,
+  DEFAULT_HELD_PAYMENT_POLICY,
+  DEFAULT_MARKETPLACE_POLICY,
+  decideHeldPayment,
+  decideMarketplaceCharge,
+  type HeldPayment,
+  type HeldPaymentInput,
+  type MarketplaceCharge,
+  type MarketplaceChargeInput,
+} from "@susu/domain";
 import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import {
   parseHeldPaymentSnapshot,
+  parseMarketplaceChargeSnapshot,
   parseOutboxEffect,
   parseRoundSnapshot,
   upgradeOutboxPayload,
@@ -60,6 +72,37 @@ describe("held payment snapshots", () => {
     expect(parseHeldPaymentSnapshot(json(unfulfilled))._unsafeUnwrap()).toEqual(unfulfilled);
   });
 
+  it("a refund a lost dispute superseded loads as it was, before and after", () => {
+    const inputs: HeldPaymentInput[] = [
+      {
+        type: "checkout_completed",
+        sessionId: "cs",
+        paymentIntentId: "pi",
+        paymentStatus: "succeeded",
+        chargeId: "ch",
+      },
+      { type: "report_unfulfilled", reason: "cancelled" },
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+      {
+        type: "dispute_created",
+        disputeId: "dp",
+        amountMinor: 6_000,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor: 6_000 },
+    ];
+    let state: HeldPayment = payment;
+    for (const input of inputs) {
+      state = decideHeldPayment(state, input, {
+        now: state.createdAt,
+        policy: DEFAULT_HELD_PAYMENT_POLICY,
+      })._unsafeUnwrap().state;
+      expect(parseHeldPaymentSnapshot(json(state))._unsafeUnwrap()).toEqual(state);
+    }
+    expect(state.refunds.map((r) => r.status)).toEqual(["superseded_by_dispute", "requested"]);
+  });
+
   it("refuses unknown fields, missing ones, fractional amounts and unknown statuses, saying where", () => {
     const { requestedBy: _, ...withoutCaller } = payment;
     for (const [bad, where] of [
@@ -73,6 +116,44 @@ describe("held payment snapshots", () => {
       expect(problem).toContain("held payment snapshot");
       expect(problem).toContain(where);
     }
+  });
+});
+
+describe("marketplace charge snapshots", () => {
+  it("a refund a lost dispute superseded loads as it was, before and after", () => {
+    let state: MarketplaceCharge = createMarketplaceCharge(
+      {
+        id: "mc_1",
+        clientReference: "rsvp_1",
+        requestedBy: "app_1",
+        activityId: "act_1",
+        purpose: "rsvp",
+        description: "Pottery class",
+        amountMinor: 10_000,
+        currency: "AUD",
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [{ id: "sel_a", connectedAccountId: "acct_a" }],
+        customer: { id: "cus_person", stripeCustomerId: "cus_1", email: "cy@example.com" },
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+      },
+      { now: Date.UTC(2026, 0, 6), policy: DEFAULT_MARKETPLACE_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: MarketplaceChargeInput[] = [
+      { type: "payment_succeeded", paymentIntentId: "pi_1", chargeId: "ch_1", transferId: "tr_1" },
+      { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled" },
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor: 6_000 },
+    ];
+    for (const input of inputs) {
+      state = decideMarketplaceCharge(state, input, {
+        now: state.createdAt,
+        policy: DEFAULT_MARKETPLACE_POLICY,
+      })._unsafeUnwrap().state;
+      expect(parseMarketplaceChargeSnapshot(JSON.parse(JSON.stringify(state)))._unsafeUnwrap()).toEqual(
+        state,
+      );
+    }
+    expect(state.refunds.map((r) => r.status)).toEqual(["superseded_by_dispute", "requested"]);
   });
 });
 

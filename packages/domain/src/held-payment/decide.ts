@@ -33,6 +33,7 @@ import {
   type ReleaseBlockKind,
   refundableMinor,
   sellerNetMinor,
+  supersedeUnmovedRefunds,
   type TransferAttempt,
   type TransferReversal,
 } from "./held-payment.js";
@@ -143,6 +144,8 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
   for (const x of payment.disputes) {
     if (x.status === "lost" && x.lossBooked !== true) total += x.sellerPartMinor ?? 0;
     if (x.status !== "open") continue;
+    // Lost, it would supersede the refunds that moved no money, as a real loss does.
+    s = supersedeUnmovedRefunds(s, x.id);
     const lostMinor = Math.min(x.amountMinor, refundableMinor(s));
     const { sellerPartMinor, feePartMinor } = takeBackSplit(s, s.currency, givenBackMinor(s), lostMinor);
     total += sellerPartMinor;
@@ -157,9 +160,9 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
   return total;
 }
 
-/** A refund not yet done: in flight, or failed and waiting for an admin's retry. */
+/** A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost dispute superseded is done). */
 function unfinishedRefund(s: HeldPayment): HeldRefund | undefined {
-  return s.refunds.find((r) => r.status !== "succeeded");
+  return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
 }
 
 function openDispute(s: HeldPayment): HeldDispute | undefined {
@@ -1053,11 +1056,35 @@ const disputeRules: DisputeRules<Draft, Step> = {
     if (d.state.status === "releasing" && !transferInFlight(d.state))
       d.moveTo("release_blocked", { blockedReason: `frozen by dispute ${dispute.id}`, blockKind: "frozen" });
   },
+  beforeLoss: (d, disputeId) => {
+    const next = supersedeUnmovedRefunds(d.state, disputeId);
+    if (next !== d.state) d.set({ refunds: next.refunds });
+  },
   refundableMinor: (d) => refundableMinor(d.state),
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
-  lost: (d) => bookPendingLosses(d),
+  lost: (d, disputeId) => {
+    refundWhatTheLossLeft(d, disputeId);
+    return bookPendingLosses(d);
+  },
 };
+
+/**
+ * A lost dispute superseded refunds that moved no money: the customer's bank gave back
+ * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
+ * still owed to the customer: asked for again as a new refund (a new number, so a new
+ * idempotency key), for the same reason, before anything else can start a release.
+ */
+function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
+  const s = d.state;
+  const superseded = s.refunds.filter((r) => r.supersededBy === disputeId);
+  const last = superseded.at(-1);
+  if (last === undefined) return;
+  const askedMinor = superseded.reduce((sum, r) => sum + r.amountMinor, 0);
+  const lostMinor = s.disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
+  const restMinor = Math.min(askedMinor - lostMinor, refundableMinor(s));
+  if (restMinor > 0) startRefund(d, restMinor, last.reason);
+}
 
 /**
  * Something that stopped the release is gone (a dispute closed, a refund finished): a
@@ -1110,11 +1137,13 @@ function bookPendingLosses(d: Draft): Step {
     }
   }
   const s = d.state;
+  // A payment being refunded ends charged back too when no refund is left to finish: the
+  // refund that made it `refunding` moved no money and the loss superseded it.
   if (
     refundableMinor(s) === 0 &&
     s.status !== "refunded" &&
     s.status !== "charged_back" &&
-    s.status !== "refunding"
+    !(s.status === "refunding" && unfinishedRefund(s))
   ) {
     d.moveTo("charged_back", { endedAt: d.now });
     return d.done();

@@ -272,6 +272,18 @@ describe("HELD_PAYMENT_TRANSITIONS", () => {
       "refunded",
     ],
     [
+      "is charged back when its refund was refused (charge_disputed) and the dispute lost",
+      () =>
+        after(held(), [
+          fullRefund,
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+          dispute,
+        ]),
+      lost,
+      "refunding",
+      "charged_back",
+    ],
+    [
       "is paid after it expired",
       () => after(fresh(), [{ type: "checkout_expired", sessionId: "cs_1" }]),
       paid,

@@ -23,8 +23,10 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *   dispute that froze it is won; `→ released`, `→ refunding`, `→ charged_back` as from `held`.
  * - `released → refunding` when an admin refunds everything that is left;
  *   `→ charged_back` when a lost dispute took everything that was left.
- * - `refunding → refunded` once the refund reached the customer. (A dispute lost meanwhile
- *   takes nothing: everything left is already committed to the refund.)
+ * - `refunding → refunded` once the refund reached the customer. (A dispute lost while the
+ *   refund is pending takes nothing: everything left is already committed to it.)
+ *   `→ charged_back` when the refund moved no money (Stripe refused it, `charge_disputed`)
+ *   and a lost dispute took everything left instead, superseding it.
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).
  * - `refunded` and `charged_back` are final.
@@ -36,7 +38,7 @@ const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_paymen
   releasing: ["released", "release_blocked", "refunding", "charged_back"],
   release_blocked: ["releasing", "released", "refunding", "charged_back"],
   released: ["refunding", "charged_back"],
-  refunding: ["refunded"],
+  refunding: ["refunded", "charged_back"],
   expired: ["refunding"],
   payment_failed: ["refunding"],
   refunded: [],

@@ -96,6 +96,9 @@ export interface TransferReversal {
  * the fee, and where its money comes from (`stage`), are fixed when it is asked for.
  * `reversing`: the seller's part is being reversed first (a refund after the release).
  * `reversal_failed` and `failed` wait for an admin's `retry_refund`.
+ * `superseded_by_dispute`: it moved no money (it failed, nothing was posted, no reversal for
+ * it landed) and a dispute was lost meanwhile: the customer's bank gave the money back
+ * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds}).
  */
 export interface HeldRefund {
   /** 1-based. */
@@ -107,7 +110,13 @@ export interface HeldRefund {
   readonly reason: "unfulfilled" | "admin" | "late_payment";
   /** Whether it gives back everything that was left: the payment ends `refunded` with it. */
   readonly full: boolean;
-  readonly status: "reversing" | "requested" | "succeeded" | "failed" | "reversal_failed";
+  readonly status:
+    | "reversing"
+    | "requested"
+    | "succeeded"
+    | "failed"
+    | "reversal_failed"
+    | "superseded_by_dispute";
   /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing first. */
   readonly attempts: number;
   /** The reversal of the seller's part, when one was needed and asked for. */
@@ -116,6 +125,8 @@ export interface HeldRefund {
   readonly failureCode?: string;
   /** Whether the ledger holds its posting (a refund that failed after succeeding keeps it; a retry does not post again). */
   readonly ledgerPosted: boolean;
+  /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
+  readonly supersededBy?: string;
 }
 
 /**
@@ -306,9 +317,43 @@ export function isHeldPaymentEnded(payment: HeldPayment): boolean {
   return TERMINAL_HELD_PAYMENT_STATUSES.includes(payment.status);
 }
 
-/** Everything given back to the customer or committed to be: every refund asked for, and lost disputes. */
+/** The refunds that count: every refund asked for but those a lost dispute superseded (they moved no money). */
+export function countedRefunds(payment: HeldPayment): readonly HeldRefund[] {
+  return payment.refunds.filter((r) => r.status !== "superseded_by_dispute");
+}
+
+/**
+ * Whether a refund moved no money and never will unless retried: it failed (or its
+ * reversal did) before anything was posted, and no reversal of the seller's part for it
+ * landed. A lost dispute supersedes such a refund.
+ */
+export function refundMovedNothing(payment: HeldPayment, refund: HeldRefund): boolean {
+  if (refund.status !== "failed" && refund.status !== "reversal_failed") return false;
+  if (refund.ledgerPosted) return false;
+  return !payment.reversals.some((rv) => rv.forRefund === refund.number && rv.status === "reversed");
+}
+
+/**
+ * Marks every refund that moved no money ({@link refundMovedNothing}) as superseded by the
+ * lost dispute `disputeId`: the customer's bank took the money back instead, so retrying
+ * the refund would pay the customer twice (and Stripe refuses it: `charge_disputed`). What
+ * the loss does not cover is asked for again as a new refund (see decide's `lost`).
+ */
+export function supersedeUnmovedRefunds(payment: HeldPayment, disputeId: string): HeldPayment {
+  if (!payment.refunds.some((r) => refundMovedNothing(payment, r))) return payment;
+  return {
+    ...payment,
+    refunds: payment.refunds.map((r) =>
+      refundMovedNothing(payment, r)
+        ? { ...r, status: "superseded_by_dispute" as const, supersededBy: disputeId }
+        : r,
+    ),
+  };
+}
+
+/** Everything given back to the customer or committed to be: every refund asked for (but superseded ones), and lost disputes. */
 export function givenBackMinor(payment: HeldPayment): number {
-  const refunded = payment.refunds.reduce((sum, r) => sum + r.amountMinor, 0);
+  const refunded = countedRefunds(payment).reduce((sum, r) => sum + r.amountMinor, 0);
   const lost = payment.disputes.reduce((sum, d) => sum + (d.lostMinor ?? 0), 0);
   return refunded + lost;
 }
@@ -320,14 +365,14 @@ export function refundableMinor(payment: HeldPayment): number {
 
 /** The seller's share net of the seller's parts of everything given back: what the release transfers. */
 export function sellerNetMinor(payment: HeldPayment): number {
-  const refunds = payment.refunds.reduce((sum, r) => sum + r.sellerPartMinor, 0);
+  const refunds = countedRefunds(payment).reduce((sum, r) => sum + r.sellerPartMinor, 0);
   const lost = payment.disputes.reduce((sum, d) => sum + (d.sellerPartMinor ?? 0), 0);
   return payment.sellerShareMinor - refunds - lost;
 }
 
 /** The fee net of the fee parts of everything given back: what the platform earns. */
 export function feeNetMinor(payment: HeldPayment): number {
-  const refunds = payment.refunds.reduce((sum, r) => sum + r.feePartMinor, 0);
+  const refunds = countedRefunds(payment).reduce((sum, r) => sum + r.feePartMinor, 0);
   const lost = payment.disputes.reduce((sum, d) => sum + (d.feePartMinor ?? 0), 0);
   return payment.feeMinor - refunds - lost;
 }

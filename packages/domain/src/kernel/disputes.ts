@@ -77,6 +77,12 @@ export interface DisputeRules<D extends DisputeDraft, R> {
   ) => void;
   /** What else a new dispute does (a release it freezes). */
   readonly opened?: (d: D, dispute: Dispute) => void;
+  /**
+   * What a loss does before it is measured (called once, when a dispute closes lost): the
+   * aggregate's refunds that moved no money stop counting as given back — the customer's
+   * bank gave the money back instead.
+   */
+  readonly beforeLoss?: (d: D, disputeId: string) => void;
   /** What is left to take back: a loss takes at most this. */
   readonly refundableMinor: (d: D) => number;
   /** How a loss of `lostMinor` divides, as fields of the aggregate's own dispute (`sellerPartMinor`, `parts`…). */
@@ -84,7 +90,7 @@ export interface DisputeRules<D extends DisputeDraft, R> {
   /** What follows a won dispute. */
   readonly won: (d: D) => R;
   /** What follows a lost dispute, once recorded (booking the loss). */
-  readonly lost: (d: D) => R;
+  readonly lost: (d: D, disputeId: string) => R;
 }
 
 /** What a dispute handler returns: the aggregate's own outcome, its draft's `done()`, or an ignored input. */
@@ -150,7 +156,7 @@ export function disputeUpdated<D extends DisputeDraft>(
 /**
  * Stripe closed a dispute, won or lost. A closure that overtook the opening records the
  * dispute first. A loss takes what Stripe says, up to what is left, divided by the
- * aggregate's `lossParts`; it is booked at once when it took nothing.
+ * aggregate's `lossParts` (after `beforeLoss`); it is booked at once when it took nothing.
  */
 export function disputeClosed<D extends DisputeDraft, R>(
   d: D,
@@ -174,6 +180,7 @@ export function disputeClosed<D extends DisputeDraft, R>(
     d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
     return rules.won(d);
   }
+  rules.beforeLoss?.(d, disputeId);
   const lostMinor = Math.min(Math.max(amountMinor, 0), rules.refundableMinor(d));
   d.updateDispute(disputeId, {
     status: "lost",
@@ -182,5 +189,5 @@ export function disputeClosed<D extends DisputeDraft, R>(
     ...rules.lossParts(d, lostMinor),
     lossBooked: lostMinor === 0,
   });
-  return rules.lost(d);
+  return rules.lost(d, disputeId);
 }

@@ -27,6 +27,7 @@ import type { Instant } from "../shared/time.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 import {
   type CreateMarketplaceCharge,
+  countedMarketplaceRefunds,
   type MarketplaceCharge,
   type MarketplaceChargeStatus,
   type MarketplaceDispute,
@@ -36,6 +37,7 @@ import {
   type SellerPayout,
   type SellerReversal,
   type SellerTransferAttempt,
+  supersedeUnmovedRefunds,
 } from "./marketplace-charge.js";
 import {
   MARKETPLACE_CHARGE_AGGREGATE,
@@ -142,8 +144,9 @@ function everySellerPaid(s: MarketplaceCharge): boolean {
   return s.mode === "destination" || s.sellers.every((x) => paidTransfer(s, x.id) !== undefined);
 }
 
+/** A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost dispute superseded is done). */
 function unfinishedRefund(s: MarketplaceCharge): MarketplaceRefund | undefined {
-  return s.refunds.find((r) => r.status !== "succeeded");
+  return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
 }
 
 function openDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
@@ -153,7 +156,9 @@ function openDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
 /** Everything committed to be taken back, as parts: refunds asked for and lost disputes. */
 function committedParts(s: MarketplaceCharge): TakeBackParts[] {
   return [
-    ...s.refunds.filter((r) => !r.unsplit).map((r) => r.parts),
+    ...countedMarketplaceRefunds(s)
+      .filter((r) => !r.unsplit)
+      .map((r) => r.parts),
     ...s.disputes.flatMap((x) => (x.parts ? [x.parts] : [])),
   ];
 }
@@ -1066,14 +1071,37 @@ const disputeRules: DisputeRules<Draft, Step> = {
       d.notify(id(s.id, "seller", disputeId, seller.id), { sellerId: seller.id }, template, data);
     d.notify(id(s.id, "admins", disputeId), "platform_admins", template, data);
   },
+  beforeLoss: (d, disputeId) => {
+    const next = supersedeUnmovedRefunds(d.state, disputeId);
+    if (next !== d.state) d.set({ refunds: next.refunds });
+  },
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d) => d.done(),
-  lost: (d) => {
+  lost: (d, disputeId) => {
+    refundWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
   },
 };
+
+/**
+ * A lost dispute superseded refunds that moved no money: the customer's bank gave back
+ * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
+ * still owed to the customer: asked for again as a new refund (a new number, so a new
+ * idempotency key), by the same initiator, for the same reason, under the same rules.
+ */
+function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
+  const s = d.state;
+  const superseded = s.refunds.filter((r) => r.supersededBy === disputeId);
+  const last = superseded.at(-1);
+  if (last === undefined) return;
+  const askedMinor = superseded.reduce((sum, r) => sum + r.amountMinor, 0);
+  const lostMinor = s.disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
+  const restMinor = Math.min(askedMinor - lostMinor, marketplaceRefundableMinor(s));
+  if (restMinor > 0)
+    startRefund(d, restMinor, last.initiatedBy, last.reason, { rules: last.rules, unsplit: last.unsplit });
+}
 
 /**
  * How a lost dispute divides: a split takes it back from every seller and the fee in
@@ -1124,6 +1152,8 @@ export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap
   for (const x of charge.disputes) {
     if (x.status === "lost" && x.lossBooked !== true && x.parts !== undefined) add(x.parts);
     if (x.status !== "open") continue;
+    // Lost, it would supersede the refunds that moved no money, as a real loss does.
+    s = supersedeUnmovedRefunds(s, x.id);
     const lostMinor = Math.min(x.amountMinor, marketplaceRefundableMinor(s));
     const loss = lossParts(s, lostMinor);
     add(loss);
@@ -1172,7 +1202,10 @@ function bookPendingLosses(d: Draft): void {
   }
   const s = d.state;
   const paying = s.status === "paying_sellers" || s.status === "transfer_blocked";
-  if ((paying || s.status === "settled") && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
+  // A charge being refunded ends charged back too when no refund is left to finish: the
+  // refund that made it `refunding` moved no money and the loss superseded it.
+  const open = paying || s.status === "settled" || s.status === "refunding";
+  if (open && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
     d.moveTo("charged_back", { endedAt: d.now });
   else if (paying) d.moveTo("settled");
 }

@@ -5,6 +5,7 @@ import {
   closed,
   created,
   created1,
+  dispute,
   paid,
   marketplaceTestPolicy as policy,
   refund,
@@ -107,6 +108,18 @@ const moves: [
   ["settled", "refunding", () => after(dest(), [paid()]), refund()],
   ["settled", "charged_back", () => after(split(), [paid(), ...allCreated]), closed("lost", 10_001)],
   ["refunding", "refunded", () => after(dest(), [paid(), refund()]), refundOk(1)],
+  [
+    "refunding",
+    "charged_back",
+    () =>
+      after(dest(), [
+        paid(),
+        refund(),
+        { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+        dispute(10_000),
+      ]),
+    closed("lost", 10_000),
+  ],
   ["payment_failed", "refunding", () => after(dest(), [failed]), paid()],
   ["requires_action", "expired", () => after(dest(), [action, expiry]), cancelled],
   ["expired", "refunding", () => after(dest(), [action, expiry, cancelled]), paid()],

@@ -18,7 +18,9 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  *   outstanding transfer landed after all; `→ charged_back` as from `paying_sellers`.
  * - `settled → refunding` when everything left is refunded; `→ charged_back` when a lost
  *   dispute took everything left.
- * - `refunding → refunded` once the refund reached the customer.
+ * - `refunding → refunded` once the refund reached the customer; `→ charged_back` when the
+ *   refund moved no money (Stripe refused it, `charge_disputed`) and a lost dispute took
+ *   everything left instead, superseding it.
  * - `requires_action → expired` when the customer did not act in the policy's time and
  *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays
  *   `requires_action`, and a success that beat the cancel settles it as usual).
@@ -33,7 +35,7 @@ const marketplaceChargeTransitions = defineTransitions<MarketplaceChargeStatus>(
   paying_sellers: ["settled", "transfer_blocked", "charged_back"],
   transfer_blocked: ["paying_sellers", "settled", "charged_back"],
   settled: ["refunding", "charged_back"],
-  refunding: ["refunded"],
+  refunding: ["refunded", "charged_back"],
   payment_failed: ["refunding"],
   expired: ["refunding"],
   refunded: [],

@@ -141,7 +141,12 @@ export interface MarketplaceRefund {
   readonly parts: TakeBackParts;
   /** Whether it gives back everything that was left: the charge ends `refunded` with it. */
   readonly full: boolean;
-  readonly status: "reversing" | "requested" | "succeeded" | "failed";
+  /**
+   * `superseded_by_dispute`: it moved no money (it failed, nothing was posted, no reversal
+   * for it landed) and a dispute was lost meanwhile: the customer's bank gave the money back
+   * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds}).
+   */
+  readonly status: "reversing" | "requested" | "succeeded" | "failed" | "superseded_by_dispute";
   /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing. */
   readonly attempts: number;
   readonly refundId?: string;
@@ -150,6 +155,8 @@ export interface MarketplaceRefund {
   readonly failureCode?: string;
   /** Whether the ledger holds its postings (a refund that fails after succeeding keeps them). */
   readonly ledgerPosted: boolean;
+  /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
+  readonly supersededBy?: string;
   /**
    * The money never left the platform: a payment that arrived after it was recorded as
    * failed, refunded whole before any seller was paid.
@@ -356,10 +363,42 @@ export function isMarketplaceChargeEnded(charge: MarketplaceCharge): boolean {
   return TERMINAL_MARKETPLACE_CHARGE_STATUSES.includes(charge.status);
 }
 
-/** Everything given back to the customer or committed to be: refunds asked for and lost disputes. */
+/** The refunds that count: every refund asked for but those a lost dispute superseded (they moved no money). */
+export function countedMarketplaceRefunds(charge: MarketplaceCharge): readonly MarketplaceRefund[] {
+  return charge.refunds.filter((r) => r.status !== "superseded_by_dispute");
+}
+
+/** Whether a refund moved no money: it failed before anything was posted, and no reversal of a seller's part for it landed. */
+function refundMovedNothing(charge: MarketplaceCharge, refund: MarketplaceRefund): boolean {
+  return (
+    refund.status === "failed" &&
+    !refund.ledgerPosted &&
+    !charge.reversals.some((rv) => rv.forRefund === refund.number && rv.status === "reversed")
+  );
+}
+
+/**
+ * Marks every refund that moved no money as superseded by the lost dispute `disputeId`:
+ * the customer's bank took the money back instead, so retrying the refund would pay the
+ * customer twice (and Stripe refuses it: `charge_disputed`). What the loss does not cover
+ * is asked for again as a new refund (see decide's `lost`).
+ */
+export function supersedeUnmovedRefunds(charge: MarketplaceCharge, disputeId: string): MarketplaceCharge {
+  if (!charge.refunds.some((r) => refundMovedNothing(charge, r))) return charge;
+  return {
+    ...charge,
+    refunds: charge.refunds.map((r) =>
+      refundMovedNothing(charge, r)
+        ? { ...r, status: "superseded_by_dispute" as const, supersededBy: disputeId }
+        : r,
+    ),
+  };
+}
+
+/** Everything given back to the customer or committed to be: refunds asked for (but superseded ones) and lost disputes. */
 export function marketplaceGivenBackMinor(charge: MarketplaceCharge): number {
   return (
-    charge.refunds.reduce((sum, r) => sum + r.amountMinor, 0) +
+    countedMarketplaceRefunds(charge).reduce((sum, r) => sum + r.amountMinor, 0) +
     charge.disputes.reduce((sum, d) => sum + (d.lostMinor ?? 0), 0)
   );
 }

@@ -1,0 +1,201 @@
+// A refund Stripe refused because the customer had already charged back
+// (`charge_disputed`), then the dispute lost: the refund moved no money, so the loss is
+// booked in full and the refund is superseded (found by a review; its test, adapted).
+import { describe, expect, it } from "vitest";
+import { checkHeldMoney } from "../ledger/held-money.js";
+import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
+import { DEFAULT_HELD_PAYMENT_POLICY as policy } from "../policy/held-payment-policy.js";
+import { HOUR_MS } from "../shared/time.js";
+import { createHeldPayment, decideHeldPayment, disputedSellerPartMinor } from "./decide.js";
+import { type HeldPayment, refundableMinor, sellerNetMinor } from "./held-payment.js";
+import type { HeldPaymentEffect } from "./held-payment-effect.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
+
+const T0 = Date.UTC(2026, 2, 2);
+const LATER = T0 + 80 * HOUR_MS;
+
+interface Run {
+  readonly state: HeldPayment;
+  readonly ledger: Ledger;
+  /** The effects of the last input. */
+  readonly last: readonly HeldPaymentEffect[];
+}
+
+function start(): Run {
+  const d = createHeldPayment(
+    {
+      id: "hp1",
+      clientReference: "b",
+      requestedBy: "app",
+      amountMinor: 10_000,
+      currency: "AUD",
+      seller: { id: "s", connectedAccountId: "acct", canReceive: true },
+      description: "x",
+      customer: { email: "c@x.io" },
+      fee: { kind: "rate", basisPoints: 1_000 },
+      successUrl: "https://a.b",
+    },
+    { now: T0, policy },
+  )._unsafeUnwrap();
+  return { state: d.state, ledger: emptyLedger(), last: d.effects };
+}
+
+function run(from: Run, inputs: readonly HeldPaymentInput[], now = T0): Run {
+  let r = from;
+  for (const input of inputs) {
+    const d = decideHeldPayment(r.state, input, { now, policy });
+    if (d.isErr()) throw new Error(`${input.type}: ${d.error.code}: ${d.error.message}`);
+    let ledger = r.ledger;
+    for (const e of d.value.effects)
+      if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
+    r = { state: d.value.state, ledger, last: d.value.effects };
+  }
+  return r;
+}
+
+const books = (r: Run) => checkHeldMoney(r.ledger, "hp1", "AUD")._unsafeUnwrap();
+const ofKind = <K extends HeldPaymentEffect["kind"]>(r: Run, kind: K) =>
+  r.last.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
+
+const paid: HeldPaymentInput = {
+  type: "checkout_completed",
+  sessionId: "cs",
+  paymentIntentId: "pi",
+  paymentStatus: "succeeded",
+  chargeId: "ch",
+};
+const refusedDisputed = (refund = 1, attempt = 1): HeldPaymentInput => ({
+  type: "refund_failed",
+  refund,
+  attempt,
+  failureCode: "charge_disputed",
+});
+const opened = (amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_created",
+  disputeId: "dp",
+  amountMinor,
+  reason: "fraudulent",
+  stripeStatus: "needs_response",
+});
+const lost = (amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_closed",
+  disputeId: "dp",
+  outcome: "lost",
+  amountMinor,
+});
+
+describe("a refund refused because the charge was disputed, then the dispute lost", () => {
+  it("the reviewer's case: the whole loss is booked, the refund superseded, the payment charged back", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      refusedDisputed(),
+      opened(),
+      lost(),
+    ]);
+    expect(books(r)).toMatchObject({ holdMinor: 0, disputeLostMinor: 10_000, refundedMinor: 0 });
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 10_000, lossBooked: true });
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute", supersededBy: "dp", failureCode: "charge_disputed" },
+    ]);
+    expect(ofKind(r, "refund")).toEqual([]);
+    expect(refundableMinor(r.state)).toBe(0);
+    // Nothing is left to retry: Stripe would refuse it again, and the customer has the money.
+    expect(decideHeldPayment(r.state, { type: "retry_refund", by: "a" }, { now: T0, policy })).toMatchObject({
+      error: { code: "no_failed_refund" },
+    });
+  });
+
+  it("a partial loss books what the bank took and asks again, under a new refund number, for the rest", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      refusedDisputed(),
+      opened(6_000),
+      lost(6_000),
+    ]);
+    expect(r.state.status).toBe("refunding");
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, amountMinor: 10_000, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 4_000, status: "requested", reason: "unfulfilled", full: true, attempts: 1 },
+    ]);
+    expect(ofKind(r, "refund")).toMatchObject([
+      { id: "hp1:refund:2:attempt:1", refund: 2, amountMinor: 4_000 },
+    ]);
+    expect(books(r)).toMatchObject({ holdMinor: 4_000, disputeLostMinor: 6_000 });
+    const done = run(r, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]);
+    expect(done.state.status).toBe("refunded");
+    expect(books(done)).toMatchObject({ holdMinor: 0, disputeLostMinor: 6_000, refundedMinor: 4_000 });
+  });
+
+  it("a partial refund refused, then a loss bigger than it: nothing more to refund, the release pays the seller the rest", () => {
+    const r = run(start(), [
+      paid,
+      { type: "confirm_fulfilled" },
+      { type: "refund", by: "a", amountMinor: 2_000 },
+      refusedDisputed(),
+      opened(5_000),
+      lost(5_000),
+    ]);
+    expect(r.state.status).toBe("held");
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(books(r)).toMatchObject({ holdMinor: 5_000, disputeLostMinor: 5_000 });
+    expect(sellerNetMinor(r.state)).toBe(4_500);
+    const go = run(r, [{ type: "timer", timer: { kind: "release_due" } }], LATER);
+    expect(ofKind(go, "transfer")).toMatchObject([{ amountMinor: 4_500 }]);
+  });
+
+  it("a partial refund refused, then a smaller loss: the rest of the refund is asked for again", () => {
+    const r = run(start(), [
+      paid,
+      { type: "refund", by: "a", amountMinor: 3_000 },
+      refusedDisputed(),
+      opened(1_000),
+      lost(1_000),
+    ]);
+    expect(r.state.status).toBe("held");
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 2_000, reason: "admin", full: false, status: "requested" },
+    ]);
+    const done = run(r, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]);
+    expect(books(done)).toMatchObject({ holdMinor: 7_000, refundedMinor: 2_000, disputeLostMinor: 1_000 });
+    expect(refundableMinor(done.state)).toBe(7_000);
+  });
+
+  it("after the release, a refund whose seller reversal failed is superseded: the loss is reversed from the seller instead", () => {
+    const released = run(
+      run(
+        run(start(), [paid, { type: "confirm_fulfilled" }]),
+        [{ type: "timer", timer: { kind: "release_due" } }],
+        LATER,
+      ),
+      [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }],
+      LATER,
+    );
+    const r = run(
+      released,
+      [
+        { type: "refund", by: "a" },
+        { type: "transfer_reversal_failed", reversal: 1, failureCode: "insufficient_funds" },
+        opened(),
+      ],
+      LATER,
+    );
+    // Were the open dispute lost, the seller would owe their whole share back.
+    expect(disputedSellerPartMinor(r.state)).toBe(9_000);
+    const l = run(r, [lost()], LATER);
+    expect(l.state.status).toBe("charged_back");
+    expect(l.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(ofKind(l, "reverse_transfer")).toMatchObject([{ amountMinor: 9_000, reason: "dispute_lost" }]);
+    expect(books(l)).toMatchObject({ holdMinor: -9_000, disputeLostMinor: 10_000, feesMinor: 0 });
+  });
+
+  it("a refund still pending at Stripe is not superseded: the loss takes only what it leaves", () => {
+    const r = run(start(), [paid, { type: "report_unfulfilled", reason: "cancelled" }, opened(), lost()]);
+    expect(r.state.status).toBe("refunding");
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["requested"]);
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 0 });
+  });
+});
