@@ -184,6 +184,7 @@ const deliveries = startNotificationDeliveries(container.get(TOKENS.deliveries),
   intervalMs: env.SUSU_DISPATCH_INTERVAL_MS,
   log,
   onSettled: notificationMetrics.deliverySettled,
+  metrics,
 });
 // Wake-ups: after committing outbox effects a writer notifies 'susu_outbox', after ingesting
 // webhook events 'susu_webhook_events'; the loops' polling stays the fallback. After a reconnect the

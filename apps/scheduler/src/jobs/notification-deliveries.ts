@@ -1,11 +1,14 @@
 import type { NotificationDeliveryWorker, SettledDelivery } from "@susu/adapters";
 import type { Logger } from "../logger.js";
+import { type SchedulerMetrics, timedJob } from "../metrics.js";
 import { type PassResult, type PollingLoop, startPollingLoop } from "./polling-loop.js";
 
 /**
  * Sends notification deliveries until stopped: a pass at once again while there was work,
  * otherwise after `intervalMs`, backing off while passes fail. Claims use SKIP LOCKED and a
- * lease, so any number of schedulers can run it together.
+ * lease, so any number of schedulers can run it together. Each pass is timed and counted
+ * (`susu_scheduler_job_runs_total{task="notification_deliveries"}`): a pass that throws counts
+ * as `crashed`, which SusuSchedulerJobsFailing watches.
  */
 export function startNotificationDeliveries(
   worker: Pick<NotificationDeliveryWorker, "runOnce">,
@@ -13,6 +16,7 @@ export function startNotificationDeliveries(
     readonly intervalMs: number;
     readonly log: Logger;
     readonly onSettled?: (settled: SettledDelivery) => void;
+    readonly metrics?: SchedulerMetrics;
   },
 ): PollingLoop {
   const pass = async (): Promise<PassResult> => {
@@ -29,9 +33,12 @@ export function startNotificationDeliveries(
     options.log.info({ settled: settled.length }, "notification delivery pass");
     return "worked";
   };
-  return startPollingLoop(pass, {
-    name: "notification deliveries",
-    intervalMs: options.intervalMs,
-    log: options.log,
-  });
+  return startPollingLoop(
+    () => timedJob(options.metrics, "notification_deliveries", pass, (result) => result),
+    {
+      name: "notification deliveries",
+      intervalMs: options.intervalMs,
+      log: options.log,
+    },
+  );
 }
