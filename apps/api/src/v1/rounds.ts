@@ -26,7 +26,7 @@ import {
 // Rounds under /v1: start the due round, list a group's rounds, read one with everything
 // that happened to its money and a timeline of why (from the audit log), and the admin
 // actions on a round (retry a debit now, extend the deadline, reassign a blocked payout,
-// cancel with refunds). Authorisation is authz.ts's; the rules are the domain's.
+// cancel with refunds, ask again for a refund that failed). Authorisation is authz.ts's; the rules are the domain's.
 
 /** How many timeline lines a round's read embeds; the rest pages at `/v1/rounds/{id}/timeline`. */
 export const TIMELINE_EMBEDDED = 100;
@@ -308,6 +308,25 @@ const retryRoute = createRoute({
   },
 });
 
+const retryRefundRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/contributions/{memberId}/retry-refund",
+  tags: ["rounds"],
+  summary:
+    "Ask again for a member's refund that failed, while the round is refunding (group admins, platform admins)",
+  description:
+    "A refunding round waits for every refund; one that failed (Stripe's `refund.failed`, or a refusal when it was made) keeps it refunding until this is called, once the cause is fixed. Stripe makes a new refund (a new refund attempt under a new idempotency key); news of the failed attempt that arrives later changes nothing. When every refund has landed the round is cancelled. `no_failed_refund` when that member's refund has not failed or the round is not refunding.",
+  security: [{ bearer: [] }],
+  request: { params: RoundMemberParam },
+  responses: {
+    200: json(RoundSchema, "The round, with the member's new refund requested"),
+    ...postResponses,
+    ...forbiddenResponse(["not_group_admin"]),
+    ...notFoundResponse(["round_not_found", "contribution_not_found"]),
+    ...conflictResponse(["no_failed_refund", "version_conflict", "idempotency_key_in_use"]),
+  },
+});
+
 const ExtendDeadlineSchema = z
   .object({
     deadline: z.iso.datetime({ offset: true }).openapi({
@@ -542,6 +561,22 @@ export function roundsV1(deps: V1Deps) {
         uc,
         roundId,
         { type: "retry_contribution", memberId },
+        actorName(principal, found.group),
+      ),
+    );
+    return answer(c, roundId, result);
+  });
+
+  app.openapi(retryRefundRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId, memberId } = c.req.valid("param");
+    const found = await findRound(c, principal, roundId, "admin");
+    if ("refused" in found) return found.refused;
+    const result = await useCases.retryOnConflict(() =>
+      useCases.applyRoundInput(
+        uc,
+        roundId,
+        { type: "retry_refund", memberId },
         actorName(principal, found.group),
       ),
     );

@@ -336,6 +336,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/rounds/{roundId}/extend-deadline": adminGroup,
   "POST /v1/rounds/{roundId}/reassign": adminGroup,
   "POST /v1/rounds/{roundId}/cancel": adminGroup,
+  "POST /v1/rounds/{roundId}/contributions/{memberId}/retry-refund": adminGroup,
   // the audit trail: the group's admins; the ledger: its members
   "GET /v1/groups/{groupId}/audit": { ...seeGroup, member: "notAdmin" },
   "GET /v1/groups/{groupId}/ledger": seeGroup,

@@ -1,8 +1,9 @@
 // Rounds on v1 through app.request(), on a real PostgreSQL database: starting the due
 // round, reading rounds with their attempts, transfers, refunds and timeline, and the admin
-// actions (retry a debit, extend the deadline, reassign a blocked payout, cancel).
+// actions (retry a debit, extend the deadline, reassign a blocked payout, cancel, retry a
+// failed refund).
 import { useTestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, useCases } from "@susu/domain";
+import { DAY_MS, gatewayError, roundPaymentRefs, useCases } from "@susu/domain";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authed, tokenFor } from "../support/app.js";
 import { roundWorld } from "./round-driver.js";
@@ -422,6 +423,107 @@ describe("cancelling a round", () => {
   });
 });
 
+describe("retrying a failed refund", () => {
+  it("admins ask again for a refund Stripe refused: a new refund under a new key, the round ends cancelled; refusals change nothing", async () => {
+    const groupId = await w.readyGroup("fay", ["fin"]);
+    w.gateway.setDebitOutcomes("fin", [{ fail: "account_closed" }]);
+    const opened = await open(groupId, "fay");
+    await w.advance(3 * DAY_MS + 1);
+    const path = `/v1/rounds/${opened.id}/contributions/fay/retry-refund`;
+    // Nothing is being refunded yet.
+    await expectProblem(await post(path, "fay"), 409, "no_failed_refund");
+
+    // Stripe refuses fay's refund when the round is cancelled: the round stays refunding.
+    w.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "charge_expired_for_refund", "too late to refund"),
+    );
+    expect((await post(`/v1/rounds/${opened.id}/cancel`, "fay", { reason: "stop" })).status).toBe(200);
+    await w.runUntilQuiet();
+    const stuck = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "fay"));
+    expect(stuck.status).toBe("refunding");
+    expect(stuck.refunds).toEqual([
+      { memberId: "fay", status: "failed", amount: { amountMinor: 100_00, currency: "AUD" } },
+    ]);
+    await expectProblem(
+      await post(`/v1/rounds/${opened.id}/cancel`, "fay", { reason: "x" }),
+      409,
+      "round_not_cancellable",
+    );
+
+    await expectProblem(await post(path, "fin"), 403, "not_group_admin");
+    await expectProblem(await post(path, "stranger"), 404, "round_not_found");
+    await expectProblem(
+      await post(`/v1/rounds/nope/contributions/fay/retry-refund`, "fay"),
+      404,
+      "round_not_found",
+    );
+    await expectProblem(
+      await post(`/v1/rounds/${opened.id}/contributions/nobody/retry-refund`, "fay"),
+      404,
+      "contribution_not_found",
+    );
+    await expectProblem(
+      await post(`/v1/rounds/${opened.id}/contributions/fin/retry-refund`, "fay"),
+      409,
+      "no_failed_refund",
+    );
+    const unchanged = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "fay"));
+    expect({ ...unchanged, timeline: null }).toEqual({ ...stuck, timeline: null });
+
+    const headers = { "idempotency-key": "retry-refund-fay-1" };
+    const retried = await post(path, "fay", undefined, headers);
+    expect(retried.status).toBe(200);
+    const view = await body<RoundBody>(retried);
+    expect(view.status).toBe("refunding");
+    expect(view.refunds).toEqual([
+      { memberId: "fay", status: "requested", amount: { amountMinor: 100_00, currency: "AUD" } },
+    ]);
+    expect(view.timeline.data.at(-1)).toMatchObject({
+      action: "retry_refund",
+      outcome: "applied",
+      actor: "fay",
+    });
+    const replay = await post(path, "fay", undefined, headers);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(await replay.json()).toEqual(view);
+
+    await w.runUntilQuiet();
+    const done = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "fin"));
+    expect(done.status).toBe("cancelled");
+    expect(done.refunds).toEqual([
+      { memberId: "fay", status: "succeeded", amount: { amountMinor: 100_00, currency: "AUD" } },
+    ]);
+    // One refund at Stripe, made by attempt 2 (its metadata says so).
+    expect(
+      [...w.gateway.refunds.values()]
+        .filter((r) => r.references.roundId === opened.id)
+        .map((r) => [r.references.memberId, r.references.attempt, r.status]),
+    ).toEqual([["fay", 2, "succeeded"]]);
+    // Attempt 1's failure, delivered late, changes nothing.
+    (
+      await useCases.applyPaymentFact(
+        w.deps,
+        { reader: w.gateway },
+        { kind: "refund_failed", refs: roundPaymentRefs(groupId, opened.id, "fay"), failureCode: "x" },
+        "stripe",
+      )
+    )._unsafeUnwrap();
+    const after = await body<RoundBody>(await get(`/v1/rounds/${opened.id}`, "fay"));
+    expect({ ...after, timeline: null }).toEqual({ ...done, timeline: null });
+    expect(after.timeline.data.at(-1)).toMatchObject({
+      action: "refund_failed",
+      outcome: "ignored",
+      ignoredCode: "refund_attempt_superseded",
+    });
+    // Nothing left to retry; a platform admin is refused the same way.
+    await expectProblem(await postAsOperator(path), 409, "no_failed_refund");
+    // The stored row's state column says so too.
+    expect((await db.prisma.round.findUniqueOrThrow({ where: { id: opened.id } })).state).toBe("cancelled");
+  });
+});
+
 describe("reassigning a blocked payout", () => {
   it("admins give it to another member, who is paid; refusals name why and change nothing", async () => {
     const groupId = await w.readyGroup("ria", ["rex", "rio"]);
@@ -478,6 +580,7 @@ describe("the OpenAPI document", () => {
         "/v1/rounds/{roundId}/extend-deadline",
         "/v1/rounds/{roundId}/reassign",
         "/v1/rounds/{roundId}/cancel",
+        "/v1/rounds/{roundId}/contributions/{memberId}/retry-refund",
         "/v1/groups/{groupId}/audit",
       ]),
     );

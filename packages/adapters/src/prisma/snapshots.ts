@@ -150,6 +150,9 @@ const contribution = z.strictObject({
   attempts: list(debitAttempt),
   retryAt: instant.exactOptional(),
   refundId: text.exactOptional(),
+  // Since refunds could be retried (retry_refund); absent in older snapshots and until a
+  // retry: attempt 1.
+  refundAttempt: z.int().min(1).exactOptional(),
   disputeIds: list(text),
 });
 
@@ -553,6 +556,8 @@ const roundOutboxEffectShape = z.discriminatedUnion("kind", [
     roundId: text,
     groupId: text,
     memberId: text,
+    // A retried refund's attempt (from 2); attempt 1's payloads, older ones included, have none.
+    attempt: z.int().min(1).exactOptional(),
     paymentIntentId: text,
     amountMinor: safeInt,
     currency,

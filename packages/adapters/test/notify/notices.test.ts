@@ -147,3 +147,39 @@ describe("the membership payment-failed notice", () => {
     ).toMatch(/We will try again on Thursday,? 8 January 2026/);
   });
 });
+
+describe("a round's failed refund", () => {
+  const failed = (data: Record<string, string | number>): Notification => ({
+    id: "r1:notify:refund_failed:ben",
+    aggregate: "round",
+    aggregateId: "r1",
+    groupId: "g1",
+    personIds: ["ana"],
+    template: "refund_failed",
+    data: {
+      groupName: "Sunday savers",
+      roundId: "r1",
+      currency: "AUD",
+      memberId: "ben",
+      failureCode: "expired",
+      ...data,
+    },
+  });
+
+  it("tells the admins how to ask for the refund again", () => {
+    const text = plain(
+      renderMail(
+        failed({ attempt: 1, retryWith: "POST /v1/rounds/r1/contributions/ben/retry-refund" }),
+        sydney,
+      ).text,
+    );
+    expect(text).toContain("could not be made (expired)");
+    expect(text).toContain("ask Stripe for a new refund: POST /v1/rounds/r1/contributions/ben/retry-refund");
+  });
+
+  it("without a way to retry (a notice from before, or a round already ended), says to check the ticket", () => {
+    const text = plain(renderMail(failed({}), sydney).text);
+    expect(text).toContain("fix the cause and retry the refund, or refund by hand");
+    expect(text).not.toContain("retry-refund");
+  });
+});

@@ -44,6 +44,45 @@ describe("round snapshots", () => {
   });
 });
 
+describe("round snapshots and refund retries", () => {
+  const withContribution = (patch: Record<string, unknown>) => ({
+    ...refunding,
+    contributions: refunding.contributions.map((c, i) => (i === 0 ? { ...c, ...patch } : c)),
+  });
+
+  it("a snapshot stored before refunds could be retried loads as it was: no refundAttempt means attempt 1", () => {
+    const before = withContribution({ status: "refund_failed" });
+    const loaded = parseRoundSnapshot(JSON.parse(JSON.stringify(before)))._unsafeUnwrap();
+    expect(loaded).toEqual(before);
+    expect(loaded.contributions[0]).not.toHaveProperty("refundAttempt");
+  });
+
+  it("a retried refund's attempt is kept; a count that is not a positive whole number is refused", () => {
+    const retried = withContribution({ status: "refund_requested", refundAttempt: 2 });
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(retried)))._unsafeUnwrap()).toEqual(retried);
+    for (const refundAttempt of [0, 1.5, "2"])
+      expect(parseRoundSnapshot(withContribution({ refundAttempt })).isErr()).toBe(true);
+  });
+
+  it("a retried refund's outbox payload names its attempt; attempt 1's has none, as before", () => {
+    const retry = {
+      kind: "refund",
+      id: "round_1:refund:ana:attempt:2",
+      roundId: "round_1",
+      groupId: "grp_1",
+      memberId: "ana",
+      attempt: 2,
+      paymentIntentId: "pi_1",
+      amountMinor: 100_00,
+      currency: "AUD",
+    };
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(retry)))._unsafeUnwrap()).toEqual(retry);
+    const { attempt: _, ...first } = { ...retry, id: "round_1:refund:ana" };
+    expect(parseOutboxEffect(first)._unsafeUnwrap()).toEqual(first);
+    expect(parseOutboxEffect({ ...retry, attempt: 0 }).isErr()).toBe(true);
+  });
+});
+
 describe("held payment snapshots", () => {
   const payment = createHeldPayment(
     {

@@ -410,6 +410,29 @@ describe("refunds → refund facts", () => {
   });
 });
 
+describe("a retried refund of a round (retry_refund) → its facts name the attempt", () => {
+  it("attempt 2's refund carries attempt 2 in its metadata, and its events route to that attempt", async () => {
+    const d = await debit("000123456");
+    const refund = value(
+      await harness.gateway.refund({
+        idempotencyKey: `${d.roundId}:refund:${d.memberId}:attempt:2`,
+        paymentIntentId: d.paymentIntentId,
+        references: { groupId: d.groupId, roundId: d.roundId, memberId: d.memberId, attempt: 2 },
+      }),
+    );
+    await delivered();
+    await harness.emulator.control.advanceClock(3 * 86_400 + 1);
+    expect(ofType(await delivered(), "refund.updated", d.roundId)).toEqual([
+      {
+        kind: "round_input",
+        groupId: d.groupId,
+        roundId: d.roundId,
+        input: { type: "refund_succeeded", memberId: d.memberId, refundId: refund.refundId, attempt: 2 },
+      },
+    ]);
+  });
+});
+
 describe("charge.dispute.created → dispute_opened, with the PaymentIntent's references looked up", () => {
   it("666666660 succeeds, then a dispute opens at once", async () => {
     const d = await debit("666666660");

@@ -65,10 +65,22 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
         failureCode: fact.failureCode,
       });
+    // A refund's `attempt` is its refund attempt (a round's refunds carry no debit attempt):
+    // absent on attempt 1, whose refunds are made as they were before refunds could be retried.
     case "refund_succeeded":
-      return round({ type: "refund_succeeded", memberId, refundId: fact.refundId });
+      return round({
+        type: "refund_succeeded",
+        memberId,
+        refundId: fact.refundId,
+        ...(attempt !== undefined ? { attempt } : {}),
+      });
     case "refund_failed":
-      return round({ type: "refund_failed", memberId, failureCode: fact.failureCode });
+      return round({
+        type: "refund_failed",
+        memberId,
+        failureCode: fact.failureCode,
+        ...(attempt !== undefined ? { attempt } : {}),
+      });
     case "transfer_created":
       if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);
       return round({

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
@@ -834,6 +835,202 @@ describe("one meaning per field", () => {
   });
 });
 
+describe("a failed refund is retried (retry_refund)", () => {
+  const deadline = T0 + policy.collectionWindowMs;
+  const refundSucceeded = (m: string, refundId: string, attempt?: number): RoundInput => ({
+    type: "refund_succeeded",
+    memberId: m,
+    refundId,
+    ...(attempt !== undefined ? { attempt } : {}),
+  });
+  const refundFailed = (m: string, attempt?: number): RoundInput => ({
+    type: "refund_failed",
+    memberId: m,
+    failureCode: "charge_expired_for_refund",
+    ...(attempt !== undefined ? { attempt } : {}),
+  });
+  /** The reviewer's round: m1 and m2 paid, m3 failed for good, the deadline passed, m1's refund landed and m2's failed. */
+  function stuck(): { state: Round; effects: RoundDecision["effects"] } {
+    const collecting = run(round(), [
+      { type: "open" },
+      processing("m1"),
+      succeeded("m1"),
+      processing("m2"),
+      succeeded("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      collecting.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      deadline,
+    );
+    const after = run(refunding.state, [refundSucceeded("m1", "re_m1"), refundFailed("m2")], deadline);
+    return { state: after.state, effects: [...collecting.effects, ...refunding.effects, ...after.effects] };
+  }
+  const postings = (effects: RoundDecision["effects"]) =>
+    effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+  const contribution = (r: Round, m: string) => r.contributions.find((c) => c.memberId === m);
+
+  it("the stuck round: a failed refund kept it refunding, and no other command moves it", () => {
+    const { state, effects } = stuck();
+    expect(state.status).toBe("refunding");
+    expect(contribution(state, "m2")).toMatchObject({ status: "refund_failed" });
+    // The ticket and the admins' notice say how to get out.
+    const ticket = effects.find((e) => e.kind === "open_ticket" && e.reason === "refund_failed");
+    expect(ticket).toMatchObject({ id: "r1:ticket:refund_failed:m2" });
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain(
+      "retry_refund (POST /v1/rounds/r1/contributions/m2/retry-refund)",
+    );
+    expect(effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        id: "r1:notify:refund_failed:m2",
+        template: "refund_failed",
+        data: expect.objectContaining({
+          memberId: "m2",
+          attempt: 1,
+          retryWith: "POST /v1/rounds/r1/contributions/m2/retry-refund",
+        }),
+      }),
+    );
+    const refused = (input: RoundInput) =>
+      decide(state, input, ctx(deadline + DAY_MS))._unsafeUnwrapErr().code;
+    expect(refused({ type: "cancel", reason: "x" })).toBe("round_not_cancellable");
+    expect(refused({ type: "retry_contribution", memberId: "m2" })).toBe("contribution_not_retryable");
+    expect(refused({ type: "resume_payout" })).toBe("round_not_blocked");
+    expect(refused({ type: "extend_deadline", deadline: deadline + 7 * DAY_MS })).toBe(
+      "deadline_not_extendable",
+    );
+  });
+
+  it("asks Stripe for a new refund under a new id, and the round ends cancelled with an empty pot", () => {
+    const before = stuck();
+    const retried = step(before.state, { type: "retry_refund", memberId: "m2" }, deadline + DAY_MS);
+    expect(retried.effects).toEqual([
+      {
+        kind: "refund",
+        id: "r1:refund:m2:attempt:2",
+        roundId: "r1",
+        groupId: "g1",
+        memberId: "m2",
+        attempt: 2,
+        paymentIntentId: "pi_m2_1",
+        amountMinor: 10_000,
+        currency: "AUD",
+      },
+    ]);
+    expect(retried.state.status).toBe("refunding");
+    expect(contribution(retried.state, "m2")).toMatchObject({ status: "refund_requested", refundAttempt: 2 });
+    const done = step(retried.state, refundSucceeded("m2", "re_m2_2", 2), deadline + DAY_MS);
+    expect(done.state.status).toBe("cancelled");
+    expect(contribution(done.state, "m2")).toMatchObject({ status: "refunded", refundId: "re_m2_2" });
+    expect(done.effects).toContainEqual(
+      expect.objectContaining({ kind: "round_ended", outcome: { cancelled: true } }),
+    );
+    // The ledger balances, the pot is empty, and each contribution was refunded once.
+    const txs = postings([...before.effects, ...retried.effects, ...done.effects]);
+    const ledger = ledgerFromTransactions(txs)._unsafeUnwrap();
+    expect(checkRoundMoney(ledger, "r1", "AUD")._unsafeUnwrap()).toMatchObject({
+      contributedMinor: 20_000,
+      inFlightMinor: 0,
+      heldMinor: 0,
+      refundedMinor: 20_000,
+      paidOutMinor: 0,
+    });
+    expect(txs.filter((t) => t.kind === "contribution_refunded").map((t) => t.id)).toEqual([
+      "r1:refund:m1:ledger",
+      "r1:refund:m2:ledger",
+    ]);
+  });
+
+  it("late news of the replaced attempt changes nothing, before or after the new one lands", () => {
+    const retried = step(stuck().state, { type: "retry_refund", memberId: "m2" }).state;
+    const superseded = {
+      code: "refund_attempt_superseded",
+      detail: "refund attempt 1 of m2 was replaced by attempt 2",
+    };
+    // Attempt 1's refunds carry no attempt in their metadata: its facts come without one.
+    for (const late of [refundFailed("m2"), refundFailed("m2", 1), refundSucceeded("m2", "re_m2_1")])
+      expect(step(retried, late)).toEqual({ state: retried, effects: [], ignored: superseded });
+    const done = step(retried, refundSucceeded("m2", "re_m2_2", 2)).state;
+    expect(done.status).toBe("cancelled");
+    expect(step(done, refundFailed("m2"))).toEqual({ state: done, effects: [], ignored: superseded });
+    // A success of an attempt never asked for is not this refund either.
+    expect(step(retried, refundSucceeded("m2", "re_x", 3)).ignored).toEqual({
+      code: "no_refund_pending",
+      detail: "no refund attempt 3 for m2",
+    });
+  });
+
+  it("a retry that fails again opens a new ticket, and can be retried again", () => {
+    const retried = step(stuck().state, { type: "retry_refund", memberId: "m2" }).state;
+    const failedAgain = step(retried, refundFailed("m2", 2));
+    expect(failedAgain.state.status).toBe("refunding");
+    expect(contribution(failedAgain.state, "m2")).toMatchObject({
+      status: "refund_failed",
+      refundAttempt: 2,
+    });
+    expect(failedAgain.effects.map((e) => e.id)).toEqual([
+      "r1:ticket:refund_failed:m2:attempt:2",
+      "r1:notify:refund_failed:m2:attempt:2",
+    ]);
+    const third = step(failedAgain.state, { type: "retry_refund", memberId: "m2" });
+    expect(third.effects.map((e) => e.id)).toEqual(["r1:refund:m2:attempt:3"]);
+    expect(step(third.state, refundSucceeded("m2", "re_m2_3", 3)).state.status).toBe("cancelled");
+  });
+
+  it("a refund that failed after it succeeded is retried without a second ledger posting", () => {
+    const collecting = run(round(), [
+      { type: "open" },
+      succeeded("m1"),
+      succeeded("m2"),
+      failed("m3", "account_closed"),
+    ]);
+    const refunding = step(
+      collecting.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      deadline,
+    );
+    const reverted = run(refunding.state, [refundSucceeded("m1", "re_m1_1"), refundFailed("m1")]);
+    expect(reverted.state.status).toBe("refunding");
+    const retried = step(reverted.state, { type: "retry_refund", memberId: "m1" });
+    expect(retried.effects.map((e) => e.id)).toEqual(["r1:refund:m1:attempt:2"]);
+    const landed = run(retried.state, [refundSucceeded("m1", "re_m1_2", 2), refundSucceeded("m2", "re_m2")]);
+    expect(landed.state.status).toBe("cancelled");
+    const txs = postings([
+      ...collecting.effects,
+      ...refunding.effects,
+      ...reverted.effects,
+      ...landed.effects,
+    ]);
+    expect(txs.filter((t) => t.kind === "contribution_refunded").map((t) => t.id)).toEqual([
+      "r1:refund:m1:ledger",
+      "r1:refund:m2:ledger",
+    ]);
+    expect(
+      checkRoundMoney(ledgerFromTransactions(txs)._unsafeUnwrap(), "r1", "AUD")._unsafeUnwrap(),
+    ).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+
+  it("is refused when no refund of that member failed, and for someone not in the round", () => {
+    const { state } = stuck();
+    const refused = (r: Round, memberId: string) =>
+      decide(r, { type: "retry_refund", memberId }, ctx(deadline))._unsafeUnwrapErr();
+    expect(refused(state, "m1")).toEqual({
+      type: "no_failed_refund",
+      code: "no_failed_refund",
+      message:
+        "no refund of m1's contribution failed while the round is refunding (the round is refunding, the contribution refunded)",
+    });
+    expect(refused(state, "m3").code).toBe("no_failed_refund");
+    expect(refused(step(state, { type: "retry_refund", memberId: "m2" }).state, "m2").code).toBe(
+      "no_failed_refund",
+    );
+    expect(refused(collected().state, "m1").code).toBe("no_failed_refund");
+    expect(refused(state, "zz").code).toBe("contribution_not_found");
+  });
+});
+
 describe("every input decide ignores says why, with a code", () => {
   const opened = () => step(round(), { type: "open" }).state;
   const after = (...inputs: RoundInput[]) => run(round(), [{ type: "open" }, ...inputs]).state;
@@ -994,6 +1191,17 @@ describe("every input decide ignores says why, with a code", () => {
       { type: "refund_succeeded", memberId: "m1", refundId: "re_1" },
       "no_refund_pending",
       "no refund pending for m1",
+    ],
+    [
+      "a refund failure of an attempt a retry replaced",
+      () =>
+        run(refunding(), [
+          { type: "refund_failed", memberId: "m1", failureCode: "x" },
+          { type: "retry_refund", memberId: "m1" },
+        ]).state,
+      { type: "refund_failed", memberId: "m1", failureCode: "x" },
+      "refund_attempt_superseded",
+      "refund attempt 1 of m1 was replaced by attempt 2",
     ],
     [
       "a refund failure with no refund asked for",

@@ -160,6 +160,8 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
       return reassignPayout(d, input);
     case "extend_deadline":
       return extendDeadline(d, input);
+    case "retry_refund":
+      return retryRefund(d, input);
     case "timer":
       return onTimer(d, input);
     case "debit_processing":
@@ -510,21 +512,60 @@ function settle(d: Draft): Step {
 
 // ---------------------------------------------------------------- refunds and cancellation
 
-function requestRefund(d: Draft, memberId: MemberId): void {
+/** The refund attempt a contribution asked for last (absent: 1, see `Contribution.refundAttempt`). */
+function refundAttemptOf(c: Contribution): number {
+  return c.refundAttempt ?? 1;
+}
+
+/**
+ * Asks Stripe to refund a member's contribution, as refund attempt `attempt` (the current
+ * one unless an admin's retry asks for the next). Attempt 1 keeps the id, effect and
+ * metadata it had before refunds could be retried; a later attempt is a new refund under
+ * a new idempotency key, its number in the effect (and so in the refund's metadata).
+ */
+function requestRefund(d: Draft, memberId: MemberId, attempt?: number): void {
   const c = d.contribution(memberId);
   const paid = c ? lastSucceeded(c) : undefined;
   if (!c || !paid?.paymentIntentId) return;
-  d.updateContribution(memberId, (x) => ({ ...x, status: "refund_requested" }));
+  const n = attempt ?? refundAttemptOf(c);
+  d.updateContribution(memberId, (x) => ({
+    ...x,
+    status: "refund_requested",
+    ...(n > 1 ? { refundAttempt: n } : {}),
+  }));
   d.effects.push({
     kind: "refund",
-    id: roundIds.refund(d.state.id, memberId),
+    id: roundIds.refund(d.state.id, memberId, n),
     roundId: d.state.id,
     groupId: d.state.groupId,
     memberId,
+    ...(n > 1 ? { attempt: n } : {}),
     paymentIntentId: paid.paymentIntentId,
     amountMinor: c.amountMinor,
     currency: d.state.currency,
   });
+}
+
+/**
+ * An admin asks again for a refund that failed (Stripe's `refund.failed`, or a refusal when
+ * it was created), once the cause is fixed: without it the round could never leave
+ * `refunding`. The new attempt is a new refund at Stripe under a new idempotency key (the
+ * old key would only replay the failed refund); outcomes of the old attempt that arrive
+ * late are ignored. The ledger posts a contribution's refund once, whichever attempt lands.
+ */
+function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
+  const c = d.contribution(memberId);
+  if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
+  const s = d.state;
+  if (s.status !== "refunding" || c.status !== "refund_failed" || !lastSucceeded(c)?.paymentIntentId)
+    return err(
+      roundError(
+        "no_failed_refund",
+        `no refund of ${memberId}'s contribution failed while the round is refunding (the round is ${s.status}, the contribution ${c.status})`,
+      ),
+    );
+  requestRefund(d, memberId, refundAttemptOf(c) + 1);
+  return d.done();
 }
 
 function startRefunding(d: Draft, reason: string): Step {
@@ -619,10 +660,29 @@ function cancel(d: Draft, { reason }: InputOf<"cancel">): Step {
   return startRefunding(d, reason);
 }
 
-function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succeeded">): Step {
+/**
+ * Whether a refund outcome is about the contribution's current refund attempt: an earlier
+ * attempt was replaced by an admin's retry (it failed; a late copy of its news changes
+ * nothing), and a later one was never asked for.
+ */
+function staleRefundAttempt(d: Draft, c: Contribution, attempt: number): Step | undefined {
+  const current = refundAttemptOf(c);
+  if (attempt === current) return undefined;
+  return attempt < current
+    ? ignore(
+        d.state,
+        "refund_attempt_superseded",
+        `refund attempt ${attempt} of ${c.memberId} was replaced by attempt ${current}`,
+      )
+    : ignore(d.state, "no_refund_pending", `no refund attempt ${attempt} for ${c.memberId}`);
+}
+
+function refundSucceeded(d: Draft, { memberId, refundId, attempt }: InputOf<"refund_succeeded">): Step {
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
+  const stale = staleRefundAttempt(d, c, attempt ?? 1);
+  if (stale) return stale;
   // `refundId` is recorded only when a refund succeeds. A failed contribution that has one
   // was refunded and then saw that refund fail: a late copy of the old success changes
   // nothing, and the refund was posted to the ledger once already.
@@ -640,25 +700,47 @@ function refundSucceeded(d: Draft, { memberId, refundId }: InputOf<"refund_succe
   return finishRefundingIfDone(d);
 }
 
-function refundFailedInput(d: Draft, { memberId, failureCode }: InputOf<"refund_failed">): Step {
+/**
+ * How an operator asks for a failed refund again, as the ticket and the admins' notice
+ * say it: the round's `retry_refund` command, by the API's route.
+ */
+function retryRefundHint(roundId: string, memberId: MemberId): string {
+  return `once the cause is fixed, a group admin or platform operator retries it with retry_refund (POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund), which asks Stripe for a new refund`;
+}
+
+function refundFailedInput(d: Draft, { memberId, failureCode, attempt }: InputOf<"refund_failed">): Step {
   const c = d.contribution(memberId);
   const roundId = d.state.id;
+  // Only the current attempt's failure counts: an attempt a retry replaced failed already.
+  const stale =
+    c && (c.status === "refunded" || c.status === "refund_requested")
+      ? staleRefundAttempt(d, c, attempt ?? 1)
+      : undefined;
+  if (stale) return stale;
+  const n = c ? refundAttemptOf(c) : 1;
+  // A retry is possible while the round is refunding (it waits for this refund, unless an
+  // after-success failure comes once it was cancelled).
+  const retryable = d.state.status === "refunding";
+  const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
+  const data = {
+    memberId,
+    failureCode,
+    attempt: n,
+    ...(retryable ? { retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund` } : {}),
+  };
   if (c?.status === "refunded") {
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
     d.ticket(
-      roundIds.ticket.refundFailedAfterSuccess(roundId, memberId),
+      roundIds.ticket.refundFailedAfterSuccess(roundId, memberId, n),
       "refund_failed",
-      `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded`,
+      `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`,
     );
     d.notify(
-      roundIds.notice.refundFailedAfterSuccess(roundId, memberId),
+      roundIds.notice.refundFailedAfterSuccess(roundId, memberId, n),
       { kind: "admins" },
       "refund_failed",
-      {
-        memberId,
-        failureCode,
-      },
+      data,
     );
     return d.done();
   }
@@ -666,14 +748,11 @@ function refundFailedInput(d: Draft, { memberId, failureCode }: InputOf<"refund_
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
   d.ticket(
-    roundIds.ticket.refundFailed(roundId, memberId),
+    roundIds.ticket.refundFailed(roundId, memberId, n),
     "refund_failed",
-    `refund of ${memberId}'s contribution failed (${failureCode}); the money is still held`,
+    `refund of ${memberId}'s contribution failed (${failureCode}, attempt ${n}); the money is still held and the round stays refunding${hint}`,
   );
-  d.notify(roundIds.notice.refundFailed(roundId, memberId), { kind: "admins" }, "refund_failed", {
-    memberId,
-    failureCode,
-  });
+  d.notify(roundIds.notice.refundFailed(roundId, memberId, n), { kind: "admins" }, "refund_failed", data);
   return d.done();
 }
 

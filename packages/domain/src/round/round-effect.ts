@@ -73,6 +73,12 @@ export type RoundEffect =
       readonly roundId: string;
       readonly groupId: string;
       readonly memberId: MemberId;
+      /**
+       * The refund attempt, from 2 (an admin's `retry_refund`); absent on attempt 1, whose
+       * effect and Stripe metadata stay exactly as they were before retries existed (a
+       * replay must send the same parameters under the same idempotency key).
+       */
+      readonly attempt?: number;
       readonly paymentIntentId: string;
       readonly amountMinor: number;
       readonly currency: CurrencyCode;

@@ -41,7 +41,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(roundIds.transferGroup("r1")).toBe("round_r1");
     expect(roundIds.debit("r1", "m2", 3)).toBe(debit);
     expect(roundIds.transfer("r1", "m2", 2)).toBe(transfer);
+    // Attempt 1 keeps the key refunds had before they could be retried (refunds in flight
+    // and rows in outboxes carry it); an admin's retries get their own.
     expect(roundIds.refund("r1", "m2")).toBe("r1:refund:m2");
+    expect(roundIds.refund("r1", "m2", 1)).toBe("r1:refund:m2");
+    expect(roundIds.refund("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2");
   });
 
   it("timers, with the re-arm suffix", () => {
@@ -87,6 +91,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(n.payoutSent("r1", "m1")).toBe("r1:notify:payout_sent:m1");
     expect(n.refundFailed("r1", "m2")).toBe("r1:notify:refund_failed:m2");
     expect(n.refundFailedAfterSuccess("r1", "m2")).toBe("r1:notify:refund_failed:m2:after_success");
+    expect(n.refundFailed("r1", "m2", 1)).toBe("r1:notify:refund_failed:m2");
+    expect(n.refundFailed("r1", "m2", 2)).toBe("r1:notify:refund_failed:m2:attempt:2");
+    expect(n.refundFailedAfterSuccess("r1", "m2", 2)).toBe(
+      "r1:notify:refund_failed:m2:attempt:2:after_success",
+    );
     expect(n.disputeOpened("r1", "dp_1")).toBe("r1:notify:dispute_opened:dp_1");
     expect(n.transferReversed("r1", "tr_1", 4000)).toBe("r1:notify:transfer_reversed:tr_1:4000");
     expect(n.lateDebitSuccess("r1", "m2", 3)).toBe("r1:notify:unexpected_money:m2:3");
@@ -100,6 +109,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.payoutBlocked("r1", "m1", 2, 9)).toBe("r1:ticket:payout_blocked:m1:2:v9");
     expect(t.refundFailed("r1", "m2")).toBe("r1:ticket:refund_failed:m2");
     expect(t.refundFailedAfterSuccess("r1", "m2")).toBe("r1:ticket:refund_failed:m2:after_success");
+    expect(t.refundFailed("r1", "m2", 1)).toBe("r1:ticket:refund_failed:m2");
+    expect(t.refundFailed("r1", "m2", 2)).toBe("r1:ticket:refund_failed:m2:attempt:2");
+    expect(t.refundFailedAfterSuccess("r1", "m2", 2)).toBe(
+      "r1:ticket:refund_failed:m2:attempt:2:after_success",
+    );
     expect(t.dispute("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1");
     expect(t.disputeAfterPayout("r1", "dp_1")).toBe("r1:ticket:dispute_after_payout:dp_1");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
@@ -120,6 +134,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       roundIds.debit(r, m, 1),
       roundIds.transfer(r, m, 1),
       roundIds.refund(r, m),
+      roundIds.refund(r, m, 2),
       roundIds.timer(r, { kind: "collection_deadline" }),
       roundIds.timer(r, { kind: "collection_deadline" }, 1),
       roundIds.timer(r, { kind: "grace_end" }),
@@ -148,7 +163,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       n.payoutBlockedToAdmins(r, m, 1, 1),
       n.payoutSent(r, m),
       n.refundFailed(r, m),
+      n.refundFailed(r, m, 2),
       n.refundFailedAfterSuccess(r, m),
+      n.refundFailedAfterSuccess(r, m, 2),
       n.disputeOpened(r, d),
       n.transferReversed(r, t, 1),
       n.lateDebitSuccess(r, m, 1),
@@ -157,7 +174,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.lateTransfer(r, t),
       k.payoutBlocked(r, m, 1, 1),
       k.refundFailed(r, m),
+      k.refundFailed(r, m, 2),
       k.refundFailedAfterSuccess(r, m),
+      k.refundFailedAfterSuccess(r, m, 2),
       k.dispute(r, d),
       k.disputeAfterPayout(r, d),
       k.transferReversed(r, t, 1),
@@ -170,6 +189,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    expect(ids.length).toBe(builders + 5); // one timer builder, six timer ids (five kinds, one re-armed)
+    // One timer builder, six timer ids (five kinds, one re-armed); five builders with a
+    // refund attempt, each listed for attempts 1 and 2.
+    expect(ids.length).toBe(builders + 5 + 5);
   });
 });

@@ -21,6 +21,14 @@ import type { RoundTimer } from "./round-input.js";
 const blockKey = (recipientMemberId: MemberId, payoutAttempt: number, version: number): string =>
   `${recipientMemberId}:${payoutAttempt}:v${version}`;
 
+/**
+ * A member's refund key: `<member>` for refund attempt 1 (the format from before refunds
+ * could be retried, kept for the rows and refunds already made with it), then
+ * `<member>:attempt:<n>`.
+ */
+const refundKey = (memberId: MemberId, attempt: number): string =>
+  attempt === 1 ? memberId : `${memberId}:attempt:${attempt}`;
+
 const notice = (roundId: string, template: NotificationTemplate, key: string): string =>
   `${roundId}:notify:${template}:${key}`;
 
@@ -110,11 +118,12 @@ const noticeIds = Object.freeze({
   /** The recipient is told the pot was sent. */
   payoutSent: (roundId: string, recipientMemberId: MemberId): string =>
     notice(roundId, "payout_sent", recipientMemberId),
-  /** The admins are told a refund failed. */
-  refundFailed: (roundId: string, memberId: MemberId): string => notice(roundId, "refund_failed", memberId),
-  /** The admins are told a refund failed after Stripe had reported it succeeded. */
-  refundFailedAfterSuccess: (roundId: string, memberId: MemberId): string =>
-    notice(roundId, "refund_failed", `${memberId}:after_success`),
+  /** The admins are told a refund attempt failed: `<member>` for attempt 1, `<member>:attempt:<n>` after. */
+  refundFailed: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    notice(roundId, "refund_failed", refundKey(memberId, attempt)),
+  /** The admins are told a refund attempt failed after Stripe had reported it succeeded. */
+  refundFailedAfterSuccess: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    notice(roundId, "refund_failed", `${refundKey(memberId, attempt)}:after_success`),
   /** The admins are told of a dispute. */
   disputeOpened: (roundId: string, disputeId: string): string => notice(roundId, "dispute_opened", disputeId),
   /** The admins are told part of a transfer came back; keyed by the total reversed so far. */
@@ -146,11 +155,12 @@ const ticketIds = Object.freeze({
     payoutAttempt: number,
     version: number,
   ): string => ticket(roundId, "payout_blocked", blockKey(recipientMemberId, payoutAttempt, version)),
-  /** A refund failed. */
-  refundFailed: (roundId: string, memberId: MemberId): string => ticket(roundId, "refund_failed", memberId),
-  /** A refund failed after Stripe had reported it succeeded. */
-  refundFailedAfterSuccess: (roundId: string, memberId: MemberId): string =>
-    ticket(roundId, "refund_failed", `${memberId}:after_success`),
+  /** A refund attempt failed: `<member>` for attempt 1, `<member>:attempt:<n>` after (one ticket per attempt). */
+  refundFailed: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    ticket(roundId, "refund_failed", refundKey(memberId, attempt)),
+  /** A refund attempt failed after Stripe had reported it succeeded. */
+  refundFailedAfterSuccess: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    ticket(roundId, "refund_failed", `${refundKey(memberId, attempt)}:after_success`),
   /** A contribution was disputed before its money left the pot. */
   dispute: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", disputeId),
   /** A contribution was disputed after the pot was paid out. */
@@ -205,8 +215,14 @@ export const roundIds = Object.freeze({
   /** One payout transfer, funded by one member's charge, per payout attempt: `<round>:transfer:<source member>:attempt:<n>`. */
   transfer: (roundId: string, sourceMemberId: MemberId, payoutAttempt: number): string =>
     `${roundId}:transfer:${sourceMemberId}:attempt:${payoutAttempt}`,
-  /** The refund of a member's contribution (one per member and round): `<round>:refund:<member>`. */
-  refund: (roundId: string, memberId: MemberId): string => `${roundId}:refund:${memberId}`,
+  /**
+   * The refund of a member's contribution, one per refund attempt (the Stripe idempotency
+   * key): `<round>:refund:<member>` for attempt 1 — unchanged since before refunds could be
+   * retried, so refunds in flight keep their keys — and `<round>:refund:<member>:attempt:<n>`
+   * for an admin's retries (`retry_refund`), so Stripe makes a new refund.
+   */
+  refund: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    `${roundId}:refund:${refundKey(memberId, attempt)}`,
   /**
    * A timer: `<round>:timer:<kind>`, with `retry_debit:<member>:<attempt>` and
    * `retry_payout:<attempt>` as the kinds that carry references, and `:v<rearm>` appended

@@ -10,6 +10,7 @@ import type { Ignored } from "../kernel/decision.js";
  * - `attempt_already_settled`: a fact for a debit attempt that already succeeded or failed.
  * - `timer_no_longer_due`: a timer for a step already done, or for a status the round left.
  * - `no_refund_pending`: a refund outcome for a member with no refund in progress.
+ * - `refund_attempt_superseded`: a refund outcome for an attempt a retry has replaced.
  * - `no_such_transfer`: a transfer fact for a transfer (or attempt) the round never asked for.
  * - `transfer_already_created`: a transfer reported created again (or after it came back).
  * - `transfer_not_pending`: a transfer failure for a transfer no longer awaited.
@@ -26,6 +27,7 @@ export const ROUND_IGNORED_CODES = [
   "attempt_already_settled",
   "timer_no_longer_due",
   "no_refund_pending",
+  "refund_attempt_superseded",
   "no_such_transfer",
   "transfer_already_created",
   "transfer_not_pending",

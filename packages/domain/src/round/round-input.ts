@@ -26,6 +26,11 @@ export type RoundInput =
   | { readonly type: "reassign_payout"; readonly toMemberId: MemberId; readonly toCanReceive: boolean }
   /** An admin gives members more time to pay: a later collection deadline, while collecting or settled. */
   | { readonly type: "extend_deadline"; readonly deadline: Instant }
+  /**
+   * An admin asks again for the refund of a member's contribution whose refund failed,
+   * while the round is refunding: a new refund attempt, under a new idempotency key.
+   */
+  | { readonly type: "retry_refund"; readonly memberId: MemberId }
   // timers
   | { readonly type: "timer"; readonly timer: RoundTimer }
   // facts about debits
@@ -49,9 +54,20 @@ export type RoundInput =
       readonly paymentIntentId?: string;
       readonly failureCode: string;
     }
-  // facts about refunds
-  | { readonly type: "refund_succeeded"; readonly memberId: MemberId; readonly refundId: string }
-  | { readonly type: "refund_failed"; readonly memberId: MemberId; readonly failureCode: string }
+  // facts about refunds (`attempt`: the refund attempt the refund's metadata names; absent:
+  // attempt 1, whose refunds carry none, as every refund made before retries existed)
+  | {
+      readonly type: "refund_succeeded";
+      readonly memberId: MemberId;
+      readonly refundId: string;
+      readonly attempt?: number;
+    }
+  | {
+      readonly type: "refund_failed";
+      readonly memberId: MemberId;
+      readonly failureCode: string;
+      readonly attempt?: number;
+    }
   // facts about payouts
   | {
       readonly type: "transfer_created";

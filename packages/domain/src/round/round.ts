@@ -65,6 +65,13 @@ export interface Contribution {
   readonly attempts: readonly DebitAttempt[];
   readonly retryAt?: Instant;
   readonly refundId?: string;
+  /**
+   * The refund attempt asked for last (1-based), once an admin retried a failed refund
+   * (`retry_refund`). Absent: attempt 1 — every refund until a retry, and every snapshot
+   * stored before retries existed. Each attempt is a new refund at Stripe, under its own
+   * id and idempotency key; facts about an earlier attempt no longer apply.
+   */
+  readonly refundAttempt?: number;
   readonly disputeIds: readonly string[];
 }
 

@@ -558,7 +558,9 @@ export function executeEffect(
           );
       });
     case "refund": {
-      const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId);
+      // The refund attempt is in the metadata from attempt 2 (an admin's retry), so its facts
+      // find that attempt; attempt 1 sends what it always sent (same key, same parameters).
+      const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt);
       return ports.gateway
         .refund({
           idempotencyKey: effect.id,

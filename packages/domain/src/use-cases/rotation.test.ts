@@ -1,6 +1,8 @@
 import { errAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import { roundPaymentRefs } from "../facts/index.js";
 import { roundAccounts, roundMoney } from "../ledger/index.js";
+import { gatewayError } from "../ports/payment-gateway.js";
 import { storageError } from "../ports/storage.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
@@ -105,6 +107,59 @@ describe("a whole rotation in memory", () => {
     expect(group?.payoutOrder.memberIds).toEqual(["ben", "ana", "cy"]);
     expect(group?.rotation.receivedMemberIds).toEqual(["ben"]);
     expect(group?.status).toBe("active");
+  });
+
+  it("a refund that fails keeps the round refunding until an admin retries it under a new key; the old attempt's late news changes nothing", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await groupOf(sim, ["ana", "ben", "cy"]);
+    sim.gateway.setDebitOutcomes("cy", [{ fail: "account_closed" }]);
+    // The first refund asked for (ana's; contributions are in member order) is refused by Stripe.
+    sim.gateway.injectFault(
+      "refund",
+      "before",
+      gatewayError("gateway_definite", "charge_expired_for_refund", "too late to refund"),
+    );
+    await sim.advance(7 * DAY_MS);
+    const round = (await useCases.startRound(sim.deps, groupId, byAna))._unsafeUnwrap().state;
+    await sim.advance(20 * DAY_MS);
+    const stuck = (await sim.store.getRound(round.id))._unsafeUnwrap();
+    expect(stuck?.status).toBe("refunding");
+    expect(stuck?.contributions.map((c) => c.status)).toEqual(["refund_failed", "refunded", "failed"]);
+    expect(sim.desk.tickets.find((t) => t.reason === "refund_failed")?.summary).toContain(
+      `POST /v1/rounds/${round.id}/contributions/ana/retry-refund`,
+    );
+
+    (
+      await useCases.applyRoundInput(sim.deps, round.id, { type: "retry_refund", memberId: "ana" }, "ana")
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const ended = (await sim.store.getRound(round.id))._unsafeUnwrap();
+    expect(ended?.status).toBe("cancelled");
+    // Stripe made a new refund for ana, whose metadata names attempt 2; ben's carries no attempt.
+    expect(
+      [...sim.gateway.refunds.values()].map((r) => [r.references.memberId, r.references.attempt, r.status]),
+    ).toEqual([
+      ["ben", undefined, "succeeded"],
+      ["ana", 2, "succeeded"],
+    ]);
+    expect(roundMoney(sim.ledger.snapshot(), round.id, "AUD")).toMatchObject({
+      heldMinor: 0,
+      inFlightMinor: 0,
+      refundedMinor: 100_00,
+    });
+    expect((await sim.store.getGroup(groupId))._unsafeUnwrap()?.currentRoundId).toBeUndefined();
+
+    // Attempt 1's failure, delivered again late (a webhook), is not the new refund's.
+    const late = await useCases.applyRoundFact(
+      sim.deps,
+      { kind: "refund_failed", refs: roundPaymentRefs(groupId, round.id, "ana"), failureCode: "x" },
+      "stripe",
+    );
+    expect(late._unsafeUnwrap()).toMatchObject({
+      status: "ignored",
+      detail: expect.stringContaining("refund_attempt_superseded"),
+    });
+    expect((await sim.store.getRound(round.id))._unsafeUnwrap()).toEqual(ended);
   });
 
   it("a member whose debits keep failing: the round refunds everyone at the deadline and the same recipient is due next", async () => {

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { roundPaymentRefs } from "./payment-fact.js";
+import { routeToRound } from "./route-to-round.js";
+
+describe("a round's refund facts", () => {
+  const to = (input: unknown) => ({ to: "round", groupId: "g1", roundId: "r1", input });
+
+  it("name the refund attempt their metadata carries (a retry's), and none for attempt 1's", () => {
+    expect(
+      routeToRound({ kind: "refund_failed", refs: roundPaymentRefs("g1", "r1", "m2"), failureCode: "x" }),
+    ).toEqual(to({ type: "refund_failed", memberId: "m2", failureCode: "x" }));
+    expect(
+      routeToRound({ kind: "refund_failed", refs: roundPaymentRefs("g1", "r1", "m2", 2), failureCode: "x" }),
+    ).toEqual(to({ type: "refund_failed", memberId: "m2", failureCode: "x", attempt: 2 }));
+    expect(
+      routeToRound({
+        kind: "refund_succeeded",
+        refs: roundPaymentRefs("g1", "r1", "m2", 3),
+        refundId: "re_3",
+      }),
+    ).toEqual(to({ type: "refund_succeeded", memberId: "m2", refundId: "re_3", attempt: 3 }));
+    expect(
+      routeToRound({ kind: "refund_succeeded", refs: roundPaymentRefs("g1", "r1", "m2"), refundId: "re_1" }),
+    ).toEqual(to({ type: "refund_succeeded", memberId: "m2", refundId: "re_1" }));
+  });
+});
