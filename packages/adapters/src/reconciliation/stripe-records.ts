@@ -95,6 +95,7 @@ export class StripeRecordsPuller {
   readonly #transfers = new Map<string, Stripe.Transfer>();
   readonly #intents = new Map<string, Stripe.PaymentIntent>();
   readonly #charges = new Map<string, Stripe.Charge>();
+  readonly #fees = new Map<string, Stripe.ApplicationFee>();
   readonly #people = new Map<string, string | null>();
 
   constructor(stripe: Stripe, prisma: PrismaClient, now: () => number = Date.now) {
@@ -218,6 +219,28 @@ export class StripeRecordsPuller {
       : { marketplaceChargeId, sellerId: await this.#personOfAccount(idOf(fee.account)) };
   }
 
+  /**
+   * A refund of a destination charge's application fee (`application_fee_refund`, made with
+   * the charge's refund): money the platform gives back to the seller's account, matched with
+   * that seller's transfer as the fee it refunds is.
+   */
+  async #marketplaceOfFeeRefund(
+    refund: Stripe.FeeRefund,
+  ): Promise<{ marketplaceChargeId: string | null; sellerId: string | null }> {
+    const feeId = idOf(refund.fee);
+    if (feeId === undefined) return { marketplaceChargeId: null, sellerId: null };
+    const fee = typeof refund.fee === "string" ? await this.#fee(feeId) : refund.fee;
+    return this.#marketplaceOfFee(fee);
+  }
+
+  async #fee(id: string): Promise<Stripe.ApplicationFee> {
+    const known = this.#fees.get(id);
+    if (known !== undefined) return known;
+    const fee = await this.#stripe.applicationFees.retrieve(id);
+    this.#fees.set(id, fee);
+    return fee;
+  }
+
   async #intent(id: string): Promise<Stripe.PaymentIntent> {
     const known = this.#intents.get(id);
     if (known !== undefined) return known;
@@ -240,7 +263,9 @@ export class StripeRecordsPuller {
           ? await this.#marketplaceOfTransfer(bt.source as Stripe.Transfer)
           : source?.object === "application_fee" && bt.source !== null && typeof bt.source !== "string"
             ? await this.#marketplaceOfFee(bt.source as Stripe.ApplicationFee)
-            : marketplaceRefs(metadata);
+            : source?.object === "fee_refund" && bt.source !== null && typeof bt.source !== "string"
+              ? await this.#marketplaceOfFeeRefund(bt.source as Stripe.FeeRefund)
+              : marketplaceRefs(metadata);
     // In the source's own currency the transaction's amount is the presentment amount. Converted,
     // it is the source's amount: a charge's transaction is for what was authorised, and a
     // partial capture's `payment_reversal` gives back the uncaptured rest (Stripe's reporting

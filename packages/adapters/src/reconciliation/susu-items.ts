@@ -22,9 +22,11 @@
 //   seller's transfer by the charge and the seller (a destination charge's own transfer by
 //   its charge's metadata), the reversals of its transfers summed per charge, refunds and
 //   disputes by their Stripe ids. The fee a destination charge keeps is the difference
-//   between its charge and its transfer, so `marketplace_fee_earned` and the fee refunded
-//   with a refund stay inside susu.
-import type { LedgerTransaction } from "@susu/domain";
+//   between its charge and its transfer, so `marketplace_fee_earned` stays inside susu; the
+//   fee Stripe refunds to the seller with a destination charge's refund
+//   (`application_fee_refund`) is matched with the seller's transfer too, and the fee given
+//   back toward a refund of separate charges stays inside susu.
+import { type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
 import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
 
@@ -77,6 +79,16 @@ function byRefs(tx: LedgerTransaction, ...names: string[]): string {
 
 function disputeOf(id: string): string | undefined {
   return /:dispute:([^:]+)(?::withdrawn|:lost)?$/.exec(id)?.[1];
+}
+
+/**
+ * The seller a fee refund's debit names (`marketplace:<c>:seller:<s>`, ids escaped as
+ * `accountIdPart` does), or `undefined` when it goes toward a refund (`in_flight`).
+ */
+function feeRefundedToSeller(tx: LedgerTransaction, chargeId: string): string | undefined {
+  const prefix = `${marketplaceAccountPrefix(chargeId)}seller:`;
+  const account = tx.postings.find((p) => p.side === "debit" && p.account.startsWith(prefix))?.account;
+  return account?.slice(prefix.length).replace(/%(25|3A)/g, (escaped) => (escaped === "%25" ? "%" : ":"));
 }
 
 function mapped(tx: LedgerTransaction): Mapped | undefined {
@@ -158,6 +170,15 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       const c = tx.refs.marketplaceChargeId;
       return { category: "transfer_reversal", key: c ? marketplaceReversalsKey(c) : `ledger:${id}`, sign: 1 };
     }
+    case "marketplace_application_fee_refunded": {
+      // Stripe refunds a destination charge's application fee to the seller's account with the
+      // charge's refund (`application_fee_refund`): matched with that seller's transfer, as the
+      // fee is. The fee given back toward a refund of separate charges stays inside susu.
+      const c = tx.refs.marketplaceChargeId;
+      const seller = c === undefined ? undefined : feeRefundedToSeller(tx, c);
+      if (c === undefined || seller === undefined) return undefined;
+      return { category: "application_fee", key: marketplaceTransferKey(c, seller), sign: -1 };
+    }
     case "marketplace_refunded":
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
     case "marketplace_dispute_lost":
@@ -176,7 +197,6 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "held_seller_payable":
     case "marketplace_fee_earned":
     case "marketplace_seller_payable":
-    case "marketplace_application_fee_refunded":
       return undefined;
     default: {
       // A new kind must say here whether Stripe moves money for it, and how it is matched.

@@ -497,4 +497,21 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
     await booksBalanced(c.id);
   });
+
+  it("the refunds of destination charges above reconcile with Stripe: each application fee refunded to the seller matches the fee refund booked", async () => {
+    // Stripe books a destination charge's refund as the refund, the reversal of the seller's
+    // transfer and the refund of the application fee to the seller (application_fee_refund);
+    // the ledger books the last as marketplace_application_fee_refunded (seller / fees).
+    const to = Math.ceil((clock.now() + 1) / 1000) * 1000;
+    const run = await runReconciliation(
+      { prisma: db.prisma, stripe: harness.stripe, now: () => clock.now() },
+      { from: START, to },
+      "test",
+    );
+    const feeRefunds = await db.prisma.stripeBalanceTransaction.count({
+      where: { type: "application_fee_refund" },
+    });
+    expect(feeRefunds).toBe(3);
+    expect(run.report.differences).toEqual([]);
+  });
 });

@@ -14,6 +14,7 @@ import {
   heldTransferReversed,
   heldTransferred,
   type LedgerTransaction,
+  marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceChargeIds,
   marketplaceFeeEarned,
@@ -160,6 +161,31 @@ describe("susu's items", () => {
         tx(
           marketplaceFeeEarned({ id: marketplaceChargeIds.ledger.feeEarned(c), ...base, amount: aud(10_00) }),
         ),
+      ),
+    ).toBeUndefined();
+  });
+
+  it("keys the fee refunded to a destination charge's seller with that seller's transfer; the fee given back toward a refund stays inside susu", () => {
+    const c = "mc_1";
+    const base = { chargeId: c, amount: aud(4_00), occurredAt: T, refs: { refundId: "re_1" } };
+    expect(
+      susuItemOf(
+        tx(
+          marketplaceApplicationFeeRefunded({
+            id: marketplaceChargeIds.ledger.feeRefunded(c, 1),
+            ...base,
+            toSellerId: "sam:%1",
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      category: "application_fee",
+      key: "marketplace_transfer:mc_1:sam:%1",
+      signedMinor: -4_00,
+    });
+    expect(
+      susuItemOf(
+        tx(marketplaceApplicationFeeRefunded({ id: marketplaceChargeIds.ledger.feeRefunded(c, 1), ...base })),
       ),
     ).toBeUndefined();
   });
@@ -319,6 +345,27 @@ describe("Stripe's items", () => {
       category: "application_fee",
       keys: ["object:fee_1", "marketplace_transfer:mc_1:sam"],
       signedMinor: 10_00,
+    });
+  });
+
+  it("matches a destination charge's application fee refund with its transfer, as the fee", () => {
+    const refund = stripeItemOf(
+      record({
+        type: "application_fee_refund",
+        reportingCategory: "platform_earning_refund",
+        sourceId: "fr_1",
+        sourceObject: "fee_refund",
+        amountMinor: -4_00,
+        presentmentMinor: 4_00,
+        presentmentCurrency: "AUD",
+        marketplaceChargeId: "mc_1",
+        sellerId: "sam",
+      }),
+    );
+    expect(refund).toMatchObject({
+      category: "application_fee",
+      keys: ["object:fr_1", "marketplace_transfer:mc_1:sam"],
+      signedMinor: -4_00,
     });
   });
 

@@ -22,6 +22,11 @@ describe("the currency table", () => {
     }
   });
 
+  it("knows that Stripe pays HUF out in whole forints only, every other currency by the minor unit", () => {
+    for (const code of CURRENCY_CODES)
+      expect(currencyInfo(code).payoutStepMinor).toBe(code === "HUF" ? 100 : 1);
+  });
+
   it("has Stripe's published minimum charges", () => {
     expect(currencyInfo("AUD")).toMatchObject({ minimumChargeMinor: 50, minimumChargeSource: "stripe" });
     expect(currencyInfo("USD").minimumChargeMinor).toBe(50);

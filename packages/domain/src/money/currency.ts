@@ -27,7 +27,15 @@ export interface CurrencyInfo {
    * currencies (Stripe requires the last digit to be 0), 1 otherwise.
    */
   readonly amountStepMinor: number;
+  /**
+   * Manual payouts must be a multiple of this, in minor units: 100 for HUF (Stripe treats
+   * HUF as zero-decimal for payouts, though charges may carry fillér), 1 otherwise.
+   */
+  readonly payoutStepMinor: number;
 }
+
+/** Currencies whose manual payouts Stripe takes only in whole major units (its "special cases"). */
+const WHOLE_UNIT_PAYOUT_CODES: ReadonlySet<string> = new Set(["HUF"]);
 
 type CurrencyRow = readonly [
   code: CurrencyCode,
@@ -90,6 +98,7 @@ const CURRENCY_TABLE: ReadonlyMap<CurrencyCode, CurrencyInfo> = new Map(
       minimumChargeSource,
       maxAmountDigits: MAX_AMOUNT_DIGITS_BY_CODE[code] ?? MAX_AMOUNT_DIGITS_DEFAULT,
       amountStepMinor: exponent === 3 ? 10 : 1,
+      payoutStepMinor: WHOLE_UNIT_PAYOUT_CODES.has(code) ? 10 ** exponent : 1,
     }),
   ]),
 );

@@ -1,7 +1,7 @@
 import { errAsync, okAsync, type ResultAsync } from "neverthrow";
 import { sellerNetMinor } from "../held-payment/held-payment.js";
 import { formatMoney } from "../money/format-money.js";
-import { type Money, money } from "../money/index.js";
+import { currencyInfo, type Money, money } from "../money/index.js";
 import {
   DEFAULT_PAYOUT_SCHEDULE,
   mergePayout,
@@ -152,7 +152,8 @@ export interface PayoutRun {
  * release, a lost dispute) stays in the balance, skipped as `reserved_for_reversals`: a
  * reversal is taken from that balance, and a payout first would leave it failing. The
  * idempotency key names the account, the currency and the trigger's day (or an admin's
- * request key), so running it again pays nothing twice. A currency the provider refuses
+ * request key), so running it again pays nothing twice. A currency Stripe pays out in whole
+ * units only (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency the provider refuses
  * for good (a restricted account, no bank account) is skipped with its code, the person
  * told and the admins given a ticket, once per account, currency and day; a reused key
  * (what arrived since the day's payout) is skipped quietly; a provider failure that may
@@ -219,7 +220,11 @@ export function payOutPerson(
                     code: "reserved_for_reversals",
                     message: `${formatMoney(money(reservedMinor, available.currency))} stays for reversals of the person's transfers still to happen`,
                   });
-                const amount = money(available.amountMinor - reservedMinor, available.currency);
+                // Stripe takes some currencies' payouts in whole units only (HUF): the
+                // fraction stays in the balance, and is paid once it makes a whole unit.
+                const step = currencyInfo(available.currency).payoutStepMinor;
+                const payableMinor = available.amountMinor - reservedMinor;
+                const amount = money(payableMinor - (payableMinor % step), available.currency);
                 if (amount.amountMinor === 0) return okAsync(soFar);
                 return gateway
                   .createPayout({

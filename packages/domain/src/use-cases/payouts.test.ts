@@ -110,6 +110,26 @@ describe("paying a person out", () => {
     );
   });
 
+  it("pays a HUF balance out in whole forints (Stripe takes a manual HUF payout only in multiples of 100), the rest stays", async () => {
+    const sim = await withSeller();
+    // 1,234.56 Ft available (a transfer converted on the seller's account leaves fillér).
+    sim.gateway.balances.set("acct_sam", [money(123_456, "HUF"), money(12_34, "AUD")]);
+    const run = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at: sim.clock.now() })
+    )._unsafeUnwrap();
+    expect(run.payouts.map((p) => p.amount)).toEqual([money(123_400, "HUF"), money(12_34, "AUD")]);
+    expect(sim.gateway.balances.get("acct_sam")).toEqual([money(56, "HUF"), money(0, "AUD")]);
+    // What is left is less than a forint: nothing to ask for, nothing refused.
+    const next = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", {
+        kind: "scheduled",
+        at: sim.clock.now() + DAY_MS,
+      })
+    )._unsafeUnwrap();
+    expect(next.payouts).toEqual([]);
+    expect(next.skipped).toEqual([]);
+  });
+
   it("is refused unless the schedule is manual and the person can be paid out", async () => {
     const sim = await withSeller();
     const automatic = { ...sim.deps, payoutSchedule: { interval: "daily" as const } };
