@@ -1350,9 +1350,10 @@ interface OutboxListRow {
 
 /**
  * A page of the effects with `status` in sequence order, at most `take` rows, after the
- * sequence of the effect `startingAfter` when given: found by its id among the effects with
- * `status`, so a cursor that is not one of them (unknown, or of another status) leaves the
- * bound NULL and the page empty. A statement per status and form, each prepared once.
+ * sequence of the effect `startingAfter` when given: found by its id whatever its status now,
+ * so an operator who replayed (or saw finish) the last effect of a page still gets the next
+ * one; an unknown id leaves the bound NULL and the page empty. A statement per status and
+ * form, each prepared once.
  */
 function outboxListStatement(
   status: keyof typeof OUTBOX_LISTED_STATUS,
@@ -1365,7 +1366,7 @@ function outboxListStatement(
   const after =
     startingAfter === undefined
       ? ""
-      : `AND o.sequence > (SELECT c.sequence FROM outbox_effects c WHERE c.id = $2 AND c.status = ${is})`;
+      : `AND o.sequence > (SELECT c.sequence FROM outbox_effects c WHERE c.id = $2)`;
   return {
     name: `susu_outbox_list_${status}${startingAfter === undefined ? "" : "_after"}`,
     text: `

@@ -620,9 +620,9 @@ const WEBHOOK_LISTED_STATUS: { readonly [S in WebhookEventStatus]: string } = {
 
 /**
  * A page of the events with `status` by `received_at` then id, at most `take` rows, after the
- * row of the event `startingAfter` when given: found by its id among the events with
- * `status`, so a cursor that is not one of them (unknown, or of another status) leaves the
- * bound NULL and the page empty. A statement per status and form, each prepared once. The
+ * row of the event `startingAfter` when given: found by its id whatever its status now, so an
+ * operator who replayed the last event of a page still gets the next one; an unknown id
+ * leaves the bound NULL and the page empty. A statement per status and form, each prepared once. The
  * columns are named as {@link SummaryRow}'s.
  */
 function webhookListStatement(
@@ -636,7 +636,7 @@ function webhookListStatement(
   const after =
     startingAfter === undefined
       ? ""
-      : `AND (e.received_at, e.id) > (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = $2 AND c.status = ${is})`;
+      : `AND (e.received_at, e.id) > (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = $2)`;
   return {
     name: `webhook_list_${status}${startingAfter === undefined ? "" : "_after"}`,
     text: `

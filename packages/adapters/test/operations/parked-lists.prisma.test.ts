@@ -1,8 +1,10 @@
 // The operators' lists and replays of open work give what they gave when they were Prisma
 // queries (before they were written in SQL with the status as a literal, for the partial
 // indexes: parked-lists-plans.prisma.test.ts): the same rows in the same order, page by page,
-// the same answer to a cursor of another status or of no row, and the same columns written
-// by a replay of everything parked.
+// the same answer to a cursor of no row, and the same columns written by a replay of
+// everything parked. One change since: a cursor is found by its id whatever its status now
+// (an operator who replays the last item of a page still gets the next page), so the old
+// queries below look their cursor up by id alone.
 import { beforeAll, describe, expect, it } from "vitest";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { PrismaWebhookInbox, type WebhookEventStatus } from "../../src/webhooks/inbox.js";
@@ -27,7 +29,7 @@ async function outboxPageBefore(query: {
   let after: bigint | undefined;
   if (query.startingAfter !== undefined) {
     const cursor = await db.prisma.outboxEffect.findFirst({
-      where: { id: query.startingAfter, status: query.status },
+      where: { id: query.startingAfter },
       select: { sequence: true },
     });
     if (cursor === null) return { items: [], hasMore: false };
@@ -57,7 +59,7 @@ async function eventPageBefore(query: { status: WebhookEventStatus; limit: numbe
   let after: { receivedAt: Date; id: string } | undefined;
   if (query.startingAfter !== undefined) {
     const cursor = await db.prisma.webhookEvent.findFirst({
-      where: { id: query.startingAfter, status: query.status },
+      where: { id: query.startingAfter },
       select: { receivedAt: true, id: true },
     });
     if (cursor === null) return { items: [], hasMore: false };
@@ -199,23 +201,40 @@ describe("the operators' lists and replays, as the Prisma queries were", () => {
     );
   });
 
-  it("answers an empty page to a cursor of another status or of no row, as before", async () => {
+  it("answers an empty page to a cursor of no row, and the page after its position to a cursor of another status", async () => {
     const parkedEffect = (await store().listOutbox({ status: "parked", limit: 1 }))._unsafeUnwrap().items[0];
     const pendingEffect = (await store().listOutbox({ status: "pending", limit: 1 }))._unsafeUnwrap()
       .items[0];
     const doneEffect = await db.prisma.outboxEffect.findFirst({ where: { status: "done" } });
+    expect(
+      (await store().listOutbox({ status: "pending", limit: 5, startingAfter: "fx_none" }))._unsafeUnwrap(),
+    ).toEqual({
+      items: [],
+      hasMore: false,
+    });
     for (const [status, startingAfter] of [
       ["pending", parkedEffect?.id],
       ["parked", pendingEffect?.id],
       ["parked", doneEffect?.id],
-      ["pending", "fx_none"],
     ] as const) {
       expect(startingAfter).toBeDefined();
       const query = { status, limit: 5, startingAfter: startingAfter ?? "" };
       const page = (await store().listOutbox(query))._unsafeUnwrap();
-      expect(page).toEqual({ items: [], hasMore: false });
+      const cursor = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: startingAfter ?? "" } });
+      const after = await db.prisma.outboxEffect.findMany({
+        where: { status, sequence: { gt: cursor.sequence } },
+        orderBy: { sequence: "asc" },
+        take: 5,
+      });
+      expect(page.items.map((i) => i.id)).toEqual(after.map((r) => r.id));
       expect(page).toEqual(await outboxPageBefore(query));
     }
+    expect(
+      (await inbox().listEvents({ status: "parked", limit: 5, startingAfter: "evt_none" }))._unsafeUnwrap(),
+    ).toEqual({
+      items: [],
+      hasMore: false,
+    });
     const parkedEvent = (await inbox().listEvents({ status: "parked", limit: 1 }))._unsafeUnwrap().items[0];
     const receivedEvent = (await inbox().listEvents({ status: "received", limit: 1 }))._unsafeUnwrap()
       .items[0];
@@ -223,13 +242,32 @@ describe("the operators' lists and replays, as the Prisma queries were", () => {
       ["received", parkedEvent?.id],
       ["parked", receivedEvent?.id],
       ["failed", parkedEvent?.id],
-      ["parked", "evt_none"],
     ] as const) {
       expect(startingAfter).toBeDefined();
       const query = { status, limit: 5, startingAfter: startingAfter ?? "" };
-      const page = (await inbox().listEvents(query))._unsafeUnwrap();
-      expect(page).toEqual({ items: [], hasMore: false });
-      expect(page).toEqual(await eventPageBefore(query));
+      expect((await inbox().listEvents(query))._unsafeUnwrap()).toEqual(await eventPageBefore(query));
+    }
+  });
+
+  it("an operator who replays the last parked effect of a page still gets the next page", async () => {
+    const first = (await store().listOutbox({ status: "parked", limit: 2 }))._unsafeUnwrap();
+    expect(first.hasMore).toBe(true);
+    const last = first.items.at(-1)?.id ?? "";
+    await db.prisma.outboxEffect.update({ where: { id: last }, data: { status: "pending" } });
+    try {
+      const next = (
+        await store().listOutbox({ status: "parked", limit: 2, startingAfter: last })
+      )._unsafeUnwrap();
+      expect(next.items.length).toBeGreaterThan(0);
+      const cursor = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: last } });
+      const after = await db.prisma.outboxEffect.findMany({
+        where: { status: "parked", sequence: { gt: cursor.sequence } },
+        orderBy: { sequence: "asc" },
+        take: 2,
+      });
+      expect(next.items.map((i) => i.id)).toEqual(after.map((r) => r.id));
+    } finally {
+      await db.prisma.outboxEffect.update({ where: { id: last }, data: { status: "parked" } });
     }
   });
 
