@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DAY, failure, type Harness, harness } from "./support.js";
+import { becs, DAY, failure, type Harness, harness, MANDATE_DATA } from "./support.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -231,6 +231,34 @@ describe("monthly subscription", () => {
     await h.emu.control.advanceClock(23 * 3600);
     expect((await h.stripe.subscriptions.retrieve(abandoned.id)).status).toBe("incomplete_expired");
     expect((await h.stripe.invoices.retrieve(abandoned.latest_invoice as string)).status).toBe("void");
+  });
+
+  it("a first invoice on a BECS account whose mandate is inactive fails its payment: incomplete, no error", async () => {
+    const price = await monthlyPrice();
+    const customer = await h.stripe.customers.create({ email: "becs@group.test" });
+    const si = await h.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("000123456") as Stripe.SetupIntentCreateParams.PaymentMethodData,
+      mandate_data: MANDATE_DATA,
+      confirm: true,
+    });
+    await h.emu.control.revokeMandate(si.mandate as string);
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      default_payment_method: si.payment_method as string,
+      payment_behavior: "allow_incomplete",
+      expand: ["latest_invoice.payments"],
+    });
+    expect(sub.status).toBe("incomplete");
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    expect(invoice.status).toBe("open");
+    const pi = await h.stripe.paymentIntents.retrieve(
+      invoice.payments?.data[0]?.payment.payment_intent as string,
+    );
+    expect(pi.last_payment_error?.code).toBe("payment_intent_mandate_invalid");
+    expect(await eventTypes()).toContain("invoice.payment_failed");
   });
 
   it("refuses a customer without a payment method and a one-time price", async () => {

@@ -3,7 +3,7 @@
 // events only with its Stripe-Account header.
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DAY, type Harness, harness } from "./support.js";
+import { DAY, failure, type Harness, harness } from "./support.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -101,5 +101,23 @@ describe("listing events by creation time", () => {
       }
       expect(backward.map((e) => e.id)).toEqual(forward.map((e) => e.id));
     }
+  });
+
+  it("refuses a cursor that names no event of the account (404 resource_missing), as every other list does", async () => {
+    await h.emu.control.reset();
+    await h.stripe.customers.create({ email: "one@example.com" });
+    const account = await h.stripe.accounts.create({ type: "express", country: "AU" });
+    const [platformEvent] = (await h.stripe.events.list({ limit: 1 })).data;
+    for (const params of [{ starting_after: "evt_unknown" }, { ending_before: "evt_unknown" }]) {
+      const error = await failure(h.stripe.events.list(params));
+      expect(error.statusCode).toBe(404);
+      expect(error.code).toBe("resource_missing");
+      expect(error.param).toBe(Object.keys(params)[0]);
+    }
+    // Another account's event is no cursor for this one.
+    const foreign = await failure(
+      h.stripe.events.list({ starting_after: platformEvent!.id }, { stripeAccount: account.id }),
+    );
+    expect(foreign.code).toBe("resource_missing");
   });
 });

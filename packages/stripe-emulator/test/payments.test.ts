@@ -143,7 +143,7 @@ describe("BECS Direct Debit test numbers", () => {
     expect(noName.param).toBe("billing_details[name]");
   });
 
-  it("debits off-session with the mandate from a SetupIntent, and a revoked mandate fails the debit", async () => {
+  it("debits off-session with the mandate from a SetupIntent; a mandate revoked in flight fails the debit", async () => {
     const customer = await h.stripe.customers.create({ email: "m@example.com" });
     const si = await h.stripe.setupIntents.create({
       customer: customer.id,
@@ -171,13 +171,60 @@ describe("BECS Direct Debit test numbers", () => {
     await h.emu.control.advanceClock(SETTLE);
     expect((await h.stripe.paymentIntents.retrieve(first.id)).status).toBe("succeeded");
 
-    await h.emu.control.revokeMandate(si.mandate as string);
     const second = await debit();
+    expect(second.status).toBe("processing");
+    await h.emu.control.revokeMandate(si.mandate as string);
     await h.emu.control.advanceClock(SETTLE);
     const failed = await h.stripe.paymentIntents.retrieve(second.id);
     expect(failed.last_payment_error?.code).toBe("debit_not_authorized");
     const mandateEvents = await h.stripe.events.list({ type: "mandate.updated" });
     expect(mandateEvents.data).toHaveLength(1);
+  });
+
+  it("refuses a debit under an inactive mandate at once (payment_intent_mandate_invalid), keeping the answer for its key", async () => {
+    // Stripe: an inactive mandate "may not be used to initiate future payments" (Mandate object);
+    // using one is the error payment_intent_mandate_invalid (Stripe's error codes).
+    const customer = await h.stripe.customers.create({ email: "closed@example.com" });
+    const si = await h.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("111111113") as Stripe.SetupIntentCreateParams.PaymentMethodData,
+      mandate_data: MANDATE_DATA,
+      confirm: true,
+    });
+    const params: Stripe.PaymentIntentCreateParams = {
+      amount: 2500,
+      currency: "aud",
+      customer: customer.id,
+      payment_method: si.payment_method as string,
+      mandate: si.mandate as string,
+      payment_method_types: ["au_becs_debit"],
+      off_session: true,
+      confirm: true,
+    };
+    const first = await h.stripe.paymentIntents.create(params);
+    await h.emu.control.advanceClock(SETTLE);
+    expect((await h.stripe.paymentIntents.retrieve(first.id)).last_payment_error?.code).toBe(
+      "account_closed",
+    );
+    expect((await h.stripe.mandates.retrieve(si.mandate as string)).status).toBe("inactive");
+
+    const pending = (await balance()).pending;
+    const refused = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "retry-1" }));
+    expect(refused).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.code).toBe("payment_intent_mandate_invalid");
+    expect(refused.param).toBe("mandate");
+    const refusedPi = refused.payment_intent as Stripe.PaymentIntent;
+    expect(refusedPi.status).toBe("requires_payment_method");
+    expect(refusedPi.latest_charge).toBeNull();
+    // Nothing was submitted to the bank: no charge, no pending funds, no processing event.
+    expect((await balance()).pending).toBe(pending);
+    expect((await h.stripe.charges.list({ payment_intent: refusedPi.id })).data).toHaveLength(0);
+    // The same key answers the same refusal, without a second PaymentIntent.
+    const again = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "retry-1" }));
+    expect((again.payment_intent as Stripe.PaymentIntent).id).toBe(refusedPi.id);
+    expect((await h.stripe.paymentIntents.list({ customer: customer.id })).data).toHaveLength(2);
   });
 });
 

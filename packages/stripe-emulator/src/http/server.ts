@@ -202,8 +202,8 @@ export class ApiPipeline {
         return;
       }
       const run = (): StoredResponse => {
-        const executed = this.execute(apiRequest, idempotencyKey);
-        if (executed.status < 400 || executed.status === 402 || executed.status >= 500) {
+        const { keep, ...executed } = this.execute(apiRequest, idempotencyKey);
+        if (keep) {
           this.keys.complete(account, idempotencyKey, executed);
         } else {
           this.keys.release(account, idempotencyKey);
@@ -231,7 +231,12 @@ export class ApiPipeline {
     this.send(res, response.status, response.body, requestId, headers);
   }
 
-  private execute(apiRequest: ApiRequest, idempotencyKey: string | null): StoredResponse {
+  /**
+   * Runs the handler. `keep` says whether an idempotency key keeps the answer: every success,
+   * and the errors that say so ({@link ApiError.stored}: card declines, 5xx, and refusals made
+   * after the request changed state); other validation failures are forgotten.
+   */
+  private execute(apiRequest: ApiRequest, idempotencyKey: string | null): StoredResponse & { keep: boolean } {
     const match = this.router.match(apiRequest.method, apiRequest.path)!;
     this.engine.currentRequest = { id: apiRequest.requestId, idempotency_key: idempotencyKey };
     try {
@@ -251,7 +256,7 @@ export class ApiPipeline {
           ? result.json
           : JSON.stringify(expandIfAsked(this.engine, result, apiRequest.params));
       this.engine.changed();
-      return { status: 200, body, headers: {}, requestId: apiRequest.requestId };
+      return { status: 200, body, headers: {}, requestId: apiRequest.requestId, keep: true };
     } catch (error) {
       const apiErr = error instanceof ApiError ? error : null;
       if (!apiErr) {
@@ -264,6 +269,7 @@ export class ApiPipeline {
         body: JSON.stringify({ error: { ...e.body, request_log_url: requestLogUrl(apiRequest.requestId) } }),
         headers: e.headers,
         requestId: apiRequest.requestId,
+        keep: e.stored,
       };
     } finally {
       this.engine.currentRequest = null;

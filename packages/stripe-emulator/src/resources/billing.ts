@@ -514,8 +514,13 @@ function attemptPayment(
   try {
     confirmPaymentIntent(engine, pi, { paymentMethod: pm, offSession: true, authenticateLater: true });
   } catch (error) {
-    // A decline already moved the PaymentIntent and told the invoice through the outcome hook.
-    if (!(error instanceof ApiError) || error.status !== 402) throw error;
+    // A decline (or an inactive BECS mandate) already moved the PaymentIntent and told the
+    // invoice through the outcome hook.
+    if (
+      !(error instanceof ApiError) ||
+      !(error.status === 402 || error.body.code === "payment_intent_mandate_invalid")
+    )
+      throw error;
   }
   if (pi.obj.status === "requires_action") paymentActionRequired(engine, record);
 }

@@ -82,6 +82,15 @@ export function registerEvents(router: Router, engine: Engine): void {
 
   router.get("/v1/events", (req) => {
     const page = pageRequest(req.params);
+    // A cursor must name one of the account's events, as in every other list.
+    for (const [param, id] of [
+      ["starting_after", page.startingAfter],
+      ["ending_before", page.endingBefore],
+    ] as const) {
+      if (id !== undefined && engine.events.get(id)?.owner !== req.account) {
+        throw resourceMissing("event", id, param);
+      }
+    }
     const type = optString(req.params, "type");
     const types = optStringArray(req.params, "types");
     const result = engine.events.page(

@@ -4,7 +4,14 @@ import { asCharge } from "../core/fx.js";
 import { newId, randomToken } from "../core/ids.js";
 import { parseCurrency, validateChargeAmount } from "../core/money.js";
 import { type StoredRecord, stringKey } from "../core/store.js";
-import { cardError, invalidParam, invalidRequest, resourceMissing, unexpectedState } from "../http/errors.js";
+import {
+  ApiError,
+  cardError,
+  invalidParam,
+  invalidRequest,
+  resourceMissing,
+  unexpectedState,
+} from "../http/errors.js";
 import {
   PAYMENT_INTENT_CANCEL,
   PAYMENT_INTENT_CAPTURE,
@@ -386,6 +393,9 @@ function confirmBecs(
       { param: "mandate_data", code: "parameter_missing" },
     );
   }
+  if (engine.store.record<Stripe.Mandate>(mandateId)?.obj.status === "inactive") {
+    throw mandateInvalid(engine, record, pm);
+  }
   record.meta.mandate = mandateId;
   const charge = buildCharge(engine, owner, pi, pm, mandateId);
   pi.latest_charge = charge.id;
@@ -410,6 +420,40 @@ function confirmBecs(
   engine.emit("charge.pending", charge, owner, { clock: record.meta.clock });
   engine.paymentOutcome(pi.id, "processing");
   return pi;
+}
+
+/**
+ * A debit under an inactive mandate: Stripe's mandate "may not be used to initiate future
+ * payments", and using it is the 400 `payment_intent_mandate_invalid`. Nothing reaches the
+ * bank (no charge); the PaymentIntent waits for another payment method. The answer is kept
+ * for the idempotency key, since the request may have created the PaymentIntent.
+ */
+function mandateInvalid(engine: Engine, record: PaymentIntentRecord, pm: PaymentMethodRecord): ApiError {
+  const pi = record.obj;
+  const message = "The provided mandate is inactive and cannot be used for this PaymentIntent.";
+  pi.status = "requires_payment_method";
+  pi.payment_method = null;
+  pi.last_payment_error = {
+    code: "payment_intent_mandate_invalid",
+    doc_url: "https://stripe.com/docs/error-codes/payment-intent-mandate-invalid",
+    message,
+    param: "mandate",
+    payment_method: pm.obj,
+    payment_method_type: "au_becs_debit",
+    type: "invalid_request_error",
+  };
+  engine.paymentOutcome(pi.id, "failed");
+  return new ApiError(
+    400,
+    {
+      type: "invalid_request_error",
+      code: "payment_intent_mandate_invalid",
+      param: "mandate",
+      message,
+      payment_intent: JSON.parse(JSON.stringify(pi)) as unknown,
+    },
+    { stored: true },
+  );
 }
 
 /** Everything that follows a successful (captured) payment. */
