@@ -3,26 +3,19 @@
 // wait, not before; a worker holding its lock, and this process itself, keep theirs.
 import { holdWorkerLiveness, PrismaStore, PrismaWebhookInbox, startPgListener } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import type { Changeset, OutboxEffect } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import type Stripe from "stripe";
 import { describe, expect, it, vi } from "vitest";
 import { startDeadWorkerRelease } from "../src/jobs/dead-worker-claims.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
+import { emptyChangeset, FIXTURE_DAY, timerEffect } from "./support/outbox-fixtures.js";
 
 const db = useTestDatabase();
-const T = Date.UTC(2026, 0, 6);
+const T = FIXTURE_DAY;
 const LEASE = 5 * 60_000;
-const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
-const timer = (id: string): OutboxEffect => ({
-  kind: "schedule_timer",
-  id,
-  aggregate: "round",
-  aggregateId: `round_${id}`,
-  at: T,
-  timer: { kind: "collection_deadline" },
-});
+const empty = emptyChangeset;
+const timer = timerEffect;
 /** A debit's event, which ingest keeps for a processor. */
 const debitEvent = (id: string): Stripe.Event =>
   ({

@@ -2,23 +2,16 @@
 // lease is cleared, the dispatcher woken, the log and the counter told; a live lease is left.
 import { PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import type { Changeset, OutboxEffect } from "@susu/domain";
 import { describe, expect, it, vi } from "vitest";
 import { startStuckWorkSweep } from "../src/jobs/stuck-work-sweep.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
+import { emptyChangeset, FIXTURE_DAY, timerEffect } from "./support/outbox-fixtures.js";
 
 const db = useTestDatabase();
-const T = Date.UTC(2026, 0, 6);
-const empty: Changeset = { people: [], groups: [], rounds: [], outbox: [], audit: [] };
-const timer = (id: string): OutboxEffect => ({
-  kind: "schedule_timer",
-  id,
-  aggregate: "round",
-  aggregateId: `round_${id}`,
-  at: T,
-  timer: { kind: "collection_deadline" },
-});
+const T = FIXTURE_DAY;
+const empty = emptyChangeset;
+const timer = timerEffect;
 
 describe("the stuck-work sweep job", () => {
   it("resumes a dead worker's expired claims (wakes the dispatcher, logs, counts) and leaves live ones", async () => {
