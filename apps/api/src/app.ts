@@ -3,6 +3,7 @@ import type { PaymentGateway, UseCaseDeps } from "@susu/domain";
 import { docsRoutes } from "./docs.js";
 import { bearerSecurityScheme } from "./http/auth.js";
 import { type HttpInfrastructure, type HttpVariables, installHttpInfrastructure } from "./http/install.js";
+import { withInfrastructureResponses } from "./http/openapi-problems.js";
 import type { PaymentAttemptLimiter } from "./http/payment-attempts.js";
 import { refuseNulCharacters, refuseNulInJsonBodies } from "./input.js";
 import { serverProblem } from "./problem.js";
@@ -118,7 +119,7 @@ export function createApp(deps: ApiDeps) {
     app.route("/v1", notificationsV1({ ...deps.notifications, clock: deps.useCases.clock }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", bearerSecurityScheme);
-  app.doc31(OPENAPI_PATH, {
+  const documentConfig = {
     openapi: "3.1.0",
     info: {
       title: "susu API",
@@ -126,7 +127,12 @@ export function createApp(deps: ApiDeps) {
       description:
         "Money for groups on Stripe. Every route under /v1 needs a bearer token; errors are application/problem+json with a stable `code`; POSTs take an `Idempotency-Key`; lists are cursor-paginated (`limit`, `starting_after`, `has_more`); amounts are in minor units with their currency; times are ISO-8601 UTC.",
     },
-  });
+  };
+  // Generated from the routes' schemas, with what the middlewares answer merged into every
+  // operation (a route's own responses of the same status would otherwise hide their codes).
+  app.get(OPENAPI_PATH, (c) =>
+    c.json(withInfrastructureResponses(app.getOpenAPI31Document(documentConfig), "/v1", [OPENAPI_PATH])),
+  );
   return app;
 }
 

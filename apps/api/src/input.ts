@@ -25,8 +25,7 @@ export function bodySchema<T extends z.ZodType>(schema: T) {
   return z
     .unknown()
     .superRefine((value, ctx) => {
-      for (const { path, message } of unstorablePaths(value, []))
-        ctx.addIssue({ code: "custom", path, message });
+      for (const { path, message } of unstorablePaths(value)) ctx.addIssue({ code: "custom", path, message });
     })
     .pipe(schema);
 }
@@ -45,7 +44,7 @@ export function refuseNulInJsonBodies(): MiddlewareHandler {
     const type = c.req.header("content-type") ?? "";
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && type.toLowerCase().includes("json")) {
       const body: unknown = await c.req.json().catch(() => undefined);
-      const found = unstorablePaths(body, []);
+      const found = unstorablePaths(body);
       if (found.length > 0)
         return problem(c, 400, "invalid_request", "the request holds a character that cannot be stored", {
           errors: found.map(({ path, message }) => ({ path: `body.${path.join(".")}`, message })),
@@ -61,21 +60,56 @@ function unstorable(value: string): string | undefined {
   return UNPAIRED_SURROGATE.test(value) ? SURROGATE_MESSAGE : undefined;
 }
 
-function unstorablePaths(
-  value: unknown,
-  at: (string | number)[],
-): { readonly path: (string | number)[]; readonly message: string }[] {
-  if (typeof value === "string") {
-    const message = unstorable(value);
-    return message === undefined ? [] : [{ path: at, message }];
+/** Where a value sits in a body: its key or index, and where its container sits. */
+interface At {
+  readonly key: string | number;
+  readonly parent: At | undefined;
+}
+
+function pathOf(at: At | undefined): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let step = at; step !== undefined; step = step.parent) path.push(step.key);
+  return path.reverse();
+}
+
+type Finding = { readonly path: (string | number)[]; readonly message: string };
+
+/** A value still to walk, or a key already found unstorable (kept in its place in the order). */
+type Pending =
+  | { readonly value: unknown; readonly at: At | undefined }
+  | { readonly badKey: At; readonly message: string };
+
+/**
+ * Every string (value or key) of `value` that cannot be stored, in document order. Walks
+ * without recursion, so a body nested thousands of levels deep cannot overflow the stack
+ * (a 500 where the client sent bad input); a path is built only for what is found.
+ */
+function unstorablePaths(value: unknown): Finding[] {
+  const found: Finding[] = [];
+  const pending: Pending[] = [{ value, at: undefined }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if ("badKey" in next) {
+      found.push({ path: pathOf(next.badKey), message: next.message });
+      continue;
+    }
+    const { value: item, at } = next;
+    if (typeof item === "string") {
+      const message = unstorable(item);
+      if (message !== undefined) found.push({ path: pathOf(at), message });
+      continue;
+    }
+    if (typeof item !== "object" || item === null) continue;
+    const children: Pending[] = Array.isArray(item)
+      ? item.map((child, i) => ({ value: child, at: { key: i, parent: at } }))
+      : Object.entries(item).map(([key, child]) => {
+          const message = unstorable(key);
+          const place = { key, parent: at };
+          return message !== undefined ? { badKey: place, message } : { value: child, at: place };
+        });
+    // Last child first onto the stack, so the first is looked at next.
+    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i] as Pending);
   }
-  if (Array.isArray(value)) return value.flatMap((item, i) => unstorablePaths(item, [...at, i]));
-  if (typeof value === "object" && value !== null)
-    return Object.entries(value).flatMap(([key, item]) => {
-      const message = unstorable(key);
-      return message !== undefined ? [{ path: [...at, key], message }] : unstorablePaths(item, [...at, key]);
-    });
-  return [];
+  return found;
 }
 
 /**

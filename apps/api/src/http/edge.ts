@@ -49,6 +49,25 @@ export function bodyLimit(
 }
 
 const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * Deepest nesting of arrays and objects a JSON body may have: far above any command the API
+ * takes, far below what the recursive walks over a body (the NUL check, canonical JSON for
+ * idempotency keys, schema validation) can take before the stack overflows.
+ */
+export const JSON_DEPTH_MAX = 64;
+
+/** Whether `value` nests arrays and objects more than `max` levels deep; walks without recursion. */
+export function jsonNestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== "object") continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 // application/json, application/problem+json, application/vnd.x+json, any parameters.
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json\s*(?:;|$)/i;
 
@@ -59,7 +78,8 @@ export function isJsonContentType(value: string | undefined): boolean {
 
 /**
  * For POST, PUT and PATCH with a non-empty body: 415 `unsupported_media_type` unless the
- * body is declared JSON, and 400 `malformed_json` unless it parses. An empty body passes
+ * body is declared JSON, 400 `malformed_json` unless it parses, and 400 `invalid_request`
+ * when it nests arrays and objects more than {@link JSON_DEPTH_MAX} levels deep. An empty body passes
  * whatever its type (commands such as "pause" carry none). Mount after {@link bodyLimit}:
  * the body is read here, bounded by it, and cached by Hono for the handler's `c.req.json()`.
  * The parse error's text is not echoed: it quotes the body, which may hold bank details.
@@ -76,10 +96,30 @@ export function jsonBodies(): MiddlewareHandler {
         "send the body as JSON with Content-Type: application/json",
         { "accept-post": "application/json", "accept-patch": "application/json" },
       );
+    let parsed: unknown;
     try {
-      JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       return problemResponse(400, "malformed_json", "the request body is not valid JSON");
+    }
+    if (jsonNestedDeeperThan(parsed, JSON_DEPTH_MAX)) {
+      const body = {
+        ...problemBody(
+          400,
+          "invalid_request",
+          `the request body nests more than ${JSON_DEPTH_MAX} levels deep`,
+        ),
+        errors: [
+          {
+            path: "body",
+            message: `must not nest arrays and objects more than ${JSON_DEPTH_MAX} levels deep`,
+          },
+        ],
+      };
+      return new Response(JSON.stringify(body), {
+        status: 400,
+        headers: { "content-type": PROBLEM_CONTENT_TYPE },
+      });
     }
     await next();
   };

@@ -249,9 +249,13 @@ export function payoutsV1(deps: V1Deps) {
         "only platform admins may pay a person out (a service token may not)",
       );
     // The key names the payouts at Stripe: without it a retry could not be told from a new request.
-    const requestKey = c.req.header(IDEMPOTENCY_KEY_HEADER);
-    if (requestKey === undefined)
+    const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
+    if (key === undefined)
       return problem(c, 400, "idempotency_key_required", `send an ${IDEMPOTENCY_KEY_HEADER} header`);
+    // Keys are each caller's own, as the API keeps them: another admin's same key is another
+    // request, so it must not name (and find at Stripe) the first one's payouts. The subject
+    // is escaped so that its ':' cannot make two callers' keys one.
+    const requestKey = `${encodeURIComponent(principal.subject)}:${key}`;
     const run = await useCases.payOutPerson(uc, deps.gateway, personId, {
       kind: "requested",
       requestKey,

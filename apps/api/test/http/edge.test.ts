@@ -11,7 +11,9 @@ import {
   bodyLimit,
   corsFor,
   isJsonContentType,
+  JSON_DEPTH_MAX,
   jsonBodies,
+  jsonNestedDeeperThan,
   methodNotAllowed,
   problemOnError,
 } from "../../src/http/index.js";
@@ -111,6 +113,28 @@ describe("JSON bodies", () => {
       expect(JSON.parse(text)).toMatchObject({ code: "malformed_json", status: 400 });
       expect(text).not.toContain("12345678");
     }
+  });
+
+  it(`refuses a body nesting arrays and objects more than ${JSON_DEPTH_MAX} levels deep with 400 invalid_request`, async () => {
+    const nested = (depth: number) => `${'{"a":['.repeat(depth / 2)}1${"]}".repeat(depth / 2)}`;
+    const atLimit = await edgeApp(20_000).request("/v1/groups", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: nested(JSON_DEPTH_MAX),
+    });
+    expect(atLimit.status).toBe(201);
+    for (const depth of [JSON_DEPTH_MAX + 2, 3_000]) {
+      const res = await edgeApp(20_000).request("/v1/groups", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: nested(depth),
+      });
+      expect(res.status, String(depth)).toBe(400);
+      expect(await res.json()).toMatchObject({ code: "invalid_request", errors: [{ path: "body" }] });
+    }
+    expect(jsonNestedDeeperThan([[1]], 2)).toBe(false);
+    expect(jsonNestedDeeperThan([[[]]], 2)).toBe(true);
+    expect(jsonNestedDeeperThan("[[[[", 0)).toBe(false);
   });
 
   it("passes JSON with parameters and +json types, and bodiless commands", async () => {

@@ -72,7 +72,14 @@ export interface OpenApiOperation {
     readonly content: Readonly<Record<string, MediaType>>;
   };
   readonly responses: Readonly<
-    Record<string, { readonly description?: string; readonly content?: Readonly<Record<string, MediaType>> }>
+    Record<
+      string,
+      {
+        readonly description?: string;
+        readonly content?: Readonly<Record<string, MediaType>>;
+        readonly headers?: Readonly<Record<string, unknown>>;
+      }
+    >
   >;
 }
 

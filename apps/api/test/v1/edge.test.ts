@@ -255,6 +255,35 @@ describe("edge errors on v1 routes", () => {
     expect(((await malformed.json()) as ProblemBody).code).toBe("malformed_json");
     expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
   });
+
+  it("a JSON body nested thousands of levels deep is 400 invalid_request, not a 500 — nothing changed", async () => {
+    const groups = await db.prisma.group.count();
+    // 3,000 levels are 6 kB, far under the body limit; walking them recursively overflows the stack.
+    const deep = (open: string, close: string) => open.repeat(3_000) + close.repeat(3_000);
+    const cases: [string, string, string][] = [
+      ["POST", "/v1/groups", deep("[", "]")],
+      ["POST", "/v1/tickets/tkt_edge/resolve", `{"resolution":${deep("[", "]")}}`],
+      ["POST", "/v1/groups", `${'{"a":'.repeat(3_000)}1${"}".repeat(3_000)}`],
+      ["PATCH", "/v1/groups/grp_edge_1", `{"name":${deep("[", "]")}}`],
+      ["DELETE", "/v1/groups/grp_edge_1/members/ana", deep("[", "]")],
+    ];
+    for (const [i, [method, path, body]] of cases.entries()) {
+      const res = await app.request(path, {
+        method,
+        headers: {
+          authorization: `Bearer ${admin}`,
+          "content-type": "application/json",
+          "idempotency-key": `deep-${i}`,
+        },
+        body,
+      });
+      expect(res.status, `${method} ${path}`).toBeLessThan(500);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      if (method !== "DELETE") expect(((await res.json()) as ProblemBody).code).toBe("invalid_request");
+    }
+    expect(await db.prisma.group.count()).toBe(groups);
+    expect(await ticket()).toMatchObject({ status: "open", resolvedBy: null });
+  });
 });
 
 describe("5xx answers", () => {

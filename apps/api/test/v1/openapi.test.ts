@@ -6,6 +6,7 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { useTestDatabase } from "@susu/adapters/testing";
 import { beforeAll, describe, expect, it } from "vitest";
+import { authed, tokenFor } from "../support/app.js";
 import {
   deref,
   type OpenApiDocument,
@@ -89,6 +90,52 @@ describe("the OpenAPI document", () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it("lists at every operation the codes the middlewares answer, beside the route's own of the same status", async () => {
+    // What every /v1 request may get before its handler runs (token, rate limit, body),
+    // and what a POST's Idempotency-Key adds.
+    const everywhere: Record<string, string[]> = {
+      400: ["malformed_json", "invalid_request"],
+      401: ["unauthenticated", "token_expired", "token_invalid"],
+      405: ["method_not_allowed"],
+      413: ["payload_too_large"],
+      415: ["unsupported_media_type"],
+      429: ["rate_limited"],
+      503: ["auth_unavailable"],
+    };
+    const posts: Record<string, string[]> = {
+      400: ["invalid_idempotency_key", "idempotency_key_required"],
+      409: ["idempotency_key_in_use"],
+      422: ["idempotency_key_reused"],
+      503: ["storage_unavailable"],
+    };
+    const missing: string[] = [];
+    for (const { key, method, op } of operationsOf(doc))
+      for (const expected of method === "POST" ? [everywhere, posts] : [everywhere])
+        for (const [status, codes] of Object.entries(expected)) {
+          const listed = new Set(
+            [...(op.responses[status]?.description ?? "").matchAll(/`([^`]+)`/g)].map((m) => m[1]),
+          );
+          for (const code of codes) if (!listed.has(code)) missing.push(`${key}: ${status} ${code}`);
+        }
+    expect(missing).toEqual([]);
+    // A route's own codes stay, and so does the Retry-After of a key in use.
+    const conflict = doc.paths["/v1/groups/{groupId}/pause"]?.post?.responses["409"];
+    expect(conflict?.description).toMatch(/`group_not_active`.*`idempotency_key_in_use`/);
+    expect(conflict?.headers).toHaveProperty("Retry-After");
+    expect(doc.paths["/v1/groups"]?.post?.responses["422"]?.description).toMatch(
+      /`invalid_group`.*`idempotency_key_reused`/,
+    );
+  });
+
+  it("documents the 400 a POST answers to a body that does not match its schema", async () => {
+    const token = await tokenFor("ana");
+    const res = await app.request("/v1/groups", authed(token, "POST", {}, { "idempotency-key": "doc-400" }));
+    expect(res.status).toBe(400);
+    const { code } = (await res.json()) as { code: string };
+    expect(code).toBe("invalid_request");
+    expect(doc.paths["/v1/groups"]?.post?.responses["400"]?.description).toContain(`\`${code}\``);
   });
 
   it("is the one /v1 route served without a token", async () => {

@@ -167,9 +167,22 @@ describe("POST /v1/people/{personId}/payouts", () => {
     expect(again).toEqual(first);
     expect(sim.gateway.payouts.size).toBe(2);
     expect([...sim.gateway.payouts.keys()]).toEqual([
-      `payout:acct_${SELLER}:AUD:request:pay-1`,
-      `payout:acct_${SELLER}:NZD:request:pay-1`,
+      `payout:acct_${SELLER}:AUD:request:${OPERATOR}:pay-1`,
+      `payout:acct_${SELLER}:NZD:request:${OPERATOR}:pay-1`,
     ]);
+  });
+
+  it("two admins' same Idempotency-Key are two requests: each pays out what is available then", async () => {
+    // Keys are each caller's own (a retry is the same caller's): Omar's key is not Olga's,
+    // even written alike (both name the day, say), so his run must not find her payout.
+    sim.gateway.balances.set(`acct_${SELLER}`, [money(75_00, "AUD")]);
+    const olga = await payOut(SELLER, await operator(), "payout-2030-01-03");
+    expect(olga.body).toMatchObject({ payouts: [{ amount: { amountMinor: 75_00 } }], skipped: [] });
+    sim.gateway.balances.set(`acct_${SELLER}`, [money(20_00, "AUD")]);
+    const omar = await payOut(SELLER, await tokenFor("ops_omar", ["admin"]), "payout-2030-01-03");
+    expect(omar.status).toBe(201);
+    expect(omar.body).toMatchObject({ payouts: [{ amount: { amountMinor: 20_00 } }], skipped: [] });
+    expect(sim.gateway.payouts.size).toBe(2);
   });
 
   it("needs an Idempotency-Key, a platform admin, and a person the caller may see", async () => {
