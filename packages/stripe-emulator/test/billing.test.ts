@@ -278,6 +278,33 @@ describe("monthly subscription", () => {
     );
     expect(error.param).toBe("items[0][price]");
   });
+
+  it("refuses another customer's payment method as the default, on create and on update", async () => {
+    const price = await monthlyPrice();
+    const ana = await customerWith("pm_card_visa");
+    const ben = await customerWith("pm_card_visa");
+    const bensCard = String(ben.invoice_settings.default_payment_method);
+    const created = await failure(
+      h.stripe.subscriptions.create({
+        customer: ana.id,
+        items: [{ price: price.id }],
+        default_payment_method: bensCard,
+      }),
+    );
+    expect(created).toMatchObject({ statusCode: 400, param: "default_payment_method" });
+    const sub = await h.stripe.subscriptions.create({ customer: ana.id, items: [{ price: price.id }] });
+    const updated = await failure(
+      h.stripe.subscriptions.update(sub.id, { default_payment_method: bensCard }),
+    );
+    expect(updated).toMatchObject({ statusCode: 400, param: "default_payment_method" });
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).default_payment_method).toBeNull();
+    // Its own card is taken.
+    const anasCard = String(ana.invoice_settings.default_payment_method);
+    expect(
+      (await h.stripe.subscriptions.update(sub.id, { default_payment_method: anasCard }))
+        .default_payment_method,
+    ).toBe(anasCard);
+  });
 });
 
 describe("test clocks", () => {

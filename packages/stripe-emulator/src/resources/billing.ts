@@ -797,15 +797,7 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
   const collection =
     optEnum(p, "collection_method", ["charge_automatically", "send_invoice"]) ?? "charge_automatically";
   const defaultPm = optString(p, "default_payment_method") || null;
-  if (defaultPm) {
-    const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", defaultPm, account);
-    if (!pm || pm.obj.customer !== customer.id) {
-      throw invalidParam(
-        "default_payment_method",
-        `The customer does not have a payment method with the ID ${defaultPm}.`,
-      );
-    }
-  }
+  if (defaultPm) requireCustomersPaymentMethod(engine, defaultPm, customer.id, account);
   const clock = clockOfCustomer(engine, customer.id);
   const now = engine.now(clock);
   const trialDays = optInt(p, "trial_period_days") ?? price.recurring.trial_period_days ?? undefined;
@@ -1040,6 +1032,9 @@ export function registerBilling(router: Router, engine: Engine): void {
         );
       }
       const change = priceChangeOf(engine, record, req.params, req.account);
+      const newDefault = optNullableString(req.params, "default_payment_method");
+      if (newDefault)
+        requireCustomersPaymentMethod(engine, newDefault, String(record.obj.customer), req.account);
       let prorationInvoice: InvoiceRecord | undefined;
       updateSubscription(engine, record, (s) => {
         if (change) prorationInvoice = applyPriceChange(engine, record, change);
@@ -1327,4 +1322,19 @@ function registerTestClocks(router: Router, engine: Engine): void {
     });
     return response;
   });
+}
+
+/** A subscription's default payment method must be one attached to its customer (create and update alike). */
+function requireCustomersPaymentMethod(
+  engine: Engine,
+  id: string,
+  customerId: string,
+  account: string,
+): void {
+  const pm = engine.store.find<Stripe.PaymentMethod>("payment_method", id, account);
+  if (!pm || pm.obj.customer !== customerId)
+    throw invalidParam(
+      "default_payment_method",
+      `The customer does not have a payment method with the ID ${id}.`,
+    );
 }
