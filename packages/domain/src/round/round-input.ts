@@ -55,18 +55,22 @@ export type RoundInput =
       readonly failureCode: string;
     }
   // facts about refunds (`attempt`: the refund attempt the refund's metadata names; absent:
-  // attempt 1, whose refunds carry none, as every refund made before retries existed)
+  // attempt 1, whose refunds carry none, as every refund made before retries existed;
+  // `debitAttempt`: set on the refund of a surplus charge, the debit attempt whose charge
+  // it gives back; absent on a contribution's refund)
   | {
       readonly type: "refund_succeeded";
       readonly memberId: MemberId;
       readonly refundId: string;
       readonly attempt?: number;
+      readonly debitAttempt?: number;
     }
   | {
       readonly type: "refund_failed";
       readonly memberId: MemberId;
       readonly failureCode: string;
       readonly attempt?: number;
+      readonly debitAttempt?: number;
     }
   // facts about payouts
   | {

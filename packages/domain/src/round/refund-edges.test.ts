@@ -1,0 +1,238 @@
+// Edges of a round's refunds: a member charged twice (a debit recorded as failed that took
+// the money after all), refunds that fail once the round is cancelled, and a retry debit
+// still awaited when the deadline passes.
+import { describe, expect, it } from "vitest";
+import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
+import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
+import { DAY_MS } from "../shared/time.js";
+import { type DecideContext, decide, type RoundDecision } from "./decide.js";
+import { newRound, type Round } from "./round.js";
+import type { RoundEffect } from "./round-effect.js";
+import type { RoundInput } from "./round-input.js";
+
+const T0 = Date.UTC(2026, 0, 5);
+const policy: RoundPolicy = { ...DEFAULT_ROUND_POLICY };
+const deadline = T0 + policy.collectionWindowMs;
+const ctx = (now: number): DecideContext => ({ now, policy });
+
+/** Decisions in a row, with every effect they asked for. */
+class Run {
+  readonly effects: RoundEffect[] = [];
+  constructor(public state: Round) {}
+
+  step(input: RoundInput, now = T0): RoundDecision {
+    const r = decide(this.state, input, ctx(now));
+    if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+    this.state = r.value.state;
+    this.effects.push(...r.value.effects);
+    return r.value;
+  }
+
+  refused(input: RoundInput, now = T0): string {
+    return decide(this.state, input, ctx(now))._unsafeUnwrapErr().code;
+  }
+
+  contribution(m: string) {
+    return this.state.contributions.find((c) => c.memberId === m);
+  }
+
+  /** Where the round's money is, from every posting made so far (each id once). */
+  money() {
+    const txs = new Map(
+      this.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.transaction.id, e.transaction]] : [])),
+    );
+    return checkRoundMoney(
+      ledgerFromTransactions([...txs.values()])._unsafeUnwrap(),
+      "r1",
+      "AUD",
+    )._unsafeUnwrap();
+  }
+
+  refunds(): Extract<RoundEffect, { kind: "refund" }>[] {
+    return this.effects.flatMap((e) => (e.kind === "refund" ? [e] : []));
+  }
+
+  count(kind: RoundEffect["kind"]): number {
+    return this.effects.filter((e) => e.kind === kind).length;
+  }
+}
+
+function round(): Round {
+  return newRound({
+    id: "r1",
+    groupId: "g1",
+    rotation: 1,
+    sequence: 0,
+    recipientMemberId: "m1",
+    recipientCanReceive: true,
+    contributorIds: ["m1", "m2", "m3"],
+    currency: "AUD",
+    contributionMinor: 10_000,
+    scheduledFor: T0,
+  })._unsafeUnwrap();
+}
+
+const processing = (m: string, attempt = 1): RoundInput => ({
+  type: "debit_processing",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+});
+const succeeded = (m: string, attempt = 1): RoundInput => ({
+  type: "debit_succeeded",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+  chargeId: `ch_${m}_${attempt}`,
+});
+const failed = (m: string, code: string, attempt = 1): RoundInput => ({
+  type: "debit_failed",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+  failureCode: code,
+});
+const deadlineTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline" } };
+
+/**
+ * m1's first debit is recorded as failed (insufficient funds) and its retry (attempt 2)
+ * succeeds; m2 pays; m3's account is closed. The bank did take attempt 1's money after
+ * all: its success arrives late, whenever `lateAt` says.
+ */
+function chargedTwice(): Run {
+  const r = new Run(round());
+  r.step({ type: "open" });
+  r.step(processing("m1"));
+  r.step(failed("m1", "insufficient_funds"));
+  const retryAt = r.contribution("m1")?.retryAt ?? T0;
+  r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+  for (const input of [processing("m1", 2), succeeded("m1", 2), processing("m2"), succeeded("m2")])
+    r.step(input, retryAt);
+  r.step(failed("m3", "account_closed"), retryAt);
+  return r;
+}
+
+describe("a member charged twice (a debit recorded as failed took the money after all)", () => {
+  it("while the round refunds: both charges go back, each once, and the pot ends empty", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    expect(r.state.status).toBe("refunding");
+    // The contribution is refunded from the charge it counts (attempt 2's).
+    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
+      ["r1:refund:m1", "pi_m1_2"],
+      ["r1:refund:m2", "pi_m2_1"],
+    ]);
+    const late = r.step(succeeded("m1", 1), deadline + DAY_MS);
+    // The late charge is booked, and refunded on its own, from its own PaymentIntent.
+    expect(late.effects).toContainEqual({
+      kind: "refund",
+      id: "r1:refund:m1:debit:1",
+      roundId: "r1",
+      groupId: "g1",
+      memberId: "m1",
+      debitAttempt: 1,
+      paymentIntentId: "pi_m1_1",
+      amountMinor: 10_000,
+      currency: "AUD",
+    });
+    // The contribution's own refund is untouched by the late success.
+    expect(r.contribution("m1")).toMatchObject({ status: "refund_requested" });
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline + DAY_MS);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline + DAY_MS);
+    // Not cancelled while the second charge's refund is still out.
+    expect(r.state.status).toBe("refunding");
+    const extra: RoundInput = {
+      type: "refund_succeeded",
+      memberId: "m1",
+      refundId: "re_m1_d1",
+      debitAttempt: 1,
+    };
+    r.step(extra, deadline + DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({
+      contributedMinor: 30_000,
+      inFlightMinor: 0,
+      heldMinor: 0,
+      refundedMinor: 30_000,
+      paidOutMinor: 0,
+    });
+    // The same news again posts nothing and asks for nothing.
+    const again = r.step(extra, deadline + 2 * DAY_MS);
+    expect(again.effects).toEqual([]);
+    expect(again.ignored?.code).toBe("no_refund_pending");
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("after the round was cancelled: the late charge is refunded, the round stays cancelled and ends once", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    const late = r.step(succeeded("m1", 1), deadline + 3 * DAY_MS);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "refund", id: "r1:refund:m1:debit:1", paymentIntentId: "pi_m1_1" }),
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 10_000 });
+    r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
+      deadline + 3 * DAY_MS,
+    );
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.contribution("m1")).toMatchObject({ status: "refunded", refundId: "re_m1" });
+  });
+
+  it("while still collecting: held with a ticket, then refunded with the rest when the round is cancelled", () => {
+    const r = chargedTwice();
+    const late = r.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    expect(late.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
+    );
+    r.step(deadlineTimer, deadline);
+    expect(
+      r
+        .refunds()
+        .map((e) => [e.id, e.paymentIntentId])
+        .sort(),
+    ).toEqual([
+      ["r1:refund:m1", "pi_m1_2"],
+      ["r1:refund:m1:debit:1", "pi_m1_1"],
+      ["r1:refund:m2", "pi_m2_1"],
+    ]);
+    for (const input of [
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1" },
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2" },
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
+    ] as const)
+      r.step(input, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+  });
+
+  it("the only charge of a member whose contribution failed is refunded when the round is cancelled", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [
+      processing("m1"),
+      succeeded("m1"),
+      processing("m2"),
+      failed("m2", "account_closed"),
+      failed("m3", "account_closed"),
+    ])
+      r.step(input);
+    r.step(succeeded("m2", 1), T0 + DAY_MS);
+    expect(r.contribution("m2")?.status).toBe("failed");
+    r.step(deadlineTimer, deadline);
+    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
+      ["r1:refund:m1", "pi_m1_1"],
+      ["r1:refund:m2:debit:1", "pi_m2_1"],
+    ]);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_d1", debitAttempt: 1 }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
