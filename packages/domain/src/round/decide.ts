@@ -570,6 +570,9 @@ function requestRefund(d: Draft, memberId: MemberId, attempt?: number): void {
  * `refunding`. The new attempt is a new refund at Stripe under a new idempotency key (the
  * old key would only replay the failed refund); outcomes of the old attempt that arrive
  * late are ignored. The ledger posts a contribution's refund once, whichever attempt lands.
+ * Also once the round is cancelled: a refund Stripe failed after its success leaves the
+ * member owed the money, and the retry is the product's way to pay it (the round stays
+ * cancelled and posts nothing more).
  */
 function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
   const c = d.contribution(memberId);
@@ -577,11 +580,11 @@ function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
   const s = d.state;
   const contributionFailed = c.status === "refund_failed" && lastSucceeded(c)?.paymentIntentId !== undefined;
   const surplusFailed = surplusCharges(c).filter((a) => a.surplus.status === "refund_failed");
-  if (s.status !== "refunding" || (!contributionFailed && surplusFailed.length === 0))
+  if (!refundRetryable(s) || (!contributionFailed && surplusFailed.length === 0))
     return err(
       roundError(
         "no_failed_refund",
-        `no refund of ${memberId}'s contribution failed while the round is refunding (the round is ${s.status}, the contribution ${c.status})`,
+        `no refund of ${memberId}'s contribution failed in a refunding or cancelled round (the round is ${s.status}, the contribution ${c.status})`,
       ),
     );
   // Every failed refund of the member is asked for again: the contribution's, and any
@@ -590,6 +593,16 @@ function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
   for (const a of surplusFailed)
     requestSurplusRefund(d, memberId, a.number, (a.surplus.refundAttempt ?? 1) + 1);
   return d.done();
+}
+
+/**
+ * Whether a failed refund can be asked for again: while the round refunds (it waits for
+ * the refund), and once it was cancelled (Stripe failed a refund after reporting it
+ * succeeded, or a surplus charge's refund failed: the member is owed the money, and the
+ * round, which ended once, does not end again when the retry lands).
+ */
+function refundRetryable(round: Round): boolean {
+  return round.status === "refunding" || round.status === "cancelled";
 }
 
 /**
@@ -782,9 +795,9 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
       : undefined;
   if (stale) return stale;
   const n = c ? refundAttemptOf(c) : 1;
-  // A retry is possible while the round is refunding (it waits for this refund, unless an
-  // after-success failure comes once it was cancelled).
-  const retryable = d.state.status === "refunding";
+  // A retry is possible while the round is refunding (it waits for this refund) and once it
+  // was cancelled (a refund Stripe failed after its success: the member is still owed it).
+  const retryable = refundRetryable(d.state);
   const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
   const data = {
     memberId,
@@ -1230,7 +1243,7 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
-  const retryable = d.state.status === "refunding";
+  const retryable = refundRetryable(d.state);
   const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
   const data = {
     memberId,

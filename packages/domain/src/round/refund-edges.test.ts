@@ -236,3 +236,94 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
   });
 });
+describe("a refund that fails once the round is cancelled (refund.failed after refund.succeeded)", () => {
+  function cancelledThenFailed(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), failed("m3", "account_closed")]) r.step(input);
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + DAY_MS);
+    return r;
+  }
+
+  it("tells the admins how to retry it, and retry_refund asks for a new refund", () => {
+    const r = cancelledThenFailed();
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed" });
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        id: "r1:notify:refund_failed:m2:after_success",
+        data: expect.objectContaining({ retryWith: "POST /v1/rounds/r1/contributions/m2/retry-refund" }),
+      }),
+    );
+    const ticket = r.effects.find((e) => e.id === "r1:ticket:refund_failed:m2:after_success");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain("retry_refund");
+    const retried = r.step({ type: "retry_refund", memberId: "m2" }, deadline + 2 * DAY_MS);
+    expect(retried.effects.map((e) => e.id)).toEqual(["r1:refund:m2:attempt:2"]);
+    expect(r.state.status).toBe("cancelled");
+    const landed = r.step(
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    // Posted once already: nothing posted twice, and the round does not end a second time.
+    expect(landed.effects).toEqual([]);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.contribution("m2")).toMatchObject({ status: "refunded", refundId: "re_m2_2" });
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+
+  it("a retry that fails again can be retried again; nobody else's refund can be retried", () => {
+    const r = cancelledThenFailed();
+    expect(r.refused({ type: "retry_refund", memberId: "m1" })).toBe("no_failed_refund");
+    r.step({ type: "retry_refund", memberId: "m2" });
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed", attempt: 2 });
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed", refundAttempt: 2 });
+    expect(r.effects.map((e) => e.id)).toContain("r1:ticket:refund_failed:m2:attempt:2");
+    r.step({ type: "retry_refund", memberId: "m2" });
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_3", attempt: 3 });
+    expect(r.state.status).toBe("cancelled");
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+
+  it("a late charge's refund that fails on a cancelled round is retried the same way", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    r.step(succeeded("m1", 1), deadline + DAY_MS);
+    r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      deadline + DAY_MS,
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 10_000 });
+    expect(r.effects.map((e) => e.id)).toContain("r1:ticket:refund_failed:m1:debit:1");
+    const retried = r.step({ type: "retry_refund", memberId: "m1" }, deadline + 2 * DAY_MS);
+    expect(retried.effects).toEqual([
+      expect.objectContaining({
+        kind: "refund",
+        id: "r1:refund:m1:debit:1:attempt:2",
+        debitAttempt: 1,
+        attempt: 2,
+        paymentIntentId: "pi_m1_1",
+      }),
+    ]);
+    // Late news of the replaced attempt changes nothing.
+    const stale = r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(stale.ignored?.code).toBe("refund_attempt_superseded");
+    r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1_2", debitAttempt: 1, attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+    expect(r.state.status).toBe("cancelled");
+    expect(r.count("round_ended")).toBe(1);
+  });
+});
