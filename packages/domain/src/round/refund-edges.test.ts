@@ -327,3 +327,43 @@ describe("a refund that fails once the round is cancelled (refund.failed after r
     expect(r.count("round_ended")).toBe(1);
   });
 });
+describe("a retry debit still awaited when the deadline passes", () => {
+  /** m1 and m2 paid; m3's first debit failed and its retry was asked for just before the deadline. */
+  function awaitedAtTheDeadline(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), processing("m3")]) r.step(input);
+    r.step(failed("m3", "insufficient_funds"), deadline - 2 * DAY_MS);
+    const retryAt = r.contribution("m3")?.retryAt ?? 0;
+    expect(retryAt).toBeLessThan(deadline);
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m3", attempt: 2 } }, retryAt);
+    expect(r.contribution("m3")).toMatchObject({ status: "awaiting_debit" });
+    r.step(deadlineTimer, deadline);
+    return r;
+  }
+
+  it("the round refunds and waits for it; when it succeeds it is refunded too, once", () => {
+    const r = awaitedAtTheDeadline();
+    expect(r.state.status).toBe("refunding");
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("refunding");
+    r.step(processing("m3", 2), deadline);
+    r.step(succeeded("m3", 2), deadline + 3 * DAY_MS);
+    expect(r.refunds().filter((e) => e.memberId === "m3")).toEqual([
+      expect.objectContaining({ id: "r1:refund:m3", paymentIntentId: "pi_m3_2" }),
+    ]);
+    r.step({ type: "refund_succeeded", memberId: "m3", refundId: "re_m3" }, deadline + 3 * DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ contributedMinor: 30_000, heldMinor: 0, refundedMinor: 30_000 });
+  });
+
+  it("when it fails, the round is cancelled with nothing held", () => {
+    const r = awaitedAtTheDeadline();
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    r.step(failed("m3", "insufficient_funds", 2), deadline + DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ inFlightMinor: 0, heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
