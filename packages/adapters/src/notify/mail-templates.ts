@@ -179,9 +179,10 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       `A refund${d.has("amountMinor") ? ` of ${d.amount("amountMinor")}` : ""} could not be made (${d.text("failureCode", "no reason given")}).`,
     ],
-    // A round's refund names the command that asks for it again (`retryWith`): until then the round stays refunding.
+    // A round's refund names the command that asks for it again (`retryWith`): until then a
+    // refunding round stays refunding (a cancelled one stays cancelled, the member still owed it).
     action: d.has("retryWith")
-      ? `Check the ticket opened for it, fix the cause, then ask Stripe for a new refund: ${d.text("retryWith")}. The round stays refunding until every refund is made.`
+      ? `Check the ticket opened for it, fix the cause, then ask Stripe for a new refund: ${d.text("retryWith")}. Until it is made the member is still owed the money (a round still refunding stays refunding).`
       : "Check the ticket opened for it, fix the cause and retry the refund, or refund by hand.",
   }),
   dispute_opened: (d) => ({

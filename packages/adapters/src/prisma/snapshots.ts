@@ -131,6 +131,15 @@ const debitAttempt = z.strictObject({
   failureCode: text.exactOptional(),
   failureClass: failureClass.exactOptional(),
   initiatedPosted: z.boolean(),
+  // A charge taken after susu recorded the attempt as failed (absent on every other attempt,
+  // and in snapshots stored before surplus charges were refunded on their own).
+  surplus: z
+    .strictObject({
+      status: z.enum(["held", "refund_requested", "refunded", "refund_failed"]),
+      refundId: text.exactOptional(),
+      refundAttempt: z.int().min(1).exactOptional(),
+    })
+    .exactOptional(),
 });
 
 const contribution = z.strictObject({
@@ -558,6 +567,8 @@ const roundOutboxEffectShape = z.discriminatedUnion("kind", [
     memberId: text,
     // A retried refund's attempt (from 2); attempt 1's payloads, older ones included, have none.
     attempt: z.int().min(1).exactOptional(),
+    // A surplus charge's refund: the debit attempt it gives back (absent on a contribution's).
+    debitAttempt: z.int().min(1).exactOptional(),
     paymentIntentId: text,
     amountMinor: safeInt,
     currency,

@@ -83,6 +83,51 @@ describe("round snapshots and refund retries", () => {
   });
 });
 
+describe("round snapshots and surplus charges", () => {
+  const attempt = {
+    number: 1,
+    effectId: "round_1:contribution:ana:attempt:1",
+    status: "succeeded" as const,
+    requestedAt: 0,
+    paymentIntentId: "pi_1",
+    chargeId: "ch_1",
+    initiatedPosted: true,
+  };
+  const withAttempt = (patch: Record<string, unknown>) => ({
+    ...refunding,
+    contributions: refunding.contributions.map((c, i) =>
+      i === 0 ? { ...c, attempts: [{ ...attempt, ...patch }] } : c,
+    ),
+  });
+
+  it("a surplus charge and its refund load as they were stored; an attempt without one stays without", () => {
+    const plain = withAttempt({});
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(plain)))._unsafeUnwrap()).toEqual(plain);
+    const surplus = withAttempt({
+      surplus: { status: "refund_failed", refundId: "re_1", refundAttempt: 2 },
+    });
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(surplus)))._unsafeUnwrap()).toEqual(surplus);
+    expect(parseRoundSnapshot(withAttempt({ surplus: { status: "lost" } })).isErr()).toBe(true);
+  });
+
+  it("a surplus charge's refund names its debit attempt in the outbox payload", () => {
+    const refund = {
+      kind: "refund",
+      id: "round_1:refund:ana:debit:1:attempt:2",
+      roundId: "round_1",
+      groupId: "grp_1",
+      memberId: "ana",
+      attempt: 2,
+      debitAttempt: 1,
+      paymentIntentId: "pi_1",
+      amountMinor: 100_00,
+      currency: "AUD",
+    };
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(refund)))._unsafeUnwrap()).toEqual(refund);
+    expect(parseOutboxEffect({ ...refund, debitAttempt: 0 }).isErr()).toBe(true);
+  });
+});
+
 describe("held payment snapshots", () => {
   const payment = createHeldPayment(
     {

@@ -24,3 +24,17 @@ describe("a round's refund facts", () => {
     ).toEqual(to({ type: "refund_succeeded", memberId: "m2", refundId: "re_1" }));
   });
 });
+
+describe("a round's refund of a surplus charge", () => {
+  const to = (input: unknown) => ({ to: "round", groupId: "g1", roundId: "r1", input });
+
+  it("names the debit attempt whose charge it gives back (the refund's `refund` reference)", () => {
+    const refs = { ...roundPaymentRefs("g1", "r1", "m2"), refund: 1 };
+    expect(routeToRound({ kind: "refund_succeeded", refs, refundId: "re_1" })).toEqual(
+      to({ type: "refund_succeeded", memberId: "m2", refundId: "re_1", debitAttempt: 1 }),
+    );
+    expect(routeToRound({ kind: "refund_failed", refs: { ...refs, attempt: 2 }, failureCode: "x" })).toEqual(
+      to({ type: "refund_failed", memberId: "m2", failureCode: "x", attempt: 2, debitAttempt: 1 }),
+    );
+  });
+});

@@ -65,14 +65,16 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
         failureCode: fact.failureCode,
       });
-    // A refund's `attempt` is its refund attempt (a round's refunds carry no debit attempt):
-    // absent on attempt 1, whose refunds are made as they were before refunds could be retried.
+    // A refund's `attempt` is its refund attempt: absent on attempt 1, whose refunds are made
+    // as they were before refunds could be retried. Its `refund` is set only on the refund of
+    // a surplus charge: the debit attempt whose charge it gives back.
     case "refund_succeeded":
       return round({
         type: "refund_succeeded",
         memberId,
         refundId: fact.refundId,
         ...(attempt !== undefined ? { attempt } : {}),
+        ...(r.refund !== undefined ? { debitAttempt: r.refund } : {}),
       });
     case "refund_failed":
       return round({
@@ -80,6 +82,7 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         memberId,
         failureCode: fact.failureCode,
         ...(attempt !== undefined ? { attempt } : {}),
+        ...(r.refund !== undefined ? { debitAttempt: r.refund } : {}),
       });
     case "transfer_created":
       if (attempt === undefined) return nobody(`${NOT_FROM_A_ROUND}: no attempt`);

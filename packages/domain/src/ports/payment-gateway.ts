@@ -110,7 +110,11 @@ export interface PaymentReferences {
   readonly attempt?: number;
   /** The held-funds payment a Checkout Session, its payment, refunds and transfers belong to. */
   readonly heldPaymentId?: string;
-  /** A held payment's refund number (its refunds are numbered from 1; `attempt` is the refund's attempt). */
+  /**
+   * A held payment's refund number (its refunds are numbered from 1; `attempt` is the
+   * refund's attempt). On a round's refund of a surplus charge (a debit recorded as failed
+   * that took the money after all): the debit attempt whose charge it gives back.
+   */
   readonly refund?: number;
   /** A held payment's or marketplace charge's reversal number (reversals of a seller's transfer, numbered from 1). */
   readonly reversal?: number;

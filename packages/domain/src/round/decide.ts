@@ -21,7 +21,7 @@ import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type { Contribution, DebitAttempt, PayoutTransfer, Round } from "./round.js";
+import type { Contribution, DebitAttempt, PayoutTransfer, Round, SurplusCharge } from "./round.js";
 import type { NotificationTemplate, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
 import type { RoundIgnoredCode } from "./round-ignored.js";
@@ -126,9 +126,20 @@ class Draft extends KernelDraft<Round, RoundEffect, DecideContext> {
   }
 }
 
-/** The attempt whose charge funds the contribution: the latest that succeeded (an earlier one may be disputed). */
+/**
+ * The attempt whose charge funds the contribution: the latest that succeeded (an earlier
+ * one may be disputed), never a surplus charge (one that succeeded after susu recorded it
+ * as failed: it is refunded on its own).
+ */
 function lastSucceeded(c: Contribution): DebitAttempt | undefined {
-  return [...c.attempts].reverse().find((a) => a.status === "succeeded");
+  return [...c.attempts].reverse().find((a) => a.status === "succeeded" && a.surplus === undefined);
+}
+
+/** A member's surplus charges (see `DebitAttempt.surplus`), oldest attempt first. */
+function surplusCharges(c: Contribution): (DebitAttempt & { readonly surplus: SurplusCharge })[] {
+  return c.attempts.filter(
+    (a): a is DebitAttempt & { readonly surplus: SurplusCharge } => a.surplus !== undefined,
+  );
 }
 
 const ledgerRef = (round: Round, memberId: MemberId, amountMinor: number, occurredAt: Instant) => ({
@@ -368,16 +379,22 @@ function successAfterFailure(
     }),
   );
   d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
+  // The contribution does not count this charge (it may have another, or none): it is a
+  // surplus, refunded on its own once the round refunds, or at once if it already does.
   d.updateAttempt(c.memberId, a.number, {
     status: "succeeded",
     paymentIntentId,
     chargeId,
     initiatedPosted: true,
+    surplus: { status: "held" },
   });
+  const refundsNow = d.state.status === "refunding" || d.state.status === "cancelled";
   d.ticket(
     roundIds.ticket.lateDebitSuccess(d.state.id, c.memberId, a.number),
     "unexpected_money",
-    `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it`,
+    refundsNow
+      ? `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; round ${d.state.id} is ${d.state.status}, so it is refunded on its own (${roundIds.surplusRefund(d.state.id, c.memberId, a.number)})`
+      : `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it (it is refunded on its own if the round is cancelled)`,
   );
   d.notify(
     roundIds.notice.lateDebitSuccess(d.state.id, c.memberId, a.number),
@@ -385,6 +402,7 @@ function successAfterFailure(
     "unexpected_money",
     { memberId: c.memberId, paymentIntentId },
   );
+  if (refundsNow) requestSurplusRefund(d, c.memberId, a.number);
   return d.done();
 }
 
@@ -552,25 +570,73 @@ function requestRefund(d: Draft, memberId: MemberId, attempt?: number): void {
  * `refunding`. The new attempt is a new refund at Stripe under a new idempotency key (the
  * old key would only replay the failed refund); outcomes of the old attempt that arrive
  * late are ignored. The ledger posts a contribution's refund once, whichever attempt lands.
+ * Also once the round is cancelled: a refund Stripe failed after its success leaves the
+ * member owed the money, and the retry is the product's way to pay it (the round stays
+ * cancelled and posts nothing more).
  */
 function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
-  if (s.status !== "refunding" || c.status !== "refund_failed" || !lastSucceeded(c)?.paymentIntentId)
+  const contributionFailed = c.status === "refund_failed" && lastSucceeded(c)?.paymentIntentId !== undefined;
+  const surplusFailed = surplusCharges(c).filter((a) => a.surplus.status === "refund_failed");
+  if (!refundRetryable(s) || (!contributionFailed && surplusFailed.length === 0))
     return err(
       roundError(
         "no_failed_refund",
-        `no refund of ${memberId}'s contribution failed while the round is refunding (the round is ${s.status}, the contribution ${c.status})`,
+        `no refund of ${memberId}'s contribution failed in a refunding or cancelled round (the round is ${s.status}, the contribution ${c.status})`,
       ),
     );
-  requestRefund(d, memberId, refundAttemptOf(c) + 1);
+  // Every failed refund of the member is asked for again: the contribution's, and any
+  // surplus charge's.
+  if (contributionFailed) requestRefund(d, memberId, refundAttemptOf(c) + 1);
+  for (const a of surplusFailed)
+    requestSurplusRefund(d, memberId, a.number, (a.surplus.refundAttempt ?? 1) + 1);
   return d.done();
+}
+
+/**
+ * Whether a failed refund can be asked for again: while the round refunds (it waits for
+ * the refund), and once it was cancelled (Stripe failed a refund after reporting it
+ * succeeded, or a surplus charge's refund failed: the member is owed the money, and the
+ * round, which ended once, does not end again when the retry lands).
+ */
+function refundRetryable(round: Round): boolean {
+  return round.status === "refunding" || round.status === "cancelled";
+}
+
+/**
+ * Asks Stripe to refund a member's surplus charge (see `DebitAttempt.surplus`) from its
+ * own PaymentIntent, as refund attempt `attempt` (the current one unless an admin's retry
+ * asks for the next), under its own id and idempotency key.
+ */
+function requestSurplusRefund(d: Draft, memberId: MemberId, debitAttempt: number, attempt?: number): void {
+  const c = d.contribution(memberId);
+  const a = c?.attempts.find((x) => x.number === debitAttempt);
+  if (!c || !a?.surplus || a.paymentIntentId === undefined) return;
+  const n = attempt ?? a.surplus.refundAttempt ?? 1;
+  d.updateAttempt(memberId, debitAttempt, {
+    surplus: { ...a.surplus, status: "refund_requested", ...(n > 1 ? { refundAttempt: n } : {}) },
+  });
+  d.effects.push({
+    kind: "refund",
+    id: roundIds.surplusRefund(d.state.id, memberId, debitAttempt, n),
+    roundId: d.state.id,
+    groupId: d.state.groupId,
+    memberId,
+    ...(n > 1 ? { attempt: n } : {}),
+    debitAttempt,
+    paymentIntentId: a.paymentIntentId,
+    amountMinor: c.amountMinor,
+    currency: d.state.currency,
+  });
 }
 
 function startRefunding(d: Draft, reason: string): Step {
   d.moveTo("refunding", { cancellationReason: reason });
   for (const c of d.state.contributions) {
+    for (const a of surplusCharges(c))
+      if (a.surplus.status === "held") requestSurplusRefund(d, c.memberId, a.number);
     if (c.status === "succeeded") requestRefund(d, c.memberId);
     // No new attempt will be made. (A debit still awaited may yet be created by an effect
     // already in the outbox: its outcome is handled when it arrives — refunded on success.)
@@ -585,13 +651,20 @@ function startRefunding(d: Draft, reason: string): Step {
 
 function finishRefundingIfDone(d: Draft): Step {
   const s = d.state;
+  // A refund that lands after the round was cancelled (a surplus charge's, a retried one's)
+  // ends nothing: the round ended once.
+  if (s.status !== "refunding") return d.done();
+  const surplus = (c: Contribution, status: SurplusCharge["status"]) =>
+    surplusCharges(c).some((a) => a.surplus.status === status);
   const waiting = s.contributions.some(
     (c) =>
       c.status === "processing" ||
       c.status === "refund_requested" ||
-      (c.status === "awaiting_debit" && c.attempts.some((a) => a.status === "requested")),
+      (c.status === "awaiting_debit" && c.attempts.some((a) => a.status === "requested")) ||
+      surplus(c, "refund_requested"),
   );
-  if (waiting || s.contributions.some((c) => c.status === "refund_failed")) return d.done();
+  if (waiting || s.contributions.some((c) => c.status === "refund_failed" || surplus(c, "refund_failed")))
+    return d.done();
   d.moveTo("cancelled", { endedAt: d.ctx.now });
   d.effects.push({
     kind: "round_ended",
@@ -677,7 +750,9 @@ function staleRefundAttempt(d: Draft, c: Contribution, attempt: number): Step | 
     : ignore(d.state, "no_refund_pending", `no refund attempt ${attempt} for ${c.memberId}`);
 }
 
-function refundSucceeded(d: Draft, { memberId, refundId, attempt }: InputOf<"refund_succeeded">): Step {
+function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
+  if (input.debitAttempt !== undefined) return surplusRefundSucceeded(d, input, input.debitAttempt);
+  const { memberId, refundId, attempt } = input;
   const c = d.contribution(memberId);
   if (!c || (c.status !== "refund_requested" && c.status !== "refund_failed"))
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
@@ -708,7 +783,9 @@ function retryRefundHint(roundId: string, memberId: MemberId): string {
   return `once the cause is fixed, a group admin or platform operator retries it with retry_refund (POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund), which asks Stripe for a new refund`;
 }
 
-function refundFailedInput(d: Draft, { memberId, failureCode, attempt }: InputOf<"refund_failed">): Step {
+function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
+  if (input.debitAttempt !== undefined) return surplusRefundFailed(d, input, input.debitAttempt);
+  const { memberId, failureCode, attempt } = input;
   const c = d.contribution(memberId);
   const roundId = d.state.id;
   // Only the current attempt's failure counts: an attempt a retry replaced failed already.
@@ -718,9 +795,9 @@ function refundFailedInput(d: Draft, { memberId, failureCode, attempt }: InputOf
       : undefined;
   if (stale) return stale;
   const n = c ? refundAttemptOf(c) : 1;
-  // A retry is possible while the round is refunding (it waits for this refund, unless an
-  // after-success failure comes once it was cancelled).
-  const retryable = d.state.status === "refunding";
+  // A retry is possible while the round is refunding (it waits for this refund) and once it
+  // was cancelled (a refund Stripe failed after its success: the member is still owed it).
+  const retryable = refundRetryable(d.state);
   const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
   const data = {
     memberId,
@@ -1086,5 +1163,113 @@ function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"
   }
   // With the disputed transfer dropped, the rest may already all have arrived.
   if (transferPending) return payoutCompleteIfDone(d);
+  return d.done();
+}
+
+// ---------------------------------------------------------------- surplus charges
+
+/** A member's surplus charge of a debit attempt, if the round holds one. */
+function surplusOf(
+  d: Draft,
+  memberId: MemberId,
+  debitAttempt: number,
+): [Contribution, SurplusCharge] | undefined {
+  const c = d.contribution(memberId);
+  const a = c?.attempts.find((x) => x.number === debitAttempt);
+  return c && a?.surplus ? [c, a.surplus] : undefined;
+}
+
+/** Whether a refund outcome is about a surplus charge's current refund attempt (as {@link staleRefundAttempt}). */
+function staleSurplusAttempt(
+  d: Draft,
+  memberId: MemberId,
+  debitAttempt: number,
+  surplus: SurplusCharge,
+  attempt: number,
+): Step | undefined {
+  const current = surplus.refundAttempt ?? 1;
+  if (attempt === current) return undefined;
+  return attempt < current
+    ? ignore(
+        d.state,
+        "refund_attempt_superseded",
+        `refund attempt ${attempt} of ${memberId}'s charge ${debitAttempt} was replaced by attempt ${current}`,
+      )
+    : ignore(
+        d.state,
+        "no_refund_pending",
+        `no refund attempt ${attempt} for ${memberId}'s charge ${debitAttempt}`,
+      );
+}
+
+/** A surplus charge's refund went through: posted once (a retry after a failure posts nothing more). */
+function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, debitAttempt: number): Step {
+  const { memberId, refundId } = input;
+  const found = surplusOf(d, memberId, debitAttempt);
+  if (!found || (found[1].status !== "refund_requested" && found[1].status !== "refund_failed"))
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}'s charge ${debitAttempt}`);
+  const [c, surplus] = found;
+  const stale = staleSurplusAttempt(d, memberId, debitAttempt, surplus, input.attempt ?? 1);
+  if (stale) return stale;
+  if (surplus.refundId === refundId)
+    return ignore(
+      d.state,
+      "no_refund_pending",
+      `refund ${refundId} of ${memberId}'s charge ${debitAttempt} has since failed`,
+    );
+  const postedBefore = surplus.refundId !== undefined;
+  d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refunded", refundId } });
+  if (!postedBefore)
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
+  return finishRefundingIfDone(d);
+}
+
+/**
+ * A surplus charge's refund failed (or failed after it succeeded): the member is owed it,
+ * so a ticket and the admins' notice say how to ask again (`retry_refund`).
+ */
+function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAttempt: number): Step {
+  const { memberId, failureCode } = input;
+  const found = surplusOf(d, memberId, debitAttempt);
+  if (!found || (found[1].status !== "refund_requested" && found[1].status !== "refunded"))
+    return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}'s charge ${debitAttempt}`);
+  const [, surplus] = found;
+  const stale = staleSurplusAttempt(d, memberId, debitAttempt, surplus, input.attempt ?? 1);
+  if (stale) return stale;
+  const roundId = d.state.id;
+  const n = surplus.refundAttempt ?? 1;
+  const retryable = refundRetryable(d.state);
+  const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
+  const data = {
+    memberId,
+    failureCode,
+    attempt: n,
+    debitAttempt,
+    ...(retryable ? { retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund` } : {}),
+  };
+  const afterSuccess = surplus.status === "refunded";
+  d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refund_failed" } });
+  d.ticket(
+    afterSuccess
+      ? roundIds.ticket.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
+      : roundIds.ticket.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+    "refund_failed",
+    afterSuccess
+      ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`
+      : `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed (${failureCode}, attempt ${n}); the money is still held${hint}`,
+  );
+  d.notify(
+    afterSuccess
+      ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
+      : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+    { kind: "admins" },
+    "refund_failed",
+    data,
+  );
   return d.done();
 }

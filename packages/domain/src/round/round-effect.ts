@@ -79,6 +79,12 @@ export type RoundEffect =
        * replay must send the same parameters under the same idempotency key).
        */
       readonly attempt?: number;
+      /**
+       * Set on the refund of a surplus charge (a debit recorded as failed that took the money
+       * after all): the debit attempt whose charge it gives back, in the refund's metadata
+       * (`refund`) so its facts find that charge. Absent on a contribution's refund.
+       */
+      readonly debitAttempt?: number;
       readonly paymentIntentId: string;
       readonly amountMinor: number;
       readonly currency: CurrencyCode;

@@ -46,6 +46,10 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(roundIds.refund("r1", "m2")).toBe("r1:refund:m2");
     expect(roundIds.refund("r1", "m2", 1)).toBe("r1:refund:m2");
     expect(roundIds.refund("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2");
+    // A surplus charge's refund (a debit recorded as failed that took the money after all).
+    expect(roundIds.surplusRefund("r1", "m2", 1)).toBe("r1:refund:m2:debit:1");
+    expect(roundIds.surplusRefund("r1", "m2", 1, 1)).toBe("r1:refund:m2:debit:1");
+    expect(roundIds.surplusRefund("r1", "m2", 3, 2)).toBe("r1:refund:m2:debit:3:attempt:2");
   });
 
   it("timers, with the re-arm suffix", () => {
@@ -72,6 +76,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.debitSettled(debit)).toBe("r1:contribution:m2:attempt:3:settled");
     expect(l.debitFailed(debit)).toBe("r1:contribution:m2:attempt:3:failed");
     expect(l.contributionRefunded("r1", "m2")).toBe("r1:refund:m2:ledger");
+    expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
@@ -93,6 +98,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(n.refundFailedAfterSuccess("r1", "m2")).toBe("r1:notify:refund_failed:m2:after_success");
     expect(n.refundFailed("r1", "m2", 1)).toBe("r1:notify:refund_failed:m2");
     expect(n.refundFailed("r1", "m2", 2)).toBe("r1:notify:refund_failed:m2:attempt:2");
+    expect(n.surplusRefundFailed("r1", "m2", 1)).toBe("r1:notify:refund_failed:m2:debit:1");
+    expect(n.surplusRefundFailed("r1", "m2", 1, 2)).toBe("r1:notify:refund_failed:m2:debit:1:attempt:2");
+    expect(n.surplusRefundFailedAfterSuccess("r1", "m2", 1)).toBe(
+      "r1:notify:refund_failed:m2:debit:1:after_success",
+    );
     expect(n.refundFailedAfterSuccess("r1", "m2", 2)).toBe(
       "r1:notify:refund_failed:m2:attempt:2:after_success",
     );
@@ -111,6 +121,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.refundFailedAfterSuccess("r1", "m2")).toBe("r1:ticket:refund_failed:m2:after_success");
     expect(t.refundFailed("r1", "m2", 1)).toBe("r1:ticket:refund_failed:m2");
     expect(t.refundFailed("r1", "m2", 2)).toBe("r1:ticket:refund_failed:m2:attempt:2");
+    expect(t.surplusRefundFailed("r1", "m2", 1)).toBe("r1:ticket:refund_failed:m2:debit:1");
+    expect(t.surplusRefundFailed("r1", "m2", 1, 2)).toBe("r1:ticket:refund_failed:m2:debit:1:attempt:2");
+    expect(t.surplusRefundFailedAfterSuccess("r1", "m2", 1, 2)).toBe(
+      "r1:ticket:refund_failed:m2:debit:1:attempt:2:after_success",
+    );
     expect(t.refundFailedAfterSuccess("r1", "m2", 2)).toBe(
       "r1:ticket:refund_failed:m2:attempt:2:after_success",
     );
@@ -135,6 +150,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       roundIds.transfer(r, m, 1),
       roundIds.refund(r, m),
       roundIds.refund(r, m, 2),
+      roundIds.surplusRefund(r, m, 1),
+      roundIds.surplusRefund(r, m, 1, 2),
       roundIds.timer(r, { kind: "collection_deadline" }),
       roundIds.timer(r, { kind: "collection_deadline" }, 1),
       roundIds.timer(r, { kind: "grace_end" }),
@@ -149,6 +166,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.debitSettled(roundIds.debit(r, m, 1)),
       l.debitFailed(roundIds.debit(r, m, 1)),
       l.contributionRefunded(r, m),
+      l.surplusRefunded(r, m, 1),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
@@ -166,6 +184,10 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       n.refundFailed(r, m, 2),
       n.refundFailedAfterSuccess(r, m),
       n.refundFailedAfterSuccess(r, m, 2),
+      n.surplusRefundFailed(r, m, 1),
+      n.surplusRefundFailed(r, m, 1, 2),
+      n.surplusRefundFailedAfterSuccess(r, m, 1),
+      n.surplusRefundFailedAfterSuccess(r, m, 1, 2),
       n.disputeOpened(r, d),
       n.transferReversed(r, t, 1),
       n.lateDebitSuccess(r, m, 1),
@@ -177,6 +199,10 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.refundFailed(r, m, 2),
       k.refundFailedAfterSuccess(r, m),
       k.refundFailedAfterSuccess(r, m, 2),
+      k.surplusRefundFailed(r, m, 1),
+      k.surplusRefundFailed(r, m, 1, 2),
+      k.surplusRefundFailedAfterSuccess(r, m, 1),
+      k.surplusRefundFailedAfterSuccess(r, m, 1, 2),
       k.dispute(r, d),
       k.disputeAfterPayout(r, d),
       k.transferReversed(r, t, 1),
@@ -189,8 +215,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // One timer builder, six timer ids (five kinds, one re-armed); five builders with a
-    // refund attempt, each listed for attempts 1 and 2.
-    expect(ids.length).toBe(builders + 5 + 5);
+    // One timer builder, six timer ids (five kinds, one re-armed); ten builders with a
+    // refund attempt (five of a contribution's refund, five of a surplus charge's), each
+    // listed for attempts 1 and 2.
+    expect(ids.length).toBe(builders + 5 + 10);
   });
 });

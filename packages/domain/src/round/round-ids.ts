@@ -29,6 +29,14 @@ const blockKey = (recipientMemberId: MemberId, payoutAttempt: number, version: n
 const refundKey = (memberId: MemberId, attempt: number): string =>
   attempt === 1 ? memberId : `${memberId}:attempt:${attempt}`;
 
+/**
+ * The refund key of a member's surplus charge (a debit recorded as failed that took the
+ * money after all): `<member>:debit:<debit attempt>` for its refund attempt 1, then
+ * `<member>:debit:<debit attempt>:attempt:<n>`.
+ */
+const surplusKey = (memberId: MemberId, debitAttempt: number, attempt: number): string =>
+  `${memberId}:debit:${debitAttempt}${attempt === 1 ? "" : `:attempt:${attempt}`}`;
+
 const notice = (roundId: string, template: NotificationTemplate, key: string): string =>
   `${roundId}:notify:${template}:${key}`;
 
@@ -67,6 +75,12 @@ const ledgerIds = Object.freeze({
   /** A member's contribution was refunded: `<round>:refund:<member>:ledger`. */
   contributionRefunded: (roundId: string, memberId: MemberId): string =>
     `${roundId}:refund:${memberId}:ledger`,
+  /**
+   * A member's surplus charge (a debit recorded as failed that took the money after all)
+   * was refunded: `<round>:refund:<member>:debit:<debit attempt>:ledger`.
+   */
+  surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
+    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger`,
   /** A payout transfer was created: `<transfer>:ledger`. */
   payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
   /**
@@ -124,6 +138,17 @@ const noticeIds = Object.freeze({
   /** The admins are told a refund attempt failed after Stripe had reported it succeeded. */
   refundFailedAfterSuccess: (roundId: string, memberId: MemberId, attempt = 1): string =>
     notice(roundId, "refund_failed", `${refundKey(memberId, attempt)}:after_success`),
+  /** The admins are told a surplus charge's refund attempt failed: `<member>:debit:<n>` (`:attempt:<k>` after the first). */
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    notice(roundId, "refund_failed", surplusKey(memberId, debitAttempt, attempt)),
+  /** The admins are told a surplus charge's refund failed after Stripe had reported it succeeded. */
+  surplusRefundFailedAfterSuccess: (
+    roundId: string,
+    memberId: MemberId,
+    debitAttempt: number,
+    attempt = 1,
+  ): string =>
+    notice(roundId, "refund_failed", `${surplusKey(memberId, debitAttempt, attempt)}:after_success`),
   /** The admins are told of a dispute. */
   disputeOpened: (roundId: string, disputeId: string): string => notice(roundId, "dispute_opened", disputeId),
   /** The admins are told part of a transfer came back; keyed by the total reversed so far. */
@@ -161,6 +186,17 @@ const ticketIds = Object.freeze({
   /** A refund attempt failed after Stripe had reported it succeeded. */
   refundFailedAfterSuccess: (roundId: string, memberId: MemberId, attempt = 1): string =>
     ticket(roundId, "refund_failed", `${refundKey(memberId, attempt)}:after_success`),
+  /** A surplus charge's refund attempt failed: `<member>:debit:<n>` (`:attempt:<k>` after the first). */
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    ticket(roundId, "refund_failed", surplusKey(memberId, debitAttempt, attempt)),
+  /** A surplus charge's refund attempt failed after Stripe had reported it succeeded. */
+  surplusRefundFailedAfterSuccess: (
+    roundId: string,
+    memberId: MemberId,
+    debitAttempt: number,
+    attempt = 1,
+  ): string =>
+    ticket(roundId, "refund_failed", `${surplusKey(memberId, debitAttempt, attempt)}:after_success`),
   /** A contribution was disputed before its money left the pot. */
   dispute: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", disputeId),
   /** A contribution was disputed after the pot was paid out. */
@@ -223,6 +259,14 @@ export const roundIds = Object.freeze({
    */
   refund: (roundId: string, memberId: MemberId, attempt = 1): string =>
     `${roundId}:refund:${refundKey(memberId, attempt)}`,
+  /**
+   * The refund of a member's surplus charge — a debit attempt recorded as failed that took
+   * the money after all, which the contribution does not count — one per refund attempt:
+   * `<round>:refund:<member>:debit:<debit attempt>`, then
+   * `<round>:refund:<member>:debit:<debit attempt>:attempt:<n>` for an admin's retries.
+   */
+  surplusRefund: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    `${roundId}:refund:${surplusKey(memberId, debitAttempt, attempt)}`,
   /**
    * A timer: `<round>:timer:<kind>`, with `retry_debit:<member>:<attempt>` and
    * `retry_payout:<attempt>` as the kinds that carry references, and `:v<rearm>` appended

@@ -27,8 +27,9 @@ export type RoundInput =
   /** An admin gives members more time to pay: a later collection deadline, while collecting or settled. */
   | { readonly type: "extend_deadline"; readonly deadline: Instant }
   /**
-   * An admin asks again for the refund of a member's contribution whose refund failed,
-   * while the round is refunding: a new refund attempt, under a new idempotency key.
+   * An admin asks again for the refund of a member's contribution whose refund failed (and
+   * for any of their surplus charges' failed refunds), while the round is refunding or once
+   * it was cancelled: a new refund attempt, under a new idempotency key.
    */
   | { readonly type: "retry_refund"; readonly memberId: MemberId }
   // timers
@@ -55,18 +56,22 @@ export type RoundInput =
       readonly failureCode: string;
     }
   // facts about refunds (`attempt`: the refund attempt the refund's metadata names; absent:
-  // attempt 1, whose refunds carry none, as every refund made before retries existed)
+  // attempt 1, whose refunds carry none, as every refund made before retries existed;
+  // `debitAttempt`: set on the refund of a surplus charge, the debit attempt whose charge
+  // it gives back; absent on a contribution's refund)
   | {
       readonly type: "refund_succeeded";
       readonly memberId: MemberId;
       readonly refundId: string;
       readonly attempt?: number;
+      readonly debitAttempt?: number;
     }
   | {
       readonly type: "refund_failed";
       readonly memberId: MemberId;
       readonly failureCode: string;
       readonly attempt?: number;
+      readonly debitAttempt?: number;
     }
   // facts about payouts
   | {

@@ -30,7 +30,7 @@ export type RoundError =
       readonly code: "deadline_not_extendable";
       readonly message: string;
     }
-  /** `retry_refund` for a member whose refund has not failed, or on a round that is not refunding. */
+  /** `retry_refund` for a member whose refund has not failed, or on a round that is neither refunding nor cancelled. */
   | { readonly type: "no_failed_refund"; readonly code: "no_failed_refund"; readonly message: string }
   /** A new deadline must be later than the current one and than now. */
   | { readonly type: "invalid_deadline"; readonly code: "invalid_deadline"; readonly message: string };

@@ -38,6 +38,25 @@ export interface DebitAttempt {
   readonly failureClass?: FailureClass;
   /** Whether the ledger holds this attempt's "debit initiated" posting (so a failure must undo it). */
   readonly initiatedPosted: boolean;
+  /**
+   * Set when the bank took this attempt's money after susu had recorded the attempt as
+   * failed: a charge the contribution does not count (it never funds a transfer), held in
+   * the pot until it is refunded on its own. Absent on every other attempt.
+   */
+  readonly surplus?: SurplusCharge;
+}
+
+/**
+ * Where a surplus charge stands (see {@link DebitAttempt.surplus}): `held` in the pot (a
+ * ticket asks a person to look at it), then refunded on its own when the round refunds or
+ * was cancelled: `refund_requested`, `refunded`, `refund_failed` (an admin's `retry_refund`
+ * asks again). `refundId` is recorded when its refund succeeds, as a contribution's is.
+ */
+export interface SurplusCharge {
+  readonly status: "held" | "refund_requested" | "refunded" | "refund_failed";
+  readonly refundId?: string;
+  /** The refund attempt asked for last (absent: 1), as {@link Contribution.refundAttempt}. */
+  readonly refundAttempt?: number;
 }
 
 /**

@@ -111,6 +111,8 @@ export interface FakeRefund {
   readonly amount: Money;
   readonly references: PaymentReferences;
   status: "pending" | "succeeded" | "failed";
+  /** Set when the bank failed the refund after it had succeeded ({@link FakePaymentGateway.failRefundAfterSuccess}). */
+  failedAfterSuccess?: boolean;
   /** Whether the refund reversed the destination charge's transfer in proportion. */
   readonly reverseTransfer?: boolean;
   /** Whether the refund gave the application fee back in proportion. */
@@ -172,6 +174,8 @@ export class FakePaymentGateway implements PaymentGateway {
     }
   >();
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
+  /** Members whose next refund the bank fails, with the failure code. */
+  readonly #failingRefunds = new Map<string, string>();
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
   #seq = 0;
 
@@ -179,6 +183,38 @@ export class FakePaymentGateway implements PaymentGateway {
     private readonly now: () => Instant,
     readonly settlementDelayMs: DurationMs = 3 * DAY_MS,
   ) {}
+
+  /** The bank fails the next refund made for a member (of a settled charge), with `failureCode`. */
+  failNextRefund(memberId: string, failureCode = "charge_expired_for_refund"): void {
+    this.#failingRefunds.set(memberId, failureCode);
+  }
+
+  /**
+   * The bank fails a refund it had reported succeeded (Stripe's `refund.failed` after
+   * `refund.succeeded`: an account that could not take it). Returns the fact its webhook brings.
+   */
+  failRefundAfterSuccess(refundId: string, failureCode = "refund_failed"): PaymentObjectFact {
+    const refund = this.refunds.get(refundId);
+    if (refund?.status !== "succeeded") throw new Error(`refund ${refundId} has not succeeded`);
+    refund.status = "failed";
+    refund.failedAfterSuccess = true;
+    const fact = refundFact(refund.references, { refundId, status: "failed", failureCode });
+    if (fact === undefined) throw new Error("a failed refund always makes a fact");
+    return fact;
+  }
+
+  /**
+   * The bank took the money of a debit it had reported failed after all (contradicting
+   * events, a failure assumed): the debit is succeeded now. Returns the late
+   * `payment_intent.succeeded` fact.
+   */
+  succeedAfterFailure(paymentIntentId: string): PaymentObjectFact {
+    const debit = this.debits.get(paymentIntentId);
+    if (debit?.status !== "failed") throw new Error(`debit ${paymentIntentId} has not failed`);
+    debit.status = "succeeded";
+    debit.chargeId = paymentIntentId.replace("pi_", "ch_");
+    return debitFact(debit.references, { status: "succeeded", paymentIntentId, chargeId: debit.chargeId });
+  }
 
   /** Sets how a member's next debits end, attempt by attempt; the last one repeats. */
   setDebitOutcomes(memberId: string, outcomes: readonly FakeDebitOutcome[]): void {
@@ -439,6 +475,20 @@ export class FakePaymentGateway implements PaymentGateway {
       const debit = this.debits.get(input.paymentIntentId);
       if (!debit || debit.status === "failed" || debit.status === "requires_action")
         return errAsync(gatewayError("gateway_definite", "charge_not_refundable", "nothing to refund"));
+      const member = input.references.memberId;
+      const failureCode = member !== undefined ? this.#failingRefunds.get(member) : undefined;
+      if (failureCode !== undefined && member !== undefined && debit.status === "succeeded") {
+        this.#failingRefunds.delete(member);
+        const refund: FakeRefund = {
+          refundId: this.#id("re"),
+          paymentIntentId: input.paymentIntentId,
+          amount: input.amount ?? debit.amount,
+          references: input.references,
+          status: "failed",
+        };
+        this.refunds.set(refund.refundId, refund);
+        return okAsync({ refundId: refund.refundId, status: refund.status, failureCode });
+      }
       const refund: FakeRefund = {
         refundId: this.#id("re"),
         paymentIntentId: input.paymentIntentId,

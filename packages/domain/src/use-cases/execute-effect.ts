@@ -560,7 +560,11 @@ export function executeEffect(
     case "refund": {
       // The refund attempt is in the metadata from attempt 2 (an admin's retry), so its facts
       // find that attempt; attempt 1 sends what it always sent (same key, same parameters).
-      const refs = roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt);
+      // A surplus charge's refund names its debit attempt (`refund`), so its facts find it.
+      const refs = {
+        ...roundPaymentRefs(effect.groupId, effect.roundId, effect.memberId, effect.attempt),
+        ...(effect.debitAttempt !== undefined ? { refund: effect.debitAttempt } : {}),
+      };
       return ports.gateway
         .refund({
           idempotencyKey: effect.id,

@@ -1,0 +1,369 @@
+// Edges of a round's refunds: a member charged twice (a debit recorded as failed that took
+// the money after all), refunds that fail once the round is cancelled, and a retry debit
+// still awaited when the deadline passes.
+import { describe, expect, it } from "vitest";
+import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
+import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
+import { DAY_MS } from "../shared/time.js";
+import { type DecideContext, decide, type RoundDecision } from "./decide.js";
+import { newRound, type Round } from "./round.js";
+import type { RoundEffect } from "./round-effect.js";
+import type { RoundInput } from "./round-input.js";
+
+const T0 = Date.UTC(2026, 0, 5);
+const policy: RoundPolicy = { ...DEFAULT_ROUND_POLICY };
+const deadline = T0 + policy.collectionWindowMs;
+const ctx = (now: number): DecideContext => ({ now, policy });
+
+/** Decisions in a row, with every effect they asked for. */
+class Run {
+  readonly effects: RoundEffect[] = [];
+  constructor(public state: Round) {}
+
+  step(input: RoundInput, now = T0): RoundDecision {
+    const r = decide(this.state, input, ctx(now));
+    if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+    this.state = r.value.state;
+    this.effects.push(...r.value.effects);
+    return r.value;
+  }
+
+  refused(input: RoundInput, now = T0): string {
+    return decide(this.state, input, ctx(now))._unsafeUnwrapErr().code;
+  }
+
+  contribution(m: string) {
+    return this.state.contributions.find((c) => c.memberId === m);
+  }
+
+  /** Where the round's money is, from every posting made so far (each id once). */
+  money() {
+    const txs = new Map(
+      this.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.transaction.id, e.transaction]] : [])),
+    );
+    return checkRoundMoney(
+      ledgerFromTransactions([...txs.values()])._unsafeUnwrap(),
+      "r1",
+      "AUD",
+    )._unsafeUnwrap();
+  }
+
+  refunds(): Extract<RoundEffect, { kind: "refund" }>[] {
+    return this.effects.flatMap((e) => (e.kind === "refund" ? [e] : []));
+  }
+
+  count(kind: RoundEffect["kind"]): number {
+    return this.effects.filter((e) => e.kind === kind).length;
+  }
+}
+
+function round(): Round {
+  return newRound({
+    id: "r1",
+    groupId: "g1",
+    rotation: 1,
+    sequence: 0,
+    recipientMemberId: "m1",
+    recipientCanReceive: true,
+    contributorIds: ["m1", "m2", "m3"],
+    currency: "AUD",
+    contributionMinor: 10_000,
+    scheduledFor: T0,
+  })._unsafeUnwrap();
+}
+
+const processing = (m: string, attempt = 1): RoundInput => ({
+  type: "debit_processing",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+});
+const succeeded = (m: string, attempt = 1): RoundInput => ({
+  type: "debit_succeeded",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+  chargeId: `ch_${m}_${attempt}`,
+});
+const failed = (m: string, code: string, attempt = 1): RoundInput => ({
+  type: "debit_failed",
+  memberId: m,
+  attempt,
+  paymentIntentId: `pi_${m}_${attempt}`,
+  failureCode: code,
+});
+const deadlineTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline" } };
+
+/**
+ * m1's first debit is recorded as failed (insufficient funds) and its retry (attempt 2)
+ * succeeds; m2 pays; m3's account is closed. The bank did take attempt 1's money after
+ * all: its success arrives late, whenever `lateAt` says.
+ */
+function chargedTwice(): Run {
+  const r = new Run(round());
+  r.step({ type: "open" });
+  r.step(processing("m1"));
+  r.step(failed("m1", "insufficient_funds"));
+  const retryAt = r.contribution("m1")?.retryAt ?? T0;
+  r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+  for (const input of [processing("m1", 2), succeeded("m1", 2), processing("m2"), succeeded("m2")])
+    r.step(input, retryAt);
+  r.step(failed("m3", "account_closed"), retryAt);
+  return r;
+}
+
+describe("a member charged twice (a debit recorded as failed took the money after all)", () => {
+  it("while the round refunds: both charges go back, each once, and the pot ends empty", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    expect(r.state.status).toBe("refunding");
+    // The contribution is refunded from the charge it counts (attempt 2's).
+    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
+      ["r1:refund:m1", "pi_m1_2"],
+      ["r1:refund:m2", "pi_m2_1"],
+    ]);
+    const late = r.step(succeeded("m1", 1), deadline + DAY_MS);
+    // The late charge is booked, and refunded on its own, from its own PaymentIntent.
+    expect(late.effects).toContainEqual({
+      kind: "refund",
+      id: "r1:refund:m1:debit:1",
+      roundId: "r1",
+      groupId: "g1",
+      memberId: "m1",
+      debitAttempt: 1,
+      paymentIntentId: "pi_m1_1",
+      amountMinor: 10_000,
+      currency: "AUD",
+    });
+    // The contribution's own refund is untouched by the late success.
+    expect(r.contribution("m1")).toMatchObject({ status: "refund_requested" });
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline + DAY_MS);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline + DAY_MS);
+    // Not cancelled while the second charge's refund is still out.
+    expect(r.state.status).toBe("refunding");
+    const extra: RoundInput = {
+      type: "refund_succeeded",
+      memberId: "m1",
+      refundId: "re_m1_d1",
+      debitAttempt: 1,
+    };
+    r.step(extra, deadline + DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({
+      contributedMinor: 30_000,
+      inFlightMinor: 0,
+      heldMinor: 0,
+      refundedMinor: 30_000,
+      paidOutMinor: 0,
+    });
+    // The same news again posts nothing and asks for nothing.
+    const again = r.step(extra, deadline + 2 * DAY_MS);
+    expect(again.effects).toEqual([]);
+    expect(again.ignored?.code).toBe("no_refund_pending");
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("after the round was cancelled: the late charge is refunded, the round stays cancelled and ends once", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    const late = r.step(succeeded("m1", 1), deadline + 3 * DAY_MS);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "refund", id: "r1:refund:m1:debit:1", paymentIntentId: "pi_m1_1" }),
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 10_000 });
+    r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
+      deadline + 3 * DAY_MS,
+    );
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.contribution("m1")).toMatchObject({ status: "refunded", refundId: "re_m1" });
+  });
+
+  it("while still collecting: held with a ticket, then refunded with the rest when the round is cancelled", () => {
+    const r = chargedTwice();
+    const late = r.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    expect(late.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
+    );
+    r.step(deadlineTimer, deadline);
+    expect(
+      r
+        .refunds()
+        .map((e) => [e.id, e.paymentIntentId])
+        .sort(),
+    ).toEqual([
+      ["r1:refund:m1", "pi_m1_2"],
+      ["r1:refund:m1:debit:1", "pi_m1_1"],
+      ["r1:refund:m2", "pi_m2_1"],
+    ]);
+    for (const input of [
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1" },
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2" },
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
+    ] as const)
+      r.step(input, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+  });
+
+  it("the only charge of a member whose contribution failed is refunded when the round is cancelled", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [
+      processing("m1"),
+      succeeded("m1"),
+      processing("m2"),
+      failed("m2", "account_closed"),
+      failed("m3", "account_closed"),
+    ])
+      r.step(input);
+    r.step(succeeded("m2", 1), T0 + DAY_MS);
+    expect(r.contribution("m2")?.status).toBe("failed");
+    r.step(deadlineTimer, deadline);
+    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
+      ["r1:refund:m1", "pi_m1_1"],
+      ["r1:refund:m2:debit:1", "pi_m2_1"],
+    ]);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_d1", debitAttempt: 1 }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
+describe("a refund that fails once the round is cancelled (refund.failed after refund.succeeded)", () => {
+  function cancelledThenFailed(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), failed("m3", "account_closed")]) r.step(input);
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + DAY_MS);
+    return r;
+  }
+
+  it("tells the admins how to retry it, and retry_refund asks for a new refund", () => {
+    const r = cancelledThenFailed();
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed" });
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        id: "r1:notify:refund_failed:m2:after_success",
+        data: expect.objectContaining({ retryWith: "POST /v1/rounds/r1/contributions/m2/retry-refund" }),
+      }),
+    );
+    const ticket = r.effects.find((e) => e.id === "r1:ticket:refund_failed:m2:after_success");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain("retry_refund");
+    const retried = r.step({ type: "retry_refund", memberId: "m2" }, deadline + 2 * DAY_MS);
+    expect(retried.effects.map((e) => e.id)).toEqual(["r1:refund:m2:attempt:2"]);
+    expect(r.state.status).toBe("cancelled");
+    const landed = r.step(
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    // Posted once already: nothing posted twice, and the round does not end a second time.
+    expect(landed.effects).toEqual([]);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.contribution("m2")).toMatchObject({ status: "refunded", refundId: "re_m2_2" });
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+
+  it("a retry that fails again can be retried again; nobody else's refund can be retried", () => {
+    const r = cancelledThenFailed();
+    expect(r.refused({ type: "retry_refund", memberId: "m1" })).toBe("no_failed_refund");
+    r.step({ type: "retry_refund", memberId: "m2" });
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed", attempt: 2 });
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed", refundAttempt: 2 });
+    expect(r.effects.map((e) => e.id)).toContain("r1:ticket:refund_failed:m2:attempt:2");
+    r.step({ type: "retry_refund", memberId: "m2" });
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_3", attempt: 3 });
+    expect(r.state.status).toBe("cancelled");
+    expect(r.count("round_ended")).toBe(1);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+
+  it("a late charge's refund that fails on a cancelled round is retried the same way", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    r.step(succeeded("m1", 1), deadline + DAY_MS);
+    r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      deadline + DAY_MS,
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 10_000 });
+    expect(r.effects.map((e) => e.id)).toContain("r1:ticket:refund_failed:m1:debit:1");
+    const retried = r.step({ type: "retry_refund", memberId: "m1" }, deadline + 2 * DAY_MS);
+    expect(retried.effects).toEqual([
+      expect.objectContaining({
+        kind: "refund",
+        id: "r1:refund:m1:debit:1:attempt:2",
+        debitAttempt: 1,
+        attempt: 2,
+        paymentIntentId: "pi_m1_1",
+      }),
+    ]);
+    // Late news of the replaced attempt changes nothing.
+    const stale = r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(stale.ignored?.code).toBe("refund_attempt_superseded");
+    r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1_2", debitAttempt: 1, attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+    expect(r.state.status).toBe("cancelled");
+    expect(r.count("round_ended")).toBe(1);
+  });
+});
+describe("a retry debit still awaited when the deadline passes", () => {
+  /** m1 and m2 paid; m3's first debit failed and its retry was asked for just before the deadline. */
+  function awaitedAtTheDeadline(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), processing("m3")]) r.step(input);
+    r.step(failed("m3", "insufficient_funds"), deadline - 2 * DAY_MS);
+    const retryAt = r.contribution("m3")?.retryAt ?? 0;
+    expect(retryAt).toBeLessThan(deadline);
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m3", attempt: 2 } }, retryAt);
+    expect(r.contribution("m3")).toMatchObject({ status: "awaiting_debit" });
+    r.step(deadlineTimer, deadline);
+    return r;
+  }
+
+  it("the round refunds and waits for it; when it succeeds it is refunded too, once", () => {
+    const r = awaitedAtTheDeadline();
+    expect(r.state.status).toBe("refunding");
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("refunding");
+    r.step(processing("m3", 2), deadline);
+    r.step(succeeded("m3", 2), deadline + 3 * DAY_MS);
+    expect(r.refunds().filter((e) => e.memberId === "m3")).toEqual([
+      expect.objectContaining({ id: "r1:refund:m3", paymentIntentId: "pi_m3_2" }),
+    ]);
+    r.step({ type: "refund_succeeded", memberId: "m3", refundId: "re_m3" }, deadline + 3 * DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ contributedMinor: 30_000, heldMinor: 0, refundedMinor: 30_000 });
+  });
+
+  it("when it fails, the round is cancelled with nothing held", () => {
+    const r = awaitedAtTheDeadline();
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    r.step(failed("m3", "insufficient_funds", 2), deadline + DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ inFlightMinor: 0, heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
