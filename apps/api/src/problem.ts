@@ -91,6 +91,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "subscription_ended":
     case "subscription_not_started":
     case "same_price":
+    case "change_pending":
     case "currency_change_not_allowed":
     case "not_canceling":
     case "already_canceling":

@@ -348,6 +348,28 @@ describe("price changes with prorations", () => {
     return { customer, sub, item: sub.items.data[0]! };
   }
 
+  it("refuses a change to an archived (inactive) price: 400, the item, its price and the invoices unchanged, no event", async () => {
+    // Stripe: a price's `active` says "whether the price can be used for new purchases"; an
+    // inactive one is refused ("The price specified is inactive. This field only accepts active prices.").
+    const { sub, item } = await subscribedAt(1500);
+    const to = await monthlyPrice(4000);
+    await h.stripe.prices.update(to.id, { active: false });
+    const before = (await h.stripe.events.list({ limit: 100 })).data.length;
+    const refused = await h.stripe.subscriptions
+      .update(sub.id, { items: [{ id: item.id, price: to.id }], proration_behavior: "always_invoice" })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      statusCode: 400,
+      type: "StripeInvalidRequestError",
+      param: "items[0][price]",
+      message: "The price specified is inactive. This field only accepts active prices.",
+    });
+    const after = await h.stripe.subscriptions.retrieve(sub.id);
+    expect(after.items.data[0]!.price.id).toBe(item.price.id);
+    expect((await h.stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(1);
+    expect((await h.stripe.events.list({ limit: 100 })).data.length).toBe(before);
+  });
+
   it("always_invoice upgrades at once: credit for the unused time, charge for the rest, paid on one invoice", async () => {
     const { customer, sub, item } = await subscribedAt(1500);
     const to = await monthlyPrice(4000);

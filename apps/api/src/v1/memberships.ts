@@ -139,13 +139,32 @@ const SubscriptionSchema = z
     object: z.literal("subscription"),
     id: z.string().openapi({ example: "mbr_1" }),
     personId: z.string(),
-    planId: z.string(),
+    planId: z.string().openapi({
+      description: "The plan Stripe bills, and whose entitlements the membership grants",
+    }),
     status: z.enum(SUBSCRIPTION_STATUSES),
     price: z.object({
       currency: z.string(),
       interval: z.enum(["month", "year"]),
       amountMinor: z.number().int(),
     }),
+    pendingChange: z
+      .object({
+        planId: z.string(),
+        price: z.object({
+          currency: z.string(),
+          interval: z.enum(["month", "year"]),
+          amountMinor: z.number().int(),
+        }),
+        requestedAt: z.string(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "A plan change asked for that Stripe has not made yet: planId and price stay the current ones (and so do " +
+          "the entitlements) until Stripe confirms it. If Stripe refuses it, it is cleared and the person is told " +
+          "(membership_change_refused). One at a time: another change meanwhile is refused (change_pending)",
+      }),
     cancelAtPeriodEnd: z.boolean(),
     currentPeriodEnd: z.string().nullable(),
     trialEnd: z.string().nullable(),
@@ -219,6 +238,18 @@ function subscriptionView(s: Subscription) {
     planId: s.price.planId,
     status: s.status,
     price: { currency: s.price.currency, interval: s.price.interval, amountMinor: s.price.amountMinor },
+    pendingChange:
+      s.pendingChange === undefined
+        ? null
+        : {
+            planId: s.pendingChange.price.planId,
+            price: {
+              currency: s.pendingChange.price.currency,
+              interval: s.pendingChange.price.interval,
+              amountMinor: s.pendingChange.price.amountMinor,
+            },
+            requestedAt: new Date(s.pendingChange.requestedAt).toISOString(),
+          },
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     currentPeriodEnd: iso(s.currentPeriodEnd),
     trialEnd: iso(s.trialEnd),
@@ -433,6 +464,7 @@ const stateRefusals = problemExamples(409, "The subscription's state does not al
   subscription_ended: "subscription mbr_1 is canceled",
   subscription_not_started: "subscription mbr_1 has not started at Stripe",
   same_price: "subscription mbr_1 is on price_123",
+  change_pending: "subscription mbr_1 waits for Stripe to change it to price_456 (plan plan_2)",
   currency_change_not_allowed: "subscription mbr_1 bills in AUD; a price in USD needs a new subscription",
   already_canceling: "subscription mbr_1 cancels at the end of its period",
   not_canceling: "subscription mbr_1 is not set to cancel",
@@ -447,13 +479,17 @@ const changeSubscriptionRoute = createRoute({
   tags: TAGS,
   summary:
     "Move your membership to another plan or interval; Stripe prorates and invoices the difference now",
+  description:
+    "The change is asked of Stripe right after: until Stripe makes it, the answer shows it as `pendingChange` and the " +
+    "membership keeps its plan, price and entitlements. Stripe's refusal (the price archived meanwhile, a " +
+    "subscription that can no longer change) clears it and e-mails the person (membership_change_refused).",
   security: [{ bearer: [] }],
   request: {
     params: SubscriptionIdParam,
     body: body(z.strictObject({ planId: IdSchema, interval: z.enum(["month", "year"]).optional() })),
   },
   responses: {
-    200: json(SubscriptionSchema, "The subscription, on its new price"),
+    200: json(SubscriptionSchema, "The subscription, with the change pending until Stripe makes it"),
     ...postResponses,
     ...problemExamples(404, "No such subscription (or not yours), or no such plan.", {
       subscription_not_found: "no subscription mbr_1",

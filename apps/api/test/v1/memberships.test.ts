@@ -165,7 +165,19 @@ describe("/v1/subscriptions", () => {
       interval: "year",
     });
     expect(yearly.status).toBe(200);
-    expect(yearly.body.price).toEqual({ currency: "AUD", interval: "year", amountMinor: 150_00 });
+    // Asked, not made: the membership stays on its price until Stripe makes the change.
+    expect(yearly.body.price).toEqual({ currency: "AUD", interval: "month", amountMinor: 15_00 });
+    expect(yearly.body.pendingChange).toEqual({
+      planId,
+      price: { currency: "AUD", interval: "year", amountMinor: 150_00 },
+      requestedAt: expect.any(String),
+    });
+    const meanwhile = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, { planId });
+    expect([meanwhile.status, meanwhile.body.code]).toEqual([409, "change_pending"]);
+    await sim.runUntilQuiet();
+    const made = await call("GET", `/v1/subscriptions/${id}`, person);
+    expect(made.body.price).toEqual({ currency: "AUD", interval: "year", amountMinor: 150_00 });
+    expect(made.body.pendingChange).toBeNull();
     const same = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, {
       planId,
       interval: "year",

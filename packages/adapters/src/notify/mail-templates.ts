@@ -432,6 +432,15 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     ],
     action: "Nothing for now: we will be in touch.",
   }),
+  membership_change_refused: (d) => ({
+    subject: "Your membership plan was not changed",
+    happened: [
+      `You asked to change your membership to plan ${d.text("requestedPlanId")} (${amountOr(d, "requestedAmountMinor", "its price")} per ${d.text("requestedInterval", "period")}), but our payment provider refused the change (${d.text("failureCode", "no reason given")}).`,
+      `Nothing was charged for it. Your membership stays on plan ${d.text("planId")} at ${amountOr(d, "amountMinor", "its price")} per ${d.text("interval", "period")}, with everything it includes.`,
+    ],
+    action:
+      "Nothing, if you are happy with your plan. To change it, choose a plan that is on offer now and ask again.",
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

@@ -864,20 +864,22 @@ const planSnapshot = z.strictObject({
   version: nonNegative,
 });
 
+const subscribedPrice = z.strictObject({
+  planId: text,
+  priceKey: text,
+  revision: safeInt,
+  stripePriceId: text,
+  currency,
+  interval: planInterval,
+  amountMinor: nonNegative,
+});
+
 const subscriptionSnapshot = z.strictObject({
   id: text,
   personId: text,
   stripeCustomerId: text,
   status: z.enum(SUBSCRIPTION_STATUSES),
-  price: z.strictObject({
-    planId: text,
-    priceKey: text,
-    revision: safeInt,
-    stripePriceId: text,
-    currency,
-    interval: planInterval,
-    amountMinor: nonNegative,
-  }),
+  price: subscribedPrice,
   trialDays: nonNegative,
   start: z.discriminatedUnion("kind", [
     z.strictObject({ kind: z.literal("saved_method"), paymentMethodId: text }),
@@ -939,6 +941,10 @@ const subscriptionSnapshot = z.strictObject({
     }),
   ),
   changes: nonNegative,
+  // Since a change waits for Stripe (older snapshots have none: their price was written when asked).
+  pendingChange: z
+    .strictObject({ change: z.int().min(1), price: subscribedPrice, requestedAt: instant })
+    .exactOptional(),
   cancellations: nonNegative,
   lapses: nonNegative,
   lapsedAt: instant.exactOptional(),

@@ -382,6 +382,52 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
   });
 
+  it("a change to a price archived at Stripe meanwhile: refused, the plan and its entitlements stay, the person is told, nothing parked", async () => {
+    const team = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Team",
+          entitlements: { createGroups: true, maxOpenGroups: 99, sellBookings: true },
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 60_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const teamPrice = (await useCases.getPlan(deps, team.id))._unsafeUnwrap().prices[0]!
+      .stripePriceId as string;
+    const { paymentMethodId } = await aPerson("hal", "pm_card_visa");
+    let s = await subscribed("hal", paymentMethodId);
+    await advanceDays(15);
+    s = await current(s.id);
+    expect(s.status).toBe("active");
+    const asked = (
+      await useCases.changeSubscriptionPlan(deps, s.id, { planId: team.id }, "hal")
+    )._unsafeUnwrap();
+    expect(asked.price.planId).toBe(plan.id);
+    expect(asked.pendingChange?.price.planId).toBe(team.id);
+    // Archived at Stripe before the outbox makes the call: Stripe refuses the inactive price.
+    await harness.stripe.prices.update(teamPrice, { active: false });
+    await settle(); // fails if an effect is parked
+    s = await current(s.id);
+    expect(s.price).toMatchObject({ planId: plan.id, amountMinor: 15_00 });
+    expect(s.pendingChange).toBeUndefined();
+    const stripeSub = await harness.stripe.subscriptions.retrieve(s.stripeSubscriptionId as string);
+    expect(stripeSub.items.data[0]?.price.id).toBe(s.price.stripePriceId);
+    expect(notices(s, "membership_change_refused")).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({ requestedPlanId: team.id, failureCode: "invalid_request" }),
+      }),
+    ]);
+    expect(desk.tickets.filter((t) => t.id.startsWith(`${s.id}:`))).toEqual([]);
+    const narrowed = {
+      ...deps,
+      defaultEntitlements: { createGroups: false, maxOpenGroups: 0, sellBookings: false },
+    };
+    expect((await useCases.entitlementsOfPerson(narrowed, "hal"))._unsafeUnwrap().maxOpenGroups).toBe(10);
+  });
+
   it("a renewal that needs 3-D Secure: the person is asked once, and is active after authenticating", async () => {
     const { paymentMethodId } = await aPerson("fay", "pm_card_visa");
     let s = await subscribed("fay", paymentMethodId);

@@ -56,3 +56,23 @@ describe("membership refund e-mails", () => {
     expect(m.text).not.toContain("We told you");
   });
 });
+
+describe("a plan change Stripe refused", () => {
+  it("says the plan asked for was not made, nothing was charged, and which plan stays", () => {
+    const m = mail("membership_change_refused", {
+      subscriptionId: "sub_1",
+      planId: "plan_basic",
+      amountMinor: 15_00,
+      currency: "AUD",
+      interval: "month",
+      requestedPlanId: "plan_pro",
+      requestedAmountMinor: 40_00,
+      requestedInterval: "month",
+      failureCode: "invalid_request",
+    });
+    expect(m.subject).toBe("Your membership plan was not changed");
+    expect(m.text).toContain("change your membership to plan plan_pro ($40.00 per month)");
+    expect(m.text).toContain("refused the change (invalid_request)");
+    expect(m.text).toContain("stays on plan plan_basic at $15.00 per month");
+  });
+});

@@ -224,4 +224,62 @@ describe("a membership's outbox payloads", () => {
     notTrue.invoices[0].refund.failedAfterSuccess = false;
     expect(parseSubscriptionSnapshot(notTrue).isErr()).toBe(true);
   });
+
+  it("a plan change waiting for Stripe round-trips; a snapshot stored before changes waited loads without one", () => {
+    const started = decideSubscription(
+      aCheckoutMembership(),
+      {
+        type: "subscription_changed",
+        snapshot: {
+          stripeSubscriptionId: "sub_1",
+          status: "active",
+          stripePriceId: "price_1",
+          cancelAtPeriodEnd: false,
+          observedAt: now.now,
+        },
+      },
+      now,
+    )._unsafeUnwrap().state;
+    const pro = {
+      planId: "plan_2",
+      priceKey: "aud_month",
+      revision: 1,
+      stripePriceId: "price_2",
+      currency: "AUD",
+      interval: "month",
+      amountMinor: 40_00,
+    } as const;
+    const asked = decideSubscription(
+      started,
+      { type: "change_price", price: pro, prorationBehavior: "always_invoice" },
+      now,
+    )._unsafeUnwrap();
+    expect(asked.state.pendingChange).toEqual({ change: 1, price: pro, requestedAt: now.now });
+    for (const s of [asked.state, started]) {
+      const stored: unknown = JSON.parse(JSON.stringify(s));
+      expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
+    }
+    const badChange = JSON.parse(JSON.stringify(asked.state));
+    badChange.pendingChange.change = 0;
+    expect(parseSubscriptionSnapshot(badChange).isErr()).toBe(true);
+    // Stripe's refusal: the person's notice survives the outbox's JSON.
+    const refused = decideSubscription(
+      asked.state,
+      {
+        type: "change_refused",
+        changeId: "mbr_1:change:1",
+        code: "invalid_request",
+        message: "inactive price",
+      },
+      now,
+    )._unsafeUnwrap();
+    expect(refused.state.pendingChange).toBeUndefined();
+    expect(parseSubscriptionSnapshot(JSON.parse(JSON.stringify(refused.state)))._unsafeUnwrap()).toEqual(
+      refused.state,
+    );
+    const notice = refused.effects.find((e) => e.kind === "notify");
+    expect(notice?.id).toBe("mbr_1:notify:membership_change_refused:1");
+    const stored: unknown = JSON.parse(JSON.stringify(notice));
+    expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(notice);
+  });
 });

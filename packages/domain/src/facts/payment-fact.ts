@@ -190,6 +190,17 @@ export type PaymentFact =
       readonly failureMessage: string;
     }
   | {
+      /**
+       * The provider refused for good to change a subscription's price (the change call's
+       * definite error): `changeId` is the change's effect id.
+       */
+      readonly kind: "subscription_change_refused";
+      readonly refs: PaymentReferences;
+      readonly changeId: string;
+      readonly failureCode: string;
+      readonly failureMessage: string;
+    }
+  | {
       /** A Checkout page (subscription mode) was opened for a membership. */
       readonly kind: "subscription_checkout_created";
       readonly refs: PaymentReferences;

@@ -100,6 +100,7 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
     case "plan_price_created":
     case "subscription_changed":
     case "subscription_start_refused":
+    case "subscription_change_refused":
     case "subscription_checkout_created":
     case "subscription_trial_will_end":
     case "invoice_paid":

@@ -23,6 +23,7 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_lapsed",
   "membership_refunded",
   "membership_refund_reversed",
+  "membership_change_refused",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */

@@ -40,5 +40,6 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.notice.refundReversed("s1", "in_9", "re_2")).toBe(
       "s1:notify:membership_refund_reversed:in_9:re_2",
     );
+    expect(ids.notice.changeRefused("s1", 2)).toBe("s1:notify:membership_change_refused:2");
   });
 });

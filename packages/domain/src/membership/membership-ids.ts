@@ -94,5 +94,7 @@ export const subscriptionIds = Object.freeze({
      */
     refundReversed: (s: string, invoiceId: string, refundId: string): string =>
       notice(s, "membership_refund_reversed", `${invoiceId}:${refundId}`),
+    /** Stripe refused change n of the price (the person keeps their plan). */
+    changeRefused: (s: string, n: number): string => notice(s, "membership_change_refused", `${n}`),
   }),
 });

@@ -22,6 +22,8 @@ export const MEMBERSHIP_ERROR_CODES = [
   "subscription_not_started",
   /** Already on that price. */
   "same_price",
+  /** A change of price while another one waits for Stripe. */
+  "change_pending",
   /** A change of price in another currency (Stripe keeps one currency per subscription). */
   "currency_change_not_allowed",
   /** `resume` while no cancellation at period end is pending. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../shared/time.js";
 import {
   activeSubscription,
+  basicMonthly,
   failedInvoice,
   feed,
   freshSubscription,
@@ -348,10 +349,12 @@ describe("a person's commands", () => {
         prorationBehavior: "always_invoice",
       }),
     ]);
-    expect(d.state.price.planId).toBe("pl_pro");
-    const same = decide(d.state, {
+    // Stripe has not made the change yet: the membership stays on its plan until it does.
+    expect(d.state.price.planId).toBe("pl_basic");
+    expect(d.state.pendingChange).toEqual({ change: 1, price: proMonthly, requestedAt: MEMBERSHIP_T0 });
+    const same = decide(activeSubscription(), {
       type: "change_price",
-      price: proMonthly,
+      price: basicMonthly,
       prorationBehavior: "always_invoice",
     });
     expect(same._unsafeUnwrapErr().code).toBe("same_price");
@@ -367,6 +370,103 @@ describe("a person's commands", () => {
       prorationBehavior: "none",
     });
     expect(early._unsafeUnwrapErr().code).toBe("subscription_not_started");
+  });
+
+  it("a change of plan is pending until Stripe makes it: its answer confirms it, even after events", () => {
+    const asked = decided(activeSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    });
+    expect(asked.state.observedAt).toBeDefined();
+    // One change at a time: a second waits for the first.
+    expect(
+      decide(asked.state, {
+        type: "change_price",
+        price: proMonthly,
+        prorationBehavior: "none",
+      })._unsafeUnwrapErr().code,
+    ).toBe("change_pending");
+    // Stripe's answer to the change call (no Stripe time) names the new price: the plan is the new one.
+    const answer: SubscriptionInput = {
+      type: "subscription_changed",
+      snapshot: {
+        stripeSubscriptionId: "sub_stripe1",
+        status: "active",
+        stripePriceId: "price_pro_m",
+        cancelAtPeriodEnd: false,
+      },
+    };
+    const confirmed = decided(asked.state, answer);
+    expect(confirmed.ignored).toBeUndefined();
+    expect(confirmed.state.price).toEqual(proMonthly);
+    expect(confirmed.state.pendingChange).toBeUndefined();
+    expect(confirmed.state.status).toBe("active");
+    expect(confirmed.state.observedAt).toBe(asked.state.observedAt);
+    // The event of the same change confirms it too (whichever comes first).
+    const byEvent = feed(asked.state, [snapshot("active", 1, { stripePriceId: "price_pro_m" })]);
+    expect(byEvent.price).toEqual(proMonthly);
+    expect(byEvent.pendingChange).toBeUndefined();
+    // An event still naming the old price (from before the change) leaves the change pending.
+    const before = feed(asked.state, [snapshot("active", 1)]);
+    expect(before.price).toEqual(basicMonthly);
+    expect(before.pendingChange?.price).toEqual(proMonthly);
+  });
+
+  it("Stripe's refusal of a change clears it, keeps the plan and tells the person, once; no ticket", () => {
+    const asked = decided(activeSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    }).state;
+    const refusal: SubscriptionInput = {
+      type: "change_refused",
+      changeId: "sub1:change:1",
+      code: "resource_missing",
+      message: "The price specified is inactive. This field only accepts active prices.",
+    };
+    const refused = decided(asked, refusal);
+    expect(refused.state.price).toEqual(basicMonthly);
+    expect(refused.state.pendingChange).toBeUndefined();
+    expect(refused.effects).toEqual([
+      expect.objectContaining({
+        kind: "notify",
+        id: "sub1:notify:membership_change_refused:1",
+        template: "membership_change_refused",
+        to: { kind: "people", personIds: ["p1"] },
+        data: expect.objectContaining({
+          planId: "pl_basic",
+          requestedPlanId: "pl_pro",
+          requestedAmountMinor: 25_00,
+          requestedInterval: "month",
+          failureCode: "resource_missing",
+        }),
+      }),
+    ]);
+    expect(refused.effects.some((e) => e.kind === "open_ticket")).toBe(false);
+    expect(decided(refused.state, refusal).ignored?.code).toBe("change_not_pending");
+    // The person may ask again; a refusal of the first change is then old news.
+    const again = decided(refused.state, {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    });
+    expect(again.effects).toEqual([expect.objectContaining({ id: "sub1:change:2" })]);
+    expect(decided(again.state, refusal).ignored?.code).toBe("change_not_pending");
+  });
+
+  it("Stripe's view wins: a view naming another plan's price puts the membership on that plan", () => {
+    // Changed at Stripe without susu asking (the dashboard), or a change whose answer was lost.
+    const s = feed(activeSubscription(), [
+      {
+        ...snapshot("active", 2, { stripePriceId: "price_pro_m" }),
+        price: proMonthly,
+      } as SubscriptionInput,
+    ]);
+    expect(s.price).toEqual(proMonthly);
+    // A price the catalogue does not know keeps the plan and records Stripe's price.
+    const unknown = feed(activeSubscription(), [snapshot("active", 2, { stripePriceId: "price_other" })]);
+    expect(unknown.price).toEqual({ ...basicMonthly, stripePriceId: "price_other" });
   });
 
   it("cancels at period end, refuses it twice, and resumes", () => {
@@ -1208,6 +1308,7 @@ describe("the transition table", () => {
     );
     watch(co, { type: "checkout_created", sessionId: "cs", url: "https://c.test" });
     watch(active, { type: "start_failed", code: "x", message: "y" });
+    watch(active, { type: "change_refused", changeId: "sub1:change:1", code: "x", message: "y" });
     watch(active, { type: "trial_will_end", trialEnd: 1 });
     const trial = feed(freshSubscription({ trialDays: 3 }), [
       snapshot("trialing", 0),

@@ -200,6 +200,12 @@ class SubscriptionDraft {
     this.state = { ...this.state, ...patch };
   }
 
+  /** The pending change is over (made or refused): the state no longer carries it. */
+  clearPendingChange(): void {
+    const { pendingChange: _done, ...rest } = this.state;
+    this.state = rest;
+  }
+
   moveTo(to: SubscriptionStatus, patch: Partial<Omit<Subscription, "status">> = {}): void {
     if (to === this.state.status) {
       this.set(patch);
@@ -328,9 +334,16 @@ function expireCheckout(d: SubscriptionDraft, sessionId: string): void {
   });
 }
 
+/**
+ * Applies Stripe's view of the subscription. Its price wins: a view naming the pending
+ * change's price confirms the change (the membership is on the new plan from then on); one
+ * naming another price puts the membership on it (`resolved`, the catalogue's plan price, or
+ * Stripe's price id alone when the catalogue does not know it).
+ */
 function applySnapshot(
   d: SubscriptionDraft,
   snap: SubscriptionSnapshot,
+  resolved: SubscribedPrice | undefined,
 ): Result<SubscriptionDecision, never> | undefined {
   const s = d.state;
   if (
@@ -362,35 +375,34 @@ function applySnapshot(
       `${snap.stripeSubscriptionId} is not ${s.id}'s Stripe subscription ${s.stripeSubscriptionId}`,
     );
   const target = statusFromSnapshot(s.status, snap);
-  if (snap.observedAt === undefined) {
-    if (s.observedAt !== undefined)
-      return ignore(
-        s,
-        "stale_snapshot",
-        "an API answer, after Stripe's events said where the subscription stands",
-      );
-  } else if (s.observedAt !== undefined) {
-    if (snap.observedAt < s.observedAt)
-      return ignore(
-        s,
-        "stale_snapshot",
-        `a view of ${isoString(snap.observedAt)}, older than ${isoString(s.observedAt)}`,
-      );
-    if (snap.observedAt === s.observedAt && STRIPE_RANK[snap.status] < RANK[s.status])
-      return ignore(
-        s,
-        "stale_snapshot",
-        `a view at the same time as the last, reporting an earlier status (${snap.status})`,
-      );
+  // Stripe made the pending change: this view names its price.
+  const pending = s.pendingChange;
+  const confirms = pending !== undefined && snap.stripePriceId === pending.price.stripePriceId;
+  const stale = staleness(s, snap);
+  if (stale !== undefined) {
+    // A view too old for the status still says the change was made when it is the change
+    // call's own answer (no Stripe time; it comes after the events) or came after the request.
+    if (confirms && (snap.observedAt === undefined || snap.observedAt >= pending.requestedAt)) {
+      d.set({ price: pending.price });
+      d.clearPendingChange();
+      return d.done();
+    }
+    return ignore(s, "stale_snapshot", stale);
   }
+  const named = snap.stripePriceId;
+  const price: SubscribedPrice | undefined = confirms
+    ? pending.price
+    : named === undefined || named === s.price.stripePriceId
+      ? undefined
+      : resolved?.stripePriceId === named
+        ? resolved
+        : { ...s.price, stripePriceId: named };
   const patch: Partial<Omit<Subscription, "status">> = {
     stripeSubscriptionId: snap.stripeSubscriptionId,
     cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
     ...(snap.currentPeriodEnd !== undefined ? { currentPeriodEnd: snap.currentPeriodEnd } : {}),
     ...(snap.trialEnd !== undefined ? { trialEnd: snap.trialEnd } : {}),
-    ...(snap.stripePriceId !== undefined && snap.stripePriceId !== s.price.stripePriceId
-      ? { price: { ...s.price, stripePriceId: snap.stripePriceId } }
-      : {}),
+    ...(price !== undefined ? { price } : {}),
   };
   const unchanged =
     target === s.status &&
@@ -398,16 +410,29 @@ function applySnapshot(
     s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
     (snap.currentPeriodEnd === undefined || snap.currentPeriodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
-    patch.price === undefined &&
+    price === undefined &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
     !((snap.status === "canceled" || snap.status === "incomplete_expired") && s.endedAt === undefined);
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
+  if (confirms) d.clearPendingChange();
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
   if (snap.status === "canceled" || snap.status === "incomplete_expired")
     d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
+  return undefined;
+}
+
+/** Why a view is too old to say where the subscription stands, if it is. */
+function staleness(s: Subscription, snap: SubscriptionSnapshot): string | undefined {
+  if (s.observedAt === undefined) return undefined;
+  if (snap.observedAt === undefined)
+    return "an API answer, after Stripe's events said where the subscription stands";
+  if (snap.observedAt < s.observedAt)
+    return `a view of ${isoString(snap.observedAt)}, older than ${isoString(s.observedAt)}`;
+  if (snap.observedAt === s.observedAt && STRIPE_RANK[snap.status] < RANK[s.status])
+    return `a view at the same time as the last, reporting an earlier status (${snap.status})`;
   return undefined;
 }
 
@@ -999,7 +1024,27 @@ function decideInput(
     case "subscribe":
       return ignore(s, "already_created", `subscription ${s.id} exists`);
     case "subscription_changed":
-      return applySnapshot(d, input.snapshot) ?? d.done();
+      return applySnapshot(d, input.snapshot, input.price) ?? d.done();
+    case "change_refused": {
+      const pending = s.pendingChange;
+      if (pending === undefined || subscriptionIds.change(s.id, pending.change) !== input.changeId)
+        return ignore(
+          s,
+          "change_not_pending",
+          `${input.changeId} is not subscription ${s.id}'s pending change` +
+            (pending === undefined ? "" : ` (${subscriptionIds.change(s.id, pending.change)})`),
+        );
+      // The person stays on their plan (Stripe bills it still) and is told; no ticket: an
+      // ordinary refusal needs nobody (the audit log keeps Stripe's reason).
+      d.clearPendingChange();
+      d.notify(subscriptionIds.notice.changeRefused(s.id, pending.change), "membership_change_refused", {
+        requestedPlanId: pending.price.planId,
+        requestedAmountMinor: pending.price.amountMinor,
+        requestedInterval: pending.price.interval,
+        failureCode: input.code,
+      });
+      return d.done();
+    }
     case "start_failed": {
       if (s.stripeSubscriptionId !== undefined || s.status !== "incomplete")
         return ignore(s, "start_already_known", `subscription ${s.id} is ${s.status} at Stripe`);
@@ -1084,6 +1129,14 @@ function decideInput(
     case "change_price": {
       const refused = commandRefusal(s);
       if (refused) return err(refused);
+      // One change at a time: another waits until Stripe made or refused this one.
+      if (s.pendingChange !== undefined)
+        return err(
+          membershipError(
+            "change_pending",
+            `subscription ${s.id} waits for Stripe to change it to ${s.pendingChange.price.stripePriceId} (plan ${s.pendingChange.price.planId})`,
+          ),
+        );
       if (input.price.stripePriceId === s.price.stripePriceId)
         return err(membershipError("same_price", `subscription ${s.id} is on ${s.price.stripePriceId}`));
       if (input.price.currency !== s.price.currency)
@@ -1093,8 +1146,9 @@ function decideInput(
             `subscription ${s.id} bills in ${s.price.currency}; a price in ${input.price.currency} needs a new subscription`,
           ),
         );
+      // Asked, not made: the membership stays on its price (and plan) until Stripe confirms.
       const n = s.changes + 1;
-      d.set({ changes: n, price: input.price });
+      d.set({ changes: n, pendingChange: { change: n, price: input.price, requestedAt: d.now } });
       d.effects.push({
         kind: "change_subscription_price",
         id: subscriptionIds.change(s.id, n),

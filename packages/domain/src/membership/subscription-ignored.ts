@@ -21,6 +21,7 @@ import type { Ignored } from "../kernel/decision.js";
  * - `refund_already_settled`: a refund's outcome already recorded (or a success after a failure).
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
  * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket.
+ * - `change_not_pending`: Stripe's refusal of a change that is not the one pending (repeated, or older).
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -40,6 +41,7 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "refund_already_settled",
   "refunds_already_known",
   "timer_no_longer_due",
+  "change_not_pending",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

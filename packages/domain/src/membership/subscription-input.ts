@@ -60,7 +60,26 @@ export type SubscriptionInput =
   | { readonly type: "cancel"; readonly atPeriodEnd: boolean }
   | { readonly type: "resume" }
   // answers and events
-  | { readonly type: "subscription_changed"; readonly snapshot: SubscriptionSnapshot }
+  | {
+      readonly type: "subscription_changed";
+      readonly snapshot: SubscriptionSnapshot;
+      /**
+       * The plan price Stripe's price (`snapshot.stripePriceId`) is, as the plan catalogue
+       * knows it (looked up before deciding, when it is not the subscription's own or its
+       * pending change's): Stripe's view of the price wins, plan included.
+       */
+      readonly price?: SubscribedPrice;
+    }
+  | {
+      /**
+       * Stripe refused change `changeId` (the effect id, `<s>:change:<n>`) for good: a definite
+       * error of the change call (an archived price, a subscription that can no longer change).
+       */
+      readonly type: "change_refused";
+      readonly changeId: string;
+      readonly code: string;
+      readonly message: string;
+    }
   | { readonly type: "start_failed"; readonly code: string; readonly message: string }
   | { readonly type: "checkout_created"; readonly sessionId: string; readonly url: string }
   | { readonly type: "trial_will_end"; readonly trialEnd: Instant }

@@ -221,6 +221,19 @@ export interface SubscribedPrice {
   readonly amountMinor: number;
 }
 
+/**
+ * A change of price the person asked for that Stripe has not made yet. The membership stays
+ * on its `price` (and its plan's entitlements) until Stripe confirms the change (the change
+ * call's answer, or a view of the subscription naming the new price); Stripe's definite
+ * refusal clears it and tells the person.
+ */
+export interface PendingPriceChange {
+  /** Which change it is (its effect and Stripe call are keyed `<s>:change:<change>`). */
+  readonly change: number;
+  readonly price: SubscribedPrice;
+  readonly requestedAt: Instant;
+}
+
 /** How the membership was started: charged to a saved payment method, or through Stripe Checkout. */
 export type SubscriptionStart =
   | { readonly kind: "saved_method"; readonly paymentMethodId: string }
@@ -260,6 +273,11 @@ export interface Subscription {
   readonly invoices: readonly SubscriptionInvoice[];
   /** Price changes asked for so far (the next is `changes + 1`). */
   readonly changes: number;
+  /**
+   * The change asked for and not yet made at Stripe (at most one at a time). Absent in
+   * snapshots stored before changes waited for Stripe: their `price` was written when asked.
+   */
+  readonly pendingChange?: PendingPriceChange;
   /** Cancel and resume requests so far. */
   readonly cancellations: number;
   /** How many times it lapsed. */

@@ -59,6 +59,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   membership_refunded: "required",
   // A refund the person was told of did not reach them after all.
   membership_refund_reversed: "required",
+  // A plan change the person asked for did not happen.
+  membership_change_refused: "required",
 };
 
 /** Every template name, in a stable order. */

@@ -55,8 +55,9 @@ const failed = (e: GatewayError): BillingFailure => ({
 /**
  * Carries out a plan's or a subscription's Stripe call with the effect id as its
  * idempotency key, and answers the facts the answer reports. A refusal to start a
- * subscription is a fact the subscription hears (it expires); other definite refusals are
- * parked for an operator. Without a billing gateway (a deployment that wired none) the
+ * subscription is a fact the subscription hears (it expires), and so is a refusal to change
+ * its price (the pending change is dropped and the person told); other definite refusals
+ * are parked for an operator. Without a billing gateway (a deployment that wired none) the
  * effect is parked too.
  */
 export function executeBillingEffect(
@@ -154,7 +155,19 @@ export function executeBillingEffect(
           prorationBehavior: effect.prorationBehavior,
         })
         .map(snapshotFact)
-        .mapErr(failed);
+        .orElse((e) =>
+          e.type === "gateway_definite"
+            ? okAsync<readonly PaymentObjectFact[], BillingFailure>([
+                {
+                  kind: "subscription_change_refused",
+                  refs: subscriptionRefs,
+                  changeId: effect.id,
+                  failureCode: e.code,
+                  failureMessage: e.message,
+                },
+              ])
+            : errAsync(failed(e)),
+        );
     case "cancel_subscription":
       return billing
         .cancelSubscription({

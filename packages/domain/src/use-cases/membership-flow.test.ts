@@ -203,8 +203,13 @@ describe("memberships in memory", () => {
     const yearly = (
       await useCases.changeSubscriptionPlan(sim.deps, sub.id, { planId: plan.id, interval: "year" }, "ben")
     )._unsafeUnwrap();
-    expect(yearly.price).toMatchObject({ interval: "year", amountMinor: 100_00 });
+    expect(yearly.pendingChange?.price).toMatchObject({ interval: "year", amountMinor: 100_00 });
     await sim.runUntilQuiet();
+    // Stripe's answer made it the membership's price.
+    expect(sim.store.subscriptions().find((s) => s.id === sub.id)?.price).toMatchObject({
+      interval: "year",
+      amountMinor: 100_00,
+    });
     expect(sim.billing.calls.find((c) => c.method === "changeSubscriptionPrice")).toMatchObject({
       idempotencyKey: `${sub.id}:change:1`,
       prorationBehavior: "always_invoice",
@@ -220,6 +225,124 @@ describe("memberships in memory", () => {
     expect((await useCases.resumeSubscription(sim.deps, sub.id, "ben"))._unsafeUnwrapErr().code).toBe(
       "not_canceling",
     );
+  });
+
+  it("a plan change Stripe refuses leaves the person on their plan and its entitlements, tells them, opens no ticket", async () => {
+    const sim = new InMemorySusu();
+    const basic = await aPlan(sim);
+    const pro = (
+      await useCases.createPlan(
+        sim.deps,
+        {
+          name: "Pro",
+          entitlements: UNRESTRICTED_ENTITLEMENTS,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 40_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    (await sim.addSeller("fay"))._unsafeUnwrap();
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "fay",
+        planId: basic.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const narrowed = { ...sim.deps, defaultEntitlements: nobody };
+    const asked = (
+      await useCases.changeSubscriptionPlan(sim.deps, sub.id, { planId: pro.id }, "fay")
+    )._unsafeUnwrap();
+    // Asked, not made: the plan (and what it grants) stays until Stripe makes the change.
+    expect(asked.price.planId).toBe(basic.id);
+    expect(asked.pendingChange?.price.planId).toBe(pro.id);
+    expect((await useCases.entitlementsOfPerson(narrowed, "fay"))._unsafeUnwrap()).toEqual(plus);
+    // Stripe refuses it for good (the price was archived meanwhile, say).
+    sim.billing.refuseNext("resource_missing");
+    await sim.runUntilQuiet();
+    const after = sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect(after?.price.planId).toBe(basic.id);
+    expect(after?.pendingChange).toBeUndefined();
+    expect((await useCases.entitlementsOfPerson(narrowed, "fay"))._unsafeUnwrap()).toEqual(plus);
+    expect(sim.notifier.sent.filter((n) => n.template === "membership_change_refused")).toEqual([
+      expect.objectContaining({ aggregateId: sub.id, personIds: ["fay"] }),
+    ]);
+    expect(sim.desk.tickets).toEqual([]);
+    expect((await sim.store.listOutbox({ status: "parked", limit: 10 }))._unsafeUnwrap().items).toEqual([]);
+
+    // Asked again, Stripe makes it: the plan and its entitlements are the new ones.
+    (await useCases.changeSubscriptionPlan(sim.deps, sub.id, { planId: pro.id }, "fay"))._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const changed = sim.store.subscriptions().find((s) => s.id === sub.id);
+    expect(changed?.price.planId).toBe(pro.id);
+    expect(changed?.pendingChange).toBeUndefined();
+    expect((await useCases.entitlementsOfPerson(narrowed, "fay"))._unsafeUnwrap()).toEqual(
+      UNRESTRICTED_ENTITLEMENTS,
+    );
+  });
+
+  it("a subscription.updated naming another plan's price puts the membership on that plan (Stripe's view wins)", async () => {
+    const sim = new InMemorySusu();
+    const basic = await aPlan(sim);
+    const pro = (
+      await useCases.createPlan(
+        sim.deps,
+        {
+          name: "Pro",
+          entitlements: UNRESTRICTED_ENTITLEMENTS,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 40_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const proPrice = (await useCases.getPlan(sim.deps, pro.id))._unsafeUnwrap().prices[0]!;
+    (await sim.addSeller("gil"))._unsafeUnwrap();
+    const sub = (
+      await useCases.subscribe(sim.deps, {
+        personId: "gil",
+        planId: basic.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId: "pm_card" },
+      })
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    const stored = sim.store.subscriptions().find((s) => s.id === sub.id)!;
+    (
+      await sim.deliver([
+        {
+          kind: "subscription_changed",
+          refs: { subscriptionId: sub.id },
+          snapshot: {
+            stripeSubscriptionId: stored.stripeSubscriptionId as string,
+            status: "active",
+            stripePriceId: proPrice.stripePriceId as string,
+            cancelAtPeriodEnd: false,
+            observedAt: sim.clock.now() + 1_000,
+          },
+        },
+      ])
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(sim.store.subscriptions().find((s) => s.id === sub.id)?.price).toEqual({
+      planId: pro.id,
+      priceKey: "aud_month",
+      revision: 1,
+      stripePriceId: proPrice.stripePriceId,
+      currency: "AUD",
+      interval: "month",
+      amountMinor: 40_00,
+    });
+    expect(
+      (
+        await useCases.entitlementsOfPerson({ ...sim.deps, defaultEntitlements: nobody }, "gil")
+      )._unsafeUnwrap(),
+    ).toEqual(UNRESTRICTED_ENTITLEMENTS);
   });
 
   it("a Stripe refusal to start expires the membership; Checkout records the page", async () => {

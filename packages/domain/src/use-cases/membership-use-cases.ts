@@ -331,6 +331,13 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
       return { type: "subscription_changed", snapshot: fact.snapshot };
     case "subscription_start_refused":
       return { type: "start_failed", code: fact.failureCode, message: fact.failureMessage };
+    case "subscription_change_refused":
+      return {
+        type: "change_refused",
+        changeId: fact.changeId,
+        code: fact.failureCode,
+        message: fact.failureMessage,
+      };
     case "subscription_checkout_created":
       return { type: "checkout_created", sessionId: fact.sessionId, url: fact.url };
     case "subscription_trial_will_end":
@@ -425,8 +432,51 @@ export function applyMembershipFact(
   return subscriptionOf(deps, fact).andThen((s) =>
     s === undefined
       ? okAsync({ status: "ignored" as const, detail: `${fact.kind}: no subscription of susu's` })
-      : applySubscriptionInput(deps, s.id, input, actor, s).map((d) =>
-          outcome(`subscription ${s.id}: ${input.type}`, d),
+      : withCataloguePrice(deps, s, input).andThen((resolved) =>
+          applySubscriptionInput(deps, s.id, resolved, actor, s).map((d) =>
+            outcome(`subscription ${s.id}: ${input.type}`, d),
+          ),
         ),
   );
+}
+
+/**
+ * A view of the subscription naming a price that is neither its own nor its pending
+ * change's (changed at Stripe without susu, or a change whose answer was lost) carries the
+ * plan price the catalogue knows by that Stripe price, so the membership is put on that
+ * plan: Stripe's view wins. A price the catalogue does not hold (an older revision, one
+ * made outside susu) is carried by its Stripe id alone.
+ */
+function withCataloguePrice(
+  deps: UseCaseDeps,
+  s: Subscription,
+  input: SubscriptionInput,
+): ResultAsync<SubscriptionInput, UseCaseError> {
+  if (input.type !== "subscription_changed") return okAsync(input);
+  const named = input.snapshot.stripePriceId;
+  if (
+    named === undefined ||
+    named === s.price.stripePriceId ||
+    named === s.pendingChange?.price.stripePriceId
+  )
+    return okAsync(input);
+  return deps.plans.listPlans({ includeArchived: true }).map((plans) => {
+    for (const plan of plans) {
+      const price = plan.prices.find((p) => p.stripePriceId === named);
+      if (price !== undefined)
+        return {
+          ...input,
+          price: {
+            planId: plan.id,
+            priceKey: price.key,
+            revision: price.revision,
+            stripePriceId: named,
+            currency: price.currency,
+            interval: price.interval,
+            amountMinor: price.amountMinor,
+          },
+        };
+    }
+    return input;
+  });
 }
