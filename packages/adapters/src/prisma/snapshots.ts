@@ -487,6 +487,8 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_transferred",
     "marketplace_transfer_reversed",
     "marketplace_application_fee_refunded",
+    // Since marketplace_fee_refund_corrected.
+    "marketplace_application_fee_refund_corrected",
     "marketplace_refunded",
     "marketplace_dispute_lost",
     // A membership's (in the ledger_transaction_kind enum since the memberships migration;

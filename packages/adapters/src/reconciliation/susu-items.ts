@@ -24,8 +24,9 @@
 //   disputes by their Stripe ids. The fee a destination charge keeps is the difference
 //   between its charge and its transfer, so `marketplace_fee_earned` stays inside susu; the
 //   fee Stripe refunds to the seller with a destination charge's refund
-//   (`application_fee_refund`) is matched with the seller's transfer too, and the fee given
-//   back toward a refund of separate charges stays inside susu.
+//   (`application_fee_refund`) is matched with the seller's transfer too (with its
+//   correction to Stripe's figure, `marketplace_application_fee_refund_corrected`), and the
+//   fee given back toward a refund of separate charges stays inside susu.
 import { type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
 import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
@@ -85,9 +86,13 @@ function disputeOf(id: string): string | undefined {
  * The seller a fee refund's debit names (`marketplace:<c>:seller:<s>`, ids escaped as
  * `accountIdPart` does), or `undefined` when it goes toward a refund (`in_flight`).
  */
-function feeRefundedToSeller(tx: LedgerTransaction, chargeId: string): string | undefined {
+function feeRefundedToSeller(
+  tx: LedgerTransaction,
+  chargeId: string,
+  side: "debit" | "credit" = "debit",
+): string | undefined {
   const prefix = `${marketplaceAccountPrefix(chargeId)}seller:`;
-  const account = tx.postings.find((p) => p.side === "debit" && p.account.startsWith(prefix))?.account;
+  const account = tx.postings.find((p) => p.side === side && p.account.startsWith(prefix))?.account;
   return account?.slice(prefix.length).replace(/%(25|3A)/g, (escaped) => (escaped === "%25" ? "%" : ":"));
 }
 
@@ -178,6 +183,17 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       const seller = c === undefined ? undefined : feeRefundedToSeller(tx, c);
       if (c === undefined || seller === undefined) return undefined;
       return { category: "application_fee", key: marketplaceTransferKey(c, seller), sign: -1 };
+    }
+    case "marketplace_application_fee_refund_corrected": {
+      // The fee refund above booked again at Stripe's figure: more given back to the seller
+      // (Dr seller) leaves the platform as the fee refund does; less (Cr seller) comes back.
+      const c = tx.refs.marketplaceChargeId;
+      if (c === undefined) return undefined;
+      const more = feeRefundedToSeller(tx, c, "debit");
+      const less = more === undefined ? feeRefundedToSeller(tx, c, "credit") : undefined;
+      const seller = more ?? less;
+      if (seller === undefined) return undefined;
+      return { category: "application_fee", key: marketplaceTransferKey(c, seller), sign: more ? -1 : 1 };
     }
     case "marketplace_refunded":
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };

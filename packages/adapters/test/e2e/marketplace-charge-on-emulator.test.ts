@@ -514,4 +514,58 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     expect(feeRefunds).toBe(3);
     expect(run.report.differences).toEqual([]);
   });
+
+  it.each([
+    { fee: 1_000, seller: "ines", stripeFees: [3_33, 3_33, 3_33, 1], what: "10 %" },
+    { fee: 290, seller: "oto", stripeFees: [97, 97, 96], what: "2.9 %" },
+  ])(
+    "partial platform refunds of a destination charge at $what (3 × 33.33 of 100.00 AUD, then the last cent): the ledger books the fee refunds Stripe reports, the seller's account matches Stripe's balance, reconciliation finds no difference",
+    async ({ fee, seller, stripeFees }) => {
+      // Stripe refunds the application fee "in an amount proportional to the amount of the charge
+      // refunded" (the refund's reference); the emulator rounds over the original amounts.
+      const account = await aSeller(seller);
+      const c = await aCharge(
+        [{ id: seller }],
+        { kind: "saved_card", paymentMethodId: "pm_card_visa" },
+        { fee: { kind: "rate", basisPoints: fee } },
+      );
+      expect(c.status).toBe("settled");
+      const operator = { kind: "platform", operator: { operator: "olga" } } as const;
+      for (const amount of [33_33, 33_33, 33_33, 1]) {
+        const asked = await useCases.refundMarketplaceCharge(
+          deps,
+          c.id,
+          operator,
+          "seats given back",
+          amount,
+        );
+        if (asked.isErr()) throw new Error(`refund of ${amount}: ${asked.error.message}`);
+        await settle();
+      }
+      const refunded = await charge(c.id);
+      expect(refunded.status).toBe("refunded");
+      const fees = await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" });
+      const appFee = fees.data[0];
+      const stripeFeeRefunds = [...(appFee?.refunds.data ?? [])].reverse();
+      // What Stripe (the emulator) gave back of the fee with each refund.
+      expect(stripeFeeRefunds.map((r) => r.amount)).toEqual(stripeFees);
+      const transfer = await harness.stripe.transfers.retrieve(c.destinationTransferId ?? "");
+      expect(transfer.amount_reversed).toBe(100_00);
+      // susu's books: the same fee refunds, so the seller's account and the platform's fee
+      // are what Stripe's balances say.
+      expect(await balance(marketplaceAccounts.seller(c.id, seller))).toBe(await stripeBalance(account));
+      expect(await balance(marketplaceAccounts.fees(c.id))).toBe(
+        (appFee?.amount ?? 0) - (appFee?.amount_refunded ?? 0),
+      );
+      expect(desk.tickets.filter((t) => t.aggregateId === c.id)).toEqual([]);
+      await booksBalanced(c.id);
+      const to = Math.ceil((clock.now() + 1) / 1000) * 1000;
+      const run = await runReconciliation(
+        { prisma: db.prisma, stripe: harness.stripe, now: () => clock.now() },
+        { from: START, to },
+        "test",
+      );
+      expect(run.report.differences).toEqual([]);
+    },
+  );
 });

@@ -14,6 +14,7 @@ import {
   heldTransferReversed,
   heldTransferred,
   type LedgerTransaction,
+  marketplaceApplicationFeeRefundCorrected,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceChargeIds,
@@ -188,6 +189,30 @@ describe("susu's items", () => {
         tx(marketplaceApplicationFeeRefunded({ id: marketplaceChargeIds.ledger.feeRefunded(c, 1), ...base })),
       ),
     ).toBeUndefined();
+  });
+
+  it("keys a fee refund's correction to Stripe's figure with the seller's transfer: more given back leaves the platform, less comes back", () => {
+    const c = "mc_1";
+    const base = {
+      id: marketplaceChargeIds.ledger.feeRefundCorrected(c, 2),
+      chargeId: c,
+      sellerId: "sam:%1",
+      amount: aud(1),
+      occurredAt: T,
+      refs: { refundId: "re_2", feeRefundId: "fr_2" },
+    };
+    for (const [stripeGaveBackMore, signedMinor] of [
+      [true, -1],
+      [false, 1],
+    ] as const)
+      expect(
+        susuItemOf(tx(marketplaceApplicationFeeRefundCorrected({ ...base, stripeGaveBackMore }))),
+      ).toMatchObject({
+        kind: "marketplace_application_fee_refund_corrected",
+        category: "application_fee",
+        key: "marketplace_transfer:mc_1:sam:%1",
+        signedMinor,
+      });
   });
 
   it("agrees with the metadata the gateway writes: a long effect id keys as its Idempotency-Key", () => {

@@ -112,6 +112,59 @@ describe("the seller's part of what is given back", () => {
   });
 });
 
+describe("the seller's part of what is given back, in a currency that moves in steps", () => {
+  const stepped = CURRENCY_CODES.filter((c) => currencyInfo(c).amountStepMinor > 1);
+
+  it("KWD: a 0.010 refund of a 10 % fee is all the seller's or all the fee's, never 9 fils and 1", () => {
+    const split = { feeMinor: 1_000, sellerShareMinor: 9_000 };
+    const part = takeBackSplit(split, "KWD", 0, 10);
+    expect(part.sellerPartMinor % 10).toBe(0);
+    expect(part.feePartMinor % 10).toBe(0);
+    expect(part.sellerPartMinor + part.feePartMinor).toBe(10);
+  });
+
+  it("every part (what is reversed from the seller, what comes out of the fee) is a multiple of the step, the parts add up, and everything given back is the whole share and the whole fee", () => {
+    expect(stepped.length).toBeGreaterThan(0);
+    const arb = fc
+      .record({
+        currency: fc.constantFrom(...stepped),
+        units: fc.integer({ min: 2, max: 500_000 }),
+        feeBps: fc.integer({ min: 0, max: 9_999 }),
+      })
+      .chain(({ currency, units, feeBps }) => {
+        const step = currencyInfo(currency).amountStepMinor;
+        const feeUnits = Math.min(units - 1, Math.floor((units * feeBps) / BASIS_POINTS_WHOLE));
+        return fc.record({
+          currency: fc.constant(currency),
+          step: fc.constant(step),
+          split: fc.constant({ feeMinor: feeUnits * step, sellerShareMinor: (units - feeUnits) * step }),
+          pieces: piecesArb(units).map((ps) => ps.map((p) => p * step)),
+        });
+      });
+    fc.assert(
+      fc.property(arb, ({ currency, step, split, pieces }) => {
+        let before = 0;
+        let sellerTotal = 0;
+        for (const piece of pieces) {
+          const part = takeBackSplit(split, currency, before, piece);
+          expect(part.sellerPartMinor % step).toBe(0);
+          expect(part.feePartMinor % step).toBe(0);
+          expect(part.sellerPartMinor).toBeGreaterThanOrEqual(0);
+          expect(part.feePartMinor).toBeGreaterThanOrEqual(0);
+          expect(part.sellerPartMinor + part.feePartMinor).toBe(piece);
+          before += piece;
+          sellerTotal += part.sellerPartMinor;
+          // The running total stays within half a step of the exact proportion.
+          const exact = (before * split.sellerShareMinor) / (split.sellerShareMinor + split.feeMinor);
+          expect(Math.abs(sellerTotal - exact)).toBeLessThanOrEqual(step / 2);
+        }
+        expect(sellerTotal).toBe(split.sellerShareMinor);
+        expect(before - sellerTotal).toBe(split.feeMinor);
+      }),
+    );
+  });
+});
+
 describe("refunds through decide", () => {
   const paid: HeldPaymentInput = {
     type: "checkout_completed",
@@ -121,14 +174,14 @@ describe("refunds through decide", () => {
     chargeId: "ch_1",
   };
 
-  function released(amountMinor: number, feeBps: number): HeldPayment {
+  function released(amountMinor: number, feeBps: number, currency: CurrencyCode = "USD"): HeldPayment {
     const created = createHeldPayment(
       {
         id: "hp1",
         clientReference: "b1",
         requestedBy: "app_1",
         amountMinor,
-        currency: "USD",
+        currency,
         seller: { id: "s", connectedAccountId: "acct_1", canReceive: true },
         description: "x",
         customer: { email: "c@example.com" },
@@ -148,6 +201,59 @@ describe("refunds through decide", () => {
       created,
     );
   }
+
+  it("in KWD every reversal asked of Stripe is whole tens of fils, and the refunds reverse the whole transfer", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100, max: 100_000 }),
+        fc.integer({ min: 1, max: 3_000 }),
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 8 }),
+        (units, feeBps, asks) => {
+          let s = released(units * 10, feeBps, "KWD");
+          const transferred = s.transfers[0]?.amountMinor ?? 0;
+          let reversed = 0;
+          let n = 0;
+          for (const ask of [...asks.map((a) => a * 10), undefined]) {
+            const d = decideHeldPayment(
+              s,
+              ask === undefined ? { type: "refund", by: "a" } : { type: "refund", by: "a", amountMinor: ask },
+              { now: LATER, policy },
+            );
+            if (d.isErr()) continue;
+            n += 1;
+            s = d.value.state;
+            const reversal = d.value.effects.find((e) => e.kind === "reverse_transfer");
+            if (reversal?.kind === "reverse_transfer") {
+              expect(reversal.amountMinor % 10).toBe(0);
+              reversed += reversal.amountMinor;
+              s = decideHeldPayment(
+                s,
+                {
+                  type: "transfer_reversed",
+                  reversal: reversal.reversal,
+                  transferId: "tr_1",
+                  amountMinor: reversal.amountMinor,
+                },
+                { now: LATER, policy },
+              )._unsafeUnwrap().state;
+            }
+            s = decideHeldPayment(
+              s,
+              {
+                type: "refund_succeeded",
+                refund: n,
+                attempt: s.refunds[n - 1]?.attempts ?? 1,
+                refundId: `re_${n}`,
+              },
+              { now: LATER, policy },
+            )._unsafeUnwrap().state;
+          }
+          expect(reversed).toBe(transferred);
+          expect(s.status).toBe("refunded");
+        },
+      ),
+    );
+  });
 
   it("never refund more than was paid, and reverse from the seller exactly their share of it, in proportion", () => {
     fc.assert(

@@ -1,5 +1,12 @@
 import { ok, type Result } from "neverthrow";
-import { allocate, type CurrencyCode, money, type PlatformFee, platformFeeMinor } from "../money/index.js";
+import {
+  allocate,
+  type CurrencyCode,
+  currencyInfo,
+  money,
+  type PlatformFee,
+  platformFeeMinor,
+} from "../money/index.js";
 import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
 
 export { BASIS_POINTS_WHOLE, type PlatformFee } from "../money/index.js";
@@ -35,15 +42,22 @@ export interface TakeBackSplit {
 
 /**
  * The seller's part of everything given back so far, when `givenBackMinor` of the
- * payment has been given back: `allocate(givenBack, [sellerShare, fee])`'s first share —
- * the given-back amount in the proportion of the original split, rounded to the nearest
- * minor unit. It never decreases as more is given back, and all of it is the whole share.
+ * payment has been given back: the given-back amount in the proportion of the original
+ * split (`allocate(givenBack, [sellerShare, fee])`'s first share), in steps of the
+ * currency's amount step (three-decimal currencies move in tens, as the refund itself and
+ * the reversal of the seller's part must), rounded to the nearest step. A part of a step
+ * given back (never from a refund, which is in steps; perhaps from a dispute) counts as
+ * the fee's until it makes a whole step. It never decreases as more is given back, and all
+ * of it is the whole share (the share and the fee are whole steps).
  */
 function sellerPartOf(split: FeeSplit, currency: CurrencyCode, givenBackMinor: number): number {
   if (givenBackMinor === 0 || split.feeMinor === 0) return givenBackMinor;
-  const shares = allocate(money(givenBackMinor, currency), [split.sellerShareMinor, split.feeMinor]);
+  const step = currencyInfo(currency).amountStepMinor;
+  const stepsGivenBack = Math.floor(givenBackMinor / step);
+  if (stepsGivenBack === 0) return 0;
+  const shares = allocate(money(stepsGivenBack, currency), [split.sellerShareMinor, split.feeMinor]);
   // The ratios are positive safe integers: allocate cannot refuse them.
-  return shares._unsafeUnwrap()[0]?.amountMinor ?? 0;
+  return (shares._unsafeUnwrap()[0]?.amountMinor ?? 0) * step;
 }
 
 /**
@@ -53,7 +67,8 @@ function sellerPartOf(split: FeeSplit, currency: CurrencyCode, givenBackMinor: n
  * (the parts of everything given back so far, minus those of what came before), so any
  * sequence of partial refunds adds up to exactly the same as one refund of their sum:
  * refunding the whole payment in pieces gives back the whole seller share and the whole
- * fee, no minor unit more or less.
+ * fee, no minor unit more or less. Both parts of an amount in steps are whole steps, as a
+ * marketplace charge's are (`allocateInSteps`).
  */
 export function takeBackSplit(
   split: FeeSplit,
@@ -63,6 +78,7 @@ export function takeBackSplit(
 ): TakeBackSplit {
   const before = sellerPartOf(split, currency, givenBackBeforeMinor);
   const after = sellerPartOf(split, currency, givenBackBeforeMinor + amountMinor);
-  const sellerPartMinor = after - before;
+  // Never more than the amount itself (only possible for amounts off the step: a dispute's).
+  const sellerPartMinor = Math.min(after - before, amountMinor);
   return { sellerPartMinor, feePartMinor: amountMinor - sellerPartMinor };
 }

@@ -89,6 +89,7 @@ export {
   type MarketplaceTakeBackInput,
   marketplaceAccountPrefix,
   marketplaceAccounts,
+  marketplaceApplicationFeeRefundCorrected,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceDisputeLost,

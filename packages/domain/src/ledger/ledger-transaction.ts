@@ -58,6 +58,7 @@ export type LedgerTransactionKind =
   | "marketplace_transferred"
   | "marketplace_transfer_reversed"
   | "marketplace_application_fee_refunded"
+  | "marketplace_application_fee_refund_corrected"
   | "marketplace_refunded"
   | "marketplace_dispute_lost"
   // a membership's (membership-movements.ts)

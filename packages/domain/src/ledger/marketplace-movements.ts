@@ -32,6 +32,10 @@
 //   marketplace_application_fee_refunded  in_flight         / fees       (toward a refund)
 //                                         seller:s          / fees       (a destination charge's
 //                                                                         fee goes back to the seller)
+//   marketplace_application_fee_refund_corrected
+//                                         seller:s          / fees       (Stripe gave back more of
+//                                                                         the fee than was booked)
+//                                         fees              / seller:s   (Stripe gave back less)
 //   marketplace_refunded                  refunds           / in_flight, platform_funded
 //   marketplace_dispute_lost              dispute_losses    / in_flight, fees, platform_funded
 //
@@ -157,6 +161,25 @@ export const marketplaceApplicationFeeRefunded = marketplace.movement<
       : marketplaceAccounts.seller(chargeId, input.toSellerId),
   marketplaceAccounts.fees,
 );
+
+/**
+ * A destination charge's fee refund booked when its refund succeeded differed from the
+ * figure Stripe reported (its `application_fee_refund`): the difference moves between the
+ * seller's account and the fee, so the books hold Stripe's figure. `amount` is the
+ * difference's size; `stripeGaveBackMore` says which way it goes: Dr seller:s, Cr fees when
+ * Stripe refunded more of the fee than was booked, Dr fees, Cr seller:s when less.
+ */
+export function marketplaceApplicationFeeRefundCorrected(
+  input: MarketplaceSellerMovementInput & { readonly stripeGaveBackMore: boolean },
+): Result<LedgerTransaction, LedgerError> {
+  const seller = marketplaceAccounts.seller(input.chargeId, input.sellerId);
+  const fees = marketplaceAccounts.fees(input.chargeId);
+  const [debited, credited] = input.stripeGaveBackMore ? [seller, fees] : [fees, seller];
+  return marketplace.transaction("marketplace_application_fee_refund_corrected", input, [
+    debit(debited, input.amount),
+    credit(credited, input.amount),
+  ]);
+}
 
 /** Where money given back to the customer (a refund, a lost dispute) comes from; zero parts post nothing. */
 export interface MarketplaceTakeBackFrom {

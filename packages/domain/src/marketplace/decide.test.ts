@@ -567,8 +567,10 @@ describe("refunds", () => {
     expect([m.refundedMinor, m.sellersMinor, m.feesMinor, m.inFlightMinor]).toEqual([2_000, 7_000, 1_000, 0]);
   });
 
-  it("Stripe's application fee refund is recorded; a figure that differs opens a ticket", () => {
-    const { state } = run(destinationSettled().state, [refund(5_000)]);
+  it("Stripe's application fee refund is recorded; a figure that differs is what the books keep: the difference is booked between the seller and the fee, a ticket only beyond a rounding step", () => {
+    const start = destinationSettled();
+    const asked = run(start.state, [refund(5_000), refundOk(1)]);
+    const { state } = asked;
     const same = run(state, [
       {
         type: "application_fee_refunded",
@@ -577,13 +579,30 @@ describe("refunds", () => {
     ]);
     expect(same.effects).toEqual([]);
     expect(same.state.refunds[0]?.feeRefundId).toBe("fr_1");
-    const other = run(state, [
+    // Stripe rounded the other way: its figure is booked, no ticket.
+    const less = run(state, [
       {
         type: "application_fee_refunded",
         feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 499 }],
       },
     ]);
-    expect(other.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:1"]);
+    expect(less.effects.map((e) => e.id)).toEqual(["mc1:refund:1:ledger:fee_refund_corrected"]);
+    expect(less.state.refunds[0]?.parts.feePartMinor).toBe(499);
+    const afterLess = books([...start.effects, ...asked.effects, ...less.effects], less.state);
+    expect([afterLess.sellersMinor, afterLess.feesMinor, afterLess.inFlightMinor]).toEqual([4_499, 501, 0]);
+    // Far from the prediction: booked as Stripe says, and a ticket.
+    const more = run(state, [
+      {
+        type: "application_fee_refunded",
+        feeRefunds: [{ refund: 1, feeRefundId: "fr_1", amountMinor: 700 }],
+      },
+    ]);
+    expect(more.effects.map((e) => e.id)).toEqual([
+      "mc1:refund:1:ledger:fee_refund_corrected",
+      "mc1:ticket:amount_mismatch:fee_refund:1",
+    ]);
+    const afterMore = books([...start.effects, ...asked.effects, ...more.effects], more.state);
+    expect([afterMore.sellersMinor, afterMore.feesMinor, afterMore.inFlightMinor]).toEqual([4_700, 300, 0]);
   });
 
   it("application_fee.refunded names no refund: it goes to the earliest refund that asked for the fee back, once", () => {
@@ -602,12 +621,19 @@ describe("refunds", () => {
         feeRefunds: [{ feeRefundId: "fr_1", amountMinor: 200 }],
       }),
     ).toBe("fee_refund_already_recorded");
-    // The second, with a figure that differs from what susu booked: recorded, and a ticket.
+    // The second, before its refund succeeded, with a figure a rounding step from the
+    // prediction: recorded, and the refund's postings will carry it; no ticket.
     const second = run(first.state, [
       { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_2", amountMinor: 299 }] },
     ]);
     expect(second.state.refunds.map((r) => r.feeRefundId)).toEqual(["fr_1", "fr_2"]);
-    expect(second.effects.map((e) => e.id)).toEqual(["mc1:ticket:amount_mismatch:fee_refund:2"]);
+    expect(second.state.refunds.map((r) => r.parts.feePartMinor)).toEqual([200, 299]);
+    expect(second.effects).toEqual([]);
+    const secondDone = run(second.state, [refundOk(2)]);
+    const feeRefunded = ledgerOf(secondDone.effects).transactions.find(
+      (t) => t.id === "mc1:refund:2:ledger:fee_refunded",
+    );
+    expect(feeRefunded?.postings.map((p) => p.amount.amountMinor)).toEqual([299, 299]);
     // A third nobody asked for (a refund made at the Dashboard): a ticket, the books untouched.
     const third = run(second.state, [
       { type: "application_fee_refunded", feeRefunds: [{ feeRefundId: "fr_x", amountMinor: 50 }] },

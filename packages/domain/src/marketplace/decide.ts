@@ -6,6 +6,7 @@ import {
   type LedgerError,
   type LedgerTransaction,
   type MarketplaceSellerMovementInput,
+  marketplaceApplicationFeeRefundCorrected,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceDisputeLost,
@@ -715,7 +716,17 @@ function startRefund(
   let parts: TakeBackParts;
   if (unsplit) parts = { sellerPartsMinor: s.sellers.map(() => 0), feePartMinor: 0, platformFundedMinor: 0 };
   else if (s.mode === "destination") {
-    const p = destinationRefundParts(amountMinor, left, feeLeftMinor(s), rules, s.currency);
+    const p = destinationRefundParts(
+      amountMinor,
+      {
+        chargeMinor: s.amountMinor,
+        feeMinor: s.feeMinor,
+        chargeLeftMinor: left,
+        feeLeftMinor: feeLeftMinor(s),
+      },
+      rules,
+      s.currency,
+    );
     parts = {
       sellerPartsMinor: [p.reversalMinor],
       feePartMinor: p.feeRefundMinor,
@@ -889,12 +900,15 @@ function retryRefund(d: Draft): Step {
  * Stripe's word that it refunded (part of) the application fee: every fee refund the fee
  * lists, oldest first (two refunds close together may both be new by the time an event is
  * read), each recorded on the refund it came with — named, or the earliest that asked for
- * the fee back and has none recorded — and checked against the fee part susu booked when
- * the refund succeeded. Susu asks for one refund at a time, so the order of the fee's
- * refunds is the order of its own. The ledger already holds that posting (`postRefund`); a
- * different figure, or a fee refund susu never asked for, opens a ticket instead of moving
- * the books. A fee refund already recorded (or already ticketed as unasked for) changes
- * nothing; an event whose every fee refund is known is ignored.
+ * the fee back and has none recorded. Susu asks for one refund at a time, so the order of
+ * the fee's refunds is the order of its own. Stripe's figure is the one the books keep: the
+ * refund's fee part becomes it, and when the refund's postings were already made with the
+ * predicted figure (`destinationRefundParts`, Stripe's rounding being undocumented) the
+ * difference is booked (`marketplace_application_fee_refund_corrected`), so the seller's
+ * account and the fee agree with Stripe's balances. A difference larger than a rounding
+ * step also opens a ticket; a fee refund susu never asked for opens one and leaves the books
+ * alone. A fee refund already recorded (or already ticketed as unasked for) changes nothing;
+ * an event whose every fee refund is known is ignored.
  */
 function feeRefunded(d: Draft, { feeRefunds }: InputOf<"application_fee_refunded">): Step {
   const s = d.state;
@@ -944,12 +958,30 @@ function oneFeeRefund(
       code: "fee_refund_already_recorded",
       message: `refund ${r.number}'s fee refund is ${r.feeRefundId}`,
     };
-  d.updateRefund(r.number, { feeRefundId });
-  if (amountMinor !== r.parts.feePartMinor)
+  const predictedMinor = r.parts.feePartMinor;
+  const differenceMinor = amountMinor - predictedMinor;
+  d.updateRefund(r.number, {
+    feeRefundId,
+    ...(differenceMinor !== 0 ? { parts: { ...r.parts, feePartMinor: amountMinor } } : {}),
+  });
+  const seller = s.sellers[0];
+  if (differenceMinor !== 0 && r.ledgerPosted && seller && s.mode === "destination" && !r.unsplit)
+    d.post(
+      marketplaceApplicationFeeRefundCorrected({
+        id: ids.ledger.feeRefundCorrected(s.id, r.number),
+        chargeId: s.id,
+        sellerId: seller.id,
+        amount: money(Math.abs(differenceMinor), s.currency),
+        stripeGaveBackMore: differenceMinor > 0,
+        occurredAt: d.now,
+        refs: { feeRefundId, ...(r.refundId !== undefined ? { refundId: r.refundId } : {}) },
+      }),
+    );
+  if (Math.abs(differenceMinor) > currencyInfo(s.currency).amountStepMinor)
     d.ticket(
       ids.ticket.feeRefundMismatch(s.id, r.number),
       "amount_mismatch",
-      `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${r.number} (${feeRefundId}); susu booked ${r.parts.feePartMinor}`,
+      `Stripe refunded ${amountMinor} ${s.currency} of the application fee for refund ${r.number} (${feeRefundId}) where ${predictedMinor} was expected; the books now hold Stripe's figure`,
     );
   return undefined;
 }

@@ -34,6 +34,12 @@ const ledgerIds = Object.freeze({
   refundReversed: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:reversed`,
   /** Refund n gave back part of the platform's fee: `<c>:refund:<n>:ledger:fee_refunded`. */
   feeRefunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:fee_refunded`,
+  /**
+   * Refund n's fee refund booked again at the figure Stripe reported (it differed from the
+   * one booked when the refund succeeded): `<c>:refund:<n>:ledger:fee_refund_corrected`.
+   */
+  feeRefundCorrected: (c: string, refund: number): string =>
+    `${c}:refund:${refund}:ledger:fee_refund_corrected`,
   /** Refund n reached the customer: `<c>:refund:<n>:ledger`. */
   refunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger`,
   /** A dispute was lost: `<c>:dispute:<d>:lost`. */

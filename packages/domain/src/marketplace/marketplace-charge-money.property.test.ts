@@ -148,7 +148,7 @@ describe("a marketplace charge's money (properties)", () => {
     );
   });
 
-  it("destination refunds: the reversal is the refund, and refunding everything in pieces gives back exactly the whole fee", () => {
+  it("destination refunds: the reversal is the refund, each fee refund is Stripe's proportion of the original fee (nearest unit), and refunding everything in pieces gives back exactly the whole fee", () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...currencies),
@@ -169,11 +169,21 @@ describe("a marketplace charge's money (properties)", () => {
               Math.max(step, Math.floor((left * per10k) / MARKETPLACE_BASIS_POINTS / step) * step),
             );
             if (amount === 0) break;
-            const p = destinationRefundParts(amount, left, feeLeft, rules, currency);
+            const p = destinationRefundParts(
+              amount,
+              { chargeMinor: amountMinor, feeMinor: fee.value, chargeLeftMinor: left, feeLeftMinor: feeLeft },
+              rules,
+              currency,
+            );
             expect(p.reversalMinor).toBe(amount);
             expect(p.platformFundedMinor).toBe(0);
             expect(p.feeRefundMinor).toBeLessThanOrEqual(feeLeft);
-            expect(p.feeRefundMinor).toBeLessThanOrEqual(amount);
+            if (amount < left) {
+              expect(p.feeRefundMinor).toBeLessThanOrEqual(amount);
+              // Over the original amounts, to the nearest minor unit (half up), unless what is left is less.
+              const nearest = Math.floor((2 * fee.value * amount + amountMinor) / (2 * amountMinor));
+              expect(p.feeRefundMinor).toBe(Math.min(feeLeft, nearest));
+            } else expect(p.feeRefundMinor).toBe(feeLeft); // the rest, even if more than this refund
             left -= amount;
             feeLeft -= p.feeRefundMinor;
           }
@@ -182,5 +192,29 @@ describe("a marketplace charge's money (properties)", () => {
         },
       ),
     );
+  });
+
+  it("destination refunds: 3 × 33.33 of a 100.00 charge give back what Stripe's proportion gives (the emulator's figures), the last cent the fee's rest", () => {
+    const rules = { reverseTransfer: true, refundApplicationFee: true };
+    for (const [feeMinor, expected] of [
+      [10_00, [3_33, 3_33, 3_33, 1]],
+      [2_90, [97, 97, 96, 0]],
+    ] as const) {
+      let left = 100_00;
+      let feeLeft: number = feeMinor;
+      const got: number[] = [];
+      for (const amount of [33_33, 33_33, 33_33, 1]) {
+        const p = destinationRefundParts(
+          amount,
+          { chargeMinor: 100_00, feeMinor, chargeLeftMinor: left, feeLeftMinor: feeLeft },
+          rules,
+          "AUD",
+        );
+        got.push(p.feeRefundMinor);
+        left -= amount;
+        feeLeft -= p.feeRefundMinor;
+      }
+      expect(got).toEqual(expected);
+    }
   });
 });

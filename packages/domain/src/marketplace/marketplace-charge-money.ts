@@ -2,9 +2,17 @@
 // how money given back (a refund, a lost dispute) divides among the sellers, the fee and
 // the platform. All integer minor units in steps of the currency's amount step (three-decimal
 // currencies move in tens), split with `allocate`, so no minor unit is lost or invented. The fee itself is
-// `platformFeeMinor` (money/platform-fee.ts), the rule the held payment uses too.
+// `platformFeeMinor` (money/platform-fee.ts), the rule the held payment uses too. The one
+// figure not in steps is a destination charge's fee refund: Stripe computes it, in minor units.
 import { err, ok, type Result } from "neverthrow";
-import { allocateInSteps, BASIS_POINTS_WHOLE, type CurrencyCode, type PlatformFee } from "../money/index.js";
+import {
+  allocate,
+  allocateInSteps,
+  BASIS_POINTS_WHOLE,
+  type CurrencyCode,
+  money,
+  type PlatformFee,
+} from "../money/index.js";
 import type { MarketplaceRefundRules } from "../policy/marketplace-policy.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 
@@ -103,29 +111,58 @@ export function takeBackParts(
 export interface DestinationRefundParts {
   /** Reversed from the seller's transfer (Stripe `reverse_transfer`): the whole refund. */
   readonly reversalMinor: number;
-  /** The application fee given back to the seller (Stripe `refund_application_fee`). */
+  /**
+   * The application fee Stripe is expected to give back to the seller with the refund
+   * (`refund_application_fee`). A prediction: the figure Stripe reports (its
+   * `application_fee_refund`) is the one the books keep.
+   */
   readonly feeRefundMinor: number;
   /** Paid from the platform's own money: the whole refund when the transfer is not reversed. */
   readonly platformFundedMinor: number;
 }
 
+/** A destination charge as Stripe divides its refunds: its amount and fee, and what is left of each. */
+export interface DestinationChargeAmounts {
+  /** The charge's amount (the whole of it is transferred to the seller). */
+  readonly chargeMinor: number;
+  /** The application fee taken on it. */
+  readonly feeMinor: number;
+  /** The charge's amount not yet refunded. */
+  readonly chargeLeftMinor: number;
+  /** The fee not yet refunded (as Stripe reported it, where it did). */
+  readonly feeLeftMinor: number;
+}
+
 /**
  * A destination charge transfers the whole amount to the seller and takes the fee back as
  * an application fee. Refunding `amountMinor` with `reverse_transfer` reverses that much of
- * the transfer; `refund_application_fee` gives the seller back the fee's share of it:
- * `allocate` over what is left of the fee and of the rest of the charge (`chargeLeftMinor`),
- * so partial refunds of everything give back exactly the whole fee.
+ * the transfer (Stripe reverses "proportionally to the amount being refunded", and the
+ * transfer is the whole charge). With `refund_application_fee` Stripe gives back "the full
+ * application fee" on a full refund and otherwise "an amount proportional to the amount of
+ * the charge refunded" (the refund's API reference): here `fee × refund / charge` over the
+ * original amounts, rounded to the nearest minor unit (half up), never more than is left of
+ * the fee, and the refund that completes the charge gives back all that is left. Stripe
+ * does not document its rounding, nor the refund completing a charge refunded in pieces;
+ * this is the emulator's rule, and the figure Stripe reports is what is booked
+ * (`application_fee_refunded`), so a different rounding moves the books, not the balance.
  */
 export function destinationRefundParts(
   amountMinor: number,
-  chargeLeftMinor: number,
-  feeLeftMinor: number,
+  charge: DestinationChargeAmounts,
   rules: MarketplaceRefundRules,
   currency: CurrencyCode,
 ): DestinationRefundParts {
-  const [feeRefundMinor = 0] = rules.refundApplicationFee
-    ? allocateInSteps(amountMinor, [feeLeftMinor, Math.max(0, chargeLeftMinor - feeLeftMinor)], currency)
-    : [0];
   const reversalMinor = rules.reverseTransfer ? amountMinor : 0;
-  return { reversalMinor, feeRefundMinor, platformFundedMinor: amountMinor - reversalMinor };
+  const platformFundedMinor = amountMinor - reversalMinor;
+  if (!rules.refundApplicationFee || charge.feeLeftMinor <= 0)
+    return { reversalMinor, feeRefundMinor: 0, platformFundedMinor };
+  if (amountMinor >= charge.chargeLeftMinor)
+    return { reversalMinor, feeRefundMinor: charge.feeLeftMinor, platformFundedMinor };
+  // allocate's first share of two is the exact share rounded to the nearest unit, ties to it.
+  const [share] = allocate(money(amountMinor, currency), [
+    charge.feeMinor,
+    Math.max(0, charge.chargeMinor - charge.feeMinor),
+  ])._unsafeUnwrap();
+  const feeRefundMinor = Math.min(share?.amountMinor ?? 0, charge.feeLeftMinor);
+  return { reversalMinor, feeRefundMinor, platformFundedMinor };
 }
