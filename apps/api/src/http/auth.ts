@@ -47,6 +47,15 @@ export const TOKEN_MAX_CHARS = 8_192;
 /** Longest subject accepted; it is stored as an idempotency scope and a rate-limit bucket. */
 export const SUBJECT_MAX_CHARS = 255;
 
+/**
+ * The subjects accepted: 1–{@link SUBJECT_MAX_CHARS} printable ASCII characters (`!` to
+ * `~`: no space, other whitespace, control or non-ASCII character), other than `.` and `..`.
+ * A person's subject is their id, which callers put in paths (percent-encoded) and bodies,
+ * so every subject admitted must be nameable there: `auth0|abc`, `google-oauth2|123`, UUIDs
+ * and e-mail addresses are; a dot segment would be resolved away by URL normalisation.
+ */
+export const SUBJECT_PATTERN = /^(?!\.\.?$)[\x21-\x7E]{1,255}$/;
+
 // Algorithm confusion is prevented by routing on the header's `alg` before verifying: the
 // shared secret only ever verifies HS256, and the JWKS keys only ever verify these. A token
 // signed with HS256 using a JWKS public key as its "secret" goes to the secret's path and
@@ -59,6 +68,7 @@ export type AuthFailure =
   | { readonly code: "unauthenticated"; readonly detail: string }
   | { readonly code: "token_expired"; readonly detail: string }
   | { readonly code: "token_invalid"; readonly detail: string }
+  | { readonly code: "token_subject_unsupported"; readonly detail: string }
   | { readonly code: "auth_unavailable"; readonly detail: string };
 
 /** Checks a bearer token and says who it proves. */
@@ -102,6 +112,13 @@ export function principalOf(payload: JWTPayload): Principal | AuthFailure {
   const subject = payload.sub;
   if (typeof subject !== "string" || subject.length === 0 || subject.length > SUBJECT_MAX_CHARS)
     return failure.invalid(`the token's sub must be a string of 1 to ${SUBJECT_MAX_CHARS} characters`);
+  // A valid token whose subject no path or body could name: not the client's token to
+  // throw away as invalid, but an identity provider configured with subjects susu refuses.
+  if (!SUBJECT_PATTERN.test(subject))
+    return {
+      code: "token_subject_unsupported",
+      detail: "the token's sub must be printable ASCII without whitespace (and not . or ..)",
+    };
   const claimed = payload[ROLES_CLAIM];
   if (claimed === undefined) return { subject, roles: ["member"] };
   if (!Array.isArray(claimed) || !claimed.every((r): r is string => typeof r === "string"))
@@ -335,6 +352,8 @@ export async function mintToken(
 ): Promise<string> {
   if (input.subject.length === 0 || input.subject.length > SUBJECT_MAX_CHARS)
     throw new RangeError(`subject must be 1 to ${SUBJECT_MAX_CHARS} characters`);
+  if (!SUBJECT_PATTERN.test(input.subject))
+    throw new RangeError("subject must be printable ASCII without whitespace (and not . or ..)");
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0 || input.ttlSeconds > MINT_TTL_MAX_SECONDS)
     throw new RangeError(`ttlSeconds must be a whole number from 1 to ${MINT_TTL_MAX_SECONDS}`);
   const issuedAt = Math.floor((options.now ?? Date.now)() / 1000);
@@ -358,9 +377,13 @@ export const bearerSecurityScheme = {
 
 /** The responses {@link bearerAuth} and {@link requireRole} may give, for a route's OpenAPI `responses`. */
 export const authResponses = {
-  401: problemDoc("No valid bearer token.", ["unauthenticated", "token_expired", "token_invalid"], {
-    "WWW-Authenticate": { description: 'Bearer realm="susu" (RFC 6750)' },
-  }),
+  401: problemDoc(
+    "No valid bearer token.",
+    ["unauthenticated", "token_expired", "token_invalid", "token_subject_unsupported"],
+    {
+      "WWW-Authenticate": { description: 'Bearer realm="susu" (RFC 6750)' },
+    },
+  ),
   403: problemDoc("The token's roles do not allow this.", ["insufficient_role"]),
   503: problemDoc("The identity provider's keys could not be loaded; retry.", ["auth_unavailable"], {
     "Retry-After": { description: "Seconds to wait." },

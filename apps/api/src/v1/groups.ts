@@ -275,7 +275,7 @@ export function groupsV1(deps: V1Deps) {
       })
       .map(({ group, readinessOf }) => groupView(group, readinessOf));
     if (created.isErr()) return useCaseProblem(c, created.error);
-    return c.json(created.value, 201, { location: `/v1/groups/${created.value.id}` });
+    return c.json(created.value, 201, { location: `/v1/groups/${encodeURIComponent(created.value.id)}` });
   });
 
   app.openapi(listGroupsRoute, async (c) => {

@@ -42,6 +42,7 @@ import {
   IdSchema,
   json,
   MoneySchema,
+  PersonIdSchema,
   postResponses,
   problemExamples,
   TimestampSchema,
@@ -341,7 +342,7 @@ const CreateHeldPaymentSchema = z
     }),
     amountMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 10000 }),
     currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).openapi({ example: "AUD" }),
-    sellerId: IdSchema.openapi({
+    sellerId: PersonIdSchema.openapi({
       description: "The seller: a susu person who has a connected account (payout onboarding)",
       example: "sam",
     }),
@@ -400,7 +401,9 @@ const RefundSchema = z.object({ amountMinor: refundAmountSchema() }).openapi("Re
 
 const ListQuerySchema = PageQuerySchema.extend({
   status: z.enum(HELD_PAYMENT_STATUSES).optional(),
-  seller: IdSchema.optional().openapi({ description: "Only the payments to this seller (a person id)" }),
+  seller: PersonIdSchema.optional().openapi({
+    description: "Only the payments to this seller (a person id)",
+  }),
 });
 
 // ─── Documented refusals ───────────────────────────────────────────────────
@@ -717,7 +720,7 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
     if (created.isErr()) return useCaseProblem(c, created.error);
     const { payment } = created.value;
     return c.json(heldPaymentView(payment), created.value.created ? 201 : 200, {
-      location: `/v1/held-payments/${payment.id}`,
+      location: `/v1/held-payments/${encodeURIComponent(payment.id)}`,
     });
   });
 

@@ -41,6 +41,7 @@ import {
   IdSchema,
   json,
   MoneySchema,
+  PersonIdSchema,
   postResponses,
   problemExamples,
   TimestampSchema,
@@ -386,7 +387,7 @@ const CreateMarketplaceChargeSchema = z
     currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]]).openapi({ example: "AUD" }),
     description: TextSchema.openapi({ example: "Pottery class, Saturday 10:00" }),
     customer: z.object({
-      personId: IdSchema.openapi({
+      personId: PersonIdSchema.openapi({
         description:
           "Who pays: a susu person with a Stripe customer; yourself unless you are a platform service",
         example: "cy",
@@ -396,7 +397,7 @@ const CreateMarketplaceChargeSchema = z
     sellers: z
       .array(
         z.strictObject({
-          personId: IdSchema.openapi({
+          personId: PersonIdSchema.openapi({
             description: "A seller: a susu person with a connected account",
             example: "sam",
           }),
@@ -437,8 +438,12 @@ const RefundSchema = z
 
 const ListQuerySchema = PageQuerySchema.extend({
   status: z.enum(MARKETPLACE_CHARGE_STATUSES).optional(),
-  seller: IdSchema.optional().openapi({ description: "Only the charges that pay this seller (a person id)" }),
-  customer: IdSchema.optional().openapi({ description: "Only the charges this customer paid (a person id)" }),
+  seller: PersonIdSchema.optional().openapi({
+    description: "Only the charges that pay this seller (a person id)",
+  }),
+  customer: PersonIdSchema.optional().openapi({
+    description: "Only the charges this customer paid (a person id)",
+  }),
 });
 
 // ─── Documented refusals ───────────────────────────────────────────────────
@@ -736,7 +741,7 @@ export function marketplaceChargesV1(deps: V1Deps) {
     return c.json(
       marketplaceChargeView(charge, marketplaceChargeAccess(principal, charge)),
       created.value.created ? 201 : 200,
-      { location: `/v1/marketplace-charges/${charge.id}` },
+      { location: `/v1/marketplace-charges/${encodeURIComponent(charge.id)}` },
     );
   });
 

@@ -24,9 +24,9 @@ import {
   DisplayNameSchema,
   forbiddenResponse,
   GroupIdParam,
-  IdSchema,
   json,
   notFoundResponse,
+  PersonIdSchema,
   postResponses,
   unprocessableResponse,
 } from "./schemas.js";
@@ -50,7 +50,7 @@ const MemberViewSchema = z
   .openapi("Member");
 
 const MemberParams = GroupIdParam.extend({
-  memberId: IdSchema.openapi({ param: { name: "memberId", in: "path" }, example: "ben" }),
+  memberId: PersonIdSchema.openapi({ param: { name: "memberId", in: "path" }, example: "ben" }),
 });
 
 const JoinSchema = z
@@ -59,7 +59,7 @@ const JoinSchema = z
 
 const PayoutOrderSchema = z
   .union([
-    z.strictObject({ memberIds: z.array(IdSchema).min(1).max(50) }),
+    z.strictObject({ memberIds: z.array(PersonIdSchema).min(1).max(50) }),
     z.strictObject({ seed: z.string().min(8).max(128) }),
     z.strictObject({ method: z.enum(["join_order", "reverse_join_order"]) }),
   ])
@@ -70,10 +70,12 @@ const PayoutOrderSchema = z
   });
 
 const ProposeSwapSchema = z
-  .object({ counterparty: IdSchema.openapi({ example: "cy" }) })
+  .object({ counterparty: PersonIdSchema.openapi({ example: "cy" }) })
   .openapi("ProposeSwap");
 
-const AcceptSwapSchema = z.object({ proposedBy: IdSchema.openapi({ example: "ben" }) }).openapi("AcceptSwap");
+const AcceptSwapSchema = z
+  .object({ proposedBy: PersonIdSchema.openapi({ example: "ben" }) })
+  .openapi("AcceptSwap");
 
 const groupNotFound = notFoundResponse(["group_not_found"]);
 
@@ -104,7 +106,14 @@ const listMembersRoute = createRoute({
   tags: ["members"],
   summary: "A group's members in join order, with each one's readiness (members, platform admins)",
   security: [{ bearer: [] }],
-  request: { params: GroupIdParam, query: PageQuerySchema },
+  request: {
+    params: GroupIdParam,
+    query: PageQuerySchema.extend({
+      starting_after: PersonIdSchema.optional().openapi({
+        description: "The id of the last member of the previous page",
+      }),
+    }),
+  },
   responses: {
     200: json(pageSchema(MemberViewSchema, "MemberList"), "A page of members"),
     ...commonResponses,
@@ -269,7 +278,9 @@ export function membersV1(deps: V1Deps) {
     if (joined.isErr()) return useCaseProblem(c, joined.error);
     const member = joined.value.find((m) => m.id === principal.subject);
     if (member === undefined) throw new Error("a member who joined is in the group");
-    return c.json(member, 201, { location: `/v1/groups/${groupId}/members/${member.id}` });
+    return c.json(member, 201, {
+      location: `/v1/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(member.id)}`,
+    });
   });
 
   /**
@@ -303,7 +314,7 @@ export function membersV1(deps: V1Deps) {
     const found = await visibleMembers(c, groupId);
     if (found.refused) return found.refused;
     return c.json(
-      pageOf(found.members, (m) => m.id, query, `/v1/groups/${groupId}/members`),
+      pageOf(found.members, (m) => m.id, query, `/v1/groups/${encodeURIComponent(groupId)}/members`),
       200,
     );
   });

@@ -24,6 +24,7 @@ import {
   json,
   notFoundResponse,
   PersonIdParam,
+  PersonIdSchema,
   postResponses,
   problemExamples,
   providerResponses,
@@ -439,7 +440,7 @@ const listSubscriptionsRoute = createRoute({
   tags: TAGS,
   summary: "Your memberships, newest first (operators: anyone's, with person_id)",
   security: [{ bearer: [] }],
-  request: { query: PageQuerySchema.extend({ person_id: IdSchema.optional() }) },
+  request: { query: PageQuerySchema.extend({ person_id: PersonIdSchema.optional() }) },
   responses: {
     200: json(pageSchema(SubscriptionSchema, "SubscriptionList"), "A page of subscriptions, newest first"),
     ...commonResponses,

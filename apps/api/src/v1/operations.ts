@@ -54,12 +54,19 @@ export interface OperationsDeps extends Omit<OperationsPorts, "ledger"> {
   readonly clock: Clock;
 }
 
-/** Ids of tickets, events and effects: effect ids hold `:` (`rnd_1:contribution:ana:attempt:2`). */
+/** Longest ticket, event or effect id in a path or cursor (stored as text; Stripe keys are hashed down to 255). */
+const OPERATIONS_ID_MAX_CHARS = 1024;
+
+/**
+ * Ids of tickets, events and effects: effect ids hold `:` (`rnd_1:contribution:ana:attempt:2`)
+ * and the person ids of the members, sellers and customers they are about, so any printable
+ * ASCII a person id may hold (`auth0|ana`), and room for a 255-character one in the id.
+ */
 const OperationsIdSchema = z
   .string()
   .min(1)
-  .max(255)
-  .regex(/^[A-Za-z0-9_.:%-]+$/, "letters, digits, _ . : % and - only");
+  .max(OPERATIONS_ID_MAX_CHARS)
+  .regex(/^[\x21-\x7E]+$/, "printable ASCII without spaces");
 
 const cursorQuery = PageQuerySchema.extend({
   starting_after: OperationsIdSchema.optional().openapi({

@@ -249,7 +249,7 @@ export function paymentMethodsV1(deps: V1Deps) {
       listed.value.map(methodView),
       (m) => m.id,
       c.req.valid("query"),
-      `/v1/people/${c.req.valid("param").personId}/payment-methods`,
+      `/v1/people/${encodeURIComponent(c.req.valid("param").personId)}/payment-methods`,
     );
     return c.json({ ...page, data: [...page.data] }, 200);
   });

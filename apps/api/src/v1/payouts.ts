@@ -228,7 +228,7 @@ export function payoutsV1(deps: V1Deps) {
     if (listed.isErr()) return useCaseProblem(c, listed.error);
     const page: Page<ReturnType<typeof payoutView>> = {
       object: "list",
-      url: `/v1/people/${personId}/payouts`,
+      url: `/v1/people/${encodeURIComponent(personId)}/payouts`,
       data: listed.value.items.map(payoutView),
       has_more: listed.value.hasMore,
     };

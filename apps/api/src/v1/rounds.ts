@@ -18,6 +18,7 @@ import {
   json,
   MoneySchema,
   notFoundResponse,
+  PersonIdSchema,
   postResponses,
   TimestampSchema,
   unprocessableResponse,
@@ -38,7 +39,7 @@ const RoundIdParam = z.object({
 });
 
 const RoundMemberParam = RoundIdParam.extend({
-  memberId: IdSchema.openapi({ param: { name: "memberId", in: "path" }, example: "ben" }),
+  memberId: PersonIdSchema.openapi({ param: { name: "memberId", in: "path" }, example: "ben" }),
 });
 
 const TimelineLineSchema = z
@@ -357,7 +358,7 @@ const extendRoute = createRoute({
 });
 
 const ReassignSchema = z
-  .object({ toMemberId: IdSchema.openapi({ example: "cy" }) })
+  .object({ toMemberId: PersonIdSchema.openapi({ example: "cy" }) })
   .openapi("ReassignPayout");
 
 const reassignRoute = createRoute({
@@ -507,7 +508,7 @@ export function roundsV1(deps: V1Deps) {
     if (started.isErr()) return useCaseProblem(c, started.error);
     const view = await viewOf(c, started.value.state);
     if (view instanceof Response) return view;
-    return c.json(view, 201, { location: `/v1/rounds/${view.id}` });
+    return c.json(view, 201, { location: `/v1/rounds/${encodeURIComponent(view.id)}` });
   });
 
   app.openapi(listRoundsRoute, async (c) => {

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { authResponses } from "../http/auth.js";
+import { authResponses, SUBJECT_MAX_CHARS, SUBJECT_PATTERN } from "../http/auth.js";
 import { edgeResponses } from "../http/edge.js";
 import { idempotencyResponses } from "../http/idempotency.js";
 import { PROBLEM_CONTENT_TYPE, problemBody, problemDoc, type ResponseDoc } from "../http/problem-response.js";
@@ -12,6 +12,22 @@ export const IdSchema = z
   .min(1)
   .max(100)
   .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only");
+
+/**
+ * A person's id (a member id, a seller, a customer, a counterparty): exactly what a token's
+ * `sub` may be ({@link SUBJECT_PATTERN}: 1–255 printable ASCII characters, no whitespace or
+ * control characters, not `.` or `..`), since the subject becomes the person's id. Identity
+ * providers' subjects fit: `auth0|abc`, `google-oauth2|123`, UUIDs, e-mail addresses. In a
+ * path the id is percent-encoded (`auth0%7Cabc`).
+ */
+export const PersonIdSchema = z
+  .string()
+  .min(1)
+  .max(SUBJECT_MAX_CHARS)
+  .regex(SUBJECT_PATTERN, "printable ASCII without spaces (as a token's sub), not . or ..")
+  .openapi({
+    description: `A person's id: their token's \`sub\`, 1–${SUBJECT_MAX_CHARS} printable ASCII characters without whitespace (e.g. \`auth0|64f1c2\`, \`ana@example.com\`); percent-encode it in a path`,
+  });
 
 /** A name people read: trimmed, 1–100 characters, no NUL. */
 export const DisplayNameSchema = z.string().trim().min(1).max(100).refine(NUL_FREE, "no NUL characters");
@@ -38,9 +54,9 @@ export const GroupIdParam = z.object({
 
 /** A person named in the path: their id, or `me` for the caller. */
 export const PersonIdParam = z.object({
-  personId: IdSchema.openapi({
+  personId: PersonIdSchema.openapi({
     param: { name: "personId", in: "path" },
-    description: "A person's id, or `me` for the caller",
+    description: "A person's id (their token's `sub`, percent-encoded), or `me` for the caller",
     example: "me",
   }),
 });

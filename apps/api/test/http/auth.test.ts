@@ -207,6 +207,47 @@ describe("susu's own tokens (HS256)", () => {
     expect(principalOf({ sub: "a".repeat(256) })).toMatchObject({ code: "token_invalid" });
   });
 
+  it("admits identity providers' subjects (printable ASCII, up to 255) and refuses others with 401 token_subject_unsupported", async () => {
+    for (const subject of [
+      "auth0|ana",
+      "google-oauth2|1234567890",
+      "ana+susu@example.com",
+      "us-east-1:8f0c-1d2e",
+      "a".repeat(255),
+      "~!#$%&'*/=?^`{}[]()<>,;\\\"",
+    ]) {
+      const res = await get(app, await mint({ subject }));
+      expect(res.status, subject).toBe(200);
+      expect(((await res.json()) as { subject: string }).subject).toBe(subject);
+    }
+    const signed = (sub: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuer("susu")
+        .setSubject(sub)
+        .setExpirationTime(NOW / 1000 + 60)
+        .sign(new TextEncoder().encode(SECRET));
+    for (const subject of [
+      "ana smith",
+      " ana",
+      "ana\t",
+      "ana\u0000",
+      "ana\u007f",
+      "anä",
+      "ana\u2028",
+      ".",
+      "..",
+    ]) {
+      const res = await get(app, await signed(subject));
+      expect(res.status, JSON.stringify(subject)).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      expect((await problem(res)).code).toBe("token_subject_unsupported");
+      expect(principalOf({ sub: subject })).toMatchObject({ code: "token_subject_unsupported" });
+      await expect(mintToken({ subject, ttlSeconds: 60 }, SECRET)).rejects.toThrow(RangeError);
+    }
+    expect(principalOf({ sub: "..." })).toEqual({ subject: "...", roles: ["member"] });
+  });
+
   it("refuses to mint bad tokens or use a short secret", async () => {
     await expect(mintToken({ subject: "", ttlSeconds: 60 }, SECRET)).rejects.toThrow(RangeError);
     await expect(mintToken({ subject: "ana", ttlSeconds: 0 }, SECRET)).rejects.toThrow(RangeError);
@@ -287,6 +328,15 @@ describe("an identity provider's tokens (JWKS over HTTP)", () => {
     expect(await res.json()).toEqual({ subject: "person_ana", roles: ["service"] });
     expect((await get(app, await idpToken(ec, { alg: "ES256", kid: "ec-1" }))).status).toBe(200);
     expect(fetches - before).toBe(1);
+  });
+
+  it("refuses a verified token whose subject holds a space with 401 token_subject_unsupported", async () => {
+    const app = appFor(jwksUrl);
+    const ok = await get(app, await idpToken(rsa, { alg: "RS256", kid: "rsa-1" }, { sub: "auth0|64f1c2" }));
+    expect(ok.status).toBe(200);
+    const res = await get(app, await idpToken(rsa, { alg: "RS256", kid: "rsa-1" }, { sub: "Ana Smith" }));
+    expect(res.status).toBe(401);
+    expect((await problem(res)).code).toBe("token_subject_unsupported");
   });
 
   it("refuses a wrong audience, a wrong issuer, an unknown kid and an unpublished key", async () => {

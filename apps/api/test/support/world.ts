@@ -3,7 +3,8 @@
 // round is open, a stranger (eve, admin of a group of her own), a held payment a client app
 // (app, not a person) asked for to pay a seller (sam, a person with a connected account, in
 // no group), a platform admin and a service, each with a token. Several worlds can live in
-// one database (ids carry a suffix).
+// one database (ids carry a suffix). The member, the seller and the customer have identity
+// providers' subjects as ids (`auth0|ben_w1`, `google-oauth2|sam_w1`, `cy+w1@example.com`).
 
 import type { PrismaClient } from "@susu/adapters";
 import { PrismaStore } from "@susu/adapters";
@@ -81,7 +82,9 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   let next = 0;
   const deps: UseCaseDeps = { ...appDeps, clock, ids: { newId: (prefix) => `${prefix}_w${n}_${++next}` } };
   const admin = `ana_w${n}`;
-  const member = `ben_w${n}`;
+  // Some people are named as identity providers name them (Auth0, Google, an e-mail), so
+  // every route is called with person ids holding `|`, `@`, `+` and `.` (percent-encoded in paths).
+  const member = `auth0|ben_w${n}`;
   const stranger = `eve_w${n}`;
   const startsAt = clock.now() + DAY_MS;
   const base = {
@@ -111,8 +114,8 @@ export async function makeWorld(appDeps: UseCaseDeps): Promise<World> {
   clock.advanceTo(startsAt);
   const opened = (await useCases.startRound(deps, group.id, { memberId: admin }))._unsafeUnwrap();
   const requester = `app_w${n}`;
-  const seller = `sam_w${n}`;
-  const customer = `cy_w${n}`;
+  const seller = `google-oauth2|sam_w${n}`;
+  const customer = `cy+w${n}@example.com`;
   (
     await deps.uow.commit({
       people: [seller, customer].map((id) => ({

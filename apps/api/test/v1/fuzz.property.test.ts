@@ -80,7 +80,13 @@ const NASTY_IDS = [
   "..",
   "../../etc/passwd",
   "x".repeat(101),
+  "x".repeat(256),
   "x".repeat(5_000),
+  // Identity providers' subjects: person ids that are valid (a 404 for unknown people).
+  "auth0|ben",
+  "google-oauth2|1234567890",
+  "ben+susu@example.com",
+  "a:b%c/d?e#f",
   "😀",
   "ｇｒｐ＿１",
   "grp_1'; DROP TABLE groups; --",
@@ -428,7 +434,9 @@ describe("fuzzing every operation of the OpenAPI document", () => {
             ? [400, 403]
             : [400, 404];
       const cases: [string, RequestInit, number[]][] = [
+        // Too long for a group, round or payment id (100) and for a person id (255).
         [params("x".repeat(101)), { method: operation.method }, badId],
+        [params("x".repeat(256)), { method: operation.method }, badId],
         [params("\u0000"), { method: operation.method }, badId],
         [
           `${operation.path.includes("{") ? params("a%00b") : operation.path}?limit=%00`,

@@ -226,7 +226,7 @@ describe("POST /v1/held-payments", () => {
       [booking("b", { customer: { email: "not-an-email" } }), ["customer.email"]],
       [booking("b", { successUrl: "javascript:alert(1)" }), ["successUrl"]],
       [booking("b", { successUrl: "ftp://files.example/x" }), ["successUrl"]],
-      [booking("b", { sellerId: "../sam" }), ["sellerId"]],
+      [booking("b", { sellerId: "sam smith" }), ["sellerId"]],
       [booking("b", { description: "   " }), ["description"]],
       [booking("b", { disputeWindowHours: 0 }), ["disputeWindowHours"]],
       [booking("b", { disputeWindowSeconds: 0.5 }), ["disputeWindowSeconds"]],
@@ -375,7 +375,7 @@ describe("GET /v1/held-payments", () => {
 
     expect(ids(await list(APP, `?starting_after=${t2?.id}`))).toEqual([]);
     expect(ids(await list(APP, "?starting_after=hp_nope"))).toEqual([]);
-    for (const query of ["?limit=0", "?limit=101", "?status=lost", "?seller=a%2Fb"])
+    for (const query of ["?limit=0", "?limit=101", "?status=lost", "?seller=a%20b"])
       await expectProblem(await call(APP, "GET", `/v1/held-payments${query}`), 400, "invalid_request");
   });
 });

@@ -370,6 +370,71 @@ describe("leaving and removal", () => {
   });
 });
 
+describe("members whose person id is an identity provider's subject", () => {
+  it("a member whose subject has '|' (auth0|ben) can be read, leave, and be ordered", async () => {
+    const id = await bed.group("auth0|ana");
+    const joined = await send("auth0|ben", "POST", `/v1/groups/${id}/members`, { displayName: "Ben" });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(201);
+    expect(joined.body.id).toBe("auth0|ben");
+    const location = joined.headers.get("location");
+    const read = await send("auth0|ana", "GET", location ?? "");
+    expect(read.status, JSON.stringify(read.body)).toBe(200);
+    expect(read.body.id).toBe("auth0|ben");
+    expect(location).toBe(`/v1/groups/${id}/members/auth0%7Cben`);
+    const ordered = await send("auth0|ana", "PUT", `/v1/groups/${id}/payout-order`, {
+      memberIds: ["auth0|ben", "auth0|ana"],
+    });
+    expect(ordered.status, JSON.stringify(ordered.body)).toBe(200);
+    expect(ordered.body.payoutOrder).toEqual({ method: "fixed", memberIds: ["auth0|ben", "auth0|ana"] });
+    const left = await send(
+      "auth0|ben",
+      "DELETE",
+      `/v1/groups/${id}/members/${encodeURIComponent("auth0|ben")}`,
+    );
+    expect(left.status, JSON.stringify(left.body)).toBe(200);
+    expect(left.body).toMatchObject({ id: "auth0|ben", status: "left" });
+  });
+
+  it("e-mail, Google and Cognito subjects propose and accept swaps and are paged by; the list's cursor takes them", async () => {
+    const [mail, google, cognito] = [
+      "cy+susu@example.com",
+      "google-oauth2|1234567890",
+      "us-east-1:8f0c1d2e-3b4a",
+    ];
+    const id = await bed.group(mail, [google, cognito]);
+    const proposed = await send(google, "POST", `/v1/groups/${id}/swaps`, { counterparty: cognito });
+    expect(proposed.status, JSON.stringify(proposed.body)).toBe(201);
+    const accepted = await send(cognito, "POST", `/v1/groups/${id}/swaps/accept`, { proposedBy: google });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect(accepted.body.payoutOrder).toEqual({ method: "fixed", memberIds: [mail, cognito, google] });
+    const page = await send(
+      mail,
+      "GET",
+      `/v1/groups/${id}/members?limit=1&starting_after=${encodeURIComponent(mail)}`,
+    );
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    expect(page.body.data.map((m: Body) => m.id)).toEqual([google]);
+    expect((await send(mail, "GET", `/v1/groups/${id}/members/${encodeURIComponent(cognito)}`)).status).toBe(
+      200,
+    );
+  });
+
+  it("the longest subject (255 characters) is a member id too; a space, a control character or 256 characters are not", async () => {
+    const long = `auth0|${"x".repeat(249)}`;
+    const id = await bed.group("ida");
+    const joined = await send(long, "POST", `/v1/groups/${id}/members`, { displayName: "Long" });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(201);
+    const read = await send("ida", "GET", `/v1/groups/${id}/members/${encodeURIComponent(long)}`);
+    expect(read.status, JSON.stringify(read.body)).toBe(200);
+    expectInvalid(await send("ida", "GET", `/v1/groups/${id}/members/${long}x`), ["memberId"]);
+    expectInvalid(await send("ida", "GET", `/v1/groups/${id}/members/a%20b`), ["memberId"]);
+    expectInvalid(await send("ida", "GET", `/v1/groups/${id}/members/a%7Fb`), ["memberId"]);
+    expectInvalid(await send("ida", "PUT", `/v1/groups/${id}/payout-order`, { memberIds: ["ida", "a\tb"] }), [
+      "memberIds",
+    ]);
+  });
+});
+
 describe("payout order", () => {
   it("admins set a fixed order, a seeded draw or a method; the rules refuse what they refuse", async () => {
     const id = await bed.group("ana2", ["ben2", "cy2"]);

@@ -53,7 +53,7 @@ describe("debit set-up", () => {
       "attempt",
     ]);
     expectInvalid(await send("hal", "POST", "/v1/people/ha%00l/debit-setup", {}), ["path.personId"]);
-    expectInvalid(await send("hal", "POST", "/v1/people/h.a.l/debit-setup", {}), ["personId"]);
+    expectInvalid(await send("hal", "POST", "/v1/people/h%20a%20l/debit-setup", {}), ["personId"]);
     expect(
       (await bed.db.prisma.person.findUniqueOrThrow({ where: { id: "hal" } })).stripeCustomerId,
     ).toBeNull();

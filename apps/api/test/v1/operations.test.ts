@@ -458,6 +458,35 @@ describe("parked outbox effects", () => {
   });
 });
 
+describe("a parked effect whose id holds a person id as identity providers make them", () => {
+  // A debit of a member whose subject is 250 characters of Auth0: `|` in the id, 270 in all.
+  const id = `rnd_ops:contribution:auth0|${"b".repeat(244)}:attempt:1`;
+
+  it("is listed, paged after and replayed by its percent-encoded id", async () => {
+    await parkEffects([id]);
+    const listed = (await (await app.request("/v1/operations/outbox", authed(admin))).json()) as {
+      data: { id: string }[];
+    };
+    expect(listed.data.map((e) => e.id)).toEqual([id]);
+    const after = await app.request(
+      `/v1/operations/outbox?starting_after=${encodeURIComponent(id)}`,
+      authed(admin),
+    );
+    expect(after.status).toBe(200);
+    clock.advance(60_000);
+    const res = await app.request(
+      `/v1/operations/outbox/${encodeURIComponent(id)}/replay`,
+      authed(admin, "POST"),
+    );
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ id, status: "requeued" });
+    expect((await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id } })).status).toBe("pending");
+    expect(ok(await dispatch())).toMatchObject({ claimed: 1, completed: 1 });
+    const spaced = await app.request("/v1/operations/outbox/a%20b/replay", authed(admin, "POST"));
+    expect(spaced.status).toBe(400);
+  });
+});
+
 describe("operations gauges", () => {
   it("count rounds, held payments, marketplace charges, outbox and inbox depth and open tickets at scrape time", async () => {
     await parkEffects(["rnd_ops:timer:gauge"]);

@@ -98,8 +98,13 @@ export interface LedgerTransactionInput {
   readonly refs?: Readonly<Record<string, string>>;
 }
 
-/** Longest transaction id or account id (Stripe's idempotency keys go up to 255 characters too). */
-export const LEDGER_ID_MAX_CHARS = 255;
+/**
+ * Longest transaction id or account id. Ids hold person ids (up to 255 characters, a token's
+ * subject, with `:` and `%` escaped to three characters in account ids) beside a round's or a
+ * charge's id: `round:<r>:contributions:<m>` reaches about 900. Stored as text; an effect id
+ * sent to Stripe as an idempotency key is shortened to Stripe's 255 by the adapter.
+ */
+export const LEDGER_ID_MAX_CHARS = 1_024;
 /** Most postings in one transaction. */
 export const LEDGER_POSTINGS_MAX = 1_000;
 /** Most entries in a transaction's `refs`. */

@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { money } from "../money/index.js";
+import { roundIds } from "../round/round-ids.js";
 import { balanceOf, emptyLedger, type Ledger, postTransaction } from "./ledger.js";
 import { checkLedgerInvariants } from "./ledger-invariants.js";
-import { createLedgerTransaction, credit, debit, type LedgerTransaction } from "./ledger-transaction.js";
+import {
+  createLedgerTransaction,
+  credit,
+  debit,
+  LEDGER_ID_MAX_CHARS,
+  type LedgerTransaction,
+} from "./ledger-transaction.js";
 import { checkRoundMoney, roundMoney } from "./round-money.js";
 import {
   contributionRefunded,
@@ -143,9 +150,32 @@ describe("round movements", () => {
     expect(payoutTransferred({ ...base, id: "e", recipientMemberId: "" })._unsafeUnwrapErr().code).toBe(
       "invalid_account_id",
     );
-    expect(debitInitiated({ ...base, id: "e", memberId: "x".repeat(300) })._unsafeUnwrapErr().code).toBe(
-      "invalid_account_id",
+    expect(
+      debitInitiated({ ...base, id: "e", memberId: "x".repeat(LEDGER_ID_MAX_CHARS) })._unsafeUnwrapErr().code,
+    ).toBe("invalid_account_id");
+  });
+
+  it("take a member id as long as a token's subject (255 characters, every ':' escaped) in the longest round id", () => {
+    const memberId = `auth0|${":".repeat(249)}`;
+    const roundId = roundIds.round(`g${"x".repeat(99)}`, 99, 999);
+    const debitId = roundIds.debit(roundId, memberId, 99);
+    const initiated = debitInitiated({
+      ...base,
+      roundId,
+      id: roundIds.ledger.debitInitiatedLate(debitId),
+      memberId,
+    })._unsafeUnwrap();
+    expect(initiated.postings.map((p) => p.account)).toContain(
+      roundAccounts.contributions(roundId, memberId),
     );
+    expect(roundAccounts.contributions(roundId, memberId).length).toBeGreaterThan(800);
+    const paid = payoutTransferred({
+      ...base,
+      roundId,
+      id: "e",
+      recipientMemberId: memberId,
+    })._unsafeUnwrap();
+    expect(paid.postings.map((p) => p.account)).toContain(roundAccounts.payouts(roundId, memberId));
   });
 
   it("refuse non-positive amounts with non_positive_amount", () => {

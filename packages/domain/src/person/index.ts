@@ -7,6 +7,7 @@ export {
   type NewPerson,
   NOT_READY,
   type PayoutAccount,
+  PERSON_ID_MAX,
   PERSON_TEXT_MAX,
   type Person,
   type PersonPaymentUpdate,

@@ -28,6 +28,18 @@ describe("a person", () => {
     expect(
       createPerson({ id: "a", displayName: "x".repeat(101), createdAt: T0 })._unsafeUnwrapErr().code,
     ).toBe("invalid_person");
+    expect(
+      createPerson({ id: "x".repeat(256), displayName: "X", createdAt: T0 })._unsafeUnwrapErr().code,
+    ).toBe("invalid_person");
+  });
+
+  it("takes an id as long as a token's subject (255 characters); a missing name is the id's first 100", () => {
+    const id = `auth0|${"a".repeat(249)}`;
+    const person = createPerson({ id, displayName: "Ana", createdAt: T0 })._unsafeUnwrap();
+    expect(person.id).toBe(id);
+    expect(createPerson({ id, displayName: " ", createdAt: T0 })._unsafeUnwrap().displayName).toBe(
+      id.slice(0, 100),
+    );
   });
 
   it("records a customer, a mandate and a connected account; readiness is derived from them", () => {

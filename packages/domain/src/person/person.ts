@@ -3,8 +3,14 @@ import type { Instant } from "../shared/time.js";
 import type { PersonId } from "./ids.js";
 import { type PersonError, personError } from "./person.errors.js";
 
-/** The longest display name and id a person may have. */
+/** The longest display name a person may have. */
 export const PERSON_TEXT_MAX = 100;
+
+/**
+ * The longest id a person may have: their id is the subject of the tokens they call with,
+ * which identity providers make up to 255 characters (`auth0|…`, e-mail addresses).
+ */
+export const PERSON_ID_MAX = 255;
 
 /**
  * What someone needs before money can move for them in a group. Derived from the person
@@ -78,11 +84,14 @@ export interface PersonPaymentUpdate {
 
 const validText = (value: string): boolean => value.length > 0 && value.length <= PERSON_TEXT_MAX;
 
-/** Creates a person with no Stripe objects yet. The display name falls back to the id. */
+/**
+ * Creates a person with no Stripe objects yet. The display name falls back to the id (its
+ * first {@link PERSON_TEXT_MAX} characters).
+ */
 export function createPerson(input: NewPerson): Result<Person, PersonError> {
-  if (!validText(input.id))
-    return err(personError("invalid_person", `a person id must be 1–${PERSON_TEXT_MAX} characters`));
-  const displayName = input.displayName.trim() || input.id;
+  if (input.id.length === 0 || input.id.length > PERSON_ID_MAX)
+    return err(personError("invalid_person", `a person id must be 1–${PERSON_ID_MAX} characters`));
+  const displayName = input.displayName.trim() || input.id.slice(0, PERSON_TEXT_MAX);
   if (displayName.length > PERSON_TEXT_MAX)
     return err(personError("invalid_person", `a display name must be at most ${PERSON_TEXT_MAX} characters`));
   return ok({ id: input.id, displayName, createdAt: input.createdAt, version: 0 });

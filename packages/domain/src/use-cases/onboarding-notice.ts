@@ -56,7 +56,7 @@ export function onboardingIncompleteEffect(
       requirements: listed.join(", "),
       ...(names.length > listed.length ? { moreRequirements: names.length - listed.length } : {}),
       ...(status.disabledReason !== undefined ? { disabledReason: status.disabledReason } : {}),
-      onboardingPath: `/v1/people/${person.id}/payout-onboarding`,
+      onboardingPath: `/v1/people/${encodeURIComponent(person.id)}/payout-onboarding`,
     },
   };
 }

@@ -59,7 +59,7 @@ function failureEffects(record: PayoutRecord): PayoutEffect[] {
         // What the person does: correct their bank account on the provider's pages, reached
         // through a new payout onboarding link (an update link once onboarded).
         action: "update_bank_account",
-        onboardingPath: `/v1/people/${record.personId}/payout-onboarding`,
+        onboardingPath: `/v1/people/${encodeURIComponent(record.personId)}/payout-onboarding`,
       },
     },
     {
@@ -307,7 +307,7 @@ function refusalEffects(
         currency: amount.currency,
         failureCode: error.code,
         failureMessage: error.message,
-        onboardingPath: `/v1/people/${personId}/payout-onboarding`,
+        onboardingPath: `/v1/people/${encodeURIComponent(personId)}/payout-onboarding`,
       },
     },
     {
