@@ -1,6 +1,12 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
-import { type DisputeRules, disputeClosed, disputeOpened, disputeUpdated } from "../kernel/disputes.js";
+import {
+  type DisputeRules,
+  disputeClosed,
+  disputeOpened,
+  disputeUpdated,
+  owedAfterSupersededRefunds,
+} from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
   type HeldMovementInput,
@@ -1077,13 +1083,8 @@ const disputeRules: DisputeRules<Draft, Step> = {
  */
 function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   const s = d.state;
-  const superseded = s.refunds.filter((r) => r.supersededBy === disputeId);
-  const last = superseded.at(-1);
-  if (last === undefined) return;
-  const askedMinor = superseded.reduce((sum, r) => sum + r.amountMinor, 0);
-  const lostMinor = s.disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
-  const restMinor = Math.min(askedMinor - lostMinor, refundableMinor(s));
-  if (restMinor > 0) startRefund(d, restMinor, last.reason);
+  const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, refundableMinor(s));
+  if (owed !== undefined) startRefund(d, owed.restMinor, owed.last.reason);
 }
 
 /**

@@ -191,3 +191,26 @@ export function disputeClosed<D extends DisputeDraft, R>(
   });
   return rules.lost(d, disputeId);
 }
+
+/**
+ * What the refunds a lost dispute superseded (they moved no money; the customer's bank gave
+ * back `lostMinor` instead) still owe the customer: what they asked for beyond the loss, at
+ * most `refundableMinor` (what is left), with the last of them, whose reason (and rules) a new
+ * refund for the rest keeps. `undefined` when the dispute superseded no refund or nothing is owed.
+ */
+export function owedAfterSupersededRefunds<
+  R extends { readonly supersededBy?: string; readonly amountMinor: number },
+>(
+  refunds: readonly R[],
+  disputes: readonly Dispute[],
+  disputeId: string,
+  refundableMinor: number,
+): { readonly restMinor: number; readonly last: R } | undefined {
+  const superseded = refunds.filter((r) => r.supersededBy === disputeId);
+  const last = superseded.at(-1);
+  if (last === undefined) return undefined;
+  const askedMinor = superseded.reduce((sum, r) => sum + r.amountMinor, 0);
+  const lostMinor = disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
+  const restMinor = Math.min(askedMinor - lostMinor, refundableMinor);
+  return restMinor > 0 ? { restMinor, last } : undefined;
+}

@@ -1,6 +1,12 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
-import { type DisputeRules, disputeClosed, disputeOpened, disputeUpdated } from "../kernel/disputes.js";
+import {
+  type DisputeRules,
+  disputeClosed,
+  disputeOpened,
+  disputeUpdated,
+  owedAfterSupersededRefunds,
+} from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
   type LedgerError,
@@ -1125,14 +1131,10 @@ const disputeRules: DisputeRules<Draft, Step> = {
  */
 function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   const s = d.state;
-  const superseded = s.refunds.filter((r) => r.supersededBy === disputeId);
-  const last = superseded.at(-1);
-  if (last === undefined) return;
-  const askedMinor = superseded.reduce((sum, r) => sum + r.amountMinor, 0);
-  const lostMinor = s.disputes.find((x) => x.id === disputeId)?.lostMinor ?? 0;
-  const restMinor = Math.min(askedMinor - lostMinor, marketplaceRefundableMinor(s));
-  if (restMinor > 0)
-    startRefund(d, restMinor, last.initiatedBy, last.reason, { rules: last.rules, unsplit: last.unsplit });
+  const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, marketplaceRefundableMinor(s));
+  if (owed === undefined) return;
+  const { restMinor, last } = owed;
+  startRefund(d, restMinor, last.initiatedBy, last.reason, { rules: last.rules, unsplit: last.unsplit });
 }
 
 /**
