@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import {
   guardJobSettlement,
-  holdWorkerLiveness,
   listenForStop,
+  livenessOnConnect,
   type MetricsServer,
   notifyReady,
   OUTBOX_CHANNEL,
@@ -195,13 +195,7 @@ const listener = startPgListener({
   connectionString: database.connectionString,
   channels: ["susu_outbox", "susu_webhook_events"],
   onNotify: (channel) => (channel === "susu_outbox" ? dispatcher.wake() : webhooks.wake()),
-  onConnect: async (client) => {
-    if (!(await holdWorkerLiveness(client, workerId)))
-      log.warn(
-        { workerId },
-        "liveness lock held by another session (a hash collision): this worker's claims wait out their lease if it dies",
-      );
-  },
+  onConnect: livenessOnConnect(workerId),
   log,
 });
 const sweep = startStuckWorkSweep(container.get(TOKENS.prisma), {

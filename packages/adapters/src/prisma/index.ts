@@ -45,6 +45,7 @@ export {
   claimersWithoutLiveness,
   holdWorkerLiveness,
   LIVENESS_LOCK_CLASS,
+  livenessOnConnect,
   type ReleasedClaims,
   releaseClaimsOfDeadWorkers,
 } from "./worker-liveness.js";

@@ -37,6 +37,24 @@ export async function holdWorkerLiveness(client: pg.ClientBase, workerId: string
 }
 
 /**
+ * What a scheduler's notification listener runs on each new connection
+ * (`startPgListener`'s `onConnect`): takes the worker's liveness lock, or throws, so that the
+ * listener connects again with its backoff until it has it. Another session holding the lock
+ * is most likely an older connection of this same worker that the server has not yet found
+ * dead (a half-open TCP connection can linger for hours); were the worker to run on without
+ * its lock, the other schedulers would take its claims back every few seconds once that old
+ * session ended. Until the lock is taken, notifications wait and polling finds the work.
+ */
+export function livenessOnConnect(workerId: string): (client: pg.ClientBase) => Promise<void> {
+  return async (client) => {
+    if (!(await holdWorkerLiveness(client, workerId)))
+      throw new Error(
+        `the liveness lock of ${workerId} is held by another session (an older connection of this worker the server has not closed yet, or a hash collision); connecting again`,
+      );
+  };
+}
+
+/**
  * No granted liveness lock of worker `c.worker` in this database. pg_locks shows the second
  * key as an oid (unsigned), hashtext gives a signed int4: the low 32 bits compare.
  */

@@ -3,12 +3,14 @@
 import type { Changeset, OutboxEffect } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   claimersWithoutLiveness,
   holdWorkerLiveness,
+  livenessOnConnect,
   PrismaStore,
   releaseClaimsOfDeadWorkers,
+  startPgListener,
 } from "../../src/index.js";
 import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
 import { useTestDatabase } from "../support/index.js";
@@ -126,5 +128,32 @@ describe("worker liveness", () => {
     });
     const rows = await claimsOf();
     expect(rows.back_fx).toBe("back");
+  });
+
+  it("a listener whose worker's lock another session still holds connects again until it takes it", async () => {
+    // An older session of the same worker the server has not closed yet.
+    const stale = await session();
+    expect(await holdWorkerLiveness(stale, "w_listener")).toBe(true);
+    const warnings: string[] = [];
+    const listener = startPgListener({
+      connectionString: db.connectionString,
+      channels: ["susu_outbox"],
+      onNotify: () => undefined,
+      onConnect: livenessOnConnect("w_listener"),
+      minBackoffMs: 20,
+      maxBackoffMs: 50,
+      log: { info: () => undefined, warn: (fields) => warnings.push(String(fields.reason)) },
+    });
+    try {
+      await vi.waitFor(() => expect(warnings.length).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+      expect(listener.listening).toBe(false);
+      expect(warnings[0]).toContain("liveness lock of w_listener is held by another session");
+      await stale.end();
+      await vi.waitFor(() => expect(listener.listening).toBe(true), { timeout: 10_000 });
+      // The listener's session holds it now.
+      expect(await holdWorkerLiveness(await session(), "w_listener")).toBe(false);
+    } finally {
+      await listener.stop();
+    }
   });
 });
