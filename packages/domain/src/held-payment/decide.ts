@@ -38,6 +38,7 @@ import {
   newHeldPayment,
   type ReleaseBlockKind,
   refundableMinor,
+  reversedForSupersededMinor,
   sellerNetMinor,
   supersedeUnmovedRefunds,
   type TransferAttempt,
@@ -148,13 +149,14 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
   let s = payment;
   let total = 0;
   for (const x of payment.disputes) {
-    if (x.status === "lost" && x.lossBooked !== true) total += x.sellerPartMinor ?? 0;
+    if (x.status === "lost" && x.lossBooked !== true)
+      total += lossReversalMinor(s, x.id, x.sellerPartMinor ?? 0);
     if (x.status !== "open") continue;
-    // Lost, it would supersede the refunds that moved no money, as a real loss does.
+    // Lost, it would supersede the refunds that never reached the customer, as a real loss does.
     s = supersedeUnmovedRefunds(s, x.id);
     const lostMinor = Math.min(x.amountMinor, refundableMinor(s));
     const { sellerPartMinor, feePartMinor } = takeBackSplit(s, s.currency, givenBackMinor(s), lostMinor);
-    total += sellerPartMinor;
+    total += lossReversalMinor(s, x.id, sellerPartMinor);
     // The next open dispute takes from what this one would leave.
     s = {
       ...s,
@@ -164,6 +166,14 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
     };
   }
   return total;
+}
+
+/**
+ * What a loss of the dispute `disputeId` still reverses from the seller: its seller part
+ * beyond what reversals that landed for the refunds it superseded brought back already.
+ */
+function lossReversalMinor(s: HeldPayment, disputeId: string, sellerPartMinor: number): number {
+  return Math.max(0, sellerPartMinor - reversedForSupersededMinor(s, disputeId));
 }
 
 /** A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost dispute superseded is done). */
@@ -570,7 +580,10 @@ function retryRefund(d: Draft): Step {
   const r = s.refunds.find((x) => x.status === "failed" || x.status === "reversal_failed");
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
-  if (r.status === "reversal_failed") requestReversalFor(d, r);
+  // A reversal is asked for again for what the failed one asked (less than the seller's part
+  // when the platform held the rest already).
+  const failed = s.reversals.filter((rv) => rv.forRefund === r.number).at(-1);
+  if (r.status === "reversal_failed") requestReversalFor(d, r, failed?.amountMinor ?? r.sellerPartMinor);
   else requestRefundAttempt(d, r);
   return d.done();
 }
@@ -601,9 +614,11 @@ function retryReversal(d: Draft): Step {
 /**
  * Gives `amountMinor` back to the customer. Its split between the seller's share and the
  * fee is fixed now, on the running total of what was given back. After the release the
- * seller's part is reversed first; the refund follows when the reversal lands.
+ * seller's part is reversed first — but for `coveredMinor`, what the platform holds already
+ * (reversed for a refund a lost dispute superseded) — and the refund follows when the
+ * reversal lands.
  */
-function startRefund(d: Draft, amountMinor: number, reason: HeldRefund["reason"]): void {
+function startRefund(d: Draft, amountMinor: number, reason: HeldRefund["reason"], coveredMinor = 0): void {
   const s = d.state;
   const full = amountMinor === refundableMinor(s);
   const split = takeBackSplit(s, s.currency, givenBackMinor(s), amountMinor);
@@ -620,7 +635,8 @@ function startRefund(d: Draft, amountMinor: number, reason: HeldRefund["reason"]
   };
   d.set({ refunds: [...s.refunds, refund] });
   if (full) d.moveTo("refunding");
-  if (refund.stage === "transferred" && refund.sellerPartMinor > 0) requestReversalFor(d, refund);
+  const toReverseMinor = refund.sellerPartMinor - coveredMinor;
+  if (refund.stage === "transferred" && toReverseMinor > 0) requestReversalFor(d, refund, toReverseMinor);
   else requestRefundAttempt(d, refund);
   d.notify(ids.notice.refundStarted(s.id, refund.number), "customer", "refund_started", {
     amountMinor,
@@ -654,8 +670,8 @@ function requestReversal(
   return number;
 }
 
-function requestReversalFor(d: Draft, r: HeldRefund): void {
-  const reversalNumber = requestReversal(d, r.sellerPartMinor, "refund", { forRefund: r.number });
+function requestReversalFor(d: Draft, r: HeldRefund, amountMinor: number): void {
+  const reversalNumber = requestReversal(d, amountMinor, "refund", { forRefund: r.number });
   d.updateRefund(r.number, { status: "reversing", reversalNumber });
 }
 
@@ -1076,7 +1092,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
 };
 
 /**
- * A lost dispute superseded refunds that moved no money: the customer's bank gave back
+ * A lost dispute superseded refunds that never reached the customer: the bank gave back
  * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
  * still owed to the customer: asked for again as a new refund (a new number, so a new
  * idempotency key), for the same reason, before anything else can start a release.
@@ -1084,7 +1100,12 @@ const disputeRules: DisputeRules<Draft, Step> = {
 function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   const s = d.state;
   const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, refundableMinor(s));
-  if (owed !== undefined) startRefund(d, owed.restMinor, owed.last.reason);
+  if (owed === undefined) return;
+  // What reversals for the superseded refunds brought back beyond the loss's seller part is
+  // with the platform already: the rest's seller part is reversed only beyond it.
+  const sellerPartMinor = s.disputes.find((x) => x.id === disputeId)?.sellerPartMinor ?? 0;
+  const coveredMinor = Math.max(0, reversedForSupersededMinor(s, disputeId) - sellerPartMinor);
+  startRefund(d, owed.restMinor, owed.last.reason, coveredMinor);
 }
 
 /**
@@ -1130,8 +1151,10 @@ function bookPendingLosses(d: Draft): Step {
       }),
     );
     d.updateDispute(x.id, { lossBooked: true });
-    if (stage === "transferred" && (x.sellerPartMinor ?? 0) > 0) {
-      const reversalNumber = requestReversal(d, x.sellerPartMinor ?? 0, "dispute_lost", {
+    // What reversals for the refunds it superseded brought back is with the platform already.
+    const toReverseMinor = lossReversalMinor(s, x.id, x.sellerPartMinor ?? 0);
+    if (stage === "transferred" && toReverseMinor > 0) {
+      const reversalNumber = requestReversal(d, toReverseMinor, "dispute_lost", {
         forDisputeId: x.id,
       });
       d.updateDispute(x.id, { reversalNumber });
@@ -1139,7 +1162,7 @@ function bookPendingLosses(d: Draft): Step {
   }
   const s = d.state;
   // A payment being refunded ends charged back too when no refund is left to finish: the
-  // refund that made it `refunding` moved no money and the loss superseded it.
+  // refund that made it `refunding` never reached the customer and the loss superseded it.
   if (
     refundableMinor(s) === 0 &&
     s.status !== "refunded" &&

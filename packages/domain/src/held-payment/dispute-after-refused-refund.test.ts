@@ -1,6 +1,6 @@
 // A refund Stripe refused because the customer had already charged back
-// (`charge_disputed`), then the dispute lost: the refund moved no money, so the loss is
-// booked in full and the refund is superseded (found by a review; its test, adapted).
+// (`charge_disputed`), then the dispute lost: the refund never reached the customer, so the
+// loss is booked in full and the refund is superseded (found by a review; its test, adapted).
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/held-money.js";
 import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
@@ -197,5 +197,88 @@ describe("a refund refused because the charge was disputed, then the dispute los
     expect(r.state.status).toBe("refunding");
     expect(r.state.refunds.map((x) => x.status)).toEqual(["requested"]);
     expect(r.state.disputes[0]).toMatchObject({ lostMinor: 0 });
+  });
+  describe("after the release, a refund whose seller reversal landed, refused, then the dispute lost", () => {
+    const released = () =>
+      run(
+        run(
+          run(start(), [paid, { type: "confirm_fulfilled" }]),
+          [{ type: "timer", timer: { kind: "release_due" } }],
+          LATER,
+        ),
+        [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }],
+        LATER,
+      );
+    const refused = (disputedMinor: number) =>
+      run(
+        released(),
+        [
+          { type: "refund", by: "a" },
+          { type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 9_000 },
+          opened(disputedMinor),
+          refusedDisputed(),
+        ],
+        LATER,
+      );
+
+    it("the reviewer's case: the refund is superseded, the whole loss booked, the reversal that landed counts toward it", () => {
+      const r = refused(10_000);
+      expect(books(r)).toMatchObject({ holdMinor: 9_000, sellerMinor: 0 });
+      // Were the open dispute lost, the seller would owe nothing more: the platform holds their part.
+      expect(disputedSellerPartMinor(r.state)).toBe(0);
+      const l = run(r, [lost()], LATER);
+      expect(l.state.status).toBe("charged_back");
+      expect(l.state.refunds).toMatchObject([
+        { number: 1, status: "superseded_by_dispute", supersededBy: "dp", failureCode: "charge_disputed" },
+      ]);
+      expect(l.state.disputes[0]).toMatchObject({
+        lostMinor: 10_000,
+        sellerPartMinor: 9_000,
+        feePartMinor: 1_000,
+        lossBooked: true,
+      });
+      // The seller is not reversed twice.
+      expect(ofKind(l, "reverse_transfer")).toEqual([]);
+      expect(l.state.reversals.map((x) => [x.amountMinor, x.reason, x.status])).toEqual([
+        [9_000, "refund", "reversed"],
+      ]);
+      expect(books(l)).toMatchObject({
+        holdMinor: 0,
+        sellerMinor: 0,
+        feesMinor: 0,
+        refundedMinor: 0,
+        disputeLostMinor: 10_000,
+      });
+      expect(sellerNetMinor(l.state)).toBe(0);
+      expect(
+        decideHeldPayment(l.state, { type: "retry_refund", by: "a" }, { now: LATER, policy }),
+      ).toMatchObject({
+        error: { code: "no_failed_refund" },
+      });
+    });
+
+    it("a partial loss: the reversal that landed covers the loss's seller part and the rest's, refunded without reversing again", () => {
+      const l = run(refused(6_000), [lost(6_000)], LATER);
+      expect(l.state.disputes[0]).toMatchObject({
+        lostMinor: 6_000,
+        sellerPartMinor: 5_400,
+        feePartMinor: 600,
+      });
+      expect(l.state.refunds).toMatchObject([
+        { number: 1, status: "superseded_by_dispute" },
+        { number: 2, amountMinor: 4_000, sellerPartMinor: 3_600, feePartMinor: 400, status: "requested" },
+      ]);
+      expect(ofKind(l, "reverse_transfer")).toEqual([]);
+      expect(ofKind(l, "refund")).toMatchObject([{ refund: 2, amountMinor: 4_000 }]);
+      const done = run(l, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }], LATER);
+      expect(done.state.status).toBe("refunded");
+      expect(books(done)).toMatchObject({
+        holdMinor: 0,
+        sellerMinor: 0,
+        feesMinor: 0,
+        refundedMinor: 4_000,
+        disputeLostMinor: 6_000,
+      });
+    });
   });
 });

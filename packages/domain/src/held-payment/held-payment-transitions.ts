@@ -25,7 +25,7 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *   `→ charged_back` when a lost dispute took everything that was left.
  * - `refunding → refunded` once the refund reached the customer. (A dispute lost while the
  *   refund is pending takes nothing: everything left is already committed to it.)
- *   `→ charged_back` when the refund moved no money (Stripe refused it, `charge_disputed`)
+ *   `→ charged_back` when the refund never reached the customer (Stripe refused it, `charge_disputed`)
  *   and a lost dispute took everything left instead, superseding it.
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).

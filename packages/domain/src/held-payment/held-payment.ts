@@ -96,9 +96,10 @@ export interface TransferReversal {
  * the fee, and where its money comes from (`stage`), are fixed when it is asked for.
  * `reversing`: the seller's part is being reversed first (a refund after the release).
  * `reversal_failed` and `failed` wait for an admin's `retry_refund`.
- * `superseded_by_dispute`: it moved no money (it failed, nothing was posted, no reversal for
- * it landed) and a dispute was lost meanwhile: the customer's bank gave the money back
- * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds}).
+ * `superseded_by_dispute`: it never reached the customer (it failed, nothing was posted as
+ * refunded) and a dispute was lost meanwhile: the customer's bank gave the money back
+ * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds});
+ * a reversal of the seller's part that landed for it counts toward the loss's seller part.
  */
 export interface HeldRefund {
   /** 1-based. */
@@ -317,38 +318,54 @@ export function isHeldPaymentEnded(payment: HeldPayment): boolean {
   return TERMINAL_HELD_PAYMENT_STATUSES.includes(payment.status);
 }
 
-/** The refunds that count: every refund asked for but those a lost dispute superseded (they moved no money). */
+/** The refunds that count: every refund asked for but those a lost dispute superseded (they never reached the customer). */
 export function countedRefunds(payment: HeldPayment): readonly HeldRefund[] {
   return payment.refunds.filter((r) => r.status !== "superseded_by_dispute");
 }
 
 /**
- * Whether a refund moved no money and never will unless retried: it failed (or its
- * reversal did) before anything was posted, and no reversal of the seller's part for it
- * landed. A lost dispute supersedes such a refund.
+ * Whether a refund never reached the customer and never will unless retried: it failed (or
+ * its reversal did) before anything was posted as refunded. A lost dispute supersedes such a
+ * refund — also when the reversal of the seller's part for it already landed: that money is
+ * with the platform, and counts toward the loss's seller part
+ * ({@link reversedForSupersededMinor}), so the seller is not reversed twice.
  */
-export function refundMovedNothing(payment: HeldPayment, refund: HeldRefund): boolean {
-  if (refund.status !== "failed" && refund.status !== "reversal_failed") return false;
-  if (refund.ledgerPosted) return false;
-  return !payment.reversals.some((rv) => rv.forRefund === refund.number && rv.status === "reversed");
+export function refundNeverReachedCustomer(refund: HeldRefund): boolean {
+  return (refund.status === "failed" || refund.status === "reversal_failed") && !refund.ledgerPosted;
 }
 
 /**
- * Marks every refund that moved no money ({@link refundMovedNothing}) as superseded by the
- * lost dispute `disputeId`: the customer's bank took the money back instead, so retrying
- * the refund would pay the customer twice (and Stripe refuses it: `charge_disputed`). What
- * the loss does not cover is asked for again as a new refund (see decide's `lost`).
+ * Marks every refund that never reached the customer ({@link refundNeverReachedCustomer}) as
+ * superseded by the lost dispute `disputeId`: the customer's bank took the money back
+ * instead, so retrying the refund would pay the customer twice (and Stripe refuses it:
+ * `charge_disputed`). What the loss does not cover is asked for again as a new refund (see
+ * decide's `lost`).
  */
 export function supersedeUnmovedRefunds(payment: HeldPayment, disputeId: string): HeldPayment {
-  if (!payment.refunds.some((r) => refundMovedNothing(payment, r))) return payment;
+  if (!payment.refunds.some(refundNeverReachedCustomer)) return payment;
   return {
     ...payment,
     refunds: payment.refunds.map((r) =>
-      refundMovedNothing(payment, r)
+      refundNeverReachedCustomer(r)
         ? { ...r, status: "superseded_by_dispute" as const, supersededBy: disputeId }
         : r,
     ),
   };
+}
+
+/**
+ * What the reversals of the seller's transfer that landed for the refunds the dispute
+ * `disputeId` superseded brought back: the platform holds it already, so the loss's seller
+ * part is reversed only beyond it, and what exceeds that part covers the seller's part of
+ * the refund of the rest.
+ */
+export function reversedForSupersededMinor(payment: HeldPayment, disputeId: string): number {
+  const superseded = new Set(
+    payment.refunds.filter((r) => r.supersededBy === disputeId).map((r) => r.number),
+  );
+  return payment.reversals
+    .filter((rv) => rv.status === "reversed" && rv.forRefund !== undefined && superseded.has(rv.forRefund))
+    .reduce((sum, rv) => sum + rv.amountMinor, 0);
 }
 
 /** Everything given back to the customer or committed to be: every refund asked for (but superseded ones), and lost disputes. */

@@ -79,8 +79,8 @@ export interface DisputeRules<D extends DisputeDraft, R> {
   readonly opened?: (d: D, dispute: Dispute) => void;
   /**
    * What a loss does before it is measured (called once, when a dispute closes lost): the
-   * aggregate's refunds that moved no money stop counting as given back — the customer's
-   * bank gave the money back instead.
+   * aggregate's refunds that never reached the customer stop counting as given back — the
+   * customer's bank gave the money back instead.
    */
   readonly beforeLoss?: (d: D, disputeId: string) => void;
   /** What is left to take back: a loss takes at most this. */
@@ -193,7 +193,7 @@ export function disputeClosed<D extends DisputeDraft, R>(
 }
 
 /**
- * What the refunds a lost dispute superseded (they moved no money; the customer's bank gave
+ * What the refunds a lost dispute superseded (they never reached the customer; the bank gave
  * back `lostMinor` instead) still owe the customer: what they asked for beyond the loss, at
  * most `refundableMinor` (what is left), with the last of them, whose reason (and rules) a new
  * refund for the rest keeps. `undefined` when the dispute superseded no refund or nothing is owed.

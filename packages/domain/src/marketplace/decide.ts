@@ -41,6 +41,7 @@ import {
   type MarketplaceRefund,
   marketplaceRefundableMinor,
   newMarketplaceCharge,
+  reversedForSupersededMinor,
   type SellerPayout,
   type SellerReversal,
   type SellerTransferAttempt,
@@ -713,7 +714,7 @@ function startRefund(
   amountMinor: number,
   initiatedBy: RefundInitiator,
   reason: string,
-  override: { rules?: MarketplaceRefundRules; unsplit?: boolean } = {},
+  override: { rules?: MarketplaceRefundRules; unsplit?: boolean; coveredMinor?: readonly number[] } = {},
 ): void {
   const s = d.state;
   const rules = override.rules ?? d.ctx.policy.refunds[initiatedBy];
@@ -754,11 +755,14 @@ function startRefund(
   };
   d.set({ refunds: [...s.refunds, refund] });
   if (refund.full) d.moveTo("refunding");
-  const reverseFirst = s.mode === "split" && parts.sellerPartsMinor.some((p) => p > 0);
+  // What the platform holds already of a seller's part (reversed for a refund a lost dispute
+  // superseded) is not reversed again.
+  const toReverse = parts.sellerPartsMinor.map((p, i) => Math.max(0, p - (override.coveredMinor?.[i] ?? 0)));
+  const reverseFirst = s.mode === "split" && toReverse.some((p) => p > 0);
   if (reverseFirst) {
     d.updateRefund(refund.number, { status: "reversing" });
     s.sellers.forEach((seller, i) => {
-      const part = parts.sellerPartsMinor[i] ?? 0;
+      const part = toReverse[i] ?? 0;
       if (part > 0) requestReversal(d, seller.id, part, "refund", { forRefund: refund.number });
     });
   } else requestRefundAttempt(d, refund.number);
@@ -1041,9 +1045,13 @@ function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_
   );
   const r = rv.forRefund === undefined ? undefined : d.state.refunds.find((x) => x.number === rv.forRefund);
   if (r?.status === "reversing") {
-    const landed = d.state.reversals.filter((x) => x.forRefund === r.number && x.status === "reversed");
+    // Every seller a reversal was asked of for the refund (not one whose part the platform
+    // held already) has one landed.
+    const forIt = d.state.reversals.filter((x) => x.forRefund === r.number);
     const allLanded = s.sellers.every(
-      (seller, i) => (r.parts.sellerPartsMinor[i] ?? 0) === 0 || landed.some((x) => x.sellerId === seller.id),
+      (seller) =>
+        !forIt.some((x) => x.sellerId === seller.id) ||
+        forIt.some((x) => x.sellerId === seller.id && x.status === "reversed"),
     );
     if (allLanded) requestRefundAttempt(d, r.number);
   }
@@ -1124,7 +1132,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
 };
 
 /**
- * A lost dispute superseded refunds that moved no money: the customer's bank gave back
+ * A lost dispute superseded refunds that never reached the customer: the bank gave back
  * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
  * still owed to the customer: asked for again as a new refund (a new number, so a new
  * idempotency key), by the same initiator, for the same reason, under the same rules.
@@ -1134,7 +1142,17 @@ function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, marketplaceRefundableMinor(s));
   if (owed === undefined) return;
   const { restMinor, last } = owed;
-  startRefund(d, restMinor, last.initiatedBy, last.reason, { rules: last.rules, unsplit: last.unsplit });
+  // What reversals for the superseded refunds brought back beyond the loss's part of each
+  // seller is with the platform already: the rest's seller parts are reversed only beyond it.
+  const lossPartsMinor = s.disputes.find((x) => x.id === disputeId)?.parts?.sellerPartsMinor ?? [];
+  const coveredMinor = reversedForSupersededMinor(s, disputeId).map((m, i) =>
+    Math.max(0, m - (lossPartsMinor[i] ?? 0)),
+  );
+  startRefund(d, restMinor, last.initiatedBy, last.reason, {
+    rules: last.rules,
+    unsplit: last.unsplit,
+    coveredMinor,
+  });
 }
 
 /**
@@ -1177,20 +1195,22 @@ export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap
     charge.mode === "destination"
       ? charge.destinationTransferId !== undefined
       : paidTransfer(charge, sellerId) !== undefined;
-  const add = (p: TakeBackParts) =>
+  // What reversals for the refunds a loss superseded brought back is not reversed again.
+  const add = (p: TakeBackParts, reversed: readonly number[]) =>
     charge.sellers.forEach((seller, i) => {
-      const part = p.sellerPartsMinor[i] ?? 0;
+      const part = Math.max(0, (p.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0));
       if (part > 0 && paid(seller.id)) parts.set(seller.id, (parts.get(seller.id) ?? 0) + part);
     });
   let s = charge;
   for (const x of charge.disputes) {
-    if (x.status === "lost" && x.lossBooked !== true && x.parts !== undefined) add(x.parts);
+    if (x.status === "lost" && x.lossBooked !== true && x.parts !== undefined)
+      add(x.parts, reversedForSupersededMinor(s, x.id));
     if (x.status !== "open") continue;
-    // Lost, it would supersede the refunds that moved no money, as a real loss does.
+    // Lost, it would supersede the refunds that never reached the customer, as a real loss does.
     s = supersedeUnmovedRefunds(s, x.id);
     const lostMinor = Math.min(x.amountMinor, marketplaceRefundableMinor(s));
     const loss = lossParts(s, lostMinor);
-    add(loss);
+    add(loss, reversedForSupersededMinor(s, x.id));
     // The next open dispute takes from what this one would leave.
     s = {
       ...s,
@@ -1229,15 +1249,17 @@ function bookPendingLosses(d: Draft): void {
       }),
     );
     d.updateDispute(x.id, { lossBooked: true });
+    // What reversals for the refunds it superseded brought back is with the platform already.
+    const reversed = reversedForSupersededMinor(s, x.id);
     s.sellers.forEach((seller, i) => {
-      const part = parts.sellerPartsMinor[i] ?? 0;
+      const part = (parts.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0);
       if (part > 0) requestReversal(d, seller.id, part, "dispute_lost", { forDisputeId: x.id });
     });
   }
   const s = d.state;
   const paying = s.status === "paying_sellers" || s.status === "transfer_blocked";
   // A charge being refunded ends charged back too when no refund is left to finish: the
-  // refund that made it `refunding` moved no money and the loss superseded it.
+  // refund that made it `refunding` never reached the customer and the loss superseded it.
   const open = paying || s.status === "settled" || s.status === "refunding";
   if (open && marketplaceRefundableMinor(s) === 0 && !unfinishedRefund(s))
     d.moveTo("charged_back", { endedAt: d.now });

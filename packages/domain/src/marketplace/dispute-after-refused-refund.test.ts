@@ -1,9 +1,10 @@
 // A refund Stripe refused because the customer had already charged back
-// (`charge_disputed`), then the dispute lost: the refund moved no money, so the loss is
-// booked in full and the refund is superseded (the held payment's review finding, here).
+// (`charge_disputed`), then the dispute lost: the refund never reached the customer, so the
+// loss is booked in full and the refund is superseded (the held payment's review finding, here).
 import { describe, expect, it } from "vitest";
 import { checkLedgerInvariants, checkMarketplaceMoney } from "../ledger/index.js";
 import {
+  allCreated,
   closed,
   created,
   dispute,
@@ -14,6 +15,7 @@ import {
   refundOk,
   reversed,
   run,
+  splitCommand,
 } from "../testing/marketplace-charge-mothers.js";
 import { decideMarketplaceCharge, disputedSellerPartsMinor } from "./decide.js";
 import { type MarketplaceCharge, marketplaceRefundableMinor } from "./marketplace-charge.js";
@@ -93,6 +95,71 @@ describe("a destination charge's refund refused because the charge was disputed,
       refundedMinor: 4_000,
       sellersMinor: 0,
       inFlightMinor: 0,
+    });
+  });
+});
+
+describe("a split charge's refund whose sellers' reversals landed, refused because the charge was disputed, then the dispute lost", () => {
+  const refused = (disputedMinor: number) => {
+    const settled = run(created(splitCommand), [paid(), ...allCreated]);
+    const asked = run(settled.state, [refund()]);
+    const landed = run(
+      asked.state,
+      asked.state.reversals.map((rv) => reversed(rv.number, rv.amountMinor)),
+    );
+    const r = run(landed.state, [dispute(disputedMinor), refusedDisputed()]);
+    return {
+      state: r.state,
+      effects: [...settled.effects, ...asked.effects, ...landed.effects, ...r.effects],
+    };
+  };
+
+  it("the reviewer's case: the refund is superseded, the whole loss booked, the reversals that landed count toward it", () => {
+    const r = refused(10_001);
+    expect(r.state.reversals.map((x) => x.amountMinor)).toEqual([4_501, 2_250, 2_250]);
+    expect(books(r.effects, r.state)).toMatchObject({ inFlightMinor: 9_001, sellersMinor: 0 });
+    // Were the open dispute lost, no seller would owe more: the platform holds their parts.
+    expect([...disputedSellerPartsMinor(r.state).values()].filter((m) => m > 0)).toEqual([]);
+    const l = run(r.state, [closed("lost", 10_001)]);
+    expect(l.state.status).toBe("charged_back");
+    expect(l.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute", supersededBy: "dp_1", failureCode: "charge_disputed" },
+    ]);
+    expect(l.state.disputes[0]).toMatchObject({ lostMinor: 10_001, lossBooked: true });
+    // No seller is reversed twice.
+    expect(of(l.effects, "reverse_transfer")).toEqual([]);
+    expect(l.state.reversals).toHaveLength(3);
+    expect(books([...r.effects, ...l.effects], l.state)).toMatchObject({
+      inFlightMinor: 0,
+      sellersMinor: 0,
+      feesMinor: 0,
+      refundedMinor: 0,
+      disputeLostMinor: 10_001,
+      platformFundedMinor: 0,
+    });
+    expect(
+      decideMarketplaceCharge(l.state, { type: "retry_refund", by: "a" }, { now: l.state.createdAt, policy }),
+    ).toMatchObject({ error: { code: "no_failed_refund" } });
+  });
+
+  it("a partial loss: the reversals that landed cover the loss's parts and the rest's, refunded without reversing again", () => {
+    const r = refused(6_000);
+    const l = run(r.state, [closed("lost", 6_000)]);
+    expect(l.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 4_001, status: "requested", full: true },
+    ]);
+    expect(of(l.effects, "reverse_transfer")).toEqual([]);
+    expect(of(l.effects, "refund")).toMatchObject([{ refund: 2, amountMinor: 4_001 }]);
+    const done = run(l.state, [refundOk(2)]);
+    expect(done.state.status).toBe("refunded");
+    expect(books([...r.effects, ...l.effects, ...done.effects], done.state)).toMatchObject({
+      inFlightMinor: 0,
+      sellersMinor: 0,
+      feesMinor: 0,
+      refundedMinor: 4_001,
+      disputeLostMinor: 6_000,
+      platformFundedMinor: 0,
     });
   });
 });

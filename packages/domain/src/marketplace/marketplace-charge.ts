@@ -142,9 +142,10 @@ export interface MarketplaceRefund {
   /** Whether it gives back everything that was left: the charge ends `refunded` with it. */
   readonly full: boolean;
   /**
-   * `superseded_by_dispute`: it moved no money (it failed, nothing was posted, no reversal
-   * for it landed) and a dispute was lost meanwhile: the customer's bank gave the money back
-   * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds}).
+   * `superseded_by_dispute`: it never reached the customer (it failed, nothing was posted as
+   * refunded) and a dispute was lost meanwhile: the customer's bank gave the money back
+   * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds});
+   * reversals of sellers' parts that landed for it count toward the loss's seller parts.
    */
   readonly status: "reversing" | "requested" | "succeeded" | "failed" | "superseded_by_dispute";
   /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing. */
@@ -363,32 +364,54 @@ export function isMarketplaceChargeEnded(charge: MarketplaceCharge): boolean {
   return TERMINAL_MARKETPLACE_CHARGE_STATUSES.includes(charge.status);
 }
 
-/** The refunds that count: every refund asked for but those a lost dispute superseded (they moved no money). */
+/** The refunds that count: every refund asked for but those a lost dispute superseded (they never reached the customer). */
 export function countedMarketplaceRefunds(charge: MarketplaceCharge): readonly MarketplaceRefund[] {
   return charge.refunds.filter((r) => r.status !== "superseded_by_dispute");
 }
 
-/** Whether a refund moved no money: it failed before anything was posted, and no reversal of a seller's part for it landed. */
-function refundMovedNothing(charge: MarketplaceCharge, refund: MarketplaceRefund): boolean {
-  return (
-    refund.status === "failed" &&
-    !refund.ledgerPosted &&
-    !charge.reversals.some((rv) => rv.forRefund === refund.number && rv.status === "reversed")
+/**
+ * Whether a refund never reached the customer: it failed before anything was posted as
+ * refunded. A lost dispute supersedes it — also when reversals of sellers' parts for it
+ * already landed: that money is with the platform and counts toward the loss's seller parts
+ * ({@link reversedForSupersededMinor}), so no seller is reversed twice.
+ */
+function refundNeverReachedCustomer(refund: MarketplaceRefund): boolean {
+  return refund.status === "failed" && !refund.ledgerPosted;
+}
+
+/**
+ * What the reversals that landed for the refunds the dispute `disputeId` superseded brought
+ * back from each seller, in the order of `sellers`: the platform holds it already, so the
+ * loss's part of a seller is reversed only beyond it, and what exceeds that part covers the
+ * seller's part of the refund of the rest.
+ */
+export function reversedForSupersededMinor(charge: MarketplaceCharge, disputeId: string): readonly number[] {
+  const superseded = new Set(charge.refunds.filter((r) => r.supersededBy === disputeId).map((r) => r.number));
+  return charge.sellers.map((seller) =>
+    charge.reversals
+      .filter(
+        (rv) =>
+          rv.sellerId === seller.id &&
+          rv.status === "reversed" &&
+          rv.forRefund !== undefined &&
+          superseded.has(rv.forRefund),
+      )
+      .reduce((sum, rv) => sum + rv.amountMinor, 0),
   );
 }
 
 /**
- * Marks every refund that moved no money as superseded by the lost dispute `disputeId`:
+ * Marks every refund that never reached the customer as superseded by the lost dispute `disputeId`:
  * the customer's bank took the money back instead, so retrying the refund would pay the
  * customer twice (and Stripe refuses it: `charge_disputed`). What the loss does not cover
  * is asked for again as a new refund (see decide's `lost`).
  */
 export function supersedeUnmovedRefunds(charge: MarketplaceCharge, disputeId: string): MarketplaceCharge {
-  if (!charge.refunds.some((r) => refundMovedNothing(charge, r))) return charge;
+  if (!charge.refunds.some(refundNeverReachedCustomer)) return charge;
   return {
     ...charge,
     refunds: charge.refunds.map((r) =>
-      refundMovedNothing(charge, r)
+      refundNeverReachedCustomer(r)
         ? { ...r, status: "superseded_by_dispute" as const, supersededBy: disputeId }
         : r,
     ),
