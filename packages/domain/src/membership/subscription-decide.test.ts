@@ -469,6 +469,32 @@ describe("a person's commands", () => {
     expect(unknown.price).toEqual({ ...basicMonthly, stripePriceId: "price_other" });
   });
 
+  it("the person may drop a change still waiting for Stripe (a parked call), and ask another", () => {
+    expect(decide(activeSubscription(), { type: "cancel_change" })._unsafeUnwrapErr().code).toBe(
+      "no_change_pending",
+    );
+    const asked = decided(activeSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    }).state;
+    const dropped = decided(asked, { type: "cancel_change" });
+    expect(dropped.effects).toEqual([]);
+    expect(dropped.state.pendingChange).toBeUndefined();
+    expect(dropped.state.price).toEqual(basicMonthly);
+    const again = decided(dropped.state, {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "none",
+    });
+    expect(again.effects).toEqual([expect.objectContaining({ id: "sub1:change:2" })]);
+    // Stripe made the dropped change after all (a parked call replayed): its view still wins.
+    const madeAnyway = feed(dropped.state, [
+      { ...snapshot("active", 2, { stripePriceId: "price_pro_m" }), price: proMonthly } as SubscriptionInput,
+    ]);
+    expect(madeAnyway.price).toEqual(proMonthly);
+  });
+
   it("a view from before a change was asked neither confirms it nor moves a confirmed change back", () => {
     // The reviewer's case: basic → pro confirmed by Stripe's answer; back to basic asked; a late
     // view of day 1 (basic, before either change) arrives, then Stripe's refusal of the second change.

@@ -1185,6 +1185,17 @@ function decideInput(
       });
       return d.done();
     }
+    case "cancel_change": {
+      // Susu stops waiting; Stripe is not asked anything (an update cannot be taken back). If
+      // the call is made after all (still retried, or a parked effect replayed), Stripe's view
+      // of the new price puts the membership on it, as for any change made at Stripe.
+      if (s.pendingChange === undefined)
+        return err(
+          membershipError("no_change_pending", `subscription ${s.id} has no change waiting for Stripe`),
+        );
+      d.clearPendingChange();
+      return d.done();
+    }
     case "cancel": {
       if (ended) return err(membershipError("subscription_ended", `subscription ${s.id} is ${s.status}`));
       if (s.stripeSubscriptionId === undefined) {
