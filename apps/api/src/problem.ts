@@ -92,6 +92,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "subscription_not_started":
     case "same_price":
     case "change_pending":
+    case "no_change_pending":
     case "currency_change_not_allowed":
     case "not_canceling":
     case "already_canceling":

@@ -469,6 +469,7 @@ const stateRefusals = problemExamples(409, "The subscription's state does not al
   currency_change_not_allowed: "subscription mbr_1 bills in AUD; a price in USD needs a new subscription",
   already_canceling: "subscription mbr_1 cancels at the end of its period",
   not_canceling: "subscription mbr_1 is not set to cancel",
+  no_change_pending: "subscription mbr_1 has no change waiting for Stripe",
   plan_archived: "plan plan_2 is archived",
   price_not_available: "plan plan_2 has no AUD price per year ready",
   version_conflict: "subscription mbr_1 was changed by someone else; load it again and retry",
@@ -512,6 +513,24 @@ const cancelSubscriptionRoute = createRoute({
   },
   responses: {
     200: json(SubscriptionSchema, "The subscription"),
+    ...postResponses,
+    ...subscriptionNotFound,
+    ...stateRefusals,
+  },
+});
+
+const cancelChangeRoute = createRoute({
+  method: "post",
+  path: "/subscriptions/{subscriptionId}/cancel-change",
+  tags: TAGS,
+  summary: "Drop the plan change waiting for Stripe (its person, or platform admins)",
+  description:
+    "Clears `pendingChange` (a change whose call could not be made, say) so another can be asked; Stripe is not " +
+    "called. If Stripe makes the change after all, its view puts the membership on that plan.",
+  security: [{ bearer: [] }],
+  request: { params: SubscriptionIdParam },
+  responses: {
+    200: json(SubscriptionSchema, "The subscription, with no change pending"),
     ...postResponses,
     ...subscriptionNotFound,
     ...stateRefusals,
@@ -739,6 +758,17 @@ export function membershipsV1(deps: V1Deps) {
     const canceled = await useCases.cancelSubscription(uc, s.id, c.req.valid("json").atPeriodEnd, actor);
     if (canceled.isErr()) return useCaseProblem(c, canceled.error);
     return c.json(subscriptionView(canceled.value), 200);
+  });
+
+  app.openapi(cancelChangeRoute, async (c) => {
+    const { subscriptionId } = c.req.valid("param");
+    const s = await visible(c, subscriptionId, "person_or_admin");
+    if (s instanceof Response) return s;
+    const principal = c.get("principal");
+    const actor = s.personId === principal.subject ? principal.subject : `operator:${principal.subject}`;
+    const dropped = await useCases.cancelSubscriptionChange(uc, s.id, actor);
+    if (dropped.isErr()) return useCaseProblem(c, dropped.error);
+    return c.json(subscriptionView(dropped.value), 200);
   });
 
   app.openapi(resumeSubscriptionRoute, async (c) => {

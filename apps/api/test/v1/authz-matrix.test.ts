@@ -287,6 +287,12 @@ const MATRIX: Readonly<Record<string, Row>> = {
     platformAdmin: "allowed",
     service: "hidden",
   },
+  "POST /v1/subscriptions/{subscriptionId}/cancel-change": {
+    ...ownSubscription,
+    member: "allowed",
+    platformAdmin: "allowed",
+    service: "hidden",
+  },
   "POST /v1/subscriptions/{subscriptionId}/resume": {
     ...ownSubscription,
     member: "allowed",

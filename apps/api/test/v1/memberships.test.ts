@@ -178,6 +178,8 @@ describe("/v1/subscriptions", () => {
     const made = await call("GET", `/v1/subscriptions/${id}`, person);
     expect(made.body.price).toEqual({ currency: "AUD", interval: "year", amountMinor: 150_00 });
     expect(made.body.pendingChange).toBeNull();
+    const nothingToDrop = await call("POST", `/v1/subscriptions/${id}/cancel-change`, person);
+    expect([nothingToDrop.status, nothingToDrop.body.code]).toEqual([409, "no_change_pending"]);
     const same = await call("POST", `/v1/subscriptions/${id}/change-plan`, person, {
       planId,
       interval: "year",

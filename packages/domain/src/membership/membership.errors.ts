@@ -24,6 +24,8 @@ export const MEMBERSHIP_ERROR_CODES = [
   "same_price",
   /** A change of price while another one waits for Stripe. */
   "change_pending",
+  /** `cancel_change` while no change of price waits for Stripe. */
+  "no_change_pending",
   /** A change of price in another currency (Stripe keeps one currency per subscription). */
   "currency_change_not_allowed",
   /** `resume` while no cancellation at period end is pending. */

@@ -469,6 +469,102 @@ describe("a person's commands", () => {
     expect(unknown.price).toEqual({ ...basicMonthly, stripePriceId: "price_other" });
   });
 
+  it("the person may drop a change still waiting for Stripe (a parked call), and ask another", () => {
+    expect(decide(activeSubscription(), { type: "cancel_change" })._unsafeUnwrapErr().code).toBe(
+      "no_change_pending",
+    );
+    const asked = decided(activeSubscription(), {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "always_invoice",
+    }).state;
+    const dropped = decided(asked, { type: "cancel_change" });
+    expect(dropped.effects).toEqual([]);
+    expect(dropped.state.pendingChange).toBeUndefined();
+    expect(dropped.state.price).toEqual(basicMonthly);
+    const again = decided(dropped.state, {
+      type: "change_price",
+      price: proMonthly,
+      prorationBehavior: "none",
+    });
+    expect(again.effects).toEqual([expect.objectContaining({ id: "sub1:change:2" })]);
+    // Stripe made the dropped change after all (a parked call replayed): its view still wins.
+    const madeAnyway = feed(dropped.state, [
+      { ...snapshot("active", 2, { stripePriceId: "price_pro_m" }), price: proMonthly } as SubscriptionInput,
+    ]);
+    expect(madeAnyway.price).toEqual(proMonthly);
+  });
+
+  it("a view from before a change was asked neither confirms it nor moves a confirmed change back", () => {
+    // The reviewer's case: basic → pro confirmed by Stripe's answer; back to basic asked; a late
+    // view of day 1 (basic, before either change) arrives, then Stripe's refusal of the second change.
+    const at = (day: number) => ({ now: MEMBERSHIP_T0 + day * DAY_MS });
+    const step = (s: Subscription, input: SubscriptionInput, day: number) =>
+      decideSubscription(s, input, at(day))._unsafeUnwrap();
+    const answer = (stripePriceId: string): SubscriptionInput => ({
+      type: "subscription_changed",
+      snapshot: {
+        stripeSubscriptionId: "sub_stripe1",
+        status: "active",
+        stripePriceId,
+        cancelAtPeriodEnd: false,
+      },
+    });
+    const toPro = step(
+      activeSubscription(),
+      { type: "change_price", price: proMonthly, prorationBehavior: "always_invoice" },
+      2,
+    );
+    const onPro = step(toPro.state, answer("price_pro_m"), 2).state;
+    expect(onPro.price).toEqual(proMonthly);
+    // The answer is Stripe's word at or after the request: views older than the request are old news.
+    expect(onPro.observedAt).toBe(MEMBERSHIP_T0 + 2 * DAY_MS);
+    const back = step(
+      onPro,
+      { type: "change_price", price: basicMonthly, prorationBehavior: "always_invoice" },
+      3,
+    ).state;
+    const late = step(back, snapshot("active", 1), 3);
+    expect(late.ignored?.code).toBe("stale_snapshot");
+    expect(late.state.price).toEqual(proMonthly);
+    expect(late.state.pendingChange?.price).toEqual(basicMonthly);
+    const refused = step(
+      late.state,
+      { type: "change_refused", changeId: "sub1:change:2", code: "resource_missing", message: "inactive" },
+      3,
+    );
+    expect(refused.ignored).toBeUndefined();
+    expect(refused.state.price).toEqual(proMonthly);
+    expect(refused.state.pendingChange).toBeUndefined();
+    expect(refused.effects).toEqual([
+      expect.objectContaining({ id: "sub1:notify:membership_change_refused:2" }),
+    ]);
+  });
+
+  it("only a view observed at or after the request confirms a change (Stripe's seconds, same second counts)", () => {
+    // Asked at 12.7 s past day 3 (susu's clock, ms); Stripe's times are whole seconds.
+    const askedAt = MEMBERSHIP_T0 + 3 * DAY_MS + 12_700;
+    const asked = decideSubscription(
+      activeSubscription(),
+      { type: "change_price", price: proMonthly, prorationBehavior: "always_invoice" },
+      { now: askedAt },
+    )._unsafeUnwrap().state;
+    const view = (observedAt: number) =>
+      decideSubscription(asked, snapshot("active", 0, { stripePriceId: "price_pro_m", observedAt }), {
+        now: askedAt + 60_000,
+      })._unsafeUnwrap().state;
+    // Day 2: the view names the new price but predates the request — Stripe's view wins, the
+    // change stays pending (its answer or refusal still comes).
+    const older = view(MEMBERSHIP_T0 + 2 * DAY_MS);
+    expect(older.pendingChange?.price).toEqual(proMonthly);
+    const oneSecondBefore = view(askedAt - 12_700 + 11_000);
+    expect(oneSecondBefore.pendingChange).toBeDefined();
+    // The same second (12 s, before 12.7 s in ms) confirms it.
+    const sameSecond = view(askedAt - 700);
+    expect(sameSecond.pendingChange).toBeUndefined();
+    expect(sameSecond.price).toEqual(proMonthly);
+  });
+
   it("cancels at period end, refuses it twice, and resumes", () => {
     const a = decided(activeSubscription(), { type: "cancel", atPeriodEnd: true });
     expect(a.effects).toEqual([

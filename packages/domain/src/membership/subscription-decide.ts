@@ -25,6 +25,7 @@ import {
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   moveSubscription,
+  type PendingPriceChange,
   type SubscribedPrice,
   type Subscription,
   type SubscriptionInvoice,
@@ -375,16 +376,20 @@ function applySnapshot(
       `${snap.stripeSubscriptionId} is not ${s.id}'s Stripe subscription ${s.stripeSubscriptionId}`,
     );
   const target = statusFromSnapshot(s.status, snap);
-  // Stripe made the pending change: this view names its price.
+  // Stripe made the pending change: this view names its price and is the change call's own
+  // answer (no Stripe time; it comes after the call) or was observed once the change was asked.
+  // A view from before the request naming that price says where Stripe was then, not that it
+  // made this change (a late event of an earlier plan the person asks to go back to).
   const pending = s.pendingChange;
-  const confirms = pending !== undefined && snap.stripePriceId === pending.price.stripePriceId;
+  const confirms =
+    pending !== undefined &&
+    snap.stripePriceId === pending.price.stripePriceId &&
+    (snap.observedAt === undefined || observedSince(snap.observedAt, pending.requestedAt));
   const stale = staleness(s, snap);
   if (stale !== undefined) {
-    // A view too old for the status still says the change was made when it is the change
-    // call's own answer (no Stripe time; it comes after the events) or came after the request.
-    if (confirms && (snap.observedAt === undefined || snap.observedAt >= pending.requestedAt)) {
-      d.set({ price: pending.price });
-      d.clearPendingChange();
+    // A view too old for the status still says the change was made.
+    if (confirms) {
+      confirmChange(d, pending);
       return d.done();
     }
     return ignore(s, "stale_snapshot", stale);
@@ -416,12 +421,32 @@ function applySnapshot(
   if (unchanged && (snap.observedAt === undefined || snap.observedAt === s.observedAt))
     return ignore(s, "snapshot_unchanged", `${snap.stripeSubscriptionId} is ${snap.status} as recorded`);
   d.moveTo(target, patch);
-  if (confirms) d.clearPendingChange();
+  if (confirms) confirmChange(d, pending);
   // Canceled at Stripe (for good, even when susu calls it a lapse): record when it ended.
   if (snap.status === "canceled" || snap.status === "incomplete_expired")
     d.set({ endedAt: snap.endedAt ?? d.state.endedAt ?? snap.observedAt ?? d.now });
   if (snap.observedAt !== undefined) d.observed(snap.observedAt);
   return undefined;
+}
+
+/**
+ * Whether Stripe time `observedAt` (whole seconds) is at or after susu's `requestedAt` (ms):
+ * compared in seconds, so a view of the request's own second counts.
+ */
+function observedSince(observedAt: Instant, requestedAt: Instant): boolean {
+  return Math.floor(observedAt / 1000) >= Math.floor(requestedAt / 1000);
+}
+
+/**
+ * Stripe made the pending change: the membership is on its price. Stripe made it at or after
+ * the request, so no view older than the request's second may move the price back: that
+ * second becomes the floor of the subscription's `observedAt` (the change call's answer has
+ * no Stripe time of its own; a fresh event's own time is recorded by `applySnapshot`).
+ */
+function confirmChange(d: SubscriptionDraft, pending: PendingPriceChange): void {
+  d.set({ price: pending.price });
+  d.clearPendingChange();
+  d.observed(Math.floor(pending.requestedAt / 1000) * 1000);
 }
 
 /** Why a view is too old to say where the subscription stands, if it is. */
@@ -1158,6 +1183,17 @@ function decideInput(
         stripePriceId: input.price.stripePriceId,
         prorationBehavior: input.prorationBehavior,
       });
+      return d.done();
+    }
+    case "cancel_change": {
+      // Susu stops waiting; Stripe is not asked anything (an update cannot be taken back). If
+      // the call is made after all (still retried, or a parked effect replayed), Stripe's view
+      // of the new price puts the membership on it, as for any change made at Stripe.
+      if (s.pendingChange === undefined)
+        return err(
+          membershipError("no_change_pending", `subscription ${s.id} has no change waiting for Stripe`),
+        );
+      d.clearPendingChange();
       return d.done();
     }
     case "cancel": {

@@ -59,6 +59,11 @@ export type SubscriptionInput =
     }
   | { readonly type: "cancel"; readonly atPeriodEnd: boolean }
   | { readonly type: "resume" }
+  /**
+   * The person (or an admin) drops the change waiting for Stripe (one whose call was parked,
+   * say): no Stripe call; if Stripe makes it after all, its view puts the membership on it.
+   */
+  | { readonly type: "cancel_change" }
   // answers and events
   | {
       readonly type: "subscription_changed";

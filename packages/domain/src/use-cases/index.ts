@@ -93,6 +93,7 @@ export {
   applyPlanInput,
   applySubscriptionInput,
   cancelSubscription,
+  cancelSubscriptionChange,
   changePlan,
   changeSubscriptionPlan,
   createPlan,

@@ -290,6 +290,15 @@ export function cancelSubscription(
   return applySubscriptionInput(deps, id, { type: "cancel", atPeriodEnd }, actor).map((d) => d.state);
 }
 
+/** The person (or an admin) drops the plan change waiting for Stripe. */
+export function cancelSubscriptionChange(
+  deps: UseCaseDeps,
+  id: string,
+  actor: string,
+): ResultAsync<Subscription, UseCaseError> {
+  return applySubscriptionInput(deps, id, { type: "cancel_change" }, actor).map((d) => d.state);
+}
+
 /** The person takes back a cancellation at period end. */
 export function resumeSubscription(
   deps: UseCaseDeps,
