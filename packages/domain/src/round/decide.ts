@@ -763,6 +763,15 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
   // nothing, and the refund was posted to the ledger once already.
   if (c.refundId === refundId)
     return ignore(d.state, "no_refund_pending", `refund ${refundId} of ${memberId} has since failed`);
+  // A failed refund without a recorded success heard its failure first. Stripe's failed is
+  // final (a refund never succeeds after failing), so a success of this same attempt is
+  // older news delivered late: the member is still owed, and only a retry pays them.
+  if (c.status === "refund_failed" && c.refundId === undefined)
+    return ignore(
+      d.state,
+      "no_refund_pending",
+      `refund attempt ${attempt ?? 1} of ${memberId} failed; its success was reported before the failure`,
+    );
   const postedBefore = c.refundId !== undefined;
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
   if (postedBefore) return finishRefundingIfDone(d);

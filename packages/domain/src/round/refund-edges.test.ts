@@ -367,3 +367,29 @@ describe("a retry debit still awaited when the deadline passes", () => {
     expect(r.money()).toMatchObject({ inFlightMinor: 0, heldMinor: 0, refundedMinor: 20_000 });
   });
 });
+
+describe("a refund's news out of order (its failure delivered before its earlier success)", () => {
+  it("the late success of a refund that failed changes nothing: the member is still owed, nothing is posted, a retry pays them", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), failed("m3", "account_closed")]) r.step(input);
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    // Stripe failed m2's refund after reporting it succeeded; the failure is delivered first.
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + DAY_MS);
+    const posted = r.count("post_ledger");
+    const late = r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline + DAY_MS);
+    expect(late.ignored?.code).toBe("no_refund_pending");
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed" });
+    expect(r.count("post_ledger")).toBe(posted);
+    expect(r.state.status).toBe("refunding");
+    // The retry is a new refund; when it lands the member is refunded once and the round ends.
+    r.step({ type: "retry_refund", memberId: "m2" }, deadline + 2 * DAY_MS);
+    r.step(
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
