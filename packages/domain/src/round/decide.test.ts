@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
+import {
+  debitFailed as failed,
+  debitProcessing as processing,
+  debitSucceeded as succeeded,
+} from "../testing/mothers.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
 import { ROUND_IGNORED_CODES, type RoundIgnoredCode } from "./round-ignored.js";
@@ -43,26 +48,6 @@ function run(state: Round, inputs: readonly RoundInput[], now = T0): RoundDecisi
 }
 
 const kinds = (d: RoundDecision) => d.effects.map((e) => e.kind);
-const processing = (m: string, attempt = 1): RoundInput => ({
-  type: "debit_processing",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-});
-const succeeded = (m: string, attempt = 1): RoundInput => ({
-  type: "debit_succeeded",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-  chargeId: `ch_${m}_${attempt}`,
-});
-const failed = (m: string, code: string, attempt = 1): RoundInput => ({
-  type: "debit_failed",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-  failureCode: code,
-});
 
 function collected(members = ["m1", "m2", "m3"]): RoundDecision {
   return run(round(members), [{ type: "open" }, ...members.flatMap((m) => [processing(m), succeeded(m)])]);

@@ -5,6 +5,11 @@ import { describe, expect, it } from "vitest";
 import { checkRoundMoney, ledgerFromTransactions } from "../ledger/index.js";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
+import {
+  debitFailed as failed,
+  debitProcessing as processing,
+  debitSucceeded as succeeded,
+} from "../testing/mothers.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
 import type { RoundEffect } from "./round-effect.js";
@@ -72,26 +77,6 @@ function round(): Round {
   })._unsafeUnwrap();
 }
 
-const processing = (m: string, attempt = 1): RoundInput => ({
-  type: "debit_processing",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-});
-const succeeded = (m: string, attempt = 1): RoundInput => ({
-  type: "debit_succeeded",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-  chargeId: `ch_${m}_${attempt}`,
-});
-const failed = (m: string, code: string, attempt = 1): RoundInput => ({
-  type: "debit_failed",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-  failureCode: code,
-});
 const deadlineTimer: RoundInput = { type: "timer", timer: { kind: "collection_deadline" } };
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_ROUND_POLICY, type RoundPolicy } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
+import { debitSucceeded as succeeded } from "../testing/mothers.js";
 import { decide } from "./decide.js";
 import { newRound, type Round, type RoundStatus } from "./round.js";
 import type { RoundInput } from "./round-input.js";
@@ -23,14 +24,6 @@ function round(recipientCanReceive = true): Round {
     scheduledFor: T0,
   })._unsafeUnwrap();
 }
-
-const succeeded = (m: string, attempt = 1): RoundInput => ({
-  type: "debit_succeeded",
-  memberId: m,
-  attempt,
-  paymentIntentId: `pi_${m}_${attempt}`,
-  chargeId: `ch_${m}_${attempt}`,
-});
 
 function after(state: Round, inputs: readonly RoundInput[], now = T0, policy = delayed): Round {
   return inputs.reduce((s, i) => decide(s, i, { now, policy })._unsafeUnwrap().state, state);

@@ -21,7 +21,15 @@ export { InMemoryLedgerStore } from "./in-memory-ledger.js";
 export { InMemoryStore } from "./in-memory-store.js";
 export { InMemorySusu } from "./in-memory-susu.js";
 export { ManualClock } from "./manual-clock.js";
-export { anActiveGroup, aReadyPerson, aRoundOf, peopleOf } from "./mothers.js";
+export {
+  anActiveGroup,
+  aReadyPerson,
+  aRoundOf,
+  debitFailed,
+  debitProcessing,
+  debitSucceeded,
+  peopleOf,
+} from "./mothers.js";
 export { onboardThroughUseCases } from "./onboarding.js";
 export {
   InMemoryTimerScheduler,

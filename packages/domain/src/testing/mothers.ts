@@ -95,3 +95,29 @@ export function aRoundOf(
     round = decide(round, input, ctx)._unsafeUnwrap().state;
   return round;
 }
+
+/** A member's debit `attempt` reported processing (PaymentIntent `pi_<member>_<attempt>`). */
+export const debitProcessing = (memberId: string, attempt = 1): RoundInput => ({
+  type: "debit_processing",
+  memberId,
+  attempt,
+  paymentIntentId: `pi_${memberId}_${attempt}`,
+});
+
+/** A member's debit `attempt` reported succeeded (charge `ch_<member>_<attempt>`). */
+export const debitSucceeded = (memberId: string, attempt = 1): RoundInput => ({
+  type: "debit_succeeded",
+  memberId,
+  attempt,
+  paymentIntentId: `pi_${memberId}_${attempt}`,
+  chargeId: `ch_${memberId}_${attempt}`,
+});
+
+/** A member's debit `attempt` reported failed with `failureCode`. */
+export const debitFailed = (memberId: string, failureCode: string, attempt = 1): RoundInput => ({
+  type: "debit_failed",
+  memberId,
+  attempt,
+  paymentIntentId: `pi_${memberId}_${attempt}`,
+  failureCode,
+});
