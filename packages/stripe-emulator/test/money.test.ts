@@ -155,6 +155,20 @@ describe("asynchronous refund test cards", () => {
     expect(types.slice(-3)).toEqual(["refund.updated", "charge.refund.updated", "refund.failed"]);
   });
 
+  it("a refund sent again under its key after it failed gets its first answer back (succeeded), replayed", async () => {
+    // What a caller whose reply was lost sees: the re-sent call is answered as the first one
+    // was, not with the refund as it is now, as Stripe documents for idempotent requests.
+    const charge = await cardCharge("pm_card_refundFail");
+    const params = { charge: charge.id, amount: 1000, metadata: { effect_id: "r1:refund:m2" } };
+    const first = await h.stripe.refunds.create(params, { idempotencyKey: "r1:refund:m2" });
+    await h.emu.control.advanceClock(60);
+    expect((await h.stripe.refunds.retrieve(first.id)).status).toBe("failed");
+    const again = await h.stripe.refunds.create(params, { idempotencyKey: "r1:refund:m2" });
+    expect(again.lastResponse.headers["idempotent-replayed"]).toBe("true");
+    expect(again).toMatchObject({ id: first.id, status: "succeeded" });
+    expect((await h.stripe.refunds.list({ charge: charge.id })).data.map((r) => r.id)).toEqual([first.id]);
+  });
+
   it("the card number 4000000000005126 behaves the same", async () => {
     const pm = await h.stripe.paymentMethods.create({
       type: "card",

@@ -533,6 +533,29 @@ describe("the release", () => {
 });
 
 describe("refunds", () => {
+  // A refund call's reply is lost and the outbox sends it again under the same key while
+  // Stripe fails the refund: its refund.failed is heard first, then the replayed first
+  // answer (succeeded, a refund id never seen). Stripe's failed is final: older news.
+  it("a refund attempt's failure heard before its replayed success: still owed, nothing posted", () => {
+    const failure = (attempt: number): HeldPaymentInput => ({
+      type: "refund_failed",
+      refund: 1,
+      attempt,
+      failureCode: "expired_or_canceled_card",
+    });
+    const failed = run(held(), [{ type: "report_unfulfilled", reason: "double booked" }, failure(1)]);
+    const replayed = run(failed, [refundOk(1, 1)]);
+    expect(replayed.last.ignored?.code).toBe("refund_already_settled");
+    expect(replayed.last.effects).toEqual([]);
+    expect(replayed.state.status).toBe("refunding");
+    expect(replayed.state.refunds[0]).toMatchObject({ status: "failed", ledgerPosted: false });
+    // Attempt 2 succeeded, then failed; the admin's retry (attempt 3) fails before its answer.
+    const reverted = run(failed, [{ type: "retry_refund", by: "admin_1" }, refundOk(1, 2), failure(2)]);
+    const again = run(reverted, [{ type: "retry_refund", by: "admin_1" }, failure(3), refundOk(1, 3)]);
+    expect(again.last.ignored?.code).toBe("refund_already_settled");
+    expect(again.state.refunds[0]).toMatchObject({ status: "failed", attempts: 3 });
+  });
+
   it("a partial refund before the release comes from the hold and shrinks the seller's transfer in proportion", () => {
     const r = run(held(), [confirm, { type: "refund", by: "a", amountMinor: 2_500 }, refundOk()]);
     expect(r.state.refunds[0]).toMatchObject({ sellerPartMinor: 2_250, feePartMinor: 250, stage: "holding" });

@@ -711,6 +711,29 @@ describe("refunds", () => {
     expect([m.refundedMinor, m.feesMinor, m.inFlightMinor]).toEqual([4_001, 600, 0]);
   });
 
+  // A refund call's reply is lost and the outbox sends it again under the same key while
+  // Stripe fails the refund: its refund.failed is heard first, then the replayed first
+  // answer (succeeded, a refund id never seen). Stripe's failed is final: older news.
+  it("a refund attempt's failure heard before its replayed success: still owed, nothing posted", () => {
+    const failure = (attempt: number): MarketplaceChargeInput => ({
+      type: "refund_failed",
+      refund: 1,
+      attempt,
+      failureCode: "expired_or_canceled_card",
+    });
+    const failed = after(destinationSettled().state, [refund(1_000), failure(1)]);
+    const replayed = run(failed, [refundOk(1, 1)]);
+    expect(replayed.last.ignored?.code).toBe("refund_already_settled");
+    expect(replayed.effects).toEqual([]);
+    expect(replayed.state.refunds[0]).toMatchObject({ status: "failed", ledgerPosted: false });
+    // Attempt 2 succeeded, then failed; the admin's retry (attempt 3) fails before its answer.
+    const reverted = after(failed, [{ type: "retry_refund", by: "admin_1" }, refundOk(1, 2), failure(2)]);
+    const again = run(reverted, [{ type: "retry_refund", by: "admin_1" }, failure(3), refundOk(1, 3)]);
+    expect(again.last.ignored?.code).toBe("refund_already_settled");
+    expect(again.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+    expect(again.state.refunds[0]).toMatchObject({ status: "failed", attempts: 3 });
+  });
+
   it("a failed refund opens a ticket; an admin retries it under a new key", () => {
     const { state, effects } = run(destinationSettled().state, [
       refund(1_000),

@@ -670,8 +670,19 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
     });
     expect(stale.effects).toEqual([]);
     expect(stale.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("refund_failed");
-    // A new refund that succeeds settles the contribution, without a second ledger posting.
-    const again = step(reverted.state, { type: "refund_succeeded", memberId: "m1", refundId: "re_2" });
+    // A success of the failed attempt under another refund id is older news too (Stripe's
+    // failed is final): only a new attempt pays the member.
+    const unknown = step(reverted.state, { type: "refund_succeeded", memberId: "m1", refundId: "re_2" });
+    expect(unknown.ignored?.code).toBe("no_refund_pending");
+    // A new refund (an admin's retry, attempt 2) that succeeds settles the contribution,
+    // without a second ledger posting.
+    const retried = step(reverted.state, { type: "retry_refund", memberId: "m1" });
+    const again = step(retried.state, {
+      type: "refund_succeeded",
+      memberId: "m1",
+      refundId: "re_2",
+      attempt: 2,
+    });
     expect(again.state.contributions.find((c) => c.memberId === "m1")).toMatchObject({
       status: "refunded",
       refundId: "re_2",

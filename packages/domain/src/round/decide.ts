@@ -758,20 +758,8 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}`);
   const stale = staleRefundAttempt(d, c, attempt ?? 1);
   if (stale) return stale;
-  // `refundId` is recorded only when a refund succeeds. A failed contribution that has one
-  // was refunded and then saw that refund fail: a late copy of the old success changes
-  // nothing, and the refund was posted to the ledger once already.
-  if (c.refundId === refundId)
-    return ignore(d.state, "no_refund_pending", `refund ${refundId} of ${memberId} has since failed`);
-  // A failed refund without a recorded success heard its failure first. Stripe's failed is
-  // final (a refund never succeeds after failing), so a success of this same attempt is
-  // older news delivered late: the member is still owed, and only a retry pays them.
-  if (c.status === "refund_failed" && c.refundId === undefined)
-    return ignore(
-      d.state,
-      "no_refund_pending",
-      `refund attempt ${attempt ?? 1} of ${memberId} failed; its success was reported before the failure`,
-    );
+  const failed = refundSuccessAfterFailure(d, c.status, c.refundId, refundId, attempt ?? 1, memberId);
+  if (failed) return failed;
   const postedBefore = c.refundId !== undefined;
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
   if (postedBefore) return finishRefundingIfDone(d);
@@ -782,6 +770,36 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
     }),
   );
   return finishRefundingIfDone(d);
+}
+
+/**
+ * A refund attempt's success heard after that same attempt's failure (`status` is the
+ * refund's as recorded, `attempt` already known to be the current one; `what` names the
+ * refund for the detail: the member, or the member's surplus charge). Stripe's `failed`
+ * is final: a refund never succeeds after failing, so the success is older news delivered
+ * late — an event, or the answer to the refund call sent again under its idempotency key,
+ * which Stripe replays as it first answered (pending or succeeded) even though the refund
+ * has failed since. The refund's id is no guide: when the failure came before any answer,
+ * susu never learnt it, and `recordedRefundId` may be an earlier attempt's (one that
+ * succeeded, then failed). So the attempt's status decides: the member is still owed, and
+ * only a new attempt (`retry_refund`) pays them. `undefined` when the refund has not failed.
+ */
+function refundSuccessAfterFailure(
+  d: Draft,
+  status: Contribution["status"] | SurplusCharge["status"],
+  recordedRefundId: string | undefined,
+  refundId: string,
+  attempt: number,
+  what: string,
+): Step | undefined {
+  if (status !== "refund_failed") return undefined;
+  return ignore(
+    d.state,
+    "no_refund_pending",
+    recordedRefundId === refundId
+      ? `refund ${refundId} of ${what} has since failed`
+      : `refund attempt ${attempt} of ${what} failed; its success (${refundId}) was reported before the failure`,
+  );
 }
 
 /**
@@ -1220,12 +1238,15 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   const [c, surplus] = found;
   const stale = staleSurplusAttempt(d, memberId, debitAttempt, surplus, input.attempt ?? 1);
   if (stale) return stale;
-  if (surplus.refundId === refundId)
-    return ignore(
-      d.state,
-      "no_refund_pending",
-      `refund ${refundId} of ${memberId}'s charge ${debitAttempt} has since failed`,
-    );
+  const failed = refundSuccessAfterFailure(
+    d,
+    surplus.status,
+    surplus.refundId,
+    refundId,
+    input.attempt ?? 1,
+    `${memberId}'s charge ${debitAttempt}`,
+  );
+  if (failed) return failed;
   const postedBefore = surplus.refundId !== undefined;
   d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refunded", refundId } });
   if (!postedBefore)

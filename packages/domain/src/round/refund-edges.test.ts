@@ -377,4 +377,71 @@ describe("a refund's news out of order (its failure delivered before its earlier
     expect(r.state.status).toBe("cancelled");
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
   });
+
+  // The reply to a refund call is lost; the outbox sends the call again under the same key
+  // while Stripe fails the refund, and its refund.failed is heard first. Stripe answers the
+  // re-sent call with the ORIGINAL response (status succeeded, a refund id susu never saw):
+  // older news of an attempt that has failed since.
+  it("a retried refund's failure heard before its replayed success: still owed, nothing posted, only a new attempt pays them", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), succeeded("m2"), failed("m3", "account_closed")]) r.step(input);
+    r.step(deadlineTimer, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    // m2's first refund succeeded, then failed: an admin asks again (attempt 2).
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + DAY_MS);
+    r.step({ type: "retry_refund", memberId: "m2" }, deadline + 2 * DAY_MS);
+    // Attempt 2's reply is lost; its failure arrives by webhook, then the re-sent call's replay.
+    r.step(
+      { type: "refund_failed", memberId: "m2", failureCode: "expired_or_canceled_card", attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    const posted = r.count("post_ledger");
+    const replayed = r.step(
+      { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(replayed.ignored?.code).toBe("no_refund_pending");
+    expect(replayed.effects).toEqual([]);
+    expect(r.contribution("m2")).toMatchObject({ status: "refund_failed", refundAttempt: 2 });
+    expect(r.count("post_ledger")).toBe(posted);
+    expect(r.state.status).toBe("cancelled");
+    // Only a third attempt pays the member.
+    expect(r.step({ type: "retry_refund", memberId: "m2" }).effects.map((e) => e.id)).toEqual([
+      "r1:refund:m2:attempt:3",
+    ]);
+  });
+
+  it("a second charge's refund failure heard before its replayed success: still held, nothing posted, the round waits", () => {
+    const r = chargedTwice();
+    r.step(deadlineTimer, deadline);
+    r.step(succeeded("m1", 1), deadline + DAY_MS);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline + DAY_MS);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline + DAY_MS);
+    expect(r.state.status).toBe("refunding");
+    // The second charge's refund reply is lost; its failure arrives first, then the replay.
+    r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "expired_or_canceled_card", debitAttempt: 1 },
+      deadline + DAY_MS,
+    );
+    const posted = r.count("post_ledger");
+    const replayed = r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
+      deadline + DAY_MS,
+    );
+    expect(replayed.ignored?.code).toBe("no_refund_pending");
+    expect(replayed.effects).toEqual([]);
+    expect(r.count("post_ledger")).toBe(posted);
+    expect(r.state.status).toBe("refunding");
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 30_000 - 10_000 });
+    // The retry is a new refund; when it lands the charge is refunded once and the round ends.
+    r.step({ type: "retry_refund", memberId: "m1" }, deadline + 2 * DAY_MS);
+    r.step(
+      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1_2", debitAttempt: 1, attempt: 2 },
+      deadline + 2 * DAY_MS,
+    );
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+  });
 });

@@ -636,11 +636,10 @@ const refundChaos: fc.Arbitrary<Cmd> = fc.oneof(
         (r) => r.status === "succeeded" && r.references.roundId !== undefined,
       );
       const refund = done[k % Math.max(1, done.length)];
-      // Only once susu has heard every answer: a refund call whose reply was lost and is
-      // sent again after Stripe failed the refund gets the first (succeeded) reply back, and
-      // the round takes it as a success (a known gap, not modelled here).
-      const quiet = w.sim.store.outbox("pending").length === 0;
-      if (refund && quiet) await deliver(w, w.sim.gateway.failRefundAfterSuccess(refund.refundId));
+      // Also while a refund call's reply is lost: sent again after Stripe failed the refund,
+      // the call gets its first (succeeded) reply back, older news the round must not take
+      // for a success (the member stays owed until a retry).
+      if (refund) await deliver(w, w.sim.gateway.failRefundAfterSuccess(refund.refundId));
       await w.sim.runUntilQuiet();
     }),
   ),
