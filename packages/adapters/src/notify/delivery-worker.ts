@@ -1,9 +1,16 @@
-import type { Clock, Notification, NotifyError } from "@susu/domain";
+import {
+  type Clock,
+  isNotificationTemplate,
+  type Notification,
+  type NotifyError,
+  wantsNotification,
+} from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { deliveryIdOf } from "./delivering-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
-import { PrismaNotificationSettings } from "./notification-settings-store.js";
+import { type NotificationSettings, PrismaNotificationSettings } from "./notification-settings-store.js";
 import { SUSU_SIGNATURE_HEADER, signSusuPayload } from "./susu-signature.js";
 
 /** Sends one e-mail of a stored notification (the SMTP notifier's `deliver`). */
@@ -171,6 +178,11 @@ export class NotificationDeliveryWorker {
         })
       ).map((e) => [e.id, e]),
     );
+    // People's settings as they are now: a delivery queued (or retrying) before the person
+    // changed their address or switched the message off is not sent as it was queued.
+    const personIds = [...new Set(claimed.flatMap((c) => (c.person_id === null ? [] : [c.person_id])))];
+    const people = await this.settings.getMany(personIds);
+    if (people.isErr()) throw new Error(people.error.message);
     const settled: SettledDelivery[] = [];
     for (let row of claimed) {
       // The claim's lease covers one send, not the whole batch: renew it before each send,
@@ -179,8 +191,13 @@ export class NotificationDeliveryWorker {
       if (attempts === undefined) continue;
       row = { ...row, attempts };
       const n = byId.get(row.notification_id);
+      const unwanted =
+        n === undefined || row.person_id === null
+          ? undefined
+          : await this.noLongerWanted(row, n, people.value.get(row.person_id));
       let result: SendResult;
       if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
+      else if (unwanted !== undefined) result = { kind: "permanent", error: unwanted };
       else if (row.channel === "email") result = await this.sendEmail(row, n);
       else {
         const endpoint = row.endpoint_id === null ? undefined : endpoints.get(row.endpoint_id);
@@ -193,6 +210,53 @@ export class NotificationDeliveryWorker {
       if (outcome !== undefined) settled.push({ id: row.id, channel: row.channel, outcome });
     }
     return settled;
+  }
+
+  /**
+   * Why a person's delivery must not be sent as it was queued, or undefined when it still
+   * must: the person is gone, switched the message off on this channel, or (e-mail) no longer
+   * has this address — then the notice goes to the address they have now, if they still want
+   * it there, as its own delivery (the id the notifier would give it, so never twice).
+   */
+  private async noLongerWanted(
+    row: ClaimedRow,
+    n: { readonly id: string; readonly template: string },
+    person: NotificationSettings | undefined,
+  ): Promise<string | undefined> {
+    if (person === undefined) return "the person is gone";
+    const wants = (channel: "email" | "push") =>
+      !isNotificationTemplate(n.template) || wantsNotification(person, n.template, channel);
+    if (row.channel === "webhook")
+      return wants("push") ? undefined : "the person switched these messages off";
+    if (!wants("email")) return "the person switched these messages off";
+    const address = person.email;
+    if (address !== undefined && address.trim().toLowerCase() === row.recipient.trim().toLowerCase())
+      return person.emailStatus === "bouncing" ? "the address bounces" : undefined;
+    if (address !== undefined && person.emailStatus === "ok") {
+      const now = new Date(this.options.clock.now());
+      await this.options.prisma.notificationDelivery.createMany({
+        data: [
+          {
+            id: deliveryIdOf(n.id, {
+              channel: "email",
+              recipient: address.trim(),
+              personId: person.personId,
+            }),
+            notificationId: n.id,
+            channel: "email",
+            recipient: address.trim(),
+            personId: person.personId,
+            locale: person.locale ?? row.locale,
+            timeZone: person.timeZone ?? row.time_zone,
+            nextAttemptAt: now,
+            createdAt: now,
+            updatedAt: now,
+          },
+        ],
+        skipDuplicates: true,
+      });
+    }
+    return "the person's address changed since this was queued";
   }
 
   /**

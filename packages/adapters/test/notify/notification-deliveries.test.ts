@@ -394,6 +394,65 @@ describe("notification deliveries", () => {
     expect(put._unsafeUnwrap()?.emailStatus).toBe("ok");
   });
 
+  it("sends a retried e-mail to the address the person has now, and none they switched off since it was queued", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const now = new Date(T0);
+    await db.prisma.person.createMany({
+      data: [
+        { id: "eve", displayName: "Eve", email: "eve@old.example", createdAt: now, updatedAt: now },
+        { id: "fay", displayName: "Fay", email: "fay@example.com", createdAt: now, updatedAt: now },
+      ],
+    });
+    // The mail server is down when a required notice (Eve) and an optional one (Fay) go out.
+    smtp.refusal = { at: "data", code: 451, message: "4.3.0 try later" };
+    receiver.script = [503, 503];
+    const required = retryNotice(["eve"]);
+    const optional = retryNotice(["fay"], { template: "checkout_expired", data: {} });
+    await notifier().send(required);
+    await notifier().send(optional);
+    settled.push(...(await worker().runOnce()));
+    expect((await deliveriesOf(optional.id)).map((r) => [r.channel, r.status])).toEqual([
+      ["email", "retrying"],
+      ["webhook", "retrying"],
+    ]);
+
+    // Meanwhile Eve moves to a new address, and Fay switches e-mail and push off.
+    await settings.put(
+      "eve",
+      { email: "eve@new.example", channels: { email: true, push: true }, muted: [] },
+      T0 + 1,
+    );
+    await settings.put(
+      "fay",
+      { email: "fay@example.com", channels: { email: false, push: false }, muted: [] },
+      T0 + 1,
+    );
+    smtp.refusal = undefined;
+    await drain();
+
+    // Nothing more to the address Eve gave up, the notice to the one she has now; nothing to Fay.
+    expect(smtp.received.map((m) => m.to)).toEqual([["eve@new.example"]]);
+    expect(
+      (await deliveriesOf(required.id))
+        .filter((r) => r.channel === "email")
+        .map((r) => [r.recipient, r.status]),
+    ).toEqual([
+      ["eve@new.example", "sent"],
+      ["eve@old.example", "failed"],
+    ]);
+    const fay = await deliveriesOf(optional.id);
+    expect(fay.map((r) => [r.channel, r.status])).toEqual([
+      ["email", "failed"],
+      ["webhook", "failed"],
+    ]);
+    const statusesOf = (personId: string) =>
+      receiver.received.filter((r) => r.json.personId === personId).map((r) => r.status);
+    expect(statusesOf("fay")).toEqual([503]);
+    expect(statusesOf("eve")).toEqual([503, 200]);
+  });
+
   it("retries a temporary SMTP refusal (4xx) and sends it later", async () => {
     smtp.refusal = { at: "data", code: 451, message: "4.3.0 try later" };
     const n = retryNotice(["ana"]);
