@@ -21,7 +21,8 @@ export function createNotificationMetrics(registry: Registry): NotificationMetri
   });
   // Every series exists from the start, so rate() and alerts see zeros rather than nothing.
   for (const channel of ["email", "webhook"])
-    for (const outcome of ["sent", "retrying", "failed", "bounced"]) deliveries.inc({ channel, outcome }, 0);
+    for (const outcome of ["sent", "retrying", "failed", "bounced", "withdrawn"])
+      deliveries.inc({ channel, outcome }, 0);
   return {
     deliverySettled(settled) {
       deliveries.inc({ channel: settled.channel, outcome: settled.outcome });

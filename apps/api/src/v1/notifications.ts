@@ -288,7 +288,7 @@ const DeliverySchema = z
       .string()
       .nullable()
       .openapi({ description: "null: an address that is no person's, or the admins" }),
-    status: z.enum(["queued", "sent", "retrying", "failed", "bounced"]),
+    status: z.enum(["queued", "sent", "retrying", "failed", "bounced", "withdrawn"]),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     lastStatusCode: z.number().int().nullable(),
@@ -331,7 +331,7 @@ const DeliveryQuerySchema = PageQuerySchema.extend({
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
     .optional()
     .openapi({ description: "The id of the last delivery of the previous page" }),
-  status: z.enum(["queued", "sent", "retrying", "failed", "bounced"]).optional(),
+  status: z.enum(["queued", "sent", "retrying", "failed", "bounced", "withdrawn"]).optional(),
 });
 
 const EndpointPageQuery = PageQuerySchema.extend({

@@ -48,7 +48,7 @@ export interface DeliveryWorkerOptions {
 }
 
 /** What became of one send. */
-export type DeliveryOutcome = "sent" | "retrying" | "failed" | "bounced";
+export type DeliveryOutcome = "sent" | "retrying" | "failed" | "bounced" | "withdrawn";
 
 /** One delivery settled by a pass, for metrics. */
 export interface SettledDelivery {
@@ -74,7 +74,9 @@ type SendResult =
   | { readonly kind: "sent"; readonly statusCode?: number }
   | { readonly kind: "temporary"; readonly error: string; readonly statusCode?: number }
   | { readonly kind: "permanent"; readonly error: string; readonly statusCode?: number }
-  | { readonly kind: "bounced"; readonly error: string };
+  | { readonly kind: "bounced"; readonly error: string }
+  /** Not sent and not a failure: the person no longer wants it, or not there (see noLongerWanted). */
+  | { readonly kind: "withdrawn"; readonly error: string };
 
 /**
  * The delay before the next send after `failedAttempts` failures: exponential from
@@ -197,7 +199,7 @@ export class NotificationDeliveryWorker {
           : await this.noLongerWanted(row, n, people.value.get(row.person_id));
       let result: SendResult;
       if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
-      else if (unwanted !== undefined) result = { kind: "permanent", error: unwanted };
+      else if (unwanted !== undefined) result = { kind: "withdrawn", error: unwanted };
       else if (row.channel === "email") result = await this.sendEmail(row, n);
       else {
         const endpoint = row.endpoint_id === null ? undefined : endpoints.get(row.endpoint_id);
@@ -401,6 +403,7 @@ export class NotificationDeliveryWorker {
     let nextAttemptAt = new Date(now);
     if (result.kind === "sent") outcome = "sent";
     else if (result.kind === "bounced") outcome = "bounced";
+    else if (result.kind === "withdrawn") outcome = "withdrawn";
     else if (result.kind === "permanent" || row.attempts >= retry.maxAttempts) outcome = "failed";
     else {
       outcome = "retrying";

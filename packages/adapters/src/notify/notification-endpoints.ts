@@ -35,7 +35,7 @@ export interface NotificationDeliveryRecord {
   readonly recipient: string;
   readonly personId?: string;
   readonly endpointId?: string;
-  readonly status: "queued" | "sent" | "retrying" | "failed" | "bounced";
+  readonly status: "queued" | "sent" | "retrying" | "failed" | "bounced" | "withdrawn";
   readonly attempts: number;
   readonly lastError?: string;
   readonly lastStatusCode?: number;

@@ -440,13 +440,16 @@ describe("notification deliveries", () => {
         .map((r) => [r.recipient, r.status]),
     ).toEqual([
       ["eve@new.example", "sent"],
-      ["eve@old.example", "failed"],
+      ["eve@old.example", "withdrawn"],
     ]);
     const fay = await deliveriesOf(optional.id);
     expect(fay.map((r) => [r.channel, r.status])).toEqual([
-      ["email", "failed"],
-      ["webhook", "failed"],
+      ["email", "withdrawn"],
+      ["webhook", "withdrawn"],
     ]);
+    // Withdrawn, not failed: the failing-deliveries alert counts failed sends only.
+    expect(settled.filter((d) => d.outcome === "failed")).toEqual([]);
+    expect(settled.filter((d) => d.outcome === "withdrawn")).toHaveLength(3);
     const statusesOf = (personId: string) =>
       receiver.received.filter((r) => r.json.personId === personId).map((r) => r.status);
     expect(statusesOf("fay")).toEqual([503]);
