@@ -217,7 +217,7 @@ const MarketplaceChargeSchema = z
         full: z.boolean(),
         status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]).openapi({
           description:
-            "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`) and a dispute was lost: the customer's bank gave the money back instead; what the loss did not cover is asked for as a new refund",
+            "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`, or a seller's reversal for it failed) and a dispute was lost: the customer's bank gave the money back instead; what the loss did not cover is asked for as a new refund",
         }),
         attempts: z.number().int(),
         failureCode: z.string().nullable(),

@@ -568,4 +568,103 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
       expect(run.report.differences).toEqual([]);
     },
   );
+
+  it("Stripe's fee refund differs from susu's prediction (part of the fee was refunded by hand at Stripe first): the correction is written once through PostgreSQL, the seller's account follows Stripe's figure, the ledger balances", async () => {
+    // The emulator gives back the fee by the rule susu predicts, so its figure differs only when
+    // the fee has less left than susu knows: here an operator refunded 3.00 of the 10.00 fee at
+    // Stripe (the Dashboard) before susu's full refund, which then gets 7.00 of the fee back
+    // where susu predicted 10.00.
+    const account = await aSeller("zed");
+    const c = await aCharge([{ id: "zed" }], { kind: "saved_card", paymentMethodId: "pm_card_visa" });
+    expect(c.status).toBe("settled");
+    const feeId = (await harness.stripe.applicationFees.list({ charge: c.chargeId ?? "" })).data[0]?.id ?? "";
+    const byHand = await harness.stripe.applicationFees.createRefund(feeId, { amount: 3_00 });
+    await settle();
+    // No refund of susu's asked for it: a ticket, the books left alone.
+    expect((await charge(c.id)).unmatchedFeeRefundIds).toEqual([byHand.id]);
+
+    // susu's full refund: its answer books the refund with the predicted fee part (10.00);
+    // Stripe's application_fee.refunded (7.00) is read afterwards.
+    (
+      await useCases.refundMarketplaceCharge(
+        deps,
+        c.id,
+        { kind: "platform", operator: { operator: "olga" } },
+        "class cancelled",
+      )
+    )._unsafeUnwrap();
+    expect(
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap().parked,
+    ).toBe(0);
+    const booked = await charge(c.id);
+    expect(booked.refunds).toMatchObject([
+      { number: 1, status: "succeeded", ledgerPosted: true, parts: { feePartMinor: 10_00 } },
+    ]);
+    expect(booked.refunds[0]?.feeRefundId).toBeUndefined();
+    const events = await harness.events.next();
+    const feeEvents = events.filter((e) => e.type === "application_fee.refunded");
+    expect(feeEvents).toHaveLength(1);
+    const before = outcomes.length;
+    await deliver(events);
+    await settle();
+
+    const appFee = await harness.stripe.applicationFees.retrieve(feeId);
+    const stripeFeeRefunds = [...appFee.refunds.data].reverse();
+    expect(stripeFeeRefunds.map((r) => [r.id === byHand.id, r.amount])).toEqual([
+      [true, 3_00],
+      [false, 7_00],
+    ]);
+    const ours = stripeFeeRefunds[1];
+    const refunded = await charge(c.id);
+    expect(refunded.status).toBe("refunded");
+    expect(refunded.refunds).toMatchObject([
+      { number: 1, status: "succeeded", feeRefundId: ours?.id, parts: { feePartMinor: 7_00 } },
+    ]);
+
+    // The correction, in PostgreSQL: one transaction of its kind. Stripe gave back 3.00 less than
+    // booked, so 3.00 moves back from the seller's account to the platform's fees (Dr fees, Cr seller).
+    const corrections = () =>
+      db.prisma.ledgerTransaction.findMany({
+        where: { kind: "marketplace_application_fee_refund_corrected", id: { startsWith: `${c.id}:` } },
+        include: { postings: { orderBy: { position: "asc" } } },
+      });
+    const written = await corrections();
+    expect(written.map((t) => t.id)).toEqual([`${c.id}:refund:1:ledger:fee_refund_corrected`]);
+    expect(written[0]?.refs).toMatchObject({ feeRefundId: ours?.id });
+    expect(written[0]?.postings.map((p) => [p.accountId, p.direction, Number(p.amountMinor)]).sort()).toEqual(
+      [
+        [marketplaceAccounts.fees(c.id), "debit", 3_00],
+        [marketplaceAccounts.seller(c.id, "zed"), "credit", 3_00],
+      ].sort(),
+    );
+    expect(outcomes.slice(before).filter((o) => o.startsWith("application_fee.refunded"))).toEqual([
+      expect.stringMatching(/^application_fee\.refunded processed/),
+    ]);
+
+    // Stripe delivers the same event again: nothing is posted.
+    const countOf = () => db.prisma.ledgerTransaction.count({ where: { id: { startsWith: `${c.id}:` } } });
+    const transactionsBefore = await countOf();
+    await deliver(feeEvents);
+    expect(outcomes.at(-1)).toMatch(/^application_fee\.refunded ignored: .*fee_refund_already_recorded/);
+    expect(await corrections()).toHaveLength(1);
+    expect(await countOf()).toBe(transactionsBefore);
+
+    // The seller's account holds Stripe's 7.00 for susu's refund: what the connected account
+    // holds at Stripe but the 3.00 refunded by hand, which susu does not book (its ticket says so).
+    const transfer = await harness.stripe.transfers.retrieve(c.destinationTransferId ?? "");
+    const sellerBooked = await balance(marketplaceAccounts.seller(c.id, "zed"));
+    expect(sellerBooked).toBe(90_00 - transfer.amount_reversed + 7_00);
+    expect(sellerBooked).toBe((await stripeBalance(account)) - byHand.amount);
+    // The platform keeps 3.00 of its fee in the books: Stripe's rest (0) plus the 3.00 given back by hand.
+    expect(await balance(marketplaceAccounts.fees(c.id))).toBe(
+      appFee.amount - appFee.amount_refunded + byHand.amount,
+    );
+    expect(
+      desk.tickets
+        .filter((t) => t.aggregateId === c.id)
+        .map((t) => t.reason)
+        .sort(),
+    ).toEqual(["amount_mismatch", "amount_mismatch"]);
+    await booksBalanced(c.id);
+  });
 });

@@ -1079,11 +1079,20 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
   return d.done();
 }
 
-/** Asks again for every failed reversal not asked again yet (each under a new reversal number). */
+/**
+ * Asks again for every failed reversal not asked again yet (each under a new reversal
+ * number) — a lost dispute's, or a refund's still reversing. A refund a lost dispute
+ * superseded needs its reversals no more: the loss's own reversal of that seller replaces
+ * them, and asking again would take the seller's part twice.
+ */
 function retryReversal(d: Draft): Step {
+  const superseded = new Set(
+    d.state.refunds.filter((r) => r.status === "superseded_by_dispute").map((r) => r.number),
+  );
   const failedOnes = d.state.reversals.filter(
     (x) =>
       x.status === "failed" &&
+      !(x.forRefund !== undefined && superseded.has(x.forRefund)) &&
       !d.state.reversals.some(
         (y) =>
           y.number > x.number &&

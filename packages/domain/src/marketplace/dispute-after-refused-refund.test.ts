@@ -163,3 +163,96 @@ describe("a split charge's refund whose sellers' reversals landed, refused becau
     });
   });
 });
+
+describe("a split charge's refund with a seller's reversal failed (the others landed), then a dispute lost", () => {
+  const reversalFailed = (reversal: number): MarketplaceChargeInput => ({
+    type: "transfer_reversal_failed",
+    reversal,
+    failureCode: "insufficient_funds",
+  });
+  // Refund 1 (everything) reverses 4,501 from sel_a (1), 2,250 from sel_b (2) and 2,250 from
+  // sel_c (3): sel_a's and sel_c's land, sel_b's fails. The refund stays reversing.
+  const stuck = (disputedMinor: number) => {
+    const settled = run(created(splitCommand), [paid(), ...allCreated]);
+    const r = run(settled.state, [
+      refund(),
+      reversed(1, 4_501),
+      reversalFailed(2),
+      reversed(3, 2_250),
+      dispute(disputedMinor),
+    ]);
+    return { state: r.state, effects: [...settled.effects, ...r.effects] };
+  };
+
+  it("a full loss supersedes the refund, reverses only sel_b's part, books the loss, ends charged back", () => {
+    const r = stuck(10_001);
+    expect(r.state.refunds).toMatchObject([{ number: 1, status: "reversing", attempts: 0 }]);
+    // Were the open dispute lost, only sel_b would still owe their part.
+    expect(Object.fromEntries(disputedSellerPartsMinor(r.state))).toEqual({ sel_b: 2_250 });
+    const l = run(r.state, [closed("lost", 10_001)]);
+    expect(l.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute", supersededBy: "dp_1", attempts: 0 },
+    ]);
+    expect(l.state.disputes[0]).toMatchObject({ lostMinor: 10_001, lossBooked: true });
+    expect(l.state.status).toBe("charged_back");
+    // sel_a's and sel_c's reversals for the refund count toward the loss; sel_b is asked once.
+    expect(of(l.effects, "reverse_transfer").map((e) => [e.sellerId, e.amountMinor, e.reason])).toEqual([
+      ["sel_b", 2_250, "dispute_lost"],
+    ]);
+    expect(of(l.effects, "refund")).toEqual([]);
+    // The refund's failed reversal is not asked again: the loss's reversal replaces it.
+    expect(
+      decideMarketplaceCharge(
+        l.state,
+        { type: "retry_reversal", by: "a" },
+        { now: l.state.createdAt, policy },
+      ),
+    ).toMatchObject({ error: { code: "no_failed_reversal" } });
+    const landed = run(l.state, [reversed(4, 2_250)]);
+    expect(books([...r.effects, ...l.effects, ...landed.effects], landed.state)).toMatchObject({
+      inFlightMinor: 0,
+      sellersMinor: 0,
+      feesMinor: 0,
+      refundedMinor: 0,
+      disputeLostMinor: 10_001,
+      platformFundedMinor: 0,
+    });
+  });
+
+  it("a partial loss: the rest is refunded, sel_b reversed for the loss's and the rest's parts, never twice", () => {
+    const r = stuck(6_000);
+    const l = run(r.state, [closed("lost", 6_000)]);
+    expect(l.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 4_001, full: true },
+    ]);
+    expect(l.state.disputes[0]).toMatchObject({ lostMinor: 6_000, lossBooked: true });
+    const asked = of(l.effects, "reverse_transfer");
+    // Only sel_b, whose earlier reversal moved nothing, is reversed: for the loss and for the rest.
+    expect(asked.every((e) => e.sellerId === "sel_b")).toBe(true);
+    expect(asked.reduce((sum, e) => sum + e.amountMinor, 0)).toBe(2_250);
+    const landed = run(
+      l.state,
+      asked.map((e) => reversed(e.reversal, e.amountMinor)),
+    );
+    const done = run(landed.state, [refundOk(2)]);
+    expect(done.state.status).toBe("refunded");
+    expect(books([...r.effects, ...l.effects, ...landed.effects, ...done.effects], done.state)).toMatchObject(
+      {
+        inFlightMinor: 0,
+        sellersMinor: 0,
+        feesMinor: 0,
+        refundedMinor: 4_001,
+        disputeLostMinor: 6_000,
+        platformFundedMinor: 0,
+      },
+    );
+  });
+
+  it("a reversal still in flight for the refund: the loss does not supersede it yet", () => {
+    const settled = run(created(splitCommand), [paid(), ...allCreated]);
+    const r = run(settled.state, [refund(), reversed(1, 4_501), reversalFailed(2), dispute(10_001)]);
+    const l = run(r.state, [closed("lost", 10_001)]);
+    expect(l.state.refunds).toMatchObject([{ number: 1, status: "reversing" }]);
+  });
+});

@@ -192,7 +192,17 @@ class World extends PaymentWorld<
         break;
       case "dispute_closed":
         m.disputes.set(input.disputeId, false);
-        if (input.outcome === "lost") m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
+        if (input.outcome === "lost") {
+          m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
+          // A refund the loss superseded (it never reached the customer: e.g. a seller's
+          // reversal for it failed) needs its failed reversals no more: retry_reversal
+          // leaves them (the loss's own reversal takes that seller's part instead).
+          for (const n of [...m.reversalsFailed]) {
+            const forRefund = this.state.reversals.find((rv) => rv.number === n)?.forRefund;
+            const r = this.state.refunds.find((x) => x.number === forRefund);
+            if (r?.status === "superseded_by_dispute") m.reversalsFailed.delete(n);
+          }
+        }
         break;
       default:
         break;

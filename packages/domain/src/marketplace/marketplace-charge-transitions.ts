@@ -19,7 +19,8 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  * - `settled → refunding` when everything left is refunded; `→ charged_back` when a lost
  *   dispute took everything left.
  * - `refunding → refunded` once the refund reached the customer; `→ charged_back` when the
- *   refund never reached the customer (Stripe refused it, `charge_disputed`) and a lost dispute took
+ *   refund never reached the customer (Stripe refused it, `charge_disputed`; or a seller's
+ *   reversal for it failed, so it was never asked of Stripe) and a lost dispute took
  *   everything left instead, superseding it.
  * - `requires_action → expired` when the customer did not act in the policy's time and
  *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays

@@ -143,7 +143,8 @@ export interface MarketplaceRefund {
   readonly full: boolean;
   /**
    * `superseded_by_dispute`: it never reached the customer (it failed, nothing was posted as
-   * refunded) and a dispute was lost meanwhile: the customer's bank gave the money back
+   * refunded; or, a split's, it stayed `reversing` with a seller's reversal failed) and a
+   * dispute was lost meanwhile: the customer's bank gave the money back
    * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds});
    * reversals of sellers' parts that landed for it count toward the loss's seller parts.
    */
@@ -371,12 +372,21 @@ export function countedMarketplaceRefunds(charge: MarketplaceCharge): readonly M
 
 /**
  * Whether a refund never reached the customer: it failed before anything was posted as
- * refunded. A lost dispute supersedes it — also when reversals of sellers' parts for it
- * already landed: that money is with the platform and counts toward the loss's seller parts
- * ({@link reversedForSupersededMinor}), so no seller is reversed twice.
+ * refunded, or it is a split's refund still `reversing` (never sent to Stripe) with none of
+ * its sellers' reversals in flight — one failed and waits for an admin's `retry_reversal`. A
+ * lost dispute supersedes it — also when reversals of sellers' parts for it already landed:
+ * that money is with the platform and counts toward the loss's seller parts
+ * ({@link reversedForSupersededMinor}), so no seller is reversed twice. A refund with a
+ * reversal in flight waits: the loss could not tell whether that seller's part came back.
  */
-function refundNeverReachedCustomer(refund: MarketplaceRefund): boolean {
-  return refund.status === "failed" && !refund.ledgerPosted;
+function refundNeverReachedCustomer(charge: MarketplaceCharge, refund: MarketplaceRefund): boolean {
+  if (refund.ledgerPosted) return false;
+  if (refund.status === "failed") return true;
+  return (
+    refund.status === "reversing" &&
+    refund.attempts === 0 &&
+    !charge.reversals.some((rv) => rv.forRefund === refund.number && rv.status === "requested")
+  );
 }
 
 /**
@@ -407,11 +417,11 @@ export function reversedForSupersededMinor(charge: MarketplaceCharge, disputeId:
  * is asked for again as a new refund (see decide's `lost`).
  */
 export function supersedeUnmovedRefunds(charge: MarketplaceCharge, disputeId: string): MarketplaceCharge {
-  if (!charge.refunds.some(refundNeverReachedCustomer)) return charge;
+  if (!charge.refunds.some((r) => refundNeverReachedCustomer(charge, r))) return charge;
   return {
     ...charge,
     refunds: charge.refunds.map((r) =>
-      refundNeverReachedCustomer(r)
+      refundNeverReachedCustomer(charge, r)
         ? { ...r, status: "superseded_by_dispute" as const, supersededBy: disputeId }
         : r,
     ),
