@@ -47,14 +47,23 @@ export const TOKEN_MAX_CHARS = 8_192;
 /** Longest subject accepted; it is stored as an idempotency scope and a rate-limit bucket. */
 export const SUBJECT_MAX_CHARS = 255;
 
+/** What `/v1/people/{personId}` paths take for the caller; never a person's id. */
+export const CALLER_ALIAS = "me";
+
 /**
  * The subjects accepted: 1–{@link SUBJECT_MAX_CHARS} printable ASCII characters (`!` to
- * `~`: no space, other whitespace, control or non-ASCII character), other than `.` and `..`.
- * A person's subject is their id, which callers put in paths (percent-encoded) and bodies,
- * so every subject admitted must be nameable there: `auth0|abc`, `google-oauth2|123`, UUIDs
- * and e-mail addresses are; a dot segment would be resolved away by URL normalisation.
+ * `~`: no space, other whitespace, control or non-ASCII character), other than `.`, `..` and
+ * `me`. A person's subject is their id, which callers put in paths (percent-encoded) and
+ * bodies, so every subject admitted must be nameable there: `auth0|abc`, `google-oauth2|123`,
+ * UUIDs and e-mail addresses are; a dot segment would be resolved away by URL normalisation,
+ * and `me` ({@link CALLER_ALIAS}) names the caller in paths (exactly `me`: `Me` is a subject).
  */
-export const SUBJECT_PATTERN = /^(?!\.\.?$)[\x21-\x7E]{1,255}$/;
+export const SUBJECT_PATTERN = /^(?!(?:\.\.?|me)$)[\x21-\x7E]{1,255}$/;
+
+/** A person in a `/v1/people/{personId}` path: a subject, or {@link CALLER_ALIAS}. */
+export const PERSON_PATH_PATTERN = /^(?!\.\.?$)[\x21-\x7E]{1,255}$/;
+
+const SUBJECT_RULE = "printable ASCII without whitespace, and not ., .. or me (the caller's name in paths)";
 
 // Algorithm confusion is prevented by routing on the header's `alg` before verifying: the
 // shared secret only ever verifies HS256, and the JWKS keys only ever verify these. A token
@@ -117,7 +126,7 @@ export function principalOf(payload: JWTPayload): Principal | AuthFailure {
   if (!SUBJECT_PATTERN.test(subject))
     return {
       code: "token_subject_unsupported",
-      detail: "the token's sub must be printable ASCII without whitespace (and not . or ..)",
+      detail: `the token's sub must be ${SUBJECT_RULE}`,
     };
   const claimed = payload[ROLES_CLAIM];
   if (claimed === undefined) return { subject, roles: ["member"] };
@@ -352,8 +361,7 @@ export async function mintToken(
 ): Promise<string> {
   if (input.subject.length === 0 || input.subject.length > SUBJECT_MAX_CHARS)
     throw new RangeError(`subject must be 1 to ${SUBJECT_MAX_CHARS} characters`);
-  if (!SUBJECT_PATTERN.test(input.subject))
-    throw new RangeError("subject must be printable ASCII without whitespace (and not . or ..)");
+  if (!SUBJECT_PATTERN.test(input.subject)) throw new RangeError(`subject must be ${SUBJECT_RULE}`);
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0 || input.ttlSeconds > MINT_TTL_MAX_SECONDS)
     throw new RangeError(`ttlSeconds must be a whole number from 1 to ${MINT_TTL_MAX_SECONDS}`);
   const issuedAt = Math.floor((options.now ?? Date.now)() / 1000);

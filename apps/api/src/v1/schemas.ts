@@ -1,5 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { authResponses, SUBJECT_MAX_CHARS, SUBJECT_PATTERN } from "../http/auth.js";
+import {
+  authResponses,
+  CALLER_ALIAS,
+  PERSON_PATH_PATTERN,
+  SUBJECT_MAX_CHARS,
+  SUBJECT_PATTERN,
+} from "../http/auth.js";
 import { edgeResponses } from "../http/edge.js";
 import { idempotencyResponses } from "../http/idempotency.js";
 import { PROBLEM_CONTENT_TYPE, problemBody, problemDoc, type ResponseDoc } from "../http/problem-response.js";
@@ -16,17 +22,18 @@ export const IdSchema = z
 /**
  * A person's id (a member id, a seller, a customer, a counterparty): exactly what a token's
  * `sub` may be ({@link SUBJECT_PATTERN}: 1–255 printable ASCII characters, no whitespace or
- * control characters, not `.` or `..`), since the subject becomes the person's id. Identity
- * providers' subjects fit: `auth0|abc`, `google-oauth2|123`, UUIDs, e-mail addresses. In a
- * path the id is percent-encoded (`auth0%7Cabc`).
+ * control characters, not `.`, `..` or `me`), since the subject becomes the person's id.
+ * Identity providers' subjects fit: `auth0|abc`, `google-oauth2|123`, UUIDs, e-mail
+ * addresses. In a path the id is percent-encoded (`auth0%7Cabc`). `me` is no one's id: it is
+ * the caller's name in `/v1/people/{personId}` paths ({@link PersonIdParam}).
  */
 export const PersonIdSchema = z
   .string()
   .min(1)
   .max(SUBJECT_MAX_CHARS)
-  .regex(SUBJECT_PATTERN, "printable ASCII without spaces (as a token's sub), not . or ..")
+  .regex(SUBJECT_PATTERN, "printable ASCII without spaces (as a token's sub), not ., .. or me")
   .openapi({
-    description: `A person's id: their token's \`sub\`, 1–${SUBJECT_MAX_CHARS} printable ASCII characters without whitespace (e.g. \`auth0|64f1c2\`, \`ana@example.com\`); percent-encode it in a path`,
+    description: `A person's id: their token's \`sub\`, 1–${SUBJECT_MAX_CHARS} printable ASCII characters without whitespace (e.g. \`auth0|64f1c2\`, \`ana@example.com\`), never \`${CALLER_ALIAS}\` (tokens with that \`sub\` are refused); percent-encode it in a path`,
   });
 
 /** A name people read: trimmed, 1–100 characters, no NUL. */
@@ -52,13 +59,18 @@ export const GroupIdParam = z.object({
   groupId: IdSchema.openapi({ param: { name: "groupId", in: "path" }, example: "grp_1" }),
 });
 
-/** A person named in the path: their id, or `me` for the caller. */
+/** A person named in a `/v1/people/{personId}` path: their id, or `me` for the caller. */
 export const PersonIdParam = z.object({
-  personId: PersonIdSchema.openapi({
-    param: { name: "personId", in: "path" },
-    description: "A person's id (their token's `sub`, percent-encoded), or `me` for the caller",
-    example: "me",
-  }),
+  personId: z
+    .string()
+    .min(1)
+    .max(SUBJECT_MAX_CHARS)
+    .regex(PERSON_PATH_PATTERN, "printable ASCII without spaces (as a token's sub), not . or ..")
+    .openapi({
+      param: { name: "personId", in: "path" },
+      description: `A person's id (their token's \`sub\`, percent-encoded), or \`${CALLER_ALIAS}\` for the caller (no person's id is \`${CALLER_ALIAS}\`: a token whose \`sub\` is \`${CALLER_ALIAS}\` is refused with 401 \`token_subject_unsupported\`)`,
+      example: CALLER_ALIAS,
+    }),
 });
 
 /** The error responses every v1 route can give, whatever it does (auth, rate limit, edge). */

@@ -237,6 +237,8 @@ describe("susu's own tokens (HS256)", () => {
       "ana\u2028",
       ".",
       "..",
+      // `/v1/people/me` is the caller: a person whose id were `me` could not be named in paths.
+      "me",
     ]) {
       const res = await get(app, await signed(subject));
       expect(res.status, JSON.stringify(subject)).toBe(401);
@@ -246,6 +248,8 @@ describe("susu's own tokens (HS256)", () => {
       await expect(mintToken({ subject, ttlSeconds: 60 }, SECRET)).rejects.toThrow(RangeError);
     }
     expect(principalOf({ sub: "..." })).toEqual({ subject: "...", roles: ["member"] });
+    for (const subject of ["Me", "ME", "me.", "mee", "auth0|me"])
+      expect(principalOf({ sub: subject }), subject).toEqual({ subject, roles: ["member"] });
   });
 
   it("refuses to mint bad tokens or use a short secret", async () => {

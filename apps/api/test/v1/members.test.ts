@@ -435,6 +435,33 @@ describe("members whose person id is an identity provider's subject", () => {
   });
 });
 
+describe("`me`, the caller's name in /v1/people paths, is no person's id", () => {
+  it("is refused as a member id in paths and bodies (400 invalid_request naming the field); /v1/people/me is the caller", async () => {
+    const id = await bed.group("jay", ["kim"]);
+    const version = await bed.version(id);
+    expectInvalid(await send("jay", "GET", `/v1/groups/${id}/members/me`), ["memberId"]);
+    expectInvalid(await send("jay", "PUT", `/v1/groups/${id}/payout-order`, { memberIds: ["kim", "me"] }), [
+      "memberIds",
+    ]);
+    expectInvalid(await send("kim", "POST", `/v1/groups/${id}/swaps`, { counterparty: "me" }), [
+      "counterparty",
+    ]);
+    expectInvalid(await send("kim", "POST", `/v1/groups/${id}/swaps/accept`, { proposedBy: "me" }), [
+      "proposedBy",
+    ]);
+    expectInvalid(await send("jay", "GET", `/v1/subscriptions?person_id=me`, undefined, ops), ["person_id"]);
+    expect(await bed.version(id)).toBe(version);
+    // Case matters: `Me` is a person like any other.
+    const joined = await send("Me", "POST", `/v1/groups/${id}/members`, { displayName: "Me" });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(201);
+    expect((await send("jay", "GET", `/v1/groups/${id}/members/Me`)).body.id).toBe("Me");
+    // The alias still names the caller.
+    const self = await send("kim", "GET", "/v1/people/me");
+    expect(self.status, JSON.stringify(self.body)).toBe(200);
+    expect(self.body.id).toBe("kim");
+  });
+});
+
 describe("payout order", () => {
   it("admins set a fixed order, a seeded draw or a method; the rules refuse what they refuse", async () => {
     const id = await bed.group("ana2", ["ben2", "cy2"]);

@@ -138,6 +138,29 @@ describe("the OpenAPI document", () => {
     expect(doc.paths["/v1/groups"]?.post?.responses["400"]?.description).toContain(`\`${code}\``);
   });
 
+  it("says `me` is the caller in /v1/people paths and no person's id in bodies, queries or member paths", () => {
+    type Param = {
+      name: string;
+      in: string;
+      description?: string;
+      schema?: { pattern?: string; description?: string };
+    };
+    const params = (path: string, method: "get" | "put" = "get") =>
+      (doc.paths[path]?.[method]?.parameters ?? []) as readonly Param[];
+    const pattern = (p: Param | undefined) => new RegExp(p?.schema?.pattern ?? "^$");
+    const person = params("/v1/people/{personId}").find((p) => p.name === "personId");
+    expect(pattern(person).test("me")).toBe(true);
+    expect(`${person?.description ?? ""}${person?.schema?.description ?? ""}`).toContain(
+      "`me` for the caller",
+    );
+    const member = params("/v1/groups/{groupId}/members/{memberId}").find((p) => p.name === "memberId");
+    expect(pattern(member).test("me")).toBe(false);
+    expect(pattern(member).test("Me")).toBe(true);
+    const query = params("/v1/subscriptions").find((p) => p.name === "person_id");
+    expect(pattern(query).test("me")).toBe(false);
+    expect(`${query?.description ?? ""}${query?.schema?.description ?? ""}`).toContain("never `me`");
+  });
+
   it("is the one /v1 route served without a token", async () => {
     for (const path of PUBLIC_V1_PATHS) expect((await app.request(path)).status).toBe(200);
     expect((await app.request("/v1/groups")).status).toBe(401);

@@ -900,6 +900,9 @@ const subscriptionSnapshot = z.strictObject({
   trialEnd: instant.exactOptional(),
   trialNoticeFor: instant.exactOptional(),
   observedAt: instant.exactOptional(),
+  // Since the price's floor is kept apart from the status's (older snapshots have none: their
+  // observedAt was raised to a confirmed change's second, and serves as both floors).
+  priceObservedAt: instant.exactOptional(),
   invoices: list(
     z.strictObject({
       id: text,

@@ -281,5 +281,27 @@ describe("a membership's outbox payloads", () => {
     expect(notice?.id).toBe("mbr_1:notify:membership_change_refused:1");
     const stored: unknown = JSON.parse(JSON.stringify(notice));
     expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(notice);
+    // Stripe's answer confirms it: the price's floor (the request's second) round-trips; a
+    // snapshot stored before the floor was kept apart (none) loads as it was.
+    const confirmed = decideSubscription(
+      asked.state,
+      {
+        type: "subscription_changed",
+        snapshot: {
+          stripeSubscriptionId: "sub_1",
+          status: "active",
+          stripePriceId: "price_2",
+          cancelAtPeriodEnd: false,
+        },
+      },
+      now,
+    )._unsafeUnwrap().state;
+    expect(confirmed.priceObservedAt).toBe(now.now);
+    const { priceObservedAt: _, ...storedBefore } = confirmed;
+    for (const s of [confirmed, storedBefore]) {
+      const json: unknown = JSON.parse(JSON.stringify(s));
+      expect(parseSubscriptionSnapshot(json)._unsafeUnwrap()).toEqual(s);
+    }
+    expect(parseSubscriptionSnapshot({ ...storedBefore, priceObservedAt: "yesterday" }).isErr()).toBe(true);
   });
 });

@@ -517,15 +517,19 @@ describe("a person's commands", () => {
     );
     const onPro = step(toPro.state, answer("price_pro_m"), 2).state;
     expect(onPro.price).toEqual(proMonthly);
-    // The answer is Stripe's word at or after the request: views older than the request are old news.
-    expect(onPro.observedAt).toBe(MEMBERSHIP_T0 + 2 * DAY_MS);
+    // The answer is Stripe's word at or after the request: views older than the request are old
+    // news for the price (the price's floor; the status's is still the last event's).
+    expect(onPro.priceObservedAt).toBe(MEMBERSHIP_T0 + 2 * DAY_MS);
+    expect(onPro.observedAt).toBe(MEMBERSHIP_T0);
     const back = step(
       onPro,
       { type: "change_price", price: basicMonthly, prorationBehavior: "always_invoice" },
       3,
     ).state;
+    // It is newer than the last status news (day 0): its status counts, its price does not.
     const late = step(back, snapshot("active", 1), 3);
-    expect(late.ignored?.code).toBe("stale_snapshot");
+    expect(late.ignored).toBeUndefined();
+    expect(late.state.observedAt).toBe(MEMBERSHIP_T0 + DAY_MS);
     expect(late.state.price).toEqual(proMonthly);
     expect(late.state.pendingChange?.price).toEqual(basicMonthly);
     const refused = step(
@@ -563,6 +567,50 @@ describe("a person's commands", () => {
     const sameSecond = view(askedAt - 700);
     expect(sameSecond.pendingChange).toBeUndefined();
     expect(sameSecond.price).toEqual(proMonthly);
+  });
+
+  it("a confirmed change is a floor for the price only: older status news still moves the status", () => {
+    // Past due since day 30; the person pays the open invoice on day 31 and asks for pro on
+    // day 32. Stripe's answer to the change comes before the day-31 news of the payment.
+    const at = (day: number) => ({ now: MEMBERSHIP_T0 + day * DAY_MS });
+    const step = (s: Subscription, input: SubscriptionInput, day: number) =>
+      decideSubscription(s, input, at(day))._unsafeUnwrap();
+    const pastDue = step(activeSubscription(), failedInvoice("in_2", 30, 1, 3), 30).state;
+    expect(pastDue.status).toBe("past_due");
+    const asked = step(
+      pastDue,
+      { type: "change_price", price: proMonthly, prorationBehavior: "always_invoice" },
+      32,
+    ).state;
+    const answer: SubscriptionInput = {
+      type: "subscription_changed",
+      snapshot: {
+        stripeSubscriptionId: "sub_stripe1",
+        status: "active",
+        stripePriceId: "price_pro_m",
+        cancelAtPeriodEnd: false,
+      },
+    };
+    const onPro = step(asked, answer, 32).state;
+    expect(onPro.price).toEqual(proMonthly);
+    // invoice.paid of day 31: older than the change, newer than the last status news.
+    const paid = step(onPro, paidInvoice("in_2", 31), 32);
+    expect(paid.state.status).toBe("active");
+    expect(paid.state.price).toEqual(proMonthly);
+    expect(paid.effects.map((e) => e.kind)).toEqual(["post_ledger"]);
+    // customer.subscription.updated of day 31 (active, still basic): its status counts, its
+    // price and period do not (the change was confirmed on day 32).
+    const viewed = step(onPro, snapshot("active", 31), 32);
+    expect(viewed.ignored).toBeUndefined();
+    expect(viewed.state.status).toBe("active");
+    expect(viewed.state.price).toEqual(proMonthly);
+    expect(viewed.state.currentPeriodEnd).toBe(onPro.currentPeriodEnd);
+    // Either order: the view then the payment, both older than the change.
+    const both = feed(onPro, [snapshot("active", 31), paidInvoice("in_2", 31)]);
+    expect(both.status).toBe("active");
+    expect(both.price).toEqual(proMonthly);
+    // Status news older than the last status news is still stale.
+    expect(step(viewed.state, snapshot("past_due", 30.5), 32).ignored?.code).toBe("stale_snapshot");
   });
 
   it("cancels at period end, refuses it twice, and resumes", () => {

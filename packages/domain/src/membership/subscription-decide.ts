@@ -394,7 +394,15 @@ function applySnapshot(
     }
     return ignore(s, "stale_snapshot", stale);
   }
-  const named = snap.stripePriceId;
+  // A view older than the request of the last change Stripe confirmed (or with no Stripe time,
+  // once one was) still says where the status stands, but not the price nor its period: Stripe
+  // has made that change since. Only a confirming view is sure to be at or after it.
+  const priceStale =
+    !confirms &&
+    s.priceObservedAt !== undefined &&
+    (snap.observedAt === undefined || snap.observedAt < s.priceObservedAt);
+  const named = priceStale ? undefined : snap.stripePriceId;
+  const periodEnd = priceStale ? undefined : snap.currentPeriodEnd;
   const price: SubscribedPrice | undefined = confirms
     ? pending.price
     : named === undefined || named === s.price.stripePriceId
@@ -405,7 +413,7 @@ function applySnapshot(
   const patch: Partial<Omit<Subscription, "status">> = {
     stripeSubscriptionId: snap.stripeSubscriptionId,
     cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
-    ...(snap.currentPeriodEnd !== undefined ? { currentPeriodEnd: snap.currentPeriodEnd } : {}),
+    ...(periodEnd !== undefined ? { currentPeriodEnd: periodEnd } : {}),
     ...(snap.trialEnd !== undefined ? { trialEnd: snap.trialEnd } : {}),
     ...(price !== undefined ? { price } : {}),
   };
@@ -413,7 +421,7 @@ function applySnapshot(
     target === s.status &&
     s.stripeSubscriptionId === snap.stripeSubscriptionId &&
     s.cancelAtPeriodEnd === snap.cancelAtPeriodEnd &&
-    (snap.currentPeriodEnd === undefined || snap.currentPeriodEnd === s.currentPeriodEnd) &&
+    (periodEnd === undefined || periodEnd === s.currentPeriodEnd) &&
     (snap.trialEnd === undefined || snap.trialEnd === s.trialEnd) &&
     price === undefined &&
     // Stripe ending the subscription is news even where susu's status stays (a lapse seen first).
@@ -440,13 +448,15 @@ function observedSince(observedAt: Instant, requestedAt: Instant): boolean {
 /**
  * Stripe made the pending change: the membership is on its price. Stripe made it at or after
  * the request, so no view older than the request's second may move the price back: that
- * second becomes the floor of the subscription's `observedAt` (the change call's answer has
- * no Stripe time of its own; a fresh event's own time is recorded by `applySnapshot`).
+ * second becomes the price's floor (`priceObservedAt`; the change call's answer has no Stripe
+ * time of its own). It is not the status's floor (`observedAt`): news older than the change
+ * (an invoice paid just before it) still says where the status stands.
  */
 function confirmChange(d: SubscriptionDraft, pending: PendingPriceChange): void {
-  d.set({ price: pending.price });
+  const floor = Math.floor(pending.requestedAt / 1000) * 1000;
+  const known = d.state.priceObservedAt;
+  d.set({ price: pending.price, priceObservedAt: known === undefined ? floor : Math.max(known, floor) });
   d.clearPendingChange();
-  d.observed(Math.floor(pending.requestedAt / 1000) * 1000);
 }
 
 /** Why a view is too old to say where the subscription stands, if it is. */

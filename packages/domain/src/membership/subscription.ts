@@ -268,8 +268,20 @@ export interface Subscription {
   readonly trialEnd?: Instant;
   /** The trial end the person was told of (Stripe's `trial_will_end`). */
   readonly trialNoticeFor?: Instant;
-  /** Stripe's time of the last snapshot applied: an older one is stale. */
+  /**
+   * Stripe's time of the latest news applied (a view of the subscription, an invoice's
+   * payment or failure): older news does not move the status.
+   */
   readonly observedAt?: Instant;
+  /**
+   * The price's floor: the second (Stripe's time, whole seconds) of the request of the last
+   * plan change Stripe confirmed. Stripe made that change at or after it, so a view older than
+   * it, or with no Stripe time, does not move `price` or `currentPeriodEnd` (a change of
+   * interval moves the period); its status still counts if it is newer than `observedAt`.
+   * Absent: no change confirmed since it was kept. Snapshots stored before it had their
+   * `observedAt` raised to that second instead, which keeps serving as both floors.
+   */
+  readonly priceObservedAt?: Instant;
   readonly invoices: readonly SubscriptionInvoice[];
   /** Price changes asked for so far (the next is `changes + 1`). */
   readonly changes: number;
