@@ -264,6 +264,25 @@ describe("payouts", () => {
     expect(again.statusCode).toBe(400);
   });
 
+  it("a canceled payout names the transaction that returned its funds (failure_balance_transaction)", async () => {
+    // Stripe's Payout: "If the payout fails or cancels, this is the ID of the balance
+    // transaction that reverses the initial balance transaction".
+    await h.emu.control.topUp({ amount: 5000 });
+    const payout = await h.stripe.payouts.create({ amount: 3000, currency: "aud" });
+    const canceled = await h.stripe.payouts.cancel(payout.id);
+    expect(canceled.failure_balance_transaction).toMatch(/^txn_/);
+    const txn = await h.stripe.balanceTransactions.retrieve(canceled.failure_balance_transaction as string);
+    expect(txn).toMatchObject({ type: "payout_cancel", amount: 3000, source: payout.id });
+    const event = (await h.stripe.events.list({ type: "payout.canceled" })).data[0]!;
+    expect((event.data.object as Stripe.Payout).failure_balance_transaction).toBe(txn.id);
+    const updated = (await h.stripe.events.list({ type: "payout.updated" })).data[0]!;
+    expect(updated.data.previous_attributes).toEqual({
+      status: "pending",
+      failure_balance_transaction: null,
+    });
+    expect((await h.stripe.payouts.retrieve(payout.id)).failure_balance_transaction).toBe(txn.id);
+  });
+
   it("fails a payout to Stripe's failing test bank account, returning the funds", async () => {
     const account = await fundedAccount();
     await h.stripe.accounts.update(account.id, {
