@@ -119,6 +119,52 @@ describe("application fees", () => {
     expect((await h.stripe.applicationFees.retrieve(fee.id)).amount_refunded).toBe(400);
   });
 
+  it("after a partial capture, reverse_transfer and refund_application_fee follow the part of the captured amount refunded", async () => {
+    // Stripe: the transfer (and the fee) is reversed "proportionally to the amount being
+    // refunded (either the entire or partial amount)"; what was transferred is the capture.
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      payment_method_types: ["card"],
+      capture_method: "manual",
+      transfer_data: { destination: account.id },
+      application_fee_amount: 1000,
+      confirm: true,
+    });
+    await h.stripe.paymentIntents.capture(pi.id, { amount_to_capture: 6000 });
+    const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
+    const transferId = charge.transfer as string;
+    expect((await h.stripe.transfers.retrieve(transferId)).amount).toBe(6000);
+    const feeId = charge.application_fee as string;
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount).toBe(1000);
+    await h.emu.control.topUp({ amount: 10_000 });
+
+    // Half the capture: half the transfer, half the fee.
+    const half = await h.stripe.refunds.create({
+      payment_intent: pi.id,
+      amount: 3000,
+      reverse_transfer: true,
+      refund_application_fee: true,
+    });
+    expect(
+      (await h.stripe.transfers.retrieveReversal(transferId, half.transfer_reversal as string)).amount,
+    ).toBe(3000);
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded).toBe(500);
+
+    // The rest: the whole transfer is back.
+    await h.stripe.refunds.create({
+      payment_intent: pi.id,
+      reverse_transfer: true,
+      refund_application_fee: true,
+    });
+    const transfer = await h.stripe.transfers.retrieve(transferId);
+    expect(transfer.amount_reversed).toBe(6000);
+    expect(transfer.reversed).toBe(true);
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded).toBe(1000);
+  });
+
   it("a destination charge's transfer is reversed up to the charge's amount even when the account's balance is short: it goes negative", async () => {
     const account = await expressAccount();
     const charge = await destinationCharge(account.id);
