@@ -119,6 +119,52 @@ describe("application fees", () => {
     expect((await h.stripe.applicationFees.retrieve(fee.id)).amount_refunded).toBe(400);
   });
 
+  it("after a partial capture, reverse_transfer and refund_application_fee follow the part of the captured amount refunded", async () => {
+    // Stripe: the transfer (and the fee) is reversed "proportionally to the amount being
+    // refunded (either the entire or partial amount)"; what was transferred is the capture.
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      payment_method_types: ["card"],
+      capture_method: "manual",
+      transfer_data: { destination: account.id },
+      application_fee_amount: 1000,
+      confirm: true,
+    });
+    await h.stripe.paymentIntents.capture(pi.id, { amount_to_capture: 6000 });
+    const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
+    const transferId = charge.transfer as string;
+    expect((await h.stripe.transfers.retrieve(transferId)).amount).toBe(6000);
+    const feeId = charge.application_fee as string;
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount).toBe(1000);
+    await h.emu.control.topUp({ amount: 10_000 });
+
+    // Half the capture: half the transfer, half the fee.
+    const half = await h.stripe.refunds.create({
+      payment_intent: pi.id,
+      amount: 3000,
+      reverse_transfer: true,
+      refund_application_fee: true,
+    });
+    expect(
+      (await h.stripe.transfers.retrieveReversal(transferId, half.transfer_reversal as string)).amount,
+    ).toBe(3000);
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded).toBe(500);
+
+    // The rest: the whole transfer is back.
+    await h.stripe.refunds.create({
+      payment_intent: pi.id,
+      reverse_transfer: true,
+      refund_application_fee: true,
+    });
+    const transfer = await h.stripe.transfers.retrieve(transferId);
+    expect(transfer.amount_reversed).toBe(6000);
+    expect(transfer.reversed).toBe(true);
+    expect((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded).toBe(1000);
+  });
+
   it("a destination charge's transfer is reversed up to the charge's amount even when the account's balance is short: it goes negative", async () => {
     const account = await expressAccount();
     const charge = await destinationCharge(account.id);
@@ -262,6 +308,25 @@ describe("payouts", () => {
     ]);
     const again = await failure(h.stripe.payouts.cancel(payout.id));
     expect(again.statusCode).toBe(400);
+  });
+
+  it("a canceled payout names the transaction that returned its funds (failure_balance_transaction)", async () => {
+    // Stripe's Payout: "If the payout fails or cancels, this is the ID of the balance
+    // transaction that reverses the initial balance transaction".
+    await h.emu.control.topUp({ amount: 5000 });
+    const payout = await h.stripe.payouts.create({ amount: 3000, currency: "aud" });
+    const canceled = await h.stripe.payouts.cancel(payout.id);
+    expect(canceled.failure_balance_transaction).toMatch(/^txn_/);
+    const txn = await h.stripe.balanceTransactions.retrieve(canceled.failure_balance_transaction as string);
+    expect(txn).toMatchObject({ type: "payout_cancel", amount: 3000, source: payout.id });
+    const event = (await h.stripe.events.list({ type: "payout.canceled" })).data[0]!;
+    expect((event.data.object as Stripe.Payout).failure_balance_transaction).toBe(txn.id);
+    const updated = (await h.stripe.events.list({ type: "payout.updated" })).data[0]!;
+    expect(updated.data.previous_attributes).toEqual({
+      status: "pending",
+      failure_balance_transaction: null,
+    });
+    expect((await h.stripe.payouts.retrieve(payout.id)).failure_balance_transaction).toBe(txn.id);
   });
 
   it("fails a payout to Stripe's failing test bank account, returning the funds", async () => {

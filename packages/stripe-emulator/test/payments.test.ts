@@ -456,6 +456,19 @@ describe("cards", () => {
     expect(charges.data[0]?.metadata).toEqual({ booking: "b1" });
   });
 
+  it("an update refused for its amount changes nothing, and a new currency is checked against the amount", async () => {
+    const pi = await h.stripe.paymentIntents.create({ amount: 1200, currency: "aud" });
+    // 10 yen is below Stripe's minimum (¥50): refused, and the currency stays AUD.
+    const tooSmall = await failure(h.stripe.paymentIntents.update(pi.id, { currency: "jpy", amount: 10 }));
+    expect(tooSmall.code).toBe("amount_too_small");
+    expect(await h.stripe.paymentIntents.retrieve(pi.id)).toMatchObject({ currency: "aud", amount: 1200 });
+    // A three-decimal currency needs amounts ending in 0: 1205 KWD-fils is refused as is.
+    const odd = await h.stripe.paymentIntents.create({ amount: 1205, currency: "aud" });
+    const refused = await failure(h.stripe.paymentIntents.update(odd.id, { currency: "kwd" }));
+    expect(refused.code).toBe("invalid_amount");
+    expect((await h.stripe.paymentIntents.retrieve(odd.id)).currency).toBe("aud");
+  });
+
   it("saves the card to the customer with setup_future_usage", async () => {
     const customer = await h.stripe.customers.create({});
     const pi = await h.stripe.paymentIntents.create({

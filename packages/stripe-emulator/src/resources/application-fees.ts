@@ -126,6 +126,11 @@ export function refundApplicationFee(
   return refund;
 }
 
+/** What a refund's share is a share of: the captured amount (less than `amount` after a partial capture). */
+export function capturedAmount(charge: Stripe.Charge): number {
+  return charge.amount_captured > 0 ? charge.amount_captured : charge.amount;
+}
+
 /** `refund_application_fee=true`: the fee is refunded in proportion to the charge's refund. */
 export function refundFeeWithCharge(
   engine: Engine,
@@ -140,7 +145,7 @@ export function refundFeeWithCharge(
   const share =
     all || charge.amount_refunded >= charge.amount
       ? remaining
-      : Math.round((fee.amount * refundAmount) / charge.amount);
+      : Math.round((fee.amount * refundAmount) / capturedAmount(charge));
   if (Math.min(share, remaining) > 0) refundApplicationFee(engine, fee.id, Math.min(share, remaining), {});
 }
 

@@ -20,7 +20,7 @@ import {
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
 import type { Router } from "../http/router.js";
-import { createApplicationFee, refundFeeWithCharge } from "./application-fees.js";
+import { capturedAmount, createApplicationFee, refundFeeWithCharge } from "./application-fees.js";
 import type { ChargeMeta } from "./charge-meta.js";
 import type { PaymentMethodRecord } from "./payment-methods.js";
 import { reverseTransfer } from "./transfers.js";
@@ -337,10 +337,11 @@ function settleRefund(
   refund.status = "succeeded";
   delete refund.pending_reason;
   if (meta.reverseTransfer && typeof charge.transfer === "string") {
-    // Reversed in proportion to the part of the charge refunded.
+    // Reversed in proportion to the part of the charge refunded: of what was captured, which
+    // is what the transfer was made of (a partial capture transfers less than the charge).
     const transfer = engine.store.record<Stripe.Transfer>(charge.transfer)?.obj;
     if (transfer) {
-      const share = Math.round((refund.amount * transfer.amount) / charge.amount);
+      const share = Math.round((refund.amount * transfer.amount) / capturedAmount(charge));
       const reversible = transfer.amount - transfer.amount_reversed;
       if (share > 0 && reversible > 0) {
         const reversal = reverseTransfer(engine, transfer.id, Math.min(share, reversible), {}, refund.id);

@@ -716,30 +716,36 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
           `You cannot update this PaymentIntent because it has a status of ${pi.status}. Updates are only allowed when the status is one of: requires_payment_method, requires_confirmation, requires_action.`,
         );
       }
-      const amount = optInt(p, "amount");
-      const currency = optString(p, "currency");
-      if (currency !== undefined) pi.currency = parseCurrency(currency);
-      if (amount !== undefined) {
-        validateChargeAmount(amount, pi.currency);
-        pi.amount = amount;
-      }
+      // Everything is read and checked first: a refused update changes nothing.
+      const amountParam = optInt(p, "amount");
+      const currencyParam = optString(p, "currency");
+      const currency = currencyParam !== undefined ? parseCurrency(currencyParam) : pi.currency;
+      const amount = amountParam ?? pi.amount;
+      // A new amount, or the amount under a new currency, follows that currency's rules.
+      if (amountParam !== undefined || currency !== pi.currency) validateChargeAmount(amount, currency);
       const customer = optNullableString(p, "customer");
       if (customer) getCustomer(engine, customer, req.account);
-      if (customer !== undefined) pi.customer = customer;
       const description = optNullableString(p, "description");
-      if (description !== undefined) pi.description = description;
       const group = optNullableString(p, "transfer_group");
-      if (group !== undefined) pi.transfer_group = group;
       const fee = optInt(p, "application_fee_amount");
-      if (fee !== undefined) pi.application_fee_amount = fee;
       const types = optStringArray(p, "payment_method_types");
+      const metadata = applyMetadata(pi.metadata, p);
+      // Last of the checks: a test id (pm_card_visa) makes a new payment method.
+      const pmParam = optString(p, "payment_method");
+      const pm = pmParam ? resolvePaymentMethod(engine, pmParam, req.account).obj.id : undefined;
+
+      pi.currency = currency;
+      pi.amount = amount;
+      if (customer !== undefined) pi.customer = customer;
+      if (description !== undefined) pi.description = description;
+      if (group !== undefined) pi.transfer_group = group;
+      if (fee !== undefined) pi.application_fee_amount = fee;
       if (types) pi.payment_method_types = types;
-      const pm = optString(p, "payment_method");
       if (pm) {
-        pi.payment_method = resolvePaymentMethod(engine, pm, req.account).obj.id;
+        pi.payment_method = pm;
         pi.status = "requires_confirmation";
       }
-      pi.metadata = applyMetadata(pi.metadata, p);
+      pi.metadata = metadata;
       return pi;
     },
     PAYMENT_INTENT_UPDATE,

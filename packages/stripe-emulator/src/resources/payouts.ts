@@ -265,8 +265,10 @@ function setStatus(
   owner: string,
   payout: Stripe.Payout,
   status: Stripe.Payout["status"],
+  /** Other fields that changed with the status, as they were (the event's previous_attributes). */
+  before: Partial<Stripe.Payout> = {},
 ): void {
-  const previous = { status: payout.status };
+  const previous = { ...before, status: payout.status };
   payout.status = status;
   engine.emit("payout.updated", payout, owner, { previous });
 }
@@ -308,10 +310,15 @@ export function failPayout(engine: Engine, id: string, code = "could_not_process
     description: `Payout failure for ${id}`,
     availability: { kind: "now" },
   });
+  const before = {
+    failure_balance_transaction: payout.failure_balance_transaction,
+    failure_code: payout.failure_code,
+    failure_message: payout.failure_message,
+  };
   payout.failure_balance_transaction = txn.id;
   payout.failure_code = code;
   payout.failure_message = FAILURE_MESSAGES[code] ?? "The payout failed.";
-  setStatus(engine, record.owner, payout, "failed");
+  setStatus(engine, record.owner, payout, "failed", before);
   engine.emit("payout.failed", payout, record.owner);
   return payout;
 }
@@ -396,7 +403,8 @@ export function registerPayouts(router: Router, engine: Engine): void {
     }
     engine.scheduler.cancel(TRANSIT_TASK, payout.id);
     engine.scheduler.cancel(ARRIVAL_TASK, payout.id);
-    engine.ledger.create({
+    // Stripe names the returning transaction on the payout, as for a failure.
+    const txn = engine.ledger.create({
       owner: req.account,
       amount: payout.amount,
       currency: payout.currency,
@@ -405,7 +413,9 @@ export function registerPayouts(router: Router, engine: Engine): void {
       source: payout.id,
       availability: { kind: "now" },
     });
-    setStatus(engine, req.account, payout, "canceled");
+    const before = { failure_balance_transaction: payout.failure_balance_transaction };
+    payout.failure_balance_transaction = txn.id;
+    setStatus(engine, req.account, payout, "canceled", before);
     engine.emit("payout.canceled", payout, req.account);
     return payout;
   });
