@@ -341,7 +341,7 @@ function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
   switch (d.state.status) {
     case "collecting":
       if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
-      return d.done();
+      return refundIfNothingCanArrive(d);
     case "refunding":
       requestRefund(d, memberId);
       return d.done();
@@ -468,7 +468,37 @@ function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {
     "contribution_failed",
     data,
   );
-  return d.done();
+  return refundIfNothingCanArrive(d);
+}
+
+/**
+ * Whether a contribution not yet paid may still be: a debit processing at the bank (BECS
+ * takes days), asked for and not yet answered, or a retry scheduled.
+ */
+function canStillArrive(c: Contribution): boolean {
+  return c.status === "processing" || c.status === "awaiting_debit" || c.status === "retry_scheduled";
+}
+
+/**
+ * Once the deadline has passed (its grace period running, or its timer not yet fired), a
+ * collecting round waits only for debits that may still succeed. When someone has not paid
+ * and none of the missing contributions can still arrive (every debit failed with no retry
+ * left: none is scheduled past the deadline, and a member may retry only before it), there
+ * is nothing to wait for: the refunds start now instead of when the grace period ends.
+ * Before the deadline the round waits for it, as a member may still pay again.
+ */
+function refundIfNothingCanArrive(d: Draft): Step {
+  const s = d.state;
+  const deadline = s.collectionDeadlineAt;
+  if (s.status !== "collecting" || deadline === undefined || d.ctx.now < deadline) return d.done();
+  const missing = s.contributions.filter((c) => c.status !== "succeeded");
+  if (missing.length === 0 || missing.some(canStillArrive)) return d.done();
+  return startRefunding(
+    d,
+    s.graceEndsAt !== undefined
+      ? "the collection deadline passed and the debits its grace period waited for failed"
+      : "the collection deadline passed before every contribution succeeded",
+  );
 }
 
 // ---------------------------------------------------------------- timers
@@ -484,7 +514,8 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
         return ignore(s, "timer_no_longer_due", "the deadline was extended after this timer was armed");
       const open = s.contributions.filter((c) => c.status !== "succeeded");
       if (open.length === 0) return settle(d);
-      // Only debits still in flight: they may yet succeed, so wait out the grace period.
+      // Only debits still in flight: they may yet succeed, so wait out the grace period (it
+      // ends sooner if they all land before it does: see `refundIfNothingCanArrive`).
       if (open.every((c) => c.status === "processing") && d.ctx.policy.settlementGraceMs > 0) {
         const graceEndsAt = d.ctx.now + d.ctx.policy.settlementGraceMs;
         d.set({ graceEndsAt });

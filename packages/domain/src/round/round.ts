@@ -129,7 +129,10 @@ export interface Round {
   readonly scheduledFor: Instant;
   readonly openedAt?: Instant;
   readonly collectionDeadlineAt?: Instant;
-  /** Set when the deadline passed with only processing debits left: the last moment to wait. */
+  /**
+   * Set when the deadline passed with only processing debits left: the last moment to wait
+   * (the round refunds sooner once none of them can still succeed).
+   */
   readonly graceEndsAt?: Instant;
   /**
    * How many times an admin extended the collection deadline (absent: never). Deadline

@@ -378,10 +378,12 @@ class Model {
       const pot = this.members.length * CONTRIBUTION_MINOR;
       return sent === pot || this.canReceive.get(round.recipient) ? "paid_out" : "payout_blocked";
     }
-    // Someone never paid, nothing is still in flight, deadline and grace are over: all is refunded.
+    // Someone never paid and nothing is still in flight once the deadline has passed: all is
+    // refunded. The grace period waits for debits still processing only, and ends as soon as
+    // none is left; a failure past the deadline gets no retry.
     const inFlight = bank.debits(round.id).some((d) => d.status === "processing");
     const unpaid = this.members.some((m) => counted(m).length === 0);
-    if (this.now >= deadline + POLICY.settlementGraceMs && !inFlight && unpaid) return "cancelled";
+    if (this.now >= deadline && !inFlight && unpaid) return "cancelled";
     return undefined;
   }
 
