@@ -314,9 +314,9 @@ const retryRefundRoute = createRoute({
   path: "/rounds/{roundId}/contributions/{memberId}/retry-refund",
   tags: ["rounds"],
   summary:
-    "Ask again for a member's refund that failed, while the round is refunding or once it was cancelled (group admins, platform admins)",
+    "Ask again for a member's refund that failed: a contribution's while the round is refunding or once it was cancelled, a second charge's at any time (group admins, platform admins)",
   description:
-    "A refunding round waits for every refund; one that failed (Stripe's `refund.failed`, or a refusal when it was made) keeps it refunding until this is called, once the cause is fixed. Stripe makes a new refund (a new refund attempt under a new idempotency key); news of the failed attempt that arrives later changes nothing. When every refund has landed the round is cancelled. A refund Stripe fails after the round was cancelled (`refund.failed` after `refund.succeeded`, or the refund of a second charge taken from the member) is retried the same way: the round stays cancelled and nothing is posted twice. `no_failed_refund` when that member has no failed refund or the round is neither refunding nor cancelled.",
+    "A refunding round waits for every refund; one that failed (Stripe's `refund.failed`, or a refusal when it was made) keeps it refunding until this is called, once the cause is fixed. Stripe makes a new refund (a new refund attempt under a new idempotency key); news of the failed attempt that arrives later changes nothing. When every refund has landed the round is cancelled. A refund Stripe fails after the round was cancelled (`refund.failed` after `refund.succeeded`) is retried the same way: the round stays cancelled and nothing is posted twice. The refund of a second charge taken from the member (a debit recorded as failed that took the money after all, refunded on its own at once) is retried the same way whatever the round's status, paid out included: the round's status does not change. `no_failed_refund` when that member has no failed refund, or only a contribution's and the round is neither refunding nor cancelled.",
   security: [{ bearer: [] }],
   request: { params: RoundMemberParam },
   responses: {

@@ -11,7 +11,8 @@ export interface RoundPolicy {
   /**
    * When the deadline passes and the only contributions not yet succeeded are still
    * processing (BECS takes days), how much longer the round waits for them before it
-   * refunds everyone. 0 = refund at the deadline.
+   * refunds everyone; it stops waiting as soon as none is left processing. 0 = refund at
+   * the deadline.
    */
   readonly settlementGraceMs: DurationMs;
   /** How long after the last contribution settles the payout starts (0 = at once). */

@@ -321,6 +321,53 @@ describe("the collection deadline", () => {
     expect(paid.state.status).toBe("paying_out");
   });
 
+  it("ends the grace period at once when the last debit it waited for fails with no retry left", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), succeeded("m2"), processing("m3")]);
+    const at = T0 + policy.collectionWindowMs;
+    const waiting = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, at);
+    expect(waiting.state.graceEndsAt).toBe(at + policy.settlementGraceMs);
+    // Past the deadline no retry is scheduled: nothing more can arrive, so nothing to wait for.
+    const failedLate = step(waiting.state, failed("m3", "insufficient_funds"), at + DAY_MS);
+    expect(failedLate.state.status).toBe("refunding");
+    expect(failedLate.effects.filter((e) => e.kind === "refund").map((e) => e.id)).toEqual([
+      "r1:refund:m1",
+      "r1:refund:m2",
+    ]);
+    const graceEnd = step(
+      failedLate.state,
+      { type: "timer", timer: { kind: "grace_end" } },
+      at + policy.settlementGraceMs,
+    );
+    expect(graceEnd.ignored?.code).toBe("timer_no_longer_due");
+  });
+
+  it("keeps waiting while another debit is still processing; refunds once none is and someone has not paid", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), processing("m2"), processing("m3")]);
+    const at = T0 + policy.collectionWindowMs;
+    const waiting = step(d.state, { type: "timer", timer: { kind: "collection_deadline" } }, at);
+    const oneFailed = step(waiting.state, failed("m2", "account_closed"), at + DAY_MS);
+    expect(oneFailed.state.status).toBe("collecting");
+    const lastLanded = step(oneFailed.state, succeeded("m3"), at + 2 * DAY_MS);
+    expect(lastLanded.state.status).toBe("refunding");
+    expect(lastLanded.effects.filter((e) => e.kind === "refund").map((e) => e.id)).toEqual([
+      "r1:refund:m1",
+      "r1:refund:m3",
+    ]);
+  });
+
+  it("before the deadline, a member whose debits all failed may still pay: the round waits for the deadline", () => {
+    const d = run(round(), [{ type: "open" }, succeeded("m1"), succeeded("m2"), processing("m3")]);
+    const failedEarly = step(d.state, failed("m3", "account_closed"), T0 + DAY_MS);
+    expect(failedEarly.state.status).toBe("collecting");
+    const atDeadline = step(
+      failedEarly.state,
+      { type: "timer", timer: { kind: "collection_deadline" } },
+      T0 + policy.collectionWindowMs,
+    );
+    expect(atDeadline.state.status).toBe("refunding");
+    expect(atDeadline.state.graceEndsAt).toBeUndefined();
+  });
+
   it("a debit that succeeds while refunding is refunded too; one that fails is not", () => {
     const d = run(round(), [
       { type: "open" },

@@ -341,7 +341,7 @@ function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
   switch (d.state.status) {
     case "collecting":
       if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
-      return d.done();
+      return refundIfNothingCanArrive(d);
     case "refunding":
       requestRefund(d, memberId);
       return d.done();
@@ -359,7 +359,8 @@ function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
 /**
  * The bank took the money for an attempt susu had recorded as failed (an answer lost and
  * a failure assumed, or events that contradict each other). The money is real: record it
- * in the ledger (it sits in the pot) and open a ticket so a person refunds or applies it.
+ * in the ledger (it sits in the pot), give it back to the member at once from its own
+ * PaymentIntent, whatever the round is doing, and open a ticket so a person sees it.
  * Never ignored: that would leave a member's money on the platform with nothing saying so.
  */
 function successAfterFailure(
@@ -380,7 +381,9 @@ function successAfterFailure(
   );
   d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
   // The contribution does not count this charge (it may have another, or none): it is a
-  // surplus, refunded on its own once the round refunds, or at once if it already does.
+  // surplus, refunded on its own at once. It never funds a transfer, so the round goes on
+  // as it would have without it: a round that pays out ends paid out while this refund is
+  // out, and a refunding round waits for it as for its other refunds.
   d.updateAttempt(c.memberId, a.number, {
     status: "succeeded",
     paymentIntentId,
@@ -388,13 +391,10 @@ function successAfterFailure(
     initiatedPosted: true,
     surplus: { status: "held" },
   });
-  const refundsNow = d.state.status === "refunding" || d.state.status === "cancelled";
   d.ticket(
     roundIds.ticket.lateDebitSuccess(d.state.id, c.memberId, a.number),
     "unexpected_money",
-    refundsNow
-      ? `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; round ${d.state.id} is ${d.state.status}, so it is refunded on its own (${roundIds.surplusRefund(d.state.id, c.memberId, a.number)})`
-      : `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; the money is held in round ${d.state.id}: refund it or count it (it is refunded on its own if the round is cancelled)`,
+    `debit ${paymentIntentId} of ${c.memberId} succeeded after susu recorded it as failed; round ${d.state.id} is ${d.state.status} and does not count it: it is refunded on its own (${roundIds.surplusRefund(d.state.id, c.memberId, a.number)})`,
   );
   d.notify(
     roundIds.notice.lateDebitSuccess(d.state.id, c.memberId, a.number),
@@ -402,7 +402,7 @@ function successAfterFailure(
     "unexpected_money",
     { memberId: c.memberId, paymentIntentId },
   );
-  if (refundsNow) requestSurplusRefund(d, c.memberId, a.number);
+  requestSurplusRefund(d, c.memberId, a.number);
   return d.done();
 }
 
@@ -468,7 +468,37 @@ function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {
     "contribution_failed",
     data,
   );
-  return d.done();
+  return refundIfNothingCanArrive(d);
+}
+
+/**
+ * Whether a contribution not yet paid may still be: a debit processing at the bank (BECS
+ * takes days), asked for and not yet answered, or a retry scheduled.
+ */
+function canStillArrive(c: Contribution): boolean {
+  return c.status === "processing" || c.status === "awaiting_debit" || c.status === "retry_scheduled";
+}
+
+/**
+ * Once the deadline has passed (its grace period running, or its timer not yet fired), a
+ * collecting round waits only for debits that may still succeed. When someone has not paid
+ * and none of the missing contributions can still arrive (every debit failed with no retry
+ * left: none is scheduled past the deadline, and a member may retry only before it), there
+ * is nothing to wait for: the refunds start now instead of when the grace period ends.
+ * Before the deadline the round waits for it, as a member may still pay again.
+ */
+function refundIfNothingCanArrive(d: Draft): Step {
+  const s = d.state;
+  const deadline = s.collectionDeadlineAt;
+  if (s.status !== "collecting" || deadline === undefined || d.ctx.now < deadline) return d.done();
+  const missing = s.contributions.filter((c) => c.status !== "succeeded");
+  if (missing.length === 0 || missing.some(canStillArrive)) return d.done();
+  return startRefunding(
+    d,
+    s.graceEndsAt !== undefined
+      ? "the collection deadline passed and the debits its grace period waited for failed"
+      : "the collection deadline passed before every contribution succeeded",
+  );
 }
 
 // ---------------------------------------------------------------- timers
@@ -484,7 +514,8 @@ function onTimer(d: Draft, { timer }: InputOf<"timer">): Step {
         return ignore(s, "timer_no_longer_due", "the deadline was extended after this timer was armed");
       const open = s.contributions.filter((c) => c.status !== "succeeded");
       if (open.length === 0) return settle(d);
-      // Only debits still in flight: they may yet succeed, so wait out the grace period.
+      // Only debits still in flight: they may yet succeed, so wait out the grace period (it
+      // ends sooner if they all land before it does: see `refundIfNothingCanArrive`).
       if (open.every((c) => c.status === "processing") && d.ctx.policy.settlementGraceMs > 0) {
         const graceEndsAt = d.ctx.now + d.ctx.policy.settlementGraceMs;
         d.set({ graceEndsAt });
@@ -572,15 +603,21 @@ function requestRefund(d: Draft, memberId: MemberId, attempt?: number): void {
  * late are ignored. The ledger posts a contribution's refund once, whichever attempt lands.
  * Also once the round is cancelled: a refund Stripe failed after its success leaves the
  * member owed the money, and the retry is the product's way to pay it (the round stays
- * cancelled and posts nothing more).
+ * cancelled and posts nothing more). A surplus charge's refund is retried whatever the
+ * round's status (it is asked for at once, so it can fail while the round collects, pays
+ * out or once it was paid out); a surplus charge stored `held` by a version that held them
+ * until the round refunded is asked for here for the first time.
  */
 function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
   const c = d.contribution(memberId);
   if (!c) return err(roundError("contribution_not_found", `${memberId} does not contribute to this round`));
   const s = d.state;
-  const contributionFailed = c.status === "refund_failed" && lastSucceeded(c)?.paymentIntentId !== undefined;
-  const surplusFailed = surplusCharges(c).filter((a) => a.surplus.status === "refund_failed");
-  if (!refundRetryable(s) || (!contributionFailed && surplusFailed.length === 0))
+  const contributionFailed =
+    refundRetryable(s) && c.status === "refund_failed" && lastSucceeded(c)?.paymentIntentId !== undefined;
+  const surplusOwed = surplusCharges(c).filter(
+    (a) => a.surplus.status === "refund_failed" || a.surplus.status === "held",
+  );
+  if (!contributionFailed && surplusOwed.length === 0)
     return err(
       roundError(
         "no_failed_refund",
@@ -588,18 +625,24 @@ function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
       ),
     );
   // Every failed refund of the member is asked for again: the contribution's, and any
-  // surplus charge's.
+  // surplus charge's (one stored held is asked for as its first attempt).
   if (contributionFailed) requestRefund(d, memberId, refundAttemptOf(c) + 1);
-  for (const a of surplusFailed)
-    requestSurplusRefund(d, memberId, a.number, (a.surplus.refundAttempt ?? 1) + 1);
+  for (const a of surplusOwed)
+    requestSurplusRefund(
+      d,
+      memberId,
+      a.number,
+      (a.surplus.refundAttempt ?? 1) + (a.surplus.status === "refund_failed" ? 1 : 0),
+    );
   return d.done();
 }
 
 /**
- * Whether a failed refund can be asked for again: while the round refunds (it waits for
- * the refund), and once it was cancelled (Stripe failed a refund after reporting it
- * succeeded, or a surplus charge's refund failed: the member is owed the money, and the
- * round, which ended once, does not end again when the retry lands).
+ * Whether a contribution's failed refund can be asked for again: while the round refunds
+ * (it waits for the refund), and once it was cancelled (Stripe failed a refund after
+ * reporting it succeeded: the member is owed the money, and the round, which ended once,
+ * does not end again when the retry lands). A surplus charge's failed refund can be asked
+ * for again in any status (see {@link retryRefund}).
  */
 function refundRetryable(round: Round): boolean {
   return round.status === "refunding" || round.status === "cancelled";
@@ -632,11 +675,22 @@ function requestSurplusRefund(d: Draft, memberId: MemberId, debitAttempt: number
   });
 }
 
-function startRefunding(d: Draft, reason: string): Step {
-  d.moveTo("refunding", { cancellationReason: reason });
-  for (const c of d.state.contributions) {
+/**
+ * Asks for the refund of every surplus charge still `held`: only a snapshot stored by a
+ * version that held them until the round refunded has one (today's refunds them at once).
+ * Called when the round starts refunding and when it is paid out, so such a charge does not
+ * stay in the pot.
+ */
+function refundHeldSurpluses(d: Draft): void {
+  for (const c of d.state.contributions)
     for (const a of surplusCharges(c))
       if (a.surplus.status === "held") requestSurplusRefund(d, c.memberId, a.number);
+}
+
+function startRefunding(d: Draft, reason: string): Step {
+  d.moveTo("refunding", { cancellationReason: reason });
+  refundHeldSurpluses(d);
+  for (const c of d.state.contributions) {
     if (c.status === "succeeded") requestRefund(d, c.memberId);
     // No new attempt will be made. (A debit still awaited may yet be created by an effect
     // already in the outbox: its outcome is handled when it arrives — refunded on success.)
@@ -937,6 +991,7 @@ function payoutCompleteIfDone(d: Draft): Step {
   if (s.status !== "paying_out" || !s.payouts.every((p) => p.status === "created" || p.status === "reversed"))
     return d.done();
   d.moveTo("paid_out", { endedAt: d.ctx.now });
+  refundHeldSurpluses(d);
   d.effects.push({
     kind: "round_ended",
     id: roundIds.roundEnded(s.id),
@@ -1273,14 +1328,14 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
-  const retryable = refundRetryable(d.state);
-  const hint = retryable ? `; ${retryRefundHint(roundId, memberId)}` : "";
+  // Retried by `retry_refund` whatever the round's status (see `retryRefund`).
+  const hint = `; ${retryRefundHint(roundId, memberId)}`;
   const data = {
     memberId,
     failureCode,
     attempt: n,
     debitAttempt,
-    ...(retryable ? { retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund` } : {}),
+    retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund`,
   };
   const afterSuccess = surplus.status === "refunded";
   d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refund_failed" } });

@@ -169,10 +169,12 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     expect(r.contribution("m1")).toMatchObject({ status: "refunded", refundId: "re_m1" });
   });
 
-  it("while still collecting: held with a ticket, then refunded with the rest when the round is cancelled", () => {
+  it("while still collecting: refunded at once; the round then refunds the rest and asks for nothing twice", () => {
     const r = chargedTwice();
     const late = r.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
-    expect(late.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(late.effects.filter((e) => e.kind === "refund").map((e) => [e.id, e.paymentIntentId])).toEqual([
+      ["r1:refund:m1:debit:1", "pi_m1_1"],
+    ]);
     expect(late.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
     );
@@ -190,14 +192,16 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     for (const input of [
       { type: "refund_succeeded", memberId: "m1", refundId: "re_m1" },
       { type: "refund_succeeded", memberId: "m2", refundId: "re_m2" },
-      { type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 },
     ] as const)
       r.step(input, deadline);
+    // Not cancelled while the second charge's refund is still out.
+    expect(r.state.status).toBe("refunding");
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1_d1", debitAttempt: 1 }, deadline);
     expect(r.state.status).toBe("cancelled");
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
   });
 
-  it("the only charge of a member whose contribution failed is refunded when the round is cancelled", () => {
+  it("the only charge of a member whose contribution failed is refunded at once; the round is cancelled once it landed", () => {
     const r = new Run(round());
     r.step({ type: "open" });
     for (const input of [
@@ -210,15 +214,167 @@ describe("a member charged twice (a debit recorded as failed took the money afte
       r.step(input);
     r.step(succeeded("m2", 1), T0 + DAY_MS);
     expect(r.contribution("m2")?.status).toBe("failed");
+    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([["r1:refund:m2:debit:1", "pi_m2_1"]]);
     r.step(deadlineTimer, deadline);
     expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
-      ["r1:refund:m1", "pi_m1_1"],
       ["r1:refund:m2:debit:1", "pi_m2_1"],
+      ["r1:refund:m1", "pi_m1_1"],
     ]);
     r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
     r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_d1", debitAttempt: 1 }, deadline);
     expect(r.state.status).toBe("cancelled");
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
+  });
+});
+describe("a member charged twice in a round that pays out", () => {
+  /**
+   * m1's first debit is recorded as failed (insufficient funds) and its retry (attempt 2) is
+   * processing; m2 and m3 have paid. The round pays out once attempt 2 succeeds.
+   */
+  function retrying(): { r: Run; retryAt: number } {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(failed("m1", "insufficient_funds"));
+    const retryAt = r.contribution("m1")?.retryAt ?? T0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    for (const input of [processing("m1", 2), succeeded("m2"), succeeded("m3")]) r.step(input, retryAt);
+    return { r, retryAt };
+  }
+
+  /** Attempt 2 succeeds and every transfer lands: the round is paid out. */
+  function payOut(r: Run, at: number): void {
+    r.step(succeeded("m1", 2), at);
+    expect(r.state.status).toBe("paying_out");
+    for (const m of ["m1", "m2", "m3"])
+      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, at);
+    expect(r.state.status).toBe("paid_out");
+  }
+
+  const surplusRefund = {
+    kind: "refund",
+    id: "r1:refund:m1:debit:1",
+    roundId: "r1",
+    groupId: "g1",
+    memberId: "m1",
+    debitAttempt: 1,
+    paymentIntentId: "pi_m1_1",
+    amountMinor: 10_000,
+    currency: "AUD",
+  } as const;
+  const landed: RoundInput = {
+    type: "refund_succeeded",
+    memberId: "m1",
+    refundId: "re_m1_d1",
+    debitAttempt: 1,
+  };
+
+  it("lands while collecting: refunded at once from its own PaymentIntent; the pot is paid out from the counted charges and ends at zero", () => {
+    const { r, retryAt } = retrying();
+    const late = r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    expect(late.effects).toContainEqual(surplusRefund);
+    expect(r.state.status).toBe("collecting");
+    payOut(r, retryAt + 2 * DAY_MS);
+    // The transfers are funded by the charges the contributions count, never the surplus one.
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_2",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
+    // Paid out while the refund is still out: the round ended once, holding only that charge.
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, paidOutMinor: 30_000 });
+    r.step(landed, retryAt + 3 * DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.money()).toMatchObject({
+      contributedMinor: 40_000,
+      inFlightMinor: 0,
+      heldMinor: 0,
+      paidOutMinor: 30_000,
+      refundedMinor: 10_000,
+    });
+    const again = r.step(landed, retryAt + 4 * DAY_MS);
+    expect(again.ignored?.code).toBe("no_refund_pending");
+    expect(r.refunds().map((e) => e.id)).toEqual(["r1:refund:m1:debit:1"]);
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("lands after the round was paid out: refunded at once; the round stays paid out", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    const late = r.step(succeeded("m1", 1), retryAt + 5 * DAY_MS);
+    expect(late.effects).toContainEqual(surplusRefund);
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:unexpected_money:late_success:m1:1" }),
+    );
+    expect(r.money()).toMatchObject({ heldMinor: 10_000 });
+    r.step(landed, retryAt + 6 * DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("its refund failing on a paid-out round is retried with retry_refund; nothing else can be retried", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 5 * DAY_MS);
+    r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      retryAt + 5 * DAY_MS,
+    );
+    const ticket = r.effects.find((e) => e.id === "r1:ticket:refund_failed:m1:debit:1");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain("retry_refund");
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        id: "r1:notify:refund_failed:m1:debit:1",
+        data: expect.objectContaining({ retryWith: "POST /v1/rounds/r1/contributions/m1/retry-refund" }),
+      }),
+    );
+    expect(r.refused({ type: "retry_refund", memberId: "m2" })).toBe("no_failed_refund");
+    const retried = r.step({ type: "retry_refund", memberId: "m1" }, retryAt + 6 * DAY_MS);
+    expect(retried.effects).toEqual([{ ...surplusRefund, id: "r1:refund:m1:debit:1:attempt:2", attempt: 2 }]);
+    r.step({ ...landed, refundId: "re_m1_d1_2", attempt: 2 }, retryAt + 6 * DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("a charge stored held (before it was refunded at once) is refunded when the round pays out, or by retry_refund once it has", () => {
+    // As the previous version stored it: booked, held, no refund asked for.
+    const held = (r: Run) => {
+      r.state = {
+        ...r.state,
+        contributions: r.state.contributions.map((c) =>
+          c.memberId !== "m1"
+            ? c
+            : {
+                ...c,
+                attempts: c.attempts.map((a) =>
+                  a.number === 1
+                    ? {
+                        ...a,
+                        status: "succeeded" as const,
+                        chargeId: "ch_m1_1",
+                        surplus: { status: "held" as const },
+                      }
+                    : a,
+                ),
+              },
+        ),
+      };
+    };
+    const paying = retrying();
+    held(paying.r);
+    payOut(paying.r, paying.retryAt + DAY_MS);
+    expect(paying.r.refunds()).toEqual([surplusRefund]);
+
+    const paid = retrying();
+    payOut(paid.r, paid.retryAt + DAY_MS);
+    held(paid.r);
+    const asked = paid.r.step({ type: "retry_refund", memberId: "m1" }, paid.retryAt + 2 * DAY_MS);
+    expect(asked.effects).toEqual([surplusRefund]);
+    paid.r.step(landed, paid.retryAt + 2 * DAY_MS);
+    expect(paid.r.state.status).toBe("paid_out");
   });
 });
 describe("a refund that fails once the round is cancelled (refund.failed after refund.succeeded)", () => {

@@ -27,9 +27,10 @@ export type RoundInput =
   /** An admin gives members more time to pay: a later collection deadline, while collecting or settled. */
   | { readonly type: "extend_deadline"; readonly deadline: Instant }
   /**
-   * An admin asks again for the refund of a member's contribution whose refund failed (and
-   * for any of their surplus charges' failed refunds), while the round is refunding or once
-   * it was cancelled: a new refund attempt, under a new idempotency key.
+   * An admin asks again for the refund of a member's contribution whose refund failed, while
+   * the round is refunding or once it was cancelled, and for any of their surplus charges'
+   * failed refunds, whatever the round's status: a new refund attempt, under a new
+   * idempotency key.
    */
   | { readonly type: "retry_refund"; readonly memberId: MemberId }
   // timers

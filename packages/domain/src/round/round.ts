@@ -40,17 +40,20 @@ export interface DebitAttempt {
   readonly initiatedPosted: boolean;
   /**
    * Set when the bank took this attempt's money after susu had recorded the attempt as
-   * failed: a charge the contribution does not count (it never funds a transfer), held in
-   * the pot until it is refunded on its own. Absent on every other attempt.
+   * failed: a charge the contribution does not count (it never funds a transfer), refunded
+   * on its own at once, whatever the round is doing. Absent on every other attempt.
    */
   readonly surplus?: SurplusCharge;
 }
 
 /**
- * Where a surplus charge stands (see {@link DebitAttempt.surplus}): `held` in the pot (a
- * ticket asks a person to look at it), then refunded on its own when the round refunds or
- * was cancelled: `refund_requested`, `refunded`, `refund_failed` (an admin's `retry_refund`
- * asks again). `refundId` is recorded when its refund succeeds, as a contribution's is.
+ * Where a surplus charge stands (see {@link DebitAttempt.surplus}): refunded on its own from
+ * its own PaymentIntent as soon as it is booked, whatever the round's status:
+ * `refund_requested`, `refunded`, `refund_failed` (an admin's `retry_refund` asks again, in
+ * any status). `held` (in the pot, not yet asked for) is only in snapshots stored by the
+ * version that held such a charge until the round refunded: it is asked for when the round
+ * refunds or is paid out, or by `retry_refund`. `refundId` is recorded when its refund
+ * succeeds, as a contribution's is.
  */
 export interface SurplusCharge {
   readonly status: "held" | "refund_requested" | "refunded" | "refund_failed";
@@ -126,7 +129,10 @@ export interface Round {
   readonly scheduledFor: Instant;
   readonly openedAt?: Instant;
   readonly collectionDeadlineAt?: Instant;
-  /** Set when the deadline passed with only processing debits left: the last moment to wait. */
+  /**
+   * Set when the deadline passed with only processing debits left: the last moment to wait
+   * (the round refunds sooner once none of them can still succeed).
+   */
   readonly graceEndsAt?: Instant;
   /**
    * How many times an admin extended the collection deadline (absent: never). Deadline

@@ -3,7 +3,8 @@
 // gateway replies, and Stripe facts that arrive duplicated, shuffled and late. Refunds
 // fail too (when made, or after they succeeded), admins retry them (retry_refund), old
 // attempts' refund news comes back late, and a debit recorded as failed takes the money
-// after all while its round refunds or was cancelled (a member charged twice).
+// after all, whatever its round is doing (a member charged twice): that charge is refunded
+// on its own, exactly once, in rounds paid out and cancelled alike.
 //
 // A model runs beside the real system and says, from the rules alone, what each command
 // must do: which error a refused command gives, who each round pays (the next in the
@@ -336,7 +337,9 @@ class Model {
     if (round.status !== "collecting" && round.status !== "settled") return refused;
     if (this.now >= round.openedAt + POLICY.collectionWindowMs) return refused;
     const last = new Bank(w.sim.gateway).debits(round.id, memberId).at(-1);
-    if (last?.status !== "failed") return refused;
+    // A late charge is refunded on its own: for the round, that attempt failed.
+    if (last === undefined || (last.status !== "failed" && !this.surplus.has(last.paymentIntentId)))
+      return refused;
     // A queued send of the attempt that failed is not a new debit: its reply was lost and
     // the send is repeated under the same key, which finds the failed one.
     const queued = w.sim.store
@@ -375,10 +378,12 @@ class Model {
       const pot = this.members.length * CONTRIBUTION_MINOR;
       return sent === pot || this.canReceive.get(round.recipient) ? "paid_out" : "payout_blocked";
     }
-    // Someone never paid, nothing is still in flight, deadline and grace are over: all is refunded.
+    // Someone never paid and nothing is still in flight once the deadline has passed: all is
+    // refunded. The grace period waits for debits still processing only, and ends as soon as
+    // none is left; a failure past the deadline gets no retry.
     const inFlight = bank.debits(round.id).some((d) => d.status === "processing");
     const unpaid = this.members.some((m) => counted(m).length === 0);
-    if (this.now >= deadline + POLICY.settlementGraceMs && !inFlight && unpaid) return "cancelled";
+    if (this.now >= deadline && !inFlight && unpaid) return "cancelled";
     return undefined;
   }
 
@@ -407,8 +412,13 @@ class Model {
   }
 }
 
-/** The same as {@link Model.expectedMoney}, from what the bank did in the rounds that ended. */
+/**
+ * The same as {@link Model.expectedMoney}, from what the bank did in the rounds that ended.
+ * Late charges and their refunds are left out: each is checked to go back on its own
+ * (`expectLateChargesRefunded`).
+ */
 function moneyAtTheBank(bank: Bank, rounds: readonly Round[], m: Model): Map<string, MemberMoney> {
+  const counted = (d: { readonly paymentIntentId: string }) => !m.surplus.has(d.paymentIntentId);
   const money = new Map(
     m.members.map((id): [string, MemberMoney] => [id, { netPaidMinor: 0, receivedMinor: 0 }]),
   );
@@ -418,7 +428,8 @@ function moneyAtTheBank(bank: Bank, rounds: readonly Round[], m: Model): Map<str
     // once an admin's retry_refund has paid it (see `finish`), not here.
     if (round.status === "cancelled" && !bank.allRefundedOnce(round.id)) continue;
     for (const [id, member] of money) {
-      member.netPaidMinor += sum(bank.succeeded(round.id, id)) - sum(bank.refunds(round.id, id));
+      member.netPaidMinor +=
+        sum(bank.succeeded(round.id, id).filter(counted)) - sum(bank.refunds(round.id, id).filter(counted));
       member.receivedMinor += sum(
         bank.transfers(round).filter((t) => t.destinationAccountId === `acct_${id}`),
       );
@@ -427,13 +438,16 @@ function moneyAtTheBank(bank: Bank, rounds: readonly Round[], m: Model): Map<str
   return money;
 }
 
-/** A paid-out round took one debit from everyone and sent each, and nothing else, to the recipient. */
-function expectPaidOut(bank: Bank, round: Round): void {
-  const debits = bank.succeeded(round.id);
+/**
+ * A paid-out round took one debit from everyone and sent each, and nothing else, to the
+ * recipient; it refunded nothing but late charges.
+ */
+function expectPaidOut(bank: Bank, round: Round, surplus: ReadonlySet<string>): void {
+  const debits = bank.succeeded(round.id).filter((d) => !surplus.has(d.paymentIntentId));
   expect(debits.map((d) => d.references.memberId).sort()).toEqual(
     round.contributions.map((c) => c.memberId).sort(),
   );
-  expect(bank.refunds(round.id)).toEqual([]);
+  expect(bank.refunds(round.id).filter((r) => !surplus.has(r.paymentIntentId))).toEqual([]);
   const transfers = bank.transfers(round);
   expect(transfers.map((t) => t.sourceChargeId).sort()).toEqual(debits.map((d) => d.chargeId).sort());
   for (const t of transfers) expect(t.destinationAccountId).toBe(`acct_${round.recipientMemberId}`);
@@ -455,6 +469,20 @@ function expectRefundedExactly(bank: Bank, round: Round, surplus: ReadonlySet<st
   const refunded = round.contributions.filter((c) => c.status === "refunded").map((c) => c.memberId);
   const counted = debits.filter((d) => !surplus.has(d.paymentIntentId));
   expect(refunded.sort()).toEqual(counted.map((d) => d.references.memberId).sort());
+}
+
+/**
+ * Every late charge (one the bank took after reporting it failed) went back exactly once,
+ * whatever its round did (collecting, paid out, cancelled): asked for at once, it has gone
+ * through once nothing is left to send, unless its last refund failed (`allowOwed`: an
+ * admin's retry_refund is still to come).
+ */
+function expectLateChargesRefunded(bank: Bank, surplus: ReadonlySet<string>, allowOwed: boolean): void {
+  for (const pi of surplus) {
+    const refunds = bank.refundsOf(pi);
+    if (allowOwed && refunds.at(-1)?.status === "failed") continue;
+    same(bank.refundedOf(pi), CONTRIBUTION_MINOR, `late charge ${pi} refunded exactly once`);
+  }
 }
 
 /** Equality checked cheaply after every command; vitest's expect (for its diff) only when it fails. */
@@ -483,7 +511,7 @@ function compare(m: Model, w: World): void {
     if (round.status === "paid_out" && mr.status !== "paid_out") m.paid(mr);
     mr.status = round.status;
     // A round's money is checked when it ends; the totals below keep checking it after.
-    if (round.status === "paid_out" && !wasEnded) expectPaidOut(bank, round);
+    if (round.status === "paid_out" && !wasEnded) expectPaidOut(bank, round, m.surplus);
     if (round.status === "cancelled" && !wasEnded) expectRefundedExactly(bank, round, m.surplus);
   }
   const group = w.sim.store.groups().find((g) => g.id === w.groupId);
@@ -507,10 +535,9 @@ function checkInvariants(m: Model, w: World): void {
     same(money.isOk(), true, money.isErr() ? money.error.message : "");
     if (money.isOk() && (r.status === "paid_out" || r.status === "cancelled")) {
       const { heldMinor, inFlightMinor } = money.value;
-      // A cancelled round holds nothing but a late charge whose own refund has not gone
+      // An ended round holds nothing but a late charge whose own refund has not gone
       // through yet (never went through: one Stripe failed after its success was booked).
-      const late =
-        r.status === "cancelled" ? bank.succeeded(r.id).filter((d) => m.surplus.has(d.paymentIntentId)) : [];
+      const late = bank.succeeded(r.id).filter((d) => m.surplus.has(d.paymentIntentId));
       const notBack = late.filter(
         (d) =>
           !bank.refundsOf(d.paymentIntentId).some((x) => x.status === "succeeded" || x.failedAfterSuccess),
@@ -535,6 +562,7 @@ function checkInvariants(m: Model, w: World): void {
     (d) => `${d.references.roundId}:${d.references.memberId}:${d.references.attempt}`,
   );
   same(new Set(attempts).size, attempts.length, "one debit per attempt");
+  if (quiet) expectLateChargesRefunded(bank, m.surplus, true);
   // Nobody is refunded twice: what stands refunded of a charge never exceeds the charge.
   for (const d of w.sim.gateway.debits.values())
     if (bank.refundedOf(d.paymentIntentId) > d.amount.amountMinor)
@@ -603,8 +631,11 @@ const retryRefundCommand: fc.Arbitrary<Cmd> = fc.tuple(fc.nat({ max: 3 }), fc.na
       ];
       if (!round) throw new Error("checked: a round was opened");
       const quiet = w.sim.store.outbox("pending").length === 0;
-      const owed = bank.owed(round.id, id).length > 0;
+      // A contribution's refund is retried while its round refunds or once it was cancelled
+      // (the only statuses in which it is made); a late charge's whatever the round's status.
+      const owedCharges = bank.owed(round.id, id);
       const open = round.status === "refunding" || round.status === "cancelled";
+      const owed = owedCharges.some((d) => open || m.surplus.has(d.paymentIntentId));
       const r = await useCases.applyRoundInput(
         w.sim.deps,
         round.id,
@@ -612,7 +643,7 @@ const retryRefundCommand: fc.Arbitrary<Cmd> = fc.tuple(fc.nat({ max: 3 }), fc.na
         w.memberIds[0] ?? "",
       );
       // With an answer still out (a lost reply), the bank may not show the refund yet.
-      if (quiet) expect(outcome(r, "retried")).toBe(open && owed ? "retried" : "no_failed_refund");
+      if (quiet) expect(outcome(r, "retried")).toBe(owed ? "retried" : "no_failed_refund");
       if (r.isOk()) seen.add("refund_retried");
       await w.sim.runUntilQuiet();
     },
@@ -643,18 +674,16 @@ const refundChaos: fc.Arbitrary<Cmd> = fc.oneof(
       await w.sim.runUntilQuiet();
     }),
   ),
-  // A debit the bank reported failed took the money after all, while its round refunds or
-  // was cancelled: the member is charged twice (or once, for a contribution that failed).
+  // A debit the bank reported failed took the money after all, whatever its round is doing
+  // (collecting, paying out, paid out, refunding, cancelled): the member is charged twice
+  // (or once, for a contribution that failed).
   {
     weight: 2,
     arbitrary: fc.nat().map((k) =>
       cmd(`lateDebitSuccess(${k})`, async (m, w) => {
         const quiet = w.sim.store.outbox("pending").length === 0;
-        const refunding = new Set(
-          m.rounds.filter((r) => r.status === "refunding" || r.status === "cancelled").map((r) => r.id),
-        );
         const failed = [...w.sim.gateway.debits.values()].filter(
-          (d) => d.status === "failed" && refunding.has(d.references.roundId ?? ""),
+          (d) => d.status === "failed" && d.references.roundId !== undefined,
         );
         const debit = failed[k % Math.max(1, failed.length)];
         if (quiet && debit) {
@@ -830,13 +859,20 @@ async function finish(m: Model, w: World): Promise<string> {
   // member's next refund at most once more; a day passes so lost replies are sent again).
   for (let pass = 0; pass < 3; pass++) {
     for (const r of w.sim.store.rounds())
-      if (r.status === "refunding" || r.status === "cancelled")
-        for (const id of w.memberIds)
-          await useCases.applyRoundInput(w.sim.deps, r.id, { type: "retry_refund", memberId: id }, "m0");
+      for (const id of w.memberIds)
+        await useCases.applyRoundInput(w.sim.deps, r.id, { type: "retry_refund", memberId: id }, "m0");
     await advance(1).run(m, w);
   }
   const bank = new Bank(w.sim.gateway);
+  // Every late charge went back exactly once, in rounds paid out and cancelled alike.
+  expectLateChargesRefunded(bank, m.surplus, false);
   for (const r of w.sim.store.rounds()) {
+    if (r.status === "paid_out")
+      same(
+        checkRoundMoney(w.sim.ledger.snapshot(), r.id, r.currency)._unsafeUnwrap().heldMinor,
+        0,
+        `paid-out ${r.id} holds nothing`,
+      );
     if (r.status !== "cancelled") continue;
     // Every cent taken from a member in a cancelled round went back, each charge once.
     for (const d of bank.succeeded(r.id))
@@ -893,9 +929,12 @@ const property = (fingerprints: string[]) =>
       for (const status of model.predicted.keys()) seen.add(`predicted:${status}`);
       for (const change of world.observed.changes) seen.add(change);
       if (world.delivered.length > 0) seen.add("facts_delivered");
+      const ended = new Map(world.sim.store.rounds().map((r) => [r.id, r.status]));
       for (const e of world.observed.effects.values())
-        if (e.kind === "refund" && "debitAttempt" in e && e.debitAttempt !== undefined)
+        if (e.kind === "refund" && "debitAttempt" in e && e.debitAttempt !== undefined) {
           seen.add("late_charge_refunded");
+          seen.add(`late_charge_refunded:${ended.get(e.roundId)}`);
+        }
     },
   );
 
@@ -908,6 +947,8 @@ describe("rotations under random outcomes, faults and event chaos (model-based)"
         "refund_failed",
         "refund_retried",
         "late_charge_refunded",
+        "late_charge_refunded:paid_out",
+        "late_charge_refunded:cancelled",
         "refunding→cancelled",
       ]),
     );
