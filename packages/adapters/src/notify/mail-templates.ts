@@ -215,8 +215,11 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       `Stripe reported money on ${d.aggregate.replace("_", " ")} ${d.text("roundId") || d.text("heldPaymentId") || d.text("marketplaceChargeId")} that susu did not expect${d.has("paymentIntentId") ? ` (payment ${d.text("paymentIntentId")})` : ""}${d.has("transferId") ? ` (transfer ${d.text("transferId")})` : ""}.`,
     ],
-    action:
-      "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
+    // A round's surplus charge is refunded on its own (refundId): the admins need only watch
+    // for that refund failing, which has its own notice naming the command to retry it.
+    action: d.has("refundId")
+      ? `susu is refunding it to the member on its own (refund ${d.text("refundId")}); nothing to do unless that refund fails, which you will be told.`
+      : "Look at the payment in Stripe and the ticket, and refund or reassign the money by hand if needed.",
   }),
   booking_paid: (d) => {
     const what = d.text("description", "your booking");

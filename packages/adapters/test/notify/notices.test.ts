@@ -183,3 +183,27 @@ describe("a round's failed refund", () => {
     expect(text).not.toContain("retry-refund");
   });
 });
+
+describe("the unexpected-money notice", () => {
+  const unexpected = (data: Record<string, string>): Notification => ({
+    id: "r1:notify:unexpected_money:ben:1",
+    aggregate: "round",
+    aggregateId: "r1",
+    groupId: "g1",
+    personIds: [],
+    template: "unexpected_money",
+    data: { roundId: "r1", memberId: "ben", paymentIntentId: "pi_1", ...data },
+  });
+
+  it("for a round's surplus charge, says susu refunds it on its own and names the refund", () => {
+    const text = plain(renderMail(unexpected({ refundId: "r1:refund:ben:debit:1" }), sydney).text);
+    expect(text).toContain("that susu did not expect (payment pi_1)");
+    expect(text).toContain("susu is refunding it to the member on its own (refund r1:refund:ben:debit:1)");
+    expect(text).not.toContain("by hand");
+  });
+
+  it("without a refund under way (a notice from before, a late transfer), asks for a look by hand", () => {
+    const text = plain(renderMail(unexpected({}), sydney).text);
+    expect(text).toContain("refund or reassign the money by hand if needed");
+  });
+});

@@ -400,7 +400,11 @@ function successAfterFailure(
     roundIds.notice.lateDebitSuccess(d.state.id, c.memberId, a.number),
     { kind: "admins" },
     "unexpected_money",
-    { memberId: c.memberId, paymentIntentId },
+    {
+      memberId: c.memberId,
+      paymentIntentId,
+      refundId: roundIds.surplusRefund(d.state.id, c.memberId, a.number),
+    },
   );
   requestSurplusRefund(d, c.memberId, a.number);
   return d.done();

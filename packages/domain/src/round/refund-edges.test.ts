@@ -306,6 +306,14 @@ describe("a member charged twice in a round that pays out", () => {
     expect(late.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:unexpected_money:late_success:m1:1" }),
     );
+    // The admins' notice names the refund under way, so its mail does not ask for one by hand.
+    expect(late.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        id: "r1:notify:unexpected_money:m1:1",
+        data: expect.objectContaining({ refundId: "r1:refund:m1:debit:1" }),
+      }),
+    );
     expect(r.money()).toMatchObject({ heldMinor: 10_000 });
     r.step(landed, retryAt + 6 * DAY_MS);
     expect(r.state.status).toBe("paid_out");
