@@ -9,13 +9,14 @@ export interface NotificationMetrics {
 
 /**
  * Registers `susu_notification_deliveries_total{channel,outcome}` on `registry`: every
- * send of a notification delivery, by channel (email, webhook) and outcome (sent,
- * retrying, failed, bounced). Bounded labels; never recipients or ids.
+ * settled notification delivery, by channel (email, webhook) and outcome (sent, retrying,
+ * failed, bounced, withdrawn: not sent, the person having switched it off or moved). Bounded
+ * labels; never recipients or ids.
  */
 export function createNotificationMetrics(registry: Registry): NotificationMetrics {
   const deliveries = new Counter({
     name: "susu_notification_deliveries_total",
-    help: "Sends of notification deliveries, by channel (email, webhook) and outcome (sent, retrying, failed, bounced).",
+    help: "Notification deliveries settled, by channel (email, webhook) and outcome (sent, retrying, failed, bounced, withdrawn).",
     labelNames: ["channel", "outcome"] as const,
     registers: [registry],
   });

@@ -225,7 +225,10 @@ export class NotificationDeliveryWorker {
     n: { readonly id: string; readonly template: string },
     person: NotificationSettings | undefined,
   ): Promise<string | undefined> {
-    if (person === undefined) return "the person is gone";
+    // No settings stored: the notifier planned push with the defaults (every message) and no
+    // e-mail, so the same holds here; an e-mail to a person whose row has gone since is not sent.
+    if (person === undefined)
+      return row.channel === "webhook" ? undefined : "the person is gone, and with them their address";
     const wants = (channel: "email" | "push") =>
       !isNotificationTemplate(n.template) || wantsNotification(person, n.template, channel);
     if (row.channel === "webhook")
@@ -234,31 +237,43 @@ export class NotificationDeliveryWorker {
     const address = person.email;
     if (address !== undefined && address.trim().toLowerCase() === row.recipient.trim().toLowerCase())
       return person.emailStatus === "bouncing" ? "the address bounces" : undefined;
-    if (address !== undefined && person.emailStatus === "ok") {
-      const now = new Date(this.options.clock.now());
-      await this.options.prisma.notificationDelivery.createMany({
-        data: [
-          {
-            id: deliveryIdOf(n.id, {
-              channel: "email",
-              recipient: address.trim(),
-              personId: person.personId,
-            }),
-            notificationId: n.id,
-            channel: "email",
-            recipient: address.trim(),
-            personId: person.personId,
-            locale: person.locale ?? row.locale,
-            timeZone: person.timeZone ?? row.time_zone,
-            nextAttemptAt: now,
-            createdAt: now,
-            updatedAt: now,
-          },
-        ],
-        skipDuplicates: true,
-      });
-    }
+    if (address === undefined || person.emailStatus !== "ok")
+      return address === undefined
+        ? "the person removed this address and has none now"
+        : "the person's address changed since this was queued, and the new one bounces";
+    await this.queueAgainTo(n.id, row, person, address.trim());
     return "the person's address changed since this was queued";
+  }
+
+  /**
+   * Queues the notice for the address the person has now, under the id the notifier would
+   * give it, so it is never sent twice. If that delivery exists and was withdrawn (the person
+   * moved from this address and back again before it went out), it is queued again; in any
+   * other state it is left as it is (queued, sending, or settled).
+   */
+  private async queueAgainTo(
+    notificationId: string,
+    row: ClaimedRow,
+    person: NotificationSettings,
+    address: string,
+  ): Promise<void> {
+    const now = new Date(this.options.clock.now());
+    const id = deliveryIdOf(notificationId, {
+      channel: "email",
+      recipient: address,
+      personId: person.personId,
+    });
+    await this.options.prisma.$executeRaw`
+      INSERT INTO notification_deliveries
+        (id, notification_id, channel, recipient, person_id, locale, time_zone, status, attempts,
+         next_attempt_at, created_at, updated_at)
+      VALUES (${id}, ${notificationId}, 'email', ${address}, ${person.personId},
+              ${person.locale ?? row.locale}, ${person.timeZone ?? row.time_zone}, 'queued', 0,
+              ${now}, ${now}, ${now})
+      ON CONFLICT (id) DO UPDATE
+        SET status = 'queued', last_error = NULL, last_status_code = NULL,
+            next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at
+        WHERE notification_deliveries.status = 'withdrawn'`;
   }
 
   /**

@@ -456,6 +456,44 @@ describe("notification deliveries", () => {
     expect(statusesOf("eve")).toEqual([503, 200]);
   });
 
+  it("sends the notice to an address the person left and came back to before it went out", async () => {
+    const settings = new PrismaNotificationSettings(db.prisma);
+    const now = new Date(T0);
+    await db.prisma.person.create({
+      data: { id: "gil", displayName: "Gil", email: "gil@a.example", createdAt: now, updatedAt: now },
+    });
+    const put = (email: string, at: number) =>
+      settings.put("gil", { email, channels: { email: true, push: true }, muted: [] }, at);
+    smtp.refusal = { at: "data", code: 451, message: "4.3.0 try later" };
+    const n = retryNotice(["gil"]);
+    await notifier().send(n);
+    settled.push(...(await worker().runOnce()));
+    // Gil moves to b, a pass withdraws a's delivery and queues b's; the server is still down.
+    await put("gil@b.example", T0 + 1);
+    clock.t += 3_600_000;
+    settled.push(...(await worker().runOnce()));
+    settled.push(...(await worker().runOnce()));
+    // Back to a before b's delivery went out: b's is withdrawn, a's is queued again and sent.
+    await put("gil@a.example", T0 + 2);
+    smtp.refusal = undefined;
+    await drain();
+    expect(smtp.received.map((m) => m.to)).toEqual([["gil@a.example"]]);
+    expect((await deliveriesOf(n.id)).map((r) => [r.recipient, r.status]).sort()).toEqual([
+      ["gil@a.example", "sent"],
+      ["gil@b.example", "withdrawn"],
+    ]);
+  });
+
+  it("sends push to a person with no stored settings, as the notifier planned it with the defaults", async () => {
+    const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
+    receiver.secret = endpoint.secret;
+    const n = retryNotice(["nobody_1"]);
+    await notifier().send(n);
+    await drain();
+    expect((await deliveriesOf(n.id)).map((r) => [r.channel, r.status])).toEqual([["webhook", "sent"]]);
+    expect(receiver.received.map((r) => [r.json.personId, r.status])).toEqual([["nobody_1", 200]]);
+  });
+
   it("retries a temporary SMTP refusal (4xx) and sends it later", async () => {
     smtp.refusal = { at: "data", code: 451, message: "4.3.0 try later" };
     const n = retryNotice(["ana"]);

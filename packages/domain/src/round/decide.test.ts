@@ -1063,7 +1063,7 @@ describe("a failed refund is retried (retry_refund)", () => {
       type: "no_failed_refund",
       code: "no_failed_refund",
       message:
-        "no refund of m1's contribution failed in a refunding or cancelled round (the round is refunding, the contribution refunded)",
+        "no refund of m1 waits for a retry: neither the contribution's (retried in a refunding or cancelled round) nor a surplus charge's (the round is refunding, the contribution refunded)",
     });
     expect(refused(state, "m3").code).toBe("no_failed_refund");
     expect(refused(step(state, { type: "retry_refund", memberId: "m2" }).state, "m2").code).toBe(

@@ -625,7 +625,7 @@ function retryRefund(d: Draft, { memberId }: InputOf<"retry_refund">): Step {
     return err(
       roundError(
         "no_failed_refund",
-        `no refund of ${memberId}'s contribution failed in a refunding or cancelled round (the round is ${s.status}, the contribution ${c.status})`,
+        `no refund of ${memberId} waits for a retry: neither the contribution's (retried in a refunding or cancelled round) nor a surplus charge's (the round is ${s.status}, the contribution ${c.status})`,
       ),
     );
   // Every failed refund of the member is asked for again: the contribution's, and any
