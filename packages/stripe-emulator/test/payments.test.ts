@@ -560,3 +560,270 @@ describe("customers and payment methods", () => {
     expect(types).toContain("customer.deleted");
   });
 });
+
+describe("create-and-confirm refused by a validation 400", () => {
+  // Stripe keeps a result for an idempotency key only once the endpoint began executing; a
+  // request whose parameters fail validation saves nothing ("Idempotent requests"), and an
+  // invalid_request_error of that kind creates nothing. So a refused create-and-confirm must
+  // leave no PaymentIntent (nor its payment_method_data method, nor an event) that a retry with
+  // the same key would double.
+  async function intentsAndMethods(): Promise<{ intents: number; created: number; methods: number }> {
+    return {
+      intents: (await h.stripe.paymentIntents.list({ limit: 100 })).data.length,
+      created: (await h.stripe.events.list({ type: "payment_intent.created" })).data.length,
+      methods: (await h.stripe.paymentMethods.list({ limit: 100 } as Stripe.PaymentMethodListParams)).data
+        .length,
+    };
+  }
+
+  /** Sends `params` twice with one key: both 400, and nothing left behind. */
+  async function refusedTwice(
+    params: Stripe.PaymentIntentCreateParams,
+    key: string,
+  ): Promise<Stripe.errors.StripeError> {
+    const before = await intentsAndMethods();
+    const first = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: key }));
+    const again = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: key }));
+    expect([first.statusCode, again.statusCode]).toEqual([400, 400]);
+    expect(first).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(again.code).toBe(first.code);
+    expect(again.headers?.["idempotent-replayed"]).toBeUndefined();
+    expect(first.payment_intent).toBeUndefined();
+    expect(await intentsAndMethods()).toEqual(before);
+    return first;
+  }
+
+  it("a create-and-confirm refused with a 400 leaves no PaymentIntent a retry with its key would double", async () => {
+    const customer = await h.stripe.customers.create({});
+    const params: Stripe.PaymentIntentCreateParams = {
+      amount: 1000,
+      currency: "aud",
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("000123456") as Stripe.PaymentIntentCreateParams.PaymentMethodData,
+      confirm: true, // no mandate_data: refused (parameter_missing)
+    };
+    const first = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "debit-1" }));
+    const again = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "debit-1" }));
+    expect([first.statusCode, again.statusCode]).toEqual([400, 400]);
+    expect([first.code, first.param]).toEqual(["parameter_missing", "mandate_data"]);
+    expect((await h.stripe.paymentIntents.list({ customer: customer.id })).data.length).toBe(0);
+    expect((await h.stripe.events.list({ type: "payment_intent.created" })).data.length).toBe(0);
+    expect((await h.stripe.paymentMethods.list({} as Stripe.PaymentMethodListParams)).data.length).toBe(0);
+    // The key was not kept: the corrected request (other parameters) runs under it, once.
+    const fixed = await h.stripe.paymentIntents.create(
+      { ...params, mandate_data: MANDATE_DATA },
+      { idempotencyKey: "debit-1" },
+    );
+    expect(fixed.status).toBe("processing");
+    expect((await h.stripe.paymentIntents.list({ customer: customer.id })).data.map((p) => p.id)).toEqual([
+      fixed.id,
+    ]);
+    expect((await h.stripe.events.list({ type: "payment_intent.created" })).data.length).toBe(1);
+  });
+
+  it("a BECS debit in another currency than AUD creates nothing", async () => {
+    const customer = await h.stripe.customers.create({});
+    const error = await refusedTwice(
+      {
+        amount: 1000,
+        currency: "usd",
+        customer: customer.id,
+        payment_method_types: ["au_becs_debit"],
+        payment_method_data: becs("000123456") as Stripe.PaymentIntentCreateParams.PaymentMethodData,
+        mandate_data: MANDATE_DATA,
+        confirm: true,
+      },
+      "usd-1",
+    );
+    expect([error.code, error.param]).toEqual(["payment_intent_invalid_parameter", "currency"]);
+  });
+
+  it("payment_method_data missing its billing details creates nothing", async () => {
+    const customer = await h.stripe.customers.create({});
+    const error = await refusedTwice(
+      {
+        amount: 1000,
+        currency: "aud",
+        customer: customer.id,
+        payment_method_types: ["au_becs_debit"],
+        payment_method_data: {
+          type: "au_becs_debit",
+          au_becs_debit: { bsb_number: "000000", account_number: "000123456" },
+        },
+        mandate_data: MANDATE_DATA,
+        confirm: true,
+      },
+      "no-name-1",
+    );
+    expect(error.code).toBe("parameter_missing");
+    expect(error.param).toMatch(/^payment_method_data\[billing_details.*name/);
+  });
+
+  it("a payment method of another customer (or of a customer, with none on the intent) creates nothing", async () => {
+    const payer = await h.stripe.customers.create({});
+    const other = await h.stripe.customers.create({});
+    const pm = await h.stripe.paymentMethods.create({ type: "card", card: { token: "tok_visa" } });
+    await h.stripe.paymentMethods.attach(pm.id, { customer: other.id });
+    const params: Stripe.PaymentIntentCreateParams = {
+      amount: 1000,
+      currency: "aud",
+      customer: payer.id,
+      payment_method: pm.id,
+      confirm: true,
+    };
+    const error = await refusedTwice(params, "other-1");
+    expect([error.code, error.param]).toEqual(["payment_intent_invalid_parameter", "payment_method"]);
+    expect(error.message).toContain("different Customer");
+    const { customer: _, ...anonymous } = params;
+    const noCustomer = await refusedTwice(anonymous, "other-2");
+    expect(noCustomer.message).toContain("previously attached to a Customer");
+    expect((await h.stripe.paymentMethods.retrieve(pm.id)).customer).toBe(other.id);
+  });
+
+  it("a destination without an active transfers capability creates nothing", async () => {
+    const account = await h.stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    expect(account.capabilities?.transfers).toBe("inactive");
+    const error = await refusedTwice(
+      {
+        amount: 1000,
+        currency: "aud",
+        payment_method: "pm_card_visa",
+        transfer_data: { destination: account.id },
+        confirm: true,
+      },
+      "dest-1",
+    );
+    expect(error.code).toBe("insufficient_capabilities_for_transfer");
+    expect((await h.stripe.charges.list()).data).toHaveLength(0);
+  });
+
+  it("a payment method type the intent does not allow, or no payment method at all, creates nothing", async () => {
+    const wrongType = await refusedTwice(
+      {
+        amount: 1000,
+        currency: "aud",
+        payment_method_types: ["au_becs_debit"],
+        payment_method: "pm_card_visa",
+        confirm: true,
+      },
+      "type-1",
+    );
+    expect(wrongType.code).toBe("payment_intent_incompatible_payment_method");
+    const none = await refusedTwice({ amount: 1000, currency: "aud", confirm: true }, "none-1");
+    expect(none.code).toBe("payment_intent_unexpected_state");
+  });
+
+  it("confirming an existing intent refused with a 400 leaves it as it was and makes no payment method", async () => {
+    const customer = await h.stripe.customers.create({});
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: "aud",
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+    });
+    const before = await intentsAndMethods();
+    const refused = await failure(
+      h.stripe.paymentIntents.confirm(pi.id, {
+        payment_method_data: becs("000123456") as Stripe.PaymentIntentConfirmParams.PaymentMethodData,
+        setup_future_usage: "off_session",
+      }),
+    );
+    expect([refused.statusCode, refused.code]).toEqual([400, "parameter_missing"]);
+    expect(await intentsAndMethods()).toEqual(before);
+    const after = await h.stripe.paymentIntents.retrieve(pi.id);
+    expect([after.status, after.payment_method, after.setup_future_usage]).toEqual([
+      "requires_payment_method",
+      null,
+      null,
+    ]);
+  });
+
+  it("a card decline is different: the PaymentIntent exists, the 402 names it and is kept for the key", async () => {
+    const params = { amount: 2000, currency: "aud", payment_method: "pm_card_chargeDeclined", confirm: true };
+    const first = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "declined-1" }));
+    const again = await failure(h.stripe.paymentIntents.create(params, { idempotencyKey: "declined-1" }));
+    expect([first.statusCode, again.statusCode]).toEqual([402, 402]);
+    expect(again.headers?.["idempotent-replayed"]).toBe("true");
+    const pi = first.payment_intent as Stripe.PaymentIntent;
+    expect(pi.status).toBe("requires_payment_method");
+    expect((again.payment_intent as Stripe.PaymentIntent).id).toBe(pi.id);
+    expect(await intentsAndMethods()).toEqual({ intents: 1, created: 1, methods: 1 });
+    expect((await h.stripe.paymentIntents.retrieve(pi.id)).last_payment_error?.code).toBe("card_declined");
+  });
+});
+
+describe("SetupIntent create-and-confirm refused by a validation 400", () => {
+  async function left(): Promise<{ intents: number; created: number; methods: number }> {
+    return {
+      intents: (await h.stripe.setupIntents.list({ limit: 100 })).data.length,
+      created: (await h.stripe.events.list({ type: "setup_intent.created" })).data.length,
+      methods: (await h.stripe.paymentMethods.list({ limit: 100 } as Stripe.PaymentMethodListParams)).data
+        .length,
+    };
+  }
+
+  async function refusedTwice(
+    params: Stripe.SetupIntentCreateParams,
+    key: string,
+  ): Promise<Stripe.errors.StripeError> {
+    const before = await left();
+    const first = await failure(h.stripe.setupIntents.create(params, { idempotencyKey: key }));
+    const again = await failure(h.stripe.setupIntents.create(params, { idempotencyKey: key }));
+    expect([first.statusCode, again.statusCode]).toEqual([400, 400]);
+    expect(again.code).toBe(first.code);
+    expect(again.headers?.["idempotent-replayed"]).toBeUndefined();
+    expect(await left()).toEqual(before);
+    return first;
+  }
+
+  it("a BECS setup without mandate_data creates no SetupIntent, method or event", async () => {
+    const customer = await h.stripe.customers.create({});
+    const params: Stripe.SetupIntentCreateParams = {
+      customer: customer.id,
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: becs("000123456") as Stripe.SetupIntentCreateParams.PaymentMethodData,
+      confirm: true,
+    };
+    const error = await refusedTwice(params, "setup-1");
+    expect([error.code, error.param]).toEqual(["parameter_missing", "mandate_data"]);
+    expect(await left()).toEqual({ intents: 0, created: 0, methods: 0 });
+    const incomplete = await refusedTwice(
+      { ...params, mandate_data: { customer_acceptance: { type: "online" } } },
+      "setup-2",
+    );
+    expect(incomplete.param).toBe("mandate_data[customer_acceptance][online][ip_address]");
+    const fixed = await h.stripe.setupIntents.create(
+      { ...params, mandate_data: MANDATE_DATA },
+      { idempotencyKey: "setup-1" },
+    );
+    expect(fixed.status).toBe("succeeded");
+    expect(await left()).toEqual({ intents: 1, created: 1, methods: 1 });
+  });
+
+  it("a payment method of another customer, a type not allowed, or none at all creates nothing", async () => {
+    const payer = await h.stripe.customers.create({});
+    const other = await h.stripe.customers.create({});
+    const pm = await h.stripe.paymentMethods.create({ type: "card", card: { token: "tok_visa" } });
+    await h.stripe.paymentMethods.attach(pm.id, { customer: other.id });
+    const taken = await refusedTwice({ customer: payer.id, payment_method: pm.id, confirm: true }, "taken-1");
+    expect(taken.code).toBe("payment_method_unexpected_state");
+    expect((await h.stripe.paymentMethods.retrieve(pm.id)).customer).toBe(other.id);
+    const wrongType = await refusedTwice(
+      {
+        customer: payer.id,
+        payment_method_types: ["au_becs_debit"],
+        payment_method: "pm_card_visa",
+        confirm: true,
+      },
+      "type-1",
+    );
+    expect(wrongType.code).toBe("setup_intent_invalid_parameter");
+    const none = await refusedTwice({ customer: payer.id, confirm: true }, "none-1");
+    expect(none.code).toBe("setup_intent_unexpected_state");
+  });
+});

@@ -50,10 +50,12 @@ import { clockOfCustomer, getCustomer } from "./customer-lookup.js";
 import { createMandate, customerAcceptance, deactivateMandate } from "./mandates.js";
 import {
   attachPaymentMethod,
-  createPaymentMethod,
+  buildPaymentMethod,
+  lookUpPaymentMethod,
   type PaymentMethodMeta,
   type PaymentMethodRecord,
   resolvePaymentMethod,
+  storePaymentMethod,
 } from "./payment-methods.js";
 import { becsOutcome, type CardDecline } from "./test-values.js";
 import { assertCanReceiveTransfers, createTransfer } from "./transfers.js";
@@ -114,11 +116,28 @@ const CANCELABLE = [
   "requires_action",
 ];
 
+/** A PaymentIntent read and checked from its input, not stored yet (see {@link storePaymentIntent}). */
+interface PreparedPaymentIntent {
+  owner: string;
+  clock: string;
+  pi: Stripe.PaymentIntent;
+  /** The payment method named at creation; a test id's fresh one is stored with the intent. */
+  paymentMethod: PaymentMethodRecord | null;
+}
+
 export function createPaymentIntent(
   engine: Engine,
   owner: string,
   input: PaymentIntentInput,
 ): PaymentIntentRecord {
+  return storePaymentIntent(engine, preparePaymentIntent(engine, owner, input));
+}
+
+function preparePaymentIntent(
+  engine: Engine,
+  owner: string,
+  input: PaymentIntentInput,
+): PreparedPaymentIntent {
   validateChargeAmount(input.amount, input.currency);
   if (input.customer) getCustomer(engine, input.customer, owner);
   if (input.transferData) {
@@ -142,8 +161,8 @@ export function createPaymentIntent(
   }
   const clock = clockOfCustomer(engine, input.customer);
   const id = newId("pi");
-  let paymentMethod: string | null = null;
-  if (input.paymentMethod) paymentMethod = resolvePaymentMethod(engine, input.paymentMethod, owner).obj.id;
+  const pm = input.paymentMethod ? lookUpPaymentMethod(engine, input.paymentMethod, owner) : null;
+  const paymentMethod = pm?.obj.id ?? null;
   const pi: Stripe.PaymentIntent = {
     id,
     object: "payment_intent",
@@ -188,6 +207,13 @@ export function createPaymentIntent(
     transfer_data: input.transferData,
     transfer_group: input.transferGroup,
   };
+  return { owner, clock, pi, paymentMethod: pm };
+}
+
+/** Keeps a prepared PaymentIntent (and the payment method it names) and announces it. */
+function storePaymentIntent(engine: Engine, prepared: PreparedPaymentIntent): PaymentIntentRecord {
+  const { owner, clock, pi } = prepared;
+  if (prepared.paymentMethod) storePaymentMethod(engine, prepared.paymentMethod);
   const record = engine.store.insert<Stripe.PaymentIntent, PaymentIntentMeta>("payment_intent", owner, pi, {
     clock,
     mandate: null,
@@ -197,17 +223,29 @@ export function createPaymentIntent(
   return record;
 }
 
+/**
+ * What a confirmation will use, found and checked before anything changes: the payment method
+ * (built but not stored when it comes from `payment_method_data` or a test id) and, for BECS,
+ * the mandate (an acceptance to turn into one, or an existing one).
+ */
+interface ConfirmPlan {
+  pm: PaymentMethodRecord;
+  mandate: { acceptance: Stripe.Mandate.CustomerAcceptance } | { id: string } | null;
+}
+
 function paymentMethodFor(
   engine: Engine,
-  record: PaymentIntentRecord,
+  pi: Stripe.PaymentIntent,
+  owner: string,
   input: ConfirmInput,
+  named: PaymentMethodRecord | null,
 ): PaymentMethodRecord {
-  const owner = record.owner;
   if (input.paymentMethodData) {
-    return createPaymentMethod(engine, input.paymentMethodData, owner, "payment_method_data[");
+    return buildPaymentMethod(engine, input.paymentMethodData, owner, "payment_method_data[");
   }
-  if (input.paymentMethod) return resolvePaymentMethod(engine, input.paymentMethod, owner);
-  const current = record.obj.payment_method;
+  if (input.paymentMethod) return lookUpPaymentMethod(engine, input.paymentMethod, owner);
+  if (named) return named;
+  const current = pi.payment_method;
   if (typeof current === "string") {
     const pm = engine.store.find<Stripe.PaymentMethod, PaymentMethodMeta>("payment_method", current, owner);
     if (pm) return pm;
@@ -220,19 +258,36 @@ function paymentMethodFor(
 /**
  * Confirms a PaymentIntent: cards succeed or decline at once (a decline is Stripe's 402 with
  * the PaymentIntent attached); BECS debits go `processing` until the settlement delay passes.
+ * Every refusal that is a plain validation 400 comes before anything changes.
  */
 export function confirmPaymentIntent(
   engine: Engine,
   record: PaymentIntentRecord,
   input: ConfirmInput,
 ): Stripe.PaymentIntent {
-  const pi = record.obj;
+  const plan = planConfirmation(engine, record.obj, record.owner, input, null);
+  return applyConfirmation(engine, record, plan, input);
+}
+
+/**
+ * Checks everything a confirmation needs, changing nothing (no payment method, mandate,
+ * object or event is made): a refusal here is a validation failure, which creates nothing and
+ * which an idempotency key does not keep. `pi` may be an intent not stored yet, whose
+ * creation-time payment method is `named`.
+ */
+function planConfirmation(
+  engine: Engine,
+  pi: Stripe.PaymentIntent,
+  owner: string,
+  input: ConfirmInput,
+  named: PaymentMethodRecord | null,
+): ConfirmPlan {
   if (!CONFIRMABLE.includes(pi.status)) {
     throw unexpectedState(
       `You cannot confirm this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_payment_method, requires_action.`,
     );
   }
-  const pm = paymentMethodFor(engine, record, input);
+  const pm = paymentMethodFor(engine, pi, owner, input, named);
   const type = pm.obj.type;
   if (!pi.automatic_payment_methods?.enabled && !pi.payment_method_types.includes(type)) {
     throw invalidRequest(
@@ -262,15 +317,57 @@ export function confirmPaymentIntent(
       },
     );
   }
-  if (input.setupFutureUsage !== undefined) pi.setup_future_usage = input.setupFutureUsage;
-  if (pi.transfer_data && record.owner === engine.platform) {
+  if (pi.transfer_data && owner === engine.platform) {
     assertCanReceiveTransfers(engine, pi.transfer_data.destination as string, "transfer_data[destination]");
   }
+  return { pm, mandate: type === "au_becs_debit" ? becsMandateFor(engine, owner, pm, input) : null };
+}
+
+/** The mandate a BECS debit will run under: new from `mandate_data`, named, or the method's own. */
+function becsMandateFor(
+  engine: Engine,
+  owner: string,
+  pm: PaymentMethodRecord,
+  input: ConfirmInput,
+): ConfirmPlan["mandate"] {
+  if (input.mandateParams) return { acceptance: customerAcceptance(engine, input.mandateParams, "") };
+  if (input.mandate) {
+    const mandate = engine.store.find<Stripe.Mandate>("mandate", input.mandate, owner);
+    if (!mandate) throw resourceMissing("mandate", input.mandate, "mandate");
+    if (mandate.obj.payment_method !== pm.obj.id) {
+      throw invalidParam(
+        "mandate",
+        `The mandate ${input.mandate} does not belong to the PaymentMethod ${pm.obj.id}.`,
+      );
+    }
+    return { id: mandate.obj.id };
+  }
+  if (pm.meta.mandate) return { id: pm.meta.mandate };
+  throw invalidRequest(
+    "A mandate is required to debit an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance] or a mandate accepted through a SetupIntent.",
+    { param: "mandate_data", code: "parameter_missing" },
+  );
+}
+
+/**
+ * Carries out a planned confirmation. What can still refuse here is kept for the idempotency
+ * key, since the PaymentIntent moved: a card decline (402) and a BECS debit under an inactive
+ * mandate (`payment_intent_mandate_invalid`), both naming the PaymentIntent.
+ */
+function applyConfirmation(
+  engine: Engine,
+  record: PaymentIntentRecord,
+  plan: ConfirmPlan,
+  input: ConfirmInput,
+): Stripe.PaymentIntent {
+  const pi = record.obj;
+  const pm = storePaymentMethod(engine, plan.pm);
+  if (input.setupFutureUsage !== undefined) pi.setup_future_usage = input.setupFutureUsage;
   pi.payment_method = pm.obj.id;
   pi.last_payment_error = null;
   record.meta.offSession = input.offSession ?? false;
-  if (type === "card") return confirmCard(engine, record, pm, input.authenticateLater ?? false);
-  return confirmBecs(engine, record, pm, input);
+  if (pm.obj.type === "card") return confirmCard(engine, record, pm, input.authenticateLater ?? false);
+  return confirmBecs(engine, record, pm, plan.mandate);
 }
 
 function confirmCard(
@@ -360,39 +457,21 @@ function confirmBecs(
   engine: Engine,
   record: PaymentIntentRecord,
   pm: PaymentMethodRecord,
-  input: ConfirmInput,
+  planned: ConfirmPlan["mandate"],
 ): Stripe.PaymentIntent {
   const pi = record.obj;
   const owner = record.owner;
-  let mandateId: string | null = null;
-  if (input.mandateParams) {
-    const acceptance = customerAcceptance(engine, input.mandateParams, "");
-    mandateId = createMandate(
-      engine,
-      owner,
-      pm,
-      acceptance,
-      typeof pi.customer === "string" ? pi.customer : null,
-    ).id;
-  } else if (input.mandate) {
-    const mandate = engine.store.find<Stripe.Mandate>("mandate", input.mandate, owner);
-    if (!mandate) throw resourceMissing("mandate", input.mandate, "mandate");
-    if (mandate.obj.payment_method !== pm.obj.id) {
-      throw invalidParam(
-        "mandate",
-        `The mandate ${input.mandate} does not belong to the PaymentMethod ${pm.obj.id}.`,
-      );
-    }
-    mandateId = mandate.obj.id;
-  } else if (pm.meta.mandate) {
-    mandateId = pm.meta.mandate;
-  }
-  if (!mandateId) {
-    throw invalidRequest(
-      "A mandate is required to debit an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance] or a mandate accepted through a SetupIntent.",
-      { param: "mandate_data", code: "parameter_missing" },
-    );
-  }
+  if (!planned) throw new Error("a BECS confirmation is planned with its mandate");
+  const mandateId =
+    "id" in planned
+      ? planned.id
+      : createMandate(
+          engine,
+          owner,
+          pm,
+          planned.acceptance,
+          typeof pi.customer === "string" ? pi.customer : null,
+        ).id;
   if (engine.store.record<Stripe.Mandate>(mandateId)?.obj.status === "inactive") {
     throw mandateInvalid(engine, record, pm);
   }
@@ -647,7 +726,7 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
           },
         );
       }
-      const record = createPaymentIntent(engine, req.account, {
+      const prepared = preparePaymentIntent(engine, req.account, {
         amount: reqInt(p, "amount"),
         currency: parseCurrency(reqString(p, "currency")),
         customer: optString(p, "customer") || null,
@@ -672,12 +751,15 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
         statementDescriptor: optString(p, "statement_descriptor") || null,
         receiptEmail: optString(p, "receipt_email") || null,
       });
-      if (!confirm) return record.obj;
+      if (!confirm) return storePaymentIntent(engine, prepared).obj;
       const input = confirmInputFrom(p);
       // The payment method named at creation is already resolved on the object.
       delete input.paymentMethod;
       delete input.setupFutureUsage;
-      return confirmPaymentIntent(engine, record, input);
+      // Everything the confirmation needs is checked before the intent exists: a refusal
+      // then creates nothing and sends nothing, and its key is not kept (a validation failure).
+      const plan = planConfirmation(engine, prepared.pi, req.account, input, prepared.paymentMethod);
+      return applyConfirmation(engine, storePaymentIntent(engine, prepared), plan, input);
     },
     PAYMENT_INTENT_CREATE,
   );

@@ -99,22 +99,22 @@ function basePaymentMethod(
   };
 }
 
-function insertPaymentMethod(
-  engine: Engine,
-  owner: string,
-  pm: Stripe.PaymentMethod,
-  meta: PaymentMethodMeta,
-): PaymentMethodRecord {
-  const record = engine.store.insert<Stripe.PaymentMethod, PaymentMethodMeta>(
+/**
+ * Stores a payment method that was built but not yet kept (from `payment_method_data` or a test
+ * id); one already stored is returned as it is. Confirmations build first and store only once
+ * every check passed, so a refused request leaves no payment method behind.
+ */
+export function storePaymentMethod(engine: Engine, record: PaymentMethodRecord): PaymentMethodRecord {
+  if (engine.store.record(record.obj.id)) return record;
+  return engine.store.insert<Stripe.PaymentMethod, PaymentMethodMeta>(
     "payment_method",
-    owner,
-    pm,
-    meta,
+    record.owner,
+    record.obj,
+    record.meta,
   );
-  return record;
 }
 
-/** A new payment method from a test id such as `pm_card_visa` or `tok_visa`, as Stripe makes one per use. */
+/** A new payment method (not stored yet) from a test id such as `pm_card_visa` or `tok_visa`, as Stripe makes one per use. */
 function fromTestId(engine: Engine, id: string, owner: string): PaymentMethodRecord | undefined {
   const card = testCardForId(id);
   if (!card) return undefined;
@@ -126,7 +126,7 @@ function fromTestId(engine: Engine, id: string, owner: string): PaymentMethodRec
     tax_id: null,
   });
   pm.card = cardObject(card);
-  return insertPaymentMethod(engine, owner, pm, { card });
+  return { obj: pm, meta: { card }, owner };
 }
 
 /**
@@ -134,6 +134,16 @@ function fromTestId(engine: Engine, id: string, owner: string): PaymentMethodRec
  * `payment_method_data` do. `prefix` names the parameters in errors (`payment_method_data[`).
  */
 export function createPaymentMethod(
+  engine: Engine,
+  params: Params,
+  owner: string,
+  prefix = "",
+): PaymentMethodRecord {
+  return storePaymentMethod(engine, buildPaymentMethod(engine, params, owner, prefix));
+}
+
+/** Reads and checks a payment method's `type` and details without storing it ({@link storePaymentMethod}). */
+export function buildPaymentMethod(
   engine: Engine,
   params: Params,
   owner: string,
@@ -173,7 +183,7 @@ export function createPaymentMethod(
       optInt(cardParams, "exp_month", `${prefix}card[`),
       optInt(cardParams, "exp_year", `${prefix}card[`),
     );
-    record = insertPaymentMethod(engine, owner, pm, { card });
+    record = { obj: pm, meta: { card }, owner };
   } else {
     const becs = child(params, "au_becs_debit", prefix);
     const p = `${prefix}au_becs_debit[`;
@@ -193,7 +203,7 @@ export function createPaymentMethod(
       fingerprint: fingerprintOf(`becs:${bsb}:${account}`),
       last4: account.slice(-4),
     };
-    record = insertPaymentMethod(engine, owner, pm, { becsAccount: account });
+    record = { obj: pm, meta: { becsAccount: account }, owner };
   }
   record.obj.metadata = applyMetadata({}, params);
   return record;
@@ -201,6 +211,19 @@ export function createPaymentMethod(
 
 /** The payment method named by `id` (a stored one, or a fresh one for a test id). */
 export function resolvePaymentMethod(
+  engine: Engine,
+  id: string,
+  owner: string,
+  param = "payment_method",
+): PaymentMethodRecord {
+  return storePaymentMethod(engine, lookUpPaymentMethod(engine, id, owner, param));
+}
+
+/**
+ * The payment method named by `id`: a stored one, or for a test id a fresh one not stored yet
+ * ({@link storePaymentMethod}). An unknown id is a 404.
+ */
+export function lookUpPaymentMethod(
   engine: Engine,
   id: string,
   owner: string,

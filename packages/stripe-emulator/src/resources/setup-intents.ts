@@ -19,22 +19,40 @@ import { getCustomer } from "./customer-lookup.js";
 import { createMandate, customerAcceptance } from "./mandates.js";
 import {
   attachPaymentMethod,
-  createPaymentMethod,
+  buildPaymentMethod,
+  lookUpPaymentMethod,
   type PaymentMethodRecord,
   resolvePaymentMethod,
+  storePaymentMethod,
 } from "./payment-methods.js";
 
 type SetupIntentRecord = StoredRecord<Stripe.SetupIntent, Record<string, never>>;
 
 const CONFIRMABLE = ["requires_payment_method", "requires_confirmation", "requires_action"];
 
-function paymentMethodFor(engine: Engine, record: SetupIntentRecord, params: Params): PaymentMethodRecord {
+/**
+ * What a confirmation will use, found and checked before anything changes: the payment method
+ * (built but not stored when it comes from `payment_method_data` or a test id) and, for BECS,
+ * the customer's acceptance of the mandate to create.
+ */
+interface SetupPlan {
+  pm: PaymentMethodRecord;
+  acceptance: Stripe.Mandate.CustomerAcceptance | null;
+}
+
+function paymentMethodFor(
+  engine: Engine,
+  si: Stripe.SetupIntent,
+  owner: string,
+  params: Params,
+  named: PaymentMethodRecord | null,
+): PaymentMethodRecord {
   const data = child(params, "payment_method_data");
-  if (data) return createPaymentMethod(engine, data, record.owner, "payment_method_data[");
-  const id =
-    optString(params, "payment_method") ||
-    (typeof record.obj.payment_method === "string" ? record.obj.payment_method : "");
-  if (id) return resolvePaymentMethod(engine, id, record.owner);
+  if (data) return buildPaymentMethod(engine, data, owner, "payment_method_data[");
+  const id = optString(params, "payment_method");
+  if (id) return lookUpPaymentMethod(engine, id, owner);
+  if (named) return named;
+  if (typeof si.payment_method === "string") return lookUpPaymentMethod(engine, si.payment_method, owner);
   throw unexpectedState(
     "You cannot confirm this SetupIntent because it's missing a payment method. Update the SetupIntent with a payment method and then confirm it again.",
     "setup_intent_unexpected_state",
@@ -42,24 +60,59 @@ function paymentMethodFor(engine: Engine, record: SetupIntentRecord, params: Par
 }
 
 /**
- * Saves a payment method for later: BECS needs the customer's mandate acceptance and gets an
- * active multi-use mandate; cards succeed unless they are declining test cards.
+ * Checks everything a confirmation needs, changing nothing: a refusal here is a validation
+ * failure, which creates nothing and which an idempotency key does not keep. `si` may be a
+ * SetupIntent not stored yet, whose creation-time payment method is `named`.
  */
-function confirmSetupIntent(engine: Engine, record: SetupIntentRecord, params: Params): Stripe.SetupIntent {
-  const si = record.obj;
+function planSetup(
+  engine: Engine,
+  si: Stripe.SetupIntent,
+  owner: string,
+  params: Params,
+  named: PaymentMethodRecord | null,
+): SetupPlan {
   if (!CONFIRMABLE.includes(si.status)) {
     throw unexpectedState(
       `You cannot confirm this SetupIntent because it has a status of ${si.status}. Only a SetupIntent with one of the following statuses may be confirmed: requires_confirmation, requires_payment_method, requires_action.`,
       "setup_intent_unexpected_state",
     );
   }
-  const pm = paymentMethodFor(engine, record, params);
+  const pm = paymentMethodFor(engine, si, owner, params, named);
   if (!si.payment_method_types.includes(pm.obj.type)) {
     throw invalidRequest(
       `The PaymentMethod provided (${pm.obj.type}) is not allowed for this SetupIntent. Allowed types: ${si.payment_method_types.join(", ")}.`,
       { param: "payment_method", code: "setup_intent_invalid_parameter" },
     );
   }
+  const customer = typeof si.customer === "string" ? si.customer : null;
+  if (customer && pm.obj.customer !== null && pm.obj.customer !== customer) {
+    // What attaching it to the SetupIntent's customer would answer.
+    throw invalidRequest("The payment method you provided has already been attached to a customer.", {
+      code: "payment_method_unexpected_state",
+    });
+  }
+  if (pm.obj.type !== "au_becs_debit") return { pm, acceptance: null };
+  if (!child(params, "mandate_data")) {
+    throw invalidRequest(
+      "A mandate is required to set up an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance].",
+      { param: "mandate_data", code: "parameter_missing" },
+    );
+  }
+  return { pm, acceptance: customerAcceptance(engine, params, "") };
+}
+
+/**
+ * Saves a payment method for later: BECS needs the customer's mandate acceptance and gets an
+ * active multi-use mandate; cards succeed unless they are declining test cards (a 402 naming
+ * the SetupIntent, kept for the idempotency key since the SetupIntent moved).
+ */
+function confirmSetupIntent(engine: Engine, record: SetupIntentRecord, params: Params): Stripe.SetupIntent {
+  return applySetup(engine, record, planSetup(engine, record.obj, record.owner, params, null));
+}
+
+function applySetup(engine: Engine, record: SetupIntentRecord, plan: SetupPlan): Stripe.SetupIntent {
+  const si = record.obj;
+  const pm = storePaymentMethod(engine, plan.pm);
   si.payment_method = pm.obj.id;
   si.last_setup_error = null;
   const customer = typeof si.customer === "string" ? si.customer : null;
@@ -80,16 +133,8 @@ function confirmSetupIntent(engine: Engine, record: SetupIntentRecord, params: P
       payment_method: pm.obj,
     });
   }
-  if (pm.obj.type === "au_becs_debit") {
-    const source = child(params, "mandate_data") ? params : undefined;
-    if (!source) {
-      throw invalidRequest(
-        "A mandate is required to set up an au_becs_debit PaymentMethod: pass mandate_data[customer_acceptance].",
-        { param: "mandate_data", code: "parameter_missing" },
-      );
-    }
-    const mandate = createMandate(engine, record.owner, pm, customerAcceptance(engine, source, ""), customer);
-    si.mandate = mandate.id;
+  if (plan.acceptance) {
+    si.mandate = createMandate(engine, record.owner, pm, plan.acceptance, customer).id;
   }
   if (customer) attachPaymentMethod(engine, pm.obj.id, customer, record.owner);
   si.status = "succeeded";
@@ -115,7 +160,7 @@ export function registerSetupIntents(router: Router, engine: Engine): void {
       const customer = optString(p, "customer") || null;
       if (customer) getCustomer(engine, customer, req.account);
       const pmId = optString(p, "payment_method");
-      const pm = pmId ? resolvePaymentMethod(engine, pmId, req.account) : undefined;
+      const pm = pmId ? lookUpPaymentMethod(engine, pmId, req.account) : undefined;
       const id = newId("seti");
       const si: Stripe.SetupIntent = {
         id,
@@ -145,6 +190,15 @@ export function registerSetupIntents(router: Router, engine: Engine): void {
         status: pm ? "requires_confirmation" : "requires_payment_method",
         usage: optEnum(p, "usage", ["off_session", "on_session"]) ?? "off_session",
       };
+      let plan: SetupPlan | null = null;
+      if (optBool(p, "confirm")) {
+        // Everything the confirmation needs is checked before the SetupIntent exists: a
+        // refusal then creates nothing and sends nothing, and its key is not kept.
+        const params = { ...p };
+        delete params.payment_method;
+        plan = planSetup(engine, si, req.account, params, pm ?? null);
+      }
+      if (pm) storePaymentMethod(engine, pm);
       const record = engine.store.insert<Stripe.SetupIntent, Record<string, never>>(
         "setup_intent",
         req.account,
@@ -152,12 +206,7 @@ export function registerSetupIntents(router: Router, engine: Engine): void {
         {},
       );
       engine.emit("setup_intent.created", si, req.account);
-      if (optBool(p, "confirm")) {
-        const params = { ...p };
-        delete params.payment_method;
-        return confirmSetupIntent(engine, record, params);
-      }
-      return si;
+      return plan ? applySetup(engine, record, plan) : si;
     },
     SETUP_INTENT_CREATE,
   );
