@@ -107,7 +107,7 @@ const schema = z.object({
   /** When the payout run pays every seller's available balance out (cron, UTC); daily at 02:00 by default. */
   SUSU_PAYOUT_CRON: z.string().min(1).default("0 2 * * *"),
   /**
-   * When the reconciliation with Stripe of the previous UTC day runs (pg-boss cron, UTC);
+   * When the reconciliation with Stripe of the UTC days since the last one reconciled runs (pg-boss cron, UTC);
    * `off` turns the job off. Daily at 02:15 UTC by default, once the day's balance
    * transactions exist at Stripe.
    */

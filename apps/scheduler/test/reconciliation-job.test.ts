@@ -1,5 +1,6 @@
 // The daily reconciliation job on real PostgreSQL and the emulator (through the SDK): it
-// reconciles the previous UTC day, stores the report, and a report with differences
+// reconciles the previous UTC day (its first run; catching up is in
+// reconciliation-catch-up.test.ts), stores the report, and a report with differences
 // opens one support ticket for its period.
 import { createStripeClient, PrismaSupportDesk, stripeEndpointOf } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -10,7 +11,8 @@ import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   RECONCILIATION_QUEUE,
-  reconcilePreviousDay,
+  reconcileDueDays,
+  reconcilePeriod,
   reconciliationTicketId,
   scheduleReconciliation,
 } from "../src/jobs/reconciliation.js";
@@ -42,8 +44,10 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
   const deps = () => ({ prisma: db.prisma, stripe, desk: new PrismaSupportDesk(db.prisma, clock), clock });
 
   it("finds nothing to say about a day without money, and opens no ticket", async () => {
-    const run = await reconcilePreviousDay(deps(), log);
-    expect(run.report).toMatchObject({ from: DAY - 24 * HOUR, to: DAY, differences: [] });
+    const { runs, remaining } = await reconcileDueDays(deps(), log);
+    expect(remaining).toBe(0);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.report).toMatchObject({ from: DAY - 24 * HOUR, to: DAY, differences: [] });
     expect(await db.prisma.supportTicket.count()).toBe(0);
     expect(await db.prisma.reconciliationReport.count()).toBe(1);
   });
@@ -59,12 +63,17 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     expect(pi.status).toBe("succeeded");
 
     clock.advance(23 * HOUR);
-    const first = await reconcilePreviousDay(deps(), log);
+    const { runs } = await reconcileDueDays(deps(), log);
+    const first = runs[0];
+    if (first === undefined) throw new Error("the next day was not reconciled");
+    expect(runs).toHaveLength(1);
     expect(first.report.from).toBe(DAY);
     expect(
       first.report.differences.map((d) => [d.code, d.category, d.stripeMinor, d.stripeCurrency]),
     ).toEqual([["missing_in_susu", "charge", 25_00, "AUD"]]);
-    await reconcilePreviousDay(deps(), log);
+    // The day again (an operator's rerun, or two schedulers): a second report, one ticket.
+    await reconcilePeriod(deps(), log, { from: DAY, to: DAY + 24 * HOUR });
+    expect((await reconcileDueDays(deps(), log)).runs).toEqual([]);
 
     const tickets = await db.prisma.supportTicket.findMany();
     expect(tickets.map((t) => [t.id, t.kind, t.status])).toEqual([
@@ -81,6 +90,8 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       await scheduleReconciliation(boss, deps(), log, "15 2 * * *");
       const schedules = await boss.getSchedules();
       expect(schedules.map((s) => [s.name, s.cron])).toContainEqual([RECONCILIATION_QUEUE, "15 2 * * *"]);
+      // One run at a time, whatever number of schedulers work the queue.
+      expect((await boss.getQueue(RECONCILIATION_QUEUE))?.policy).toBe("singleton");
     } finally {
       await boss.stop({ graceful: false, wait: true });
     }

@@ -40,6 +40,7 @@ export {
   type ReconciliationPeriodError,
   type ReconciliationRun,
   type ReconciliationRunDeps,
+  type ReconciliationRunOptions,
   reconcileStored,
   runReconciliation,
 } from "./run-reconciliation.js";

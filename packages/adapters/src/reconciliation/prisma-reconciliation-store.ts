@@ -170,6 +170,20 @@ export class PrismaReconciliationStore {
   }
 
   /**
+   * The end of the latest period reported by `ranBy` (the newest by its start), or
+   * `undefined` when it stored none: how far the scheduler's daily job has reconciled.
+   * Read through the index on the period.
+   */
+  async lastPeriodEnd(ranBy: string): Promise<number | undefined> {
+    const row = await this.#prisma.reconciliationReport.findFirst({
+      where: { ranBy },
+      orderBy: [{ periodFrom: "desc" }, { periodTo: "desc" }],
+      select: { periodTo: true },
+    });
+    return row?.periodTo.getTime();
+  }
+
+  /**
    * Stored reports, newest first (created, then id): at most `limit`
    * (1..{@link RECONCILIATION_REPORTS_PAGE_MAX}) after the report `startingAfter` (an
    * unknown one is an empty page), and whether more follow.

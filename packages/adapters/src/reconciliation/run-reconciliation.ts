@@ -101,20 +101,28 @@ export async function reconcileStored(
   };
 }
 
+/** What a run may do besides pulling, comparing and storing. */
+export interface ReconciliationRunOptions {
+  /**
+   * Runs after the comparison and before the report is stored, with the id the report will
+   * be stored under; when it throws, nothing is stored. The scheduler opens its ticket here,
+   * so a stored report of its means the period is done (see `lastPeriodEnd`).
+   */
+  readonly beforeStore?: (report: ReconciliationReport, reportId: string) => Promise<void>;
+}
+
 /** Pulls the period from Stripe, reconciles it and stores the report (ran by `ranBy`). */
 export async function runReconciliation(
   deps: ReconciliationRunDeps,
   period: ReconciliationPeriod,
   ranBy: string,
+  options: ReconciliationRunOptions = {},
 ): Promise<ReconciliationRun> {
   const now = deps.now ?? Date.now;
   const pulled = await new StripeRecordsPuller(deps.stripe, deps.prisma, now).pull(period.from, period.to);
   const report = await reconcileStored(deps.prisma, period);
-  const stored = await new PrismaReconciliationStore(deps.prisma).saveReport(
-    `rec_${randomUUID()}`,
-    report,
-    ranBy,
-    now(),
-  );
+  const id = `rec_${randomUUID()}`;
+  await options.beforeStore?.(report, id);
+  const stored = await new PrismaReconciliationStore(deps.prisma).saveReport(id, report, ranBy, now());
   return { report, stored, pulled };
 }

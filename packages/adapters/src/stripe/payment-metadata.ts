@@ -24,6 +24,8 @@ export const METADATA_KEYS = {
   sellerId: "seller_id",
   setupPurpose: "setup_purpose",
   effectId: "effect_id",
+  /** The payout run that asked for a payout (part of its request, so another run's same key is refused, not replayed). */
+  payoutRun: "payout_run",
 } as const;
 
 /** Stripe metadata for an object created by an effect or for a person. */

@@ -792,7 +792,10 @@ export class StripePaymentGateway implements PaymentGateway {
    * A manual payout on the connected account (`POST /v1/payouts` with `Stripe-Account`), of
    * its available balance to its bank account, keyed by the caller's idempotency key. No
    * look-up by metadata first: a payout draws only on the account's available balance, so a
-   * retry after Stripe forgot the key finds nothing left to pay twice, or is refused.
+   * retry after Stripe forgot the key finds nothing left to pay twice, or is refused. The
+   * run's id goes in the metadata (`payout_run`): Stripe compares a reused key's parameters,
+   * so another run's request under the key is refused as reused, not answered with the
+   * payout that run made.
    */
   createPayout(input: {
     readonly idempotencyKey: string;
@@ -800,15 +803,18 @@ export class StripePaymentGateway implements PaymentGateway {
     readonly amount: Money;
     readonly description: string;
     readonly references: PaymentReferences;
+    readonly runId?: string;
   }): ResultAsync<PayoutCreated, GatewayError> {
     const key = stripeIdempotencyKey(input.idempotencyKey);
+    const metadata = referencesToMetadata(input.references, key);
+    if (input.runId !== undefined) metadata[METADATA_KEYS.payoutRun] = input.runId;
     return this.#call(() =>
       this.stripe.payouts.create(
         {
           amount: input.amount.amountMinor,
           currency: stripeCurrency(input.amount),
           description: input.description,
-          metadata: referencesToMetadata(input.references, key),
+          metadata,
         },
         { idempotencyKey: key, stripeAccount: input.accountId },
       ),

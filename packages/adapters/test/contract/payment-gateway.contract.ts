@@ -137,6 +137,21 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
           ),
         ).toMatchObject({ type: "gateway_definite", code: "balance_insufficient" });
         expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(30_00)]);
+        // A run's payout: the same run asking again gets it back; another run, even for the
+        // same amount, is refused (never answered with a payout it did not make).
+        const ofRun = {
+          ...input,
+          idempotencyKey: unique("payout"),
+          amount: aud(10_00),
+          runId: "payoutrun_1",
+        };
+        const made = value(await gateway.createPayout(ofRun));
+        expect(value(await gateway.createPayout(ofRun))).toEqual(made);
+        expect(failure(await gateway.createPayout({ ...ofRun, runId: "payoutrun_2" }))).toMatchObject({
+          type: "gateway_outcome_unknown",
+          code: "idempotency_key_reused",
+        });
+        expect(value(await gateway.getAccountBalance(accountId)).available).toEqual([aud(20_00)]);
       });
 
       it("refuses a payout from an account that cannot pay out yet", async () => {

@@ -21,5 +21,5 @@ export {
   type PayoutNotificationTemplate,
   type PayoutTicketReason,
 } from "./payout-effect.js";
-export { payoutIds } from "./payout-ids.js";
+export { PAYOUT_KEYS_PER_DAY, payoutIds } from "./payout-ids.js";
 export { reversalReserve } from "./reversal-reserve.js";

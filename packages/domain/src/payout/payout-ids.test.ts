@@ -5,6 +5,8 @@ import { payoutIds } from "./payout-ids.js";
 describe("payout ids", () => {
   it("pins every format", () => {
     expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02")).toBe("payout:acct_1:AUD:2030-01-02");
+    expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 1)).toBe("payout:acct_1:AUD:2030-01-02");
+    expect(payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 2)).toBe("payout:acct_1:AUD:2030-01-02:2");
     expect(payoutIds.requested("acct_1", "NZD", "key-9")).toBe("payout:acct_1:NZD:request:key-9");
     expect(payoutIds.failedNotice("po_1")).toBe("payout:po_1:failed:notify");
     expect(payoutIds.failedTicket("po_1")).toBe("payout:po_1:failed:ticket");
@@ -17,6 +19,10 @@ describe("payout ids", () => {
     const ids = [
       payoutIds.scheduled("acct_1", "AUD", "2030-01-02"),
       payoutIds.scheduled("acct_1", "AUD", "2030-01-03"),
+      payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 2),
+      payoutIds.scheduled("acct_1", "AUD", "2030-01-02", 10),
+      payoutIds.refusedNotice("acct_1", "AUD", "2030-01-02"),
+      payoutIds.refusedTicket("acct_1", "AUD", "2030-01-02"),
       payoutIds.scheduled("acct_1", "NZD", "2030-01-02"),
       payoutIds.scheduled("acct_2", "AUD", "2030-01-02"),
       payoutIds.requested("acct_1", "AUD", "2030-01-02"),

@@ -5,13 +5,20 @@ import type { CurrencyCode } from "../money/index.js";
  * `Idempotency-Key`), and the ids of the outbox effects a failed payout makes. Formats are
  * pinned by `payout-ids.test.ts`: changing one would pay twice or notify twice.
  */
+/** Most scheduled payouts of one account and currency on one UTC day (runs that day, each paying what arrived since the one before). */
+export const PAYOUT_KEYS_PER_DAY = 10;
+
 export const payoutIds = {
   /**
-   * The scheduled payout of an account's balance in one currency on one UTC day: the job
-   * run again the same day finds the provider's answer to the first run.
+   * The scheduled payouts of an account's balance in one currency on one UTC day, numbered
+   * from 1: the first keeps the key of one payout a day; a later run that day finds the keys
+   * before it used (by another run: the provider refuses them as reused) and pays what arrived
+   * since under the next number (`PAYOUT_KEYS_PER_DAY` at most).
    */
-  scheduled: (accountId: string, currency: CurrencyCode, day: string): string =>
-    `payout:${accountId}:${currency}:${day}`,
+  scheduled: (accountId: string, currency: CurrencyCode, day: string, sequence = 1): string =>
+    sequence === 1
+      ? `payout:${accountId}:${currency}:${day}`
+      : `payout:${accountId}:${currency}:${day}:${sequence}`,
   /** A payout an admin asked for, keyed by the request's own idempotency key. */
   requested: (accountId: string, currency: CurrencyCode, requestKey: string): string =>
     `payout:${accountId}:${currency}:request:${requestKey}`,

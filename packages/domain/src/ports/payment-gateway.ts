@@ -323,7 +323,10 @@ export interface PaymentGateway {
   /**
    * Pays `amount` of a connected account's available balance out to its bank (a manual
    * payout, made on the account). Refused (`balance_insufficient`, `payouts_not_allowed`)
-   * when the balance or the account does not allow it.
+   * when the balance or the account does not allow it. `runId` names the payout run that
+   * asks and is part of the request: a retry of the same run's call is answered with its
+   * payout, the same key from another run is refused (`idempotency_key_reused`), never
+   * answered with a payout that run did not make.
    */
   createPayout(input: {
     readonly idempotencyKey: string;
@@ -331,6 +334,7 @@ export interface PaymentGateway {
     readonly amount: Money;
     readonly description: string;
     readonly references: PaymentReferences;
+    readonly runId?: string;
   }): ResultAsync<PayoutCreated, GatewayError>;
 
   /**

@@ -593,6 +593,8 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly balances = new Map<string, Money[]>();
   /** Payouts made, by idempotency key (a key used again answers the first payout). */
   readonly payouts = new Map<string, PayoutCreated & { readonly accountId: string }>();
+  /** The run each payout key was first used by (part of the request, as Stripe compares it). */
+  readonly #payoutRuns = new Map<string, string | undefined>();
 
   /** Accounts whose balance the provider cannot show now (a passing outage: `gateway_retryable`). */
   readonly unreadableBalances = new Set<string>();
@@ -611,18 +613,21 @@ export class FakePaymentGateway implements PaymentGateway {
     idempotencyKey: string;
     accountId: string;
     amount: Money;
+    runId?: string;
   }): ResultAsync<PayoutCreated, GatewayError> {
     const made = this.payouts.get(input.idempotencyKey);
     if (made !== undefined) {
+      // As Stripe: the same key with other parameters (an amount, another run) is refused.
       if (
         made.amount.amountMinor !== input.amount.amountMinor ||
-        made.amount.currency !== input.amount.currency
+        made.amount.currency !== input.amount.currency ||
+        this.#payoutRuns.get(input.idempotencyKey) !== input.runId
       )
         return errAsync(
           gatewayError(
             "gateway_outcome_unknown",
             "idempotency_key_reused",
-            `${input.idempotencyKey} was used for another amount`,
+            `${input.idempotencyKey} was used for another request`,
           ),
         );
       return okAsync(made);
@@ -651,6 +656,7 @@ export class FakePaymentGateway implements PaymentGateway {
       arrivalDate: this.now() + 2 * DAY_MS,
     };
     this.payouts.set(input.idempotencyKey, payout);
+    this.#payoutRuns.set(input.idempotencyKey, input.runId);
     return okAsync(payout);
   }
 

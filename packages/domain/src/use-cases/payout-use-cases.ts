@@ -11,7 +11,7 @@ import {
   utcDay,
 } from "../payout/payout.js";
 import { PAYOUT_AGGREGATE, type PayoutEffect } from "../payout/payout-effect.js";
-import { payoutIds } from "../payout/payout-ids.js";
+import { PAYOUT_KEYS_PER_DAY, payoutIds } from "../payout/payout-ids.js";
 import { reversalReserve } from "../payout/reversal-reserve.js";
 import type { PersonId } from "../person/ids.js";
 import { personError } from "../person/person.errors.js";
@@ -125,9 +125,12 @@ export function recordPayout(
   });
 }
 
-/** Why a payout run asked for this payout: the daily job (its UTC day) or an admin's request (its key). */
+/**
+ * Why a payout run asked for this payout: the daily job (its UTC day, and the run's own id,
+ * a new one when absent) or an admin's request (its key).
+ */
 export type PayoutTrigger =
-  | { readonly kind: "scheduled"; readonly at: Instant }
+  | { readonly kind: "scheduled"; readonly at: Instant; readonly runId?: string }
   | { readonly kind: "requested"; readonly requestKey: string; readonly by: string };
 
 /** A currency a payout run did not pay out, and why (the provider's code). */
@@ -151,13 +154,18 @@ export interface PayoutRun {
  * reversals of the person's transfers still need (`reversalReserve`: a refund after the
  * release, a lost dispute) stays in the balance, skipped as `reserved_for_reversals`: a
  * reversal is taken from that balance, and a payout first would leave it failing. The
- * idempotency key names the account, the currency and the trigger's day (or an admin's
- * request key), so running it again pays nothing twice. A currency Stripe pays out in whole
- * units only (HUF: `payoutStepMinor`) is paid rounded down to one; the fraction stays. A currency the provider refuses
- * for good (a restricted account, no bank account) is skipped with its code, the person
- * told and the admins given a ticket, once per account, currency and day; a reused key
- * (what arrived since the day's payout) is skipped quietly; a provider failure that may
- * pass fails the run, for the caller to retry.
+ * idempotency key names the account, the currency and the trigger's day with a number (or
+ * an admin's request key), and the request names the run (`runId`): a retried call of the
+ * run is answered with its own payout, while the day's key used by an earlier run is
+ * refused by the provider as reused (never answered with that run's payout, which this run
+ * did not make); the balance is then read again and what arrived since is paid under the
+ * day's next key (at most `PAYOUT_KEYS_PER_DAY`; past it, skipped quietly as reused). A
+ * payout only ever draws on the available balance, so nothing is paid twice. A currency
+ * Stripe pays out in whole units only (HUF: `payoutStepMinor`) is paid rounded down to one;
+ * the fraction stays. A currency the provider refuses for good (a restricted account, no
+ * bank account) is skipped with its code, the person told and the admins given a ticket,
+ * once per account, currency and day; a provider failure that may pass fails the run, for
+ * the caller to retry.
  */
 export function payOutPerson(
   deps: UseCaseDeps,
@@ -201,6 +209,8 @@ export function payOutPerson(
       balanceNow.andThen((balance) => {
         const due = balance.available.filter((m) => m.amountMinor > 0);
         const day = utcDay(trigger.kind === "scheduled" ? trigger.at : deps.clock.now());
+        const runId =
+          trigger.kind === "scheduled" ? (trigger.runId ?? deps.ids.newId("payoutrun")) : undefined;
         const run = {
           personId,
           connectedAccountId: accountId,
@@ -213,43 +223,68 @@ export function payOutPerson(
           .reduce<ResultAsync<typeof run, UseCaseError | GatewayError>>(
             (acc, available) =>
               acc.andThen((soFar) => {
-                const reservedMinor = Math.min(reserve.get(available.currency) ?? 0, available.amountMinor);
+                const currency = available.currency;
+                const reservedMinor = Math.min(reserve.get(currency) ?? 0, available.amountMinor);
                 if (reservedMinor > 0)
                   soFar.skipped.push({
-                    amount: money(reservedMinor, available.currency),
+                    amount: money(reservedMinor, currency),
                     code: "reserved_for_reversals",
-                    message: `${formatMoney(money(reservedMinor, available.currency))} stays for reversals of the person's transfers still to happen`,
+                    message: `${formatMoney(money(reservedMinor, currency))} stays for reversals of the person's transfers still to happen`,
                   });
                 // Stripe takes some currencies' payouts in whole units only (HUF): the
                 // fraction stays in the balance, and is paid once it makes a whole unit.
-                const step = currencyInfo(available.currency).payoutStepMinor;
-                const payableMinor = available.amountMinor - reservedMinor;
-                const amount = money(payableMinor - (payableMinor % step), available.currency);
+                const step = currencyInfo(currency).payoutStepMinor;
+                const payableOf = (availableMinor: number): Money => {
+                  const payableMinor = availableMinor - Math.min(reserve.get(currency) ?? 0, availableMinor);
+                  return money(payableMinor - (payableMinor % step), currency);
+                };
+                const pay = (
+                  amount: Money,
+                  sequence: number,
+                ): ResultAsync<typeof run, UseCaseError | GatewayError> =>
+                  gateway
+                    .createPayout({
+                      idempotencyKey:
+                        trigger.kind === "scheduled"
+                          ? payoutIds.scheduled(accountId, currency, utcDay(trigger.at), sequence)
+                          : payoutIds.requested(accountId, currency, trigger.requestKey),
+                      accountId,
+                      amount,
+                      description:
+                        trigger.kind === "scheduled"
+                          ? `susu payout ${utcDay(trigger.at)}`
+                          : `susu payout requested by ${trigger.by}`,
+                      references: { personId },
+                      ...(runId !== undefined ? { runId } : {}),
+                    })
+                    .map((created) => {
+                      soFar.payouts.push(created);
+                      return soFar;
+                    })
+                    .orElse((e) => {
+                      // The day's key was used by an earlier run (its payout, or its refusal):
+                      // what is available now arrived since, paid under the day's next key.
+                      if (
+                        e.code === "idempotency_key_reused" &&
+                        trigger.kind === "scheduled" &&
+                        sequence < PAYOUT_KEYS_PER_DAY
+                      )
+                        return gateway.getAccountBalance(accountId).andThen((now) => {
+                          const next = payableOf(
+                            now.available.find((m) => m.currency === currency)?.amountMinor ?? 0,
+                          );
+                          return next.amountMinor === 0
+                            ? okAsync<typeof run, UseCaseError | GatewayError>(soFar)
+                            : pay(next, sequence + 1);
+                        });
+                      if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
+                      soFar.skipped.push({ amount, code: e.code, message: e.message });
+                      if (e.type === "gateway_definite") refusals.push({ amount, error: e });
+                      return okAsync(soFar);
+                    });
+                const amount = payableOf(available.amountMinor);
                 if (amount.amountMinor === 0) return okAsync(soFar);
-                return gateway
-                  .createPayout({
-                    idempotencyKey:
-                      trigger.kind === "scheduled"
-                        ? payoutIds.scheduled(accountId, amount.currency, utcDay(trigger.at))
-                        : payoutIds.requested(accountId, amount.currency, trigger.requestKey),
-                    accountId,
-                    amount,
-                    description:
-                      trigger.kind === "scheduled"
-                        ? `susu payout ${utcDay(trigger.at)}`
-                        : `susu payout requested by ${trigger.by}`,
-                    references: { personId },
-                  })
-                  .map((created) => {
-                    soFar.payouts.push(created);
-                    return soFar;
-                  })
-                  .orElse((e) => {
-                    if (!isSkippable(e)) return errAsync<typeof run, UseCaseError | GatewayError>(e);
-                    soFar.skipped.push({ amount, code: e.code, message: e.message });
-                    if (e.type === "gateway_definite") refusals.push({ amount, error: e });
-                    return okAsync(soFar);
-                  });
+                return pay(amount, 1);
               }),
             okAsync(run),
           )
@@ -323,8 +358,9 @@ function refusalEffects(
 
 /**
  * A refusal that trying again with the same key cannot change: the provider refused the
- * payout for good, or the key was used for a payout of another amount (the same day's run
- * already paid this currency; what arrived since waits for the next day).
+ * payout for good, or the key was used for another request (an admin's request key reused,
+ * or the day's last key, `PAYOUT_KEYS_PER_DAY`, spent: what arrived since waits for the next
+ * day).
  */
 function isSkippable(e: GatewayError): boolean {
   return e.type === "gateway_definite" || e.code === "idempotency_key_reused";
@@ -412,9 +448,11 @@ const PAYOUT_RUN_PAGE = 200;
 
 /**
  * The scheduled payout run (manual schedule): every person whose account can pay out is
- * paid their available balance per currency, keyed by `at`'s UTC day, so the run repeated
- * on one day pays nothing twice. One person's failure does not stop the others; it is
- * reported, and the next run (or a rerun) tries again with the same keys.
+ * paid their available balance per currency, keyed by `at`'s UTC day and numbered within it,
+ * the run named by a new id (`payOutPerson`): the run repeated on one day pays nothing twice,
+ * pays what arrived since under the day's next key, and reports only the payouts it made.
+ * One person's failure does not stop the others; it is reported, and the next run (or a
+ * rerun) tries again.
  */
 export function payOutEveryone(
   deps: UseCaseDeps,
@@ -429,6 +467,7 @@ export function payOutEveryone(
     skipped: PayoutRunReport["skipped"][number][];
     failed: PayoutRunReport["failed"][number][];
   } = { people: 0, payouts: [], skipped: [], failed: [] };
+  const runId = deps.ids.newId("payoutrun");
   /** Adds one person's run (or its failure) to the report. */
   const tally = (personId: PersonId, outcome: PayoutRun | UseCaseError | GatewayError) => {
     report.people += 1;
@@ -449,7 +488,7 @@ export function payOutEveryone(
           .reduce<ResultAsync<PayoutRunReport, UseCaseError>>(
             (chain, account) =>
               chain.andThen(() =>
-                payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at })
+                payOutPerson(deps, gateway, account.personId, { kind: "scheduled", at, runId })
                   .map((run) => tally(account.personId, run))
                   .orElse((e) => okAsync<PayoutRunReport, UseCaseError>(tally(account.personId, e))),
               ),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { money } from "../money/index.js";
 import type { PayoutStatus, ReportedPayout } from "../payout/payout.js";
+import { PAYOUT_KEYS_PER_DAY } from "../payout/payout-ids.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
@@ -88,26 +89,66 @@ describe("paying a person out", () => {
       await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at })
     )._unsafeUnwrap();
     expect(first.payouts.map((p) => p.amount)).toEqual([money(120_00, "AUD"), money(5_00, "USD")]);
-    // The same day again: the balance is gone, so nothing is asked; a grown balance is refused by the key.
+    // The same day again: the balance is gone, so nothing is asked.
     const again = (
       await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at })
     )._unsafeUnwrap();
     expect(again.payouts).toEqual([]);
+    // What arrives later that day, even exactly the first payout's amount, is paid under the
+    // day's next key: the first key is refused as another run's, never answered with its payout.
+    const day = new Date(at).toISOString().slice(0, 10);
+    sim.gateway.balances.set("acct_sam", [money(120_00, "AUD")]);
+    const same = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at })
+    )._unsafeUnwrap();
+    expect(same.payouts.map((p) => p.amount)).toEqual([money(120_00, "AUD")]);
+    expect(same.payouts.map((p) => p.payoutId)).not.toContain(first.payouts[0]?.payoutId);
+    expect(sim.gateway.payouts.get(`payout:acct_sam:AUD:${day}:2`)?.payoutId).toBe(same.payouts[0]?.payoutId);
     sim.gateway.balances.set("acct_sam", [money(130_00, "AUD")]);
     const grown = (
       await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at })
     )._unsafeUnwrap();
-    expect(grown.payouts).toEqual([]);
-    expect(grown.skipped).toEqual([expect.objectContaining({ code: "idempotency_key_reused" })]);
-    expect(sim.gateway.payouts.size).toBe(2);
+    expect(grown.payouts.map((p) => p.amount)).toEqual([money(130_00, "AUD")]);
+    expect(grown.skipped).toEqual([]);
+    expect(sim.gateway.payouts.get(`payout:acct_sam:AUD:${day}:3`)?.amount).toEqual(money(130_00, "AUD"));
+    expect(sim.gateway.payouts.size).toBe(4);
     // The next day is a new key.
+    sim.gateway.balances.set("acct_sam", [money(30_00, "AUD")]);
     const next = (
       await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at: at + DAY_MS })
     )._unsafeUnwrap();
-    expect(next.payouts.map((p) => p.amount)).toEqual([money(130_00, "AUD")]);
+    expect(next.payouts.map((p) => p.amount)).toEqual([money(30_00, "AUD")]);
     expect([...sim.gateway.payouts.keys()]).toContain(
       `payout:acct_sam:AUD:${new Date(at + DAY_MS).toISOString().slice(0, 10)}`,
     );
+  });
+
+  it("a retried call of the same run keeps its key and gets its own payout back; the day's keys run out at PAYOUT_KEYS_PER_DAY", async () => {
+    const sim = await withSeller();
+    const at = sim.clock.now();
+    const day = new Date(at).toISOString().slice(0, 10);
+    const trigger = { kind: "scheduled" as const, at, runId: "payoutrun_a" };
+    sim.gateway.balances.set("acct_sam", [money(40_00, "AUD")]);
+    const first = (await useCases.payOutPerson(sim.deps, sim.gateway, "sam", trigger))._unsafeUnwrap();
+    // The same run asking again (its call retried after a lost answer): the same key, its payout.
+    sim.gateway.balances.set("acct_sam", [money(40_00, "AUD")]);
+    const retried = (await useCases.payOutPerson(sim.deps, sim.gateway, "sam", trigger))._unsafeUnwrap();
+    expect(retried.payouts).toEqual(first.payouts);
+    expect([...sim.gateway.payouts.keys()]).toEqual([`payout:acct_sam:AUD:${day}`]);
+    // Every key of the day spent by other runs: what arrived waits for the next day.
+    for (let n = 2; n <= PAYOUT_KEYS_PER_DAY; n++)
+      sim.gateway.payouts.set(`payout:acct_sam:AUD:${day}:${n}`, {
+        accountId: "acct_sam",
+        payoutId: `po_other_${n}`,
+        amount: money(1_00, "AUD"),
+        status: "pending",
+        arrivalDate: 0,
+      });
+    const spent = (
+      await useCases.payOutPerson(sim.deps, sim.gateway, "sam", { kind: "scheduled", at })
+    )._unsafeUnwrap();
+    expect(spent.payouts).toEqual([]);
+    expect(spent.skipped).toEqual([expect.objectContaining({ code: "idempotency_key_reused" })]);
   });
 
   it("pays a HUF balance out in whole forints (Stripe takes a manual HUF payout only in multiples of 100), the rest stays", async () => {
@@ -151,7 +192,8 @@ describe("paying a person out", () => {
     (await sim.addSeller("ana"))._unsafeUnwrap();
     (await sim.addSeller("rae", { canReceive: false }))._unsafeUnwrap();
     sim.gateway.balances.set("acct_sam", [money(70_00, "AUD")]);
-    // The provider does not answer for ana's account now; zed's day was paid already.
+    // The provider does not answer for ana's account now; zed's day was paid already (by
+    // another run): what zed has now arrived since, paid under the day's next key.
     sim.gateway.unreadableBalances.add("acct_ana");
     (await sim.addSeller("zed"))._unsafeUnwrap();
     sim.gateway.balances.set("acct_zed", [money(10_00, "AUD")]);
@@ -164,10 +206,9 @@ describe("paying a person out", () => {
     });
     const report = (await useCases.payOutEveryone(sim.deps, sim.gateway, sim.clock.now()))._unsafeUnwrap();
     expect(report.people).toBe(3);
-    expect(report.payouts.map((p) => p.amount)).toEqual([money(70_00, "AUD")]);
-    expect(report.skipped).toEqual([
-      expect.objectContaining({ personId: "zed", code: "idempotency_key_reused" }),
-    ]);
+    expect(report.payouts.map((p) => p.amount)).toEqual([money(70_00, "AUD"), money(10_00, "AUD")]);
+    expect(report.payouts.map((p) => p.payoutId)).not.toContain("po_zed_earlier");
+    expect(report.skipped).toEqual([]);
     expect(report.failed).toEqual([
       expect.objectContaining({ personId: "ana", code: "api_connection_error" }),
     ]);
@@ -217,12 +258,14 @@ describe("paying a person out", () => {
     (await useCases.payOutEveryone(sim.deps, sim.gateway, at + DAY_MS))._unsafeUnwrap();
     await sim.runUntilQuiet();
     expect(sim.desk.tickets.map((t) => t.reason)).toEqual(["payout_refused", "payout_refused"]);
-    // A reused key (money that arrived after the day's payout) is no refusal: nobody is told.
+    // A reused key (money that arrived after the day's payout) is no refusal: nobody is told,
+    // and what arrived is paid under the day's next key.
     sim.gateway.setAccount("acct_sam", true);
     (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
     sim.gateway.balances.set("acct_sam", [money(5_00, "AUD")]);
     const grown = (await useCases.payOutEveryone(sim.deps, sim.gateway, at + 2 * DAY_MS))._unsafeUnwrap();
-    expect(grown.skipped).toEqual([expect.objectContaining({ code: "idempotency_key_reused" })]);
+    expect(grown.skipped).toEqual([]);
+    expect(grown.payouts.map((p) => p.amount)).toEqual([money(5_00, "AUD")]);
     await sim.runUntilQuiet();
     expect(sim.desk.tickets).toHaveLength(2);
   });
