@@ -149,7 +149,8 @@ function sameMoney(
  * first decided less than `keyTrustedForMs` (23 h) ago on the gateway's clock: every earlier
  * request of the effect came after that, so Stripe still keeps its key. SDK errors become {@link GatewayError}s through
  * {@link classifyStripeError}; "already done" answers (`charge_already_refunded`,
- * `transfer_already_reversed`) return the existing object.
+ * `transfer_already_reversed`) return the existing object — for a refund, only one that
+ * carries the effect's id (any other refund is refused, not adopted).
  * Objects carry `group_id`, `round_id`, `member_id`, `attempt` and `effect_id` metadata so
  * that webhook events can be traced back to the round.
  */
@@ -543,14 +544,19 @@ export class StripePaymentGateway implements PaymentGateway {
     )
       .map(refundOutcomeOf)
       .orElse((error) =>
-        // RefundOutcome already (by an earlier run whose key expired, or by a person in the
-        // dashboard): the money is back with the customer, which is what was asked.
         error.code === "charge_already_refunded"
           ? this.#existingRefund(input.paymentIntentId, stripeIdempotencyKey(input.idempotencyKey), error)
           : errAsync(error),
       );
   }
 
+  /**
+   * After Stripe refused a refund as `charge_already_refunded`: the refund this effect made
+   * (an earlier run whose key Stripe no longer keeps), found by its `effect_id` metadata, is
+   * the answer. Any other refund (a person's in the dashboard, another effect's) is not this
+   * effect's: susu did not make it and may not book it, so the refusal stands
+   * (`gateway_definite`, which the aggregate hears as `refund_failed` and tickets).
+   */
   #existingRefund(
     paymentIntentId: string,
     effectId: string,
@@ -559,9 +565,8 @@ export class StripePaymentGateway implements PaymentGateway {
     return this.#call(() =>
       this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
     ).andThen((page) => {
-      const live = page.data.filter((r) => r.status !== "failed" && r.status !== "canceled");
-      const found = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId) ?? live[0];
-      return found ? okAsync(refundOutcomeOf(found)) : errAsync(original);
+      const mine = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId);
+      return mine ? okAsync(refundOutcomeOf(mine)) : errAsync(original);
     });
   }
 

@@ -140,20 +140,60 @@ describe("idempotency", () => {
 });
 
 describe("'already done' answers count as success", () => {
-  it("a refund of a charge already refunded returns the refund that did it", async () => {
+  /** A settled 50.00 AUD debit and its references. */
+  async function settledDebit() {
     const input = await debitInput();
     const { paymentIntentId } = value(await harness.gateway.createDebit(input));
     await harness.driver.settle();
-    const references = input.references;
-    const first = value(
-      await harness.gateway.refund({ idempotencyKey: unique("refund"), paymentIntentId, references }),
+    return { paymentIntentId, references: input.references };
+  }
+
+  it("a refund refused as already refunded is this effect's when the refund there carries its effect id", async () => {
+    const { paymentIntentId, references } = await settledDebit();
+    const effectId = unique("refund");
+    // An earlier run of the same effect, under a key Stripe no longer keeps: its refund is tagged with the effect's id.
+    const earlier = await harness.stripe.refunds.create(
+      { payment_intent: paymentIntentId, metadata: { effect_id: effectId } },
+      { idempotencyKey: unique("forgotten-key") },
     );
-    // Another key (e.g. a person refunded it in the dashboard, or the key expired): Stripe says charge_already_refunded.
+    // effectCreatedAt just now: the gateway trusts the key and skips its look-up, so Stripe refuses the create.
     const again = value(
-      await harness.gateway.refund({ idempotencyKey: unique("refund"), paymentIntentId, references }),
+      await harness.gateway.refund({
+        idempotencyKey: effectId,
+        paymentIntentId,
+        references,
+        effectCreatedAt: Date.now(),
+      }),
     );
-    expect(again).toEqual(first);
+    expect(again).toEqual({ refundId: earlier.id, status: "succeeded" });
+    expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(1);
   });
+
+  it.each([
+    { by: "a person in the dashboard (no metadata)", metadata: {} },
+    { by: "another effect", metadata: { effect_id: "another-effect:refund:1:attempt:1" } },
+  ])(
+    "a payment refunded in full by $by is a definite refusal, never this effect's refund",
+    async ({ metadata }) => {
+      const { paymentIntentId, references } = await settledDebit();
+      const other = await harness.stripe.refunds.create({ payment_intent: paymentIntentId, metadata });
+      expect(other.status).toBe("succeeded");
+      for (const effectCreatedAt of [undefined, Date.now()]) {
+        const result = await harness.gateway.refund({
+          idempotencyKey: unique("refund"),
+          paymentIntentId,
+          amount: money(5_000, "AUD"),
+          references,
+          ...(effectCreatedAt !== undefined ? { effectCreatedAt } : {}),
+        });
+        expect(result.isErr() ? result.error : result.value).toMatchObject({
+          type: "gateway_definite",
+          code: "charge_already_refunded",
+        });
+      }
+      expect((await harness.stripe.refunds.list({ payment_intent: paymentIntentId })).data).toHaveLength(1);
+    },
+  );
 
   it("a reversal of a transfer already reversed returns the reversal that did it", async () => {
     const input = await debitInput();

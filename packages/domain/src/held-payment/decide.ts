@@ -1,6 +1,7 @@
 import { err, type Result } from "neverthrow";
 import { type Decision, ignore } from "../kernel/decision.js";
 import {
+  closeLossThatWaited,
   type DisputeRules,
   disputeClosed,
   disputeOpened,
@@ -293,13 +294,13 @@ export function decideHeldPayment(
     case "transfer_not_found":
       return transferNotFound(d, input);
     case "transfer_reversed":
-      return transferReversed(d, input);
+      return thenLossThatWaited(d, transferReversed(d, input));
     case "transfer_reversal_failed":
-      return reversalFailed(d, input);
+      return thenLossThatWaited(d, reversalFailed(d, input));
     case "refund_succeeded":
-      return refundSucceeded(d, input);
+      return thenLossThatWaited(d, refundSucceeded(d, input));
     case "refund_failed":
-      return refundFailed(d, input);
+      return thenLossThatWaited(d, refundFailed(d, input));
     case "dispute_created":
       return disputeOpened(d, input, disputeRules);
     case "dispute_updated":
@@ -1082,6 +1083,8 @@ const disputeRules: DisputeRules<Draft, Step> = {
     const next = supersedeUnmovedRefunds(d.state, disputeId);
     if (next !== d.state) d.set({ refunds: next.refunds });
   },
+  // A refund at Stripe, or reversing the seller's part first: whether it reaches the customer is not known yet.
+  lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
@@ -1090,6 +1093,16 @@ const disputeRules: DisputeRules<Draft, Step> = {
     return bookPendingLosses(d);
   },
 };
+
+/**
+ * After a refund's or a reversal's outcome (`step`, when it applied): a dispute Stripe closed
+ * lost while the refund was in flight is closed now that no refund is, its loss measured as if
+ * this outcome had come before the closure (see `DisputeRules.lossWaits`).
+ */
+function thenLossThatWaited(d: Draft, step: Step): Step {
+  if (step.isErr() || step.value.ignored !== undefined) return step;
+  return closeLossThatWaited(d, disputeRules) ?? step;
+}
 
 /**
  * A lost dispute superseded refunds that never reached the customer: the bank gave back

@@ -192,11 +192,13 @@ describe("a refund refused because the charge was disputed, then the dispute los
     expect(books(l)).toMatchObject({ holdMinor: -9_000, disputeLostMinor: 10_000, feesMinor: 0 });
   });
 
-  it("a refund still pending at Stripe is not superseded: the loss takes only what it leaves", () => {
+  it("a refund still pending at Stripe is not superseded: the loss waits for its outcome (dispute-lost-while-refund-in-flight.test.ts)", () => {
     const r = run(start(), [paid, { type: "report_unfulfilled", reason: "cancelled" }, opened(), lost()]);
     expect(r.state.status).toBe("refunding");
     expect(r.state.refunds.map((x) => x.status)).toEqual(["requested"]);
-    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 0 });
+    expect(r.state.disputes[0]).toMatchObject({ status: "open", stripeStatus: "lost" });
+    expect(r.state.disputes[0]?.lostMinor).toBeUndefined();
+    expect(r.last).toEqual([]);
   });
   describe("after the release, a refund whose seller reversal landed, refused, then the dispute lost", () => {
     const released = () =>

@@ -45,7 +45,24 @@ interface Model extends PaymentModel {
   /** Attempts Stripe answered with an error that leaves their outcome unknown. */
   transfersUnknown: Set<number>;
   transferLanded: boolean;
+  /** Disputes Stripe closed lost while a refund was in flight, in order: open until no refund is, then their losses are taken. */
+  lossesWaiting: { disputeId: string; amountMinor: number }[];
 }
+
+/**
+ * The rule a lost dispute's loss waits by: a refund at Stripe, or reversing the seller's
+ * part first, among the first `known` refunds (those the payment had before the input).
+ */
+function refundInFlight(s: HeldPayment, known = s.refunds.length): boolean {
+  return s.refunds.some((r) => r.number <= known && (r.status === "requested" || r.status === "reversing"));
+}
+
+const SETTLES: readonly HeldPaymentInput["type"][] = [
+  "refund_succeeded",
+  "refund_failed",
+  "transfer_reversed",
+  "transfer_reversal_failed",
+];
 
 /** The payment, the world around it (testing/payment-world.ts), and the checks. */
 class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffect, HeldPaymentErrorCode> {
@@ -69,6 +86,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     transfersOpen: new Set(),
     transfersUnknown: new Set(),
     transferLanded: false,
+    lossesWaiting: [],
   };
 
   constructor(amountMinor: number, sellerCanReceive: boolean) {
@@ -145,10 +163,30 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         break;
       case "dispute_closed":
         if (ignored || !m.captured) break;
+        // Lost while a refund is in flight: it stays open until the refund's outcome is heard.
+        if (input.outcome === "lost" && refundInFlight(this.previous)) {
+          m.disputes.set(input.disputeId, true);
+          m.lossesWaiting = [
+            ...m.lossesWaiting.filter((x) => x.disputeId !== input.disputeId),
+            { disputeId: input.disputeId, amountMinor: input.amountMinor },
+          ];
+          break;
+        }
         m.disputes.set(input.disputeId, false);
         // A lost dispute takes what it says, up to what is left (refunds asked for count as gone).
         if (input.outcome === "lost") m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
         break;
+    }
+    // Losses that waited are taken, in turn, once no refund is in flight any more: those the
+    // payment had, and the one a loss taken asks for the rest with (numbered next).
+    if (ignored || !SETTLES.includes(input.type)) return;
+    let known = this.previous.refunds.length;
+    for (const waiting of [...m.lossesWaiting]) {
+      if (refundInFlight(this.state, known)) break;
+      m.lossesWaiting.shift();
+      m.disputes.set(waiting.disputeId, false);
+      m.lostMinor += Math.min(waiting.amountMinor, this.remainingMinor());
+      if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
     }
   }
 
@@ -156,6 +194,11 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
   check(): void {
     const s = this.state;
     this.checkLedger();
+    for (const [id, open] of this.model.disputes) {
+      const x = s.disputes.find((y) => y.id === id);
+      if (x && (x.status === "open") !== open)
+        this.problems.push(`dispute ${id} is ${x.status}; the model has it ${open ? "open" : "closed"}`);
+    }
     const money = checkHeldMoney(this.ledger, ID, "AUD");
     if (money.isErr()) {
       this.problems.push(money.error.message);

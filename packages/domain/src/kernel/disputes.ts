@@ -14,7 +14,11 @@ export interface Dispute {
   readonly id: string;
   readonly amountMinor: number;
   readonly reason: string;
-  /** Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …). */
+  /**
+   * Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …).
+   * `lost` on a dispute still `open` here: Stripe closed it lost while a refund of the charge
+   * was in flight, and the loss waits for that refund's outcome (see {@link DisputeRules.lossWaits}).
+   */
   readonly stripeStatus: string;
   readonly evidenceDueBy?: Instant;
   readonly status: "open" | "won" | "lost";
@@ -83,6 +87,18 @@ export interface DisputeRules<D extends DisputeDraft, R> {
    * customer's bank gave the money back instead.
    */
   readonly beforeLoss?: (d: D, disputeId: string) => void;
+  /**
+   * Whether a loss must wait before it is measured: a refund of the charge is still in flight
+   * (at Stripe, or a seller's reversal for it), so whether it reaches the customer is not known
+   * yet. Stripe fails a refund still pending when its charge is disputed
+   * (`charge_for_pending_refund_disputed`) and refuses a new one on a charge charged back
+   * (`charge_disputed`), but one that went through before the dispute may be reported after
+   * its closure. A dispute closed lost meanwhile stays `open` here with Stripe's status `lost`
+   * (the release stays frozen, refunds refused) until the aggregate hears the refund's outcome
+   * and calls {@link closeLossThatWaited}: the loss is then what it would have been had that
+   * outcome come before the closure.
+   */
+  readonly lossWaits?: (d: D) => boolean;
   /** What is left to take back: a loss takes at most this. */
   readonly refundableMinor: (d: D) => number;
   /** How a loss of `lostMinor` divides, as fields of the aggregate's own dispute (`sellerPartMinor`, `parts`…). */
@@ -157,6 +173,8 @@ export function disputeUpdated<D extends DisputeDraft>(
  * Stripe closed a dispute, won or lost. A closure that overtook the opening records the
  * dispute first. A loss takes what Stripe says, up to what is left, divided by the
  * aggregate's `lossParts` (after `beforeLoss`); it is booked at once when it took nothing.
+ * While a refund is in flight (`lossWaits`) a loss is only noted (Stripe's status `lost`, its
+ * amount) and closed by {@link closeLossThatWaited} once the refund's outcome is known.
  */
 export function disputeClosed<D extends DisputeDraft, R>(
   d: D,
@@ -175,11 +193,50 @@ export function disputeClosed<D extends DisputeDraft, R>(
     );
   else if (known.status !== "open")
     return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
-  rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome });
+  if (outcome === "lost" && rules.lossWaits?.(d)) {
+    if (known?.stripeStatus === "lost" && known.amountMinor === amountMinor)
+      return ignore(
+        s,
+        "dispute_unchanged",
+        `dispute ${disputeId} is lost; its loss waits for a refund in flight`,
+      );
+    d.updateDispute(disputeId, { stripeStatus: "lost", amountMinor });
+    return d.done() as ReturnType<D["done"]>;
+  }
   if (outcome === "won") {
+    rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome });
     d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
     return rules.won(d);
   }
+  return closeLost(d, disputeId, amountMinor, rules);
+}
+
+/**
+ * Closes the disputes Stripe closed lost while a refund was in flight (still `open` here,
+ * Stripe's status `lost`), once none is (`lossWaits`): each loss measured as at its closure,
+ * the refund's outcome now known. For the aggregate to call after a refund's or a reversal's
+ * outcome; `undefined` when no loss waited, or one still waits.
+ */
+export function closeLossThatWaited<D extends DisputeDraft, R>(
+  d: D,
+  rules: DisputeRules<D, R>,
+): Outcome<D, R> | undefined {
+  let outcome: Outcome<D, R> | undefined;
+  for (;;) {
+    const waiting = d.state.disputes.find((x) => x.status === "open" && x.stripeStatus === "lost");
+    if (waiting === undefined || rules.lossWaits?.(d)) return outcome;
+    outcome = closeLost(d, waiting.id, waiting.amountMinor, rules);
+  }
+}
+
+/** A dispute lost: what it took (at most what was left, after `beforeLoss`) recorded, then the aggregate's `lost`. */
+function closeLost<D extends DisputeDraft, R>(
+  d: D,
+  disputeId: string,
+  amountMinor: number,
+  rules: DisputeRules<D, R>,
+): R {
+  rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome: "lost" });
   rules.beforeLoss?.(d, disputeId);
   const lostMinor = Math.min(Math.max(amountMinor, 0), rules.refundableMinor(d));
   d.updateDispute(disputeId, {

@@ -9,6 +9,7 @@ export {
 export { type CodedError, type CodedErrorConstructor, codedErrorConstructor } from "./coded-error.js";
 export { type Decision, type Ignored, ignore } from "./decision.js";
 export {
+  closeLossThatWaited,
   DISPUTE_IGNORED_CODES,
   type Dispute,
   type DisputeDraft,

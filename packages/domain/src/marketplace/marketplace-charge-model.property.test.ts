@@ -48,7 +48,31 @@ interface Model extends PaymentModel {
   paid: Set<string>;
   /** Reversals reported failed and not asked again yet. */
   reversalsFailed: Set<number>;
+  /** Disputes Stripe closed lost while a refund was in flight, in order: open until no refund is, then their losses are taken. */
+  lossesWaiting: { disputeId: string; amountMinor: number }[];
 }
+
+/**
+ * The rule a lost dispute's loss waits by: a refund at Stripe, or a split's refund with a
+ * seller's reversal for it in flight, among the first `known` refunds (those the charge had
+ * before the input).
+ */
+function refundInFlight(s: MarketplaceCharge, known = s.refunds.length): boolean {
+  return s.refunds.some(
+    (r) =>
+      r.number <= known &&
+      (r.status === "requested" ||
+        (r.status === "reversing" &&
+          s.reversals.some((rv) => rv.forRefund === r.number && rv.status === "requested"))),
+  );
+}
+
+const SETTLES: readonly MarketplaceChargeInput["type"][] = [
+  "refund_succeeded",
+  "refund_failed",
+  "transfer_reversed",
+  "transfer_reversal_failed",
+];
 
 /** The charge, the world around it (testing/payment-world.ts), and the checks. */
 class World extends PaymentWorld<
@@ -78,6 +102,7 @@ class World extends PaymentWorld<
     transfersUnknown: new Map(),
     paid: new Set(),
     reversalsFailed: new Set(),
+    lossesWaiting: [],
   };
 
   constructor(
@@ -191,27 +216,56 @@ class World extends PaymentWorld<
         if (!m.disputes.has(input.disputeId)) m.disputes.set(input.disputeId, true);
         break;
       case "dispute_closed":
-        m.disputes.set(input.disputeId, false);
-        if (input.outcome === "lost") {
-          m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
-          // A refund the loss superseded (it never reached the customer: e.g. a seller's
-          // reversal for it failed) needs its failed reversals no more: retry_reversal
-          // leaves them (the loss's own reversal takes that seller's part instead).
-          for (const n of [...m.reversalsFailed]) {
-            const forRefund = this.state.reversals.find((rv) => rv.number === n)?.forRefund;
-            const r = this.state.refunds.find((x) => x.number === forRefund);
-            if (r?.status === "superseded_by_dispute") m.reversalsFailed.delete(n);
-          }
+        // Lost while a refund is in flight: it stays open until the refund's outcome is heard.
+        if (input.outcome === "lost" && refundInFlight(this.previous)) {
+          m.disputes.set(input.disputeId, true);
+          m.lossesWaiting = [
+            ...m.lossesWaiting.filter((x) => x.disputeId !== input.disputeId),
+            { disputeId: input.disputeId, amountMinor: input.amountMinor },
+          ];
+          break;
         }
+        m.disputes.set(input.disputeId, false);
+        if (input.outcome === "lost") this.takeLoss(input.amountMinor);
         break;
       default:
         break;
+    }
+    // Losses that waited are taken, in turn, once no refund is in flight any more: those the
+    // charge had, and the one a loss taken asks for the rest with (numbered next).
+    if (!SETTLES.includes(input.type)) return;
+    let known = this.previous.refunds.length;
+    for (const waiting of [...m.lossesWaiting]) {
+      if (refundInFlight(this.state, known)) break;
+      m.lossesWaiting.shift();
+      m.disputes.set(waiting.disputeId, false);
+      this.takeLoss(waiting.amountMinor);
+      if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
+    }
+  }
+
+  /** A lost dispute takes what it says, up to what is left. */
+  private takeLoss(amountMinor: number): void {
+    const m = this.model;
+    m.lostMinor += Math.min(amountMinor, this.remainingMinor());
+    // A refund the loss superseded (it never reached the customer: e.g. a seller's
+    // reversal for it failed) needs its failed reversals no more: retry_reversal
+    // leaves them (the loss's own reversal takes that seller's part instead).
+    for (const n of [...m.reversalsFailed]) {
+      const forRefund = this.state.reversals.find((rv) => rv.number === n)?.forRefund;
+      const r = this.state.refunds.find((x) => x.number === forRefund);
+      if (r?.status === "superseded_by_dispute") m.reversalsFailed.delete(n);
     }
   }
 
   check(): void {
     const s = this.state;
     this.checkLedger();
+    for (const [id, open] of this.model.disputes) {
+      const x = s.disputes.find((y) => y.id === id);
+      if (x && (x.status === "open") !== open)
+        this.problems.push(`dispute ${id} is ${x.status}; the model has it ${open ? "open" : "closed"}`);
+    }
     const money = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
     if (money.isErr()) {
       this.problems.push(money.error.message);

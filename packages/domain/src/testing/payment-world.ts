@@ -61,6 +61,8 @@ export abstract class PaymentWorld<
   Code extends string,
 > {
   state: S;
+  /** The state before the input being observed (for rules that read what was, not what became). */
+  previous: S;
   ledger: Ledger = emptyLedger();
   now: Instant;
   readonly effects = new Map<string, E>();
@@ -84,6 +86,7 @@ export abstract class PaymentWorld<
   ) {
     this.now = now;
     this.state = created.state;
+    this.previous = created.state;
     this.absorb(created.effects);
   }
 
@@ -111,6 +114,7 @@ export abstract class PaymentWorld<
       this.problems.push(`an ignored ${input.type} changed the state or made effects`);
     // The store bumps the version of every change it keeps (ids of repeatable steps use it).
     this.state = ignored ? state : { ...state, version: before.version + 1 };
+    this.previous = before;
     this.observe(input, effects, ignored !== undefined);
     this.absorb(effects);
     this.check();

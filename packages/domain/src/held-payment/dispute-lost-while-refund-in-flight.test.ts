@@ -1,0 +1,202 @@
+// A dispute closed lost while a refund was still in flight: at Stripe (pending), or its
+// seller reversal still on its way. Stripe fails a refund still pending when its charge is
+// disputed (`failure_reason: charge_for_pending_refund_disputed`, stripe-node's Refund type)
+// and refuses a new one on a charge charged back (`charge_disputed`); a refund that had
+// succeeded before the dispute may still be reported after its closure. Whatever comes, the
+// payment ends as if the refund's outcome had been heard before the closure: the loss booked
+// once, for what the refund did not give back; no seller reversed twice; never stuck refunding.
+import { describe, expect, it } from "vitest";
+import { checkHeldMoney } from "../ledger/held-money.js";
+import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
+import { DEFAULT_HELD_PAYMENT_POLICY as policy } from "../policy/held-payment-policy.js";
+import { HOUR_MS } from "../shared/time.js";
+import { createHeldPayment, decideHeldPayment } from "./decide.js";
+import { type HeldPayment, refundableMinor } from "./held-payment.js";
+import type { HeldPaymentEffect } from "./held-payment-effect.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
+
+const T0 = Date.UTC(2026, 2, 2);
+const LATER = T0 + 80 * HOUR_MS;
+
+interface Run {
+  readonly state: HeldPayment;
+  readonly ledger: Ledger;
+  /** Every effect so far. */
+  readonly effects: readonly HeldPaymentEffect[];
+  /** The effects of the last input. */
+  readonly last: readonly HeldPaymentEffect[];
+}
+
+function start(): Run {
+  const d = createHeldPayment(
+    {
+      id: "hp1",
+      clientReference: "b",
+      requestedBy: "app",
+      amountMinor: 10_000,
+      currency: "AUD",
+      seller: { id: "s", connectedAccountId: "acct", canReceive: true },
+      description: "x",
+      customer: { email: "c@x.io" },
+      fee: { kind: "rate", basisPoints: 1_000 },
+      successUrl: "https://a.b",
+    },
+    { now: T0, policy },
+  )._unsafeUnwrap();
+  return { state: d.state, ledger: emptyLedger(), effects: d.effects, last: d.effects };
+}
+
+function run(from: Run, inputs: readonly HeldPaymentInput[], now = T0): Run {
+  let r = from;
+  for (const input of inputs) {
+    const d = decideHeldPayment(r.state, input, { now, policy });
+    if (d.isErr()) throw new Error(`${input.type}: ${d.error.code}: ${d.error.message}`);
+    let ledger = r.ledger;
+    for (const e of d.value.effects)
+      if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
+    r = { state: d.value.state, ledger, effects: [...r.effects, ...d.value.effects], last: d.value.effects };
+  }
+  return r;
+}
+
+const books = (r: Run) => checkHeldMoney(r.ledger, "hp1", "AUD")._unsafeUnwrap();
+const all = <K extends HeldPaymentEffect["kind"]>(r: Run, kind: K) =>
+  r.effects.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
+const retried = (r: Run, now = T0) =>
+  decideHeldPayment(r.state, { type: "retry_refund", by: "a" }, { now, policy });
+
+const paid: HeldPaymentInput = {
+  type: "checkout_completed",
+  sessionId: "cs",
+  paymentIntentId: "pi",
+  paymentStatus: "succeeded",
+  chargeId: "ch",
+};
+const opened = (amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_created",
+  disputeId: "dp",
+  amountMinor,
+  reason: "fraudulent",
+  stripeStatus: "needs_response",
+});
+const lost = (amountMinor = 10_000): HeldPaymentInput => ({
+  type: "dispute_closed",
+  disputeId: "dp",
+  outcome: "lost",
+  amountMinor,
+});
+const refundFailed = (failureCode: string, refund = 1, attempt = 1): HeldPaymentInput => ({
+  type: "refund_failed",
+  refund,
+  attempt,
+  failureCode,
+});
+const refundOk = (refund = 1, attempt = 1): HeldPaymentInput => ({
+  type: "refund_succeeded",
+  refund,
+  attempt,
+  refundId: `re_${refund}`,
+});
+/** Stripe's answers to every refund the last input asked for: refused, the charge is charged back. */
+const refusedAsked = (r: Run): HeldPaymentInput[] =>
+  r.last
+    .filter((e): e is Extract<HeldPaymentEffect, { kind: "refund" }> => e.kind === "refund")
+    .map((e) => refundFailed("charge_disputed", e.refund, e.attempt));
+
+describe("a refund pending at Stripe when the dispute is lost", () => {
+  const pendingThenLost = (refund: HeldPaymentInput) => run(start(), [paid, refund, opened(), lost()]);
+
+  it("then failed by Stripe: the loss is booked in full, once, the refund superseded, the payment charged back", () => {
+    const l = pendingThenLost({ type: "report_unfulfilled", reason: "cancelled" });
+    const r = run(l, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 10_000, lossBooked: true });
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute", supersededBy: "dp" },
+    ]);
+    expect(books(r)).toMatchObject({ holdMinor: 0, refundedMinor: 0, disputeLostMinor: 10_000 });
+    expect(refundableMinor(r.state)).toBe(0);
+    expect(all(r, "refund")).toHaveLength(1);
+    expect(retried(r)).toMatchObject({ error: { code: "no_failed_refund" } });
+  });
+
+  it("then reported succeeded (it had gone through before the dispute): the refund counts, the loss takes nothing, refunded", () => {
+    const r = run(pendingThenLost({ type: "report_unfulfilled", reason: "cancelled" }), [refundOk()]);
+    expect(r.state.status).toBe("refunded");
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 0, lossBooked: true });
+    expect(books(r)).toMatchObject({ holdMinor: 0, refundedMinor: 10_000, disputeLostMinor: 0 });
+  });
+
+  it("a partial refund pending, then failed: the loss takes everything, once; nothing stays held", () => {
+    const r = run(pendingThenLost({ type: "refund", by: "a", amountMinor: 3_000 }), [
+      refundFailed("charge_for_pending_refund_disputed"),
+    ]);
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 10_000, lossBooked: true });
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(books(r)).toMatchObject({ holdMinor: 0, refundedMinor: 0, disputeLostMinor: 10_000 });
+  });
+
+  it("a partial refund pending, then succeeded: the loss takes the rest, once", () => {
+    const r = run(pendingThenLost({ type: "refund", by: "a", amountMinor: 3_000 }), [refundOk()]);
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 7_000, lossBooked: true });
+    expect(books(r)).toMatchObject({ holdMinor: 0, refundedMinor: 3_000, disputeLostMinor: 7_000 });
+  });
+});
+
+describe("after the release, a refund whose seller reversal is in flight when the dispute is lost", () => {
+  const inFlightThenLost = () =>
+    run(
+      run(
+        run(
+          run(start(), [paid, { type: "confirm_fulfilled" }]),
+          [{ type: "timer", timer: { kind: "release_due" } }],
+          LATER,
+        ),
+        [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }],
+        LATER,
+      ),
+      [{ type: "refund", by: "a" }, opened(), lost()],
+      LATER,
+    );
+
+  it("the reversal lands (the refund Stripe then refuses): the loss is booked, the seller reversed once, charged back", () => {
+    const landed = run(
+      inFlightThenLost(),
+      [{ type: "transfer_reversed", reversal: 1, transferId: "tr_1", amountMinor: 9_000 }],
+      LATER,
+    );
+    const r = run(landed, refusedAsked(landed), LATER);
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 10_000, lossBooked: true });
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    // The seller's part came back once, with the refund's reversal; the loss asks for no other.
+    expect(all(r, "reverse_transfer").map((e) => [e.amountMinor, e.reason])).toEqual([[9_000, "refund"]]);
+    expect(books(r)).toMatchObject({
+      holdMinor: 0,
+      sellerMinor: 0,
+      feesMinor: 0,
+      refundedMinor: 0,
+      disputeLostMinor: 10_000,
+    });
+    expect(retried(r, LATER)).toMatchObject({ error: { code: "no_failed_refund" } });
+  });
+
+  it("the reversal fails: the refund is superseded and the loss's reversal asked for instead, charged back", () => {
+    const r = run(
+      inFlightThenLost(),
+      [{ type: "transfer_reversal_failed", reversal: 1, failureCode: "insufficient_funds" }],
+      LATER,
+    );
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(r.state.disputes[0]).toMatchObject({ lostMinor: 10_000, lossBooked: true });
+    expect(all(r, "reverse_transfer").map((e) => [e.amountMinor, e.reason])).toEqual([
+      [9_000, "refund"],
+      [9_000, "dispute_lost"],
+    ]);
+    expect(books(r)).toMatchObject({ holdMinor: -9_000, feesMinor: 0, disputeLostMinor: 10_000 });
+    expect(retried(r, LATER)).toMatchObject({ error: { code: "no_failed_refund" } });
+  });
+});
