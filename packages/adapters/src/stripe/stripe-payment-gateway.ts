@@ -674,8 +674,11 @@ export class StripePaymentGateway implements PaymentGateway {
   ): ResultAsync<{ readonly reversalId: string }, GatewayError> {
     return this.#call(() => this.stripe.transfers.listReversals(transferId, { limit: 100 })).andThen(
       (page) => {
-        const found =
-          page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId) ?? page.data[0];
+        // Only a reversal this effect made (an earlier run, under a key Stripe no longer keeps)
+        // answers for it. One made in the dashboard or by another effect is not this one's: the
+        // refusal stands, so the domain records the reversal failed and a person sees it,
+        // rather than booking money another reversal moved (of another amount, maybe).
+        const found = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId);
         return found ? okAsync({ reversalId: found.id }) : errAsync(original);
       },
     );

@@ -195,7 +195,8 @@ describe("'already done' answers count as success", () => {
     },
   );
 
-  it("a reversal of a transfer already reversed returns the reversal that did it", async () => {
+  /** A transfer of 50.00 from a settled debit, to a connected account that can receive. */
+  async function aTransfer(): Promise<string> {
     const input = await debitInput();
     const { paymentIntentId } = value(await harness.gateway.createDebit(input));
     await harness.driver.settle();
@@ -212,14 +213,42 @@ describe("'already done' answers count as success", () => {
         references: input.references,
       }),
     );
-    const first = value(
-      await harness.gateway.reverseTransfer({ idempotencyKey: unique("reversal"), transferId }),
+    return transferId;
+  }
+
+  it("a reversal refused as already reversed is this effect's when the reversal there carries its effect id", async () => {
+    const transferId = await aTransfer();
+    const effectId = unique("reversal");
+    // An earlier run of the same effect, under a key Stripe no longer keeps.
+    const earlier = await harness.stripe.transfers.createReversal(
+      transferId,
+      { metadata: { effect_id: effectId } },
+      { idempotencyKey: unique("forgotten-key") },
     );
-    const again = value(
-      await harness.gateway.reverseTransfer({ idempotencyKey: unique("reversal"), transferId }),
-    );
-    expect(again).toEqual(first);
+    const again = value(await harness.gateway.reverseTransfer({ idempotencyKey: effectId, transferId }));
+    expect(again).toEqual({ reversalId: earlier.id });
   });
+
+  it.each([
+    { by: "a person in the dashboard (no metadata)", metadata: {} },
+    { by: "another effect", metadata: { effect_id: "another-effect:reversal:1" } },
+  ])(
+    "a transfer reversed in full by $by is a definite refusal, never this effect's reversal",
+    async ({ metadata }) => {
+      const transferId = await aTransfer();
+      await harness.stripe.transfers.createReversal(transferId, { metadata });
+      const result = await harness.gateway.reverseTransfer({
+        idempotencyKey: unique("reversal"),
+        transferId,
+        amount: money(1_000, "AUD"),
+      });
+      expect(result.isErr() ? result.error : result.value).toMatchObject({
+        type: "gateway_definite",
+        code: "transfer_already_reversed",
+      });
+      expect((await harness.stripe.transfers.listReversals(transferId)).data).toHaveLength(1);
+    },
+  );
 });
 
 describe("faults injected at the emulator, recovered by the SDK's retries with exactly one effect", () => {
