@@ -18,6 +18,8 @@ export interface SchedulerMetrics {
   jobRan(job: string, outcome: string, seconds: number): void;
   /** Counts work found stuck and resumed (`susu_stuck_work_total`). */
   stuckWork(what: StuckWorkKind, count: number): void;
+  /** Counts the due groups one due-round run looked at, by what became of them (`susu_due_rounds_total`). */
+  dueRounds(run: { readonly opened: number; readonly waiting: number; readonly failed: number }): void;
 }
 
 /**
@@ -117,10 +119,24 @@ export function createSchedulerMetrics(options: SchedulerMetricsOptions = {}): S
     registers,
   });
 
+  const dueRounds = new Counter({
+    name: "susu_due_rounds_total",
+    help: "Due groups the due-round cron looked at, by outcome: opened (a round opened), waiting (members not ready; they and the admins were told), failed (could not open for another reason). A group waiting is counted on every run.",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  // Every outcome is exported from the start, so an alert on `failed` sees a 0 before the first one.
+  for (const outcome of ["opened", "waiting", "failed"]) dueRounds.inc({ outcome }, 0);
+
   return {
     metrics,
     stuckWork(what, count) {
       if (count > 0) stuck.inc({ what }, count);
+    },
+    dueRounds(run) {
+      dueRounds.inc({ outcome: "opened" }, run.opened);
+      dueRounds.inc({ outcome: "waiting" }, run.waiting);
+      dueRounds.inc({ outcome: "failed" }, run.failed);
     },
     webhookSettled(e) {
       const outcome = WEBHOOK_OUTCOME[e.outcome];

@@ -82,9 +82,9 @@ describe("round jobs (PostgreSQL + pg-boss)", () => {
         audit: [],
       })
     )._unsafeUnwrap();
-    const [a, b] = await Promise.all([openDueRounds(deps, log), openDueRounds(deps, log)]);
-    expect(a + b).toBe(1);
-    expect(await openDueRounds(deps, log)).toBe(0);
+    const runs = await Promise.all([openDueRounds(deps, log), openDueRounds(deps, log)]);
+    expect(runs.reduce((sum, run) => sum + run.opened, 0)).toBe(1);
+    expect((await openDueRounds(deps, log)).opened).toBe(0);
     const rounds = (await store.listRoundsOfGroup("grp_due"))._unsafeUnwrap();
     expect(rounds.map((r) => r.status)).toEqual(["collecting"]);
     // The audit log says who opened it: the scheduler, not a member.

@@ -1,4 +1,4 @@
-import { type UseCaseDeps, useCases } from "@susu/domain";
+import { type DueGroupCursor, dueGroupCursor, type UseCaseDeps, useCases } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
@@ -6,38 +6,123 @@ import { type SchedulerMetrics, timedJob } from "../metrics.js";
 /** The pg-boss queue (and cron) that opens rounds that are due. */
 export const OPEN_DUE_ROUNDS_QUEUE = "open-due-rounds";
 
+/** Due groups one read returns. */
+export const DUE_ROUNDS_PAGE = 100;
 /**
- * Opens every round that is due. Safe to run from several schedulers at once: opening a
- * round records it on the group with a version check, so a second opener gets
- * `round_in_progress` (or loses the race) and moves on.
+ * Most due groups one run looks at (each is one `startRound`: a few reads, and a write when
+ * it opens or its members are told). A run that reaches it stops there and the next run
+ * resumes after the last group it saw ({@link DueRoundsResume}), so every due group is still
+ * looked at within a few runs, however many wait for their members.
  */
-export async function openDueRounds(deps: UseCaseDeps, log: Logger, limit = 100): Promise<number> {
-  const due = await deps.groups.findGroupsDueForRound(deps.clock.now(), limit);
-  if (due.isErr()) throw new Error(`finding due groups failed: ${due.error.code}`);
+export const DUE_ROUNDS_PER_RUN = 5_000;
+
+/**
+ * Where the next run starts: after the last group a run that ran out of its budget saw, or
+ * from the most overdue group (undefined). Kept in the process: each scheduler that runs
+ * the job resumes where its own last run stopped; any of them covers every due group in turn.
+ */
+export interface DueRoundsResume {
+  after?: DueGroupCursor | undefined;
+}
+
+/** What one run did. */
+export interface DueRoundsRun {
+  /** Rounds it opened. */
+  readonly opened: number;
+  /** Due groups whose round waits for members not ready (they and the admins were told). */
+  readonly waiting: number;
+  /** Due groups it could not open for another reason (logged as errors). */
+  readonly failed: number;
+  /** Due groups it looked at. */
+  readonly seen: number;
+  /** Whether it reached the last due group (false: it stopped at its budget; the next run resumes). */
+  readonly complete: boolean;
+}
+
+/** Options of {@link openDueRounds}. */
+export interface OpenDueRoundsOptions {
+  /** Most due groups looked at in this run (default {@link DUE_ROUNDS_PER_RUN}). */
+  readonly maxGroups?: number;
+  /** Where to start, updated when the run ends (default: from the most overdue, forgotten after). */
+  readonly resume?: DueRoundsResume;
+}
+
+// Refusals that only mean someone else got there first, or the group changed since it was read.
+const SKIPPED = new Set(["round_in_progress", "no_round_due", "version_conflict", "group_not_active"]);
+
+/**
+ * Opens every round that is due. Reads the due groups a page at a time, most overdue first,
+ * each page after the last group of the one before (a keyset cursor), until a short page or
+ * the run's budget: a group whose round cannot open (its members are not ready) stays due
+ * but never hides the groups due after it. Safe to run from several schedulers at once:
+ * opening a round records it on the group with a version check, so a second opener gets
+ * `round_in_progress` (or loses the race) and moves on; the notices to a waiting round's
+ * members have stable ids, so two schedulers queue them once.
+ */
+export async function openDueRounds(
+  deps: UseCaseDeps,
+  log: Logger,
+  pageSize = DUE_ROUNDS_PAGE,
+  options: OpenDueRoundsOptions = {},
+): Promise<DueRoundsRun> {
+  const maxGroups = options.maxGroups ?? DUE_ROUNDS_PER_RUN;
+  const now = deps.clock.now();
+  let after = options.resume?.after;
   let opened = 0;
-  for (const group of due.value) {
-    const started = await useCases.startRound(deps, group.id, "scheduler");
-    if (started.isOk()) {
-      opened += 1;
-      log.info({ groupId: group.id, roundId: started.value.state.id }, "round opened");
-    } else if (started.error.type === "members_not_ready") {
-      // Not a fault of the scheduler: the round waits for its members, and says who lacks what.
-      log.warn(
-        { groupId: group.id, code: started.error.code, notReady: started.error.notReady },
-        "round due, but members are not ready",
-      );
-    } else if (
-      !["round_in_progress", "no_round_due", "version_conflict", "group_not_active"].includes(
-        started.error.code,
-      )
-    ) {
-      log.error(
-        { groupId: group.id, code: started.error.code, detail: started.error.message },
-        "could not open round",
-      );
+  let waiting = 0;
+  let failed = 0;
+  let seen = 0;
+  let complete = false;
+  while (seen < maxGroups) {
+    const limit = Math.min(pageSize, maxGroups - seen);
+    const due = await deps.groups.findGroupsDueForRound(now, limit, after);
+    if (due.isErr()) throw new Error(`finding due groups failed: ${due.error.code}`);
+    for (const group of due.value) {
+      const started = await useCases.startRound(deps, group.id, "scheduler");
+      if (started.isOk()) {
+        opened += 1;
+        log.info({ groupId: group.id, roundId: started.value.state.id }, "round opened");
+      } else if (started.error.type === "members_not_ready") {
+        // The round waits for its members; startRound told them and the admins what is missing.
+        waiting += 1;
+        log.warn(
+          { groupId: group.id, code: started.error.code, notReady: started.error.notReady },
+          "round due, but members are not ready (told)",
+        );
+      } else if (!SKIPPED.has(started.error.code)) {
+        failed += 1;
+        log.error(
+          { groupId: group.id, code: started.error.code, detail: started.error.message },
+          "could not open round",
+        );
+      }
     }
+    seen += due.value.length;
+    const last = due.value.at(-1);
+    if (due.value.length < limit || last === undefined) {
+      complete = true;
+      break;
+    }
+    after = dueGroupCursor(last);
   }
-  return opened;
+  if (options.resume !== undefined) options.resume.after = complete ? undefined : after;
+  if (!complete)
+    log.warn(
+      { seen, resumeAfter: after },
+      "due-round run stopped at its budget; the next run resumes after it",
+    );
+  return { opened, waiting, failed, seen, complete };
+}
+
+/**
+ * The outcome label of a run: `opened` when it opened any round, else `waiting` (due rounds
+ * wait for their members) or `none_due`. Groups that could not open for another reason are
+ * counted in `susu_due_rounds_total{outcome="failed"}` (alert `SusuDueRoundsFailing`).
+ */
+export function dueRoundsOutcome(run: DueRoundsRun): string {
+  if (run.opened > 0) return "opened";
+  if (run.waiting > 0) return "waiting";
+  return "none_due";
 }
 
 /** Schedules the cron and works its queue. */
@@ -50,13 +135,19 @@ export async function scheduleOpenDueRounds(
 ): Promise<void> {
   await boss.createQueue(OPEN_DUE_ROUNDS_QUEUE, { name: OPEN_DUE_ROUNDS_QUEUE, policy: "singleton" });
   await boss.schedule(OPEN_DUE_ROUNDS_QUEUE, cron);
+  const resume: DueRoundsResume = {};
   await boss.work(OPEN_DUE_ROUNDS_QUEUE, async () => {
-    // Counted as job `open_due_rounds`: `opened` or `none_due`, `crashed` when it throws.
+    // Counted as job `open_due_rounds` (`dueRoundsOutcome`, `crashed` when it throws); the
+    // groups by outcome in `susu_due_rounds_total`.
     await timedJob(
       metrics,
       "open_due_rounds",
-      () => openDueRounds(deps, log),
-      (opened) => (opened > 0 ? "opened" : "none_due"),
+      async () => {
+        const run = await openDueRounds(deps, log, DUE_ROUNDS_PAGE, { resume });
+        metrics?.dueRounds(run);
+        return run;
+      },
+      dueRoundsOutcome,
     );
   });
 }

@@ -149,6 +149,31 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       "Every contribution collected for it has been refunded.",
     ],
   }),
+  round_waiting_for_you: (d) => {
+    const group = d.has("groupName") ? `"${d.text("groupName")}"` : "your savings group";
+    const where = [
+      d.has("debitSetupPath") ? `set up your direct debit (through ${d.text("debitSetupPath")})` : "",
+      d.has("onboardingPath") ? `finish your payout account (through ${d.text("onboardingPath")})` : "",
+    ].filter((step) => step !== "");
+    return {
+      subject: "Your savings group's round is waiting for you",
+      happened: [
+        `The next round of ${group} (round ${d.text("roundId")}) was due ${d.has("dueSince") ? `on ${d.date("dueSince")}` : "already"}, but it cannot start: you still need ${d.text("lacks", "to finish setting up your account")}.`,
+        "Nobody's contribution is collected and nobody is paid until every member is ready; the round starts within minutes of that.",
+      ],
+      action: where.length > 0 ? `Please ${where.join(" and ")}.` : "Please finish setting up your account.",
+    };
+  },
+  round_waiting_for_members: (d) => ({
+    subject: "A round of your group cannot start: members are not ready",
+    happened: [
+      `The next round of ${d.has("groupName") ? `"${d.text("groupName")}"` : `group ${d.text("groupId")}`} (round ${d.text("roundId")}) was due ${d.has("dueSince") ? `on ${d.date("dueSince")}` : "already"}, but it cannot start until every member in the rotation is ready.`,
+      `Not ready: ${d.text("notReady", "some members")}${d.has("moreNotReady") ? ` and ${d.text("moreNotReady")} more` : ""}.`,
+      "Each of them has been told what to set up. The round starts within minutes of the last one being ready.",
+    ],
+    action:
+      "Remind them, or remove a member who will not take part, so the round can start for everyone else.",
+  }),
   payout_blocked: (d) => ({
     subject: "A round's payout is blocked",
     happened: [

@@ -8,6 +8,7 @@ import {
   auditSequenceOf,
   type Changeset,
   type Clock,
+  type DueGroupCursor,
   type Group,
   type GroupId,
   type GroupRepository,
@@ -354,10 +355,14 @@ export class PrismaStore
     });
   }
 
-  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
+  findGroupsDueForRound(
+    at: Instant,
+    limit: number,
+    after?: DueGroupCursor,
+  ): ResultAsync<readonly Group[], StorageError> {
     const bad = badLimit(limit, DUE_GROUPS_MAX, "findGroupsDueForRound");
     if (bad !== undefined) return errAsync(bad);
-    return fromDatabase(this.#prisma.$queryRaw<SnapshotRow[]>(dueGroupsQuery(at, limit)), {
+    return fromDatabase(this.#prisma.$queryRaw<SnapshotRow[]>(dueGroupsQuery(at, limit, after)), {
       operation: "findGroupsDueForRound",
     }).andThen((rows) => Result.combine(rows.map(loadGroup)));
   }
@@ -1527,13 +1532,21 @@ export function outboxClaimStatement(
  * plan). The predicate repeats groups_due_for_round_idx's with literals, so the planner
  * can prove the partial index applies; a bound parameter in place of 'active' would not
  * let it. next_round_at is the domain's nextRoundOpensAt, kept in step by every commit.
- * Most overdue first.
+ * Most overdue first, by (next_round_at, id): the index's order, so a page is read in index
+ * order and stops at its LIMIT. `after` (the last group of the previous page) is a row
+ * comparison on the same two columns, an index condition: a page starts where the last one
+ * ended however many groups share a next_round_at.
  */
-export function dueGroupsQuery(at: Instant, limit: number): Prisma.Sql {
+export function dueGroupsQuery(at: Instant, limit: number, after?: DueGroupCursor): Prisma.Sql {
+  const afterCursor =
+    after === undefined
+      ? Prisma.empty
+      : Prisma.sql`AND (next_round_at, id) > (${toDate(after.nextRoundAt)}::timestamptz, ${after.groupId})`;
   return Prisma.sql`
     SELECT snapshot, version FROM groups
      WHERE status = 'active' AND current_round_id IS NULL
        AND next_round_at <= ${toDate(at)}
+       ${afterCursor}
      ORDER BY next_round_at, id
      LIMIT ${limit}`;
 }

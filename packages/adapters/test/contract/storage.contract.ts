@@ -14,10 +14,12 @@ import {
   DEFAULT_HELD_PAYMENT_POLICY,
   DEFAULT_MARKETPLACE_POLICY,
   DEFAULT_ROUND_POLICY,
+  type DueGroupCursor,
   debit,
   decide,
   decideHeldPayment,
   decideMarketplaceCharge,
+  dueGroupCursor,
   type Group,
   type GroupRepository,
   HELD_PAYMENT_AGGREGATE,
@@ -656,6 +658,60 @@ export function storageContract(name: string, factory: StorageFactory): void {
       const two = (await s.groups.findGroupsDueForRound(T, 2))._unsafeUnwrap();
       expect(two).toHaveLength(2);
       expect((await s.groups.findGroupsDueForRound(T - 2, 10))._unsafeUnwrap()).toEqual([]);
+    });
+
+    it("pages through the due groups after a cursor, most overdue first, then by id, ties included", async () => {
+      // Four groups share one due instant (started on the same hour), two are due earlier
+      // and later; one is due after `T` and one has a round in progress.
+      const at = (id: string, dueAgo: number) => anActiveGroup({ id, startsAt: T - dueAgo });
+      const groups = [
+        at("grp_tie_c", 5_000),
+        at("grp_late", 1_000),
+        at("grp_tie_a", 5_000),
+        at("grp_first", 9_000),
+        at("grp_tie_d", 5_000),
+        at("grp_tie_b", 5_000),
+        anActiveGroup({ id: "grp_future", startsAt: T + 1 }),
+        { ...at("grp_busy", 7_000), currentRoundId: "round_busy" },
+      ];
+      (
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(...groups),
+          groups: groups.map((g) => ({ state: g, expectedVersion: undefined })),
+        })
+      )._unsafeUnwrap();
+      const order = ["grp_first", "grp_tie_a", "grp_tie_b", "grp_tie_c", "grp_tie_d", "grp_late"];
+      expect((await s.groups.findGroupsDueForRound(T, 10))._unsafeUnwrap().map((g) => g.id)).toEqual(order);
+      // Pages of two, each after the last group of the one before: every due group once.
+      const pages: string[][] = [];
+      let after: DueGroupCursor | undefined;
+      for (;;) {
+        const page = (await s.groups.findGroupsDueForRound(T, 2, after))._unsafeUnwrap();
+        if (page.length > 0) pages.push(page.map((g) => g.id));
+        const last = page.at(-1);
+        if (page.length < 2 || last === undefined) break;
+        after = dueGroupCursor(last);
+      }
+      expect(pages).toEqual([
+        ["grp_first", "grp_tie_a"],
+        ["grp_tie_b", "grp_tie_c"],
+        ["grp_tie_d", "grp_late"],
+      ]);
+      // A cursor between two ids of a tie, and one that names no stored group.
+      const tieAt = T - 5_000;
+      const afterB = { nextRoundAt: tieAt, groupId: "grp_tie_b" };
+      expect((await s.groups.findGroupsDueForRound(T, 10, afterB))._unsafeUnwrap().map((g) => g.id)).toEqual([
+        "grp_tie_c",
+        "grp_tie_d",
+        "grp_late",
+      ]);
+      const afterGone = { nextRoundAt: tieAt, groupId: "grp_tie_bb" };
+      expect(
+        (await s.groups.findGroupsDueForRound(T, 1, afterGone))._unsafeUnwrap().map((g) => g.id),
+      ).toEqual(["grp_tie_c"]);
+      const pastAll = { nextRoundAt: T, groupId: "grp_zzz" };
+      expect((await s.groups.findGroupsDueForRound(T, 10, pastAll))._unsafeUnwrap()).toEqual([]);
     });
 
     describe("people", () => {

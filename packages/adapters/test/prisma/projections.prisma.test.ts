@@ -817,4 +817,19 @@ describe("PostgreSQL storage beyond the contract", () => {
     });
     expect(plan.map((line) => line["QUERY PLAN"]).join("\n")).toContain("groups_due_for_round_idx");
   });
+
+  it("pages due groups after a cursor in the index's order: the cursor is an index condition, nothing is sorted", async () => {
+    const plan = await db.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SET LOCAL enable_seqscan = off`;
+      return tx.$queryRaw<{ "QUERY PLAN": string }[]>(
+        Prisma.sql`EXPLAIN ${dueGroupsQuery(T, 10, { nextRoundAt: T - 60_000, groupId: "grp_m" })}`,
+      );
+    });
+    const text = plan.map((line) => line["QUERY PLAN"]).join("\n");
+    expect(text).toContain("Index Scan using groups_due_for_round_idx");
+    // The row comparison bounds the scan (Index Cond), so a page starts at the cursor
+    // instead of reading and filtering every group due before it (or sharing its instant).
+    expect(text).toMatch(/Index Cond: .*ROW\(next_round_at, id\) > ROW\(/);
+    expect(text).not.toMatch(/Sort/);
+  });
 });

@@ -23,6 +23,9 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   round_cancelling: "required",
   round_cancelled: "required",
   payout_blocked: "required",
+  // No debit is taken and nobody is paid until the member acts: about their money.
+  round_waiting_for_you: "required",
+  round_waiting_for_members: "required",
   payout_sent: "required",
   refund_failed: "required",
   dispute_opened: "required",

@@ -1,5 +1,5 @@
 import type { ResultAsync } from "neverthrow";
-import type { Group } from "../group/group.js";
+import { type Group, nextRoundOpensAt } from "../group/group.js";
 import type { GroupId } from "../group/ids.js";
 import type { HeldPayment, HeldPaymentStatus } from "../held-payment/held-payment.js";
 import type { MarketplaceCharge, MarketplaceChargeStatus } from "../marketplace/marketplace-charge.js";
@@ -70,13 +70,41 @@ export interface GroupRepository {
    * the API), or undefined when there is no such group.
    */
   getGroupWithPeople(id: GroupId): ResultAsync<GroupWithPeople | undefined, StorageError>;
-  /** Active groups whose next round is due at or before `at` and that have no round in progress. */
-  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError>;
+  /**
+   * Active groups whose next round is due at or before `at` and that have no round in
+   * progress, most overdue first: ordered by (`nextRoundOpensAt`, id), up to `limit`. With
+   * `after`, only those ordered after it (a keyset cursor: the last group of the previous
+   * page, {@link dueGroupCursor}), so a caller can page through every due group even while
+   * the ones it could not open stay due.
+   */
+  findGroupsDueForRound(
+    at: Instant,
+    limit: number,
+    after?: DueGroupCursor,
+  ): ResultAsync<readonly Group[], StorageError>;
   /**
    * The groups `personId` is a member of and has not left, by group id. Bounded by what one
    * person can join; a readiness change reaches each of them.
    */
   listGroupsOfPerson(personId: PersonId): ResultAsync<readonly Group[], StorageError>;
+}
+
+/** Where a page of {@link GroupRepository.findGroupsDueForRound} ends: a due group's place in its order. */
+export interface DueGroupCursor {
+  /** The group's `nextRoundOpensAt`. */
+  readonly nextRoundAt: Instant;
+  readonly groupId: GroupId;
+}
+
+/** The cursor that pages past `group` in the due groups' order. */
+export function dueGroupCursor(group: Group): DueGroupCursor {
+  return { nextRoundAt: nextRoundOpensAt(group), groupId: group.id };
+}
+
+/** Whether `group` comes after `cursor` in the due groups' order (by `nextRoundOpensAt`, then id). */
+export function isAfterDueGroupCursor(group: Group, cursor: DueGroupCursor): boolean {
+  const at = nextRoundOpensAt(group);
+  return at > cursor.nextRoundAt || (at === cursor.nextRoundAt && group.id > cursor.groupId);
 }
 
 /** A group and the people its members are, as {@link GroupRepository.getGroupWithPeople} reads them. */

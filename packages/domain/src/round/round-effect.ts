@@ -18,6 +18,10 @@ export const NOTIFICATION_TEMPLATES = [
   "dispute_opened",
   "transfer_reversed",
   "unexpected_money",
+  // A round is due but cannot open: to each member not ready (what they lack), and to the
+  // group's admins (who lacks what). Sent for the round that would open, before it exists.
+  "round_waiting_for_you",
+  "round_waiting_for_members",
 ] as const;
 
 /** One of {@link NOTIFICATION_TEMPLATES}. */

@@ -90,6 +90,12 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(n.contributionFailed("r1", "m2", 1)).toBe("r1:notify:contribution_failed:m2:1");
     expect(n.contributionFailedToAdmins("r1", "m2", 1)).toBe("r1:notify:contribution_failed:admins:m2:1");
     expect(n.roundCancelling("r1")).toBe("r1:notify:round_cancelling:all");
+    expect(n.roundWaitingForMember("r1", "m2", ["payout_account", "mandate"])).toBe(
+      "r1:notify:round_waiting_for_you:m2:mandate+payout_account",
+    );
+    expect(n.roundWaitingForMembersToAdmins("r1", "2-0a1b2c3d")).toBe(
+      "r1:notify:round_waiting_for_members:admins:2-0a1b2c3d",
+    );
     expect(n.roundCancelled("r1")).toBe("r1:notify:round_cancelled:all");
     expect(n.payoutBlocked("r1", "m1", 2, 9)).toBe("r1:notify:payout_blocked:m1:2:v9");
     expect(n.payoutBlockedToAdmins("r1", "m1", 2, 9)).toBe("r1:notify:payout_blocked:admins:m1:2:v9");
@@ -177,6 +183,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       n.contributionFailedToAdmins(r, m, 1),
       n.roundCancelling(r),
       n.roundCancelled(r),
+      n.roundWaitingForMember(r, m, ["mandate"]),
+      n.roundWaitingForMembersToAdmins(r, "1-x"),
       n.payoutBlocked(r, m, 1, 1),
       n.payoutBlockedToAdmins(r, m, 1, 1),
       n.payoutSent(r, m),

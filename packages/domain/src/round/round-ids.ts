@@ -112,6 +112,21 @@ const noticeIds = Object.freeze({
     notice(roundId, "contribution_failed", `admins:${memberId}:${failedAttempt}`),
   /** Everyone is told the round is being cancelled (once per round). */
   roundCancelling: (roundId: string): string => notice(roundId, "round_cancelling", "all"),
+  /**
+   * A round due but not opened because a member is not ready, to that member (the round's
+   * id is the one it will open with): `<round>:notify:round_waiting_for_you:<member>:<gaps>`,
+   * the gaps sorted and joined by `+` (`mandate`, `payout_account`). Once per round and
+   * what the member lacks, however often the cron finds the round waiting.
+   */
+  roundWaitingForMember: (roundId: string, memberId: MemberId, lacks: readonly string[]): string =>
+    notice(roundId, "round_waiting_for_you", `${memberId}:${[...lacks].sort().join("+")}`),
+  /**
+   * The same, to the group's admins: `<round>:notify:round_waiting_for_members:admins:<key>`,
+   * `key` naming the set of members not ready and their gaps (`membersNotReadyKey`). Once per
+   * round and set: a different member not ready later tells the admins again.
+   */
+  roundWaitingForMembersToAdmins: (roundId: string, key: string): string =>
+    notice(roundId, "round_waiting_for_members", `admins:${key}`),
   /** Everyone is told the round was cancelled (once per round). */
   roundCancelled: (roundId: string): string => notice(roundId, "round_cancelled", "all"),
   /** The recipient is told their payout is blocked; one per block. */

@@ -23,10 +23,12 @@ import {
   auditIdOf,
   auditSequenceOf,
   type Changeset,
+  type DueGroupCursor,
   type GroupRepository,
   type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  isAfterDueGroupCursor,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,
   type OutboxEntry,
@@ -163,10 +165,23 @@ export class InMemoryStore
     );
   }
 
-  findGroupsDueForRound(at: Instant, limit: number): ResultAsync<readonly Group[], StorageError> {
-    const due = [...this.#groups.values()].filter(
-      (g) => g.status === "active" && g.currentRoundId === undefined && nextRoundOpensAt(g) <= at,
-    );
+  findGroupsDueForRound(
+    at: Instant,
+    limit: number,
+    after?: DueGroupCursor,
+  ): ResultAsync<readonly Group[], StorageError> {
+    const due = [...this.#groups.values()]
+      .filter(
+        (g) =>
+          g.status === "active" &&
+          g.currentRoundId === undefined &&
+          nextRoundOpensAt(g) <= at &&
+          (after === undefined || isAfterDueGroupCursor(g, after)),
+      )
+      .map((g) => ({ g, at: nextRoundOpensAt(g) }))
+      // The store's order, as PostgreSQL's: most overdue first, then by id.
+      .sort((a, b) => a.at - b.at || (a.g.id < b.g.id ? -1 : a.g.id > b.g.id ? 1 : 0))
+      .map(({ g }) => g);
     return okAsync(due.slice(0, limit));
   }
 

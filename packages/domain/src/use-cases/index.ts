@@ -155,4 +155,5 @@ export {
   resumeGroup,
   startRound,
 } from "./round-use-cases.js";
+export { membersNotReadyKey, noticeRoundWaiting, roundWaitingEffects } from "./round-waiting-notice.js";
 export { type FailureSteps, type SettledFailure, settleFailure } from "./settle-failure.js";

@@ -217,6 +217,80 @@ describe("opening a round", () => {
     expect((await useCases.startRound(sim.deps, groupId, "scheduler")).isOk()).toBe(true);
   });
 
+  it("the scheduler finding the round waiting tells the members not ready what they lack and the admins who, once per round", async () => {
+    const sim = new InMemorySusu();
+    const groupId = await dueGroup(sim);
+    const dueSince = sim.clock.now();
+    (
+      await useCases.updatePersonReadiness(sim.deps, "cy", { mandateActive: false }, "stripe")
+    )._unsafeUnwrap();
+    const before = stored(sim);
+    // The cron finds it waiting run after run; an admin asking is refused without notices.
+    for (let run = 0; run < 3; run++) {
+      const refused = (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrapErr();
+      expect(refused.code).toBe("members_not_ready");
+      await sim.advance(60_000);
+    }
+    expect((await useCases.startRound(sim.deps, groupId, { memberId: "ana" }))._unsafeUnwrapErr().code).toBe(
+      "members_not_ready",
+    );
+    await sim.advance(60_000);
+    // Nothing stored but the notices (no audit line a minute), each sent once.
+    expect(stored(sim)).toBe(before);
+    const roundId = `round_${groupId}_r1_s0`;
+    const waiting = () =>
+      sim.notifier.sent.filter(
+        (n) => n.template === "round_waiting_for_you" || n.template === "round_waiting_for_members",
+      );
+    expect(waiting().map((n) => [n.id, n.template, n.personIds])).toEqual([
+      [`${roundId}:notify:round_waiting_for_you:cy:mandate`, "round_waiting_for_you", ["cy"]],
+      [
+        `${roundId}:notify:round_waiting_for_members:admins:${useCases.membersNotReadyKey([{ memberId: "cy", lacks: ["mandate"] }])}`,
+        "round_waiting_for_members",
+        ["ana"],
+      ],
+    ]);
+    expect(waiting()[0]).toMatchObject({
+      aggregate: "round",
+      aggregateId: roundId,
+      groupId,
+      data: {
+        roundId,
+        groupName: "ana's group",
+        dueSince: new Date(dueSince).toISOString(),
+        gaps: "mandate",
+        lacks: "an active direct debit mandate",
+        debitSetupPath: "/v1/people/cy/debit-setup",
+      },
+    });
+    expect(waiting()[1]?.data).toMatchObject({
+      notReadyCount: 1,
+      notReady: "cy (cy) needs an active direct debit mandate",
+    });
+    // Someone else not ready as well: they are told, and the admins hear the new set; cy is not told again.
+    (await sim.accountUpdated("ben", false))._unsafeUnwrap();
+    for (let run = 0; run < 2; run++) {
+      (await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrapErr();
+      await sim.advance(60_000);
+    }
+    expect(waiting().map((n) => [n.template, n.personIds])).toEqual([
+      ["round_waiting_for_you", ["cy"]],
+      ["round_waiting_for_members", ["ana"]],
+      ["round_waiting_for_you", ["ben"]],
+      ["round_waiting_for_members", ["ana"]],
+    ]);
+    expect(waiting()[2]?.data).toMatchObject({
+      gaps: "payout_account",
+      onboardingPath: "/v1/people/ben/payout-onboarding",
+    });
+    // Once they are ready the round opens under the id the notices named.
+    (await useCases.updatePersonReadiness(sim.deps, "cy", { mandateActive: true }, "stripe"))._unsafeUnwrap();
+    (await sim.accountUpdated("ben", true))._unsafeUnwrap();
+    expect((await useCases.startRound(sim.deps, groupId, "scheduler"))._unsafeUnwrap().state.id).toBe(
+      roundId,
+    );
+  });
+
   it("a recipient whose payouts were disabled is refused before a round is opened to block", async () => {
     const sim = new InMemorySusu();
     const groupId = await dueGroup(sim);

@@ -12,6 +12,7 @@ import type { RoundInput } from "../round/round-input.js";
 import { notFound, type UseCaseDeps, type UseCaseError } from "./deps.js";
 import { storeGroup } from "./group-use-cases.js";
 import { readinessOfMembers } from "./load-people.js";
+import { noticeRoundWaiting } from "./round-waiting-notice.js";
 
 /** Applies the group-local effects of a round decision (pause, round ended) to the group. */
 function applyToGroup(group: Group, effects: readonly RoundEffect[]): Result<Group, UseCaseError> {
@@ -177,7 +178,10 @@ function adminActorName(actor: AdminActor): string {
  * (`member_not_found`) — the rule of every other admin command. The audit line names
  * who opened it. Everyone in the rotation must be ready (`members_not_ready` names who
  * lacks a mandate or a payout account): a round opened otherwise fails debits or blocks
- * its payout by construction.
+ * its payout by construction. When the scheduler finds the round due but members not
+ * ready, the refusal also queues notices to those members and the group's admins
+ * (`round_waiting_for_you`, `round_waiting_for_members`; see `noticeRoundWaiting`), once
+ * per round and set of gaps; a storage failure storing them is returned instead.
  */
 export function startRound(
   deps: UseCaseDeps,
@@ -204,12 +208,21 @@ export function startRound(
     if (due.isErr()) return errAsync(due.error);
     const { opensAt, recipient } = due.value;
     return readinessOfMembers(deps, group).andThen((readinessOf) => {
-      const ready = G.requireMembersReady(group, readinessOf);
-      if (ready.isErr()) return errAsync(ready.error);
       // Derived, not random: a restored database opens a lost round again under the same id.
       const rotation = group.rotation.number;
       const sequence = group.rotation.roundSequence;
       const roundId = roundIds.round(groupId, rotation, sequence);
+      const ready = G.requireMembersReady(group, readinessOf);
+      if (ready.isErr()) {
+        const refused = ready.error;
+        // The scheduler finds a due round waiting every time it runs, and nobody sees its
+        // refusal: the members not ready and the admins are told (once per round and set of
+        // gaps). An admin or operator who asked sees the refusal, naming who lacks what.
+        if (opener !== "scheduler" || refused.type !== "members_not_ready") return errAsync(refused);
+        return noticeRoundWaiting(deps, group, roundId, opensAt, refused.notReady).andThen(() =>
+          errAsync<RoundDecision, UseCaseError>(refused),
+        );
+      }
       const created = newRound({
         id: roundId,
         groupId,
