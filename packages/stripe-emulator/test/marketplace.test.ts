@@ -165,6 +165,34 @@ describe("application fees", () => {
     expect((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded).toBe(1000);
   });
 
+  it("after a partial capture, the refund that finishes the captured amount gives back the whole rest of the fee", async () => {
+    const account = await expressAccount();
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 10_000,
+      currency: "aud",
+      payment_method: "pm_card_bypassPending",
+      payment_method_types: ["card"],
+      capture_method: "manual",
+      transfer_data: { destination: account.id },
+      application_fee_amount: 1000,
+      confirm: true,
+    });
+    await h.stripe.paymentIntents.capture(pi.id, { amount_to_capture: 7000 });
+    const feeId = (await h.stripe.charges.retrieve(pi.latest_charge as string)).application_fee as string;
+    await h.emu.control.topUp({ amount: 10_000 });
+    // Shares of 1000 × refund / 7000: 333.29 → 333 twice; the last refund completes the capture.
+    const refunded: number[] = [];
+    for (const amount of [2333, 2333, 2334]) {
+      await h.stripe.refunds.create({ payment_intent: pi.id, amount, refund_application_fee: true });
+      refunded.push((await h.stripe.applicationFees.retrieve(feeId)).amount_refunded);
+    }
+    expect(refunded).toEqual([333, 666, 1000]);
+    const fee = await h.stripe.applicationFees.retrieve(feeId);
+    expect(fee.refunded).toBe(true);
+    const charge = await h.stripe.charges.retrieve(pi.latest_charge as string);
+    expect([charge.amount_captured, charge.refunded]).toEqual([7000, true]);
+  });
+
   it("a destination charge's transfer is reversed up to the charge's amount even when the account's balance is short: it goes negative", async () => {
     const account = await expressAccount();
     const charge = await destinationCharge(account.id);

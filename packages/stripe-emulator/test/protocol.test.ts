@@ -77,6 +77,104 @@ describe("authentication and errors", () => {
   });
 });
 
+describe("nested parameters in errors", () => {
+  const becsData = (account: Record<string, string>, billing?: Record<string, string>) =>
+    ({
+      type: "au_becs_debit",
+      au_becs_debit: account,
+      ...(billing ? { billing_details: billing } : {}),
+    }) as unknown as Stripe.PaymentIntentCreateParams.PaymentMethodData;
+  const person = { name: "Ana", email: "ana@example.com" };
+  const acceptance = { type: "online" as const, online: { ip_address: "127.0.0.1", user_agent: "test" } };
+  const debit = (data: Stripe.PaymentIntentCreateParams.PaymentMethodData, mandate: object = acceptance) =>
+    h.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: "aud",
+      payment_method_types: ["au_becs_debit"],
+      payment_method_data: data,
+      mandate_data: { customer_acceptance: mandate } as Stripe.PaymentIntentCreateParams.MandateData,
+      confirm: true,
+    });
+  const ok = { bsb_number: "000000", account_number: "000123456" };
+
+  it("names a field two levels down as parent[child][field], as Stripe does", async () => {
+    const cases: [string, () => Promise<unknown>][] = [
+      ["payment_method_data[billing_details][name]", () => debit(becsData(ok))],
+      [
+        "payment_method_data[au_becs_debit][bsb_number]",
+        () => debit(becsData({ ...ok, bsb_number: "12" }, person)),
+      ],
+      [
+        "payment_method_data[au_becs_debit][account_number]",
+        () => debit(becsData({ bsb_number: "000000" }, person)),
+      ],
+      [
+        "mandate_data[customer_acceptance][type]",
+        () => debit(becsData(ok, person), { ...acceptance, type: "later" }),
+      ],
+      [
+        "payment_method_data[card][exp_month]",
+        () =>
+          h.stripe.setupIntents.create({
+            payment_method_data: {
+              type: "card",
+              card: { token: "tok_visa", exp_month: "june" },
+            } as unknown as Stripe.SetupIntentCreateParams.PaymentMethodData,
+            confirm: true,
+          }),
+      ],
+      [
+        "au_becs_debit[bsb_number]",
+        () =>
+          h.stripe.paymentMethods.create({
+            type: "au_becs_debit",
+            au_becs_debit: { account_number: "000123456" } as Stripe.PaymentMethodCreateParams.AuBecsDebit,
+            billing_details: person,
+          }),
+      ],
+      [
+        "default_price_data[recurring][interval]",
+        () =>
+          h.stripe.products.create({
+            name: "Plan",
+            default_price_data: {
+              currency: "aud",
+              unit_amount: 500,
+              recurring: { interval: "fortnight" as "month" },
+            },
+          }),
+      ],
+      [
+        "line_items[0][price_data][currency]",
+        () =>
+          h.stripe.checkout.sessions.create({
+            mode: "payment",
+            success_url: "https://example.com/ok",
+            line_items: [
+              {
+                quantity: 1,
+                price_data: { product_data: { name: "Seat" }, unit_amount: 500 },
+              } as Stripe.Checkout.SessionCreateParams.LineItem,
+            ],
+          }),
+      ],
+    ];
+    const params: string[] = [];
+    for (const [, call] of cases) params.push((await failure(call())).param ?? "");
+    expect(params).toEqual(cases.map(([expected]) => expected));
+  });
+
+  it("names a connected account's payout schedule fields in full", async () => {
+    const account = await h.stripe.accounts.create({ type: "express", country: "AU" });
+    const error = await failure(
+      h.stripe.accounts.update(account.id, {
+        settings: { payouts: { schedule: { interval: "hourly" as "daily" } } },
+      }),
+    );
+    expect([error.statusCode, error.param]).toEqual([400, "settings[payouts][schedule][interval]"]);
+  });
+});
+
 describe("idempotency keys", () => {
   it("replays the first response with Idempotent-Replayed and creates nothing twice", async () => {
     const headers = { "Idempotency-Key": "replay-1" };

@@ -4,64 +4,76 @@ import { invalidParam, invalidRequest, missingParam } from "./errors.js";
 export type Params = { [key: string]: ParamValue };
 export type ParamValue = string | Params | ParamValue[] | undefined;
 
+/**
+ * The name Stripe gives a parameter in errors: `name` at the top level, `parent[name]` inside
+ * another (`payment_method_data[billing_details][name]`). `parent` is the enclosing
+ * parameter's own full name, without a trailing bracket.
+ */
+export function paramName(parent: string, name: string): string {
+  return parent === "" ? name : `${parent}[${name}]`;
+}
+
 export function isParams(value: unknown): value is Params {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-export function child(params: Params, name: string, prefix = ""): Params | undefined {
+export function child(params: Params, name: string, parent = ""): Params | undefined {
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (!isParams(value)) {
-    throw invalidRequest(`Invalid object`, { param: `${prefix}${name}`, code: "parameter_invalid_object" });
+    throw invalidRequest(`Invalid object`, {
+      param: paramName(parent, name),
+      code: "parameter_invalid_object",
+    });
   }
   return value;
 }
 
-export function optString(params: Params, name: string, prefix = ""): string | undefined {
+export function optString(params: Params, name: string, parent = ""): string | undefined {
   const value = params[name];
   if (value === undefined) return undefined;
-  if (typeof value !== "string") throw invalidParam(`${prefix}${name}`, `Invalid string: ${name}`);
+  if (typeof value !== "string") throw invalidParam(paramName(parent, name), `Invalid string: ${name}`);
   return value;
 }
 
 /** `""` is how the SDK sends `null`: Stripe reads it as "unset this field". */
-export function optNullableString(params: Params, name: string, prefix = ""): string | null | undefined {
-  const value = optString(params, name, prefix);
+export function optNullableString(params: Params, name: string, parent = ""): string | null | undefined {
+  const value = optString(params, name, parent);
   if (value === "") return null;
   return value;
 }
 
-export function reqString(params: Params, name: string, prefix = ""): string {
-  const value = optString(params, name, prefix);
-  if (value === undefined || value === "") throw missingParam(`${prefix}${name}`);
+export function reqString(params: Params, name: string, parent = ""): string {
+  const value = optString(params, name, parent);
+  if (value === undefined || value === "") throw missingParam(paramName(parent, name));
   return value;
 }
 
-export function optInt(params: Params, name: string, prefix = ""): number | undefined {
+export function optInt(params: Params, name: string, parent = ""): number | undefined {
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
     throw invalidRequest(`Invalid integer: ${String(value)}`, {
-      param: `${prefix}${name}`,
+      param: paramName(parent, name),
       code: "parameter_invalid_integer",
     });
   }
   return Number.parseInt(value, 10);
 }
 
-export function reqInt(params: Params, name: string, prefix = ""): number {
-  const value = optInt(params, name, prefix);
-  if (value === undefined) throw missingParam(`${prefix}${name}`);
+export function reqInt(params: Params, name: string, parent = ""): number {
+  const value = optInt(params, name, parent);
+  if (value === undefined) throw missingParam(paramName(parent, name));
   return value;
 }
 
-export function optBool(params: Params, name: string, prefix = ""): boolean | undefined {
+export function optBool(params: Params, name: string, parent = ""): boolean | undefined {
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (value === "true") return true;
   if (value === "false") return false;
   throw invalidRequest(`Invalid boolean: ${String(value)}`, {
-    param: `${prefix}${name}`,
+    param: paramName(parent, name),
     code: "parameter_invalid_boolean",
   });
 }
@@ -70,13 +82,13 @@ export function optEnum<T extends string>(
   params: Params,
   name: string,
   allowed: readonly T[],
-  prefix = "",
+  parent = "",
 ): T | undefined {
-  const value = optString(params, name, prefix);
+  const value = optString(params, name, parent);
   if (value === undefined || value === "") return undefined;
   if (!(allowed as readonly string[]).includes(value)) {
     throw invalidRequest(`Invalid ${name}: must be one of ${allowed.join(", ")}`, {
-      param: `${prefix}${name}`,
+      param: paramName(parent, name),
       code: "parameter_invalid_string",
     });
   }
@@ -84,7 +96,7 @@ export function optEnum<T extends string>(
 }
 
 /** Arrays arrive as `a[0]=x&a[1]=y`; qs turns long ones into objects keyed by index, so accept both. */
-export function optArray(params: Params, name: string, prefix = ""): ParamValue[] | undefined {
+export function optArray(params: Params, name: string, parent = ""): ParamValue[] | undefined {
   const value = params[name];
   if (value === undefined || value === "") return undefined;
   if (Array.isArray(value)) return value;
@@ -95,14 +107,14 @@ export function optArray(params: Params, name: string, prefix = ""): ParamValue[
       .map((k) => value[k]);
   }
   if (typeof value === "string") return [value];
-  throw invalidRequest(`Invalid array`, { param: `${prefix}${name}`, code: "parameter_invalid_array" });
+  throw invalidRequest(`Invalid array`, { param: paramName(parent, name), code: "parameter_invalid_array" });
 }
 
-export function optStringArray(params: Params, name: string, prefix = ""): string[] | undefined {
-  const items = optArray(params, name, prefix);
+export function optStringArray(params: Params, name: string, parent = ""): string[] | undefined {
+  const items = optArray(params, name, parent);
   if (items === undefined) return undefined;
   return items.map((item, i) => {
-    if (typeof item !== "string") throw invalidParam(`${prefix}${name}[${i}]`, "Invalid string");
+    if (typeof item !== "string") throw invalidParam(`${paramName(parent, name)}[${i}]`, "Invalid string");
     return item;
   });
 }

@@ -195,11 +195,10 @@ function applyAccountParams(account: Stripe.Account, params: Params): void {
     const current = account.business_profile ?? emptyProfile();
     account.business_profile = {
       ...current,
-      name: optNullableString(profile, "name", "business_profile[") ?? current.name,
-      url: optNullableString(profile, "url", "business_profile[") ?? current.url,
-      mcc: optNullableString(profile, "mcc", "business_profile[") ?? current.mcc,
-      support_email:
-        optNullableString(profile, "support_email", "business_profile[") ?? current.support_email,
+      name: optNullableString(profile, "name", "business_profile") ?? current.name,
+      url: optNullableString(profile, "url", "business_profile") ?? current.url,
+      mcc: optNullableString(profile, "mcc", "business_profile") ?? current.mcc,
+      support_email: optNullableString(profile, "support_email", "business_profile") ?? current.support_email,
     };
   }
   const businessType = optEnum(params, "business_type", [
@@ -215,7 +214,7 @@ function applyAccountParams(account: Stripe.Account, params: Params): void {
     const current = (account.capabilities ?? {}) as Record<string, string>;
     for (const [name, value] of Object.entries(caps)) {
       if (!isParams(value)) throw invalidParam(`capabilities[${name}]`, "Invalid capability");
-      const requested = optBool(value, "requested", `capabilities[${name}][`);
+      const requested = optBool(value, "requested", `capabilities[${name}]`);
       if (requested === true && current[name] === undefined) {
         current[name] = account.details_submitted ? "active" : "inactive";
       } else if (requested === false) {

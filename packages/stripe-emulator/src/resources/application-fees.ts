@@ -142,6 +142,8 @@ export function refundFeeWithCharge(
   const fee = engine.store.record<Stripe.ApplicationFee>(charge.application_fee)?.obj;
   if (!fee) return;
   const remaining = fee.amount - fee.amount_refunded;
+  // `amount_refunded` reaches `amount` when the refunds cover what was captured: a partial
+  // capture counts the released rest as refunded, as Stripe does (see the capture route).
   const share =
     all || charge.amount_refunded >= charge.amount
       ? remaining

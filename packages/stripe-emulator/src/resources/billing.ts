@@ -596,7 +596,7 @@ function priceChangeOf(
   const itemParams = items[0];
   if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
   const current = itemOf(record.obj);
-  const itemId = optString(itemParams, "id", "items[0][");
+  const itemId = optString(itemParams, "id", "items[0]");
   if (itemId !== current.id) {
     throw invalidParam(
       "items[0][id]",
@@ -605,7 +605,7 @@ function priceChangeOf(
         : "The emulator changes the subscription's one item: pass its id as items[0][id].",
     );
   }
-  const priceId = optString(itemParams, "price", "items[0][");
+  const priceId = optString(itemParams, "price", "items[0]");
   const price = priceId ? getPrice(engine, priceId, account, "items[0][price]") : current.price;
   if (!price.recurring) {
     throw invalidRequest(
@@ -619,7 +619,7 @@ function priceChangeOf(
       `The price specified is in ${price.currency} but the subscription is in ${record.obj.currency}.`,
     );
   }
-  const quantity = optInt(itemParams, "quantity", "items[0][") ?? current.quantity ?? 1;
+  const quantity = optInt(itemParams, "quantity", "items[0]") ?? current.quantity ?? 1;
   if (quantity < 1) throw invalidParam("items[0][quantity]", "Quantity must be at least 1.");
   const now = engine.now(record.meta.clock);
   const at = prorationDate ?? now;
@@ -777,7 +777,7 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
     throw invalidRequest("The emulator supports one subscription item.", { param: "items" });
   const itemParams = items[0];
   if (!isParams(itemParams)) throw invalidParam("items[0]", "Invalid item");
-  const price = getPrice(engine, reqString(itemParams, "price", "items[0]["), account, "items[0][price]");
+  const price = getPrice(engine, reqString(itemParams, "price", "items[0]"), account, "items[0][price]");
   if (!price.recurring) {
     throw invalidRequest(
       "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
@@ -786,7 +786,7 @@ export function createSubscriptionFrom(engine: Engine, account: string, p: Param
       },
     );
   }
-  const quantity = optInt(itemParams, "quantity", "items[0][") ?? 1;
+  const quantity = optInt(itemParams, "quantity", "items[0]") ?? 1;
   const paymentBehavior =
     optEnum(p, "payment_behavior", [
       "allow_incomplete",

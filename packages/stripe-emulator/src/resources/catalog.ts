@@ -15,6 +15,7 @@ import {
   optString,
   optStringArray,
   type Params,
+  paramName,
   reqString,
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
@@ -57,26 +58,26 @@ export function createProduct(engine: Engine, owner: string, params: Params, pre
 
 /** A price from `price_data`-style parameters (`currency`, `unit_amount`, `product` or `product_data`, `recurring`). */
 export function createPrice(engine: Engine, owner: string, params: Params, prefix = ""): Stripe.Price {
-  const currency = parseCurrency(reqString(params, "currency", prefix), `${prefix}currency`);
+  const currency = parseCurrency(reqString(params, "currency", prefix), paramName(prefix, "currency"));
   const unitAmount = optInt(params, "unit_amount", prefix);
-  if (unitAmount === undefined) throw missingParam(`${prefix}unit_amount`);
-  if (unitAmount < 0) throw invalidParam(`${prefix}unit_amount`, "Invalid non-negative integer");
+  if (unitAmount === undefined) throw missingParam(paramName(prefix, "unit_amount"));
+  if (unitAmount < 0) throw invalidParam(paramName(prefix, "unit_amount"), "Invalid non-negative integer");
   let productId = optString(params, "product", prefix);
   const productData = child(params, "product_data", prefix);
   if (productId) {
     if (!engine.store.find("product", productId, owner))
-      throw resourceMissing("product", productId, `${prefix}product`);
+      throw resourceMissing("product", productId, paramName(prefix, "product"));
   } else if (productData) {
-    productId = createProduct(engine, owner, productData, `${prefix}product_data[`).id;
+    productId = createProduct(engine, owner, productData, paramName(prefix, "product_data")).id;
   } else {
-    throw missingParam(`${prefix}product`);
+    throw missingParam(paramName(prefix, "product"));
   }
   const recurringParams = child(params, "recurring", prefix);
   let recurring: Stripe.Price.Recurring | null = null;
   if (recurringParams) {
-    const p = `${prefix}recurring[`;
+    const p = paramName(prefix, "recurring");
     const interval = optEnum(recurringParams, "interval", ["day", "week", "month", "year"], p);
-    if (!interval) throw missingParam(`${p}interval]`);
+    if (!interval) throw missingParam(paramName(p, "interval"));
     recurring = {
       interval,
       interval_count: optInt(recurringParams, "interval_count", p) ?? 1,
@@ -137,7 +138,7 @@ export function registerCatalog(router: Router, engine: Engine): void {
           engine,
           req.account,
           { ...priceData, product: product.id },
-          "default_price_data[",
+          "default_price_data",
         );
         product.default_price = price.id;
       }

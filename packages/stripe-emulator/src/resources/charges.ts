@@ -594,8 +594,15 @@ export function openDispute(
     throw invalidRequest(`Charge ${chargeId} has not succeeded and cannot be disputed.`, { param: "charge" });
   }
   if (charge.disputed) throw invalidRequest(`Charge ${chargeId} is already disputed.`, { param: "charge" });
+  if (!charge.captured) {
+    // An authorisation moved no money: only what was captured can be charged back.
+    throw invalidRequest(`Charge ${chargeId} has not been captured and cannot be disputed.`, {
+      param: "charge",
+    });
+  }
   const isBecs = record.meta.paymentMethodType === "au_becs_debit";
   const inquiry = options.inquiry === true && !isBecs;
+  // What was captured and not refunded: `amount_refunded` counts a partial capture's released rest.
   const amount = charge.amount - charge.amount_refunded;
   const id = newId("du");
   const txns: Stripe.BalanceTransaction[] = [];

@@ -20,6 +20,7 @@ import {
   optString,
   optStringArray,
   type Params,
+  paramName,
   reqString,
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
@@ -58,14 +59,14 @@ export interface CheckoutCompletion {
 }
 
 function lineItemFrom(engine: Engine, owner: string, params: Params, index: number): Stripe.LineItem {
-  const prefix = `line_items[${index}][`;
+  const prefix = `line_items[${index}]`;
   const quantity = optInt(params, "quantity", prefix) ?? 1;
   const priceId = optString(params, "price", prefix);
   const priceData = child(params, "price_data", prefix);
   let price: Stripe.Price;
-  if (priceId) price = getPrice(engine, priceId, owner, `${prefix}price]`);
-  else if (priceData) price = createPrice(engine, owner, priceData, `${prefix}price_data][`);
-  else throw missingParam(`${prefix}price]`);
+  if (priceId) price = getPrice(engine, priceId, owner, paramName(prefix, "price"));
+  else if (priceData) price = createPrice(engine, owner, priceData, paramName(prefix, "price_data"));
+  else throw missingParam(paramName(prefix, "price"));
   const amount = (price.unit_amount ?? 0) * quantity;
   const product = engine.store.record<Stripe.Product>(price.product as string)?.obj;
   return {
@@ -203,8 +204,8 @@ function completeSubscriptionSession(
   const pm = attachPaymentMethod(engine, input.paymentMethod ?? "pm_card_visa", customerId, record.owner);
   const item = record.meta.lineItems[0]!;
   const data = record.meta.subscriptionData ?? {};
-  const trial = optInt(data, "trial_period_days", "subscription_data[");
-  const metadata = child(data, "metadata", "subscription_data[");
+  const trial = optInt(data, "trial_period_days", "subscription_data");
+  const metadata = child(data, "metadata", "subscription_data");
   const sub = createSubscriptionFrom(engine, record.owner, {
     customer: customerId,
     items: [{ price: item.price!.id, quantity: String(item.quantity ?? 1) }],
@@ -313,7 +314,7 @@ export function registerCheckout(router: Router, engine: Engine): void {
         });
       }
       const pid = child(p, "payment_intent_data") ?? {};
-      const transfer = child(pid, "transfer_data", "payment_intent_data[");
+      const transfer = child(pid, "transfer_data", "payment_intent_data");
       const expiresAt = optInt(p, "expires_at") ?? engine.now() + 24 * 3600;
       // Stripe: "between 30 minutes and 24 hours after the current time".
       if (expiresAt < engine.now() + 30 * 60 || expiresAt > engine.now() + 24 * 3600) {
@@ -393,29 +394,35 @@ export function registerCheckout(router: Router, engine: Engine): void {
         wallet_options: null,
       };
       const transferAmount = transfer
-        ? optInt(transfer, "amount", "payment_intent_data[transfer_data][")
+        ? optInt(transfer, "amount", "payment_intent_data[transfer_data]")
         : undefined;
       const subscriptionData = child(p, "subscription_data");
       engine.store.insert<Stripe.Checkout.Session, CheckoutMeta>("checkout.session", req.account, session, {
         lineItems,
         ...(mode === "subscription" && subscriptionData !== undefined ? { subscriptionData } : {}),
         paymentIntentData: {
-          description: optString(pid, "description") || null,
+          description: optString(pid, "description", "payment_intent_data") || null,
           metadata: applyMetadata({}, pid),
           captureMethod:
-            optEnum(pid, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic_async",
-          setupFutureUsage: optEnum(pid, "setup_future_usage", ["off_session", "on_session"]) ?? null,
-          transferGroup: optString(pid, "transfer_group") || null,
+            optEnum(
+              pid,
+              "capture_method",
+              ["automatic", "automatic_async", "manual"],
+              "payment_intent_data",
+            ) ?? "automatic_async",
+          setupFutureUsage:
+            optEnum(pid, "setup_future_usage", ["off_session", "on_session"], "payment_intent_data") ?? null,
+          transferGroup: optString(pid, "transfer_group", "payment_intent_data") || null,
           transferData: transfer
             ? {
-                destination: reqString(transfer, "destination", "payment_intent_data[transfer_data]["),
+                destination: reqString(transfer, "destination", "payment_intent_data[transfer_data]"),
                 ...(transferAmount !== undefined ? { amount: transferAmount } : {}),
               }
             : null,
-          applicationFeeAmount: optInt(pid, "application_fee_amount") ?? null,
-          onBehalfOf: optString(pid, "on_behalf_of") || null,
-          statementDescriptor: optString(pid, "statement_descriptor") || null,
-          receiptEmail: optString(pid, "receipt_email") || null,
+          applicationFeeAmount: optInt(pid, "application_fee_amount", "payment_intent_data") ?? null,
+          onBehalfOf: optString(pid, "on_behalf_of", "payment_intent_data") || null,
+          statementDescriptor: optString(pid, "statement_descriptor", "payment_intent_data") || null,
+          receiptEmail: optString(pid, "receipt_email", "payment_intent_data") || null,
         },
       });
       engine.scheduler.schedule("main", expiresAt, EXPIRE_TASK, id);

@@ -28,7 +28,7 @@ function applyCustomerParams(customer: Stripe.Customer, params: Params): void {
   if (phone !== undefined) customer.phone = phone;
   const invoiceSettings = child(params, "invoice_settings");
   if (invoiceSettings) {
-    const pm = optNullableString(invoiceSettings, "default_payment_method", "invoice_settings[");
+    const pm = optNullableString(invoiceSettings, "default_payment_method", "invoice_settings");
     if (pm !== undefined) customer.invoice_settings.default_payment_method = pm;
   }
   customer.metadata = applyMetadata(customer.metadata, params);

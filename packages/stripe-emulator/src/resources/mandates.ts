@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import type { Engine } from "../core/engine.js";
 import { newId } from "../core/ids.js";
 import { invalidRequest, missingParam } from "../http/errors.js";
-import { child, optEnum, optInt, optString, type Params } from "../http/params.js";
+import { child, optEnum, optInt, optString, type Params, paramName } from "../http/params.js";
 import type { Router } from "../http/router.js";
 import type { PaymentMethodRecord } from "./payment-methods.js";
 
@@ -17,18 +17,20 @@ export function customerAcceptance(
   prefix: string,
 ): Stripe.Mandate.CustomerAcceptance {
   const data = child(params, "mandate_data", prefix);
-  const p = `${prefix}mandate_data[customer_acceptance]`;
-  const acceptance = data ? child(data, "customer_acceptance", `${prefix}mandate_data[`) : undefined;
+  const dataName = paramName(prefix, "mandate_data");
+  const p = paramName(dataName, "customer_acceptance");
+  const acceptance = data ? child(data, "customer_acceptance", dataName) : undefined;
   if (!acceptance) throw missingParam(p);
-  const type = optEnum(acceptance, "type", ["online", "offline"], `${p}[`);
-  if (!type) throw missingParam(`${p}[type]`);
-  const acceptedAt = optInt(acceptance, "accepted_at", `${p}[`) ?? engine.now();
+  const type = optEnum(acceptance, "type", ["online", "offline"], p);
+  if (!type) throw missingParam(paramName(p, "type"));
+  const acceptedAt = optInt(acceptance, "accepted_at", p) ?? engine.now();
   if (type === "offline") return { accepted_at: acceptedAt, offline: {}, type };
-  const online = child(acceptance, "online", `${p}[`);
-  const ip = online ? optString(online, "ip_address") : undefined;
-  const userAgent = online ? optString(online, "user_agent") : undefined;
-  if (!ip) throw missingParam(`${p}[online][ip_address]`);
-  if (!userAgent) throw missingParam(`${p}[online][user_agent]`);
+  const online = child(acceptance, "online", p);
+  const onlineName = paramName(p, "online");
+  const ip = online ? optString(online, "ip_address", onlineName) : undefined;
+  const userAgent = online ? optString(online, "user_agent", onlineName) : undefined;
+  if (!ip) throw missingParam(paramName(onlineName, "ip_address"));
+  if (!userAgent) throw missingParam(paramName(onlineName, "user_agent"));
   return { accepted_at: acceptedAt, online: { ip_address: ip, user_agent: userAgent }, type };
 }
 

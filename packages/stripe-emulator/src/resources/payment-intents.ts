@@ -241,7 +241,7 @@ function paymentMethodFor(
   named: PaymentMethodRecord | null,
 ): PaymentMethodRecord {
   if (input.paymentMethodData) {
-    return buildPaymentMethod(engine, input.paymentMethodData, owner, "payment_method_data[");
+    return buildPaymentMethod(engine, input.paymentMethodData, owner, "payment_method_data");
   }
   if (input.paymentMethod) return lookUpPaymentMethod(engine, input.paymentMethod, owner);
   if (named) return named;
@@ -740,9 +740,9 @@ export function registerPaymentIntents(router: Router, engine: Engine): void {
         transferGroup: optString(p, "transfer_group") || null,
         transferData: transfer
           ? {
-              destination: reqString(transfer, "destination", "transfer_data["),
-              ...(optInt(transfer, "amount", "transfer_data[") !== undefined
-                ? { amount: optInt(transfer, "amount", "transfer_data[")! }
+              destination: reqString(transfer, "destination", "transfer_data"),
+              ...(optInt(transfer, "amount", "transfer_data") !== undefined
+                ? { amount: optInt(transfer, "amount", "transfer_data")! }
                 : {}),
             }
           : null,

@@ -12,6 +12,7 @@ import {
   optNullableString,
   optString,
   type Params,
+  paramName,
   reqString,
 } from "../http/params.js";
 import { listOf, pageRequest } from "../http/render.js";
@@ -37,17 +38,18 @@ function fingerprintOf(text: string): string {
 
 function billingDetails(params: Params, prefix: string): Stripe.PaymentMethod.BillingDetails {
   const details = child(params, "billing_details", prefix) ?? {};
-  const p = `${prefix}billing_details[`;
+  const p = paramName(prefix, "billing_details");
   const address = child(details, "address", p);
+  const a = paramName(p, "address");
   return {
     address: address
       ? {
-          city: optString(address, "city") ?? null,
-          country: optString(address, "country") ?? null,
-          line1: optString(address, "line1") ?? null,
-          line2: optString(address, "line2") ?? null,
-          postal_code: optString(address, "postal_code") ?? null,
-          state: optString(address, "state") ?? null,
+          city: optString(address, "city", a) ?? null,
+          country: optString(address, "country", a) ?? null,
+          line1: optString(address, "line1", a) ?? null,
+          line2: optString(address, "line2", a) ?? null,
+          postal_code: optString(address, "postal_code", a) ?? null,
+          state: optString(address, "state", a) ?? null,
         }
       : null,
     email: optNullableString(details, "email", p) ?? null,
@@ -131,7 +133,7 @@ function fromTestId(engine: Engine, id: string, owner: string): PaymentMethodRec
 
 /**
  * Creates a payment method from `type` + details, as `POST /v1/payment_methods` and
- * `payment_method_data` do. `prefix` names the parameters in errors (`payment_method_data[`).
+ * `payment_method_data` do. `prefix` is the enclosing parameter's name in errors (`payment_method_data`), `""` at the top level.
  */
 export function createPaymentMethod(
   engine: Engine,
@@ -153,50 +155,55 @@ export function buildPaymentMethod(
   if (!(SUPPORTED_TYPES as readonly string[]).includes(type)) {
     throw invalidRequest(
       `The payment method type "${type}" is not supported by the emulator (supported: ${SUPPORTED_TYPES.join(", ")}).`,
-      { param: `${prefix}type` },
+      { param: paramName(prefix, "type") },
     );
   }
   const details = billingDetails(params, prefix);
   let record: PaymentMethodRecord;
   if (type === "card") {
+    const cardName = paramName(prefix, "card");
     const cardParams = child(params, "card", prefix);
-    if (!cardParams) throw missingParam(`${prefix}card`);
-    const token = optString(cardParams, "token");
-    const number = optString(cardParams, "number");
+    if (!cardParams) throw missingParam(paramName(prefix, "card"));
+    const token = optString(cardParams, "token", cardName);
+    const number = optString(cardParams, "number", cardName);
     let card: CardBehaviour | undefined;
     if (token !== undefined) {
       card = testCardForId(token);
-      if (!card) throw resourceMissing("token", token, `${prefix}card[token]`);
+      if (!card) throw resourceMissing("token", token, paramName(cardName, "token"));
     } else if (number !== undefined) {
       card = testCardForNumber(number);
       if (!card) {
         throw cardError("Your card number is incorrect.", "incorrect_number", undefined, {
-          param: `${prefix}card[number]`,
+          param: paramName(cardName, "number"),
         });
       }
     } else {
-      throw missingParam(`${prefix}card[number]`);
+      throw missingParam(paramName(cardName, "number"));
     }
     const pm = basePaymentMethod(engine, "card", details);
     pm.card = cardObject(
       card,
-      optInt(cardParams, "exp_month", `${prefix}card[`),
-      optInt(cardParams, "exp_year", `${prefix}card[`),
+      optInt(cardParams, "exp_month", cardName),
+      optInt(cardParams, "exp_year", cardName),
     );
     record = { obj: pm, meta: { card }, owner };
   } else {
     const becs = child(params, "au_becs_debit", prefix);
-    const p = `${prefix}au_becs_debit[`;
-    if (!becs) throw missingParam(`${prefix}au_becs_debit[bsb_number]`);
+    const p = paramName(prefix, "au_becs_debit");
+    if (!becs) throw missingParam(paramName(p, "bsb_number"));
     const bsb = reqString(becs, "bsb_number", p).replace(/[\s-]/g, "");
     const account = reqString(becs, "account_number", p).replace(/[\s-]/g, "");
     if (!/^\d{6}$/.test(bsb))
-      throw invalidParam(`${p}bsb_number]`, "Invalid BSB number", "invalid_bank_account_bsb");
+      throw invalidParam(paramName(p, "bsb_number"), "Invalid BSB number", "invalid_bank_account_bsb");
     if (!/^\d{5,9}$/.test(account)) {
-      throw invalidParam(`${p}account_number]`, "Invalid account number", "invalid_bank_account_number");
+      throw invalidParam(
+        paramName(p, "account_number"),
+        "Invalid account number",
+        "invalid_bank_account_number",
+      );
     }
-    if (!details.name) throw missingParam(`${prefix}billing_details[name]`);
-    if (!details.email) throw missingParam(`${prefix}billing_details[email]`);
+    if (!details.name) throw missingParam(paramName(paramName(prefix, "billing_details"), "name"));
+    if (!details.email) throw missingParam(paramName(paramName(prefix, "billing_details"), "email"));
     const pm = basePaymentMethod(engine, "au_becs_debit", details);
     pm.au_becs_debit = {
       bsb_number: bsb,

@@ -15,6 +15,7 @@ import {
   optInt,
   optString,
   type Params,
+  paramName,
   reqInt,
   reqString,
 } from "../http/params.js";
@@ -101,11 +102,11 @@ export function applyPayoutParams(
 ): void {
   const external = child(params, "external_account");
   if (external && isParams(external)) {
-    const number = optString(external, "account_number", "external_account[");
+    const number = optString(external, "account_number", "external_account");
     if (number) meta.bankAccountNumber = number;
   }
   const settings = child(params, "settings");
-  const payouts = settings && isParams(settings) ? child(settings, "payouts", "settings[") : undefined;
+  const payouts = settings && isParams(settings) ? child(settings, "payouts", "settings") : undefined;
   if (!payouts || !isParams(payouts)) return;
   account.settings ??= defaultSettings(engine);
   const current = account.settings.payouts ?? {
@@ -113,28 +114,30 @@ export function applyPayoutParams(
     schedule: defaultSchedule(engine),
     statement_descriptor: null,
   };
-  const p = "settings[payouts][";
+  const p = "settings[payouts]";
   const descriptor = optString(payouts, "statement_descriptor", p);
   if (descriptor !== undefined) current.statement_descriptor = descriptor || null;
   const debit = optString(payouts, "debit_negative_balances", p);
   if (debit !== undefined) current.debit_negative_balances = debit === "true";
   const schedule = child(payouts, "schedule", p);
   if (schedule && isParams(schedule)) {
-    const s = `${p}schedule][`;
+    const s = paramName(p, "schedule");
     const interval = optEnum(schedule, "interval", ["manual", "daily", "weekly", "monthly"], s);
     const next: Stripe.Account.Settings.Payouts.Schedule = { ...current.schedule };
     if (interval) next.interval = interval;
     const delay = optString(schedule, "delay_days", s);
     if (delay !== undefined) {
       const days = delay === "minimum" ? defaultSchedule(engine).delay_days : Number(delay);
-      if (!Number.isInteger(days) || days < 0) throw invalidParam(`${s}delay_days]`, "Invalid integer");
+      if (!Number.isInteger(days) || days < 0)
+        throw invalidParam(paramName(s, "delay_days"), "Invalid integer");
       next.delay_days = days;
     }
     const weekly = optEnum(schedule, "weekly_anchor", WEEKDAYS as [string, ...string[]], s);
     if (weekly) next.weekly_anchor = weekly;
     const monthly = optInt(schedule, "monthly_anchor", s);
     if (monthly !== undefined) {
-      if (monthly < 1 || monthly > 31) throw invalidParam(`${s}monthly_anchor]`, "Invalid monthly_anchor");
+      if (monthly < 1 || monthly > 31)
+        throw invalidParam(paramName(s, "monthly_anchor"), "Invalid monthly_anchor");
       next.monthly_anchor = monthly;
     }
     if (next.interval === "weekly") next.weekly_anchor ??= "monday";

@@ -48,7 +48,7 @@ function paymentMethodFor(
   named: PaymentMethodRecord | null,
 ): PaymentMethodRecord {
   const data = child(params, "payment_method_data");
-  if (data) return buildPaymentMethod(engine, data, owner, "payment_method_data[");
+  if (data) return buildPaymentMethod(engine, data, owner, "payment_method_data");
   const id = optString(params, "payment_method");
   if (id) return lookUpPaymentMethod(engine, id, owner);
   if (named) return named;
