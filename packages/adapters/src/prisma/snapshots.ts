@@ -135,9 +135,14 @@ const debitAttempt = z.strictObject({
   // and in snapshots stored before surplus charges were refunded on their own).
   surplus: z
     .strictObject({
-      status: z.enum(["held", "refund_requested", "refunded", "refund_failed"]),
+      status: z.enum(["held", "refund_requested", "refunded", "refund_failed", "charged_back"]),
       refundId: text.exactOptional(),
       refundAttempt: z.int().min(1).exactOptional(),
+      // The member's dispute of this charge (absent until one is heard, and in snapshots
+      // stored before a surplus charge's dispute was booked against it).
+      disputeId: text.exactOptional(),
+      disputedMinor: z.int().min(0).exactOptional(),
+      lossBooked: z.boolean().exactOptional(),
     })
     .exactOptional(),
 });

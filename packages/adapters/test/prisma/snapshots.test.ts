@@ -110,6 +110,20 @@ describe("round snapshots and surplus charges", () => {
     expect(parseRoundSnapshot(withAttempt({ surplus: { status: "lost" } })).isErr()).toBe(true);
   });
 
+  it("a disputed surplus charge loads as it was stored: the dispute, what it took, whether the member's loss is booked", () => {
+    for (const surplus of [
+      { status: "refund_requested", disputeId: "dp_1", disputedMinor: 100_00 },
+      { status: "refunded", refundId: "re_1", disputeId: "dp_1", disputedMinor: 100_00, lossBooked: true },
+      { status: "charged_back", disputeId: "dp_1", disputedMinor: 100_00 },
+    ]) {
+      const stored = withAttempt({ surplus });
+      expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
+    }
+    const taken = { status: "charged_back", disputeId: "dp_1" };
+    expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: -1 } })).isErr()).toBe(true);
+    expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: 1.5 } })).isErr()).toBe(true);
+  });
+
   it("a surplus charge's refund names its debit attempt in the outbox payload", () => {
     const refund = {
       kind: "refund",

@@ -38,3 +38,38 @@ describe("a round's refund of a surplus charge", () => {
     );
   });
 });
+
+describe("a round's dispute", () => {
+  const to = (input: unknown) => ({ to: "round", groupId: "g1", roundId: "r1", input });
+
+  it("names the disputed charge: the debit attempt its PaymentIntent's metadata carries, and the PaymentIntent", () => {
+    // A member charged twice may dispute either charge; the round books it by the one named.
+    expect(
+      routeToRound({
+        kind: "dispute_opened",
+        refs: roundPaymentRefs("g1", "r1", "m2", 1),
+        disputeId: "dp_1",
+        paymentIntentId: "pi_m2_1",
+        amountMinor: 10_000,
+      }),
+    ).toEqual(
+      to({
+        type: "dispute_opened",
+        memberId: "m2",
+        disputeId: "dp_1",
+        amountMinor: 10_000,
+        attempt: 1,
+        paymentIntentId: "pi_m2_1",
+      }),
+    );
+    // Neither known (a payment whose metadata names no attempt): by the member, as before.
+    expect(
+      routeToRound({
+        kind: "dispute_opened",
+        refs: roundPaymentRefs("g1", "r1", "m2"),
+        disputeId: "dp_2",
+        amountMinor: 5,
+      }),
+    ).toEqual(to({ type: "dispute_opened", memberId: "m2", disputeId: "dp_2", amountMinor: 5 }));
+  });
+});

@@ -108,11 +108,15 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         amountMinor: fact.amountMinor,
       });
     case "dispute_opened":
+      // The disputed charge: the debit attempt its PaymentIntent's metadata names, and the
+      // PaymentIntent (a member charged twice may dispute either of their charges).
       return round({
         type: "dispute_opened",
         memberId,
         disputeId: fact.disputeId,
         amountMinor: fact.amountMinor,
+        ...(attempt !== undefined ? { attempt } : {}),
+        ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
       });
     case "dispute_updated":
     case "dispute_closed":

@@ -9,6 +9,7 @@ import {
   debitInitiated,
   debitSettled,
   disputeLoss,
+  disputeReinstated,
   payoutTransferred,
   transferReversed,
 } from "../ledger/index.js";
@@ -1183,14 +1184,33 @@ function transferReversedInput(
 }
 
 /**
- * A member's contribution was disputed. The amount is Stripe's dispute amount, positive
- * by Stripe's rules; a fact without one is a bug at the edge and makes the posting throw.
+ * The debit attempt whose charge a dispute names: by its PaymentIntent, else by the attempt
+ * its metadata carries; `undefined` when the dispute names neither (it is the contribution's).
  */
-function disputeOpened(d: Draft, { memberId, disputeId, amountMinor }: InputOf<"dispute_opened">): Step {
+function disputedAttempt(
+  c: Contribution,
+  { attempt, paymentIntentId }: InputOf<"dispute_opened">,
+): DebitAttempt | undefined {
+  const byPayment =
+    paymentIntentId !== undefined ? c.attempts.find((a) => a.paymentIntentId === paymentIntentId) : undefined;
+  return byPayment ?? (attempt !== undefined ? c.attempts.find((a) => a.number === attempt) : undefined);
+}
+
+/**
+ * A member disputed one of their charges. A dispute of a surplus charge is that charge's
+ * (see {@link surplusDisputed}); any other is the contribution's. The amount is Stripe's
+ * dispute amount, positive by Stripe's rules; a fact without one is a bug at the edge and
+ * makes the contribution's posting throw.
+ */
+function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
+  const { memberId, disputeId, amountMinor } = input;
   const c = d.contribution(memberId);
   if (!c) return ignore(d.state, "no_such_contribution", `${memberId} does not contribute to this round`);
-  if (c.disputeIds.includes(disputeId))
+  if (c.disputeIds.includes(disputeId) || surplusCharges(c).some((a) => a.surplus.disputeId === disputeId))
     return ignore(d.state, "duplicate_dispute", `dispute ${disputeId} already recorded`);
+  const charged = disputedAttempt(c, input);
+  if (charged?.surplus !== undefined)
+    return surplusDisputed(d, c, { ...charged, surplus: charged.surplus }, input);
   const s = d.state;
   // "After payout" means this contribution's money has been (or may be being) transferred.
   // A contribution whose transfer failed and waits to be re-issued has not left the pot:
@@ -1265,6 +1285,87 @@ function surplusOf(
   return c && a?.surplus ? [c, a.surplus] : undefined;
 }
 
+/**
+ * A member disputed a surplus charge with their bank: the bank gives it back instead of
+ * susu. It is booked against that charge alone: the contribution, its charge, the payout and
+ * the round's status are untouched. What the bank took (`taken`, at most the charge) leaves
+ * the pot unless a refund of ours already took the charge out of it. Nothing more is refunded
+ * (Stripe refuses a refund of a disputed charge, `charge_disputed`): a charge not yet or no
+ * longer being refunded is `charged_back`; a refund still out is settled by its outcome
+ * ({@link surplusRefundSucceeded}, {@link surplusRefundFailed}); a refund that had succeeded
+ * paid the member twice, and the second payment is booked as their loss (`member:<id>`), as
+ * a dispute after payout is.
+ */
+function surplusDisputed(
+  d: Draft,
+  c: Contribution,
+  a: DebitAttempt & { readonly surplus: SurplusCharge },
+  { disputeId, amountMinor }: InputOf<"dispute_opened">,
+): Step {
+  const s = d.state;
+  const { memberId } = c;
+  const surplus = a.surplus;
+  if (surplus.disputeId !== undefined)
+    return ignore(
+      s,
+      "duplicate_dispute",
+      `${memberId}'s charge ${a.number} is already disputed (${surplus.disputeId})`,
+    );
+  const taken = Math.min(Math.max(amountMinor, 0), c.amountMinor);
+  const paidTwice = surplus.status === "refunded" && taken > 0;
+  // A refund of ours still out settles it when it ends; otherwise the bank's was the refund.
+  const status: SurplusCharge["status"] =
+    surplus.status === "refund_requested" || surplus.status === "refunded"
+      ? surplus.status
+      : taken >= c.amountMinor
+        ? "charged_back"
+        : surplus.status;
+  d.updateAttempt(memberId, a.number, {
+    surplus: {
+      ...surplus,
+      status,
+      disputeId,
+      disputedMinor: taken,
+      ...(paidTwice ? { lossBooked: true } : {}),
+    },
+  });
+  const what = `${memberId}'s second charge (debit attempt ${a.number}, ${a.paymentIntentId ?? "no PaymentIntent"})`;
+  if (paidTwice) {
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(s.id, disputeId),
+        ...ledgerRef(s, memberId, taken, d.ctx.now),
+      }),
+    );
+    d.ticket(
+      roundIds.ticket.disputeAfterPayout(s.id, disputeId),
+      "dispute_after_payout",
+      `${memberId} disputed ${what} after susu had refunded it (${surplus.refundId}): the member was paid twice, and ${taken} is booked as their loss (${disputeId}); their contribution to round ${s.id} is not affected`,
+    );
+  } else {
+    // Our refund is not in the ledger: the bank took the charge out of the pot instead.
+    if (surplus.refundId === undefined && taken > 0)
+      d.post(
+        contributionRefunded({
+          id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
+          ...ledgerRef(s, memberId, taken, d.ctx.now),
+        }),
+      );
+    d.ticket(
+      roundIds.ticket.dispute(s.id, disputeId),
+      "dispute",
+      `${memberId} disputed ${what} (${disputeId}): the bank gives it back instead of susu's refund, which is not asked for again; their contribution to round ${s.id} is not affected`,
+    );
+  }
+  d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
+    memberId,
+    disputeId,
+    amountMinor,
+    debitAttempt: a.number,
+  });
+  return finishRefundingIfDone(d);
+}
+
 /** Whether a refund outcome is about a surplus charge's current refund attempt (as {@link staleRefundAttempt}). */
 function staleSurplusAttempt(
   d: Draft,
@@ -1307,14 +1408,34 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   );
   if (failed) return failed;
   const postedBefore = surplus.refundId !== undefined;
-  d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refunded", refundId } });
-  if (!postedBefore)
+  // A dispute heard before took its amount out of the pot already (unless our refund had):
+  // the refund takes out the rest, and the dispute beside it paid the member twice.
+  const taken = surplus.disputeId !== undefined ? (surplus.disputedMinor ?? 0) : 0;
+  const paidTwice = surplus.disputeId !== undefined && surplus.lossBooked !== true && taken > 0;
+  d.updateAttempt(memberId, debitAttempt, {
+    surplus: { ...surplus, status: "refunded", refundId, ...(paidTwice ? { lossBooked: true } : {}) },
+  });
+  if (!postedBefore && c.amountMinor - taken > 0)
     d.post(
       contributionRefunded({
         id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt),
-        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+        ...ledgerRef(d.state, memberId, c.amountMinor - taken, d.ctx.now),
       }),
     );
+  if (paidTwice && surplus.disputeId !== undefined) {
+    const roundId = d.state.id;
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(roundId, surplus.disputeId),
+        ...ledgerRef(d.state, memberId, taken, d.ctx.now),
+      }),
+    );
+    d.ticket(
+      roundIds.ticket.disputeAfterPayout(roundId, surplus.disputeId),
+      "dispute_after_payout",
+      `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) succeeded (${refundId}) although they had disputed it (${surplus.disputeId}): the member was paid twice, and ${taken} is booked as their loss; their contribution to round ${roundId} is not affected`,
+    );
+  }
   return finishRefundingIfDone(d);
 }
 
@@ -1327,11 +1448,26 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   const found = surplusOf(d, memberId, debitAttempt);
   if (!found || (found[1].status !== "refund_requested" && found[1].status !== "refunded"))
     return ignore(d.state, "no_refund_pending", `no refund pending for ${memberId}'s charge ${debitAttempt}`);
-  const [, surplus] = found;
+  const [c, surplus] = found;
   const stale = staleSurplusAttempt(d, memberId, debitAttempt, surplus, input.attempt ?? 1);
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
+  // The member disputed the charge and the bank gave all of it back: our refund is not owed
+  // (Stripe refuses one on a disputed charge, `charge_disputed`), and one that had paid them
+  // twice did not after all, so its loss is undone.
+  if (surplus.disputeId !== undefined && (surplus.disputedMinor ?? 0) >= c.amountMinor) {
+    const { lossBooked: _undone, ...rest } = surplus;
+    d.updateAttempt(memberId, debitAttempt, { surplus: { ...rest, status: "charged_back" } });
+    if (surplus.lossBooked === true)
+      d.post(
+        disputeReinstated({
+          id: roundIds.ledger.disputeLossUndone(roundId, surplus.disputeId),
+          ...ledgerRef(d.state, memberId, surplus.disputedMinor ?? 0, d.ctx.now),
+        }),
+      );
+    return finishRefundingIfDone(d);
+  }
   // Retried by `retry_refund` whatever the round's status (see `retryRefund`).
   const hint = `; ${retryRefundHint(roundId, memberId)}`;
   const data = {

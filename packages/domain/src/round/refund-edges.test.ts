@@ -226,31 +226,31 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
   });
 });
+/**
+ * m1's first debit is recorded as failed (insufficient funds) and its retry (attempt 2) is
+ * processing; m2 and m3 have paid. The round pays out once attempt 2 succeeds.
+ */
+function retrying(): { r: Run; retryAt: number } {
+  const r = new Run(round());
+  r.step({ type: "open" });
+  r.step(processing("m1"));
+  r.step(failed("m1", "insufficient_funds"));
+  const retryAt = r.contribution("m1")?.retryAt ?? T0;
+  r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+  for (const input of [processing("m1", 2), succeeded("m2"), succeeded("m3")]) r.step(input, retryAt);
+  return { r, retryAt };
+}
+
+/** Attempt 2 succeeds and every transfer lands: the round is paid out. */
+function payOut(r: Run, at: number): void {
+  r.step(succeeded("m1", 2), at);
+  expect(r.state.status).toBe("paying_out");
+  for (const m of ["m1", "m2", "m3"])
+    r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, at);
+  expect(r.state.status).toBe("paid_out");
+}
+
 describe("a member charged twice in a round that pays out", () => {
-  /**
-   * m1's first debit is recorded as failed (insufficient funds) and its retry (attempt 2) is
-   * processing; m2 and m3 have paid. The round pays out once attempt 2 succeeds.
-   */
-  function retrying(): { r: Run; retryAt: number } {
-    const r = new Run(round());
-    r.step({ type: "open" });
-    r.step(processing("m1"));
-    r.step(failed("m1", "insufficient_funds"));
-    const retryAt = r.contribution("m1")?.retryAt ?? T0;
-    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
-    for (const input of [processing("m1", 2), succeeded("m2"), succeeded("m3")]) r.step(input, retryAt);
-    return { r, retryAt };
-  }
-
-  /** Attempt 2 succeeds and every transfer lands: the round is paid out. */
-  function payOut(r: Run, at: number): void {
-    r.step(succeeded("m1", 2), at);
-    expect(r.state.status).toBe("paying_out");
-    for (const m of ["m1", "m2", "m3"])
-      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, at);
-    expect(r.state.status).toBe("paid_out");
-  }
-
   const surplusRefund = {
     kind: "refund",
     id: "r1:refund:m1:debit:1",
@@ -383,6 +383,131 @@ describe("a member charged twice in a round that pays out", () => {
     expect(asked.effects).toEqual([surplusRefund]);
     paid.r.step(landed, paid.retryAt + 2 * DAY_MS);
     expect(paid.r.state.status).toBe("paid_out");
+  });
+});
+describe("a dispute of a member's surplus charge (booked by the charge it names, never against the contribution)", () => {
+  // The member disputes the second charge (attempt 1's) with their bank. The dispute names
+  // that charge's PaymentIntent, whose metadata names the debit attempt.
+  const disputed: RoundInput = {
+    type: "dispute_opened",
+    memberId: "m1",
+    disputeId: "dp_s",
+    amountMinor: 10_000,
+    attempt: 1,
+    paymentIntentId: "pi_m1_1",
+  };
+  const refused: RoundInput = {
+    type: "refund_failed",
+    memberId: "m1",
+    failureCode: "charge_disputed",
+    debitAttempt: 1,
+  };
+  const landed: RoundInput = {
+    type: "refund_succeeded",
+    memberId: "m1",
+    refundId: "re_m1_d1",
+    debitAttempt: 1,
+  };
+  const surplusOf = (r: Run) => r.contribution("m1")?.attempts.find((a) => a.number === 1)?.surplus;
+  const posted = (r: Run, kind: string) =>
+    r.effects.flatMap((e) =>
+      e.kind === "post_ledger" && e.transaction.kind === kind ? [e.transaction.id] : [],
+    );
+  const tickets = (r: Run) => r.effects.flatMap((e) => (e.kind === "open_ticket" ? [[e.id, e.reason]] : []));
+
+  it("while collecting: the counted contribution stays paid and the round goes on; the bank gave the charge back, so a refund Stripe refuses (charge_disputed) is not owed", () => {
+    const r = chargedTwice();
+    r.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    const opened = r.step(disputed, T0 + 2 * DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(r.state.status).toBe("collecting");
+    expect(surplusOf(r)).toMatchObject({ status: "refund_requested", disputeId: "dp_s" });
+    // The bank took the second charge back out of the pot; the counted ones are still there.
+    expect(r.money()).toMatchObject({ contributedMinor: 30_000, heldMinor: 20_000, refundedMinor: 10_000 });
+    expect(opened.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_s", reason: "dispute" }),
+    );
+    expect(r.step(disputed, T0 + 2 * DAY_MS).ignored?.code).toBe("duplicate_dispute");
+    // Stripe refuses our refund of a disputed charge: nothing is owed, nothing is retried.
+    const answer = r.step(refused, T0 + 2 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
+    expect(answer.effects.filter((e) => e.kind === "open_ticket" || e.kind === "notify")).toEqual([]);
+    expect(r.refused({ type: "retry_refund", memberId: "m1" }, T0 + 2 * DAY_MS)).toBe("no_failed_refund");
+    // At the deadline m1's counted contribution is refunded from its own charge, as anyone's.
+    r.step(deadlineTimer, deadline);
+    expect(r.refunds().map((e) => e.id)).toEqual(["r1:refund:m1:debit:1", "r1:refund:m1", "r1:refund:m2"]);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+    expect(posted(r, "dispute_loss")).toEqual([]);
+  });
+
+  it("after payout, our refund still out: nothing touches the contribution or the payout; if the refund lands anyway the member was paid twice, booked once as their loss", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step(disputed, retryAt + 2 * DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(r.state.payouts.every((p) => p.status === "created")).toBe(true);
+    expect(posted(r, "dispute_loss")).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    // The refund had reached Stripe before the dispute: the member got the money twice.
+    r.step(landed, retryAt + 3 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "refunded", refundId: "re_m1_d1", disputeId: "dp_s" });
+    expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_s"]);
+    expect(tickets(r)).toContainEqual(["r1:ticket:dispute_after_payout:dp_s", "dispute_after_payout"]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    expect(r.step(landed, retryAt + 4 * DAY_MS).ignored?.code).toBe("no_refund_pending");
+    expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_s"]);
+    expect(r.count("round_ended")).toBe(1);
+  });
+
+  it("after our refund landed: the member was paid twice; the loss is booked once, for the second charge", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step(landed, retryAt + 2 * DAY_MS);
+    r.step(disputed, retryAt + 3 * DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(surplusOf(r)).toMatchObject({ status: "refunded", disputeId: "dp_s" });
+    expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_s"]);
+    expect(tickets(r)).toContainEqual(["r1:ticket:dispute_after_payout:dp_s", "dispute_after_payout"]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    // Stripe failing our refund after its success: the bank's refund is the only one, the loss is undone.
+    r.step({ ...refused, failureCode: "refund_failed" }, retryAt + 4 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
+    expect(posted(r, "dispute_reinstated")).toEqual(["r1:dispute:dp_s:reinstated"]);
+    expect(r.refused({ type: "retry_refund", memberId: "m1" }, retryAt + 4 * DAY_MS)).toBe(
+      "no_failed_refund",
+    );
+  });
+
+  it("our refund refused (charge_disputed) before the dispute's news: the dispute settles it, nothing is refunded again", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step(refused, retryAt + 2 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "refund_failed" });
+    r.step(disputed, retryAt + 3 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(posted(r, "dispute_loss")).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    expect(r.refused({ type: "retry_refund", memberId: "m1" }, retryAt + 3 * DAY_MS)).toBe(
+      "no_failed_refund",
+    );
+  });
+
+  it("a dispute of the counted charge is still the contribution's", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step({ ...disputed, disputeId: "dp_c", attempt: 2, paymentIntentId: "pi_m1_2" }, retryAt + 2 * DAY_MS);
+    expect(r.contribution("m1")?.disputeIds).toEqual(["dp_c"]);
+    expect(surplusOf(r)).toEqual({ status: "refund_requested" });
+    expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_c"]);
   });
 });
 describe("a refund that fails once the round is cancelled (refund.failed after refund.succeeded)", () => {

@@ -81,6 +81,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
     expect(l.disputeWithdrawn("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn");
+    expect(l.disputeLossUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:reinstated");
   });
 
   it("notifications", () => {
@@ -177,6 +178,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
       l.disputeWithdrawn(r, d),
+      l.disputeLossUndone(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),

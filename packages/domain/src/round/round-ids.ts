@@ -94,6 +94,12 @@ const ledgerIds = Object.freeze({
   /** A dispute before payout took the contribution back out of the pot: `<round>:dispute:<dispute>:withdrawn`. */
   disputeWithdrawn: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:withdrawn`,
+  /**
+   * A member's loss on a disputed surplus charge was undone (the refund that paid them twice
+   * failed after it had succeeded): `<round>:dispute:<dispute>:reinstated`.
+   */
+  disputeLossUndone: (roundId: string, disputeId: string): string =>
+    `${roundId}:dispute:${disputeId}:reinstated`,
 });
 
 /** The ids of a round's notifications: the notifier sends each id once. */

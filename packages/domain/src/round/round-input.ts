@@ -100,4 +100,12 @@ export type RoundInput =
       readonly memberId: MemberId;
       readonly disputeId: string;
       readonly amountMinor: number;
+      /**
+       * The debit attempt whose charge is disputed (its PaymentIntent's metadata), and that
+       * PaymentIntent, when known: a member charged twice may dispute either charge, and a
+       * dispute of a surplus charge is booked against that charge, not the contribution.
+       * Absent: the contribution's charge, as before disputes named their charge.
+       */
+      readonly attempt?: number;
+      readonly paymentIntentId?: string;
     };

@@ -54,12 +54,25 @@ export interface DebitAttempt {
  * version that held such a charge until the round refunded: it is asked for when the round
  * refunds or is paid out, or by `retry_refund`. `refundId` is recorded when its refund
  * succeeds, as a contribution's is.
+ *
+ * The member may dispute the charge with their bank (`disputeId`, `disputedMinor`: what the
+ * bank took back): it is booked against this charge, never the contribution. The bank gave
+ * it back instead of susu, so nothing more is refunded: `charged_back` once no refund of
+ * ours reached the member (Stripe refuses a refund of a disputed charge, `charge_disputed`).
+ * A refund of ours that succeeded too (`refunded` with a `disputeId`) paid the member twice:
+ * the second payment is booked as the member's loss.
  */
 export interface SurplusCharge {
-  readonly status: "held" | "refund_requested" | "refunded" | "refund_failed";
+  readonly status: "held" | "refund_requested" | "refunded" | "refund_failed" | "charged_back";
   readonly refundId?: string;
   /** The refund attempt asked for last (absent: 1), as {@link Contribution.refundAttempt}. */
   readonly refundAttempt?: number;
+  /** The member's dispute of this charge, once heard. */
+  readonly disputeId?: string;
+  /** What the dispute took back (Stripe's dispute amount, at most the charge); set with `disputeId`. */
+  readonly disputedMinor?: number;
+  /** Whether the second payment (the dispute beside a refund of ours that succeeded) is booked as the member's loss. */
+  readonly lossBooked?: boolean;
 }
 
 /**
