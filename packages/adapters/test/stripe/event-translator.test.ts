@@ -466,7 +466,16 @@ describe("charge.dispute.created → dispute_opened, with the PaymentIntent's re
       kind: "round_input",
       groupId: d.groupId,
       roundId: d.roundId,
-      input: { type: "dispute_opened", memberId: d.memberId, disputeId: dispute.id, amountMinor: 10_000 },
+      // The debit attempt and its PaymentIntent: a dispute of a member's second (surplus) charge is
+      // that charge's, not the counted contribution's.
+      input: {
+        type: "dispute_opened",
+        memberId: d.memberId,
+        disputeId: dispute.id,
+        amountMinor: 10_000,
+        attempt: 1,
+        paymentIntentId: d.paymentIntentId,
+      },
     });
     // By charge alone, when a dispute names no PaymentIntent.
     const byCharge = value(
