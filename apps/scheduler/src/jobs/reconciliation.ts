@@ -93,7 +93,10 @@ export async function reconcilePeriod(
         const opened = await deps.desk.openTicket({
           id: reconciliationTicketId(period.from, period.to),
           reason: "reconciliation_differences",
-          summary: `Reconciliation with Stripe found ${c.differences} difference(s) for ${c.from} to ${c.to} (report ${reportId})\n${reconciliationSummary(report)}`,
+          // The ticket is opened before the report is stored (a stored report means the day is done),
+          // and kept by its id per day: it names the period's reports, not this run's id, which a
+          // failed store would leave pointing at nothing.
+          summary: `Reconciliation with Stripe found ${c.differences} difference(s) for ${c.from} to ${c.to} (the period's reports: GET /v1/operations/reconciliation/reports)\n${reconciliationSummary(report)}`,
         });
         if (opened.isErr())
           throw new Error(`opening the reconciliation ticket failed: ${opened.error.message}`);

@@ -248,7 +248,7 @@ export class NotificationDeliveryWorker {
   /**
    * Queues the notice for the address the person has now, under the id the notifier would
    * give it, so it is never sent twice. If that delivery exists and was withdrawn (the person
-   * moved from this address and back again before it went out), it is queued again; in any
+   * moved from this address and back again before it went out), it is queued again with its sends counted from zero; in any
    * other state it is left as it is (queued, sending, or settled).
    */
   private async queueAgainTo(
@@ -271,7 +271,7 @@ export class NotificationDeliveryWorker {
               ${person.locale ?? row.locale}, ${person.timeZone ?? row.time_zone}, 'queued', 0,
               ${now}, ${now}, ${now})
       ON CONFLICT (id) DO UPDATE
-        SET status = 'queued', last_error = NULL, last_status_code = NULL,
+        SET status = 'queued', attempts = 0, last_error = NULL, last_status_code = NULL,
             next_attempt_at = EXCLUDED.next_attempt_at, updated_at = EXCLUDED.updated_at
         WHERE notification_deliveries.status = 'withdrawn'`;
   }
