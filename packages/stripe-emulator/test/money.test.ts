@@ -281,3 +281,132 @@ describe("currency conversion", () => {
     }
   });
 });
+
+describe("a refund still pending when its charge is disputed (charge_for_pending_refund_disputed)", () => {
+  async function eventsSince(first: string): Promise<Stripe.Event[]> {
+    const events = await h.stripe.events.list({ limit: 100, ending_before: first });
+    return events.data.reverse();
+  }
+
+  async function lastEventId(): Promise<string> {
+    return (await h.stripe.events.list({ limit: 1 })).data[0]!.id;
+  }
+
+  it("card: the pending refund fails, its money comes back (refund_failure), and the dispute takes the whole charge", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 3000,
+      currency: "aud",
+      payment_method: "pm_card_refundPending",
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    const chargeId = pi.latest_charge as string;
+    await h.emu.control.topUp({ amount: 10_000 });
+    const refund = await h.stripe.refunds.create({ charge: chargeId, amount: 1000 });
+    expect(refund).toMatchObject({ status: "pending", pending_reason: "processing" });
+    const afterRefund = await balance();
+    expect((await h.stripe.charges.retrieve(chargeId)).amount_refunded).toBe(1000);
+    const mark = await lastEventId();
+
+    const dispute = await h.emu.control.forceDispute(chargeId, { reason: "fraudulent" });
+    expect(dispute.amount).toBe(3000);
+    expect(dispute.balance_transactions[0]?.amount).toBe(-3000);
+
+    const failed = await h.stripe.refunds.retrieve(refund.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.failure_reason).toBe("charge_for_pending_refund_disputed");
+    expect(failed.pending_reason).toBeUndefined();
+    const txn = await h.stripe.balanceTransactions.retrieve(failed.failure_balance_transaction as string);
+    expect(txn).toMatchObject({
+      type: "refund_failure",
+      amount: 1000,
+      source: refund.id,
+      status: "available",
+    });
+    const charge = await h.stripe.charges.retrieve(chargeId);
+    expect(charge).toMatchObject({ amount_refunded: 0, refunded: false, disputed: true });
+    // The refund's 1000 is back; the dispute withdrew the whole charge and its fee.
+    expect((await balance()).available).toBe(afterRefund.available + 1000 - 3000 - 2500);
+
+    const events = await eventsSince(mark);
+    expect(events.map((e) => e.type)).toEqual([
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "refund.updated",
+      "charge.refund.updated",
+      "refund.failed",
+    ]);
+    for (const e of events.slice(2)) {
+      expect(e.data.object).toMatchObject({
+        id: refund.id,
+        status: "failed",
+        failure_reason: "charge_for_pending_refund_disputed",
+      });
+      expect(e.data.previous_attributes).toMatchObject({ status: "pending" });
+    }
+
+    // The refund's later outcome no longer comes: it stays failed.
+    await h.emu.control.advanceClock(60);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("failed");
+    expect((await h.stripe.charges.retrieve(chargeId)).amount_refunded).toBe(0);
+    // Lost, the dispute keeps the whole charge.
+    const lost = await h.emu.control.resolveDispute(dispute.id, "lost");
+    expect(lost.amount).toBe(3000);
+  });
+
+  it("card: an inquiry withdraws nothing, so the pending refund goes on and succeeds", async () => {
+    const pi = await h.stripe.paymentIntents.create({
+      amount: 3000,
+      currency: "aud",
+      payment_method: "pm_card_refundPending",
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    const chargeId = pi.latest_charge as string;
+    const refund = await h.stripe.refunds.create({ charge: chargeId, amount: 1000 });
+    const inquiry = await h.emu.control.forceDispute(chargeId, { inquiry: true });
+    expect(inquiry.status).toBe("warning_needs_response");
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("pending");
+    await h.emu.control.advanceClock(60);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("succeeded");
+  });
+
+  it("BECS: a refund waits while the debit is processing, when it cannot be disputed yet", async () => {
+    const pi = await becsDebit("000123456", 8000);
+    const refund = await h.stripe.refunds.create({ payment_intent: pi.id, amount: 3000 });
+    expect(refund).toMatchObject({ status: "pending", pending_reason: "charge_pending" });
+    await expect(h.emu.control.forceDispute(pi.latest_charge as string)).rejects.toThrow(/not succeeded/);
+    expect((await h.stripe.refunds.retrieve(refund.id)).status).toBe("pending");
+  });
+
+  it("BECS 666666660: disputed as the debit succeeds, the refund waiting for it fails and the dispute takes the whole debit", async () => {
+    const pi = await becsDebit("666666660", 8000);
+    const chargeId = pi.latest_charge as string;
+    const refund = await h.stripe.refunds.create({ payment_intent: pi.id, amount: 3000 });
+    expect(refund).toMatchObject({ status: "pending", pending_reason: "charge_pending" });
+    const mark = await lastEventId();
+    await h.emu.control.advanceClock(SETTLE);
+
+    const [dispute] = (await h.stripe.disputes.list({ charge: chargeId })).data;
+    expect(dispute).toMatchObject({ amount: 8000, status: "lost" });
+    expect(dispute?.balance_transactions[0]?.amount).toBe(-8000);
+    const failed = await h.stripe.refunds.retrieve(refund.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.failure_reason).toBe("charge_for_pending_refund_disputed");
+    // It never took money (it waited for the debit), so nothing comes back.
+    expect(failed.balance_transaction).toBeNull();
+    expect(failed.failure_balance_transaction ?? null).toBeNull();
+    expect((await txnsOf(refund.id)).map((t) => t.type)).toEqual([]);
+    expect(await h.stripe.charges.retrieve(chargeId)).toMatchObject({ amount_refunded: 0, refunded: false });
+
+    const types = (await eventsSince(mark)).map((e) => e.type);
+    expect(types.filter((t) => t.startsWith("charge.dispute.") || t.includes("refund"))).toEqual([
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.closed",
+      "refund.updated",
+      "charge.refund.updated",
+      "refund.failed",
+    ]);
+  });
+});

@@ -561,6 +561,61 @@ describe("a held payment on PostgreSQL and the emulator", () => {
     expect(await balance(heldAccounts.refunds(held.id))).toBe(100_00);
   });
 
+  it.each([
+    ["in order", false],
+    ["its failure reported after the dispute's closure: the loss waits for it", true],
+  ])(
+    "refunded by Stripe's pending-refund card, then charged back before the refund went through: Stripe fails the refund (charge_for_pending_refund_disputed), the loss is the whole payment, booked once (%s)",
+    async (_label, refundLate) => {
+      const seller = refundLate ? "pla" : "pin";
+      const account = await aSeller(seller);
+      const opened = await aCheckout(seller);
+      const held = await payAndHold(opened.id, "pm_card_refundPending");
+      (await useCases.reportUnfulfilled(deps, held.id, "the host cancelled", "app_bookings"))._unsafeUnwrap();
+      await settle();
+      expect((await payment(held.id)).refunds.map((r) => [r.amountMinor, r.status])).toEqual([
+        [100_00, "requested"],
+      ]);
+      if (refundLate) lateTypes = new Set(["refund.updated", "charge.refund.updated", "refund.failed"]);
+      try {
+        const dispute = await harness.emulator.control.forceDispute(held.chargeId ?? "");
+        expect(dispute.amount).toBe(100_00);
+        const [refund] = (await harness.stripe.refunds.list({ payment_intent: held.paymentIntentId ?? "" }))
+          .data;
+        expect(refund).toMatchObject({
+          status: "failed",
+          failure_reason: "charge_for_pending_refund_disputed",
+        });
+        await settle();
+        await harness.emulator.control.resolveDispute(dispute.id, "lost");
+        await settle();
+        if (refundLate) {
+          // Stripe closed it lost while susu still thinks the refund is on its way: the loss waits.
+          const waiting = await payment(held.id);
+          expect(waiting.status).toBe("refunding");
+          expect(waiting.disputes.map((d) => [d.status, d.stripeStatus])).toEqual([["open", "lost"]]);
+          expect(await balance(heldAccounts.disputeLosses(held.id))).toBe(0);
+        }
+      } finally {
+        lateTypes = new Set();
+      }
+      await deliver(late.splice(0));
+      await settle();
+      const lost = await payment(held.id);
+      expect(lost.status).toBe("charged_back");
+      expect(lost.refunds.map((r) => [r.status, r.failureCode])).toEqual([
+        ["superseded_by_dispute", "charge_for_pending_refund_disputed"],
+      ]);
+      expect(lost.disputes.map((d) => [d.status, d.lostMinor, d.lossBooked])).toEqual([
+        ["lost", 100_00, true],
+      ]);
+      await booksBalanced(held.id);
+      expect(await balance(heldAccounts.disputeLosses(held.id))).toBe(100_00);
+      expect(await balance(heldAccounts.refunds(held.id))).toBe(0);
+      expect(await stripeBalance(account)).toBe(0);
+    },
+  );
+
   it("a dispute opened after the release and lost: the seller's share is reversed, the payment charged back", async () => {
     const account = await aSeller("lou");
     const opened = await aCheckout("lou");

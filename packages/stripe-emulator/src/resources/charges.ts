@@ -504,6 +504,49 @@ export function completePendingRefunds(engine: Engine, owner: string, charge: St
   }
 }
 
+/**
+ * A chargeback opened on a charge whose refunds are still `pending`: Stripe fails them with
+ * `charge_for_pending_refund_disputed` (the customer's bank gives the money back instead). A
+ * refund that already took its money (an asynchronous card refund) gives it back with a
+ * `refund_failure` transaction; one still waiting for a bank debit (`charge_pending`) took
+ * nothing. The charge's `amount_refunded` goes back down, so the dispute takes what they would
+ * have refunded. Returns the refunds failed, for the caller to announce after the dispute.
+ */
+function failPendingRefundsOnDispute(engine: Engine, owner: string, charge: Stripe.Charge): Stripe.Refund[] {
+  const failed: Stripe.Refund[] = [];
+  const chargeRecord = engine.store.record<Stripe.Charge, ChargeMeta>(charge.id);
+  for (const record of engine.store.indexed<Stripe.Refund>("refund", owner, "charge", charge.id)) {
+    const refund = record.obj;
+    if (refund.status !== "pending") continue;
+    if (typeof refund.balance_transaction === "string") {
+      const original = engine.store.record<Stripe.BalanceTransaction>(refund.balance_transaction)?.obj;
+      const txn = engine.ledger.create({
+        owner,
+        amount: -(original?.amount ?? -refund.amount),
+        currency: original?.currency ?? refund.currency,
+        type: isCardCharge(engine, charge.id) ? "refund_failure" : "payment_failure_refund",
+        reportingCategory: "refund_failure",
+        source: refund.id,
+        description: `Refund failure for ${charge.id}`,
+        availability: { kind: "now" },
+      });
+      refund.failure_balance_transaction = txn.id;
+    }
+    refund.status = "failed";
+    refund.failure_reason = "charge_for_pending_refund_disputed";
+    delete refund.pending_reason;
+    charge.amount_refunded -= refund.amount;
+    charge.refunded = false;
+    failed.push(refund);
+  }
+  if (chargeRecord?.meta.pendingRefunds) {
+    const waiting = chargeRecord.meta.pendingRefunds.filter((id) => !failed.some((r) => r.id === id));
+    if (waiting.length > 0) chargeRecord.meta.pendingRefunds = waiting;
+    else delete chargeRecord.meta.pendingRefunds;
+  }
+  return failed;
+}
+
 /** The debit failed: there is nothing to give back, so pending refunds are cancelled. */
 export function cancelPendingRefunds(engine: Engine, owner: string, charge: Stripe.Charge): void {
   for (const record of takePendingRefunds(engine, charge.id)) {
@@ -602,6 +645,8 @@ export function openDispute(
   }
   const isBecs = record.meta.paymentMethodType === "au_becs_debit";
   const inquiry = options.inquiry === true && !isBecs;
+  // A chargeback fails the refunds still pending (an inquiry withdraws nothing: they go on).
+  const failedRefunds = inquiry ? [] : failPendingRefundsOnDispute(engine, record.owner, charge);
   // What was captured and not refunded: `amount_refunded` counts a partial capture's released rest.
   const amount = charge.amount - charge.amount_refunded;
   const id = newId("du");
@@ -668,6 +713,12 @@ export function openDispute(
   engine.emit("charge.dispute.created", dispute, record.owner);
   if (!inquiry) engine.emit("charge.dispute.funds_withdrawn", dispute, record.owner);
   if (isBecs) engine.emit("charge.dispute.closed", dispute, record.owner);
+  for (const refund of failedRefunds) {
+    const previous = { status: "pending" };
+    engine.emit("refund.updated", refund, record.owner, { previous });
+    engine.emit("charge.refund.updated", refund, record.owner, { previous });
+    engine.emit("refund.failed", refund, record.owner, { previous });
+  }
   return dispute;
 }
 

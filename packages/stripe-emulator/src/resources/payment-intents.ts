@@ -614,8 +614,10 @@ function settle(engine: Engine, piId: string): void {
     succeedCharge(engine, owner, charge, true);
     engine.emit("charge.succeeded", charge, owner, { clock });
     paymentSucceeded(engine, record, charge, pm);
-    completePendingRefunds(engine, owner, charge);
+    // Stripe's disputed test number is disputed as it succeeds: refunds still waiting for the
+    // debit are pending then, so the dispute fails them (charge_for_pending_refund_disputed).
     if (outcome.disputed) openDispute(engine, charge.id, "general");
+    completePendingRefunds(engine, owner, charge);
     return;
   }
   const code = outcome.failureCode ?? "refer_to_customer";
