@@ -168,6 +168,16 @@ const contribution = z.strictObject({
   // retry: attempt 1.
   refundAttempt: z.int().min(1).exactOptional(),
   disputeIds: list(text),
+  // Disputes heard before the success of the charge they name (absent when there are none,
+  // and in snapshots stored before such disputes were kept pending).
+  pendingDisputes: list(
+    z.strictObject({
+      disputeId: text,
+      amountMinor: safeInt,
+      attempt: z.int().min(1).exactOptional(),
+      paymentIntentId: text.exactOptional(),
+    }),
+  ).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({

@@ -124,6 +124,25 @@ describe("round snapshots and surplus charges", () => {
     expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: 1.5 } })).isErr()).toBe(true);
   });
 
+  it("disputes kept pending on a charge not yet heard to succeed load as they were stored; a contribution without any stays without", () => {
+    const withPending = (pendingDisputes: unknown) => ({
+      ...refunding,
+      contributions: refunding.contributions.map((c, i) => (i === 0 ? { ...c, pendingDisputes } : c)),
+    });
+    const stored = withPending([
+      { disputeId: "dp_1", amountMinor: 100_00, attempt: 1, paymentIntentId: "pi_1" },
+      { disputeId: "dp_2", amountMinor: 50_00, attempt: 3 },
+    ]);
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(refunding)))._unsafeUnwrap()).toEqual(refunding);
+    expect(
+      parseRoundSnapshot(withPending([{ disputeId: "dp_1", amountMinor: 1.5, attempt: 1 }])).isErr(),
+    ).toBe(true);
+    expect(
+      parseRoundSnapshot(withPending([{ disputeId: "dp_1", amountMinor: 100_00, attempt: 0 }])).isErr(),
+    ).toBe(true);
+  });
+
   it("a surplus charge's refund names its debit attempt in the outbox payload", () => {
     const refund = {
       kind: "refund",

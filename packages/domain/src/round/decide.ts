@@ -1,4 +1,4 @@
-import { err, type Result } from "neverthrow";
+import { err, ok, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
 import { type Decision, ignore } from "../kernel/decision.js";
 import { Draft as KernelDraft } from "../kernel/draft.js";
@@ -22,7 +22,14 @@ import { expectedSettlementAt } from "../policy/settlement.js";
 import { unitFraction } from "../shared/hash.js";
 import { type Instant, isoString } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
-import type { Contribution, DebitAttempt, PayoutTransfer, Round, SurplusCharge } from "./round.js";
+import type {
+  Contribution,
+  DebitAttempt,
+  PayoutTransfer,
+  PendingDispute,
+  Round,
+  SurplusCharge,
+} from "./round.js";
 import type { NotificationTemplate, RoundEffect, TicketReason } from "./round-effect.js";
 import { roundIds } from "./round-ids.js";
 import type { RoundIgnoredCode } from "./round-ignored.js";
@@ -179,7 +186,7 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
     case "debit_processing":
       return debitProcessing(d, input);
     case "debit_succeeded":
-      return debitSucceeded(d, input);
+      return withPendingDisputes(debitSucceeded(d, input), input, ctx);
     case "debit_failed":
       return debitFailedInput(d, input);
     case "refund_succeeded":
@@ -1185,11 +1192,12 @@ function transferReversedInput(
 
 /**
  * The debit attempt whose charge a dispute names: by its PaymentIntent, else by the attempt
- * its metadata carries; `undefined` when the dispute names neither (it is the contribution's).
+ * its metadata carries; `undefined` when the dispute names neither (it is the contribution's)
+ * or names a charge the round has no attempt for.
  */
 function disputedAttempt(
   c: Contribution,
-  { attempt, paymentIntentId }: InputOf<"dispute_opened">,
+  { attempt, paymentIntentId }: Pick<PendingDispute, "attempt" | "paymentIntentId">,
 ): DebitAttempt | undefined {
   const byPayment =
     paymentIntentId !== undefined ? c.attempts.find((a) => a.paymentIntentId === paymentIntentId) : undefined;
@@ -1198,17 +1206,24 @@ function disputedAttempt(
 
 /**
  * A member disputed one of their charges. A dispute of a surplus charge is that charge's
- * (see {@link surplusDisputed}); any other is the contribution's. The amount is Stripe's
- * dispute amount, positive by Stripe's rules; a fact without one is a bug at the edge and
- * makes the contribution's posting throw.
+ * (see {@link surplusDisputed}); one of a charge susu has not heard succeed waits for that
+ * success (see {@link disputePending}); any other is the contribution's. The amount is
+ * Stripe's dispute amount, positive by Stripe's rules; a fact without one is a bug at the
+ * edge and makes the contribution's posting throw.
  */
 function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   const { memberId, disputeId, amountMinor } = input;
   const c = d.contribution(memberId);
   if (!c) return ignore(d.state, "no_such_contribution", `${memberId} does not contribute to this round`);
-  if (c.disputeIds.includes(disputeId) || surplusCharges(c).some((a) => a.surplus.disputeId === disputeId))
+  if (
+    c.disputeIds.includes(disputeId) ||
+    surplusCharges(c).some((a) => a.surplus.disputeId === disputeId) ||
+    (c.pendingDisputes ?? []).some((p) => p.disputeId === disputeId)
+  )
     return ignore(d.state, "duplicate_dispute", `dispute ${disputeId} already recorded`);
   const charged = disputedAttempt(c, input);
+  const namesCharge = input.attempt !== undefined || input.paymentIntentId !== undefined;
+  if (namesCharge && charged?.status !== "succeeded") return disputePending(d, c, charged, input);
   if (charged?.surplus !== undefined)
     return surplusDisputed(d, c, { ...charged, surplus: charged.surplus }, input);
   const s = d.state;
@@ -1270,6 +1285,75 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   // With the disputed transfer dropped, the rest may already all have arrived.
   if (transferPending) return payoutCompleteIfDone(d);
   return d.done();
+}
+
+/**
+ * A dispute of a charge susu has not heard succeed (its attempt requested, processing or
+ * recorded failed, or not one of this round's): the bank can only dispute a charge that
+ * succeeded, so its success is on its way (events are unordered; it may be parked or late).
+ * Booking it now would book it against the wrong charge (the contribution's, while the
+ * disputed charge becomes a surplus that would be refunded too), or against nothing (a
+ * contribution still processing). It is kept on the contribution, nothing is booked, and a
+ * ticket says so; {@link withPendingDisputes} books it when that success is heard.
+ */
+function disputePending(
+  d: Draft,
+  c: Contribution,
+  charged: DebitAttempt | undefined,
+  { disputeId, amountMinor, attempt, paymentIntentId }: InputOf<"dispute_opened">,
+): Step {
+  const s = d.state;
+  const pending: PendingDispute = {
+    disputeId,
+    amountMinor,
+    ...(attempt !== undefined ? { attempt } : {}),
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+  };
+  d.updateContribution(c.memberId, (x) => ({
+    ...x,
+    pendingDisputes: [...(x.pendingDisputes ?? []), pending],
+  }));
+  const what =
+    charged !== undefined
+      ? `debit attempt ${charged.number} (${charged.paymentIntentId ?? paymentIntentId ?? "no PaymentIntent"}), which susu has as ${charged.status}`
+      : `a charge round ${s.id} has no debit attempt for (attempt ${attempt ?? "unknown"}, ${paymentIntentId ?? "no PaymentIntent"})`;
+  d.ticket(
+    roundIds.ticket.disputePending(s.id, disputeId),
+    "dispute",
+    `${c.memberId} disputed ${what} (${disputeId}, ${amountMinor}): nothing is booked until susu hears that charge succeed, then the dispute is booked against it; check the charge at Stripe if its success does not arrive`,
+  );
+  return d.done();
+}
+
+/**
+ * After a debit's success, the disputes kept pending on the charge it names (see
+ * {@link disputePending}), in the order they were heard, each decided as if it had come
+ * after the success: the outcome is the same whatever the order of the two events.
+ */
+function withPendingDisputes(step: Step, input: InputOf<"debit_succeeded">, ctx: DecideContext): Step {
+  if (step.isErr() || step.value.ignored) return step;
+  const { memberId } = input;
+  const c = step.value.state.contributions.find((x) => x.memberId === memberId);
+  const succeeded = c?.attempts.find((a) => a.number === input.attempt);
+  if (!c?.pendingDisputes || !succeeded) return step;
+  const due = c.pendingDisputes.filter((p) => disputedAttempt(c, p) === succeeded);
+  if (due.length === 0) return step;
+  const rest = c.pendingDisputes.filter((p) => !due.includes(p));
+  const { pendingDisputes: _p, ...without } = c;
+  let state: Round = {
+    ...step.value.state,
+    contributions: step.value.state.contributions.map((x) =>
+      x.memberId === memberId ? (rest.length > 0 ? { ...without, pendingDisputes: rest } : without) : x,
+    ),
+  };
+  const effects = [...step.value.effects];
+  for (const p of due) {
+    const next = disputeOpened(new Draft(state, ctx), { type: "dispute_opened", memberId, ...p });
+    if (next.isErr()) return next;
+    state = next.value.state;
+    effects.push(...next.value.effects);
+  }
+  return ok({ state, effects });
 }
 
 // ---------------------------------------------------------------- surplus charges

@@ -510,6 +510,116 @@ describe("a dispute of a member's surplus charge (booked by the charge it names,
     expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_c"]);
   });
 });
+describe("a dispute heard before the success of the charge it names (neither the counted charge nor a surplus yet)", () => {
+  // Events are unordered: the dispute of a charge may be processed before the success that
+  // books that charge (its event parked, or late). It names its charge's attempt and
+  // PaymentIntent; whatever the order, the outcome must be the one of the success first.
+  const dispute = (attempt: number): RoundInput => ({
+    type: "dispute_opened",
+    memberId: "m1",
+    disputeId: "dp_e",
+    amountMinor: 10_000,
+    attempt,
+    paymentIntentId: `pi_m1_${attempt}`,
+  });
+  const ledgerIds = (r: Run) =>
+    r.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction.id] : [])).sort();
+  const posted = (r: Run, kind: string) =>
+    r.effects.flatMap((e) =>
+      e.kind === "post_ledger" && e.transaction.kind === kind ? [e.transaction.id] : [],
+    );
+  const surplusOf = (r: Run) => r.contribution("m1")?.attempts.find((a) => a.number === 1)?.surplus;
+  /** The dispute, heard first, books nothing and touches neither the contribution nor the round. */
+  function heardEarly(r: Run, attempt: number, at: number): void {
+    const before = { state: r.state.status, contribution: r.contribution("m1"), money: r.money() };
+    const early = r.step(dispute(attempt), at);
+    expect(r.contribution("m1")).toMatchObject({ status: before.contribution?.status, disputeIds: [] });
+    expect(r.state.status).toBe(before.state);
+    expect(early.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+    expect(r.money()).toEqual(before.money);
+    expect(early.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "open_ticket",
+        id: "r1:ticket:dispute:dp_e:pending",
+        reason: "dispute",
+      }),
+    );
+    expect(r.step(dispute(attempt), at).ignored?.code).toBe("duplicate_dispute");
+  }
+
+  it("attempt 1, recorded failed, disputed while collecting: once its success arrives the dispute is the surplus charge's; the contribution stays paid", () => {
+    const at = T0 + 2 * DAY_MS;
+    const inOrder = chargedTwice();
+    inOrder.step(succeeded("m1", 1), at);
+    inOrder.step(dispute(1), at);
+    const r = chargedTwice();
+    heardEarly(r, 1, at);
+    r.step(succeeded("m1", 1), at);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(surplusOf(r)).toMatchObject({
+      status: "refund_requested",
+      disputeId: "dp_e",
+      disputedMinor: 10_000,
+    });
+    expect(r.money()).toMatchObject({ contributedMinor: 30_000, heldMinor: 20_000, refundedMinor: 10_000 });
+    expect(r.state).toEqual(inOrder.state);
+    expect(ledgerIds(r)).toEqual(ledgerIds(inOrder));
+    expect(r.step(dispute(1), at).ignored?.code).toBe("duplicate_dispute");
+  });
+
+  it("attempt 1, recorded failed, disputed after payout: nothing is booked against the contribution or the payout, and the member's loss only if our refund lands too", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    const inOrder = retrying().r;
+    payOut(inOrder, retryAt + DAY_MS);
+    inOrder.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    inOrder.step(dispute(1), retryAt + 2 * DAY_MS);
+    heardEarly(r, 1, retryAt + 2 * DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(surplusOf(r)).toMatchObject({ status: "refund_requested", disputeId: "dp_e" });
+    expect(posted(r, "dispute_loss")).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    expect(r.state).toEqual(inOrder.state);
+    expect(ledgerIds(r)).toEqual(ledgerIds(inOrder));
+  });
+
+  it("the success of another attempt leaves it pending: heard while attempt 2 was processing, it waits through the payout for attempt 1's success", () => {
+    const { r, retryAt } = retrying();
+    heardEarly(r, 1, retryAt);
+    payOut(r, retryAt + DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({
+      status: "succeeded",
+      disputeIds: [],
+      pendingDisputes: [{ disputeId: "dp_e", amountMinor: 10_000, attempt: 1, paymentIntentId: "pi_m1_1" }],
+    });
+    expect(posted(r, "dispute_loss")).toEqual([]);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    expect(r.contribution("m1")?.pendingDisputes).toBeUndefined();
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: [] });
+    expect(surplusOf(r)).toMatchObject({ status: "refund_requested", disputeId: "dp_e" });
+    expect(posted(r, "dispute_loss")).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+  });
+
+  it("the counted attempt, still processing: once it succeeds the dispute is the contribution's, as in order (not dropped)", () => {
+    const { r, retryAt } = retrying();
+    const inOrder = retrying().r;
+    inOrder.step(succeeded("m1", 2), retryAt);
+    inOrder.step(dispute(2), retryAt);
+    heardEarly(r, 2, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    // Its success settles the round and starts the payout (no payout delay): the dispute
+    // comes after the payout started, so it is booked as the member's loss.
+    expect(r.state.status).toBe("paying_out");
+    expect(r.contribution("m1")).toMatchObject({ disputeIds: ["dp_e"] });
+    expect(r.contribution("m1")?.pendingDisputes).toBeUndefined();
+    expect(posted(r, "dispute_loss")).toEqual(["r1:dispute:dp_e"]);
+    expect(r.state).toEqual(inOrder.state);
+    expect(ledgerIds(r)).toEqual(ledgerIds(inOrder));
+  });
+});
 describe("a refund that fails once the round is cancelled (refund.failed after refund.succeeded)", () => {
   function cancelledThenFailed(): Run {
     const r = new Run(round());

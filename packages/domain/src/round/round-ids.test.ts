@@ -138,6 +138,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     );
     expect(t.dispute("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1");
     expect(t.disputeAfterPayout("r1", "dp_1")).toBe("r1:ticket:dispute_after_payout:dp_1");
+    expect(t.disputePending("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:pending");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
   });
 
@@ -215,6 +216,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.surplusRefundFailedAfterSuccess(r, m, 1, 2),
       k.dispute(r, d),
       k.disputeAfterPayout(r, d),
+      k.disputePending(r, d),
       k.transferReversed(r, t, 1),
     ];
     expect(new Set(ids).size).toBe(ids.length);

@@ -223,6 +223,12 @@ const ticketIds = Object.freeze({
   /** A contribution was disputed after the pot was paid out. */
   disputeAfterPayout: (roundId: string, disputeId: string): string =>
     ticket(roundId, "dispute_after_payout", disputeId),
+  /**
+   * A dispute was heard before the success of the charge it names, and waits for it:
+   * `<round>:ticket:dispute:<dispute>:pending`.
+   */
+  disputePending: (roundId: string, disputeId: string): string =>
+    ticket(roundId, "dispute", `${disputeId}:pending`),
   /** Part of a transfer came back; keyed by the total reversed so far. */
   transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
     ticket(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),

@@ -108,6 +108,25 @@ export interface Contribution {
    */
   readonly refundAttempt?: number;
   readonly disputeIds: readonly string[];
+  /**
+   * Disputes heard before susu heard the charge they name succeed (the debit attempt is
+   * requested, processing or recorded failed, or not one of this round's): events are
+   * unordered, and the success may be parked or late. Nothing is booked for them; each is
+   * booked when the success of the charge it names is heard, as if it had come after it
+   * (the contribution's, or a surplus charge's), and leaves this list. Absent: none (and in
+   * snapshots stored before disputes were kept pending).
+   */
+  readonly pendingDisputes?: readonly PendingDispute[];
+}
+
+/** A member's dispute kept until the charge it names is heard to succeed (see {@link Contribution.pendingDisputes}). */
+export interface PendingDispute {
+  readonly disputeId: string;
+  /** Stripe's dispute amount. */
+  readonly amountMinor: number;
+  /** The debit attempt and PaymentIntent the dispute names (at least one of them). */
+  readonly attempt?: number;
+  readonly paymentIntentId?: string;
 }
 
 /** One payout transfer, funded by one contribution's charge (`source_transaction`). */
