@@ -163,3 +163,23 @@ describe("a split charge's refund with a seller's reversal in flight when the di
     });
   });
 });
+
+// `charge.dispute.closed` closes a dispute; `charge.dispute.updated` reporting `lost` does not.
+describe("an update reporting lost while a refund is pending", () => {
+  it("the refund's failure closes nothing; the closure's amount is the loss", () => {
+    const settled = run(created(), [paid()]);
+    const pending = run(settled.state, [
+      refund(3_000),
+      dispute(10_000),
+      { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "lost" },
+    ]);
+    const failed = run(pending.state, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(failed.state.disputes[0]).toMatchObject({ status: "open" });
+    const r = run(failed.state, [closed("lost", 8_000)]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 8_000, lossBooked: true });
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(of(r.effects, "reverse_transfer").map((e) => [e.amountMinor, e.reason])).toEqual([
+      [8_000, "dispute_lost"],
+    ]);
+  });
+});
