@@ -7,6 +7,7 @@ import {
   disputeOpened,
   disputeUpdated,
   owedAfterSupersededRefunds,
+  waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
@@ -735,6 +736,7 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "failed", failureCode });
+  if (supersededByWaitingLoss(d, refund)) return d.done();
   const after = r.status === "succeeded";
   const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
   d.ticket(
@@ -755,6 +757,20 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     data,
   );
   return d.done();
+}
+
+/**
+ * Whether the outcome being decided closes a loss that waited for it (see
+ * `thenLossThatWaited`) and that loss supersedes refund `refundNumber`: the customer's bank
+ * gave the money back, nothing is left to retry, so the failure opens no "retry it" ticket
+ * or notice (the dispute's closure is told instead).
+ */
+function supersededByWaitingLoss(d: Draft, refundNumber: number): boolean {
+  const waiting = waitingLoss(d.state);
+  if (waiting === undefined || disputeRules.lossWaits?.(d)) return false;
+  return supersedeUnmovedRefunds(d.state, waiting.id).refunds.some(
+    (r) => r.number === refundNumber && r.status === "superseded_by_dispute",
+  );
 }
 
 // ---------------------------------------------------------------- reversals
@@ -780,6 +796,7 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
     return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
   d.updateReversal(reversal, { status: "failed", failureCode });
   if (rv.forRefund !== undefined) d.updateRefund(rv.forRefund, { status: "reversal_failed", failureCode });
+  if (rv.forRefund !== undefined && supersededByWaitingLoss(d, rv.forRefund)) return d.done();
   const what =
     rv.reason === "refund"
       ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`

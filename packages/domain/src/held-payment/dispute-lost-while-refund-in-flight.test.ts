@@ -251,3 +251,49 @@ describe("an update reporting lost while a refund is pending, then the refund's 
     expect(books(r)).toMatchObject({ holdMinor: 2_000, disputeLostMinor: 8_000 });
   });
 });
+
+// The outcome that closes a loss that waited supersedes the refund in the same decision:
+// nothing is left to retry, so no "retry it" ticket or notice goes out with it.
+describe("the outcome that closes a waiting loss and supersedes its refund", () => {
+  const asks = (r: Run) => ({
+    tickets: r.last.filter((e) => e.kind === "open_ticket").map((e) => e.reason),
+    notices: r.last.filter((e) => e.kind === "notify").map((e) => e.template),
+  });
+
+  it("a refund failed: no refund_failed ticket or notice, the dispute's closure told", () => {
+    const l = run(start(), [paid, { type: "report_unfulfilled", reason: "cancelled" }, opened(), lost()]);
+    const r = run(l, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r)).toEqual({ tickets: [], notices: ["dispute_closed", "dispute_closed"] });
+  });
+
+  it("a refund's seller reversal failed: no reversal_failed ticket asking to retry the refund", () => {
+    const released = run(
+      run(
+        run(start(), [paid, { type: "confirm_fulfilled" }]),
+        [{ type: "timer", timer: { kind: "release_due" } }],
+        LATER,
+      ),
+      [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }],
+      LATER,
+    );
+    const l = run(released, [{ type: "refund", by: "a" }, opened(), lost()], LATER);
+    const r = run(
+      l,
+      [{ type: "transfer_reversal_failed", reversal: 1, failureCode: "insufficient_funds" }],
+      LATER,
+    );
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r).tickets).toEqual([]);
+    expect(asks(r).notices).not.toContain("reversal_failed");
+  });
+
+  it("a refund that fails with no loss waiting still opens its ticket", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      refundFailed("expired_or_canceled_card"),
+    ]);
+    expect(asks(r)).toEqual({ tickets: ["refund_failed"], notices: ["refund_failed"] });
+  });
+});
