@@ -187,6 +187,17 @@ function openDispute(s: HeldPayment): HeldDispute | undefined {
   return s.disputes.find((x) => x.status === "open");
 }
 
+/**
+ * A dispute Stripe closed lost: the charge was charged back, and Stripe refuses every refund
+ * of it (`charge_disputed`), whatever amount the dispute took.
+ */
+function lostDispute(s: HeldPayment): HeldDispute | undefined {
+  return s.disputes.find((x) => x.status === "lost");
+}
+
+const chargedBack = (x: HeldDispute): Step =>
+  refuse("charge_disputed", `dispute ${x.id} was lost: Stripe refuses every refund of a charge charged back`);
+
 /** Where money given back now comes from, by how far the release went. */
 function stageOf(s: HeldPayment): HeldRefund["stage"] {
   if (createdTransfer(s)) return "transferred";
@@ -497,6 +508,8 @@ function reportUnfulfilled(d: Draft, { reason }: InputOf<"report_unfulfilled">):
     return refuse("payment_not_captured", "the payment is still processing; report again once it is paid");
   if (s.status !== "held") return refuse("payment_ended", `the payment is ${s.status}`);
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   d.set({ fulfilment: "unfulfilled", unfulfilledReason: reason });
   startRefund(d, refundableMinor(d.state), "unfulfilled");
@@ -565,6 +578,8 @@ function refundCommand(d: Draft, { amountMinor }: InputOf<"refund">): Step {
   if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
   if (transferInFlight(s)) return refuse("release_in_flight", "the seller's transfer is in flight");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   const amount = amountMinor ?? left;
   const step = currencyInfo(s.currency).amountStepMinor;
@@ -582,6 +597,8 @@ function retryRefund(d: Draft): Step {
   const r = s.refunds.find((x) => x.status === "failed" || x.status === "reversal_failed");
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   // A reversal is asked for again for what the failed one asked (less than the seller's part
   // when the platform held the rest already).
   const failed = s.reversals.filter((rv) => rv.forRefund === r.number).at(-1);

@@ -159,6 +159,17 @@ function unfinishedRefund(s: MarketplaceCharge): MarketplaceRefund | undefined {
   return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
 }
 
+/**
+ * A dispute Stripe closed lost: the charge was charged back, and Stripe refuses every refund
+ * of it (`charge_disputed`), whatever amount the dispute took.
+ */
+function lostDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
+  return s.disputes.find((x) => x.status === "lost");
+}
+
+const chargedBack = (x: MarketplaceDispute): Step =>
+  refuse("charge_disputed", `dispute ${x.id} was lost: Stripe refuses every refund of a charge charged back`);
+
 function openDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
   return s.disputes.find((x) => x.status === "open");
 }
@@ -691,6 +702,8 @@ function refundCommand(d: Draft, input: InputOf<"refund">): Step {
   if (s.status === "refunding") return refuse("refund_in_flight", "everything left is being refunded");
   if (!everySellerPaid(s)) return refuse("transfers_pending", "a seller's transfer has not landed yet");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   const left = marketplaceRefundableMinor(s);
   if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
@@ -919,6 +932,8 @@ function retryRefund(d: Draft): Step {
   const r = s.refunds.find((x) => x.status === "failed");
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   requestRefundAttempt(d, r.number);
   return d.done();
 }
