@@ -74,6 +74,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "release_in_flight":
     case "refund_in_flight":
     case "payment_disputed":
+    case "charge_disputed":
     case "nothing_to_refund":
     case "no_failed_refund":
     case "seller_cannot_receive":

@@ -421,6 +421,9 @@ const { operatorOnly, conflicts, unprocessable } = paymentRefusals(
 
 const NOT_CAPTURED = { payment_not_captured: "the payment is awaiting_payment" };
 const DISPUTED = { payment_disputed: "the charge is disputed: Stripe cannot refund it" };
+const CHARGED_BACK = {
+  charge_disputed: "dispute dp_1 was lost: Stripe refuses every refund of a charge charged back",
+};
 const REFUND_IN_FLIGHT = { refund_in_flight: "a refund is unfinished" };
 
 // ─── Routes ────────────────────────────────────────────────────────────────
@@ -543,6 +546,7 @@ const unfulfilledRouteDef = commandRoute({
       fulfilment_already_reported: "the booking was already reported confirmed",
       payment_ended: "the payment is released",
       ...DISPUTED,
+      ...CHARGED_BACK,
       ...REFUND_IN_FLIGHT,
     }),
   },
@@ -594,6 +598,7 @@ const refundRouteDef = commandRoute({
       nothing_to_refund: "everything was refunded or taken back",
       release_in_flight: "the seller's transfer is in flight",
       ...DISPUTED,
+      ...CHARGED_BACK,
     }),
     ...unprocessable({ invalid_refund_amount: "a refund is a whole multiple of 1 in (0, 10000] AUD" }),
   },
@@ -603,7 +608,10 @@ const retryRefundRouteDef = commandRoute({
   action: "refunds/retry",
   summary: "Retry the refund (or its reversal) that failed, once the cause is fixed (platform operators)",
   answers: "The payment, its refund asked for again",
-  refusals: { ...operatorOnly, ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }) },
+  refusals: {
+    ...operatorOnly,
+    ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED, ...CHARGED_BACK }),
+  },
 });
 
 const retryReversalRouteDef = commandRoute({

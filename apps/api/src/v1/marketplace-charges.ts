@@ -537,6 +537,9 @@ const commandRoute = commandRoutes({
 const NOT_CAPTURED = { payment_not_captured: "the charge is awaiting_payment" };
 const ENDED = { charge_ended: "the charge is refunded" };
 const DISPUTED = { payment_disputed: "the charge is disputed: Stripe cannot refund it" };
+const CHARGED_BACK = {
+  charge_disputed: "dispute dp_1 was lost: Stripe refuses every refund of a charge charged back",
+};
 const REFUND_IN_FLIGHT = { refund_in_flight: "a refund is unfinished" };
 
 const refundRouteDef = commandRoute({
@@ -559,6 +562,7 @@ const refundRouteDef = commandRoute({
       ...ENDED,
       ...REFUND_IN_FLIGHT,
       ...DISPUTED,
+      ...CHARGED_BACK,
       nothing_to_refund: "everything was refunded or taken back",
       transfers_pending: "seller sam's transfer has not landed yet",
     }),
@@ -570,7 +574,10 @@ const retryRefundRouteDef = commandRoute({
   action: "refunds/retry",
   summary: "Retry the refund that failed, once the cause is fixed (platform operators)",
   answers: "The charge, its refund asked for again",
-  refusals: { ...operatorOnly, ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED }) },
+  refusals: {
+    ...operatorOnly,
+    ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED, ...CHARGED_BACK }),
+  },
 });
 
 const retryTransfersRouteDef = commandRoute({

@@ -609,4 +609,36 @@ describe("platform operators' commands", () => {
       "payment_disputed",
     );
   });
+
+  it("after a dispute lost for part of the charge, refunds are refused: Stripe refuses them (charge_disputed)", async () => {
+    const { id } = await paid();
+    (
+      await sim.deliver([
+        { kind: "dispute_opened", refs: heldPaymentRefs(id), disputeId: "dp_1", amountMinor: 40_00 },
+        {
+          kind: "dispute_closed",
+          refs: heldPaymentRefs(id),
+          disputeId: "dp_1",
+          outcome: "lost",
+          amountMinor: 40_00,
+        },
+      ])
+    )._unsafeUnwrap();
+    expect(await read(id, operatorToken())).toMatchObject({
+      status: "held",
+      refundable: { amountMinor: 60_00 },
+      disputes: [{ id: "dp_1", status: "lost" }],
+    });
+    await expectProblem(
+      await call(operatorToken(), "POST", `/v1/held-payments/${id}/refunds`, { amountMinor: 10_00 }),
+      409,
+      "charge_disputed",
+    );
+    await expectProblem(
+      await call(APP, "POST", `/v1/held-payments/${id}/unfulfilled`, { reason: "no show" }),
+      409,
+      "charge_disputed",
+    );
+    expect(await read(id, operatorToken())).toMatchObject({ refunds: [], fulfilment: "pending" });
+  });
 });

@@ -7,7 +7,7 @@
 // (pages, filters, who sees what), and a balanced ledger at the end of every path.
 import { PrismaLedgerStore, PrismaPaymentAttemptStore, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { type Person, useCaseDepsOn, useCases } from "@susu/domain";
+import { marketplaceChargeRefs, type Person, useCaseDepsOn, useCases } from "@susu/domain";
 import {
   aReadyPerson,
   FakePaymentGateway,
@@ -674,6 +674,34 @@ describe("POST /v1/marketplace-charges/{id}/refunds", () => {
     expect(ended.status).toBe("refunded");
     expect(ended.reversals.length).toBe(3);
     expect(ended.reversals.every((r: Body) => r.status === "reversed")).toBe(true);
+    await expectLedgerBalanced();
+  });
+});
+
+describe("refunds after a dispute lost for part of the charge", () => {
+  it("are refused: Stripe refuses every refund of a charge charged back (charge_disputed)", async () => {
+    const charge = await charged(chargeRequest(), CUSTOMER);
+    const refs = marketplaceChargeRefs(charge.id);
+    for (const fact of [
+      { kind: "dispute_opened", refs, disputeId: "dp_1", amountMinor: 40_00 } as const,
+      { kind: "dispute_closed", refs, disputeId: "dp_1", outcome: "lost", amountMinor: 40_00 } as const,
+    ])
+      (await useCases.applyPaymentFact(deps, { reader: gateway }, fact, "stripe"))._unsafeUnwrap();
+    await runUntilQuiet();
+    const path = `/v1/marketplace-charges/${charge.id}`;
+    expect((await asOperator("GET", path)).body).toMatchObject({
+      status: "settled",
+      refundable: { amountMinor: 60_00 },
+      disputes: [{ id: "dp_1", status: "lost" }],
+    });
+    const before = await countDomainRows(db.prisma);
+    expectProblem(
+      await send(CUSTOMER, "POST", `${path}/refunds`, { amountMinor: 10_00 }),
+      409,
+      "charge_disputed",
+    );
+    expectProblem(await asOperator("POST", `${path}/refunds`, {}), 409, "charge_disputed");
+    expect(await countDomainRows(db.prisma)).toEqual(before);
     await expectLedgerBalanced();
   });
 });

@@ -730,6 +730,7 @@ describe("refused commands (every error code)", () => {
         }),
     ],
     ["payment_disputed", () => refused(run(held(), [dispute()]), fullRefundInput())],
+    ["charge_disputed", () => refused(run(held(), [dispute(), closed("lost", 4_000)]), fullRefundInput())],
     ["invalid_refund_amount", () => refused(held(), { type: "refund", by: "a", amountMinor: 10_001 })],
     ["nothing_to_refund", () => refused(run(held(), [dispute(), closed("lost")]), fullRefundInput())],
     ["no_failed_refund", () => refused(held(), { type: "retry_refund", by: "a" })],

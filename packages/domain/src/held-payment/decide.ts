@@ -7,6 +7,7 @@ import {
   disputeOpened,
   disputeUpdated,
   owedAfterSupersededRefunds,
+  waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
@@ -185,6 +186,17 @@ function unfinishedRefund(s: HeldPayment): HeldRefund | undefined {
 function openDispute(s: HeldPayment): HeldDispute | undefined {
   return s.disputes.find((x) => x.status === "open");
 }
+
+/**
+ * A dispute Stripe closed lost: the charge was charged back, and Stripe refuses every refund
+ * of it (`charge_disputed`), whatever amount the dispute took.
+ */
+function lostDispute(s: HeldPayment): HeldDispute | undefined {
+  return s.disputes.find((x) => x.status === "lost");
+}
+
+const chargedBack = (x: HeldDispute): Step =>
+  refuse("charge_disputed", `dispute ${x.id} was lost: Stripe refuses every refund of a charge charged back`);
 
 /** Where money given back now comes from, by how far the release went. */
 function stageOf(s: HeldPayment): HeldRefund["stage"] {
@@ -496,6 +508,8 @@ function reportUnfulfilled(d: Draft, { reason }: InputOf<"report_unfulfilled">):
     return refuse("payment_not_captured", "the payment is still processing; report again once it is paid");
   if (s.status !== "held") return refuse("payment_ended", `the payment is ${s.status}`);
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   d.set({ fulfilment: "unfulfilled", unfulfilledReason: reason });
   startRefund(d, refundableMinor(d.state), "unfulfilled");
@@ -564,6 +578,8 @@ function refundCommand(d: Draft, { amountMinor }: InputOf<"refund">): Step {
   if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
   if (transferInFlight(s)) return refuse("release_in_flight", "the seller's transfer is in flight");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   const amount = amountMinor ?? left;
   const step = currencyInfo(s.currency).amountStepMinor;
@@ -581,6 +597,8 @@ function retryRefund(d: Draft): Step {
   const r = s.refunds.find((x) => x.status === "failed" || x.status === "reversal_failed");
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   // A reversal is asked for again for what the failed one asked (less than the seller's part
   // when the platform held the rest already).
   const failed = s.reversals.filter((rv) => rv.forRefund === r.number).at(-1);
@@ -735,6 +753,7 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "failed", failureCode });
+  if (supersededByWaitingLoss(d, refund)) return d.done();
   const after = r.status === "succeeded";
   const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
   d.ticket(
@@ -755,6 +774,20 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     data,
   );
   return d.done();
+}
+
+/**
+ * Whether the outcome being decided closes a loss that waited for it (see
+ * `thenLossThatWaited`) and that loss supersedes refund `refundNumber`: the customer's bank
+ * gave the money back, nothing is left to retry, so the failure opens no "retry it" ticket
+ * or notice (the dispute's closure is told instead).
+ */
+function supersededByWaitingLoss(d: Draft, refundNumber: number): boolean {
+  const waiting = waitingLoss(d.state);
+  if (waiting === undefined || disputeRules.lossWaits?.(d)) return false;
+  return supersedeUnmovedRefunds(d.state, waiting.id).refunds.some(
+    (r) => r.number === refundNumber && r.status === "superseded_by_dispute",
+  );
 }
 
 // ---------------------------------------------------------------- reversals
@@ -780,6 +813,7 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
     return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
   d.updateReversal(reversal, { status: "failed", failureCode });
   if (rv.forRefund !== undefined) d.updateRefund(rv.forRefund, { status: "reversal_failed", failureCode });
+  if (rv.forRefund !== undefined && supersededByWaitingLoss(d, rv.forRefund)) return d.done();
   const what =
     rv.reason === "refund"
       ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`

@@ -284,3 +284,50 @@ describe("a refund refused because the charge was disputed, then the dispute los
     });
   });
 });
+
+// Stripe refuses every refund of a charge charged back (`charge_disputed`; the dispute's
+// `is_charge_refundable` is false once it is closed lost), whatever the amount it took: a
+// command that would ask for one is refused up front, with a stable code.
+describe("refunds after a partial loss", () => {
+  const partlyLost = () => run(start(), [paid, opened(4_000), lost(4_000)]);
+  const decided = (r: Run, input: HeldPaymentInput) => decideHeldPayment(r.state, input, { now: T0, policy });
+
+  it("an admin's refund is refused: charge_disputed", () => {
+    const r = partlyLost();
+    expect(refundableMinor(r.state)).toBe(6_000);
+    expect(decided(r, { type: "refund", by: "a" })).toMatchObject({ error: { code: "charge_disputed" } });
+    expect(decided(r, { type: "refund", by: "a", amountMinor: 1_000 })).toMatchObject({
+      error: { code: "charge_disputed" },
+    });
+  });
+
+  it("an unfulfilled booking's refund is refused: charged_back, nothing recorded", () => {
+    expect(decided(partlyLost(), { type: "report_unfulfilled", reason: "cancelled" })).toMatchObject({
+      error: { code: "charge_disputed" },
+    });
+  });
+
+  it("a refund that failed after it had succeeded is not retried: charge_disputed", () => {
+    const r = run(start(), [
+      paid,
+      { type: "refund", by: "a", amountMinor: 3_000 },
+      { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" },
+      opened(4_000),
+      lost(4_000),
+      refusedDisputed(),
+    ]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["failed"]);
+    expect(decided(r, { type: "retry_refund", by: "a" })).toMatchObject({
+      error: { code: "charge_disputed" },
+    });
+  });
+
+  it("after a won dispute refunds go on", () => {
+    const r = run(start(), [
+      paid,
+      opened(4_000),
+      { type: "dispute_closed", disputeId: "dp", outcome: "won", amountMinor: 4_000 },
+    ]);
+    expect(decided(r, { type: "refund", by: "a", amountMinor: 1_000 }).isOk()).toBe(true);
+  });
+});

@@ -200,3 +200,100 @@ describe("after the release, a refund whose seller reversal is in flight when th
     expect(retried(r, LATER)).toMatchObject({ error: { code: "no_failed_refund" } });
   });
 });
+
+// Stripe closes a dispute with `charge.dispute.closed` (its status becomes `lost`, `won` or
+// `warning_closed`); `charge.dispute.updated` reports other changes. An update that reports
+// `lost` closes nothing: the closure's amount is what the bank took.
+describe("an update reporting lost while a refund is pending, then the refund's outcome, then the closure", () => {
+  const updatedLost: HeldPaymentInput = { type: "dispute_updated", disputeId: "dp", stripeStatus: "lost" };
+
+  it("the refund's failure closes nothing; the closure's amount is the loss", () => {
+    const pending = run(start(), [
+      paid,
+      { type: "refund", by: "a", amountMinor: 3_000 },
+      opened(),
+      updatedLost,
+    ]);
+    const failed = run(pending, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(failed.state.disputes[0]).toMatchObject({ status: "open" });
+    expect(all(failed, "notify").filter((e) => e.template === "dispute_closed")).toEqual([]);
+    const r = run(failed, [lost(8_000)]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 8_000, lossBooked: true });
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(books(r)).toMatchObject({ holdMinor: 2_000, refundedMinor: 0, disputeLostMinor: 8_000 });
+    expect(r.state.status).toBe("held");
+  });
+
+  it("the refund's success closes nothing; the closure's amount, capped at what is left, is the loss", () => {
+    const pending = run(start(), [
+      paid,
+      { type: "refund", by: "a", amountMinor: 3_000 },
+      opened(),
+      updatedLost,
+    ]);
+    const ok = run(pending, [refundOk()]);
+    expect(ok.state.disputes[0]).toMatchObject({ status: "open" });
+    const r = run(ok, [lost(5_000)]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 5_000, lossBooked: true });
+    expect(books(r)).toMatchObject({ holdMinor: 2_000, refundedMinor: 3_000, disputeLostMinor: 5_000 });
+  });
+
+  it("closed lost while the refund is pending, then another closure with Stripe's final amount: that amount is the loss", () => {
+    const waiting = run(start(), [
+      paid,
+      { type: "refund", by: "a", amountMinor: 3_000 },
+      opened(),
+      lost(9_000),
+      lost(8_000),
+    ]);
+    const r = run(waiting, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 8_000, lossBooked: true });
+    expect(books(r)).toMatchObject({ holdMinor: 2_000, disputeLostMinor: 8_000 });
+  });
+});
+
+// The outcome that closes a loss that waited supersedes the refund in the same decision:
+// nothing is left to retry, so no "retry it" ticket or notice goes out with it.
+describe("the outcome that closes a waiting loss and supersedes its refund", () => {
+  const asks = (r: Run) => ({
+    tickets: r.last.filter((e) => e.kind === "open_ticket").map((e) => e.reason),
+    notices: r.last.filter((e) => e.kind === "notify").map((e) => e.template),
+  });
+
+  it("a refund failed: no refund_failed ticket or notice, the dispute's closure told", () => {
+    const l = run(start(), [paid, { type: "report_unfulfilled", reason: "cancelled" }, opened(), lost()]);
+    const r = run(l, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r)).toEqual({ tickets: [], notices: ["dispute_closed", "dispute_closed"] });
+  });
+
+  it("a refund's seller reversal failed: no reversal_failed ticket asking to retry the refund", () => {
+    const released = run(
+      run(
+        run(start(), [paid, { type: "confirm_fulfilled" }]),
+        [{ type: "timer", timer: { kind: "release_due" } }],
+        LATER,
+      ),
+      [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }],
+      LATER,
+    );
+    const l = run(released, [{ type: "refund", by: "a" }, opened(), lost()], LATER);
+    const r = run(
+      l,
+      [{ type: "transfer_reversal_failed", reversal: 1, failureCode: "insufficient_funds" }],
+      LATER,
+    );
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r).tickets).toEqual([]);
+    expect(asks(r).notices).not.toContain("reversal_failed");
+  });
+
+  it("a refund that fails with no loss waiting still opens its ticket", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      refundFailed("expired_or_canceled_card"),
+    ]);
+    expect(asks(r)).toEqual({ tickets: ["refund_failed"], notices: ["refund_failed"] });
+  });
+});

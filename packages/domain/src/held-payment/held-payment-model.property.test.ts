@@ -47,6 +47,8 @@ interface Model extends PaymentModel {
   transferLanded: boolean;
   /** Disputes Stripe closed lost while a refund was in flight, in order: open until no refund is, then their losses are taken. */
   lossesWaiting: { disputeId: string; amountMinor: number }[];
+  /** A dispute was lost (the charge charged back): Stripe refuses every refund after it (`charge_disputed`). */
+  chargedBack: boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     transfersUnknown: new Set(),
     transferLanded: false,
     lossesWaiting: [],
+    chargedBack: false,
   };
 
   constructor(amountMinor: number, sellerCanReceive: boolean) {
@@ -174,7 +177,10 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         }
         m.disputes.set(input.disputeId, false);
         // A lost dispute takes what it says, up to what is left (refunds asked for count as gone).
-        if (input.outcome === "lost") m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
+        if (input.outcome === "lost") {
+          m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
+          m.chargedBack = true;
+        }
         break;
     }
     // Losses that waited are taken, in turn, once no refund is in flight any more: those the
@@ -186,6 +192,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       m.lossesWaiting.shift();
       m.disputes.set(waiting.disputeId, false);
       m.lostMinor += Math.min(waiting.amountMinor, this.remainingMinor());
+      m.chargedBack = true;
       if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
     }
   }
@@ -244,6 +251,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         if (status === "payment_processing") return "payment_not_captured";
         if (status !== "held") return "payment_ended";
         if (this.disputed()) return "payment_disputed";
+        if (m.chargedBack) return "charge_disputed";
         if (this.unfinishedRefund()) return "refund_in_flight";
         return undefined;
       case "admin_hold":
@@ -265,6 +273,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         if (left === 0) return "nothing_to_refund";
         if (m.transfersOpen.size > 0) return "release_in_flight";
         if (this.disputed()) return "payment_disputed";
+        if (m.chargedBack) return "charge_disputed";
         if (this.unfinishedRefund()) return "refund_in_flight";
         const a = input.amountMinor ?? left;
         return a <= 0 || a > left ? "invalid_refund_amount" : undefined;
@@ -274,7 +283,8 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
           (r) => r.status === "failed" || r.status === "reversal_failed",
         );
         if (!failed) return "no_failed_refund";
-        return this.disputed() ? "payment_disputed" : undefined;
+        if (this.disputed()) return "payment_disputed";
+        return m.chargedBack ? "charge_disputed" : undefined;
       }
       default:
         return undefined;

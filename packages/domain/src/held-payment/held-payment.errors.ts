@@ -29,6 +29,12 @@ export const HELD_PAYMENT_ERROR_CODES = [
   "refund_in_flight",
   /** The charge is disputed: Stripe does not refund it, and nothing is released. */
   "payment_disputed",
+  /**
+   * A dispute of the charge was lost (it was charged back, whatever amount it took): Stripe
+   * refuses every refund of it (its error `charge_disputed`; the dispute's
+   * `is_charge_refundable` is false once closed).
+   */
+  "charge_disputed",
   /** A refund of nothing, of more than is left, or not a multiple of the currency's step. */
   "invalid_refund_amount",
   /** Everything was refunded or taken back already. */

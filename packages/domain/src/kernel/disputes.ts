@@ -16,12 +16,19 @@ export interface Dispute {
   readonly reason: string;
   /**
    * Stripe's dispute status as last reported (`needs_response`, `under_review`, `won`, `lost`, …).
-   * `lost` on a dispute still `open` here: Stripe closed it lost while a refund of the charge
-   * was in flight, and the loss waits for that refund's outcome (see {@link DisputeRules.lossWaits}).
+   * Only a closure (`charge.dispute.closed`) closes a dispute: an opening or an update that
+   * reports `lost` records the status and nothing more.
    */
   readonly stripeStatus: string;
   readonly evidenceDueBy?: Instant;
   readonly status: "open" | "won" | "lost";
+  /**
+   * Set only by Stripe's closure of a loss that must wait (see {@link DisputeRules.lossWaits}):
+   * the amount the closure reported. The dispute stays `open` until the refund in flight is
+   * heard of; the loss is then measured with this amount (the closure's, Stripe's last word
+   * on what it took), never the opening's.
+   */
+  readonly waitingLossMinor?: number;
   /** For a lost dispute: what it took back (at most what was left). */
   readonly lostMinor?: number;
   /** Whether the loss is in the ledger yet. */
@@ -194,13 +201,13 @@ export function disputeClosed<D extends DisputeDraft, R>(
   else if (known.status !== "open")
     return ignore(s, "dispute_already_closed", `dispute ${disputeId} is ${known.status}`);
   if (outcome === "lost" && rules.lossWaits?.(d)) {
-    if (known?.stripeStatus === "lost" && known.amountMinor === amountMinor)
+    if (known?.waitingLossMinor === amountMinor)
       return ignore(
         s,
         "dispute_unchanged",
         `dispute ${disputeId} is lost; its loss waits for a refund in flight`,
       );
-    d.updateDispute(disputeId, { stripeStatus: "lost", amountMinor });
+    d.updateDispute(disputeId, { stripeStatus: "lost", amountMinor, waitingLossMinor: amountMinor });
     return d.done() as ReturnType<D["done"]>;
   }
   if (outcome === "won") {
@@ -213,9 +220,11 @@ export function disputeClosed<D extends DisputeDraft, R>(
 
 /**
  * Closes the disputes Stripe closed lost while a refund was in flight (still `open` here,
- * Stripe's status `lost`), once none is (`lossWaits`): each loss measured as at its closure,
- * the refund's outcome now known. For the aggregate to call after a refund's or a reversal's
- * outcome; `undefined` when no loss waited, or one still waits.
+ * `waitingLossMinor` set by the closure), once none is (`lossWaits`): each loss measured with
+ * its closure's amount, the refund's outcome now known. A dispute that only an opening or an
+ * update reported `lost` is not closed here: its `charge.dispute.closed` closes it. For the
+ * aggregate to call after a refund's or a reversal's outcome; `undefined` when no loss
+ * waited, or one still waits.
  */
 export function closeLossThatWaited<D extends DisputeDraft, R>(
   d: D,
@@ -223,10 +232,15 @@ export function closeLossThatWaited<D extends DisputeDraft, R>(
 ): Outcome<D, R> | undefined {
   let outcome: Outcome<D, R> | undefined;
   for (;;) {
-    const waiting = d.state.disputes.find((x) => x.status === "open" && x.stripeStatus === "lost");
-    if (waiting === undefined || rules.lossWaits?.(d)) return outcome;
-    outcome = closeLost(d, waiting.id, waiting.amountMinor, rules);
+    const waiting = waitingLoss(d.state);
+    if (waiting?.waitingLossMinor === undefined || rules.lossWaits?.(d)) return outcome;
+    outcome = closeLost(d, waiting.id, waiting.waitingLossMinor, rules);
   }
+}
+
+/** A dispute Stripe closed lost whose loss waits for a refund in flight (see {@link closeLossThatWaited}). */
+export function waitingLoss(s: DisputedState): Dispute | undefined {
+  return s.disputes.find((x) => x.status === "open" && x.waitingLossMinor !== undefined);
 }
 
 /** A dispute lost: what it took (at most what was left, after `beforeLoss`) recorded, then the aggregate's `lost`. */

@@ -19,6 +19,7 @@ export {
   disputeClosed,
   disputeOpened,
   disputeUpdated,
+  waitingLoss,
 } from "./disputes.js";
 export {
   type AggregateState,

@@ -21,7 +21,11 @@ import {
 } from "../testing/marketplace-charge-mothers.js";
 import { createMarketplaceCharge, decideMarketplaceCharge } from "./decide.js";
 import type { MarketplaceChargeErrorCode } from "./marketplace-charge.errors.js";
-import type { CreateMarketplaceCharge, MarketplaceCharge } from "./marketplace-charge.js";
+import {
+  type CreateMarketplaceCharge,
+  type MarketplaceCharge,
+  marketplaceRefundableMinor,
+} from "./marketplace-charge.js";
 import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
 import {
   MARKETPLACE_CHARGE_IGNORED_CODES,
@@ -901,7 +905,9 @@ describe("refused commands", () => {
       dispute(10, "dp_2"),
       closed("won", 10, "dp_2"),
     ]);
-    expect(refused(u, refund(7_010))).toBe("invalid_refund_amount");
+    // A won dispute gives nothing back to refund; a lost one ends refunds (Stripe's charge_disputed).
+    expect(marketplaceRefundableMinor(u)).toBe(7_000);
+    expect(refused(u, refund(7_000))).toBe("charge_disputed");
   });
 });
 

@@ -7,6 +7,7 @@ import {
   disputeOpened,
   disputeUpdated,
   owedAfterSupersededRefunds,
+  waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
@@ -157,6 +158,17 @@ function everySellerPaid(s: MarketplaceCharge): boolean {
 function unfinishedRefund(s: MarketplaceCharge): MarketplaceRefund | undefined {
   return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
 }
+
+/**
+ * A dispute Stripe closed lost: the charge was charged back, and Stripe refuses every refund
+ * of it (`charge_disputed`), whatever amount the dispute took.
+ */
+function lostDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
+  return s.disputes.find((x) => x.status === "lost");
+}
+
+const chargedBack = (x: MarketplaceDispute): Step =>
+  refuse("charge_disputed", `dispute ${x.id} was lost: Stripe refuses every refund of a charge charged back`);
 
 function openDispute(s: MarketplaceCharge): MarketplaceDispute | undefined {
   return s.disputes.find((x) => x.status === "open");
@@ -690,6 +702,8 @@ function refundCommand(d: Draft, input: InputOf<"refund">): Step {
   if (s.status === "refunding") return refuse("refund_in_flight", "everything left is being refunded");
   if (!everySellerPaid(s)) return refuse("transfers_pending", "a seller's transfer has not landed yet");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   if (unfinishedRefund(s)) return refuse("refund_in_flight", "a refund is unfinished");
   const left = marketplaceRefundableMinor(s);
   if (left === 0) return refuse("nothing_to_refund", "everything was refunded or taken back");
@@ -881,6 +895,7 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "failed", failureCode });
+  if (supersededByWaitingLoss(d, refund)) return d.done();
   const after = r.status === "succeeded";
   d.ticket(
     ids.ticket.refundFailed(s.id, refund, attempt),
@@ -898,11 +913,27 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   return d.done();
 }
 
+/**
+ * Whether the outcome being decided closes a loss that waited for it (see
+ * `thenLossThatWaited`) and that loss supersedes refund `refundNumber`: the customer's bank
+ * gave the money back, nothing is left to retry, so the failure opens no "retry it" ticket
+ * or notice (the dispute's closure is told instead).
+ */
+function supersededByWaitingLoss(d: Draft, refundNumber: number): boolean {
+  const waiting = waitingLoss(d.state);
+  if (waiting === undefined || disputeRules.lossWaits?.(d)) return false;
+  return supersedeUnmovedRefunds(d.state, waiting.id).refunds.some(
+    (r) => r.number === refundNumber && r.status === "superseded_by_dispute",
+  );
+}
+
 function retryRefund(d: Draft): Step {
   const s = d.state;
   const r = s.refunds.find((x) => x.status === "failed");
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
+  const lost = lostDispute(s);
+  if (lost) return chargedBack(lost);
   requestRefundAttempt(d, r.number);
   return d.done();
 }
@@ -1066,6 +1097,7 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
   if (rv.status !== "requested")
     return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
   d.updateReversal(reversal, { status: "failed", failureCode });
+  if (rv.forRefund !== undefined && supersededByWaitingLoss(d, rv.forRefund)) return d.done();
   d.ticket(
     ids.ticket.reversalFailed(s.id, reversal),
     "reversal_failed",

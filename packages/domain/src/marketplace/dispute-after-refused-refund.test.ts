@@ -256,3 +256,37 @@ describe("a split charge's refund with a seller's reversal failed (the others la
     expect(l.state.refunds).toMatchObject([{ number: 1, status: "reversing" }]);
   });
 });
+
+// Stripe refuses every refund of a charge charged back (`charge_disputed`; the dispute's
+// `is_charge_refundable` is false once it is closed lost), whatever the amount it took.
+describe("refunds after a partial loss", () => {
+  const decided = (charge: MarketplaceCharge, input: MarketplaceChargeInput) =>
+    decideMarketplaceCharge(charge, input, { now: charge.createdAt, policy });
+
+  it("a refund is refused: charge_disputed", () => {
+    const l = run(created(), [paid(), dispute(4_000), closed("lost", 4_000)]);
+    expect(marketplaceRefundableMinor(l.state)).toBe(6_000);
+    expect(decided(l.state, refund())).toMatchObject({ error: { code: "charge_disputed" } });
+    expect(decided(l.state, refund(1_000, "customer"))).toMatchObject({ error: { code: "charge_disputed" } });
+  });
+
+  it("a refund that failed after it had succeeded is not retried: charge_disputed", () => {
+    const l = run(created(), [
+      paid(),
+      refund(3_000),
+      refundOk(1),
+      dispute(4_000),
+      closed("lost", 4_000),
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+    ]);
+    expect(l.state.refunds.map((x) => x.status)).toEqual(["failed"]);
+    expect(decided(l.state, { type: "retry_refund", by: "a" })).toMatchObject({
+      error: { code: "charge_disputed" },
+    });
+  });
+
+  it("after a won dispute refunds go on", () => {
+    const l = run(created(), [paid(), dispute(4_000), closed("won", 4_000)]);
+    expect(decided(l.state, refund(1_000)).isOk()).toBe(true);
+  });
+});

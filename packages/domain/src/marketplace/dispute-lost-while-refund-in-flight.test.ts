@@ -163,3 +163,56 @@ describe("a split charge's refund with a seller's reversal in flight when the di
     });
   });
 });
+
+// `charge.dispute.closed` closes a dispute; `charge.dispute.updated` reporting `lost` does not.
+describe("an update reporting lost while a refund is pending", () => {
+  it("the refund's failure closes nothing; the closure's amount is the loss", () => {
+    const settled = run(created(), [paid()]);
+    const pending = run(settled.state, [
+      refund(3_000),
+      dispute(10_000),
+      { type: "dispute_updated", disputeId: "dp_1", stripeStatus: "lost" },
+    ]);
+    const failed = run(pending.state, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(failed.state.disputes[0]).toMatchObject({ status: "open" });
+    const r = run(failed.state, [closed("lost", 8_000)]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 8_000, lossBooked: true });
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(of(r.effects, "reverse_transfer").map((e) => [e.amountMinor, e.reason])).toEqual([
+      [8_000, "dispute_lost"],
+    ]);
+  });
+});
+
+// The outcome that closes a loss that waited supersedes the refund in the same decision:
+// nothing is left to retry, so no "retry it" ticket or notice goes out with it.
+describe("the outcome that closes a waiting loss and supersedes its refund", () => {
+  const asks = (effects: readonly MarketplaceChargeEffect[]) => ({
+    tickets: effects.filter((e) => e.kind === "open_ticket").map((e) => e.reason),
+    notices: effects.filter((e) => e.kind === "notify").map((e) => e.template),
+  });
+
+  it("a refund failed: no refund_failed ticket or notice", () => {
+    const settled = run(created(), [paid()]);
+    const l = run(settled.state, [refund(), dispute(10_000), closed("lost", 10_000)]);
+    const r = run(l.state, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r.effects).tickets).toEqual([]);
+    expect(asks(r.effects).notices).not.toContain("refund_failed");
+  });
+
+  it("a split refund's last seller reversal failed: no reversal_failed ticket asking to retry it", () => {
+    const settled = run(created(splitCommand), [paid(), ...allCreated]);
+    const l = run(settled.state, [
+      refund(),
+      reversed(1, 4_501),
+      reversed(3, 2_250),
+      dispute(10_001),
+      closed("lost", 10_001),
+    ]);
+    const r = run(l.state, [reversalFailed(2)]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["superseded_by_dispute"]);
+    expect(asks(r.effects).tickets).toEqual([]);
+    expect(asks(r.effects).notices).not.toContain("reversal_failed");
+  });
+});

@@ -50,6 +50,8 @@ interface Model extends PaymentModel {
   reversalsFailed: Set<number>;
   /** Disputes Stripe closed lost while a refund was in flight, in order: open until no refund is, then their losses are taken. */
   lossesWaiting: { disputeId: string; amountMinor: number }[];
+  /** A dispute was lost (the charge charged back): Stripe refuses every refund after it (`charge_disputed`). */
+  chargedBack: boolean;
 }
 
 /**
@@ -103,6 +105,7 @@ class World extends PaymentWorld<
     paid: new Set(),
     reversalsFailed: new Set(),
     lossesWaiting: [],
+    chargedBack: false,
   };
 
   constructor(
@@ -226,7 +229,10 @@ class World extends PaymentWorld<
           break;
         }
         m.disputes.set(input.disputeId, false);
-        if (input.outcome === "lost") this.takeLoss(input.amountMinor);
+        if (input.outcome === "lost") {
+          this.takeLoss(input.amountMinor);
+          m.chargedBack = true;
+        }
         break;
       default:
         break;
@@ -240,6 +246,7 @@ class World extends PaymentWorld<
       m.lossesWaiting.shift();
       m.disputes.set(waiting.disputeId, false);
       this.takeLoss(waiting.amountMinor);
+      m.chargedBack = true;
       if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
     }
   }
@@ -311,6 +318,7 @@ class World extends PaymentWorld<
         if (s.status === "refunding") return "refund_in_flight";
         if (this.sellerIds.some((x) => !m.paid.has(x))) return "transfers_pending";
         if ([...m.disputes.values()].some((open) => open)) return "payment_disputed";
+        if (m.chargedBack) return "charge_disputed";
         if ([...m.refunds.values()].some((r) => !r.done)) return "refund_in_flight";
         const left = this.remainingMinor();
         if (left === 0) return "nothing_to_refund";
@@ -319,7 +327,8 @@ class World extends PaymentWorld<
       }
       case "retry_refund":
         if (!s.refunds.some((r) => r.status === "failed")) return "no_failed_refund";
-        return [...m.disputes.values()].some((open) => open) ? "payment_disputed" : undefined;
+        if ([...m.disputes.values()].some((open) => open)) return "payment_disputed";
+        return m.chargedBack ? "charge_disputed" : undefined;
       case "retry_transfers":
         return s.status === "transfer_blocked" ? undefined : "no_blocked_transfer";
       case "retry_reversal":

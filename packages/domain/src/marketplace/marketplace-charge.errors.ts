@@ -20,6 +20,12 @@ export const MARKETPLACE_CHARGE_ERROR_CODES = [
   "transfers_pending",
   /** The charge is disputed: Stripe does not refund a disputed charge. */
   "payment_disputed",
+  /**
+   * A dispute of the charge was lost (it was charged back, whatever amount it took): Stripe
+   * refuses every refund of it (its error `charge_disputed`; the dispute's
+   * `is_charge_refundable` is false once closed).
+   */
+  "charge_disputed",
   /** A refund is unfinished (in flight, reversing, or failed and waiting for an admin's retry). */
   "refund_in_flight",
   /** Everything was refunded or taken back already. */
