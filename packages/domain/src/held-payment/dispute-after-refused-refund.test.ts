@@ -2,87 +2,30 @@
 // (`charge_disputed`), then the dispute lost: the refund never reached the customer, so the
 // loss is booked in full and the refund is superseded (found by a review; its test, adapted).
 import { describe, expect, it } from "vitest";
-import { checkHeldMoney } from "../ledger/held-money.js";
-import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
-import { DEFAULT_HELD_PAYMENT_POLICY as policy } from "../policy/held-payment-policy.js";
 import { HOUR_MS } from "../shared/time.js";
-import { createHeldPayment, decideHeldPayment, disputedSellerPartMinor } from "./decide.js";
-import { type HeldPayment, refundableMinor, sellerNetMinor } from "./held-payment.js";
+import {
+  heldBooks as books,
+  heldRefundFailed,
+  heldDisputeLost as lost,
+  heldDisputeOpened as opened,
+  heldPaid as paid,
+  heldTestPolicy as policy,
+  type HeldRun as Run,
+  runHeld as run,
+  startHeld as start,
+  HELD_T0 as T0,
+} from "../testing/held-payment-mothers.js";
+import { decideHeldPayment, disputedSellerPartMinor } from "./decide.js";
+import { refundableMinor, sellerNetMinor } from "./held-payment.js";
 import type { HeldPaymentEffect } from "./held-payment-effect.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
 
-const T0 = Date.UTC(2026, 2, 2);
 const LATER = T0 + 80 * HOUR_MS;
 
-interface Run {
-  readonly state: HeldPayment;
-  readonly ledger: Ledger;
-  /** The effects of the last input. */
-  readonly last: readonly HeldPaymentEffect[];
-}
-
-function start(): Run {
-  const d = createHeldPayment(
-    {
-      id: "hp1",
-      clientReference: "b",
-      requestedBy: "app",
-      amountMinor: 10_000,
-      currency: "AUD",
-      seller: { id: "s", connectedAccountId: "acct", canReceive: true },
-      description: "x",
-      customer: { email: "c@x.io" },
-      fee: { kind: "rate", basisPoints: 1_000 },
-      successUrl: "https://a.b",
-    },
-    { now: T0, policy },
-  )._unsafeUnwrap();
-  return { state: d.state, ledger: emptyLedger(), last: d.effects };
-}
-
-function run(from: Run, inputs: readonly HeldPaymentInput[], now = T0): Run {
-  let r = from;
-  for (const input of inputs) {
-    const d = decideHeldPayment(r.state, input, { now, policy });
-    if (d.isErr()) throw new Error(`${input.type}: ${d.error.code}: ${d.error.message}`);
-    let ledger = r.ledger;
-    for (const e of d.value.effects)
-      if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
-    r = { state: d.value.state, ledger, last: d.value.effects };
-  }
-  return r;
-}
-
-const books = (r: Run) => checkHeldMoney(r.ledger, "hp1", "AUD")._unsafeUnwrap();
 const ofKind = <K extends HeldPaymentEffect["kind"]>(r: Run, kind: K) =>
   r.last.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
-
-const paid: HeldPaymentInput = {
-  type: "checkout_completed",
-  sessionId: "cs",
-  paymentIntentId: "pi",
-  paymentStatus: "succeeded",
-  chargeId: "ch",
-};
-const refusedDisputed = (refund = 1, attempt = 1): HeldPaymentInput => ({
-  type: "refund_failed",
-  refund,
-  attempt,
-  failureCode: "charge_disputed",
-});
-const opened = (amountMinor = 10_000): HeldPaymentInput => ({
-  type: "dispute_created",
-  disputeId: "dp",
-  amountMinor,
-  reason: "fraudulent",
-  stripeStatus: "needs_response",
-});
-const lost = (amountMinor = 10_000): HeldPaymentInput => ({
-  type: "dispute_closed",
-  disputeId: "dp",
-  outcome: "lost",
-  amountMinor,
-});
+const refusedDisputed = (refund = 1, attempt = 1): HeldPaymentInput =>
+  heldRefundFailed("charge_disputed", refund, attempt);
 
 describe("a refund refused because the charge was disputed, then the dispute lost", () => {
   it("the reviewer's case: the whole loss is booked, the refund superseded, the payment charged back", () => {

@@ -6,97 +6,31 @@
 // payment ends as if the refund's outcome had been heard before the closure: the loss booked
 // once, for what the refund did not give back; no seller reversed twice; never stuck refunding.
 import { describe, expect, it } from "vitest";
-import { checkHeldMoney } from "../ledger/held-money.js";
-import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
-import { DEFAULT_HELD_PAYMENT_POLICY as policy } from "../policy/held-payment-policy.js";
 import { HOUR_MS } from "../shared/time.js";
-import { createHeldPayment, decideHeldPayment } from "./decide.js";
-import { type HeldPayment, refundableMinor } from "./held-payment.js";
+import {
+  heldBooks as books,
+  heldDisputeLost as lost,
+  heldDisputeOpened as opened,
+  heldPaid as paid,
+  heldTestPolicy as policy,
+  type HeldRun as Run,
+  heldRefundFailed as refundFailed,
+  heldRefundSucceeded as refundOk,
+  runHeld as run,
+  startHeld as start,
+  HELD_T0 as T0,
+} from "../testing/held-payment-mothers.js";
+import { decideHeldPayment } from "./decide.js";
+import { refundableMinor } from "./held-payment.js";
 import type { HeldPaymentEffect } from "./held-payment-effect.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
 
-const T0 = Date.UTC(2026, 2, 2);
 const LATER = T0 + 80 * HOUR_MS;
 
-interface Run {
-  readonly state: HeldPayment;
-  readonly ledger: Ledger;
-  /** Every effect so far. */
-  readonly effects: readonly HeldPaymentEffect[];
-  /** The effects of the last input. */
-  readonly last: readonly HeldPaymentEffect[];
-}
-
-function start(): Run {
-  const d = createHeldPayment(
-    {
-      id: "hp1",
-      clientReference: "b",
-      requestedBy: "app",
-      amountMinor: 10_000,
-      currency: "AUD",
-      seller: { id: "s", connectedAccountId: "acct", canReceive: true },
-      description: "x",
-      customer: { email: "c@x.io" },
-      fee: { kind: "rate", basisPoints: 1_000 },
-      successUrl: "https://a.b",
-    },
-    { now: T0, policy },
-  )._unsafeUnwrap();
-  return { state: d.state, ledger: emptyLedger(), effects: d.effects, last: d.effects };
-}
-
-function run(from: Run, inputs: readonly HeldPaymentInput[], now = T0): Run {
-  let r = from;
-  for (const input of inputs) {
-    const d = decideHeldPayment(r.state, input, { now, policy });
-    if (d.isErr()) throw new Error(`${input.type}: ${d.error.code}: ${d.error.message}`);
-    let ledger = r.ledger;
-    for (const e of d.value.effects)
-      if (e.kind === "post_ledger") ledger = postTransaction(ledger, e.transaction)._unsafeUnwrap();
-    r = { state: d.value.state, ledger, effects: [...r.effects, ...d.value.effects], last: d.value.effects };
-  }
-  return r;
-}
-
-const books = (r: Run) => checkHeldMoney(r.ledger, "hp1", "AUD")._unsafeUnwrap();
 const all = <K extends HeldPaymentEffect["kind"]>(r: Run, kind: K) =>
   r.effects.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
 const retried = (r: Run, now = T0) =>
   decideHeldPayment(r.state, { type: "retry_refund", by: "a" }, { now, policy });
-
-const paid: HeldPaymentInput = {
-  type: "checkout_completed",
-  sessionId: "cs",
-  paymentIntentId: "pi",
-  paymentStatus: "succeeded",
-  chargeId: "ch",
-};
-const opened = (amountMinor = 10_000): HeldPaymentInput => ({
-  type: "dispute_created",
-  disputeId: "dp",
-  amountMinor,
-  reason: "fraudulent",
-  stripeStatus: "needs_response",
-});
-const lost = (amountMinor = 10_000): HeldPaymentInput => ({
-  type: "dispute_closed",
-  disputeId: "dp",
-  outcome: "lost",
-  amountMinor,
-});
-const refundFailed = (failureCode: string, refund = 1, attempt = 1): HeldPaymentInput => ({
-  type: "refund_failed",
-  refund,
-  attempt,
-  failureCode,
-});
-const refundOk = (refund = 1, attempt = 1): HeldPaymentInput => ({
-  type: "refund_succeeded",
-  refund,
-  attempt,
-  refundId: `re_${refund}`,
-});
 /** Stripe's answers to every refund the last input asked for: refused, the charge is charged back. */
 const refusedAsked = (r: Run): HeldPaymentInput[] =>
   r.last
