@@ -1013,6 +1013,11 @@ export function storageContract(name: string, factory: StorageFactory): void {
           ],
           [T + 82 * HOUR, [{ type: "timer", timer: { kind: "retry_transfer", attempt: 2 } }]],
           [T + 82 * HOUR, [{ type: "transfer_created", attempt: 2, transferId: "tr_2" }]],
+          // A refund after the release (its seller part reversed first), before the dispute: once
+          // a dispute is lost Stripe refuses refunds of the charge (charge_disputed), and so does susu.
+          [T + 84 * HOUR, [{ type: "refund", by: "admin_1", amountMinor: 1_000 }]],
+          [T + 85 * HOUR, [{ type: "transfer_reversed", reversal: 1, transferId: "tr_2", amountMinor: 900 }]],
+          [T + 86 * HOUR, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]],
           [
             T + 90 * HOUR,
             [
@@ -1031,10 +1036,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
             T + 92 * HOUR,
             [{ type: "dispute_closed", disputeId: "dp_1", outcome: "lost", amountMinor: 1_000 }],
           ],
-          [T + 93 * HOUR, [{ type: "transfer_reversed", reversal: 1, transferId: "tr_2", amountMinor: 900 }]],
-          [T + 94 * HOUR, [{ type: "refund", by: "admin_1", amountMinor: 1_000 }]],
-          [T + 95 * HOUR, [{ type: "transfer_reversed", reversal: 2, transferId: "tr_2", amountMinor: 900 }]],
-          [T + 96 * HOUR, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]],
+          [T + 93 * HOUR, [{ type: "transfer_reversed", reversal: 2, transferId: "tr_2", amountMinor: 900 }]],
         ];
         for (const [now, inputs] of steps) {
           const before = run;
@@ -1060,8 +1062,8 @@ export function storageContract(name: string, factory: StorageFactory): void {
           [2, "transferred", "succeeded"],
         ]);
         expect(life.reversals.map((r) => [r.number, r.reason, r.status])).toEqual([
-          [1, "dispute_lost", "reversed"],
-          [2, "refund", "reversed"],
+          [1, "refund", "reversed"],
+          [2, "dispute_lost", "reversed"],
         ]);
         expect(life.disputes).toMatchObject([{ id: "dp_1", status: "lost", lossBooked: true }]);
         // Every posting of its life went to the outbox once, in the order decided, whole.

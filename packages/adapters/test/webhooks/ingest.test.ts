@@ -165,6 +165,17 @@ describe("BatchingWebhookIngest", () => {
       await blocker.query("LOCK TABLE webhook_events IN SHARE MODE");
       const first = kept();
       const answers = [ingest.receive(first)];
+      // The first write must be in flight (waiting on the lock) before the next deliveries come:
+      // on a loaded machine its connection can take longer than a turn, and deliveries arriving
+      // before it is sent would rightly join it.
+      for (let i = 0; ; i++) {
+        const { rows } = await blocker.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'webhook_events'::regclass AND NOT granted",
+        );
+        if ((rows[0]?.n ?? 0) > 0) break;
+        if (i >= 500) throw new Error("the first write never waited on the lock");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       const later: ReturnType<typeof kept>[] = [];
       for (let turn = 0; turn < 3; turn++) {
         await new Promise((resolve) => setImmediate(resolve));
