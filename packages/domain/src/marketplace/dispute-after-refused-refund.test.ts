@@ -2,16 +2,17 @@
 // (`charge_disputed`), then the dispute lost: the refund never reached the customer, so the
 // loss is booked in full and the refund is superseded (the held payment's review finding, here).
 import { describe, expect, it } from "vitest";
-import { checkLedgerInvariants, checkMarketplaceMoney } from "../ledger/index.js";
 import {
   allCreated,
+  marketplaceBooks as books,
   closed,
   created,
   dispute,
-  ledgerOf,
+  effectsOfKind as of,
   paid,
   marketplaceTestPolicy as policy,
   refund,
+  refundFailed,
   refundOk,
   reversed,
   run,
@@ -19,31 +20,10 @@ import {
 } from "../testing/marketplace-charge-mothers.js";
 import { decideMarketplaceCharge, disputedSellerPartsMinor } from "./decide.js";
 import { type MarketplaceCharge, marketplaceRefundableMinor } from "./marketplace-charge.js";
-import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 
-const refusedDisputed = (n = 1, attempt = 1): MarketplaceChargeInput => ({
-  type: "refund_failed",
-  refund: n,
-  attempt,
-  failureCode: "charge_disputed",
-});
-
-function books(effects: readonly MarketplaceChargeEffect[], charge: MarketplaceCharge) {
-  const ledger = ledgerOf(effects);
-  expect(checkLedgerInvariants(ledger).isOk()).toBe(true);
-  return checkMarketplaceMoney(
-    ledger,
-    charge.id,
-    charge.sellers.map((s) => s.id),
-    charge.currency,
-  )._unsafeUnwrap();
-}
-
-const of = <K extends MarketplaceChargeEffect["kind"]>(
-  effects: readonly MarketplaceChargeEffect[],
-  kind: K,
-) => effects.filter((e): e is Extract<MarketplaceChargeEffect, { kind: K }> => e.kind === kind);
+const refusedDisputed = (n = 1, attempt = 1): MarketplaceChargeInput =>
+  refundFailed("charge_disputed", n, attempt);
 
 describe("a destination charge's refund refused because the charge was disputed, then the dispute lost", () => {
   it("the whole loss is booked and reversed from the seller, the refund superseded, the charge charged back", () => {

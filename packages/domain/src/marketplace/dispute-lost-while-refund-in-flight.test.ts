@@ -5,16 +5,17 @@
 // the refund's outcome had been heard before the closure: the loss booked once, no seller
 // reversed twice, never stuck refunding.
 import { describe, expect, it } from "vitest";
-import { checkLedgerInvariants, checkMarketplaceMoney } from "../ledger/index.js";
 import {
   allCreated,
+  marketplaceBooks as books,
   closed,
   created,
   dispute,
-  ledgerOf,
+  effectsOfKind as of,
   paid,
   marketplaceTestPolicy as policy,
   refund,
+  refundFailed,
   refundOk,
   reversed,
   run,
@@ -25,33 +26,12 @@ import { type MarketplaceCharge, marketplaceRefundableMinor } from "./marketplac
 import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 
-const refundFailed = (failureCode: string, n = 1, attempt = 1): MarketplaceChargeInput => ({
-  type: "refund_failed",
-  refund: n,
-  attempt,
-  failureCode,
-});
 const reversalFailed = (reversal: number): MarketplaceChargeInput => ({
   type: "transfer_reversal_failed",
   reversal,
   failureCode: "insufficient_funds",
 });
 
-function books(effects: readonly MarketplaceChargeEffect[], charge: MarketplaceCharge) {
-  const ledger = ledgerOf(effects);
-  expect(checkLedgerInvariants(ledger).isOk()).toBe(true);
-  return checkMarketplaceMoney(
-    ledger,
-    charge.id,
-    charge.sellers.map((s) => s.id),
-    charge.currency,
-  )._unsafeUnwrap();
-}
-
-const of = <K extends MarketplaceChargeEffect["kind"]>(
-  effects: readonly MarketplaceChargeEffect[],
-  kind: K,
-) => effects.filter((e): e is Extract<MarketplaceChargeEffect, { kind: K }> => e.kind === kind);
 const retried = (charge: MarketplaceCharge) =>
   decideMarketplaceCharge(charge, { type: "retry_refund", by: "a" }, { now: charge.createdAt, policy });
 

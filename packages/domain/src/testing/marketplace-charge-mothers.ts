@@ -1,6 +1,12 @@
 // Builders ("mothers") of marketplace charges for tests: a destination charge and a split
 // among three co-hosts, the Stripe facts that move them, and a ledger of their postings.
-import { emptyLedger, type Ledger, postTransaction } from "../ledger/index.js";
+import {
+  checkLedgerInvariants,
+  checkMarketplaceMoney,
+  emptyLedger,
+  type Ledger,
+  postTransaction,
+} from "../ledger/index.js";
 import {
   createMarketplaceCharge,
   decideMarketplaceCharge,
@@ -146,3 +152,29 @@ export const reversed = (reversal: number, amountMinor: number): MarketplaceChar
   transferId: "tr_x",
   amountMinor,
 });
+
+/** Refund `n` (attempt `attempt`) failed at Stripe with `failureCode`. */
+export const refundFailed = (failureCode: string, n = 1, attempt = 1): MarketplaceChargeInput => ({
+  type: "refund_failed",
+  refund: n,
+  attempt,
+  failureCode,
+});
+
+/** The charge's books from `effects`' postings, after checking the ledger's invariants (throws if broken). */
+export function marketplaceBooks(effects: readonly MarketplaceChargeEffect[], charge: MarketplaceCharge) {
+  const ledger = ledgerOf(effects);
+  checkLedgerInvariants(ledger)._unsafeUnwrap();
+  return checkMarketplaceMoney(
+    ledger,
+    charge.id,
+    charge.sellers.map((s) => s.id),
+    charge.currency,
+  )._unsafeUnwrap();
+}
+
+/** The effects of one kind. */
+export const effectsOfKind = <K extends MarketplaceChargeEffect["kind"]>(
+  effects: readonly MarketplaceChargeEffect[],
+  kind: K,
+) => effects.filter((e): e is Extract<MarketplaceChargeEffect, { kind: K }> => e.kind === kind);
