@@ -246,13 +246,13 @@ export function payOutPerson(
                     .createPayout({
                       idempotencyKey:
                         trigger.kind === "scheduled"
-                          ? payoutIds.scheduled(accountId, currency, utcDay(trigger.at), sequence)
+                          ? payoutIds.scheduled(accountId, currency, day, sequence)
                           : payoutIds.requested(accountId, currency, trigger.requestKey),
                       accountId,
                       amount,
                       description:
                         trigger.kind === "scheduled"
-                          ? `susu payout ${utcDay(trigger.at)}`
+                          ? `susu payout ${day}`
                           : `susu payout requested by ${trigger.by}`,
                       references: { personId },
                       ...(runId !== undefined ? { runId } : {}),
