@@ -40,7 +40,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { PrismaLedgerStore } from "@susu/adapters";
+import { PrismaLedgerStore, SUSU_WEBHOOK_EVENT_TYPES } from "@susu/adapters";
 import { EmulatorControl } from "@susu/stripe-emulator";
 import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
 import { embeddedPostgres } from "./seed.js";
@@ -75,8 +75,11 @@ const { values } = parseArgs({
     "delivery-concurrency": { type: "string", default: "32" },
     timeout: { type: "string" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-in-flight.log") },
+    events: { type: "string", default: "susu" },
   },
 });
+/** The endpoint's types: susu's (SUSU_WEBHOOK_EVENT_TYPES, as an operator subscribes it) or every type. */
+const ENABLED_EVENTS = values.events === "all" ? ["*"] : [...SUSU_WEBHOOK_EVENT_TYPES];
 const N = Number(values.payments ?? (values.quick ? 100 : 10_000));
 const SCHEDULERS = Number(values.schedulers);
 const PAY_CONCURRENCY = Number(values["pay-concurrency"]);
@@ -95,6 +98,7 @@ const webhookSecret = `whsec_${randomBytes(24).toString("hex")}`;
 const emulator = await startEmulatorProcess({
   fees: false,
   webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
+  webhookEnabledEvents: ENABLED_EVENTS,
   webhookSecret,
   webhookConcurrency: DELIVERY_CONCURRENCY,
   webhookRealTimeRetryMs: 1_000,
@@ -247,7 +251,7 @@ console.log(machineLine(loadBefore));
 const warning = busyWarning(loadBefore);
 if (warning) console.log(warning);
 console.log(
-  `Processes: the API, ${SCHEDULERS} scheduler process(es), the emulator (delivering ${DELIVERY_CONCURRENCY} at a time), embedded PostgreSQL (durable), this process paying ${PAY_CONCURRENCY} at a time; all on this machine. Knobs passed through: ${knobs()}. Setup (not timed): ${N} held payments with Checkout Sessions in ${seedSeconds.toFixed(0)} s. The customers' payments took ${payingSeconds.toFixed(1)} s to send; ${eventsInBurst} webhook events followed.`,
+  `Processes: the API, ${SCHEDULERS} scheduler process(es), the emulator (delivering ${DELIVERY_CONCURRENCY} at a time to an endpoint of ${values.events === "all" ? "every event type" : `susu's ${ENABLED_EVENTS.length} event types`}), embedded PostgreSQL (durable), this process paying ${PAY_CONCURRENCY} at a time; all on this machine. Knobs passed through: ${knobs()}. Setup (not timed): ${N} held payments with Checkout Sessions in ${seedSeconds.toFixed(0)} s. The customers' payments took ${payingSeconds.toFixed(1)} s to send; ${eventsInBurst} webhook events followed.`,
 );
 const [r50, r95, r99, rmax] = latencyCells(requestToHeld);
 const [a50, a95, a99, amax] = latencyCells(ackToHeld);

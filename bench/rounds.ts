@@ -47,7 +47,14 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { PrismaLedgerStore, PrismaStore, RandomIds, resolveDatabaseUrl, SystemClock } from "@susu/adapters";
+import {
+  PrismaLedgerStore,
+  PrismaStore,
+  RandomIds,
+  resolveDatabaseUrl,
+  SUSU_WEBHOOK_EVENT_TYPES,
+  SystemClock,
+} from "@susu/adapters";
 import {
   DEFAULT_HELD_PAYMENT_POLICY,
   heldAccounts,
@@ -95,8 +102,11 @@ const { values } = parseArgs({
     timeout: { type: "string" },
     log: { type: "string", default: join(tmpdir(), "susu-bench-rounds.log") },
     statements: { type: "boolean", default: false },
+    events: { type: "string", default: "susu" },
   },
 });
+/** The endpoint's types: susu's (SUSU_WEBHOOK_EVENT_TYPES, as an operator subscribes it) or every type. */
+const ENABLED_EVENTS = values.events === "all" ? ["*"] : [...SUSU_WEBHOOK_EVENT_TYPES];
 const SIZES = (values.groups ?? (values.quick ? "2" : "20,100,500"))
   .split(",")
   .filter((g) => g !== "")
@@ -271,11 +281,12 @@ for (const [s, size] of SIZES.entries()) {
 }
 const sellers = HELD ? await seedSellers(store, emulator.url, stripe, Math.max(...SIZES), 8, "rounds") : [];
 
-// Now the endpoint (every platform event), the API with its secret, the schedulers.
+// Now the endpoint (the platform's events of the types susu subscribes to, or every type with
+// `--events all`), the API with its secret, the schedulers.
 const apiPort = await freePort();
 const endpoint = await stripe.webhookEndpoints.create({
   url: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
-  enabled_events: ["*"],
+  enabled_events: ENABLED_EVENTS as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
 });
 const config: StackConfig = {
   connectionString: database.connectionString,
@@ -709,7 +720,7 @@ console.log(machineLine(loadBefore));
 const warning = busyWarning(loadBefore);
 if (warning) console.log(warning);
 console.log(
-  `Processes: the API, ${SCHEDULERS} scheduler process(es), the emulator (own process, delivering 16 at a time), embedded PostgreSQL (durable), this process; all on this machine. Knobs passed through: ${knobs()}. Set-up (not timed): ${SIZES.reduce((a, b) => a + b, 0) * MEMBERS} members with mandates and payout accounts, ${sellers.length} sellers, in ${setupSeconds.toFixed(0)} s.`,
+  `Processes: the API, ${SCHEDULERS} scheduler process(es), the emulator (own process, delivering 16 at a time to an endpoint of ${values.events === "all" ? "every event type" : `susu's ${ENABLED_EVENTS.length} event types`}), embedded PostgreSQL (durable), this process; all on this machine. Knobs passed through: ${knobs()}. Set-up (not timed): ${SIZES.reduce((a, b) => a + b, 0) * MEMBERS} members with mandates and payout accounts, ${sellers.length} sellers, in ${setupSeconds.toFixed(0)} s.`,
 );
 const ceilingOf = (commitsPerUnit: number) =>
   writeCeiling.ok ? fmt(writeCeiling.tps / commitsPerUnit, 1) : "skipped";

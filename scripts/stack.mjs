@@ -290,6 +290,8 @@ async function start() {
           port: emulatorPort,
           dataDir: emulatorDataDir,
           webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
+          // Subscribed as an operator subscribes susu's endpoint at Stripe: only the types it acts on.
+          webhookEnabledEvents: [...adapters.SUSU_WEBHOOK_EVENT_TYPES],
           webhookRealTimeRetryMs: 5_000,
         });
       });

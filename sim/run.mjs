@@ -1,5 +1,6 @@
 // `npm run sim -- --seed N --groups G --rotations R [--members M] [--schedulers S] [--no-faults]
-//   [--flow rounds|held|marketplace] [--min-kills K] [--min-pg-restarts P] [--json FILE] [--keep]`
+//   [--flow rounds|held|marketplace] [--min-kills K] [--min-pg-restarts P] [--events susu|all]
+//   [--json FILE] [--keep]`
 //
 // The seeded whole-stack simulation: an embedded PostgreSQL, the Stripe emulator (in this
 // process, with seeded webhook chaos), the API as a real process (webhooks arrive through its
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     members: { type: "string", default: "3" },
     schedulers: { type: "string", default: "2" },
     flow: { type: "string", default: "rounds" },
+    events: { type: "string", default: "susu" },
     "no-faults": { type: "boolean", default: false },
     "min-kills": { type: "string", default: "1" },
     "min-pg-restarts": { type: "string", default: "1" },
@@ -83,6 +85,10 @@ if (flow !== "rounds" && flow !== "held" && flow !== "marketplace") {
 // the G×M sellers is paid one booking (R steps). Marketplace: one step a round of purchases,
 // where each group's customer buys from each of its M sellers and one class they co-host.
 const steps = flow === "rounds" ? memberCount * rotations : rotations;
+if (args.events !== "susu" && args.events !== "all") {
+  console.error(`--events ${args.events}: "susu" (the types susu subscribes to) or "all" (every type)`);
+  process.exit(2);
+}
 const plan = faultsOn
   ? planFaults({
       seed,
@@ -180,6 +186,8 @@ await adapters.applyMigrations(url);
 emulator = await emulatorLib.startEmulator({
   port: 0,
   webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/stripe`,
+  // The endpoint as an operator subscribes it (adapters' SUSU_WEBHOOK_EVENT_TYPES), or `*`.
+  webhookEnabledEvents: args.events === "all" ? ["*"] : [...adapters.SUSU_WEBHOOK_EVENT_TYPES],
   // Stripe retries for days; here a failed delivery is tried again on real timers and on every
   // clock step, often enough that a PostgreSQL restart cannot exhaust the attempts.
   webhookRealTimeRetryMs: 400,

@@ -8,7 +8,8 @@ Options:
   --port <n>                    port to listen on (default 12111; 0 picks one)
   --host <addr>                 address to listen on (default 127.0.0.1)
   --secret-key <key>            the API key clients must send (default sk_test_emulator)
-  --webhook-url <url>           deliver every event to this URL
+  --webhook-url <url>           deliver events to this URL (every type unless --webhook-events)
+  --webhook-events <a,b,...>    the event types --webhook-url receives (default *)
   --webhook-secret <whsec_...>  signing secret for --webhook-url (default: generated)
   --data-dir <dir>              keep state in this folder across restarts
   --settlement-delay <seconds>  how long BECS debits stay processing (default 259200)
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     "secret-key": { type: "string" },
     "webhook-url": { type: "string" },
+    "webhook-events": { type: "string" },
     "webhook-secret": { type: "string" },
     "data-dir": { type: "string" },
     "settlement-delay": { type: "string" },
@@ -42,6 +44,9 @@ const emulator = await startEmulator({
   host: values.host,
   ...(values["secret-key"] ? { secretKey: values["secret-key"] } : {}),
   ...(values["webhook-url"] ? { webhookUrl: values["webhook-url"] } : {}),
+  ...(values["webhook-events"]
+    ? { webhookEnabledEvents: values["webhook-events"].split(",").map((t) => t.trim()) }
+    : {}),
   ...(values["webhook-secret"] ? { webhookSecret: values["webhook-secret"] } : {}),
   ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
   ...(values["settlement-delay"] ? { settlementDelaySeconds: Number(values["settlement-delay"]) } : {}),

@@ -81,12 +81,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     if (existing) {
       existing.obj.url = resolved.webhookUrl;
       existing.obj.secret = webhookSecret;
+      existing.obj.enabled_events = [...resolved.webhookEnabledEvents];
       return;
     }
     createEndpoint(engine, {
       id: CONFIGURED_ENDPOINT_ID,
       url: resolved.webhookUrl,
-      enabledEvents: ["*"],
+      enabledEvents: [...resolved.webhookEnabledEvents],
       description: "Configured at emulator startup (webhookUrl)",
       metadata: {},
       apiVersion: null,

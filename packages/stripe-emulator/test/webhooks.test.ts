@@ -217,6 +217,57 @@ describe("webhook endpoints through the API", () => {
   });
 });
 
+describe("the configured endpoint's event types (webhookEnabledEvents)", () => {
+  it("delivers only the types it names, the platform's and connected accounts', and lists them as its enabled_events", async () => {
+    const receiver = await new WebhookReceiver().start();
+    const emu = await startEmulator({
+      webhookUrl: receiver.url,
+      webhookEnabledEvents: ["payment_intent.succeeded", "account.updated"],
+    });
+    try {
+      const stripe = emu.stripe({ maxNetworkRetries: 0 });
+      const endpoint = await stripe.webhookEndpoints.retrieve(CONFIGURED_ENDPOINT_ID);
+      expect(endpoint.enabled_events).toEqual(["payment_intent.succeeded", "account.updated"]);
+      const customer = await stripe.customers.create({});
+      await stripe.paymentIntents.create({
+        amount: 1000,
+        currency: "aud",
+        customer: customer.id,
+        payment_method: "pm_card_visa",
+        confirm: true,
+      });
+      const account = await stripe.accounts.create({
+        type: "express",
+        capabilities: { transfers: { requested: true } },
+      });
+      await emu.control.completeAccountOnboarding(account.id);
+      await emu.control.flushWebhooks();
+      // customer.created, payment_intent.created, charge.succeeded and capability.updated were not sent.
+      expect(receiver.types().sort()).toEqual(["account.updated", "payment_intent.succeeded"]);
+      expect(receiver.received.find((r) => r.event.type === "account.updated")?.event.account).toBe(
+        account.id,
+      );
+      // Every event still exists at Stripe; the endpoint just was not sent the others.
+      const listed = await stripe.events.list({ limit: 100 });
+      expect(listed.data.map((e) => e.type)).toEqual(
+        expect.arrayContaining(["customer.created", "payment_intent.created", "charge.succeeded"]),
+      );
+    } finally {
+      await emu.stop();
+      await receiver.stop();
+    }
+  });
+
+  it("refuses an empty list or a name that is not an event type", async () => {
+    await expect(
+      startEmulator({ webhookUrl: "http://127.0.0.1:9/", webhookEnabledEvents: [] }),
+    ).rejects.toThrow(/at least one event type/);
+    await expect(
+      startEmulator({ webhookUrl: "http://127.0.0.1:9/", webhookEnabledEvents: ["payment intent"] }),
+    ).rejects.toThrow(/event types/);
+  });
+});
+
 describe("delivery failures and timers", () => {
   let emuStops: Array<() => Promise<void>> = [];
   afterEach(async () => {

@@ -7,6 +7,7 @@
  * @module
  */
 export { EventCommits, type OpenCommitStore } from "./event-commits.js";
+export { IGNORED_WEBHOOK_EVENT_TYPES, SUSU_WEBHOOK_EVENT_TYPES } from "./event-types.js";
 export {
   type InboxEvent,
   type InboxEventSummary,

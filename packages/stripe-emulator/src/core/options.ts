@@ -21,8 +21,13 @@ export interface EmulatorOptions {
   secretKey?: string;
   /** Id of the platform account (the one the secret key belongs to). */
   platformAccountId?: string;
-  /** An endpoint created at startup that receives every event, the platform's and connected accounts'. */
+  /** An endpoint created at startup that receives the platform's and connected accounts' events. */
   webhookUrl?: string;
+  /**
+   * The event types that endpoint receives (its `enabled_events`; default `["*"]`, every
+   * type). Kept in step with the option at every start, as its URL and secret are.
+   */
+  webhookEnabledEvents?: readonly string[];
   /** Signing secret of that endpoint (default: generated, `whsec_…`). */
   webhookSecret?: string;
   /** Keep state as JSON in this folder, loaded at start and saved on change and on stop. */
@@ -84,6 +89,7 @@ export interface ResolvedOptions {
   secretKey: string;
   platformAccountId: string;
   webhookUrl: string | null;
+  webhookEnabledEvents: string[];
   webhookSecret: string | null;
   dataDir: string | null;
   startTime: number;
@@ -112,6 +118,16 @@ export interface ResolvedOptions {
 const DAY = 86_400;
 export const DEFAULT_API_VERSION = "2026-08-26.dahlia";
 
+/** The configured endpoint's types: `*` alone, or distinct type names (an empty list is refused, as Stripe refuses it). */
+function enabledEventsOf(types: readonly string[] | undefined): string[] {
+  if (types === undefined) return ["*"];
+  const distinct = [...new Set(types)];
+  if (distinct.length === 0) throw new RangeError("webhookEnabledEvents must name at least one event type");
+  if (distinct.some((t) => typeof t !== "string" || !/^(\*|[a-z_]+(\.[a-z_]+)+)$/.test(t)))
+    throw new RangeError(`webhookEnabledEvents must be event types or "*", got ${JSON.stringify(types)}`);
+  return distinct;
+}
+
 export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
   const fees =
     options.fees === false
@@ -123,6 +139,7 @@ export function resolveOptions(options: EmulatorOptions): ResolvedOptions {
     secretKey: options.secretKey ?? "sk_test_emulator",
     platformAccountId: options.platformAccountId ?? "acct_1EmulatorPlatform00",
     webhookUrl: options.webhookUrl ?? null,
+    webhookEnabledEvents: enabledEventsOf(options.webhookEnabledEvents),
     webhookSecret: options.webhookSecret ?? null,
     dataDir: options.dataDir ?? null,
     startTime: options.startTime ?? Math.floor(Date.now() / 1000),
