@@ -946,6 +946,40 @@ describe("a late charge while the member still owes the round's contribution (a 
     }
   });
 
+  it("after a later charge of theirs was counted and disputed it stays a second charge; a charge after that one is the contribution", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [processing("m1"), processing("m2"), processing("m3")]) r.step(input);
+    r.step(failed("m1", "insufficient_funds"), T0 + DAY_MS);
+    r.step(succeeded("m2"), T0 + DAY_MS);
+    const retryAt = r.contribution("m1")?.retryAt ?? 0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    // Before the payout (m3 is still processing), the bank takes attempt 2's money back.
+    r.step({ type: "dispute_opened", memberId: "m1", disputeId: "dp_2", amountMinor: 10_000 }, retryAt);
+    expect(r.contribution("m1")).toMatchObject({ status: "disputed" });
+    r.step({ type: "retry_contribution", memberId: "m1" }, retryAt);
+    r.step(failed("m1", "insufficient_funds", 3), retryAt + DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "retry_scheduled" });
+    // Attempt 1 is older than the disputed charge the contribution counted: a second charge.
+    const first = r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    expect(first.effects.filter((e) => e.kind === "refund").map((e) => e.id)).toEqual([
+      "r1:refund:m1:debit:1",
+    ]);
+    expect(r.contribution("m1")).toMatchObject({ status: "retry_scheduled" });
+    // Attempt 3 is newer: the member's contribution.
+    const third = r.step(succeeded("m1", 3), retryAt + DAY_MS);
+    expect(third.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded" });
+    r.step(succeeded("m3"), retryAt + DAY_MS);
+    expect(r.state.status).toBe("paying_out");
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_3",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
+  });
+
   it("with the member's retry already asked for at Stripe it stays a second charge: refunded at once, the retry counts", () => {
     const { r, retryAt } = owing();
     r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
