@@ -9,6 +9,7 @@ import {
 } from "../testing/mothers.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
+import type { RoundEffect } from "./round-effect.js";
 import { ROUND_IGNORED_CODES, type RoundIgnoredCode } from "./round-ignored.js";
 import type { RoundInput } from "./round-input.js";
 
@@ -625,15 +626,21 @@ describe("after payout", () => {
 });
 
 describe("money that moves unexpectedly is never ignored (review findings)", () => {
-  it("a debit that succeeds after susu recorded it as failed is booked and ticketed", () => {
+  it("a debit that succeeds after susu recorded it as failed is booked: the contribution while it is still owed, else ticketed", () => {
     const d = run(round(), [{ type: "open" }, processing("m2"), failed("m2", "account_closed")]);
-    const late = step(d.state, succeeded("m2"));
+    const postings = (effects: readonly RoundEffect[]) =>
+      effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction.kind] : []));
+    // The round still collects and m2 owes: the late charge is their contribution.
+    const owed = step(d.state, succeeded("m2"));
+    expect(owed.ignored).toBeUndefined();
+    expect(postings(owed.effects)).toEqual(["debit_initiated", "debit_settled"]);
+    expect(owed.state.contributions.find((c) => c.memberId === "m2")?.status).toBe("succeeded");
+    expect(owed.effects.some((e) => e.kind === "open_ticket" || e.kind === "refund")).toBe(false);
+    // The round was cancelled meanwhile: a charge nothing counts, ticketed and refunded.
+    const cancelled = step(d.state, { type: "cancel", reason: "admin" });
+    const late = step(cancelled.state, succeeded("m2"));
     expect(late.ignored).toBeUndefined();
-    expect(
-      late.effects
-        .filter((e) => e.kind === "post_ledger")
-        .map((e) => (e.kind === "post_ledger" ? e.transaction.kind : "")),
-    ).toEqual(["debit_initiated", "debit_settled"]);
+    expect(postings(late.effects)).toEqual(["debit_initiated", "debit_settled"]);
     expect(late.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", reason: "unexpected_money" }),
     );

@@ -365,18 +365,39 @@ function debitSucceeded(d: Draft, input: InputOf<"debit_succeeded">): Step {
 }
 
 /**
+ * Whether the late success of `a` (an attempt recorded as failed) is the member's
+ * contribution rather than a second charge: the round still collects, the member still
+ * owes (their contribution failed, or waits for a retry not yet asked for), no later attempt
+ * of theirs is asked for at Stripe (requested or processing: a BECS debit in flight cannot be
+ * called back and may still take the money, so the late charge goes back at once and the
+ * attempt in flight counts if it succeeds; never two charges counted), and no later attempt
+ * succeeded (the contribution counts the latest success, see {@link lastSucceeded}: a later
+ * one disputed keeps it a second charge).
+ */
+function lateChargeCounts(d: Draft, c: Contribution, a: DebitAttempt): boolean {
+  if (d.state.status !== "collecting") return false;
+  if (c.status !== "retry_scheduled" && c.status !== "failed") return false;
+  if (c.attempts.some((x) => x.status === "requested" || x.status === "processing")) return false;
+  return (lastSucceeded(c)?.number ?? 0) < a.number;
+}
+
+/**
  * The bank took the money for an attempt susu had recorded as failed (an answer lost and
- * a failure assumed, or events that contradict each other). The money is real: record it
- * in the ledger (it sits in the pot), give it back to the member at once from its own
- * PaymentIntent, whatever the round is doing, and open a ticket so a person sees it.
- * Never ignored: that would leave a member's money on the platform with nothing saying so.
+ * a failure assumed, a slow bank, or events that contradict each other). The money is real:
+ * record it in the ledger (it sits in the pot). When the member still owes the contribution
+ * and nothing else of theirs is in flight ({@link lateChargeCounts}), it IS the contribution,
+ * counted as an on-time success ({@link countLateCharge}). Otherwise it is a second charge:
+ * give it back to the member at once from its own PaymentIntent, whatever the round is
+ * doing, and open a ticket so a person sees it. Never ignored: that would leave a member's
+ * money on the platform with nothing saying so.
  */
 function successAfterFailure(
   d: Draft,
   c: Contribution,
   a: DebitAttempt,
-  { paymentIntentId, chargeId }: InputOf<"debit_succeeded">,
+  input: InputOf<"debit_succeeded">,
 ): Step {
+  const { paymentIntentId, chargeId } = input;
   const ref = ledgerRef(d.state, c.memberId, c.amountMinor, d.ctx.now);
   // If the failure undid the initiation, initiate again (under a new id) so settling balances.
   d.post(
@@ -388,6 +409,7 @@ function successAfterFailure(
     }),
   );
   d.post(debitSettled({ id: roundIds.ledger.debitSettled(a.effectId), ...ref }));
+  if (lateChargeCounts(d, c, a)) return countLateCharge(d, c, a, input);
   // The contribution does not count this charge (it may have another, or none): it is a
   // surplus, refunded on its own at once. It never funds a transfer, so the round goes on
   // as it would have without it: a round that pays out ends paid out while this refund is
@@ -416,6 +438,35 @@ function successAfterFailure(
   );
   requestSurplusRefund(d, c.memberId, a.number);
   return d.done();
+}
+
+/**
+ * A late charge that is the member's contribution (see {@link lateChargeCounts}), its
+ * postings made by {@link successAfterFailure}: the pot and the ledger hold it as they hold
+ * an on-time success. The contribution has succeeded, so the retry the failure scheduled is
+ * not asked for (its timer, still armed at the scheduler, is ignored when it fires: the
+ * contribution no longer waits for a retry), nothing is refunded, and the round goes on as
+ * after any success: it settles (and pays out) if everyone has paid, or, past the deadline,
+ * refunds if nothing else can still arrive.
+ */
+function countLateCharge(
+  d: Draft,
+  c: Contribution,
+  a: DebitAttempt,
+  { paymentIntentId, chargeId }: InputOf<"debit_succeeded">,
+): Step {
+  d.updateAttempt(c.memberId, a.number, {
+    status: "succeeded",
+    paymentIntentId,
+    chargeId,
+    initiatedPosted: true,
+  });
+  d.updateContribution(c.memberId, (x) => {
+    const { retryAt: _cancelled, ...rest } = x;
+    return { ...rest, status: "succeeded" };
+  });
+  if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
+  return refundIfNothingCanArrive(d);
 }
 
 function debitFailedInput(d: Draft, input: InputOf<"debit_failed">): Step {

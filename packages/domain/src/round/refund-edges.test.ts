@@ -201,7 +201,7 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
   });
 
-  it("the only charge of a member whose contribution failed is refunded at once; the round is cancelled once it landed", () => {
+  it("the only charge of a member whose contribution failed is their contribution: refunded with the others when the round refunds", () => {
     const r = new Run(round());
     r.step({ type: "open" });
     for (const input of [
@@ -213,15 +213,15 @@ describe("a member charged twice (a debit recorded as failed took the money afte
     ])
       r.step(input);
     r.step(succeeded("m2", 1), T0 + DAY_MS);
-    expect(r.contribution("m2")?.status).toBe("failed");
-    expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([["r1:refund:m2:debit:1", "pi_m2_1"]]);
+    expect(r.contribution("m2")?.status).toBe("succeeded");
+    expect(r.refunds()).toEqual([]);
     r.step(deadlineTimer, deadline);
     expect(r.refunds().map((e) => [e.id, e.paymentIntentId])).toEqual([
-      ["r1:refund:m2:debit:1", "pi_m2_1"],
       ["r1:refund:m1", "pi_m1_1"],
+      ["r1:refund:m2", "pi_m2_1"],
     ]);
     r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_m1" }, deadline);
-    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2_d1", debitAttempt: 1 }, deadline);
+    r.step({ type: "refund_succeeded", memberId: "m2", refundId: "re_m2" }, deadline);
     expect(r.state.status).toBe("cancelled");
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 20_000 });
   });
@@ -842,5 +842,158 @@ describe("a refund's news out of order (its failure delivered before its earlier
     );
     expect(r.state.status).toBe("cancelled");
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 30_000 });
+  });
+});
+describe("a late charge while the member still owes the round's contribution (a slow bank, not a second charge)", () => {
+  /** m2 and m3 paid; m1's only debit was recorded as failed (insufficient funds) and a retry is scheduled. */
+  function owing(): { r: Run; retryAt: number } {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [processing("m1"), processing("m2"), processing("m3")]) r.step(input);
+    r.step(failed("m1", "insufficient_funds"), T0 + DAY_MS);
+    for (const input of [succeeded("m2"), succeeded("m3")]) r.step(input, T0 + DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "retry_scheduled" });
+    return { r, retryAt: r.contribution("m1")?.retryAt ?? 0 };
+  }
+
+  it("is the contribution: counted as an on-time success, nothing refunded, the retry never asked for, the round pays out from it", () => {
+    const { r, retryAt } = owing();
+    const late = r.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded" });
+    expect(r.contribution("m1")?.retryAt).toBeUndefined();
+    expect(r.contribution("m1")?.attempts).toEqual([
+      expect.objectContaining({ number: 1, status: "succeeded", chargeId: "ch_m1_1" }),
+    ]);
+    expect(r.contribution("m1")?.attempts[0]?.surplus).toBeUndefined();
+    expect(late.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(late.effects.filter((e) => e.kind === "open_ticket")).toEqual([]);
+    // Everyone paid: the payout starts at once, funded by the late charge.
+    expect(r.state.status).toBe("paying_out");
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_1",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
+    // The retry timer armed by the failure fires and asks for nothing.
+    const retry = r.step(
+      { type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } },
+      retryAt,
+    );
+    expect(retry.ignored?.code).toBe("timer_no_longer_due");
+    expect(r.count("collect_contribution")).toBe(3);
+    for (const m of ["m1", "m2", "m3"])
+      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, retryAt);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.refunds()).toEqual([]);
+    expect(r.money()).toMatchObject({
+      contributedMinor: 30_000,
+      inFlightMinor: 0,
+      heldMinor: 0,
+      paidOutMinor: 30_000,
+      refundedMinor: 0,
+    });
+  });
+
+  it("in the grace period after the deadline: a debit recorded as failed for good that succeeds after all lets the round pay out", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [succeeded("m1"), processing("m2"), processing("m3")]) r.step(input);
+    r.step(deadlineTimer, deadline);
+    expect(r.state.graceEndsAt).toBeDefined();
+    // Past the deadline a failure gets no retry; m2 is still processing, so the round waits.
+    r.step(failed("m3", "insufficient_funds"), deadline + DAY_MS);
+    expect(r.contribution("m3")).toMatchObject({ status: "failed" });
+    expect(r.state.status).toBe("collecting");
+    const late = r.step(succeeded("m3", 1), deadline + DAY_MS);
+    expect(late.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(r.contribution("m3")).toMatchObject({ status: "succeeded" });
+    r.step(succeeded("m2"), deadline + 2 * DAY_MS);
+    expect(r.state.status).toBe("paying_out");
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_1",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
+  });
+
+  it("a dispute of that charge, heard after or before its success, is the contribution's", () => {
+    const dispute: RoundInput = {
+      type: "dispute_opened",
+      memberId: "m1",
+      disputeId: "dp_l",
+      amountMinor: 10_000,
+      attempt: 1,
+      paymentIntentId: "pi_m1_1",
+    };
+    const after = owing().r;
+    after.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    after.step(dispute, T0 + 3 * DAY_MS);
+    // The payout had started: the dispute is booked as the member's loss, as for any contribution.
+    expect(after.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: ["dp_l"] });
+    const before = owing().r;
+    before.step(dispute, T0 + 2 * DAY_MS);
+    before.step(succeeded("m1", 1), T0 + 2 * DAY_MS);
+    expect(before.contribution("m1")).toMatchObject({ status: "succeeded", disputeIds: ["dp_l"] });
+    expect(before.contribution("m1")?.pendingDisputes).toBeUndefined();
+    for (const r of [after, before]) {
+      expect(r.contribution("m1")?.attempts[0]?.surplus).toBeUndefined();
+      expect(r.refunds()).toEqual([]);
+      expect(
+        r.effects.flatMap((e) =>
+          e.kind === "post_ledger" && e.transaction.kind === "dispute_loss" ? [e.transaction.id] : [],
+        ),
+      ).toEqual(["r1:dispute:dp_l"]);
+    }
+  });
+
+  it("after a later charge of theirs was counted and disputed it stays a second charge; a charge after that one is the contribution", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    for (const input of [processing("m1"), processing("m2"), processing("m3")]) r.step(input);
+    r.step(failed("m1", "insufficient_funds"), T0 + DAY_MS);
+    r.step(succeeded("m2"), T0 + DAY_MS);
+    const retryAt = r.contribution("m1")?.retryAt ?? 0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    // Before the payout (m3 is still processing), the bank takes attempt 2's money back.
+    r.step({ type: "dispute_opened", memberId: "m1", disputeId: "dp_2", amountMinor: 10_000 }, retryAt);
+    expect(r.contribution("m1")).toMatchObject({ status: "disputed" });
+    r.step({ type: "retry_contribution", memberId: "m1" }, retryAt);
+    r.step(failed("m1", "insufficient_funds", 3), retryAt + DAY_MS);
+    expect(r.contribution("m1")).toMatchObject({ status: "retry_scheduled" });
+    // Attempt 1 is older than the disputed charge the contribution counted: a second charge.
+    const first = r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    expect(first.effects.filter((e) => e.kind === "refund").map((e) => e.id)).toEqual([
+      "r1:refund:m1:debit:1",
+    ]);
+    expect(r.contribution("m1")).toMatchObject({ status: "retry_scheduled" });
+    // Attempt 3 is newer: the member's contribution.
+    const third = r.step(succeeded("m1", 3), retryAt + DAY_MS);
+    expect(third.effects.filter((e) => e.kind === "refund")).toEqual([]);
+    expect(r.contribution("m1")).toMatchObject({ status: "succeeded" });
+    r.step(succeeded("m3"), retryAt + DAY_MS);
+    expect(r.state.status).toBe("paying_out");
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_3",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
+  });
+
+  it("with the member's retry already asked for at Stripe it stays a second charge: refunded at once, the retry counts", () => {
+    const { r, retryAt } = owing();
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    const late = r.step(succeeded("m1", 1), retryAt);
+    expect(late.effects.filter((e) => e.kind === "refund").map((e) => e.id)).toEqual([
+      "r1:refund:m1:debit:1",
+    ]);
+    expect(r.contribution("m1")).toMatchObject({ status: "awaiting_debit" });
+    r.step(succeeded("m1", 2), retryAt + DAY_MS);
+    expect(r.state.status).toBe("paying_out");
+    expect(r.effects.flatMap((e) => (e.kind === "transfer" ? [e.sourceChargeId] : [])).sort()).toEqual([
+      "ch_m1_2",
+      "ch_m2_1",
+      "ch_m3_1",
+    ]);
   });
 });

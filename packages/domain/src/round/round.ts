@@ -40,8 +40,10 @@ export interface DebitAttempt {
   readonly initiatedPosted: boolean;
   /**
    * Set when the bank took this attempt's money after susu had recorded the attempt as
-   * failed: a charge the contribution does not count (it never funds a transfer), refunded
-   * on its own at once, whatever the round is doing. Absent on every other attempt.
+   * failed and the contribution does not count it (it was paid by another attempt, a later
+   * attempt was in flight, or the round no longer collected): a charge that never funds a
+   * transfer, refunded on its own at once, whatever the round is doing. Absent on every
+   * other attempt, a late charge counted as the contribution (the member still owed it) included.
    */
   readonly surplus?: SurplusCharge;
 }

@@ -3,8 +3,10 @@
 // gateway replies, and Stripe facts that arrive duplicated, shuffled and late. Refunds
 // fail too (when made, or after they succeeded), admins retry them (retry_refund), old
 // attempts' refund news comes back late, and a debit recorded as failed takes the money
-// after all, whatever its round is doing (a member charged twice): that charge is refunded
-// on its own, exactly once, in rounds paid out and cancelled alike.
+// after all, whatever its round is doing. While the round collects and the member still
+// owes with nothing else in flight, that charge is their contribution (a slow bank: counted,
+// paid out or refunded like any); otherwise it is a second charge, refunded on its own,
+// exactly once, in rounds paid out and cancelled alike.
 //
 // A model runs beside the real system and says, from the rules alone, what each command
 // must do: which error a refused command gives, who each round pays (the next in the
@@ -263,8 +265,18 @@ class Model {
   readonly known: Map<string, boolean>;
   /** How often a status was predicted, by status: a model that never predicts proves nothing. */
   readonly predicted = new Map<RoundStatus, number>();
-  /** Charges the bank took after reporting them failed (PaymentIntent ids): a round never counts them. */
+  /**
+   * Charges the bank took after reporting them failed that their round does not count
+   * (PaymentIntent ids): the member had paid, had another attempt in flight, or the round no
+   * longer collected. Each is refunded on its own.
+   */
   readonly surplus = new Set<string>();
+  /**
+   * Charges the bank took after reporting them failed that ARE the member's contribution
+   * (the round collected, the member owed, nothing else of theirs in flight), with when
+   * susu heard it: what counts as their payment's time against the deadline.
+   */
+  readonly lateCounted = new Map<string, Instant>();
 
   constructor(
     readonly members: readonly string[],
@@ -336,8 +348,11 @@ class Model {
     const refused = "contribution_not_retryable";
     if (round.status !== "collecting" && round.status !== "settled") return refused;
     if (this.now >= round.openedAt + POLICY.collectionWindowMs) return refused;
-    const last = new Bank(w.sim.gateway).debits(round.id, memberId).at(-1);
-    // A late charge is refunded on its own: for the round, that attempt failed.
+    const mine = new Bank(w.sim.gateway).debits(round.id, memberId);
+    const last = mine.at(-1);
+    // A late charge counted as the contribution paid it (whichever attempt it was).
+    if (mine.some((d) => this.lateCounted.has(d.paymentIntentId))) return refused;
+    // A late charge not counted is refunded on its own: for the round, that attempt failed.
     if (last === undefined || (last.status !== "failed" && !this.surplus.has(last.paymentIntentId)))
       return refused;
     // A queued send of the attempt that failed is not a new debit: its reply was lost and
@@ -369,7 +384,9 @@ class Model {
     if (bank.owed(round.id).length > 0) return undefined;
     const counted = (m: string) =>
       bank.succeeded(round.id, m).filter((d) => !this.surplus.has(d.paymentIntentId));
-    const paidInTime = (m: string) => counted(m).some((d) => d.settlesAt < deadline);
+    // A late charge counted as the contribution was paid when susu heard it.
+    const paidInTime = (m: string) =>
+      counted(m).some((d) => (this.lateCounted.get(d.paymentIntentId) ?? d.settlesAt) < deadline);
     // Everyone paid before the deadline: the pot is paid out, or held while the recipient cannot receive.
     // Transfers the bank made while the account could receive stay made, even if it was
     // restricted since: the pot is then paid out.
@@ -385,6 +402,20 @@ class Model {
     const unpaid = this.members.some((m) => counted(m).length === 0);
     if (this.now >= deadline && !inFlight && unpaid) return "cancelled";
     return undefined;
+  }
+
+  /**
+   * Whether a debit the bank reported failed that takes the money after all is its member's
+   * contribution: its round collects, and the member has no other charge it counts and no
+   * debit still processing (with nothing queued: the caller makes it only when quiet, so
+   * no retry is asked for and unanswered).
+   */
+  lateChargeCounts(bank: Bank, debit: FakeDebit): boolean {
+    const round = this.rounds.find((r) => r.id === debit.references.roundId);
+    if (round?.status !== "collecting") return false;
+    const mine = bank.debits(round.id, debit.references.memberId);
+    if (mine.some((d) => d.status === "processing")) return false;
+    return !mine.some((d) => d.status === "succeeded" && !this.surplus.has(d.paymentIntentId));
   }
 
   /** A round was seen paid out: its recipient is paid for the rotation, never twice. */
@@ -651,6 +682,32 @@ const retryRefundCommand: fc.Arbitrary<Cmd> = fc.tuple(fc.nat({ max: 3 }), fc.na
   ),
 );
 
+/**
+ * A debit the bank reported failed takes the money after all: one of any round's
+ * (`any`), or of the round in progress (`current`: mostly a member who still owes, whose
+ * late charge is their contribution). The model says which it is before it is delivered.
+ */
+const lateDebitSuccessCommand = (which: "any" | "current"): fc.Arbitrary<Cmd> =>
+  fc.nat().map((k) =>
+    cmd(`lateDebitSuccess(${which}, ${k})`, async (m, w) => {
+      const quiet = w.sim.store.outbox("pending").length === 0;
+      const failed = [...w.sim.gateway.debits.values()].filter(
+        (d) =>
+          d.status === "failed" &&
+          d.references.roundId !== undefined &&
+          (which === "any" || d.references.roundId === m.current?.id),
+      );
+      const debit = failed[k % Math.max(1, failed.length)];
+      if (quiet && debit) {
+        if (m.lateChargeCounts(new Bank(w.sim.gateway), debit))
+          m.lateCounted.set(debit.paymentIntentId, m.now);
+        else m.surplus.add(debit.paymentIntentId);
+        await deliver(w, w.sim.gateway.succeedAfterFailure(debit.paymentIntentId));
+      }
+      await w.sim.runUntilQuiet();
+    }),
+  );
+
 /** What refunds go through: failures, retries, late news of old attempts, and late charges. */
 const refundChaos: fc.Arbitrary<Cmd> = fc.oneof(
   // Retries and late charges more often: each needs a refund that failed, or a round that
@@ -675,25 +732,9 @@ const refundChaos: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   ),
   // A debit the bank reported failed took the money after all, whatever its round is doing
-  // (collecting, paying out, paid out, refunding, cancelled): the member is charged twice
-  // (or once, for a contribution that failed).
-  {
-    weight: 2,
-    arbitrary: fc.nat().map((k) =>
-      cmd(`lateDebitSuccess(${k})`, async (m, w) => {
-        const quiet = w.sim.store.outbox("pending").length === 0;
-        const failed = [...w.sim.gateway.debits.values()].filter(
-          (d) => d.status === "failed" && d.references.roundId !== undefined,
-        );
-        const debit = failed[k % Math.max(1, failed.length)];
-        if (quiet && debit) {
-          m.surplus.add(debit.paymentIntentId);
-          await deliver(w, w.sim.gateway.succeedAfterFailure(debit.paymentIntentId));
-        }
-        await w.sim.runUntilQuiet();
-      }),
-    ),
-  },
+  // (collecting, paying out, paid out, refunding, cancelled): the member's contribution
+  // while they still owe it with nothing else in flight, else a second charge.
+  { weight: 2, arbitrary: lateDebitSuccessCommand("any") },
   // News of a refund comes again, late: often an attempt a retry has since replaced.
   fc.nat().map((k) =>
     cmd(`replayRefundNews(${k})`, async (_m, w) => {
@@ -801,6 +842,8 @@ const commands = [
   // five would otherwise crowd out the rounds they need. Retries once more on their own.
   refundChaos,
   retryRefundCommand,
+  // A slow bank: a debit of the round in progress recorded as failed succeeds after all.
+  lateDebitSuccessCommand("current"),
 ];
 
 /** Stripe's news, delivered as the run's webhooks are (duplicated and shuffled). */
@@ -930,6 +973,11 @@ const property = (fingerprints: string[]) =>
       for (const change of world.observed.changes) seen.add(change);
       if (world.delivered.length > 0) seen.add("facts_delivered");
       const ended = new Map(world.sim.store.rounds().map((r) => [r.id, r.status]));
+      for (const pi of model.lateCounted.keys()) {
+        const roundId = world.sim.gateway.debits.get(pi)?.references.roundId ?? "";
+        seen.add("late_charge_counted");
+        seen.add(`late_charge_counted:${ended.get(roundId)}`);
+      }
       for (const e of world.observed.effects.values())
         if (e.kind === "refund" && "debitAttempt" in e && e.debitAttempt !== undefined) {
           seen.add("late_charge_refunded");
@@ -949,6 +997,9 @@ describe("rotations under random outcomes, faults and event chaos (model-based)"
         "late_charge_refunded",
         "late_charge_refunded:paid_out",
         "late_charge_refunded:cancelled",
+        "late_charge_counted",
+        "late_charge_counted:paid_out",
+        "late_charge_counted:cancelled",
         "refunding→cancelled",
       ]),
     );
