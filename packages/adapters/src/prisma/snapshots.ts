@@ -1173,28 +1173,65 @@ void [
 ];
 
 /**
- * What a problem's text starts with when the only thing wrong is fields this code does not
- * know: a shape written by a newer susu (stored shapes gain optional fields over time), seen
- * by an older process during a rolling deploy, not a corrupted value ({@link fromNewerSusu}).
+ * What a problem's text starts with when the only thing wrong is what this code does not know
+ * — fields, or names (a status, a notice template, an effect kind) — a shape written by a newer
+ * susu (stored shapes gain optional fields and new names over time), seen by an older process
+ * during a rolling deploy, not a corrupted value ({@link fromNewerSusu}).
  */
 const NEWER_SHAPE = "has fields this version of susu does not know";
 
-/** An issue that only names unknown fields (in a union: some branch failed on them alone). */
-function unknownFieldsOnly(issue: z.core.$ZodIssue): boolean {
-  if (issue.code === "unrecognized_keys") return true;
-  if (issue.code === "invalid_union")
-    return issue.errors.some((branch) => branch.length > 0 && branch.every(unknownFieldsOnly));
-  return false;
+/** The value at `path` in `input` (undefined where the path leads nowhere). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
-function problem(what: string, error: z.ZodError): string {
+/**
+ * An issue that only says this code does not know something a newer susu may write: an
+ * unknown field; a text where one of several names is expected (an enum: a new status or
+ * template) that is none of them; a text naming no variant of a discriminated union (a new
+ * effect kind); in a union, some branch failing on such issues alone. A literal's mismatch
+ * (one name expected: another branch's `kind`), a number where a name belongs, a wrong
+ * amount are not: the value is corrupt, not newer. `at` is the issue's base path in `input`.
+ */
+function newerOnly(issue: z.core.$ZodIssue, input: unknown, at: readonly PropertyKey[] = []): boolean {
+  const path = [...at, ...issue.path];
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return true;
+    case "invalid_value": {
+      const value = valueAt(input, path);
+      return (
+        issue.values.length > 1 &&
+        issue.values.every((v) => typeof v === "string") &&
+        typeof value === "string" &&
+        !issue.values.includes(value)
+      );
+    }
+    case "invalid_union":
+      // A discriminated union that found no variant for its tag reports no branches.
+      if (issue.errors.length === 0 && "discriminator" in issue && issue.discriminator !== undefined)
+        return typeof valueAt(input, path) === "string";
+      return issue.errors.some(
+        (branch) => branch.length > 0 && branch.every((inner) => newerOnly(inner, input, path)),
+      );
+    default:
+      return false;
+  }
+}
+
+function problem(what: string, error: z.ZodError, input: unknown): string {
   const issues = error.issues
     .slice(0, 3)
     .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
     .join("; ");
-  // Every other check (amounts, currencies, statuses, ids) still refuses: only a shape whose
-  // sole problem is unknown fields is told apart, and it is still not loaded.
-  if (error.issues.every(unknownFieldsOnly)) return `${what} ${NEWER_SHAPE}: ${issues}`;
+  // Every other check (amounts, currencies, ids, types) still refuses: only a shape whose sole
+  // problem is what this code does not know is told apart, and it is still not loaded.
+  if (error.issues.every((issue) => newerOnly(issue, input))) return `${what} ${NEWER_SHAPE}: ${issues}`;
   return `${what} is not a valid ${what.split(" ")[0]}: ${issues}`;
 }
 
@@ -1210,13 +1247,13 @@ export function fromNewerSusu(problemText: string): boolean {
 /** A person (as written, or as read back from its row), checked against the domain's `Person`. */
 export function parsePerson(json: unknown): Result<Person, string> {
   const parsed = person.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("person", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("person", parsed.error, json));
 }
 
 /** A stored group snapshot, checked against the domain's `Group`; the error says what is wrong. */
 export function parseGroupSnapshot(json: unknown): Result<Group, string> {
   const parsed = groupSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("group snapshot", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("group snapshot", parsed.error, json));
 }
 
 /**
@@ -1237,25 +1274,25 @@ export function parseRoundSnapshot(json: unknown): Result<Round, string> {
   const parsed = roundSnapshot.safeParse(json);
   return parsed.success
     ? ok(withCancellationReason(parsed.data))
-    : err(problem("round snapshot", parsed.error));
+    : err(problem("round snapshot", parsed.error, json));
 }
 
 /** A stored held payment snapshot, checked against the domain's `HeldPayment`; the error says what is wrong. */
 export function parseHeldPaymentSnapshot(json: unknown): Result<HeldPayment, string> {
   const parsed = heldPaymentSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("held payment snapshot", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("held payment snapshot", parsed.error, json));
 }
 
 /** A stored marketplace charge snapshot, checked against the domain's `MarketplaceCharge`; the error says what is wrong. */
 export function parseMarketplaceChargeSnapshot(json: unknown): Result<MarketplaceCharge, string> {
   const parsed = marketplaceChargeSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("marketplace charge snapshot", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("marketplace charge snapshot", parsed.error, json));
 }
 
 /** A stored ledger transaction, checked for shape and then by the domain's ledger rules. */
 export function parseLedgerTransaction(json: unknown): Result<LedgerTransaction, string> {
   const parsed = ledgerTransactionShape.safeParse(json);
-  if (!parsed.success) return err(problem("ledger transaction", parsed.error));
+  if (!parsed.success) return err(problem("ledger transaction", parsed.error, json));
   return ledgerTransactionOf(parsed.data);
 }
 
@@ -1273,7 +1310,7 @@ function ledgerTransactionOf(
 export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
   const upgraded = upgradeOutboxPayload(json);
   const parsed = outboxEffectShapeOf(upgraded).safeParse(upgraded);
-  if (!parsed.success) return err(problem("outbox effect", parsed.error));
+  if (!parsed.success) return err(problem("outbox effect", parsed.error, upgraded));
   const effect = parsed.data;
   if (effect.kind !== "post_ledger") return ok(effect);
   // Its transaction's shape was checked with the effect's (the same schema): the rules remain.
@@ -1283,11 +1320,11 @@ export function parseOutboxEffect(json: unknown): Result<OutboxEffect, string> {
 /** A stored plan snapshot, checked against the domain's `Plan`; the error says what is wrong. */
 export function parsePlanSnapshot(json: unknown): Result<Plan, string> {
   const parsed = planSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("plan snapshot", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("plan snapshot", parsed.error, json));
 }
 
 /** A stored subscription snapshot, checked against the domain's `Subscription`; the error says what is wrong. */
 export function parseSubscriptionSnapshot(json: unknown): Result<Subscription, string> {
   const parsed = subscriptionSnapshot.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(problem("subscription snapshot", parsed.error));
+  return parsed.success ? ok(parsed.data) : err(problem("subscription snapshot", parsed.error, json));
 }

@@ -15,6 +15,7 @@ import {
 import { anActiveGroup, aRoundOf } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import {
+  fromNewerSusu,
   parseHeldPaymentSnapshot,
   parseMarketplaceChargeSnapshot,
   parseOutboxEffect,
@@ -298,6 +299,43 @@ describe("outbox payloads", () => {
       data: {},
     };
     expect(parseOutboxEffect(broken).isErr()).toBe(true); // no groupId to resolve the audience from
+  });
+});
+
+describe("what a newer susu writes (a rolling deploy) is told apart from what is corrupt", () => {
+  const notify = LEGACY_EFFECTS.map((e) => e.today).find((e) => e.kind === "notify");
+  if (notify === undefined) throw new Error("no notify payload among the legacy effects");
+  const today = () => JSON.parse(JSON.stringify(notify)) as Record<string, unknown>;
+  /** Whether the payload is refused as written by a newer susu (true), as corrupt (false), or loads (undefined). */
+  const newer = (payload: unknown) => {
+    const parsed = parseOutboxEffect(payload);
+    return parsed.isOk() ? undefined : fromNewerSusu(parsed.error);
+  };
+
+  it("a notice template, an effect kind or a field this code has no name for: newer", () => {
+    expect(newer(today())).toBeUndefined();
+    expect(newer({ ...today(), template: "template_added_later" })).toBe(true);
+    expect(newer({ ...today(), kind: "effect_added_later" })).toBe(true);
+    expect(newer({ ...today(), addedLater: 1 })).toBe(true);
+    expect(newer({ ...today(), template: "template_added_later", addedLater: 1 })).toBe(true);
+  });
+
+  it("a number or nothing where a name belongs, or a newer name beside a corrupt value: corrupt", () => {
+    expect(newer({ ...today(), template: 5 })).toBe(false);
+    expect(newer({ ...today(), kind: 5 })).toBe(false);
+    const { template: _, ...withoutTemplate } = today();
+    expect(newer(withoutTemplate)).toBe(false);
+    expect(newer({ ...today(), template: "template_added_later", id: 5 })).toBe(false);
+  });
+
+  it("a snapshot with a status this code does not know: newer; with a number for a status: corrupt", () => {
+    const round = JSON.parse(JSON.stringify(refunding)) as Record<string, unknown>;
+    const status = (value: unknown) => {
+      const parsed = parseRoundSnapshot({ ...round, status: value });
+      return parsed.isOk() ? undefined : fromNewerSusu(parsed.error);
+    };
+    expect(status("status_added_later")).toBe(true);
+    expect(status(7)).toBe(false);
   });
 });
 
