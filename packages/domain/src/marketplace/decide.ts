@@ -149,6 +149,15 @@ function paidTransfer(s: MarketplaceCharge, sellerId: string): SellerTransferAtt
 }
 
 /** Whether every seller was paid: at once for a destination charge, by their transfer for a split. */
+/**
+ * A split charge whose money came after it was given up on (failed, expired): its shares were
+ * never allocated and no co-host is ever paid — the money is with the platform, in flight, and
+ * its refund gives it all back (`unsplit`). A loss takes from there, and waits for no transfer.
+ */
+function unallocatedSplit(s: MarketplaceCharge): boolean {
+  return s.mode === "split" && s.refunds.some((r) => r.unsplit);
+}
+
 function everySellerPaid(s: MarketplaceCharge): boolean {
   if (s.capturedAt === undefined) return false;
   return s.mode === "destination" || s.sellers.every((x) => paidTransfer(s, x.id) !== undefined);
@@ -1223,6 +1232,10 @@ function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
  * does). What cannot be reversed is the platform's.
  */
 function lossParts(s: MarketplaceCharge, lostMinor: number): TakeBackParts {
+  // Nothing was allocated to the co-hosts or the fee: the loss is of money in flight (booked
+  // as such by bookPendingLosses), no seller's part.
+  if (unallocatedSplit(s))
+    return { sellerPartsMinor: s.sellers.map(() => 0), feePartMinor: 0, platformFundedMinor: 0 };
   if (s.mode === "split")
     return takeBackParts(
       lostMinor,
@@ -1290,11 +1303,15 @@ export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap
  * move, so the table lists `paying_sellers` and `transfer_blocked → charged_back` too).
  */
 function bookPendingLosses(d: Draft): void {
-  if (!everySellerPaid(d.state)) return;
+  const unallocated = unallocatedSplit(d.state);
+  if (!unallocated && !everySellerPaid(d.state)) return;
   for (const x of d.state.disputes.filter((y) => y.status === "lost" && y.lossBooked === false)) {
     const s = d.state;
     const parts = x.parts ?? { sellerPartsMinor: [], feePartMinor: 0, platformFundedMinor: 0 };
-    const fromSellersMinor = parts.sellerPartsMinor.reduce((a, b) => a + b, 0);
+    // A late split's money is all in flight (see unallocatedSplit): the loss takes it from there.
+    const fromSellersMinor = unallocated
+      ? (x.lostMinor ?? 0)
+      : parts.sellerPartsMinor.reduce((a, b) => a + b, 0);
     d.post(
       marketplaceDisputeLost({
         id: ids.ledger.disputeLost(s.id, x.id),

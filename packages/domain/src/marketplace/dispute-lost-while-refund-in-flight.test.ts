@@ -196,3 +196,41 @@ describe("the outcome that closes a waiting loss and supersedes its refund", () 
     expect(asks(r.effects).notices).not.toContain("reversal_failed");
   });
 });
+
+describe("a split charge paid after it failed (late money, refunded unsplit) and its dispute lost while that refund is pending", () => {
+  // Found by the marketplace model with disputes: the loss waited for every co-host to be
+  // paid, but a late payment pays none of them (its refund gives everything back from the
+  // platform), so the charge stayed `refunding` with the loss never booked.
+  const failedThenPaid = () =>
+    run(created(splitCommand), [
+      { type: "payment_failed", paymentIntentId: "pi_1", failureCode: "card_declined" },
+      { type: "payment_succeeded", paymentIntentId: "pi_1", chargeId: "ch_1" },
+    ]);
+
+  it("the refund failed by Stripe: the whole loss is booked from the money the platform holds, nobody reversed, charged back", () => {
+    const late = failedThenPaid();
+    expect(late.state.status).toBe("refunding");
+    const l = run(late.state, [dispute(10_001), closed("lost", 10_001)]);
+    const r = run(l.state, [refundFailed("charge_for_pending_refund_disputed")]);
+    expect(r.state.status).toBe("charged_back");
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 10_001, lossBooked: true });
+    const effects = [...late.effects, ...l.effects, ...r.effects];
+    expect(of(effects, "reverse_transfer")).toEqual([]);
+    expect(books(effects, r.state)).toMatchObject({
+      paidInMinor: 10_001,
+      disputeLostMinor: 10_001,
+      refundedMinor: 0,
+      sellersMinor: 0,
+      inFlightMinor: 0,
+      sellerPayableMinor: 0,
+    });
+  });
+
+  it("the refund went through before the closure: refunded, the loss took nothing", () => {
+    const late = failedThenPaid();
+    const l = run(late.state, [dispute(10_001), closed("lost", 10_001)]);
+    const r = run(l.state, [refundOk(1)]);
+    expect(r.state.status).toBe("refunded");
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 0, lossBooked: true });
+  });
+});

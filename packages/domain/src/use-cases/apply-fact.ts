@@ -72,8 +72,8 @@ export function applyRoundFact(
 /**
  * A dispute of a held payment's charge that reached the payment before the checkout's
  * news did (Stripe promises no order, and a card can be disputed at once): the payment
- * still waits for its money and would ignore a dispute of a charge it has not heard of,
- * then release the money of a disputed charge. A dispute proves the charge was captured,
+ * still waits for its money (or gave up on it: expired, failed) and would ignore a dispute
+ * of a charge it has not heard of, then release (or refund) the money of a disputed charge. A dispute proves the charge was captured,
  * so the checkout's payment, named by the dispute, is read first, as the session's own
  * event would have it read. `undefined` when the payment has heard of its charge, or when
  * there is nothing to read (no session or no PaymentIntent known).
@@ -91,9 +91,16 @@ function disputeOvertookCheckout(
   if (!isDispute || fact.paymentIntentId === undefined) return okAsync(undefined);
   const paymentIntentId = fact.paymentIntentId;
   return getHeldPayment(deps, heldPaymentId).map((payment) => {
-    const waiting = payment.status === "awaiting_payment" || payment.status === "payment_processing";
+    // Given up on too (expired, failed): the late money is recorded (and refunded) before the
+    // dispute, which would otherwise be ignored for good and the refund of that money refused.
+    const uncaptured: readonly HeldPayment["status"][] = [
+      "awaiting_payment",
+      "payment_processing",
+      "expired",
+      "payment_failed",
+    ];
     const sessionId = payment.checkoutSessionId;
-    return waiting && payment.capturedAt === undefined && sessionId !== undefined
+    return uncaptured.includes(payment.status) && payment.capturedAt === undefined && sessionId !== undefined
       ? { payment, sessionId, paymentIntentId }
       : undefined;
   });

@@ -360,6 +360,29 @@ describe("a held payment end to end, in memory", () => {
       expect(flow.books()).toMatchObject({ holdMinor: 0, sellerMinor: 90_00 });
     });
 
+    it("a dispute that overtakes the news of a payment susu gave up on (expired): the payment is read first, so the late money is recorded, refunded and the dispute kept", async () => {
+      // The session's news is late (its webhooks failed for a while): the expiry timer fires first.
+      let late: PaymentFact[] = [];
+      const holdBack = (facts: PaymentFact[]): PaymentFact[] => {
+        late = [...late, ...facts.filter((f) => f.kind === "checkout_payment_changed")];
+        return facts.filter((f) => f.kind !== "checkout_payment_changed");
+      };
+      const flow = await aHeldPayment({ transformFacts: holdBack });
+      const { sim } = flow;
+      await sim.payCheckout(flow.id, "card");
+      await sim.advance(24 * HOUR_MS + HOUR_MS);
+      expect(flow.payment().status).toBe("expired");
+      const paymentIntentId = late.find((f) => f.kind === "checkout_payment_changed")?.paymentIntentId;
+      expect(paymentIntentId).toBeDefined();
+      // The dispute names the PaymentIntent: it proves the money came.
+      (await sim.deliver([opened(flow.id, paymentIntentId)]))._unsafeUnwrap();
+      await sim.runUntilQuiet();
+      expect(flow.payment()).toMatchObject({ disputes: [{ id: "dp_1", status: "open" }] });
+      expect(flow.payment().capturedAt).toBeDefined();
+      expect(ticketReasons(sim)).toContain("unexpected_money");
+      expect(ticketReasons(sim)).toContain("dispute");
+    });
+
     it("a dispute of a payment whose checkout never reported, with no PaymentIntent named, is ignored as before", async () => {
       const flow = await aHeldPayment();
       const outcome = (
