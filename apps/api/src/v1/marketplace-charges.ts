@@ -215,10 +215,19 @@ const MarketplaceChargeSchema = z
         feePart: MoneySchema,
         platformFunded: MoneySchema,
         full: z.boolean(),
-        status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]).openapi({
-          description:
-            "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`, or a seller's reversal for it failed) and a dispute was lost: the customer's bank gave the money back instead; what the loss did not cover is asked for as a new refund",
-        }),
+        status: z
+          .enum([
+            "reversing",
+            "requested",
+            "succeeded",
+            "failed",
+            "superseded_by_dispute",
+            "owed_outside_stripe",
+          ])
+          .openapi({
+            description:
+              "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`, or a seller's reversal for it failed) and a dispute was lost: the customer's bank gave the money back instead. `owed_outside_stripe`: what such a refund asked for beyond the loss, still owed to the customer; Stripe refuses every refund of a charge charged back, so it is never asked of Stripe: it is booked as owed to the customer (its sellers' parts reversed as the refund's would have been), and the platform's admins pay it by other means (a `refund_owed` ticket names it)",
+          }),
         attempts: z.number().int(),
         failureCode: z.string().nullable(),
         supersededBy: z
@@ -572,8 +581,9 @@ const refundRouteDef = commandRoute({
 
 const retryRefundRouteDef = commandRoute({
   action: "refunds/retry",
-  summary: "Retry the refund that failed, once the cause is fixed (platform operators)",
-  answers: "The charge, its refund asked for again",
+  summary:
+    "Retry the refund that failed, once the cause is fixed (platform operators). After a lost dispute Stripe refuses every refund of the charge: a refund that never reached the customer is then owed outside Stripe instead (`owed_outside_stripe`, a `refund_owed` ticket), never asked of Stripe again",
+  answers: "The charge, its refund asked for again (or owed outside Stripe after a lost dispute)",
   refusals: {
     ...operatorOnly,
     ...conflicts({ no_failed_refund: "no refund failed", ...DISPUTED, ...CHARGED_BACK }),

@@ -297,6 +297,14 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Finish or update your payout details so the payment can be released; contact support if it stays blocked.",
   }),
+  refund_owed: (d) => ({
+    subject: "A customer must be paid outside Stripe",
+    happened: [
+      `${amountOr(d, "amountMinor", "An amount")} is still owed to customer ${d.text("customerEmail", "(unknown)")} (refund ${d.text("refund")} of ${d.aggregate.replace("_", " ")} ${d.text("heldPaymentId") || d.text("marketplaceChargeId")}).`,
+      `Dispute ${d.text("disputeId")} was lost for part of the charge, and Stripe refuses every refund of a charge charged back, so susu cannot refund the rest through Stripe. It is booked as owed to the customer and is not paid to the seller.`,
+    ],
+    action: "Pay the customer this amount by other means (a bank transfer, a credit), then close the ticket.",
+  }),
   reversal_failed: (d) => ({
     subject: "Taking money back from a seller failed",
     happened: [

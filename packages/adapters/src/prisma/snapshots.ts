@@ -266,6 +266,8 @@ const heldRefund = z.strictObject({
     "failed",
     "reversal_failed",
     "superseded_by_dispute",
+    // Since owed_to_customer: the rest of a partial loss, owed outside Stripe.
+    "owed_outside_stripe",
   ]),
   attempts: nonNegative,
   reversalNumber: z.int().min(1).exactOptional(),
@@ -368,7 +370,15 @@ const marketplaceRefund = z.strictObject({
   rules: z.strictObject({ reverseTransfer: z.boolean(), refundApplicationFee: z.boolean() }),
   parts: takeBackParts,
   full: z.boolean(),
-  status: z.enum(["reversing", "requested", "succeeded", "failed", "superseded_by_dispute"]),
+  status: z.enum([
+    "reversing",
+    "requested",
+    "succeeded",
+    "failed",
+    "superseded_by_dispute",
+    // Since owed_to_customer: the rest of a partial loss, owed outside Stripe.
+    "owed_outside_stripe",
+  ]),
   attempts: nonNegative,
   refundId: text.exactOptional(),
   feeRefundId: text.exactOptional(),
@@ -496,6 +506,8 @@ const ledgerTransactionShape = z.strictObject({
     "held_refunded",
     "held_transfer_reversed",
     "held_dispute_lost",
+    // Since owed_to_customer: the rest of a partial loss, owed outside Stripe.
+    "held_owed_to_customer",
     // A marketplace charge's kinds (in the ledger_transaction_kind enum since the
     // marketplace_charges migration).
     "marketplace_captured",
@@ -508,6 +520,8 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_application_fee_refund_corrected",
     "marketplace_refunded",
     "marketplace_dispute_lost",
+    // Since owed_to_customer.
+    "marketplace_owed_to_customer",
     // A membership's (in the ledger_transaction_kind enum since the memberships migration;
     // a refund of a late-paid membership since membership_invoice_refunded; that refund's
     // failure after it succeeded since membership_invoice_refund_failed).

@@ -207,7 +207,12 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     // And the reversal of that refund when Stripe failed it after it succeeded.
     case "membership_invoice_refund_failed":
       return undefined;
-    // Inside susu: no Stripe object moves money for these.
+    // Inside susu: no Stripe object moves money for these. The rest of a partial loss owed to
+    // the customer outside Stripe stays in the platform's balance until an admin pays it by
+    // other means (Stripe refuses the refund, `charge_disputed`); the sellers' reversals for it
+    // are matched as every reversal is.
+    case "held_owed_to_customer":
+    case "marketplace_owed_to_customer":
     case "debit_settled":
     case "held_fee_earned":
     case "held_seller_payable":

@@ -1076,6 +1076,53 @@ export function storageContract(name: string, factory: StorageFactory): void {
         ).toEqual(life);
       });
 
+      it("stores a payment whose partial loss left the rest owed outside Stripe, and books what is owed", async () => {
+        let run = heldPayment({ id: "hp_owed", clientReference: "booking_owed" });
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(run.state)] })
+        )._unsafeUnwrap();
+        const before = run;
+        run = heldStep(
+          run,
+          T + HOUR,
+          ...paidInputs("hp_owed"),
+          { type: "report_unfulfilled", reason: "cancelled" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+          {
+            type: "dispute_created",
+            disputeId: "dp_o",
+            amountMinor: 6_000,
+            reason: "fraudulent",
+            stripeStatus: "needs_response",
+          },
+          { type: "dispute_closed", disputeId: "dp_o", outcome: "lost", amountMinor: 6_000 },
+        );
+        (
+          await s.uow.commit({
+            ...empty,
+            heldPayments: [{ state: run.state, expectedVersion: before.state.version }],
+            outbox: postings(run.effects),
+          })
+        )._unsafeUnwrap();
+        const stored = (await s.heldPayments.getHeldPayment("hp_owed"))._unsafeUnwrap();
+        expect(stored).toEqual({ ...run.state, version: before.state.version + 1 });
+        expect(stored?.status).toBe("charged_back");
+        expect(stored?.refunds.map((r) => [r.number, r.amountMinor, r.status])).toEqual([
+          [1, 10_000, "superseded_by_dispute"],
+          [2, 4_000, "owed_outside_stripe"],
+        ]);
+        const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+        expect(transactions.map((t) => t.kind)).toContain("held_owed_to_customer");
+        for (const t of transactions) (await s.ledger.post(t))._unsafeUnwrap();
+        const balance = async (name: string) =>
+          (await s.ledger.balance(`held:hp_owed:${name}`, "AUD"))._unsafeUnwrap().amountMinor;
+        expect([
+          await balance("hold"),
+          await balance("dispute_losses"),
+          await balance("owed_to_customer"),
+        ]).toEqual([0, 6_000, 4_000]);
+      });
+
       it("stores a blocked release under an admin hold, and a failed payment, whole", async () => {
         const blocked = heldStep(
           heldPayment({ id: "hp_blocked", clientReference: "b_blocked" }),
@@ -1260,6 +1307,48 @@ export function storageContract(name: string, factory: StorageFactory): void {
       /** The customer and the three sellers the charges name. */
       const parties = () => ["cus", "sel", "sel_2", "sel_3"].map(person);
       const subject = (id: string) => [{ aggregate: "marketplace_charge" as const, aggregateId: id }];
+
+      it("stores a charge whose partial loss left the rest owed outside Stripe, and books what is owed", async () => {
+        const created = marketplaceCharge({ id: "mc_owed", clientReference: "rsvp_owed" });
+        (
+          await s.uow.commit({ ...empty, people: parties(), marketplaceCharges: [newCharge(created.state)] })
+        )._unsafeUnwrap();
+        const run = chargeStep(
+          created,
+          T + HOUR,
+          chargePaid("mc_owed", "tr_owed"),
+          { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
+          {
+            type: "dispute_opened",
+            disputeId: "dp_o",
+            amountMinor: 6_000,
+            reason: "fraudulent",
+            stripeStatus: "needs_response",
+          },
+          { type: "dispute_closed", disputeId: "dp_o", outcome: "lost", amountMinor: 6_000 },
+        );
+        (
+          await s.uow.commit({
+            ...empty,
+            marketplaceCharges: [{ state: run.state, expectedVersion: created.state.version }],
+            outbox: chargePostings(run.effects),
+          })
+        )._unsafeUnwrap();
+        const stored = (await s.marketplaceCharges.getMarketplaceCharge("mc_owed"))._unsafeUnwrap();
+        expect(stored).toEqual({ ...run.state, version: created.state.version + 1 });
+        expect(stored?.status).toBe("charged_back");
+        expect(stored?.refunds.map((r) => [r.number, r.amountMinor, r.status])).toEqual([
+          [1, 10_000, "superseded_by_dispute"],
+          [2, 4_000, "owed_outside_stripe"],
+        ]);
+        const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+        expect(transactions.map((t) => t.kind)).toContain("marketplace_owed_to_customer");
+        for (const t of transactions) (await s.ledger.post(t))._unsafeUnwrap();
+        expect(
+          (await s.ledger.balance("marketplace:mc_owed:owed_to_customer", "AUD"))._unsafeUnwrap().amountMinor,
+        ).toBe(4_000);
+      });
 
       it("lists a seller's payments and charges with a reversal asked for or failed, and no others", async () => {
         const reversal = (number: number, status: "requested" | "reversed" | "failed") => ({

@@ -12,9 +12,11 @@ import {
 import { PaymentDraft } from "../kernel/draft.js";
 import {
   type HeldMovementInput,
+  heldAccounts,
   heldCaptured,
   heldDisputeLost,
   heldFeeEarned,
+  heldOwedToCustomer,
   heldRefunded,
   heldSellerPayable,
   heldTransferReversed,
@@ -23,7 +25,7 @@ import {
   type LedgerTransaction,
   type TakenBackFrom,
 } from "../ledger/index.js";
-import { currencyInfo, money } from "../money/index.js";
+import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
@@ -178,9 +180,16 @@ function lossReversalMinor(s: HeldPayment, disputeId: string, sellerPartMinor: n
   return Math.max(0, sellerPartMinor - reversedForSupersededMinor(s, disputeId));
 }
 
-/** A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost dispute superseded is done). */
+/**
+ * A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost
+ * dispute superseded is done, and so is one owed to the customer outside Stripe: nothing more
+ * is asked of Stripe for it).
+ */
 function unfinishedRefund(s: HeldPayment): HeldRefund | undefined {
-  return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
+  return s.refunds.find(
+    (r) =>
+      r.status !== "succeeded" && r.status !== "superseded_by_dispute" && r.status !== "owed_outside_stripe",
+  );
 }
 
 function openDispute(s: HeldPayment): HeldDispute | undefined {
@@ -598,6 +607,10 @@ function retryRefund(d: Draft): Step {
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
   const lost = lostDispute(s);
+  // A refund that never reached the customer on a charge charged back (stored so by the code
+  // before owed refunds, which asked Stripe for the rest of a partial loss): Stripe would
+  // refuse it again, so the admin's retry owes it outside Stripe instead.
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   if (lost) return chargedBack(lost);
   // A reversal is asked for again for what the failed one asked (less than the seller's part
   // when the platform held the rest already).
@@ -608,9 +621,10 @@ function retryRefund(d: Draft): Step {
 }
 
 /**
- * Asks again for the reversal of each lost dispute's seller part whose latest reversal
- * failed (a refund's failed reversal is retried with its refund, by `retry_refund`): the
- * seller still owes it, and the ledger counts it against them until it lands.
+ * Asks again for the reversal of each lost dispute's seller part, and of each owed refund's
+ * (see `oweOutsideStripe`), whose latest reversal failed (a refund's failed reversal is
+ * otherwise retried with its refund, by `retry_refund`): the seller still owes it, and the
+ * ledger counts it against them until it lands.
  */
 function retryReversal(d: Draft): Step {
   const s = d.state;
@@ -618,12 +632,22 @@ function retryReversal(d: Draft): Step {
     const latest = s.reversals.filter((rv) => rv.forDisputeId === x.id).at(-1);
     return latest?.status === "failed" ? [{ dispute: x, reversal: latest }] : [];
   });
-  if (latestFailed.length === 0) return refuse("no_failed_reversal", "no reversal of a lost dispute failed");
+  const owedFailed = s.refunds.flatMap((r) => {
+    if (r.status !== "owed_outside_stripe") return [];
+    const latest = s.reversals.filter((rv) => rv.forRefund === r.number).at(-1);
+    return latest?.status === "failed" ? [{ refund: r, reversal: latest }] : [];
+  });
+  if (latestFailed.length === 0 && owedFailed.length === 0)
+    return refuse("no_failed_reversal", "no reversal of a lost dispute or an owed refund failed");
   for (const { dispute, reversal } of latestFailed) {
     const reversalNumber = requestReversal(d, reversal.amountMinor, "dispute_lost", {
       forDisputeId: dispute.id,
     });
     d.updateDispute(dispute.id, { reversalNumber });
+  }
+  for (const { refund, reversal } of owedFailed) {
+    const reversalNumber = requestReversal(d, reversal.amountMinor, "refund", { forRefund: refund.number });
+    d.updateRefund(refund.number, { reversalNumber });
   }
   return d.done();
 }
@@ -754,6 +778,10 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "failed", failureCode });
   if (supersededByWaitingLoss(d, refund)) return d.done();
+  // Refused on a charge charged back (a refund of the rest of a partial loss, asked of Stripe
+  // by the code before owed refunds): Stripe refuses it for good, so it is owed outside Stripe.
+  const lost = lostDispute(s);
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   const after = r.status === "succeeded";
   const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
   d.ticket(
@@ -801,7 +829,12 @@ function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_
   d.updateReversal(reversal, { status: "reversed" });
   d.postAmount(heldTransferReversed, ids.ledger.transferReversed(rv.effectId), rv.amountMinor);
   const r = rv.forRefund === undefined ? undefined : d.state.refunds.find((x) => x.number === rv.forRefund);
-  if (r?.status === "reversing") requestRefundAttempt(d, r);
+  if (r?.status !== "reversing") return d.done();
+  // A refund of the rest of a partial loss that the code before owed refunds reversed first:
+  // Stripe would refuse it, so it is owed outside Stripe now that the seller's part is back.
+  const lost = lostDispute(d.state);
+  if (lost) return oweRefused(d, r, lost.id);
+  requestRefundAttempt(d, r);
   return d.done();
 }
 
@@ -812,10 +845,14 @@ function reversalFailed(d: Draft, { reversal, failureCode }: InputOf<"transfer_r
   if (rv.status !== "requested")
     return ignore(s, "reversal_already_settled", `reversal ${reversal} is ${rv.status}`);
   d.updateReversal(reversal, { status: "failed", failureCode });
-  if (rv.forRefund !== undefined) d.updateRefund(rv.forRefund, { status: "reversal_failed", failureCode });
+  const owed = s.refunds.find((r) => r.number === rv.forRefund && r.status === "owed_outside_stripe");
+  // An owed refund stays owed: only its seller part is still to come back.
+  if (rv.forRefund !== undefined && !owed)
+    d.updateRefund(rv.forRefund, { status: "reversal_failed", failureCode });
   if (rv.forRefund !== undefined && supersededByWaitingLoss(d, rv.forRefund)) return d.done();
-  const what =
-    rv.reason === "refund"
+  const what = owed
+    ? `the seller still owes ${rv.amountMinor} ${s.currency} of refund ${rv.forRefund}, owed to the customer outside Stripe (retry the reversal once their balance covers it)`
+    : rv.reason === "refund"
       ? `the refund ${rv.forRefund} waits (retry it once the seller's balance covers the reversal)`
       : `the seller still owes ${rv.amountMinor} ${s.currency} of lost dispute ${rv.forDisputeId} (retry the reversal once their balance covers it)`;
   d.ticket(
@@ -1123,7 +1160,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
   lost: (d, disputeId) => {
-    refundWhatTheLossLeft(d, disputeId);
+    oweWhatTheLossLeft(d, disputeId);
     return bookPendingLosses(d);
   },
 };
@@ -1141,10 +1178,11 @@ function thenLossThatWaited(d: Draft, step: Step): Step {
 /**
  * A lost dispute superseded refunds that never reached the customer: the bank gave back
  * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
- * still owed to the customer: asked for again as a new refund (a new number, so a new
- * idempotency key), for the same reason, before anything else can start a release.
+ * still owed to the customer — but Stripe refuses every refund of a charge charged back
+ * (`charge_disputed`), so it is not asked of Stripe: a new refund (a new number), for the same
+ * reason, is owed outside Stripe at once (see {@link oweOutsideStripe}).
  */
-function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
+function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   const s = d.state;
   const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, refundableMinor(s));
   if (owed === undefined) return;
@@ -1152,7 +1190,74 @@ function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   // with the platform already: the rest's seller part is reversed only beyond it.
   const sellerPartMinor = s.disputes.find((x) => x.id === disputeId)?.sellerPartMinor ?? 0;
   const coveredMinor = Math.max(0, reversedForSupersededMinor(s, disputeId) - sellerPartMinor);
-  startRefund(d, owed.restMinor, owed.last.reason, coveredMinor);
+  const split = takeBackSplit(s, s.currency, givenBackMinor(s), owed.restMinor);
+  const refund: HeldRefund = {
+    number: s.refunds.length + 1,
+    amountMinor: owed.restMinor,
+    ...split,
+    stage: stageOf(s),
+    reason: owed.last.reason,
+    full: owed.restMinor === refundableMinor(s),
+    status: "requested",
+    attempts: 0,
+    ledgerPosted: false,
+  };
+  d.set({ refunds: [...s.refunds, refund] });
+  oweOutsideStripe(d, refund, disputeId, Math.max(0, refund.sellerPartMinor - coveredMinor));
+}
+
+/**
+ * Refund `r` never reached the customer and never can at Stripe (the charge was charged back
+ * by dispute `disputeId`): it is owed to them outside Stripe. Booked at once from where its
+ * money is (`held_owed_to_customer`), so it counts as given back and nothing of it is released
+ * to the seller; after the release its seller part (`toReverseMinor`, what the platform does
+ * not hold yet) is reversed from the seller's transfer. The admins get a ticket and a notice
+ * naming the amount, the currency and the customer to pay by other means.
+ */
+function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseMinor: number): void {
+  const s = d.state;
+  d.updateRefund(r.number, { status: "owed_outside_stripe", ledgerPosted: true });
+  d.post(
+    heldOwedToCustomer({
+      id: ids.ledger.owedToCustomer(s.id, r.number),
+      heldPaymentId: s.id,
+      from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+      occurredAt: d.now,
+      refs: { disputeId },
+    }),
+  );
+  if (r.stage === "transferred" && toReverseMinor > 0) {
+    const reversalNumber = requestReversal(d, toReverseMinor, "refund", { forRefund: r.number });
+    d.updateRefund(r.number, { reversalNumber });
+  }
+  const amount = formatMoney(money(r.amountMinor, s.currency));
+  const customer =
+    s.customer.name === undefined ? s.customer.email : `${s.customer.name} <${s.customer.email}>`;
+  d.ticket(
+    ids.ticket.refundOwed(s.id, r.number),
+    "refund_owed",
+    `${amount} is owed to customer ${customer} (refund ${r.number} of held payment ${s.id}, booking ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means, then close this ticket. It is booked in ${heldAccounts.owedToCustomer(s.id)} and is not released to the seller`,
+  );
+  d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
+    refund: r.number,
+    amountMinor: r.amountMinor,
+    customerEmail: s.customer.email,
+    disputeId,
+  });
+}
+
+/**
+ * A refund that never reached the customer, on a charge charged back by dispute `disputeId`,
+ * stored by the code before owed refunds (it asked Stripe for the rest of a partial loss):
+ * owed outside Stripe now (its seller part reversed after the release unless a reversal for it
+ * landed), and the payment ends when nothing is left, or goes on as a refund's end lets it.
+ */
+function oweRefused(d: Draft, r: HeldRefund, disputeId: string): Step {
+  const landedMinor = d.state.reversals
+    .filter((rv) => rv.forRefund === r.number && rv.status === "reversed")
+    .reduce((sum, rv) => sum + rv.amountMinor, 0);
+  oweOutsideStripe(d, r, disputeId, Math.max(0, r.sellerPartMinor - landedMinor));
+  return chargedBackIfNothingLeft(d) ? d.done() : unfreeze(d);
 }
 
 /**
@@ -1207,17 +1312,25 @@ function bookPendingLosses(d: Draft): Step {
       d.updateDispute(x.id, { reversalNumber });
     }
   }
+  return chargedBackIfNothingLeft(d) ? d.done() : unfreeze(d);
+}
+
+/**
+ * Ends the payment `charged_back` when a lost dispute left nothing to give back, and no refund
+ * is left to finish — also a payment being refunded: the refund that made it `refunding`
+ * never reached the customer, the loss superseded it (and what it asked beyond the loss is
+ * owed outside Stripe). Whether it moved.
+ */
+function chargedBackIfNothingLeft(d: Draft): boolean {
   const s = d.state;
-  // A payment being refunded ends charged back too when no refund is left to finish: the
-  // refund that made it `refunding` never reached the customer and the loss superseded it.
   if (
-    refundableMinor(s) === 0 &&
-    s.status !== "refunded" &&
-    s.status !== "charged_back" &&
-    !(s.status === "refunding" && unfinishedRefund(s))
-  ) {
-    d.moveTo("charged_back", { endedAt: d.now });
-    return d.done();
-  }
-  return unfreeze(d);
+    refundableMinor(s) !== 0 ||
+    lostDispute(s) === undefined ||
+    s.status === "refunded" ||
+    s.status === "charged_back" ||
+    (s.status === "refunding" && unfinishedRefund(s))
+  )
+    return false;
+  d.moveTo("charged_back", { endedAt: d.now });
+  return true;
 }

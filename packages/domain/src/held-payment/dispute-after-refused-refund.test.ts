@@ -50,7 +50,7 @@ describe("a refund refused because the charge was disputed, then the dispute los
     });
   });
 
-  it("a partial loss books what the bank took and asks again, under a new refund number, for the rest", () => {
+  it("a partial loss books what the bank took; the rest, which Stripe would refuse, is owed outside Stripe (partial-loss-owed.test.ts)", () => {
     const r = run(start(), [
       paid,
       { type: "report_unfulfilled", reason: "cancelled" },
@@ -58,18 +58,20 @@ describe("a refund refused because the charge was disputed, then the dispute los
       opened(6_000),
       lost(6_000),
     ]);
-    expect(r.state.status).toBe("refunding");
+    expect(r.state.status).toBe("charged_back");
     expect(r.state.refunds).toMatchObject([
       { number: 1, amountMinor: 10_000, status: "superseded_by_dispute" },
-      { number: 2, amountMinor: 4_000, status: "requested", reason: "unfulfilled", full: true, attempts: 1 },
+      {
+        number: 2,
+        amountMinor: 4_000,
+        status: "owed_outside_stripe",
+        reason: "unfulfilled",
+        full: true,
+        attempts: 0,
+      },
     ]);
-    expect(ofKind(r, "refund")).toMatchObject([
-      { id: "hp1:refund:2:attempt:1", refund: 2, amountMinor: 4_000 },
-    ]);
-    expect(books(r)).toMatchObject({ holdMinor: 4_000, disputeLostMinor: 6_000 });
-    const done = run(r, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]);
-    expect(done.state.status).toBe("refunded");
-    expect(books(done)).toMatchObject({ holdMinor: 0, disputeLostMinor: 6_000, refundedMinor: 4_000 });
+    expect(ofKind(r, "refund")).toEqual([]);
+    expect(books(r)).toMatchObject({ holdMinor: 0, disputeLostMinor: 6_000, owedToCustomerMinor: 4_000 });
   });
 
   it("a partial refund refused, then a loss bigger than it: nothing more to refund, the release pays the seller the rest", () => {
@@ -89,7 +91,7 @@ describe("a refund refused because the charge was disputed, then the dispute los
     expect(ofKind(go, "transfer")).toMatchObject([{ amountMinor: 4_500 }]);
   });
 
-  it("a partial refund refused, then a smaller loss: the rest of the refund is asked for again", () => {
+  it("a partial refund refused, then a smaller loss: the rest of the refund is owed outside Stripe", () => {
     const r = run(start(), [
       paid,
       { type: "refund", by: "a", amountMinor: 3_000 },
@@ -100,11 +102,11 @@ describe("a refund refused because the charge was disputed, then the dispute los
     expect(r.state.status).toBe("held");
     expect(r.state.refunds).toMatchObject([
       { number: 1, status: "superseded_by_dispute" },
-      { number: 2, amountMinor: 2_000, reason: "admin", full: false, status: "requested" },
+      { number: 2, amountMinor: 2_000, reason: "admin", full: false, status: "owed_outside_stripe" },
     ]);
-    const done = run(r, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }]);
-    expect(books(done)).toMatchObject({ holdMinor: 7_000, refundedMinor: 2_000, disputeLostMinor: 1_000 });
-    expect(refundableMinor(done.state)).toBe(7_000);
+    expect(ofKind(r, "refund")).toEqual([]);
+    expect(books(r)).toMatchObject({ holdMinor: 7_000, owedToCustomerMinor: 2_000, disputeLostMinor: 1_000 });
+    expect(refundableMinor(r.state)).toBe(7_000);
   });
 
   it("after the release, a refund whose seller reversal failed is superseded: the loss is reversed from the seller instead", () => {
@@ -202,7 +204,7 @@ describe("a refund refused because the charge was disputed, then the dispute los
       });
     });
 
-    it("a partial loss: the reversal that landed covers the loss's seller part and the rest's, refunded without reversing again", () => {
+    it("a partial loss: the reversal that landed covers the loss's seller part and the rest's, owed outside Stripe without reversing again", () => {
       const l = run(refused(6_000), [lost(6_000)], LATER);
       expect(l.state.disputes[0]).toMatchObject({
         lostMinor: 6_000,
@@ -211,18 +213,24 @@ describe("a refund refused because the charge was disputed, then the dispute los
       });
       expect(l.state.refunds).toMatchObject([
         { number: 1, status: "superseded_by_dispute" },
-        { number: 2, amountMinor: 4_000, sellerPartMinor: 3_600, feePartMinor: 400, status: "requested" },
+        {
+          number: 2,
+          amountMinor: 4_000,
+          sellerPartMinor: 3_600,
+          feePartMinor: 400,
+          status: "owed_outside_stripe",
+        },
       ]);
       expect(ofKind(l, "reverse_transfer")).toEqual([]);
-      expect(ofKind(l, "refund")).toMatchObject([{ refund: 2, amountMinor: 4_000 }]);
-      const done = run(l, [{ type: "refund_succeeded", refund: 2, attempt: 1, refundId: "re_2" }], LATER);
-      expect(done.state.status).toBe("refunded");
-      expect(books(done)).toMatchObject({
+      expect(ofKind(l, "refund")).toEqual([]);
+      expect(l.state.status).toBe("charged_back");
+      expect(books(l)).toMatchObject({
         holdMinor: 0,
         sellerMinor: 0,
         feesMinor: 0,
-        refundedMinor: 4_000,
+        refundedMinor: 0,
         disputeLostMinor: 6_000,
+        owedToCustomerMinor: 4_000,
       });
     });
   });

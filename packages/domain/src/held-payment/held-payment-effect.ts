@@ -22,6 +22,7 @@ export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
   "dispute_closed",
   "reversal_failed",
   "unexpected_money",
+  "refund_owed",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_NOTIFICATION_TEMPLATES}. */
@@ -36,6 +37,7 @@ export const HELD_PAYMENT_TICKET_REASONS = [
   "dispute",
   "reversal_failed",
   "unexpected_money",
+  "refund_owed",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_TICKET_REASONS}. */

@@ -32,6 +32,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(l.transferReversed(reversal)).toBe("hp1:reversal:3:ledger");
     expect(l.refunded("hp1", 1)).toBe("hp1:refund:1:ledger");
     expect(l.disputeLost("hp1", "dp_1")).toBe("hp1:dispute:dp_1:lost");
+    expect(l.owedToCustomer("hp1", 2)).toBe("hp1:refund:2:ledger:owed");
   });
 
   it("notifications", () => {
@@ -51,6 +52,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(n.disputeClosed("hp1", "seller", "dp_1")).toBe("hp1:notify:dispute_closed:seller:dp_1");
     expect(n.disputeClosed("hp1", "admins", "dp_1")).toBe("hp1:notify:dispute_closed:admins:dp_1");
     expect(n.reversalFailed("hp1", 3)).toBe("hp1:notify:reversal_failed:3");
+    expect(n.refundOwed("hp1", 2)).toBe("hp1:notify:refund_owed:2");
     expect(n.latePayment("hp1")).toBe("hp1:notify:unexpected_money:late_payment");
     expect(n.lateTransfer("hp1", "tr_1")).toBe("hp1:notify:unexpected_money:transfer:tr_1");
   });
@@ -64,6 +66,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(t.transferOutcomeUnknown("hp1", 3)).toBe("hp1:ticket:transfer_outcome_unknown:3");
     expect(t.dispute("hp1", "dp_1")).toBe("hp1:ticket:dispute:dp_1");
     expect(t.reversalFailed("hp1", 3)).toBe("hp1:ticket:reversal_failed:3");
+    expect(t.refundOwed("hp1", 2)).toBe("hp1:ticket:refund_owed:2");
     expect(t.latePayment("hp1")).toBe("hp1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("hp1", "tr_1")).toBe("hp1:ticket:unexpected_money:transfer:tr_1");
   });
@@ -87,6 +90,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       l.transferReversed(ids.reversal(p, 1)),
       l.refunded(p, 1),
       l.disputeLost(p, d),
+      l.owedToCustomer(p, 1),
       n.bookingPaid(p, "customer"),
       n.bookingPaid(p, "seller"),
       n.paymentFailed(p),
@@ -102,6 +106,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       n.disputeClosed(p, "seller", d),
       n.disputeClosed(p, "admins", d),
       n.reversalFailed(p, 1),
+      n.refundOwed(p, 1),
       n.latePayment(p),
       n.lateTransfer(p, tr),
       k.refundFailed(p, 1, 1),
@@ -111,6 +116,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       k.transferOutcomeUnknown(p, 1),
       k.dispute(p, d),
       k.reversalFailed(p, 1),
+      k.refundOwed(p, 1),
       k.latePayment(p),
       k.lateTransfer(p, tr),
     ];

@@ -45,6 +45,8 @@ const ledgerIds = Object.freeze({
   refunded: (p: string, refund: number): string => `${p}:refund:${refund}:ledger`,
   /** A dispute was lost: `<p>:dispute:<d>:lost`. */
   disputeLost: (p: string, disputeId: string): string => `${p}:dispute:${disputeId}:lost`,
+  /** Refund n is owed to the customer outside Stripe: `<p>:refund:<n>:ledger:owed`. */
+  owedToCustomer: (p: string, refund: number): string => `${p}:refund:${refund}:ledger:owed`,
 });
 
 /** The ids of a held payment's notifications: the notifier sends each id once. */
@@ -76,6 +78,8 @@ const noticeIds = Object.freeze({
     notice(p, "dispute_closed", `${to}:${disputeId}`),
   /** The admins are told reversal n failed. */
   reversalFailed: (p: string, reversal: number): string => notice(p, "reversal_failed", `${reversal}`),
+  /** The admins are told refund n is owed to the customer outside Stripe. */
+  refundOwed: (p: string, refund: number): string => notice(p, "refund_owed", `${refund}`),
   /** The admins are told money arrived for a payment that had expired or failed. */
   latePayment: (p: string): string => notice(p, "unexpected_money", "late_payment"),
   /** The admins are told a transfer susu had recorded as failed was created after all. */
@@ -102,6 +106,8 @@ const ticketIds = Object.freeze({
   dispute: (p: string, disputeId: string): string => ticket(p, "dispute", disputeId),
   /** Reversal n failed. */
   reversalFailed: (p: string, reversal: number): string => ticket(p, "reversal_failed", `${reversal}`),
+  /** Refund n is owed to the customer outside Stripe (Stripe refuses it after a lost dispute). */
+  refundOwed: (p: string, refund: number): string => ticket(p, "refund_owed", `${refund}`),
   /** Money arrived for a payment that had expired or failed (it is refunded at once). */
   latePayment: (p: string): string => ticket(p, "unexpected_money", "late_payment"),
   /** A transfer recorded as failed was created after all. */

@@ -209,6 +209,9 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         const n = Number(e.id.split(":").at(-1));
         if (!m.refunds.has(n)) m.refunds.set(n, { amountMinor: Number(e.data.amountMinor), done: false });
       }
+      // The rest of a refund a loss superseded, owed outside Stripe: given back, nothing to wait for.
+      if (e.kind === "notify" && e.template === "refund_owed")
+        m.refunds.set(Number(e.data.refund), { amountMinor: Number(e.data.amountMinor), done: true });
       if (e.kind === "transfer") {
         if (m.transfersOpen.size > 0 || m.transferLanded)
           this.problems.push(`transfer ${e.id} asked for while another may land or after one landed`);
@@ -258,6 +261,10 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         }
         break;
     }
+    // Stripe refuses every refund of a charge charged back (`charge_disputed`): asking for one
+    // would leave the payment refunding for good.
+    if (m.chargedBack && effects.some((e) => e.kind === "refund"))
+      this.problems.push(`a refund was asked of Stripe after a lost dispute (${input.type})`);
     // Losses that waited are taken, in turn, once no refund is in flight any more: those the
     // payment had, and the one a loss taken asks for the rest with (numbered next).
     if (ignored || !SETTLES.includes(input.type)) return;
@@ -270,6 +277,8 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       m.chargedBack = true;
       if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
     }
+    if (m.chargedBack && effects.some((e) => e.kind === "refund"))
+      this.problems.push(`a refund was asked of Stripe after a loss that waited (${input.type})`);
   }
 
   /** The invariants, after every step. */

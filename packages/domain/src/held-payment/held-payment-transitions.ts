@@ -26,7 +26,9 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  * - `refunding → refunded` once the refund reached the customer. (A dispute lost while the
  *   refund is pending takes nothing: everything left is already committed to it.)
  *   `→ charged_back` when the refund never reached the customer (Stripe refused it, `charge_disputed`)
- *   and a lost dispute took everything left instead, superseding it.
+ *   and a lost dispute took everything left instead, superseding it — or took part of it, the
+ *   rest owed to the customer outside Stripe (Stripe refuses every refund of a charge charged
+ *   back), which leaves nothing to do at Stripe either.
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).
  * - `refunded` and `charged_back` are final.

@@ -100,6 +100,12 @@ export interface TransferReversal {
  * refunded) and a dispute was lost meanwhile: the customer's bank gave the money back
  * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds});
  * a reversal of the seller's part that landed for it counts toward the loss's seller part.
+ * `owed_outside_stripe`: what the superseded refunds asked for beyond the loss, still owed to
+ * the customer. Stripe refuses every refund of a charge charged back (`charge_disputed`), so it
+ * is never asked of Stripe: it is booked as owed to the customer (`held_owed_to_customer`)
+ * when it is made, and an admin pays it by other means (a `refund_owed` ticket names the
+ * amount, the currency and the customer). It counts as given back: nothing of it is released
+ * to the seller, and after the release its seller part is reversed (`reversalNumber`).
  */
 export interface HeldRefund {
   /** 1-based. */
@@ -117,7 +123,8 @@ export interface HeldRefund {
     | "succeeded"
     | "failed"
     | "reversal_failed"
-    | "superseded_by_dispute";
+    | "superseded_by_dispute"
+    | "owed_outside_stripe";
   /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing first. */
   readonly attempts: number;
   /** The reversal of the seller's part, when one was needed and asked for. */
@@ -338,8 +345,8 @@ export function refundNeverReachedCustomer(refund: HeldRefund): boolean {
  * Marks every refund that never reached the customer ({@link refundNeverReachedCustomer}) as
  * superseded by the lost dispute `disputeId`: the customer's bank took the money back
  * instead, so retrying the refund would pay the customer twice (and Stripe refuses it:
- * `charge_disputed`). What the loss does not cover is asked for again as a new refund (see
- * decide's `lost`).
+ * `charge_disputed`). What the loss does not cover is owed to the customer outside Stripe
+ * (see decide's `oweWhatTheLossLeft`).
  */
 export function supersedeUnmovedRefunds(payment: HeldPayment, disputeId: string): HeldPayment {
   if (!payment.refunds.some(refundNeverReachedCustomer)) return payment;

@@ -266,8 +266,10 @@ function closeLost<D extends DisputeDraft, R>(
 /**
  * What the refunds a lost dispute superseded (they never reached the customer; the bank gave
  * back `lostMinor` instead) still owe the customer: what they asked for beyond the loss, at
- * most `refundableMinor` (what is left), with the last of them, whose reason (and rules) a new
- * refund for the rest keeps. `undefined` when the dispute superseded no refund or nothing is owed.
+ * most `refundableMinor` (what is left), with the last of them, whose reason (and rules) the
+ * refund of the rest keeps — owed to the customer outside Stripe, as Stripe refuses every
+ * refund of a charge charged back (`charge_disputed`). `undefined` when the dispute superseded
+ * no refund or nothing is owed.
  */
 export function owedAfterSupersededRefunds<
   R extends { readonly supersededBy?: string; readonly amountMinor: number },

@@ -7,7 +7,7 @@ import type { Ledger } from "./ledger.js";
 /**
  * Where a held payment's money is, read from ledger balances, in minor units of one
  * currency. In a sound ledger `paidInMinor === holdMinor + sellerPayableMinor +
- * sellerMinor + feesMinor + refundedMinor + disputeLostMinor`.
+ * sellerMinor + feesMinor + refundedMinor + disputeLostMinor + owedToCustomerMinor`.
  */
 export interface HeldMoney {
   /** The held payment. */
@@ -28,6 +28,8 @@ export interface HeldMoney {
   readonly refundedMinor: number;
   /** Taken back through lost disputes. */
   readonly disputeLostMinor: number;
+  /** Owed to the customer outside Stripe (a refund's rest Stripe refuses after a lost dispute). */
+  readonly owedToCustomerMinor: number;
 }
 
 /** Reads {@link HeldMoney} from the balances of the payment's accounts. O(1). */
@@ -44,12 +46,13 @@ export function heldMoney(ledger: Ledger, heldPaymentId: string, currency: Curre
     feesMinor: balance(a.fees(heldPaymentId)),
     refundedMinor: balance(a.refunds(heldPaymentId)),
     disputeLostMinor: balance(a.disputeLosses(heldPaymentId)),
+    owedToCustomerMinor: balance(a.owedToCustomer(heldPaymentId)),
   };
 }
 
 /**
  * {@link heldMoney}, asserting paid in = held + set aside + paid to the seller + fees +
- * refunds + dispute losses. Fails with `ledger_invariant_violated`
+ * refunds + dispute losses + owed to the customer. Fails with `ledger_invariant_violated`
  * (`held_money_unbalanced`) when some transaction touched the payment's accounts
  * without a balancing account of the same payment.
  */
@@ -60,7 +63,13 @@ export function checkHeldMoney(
 ): Result<HeldMoney, LedgerError> {
   const m = heldMoney(ledger, heldPaymentId, currency);
   const accountedMinor =
-    m.holdMinor + m.sellerPayableMinor + m.sellerMinor + m.feesMinor + m.refundedMinor + m.disputeLostMinor;
+    m.holdMinor +
+    m.sellerPayableMinor +
+    m.sellerMinor +
+    m.feesMinor +
+    m.refundedMinor +
+    m.disputeLostMinor +
+    m.owedToCustomerMinor;
   if (m.paidInMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(

@@ -6,6 +6,7 @@ import {
   heldCaptured,
   heldDisputeLost,
   heldFeeEarned,
+  heldOwedToCustomer,
   heldRefunded,
   heldSellerPayable,
   heldTransferReversed,
@@ -77,6 +78,7 @@ describe("held payment movements", () => {
       feesMinor: 900,
       refundedMinor: 1_000,
       disputeLostMinor: 0,
+      owedToCustomerMinor: 0,
     });
     expect(checkLedgerInvariants(l).isOk()).toBe(true);
   });
@@ -113,6 +115,39 @@ describe("held payment movements", () => {
     l = post(l, [heldTransferReversed(base("r", 9_000))._unsafeUnwrap()]);
     expect(heldMoney(l, "hp_1", "AUD")).toMatchObject({ holdMinor: 0, sellerMinor: 0 });
     expect(checkHeldMoney(l, "hp_1", "AUD").isOk()).toBe(true);
+  });
+
+  it("a refund's rest owed outside Stripe after the release: the hold is short by the seller's part until it is reversed", () => {
+    const owed = heldOwedToCustomer({
+      id: "o",
+      heldPaymentId: "hp_1",
+      from: { stage: "transferred", sellerPart: aud(3_600), feePart: aud(400) },
+      occurredAt: 1,
+    })._unsafeUnwrap();
+    expect(owed.kind).toBe("held_owed_to_customer");
+    expect(owed.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["held:hp_1:owed_to_customer", "debit", 4_000],
+      ["held:hp_1:hold", "credit", 3_600],
+      ["held:hp_1:fees", "credit", 400],
+    ]);
+    let l = post(emptyLedger(), [
+      heldCaptured(base("c", 10_000))._unsafeUnwrap(),
+      heldFeeEarned(base("f", 1_000))._unsafeUnwrap(),
+      heldSellerPayable(base("p", 9_000))._unsafeUnwrap(),
+      heldTransferred(base("t", 9_000))._unsafeUnwrap(),
+      owed,
+    ]);
+    expect(checkHeldMoney(l, "hp_1", "AUD")._unsafeUnwrap()).toMatchObject({
+      holdMinor: -3_600,
+      feesMinor: 600,
+      owedToCustomerMinor: 4_000,
+    });
+    l = post(l, [heldTransferReversed(base("r", 3_600))._unsafeUnwrap()]);
+    expect(checkHeldMoney(l, "hp_1", "AUD")._unsafeUnwrap()).toMatchObject({
+      holdMinor: 0,
+      sellerMinor: 5_400,
+      owedToCustomerMinor: 4_000,
+    });
   });
 
   it("a take-back while the seller's share is set aside comes out of the payable; zero parts post nothing", () => {

@@ -7,8 +7,9 @@
 //                                     and is still held. Zero once the payment is released or
 //                                     refunded. After the release it is positive only while
 //                                     money reversed from the seller waits to be refunded, and
-//                                     negative only while a lost dispute's seller part waits to
-//                                     be reversed (what the seller owes back).
+//                                     negative only while a lost dispute's seller part (or an
+//                                     owed refund's) waits to be reversed (what the seller owes
+//                                     back).
 //   held:<p>:paid_in          source  credited when the customer's payment is captured.
 //   held:<p>:seller_payable   asset   the seller's share set aside when the release starts,
 //                                     until the transfer lands. Zero once released.
@@ -17,6 +18,11 @@
 //                                     disputes gave back.
 //   held:<p>:refunds          use     refunded to the customer.
 //   held:<p>:dispute_losses   use     taken back by the customer's bank through lost disputes.
+//   held:<p>:owed_to_customer use     still owed to the customer, to be paid outside Stripe: the
+//                                     rest of a refund a lost dispute superseded, which Stripe
+//                                     refuses to refund (`charge_disputed`). Set aside from the
+//                                     payment like a refund, it is never released to the seller;
+//                                     an admin pays it by other means (a ticket says so).
 //
 // Movements (Dr / Cr):
 //   held_captured           hold             / paid_in
@@ -26,9 +32,11 @@
 //   held_transfer_reversed  hold             / seller
 //   held_refunded           refunds          / where the money is (see TakenBackFrom)
 //   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom)
+//   held_owed_to_customer   owed_to_customer / where the money is (see TakenBackFrom)
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
-// paid in = hold + seller payable + seller + fees + refunds + dispute losses (`heldMoney`).
+// paid in = hold + seller payable + seller + fees + refunds + dispute losses + owed to the
+// customer (`heldMoney`).
 import { err, type Result } from "neverthrow";
 import { type Money, money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
@@ -65,6 +73,8 @@ export const heldAccounts = Object.freeze({
   refunds: account("refunds"),
   /** Taken back by the customer's bank through lost disputes. */
   disputeLosses: account("dispute_losses"),
+  /** Owed to the customer outside Stripe: a refund's rest Stripe refuses after a lost dispute. */
+  owedToCustomer: account("owed_to_customer"),
 });
 
 /** What a held-payment movement builder takes: one movement of `amount` (ids from `heldPaymentIds.ledger`; refs get `heldPaymentId`). */
@@ -129,7 +139,7 @@ export const heldTransferred = movement("held_transferred", a.seller, a.sellerPa
 export const heldTransferReversed = movement("held_transfer_reversed", a.hold, a.seller);
 
 function takeBack(
-  kind: "held_refunded" | "held_dispute_lost",
+  kind: "held_refunded" | "held_dispute_lost" | "held_owed_to_customer",
   debitAccount: LedgerAccountId,
   input: HeldTakeBackInput,
 ): Result<LedgerTransaction, LedgerError> {
@@ -166,4 +176,13 @@ export function heldRefunded(input: HeldTakeBackInput): Result<LedgerTransaction
  */
 export function heldDisputeLost(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {
   return takeBack("held_dispute_lost", heldAccounts.disputeLosses(input.heldPaymentId), input);
+}
+
+/**
+ * The rest of a refund a lost dispute superseded is owed to the customer outside Stripe
+ * (Stripe refuses every refund of a charge charged back, `charge_disputed`): set aside as a
+ * refund would be. Dr owed_to_customer, Cr where the money was ({@link TakenBackFrom}).
+ */
+export function heldOwedToCustomer(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {
+  return takeBack("held_owed_to_customer", heldAccounts.owedToCustomer(input.heldPaymentId), input);
 }

@@ -51,6 +51,7 @@ export type LedgerTransactionKind =
   | "held_refunded"
   | "held_transfer_reversed"
   | "held_dispute_lost"
+  | "held_owed_to_customer"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
   | "marketplace_fee_earned"
@@ -61,6 +62,7 @@ export type LedgerTransactionKind =
   | "marketplace_application_fee_refund_corrected"
   | "marketplace_refunded"
   | "marketplace_dispute_lost"
+  | "marketplace_owed_to_customer"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
   | "membership_invoice_refunded"

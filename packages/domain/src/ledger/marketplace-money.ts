@@ -7,7 +7,8 @@ import { marketplaceAccounts } from "./marketplace-movements.js";
 /**
  * Where a marketplace charge's money is, read from ledger balances, in minor units of one
  * currency. In a sound ledger `paidInMinor + platformFundedMinor === inFlightMinor +
- * sellerPayableMinor + sellersMinor + feesMinor + refundedMinor + disputeLostMinor`.
+ * sellerPayableMinor + sellersMinor + feesMinor + refundedMinor + disputeLostMinor +
+ * owedToCustomerMinor`.
  */
 export interface MarketplaceMoney {
   readonly chargeId: string;
@@ -28,6 +29,8 @@ export interface MarketplaceMoney {
   readonly feesMinor: number;
   readonly refundedMinor: number;
   readonly disputeLostMinor: number;
+  /** Owed to the customer outside Stripe (a refund's rest Stripe refuses after a lost dispute). */
+  readonly owedToCustomerMinor: number;
 }
 
 /** Reads {@link MarketplaceMoney} for a charge and its sellers. O(sellers). */
@@ -58,12 +61,13 @@ export function marketplaceMoney(
     feesMinor: balance(a.fees(chargeId)),
     refundedMinor: balance(a.refunds(chargeId)),
     disputeLostMinor: balance(a.disputeLosses(chargeId)),
+    owedToCustomerMinor: balance(a.owedToCustomer(chargeId)),
   };
 }
 
 /**
  * {@link marketplaceMoney}, asserting paid in + platform funded = in flight + payables +
- * sellers + fees + refunds + dispute losses. Fails with `ledger_invariant_violated`
+ * sellers + fees + refunds + dispute losses + owed to the customer. Fails with `ledger_invariant_violated`
  * (`marketplace_money_unbalanced`) when a transaction touched the charge's accounts
  * without a balancing account of the same charge, or touched a seller not listed.
  */
@@ -81,7 +85,8 @@ export function checkMarketplaceMoney(
     m.sellersMinor +
     m.feesMinor +
     m.refundedMinor +
-    m.disputeLostMinor;
+    m.disputeLostMinor +
+    m.owedToCustomerMinor;
   if (inMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(

@@ -8,6 +8,7 @@ import {
   marketplaceCaptured,
   marketplaceDisputeLost,
   marketplaceFeeEarned,
+  marketplaceOwedToCustomer,
   marketplaceRefunded,
   marketplaceSellerPayable,
   marketplaceTransferReversed,
@@ -57,6 +58,37 @@ describe("a marketplace charge's movements", () => {
       feesMinor: 500,
       refundedMinor: 2_500,
       disputeLostMinor: 400,
+    });
+  });
+
+  it("a refund's rest owed outside Stripe is taken back like the refund: sellers' parts from in flight, the fee's, the platform's", () => {
+    const owed = marketplaceOwedToCustomer({
+      ...base,
+      id: "o",
+      currency: "AUD",
+      from: { inFlightMinor: 3_000, feesMinor: 1_000, platformFundedMinor: 0 },
+    })._unsafeUnwrap();
+    expect(owed.kind).toBe("marketplace_owed_to_customer");
+    expect(owed.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["marketplace:mc%3A1:owed_to_customer", "debit", 4_000],
+      ["marketplace:mc%3A1:in_flight", "credit", 3_000],
+      ["marketplace:mc%3A1:fees", "credit", 1_000],
+    ]);
+    let ledger = emptyLedger();
+    for (const tx of [
+      marketplaceCaptured({ ...base, id: "a", amount: aud(10_000) }),
+      marketplaceFeeEarned({ ...base, id: "b", amount: aud(1_000) }),
+      marketplaceSellerPayable({ ...base, id: "c", sellerId: "s", amount: aud(9_000) }),
+      marketplaceTransferred({ ...base, id: "d", sellerId: "s", amount: aud(9_000) }),
+      owed,
+      marketplaceTransferReversed({ ...base, id: "e", sellerId: "s", amount: aud(3_000) }),
+    ])
+      ledger = postTransaction(ledger, "kind" in tx ? tx : tx._unsafeUnwrap())._unsafeUnwrap();
+    expect(checkMarketplaceMoney(ledger, "mc:1", ["s"], "AUD")._unsafeUnwrap()).toMatchObject({
+      inFlightMinor: 0,
+      sellersMinor: 6_000,
+      feesMinor: 0,
+      owedToCustomerMinor: 4_000,
     });
   });
 

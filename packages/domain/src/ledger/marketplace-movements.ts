@@ -22,6 +22,12 @@
 //   marketplace:<c>:fees               use     the platform's fee, net of what it gave back.
 //   marketplace:<c>:refunds            use     refunded to the customer.
 //   marketplace:<c>:dispute_losses     use     taken back by the customer's bank.
+//   marketplace:<c>:owed_to_customer   use     still owed to the customer, to be paid outside
+//                                              Stripe: the rest of a refund a lost dispute
+//                                              superseded, which Stripe refuses to refund
+//                                              (`charge_disputed`). Taken back like that refund
+//                                              (sellers' parts reversed, the fee's part, the
+//                                              platform's); an admin pays it by other means.
 //
 // Movements (Dr / Cr):
 //   marketplace_captured                  in_flight         / paid_in
@@ -38,10 +44,11 @@
 //                                         fees              / seller:s   (Stripe gave back less)
 //   marketplace_refunded                  refunds           / in_flight, platform_funded
 //   marketplace_dispute_lost              dispute_losses    / in_flight, fees, platform_funded
+//   marketplace_owed_to_customer          owed_to_customer  / in_flight, fees, platform_funded
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
 // paid in + platform funded = in flight + seller payables + sellers + fees + refunds +
-// dispute losses (`marketplaceMoney`).
+// dispute losses + owed to the customer (`marketplaceMoney`).
 
 import { err, type Result } from "neverthrow";
 import { type CurrencyCode, type Money, money } from "../money/index.js";
@@ -82,6 +89,8 @@ export const marketplaceAccounts = Object.freeze({
   refunds: account("refunds"),
   /** Taken back through lost disputes. */
   disputeLosses: account("dispute_losses"),
+  /** Owed to the customer outside Stripe: a refund's rest Stripe refuses after a lost dispute. */
+  owedToCustomer: account("owed_to_customer"),
 });
 
 /** What every marketplace movement builder takes (ids from `marketplaceChargeIds.ledger`; refs get `marketplaceChargeId`). */
@@ -198,7 +207,7 @@ export interface MarketplaceTakeBackInput extends MarketplaceMovementBase {
 }
 
 function takeBack(
-  kind: "marketplace_refunded" | "marketplace_dispute_lost",
+  kind: "marketplace_refunded" | "marketplace_dispute_lost" | "marketplace_owed_to_customer",
   debitAccount: LedgerAccountId,
   input: MarketplaceTakeBackInput,
 ): Result<LedgerTransaction, LedgerError> {
@@ -234,4 +243,17 @@ export function marketplaceDisputeLost(
   input: MarketplaceTakeBackInput,
 ): Result<LedgerTransaction, LedgerError> {
   return takeBack("marketplace_dispute_lost", marketplaceAccounts.disputeLosses(input.chargeId), input);
+}
+
+/**
+ * The rest of a refund a lost dispute superseded is owed to the customer outside Stripe
+ * (Stripe refuses every refund of a charge charged back, `charge_disputed`): taken back as
+ * that refund would have been. Dr owed_to_customer, Cr the sellers' parts against in_flight
+ * (their reversals bring them back), the fee's part against the fee, the rest against the
+ * platform.
+ */
+export function marketplaceOwedToCustomer(
+  input: MarketplaceTakeBackInput,
+): Result<LedgerTransaction, LedgerError> {
+  return takeBack("marketplace_owed_to_customer", marketplaceAccounts.owedToCustomer(input.chargeId), input);
 }

@@ -14,17 +14,19 @@ import {
   type LedgerError,
   type LedgerTransaction,
   type MarketplaceSellerMovementInput,
+  marketplaceAccounts,
   marketplaceApplicationFeeRefundCorrected,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
   marketplaceDisputeLost,
   marketplaceFeeEarned,
+  marketplaceOwedToCustomer,
   marketplaceRefunded,
   marketplaceSellerPayable,
   marketplaceTransferReversed,
   marketplaceTransferred,
 } from "../ledger/index.js";
-import { currencyInfo, money } from "../money/index.js";
+import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
   MarketplacePolicy,
@@ -163,9 +165,16 @@ function everySellerPaid(s: MarketplaceCharge): boolean {
   return s.mode === "destination" || s.sellers.every((x) => paidTransfer(s, x.id) !== undefined);
 }
 
-/** A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost dispute superseded is done). */
+/**
+ * A refund not yet done: in flight, or failed and waiting for an admin's retry (one a lost
+ * dispute superseded is done, and so is one owed to the customer outside Stripe: nothing more
+ * is asked of Stripe for it).
+ */
 function unfinishedRefund(s: MarketplaceCharge): MarketplaceRefund | undefined {
-  return s.refunds.find((r) => r.status !== "succeeded" && r.status !== "superseded_by_dispute");
+  return s.refunds.find(
+    (r) =>
+      r.status !== "succeeded" && r.status !== "superseded_by_dispute" && r.status !== "owed_outside_stripe",
+  );
 }
 
 /**
@@ -744,26 +753,7 @@ function startRefund(
   const rules = override.rules ?? d.ctx.policy.refunds[initiatedBy];
   const unsplit = override.unsplit === true;
   const left = marketplaceRefundableMinor(s);
-  let parts: TakeBackParts;
-  if (unsplit) parts = { sellerPartsMinor: s.sellers.map(() => 0), feePartMinor: 0, platformFundedMinor: 0 };
-  else if (s.mode === "destination") {
-    const p = destinationRefundParts(
-      amountMinor,
-      {
-        chargeMinor: s.amountMinor,
-        feeMinor: s.feeMinor,
-        chargeLeftMinor: left,
-        feeLeftMinor: feeLeftMinor(s),
-      },
-      rules,
-      s.currency,
-    );
-    parts = {
-      sellerPartsMinor: [p.reversalMinor],
-      feePartMinor: p.feeRefundMinor,
-      platformFundedMinor: p.platformFundedMinor,
-    };
-  } else parts = takeBackParts(amountMinor, sellersLeftMinor(s), feeLeftMinor(s), rules, s.currency);
+  const parts = refundParts(s, amountMinor, rules, unsplit);
   const refund: MarketplaceRefund = {
     number: s.refunds.length + 1,
     amountMinor,
@@ -794,6 +784,34 @@ function startRefund(
     amountMinor,
     reason,
   });
+}
+
+/** How a refund of `amountMinor` divides, fixed when it is asked for, by the rules for who asked. */
+function refundParts(
+  s: MarketplaceCharge,
+  amountMinor: number,
+  rules: MarketplaceRefundRules,
+  unsplit: boolean,
+): TakeBackParts {
+  if (unsplit) return { sellerPartsMinor: s.sellers.map(() => 0), feePartMinor: 0, platformFundedMinor: 0 };
+  if (s.mode === "split")
+    return takeBackParts(amountMinor, sellersLeftMinor(s), feeLeftMinor(s), rules, s.currency);
+  const p = destinationRefundParts(
+    amountMinor,
+    {
+      chargeMinor: s.amountMinor,
+      feeMinor: s.feeMinor,
+      chargeLeftMinor: marketplaceRefundableMinor(s),
+      feeLeftMinor: feeLeftMinor(s),
+    },
+    rules,
+    s.currency,
+  );
+  return {
+    sellerPartsMinor: [p.reversalMinor],
+    feePartMinor: p.feeRefundMinor,
+    platformFundedMinor: p.platformFundedMinor,
+  };
 }
 
 function requestRefundAttempt(d: Draft, number: number): void {
@@ -905,6 +923,10 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "failed", failureCode });
   if (supersededByWaitingLoss(d, refund)) return d.done();
+  // Refused on a charge charged back (a refund of the rest of a partial loss, asked of Stripe
+  // by the code before owed refunds): Stripe refuses it for good, so it is owed outside Stripe.
+  const lost = lostDispute(s);
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   const after = r.status === "succeeded";
   d.ticket(
     ids.ticket.refundFailed(s.id, refund, attempt),
@@ -942,6 +964,10 @@ function retryRefund(d: Draft): Step {
   if (!r) return refuse("no_failed_refund", "no refund failed");
   if (openDispute(s)) return refuse("payment_disputed", "the charge is disputed: Stripe cannot refund it");
   const lost = lostDispute(s);
+  // A refund that never reached the customer on a charge charged back (stored so by the code
+  // before owed refunds, which asked Stripe for the rest of a partial loss): Stripe would
+  // refuse it again, so the admin's retry owes it outside Stripe instead.
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   if (lost) return chargedBack(lost);
   requestRefundAttempt(d, r.number);
   return d.done();
@@ -1094,6 +1120,10 @@ function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_
         !forIt.some((x) => x.sellerId === seller.id) ||
         forIt.some((x) => x.sellerId === seller.id && x.status === "reversed"),
     );
+    // A refund of the rest of a partial loss that the code before owed refunds reversed
+    // first: Stripe would refuse it, so it is owed outside Stripe once the parts are back.
+    const lost = lostDispute(d.state);
+    if (allLanded && lost) return oweRefused(d, r, lost.id);
     if (allLanded) requestRefundAttempt(d, r.number);
   }
   return d.done();
@@ -1185,7 +1215,7 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d) => d.done(),
   lost: (d, disputeId) => {
-    refundWhatTheLossLeft(d, disputeId);
+    oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();
   },
@@ -1204,10 +1234,12 @@ function thenLossThatWaited(d: Draft, step: Step): Step {
 /**
  * A lost dispute superseded refunds that never reached the customer: the bank gave back
  * `lostMinor` instead. What those refunds asked for beyond it (at most what is left) is
- * still owed to the customer: asked for again as a new refund (a new number, so a new
- * idempotency key), by the same initiator, for the same reason, under the same rules.
+ * still owed to the customer — but Stripe refuses every refund of a charge charged back
+ * (`charge_disputed`), so it is not asked of Stripe: a new refund (a new number), by the same
+ * initiator, for the same reason, under the same rules, is owed outside Stripe at once (see
+ * {@link oweOutsideStripe}).
  */
-function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
+function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   const s = d.state;
   const owed = owedAfterSupersededRefunds(s.refunds, s.disputes, disputeId, marketplaceRefundableMinor(s));
   if (owed === undefined) return;
@@ -1218,11 +1250,110 @@ function refundWhatTheLossLeft(d: Draft, disputeId: string): void {
   const coveredMinor = reversedForSupersededMinor(s, disputeId).map((m, i) =>
     Math.max(0, m - (lossPartsMinor[i] ?? 0)),
   );
-  startRefund(d, restMinor, last.initiatedBy, last.reason, {
+  const refund: MarketplaceRefund = {
+    number: s.refunds.length + 1,
+    amountMinor: restMinor,
+    initiatedBy: last.initiatedBy,
+    reason: last.reason,
     rules: last.rules,
+    parts: refundParts(s, restMinor, last.rules, last.unsplit),
+    full: restMinor === marketplaceRefundableMinor(s),
+    status: "requested",
+    attempts: 0,
+    ledgerPosted: false,
     unsplit: last.unsplit,
-    coveredMinor,
+  };
+  d.set({ refunds: [...s.refunds, refund] });
+  oweOutsideStripe(d, refund, disputeId, coveredMinor);
+}
+
+/**
+ * Where the money of refund `r`, owed outside Stripe, comes from: as its refund would have
+ * taken it. A destination charge's seller is reversed their net part (the refund's reversal
+ * less the fee Stripe would have refunded them with it), the fee's part is the platform's; a
+ * split's sellers their parts; what nobody gives back is the platform's. An unsplit refund
+ * (money that never left the platform) comes all from in flight.
+ */
+function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: number[]; feesMinor: number } {
+  if (r.unsplit) return { sellersMinor: s.sellers.map(() => 0), feesMinor: 0 };
+  if (s.mode === "split")
+    return { sellersMinor: [...r.parts.sellerPartsMinor], feesMinor: r.parts.feePartMinor };
+  const net = Math.max(0, (r.parts.sellerPartsMinor[0] ?? 0) - r.parts.feePartMinor);
+  return { sellersMinor: [net], feesMinor: Math.min(r.parts.feePartMinor, r.amountMinor - net) };
+}
+
+/**
+ * Refund `r` never reached the customer and never can at Stripe (the charge was charged back
+ * by dispute `disputeId`): it is owed to them outside Stripe. Booked at once
+ * (`marketplace_owed_to_customer`), so it counts as given back; its sellers' parts beyond what
+ * the platform holds already (`coveredMinor`, per seller) are reversed from their transfers.
+ * The admins get a ticket and a notice naming the amount, the currency and the customer to
+ * pay by other means.
+ */
+function oweOutsideStripe(
+  d: Draft,
+  r: MarketplaceRefund,
+  disputeId: string,
+  coveredMinor: readonly number[],
+): void {
+  const s = d.state;
+  d.updateRefund(r.number, { status: "owed_outside_stripe", ledgerPosted: true });
+  const from = owedFrom(s, r);
+  const inFlightMinor = r.unsplit ? r.amountMinor : from.sellersMinor.reduce((a, b) => a + b, 0);
+  d.post(
+    marketplaceOwedToCustomer({
+      id: ids.ledger.owedToCustomer(s.id, r.number),
+      chargeId: s.id,
+      currency: s.currency,
+      from: {
+        inFlightMinor,
+        feesMinor: from.feesMinor,
+        platformFundedMinor: r.amountMinor - inFlightMinor - from.feesMinor,
+      },
+      occurredAt: d.now,
+      refs: { disputeId },
+    }),
+  );
+  s.sellers.forEach((seller, i) => {
+    const part = (from.sellersMinor[i] ?? 0) - (coveredMinor[i] ?? 0);
+    if (part > 0) requestReversal(d, seller.id, part, "refund", { forRefund: r.number });
   });
+  const amount = formatMoney(money(r.amountMinor, s.currency));
+  d.ticket(
+    ids.ticket.refundOwed(s.id, r.number),
+    "refund_owed",
+    `${amount} is owed to customer ${s.customer.email} (person ${s.customer.id}; refund ${r.number} of marketplace charge ${s.id}, ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means, then close this ticket. It is booked in ${marketplaceAccounts.owedToCustomer(s.id)}`,
+  );
+  d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
+    refund: r.number,
+    amountMinor: r.amountMinor,
+    customerEmail: s.customer.email,
+    disputeId,
+  });
+}
+
+/**
+ * A refund that never reached the customer, on a charge charged back by dispute `disputeId`,
+ * stored by the code before owed refunds (it asked Stripe for the rest of a partial loss):
+ * owed outside Stripe now — its sellers' parts reversed unless reversals for it landed — and
+ * the charge ends when nothing is left to give back.
+ */
+function oweRefused(d: Draft, r: MarketplaceRefund, disputeId: string): Step {
+  const s = d.state;
+  const landed = s.sellers.map((seller) =>
+    s.reversals
+      .filter((rv) => rv.forRefund === r.number && rv.sellerId === seller.id && rv.status === "reversed")
+      .reduce((sum, rv) => sum + rv.amountMinor, 0),
+  );
+  oweOutsideStripe(d, r, disputeId, landed);
+  const after = d.state;
+  if (
+    (after.status === "settled" || after.status === "refunding") &&
+    marketplaceRefundableMinor(after) === 0 &&
+    !unfinishedRefund(after)
+  )
+    d.moveTo("charged_back", { endedAt: d.now });
+  return d.done();
 }
 
 /**

@@ -56,23 +56,24 @@ describe("a destination charge's refund refused because the charge was disputed,
     ).toMatchObject({ error: { code: "no_failed_refund" } });
   });
 
-  it("a partial loss: booked, and the rest of the refund asked for again under a new number", () => {
+  it("a partial loss: booked, and the rest, which Stripe would refuse, owed outside Stripe (partial-loss-owed.test.ts)", () => {
     const settled = run(created(), [paid()]);
     const l = run(settled.state, [refund(), refusedDisputed(), dispute(6_000), closed("lost", 6_000)]);
-    expect(l.state.status).toBe("refunding");
+    expect(l.state.status).toBe("charged_back");
     expect(l.state.refunds).toMatchObject([
       { number: 1, status: "superseded_by_dispute" },
-      { number: 2, amountMinor: 4_000, status: "requested", full: true, initiatedBy: "platform" },
+      { number: 2, amountMinor: 4_000, status: "owed_outside_stripe", full: true, initiatedBy: "platform" },
     ]);
-    expect(of(l.last.effects, "refund")).toMatchObject([
-      { id: "mc1:refund:2:attempt:1", amountMinor: 4_000 },
-    ]);
-    const done = run(l.state, [reversed(1, 6_000), refundOk(2)]);
-    expect(done.state.status).toBe("refunded");
+    expect(of(l.last.effects, "refund")).toEqual([]);
+    const done = run(
+      l.state,
+      l.state.reversals.map((rv) => reversed(rv.number, rv.amountMinor)),
+    );
     const m = books([...settled.effects, ...l.effects, ...done.effects], done.state);
     expect(m).toMatchObject({
       disputeLostMinor: 6_000,
-      refundedMinor: 4_000,
+      owedToCustomerMinor: 4_000,
+      refundedMinor: 0,
       sellersMinor: 0,
       inFlightMinor: 0,
     });
@@ -122,22 +123,22 @@ describe("a split charge's refund whose sellers' reversals landed, refused becau
     ).toMatchObject({ error: { code: "no_failed_refund" } });
   });
 
-  it("a partial loss: the reversals that landed cover the loss's parts and the rest's, refunded without reversing again", () => {
+  it("a partial loss: the reversals that landed cover the loss's parts and the rest's, owed outside Stripe without reversing again", () => {
     const r = refused(6_000);
     const l = run(r.state, [closed("lost", 6_000)]);
     expect(l.state.refunds).toMatchObject([
       { number: 1, status: "superseded_by_dispute" },
-      { number: 2, amountMinor: 4_001, status: "requested", full: true },
+      { number: 2, amountMinor: 4_001, status: "owed_outside_stripe", full: true },
     ]);
     expect(of(l.effects, "reverse_transfer")).toEqual([]);
-    expect(of(l.effects, "refund")).toMatchObject([{ refund: 2, amountMinor: 4_001 }]);
-    const done = run(l.state, [refundOk(2)]);
-    expect(done.state.status).toBe("refunded");
-    expect(books([...r.effects, ...l.effects, ...done.effects], done.state)).toMatchObject({
+    expect(of(l.effects, "refund")).toEqual([]);
+    expect(l.state.status).toBe("charged_back");
+    expect(books([...r.effects, ...l.effects], l.state)).toMatchObject({
       inFlightMinor: 0,
       sellersMinor: 0,
       feesMinor: 0,
-      refundedMinor: 4_001,
+      refundedMinor: 0,
+      owedToCustomerMinor: 4_001,
       disputeLostMinor: 6_000,
       platformFundedMinor: 0,
     });
@@ -199,13 +200,15 @@ describe("a split charge's refund with a seller's reversal failed (the others la
     });
   });
 
-  it("a partial loss: the rest is refunded, sel_b reversed for the loss's and the rest's parts, never twice", () => {
+  it("a partial loss: the rest is owed outside Stripe, sel_b reversed for the loss's and the rest's parts, never twice", () => {
     const r = stuck(6_000);
     const l = run(r.state, [closed("lost", 6_000)]);
     expect(l.state.refunds).toMatchObject([
       { number: 1, status: "superseded_by_dispute" },
-      { number: 2, amountMinor: 4_001, full: true },
+      { number: 2, amountMinor: 4_001, full: true, status: "owed_outside_stripe" },
     ]);
+    expect(l.state.status).toBe("charged_back");
+    expect(of(l.effects, "refund")).toEqual([]);
     expect(l.state.disputes[0]).toMatchObject({ lostMinor: 6_000, lossBooked: true });
     const asked = of(l.effects, "reverse_transfer");
     // Only sel_b, whose earlier reversal moved nothing, is reversed: for the loss and for the rest.
@@ -215,18 +218,15 @@ describe("a split charge's refund with a seller's reversal failed (the others la
       l.state,
       asked.map((e) => reversed(e.reversal, e.amountMinor)),
     );
-    const done = run(landed.state, [refundOk(2)]);
-    expect(done.state.status).toBe("refunded");
-    expect(books([...r.effects, ...l.effects, ...landed.effects, ...done.effects], done.state)).toMatchObject(
-      {
-        inFlightMinor: 0,
-        sellersMinor: 0,
-        feesMinor: 0,
-        refundedMinor: 4_001,
-        disputeLostMinor: 6_000,
-        platformFundedMinor: 0,
-      },
-    );
+    expect(books([...r.effects, ...l.effects, ...landed.effects], landed.state)).toMatchObject({
+      inFlightMinor: 0,
+      sellersMinor: 0,
+      feesMinor: 0,
+      refundedMinor: 0,
+      owedToCustomerMinor: 4_001,
+      disputeLostMinor: 6_000,
+      platformFundedMinor: 0,
+    });
   });
 
   it("a reversal still in flight for the refund: the loss does not supersede it yet", () => {

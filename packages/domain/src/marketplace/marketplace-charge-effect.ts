@@ -21,6 +21,7 @@ export const MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES = [
   "dispute_closed",
   "reversal_failed",
   "unexpected_money",
+  "refund_owed",
 ] as const;
 
 /** One of {@link MARKETPLACE_CHARGE_NOTIFICATION_TEMPLATES}. */
@@ -36,6 +37,7 @@ export const MARKETPLACE_CHARGE_TICKET_REASONS = [
   "reversal_failed",
   "amount_mismatch",
   "unexpected_money",
+  "refund_owed",
 ] as const;
 
 /** One of {@link MARKETPLACE_CHARGE_TICKET_REASONS}. */

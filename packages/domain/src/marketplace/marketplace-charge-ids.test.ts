@@ -33,6 +33,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(l.feeRefunded("mc1", 2)).toBe("mc1:refund:2:ledger:fee_refunded");
     expect(l.refunded("mc1", 2)).toBe("mc1:refund:2:ledger");
     expect(l.disputeLost("mc1", "dp_1")).toBe("mc1:dispute:dp_1:lost");
+    expect(l.owedToCustomer("mc1", 2)).toBe("mc1:refund:2:ledger:owed");
   });
 
   it("notifications", () => {
@@ -53,6 +54,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     );
     expect(n.disputeClosed("mc1", "admins", "dp_1")).toBe("mc1:notify:dispute_closed:admins:dp_1");
     expect(n.reversalFailed("mc1", 4)).toBe("mc1:notify:reversal_failed:4");
+    expect(n.refundOwed("mc1", 2)).toBe("mc1:notify:refund_owed:2");
     expect(n.latePayment("mc1")).toBe("mc1:notify:unexpected_money:late_payment");
     expect(n.lateTransfer("mc1", "tr_9")).toBe("mc1:notify:unexpected_money:transfer:tr_9");
   });
@@ -64,6 +66,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(t.transferOutcomeUnknown("mc1", "sel_2", 3)).toBe("mc1:ticket:transfer_outcome_unknown:sel_2:3");
     expect(t.dispute("mc1", "dp_1")).toBe("mc1:ticket:dispute:dp_1");
     expect(t.reversalFailed("mc1", 4)).toBe("mc1:ticket:reversal_failed:4");
+    expect(t.refundOwed("mc1", 2)).toBe("mc1:ticket:refund_owed:2");
     expect(t.feeRefundMismatch("mc1", 2)).toBe("mc1:ticket:amount_mismatch:fee_refund:2");
     expect(t.latePayment("mc1")).toBe("mc1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("mc1", "tr_9")).toBe("mc1:ticket:unexpected_money:transfer:tr_9");

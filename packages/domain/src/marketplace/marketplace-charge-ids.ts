@@ -44,6 +44,8 @@ const ledgerIds = Object.freeze({
   refunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger`,
   /** A dispute was lost: `<c>:dispute:<d>:lost`. */
   disputeLost: (c: string, disputeId: string): string => `${c}:dispute:${disputeId}:lost`,
+  /** Refund n is owed to the customer outside Stripe: `<c>:refund:<n>:ledger:owed`. */
+  owedToCustomer: (c: string, refund: number): string => `${c}:refund:${refund}:ledger:owed`,
 });
 
 /** The ids of a charge's notifications: the notifier sends each id once. */
@@ -72,6 +74,8 @@ const noticeIds = Object.freeze({
     notice(c, "dispute_closed", `${to}:${sellerId === undefined ? "" : `${sellerId}:`}${disputeId}`),
   /** The admins are told reversal n failed. */
   reversalFailed: (c: string, reversal: number): string => notice(c, "reversal_failed", `${reversal}`),
+  /** The admins are told refund n is owed to the customer outside Stripe. */
+  refundOwed: (c: string, refund: number): string => notice(c, "refund_owed", `${refund}`),
   /** The admins are told money arrived for a charge whose payment had failed. */
   latePayment: (c: string): string => notice(c, "unexpected_money", "late_payment"),
   /** The admins are told a transfer recorded as failed was created after all. */
@@ -94,6 +98,8 @@ const ticketIds = Object.freeze({
   dispute: (c: string, disputeId: string): string => ticket(c, "dispute", disputeId),
   /** Reversal n failed. */
   reversalFailed: (c: string, reversal: number): string => ticket(c, "reversal_failed", `${reversal}`),
+  /** Refund n is owed to the customer outside Stripe (Stripe refuses it after a lost dispute). */
+  refundOwed: (c: string, refund: number): string => ticket(c, "refund_owed", `${refund}`),
   /** Stripe's figure for refund n's application fee refund differs from the charge's. */
   feeRefundMismatch: (c: string, refund: number): string =>
     ticket(c, "amount_mismatch", `fee_refund:${refund}`),

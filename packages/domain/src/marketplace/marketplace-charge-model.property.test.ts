@@ -240,6 +240,9 @@ class World extends PaymentWorld<
         const n = Number(e.id.split(":").at(-1));
         if (!m.refunds.has(n)) m.refunds.set(n, { amountMinor: Number(e.data.amountMinor), done: false });
       }
+      // The rest of a refund a loss superseded, owed outside Stripe: given back, nothing to wait for.
+      if (e.kind === "notify" && e.template === "refund_owed")
+        m.refunds.set(Number(e.data.refund), { amountMinor: Number(e.data.amountMinor), done: true });
       if (e.kind === "transfer") {
         if (this.open(e.sellerId).size > 0 || m.paid.has(e.sellerId))
           this.problems.push(
@@ -303,7 +306,11 @@ class World extends PaymentWorld<
         break;
     }
     // Losses that waited are taken, in turn, once no refund is in flight any more: those the
-    // charge had, and the one a loss taken asks for the rest with (numbered next).
+    // charge had, and the one a loss taken asks for the rest with (numbered next). Stripe
+    // refuses every refund of a charge charged back (`charge_disputed`): asking for one would
+    // leave the charge refunding for good.
+    if (m.chargedBack && effects.some((e) => e.kind === "refund"))
+      this.problems.push(`a refund was asked of Stripe after a lost dispute (${input.type})`);
     if (!SETTLES.includes(input.type)) return;
     let known = this.previous.refunds.length;
     for (const waiting of [...m.lossesWaiting]) {
@@ -314,6 +321,8 @@ class World extends PaymentWorld<
       m.chargedBack = true;
       if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;
     }
+    if (m.chargedBack && effects.some((e) => e.kind === "refund"))
+      this.problems.push(`a refund was asked of Stripe after a loss that waited (${input.type})`);
   }
 
   /** A lost dispute takes what it says, up to what is left. */

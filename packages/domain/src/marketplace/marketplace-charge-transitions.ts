@@ -21,7 +21,8 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  * - `refunding → refunded` once the refund reached the customer; `→ charged_back` when the
  *   refund never reached the customer (Stripe refused it, `charge_disputed`; or a seller's
  *   reversal for it failed, so it was never asked of Stripe) and a lost dispute took
- *   everything left instead, superseding it.
+ *   everything left instead, superseding it — or took part of it, the rest owed to the
+ *   customer outside Stripe (Stripe refuses every refund of a charge charged back).
  * - `requires_action → expired` when the customer did not act in the policy's time and
  *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays
  *   `requires_action`, and a success that beat the cancel settles it as usual).

@@ -147,8 +147,20 @@ export interface MarketplaceRefund {
    * dispute was lost meanwhile: the customer's bank gave the money back
    * instead, so it is no longer owed and counts nowhere (see {@link supersedeUnmovedRefunds});
    * reversals of sellers' parts that landed for it count toward the loss's seller parts.
+   * `owed_outside_stripe`: what the superseded refunds asked for beyond the loss, still owed
+   * to the customer. Stripe refuses every refund of a charge charged back (`charge_disputed`),
+   * so it is never asked of Stripe: it is booked as owed to the customer
+   * (`marketplace_owed_to_customer`) when it is made, taken back as the refund would have been
+   * (its sellers' parts reversed, the fee's part, the platform's), and an admin pays it by
+   * other means (a `refund_owed` ticket names the amount, the currency and the customer).
    */
-  readonly status: "reversing" | "requested" | "succeeded" | "failed" | "superseded_by_dispute";
+  readonly status:
+    | "reversing"
+    | "requested"
+    | "succeeded"
+    | "failed"
+    | "superseded_by_dispute"
+    | "owed_outside_stripe";
   /** Attempts at the Stripe refund (each a new idempotency key); 0 while reversing. */
   readonly attempts: number;
   readonly refundId?: string;
@@ -414,7 +426,7 @@ export function reversedForSupersededMinor(charge: MarketplaceCharge, disputeId:
  * Marks every refund that never reached the customer as superseded by the lost dispute `disputeId`:
  * the customer's bank took the money back instead, so retrying the refund would pay the
  * customer twice (and Stripe refuses it: `charge_disputed`). What the loss does not cover
- * is asked for again as a new refund (see decide's `lost`).
+ * is owed to the customer outside Stripe (see decide's `oweWhatTheLossLeft`).
  */
 export function supersedeUnmovedRefunds(charge: MarketplaceCharge, disputeId: string): MarketplaceCharge {
   if (!charge.refunds.some((r) => refundNeverReachedCustomer(charge, r))) return charge;

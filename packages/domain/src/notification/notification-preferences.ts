@@ -40,6 +40,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   refund_started: "required",
   release_blocked: "required",
   reversal_failed: "required",
+  // For the admins: money owed to a customer that Stripe will not refund, to pay by other means.
+  refund_owed: "required",
   payment_action_required: "required",
   seller_paid: "required",
   transfer_blocked: "required",
