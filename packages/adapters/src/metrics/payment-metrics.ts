@@ -34,6 +34,11 @@ export interface PaymentMetricsReader {
   oldestPendingEffectSeconds(now: number): Promise<number>;
   oldestUnprocessedWebhookSeconds(now: number): Promise<number>;
   openTicketsByKind(): Promise<readonly { readonly kind: string; readonly count: number }[]>;
+  refundsInFlight(
+    now: number,
+  ): Promise<
+    readonly { readonly flow: string; readonly oldestSeconds: number; readonly lossesWaiting: number }[]
+  >;
 }
 
 /** Where the payment metrics are registered: a registry's scrape-time helpers. */
@@ -78,6 +83,9 @@ export const DEBIT_SETTLEMENT_BUCKETS: readonly number[] = [
  *   (gauges): money held for a dispute window, by age since capture.
  * - `susu_held_funds_release_overdue_seconds` (gauge): how long ago the oldest release that
  *   nothing holds back was due.
+ * - `susu_refund_outcome_oldest_seconds{flow}` (gauge): how long the oldest refund of a held
+ *   payment or marketplace charge asked of Stripe has waited for its outcome;
+ *   `susu_dispute_losses_waiting{flow}` (gauge): payments whose lost dispute waits for one.
  * - `susu_outbox_oldest_pending_seconds`, `susu_webhook_oldest_unprocessed_seconds` (gauges).
  * - `susu_support_tickets_open_by_kind{kind}` (gauge).
  *
@@ -135,6 +143,26 @@ export function registerPaymentMetrics(
     name: "susu_held_funds_release_overdue_seconds",
     help: "Seconds since the oldest release of held funds was due (its dispute window ended) without happening, no admin hold or open dispute holding it back; 0 when none is overdue.",
     collect: async () => [{ labels: {}, value: await reader.oldestOverdueReleaseSeconds(now()) }],
+  });
+  metrics.registerGauge({
+    name: "susu_refund_outcome_oldest_seconds",
+    help: "Seconds since the oldest refund of a held payment or marketplace charge still waiting for Stripe's outcome was asked for (its attempt decided), by flow (held_payment, marketplace_charge); 0 when none waits.",
+    labelNames: ["flow"],
+    collect: async () =>
+      (await reader.refundsInFlight(now())).map((r) => ({
+        labels: { flow: r.flow },
+        value: r.oldestSeconds,
+      })),
+  });
+  metrics.registerGauge({
+    name: "susu_dispute_losses_waiting",
+    help: "Payments with a dispute Stripe closed lost whose loss waits for a refund's outcome (release frozen, loss not booked), by flow.",
+    labelNames: ["flow"],
+    collect: async () =>
+      (await reader.refundsInFlight(now())).map((r) => ({
+        labels: { flow: r.flow },
+        value: r.lossesWaiting,
+      })),
   });
   metrics.registerGauge({
     name: "susu_outbox_oldest_pending_seconds",

@@ -102,6 +102,11 @@ const heldPaymentTimerSchema: z.ZodType<HeldPaymentTimer> = z.discriminatedUnion
   z.object({ kind: z.literal("release_due") }),
   z.object({ kind: z.literal("retry_transfer"), attempt: z.number().int().positive() }),
   z.object({ kind: z.literal("checkout_expired") }),
+  z.object({
+    kind: z.literal("refund_overdue"),
+    refund: z.number().int().positive(),
+    attempt: z.number().int().positive(),
+  }),
 ]);
 
 const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discriminatedUnion("kind", [
@@ -111,6 +116,11 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     attempt: z.number().int().positive(),
   }),
   z.object({ kind: z.literal("action_expired") }),
+  z.object({
+    kind: z.literal("refund_overdue"),
+    refund: z.number().int().positive(),
+    attempt: z.number().int().positive(),
+  }),
 ]);
 
 const subscriptionTimerSchema: z.ZodType<SubscriptionTimer> = z.discriminatedUnion("kind", [

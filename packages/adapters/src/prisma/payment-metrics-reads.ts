@@ -110,6 +110,47 @@ export const OLDEST_OVERDUE_RELEASE_SQL = `
     AND snapshot -> 'adminHold' IS NULL
     AND NOT (COALESCE(snapshot -> 'disputes', '[]'::jsonb) @> '[{"status": "open"}]'::jsonb)`;
 
+/**
+ * Per flow, the refunds asked of Stripe whose outcome susu has not heard (`requested` in the
+ * snapshot: the refund call answered `pending`, or its answer is still to come), through the
+ * partial `…_refund_in_flight_idx` indexes: when the oldest one's attempt was decided (its
+ * refund effect's `created_at`; the effect id is `heldPaymentIds.refund` /
+ * `marketplaceChargeIds.refund`, `<id>:refund:<n>:attempt:<k>`, and outbox rows are kept), and
+ * how many of the payments have a dispute Stripe closed lost whose loss waits for the refund
+ * (`waitingLossMinor` on a dispute still open).
+ */
+export const REFUNDS_IN_FLIGHT_SQL = `
+  SELECT flow, min(e.created_at) AS oldest,
+         count(DISTINCT p.id) FILTER (WHERE p.loss_waits) AS losses_waiting
+  FROM (
+    SELECT 'held_payment' AS flow, id, snapshot,
+           jsonb_path_exists(snapshot, '$.disputes[*] ? (@.status == "open" && exists(@.waitingLossMinor))') AS loss_waits
+    FROM held_payments
+    WHERE (snapshot -> 'refunds') @> '[{"status": "requested"}]'::jsonb
+    UNION ALL
+    SELECT 'marketplace_charge', id, snapshot,
+           jsonb_path_exists(snapshot, '$.disputes[*] ? (@.status == "open" && exists(@.waitingLossMinor))')
+    FROM marketplace_charges
+    WHERE (snapshot -> 'refunds') @> '[{"status": "requested"}]'::jsonb
+  ) AS p
+  CROSS JOIN LATERAL jsonb_array_elements(p.snapshot -> 'refunds') AS r(refund)
+  JOIN outbox_effects AS e
+    ON e.id = p.id || ':refund:' || (r.refund ->> 'number') || ':attempt:' || (r.refund ->> 'attempts')
+  WHERE r.refund ->> 'status' = 'requested'
+  GROUP BY flow`;
+
+/** The flows whose refunds the refund-outcome gauges follow (each reported, 0 when none waits). */
+export const REFUND_FLOWS = ["held_payment", "marketplace_charge"] as const;
+
+/** One flow's refunds waiting for Stripe's outcome. */
+export interface RefundsInFlight {
+  readonly flow: (typeof REFUND_FLOWS)[number];
+  /** Seconds since the oldest one's attempt was decided; 0 when none waits. */
+  readonly oldestSeconds: number;
+  /** Payments whose lost dispute's loss waits for one of them. */
+  readonly lossesWaiting: number;
+}
+
 export const OLDEST_PENDING_EFFECT_SQL =
   "SELECT created_at FROM outbox_effects WHERE status = 'pending' ORDER BY sequence LIMIT 1";
 
@@ -263,6 +304,28 @@ export class PrismaPaymentMetricsReads {
     const rows = await this.prisma.$queryRawUnsafe<{ oldest: Date | null }[]>(OLDEST_UNPROCESSED_WEBHOOK_SQL);
     const oldest = rows[0]?.oldest;
     return oldest === null || oldest === undefined ? 0 : Math.max(0, now - oldest.getTime()) / 1000;
+  }
+
+  /**
+   * Per flow (every one present), how long the oldest refund asked of Stripe has waited for its
+   * outcome and how many payments have a lost dispute waiting for one (see
+   * {@link REFUNDS_IN_FLIGHT_SQL}). A refund Stripe left pending, or whose news was lost, stays
+   * `requested` until someone looks: this is what shows it.
+   */
+  async refundsInFlight(now: number): Promise<readonly RefundsInFlight[]> {
+    const rows =
+      await this.prisma.$queryRawUnsafe<{ flow: string; oldest: Date | null; losses_waiting: bigint }[]>(
+        REFUNDS_IN_FLIGHT_SQL,
+      );
+    return REFUND_FLOWS.map((flow) => {
+      const row = rows.find((r) => r.flow === flow);
+      const oldest = row?.oldest ?? undefined;
+      return {
+        flow,
+        oldestSeconds: oldest === undefined ? 0 : Math.max(0, now - oldest.getTime()) / 1000,
+        lossesWaiting: Number(row?.losses_waiting ?? 0),
+      };
+    });
   }
 
   /** Open support tickets by kind. */

@@ -641,6 +641,7 @@ const heldPaymentTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("release_due") }),
   z.strictObject({ kind: z.literal("retry_transfer"), attempt: safeInt }),
   z.strictObject({ kind: z.literal("checkout_expired") }),
+  z.strictObject({ kind: z.literal("refund_overdue"), refund: safeInt, attempt: safeInt }),
 ]);
 
 const heldAddressed = { id: text, aggregate: z.literal("held_payment"), aggregateId: text };
@@ -848,6 +849,7 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     at: instant,
     timer: z.discriminatedUnion("kind", [
       z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
+      z.strictObject({ kind: z.literal("refund_overdue"), refund: safeInt, attempt: safeInt }),
       z.strictObject({ kind: z.literal("action_expired") }),
     ]),
   }),

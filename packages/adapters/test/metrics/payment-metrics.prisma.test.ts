@@ -16,10 +16,12 @@ import {
   decideMarketplaceCharge,
   type Group,
   type HeldPayment,
+  type HeldPaymentEffect,
   type HeldPaymentInput,
   type Instant,
   isGroupLocalEffect,
   type MarketplaceCharge,
+  type MarketplaceChargeEffect,
   type MarketplaceChargeInput,
   type Round,
   type RoundEffect,
@@ -39,6 +41,7 @@ import {
   OLDEST_PENDING_EFFECT_SQL,
   OLDEST_UNPROCESSED_WEBHOOK_SQL,
   OPEN_TICKETS_BY_KIND_SQL,
+  REFUNDS_IN_FLIGHT_SQL,
 } from "../../src/prisma/payment-metrics-reads.js";
 import { PrismaSupportDesk } from "../../src/support/index.js";
 import { PrismaWebhookInbox } from "../../src/webhooks/index.js";
@@ -478,6 +481,145 @@ describe("payment metrics on PostgreSQL", () => {
     });
   });
 
+  describe("refunds waiting for Stripe's outcome", () => {
+    const heldPolicy = DEFAULT_HELD_PAYMENT_POLICY;
+    const marketPolicy = DEFAULT_MARKETPLACE_POLICY;
+    /** Decides `inputs` on the stored payment and commits the state with every effect the outbox gets. */
+    async function heldStep(p: HeldPayment, expected: number | undefined, ...inputs: HeldPaymentInput[]) {
+      let state = p;
+      const outbox: HeldPaymentEffect[] = [];
+      for (const input of inputs) {
+        const d = decideHeldPayment(state, input, { now: clock.now(), policy: heldPolicy })._unsafeUnwrap();
+        expect(d.ignored, input.type).toBeUndefined();
+        state = d.state;
+        outbox.push(...d.effects);
+      }
+      (
+        await store.commit({ ...empty, heldPayments: [{ state, expectedVersion: expected }], outbox })
+      )._unsafeUnwrap();
+      return { ...state, version: expected === undefined ? 0 : expected + 1 };
+    }
+    const scrape = async () => {
+      const text = await metrics.text();
+      return {
+        held: sample(text, "susu_refund_outcome_oldest_seconds", { flow: "held_payment" }),
+        market: sample(text, "susu_refund_outcome_oldest_seconds", { flow: "marketplace_charge" }),
+        heldLosses: sample(text, "susu_dispute_losses_waiting", { flow: "held_payment" }),
+        marketLosses: sample(text, "susu_dispute_losses_waiting", { flow: "marketplace_charge" }),
+      };
+    };
+
+    it("reads the age of the oldest refund without an outcome, and the lost disputes waiting for one, per flow", async () => {
+      clock.advanceTo(T + 50 * DAY);
+      const start = clock.now();
+      // Everything so far ended its refunds (or made none): nothing waits.
+      expect(await scrape()).toEqual({ held: 0, market: 0, heldLosses: 0, marketLosses: 0 });
+
+      const made = createHeldPayment(
+        {
+          id: "hp_rf",
+          requestedBy: "app_1",
+          clientReference: "booking_hp_rf",
+          amountMinor: 10_000,
+          currency: "AUD",
+          seller: { id: "sel", connectedAccountId: "acct_sel", canReceive: true },
+          description: "One night",
+          customer: { email: "cy@example.com" },
+          fee: { kind: "rate", basisPoints: 1_000 },
+          successUrl: "https://app.example/done",
+        },
+        { now: start, policy: heldPolicy },
+      )._unsafeUnwrap().state;
+      // Paid, then a partial refund asked of Stripe (its answer `pending`: no outcome).
+      let held = await heldStep(
+        made,
+        undefined,
+        { type: "checkout_session_created", sessionId: "cs_hp_rf", url: "https://checkout.example/hp_rf" },
+        {
+          type: "checkout_completed",
+          sessionId: "cs_hp_rf",
+          paymentIntentId: "pi_hp_rf",
+          paymentStatus: "succeeded",
+          chargeId: "ch_hp_rf",
+        },
+        { type: "refund", by: "ops", amountMinor: 3_000 },
+      );
+      clock.advanceTo(start + 5 * DAY);
+      expect(await scrape()).toMatchObject({ held: (5 * DAY) / 1000, heldLosses: 0, market: 0 });
+
+      // A dispute opened and closed lost meanwhile: its loss waits for the refund.
+      held = await heldStep(
+        held,
+        held.version,
+        {
+          type: "dispute_created",
+          disputeId: "dp_rf",
+          amountMinor: 10_000,
+          reason: "fraudulent",
+          stripeStatus: "needs_response",
+        },
+        { type: "dispute_closed", disputeId: "dp_rf", outcome: "lost", amountMinor: 10_000 },
+      );
+      expect(await scrape()).toMatchObject({ held: (5 * DAY) / 1000, heldLosses: 1 });
+
+      // A marketplace charge's refund asked a day ago waits too, in its own flow.
+      let charge = createMarketplaceCharge(
+        {
+          id: "mc_rf",
+          clientReference: "rsvp_mc_rf",
+          requestedBy: "app_1",
+          activityId: "act_1",
+          purpose: "rsvp",
+          description: "Pottery class",
+          amountMinor: 10_000,
+          currency: "AUD",
+          customer: { id: "cus", stripeCustomerId: "cus_stripe", email: "cy@example.com" },
+          paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+          fee: { kind: "rate", basisPoints: 1_000 },
+          sellers: [{ id: "sel_2", connectedAccountId: "acct_sel_2" }],
+        },
+        { now: clock.now(), policy: marketPolicy },
+      )._unsafeUnwrap().state;
+      const chargeEffects: MarketplaceChargeEffect[] = [];
+      for (const input of [
+        {
+          type: "payment_succeeded",
+          paymentIntentId: "pi_mc_rf",
+          chargeId: "ch_mc_rf",
+          transferId: "tr_mc_rf",
+        },
+        { type: "refund", initiatedBy: "platform", by: "ops", reason: "cancelled" },
+      ] satisfies MarketplaceChargeInput[]) {
+        const d = decideMarketplaceCharge(charge, input, { now: clock.now(), policy: marketPolicy });
+        charge = d._unsafeUnwrap().state;
+        chargeEffects.push(...d._unsafeUnwrap().effects);
+      }
+      (
+        await store.commit({
+          ...empty,
+          marketplaceCharges: [{ state: charge, expectedVersion: undefined }],
+          outbox: chargeEffects,
+        })
+      )._unsafeUnwrap();
+      clock.advanceTo(start + 6 * DAY);
+      expect(await scrape()).toEqual({
+        held: (6 * DAY) / 1000,
+        market: DAY / 1000,
+        heldLosses: 1,
+        marketLosses: 0,
+      });
+
+      // Stripe's word comes at last: the refund failed (the charge was disputed); the loss closes.
+      await heldStep(held, held.version, {
+        type: "refund_failed",
+        refund: 1,
+        attempt: 1,
+        failureCode: "charge_for_pending_refund_disputed",
+      });
+      expect(await scrape()).toEqual({ held: 0, market: DAY / 1000, heldLosses: 0, marketLosses: 0 });
+    });
+  });
+
   it("reads the open work through indexes, so a scrape's cost follows the open rows and not the history", async () => {
     const plan = (text: string, values: readonly unknown[] = []) =>
       db.prisma.$transaction(async (tx) => {
@@ -493,5 +635,8 @@ describe("payment metrics on PostgreSQL", () => {
     expect(await plan(OLDEST_PENDING_EFFECT_SQL)).toContain("outbox_effects_due_idx");
     expect(await plan(OLDEST_UNPROCESSED_WEBHOOK_SQL)).toContain("webhook_events_due_idx");
     expect(await plan(OPEN_TICKETS_BY_KIND_SQL)).toContain("support_tickets_status_created_at_idx");
+    const refunds = await plan(REFUNDS_IN_FLIGHT_SQL);
+    expect(refunds).toContain("held_payments_refund_in_flight_idx");
+    expect(refunds).toContain("marketplace_charges_refund_in_flight_idx");
   });
 });

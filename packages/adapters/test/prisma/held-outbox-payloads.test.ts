@@ -105,6 +105,7 @@ describe("a held payment's timer jobs", () => {
     { kind: "release_due" as const },
     { kind: "checkout_expired" as const },
     { kind: "retry_transfer" as const, attempt: 2 },
+    { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
   ])("%o round-trips through a job", (timer) => {
     const scheduled = {
       id: "hp_1:timer:x",

@@ -105,6 +105,9 @@ describe("a marketplace charge's outbox payloads", () => {
       timer: { kind: "retry_transfer", sellerId: "ana", attempt: 2 },
     };
     expect(parseOutboxEffect(timer).isOk()).toBe(true);
+    expect(
+      parseOutboxEffect({ ...timer, timer: { kind: "refund_overdue", refund: 1, attempt: 2 } }).isOk(),
+    ).toBe(true);
     expect(parseOutboxEffect({ ...timer, timer: { kind: "release_due" } }).isErr()).toBe(true);
     expect(parseOutboxEffect({ ...timer, timer: { kind: "retry_transfer", attempt: 2 } }).isErr()).toBe(true);
     expect(parseOutboxEffect({ ...timer, kind: "create_checkout_session" }).isErr()).toBe(true);
@@ -112,8 +115,10 @@ describe("a marketplace charge's outbox payloads", () => {
 });
 
 describe("a marketplace charge's timer jobs", () => {
-  it("a seller's transfer retry round-trips through a job", () => {
-    const timer = { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 };
+  it.each([
+    { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 },
+    { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
+  ])("%o round-trips through a job", (timer) => {
     const job = timerJobOf({
       id: "mc_1:timer:x",
       aggregate: "marketplace_charge",

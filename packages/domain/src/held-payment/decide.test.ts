@@ -299,7 +299,9 @@ describe("checkout and payment", () => {
   it("money that arrives after the payment was given up is refunded at once, with a ticket", () => {
     const r = run(start(), [{ type: "checkout_expired", sessionId: "cs_1" }, paid]);
     expect(r.state.status).toBe("refunding");
-    expect(kinds(r.last).sort()).toEqual(["notify", "notify", "open_ticket", "post_ledger", "refund"].sort());
+    expect(kinds(r.last).sort()).toEqual(
+      ["notify", "notify", "open_ticket", "post_ledger", "refund", "schedule_timer"].sort(),
+    );
     expect(ofKind(r, "refund")).toMatchObject([
       { id: "hp1:refund:1:attempt:1", amountMinor: 10_000, reason: "late_payment" },
     ]);

@@ -28,6 +28,7 @@ import {
 import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import { DAY_MS, type Instant, isoString } from "../shared/time.js";
 import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
@@ -740,6 +741,7 @@ function requestRefundAttempt(d: Draft, r: HeldRefund): void {
     currency: s.currency,
     reason: r.reason,
   });
+  d.timer({ kind: "refund_overdue", refund: r.number, attempt }, d.now + REFUND_OUTCOME_OVERDUE_MS);
 }
 
 function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refund_succeeded">): Step {
@@ -800,6 +802,40 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     "platform_admins",
     "refund_failed",
     data,
+  );
+  return d.done();
+}
+
+/**
+ * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago and
+ * is still `requested`: Stripe left it pending, or its outcome (the webhook; the call's answer
+ * was `pending`) never reached susu. One ticket says what waits on it — a lost dispute's loss
+ * that stays unbooked and the release frozen — and what to check at Stripe. Nothing else
+ * changes: the refund still ends as Stripe's news comes.
+ */
+function refundOverdue(d: Draft, refund: number, attempt: number): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (r?.status !== "requested" || r.attempts !== attempt)
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      r === undefined ? `no refund ${refund}` : `refund ${refund} is ${r.status} (attempt ${r.attempts})`,
+    );
+  const waiting = waitingLoss(s);
+  const days = Math.round(REFUND_OUTCOME_OVERDUE_MS / DAY_MS);
+  d.ticket(
+    ids.ticket.refundOverdue(s.id, refund, attempt),
+    "refund_overdue",
+    `refund ${refund} of ${r.amountMinor} ${s.currency} (minor units) to ${s.customer.email}, asked of Stripe ` +
+      `${days} days ago as ${ids.refund(s.id, refund, attempt)} (its idempotency key and metadata effect_id), ` +
+      "has no outcome yet: Stripe left it pending, or its charge.refund.updated never reached susu; " +
+      (waiting !== undefined
+        ? `dispute ${waiting.id} was closed lost and its loss of ${waiting.waitingLossMinor} waits for this refund ` +
+          "(not booked, the payment stays frozen); "
+        : "the payment cannot release or refund again until it ends; ") +
+      "find the refund at Stripe: pending (pending_reason insufficient_funds: top up the balance), or ended, " +
+      "then resend its event from Stripe; susu ends the refund when the news comes",
   );
   return d.done();
 }
@@ -1090,6 +1126,8 @@ function onTimer(d: Draft, timer: HeldPaymentTimer): Step {
       if (unfinishedRefund(s)) return ignore(s, "refund_in_flight", "a refund is unfinished");
       // The scheduler's word that the window is over stands, whatever the clocks say.
       return startRelease(d);
+    case "refund_overdue":
+      return refundOverdue(d, timer.refund, timer.attempt);
     case "retry_transfer": {
       const last = s.transfers[s.transfers.length - 1];
       if (s.status !== "releasing" || last?.status !== "failed" || timer.attempt !== s.transfers.length + 1)

@@ -31,6 +31,7 @@ export type HeldPaymentNotificationTemplate = (typeof HELD_PAYMENT_NOTIFICATION_
 /** Why a held payment opened a support ticket. */
 export const HELD_PAYMENT_TICKET_REASONS = [
   "refund_failed",
+  "refund_overdue",
   "release_blocked",
   "transfer_parked",
   "transfer_outcome_unknown",

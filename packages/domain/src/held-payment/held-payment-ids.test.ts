@@ -20,6 +20,9 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
   it("timers", () => {
     expect(ids.timer("hp1", { kind: "release_due" })).toBe("hp1:timer:release_due");
     expect(ids.timer("hp1", { kind: "retry_transfer", attempt: 2 })).toBe("hp1:timer:retry_transfer:2");
+    expect(ids.timer("hp1", { kind: "refund_overdue", refund: 2, attempt: 3 })).toBe(
+      "hp1:timer:refund_overdue:2:3",
+    );
     expect(ids.timer("hp1", { kind: "checkout_expired" })).toBe("hp1:timer:checkout_expired");
   });
 
@@ -61,6 +64,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     const t = ids.ticket;
     expect(t.refundFailed("hp1", 2, 1)).toBe("hp1:ticket:refund_failed:2:1");
     expect(t.refundFailedAfterSuccess("hp1", 2)).toBe("hp1:ticket:refund_failed:2:after_success");
+    expect(t.refundOverdue("hp1", 2, 3)).toBe("hp1:ticket:refund_overdue:2:3");
     expect(t.releaseBlocked("hp1", 7)).toBe("hp1:ticket:release_blocked:v7");
     expect(t.transferParked("hp1", 3)).toBe("hp1:ticket:transfer_parked:3");
     expect(t.transferOutcomeUnknown("hp1", 3)).toBe("hp1:ticket:transfer_outcome_unknown:3");
@@ -83,6 +87,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       ids.timer(p, { kind: "release_due" }),
       ids.timer(p, { kind: "retry_transfer", attempt: 1 }),
       ids.timer(p, { kind: "checkout_expired" }),
+      ids.timer(p, { kind: "refund_overdue", refund: 1, attempt: 1 }),
       l.captured(p),
       l.feeEarned(p),
       l.sellerPayable(p),
@@ -111,6 +116,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       n.lateTransfer(p, tr),
       k.refundFailed(p, 1, 1),
       k.refundFailedAfterSuccess(p, 1),
+      k.refundOverdue(p, 1, 1),
       k.releaseBlocked(p, 1),
       k.transferParked(p, 1),
       k.transferOutcomeUnknown(p, 1),
@@ -128,7 +134,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // timer: three kinds from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
-    expect(all.length).toBe(builders + 2 + 4);
+    // timer: four kinds from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
+    expect(all.length).toBe(builders + 3 + 4);
   });
 });

@@ -23,6 +23,8 @@ function timerKey(timer: HeldPaymentTimer): string {
   switch (timer.kind) {
     case "retry_transfer":
       return `${timer.kind}:${timer.attempt}`;
+    case "refund_overdue":
+      return `${timer.kind}:${timer.refund}:${timer.attempt}`;
     case "release_due":
     case "checkout_expired":
       return timer.kind;
@@ -95,6 +97,9 @@ const ticketIds = Object.freeze({
   /** Refund n failed after Stripe had reported it succeeded. */
   refundFailedAfterSuccess: (p: string, refund: number): string =>
     ticket(p, "refund_failed", `${refund}:after_success`),
+  /** Attempt k of refund n was still waiting for Stripe's outcome at its deadline. */
+  refundOverdue: (p: string, refund: number, attempt: number): string =>
+    ticket(p, "refund_overdue", `${refund}:${attempt}`),
   /** The release is blocked (the seller cannot receive); one per block. */
   releaseBlocked: (p: string, version: number): string => ticket(p, "release_blocked", `v${version}`),
   /** Transfer attempt n failed and the policy parked the release. */
@@ -138,8 +143,9 @@ export const heldPaymentIds = Object.freeze({
   /** Attempt k of refund n: `<p>:refund:<n>:attempt:<k>`. */
   refund: (p: string, refund: number, attempt: number): string => `${p}:refund:${refund}:attempt:${attempt}`,
   /**
-   * A timer: `<p>:timer:<kind>`, with `retry_transfer:<attempt>`. Each is armed at most once
-   * (the release's due time is set once; attempts only grow), so no re-arm suffix is needed.
+   * A timer: `<p>:timer:<kind>`, with `retry_transfer:<attempt>` and
+   * `refund_overdue:<refund>:<attempt>`. Each is armed at most once (the release's due time is
+   * set once; attempts only grow), so no re-arm suffix is needed.
    */
   timer: (p: string, timer: HeldPaymentTimer): string => `${p}:timer:${timerKey(timer)}`,
   /** Ledger transaction ids. */

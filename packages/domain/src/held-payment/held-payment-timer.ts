@@ -5,4 +5,9 @@ export type HeldPaymentTimer =
   /** A release transfer failed for a retryable reason: try attempt `attempt`. */
   | { readonly kind: "retry_transfer"; readonly attempt: number }
   /** The Checkout Session has expired (plus grace) and Stripe's word may have been lost. */
-  | { readonly kind: "checkout_expired" };
+  | { readonly kind: "checkout_expired" }
+  /**
+   * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago:
+   * still `requested` (Stripe left it pending, or its news was lost), it is ticketed.
+   */
+  | { readonly kind: "refund_overdue"; readonly refund: number; readonly attempt: number };

@@ -390,7 +390,14 @@ describe("the payment", () => {
     const failed = after(created(splitCommand), [{ type: "payment_failed", failureCode: "card_declined" }]);
     const { state, effects } = run(failed, [paid()]);
     expect(state.status).toBe("refunding");
-    expect(kinds(effects)).toEqual(["post_ledger", "open_ticket", "notify", "refund", "notify"]);
+    expect(kinds(effects)).toEqual([
+      "post_ledger",
+      "open_ticket",
+      "notify",
+      "refund",
+      "schedule_timer",
+      "notify",
+    ]);
     expect(of(effects, "refund")[0]).toMatchObject({ amountMinor: 10_001, reverseTransfer: false });
     const done = run(state, [refundOk(1)]);
     expect(done.state.status).toBe("refunded");

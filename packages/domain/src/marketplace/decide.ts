@@ -33,8 +33,9 @@ import type {
   MarketplaceRefundRules,
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
+import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
-import type { Instant } from "../shared/time.js";
+import { DAY_MS, type Instant } from "../shared/time.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 import {
   type CreateMarketplaceCharge,
@@ -641,6 +642,7 @@ function park(
 
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   if (timer.kind === "action_expired") return actionExpired(d);
+  if (timer.kind === "refund_overdue") return refundOverdue(d, timer.refund, timer.attempt);
   const s = d.state;
   const last = latestAttempt(s, timer.sellerId);
   const payout = s.payouts.find((p) => p.sellerId === timer.sellerId);
@@ -839,6 +841,40 @@ function requestRefundAttempt(d: Draft, number: number): void {
     refundApplicationFee: destination && r.parts.feePartMinor > 0,
     initiatedBy: r.initiatedBy,
   });
+  d.timer({ kind: "refund_overdue", refund: number, attempt }, d.now + REFUND_OUTCOME_OVERDUE_MS);
+}
+
+/**
+ * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago and
+ * is still `requested`: Stripe left it pending, or its outcome (the webhook; the call's answer
+ * was `pending`) never reached susu. One ticket says what waits on it — a lost dispute's loss
+ * that stays unbooked — and what to check at Stripe. Nothing else changes: the refund still
+ * ends as Stripe's news comes.
+ */
+function refundOverdue(d: Draft, refund: number, attempt: number): Step {
+  const s = d.state;
+  const r = s.refunds.find((x) => x.number === refund);
+  if (r?.status !== "requested" || r.attempts !== attempt)
+    return ignore(
+      s,
+      "timer_no_longer_due",
+      r === undefined ? `no refund ${refund}` : `refund ${refund} is ${r.status} (attempt ${r.attempts})`,
+    );
+  const waiting = waitingLoss(s);
+  const days = Math.round(REFUND_OUTCOME_OVERDUE_MS / DAY_MS);
+  d.ticket(
+    ids.ticket.refundOverdue(s.id, refund, attempt),
+    "refund_overdue",
+    `refund ${refund} of ${r.amountMinor} ${s.currency} (minor units) of marketplace charge ${s.id}, asked of Stripe ` +
+      `${days} days ago as ${ids.refund(s.id, refund, attempt)} (its idempotency key and metadata effect_id), ` +
+      "has no outcome yet: Stripe left it pending, or its charge.refund.updated never reached susu; " +
+      (waiting !== undefined
+        ? `dispute ${waiting.id} was closed lost and its loss of ${waiting.waitingLossMinor} waits for this refund (not booked); `
+        : "no other refund can start until it ends; ") +
+      "find the refund at Stripe: pending (pending_reason insufficient_funds: top up the balance), or ended, " +
+      "then resend its event from Stripe; susu ends the refund when the news comes",
+  );
+  return d.done();
 }
 
 function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refund_succeeded">): Step {

@@ -31,6 +31,7 @@ export type MarketplaceChargeNotificationTemplate =
 /** Why a marketplace charge opened a support ticket. */
 export const MARKETPLACE_CHARGE_TICKET_REASONS = [
   "refund_failed",
+  "refund_overdue",
   "transfer_parked",
   "transfer_outcome_unknown",
   "dispute",

@@ -20,6 +20,9 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(ids.timer("mc1", { kind: "retry_transfer", sellerId: "sel_2", attempt: 2 })).toBe(
       "mc1:timer:retry_transfer:sel_2:2",
     );
+    expect(ids.timer("mc1", { kind: "refund_overdue", refund: 2, attempt: 3 })).toBe(
+      "mc1:timer:refund_overdue:2:3",
+    );
   });
 
   it("ledger transactions", () => {
@@ -62,6 +65,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
   it("tickets", () => {
     const t = ids.ticket;
     expect(t.refundFailed("mc1", 2, 1)).toBe("mc1:ticket:refund_failed:2:1");
+    expect(t.refundOverdue("mc1", 2, 3)).toBe("mc1:ticket:refund_overdue:2:3");
     expect(t.transferParked("mc1", "sel_2", 3)).toBe("mc1:ticket:transfer_parked:sel_2:3");
     expect(t.transferOutcomeUnknown("mc1", "sel_2", 3)).toBe("mc1:ticket:transfer_outcome_unknown:sel_2:3");
     expect(t.dispute("mc1", "dp_1")).toBe("mc1:ticket:dispute:dp_1");

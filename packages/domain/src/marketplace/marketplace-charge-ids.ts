@@ -88,6 +88,9 @@ const ticketIds = Object.freeze({
   /** Attempt k of refund n failed. */
   refundFailed: (c: string, refund: number, attempt: number): string =>
     ticket(c, "refund_failed", `${refund}:${attempt}`),
+  /** Attempt k of refund n was still waiting for Stripe's outcome at its deadline. */
+  refundOverdue: (c: string, refund: number, attempt: number): string =>
+    ticket(c, "refund_overdue", `${refund}:${attempt}`),
   /** A seller's transfer attempt failed and the policy parked it. */
   transferParked: (c: string, sellerId: string, attempt: number): string =>
     ticket(c, "transfer_parked", `${sellerId}:${attempt}`),
@@ -137,13 +140,20 @@ export const marketplaceChargeIds = Object.freeze({
   /** Attempt k of refund n: `<c>:refund:<n>:attempt:<k>`. */
   refund: (c: string, refund: number, attempt: number): string => `${c}:refund:${refund}:attempt:${attempt}`,
   /**
-   * A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` (each armed once: attempts only
-   * grow), `<c>:timer:action_expired` (armed once, when the payment first waits for the customer).
+   * A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` and
+   * `<c>:timer:refund_overdue:<refund>:<attempt>` (each armed once: attempts only grow),
+   * `<c>:timer:action_expired` (armed once, when the payment first waits for the customer).
    */
-  timer: (c: string, timer: MarketplaceChargeTimer): string =>
-    timer.kind === "retry_transfer"
-      ? `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`
-      : `${c}:timer:${timer.kind}`,
+  timer: (c: string, timer: MarketplaceChargeTimer): string => {
+    switch (timer.kind) {
+      case "retry_transfer":
+        return `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`;
+      case "refund_overdue":
+        return `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}`;
+      case "action_expired":
+        return `${c}:timer:${timer.kind}`;
+    }
+  },
   /** Cancelling the PaymentIntent of a payment that expired waiting for the customer: `<c>:payment:cancel`. */
   cancelPayment: (c: string): string => `${c}:payment:cancel`,
   /** Ledger transaction ids. */

@@ -15,6 +15,7 @@ export {
   type RefundInitiator,
 } from "./marketplace-policy.js";
 export { MEMBERSHIP_REFUND_OVERDUE_MS } from "./membership-policy.js";
+export { REFUND_OUTCOME_OVERDUE_MS } from "./refund-overdue.js";
 export {
   type AttemptFailure,
   type FailedItem,
