@@ -190,6 +190,11 @@ const MarketplaceChargeSchema = z
         sellerId: z.string(),
         failures: z.number().int(),
         parked: z.boolean().openapi({ description: "Parked with a ticket until an operator retries" }),
+        frozenBy: z.string().nullable().openapi({
+          description:
+            "The open dispute this seller's next transfer waits for: it came due while the charge was disputed, and is asked for once no dispute is open",
+          example: null,
+        }),
       }),
     ),
     transfers: z.array(
@@ -311,7 +316,12 @@ export function marketplaceChargeView(charge: MarketplaceCharge, access: Marketp
     createdAt: new Date(charge.createdAt).toISOString(),
     capturedAt: iso(charge.capturedAt),
     endedAt: iso(charge.endedAt),
-    payouts: charge.payouts.map((p) => ({ sellerId: p.sellerId, failures: p.failures, parked: p.parked })),
+    payouts: charge.payouts.map((p) => ({
+      sellerId: p.sellerId,
+      failures: p.failures,
+      parked: p.parked,
+      frozenBy: p.frozenBy ?? null,
+    })),
     transfers: charge.transfers.map((t) => ({
       sellerId: t.sellerId,
       attempt: t.attempt,

@@ -451,7 +451,14 @@ const marketplaceChargeSnapshot = z.strictObject({
   failureCode: text.exactOptional(),
   expiryRequestedAt: instant.exactOptional(),
   unmatchedFeeRefundIds: list(text).exactOptional(),
-  payouts: list(z.strictObject({ sellerId: text, failures: nonNegative, parked: z.boolean() })),
+  payouts: list(
+    z.strictObject({
+      sellerId: text,
+      failures: nonNegative,
+      parked: z.boolean(),
+      frozenBy: text.exactOptional(),
+    }),
+  ),
   transfers: list(
     z.strictObject({
       sellerId: text,

@@ -283,6 +283,54 @@ describe("marketplace charge snapshots", () => {
     // The rest of the partial loss is owed outside Stripe (Stripe refuses the refund).
     expect(state.refunds.map((r) => r.status)).toEqual(["superseded_by_dispute", "owed_outside_stripe"]);
   });
+
+  it("a co-host's transfer frozen by an open dispute loads as it was, frozen and thawed (a payout without the field, as stored before, loads too)", () => {
+    let state: MarketplaceCharge = createMarketplaceCharge(
+      {
+        id: "mc_2",
+        clientReference: "order_2",
+        requestedBy: "app_1",
+        activityId: "act_1",
+        purpose: "purchase",
+        description: "Pottery class",
+        amountMinor: 10_000,
+        currency: "AUD",
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [
+          { id: "sel_a", connectedAccountId: "acct_a" },
+          { id: "sel_b", connectedAccountId: "acct_b" },
+        ],
+        customer: { id: "cus_person", stripeCustomerId: "cus_1", email: "cy@example.com" },
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+      },
+      { now: Date.UTC(2026, 0, 6), policy: DEFAULT_MARKETPLACE_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: MarketplaceChargeInput[] = [
+      { type: "payment_succeeded", paymentIntentId: "pi_1", chargeId: "ch_1" },
+      { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "balance_insufficient" },
+      {
+        type: "dispute_opened",
+        disputeId: "dp",
+        amountMinor: 10_000,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "timer", timer: { kind: "retry_transfer", sellerId: "sel_a", attempt: 2 } },
+      { type: "dispute_closed", disputeId: "dp", outcome: "won", amountMinor: 10_000 },
+    ];
+    const frozen: (string | undefined)[] = [];
+    for (const input of inputs) {
+      state = decideMarketplaceCharge(state, input, {
+        now: state.createdAt,
+        policy: DEFAULT_MARKETPLACE_POLICY,
+      })._unsafeUnwrap().state;
+      frozen.push(state.payouts.find((p) => p.sellerId === "sel_a")?.frozenBy);
+      expect(parseMarketplaceChargeSnapshot(JSON.parse(JSON.stringify(state)))._unsafeUnwrap()).toEqual(
+        state,
+      );
+    }
+    expect(frozen).toEqual([undefined, undefined, undefined, "dp", undefined]);
+  });
 });
 
 describe("outbox payloads", () => {

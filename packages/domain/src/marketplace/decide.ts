@@ -649,6 +649,7 @@ function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   const due =
     (s.status === "paying_sellers" || s.status === "transfer_blocked") &&
     payout?.parked === false &&
+    payout.frozenBy === undefined &&
     last?.status === "failed" &&
     timer.attempt === last.attempt + 1;
   if (!due)
@@ -657,8 +658,41 @@ function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
       "timer_no_longer_due",
       `transfer attempt ${timer.attempt} to ${timer.sellerId} is not due`,
     );
-  requestTransfer(d, timer.sellerId, timer.attempt);
+  transferOrFreeze(d, timer.sellerId, timer.attempt);
   return d.done();
+}
+
+/**
+ * Asks for attempt `attempt` of a seller's transfer — unless a dispute of the charge is open:
+ * a co-host is not paid while the charge is disputed (a held payment freezes its release the
+ * same way), so the seller's payout waits, frozen by the dispute, and the transfer is asked
+ * for when no dispute is open any more ({@link thawTransfers}).
+ */
+function transferOrFreeze(d: Draft, sellerId: string, attempt: number): void {
+  const dispute = openDispute(d.state);
+  if (dispute) d.updatePayout(sellerId, { frozenBy: dispute.id });
+  else requestTransfer(d, sellerId, attempt);
+}
+
+/**
+ * A dispute closed (won or lost): the sellers' transfers it froze are asked for, each as the
+ * next attempt, once no dispute is open — another open one freezes them in turn. A seller a
+ * late answer showed paid meanwhile is asked for nothing. After a loss, the transfers go on
+ * too: the loss is booked once every seller is paid, and their parts reversed from them.
+ */
+function thawTransfers(d: Draft): void {
+  const still = openDispute(d.state);
+  for (const p of d.state.payouts.filter((x) => x.frozenBy !== undefined)) {
+    if (still) {
+      if (p.frozenBy !== still.id) d.updatePayout(p.sellerId, { frozenBy: still.id });
+      continue;
+    }
+    const { frozenBy: _thawed, ...thawed } = p;
+    d.set({ payouts: d.state.payouts.map((x) => (x.sellerId === p.sellerId ? thawed : x)) });
+    const last = latestAttempt(d.state, p.sellerId);
+    if (last?.status === "failed" && !paidTransfer(d.state, p.sellerId))
+      requestTransfer(d, p.sellerId, last.attempt + 1);
+  }
 }
 
 function retryTransfers(d: Draft): Step {
@@ -675,7 +709,7 @@ function retryTransfers(d: Draft): Step {
       continue;
     }
     d.updatePayout(p.sellerId, { failures: 0, parked: false });
-    requestTransfer(d, p.sellerId, last.attempt + 1);
+    transferOrFreeze(d, p.sellerId, last.attempt + 1);
   }
   if (!d.state.payouts.some((x) => x.parked)) d.moveTo("paying_sellers");
   return d.done();
@@ -703,7 +737,7 @@ function transferNotFound(d: Draft, { sellerId, attempt }: InputOf<"transfer_not
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
   d.updateTransfer(sellerId, attempt, { status: "failed" });
   d.updatePayout(sellerId, { failures: 0, parked: false });
-  requestTransfer(d, sellerId, attempt + 1);
+  transferOrFreeze(d, sellerId, attempt + 1);
   if (d.state.status === "transfer_blocked" && !d.state.payouts.some((x) => x.parked))
     d.moveTo("paying_sellers");
   return d.done();
@@ -1220,7 +1254,7 @@ function retryReversal(d: Draft): Step {
 
 // ---------------------------------------------------------------- disputes
 
-/** The marketplace charge's answers to disputes (kernel/disputes.ts does the rest): every seller and the admins are told, a loss divides by `lossParts` and is booked once every seller was paid. */
+/** The marketplace charge's answers to disputes (kernel/disputes.ts does the rest): every seller and the admins are told, a co-host's transfer that comes due while one is open waits for its closure (`transferOrFreeze`), a loss divides by `lossParts` and is booked once every seller was paid. */
 const disputeRules: DisputeRules<Draft, Step> = {
   noun: "charge",
   ticket: (d, dispute, due) => ({
@@ -1249,8 +1283,12 @@ const disputeRules: DisputeRules<Draft, Step> = {
     ),
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
-  won: (d) => d.done(),
+  won: (d) => {
+    thawTransfers(d);
+    return d.done();
+  },
   lost: (d, disputeId) => {
+    thawTransfers(d);
     oweWhatTheLossLeft(d, disputeId);
     bookPendingLosses(d);
     return d.done();

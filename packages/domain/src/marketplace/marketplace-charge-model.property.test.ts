@@ -16,6 +16,8 @@
 // - no seller is paid twice: no transfer is asked for while another attempt of theirs may
 //   land or after one landed, Stripe never creates two, and the ledger never pays a seller
 //   more than their share;
+// - no transfer is asked for while a dispute of the charge is open (a retry that comes due
+//   then waits for the closure);
 // - refunds (and losses) never exceed what was captured, at Stripe or in the ledger;
 // - no two different effects share an id;
 // - every status change is in MARKETPLACE_CHARGE_TRANSITIONS;
@@ -184,13 +186,20 @@ class World extends PaymentWorld<
   }
 
   /**
-   * A dispute that reaches a charge still waiting for its payment has the payment read first
-   * (`disputeOvertookPayment` in apply-fact.ts): succeeded, it is heard as `payment_succeeded`.
+   * A dispute that reaches a charge still waiting for its payment, or one that gave up on it
+   * (failed, expired), has the payment read first (`disputeOvertookPayment` in apply-fact.ts):
+   * succeeded, it is heard as `payment_succeeded`.
    */
   protected override readFirst(input: MarketplaceChargeInput): MarketplaceChargeInput | undefined {
     const s = this.state;
     const dispute = ["dispute_opened", "dispute_updated", "dispute_closed"].includes(input.type);
-    const unpaid = ["awaiting_payment", "requires_action", "processing"].includes(s.status);
+    const unpaid = [
+      "awaiting_payment",
+      "requires_action",
+      "processing",
+      "payment_failed",
+      "expired",
+    ].includes(s.status);
     if (!dispute || !unpaid || s.capturedAt !== undefined || this.stripe.capturedMinor === 0) return;
     return succeeded(this);
   }
@@ -248,12 +257,10 @@ class World extends PaymentWorld<
           this.problems.push(
             `transfer ${e.id} asked for while another may land or after the seller was paid`,
           );
-        // Found, not fixed (a design choice for the lead): a split's transfer retried while a
-        // dispute is open pays the co-host (a loss is then reversed from them); the held
-        // payment freezes its release instead. Checked only with SUSU_MODEL_KNOWN_GAPS=1.
+        // No co-host is paid while a dispute of the charge is open (a held payment freezes its
+        // release the same way): the transfer waits for the closure.
         const open = this.state.disputes.find((x) => x.status === "open");
-        if (open && this.expressKnownGaps)
-          this.problems.push(`transfer ${e.id} asked for while dispute ${open.id} is open`);
+        if (open) this.problems.push(`transfer ${e.id} asked for while dispute ${open.id} is open`);
         this.open(e.sellerId).add(e.attempt);
       }
     }

@@ -109,6 +109,12 @@ export interface SellerPayout {
   readonly failures: number;
   /** Parked with a ticket: no retry until an admin's `retry_transfers`. */
   readonly parked: boolean;
+  /**
+   * The open dispute the seller's next transfer waits for: it came due (a retry timer, an
+   * admin's retry, an attempt written off) while a dispute of the charge was open, so it was
+   * not asked for. It is asked for once no dispute is open (whatever the outcome).
+   */
+  readonly frozenBy?: string;
 }
 
 /** A reversal of part of a seller's transfer, for a refund or a lost dispute (split charges, or a destination charge's lost dispute). */

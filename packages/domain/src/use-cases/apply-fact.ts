@@ -211,20 +211,27 @@ function withDestinationTransfer(
   });
 }
 
-/** The statuses of a marketplace charge that has not heard its payment succeed. */
+/**
+ * The statuses of a marketplace charge that has not heard its payment succeed: still waiting
+ * for it, or given up on it (`payment_failed`, `expired`) before money came after all.
+ */
 const MARKETPLACE_UNPAID: readonly MarketplaceCharge["status"][] = [
   "awaiting_payment",
   "requires_action",
   "processing",
+  "payment_failed",
+  "expired",
 ];
 
 /**
  * A dispute of a marketplace charge's payment that reached the charge before the payment's
  * own news did (Stripe promises no order, and a card can be disputed at once): the charge
- * would ignore a dispute of a charge it has not heard of. A dispute proves the payment was
- * captured, so the payment it names is read first and, paid, heard as the charge's
- * `payment_succeeded` (with the charge as loaded to decide it). `undefined` when the charge
- * has heard of its payment already, or when there is nothing to read.
+ * would ignore a dispute of a charge it has not heard of — for good when it had given up on
+ * the payment (failed, expired), whose late money would then be refunded on a charge Stripe
+ * holds disputed. A dispute proves the payment was captured, so the payment it names is read
+ * first and, paid, heard as the charge's `payment_succeeded` (with the charge as loaded to
+ * decide it: money after a charge was given up on is recorded and refunded in full). `undefined`
+ * when the charge has heard of its payment already, or when there is nothing to read.
  */
 function disputeOvertookPayment(
   deps: UseCaseDeps,

@@ -462,6 +462,59 @@ describe("a dispute that overtakes the payment's news", () => {
   });
 });
 
+describe("a dispute that overtakes the news of a payment susu gave up on (payment_failed)", () => {
+  it.each([
+    ["a destination charge", destination],
+    ["a split", split],
+  ])(
+    "%s: the payment is read first, so the late money is recorded and refunded, and the dispute kept",
+    async (_, command) => {
+      // The saved card is declined off session: the charge ends payment_failed.
+      const flow = await aCharge({
+        ...command,
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_card_chargeDeclined" },
+      });
+      const { sim } = flow;
+      expect(flow.charge()).toMatchObject({ status: "payment_failed", disputes: [] });
+      const paymentIntentId = flow.charge().paymentIntentId ?? "";
+      // As at Stripe, the declined PaymentIntent waits for another payment method; the customer
+      // pays it after all, and the news of that success is late (held back here).
+      const debit = sim.gateway.debits.get(paymentIntentId);
+      if (!debit) throw new Error(`no payment ${paymentIntentId}`);
+      debit.status = "requires_action";
+      const late = sim.gateway.confirmCardPayment(paymentIntentId, "succeed");
+      // The dispute names the PaymentIntent: it proves the money came.
+      const opened: PaymentFact = {
+        kind: "dispute_opened",
+        refs: marketplaceChargeRefs(flow.id),
+        disputeId: "dp_1",
+        paymentIntentId,
+        amountMinor: command.amountMinor,
+        reason: "fraudulent",
+        status: "needs_response",
+      };
+      const outcome = await useCases.applyPaymentFact(sim.deps, sim.factPorts, opened, "stripe:evt_dispute");
+      expect(outcome._unsafeUnwrap()).toMatchObject({
+        status: "applied",
+        detail: expect.stringContaining("the dispute's news came first"),
+      });
+      await sim.runUntilQuiet();
+      const c = flow.charge();
+      expect(c.capturedAt).toBeDefined();
+      expect(c.disputes).toEqual([expect.objectContaining({ id: "dp_1", status: "open" })]);
+      expect(c.refunds).toMatchObject([
+        { number: 1, amountMinor: command.amountMinor, reason: "late payment" },
+      ]);
+      expect(ticketReasons(sim)).toEqual(expect.arrayContaining(["unexpected_money", "dispute"]));
+      expect(flow.books().paidInMinor).toBe(command.amountMinor);
+      // The success's own news, late, changes nothing.
+      const lateOutcome = await useCases.applyPaymentFact(sim.deps, sim.factPorts, late, "stripe:evt_late");
+      expect(lateOutcome._unsafeUnwrap()).toMatchObject({ status: "ignored" });
+      expect(flow.books().paidInMinor).toBe(command.amountMinor);
+    },
+  );
+});
+
 describe("the charge's effects at the gateway", () => {
   it("a payment whose answer was lost is asked again under the same key: one PaymentIntent, and the charge settles", async () => {
     const sim = new InMemorySusu();
