@@ -1305,13 +1305,31 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
-  else if (c.status === "succeeded")
+  else if (c.status === "succeeded") {
     d.post(
       contributionRefunded({
         id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
+    // A dispute of part of it leaves the contribution unpaid all the same (the member pays
+    // again in full), so the rest leaves the pot too: it is the member's, and Stripe refuses
+    // a refund of a disputed charge (`charge_disputed`), so it is owed outside Stripe.
+    const restMinor = c.amountMinor - amountMinor;
+    if (restMinor > 0) {
+      d.post(
+        contributionRefunded({
+          id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
+          ...ledgerRef(s, memberId, restMinor, d.ctx.now),
+        }),
+      );
+      d.ticket(
+        roundIds.ticket.disputeRestOwed(s.id, disputeId),
+        "dispute",
+        `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+      );
+    }
+  }
   d.ticket(
     afterPayout
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
