@@ -1297,8 +1297,11 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   }));
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
-  // contribution back out of the pot: the member has not paid, and may pay again.
-  if (afterPayout)
+  // contribution back out of the pot: the member has not paid, and may pay again. A
+  // contribution susu had already refunded was paid back twice: the bank's return is the
+  // member's loss too.
+  const refundedAlready = c.status === "refunded";
+  if (afterPayout || refundedAlready)
     d.post(
       disputeLoss({
         id: roundIds.ledger.disputeLoss(s.id, disputeId),
@@ -1331,11 +1334,13 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     }
   }
   d.ticket(
-    afterPayout
+    afterPayout || refundedAlready
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
       : roundIds.ticket.dispute(s.id, disputeId),
-    afterPayout ? "dispute_after_payout" : "dispute",
-    `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
+    afterPayout || refundedAlready ? "dispute_after_payout" : "dispute",
+    refundedAlready
+      ? `${memberId} disputed their contribution to round ${s.id} after susu had refunded it (${c.refundId ?? "?"}): the member was paid twice, and ${amountMinor} is booked as their loss (${disputeId})`
+      : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,

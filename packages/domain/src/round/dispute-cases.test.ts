@@ -107,3 +107,39 @@ describe("a counted contribution disputed for part of it before payout", () => {
     expect(d.effects.some((e) => e.id.endsWith(":rest_owed"))).toBe(false);
   });
 });
+
+describe("a contribution disputed after susu refunded it", () => {
+  // Model counterexample: three members, one debit failed for good; past the deadline the
+  // round refunded the other two and was cancelled; then m0 disputed 0.01 of their charge.
+  // The bank gave it back a second time, and nothing was booked: the books had 0.01 more
+  // than Stripe.
+  it("books what the bank took as the member's loss: they were paid twice", () => {
+    const d = run(round(["m1", "m2"]), [
+      [{ type: "open" }, T0],
+      [succeeded("m1"), T0],
+      [failed("m2", "account_closed"), T0],
+      [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline],
+      [
+        {
+          type: "dispute_opened",
+          memberId: "m1",
+          disputeId: "dp_1",
+          amountMinor: 1,
+          attempt: 1,
+          paymentIntentId: "pi_m1_1",
+        },
+        deadline + 86_400_000,
+      ],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "post_ledger",
+        id: "r1:dispute:dp_1",
+        transaction: expect.objectContaining({ kind: "dispute_loss" }),
+      }),
+    );
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+  });
+});
