@@ -1297,27 +1297,50 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   }));
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
-  // contribution back out of the pot: the member has not paid, and may pay again.
-  if (afterPayout)
+  // contribution back out of the pot: the member has not paid, and may pay again. A
+  // contribution susu had already refunded was paid back twice: the bank's return is the
+  // member's loss too.
+  const refundedAlready = c.status === "refunded";
+  if (afterPayout || refundedAlready)
     d.post(
       disputeLoss({
         id: roundIds.ledger.disputeLoss(s.id, disputeId),
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
-  else if (c.status === "succeeded")
+  else if (c.status === "succeeded") {
     d.post(
       contributionRefunded({
         id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
+    // A dispute of part of it leaves the contribution unpaid all the same (the member pays
+    // again in full), so the rest leaves the pot too: it is the member's, and Stripe refuses
+    // a refund of a disputed charge (`charge_disputed`), so it is owed outside Stripe.
+    const restMinor = c.amountMinor - amountMinor;
+    if (restMinor > 0) {
+      d.post(
+        contributionRefunded({
+          id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
+          ...ledgerRef(s, memberId, restMinor, d.ctx.now),
+        }),
+      );
+      d.ticket(
+        roundIds.ticket.disputeRestOwed(s.id, disputeId),
+        "dispute",
+        `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+      );
+    }
+  }
   d.ticket(
-    afterPayout
+    afterPayout || refundedAlready
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
       : roundIds.ticket.dispute(s.id, disputeId),
-    afterPayout ? "dispute_after_payout" : "dispute",
-    `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
+    afterPayout || refundedAlready ? "dispute_after_payout" : "dispute",
+    refundedAlready
+      ? `${memberId} disputed their contribution to round ${s.id} after susu had refunded it (${c.refundId ?? "?"}): the member was paid twice, and ${amountMinor} is booked as their loss (${disputeId})`
+      : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,

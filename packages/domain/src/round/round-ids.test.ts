@@ -81,6 +81,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
     expect(l.disputeWithdrawn("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn");
+    expect(l.disputeRestOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:rest_owed");
     expect(l.disputeLossUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:reinstated");
   });
 
@@ -139,6 +140,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.dispute("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1");
     expect(t.disputeAfterPayout("r1", "dp_1")).toBe("r1:ticket:dispute_after_payout:dp_1");
     expect(t.disputePending("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:pending");
+    expect(t.disputeRestOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:rest_owed");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
   });
 
@@ -179,6 +181,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
       l.disputeWithdrawn(r, d),
+      l.disputeRestOwed(r, d),
       l.disputeLossUndone(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
@@ -217,6 +220,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.dispute(r, d),
       k.disputeAfterPayout(r, d),
       k.disputePending(r, d),
+      k.disputeRestOwed(r, d),
       k.transferReversed(r, t, 1),
     ];
     expect(new Set(ids).size).toBe(ids.length);

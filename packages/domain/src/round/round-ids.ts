@@ -95,6 +95,13 @@ const ledgerIds = Object.freeze({
   disputeWithdrawn: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:withdrawn`,
   /**
+   * A dispute before payout took part of a counted contribution: the rest leaves the pot
+   * too, owed to the member outside Stripe (which refuses a refund of a disputed charge):
+   * `<round>:dispute:<dispute>:rest_owed`.
+   */
+  disputeRestOwed: (roundId: string, disputeId: string): string =>
+    `${roundId}:dispute:${disputeId}:rest_owed`,
+  /**
    * A member's loss on a disputed surplus charge was undone (the refund that paid them twice
    * failed after it had succeeded): `<round>:dispute:<dispute>:reinstated`.
    */
@@ -229,6 +236,12 @@ const ticketIds = Object.freeze({
    */
   disputePending: (roundId: string, disputeId: string): string =>
     ticket(roundId, "dispute", `${disputeId}:pending`),
+  /**
+   * The rest of a contribution disputed in part before payout is owed to the member outside
+   * Stripe: `<round>:ticket:dispute:<dispute>:rest_owed`.
+   */
+  disputeRestOwed: (roundId: string, disputeId: string): string =>
+    ticket(roundId, "dispute", `${disputeId}:rest_owed`),
   /** Part of a transfer came back; keyed by the total reversed so far. */
   transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
     ticket(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),

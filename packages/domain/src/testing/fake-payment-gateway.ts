@@ -176,6 +176,12 @@ export class FakePaymentGateway implements PaymentGateway {
   readonly #outcomes = new Map<string, FakeDebitOutcome[]>();
   /** Members whose next refund the bank fails, with the failure code. */
   readonly #failingRefunds = new Map<string, string>();
+  /**
+   * Charges a member disputed with their bank, by PaymentIntent: what the dispute takes and
+   * where it stands. While a dispute is open or lost, Stripe refuses every refund of the
+   * charge (`charge_disputed`); a won dispute gives the money back and refunds work again.
+   */
+  readonly disputes = new Map<string, { readonly disputeId: string; amountMinor: number; status: string }>();
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
   #seq = 0;
 
@@ -214,6 +220,27 @@ export class FakePaymentGateway implements PaymentGateway {
     debit.status = "succeeded";
     debit.chargeId = paymentIntentId.replace("pi_", "ch_");
     return debitFact(debit.references, { status: "succeeded", paymentIntentId, chargeId: debit.chargeId });
+  }
+
+  /**
+   * The member disputes a charge that succeeded with their bank: Stripe records the dispute
+   * (`needs_response`) and refuses refunds of the charge from now on. Returns the fact
+   * `charge.dispute.created` brings.
+   */
+  disputeCharge(paymentIntentId: string, amountMinor: number): PaymentObjectFact {
+    const debit = this.debits.get(paymentIntentId);
+    if (debit?.status !== "succeeded") throw new Error(`debit ${paymentIntentId} has not succeeded`);
+    if (this.disputes.has(paymentIntentId)) throw new Error(`debit ${paymentIntentId} is already disputed`);
+    const disputeId = this.#id("dp");
+    this.disputes.set(paymentIntentId, { disputeId, amountMinor, status: "needs_response" });
+    return {
+      kind: "dispute_opened",
+      refs: debit.references,
+      disputeId,
+      paymentIntentId,
+      amountMinor,
+      status: "needs_response",
+    };
   }
 
   /** Sets how a member's next debits end, attempt by attempt; the last one repeats. */
@@ -475,6 +502,11 @@ export class FakePaymentGateway implements PaymentGateway {
       const debit = this.debits.get(input.paymentIntentId);
       if (!debit || debit.status === "failed" || debit.status === "requires_action")
         return errAsync(gatewayError("gateway_definite", "charge_not_refundable", "nothing to refund"));
+      const dispute = this.disputes.get(input.paymentIntentId);
+      if (dispute !== undefined && dispute.status !== "won")
+        return errAsync(
+          gatewayError("gateway_definite", "charge_disputed", `charge disputed (${dispute.disputeId})`),
+        );
       const member = input.references.memberId;
       const failureCode = member !== undefined ? this.#failingRefunds.get(member) : undefined;
       if (failureCode !== undefined && member !== undefined && debit.status === "succeeded") {
