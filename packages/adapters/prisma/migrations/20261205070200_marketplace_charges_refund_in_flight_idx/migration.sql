@@ -1,4 +1,4 @@
--- The same partial index as 20261206090000_held_payments_refund_in_flight_idx, for the
+-- The same partial index as 20261205070100_held_payments_refund_in_flight_idx, for the
 -- marketplace charges' refunds still waiting for Stripe's outcome. Built CONCURRENTLY, alone in
 -- its file.
 
