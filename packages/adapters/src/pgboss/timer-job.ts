@@ -106,6 +106,7 @@ const heldPaymentTimerSchema: z.ZodType<HeldPaymentTimer> = z.discriminatedUnion
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),
     attempt: z.number().int().positive(),
+    lookup: z.number().int().positive().exactOptional(),
   }),
 ]);
 
@@ -120,6 +121,7 @@ const marketplaceChargeTimerSchema: z.ZodType<MarketplaceChargeTimer> = z.discri
     kind: z.literal("refund_overdue"),
     refund: z.number().int().positive(),
     attempt: z.number().int().positive(),
+    lookup: z.number().int().positive().exactOptional(),
   }),
 ]);
 

@@ -275,6 +275,7 @@ const heldRefund = z.strictObject({
   failureCode: text.exactOptional(),
   ledgerPosted: z.boolean(),
   supersededBy: text.exactOptional(),
+  lookups: z.int().min(1).exactOptional(),
 });
 
 const heldDispute = z.strictObject({
@@ -386,6 +387,7 @@ const marketplaceRefund = z.strictObject({
   ledgerPosted: z.boolean(),
   unsplit: z.boolean(),
   supersededBy: text.exactOptional(),
+  lookups: z.int().min(1).exactOptional(),
 });
 
 const marketplaceDispute = z.strictObject({
@@ -648,7 +650,12 @@ const heldPaymentTimer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("release_due") }),
   z.strictObject({ kind: z.literal("retry_transfer"), attempt: safeInt }),
   z.strictObject({ kind: z.literal("checkout_expired") }),
-  z.strictObject({ kind: z.literal("refund_overdue"), refund: safeInt, attempt: safeInt }),
+  z.strictObject({
+    kind: z.literal("refund_overdue"),
+    refund: safeInt,
+    attempt: safeInt,
+    lookup: z.int().min(1).exactOptional(),
+  }),
 ]);
 
 const heldAddressed = { id: text, aggregate: z.literal("held_payment"), aggregateId: text };
@@ -687,6 +694,15 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
     attempt: safeInt,
     transferEffectId: text,
     transferGroup: text,
+  }),
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("find_refund"),
+    refund: safeInt,
+    attempt: safeInt,
+    lookup: safeInt,
+    refundEffectId: text,
+    paymentIntentId: text,
   }),
   z.strictObject({
     ...heldAddressed,
@@ -830,6 +846,15 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     ...marketplaceAddressed,
+    kind: z.literal("find_refund"),
+    refund: safeInt,
+    attempt: safeInt,
+    lookup: safeInt,
+    refundEffectId: text,
+    paymentIntentId: text,
+  }),
+  z.strictObject({
+    ...marketplaceAddressed,
     kind: z.literal("reverse_transfer"),
     reversal: safeInt,
     sellerId: text,
@@ -856,7 +881,12 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     at: instant,
     timer: z.discriminatedUnion("kind", [
       z.strictObject({ kind: z.literal("retry_transfer"), sellerId: text, attempt: safeInt }),
-      z.strictObject({ kind: z.literal("refund_overdue"), refund: safeInt, attempt: safeInt }),
+      z.strictObject({
+        kind: z.literal("refund_overdue"),
+        refund: safeInt,
+        attempt: safeInt,
+        lookup: z.int().min(1).exactOptional(),
+      }),
       z.strictObject({ kind: z.literal("action_expired") }),
     ]),
   }),

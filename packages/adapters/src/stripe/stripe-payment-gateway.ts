@@ -562,12 +562,39 @@ export class StripePaymentGateway implements PaymentGateway {
     effectId: string,
     original: GatewayError,
   ): ResultAsync<RefundOutcome, GatewayError> {
+    return this.#refundMadeBy(paymentIntentId, effectId).andThen((mine) =>
+      mine ? okAsync(refundOutcomeOf(mine)) : errAsync(original),
+    );
+  }
+
+  /**
+   * The refund of `paymentIntentId` that carries `effectId` as its `effect_id` metadata, if
+   * any. Stripe's list filters by PaymentIntent, not by metadata; a payment has few refunds,
+   * so every page is read.
+   */
+  #refundMadeBy(
+    paymentIntentId: string,
+    effectId: string,
+  ): ResultAsync<Stripe.Refund | undefined, GatewayError> {
     return this.#call(() =>
-      this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
-    ).andThen((page) => {
-      const mine = page.data.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId);
-      return mine ? okAsync(refundOutcomeOf(mine)) : errAsync(original);
-    });
+      this.stripe.refunds
+        .list({ payment_intent: paymentIntentId, limit: 100 })
+        .autoPagingToArray({ limit: 10_000 }),
+    ).map((refunds) => refunds.find((r) => r.metadata?.[METADATA_KEYS.effectId] === effectId));
+  }
+
+  /**
+   * The refund an earlier effect made (by the `effect_id` metadata susu writes on every
+   * refund) among the PaymentIntent's, as it stands now: read only, for a refund whose outcome
+   * never reached susu. A cancelled refund reads as failed, as its webhook would.
+   */
+  findRefund(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+  }): ResultAsync<RefundOutcome | undefined, GatewayError> {
+    return this.#refundMadeBy(input.paymentIntentId, stripeIdempotencyKey(input.idempotencyKey)).map(
+      (found) => (found === undefined ? undefined : refundOutcomeOf(found)),
+    );
   }
 
   createTransfer(input: {

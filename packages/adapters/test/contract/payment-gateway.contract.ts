@@ -484,6 +484,66 @@ export function paymentGatewayContract(name: string, setup: () => Promise<Paymen
         });
       });
 
+      it("finds the refund a key made among the payment's refunds, as it stands now, and none for a key that made nothing", async () => {
+        const d = await debit("000123456");
+        const paymentIntentId = d.outcome.paymentIntentId;
+        const references = { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId };
+        const key = (n: number) => `${d.roundId}:refund:${d.memberId}:attempt:${n}`;
+        expect(value(await gateway.findRefund({ idempotencyKey: key(1), paymentIntentId }))).toBeUndefined();
+        const made = value(
+          await gateway.refund({ idempotencyKey: key(1), paymentIntentId, amount: aud(3_000), references }),
+        );
+        const other = value(
+          await gateway.refund({ idempotencyKey: key(2), paymentIntentId, amount: aud(2_000), references }),
+        );
+        expect(made.status).toBe("pending");
+        // Still waiting for the debit: found, pending, each by its own key.
+        expect(value(await gateway.findRefund({ idempotencyKey: key(1), paymentIntentId }))).toEqual({
+          refundId: made.refundId,
+          status: "pending",
+        });
+        expect(value(await gateway.findRefund({ idempotencyKey: key(2), paymentIntentId }))?.refundId).toBe(
+          other.refundId,
+        );
+        expect(value(await gateway.findRefund({ idempotencyKey: key(3), paymentIntentId }))).toBeUndefined();
+        // The debit settles (whatever became of the refund's news): the look-up reads the outcome.
+        await driver.settle();
+        expect(value(await gateway.findRefund({ idempotencyKey: key(1), paymentIntentId }))).toEqual({
+          refundId: made.refundId,
+          status: "succeeded",
+        });
+        // Another payment's refunds are not this payment's.
+        const elsewhere = await debit("000123456");
+        expect(
+          value(
+            await gateway.findRefund({
+              idempotencyKey: key(1),
+              paymentIntentId: elsewhere.outcome.paymentIntentId,
+            }),
+          ),
+        ).toBeUndefined();
+      });
+
+      it("finds a refund that waited on a debit that then failed as failed (cancelled at Stripe)", async () => {
+        const d = await debit("111111113");
+        const paymentIntentId = d.outcome.paymentIntentId;
+        const idempotencyKey = `${d.roundId}:refund:${d.memberId}:attempt:1`;
+        const made = value(
+          await gateway.refund({
+            idempotencyKey,
+            paymentIntentId,
+            references: { groupId: d.input.references.groupId, roundId: d.roundId, memberId: d.memberId },
+          }),
+        );
+        expect(made.status).toBe("pending");
+        await driver.settle();
+        expect(value(await gateway.findRefund({ idempotencyKey, paymentIntentId }))).toMatchObject({
+          refundId: made.refundId,
+          status: "failed",
+          failureCode: expect.any(String),
+        });
+      });
+
       it("refuses, definitely, to refund a debit that failed", async () => {
         const d = await debit("111111113");
         await driver.settle();

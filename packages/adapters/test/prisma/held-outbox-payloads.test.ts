@@ -1,6 +1,6 @@
 // A held payment's outbox effects, as the domain makes them, survive the database's JSON
 // and its parser unchanged; its timers survive a pg-boss job.
-import { HOUR_MS, heldPaymentRefs, type OutboxEffect, useCases } from "@susu/domain";
+import { DAY_MS, HOUR_MS, heldPaymentRefs, type OutboxEffect, useCases } from "@susu/domain";
 import { InMemorySusu } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
 import { firedTimerOf, parseTimerJob, timerJobData, timerJobOf } from "../../src/pgboss/timer-job.js";
@@ -29,7 +29,13 @@ async function effectsOfAWholeLife(): Promise<OutboxEffect[]> {
   await sim.payCheckout(payment.id, "card");
   (await useCases.confirmFulfilled(sim.deps, payment.id, "app"))._unsafeUnwrap();
   await sim.advance(72 * HOUR_MS);
+  // The refund waits at Stripe and its news is lost: 4 days on susu asks Stripe (find_refund),
+  // finds it pending, tickets it and asks again 2 days later.
+  sim.gateway.refundsWait();
   (await useCases.refundHeldPayment(sim.deps, payment.id, { operator: "olga" }, 20_00))._unsafeUnwrap();
+  await sim.advance(7 * DAY_MS);
+  (await sim.deliver(sim.gateway.endWaitingRefunds("succeeded")))._unsafeUnwrap();
+  sim.gateway.refundsWait(false);
   await sim.runUntilQuiet();
   (
     await sim.deliver([
@@ -56,6 +62,7 @@ describe("a held payment's outbox payloads", () => {
       "transfer",
       "reverse_transfer",
       "refund",
+      "find_refund",
       "schedule_timer",
       "notify",
       "post_ledger",
@@ -106,6 +113,7 @@ describe("a held payment's timer jobs", () => {
     { kind: "checkout_expired" as const },
     { kind: "retry_transfer" as const, attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
+    { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },
   ])("%o round-trips through a job", (timer) => {
     const scheduled = {
       id: "hp_1:timer:x",

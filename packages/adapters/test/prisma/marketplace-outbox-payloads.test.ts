@@ -108,6 +108,25 @@ describe("a marketplace charge's outbox payloads", () => {
     expect(
       parseOutboxEffect({ ...timer, timer: { kind: "refund_overdue", refund: 1, attempt: 2 } }).isOk(),
     ).toBe(true);
+    expect(
+      parseOutboxEffect({
+        ...timer,
+        timer: { kind: "refund_overdue", refund: 1, attempt: 2, lookup: 2 },
+      }).isOk(),
+    ).toBe(true);
+    const lookup = {
+      kind: "find_refund",
+      id: "mc_1:refund:1:attempt:2:lookup:1",
+      aggregate: "marketplace_charge",
+      aggregateId: "mc_1",
+      refund: 1,
+      attempt: 2,
+      lookup: 1,
+      refundEffectId: "mc_1:refund:1:attempt:2",
+      paymentIntentId: "pi_1",
+    };
+    expect(parseOutboxEffect(lookup)._unsafeUnwrap()).toEqual(lookup);
+    expect(parseOutboxEffect({ ...lookup, lookup: "1" }).isErr()).toBe(true);
     expect(parseOutboxEffect({ ...timer, timer: { kind: "release_due" } }).isErr()).toBe(true);
     expect(parseOutboxEffect({ ...timer, timer: { kind: "retry_transfer", attempt: 2 } }).isErr()).toBe(true);
     expect(parseOutboxEffect({ ...timer, kind: "create_checkout_session" }).isErr()).toBe(true);
@@ -118,6 +137,7 @@ describe("a marketplace charge's timer jobs", () => {
   it.each([
     { kind: "retry_transfer" as const, sellerId: "ana", attempt: 2 },
     { kind: "refund_overdue" as const, refund: 1, attempt: 2 },
+    { kind: "refund_overdue" as const, refund: 1, attempt: 2, lookup: 3 },
   ])("%o round-trips through a job", (timer) => {
     const job = timerJobOf({
       id: "mc_1:timer:x",

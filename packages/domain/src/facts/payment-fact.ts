@@ -70,6 +70,17 @@ export type PaymentFact =
       readonly failureCode: string;
       readonly amountMinor?: number;
     }
+  | {
+      /**
+       * Look-up `lookup` of a refund attempt (by its idempotency key, the refund's `effect_id`)
+       * found it had not ended at the provider: still pending (`refundId`), or no refund made
+       * by it. Only an effect's answer (`find_refund`), never a webhook.
+       */
+      readonly kind: "refund_not_ended";
+      readonly refs: PaymentReferences;
+      readonly lookup: number;
+      readonly refundId?: string;
+    }
   // transfers to a connected account (refs name the member whose charge funds it)
   | { readonly kind: "transfer_created"; readonly refs: PaymentReferences; readonly transferId: string }
   | {

@@ -86,6 +86,15 @@ export function routeToHeldPayment(fact: PaymentObjectFact): HeldPaymentRoute {
     case "transfer_not_found":
       if (r.attempt === undefined) return missing("transfer attempt");
       return held({ type: "transfer_not_found", attempt: r.attempt });
+    case "refund_not_ended":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return held({
+        type: "refund_not_ended",
+        refund: r.refund,
+        attempt: r.attempt,
+        lookup: fact.lookup,
+        ...(fact.refundId !== undefined ? { refundId: fact.refundId } : {}),
+      });
     case "refund_succeeded":
     case "refund_failed":
     case "transfer_reversed":

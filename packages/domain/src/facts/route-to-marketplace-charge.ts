@@ -83,6 +83,15 @@ export function routeToMarketplaceCharge(fact: PaymentObjectFact): MarketplaceCh
     case "transfer_not_found":
       if (r.sellerId === undefined || r.attempt === undefined) return missing("seller and transfer attempt");
       return to({ type: "transfer_not_found", sellerId: r.sellerId, attempt: r.attempt });
+    case "refund_not_ended":
+      if (r.refund === undefined || r.attempt === undefined) return missing("refund number and attempt");
+      return to({
+        type: "refund_not_ended",
+        refund: r.refund,
+        attempt: r.attempt,
+        lookup: fact.lookup,
+        ...(fact.refundId !== undefined ? { refundId: fact.refundId } : {}),
+      });
     case "refund_succeeded":
     case "refund_failed":
     case "transfer_reversed":

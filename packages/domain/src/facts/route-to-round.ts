@@ -143,6 +143,8 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
       return nobody(`a round asks for no reversals (${fact.kind})`);
     case "transfer_not_found":
       return nobody(`a round looks up no transfers (${fact.kind})`);
+    case "refund_not_ended":
+      return nobody(`a round looks up no refunds (${fact.kind})`);
     case "application_fee_refunded":
       return nobody(`a round takes no application fee (${fact.kind})`);
   }

@@ -15,6 +15,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(ids.transferLookup("hp1", 2, 1)).toBe("hp1:transfer:attempt:2:lookup:1");
     expect(ids.reversal("hp1", 3)).toBe(reversal);
     expect(ids.refund("hp1", 1, 2)).toBe("hp1:refund:1:attempt:2");
+    expect(ids.refundLookup("hp1", 1, 2, 3)).toBe("hp1:refund:1:attempt:2:lookup:3");
   });
 
   it("timers", () => {
@@ -22,6 +23,13 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(ids.timer("hp1", { kind: "retry_transfer", attempt: 2 })).toBe("hp1:timer:retry_transfer:2");
     expect(ids.timer("hp1", { kind: "refund_overdue", refund: 2, attempt: 3 })).toBe(
       "hp1:timer:refund_overdue:2:3",
+    );
+    // Look-up 1's timer keeps the key it had before look-ups were repeated.
+    expect(ids.timer("hp1", { kind: "refund_overdue", refund: 2, attempt: 3, lookup: 1 })).toBe(
+      "hp1:timer:refund_overdue:2:3",
+    );
+    expect(ids.timer("hp1", { kind: "refund_overdue", refund: 2, attempt: 3, lookup: 4 })).toBe(
+      "hp1:timer:refund_overdue:2:3:lookup:4",
     );
     expect(ids.timer("hp1", { kind: "checkout_expired" })).toBe("hp1:timer:checkout_expired");
   });
@@ -65,6 +73,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(t.refundFailed("hp1", 2, 1)).toBe("hp1:ticket:refund_failed:2:1");
     expect(t.refundFailedAfterSuccess("hp1", 2)).toBe("hp1:ticket:refund_failed:2:after_success");
     expect(t.refundOverdue("hp1", 2, 3)).toBe("hp1:ticket:refund_overdue:2:3");
+    expect(t.refundOverdueLast("hp1", 2, 3)).toBe("hp1:ticket:refund_overdue:2:3:last");
     expect(t.releaseBlocked("hp1", 7)).toBe("hp1:ticket:release_blocked:v7");
     expect(t.transferParked("hp1", 3)).toBe("hp1:ticket:transfer_parked:3");
     expect(t.transferOutcomeUnknown("hp1", 3)).toBe("hp1:ticket:transfer_outcome_unknown:3");
@@ -84,10 +93,12 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       ids.transferLookup(p, 1, 1),
       ids.reversal(p, 1),
       ids.refund(p, 1, 1),
+      ids.refundLookup(p, 1, 1, 1),
       ids.timer(p, { kind: "release_due" }),
       ids.timer(p, { kind: "retry_transfer", attempt: 1 }),
       ids.timer(p, { kind: "checkout_expired" }),
       ids.timer(p, { kind: "refund_overdue", refund: 1, attempt: 1 }),
+      ids.timer(p, { kind: "refund_overdue", refund: 1, attempt: 1, lookup: 2 }),
       l.captured(p),
       l.feeEarned(p),
       l.sellerPayable(p),
@@ -117,6 +128,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       k.refundFailed(p, 1, 1),
       k.refundFailedAfterSuccess(p, 1),
       k.refundOverdue(p, 1, 1),
+      k.refundOverdueLast(p, 1, 1),
       k.releaseBlocked(p, 1),
       k.transferParked(p, 1),
       k.transferOutcomeUnknown(p, 1),
@@ -134,7 +146,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // timer: four kinds from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
-    expect(all.length).toBe(builders + 3 + 4);
+    // timer: four kinds (and a later look-up's) from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
+    expect(all.length).toBe(builders + 4 + 4);
   });
 });

@@ -24,7 +24,10 @@ function timerKey(timer: HeldPaymentTimer): string {
     case "retry_transfer":
       return `${timer.kind}:${timer.attempt}`;
     case "refund_overdue":
-      return `${timer.kind}:${timer.refund}:${timer.attempt}`;
+      // Look-up 1's timer kept the key it had before look-ups were repeated.
+      return (timer.lookup ?? 1) === 1
+        ? `${timer.kind}:${timer.refund}:${timer.attempt}`
+        : `${timer.kind}:${timer.refund}:${timer.attempt}:lookup:${timer.lookup}`;
     case "release_due":
     case "checkout_expired":
       return timer.kind;
@@ -100,6 +103,9 @@ const ticketIds = Object.freeze({
   /** Attempt k of refund n was still waiting for Stripe's outcome at its deadline. */
   refundOverdue: (p: string, refund: number, attempt: number): string =>
     ticket(p, "refund_overdue", `${refund}:${attempt}`),
+  /** Attempt k of refund n was still waiting for Stripe's outcome at its last look-up: susu stops asking. */
+  refundOverdueLast: (p: string, refund: number, attempt: number): string =>
+    ticket(p, "refund_overdue", `${refund}:${attempt}:last`),
   /** The release is blocked (the seller cannot receive); one per block. */
   releaseBlocked: (p: string, version: number): string => ticket(p, "release_blocked", `v${version}`),
   /** Transfer attempt n failed and the policy parked the release. */
@@ -142,10 +148,14 @@ export const heldPaymentIds = Object.freeze({
   reversal: (p: string, reversal: number): string => `${p}:reversal:${reversal}`,
   /** Attempt k of refund n: `<p>:refund:<n>:attempt:<k>`. */
   refund: (p: string, refund: number, attempt: number): string => `${p}:refund:${refund}:attempt:${attempt}`,
+  /** Look-up m at Stripe of attempt k of refund n (`find_refund`): `<p>:refund:<n>:attempt:<k>:lookup:<m>`. */
+  refundLookup: (p: string, refund: number, attempt: number, lookup: number): string =>
+    `${p}:refund:${refund}:attempt:${attempt}:lookup:${lookup}`,
   /**
    * A timer: `<p>:timer:<kind>`, with `retry_transfer:<attempt>` and
-   * `refund_overdue:<refund>:<attempt>`. Each is armed at most once (the release's due time is
-   * set once; attempts only grow), so no re-arm suffix is needed.
+   * `refund_overdue:<refund>:<attempt>` (look-up 1; look-up m > 1:
+   * `refund_overdue:<refund>:<attempt>:lookup:<m>`). Each is armed at most once (the release's
+   * due time is set once; attempts and look-ups only grow), so no re-arm suffix is needed.
    */
   timer: (p: string, timer: HeldPaymentTimer): string => `${p}:timer:${timerKey(timer)}`,
   /** Ledger transaction ids. */

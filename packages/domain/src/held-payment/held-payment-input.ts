@@ -72,6 +72,17 @@ export type HeldPaymentInput =
   // facts about refunds (the refund's metadata names the refund and attempt)
   | ({ readonly type: "refund_succeeded" } & Facts.RefundSucceededFact)
   | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
+  /**
+   * Look-up `lookup` of attempt `attempt` of refund `refund` at Stripe found it had not ended:
+   * still pending (`refundId`), or no refund made by the attempt.
+   */
+  | {
+      readonly type: "refund_not_ended";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly lookup: number;
+      readonly refundId?: string;
+    }
   // facts about disputes of the charge
   | ({ readonly type: "dispute_created" } & Facts.DisputeOpenedFact)
   | ({ readonly type: "dispute_updated" } & Facts.DisputeUpdatedFact)

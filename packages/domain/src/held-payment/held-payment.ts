@@ -135,6 +135,11 @@ export interface HeldRefund {
   readonly ledgerPosted: boolean;
   /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
   readonly supersededBy?: string;
+  /**
+   * Look-ups at Stripe (`find_refund`) of the current attempt whose answer was that it had
+   * not ended (still pending, or no refund found); absent: none. A new attempt starts again.
+   */
+  readonly lookups?: number;
 }
 
 /**

@@ -117,6 +117,19 @@ export type MarketplaceChargeEffect =
       readonly transferGroup: string;
     })
   | (Addressed & {
+      /**
+       * Looks for attempt `attempt` of refund `refund` at Stripe (among the PaymentIntent's
+       * refunds, made under the idempotency key and metadata `effect_id` `refundEffectId`)
+       * when its outcome is overdue: read only. Look-up `lookup` of the attempt.
+       */
+      readonly kind: "find_refund";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly lookup: number;
+      readonly refundEffectId: string;
+      readonly paymentIntentId: string;
+    })
+  | (Addressed & {
       readonly kind: "reverse_transfer";
       readonly reversal: number;
       readonly sellerId: string;

@@ -12,6 +12,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(ids.transferLookup("mc1", "sel_2", 3, 1)).toBe("mc1:transfer:sel_2:attempt:3:lookup:1");
     expect(ids.reversal("mc1", 4)).toBe("mc1:reversal:4");
     expect(ids.refund("mc1", 1, 2)).toBe("mc1:refund:1:attempt:2");
+    expect(ids.refundLookup("mc1", 1, 2, 3)).toBe("mc1:refund:1:attempt:2:lookup:3");
   });
 
   it("timers", () => {
@@ -22,6 +23,13 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     );
     expect(ids.timer("mc1", { kind: "refund_overdue", refund: 2, attempt: 3 })).toBe(
       "mc1:timer:refund_overdue:2:3",
+    );
+    // Look-up 1's timer keeps the key it had before look-ups were repeated.
+    expect(ids.timer("mc1", { kind: "refund_overdue", refund: 2, attempt: 3, lookup: 1 })).toBe(
+      "mc1:timer:refund_overdue:2:3",
+    );
+    expect(ids.timer("mc1", { kind: "refund_overdue", refund: 2, attempt: 3, lookup: 4 })).toBe(
+      "mc1:timer:refund_overdue:2:3:lookup:4",
     );
   });
 
@@ -66,6 +74,7 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     const t = ids.ticket;
     expect(t.refundFailed("mc1", 2, 1)).toBe("mc1:ticket:refund_failed:2:1");
     expect(t.refundOverdue("mc1", 2, 3)).toBe("mc1:ticket:refund_overdue:2:3");
+    expect(t.refundOverdueLast("mc1", 2, 3)).toBe("mc1:ticket:refund_overdue:2:3:last");
     expect(t.transferParked("mc1", "sel_2", 3)).toBe("mc1:ticket:transfer_parked:sel_2:3");
     expect(t.transferOutcomeUnknown("mc1", "sel_2", 3)).toBe("mc1:ticket:transfer_outcome_unknown:sel_2:3");
     expect(t.dispute("mc1", "dp_1")).toBe("mc1:ticket:dispute:dp_1");

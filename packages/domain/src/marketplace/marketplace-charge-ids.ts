@@ -91,6 +91,9 @@ const ticketIds = Object.freeze({
   /** Attempt k of refund n was still waiting for Stripe's outcome at its deadline. */
   refundOverdue: (c: string, refund: number, attempt: number): string =>
     ticket(c, "refund_overdue", `${refund}:${attempt}`),
+  /** Attempt k of refund n was still waiting for Stripe's outcome at its last look-up: susu stops asking. */
+  refundOverdueLast: (c: string, refund: number, attempt: number): string =>
+    ticket(c, "refund_overdue", `${refund}:${attempt}:last`),
   /** A seller's transfer attempt failed and the policy parked it. */
   transferParked: (c: string, sellerId: string, attempt: number): string =>
     ticket(c, "transfer_parked", `${sellerId}:${attempt}`),
@@ -139,9 +142,14 @@ export const marketplaceChargeIds = Object.freeze({
   reversal: (c: string, reversal: number): string => `${c}:reversal:${reversal}`,
   /** Attempt k of refund n: `<c>:refund:<n>:attempt:<k>`. */
   refund: (c: string, refund: number, attempt: number): string => `${c}:refund:${refund}:attempt:${attempt}`,
+  /** Look-up m at Stripe of attempt k of refund n (`find_refund`): `<c>:refund:<n>:attempt:<k>:lookup:<m>`. */
+  refundLookup: (c: string, refund: number, attempt: number, lookup: number): string =>
+    `${c}:refund:${refund}:attempt:${attempt}:lookup:${lookup}`,
   /**
    * A timer: `<c>:timer:retry_transfer:<seller>:<attempt>` and
-   * `<c>:timer:refund_overdue:<refund>:<attempt>` (each armed once: attempts only grow),
+   * `<c>:timer:refund_overdue:<refund>:<attempt>` (look-up 1; look-up m > 1:
+   * `<c>:timer:refund_overdue:<refund>:<attempt>:lookup:<m>`) (each armed once: attempts and
+   * look-ups only grow),
    * `<c>:timer:action_expired` (armed once, when the payment first waits for the customer).
    */
   timer: (c: string, timer: MarketplaceChargeTimer): string => {
@@ -149,7 +157,10 @@ export const marketplaceChargeIds = Object.freeze({
       case "retry_transfer":
         return `${c}:timer:${timer.kind}:${timer.sellerId}:${timer.attempt}`;
       case "refund_overdue":
-        return `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}`;
+        // Look-up 1's timer kept the key it had before look-ups were repeated.
+        return (timer.lookup ?? 1) === 1
+          ? `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}`
+          : `${c}:timer:${timer.kind}:${timer.refund}:${timer.attempt}:lookup:${timer.lookup}`;
       case "action_expired":
         return `${c}:timer:${timer.kind}`;
     }

@@ -64,6 +64,17 @@ export type MarketplaceChargeInput =
   | ({ readonly type: "refund_succeeded" } & Facts.RefundSucceededFact)
   | ({ readonly type: "refund_failed" } & Facts.RefundFailedFact)
   /**
+   * Look-up `lookup` of attempt `attempt` of refund `refund` at Stripe found it had not ended:
+   * still pending (`refundId`), or no refund made by the attempt.
+   */
+  | {
+      readonly type: "refund_not_ended";
+      readonly refund: number;
+      readonly attempt: number;
+      readonly lookup: number;
+      readonly refundId?: string;
+    }
+  /**
    * A destination charge's application fee was (partly) refunded to the seller
    * (`application_fee.refunded`): every fee refund the fee lists, oldest first. Each is for
    * refund `refund` when named, or — Stripe's fee refund does not name the refund it came

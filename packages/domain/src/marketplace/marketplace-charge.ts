@@ -178,6 +178,11 @@ export interface MarketplaceRefund {
   /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
   readonly supersededBy?: string;
   /**
+   * Look-ups at Stripe (`find_refund`) of the current attempt whose answer was that it had
+   * not ended (still pending, or no refund found); absent: none. A new attempt starts again.
+   */
+  readonly lookups?: number;
+  /**
    * The money never left the platform: a payment that arrived after it was recorded as
    * failed, refunded whole before any seller was paid.
    */

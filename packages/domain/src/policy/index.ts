@@ -15,7 +15,11 @@ export {
   type RefundInitiator,
 } from "./marketplace-policy.js";
 export { MEMBERSHIP_REFUND_OVERDUE_MS } from "./membership-policy.js";
-export { REFUND_OUTCOME_OVERDUE_MS } from "./refund-overdue.js";
+export {
+  REFUND_OUTCOME_LOOKUPS,
+  REFUND_OUTCOME_OVERDUE_MS,
+  REFUND_OUTCOME_RECHECK_MS,
+} from "./refund-overdue.js";
 export {
   type AttemptFailure,
   type FailedItem,

@@ -264,6 +264,17 @@ export interface PaymentGateway {
     readonly effectCreatedAt?: EffectCreatedAt;
   }): ResultAsync<RefundOutcome, GatewayError>;
 
+  /**
+   * Finds the refund made under `idempotencyKey` (a refund effect's key, written as its
+   * `effect_id` metadata) among the refunds of `paymentIntentId`, and how it stands now:
+   * read only, for a refund whose outcome never reached susu. `undefined` when the provider
+   * holds no refund made by that key.
+   */
+  findRefund(input: {
+    readonly idempotencyKey: string;
+    readonly paymentIntentId: string;
+  }): ResultAsync<RefundOutcome | undefined, GatewayError>;
+
   /** Transfers money to a connected account, funded by `sourceChargeId` when given. */
   createTransfer(input: {
     readonly idempotencyKey: string;

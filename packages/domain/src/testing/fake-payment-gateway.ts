@@ -20,6 +20,7 @@ import {
   type PaymentReferences,
   type PaymentStatus,
   type PayoutCreated,
+  type RefundOutcome,
 } from "../ports/payment-gateway.js";
 import { DAY_MS, type DurationMs, type Instant } from "../shared/time.js";
 
@@ -107,10 +108,14 @@ export interface FakeReversal {
 /** A refund the fake gateway holds. */
 export interface FakeRefund {
   readonly refundId: string;
+  /** The key it was made under (its `effect_id`): what {@link FakePaymentGateway.findRefund} finds it by. */
+  readonly idempotencyKey: string;
   readonly paymentIntentId: string;
   readonly amount: Money;
   readonly references: PaymentReferences;
   status: "pending" | "succeeded" | "failed";
+  /** Why it failed, as its failure reports it. */
+  failureCode?: string;
   /** Set when the bank failed the refund after it had succeeded ({@link FakePaymentGateway.failRefundAfterSuccess}). */
   failedAfterSuccess?: boolean;
   /** Whether the refund reversed the destination charge's transfer in proportion. */
@@ -126,6 +131,7 @@ type Operation =
   | "createTransfer"
   | "reverseTransfer"
   | "refund"
+  | "findRefund"
   | "createCheckoutSession"
   | "createPaymentMethodSetup"
   | "detachPaymentMethod"
@@ -182,6 +188,7 @@ export class FakePaymentGateway implements PaymentGateway {
    * charge (`charge_disputed`); a won dispute gives the money back and refunds work again.
    */
   readonly disputes = new Map<string, { readonly disputeId: string; amountMinor: number; status: string }>();
+  #refundsWait = false;
   readonly #faults: { op: Operation; kind: "before" | "lost_reply"; error: GatewayError }[] = [];
   #seq = 0;
 
@@ -189,6 +196,35 @@ export class FakePaymentGateway implements PaymentGateway {
     private readonly now: () => Instant,
     readonly settlementDelayMs: DurationMs = 3 * DAY_MS,
   ) {}
+
+  /**
+   * Refunds of a settled charge stay `pending` (as Stripe leaves one whose balance cannot fund
+   * it) until {@link endWaitingRefunds}; `false` goes back to ending them at once.
+   */
+  refundsWait(on = true): void {
+    this.#refundsWait = on;
+  }
+
+  /**
+   * Ends every refund of a settled charge that waits (see {@link refundsWait}) as `status`, and
+   * returns the facts their webhooks bring (a test drops them to lose the news).
+   */
+  endWaitingRefunds(status: "succeeded" | "failed"): PaymentObjectFact[] {
+    const facts: PaymentObjectFact[] = [];
+    for (const refund of this.refunds.values()) {
+      if (refund.status !== "pending" || this.debits.get(refund.paymentIntentId)?.status !== "succeeded")
+        continue;
+      refund.status = status;
+      if (status === "failed") refund.failureCode = "insufficient_funds";
+      const fact = refundFact(refund.references, {
+        refundId: refund.refundId,
+        status,
+        ...(status === "failed" ? { failureCode: "insufficient_funds" } : {}),
+      });
+      if (fact !== undefined) facts.push(fact);
+    }
+    return facts;
+  }
 
   /** The bank fails the next refund made for a member (of a settled charge), with `failureCode`. */
   failNextRefund(memberId: string, failureCode = "charge_expired_for_refund"): void {
@@ -203,6 +239,7 @@ export class FakePaymentGateway implements PaymentGateway {
     const refund = this.refunds.get(refundId);
     if (refund?.status !== "succeeded") throw new Error(`refund ${refundId} has not succeeded`);
     refund.status = "failed";
+    refund.failureCode = failureCode;
     refund.failedAfterSuccess = true;
     const fact = refundFact(refund.references, { refundId, status: "failed", failureCode });
     if (fact === undefined) throw new Error("a failed refund always makes a fact");
@@ -513,20 +550,23 @@ export class FakePaymentGateway implements PaymentGateway {
         this.#failingRefunds.delete(member);
         const refund: FakeRefund = {
           refundId: this.#id("re"),
+          idempotencyKey: input.idempotencyKey,
           paymentIntentId: input.paymentIntentId,
           amount: input.amount ?? debit.amount,
           references: input.references,
           status: "failed",
+          failureCode,
         };
         this.refunds.set(refund.refundId, refund);
         return okAsync({ refundId: refund.refundId, status: refund.status, failureCode });
       }
       const refund: FakeRefund = {
         refundId: this.#id("re"),
+        idempotencyKey: input.idempotencyKey,
         paymentIntentId: input.paymentIntentId,
         amount: input.amount ?? debit.amount,
         references: input.references,
-        status: debit.status === "succeeded" ? "succeeded" : "pending",
+        status: debit.status === "succeeded" && !this.#refundsWait ? "succeeded" : "pending",
         ...(input.reverseTransfer !== undefined ? { reverseTransfer: input.reverseTransfer } : {}),
         ...(input.refundApplicationFee !== undefined
           ? { refundApplicationFee: input.refundApplicationFee }
@@ -534,6 +574,26 @@ export class FakePaymentGateway implements PaymentGateway {
       };
       this.refunds.set(refund.refundId, refund);
       return okAsync({ refundId: refund.refundId, status: refund.status });
+    });
+  }
+
+  /** The refund made under `idempotencyKey` for `paymentIntentId`, as it stands now; none when no such refund was made. */
+  findRefund(input: {
+    idempotencyKey: string;
+    paymentIntentId: string;
+  }): ResultAsync<RefundOutcome | undefined, GatewayError> {
+    // A read: an injected fault (either kind) is its error, nothing else happens.
+    const faultIndex = this.#faults.findIndex((f) => f.op === "findRefund");
+    const fault = faultIndex >= 0 ? this.#faults.splice(faultIndex, 1)[0] : undefined;
+    if (fault !== undefined) return errAsync(fault.error);
+    const found = [...this.refunds.values()].find(
+      (r) => r.paymentIntentId === input.paymentIntentId && r.idempotencyKey === input.idempotencyKey,
+    );
+    if (found === undefined) return okAsync(undefined);
+    return okAsync({
+      refundId: found.refundId,
+      status: found.status,
+      ...(found.status === "failed" ? { failureCode: found.failureCode ?? "refund_failed" } : {}),
     });
   }
 
@@ -1018,6 +1078,7 @@ export class FakePaymentGateway implements PaymentGateway {
       for (const refund of this.refunds.values()) {
         if (refund.paymentIntentId !== debit.paymentIntentId || refund.status !== "pending") continue;
         refund.status = debit.status === "succeeded" ? "succeeded" : "failed";
+        if (refund.status === "failed") refund.failureCode = "charge_failed";
         // A refund that waited on a debit that then failed is cancelled: the payment hears of it too.
         const fact = refundFact(refund.references, {
           refundId: refund.refundId,

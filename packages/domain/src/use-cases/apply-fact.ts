@@ -559,6 +559,7 @@ export function applyPaymentFact(
     case "transfer_created":
     case "transfer_failed":
     case "transfer_not_found":
+    case "refund_not_ended":
     case "application_fee_refunded":
     case "transfer_reversed":
     case "dispute_opened":

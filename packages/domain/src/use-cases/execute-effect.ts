@@ -205,6 +205,33 @@ function lookupFacts(
     .mapErr(fromGateway);
 }
 
+/**
+ * Looks for a refund attempt whose outcome is overdue (by its idempotency key): its outcome
+ * as the same fact a webhook would bring (`refund_succeeded`, `refund_failed` — a cancelled
+ * refund is a failure), or `refund_not_ended` while it is pending or when none was made.
+ */
+function refundLookupFacts(
+  ports: EffectPorts,
+  effect: Extract<HeldPaymentEffect | MarketplaceChargeEffect, { readonly kind: "find_refund" }>,
+  refs: PaymentReferences,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return ports.gateway
+    .findRefund({ idempotencyKey: effect.refundEffectId, paymentIntentId: effect.paymentIntentId })
+    .map((found): readonly PaymentObjectFact[] => {
+      const fact = found === undefined ? undefined : refundFact(refs, found);
+      if (fact !== undefined) return [fact];
+      return [
+        {
+          kind: "refund_not_ended",
+          refs,
+          lookup: effect.lookup,
+          ...(found !== undefined ? { refundId: found.refundId } : {}),
+        },
+      ];
+    })
+    .mapErr(fromGateway);
+}
+
 /** Reverses (part of) a transfer: `transfer_reversed`, or a definite refusal as `transfer_reversal_failed`. */
 function reversalFacts(
   ports: EffectPorts,
@@ -266,7 +293,15 @@ function executeHeldPaymentEffect(
   ports: EffectPorts,
   effect: Extract<
     HeldPaymentEffect,
-    { kind: "create_checkout_session" | "transfer" | "find_transfer" | "reverse_transfer" | "refund" }
+    {
+      kind:
+        | "create_checkout_session"
+        | "transfer"
+        | "find_transfer"
+        | "reverse_transfer"
+        | "refund"
+        | "find_refund";
+    }
   >,
   createdAt: EffectCreatedAt | undefined,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
@@ -306,6 +341,12 @@ function executeHeldPaymentEffect(
         {},
         createdAt,
       );
+    case "find_refund":
+      return refundLookupFacts(
+        ports,
+        effect,
+        heldPaymentRefs(p, { refund: effect.refund, attempt: effect.attempt }),
+      );
   }
 }
 
@@ -326,7 +367,8 @@ function executeMarketplaceChargeEffect(
         | "transfer"
         | "find_transfer"
         | "reverse_transfer"
-        | "refund";
+        | "refund"
+        | "find_refund";
     }
   >,
   createdAt: EffectCreatedAt | undefined,
@@ -425,6 +467,12 @@ function executeMarketplaceChargeEffect(
         { reverseTransfer: effect.reverseTransfer, refundApplicationFee: effect.refundApplicationFee },
         createdAt,
       );
+    case "find_refund":
+      return refundLookupFacts(
+        ports,
+        effect,
+        marketplaceChargeRefs(c, { refund: effect.refund, attempt: effect.attempt }),
+      );
   }
 }
 
@@ -480,7 +528,8 @@ export function executeEffect(
       effect.kind === "transfer" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
-      effect.kind === "refund")
+      effect.kind === "refund" ||
+      effect.kind === "find_refund")
   )
     return executeHeldPaymentEffect(ports, effect, createdAt);
   if (
@@ -490,7 +539,8 @@ export function executeEffect(
       effect.kind === "transfer" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
-      effect.kind === "refund")
+      effect.kind === "refund" ||
+      effect.kind === "find_refund")
   )
     return executeMarketplaceChargeEffect(ports, effect, createdAt);
   if (

@@ -163,6 +163,67 @@ describe("executeEffect: a held payment's effects", () => {
     ]);
   });
 
+  it("a refund's look-up finds it by the attempt's key: pending or none is refund_not_ended, an end is the refund's fact", async () => {
+    const flow = new InMemorySusu();
+    (await flow.addSeller("sam"))._unsafeUnwrap();
+    const made = (
+      await useCases.createHeldPayment(flow.deps, {
+        requestedBy: "app",
+        clientReference: "b1",
+        amountMinor: 10_000,
+        currency: "AUD",
+        sellerId: "sam",
+        description: "d",
+        customer: { email: "cy@example.com" },
+        fee: { kind: "rate", basisPoints: 1_000 },
+        successUrl: "https://app/done",
+      })
+    )._unsafeUnwrap();
+    await flow.runUntilQuiet();
+    await flow.payCheckout(made.payment.id, "card");
+    const p = made.payment.id;
+    const paymentIntentId = flow.store.heldPayments()[0]?.paymentIntentId ?? "";
+    const refs = { heldPaymentId: p, refund: 1, attempt: 1 };
+    const lookup = (n: number): HeldPaymentEffect => ({
+      aggregate: "held_payment",
+      aggregateId: p,
+      id: `${p}:refund:1:attempt:1:lookup:${n}`,
+      kind: "find_refund",
+      refund: 1,
+      attempt: 1,
+      lookup: n,
+      refundEffectId: `${p}:refund:1:attempt:1`,
+      paymentIntentId,
+    });
+    expect((await executeEffect(flow.deps, flow.ports, lookup(1)))._unsafeUnwrap()).toEqual([
+      { kind: "refund_not_ended", refs, lookup: 1 },
+    ]);
+    flow.gateway.refundsWait();
+    const refund = (
+      await flow.gateway.refund({
+        idempotencyKey: `${p}:refund:1:attempt:1`,
+        paymentIntentId,
+        references: refs,
+      })
+    )._unsafeUnwrap();
+    expect((await executeEffect(flow.deps, flow.ports, lookup(2)))._unsafeUnwrap()).toEqual([
+      { kind: "refund_not_ended", refs, lookup: 2, refundId: refund.refundId },
+    ]);
+    flow.gateway.endWaitingRefunds("failed");
+    expect((await executeEffect(flow.deps, flow.ports, lookup(3)))._unsafeUnwrap()).toEqual([
+      { kind: "refund_failed", refs, refundId: refund.refundId, failureCode: "insufficient_funds" },
+    ]);
+    flow.gateway.injectFault(
+      "findRefund",
+      "before",
+      gatewayError("gateway_retryable", "rate_limit", "slow down"),
+    );
+    expect((await executeEffect(flow.deps, flow.ports, lookup(4)))._unsafeUnwrapErr()).toMatchObject({
+      code: "rate_limit",
+      retry: true,
+    });
+  });
+
   it("notices reach the customer by address, the seller as a person, the admins by role", async () => {
     const sim = new InMemorySusu();
     const notice = (id: string, to: Extract<HeldPaymentEffect, { kind: "notify" }>["to"]) =>

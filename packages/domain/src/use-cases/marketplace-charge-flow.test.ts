@@ -7,7 +7,7 @@ import { checkLedgerInvariants, checkMarketplaceMoney, type MarketplaceMoney } f
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import { gatewayError } from "../ports/payment-gateway.js";
-import { HOUR_MS } from "../shared/time.js";
+import { DAY_MS, HOUR_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import * as useCases from "./index.js";
 import type { CreateMarketplaceChargeCommand } from "./marketplace-charge-use-cases.js";
@@ -336,6 +336,48 @@ describe("refunds, as the policy says for who asks", () => {
       { amount: { amountMinor: 100_00 }, reverseTransfer: true, refundApplicationFee: false },
     ]);
     expect(flow.books()).toMatchObject({ refundedMinor: 100_00, feesMinor: 10_00, inFlightMinor: 0 });
+  });
+
+  it("a refund Stripe left pending whose webhook never came: 4 days on susu asks Stripe, finds it succeeded, and the charge is refunded", async () => {
+    const flow = await aCharge(destination);
+    const { sim } = flow;
+    sim.gateway.refundsWait();
+    const requester = { kind: "customer", requestedBy: "app_events" } as const;
+    (
+      await useCases.refundMarketplaceCharge(sim.deps, flow.id, requester, "changed their mind")
+    )._unsafeUnwrap();
+    await sim.runUntilQuiet();
+    expect(flow.charge().refunds).toMatchObject([{ number: 1, status: "requested", attempts: 1 }]);
+    // Stripe ends it a day later; its charge.refund.updated never reaches susu.
+    await sim.advance(DAY_MS);
+    expect(sim.gateway.endWaitingRefunds("succeeded")).toHaveLength(1);
+    await sim.advance(3 * DAY_MS);
+    expect(flow.charge().status).toBe("refunded");
+    expect(flow.charge().refunds).toMatchObject([{ number: 1, status: "succeeded", attempts: 1 }]);
+    expect(flow.books()).toMatchObject({ refundedMinor: 100_00, inFlightMinor: 0 });
+    expect(ticketReasons(sim)).not.toContain("refund_overdue");
+    expect([...sim.gateway.refunds.values()]).toHaveLength(1);
+  });
+
+  it("a refund still pending at Stripe is ticketed once and asked about again every 2 days; its outcome still ends it", async () => {
+    const flow = await aCharge(destination);
+    const { sim } = flow;
+    sim.gateway.refundsWait();
+    const requester = { kind: "customer", requestedBy: "app_events" } as const;
+    (
+      await useCases.refundMarketplaceCharge(sim.deps, flow.id, requester, "changed their mind")
+    )._unsafeUnwrap();
+    await sim.advance(4 * DAY_MS);
+    expect(ticketReasons(sim)).toEqual(["refund_overdue"]);
+    expect(flow.charge().refunds).toMatchObject([{ status: "requested", lookups: 1 }]);
+    await sim.advance(2 * DAY_MS);
+    expect(flow.charge().refunds).toMatchObject([{ status: "requested", lookups: 2 }]);
+    expect(ticketReasons(sim)).toEqual(["refund_overdue"]);
+    // The webhook comes this time.
+    (await sim.deliver(sim.gateway.endWaitingRefunds("succeeded")))._unsafeUnwrap();
+    await sim.advance(10 * DAY_MS);
+    expect(flow.charge().status).toBe("refunded");
+    expect(flow.charge().refunds).toMatchObject([{ status: "succeeded", lookups: 2 }]);
   });
 
   it("the platform's refund reverses the transfer and gives its fee back", async () => {
