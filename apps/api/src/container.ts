@@ -113,7 +113,7 @@ export function createContainer(config: {
     clientIp: clientIpResolver({ trustedProxyHops: config.http.rateLimit.trustedProxyHops }),
   };
   const counts = new PrismaOperationsCounts(prisma);
-  registerOperationsGauges(http.metrics, counts);
+  registerOperationsGauges(http.metrics, counts, () => clock.now());
   registerCheckoutCounters(http.metrics, counts);
   registerPaymentMetrics(http.metrics, new PrismaPaymentMetricsReads(prisma), () => clock.now());
   if (config.scrapeMetrics !== undefined) shareWorkerMetrics(http.metrics.registry);

@@ -20,7 +20,7 @@ import { createContainer, TOKENS } from "./container.js";
 import { readSchedulerEnv, SchedulerConfigError, type SchedulerEnv } from "./env.js";
 import { startDeadWorkerRelease } from "./jobs/dead-worker-claims.js";
 import { startNotificationDeliveries } from "./jobs/notification-deliveries.js";
-import { scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
+import { dueRoundsResumeIn, scheduleOpenDueRounds } from "./jobs/open-due-rounds.js";
 import { startOutboxDispatcher } from "./jobs/outbox-dispatcher.js";
 import { schedulePayOutBalances } from "./jobs/pay-out-balances.js";
 import { RECONCILIATION_QUEUE, scheduleReconciliation } from "./jobs/reconciliation.js";
@@ -113,7 +113,9 @@ const deps = container.get(TOKENS.useCaseDeps);
 await withStartupLock(container.get(TOKENS.prisma), async () => {
   await PgBossTimerScheduler.prepare(boss);
   await workTimers(boss, deps, container.get(TOKENS.effectPorts).desk, log, { metrics });
-  await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics);
+  await scheduleOpenDueRounds(boss, deps, log, env.SUSU_OPEN_ROUNDS_CRON, metrics, {
+    resume: dueRoundsResumeIn(container.get(TOKENS.prisma)),
+  });
   await schedulePayOutBalances(
     boss,
     deps,

@@ -16,7 +16,7 @@ import {
   SequentialIds,
 } from "@susu/domain/testing";
 import { describe, expect, it } from "vitest";
-import { type DueRoundsResume, openDueRounds } from "../src/jobs/open-due-rounds.js";
+import { dueRoundsResumeIn, openDueRounds } from "../src/jobs/open-due-rounds.js";
 import { createLogger } from "../src/logger.js";
 import { createSchedulerMetrics } from "../src/metrics.js";
 import { parseScrape } from "./prometheus.js";
@@ -162,10 +162,10 @@ describe("open-due-rounds (PostgreSQL)", () => {
       await saveDueGroup(deps, now, id, 3 * 3_600_000 - i, false);
     await saveDueGroup(deps, now, "grp_b_ready", 3_600_000, true);
     const metrics = createSchedulerMetrics({ defaultMetrics: false });
-    const resume: DueRoundsResume = {};
+    const resume = dueRoundsResumeIn(db.prisma);
     const first = await openDueRounds(deps, log, 2, { maxGroups: 2, resume });
     expect(first).toMatchObject({ opened: 0, waiting: 2, seen: 2, complete: false });
-    expect(resume.after?.groupId).toBe("grp_b_stuck_2");
+    expect((await resume.load())?.groupId).toBe("grp_b_stuck_2");
     metrics.dueRounds(first);
     clock.advance(60_000);
     const second = await openDueRounds(deps, log, 2, { maxGroups: 2, resume });
@@ -176,7 +176,7 @@ describe("open-due-rounds (PostgreSQL)", () => {
     clock.advance(60_000);
     const third = await openDueRounds(deps, log, 2, { maxGroups: 2, resume });
     expect(third).toMatchObject({ opened: 0, waiting: 0, seen: 0, complete: true });
-    expect(resume.after).toBeUndefined();
+    expect(await resume.load()).toBeUndefined();
     expect((await openDueRounds(deps, log, 2, { maxGroups: 2, resume })).seen).toBe(2);
     const scraped = parseScrape(await metrics.metrics.text());
     expect(scraped.value("susu_due_rounds_total", { outcome: "opened" })).toBe(1);

@@ -167,6 +167,18 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
     expect((await reconcileDueDays(deps(), log)).runs).toEqual([]);
   });
 
+  it("a run past its time budget starts no new day (it always does one): the rest are left for the next run", async () => {
+    clock.advance(3 * DAY_MS);
+    const spent = await reconcileDueDays(deps(), log, { budgetMs: 60_000, elapsedMs: () => 60_000 });
+    expect(spent.runs).toHaveLength(1);
+    expect(spent.remaining).toBe(2);
+    // Within its budget, the next run does the rest.
+    const next = await reconcileDueDays(deps(), log, { budgetMs: 60_000, elapsedMs: () => 59_999 });
+    expect(next.runs).toHaveLength(2);
+    expect(next.remaining).toBe(0);
+    expect((await reconcileDueDays(deps(), log)).runs).toEqual([]);
+  });
+
   it("the days due: none reconciled yet → yesterday alone; up to date → none; never a day twice", () => {
     const now = D0 + 5 * DAY_MS + 2 * HOUR;
     expect(dueReconciliationDays(undefined, now)).toEqual({

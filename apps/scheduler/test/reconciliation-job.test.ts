@@ -10,7 +10,9 @@ import PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  RECONCILIATION_JOB_EXPIRE_SECONDS,
   RECONCILIATION_QUEUE,
+  RECONCILIATION_RUN_BUDGET_MS,
   reconcileDueDays,
   reconcilePeriod,
   reconciliationTicketId,
@@ -92,6 +94,13 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       expect(schedules.map((s) => [s.name, s.cron])).toContainEqual([RECONCILIATION_QUEUE, "15 2 * * *"]);
       // One run at a time, whatever number of schedulers work the queue.
       expect((await boss.getQueue(RECONCILIATION_QUEUE))?.policy).toBe("singleton");
+      // Its jobs expire after an hour (pg-boss's default is 15 minutes), well past a run's budget.
+      expect((await boss.getQueue(RECONCILIATION_QUEUE))?.expireInSeconds).toBe(
+        RECONCILIATION_JOB_EXPIRE_SECONDS,
+      );
+      expect(RECONCILIATION_JOB_EXPIRE_SECONDS * 1000).toBeGreaterThanOrEqual(
+        6 * RECONCILIATION_RUN_BUDGET_MS,
+      );
     } finally {
       await boss.stop({ graceful: false, wait: true });
     }

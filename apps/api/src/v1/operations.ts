@@ -1,5 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { InboxEventSummary, StatusCount, WebhookInboxOperations } from "@susu/adapters";
+import {
+  type InboxEventSummary,
+  reconciliationDaysBehind,
+  type StatusCount,
+  type WebhookInboxOperations,
+} from "@susu/adapters";
 import {
   AGGREGATE_KINDS,
   type Clock,
@@ -545,6 +550,8 @@ export interface OperationsCounts {
   outboxByStatus(): Promise<readonly StatusCount[]>;
   webhooksByStatus(): Promise<readonly StatusCount[]>;
   ticketsByStatus(): Promise<readonly StatusCount[]>;
+  /** The end of the last day the scheduler's daily reconciliation reconciled; undefined before its first run. */
+  reconciliationLastEnd(): Promise<number | undefined>;
 }
 
 const byStatus = (rows: readonly StatusCount[]) =>
@@ -554,10 +561,14 @@ const byStatus = (rows: readonly StatusCount[]) =>
  * Registers the operations gauges, read at scrape time: `susu_rounds{status}`,
  * `susu_held_payments{status}`, `susu_marketplace_charges{status}`,
  * `susu_outbox_effects{status}` (pending, parked: the outbox's depth),
- * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth) and
- * `susu_support_tickets_open`.
+ * `susu_webhook_events{status}` (received, failed, parked: the inbox's depth),
+ * `susu_support_tickets_open` and `susu_reconciliation_days_behind` (at `now`, the API's clock).
  */
-export function registerOperationsGauges(metrics: HttpMetrics, counts: OperationsCounts): void {
+export function registerOperationsGauges(
+  metrics: HttpMetrics,
+  counts: OperationsCounts,
+  now: () => number = Date.now,
+): void {
   metrics.registerGauge({
     name: "susu_rounds",
     help: "Rounds by state.",
@@ -593,6 +604,13 @@ export function registerOperationsGauges(metrics: HttpMetrics, counts: Operation
     help: "Support tickets still open.",
     collect: async () => [
       { labels: {}, value: (await counts.ticketsByStatus()).find((r) => r.status === "open")?.count ?? 0 },
+    ],
+  });
+  metrics.registerGauge({
+    name: "susu_reconciliation_days_behind",
+    help: "Whole UTC days up to yesterday the scheduler's daily reconciliation with Stripe has not reconciled yet (1 from midnight UTC to the morning's run, then 0; more: runs missed or catching up).",
+    collect: async () => [
+      { labels: {}, value: reconciliationDaysBehind(await counts.reconciliationLastEnd(), now()) },
     ],
   });
 }

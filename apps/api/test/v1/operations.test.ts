@@ -47,7 +47,7 @@ beforeAll(async () => {
   desk = new PrismaSupportDesk(db.prisma, clock);
   deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const http = testHttp({ prisma: db.prisma });
-  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma));
+  registerOperationsGauges(http.metrics, new PrismaOperationsCounts(db.prisma), () => clock.now());
   app = testApp({
     useCases: deps,
     gateway: new FakePaymentGateway(() => clock.now()),
@@ -530,6 +530,39 @@ describe("operations gauges", () => {
     expect(text).toMatch(/susu_webhook_events\{status="parked"\} 1/);
     expect(text).toMatch(/susu_support_tickets_open 3/);
     expect(text).not.toMatch(/susu_gauge_collect_errors_total\{/);
+  });
+
+  it("susu_reconciliation_days_behind: the days the scheduler's daily reconciliation has still to do", async () => {
+    const behind = async () => {
+      const text = await (await app.request("/metrics", authed(admin))).text();
+      return /^susu_reconciliation_days_behind (\d+)$/m.exec(text)?.[1];
+    };
+    // Before its first run: yesterday alone.
+    expect(await behind()).toBe("1");
+    const day = 86_400_000;
+    const today = Math.floor(T / day) * day;
+    const report = (id: string, ranBy: string, from: number) => ({
+      id,
+      periodFrom: new Date(from),
+      periodTo: new Date(from + day),
+      ranBy,
+      differencesCount: 0,
+      matched: 0,
+      summary: {},
+      differences: [],
+      createdAt: new Date(T),
+    });
+    // Its last day was 5 days ago: that day's successors up to yesterday, 4, are due; an admin's
+    // newer report of another period does not count.
+    await db.prisma.reconciliationReport.createMany({
+      data: [
+        report("rcn_gauge_1", "scheduler", today - 5 * day),
+        report("rcn_gauge_2", "ops_ana", today - day),
+      ],
+    });
+    expect(await behind()).toBe("4");
+    await db.prisma.reconciliationReport.create({ data: report("rcn_gauge_3", "scheduler", today - day) });
+    expect(await behind()).toBe("0");
   });
 });
 

@@ -1,3 +1,4 @@
+import type { PrismaClient } from "@susu/adapters";
 import { type DueGroupCursor, dueGroupCursor, type UseCaseDeps, useCases } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
@@ -18,11 +19,54 @@ export const DUE_ROUNDS_PER_RUN = 5_000;
 
 /**
  * Where the next run starts: after the last group a run that ran out of its budget saw, or
- * from the most overdue group (undefined). Kept in the process: each scheduler that runs
- * the job resumes where its own last run stopped; any of them covers every due group in turn.
+ * from the most overdue group (undefined). Read when a run starts, written when it ends.
  */
 export interface DueRoundsResume {
-  after?: DueGroupCursor | undefined;
+  load(): Promise<DueGroupCursor | undefined>;
+  save(after: DueGroupCursor | undefined): Promise<void>;
+}
+
+/** The job's row in `scheduler_cursors`. */
+export const DUE_ROUNDS_CURSOR = "open_due_rounds";
+
+/**
+ * The resume point kept in PostgreSQL (`scheduler_cursors`, row {@link DUE_ROUNDS_CURSOR}):
+ * shared by every scheduler and kept across restarts, so the run after one that stopped at
+ * its budget goes on after it whichever scheduler runs it. It used to be kept in each
+ * process: with several schedulers (pg-boss hands each cron job to any of them) or after a
+ * restart, runs started over from the most overdue groups, and with more due groups waiting
+ * for their members than a run's budget, the groups due after them could wait for ever.
+ * Writes only when the point changes (none a minute while every run reaches the end).
+ */
+export function dueRoundsResumeIn(prisma: PrismaClient): DueRoundsResume {
+  let known: "unknown" | "none" | "some" = "unknown";
+  return {
+    async load() {
+      const row = await prisma.schedulerCursor.findUnique({ where: { name: DUE_ROUNDS_CURSOR } });
+      const c = row?.cursor as { nextRoundAt?: unknown; groupId?: unknown } | null | undefined;
+      // A row this code did not write (another release's shape) is as good as none.
+      const after =
+        typeof c?.nextRoundAt === "number" && typeof c.groupId === "string"
+          ? { nextRoundAt: c.nextRoundAt, groupId: c.groupId }
+          : undefined;
+      known = row === null ? "none" : "some";
+      return after;
+    },
+    async save(after) {
+      if (after === undefined) {
+        if (known !== "none") await prisma.schedulerCursor.deleteMany({ where: { name: DUE_ROUNDS_CURSOR } });
+        known = "none";
+        return;
+      }
+      const cursor = { nextRoundAt: after.nextRoundAt, groupId: after.groupId };
+      await prisma.schedulerCursor.upsert({
+        where: { name: DUE_ROUNDS_CURSOR },
+        create: { name: DUE_ROUNDS_CURSOR, cursor, updatedAt: new Date() },
+        update: { cursor, updatedAt: new Date() },
+      });
+      known = "some";
+    },
+  };
 }
 
 /** What one run did. */
@@ -43,7 +87,7 @@ export interface DueRoundsRun {
 export interface OpenDueRoundsOptions {
   /** Most due groups looked at in this run (default {@link DUE_ROUNDS_PER_RUN}). */
   readonly maxGroups?: number;
-  /** Where to start, updated when the run ends (default: from the most overdue, forgotten after). */
+  /** Where to start, saved when the run ends (default: from the most overdue, forgotten after). */
   readonly resume?: DueRoundsResume;
 }
 
@@ -67,7 +111,7 @@ export async function openDueRounds(
 ): Promise<DueRoundsRun> {
   const maxGroups = options.maxGroups ?? DUE_ROUNDS_PER_RUN;
   const now = deps.clock.now();
-  let after = options.resume?.after;
+  let after = await options.resume?.load();
   let opened = 0;
   let waiting = 0;
   let failed = 0;
@@ -105,7 +149,7 @@ export async function openDueRounds(
     }
     after = dueGroupCursor(last);
   }
-  if (options.resume !== undefined) options.resume.after = complete ? undefined : after;
+  await options.resume?.save(complete ? undefined : after);
   if (!complete)
     log.warn(
       { seen, resumeAfter: after },
@@ -125,17 +169,21 @@ export function dueRoundsOutcome(run: DueRoundsRun): string {
   return "none_due";
 }
 
-/** Schedules the cron and works its queue. */
+/**
+ * Schedules the cron and works its queue; each run resumes where the last one stopped, from
+ * `options.resume` (in production {@link dueRoundsResumeIn}, shared by every scheduler).
+ */
 export async function scheduleOpenDueRounds(
   boss: PgBoss,
   deps: UseCaseDeps,
   log: Logger,
   cron: string,
-  metrics?: SchedulerMetrics,
+  metrics: SchedulerMetrics | undefined,
+  options: { readonly resume: DueRoundsResume; readonly pageSize?: number; readonly maxGroups?: number },
 ): Promise<void> {
   await boss.createQueue(OPEN_DUE_ROUNDS_QUEUE, { name: OPEN_DUE_ROUNDS_QUEUE, policy: "singleton" });
   await boss.schedule(OPEN_DUE_ROUNDS_QUEUE, cron);
-  const resume: DueRoundsResume = {};
+  const { resume } = options;
   await boss.work(OPEN_DUE_ROUNDS_QUEUE, async () => {
     // Counted as job `open_due_rounds` (`dueRoundsOutcome`, `crashed` when it throws); the
     // groups by outcome in `susu_due_rounds_total`.
@@ -143,7 +191,10 @@ export async function scheduleOpenDueRounds(
       metrics,
       "open_due_rounds",
       async () => {
-        const run = await openDueRounds(deps, log, DUE_ROUNDS_PAGE, { resume });
+        const run = await openDueRounds(deps, log, options.pageSize ?? DUE_ROUNDS_PAGE, {
+          resume,
+          ...(options.maxGroups !== undefined ? { maxGroups: options.maxGroups } : {}),
+        });
         metrics?.dueRounds(run);
         return run;
       },

@@ -1,8 +1,10 @@
 import {
+  DAILY_RECONCILIATION_RAN_BY,
   type PrismaClient,
   PrismaReconciliationStore,
   type ReconciliationPeriod,
   type ReconciliationRun,
+  reconciliationDaysBehind,
   reconciliationSummary,
   runReconciliation,
 } from "@susu/adapters";
@@ -16,10 +18,38 @@ import { type SchedulerMetrics, timedJob } from "../metrics.js";
 export const RECONCILIATION_QUEUE = "reconcile-with-stripe";
 
 /** Who the job's stored reports are by: its newest report is the last day it reconciled. */
-export const RECONCILED_BY_SCHEDULER = "scheduler";
+export const RECONCILED_BY_SCHEDULER = DAILY_RECONCILIATION_RAN_BY;
 
-/** Most days one run reconciles; older days left over wait for the next run. */
+/** Most days one run reconciles; the days left over go to the run it queues at once. */
 export const RECONCILIATION_DAYS_PER_RUN = 7;
+
+/**
+ * After this long (steady clock) a run starts no new day: the days left go to the run it
+ * queues at once. Far below {@link RECONCILIATION_JOB_EXPIRE_SECONDS}, so that a run ends
+ * (its last day included) well before pg-boss would fail its job by timeout.
+ */
+export const RECONCILIATION_RUN_BUDGET_MS = 10 * 60_000;
+
+/**
+ * The queue's job expiry: pg-boss fails a job still running after this and retries it, while
+ * the first handler runs on (pg-boss does not stop it). One hour: six times the run's
+ * budget, room for its last day; a dead scheduler's job is given back after it (the day's
+ * reconciliation waits as long). Should a day still take longer, the retry finds the run's
+ * lock held and ends ({@link RECONCILIATION_LOCK_SQL}).
+ */
+export const RECONCILIATION_JOB_EXPIRE_SECONDS = 60 * 60;
+
+/**
+ * The lock a run of the job holds from its start to its end, in a transaction of its own (one
+ * connection of the pool for the run): a second run (pg-boss's retry of a job that outlived
+ * its expiry, a cron job let through meanwhile) finds it held and ends at once. Released by
+ * PostgreSQL when the transaction ends, or its connection (a dead scheduler).
+ */
+export const RECONCILIATION_LOCK_SQL =
+  "SELECT pg_try_advisory_xact_lock(hashtextextended('susu:reconciliation-job', 0)) AS locked";
+
+/** Longest the lock's transaction stays open (Prisma's timeout): far beyond any run. */
+const RECONCILIATION_LOCK_MAX_MS = 12 * 3_600_000;
 
 const DAY_MS = 86_400_000;
 
@@ -54,9 +84,8 @@ export function dueReconciliationDays(
   maxDays: number = RECONCILIATION_DAYS_PER_RUN,
 ): DueReconciliationDays {
   const today = Math.floor(now / DAY_MS) * DAY_MS;
-  // A report not ending on a midnight (none the job writes) counts from its day's start.
-  const first = lastEnd === undefined ? today - DAY_MS : Math.floor(lastEnd / DAY_MS) * DAY_MS;
-  const due = Math.max(0, (today - first) / DAY_MS);
+  const due = reconciliationDaysBehind(lastEnd, now);
+  const first = today - due * DAY_MS;
   const periods: ReconciliationPeriod[] = [];
   for (let i = 0; i < Math.min(due, Math.max(0, maxDays)); i++)
     periods.push({ from: first + i * DAY_MS, to: first + (i + 1) * DAY_MS });
@@ -115,54 +144,125 @@ export interface ReconciliationCatchUp {
   readonly remaining: number;
 }
 
+/** Options of {@link reconcileDueDays}. */
+export interface ReconcileDueDaysOptions {
+  /** Most days this run reconciles (default {@link RECONCILIATION_DAYS_PER_RUN}). */
+  readonly maxDays?: number;
+  /** After this long the run starts no new day (default {@link RECONCILIATION_RUN_BUDGET_MS}). */
+  readonly budgetMs?: number;
+  /** Milliseconds since the run started (default: the steady clock). */
+  readonly elapsedMs?: () => number;
+}
+
 /**
  * Reconciles every UTC day since the last one the job reconciled (its newest stored report),
- * up to yesterday, oldest first, at most `maxDays` a run: a day the scheduler was down or the
- * job crashed is caught up by the next run, not lost. Each day's report is stored as it is
- * done, so a run that fails part-way resumes from the first day it did not store. Run by one
- * scheduler at a time (the queue is a pg-boss singleton); should two run at once anyway, a
- * day reconciled twice has two reports and still one ticket.
+ * up to yesterday, oldest first, at most `maxDays` a run and no new day once the run's budget
+ * is spent (it always does one): a day the scheduler was down or the job crashed is caught up,
+ * not lost. Each day's report is stored as it is done, so a run that fails part-way resumes
+ * from the first day it did not store. `remaining` is the days still due after the run (the
+ * job queues its next run at once when there are some). Run by one scheduler at a time (the
+ * job's lock, see {@link runReconciliationJob}); called twice at once anyway, a day reconciled
+ * twice has two reports and still one ticket.
  */
 export async function reconcileDueDays(
   deps: ReconciliationJobDeps,
   log: Logger,
-  maxDays: number = RECONCILIATION_DAYS_PER_RUN,
+  options: ReconcileDueDaysOptions = {},
 ): Promise<ReconciliationCatchUp> {
+  const startedAt = performance.now();
+  const elapsedMs = options.elapsedMs ?? (() => performance.now() - startedAt);
+  const budgetMs = options.budgetMs ?? RECONCILIATION_RUN_BUDGET_MS;
   const lastEnd = await new PrismaReconciliationStore(deps.prisma).lastPeriodEnd(RECONCILED_BY_SCHEDULER);
-  const due = dueReconciliationDays(lastEnd, deps.clock.now(), maxDays);
+  const due = dueReconciliationDays(
+    lastEnd,
+    deps.clock.now(),
+    options.maxDays ?? RECONCILIATION_DAYS_PER_RUN,
+  );
   const runs: ReconciliationRun[] = [];
-  for (const period of due.periods) runs.push(await reconcilePeriod(deps, log, period));
-  if (due.remaining > 0)
+  for (const period of due.periods) {
+    if (runs.length > 0 && elapsedMs() >= budgetMs) break;
+    runs.push(await reconcilePeriod(deps, log, period));
+  }
+  const remaining = due.remaining + (due.periods.length - runs.length);
+  if (remaining > 0)
     log.warn(
-      { reconciled: runs.length, remaining: due.remaining },
-      "reconciliation with Stripe is catching up: the days left wait for the next run",
+      { reconciled: runs.length, remaining, elapsedMs: Math.round(elapsedMs()) },
+      "reconciliation with Stripe is catching up: the days left go to the next run, queued at once",
     );
-  return { runs, remaining: due.remaining };
+  return { runs, remaining };
 }
 
-/** Schedules the daily cron and works its queue. */
+/** What one job of the queue did: a run, or nothing because another run holds the lock. */
+export type ReconciliationJobResult =
+  | ({ readonly busy: false } & ReconciliationCatchUp)
+  | { readonly busy: true; readonly runs: readonly []; readonly remaining: number };
+
+/** Options of {@link runReconciliationJob} and {@link scheduleReconciliation}. */
+export interface ReconciliationJobOptions extends ReconcileDueDaysOptions {
+  /** The queue's job expiry, in seconds (default {@link RECONCILIATION_JOB_EXPIRE_SECONDS}). */
+  readonly expireInSeconds?: number;
+}
+
+/**
+ * One job of the queue: under the job's lock ({@link RECONCILIATION_LOCK_SQL}), reconciles
+ * the days due ({@link reconcileDueDays}) and, when some remain, queues the next job at once
+ * (`followUp`; the singleton queue starts it once this one has ended, on whichever scheduler).
+ * When another run holds the lock it does nothing (`busy`): that run queues its own follow-up.
+ */
+export async function runReconciliationJob(
+  boss: PgBoss,
+  deps: ReconciliationJobDeps,
+  log: Logger,
+  options: ReconcileDueDaysOptions = {},
+): Promise<ReconciliationJobResult> {
+  const done = await deps.prisma.$transaction(
+    async (tx): Promise<ReconciliationJobResult> => {
+      const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(RECONCILIATION_LOCK_SQL);
+      if (lock?.locked !== true) {
+        log.info("reconciliation with Stripe: another run holds the job's lock; this one ends");
+        return { busy: true, runs: [], remaining: 0 };
+      }
+      return { busy: false, ...(await reconcileDueDays(deps, log, options)) };
+    },
+    { timeout: RECONCILIATION_LOCK_MAX_MS, maxWait: 30_000 },
+  );
+  if (!done.busy && done.remaining > 0) await boss.send(RECONCILIATION_QUEUE, { followUp: true });
+  return done;
+}
+
+/** The outcome label of a job: `busy` (another run holds the lock), `up_to_date`, `differences` or `agrees`. */
+export function reconciliationOutcome(done: ReconciliationJobResult): string {
+  if (done.busy) return "busy";
+  if (done.runs.length === 0) return "up_to_date";
+  return done.runs.some((r) => r.report.differences.length > 0) ? "differences" : "agrees";
+}
+
+/**
+ * Schedules the daily cron and works its queue: a singleton queue (one job active at a time)
+ * whose jobs expire after `expireInSeconds` (set on a queue made by an older release too).
+ */
 export async function scheduleReconciliation(
   boss: PgBoss,
   deps: ReconciliationJobDeps,
   log: Logger,
   cron: string,
   metrics?: SchedulerMetrics,
+  options: ReconciliationJobOptions = {},
 ): Promise<void> {
-  await boss.createQueue(RECONCILIATION_QUEUE, { name: RECONCILIATION_QUEUE, policy: "singleton" });
+  const queue = {
+    policy: "singleton" as const,
+    expireInSeconds: options.expireInSeconds ?? RECONCILIATION_JOB_EXPIRE_SECONDS,
+  };
+  await boss.createQueue(RECONCILIATION_QUEUE, { name: RECONCILIATION_QUEUE, ...queue });
+  await boss.updateQueue(RECONCILIATION_QUEUE, { name: RECONCILIATION_QUEUE, ...queue });
   await boss.schedule(RECONCILIATION_QUEUE, cron);
   await boss.work(RECONCILIATION_QUEUE, async () => {
-    // Counted as job `reconciliation`: `agrees`, `differences` (a day had some), `up_to_date`
-    // (no day due), `crashed` when it throws.
+    // Counted as job `reconciliation` (`reconciliationOutcome`, `crashed` when it throws).
     await timedJob(
       metrics,
       "reconciliation",
-      () => reconcileDueDays(deps, log),
-      (done) =>
-        done.runs.length === 0
-          ? "up_to_date"
-          : done.runs.some((r) => r.report.differences.length > 0)
-            ? "differences"
-            : "agrees",
+      () => runReconciliationJob(boss, deps, log, options),
+      reconciliationOutcome,
     );
   });
 }

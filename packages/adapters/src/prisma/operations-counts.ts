@@ -2,6 +2,8 @@
 // outbox's and the inbox's depth count open rows only, through partial indexes on them:
 // done effects and finished events are kept for ever, so a scan would grow with the history.
 import type { PrismaClient } from "../db/prisma-client.js";
+import { DAILY_RECONCILIATION_RAN_BY } from "../reconciliation/daily-days.js";
+import { PrismaReconciliationStore } from "../reconciliation/prisma-reconciliation-store.js";
 
 /**
  * The outbox's depth: effects `pending` (through outbox_effects_due_idx) and `parked`
@@ -83,6 +85,14 @@ export class PrismaOperationsCounts {
   }
 
   /** Support tickets by status. */
+  /**
+   * The end of the last day the scheduler's daily reconciliation reconciled (its newest
+   * report), or undefined before its first run: what `susu_reconciliation_days_behind` reads.
+   */
+  reconciliationLastEnd(): Promise<number | undefined> {
+    return new PrismaReconciliationStore(this.prisma).lastPeriodEnd(DAILY_RECONCILIATION_RAN_BY);
+  }
+
   ticketsByStatus(): Promise<readonly StatusCount[]> {
     return this.#counts(
       this.prisma

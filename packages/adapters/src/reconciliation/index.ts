@@ -5,6 +5,7 @@
  * @module
  */
 
+export { DAILY_RECONCILIATION_RAN_BY, reconciliationDaysBehind } from "./daily-days.js";
 export {
   type ChargeSettlement,
   PrismaReconciliationStore,

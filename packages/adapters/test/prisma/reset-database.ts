@@ -30,6 +30,7 @@ const TABLES = [
   "rate_limits",
   "stripe_balance_transactions",
   "reconciliation_reports",
+  "scheduler_cursors",
   "payment_attempts",
   "notification_deliveries",
   "notifications",

@@ -1,0 +1,18 @@
+/** Who the scheduler's daily reconciliation stores its reports as: its newest is the last day it reconciled. */
+export const DAILY_RECONCILIATION_RAN_BY = "scheduler";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The whole UTC days the daily reconciliation has still to reconcile at `now`: from the end
+ * of the last one it reconciled (`lastEnd`, its newest report; a report not ending on a
+ * midnight counts from its day's start) up to the start of today. With no report yet, the
+ * day before today alone (the job does not reach back before its first run). 0 when the last
+ * day reconciled is yesterday or later (a clock behind the reports included). Between
+ * midnight UTC and the morning's run it is 1; more means runs were missed or are catching up.
+ */
+export function reconciliationDaysBehind(lastEnd: number | undefined, now: number): number {
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const first = lastEnd === undefined ? today - DAY_MS : Math.floor(lastEnd / DAY_MS) * DAY_MS;
+  return Math.max(0, (today - first) / DAY_MS);
+}
