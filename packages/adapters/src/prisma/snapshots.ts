@@ -1282,8 +1282,11 @@ function problem(what: string, error: z.ZodError, input: unknown): string {
     .slice(0, 3)
     .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
     .join("; ");
-  // Every other check (amounts, currencies, ids, types) still refuses: only a shape whose sole
-  // problem is what this code does not know is told apart, and it is still not loaded.
+  // Every other check (amounts, ids, types, a number or nothing where a name belongs) still
+  // refuses: only a shape whose sole problem is what this code does not know is told apart, and
+  // it is still not loaded. A text that is none of an enum's names cannot be told from a corrupt
+  // one (a currency code "XYZ", a posting side "Debit"): it is read as newer too, so it waits up
+  // to an hour (NEWER_PAYLOAD_WAIT_MS) before it is parked, with a reason that says "newer".
   if (error.issues.every((issue) => newerOnly(issue, input))) return `${what} ${NEWER_SHAPE}: ${issues}`;
   return `${what} is not a valid ${what.split(" ")[0]}: ${issues}`;
 }

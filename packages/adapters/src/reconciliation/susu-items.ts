@@ -113,6 +113,10 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       };
     }
     case "contribution_refunded": {
+      // The rest of a contribution disputed in part before the payout, owed to the member
+      // outside Stripe (Stripe refuses a refund of a disputed charge): it leaves the pot inside
+      // susu, and no Stripe object moves it.
+      if (id.endsWith(":rest_owed")) return undefined;
       const dispute = disputeOf(id);
       if (dispute !== undefined) return { category: "dispute", key: objectKey(dispute), sign: -1 };
       const effect = strip(id, /:ledger$/);

@@ -100,6 +100,12 @@ describe("susu's items", () => {
       category: "dispute",
       key: "object:du_9",
     });
+    // The rest of a contribution disputed in part, owed to the member outside Stripe: inside susu.
+    expect(
+      susuItemOf(
+        tx(contributionRefunded({ id: roundIds.ledger.disputeRestOwed("rnd_1", "du_9"), ...round })),
+      ),
+    ).toBeUndefined();
   });
 
   it("keys a held payment's charge by the payment, its refund by the refund's id, and skips what stays inside susu", () => {
