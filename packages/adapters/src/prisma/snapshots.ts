@@ -168,6 +168,9 @@ const contribution = z.strictObject({
   // retry: attempt 1.
   refundAttempt: z.int().min(1).exactOptional(),
   disputeIds: list(text),
+  // Disputes heard after a refund of ours had paid the contribution back, booked as the
+  // member's loss (absent when there are none, and in snapshots stored before they were kept).
+  disputedAfterRefund: list(z.strictObject({ disputeId: text, amountMinor: safeInt })).exactOptional(),
   // Disputes heard before the success of the charge they name (absent when there are none,
   // and in snapshots stored before such disputes were kept pending).
   pendingDisputes: list(

@@ -949,6 +949,8 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
     attempt: n,
     ...(retryable ? { retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund` } : {}),
   };
+  if (c?.status === "refunded" && (c.disputedAfterRefund ?? []).length > 0)
+    return refundFailedAfterDispute(d, c, failureCode);
   if (c?.status === "refunded") {
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
@@ -974,6 +976,46 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
     `refund of ${memberId}'s contribution failed (${failureCode}, attempt ${n}); the money is still held and the round stays refunding${hint}`,
   );
   d.notify(roundIds.notice.refundFailed(roundId, memberId, n), { kind: "admins" }, "refund_failed", data);
+  return d.done();
+}
+
+/**
+ * Stripe failed a contribution's refund after its success, and the member had disputed the
+ * charge since (booked as their loss: they were paid twice). They were not: the bank's
+ * return is all they got, so each loss is undone; Stripe refuses a refund of a disputed
+ * charge (`charge_disputed`), so the rest is owed outside Stripe and no retry is asked of
+ * Stripe. The ledger still shows the contribution refunded, which the bank's return and the
+ * rest owed make true.
+ */
+function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string): Step {
+  const roundId = d.state.id;
+  const { memberId } = c;
+  const disputes = c.disputedAfterRefund ?? [];
+  for (const { disputeId, amountMinor } of disputes)
+    d.post(
+      disputeReinstated({
+        id: roundIds.ledger.disputeLossUndone(roundId, disputeId),
+        ...ledgerRef(d.state, memberId, amountMinor, d.ctx.now),
+      }),
+    );
+  const { disputedAfterRefund: _undone, ...rest } = c;
+  d.updateContribution(memberId, () => ({ ...rest, status: "disputed" }));
+  const takenMinor = disputes.reduce((total, x) => total + x.amountMinor, 0);
+  const restOwedMinor = Math.max(c.amountMinor - takenMinor, 0);
+  const last = disputes.at(-1);
+  if (restOwedMinor > 0 && last !== undefined) {
+    d.ticket(
+      roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
+      "dispute",
+      `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${disputes.map((x) => x.disputeId).join(", ")}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+    );
+    d.notify(
+      roundIds.notice.refundFailedAfterSuccess(roundId, memberId, refundAttemptOf(c)),
+      { kind: "admins" },
+      "refund_failed",
+      { memberId, failureCode, attempt: refundAttemptOf(c), disputeId: last.disputeId, restOwedMinor },
+    );
+  }
   return d.done();
 }
 
@@ -1290,10 +1332,17 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     payout !== undefined &&
     !transferPending;
   if (transferPending) d.set({ payouts: s.payouts.filter((p) => p.sourceMemberId !== memberId) });
+  // A contribution whose refund failed (when made, or after it had succeeded) is still owed
+  // to the member: the bank's return now pays part or all of it, and Stripe refuses a refund
+  // of a disputed charge (`charge_disputed`), so no retry is asked of Stripe again.
+  const refundFailed = c.status === "refund_failed";
   d.updateContribution(memberId, (x) => ({
     ...x,
     disputeIds: [...x.disputeIds, disputeId],
-    status: afterPayout || x.status !== "succeeded" ? x.status : "disputed",
+    status: !afterPayout && (x.status === "succeeded" || refundFailed) ? "disputed" : x.status,
+    ...(x.status === "refunded" && !afterPayout
+      ? { disputedAfterRefund: [...(x.disputedAfterRefund ?? []), { disputeId, amountMinor }] }
+      : {}),
   }));
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
@@ -1301,6 +1350,8 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   // contribution susu had already refunded was paid back twice: the bank's return is the
   // member's loss too.
   const refundedAlready = c.status === "refunded";
+  // What the dispute leaves owed to the member outside Stripe (see below); the admins' notice says it.
+  let restOwedMinor = 0;
   if (afterPayout || refundedAlready)
     d.post(
       disputeLoss({
@@ -1308,28 +1359,37 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
-  else if (c.status === "succeeded") {
-    d.post(
-      contributionRefunded({
-        id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
-        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
-      }),
-    );
-    // A dispute of part of it leaves the contribution unpaid all the same (the member pays
-    // again in full), so the rest leaves the pot too: it is the member's, and Stripe refuses
-    // a refund of a disputed charge (`charge_disputed`), so it is owed outside Stripe.
-    const restMinor = c.amountMinor - amountMinor;
-    if (restMinor > 0) {
+  else if (c.status === "succeeded" || refundFailed) {
+    // A refund that succeeded before it failed is in the books already (`refundId` is set when
+    // it is posted): the contribution left the pot as refunded, and the bank's return and the
+    // rest owed below are that refund, paid another way. Otherwise the money is in the pot.
+    const inPot = !refundFailed || c.refundId === undefined;
+    if (inPot)
       d.post(
         contributionRefunded({
-          id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
-          ...ledgerRef(s, memberId, restMinor, d.ctx.now),
+          id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
+          ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
         }),
       );
+    // A dispute of part of it leaves the contribution unpaid all the same (the member pays
+    // again in full; a refunded round owes all of it back), so the rest leaves the pot too:
+    // it is the member's, and Stripe refuses a refund of a disputed charge
+    // (`charge_disputed`), so it is owed outside Stripe.
+    restOwedMinor = Math.max(c.amountMinor - amountMinor, 0);
+    if (restOwedMinor > 0) {
+      if (inPot)
+        d.post(
+          contributionRefunded({
+            id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
+            ...ledgerRef(s, memberId, restOwedMinor, d.ctx.now),
+          }),
+        );
       d.ticket(
         roundIds.ticket.disputeRestOwed(s.id, disputeId),
         "dispute",
-        `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+        refundFailed
+          ? `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}) while its refund had failed${c.refundId !== undefined ? ` after it had succeeded (${c.refundId})` : ""}: the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`
+          : `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
       );
     }
   }
@@ -1346,7 +1406,10 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     memberId,
     disputeId,
     amountMinor,
+    ...(restOwedMinor > 0 ? { restOwedMinor } : {}),
   });
+  // A refunding round no longer waits for this refund.
+  if (refundFailed) return finishRefundingIfDone(d);
   if (s.status === "settled") {
     // The pot is short again. Its deadline timer may have fired (and been ignored) while it
     // was settled, so arm a fresh one — or, if the deadline has passed, refund at once.

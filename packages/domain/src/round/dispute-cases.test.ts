@@ -143,3 +143,128 @@ describe("a contribution disputed after susu refunded it", () => {
     expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
   });
 });
+
+describe("a contribution disputed after its refund failed", () => {
+  /** The notice the admins get of a dispute, with what it leaves owed outside Stripe. */
+  const disputeNotice = (d: RoundDecision) =>
+    d.effects.find((e) => e.kind === "notify" && e.id.includes("dp_1") && e.template === "dispute_opened");
+
+  // Model counterexample (seed -1814088768): four members, two debits failed for good; past
+  // the deadline the round refunded the other two and was cancelled; Stripe then failed m0's
+  // refund after its success (the money came back to the platform), and m0 disputed 0.01 of
+  // the charge. The bank gave them 0.01; Stripe refuses any refund of a disputed charge, so
+  // the other 99.99 is owed outside Stripe, and the admins' retries asked Stripe in vain: the
+  // bank held 99.99 more than the books said.
+  it("after it had succeeded: the rest is owed outside Stripe, and no refund is asked of Stripe again", () => {
+    const d = run(round(["m1", "m2"]), [
+      [{ type: "open" }, T0],
+      [succeeded("m1"), T0],
+      [failed("m2", "account_closed"), T0],
+      [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline],
+      [{ type: "refund_failed", memberId: "m1", failureCode: "account_closed" }, deadline + 86_400_000],
+      [
+        {
+          type: "dispute_opened",
+          memberId: "m1",
+          disputeId: "dp_1",
+          amountMinor: 1,
+          attempt: 1,
+          paymentIntentId: "pi_m1_1",
+        },
+        deadline + 2 * 86_400_000,
+      ],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    // The books showed it refunded in full already: the bank's 0.01 and the 99.99 owed make it so.
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    expect(d.effects.filter((e) => e.kind === "post_ledger" && e.id.includes("dp_1"))).toEqual([]);
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
+    );
+    expect(disputeNotice(d)).toMatchObject({ data: { amountMinor: 1, restOwedMinor: 9_999 } });
+    expect(d.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("disputed");
+    // An admin's retry_refund no longer asks Stripe (it would refuse: charge_disputed).
+    const retry = decide(
+      d.state,
+      { type: "retry_refund", memberId: "m1" },
+      { now: deadline + 3 * 86_400_000, policy },
+    );
+    expect(retry.isErr() && retry.error.code).toBe("no_failed_refund");
+  });
+
+  it("when it was made: the bank's part and the rest both leave the pot, and the round ends cancelled", () => {
+    const d = run(round(["m1", "m2"]), [
+      [{ type: "open" }, T0],
+      [succeeded("m1"), T0],
+      [failed("m2", "account_closed"), T0],
+      [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
+      [{ type: "refund_failed", memberId: "m1", failureCode: "account_closed" }, deadline],
+      [
+        {
+          type: "dispute_opened",
+          memberId: "m1",
+          disputeId: "dp_1",
+          amountMinor: 1,
+          attempt: 1,
+          paymentIntentId: "pi_m1_1",
+        },
+        deadline + 86_400_000,
+      ],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "post_ledger", id: "r1:dispute:dp_1:rest_owed" }),
+    );
+    expect(disputeNotice(d)).toMatchObject({ data: { amountMinor: 1, restOwedMinor: 9_999 } });
+  });
+});
+
+describe("a refund that fails after its success, once the member disputed the charge", () => {
+  // Model counterexample (seed -315146744): two members, m0's debit failed for good; the
+  // round refunded m1 and was cancelled; m1 disputed 0.01 of the charge (booked as their
+  // loss: paid twice), then Stripe failed the refund after its success. The member had only
+  // the bank's 0.01 back, and the admins' retries asked Stripe in vain (charge_disputed).
+  it("undoes the loss, owes the rest outside Stripe, and asks Stripe for no retry", () => {
+    const d = run(round(["m1", "m2"]), [
+      [{ type: "open" }, T0],
+      [failed("m2", "account_closed"), T0],
+      [succeeded("m1"), T0],
+      [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline],
+      [
+        {
+          type: "dispute_opened",
+          memberId: "m1",
+          disputeId: "dp_1",
+          amountMinor: 1,
+          attempt: 1,
+          paymentIntentId: "pi_m1_1",
+        },
+        deadline + 86_400_000,
+      ],
+      [{ type: "refund_failed", memberId: "m1", failureCode: "account_closed" }, deadline + 2 * 86_400_000],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    const kinds = d.effects.flatMap((e) => (e.kind === "post_ledger" && e.id.includes("dp_1") ? [e.id] : []));
+    expect(kinds).toEqual(["r1:dispute:dp_1", "r1:dispute:dp_1:reinstated"]);
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
+    );
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        template: "refund_failed",
+        data: expect.objectContaining({ disputeId: "dp_1", restOwedMinor: 9_999 }),
+      }),
+    );
+    const retry = decide(
+      d.state,
+      { type: "retry_refund", memberId: "m1" },
+      { now: deadline + 3 * 86_400_000, policy },
+    );
+    expect(retry.isErr() && retry.error.code).toBe("no_failed_refund");
+  });
+});

@@ -111,6 +111,13 @@ export interface Contribution {
   readonly refundAttempt?: number;
   readonly disputeIds: readonly string[];
   /**
+   * Disputes heard after a refund of ours had paid the contribution back, each booked as the
+   * member's loss (they were paid twice), with the amount the bank took. Should that refund
+   * fail after its success, the losses are undone and the rest is owed outside Stripe.
+   * Absent: none (and in snapshots stored before they were kept).
+   */
+  readonly disputedAfterRefund?: readonly { readonly disputeId: string; readonly amountMinor: number }[];
+  /**
    * Disputes heard before susu heard the charge they name succeed (the debit attempt is
    * requested, processing or recorded failed, or not one of this round's): events are
    * unordered, and the success may be parked or late. Nothing is booked for them; each is

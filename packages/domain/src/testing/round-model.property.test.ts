@@ -545,15 +545,19 @@ function expectLateChargesRefunded(
 }
 
 /**
- * What susu booked as owed to members outside Stripe: the rest of a contribution disputed
- * in part before payout (Stripe refuses a refund of a disputed charge), by dispute id.
+ * What susu says is owed to members outside Stripe (Stripe refuses a refund of a disputed
+ * charge), by dispute id, as the admins' notice of each dispute says it (`restOwedMinor`):
+ * the rest of a contribution disputed in part before payout, or while its refund had failed
+ * (when made, or after it had succeeded); or, by the notice of a refund that failed after
+ * its success, of one disputed after that refund. The books must agree (see `finish`).
  */
 function owedOutsideStripe(w: World): Map<string, number> {
   const owed = new Map<string, number>();
-  for (const tx of w.observed.transactions.values()) {
-    const match = /:dispute:(.+):rest_owed$/.exec(tx.id);
-    const debit = tx.postings.find((p) => p.side === "debit");
-    if (match?.[1] !== undefined && debit) owed.set(match[1], debit.amount.amountMinor);
+  for (const e of w.observed.effects.values()) {
+    if (e.kind !== "notify" || (e.template !== "dispute_opened" && e.template !== "refund_failed")) continue;
+    const { disputeId, restOwedMinor } = e.data;
+    if (typeof disputeId === "string" && typeof restOwedMinor === "number")
+      owed.set(disputeId, restOwedMinor);
   }
   return owed;
 }
