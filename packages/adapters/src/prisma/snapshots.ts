@@ -404,6 +404,8 @@ const marketplaceDispute = z.strictObject({
   lostMinor: safeInt.exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   parts: takeBackParts.exactOptional(),
+  // Since a loss takes a never-paid co-host's part from the share the platform holds.
+  withheldMinor: list(nonNegative).exactOptional(),
 });
 
 const marketplaceChargeSnapshot = z.strictObject({

@@ -331,6 +331,53 @@ describe("marketplace charge snapshots", () => {
     }
     expect(frozen).toEqual([undefined, undefined, undefined, "dp", undefined]);
   });
+
+  it("a loss that took a frozen co-host's part from the share the platform held loads as it was (withheldMinor)", () => {
+    let state: MarketplaceCharge = createMarketplaceCharge(
+      {
+        id: "mc_3",
+        clientReference: "order_3",
+        requestedBy: "app_1",
+        activityId: "act_1",
+        purpose: "purchase",
+        description: "Pottery class",
+        amountMinor: 10_000,
+        currency: "AUD",
+        fee: { kind: "rate", basisPoints: 1_000 },
+        sellers: [
+          { id: "sel_a", connectedAccountId: "acct_a" },
+          { id: "sel_b", connectedAccountId: "acct_b" },
+        ],
+        customer: { id: "cus_person", stripeCustomerId: "cus_1", email: "cy@example.com" },
+        paymentMethod: { kind: "saved_card", paymentMethodId: "pm_1" },
+      },
+      { now: Date.UTC(2026, 0, 6), policy: DEFAULT_MARKETPLACE_POLICY },
+    )._unsafeUnwrap().state;
+    const inputs: MarketplaceChargeInput[] = [
+      { type: "payment_succeeded", paymentIntentId: "pi_1", chargeId: "ch_1" },
+      { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "balance_insufficient" },
+      { type: "transfer_created", sellerId: "sel_b", attempt: 1, transferId: "tr_b" },
+      {
+        type: "dispute_opened",
+        disputeId: "dp",
+        amountMinor: 10_000,
+        reason: "fraudulent",
+        stripeStatus: "needs_response",
+      },
+      { type: "timer", timer: { kind: "retry_transfer", sellerId: "sel_a", attempt: 2 } },
+      { type: "dispute_closed", disputeId: "dp", outcome: "lost", amountMinor: 10_000 },
+    ];
+    for (const input of inputs) {
+      state = decideMarketplaceCharge(state, input, {
+        now: state.createdAt,
+        policy: DEFAULT_MARKETPLACE_POLICY,
+      })._unsafeUnwrap().state;
+      expect(parseMarketplaceChargeSnapshot(JSON.parse(JSON.stringify(state)))._unsafeUnwrap()).toEqual(
+        state,
+      );
+    }
+    expect(state.disputes[0]?.withheldMinor).toEqual([4_500, 0]);
+  });
 });
 
 describe("outbox payloads", () => {

@@ -43,7 +43,8 @@
 //                                                                         the fee than was booked)
 //                                         fees              / seller:s   (Stripe gave back less)
 //   marketplace_refunded                  refunds           / in_flight, platform_funded
-//   marketplace_dispute_lost              dispute_losses    / in_flight, fees, platform_funded
+//   marketplace_dispute_lost              dispute_losses    / in_flight, seller_payable:s, fees,
+//                                                             platform_funded
 //   marketplace_owed_to_customer          owed_to_customer  / in_flight, fees, platform_funded
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
@@ -198,6 +199,11 @@ export interface MarketplaceTakeBackFrom {
   readonly feesMinor: number;
   /** From the platform's own money. */
   readonly platformFundedMinor: number;
+  /**
+   * From sellers' shares the platform still holds, never transferred (a lost dispute's part of
+   * a seller whose transfer it kept from being made): credited to their `seller_payable`.
+   */
+  readonly sellerPayablesMinor?: readonly { readonly sellerId: string; readonly amountMinor: number }[];
 }
 
 /** What {@link marketplaceRefunded} and {@link marketplaceDisputeLost} take. */
@@ -215,6 +221,10 @@ function takeBack(
   const c = input.chargeId;
   const parts: [LedgerAccountId, number][] = [
     [a.inFlight(c), input.from.inFlightMinor],
+    ...(input.from.sellerPayablesMinor ?? []).map((x): [LedgerAccountId, number] => [
+      a.sellerPayable(c, x.sellerId),
+      x.amountMinor,
+    ]),
     [a.fees(c), input.from.feesMinor],
     [a.platformFunded(c), input.from.platformFundedMinor],
   ];
@@ -236,8 +246,10 @@ export function marketplaceRefunded(input: MarketplaceTakeBackInput): Result<Led
 
 /**
  * A dispute was lost: the customer's bank took the amount back. Dr dispute_losses, Cr where
- * it is booked: the sellers' parts against in_flight (their reversals bring it back), the
- * fee part against the fee, and whatever nobody can give back against the platform.
+ * it is booked: the sellers' parts against in_flight (their reversals bring it back) — or,
+ * for a seller whose share the platform still holds (never transferred), against their
+ * seller_payable (`sellerPayablesMinor`) — the fee part against the fee, and whatever nobody
+ * can give back against the platform.
  */
 export function marketplaceDisputeLost(
   input: MarketplaceTakeBackInput,

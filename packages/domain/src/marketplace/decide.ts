@@ -155,7 +155,6 @@ function paidTransfer(s: MarketplaceCharge, sellerId: string): SellerTransferAtt
   return attemptsOf(s, sellerId).find((t) => t.status === "created");
 }
 
-/** Whether every seller was paid: at once for a destination charge, by their transfer for a split. */
 /**
  * A split charge whose money came after it was given up on (failed, expired): its shares were
  * never allocated and no co-host is ever paid — the money is with the platform, in flight, and
@@ -165,9 +164,62 @@ function unallocatedSplit(s: MarketplaceCharge): boolean {
   return s.mode === "split" && s.refunds.some((r) => r.unsplit);
 }
 
+/**
+ * What a split's seller is to be transferred: their share, less their parts of lost disputes —
+ * a loss takes a seller's part from the share the platform still holds for them when they
+ * were not paid yet (see `bookPendingLosses`), so it is never transferred only to be reversed
+ * again (their balance could be paid out to their bank before the reversal).
+ */
+function sellerDueMinor(s: MarketplaceCharge, sellerId: string): number {
+  const i = s.sellers.findIndex((x) => x.id === sellerId);
+  const share = s.sellers[i]?.shareMinor ?? 0;
+  const lostMinor = s.disputes
+    .filter((x) => x.status === "lost")
+    .reduce((sum, x) => sum + (x.parts?.sellerPartsMinor[i] ?? 0), 0);
+  return Math.max(0, share - lostMinor);
+}
+
+/**
+ * Whether every seller was paid: at once for a destination charge, by their transfer for a
+ * split — or, a split's seller not paid, is owed nothing more (lost disputes took their whole
+ * share) and no attempt of theirs may still land.
+ */
 function everySellerPaid(s: MarketplaceCharge): boolean {
   if (s.capturedAt === undefined) return false;
-  return s.mode === "destination" || s.sellers.every((x) => paidTransfer(s, x.id) !== undefined);
+  return (
+    s.mode === "destination" ||
+    s.sellers.every(
+      (x) =>
+        paidTransfer(s, x.id) !== undefined ||
+        (sellerDueMinor(s, x.id) === 0 &&
+          !attemptsOf(s, x.id).some((t) => t.status === "requested" || t.status === "unknown")),
+    )
+  );
+}
+
+/**
+ * What the platform still holds of each split seller's share (their `seller_payable`), in the
+ * order of `sellers`: the share, less their transfer once it landed, less what booked losses
+ * took of it. Nothing for a destination charge (its seller is paid with it) or a split whose
+ * shares were never allocated.
+ */
+function payablesLeftMinor(s: MarketplaceCharge): number[] {
+  if (s.mode === "destination" || s.capturedAt === undefined || unallocatedSplit(s))
+    return s.sellers.map(() => 0);
+  return s.sellers.map((seller, i) =>
+    Math.max(
+      0,
+      seller.shareMinor -
+        (paidTransfer(s, seller.id)?.amountMinor ?? 0) -
+        s.disputes.reduce((sum, x) => sum + (x.withheldMinor?.[i] ?? 0), 0),
+    ),
+  );
+}
+
+/** What booked losses took of a seller's share the platform held (never transferred to them). */
+function withheldFromMinor(s: MarketplaceCharge, sellerId: string): number {
+  const i = s.sellers.findIndex((x) => x.id === sellerId);
+  return s.disputes.reduce((sum, x) => sum + (x.withheldMinor?.[i] ?? 0), 0);
 }
 
 /**
@@ -514,11 +566,10 @@ function requestTransfer(d: Draft, sellerId: string, attempt: number): void {
   if (!seller || !s.chargeId)
     throw new Error(`marketplace charge ${s.id}: a transfer needs its seller and charge`);
   const effectId = ids.transfer(s.id, sellerId, attempt);
+  // Their share, unless a lost dispute took part of it first.
+  const amountMinor = sellerDueMinor(s, sellerId);
   d.set({
-    transfers: [
-      ...s.transfers,
-      { sellerId, attempt, effectId, amountMinor: seller.shareMinor, status: "requested" },
-    ],
+    transfers: [...s.transfers, { sellerId, attempt, effectId, amountMinor, status: "requested" }],
     payouts: s.payouts.some((p) => p.sellerId === sellerId)
       ? s.payouts
       : [...s.payouts, { sellerId, failures: 0, parked: false }],
@@ -530,7 +581,7 @@ function requestTransfer(d: Draft, sellerId: string, attempt: number): void {
     attempt,
     destinationAccountId: seller.connectedAccountId,
     sourceChargeId: s.chargeId,
-    amountMinor: seller.shareMinor,
+    amountMinor,
     currency: s.currency,
     transferGroup: s.transferGroup,
     metadata: { aggregate: MARKETPLACE_CHARGE_AGGREGATE, marketplaceChargeId: s.id, sellerId, attempt },
@@ -543,7 +594,8 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
   if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt} for seller ${sellerId}`);
   if (t.status === "created")
     return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
-  if (t.status === "failed" || latestAttempt(s, sellerId) !== t || paidTransfer(s, sellerId)) {
+  const late = t.status === "failed" || latestAttempt(s, sellerId) !== t || paidTransfer(s, sellerId);
+  if (late) {
     // An attempt susu had given up on paid the seller after all: never ignore money.
     d.updateTransfer(sellerId, attempt, { status: "created", transferId });
     d.ticket(
@@ -556,10 +608,14 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
       sellerId,
       attempt,
     });
-    return d.done();
+    // Paid twice, or after a loss took part of the share they were never transferred: the
+    // ticket asks a person to check; the books keep the first payment.
+    if (paidTransfer(s, sellerId) || withheldFromMinor(s, sellerId) > 0) return d.done();
+    // Their one payment (a frozen co-host's, say): booked as any landed transfer is, below.
   }
-  d.updateTransfer(sellerId, attempt, { status: "created", transferId });
+  if (!late) d.updateTransfer(sellerId, attempt, { status: "created", transferId });
   d.updatePayout(sellerId, { failures: 0, parked: false });
+  unfreeze(d, sellerId);
   d.postAmount(marketplaceTransferred, ids.ledger.transferred(s.id, sellerId), t.amountMinor, sellerId);
   const seller = s.sellers.find((x) => x.id === sellerId);
   d.notify(ids.notice.sellerPaid(s.id, sellerId), { sellerId }, "seller_paid", {
@@ -666,6 +722,7 @@ function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
       `transfer attempt ${timer.attempt} to ${timer.sellerId} is not due`,
     );
   transferOrFreeze(d, timer.sellerId, timer.attempt);
+  settleIfEverySellerPaid(d);
   return d.done();
 }
 
@@ -678,14 +735,34 @@ function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
 function transferOrFreeze(d: Draft, sellerId: string, attempt: number): void {
   const dispute = openDispute(d.state);
   if (dispute) d.updatePayout(sellerId, { frozenBy: dispute.id });
-  else requestTransfer(d, sellerId, attempt);
+  else if (sellerDueMinor(d.state, sellerId) > 0) requestTransfer(d, sellerId, attempt);
+}
+
+/** The seller's payout waits for no dispute any more (thawed, or they were paid). */
+function unfreeze(d: Draft, sellerId: string): void {
+  const p = d.state.payouts.find((x) => x.sellerId === sellerId);
+  if (p?.frozenBy === undefined) return;
+  const { frozenBy: _thawed, ...thawed } = p;
+  d.set({ payouts: d.state.payouts.map((x) => (x.sellerId === sellerId ? thawed : x)) });
+}
+
+/**
+ * A split still paying its sellers whose every seller is now paid or owed nothing (a loss
+ * took the rest of their share, so no transfer was asked for): its losses are booked and it
+ * settles, or ends charged back (see `bookPendingLosses`, which checks).
+ */
+function settleIfEverySellerPaid(d: Draft): void {
+  if (d.state.status === "paying_sellers" || d.state.status === "transfer_blocked") bookPendingLosses(d);
 }
 
 /**
  * A dispute closed (won or lost): the sellers' transfers it froze are asked for, each as the
  * next attempt, once no dispute is open — another open one freezes them in turn. A seller a
- * late answer showed paid meanwhile is asked for nothing. After a loss, the transfers go on
- * too: the loss is booked once every seller is paid, and their parts reversed from them.
+ * late answer showed paid meanwhile is asked for nothing. After a loss, a frozen seller was
+ * never paid: the loss takes their part from the share the platform holds for them, so their
+ * transfer asks only for what it left (`sellerDueMinor`), and none is asked for when it took
+ * everything; the loss is booked once every seller is paid (or owed nothing), and only the
+ * parts of sellers already paid are reversed.
  */
 function thawTransfers(d: Draft): void {
   const still = openDispute(d.state);
@@ -694,10 +771,13 @@ function thawTransfers(d: Draft): void {
       if (p.frozenBy !== still.id) d.updatePayout(p.sellerId, { frozenBy: still.id });
       continue;
     }
-    const { frozenBy: _thawed, ...thawed } = p;
-    d.set({ payouts: d.state.payouts.map((x) => (x.sellerId === p.sellerId ? thawed : x)) });
+    unfreeze(d, p.sellerId);
     const last = latestAttempt(d.state, p.sellerId);
-    if (last?.status === "failed" && !paidTransfer(d.state, p.sellerId))
+    if (
+      last?.status === "failed" &&
+      !paidTransfer(d.state, p.sellerId) &&
+      sellerDueMinor(d.state, p.sellerId) > 0
+    )
       requestTransfer(d, p.sellerId, last.attempt + 1);
   }
 }
@@ -719,6 +799,7 @@ function retryTransfers(d: Draft): Step {
     transferOrFreeze(d, p.sellerId, last.attempt + 1);
   }
   if (!d.state.payouts.some((x) => x.parked)) d.moveTo("paying_sellers");
+  settleIfEverySellerPaid(d);
   return d.done();
 }
 
@@ -747,6 +828,7 @@ function transferNotFound(d: Draft, { sellerId, attempt }: InputOf<"transfer_not
   transferOrFreeze(d, sellerId, attempt + 1);
   if (d.state.status === "transfer_blocked" && !d.state.payouts.some((x) => x.parked))
     d.moveTo("paying_sellers");
+  settleIfEverySellerPaid(d);
   return d.done();
 }
 
@@ -1346,6 +1428,8 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
   won: (d) => {
     thawTransfers(d);
+    // A loss booked nothing yet because a frozen seller was unpaid, and it took their whole share.
+    settleIfEverySellerPaid(d);
     return d.done();
   },
   lost: (d, disputeId) => {
@@ -1535,10 +1619,15 @@ export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap
     charge.mode === "destination"
       ? charge.destinationTransferId !== undefined
       : paidTransfer(charge, sellerId) !== undefined;
-  // What reversals for the refunds a loss superseded brought back is not reversed again.
+  // What reversals for the refunds a loss superseded brought back is not reversed again, nor
+  // what the platform still holds of a seller's share (a loss takes it from there first).
+  const payables = payablesLeftMinor(charge);
   const add = (p: TakeBackParts, reversed: readonly number[]) =>
     charge.sellers.forEach((seller, i) => {
-      const part = Math.max(0, (p.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0));
+      const beyond = Math.max(0, (p.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0));
+      const held = Math.min(beyond, payables[i] ?? 0);
+      payables[i] = (payables[i] ?? 0) - held;
+      const part = beyond - held;
       if (part > 0 && paid(seller.id)) parts.set(seller.id, (parts.get(seller.id) ?? 0) + part);
     });
   let s = charge;
@@ -1563,10 +1652,13 @@ export function disputedSellerPartsMinor(charge: MarketplaceCharge): ReadonlyMap
 }
 
 /**
- * Books the losses of lost disputes — once every seller was paid, since where the money is
- * depends on it — and asks for the sellers' reversals. A split whose last seller was just
- * paid is settled; a loss that took everything left ends the charge instead (one stored
- * move, so the table lists `paying_sellers` and `transfer_blocked → charged_back` too).
+ * Books the losses of lost disputes — once every seller was paid (or is owed nothing), since
+ * where the money is depends on it — and asks for the sellers' reversals. A seller's part is
+ * taken first from what the platform still holds of their share (`seller_payable`: a seller a
+ * loss reached before they were paid was transferred only the rest, or nothing), and only the
+ * rest reversed from their transfer. A split whose last seller was just paid is settled; a
+ * loss that took everything left ends the charge instead (one stored move, so the table lists
+ * `paying_sellers` and `transfer_blocked → charged_back` too).
  */
 function bookPendingLosses(d: Draft): void {
   const unallocated = unallocatedSplit(d.state);
@@ -1574,10 +1666,18 @@ function bookPendingLosses(d: Draft): void {
   for (const x of d.state.disputes.filter((y) => y.status === "lost" && y.lossBooked === false)) {
     const s = d.state;
     const parts = x.parts ?? { sellerPartsMinor: [], feePartMinor: 0, platformFundedMinor: 0 };
+    // What reversals for the refunds it superseded brought back is with the platform already;
+    // of the rest, what it still holds of the seller's share is taken from there.
+    const reversed = reversedForSupersededMinor(s, x.id);
+    const payables = payablesLeftMinor(s);
+    const withheld = s.sellers.map((_, i) =>
+      Math.min(Math.max(0, (parts.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0)), payables[i] ?? 0),
+    );
+    const withheldMinor = withheld.reduce((a, b) => a + b, 0);
     // A late split's money is all in flight (see unallocatedSplit): the loss takes it from there.
     const fromSellersMinor = unallocated
       ? (x.lostMinor ?? 0)
-      : parts.sellerPartsMinor.reduce((a, b) => a + b, 0);
+      : parts.sellerPartsMinor.reduce((a, b) => a + b, 0) - withheldMinor;
     d.post(
       marketplaceDisputeLost({
         id: ids.ledger.disputeLost(s.id, x.id),
@@ -1585,6 +1685,13 @@ function bookPendingLosses(d: Draft): void {
         currency: s.currency,
         from: {
           inFlightMinor: fromSellersMinor,
+          ...(withheldMinor > 0
+            ? {
+                sellerPayablesMinor: s.sellers
+                  .map((seller, i) => ({ sellerId: seller.id, amountMinor: withheld[i] ?? 0 }))
+                  .filter((p) => p.amountMinor > 0),
+              }
+            : {}),
           feesMinor: parts.feePartMinor,
           platformFundedMinor: parts.platformFundedMinor,
         },
@@ -1592,11 +1699,9 @@ function bookPendingLosses(d: Draft): void {
         refs: { disputeId: x.id },
       }),
     );
-    d.updateDispute(x.id, { lossBooked: true });
-    // What reversals for the refunds it superseded brought back is with the platform already.
-    const reversed = reversedForSupersededMinor(s, x.id);
+    d.updateDispute(x.id, { lossBooked: true, ...(withheldMinor > 0 ? { withheldMinor: withheld } : {}) });
     s.sellers.forEach((seller, i) => {
-      const part = (parts.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0);
+      const part = (parts.sellerPartsMinor[i] ?? 0) - (reversed[i] ?? 0) - (withheld[i] ?? 0);
       if (part > 0) requestReversal(d, seller.id, part, "dispute_lost", { forDisputeId: x.id });
     });
   }

@@ -17,7 +17,8 @@
 //   land or after one landed, Stripe never creates two, and the ledger never pays a seller
 //   more than their share;
 // - no transfer is asked for while a dispute of the charge is open (a retry that comes due
-//   then waits for the closure);
+//   then waits for the closure), nor one to a seller of more than lost disputes left of their
+//   share (none after a loss that took their whole part);
 // - refunds (and losses) never exceed what was captured, at Stripe or in the ledger;
 // - no two different effects share an id;
 // - every status change is in MARKETPLACE_CHARGE_TRANSITIONS;
@@ -261,6 +262,14 @@ class World extends PaymentWorld<
         // release the same way): the transfer waits for the closure.
         const open = this.state.disputes.find((x) => x.status === "open");
         if (open) this.problems.push(`transfer ${e.id} asked for while dispute ${open.id} is open`);
+        // A lost dispute takes a seller's part from the share the platform holds when they were
+        // not paid yet: no transfer gives them more than the losses left (nothing, when a loss
+        // took their whole part), to be reversed again later.
+        const { share, lostPart } = this.lostPartOf(e.sellerId);
+        if (lostPart > 0 && e.amountMinor > share - lostPart)
+          this.problems.push(
+            `transfer ${e.id} of ${e.amountMinor} to ${e.sellerId} after lost disputes took ${lostPart} of their ${share} share`,
+          );
         this.open(e.sellerId).add(e.attempt);
       }
     }
@@ -424,6 +433,22 @@ class World extends PaymentWorld<
       );
   }
 
+  /** A seller's share and what lost disputes of the charge took of it (their parts, as the charge divided each loss). */
+  lostPartOf(sellerId: string): { share: number; lostPart: number } {
+    const s = this.state;
+    const i = s.sellers.findIndex((x) => x.id === sellerId);
+    const lostPart = s.disputes
+      .filter((x) => x.status === "lost")
+      .reduce((sum, x) => sum + (x.parts?.sellerPartsMinor[i] ?? 0), 0);
+    return { share: s.sellers[i]?.shareMinor ?? 0, lostPart };
+  }
+
+  /** A seller never paid whom lost disputes left nothing, with no transfer of theirs that may land: nothing is owed to them. */
+  owedNothing(sellerId: string): boolean {
+    const { share, lostPart } = this.lostPartOf(sellerId);
+    return lostPart >= share && this.open(sellerId).size === 0;
+  }
+
   /** What a command must do, by the rules, from what the model saw; undefined: it applies. */
   predict(input: MarketplaceChargeInput): MarketplaceChargeErrorCode | undefined {
     const m = this.model;
@@ -436,7 +461,7 @@ class World extends PaymentWorld<
             : "payment_not_captured";
         if (s.status === "refunded" || s.status === "charged_back") return "charge_ended";
         if (s.status === "refunding") return "refund_in_flight";
-        if (this.sellerIds.some((x) => !m.paid.has(x))) return "transfers_pending";
+        if (this.sellerIds.some((x) => !m.paid.has(x) && !this.owedNothing(x))) return "transfers_pending";
         if ([...m.disputes.values()].some((open) => open)) return "payment_disputed";
         if (m.chargedBack) return "charge_disputed";
         if ([...m.refunds.values()].some((r) => !r.done)) return "refund_in_flight";

@@ -112,7 +112,8 @@ export interface SellerPayout {
   /**
    * The open dispute the seller's next transfer waits for: it came due (a retry timer, an
    * admin's retry, an attempt written off) while a dispute of the charge was open, so it was
-   * not asked for. It is asked for once no dispute is open (whatever the outcome).
+   * not asked for. It is asked for once no dispute is open (whatever the outcome) — after a
+   * loss, for what the loss left of their share only, and not at all when it took everything.
    */
   readonly frozenBy?: string;
 }
@@ -192,6 +193,13 @@ export interface MarketplaceRefund {
 /** A dispute of the charge (the kernel's {@link Dispute}); lost, it records how the loss divides. */
 export interface MarketplaceDispute extends Dispute {
   readonly parts?: TakeBackParts;
+  /**
+   * Booked lost: what its loss took of each seller's share that the platform still held (never
+   * transferred: a co-host whose transfer waited, frozen by a dispute, or failed), in the order
+   * of `sellers` — taken from their `seller_payable` instead of reversed from a transfer, and
+   * never transferred to them. Absent: none (every part was reversed, or taken from elsewhere).
+   */
+  readonly withheldMinor?: readonly number[];
 }
 
 /** A customer's payment for an activity's RSVP or purchase, paid to its seller(s) at once, the platform keeping a fee. */

@@ -315,9 +315,18 @@ describe("what a seller's balance keeps for disputes of money already transferre
               ...sh,
             })),
             payouts: [],
+            // A landed transfer paid the seller's share (no dispute was lost before it was asked for).
             transfers: ids.flatMap((id, i) =>
               paid[i]
-                ? [{ sellerId: id, attempt: 1, effectId: `e_${id}`, amountMinor: 1, status: "created" }]
+                ? [
+                    {
+                      sellerId: id,
+                      attempt: 1,
+                      effectId: `e_${id}`,
+                      amountMinor: shares[i]?.shareMinor ?? 0,
+                      status: "created",
+                    },
+                  ]
                 : [],
             ),
             reversals: [],
