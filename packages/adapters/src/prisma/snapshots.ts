@@ -511,6 +511,10 @@ const ledgerTransactionShape = z.strictObject({
     "transfer_reversed",
     "dispute_loss",
     "dispute_reinstated",
+    // Since round_owed_to_member: a refund failed after its success, reversed when the member
+    // disputes the charge, and the rest of a disputed contribution owed outside Stripe.
+    "contribution_refund_failed",
+    "contribution_owed_to_member",
     // A held payment's kinds (also in the database's ledger_transaction_kind enum since
     // the held_payments migration).
     "held_captured",

@@ -114,13 +114,25 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     }
     case "contribution_refunded": {
       // The rest of a contribution disputed in part before the payout, owed to the member
-      // outside Stripe (Stripe refuses a refund of a disputed charge): it leaves the pot inside
-      // susu, and no Stripe object moves it.
+      // outside Stripe (Stripe refuses a refund of a disputed charge), as a round posted it
+      // before `contribution_owed_to_member`: it leaves the pot inside susu, and no Stripe
+      // object moves it.
       if (id.endsWith(":rest_owed")) return undefined;
       const dispute = disputeOf(id);
       if (dispute !== undefined) return { category: "dispute", key: objectKey(dispute), sign: -1 };
       const effect = strip(id, /:ledger$/);
       return { category: "refund", key: effect ? effectKey(effect) : `ledger:${id}`, sign: -1 };
+    }
+    case "contribution_refund_failed": {
+      // A refund Stripe failed after its success (`refund_failure` at Stripe), reversed in the
+      // books when the member disputes the charge: the money came back, matched with the refund.
+      const effect = strip(id, /:ledger:failed$/);
+      return {
+        category: "refund",
+        key: effect ? effectKey(effect) : `ledger:${id}`,
+        sign: 1,
+        statusChange: true,
+      };
     }
     case "payout_transferred":
     case "held_transferred": {
@@ -217,6 +229,8 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     // are matched as every reversal is.
     case "held_owed_to_customer":
     case "marketplace_owed_to_customer":
+    // Likewise the rest of a round's contribution disputed in part, owed to the member.
+    case "contribution_owed_to_member":
     case "debit_settled":
     case "held_fee_earned":
     case "held_seller_payable":

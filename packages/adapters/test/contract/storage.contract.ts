@@ -52,7 +52,7 @@ import {
   type UnitOfWork,
   type VersionedChange,
 } from "@susu/domain";
-import { anActiveGroup, aReadyPerson, aRoundOf } from "@susu/domain/testing";
+import { anActiveGroup, aReadyPerson, aRoundOf, debitFailed, debitSucceeded } from "@susu/domain/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 /** The storage ports of one implementation, fresh and empty for each test. */
@@ -465,6 +465,61 @@ export function storageContract(name: string, factory: StorageFactory): void {
         ["ben", 1, "created"],
         ["cy", 1, "created"],
       ]);
+    });
+
+    it("stores a round whose member disputed a contribution after its refund failed, and books the rest as owed to them", async () => {
+      const group = anActiveGroup({ memberIds: ["ana", "ben"] });
+      const opened = aRoundOf(group);
+      (
+        await s.uow.commit({
+          ...empty,
+          people: newPeopleOf(group),
+          groups: [{ state: group, expectedVersion: undefined }],
+          rounds: [{ state: opened, expectedVersion: undefined }],
+        })
+      )._unsafeUnwrap();
+      const at = opened.collectionDeadlineAt ?? T;
+      let round = opened;
+      const effects: OutboxEffect[] = [];
+      for (const input of [
+        debitSucceeded("ana"),
+        // Ben's debit failed for good: the round refunds Ana at once.
+        debitFailed("ben", "account_closed"),
+        { type: "refund_succeeded", memberId: "ana", refundId: "re_ana" },
+        { type: "refund_failed", memberId: "ana", failureCode: "account_closed" },
+        { type: "dispute_opened", memberId: "ana", disputeId: "dp_ana", amountMinor: 1_000, attempt: 1 },
+      ] satisfies RoundInput[]) {
+        const decided = decide(round, input, { now: at, policy: DEFAULT_ROUND_POLICY })._unsafeUnwrap();
+        expect(decided.ignored, JSON.stringify(input)).toBeUndefined();
+        round = decided.state;
+        for (const e of decided.effects) if (e.kind === "post_ledger") effects.push(e);
+      }
+      (
+        await s.uow.commit({
+          ...empty,
+          rounds: [{ state: round, expectedVersion: opened.version }],
+          outbox: effects,
+        })
+      )._unsafeUnwrap();
+      const stored = (await s.rounds.getRound(round.id))._unsafeUnwrap();
+      expect(stored).toEqual({ ...round, version: opened.version + 1 });
+      expect(stored?.contributions.find((c) => c.memberId === "ana")?.status).toBe("disputed");
+      const claimed = (await s.outbox.claimDue("w", at + 1, 60_000, 100))._unsafeUnwrap();
+      expect(claimed.map((r) => r.effect)).toEqual(effects);
+      const transactions = effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+      expect(transactions.map((t) => t.kind).slice(-3)).toEqual([
+        "contribution_refund_failed",
+        "contribution_refunded",
+        "contribution_owed_to_member",
+      ]);
+      for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
+      const balance = async (name: string) =>
+        (await s.ledger.balance(`round:${round.id}:${name}`, "AUD"))._unsafeUnwrap().amountMinor;
+      expect([
+        await balance("pot"),
+        await balance("refunds:ana"),
+        await balance("owed_to_member:ana"),
+      ]).toEqual([0, 1_000, 9_000]);
     });
 
     it("stores a group whose payout positions were swapped, and a paused one", async () => {

@@ -2,7 +2,9 @@
 // domain's own ids, gets the key its Stripe object offers; a stored balance transaction
 // gets its category, sign, presentment amount and keys.
 import {
+  contributionOwedToMember,
   contributionRefunded,
+  contributionRefundFailed,
   debitFailed,
   debitInitiated,
   debitSettled,
@@ -100,12 +102,36 @@ describe("susu's items", () => {
       category: "dispute",
       key: "object:du_9",
     });
-    // The rest of a contribution disputed in part, owed to the member outside Stripe: inside susu.
+    // The rest of a contribution disputed in part, owed to the member outside Stripe: inside
+    // susu, as its own kind and as a round stored before it posted it (contribution_refunded).
+    expect(
+      susuItemOf(
+        tx(contributionOwedToMember({ id: roundIds.ledger.disputeRestOwed("rnd_1", "du_9"), ...round })),
+      ),
+    ).toBeUndefined();
     expect(
       susuItemOf(
         tx(contributionRefunded({ id: roundIds.ledger.disputeRestOwed("rnd_1", "du_9"), ...round })),
       ),
     ).toBeUndefined();
+  });
+
+  it("matches a refund Stripe failed after its success, reversed when the member disputed, with that refund", () => {
+    expect(
+      susuItemOf(
+        tx(
+          contributionRefundFailed({
+            id: roundIds.ledger.contributionRefundFailed("rnd_1", "ana"),
+            ...round,
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      category: "refund",
+      key: effectKey(roundIds.refund("rnd_1", "ana")),
+      signedMinor: 100_00,
+      statusChange: true,
+    });
   });
 
   it("keys a held payment's charge by the payment, its refund by the refund's id, and skips what stays inside susu", () => {

@@ -109,7 +109,9 @@ export {
 } from "./membership-movements.js";
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {
+  contributionOwedToMember,
   contributionRefunded,
+  contributionRefundFailed,
   debitFailed,
   debitInitiated,
   debitSettled,

@@ -39,6 +39,8 @@ export type LedgerTransactionKind =
   | "debit_settled"
   | "debit_failed"
   | "contribution_refunded"
+  | "contribution_refund_failed"
+  | "contribution_owed_to_member"
   | "payout_transferred"
   | "transfer_reversed"
   | "dispute_loss"

@@ -7,7 +7,8 @@ import { roundAccountPrefix, roundAccounts } from "./round-movements.js";
 /**
  * Where a round's money is, read from ledger balances, in minor units of one currency.
  * In a sound ledger `contributedMinor === inFlightMinor + heldMinor + refundedMinor +
- * paidOutMinor`: money in = money still held + refunds + money out.
+ * owedToMemberMinor + paidOutMinor`: money in = money still held + refunds + owed to members
+ * + money out.
  */
 export interface RoundMoney {
   /** The round. */
@@ -24,6 +25,8 @@ export interface RoundMoney {
   readonly refundedMinor: number;
   /** Paid to recipients, net of reversals. */
   readonly paidOutMinor: number;
+  /** Owed to members outside Stripe (the rest of a contribution disputed in part), not paid back yet. */
+  readonly owedToMemberMinor: number;
 }
 
 function sumBalances(ledger: Ledger, prefix: string, currency: CurrencyCode): number {
@@ -51,11 +54,13 @@ export function roundMoney(ledger: Ledger, roundId: string, currency: CurrencyCo
     heldMinor: balance(roundAccounts.pot(roundId)),
     refundedMinor: sumBalances(ledger, `${prefix}refunds:`, currency),
     paidOutMinor: sumBalances(ledger, `${prefix}payouts:`, currency),
+    owedToMemberMinor: sumBalances(ledger, `${prefix}owed_to_member:`, currency),
   };
 }
 
 /**
- * {@link roundMoney}, asserting money in = money still held + refunds + money out.
+ * {@link roundMoney}, asserting money in = money still held + refunds + owed to members +
+ * money out.
  * Fails with `ledger_invariant_violated` (`round_money_unbalanced`) when it does not
  * hold: some transaction touched the round's accounts without a balancing round account.
  */
@@ -65,12 +70,13 @@ export function checkRoundMoney(
   currency: CurrencyCode,
 ): Result<RoundMoney, LedgerError> {
   const m = roundMoney(ledger, roundId, currency);
-  const accountedMinor = m.inFlightMinor + m.heldMinor + m.refundedMinor + m.paidOutMinor;
+  const accountedMinor =
+    m.inFlightMinor + m.heldMinor + m.refundedMinor + m.owedToMemberMinor + m.paidOutMinor;
   if (m.contributedMinor !== accountedMinor) {
     return err(
       ledgerInvariantViolated(
         "round_money_unbalanced",
-        `round ${roundId}: ${m.contributedMinor} ${currency} contributed, ${accountedMinor} held, refunded or paid out`,
+        `round ${roundId}: ${m.contributedMinor} ${currency} contributed, ${accountedMinor} held, refunded, owed or paid out`,
       ),
     );
   }

@@ -12,7 +12,9 @@ import {
 } from "./ledger-transaction.js";
 import { checkRoundMoney, roundMoney } from "./round-money.js";
 import {
+  contributionOwedToMember,
   contributionRefunded,
+  contributionRefundFailed,
   debitFailed,
   debitInitiated,
   debitSettled,
@@ -221,6 +223,7 @@ describe("a whole round in the ledger", () => {
       heldMinor: 0,
       refundedMinor: 0,
       paidOutMinor: 7500,
+      owedToMemberMinor: 0,
     });
     expect(checkRoundMoney(ledger, "r1", "AUD").isOk()).toBe(true);
     expect(checkLedgerInvariants(ledger).isOk()).toBe(true);
@@ -251,6 +254,55 @@ describe("a whole round in the ledger", () => {
       paidOutMinor: 0,
     });
     expect(checkRoundMoney(ledger, "r1", "AUD").isOk()).toBe(true);
+  });
+
+  it("a refund failed after its success is reversed, and the rest of a disputed contribution is owed, not refunded", () => {
+    let ledger = apply(
+      emptyLedger(),
+      debitInitiated({ ...base, id: "i1", memberId: "m1" })._unsafeUnwrap(),
+      debitSettled({ ...base, id: "s1", memberId: "m1" })._unsafeUnwrap(),
+      contributionRefunded({ ...base, id: "rf1", memberId: "m1" })._unsafeUnwrap(),
+    );
+    const reversed = contributionRefundFailed({ ...base, id: "rf1:failed", memberId: "m1" })._unsafeUnwrap();
+    const owed = contributionOwedToMember({
+      ...base,
+      id: "owed",
+      memberId: "m1",
+      amount: aud(2_400),
+    })._unsafeUnwrap();
+    expect([reversed, owed].map((t) => [t.kind, t.postings.map((p) => [p.account, p.side])])).toEqual([
+      [
+        "contribution_refund_failed",
+        [
+          ["round:r1:pot", "debit"],
+          ["round:r1:refunds:m1", "credit"],
+        ],
+      ],
+      [
+        "contribution_owed_to_member",
+        [
+          ["round:r1:owed_to_member:m1", "debit"],
+          ["round:r1:pot", "credit"],
+        ],
+      ],
+    ]);
+    ledger = apply(
+      ledger,
+      reversed,
+      contributionRefunded({
+        ...base,
+        id: "withdrawn",
+        memberId: "m1",
+        amount: aud(100),
+      })._unsafeUnwrap(),
+      owed,
+    );
+    expect(checkRoundMoney(ledger, "r1", "AUD")._unsafeUnwrap()).toMatchObject({
+      contributedMinor: 2500,
+      heldMinor: 0,
+      refundedMinor: 100,
+      owedToMemberMinor: 2_400,
+    });
   });
 
   it("an empty round reads all zeros (never -0)", () => {

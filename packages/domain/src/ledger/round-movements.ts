@@ -13,6 +13,12 @@
 //                                          or settled).
 //   round:<r>:refunds:<m>          use     contributions refunded to m.
 //   round:<r>:payouts:<m>          use     pot transferred to m as recipient, net of reversals.
+//   round:<r>:owed_to_member:<m>   use     m's money the round still owes them, to be paid outside
+//                                          Stripe (which refuses a refund of a disputed charge,
+//                                          `charge_disputed`): the rest of a contribution disputed
+//                                          in part before the payout. It has left the pot, but
+//                                          nobody has paid it back yet; an admin pays it by other
+//                                          means (a ticket says so).
 //   member:<m>                     asset   what m owes the platform: dispute losses (a receivable,
 //                                          collected or written off only by an explicit decision).
 //   platform:funds                 source  the platform's own money that covered dispute
@@ -23,13 +29,20 @@
 //   debit_failed           contributions:<m>   / in_flight
 //   debit_settled          pot                 / in_flight
 //   contribution_refunded  refunds:<m>         / pot
+//   contribution_refund_failed
+//                          pot                 / refunds:<m>   (a refund Stripe failed after its
+//                                                              success, reversed when the member
+//                                                              disputes the charge: the money is
+//                                                              the round's again)
+//   contribution_owed_to_member
+//                          owed_to_member:<m>  / pot
 //   payout_transferred     payouts:<m>         / pot
 //   transfer_reversed      pot                 / payouts:<m>
 //   dispute_loss           member:<m>          / platform:funds
 //   dispute_reinstated     platform:funds      / member:<m>
 //
 // So for a round, from balances alone: money in (contributions accepted) = money out
-// (payouts) + refunds + money still held (pot + in flight) — see `roundMoney`. A dispute
+// (payouts) + refunds + owed to members + money still held (pot + in flight) — see `roundMoney`. A dispute
 // does not touch the round's accounts: the round's books stay as they were, and the
 // loss sits against the member, never silently taken back from the recipient.
 import { err, ok, type Result } from "neverthrow";
@@ -68,6 +81,9 @@ export const roundAccounts = Object.freeze({
   /** What the round paid to a member as recipient, net of reversals. */
   payouts: (roundId: string, memberId: string): LedgerAccountId =>
     `${roundAccountPrefix(roundId)}payouts:${idPart(memberId)}`,
+  /** What the round owes a member outside Stripe (the rest of a contribution disputed in part). */
+  owedToMember: (roundId: string, memberId: string): LedgerAccountId =>
+    `${roundAccountPrefix(roundId)}owed_to_member:${idPart(memberId)}`,
   /** A member's account with the platform: a debit balance is what the member owes (dispute losses). */
   member: (memberId: string): LedgerAccountId => `member:${idPart(memberId)}`,
   /** The platform's own funds, which cover dispute withdrawals. */
@@ -170,6 +186,37 @@ export function contributionRefunded(input: RoundMovementInput): Result<LedgerTr
     "contribution_refunded",
     input,
     roundAccounts.refunds(roundId, memberId),
+    roundAccounts.pot(roundId),
+  );
+}
+
+/**
+ * A refund Stripe reported succeeded, then failed (the money came back to the platform), is
+ * reversed: refunds:m → pot. Dr pot, Cr refunds:m. Posted when the member disputes the charge
+ * (Stripe then refuses every refund of it), so the dispute and the rest owed are booked from
+ * the pot, as for a contribution never refunded.
+ */
+export function contributionRefundFailed(input: RoundMovementInput): Result<LedgerTransaction, LedgerError> {
+  const { roundId, memberId } = input;
+  return movement(
+    "contribution_refund_failed",
+    input,
+    roundAccounts.pot(roundId),
+    roundAccounts.refunds(roundId, memberId),
+  );
+}
+
+/**
+ * Money of a member's contribution the round owes them outside Stripe (Stripe refuses a
+ * refund of a disputed charge, `charge_disputed`): it leaves the pot, but is not refunded
+ * until an admin pays it by other means. Dr owed_to_member:m, Cr pot.
+ */
+export function contributionOwedToMember(input: RoundMovementInput): Result<LedgerTransaction, LedgerError> {
+  const { roundId, memberId } = input;
+  return movement(
+    "contribution_owed_to_member",
+    input,
+    roundAccounts.owedToMember(roundId, memberId),
     roundAccounts.pot(roundId),
   );
 }

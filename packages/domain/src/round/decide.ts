@@ -4,7 +4,9 @@ import { type Decision, ignore } from "../kernel/decision.js";
 import { Draft as KernelDraft } from "../kernel/draft.js";
 import type { GroupAudience } from "../kernel/notify-audience.js";
 import {
+  contributionOwedToMember,
   contributionRefunded,
+  contributionRefundFailed,
   debitFailed,
   debitInitiated,
   debitSettled,
@@ -984,8 +986,8 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
  * charge since (booked as their loss: they were paid twice). They were not: the bank's
  * return is all they got, so each loss is undone; Stripe refuses a refund of a disputed
  * charge (`charge_disputed`), so the rest is owed outside Stripe and no retry is asked of
- * Stripe. The ledger still shows the contribution refunded, which the bank's return and the
- * rest owed make true.
+ * Stripe. The refund is reversed in the books; the bank's return is booked as taken out of
+ * the pot, and the rest as owed to the member (`owed_to_member`).
  */
 function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string): Step {
   const roundId = d.state.id;
@@ -1000,10 +1002,36 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
     );
   const { disputedAfterRefund: _undone, ...rest } = c;
   d.updateContribution(memberId, () => ({ ...rest, status: "disputed" }));
+  // The refund is in the books, but Stripe has its money back: it is reversed, and the bank's
+  // returns and the rest owed leave the pot as for a dispute of a contribution never refunded.
+  d.post(
+    contributionRefundFailed({
+      id: roundIds.ledger.contributionRefundFailed(roundId, memberId),
+      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+    }),
+  );
+  let leftMinor = c.amountMinor;
+  for (const { disputeId, amountMinor } of disputes) {
+    const withdrawnMinor = Math.min(amountMinor, leftMinor);
+    leftMinor -= withdrawnMinor;
+    if (withdrawnMinor > 0)
+      d.post(
+        contributionRefunded({
+          id: roundIds.ledger.disputeWithdrawn(roundId, disputeId),
+          ...ledgerRef(d.state, memberId, withdrawnMinor, d.ctx.now),
+        }),
+      );
+  }
   const takenMinor = disputes.reduce((total, x) => total + x.amountMinor, 0);
-  const restOwedMinor = Math.max(c.amountMinor - takenMinor, 0);
+  const restOwedMinor = leftMinor;
   const last = disputes.at(-1);
   if (restOwedMinor > 0 && last !== undefined) {
+    d.post(
+      contributionOwedToMember({
+        id: roundIds.ledger.disputeRestOwed(roundId, last.disputeId),
+        ...ledgerRef(d.state, memberId, restOwedMinor, d.ctx.now),
+      }),
+    );
     d.ticket(
       roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
       "dispute",
@@ -1360,30 +1388,34 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
       }),
     );
   else if (c.status === "succeeded" || refundFailed) {
-    // A refund that succeeded before it failed is in the books already (`refundId` is set when
-    // it is posted): the contribution left the pot as refunded, and the bank's return and the
-    // rest owed below are that refund, paid another way. Otherwise the money is in the pot.
-    const inPot = !refundFailed || c.refundId === undefined;
-    if (inPot)
+    // A refund that succeeded before it failed is in the books (`refundId` is set when it is
+    // posted), though Stripe has the money back: it is reversed, so the money is in the pot
+    // again, and leaves it below as a contribution never refunded does.
+    if (refundFailed && c.refundId !== undefined)
       d.post(
-        contributionRefunded({
-          id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
-          ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+        contributionRefundFailed({
+          id: roundIds.ledger.contributionRefundFailed(s.id, memberId),
+          ...ledgerRef(s, memberId, c.amountMinor, d.ctx.now),
         }),
       );
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
+        ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
+      }),
+    );
     // A dispute of part of it leaves the contribution unpaid all the same (the member pays
     // again in full; a refunded round owes all of it back), so the rest leaves the pot too:
     // it is the member's, and Stripe refuses a refund of a disputed charge
-    // (`charge_disputed`), so it is owed outside Stripe.
+    // (`charge_disputed`), so it is owed outside Stripe (`owed_to_member`), not refunded.
     restOwedMinor = Math.max(c.amountMinor - amountMinor, 0);
     if (restOwedMinor > 0) {
-      if (inPot)
-        d.post(
-          contributionRefunded({
-            id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
-            ...ledgerRef(s, memberId, restOwedMinor, d.ctx.now),
-          }),
-        );
+      d.post(
+        contributionOwedToMember({
+          id: roundIds.ledger.disputeRestOwed(s.id, disputeId),
+          ...ledgerRef(s, memberId, restOwedMinor, d.ctx.now),
+        }),
+      );
       d.ticket(
         roundIds.ticket.disputeRestOwed(s.id, disputeId),
         "dispute",

@@ -58,6 +58,55 @@ function money(effects: readonly RoundEffect[]) {
 
 const deadline = T0 + policy.collectionWindowMs;
 
+/** The postings of the transactions whose id names `part`, as [id, kind, [account, side, amount]…]. */
+function postings(effects: readonly RoundEffect[], part: string) {
+  return effects.flatMap((e) =>
+    e.kind === "post_ledger" && e.id.includes(part)
+      ? [
+          [
+            e.id,
+            e.transaction.kind,
+            e.transaction.postings.map((p) => [p.account, p.side, p.amount.amountMinor]),
+          ] as const,
+        ]
+      : [],
+  );
+}
+
+/** The ids of the refund and dispute postings, in the order posted. */
+const refundAndDisputeIds = (effects: readonly RoundEffect[]) =>
+  effects.flatMap((e) =>
+    e.kind === "post_ledger" && (e.id.includes(":refund:") || e.id.includes(":dispute:")) ? [e.id] : [],
+  );
+
+/** The bank's part (booked as refunded: the bank gave it back) and the rest owed to m1 outside Stripe. */
+const owedRest = [
+  "r1:dispute:dp_1:rest_owed",
+  "contribution_owed_to_member",
+  [
+    ["round:r1:owed_to_member:m1", "debit", 9_999],
+    ["round:r1:pot", "credit", 9_999],
+  ],
+] as const;
+const withdrawn = [
+  "r1:dispute:dp_1:withdrawn",
+  "contribution_refunded",
+  [
+    ["round:r1:refunds:m1", "debit", 1],
+    ["round:r1:pot", "credit", 1],
+  ],
+] as const;
+/** The reversal of m1's refund that Stripe failed after its success: the money is the round's again. */
+const refundReversed = [
+  "r1:refund:m1:ledger:failed",
+  "contribution_refund_failed",
+  [
+    ["round:r1:pot", "debit", 10_000],
+    ["round:r1:refunds:m1", "credit", 10_000],
+  ],
+] as const;
+const owedMoney = { heldMinor: 0, inFlightMinor: 0, refundedMinor: 1, owedToMemberMinor: 9_999 };
+
 describe("a counted contribution disputed for part of it before payout", () => {
   // Model counterexample: two members, m0 paid, m1's debit failed; m0 disputed 0.01 of their
   // charge before the deadline; the round was cancelled holding the other 99.99, which
@@ -82,16 +131,11 @@ describe("a counted contribution disputed for part of it before payout", () => {
       [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
     ]);
     expect(d.state.status).toBe("cancelled");
-    expect(money(d.effects)).toMatchObject({ heldMinor: 0, inFlightMinor: 0, refundedMinor: 10_000 });
+    // The rest is owed, not refunded: nobody paid it back yet.
+    expect(money(d.effects)).toMatchObject(owedMoney);
     // No refund is asked of Stripe (it refuses one of a disputed charge); a ticket says what is owed.
     expect(d.effects.filter((e) => e.kind === "refund")).toEqual([]);
-    expect(d.effects).toContainEqual(
-      expect.objectContaining({
-        kind: "post_ledger",
-        id: "r1:dispute:dp_1:rest_owed",
-        transaction: expect.objectContaining({ kind: "contribution_refunded" }),
-      }),
-    );
+    expect(postings(d.effects, "dp_1")).toEqual([withdrawn, owedRest]);
     expect(d.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
     );
@@ -103,7 +147,7 @@ describe("a counted contribution disputed for part of it before payout", () => {
       [succeeded("m1"), T0],
       [{ type: "dispute_opened", memberId: "m1", disputeId: "dp_1", amountMinor: 10_000, attempt: 1 }, T0],
     ]);
-    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000, owedToMemberMinor: 0 });
     expect(d.effects.some((e) => e.id.endsWith(":rest_owed"))).toBe(false);
   });
 });
@@ -176,9 +220,20 @@ describe("a contribution disputed after its refund failed", () => {
       ],
     ]);
     expect(d.state.status).toBe("cancelled");
-    // The books showed it refunded in full already: the bank's 0.01 and the 99.99 owed make it so.
-    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
-    expect(d.effects.filter((e) => e.kind === "post_ledger" && e.id.includes("dp_1"))).toEqual([]);
+    // The books showed it refunded in full: the failed refund is reversed (Stripe has the money
+    // back), then the bank's 0.01 leaves the pot as for a dispute before payout and the 99.99 is owed.
+    expect(money(d.effects)).toMatchObject(owedMoney);
+    expect(postings(d.effects, ":refund:m1:ledger:").concat(postings(d.effects, ":dispute:"))).toEqual([
+      refundReversed,
+      withdrawn,
+      owedRest,
+    ]);
+    expect(refundAndDisputeIds(d.effects)).toEqual([
+      "r1:refund:m1:ledger",
+      "r1:refund:m1:ledger:failed",
+      "r1:dispute:dp_1:withdrawn",
+      "r1:dispute:dp_1:rest_owed",
+    ]);
     expect(d.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
     );
@@ -213,10 +268,9 @@ describe("a contribution disputed after its refund failed", () => {
       ],
     ]);
     expect(d.state.status).toBe("cancelled");
-    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
-    expect(d.effects).toContainEqual(
-      expect.objectContaining({ kind: "post_ledger", id: "r1:dispute:dp_1:rest_owed" }),
-    );
+    expect(money(d.effects)).toMatchObject(owedMoney);
+    expect(postings(d.effects, "dp_1")).toEqual([withdrawn, owedRest]);
+    expect(postings(d.effects, ":ledger:failed")).toEqual([]);
     expect(disputeNotice(d)).toMatchObject({ data: { amountMinor: 1, restOwedMinor: 9_999 } });
   });
 });
@@ -247,9 +301,17 @@ describe("a refund that fails after its success, once the member disputed the ch
       [{ type: "refund_failed", memberId: "m1", failureCode: "account_closed" }, deadline + 2 * 86_400_000],
     ]);
     expect(d.state.status).toBe("cancelled");
-    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
-    const kinds = d.effects.flatMap((e) => (e.kind === "post_ledger" && e.id.includes("dp_1") ? [e.id] : []));
-    expect(kinds).toEqual(["r1:dispute:dp_1", "r1:dispute:dp_1:reinstated"]);
+    expect(money(d.effects)).toMatchObject(owedMoney);
+    expect(refundAndDisputeIds(d.effects)).toEqual([
+      "r1:refund:m1:ledger",
+      "r1:dispute:dp_1",
+      "r1:dispute:dp_1:reinstated",
+      "r1:refund:m1:ledger:failed",
+      "r1:dispute:dp_1:withdrawn",
+      "r1:dispute:dp_1:rest_owed",
+    ]);
+    expect(postings(d.effects, ":ledger:failed")).toEqual([refundReversed]);
+    expect(postings(d.effects, "dp_1").slice(2)).toEqual([withdrawn, owedRest]);
     expect(d.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
     );

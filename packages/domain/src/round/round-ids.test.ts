@@ -76,6 +76,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.debitSettled(debit)).toBe("r1:contribution:m2:attempt:3:settled");
     expect(l.debitFailed(debit)).toBe("r1:contribution:m2:attempt:3:failed");
     expect(l.contributionRefunded("r1", "m2")).toBe("r1:refund:m2:ledger");
+    expect(l.contributionRefundFailed("r1", "m2")).toBe("r1:refund:m2:ledger:failed");
     expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
@@ -176,6 +177,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.debitSettled(roundIds.debit(r, m, 1)),
       l.debitFailed(roundIds.debit(r, m, 1)),
       l.contributionRefunded(r, m),
+      l.contributionRefundFailed(r, m),
       l.surplusRefunded(r, m, 1),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),

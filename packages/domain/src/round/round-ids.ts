@@ -76,6 +76,12 @@ const ledgerIds = Object.freeze({
   contributionRefunded: (roundId: string, memberId: MemberId): string =>
     `${roundId}:refund:${memberId}:ledger`,
   /**
+   * A member's refund that Stripe failed after its success is reversed (when they dispute the
+   * charge): `<round>:refund:<member>:ledger:failed`.
+   */
+  contributionRefundFailed: (roundId: string, memberId: MemberId): string =>
+    `${roundId}:refund:${memberId}:ledger:failed`,
+  /**
    * A member's surplus charge (a debit recorded as failed that took the money after all)
    * was refunded: `<round>:refund:<member>:debit:<debit attempt>:ledger`.
    */
@@ -96,8 +102,9 @@ const ledgerIds = Object.freeze({
     `${roundId}:dispute:${disputeId}:withdrawn`,
   /**
    * A dispute before payout took part of a counted contribution: the rest leaves the pot
-   * too, owed to the member outside Stripe (which refuses a refund of a disputed charge):
-   * `<round>:dispute:<dispute>:rest_owed`.
+   * too, owed to the member outside Stripe (which refuses a refund of a disputed charge), on
+   * `round:<r>:owed_to_member:<m>` (`contribution_owed_to_member`; a round stored before
+   * that has it as `contribution_refunded`): `<round>:dispute:<dispute>:rest_owed`.
    */
   disputeRestOwed: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:rest_owed`,

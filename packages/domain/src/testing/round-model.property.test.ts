@@ -30,7 +30,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { PaymentFact, PaymentObjectFact } from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
-import { checkLedgerInvariants, checkRoundMoney, type LedgerTransaction } from "../ledger/index.js";
+import {
+  balanceOf,
+  checkLedgerInvariants,
+  checkRoundMoney,
+  type LedgerTransaction,
+  roundAccounts,
+  roundMoney,
+} from "../ledger/index.js";
 import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
 import type { Changeset } from "../ports/storage.js";
@@ -545,21 +552,21 @@ function expectLateChargesRefunded(
 }
 
 /**
- * What susu says is owed to members outside Stripe (Stripe refuses a refund of a disputed
- * charge), by dispute id, as the admins' notice of each dispute says it (`restOwedMinor`):
- * the rest of a contribution disputed in part before payout, or while its refund had failed
- * (when made, or after it had succeeded); or, by the notice of a refund that failed after
- * its success, of one disputed after that refund. The books must agree (see `finish`).
+ * What susu owes a member of a round outside Stripe (Stripe refuses a refund of a disputed
+ * charge), from the ledger: the balance of `round:<r>:owed_to_member:<m>` — the rest of a
+ * contribution disputed in part before payout, or while (or after) its refund failed. The
+ * bank must agree (see `finish`).
  */
-function owedOutsideStripe(w: World): Map<string, number> {
-  const owed = new Map<string, number>();
-  for (const e of w.observed.effects.values()) {
-    if (e.kind !== "notify" || (e.template !== "dispute_opened" && e.template !== "refund_failed")) continue;
-    const { disputeId, restOwedMinor } = e.data;
-    if (typeof disputeId === "string" && typeof restOwedMinor === "number")
-      owed.set(disputeId, restOwedMinor);
-  }
-  return owed;
+function owedOutsideStripe(w: World, roundId: string, memberId: string): number {
+  return balanceOf(w.sim.ledger.snapshot(), roundAccounts.owedToMember(roundId, memberId), "AUD").amountMinor;
+}
+
+/** All that susu owes members of every round outside Stripe, from the ledger. */
+function allOwedOutsideStripe(w: World): number {
+  let owedMinor = 0;
+  for (const r of w.sim.store.rounds())
+    owedMinor += roundMoney(w.sim.ledger.snapshot(), r.id, "AUD").owedToMemberMinor;
+  return owedMinor;
 }
 
 /** Equality checked cheaply after every command; vitest's expect (for its diff) only when it fails. */
@@ -1098,7 +1105,6 @@ async function finish(m: Model, w: World): Promise<string> {
     // Every cent taken from a member in a cancelled round went back, each charge once; a
     // disputed charge at least once (the bank's return beside a refund of ours is booked as
     // the member's loss, checked against the books below).
-    const owed = owedOutsideStripe(w);
     for (const d of bank.succeeded(r.id)) {
       const dispute = w.sim.gateway.disputes.get(d.paymentIntentId);
       const refunded = bank.refundedOf(d.paymentIntentId);
@@ -1108,7 +1114,7 @@ async function finish(m: Model, w: World): Promise<string> {
         same(
           refunded +
             (dispute.status === "won" && EXPRESS_KNOWN_GAPS ? 0 : dispute.amountMinor) +
-            (owed.get(dispute.disputeId) ?? 0) >=
+            owedOutsideStripe(w, r.id, d.references.memberId ?? "") >=
             d.amount.amountMinor,
           true,
           `disputed ${d.paymentIntentId} (${dispute.amountMinor}, ${dispute.status}) went back in the end (refunded ${refunded})`,
@@ -1146,7 +1152,7 @@ async function finish(m: Model, w: World): Promise<string> {
   );
   const platformMinor = ledger.balancesMinor.get("platform:funds")?.get("AUD") ?? 0;
   // What is owed outside Stripe is still at Stripe until admins pay it by other means.
-  const owedMinor = [...owedOutsideStripe(w).values()].reduce((a, b) => a + b, 0);
+  const owedMinor = allOwedOutsideStripe(w);
   expect(
     inMinor - outMinor - refundedMinor - takenMinor - owedMinor,
     "money at the bank against the books",
