@@ -28,6 +28,7 @@ const ACCOUNT_KINDS = [
   "in_flight",
   "contributions",
   "refunds",
+  "owed_to_member",
   "payouts",
   "member",
   "platform_funds",
@@ -40,7 +41,7 @@ const AccountSchema = z
     account: z.string().openapi({ example: "round:rnd_1:pot" }),
     kind: z.enum(ACCOUNT_KINDS).openapi({
       description:
-        "pot: settled contributions the round holds; in_flight: debits submitted, outcome not known; contributions: a member's contributions accepted (a credit balance); refunds: refunded to a member; payouts: paid to the recipient; member: what a member owes the platform (dispute losses); platform_funds: the platform's money that covered disputes.",
+        "pot: settled contributions the round holds; in_flight: debits submitted, outcome not known; contributions: a member's contributions accepted (a credit balance); refunds: refunded to a member; owed_to_member: what the round owes a member outside Stripe (the rest of a disputed contribution Stripe will not refund); payouts: paid to the recipient; member: what a member owes the platform (dispute losses); platform_funds: the platform's money that covered disputes.",
     }),
     roundId: z.string().nullable().openapi({ example: "rnd_1" }),
     memberId: z.string().nullable().openapi({ example: null }),
@@ -55,10 +56,14 @@ const RoundMoneySchema = z
     inFlight: MoneySchema,
     held: MoneySchema,
     refunded: MoneySchema,
+    owedToMember: MoneySchema.openapi({
+      description: "Owed to members outside Stripe (Stripe refuses a refund of a disputed charge).",
+    }),
     paidOut: MoneySchema,
   })
   .openapi("RoundMoney", {
-    description: "Where a round's money is: contributed = in flight + held + refunded + paid out.",
+    description:
+      "Where a round's money is: contributed = in flight + held + refunded + owed to members + paid out.",
   });
 
 const LedgerSchema = z
@@ -98,6 +103,7 @@ const LedgerSchema = z
           inFlight: { amountMinor: 0, currency: "AUD" },
           held: { amountMinor: 10000, currency: "AUD" },
           refunded: { amountMinor: 0, currency: "AUD" },
+          owedToMember: { amountMinor: 0, currency: "AUD" },
           paidOut: { amountMinor: 0, currency: "AUD" },
         },
       ],
@@ -119,7 +125,7 @@ const TransactionSchema = z
     kind: z.string().openapi({
       example: "debit_settled",
       description:
-        "debit_initiated, debit_settled, debit_failed, contribution_refunded, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated",
+        "debit_initiated, debit_settled, debit_failed, contribution_refunded, contribution_refund_failed, contribution_owed_to_member, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated",
     }),
     occurredAt: z.string().openapi({ example: "2030-01-05T09:00:00.000Z" }),
     recordedAt: z.string().openapi({ example: "2030-01-05T09:00:01.000Z" }),
@@ -252,7 +258,10 @@ export function parseAccount(account: string): ParsedAccount {
     const [kind, memberId] = [parts[2], parts[3]];
     if ((kind === "pot" || kind === "in_flight") && parts.length === 3)
       return { kind, roundId, memberId: null };
-    if ((kind === "contributions" || kind === "refunds" || kind === "payouts") && parts.length === 4)
+    if (
+      (kind === "contributions" || kind === "refunds" || kind === "owed_to_member" || kind === "payouts") &&
+      parts.length === 4
+    )
       return { kind, roundId, memberId: unescapeId(memberId ?? "") };
   }
   return { kind: "other", roundId: null, memberId: null };
@@ -266,18 +275,26 @@ function accountView(line: LedgerAccountBalance) {
 function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccountBalance[]) {
   const totals = new Map<
     string,
-    Record<"contributed" | "inFlight" | "held" | "refunded" | "paidOut", number>
+    Record<"contributed" | "inFlight" | "held" | "refunded" | "owedToMember" | "paidOut", number>
   >();
   for (const line of balances) {
     const parsed = parseAccount(line.account);
     if (parsed.roundId === null) continue;
     const key = `${parsed.roundId}\u0000${line.balance.currency}`;
-    const t = totals.get(key) ?? { contributed: 0, inFlight: 0, held: 0, refunded: 0, paidOut: 0 };
+    const t = totals.get(key) ?? {
+      contributed: 0,
+      inFlight: 0,
+      held: 0,
+      refunded: 0,
+      owedToMember: 0,
+      paidOut: 0,
+    };
     const minor = line.balance.amountMinor;
     if (parsed.kind === "contributions") t.contributed -= minor;
     else if (parsed.kind === "in_flight") t.inFlight += minor;
     else if (parsed.kind === "pot") t.held += minor;
     else if (parsed.kind === "refunds") t.refunded += minor;
+    else if (parsed.kind === "owed_to_member") t.owedToMember += minor;
     else if (parsed.kind === "payouts") t.paidOut += minor;
     totals.set(key, t);
   }
@@ -292,6 +309,7 @@ function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccoun
         inFlight: m(t.inFlight),
         held: m(t.held),
         refunded: m(t.refunded),
+        owedToMember: m(t.owedToMember),
         paidOut: m(t.paidOut),
       };
     })

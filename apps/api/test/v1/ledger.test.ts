@@ -5,6 +5,7 @@ import { PrismaLedgerStore, PrismaStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
+  contributionOwedToMember,
   debitInitiated,
   debitSettled,
   type LedgerTransaction,
@@ -111,6 +112,16 @@ beforeAll(async () => {
       occurredAt: at + 1000,
     }),
   );
+  // ben disputed 0.01 of his contribution; the round owes him the rest outside Stripe (2.00 here).
+  posts.push(
+    contributionOwedToMember({
+      id: "owed:ben",
+      roundId: "rnd_books",
+      memberId: "ben",
+      amount: aud(2_00),
+      occurredAt: at + 2000,
+    }),
+  );
   // Another group's money, which must never show in grp_books's books.
   posts.push(
     debitInitiated({
@@ -150,10 +161,15 @@ describe("GET /v1/groups/{groupId}/ledger", () => {
     };
     expect(body).toMatchObject({ object: "ledger", groupId: "grp_books" });
     const balance = (account: string) => body.accounts.find((a) => a.account === account)?.balance;
-    expect(balance("round:rnd_books:pot")).toEqual({ amountMinor: 50_00, currency: "AUD" });
+    expect(balance("round:rnd_books:pot")).toEqual({ amountMinor: 48_00, currency: "AUD" });
     expect(balance("round:rnd_books:in_flight")).toEqual({ amountMinor: 100_00, currency: "AUD" });
     expect(balance("round:rnd_books:contributions:cy")).toEqual({ amountMinor: -100_00, currency: "AUD" });
     expect(balance("round:rnd_books:payouts:ana")).toEqual({ amountMinor: 150_00, currency: "AUD" });
+    expect(body.accounts.find((a) => a.account === "round:rnd_books:owed_to_member:ben")).toMatchObject({
+      kind: "owed_to_member",
+      memberId: "ben",
+      balance: { amountMinor: 2_00, currency: "AUD" },
+    });
     expect(body.accounts.find((a) => a.account === "round:rnd_books:contributions:ana")).toMatchObject({
       kind: "contributions",
       roundId: "rnd_books",
@@ -165,8 +181,9 @@ describe("GET /v1/groups/{groupId}/ledger", () => {
         roundId: "rnd_books",
         contributed: { amountMinor: 300_00, currency: "AUD" },
         inFlight: { amountMinor: 100_00, currency: "AUD" },
-        held: { amountMinor: 50_00, currency: "AUD" },
+        held: { amountMinor: 48_00, currency: "AUD" },
         refunded: { amountMinor: 0, currency: "AUD" },
+        owedToMember: { amountMinor: 2_00, currency: "AUD" },
         paidOut: { amountMinor: 150_00, currency: "AUD" },
       },
     ]);
@@ -207,7 +224,15 @@ describe("GET /v1/groups/{groupId}/ledger/transactions", () => {
       expect(page.data).toHaveLength(2);
       cursor = page.data.at(-1)?.id;
     }
-    expect(seen.map((t) => t.id)).toEqual(["in:ana", "in:ben", "in:cy", "set:ana", "set:ben", "pay:ana"]);
+    expect(seen.map((t) => t.id)).toEqual([
+      "in:ana",
+      "in:ben",
+      "in:cy",
+      "set:ana",
+      "set:ben",
+      "pay:ana",
+      "owed:ben",
+    ]);
     expect(seen.every((t) => t.roundId === "rnd_books")).toBe(true);
     expect(seen[5]).toMatchObject({
       kind: "payout_transferred",
