@@ -10,6 +10,7 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
+import { type RefundLookupRules, refundNotEnded, refundOverdue } from "../kernel/refund-lookups.js";
 import {
   type LedgerError,
   type LedgerTransaction,
@@ -33,13 +34,9 @@ import type {
   MarketplaceRefundRules,
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
-import {
-  REFUND_OUTCOME_LOOKUPS,
-  REFUND_OUTCOME_OVERDUE_MS,
-  REFUND_OUTCOME_RECHECK_MS,
-} from "../policy/refund-overdue.js";
+import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
-import { DAY_MS, type Instant } from "../shared/time.js";
+import type { Instant } from "../shared/time.js";
 import { type MarketplaceChargeError, marketplaceChargeError } from "./marketplace-charge.errors.js";
 import {
   type CreateMarketplaceCharge,
@@ -365,7 +362,7 @@ export function decideMarketplaceCharge(
     case "refund_failed":
       return thenLossThatWaited(d, refundFailed(d, input));
     case "refund_not_ended":
-      return refundNotEnded(d, input);
+      return refundNotEnded(d, refundLookupRules, input);
     case "application_fee_refunded":
       return feeRefunded(d, input);
     case "dispute_opened":
@@ -705,7 +702,7 @@ function park(
 function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   if (timer.kind === "action_expired") return actionExpired(d);
   if (timer.kind === "refund_overdue")
-    return refundOverdue(d, timer.refund, timer.attempt, timer.lookup ?? 1);
+    return refundOverdue(d, refundLookupRules, timer.refund, timer.attempt, timer.lookup ?? 1);
   const s = d.state;
   const last = latestAttempt(s, timer.sellerId);
   const payout = s.payouts.find((p) => p.sellerId === timer.sellerId);
@@ -967,92 +964,31 @@ function requestRefundAttempt(d: Draft, number: number): void {
   d.timer({ kind: "refund_overdue", refund: number, attempt }, d.now + REFUND_OUTCOME_OVERDUE_MS);
 }
 
-/**
- * Attempt `attempt` of refund `refund` was asked of Stripe `REFUND_OUTCOME_OVERDUE_MS` ago (or
- * the previous look-up found it still pending) and is still `requested`: Stripe left it
- * pending, or its outcome (the webhook; the call's answer was `pending`) never reached susu.
- * susu asks Stripe for the refund (`find_refund`, look-up `lookup`): its answer is the
- * outcome (`refund_succeeded`, `refund_failed`, as a webhook would bring it) or
- * `refund_not_ended` (see {@link refundNotEnded}). Nothing else changes.
- */
-function refundOverdue(d: Draft, refund: number, attempt: number, lookup: number): Step {
-  const s = d.state;
-  const r = s.refunds.find((x) => x.number === refund);
-  if (r?.status !== "requested" || r.attempts !== attempt || (r.lookups ?? 0) >= lookup)
-    return ignore(
-      s,
-      "timer_no_longer_due",
-      r === undefined
-        ? `no refund ${refund}`
-        : `refund ${refund} is ${r.status} (attempt ${r.attempts}, ${r.lookups ?? 0} look-ups answered)`,
-    );
-  if (!s.paymentIntentId)
-    throw new Error(`marketplace charge ${s.id}: refund ${refund} needs its PaymentIntent`);
-  d.effect({
-    ...d.addressed(ids.refundLookup(s.id, refund, attempt, lookup)),
-    kind: "find_refund",
-    refund,
-    attempt,
-    lookup,
-    refundEffectId: ids.refund(s.id, refund, attempt),
-    paymentIntentId: s.paymentIntentId,
-  });
-  return d.done();
-}
-
-/**
- * Look-up `lookup` found the refund attempt still pending at Stripe, or no refund made by it.
- * The first such answer opens the `refund_overdue` ticket (what waits on it — a lost dispute's
- * loss that stays unbooked — and what to check at Stripe); susu asks again
- * `REFUND_OUTCOME_RECHECK_MS` later, up to `REFUND_OUTCOME_LOOKUPS` look-ups, and the last
- * one's answer opens a ticket saying it stopped asking. The refund still ends as Stripe's news
- * comes. A repeated or late answer of a look-up already heard is ignored.
- */
-function refundNotEnded(d: Draft, { refund, attempt, lookup, refundId }: InputOf<"refund_not_ended">): Step {
-  const s = d.state;
-  const r = s.refunds.find((x) => x.number === refund);
-  if (!r || attempt < 1 || attempt > r.attempts)
-    return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
-  if (r.status !== "requested" || attempt !== r.attempts || (r.lookups ?? 0) >= lookup)
-    return ignore(
-      s,
-      "refund_already_settled",
-      `refund ${refund} is ${r.status} (attempt ${r.attempts}, ${r.lookups ?? 0} look-ups answered)`,
-    );
-  d.updateRefund(refund, { lookups: lookup });
-  const last = lookup >= REFUND_OUTCOME_LOOKUPS;
-  if (lookup === 1 || last) {
-    const waiting = waitingLoss(s);
-    const days = Math.round((REFUND_OUTCOME_OVERDUE_MS + (lookup - 1) * REFUND_OUTCOME_RECHECK_MS) / DAY_MS);
-    const atStripe =
-      refundId !== undefined
-        ? `Stripe holds it as ${refundId}, still pending`
-        : "Stripe shows no refund made by it";
-    d.ticket(
-      last
-        ? ids.ticket.refundOverdueLast(s.id, refund, attempt)
-        : ids.ticket.refundOverdue(s.id, refund, attempt),
-      "refund_overdue",
-      `refund ${refund} of ${r.amountMinor} ${s.currency} (minor units) of marketplace charge ${s.id}, asked of Stripe ` +
-        `as ${ids.refund(s.id, refund, attempt)} (its idempotency key and metadata effect_id), ` +
-        `has no outcome ${days} days on${last ? ` and ${lookup} look-ups` : ""}: ${atStripe}; ` +
-        (waiting !== undefined
-          ? `dispute ${waiting.id} was closed lost and its loss of ${waiting.waitingLossMinor} waits for this refund (not booked); `
-          : "no other refund can start until it ends; ") +
-        (last
-          ? "susu has stopped asking Stripe: find the refund at Stripe (pending_reason insufficient_funds: top up " +
-            "the balance) and resend its event; susu ends the refund when the news comes"
-          : `susu asks Stripe again every ${Math.round(REFUND_OUTCOME_RECHECK_MS / DAY_MS)} days, ` +
-            `${REFUND_OUTCOME_LOOKUPS} times in all; pending_reason insufficient_funds: top up the balance`),
-    );
-  }
-  if (!last)
-    d.timer(
-      { kind: "refund_overdue", refund, attempt, lookup: lookup + 1 },
-      d.now + REFUND_OUTCOME_RECHECK_MS,
-    );
-  return d.done();
-}
+/** The marketplace charge's names for its refund look-ups (kernel/refund-lookups.ts does the rest). */
+const refundLookupRules: RefundLookupRules<Draft> = {
+  askStripe: (d, refund, attempt, lookup) => {
+    const s = d.state;
+    if (!s.paymentIntentId)
+      throw new Error(`marketplace charge ${s.id}: refund ${refund} needs its PaymentIntent`);
+    d.effect({
+      ...d.addressed(ids.refundLookup(s.id, refund, attempt, lookup)),
+      kind: "find_refund",
+      refund,
+      attempt,
+      lookup,
+      refundEffectId: ids.refund(s.id, refund, attempt),
+      paymentIntentId: s.paymentIntentId,
+    });
+  },
+  refundEffectId: (d, refund, attempt) => ids.refund(d.state.id, refund, attempt),
+  ticketId: (d, refund, attempt, last) =>
+    last
+      ? ids.ticket.refundOverdueLast(d.state.id, refund, attempt)
+      : ids.ticket.refundOverdue(d.state.id, refund, attempt),
+  whose: (d) => `of marketplace charge ${d.state.id}`,
+  lossWaitNote: "not booked",
+  blockedNote: "no other refund can start until it ends",
+};
 
 function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refund_succeeded">): Step {
   const s = d.state;
