@@ -51,12 +51,6 @@ import { isHeldPaymentMoveAllowed } from "./held-payment-transitions.js";
 
 const policy = DEFAULT_HELD_PAYMENT_POLICY;
 
-/**
- * Known gaps (being fixed elsewhere): the generator keeps away from them unless
- * `SUSU_MODEL_KNOWN_GAPS=1` (see `World.partialLossAllowed`), so they stay one variable away
- * from view without failing CI.
- */
-const EXPRESS_KNOWN_GAPS = process.env.SUSU_MODEL_KNOWN_GAPS === "1";
 const T0 = Date.UTC(2026, 2, 2);
 const ID = "hp1";
 
@@ -121,12 +115,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     chargedBack: false,
   };
 
-  constructor(
-    amountMinor: number,
-    sellerCanReceive: boolean,
-    /** Whether the generator may express the known gap (see KNOWN_GAPS). */
-    readonly expressKnownGaps = EXPRESS_KNOWN_GAPS,
-  ) {
+  constructor(amountMinor: number, sellerCanReceive: boolean) {
     super(
       amountMinor,
       T0,
@@ -148,24 +137,6 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     );
     // The outbox made the Checkout Session at once: its answer names it.
     this.apply({ type: "checkout_session_created", sessionId: "cs_1", url: "https://checkout.example/cs_1" });
-  }
-
-  /**
-   * Known gap (branch partial-loss, another helper's): after a PARTIAL loss that superseded a
-   * refund, the refund of the rest is refused by Stripe (`charge_disputed`) and the payment
-   * stays `refunding`. Until it is fixed a dispute is lost for less than what is left only
-   * when no refund could be superseded: the payment knows the dispute (so no refund can start
-   * before its closure) and every refund it asked for succeeded.
-   */
-  partialLossAllowed(): boolean {
-    if (this.expressKnownGaps) return true;
-    const s = this.state;
-    const x = this.stripe.dispute;
-    return (
-      x !== undefined &&
-      s.disputes.some((y) => y.id === x.id && y.status === "open") &&
-      s.refunds.every((r) => r.status === "succeeded")
-    );
   }
 
   /**
@@ -254,8 +225,10 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
           break;
         }
         m.disputes.set(input.disputeId, false);
-        // A lost dispute takes what it says, up to what is left (refunds asked for count as gone).
+        // A lost dispute supersedes the refunds that never reached the customer, then takes what
+        // it says, up to what is left (refunds asked for count as gone).
         if (input.outcome === "lost") {
+          this.supersedeRefundsNotDone();
           m.lostMinor += Math.min(input.amountMinor, this.remainingMinor());
           m.chargedBack = true;
         }
@@ -273,6 +246,7 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       if (refundInFlight(this.state, known)) break;
       m.lossesWaiting.shift();
       m.disputes.set(waiting.disputeId, false);
+      this.supersedeRefundsNotDone();
       m.lostMinor += Math.min(waiting.amountMinor, this.remainingMinor());
       m.chargedBack = true;
       if (this.state.refunds.some((r) => r.number === known + 1)) known += 1;

@@ -56,12 +56,6 @@ import { isMarketplaceChargeMoveAllowed } from "./marketplace-charge-transitions
 
 const policy = DEFAULT_MARKETPLACE_POLICY;
 
-/**
- * Known gaps (being fixed elsewhere): the generator keeps away from them unless
- * `SUSU_MODEL_KNOWN_GAPS=1` (see `World.partialLossAllowed`), so they stay one variable away
- * from view without failing CI.
- */
-const EXPRESS_KNOWN_GAPS = process.env.SUSU_MODEL_KNOWN_GAPS === "1";
 const T0 = Date.UTC(2026, 4, 4);
 const ID = "mc1";
 
@@ -141,8 +135,6 @@ class World extends PaymentWorld<
   constructor(
     amountMinor: number,
     readonly sellerIds: readonly string[],
-    /** Whether the generator may express the known gap (see EXPRESS_KNOWN_GAPS). */
-    readonly expressKnownGaps = EXPRESS_KNOWN_GAPS,
   ) {
     super(
       amountMinor,
@@ -166,24 +158,6 @@ class World extends PaymentWorld<
       )._unsafeUnwrap(),
     );
     this.check();
-  }
-
-  /**
-   * Known gap (branch partial-loss, another helper's): after a PARTIAL loss that superseded a
-   * refund, the refund of the rest is refused by Stripe (`charge_disputed`) and the charge
-   * stays `refunding`. Until it is fixed a dispute is lost for less than what is left only
-   * when no refund could be superseded: the charge knows the dispute (so no refund can start
-   * before its closure) and every refund it asked for succeeded.
-   */
-  partialLossAllowed(): boolean {
-    if (this.expressKnownGaps) return true;
-    const s = this.state;
-    const x = this.stripe.dispute;
-    return (
-      x !== undefined &&
-      s.disputes.some((y) => y.id === x.id && y.status === "open") &&
-      s.refunds.every((r) => r.status === "succeeded")
-    );
   }
 
   /**
@@ -341,9 +315,10 @@ class World extends PaymentWorld<
       this.problems.push(`a refund was asked of Stripe after a loss that waited (${input.type})`);
   }
 
-  /** A lost dispute takes what it says, up to what is left. */
+  /** A lost dispute supersedes the refunds that never reached the customer, then takes what it says, up to what is left. */
   private takeLoss(amountMinor: number): void {
     const m = this.model;
+    this.supersedeRefundsNotDone();
     m.lostMinor += Math.min(amountMinor, this.remainingMinor());
     // A refund the loss superseded (it never reached the customer: e.g. a seller's
     // reversal for it failed) needs its failed reversals no more: retry_reversal

@@ -127,9 +127,6 @@ export abstract class PaymentWorld<
   /** The invariants, after every step. */
   abstract check(): void;
 
-  /** Whether a dispute may be lost for less than what is left now (each test names its known gaps). */
-  abstract partialLossAllowed(): boolean;
-
   /**
    * What the use case reads at Stripe and applies before `input`, if anything: a dispute that
    * overtook the payment's own news has the payment read first (`apply-fact.ts`).
@@ -230,6 +227,17 @@ export abstract class PaymentWorld<
     if (books.isErr()) this.problems.push(`ledger: ${books.error.message}`);
   }
 
+  /**
+   * A lost dispute's loss is being taken: every refund asked for that has not reached the
+   * customer (not done — no refund is in flight when a loss is taken: it waits for them) is
+   * superseded by it. The customer's bank gave the money back instead, so it no longer counts as
+   * asked for; what it asked beyond the loss comes back as a refund owed outside Stripe (its
+   * `refund_owed` notice).
+   */
+  supersedeRefundsNotDone(): void {
+    for (const [n, r] of this.model.refunds) if (!r.done) this.model.refunds.delete(n);
+  }
+
   /** What is left to refund or lose, by the model: captured minus refunds asked for and losses. */
   remainingMinor(): number {
     const asked = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
@@ -301,8 +309,6 @@ interface Drivable {
   readonly stripe: StripeSide;
   deliver(fact: unknown, twice: boolean): void;
   apply(input: unknown): unknown;
-  /** Whether a dispute may be lost for less than what is left now (see each test's known gaps). */
-  partialLossAllowed(): boolean;
 }
 
 /** Stripe reports the `i`-th fact of the inbox (in any order), sometimes twice in a row. */
@@ -445,8 +451,7 @@ const disputeUpdatedCommand = (
 /**
  * The open dispute closes: an inquiry always as `warning_closed` (won: no money moved); a
  * chargeback won, or lost for its amount or a part of it (Stripe's last word on what it
- * took). A loss of less than what is left is a partial loss: only when the world allows one
- * now (see {@link Drivable.partialLossAllowed}), else it takes everything left.
+ * took, at most what is left).
  */
 const disputeClosedCommand = (outcome: "won" | "lost", partBp = 10_000): WorldCommand<Drivable> =>
   simple(
@@ -458,8 +463,7 @@ const disputeClosedCommand = (outcome: "won" | "lost", partBp = 10_000): WorldCo
       w.stripe.disputeOpen = false;
       const lost = outcome === "lost" && !x.inquiry;
       const left = leftAtStripe(w.stripe);
-      let amountMinor = Math.min(partOf(x.amountMinor, partBp), left);
-      if (lost && amountMinor < left && !w.partialLossAllowed()) amountMinor = left;
+      const amountMinor = Math.min(partOf(x.amountMinor, partBp), left);
       x.status = lost ? "lost" : "won";
       if (lost) w.stripe.lostMinor += amountMinor;
       const fact: DisputeClosedFact = { disputeId: x.id, outcome: lost ? "lost" : "won", amountMinor };
