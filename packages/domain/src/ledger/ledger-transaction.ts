@@ -54,6 +54,7 @@ export type LedgerTransactionKind =
   | "held_transfer_reversed"
   | "held_dispute_lost"
   | "held_owed_to_customer"
+  | "held_refund_failed"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
   | "marketplace_fee_earned"
@@ -65,6 +66,7 @@ export type LedgerTransactionKind =
   | "marketplace_refunded"
   | "marketplace_dispute_lost"
   | "marketplace_owed_to_customer"
+  | "marketplace_refund_failed"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
   | "membership_invoice_refunded"

@@ -27,6 +27,8 @@
 //   the closure too — closed won or lost for their amount or part of it) interleave with
 //   refunds, reversals and transfers; Stripe fails or refuses refunds while a chargeback
 //   stands;
+// - Stripe fails refunds it had made succeed (succeeded → failed): the books stop counting
+//   them, and at the end what the books say was refunded is what Stripe refunded;
 // - money out (refunds, the sellers, dispute losses) never exceeds what was paid in, once every
 //   reversal asked for has landed; every snapshot round-trips through JSON;
 // - at the end every outcome arrives (settle): nothing is stuck `refunding` or
@@ -255,8 +257,13 @@ class World extends PaymentWorld<
         break;
       }
       case "refund_failed": {
+        // It waits for a retry — unless it is owed outside Stripe at once (a success Stripe
+        // failed once a dispute was lost: its refund_owed notice above).
         const r = m.refunds.get(input.refund);
-        if (r) r.done = false;
+        const owed = this.state.refunds.some(
+          (x) => x.number === input.refund && x.status === "owed_outside_stripe",
+        );
+        if (r && !ignored && !owed) r.done = false;
         break;
       }
       case "transfer_created":
@@ -401,6 +408,13 @@ class World extends PaymentWorld<
       if (rv.status !== "reversed") this.problems.push(`${where}: reversal ${rv.number} is ${rv.status}`);
     for (const x of s.disputes)
       if (x.status === "open") this.problems.push(`${where}: dispute ${x.id} still open`);
+    // What the books say went back to the customer is what Stripe refunded and kept refunded
+    // (a refund Stripe failed after its success is not counted once its failure is heard).
+    const settledBooks = checkMarketplaceMoney(this.ledger, ID, this.sellerIds, "AUD");
+    if (settledBooks.isOk() && settledBooks.value.refundedMinor !== this.stripe.refundedMinor)
+      this.problems.push(
+        `${where}: the books say ${settledBooks.value.refundedMinor} refunded, Stripe ${this.stripe.refundedMinor}`,
+      );
     const st = this.stripe;
     if (st.refundedMinor + st.lostMinor > st.capturedMinor)
       this.problems.push(
@@ -527,6 +541,7 @@ function answerRefund(w: World, i: number, ok: boolean): void {
     return;
   }
   w.stripe.refundedMinor += r.amountMinor;
+  w.succeededRefunds.push({ refund: r.refund, attempt: r.attempt, amountMinor: r.amountMinor });
   w.inbox.push({ type: "refund_succeeded", refund: r.refund, attempt: r.attempt, refundId: `re_${r.id}` });
   const fee = w.state.refunds.find((x) => x.number === r.refund)?.parts.feePartMinor ?? 0;
   if (r.refundApplicationFee)
@@ -740,6 +755,8 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
     ),
   ),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => commands.reversal(i, ok)),
+  // Stripe fails a refund it had made succeed (the card or account could not take it).
+  fc.nat().map(commands.refundFailsLater),
   // disputes: at most one open at a time at Stripe, for part or all of what is left, an
   // inquiry or a chargeback; updated (its status, `lost` or `won` before the closure too, its
   // deadline); closed won or lost, for its amount or part of it

@@ -74,6 +74,8 @@ export interface PaymentBooks {
   readonly paidInMinor: number;
   readonly refundedMinor: number;
   readonly disputeLostMinor: number;
+  /** Owed to the customer outside Stripe (given back, by other means). */
+  readonly owedToCustomerMinor: number;
 }
 
 type EffectShape = { readonly kind: string; readonly id: string };
@@ -101,6 +103,8 @@ export abstract class PaymentWorld<
   pendingReversals: Pending<E, "reverse_transfer">[] = [];
   /** Look-ups of a transfer attempt at Stripe asked for and not answered yet. */
   pendingLookups: Pending<E, "find_transfer">[] = [];
+  /** Refund attempts Stripe made succeed (and has not failed since): each may still fail afterwards. */
+  succeededRefunds: { refund: number; attempt: number; amountMinor: number }[] = [];
   timers: Pending<E, "schedule_timer">[] = [];
   inbox: I[] = [];
   delivered: I[] = [];
@@ -210,14 +214,17 @@ export abstract class PaymentWorld<
    * back everything. `books` is the aggregate's money from its books.
    */
   protected checkPayment(books: PaymentBooks): void {
-    const given = books.refundedMinor + books.disputeLostMinor;
+    const given = books.refundedMinor + books.disputeLostMinor + books.owedToCustomerMinor;
     if (given > books.paidInMinor) this.problems.push(`given back ${given} of ${books.paidInMinor} paid`);
     if (this.stripe.refundedMinor > this.stripe.capturedMinor)
       this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);
     const askedMinor = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
     if (askedMinor > this.amountMinor)
       this.problems.push(`refunds asked for ${askedMinor} of ${this.amountMinor}`);
-    if (this.state.status === "refunded" && given !== books.paidInMinor)
+    // (A refund Stripe failed after its success waits for the admins' retry: the payment stays
+    // refunded meanwhile, its books no longer counting it.)
+    const waiting = [...this.model.refunds.values()].some((r) => !r.done);
+    if (this.state.status === "refunded" && !waiting && given !== books.paidInMinor)
       this.problems.push("refunded, but not everything was given back");
   }
 
@@ -368,6 +375,35 @@ const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> =>
     },
   );
 
+/** What the refund-failing command uses of a world. */
+interface RefundsAtStripe {
+  readonly succeededRefunds: { refund: number; attempt: number; amountMinor: number }[];
+  readonly stripe: StripeSide;
+  readonly inbox: unknown[];
+}
+
+/**
+ * Stripe fails the `i`-th refund it had made succeed (the refund object moves succeeded →
+ * failed: the card or account could not take it): the money comes back to the platform's
+ * balance, and `refund_failed` is reported for that attempt.
+ */
+const refundFailsLaterCommand = (i: number): WorldCommand<RefundsAtStripe> =>
+  simple(
+    "a refund that succeeded fails",
+    (w) => w.succeededRefunds.length > 0,
+    (w) => {
+      const [r] = w.succeededRefunds.splice(i % w.succeededRefunds.length, 1);
+      if (!r) return;
+      w.stripe.refundedMinor -= r.amountMinor;
+      w.inbox.push({
+        type: "refund_failed",
+        refund: r.refund,
+        attempt: r.attempt,
+        failureCode: "expired_or_canceled_card",
+      });
+    },
+  );
+
 /** How a dispute the world opens is shaped: the part of what is left it disputes (in basis points), and whether it is an inquiry. */
 export interface DisputeShape {
   /** 1–10 000: the share of what is left at Stripe (captured, less refunds and losses) the customer disputes. */
@@ -487,6 +523,7 @@ export const commands = Object.freeze({
   replay: replayCommand,
   fireTimer: fireTimerCommand,
   reversal: reversalCommand,
+  refundFailsLater: refundFailsLaterCommand,
   disputeOpened: disputeOpenedCommand,
   disputeUpdated: disputeUpdatedCommand,
   disputeClosed: disputeClosedCommand,
