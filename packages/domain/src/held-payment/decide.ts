@@ -1353,7 +1353,12 @@ function unfreeze(d: Draft): Step {
 function bookPendingLosses(d: Draft): Step {
   if (transferInFlight(d.state)) return d.done();
   const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
-  if (pending.length === 0) return d.done();
+  // Nothing to book (a loss of nothing is booked when it closes): a payment it left nothing to
+  // give back still ends (its refund superseded and owed outside Stripe).
+  if (pending.length === 0) {
+    chargedBackIfNothingLeft(d);
+    return d.done();
+  }
   for (const x of pending) {
     const s = d.state;
     const stage = stageOf(s);

@@ -333,3 +333,26 @@ describe("the model's counterexample: a whole refund refused by a dispute of one
     });
   });
 });
+
+// The held-payment model (seed 12): a dispute Stripe closed lost for nothing (the charge was
+// refunded at Stripe by then, and the refund failed afterwards) superseded the failed refund,
+// which was then owed outside Stripe in full; the payment stayed `refunding` for good, as a loss
+// of nothing is booked when it closes and the end was only looked for when booking one.
+describe("a loss of nothing supersedes a failed whole refund", () => {
+  it("owes it outside Stripe and ends the payment charged back", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      heldRefundFailed("expired_or_canceled_card"),
+      opened(1),
+      lost(0),
+    ]);
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 10_000, status: "owed_outside_stripe" },
+    ]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 0, lossBooked: true });
+    expect(r.state.status).toBe("charged_back");
+    expect(books(r)).toMatchObject({ holdMinor: 0, disputeLostMinor: 0, owedToCustomerMinor: 10_000 });
+  });
+});
