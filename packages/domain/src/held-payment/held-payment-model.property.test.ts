@@ -26,6 +26,8 @@
 //   stands; no transfer is asked for while the payment has a dispute open;
 // - Stripe fails refunds it had made succeed (succeeded → failed): the books stop counting
 //   them, and at the end what the books say was refunded is what Stripe refunded;
+// - a refund's webhook may never come: its overdue look-up (`find_refund`) is answered by
+//   what Stripe holds — ended (its outcome), still pending (its id), or no refund made;
 // - money out (refunds, the seller, dispute losses) never exceeds what was paid in, once every
 //   reversal asked for has landed; every snapshot round-trips through JSON;
 // - at the end every outcome arrives (settle): nothing is stuck `refunding` or `releasing`, no
@@ -36,6 +38,7 @@ import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
 import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
 import {
+  answerRefundLookup,
   commands,
   DISPUTE_UPDATE_STATUSES,
   type PaymentModel,
@@ -486,23 +489,36 @@ function answerLookup(w: World, i: number): void {
 
 /**
  * Stripe answers the `i`-th pending refund: it succeeds or fails as the test says — but a
- * chargeback open or lost fails it (`charge_disputed`), as Stripe does.
+ * chargeback open or lost fails it (`charge_disputed`), as Stripe does. `unheard`: its webhook
+ * never reaches susu (only a look-up, `find_refund`, tells the outcome).
  */
-function answerRefund(w: World, i: number, ok: boolean): void {
+function answerRefund(w: World, i: number, ok: boolean, unheard = false): void {
   const [r] = w.pendingRefunds.splice(i % w.pendingRefunds.length, 1);
   if (!r) return;
   const refused = refundsRefused(w.stripe);
   if (ok && !refused) {
     w.stripe.refundedMinor += r.amountMinor;
-    w.succeededRefunds.push({ refund: r.refund, attempt: r.attempt, amountMinor: r.amountMinor });
-    w.inbox.push({ type: "refund_succeeded", refund: r.refund, attempt: r.attempt, refundId: `re_${r.id}` });
-  } else
-    w.inbox.push({
-      type: "refund_failed",
+    w.succeededRefunds.push({
       refund: r.refund,
       attempt: r.attempt,
-      failureCode: refused ? "charge_disputed" : "expired_or_canceled_card",
+      amountMinor: r.amountMinor,
+      effectId: r.id,
+      refundId: `re_${r.id}`,
     });
+    w.refundsAtStripe.set(r.id, { status: "succeeded", refundId: `re_${r.id}` });
+    if (!unheard)
+      if (!unheard)
+        w.inbox.push({
+          type: "refund_succeeded",
+          refund: r.refund,
+          attempt: r.attempt,
+          refundId: `re_${r.id}`,
+        });
+  } else {
+    const failureCode = refused ? "charge_disputed" : "expired_or_canceled_card";
+    w.refundsAtStripe.set(r.id, { status: "failed", refundId: `re_${r.id}`, failureCode });
+    if (!unheard) w.inbox.push({ type: "refund_failed", refund: r.refund, attempt: r.attempt, failureCode });
+  }
 }
 
 /**
@@ -522,6 +538,7 @@ function settle(w: World, lose: boolean): void {
     while (w.pendingTransfers.length > 0) answerTransfer(w, 0, "created");
     while (w.pendingLookups.length > 0) answerLookup(w, 0);
     while (w.pendingRefunds.length > 0) answerRefund(w, 0, true);
+    while (w.pendingRefundLookups.length > 0) answerRefundLookup(w, 0, true);
     while (w.pendingReversals.length > 0) commands.reversal(0, true).run({}, w);
     if (w.stripe.disputeOpen) commands.disputeClosed(lose ? "lost" : "won").run({}, w);
     if (w.inbox.length > 0) continue;
@@ -538,6 +555,7 @@ function settle(w: World, lose: boolean): void {
     const idle =
       w.pendingTransfers.length +
       w.pendingLookups.length +
+      w.pendingRefundLookups.length +
       w.pendingRefunds.length +
       w.pendingReversals.length;
     if (before === after && idle === 0) return;
@@ -614,16 +632,19 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
       (w) => answerLookup(w, i),
     ),
   ),
-  fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) =>
+  // (its webhook sometimes never reaches susu: only the look-up after REFUND_OUTCOME_OVERDUE_MS tells)
+  fc.tuple(fc.nat(), fc.boolean(), fc.boolean()).map(([i, ok, unheard]) =>
     simple(
-      `refund ${ok ? "succeeds" : "fails"}`,
+      `refund ${ok ? "succeeds" : "fails"}${unheard ? " (its webhook lost)" : ""}`,
       (w) => w.pendingRefunds.length > 0,
-      (w) => answerRefund(w, i, ok),
+      (w) => answerRefund(w, i, ok, unheard),
     ),
   ),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, ok]) => commands.reversal(i, ok)),
   // Stripe fails a refund it had made succeed (the card or account could not take it).
   fc.nat().map(commands.refundFailsLater),
+  // Stripe answers a look-up of a refund whose outcome is overdue (find_refund) by what it holds.
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, seen]) => commands.refundLookedUp(i, seen)),
   // disputes: at most one open at a time at Stripe, for part or all of what is left, an
   // inquiry or a chargeback; updated (its status, `lost` or `won` before the closure too, its
   // deadline); closed won or lost, for its amount or part of it

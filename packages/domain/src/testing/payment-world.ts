@@ -35,6 +35,21 @@ export interface PaymentModel {
   disputes: Map<string, boolean>;
 }
 
+/** A refund attempt Stripe made succeed. */
+export interface SucceededRefund {
+  readonly refund: number;
+  readonly attempt: number;
+  readonly amountMinor: number;
+  /** The attempt's effect id (its idempotency key). */
+  readonly effectId: string;
+  readonly refundId: string;
+}
+
+/** How a refund attempt ended at Stripe. */
+export type RefundAtStripe =
+  | { readonly status: "succeeded"; readonly refundId: string }
+  | { readonly status: "failed"; readonly refundId: string; readonly failureCode: string };
+
 /** A dispute as Stripe has it. */
 export interface StripeDispute {
   id: string;
@@ -104,7 +119,11 @@ export abstract class PaymentWorld<
   /** Look-ups of a transfer attempt at Stripe asked for and not answered yet. */
   pendingLookups: Pending<E, "find_transfer">[] = [];
   /** Refund attempts Stripe made succeed (and has not failed since): each may still fail afterwards. */
-  succeededRefunds: { refund: number; attempt: number; amountMinor: number }[] = [];
+  succeededRefunds: SucceededRefund[] = [];
+  /** Look-ups of a refund attempt at Stripe (`find_refund`) asked for and not answered yet. */
+  pendingRefundLookups: Pending<E, "find_refund">[] = [];
+  /** How each refund attempt ended at Stripe, by its effect id (its idempotency key); absent: still pending. */
+  readonly refundsAtStripe = new Map<string, RefundAtStripe>();
   timers: Pending<E, "schedule_timer">[] = [];
   inbox: I[] = [];
   delivered: I[] = [];
@@ -204,6 +223,7 @@ export abstract class PaymentWorld<
       else if (isKind(e, "refund")) this.pendingRefunds.push(e);
       else if (isKind(e, "reverse_transfer")) this.pendingReversals.push(e);
       else if (isKind(e, "find_transfer")) this.pendingLookups.push(e);
+      else if (isKind(e, "find_refund")) this.pendingRefundLookups.push(e);
       else if (isKind(e, "schedule_timer")) this.timers.push(e);
     }
   }
@@ -375,9 +395,16 @@ const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> =>
     },
   );
 
-/** What the refund-failing command uses of a world. */
+/** What the refund-failing and refund look-up commands use of a world. */
 interface RefundsAtStripe {
-  readonly succeededRefunds: { refund: number; attempt: number; amountMinor: number }[];
+  readonly succeededRefunds: SucceededRefund[];
+  readonly refundsAtStripe: Map<string, RefundAtStripe>;
+  readonly pendingRefundLookups: {
+    readonly refund: number;
+    readonly attempt: number;
+    readonly lookup: number;
+    readonly refundEffectId: string;
+  }[];
   readonly stripe: StripeSide;
   readonly inbox: unknown[];
 }
@@ -395,6 +422,11 @@ const refundFailsLaterCommand = (i: number): WorldCommand<RefundsAtStripe> =>
       const [r] = w.succeededRefunds.splice(i % w.succeededRefunds.length, 1);
       if (!r) return;
       w.stripe.refundedMinor -= r.amountMinor;
+      w.refundsAtStripe.set(r.effectId, {
+        status: "failed",
+        refundId: r.refundId,
+        failureCode: "expired_or_canceled_card",
+      });
       w.inbox.push({
         type: "refund_failed",
         refund: r.refund,
@@ -403,6 +435,39 @@ const refundFailsLaterCommand = (i: number): WorldCommand<RefundsAtStripe> =>
       });
     },
   );
+
+/**
+ * Stripe answers the `i`-th look-up of a refund attempt (`find_refund`, by its idempotency key)
+ * by what it holds: ended, the attempt's outcome as its webhook brings it (`refund_succeeded`,
+ * `refund_failed` — also a success it failed afterwards); not ended, `refund_not_ended`, with
+ * the refund's id when Stripe holds it pending (`seen`), without when no refund was made by that
+ * key (the call never reached Stripe).
+ */
+const refundLookedUpCommand = (i: number, seen: boolean): WorldCommand<RefundsAtStripe> =>
+  simple(
+    `refund looked up${seen ? "" : " (not found while pending)"}`,
+    (w) => w.pendingRefundLookups.length > 0,
+    (w) => answerRefundLookup(w, i, seen),
+  );
+
+/** See {@link refundLookedUpCommand}. */
+export function answerRefundLookup(w: RefundsAtStripe, i: number, seen: boolean): void {
+  const [l] = w.pendingRefundLookups.splice(i % w.pendingRefundLookups.length, 1);
+  if (!l) return;
+  const ended = w.refundsAtStripe.get(l.refundEffectId);
+  const base = { refund: l.refund, attempt: l.attempt };
+  if (ended?.status === "succeeded")
+    w.inbox.push({ type: "refund_succeeded", ...base, refundId: ended.refundId });
+  else if (ended?.status === "failed")
+    w.inbox.push({ type: "refund_failed", ...base, failureCode: ended.failureCode });
+  else
+    w.inbox.push({
+      type: "refund_not_ended",
+      ...base,
+      lookup: l.lookup,
+      ...(seen ? { refundId: `re_${l.refundEffectId}` } : {}),
+    });
+}
 
 /** How a dispute the world opens is shaped: the part of what is left it disputes (in basis points), and whether it is an inquiry. */
 export interface DisputeShape {
@@ -524,6 +589,7 @@ export const commands = Object.freeze({
   fireTimer: fireTimerCommand,
   reversal: reversalCommand,
   refundFailsLater: refundFailsLaterCommand,
+  refundLookedUp: refundLookedUpCommand,
   disputeOpened: disputeOpenedCommand,
   disputeUpdated: disputeUpdatedCommand,
   disputeClosed: disputeClosedCommand,
