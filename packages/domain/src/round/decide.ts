@@ -881,14 +881,46 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
   if (failed) return failed;
   const postedBefore = c.refundId !== undefined;
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
-  if (postedBefore) return finishRefundingIfDone(d);
-  d.post(
-    contributionRefunded({
-      id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
-      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
-    }),
-  );
+  if (!postedBefore)
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
+  bookDisputesHeardWhileRefundOut(d, c, refundId);
   return finishRefundingIfDone(d);
+}
+
+/**
+ * A contribution's refund succeeded after the member had disputed the charge while it was out
+ * (see `Contribution.disputedWhileRefundOut`): the member got the refund and the bank's return,
+ * so each dispute is booked as their loss (`member:<id>`), as a dispute heard after the refund
+ * is, and kept with those (`disputedAfterRefund`) so that a failure of this refund after its
+ * success undoes the losses.
+ */
+function bookDisputesHeardWhileRefundOut(d: Draft, c: Contribution, refundId: string): void {
+  const waiting = c.disputedWhileRefundOut ?? [];
+  if (waiting.length === 0) return;
+  const roundId = d.state.id;
+  const { memberId } = c;
+  d.updateContribution(memberId, (x) => {
+    const { disputedWhileRefundOut: _booked, ...rest } = x;
+    return { ...rest, disputedAfterRefund: [...(x.disputedAfterRefund ?? []), ...waiting] };
+  });
+  for (const { disputeId, amountMinor } of waiting) {
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(roundId, disputeId),
+        ...ledgerRef(d.state, memberId, amountMinor, d.ctx.now),
+      }),
+    );
+    d.ticket(
+      roundIds.ticket.disputeAfterPayout(roundId, disputeId),
+      "dispute_after_payout",
+      `the refund to ${memberId} of their contribution to round ${roundId} succeeded (${refundId}) although they had disputed the charge while it was out (${disputeId}): the member was paid twice, and ${amountMinor} is booked as their loss`,
+    );
+  }
 }
 
 /**
@@ -953,6 +985,10 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
   };
   if (c?.status === "refunded" && (c.disputedAfterRefund ?? []).length > 0)
     return refundFailedAfterDispute(d, c, failureCode);
+  // Disputed while it was out: Stripe fails a pending refund of a disputed charge
+  // (`charge_for_pending_refund_disputed`) and refuses any other, so nothing is retried.
+  if (c?.status === "refund_requested" && (c.disputedWhileRefundOut ?? []).length > 0)
+    return refundFailedAfterDispute(d, c, failureCode);
   if (c?.status === "refunded") {
     // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
     d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
@@ -982,34 +1018,39 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
 }
 
 /**
- * Stripe failed a contribution's refund after its success, and the member had disputed the
- * charge since (booked as their loss: they were paid twice). They were not: the bank's
- * return is all they got, so each loss is undone; Stripe refuses a refund of a disputed
- * charge (`charge_disputed`), so the rest is owed outside Stripe and no retry is asked of
- * Stripe. The refund is reversed in the books; the bank's return is booked as taken out of
- * the pot, and the rest as owed to the member (`owed_to_member`).
+ * Stripe failed a contribution's refund that the member had disputed the charge beside: after
+ * its success (each dispute booked as their loss: they looked paid twice), or while it was
+ * still out (nothing booked yet). The bank's return is all they got, so each loss booked is
+ * undone; Stripe refuses a refund of a disputed charge (`charge_disputed`), so the rest is
+ * owed outside Stripe and no retry is asked of Stripe. A refund in the books is reversed; the
+ * bank's return is booked as taken out of the pot, and the rest as owed to the member
+ * (`owed_to_member`). A refunding round no longer waits for this refund.
  */
 function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string): Step {
   const roundId = d.state.id;
   const { memberId } = c;
-  const disputes = c.disputedAfterRefund ?? [];
-  for (const { disputeId, amountMinor } of disputes)
+  const afterSuccess = c.status === "refunded";
+  const booked = c.disputedAfterRefund ?? [];
+  const disputes = [...booked, ...(c.disputedWhileRefundOut ?? [])];
+  for (const { disputeId, amountMinor } of booked)
     d.post(
       disputeReinstated({
         id: roundIds.ledger.disputeLossUndone(roundId, disputeId),
         ...ledgerRef(d.state, memberId, amountMinor, d.ctx.now),
       }),
     );
-  const { disputedAfterRefund: _undone, ...rest } = c;
+  const { disputedAfterRefund: _undone, disputedWhileRefundOut: _settled, ...rest } = c;
   d.updateContribution(memberId, () => ({ ...rest, status: "disputed" }));
-  // The refund is in the books, but Stripe has its money back: it is reversed, and the bank's
-  // returns and the rest owed leave the pot as for a dispute of a contribution never refunded.
-  d.post(
-    contributionRefundFailed({
-      id: roundIds.ledger.contributionRefundFailed(roundId, memberId),
-      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
-    }),
-  );
+  // A refund in the books (`refundId` is set when it is posted) has its money back at Stripe:
+  // it is reversed, and the bank's returns and the rest owed leave the pot as for a dispute of
+  // a contribution never refunded.
+  if (c.refundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.contributionRefundFailed(roundId, memberId),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
   let leftMinor = c.amountMinor;
   for (const { disputeId, amountMinor } of disputes) {
     const withdrawnMinor = Math.min(amountMinor, leftMinor);
@@ -1032,19 +1073,24 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
         ...ledgerRef(d.state, memberId, restOwedMinor, d.ctx.now),
       }),
     );
+    const ids = disputes.map((x) => x.disputeId).join(", ");
     d.ticket(
       roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
       "dispute",
-      `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${disputes.map((x) => x.disputeId).join(", ")}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+      afterSuccess
+        ? `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${ids}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`
+        : `the refund to ${memberId} failed (${failureCode}) after they had disputed the charge while it was out (${ids}): the bank gave back ${takenMinor}, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
     );
     d.notify(
-      roundIds.notice.refundFailedAfterSuccess(roundId, memberId, refundAttemptOf(c)),
+      afterSuccess
+        ? roundIds.notice.refundFailedAfterSuccess(roundId, memberId, refundAttemptOf(c))
+        : roundIds.notice.refundFailed(roundId, memberId, refundAttemptOf(c)),
       { kind: "admins" },
       "refund_failed",
       { memberId, failureCode, attempt: refundAttemptOf(c), disputeId: last.disputeId, restOwedMinor },
     );
   }
-  return d.done();
+  return finishRefundingIfDone(d);
 }
 
 // ---------------------------------------------------------------- payout
@@ -1371,6 +1417,11 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     ...(x.status === "refunded" && !afterPayout
       ? { disputedAfterRefund: [...(x.disputedAfterRefund ?? []), { disputeId, amountMinor }] }
       : {}),
+    // A refund of ours is out: whether the member is paid twice depends on its outcome, which
+    // books the dispute (see `Contribution.disputedWhileRefundOut`).
+    ...(x.status === "refund_requested" && !afterPayout
+      ? { disputedWhileRefundOut: [...(x.disputedWhileRefundOut ?? []), { disputeId, amountMinor }] }
+      : {}),
   }));
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
@@ -1425,6 +1476,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
       );
     }
   }
+  const refundOut = c.status === "refund_requested" && !afterPayout;
   d.ticket(
     afterPayout || refundedAlready
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
@@ -1432,7 +1484,9 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     afterPayout || refundedAlready ? "dispute_after_payout" : "dispute",
     refundedAlready
       ? `${memberId} disputed their contribution to round ${s.id} after susu had refunded it (${c.refundId ?? "?"}): the member was paid twice, and ${amountMinor} is booked as their loss (${disputeId})`
-      : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
+      : refundOut
+        ? `${memberId} disputed ${amountMinor} of their contribution to round ${s.id} (${disputeId}) while its refund is out: nothing is booked until the refund's outcome is heard (a success paid them twice: the ${amountMinor} becomes their loss; a failure leaves the rest owed outside Stripe)`
+        : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,

@@ -855,17 +855,11 @@ const openDisputeCommand = (which: "any" | "current"): fc.Arbitrary<Cmd> =>
       cmd(
         `openDispute(${which}, ${k}, ${whole ? "whole" : part}${lifecycle > 0 ? `, closed ${lifecycle === 1 ? "lost" : "won"}` : ""})`,
         async (m, w) => {
-          // Known gap: a dispute of a charge whose refund susu asked for and has not heard
-          // back (a lost reply) is not booked when the refund's success arrives after it
-          // (found with seed -1151593421). Kept away from unless SUSU_MODEL_KNOWN_GAPS=1.
-          const quiet = w.sim.store.outbox("pending").length === 0;
+          // Also a charge whose refund susu asked for and has not heard back (a lost reply):
+          // the dispute is booked by the refund's outcome (seed -1151593421 found it unbooked).
           const charges = [...w.sim.gateway.debits.values()].filter(
             (d) =>
               d.status === "succeeded" &&
-              (quiet ||
-                EXPRESS_KNOWN_GAPS ||
-                w.sim.gateway.refunds.size === 0 ||
-                new Bank(w.sim.gateway).refundsOf(d.paymentIntentId).length === 0) &&
               d.references.roundId !== undefined &&
               !w.sim.gateway.disputes.has(d.paymentIntentId) &&
               (which === "any" || d.references.roundId === m.current?.id),
