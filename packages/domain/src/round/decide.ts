@@ -1620,22 +1620,17 @@ function surplusDisputed(
     );
   const taken = Math.min(Math.max(amountMinor, 0), c.amountMinor);
   const paidTwice = surplus.status === "refunded" && taken > 0;
-  // A refund of ours still out settles it when it ends; otherwise the bank's was the refund.
-  const status: SurplusCharge["status"] =
-    surplus.status === "refund_requested" || surplus.status === "refunded"
-      ? surplus.status
-      : taken >= c.amountMinor
-        ? "charged_back"
-        : surplus.status;
-  d.updateAttempt(memberId, a.number, {
-    surplus: {
-      ...surplus,
-      status,
-      disputeId,
-      disputedMinor: taken,
-      ...(paidTwice ? { lossBooked: true } : {}),
-    },
-  });
+  // A refund of ours still out settles it when it ends (see `surplusRefundFailed`); otherwise
+  // the bank's was the refund, and what it did not give back is owed outside Stripe.
+  const settledNow = surplus.status !== "refund_requested" && surplus.status !== "refunded";
+  const disputedSurplus: SurplusCharge = {
+    ...surplus,
+    status: settledNow ? "charged_back" : surplus.status,
+    disputeId,
+    disputedMinor: taken,
+    ...(paidTwice ? { lossBooked: true } : {}),
+  };
+  d.updateAttempt(memberId, a.number, { surplus: disputedSurplus });
   const what = `${memberId}'s second charge (debit attempt ${a.number}, ${a.paymentIntentId ?? "no PaymentIntent"})`;
   if (paidTwice) {
     d.post(
@@ -1664,13 +1659,67 @@ function surplusDisputed(
       `${memberId} disputed ${what} (${disputeId}): the bank gives it back instead of susu's refund, which is not asked for again; their contribution to round ${s.id} is not affected`,
     );
   }
+  const restOwedMinor = settledNow
+    ? oweSurplusRest(
+        d,
+        c,
+        a.number,
+        disputedSurplus,
+        `${memberId} disputed ${taken} of ${what} (${disputeId}) while susu's refund of it ${surplus.status === "held" ? "was not asked for yet" : "had failed"}`,
+      )
+    : 0;
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,
     disputeId,
     amountMinor,
     debitAttempt: a.number,
+    ...(restOwedMinor > 0 ? { restOwedMinor } : {}),
   });
   return finishRefundingIfDone(d);
+}
+
+/**
+ * A disputed surplus charge that no refund of ours will pay back (none was asked for, it
+ * failed, or it failed after its success): Stripe refuses a refund of a disputed charge
+ * (`charge_disputed`), so what the bank did not give back is owed to the member outside
+ * Stripe. The charge's refunds account is left holding what the bank took (a refund posted
+ * before counted as the whole charge: the rest of it is reversed, as the failed refund did at
+ * Stripe), and the rest leaves the pot as owed to the member, with a ticket to pay it by
+ * other means. Returns the rest owed.
+ */
+function oweSurplusRest(
+  d: Draft,
+  c: Contribution,
+  debitAttempt: number,
+  surplus: SurplusCharge,
+  why: string,
+): number {
+  const { disputeId } = surplus;
+  const restMinor = c.amountMinor - (surplus.disputedMinor ?? 0);
+  if (disputeId === undefined || restMinor <= 0) return 0;
+  const roundId = d.state.id;
+  const { memberId } = c;
+  // A refund in the books (posted when it succeeded, with the bank's part withdrawn before it
+  // or not) stood for the whole charge: what the bank did not take is the round's again.
+  if (surplus.refundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt),
+        ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
+      }),
+    );
+  d.post(
+    contributionOwedToMember({
+      id: roundIds.ledger.disputeRestOwed(roundId, disputeId),
+      ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
+    }),
+  );
+  d.ticket(
+    roundIds.ticket.disputeRestOwed(roundId, disputeId),
+    "dispute",
+    `${why}: the bank gave back ${surplus.disputedMinor ?? 0} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket; their contribution to round ${roundId} is not affected`,
+  );
+  return restMinor;
 }
 
 /** Whether a refund outcome is about a surplus charge's current refund attempt (as {@link staleRefundAttempt}). */
@@ -1760,18 +1809,37 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
-  // The member disputed the charge and the bank gave all of it back: our refund is not owed
-  // (Stripe refuses one on a disputed charge, `charge_disputed`), and one that had paid them
-  // twice did not after all, so its loss is undone.
-  if (surplus.disputeId !== undefined && (surplus.disputedMinor ?? 0) >= c.amountMinor) {
+  // The member disputed the charge: our refund is not owed at Stripe (which refuses one on a
+  // disputed charge, `charge_disputed`, and fails a pending one), and one that had paid them
+  // twice did not after all, so its loss is undone. What the bank did not give back is owed
+  // outside Stripe; nothing is retried.
+  if (surplus.disputeId !== undefined) {
     const { lossBooked: _undone, ...rest } = surplus;
-    d.updateAttempt(memberId, debitAttempt, { surplus: { ...rest, status: "charged_back" } });
+    const settled: SurplusCharge = { ...rest, status: "charged_back" };
+    d.updateAttempt(memberId, debitAttempt, { surplus: settled });
     if (surplus.lossBooked === true)
       d.post(
         disputeReinstated({
           id: roundIds.ledger.disputeLossUndone(roundId, surplus.disputeId),
           ...ledgerRef(d.state, memberId, surplus.disputedMinor ?? 0, d.ctx.now),
         }),
+      );
+    const afterSuccess = surplus.status === "refunded";
+    const restOwedMinor = oweSurplusRest(
+      d,
+      c,
+      debitAttempt,
+      settled,
+      `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed${afterSuccess ? " after it had succeeded" : ""} (${failureCode}), and they had disputed ${surplus.disputedMinor ?? 0} of it (${surplus.disputeId})`,
+    );
+    if (restOwedMinor > 0)
+      d.notify(
+        afterSuccess
+          ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
+          : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+        { kind: "admins" },
+        "refund_failed",
+        { memberId, failureCode, attempt: n, debitAttempt, disputeId: surplus.disputeId, restOwedMinor },
       );
     return finishRefundingIfDone(d);
   }

@@ -78,6 +78,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.contributionRefunded("r1", "m2")).toBe("r1:refund:m2:ledger");
     expect(l.contributionRefundFailed("r1", "m2")).toBe("r1:refund:m2:ledger:failed");
     expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
+    expect(l.surplusRefundFailed("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger:failed");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
@@ -179,6 +180,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.contributionRefunded(r, m),
       l.contributionRefundFailed(r, m),
       l.surplusRefunded(r, m, 1),
+      l.surplusRefundFailed(r, m, 1),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),

@@ -87,6 +87,13 @@ const ledgerIds = Object.freeze({
    */
   surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
     `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger`,
+  /**
+   * A surplus charge's refund that Stripe failed after its success is reversed (for what the
+   * member's dispute of the charge did not take):
+   * `<round>:refund:<member>:debit:<debit attempt>:ledger:failed`.
+   */
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
+    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger:failed`,
   /** A payout transfer was created: `<transfer>:ledger`. */
   payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
   /**
