@@ -884,7 +884,7 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
   if (!postedBefore)
     d.post(
       contributionRefunded({
-        id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
+        id: roundIds.ledger.contributionRefunded(d.state.id, memberId, attempt ?? 1),
         ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
       }),
     );
@@ -990,12 +990,23 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
   if (c?.status === "refund_requested" && (c.disputedWhileRefundOut ?? []).length > 0)
     return refundFailedAfterDispute(d, c, failureCode);
   if (c?.status === "refunded") {
-    // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
-    d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
+    // Stripe can fail a refund it had reported succeeded: the member has not got the money
+    // back, and Stripe has it again (the refund's failure balance transaction reverses it). The
+    // refund is taken back out of the books, so the round holds the money until a new refund
+    // (`retry_refund`) pays it; with no `refundId`, that refund is posted when it lands.
+    const { refundId: failedRefundId, ...rest } = c;
+    d.updateContribution(memberId, () => ({ ...rest, status: "refund_failed" }));
+    if (failedRefundId !== undefined)
+      d.post(
+        contributionRefundFailed({
+          id: roundIds.ledger.contributionRefundFailed(roundId, memberId, n),
+          ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+        }),
+      );
     d.ticket(
       roundIds.ticket.refundFailedAfterSuccess(roundId, memberId, n),
       "refund_failed",
-      `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`,
+      `the refund to ${memberId} (${failedRefundId ?? "?"}) failed after it had succeeded (${failureCode}): Stripe has the money back, and the books no longer count it refunded; round ${roundId} holds it until a new refund pays it${hint}`,
     );
     d.notify(
       roundIds.notice.refundFailedAfterSuccess(roundId, memberId, n),
@@ -1047,7 +1058,7 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
   if (c.refundId !== undefined)
     d.post(
       contributionRefundFailed({
-        id: roundIds.ledger.contributionRefundFailed(roundId, memberId),
+        id: roundIds.ledger.contributionRefundFailed(roundId, memberId, refundAttemptOf(c)),
         ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
       }),
     );
@@ -1445,7 +1456,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     if (refundFailed && c.refundId !== undefined)
       d.post(
         contributionRefundFailed({
-          id: roundIds.ledger.contributionRefundFailed(s.id, memberId),
+          id: roundIds.ledger.contributionRefundFailed(s.id, memberId, refundAttemptOf(c)),
           ...ledgerRef(s, memberId, c.amountMinor, d.ctx.now),
         }),
       );

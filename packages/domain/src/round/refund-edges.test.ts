@@ -633,6 +633,27 @@ describe("a refund that fails once the round is cancelled (refund.failed after r
     return r;
   }
 
+  it("takes the refund back out of the books: the money is on the platform's balance again, held by the round", () => {
+    const r = cancelledThenFailed();
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 10_000 });
+    expect(
+      r.effects.flatMap((e) =>
+        e.kind === "post_ledger" && e.id.startsWith("r1:refund:m2") ? [[e.id, e.transaction.kind]] : [],
+      ),
+    ).toEqual([
+      ["r1:refund:m2:ledger", "contribution_refunded"],
+      ["r1:refund:m2:ledger:failed", "contribution_refund_failed"],
+    ]);
+    const ticket = r.effects.find((e) => e.id === "r1:ticket:refund_failed:m2:after_success");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).not.toContain("still shows it refunded");
+    // A replay of the failure changes nothing more.
+    expect(
+      r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + 2 * DAY_MS)
+        .effects,
+    ).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 10_000 });
+  });
+
   it("tells the admins how to retry it, and retry_refund asks for a new refund", () => {
     const r = cancelledThenFailed();
     expect(r.contribution("m2")).toMatchObject({ status: "refund_failed" });
@@ -652,8 +673,9 @@ describe("a refund that fails once the round is cancelled (refund.failed after r
       { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
       deadline + 2 * DAY_MS,
     );
-    // Posted once already: nothing posted twice, and the round does not end a second time.
-    expect(landed.effects).toEqual([]);
+    // The failed refund was taken back out of the books: the new one is posted, under its
+    // attempt's id; the round does not end a second time.
+    expect(landed.effects.map((e) => e.id)).toEqual(["r1:refund:m2:attempt:2:ledger"]);
     expect(r.state.status).toBe("cancelled");
     expect(r.contribution("m2")).toMatchObject({ status: "refunded", refundId: "re_m2_2" });
     expect(r.count("round_ended")).toBe(1);

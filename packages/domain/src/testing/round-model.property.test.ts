@@ -641,14 +641,29 @@ function checkInvariants(m: Model, w: World): void {
     ) {
       const { heldMinor, inFlightMinor } = money.value;
       // An ended round holds nothing but a late charge whose own refund has not gone
-      // through yet (never went through: one Stripe failed after its success was booked).
+      // through yet (never went through: one Stripe failed after its success was booked), and
+      // a cancelled round's contribution whose refund Stripe failed after its success.
       const late = bank.succeeded(r.id).filter((d) => m.surplus.has(d.paymentIntentId));
       const notBack = late.filter(
         (d) =>
           !bank.refundsOf(d.paymentIntentId).some((x) => x.status === "succeeded" || x.failedAfterSuccess),
       );
+      // A contribution's refund Stripe failed after its success is out of the books: the
+      // cancelled round holds that money again until a new refund lands.
+      const failedBack = bank
+        .succeeded(r.id)
+        .filter(
+          (d) =>
+            !m.surplus.has(d.paymentIntentId) &&
+            bank.refundsOf(d.paymentIntentId).some((x) => x.failedAfterSuccess),
+        );
+      const owedBack = failedBack.filter(
+        (d) => !bank.refundsOf(d.paymentIntentId).some((x) => x.status === "succeeded"),
+      );
       // With an answer still out (a lost reply) the bank may be ahead of the books: bounded only.
-      const held = quiet ? heldMinor === sum(notBack) : heldMinor <= sum(late);
+      const held = quiet
+        ? heldMinor === sum(notBack) + sum(owedBack)
+        : heldMinor <= sum(late) + sum(failedBack);
       same(
         held && inFlightMinor === 0,
         true,
