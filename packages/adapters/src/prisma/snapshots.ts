@@ -171,6 +171,9 @@ const contribution = z.strictObject({
   // Disputes heard after a refund of ours had paid the contribution back, booked as the
   // member's loss (absent when there are none, and in snapshots stored before they were kept).
   disputedAfterRefund: list(z.strictObject({ disputeId: text, amountMinor: safeInt })).exactOptional(),
+  // Disputes heard while a refund of ours was out, booked when its outcome is heard (absent
+  // when there are none, and in snapshots stored before they were kept).
+  disputedWhileRefundOut: list(z.strictObject({ disputeId: text, amountMinor: safeInt })).exactOptional(),
   // Disputes heard before the success of the charge they name (absent when there are none,
   // and in snapshots stored before such disputes were kept pending).
   pendingDisputes: list(

@@ -118,6 +118,16 @@ export interface Contribution {
    */
   readonly disputedAfterRefund?: readonly { readonly disputeId: string; readonly amountMinor: number }[];
   /**
+   * Disputes heard while a refund of ours was out (asked for, its outcome not heard yet: a
+   * lost reply, or Stripe still processing it), with the amount the bank took. Nothing is
+   * booked for them until the refund's outcome is heard: a success paid the member twice, so
+   * each becomes their loss (and moves to {@link disputedAfterRefund}); a failure (Stripe
+   * fails a pending refund of a disputed charge) leaves the bank's return as all they got,
+   * and the rest is owed outside Stripe. Absent: none (and in snapshots stored before they
+   * were kept).
+   */
+  readonly disputedWhileRefundOut?: readonly { readonly disputeId: string; readonly amountMinor: number }[];
+  /**
    * Disputes heard before susu heard the charge they name succeed (the debit attempt is
    * requested, processing or recorded failed, or not one of this round's): events are
    * unordered, and the success may be parked or late. Nothing is booked for them; each is
