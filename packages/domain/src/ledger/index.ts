@@ -17,6 +17,7 @@ export {
   heldDisputeLost,
   heldFeeEarned,
   heldOwedToCustomer,
+  heldPaidOutsideStripe,
   heldRefunded,
   heldSellerPayable,
   heldTransferReversed,
@@ -96,6 +97,7 @@ export {
   marketplaceDisputeLost,
   marketplaceFeeEarned,
   marketplaceOwedToCustomer,
+  marketplacePaidOutsideStripe,
   marketplaceRefunded,
   marketplaceSellerPayable,
   marketplaceTransferReversed,
@@ -110,6 +112,7 @@ export {
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {
   contributionOwedToMember,
+  contributionPaidOutsideStripe,
   contributionRefunded,
   contributionRefundFailed,
   debitFailed,

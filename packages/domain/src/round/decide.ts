@@ -16,6 +16,7 @@ import {
   transferReversed,
 } from "../ledger/index.js";
 import { money } from "../money/index.js";
+import { owedToMemberBooked } from "../owed/round-owed.js";
 import { debitMethodFor } from "../policy/debit-methods.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import { retryDelayMs } from "../policy/retry-policy.js";
@@ -1085,6 +1086,7 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
       }),
     );
     const ids = disputes.map((x) => x.disputeId).join(", ");
+    owedBooked(d, memberId, last.disputeId, restOwedMinor);
     d.ticket(
       roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
       "dispute",
@@ -1478,6 +1480,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
           ...ledgerRef(s, memberId, restOwedMinor, d.ctx.now),
         }),
       );
+      owedBooked(d, memberId, disputeId, restOwedMinor);
       d.ticket(
         roundIds.ticket.disputeRestOwed(s.id, disputeId),
         "dispute",
@@ -1725,6 +1728,7 @@ function oweSurplusRest(
       ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
     }),
   );
+  owedBooked(d, memberId, disputeId, restMinor);
   d.ticket(
     roundIds.ticket.disputeRestOwed(roundId, disputeId),
     "dispute",
@@ -1883,4 +1887,14 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
     data,
   );
   return d.done();
+}
+
+/**
+ * `restOwedMinor` was booked as owed to `memberId` outside Stripe (dispute `disputeId` left
+ * it): the contribution keeps what it is owed in all, and the member is told.
+ */
+function owedBooked(d: Draft, memberId: MemberId, disputeId: string, restOwedMinor: number): void {
+  const { patch, notice } = owedToMemberBooked(d.state, memberId, disputeId, restOwedMinor);
+  d.updateContribution(memberId, patch);
+  d.effect(notice);
 }

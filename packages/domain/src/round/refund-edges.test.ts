@@ -1063,6 +1063,15 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
     expect(r.effects).toContainEqual(
       expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_s:rest_owed" }),
     );
+    // What is owed is on the contribution too, so an admin can record it paid, and the member is told.
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(9_999);
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        template: "owed_outside_stripe",
+        data: expect.objectContaining({ amountMinor: 9_999 }),
+      }),
+    );
     expect(r.refused({ type: "retry_refund", memberId: "m1" }, at)).toBe("no_failed_refund");
     expect(r.state.status).toBe("paid_out");
   }

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
 import type { CurrencyCode } from "../money/index.js";
+import type { OwedPayment } from "../owed/owed-payment.js";
 import type { FailureClass } from "../policy/failure-codes.js";
 import type { Instant } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
@@ -136,6 +137,15 @@ export interface Contribution {
    * snapshots stored before disputes were kept pending).
    */
   readonly pendingDisputes?: readonly PendingDispute[];
+  /**
+   * Everything the round booked as owed to the member outside Stripe
+   * (`round:<r>:owed_to_member:<m>`: the rest of a contribution disputed in part, which Stripe
+   * will not refund), paid or not. Absent: nothing (and in rounds stored before it was kept,
+   * whose owed balance is then read from the ledger when an admin first records a payment).
+   */
+  readonly owedOutsideStripeMinor?: number;
+  /** What admins recorded paying the member outside Stripe of it, oldest first. Absent: none. */
+  readonly owedPayments?: readonly OwedPayment[];
 }
 
 /** A member's dispute kept until the charge it names is heard to succeed (see {@link Contribution.pendingDisputes}). */
