@@ -135,6 +135,13 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
         : "Make sure the account has funds, then ask the group's administrators to collect it again.",
     ...byDate(d, "deadline"),
   }),
+  contribution_collected_late: (d) => ({
+    subject: "Your contribution was collected after all",
+    happened: [
+      `The direct debit for your contribution to ${d.has("groupName") ? `"${d.text("groupName")}"` : `group ${d.text("groupId")}`} (round ${d.text("roundId")}), ${amountOr(d, "amountMinor", "your contribution")}, went through after all, after we had told you it did not.`,
+      "It counts as your contribution to this round: the further attempt we told you of will not be made, and there is nothing for you to do.",
+    ],
+  }),
   round_cancelling: (d) => ({
     subject: "Your round is being cancelled",
     happened: [

@@ -20,6 +20,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   debit_initiated: "required",
   contribution_retry_scheduled: "required",
   contribution_failed: "required",
+  // The failure they were told of is undone: the debit was taken and counts.
+  contribution_collected_late: "required",
   round_cancelling: "required",
   round_cancelled: "required",
   payout_blocked: "required",

@@ -468,6 +468,20 @@ function countLateCharge(
     const { retryAt: _cancelled, ...rest } = x;
     return { ...rest, status: "succeeded" };
   });
+  // The member was told the debit failed (and a retry, or none): they hear it was collected
+  // after all, once (the id is the attempt's; the same success heard again is ignored).
+  d.notify(
+    roundIds.notice.contributionCollectedLate(d.state.id, c.memberId, a.number),
+    { kind: "member", memberId: c.memberId },
+    "contribution_collected_late",
+    {
+      memberId: c.memberId,
+      groupId: d.state.groupId,
+      amountMinor: c.amountMinor,
+      attempt: a.number,
+      paymentIntentId,
+    },
+  );
   if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
   return refundIfNothingCanArrive(d);
 }

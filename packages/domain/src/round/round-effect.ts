@@ -11,6 +11,8 @@ export const NOTIFICATION_TEMPLATES = [
   "debit_initiated",
   "contribution_retry_scheduled",
   "contribution_failed",
+  // A debit the member was told had failed was taken after all and counts as their contribution.
+  "contribution_collected_late",
   "round_cancelling",
   "round_cancelled",
   "payout_blocked",

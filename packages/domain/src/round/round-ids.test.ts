@@ -94,6 +94,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(n.debitInitiated("r1", "m2", 1)).toBe("r1:notify:debit_initiated:m2:1");
     expect(n.contributionRetryScheduled("r1", "m2", 1)).toBe("r1:notify:contribution_retry_scheduled:m2:1");
     expect(n.contributionFailed("r1", "m2", 1)).toBe("r1:notify:contribution_failed:m2:1");
+    expect(n.contributionCollectedLate("r1", "m2", 1)).toBe("r1:notify:contribution_collected_late:m2:1");
     expect(n.contributionFailedToAdmins("r1", "m2", 1)).toBe("r1:notify:contribution_failed:admins:m2:1");
     expect(n.roundCancelling("r1")).toBe("r1:notify:round_cancelling:all");
     expect(n.roundWaitingForMember("r1", "m2", ["payout_account", "mandate"])).toBe(
@@ -194,6 +195,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),
+      n.contributionCollectedLate(r, m, 1),
       n.contributionFailedToAdmins(r, m, 1),
       n.roundCancelling(r),
       n.roundCancelled(r),

@@ -140,6 +140,12 @@ const noticeIds = Object.freeze({
   /** The member is told their contribution failed for good (or ran out of attempts). */
   contributionFailed: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
     notice(roundId, "contribution_failed", `${memberId}:${failedAttempt}`),
+  /**
+   * The member is told a debit recorded as failed was taken after all and is their
+   * contribution (no retry): keyed by that attempt, so told once.
+   */
+  contributionCollectedLate: (roundId: string, memberId: MemberId, attempt: number): string =>
+    notice(roundId, "contribution_collected_late", `${memberId}:${attempt}`),
   /** The admins are told a member's contribution failed for good. */
   contributionFailedToAdmins: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
     notice(roundId, "contribution_failed", `admins:${memberId}:${failedAttempt}`),
