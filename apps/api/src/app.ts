@@ -97,7 +97,8 @@ export function createApp(deps: ApiDeps) {
   if (deps.reconciliation !== undefined) {
     app.route("/v1", reconciliationV1(deps.reconciliation));
   }
-  app.route("/v1", roundsV1(v1));
+  // The ledger reads what a round stored before it kept what it owes members outside Stripe owes.
+  app.route("/v1", roundsV1(deps.operations !== undefined ? { ...v1, ledger: deps.operations.ledger } : v1));
   app.route("/v1", auditV1(v1));
   app.route(
     "/v1",

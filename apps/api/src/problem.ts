@@ -101,6 +101,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     // A saved payment method a running round relies on, or a replacement that cannot take over.
     case "payment_method_in_use":
     case "replacement_not_usable":
+    // Money owed outside Stripe: none is left to record paid.
+    case "nothing_owed":
       return 409;
     case "storage_unavailable":
       return 503;
@@ -140,6 +142,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "invalid_entitlements":
     case "invalid_trial_days":
     case "invalid_subscription":
+    // A payment of money owed outside Stripe: more than is left, or not positive, or no reference.
+    case "amount_exceeds_owed":
+    case "invalid_owed_payment":
       return 422;
   }
 }

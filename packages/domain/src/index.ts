@@ -16,6 +16,7 @@ export * from "./marketplace/index.js";
 export * from "./membership/index.js";
 export * from "./money/index.js";
 export * from "./notification/index.js";
+export * from "./owed/index.js";
 export * from "./payment-method/index.js";
 export * from "./payout/index.js";
 export * from "./person/index.js";

@@ -8,6 +8,7 @@ import {
   type HeldPaymentStatus,
   HOUR_MS,
   type PlatformFee,
+  paymentOwed,
   refundableMinor,
   sellerNetMinor,
   type UseCaseDeps,
@@ -29,6 +30,7 @@ import {
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
+import { OwedOutsideStripeSchema, OwedPaymentRequestSchema, owedPaymentRefusals, owedView } from "./owed.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   body,
@@ -230,6 +232,7 @@ const HeldPaymentSchema = z
         lost: MoneySchema.nullable().openapi({ description: "What a lost dispute took back" }),
       }),
     ),
+    owedOutsideStripe: OwedOutsideStripeSchema,
     version: z.number().int(),
   })
   .openapi("HeldPayment");
@@ -328,6 +331,7 @@ export function heldPaymentView(p: HeldPayment) {
       evidenceDueBy: iso(d.evidenceDueBy),
       lost: d.lostMinor === undefined ? null : money(d.lostMinor),
     })),
+    owedOutsideStripe: owedView(paymentOwed(p)),
     version: p.version,
   };
 }
@@ -634,6 +638,21 @@ const retryReversalRouteDef = commandRoute({
   },
 });
 
+const owedPaymentRouteDef = commandRoute({
+  action: "owed-payments",
+  summary:
+    "Record paying the customer outside Stripe (a bank transfer, cash) part or all of what is owed to them after a lost dispute (platform admins)",
+  description:
+    "What is owed is the payment's refunds `owed_outside_stripe` (Stripe refuses a refund of a charge charged back). The amount moves from `held:<p>:owed_to_customer` to `held:<p>:paid_outside_stripe` in the ledger, the customer is told (`owed_paid_outside_stripe`), and once nothing is left the `refund_owed` ticket is resolved. Send an `Idempotency-Key`: the same key again answers what the first request did, and records nothing more. A refusal changes nothing.",
+  request: { body: body(OwedPaymentRequestSchema) },
+  answers: "The payment, with the new payment in `owedOutsideStripe`",
+  refusals: {
+    ...operatorOnly,
+    ...conflicts(owedPaymentRefusals.nothingOwed),
+    ...unprocessable(owedPaymentRefusals.unprocessable),
+  },
+});
+
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
 /**
@@ -849,6 +868,12 @@ export function heldPaymentsV1(deps: V1Deps & { readonly settlements?: HeldPayme
   app.openapi(retryReversalRouteDef, (c) =>
     command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
       useCases.retryHeldPaymentReversal(uc, id, operatorOf(principal)),
+    ),
+  );
+
+  app.openapi(owedPaymentRouteDef, (c) =>
+    command(c, c.req.valid("param").heldPaymentId, "operator", (id, principal) =>
+      useCases.recordHeldPaymentOwedPaid(uc, id, operatorOf(principal), c.req.valid("json")),
     ),
   );
 

@@ -29,6 +29,7 @@ const ACCOUNT_KINDS = [
   "contributions",
   "refunds",
   "owed_to_member",
+  "paid_outside_stripe",
   "payouts",
   "member",
   "platform_funds",
@@ -41,7 +42,7 @@ const AccountSchema = z
     account: z.string().openapi({ example: "round:rnd_1:pot" }),
     kind: z.enum(ACCOUNT_KINDS).openapi({
       description:
-        "pot: settled contributions the round holds; in_flight: debits submitted, outcome not known; contributions: a member's contributions accepted (a credit balance); refunds: refunded to a member; owed_to_member: what the round owes a member outside Stripe (the rest of a disputed contribution Stripe will not refund); payouts: paid to the recipient; member: what a member owes the platform (dispute losses); platform_funds: the platform's money that covered disputes.",
+        "pot: settled contributions the round holds; in_flight: debits submitted, outcome not known; contributions: a member's contributions accepted (a credit balance); refunds: refunded to a member; owed_to_member: what the round owes a member outside Stripe (the rest of a disputed contribution Stripe will not refund); paid_outside_stripe: what platform admins recorded paying a member of it outside Stripe (a bank transfer, cash); payouts: paid to the recipient; member: what a member owes the platform (dispute losses); platform_funds: the platform's money that covered disputes.",
     }),
     roundId: z.string().nullable().openapi({ example: "rnd_1" }),
     memberId: z.string().nullable().openapi({ example: null }),
@@ -57,13 +58,17 @@ const RoundMoneySchema = z
     held: MoneySchema,
     refunded: MoneySchema,
     owedToMember: MoneySchema.openapi({
-      description: "Owed to members outside Stripe (Stripe refuses a refund of a disputed charge).",
+      description:
+        "Owed to members outside Stripe (Stripe refuses a refund of a disputed charge), not paid yet.",
+    }),
+    paidOutsideStripe: MoneySchema.openapi({
+      description: "What platform admins recorded paying members outside Stripe of what was owed to them.",
     }),
     paidOut: MoneySchema,
   })
   .openapi("RoundMoney", {
     description:
-      "Where a round's money is: contributed = in flight + held + refunded + owed to members + paid out.",
+      "Where a round's money is: contributed = in flight + held + refunded + owed to members + paid to them outside Stripe + paid out.",
   });
 
 const LedgerSchema = z
@@ -104,6 +109,7 @@ const LedgerSchema = z
           held: { amountMinor: 10000, currency: "AUD" },
           refunded: { amountMinor: 0, currency: "AUD" },
           owedToMember: { amountMinor: 0, currency: "AUD" },
+          paidOutsideStripe: { amountMinor: 0, currency: "AUD" },
           paidOut: { amountMinor: 0, currency: "AUD" },
         },
       ],
@@ -125,7 +131,7 @@ const TransactionSchema = z
     kind: z.string().openapi({
       example: "debit_settled",
       description:
-        "debit_initiated, debit_settled, debit_failed, contribution_refunded, contribution_refund_failed, contribution_owed_to_member, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated",
+        "debit_initiated, debit_settled, debit_failed, contribution_refunded, contribution_refund_failed, contribution_owed_to_member, contribution_paid_outside_stripe, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated",
     }),
     occurredAt: z.string().openapi({ example: "2030-01-05T09:00:00.000Z" }),
     recordedAt: z.string().openapi({ example: "2030-01-05T09:00:01.000Z" }),
@@ -259,7 +265,11 @@ export function parseAccount(account: string): ParsedAccount {
     if ((kind === "pot" || kind === "in_flight") && parts.length === 3)
       return { kind, roundId, memberId: null };
     if (
-      (kind === "contributions" || kind === "refunds" || kind === "owed_to_member" || kind === "payouts") &&
+      (kind === "contributions" ||
+        kind === "refunds" ||
+        kind === "owed_to_member" ||
+        kind === "paid_outside_stripe" ||
+        kind === "payouts") &&
       parts.length === 4
     )
       return { kind, roundId, memberId: unescapeId(memberId ?? "") };
@@ -275,7 +285,10 @@ function accountView(line: LedgerAccountBalance) {
 function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccountBalance[]) {
   const totals = new Map<
     string,
-    Record<"contributed" | "inFlight" | "held" | "refunded" | "owedToMember" | "paidOut", number>
+    Record<
+      "contributed" | "inFlight" | "held" | "refunded" | "owedToMember" | "paidOutsideStripe" | "paidOut",
+      number
+    >
   >();
   for (const line of balances) {
     const parsed = parseAccount(line.account);
@@ -287,6 +300,7 @@ function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccoun
       held: 0,
       refunded: 0,
       owedToMember: 0,
+      paidOutsideStripe: 0,
       paidOut: 0,
     };
     const minor = line.balance.amountMinor;
@@ -295,6 +309,7 @@ function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccoun
     else if (parsed.kind === "pot") t.held += minor;
     else if (parsed.kind === "refunds") t.refunded += minor;
     else if (parsed.kind === "owed_to_member") t.owedToMember += minor;
+    else if (parsed.kind === "paid_outside_stripe") t.paidOutsideStripe += minor;
     else if (parsed.kind === "payouts") t.paidOut += minor;
     totals.set(key, t);
   }
@@ -310,6 +325,7 @@ function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccoun
         held: m(t.held),
         refunded: m(t.refunded),
         owedToMember: m(t.owedToMember),
+        paidOutsideStripe: m(t.paidOutsideStripe),
         paidOut: m(t.paidOut),
       };
     })

@@ -6,6 +6,7 @@ import {
   type MarketplaceChargeStatus,
   type MarketplaceFee,
   marketplaceRefundableMinor,
+  paymentOwed,
   type UseCaseDeps,
   type UseCaseError,
   useCases,
@@ -28,6 +29,7 @@ import {
 } from "./authz.js";
 import type { V1Deps, V1Env } from "./context.js";
 import { v1Router } from "./context.js";
+import { OwedOutsideStripeSchema, OwedPaymentRequestSchema, owedPaymentRefusals, owedView } from "./owed.js";
 import { type Page, PageQuerySchema, pageSchema } from "./pagination.js";
 import {
   body,
@@ -263,6 +265,7 @@ const MarketplaceChargeSchema = z
         lost: MoneySchema.nullable().openapi({ description: "What a lost dispute took back" }),
       }),
     ),
+    owedOutsideStripe: OwedOutsideStripeSchema,
     version: z.number().int(),
   })
   .openapi("MarketplaceCharge");
@@ -363,6 +366,7 @@ export function marketplaceChargeView(charge: MarketplaceCharge, access: Marketp
       evidenceDueBy: iso(d.evidenceDueBy),
       lost: d.lostMinor === undefined ? null : money(d.lostMinor),
     })),
+    owedOutsideStripe: owedView(paymentOwed(charge)),
     version: charge.version,
   };
 }
@@ -616,6 +620,21 @@ const retryReversalRouteDef = commandRoute({
   refusals: { ...operatorOnly, ...conflicts({ no_failed_reversal: "no reversal failed" }) },
 });
 
+const owedPaymentRouteDef = commandRoute({
+  action: "owed-payments",
+  summary:
+    "Record paying the customer outside Stripe (a bank transfer, cash) part or all of what is owed to them after a lost dispute (platform admins)",
+  description:
+    "What is owed is the charge's refunds `owed_outside_stripe` (Stripe refuses a refund of a charge charged back). The amount moves from `marketplace:<c>:owed_to_customer` to `marketplace:<c>:paid_outside_stripe` in the ledger, the customer is told (`owed_paid_outside_stripe`), and once nothing is left the `refund_owed` ticket is resolved. Send an `Idempotency-Key`: the same key again answers what the first request did, and records nothing more. A refusal changes nothing.",
+  request: { body: body(OwedPaymentRequestSchema) },
+  answers: "The charge, with the new payment in `owedOutsideStripe`",
+  refusals: {
+    ...operatorOnly,
+    ...conflicts(owedPaymentRefusals.nothingOwed),
+    ...unprocessable(owedPaymentRefusals.unprocessable),
+  },
+});
+
 // ─── Lists ─────────────────────────────────────────────────────────────────
 
 /**
@@ -855,6 +874,12 @@ export function marketplaceChargesV1(deps: V1Deps) {
   app.openapi(retryReversalRouteDef, (c) =>
     operatorCommand(c, c.req.valid("param").marketplaceChargeId, (id, operator) =>
       useCases.retryMarketplaceReversal(uc, id, operator),
+    ),
+  );
+
+  app.openapi(owedPaymentRouteDef, (c) =>
+    operatorCommand(c, c.req.valid("param").marketplaceChargeId, (id, operator) =>
+      useCases.recordMarketplaceChargeOwedPaid(uc, id, operator, c.req.valid("json")),
     ),
   );
 

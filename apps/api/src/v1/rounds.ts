@@ -1,5 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type AuditRecord, type Group, type Round, type UseCaseError, useCases } from "@susu/domain";
+import {
+  type AuditRecord,
+  type Group,
+  type LedgerReader,
+  type Round,
+  roundOwed,
+  type UseCaseError,
+  useCases,
+} from "@susu/domain";
 import type { Context } from "hono";
 import { okAsync, type Result } from "neverthrow";
 import type { Principal } from "../http/auth.js";
@@ -8,6 +16,14 @@ import { problem, useCaseProblem } from "../problem.js";
 import { adminActorOf, membershipOf, refuseGroup, refuseRound } from "./authz.js";
 import type { V1Deps } from "./context.js";
 import { v1Router } from "./context.js";
+import {
+  OwedOutsideStripeSchema,
+  OwedPaymentRequestSchema,
+  owedPaymentRefusals,
+  owedView,
+  platformAdminOnly,
+  refuseUnlessPlatformAdmin,
+} from "./owed.js";
 import { type Page, PageQuerySchema, pageOf, pageSchema } from "./pagination.js";
 import {
   commonResponses,
@@ -105,6 +121,7 @@ const RoundSchema = z
         retryAt: TimestampSchema,
         attempts: z.array(AttemptSchema),
         disputes: z.number().int(),
+        owedOutsideStripe: OwedOutsideStripeSchema,
       }),
     ),
     payoutAttempt: z.number().int(),
@@ -180,6 +197,7 @@ export function roundV1View(r: Round, timeline: Page<TimelineLine> | null) {
         failureClass: a.failureClass ?? null,
       })),
       disputes: c.disputeIds.length,
+      owedOutsideStripe: owedView(roundOwed(r, c)),
     })),
     payoutAttempt: r.payoutAttempt,
     payouts: r.payouts.map((p) => ({
@@ -328,6 +346,29 @@ const retryRefundRoute = createRoute({
   },
 });
 
+const owedPaymentRoute = createRoute({
+  method: "post",
+  path: "/rounds/{roundId}/contributions/{memberId}/owed-payments",
+  tags: ["rounds"],
+  summary:
+    "Record paying a member outside Stripe (a bank transfer, cash) part or all of what the round owes them after a dispute (platform admins)",
+  description:
+    "A contribution disputed for part of its charge leaves the rest owed to the member outside Stripe (Stripe refuses a refund of a disputed charge): `round:<r>:owed_to_member:<m>`, with a dispute ticket asking an admin to pay it. The amount recorded moves to `round:<r>:paid_outside_stripe:<m>` in the ledger, the member is told (`owed_paid_outside_stripe`), and once nothing is left the ticket is resolved. Send an `Idempotency-Key`: the same key again answers what the first request did, and records nothing more. A refusal changes nothing.",
+  security: [{ bearer: [] }],
+  request: {
+    params: RoundMemberParam,
+    body: { content: { "application/json": { schema: OwedPaymentRequestSchema } }, required: true },
+  },
+  responses: {
+    200: json(RoundSchema, "The round, with the new payment in the contribution's `owedOutsideStripe`"),
+    ...postResponses,
+    ...platformAdminOnly,
+    ...notFoundResponse(["round_not_found"]),
+    ...conflictResponse(["nothing_owed", "version_conflict", "idempotency_key_in_use"]),
+    ...unprocessableResponse([...Object.keys(owedPaymentRefusals.unprocessable), "idempotency_key_reused"]),
+  },
+});
+
 const ExtendDeadlineSchema = z
   .object({
     deadline: z.iso.datetime({ offset: true }).openapi({
@@ -424,7 +465,7 @@ const cancelRoute = createRoute({
 type Found = { readonly round: Round; readonly group: Group } | { readonly refused: Response };
 
 /** `/v1/groups/{groupId}/rounds` and `/v1/rounds/…`: start, list and read rounds, and the admin actions. */
-export function roundsV1(deps: V1Deps) {
+export function roundsV1(deps: V1Deps & { readonly ledger?: LedgerReader }) {
   const app = v1Router();
   const uc = deps.useCases;
 
@@ -580,6 +621,24 @@ export function roundsV1(deps: V1Deps) {
         { type: "retry_refund", memberId },
         actorName(principal, found.group),
       ),
+    );
+    return answer(c, roundId, result);
+  });
+
+  app.openapi(owedPaymentRoute, async (c) => {
+    const principal = c.get("principal");
+    const { roundId, memberId } = c.req.valid("param");
+    const found = await findRound(c, principal, roundId, "see");
+    if ("refused" in found) return found.refused;
+    const refused = refuseUnlessPlatformAdmin(c, principal);
+    if (refused !== undefined) return refused;
+    const result = await useCases.recordRoundOwedPaid(
+      uc,
+      roundId,
+      memberId,
+      { operator: principal.subject },
+      c.req.valid("json"),
+      deps.ledger,
     );
     return answer(c, roundId, result);
   });

@@ -343,6 +343,14 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/rounds/{roundId}/reassign": adminGroup,
   "POST /v1/rounds/{roundId}/cancel": adminGroup,
   "POST /v1/rounds/{roundId}/contributions/{memberId}/retry-refund": adminGroup,
+  // Money leaves the platform: platform admins only, whoever may see the round.
+  "POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments": {
+    stranger: "hidden",
+    member: "operatorOnly",
+    groupAdmin: "operatorOnly",
+    platformAdmin: "allowed",
+    service: "adminOnly",
+  },
   // the audit trail: the group's admins; the ledger: its members
   "GET /v1/groups/{groupId}/audit": { ...seeGroup, member: "notAdmin" },
   "GET /v1/groups/{groupId}/ledger": seeGroup,
@@ -384,6 +392,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "POST /v1/held-payments/{heldPaymentId}/release": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/refunds/retry": operatorOnHeldPayment,
+  "POST /v1/held-payments/{heldPaymentId}/owed-payments": operatorOnHeldPayment,
   "POST /v1/held-payments/{heldPaymentId}/reversals/retry": operatorOnHeldPayment,
   // marketplace charges: only the customer themselves or a platform service charges a
   // customer (403 not_customer for anyone else); lists are what each may see
@@ -410,6 +419,7 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/marketplace-charges/{marketplaceChargeId}": seeMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds": customerOfMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/refunds/retry": operatorOnMarketplaceCharge,
+  "POST /v1/marketplace-charges/{marketplaceChargeId}/owed-payments": operatorOnMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/transfers/retry": operatorOnMarketplaceCharge,
   "POST /v1/marketplace-charges/{marketplaceChargeId}/reversals/retry": operatorOnMarketplaceCharge,
 };

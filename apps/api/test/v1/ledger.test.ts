@@ -6,6 +6,7 @@ import { useTestDatabase } from "@susu/adapters/testing";
 import {
   type Changeset,
   contributionOwedToMember,
+  contributionPaidOutsideStripe,
   debitInitiated,
   debitSettled,
   type LedgerTransaction,
@@ -122,6 +123,16 @@ beforeAll(async () => {
       occurredAt: at + 2000,
     }),
   );
+  // An admin paid him 0.50 of it by bank transfer.
+  posts.push(
+    contributionPaidOutsideStripe({
+      id: "owed:ben:paid:1",
+      roundId: "rnd_books",
+      memberId: "ben",
+      amount: aud(50),
+      occurredAt: at + 3000,
+    }),
+  );
   // Another group's money, which must never show in grp_books's books.
   posts.push(
     debitInitiated({
@@ -168,7 +179,12 @@ describe("GET /v1/groups/{groupId}/ledger", () => {
     expect(body.accounts.find((a) => a.account === "round:rnd_books:owed_to_member:ben")).toMatchObject({
       kind: "owed_to_member",
       memberId: "ben",
-      balance: { amountMinor: 2_00, currency: "AUD" },
+      balance: { amountMinor: 1_50, currency: "AUD" },
+    });
+    expect(body.accounts.find((a) => a.account === "round:rnd_books:paid_outside_stripe:ben")).toMatchObject({
+      kind: "paid_outside_stripe",
+      memberId: "ben",
+      balance: { amountMinor: 50, currency: "AUD" },
     });
     expect(body.accounts.find((a) => a.account === "round:rnd_books:contributions:ana")).toMatchObject({
       kind: "contributions",
@@ -183,7 +199,8 @@ describe("GET /v1/groups/{groupId}/ledger", () => {
         inFlight: { amountMinor: 100_00, currency: "AUD" },
         held: { amountMinor: 48_00, currency: "AUD" },
         refunded: { amountMinor: 0, currency: "AUD" },
-        owedToMember: { amountMinor: 2_00, currency: "AUD" },
+        owedToMember: { amountMinor: 1_50, currency: "AUD" },
+        paidOutsideStripe: { amountMinor: 50, currency: "AUD" },
         paidOut: { amountMinor: 150_00, currency: "AUD" },
       },
     ]);
@@ -232,6 +249,7 @@ describe("GET /v1/groups/{groupId}/ledger/transactions", () => {
       "set:ben",
       "pay:ana",
       "owed:ben",
+      "owed:ben:paid:1",
     ]);
     expect(seen.every((t) => t.roundId === "rnd_books")).toBe(true);
     expect(seen[5]).toMatchObject({

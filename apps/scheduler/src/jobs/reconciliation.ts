@@ -7,6 +7,7 @@ import {
   reconciliationDaysBehind,
   reconciliationSummary,
   runReconciliation,
+  trySessionLock,
 } from "@susu/adapters";
 import type { Clock, SupportDesk } from "@susu/domain";
 import type PgBoss from "pg-boss";
@@ -35,21 +36,21 @@ export const RECONCILIATION_RUN_BUDGET_MS = 10 * 60_000;
  * the first handler runs on (pg-boss does not stop it). One hour: six times the run's
  * budget, room for its last day; a dead scheduler's job is given back after it (the day's
  * reconciliation waits as long). Should a day still take longer, the retry finds the run's
- * lock held and ends ({@link RECONCILIATION_LOCK_SQL}).
+ * lock held and ends ({@link RECONCILIATION_LOCK}).
  */
 export const RECONCILIATION_JOB_EXPIRE_SECONDS = 60 * 60;
 
 /**
- * The lock a run of the job holds from its start to its end, in a transaction of its own (one
- * connection of the pool for the run): a second run (pg-boss's retry of a job that outlived
- * its expiry, a cron job let through meanwhile) finds it held and ends at once. Released by
- * PostgreSQL when the transaction ends, or its connection (a dead scheduler).
+ * The lock a run of the job holds from its start to its end: a PostgreSQL session-level
+ * advisory lock of this name, on a connection of its own ({@link trySessionLock}; no
+ * transaction stays open for the run). A second run (pg-boss's retry of a job that outlived
+ * its expiry, a cron job let through meanwhile) finds it held and ends at once. Released when
+ * the run ends, or by PostgreSQL with its connection (a dead scheduler, a lost connection).
+ * Releases before this one took the same key as a transaction lock
+ * (`pg_try_advisory_xact_lock(hashtextextended(name, 0))`): the two forms exclude each other,
+ * so runs of both releases never overlap during a rolling deploy.
  */
-export const RECONCILIATION_LOCK_SQL =
-  "SELECT pg_try_advisory_xact_lock(hashtextextended('susu:reconciliation-job', 0)) AS locked";
-
-/** Longest the lock's transaction stays open (Prisma's timeout): far beyond any run. */
-const RECONCILIATION_LOCK_MAX_MS = 12 * 3_600_000;
+export const RECONCILIATION_LOCK = "susu:reconciliation-job";
 
 const DAY_MS = 86_400_000;
 
@@ -204,7 +205,7 @@ export interface ReconciliationJobOptions extends ReconcileDueDaysOptions {
 }
 
 /**
- * One job of the queue: under the job's lock ({@link RECONCILIATION_LOCK_SQL}), reconciles
+ * One job of the queue: under the job's lock ({@link RECONCILIATION_LOCK}), reconciles
  * the days due ({@link reconcileDueDays}) and, when some remain, queues the next job at once
  * (`followUp`; the singleton queue starts it once this one has ended, on whichever scheduler).
  * When another run holds the lock it does nothing (`busy`): that run queues its own follow-up.
@@ -215,17 +216,21 @@ export async function runReconciliationJob(
   log: Logger,
   options: ReconcileDueDaysOptions = {},
 ): Promise<ReconciliationJobResult> {
-  const done = await deps.prisma.$transaction(
-    async (tx): Promise<ReconciliationJobResult> => {
-      const [lock] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(RECONCILIATION_LOCK_SQL);
-      if (lock?.locked !== true) {
-        log.info("reconciliation with Stripe: another run holds the job's lock; this one ends");
-        return { busy: true, runs: [], remaining: 0 };
-      }
-      return { busy: false, ...(await reconcileDueDays(deps, log, options)) };
-    },
-    { timeout: RECONCILIATION_LOCK_MAX_MS, maxWait: 30_000 },
-  );
+  const lock = await trySessionLock(deps.prisma, RECONCILIATION_LOCK);
+  if (lock === undefined) {
+    log.info("reconciliation with Stripe: another run holds the job's lock; this one ends");
+    return { busy: true, runs: [], remaining: 0 };
+  }
+  let done: ReconciliationJobResult;
+  try {
+    done = { busy: false, ...(await reconcileDueDays(deps, log, options)) };
+  } finally {
+    if (lock.lost())
+      log.warn(
+        "reconciliation with Stripe: the job's lock was lost with its connection during the run; another run may have started",
+      );
+    await lock.release();
+  }
   if (!done.busy && done.remaining > 0) await boss.send(RECONCILIATION_QUEUE, { followUp: true });
   return done;
 }

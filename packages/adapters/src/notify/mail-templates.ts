@@ -135,6 +135,13 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
         : "Make sure the account has funds, then ask the group's administrators to collect it again.",
     ...byDate(d, "deadline"),
   }),
+  contribution_collected_late: (d) => ({
+    subject: "Your contribution was collected after all",
+    happened: [
+      `The direct debit for your contribution to ${d.has("groupName") ? `"${d.text("groupName")}"` : `group ${d.text("groupId")}`} (round ${d.text("roundId")}), ${amountOr(d, "amountMinor", "your contribution")}, went through after all, after we had told you it did not.`,
+      "It counts as your contribution to this round: the further attempt we told you of will not be made, and there is nothing for you to do.",
+    ],
+  }),
   round_cancelling: (d) => ({
     subject: "Your round is being cancelled",
     happened: [
@@ -303,7 +310,29 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       `${amountOr(d, "amountMinor", "An amount")} is still owed to customer ${d.text("customerEmail", "(unknown)")} (refund ${d.text("refund")} of ${d.aggregate.replace("_", " ")} ${d.text("heldPaymentId") || d.text("marketplaceChargeId")}).`,
       `Dispute ${d.text("disputeId")} was lost for part of the charge, and Stripe refuses every refund of a charge charged back, so susu cannot refund the rest through Stripe. It is booked as owed to the customer and is not paid to the seller.`,
     ],
-    action: "Pay the customer this amount by other means (a bank transfer, a credit), then close the ticket.",
+    action:
+      "Pay the customer this amount by other means (a bank transfer, a credit), then record the payment (POST …/owed-payments with the bank reference): the customer is told, and the ticket is closed once nothing is left owed.",
+  }),
+  owed_outside_stripe: (d) => ({
+    subject: "Money we owe you will come by bank transfer",
+    happened: [
+      d.has("roundId")
+        ? `${amountOr(d, "amountMinor", "Part of your contribution")} of your contribution to ${d.has("groupName") ? `"${d.text("groupName")}"` : `group round ${d.text("roundId")}`} is owed back to you: your bank returned the rest of the charge to you after your dispute, and our payment provider cannot refund a disputed charge.`
+        : `${amountOr(d, "amountMinor", "An amount")} of your payment is owed back to you: your bank returned part of the charge after a dispute, and our payment provider cannot refund a disputed charge.`,
+      "We will pay it to you another way (usually a bank transfer) and tell you when we have.",
+    ],
+    action: "Nothing to do now. If we do not have your bank details, we will contact you for them.",
+  }),
+  owed_paid_outside_stripe: (d) => ({
+    subject: "We paid you money we owed you",
+    happened: [
+      `We paid you ${amountOr(d, "amountMinor", "an amount")} outside our payment provider${d.has("reference") ? ` (reference ${d.text("reference")})` : ""}.`,
+      d.number("leftMinor") === 0
+        ? "Nothing more is owed to you for this."
+        : `${amountOr(d, "leftMinor", "The rest")} is still owed to you; we will tell you when we pay it.`,
+    ],
+    action:
+      "Check your bank account for the payment. If it has not arrived within a few business days, reply to this e-mail.",
   }),
   reversal_failed: (d) => ({
     subject: "Taking money back from a seller failed",

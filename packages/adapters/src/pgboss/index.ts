@@ -13,8 +13,10 @@ export {
 export {
   firedTimerOf,
   parseTimerJob,
+  REFUND_LOOKUP_JOB_KIND,
   TIMER_QUEUE,
   type TimerJob,
+  type TimerJobData,
   type TimerJobPayload,
   timerJobData,
   timerJobOf,

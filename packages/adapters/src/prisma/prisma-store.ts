@@ -948,8 +948,33 @@ export class PrismaStore
    * kept once) and the audit lines. A stale version, or a new aggregate someone else
    * inserted first, fails with `version_conflict` and stores nothing; a new held payment or
    * marketplace charge whose caller's reference another one holds fails with `duplicate`.
+   *
+   * A changeset of outbox effects alone (notices a job queues again and again with stable
+   * ids: a due round waiting for its members, every minute) first reads which of its ids the
+   * outbox holds and stores only the others: when it holds them all, nothing is written, no
+   * transaction is opened and the dispatchers are not woken (what the write would have
+   * stored is there already).
    */
   commit(changes: Changeset): ResultAsync<void, StorageError> {
+    if (!onlyOutboxEffects(changes)) return this.#commit(changes);
+    const ids = [...new Set(changes.outbox.map((e) => e.id))];
+    return fromDatabase(
+      () =>
+        runStatement<{ id: string }>(this.#prisma, {
+          name: "susu_outbox_ids_held",
+          text: "SELECT id FROM outbox_effects WHERE id = ANY($1::text[])",
+          values: [ids],
+        }),
+      commitContext(changes),
+    ).andThen(({ rows }) => {
+      const held = new Set(rows.map((r) => r.id));
+      const outbox = changes.outbox.filter((e) => !held.has(e.id));
+      // A copy appended again would be kept once anyway (ON CONFLICT DO NOTHING).
+      return outbox.length === 0 ? okAsync(undefined) : this.#commit({ ...changes, outbox });
+    });
+  }
+
+  #commit(changes: Changeset): ResultAsync<void, StorageError> {
     const at = this.#clock.now();
     const context = commitContext(changes);
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
@@ -1899,6 +1924,17 @@ function olderThan(after: { readonly createdAt: Date; readonly id: string } | un
     : {
         OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
       };
+}
+
+/**
+ * Whether the changeset stores outbox effects and nothing else: every other part (aggregates,
+ * payouts, audit lines, an effect's completion, and any part added later) absent or empty.
+ */
+function onlyOutboxEffects(changes: Changeset): boolean {
+  if (changes.outbox.length === 0) return false;
+  return Object.entries(changes).every(
+    ([key, value]) => key === "outbox" || value === undefined || (Array.isArray(value) && value.length === 0),
+  );
 }
 
 /** What a commit's failure names: the first aggregate it writes, when it writes one. */

@@ -147,6 +147,15 @@ const debitAttempt = z.strictObject({
     .exactOptional(),
 });
 
+// A payment an admin recorded of money owed outside Stripe (since paid_outside_stripe).
+const owedPayment = z.strictObject({
+  number: z.int().min(1),
+  amountMinor: safeInt,
+  reference: text,
+  paidBy: text,
+  recordedAt: instant,
+});
+
 const contribution = z.strictObject({
   memberId: text,
   amountMinor: safeInt,
@@ -171,6 +180,9 @@ const contribution = z.strictObject({
   // Disputes heard after a refund of ours had paid the contribution back, booked as the
   // member's loss (absent when there are none, and in snapshots stored before they were kept).
   disputedAfterRefund: list(z.strictObject({ disputeId: text, amountMinor: safeInt })).exactOptional(),
+  // Disputes heard while a refund of ours was out, booked when its outcome is heard (absent
+  // when there are none, and in snapshots stored before they were kept).
+  disputedWhileRefundOut: list(z.strictObject({ disputeId: text, amountMinor: safeInt })).exactOptional(),
   // Disputes heard before the success of the charge they name (absent when there are none,
   // and in snapshots stored before such disputes were kept pending).
   pendingDisputes: list(
@@ -181,6 +193,10 @@ const contribution = z.strictObject({
       paymentIntentId: text.exactOptional(),
     }),
   ).exactOptional(),
+  // Since paid_outside_stripe: what the round booked as owed to the member outside Stripe,
+  // and the payments admins recorded of it (absent: none, and in snapshots stored before).
+  owedOutsideStripeMinor: nonNegative.exactOptional(),
+  owedPayments: list(owedPayment).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({
@@ -348,6 +364,8 @@ const heldPaymentSnapshot = z.strictObject({
   reversals: list(transferReversal),
   refunds: list(heldRefund),
   disputes: list(heldDispute),
+  // Since paid_outside_stripe (absent: none, and in snapshots stored before).
+  owedPayments: list(owedPayment).exactOptional(),
   blockedReason: text.exactOptional(),
   blockKind: z
     .enum(["seller_cannot_receive", "transfer_parked", "transfer_outcome_unknown", "frozen"])
@@ -497,6 +515,8 @@ const marketplaceChargeSnapshot = z.strictObject({
   ),
   refunds: list(marketplaceRefund),
   disputes: list(marketplaceDispute),
+  // Since paid_outside_stripe (absent: none, and in snapshots stored before).
+  owedPayments: list(owedPayment).exactOptional(),
   endedAt: instant.exactOptional(),
   version: nonNegative,
 });
@@ -519,6 +539,10 @@ const ledgerTransactionShape = z.strictObject({
     // disputes the charge, and the rest of a disputed contribution owed outside Stripe.
     "contribution_refund_failed",
     "contribution_owed_to_member",
+    // Since paid_outside_stripe: money owed outside Stripe, recorded paid by an admin.
+    "contribution_paid_outside_stripe",
+    "held_paid_outside_stripe",
+    "marketplace_paid_outside_stripe",
     // A held payment's kinds (also in the database's ledger_transaction_kind enum since
     // the held_payments migration).
     "held_captured",
@@ -659,6 +683,16 @@ const roundOutboxEffectShape = z.discriminatedUnion("kind", [
     reason: z.enum(TICKET_REASONS),
     summary: text,
   }),
+  // Since paid_outside_stripe.
+  z.strictObject({
+    kind: z.literal("resolve_ticket"),
+    id: text,
+    aggregate: z.literal("round"),
+    aggregateId: text,
+    ticketId: text,
+    by: text,
+    note: text,
+  }),
 ]);
 
 // A held payment's effects all name it (`aggregate: "held_payment"`), except its ledger
@@ -758,6 +792,14 @@ const heldPaymentEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("open_ticket"),
     reason: z.enum(HELD_PAYMENT_TICKET_REASONS),
     summary: text,
+  }),
+  // Since paid_outside_stripe.
+  z.strictObject({
+    ...heldAddressed,
+    kind: z.literal("resolve_ticket"),
+    ticketId: text,
+    by: text,
+    note: text,
   }),
 ]);
 
@@ -919,6 +961,14 @@ const marketplaceChargeEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("open_ticket"),
     reason: z.enum(MARKETPLACE_CHARGE_TICKET_REASONS),
     summary: text,
+  }),
+  // Since paid_outside_stripe.
+  z.strictObject({
+    ...marketplaceAddressed,
+    kind: z.literal("resolve_ticket"),
+    ticketId: text,
+    by: text,
+    note: text,
   }),
 ]);
 

@@ -236,6 +236,11 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "marketplace_owed_to_customer":
     // Likewise the rest of a round's contribution disputed in part, owed to the member.
     case "contribution_owed_to_member":
+    // And what an admin recorded paying of it outside Stripe (a bank transfer, cash): it left
+    // the platform, but no Stripe object moved it, so there is nothing at Stripe to match.
+    case "held_paid_outside_stripe":
+    case "marketplace_paid_outside_stripe":
+    case "contribution_paid_outside_stripe":
     case "debit_settled":
     case "held_fee_earned":
     case "held_seller_payable":

@@ -5,6 +5,7 @@ import {
   firedTimerOf,
   PgBossTimerScheduler,
   parseTimerJob,
+  REFUND_LOOKUP_JOB_KIND,
   TIMER_JOB_EXPIRE_SECONDS,
   TIMER_QUEUE,
 } from "../../src/pgboss/index.js";
@@ -231,5 +232,29 @@ describe("PgBossTimerScheduler (real PostgreSQL)", () => {
     } finally {
       await live.stop({ graceful: false, wait: true });
     }
+  });
+  it("a refund look-up after the first is stored under its own kind, and its retry keeps the number", async () => {
+    const timer = {
+      id: "hp_9:timer:refund_overdue:1:1:lookup:3",
+      aggregate: "held_payment" as const,
+      aggregateId: "hp_9",
+      at: Date.now() + 3_600_000,
+      timer: { kind: "refund_overdue" as const, refund: 1, attempt: 1, lookup: 3 },
+    };
+    (await scheduler.schedule(timer))._unsafeUnwrap();
+    const job = await boss.getJobById(TIMER_QUEUE, deterministicUuid(timer.id));
+    // Schedulers of the release before look-ups refuse the kind (and leave it to this one).
+    expect(job?.data).toMatchObject({ timer: { kind: REFUND_LOOKUP_JOB_KIND, lookup: 3 } });
+    const parsed = parseTimerJob(job?.data);
+    if (parsed === undefined) throw new Error("unreadable");
+    expect(firedTimerOf(parsed)).toEqual({
+      id: timer.id,
+      aggregate: "held_payment",
+      aggregateId: "hp_9",
+      timer: timer.timer,
+    });
+    (await scheduler.scheduleRetry(parsed, 1, timer.at))._unsafeUnwrap();
+    const retry = await boss.getJobById(TIMER_QUEUE, deterministicUuid(`retry-of:${timer.id}:after:1`));
+    expect(parseTimerJob(retry?.data)).toEqual({ ...parsed, attempts: 1 });
   });
 });

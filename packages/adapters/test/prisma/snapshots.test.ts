@@ -144,6 +144,18 @@ describe("round snapshots and surplus charges", () => {
     ).toBe(true);
   });
 
+  it("disputes heard while a contribution's refund is out load as they were stored", () => {
+    const withWaiting = (disputedWhileRefundOut: unknown) => ({
+      ...refunding,
+      contributions: refunding.contributions.map((c, i) =>
+        i === 0 ? { ...c, status: "refund_requested", disputeIds: ["dp_1"], disputedWhileRefundOut } : c,
+      ),
+    });
+    const stored = withWaiting([{ disputeId: "dp_1", amountMinor: 1 }]);
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
+    expect(parseRoundSnapshot(withWaiting([{ disputeId: "dp_1", amountMinor: 1.5 }])).isErr()).toBe(true);
+  });
+
   it("a surplus charge's refund names its debit attempt in the outbox payload", () => {
     const refund = {
       kind: "refund",

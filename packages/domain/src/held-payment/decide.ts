@@ -28,6 +28,7 @@ import {
   type TakenBackFrom,
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
+import { owedIds } from "../owed/owed-ids.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
@@ -1308,6 +1309,11 @@ function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseM
     amountMinor: r.amountMinor,
     customerEmail: s.customer.email,
     disputeId,
+  });
+  // The customer hears it too: what is owed, and that it comes by other means than Stripe.
+  d.notify(owedIds.payment.noticeBooked(s.id, r.number), "customer", "owed_outside_stripe", {
+    refund: r.number,
+    amountMinor: r.amountMinor,
   });
 }
 

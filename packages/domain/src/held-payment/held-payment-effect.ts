@@ -23,6 +23,9 @@ export const HELD_PAYMENT_NOTIFICATION_TEMPLATES = [
   "reversal_failed",
   "unexpected_money",
   "refund_owed",
+  // What is owed to the customer outside Stripe: booked, then each payment an admin recorded.
+  "owed_outside_stripe",
+  "owed_paid_outside_stripe",
 ] as const;
 
 /** One of {@link HELD_PAYMENT_NOTIFICATION_TEMPLATES}. */

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Dispute } from "../kernel/disputes.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
+import type { OwedPayment } from "../owed/owed-payment.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
 import type { Instant } from "../shared/time.js";
 import { type HeldPaymentError, heldPaymentError } from "./held-payment.errors.js";
@@ -214,6 +215,11 @@ export interface HeldPayment {
   readonly reversals: readonly TransferReversal[];
   readonly refunds: readonly HeldRefund[];
   readonly disputes: readonly HeldDispute[];
+  /**
+   * What admins recorded paying the customer outside Stripe of the refunds owed to them
+   * (`owed_outside_stripe`), oldest first. Absent: none (and in snapshots stored before).
+   */
+  readonly owedPayments?: readonly OwedPayment[];
   /** Why the release is blocked, for people; set only while `release_blocked`. */
   readonly blockedReason?: string;
   /**

@@ -58,6 +58,19 @@ export type OpenTicketEffect<A extends string, Reason extends string> = EffectAd
 };
 
 /**
+ * Resolves support ticket `ticketId`, which the aggregate opened, recording who did what it
+ * asked (`by`, an audit actor) and how (`note`): the aggregate knows it is done (money owed
+ * outside Stripe, recorded paid). A ticket resolved already keeps its first resolution; one
+ * that was never opened is nothing to resolve.
+ */
+export type ResolveTicketEffect<A extends string> = EffectAddress<A> & {
+  readonly kind: "resolve_ticket";
+  readonly ticketId: string;
+  readonly by: string;
+  readonly note: string;
+};
+
+/**
  * The effects every payment aggregate makes alike, in its own names: timers (`T`),
  * notices (`Template`), ledger postings and tickets (`Reason`). Its effect union is its
  * own effects (each `EffectAddress<A> & { kind, … }`) and these.
@@ -66,4 +79,5 @@ export type CommonPaymentEffect<A extends string, T, Template extends string, Re
   | ScheduleTimerEffect<A, T>
   | NotifyEffect<A, Template>
   | PostLedgerEffect
-  | OpenTicketEffect<A, Reason>;
+  | OpenTicketEffect<A, Reason>
+  | ResolveTicketEffect<A>;

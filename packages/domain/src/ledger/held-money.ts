@@ -7,7 +7,8 @@ import type { Ledger } from "./ledger.js";
 /**
  * Where a held payment's money is, read from ledger balances, in minor units of one
  * currency. In a sound ledger `paidInMinor === holdMinor + sellerPayableMinor +
- * sellerMinor + feesMinor + refundedMinor + disputeLostMinor + owedToCustomerMinor`.
+ * sellerMinor + feesMinor + refundedMinor + disputeLostMinor + owedToCustomerMinor +
+ * paidOutsideStripeMinor`.
  */
 export interface HeldMoney {
   /** The held payment. */
@@ -30,6 +31,8 @@ export interface HeldMoney {
   readonly disputeLostMinor: number;
   /** Owed to the customer outside Stripe (a refund's rest Stripe refuses after a lost dispute). */
   readonly owedToCustomerMinor: number;
+  /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
+  readonly paidOutsideStripeMinor: number;
 }
 
 /** Reads {@link HeldMoney} from the balances of the payment's accounts. O(1). */
@@ -47,12 +50,13 @@ export function heldMoney(ledger: Ledger, heldPaymentId: string, currency: Curre
     refundedMinor: balance(a.refunds(heldPaymentId)),
     disputeLostMinor: balance(a.disputeLosses(heldPaymentId)),
     owedToCustomerMinor: balance(a.owedToCustomer(heldPaymentId)),
+    paidOutsideStripeMinor: balance(a.paidOutsideStripe(heldPaymentId)),
   };
 }
 
 /**
  * {@link heldMoney}, asserting paid in = held + set aside + paid to the seller + fees +
- * refunds + dispute losses + owed to the customer. Fails with `ledger_invariant_violated`
+ * refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
  * (`held_money_unbalanced`) when some transaction touched the payment's accounts
  * without a balancing account of the same payment.
  */
@@ -69,7 +73,8 @@ export function checkHeldMoney(
     m.feesMinor +
     m.refundedMinor +
     m.disputeLostMinor +
-    m.owedToCustomerMinor;
+    m.owedToCustomerMinor +
+    m.paidOutsideStripeMinor;
   if (m.paidInMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(

@@ -80,6 +80,7 @@ describe("held payment movements", () => {
       refundedMinor: 1_000,
       disputeLostMinor: 0,
       owedToCustomerMinor: 0,
+      paidOutsideStripeMinor: 0,
     });
     expect(checkLedgerInvariants(l).isOk()).toBe(true);
   });

@@ -25,6 +25,9 @@
 //                                     refuses to refund (`charge_disputed`). Set aside from the
 //                                     payment like a refund, it is never released to the seller;
 //                                     an admin pays it by other means (a ticket says so).
+//   held:<p>:paid_outside_stripe use  what an admin recorded paying the customer outside Stripe
+//                                     (a bank transfer, cash) of what was owed to them: it left
+//                                     the platform, not through Stripe.
 //
 // Movements (Dr / Cr):
 //   held_captured           hold             / paid_in
@@ -40,10 +43,11 @@
 //                                              money is back on the platform's balance, where
 //                                              the refund had taken it from, until it is asked
 //                                              again or owed outside Stripe)
+//   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
 // paid in = hold + seller payable + seller + fees + refunds + dispute losses + owed to the
-// customer (`heldMoney`).
+// customer + paid to the customer outside Stripe (`heldMoney`).
 import { err, type Result } from "neverthrow";
 import { type Money, money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
@@ -82,6 +86,8 @@ export const heldAccounts = Object.freeze({
   disputeLosses: account("dispute_losses"),
   /** Owed to the customer outside Stripe: a refund's rest Stripe refuses after a lost dispute. */
   owedToCustomer: account("owed_to_customer"),
+  /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
+  paidOutsideStripe: account("paid_outside_stripe"),
 });
 
 /** What a held-payment movement builder takes: one movement of `amount` (ids from `heldPaymentIds.ledger`; refs get `heldPaymentId`). */
@@ -138,6 +144,16 @@ export const heldFeeEarned = movement("held_fee_earned", a.fees, a.hold);
 
 /** The release started: the seller's share is set aside for its transfer. Dr seller_payable, Cr hold. */
 export const heldSellerPayable = movement("held_seller_payable", a.sellerPayable, a.hold);
+
+/**
+ * An admin paid the customer outside Stripe (a bank transfer, cash) part or all of what was
+ * owed to them. Dr paid_outside_stripe, Cr owed_to_customer.
+ */
+export const heldPaidOutsideStripe = movement(
+  "held_paid_outside_stripe",
+  a.paidOutsideStripe,
+  a.owedToCustomer,
+);
 
 /** The seller's transfer landed. Dr seller, Cr seller_payable. */
 export const heldTransferred = movement("held_transferred", a.seller, a.sellerPayable);

@@ -17,6 +17,7 @@ export {
   heldDisputeLost,
   heldFeeEarned,
   heldOwedToCustomer,
+  heldPaidOutsideStripe,
   heldRefunded,
   heldRefundFailed,
   heldSellerPayable,
@@ -97,6 +98,7 @@ export {
   marketplaceDisputeLost,
   marketplaceFeeEarned,
   marketplaceOwedToCustomer,
+  marketplacePaidOutsideStripe,
   marketplaceRefunded,
   marketplaceRefundFailed,
   marketplaceSellerPayable,
@@ -112,6 +114,7 @@ export {
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {
   contributionOwedToMember,
+  contributionPaidOutsideStripe,
   contributionRefunded,
   contributionRefundFailed,
   debitFailed,

@@ -41,6 +41,7 @@ export type LedgerTransactionKind =
   | "contribution_refunded"
   | "contribution_refund_failed"
   | "contribution_owed_to_member"
+  | "contribution_paid_outside_stripe"
   | "payout_transferred"
   | "transfer_reversed"
   | "dispute_loss"
@@ -55,6 +56,7 @@ export type LedgerTransactionKind =
   | "held_dispute_lost"
   | "held_owed_to_customer"
   | "held_refund_failed"
+  | "held_paid_outside_stripe"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
   | "marketplace_fee_earned"
@@ -67,6 +69,7 @@ export type LedgerTransactionKind =
   | "marketplace_dispute_lost"
   | "marketplace_owed_to_customer"
   | "marketplace_refund_failed"
+  | "marketplace_paid_outside_stripe"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
   | "membership_invoice_refunded"

@@ -8,7 +8,7 @@ import { marketplaceAccounts } from "./marketplace-movements.js";
  * Where a marketplace charge's money is, read from ledger balances, in minor units of one
  * currency. In a sound ledger `paidInMinor + platformFundedMinor === inFlightMinor +
  * sellerPayableMinor + sellersMinor + feesMinor + refundedMinor + disputeLostMinor +
- * owedToCustomerMinor`.
+ * owedToCustomerMinor + paidOutsideStripeMinor`.
  */
 export interface MarketplaceMoney {
   readonly chargeId: string;
@@ -31,6 +31,8 @@ export interface MarketplaceMoney {
   readonly disputeLostMinor: number;
   /** Owed to the customer outside Stripe (a refund's rest Stripe refuses after a lost dispute). */
   readonly owedToCustomerMinor: number;
+  /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
+  readonly paidOutsideStripeMinor: number;
 }
 
 /** Reads {@link MarketplaceMoney} for a charge and its sellers. O(sellers). */
@@ -62,12 +64,13 @@ export function marketplaceMoney(
     refundedMinor: balance(a.refunds(chargeId)),
     disputeLostMinor: balance(a.disputeLosses(chargeId)),
     owedToCustomerMinor: balance(a.owedToCustomer(chargeId)),
+    paidOutsideStripeMinor: balance(a.paidOutsideStripe(chargeId)),
   };
 }
 
 /**
  * {@link marketplaceMoney}, asserting paid in + platform funded = in flight + payables +
- * sellers + fees + refunds + dispute losses + owed to the customer. Fails with `ledger_invariant_violated`
+ * sellers + fees + refunds + dispute losses + owed to the customer + paid to them outside Stripe. Fails with `ledger_invariant_violated`
  * (`marketplace_money_unbalanced`) when a transaction touched the charge's accounts
  * without a balancing account of the same charge, or touched a seller not listed.
  */
@@ -86,7 +89,8 @@ export function checkMarketplaceMoney(
     m.feesMinor +
     m.refundedMinor +
     m.disputeLostMinor +
-    m.owedToCustomerMinor;
+    m.owedToCustomerMinor +
+    m.paidOutsideStripeMinor;
   if (inMinor !== accountedMinor)
     return err(
       ledgerInvariantViolated(

@@ -29,6 +29,10 @@
 //                                              (`charge_disputed`). Taken back like that refund
 //                                              (sellers' parts reversed, the fee's part, the
 //                                              platform's); an admin pays it by other means.
+//   marketplace:<c>:paid_outside_stripe use    what an admin recorded paying the customer
+//                                              outside Stripe (a bank transfer, cash) of what
+//                                              was owed to them: it left the platform, not
+//                                              through Stripe.
 //
 // Movements (Dr / Cr):
 //   marketplace_captured                  in_flight         / paid_in
@@ -51,10 +55,12 @@
 //                                         platform_funded                  after its success: the
 //                                                                          money is back on the
 //                                                                          platform's balance)
+//   marketplace_paid_outside_stripe       paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
 // paid in + platform funded = in flight + seller payables + sellers + fees + refunds +
-// dispute losses + owed to the customer (`marketplaceMoney`).
+// dispute losses + owed to the customer + paid to the customer outside Stripe
+// (`marketplaceMoney`).
 
 import { err, type Result } from "neverthrow";
 import { type CurrencyCode, type Money, money } from "../money/index.js";
@@ -97,6 +103,8 @@ export const marketplaceAccounts = Object.freeze({
   disputeLosses: account("dispute_losses"),
   /** Owed to the customer outside Stripe: a refund's rest Stripe refuses after a lost dispute. */
   owedToCustomer: account("owed_to_customer"),
+  /** Paid to the customer outside Stripe (an admin recorded it) of what was owed to them. */
+  paidOutsideStripe: account("paid_outside_stripe"),
 });
 
 /** What every marketplace movement builder takes (ids from `marketplaceChargeIds.ledger`; refs get `marketplaceChargeId`). */
@@ -136,6 +144,16 @@ const sellerMovement = marketplace.movement<MarketplaceSellerMovementInput>;
 
 /** The customer's payment was captured. Dr in_flight, Cr paid_in. */
 export const marketplaceCaptured = movement("marketplace_captured", a.inFlight, a.paidIn);
+
+/**
+ * An admin paid the customer outside Stripe (a bank transfer, cash) part or all of what was
+ * owed to them. Dr paid_outside_stripe, Cr owed_to_customer.
+ */
+export const marketplacePaidOutsideStripe = movement(
+  "marketplace_paid_outside_stripe",
+  a.paidOutsideStripe,
+  a.owedToCustomer,
+);
 
 /** The platform's fee was earned. Dr fees, Cr in_flight. */
 export const marketplaceFeeEarned = movement("marketplace_fee_earned", a.fees, a.inFlight);

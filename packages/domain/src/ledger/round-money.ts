@@ -7,8 +7,8 @@ import { roundAccountPrefix, roundAccounts } from "./round-movements.js";
 /**
  * Where a round's money is, read from ledger balances, in minor units of one currency.
  * In a sound ledger `contributedMinor === inFlightMinor + heldMinor + refundedMinor +
- * owedToMemberMinor + paidOutMinor`: money in = money still held + refunds + owed to members
- * + money out.
+ * owedToMemberMinor + paidOutsideStripeMinor + paidOutMinor`: money in = money still held +
+ * refunds + owed to members + paid to members outside Stripe + money out.
  */
 export interface RoundMoney {
   /** The round. */
@@ -27,6 +27,8 @@ export interface RoundMoney {
   readonly paidOutMinor: number;
   /** Owed to members outside Stripe (the rest of a contribution disputed in part), not paid back yet. */
   readonly owedToMemberMinor: number;
+  /** Paid to members outside Stripe (an admin recorded it) of what the round owed them. */
+  readonly paidOutsideStripeMinor: number;
 }
 
 function sumBalances(ledger: Ledger, prefix: string, currency: CurrencyCode): number {
@@ -55,6 +57,7 @@ export function roundMoney(ledger: Ledger, roundId: string, currency: CurrencyCo
     refundedMinor: sumBalances(ledger, `${prefix}refunds:`, currency),
     paidOutMinor: sumBalances(ledger, `${prefix}payouts:`, currency),
     owedToMemberMinor: sumBalances(ledger, `${prefix}owed_to_member:`, currency),
+    paidOutsideStripeMinor: sumBalances(ledger, `${prefix}paid_outside_stripe:`, currency),
   };
 }
 
@@ -71,7 +74,12 @@ export function checkRoundMoney(
 ): Result<RoundMoney, LedgerError> {
   const m = roundMoney(ledger, roundId, currency);
   const accountedMinor =
-    m.inFlightMinor + m.heldMinor + m.refundedMinor + m.owedToMemberMinor + m.paidOutMinor;
+    m.inFlightMinor +
+    m.heldMinor +
+    m.refundedMinor +
+    m.owedToMemberMinor +
+    m.paidOutsideStripeMinor +
+    m.paidOutMinor;
   if (m.contributedMinor !== accountedMinor) {
     return err(
       ledgerInvariantViolated(

@@ -224,6 +224,7 @@ describe("a whole round in the ledger", () => {
       refundedMinor: 0,
       paidOutMinor: 7500,
       owedToMemberMinor: 0,
+      paidOutsideStripeMinor: 0,
     });
     expect(checkRoundMoney(ledger, "r1", "AUD").isOk()).toBe(true);
     expect(checkLedgerInvariants(ledger).isOk()).toBe(true);

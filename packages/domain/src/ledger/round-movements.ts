@@ -19,6 +19,10 @@
 //                                          in part before the payout. It has left the pot, but
 //                                          nobody has paid it back yet; an admin pays it by other
 //                                          means (a ticket says so).
+//   round:<r>:paid_outside_stripe:<m>
+//                                  use     what an admin recorded paying m outside Stripe (a bank
+//                                          transfer, cash) of what the round owed them: it left the
+//                                          platform, not through Stripe.
 //   member:<m>                     asset   what m owes the platform: dispute losses (a receivable,
 //                                          collected or written off only by an explicit decision).
 //   platform:funds                 source  the platform's own money that covered dispute
@@ -36,13 +40,15 @@
 //                                                              the round's again)
 //   contribution_owed_to_member
 //                          owed_to_member:<m>  / pot
+//   contribution_paid_outside_stripe
+//                          paid_outside_stripe:<m> / owed_to_member:<m>
 //   payout_transferred     payouts:<m>         / pot
 //   transfer_reversed      pot                 / payouts:<m>
 //   dispute_loss           member:<m>          / platform:funds
 //   dispute_reinstated     platform:funds      / member:<m>
 //
 // So for a round, from balances alone: money in (contributions accepted) = money out
-// (payouts) + refunds + owed to members + money still held (pot + in flight) — see `roundMoney`. A dispute
+// (payouts) + refunds + owed to members + paid to members outside Stripe + money still held (pot + in flight) — see `roundMoney`. A dispute
 // does not touch the round's accounts: the round's books stay as they were, and the
 // loss sits against the member, never silently taken back from the recipient.
 import { err, ok, type Result } from "neverthrow";
@@ -84,6 +90,9 @@ export const roundAccounts = Object.freeze({
   /** What the round owes a member outside Stripe (the rest of a contribution disputed in part). */
   owedToMember: (roundId: string, memberId: string): LedgerAccountId =>
     `${roundAccountPrefix(roundId)}owed_to_member:${idPart(memberId)}`,
+  /** What an admin recorded paying a member outside Stripe (a bank transfer, cash) of what the round owed them. */
+  paidOutsideStripe: (roundId: string, memberId: string): LedgerAccountId =>
+    `${roundAccountPrefix(roundId)}paid_outside_stripe:${idPart(memberId)}`,
   /** A member's account with the platform: a debit balance is what the member owes (dispute losses). */
   member: (memberId: string): LedgerAccountId => `member:${idPart(memberId)}`,
   /** The platform's own funds, which cover dispute withdrawals. */
@@ -218,6 +227,22 @@ export function contributionOwedToMember(input: RoundMovementInput): Result<Ledg
     input,
     roundAccounts.owedToMember(roundId, memberId),
     roundAccounts.pot(roundId),
+  );
+}
+
+/**
+ * An admin paid a member outside Stripe (a bank transfer, cash) part or all of what the round
+ * owed them. Dr paid_outside_stripe:m, Cr owed_to_member:m.
+ */
+export function contributionPaidOutsideStripe(
+  input: RoundMovementInput,
+): Result<LedgerTransaction, LedgerError> {
+  const { roundId, memberId } = input;
+  return movement(
+    "contribution_paid_outside_stripe",
+    input,
+    roundAccounts.paidOutsideStripe(roundId, memberId),
+    roundAccounts.owedToMember(roundId, memberId),
   );
 }
 

@@ -29,6 +29,7 @@ import {
   marketplaceTransferred,
 } from "../ledger/index.js";
 import { currencyInfo, formatMoney, money } from "../money/index.js";
+import { owedIds } from "../owed/owed-ids.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type {
   MarketplacePolicy,
@@ -1567,6 +1568,11 @@ function oweOutsideStripe(
     amountMinor: r.amountMinor,
     customerEmail: s.customer.email,
     disputeId,
+  });
+  // The customer hears it too: what is owed, and that it comes by other means than Stripe.
+  d.notify(owedIds.payment.noticeBooked(s.id, r.number), "customer", "owed_outside_stripe", {
+    refund: r.number,
+    amountMinor: r.amountMinor,
   });
 }
 

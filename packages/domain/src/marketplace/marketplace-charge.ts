@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Dispute } from "../kernel/disputes.js";
 import { type CurrencyCode, checkChargeAmount, isCurrencyCode, money } from "../money/index.js";
+import type { OwedPayment } from "../owed/owed-payment.js";
 import type {
   MarketplacePolicy,
   MarketplaceRefundRules,
@@ -264,6 +265,11 @@ export interface MarketplaceCharge {
   readonly reversals: readonly SellerReversal[];
   readonly refunds: readonly MarketplaceRefund[];
   readonly disputes: readonly MarketplaceDispute[];
+  /**
+   * What admins recorded paying the customer outside Stripe of the refunds owed to them
+   * (`owed_outside_stripe`), oldest first. Absent: none (and in snapshots stored before).
+   */
+  readonly owedPayments?: readonly OwedPayment[];
   readonly endedAt?: Instant;
   /** Optimistic-concurrency version, incremented by every stored change. */
   readonly version: number;

@@ -20,6 +20,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   debit_initiated: "required",
   contribution_retry_scheduled: "required",
   contribution_failed: "required",
+  // The failure they were told of is undone: the debit was taken and counts.
+  contribution_collected_late: "required",
   round_cancelling: "required",
   round_cancelled: "required",
   payout_blocked: "required",
@@ -42,6 +44,9 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   reversal_failed: "required",
   // For the admins: money owed to a customer that Stripe will not refund, to pay by other means.
   refund_owed: "required",
+  // To the customer or member: money susu owes them outside Stripe, and each payment of it.
+  owed_outside_stripe: "required",
+  owed_paid_outside_stripe: "required",
   payment_action_required: "required",
   seller_paid: "required",
   transfer_blocked: "required",

@@ -41,6 +41,15 @@ export type SupportDeskError = {
 /** Where problems go for people to fix. */
 export interface SupportDesk {
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError>;
+  /**
+   * Optional: resolves an open ticket (a `resolve_ticket` effect: the aggregate knows what it
+   * asked is done), as {@link SupportTicketStore.resolveTicket}. A desk without it keeps no
+   * tickets to resolve: the effect is done.
+   */
+  resolveTicket?(
+    id: string,
+    resolution: { readonly by: string; readonly note: string; readonly at: number },
+  ): ResultAsync<ResolveOutcome, StorageError>;
 }
 
 /** A stored ticket as the people who work it see it; the aggregate it is about, if any. */

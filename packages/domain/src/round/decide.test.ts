@@ -718,9 +718,10 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
       failureCode: "refund_failed",
     });
     const stale = step(reverted.state, success, T0 + policy.collectionWindowMs + DAY_MS);
+    // The failed refund is out of the books (no refundId kept): the detail names the attempt.
     expect(stale.ignored).toEqual({
       code: "no_refund_pending",
-      detail: "refund re_1 of m1 has since failed",
+      detail: "refund attempt 1 of m1 failed; its success (re_1) was reported before the failure",
     });
     expect(stale.effects).toEqual([]);
     expect(stale.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("refund_failed");
@@ -728,8 +729,8 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
     // failed is final): only a new attempt pays the member.
     const unknown = step(reverted.state, { type: "refund_succeeded", memberId: "m1", refundId: "re_2" });
     expect(unknown.ignored?.code).toBe("no_refund_pending");
-    // A new refund (an admin's retry, attempt 2) that succeeds settles the contribution,
-    // without a second ledger posting.
+    // A new refund (an admin's retry, attempt 2) that succeeds settles the contribution: the
+    // failed one was taken out of the books, so this one is posted, under its attempt's id.
     const retried = step(reverted.state, { type: "retry_refund", memberId: "m1" });
     const again = step(retried.state, {
       type: "refund_succeeded",
@@ -741,7 +742,9 @@ describe("money that moves unexpectedly is never ignored (review findings)", () 
       status: "refunded",
       refundId: "re_2",
     });
-    expect(again.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+    expect(again.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.id] : []))).toEqual([
+      "r1:refund:m1:attempt:2:ledger",
+    ]);
   });
 
   it("a dispute while settled re-arms the deadline under a new timer id, or refunds if the deadline has passed", () => {
@@ -987,9 +990,10 @@ describe("a failed refund is retried (retry_refund)", () => {
       refundedMinor: 20_000,
       paidOutMinor: 0,
     });
+    // m2's refund is posted by the attempt that landed.
     expect(txs.filter((t) => t.kind === "contribution_refunded").map((t) => t.id)).toEqual([
       "r1:refund:m1:ledger",
-      "r1:refund:m2:ledger",
+      "r1:refund:m2:attempt:2:ledger",
     ]);
   });
 
@@ -1029,7 +1033,7 @@ describe("a failed refund is retried (retry_refund)", () => {
     expect(step(third.state, refundSucceeded("m2", "re_m2_3", 3)).state.status).toBe("cancelled");
   });
 
-  it("a refund that failed after it succeeded is retried without a second ledger posting", () => {
+  it("a refund that failed after it succeeded is taken out of the books, and the retry that lands is posted", () => {
     const collecting = run(round(), [
       { type: "open" },
       succeeded("m1"),
@@ -1055,7 +1059,11 @@ describe("a failed refund is retried (retry_refund)", () => {
     ]);
     expect(txs.filter((t) => t.kind === "contribution_refunded").map((t) => t.id)).toEqual([
       "r1:refund:m1:ledger",
+      "r1:refund:m1:attempt:2:ledger",
       "r1:refund:m2:ledger",
+    ]);
+    expect(txs.filter((t) => t.kind === "contribution_refund_failed").map((t) => t.id)).toEqual([
+      "r1:refund:m1:ledger:failed",
     ]);
     expect(
       checkRoundMoney(ledgerFromTransactions(txs)._unsafeUnwrap(), "r1", "AUD")._unsafeUnwrap(),

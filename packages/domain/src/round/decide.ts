@@ -16,6 +16,7 @@ import {
   transferReversed,
 } from "../ledger/index.js";
 import { money } from "../money/index.js";
+import { owedToMemberBooked } from "../owed/round-owed.js";
 import { debitMethodFor } from "../policy/debit-methods.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import { retryDelayMs } from "../policy/retry-policy.js";
@@ -467,6 +468,20 @@ function countLateCharge(
     const { retryAt: _cancelled, ...rest } = x;
     return { ...rest, status: "succeeded" };
   });
+  // The member was told the debit failed (and a retry, or none): they hear it was collected
+  // after all, once (the id is the attempt's; the same success heard again is ignored).
+  d.notify(
+    roundIds.notice.contributionCollectedLate(d.state.id, c.memberId, a.number),
+    { kind: "member", memberId: c.memberId },
+    "contribution_collected_late",
+    {
+      memberId: c.memberId,
+      groupId: d.state.groupId,
+      amountMinor: c.amountMinor,
+      attempt: a.number,
+      paymentIntentId,
+    },
+  );
   if (d.state.contributions.every((x) => x.status === "succeeded")) return settle(d);
   return refundIfNothingCanArrive(d);
 }
@@ -881,14 +896,46 @@ function refundSucceeded(d: Draft, input: InputOf<"refund_succeeded">): Step {
   if (failed) return failed;
   const postedBefore = c.refundId !== undefined;
   d.updateContribution(memberId, (x) => ({ ...x, status: "refunded", refundId }));
-  if (postedBefore) return finishRefundingIfDone(d);
-  d.post(
-    contributionRefunded({
-      id: roundIds.ledger.contributionRefunded(d.state.id, memberId),
-      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
-    }),
-  );
+  if (!postedBefore)
+    d.post(
+      contributionRefunded({
+        id: roundIds.ledger.contributionRefunded(d.state.id, memberId, attempt ?? 1),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
+  bookDisputesHeardWhileRefundOut(d, c, refundId);
   return finishRefundingIfDone(d);
+}
+
+/**
+ * A contribution's refund succeeded after the member had disputed the charge while it was out
+ * (see `Contribution.disputedWhileRefundOut`): the member got the refund and the bank's return,
+ * so each dispute is booked as their loss (`member:<id>`), as a dispute heard after the refund
+ * is, and kept with those (`disputedAfterRefund`) so that a failure of this refund after its
+ * success undoes the losses.
+ */
+function bookDisputesHeardWhileRefundOut(d: Draft, c: Contribution, refundId: string): void {
+  const waiting = c.disputedWhileRefundOut ?? [];
+  if (waiting.length === 0) return;
+  const roundId = d.state.id;
+  const { memberId } = c;
+  d.updateContribution(memberId, (x) => {
+    const { disputedWhileRefundOut: _booked, ...rest } = x;
+    return { ...rest, disputedAfterRefund: [...(x.disputedAfterRefund ?? []), ...waiting] };
+  });
+  for (const { disputeId, amountMinor } of waiting) {
+    d.post(
+      disputeLoss({
+        id: roundIds.ledger.disputeLoss(roundId, disputeId),
+        ...ledgerRef(d.state, memberId, amountMinor, d.ctx.now),
+      }),
+    );
+    d.ticket(
+      roundIds.ticket.disputeAfterPayout(roundId, disputeId),
+      "dispute_after_payout",
+      `the refund to ${memberId} of their contribution to round ${roundId} succeeded (${refundId}) although they had disputed the charge while it was out (${disputeId}): the member was paid twice, and ${amountMinor} is booked as their loss`,
+    );
+  }
 }
 
 /**
@@ -953,13 +1000,28 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
   };
   if (c?.status === "refunded" && (c.disputedAfterRefund ?? []).length > 0)
     return refundFailedAfterDispute(d, c, failureCode);
+  // Disputed while it was out: Stripe fails a pending refund of a disputed charge
+  // (`charge_for_pending_refund_disputed`) and refuses any other, so nothing is retried.
+  if (c?.status === "refund_requested" && (c.disputedWhileRefundOut ?? []).length > 0)
+    return refundFailedAfterDispute(d, c, failureCode);
   if (c?.status === "refunded") {
-    // Stripe can fail a refund it had reported succeeded: the member has not got the money back.
-    d.updateContribution(memberId, (x) => ({ ...x, status: "refund_failed" }));
+    // Stripe can fail a refund it had reported succeeded: the member has not got the money
+    // back, and Stripe has it again (the refund's failure balance transaction reverses it). The
+    // refund is taken back out of the books, so the round holds the money until a new refund
+    // (`retry_refund`) pays it; with no `refundId`, that refund is posted when it lands.
+    const { refundId: failedRefundId, ...rest } = c;
+    d.updateContribution(memberId, () => ({ ...rest, status: "refund_failed" }));
+    if (failedRefundId !== undefined)
+      d.post(
+        contributionRefundFailed({
+          id: roundIds.ledger.contributionRefundFailed(roundId, memberId, n),
+          ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+        }),
+      );
     d.ticket(
       roundIds.ticket.refundFailedAfterSuccess(roundId, memberId, n),
       "refund_failed",
-      `the refund to ${memberId} failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`,
+      `the refund to ${memberId} (${failedRefundId ?? "?"}) failed after it had succeeded (${failureCode}): Stripe has the money back, and the books no longer count it refunded; round ${roundId} holds it until a new refund pays it${hint}`,
     );
     d.notify(
       roundIds.notice.refundFailedAfterSuccess(roundId, memberId, n),
@@ -982,34 +1044,39 @@ function refundFailedInput(d: Draft, input: InputOf<"refund_failed">): Step {
 }
 
 /**
- * Stripe failed a contribution's refund after its success, and the member had disputed the
- * charge since (booked as their loss: they were paid twice). They were not: the bank's
- * return is all they got, so each loss is undone; Stripe refuses a refund of a disputed
- * charge (`charge_disputed`), so the rest is owed outside Stripe and no retry is asked of
- * Stripe. The refund is reversed in the books; the bank's return is booked as taken out of
- * the pot, and the rest as owed to the member (`owed_to_member`).
+ * Stripe failed a contribution's refund that the member had disputed the charge beside: after
+ * its success (each dispute booked as their loss: they looked paid twice), or while it was
+ * still out (nothing booked yet). The bank's return is all they got, so each loss booked is
+ * undone; Stripe refuses a refund of a disputed charge (`charge_disputed`), so the rest is
+ * owed outside Stripe and no retry is asked of Stripe. A refund in the books is reversed; the
+ * bank's return is booked as taken out of the pot, and the rest as owed to the member
+ * (`owed_to_member`). A refunding round no longer waits for this refund.
  */
 function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string): Step {
   const roundId = d.state.id;
   const { memberId } = c;
-  const disputes = c.disputedAfterRefund ?? [];
-  for (const { disputeId, amountMinor } of disputes)
+  const afterSuccess = c.status === "refunded";
+  const booked = c.disputedAfterRefund ?? [];
+  const disputes = [...booked, ...(c.disputedWhileRefundOut ?? [])];
+  for (const { disputeId, amountMinor } of booked)
     d.post(
       disputeReinstated({
         id: roundIds.ledger.disputeLossUndone(roundId, disputeId),
         ...ledgerRef(d.state, memberId, amountMinor, d.ctx.now),
       }),
     );
-  const { disputedAfterRefund: _undone, ...rest } = c;
+  const { disputedAfterRefund: _undone, disputedWhileRefundOut: _settled, ...rest } = c;
   d.updateContribution(memberId, () => ({ ...rest, status: "disputed" }));
-  // The refund is in the books, but Stripe has its money back: it is reversed, and the bank's
-  // returns and the rest owed leave the pot as for a dispute of a contribution never refunded.
-  d.post(
-    contributionRefundFailed({
-      id: roundIds.ledger.contributionRefundFailed(roundId, memberId),
-      ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
-    }),
-  );
+  // A refund in the books (`refundId` is set when it is posted) has its money back at Stripe:
+  // it is reversed, and the bank's returns and the rest owed leave the pot as for a dispute of
+  // a contribution never refunded.
+  if (c.refundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.contributionRefundFailed(roundId, memberId, refundAttemptOf(c)),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
   let leftMinor = c.amountMinor;
   for (const { disputeId, amountMinor } of disputes) {
     const withdrawnMinor = Math.min(amountMinor, leftMinor);
@@ -1032,19 +1099,25 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
         ...ledgerRef(d.state, memberId, restOwedMinor, d.ctx.now),
       }),
     );
+    const ids = disputes.map((x) => x.disputeId).join(", ");
+    owedBooked(d, memberId, last.disputeId, restOwedMinor);
     d.ticket(
       roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
       "dispute",
-      `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${disputes.map((x) => x.disputeId).join(", ")}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+      afterSuccess
+        ? `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${ids}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`
+        : `the refund to ${memberId} failed (${failureCode}) after they had disputed the charge while it was out (${ids}): the bank gave back ${takenMinor}, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
     );
     d.notify(
-      roundIds.notice.refundFailedAfterSuccess(roundId, memberId, refundAttemptOf(c)),
+      afterSuccess
+        ? roundIds.notice.refundFailedAfterSuccess(roundId, memberId, refundAttemptOf(c))
+        : roundIds.notice.refundFailed(roundId, memberId, refundAttemptOf(c)),
       { kind: "admins" },
       "refund_failed",
       { memberId, failureCode, attempt: refundAttemptOf(c), disputeId: last.disputeId, restOwedMinor },
     );
   }
-  return d.done();
+  return finishRefundingIfDone(d);
 }
 
 // ---------------------------------------------------------------- payout
@@ -1371,6 +1444,11 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     ...(x.status === "refunded" && !afterPayout
       ? { disputedAfterRefund: [...(x.disputedAfterRefund ?? []), { disputeId, amountMinor }] }
       : {}),
+    // A refund of ours is out: whether the member is paid twice depends on its outcome, which
+    // books the dispute (see `Contribution.disputedWhileRefundOut`).
+    ...(x.status === "refund_requested" && !afterPayout
+      ? { disputedWhileRefundOut: [...(x.disputedWhileRefundOut ?? []), { disputeId, amountMinor }] }
+      : {}),
   }));
   // After payout the pot is gone: the loss is recorded against the member (what they owe),
   // never clawed back from the recipient. Before payout the bank simply took the
@@ -1394,7 +1472,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     if (refundFailed && c.refundId !== undefined)
       d.post(
         contributionRefundFailed({
-          id: roundIds.ledger.contributionRefundFailed(s.id, memberId),
+          id: roundIds.ledger.contributionRefundFailed(s.id, memberId, refundAttemptOf(c)),
           ...ledgerRef(s, memberId, c.amountMinor, d.ctx.now),
         }),
       );
@@ -1416,6 +1494,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
           ...ledgerRef(s, memberId, restOwedMinor, d.ctx.now),
         }),
       );
+      owedBooked(d, memberId, disputeId, restOwedMinor);
       d.ticket(
         roundIds.ticket.disputeRestOwed(s.id, disputeId),
         "dispute",
@@ -1425,6 +1504,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
       );
     }
   }
+  const refundOut = c.status === "refund_requested" && !afterPayout;
   d.ticket(
     afterPayout || refundedAlready
       ? roundIds.ticket.disputeAfterPayout(s.id, disputeId)
@@ -1432,7 +1512,9 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     afterPayout || refundedAlready ? "dispute_after_payout" : "dispute",
     refundedAlready
       ? `${memberId} disputed their contribution to round ${s.id} after susu had refunded it (${c.refundId ?? "?"}): the member was paid twice, and ${amountMinor} is booked as their loss (${disputeId})`
-      : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
+      : refundOut
+        ? `${memberId} disputed ${amountMinor} of their contribution to round ${s.id} (${disputeId}) while its refund is out: nothing is booked until the refund's outcome is heard (a success paid them twice: the ${amountMinor} becomes their loss; a failure leaves the rest owed outside Stripe)`
+        : `${memberId} disputed their contribution to round ${s.id} (${disputeId})`,
   );
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,
@@ -1566,22 +1648,17 @@ function surplusDisputed(
     );
   const taken = Math.min(Math.max(amountMinor, 0), c.amountMinor);
   const paidTwice = surplus.status === "refunded" && taken > 0;
-  // A refund of ours still out settles it when it ends; otherwise the bank's was the refund.
-  const status: SurplusCharge["status"] =
-    surplus.status === "refund_requested" || surplus.status === "refunded"
-      ? surplus.status
-      : taken >= c.amountMinor
-        ? "charged_back"
-        : surplus.status;
-  d.updateAttempt(memberId, a.number, {
-    surplus: {
-      ...surplus,
-      status,
-      disputeId,
-      disputedMinor: taken,
-      ...(paidTwice ? { lossBooked: true } : {}),
-    },
-  });
+  // A refund of ours still out settles it when it ends (see `surplusRefundFailed`); otherwise
+  // the bank's was the refund, and what it did not give back is owed outside Stripe.
+  const settledNow = surplus.status !== "refund_requested" && surplus.status !== "refunded";
+  const disputedSurplus: SurplusCharge = {
+    ...surplus,
+    status: settledNow ? "charged_back" : surplus.status,
+    disputeId,
+    disputedMinor: taken,
+    ...(paidTwice ? { lossBooked: true } : {}),
+  };
+  d.updateAttempt(memberId, a.number, { surplus: disputedSurplus });
   const what = `${memberId}'s second charge (debit attempt ${a.number}, ${a.paymentIntentId ?? "no PaymentIntent"})`;
   if (paidTwice) {
     d.post(
@@ -1610,13 +1687,68 @@ function surplusDisputed(
       `${memberId} disputed ${what} (${disputeId}): the bank gives it back instead of susu's refund, which is not asked for again; their contribution to round ${s.id} is not affected`,
     );
   }
+  const restOwedMinor = settledNow
+    ? oweSurplusRest(
+        d,
+        c,
+        a.number,
+        disputedSurplus,
+        `${memberId} disputed ${taken} of ${what} (${disputeId}) while susu's refund of it ${surplus.status === "held" ? "was not asked for yet" : "had failed"}`,
+      )
+    : 0;
   d.notify(roundIds.notice.disputeOpened(s.id, disputeId), { kind: "admins" }, "dispute_opened", {
     memberId,
     disputeId,
     amountMinor,
     debitAttempt: a.number,
+    ...(restOwedMinor > 0 ? { restOwedMinor } : {}),
   });
   return finishRefundingIfDone(d);
+}
+
+/**
+ * A disputed surplus charge that no refund of ours will pay back (none was asked for, it
+ * failed, or it failed after its success): Stripe refuses a refund of a disputed charge
+ * (`charge_disputed`), so what the bank did not give back is owed to the member outside
+ * Stripe. The charge's refunds account is left holding what the bank took (a refund posted
+ * before counted as the whole charge: the rest of it is reversed, as the failed refund did at
+ * Stripe), and the rest leaves the pot as owed to the member, with a ticket to pay it by
+ * other means. Returns the rest owed.
+ */
+function oweSurplusRest(
+  d: Draft,
+  c: Contribution,
+  debitAttempt: number,
+  surplus: SurplusCharge,
+  why: string,
+): number {
+  const { disputeId } = surplus;
+  const restMinor = c.amountMinor - (surplus.disputedMinor ?? 0);
+  if (disputeId === undefined || restMinor <= 0) return 0;
+  const roundId = d.state.id;
+  const { memberId } = c;
+  // A refund in the books (posted when it succeeded, with the bank's part withdrawn before it
+  // or not) stood for the whole charge: what the bank did not take is the round's again.
+  if (surplus.refundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt),
+        ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
+      }),
+    );
+  d.post(
+    contributionOwedToMember({
+      id: roundIds.ledger.disputeRestOwed(roundId, disputeId),
+      ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
+    }),
+  );
+  owedBooked(d, memberId, disputeId, restMinor);
+  d.ticket(
+    roundIds.ticket.disputeRestOwed(roundId, disputeId),
+    "dispute",
+    `${why}: the bank gave back ${surplus.disputedMinor ?? 0} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket; their contribution to round ${roundId} is not affected`,
+  );
+  return restMinor;
 }
 
 /** Whether a refund outcome is about a surplus charge's current refund attempt (as {@link staleRefundAttempt}). */
@@ -1706,18 +1838,37 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
-  // The member disputed the charge and the bank gave all of it back: our refund is not owed
-  // (Stripe refuses one on a disputed charge, `charge_disputed`), and one that had paid them
-  // twice did not after all, so its loss is undone.
-  if (surplus.disputeId !== undefined && (surplus.disputedMinor ?? 0) >= c.amountMinor) {
+  // The member disputed the charge: our refund is not owed at Stripe (which refuses one on a
+  // disputed charge, `charge_disputed`, and fails a pending one), and one that had paid them
+  // twice did not after all, so its loss is undone. What the bank did not give back is owed
+  // outside Stripe; nothing is retried.
+  if (surplus.disputeId !== undefined) {
     const { lossBooked: _undone, ...rest } = surplus;
-    d.updateAttempt(memberId, debitAttempt, { surplus: { ...rest, status: "charged_back" } });
+    const settled: SurplusCharge = { ...rest, status: "charged_back" };
+    d.updateAttempt(memberId, debitAttempt, { surplus: settled });
     if (surplus.lossBooked === true)
       d.post(
         disputeReinstated({
           id: roundIds.ledger.disputeLossUndone(roundId, surplus.disputeId),
           ...ledgerRef(d.state, memberId, surplus.disputedMinor ?? 0, d.ctx.now),
         }),
+      );
+    const afterSuccess = surplus.status === "refunded";
+    const restOwedMinor = oweSurplusRest(
+      d,
+      c,
+      debitAttempt,
+      settled,
+      `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed${afterSuccess ? " after it had succeeded" : ""} (${failureCode}), and they had disputed ${surplus.disputedMinor ?? 0} of it (${surplus.disputeId})`,
+    );
+    if (restOwedMinor > 0)
+      d.notify(
+        afterSuccess
+          ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
+          : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+        { kind: "admins" },
+        "refund_failed",
+        { memberId, failureCode, attempt: n, debitAttempt, disputeId: surplus.disputeId, restOwedMinor },
       );
     return finishRefundingIfDone(d);
   }
@@ -1750,4 +1901,14 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
     data,
   );
   return d.done();
+}
+
+/**
+ * `restOwedMinor` was booked as owed to `memberId` outside Stripe (dispute `disputeId` left
+ * it): the contribution keeps what it is owed in all, and the member is told.
+ */
+function owedBooked(d: Draft, memberId: MemberId, disputeId: string, restOwedMinor: number): void {
+  const { patch, notice } = owedToMemberBooked(d.state, memberId, disputeId, restOwedMinor);
+  d.updateContribution(memberId, patch);
+  d.effect(notice);
 }

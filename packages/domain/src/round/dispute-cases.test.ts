@@ -330,3 +330,93 @@ describe("a refund that fails after its success, once the member disputed the ch
     expect(retry.isErr() && retry.error.code).toBe("no_failed_refund");
   });
 });
+
+describe("a contribution disputed while its refund is still out (asked for, no outcome heard)", () => {
+  // Model counterexample (seed -1151593421, SUSU_MODEL_KNOWN_GAPS=1): the round refunded and
+  // the refund call's reply was lost (Stripe had made the refund); the member disputed the
+  // charge; then the refund's success arrived. The member was paid twice (the refund and the
+  // bank's return) and nothing booked it.
+  const disputedWhileOut = [
+    [{ type: "open" }, T0],
+    [succeeded("m1"), T0],
+    [failed("m2", "account_closed"), T0],
+    [{ type: "timer", timer: { kind: "collection_deadline" } }, deadline],
+    [
+      {
+        type: "dispute_opened",
+        memberId: "m1",
+        disputeId: "dp_1",
+        amountMinor: 1,
+        attempt: 1,
+        paymentIntentId: "pi_m1_1",
+      },
+      deadline + 86_400_000,
+    ],
+  ] as const satisfies readonly (readonly [RoundInput, number])[];
+
+  it("books nothing while the refund is out, and waits for its outcome", () => {
+    const d = run(round(["m1", "m2"]), disputedWhileOut);
+    expect(d.state.status).toBe("refunding");
+    expect(refundAndDisputeIds(d.effects)).toEqual([]);
+  });
+
+  it("when the refund succeeds: the member was paid twice, and what the bank took is their loss", () => {
+    const d = run(round(["m1", "m2"]), [
+      ...disputedWhileOut,
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline + 2 * 86_400_000],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(refundAndDisputeIds(d.effects)).toEqual(["r1:refund:m1:ledger", "r1:dispute:dp_1"]);
+    expect(postings(d.effects, "dp_1")).toEqual([
+      [
+        "r1:dispute:dp_1",
+        "dispute_loss",
+        [
+          ["member:m1", "debit", 1],
+          ["platform:funds", "credit", 1],
+        ],
+      ],
+    ]);
+    expect(money(d.effects)).toMatchObject({ heldMinor: 0, refundedMinor: 10_000, owedToMemberMinor: 0 });
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute_after_payout:dp_1" }),
+    );
+  });
+
+  it("when that refund then fails after its success: the loss is undone and the rest is owed outside Stripe", () => {
+    const d = run(round(["m1", "m2"]), [
+      ...disputedWhileOut,
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline + 2 * 86_400_000],
+      [{ type: "refund_failed", memberId: "m1", failureCode: "account_closed" }, deadline + 3 * 86_400_000],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(refundAndDisputeIds(d.effects)).toEqual([
+      "r1:refund:m1:ledger",
+      "r1:dispute:dp_1",
+      "r1:dispute:dp_1:reinstated",
+      "r1:refund:m1:ledger:failed",
+      "r1:dispute:dp_1:withdrawn",
+      "r1:dispute:dp_1:rest_owed",
+    ]);
+    expect(money(d.effects)).toMatchObject(owedMoney);
+  });
+
+  it("when the refund fails (Stripe fails a pending refund of a disputed charge): the bank's part and the rest owed leave the pot, nothing is retried", () => {
+    const d = run(round(["m1", "m2"]), [
+      ...disputedWhileOut,
+      [
+        { type: "refund_failed", memberId: "m1", failureCode: "charge_for_pending_refund_disputed" },
+        deadline + 2 * 86_400_000,
+      ],
+    ]);
+    expect(d.state.status).toBe("cancelled");
+    expect(d.state.contributions.find((c) => c.memberId === "m1")?.status).toBe("disputed");
+    expect(postings(d.effects, "dp_1")).toEqual([withdrawn, owedRest]);
+    expect(money(d.effects)).toMatchObject(owedMoney);
+    expect(d.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_1:rest_owed" }),
+    );
+    // No "retry it" ticket: Stripe refuses every refund of a disputed charge.
+    expect(d.effects.some((e) => e.kind === "open_ticket" && e.reason === "refund_failed")).toBe(false);
+  });
+});

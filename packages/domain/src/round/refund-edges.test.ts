@@ -633,6 +633,27 @@ describe("a refund that fails once the round is cancelled (refund.failed after r
     return r;
   }
 
+  it("takes the refund back out of the books: the money is on the platform's balance again, held by the round", () => {
+    const r = cancelledThenFailed();
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 10_000 });
+    expect(
+      r.effects.flatMap((e) =>
+        e.kind === "post_ledger" && e.id.startsWith("r1:refund:m2") ? [[e.id, e.transaction.kind]] : [],
+      ),
+    ).toEqual([
+      ["r1:refund:m2:ledger", "contribution_refunded"],
+      ["r1:refund:m2:ledger:failed", "contribution_refund_failed"],
+    ]);
+    const ticket = r.effects.find((e) => e.id === "r1:ticket:refund_failed:m2:after_success");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).not.toContain("still shows it refunded");
+    // A replay of the failure changes nothing more.
+    expect(
+      r.step({ type: "refund_failed", memberId: "m2", failureCode: "refund_failed" }, deadline + 2 * DAY_MS)
+        .effects,
+    ).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 10_000 });
+  });
+
   it("tells the admins how to retry it, and retry_refund asks for a new refund", () => {
     const r = cancelledThenFailed();
     expect(r.contribution("m2")).toMatchObject({ status: "refund_failed" });
@@ -652,8 +673,9 @@ describe("a refund that fails once the round is cancelled (refund.failed after r
       { type: "refund_succeeded", memberId: "m2", refundId: "re_m2_2", attempt: 2 },
       deadline + 2 * DAY_MS,
     );
-    // Posted once already: nothing posted twice, and the round does not end a second time.
-    expect(landed.effects).toEqual([]);
+    // The failed refund was taken back out of the books: the new one is posted, under its
+    // attempt's id; the round does not end a second time.
+    expect(landed.effects.map((e) => e.id)).toEqual(["r1:refund:m2:attempt:2:ledger"]);
     expect(r.state.status).toBe("cancelled");
     expect(r.contribution("m2")).toMatchObject({ status: "refunded", refundId: "re_m2_2" });
     expect(r.count("round_ended")).toBe(1);
@@ -994,6 +1016,106 @@ describe("a late charge while the member still owes the round's contribution (a 
       "ch_m1_2",
       "ch_m2_1",
       "ch_m3_1",
+    ]);
+  });
+});
+
+describe("a surplus charge disputed for part of it while our refund failed (or failed once disputed)", () => {
+  // The surplus charge (attempt 1's) of a round paid out; the member disputes 0.01 of it. Stripe
+  // refuses any refund of a disputed charge (charge_disputed), so what the bank did not give
+  // back is owed to the member outside Stripe, never asked of Stripe again.
+  const disputed: RoundInput = {
+    type: "dispute_opened",
+    memberId: "m1",
+    disputeId: "dp_s",
+    amountMinor: 1,
+    attempt: 1,
+    paymentIntentId: "pi_m1_1",
+  };
+  const failedRefund = (failureCode: string): RoundInput => ({
+    type: "refund_failed",
+    memberId: "m1",
+    failureCode,
+    debitAttempt: 1,
+  });
+  const landed: RoundInput = {
+    type: "refund_succeeded",
+    memberId: "m1",
+    refundId: "re_m1_d1",
+    debitAttempt: 1,
+  };
+  const surplusOf = (r: Run) => r.contribution("m1")?.attempts.find((a) => a.number === 1)?.surplus;
+  const ids = (r: Run, part: string) =>
+    r.effects.flatMap((e) => (e.kind === "post_ledger" && e.id.includes(part) ? [e.id] : []));
+  /** The bank gave back 0.01; the other 99.99 is owed outside Stripe; the round holds nothing of it. */
+  const settled = { heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 1, owedToMemberMinor: 9_999 };
+
+  function paidOutWithSurplus(): { r: Run; at: number } {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    return { r, at: retryAt + 3 * DAY_MS };
+  }
+
+  function expectSettled(r: Run, at: number): void {
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s", disputedMinor: 1 });
+    expect(r.money()).toMatchObject(settled);
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({ kind: "open_ticket", id: "r1:ticket:dispute:dp_s:rest_owed" }),
+    );
+    // What is owed is on the contribution too, so an admin can record it paid, and the member is told.
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(9_999);
+    expect(r.effects).toContainEqual(
+      expect.objectContaining({
+        kind: "notify",
+        template: "owed_outside_stripe",
+        data: expect.objectContaining({ amountMinor: 9_999 }),
+      }),
+    );
+    expect(r.refused({ type: "retry_refund", memberId: "m1" }, at)).toBe("no_failed_refund");
+    expect(r.state.status).toBe("paid_out");
+  }
+
+  it("refused when made, then disputed: the bank's part and the rest owed leave the pot", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(failedRefund("charge_expired_for_refund"), at);
+    r.step(disputed, at + DAY_MS);
+    expectSettled(r, at + DAY_MS);
+    expect(ids(r, "dp_s")).toEqual(["r1:dispute:dp_s:withdrawn", "r1:dispute:dp_s:rest_owed"]);
+  });
+
+  it("failed after its success, then disputed: the refund is reversed, then the rest is owed", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(landed, at);
+    r.step(failedRefund("refund_failed"), at + DAY_MS);
+    r.step(disputed, at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    expect(ids(r, ":debit:1:ledger")).toEqual([
+      "r1:refund:m1:debit:1:ledger",
+      "r1:refund:m1:debit:1:ledger:failed",
+    ]);
+  });
+
+  it("disputed while the refund is out, then the refund fails: the rest is owed, nothing is retried", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    expect(surplusOf(r)).toMatchObject({ status: "refund_requested", disputeId: "dp_s" });
+    const answer = r.step(failedRefund("charge_for_pending_refund_disputed"), at + DAY_MS);
+    expectSettled(r, at + DAY_MS);
+    expect(answer.effects.some((e) => e.kind === "open_ticket" && e.reason === "refund_failed")).toBe(false);
+  });
+
+  it("disputed after the refund landed (booked as the member's loss), then the refund fails after its success: the loss is undone and the rest is owed", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(landed, at);
+    r.step(disputed, at + DAY_MS);
+    expect(ids(r, "dp_s")).toEqual(["r1:dispute:dp_s"]);
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    expect(ids(r, "dp_s")).toEqual([
+      "r1:dispute:dp_s",
+      "r1:dispute:dp_s:reinstated",
+      "r1:dispute:dp_s:rest_owed",
     ]);
   });
 });

@@ -1,5 +1,6 @@
 import type { MemberId } from "../group/ids.js";
 import type { TimerOf } from "../kernel/aggregate-ref.js";
+import type { ResolveTicketEffect } from "../kernel/effect-address.js";
 import type { NotifyAudience } from "../kernel/notify-audience.js";
 import type { LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode } from "../money/index.js";
@@ -10,6 +11,8 @@ export const NOTIFICATION_TEMPLATES = [
   "debit_initiated",
   "contribution_retry_scheduled",
   "contribution_failed",
+  // A debit the member was told had failed was taken after all and counts as their contribution.
+  "contribution_collected_late",
   "round_cancelling",
   "round_cancelled",
   "payout_blocked",
@@ -22,6 +25,10 @@ export const NOTIFICATION_TEMPLATES = [
   // group's admins (who lacks what). Sent for the round that would open, before it exists.
   "round_waiting_for_you",
   "round_waiting_for_members",
+  // Money the round owes a member outside Stripe: booked (what and why), then each payment
+  // an admin recorded making (a bank transfer, cash), to the member.
+  "owed_outside_stripe",
+  "owed_paid_outside_stripe",
 ] as const;
 
 /** One of {@link NOTIFICATION_TEMPLATES}. */
@@ -116,6 +123,8 @@ export type RoundEffect =
       readonly reason: TicketReason;
       readonly summary: string;
     }
+  /** Resolves a ticket the round opened (what is owed outside Stripe was recorded paid). */
+  | ResolveTicketEffect<"round">
   /** Applied to the group in the same transaction as the round (not through the outbox). */
   | { readonly kind: "pause_group"; readonly id: string; readonly groupId: string; readonly reason: string }
   /** Applied to the group in the same transaction as the round: the block that paused it is over. */

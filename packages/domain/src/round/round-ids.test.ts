@@ -77,7 +77,10 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.debitFailed(debit)).toBe("r1:contribution:m2:attempt:3:failed");
     expect(l.contributionRefunded("r1", "m2")).toBe("r1:refund:m2:ledger");
     expect(l.contributionRefundFailed("r1", "m2")).toBe("r1:refund:m2:ledger:failed");
+    expect(l.contributionRefunded("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2:ledger");
+    expect(l.contributionRefundFailed("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2:ledger:failed");
     expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
+    expect(l.surplusRefundFailed("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger:failed");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
@@ -91,6 +94,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(n.debitInitiated("r1", "m2", 1)).toBe("r1:notify:debit_initiated:m2:1");
     expect(n.contributionRetryScheduled("r1", "m2", 1)).toBe("r1:notify:contribution_retry_scheduled:m2:1");
     expect(n.contributionFailed("r1", "m2", 1)).toBe("r1:notify:contribution_failed:m2:1");
+    expect(n.contributionCollectedLate("r1", "m2", 1)).toBe("r1:notify:contribution_collected_late:m2:1");
     expect(n.contributionFailedToAdmins("r1", "m2", 1)).toBe("r1:notify:contribution_failed:admins:m2:1");
     expect(n.roundCancelling("r1")).toBe("r1:notify:round_cancelling:all");
     expect(n.roundWaitingForMember("r1", "m2", ["payout_account", "mandate"])).toBe(
@@ -177,8 +181,11 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.debitSettled(roundIds.debit(r, m, 1)),
       l.debitFailed(roundIds.debit(r, m, 1)),
       l.contributionRefunded(r, m),
+      l.contributionRefunded(r, m, 2),
       l.contributionRefundFailed(r, m),
+      l.contributionRefundFailed(r, m, 2),
       l.surplusRefunded(r, m, 1),
+      l.surplusRefundFailed(r, m, 1),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
@@ -188,6 +195,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),
+      n.contributionCollectedLate(r, m, 1),
       n.contributionFailedToAdmins(r, m, 1),
       n.roundCancelling(r),
       n.roundCancelled(r),
@@ -233,9 +241,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // One timer builder, six timer ids (five kinds, one re-armed); ten builders with a
-    // refund attempt (five of a contribution's refund, five of a surplus charge's), each
+    // One timer builder, six timer ids (five kinds, one re-armed); twelve builders with a
+    // refund attempt (seven of a contribution's refund, five of a surplus charge's), each
     // listed for attempts 1 and 2.
-    expect(ids.length).toBe(builders + 5 + 10);
+    expect(ids.length).toBe(builders + 5 + 12);
   });
 });

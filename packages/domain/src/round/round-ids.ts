@@ -72,21 +72,34 @@ const ledgerIds = Object.freeze({
   debitSettled: (debitEffectId: string): string => `${debitEffectId}:settled`,
   /** A debit failed (undoes its initiation): `<debit>:failed`. */
   debitFailed: (debitEffectId: string): string => `${debitEffectId}:failed`,
-  /** A member's contribution was refunded: `<round>:refund:<member>:ledger`. */
-  contributionRefunded: (roundId: string, memberId: MemberId): string =>
-    `${roundId}:refund:${memberId}:ledger`,
   /**
-   * A member's refund that Stripe failed after its success is reversed (when they dispute the
-   * charge): `<round>:refund:<member>:ledger:failed`.
+   * A member's contribution was refunded by refund attempt `attempt`: `<round>:refund:<member>:ledger`
+   * for attempt 1 (and every refund posted before the attempt was part of the id), then
+   * `<round>:refund:<member>:attempt:<n>:ledger` (a refund posted again after Stripe failed an
+   * earlier one after its success, or the first one to land after failures).
    */
-  contributionRefundFailed: (roundId: string, memberId: MemberId): string =>
-    `${roundId}:refund:${memberId}:ledger:failed`,
+  contributionRefunded: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    `${roundId}:refund:${refundKey(memberId, attempt)}:ledger`,
+  /**
+   * A member's refund (attempt `attempt`) that Stripe failed after its success is taken back out
+   * of the books: `<round>:refund:<member>:ledger:failed` for attempt 1, then
+   * `<round>:refund:<member>:attempt:<n>:ledger:failed`.
+   */
+  contributionRefundFailed: (roundId: string, memberId: MemberId, attempt = 1): string =>
+    `${roundId}:refund:${refundKey(memberId, attempt)}:ledger:failed`,
   /**
    * A member's surplus charge (a debit recorded as failed that took the money after all)
    * was refunded: `<round>:refund:<member>:debit:<debit attempt>:ledger`.
    */
   surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
     `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger`,
+  /**
+   * A surplus charge's refund that Stripe failed after its success is reversed (for what the
+   * member's dispute of the charge did not take):
+   * `<round>:refund:<member>:debit:<debit attempt>:ledger:failed`.
+   */
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
+    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger:failed`,
   /** A payout transfer was created: `<transfer>:ledger`. */
   payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
   /**
@@ -127,6 +140,12 @@ const noticeIds = Object.freeze({
   /** The member is told their contribution failed for good (or ran out of attempts). */
   contributionFailed: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
     notice(roundId, "contribution_failed", `${memberId}:${failedAttempt}`),
+  /**
+   * The member is told a debit recorded as failed was taken after all and is their
+   * contribution (no retry): keyed by that attempt, so told once.
+   */
+  contributionCollectedLate: (roundId: string, memberId: MemberId, attempt: number): string =>
+    notice(roundId, "contribution_collected_late", `${memberId}:${attempt}`),
   /** The admins are told a member's contribution failed for good. */
   contributionFailedToAdmins: (roundId: string, memberId: MemberId, failedAttempt: number): string =>
     notice(roundId, "contribution_failed", `admins:${memberId}:${failedAttempt}`),

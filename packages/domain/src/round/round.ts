@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "neverthrow";
 import type { MemberId } from "../group/ids.js";
 import type { CurrencyCode } from "../money/index.js";
+import type { OwedPayment } from "../owed/owed-payment.js";
 import type { FailureClass } from "../policy/failure-codes.js";
 import type { Instant } from "../shared/time.js";
 import { type RoundError, roundError } from "./round.errors.js";
@@ -118,6 +119,16 @@ export interface Contribution {
    */
   readonly disputedAfterRefund?: readonly { readonly disputeId: string; readonly amountMinor: number }[];
   /**
+   * Disputes heard while a refund of ours was out (asked for, its outcome not heard yet: a
+   * lost reply, or Stripe still processing it), with the amount the bank took. Nothing is
+   * booked for them until the refund's outcome is heard: a success paid the member twice, so
+   * each becomes their loss (and moves to {@link disputedAfterRefund}); a failure (Stripe
+   * fails a pending refund of a disputed charge) leaves the bank's return as all they got,
+   * and the rest is owed outside Stripe. Absent: none (and in snapshots stored before they
+   * were kept).
+   */
+  readonly disputedWhileRefundOut?: readonly { readonly disputeId: string; readonly amountMinor: number }[];
+  /**
    * Disputes heard before susu heard the charge they name succeed (the debit attempt is
    * requested, processing or recorded failed, or not one of this round's): events are
    * unordered, and the success may be parked or late. Nothing is booked for them; each is
@@ -126,6 +137,15 @@ export interface Contribution {
    * snapshots stored before disputes were kept pending).
    */
   readonly pendingDisputes?: readonly PendingDispute[];
+  /**
+   * Everything the round booked as owed to the member outside Stripe
+   * (`round:<r>:owed_to_member:<m>`: the rest of a contribution disputed in part, which Stripe
+   * will not refund), paid or not. Absent: nothing (and in rounds stored before it was kept,
+   * whose owed balance is then read from the ledger when an admin first records a payment).
+   */
+  readonly owedOutsideStripeMinor?: number;
+  /** What admins recorded paying the member outside Stripe of it, oldest first. Absent: none. */
+  readonly owedPayments?: readonly OwedPayment[];
 }
 
 /** A member's dispute kept until the charge it names is heard to succeed (see {@link Contribution.pendingDisputes}). */

@@ -1,6 +1,13 @@
 import { okAsync, type ResultAsync } from "neverthrow";
 import type { Notification, Notifier, NotifyError } from "../ports/notifier.js";
-import type { SupportDesk, SupportDeskError, SupportTicket } from "../ports/support-desk.js";
+import type { StorageError } from "../ports/storage.js";
+import type {
+  ResolveOutcome,
+  SupportDesk,
+  SupportDeskError,
+  SupportTicket,
+  SupportTicketRecord,
+} from "../ports/support-desk.js";
 import type { ScheduledTimer, SchedulerError, TimerScheduler } from "../ports/timer-scheduler.js";
 import type { Instant } from "../shared/time.js";
 
@@ -17,12 +24,38 @@ export class RecordingNotifier implements Notifier {
   }
 }
 
-/** Keeps every ticket it is asked to open, once per id. */
+/** Keeps every ticket it is asked to open, once per id, and which were resolved (the first resolution stands). */
 export class RecordingSupportDesk implements SupportDesk {
   readonly tickets: SupportTicket[] = [];
+  readonly resolved = new Map<string, { readonly by: string; readonly note: string; readonly at: number }>();
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError> {
     if (!this.tickets.some((t) => t.id === ticket.id)) this.tickets.push(ticket);
     return okAsync(undefined);
+  }
+  resolveTicket(
+    id: string,
+    resolution: { readonly by: string; readonly note: string; readonly at: number },
+  ): ResultAsync<ResolveOutcome, StorageError> {
+    const ticket = this.tickets.find((t) => t.id === id);
+    if (ticket === undefined) return okAsync({ outcome: "not_found" });
+    const first = this.resolved.get(id);
+    if (first === undefined) this.resolved.set(id, resolution);
+    const r = first ?? resolution;
+    const record: SupportTicketRecord = {
+      ...("aggregate" in ticket && ticket.aggregate !== undefined
+        ? { aggregate: ticket.aggregate, aggregateId: ticket.aggregateId }
+        : {}),
+      id,
+      kind: ticket.reason,
+      status: "resolved",
+      subject: ticket.summary,
+      details: { summary: ticket.summary },
+      createdAt: r.at,
+      resolvedAt: r.at,
+      resolvedBy: r.by,
+      resolution: r.note,
+    } as SupportTicketRecord;
+    return okAsync({ outcome: first === undefined ? "resolved" : "already_resolved", ticket: record });
   }
 }
 

@@ -4,6 +4,7 @@ import type { MarketplaceChargeError } from "../marketplace/marketplace-charge.e
 import type { Entitlements } from "../membership/entitlements.js";
 import type { MembershipError } from "../membership/membership.errors.js";
 import type { MoneyError } from "../money/index.js";
+import type { OwedPaymentError } from "../owed/owed-payment.errors.js";
 import type { PaymentMethodError } from "../payment-method/payment-method.errors.js";
 import type { PayoutSchedule } from "../payout/payout.js";
 import type { PersonError } from "../person/person.errors.js";
@@ -133,5 +134,6 @@ export type UseCaseError =
   | MembershipError
   | PaymentMethodError
   | MoneyError
+  | OwedPaymentError
   | StorageError
   | NotFoundError;

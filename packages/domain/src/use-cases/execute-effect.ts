@@ -676,5 +676,14 @@ export function executeEffect(
         })
         .map(() => [])
         .mapErr((e) => failure(e.code, e.message, true));
+    case "resolve_ticket": {
+      // A desk that keeps no tickets has none to resolve; one never opened, or resolved by a
+      // person already, is left as it is: done either way.
+      const resolve = ports.desk.resolveTicket?.bind(ports.desk);
+      if (resolve === undefined) return okAsync([]);
+      return resolve(effect.ticketId, { by: effect.by, note: effect.note, at: deps.clock.now() })
+        .map((): readonly PaymentObjectFact[] => [])
+        .mapErr((e) => failure(e.code, e.message, e.type !== "storage_refused"));
+    }
   }
 }

@@ -119,6 +119,12 @@ export {
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
 export {
+  type OwedPaymentCommand,
+  recordHeldPaymentOwedPaid,
+  recordMarketplaceChargeOwedPaid,
+  recordRoundOwedPaid,
+} from "./owed-payment-use-cases.js";
+export {
   describeMethod,
   groupsRelyingOnDebit,
   listPaymentMethods,

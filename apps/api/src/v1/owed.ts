@@ -1,0 +1,114 @@
+import { z } from "@hono/zod-openapi";
+import {
+  OWED_PAYMENT_REFERENCE_MAX,
+  type OwedOutsideStripe,
+  owedLeftMinor,
+  owedPaidMinor,
+} from "@susu/domain";
+import type { Context } from "hono";
+import type { Principal } from "../http/auth.js";
+import { NUL_FREE } from "../input.js";
+import { problem } from "../problem.js";
+import { isPlatformAdmin, isPlatformOperator } from "./authz.js";
+import { MoneySchema, problemExamples } from "./schemas.js";
+
+// What the payment resources and rounds share about money susu owes outside Stripe (a refund
+// Stripe refuses after a lost dispute): the request an admin records a payment of it with,
+// its view (what was booked, paid, and is left, with each payment), and the refusals.
+
+/** What a platform admin says they paid outside Stripe. */
+export const OwedPaymentRequestSchema = z
+  .strictObject({
+    amountMinor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({
+      description: "What was paid, in minor units: part or all of what is still owed",
+      example: 1500,
+    }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .openapi({
+        description: "The currency of what is owed (another is refused, `currency_mismatch`)",
+        example: "AUD",
+      }),
+    reference: z
+      .string()
+      .trim()
+      .min(1)
+      .max(OWED_PAYMENT_REFERENCE_MAX)
+      .refine(NUL_FREE, "no NUL characters")
+      .openapi({
+        description: "How it was paid: the bank transfer's reference, or a note",
+        example: "NAB 0042",
+      }),
+  })
+  .openapi("OwedPaymentRequest");
+
+/** Money owed outside Stripe and what was paid of it. */
+export const OwedOutsideStripeSchema = z
+  .object({
+    owed: MoneySchema.openapi({
+      description: "Everything booked as owed outside Stripe (what was paid of it included)",
+    }),
+    paid: MoneySchema.openapi({ description: "What platform admins recorded paying of it" }),
+    left: MoneySchema.openapi({ description: "What is still owed" }),
+    payments: z.array(
+      z.object({
+        number: z.number().int(),
+        amount: MoneySchema,
+        reference: z.string(),
+        paidBy: z.string().openapi({ example: "operator:olga" }),
+        recordedAt: z.string().openapi({ example: "2030-01-03T09:00:00.000Z" }),
+      }),
+    ),
+  })
+  .nullable()
+  .openapi("OwedOutsideStripe", {
+    description:
+      "Money owed outside Stripe (Stripe refuses a refund of a charge charged back by a dispute, `charge_disputed`): booked on its own ledger account, paid by a platform admin by other means (a bank transfer, cash) and recorded with `POST …/owed-payments`. Null when nothing was ever owed.",
+  });
+
+/** The view of what is owed outside Stripe, or null when nothing ever was. */
+export function owedView(owed: OwedOutsideStripe) {
+  if (owed.bookedMinor === 0 && owed.payments.length === 0) return null;
+  const money = (amountMinor: number) => ({ amountMinor, currency: owed.currency });
+  return {
+    owed: money(owed.bookedMinor),
+    paid: money(owedPaidMinor(owed.payments)),
+    left: money(owedLeftMinor(owed)),
+    payments: owed.payments.map((p) => ({
+      number: p.number,
+      amount: money(p.amountMinor),
+      reference: p.reference,
+      paidBy: p.paidBy,
+      recordedAt: new Date(p.recordedAt).toISOString(),
+    })),
+  };
+}
+
+/** The refusals of recording a payment of what is owed, beside the route's own. */
+export const owedPaymentRefusals = {
+  nothingOwed: { nothing_owed: "what was owed outside Stripe is all paid" },
+  unprocessable: {
+    amount_exceeds_owed: "2501 AUD is more than the 2500 AUD still owed",
+    currency_mismatch: "what is owed is in AUD, the payment is in NZD",
+    invalid_owed_payment: "the amount paid must be positive",
+  },
+} as const;
+
+/** The 403s of a command only platform admins may give. */
+export const platformAdminOnly = problemExamples(403, "Allowed to see, not to do.", {
+  operator_only: "only platform operators may do this",
+  admin_only: "only platform admins may move money (a service token may not)",
+});
+
+/**
+ * Checks the caller may record money paid outside Stripe: a platform admin (role `admin`).
+ * Money leaves the platform, so neither a group's admins nor a service token may (403).
+ */
+export function refuseUnlessPlatformAdmin(c: Context, principal: Principal): Response | undefined {
+  if (!isPlatformOperator(principal))
+    return problem(c, 403, "operator_only", "only platform operators may do this");
+  if (!isPlatformAdmin(principal))
+    return problem(c, 403, "admin_only", "only platform admins may move money (a service token may not)");
+  return undefined;
+}
