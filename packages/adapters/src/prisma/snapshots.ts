@@ -295,6 +295,8 @@ const heldRefund = z.strictObject({
   ledgerPosted: z.boolean(),
   supersededBy: text.exactOptional(),
   lookups: z.int().min(1).exactOptional(),
+  // Since refund_failed_after_success: how many times Stripe failed it after its success.
+  failedAfterSuccess: z.int().min(1).exactOptional(),
 });
 
 const heldDispute = z.strictObject({
@@ -409,6 +411,8 @@ const marketplaceRefund = z.strictObject({
   unsplit: z.boolean(),
   supersededBy: text.exactOptional(),
   lookups: z.int().min(1).exactOptional(),
+  // Since refund_failed_after_success: how many times Stripe failed it after its success.
+  failedAfterSuccess: z.int().min(1).exactOptional(),
 });
 
 const marketplaceDispute = z.strictObject({
@@ -550,6 +554,8 @@ const ledgerTransactionShape = z.strictObject({
     "held_dispute_lost",
     // Since owed_to_customer: the rest of a partial loss, owed outside Stripe.
     "held_owed_to_customer",
+    // Since refund_failed_after_success: a refund Stripe failed after its success, undone.
+    "held_refund_failed",
     // A marketplace charge's kinds (in the ledger_transaction_kind enum since the
     // marketplace_charges migration).
     "marketplace_captured",
@@ -564,6 +570,8 @@ const ledgerTransactionShape = z.strictObject({
     "marketplace_dispute_lost",
     // Since owed_to_customer.
     "marketplace_owed_to_customer",
+    // Since refund_failed_after_success.
+    "marketplace_refund_failed",
     // A membership's (in the ledger_transaction_kind enum since the memberships migration;
     // a refund of a late-paid membership since membership_invoice_refunded; that refund's
     // failure after it succeeded since membership_invoice_refund_failed).

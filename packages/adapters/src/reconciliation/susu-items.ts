@@ -171,6 +171,11 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     }
     case "held_refunded":
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
+    // A refund Stripe failed after its success (its `refund_failure` balance transaction): the
+    // money came back, matched with the refund by its Stripe id.
+    case "held_refund_failed":
+    case "marketplace_refund_failed":
+      return { category: "refund", key: byRefs(tx, "refundId"), sign: 1, statusChange: true };
     case "marketplace_captured": {
       const c = tx.refs.marketplaceChargeId;
       return { category: "charge", key: c ? marketplaceChargeKey(c) : `ledger:${id}`, sign: 1 };

@@ -1178,6 +1178,40 @@ export function storageContract(name: string, factory: StorageFactory): void {
         ]).toEqual([0, 6_000, 4_000]);
       });
 
+      it("stores a payment whose refund Stripe failed after its success, and undoes its posting", async () => {
+        let run = heldPayment({ id: "hp_undone", clientReference: "booking_undone" });
+        (
+          await s.uow.commit({ ...empty, people: [seller()], heldPayments: [newHeld(run.state)] })
+        )._unsafeUnwrap();
+        const before = run;
+        run = heldStep(
+          run,
+          T + HOUR,
+          ...paidInputs("hp_undone"),
+          { type: "report_unfulfilled", reason: "cancelled" },
+          { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+        );
+        (
+          await s.uow.commit({
+            ...empty,
+            heldPayments: [{ state: run.state, expectedVersion: before.state.version }],
+            outbox: postings(run.effects),
+          })
+        )._unsafeUnwrap();
+        const stored = (await s.heldPayments.getHeldPayment("hp_undone"))._unsafeUnwrap();
+        expect(stored).toEqual({ ...run.state, version: before.state.version + 1 });
+        expect(stored?.refunds).toMatchObject([
+          { status: "failed", ledgerPosted: false, failedAfterSuccess: 1 },
+        ]);
+        const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+        expect(transactions.map((t) => t.kind).slice(-2)).toEqual(["held_refunded", "held_refund_failed"]);
+        for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
+        const balance = async (name: string) =>
+          (await s.ledger.balance(`held:hp_undone:${name}`, "AUD"))._unsafeUnwrap().amountMinor;
+        expect([await balance("hold"), await balance("refunds")]).toEqual([10_000, 0]);
+      });
+
       it("stores a blocked release under an admin hold, and a failed payment, whole", async () => {
         const blocked = heldStep(
           heldPayment({ id: "hp_blocked", clientReference: "b_blocked" }),
@@ -1403,6 +1437,39 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(
           (await s.ledger.balance("marketplace:mc_owed:owed_to_customer", "AUD"))._unsafeUnwrap().amountMinor,
         ).toBe(4_000);
+      });
+
+      it("stores a charge whose refund Stripe failed after its success, and undoes its posting", async () => {
+        const created = marketplaceCharge({ id: "mc_undone", clientReference: "rsvp_undone" });
+        (
+          await s.uow.commit({ ...empty, people: parties(), marketplaceCharges: [newCharge(created.state)] })
+        )._unsafeUnwrap();
+        const run = chargeStep(
+          created,
+          T + HOUR,
+          chargePaid("mc_undone", "tr_undone"),
+          { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled", amountMinor: 3_000 },
+          { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+        );
+        (
+          await s.uow.commit({
+            ...empty,
+            marketplaceCharges: [{ state: run.state, expectedVersion: created.state.version }],
+            outbox: chargePostings(run.effects),
+          })
+        )._unsafeUnwrap();
+        const stored = (await s.marketplaceCharges.getMarketplaceCharge("mc_undone"))._unsafeUnwrap();
+        expect(stored).toEqual({ ...run.state, version: created.state.version + 1 });
+        expect(stored?.refunds).toMatchObject([
+          { status: "failed", ledgerPosted: false, failedAfterSuccess: 1 },
+        ]);
+        const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+        expect(transactions.map((t) => t.kind)).toContain("marketplace_refund_failed");
+        for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
+        expect(
+          (await s.ledger.balance("marketplace:mc_undone:refunds", "AUD"))._unsafeUnwrap().amountMinor,
+        ).toBe(0);
       });
 
       it("lists a seller's payments and charges with a reversal asked for or failed, and no others", async () => {

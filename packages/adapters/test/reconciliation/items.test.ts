@@ -13,6 +13,7 @@ import {
   heldFeeEarned,
   heldPaymentIds,
   heldRefunded,
+  heldRefundFailed,
   heldTransferReversed,
   heldTransferred,
   type LedgerTransaction,
@@ -21,6 +22,7 @@ import {
   marketplaceCaptured,
   marketplaceChargeIds,
   marketplaceFeeEarned,
+  marketplaceRefundFailed,
   marketplaceTransferred,
   money,
   payoutTransferred,
@@ -169,6 +171,38 @@ describe("susu's items", () => {
         ),
       ),
     ).toMatchObject({ category: "refund", key: "object:re_7", signedMinor: -30_00 });
+  });
+
+  it("matches a refund Stripe failed after its success, its posting undone, with that refund (held and marketplace)", () => {
+    const p = "hp_1";
+    expect(
+      susuItemOf(
+        tx(
+          heldRefundFailed({
+            id: heldPaymentIds.ledger.refundFailed(heldPaymentIds.refund(p, 1, 1)),
+            heldPaymentId: p,
+            occurredAt: T,
+            refs: { refundId: "re_7" },
+            from: { stage: "transferred", sellerPart: aud(27_00), feePart: aud(3_00) },
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "refund", key: "object:re_7", signedMinor: 30_00, statusChange: true });
+    const c = "mc_1";
+    expect(
+      susuItemOf(
+        tx(
+          marketplaceRefundFailed({
+            id: marketplaceChargeIds.ledger.refundFailed(marketplaceChargeIds.refund(c, 1, 1)),
+            chargeId: c,
+            currency: "AUD",
+            occurredAt: T,
+            refs: { refundId: "re_8" },
+            from: { inFlightMinor: 20_00, feesMinor: 5_00, platformFundedMinor: 1_00 },
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "refund", key: "object:re_8", signedMinor: 26_00, statusChange: true });
   });
 
   it("keys a marketplace charge's charge by the charge, each seller's transfer by the charge and the seller", () => {

@@ -19,6 +19,7 @@ import {
   heldFeeEarned,
   heldOwedToCustomer,
   heldRefunded,
+  heldRefundFailed,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,
@@ -761,7 +762,11 @@ function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refun
   if (!r.ledgerPosted)
     d.post(
       heldRefunded({
-        id: ids.ledger.refunded(s.id, refund),
+        // After a success Stripe failed (its posting undone), the new one is the attempt's.
+        id:
+          (r.failedAfterSuccess ?? 0) > 0
+            ? ids.ledger.refundedAgain(ids.refund(s.id, refund, attempt))
+            : ids.ledger.refunded(s.id, refund),
         heldPaymentId: s.id,
         from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
         occurredAt: d.now,
@@ -782,26 +787,53 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
   if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
-  d.updateRefund(refund, { status: "failed", failureCode });
-  if (supersededByWaitingLoss(d, refund)) return d.done();
-  // Refused on a charge charged back (a refund of the rest of a partial loss, asked of Stripe
-  // by the code before owed refunds): Stripe refuses it for good, so it is owed outside Stripe.
-  const lost = lostDispute(s);
-  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   const after = r.status === "succeeded";
+  // A success Stripe fails afterwards (the card or account could not take it): the money is
+  // back on the platform's balance. Its posting is undone, so the books no longer say the
+  // customer has it, and the refund waits like one that failed at once: asked again by the
+  // admins' retry, or owed outside Stripe when Stripe cannot take it (a lost dispute). A
+  // reversal of the seller's part that landed for it stays landed: that money is with the
+  // platform too. (A payment stored before this kept such a posting: ledgerPosted stays.)
+  const undo = after && r.ledgerPosted;
+  d.updateRefund(refund, {
+    status: "failed",
+    failureCode,
+    ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
+  });
+  if (undo)
+    d.post(
+      heldRefundFailed({
+        id: ids.ledger.refundFailed(ids.refund(s.id, refund, attempt)),
+        heldPaymentId: s.id,
+        from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
+        occurredAt: d.now,
+        ...(r.refundId !== undefined ? { refs: { refundId: r.refundId } } : {}),
+      }),
+    );
+  const failed = d.state.refunds.find((x) => x.number === refund) ?? r;
+  if (supersededByWaitingLoss(d, refund)) return d.done();
+  // Stripe refuses every refund of a charge charged back (`charge_disputed`): a refund that
+  // never reached the customer then is owed outside Stripe (a refund of the rest of a partial
+  // loss asked of Stripe by the code before owed refunds, or a success Stripe failed afterwards).
+  const lost = lostDispute(s);
+  if (lost && !failed.ledgerPosted) return oweRefused(d, failed, lost.id);
   const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
   d.ticket(
     after
-      ? ids.ticket.refundFailedAfterSuccess(s.id, refund)
+      ? ids.ticket.refundFailedAfterSuccess(s.id, refund, attempt)
       : ids.ticket.refundFailed(s.id, refund, attempt),
     "refund_failed",
     `refund ${refund} of ${r.amountMinor} ${s.currency} to ${s.customer.email} failed (${failureCode})${
-      after ? " after Stripe had reported it succeeded; the ledger still shows it refunded" : ""
+      !after
+        ? ""
+        : undo
+          ? " after Stripe had reported it succeeded; the money is back on the platform's balance and the ledger no longer shows it refunded"
+          : " after Stripe had reported it succeeded; the ledger still shows it refunded (stored before such failures were undone)"
     }; retry it once the cause is fixed`,
   );
   d.notify(
     after
-      ? ids.notice.refundFailedAfterSuccess(s.id, refund)
+      ? ids.notice.refundFailedAfterSuccess(s.id, refund, attempt)
       : ids.notice.refundFailed(s.id, refund, attempt),
     "platform_admins",
     "refund_failed",
@@ -1327,7 +1359,12 @@ function unfreeze(d: Draft): Step {
 function bookPendingLosses(d: Draft): Step {
   if (transferInFlight(d.state)) return d.done();
   const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
-  if (pending.length === 0) return d.done();
+  // Nothing to book (a loss of nothing is booked when it closes): a payment it left nothing to
+  // give back still ends (its refund superseded and owed outside Stripe).
+  if (pending.length === 0) {
+    chargedBackIfNothingLeft(d);
+    return d.done();
+  }
   for (const x of pending) {
     const s = d.state;
     const stage = stageOf(s);
@@ -1358,11 +1395,13 @@ function bookPendingLosses(d: Draft): Step {
  * Ends the payment `charged_back` when a lost dispute left nothing to give back, and no refund
  * is left to finish — also a payment being refunded: the refund that made it `refunding`
  * never reached the customer, the loss superseded it (and what it asked beyond the loss is
- * owed outside Stripe). Whether it moved.
+ * owed outside Stripe). Not while the seller's transfer is in flight: its outcome moves the
+ * payment first (`released`), and the losses are booked then. Whether it moved.
  */
 function chargedBackIfNothingLeft(d: Draft): boolean {
   const s = d.state;
   if (
+    transferInFlight(s) !== undefined ||
     refundableMinor(s) !== 0 ||
     lostDispute(s) === undefined ||
     s.status === "refunded" ||

@@ -258,7 +258,7 @@ describe("refunds after a partial loss", () => {
     });
   });
 
-  it("a refund that failed after it had succeeded is not retried: charge_disputed", () => {
+  it("a refund that failed after it had succeeded is not asked again: it is owed outside Stripe (refund-failed-after-success.test.ts)", () => {
     const r = run(start(), [
       paid,
       { type: "refund", by: "a", amountMinor: 3_000 },
@@ -267,9 +267,9 @@ describe("refunds after a partial loss", () => {
       lost(4_000),
       refusedDisputed(),
     ]);
-    expect(r.state.refunds.map((x) => x.status)).toEqual(["failed"]);
+    expect(r.state.refunds.map((x) => x.status)).toEqual(["owed_outside_stripe"]);
     expect(decided(r, { type: "retry_refund", by: "a" })).toMatchObject({
-      error: { code: "charge_disputed" },
+      error: { code: "no_failed_refund" },
     });
   });
 

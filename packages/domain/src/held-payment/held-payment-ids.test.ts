@@ -42,6 +42,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(l.transferred(transfer)).toBe("hp1:transfer:attempt:2:ledger");
     expect(l.transferReversed(reversal)).toBe("hp1:reversal:3:ledger");
     expect(l.refunded("hp1", 1)).toBe("hp1:refund:1:ledger");
+    expect(l.refundedAgain("hp1:refund:1:attempt:2")).toBe("hp1:refund:1:attempt:2:ledger");
+    expect(l.refundFailed("hp1:refund:1:attempt:2")).toBe("hp1:refund:1:attempt:2:ledger:failed");
     expect(l.disputeLost("hp1", "dp_1")).toBe("hp1:dispute:dp_1:lost");
     expect(l.owedToCustomer("hp1", 2)).toBe("hp1:refund:2:ledger:owed");
   });
@@ -55,6 +57,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(n.refundStarted("hp1", 2)).toBe("hp1:notify:refund_started:2");
     expect(n.refundFailed("hp1", 2, 1)).toBe("hp1:notify:refund_failed:2:1");
     expect(n.refundFailedAfterSuccess("hp1", 2)).toBe("hp1:notify:refund_failed:2:after_success");
+    expect(n.refundFailedAfterSuccess("hp1", 2, 1)).toBe("hp1:notify:refund_failed:2:after_success");
+    expect(n.refundFailedAfterSuccess("hp1", 2, 3)).toBe("hp1:notify:refund_failed:2:after_success:3");
     expect(n.releaseBlocked("hp1", "seller", 7)).toBe("hp1:notify:release_blocked:seller:v7");
     expect(n.releaseBlocked("hp1", "admins", 7)).toBe("hp1:notify:release_blocked:admins:v7");
     expect(n.payoutSent("hp1")).toBe("hp1:notify:payout_sent:seller");
@@ -72,6 +76,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     const t = ids.ticket;
     expect(t.refundFailed("hp1", 2, 1)).toBe("hp1:ticket:refund_failed:2:1");
     expect(t.refundFailedAfterSuccess("hp1", 2)).toBe("hp1:ticket:refund_failed:2:after_success");
+    expect(t.refundFailedAfterSuccess("hp1", 2, 3)).toBe("hp1:ticket:refund_failed:2:after_success:3");
     expect(t.refundOverdue("hp1", 2, 3)).toBe("hp1:ticket:refund_overdue:2:3");
     expect(t.refundOverdueLast("hp1", 2, 3)).toBe("hp1:ticket:refund_overdue:2:3:last");
     expect(t.releaseBlocked("hp1", 7)).toBe("hp1:ticket:release_blocked:v7");
@@ -105,6 +110,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       l.transferred(ids.transfer(p, 1)),
       l.transferReversed(ids.reversal(p, 1)),
       l.refunded(p, 1),
+      l.refundedAgain(ids.refund(p, 1, 2)),
+      l.refundFailed(ids.refund(p, 1, 2)),
       l.disputeLost(p, d),
       l.owedToCustomer(p, 1),
       n.bookingPaid(p, "customer"),
@@ -114,6 +121,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       n.refundStarted(p, 1),
       n.refundFailed(p, 1, 1),
       n.refundFailedAfterSuccess(p, 1),
+      n.refundFailedAfterSuccess(p, 1, 2),
       n.releaseBlocked(p, "seller", 1),
       n.releaseBlocked(p, "admins", 1),
       n.payoutSent(p),
@@ -127,6 +135,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       n.lateTransfer(p, tr),
       k.refundFailed(p, 1, 1),
       k.refundFailedAfterSuccess(p, 1),
+      k.refundFailedAfterSuccess(p, 1, 2),
       k.refundOverdue(p, 1, 1),
       k.refundOverdueLast(p, 1, 1),
       k.releaseBlocked(p, 1),
@@ -146,7 +155,9 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // timer: four kinds (and a later look-up's) from one builder; bookingPaid, releaseBlocked, disputeOpened, disputeClosed: two audiences each
-    expect(all.length).toBe(builders + 4 + 4);
+    // timer: four kinds (and a later look-up's) from one builder; bookingPaid, releaseBlocked,
+    // disputeOpened, disputeClosed: two audiences each; refundFailedAfterSuccess (notice and
+    // ticket): attempt 1 and a later one
+    expect(all.length).toBe(builders + 4 + 4 + 2);
   });
 });

@@ -48,6 +48,13 @@ const ledgerIds = Object.freeze({
   transferReversed: (reversalEffectId: string): string => `${reversalEffectId}:ledger`,
   /** Refund n reached the customer (whichever attempt did it): `<p>:refund:<n>:ledger`. */
   refunded: (p: string, refund: number): string => `${p}:refund:${refund}:ledger`,
+  /**
+   * Refund n reached the customer again, by a later attempt, after Stripe had failed an
+   * earlier success (whose posting was undone): `<refund attempt>:ledger`.
+   */
+  refundedAgain: (refundEffectId: string): string => `${refundEffectId}:ledger`,
+  /** Stripe failed a refund attempt after its success: its posting undone, `<refund attempt>:ledger:failed`. */
+  refundFailed: (refundEffectId: string): string => `${refundEffectId}:ledger:failed`,
   /** A dispute was lost: `<p>:dispute:<d>:lost`. */
   disputeLost: (p: string, disputeId: string): string => `${p}:dispute:${disputeId}:lost`,
   /** Refund n is owed to the customer outside Stripe: `<p>:refund:<n>:ledger:owed`. */
@@ -67,9 +74,12 @@ const noticeIds = Object.freeze({
   /** The admins are told attempt k of refund n failed. */
   refundFailed: (p: string, refund: number, attempt: number): string =>
     notice(p, "refund_failed", `${refund}:${attempt}`),
-  /** The admins are told refund n failed after Stripe had reported it succeeded. */
-  refundFailedAfterSuccess: (p: string, refund: number): string =>
-    notice(p, "refund_failed", `${refund}:after_success`),
+  /**
+   * The admins are told attempt k of refund n failed after Stripe had reported it succeeded
+   * (attempt 1 keeps the key it had before a refund could succeed and fail more than once).
+   */
+  refundFailedAfterSuccess: (p: string, refund: number, attempt = 1): string =>
+    notice(p, "refund_failed", `${refund}:after_success${attempt === 1 ? "" : `:${attempt}`}`),
   /** The seller or the admins are told the release is blocked; one per block (the payment's version). */
   releaseBlocked: (p: string, to: Exclude<NoticeAudience, "customer">, version: number): string =>
     notice(p, "release_blocked", `${to}:v${version}`),
@@ -97,9 +107,9 @@ const ticketIds = Object.freeze({
   /** Attempt k of refund n failed. */
   refundFailed: (p: string, refund: number, attempt: number): string =>
     ticket(p, "refund_failed", `${refund}:${attempt}`),
-  /** Refund n failed after Stripe had reported it succeeded. */
-  refundFailedAfterSuccess: (p: string, refund: number): string =>
-    ticket(p, "refund_failed", `${refund}:after_success`),
+  /** Attempt k of refund n failed after Stripe had reported it succeeded (attempt 1: as before). */
+  refundFailedAfterSuccess: (p: string, refund: number, attempt = 1): string =>
+    ticket(p, "refund_failed", `${refund}:after_success${attempt === 1 ? "" : `:${attempt}`}`),
   /** Attempt k of refund n was still waiting for Stripe's outcome at its deadline. */
   refundOverdue: (p: string, refund: number, attempt: number): string =>
     ticket(p, "refund_overdue", `${refund}:${attempt}`),

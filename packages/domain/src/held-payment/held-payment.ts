@@ -132,8 +132,19 @@ export interface HeldRefund {
   readonly reversalNumber?: number;
   readonly refundId?: string;
   readonly failureCode?: string;
-  /** Whether the ledger holds its posting (a refund that failed after succeeding keeps it; a retry does not post again). */
+  /**
+   * Whether the ledger holds its posting. A success Stripe fails afterwards undoes it
+   * (`held_refund_failed`: the money is back where the refund took it from), so the refund
+   * waits, `failed`, for the admins' retry (whose success posts it again) or is owed outside
+   * Stripe — as one that failed at once. (Payments stored before kept the posting of such a
+   * refund, `failed` with `ledgerPosted`: a retry's success posts nothing more.)
+   */
   readonly ledgerPosted: boolean;
+  /**
+   * How many times Stripe failed it after reporting it succeeded (each undoing its posting);
+   * absent: never. A later success posts under its attempt's id (`refundedAgain`).
+   */
+  readonly failedAfterSuccess?: number;
   /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
   readonly supersededBy?: string;
   /**

@@ -300,3 +300,59 @@ describe("a payment stored before the fix, with a refund of the rest asked of St
     expect(toldAdmins(r.last).tickets).toHaveLength(1);
   });
 });
+
+// The held-payment model's "refunds asked for 1999 of 1000" (SUSU_MODEL_KNOWN_GAPS=1, seed
+// 20261203), shrunk: a dispute of one minor unit opens at Stripe before susu hears of it, the
+// whole refund is asked and Stripe fails it (`charge_disputed`), the dispute is lost for that
+// one unit. The refund never reached the customer: the loss supersedes it, and only the rest is
+// owed (outside Stripe). Nothing more than the charge was asked of Stripe or is counted given
+// back; the model counted the superseded refund as asked (a model bug, fixed there).
+describe("the model's counterexample: a whole refund refused by a dispute of one unit, lost", () => {
+  it("asks Stripe once for the charge, and owes the rest beyond the one unit the bank took", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      refusedDisputed(),
+      opened(1),
+      lost(1),
+    ]);
+    expect(ofKind(r.effects, "refund").map((e) => e.amountMinor)).toEqual([10_000]);
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, amountMinor: 10_000, status: "superseded_by_dispute", supersededBy: "dp" },
+      { number: 2, amountMinor: 9_999, status: "owed_outside_stripe" },
+    ]);
+    const counted = r.state.refunds.filter((x) => x.status !== "superseded_by_dispute");
+    expect(counted.reduce((sum, x) => sum + x.amountMinor, 0) + 1).toBe(10_000);
+    expect(r.state.status).toBe("charged_back");
+    expect(books(r)).toMatchObject({
+      paidInMinor: 10_000,
+      holdMinor: 0,
+      refundedMinor: 0,
+      disputeLostMinor: 1,
+      owedToCustomerMinor: 9_999,
+    });
+  });
+});
+
+// The held-payment model (seed 12): a dispute Stripe closed lost for nothing (the charge was
+// refunded at Stripe by then, and the refund failed afterwards) superseded the failed refund,
+// which was then owed outside Stripe in full; the payment stayed `refunding` for good, as a loss
+// of nothing is booked when it closes and the end was only looked for when booking one.
+describe("a loss of nothing supersedes a failed whole refund", () => {
+  it("owes it outside Stripe and ends the payment charged back", () => {
+    const r = run(start(), [
+      paid,
+      { type: "report_unfulfilled", reason: "cancelled" },
+      heldRefundFailed("expired_or_canceled_card"),
+      opened(1),
+      lost(0),
+    ]);
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 10_000, status: "owed_outside_stripe" },
+    ]);
+    expect(r.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 0, lossBooked: true });
+    expect(r.state.status).toBe("charged_back");
+    expect(books(r)).toMatchObject({ holdMinor: 0, disputeLostMinor: 0, owedToCustomerMinor: 10_000 });
+  });
+});

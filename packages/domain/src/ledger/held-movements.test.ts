@@ -8,6 +8,7 @@ import {
   heldFeeEarned,
   heldOwedToCustomer,
   heldRefunded,
+  heldRefundFailed,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,
@@ -172,5 +173,20 @@ describe("held payment movements", () => {
     expect(heldCaptured({ ...base("c", 1), heldPaymentId: "" })._unsafeUnwrapErr().code).toBe(
       "invalid_account_id",
     );
+  });
+
+  it("a refund Stripe failed after its success is undone on the accounts it was taken from", () => {
+    const from = { stage: "transferred" as const, sellerPart: aud(3_600), feePart: aud(400) };
+    const undone = heldRefundFailed({ id: "u", heldPaymentId: "hp_1", from, occurredAt: 1 })._unsafeUnwrap();
+    expect(undone.kind).toBe("held_refund_failed");
+    expect(undone.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["held:hp_1:hold", "debit", 3_600],
+      ["held:hp_1:fees", "debit", 400],
+      ["held:hp_1:refunds", "credit", 4_000],
+    ]);
+    const refunded = heldRefunded({ id: "r", heldPaymentId: "hp_1", from, occurredAt: 1 })._unsafeUnwrap();
+    const l = post(emptyLedger(), [refunded, undone]);
+    for (const account of ["held:hp_1:hold", "held:hp_1:fees", "held:hp_1:refunds"])
+      expect(l.balancesMinor.get(account)?.get("AUD") ?? 0).toBe(0);
   });
 });

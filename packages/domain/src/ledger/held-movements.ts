@@ -5,8 +5,10 @@
 //
 //   held:<p>:hold             asset   the platform's cash for payment p: what the customer paid
 //                                     and is still held. Zero once the payment is released or
-//                                     refunded. After the release it is positive only while
-//                                     money reversed from the seller waits to be refunded, and
+//                                     refunded (but for a refund Stripe failed after its
+//                                     success, until it is asked again or owed). After the
+//                                     release it is positive only while money reversed from
+//                                     the seller waits to be refunded, and
 //                                     negative only while a lost dispute's seller part (or an
 //                                     owed refund's) waits to be reversed (what the seller owes
 //                                     back).
@@ -36,6 +38,11 @@
 //   held_refunded           refunds          / where the money is (see TakenBackFrom)
 //   held_dispute_lost       dispute_losses   / where the money is (see TakenBackFrom)
 //   held_owed_to_customer   owed_to_customer / where the money is (see TakenBackFrom)
+//   held_refund_failed      where the refund took it from / refunds
+//                                              (Stripe failed a refund after its success: the
+//                                              money is back on the platform's balance, where
+//                                              the refund had taken it from, until it is asked
+//                                              again or owed outside Stripe)
 //   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
@@ -155,9 +162,10 @@ export const heldTransferred = movement("held_transferred", a.seller, a.sellerPa
 export const heldTransferReversed = movement("held_transfer_reversed", a.hold, a.seller);
 
 function takeBack(
-  kind: "held_refunded" | "held_dispute_lost" | "held_owed_to_customer",
+  kind: "held_refunded" | "held_dispute_lost" | "held_owed_to_customer" | "held_refund_failed",
   debitAccount: LedgerAccountId,
   input: HeldTakeBackInput,
+  undo = false,
 ): Result<LedgerTransaction, LedgerError> {
   const p = input.heldPaymentId;
   const { from } = input;
@@ -173,11 +181,27 @@ function takeBack(
         ].filter((c) => c.amount.amountMinor !== 0);
   const first = credits[0];
   if (first === undefined) return err(invalidAccountId(p, "nothing to take back"));
-  const totalMinor = credits.reduce((sum, c) => sum + c.amount.amountMinor, 0);
-  return held.transaction(kind, input, [
-    debit(debitAccount, money(totalMinor, first.amount.currency)),
-    ...credits,
-  ]);
+  const total = money(
+    credits.reduce((sum, c) => sum + c.amount.amountMinor, 0),
+    first.amount.currency,
+  );
+  // Undone (`undo`): the same accounts, each on the other side.
+  if (undo)
+    return held.transaction(kind, input, [
+      ...credits.map((c) => debit(c.account, c.amount)),
+      credit(debitAccount, total),
+    ]);
+  return held.transaction(kind, input, [debit(debitAccount, total), ...credits]);
+}
+
+/**
+ * A refund Stripe reported succeeded failed afterwards (its `refund.failed`: the card or
+ * account could not take it, and the money came back to the platform's balance): the refund's
+ * posting undone. Dr where {@link heldRefunded} had taken it from (the same
+ * {@link TakenBackFrom}), Cr refunds.
+ */
+export function heldRefundFailed(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {
+  return takeBack("held_refund_failed", heldAccounts.refunds(input.heldPaymentId), input, true);
 }
 
 /** A refund reached the customer. Dr refunds, Cr where the money was ({@link TakenBackFrom}). */

@@ -55,6 +55,7 @@ export type LedgerTransactionKind =
   | "held_transfer_reversed"
   | "held_dispute_lost"
   | "held_owed_to_customer"
+  | "held_refund_failed"
   | "held_paid_outside_stripe"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
@@ -67,6 +68,7 @@ export type LedgerTransactionKind =
   | "marketplace_refunded"
   | "marketplace_dispute_lost"
   | "marketplace_owed_to_customer"
+  | "marketplace_refund_failed"
   | "marketplace_paid_outside_stripe"
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"

@@ -10,6 +10,7 @@ import {
   marketplaceFeeEarned,
   marketplaceOwedToCustomer,
   marketplaceRefunded,
+  marketplaceRefundFailed,
   marketplaceSellerPayable,
   marketplaceTransferReversed,
   marketplaceTransferred,
@@ -109,5 +110,21 @@ describe("a marketplace charge's movements", () => {
     expect(checkMarketplaceMoney(ledger, "mc:1", [], "AUD")._unsafeUnwrapErr().message).toMatch(
       /marketplace_money_unbalanced/,
     );
+  });
+
+  it("a refund Stripe failed after its success gives back what it took: in flight, the fee, the platform's part", () => {
+    const undone = marketplaceRefundFailed({
+      ...base,
+      id: "u",
+      currency: "AUD",
+      from: { inFlightMinor: 2_500, feesMinor: 300, platformFundedMinor: 200 },
+    })._unsafeUnwrap();
+    expect(undone.kind).toBe("marketplace_refund_failed");
+    expect(undone.postings.map((p) => [p.account, p.side, p.amount.amountMinor])).toEqual([
+      ["marketplace:mc%3A1:in_flight", "debit", 2_500],
+      ["marketplace:mc%3A1:fees", "debit", 300],
+      ["marketplace:mc%3A1:platform_funded", "debit", 200],
+      ["marketplace:mc%3A1:refunds", "credit", 3_000],
+    ]);
   });
 });

@@ -6,7 +6,8 @@
 //
 //   marketplace:<c>:in_flight          asset   money of charge c on its way through the
 //                                              platform: captured and not yet split, or
-//                                              reversed from sellers and not yet refunded.
+//                                              reversed from sellers and not yet refunded (or
+//                                              refunded, and failed by Stripe afterwards).
 //                                              Zero whenever nothing is on its way; negative
 //                                              only while a lost dispute's seller parts wait
 //                                              for their reversals (what the sellers owe back).
@@ -50,6 +51,10 @@
 //   marketplace_dispute_lost              dispute_losses    / in_flight, seller_payable:s, fees,
 //                                                             platform_funded
 //   marketplace_owed_to_customer          owed_to_customer  / in_flight, fees, platform_funded
+//   marketplace_refund_failed             in_flight, fees,  / refunds     (Stripe failed a refund
+//                                         platform_funded                  after its success: the
+//                                                                          money is back on the
+//                                                                          platform's balance)
 //   marketplace_paid_outside_stripe       paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the charge's accounts, so from balances alone:
@@ -231,9 +236,14 @@ export interface MarketplaceTakeBackInput extends MarketplaceMovementBase {
 }
 
 function takeBack(
-  kind: "marketplace_refunded" | "marketplace_dispute_lost" | "marketplace_owed_to_customer",
+  kind:
+    | "marketplace_refunded"
+    | "marketplace_dispute_lost"
+    | "marketplace_owed_to_customer"
+    | "marketplace_refund_failed",
   debitAccount: LedgerAccountId,
   input: MarketplaceTakeBackInput,
+  undo = false,
 ): Result<LedgerTransaction, LedgerError> {
   const a = marketplaceAccounts;
   const c = input.chargeId;
@@ -251,10 +261,27 @@ function takeBack(
     .map(([acc, amountMinor]) => credit(acc, money(amountMinor, input.currency)));
   const totalMinor = parts.reduce((sum, [, amountMinor]) => sum + amountMinor, 0);
   if (credits.length === 0) return err(invalidAccountId(c, "nothing to take back"));
-  return marketplace.transaction(kind, input, [
-    debit(debitAccount, money(totalMinor, input.currency)),
-    ...credits,
-  ]);
+  const total = money(totalMinor, input.currency);
+  // Undone (`undo`): the same accounts, each on the other side.
+  if (undo)
+    return marketplace.transaction(kind, input, [
+      ...credits.map((x) => debit(x.account, x.amount)),
+      credit(debitAccount, total),
+    ]);
+  return marketplace.transaction(kind, input, [debit(debitAccount, total), ...credits]);
+}
+
+/**
+ * A refund Stripe reported succeeded failed afterwards (its `refund.failed`: the card or
+ * account could not take it, and the money came back to the platform's balance): what the
+ * refund's postings had taken back undone — Dr where it came from (`from`: in flight, the fee
+ * given toward it, the platform's part), Cr refunds. Reversals of sellers' transfers Stripe made
+ * for it stay made: that money is with the platform, in flight.
+ */
+export function marketplaceRefundFailed(
+  input: MarketplaceTakeBackInput,
+): Result<LedgerTransaction, LedgerError> {
+  return takeBack("marketplace_refund_failed", marketplaceAccounts.refunds(input.chargeId), input, true);
 }
 
 /** A refund reached the customer. Dr refunds, Cr where the money came from. */

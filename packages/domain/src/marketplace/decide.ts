@@ -23,6 +23,7 @@ import {
   marketplaceFeeEarned,
   marketplaceOwedToCustomer,
   marketplaceRefunded,
+  marketplaceRefundFailed,
   marketplaceSellerPayable,
   marketplaceTransferReversed,
   marketplaceTransferred,
@@ -949,7 +950,9 @@ function requestRefundAttempt(d: Draft, number: number): void {
       x.number === number ? { ...rest, status: "requested", attempts: attempt } : x,
     ),
   });
-  const destination = s.mode === "destination" && !r.unsplit;
+  // A destination refund whose success Stripe failed afterwards had the seller's transfer
+  // reversed and the fee refunded to them with it; both stay done, so they are not asked again.
+  const destination = s.mode === "destination" && !r.unsplit && (r.failedAfterSuccess ?? 0) === 0;
   d.effect({
     ...d.addressed(ids.refund(s.id, number, attempt)),
     kind: "refund",
@@ -1001,7 +1004,7 @@ function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refun
   if (r.status !== "requested" || attempt !== r.attempts)
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
   d.updateRefund(refund, { status: "succeeded", refundId, ledgerPosted: true });
-  if (!r.ledgerPosted) postRefund(d, r, refundId);
+  if (!r.ledgerPosted) postRefund(d, r, refundId, attempt);
   if (
     d.state.status === "refunding" &&
     marketplaceRefundableMinor(d.state) === 0 &&
@@ -1011,55 +1014,110 @@ function refundSucceeded(d: Draft, { refund, attempt, refundId }: InputOf<"refun
   return d.done();
 }
 
-/** A refund's postings: the parts taken back from the sellers and the fee, then the refund itself. */
-function postRefund(d: Draft, r: MarketplaceRefund, refundId: string): void {
+/**
+ * Where a refund's postings take its amount from: money in flight (reversed from sellers, or
+ * never split), the fee given back toward it (separate charges: moved into in flight first),
+ * and the platform's own money. A destination charge's fee refund goes to the seller, not
+ * toward the refund.
+ */
+function refundTakenFrom(
+  s: MarketplaceCharge,
+  r: MarketplaceRefund,
+): { inFlightMinor: number; feeTowardMinor: number; platformFundedMinor: number } {
+  if (r.unsplit) return { inFlightMinor: r.amountMinor, feeTowardMinor: 0, platformFundedMinor: 0 };
+  if (s.mode === "destination") {
+    const inFlightMinor = r.parts.sellerPartsMinor[0] ?? 0;
+    return { inFlightMinor, feeTowardMinor: 0, platformFundedMinor: r.amountMinor - inFlightMinor };
+  }
+  return {
+    inFlightMinor: r.amountMinor - r.parts.platformFundedMinor,
+    feeTowardMinor: r.parts.feePartMinor,
+    platformFundedMinor: r.parts.platformFundedMinor,
+  };
+}
+
+/**
+ * A refund's postings: the parts taken back from the sellers and the fee, then the refund
+ * itself. After a success Stripe failed (`failedAfterSuccess`, its postings undone), a later
+ * attempt's success posts under that attempt's ids, and a destination charge's reversal and fee
+ * refund, which stayed done, are not posted again.
+ */
+function postRefund(d: Draft, r: MarketplaceRefund, refundId: string, attempt: number): void {
   const s = d.state;
   const refs = { refundId };
   const seller = s.sellers[0];
-  let inFlightMinor = r.amountMinor - r.parts.platformFundedMinor;
-  if (r.unsplit) inFlightMinor = r.amountMinor;
-  else if (s.mode === "destination" && seller) {
+  const again = (r.failedAfterSuccess ?? 0) > 0;
+  const effectId = ids.refund(s.id, r.number, attempt);
+  const from = refundTakenFrom(s, r);
+  if (r.unsplit) {
+    // Never split: all of it is in flight.
+  } else if (s.mode === "destination" && seller) {
     // Stripe reversed the seller's transfer and refunded the fee to them with the refund.
-    d.postAmount(
-      marketplaceTransferReversed,
-      ids.ledger.refundReversed(s.id, r.number),
-      r.parts.sellerPartsMinor[0] ?? 0,
-      seller.id,
-    );
-    if (r.parts.feePartMinor > 0)
-      d.post(
-        marketplaceApplicationFeeRefunded({
-          id: ids.ledger.feeRefunded(s.id, r.number),
-          chargeId: s.id,
-          amount: money(r.parts.feePartMinor, s.currency),
-          occurredAt: d.now,
-          toSellerId: seller.id,
-          refs,
-        }),
+    if (!again) {
+      d.postAmount(
+        marketplaceTransferReversed,
+        ids.ledger.refundReversed(s.id, r.number),
+        r.parts.sellerPartsMinor[0] ?? 0,
+        seller.id,
       );
-    inFlightMinor = r.parts.sellerPartsMinor[0] ?? 0;
-  } else if (r.parts.feePartMinor > 0)
+      if (r.parts.feePartMinor > 0)
+        d.post(
+          marketplaceApplicationFeeRefunded({
+            id: ids.ledger.feeRefunded(s.id, r.number),
+            chargeId: s.id,
+            amount: money(r.parts.feePartMinor, s.currency),
+            occurredAt: d.now,
+            toSellerId: seller.id,
+            refs,
+          }),
+        );
+    }
+  } else if (from.feeTowardMinor > 0)
     d.post(
       marketplaceApplicationFeeRefunded({
-        id: ids.ledger.feeRefunded(s.id, r.number),
+        id: again ? ids.ledger.feeRefundedAgain(effectId) : ids.ledger.feeRefunded(s.id, r.number),
         chargeId: s.id,
-        amount: money(r.parts.feePartMinor, s.currency),
+        amount: money(from.feeTowardMinor, s.currency),
         occurredAt: d.now,
         refs,
       }),
     );
   d.post(
     marketplaceRefunded({
-      id: ids.ledger.refunded(s.id, r.number),
+      id: again ? ids.ledger.refundedAgain(effectId) : ids.ledger.refunded(s.id, r.number),
       chargeId: s.id,
       currency: s.currency,
       from: {
-        inFlightMinor,
+        inFlightMinor: from.inFlightMinor,
         feesMinor: 0,
-        platformFundedMinor: r.unsplit ? 0 : r.amountMinor - inFlightMinor,
+        platformFundedMinor: from.platformFundedMinor,
       },
       occurredAt: d.now,
       refs,
+    }),
+  );
+}
+
+/**
+ * Undoes what a refund's postings took back (see {@link refundTakenFrom}) when Stripe fails
+ * its success afterwards: the money is back on the platform's balance — in flight, the fee
+ * given toward it back in the fee, the platform's part back to the platform.
+ */
+function postRefundFailed(d: Draft, r: MarketplaceRefund, attempt: number): void {
+  const s = d.state;
+  const from = refundTakenFrom(s, r);
+  d.post(
+    marketplaceRefundFailed({
+      id: ids.ledger.refundFailed(ids.refund(s.id, r.number, attempt)),
+      chargeId: s.id,
+      currency: s.currency,
+      from: {
+        inFlightMinor: from.inFlightMinor - from.feeTowardMinor,
+        feesMinor: from.feeTowardMinor,
+        platformFundedMinor: from.platformFundedMinor,
+      },
+      occurredAt: d.now,
+      ...(r.refundId !== undefined ? { refs: { refundId: r.refundId } } : {}),
     }),
   );
 }
@@ -1071,18 +1129,36 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     return ignore(s, "no_such_refund", `no attempt ${attempt} of refund ${refund}`);
   if (attempt !== r.attempts || (r.status !== "requested" && r.status !== "succeeded"))
     return ignore(s, "refund_already_settled", `refund ${refund} is ${r.status}`);
-  d.updateRefund(refund, { status: "failed", failureCode });
-  if (supersededByWaitingLoss(d, refund)) return d.done();
-  // Refused on a charge charged back (a refund of the rest of a partial loss, asked of Stripe
-  // by the code before owed refunds): Stripe refuses it for good, so it is owed outside Stripe.
-  const lost = lostDispute(s);
-  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
   const after = r.status === "succeeded";
+  // A success Stripe fails afterwards (the card or account could not take it): the money is
+  // back on the platform's balance. What its postings took back is undone, so the books no
+  // longer say the customer has it, and the refund waits like one that failed at once: asked
+  // again by the admins' retry, or owed outside Stripe when Stripe cannot take it (a lost
+  // dispute). Sellers' reversals made for it stay made: that money is with the platform, in
+  // flight. (A charge stored before this kept such postings: ledgerPosted stays.)
+  const undo = after && r.ledgerPosted;
+  if (undo) postRefundFailed(d, r, attempt);
+  d.updateRefund(refund, {
+    status: "failed",
+    failureCode,
+    ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
+  });
+  const failed = d.state.refunds.find((x) => x.number === refund) ?? r;
+  if (supersededByWaitingLoss(d, refund)) return d.done();
+  // Stripe refuses every refund of a charge charged back (`charge_disputed`): a refund that
+  // never reached the customer then is owed outside Stripe (a refund of the rest of a partial
+  // loss asked of Stripe by the code before owed refunds, or a success Stripe failed afterwards).
+  const lost = lostDispute(s);
+  if (lost && !failed.ledgerPosted) return oweRefused(d, failed, lost.id);
   d.ticket(
     ids.ticket.refundFailed(s.id, refund, attempt),
     "refund_failed",
     `refund ${refund} of ${r.amountMinor} ${s.currency} to ${s.customer.email} failed (${failureCode})${
-      after ? " after Stripe had reported it succeeded; the ledger still shows it refunded" : ""
+      !after
+        ? ""
+        : undo
+          ? " after Stripe had reported it succeeded; the money is back on the platform's balance and the ledger no longer shows it refunded"
+          : " after Stripe had reported it succeeded; the ledger still shows it refunded (stored before such failures were undone)"
     }; retry it once the cause is fixed`,
   );
   d.notify(ids.notice.refundFailed(s.id, refund, attempt), "platform_admins", "refund_failed", {
@@ -1192,7 +1268,9 @@ function oneFeeRefund(
     ...(differenceMinor !== 0 ? { parts: { ...r.parts, feePartMinor: amountMinor } } : {}),
   });
   const seller = s.sellers[0];
-  if (differenceMinor !== 0 && r.ledgerPosted && seller && s.mode === "destination" && !r.unsplit)
+  // The fee refund's posting stands once the refund succeeded, also when Stripe failed it afterwards.
+  const feePosted = r.ledgerPosted || (r.failedAfterSuccess ?? 0) > 0;
+  if (differenceMinor !== 0 && feePosted && seller && s.mode === "destination" && !r.unsplit)
     d.post(
       marketplaceApplicationFeeRefundCorrected({
         id: ids.ledger.feeRefundCorrected(s.id, r.number),
@@ -1432,6 +1510,11 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
  */
 function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: number[]; feesMinor: number } {
   if (r.unsplit) return { sellersMinor: s.sellers.map(() => 0), feesMinor: 0 };
+  // A destination refund whose success Stripe failed afterwards: Stripe reversed the seller's
+  // part and refunded the fee to them with it, and both stay; the money is where its undone
+  // posting put it back (see refundTakenFrom).
+  if (s.mode === "destination" && (r.failedAfterSuccess ?? 0) > 0)
+    return { sellersMinor: [r.parts.sellerPartsMinor[0] ?? 0], feesMinor: 0 };
   if (s.mode === "split")
     return { sellersMinor: [...r.parts.sellerPartsMinor], feesMinor: r.parts.feePartMinor };
   const net = Math.max(0, (r.parts.sellerPartsMinor[0] ?? 0) - r.parts.feePartMinor);
@@ -1501,10 +1584,15 @@ function oweOutsideStripe(
  */
 function oweRefused(d: Draft, r: MarketplaceRefund, disputeId: string): Step {
   const s = d.state;
-  const landed = s.sellers.map((seller) =>
-    s.reversals
-      .filter((rv) => rv.forRefund === r.number && rv.sellerId === seller.id && rv.status === "reversed")
-      .reduce((sum, rv) => sum + rv.amountMinor, 0),
+  // A destination refund whose success Stripe failed afterwards had the seller's part reversed
+  // with it, at Stripe: that reversal stays, and counts as landed.
+  const withRefundMinor =
+    s.mode === "destination" && (r.failedAfterSuccess ?? 0) > 0 ? (r.parts.sellerPartsMinor[0] ?? 0) : 0;
+  const landed = s.sellers.map(
+    (seller, i) =>
+      s.reversals
+        .filter((rv) => rv.forRefund === r.number && rv.sellerId === seller.id && rv.status === "reversed")
+        .reduce((sum, rv) => sum + rv.amountMinor, 0) + (i === 0 ? withRefundMinor : 0),
   );
   oweOutsideStripe(d, r, disputeId, landed);
   const after = d.state;

@@ -250,7 +250,7 @@ describe("refunds after a partial loss", () => {
     expect(decided(l.state, refund(1_000, "customer"))).toMatchObject({ error: { code: "charge_disputed" } });
   });
 
-  it("a refund that failed after it had succeeded is not retried: charge_disputed", () => {
+  it("a refund that failed after it had succeeded is not asked again: it is owed outside Stripe (refund-failed-after-success.test.ts)", () => {
     const l = run(created(), [
       paid(),
       refund(3_000),
@@ -259,9 +259,9 @@ describe("refunds after a partial loss", () => {
       closed("lost", 4_000),
       { type: "refund_failed", refund: 1, attempt: 1, failureCode: "charge_disputed" },
     ]);
-    expect(l.state.refunds.map((x) => x.status)).toEqual(["failed"]);
+    expect(l.state.refunds.map((x) => x.status)).toEqual(["owed_outside_stripe"]);
     expect(decided(l.state, { type: "retry_refund", by: "a" })).toMatchObject({
-      error: { code: "charge_disputed" },
+      error: { code: "no_failed_refund" },
     });
   });
 

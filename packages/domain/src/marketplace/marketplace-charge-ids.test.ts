@@ -43,6 +43,9 @@ describe("marketplace charge ids (stored keys: a format change is a data migrati
     expect(l.refundReversed("mc1", 2)).toBe("mc1:refund:2:ledger:reversed");
     expect(l.feeRefunded("mc1", 2)).toBe("mc1:refund:2:ledger:fee_refunded");
     expect(l.refunded("mc1", 2)).toBe("mc1:refund:2:ledger");
+    expect(l.refundedAgain("mc1:refund:2:attempt:3")).toBe("mc1:refund:2:attempt:3:ledger");
+    expect(l.feeRefundedAgain("mc1:refund:2:attempt:3")).toBe("mc1:refund:2:attempt:3:ledger:fee_refunded");
+    expect(l.refundFailed("mc1:refund:2:attempt:3")).toBe("mc1:refund:2:attempt:3:ledger:failed");
     expect(l.disputeLost("mc1", "dp_1")).toBe("mc1:dispute:dp_1:lost");
     expect(l.owedToCustomer("mc1", 2)).toBe("mc1:refund:2:ledger:owed");
   });

@@ -42,6 +42,15 @@ const ledgerIds = Object.freeze({
     `${c}:refund:${refund}:ledger:fee_refund_corrected`,
   /** Refund n reached the customer: `<c>:refund:<n>:ledger`. */
   refunded: (c: string, refund: number): string => `${c}:refund:${refund}:ledger`,
+  /**
+   * Refund n reached the customer again, by a later attempt, after Stripe had failed an earlier
+   * success (whose postings were undone): `<refund attempt>:ledger`.
+   */
+  refundedAgain: (refundEffectId: string): string => `${refundEffectId}:ledger`,
+  /** The fee given back toward refund n again, with that later attempt (separate charges): `<refund attempt>:ledger:fee_refunded`. */
+  feeRefundedAgain: (refundEffectId: string): string => `${refundEffectId}:ledger:fee_refunded`,
+  /** Stripe failed a refund attempt after its success: its postings undone, `<refund attempt>:ledger:failed`. */
+  refundFailed: (refundEffectId: string): string => `${refundEffectId}:ledger:failed`,
   /** A dispute was lost: `<c>:dispute:<d>:lost`. */
   disputeLost: (c: string, disputeId: string): string => `${c}:dispute:${disputeId}:lost`,
   /** Refund n is owed to the customer outside Stripe: `<c>:refund:<n>:ledger:owed`. */

@@ -175,8 +175,22 @@ export interface MarketplaceRefund {
   /** A destination charge's application fee refund, as Stripe reported it. */
   readonly feeRefundId?: string;
   readonly failureCode?: string;
-  /** Whether the ledger holds its postings (a refund that fails after succeeding keeps them). */
+  /**
+   * Whether the ledger holds its postings. A success Stripe fails afterwards undoes what it
+   * took back (`marketplace_refund_failed`: the money is back on the platform's balance), so
+   * the refund waits, `failed`, for the admins' retry (whose success posts it again) or is owed
+   * outside Stripe — as one that failed at once. (Charges stored before kept the postings of
+   * such a refund, `failed` with `ledgerPosted`: a retry's success posts nothing more.)
+   */
   readonly ledgerPosted: boolean;
+  /**
+   * How many times Stripe failed it after reporting it succeeded (each undoing its postings);
+   * absent: never. What Stripe did with the success stays done: a destination charge's
+   * reversal of the seller's transfer and its fee refund to the seller (the retry asks for
+   * neither again, and a loss superseding the refund counts that reversal as the platform's),
+   * a split's reversals (records of their own). A later success posts under its attempt's ids.
+   */
+  readonly failedAfterSuccess?: number;
   /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
   readonly supersededBy?: string;
   /**
@@ -433,17 +447,27 @@ function refundNeverReachedCustomer(charge: MarketplaceCharge, refund: Marketpla
  * seller's part of the refund of the rest.
  */
 export function reversedForSupersededMinor(charge: MarketplaceCharge, disputeId: string): readonly number[] {
-  const superseded = new Set(charge.refunds.filter((r) => r.supersededBy === disputeId).map((r) => r.number));
-  return charge.sellers.map((seller) =>
-    charge.reversals
-      .filter(
-        (rv) =>
-          rv.sellerId === seller.id &&
-          rv.status === "reversed" &&
-          rv.forRefund !== undefined &&
-          superseded.has(rv.forRefund),
-      )
-      .reduce((sum, rv) => sum + rv.amountMinor, 0),
+  const supersededRefunds = charge.refunds.filter((r) => r.supersededBy === disputeId);
+  const superseded = new Set(supersededRefunds.map((r) => r.number));
+  // A destination charge's refund reverses the seller's transfer with it, at Stripe: one whose
+  // success Stripe failed afterwards had it done, and that reversal stays.
+  const withRefundsMinor =
+    charge.mode === "destination"
+      ? supersededRefunds
+          .filter((r) => (r.failedAfterSuccess ?? 0) > 0 && !r.unsplit)
+          .reduce((sum, r) => sum + (r.parts.sellerPartsMinor[0] ?? 0), 0)
+      : 0;
+  return charge.sellers.map(
+    (seller, i) =>
+      charge.reversals
+        .filter(
+          (rv) =>
+            rv.sellerId === seller.id &&
+            rv.status === "reversed" &&
+            rv.forRefund !== undefined &&
+            superseded.has(rv.forRefund),
+        )
+        .reduce((sum, rv) => sum + rv.amountMinor, 0) + (i === 0 ? withRefundsMinor : 0),
   );
 }
 

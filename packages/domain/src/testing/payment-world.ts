@@ -35,6 +35,21 @@ export interface PaymentModel {
   disputes: Map<string, boolean>;
 }
 
+/** A refund attempt Stripe made succeed. */
+export interface SucceededRefund {
+  readonly refund: number;
+  readonly attempt: number;
+  readonly amountMinor: number;
+  /** The attempt's effect id (its idempotency key). */
+  readonly effectId: string;
+  readonly refundId: string;
+}
+
+/** How a refund attempt ended at Stripe. */
+export type RefundAtStripe =
+  | { readonly status: "succeeded"; readonly refundId: string }
+  | { readonly status: "failed"; readonly refundId: string; readonly failureCode: string };
+
 /** A dispute as Stripe has it. */
 export interface StripeDispute {
   id: string;
@@ -74,6 +89,8 @@ export interface PaymentBooks {
   readonly paidInMinor: number;
   readonly refundedMinor: number;
   readonly disputeLostMinor: number;
+  /** Owed to the customer outside Stripe (given back, by other means). */
+  readonly owedToCustomerMinor: number;
 }
 
 type EffectShape = { readonly kind: string; readonly id: string };
@@ -101,6 +118,12 @@ export abstract class PaymentWorld<
   pendingReversals: Pending<E, "reverse_transfer">[] = [];
   /** Look-ups of a transfer attempt at Stripe asked for and not answered yet. */
   pendingLookups: Pending<E, "find_transfer">[] = [];
+  /** Refund attempts Stripe made succeed (and has not failed since): each may still fail afterwards. */
+  succeededRefunds: SucceededRefund[] = [];
+  /** Look-ups of a refund attempt at Stripe (`find_refund`) asked for and not answered yet. */
+  pendingRefundLookups: Pending<E, "find_refund">[] = [];
+  /** How each refund attempt ended at Stripe, by its effect id (its idempotency key); absent: still pending. */
+  readonly refundsAtStripe = new Map<string, RefundAtStripe>();
   timers: Pending<E, "schedule_timer">[] = [];
   inbox: I[] = [];
   delivered: I[] = [];
@@ -126,9 +149,6 @@ export abstract class PaymentWorld<
   protected abstract observe(input: I, effects: readonly E[], ignored: boolean): void;
   /** The invariants, after every step. */
   abstract check(): void;
-
-  /** Whether a dispute may be lost for less than what is left now (each test names its known gaps). */
-  abstract partialLossAllowed(): boolean;
 
   /**
    * What the use case reads at Stripe and applies before `input`, if anything: a dispute that
@@ -203,6 +223,7 @@ export abstract class PaymentWorld<
       else if (isKind(e, "refund")) this.pendingRefunds.push(e);
       else if (isKind(e, "reverse_transfer")) this.pendingReversals.push(e);
       else if (isKind(e, "find_transfer")) this.pendingLookups.push(e);
+      else if (isKind(e, "find_refund")) this.pendingRefundLookups.push(e);
       else if (isKind(e, "schedule_timer")) this.timers.push(e);
     }
   }
@@ -213,14 +234,17 @@ export abstract class PaymentWorld<
    * back everything. `books` is the aggregate's money from its books.
    */
   protected checkPayment(books: PaymentBooks): void {
-    const given = books.refundedMinor + books.disputeLostMinor;
+    const given = books.refundedMinor + books.disputeLostMinor + books.owedToCustomerMinor;
     if (given > books.paidInMinor) this.problems.push(`given back ${given} of ${books.paidInMinor} paid`);
     if (this.stripe.refundedMinor > this.stripe.capturedMinor)
       this.problems.push(`Stripe refunded ${this.stripe.refundedMinor} of ${this.stripe.capturedMinor}`);
     const askedMinor = [...this.model.refunds.values()].reduce((sum, r) => sum + r.amountMinor, 0);
     if (askedMinor > this.amountMinor)
       this.problems.push(`refunds asked for ${askedMinor} of ${this.amountMinor}`);
-    if (this.state.status === "refunded" && given !== books.paidInMinor)
+    // (A refund Stripe failed after its success waits for the admins' retry: the payment stays
+    // refunded meanwhile, its books no longer counting it.)
+    const waiting = [...this.model.refunds.values()].some((r) => !r.done);
+    if (this.state.status === "refunded" && !waiting && given !== books.paidInMinor)
       this.problems.push("refunded, but not everything was given back");
   }
 
@@ -228,6 +252,17 @@ export abstract class PaymentWorld<
   protected checkLedger(): void {
     const books = checkLedgerInvariants(this.ledger);
     if (books.isErr()) this.problems.push(`ledger: ${books.error.message}`);
+  }
+
+  /**
+   * A lost dispute's loss is being taken: every refund asked for that has not reached the
+   * customer (not done — no refund is in flight when a loss is taken: it waits for them) is
+   * superseded by it. The customer's bank gave the money back instead, so it no longer counts as
+   * asked for; what it asked beyond the loss comes back as a refund owed outside Stripe (its
+   * `refund_owed` notice).
+   */
+  supersedeRefundsNotDone(): void {
+    for (const [n, r] of this.model.refunds) if (!r.done) this.model.refunds.delete(n);
   }
 
   /** What is left to refund or lose, by the model: captured minus refunds asked for and losses. */
@@ -301,8 +336,6 @@ interface Drivable {
   readonly stripe: StripeSide;
   deliver(fact: unknown, twice: boolean): void;
   apply(input: unknown): unknown;
-  /** Whether a dispute may be lost for less than what is left now (see each test's known gaps). */
-  partialLossAllowed(): boolean;
 }
 
 /** Stripe reports the `i`-th fact of the inbox (in any order), sometimes twice in a row. */
@@ -361,6 +394,80 @@ const reversalCommand = (i: number, ok: boolean): WorldCommand<Drivable> =>
       );
     },
   );
+
+/** What the refund-failing and refund look-up commands use of a world. */
+interface RefundsAtStripe {
+  readonly succeededRefunds: SucceededRefund[];
+  readonly refundsAtStripe: Map<string, RefundAtStripe>;
+  readonly pendingRefundLookups: {
+    readonly refund: number;
+    readonly attempt: number;
+    readonly lookup: number;
+    readonly refundEffectId: string;
+  }[];
+  readonly stripe: StripeSide;
+  readonly inbox: unknown[];
+}
+
+/**
+ * Stripe fails the `i`-th refund it had made succeed (the refund object moves succeeded →
+ * failed: the card or account could not take it): the money comes back to the platform's
+ * balance, and `refund_failed` is reported for that attempt.
+ */
+const refundFailsLaterCommand = (i: number): WorldCommand<RefundsAtStripe> =>
+  simple(
+    "a refund that succeeded fails",
+    (w) => w.succeededRefunds.length > 0,
+    (w) => {
+      const [r] = w.succeededRefunds.splice(i % w.succeededRefunds.length, 1);
+      if (!r) return;
+      w.stripe.refundedMinor -= r.amountMinor;
+      w.refundsAtStripe.set(r.effectId, {
+        status: "failed",
+        refundId: r.refundId,
+        failureCode: "expired_or_canceled_card",
+      });
+      w.inbox.push({
+        type: "refund_failed",
+        refund: r.refund,
+        attempt: r.attempt,
+        failureCode: "expired_or_canceled_card",
+      });
+    },
+  );
+
+/**
+ * Stripe answers the `i`-th look-up of a refund attempt (`find_refund`, by its idempotency key)
+ * by what it holds: ended, the attempt's outcome as its webhook brings it (`refund_succeeded`,
+ * `refund_failed` — also a success it failed afterwards); not ended, `refund_not_ended`, with
+ * the refund's id when Stripe holds it pending (`seen`), without when no refund was made by that
+ * key (the call never reached Stripe).
+ */
+const refundLookedUpCommand = (i: number, seen: boolean): WorldCommand<RefundsAtStripe> =>
+  simple(
+    `refund looked up${seen ? "" : " (not found while pending)"}`,
+    (w) => w.pendingRefundLookups.length > 0,
+    (w) => answerRefundLookup(w, i, seen),
+  );
+
+/** See {@link refundLookedUpCommand}. */
+export function answerRefundLookup(w: RefundsAtStripe, i: number, seen: boolean): void {
+  const [l] = w.pendingRefundLookups.splice(i % w.pendingRefundLookups.length, 1);
+  if (!l) return;
+  const ended = w.refundsAtStripe.get(l.refundEffectId);
+  const base = { refund: l.refund, attempt: l.attempt };
+  if (ended?.status === "succeeded")
+    w.inbox.push({ type: "refund_succeeded", ...base, refundId: ended.refundId });
+  else if (ended?.status === "failed")
+    w.inbox.push({ type: "refund_failed", ...base, failureCode: ended.failureCode });
+  else
+    w.inbox.push({
+      type: "refund_not_ended",
+      ...base,
+      lookup: l.lookup,
+      ...(seen ? { refundId: `re_${l.refundEffectId}` } : {}),
+    });
+}
 
 /** How a dispute the world opens is shaped: the part of what is left it disputes (in basis points), and whether it is an inquiry. */
 export interface DisputeShape {
@@ -445,8 +552,7 @@ const disputeUpdatedCommand = (
 /**
  * The open dispute closes: an inquiry always as `warning_closed` (won: no money moved); a
  * chargeback won, or lost for its amount or a part of it (Stripe's last word on what it
- * took). A loss of less than what is left is a partial loss: only when the world allows one
- * now (see {@link Drivable.partialLossAllowed}), else it takes everything left.
+ * took, at most what is left).
  */
 const disputeClosedCommand = (outcome: "won" | "lost", partBp = 10_000): WorldCommand<Drivable> =>
   simple(
@@ -458,8 +564,7 @@ const disputeClosedCommand = (outcome: "won" | "lost", partBp = 10_000): WorldCo
       w.stripe.disputeOpen = false;
       const lost = outcome === "lost" && !x.inquiry;
       const left = leftAtStripe(w.stripe);
-      let amountMinor = Math.min(partOf(x.amountMinor, partBp), left);
-      if (lost && amountMinor < left && !w.partialLossAllowed()) amountMinor = left;
+      const amountMinor = Math.min(partOf(x.amountMinor, partBp), left);
       x.status = lost ? "lost" : "won";
       if (lost) w.stripe.lostMinor += amountMinor;
       const fact: DisputeClosedFact = { disputeId: x.id, outcome: lost ? "lost" : "won", amountMinor };
@@ -483,6 +588,8 @@ export const commands = Object.freeze({
   replay: replayCommand,
   fireTimer: fireTimerCommand,
   reversal: reversalCommand,
+  refundFailsLater: refundFailsLaterCommand,
+  refundLookedUp: refundLookedUpCommand,
   disputeOpened: disputeOpenedCommand,
   disputeUpdated: disputeUpdatedCommand,
   disputeClosed: disputeClosedCommand,
