@@ -38,6 +38,18 @@ export function roundKeepsOwed(c: Contribution): boolean {
 }
 
 /**
+ * Every dispute of the member's that may have left money owed: of the contribution's charge
+ * (`disputeIds`), and of each surplus charge (a debit that took the money after all), which is
+ * booked against that charge alone and not among `disputeIds`.
+ */
+function memberDisputeIds(c: Contribution): readonly string[] {
+  const surplus = c.attempts.flatMap((a) =>
+    a.surplus?.disputeId !== undefined ? [a.surplus.disputeId] : [],
+  );
+  return [...new Set([...c.disputeIds, ...surplus])];
+}
+
+/**
  * A platform admin records paying member `memberId` outside Stripe (part or all of what the
  * round owes them): see {@link decideOwedPayment} for the refusals; a member who does not
  * contribute to the round is owed nothing (`nothing_owed`). Pure.
@@ -90,7 +102,7 @@ export function decideRoundOwedPayment(
     ];
     // Nothing left owed: what each of the member's rest-owed tickets asked is done.
     if (leftMinor === 0)
-      for (const disputeId of c.disputeIds)
+      for (const disputeId of memberDisputeIds(c))
         effects.push({
           kind: "resolve_ticket",
           id: owedIds.round.resolveRestOwed(round.id, disputeId),
