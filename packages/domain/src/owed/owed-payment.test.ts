@@ -375,4 +375,19 @@ describe("a member owed for their contribution and for a second charge, both dis
       "r1:ticket:dispute:dp_s:rest_owed",
     ]);
   });
+
+  it("a round stored before it kept what it owes, owed more by a later dispute: all the ledger owes can be paid, and no ticket is resolved before", () => {
+    const { state, effects } = run((r) => ({
+      ...r,
+      contributions: r.contributions.map(({ owedOutsideStripeMinor: _, ...c }) => c),
+    }));
+    const ledgerOwed = owedInLedger(effects);
+    expect(ledgerOwed).toBe(16_000);
+    // What the newer dispute booked alone is not all that is owed: paying it leaves 70.00.
+    const part = decideRoundOwedPayment(state, "m1", pay(9_000), { now: T0 }, ledgerOwed)._unsafeUnwrap();
+    expect(resolved(part.effects)).toEqual([]);
+    expect(roundOwed(part.state, part.state.contributions[0]!)).toMatchObject({ bookedMinor: 16_000 });
+    const rest = decideRoundOwedPayment(part.state, "m1", pay(7_000), { now: T0 })._unsafeUnwrap();
+    expect(resolved(rest.effects).length).toBeGreaterThan(0);
+  });
 });

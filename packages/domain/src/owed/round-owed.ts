@@ -122,6 +122,11 @@ export function decideRoundOwedPayment(
   });
 }
 
+/** Whether the member disputed a charge of theirs before `disputeId` (the contribution's or a surplus one). */
+function earlierDispute(c: Contribution, disputeId: string): boolean {
+  return memberDisputeIds(c).some((id) => id !== disputeId);
+}
+
 /**
  * What booking `restOwedMinor` as owed to member `memberId` outside Stripe (dispute
  * `disputeId` left it) adds to the round: the contribution's total owed, and a notice to the
@@ -137,7 +142,13 @@ export function owedToMemberBooked(
   readonly notice: Extract<RoundEffect, { readonly kind: "notify" }>;
 } {
   return {
-    patch: (c) => ({ ...c, owedOutsideStripeMinor: (c.owedOutsideStripeMinor ?? 0) + restOwedMinor }),
+    // A contribution that does not keep what it owes yet, with an earlier dispute, may owe
+    // what a round stored before it kept it booked: only the ledger knows, so it keeps not
+    // keeping (the first payment reads the balance, this booking included).
+    patch: (c) =>
+      !roundKeepsOwed(c) && earlierDispute(c, disputeId)
+        ? c
+        : { ...c, owedOutsideStripeMinor: (c.owedOutsideStripeMinor ?? 0) + restOwedMinor },
     notice: {
       kind: "notify",
       id: owedIds.round.noticeBooked(round.id, memberId, disputeId),
