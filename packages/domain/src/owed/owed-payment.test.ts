@@ -90,13 +90,35 @@ describe("the rule: currency, something owed, at most what is left, a reference"
   ])("refuses %s", (_what, command, code) => {
     expect(decideOwedPayment(owed, command, 7)._unsafeUnwrapErr().code).toBe(code);
   });
+  it("refuses a payment whose reference was recorded already (a retry, a second admin): recorded once", () => {
+    const first = decideOwedPayment(owed, pay(1_500, "AUD", "NAB 0042"), 7)._unsafeUnwrap();
+    const again = { ...owed, payments: first.payments };
+    for (const reference of ["NAB 0042", " nab 0042 "])
+      expect(decideOwedPayment(again, pay(1_500, "AUD", reference), 8)._unsafeUnwrapErr().code).toBe(
+        "duplicate_owed_payment",
+      );
+    // All of it paid by that reference: a retry says so rather than nothing_owed.
+    const all = decideOwedPayment(owed, pay(4_000, "AUD", "NAB 0042"), 7)._unsafeUnwrap();
+    expect(
+      decideOwedPayment(
+        { ...owed, payments: all.payments },
+        pay(4_000, "AUD", "NAB 0042"),
+        8,
+      )._unsafeUnwrapErr().code,
+    ).toBe("duplicate_owed_payment");
+    expect(decideOwedPayment(again, pay(1_500, "AUD", "NAB 0043"), 8).isOk()).toBe(true);
+  });
   it("refuses when nothing was booked, or all of it was paid", () => {
     expect(decideOwedPayment({ ...owed, bookedMinor: 0 }, pay(1), 7)._unsafeUnwrapErr().code).toBe(
       "nothing_owed",
     );
     const paidAll = decideOwedPayment(owed, pay(4_000), 7)._unsafeUnwrap();
     expect(
-      decideOwedPayment({ ...owed, payments: paidAll.payments }, pay(1), 8)._unsafeUnwrapErr().code,
+      decideOwedPayment(
+        { ...owed, payments: paidAll.payments },
+        pay(1, "AUD", "bank ref 2"),
+        8,
+      )._unsafeUnwrapErr().code,
     ).toBe("nothing_owed");
   });
 });
@@ -145,9 +167,9 @@ describe("a held payment's customer owed the rest of a partial loss", () => {
         note: "paid outside Stripe: 4000 AUD in 2 payment(s), the last bank ref 2",
       },
     ]);
-    expect(decideHeldOwedPayment(r.state, pay(1), { now: HELD_T0 })._unsafeUnwrapErr().code).toBe(
-      "nothing_owed",
-    );
+    expect(
+      decideHeldOwedPayment(r.state, pay(1, "AUD", "bank ref 3"), { now: HELD_T0 })._unsafeUnwrapErr().code,
+    ).toBe("nothing_owed");
   });
 
   it("a payment with nothing owed is refused", () => {
@@ -242,7 +264,9 @@ describe("a round's member owed the rest of a contribution disputed in part", ()
   it("paid in two parts: the books follow, the rest-owed ticket is resolved at the end", () => {
     const d = owing();
     const first = decideRoundOwedPayment(d.state, "m1", pay(2_000), { now: T0 })._unsafeUnwrap();
-    const second = decideRoundOwedPayment(first.state, "m1", pay(5_000), { now: T0 })._unsafeUnwrap();
+    const second = decideRoundOwedPayment(first.state, "m1", pay(5_000, "AUD", "bank ref 2"), {
+      now: T0,
+    })._unsafeUnwrap();
     expect(first.effects.some((e) => e.kind === "resolve_ticket")).toBe(false);
     expect(second.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "r1:owed:m1:paid:2:ledger"],
@@ -276,7 +300,9 @@ describe("a round's member owed the rest of a contribution disputed in part", ()
     const paidPart = decideRoundOwedPayment(before, "m1", pay(1_000), { now: T0 }, 7_000)._unsafeUnwrap();
     expect(paidPart.state.contributions[0]).toMatchObject({ owedOutsideStripeMinor: 7_000 });
     expect(
-      decideRoundOwedPayment(paidPart.state, "m1", pay(6_001), { now: T0 })._unsafeUnwrapErr().code,
+      decideRoundOwedPayment(paidPart.state, "m1", pay(6_001, "AUD", "bank ref 2"), {
+        now: T0,
+      })._unsafeUnwrapErr().code,
     ).toBe("amount_exceeds_owed");
   });
 });
@@ -387,7 +413,9 @@ describe("a member owed for their contribution and for a second charge, both dis
     const part = decideRoundOwedPayment(state, "m1", pay(9_000), { now: T0 }, ledgerOwed)._unsafeUnwrap();
     expect(resolved(part.effects)).toEqual([]);
     expect(roundOwed(part.state, part.state.contributions[0]!)).toMatchObject({ bookedMinor: 16_000 });
-    const rest = decideRoundOwedPayment(part.state, "m1", pay(7_000), { now: T0 })._unsafeUnwrap();
+    const rest = decideRoundOwedPayment(part.state, "m1", pay(7_000, "AUD", "bank ref 2"), {
+      now: T0,
+    })._unsafeUnwrap();
     expect(resolved(rest.effects).length).toBeGreaterThan(0);
   });
 });
