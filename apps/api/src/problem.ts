@@ -101,8 +101,9 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     // A saved payment method a running round relies on, or a replacement that cannot take over.
     case "payment_method_in_use":
     case "replacement_not_usable":
-    // Money owed outside Stripe: none is left to record paid.
+    // Money owed outside Stripe: none is left to record paid, or this payment is recorded already.
     case "nothing_owed":
+    case "duplicate_owed_payment":
       return 409;
     case "storage_unavailable":
       return 503;

@@ -37,7 +37,8 @@ export const OwedPaymentRequestSchema = z
       .max(OWED_PAYMENT_REFERENCE_MAX)
       .refine(NUL_FREE, "no NUL characters")
       .openapi({
-        description: "How it was paid: the bank transfer's reference, or a note",
+        description:
+          "How it was paid: the bank transfer's reference, or a note. One per payment: a reference recorded already on this owed money (trimmed, ignoring case) is refused, `duplicate_owed_payment`, so a retry or a second admin records a transfer once",
         example: "NAB 0042",
       }),
   })
@@ -87,7 +88,10 @@ export function owedView(owed: OwedOutsideStripe) {
 
 /** The refusals of recording a payment of what is owed, beside the route's own. */
 export const owedPaymentRefusals = {
-  nothingOwed: { nothing_owed: "what was owed outside Stripe is all paid" },
+  nothingOwed: {
+    nothing_owed: "what was owed outside Stripe is all paid",
+    duplicate_owed_payment: 'payment 1 (1500 AUD) was recorded with reference "NAB 0042" already',
+  },
   unprocessable: {
     amount_exceeds_owed: "2501 AUD is more than the 2500 AUD still owed",
     currency_mismatch: "what is owed is in AUD, the payment is in NZD",

@@ -364,7 +364,11 @@ const owedPaymentRoute = createRoute({
     ...postResponses,
     ...platformAdminOnly,
     ...notFoundResponse(["round_not_found"]),
-    ...conflictResponse(["nothing_owed", "version_conflict", "idempotency_key_in_use"]),
+    ...conflictResponse([
+      ...Object.keys(owedPaymentRefusals.nothingOwed),
+      "version_conflict",
+      "idempotency_key_in_use",
+    ]),
     ...unprocessableResponse([...Object.keys(owedPaymentRefusals.unprocessable), "idempotency_key_reused"]),
   },
 });

@@ -161,7 +161,7 @@ describe("POST /v1/held-payments/{id}/owed-payments", () => {
       { emails: ["cy@example.com"], data: { amountMinor: 25_00, leftMinor: 0, reference: "NAB 0043" } },
     ]);
     await expectProblem(
-      await call(admin(), "POST", `/v1/held-payments/${id}/owed-payments`, pay(1)),
+      await call(admin(), "POST", `/v1/held-payments/${id}/owed-payments`, pay(1, "NAB 0044")),
       409,
       "nothing_owed",
     );

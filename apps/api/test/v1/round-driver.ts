@@ -3,7 +3,15 @@
 // the outbox dispatcher, the timers and Stripe's webhooks (as InMemorySusu does in memory).
 import { PrismaStore } from "@susu/adapters";
 import type { TestDatabase } from "@susu/adapters/testing";
-import { DAY_MS, type DurationMs, type Instant, useCaseDepsOn, useCases } from "@susu/domain";
+import {
+  DAY_MS,
+  type DurationMs,
+  type Instant,
+  type LedgerStore,
+  type SupportDesk,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
 import {
   FakePaymentGateway,
   InMemoryLedgerStore,
@@ -15,19 +23,27 @@ import {
 } from "@susu/domain/testing";
 import { authed, testApp, tokenFor } from "../support/app.js";
 
-/** The app on `db` with everything a round needs, and the driver of its outside world. */
-export function roundWorld(db: TestDatabase) {
+/**
+ * The app on `db` with everything a round needs, and the driver of its outside world. The
+ * dispatcher posts to an in-memory ledger and records tickets unless `ports` gives others
+ * (PostgreSQL's, for tests that read them through the API).
+ */
+export function roundWorld(
+  db: TestDatabase,
+  ports: { readonly ledger?: LedgerStore; readonly desk?: SupportDesk } = {},
+) {
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
   const gateway = new FakePaymentGateway(() => clock.now());
   const store = new PrismaStore(db.prisma);
   const deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
   const timers = new InMemoryTimerScheduler();
-  const ports = {
+  const notifier = new RecordingNotifier();
+  const effectPorts = {
     gateway,
-    notifier: new RecordingNotifier(),
-    desk: new RecordingSupportDesk(),
+    notifier,
+    desk: ports.desk ?? new RecordingSupportDesk(),
     timers,
-    ledger: new InMemoryLedgerStore(),
+    ledger: ports.ledger ?? new InMemoryLedgerStore(),
   };
   const app = testApp({ useCases: deps, gateway, prisma: db.prisma });
 
@@ -35,7 +51,7 @@ export function roundWorld(db: TestDatabase) {
   async function runUntilQuiet(): Promise<void> {
     for (let pass = 0; pass < 200; pass++) {
       const report = (
-        await useCases.dispatchOutbox(deps, ports, store, { workerId: "test" })
+        await useCases.dispatchOutbox(deps, effectPorts, store, { workerId: "test" })
       )._unsafeUnwrap();
       const due = timers.takeDue(clock.now());
       for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
@@ -114,5 +130,17 @@ export function roundWorld(db: TestDatabase) {
     return id;
   }
 
-  return { app, clock, gateway, store, deps, timers, advance, runUntilQuiet, onboarded, readyGroup };
+  return {
+    app,
+    clock,
+    gateway,
+    store,
+    deps,
+    timers,
+    notifier,
+    advance,
+    runUntilQuiet,
+    onboarded,
+    readyGroup,
+  };
 }

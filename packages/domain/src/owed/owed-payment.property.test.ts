@@ -69,7 +69,11 @@ describe("payments of money owed outside Stripe, in any sequence", () => {
               leftBefore > 0 &&
               command.amount.amountMinor > 0 &&
               command.amount.amountMinor <= leftBefore &&
-              command.reference.trim().length > 0;
+              command.reference.trim().length > 0 &&
+              // A reference recorded already is the same payment again (a retry): refused.
+              !owed.payments.some(
+                (p) => p.reference.trim().toLowerCase() === command.reference.trim().toLowerCase(),
+              );
             expect(d.isOk()).toBe(acceptable);
             if (d.isOk()) owed = { ...owed, payments: d.value.payments };
             const leftMinor = bookedMinor - owedPaidMinor(owed.payments);
@@ -106,6 +110,7 @@ describe("payments of money owed outside Stripe, in any sequence", () => {
               "amount_exceeds_owed",
               "currency_mismatch",
               "invalid_owed_payment",
+              "duplicate_owed_payment",
             ]).toContain(d.error.code);
             continue;
           }

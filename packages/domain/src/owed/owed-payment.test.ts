@@ -31,7 +31,7 @@ import {
   refundFailed,
   run as runCharge,
 } from "../testing/marketplace-charge-mothers.js";
-import { debitSucceeded } from "../testing/mothers.js";
+import { debitFailed, debitProcessing, debitSucceeded } from "../testing/mothers.js";
 import { decideOwedPayment, type RecordOwedPayment } from "./owed-payment.js";
 import { decideHeldOwedPayment, decideMarketplaceOwedPayment, paymentOwed } from "./payment-owed.js";
 import { decideRoundOwedPayment, roundOwed } from "./round-owed.js";
@@ -90,13 +90,35 @@ describe("the rule: currency, something owed, at most what is left, a reference"
   ])("refuses %s", (_what, command, code) => {
     expect(decideOwedPayment(owed, command, 7)._unsafeUnwrapErr().code).toBe(code);
   });
+  it("refuses a payment whose reference was recorded already (a retry, a second admin): recorded once", () => {
+    const first = decideOwedPayment(owed, pay(1_500, "AUD", "NAB 0042"), 7)._unsafeUnwrap();
+    const again = { ...owed, payments: first.payments };
+    for (const reference of ["NAB 0042", " nab 0042 "])
+      expect(decideOwedPayment(again, pay(1_500, "AUD", reference), 8)._unsafeUnwrapErr().code).toBe(
+        "duplicate_owed_payment",
+      );
+    // All of it paid by that reference: a retry says so rather than nothing_owed.
+    const all = decideOwedPayment(owed, pay(4_000, "AUD", "NAB 0042"), 7)._unsafeUnwrap();
+    expect(
+      decideOwedPayment(
+        { ...owed, payments: all.payments },
+        pay(4_000, "AUD", "NAB 0042"),
+        8,
+      )._unsafeUnwrapErr().code,
+    ).toBe("duplicate_owed_payment");
+    expect(decideOwedPayment(again, pay(1_500, "AUD", "NAB 0043"), 8).isOk()).toBe(true);
+  });
   it("refuses when nothing was booked, or all of it was paid", () => {
     expect(decideOwedPayment({ ...owed, bookedMinor: 0 }, pay(1), 7)._unsafeUnwrapErr().code).toBe(
       "nothing_owed",
     );
     const paidAll = decideOwedPayment(owed, pay(4_000), 7)._unsafeUnwrap();
     expect(
-      decideOwedPayment({ ...owed, payments: paidAll.payments }, pay(1), 8)._unsafeUnwrapErr().code,
+      decideOwedPayment(
+        { ...owed, payments: paidAll.payments },
+        pay(1, "AUD", "bank ref 2"),
+        8,
+      )._unsafeUnwrapErr().code,
     ).toBe("nothing_owed");
   });
 });
@@ -145,9 +167,9 @@ describe("a held payment's customer owed the rest of a partial loss", () => {
         note: "paid outside Stripe: 4000 AUD in 2 payment(s), the last bank ref 2",
       },
     ]);
-    expect(decideHeldOwedPayment(r.state, pay(1), { now: HELD_T0 })._unsafeUnwrapErr().code).toBe(
-      "nothing_owed",
-    );
+    expect(
+      decideHeldOwedPayment(r.state, pay(1, "AUD", "bank ref 3"), { now: HELD_T0 })._unsafeUnwrapErr().code,
+    ).toBe("nothing_owed");
   });
 
   it("a payment with nothing owed is refused", () => {
@@ -242,7 +264,9 @@ describe("a round's member owed the rest of a contribution disputed in part", ()
   it("paid in two parts: the books follow, the rest-owed ticket is resolved at the end", () => {
     const d = owing();
     const first = decideRoundOwedPayment(d.state, "m1", pay(2_000), { now: T0 })._unsafeUnwrap();
-    const second = decideRoundOwedPayment(first.state, "m1", pay(5_000), { now: T0 })._unsafeUnwrap();
+    const second = decideRoundOwedPayment(first.state, "m1", pay(5_000, "AUD", "bank ref 2"), {
+      now: T0,
+    })._unsafeUnwrap();
     expect(first.effects.some((e) => e.kind === "resolve_ticket")).toBe(false);
     expect(second.effects.map((e) => [e.kind, e.id])).toEqual([
       ["post_ledger", "r1:owed:m1:paid:2:ledger"],
@@ -276,7 +300,122 @@ describe("a round's member owed the rest of a contribution disputed in part", ()
     const paidPart = decideRoundOwedPayment(before, "m1", pay(1_000), { now: T0 }, 7_000)._unsafeUnwrap();
     expect(paidPart.state.contributions[0]).toMatchObject({ owedOutsideStripeMinor: 7_000 });
     expect(
-      decideRoundOwedPayment(paidPart.state, "m1", pay(6_001), { now: T0 })._unsafeUnwrapErr().code,
+      decideRoundOwedPayment(paidPart.state, "m1", pay(6_001, "AUD", "bank ref 2"), {
+        now: T0,
+      })._unsafeUnwrapErr().code,
     ).toBe("amount_exceeds_owed");
+  });
+});
+
+describe("a member owed for their contribution and for a second charge, both disputed in part", () => {
+  // m1's first debit was recorded as failed, the retry succeeded, then the first took the money
+  // after all (a surplus charge, its refund asked). The payout to m1 failed, m1 disputed 30.00
+  // of the contribution's charge (70.00 owed), the surplus's refund failed, and m1 disputed
+  // 10.00 of the surplus charge (90.00 more owed): 160.00 owed, with two rest-owed tickets.
+  const T0 = Date.UTC(2026, 0, 5);
+  const policy = DEFAULT_ROUND_POLICY;
+  const DAY = 86_400_000;
+  function run(strip: (r: Round) => Round = (r) => r): {
+    readonly state: Round;
+    readonly effects: RoundEffect[];
+  } {
+    let state: Round = newRound({
+      id: "r1",
+      groupId: "g1",
+      rotation: 1,
+      sequence: 0,
+      recipientMemberId: "m1",
+      recipientCanReceive: true,
+      contributorIds: ["m1", "m2", "m3"],
+      currency: "AUD",
+      contributionMinor: 10_000,
+      scheduledFor: T0,
+    })._unsafeUnwrap();
+    const effects: RoundEffect[] = [];
+    const step = (input: RoundInput, now: number) => {
+      const d = decide(state, input, { now, policy })._unsafeUnwrap();
+      state = d.state;
+      effects.push(...d.effects);
+    };
+    step({ type: "open" }, T0);
+    step(debitProcessing("m1"), T0);
+    step(debitFailed("m1", "insufficient_funds"), T0);
+    const retryAt = state.contributions[0]?.retryAt ?? T0;
+    step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    for (const input of [debitProcessing("m1", 2), debitSucceeded("m2"), debitSucceeded("m3")])
+      step(input, retryAt);
+    step(debitSucceeded("m1", 2), retryAt + DAY);
+    step(debitSucceeded("m1", 1), retryAt + DAY);
+    step(
+      { type: "transfer_failed", sourceMemberId: "m1", attempt: 1, failureCode: "account_closed" },
+      retryAt + DAY,
+    );
+    const main: RoundInput = {
+      type: "dispute_opened",
+      memberId: "m1",
+      disputeId: "dp_main",
+      amountMinor: 3_000,
+      attempt: 2,
+      paymentIntentId: "pi_m1_2",
+    };
+    step(main, retryAt + 2 * DAY);
+    // What the code before rounds kept what they owe stored: the round, without the figure.
+    state = strip(state);
+    step(
+      { type: "refund_failed", memberId: "m1", failureCode: "charge_expired_for_refund", debitAttempt: 1 },
+      retryAt + 2 * DAY,
+    );
+    step(
+      {
+        type: "dispute_opened",
+        memberId: "m1",
+        disputeId: "dp_s",
+        amountMinor: 1_000,
+        attempt: 1,
+        paymentIntentId: "pi_m1_1",
+      },
+      retryAt + 3 * DAY,
+    );
+    return { state, effects };
+  }
+  const owedInLedger = (effects: readonly RoundEffect[]) =>
+    checkRoundMoney(
+      ledgerFromTransactions(
+        effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : [])),
+      )._unsafeUnwrap(),
+      "r1",
+      "AUD",
+    )._unsafeUnwrap().owedToMemberMinor;
+  const resolved = (effects: readonly RoundEffect[]) =>
+    effects.flatMap((e) => (e.kind === "resolve_ticket" ? [e.ticketId] : []));
+
+  it("paid in full: both rest-owed tickets are resolved, the second charge's too", () => {
+    const { state, effects } = run();
+    expect(owedInLedger(effects)).toBe(16_000);
+    expect(
+      effects.flatMap((e) => (e.kind === "open_ticket" && e.id.endsWith(":rest_owed") ? [e.id] : [])),
+    ).toEqual(["r1:ticket:dispute:dp_main:rest_owed", "r1:ticket:dispute:dp_s:rest_owed"]);
+    const paid = decideRoundOwedPayment(state, "m1", pay(16_000), { now: T0 })._unsafeUnwrap();
+    expect(resolved(paid.effects).sort()).toEqual([
+      "r1:ticket:dispute:dp_main:rest_owed",
+      "r1:ticket:dispute:dp_s:rest_owed",
+    ]);
+  });
+
+  it("a round stored before it kept what it owes, owed more by a later dispute: all the ledger owes can be paid, and no ticket is resolved before", () => {
+    const { state, effects } = run((r) => ({
+      ...r,
+      contributions: r.contributions.map(({ owedOutsideStripeMinor: _, ...c }) => c),
+    }));
+    const ledgerOwed = owedInLedger(effects);
+    expect(ledgerOwed).toBe(16_000);
+    // What the newer dispute booked alone is not all that is owed: paying it leaves 70.00.
+    const part = decideRoundOwedPayment(state, "m1", pay(9_000), { now: T0 }, ledgerOwed)._unsafeUnwrap();
+    expect(resolved(part.effects)).toEqual([]);
+    expect(roundOwed(part.state, part.state.contributions[0]!)).toMatchObject({ bookedMinor: 16_000 });
+    const rest = decideRoundOwedPayment(part.state, "m1", pay(7_000, "AUD", "bank ref 2"), {
+      now: T0,
+    })._unsafeUnwrap();
+    expect(resolved(rest.effects).length).toBeGreaterThan(0);
   });
 });

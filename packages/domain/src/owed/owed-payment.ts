@@ -48,6 +48,11 @@ export function owedLeftMinor(owed: OwedOutsideStripe): number {
   return owed.bookedMinor - owedPaidMinor(owed.payments);
 }
 
+/** Whether two references name the same payment: trimmed, ignoring case. */
+function sameReference(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
 /** An admin's command: `amount` of what is owed was paid outside Stripe, with a reference. */
 export interface RecordOwedPayment {
   readonly type: "record_owed_payment";
@@ -67,8 +72,10 @@ export interface OwedPaymentDecision {
 
 /**
  * Records a payment of money owed outside Stripe, or refuses it (nothing changes): the
- * currency must be the owed one (`currency_mismatch`), something must be owed
- * (`nothing_owed`), the amount positive and at most what is still owed
+ * currency must be the owed one (`currency_mismatch`), the reference not one recorded already
+ * on this account (`duplicate_owed_payment`, compared trimmed and ignoring case: a retry of
+ * the request, or a second admin recording the same bank transfer, records it once),
+ * something must be owed (`nothing_owed`), the amount positive and at most what is still owed
  * (`amount_exceeds_owed`; a part is allowed), the reference 1–200 characters
  * (`invalid_owed_payment`). Pure.
  */
@@ -85,6 +92,14 @@ export function decideOwedPayment(
       owedPaymentError(
         "currency_mismatch",
         `what is owed is in ${owed.currency}, the payment is in ${amount.currency}`,
+      ),
+    );
+  const recorded = owed.payments.find((p) => sameReference(p.reference, reference));
+  if (recorded !== undefined)
+    return err(
+      owedPaymentError(
+        "duplicate_owed_payment",
+        `payment ${recorded.number} (${recorded.amountMinor} ${owed.currency}) was recorded with reference "${recorded.reference}" already`,
       ),
     );
   if (leftMinor <= 0)

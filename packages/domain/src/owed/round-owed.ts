@@ -38,6 +38,18 @@ export function roundKeepsOwed(c: Contribution): boolean {
 }
 
 /**
+ * Every dispute of the member's that may have left money owed: of the contribution's charge
+ * (`disputeIds`), and of each surplus charge (a debit that took the money after all), which is
+ * booked against that charge alone and not among `disputeIds`.
+ */
+function memberDisputeIds(c: Contribution): readonly string[] {
+  const surplus = c.attempts.flatMap((a) =>
+    a.surplus?.disputeId !== undefined ? [a.surplus.disputeId] : [],
+  );
+  return [...new Set([...c.disputeIds, ...surplus])];
+}
+
+/**
  * A platform admin records paying member `memberId` outside Stripe (part or all of what the
  * round owes them): see {@link decideOwedPayment} for the refusals; a member who does not
  * contribute to the round is owed nothing (`nothing_owed`). Pure.
@@ -90,7 +102,7 @@ export function decideRoundOwedPayment(
     ];
     // Nothing left owed: what each of the member's rest-owed tickets asked is done.
     if (leftMinor === 0)
-      for (const disputeId of c.disputeIds)
+      for (const disputeId of memberDisputeIds(c))
         effects.push({
           kind: "resolve_ticket",
           id: owedIds.round.resolveRestOwed(round.id, disputeId),
@@ -110,6 +122,11 @@ export function decideRoundOwedPayment(
   });
 }
 
+/** Whether the member disputed a charge of theirs before `disputeId` (the contribution's or a surplus one). */
+function earlierDispute(c: Contribution, disputeId: string): boolean {
+  return memberDisputeIds(c).some((id) => id !== disputeId);
+}
+
 /**
  * What booking `restOwedMinor` as owed to member `memberId` outside Stripe (dispute
  * `disputeId` left it) adds to the round: the contribution's total owed, and a notice to the
@@ -125,7 +142,13 @@ export function owedToMemberBooked(
   readonly notice: Extract<RoundEffect, { readonly kind: "notify" }>;
 } {
   return {
-    patch: (c) => ({ ...c, owedOutsideStripeMinor: (c.owedOutsideStripeMinor ?? 0) + restOwedMinor }),
+    // A contribution that does not keep what it owes yet, with an earlier dispute, may owe
+    // what a round stored before it kept it booked: only the ledger knows, so it keeps not
+    // keeping (the first payment reads the balance, this booking included).
+    patch: (c) =>
+      !roundKeepsOwed(c) && earlierDispute(c, disputeId)
+        ? c
+        : { ...c, owedOutsideStripeMinor: (c.owedOutsideStripeMinor ?? 0) + restOwedMinor },
     notice: {
       kind: "notify",
       id: owedIds.round.noticeBooked(round.id, memberId, disputeId),

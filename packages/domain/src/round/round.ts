@@ -141,7 +141,9 @@ export interface Contribution {
    * Everything the round booked as owed to the member outside Stripe
    * (`round:<r>:owed_to_member:<m>`: the rest of a contribution disputed in part, which Stripe
    * will not refund), paid or not. Absent: nothing (and in rounds stored before it was kept,
-   * whose owed balance is then read from the ledger when an admin first records a payment).
+   * whose owed balance is then read from the ledger when an admin first records a payment;
+   * such a contribution, disputed again later, stays absent until then, as what it owed
+   * before is only in the ledger).
    */
   readonly owedOutsideStripeMinor?: number;
   /** What admins recorded paying the member outside Stripe of it, oldest first. Absent: none. */
