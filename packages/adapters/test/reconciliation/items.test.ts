@@ -132,6 +132,28 @@ describe("susu's items", () => {
       signedMinor: 100_00,
       statusChange: true,
     });
+    // A surplus charge's refund attempt, posted and reversed under that attempt's ids.
+    const surplusRefund = roundIds.surplusRefund("rnd_1", "ana", 1, 2);
+    expect(
+      susuItemOf(
+        tx(contributionRefunded({ id: roundIds.ledger.surplusRefunded("rnd_1", "ana", 1, 2), ...round })),
+      ),
+    ).toMatchObject({ category: "refund", key: effectKey(surplusRefund), signedMinor: -100_00 });
+    expect(
+      susuItemOf(
+        tx(
+          contributionRefundFailed({
+            id: roundIds.ledger.surplusRefundFailed("rnd_1", "ana", 1, 2),
+            ...round,
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      category: "refund",
+      key: effectKey(surplusRefund),
+      signedMinor: 100_00,
+      statusChange: true,
+    });
   });
 
   it("keys a held payment's charge by the payment, its refund by the refund's id, and skips what stays inside susu", () => {

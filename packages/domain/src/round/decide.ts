@@ -1715,7 +1715,7 @@ function oweSurplusRest(
   if (surplus.refundId !== undefined)
     d.post(
       contributionRefundFailed({
-        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt),
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, surplus.refundAttempt ?? 1),
         ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
       }),
     );
@@ -1756,7 +1756,11 @@ function staleSurplusAttempt(
       );
 }
 
-/** A surplus charge's refund went through: posted once (a retry after a failure posts nothing more). */
+/**
+ * A surplus charge's refund went through: posted under its attempt's id, unless a refund of
+ * the charge is in the books already (`refundId`: a snapshot stored before a refund Stripe
+ * failed after its success was taken back out of the books kept it).
+ */
 function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, debitAttempt: number): Step {
   const { memberId, refundId } = input;
   const found = surplusOf(d, memberId, debitAttempt);
@@ -1785,7 +1789,7 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   if (!postedBefore && c.amountMinor - taken > 0)
     d.post(
       contributionRefunded({
-        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt),
+        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt, input.attempt ?? 1),
         ...ledgerRef(d.state, memberId, c.amountMinor - taken, d.ctx.now),
       }),
     );
@@ -1807,8 +1811,9 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
 }
 
 /**
- * A surplus charge's refund failed (or failed after it succeeded): the member is owed it,
- * so a ticket and the admins' notice say how to ask again (`retry_refund`).
+ * A surplus charge's refund failed (or failed after it succeeded: taken back out of the books,
+ * the round holds the charge again): the member is owed it, so a ticket and the admins' notice
+ * say how to ask again (`retry_refund`).
  */
 function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAttempt: number): Step {
   const { memberId, failureCode } = input;
@@ -1864,14 +1869,26 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
     retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund`,
   };
   const afterSuccess = surplus.status === "refunded";
-  d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refund_failed" } });
+  // Stripe can fail a refund it had reported succeeded: the member has not got the money back,
+  // and Stripe has it again (the refund's failure balance transaction). The refund is taken back
+  // out of the books (as a contribution's is), so the round holds the charge until a new refund
+  // (`retry_refund`) pays it; with no `refundId`, that refund is posted when it lands.
+  const { refundId: failedRefundId, ...kept } = surplus;
+  d.updateAttempt(memberId, debitAttempt, { surplus: { ...kept, status: "refund_failed" } });
+  if (afterSuccess && failedRefundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
   d.ticket(
     afterSuccess
       ? roundIds.ticket.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
       : roundIds.ticket.surplusRefundFailed(roundId, memberId, debitAttempt, n),
     "refund_failed",
     afterSuccess
-      ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`
+      ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}, ${failedRefundId ?? "?"}) failed after it had succeeded (${failureCode}): Stripe has the money back, and the books no longer count it refunded; round ${roundId} holds it until a new refund pays it${hint}`
       : `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed (${failureCode}, attempt ${n}); the money is still held${hint}`,
   );
   d.notify(

@@ -81,6 +81,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.contributionRefundFailed("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2:ledger:failed");
     expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
     expect(l.surplusRefundFailed("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger:failed");
+    expect(l.surplusRefunded("r1", "m2", 1, 2)).toBe("r1:refund:m2:debit:1:attempt:2:ledger");
+    expect(l.surplusRefundFailed("r1", "m2", 1, 2)).toBe("r1:refund:m2:debit:1:attempt:2:ledger:failed");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
@@ -184,7 +186,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.contributionRefundFailed(r, m),
       l.contributionRefundFailed(r, m, 2),
       l.surplusRefunded(r, m, 1),
+      l.surplusRefunded(r, m, 1, 2),
       l.surplusRefundFailed(r, m, 1),
+      l.surplusRefundFailed(r, m, 1, 2),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
@@ -239,9 +243,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // One timer builder, six timer ids (five kinds, one re-armed); twelve builders with a
-    // refund attempt (seven of a contribution's refund, five of a surplus charge's), each
+    // One timer builder, six timer ids (five kinds, one re-armed); fourteen builders with a
+    // refund attempt (seven of a contribution's refund, seven of a surplus charge's), each
     // listed for attempts 1 and 2.
-    expect(ids.length).toBe(builders + 5 + 12);
+    expect(ids.length).toBe(builders + 5 + 14);
   });
 });

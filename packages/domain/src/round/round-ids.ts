@@ -89,17 +89,21 @@ const ledgerIds = Object.freeze({
     `${roundId}:refund:${refundKey(memberId, attempt)}:ledger:failed`,
   /**
    * A member's surplus charge (a debit recorded as failed that took the money after all)
-   * was refunded: `<round>:refund:<member>:debit:<debit attempt>:ledger`.
+   * was refunded by refund attempt `attempt`: `<round>:refund:<member>:debit:<debit attempt>:ledger`
+   * for attempt 1 (and every one posted before the attempt was part of the id), then
+   * `<round>:refund:<member>:debit:<debit attempt>:attempt:<n>:ledger` (the first to land after
+   * Stripe failed an earlier one after its success, which was taken back out of the books).
    */
-  surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
-    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger`,
+  surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    `${roundId}:refund:${surplusKey(memberId, debitAttempt, attempt)}:ledger`,
   /**
-   * A surplus charge's refund that Stripe failed after its success is reversed (for what the
-   * member's dispute of the charge did not take):
-   * `<round>:refund:<member>:debit:<debit attempt>:ledger:failed`.
+   * A surplus charge's refund (attempt `attempt`) that Stripe failed after its success is
+   * reversed: all of it, or, when the member had disputed the charge, what the dispute did not
+   * take: `<round>:refund:<member>:debit:<debit attempt>:ledger:failed` for attempt 1, then
+   * `<round>:refund:<member>:debit:<debit attempt>:attempt:<n>:ledger:failed`.
    */
-  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
-    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger:failed`,
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    `${roundId}:refund:${surplusKey(memberId, debitAttempt, attempt)}:ledger:failed`,
   /** A payout transfer was created: `<transfer>:ledger`. */
   payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
   /**

@@ -640,13 +640,12 @@ function checkInvariants(m: Model, w: World): void {
       !m.disputedRounds.has(r.id)
     ) {
       const { heldMinor, inFlightMinor } = money.value;
-      // An ended round holds nothing but a late charge whose own refund has not gone
-      // through yet (never went through: one Stripe failed after its success was booked), and
+      // An ended round holds nothing but a late charge none of whose refunds stands (not gone
+      // through yet, or failed by Stripe after its success: taken back out of the books), and
       // a cancelled round's contribution whose refund Stripe failed after its success.
       const late = bank.succeeded(r.id).filter((d) => m.surplus.has(d.paymentIntentId));
       const notBack = late.filter(
-        (d) =>
-          !bank.refundsOf(d.paymentIntentId).some((x) => x.status === "succeeded" || x.failedAfterSuccess),
+        (d) => !bank.refundsOf(d.paymentIntentId).some((x) => x.status === "succeeded"),
       );
       // A contribution's refund Stripe failed after its success is out of the books: the
       // cancelled round holds that money again until a new refund lands.
