@@ -89,6 +89,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.disputeWithdrawn("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn");
     expect(l.disputeRestOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:rest_owed");
     expect(l.disputeLossUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:reinstated");
+    expect(l.disputeWon("r1", "dp_1")).toBe("r1:dispute:dp_1:won");
+    expect(l.disputeWonOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:won:owed");
   });
 
   it("notifications", () => {
@@ -147,6 +149,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.disputeAfterPayout("r1", "dp_1")).toBe("r1:ticket:dispute_after_payout:dp_1");
     expect(t.disputePending("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:pending");
     expect(t.disputeRestOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:rest_owed");
+    expect(t.disputeWon("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:won");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
   });
 
@@ -195,6 +198,8 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.disputeWithdrawn(r, d),
       l.disputeRestOwed(r, d),
       l.disputeLossUndone(r, d),
+      l.disputeWon(r, d),
+      l.disputeWonOwed(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),
@@ -233,6 +238,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.disputeAfterPayout(r, d),
       k.disputePending(r, d),
       k.disputeRestOwed(r, d),
+      k.disputeWon(r, d),
       k.transferReversed(r, t, 1),
     ];
     expect(new Set(ids).size).toBe(ids.length);

@@ -131,6 +131,18 @@ const ledgerIds = Object.freeze({
    */
   disputeLossUndone: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:reinstated`,
+  /**
+   * Stripe closed a dispute won (the bank gave the money back to the platform): what the
+   * dispute had booked is undone, the member's loss (`dispute_reinstated`) or the bank's part
+   * taken out of the pot, back into it (`contribution_refund_failed`, Dr pot / Cr refunds):
+   * `<round>:dispute:<dispute>:won`.
+   */
+  disputeWon: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won`,
+  /**
+   * The bank's part a won dispute brought back, owed to the member outside Stripe
+   * (`contribution_owed_to_member`): `<round>:dispute:<dispute>:won:owed`.
+   */
+  disputeWonOwed: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won:owed`,
 });
 
 /** The ids of a round's notifications: the notifier sends each id once. */
@@ -266,6 +278,8 @@ const ticketIds = Object.freeze({
    */
   disputeRestOwed: (roundId: string, disputeId: string): string =>
     ticket(roundId, "dispute", `${disputeId}:rest_owed`),
+  /** Stripe closed a member's dispute won: `<round>:ticket:dispute:<dispute>:won`. */
+  disputeWon: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", `${disputeId}:won`),
   /** Part of a transfer came back; keyed by the total reversed so far. */
   transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
     ticket(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),
