@@ -197,6 +197,13 @@ const contribution = z.strictObject({
   // and the payments admins recorded of it (absent: none, and in snapshots stored before).
   owedOutsideStripeMinor: nonNegative.exactOptional(),
   owedPayments: list(owedPayment).exactOptional(),
+  // How the disputes that booked money when heard were booked (a member's loss, or the bank's
+  // part withdrawn from the pot), for a closure won to undo; and the disputes closed won
+  // (absent when there are none, and in snapshots stored before they were kept).
+  disputeBookings: list(
+    z.strictObject({ disputeId: text, as: z.enum(["loss", "withdrawn"]), amountMinor: z.int().min(0) }),
+  ).exactOptional(),
+  disputesWon: list(text).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({

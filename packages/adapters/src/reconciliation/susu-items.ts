@@ -79,7 +79,7 @@ function byRefs(tx: LedgerTransaction, ...names: string[]): string {
 }
 
 function disputeOf(id: string): string | undefined {
-  return /:dispute:([^:]+)(?::withdrawn|:lost)?$/.exec(id)?.[1];
+  return /:dispute:([^:]+)(?::withdrawn|:lost|:won)?$/.exec(id)?.[1];
 }
 
 /**
@@ -124,6 +124,10 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       return { category: "refund", key: effect ? effectKey(effect) : `ledger:${id}`, sign: -1 };
     }
     case "contribution_refund_failed": {
+      // A dispute closed won (`<round>:dispute:<d>:won`): the bank's part it had taken out of the
+      // pot came back with Stripe's `dispute_reversal`, matched with that dispute.
+      const won = id.endsWith(":won") ? disputeOf(id) : undefined;
+      if (won !== undefined) return { category: "dispute", key: objectKey(won), sign: 1, statusChange: true };
       // A refund Stripe failed after its success (`refund_failure` at Stripe), reversed in the
       // books when the member disputes the charge: the money came back, matched with the refund.
       const effect = strip(id, /:ledger:failed$/);

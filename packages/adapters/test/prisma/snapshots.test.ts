@@ -156,6 +156,28 @@ describe("round snapshots and surplus charges", () => {
     expect(parseRoundSnapshot(withWaiting([{ disputeId: "dp_1", amountMinor: 1.5 }])).isErr()).toBe(true);
   });
 
+  it("how disputes were booked, and the disputes closed won, load as they were stored", () => {
+    const withBookings = (disputeBookings: unknown) => ({
+      ...refunding,
+      contributions: refunding.contributions.map((c, i) =>
+        i === 0
+          ? { ...c, status: "disputed", disputeIds: ["dp_1", "dp_2"], disputeBookings, disputesWon: ["dp_2"] }
+          : c,
+      ),
+    });
+    const stored = withBookings([
+      { disputeId: "dp_1", as: "withdrawn", amountMinor: 0 },
+      { disputeId: "dp_3", as: "loss", amountMinor: 100 },
+    ]);
+    expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
+    expect(
+      parseRoundSnapshot(withBookings([{ disputeId: "dp_1", as: "refunded", amountMinor: 1 }])).isErr(),
+    ).toBe(true);
+    expect(
+      parseRoundSnapshot(withBookings([{ disputeId: "dp_1", as: "loss", amountMinor: -1 }])).isErr(),
+    ).toBe(true);
+  });
+
   it("a surplus charge's refund names its debit attempt in the outbox payload", () => {
     const refund = {
       kind: "refund",

@@ -9,6 +9,7 @@ import {
   debitInitiated,
   debitSettled,
   disputeLoss,
+  disputeReinstated,
   heldCaptured,
   heldFeeEarned,
   heldPaymentIds,
@@ -104,6 +105,19 @@ describe("susu's items", () => {
       category: "dispute",
       key: "object:du_9",
     });
+    // Closed won: what it had booked comes back with Stripe's dispute_reversal, matched with
+    // the dispute; what is then owed to the member outside Stripe stays inside susu.
+    expect(
+      susuItemOf(tx(contributionRefundFailed({ id: roundIds.ledger.disputeWon("rnd_1", "du_9"), ...round }))),
+    ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 100_00, statusChange: true });
+    expect(
+      susuItemOf(tx(disputeReinstated({ id: roundIds.ledger.disputeWon("rnd_1", "du_9"), ...round }))),
+    ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 100_00, statusChange: true });
+    expect(
+      susuItemOf(
+        tx(contributionOwedToMember({ id: roundIds.ledger.disputeWonOwed("rnd_1", "du_9"), ...round })),
+      ),
+    ).toBeUndefined();
     // The rest of a contribution disputed in part, owed to the member outside Stripe: inside
     // susu, as its own kind and as a round stored before it posted it (contribution_refunded).
     expect(
@@ -131,6 +145,28 @@ describe("susu's items", () => {
     ).toMatchObject({
       category: "refund",
       key: effectKey(roundIds.refund("rnd_1", "ana")),
+      signedMinor: 100_00,
+      statusChange: true,
+    });
+    // A surplus charge's refund attempt, posted and reversed under that attempt's ids.
+    const surplusRefund = roundIds.surplusRefund("rnd_1", "ana", 1, 2);
+    expect(
+      susuItemOf(
+        tx(contributionRefunded({ id: roundIds.ledger.surplusRefunded("rnd_1", "ana", 1, 2), ...round })),
+      ),
+    ).toMatchObject({ category: "refund", key: effectKey(surplusRefund), signedMinor: -100_00 });
+    expect(
+      susuItemOf(
+        tx(
+          contributionRefundFailed({
+            id: roundIds.ledger.surplusRefundFailed("rnd_1", "ana", 1, 2),
+            ...round,
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      category: "refund",
+      key: effectKey(surplusRefund),
       signedMinor: 100_00,
       statusChange: true,
     });

@@ -72,4 +72,35 @@ describe("a round's dispute", () => {
       }),
     ).toEqual(to({ type: "dispute_opened", memberId: "m2", disputeId: "dp_2", amountMinor: 5 }));
   });
+
+  it("closed won: the round hears it (the money came back); closed lost or updated: nobody (booked when it opened)", () => {
+    const closed = (outcome: "won" | "lost") =>
+      routeToRound({
+        kind: "dispute_closed",
+        refs: roundPaymentRefs("g1", "r1", "m2", 1),
+        disputeId: "dp_1",
+        paymentIntentId: "pi_m2_1",
+        outcome,
+        amountMinor: 10_000,
+      });
+    expect(closed("won")).toEqual(
+      to({
+        type: "dispute_won",
+        memberId: "m2",
+        disputeId: "dp_1",
+        amountMinor: 10_000,
+        attempt: 1,
+        paymentIntentId: "pi_m2_1",
+      }),
+    );
+    expect(closed("lost")).toMatchObject({ to: "nobody" });
+    expect(
+      routeToRound({
+        kind: "dispute_updated",
+        refs: roundPaymentRefs("g1", "r1", "m2", 1),
+        disputeId: "dp_1",
+        status: "won",
+      }),
+    ).toMatchObject({ to: "nobody" });
+  });
 });

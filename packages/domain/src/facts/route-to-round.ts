@@ -118,10 +118,23 @@ export function routeToRound(fact: PaymentObjectFact): RoutedFact {
         ...(attempt !== undefined ? { attempt } : {}),
         ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
       });
-    case "dispute_updated":
     case "dispute_closed":
       // A round's payments are BECS debits, whose disputes cannot be contested: the loss is
-      // booked when the dispute opens, and nothing later changes it.
+      // booked when the dispute opens. Whether one can close won is not documented; if one
+      // does, the bank gave the money back to the platform, and the round books it back.
+      if (fact.outcome === "won")
+        return round({
+          type: "dispute_won",
+          memberId,
+          disputeId: fact.disputeId,
+          amountMinor: fact.amountMinor,
+          ...(attempt !== undefined ? { attempt } : {}),
+          ...(fact.paymentIntentId !== undefined ? { paymentIntentId: fact.paymentIntentId } : {}),
+        });
+      return nobody(`a round's dispute is final when it opens (${fact.kind} lost)`);
+    case "dispute_updated":
+      // Only a closure closes a dispute (as for every aggregate): an update, whatever status it
+      // reports, changes nothing here.
       return nobody(`a round's dispute is final when it opens (${fact.kind})`);
     case "checkout_session_created":
     case "checkout_payment_changed":

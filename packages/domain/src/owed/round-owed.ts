@@ -130,13 +130,16 @@ function earlierDispute(c: Contribution, disputeId: string): boolean {
 /**
  * What booking `restOwedMinor` as owed to member `memberId` outside Stripe (dispute
  * `disputeId` left it) adds to the round: the contribution's total owed, and a notice to the
- * member saying what is owed and that an admin will pay it by other means (once per dispute).
+ * member saying what is owed and that an admin will pay it by other means (once per dispute
+ * and occasion).
  */
 export function owedToMemberBooked(
   round: Round,
   memberId: MemberId,
   disputeId: string,
   restOwedMinor: number,
+  /** Tells a second booking of one dispute apart (its closure `won`: `"won"`), so its notice is not taken for the first's. */
+  occasion?: string,
 ): {
   readonly patch: (c: Contribution) => Contribution;
   readonly notice: Extract<RoundEffect, { readonly kind: "notify" }>;
@@ -151,7 +154,7 @@ export function owedToMemberBooked(
         : { ...c, owedOutsideStripeMinor: (c.owedOutsideStripeMinor ?? 0) + restOwedMinor },
     notice: {
       kind: "notify",
-      id: owedIds.round.noticeBooked(round.id, memberId, disputeId),
+      id: `${owedIds.round.noticeBooked(round.id, memberId, disputeId)}${occasion === undefined ? "" : `:${occasion}`}`,
       aggregate: "round",
       aggregateId: round.id,
       to: { kind: "group", groupId: round.groupId, members: { kind: "member", memberId } },

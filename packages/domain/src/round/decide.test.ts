@@ -1326,6 +1326,13 @@ describe("every input decide ignores says why, with a code", () => {
       "duplicate_dispute",
       "dispute dp_1 already recorded",
     ],
+    [
+      "a dispute's closure won, twice",
+      () => step(step(paid(), dispute).state, { ...dispute, type: "dispute_won" }).state,
+      { ...dispute, type: "dispute_won" },
+      "dispute_already_closed",
+      "dispute dp_1 was closed won already",
+    ],
   ];
 
   it.each(cases)("%s", (_, before, input, code, detail) => {

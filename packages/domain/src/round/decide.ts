@@ -28,6 +28,7 @@ import { type RoundError, roundError } from "./round.errors.js";
 import type {
   Contribution,
   DebitAttempt,
+  DisputeBooking,
   PayoutTransfer,
   PendingDispute,
   Round,
@@ -206,6 +207,8 @@ export function decide(state: Round, input: RoundInput, ctx: DecideContext): Ste
       return recipientReadiness(d, input);
     case "dispute_opened":
       return disputeOpened(d, input);
+    case "dispute_won":
+      return disputeWon(d, input);
   }
 }
 
@@ -1078,9 +1081,11 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
       }),
     );
   let leftMinor = c.amountMinor;
+  const bookings: DisputeBooking[] = [];
   for (const { disputeId, amountMinor } of disputes) {
     const withdrawnMinor = Math.min(amountMinor, leftMinor);
     leftMinor -= withdrawnMinor;
+    bookings.push({ disputeId, as: "withdrawn", amountMinor: withdrawnMinor });
     if (withdrawnMinor > 0)
       d.post(
         contributionRefunded({
@@ -1089,6 +1094,7 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
         }),
       );
   }
+  recordDisputeBookings(d, memberId, bookings);
   const takenMinor = disputes.reduce((total, x) => total + x.amountMinor, 0);
   const restOwedMinor = leftMinor;
   const last = disputes.at(-1);
@@ -1415,6 +1421,10 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
     (c.pendingDisputes ?? []).some((p) => p.disputeId === disputeId)
   )
     return ignore(d.state, "duplicate_dispute", `dispute ${disputeId} already recorded`);
+  // Closed won already: its closure overtook it (Stripe does not promise order), or it was a
+  // surplus charge's or a pending one, which forgets it once won. Nothing to book.
+  if ((c.disputesWon ?? []).includes(disputeId))
+    return ignore(d.state, "dispute_already_closed", `dispute ${disputeId} was closed won already`);
   const charged = disputedAttempt(c, input);
   const namesCharge = input.attempt !== undefined || input.paymentIntentId !== undefined;
   if (namesCharge && charged?.status !== "succeeded") return disputePending(d, c, charged, input);
@@ -1458,14 +1468,16 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
   const refundedAlready = c.status === "refunded";
   // What the dispute leaves owed to the member outside Stripe (see below); the admins' notice says it.
   let restOwedMinor = 0;
-  if (afterPayout || refundedAlready)
+  if (afterPayout || refundedAlready) {
     d.post(
       disputeLoss({
         id: roundIds.ledger.disputeLoss(s.id, disputeId),
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
-  else if (c.status === "succeeded" || refundFailed) {
+    // Beside a refund the loss is kept in `disputedAfterRefund` (above); after the payout, here.
+    if (afterPayout) recordDisputeBookings(d, memberId, [{ disputeId, as: "loss", amountMinor }]);
+  } else if (c.status === "succeeded" || refundFailed) {
     // A refund that succeeded before it failed is in the books (`refundId` is set when it is
     // posted), though Stripe has the money back: it is reversed, so the money is in the pot
     // again, and leaves it below as a contribution never refunded does.
@@ -1482,6 +1494,7 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
         ...ledgerRef(s, memberId, amountMinor, d.ctx.now),
       }),
     );
+    recordDisputeBookings(d, memberId, [{ disputeId, as: "withdrawn", amountMinor }]);
     // A dispute of part of it leaves the contribution unpaid all the same (the member pays
     // again in full; a refunded round owes all of it back), so the rest leaves the pot too:
     // it is the member's, and Stripe refuses a refund of a disputed charge
@@ -1605,6 +1618,155 @@ function withPendingDisputes(step: Step, input: InputOf<"debit_succeeded">, ctx:
     effects.push(...next.value.effects);
   }
   return ok({ state, effects });
+}
+
+/** Keeps how disputes of a member's charges were booked (see `Contribution.disputeBookings`). */
+function recordDisputeBookings(d: Draft, memberId: MemberId, bookings: readonly DisputeBooking[]): void {
+  if (bookings.length === 0) return;
+  d.updateContribution(memberId, (x) => ({
+    ...x,
+    disputeBookings: [...(x.disputeBookings ?? []), ...bookings],
+  }));
+}
+
+// ---------------------------------------------------------------- a dispute closed won
+
+/**
+ * Stripe closed a member's dispute `won`: the bank gave the disputed amount back to the
+ * platform's Stripe balance. BECS disputes cannot be contested and whether one can close won
+ * is not documented, but the money would be real, so it is booked back rather than ignored:
+ * what the dispute had booked when it was heard is undone, to whoever is owed it, with a
+ * `dispute` ticket (`<round>:ticket:dispute:<dispute>:won`) so an admin sees it:
+ * - a loss booked against the member (after the payout, or beside a refund of ours that paid
+ *   them twice) is undone (`dispute_reinstated`): they paid, and got back only our refund;
+ * - the bank's part taken out of the pot (a dispute before the payout: the contribution no
+ *   longer counted, the member may have paid again, and the rest was owed to them) comes back
+ *   into the pot and leaves it as owed to the member outside Stripe (`owed_to_member`, like
+ *   the rest): the charge is all theirs, and the contribution stays as it is;
+ * - a surplus charge's bank part comes back the same way, owed to the member, unless a refund
+ *   of ours is still out for the whole charge: it then stays in the pot for that refund;
+ * - a dispute that booked nothing yet (kept until a refund's outcome, or until the success
+ *   of the charge it names) is dropped, and the closure is noted so its opening, if it comes
+ *   later, is ignored.
+ * Once per dispute (`disputesWon`): a duplicate or late closure is ignored
+ * (`dispute_already_closed`), and a loss already undone (the refund beside it failed after
+ * its success) is not undone again: the dispute then counts as a withdrawal, undone as such.
+ */
+function disputeWon(d: Draft, input: InputOf<"dispute_won">): Step {
+  const { memberId, disputeId } = input;
+  const c = d.contribution(memberId);
+  if (!c) return ignore(d.state, "no_such_contribution", `${memberId} does not contribute to this round`);
+  if ((c.disputesWon ?? []).includes(disputeId))
+    return ignore(d.state, "dispute_already_closed", `dispute ${disputeId} was closed won already`);
+  d.updateContribution(memberId, (x) => ({ ...x, disputesWon: [...(x.disputesWon ?? []), disputeId] }));
+  const s = d.state;
+  const surplus = surplusCharges(c).find((a) => a.surplus.disputeId === disputeId);
+  const what = surplus ? surplusDisputeWon(d, c, surplus) : contributionDisputeWon(d, c, disputeId);
+  d.ticket(
+    roundIds.ticket.disputeWon(s.id, disputeId),
+    "dispute",
+    `Stripe closed ${memberId}'s dispute ${disputeId} (${input.amountMinor}) of ${surplus ? `their second charge (debit attempt ${surplus.number})` : "their contribution's charge"} to round ${s.id} won: the bank gave the money back to the platform's Stripe balance. ${what}`,
+  );
+  return d.done();
+}
+
+/** Undoes what a dispute of the contribution's charge booked (see {@link disputeWon}); says what it did. */
+function contributionDisputeWon(d: Draft, c: Contribution, disputeId: string): string {
+  const roundId = d.state.id;
+  const { memberId } = c;
+  const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  const without = <T extends { readonly disputeId: string }>(list: readonly T[] | undefined) =>
+    (list ?? []).filter((x) => x.disputeId !== disputeId);
+  const pending = (c.pendingDisputes ?? []).some((p) => p.disputeId === disputeId);
+  const whileOut = (c.disputedWhileRefundOut ?? []).find((x) => x.disputeId === disputeId);
+  const afterRefund = (c.disputedAfterRefund ?? []).find((x) => x.disputeId === disputeId);
+  const booking = (c.disputeBookings ?? []).find((x) => x.disputeId === disputeId);
+  d.updateContribution(memberId, (x) => {
+    const {
+      pendingDisputes: _p,
+      disputedWhileRefundOut: _o,
+      disputedAfterRefund: _a,
+      disputeBookings: _b,
+      ...rest
+    } = x;
+    const p = without(x.pendingDisputes);
+    const o = without(x.disputedWhileRefundOut);
+    const a = without(x.disputedAfterRefund);
+    const b = without(x.disputeBookings);
+    return {
+      ...rest,
+      ...(p.length > 0 ? { pendingDisputes: p } : {}),
+      ...(o.length > 0 ? { disputedWhileRefundOut: o } : {}),
+      ...(a.length > 0 ? { disputedAfterRefund: a } : {}),
+      ...(b.length > 0 ? { disputeBookings: b } : {}),
+    };
+  });
+  if (pending) return "It had booked nothing yet (its charge's success was not heard): nothing to undo.";
+  if (whileOut)
+    return "It had booked nothing yet (a refund of ours was out): nothing to undo; that refund's outcome is booked as for any refund.";
+  const loss = afterRefund ?? (booking?.as === "loss" ? booking : undefined);
+  if (loss) {
+    d.post(
+      disputeReinstated({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref(loss.amountMinor) }),
+    );
+    return `The ${loss.amountMinor} booked as ${memberId}'s loss is undone.`;
+  }
+  if (booking?.as === "withdrawn") {
+    if (booking.amountMinor === 0)
+      return "It had taken nothing out of the pot (the bank's returns before it had taken all of the charge): nothing to undo.";
+    returnToMember(d, memberId, disputeId, booking.amountMinor);
+    return `The ${booking.amountMinor} the bank had taken out of the pot is owed to ${memberId} outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before: their contribution is as it was (pay it back by other means, or refund it at Stripe, then close this ticket).`;
+  }
+  if (c.disputeIds.includes(disputeId))
+    return "How it was booked is not recorded (the round was stored before that was kept): check the round's books for this dispute by hand.";
+  return "Its opening was not heard yet: nothing was booked, and its opening will be ignored.";
+}
+
+/**
+ * The bank's part of a charge a won dispute brought back: out of the member's refunds and into
+ * the pot (`contribution_refund_failed`, Dr pot / Cr refunds), then owed to them outside Stripe.
+ */
+function returnToMember(d: Draft, memberId: MemberId, disputeId: string, amountMinor: number): void {
+  const roundId = d.state.id;
+  const ref = ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  d.post(contributionRefundFailed({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref }));
+  d.post(contributionOwedToMember({ id: roundIds.ledger.disputeWonOwed(roundId, disputeId), ...ref }));
+  owedBooked(d, memberId, disputeId, amountMinor, "won");
+}
+
+/**
+ * Undoes what a dispute of a surplus charge booked (see {@link disputeWon}); says what it did.
+ * The charge forgets the dispute (no `disputeId`): a refund of ours then ends as for an
+ * undisputed charge.
+ */
+function surplusDisputeWon(
+  d: Draft,
+  c: Contribution,
+  a: DebitAttempt & { readonly surplus: SurplusCharge },
+): string {
+  const roundId = d.state.id;
+  const { memberId } = c;
+  const { disputeId: _won, disputedMinor: _taken, lossBooked: _loss, ...rest } = a.surplus;
+  const disputeId = a.surplus.disputeId ?? "";
+  const taken = a.surplus.disputedMinor ?? 0;
+  d.updateAttempt(memberId, a.number, { surplus: rest });
+  const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  if (a.surplus.lossBooked === true) {
+    d.post(disputeReinstated({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref(taken) }));
+    return `The ${taken} booked as ${memberId}'s loss is undone (our refund of that charge stands).`;
+  }
+  if (taken === 0) return "It had taken nothing: nothing to undo.";
+  if (a.surplus.status === "charged_back") {
+    returnToMember(d, memberId, disputeId, taken);
+    return `The ${taken} the bank had given back to ${memberId} is owed to them outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before (pay it back by other means, or refund it at Stripe, then close this ticket).`;
+  }
+  // Our refund of the whole charge is still out (a refund that ended beside the dispute made the
+  // charge `charged_back`, or booked the loss): the bank's part comes back into the pot for
+  // it, unless that refund is in the books already (a snapshot stored before such a refund's
+  // failure was taken back out of the books).
+  if (a.surplus.refundId === undefined)
+    d.post(contributionRefundFailed({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref(taken) }));
+  return `The ${taken} the bank had taken out of the pot is back in it, for our refund of the whole charge (${a.surplus.status}).`;
 }
 
 // ---------------------------------------------------------------- surplus charges
@@ -1732,7 +1894,7 @@ function oweSurplusRest(
   if (surplus.refundId !== undefined)
     d.post(
       contributionRefundFailed({
-        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt),
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, surplus.refundAttempt ?? 1),
         ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
       }),
     );
@@ -1774,7 +1936,11 @@ function staleSurplusAttempt(
       );
 }
 
-/** A surplus charge's refund went through: posted once (a retry after a failure posts nothing more). */
+/**
+ * A surplus charge's refund went through: posted under its attempt's id, unless a refund of
+ * the charge is in the books already (`refundId`: a snapshot stored before a refund Stripe
+ * failed after its success was taken back out of the books kept it).
+ */
 function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, debitAttempt: number): Step {
   const { memberId, refundId } = input;
   const found = surplusOf(d, memberId, debitAttempt);
@@ -1803,7 +1969,7 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   if (!postedBefore && c.amountMinor - taken > 0)
     d.post(
       contributionRefunded({
-        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt),
+        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt, input.attempt ?? 1),
         ...ledgerRef(d.state, memberId, c.amountMinor - taken, d.ctx.now),
       }),
     );
@@ -1825,8 +1991,9 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
 }
 
 /**
- * A surplus charge's refund failed (or failed after it succeeded): the member is owed it,
- * so a ticket and the admins' notice say how to ask again (`retry_refund`).
+ * A surplus charge's refund failed (or failed after it succeeded: taken back out of the books,
+ * the round holds the charge again): the member is owed it, so a ticket and the admins' notice
+ * say how to ask again (`retry_refund`).
  */
 function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAttempt: number): Step {
   const { memberId, failureCode } = input;
@@ -1882,14 +2049,26 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
     retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund`,
   };
   const afterSuccess = surplus.status === "refunded";
-  d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, status: "refund_failed" } });
+  // Stripe can fail a refund it had reported succeeded: the member has not got the money back,
+  // and Stripe has it again (the refund's failure balance transaction). The refund is taken back
+  // out of the books (as a contribution's is), so the round holds the charge until a new refund
+  // (`retry_refund`) pays it; with no `refundId`, that refund is posted when it lands.
+  const { refundId: failedRefundId, ...kept } = surplus;
+  d.updateAttempt(memberId, debitAttempt, { surplus: { ...kept, status: "refund_failed" } });
+  if (afterSuccess && failedRefundId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, n),
+        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
+      }),
+    );
   d.ticket(
     afterSuccess
       ? roundIds.ticket.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
       : roundIds.ticket.surplusRefundFailed(roundId, memberId, debitAttempt, n),
     "refund_failed",
     afterSuccess
-      ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed after it had succeeded (${failureCode}); the ledger still shows it refunded${hint}`
+      ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}, ${failedRefundId ?? "?"}) failed after it had succeeded (${failureCode}): Stripe has the money back, and the books no longer count it refunded; round ${roundId} holds it until a new refund pays it${hint}`
       : `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed (${failureCode}, attempt ${n}); the money is still held${hint}`,
   );
   d.notify(
@@ -1907,8 +2086,14 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
  * `restOwedMinor` was booked as owed to `memberId` outside Stripe (dispute `disputeId` left
  * it): the contribution keeps what it is owed in all, and the member is told.
  */
-function owedBooked(d: Draft, memberId: MemberId, disputeId: string, restOwedMinor: number): void {
-  const { patch, notice } = owedToMemberBooked(d.state, memberId, disputeId, restOwedMinor);
+function owedBooked(
+  d: Draft,
+  memberId: MemberId,
+  disputeId: string,
+  restOwedMinor: number,
+  occasion?: string,
+): void {
+  const { patch, notice } = owedToMemberBooked(d.state, memberId, disputeId, restOwedMinor, occasion);
   d.updateContribution(memberId, patch);
   d.effect(notice);
 }

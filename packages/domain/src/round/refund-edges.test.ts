@@ -347,6 +347,59 @@ describe("a member charged twice in a round that pays out", () => {
     expect(r.count("round_ended")).toBe(1);
   });
 
+  it("its refund failing after it succeeded (no dispute) is taken out of the books: the round holds the money until a retry lands, posted under its attempt's id", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step(landed, retryAt + 2 * DAY_MS);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    const failedAfter = r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "refund_failed", debitAttempt: 1 },
+      retryAt + 3 * DAY_MS,
+    );
+    // Stripe has the money back on the platform's balance (the refund's failure): the books
+    // no longer count it refunded, and the paid-out round holds it until a new refund pays it.
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, paidOutMinor: 30_000, refundedMinor: 0 });
+    expect(
+      failedAfter.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.id, e.transaction.kind]] : [])),
+    ).toEqual([["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed"]]);
+    const ticket = failedAfter.effects.find(
+      (e) => e.id === "r1:ticket:refund_failed:m1:debit:1:after_success",
+    );
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain("retry_refund");
+    expect(ticket?.kind === "open_ticket" && ticket.summary).not.toContain("still shows it refunded");
+    expect(r.contribution("m1")?.attempts.find((a) => a.number === 1)?.surplus).toEqual({
+      status: "refund_failed",
+    });
+    // A replay of the failure, or of the success it followed, changes nothing more.
+    expect(
+      r.step(
+        { type: "refund_failed", memberId: "m1", failureCode: "refund_failed", debitAttempt: 1 },
+        retryAt + 3 * DAY_MS,
+      ).effects,
+    ).toEqual([]);
+    expect(r.step(landed, retryAt + 3 * DAY_MS).effects).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 0 });
+    // The admins' retry asks Stripe for a new refund; when it lands it is posted under its own id.
+    r.step({ type: "retry_refund", memberId: "m1" }, retryAt + 4 * DAY_MS);
+    const again = r.step({ ...landed, refundId: "re_m1_d1_2", attempt: 2 }, retryAt + 4 * DAY_MS);
+    expect(again.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.id] : []))).toEqual([
+      "r1:refund:m1:debit:1:attempt:2:ledger",
+    ]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    // That one failing after its success too is reversed under its attempt's id.
+    const second = r.step(
+      { type: "refund_failed", memberId: "m1", failureCode: "refund_failed", debitAttempt: 1, attempt: 2 },
+      retryAt + 5 * DAY_MS,
+    );
+    expect(second.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.id] : []))).toEqual([
+      "r1:refund:m1:debit:1:attempt:2:ledger:failed",
+    ]);
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 0 });
+    expect(r.state.status).toBe("paid_out");
+    expect(r.count("round_ended")).toBe(1);
+  });
+
   it("a charge stored held (before it was refunded at once) is refunded when the round pays out, or by retry_refund once it has", () => {
     // As the previous version stored it: booked, held, no refund asked for.
     const held = (r: Run) => {

@@ -81,12 +81,16 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.contributionRefundFailed("r1", "m2", 2)).toBe("r1:refund:m2:attempt:2:ledger:failed");
     expect(l.surplusRefunded("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger");
     expect(l.surplusRefundFailed("r1", "m2", 1)).toBe("r1:refund:m2:debit:1:ledger:failed");
+    expect(l.surplusRefunded("r1", "m2", 1, 2)).toBe("r1:refund:m2:debit:1:attempt:2:ledger");
+    expect(l.surplusRefundFailed("r1", "m2", 1, 2)).toBe("r1:refund:m2:debit:1:attempt:2:ledger:failed");
     expect(l.payoutTransferred(transfer)).toBe("r1:transfer:m2:attempt:2:ledger");
     expect(l.transferReversed(transfer, 4000)).toBe("r1:transfer:m2:attempt:2:reversed:4000");
     expect(l.disputeLoss("r1", "dp_1")).toBe("r1:dispute:dp_1");
     expect(l.disputeWithdrawn("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn");
     expect(l.disputeRestOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:rest_owed");
     expect(l.disputeLossUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:reinstated");
+    expect(l.disputeWon("r1", "dp_1")).toBe("r1:dispute:dp_1:won");
+    expect(l.disputeWonOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:won:owed");
   });
 
   it("notifications", () => {
@@ -146,6 +150,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.disputeAfterPayout("r1", "dp_1")).toBe("r1:ticket:dispute_after_payout:dp_1");
     expect(t.disputePending("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:pending");
     expect(t.disputeRestOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:rest_owed");
+    expect(t.disputeWon("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:won");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
   });
 
@@ -185,13 +190,17 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.contributionRefundFailed(r, m),
       l.contributionRefundFailed(r, m, 2),
       l.surplusRefunded(r, m, 1),
+      l.surplusRefunded(r, m, 1, 2),
       l.surplusRefundFailed(r, m, 1),
+      l.surplusRefundFailed(r, m, 1, 2),
       l.payoutTransferred(roundIds.transfer(r, m, 1)),
       l.transferReversed(roundIds.transfer(r, m, 1), 1),
       l.disputeLoss(r, d),
       l.disputeWithdrawn(r, d),
       l.disputeRestOwed(r, d),
       l.disputeLossUndone(r, d),
+      l.disputeWon(r, d),
+      l.disputeWonOwed(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),
@@ -231,6 +240,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.disputeAfterPayout(r, d),
       k.disputePending(r, d),
       k.disputeRestOwed(r, d),
+      k.disputeWon(r, d),
       k.transferReversed(r, t, 1),
     ];
     expect(new Set(ids).size).toBe(ids.length);
@@ -241,9 +251,9 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       Object.keys(n).length +
       Object.keys(k).length -
       1; // transferGroup is a Stripe field, not a key of ours
-    // One timer builder, six timer ids (five kinds, one re-armed); twelve builders with a
-    // refund attempt (seven of a contribution's refund, five of a surplus charge's), each
+    // One timer builder, six timer ids (five kinds, one re-armed); fourteen builders with a
+    // refund attempt (seven of a contribution's refund, seven of a surplus charge's), each
     // listed for attempts 1 and 2.
-    expect(ids.length).toBe(builders + 5 + 12);
+    expect(ids.length).toBe(builders + 5 + 14);
   });
 });

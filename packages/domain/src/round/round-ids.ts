@@ -89,17 +89,21 @@ const ledgerIds = Object.freeze({
     `${roundId}:refund:${refundKey(memberId, attempt)}:ledger:failed`,
   /**
    * A member's surplus charge (a debit recorded as failed that took the money after all)
-   * was refunded: `<round>:refund:<member>:debit:<debit attempt>:ledger`.
+   * was refunded by refund attempt `attempt`: `<round>:refund:<member>:debit:<debit attempt>:ledger`
+   * for attempt 1 (and every one posted before the attempt was part of the id), then
+   * `<round>:refund:<member>:debit:<debit attempt>:attempt:<n>:ledger` (the first to land after
+   * Stripe failed an earlier one after its success, which was taken back out of the books).
    */
-  surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
-    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger`,
+  surplusRefunded: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    `${roundId}:refund:${surplusKey(memberId, debitAttempt, attempt)}:ledger`,
   /**
-   * A surplus charge's refund that Stripe failed after its success is reversed (for what the
-   * member's dispute of the charge did not take):
-   * `<round>:refund:<member>:debit:<debit attempt>:ledger:failed`.
+   * A surplus charge's refund (attempt `attempt`) that Stripe failed after its success is
+   * reversed: all of it, or, when the member had disputed the charge, what the dispute did not
+   * take: `<round>:refund:<member>:debit:<debit attempt>:ledger:failed` for attempt 1, then
+   * `<round>:refund:<member>:debit:<debit attempt>:attempt:<n>:ledger:failed`.
    */
-  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number): string =>
-    `${roundId}:refund:${memberId}:debit:${debitAttempt}:ledger:failed`,
+  surplusRefundFailed: (roundId: string, memberId: MemberId, debitAttempt: number, attempt = 1): string =>
+    `${roundId}:refund:${surplusKey(memberId, debitAttempt, attempt)}:ledger:failed`,
   /** A payout transfer was created: `<transfer>:ledger`. */
   payoutTransferred: (transferEffectId: string): string => `${transferEffectId}:ledger`,
   /**
@@ -127,6 +131,18 @@ const ledgerIds = Object.freeze({
    */
   disputeLossUndone: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:reinstated`,
+  /**
+   * Stripe closed a dispute won (the bank gave the money back to the platform): what the
+   * dispute had booked is undone, the member's loss (`dispute_reinstated`) or the bank's part
+   * taken out of the pot, back into it (`contribution_refund_failed`, Dr pot / Cr refunds):
+   * `<round>:dispute:<dispute>:won`.
+   */
+  disputeWon: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won`,
+  /**
+   * The bank's part a won dispute brought back, owed to the member outside Stripe
+   * (`contribution_owed_to_member`): `<round>:dispute:<dispute>:won:owed`.
+   */
+  disputeWonOwed: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won:owed`,
 });
 
 /** The ids of a round's notifications: the notifier sends each id once. */
@@ -268,6 +284,8 @@ const ticketIds = Object.freeze({
    */
   disputeRestOwed: (roundId: string, disputeId: string): string =>
     ticket(roundId, "dispute", `${disputeId}:rest_owed`),
+  /** Stripe closed a member's dispute won: `<round>:ticket:dispute:<dispute>:won`. */
+  disputeWon: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", `${disputeId}:won`),
   /** Part of a transfer came back; keyed by the total reversed so far. */
   transferReversed: (roundId: string, transferId: string, reversedMinorSoFar: number): string =>
     ticket(roundId, "transfer_reversed", `${transferId}:${reversedMinorSoFar}`),

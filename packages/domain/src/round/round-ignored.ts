@@ -18,7 +18,8 @@ import type { Ignored } from "../kernel/decision.js";
  * - `transfer_not_reversible`: a reversal of a transfer the round does not hold as created.
  * - `reversal_amount_invalid`: a reversal of nothing, or of more than is left of the transfer.
  * - `no_such_contribution`: a dispute for someone who does not contribute to the round.
- * - `duplicate_dispute`: a dispute already recorded.
+ * - `duplicate_dispute`: a dispute already recorded (or already closed won).
+ * - `dispute_already_closed`: a dispute's closure `won` heard again.
  */
 export const ROUND_IGNORED_CODES = [
   "round_not_scheduled",
@@ -36,6 +37,7 @@ export const ROUND_IGNORED_CODES = [
   "reversal_amount_invalid",
   "no_such_contribution",
   "duplicate_dispute",
+  "dispute_already_closed",
 ] as const;
 
 /** One of {@link ROUND_IGNORED_CODES}. */

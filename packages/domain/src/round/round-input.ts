@@ -108,4 +108,18 @@ export type RoundInput =
        */
       readonly attempt?: number;
       readonly paymentIntentId?: string;
+    }
+  /**
+   * Stripe closed a member's dispute `won` (`charge.dispute.closed`): the bank gave the
+   * disputed amount back to the platform. Whether a BECS dispute can end this way is not
+   * documented; the round books it if it ever comes (see `disputeWon` in decide.ts). The
+   * charge as `dispute_opened` names it; the amount is Stripe's dispute amount.
+   */
+  | {
+      readonly type: "dispute_won";
+      readonly memberId: MemberId;
+      readonly disputeId: string;
+      readonly amountMinor: number;
+      readonly attempt?: number;
+      readonly paymentIntentId?: string;
     };

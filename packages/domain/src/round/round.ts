@@ -148,6 +148,29 @@ export interface Contribution {
   readonly owedOutsideStripeMinor?: number;
   /** What admins recorded paying the member outside Stripe of it, oldest first. Absent: none. */
   readonly owedPayments?: readonly OwedPayment[];
+  /**
+   * How the disputes of the contribution's charges that booked money when they were heard
+   * were booked, so that a closure `won` can undo it: `loss`, the member's loss after the
+   * payout (`member:<id>`); `withdrawn`, the bank's part taken out of the pot (`amountMinor`:
+   * what was taken, 0 when nothing was left to take). Disputes in {@link disputedAfterRefund}
+   * and {@link disputedWhileRefundOut} are not here (those lists say it); one moves here as
+   * `withdrawn` when the refund beside it fails. Absent: none (and in snapshots stored before
+   * they were kept: a won closure of such a dispute only opens a ticket).
+   */
+  readonly disputeBookings?: readonly DisputeBooking[];
+  /**
+   * Disputes Stripe closed `won` (the bank gave the money back to the platform), of any of
+   * the member's charges, booked back once (see `disputeWon` in decide.ts), or heard before
+   * their opening (which is then ignored). Absent: none.
+   */
+  readonly disputesWon?: readonly string[];
+}
+
+/** How a dispute of a contribution's charge was booked (see {@link Contribution.disputeBookings}). */
+export interface DisputeBooking {
+  readonly disputeId: string;
+  readonly as: "loss" | "withdrawn";
+  readonly amountMinor: number;
 }
 
 /** A member's dispute kept until the charge it names is heard to succeed (see {@link Contribution.pendingDisputes}). */

@@ -529,7 +529,8 @@ function withMethodNews(
  * | `invoice_refunds_made` (the refunds susu's refund of a membership invoice made) | that subscription hears which refunds it waits for (`invoice_refunds_made`) |
  * | about a payment whose references name a marketplace charge (`marketplaceChargeId`) | that charge hears the matching input (`routeToMarketplaceCharge`): the payment's outcome (a destination charge's payment read again for its transfer when the fact does not name it), sellers' transfers by seller and attempt, refunds by number and attempt, reversals by number, disputes |
  * | about a payment (debit, refund, transfer, dispute) | otherwise the round named by its references hears the matching input |
- * | `dispute_updated`, `dispute_closed` | ignored by rounds: a BECS dispute is final when it opens |
+ * | `dispute_updated`, `dispute_closed` lost | ignored by rounds: a BECS dispute is booked when it opens |
+ * | `dispute_closed` won | the round hears `dispute_won`: the money came back to the platform, and what the dispute booked is undone (if a BECS dispute ever closes won) |
  * | `payout_account_changed` | the person with the account gets `payoutsEnabled` as the provider reports it now — one write, which reaches every round where they are the recipient (a blocked payout resumes) and every open held payment they sell (a blocked release resumes); an account that cannot receive for want of information after the person went through onboarding tells them what is missing, once per set of requirements (`noticeOnboardingIncomplete`) |
  * | `payout_account_disconnected` | the person with the account gets `payoutsEnabled: false` |
  * | `mandate_changed` | the person with the mandate gets `mandateActive` as the provider reports it now |

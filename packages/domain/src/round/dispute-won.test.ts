@@ -1,0 +1,308 @@
+// A member's dispute that Stripe closes `won` (charge.dispute.closed): the bank gave the money
+// back to the platform's Stripe balance. Whether a BECS dispute can end so is not documented;
+// if one does, the round books the money back, to whoever is owed it, once.
+import { describe, expect, it } from "vitest";
+import {
+  balanceOf,
+  checkRoundMoney,
+  type LedgerTransaction,
+  ledgerFromTransactions,
+  roundAccounts,
+} from "../ledger/index.js";
+import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
+import { DAY_MS } from "../shared/time.js";
+import {
+  debitFailed as failed,
+  debitProcessing as processing,
+  debitSucceeded as succeeded,
+} from "../testing/mothers.js";
+import { decide, type RoundDecision } from "./decide.js";
+import { newRound, type Round } from "./round.js";
+import type { RoundEffect } from "./round-effect.js";
+import type { RoundInput } from "./round-input.js";
+
+const T0 = Date.UTC(2026, 0, 5);
+const policy = DEFAULT_ROUND_POLICY;
+const deadline = T0 + policy.collectionWindowMs;
+
+class Run {
+  readonly effects: RoundEffect[] = [];
+  constructor(public state: Round) {}
+
+  step(input: RoundInput, now = T0): RoundDecision {
+    const r = decide(this.state, input, { now, policy });
+    if (r.isErr()) throw new Error(`${r.error.code}: ${r.error.message}`);
+    this.state = r.value.state;
+    this.effects.push(...r.value.effects);
+    return r.value;
+  }
+
+  contribution(m: string) {
+    return this.state.contributions.find((c) => c.memberId === m);
+  }
+
+  surplus(m: string, attempt: number) {
+    return this.contribution(m)?.attempts.find((a) => a.number === attempt)?.surplus;
+  }
+
+  #ledger() {
+    const txs = new Map<string, LedgerTransaction>(
+      this.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.transaction.id, e.transaction]] : [])),
+    );
+    return ledgerFromTransactions([...txs.values()])._unsafeUnwrap();
+  }
+
+  money() {
+    return checkRoundMoney(this.#ledger(), "r1", "AUD")._unsafeUnwrap();
+  }
+
+  /** What the member owes the platform (dispute losses). */
+  memberOwes(m: string): number {
+    return balanceOf(this.#ledger(), roundAccounts.member(m), "AUD").amountMinor;
+  }
+
+  /** The postings whose id names `part`, as [id, kind]. */
+  posted(part: string) {
+    return this.effects.flatMap((e) =>
+      e.kind === "post_ledger" && e.id.includes(part) ? [[e.id, e.transaction.kind]] : [],
+    );
+  }
+}
+
+function round(members: readonly string[] = ["m1", "m2"]): Round {
+  return newRound({
+    id: "r1",
+    groupId: "g1",
+    rotation: 1,
+    sequence: 0,
+    recipientMemberId: "m1",
+    recipientCanReceive: true,
+    contributorIds: [...members],
+    currency: "AUD",
+    contributionMinor: 10_000,
+    scheduledFor: T0,
+  })._unsafeUnwrap();
+}
+
+const opened = (amountMinor: number, attempt = 1, disputeId = "dp_1"): RoundInput => ({
+  type: "dispute_opened",
+  memberId: "m1",
+  disputeId,
+  amountMinor,
+  attempt,
+  paymentIntentId: `pi_m1_${attempt}`,
+});
+const won = (amountMinor: number, attempt = 1, disputeId = "dp_1"): RoundInput => ({
+  type: "dispute_won",
+  memberId: "m1",
+  disputeId,
+  amountMinor,
+  attempt,
+  paymentIntentId: `pi_m1_${attempt}`,
+});
+
+/** Both paid; the round pays out m1. */
+function paidOut(): Run {
+  const r = new Run(round());
+  r.step({ type: "open" });
+  r.step(succeeded("m1"));
+  r.step(succeeded("m2"));
+  for (const m of ["m1", "m2"])
+    r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` });
+  expect(r.state.status).toBe("paid_out");
+  return r;
+}
+
+/** m1 paid, m2's account is closed: past the deadline the round refunds m1 and is cancelled. */
+function cancelledAndRefunded(): Run {
+  const r = new Run(round());
+  r.step({ type: "open" });
+  r.step(succeeded("m1"));
+  r.step(failed("m2", "account_closed"));
+  r.step({ type: "timer", timer: { kind: "collection_deadline" } }, deadline);
+  r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline);
+  expect(r.state.status).toBe("cancelled");
+  return r;
+}
+
+const ticketOf = (d: RoundDecision) =>
+  d.effects.find((e) => e.kind === "open_ticket" && e.id === "r1:ticket:dispute:dp_1:won");
+
+describe("a contribution's dispute closed won", () => {
+  it("after the payout: the member's loss is undone, once; a late or repeated closure changes nothing", () => {
+    const r = paidOut();
+    r.step(opened(10_000), T0 + 5 * DAY_MS);
+    expect(r.memberOwes("m1")).toBe(10_000);
+    const closed = r.step(won(10_000), T0 + 30 * DAY_MS);
+    expect(r.posted("dp_1")).toEqual([
+      ["r1:dispute:dp_1", "dispute_loss"],
+      ["r1:dispute:dp_1:won", "dispute_reinstated"],
+    ]);
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(ticketOf(closed)).toMatchObject({ reason: "dispute", groupId: "g1" });
+    expect(r.state.status).toBe("paid_out");
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 20_000 });
+    const again = r.step(won(10_000), T0 + 31 * DAY_MS);
+    expect(again.ignored).toEqual({
+      code: "dispute_already_closed",
+      detail: "dispute dp_1 was closed won already",
+    });
+    expect(r.step(opened(10_000), T0 + 31 * DAY_MS).ignored?.code).toBe("duplicate_dispute");
+    expect(r.memberOwes("m1")).toBe(0);
+  });
+
+  it("before the payout: the bank's part comes back, and it is owed to the member outside Stripe with the rest", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(succeeded("m1"), T0 + 3 * DAY_MS);
+    r.step(failed("m2", "account_closed"), T0 + 3 * DAY_MS);
+    r.step(opened(1), T0 + 4 * DAY_MS);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 1, owedToMemberMinor: 9_999 });
+    const closed = r.step(won(1), T0 + 5 * DAY_MS);
+    // The bank took its 0.01 back from the member: the whole charge is theirs, owed outside Stripe.
+    expect(r.posted("dp_1:won")).toEqual([
+      ["r1:dispute:dp_1:won", "contribution_refund_failed"],
+      ["r1:dispute:dp_1:won:owed", "contribution_owed_to_member"],
+    ]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 0, owedToMemberMinor: 10_000 });
+    // The contribution's owed figure follows the books (an admin records it paid against it), and
+    // the member hears of the 0.01 as of the 99.99 before it, in a notice of its own.
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(10_000);
+    expect(
+      closed.effects
+        .filter((e) => e.kind === "notify" && e.template === "owed_outside_stripe")
+        .map((e) => e.id),
+    ).toEqual(["r1:notify:owed_outside_stripe:m1:dp_1:won"]);
+    expect(r.memberOwes("m1")).toBe(0);
+    const ticket = ticketOf(closed);
+    expect(ticket?.kind === "open_ticket" && ticket.summary).toContain("owed to m1 outside Stripe");
+    // The contribution stays as it was (the member pays again, or the round refunds the rest).
+    expect(r.contribution("m1")?.status).toBe("disputed");
+    r.step({ type: "timer", timer: { kind: "collection_deadline" } }, deadline);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.money()).toMatchObject({ heldMinor: 0, owedToMemberMinor: 10_000 });
+    expect(r.step(won(1), deadline).ignored?.code).toBe("dispute_already_closed");
+  });
+
+  it("heard before its opening: nothing is booked, and the opening is then ignored", () => {
+    const r = paidOut();
+    const early = r.step(won(10_000), T0 + 5 * DAY_MS);
+    expect(early.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+    expect(r.contribution("m1")?.disputesWon).toEqual(["dp_1"]);
+    const late = r.step(opened(10_000), T0 + 6 * DAY_MS);
+    expect(late.ignored).toEqual({
+      code: "dispute_already_closed",
+      detail: "dispute dp_1 was closed won already",
+    });
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.posted("dp_1")).toEqual([]);
+  });
+
+  it("after susu refunded it (paid twice): the loss is undone; a later failure of the refund is an undisputed one", () => {
+    const r = cancelledAndRefunded();
+    r.step(opened(10_000), deadline + DAY_MS);
+    expect(r.memberOwes("m1")).toBe(10_000);
+    r.step(won(10_000), deadline + 2 * DAY_MS);
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.contribution("m1")?.disputedAfterRefund).toBeUndefined();
+    // Stripe fails our refund after its success: taken out of the books, retried, nothing owed outside Stripe.
+    r.step({ type: "refund_failed", memberId: "m1", failureCode: "refund_failed" }, deadline + 3 * DAY_MS);
+    expect(r.contribution("m1")?.status).toBe("refund_failed");
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 0, owedToMemberMinor: 0 });
+    expect(r.posted("dp_1")).toEqual([
+      ["r1:dispute:dp_1", "dispute_loss"],
+      ["r1:dispute:dp_1:won", "dispute_reinstated"],
+    ]);
+  });
+
+  it("a loss already undone (the refund beside it failed after its success) is not undone again: the bank's part comes back, owed", () => {
+    const r = cancelledAndRefunded();
+    r.step(opened(1), deadline + DAY_MS);
+    r.step({ type: "refund_failed", memberId: "m1", failureCode: "refund_failed" }, deadline + 2 * DAY_MS);
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 1, owedToMemberMinor: 9_999 });
+    r.step(won(1), deadline + 3 * DAY_MS);
+    expect(r.posted("dp_1")).toEqual([
+      ["r1:dispute:dp_1", "dispute_loss"],
+      ["r1:dispute:dp_1:reinstated", "dispute_reinstated"],
+      ["r1:dispute:dp_1:withdrawn", "contribution_refunded"],
+      ["r1:dispute:dp_1:rest_owed", "contribution_owed_to_member"],
+      ["r1:dispute:dp_1:won", "contribution_refund_failed"],
+      ["r1:dispute:dp_1:won:owed", "contribution_owed_to_member"],
+    ]);
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 0, owedToMemberMinor: 10_000 });
+  });
+
+  it("disputed while its refund was out: nothing was booked, so nothing is; the refund's success is then no double payment", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(succeeded("m1"));
+    r.step(failed("m2", "account_closed"));
+    r.step({ type: "timer", timer: { kind: "collection_deadline" } }, deadline);
+    r.step(opened(10_000), deadline);
+    const closed = r.step(won(10_000), deadline + DAY_MS);
+    expect(closed.effects.filter((e) => e.kind === "post_ledger")).toEqual([]);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_1" }, deadline + DAY_MS);
+    expect(r.state.status).toBe("cancelled");
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+  });
+});
+
+describe("a surplus charge's dispute closed won", () => {
+  /** m1's attempt 1 recorded failed, attempt 2 paid; the round paid out; attempt 1 took the money after all. */
+  function paidOutWithSurplus(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(failed("m1", "insufficient_funds"));
+    const retryAt = r.contribution("m1")?.retryAt ?? T0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    r.step(succeeded("m2"), retryAt);
+    for (const m of ["m1", "m2"])
+      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, retryAt);
+    r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    expect(r.state.status).toBe("paid_out");
+    expect(r.surplus("m1", 1)).toEqual({ status: "refund_requested" });
+    return r;
+  }
+  const at = T0 + 10 * DAY_MS;
+
+  it("our refund refused, then disputed in part (charged back): the bank's part is owed to the member with the rest", () => {
+    const r = paidOutWithSurplus();
+    r.step({ type: "refund_failed", memberId: "m1", failureCode: "charge_disputed", debitAttempt: 1 }, at);
+    r.step(opened(1), at);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 1, owedToMemberMinor: 9_999 });
+    r.step(won(1), at + DAY_MS);
+    expect(r.surplus("m1", 1)).toEqual({ status: "charged_back" });
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 0, owedToMemberMinor: 10_000 });
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(10_000);
+    expect(r.contribution("m1")?.status).toBe("succeeded");
+  });
+
+  it("our refund landed too (paid twice, the member's loss): the loss is undone", () => {
+    const r = paidOutWithSurplus();
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 }, at);
+    r.step(opened(10_000), at);
+    expect(r.memberOwes("m1")).toBe(10_000);
+    r.step(won(10_000), at + DAY_MS);
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.surplus("m1", 1)).toEqual({ status: "refunded", refundId: "re_s" });
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+  });
+
+  it("our refund still out: the bank's part comes back into the pot, and the refund that lands takes the whole charge", () => {
+    const r = paidOutWithSurplus();
+    r.step(opened(10_000), at);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    r.step(won(10_000), at + DAY_MS);
+    expect(r.money()).toMatchObject({ heldMinor: 10_000, refundedMinor: 0 });
+    expect(r.surplus("m1", 1)).toEqual({ status: "refund_requested" });
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 }, at + DAY_MS);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
+    expect(r.memberOwes("m1")).toBe(0);
+  });
+});
