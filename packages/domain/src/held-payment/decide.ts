@@ -1302,7 +1302,7 @@ function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseM
   d.ticket(
     ids.ticket.refundOwed(s.id, r.number),
     "refund_owed",
-    `${amount} is owed to customer ${customer} (refund ${r.number} of held payment ${s.id}, booking ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means, then close this ticket. It is booked in ${heldAccounts.owedToCustomer(s.id)} and is not released to the seller`,
+    `${amount} is owed to customer ${customer} (refund ${r.number} of held payment ${s.id}, booking ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means and record it (POST /v1/held-payments/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${heldAccounts.owedToCustomer(s.id)} and is not released to the seller`,
   );
   d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
     refund: r.number,

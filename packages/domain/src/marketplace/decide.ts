@@ -1561,7 +1561,7 @@ function oweOutsideStripe(
   d.ticket(
     ids.ticket.refundOwed(s.id, r.number),
     "refund_owed",
-    `${amount} is owed to customer ${s.customer.email} (person ${s.customer.id}; refund ${r.number} of marketplace charge ${s.id}, ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means, then close this ticket. It is booked in ${marketplaceAccounts.owedToCustomer(s.id)}`,
+    `${amount} is owed to customer ${s.customer.email} (person ${s.customer.id}; refund ${r.number} of marketplace charge ${s.id}, ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means and record it (POST /v1/marketplace-charges/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${marketplaceAccounts.owedToCustomer(s.id)}`,
   );
   d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
     refund: r.number,

@@ -1111,8 +1111,8 @@ function refundFailedAfterDispute(d: Draft, c: Contribution, failureCode: string
       roundIds.ticket.disputeRestOwed(roundId, last.disputeId),
       "dispute",
       afterSuccess
-        ? `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${ids}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`
-        : `the refund to ${memberId} failed (${failureCode}) after they had disputed the charge while it was out (${ids}): the bank gave back ${takenMinor}, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+        ? `the refund to ${memberId} (${c.refundId ?? "?"}) failed after it had succeeded (${failureCode}), and they had disputed the charge (${ids}): the bank gave back ${takenMinor}, no longer booked as their loss, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed`
+        : `the refund to ${memberId} failed (${failureCode}) after they had disputed the charge while it was out (${ids}): the bank gave back ${takenMinor}, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed`,
     );
     d.notify(
       afterSuccess
@@ -1512,8 +1512,8 @@ function disputeOpened(d: Draft, input: InputOf<"dispute_opened">): Step {
         roundIds.ticket.disputeRestOwed(s.id, disputeId),
         "dispute",
         refundFailed
-          ? `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}) while its refund had failed${c.refundId !== undefined ? ` after it had succeeded (${c.refundId})` : ""}: the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`
-          : `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket`,
+          ? `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}) while its refund had failed${c.refundId !== undefined ? ` after it had succeeded (${c.refundId})` : ""}: the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${s.id}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed`
+          : `${memberId} disputed ${amountMinor} of their ${c.amountMinor} contribution to round ${s.id} (${disputeId}): the contribution no longer counts, and the other ${restOwedMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${s.id}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed`,
       );
     }
   }
@@ -1715,7 +1715,7 @@ function contributionDisputeWon(d: Draft, c: Contribution, disputeId: string): s
     if (booking.amountMinor === 0)
       return "It had taken nothing out of the pot (the bank's returns before it had taken all of the charge): nothing to undo.";
     returnToMember(d, memberId, disputeId, booking.amountMinor);
-    return `The ${booking.amountMinor} the bank had taken out of the pot is owed to ${memberId} outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before: their contribution is as it was (pay it back by other means, or refund it at Stripe, then close this ticket).`;
+    return `The ${booking.amountMinor} the bank had taken out of the pot is owed to ${memberId} outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before: their contribution is as it was (pay it back by other means and record it: POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments).`;
   }
   if (c.disputeIds.includes(disputeId))
     return "How it was booked is not recorded (the round was stored before that was kept): check the round's books for this dispute by hand.";
@@ -1758,7 +1758,7 @@ function surplusDisputeWon(
   if (taken === 0) return "It had taken nothing: nothing to undo.";
   if (a.surplus.status === "charged_back") {
     returnToMember(d, memberId, disputeId, taken);
-    return `The ${taken} the bank had given back to ${memberId} is owed to them outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before (pay it back by other means, or refund it at Stripe, then close this ticket).`;
+    return `The ${taken} the bank had given back to ${memberId} is owed to them outside Stripe (round:${roundId}:owed_to_member), beside any rest owed before (pay it back by other means and record it: POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments).`;
   }
   // Our refund of the whole charge is still out (a refund that ended beside the dispute made the
   // charge `charged_back`, or booked the loss): the bank's part comes back into the pot for
@@ -1908,7 +1908,7 @@ function oweSurplusRest(
   d.ticket(
     roundIds.ticket.disputeRestOwed(roundId, disputeId),
     "dispute",
-    `${why}: the bank gave back ${surplus.disputedMinor ?? 0} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means, then close this ticket; their contribution to round ${roundId} is not affected`,
+    `${why}: the bank gave back ${surplus.disputedMinor ?? 0} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed; their contribution to round ${roundId} is not affected`,
   );
   return restMinor;
 }
