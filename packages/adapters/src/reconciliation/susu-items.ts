@@ -78,8 +78,14 @@ function byRefs(tx: LedgerTransaction, ...names: string[]): string {
   return `ledger:${tx.id}`;
 }
 
+/**
+ * The Stripe dispute a round's or a held payment's dispute posting names: `…:dispute:<d>`, or
+ * `…:withdrawn`, `…:lost`, `…:won`, and `…:reinstated` (a member's loss undone when the refund
+ * beside it failed after its success: with the loss and the bank's part withdrawn, it sums to
+ * what the dispute moved at Stripe).
+ */
 function disputeOf(id: string): string | undefined {
-  return /:dispute:([^:]+)(?::withdrawn|:lost|:won)?$/.exec(id)?.[1];
+  return /:dispute:([^:]+)(?::withdrawn|:lost|:won|:reinstated)?$/.exec(id)?.[1];
 }
 
 /**

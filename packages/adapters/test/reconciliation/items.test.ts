@@ -32,6 +32,7 @@ import {
 } from "@susu/domain";
 import type { Result } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import { reconcile } from "../../src/reconciliation/reconcile.js";
 import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation/stripe-items.js";
 import { effectKey, susuItemOf } from "../../src/reconciliation/susu-items.js";
 import { referencesToMetadata } from "../../src/stripe/payment-metadata.js";
@@ -170,6 +171,72 @@ describe("susu's items", () => {
       signedMinor: 100_00,
       statusChange: true,
     });
+  });
+
+  it("matches a member's loss undone when the refund beside it failed after its success with that dispute", () => {
+    // A refund of ours paid the member 100.00, they disputed 40.00 of the charge too (their
+    // loss), then Stripe failed the refund: the loss is undone (`<round>:dispute:<d>:reinstated`),
+    // the refund reversed, the bank's 40.00 withdrawn from the pot and the rest owed to the
+    // member. At Stripe: the refund, its failure, and the dispute's 40.00 — nothing else.
+    const part = { ...round, amount: aud(40_00) };
+    const susu = [
+      contributionRefunded({ id: roundIds.ledger.contributionRefunded("rnd_1", "ana"), ...round }),
+      disputeLoss({ id: roundIds.ledger.disputeLoss("rnd_1", "du_9"), ...part }),
+      disputeReinstated({ id: roundIds.ledger.disputeLossUndone("rnd_1", "du_9"), ...part }),
+      contributionRefundFailed({ id: roundIds.ledger.contributionRefundFailed("rnd_1", "ana"), ...round }),
+      contributionRefunded({ id: roundIds.ledger.disputeWithdrawn("rnd_1", "du_9"), ...part }),
+      contributionOwedToMember({
+        id: roundIds.ledger.disputeRestOwed("rnd_1", "du_9"),
+        ...round,
+        amount: aud(60_00),
+      }),
+    ].flatMap((r) => {
+      const item = susuItemOf(tx(r));
+      return item === undefined ? [] : [item];
+    });
+    const aud1 = { currency: "AUD", presentmentCurrency: "AUD", feeMinor: 0 };
+    const refundEffect = roundIds.refund("rnd_1", "ana");
+    const stripe = [
+      record({
+        ...aud1,
+        id: "txn_r",
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_1",
+        sourceObject: "refund",
+        amountMinor: -100_00,
+        netMinor: -100_00,
+        presentmentMinor: 100_00,
+        effectId: refundEffect,
+      }),
+      record({
+        ...aud1,
+        id: "txn_f",
+        type: "adjustment",
+        reportingCategory: "refund_failure",
+        sourceId: "re_1",
+        sourceObject: "refund",
+        amountMinor: 100_00,
+        netMinor: 100_00,
+        presentmentMinor: 100_00,
+        effectId: refundEffect,
+      }),
+      record({
+        ...aud1,
+        id: "txn_d",
+        type: "adjustment",
+        reportingCategory: "dispute",
+        sourceId: "du_9",
+        sourceObject: "dispute",
+        amountMinor: -40_00,
+        netMinor: -40_00,
+        presentmentMinor: 40_00,
+      }),
+    ].map(stripeItemOf);
+    expect(reconcile(susu, stripe).differences).toEqual([]);
+    expect(
+      susuItemOf(tx(disputeReinstated({ id: roundIds.ledger.disputeLossUndone("rnd_1", "du_9"), ...part }))),
+    ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 40_00, statusChange: true });
   });
 
   it("keys a held payment's charge by the payment, its refund by the refund's id, and skips what stays inside susu", () => {
