@@ -201,9 +201,10 @@ export function contributionRefunded(input: RoundMovementInput): Result<LedgerTr
 
 /**
  * A refund Stripe reported succeeded, then failed (the money came back to the platform), is
- * reversed: refunds:m → pot. Dr pot, Cr refunds:m. Posted when the member disputes the charge
- * (Stripe then refuses every refund of it), so the dispute and the rest owed are booked from
- * the pot, as for a contribution never refunded.
+ * reversed: refunds:m → pot. Dr pot, Cr refunds:m. The round then holds the money again until
+ * a new refund pays it, or, when the member disputes the charge (Stripe then refuses every
+ * refund of it), the dispute and the rest owed are booked from the pot, as for a contribution
+ * never refunded.
  */
 export function contributionRefundFailed(input: RoundMovementInput): Result<LedgerTransaction, LedgerError> {
   const { roundId, memberId } = input;

@@ -2005,6 +2005,11 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   if (stale) return stale;
   const roundId = d.state.id;
   const n = surplus.refundAttempt ?? 1;
+  // Stripe can fail a refund it had reported succeeded (the refund's failure balance transaction).
+  const afterSuccess = surplus.status === "refunded";
+  const noticeId = afterSuccess
+    ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
+    : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n);
   // The member disputed the charge: our refund is not owed at Stripe (which refuses one on a
   // disputed charge, `charge_disputed`, and fails a pending one), and one that had paid them
   // twice did not after all, so its loss is undone. What the bank did not give back is owed
@@ -2020,7 +2025,6 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
           ...ledgerRef(d.state, memberId, surplus.disputedMinor ?? 0, d.ctx.now),
         }),
       );
-    const afterSuccess = surplus.status === "refunded";
     const restOwedMinor = oweSurplusRest(
       d,
       c,
@@ -2029,14 +2033,14 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
       `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed${afterSuccess ? " after it had succeeded" : ""} (${failureCode}), and they had disputed ${surplus.disputedMinor ?? 0} of it (${surplus.disputeId})`,
     );
     if (restOwedMinor > 0)
-      d.notify(
-        afterSuccess
-          ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
-          : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n),
-        { kind: "admins" },
-        "refund_failed",
-        { memberId, failureCode, attempt: n, debitAttempt, disputeId: surplus.disputeId, restOwedMinor },
-      );
+      d.notify(noticeId, { kind: "admins" }, "refund_failed", {
+        memberId,
+        failureCode,
+        attempt: n,
+        debitAttempt,
+        disputeId: surplus.disputeId,
+        restOwedMinor,
+      });
     return finishRefundingIfDone(d);
   }
   // Retried by `retry_refund` whatever the round's status (see `retryRefund`).
@@ -2048,7 +2052,6 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
     debitAttempt,
     retryWith: `POST /v1/rounds/${roundId}/contributions/${memberId}/retry-refund`,
   };
-  const afterSuccess = surplus.status === "refunded";
   // Stripe can fail a refund it had reported succeeded: the member has not got the money back,
   // and Stripe has it again (the refund's failure balance transaction). The refund is taken back
   // out of the books (as a contribution's is), so the round holds the charge until a new refund
@@ -2071,14 +2074,7 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
       ? `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}, ${failedRefundId ?? "?"}) failed after it had succeeded (${failureCode}): Stripe has the money back, and the books no longer count it refunded; round ${roundId} holds it until a new refund pays it${hint}`
       : `the refund of ${memberId}'s second charge (debit attempt ${debitAttempt}) failed (${failureCode}, attempt ${n}); the money is still held${hint}`,
   );
-  d.notify(
-    afterSuccess
-      ? roundIds.notice.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)
-      : roundIds.notice.surplusRefundFailed(roundId, memberId, debitAttempt, n),
-    { kind: "admins" },
-    "refund_failed",
-    data,
-  );
+  d.notify(noticeId, { kind: "admins" }, "refund_failed", data);
   return d.done();
 }
 
