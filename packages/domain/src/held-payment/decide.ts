@@ -20,6 +20,7 @@ import {
   heldOwedToCustomer,
   heldRefunded,
   heldRefundFailed,
+  heldRefundSuperseded,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,
@@ -43,10 +44,10 @@ import {
   type HeldPayment,
   type HeldPaymentStatus,
   type HeldRefund,
+  heldBackForSupersededMinor,
   newHeldPayment,
   type ReleaseBlockKind,
   refundableMinor,
-  reversedForSupersededMinor,
   sellerNetMinor,
   supersedeUnmovedRefunds,
   type TransferAttempt,
@@ -178,10 +179,11 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
 
 /**
  * What a loss of the dispute `disputeId` still reverses from the seller: its seller part
- * beyond what reversals that landed for the refunds it superseded brought back already.
+ * beyond what the platform holds back for the refunds it superseded already (reversals that
+ * landed for them, and their seller parts the transfer was made net of).
  */
 function lossReversalMinor(s: HeldPayment, disputeId: string, sellerPartMinor: number): number {
-  return Math.max(0, sellerPartMinor - reversedForSupersededMinor(s, disputeId));
+  return Math.max(0, sellerPartMinor - heldBackForSupersededMinor(s, disputeId));
 }
 
 /**
@@ -1226,10 +1228,51 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
   lost: (d, disputeId) => {
+    moveSupersededMoney(d, disputeId);
     oweWhatTheLossLeft(d, disputeId);
     return bookPendingLosses(d);
   },
 };
+
+const STAGE_ORDER: readonly HeldRefund["stage"][] = ["holding", "earmarked", "transferred"];
+
+/**
+ * The refunds the dispute `disputeId` superseded that were asked before the release went as
+ * far as it has now kept their money where their stage left it: the release set aside and
+ * transferred the seller's share net of them, and earned the fee net of them. Now that they
+ * count nowhere, their money moves to where the loss (and what is owed beyond it) takes money
+ * from at the payment's stage (`held_refund_superseded`): after the transfer, their seller's
+ * parts are held back in the hold, their fee parts in the fees. Not while a transfer is in
+ * flight (where the money goes depends on its outcome): the loss's booking does it then.
+ */
+function moveSupersededMoney(d: Draft, disputeId: string): void {
+  if (transferInFlight(d.state)) return;
+  const to = stageOf(d.state);
+  if (to === "holding") return;
+  for (const r of d.state.refunds) {
+    if (r.supersededBy !== disputeId) continue;
+    const from = r.supersededMoneyAt ?? r.stage;
+    if (from === "transferred" || STAGE_ORDER.indexOf(from) >= STAGE_ORDER.indexOf(to)) continue;
+    d.updateRefund(r.number, { supersededMoneyAt: to });
+    // After the transfer, the hold keeps the seller's part a holding refund left there, and
+    // the fees the fee part an earmarked one left there: only the rest moves.
+    const movingMinor =
+      to === "earmarked" ? r.amountMinor : from === "holding" ? r.feePartMinor : r.sellerPartMinor;
+    if (movingMinor === 0) continue;
+    d.post(
+      heldRefundSuperseded({
+        id: ids.ledger.refundSuperseded(d.state.id, r.number, to),
+        heldPaymentId: d.state.id,
+        from,
+        to,
+        sellerPart: money(r.sellerPartMinor, d.state.currency),
+        feePart: money(r.feePartMinor, d.state.currency),
+        occurredAt: d.now,
+        refs: { disputeId },
+      }),
+    );
+  }
+}
 
 /**
  * After a refund's or a reversal's outcome (`step`, when it applied): a dispute Stripe closed
@@ -1255,7 +1298,7 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   // What reversals for the superseded refunds brought back beyond the loss's seller part is
   // with the platform already: the rest's seller part is reversed only beyond it.
   const sellerPartMinor = s.disputes.find((x) => x.id === disputeId)?.sellerPartMinor ?? 0;
-  const coveredMinor = Math.max(0, reversedForSupersededMinor(s, disputeId) - sellerPartMinor);
+  const coveredMinor = Math.max(0, heldBackForSupersededMinor(s, disputeId) - sellerPartMinor);
   const split = takeBackSplit(s, s.currency, givenBackMinor(s), owed.restMinor);
   const refund: HeldRefund = {
     number: s.refunds.length + 1,
@@ -1366,6 +1409,7 @@ function bookPendingLosses(d: Draft): Step {
     return d.done();
   }
   for (const x of pending) {
+    moveSupersededMoney(d, x.id);
     const s = d.state;
     const stage = stageOf(s);
     const lost = x.lostMinor ?? 0;
