@@ -321,6 +321,8 @@ const heldDispute = z.strictObject({
   feePartMinor: safeInt.exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   reversalNumber: z.int().min(1).exactOptional(),
+  // Since held_refund_superseded: lost while the transfer was in flight, its owed rest waits.
+  owedRestWaits: z.literal(true).exactOptional(),
 });
 
 const heldPaymentSnapshot = z.strictObject({

@@ -1228,8 +1228,12 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
   lost: (d, disputeId) => {
-    moveSupersededMoney(d, disputeId);
-    oweWhatTheLossLeft(d, disputeId);
+    // With the transfer in flight, where the rest's money is taken from is not known yet.
+    if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
+    else {
+      moveSupersededMoney(d, disputeId);
+      oweWhatTheLossLeft(d, disputeId);
+    }
     return bookPendingLosses(d);
   },
 };
@@ -1396,11 +1400,19 @@ function unfreeze(d: Draft): Step {
 /**
  * Books the losses of lost disputes in the ledger — once no transfer is in flight, since
  * where the money is depends on whether it landed. After the release the seller's part is
- * booked against the seller and reversed from their transfer. A loss that took everything
- * left ends the payment.
+ * booked against the seller and reversed from their transfer. What a loss closed while the
+ * transfer was in flight left owed to the customer (`owedRestWaits`) is owed first, as it
+ * would have been at its closure. A loss that took everything left ends the payment.
  */
 function bookPendingLosses(d: Draft): Step {
   if (transferInFlight(d.state)) return d.done();
+  // The rests owed of losses closed while the transfer was in flight, now that its outcome is known.
+  for (const x of d.state.disputes.filter((y) => y.owedRestWaits === true)) {
+    const { owedRestWaits: _known, ...closed } = x;
+    d.set({ disputes: d.state.disputes.map((y) => (y.id === x.id ? closed : y)) });
+    moveSupersededMoney(d, x.id);
+    oweWhatTheLossLeft(d, x.id);
+  }
   const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
   // Nothing to book (a loss of nothing is booked when it closes): a payment it left nothing to
   // give back still ends (its refund superseded and owed outside Stripe).

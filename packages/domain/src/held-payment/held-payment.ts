@@ -171,6 +171,13 @@ export interface HeldDispute extends Dispute {
   readonly sellerPartMinor?: number;
   readonly feePartMinor?: number;
   readonly reversalNumber?: number;
+  /**
+   * Lost while the release's transfer was in flight: what the refunds it superseded asked
+   * beyond it is owed outside Stripe once the transfer's outcome is heard (where that money is
+   * taken from depends on it), with the loss's booking. Absent: nothing waits (and in snapshots
+   * stored before, whose rest was owed at once).
+   */
+  readonly owedRestWaits?: true;
 }
 
 /** A client app's payment for one of its bookings, held for a dispute window, then released to the seller. */

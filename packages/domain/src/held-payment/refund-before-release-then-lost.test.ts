@@ -189,3 +189,69 @@ describe.each(variants)(
     });
   },
 );
+
+describe("a refund made while holding, failed after its success while the release's transfer is in flight, then a dispute lost for less than it", () => {
+  /** The refund of 20.00 succeeded, the release's transfer of 72.00 asked for; the refund failed, the dispute lost for 10.00. */
+  const lostInFlight = () => {
+    const refunded = run(start(), [
+      paid,
+      { type: "confirm_fulfilled" },
+      { type: "refund", by: "a", amountMinor: 2_000 },
+      heldRefundSucceeded(),
+    ]);
+    const r = run(
+      refunded,
+      [{ type: "timer", timer: { kind: "release_due" } }, failedLater, opened(1_000), lost(1_000)],
+      LATER,
+    );
+    expect(r.state.status).toBe("releasing");
+    return r;
+  };
+
+  it("the transfer lands: the rest is owed outside Stripe from where the money is, nobody is reversed", () => {
+    const r = run(lostInFlight(), [{ type: "transfer_created", attempt: 1, transferId: "tr_1" }], LATER);
+    expect(r.state.refunds).toMatchObject([
+      { number: 1, status: "superseded_by_dispute" },
+      { number: 2, amountMinor: 1_000, status: "owed_outside_stripe" },
+    ]);
+    expect(ofKind(r.effects, "reverse_transfer")).toEqual([]);
+    expect(r.state.status).toBe("released");
+    expect(books(r)).toMatchObject({
+      holdMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: 7_200,
+      feesMinor: 800,
+      refundedMinor: 0,
+      disputeLostMinor: 1_000,
+      owedToCustomerMinor: 1_000,
+    });
+  });
+
+  it("the transfer fails: the retried transfer pays the seller what is theirs, and the books end the same", () => {
+    const failed = run(
+      lostInFlight(),
+      [{ type: "transfer_failed", attempt: 1, failureCode: "balance_insufficient" }],
+      LATER,
+    );
+    const r = run(
+      failed,
+      [
+        { type: "timer", timer: { kind: "retry_transfer", attempt: 2 } },
+        { type: "transfer_created", attempt: 2, transferId: "tr_1" },
+      ],
+      LATER,
+    );
+    expect(ofKind(r.effects, "transfer").at(-1)).toMatchObject({ amountMinor: 7_200 });
+    expect(ofKind(r.effects, "reverse_transfer")).toEqual([]);
+    expect(r.state.status).toBe("released");
+    expect(books(r)).toMatchObject({
+      holdMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: 7_200,
+      feesMinor: 800,
+      refundedMinor: 0,
+      disputeLostMinor: 1_000,
+      owedToCustomerMinor: 1_000,
+    });
+  });
+});
