@@ -1128,6 +1128,13 @@ function transferNotFound(d: Draft, { attempt }: InputOf<"transfer_not_found">):
   if (t.status !== "unknown" || (t.lookups ?? 0) === 0)
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
   d.updateTransfer(attempt, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  // No transfer in flight any more: a loss that waited for this outcome is booked from what was
+  // set aside before the release goes on, so the next attempt is net of it (and a loss that
+  // took everything ends the payment).
+  if (!transferInFlight(d.state)) {
+    postPendingLosses(d);
+    if (chargedBackIfNothingLeft(d)) return d.done();
+  }
   const after = d.state;
   if (
     after.status === "release_blocked" &&
@@ -1406,6 +1413,18 @@ function unfreeze(d: Draft): Step {
  */
 function bookPendingLosses(d: Draft): Step {
   if (transferInFlight(d.state)) return d.done();
+  const booked = postPendingLosses(d);
+  // With nothing booked (a loss of nothing is booked when it closes), a payment it left nothing
+  // to give back still ends (its refund superseded and owed outside Stripe).
+  if (chargedBackIfNothingLeft(d) || !booked) return d.done();
+  return unfreeze(d);
+}
+
+/**
+ * The postings of {@link bookPendingLosses}, with no transfer in flight: the rests owed that
+ * waited, then each lost dispute's loss not booked yet. Whether a loss was booked.
+ */
+function postPendingLosses(d: Draft): boolean {
   // The rests owed of losses closed while the transfer was in flight, now that its outcome is known.
   for (const x of d.state.disputes.filter((y) => y.owedRestWaits === true)) {
     const { owedRestWaits: _known, ...closed } = x;
@@ -1414,12 +1433,6 @@ function bookPendingLosses(d: Draft): Step {
     oweWhatTheLossLeft(d, x.id);
   }
   const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
-  // Nothing to book (a loss of nothing is booked when it closes): a payment it left nothing to
-  // give back still ends (its refund superseded and owed outside Stripe).
-  if (pending.length === 0) {
-    chargedBackIfNothingLeft(d);
-    return d.done();
-  }
   for (const x of pending) {
     moveSupersededMoney(d, x.id);
     const s = d.state;
@@ -1444,7 +1457,7 @@ function bookPendingLosses(d: Draft): Step {
       d.updateDispute(x.id, { reversalNumber });
     }
   }
-  return chargedBackIfNothingLeft(d) ? d.done() : unfreeze(d);
+  return pending.length > 0;
 }
 
 /**
