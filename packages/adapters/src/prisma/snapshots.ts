@@ -143,6 +143,9 @@ const debitAttempt = z.strictObject({
       disputeId: text.exactOptional(),
       disputedMinor: z.int().min(0).exactOptional(),
       lossBooked: z.boolean().exactOptional(),
+      // Whether the dispute's part is booked withdrawn from the pot (absent: not, and in
+      // snapshots stored before it was kept).
+      withdrawnBooked: z.boolean().exactOptional(),
     })
     .exactOptional(),
 });
