@@ -38,6 +38,16 @@ export function roundKeepsOwed(c: Contribution): boolean {
 }
 
 /**
+ * Whether what the round may owe `c` outside Stripe is only in the ledger: the round does not
+ * keep it ({@link roundKeepsOwed}) and the member disputed a charge of theirs (money is owed
+ * outside Stripe only because of a dispute). Such a contribution's owed figure is the balance
+ * of `round:<r>:owed_to_member:<m>` (see {@link roundOwed}); for any other, the round's own.
+ */
+export function roundOwedInLedger(c: Contribution): boolean {
+  return !roundKeepsOwed(c) && (memberDisputeIds(c).length > 0 || (c.disputesWon ?? []).length > 0);
+}
+
+/**
  * Every dispute of the member's that may have left money owed: of the contribution's charge
  * (`disputeIds`), and of each surplus charge (a debit that took the money after all), which is
  * booked against that charge alone and not among `disputeIds`.
