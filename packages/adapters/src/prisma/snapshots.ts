@@ -207,6 +207,9 @@ const contribution = z.strictObject({
     z.strictObject({ disputeId: text, as: z.enum(["loss", "withdrawn"]), amountMinor: z.int().min(0) }),
   ).exactOptional(),
   disputesWon: list(text).exactOptional(),
+  // The disputes closed won whose closure left money owed (their won ticket is resolved once it
+  // is paid; absent when there are none, and in snapshots stored before they were kept).
+  disputesWonOwed: list(text).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({

@@ -168,7 +168,14 @@ describe("round snapshots and surplus charges", () => {
       ...refunding,
       contributions: refunding.contributions.map((c, i) =>
         i === 0
-          ? { ...c, status: "disputed", disputeIds: ["dp_1", "dp_2"], disputeBookings, disputesWon: ["dp_2"] }
+          ? {
+              ...c,
+              status: "disputed",
+              disputeIds: ["dp_1", "dp_2"],
+              disputeBookings,
+              disputesWon: ["dp_2"],
+              disputesWonOwed: ["dp_2"],
+            }
           : c,
       ),
     });

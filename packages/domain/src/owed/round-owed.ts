@@ -110,18 +110,31 @@ export function decideRoundOwedPayment(
         },
       },
     ];
-    // Nothing left owed: what each of the member's rest-owed tickets asked is done.
-    if (leftMinor === 0)
-      for (const disputeId of memberDisputeIds(c))
+    // Nothing left owed: what each ticket about it asked is done — every dispute's rest-owed
+    // ticket, and the won ticket of each closure that left the bank's part owed.
+    if (leftMinor === 0) {
+      const resolve = (id: string, ticketId: string) =>
         effects.push({
           kind: "resolve_ticket",
-          id: owedIds.round.resolveRestOwed(round.id, disputeId),
+          id,
           aggregate: "round",
           aggregateId: round.id,
-          ticketId: roundIds.ticket.disputeRestOwed(round.id, disputeId),
+          ticketId,
           by: payment.paidBy,
           note: `paid outside Stripe: ${owed.bookedMinor} ${round.currency} in ${payment.number} payment(s), the last ${payment.reference}`,
         });
+      // A surplus charge forgets its dispute once closed won; the rest it left owed stays owed.
+      for (const disputeId of new Set([...memberDisputeIds(c), ...(c.disputesWon ?? [])]))
+        resolve(
+          owedIds.round.resolveRestOwed(round.id, disputeId),
+          roundIds.ticket.disputeRestOwed(round.id, disputeId),
+        );
+      for (const disputeId of c.disputesWonOwed ?? [])
+        resolve(
+          owedIds.round.resolveWonOwed(round.id, disputeId),
+          roundIds.ticket.disputeWon(round.id, disputeId),
+        );
+    }
     return {
       state: {
         ...round,

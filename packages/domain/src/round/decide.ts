@@ -1732,6 +1732,11 @@ function returnToMember(d: Draft, memberId: MemberId, disputeId: string, amountM
   d.post(contributionRefundFailed({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref }));
   d.post(contributionOwedToMember({ id: roundIds.ledger.disputeWonOwed(roundId, disputeId), ...ref }));
   owedBooked(d, memberId, disputeId, amountMinor, "won");
+  // Its `won` ticket asks for this money: resolved once nothing is left owed (see `owed/`).
+  d.updateContribution(memberId, (x) => ({
+    ...x,
+    disputesWonOwed: [...(x.disputesWonOwed ?? []), disputeId],
+  }));
 }
 
 /**

@@ -172,6 +172,13 @@ export interface Contribution {
    * their opening (which is then ignored). Absent: none.
    */
   readonly disputesWon?: readonly string[];
+  /**
+   * Disputes closed won whose closure booked the bank's part as owed to the member outside
+   * Stripe (`<round>:dispute:<d>:won:owed`): their `won` ticket asks an admin to pay it, so it
+   * is resolved with the rest-owed tickets once nothing is left owed. Absent: none (and in
+   * rounds stored before it was kept: such a ticket is closed by hand).
+   */
+  readonly disputesWonOwed?: readonly string[];
 }
 
 /** How a dispute of a contribution's charge was booked (see {@link Contribution.disputeBookings}). */
