@@ -143,6 +143,9 @@ const debitAttempt = z.strictObject({
       disputeId: text.exactOptional(),
       disputedMinor: z.int().min(0).exactOptional(),
       lossBooked: z.boolean().exactOptional(),
+      // Whether the dispute's part is booked withdrawn from the pot (absent: not, and in
+      // snapshots stored before it was kept).
+      withdrawnBooked: z.boolean().exactOptional(),
     })
     .exactOptional(),
 });
@@ -204,6 +207,9 @@ const contribution = z.strictObject({
     z.strictObject({ disputeId: text, as: z.enum(["loss", "withdrawn"]), amountMinor: z.int().min(0) }),
   ).exactOptional(),
   disputesWon: list(text).exactOptional(),
+  // The disputes closed won whose closure left money owed (their won ticket is resolved once it
+  // is paid; absent when there are none, and in snapshots stored before they were kept).
+  disputesWonOwed: list(text).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({
