@@ -1190,7 +1190,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
           ...paidInputs("hp_undone"),
           { type: "report_unfulfilled", reason: "cancelled" },
           { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
-          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
         );
         (
           await s.uow.commit({
@@ -1450,7 +1450,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
           chargePaid("mc_undone", "tr_undone"),
           { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled", amountMinor: 3_000 },
           { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
-          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
         );
         (
           await s.uow.commit({

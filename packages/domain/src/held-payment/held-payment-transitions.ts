@@ -29,6 +29,8 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *   and a lost dispute took everything left instead, superseding it — or took part of it, the
  *   rest owed to the customer outside Stripe (Stripe refuses every refund of a charge charged
  *   back), which leaves nothing to do at Stripe either.
+ *   `refunding → refunded` also when the refund's card can no longer take money (Stripe failed
+ *   it as lost, stolen, expired or canceled): it is owed to the customer outside Stripe.
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).
  * - `refunded` and `charged_back` are final.

@@ -28,7 +28,7 @@ const ofKind = <K extends HeldPaymentEffect["kind"]>(effects: readonly HeldPayme
 const postingIds = (effects: readonly HeldPaymentEffect[]) => ofKind(effects, "post_ledger").map((e) => e.id);
 /** Stripe fails attempt `attempt` of refund `refund` after its success. */
 const failedLater = (refund = 1, attempt = 1): HeldPaymentInput =>
-  heldRefundFailed("expired_or_canceled_card", refund, attempt);
+  heldRefundFailed("declined", refund, attempt);
 const retry: HeldPaymentInput = { type: "retry_refund", by: "admin_1" };
 
 describe("a refund Stripe fails after its success, with no dispute", () => {

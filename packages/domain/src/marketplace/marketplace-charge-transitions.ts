@@ -23,6 +23,8 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  *   reversal for it failed, so it was never asked of Stripe) and a lost dispute took
  *   everything left instead, superseding it — or took part of it, the rest owed to the
  *   customer outside Stripe (Stripe refuses every refund of a charge charged back).
+ *   `refunding → refunded` also when the refund's card can no longer take money (Stripe failed
+ *   it as lost, stolen, expired or canceled): it is owed to the customer outside Stripe.
  * - `requires_action → expired` when the customer did not act in the policy's time and
  *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays
  *   `requires_action`, and a success that beat the cancel settles it as usual).

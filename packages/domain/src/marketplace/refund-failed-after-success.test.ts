@@ -26,8 +26,7 @@ import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 
 /** Stripe fails attempt `attempt` of refund `n` after its success. */
-const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput =>
-  refundFailed("expired_or_canceled_card", n, attempt);
+const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput => refundFailed("declined", n, attempt);
 const retry: MarketplaceChargeInput = { type: "retry_refund", by: "admin_1" };
 const postingIds = (effects: readonly MarketplaceChargeEffect[]) =>
   of(effects, "post_ledger").map((e) => e.id);
