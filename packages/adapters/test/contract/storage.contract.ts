@@ -1204,6 +1204,9 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(stored?.refunds).toMatchObject([
           { status: "failed", ledgerPosted: false, failedAfterSuccess: 1 },
         ]);
+        // Refunded no more: the refund is outstanding again, and the payment has not ended.
+        expect(stored?.status).toBe("refunding");
+        expect(stored?.endedAt).toBeUndefined();
         const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
         expect(transactions.map((t) => t.kind).slice(-2)).toEqual(["held_refunded", "held_refund_failed"]);
         for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();

@@ -802,6 +802,9 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     failureCode,
     ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
   });
+  // A payment refunded in full no longer is: the customer does not have this refund's money.
+  // It is `refunding` again until the refund ends (a retry lands, or it is owed outside Stripe).
+  if (undo && s.status === "refunded") d.moveTo("refunding");
   if (undo)
     d.post(
       heldRefundFailed({

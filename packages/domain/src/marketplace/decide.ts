@@ -1145,6 +1145,9 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     failureCode,
     ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
   });
+  // A charge refunded in full no longer is: the customer does not have this refund's money.
+  // It is `refunding` again until the refund ends (a retry lands, or it is owed outside Stripe).
+  if (undo && s.status === "refunded") d.moveTo("refunding");
   const failed = d.state.refunds.find((x) => x.number === refund) ?? r;
   if (supersededByWaitingLoss(d, refund)) return d.done();
   // Stripe refuses every refund of a charge charged back (`charge_disputed`): a refund that
