@@ -591,6 +591,11 @@ const ledgerTransactionShape = z.strictObject({
     "membership_invoice_paid",
     "membership_invoice_refunded",
     "membership_invoice_refund_failed",
+    // Since membership_charge_outside_susu: an invoice's charge refunded outside susu or disputed.
+    "membership_refunded_outside_susu",
+    "membership_outside_refund_failed",
+    "membership_dispute_lost",
+    "membership_dispute_reinstated",
   ]),
   postings: list(
     z.strictObject({
@@ -1093,6 +1098,25 @@ const subscriptionSnapshot = z.strictObject({
           deadlineAt: instant.exactOptional(),
         })
         .exactOptional(),
+      // Since an invoice's charge refunded outside susu or disputed is booked (older snapshots have neither).
+      outsideRefunds: list(
+        z.strictObject({
+          refundId: text,
+          amountMinor: nonNegative,
+          status: z.enum(["succeeded", "failed"]),
+          failureCode: text.exactOptional(),
+          postedMinor: nonNegative,
+        }),
+      ).exactOptional(),
+      disputes: list(
+        z.strictObject({
+          disputeId: text,
+          amountMinor: nonNegative,
+          stripeStatus: text,
+          status: z.enum(["open", "won", "lost"]),
+          lossMinor: nonNegative,
+        }),
+      ).exactOptional(),
     }),
   ),
   changes: nonNegative,
