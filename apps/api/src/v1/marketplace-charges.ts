@@ -233,7 +233,7 @@ const MarketplaceChargeSchema = z
           ])
           .openapi({
             description:
-              "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`, or a seller's reversal for it failed) and a dispute was lost: the customer's bank gave the money back instead. `owed_outside_stripe`: what such a refund asked for beyond the loss, still owed to the customer; Stripe refuses every refund of a charge charged back, so it is never asked of Stripe: it is booked as owed to the customer (its sellers' parts reversed as the refund's would have been), and the platform's admins pay it by other means (a `refund_owed` ticket names it)",
+              "`superseded_by_dispute`: the refund never reached the customer (Stripe refused it, e.g. `charge_disputed`, or a seller's reversal for it failed) and a dispute was lost: the customer's bank gave the money back instead. `owed_outside_stripe`: what such a refund asked for beyond the loss, still owed to the customer; Stripe refuses every refund of a charge charged back, so it is never asked of Stripe — likewise a refund Stripe failed because the card can no longer take money (`failureCode` `lost_or_stolen_card` or `expired_or_canceled_card`: Stripe refunds only to the card charged, so a retry would fail too): it is booked as owed to the customer (its sellers' parts reversed as the refund's would have been), and the platform's admins pay it by other means (a `refund_owed` ticket names it)",
           }),
         attempts: z.number().int(),
         failureCode: z.string().nullable(),
@@ -596,7 +596,7 @@ const refundRouteDef = commandRoute({
 const retryRefundRouteDef = commandRoute({
   action: "refunds/retry",
   summary:
-    "Retry the refund that failed, once the cause is fixed (platform operators). After a lost dispute Stripe refuses every refund of the charge: a refund that never reached the customer is then owed outside Stripe instead (`owed_outside_stripe`, a `refund_owed` ticket), never asked of Stripe again",
+    "Retry the refund that failed, once the cause is fixed (platform operators). After a lost dispute Stripe refuses every refund of the charge: a refund that never reached the customer is then owed outside Stripe instead (`owed_outside_stripe`, a `refund_owed` ticket), never asked of Stripe again. A refund that failed because the card can no longer take money (`lost_or_stolen_card`, `expired_or_canceled_card`) is owed outside Stripe when it fails and is not retried (`no_failed_refund`); every other failure (e.g. `insufficient_funds` of the platform's balance, `declined`, `unknown`) waits for this retry",
   answers: "The charge, its refund asked for again (or owed outside Stripe after a lost dispute)",
   refusals: {
     ...operatorOnly,

@@ -160,8 +160,15 @@ const RoundSchema = z
   })
   .openapi("Round");
 
-/** The round as a client sees it: amounts with their currency, ISO times, no Stripe object ids. */
-export function roundV1View(r: Round, timeline: Page<TimelineLine> | null) {
+/** What the ledger says a round owes a member outside Stripe, for a round stored before it kept it (see `useCases.ledgerOwedOfRounds`). */
+type LedgerOwed = (roundId: string, memberId: string) => number;
+
+/**
+ * The round as a client sees it: amounts with their currency, ISO times, no Stripe object ids.
+ * `ledgerOwed` gives what a contribution stored before rounds kept what they owe owes (read
+ * from the ledger); without it such a contribution shows nothing owed.
+ */
+export function roundV1View(r: Round, timeline: Page<TimelineLine> | null, ledgerOwed: LedgerOwed = () => 0) {
   const money = (amountMinor: number) => ({ amountMinor, currency: r.currency });
   const refundStatus = {
     refund_requested: "requested",
@@ -197,7 +204,7 @@ export function roundV1View(r: Round, timeline: Page<TimelineLine> | null) {
         failureClass: a.failureClass ?? null,
       })),
       disputes: c.disputeIds.length,
-      owedOutsideStripe: owedView(roundOwed(r, c)),
+      owedOutsideStripe: owedView(roundOwed(r, c, ledgerOwed(r.id, c.memberId))),
     })),
     payoutAttempt: r.payoutAttempt,
     payouts: r.payouts.map((p) => ({
@@ -491,10 +498,25 @@ export function roundsV1(deps: V1Deps & { readonly ledger?: LedgerReader }) {
     }));
   }
 
+  /**
+   * What the ledger says these rounds owe members whose contribution does not keep it (rounds
+   * stored before they did), read as the owed-payment use case reads it; nothing without a
+   * ledger, and no read when no contribution needs it.
+   */
+  function ledgerOwedOf(rounds: readonly Round[]) {
+    return deps.ledger === undefined
+      ? okAsync<LedgerOwed, UseCaseError>(() => 0)
+      : useCases.ledgerOwedOfRounds(deps.ledger, rounds);
+  }
+
   async function viewOf(c: Context, round: Round): Promise<Response | ReturnType<typeof roundV1View>> {
-    const timeline = await timelineOf(round.id, { limit: TIMELINE_EMBEDDED });
+    const [timeline, owed] = await Promise.all([
+      timelineOf(round.id, { limit: TIMELINE_EMBEDDED }),
+      ledgerOwedOf([round]),
+    ]);
     if (timeline.isErr()) return useCaseProblem(c, timeline.error);
-    return roundV1View(round, timeline.value);
+    if (owed.isErr()) return useCaseProblem(c, owed.error);
+    return roundV1View(round, timeline.value, owed.value);
   }
 
   /** Loads a round and its group and applies the one authorisation rule for rounds. */
@@ -572,7 +594,10 @@ export function roundsV1(deps: V1Deps & { readonly ledger?: LedgerReader }) {
     // Oldest first: the order rounds open in (their sequence), as the repository lists them.
     const page = pageOf(rounds.value, (r) => r.id, query, `/v1/groups/${groupId}/rounds`);
     // No timelines in a list: one audit read per round would make a page cost N+1 queries.
-    return c.json({ ...page, data: page.data.map((r) => roundV1View(r, null)) }, 200);
+    // What older rounds owe is one ledger read for the page, when any needs it.
+    const owed = await ledgerOwedOf(page.data);
+    if (owed.isErr()) return useCaseProblem(c, owed.error);
+    return c.json({ ...page, data: page.data.map((r) => roundV1View(r, null, owed.value)) }, 200);
   });
 
   app.openapi(getRoundRoute, async (c) => {
@@ -585,7 +610,9 @@ export function roundsV1(deps: V1Deps & { readonly ledger?: LedgerReader }) {
     ]);
     if ("refused" in found) return found.refused;
     if (timeline.isErr()) return useCaseProblem(c, timeline.error);
-    return c.json(roundV1View(found.round, timeline.value), 200);
+    const owed = await ledgerOwedOf([found.round]);
+    if (owed.isErr()) return useCaseProblem(c, owed.error);
+    return c.json(roundV1View(found.round, timeline.value, owed.value), 200);
   });
 
   app.openapi(timelineRoute, async (c) => {

@@ -501,15 +501,37 @@ describe("POST /v1/rounds/{roundId}/contributions/{memberId}/owed-payments", () 
     expect(await balance(roundAccounts.paidOutsideStripe(roundId, admin))).toBe(70_00);
   });
 
-  it("a round stored before rounds kept what they owe: what the ledger owes is recorded, then kept", async () => {
-    const { roundId, admin } = await owingRound();
+  it("a round stored before rounds kept what they owe: what the ledger owes is shown, recorded, then kept", async () => {
+    const { roundId, admin, other } = await owingRound();
     // As the code before stored it: no owedOutsideStripeMinor on any contribution.
     await db.prisma.$executeRaw`
       UPDATE rounds SET snapshot = jsonb_set(snapshot, '{contributions}', (
         SELECT jsonb_agg(c - 'owedOutsideStripeMinor' ORDER BY i)
           FROM jsonb_array_elements(snapshot->'contributions') WITH ORDINALITY AS x(c, i)))
        WHERE id = ${roundId}`;
-    expect(await owedOf(roundId, admin)).toBeNull();
+    // The round's read says what the ledger owes, as the group's ledger does, to whoever may
+    // see the round; a member owed nothing still shows null.
+    const fromLedger = {
+      owed: { amountMinor: 70_00, currency: "AUD" },
+      paid: { amountMinor: 0, currency: "AUD" },
+      left: { amountMinor: 70_00, currency: "AUD" },
+      payments: [],
+    };
+    expect(await owedOf(roundId, admin)).toEqual(fromLedger);
+    expect(await owedOf(roundId, other)).toBeNull();
+    const asAdmin = await send(admin, "GET", `/v1/rounds/${roundId}`);
+    expect(asAdmin.body.contributions.find((c: Body) => c.memberId === admin).owedOutsideStripe).toEqual(
+      fromLedger,
+    );
+    const groupId: string = asAdmin.body.groupId;
+    const listed = await send(admin, "GET", `/v1/groups/${groupId}/rounds`);
+    expect(
+      listed.body.data
+        .find((r: Body) => r.id === roundId)
+        .contributions.find((c: Body) => c.memberId === admin).owedOutsideStripe,
+    ).toEqual(fromLedger);
+    const books = await send(admin, "GET", `/v1/groups/${groupId}/ledger`);
+    expect(JSON.stringify(books.body)).toContain(roundAccounts.owedToMember(roundId, admin));
     const path = `/v1/rounds/${roundId}/contributions/${admin}/owed-payments`;
     expectProblem(await asOperator("POST", path, pay(70_01)), 422, "amount_exceeds_owed");
     const first = await asOperator("POST", path, pay(30_00));

@@ -308,7 +308,9 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     subject: "A customer must be paid outside Stripe",
     happened: [
       `${amountOr(d, "amountMinor", "An amount")} is still owed to customer ${d.text("customerEmail", "(unknown)")} (refund ${d.text("refund")} of ${d.aggregate.replace("_", " ")} ${d.text("heldPaymentId") || d.text("marketplaceChargeId")}).`,
-      `Dispute ${d.text("disputeId")} was lost for part of the charge, and Stripe refuses every refund of a charge charged back, so susu cannot refund the rest through Stripe. It is booked as owed to the customer and is not paid to the seller.`,
+      d.has("failureCode")
+        ? `Stripe failed the refund (${d.text("failureCode")}): the card can no longer take money, and Stripe refunds only to the card charged, so a new refund would fail too. It is booked as owed to the customer and is not paid to the seller.`
+        : `Dispute ${d.text("disputeId")} was lost for part of the charge, and Stripe refuses every refund of a charge charged back, so susu cannot refund the rest through Stripe. It is booked as owed to the customer and is not paid to the seller.`,
     ],
     action:
       "Pay the customer this amount by other means (a bank transfer, a credit), then record the payment (POST …/owed-payments with the bank reference): the customer is told, and the ticket is closed once nothing is left owed.",
@@ -318,7 +320,9 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     happened: [
       d.has("roundId")
         ? `${amountOr(d, "amountMinor", "Part of your contribution")} of your contribution to ${d.has("groupName") ? `"${d.text("groupName")}"` : `group round ${d.text("roundId")}`} is owed back to you: your bank returned the rest of the charge to you after your dispute, and our payment provider cannot refund a disputed charge.`
-        : `${amountOr(d, "amountMinor", "An amount")} of your payment is owed back to you: your bank returned part of the charge after a dispute, and our payment provider cannot refund a disputed charge.`,
+        : d.has("failureCode")
+          ? `${amountOr(d, "amountMinor", "An amount")} of your payment is owed back to you: the refund to the card you paid with could not be made (the card is no longer valid), and our payment provider can refund only to that card.`
+          : `${amountOr(d, "amountMinor", "An amount")} of your payment is owed back to you: your bank returned part of the charge after a dispute, and our payment provider cannot refund a disputed charge.`,
       "We will pay it to you another way (usually a bank transfer) and tell you when we have.",
     ],
     action: "Nothing to do now. If we do not have your bank details, we will contact you for them.",

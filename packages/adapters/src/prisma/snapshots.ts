@@ -143,6 +143,9 @@ const debitAttempt = z.strictObject({
       disputeId: text.exactOptional(),
       disputedMinor: z.int().min(0).exactOptional(),
       lossBooked: z.boolean().exactOptional(),
+      // Whether the dispute's part is booked withdrawn from the pot (absent: not, and in
+      // snapshots stored before it was kept).
+      withdrawnBooked: z.boolean().exactOptional(),
     })
     .exactOptional(),
 });
@@ -204,6 +207,9 @@ const contribution = z.strictObject({
     z.strictObject({ disputeId: text, as: z.enum(["loss", "withdrawn"]), amountMinor: z.int().min(0) }),
   ).exactOptional(),
   disputesWon: list(text).exactOptional(),
+  // The disputes closed won whose closure left money owed (their won ticket is resolved once it
+  // is paid; absent when there are none, and in snapshots stored before they were kept).
+  disputesWonOwed: list(text).exactOptional(),
 });
 
 const payoutTransfer = z.strictObject({
@@ -592,6 +598,11 @@ const ledgerTransactionShape = z.strictObject({
     "membership_invoice_paid",
     "membership_invoice_refunded",
     "membership_invoice_refund_failed",
+    // Since membership_charge_outside_susu: an invoice's charge refunded outside susu or disputed.
+    "membership_refunded_outside_susu",
+    "membership_outside_refund_failed",
+    "membership_dispute_lost",
+    "membership_dispute_reinstated",
   ]),
   postings: list(
     z.strictObject({
@@ -1094,6 +1105,25 @@ const subscriptionSnapshot = z.strictObject({
           deadlineAt: instant.exactOptional(),
         })
         .exactOptional(),
+      // Since an invoice's charge refunded outside susu or disputed is booked (older snapshots have neither).
+      outsideRefunds: list(
+        z.strictObject({
+          refundId: text,
+          amountMinor: nonNegative,
+          status: z.enum(["succeeded", "failed"]),
+          failureCode: text.exactOptional(),
+          postedMinor: nonNegative,
+        }),
+      ).exactOptional(),
+      disputes: list(
+        z.strictObject({
+          disputeId: text,
+          amountMinor: nonNegative,
+          stripeStatus: text,
+          status: z.enum(["open", "won", "lost"]),
+          lossMinor: nonNegative,
+        }),
+      ).exactOptional(),
     }),
   ),
   changes: nonNegative,

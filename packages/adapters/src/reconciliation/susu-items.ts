@@ -237,6 +237,13 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "membership_invoice_refunded":
     // And the reversal of that refund when Stripe failed it after it succeeded.
     case "membership_invoice_refund_failed":
+    // And the invoice's charge refunded outside susu (and that refund's failure), or taken
+    // back by a dispute (and given back when won): the charge is not compared, so neither is
+    // what takes it back.
+    case "membership_refunded_outside_susu":
+    case "membership_outside_refund_failed":
+    case "membership_dispute_lost":
+    case "membership_dispute_reinstated":
       return undefined;
     // Inside susu: no Stripe object moves money for these. The rest of a partial loss owed to
     // the customer outside Stripe stays in the platform's balance until an admin pays it by

@@ -14,6 +14,7 @@ import {
   translateApplicationFeeEvent,
 } from "./application-fee-events.js";
 import { translateMembershipEvent } from "./billing-event-translator.js";
+import type { InvoiceReferences } from "./invoice-payment-lookup.js";
 import { metadataToReferences } from "./payment-metadata.js";
 import { isPaymentMethodEvent, paymentMethodFact } from "./payment-method-events.js";
 import { billingReferences } from "./stripe-billing-gateway.js";
@@ -50,6 +51,19 @@ export type StripeEventTranslation =
       readonly disputeFact: DisputeFactWithoutRefs;
     }
   | {
+      /**
+       * A refund of a charge whose objects carry no susu metadata (made in Stripe's dashboard):
+       * it may be a membership invoice's charge (Stripe Billing's PaymentIntents carry none).
+       * Resolve its payment to the invoice and subscription (`getInvoiceReferences`) and finish
+       * with {@link completeChargeOfInvoice}.
+       */
+      readonly kind: "charge_needs_invoice";
+      readonly eventType: string;
+      readonly paymentIntentId?: string;
+      readonly chargeId?: string;
+      readonly chargeFact: InvoiceChargeFactWithoutRefs;
+    }
+  | {
       /** `application_fee.refunded`: the fee's charge carries the references (see application-fee-events.ts). */
       readonly kind: "fee_refund_needs_references";
       readonly chargeId: string;
@@ -68,6 +82,11 @@ export type DisputeFactWithoutRefs = DistributiveOmit<
   "refs"
 >;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A membership invoice's charge refunded outside susu, or disputed: the fact before the invoice is known. */
+export type InvoiceChargeFactWithoutRefs =
+  | DistributiveOmit<Extract<PaymentFact, { kind: "membership_charge_refunded" }>, "refs">
+  | DisputeFactWithoutRefs;
 
 /** `payment_intent.*` */
 export type PaymentIntentEvent = EventOf<`payment_intent.${string}`>;
@@ -257,7 +276,7 @@ function refundEventFact(eventType: string, refund: Stripe.Refund): StripeEventT
   const payment = metadataToReferences(refund.metadata);
   const membership = payment === undefined ? membershipRefundReferences(refund.metadata) : undefined;
   const refs = payment ?? membership;
-  if (!refs) return ignored(eventType, NOT_FROM_SUSU);
+  if (!refs) return refundOutsideSusu(eventType, refund);
   // A membership invoice's refunds carry their amounts: one per payment, they add up to what
   // the invoice collected, which is how the membership knows every payment's refund ended.
   const outcome = refundOutcomeOf(refund);
@@ -265,6 +284,37 @@ function refundEventFact(eventType: string, refund: Stripe.Refund): StripeEventT
   return f === undefined
     ? ignored(eventType, `refund ${refund.id} is still ${refund.status ?? "unknown"}`)
     : fact(f);
+}
+
+/**
+ * A refund susu did not make (no metadata: Stripe's dashboard, support): a membership invoice's
+ * charge may be what it refunded, which only Stripe's invoice payments can tell. A pending
+ * refund is no news yet; one that names no payment cannot be resolved.
+ */
+function refundOutsideSusu(eventType: string, refund: Stripe.Refund): StripeEventTranslation {
+  const outcome = refundOutcomeOf(refund);
+  if (outcome.status === "pending")
+    return ignored(
+      eventType,
+      `refund ${refund.id} is still ${refund.status ?? "unknown"} (${NOT_FROM_SUSU})`,
+    );
+  const paymentIntentId = idOf(refund.payment_intent);
+  const chargeId = idOf(refund.charge);
+  if (paymentIntentId === undefined && chargeId === undefined)
+    return ignored(eventType, `${NOT_FROM_SUSU}, and refund ${refund.id} names no payment`);
+  return {
+    kind: "charge_needs_invoice",
+    eventType,
+    ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
+    ...(chargeId !== undefined ? { chargeId } : {}),
+    chargeFact: {
+      kind: "membership_charge_refunded",
+      refundId: refund.id,
+      amountMinor: refund.amount,
+      outcome: outcome.status,
+      ...(outcome.status === "failed" ? { failureCode: outcome.failureCode ?? "refund_failed" } : {}),
+    },
+  };
 }
 
 /** A refund susu made of a membership invoice's payment names the membership and the invoice. */
@@ -503,6 +553,29 @@ export function completeDispute(
   return fact({ ...pending.disputeFact, refs: references });
 }
 
+/**
+ * Finishes a translation of a charge's news (a refund outside susu, a dispute of a payment
+ * with no susu metadata) with the invoice its payment paid: `refs` name a susu membership and
+ * the invoice, or `unresolved` says why none does (not an invoice's payment, or not a
+ * membership of susu's), which the audit keeps.
+ */
+export function completeChargeOfInvoice(
+  pending: {
+    readonly eventType: string;
+    readonly chargeFact: InvoiceChargeFactWithoutRefs;
+  },
+  found: InvoiceReferences,
+): StripeEventTranslation {
+  if ("unresolved" in found) return ignored(pending.eventType, `${NOT_FROM_SUSU}; ${found.unresolved}`);
+  return fact({ ...pending.chargeFact, refs: found.refs });
+}
+
+/** Resolves a payment to its invoice (see `StripePaymentGateway.getInvoiceReferences`). */
+export type InvoiceReferencesLookup = (ids: {
+  readonly paymentIntentId?: string;
+  readonly chargeId?: string;
+}) => ResultAsync<InvoiceReferences, GatewayError>;
+
 /** Finds the references of a payment by PaymentIntent or charge (see `StripePaymentGateway.getPaymentReferences`). */
 export type PaymentReferencesLookup = (ids: {
   readonly paymentIntentId?: string;
@@ -522,8 +595,17 @@ export function translateStripeEventWith(
   event: Stripe.Event,
   lookup: PaymentReferencesLookup,
   listFeeRefunds?: FeeRefundsLookup,
+  findInvoice?: InvoiceReferencesLookup,
 ): ResultAsync<StripeEventTranslation, GatewayError> {
   const translation = translateStripeEvent(event);
+  if (translation.kind === "charge_needs_invoice") {
+    if (findInvoice === undefined)
+      return okAsync(ignored(event.type, `${NOT_FROM_SUSU} (no invoice lookup to resolve its payment)`));
+    return findInvoice({
+      ...(translation.paymentIntentId !== undefined ? { paymentIntentId: translation.paymentIntentId } : {}),
+      ...(translation.chargeId !== undefined ? { chargeId: translation.chargeId } : {}),
+    }).map((found) => completeChargeOfInvoice(translation, found));
+  }
   if (translation.kind === "fee_refund_needs_references") {
     const feeRefunds: ResultAsync<readonly FeeRefundSeen[], GatewayError> =
       translation.moreFeeRefunds && listFeeRefunds !== undefined
@@ -538,8 +620,23 @@ export function translateStripeEventWith(
     );
   }
   if (translation.kind !== "dispute_needs_references") return okAsync(translation);
-  return lookup({
+  const ids = {
     chargeId: translation.chargeId,
     ...(translation.paymentIntentId !== undefined ? { paymentIntentId: translation.paymentIntentId } : {}),
-  }).map((references) => completeDispute(translation, references));
+  };
+  return lookup(ids).andThen((references) =>
+    // A payment with no susu metadata may be a membership invoice's (Stripe Billing's charges
+    // carry none): its invoice payment says.
+    references === undefined && findInvoice !== undefined
+      ? findInvoice(ids).map((found) =>
+          completeChargeOfInvoice(
+            {
+              eventType: DISPUTE_EVENT_TYPE[translation.disputeFact.kind],
+              chargeFact: translation.disputeFact,
+            },
+            found,
+          ),
+        )
+      : okAsync(completeDispute(translation, references)),
+  );
 }

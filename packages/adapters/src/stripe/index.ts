@@ -12,8 +12,11 @@ export {
   type ChargeEvent,
   type CheckoutEvent,
   type ConnectEvent,
+  completeChargeOfInvoice,
   completeDispute,
   type DebitSetupEvent,
+  type InvoiceChargeFactWithoutRefs,
+  type InvoiceReferencesLookup,
   type PaymentIntentEvent,
   type PaymentReferencesLookup,
   type RefundEvent,
@@ -22,6 +25,11 @@ export {
   translateStripeEvent,
   translateStripeEventWith,
 } from "./event-translator.js";
+export {
+  type InvoiceReferences,
+  invoiceReferencesOf,
+  SUBSCRIPTION_METADATA_KEY,
+} from "./invoice-payment-lookup.js";
 export { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 export {
   BILLING_METADATA_KEYS,

@@ -22,6 +22,7 @@ import type {
 import { err, errAsync, ok, okAsync, type Result, ResultAsync } from "neverthrow";
 import Stripe from "stripe";
 import { feeRefundsOldestFirst } from "./application-fee-events.js";
+import { type InvoiceReferences, invoiceReferencesOf } from "./invoice-payment-lookup.js";
 import { METADATA_KEYS, metadataToReferences, referencesToMetadata } from "./payment-metadata.js";
 import { reportedPaymentMethodOf } from "./payment-method-events.js";
 import { createStripeClient, type StripeClientConfig } from "./stripe-client.js";
@@ -408,6 +409,19 @@ export class StripePaymentGateway implements PaymentGateway {
       code: "parameter_missing",
       message: "getPaymentReferences needs a PaymentIntent or a charge id",
     });
+  }
+
+  /**
+   * The susu membership and invoice a payment with no susu metadata paid (Stripe Billing's
+   * PaymentIntents and charges carry none), through Stripe's invoice payments: what a refund
+   * made outside susu or a dispute of a membership invoice's charge needs (see
+   * `invoice-payment-lookup.ts`).
+   */
+  getInvoiceReferences(ids: {
+    readonly paymentIntentId?: string;
+    readonly chargeId?: string;
+  }): ResultAsync<InvoiceReferences, GatewayError> {
+    return invoiceReferencesOf(this.stripe, ids);
   }
 
   /**

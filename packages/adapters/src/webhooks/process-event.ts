@@ -10,6 +10,7 @@ import {
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { type StripeEventTranslation, translateStripeEventWith } from "../stripe/event-translator.js";
+import type { InvoiceReferences } from "../stripe/invoice-payment-lookup.js";
 
 /**
  * The Stripe reads the processor makes: the references of a disputed payment, and the
@@ -25,6 +26,14 @@ export interface WebhookGateway extends PaymentReader {
    * whose fee lists only its newest (`has_more`). Without it, the listed ones are read.
    */
   listApplicationFeeRefunds?(feeId: string): ResultAsync<readonly FeeRefundSeen[], GatewayError>;
+  /**
+   * The membership invoice a payment with no susu metadata paid (a refund made outside susu,
+   * a dispute of a Stripe Billing charge). Without it, such news is ignored as not susu's.
+   */
+  getInvoiceReferences?(ids: {
+    readonly paymentIntentId?: string;
+    readonly chargeId?: string;
+  }): ResultAsync<InvoiceReferences, GatewayError>;
 }
 
 /**
@@ -136,6 +145,12 @@ function apply(
         message: `dispute ${t.disputeId} reached processing without its payment's references`,
         retryable: false,
       });
+    case "charge_needs_invoice":
+      return errAsync({
+        code: "invoice_references_missing",
+        message: `${t.eventType} reached processing without its payment's invoice`,
+        retryable: false,
+      });
     case "fee_refund_needs_references":
       return errAsync({
         code: "fee_refund_references_missing",
@@ -170,6 +185,7 @@ export function processWebhookEvent(
         event,
         (ids) => ctx.gateway.getPaymentReferences(ids),
         ctx.gateway.listApplicationFeeRefunds?.bind(ctx.gateway),
+        ctx.gateway.getInvoiceReferences?.bind(ctx.gateway),
       ).mapErr((e) => failureOf(e, {})),
     )
     .andThen((translation) => apply(ctx, translation, actor));

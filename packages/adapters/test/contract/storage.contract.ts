@@ -1190,7 +1190,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
           ...paidInputs("hp_undone"),
           { type: "report_unfulfilled", reason: "cancelled" },
           { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
-          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
         );
         (
           await s.uow.commit({
@@ -1204,6 +1204,9 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect(stored?.refunds).toMatchObject([
           { status: "failed", ledgerPosted: false, failedAfterSuccess: 1 },
         ]);
+        // Refunded no more: the refund is outstanding again, and the payment has not ended.
+        expect(stored?.status).toBe("refunding");
+        expect(stored?.endedAt).toBeUndefined();
         const transactions = run.effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
         expect(transactions.map((t) => t.kind).slice(-2)).toEqual(["held_refunded", "held_refund_failed"]);
         for (const t of [...transactions, ...transactions]) (await s.ledger.post(t))._unsafeUnwrap();
@@ -1450,7 +1453,7 @@ export function storageContract(name: string, factory: StorageFactory): void {
           chargePaid("mc_undone", "tr_undone"),
           { type: "refund", initiatedBy: "platform", by: "admin_1", reason: "cancelled", amountMinor: 3_000 },
           { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_u" },
-          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+          { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
         );
         (
           await s.uow.commit({

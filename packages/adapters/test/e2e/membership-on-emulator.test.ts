@@ -639,7 +639,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(notices(after, "membership_refund_reversed")).toHaveLength(1);
   });
 
-  it("a late payment partly refunded from the dashboard first: susu's pending refund of the rest ends the refund when it succeeds", async () => {
+  it("a late payment partly refunded from the dashboard first: that refund is booked, and susu's pending refund of the rest ends the refund when it succeeds", async () => {
     const noTrial = (
       await useCases.createPlan(
         deps,
@@ -672,7 +672,7 @@ describe("memberships on PostgreSQL and the emulator", () => {
     const invoice = await harness.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
     const intent = invoice.payments?.data[0]?.payment.payment_intent;
     const intentId = typeof intent === "string" ? intent : (intent?.id as string);
-    await harness.stripe.refunds.create({ payment_intent: intentId, amount: 3_00 });
+    const dashboard = await harness.stripe.refunds.create({ payment_intent: intentId, amount: 3_00 });
     await settle();
     // Susu's refund makes the other 9.00, pending: the refund waits for it (its id is known).
     const waiting = await current(created.id);
@@ -685,9 +685,13 @@ describe("memberships on PostgreSQL and the emulator", () => {
       refundIds: [ours[0]?.id],
       deadlineAt: expect.any(Number),
     });
+    // The dashboard's refund is pending too (this card's refunds are): nothing booked yet.
+    expect(waiting.invoices[0]?.outsideRefunds).toBeUndefined();
     expect(await paidIn(waiting)).toBe(12_00);
 
-    // It succeeds: the refund ends with the 9.00 posted, the person told, one ticket for the 3.00.
+    // Both succeed: the dashboard's refund (no susu metadata) is resolved to the invoice and
+    // booked, and susu's refund ends with the 9.00 posted and the person told; the books hold
+    // nothing more, so no ticket asks for a correction.
     await advanceDays(1);
     const s = await current(created.id);
     expect(s.invoices[0]?.refund).toMatchObject({
@@ -695,15 +699,116 @@ describe("memberships on PostgreSQL and the emulator", () => {
       refundIds: [ours[0]?.id],
       payments: [{ refundId: ours[0]?.id, amountMinor: 9_00, status: "succeeded", posted: true }],
     });
-    expect(await paidIn(s)).toBe(3_00);
+    expect(s.invoices[0]?.outsideRefunds).toEqual([
+      { refundId: dashboard.id, amountMinor: 3_00, status: "succeeded", postedMinor: 3_00 },
+    ]);
+    expect(await paidIn(s)).toBe(0);
     expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
     // The notice says what went back and what was collected: its e-mail does not say "in full".
     expect(notices(s, "membership_refunded").map((n) => [n.data.amountMinor, n.data.collectedMinor])).toEqual(
       [[9_00, 12_00]],
     );
-    const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
-    expect(tickets.map((t) => t.id)).toEqual([`${created.id}:invoice:${invoiceId}:refund:ticket`]);
-    expect(tickets[0]?.summary).toContain("still holds 300 AUD (minor units)");
+    const txs = await db.prisma.ledgerTransaction.findMany({
+      where: { id: { startsWith: `${created.id}:` } },
+      orderBy: { id: "asc" },
+    });
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      [`${created.id}:invoice:${invoiceId}:paid`, "membership_invoice_paid"],
+      [`${created.id}:invoice:${invoiceId}:refunded`, "membership_invoice_refunded"],
+      [
+        `${created.id}:invoice:${invoiceId}:refunded-outside:${dashboard.id}`,
+        "membership_refunded_outside_susu",
+      ],
+    ]);
+    expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toEqual([]);
+  });
+
+  it("an invoice's charge refunded from Stripe's dashboard (no susu metadata) is booked once; a chargeback lost books the loss", async () => {
+    const noTrial = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go (disputed)",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 20_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const { paymentMethodId } = await aPerson("oli", "pm_card_visa");
+    const created = (
+      await useCases.subscribe(deps, {
+        personId: "oli",
+        planId: noTrial.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    let s = await current(created.id);
+    expect(s.status).toBe("active");
+    expect(await paidIn(s)).toBe(20_00);
+    const invoiceId = s.invoices[0]?.id as string;
+    // Stripe's current API: the invoice's PaymentIntent is named only by its invoice payment.
+    const payment = (await harness.stripe.invoicePayments.list({ invoice: invoiceId })).data[0];
+    const intentId = payment?.payment.payment_intent as string;
+    const charge = (await harness.stripe.charges.list({ payment_intent: intentId })).data[0] as Stripe.Charge;
+
+    // Support refunds 5.00 in the dashboard: no susu metadata on the refund, charge or payment.
+    const before = outcomes.length;
+    const dashboard = await harness.stripe.refunds.create({ payment_intent: intentId, amount: 5_00 });
+    await settle();
+    expect(outcomes.slice(before)).toContainEqual(
+      `refund.created processed: subscription ${s.id}: invoice_refunded_outside applied`,
+    );
+    s = await current(s.id);
+    expect(await paidIn(s)).toBe(15_00);
+    // Its news again (a redelivery, a later event about the same refund) books nothing more.
+    for (const event of delivered.filter((e) => (e.data.object as { id?: string }).id === dashboard.id)) {
+      const again = (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+      expect(again).toMatchObject({ status: "ignored" });
+      expect(again.status === "ignored" ? again.reason : "").toContain("outside_refund_known");
+    }
+    expect(await paidIn(await current(s.id))).toBe(15_00);
+
+    // The person's bank charges the rest back, and the dispute is lost.
+    const dispute = await harness.emulator.control.forceDispute(charge.id, { reason: "fraudulent" });
+    await settle();
+    await harness.emulator.control.resolveDispute(dispute.id, "lost");
+    await settle();
+    s = await current(s.id);
+    expect(s.invoices[0]?.disputes).toEqual([
+      { disputeId: dispute.id, amountMinor: 15_00, stripeStatus: "lost", status: "lost", lossMinor: 15_00 },
+    ]);
+    const losses = (await ledger.balance(membershipAccounts.disputeLosses(s.id), "AUD"))._unsafeUnwrap();
+    expect(losses.amountMinor).toBe(15_00);
+    const txs = await db.prisma.ledgerTransaction.findMany({
+      where: { id: { startsWith: `${s.id}:` } },
+      orderBy: { id: "asc" },
+    });
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      [`${s.id}:invoice:${invoiceId}:dispute:${dispute.id}:lost`, "membership_dispute_lost"],
+      [`${s.id}:invoice:${invoiceId}:paid`, "membership_invoice_paid"],
+      [`${s.id}:invoice:${invoiceId}:refunded-outside:${dashboard.id}`, "membership_refunded_outside_susu"],
+    ]);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+
+    // A payment that paid no invoice (made outside susu, no metadata) stays ignored, with why.
+    const stray = await harness.stripe.paymentIntents.create({
+      amount: 7_00,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      confirm: true,
+    });
+    const strayBefore = outcomes.length;
+    await harness.stripe.refunds.create({ payment_intent: stray.id });
+    await settle();
+    expect(outcomes.slice(strayBefore)).toContainEqual(
+      expect.stringMatching(new RegExp(`^refund\\.created ignored: .*payment ${stray.id} paid no invoice`)),
+    );
   });
 
   it("every membership event was understood (none not handled)", () => {

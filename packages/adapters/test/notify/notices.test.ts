@@ -207,3 +207,45 @@ describe("the unexpected-money notice", () => {
     expect(text).toContain("refund or reassign the money by hand if needed");
   });
 });
+
+const owedNotice = (
+  template: "refund_owed" | "owed_outside_stripe",
+  why: Record<string, string>,
+): Notification => ({
+  id: `hp1:notify:${template}:1`,
+  aggregate: "held_payment",
+  aggregateId: "hp1",
+  personIds: [],
+  emails: ["cy@example.com"],
+  template,
+  data: {
+    heldPaymentId: "hp1",
+    clientReference: "booking_42",
+    currency: "AUD",
+    refund: 1,
+    amountMinor: 40_00,
+    customerEmail: "cy@example.com",
+    ...why,
+  },
+});
+
+describe("the notices of a refund owed outside Stripe say why Stripe cannot refund it", () => {
+  it("a card that can no longer take money: no dispute is named", () => {
+    const why = { failureCode: "expired_or_canceled_card" };
+    const admins = plain(renderMail(owedNotice("refund_owed", why), sydney).text);
+    expect(admins).toContain("Stripe failed the refund (expired_or_canceled_card)");
+    expect(admins).not.toContain("Dispute");
+    const customer = plain(renderMail(owedNotice("owed_outside_stripe", why), sydney).text);
+    expect(customer).toContain("$40.00 of your payment is owed back to you");
+    expect(customer).toContain("the card is no longer valid");
+    expect(customer).not.toContain("dispute");
+  });
+
+  it("a lost dispute: as before", () => {
+    const why = { disputeId: "dp_1" };
+    expect(plain(renderMail(owedNotice("refund_owed", why), sydney).text)).toContain("Dispute dp_1 was lost");
+    expect(plain(renderMail(owedNotice("owed_outside_stripe", why), sydney).text)).toContain(
+      "after a dispute",
+    );
+  });
+});

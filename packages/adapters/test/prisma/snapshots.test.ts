@@ -111,11 +111,18 @@ describe("round snapshots and surplus charges", () => {
     expect(parseRoundSnapshot(withAttempt({ surplus: { status: "lost" } })).isErr()).toBe(true);
   });
 
-  it("a disputed surplus charge loads as it was stored: the dispute, what it took, whether the member's loss is booked", () => {
+  it("a disputed surplus charge loads as it was stored: the dispute, what it took, whether the member's loss and the withdrawal are booked", () => {
     for (const surplus of [
       { status: "refund_requested", disputeId: "dp_1", disputedMinor: 100_00 },
       { status: "refunded", refundId: "re_1", disputeId: "dp_1", disputedMinor: 100_00, lossBooked: true },
       { status: "charged_back", disputeId: "dp_1", disputedMinor: 100_00 },
+      {
+        status: "charged_back",
+        refundId: "re_1",
+        disputeId: "dp_1",
+        disputedMinor: 40_00,
+        withdrawnBooked: true,
+      },
     ]) {
       const stored = withAttempt({ surplus });
       expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
@@ -161,7 +168,14 @@ describe("round snapshots and surplus charges", () => {
       ...refunding,
       contributions: refunding.contributions.map((c, i) =>
         i === 0
-          ? { ...c, status: "disputed", disputeIds: ["dp_1", "dp_2"], disputeBookings, disputesWon: ["dp_2"] }
+          ? {
+              ...c,
+              status: "disputed",
+              disputeIds: ["dp_1", "dp_2"],
+              disputeBookings,
+              disputesWon: ["dp_2"],
+              disputesWonOwed: ["dp_2"],
+            }
           : c,
       ),
     });

@@ -258,6 +258,20 @@ export type PaymentFact =
       readonly refundIds: readonly string[];
     }
   | {
+      /**
+       * A refund of a membership invoice's charge made outside susu (Stripe's dashboard: it
+       * carries no susu metadata), its payment resolved to the invoice through the provider's
+       * invoice payments: the refs name the subscription and the invoice. A pending refund is
+       * no news.
+       */
+      readonly kind: "membership_charge_refunded";
+      readonly refs: PaymentReferences;
+      readonly refundId: string;
+      readonly amountMinor: number;
+      readonly outcome: "succeeded" | "failed";
+      readonly failureCode?: string;
+    }
+  | {
       readonly kind: "invoice_marked_uncollectible";
       readonly refs: PaymentReferences;
       readonly stripeSubscriptionId: string;

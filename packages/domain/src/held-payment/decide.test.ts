@@ -543,7 +543,7 @@ describe("refunds", () => {
       type: "refund_failed",
       refund: 1,
       attempt,
-      failureCode: "expired_or_canceled_card",
+      failureCode: "declined",
     });
     const failed = run(held(), [{ type: "report_unfulfilled", reason: "double booked" }, failure(1)]);
     const replayed = run(failed, [refundOk(1, 1)]);

@@ -10,6 +10,7 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
+import { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "../kernel/owed-cause.js";
 import { type RefundLookupRules, refundNotEnded, refundOverdue } from "../kernel/refund-lookups.js";
 import {
   type HeldMovementInput,
@@ -32,6 +33,7 @@ import { currencyInfo, formatMoney, money } from "../money/index.js";
 import { owedIds } from "../owed/owed-ids.js";
 import { classifyFailure } from "../policy/failure-codes.js";
 import type { HeldPaymentPolicy } from "../policy/held-payment-policy.js";
+import { refundFailureOutcome } from "../policy/refund-failure.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import { DAY_MS, type Instant, isoString } from "../shared/time.js";
@@ -618,7 +620,7 @@ function retryRefund(d: Draft): Step {
   // A refund that never reached the customer on a charge charged back (stored so by the code
   // before owed refunds, which asked Stripe for the rest of a partial loss): Stripe would
   // refuse it again, so the admin's retry owes it outside Stripe instead.
-  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, { kind: "dispute_lost", disputeId: lost.id });
   if (lost) return chargedBack(lost);
   // A reversal is asked for again for what the failed one asked (less than the seller's part
   // when the platform held the rest already).
@@ -802,6 +804,9 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     failureCode,
     ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
   });
+  // A payment refunded in full no longer is: the customer does not have this refund's money.
+  // It is `refunding` again until the refund ends (a retry lands, or it is owed outside Stripe).
+  if (undo && s.status === "refunded") d.moveTo("refunding");
   if (undo)
     d.post(
       heldRefundFailed({
@@ -818,7 +823,18 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   // never reached the customer then is owed outside Stripe (a refund of the rest of a partial
   // loss asked of Stripe by the code before owed refunds, or a success Stripe failed afterwards).
   const lost = lostDispute(s);
-  if (lost && !failed.ledgerPosted) return oweRefused(d, failed, lost.id);
+  if (lost && !failed.ledgerPosted)
+    return oweRefused(d, failed, { kind: "dispute_lost", disputeId: lost.id });
+  // A card that can no longer take money (lost, stolen, expired, canceled): Stripe refunds only
+  // to it, so a retry would fail too. The refund is owed outside Stripe at once, as after a
+  // lost dispute, instead of a ticket asking to retry it in vain.
+  if (refundFailureOutcome(failureCode) === "pay_outside_stripe" && !failed.ledgerPosted)
+    return oweRefused(d, failed, {
+      kind: "refund_unreachable",
+      failureCode,
+      afterSuccess: after,
+      ...(r.refundId !== undefined ? { refundId: r.refundId } : {}),
+    });
   const data = { refund, attempt, amountMinor: r.amountMinor, failureCode };
   d.ticket(
     after
@@ -899,7 +915,7 @@ function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_
   // A refund of the rest of a partial loss that the code before owed refunds reversed first:
   // Stripe would refuse it, so it is owed outside Stripe now that the seller's part is back.
   const lost = lostDispute(d.state);
-  if (lost) return oweRefused(d, r, lost.id);
+  if (lost) return oweRefused(d, r, { kind: "dispute_lost", disputeId: lost.id });
   requestRefundAttempt(d, r);
   return d.done();
 }
@@ -1323,18 +1339,24 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
     ledgerPosted: false,
   };
   d.set({ refunds: [...s.refunds, refund] });
-  oweOutsideStripe(d, refund, disputeId, Math.max(0, refund.sellerPartMinor - coveredMinor));
+  oweOutsideStripe(
+    d,
+    refund,
+    { kind: "dispute_lost", disputeId },
+    Math.max(0, refund.sellerPartMinor - coveredMinor),
+  );
 }
 
 /**
- * Refund `r` never reached the customer and never can at Stripe (the charge was charged back
- * by dispute `disputeId`): it is owed to them outside Stripe. Booked at once from where its
+ * Refund `r` never reached the customer and never can at Stripe (`cause`: the charge was
+ * charged back by a lost dispute, or its card can no longer take money): it is owed to them
+ * outside Stripe. Booked at once from where its
  * money is (`held_owed_to_customer`), so it counts as given back and nothing of it is released
  * to the seller; after the release its seller part (`toReverseMinor`, what the platform does
  * not hold yet) is reversed from the seller's transfer. The admins get a ticket and a notice
  * naming the amount, the currency and the customer to pay by other means.
  */
-function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseMinor: number): void {
+function oweOutsideStripe(d: Draft, r: HeldRefund, cause: OwedCause, toReverseMinor: number): void {
   const s = d.state;
   d.updateRefund(r.number, { status: "owed_outside_stripe", ledgerPosted: true });
   d.post(
@@ -1343,7 +1365,7 @@ function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseM
       heldPaymentId: s.id,
       from: takenBackFrom(s, r.stage, r.amountMinor, r.sellerPartMinor, r.feePartMinor),
       occurredAt: d.now,
-      refs: { disputeId },
+      refs: owedCauseRefs(cause),
     }),
   );
   if (r.stage === "transferred" && toReverseMinor > 0) {
@@ -1356,33 +1378,49 @@ function oweOutsideStripe(d: Draft, r: HeldRefund, disputeId: string, toReverseM
   d.ticket(
     ids.ticket.refundOwed(s.id, r.number),
     "refund_owed",
-    `${amount} is owed to customer ${customer} (refund ${r.number} of held payment ${s.id}, booking ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means and record it (POST /v1/held-payments/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${heldAccounts.owedToCustomer(s.id)} and is not released to the seller`,
+    `${amount} is owed to customer ${customer} (refund ${r.number} of held payment ${s.id}, booking ${s.clientReference}): ${owedCauseSummary(cause, s.chargeId)}; pay it by other means and record it (POST /v1/held-payments/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${heldAccounts.owedToCustomer(s.id)} and is not released to the seller`,
   );
   d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
     refund: r.number,
     amountMinor: r.amountMinor,
     customerEmail: s.customer.email,
-    disputeId,
+    ...owedCauseData(cause),
   });
   // The customer hears it too: what is owed, and that it comes by other means than Stripe.
   d.notify(owedIds.payment.noticeBooked(s.id, r.number), "customer", "owed_outside_stripe", {
     refund: r.number,
     amountMinor: r.amountMinor,
+    ...owedCauseData(cause),
   });
 }
 
 /**
- * A refund that never reached the customer, on a charge charged back by dispute `disputeId`,
- * stored by the code before owed refunds (it asked Stripe for the rest of a partial loss):
- * owed outside Stripe now (its seller part reversed after the release unless a reversal for it
- * landed), and the payment ends when nothing is left, or goes on as a refund's end lets it.
+ * A refund that never reached the customer and that Stripe cannot be asked for (`cause`: on a
+ * charge charged back by a lost dispute — stored so by the code before owed refunds, which
+ * asked Stripe for the rest of a partial loss, or failed after its success — or failed on a
+ * card that can no longer take money): owed outside Stripe now (its seller part reversed after
+ * the release unless a reversal for it landed), and the payment ends when nothing is left
+ * (`charged_back` after a lost dispute, else `refunded` when it was refunding), or goes on as
+ * a refund's end lets it.
  */
-function oweRefused(d: Draft, r: HeldRefund, disputeId: string): Step {
+function oweRefused(d: Draft, r: HeldRefund, cause: OwedCause): Step {
   const landedMinor = d.state.reversals
     .filter((rv) => rv.forRefund === r.number && rv.status === "reversed")
     .reduce((sum, rv) => sum + rv.amountMinor, 0);
-  oweOutsideStripe(d, r, disputeId, Math.max(0, r.sellerPartMinor - landedMinor));
-  return chargedBackIfNothingLeft(d) ? d.done() : unfreeze(d);
+  oweOutsideStripe(d, r, cause, Math.max(0, r.sellerPartMinor - landedMinor));
+  if (chargedBackIfNothingLeft(d)) return d.done();
+  const s = d.state;
+  if (
+    cause.kind === "refund_unreachable" &&
+    s.status === "refunding" &&
+    refundableMinor(s) === 0 &&
+    !unfinishedRefund(s) &&
+    !transferInFlight(s)
+  ) {
+    d.moveTo("refunded", { endedAt: d.now });
+    return d.done();
+  }
+  return unfreeze(d);
 }
 
 /**

@@ -226,7 +226,7 @@ describe("the outcome that closes a waiting loss and supersedes its refund", () 
     const r = run(start(), [
       paid,
       { type: "report_unfulfilled", reason: "cancelled" },
-      refundFailed("expired_or_canceled_card"),
+      refundFailed("declined"),
     ]);
     expect(asks(r)).toEqual({ tickets: ["refund_failed"], notices: ["refund_failed"] });
   });

@@ -541,7 +541,9 @@ function answerRefund(w: World, i: number, ok: boolean, unheard = false): void {
           refundId: `re_${r.id}`,
         });
   } else {
-    const failureCode = refused ? "charge_disputed" : "expired_or_canceled_card";
+    // A failure a retry can fix (the admins retry it), or a card that cannot take money (owed
+    // outside Stripe at once): drawn by the refund's index.
+    const failureCode = refused ? "charge_disputed" : i % 2 === 0 ? "declined" : "expired_or_canceled_card";
     w.refundsAtStripe.set(r.id, { status: "failed", refundId: `re_${r.id}`, failureCode });
     if (!unheard) w.inbox.push({ type: "refund_failed", refund: r.refund, attempt: r.attempt, failureCode });
   }

@@ -91,7 +91,8 @@ const retrying = () =>
 
 describe("HELD_PAYMENT_TRANSITIONS", () => {
   it("final statuses go nowhere; every other status can end", () => {
-    expect(HELD_PAYMENT_TRANSITIONS.refunded).toEqual([]);
+    // Refunded goes back to refunding only when Stripe fails its refund after the success.
+    expect(HELD_PAYMENT_TRANSITIONS.refunded).toEqual(["refunding", "charged_back"]);
     expect(HELD_PAYMENT_TRANSITIONS.charged_back).toEqual([]);
     const reach = (from: HeldPaymentStatus, seen = new Set<HeldPaymentStatus>()): Set<HeldPaymentStatus> => {
       for (const to of HELD_PAYMENT_TRANSITIONS[from])
@@ -270,6 +271,27 @@ describe("HELD_PAYMENT_TRANSITIONS", () => {
       { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" },
       "refunding",
       "refunded",
+    ],
+    [
+      "has its full refund fail after its success",
+      () =>
+        after(held(), [fullRefund, { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" }]),
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
+      "refunded",
+      "refunding",
+    ],
+    [
+      "has its full refund fail after its success, a dispute lost meanwhile",
+      () =>
+        after(held(), [
+          fullRefund,
+          { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" },
+          { ...dispute, amountMinor: 100 },
+          { ...lost, amountMinor: 100 },
+        ]),
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
+      "refunded",
+      "charged_back",
     ],
     [
       "is charged back when its refund was refused (charge_disputed) and the dispute lost",

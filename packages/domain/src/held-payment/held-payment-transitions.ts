@@ -29,9 +29,15 @@ import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
  *   and a lost dispute took everything left instead, superseding it — or took part of it, the
  *   rest owed to the customer outside Stripe (Stripe refuses every refund of a charge charged
  *   back), which leaves nothing to do at Stripe either.
+ *   `refunding → refunded` also when the refund's card can no longer take money (Stripe failed
+ *   it as lost, stolen, expired or canceled): it is owed to the customer outside Stripe.
  * - `expired`, `payment_failed → refunding` when the money arrived after all (it is
  *   refunded at once, and a ticket says so).
- * - `refunded` and `charged_back` are final.
+ * - `refunded → refunding` when Stripe fails the refund after its success: the customer does
+ *   not have the money, and the payment waits for the refund again (the admins' retry, or
+ *   owed outside Stripe); `→ charged_back` when a dispute was lost meanwhile (Stripe refuses
+ *   every refund of the charge: what the loss did not take is owed outside Stripe).
+ * - `charged_back` is final.
  */
 const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_payment", {
   awaiting_payment: ["payment_processing", "held", "payment_failed", "expired"],
@@ -43,7 +49,7 @@ const heldPaymentTransitions = defineTransitions<HeldPaymentStatus>("held_paymen
   refunding: ["refunded", "charged_back"],
   expired: ["refunding"],
   payment_failed: ["refunding"],
-  refunded: [],
+  refunded: ["refunding", "charged_back"],
   charged_back: [],
 });
 
@@ -69,7 +75,13 @@ export function moveHeldPayment(
   patch: HeldPaymentMovePatch = {},
 ): HeldPayment {
   heldPaymentTransitions.assertMove(payment.id, payment.status, to);
-  const moved: HeldPayment = { ...payment, ...patch, status: to };
+  // Refunded no more (a refund failed after its success): it has not ended.
+  const { endedAt: _ended, ...reopened } = payment;
+  const moved: HeldPayment = {
+    ...(payment.status === "refunded" ? reopened : payment),
+    ...patch,
+    status: to,
+  };
   if (payment.status !== "release_blocked" || to === "release_blocked") return moved;
   const { blockedReason: _reason, blockKind: _kind, ...unblocked } = moved;
   return unblocked;

@@ -343,7 +343,7 @@ describe("a loss of nothing supersedes a failed whole refund", () => {
     const r = run(start(), [
       paid,
       { type: "report_unfulfilled", reason: "cancelled" },
-      heldRefundFailed("expired_or_canceled_card"),
+      heldRefundFailed("declined"),
       opened(1),
       lost(0),
     ]);

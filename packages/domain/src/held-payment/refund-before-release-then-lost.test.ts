@@ -8,6 +8,10 @@
 // transferred — and, once the reversal lands, every account of the payment is where a plain
 // lost dispute after the release leaves it.
 //
+// The refund fails `declined` (a retry may work: it waits for one). One failed on a card that can
+// no longer take money is owed outside Stripe at once, counts as given back, and is never
+// superseded (refund-unreachable-owed.test.ts).
+//
 // 100.00 AUD at a 10 % fee: a 20.00 refund (18.00 seller part, 2.00 fee part), a 72.00 transfer.
 import { describe, expect, it } from "vitest";
 import { HOUR_MS } from "../shared/time.js";
@@ -32,7 +36,7 @@ const LATER = T0 + 80 * HOUR_MS;
 
 const ofKind = <K extends HeldPaymentEffect["kind"]>(effects: readonly HeldPaymentEffect[], kind: K) =>
   effects.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
-const failedLater: HeldPaymentInput = heldRefundFailed("expired_or_canceled_card");
+const failedLater: HeldPaymentInput = heldRefundFailed("declined");
 const reversed = (reversal: number, amountMinor: number): HeldPaymentInput => ({
   type: "transfer_reversed",
   reversal,

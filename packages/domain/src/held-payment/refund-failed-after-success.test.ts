@@ -28,7 +28,7 @@ const ofKind = <K extends HeldPaymentEffect["kind"]>(effects: readonly HeldPayme
 const postingIds = (effects: readonly HeldPaymentEffect[]) => ofKind(effects, "post_ledger").map((e) => e.id);
 /** Stripe fails attempt `attempt` of refund `refund` after its success. */
 const failedLater = (refund = 1, attempt = 1): HeldPaymentInput =>
-  heldRefundFailed("expired_or_canceled_card", refund, attempt);
+  heldRefundFailed("declined", refund, attempt);
 const retry: HeldPaymentInput = { type: "retry_refund", by: "admin_1" };
 
 describe("a refund Stripe fails after its success, with no dispute", () => {
@@ -52,6 +52,9 @@ describe("a refund Stripe fails after its success, with no dispute", () => {
       refs: { refundId: "re_1", heldPaymentId: "hp1" },
     });
     expect(books(r)).toMatchObject({ paidInMinor: 10_000, holdMinor: 10_000, refundedMinor: 0 });
+    // The payment no longer reads refunded: its refund is outstanding again.
+    expect(r.state.status).toBe("refunding");
+    expect(r.state.endedAt).toBeUndefined();
     // The admins are told, as before, and asked to retry it.
     expect(ofKind(r.last, "open_ticket")).toMatchObject([
       { id: "hp1:ticket:refund_failed:1:after_success", reason: "refund_failed" },
@@ -67,8 +70,11 @@ describe("a refund Stripe fails after its success, with no dispute", () => {
     expect(ofKind(retried.last, "refund")).toMatchObject([
       { id: "hp1:refund:1:attempt:2", amountMinor: 10_000 },
     ]);
+    expect(retried.state.status).toBe("refunding");
     const done = run(retried, [heldRefundSucceeded(1, 2)]);
     expect(postingIds(done.last)).toEqual(["hp1:refund:1:attempt:2:ledger"]);
+    // Refunded again once the retry reached the customer.
+    expect(done.state.status).toBe("refunded");
     expect(done.state.refunds[0]).toMatchObject({ status: "succeeded", ledgerPosted: true, attempts: 2 });
     expect(books(done)).toMatchObject({ holdMinor: 0, refundedMinor: 10_000 });
     // It fails after its success again: undone again, told again under the attempt's ids.
@@ -78,6 +84,7 @@ describe("a refund Stripe fails after its success, with no dispute", () => {
       "hp1:ticket:refund_failed:1:after_success:2",
     ]);
     expect(books(again)).toMatchObject({ holdMinor: 10_000, refundedMinor: 0 });
+    expect(again.state.status).toBe("refunding");
   });
 
   it("after the release: the seller's reversal stays landed, the retry asks for the refund alone", () => {
@@ -133,7 +140,8 @@ describe("a refund Stripe fails after its success, with no dispute", () => {
       { number: 2, amountMinor: 4_000, status: "owed_outside_stripe" },
     ]);
     expect(ofKind(r.effects, "refund")).toHaveLength(1);
-    expect(r.state.status).toBe("refunded");
+    // The refund never reached the customer: the bank's return and the rest owed end it.
+    expect(r.state.status).toBe("charged_back");
     expect(books(r)).toMatchObject({
       holdMinor: 0,
       refundedMinor: 0,

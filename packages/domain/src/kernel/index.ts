@@ -33,5 +33,6 @@ export {
 } from "./draft.js";
 export * from "./effect-address.js";
 export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
+export { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "./owed-cause.js";
 export type * from "./payment-facts.js";
 export { defineTransitions, type Transitions, type TransitionTable } from "./transitions.js";

@@ -109,9 +109,13 @@ export {
 } from "./marketplace-movements.js";
 export {
   membershipAccounts,
+  membershipDisputeLost,
+  membershipDisputeReinstated,
   membershipInvoicePaid,
   membershipInvoiceRefunded,
   membershipInvoiceRefundFailed,
+  membershipOutsideRefundFailed,
+  membershipRefundedOutsideSusu,
 } from "./membership-movements.js";
 export { checkRoundMoney, type RoundMoney, roundMoney } from "./round-money.js";
 export {

@@ -74,7 +74,11 @@ export type LedgerTransactionKind =
   // a membership's (membership-movements.ts)
   | "membership_invoice_paid"
   | "membership_invoice_refunded"
-  | "membership_invoice_refund_failed";
+  | "membership_invoice_refund_failed"
+  | "membership_refunded_outside_susu"
+  | "membership_outside_refund_failed"
+  | "membership_dispute_lost"
+  | "membership_dispute_reinstated";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

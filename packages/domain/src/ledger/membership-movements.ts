@@ -16,9 +16,24 @@
 //                                  (a refund Stripe failed after it had succeeded: the
 //                                  money did not go back, so the refunded posting is
 //                                  reversed and the platform holds the money again)
+//   membership_refunded_outside_susu
+//                                  membership:<s>:paid_in / platform:membership_revenue
+//                                  (someone refunded an invoice's charge outside susu, in
+//                                  Stripe's dashboard: its revenue goes back, as susu's refund's)
+//   membership_outside_refund_failed
+//                                  platform:membership_revenue / membership:<s>:paid_in
+//                                  (Stripe failed that refund after its success: undone)
+//   membership_dispute_lost        membership:<s>:dispute_losses / platform:membership_revenue
+//                                  (the person's bank took the invoice's charge back)
+//   membership_dispute_reinstated  platform:membership_revenue / membership:<s>:dispute_losses
+//                                  (the dispute was won: the money came back)
 //
-// So the revenue of one subscription is its `paid_in`'s credit balance, and the platform's
-// is the debit balance of `platform:membership_revenue` (per currency).
+//   membership:<s>:dispute_losses  use     what the person's bank took back through disputes.
+//
+// So the revenue of one subscription is its `paid_in`'s credit balance less its dispute losses,
+// and the platform's is the debit balance of `platform:membership_revenue` (per currency).
+// Stripe's fees (a charge's, a dispute's) are not in the ledger, as for every other aggregate:
+// the reconciliation compares them apart.
 import type { Result } from "neverthrow";
 import type { Money } from "../money/index.js";
 import { accountIdPart } from "./account-id-part.js";
@@ -32,6 +47,9 @@ export const membershipAccounts = Object.freeze({
   paidIn: (subscriptionId: string): LedgerAccountId => `membership:${accountIdPart(subscriptionId)}:paid_in`,
   /** The platform's membership revenue (every subscription's). */
   revenue: (): LedgerAccountId => "platform:membership_revenue",
+  /** What the person's bank took back from subscription s through disputes. */
+  disputeLosses: (subscriptionId: string): LedgerAccountId =>
+    `membership:${accountIdPart(subscriptionId)}:dispute_losses`,
 });
 
 interface MembershipMovementBase extends AggregateMovementBase {
@@ -77,3 +95,58 @@ export const membershipInvoiceRefundFailed: (
     () => membershipAccounts.revenue(),
     (s) => membershipAccounts.paidIn(s),
   )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId } });
+
+type ChargeNewsInput = MembershipMovementBase & {
+  readonly amount: Money;
+  readonly invoiceId: string;
+  /** The Stripe refund or dispute it books (`refundId` / `disputeId` in the refs). */
+  readonly ref: { readonly refundId: string } | { readonly disputeId: string };
+};
+
+function chargeNews(
+  kind:
+    | "membership_refunded_outside_susu"
+    | "membership_outside_refund_failed"
+    | "membership_dispute_lost"
+    | "membership_dispute_reinstated",
+  debitOf: (s: string) => LedgerAccountId,
+  creditOf: (s: string) => LedgerAccountId,
+): (input: ChargeNewsInput) => Result<LedgerTransaction, LedgerError> {
+  return (input) =>
+    movement<MembershipMovementBase & { readonly amount: Money }>(
+      kind,
+      debitOf,
+      creditOf,
+    )({ ...input, refs: { ...input.refs, invoiceId: input.invoiceId, ...input.ref } });
+}
+
+/**
+ * Invoice i's charge was refunded outside susu (Stripe's dashboard): Dr membership:s:paid_in,
+ * Cr platform:membership_revenue, as susu's own refund of an invoice.
+ */
+export const membershipRefundedOutsideSusu = chargeNews(
+  "membership_refunded_outside_susu",
+  (s) => membershipAccounts.paidIn(s),
+  () => membershipAccounts.revenue(),
+);
+
+/** Stripe failed a refund made outside susu after its success: the reverse of {@link membershipRefundedOutsideSusu}. */
+export const membershipOutsideRefundFailed = chargeNews(
+  "membership_outside_refund_failed",
+  () => membershipAccounts.revenue(),
+  (s) => membershipAccounts.paidIn(s),
+);
+
+/** The person's bank took invoice i's charge back (a dispute): Dr membership:s:dispute_losses, Cr platform:membership_revenue. */
+export const membershipDisputeLost = chargeNews(
+  "membership_dispute_lost",
+  (s) => membershipAccounts.disputeLosses(s),
+  () => membershipAccounts.revenue(),
+);
+
+/** The dispute was won and the money came back: the reverse of {@link membershipDisputeLost}. */
+export const membershipDisputeReinstated = chargeNews(
+  "membership_dispute_reinstated",
+  () => membershipAccounts.revenue(),
+  (s) => membershipAccounts.disputeLosses(s),
+);

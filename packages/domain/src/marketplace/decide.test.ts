@@ -730,7 +730,7 @@ describe("refunds", () => {
       type: "refund_failed",
       refund: 1,
       attempt,
-      failureCode: "expired_or_canceled_card",
+      failureCode: "declined",
     });
     const failed = after(destinationSettled().state, [refund(1_000), failure(1)]);
     const replayed = run(failed, [refundOk(1, 1)]);
@@ -748,7 +748,7 @@ describe("refunds", () => {
   it("a failed refund opens a ticket; an admin retries it under a new key", () => {
     const { state, effects } = run(destinationSettled().state, [
       refund(1_000),
-      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "expired_or_canceled_card" },
+      { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
     ]);
     expect(of(effects, "open_ticket").map((e) => e.id)).toEqual(["mc1:ticket:refund_failed:1:1"]);
     const retried = run(state, [{ type: "retry_refund", by: "admin_1" }]);

@@ -10,6 +10,7 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
+import { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "../kernel/owed-cause.js";
 import { type RefundLookupRules, refundNotEnded, refundOverdue } from "../kernel/refund-lookups.js";
 import {
   type LedgerError,
@@ -36,6 +37,7 @@ import type {
   MarketplaceRefundRules,
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
+import { refundFailureOutcome } from "../policy/refund-failure.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import type { Instant } from "../shared/time.js";
@@ -1143,13 +1145,27 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
     failureCode,
     ...(undo ? { ledgerPosted: false, failedAfterSuccess: (r.failedAfterSuccess ?? 0) + 1 } : {}),
   });
+  // A charge refunded in full no longer is: the customer does not have this refund's money.
+  // It is `refunding` again until the refund ends (a retry lands, or it is owed outside Stripe).
+  if (undo && s.status === "refunded") d.moveTo("refunding");
   const failed = d.state.refunds.find((x) => x.number === refund) ?? r;
   if (supersededByWaitingLoss(d, refund)) return d.done();
   // Stripe refuses every refund of a charge charged back (`charge_disputed`): a refund that
   // never reached the customer then is owed outside Stripe (a refund of the rest of a partial
   // loss asked of Stripe by the code before owed refunds, or a success Stripe failed afterwards).
   const lost = lostDispute(s);
-  if (lost && !failed.ledgerPosted) return oweRefused(d, failed, lost.id);
+  if (lost && !failed.ledgerPosted)
+    return oweRefused(d, failed, { kind: "dispute_lost", disputeId: lost.id });
+  // A card that can no longer take money (lost, stolen, expired, canceled): Stripe refunds only
+  // to it, so a retry would fail too. The refund is owed outside Stripe at once, as after a
+  // lost dispute, instead of a ticket asking to retry it in vain.
+  if (refundFailureOutcome(failureCode) === "pay_outside_stripe" && !failed.ledgerPosted)
+    return oweRefused(d, failed, {
+      kind: "refund_unreachable",
+      failureCode,
+      afterSuccess: after,
+      ...(r.refundId !== undefined ? { refundId: r.refundId } : {}),
+    });
   d.ticket(
     ids.ticket.refundFailed(s.id, refund, attempt),
     "refund_failed",
@@ -1193,7 +1209,7 @@ function retryRefund(d: Draft): Step {
   // A refund that never reached the customer on a charge charged back (stored so by the code
   // before owed refunds, which asked Stripe for the rest of a partial loss): Stripe would
   // refuse it again, so the admin's retry owes it outside Stripe instead.
-  if (lost && !r.ledgerPosted) return oweRefused(d, r, lost.id);
+  if (lost && !r.ledgerPosted) return oweRefused(d, r, { kind: "dispute_lost", disputeId: lost.id });
   if (lost) return chargedBack(lost);
   requestRefundAttempt(d, r.number);
   return d.done();
@@ -1351,7 +1367,7 @@ function transferReversed(d: Draft, { reversal, transferId }: InputOf<"transfer_
     // A refund of the rest of a partial loss that the code before owed refunds reversed
     // first: Stripe would refuse it, so it is owed outside Stripe once the parts are back.
     const lost = lostDispute(d.state);
-    if (allLanded && lost) return oweRefused(d, r, lost.id);
+    if (allLanded && lost) return oweRefused(d, r, { kind: "dispute_lost", disputeId: lost.id });
     if (allLanded) requestRefundAttempt(d, r.number);
   }
   return d.done();
@@ -1498,7 +1514,7 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
     unsplit: last.unsplit,
   };
   d.set({ refunds: [...s.refunds, refund] });
-  oweOutsideStripe(d, refund, disputeId, coveredMinor);
+  oweOutsideStripe(d, refund, { kind: "dispute_lost", disputeId }, coveredMinor);
 }
 
 /**
@@ -1522,8 +1538,9 @@ function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: n
 }
 
 /**
- * Refund `r` never reached the customer and never can at Stripe (the charge was charged back
- * by dispute `disputeId`): it is owed to them outside Stripe. Booked at once
+ * Refund `r` never reached the customer and never can at Stripe (`cause`: the charge was
+ * charged back by a lost dispute, or its card can no longer take money): it is owed to them
+ * outside Stripe. Booked at once
  * (`marketplace_owed_to_customer`), so it counts as given back; its sellers' parts beyond what
  * the platform holds already (`coveredMinor`, per seller) are reversed from their transfers.
  * The admins get a ticket and a notice naming the amount, the currency and the customer to
@@ -1532,7 +1549,7 @@ function owedFrom(s: MarketplaceCharge, r: MarketplaceRefund): { sellersMinor: n
 function oweOutsideStripe(
   d: Draft,
   r: MarketplaceRefund,
-  disputeId: string,
+  cause: OwedCause,
   coveredMinor: readonly number[],
 ): void {
   const s = d.state;
@@ -1550,7 +1567,7 @@ function oweOutsideStripe(
         platformFundedMinor: r.amountMinor - inFlightMinor - from.feesMinor,
       },
       occurredAt: d.now,
-      refs: { disputeId },
+      refs: owedCauseRefs(cause),
     }),
   );
   s.sellers.forEach((seller, i) => {
@@ -1561,28 +1578,31 @@ function oweOutsideStripe(
   d.ticket(
     ids.ticket.refundOwed(s.id, r.number),
     "refund_owed",
-    `${amount} is owed to customer ${s.customer.email} (person ${s.customer.id}; refund ${r.number} of marketplace charge ${s.id}, ${s.clientReference}): dispute ${disputeId} was lost, and Stripe refuses every refund of charge ${s.chargeId ?? "?"} (charge_disputed); pay it by other means and record it (POST /v1/marketplace-charges/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${marketplaceAccounts.owedToCustomer(s.id)}`,
+    `${amount} is owed to customer ${s.customer.email} (person ${s.customer.id}; refund ${r.number} of marketplace charge ${s.id}, ${s.clientReference}): ${owedCauseSummary(cause, s.chargeId)}; pay it by other means and record it (POST /v1/marketplace-charges/${s.id}/owed-payments), which closes this ticket once nothing is left owed. It is booked in ${marketplaceAccounts.owedToCustomer(s.id)}`,
   );
   d.notify(ids.notice.refundOwed(s.id, r.number), "platform_admins", "refund_owed", {
     refund: r.number,
     amountMinor: r.amountMinor,
     customerEmail: s.customer.email,
-    disputeId,
+    ...owedCauseData(cause),
   });
   // The customer hears it too: what is owed, and that it comes by other means than Stripe.
   d.notify(owedIds.payment.noticeBooked(s.id, r.number), "customer", "owed_outside_stripe", {
     refund: r.number,
     amountMinor: r.amountMinor,
+    ...owedCauseData(cause),
   });
 }
 
 /**
- * A refund that never reached the customer, on a charge charged back by dispute `disputeId`,
- * stored by the code before owed refunds (it asked Stripe for the rest of a partial loss):
- * owed outside Stripe now — its sellers' parts reversed unless reversals for it landed — and
- * the charge ends when nothing is left to give back.
+ * A refund that never reached the customer and that Stripe cannot be asked for (`cause`: on a
+ * charge charged back by a lost dispute — stored so by the code before owed refunds, which
+ * asked Stripe for the rest of a partial loss, or failed after its success — or failed on a
+ * card that can no longer take money): owed outside Stripe now — its sellers' parts reversed
+ * unless reversals for it landed — and the charge ends when nothing is left to give back
+ * (`charged_back` after a lost dispute, else `refunded` when it was refunding).
  */
-function oweRefused(d: Draft, r: MarketplaceRefund, disputeId: string): Step {
+function oweRefused(d: Draft, r: MarketplaceRefund, cause: OwedCause): Step {
   const s = d.state;
   // A destination refund whose success Stripe failed afterwards had the seller's part reversed
   // with it, at Stripe: that reversal stays, and counts as landed.
@@ -1594,14 +1614,13 @@ function oweRefused(d: Draft, r: MarketplaceRefund, disputeId: string): Step {
         .filter((rv) => rv.forRefund === r.number && rv.sellerId === seller.id && rv.status === "reversed")
         .reduce((sum, rv) => sum + rv.amountMinor, 0) + (i === 0 ? withRefundMinor : 0),
   );
-  oweOutsideStripe(d, r, disputeId, landed);
+  oweOutsideStripe(d, r, cause, landed);
   const after = d.state;
-  if (
-    (after.status === "settled" || after.status === "refunding") &&
-    marketplaceRefundableMinor(after) === 0 &&
-    !unfinishedRefund(after)
-  )
+  if (marketplaceRefundableMinor(after) !== 0 || unfinishedRefund(after)) return d.done();
+  if (cause.kind === "dispute_lost" && (after.status === "settled" || after.status === "refunding"))
     d.moveTo("charged_back", { endedAt: d.now });
+  else if (cause.kind === "refund_unreachable" && after.status === "refunding")
+    d.moveTo("refunded", { endedAt: d.now });
   return d.done();
 }
 

@@ -536,18 +536,11 @@ function answerRefund(w: World, i: number, ok: boolean, unheard = false): void {
   if (!r) return;
   const refused = refundsRefused(w.stripe);
   if (!ok || refused) {
-    w.refundsAtStripe.set(r.id, {
-      status: "failed",
-      refundId: `re_${r.id}`,
-      failureCode: refused ? "charge_disputed" : "expired_or_canceled_card",
-    });
-    if (!unheard)
-      w.inbox.push({
-        type: "refund_failed",
-        refund: r.refund,
-        attempt: r.attempt,
-        failureCode: refused ? "charge_disputed" : "expired_or_canceled_card",
-      });
+    // A failure a retry can fix (the admins retry it), or a card that cannot take money (owed
+    // outside Stripe at once): drawn by the refund's index.
+    const failureCode = refused ? "charge_disputed" : i % 2 === 0 ? "declined" : "expired_or_canceled_card";
+    w.refundsAtStripe.set(r.id, { status: "failed", refundId: `re_${r.id}`, failureCode });
+    if (!unheard) w.inbox.push({ type: "refund_failed", refund: r.refund, attempt: r.attempt, failureCode });
     return;
   }
   w.stripe.refundedMinor += r.amountMinor;

@@ -109,6 +109,18 @@ const moves: [
   ["settled", "charged_back", () => after(split(), [paid(), ...allCreated]), closed("lost", 10_001)],
   ["refunding", "refunded", () => after(dest(), [paid(), refund()]), refundOk(1)],
   [
+    "refunded",
+    "refunding",
+    () => after(dest(), [paid(), refund(), refundOk(1)]),
+    { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
+  ],
+  [
+    "refunded",
+    "charged_back",
+    () => after(dest(), [paid(), refund(), refundOk(1), dispute(100), closed("lost", 100)]),
+    { type: "refund_failed", refund: 1, attempt: 1, failureCode: "declined" },
+  ],
+  [
     "refunding",
     "charged_back",
     () =>
@@ -142,7 +154,8 @@ describe("MARKETPLACE_CHARGE_TRANSITIONS", () => {
   });
 
   it("the final statuses move nowhere, and a move outside the table throws", () => {
-    expect(MARKETPLACE_CHARGE_TRANSITIONS.refunded).toEqual([]);
+    // Refunded goes back to refunding only when Stripe fails its refund after the success.
+    expect(MARKETPLACE_CHARGE_TRANSITIONS.refunded).toEqual(["refunding", "charged_back"]);
     expect(MARKETPLACE_CHARGE_TRANSITIONS.charged_back).toEqual([]);
     expect(isMarketplaceChargeMoveAllowed("settled", "settled")).toBe(true);
     expect(isMarketplaceChargeMoveAllowed("settled", "paying_sellers")).toBe(false);

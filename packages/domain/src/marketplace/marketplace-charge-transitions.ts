@@ -23,12 +23,18 @@ import type { MarketplaceCharge, MarketplaceChargeStatus } from "./marketplace-c
  *   reversal for it failed, so it was never asked of Stripe) and a lost dispute took
  *   everything left instead, superseding it — or took part of it, the rest owed to the
  *   customer outside Stripe (Stripe refuses every refund of a charge charged back).
+ *   `refunding → refunded` also when the refund's card can no longer take money (Stripe failed
+ *   it as lost, stolen, expired or canceled): it is owed to the customer outside Stripe.
  * - `requires_action → expired` when the customer did not act in the policy's time and
  *   Stripe confirmed the cancel the expiry timer asked for (until then the charge stays
  *   `requires_action`, and a success that beat the cancel settles it as usual).
  * - `payment_failed → refunding`, `expired → refunding` when the money arrived after all
  *   (refunded at once).
- * - `refunded` and `charged_back` are final.
+ * - `refunded → refunding` when Stripe fails the refund after its success: the customer does
+ *   not have the money, and the charge waits for the refund again (the admins' retry, or
+ *   owed outside Stripe); `→ charged_back` when a dispute was lost meanwhile (Stripe refuses
+ *   every refund of the charge: the refund is owed outside Stripe).
+ * - `charged_back` is final.
  */
 const marketplaceChargeTransitions = defineTransitions<MarketplaceChargeStatus>("marketplace_charge", {
   awaiting_payment: ["requires_action", "processing", "paying_sellers", "settled", "payment_failed"],
@@ -40,7 +46,7 @@ const marketplaceChargeTransitions = defineTransitions<MarketplaceChargeStatus>(
   refunding: ["refunded", "charged_back"],
   payment_failed: ["refunding"],
   expired: ["refunding"],
-  refunded: [],
+  refunded: ["refunding", "charged_back"],
   charged_back: [],
 });
 
@@ -69,7 +75,13 @@ export function moveMarketplaceCharge(
   patch: MarketplaceChargeMovePatch = {},
 ): MarketplaceCharge {
   marketplaceChargeTransitions.assertMove(charge.id, charge.status, to);
-  const moved: MarketplaceCharge = { ...charge, ...patch, status: to };
+  // Refunded no more (a refund failed after its success): it has not ended.
+  const { endedAt: _ended, ...reopened } = charge;
+  const moved: MarketplaceCharge = {
+    ...(charge.status === "refunded" ? reopened : charge),
+    ...patch,
+    status: to,
+  };
   if (to === "requires_action") return moved;
   const { clientSecret: _dropped, ...rest } = moved;
   return rest;

@@ -25,8 +25,7 @@ import {
 import { decideMarketplaceCharge } from "./decide.js";
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 
-const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput =>
-  refundFailed("expired_or_canceled_card", n, attempt);
+const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput => refundFailed("declined", n, attempt);
 
 describe("a split charge refunded before its sellers are paid", () => {
   it("is refused while any seller's transfer has not landed: no transfer is ever made less a refund", () => {

@@ -26,8 +26,7 @@ import type { MarketplaceChargeEffect } from "./marketplace-charge-effect.js";
 import type { MarketplaceChargeInput } from "./marketplace-charge-input.js";
 
 /** Stripe fails attempt `attempt` of refund `n` after its success. */
-const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput =>
-  refundFailed("expired_or_canceled_card", n, attempt);
+const failedLater = (n = 1, attempt = 1): MarketplaceChargeInput => refundFailed("declined", n, attempt);
 const retry: MarketplaceChargeInput = { type: "retry_refund", by: "admin_1" };
 const postingIds = (effects: readonly MarketplaceChargeEffect[]) =>
   of(effects, "post_ledger").map((e) => e.id);
@@ -125,8 +124,12 @@ describe("a split's refund Stripe fails after its success, with no dispute", () 
 describe("a destination refund Stripe fails after its success, then a dispute lost", () => {
   it("the loss supersedes it and counts the reversal Stripe made with it: the seller is not reversed twice", () => {
     const failed = run(created(), [paid(), refund(), refundOk(1), failedLater()]);
+    // Refunded in full, then not: the refund is outstanding again.
+    expect(failed.state.status).toBe("refunding");
     const reversalMinor = failed.state.refunds[0]?.parts.sellerPartsMinor[0] ?? 0;
     const l = run(failed.state, [dispute(10_000), closed("lost", 10_000)]);
+    // The refund never reached the customer: the bank's return ends it.
+    expect(l.state.status).toBe("charged_back");
     expect(l.state.refunds).toMatchObject([{ number: 1, status: "superseded_by_dispute" }]);
     expect(l.state.disputes[0]).toMatchObject({ status: "lost", lostMinor: 10_000, lossBooked: true });
     // Only what the refund's reversal did not bring back is reversed for the loss.
@@ -164,5 +167,21 @@ describe("a destination refund Stripe fails after its success, then a dispute lo
     expect(of(l.last.effects, "reverse_transfer")).toEqual([]);
     expect(of(l.last.effects, "refund")).toEqual([]);
     expect(books(l.effects, l.state)).toMatchObject({ refundedMinor: 0, owedToCustomerMinor: 3_000 });
+  });
+});
+
+describe("a charge refunded in full whose refund Stripe fails after its success", () => {
+  it("reads refunding again, not refunded, until a retry reaches the customer", () => {
+    const full = run(created(), [paid(), refund(), refundOk(1)]);
+    expect(full.state.status).toBe("refunded");
+    expect(full.state.endedAt).toBeDefined();
+    const failed = run(full.state, [failedLater()]);
+    expect(failed.state.status).toBe("refunding");
+    expect(failed.state.endedAt).toBeUndefined();
+    const retried = run(failed.state, [retry]);
+    expect(retried.state.status).toBe("refunding");
+    const done = run(retried.state, [refundOk(1, 2)]);
+    expect(done.state.status).toBe("refunded");
+    expect(done.state.endedAt).toBeDefined();
   });
 });

@@ -30,6 +30,12 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.ledger.invoiceRefunded("s1", "in_9")).toBe("s1:invoice:in_9:refunded");
     expect(ids.ledger.paymentRefunded("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refunded:re_2");
     expect(ids.ledger.paymentRefundFailed("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund-failed:re_2");
+    expect(ids.ledger.refundedOutside("s1", "in_9", "re_3")).toBe("s1:invoice:in_9:refunded-outside:re_3");
+    expect(ids.ledger.outsideRefundFailed("s1", "in_9", "re_3")).toBe(
+      "s1:invoice:in_9:refunded-outside:re_3:failed",
+    );
+    expect(ids.ledger.disputeLost("s1", "in_9", "du_1")).toBe("s1:invoice:in_9:dispute:du_1:lost");
+    expect(ids.ledger.disputeWon("s1", "in_9", "du_1")).toBe("s1:invoice:in_9:dispute:du_1:won");
     expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
       "s1:notify:membership_trial_ending:1700000000000",
     );

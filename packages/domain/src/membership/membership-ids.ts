@@ -73,6 +73,18 @@ export const subscriptionIds = Object.freeze({
      */
     paymentRefundFailed: (s: string, invoiceId: string, refundId: string): string =>
       `${s}:invoice:${invoiceId}:refund-failed:${refundId}`,
+    /** Refund r of invoice i's charge, made outside susu (Stripe's dashboard), succeeded: `<s>:invoice:<i>:refunded-outside:<r>`. */
+    refundedOutside: (s: string, invoiceId: string, refundId: string): string =>
+      `${s}:invoice:${invoiceId}:refunded-outside:${refundId}`,
+    /** That refund r failed after its success, its posting undone: `<s>:invoice:<i>:refunded-outside:<r>:failed`. */
+    outsideRefundFailed: (s: string, invoiceId: string, refundId: string): string =>
+      `${s}:invoice:${invoiceId}:refunded-outside:${refundId}:failed`,
+    /** Dispute d of invoice i's charge took the money: `<s>:invoice:<i>:dispute:<d>:lost`. */
+    disputeLost: (s: string, invoiceId: string, disputeId: string): string =>
+      `${s}:invoice:${invoiceId}:dispute:${disputeId}:lost`,
+    /** Dispute d, whose loss was booked, was won: `<s>:invoice:<i>:dispute:<d>:won`. */
+    disputeWon: (s: string, invoiceId: string, disputeId: string): string =>
+      `${s}:invoice:${invoiceId}:dispute:${disputeId}:won`,
   }),
   /** Notification ids: `<s>:notify:<template>:<key>`. */
   notice: Object.freeze({

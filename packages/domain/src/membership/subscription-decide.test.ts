@@ -1482,6 +1482,30 @@ describe("the transition table", () => {
     watch(late, settled);
     watch(late, { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_1"] });
     watch(late, { type: "timer", timer: { kind: "refund_overdue", invoiceId: "in_1" } });
+    // A membership invoice's charge refunded outside susu or disputed.
+    const outside: SubscriptionInput = {
+      type: "invoice_refunded_outside",
+      invoiceId: "in_1",
+      refundId: "re_dash",
+      amountMinor: 1_00,
+      outcome: "succeeded",
+    };
+    watch(feed(freshSubscription(), [snapshot("active", 0)]), outside);
+    watch(feed(active, [outside]), outside);
+    const lost: SubscriptionInput = {
+      type: "invoice_disputed",
+      invoiceId: "in_1",
+      disputeId: "du_1",
+      closed: "lost",
+    };
+    watch(feed(active, [lost]), lost);
+    const open: SubscriptionInput = {
+      type: "invoice_disputed",
+      invoiceId: "in_1",
+      disputeId: "du_2",
+      stripeStatus: "needs_response",
+    };
+    watch(feed(active, [open]), open);
     expect([...seen].sort()).toEqual([...SUBSCRIPTION_IGNORED_CODES].sort());
   });
 });

@@ -22,6 +22,7 @@ import {
 import { subscriptionIds } from "./membership-ids.js";
 import {
   invoiceRefundedMinor,
+  invoiceRevenueLeftMinor,
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   moveSubscription,
@@ -34,6 +35,7 @@ import {
   type SubscriptionStart,
   type SubscriptionStatus,
 } from "./subscription.js";
+import { invoiceDisputed, refundedOutside } from "./subscription-charge-news.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
 import type { SubscriptionTimer } from "./subscription-timer.js";
@@ -671,7 +673,9 @@ function refundSettled(
       (n, p) => n + (p.posted === true && p.status === "succeeded" ? p.amountMinor : 0),
       0,
     );
-    if (postedMinor + payment.amountMinor > inv.amountPaidMinor) {
+    // Nor what a refund made outside susu or a dispute already took back in the books.
+    const takenElsewhereMinor = inv.amountPaidMinor - postedMinor - invoiceRevenueLeftMinor(inv);
+    if (postedMinor + payment.amountMinor + Math.max(0, takenElsewhereMinor) > inv.amountPaidMinor) {
       put({}, all);
       return d.done();
     }
@@ -746,14 +750,18 @@ function refundEnded(
   const s = d.state;
   const back = payments.filter((p) => p.status === "succeeded");
   const backMinor = back.reduce((n, p) => n + p.amountMinor, 0);
-  if (backMinor > 0)
+  // A refund made outside susu that Stripe's answer reported as ours (the payment was refunded
+  // already), booked first as such, is not booked again: at most what the books still count.
+  const { refund: _ours, ...withoutOurs } = inv;
+  const postMinor = Math.min(backMinor, invoiceRevenueLeftMinor(withoutOurs));
+  if (postMinor > 0)
     post(
       d,
       membershipInvoiceRefunded({
         id: subscriptionIds.ledger.invoiceRefunded(s.id, inv.id),
         subscriptionId: s.id,
         invoiceId: inv.id,
-        amount: money(backMinor, inv.currency),
+        amount: money(postMinor, inv.currency),
         occurredAt: d.now,
       }),
       `invoice ${inv.id}'s refund`,
@@ -772,7 +780,9 @@ function refundEnded(
       payments: list,
     },
   });
-  const heldMinor = Math.max(0, inv.amountPaidMinor - backMinor);
+  // What the books still count as the platform's: what the invoice collected less what went
+  // back (through susu, or refunded outside susu and booked as such) and what disputes took.
+  const heldMinor = Math.max(0, invoiceRevenueLeftMinor(withoutOurs) - postMinor);
   if (firstFailure === undefined) {
     // What went back and what was collected: the e-mail says "in full" only when they agree.
     d.notify(subscriptionIds.notice.refunded(s.id, inv.id), "membership_refunded", {
@@ -1121,6 +1131,10 @@ function decideInput(
       return withRefund(d, input.invoiceId, (inv) => refundsMade(d, input, inv));
     case "timer":
       return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
+    case "invoice_refunded_outside":
+      return refundedOutside(d, input);
+    case "invoice_disputed":
+      return invoiceDisputed(d, input);
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

@@ -22,6 +22,11 @@ import type { Ignored } from "../kernel/decision.js";
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
  * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket.
  * - `change_not_pending`: Stripe's refusal of a change that is not the one pending (repeated, or older).
+ * - `invoice_not_paid`: a refund or dispute of an invoice's charge, the invoice not heard of as paid.
+ * - `outside_refund_known`: a refund made outside susu whose outcome was booked already (a repeat,
+ *   or a success after its failure).
+ * - `dispute_already_closed`: news of a dispute of an invoice's charge after its closure.
+ * - `dispute_unchanged`: news of such a dispute that changes nothing.
  */
 export const SUBSCRIPTION_IGNORED_CODES = [
   "already_created",
@@ -42,6 +47,10 @@ export const SUBSCRIPTION_IGNORED_CODES = [
   "refunds_already_known",
   "timer_no_longer_due",
   "change_not_pending",
+  "invoice_not_paid",
+  "outside_refund_known",
+  "dispute_already_closed",
+  "dispute_unchanged",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_IGNORED_CODES}. */

@@ -122,6 +122,32 @@ export type SubscriptionInput =
       readonly amountMinor?: number;
       readonly failureCode?: string;
     }
+  | {
+      /**
+       * A refund of invoice `invoiceId`'s charge made outside susu (Stripe's dashboard; no susu
+       * metadata): the payment was resolved to the invoice through Stripe's invoice payments.
+       */
+      readonly type: "invoice_refunded_outside";
+      readonly invoiceId: string;
+      readonly refundId: string;
+      readonly amountMinor: number;
+      readonly outcome: "succeeded" | "failed";
+      readonly failureCode?: string;
+    }
+  | {
+      /**
+       * News of a dispute of invoice `invoiceId`'s charge (opened, updated, or closed when
+       * `closed` is set), resolved to the invoice as an outside refund is.
+       */
+      readonly type: "invoice_disputed";
+      readonly invoiceId: string;
+      readonly disputeId: string;
+      /** Stripe's disputed amount, when the news says it. */
+      readonly amountMinor?: number;
+      /** Stripe's status of the dispute, when the news says it. */
+      readonly stripeStatus?: string;
+      readonly closed?: "won" | "lost";
+    }
   // timers
   | { readonly type: "timer"; readonly timer: SubscriptionTimer };
 

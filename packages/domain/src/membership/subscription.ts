@@ -113,6 +113,56 @@ export interface SubscriptionInvoice {
    * `failedAfterSuccess` (its posting reversed).
    */
   readonly refund?: SubscriptionInvoiceRefund;
+  /**
+   * Refunds of the invoice's charge made outside susu (Stripe's dashboard: they carry no susu
+   * metadata), by refund id, each booked once. Absent: none heard of.
+   */
+  readonly outsideRefunds?: readonly OutsideRefund[];
+  /** Disputes of the invoice's charge, by dispute id. Absent: none heard of. */
+  readonly disputes?: readonly InvoiceDispute[];
+}
+
+/** A refund of an invoice's charge made outside susu, as heard. */
+export interface OutsideRefund {
+  readonly refundId: string;
+  /** Stripe's amount of the refund. */
+  readonly amountMinor: number;
+  /** `failed` is final: a success heard after it is older news. */
+  readonly status: "succeeded" | "failed";
+  readonly failureCode?: string;
+  /**
+   * What its success booked (`membership_refunded_outside_susu`): its amount, less what the
+   * invoice's books had given back already (susu's own refund of the same money, reported
+   * first). Undone when Stripe fails it afterwards. 0: nothing booked.
+   */
+  readonly postedMinor: number;
+}
+
+/** A dispute of an invoice's charge, as heard. */
+export interface InvoiceDispute {
+  readonly disputeId: string;
+  readonly amountMinor: number;
+  /** Stripe's status as last reported (`needs_response`, `warning_needs_response`, `lost`, …). */
+  readonly stripeStatus: string;
+  /** Only Stripe's closure closes it. */
+  readonly status: "open" | "won" | "lost";
+  /**
+   * What the books hold as taken back by the bank (`membership_dispute_lost`): booked when
+   * Stripe withdrew the money (a chargeback's opening, or its closure lost), undone when won.
+   */
+  readonly lossMinor: number;
+}
+
+/**
+ * What invoice `inv`'s books still count as the platform's: what it collected, less what
+ * susu's own refund posted, refunds made outside susu booked, and disputes' losses booked.
+ * No refund or dispute books more than this.
+ */
+export function invoiceRevenueLeftMinor(inv: SubscriptionInvoice): number {
+  const susu = inv.refund === undefined || inv.refund.status === "requested" ? 0 : invoiceRefundedMinor(inv);
+  const outside = (inv.outsideRefunds ?? []).reduce((n, r) => n + r.postedMinor, 0);
+  const disputes = (inv.disputes ?? []).reduce((n, x) => n + x.lossMinor, 0);
+  return Math.max(0, inv.amountPaidMinor - susu - outside - disputes);
 }
 
 /** Where susu's refund of an invoice's payments stands. */

@@ -11,4 +11,10 @@ export {
   type RecordOwedPayment,
 } from "./owed-payment.js";
 export { decideHeldOwedPayment, decideMarketplaceOwedPayment, paymentOwed } from "./payment-owed.js";
-export { decideRoundOwedPayment, owedToMemberBooked, roundKeepsOwed, roundOwed } from "./round-owed.js";
+export {
+  decideRoundOwedPayment,
+  owedToMemberBooked,
+  roundKeepsOwed,
+  roundOwed,
+  roundOwedInLedger,
+} from "./round-owed.js";

@@ -16,5 +16,6 @@ describe("the ids of money owed outside Stripe are stored keys: pinned", () => {
     expect(r.noticeBooked("r1", "m1", "dp_1")).toBe("r1:notify:owed_outside_stripe:m1:dp_1");
     expect(r.noticePaid("r1", "m1", 1)).toBe("r1:notify:owed_paid_outside_stripe:m1:1");
     expect(r.resolveRestOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:rest_owed:resolve");
+    expect(r.resolveWonOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:won:resolve");
   });
 });

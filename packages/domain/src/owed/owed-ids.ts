@@ -32,6 +32,9 @@ const roundOwedIds = Object.freeze({
   /** The rest-owed ticket of dispute d is resolved: `<round>:ticket:dispute:<d>:rest_owed:resolve`. */
   resolveRestOwed: (roundId: string, disputeId: string): string =>
     `${roundId}:ticket:dispute:${disputeId}:rest_owed:resolve`,
+  /** The won ticket of dispute d (its closure left money owed) is resolved: `<round>:ticket:dispute:<d>:won:resolve`. */
+  resolveWonOwed: (roundId: string, disputeId: string): string =>
+    `${roundId}:ticket:dispute:${disputeId}:won:resolve`,
 });
 
 /** Every id of money owed outside Stripe: a payment aggregate's (`payment`) and a round's (`round`). */

@@ -38,6 +38,16 @@ export function roundKeepsOwed(c: Contribution): boolean {
 }
 
 /**
+ * Whether what the round may owe `c` outside Stripe is only in the ledger: the round does not
+ * keep it ({@link roundKeepsOwed}) and the member disputed a charge of theirs (money is owed
+ * outside Stripe only because of a dispute). Such a contribution's owed figure is the balance
+ * of `round:<r>:owed_to_member:<m>` (see {@link roundOwed}); for any other, the round's own.
+ */
+export function roundOwedInLedger(c: Contribution): boolean {
+  return !roundKeepsOwed(c) && (memberDisputeIds(c).length > 0 || (c.disputesWon ?? []).length > 0);
+}
+
+/**
  * Every dispute of the member's that may have left money owed: of the contribution's charge
  * (`disputeIds`), and of each surplus charge (a debit that took the money after all), which is
  * booked against that charge alone and not among `disputeIds`.
@@ -100,18 +110,31 @@ export function decideRoundOwedPayment(
         },
       },
     ];
-    // Nothing left owed: what each of the member's rest-owed tickets asked is done.
-    if (leftMinor === 0)
-      for (const disputeId of memberDisputeIds(c))
+    // Nothing left owed: what each ticket about it asked is done — every dispute's rest-owed
+    // ticket, and the won ticket of each closure that left the bank's part owed.
+    if (leftMinor === 0) {
+      const resolve = (id: string, ticketId: string) =>
         effects.push({
           kind: "resolve_ticket",
-          id: owedIds.round.resolveRestOwed(round.id, disputeId),
+          id,
           aggregate: "round",
           aggregateId: round.id,
-          ticketId: roundIds.ticket.disputeRestOwed(round.id, disputeId),
+          ticketId,
           by: payment.paidBy,
           note: `paid outside Stripe: ${owed.bookedMinor} ${round.currency} in ${payment.number} payment(s), the last ${payment.reference}`,
         });
+      // A surplus charge forgets its dispute once closed won; the rest it left owed stays owed.
+      for (const disputeId of new Set([...memberDisputeIds(c), ...(c.disputesWon ?? [])]))
+        resolve(
+          owedIds.round.resolveRestOwed(round.id, disputeId),
+          roundIds.ticket.disputeRestOwed(round.id, disputeId),
+        );
+      for (const disputeId of c.disputesWonOwed ?? [])
+        resolve(
+          owedIds.round.resolveWonOwed(round.id, disputeId),
+          roundIds.ticket.disputeWon(round.id, disputeId),
+        );
+    }
     return {
       state: {
         ...round,

@@ -16,6 +16,11 @@ export {
 } from "./marketplace-policy.js";
 export { MEMBERSHIP_REFUND_OVERDUE_MS } from "./membership-policy.js";
 export {
+  REFUND_FAILURES_UNREACHABLE,
+  type RefundFailureOutcome,
+  refundFailureOutcome,
+} from "./refund-failure.js";
+export {
   REFUND_OUTCOME_LOOKUPS,
   REFUND_OUTCOME_OVERDUE_MS,
   REFUND_OUTCOME_RECHECK_MS,

@@ -1732,6 +1732,11 @@ function returnToMember(d: Draft, memberId: MemberId, disputeId: string, amountM
   d.post(contributionRefundFailed({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref }));
   d.post(contributionOwedToMember({ id: roundIds.ledger.disputeWonOwed(roundId, disputeId), ...ref }));
   owedBooked(d, memberId, disputeId, amountMinor, "won");
+  // Its `won` ticket asks for this money: resolved once nothing is left owed (see `owed/`).
+  d.updateContribution(memberId, (x) => ({
+    ...x,
+    disputesWonOwed: [...(x.disputesWonOwed ?? []), disputeId],
+  }));
 }
 
 /**
@@ -1746,7 +1751,13 @@ function surplusDisputeWon(
 ): string {
   const roundId = d.state.id;
   const { memberId } = c;
-  const { disputeId: _won, disputedMinor: _taken, lossBooked: _loss, ...rest } = a.surplus;
+  const {
+    disputeId: _won,
+    disputedMinor: _taken,
+    lossBooked: _loss,
+    withdrawnBooked: _withdrawn,
+    ...rest
+  } = a.surplus;
   const disputeId = a.surplus.disputeId ?? "";
   const taken = a.surplus.disputedMinor ?? 0;
   d.updateAttempt(memberId, a.number, { surplus: rest });
@@ -1813,12 +1824,15 @@ function surplusDisputed(
   // A refund of ours still out settles it when it ends (see `surplusRefundFailed`); otherwise
   // the bank's was the refund, and what it did not give back is owed outside Stripe.
   const settledNow = surplus.status !== "refund_requested" && surplus.status !== "refunded";
+  // Our refund is not in the books: the bank takes the charge out of the pot instead (below).
+  const withdrawnNow = !paidTwice && surplus.refundId === undefined && taken > 0;
   const disputedSurplus: SurplusCharge = {
     ...surplus,
     status: settledNow ? "charged_back" : surplus.status,
     disputeId,
     disputedMinor: taken,
     ...(paidTwice ? { lossBooked: true } : {}),
+    ...(withdrawnNow ? { withdrawnBooked: true } : {}),
   };
   d.updateAttempt(memberId, a.number, { surplus: disputedSurplus });
   const what = `${memberId}'s second charge (debit attempt ${a.number}, ${a.paymentIntentId ?? "no PaymentIntent"})`;
@@ -1835,8 +1849,7 @@ function surplusDisputed(
       `${memberId} disputed ${what} after susu had refunded it (${surplus.refundId}): the member was paid twice, and ${taken} is booked as their loss (${disputeId}); their contribution to round ${s.id} is not affected`,
     );
   } else {
-    // Our refund is not in the ledger: the bank took the charge out of the pot instead.
-    if (surplus.refundId === undefined && taken > 0)
+    if (withdrawnNow)
       d.post(
         contributionRefunded({
           id: roundIds.ledger.disputeWithdrawn(s.id, disputeId),
@@ -1872,10 +1885,12 @@ function surplusDisputed(
  * A disputed surplus charge that no refund of ours will pay back (none was asked for, it
  * failed, or it failed after its success): Stripe refuses a refund of a disputed charge
  * (`charge_disputed`), so what the bank did not give back is owed to the member outside
- * Stripe. The charge's refunds account is left holding what the bank took (a refund posted
- * before counted as the whole charge: the rest of it is reversed, as the failed refund did at
- * Stripe), and the rest leaves the pot as owed to the member, with a ticket to pay it by
- * other means. Returns the rest owed.
+ * Stripe. The books then show what Stripe does for that charge: a refund of ours in the books
+ * came back (the refund's failure balance transaction), so it is reversed as it was posted
+ * (the whole charge, or the rest of it when the dispute's withdrawal was booked before it);
+ * the dispute took its amount out of the pot (booked now unless it was then); and the rest
+ * leaves the pot as owed to the member, with a ticket to pay it by other means. Returns the
+ * rest owed.
  */
 function oweSurplusRest(
   d: Draft,
@@ -1885,30 +1900,45 @@ function oweSurplusRest(
   why: string,
 ): number {
   const { disputeId } = surplus;
-  const restMinor = c.amountMinor - (surplus.disputedMinor ?? 0);
-  if (disputeId === undefined || restMinor <= 0) return 0;
+  if (disputeId === undefined) return 0;
+  const takenMinor = surplus.disputedMinor ?? 0;
+  const restMinor = c.amountMinor - takenMinor;
   const roundId = d.state.id;
   const { memberId } = c;
-  // A refund in the books (posted when it succeeded, with the bank's part withdrawn before it
-  // or not) stood for the whole charge: what the bank did not take is the round's again.
-  if (surplus.refundId !== undefined)
+  const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  // With no refund of ours in the books the dispute's withdrawal was booked when it was heard
+  // (so too in snapshots stored before `withdrawnBooked` was kept).
+  const withdrawn = surplus.withdrawnBooked === true || surplus.refundId === undefined;
+  if (surplus.refundId !== undefined) {
+    const postedMinor = withdrawn ? restMinor : c.amountMinor;
+    if (postedMinor > 0)
+      d.post(
+        contributionRefundFailed({
+          id: roundIds.ledger.surplusRefundFailed(
+            roundId,
+            memberId,
+            debitAttempt,
+            surplus.refundAttempt ?? 1,
+          ),
+          ...ref(postedMinor),
+        }),
+      );
+  }
+  if (!withdrawn && takenMinor > 0) {
     d.post(
-      contributionRefundFailed({
-        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, surplus.refundAttempt ?? 1),
-        ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
-      }),
+      contributionRefunded({ id: roundIds.ledger.disputeWithdrawn(roundId, disputeId), ...ref(takenMinor) }),
     );
+    d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, withdrawnBooked: true } });
+  }
+  if (restMinor <= 0) return 0;
   d.post(
-    contributionOwedToMember({
-      id: roundIds.ledger.disputeRestOwed(roundId, disputeId),
-      ...ledgerRef(d.state, memberId, restMinor, d.ctx.now),
-    }),
+    contributionOwedToMember({ id: roundIds.ledger.disputeRestOwed(roundId, disputeId), ...ref(restMinor) }),
   );
   owedBooked(d, memberId, disputeId, restMinor);
   d.ticket(
     roundIds.ticket.disputeRestOwed(roundId, disputeId),
     "dispute",
-    `${why}: the bank gave back ${surplus.disputedMinor ?? 0} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed; their contribution to round ${roundId} is not affected`,
+    `${why}: the bank gave back ${takenMinor} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed; their contribution to round ${roundId} is not affected`,
   );
   return restMinor;
 }

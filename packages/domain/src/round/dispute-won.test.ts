@@ -9,6 +9,8 @@ import {
   ledgerFromTransactions,
   roundAccounts,
 } from "../ledger/index.js";
+import { money } from "../money/index.js";
+import { decideRoundOwedPayment } from "../owed/round-owed.js";
 import { DEFAULT_ROUND_POLICY } from "../policy/round-policy.js";
 import { DAY_MS } from "../shared/time.js";
 import {
@@ -304,5 +306,94 @@ describe("a surplus charge's dispute closed won", () => {
     r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 }, at + DAY_MS);
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 10_000 });
     expect(r.memberOwes("m1")).toBe(0);
+  });
+});
+
+describe("a dispute closed won that left money owed: recording it paid resolves the won ticket with the rest-owed one", () => {
+  const paid = (r: Run, amountMinor: number, reference: string, now: number) => {
+    const d = decideRoundOwedPayment(
+      r.state,
+      "m1",
+      { type: "record_owed_payment", amount: money(amountMinor, "AUD"), reference, by: "operator:olga" },
+      { now },
+    )._unsafeUnwrap();
+    r.state = d.state;
+    r.effects.push(...d.effects);
+    return d.effects.flatMap((e) => (e.kind === "resolve_ticket" ? [[e.id, e.ticketId]] : []));
+  };
+  const opens = (r: Run) =>
+    r.effects.flatMap((e) => (e.kind === "open_ticket" && e.id.includes("dp_1") ? [e.id] : []));
+
+  it("the contribution's, before the payout: a part resolves nothing; the rest resolves both tickets", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(succeeded("m1"), T0 + 3 * DAY_MS);
+    r.step(failed("m2", "account_closed"), T0 + 3 * DAY_MS);
+    r.step(opened(3_000), T0 + 4 * DAY_MS);
+    r.step(won(3_000), T0 + 5 * DAY_MS);
+    expect(opens(r)).toEqual([
+      "r1:ticket:dispute:dp_1:rest_owed",
+      "r1:ticket:dispute:dp_1",
+      "r1:ticket:dispute:dp_1:won",
+    ]);
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(10_000);
+    expect(paid(r, 4_000, "NAB 1", T0 + 6 * DAY_MS)).toEqual([]);
+    expect(paid(r, 6_000, "NAB 2", T0 + 7 * DAY_MS)).toEqual([
+      ["r1:ticket:dispute:dp_1:rest_owed:resolve", "r1:ticket:dispute:dp_1:rest_owed"],
+      ["r1:ticket:dispute:dp_1:won:resolve", "r1:ticket:dispute:dp_1:won"],
+    ]);
+    expect(r.money()).toMatchObject({ owedToMemberMinor: 0, paidOutsideStripeMinor: 10_000 });
+  });
+
+  it("a surplus charge's, charged back: paid in full, its won ticket is resolved with its rest-owed one", () => {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(failed("m1", "insufficient_funds"));
+    const retryAt = r.contribution("m1")?.retryAt ?? T0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    r.step(succeeded("m2"), retryAt);
+    for (const m of ["m1", "m2"])
+      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, retryAt);
+    r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    const at = retryAt + 2 * DAY_MS;
+    r.step({ type: "refund_failed", memberId: "m1", failureCode: "charge_disputed", debitAttempt: 1 }, at);
+    r.step(opened(1), at);
+    r.step(won(1), at + DAY_MS);
+    expect(opens(r)).toEqual([
+      "r1:ticket:dispute:dp_1",
+      "r1:ticket:dispute:dp_1:rest_owed",
+      "r1:ticket:dispute:dp_1:won",
+    ]);
+    expect(paid(r, 10_000, "NAB 1", at + 2 * DAY_MS)).toEqual([
+      ["r1:ticket:dispute:dp_1:rest_owed:resolve", "r1:ticket:dispute:dp_1:rest_owed"],
+      ["r1:ticket:dispute:dp_1:won:resolve", "r1:ticket:dispute:dp_1:won"],
+    ]);
+  });
+
+  it("a won closure that left nothing owed (a loss undone) keeps its ticket: paying another dispute's rest does not resolve it", () => {
+    // m1's surplus charge was refunded and disputed (paid twice: their loss), then that dispute
+    // closed won (the loss undone: nothing owed). m1's contribution was disputed in part before
+    // the payout (dp_2: 70.00 owed). Paying the 70.00 resolves dp_2's ticket, not dp_1's.
+    const r = new Run(round(["m1", "m2", "m3"]));
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(failed("m1", "insufficient_funds"));
+    const retryAt = r.contribution("m1")?.retryAt ?? T0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    r.step(succeeded("m1", 1), retryAt);
+    r.step({ type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 }, retryAt);
+    r.step(opened(10_000), retryAt);
+    r.step(won(10_000), retryAt + DAY_MS);
+    r.step(opened(3_000, 2, "dp_2"), retryAt + DAY_MS);
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(7_000);
+    const resolved = paid(r, 7_000, "NAB 1", retryAt + 2 * DAY_MS);
+    expect(resolved).toContainEqual([
+      "r1:ticket:dispute:dp_2:rest_owed:resolve",
+      "r1:ticket:dispute:dp_2:rest_owed",
+    ]);
+    expect(resolved.map(([, ticket]) => ticket)).not.toContain("r1:ticket:dispute:dp_1:won");
   });
 });

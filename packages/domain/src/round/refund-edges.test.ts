@@ -532,6 +532,13 @@ describe("a dispute of a member's surplus charge (booked by the charge it names,
     r.step({ ...refused, failureCode: "refund_failed" }, retryAt + 4 * DAY_MS);
     expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
     expect(posted(r, "dispute_reinstated")).toEqual(["r1:dispute:dp_s:reinstated"]);
+    // As at Stripe: the refund came back whole, and the bank's return left instead.
+    expect(posted(r, "contribution_refund_failed")).toEqual(["r1:refund:m1:debit:1:ledger:failed"]);
+    expect(posted(r, "contribution_refunded")).toEqual([
+      "r1:refund:m1:debit:1:ledger",
+      "r1:dispute:dp_s:withdrawn",
+    ]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
     expect(r.refused({ type: "retry_refund", memberId: "m1" }, retryAt + 4 * DAY_MS)).toBe(
       "no_failed_refund",
     );
@@ -1100,6 +1107,21 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
   const surplusOf = (r: Run) => r.contribution("m1")?.attempts.find((a) => a.number === 1)?.surplus;
   const ids = (r: Run, part: string) =>
     r.effects.flatMap((e) => (e.kind === "post_ledger" && e.id.includes(part) ? [e.id] : []));
+  /** The postings whose id holds one of `parts`, in order: id, kind and amount. */
+  const amounts = (r: Run, ...parts: string[]) =>
+    r.effects.flatMap((e) =>
+      e.kind === "post_ledger" && parts.some((part) => e.id.includes(part))
+        ? [
+            [
+              e.id,
+              e.transaction.kind,
+              e.transaction.postings
+                .filter((p) => p.side === "debit")
+                .reduce((n, p) => n + p.amount.amountMinor, 0),
+            ],
+          ]
+        : [],
+    );
   /** The bank gave back 0.01; the other 99.99 is owed outside Stripe; the round holds nothing of it. */
   const settled = { heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 1, owedToMemberMinor: 9_999 };
 
@@ -1165,10 +1187,31 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
     expect(ids(r, "dp_s")).toEqual(["r1:dispute:dp_s"]);
     r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
     expectSettled(r, at + 2 * DAY_MS);
-    expect(ids(r, "dp_s")).toEqual([
-      "r1:dispute:dp_s",
-      "r1:dispute:dp_s:reinstated",
-      "r1:dispute:dp_s:rest_owed",
+    // The books say what Stripe shows for that charge: the refund (100.00) and its failure
+    // (100.00 back), and the dispute's 0.01 withdrawn; the rest is owed outside Stripe.
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 10_000],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 10_000],
+      ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
+    ]);
+  });
+
+  it("disputed while the refund was out, which then landed and failed after its success: the refund it posted (the rest) is reversed, the bank's part stays withdrawn", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    r.step(landed, at + DAY_MS);
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 9_999],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
     ]);
   });
 });

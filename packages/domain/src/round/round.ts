@@ -76,6 +76,14 @@ export interface SurplusCharge {
   readonly disputedMinor?: number;
   /** Whether the second payment (the dispute beside a refund of ours that succeeded) is booked as the member's loss. */
   readonly lossBooked?: boolean;
+  /**
+   * Whether what the dispute took (`disputedMinor`) is booked as taken out of the pot
+   * (`<round>:dispute:<d>:withdrawn`): when it was heard with no refund of ours in the books,
+   * or once that refund failed. A refund of ours that succeeded after it posted only the rest
+   * of the charge. Absent: not booked (and in snapshots stored before it was kept: a dispute
+   * heard while our refund was out and not yet posted, `refundId` absent, was booked).
+   */
+  readonly withdrawnBooked?: boolean;
 }
 
 /**
@@ -164,6 +172,13 @@ export interface Contribution {
    * their opening (which is then ignored). Absent: none.
    */
   readonly disputesWon?: readonly string[];
+  /**
+   * Disputes closed won whose closure booked the bank's part as owed to the member outside
+   * Stripe (`<round>:dispute:<d>:won:owed`): their `won` ticket asks an admin to pay it, so it
+   * is resolved with the rest-owed tickets once nothing is left owed. Absent: none (and in
+   * rounds stored before it was kept: such a ticket is closed by hand).
+   */
+  readonly disputesWonOwed?: readonly string[];
 }
 
 /** How a dispute of a contribution's charge was booked (see {@link Contribution.disputeBookings}). */

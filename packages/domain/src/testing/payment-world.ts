@@ -422,17 +422,11 @@ const refundFailsLaterCommand = (i: number): WorldCommand<RefundsAtStripe> =>
       const [r] = w.succeededRefunds.splice(i % w.succeededRefunds.length, 1);
       if (!r) return;
       w.stripe.refundedMinor -= r.amountMinor;
-      w.refundsAtStripe.set(r.effectId, {
-        status: "failed",
-        refundId: r.refundId,
-        failureCode: "expired_or_canceled_card",
-      });
-      w.inbox.push({
-        type: "refund_failed",
-        refund: r.refund,
-        attempt: r.attempt,
-        failureCode: "expired_or_canceled_card",
-      });
+      // A failure a retry can fix (the admins retry it), or a card that cannot take money (owed
+      // outside Stripe at once): drawn by the command's index.
+      const failureCode = i % 2 === 0 ? "declined" : "lost_or_stolen_card";
+      w.refundsAtStripe.set(r.effectId, { status: "failed", refundId: r.refundId, failureCode });
+      w.inbox.push({ type: "refund_failed", refund: r.refund, attempt: r.attempt, failureCode });
     },
   );
 

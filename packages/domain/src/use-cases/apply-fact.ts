@@ -581,6 +581,7 @@ export function applyPaymentFact(
     case "invoice_payment_action_required":
     case "invoice_marked_uncollectible":
     case "invoice_refunds_made":
+    case "membership_charge_refunded":
       return applyPaymentObjectFact(deps, ports, fact, actor);
     case "payout_account_changed": {
       const what = `account ${fact.accountId}`;

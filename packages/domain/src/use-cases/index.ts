@@ -119,6 +119,7 @@ export {
   startPersonPayoutOnboarding,
 } from "./onboarding.js";
 export {
+  ledgerOwedOfRounds,
   type OwedPaymentCommand,
   recordHeldPaymentOwedPaid,
   recordMarketplaceChargeOwedPaid,

@@ -394,6 +394,35 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
             ...amount,
           };
     }
+    // A membership invoice's charge refunded outside susu, or disputed: resolved to the
+    // invoice by the adapter (the charge carries no susu metadata).
+    case "membership_charge_refunded": {
+      const { subscriptionId, invoiceId } = fact.refs;
+      if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      return {
+        type: "invoice_refunded_outside",
+        invoiceId,
+        refundId: fact.refundId,
+        amountMinor: fact.amountMinor,
+        outcome: fact.outcome,
+        ...(fact.failureCode !== undefined ? { failureCode: fact.failureCode } : {}),
+      };
+    }
+    case "dispute_opened":
+    case "dispute_updated":
+    case "dispute_closed": {
+      const { subscriptionId, invoiceId } = fact.refs;
+      if (subscriptionId === undefined || invoiceId === undefined) return undefined;
+      const base = { type: "invoice_disputed" as const, invoiceId, disputeId: fact.disputeId };
+      if (fact.kind === "dispute_opened")
+        return {
+          ...base,
+          amountMinor: fact.amountMinor,
+          ...(fact.status !== undefined ? { stripeStatus: fact.status } : {}),
+        };
+      if (fact.kind === "dispute_updated") return { ...base, stripeStatus: fact.status };
+      return { ...base, amountMinor: fact.amountMinor, closed: fact.outcome };
+    }
     default:
       return undefined;
   }

@@ -9,8 +9,9 @@ import { isCurrencyCode, money } from "../money/index.js";
 import { owedPaymentError } from "../owed/owed-payment.errors.js";
 import type { RecordOwedPayment } from "../owed/owed-payment.js";
 import { decideHeldOwedPayment, decideMarketplaceOwedPayment } from "../owed/payment-owed.js";
-import { decideRoundOwedPayment, roundKeepsOwed } from "../owed/round-owed.js";
+import { decideRoundOwedPayment, roundOwedInLedger } from "../owed/round-owed.js";
 import type { LedgerReader } from "../ports/ledger-store.js";
+import type { StorageError } from "../ports/storage.js";
 import type { Round } from "../round/round.js";
 import { isGroupLocalEffect, type RoundOutboxEffect } from "../round/round-effect.js";
 import { type AggregateKind, applyOperatorCommand } from "./aggregate-commit.js";
@@ -99,10 +100,37 @@ export function recordMarketplaceChargeOwedPaid(
 }
 
 /**
+ * What the ledger says rounds owe members outside Stripe, for the contributions whose figure
+ * is only there ({@link roundOwedInLedger}: stored before rounds kept it): `(roundId,
+ * memberId)` → the balance of `round:<r>:owed_to_member:<m>` in the round's currency, 0 for
+ * every other contribution. Pass it to `roundOwed`. One ledger read for all the rounds, none
+ * when no contribution needs it. The owed-payment use case and the API's round views read it
+ * this way, so what a round shows owed is what a payment is checked against.
+ */
+export function ledgerOwedOfRounds(
+  ledger: Pick<LedgerReader, "balancesOfRounds">,
+  rounds: readonly Round[],
+): ResultAsync<(roundId: string, memberId: string) => number, StorageError> {
+  const wanted = new Map<string, string>();
+  for (const round of rounds)
+    for (const c of round.contributions)
+      if (roundOwedInLedger(c)) wanted.set(roundAccounts.owedToMember(round.id, c.memberId), round.currency);
+  if (wanted.size === 0) return okAsync(() => 0);
+  const roundIds = [...new Set(rounds.map((r) => r.id))];
+  return ledger.balancesOfRounds(roundIds).map((balances) => {
+    const owed = new Map<string, number>();
+    for (const { account, balance } of balances)
+      if (wanted.get(account) === balance.currency) owed.set(account, balance.amountMinor);
+    return (roundId: string, memberId: string) =>
+      owed.get(roundAccounts.owedToMember(roundId, memberId)) ?? 0;
+  });
+}
+
+/**
  * A platform admin records paying member `memberId` outside Stripe what round `roundId` owed
  * them (or part of it). A round stored before rounds kept what they owe reads it from the
- * ledger (`ledger`: the round's balance of `round:<r>:owed_to_member:<m>`) when the first payment is
- * recorded; without a ledger such a round owes nothing here.
+ * ledger ({@link ledgerOwedOfRounds}) when the first payment is recorded; without a ledger
+ * such a round owes nothing here.
  */
 export function recordRoundOwedPaid(
   deps: UseCaseDeps,
@@ -112,18 +140,10 @@ export function recordRoundOwedPaid(
   command: OwedPaymentCommand,
   ledger?: Pick<LedgerReader, "balancesOfRounds">,
 ): ResultAsync<Round, UseCaseError> {
-  const ledgerOwed = (round: Round): ResultAsync<number, UseCaseError> => {
-    const c = round.contributions.find((x) => x.memberId === memberId);
-    if (c === undefined || roundKeepsOwed(c) || ledger === undefined) return okAsync(0);
-    const account = roundAccounts.owedToMember(roundId, memberId);
-    return ledger
-      .balancesOfRounds([roundId])
-      .map(
-        (balances) =>
-          balances.find((b) => b.account === account && b.balance.currency === round.currency)?.balance
-            .amountMinor ?? 0,
-      );
-  };
+  const ledgerOwed = (round: Round): ResultAsync<number, UseCaseError> =>
+    ledger === undefined
+      ? okAsync(0)
+      : ledgerOwedOfRounds(ledger, [round]).map((owed) => owed(round.id, memberId));
   const attempt = (input: RecordOwedPayment): ResultAsync<Round, UseCaseError> =>
     deps.rounds.getRound(roundId).andThen((round) => {
       if (round === undefined) return errAsync<Round, UseCaseError>(notFound("round", roundId));

@@ -14,6 +14,7 @@ import { SUBSCRIPTION_CREATE, SUBSCRIPTION_UPDATE } from "../http/known-params.j
 import {
   applyMetadata,
   isParams,
+  matchesRange,
   optArray,
   optBool,
   optEnum,
@@ -361,6 +362,25 @@ function createInvoice(
 
 type InvoiceRecord = { obj: Stripe.Invoice; owner: string; meta: InvoiceMeta };
 
+/**
+ * An invoice's payments, oldest first. Each InvoicePayment is its own stored object (listed and
+ * retrieved at `/v1/invoice_payments`, indexed by invoice and PaymentIntent); the invoice's
+ * includable `payments` list shows the same objects.
+ */
+function invoicePaymentsOf(engine: Engine, record: InvoiceRecord): Stripe.InvoicePayment[] {
+  return engine.store
+    .indexed<Stripe.InvoicePayment>("invoice_payment", record.owner, "invoice", record.obj.id)
+    .map((r) => r.obj);
+}
+
+/**
+ * Points the invoice's `payments` at its stored InvoicePayments again (after a change, and so
+ * a state loaded from disk, where the two were written apart, shares them again).
+ */
+function syncInvoicePayments(engine: Engine, record: InvoiceRecord): void {
+  if (record.obj.payments) record.obj.payments.data = invoicePaymentsOf(engine, record);
+}
+
 function invoiceRecord(engine: Engine, id: string): InvoiceRecord {
   const record = engine.store.record<Stripe.Invoice, InvoiceMeta>(id);
   if (record?.type !== "invoice") throw resourceMissing("invoice", id);
@@ -407,13 +427,14 @@ function markPaid(engine: Engine, record: InvoiceRecord): void {
   invoice.attempted = true;
   invoice.next_payment_attempt = null;
   invoice.status_transitions.paid_at = engine.now(clock);
-  for (const payment of invoice.payments?.data ?? []) {
+  for (const payment of invoicePaymentsOf(engine, record)) {
     if (payment.status === "open") {
       payment.status = "paid";
       payment.amount_paid = payment.amount_requested;
       payment.status_transitions.paid_at = engine.now(clock);
     }
   }
+  syncInvoicePayments(engine, record);
   engine.scheduler.cancel(RETRY_TASK, invoice.id);
   engine.emit("invoice.paid", invoice, record.owner, { clock });
   engine.emit("invoice.payment_succeeded", invoice, record.owner, { clock });
@@ -489,7 +510,7 @@ function attemptPayment(
     });
     record.meta.paymentIntent = pi.obj.id;
     pi.meta.invoice = invoice.id;
-    invoice.payments?.data.push({
+    const payment: Stripe.InvoicePayment = {
       id: newId("inpay"),
       object: "invoice_payment",
       amount_paid: null,
@@ -502,7 +523,9 @@ function attemptPayment(
       payment: { payment_intent: pi.obj.id, type: "payment_intent" },
       status: "open",
       status_transitions: { canceled_at: null, paid_at: null },
-    });
+    };
+    engine.store.insert("invoice_payment", record.owner, payment, {});
+    syncInvoicePayments(engine, record);
   }
   if (!confirm) return;
   invoice.attempted = true;
@@ -951,6 +974,16 @@ export function registerBilling(router: Router, engine: Engine): void {
     "subscription",
     stringKey((i) => i.parent?.subscription_details?.subscription),
   );
+  engine.store.defineIndex<Stripe.InvoicePayment>(
+    "invoice_payment",
+    "invoice",
+    stringKey((p) => p.invoice),
+  );
+  engine.store.defineIndex<Stripe.InvoicePayment>(
+    "invoice_payment",
+    "payment_intent",
+    stringKey((p) => p.payment.payment_intent),
+  );
   engine.onTask(RENEW_TASK, (ref) => renew(engine, ref));
   engine.onTask(TRIAL_WILL_END_TASK, (ref) => {
     const record = engine.store.record<Stripe.Subscription, SubscriptionMeta>(ref);
@@ -1128,6 +1161,53 @@ export function registerBilling(router: Router, engine: Engine): void {
       ],
     );
     return listOf("/v1/invoices", page);
+  });
+
+  router.get(
+    "/v1/invoice_payments/:id",
+    (req) =>
+      engine.store.get<Stripe.InvoicePayment>(
+        "invoice_payment",
+        req.pathParams.id!,
+        req.account,
+        "invoice_payment",
+      ).obj,
+  );
+
+  // Stripe's current API names an invoice's PaymentIntents only here (a charge or PaymentIntent
+  // no longer names its invoice): `payment[type]=payment_intent&payment[payment_intent]=pi_…`
+  // finds the invoice a payment paid, `invoice=in_…` an invoice's payments.
+  router.get("/v1/invoice_payments", (req) => {
+    const invoice = optString(req.params, "invoice") || undefined;
+    const status = optEnum(req.params, "status", ["open", "paid", "canceled"] as const);
+    const payment = req.params.payment;
+    let paymentIntent: string | undefined;
+    let paymentRecord: string | undefined;
+    if (payment !== undefined) {
+      if (!isParams(payment)) throw invalidParam("payment", "Invalid object");
+      const type = optEnum(payment, "type", ["payment_intent", "payment_record"] as const, "payment");
+      if (type === undefined) throw missingParam("payment[type]");
+      paymentIntent = type === "payment_intent" ? optString(payment, "payment_intent", "payment") : undefined;
+      paymentRecord =
+        type === "payment_record" ? (optString(payment, "payment_record", "payment") ?? "") : undefined;
+    }
+    const page = engine.store.page<Stripe.InvoicePayment>(
+      "invoice_payment",
+      req.account,
+      pageRequest(req.params),
+      (r) =>
+        // No PaymentRecords exist here: a filter by one matches nothing.
+        paymentRecord === undefined &&
+        (invoice === undefined || r.obj.invoice === invoice) &&
+        (paymentIntent === undefined || r.obj.payment.payment_intent === paymentIntent) &&
+        (status === undefined || r.obj.status === status) &&
+        matchesRange(r.obj.created, req.params, "created"),
+      [
+        ["invoice", invoice],
+        ["payment_intent", paymentIntent],
+      ],
+    );
+    return listOf("/v1/invoice_payments", page);
   });
 
   router.post("/v1/invoices/:id/finalize", (req) => {

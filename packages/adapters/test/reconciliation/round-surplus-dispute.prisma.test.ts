@@ -1,0 +1,187 @@
+// A round's surplus charge (a debit recorded as failed that took the money after all) whose
+// refund succeeded, was then disputed in part, and whose refund Stripe then failed after its
+// success: the round's own decisions post the ledger on PostgreSQL, Stripe's balance
+// transactions for that charge are stored as the puller stores them, and the period is
+// reconciled from what is stored.
+import {
+  DEFAULT_ROUND_POLICY,
+  type DecideContext,
+  decide,
+  type LedgerTransaction,
+  newRound,
+  type Round,
+  type RoundInput,
+  roundIds,
+} from "@susu/domain";
+import { debitFailed, debitProcessing, debitSucceeded } from "@susu/domain/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore } from "../../src/prisma/index.js";
+import { reconcileStored } from "../../src/reconciliation/index.js";
+import type { StripeBalanceRecord } from "../../src/reconciliation/stripe-items.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 5);
+const CHARGE = 10_000;
+const DISPUTED = 4_000;
+
+/** Each input decided in turn at its time; every ledger posting asked for, in order. */
+function decideAll(steps: readonly (readonly [RoundInput, number])[]): {
+  readonly round: Round;
+  readonly postings: LedgerTransaction[];
+} {
+  let round = newRound({
+    id: "r1",
+    groupId: "g1",
+    rotation: 1,
+    sequence: 0,
+    recipientMemberId: "m1",
+    recipientCanReceive: true,
+    contributorIds: ["m1", "m2"],
+    currency: "AUD",
+    contributionMinor: CHARGE,
+    scheduledFor: T0,
+  })._unsafeUnwrap();
+  const postings: LedgerTransaction[] = [];
+  for (const [input, now] of steps) {
+    const ctx: DecideContext = { now, policy: DEFAULT_ROUND_POLICY };
+    const decided = decide(round, input, ctx)._unsafeUnwrap();
+    round = decided.state;
+    for (const e of decided.effects) if (e.kind === "post_ledger") postings.push(e.transaction);
+  }
+  return { round, postings };
+}
+
+/** A balance transaction of that charge's story, as the puller stores it (AUD, no fee). */
+function record(
+  r: Pick<
+    StripeBalanceRecord,
+    "id" | "type" | "reportingCategory" | "sourceId" | "sourceObject" | "effectId"
+  > & {
+    readonly amountMinor: number;
+    readonly created: number;
+  },
+): StripeBalanceRecord {
+  return {
+    status: "available",
+    currency: "AUD",
+    feeMinor: 0,
+    netMinor: r.amountMinor,
+    exchangeRate: null,
+    availableOn: r.created,
+    presentmentMinor: Math.abs(r.amountMinor),
+    presentmentCurrency: "AUD",
+    heldPaymentId: null,
+    groupId: "g1",
+    roundId: "r1",
+    marketplaceChargeId: null,
+    sellerId: null,
+    transferId: null,
+    transferEffectId: null,
+    sourceStatus: null,
+    ...r,
+  };
+}
+
+describe("reconciling a round's surplus charge refunded, disputed in part, then its refund failed (PostgreSQL)", () => {
+  const refundedAt = T0 + 10 * DAY;
+  const disputedAt = refundedAt + DAY;
+  const failedAt = disputedAt + DAY;
+
+  beforeAll(async () => {
+    // m1's first debit is recorded as failed, its retry pays; the round pays out. The first
+    // debit's money arrives after all: a surplus charge, refunded at once (re_s). The refund
+    // succeeds, the member disputes 40.00 of the charge (du_s), then Stripe fails the refund.
+    const { postings } = decideAll([
+      [{ type: "open" }, T0],
+      [debitProcessing("m1"), T0],
+      [debitFailed("m1", "insufficient_funds"), T0],
+      [{ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, T0 + DAY],
+      [debitProcessing("m1", 2), T0 + DAY],
+      [debitProcessing("m2"), T0 + DAY],
+      [debitSucceeded("m2"), T0 + 2 * DAY],
+      [debitSucceeded("m1", 2), T0 + 4 * DAY],
+      [{ type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" }, T0 + 4 * DAY],
+      [{ type: "transfer_created", sourceMemberId: "m2", attempt: 1, transferId: "tr_m2" }, T0 + 4 * DAY],
+      [debitSucceeded("m1", 1), T0 + 6 * DAY],
+      [{ type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 }, refundedAt],
+      [
+        {
+          type: "dispute_opened",
+          memberId: "m1",
+          disputeId: "du_s",
+          amountMinor: DISPUTED,
+          attempt: 1,
+          paymentIntentId: "pi_m1_1",
+        },
+        disputedAt,
+      ],
+      [{ type: "refund_failed", memberId: "m1", failureCode: "refund_failed", debitAttempt: 1 }, failedAt],
+    ]);
+    const ledger = new PrismaLedgerStore(db.prisma);
+    for (const tx of postings) (await ledger.post(tx))._unsafeUnwrap();
+
+    // What Stripe shows for that charge in the period: the refund, the dispute's withdrawal
+    // (its charge's metadata), and the refund's failure (a BECS refund's: money back on the
+    // platform's balance).
+    const refundEffect = roundIds.surplusRefund("r1", "m1", 1);
+    const stripe = [
+      record({
+        id: "txn_refund",
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_s",
+        sourceObject: "refund",
+        effectId: refundEffect,
+        amountMinor: -CHARGE,
+        created: refundedAt,
+      }),
+      record({
+        id: "txn_dispute",
+        type: "adjustment",
+        reportingCategory: "dispute",
+        sourceId: "du_s",
+        sourceObject: "dispute",
+        effectId: roundIds.debit("r1", "m1", 1),
+        amountMinor: -DISPUTED,
+        created: disputedAt,
+      }),
+      record({
+        id: "txn_refund_failure",
+        type: "payment_failure_refund",
+        reportingCategory: "refund_failure",
+        sourceId: "re_s",
+        sourceObject: "refund",
+        effectId: refundEffect,
+        amountMinor: CHARGE,
+        created: failedAt,
+      }),
+    ];
+    for (const r of stripe)
+      await db.prisma.stripeBalanceTransaction.create({
+        data: {
+          ...r,
+          amountMinor: BigInt(r.amountMinor),
+          feeMinor: BigInt(r.feeMinor),
+          netMinor: BigInt(r.netMinor),
+          presentmentMinor: r.presentmentMinor === null ? null : BigInt(r.presentmentMinor),
+          created: new Date(r.created),
+          availableOn: new Date(r.availableOn),
+          pulledAt: new Date(failedAt),
+        },
+      });
+  });
+
+  it("finds no difference: the books show the refund and its failure whole, and the dispute's 40.00", async () => {
+    const report = await reconcileStored(db.prisma, { from: refundedAt, to: failedAt + DAY });
+    expect(report.balanceTransactions).toBe(3);
+    expect(report.differences).toEqual([]);
+    // The rest of the charge, owed to the member outside Stripe, is booked inside susu.
+    const owed = await db.prisma.ledgerTransaction.findMany({
+      where: { kind: "contribution_owed_to_member" },
+      select: { id: true },
+    });
+    expect(owed.map((t) => t.id)).toEqual([roundIds.ledger.disputeRestOwed("r1", "du_s")]);
+  });
+});

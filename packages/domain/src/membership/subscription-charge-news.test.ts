@@ -1,0 +1,264 @@
+import { describe, expect, it } from "vitest";
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import {
+  activeSubscription,
+  feed,
+  freshSubscription,
+  MEMBERSHIP_T0,
+  paidInvoice,
+  snapshot,
+} from "../testing/membership-mothers.js";
+import type { SubscriptionEffect } from "./membership-effect.js";
+import type { Subscription } from "./subscription.js";
+import { decideSubscription } from "./subscription-decide.js";
+import type { SubscriptionInput } from "./subscription-input.js";
+
+// A membership invoice's charge refunded outside susu (Stripe's dashboard) or disputed: the
+// adapter resolves the charge to its invoice; the subscription books what left the platform.
+
+const now = { now: MEMBERSHIP_T0 };
+const decided = (s: Subscription, input: SubscriptionInput) =>
+  decideSubscription(s, input, now)._unsafeUnwrap();
+
+const outside = (
+  refundId: string,
+  amountMinor: number,
+  outcome: "succeeded" | "failed" = "succeeded",
+): SubscriptionInput => ({
+  type: "invoice_refunded_outside",
+  invoiceId: "in_1",
+  refundId,
+  amountMinor,
+  outcome,
+  ...(outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
+});
+
+const disputed = (
+  news: { amountMinor?: number; stripeStatus?: string; closed?: "won" | "lost" },
+  disputeId = "du_1",
+): SubscriptionInput => ({ type: "invoice_disputed", invoiceId: "in_1", disputeId, ...news });
+
+const postings = (effects: readonly SubscriptionEffect[]): LedgerTransaction[] =>
+  effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
+
+/** Every posting of a sequence of inputs, fed in order from `s`. */
+function postedAlong(s: Subscription, inputs: readonly SubscriptionInput[]): LedgerTransaction[] {
+  const out: LedgerTransaction[] = [];
+  let state = s;
+  for (const input of inputs) {
+    const d = decided(state, input);
+    out.push(...postings(d.effects));
+    state = d.state;
+  }
+  return out;
+}
+
+/** Balances (debits − credits) per account of some transactions, in minor units. */
+function balances(txs: readonly LedgerTransaction[]): Record<string, number> {
+  const b: Record<string, number> = {};
+  for (const tx of txs)
+    for (const p of tx.postings)
+      b[p.account] = (b[p.account] ?? 0) + (p.side === "debit" ? 1 : -1) * p.amount.amountMinor;
+  return b;
+}
+
+describe("a refund of an invoice's charge made outside susu", () => {
+  it("books its amount once, as susu's own refund is booked (Dr paid_in, Cr revenue), keyed by the refund", () => {
+    const s = activeSubscription();
+    const d = decided(s, outside("re_dash", 4_00));
+    expect(postings(d.effects)).toEqual([
+      expect.objectContaining({
+        id: "sub1:invoice:in_1:refunded-outside:re_dash",
+        kind: "membership_refunded_outside_susu",
+        refs: { subscriptionId: "sub1", invoiceId: "in_1", refundId: "re_dash" },
+        postings: [
+          {
+            account: "membership:sub1:paid_in",
+            side: "debit",
+            amount: { amountMinor: 4_00, currency: "AUD" },
+          },
+          {
+            account: "platform:membership_revenue",
+            side: "credit",
+            amount: { amountMinor: 4_00, currency: "AUD" },
+          },
+        ],
+      }),
+    ]);
+    expect(d.state.invoices[0]?.outsideRefunds).toEqual([
+      { refundId: "re_dash", amountMinor: 4_00, status: "succeeded", postedMinor: 4_00 },
+    ]);
+    // refund.created, charge.refund.updated, a redelivery: the same refund, booked once.
+    const again = decided(d.state, outside("re_dash", 4_00));
+    expect(again.ignored?.code).toBe("outside_refund_known");
+    expect(again.effects).toEqual([]);
+    // Another refund of the rest is its own.
+    const rest = decided(d.state, outside("re_dash2", 6_00));
+    expect(postings(rest.effects).map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_dash2", 6_00],
+    ]);
+  });
+
+  it("a failure after its success undoes what it booked, once; a failure before any success books nothing", () => {
+    const booked = feed(activeSubscription(), [outside("re_dash", 10_00)]);
+    const failed = decided(booked, outside("re_dash", 10_00, "failed"));
+    expect(postings(failed.effects)).toEqual([
+      expect.objectContaining({
+        id: "sub1:invoice:in_1:refunded-outside:re_dash:failed",
+        kind: "membership_outside_refund_failed",
+        postings: [
+          expect.objectContaining({ account: "platform:membership_revenue", side: "debit" }),
+          expect.objectContaining({ account: "membership:sub1:paid_in", side: "credit" }),
+        ],
+      }),
+    ]);
+    expect(decided(failed.state, outside("re_dash", 10_00, "failed")).ignored?.code).toBe(
+      "outside_refund_known",
+    );
+    // Older news of its success, after the failure, books nothing.
+    expect(decided(failed.state, outside("re_dash", 10_00)).ignored?.code).toBe("outside_refund_known");
+    const never = decided(activeSubscription(), outside("re_x", 10_00, "failed"));
+    expect(never.ignored).toBeUndefined();
+    expect(never.effects).toEqual([]);
+    expect(never.state.invoices[0]?.outsideRefunds).toEqual([
+      {
+        refundId: "re_x",
+        amountMinor: 10_00,
+        status: "failed",
+        failureCode: "expired_or_canceled_card",
+        postedMinor: 0,
+      },
+    ]);
+  });
+
+  it("of an invoice not heard of as paid is ignored, booking nothing", () => {
+    const d = decided(feed(freshSubscription(), [snapshot("active", 0)]), outside("re_dash", 10_00));
+    expect(d.ignored?.code).toBe("invoice_not_paid");
+    expect(d.effects).toEqual([]);
+  });
+
+  describe("beside susu's own refund of a late-paid membership (the same money seen twice)", () => {
+    const checkoutCanceledThenPaid = () =>
+      feed(
+        freshSubscription({
+          start: { kind: "checkout", successUrl: "https://a.test/ok", cancelUrl: "https://a.test/no" },
+        }),
+        [{ type: "cancel", atPeriodEnd: false }, paidInvoice("in_1", 1)],
+      );
+    // Stripe answers susu's refund call with the dashboard's refund, the payment being refunded already.
+    const susuSawIt: SubscriptionInput[] = [
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_dash"] },
+      {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "succeeded",
+        refundId: "re_dash",
+        amountMinor: 10_00,
+      },
+    ];
+
+    it("the outside refund booked first: susu's view of it books nothing more", () => {
+      const txs = postedAlong(checkoutCanceledThenPaid(), [outside("re_dash", 10_00), ...susuSawIt]);
+      expect(txs.map((t) => t.kind)).toEqual(["membership_refunded_outside_susu"]);
+      expect(balances(txs)["platform:membership_revenue"]).toBe(-10_00);
+    });
+
+    it("susu's view booked first: the outside refund's event books nothing more", () => {
+      const s = checkoutCanceledThenPaid();
+      const txs = postedAlong(s, [...susuSawIt, outside("re_dash", 10_00)]);
+      expect(txs.map((t) => t.kind)).toEqual(["membership_invoice_refunded"]);
+      const end = feed(s, [...susuSawIt, outside("re_dash", 10_00)]);
+      expect(end.invoices[0]?.outsideRefunds).toEqual([
+        { refundId: "re_dash", amountMinor: 10_00, status: "succeeded", postedMinor: 0 },
+      ]);
+    });
+  });
+});
+
+describe("a dispute of an invoice's charge", () => {
+  it("a chargeback books the loss when Stripe takes the money (Dr dispute_losses, Cr revenue); its closure lost books nothing more", () => {
+    const s = activeSubscription();
+    const opened = decided(s, disputed({ amountMinor: 10_00, stripeStatus: "needs_response" }));
+    expect(postings(opened.effects)).toEqual([
+      expect.objectContaining({
+        id: "sub1:invoice:in_1:dispute:du_1:lost",
+        kind: "membership_dispute_lost",
+        refs: { subscriptionId: "sub1", invoiceId: "in_1", disputeId: "du_1" },
+        postings: [
+          {
+            account: "membership:sub1:dispute_losses",
+            side: "debit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+          {
+            account: "platform:membership_revenue",
+            side: "credit",
+            amount: { amountMinor: 10_00, currency: "AUD" },
+          },
+        ],
+      }),
+    ]);
+    expect(
+      decided(opened.state, disputed({ amountMinor: 10_00, stripeStatus: "needs_response" })).ignored?.code,
+    ).toBe("dispute_unchanged");
+    const lost = decided(opened.state, disputed({ amountMinor: 10_00, closed: "lost" }));
+    expect(lost.ignored).toBeUndefined();
+    expect(lost.effects).toEqual([]);
+    expect(lost.state.invoices[0]?.disputes).toEqual([
+      { disputeId: "du_1", amountMinor: 10_00, stripeStatus: "lost", status: "lost", lossMinor: 10_00 },
+    ]);
+    expect(decided(lost.state, disputed({ closed: "lost" })).ignored?.code).toBe("dispute_already_closed");
+    // Paid in 10.00, taken back 10.00: nothing left as the platform's revenue.
+    const txs = postedAlong(activeSubscription(), [
+      disputed({ amountMinor: 10_00, stripeStatus: "needs_response" }),
+      disputed({ amountMinor: 10_00, closed: "lost" }),
+    ]);
+    expect(balances(txs)).toEqual({
+      "membership:sub1:dispute_losses": 10_00,
+      "platform:membership_revenue": -10_00,
+    });
+  });
+
+  it("a closure lost whose opening was not heard (or was an inquiry) books the loss then", () => {
+    const txs = postedAlong(activeSubscription(), [disputed({ amountMinor: 10_00, closed: "lost" })]);
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      ["sub1:invoice:in_1:dispute:du_1:lost", "membership_dispute_lost"],
+    ]);
+    const inquiry = postedAlong(activeSubscription(), [
+      disputed({ amountMinor: 10_00, stripeStatus: "warning_needs_response" }),
+      disputed({ stripeStatus: "needs_response" }),
+    ]);
+    expect(inquiry.map((t) => t.kind)).toEqual(["membership_dispute_lost"]);
+  });
+
+  it("a dispute won undoes the loss booked (membership_dispute_reinstated); an inquiry closed books nothing", () => {
+    const txs = postedAlong(activeSubscription(), [
+      disputed({ amountMinor: 10_00, stripeStatus: "needs_response" }),
+      disputed({ amountMinor: 10_00, closed: "won" }),
+    ]);
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      ["sub1:invoice:in_1:dispute:du_1:lost", "membership_dispute_lost"],
+      ["sub1:invoice:in_1:dispute:du_1:won", "membership_dispute_reinstated"],
+    ]);
+    expect(balances(txs)).toEqual({ "membership:sub1:dispute_losses": 0, "platform:membership_revenue": 0 });
+    const inquiry = postedAlong(activeSubscription(), [
+      disputed({ amountMinor: 10_00, stripeStatus: "warning_needs_response" }),
+      disputed({ amountMinor: 10_00, closed: "won" }),
+    ]);
+    expect(inquiry).toEqual([]);
+  });
+
+  it("takes back at most what the invoice's books still count: a charge refunded outside susu in part, then disputed", () => {
+    const txs = postedAlong(activeSubscription(), [
+      outside("re_dash", 4_00),
+      disputed({ amountMinor: 10_00, closed: "lost" }),
+    ]);
+    expect(txs.map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["membership_refunded_outside_susu", 4_00],
+      ["membership_dispute_lost", 6_00],
+    ]);
+    expect(
+      decided(feed(freshSubscription(), [snapshot("active", 0)]), disputed({ closed: "lost" })).ignored?.code,
+    ).toBe("invoice_not_paid");
+  });
+});

@@ -1,0 +1,222 @@
+// What happens to an invoice's charge outside susu: a refund made in Stripe's dashboard, a
+// dispute by the person's bank. Stripe Billing's charge carries no susu metadata, so the
+// adapter resolves it to its invoice (PaymentIntent → invoice payment → invoice → subscription)
+// before the subscription hears it; deciding what it means for the books is here.
+import type { Result } from "neverthrow";
+import { type Decision, ignore } from "../kernel/decision.js";
+import type { LedgerError } from "../ledger/ledger.errors.js";
+import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import {
+  membershipDisputeLost,
+  membershipDisputeReinstated,
+  membershipOutsideRefundFailed,
+  membershipRefundedOutsideSusu,
+} from "../ledger/membership-movements.js";
+import { money } from "../money/index.js";
+import type { Instant } from "../shared/time.js";
+import type { SubscriptionEffect } from "./membership-effect.js";
+import { subscriptionIds } from "./membership-ids.js";
+import {
+  type InvoiceDispute,
+  invoiceRevenueLeftMinor,
+  type OutsideRefund,
+  type Subscription,
+  type SubscriptionInvoice,
+} from "./subscription.js";
+import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
+import type { SubscriptionInput } from "./subscription-input.js";
+
+type ChargeNewsDecision = Result<Decision<Subscription, SubscriptionEffect, SubscriptionIgnoredCode>, never>;
+
+/** What these decisions need of the subscription's draft. */
+export interface ChargeNewsDraft {
+  readonly state: Subscription;
+  readonly now: Instant;
+  readonly effects: SubscriptionEffect[];
+  putInvoice(invoice: SubscriptionInvoice): void;
+  done(): ChargeNewsDecision;
+}
+
+/** The paid invoice the news names; news of an invoice not heard of as paid is ignored. */
+function paidInvoice(
+  d: ChargeNewsDraft,
+  invoiceId: string,
+  what: string,
+): { readonly inv: SubscriptionInvoice } | { readonly ignored: ChargeNewsDecision } {
+  const inv = d.state.invoices.find((i) => i.id === invoiceId);
+  if (inv?.status !== "paid")
+    return {
+      ignored: ignore(
+        d.state,
+        "invoice_not_paid",
+        `${what} of invoice ${invoiceId}, which is ${inv === undefined ? "not known" : inv.status}: nothing to take back`,
+      ),
+    };
+  return { inv };
+}
+
+function post(d: ChargeNewsDraft, tx: Result<LedgerTransaction, LedgerError>, what: string): void {
+  if (tx.isErr())
+    throw new Error(`subscription ${d.state.id}: ${what} posting was refused (${tx.error.message}); a bug`);
+  d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
+}
+
+/**
+ * A refund of the invoice's charge made outside susu. Its success books the refund once
+ * (`membership_refunded_outside_susu`, keyed by the refund): at most what the invoice's books
+ * still count as revenue, so a refund susu's own refund of the invoice had already reported
+ * (Stripe answers susu's refund call with the refunds made before it) is not booked twice,
+ * and neither is the other way round. A failure after that success undoes what it booked; a
+ * failure before any success books nothing. Repeats, and a success after a failure, are ignored.
+ */
+export function refundedOutside(
+  d: ChargeNewsDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_refunded_outside" }>,
+): ChargeNewsDecision {
+  const s = d.state;
+  const found = paidInvoice(d, input.invoiceId, `refund ${input.refundId}`);
+  if ("ignored" in found) return found.ignored;
+  const inv = found.inv;
+  const refunds = inv.outsideRefunds ?? [];
+  const prev = refunds.find((r) => r.refundId === input.refundId);
+  if (prev !== undefined && (prev.status === "failed" || prev.status === input.outcome))
+    return ignore(
+      s,
+      "outside_refund_known",
+      `refund ${input.refundId} of invoice ${inv.id} ${prev.status} (booked ${prev.postedMinor})`,
+    );
+  const put = (r: OutsideRefund) =>
+    d.putInvoice({
+      ...inv,
+      outsideRefunds: prev === undefined ? [...refunds, r] : refunds.map((x) => (x === prev ? r : x)),
+    });
+  const amount = (minor: number) => money(minor, inv.currency);
+  if (input.outcome === "succeeded") {
+    const postedMinor = Math.min(input.amountMinor, invoiceRevenueLeftMinor(inv));
+    put({ refundId: input.refundId, amountMinor: input.amountMinor, status: "succeeded", postedMinor });
+    if (postedMinor > 0)
+      post(
+        d,
+        membershipRefundedOutsideSusu({
+          id: subscriptionIds.ledger.refundedOutside(s.id, inv.id, input.refundId),
+          subscriptionId: s.id,
+          invoiceId: inv.id,
+          ref: { refundId: input.refundId },
+          amount: amount(postedMinor),
+          occurredAt: d.now,
+        }),
+        `invoice ${inv.id}'s refund ${input.refundId} made outside susu`,
+      );
+    return d.done();
+  }
+  const failureCode = input.failureCode ?? "refund_failed";
+  const undoMinor = prev?.postedMinor ?? 0;
+  put({
+    refundId: input.refundId,
+    amountMinor: input.amountMinor,
+    status: "failed",
+    failureCode,
+    postedMinor: 0,
+  });
+  if (undoMinor > 0)
+    post(
+      d,
+      membershipOutsideRefundFailed({
+        id: subscriptionIds.ledger.outsideRefundFailed(s.id, inv.id, input.refundId),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        ref: { refundId: input.refundId },
+        amount: amount(undoMinor),
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s failed refund ${input.refundId} made outside susu`,
+    );
+  return d.done();
+}
+
+/** Whether Stripe holds the disputed money out of the balance at this status (a chargeback, not an inquiry). */
+function withdrawn(stripeStatus: string): boolean {
+  return !stripeStatus.startsWith("warning_") && stripeStatus !== "won" && stripeStatus !== "prevented";
+}
+
+/**
+ * News of a dispute of the invoice's charge. The loss is booked when Stripe takes the money
+ * (`membership_dispute_lost`, once per dispute): at a chargeback's opening (an inquiry,
+ * `warning_*`, takes nothing), at an update that turns an inquiry into one, or at its closure
+ * `lost` when neither came first; at most what the invoice's books still count as revenue. A
+ * closure `won` (or an inquiry's, `warning_closed`) undoes a booked loss
+ * (`membership_dispute_reinstated`). Only a closure closes it: later news is ignored.
+ */
+export function invoiceDisputed(
+  d: ChargeNewsDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_disputed" }>,
+): ChargeNewsDecision {
+  const s = d.state;
+  const found = paidInvoice(d, input.invoiceId, `dispute ${input.disputeId}`);
+  if ("ignored" in found) return found.ignored;
+  const inv = found.inv;
+  const disputes = inv.disputes ?? [];
+  const prev = disputes.find((x) => x.disputeId === input.disputeId);
+  if (prev !== undefined && prev.status !== "open")
+    return ignore(
+      s,
+      "dispute_already_closed",
+      `dispute ${input.disputeId} of invoice ${inv.id} was closed ${prev.status}`,
+    );
+  const stripeStatus = input.stripeStatus ?? input.closed ?? prev?.stripeStatus ?? "needs_response";
+  const amountMinor = input.amountMinor ?? prev?.amountMinor ?? inv.amountPaidMinor;
+  const status: InvoiceDispute["status"] = input.closed ?? "open";
+  const takes = input.closed === "lost" || (input.closed === undefined && withdrawn(stripeStatus));
+  let lossMinor = prev?.lossMinor ?? 0;
+  const ids = subscriptionIds.ledger;
+  const ref = { disputeId: input.disputeId };
+  if (takes && lossMinor === 0) {
+    lossMinor = Math.min(amountMinor, invoiceRevenueLeftMinor(inv));
+    if (lossMinor > 0)
+      post(
+        d,
+        membershipDisputeLost({
+          id: ids.disputeLost(s.id, inv.id, input.disputeId),
+          subscriptionId: s.id,
+          invoiceId: inv.id,
+          ref,
+          amount: money(lossMinor, inv.currency),
+          occurredAt: d.now,
+        }),
+        `invoice ${inv.id}'s dispute ${input.disputeId}`,
+      );
+  }
+  if (input.closed === "won" && lossMinor > 0) {
+    post(
+      d,
+      membershipDisputeReinstated({
+        id: ids.disputeWon(s.id, inv.id, input.disputeId),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        ref,
+        amount: money(lossMinor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `invoice ${inv.id}'s won dispute ${input.disputeId}`,
+    );
+    lossMinor = 0;
+  }
+  const next: InvoiceDispute = { disputeId: input.disputeId, amountMinor, stripeStatus, status, lossMinor };
+  if (
+    prev !== undefined &&
+    prev.stripeStatus === next.stripeStatus &&
+    prev.amountMinor === next.amountMinor &&
+    prev.status === next.status &&
+    prev.lossMinor === next.lossMinor
+  )
+    return ignore(
+      s,
+      "dispute_unchanged",
+      `dispute ${input.disputeId} of invoice ${inv.id} is ${stripeStatus} already`,
+    );
+  d.putInvoice({
+    ...inv,
+    disputes: prev === undefined ? [...disputes, next] : disputes.map((x) => (x === prev ? next : x)),
+  });
+  return d.done();
+}
