@@ -310,6 +310,8 @@ const heldRefund = z.strictObject({
   lookups: z.int().min(1).exactOptional(),
   // Since refund_failed_after_success: how many times Stripe failed it after its success.
   failedAfterSuccess: z.int().min(1).exactOptional(),
+  // Since held_refund_superseded: where a superseded refund's money was moved to.
+  supersededMoneyAt: z.enum(["earmarked", "transferred"]).exactOptional(),
 });
 
 const heldDispute = z.strictObject({
@@ -325,6 +327,8 @@ const heldDispute = z.strictObject({
   feePartMinor: safeInt.exactOptional(),
   lossBooked: z.boolean().exactOptional(),
   reversalNumber: z.int().min(1).exactOptional(),
+  // Since held_refund_superseded: lost while the transfer was in flight, its owed rest waits.
+  owedRestWaits: z.literal(true).exactOptional(),
 });
 
 const heldPaymentSnapshot = z.strictObject({
@@ -569,6 +573,9 @@ const ledgerTransactionShape = z.strictObject({
     "held_owed_to_customer",
     // Since refund_failed_after_success: a refund Stripe failed after its success, undone.
     "held_refund_failed",
+    // Since held_refund_superseded: a superseded refund's money moved to where the payment
+    // keeps it now (the release went past the refund's stage).
+    "held_refund_superseded",
     // A marketplace charge's kinds (in the ledger_transaction_kind enum since the
     // marketplace_charges migration).
     "marketplace_captured",

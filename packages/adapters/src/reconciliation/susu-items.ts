@@ -261,6 +261,8 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "debit_settled":
     case "held_fee_earned":
     case "held_seller_payable":
+    // A superseded refund's money moved between the payment's own accounts (it stays with the platform).
+    case "held_refund_superseded":
     case "marketplace_fee_earned":
     case "marketplace_seller_payable":
       return undefined;

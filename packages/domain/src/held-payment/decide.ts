@@ -21,6 +21,7 @@ import {
   heldOwedToCustomer,
   heldRefunded,
   heldRefundFailed,
+  heldRefundSuperseded,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,
@@ -45,10 +46,10 @@ import {
   type HeldPayment,
   type HeldPaymentStatus,
   type HeldRefund,
+  heldBackForSupersededMinor,
   newHeldPayment,
   type ReleaseBlockKind,
   refundableMinor,
-  reversedForSupersededMinor,
   sellerNetMinor,
   supersedeUnmovedRefunds,
   type TransferAttempt,
@@ -180,10 +181,11 @@ export function disputedSellerPartMinor(payment: HeldPayment): number {
 
 /**
  * What a loss of the dispute `disputeId` still reverses from the seller: its seller part
- * beyond what reversals that landed for the refunds it superseded brought back already.
+ * beyond what the platform holds back for the refunds it superseded already (reversals that
+ * landed for them, and their seller parts the transfer was made net of).
  */
 function lossReversalMinor(s: HeldPayment, disputeId: string, sellerPartMinor: number): number {
-  return Math.max(0, sellerPartMinor - reversedForSupersededMinor(s, disputeId));
+  return Math.max(0, sellerPartMinor - heldBackForSupersededMinor(s, disputeId));
 }
 
 /**
@@ -1142,6 +1144,13 @@ function transferNotFound(d: Draft, { attempt }: InputOf<"transfer_not_found">):
   if (t.status !== "unknown" || (t.lookups ?? 0) === 0)
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
   d.updateTransfer(attempt, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  // No transfer in flight any more: a loss that waited for this outcome is booked from what was
+  // set aside before the release goes on, so the next attempt is net of it (and a loss that
+  // took everything ends the payment).
+  if (!transferInFlight(d.state)) {
+    postPendingLosses(d);
+    if (chargedBackIfNothingLeft(d)) return d.done();
+  }
   const after = d.state;
   if (
     after.status === "release_blocked" &&
@@ -1242,10 +1251,55 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
   won: (d) => unfreeze(d),
   lost: (d, disputeId) => {
-    oweWhatTheLossLeft(d, disputeId);
+    // With the transfer in flight, where the rest's money is taken from is not known yet.
+    if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
+    else {
+      moveSupersededMoney(d, disputeId);
+      oweWhatTheLossLeft(d, disputeId);
+    }
     return bookPendingLosses(d);
   },
 };
+
+const STAGE_ORDER: readonly HeldRefund["stage"][] = ["holding", "earmarked", "transferred"];
+
+/**
+ * The refunds the dispute `disputeId` superseded that were asked before the release went as
+ * far as it has now kept their money where their stage left it: the release set aside and
+ * transferred the seller's share net of them, and earned the fee net of them. Now that they
+ * count nowhere, their money moves to where the loss (and what is owed beyond it) takes money
+ * from at the payment's stage (`held_refund_superseded`): after the transfer, their seller's
+ * parts are held back in the hold, their fee parts in the fees. Not while a transfer is in
+ * flight (where the money goes depends on its outcome): the loss's booking does it then.
+ */
+function moveSupersededMoney(d: Draft, disputeId: string): void {
+  if (transferInFlight(d.state)) return;
+  const to = stageOf(d.state);
+  if (to === "holding") return;
+  for (const r of d.state.refunds) {
+    if (r.supersededBy !== disputeId) continue;
+    const from = r.supersededMoneyAt ?? r.stage;
+    if (from === "transferred" || STAGE_ORDER.indexOf(from) >= STAGE_ORDER.indexOf(to)) continue;
+    d.updateRefund(r.number, { supersededMoneyAt: to });
+    // After the transfer, the hold keeps the seller's part a holding refund left there, and
+    // the fees the fee part an earmarked one left there: only the rest moves.
+    const movingMinor =
+      to === "earmarked" ? r.amountMinor : from === "holding" ? r.feePartMinor : r.sellerPartMinor;
+    if (movingMinor === 0) continue;
+    d.post(
+      heldRefundSuperseded({
+        id: ids.ledger.refundSuperseded(d.state.id, r.number, to),
+        heldPaymentId: d.state.id,
+        from,
+        to,
+        sellerPart: money(r.sellerPartMinor, d.state.currency),
+        feePart: money(r.feePartMinor, d.state.currency),
+        occurredAt: d.now,
+        refs: { disputeId },
+      }),
+    );
+  }
+}
 
 /**
  * After a refund's or a reversal's outcome (`step`, when it applied): a dispute Stripe closed
@@ -1271,7 +1325,7 @@ function oweWhatTheLossLeft(d: Draft, disputeId: string): void {
   // What reversals for the superseded refunds brought back beyond the loss's seller part is
   // with the platform already: the rest's seller part is reversed only beyond it.
   const sellerPartMinor = s.disputes.find((x) => x.id === disputeId)?.sellerPartMinor ?? 0;
-  const coveredMinor = Math.max(0, reversedForSupersededMinor(s, disputeId) - sellerPartMinor);
+  const coveredMinor = Math.max(0, heldBackForSupersededMinor(s, disputeId) - sellerPartMinor);
   const split = takeBackSplit(s, s.currency, givenBackMinor(s), owed.restMinor);
   const refund: HeldRefund = {
     number: s.refunds.length + 1,
@@ -1391,19 +1445,34 @@ function unfreeze(d: Draft): Step {
 /**
  * Books the losses of lost disputes in the ledger — once no transfer is in flight, since
  * where the money is depends on whether it landed. After the release the seller's part is
- * booked against the seller and reversed from their transfer. A loss that took everything
- * left ends the payment.
+ * booked against the seller and reversed from their transfer. What a loss closed while the
+ * transfer was in flight left owed to the customer (`owedRestWaits`) is owed first, as it
+ * would have been at its closure. A loss that took everything left ends the payment.
  */
 function bookPendingLosses(d: Draft): Step {
   if (transferInFlight(d.state)) return d.done();
-  const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
-  // Nothing to book (a loss of nothing is booked when it closes): a payment it left nothing to
-  // give back still ends (its refund superseded and owed outside Stripe).
-  if (pending.length === 0) {
-    chargedBackIfNothingLeft(d);
-    return d.done();
+  const booked = postPendingLosses(d);
+  // With nothing booked (a loss of nothing is booked when it closes), a payment it left nothing
+  // to give back still ends (its refund superseded and owed outside Stripe).
+  if (chargedBackIfNothingLeft(d) || !booked) return d.done();
+  return unfreeze(d);
+}
+
+/**
+ * The postings of {@link bookPendingLosses}, with no transfer in flight: the rests owed that
+ * waited, then each lost dispute's loss not booked yet. Whether a loss was booked.
+ */
+function postPendingLosses(d: Draft): boolean {
+  // The rests owed of losses closed while the transfer was in flight, now that its outcome is known.
+  for (const x of d.state.disputes.filter((y) => y.owedRestWaits === true)) {
+    const { owedRestWaits: _known, ...closed } = x;
+    d.set({ disputes: d.state.disputes.map((y) => (y.id === x.id ? closed : y)) });
+    moveSupersededMoney(d, x.id);
+    oweWhatTheLossLeft(d, x.id);
   }
+  const pending = d.state.disputes.filter((x) => x.status === "lost" && !x.lossBooked);
   for (const x of pending) {
+    moveSupersededMoney(d, x.id);
     const s = d.state;
     const stage = stageOf(s);
     const lost = x.lostMinor ?? 0;
@@ -1426,7 +1495,7 @@ function bookPendingLosses(d: Draft): Step {
       d.updateDispute(x.id, { reversalNumber });
     }
   }
-  return chargedBackIfNothingLeft(d) ? d.done() : unfreeze(d);
+  return pending.length > 0;
 }
 
 /**

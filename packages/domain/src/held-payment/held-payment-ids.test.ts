@@ -46,6 +46,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(l.refundFailed("hp1:refund:1:attempt:2")).toBe("hp1:refund:1:attempt:2:ledger:failed");
     expect(l.disputeLost("hp1", "dp_1")).toBe("hp1:dispute:dp_1:lost");
     expect(l.owedToCustomer("hp1", 2)).toBe("hp1:refund:2:ledger:owed");
+    expect(l.refundSuperseded("hp1", 1, "transferred")).toBe("hp1:refund:1:ledger:superseded:transferred");
+    expect(l.refundSuperseded("hp1", 2, "earmarked")).toBe("hp1:refund:2:ledger:superseded:earmarked");
   });
 
   it("notifications", () => {
@@ -114,6 +116,8 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       l.refundFailed(ids.refund(p, 1, 2)),
       l.disputeLost(p, d),
       l.owedToCustomer(p, 1),
+      l.refundSuperseded(p, 1, "earmarked"),
+      l.refundSuperseded(p, 1, "transferred"),
       n.bookingPaid(p, "customer"),
       n.bookingPaid(p, "seller"),
       n.paymentFailed(p),
@@ -157,7 +161,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       1; // transferGroup is a Stripe field, not a key of ours
     // timer: four kinds (and a later look-up's) from one builder; bookingPaid, releaseBlocked,
     // disputeOpened, disputeClosed: two audiences each; refundFailedAfterSuccess (notice and
-    // ticket): attempt 1 and a later one
-    expect(all.length).toBe(builders + 4 + 4 + 2);
+    // ticket): attempt 1 and a later one; refundSuperseded: two stages
+    expect(all.length).toBe(builders + 4 + 4 + 2 + 1);
   });
 });

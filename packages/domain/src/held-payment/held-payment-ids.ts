@@ -59,6 +59,12 @@ const ledgerIds = Object.freeze({
   disputeLost: (p: string, disputeId: string): string => `${p}:dispute:${disputeId}:lost`,
   /** Refund n is owed to the customer outside Stripe: `<p>:refund:<n>:ledger:owed`. */
   owedToCustomer: (p: string, refund: number): string => `${p}:refund:${refund}:ledger:owed`,
+  /**
+   * Refund n, superseded by a lost dispute, has its money moved to where the payment keeps it
+   * at stage `to` (the release went past the refund's stage): `<p>:refund:<n>:ledger:superseded:<to>`.
+   */
+  refundSuperseded: (p: string, refund: number, to: "earmarked" | "transferred"): string =>
+    `${p}:refund:${refund}:ledger:superseded:${to}`,
 });
 
 /** The ids of a held payment's notifications: the notifier sends each id once. */

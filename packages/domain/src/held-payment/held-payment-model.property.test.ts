@@ -32,7 +32,15 @@
 //   reversal asked for has landed; every snapshot round-trips through JSON;
 // - at the end every outcome arrives (settle): nothing is stuck `refunding` or `releasing`, no
 //   refund, reversal or dispute unfinished, and at Stripe refunds + the transfer net of
-//   reversals + what the banks took stay within what was captured.
+//   reversals + what the banks took stay within what was captured;
+// - a reversal is never asked beyond what the transfer moved, the fees and what is set aside
+//   for the seller never go negative, and an ended payment with nothing on its way (every
+//   reversal landed, every refund succeeded, superseded or owed) holds nothing in the hold or
+//   set aside for the seller;
+// - a second property starts every run with a refund made before the release (holding, or
+//   with the seller's share earmarked), the release made less it, Stripe failing the refund
+//   after its success (before or after the transfer lands) and a dispute lost for part or all
+//   of the charge, then goes on at random.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
@@ -41,6 +49,7 @@ import {
   answerRefundLookup,
   commands,
   DISPUTE_UPDATE_STATUSES,
+  type DisputeShape,
   type PaymentModel,
   PaymentWorld,
   refundsRefused,
@@ -52,6 +61,7 @@ import type { HeldPaymentErrorCode } from "./held-payment.errors.js";
 import type { HeldPayment, HeldPaymentStatus } from "./held-payment.js";
 import type { HeldPaymentEffect } from "./held-payment-effect.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
+import type { HeldPaymentTimer } from "./held-payment-timer.js";
 import { isHeldPaymentMoveAllowed } from "./held-payment-transitions.js";
 
 const policy = DEFAULT_HELD_PAYMENT_POLICY;
@@ -292,11 +302,27 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       this.problems.push(
         `the books send out ${out} (refunds ${m.refundedMinor}, seller ${m.sellerMinor}, disputes ${m.disputeLostMinor}) of ${m.paidInMinor} paid in`,
       );
+    // Stripe refuses a reversal beyond what is left of the transfer: what the payment asked to
+    // reverse (but what failed) never exceeds what the transfer moved.
+    const reversingMinor = s.reversals
+      .filter((r) => r.status !== "failed")
+      .reduce((sum, r) => sum + r.amountMinor, 0);
+    if (reversingMinor > this.stripe.transferredMinor)
+      this.problems.push(
+        `reversals of ${reversingMinor} asked of transfers that moved ${this.stripe.transferredMinor}`,
+      );
+    if (m.feesMinor < 0) this.problems.push(`the fees are ${m.feesMinor}`);
+    if (m.sellerPayableMinor < 0) this.problems.push(`the seller payable is ${m.sellerPayableMinor}`);
+    // Quiet: every reversal landed, and every refund reached the customer, or never will (a
+    // lost dispute superseded it, or it is owed outside Stripe).
+    const done: readonly string[] = ["succeeded", "superseded_by_dispute", "owed_outside_stripe"];
     const quiet =
-      s.reversals.every((r) => r.status === "reversed") && s.refunds.every((r) => r.status === "succeeded");
+      s.reversals.every((r) => r.status === "reversed") && s.refunds.every((r) => done.includes(r.status));
     const ended: readonly HeldPaymentStatus[] = ["released", "refunded", "charged_back"];
-    if (quiet && ended.includes(s.status) && m.holdMinor !== 0)
-      this.problems.push(`${s.status} with ${m.holdMinor} still in the hold`);
+    if (quiet && ended.includes(s.status) && (m.holdMinor !== 0 || m.sellerPayableMinor !== 0))
+      this.problems.push(
+        `${s.status} with ${m.holdMinor} still in the hold and ${m.sellerPayableMinor} set aside for the seller`,
+      );
   }
 
   /**
@@ -720,6 +746,74 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
   ),
 ];
 
+/** Delivers every fact in the inbox, in order. */
+function drain(w: World): void {
+  while (w.inbox.length > 0) w.deliver(w.inbox.shift() as HeldPaymentInput, false);
+}
+
+/** The scheduler fires the armed timer of `kind` (the clock moves to it). */
+function fire(w: World, kind: HeldPaymentTimer["kind"]): void {
+  const i = w.timers.findIndex((t) => t.timer.kind === kind);
+  const [t] = i < 0 ? [] : w.timers.splice(i, 1);
+  if (!t) {
+    w.problems.push(`no ${kind} timer to fire`);
+    return;
+  }
+  w.now = Math.max(w.now, t.at);
+  w.apply({ type: "timer", timer: t.timer });
+}
+
+/**
+ * A refund before the release, the release less it, the refund failed by Stripe after its
+ * success, a dispute lost: `earmarked` makes the refund once the release started (its first
+ * transfer failed, to be retried); `failsInFlight` has Stripe fail the refund, and the dispute
+ * lost, while the release's transfer is in flight (which then lands or fails, `landsAfter`).
+ */
+function refundBeforeReleaseThenLost(
+  w: World,
+  shape: {
+    earmarked: boolean;
+    refundBp: number;
+    failsInFlight: boolean;
+    landsAfter: boolean;
+    dispute: DisputeShape;
+    lossBp: number;
+  },
+): void {
+  pay(w, "card");
+  drain(w);
+  w.command({ type: "confirm_fulfilled" });
+  if (shape.earmarked) {
+    fire(w, "release_due");
+    answerTransfer(w, 0, "balance_insufficient");
+    drain(w);
+  }
+  w.command({
+    type: "refund",
+    by: "admin",
+    amountMinor: Math.max(1, Math.floor((w.amountMinor * shape.refundBp) / 10_000)),
+  });
+  answerRefund(w, 0, true);
+  drain(w);
+  fire(w, shape.earmarked ? "retry_transfer" : "release_due");
+  if (!shape.failsInFlight) {
+    answerTransfer(w, 0, "created");
+    drain(w);
+  }
+  commands.refundFailsLater(0).run({}, w);
+  drain(w);
+  commands.disputeOpened("dispute_created", shape.dispute).run({}, w);
+  drain(w);
+  commands.disputeClosed("lost", shape.lossBp).run({}, w);
+  drain(w);
+  if (shape.failsInFlight) {
+    answerTransfer(w, 0, shape.landsAfter ? "created" : "balance_insufficient");
+    drain(w);
+  }
+  if (w.state.refunds[0]?.status !== "superseded_by_dispute")
+    w.problems.push(`the scenario did not happen: refund 1 is ${w.state.refunds[0]?.status}`);
+}
+
 describe("held payments against a model (fc.commands)", () => {
   it("every step keeps the books, the hold, the seller and the customer whole, and every command does what the rules say", () => {
     fc.assert(
@@ -752,6 +846,35 @@ describe("held payments against a model (fc.commands)", () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it("a refund before the release, the release less it, the refund failed after its success and a dispute lost, then anything", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 10_000 }),
+        fc.record({
+          earmarked: fc.boolean(),
+          refundBp: fc.integer({ min: 1, max: 9_000 }),
+          failsInFlight: fc.boolean(),
+          landsAfter: fc.boolean(),
+          dispute: fc.record({ partBp: partBpArb, inquiry: fc.constant(false) }),
+          lossBp: partBpArb,
+        }),
+        fc.commands(commandArbs, { maxCommands: 40 }),
+        fc.boolean(),
+        (amountMinor, shape, cmds, lose) => {
+          const world = new World(amountMinor, true);
+          refundBeforeReleaseThenLost(world, shape);
+          fc.modelRun(() => ({ model: {}, real: world }), cmds);
+          settle(world, lose);
+          world.checkSettled();
+          if (process.env.MODEL_TRACE === "1" && world.problems.length > 0)
+            console.log(JSON.stringify({ trace: world.trace, state: world.state }, null, 1));
+          expect(world.problems).toEqual([]);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

@@ -148,6 +148,14 @@ export interface HeldRefund {
   /** The lost dispute that superseded it (with `status: "superseded_by_dispute"`). */
   readonly supersededBy?: string;
   /**
+   * Where the money of a superseded refund was moved (`held_refund_superseded`) when the
+   * release had gone past its `stage` by the time its loss was booked: set aside with the
+   * seller's share (`earmarked`), or, after the transfer, its seller's part held back in the
+   * hold and its fee part in the fees (`transferred`). Absent: where its stage left it (and in
+   * snapshots stored before).
+   */
+  readonly supersededMoneyAt?: "earmarked" | "transferred";
+  /**
    * Look-ups at Stripe (`find_refund`) of the current attempt whose answer was that it had
    * not ended (still pending, or no refund found); absent: none. A new attempt starts again.
    */
@@ -163,6 +171,13 @@ export interface HeldDispute extends Dispute {
   readonly sellerPartMinor?: number;
   readonly feePartMinor?: number;
   readonly reversalNumber?: number;
+  /**
+   * Lost while the release's transfer was in flight: what the refunds it superseded asked
+   * beyond it is owed outside Stripe once the transfer's outcome is heard (where that money is
+   * taken from depends on it), with the loss's booking. Absent: nothing waits (and in snapshots
+   * stored before, whose rest was owed at once).
+   */
+  readonly owedRestWaits?: true;
 }
 
 /** A client app's payment for one of its bookings, held for a dispute window, then released to the seller. */
@@ -357,7 +372,7 @@ export function countedRefunds(payment: HeldPayment): readonly HeldRefund[] {
  * its reversal did) before anything was posted as refunded. A lost dispute supersedes such a
  * refund — also when the reversal of the seller's part for it already landed: that money is
  * with the platform, and counts toward the loss's seller part
- * ({@link reversedForSupersededMinor}), so the seller is not reversed twice.
+ * ({@link heldBackForSupersededMinor}), so the seller is not reversed twice.
  */
 export function refundNeverReachedCustomer(refund: HeldRefund): boolean {
   return (refund.status === "failed" || refund.status === "reversal_failed") && !refund.ledgerPosted;
@@ -383,18 +398,23 @@ export function supersedeUnmovedRefunds(payment: HeldPayment, disputeId: string)
 }
 
 /**
- * What the reversals of the seller's transfer that landed for the refunds the dispute
- * `disputeId` superseded brought back: the platform holds it already, so the loss's seller
- * part is reversed only beyond it, and what exceeds that part covers the seller's part of
- * the refund of the rest.
+ * What the platform holds back from the seller for the refunds the dispute `disputeId`
+ * superseded: what reversals of the seller's transfer that landed for them brought back, and
+ * the seller's part of each that was asked before the seller was paid (`holding` or
+ * `earmarked`: the transfer was made net of it, so it was never transferred). The loss's
+ * seller part is reversed only beyond it, and what exceeds that part covers the seller's part
+ * of the refund of the rest. Only what happens after the transfer reads it.
  */
-export function reversedForSupersededMinor(payment: HeldPayment, disputeId: string): number {
-  const superseded = new Set(
-    payment.refunds.filter((r) => r.supersededBy === disputeId).map((r) => r.number),
-  );
-  return payment.reversals
-    .filter((rv) => rv.status === "reversed" && rv.forRefund !== undefined && superseded.has(rv.forRefund))
+export function heldBackForSupersededMinor(payment: HeldPayment, disputeId: string): number {
+  const superseded = payment.refunds.filter((r) => r.supersededBy === disputeId);
+  const numbers = new Set(superseded.map((r) => r.number));
+  const reversedMinor = payment.reversals
+    .filter((rv) => rv.status === "reversed" && rv.forRefund !== undefined && numbers.has(rv.forRefund))
     .reduce((sum, rv) => sum + rv.amountMinor, 0);
+  const neverTransferredMinor = superseded
+    .filter((r) => r.stage !== "transferred")
+    .reduce((sum, r) => sum + r.sellerPartMinor, 0);
+  return reversedMinor + neverTransferredMinor;
 }
 
 /** Everything given back to the customer or committed to be: every refund asked for (but superseded ones), and lost disputes. */

@@ -9,6 +9,7 @@ import {
   heldOwedToCustomer,
   heldRefunded,
   heldRefundFailed,
+  heldRefundSuperseded,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,
@@ -188,5 +189,45 @@ describe("held payment movements", () => {
     const l = post(emptyLedger(), [refunded, undone]);
     for (const account of ["held:hp_1:hold", "held:hp_1:fees", "held:hp_1:refunds"])
       expect(l.balancesMinor.get(account)?.get("AUD") ?? 0).toBe(0);
+  });
+
+  it("a superseded refund's money moves from where its stage left it to where the payment keeps it now, netted per account", () => {
+    const move = (from: "holding" | "earmarked", to: "earmarked" | "transferred") =>
+      heldRefundSuperseded({
+        id: "s",
+        heldPaymentId: "hp_1",
+        from,
+        to,
+        sellerPart: aud(1_800),
+        feePart: aud(200),
+        occurredAt: 1,
+      });
+    const lines = (tx: LedgerTransaction) =>
+      tx.postings.map((p) => [p.account, p.side, p.amount.amountMinor]);
+    expect(move("holding", "earmarked")._unsafeUnwrap().kind).toBe("held_refund_superseded");
+    expect(lines(move("holding", "earmarked")._unsafeUnwrap())).toEqual([
+      ["held:hp_1:hold", "credit", 2_000],
+      ["held:hp_1:seller_payable", "debit", 1_800],
+      ["held:hp_1:fees", "debit", 200],
+    ]);
+    // After the transfer the seller's part stays in the hold (held back from the seller).
+    expect(lines(move("holding", "transferred")._unsafeUnwrap())).toEqual([
+      ["held:hp_1:hold", "credit", 200],
+      ["held:hp_1:fees", "debit", 200],
+    ]);
+    expect(lines(move("earmarked", "transferred")._unsafeUnwrap())).toEqual([
+      ["held:hp_1:seller_payable", "credit", 1_800],
+      ["held:hp_1:hold", "debit", 1_800],
+    ]);
+    const nothing = heldRefundSuperseded({
+      id: "s",
+      heldPaymentId: "hp_1",
+      from: "earmarked",
+      to: "transferred",
+      sellerPart: aud(0),
+      feePart: aud(200),
+      occurredAt: 1,
+    });
+    expect(nothing.isErr()).toBe(true);
   });
 });

@@ -43,6 +43,16 @@
 //                                              money is back on the platform's balance, where
 //                                              the refund had taken it from, until it is asked
 //                                              again or owed outside Stripe)
+//   held_refund_superseded  where the payment keeps it now / where the refund's stage left it
+//                                              (a refund a lost dispute superseded, asked before
+//                                              the release went as far as it has: its money
+//                                              was never set aside or transferred with the
+//                                              rest, so it moves to where a loss takes money
+//                                              from now — holding → earmarked: seller_payable,
+//                                              fees / hold; holding → transferred: fees / hold
+//                                              (its seller's part stays in the hold, held back
+//                                              from the seller); earmarked → transferred:
+//                                              hold / seller_payable)
 //   held_paid_outside_stripe paid_outside_stripe / owed_to_customer
 //
 // Every transaction stays inside the payment's accounts, so from balances alone:
@@ -127,7 +137,7 @@ export interface HeldTakeBackInput extends AggregateMovementBase {
   readonly from: TakenBackFrom;
 }
 
-const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput>({
+const held = aggregateMovements<HeldMovementInput | HeldTakeBackInput | HeldRefundSupersededInput>({
   what: "held payment",
   refKey: "heldPaymentId",
   idOf: (input) => input.heldPaymentId,
@@ -202,6 +212,56 @@ function takeBack(
  */
 export function heldRefundFailed(input: HeldTakeBackInput): Result<LedgerTransaction, LedgerError> {
   return takeBack("held_refund_failed", heldAccounts.refunds(input.heldPaymentId), input, true);
+}
+
+/** What {@link heldRefundSuperseded} takes. */
+export interface HeldRefundSupersededInput extends AggregateMovementBase {
+  /** The held payment. */
+  readonly heldPaymentId: string;
+  /** Where the refund's stage left its money, and where the payment keeps such money now (further on). */
+  readonly from: "holding" | "earmarked";
+  readonly to: "earmarked" | "transferred";
+  /** The refund's split: its seller's part and its fee part. */
+  readonly sellerPart: Money;
+  readonly feePart: Money;
+}
+
+/**
+ * A refund a lost dispute superseded was asked before the release went as far as it has now:
+ * the release set aside and transferred the seller's share net of it, and earned the fee net of
+ * it, so its money is still where its stage left it (`from`, see {@link TakenBackFrom}). Now
+ * that it counts nowhere, its money moves to where the payment keeps it at stage `to`, where
+ * the loss (and what is owed beyond it) takes money from: after the transfer its seller's part
+ * is in the hold (held back from the seller, as money reversed from them is) and its fee part
+ * in the fees. Postings netted per account; refused when nothing moves.
+ */
+export function heldRefundSuperseded(
+  input: HeldRefundSupersededInput,
+): Result<LedgerTransaction, LedgerError> {
+  const p = input.heldPaymentId;
+  const { sellerPart, feePart } = input;
+  const net = new Map<LedgerAccountId, number>();
+  const add = (account: LedgerAccountId, minor: number) => net.set(account, (net.get(account) ?? 0) + minor);
+  // Where it is: credited.
+  if (input.from === "holding") add(heldAccounts.hold(p), -(sellerPart.amountMinor + feePart.amountMinor));
+  else {
+    add(heldAccounts.sellerPayable(p), -sellerPart.amountMinor);
+    add(heldAccounts.fees(p), -feePart.amountMinor);
+  }
+  // Where it goes: debited.
+  add(
+    input.to === "earmarked" ? heldAccounts.sellerPayable(p) : heldAccounts.hold(p),
+    sellerPart.amountMinor,
+  );
+  add(heldAccounts.fees(p), feePart.amountMinor);
+  const currency = sellerPart.currency;
+  const postings: LedgerPosting[] = [...net]
+    .filter(([, minor]) => minor !== 0)
+    .map(([account, minor]) =>
+      minor > 0 ? debit(account, money(minor, currency)) : credit(account, money(-minor, currency)),
+    );
+  if (postings.length === 0) return err(invalidAccountId(p, "nothing to move"));
+  return held.transaction("held_refund_superseded", input, postings);
 }
 
 /** A refund reached the customer. Dr refunds, Cr where the money was ({@link TakenBackFrom}). */

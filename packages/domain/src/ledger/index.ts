@@ -10,6 +10,7 @@ export { accountIdPart } from "./account-id-part.js";
 export { checkHeldMoney, type HeldMoney, heldMoney } from "./held-money.js";
 export {
   type HeldMovementInput,
+  type HeldRefundSupersededInput,
   type HeldTakeBackInput,
   heldAccountPrefix,
   heldAccounts,
@@ -20,6 +21,7 @@ export {
   heldPaidOutsideStripe,
   heldRefunded,
   heldRefundFailed,
+  heldRefundSuperseded,
   heldSellerPayable,
   heldTransferReversed,
   heldTransferred,

@@ -56,6 +56,7 @@ export type LedgerTransactionKind =
   | "held_dispute_lost"
   | "held_owed_to_customer"
   | "held_refund_failed"
+  | "held_refund_superseded"
   | "held_paid_outside_stripe"
   // a marketplace charge's (marketplace-movements.ts)
   | "marketplace_captured"
