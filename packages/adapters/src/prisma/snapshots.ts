@@ -1083,6 +1083,8 @@ const subscriptionSnapshot = z.strictObject({
               status: z.enum(["succeeded", "failed"]),
               failureCode: text.exactOptional(),
               posted: z.literal(true).exactOptional(),
+              // Since a refund the books had given back already posts less (older snapshots: all of it).
+              postedMinor: nonNegative.exactOptional(),
             }),
           ).exactOptional(),
           // Since the refunds' ids came from the refund call's answer (older snapshots have neither).

@@ -9,7 +9,7 @@ import {
   snapshot,
 } from "../testing/membership-mothers.js";
 import type { SubscriptionEffect } from "./membership-effect.js";
-import type { Subscription } from "./subscription.js";
+import { invoiceRevenueLeftMinor, type Subscription, type SubscriptionInvoice } from "./subscription.js";
 import { decideSubscription } from "./subscription-decide.js";
 import type { SubscriptionInput } from "./subscription-input.js";
 
@@ -170,6 +170,82 @@ describe("a refund of an invoice's charge made outside susu", () => {
       const end = feed(s, [...susuSawIt, outside("re_dash", 10_00)]);
       expect(end.invoices[0]?.outsideRefunds).toEqual([
         { refundId: "re_dash", amountMinor: 10_00, status: "succeeded", postedMinor: 0 },
+      ]);
+    });
+
+    it("susu's refund posted for less (the outside refund booked first), then failed by Stripe: only what it posted is reversed", () => {
+      const s = checkoutCanceledThenPaid();
+      const failedLater: SubscriptionInput = {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId: "re_dash",
+        failureCode: "expired_or_canceled_card",
+        amountMinor: 10_00,
+      };
+      const along = [outside("re_dash", 10_00), ...susuSawIt, failedLater];
+      const txs = postedAlong(s, along);
+      // Susu's refund posted nothing (the refund was booked as made outside susu): nothing to reverse.
+      expect(txs.map((t) => t.kind)).toEqual(["membership_refunded_outside_susu"]);
+      const end = feed(s, along);
+      expect(end.invoices[0]?.refund?.payments).toEqual([
+        {
+          refundId: "re_dash",
+          amountMinor: 10_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+          postedMinor: 0,
+        },
+      ]);
+      // The refund's own failure, heard as a refund made outside susu, undoes what that booked:
+      // the platform holds the 10.00 again, once.
+      const all = postedAlong(s, [...along, outside("re_dash", 10_00, "failed")]);
+      expect(all.map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["membership_refunded_outside_susu", 10_00],
+        ["membership_outside_refund_failed", 10_00],
+      ]);
+      expect(balances(all)["platform:membership_revenue"]).toBe(0);
+      // Nothing more is held back from later bookings: a dispute of it may take all 10.00.
+      const afterAll = feed(s, [...along, outside("re_dash", 10_00, "failed")]);
+      expect(invoiceRevenueLeftMinor(afterAll.invoices[0] as SubscriptionInvoice)).toBe(10_00);
+    });
+
+    it("susu's refund of the rest, beside a dashboard refund it reported too: a failure reverses each refund's own posting", () => {
+      const s = checkoutCanceledThenPaid();
+      // The dashboard refunded 4.00 (booked first); susu's call refunded the other 6.00 and
+      // reported the dashboard's refund with it: 10.00 back, 6.00 of it posted by susu.
+      const ended: SubscriptionInput[] = [
+        outside("re_dash", 4_00),
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_susu", "re_dash"] },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_susu",
+          amountMinor: 6_00,
+        },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_dash",
+          amountMinor: 4_00,
+        },
+      ];
+      const fail = (refundId: string, amountMinor: number): SubscriptionInput => ({
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId,
+        failureCode: "expired_or_canceled_card",
+        amountMinor,
+      });
+      const txs = postedAlong(s, [...ended, fail("re_dash", 4_00), fail("re_susu", 6_00)]);
+      expect(txs.map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["membership_refunded_outside_susu", 4_00],
+        ["membership_invoice_refunded", 6_00],
+        ["membership_invoice_refund_failed", 6_00],
       ]);
     });
   });
