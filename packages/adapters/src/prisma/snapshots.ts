@@ -1219,7 +1219,8 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...subscriptionAddressed,
     kind: z.literal("notify"),
-    to: toPeople,
+    // Since a membership's dispute is told to the admins (older payloads: its person only).
+    to: z.discriminatedUnion("kind", [toPeople, z.strictObject({ kind: z.literal("platform_admins") })]),
     template: z.enum(SUBSCRIPTION_NOTIFICATION_TEMPLATES),
     data: notificationData,
   }),
@@ -1228,6 +1229,14 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("open_ticket"),
     reason: z.enum(SUBSCRIPTION_TICKET_REASONS),
     summary: text,
+  }),
+  // Since a membership's dispute ticket is resolved when Stripe closes the dispute.
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("resolve_ticket"),
+    ticketId: text,
+    by: text,
+    note: text,
   }),
 ]);
 

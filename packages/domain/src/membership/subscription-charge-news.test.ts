@@ -34,7 +34,13 @@ const outside = (
 });
 
 const disputed = (
-  news: { amountMinor?: number; stripeStatus?: string; closed?: "won" | "lost" },
+  news: {
+    amountMinor?: number;
+    stripeStatus?: string;
+    closed?: "won" | "lost";
+    reason?: string;
+    evidenceDueBy?: number;
+  },
   disputeId = "du_1",
 ): SubscriptionInput => ({ type: "invoice_disputed", invoiceId: "in_1", disputeId, ...news });
 
@@ -279,7 +285,7 @@ describe("a dispute of an invoice's charge", () => {
     ).toBe("dispute_unchanged");
     const lost = decided(opened.state, disputed({ amountMinor: 10_00, closed: "lost" }));
     expect(lost.ignored).toBeUndefined();
-    expect(lost.effects).toEqual([]);
+    expect(postings(lost.effects)).toEqual([]);
     expect(lost.state.invoices[0]?.disputes).toEqual([
       { disputeId: "du_1", amountMinor: 10_00, stripeStatus: "lost", status: "lost", lossMinor: 10_00 },
     ]);
@@ -336,5 +342,105 @@ describe("a dispute of an invoice's charge", () => {
     expect(
       decided(feed(freshSubscription(), [snapshot("active", 0)]), disputed({ closed: "lost" })).ignored?.code,
     ).toBe("invoice_not_paid");
+  });
+});
+
+describe("a dispute of an invoice's charge is told to the platform's admins, with one ticket", () => {
+  const ticketId = "sub1:invoice:in_1:dispute:du_1:ticket";
+  const told = (effects: readonly SubscriptionEffect[]) =>
+    effects.filter((e) => e.kind === "notify" || e.kind === "open_ticket" || e.kind === "resolve_ticket");
+  const opening = disputed({
+    amountMinor: 10_00,
+    stripeStatus: "needs_response",
+    reason: "fraudulent",
+    evidenceDueBy: MEMBERSHIP_T0 + 7 * 86_400_000,
+  });
+
+  it("its opening opens a ticket (one per dispute) and tells the admins; updates and repeats tell nobody again", () => {
+    const opened = decided(activeSubscription(), opening);
+    expect(told(opened.effects)).toEqual([
+      {
+        kind: "open_ticket",
+        id: ticketId,
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        reason: "dispute",
+        summary: expect.stringContaining("du_1"),
+      },
+      {
+        kind: "notify",
+        id: "sub1:notify:dispute_opened:in_1:du_1",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        to: { kind: "platform_admins" },
+        template: "dispute_opened",
+        data: expect.objectContaining({
+          disputeId: "du_1",
+          invoiceId: "in_1",
+          amountMinor: 10_00,
+          currency: "AUD",
+          reason: "fraudulent",
+          evidenceDueBy: "2026-01-08T00:00:00.000Z",
+        }),
+      },
+    ]);
+    const summary = (opened.effects.find((e) => e.kind === "open_ticket") as { summary: string }).summary;
+    expect(summary).toContain("membership sub1");
+    expect(summary).toContain("evidence due by 2026-01-08T00:00:00.000Z");
+    // A redelivery, an update: nothing more is opened or told.
+    expect(decided(opened.state, opening).effects).toEqual([]);
+    const updated = decided(opened.state, disputed({ stripeStatus: "under_review" }));
+    expect(updated.ignored).toBeUndefined();
+    expect(told(updated.effects)).toEqual([]);
+  });
+
+  it.each([
+    ["won", "membership_dispute_reinstated"],
+    ["lost", undefined],
+  ] as const)("its closure %s tells the admins and resolves its ticket", (outcome, posting) => {
+    const opened = feed(activeSubscription(), [opening]);
+    const closed = decided(opened, disputed({ amountMinor: 10_00, closed: outcome }));
+    expect(postings(closed.effects).map((t) => t.kind)).toEqual(posting === undefined ? [] : [posting]);
+    expect(told(closed.effects)).toEqual([
+      {
+        kind: "notify",
+        id: "sub1:notify:dispute_closed:in_1:du_1",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        to: { kind: "platform_admins" },
+        template: "dispute_closed",
+        data: expect.objectContaining({ disputeId: "du_1", invoiceId: "in_1", outcome }),
+      },
+      {
+        kind: "resolve_ticket",
+        id: `${ticketId}:resolve`,
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        ticketId,
+        by: "stripe",
+        note: expect.stringContaining(outcome),
+      },
+    ]);
+    expect(decided(closed.state, disputed({ closed: outcome })).effects).toEqual([]);
+  });
+
+  it("a closure heard before its opening tells the admins how it ended and opens no ticket (nothing is left to do); the late opening tells nobody", () => {
+    const closed = decided(activeSubscription(), disputed({ amountMinor: 10_00, closed: "lost" }));
+    expect(told(closed.effects).map((e) => [e.kind, e.id])).toEqual([
+      ["notify", "sub1:notify:dispute_closed:in_1:du_1"],
+    ]);
+    expect(decided(closed.state, opening).effects).toEqual([]);
+  });
+
+  it("an inquiry is told and ticketed as well", () => {
+    const inquiry = decided(
+      activeSubscription(),
+      disputed({ amountMinor: 10_00, stripeStatus: "warning_needs_response", reason: "general" }),
+    );
+    expect(postings(inquiry.effects)).toEqual([]);
+    expect(told(inquiry.effects).map((e) => [e.kind, e.id])).toEqual([
+      ["open_ticket", ticketId],
+      ["notify", "sub1:notify:dispute_opened:in_1:du_1"],
+    ]);
   });
 });

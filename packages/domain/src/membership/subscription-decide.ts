@@ -265,6 +265,37 @@ class SubscriptionDraft {
     });
   }
 
+  /** A notice to the platform's admins (a dispute of an invoice's charge). */
+  tellAdmins(
+    id: string,
+    template: SubscriptionNotificationTemplate,
+    data: Record<string, string | number>,
+  ): void {
+    const s = this.state;
+    this.effects.push({
+      kind: "notify",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: s.id,
+      to: { kind: "platform_admins" },
+      template,
+      data: { subscriptionId: s.id, personId: s.personId, ...data },
+    });
+  }
+
+  /** Resolves ticket `ticketId`, which the subscription opened (`id`: the effect's), as Stripe's news did what it asked. */
+  resolveTicket(id: string, ticketId: string, note: string): void {
+    this.effects.push({
+      kind: "resolve_ticket",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: this.state.id,
+      ticketId,
+      by: "stripe",
+      note,
+    });
+  }
+
   ticket(id: string, reason: SubscriptionTicketReason, summary: string): void {
     this.effects.push({
       kind: "open_ticket",

@@ -419,8 +419,15 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
           ...base,
           amountMinor: fact.amountMinor,
           ...(fact.status !== undefined ? { stripeStatus: fact.status } : {}),
+          ...(fact.reason !== undefined ? { reason: fact.reason } : {}),
+          ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
         };
-      if (fact.kind === "dispute_updated") return { ...base, stripeStatus: fact.status };
+      if (fact.kind === "dispute_updated")
+        return {
+          ...base,
+          stripeStatus: fact.status,
+          ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+        };
       return { ...base, amountMinor: fact.amountMinor, closed: fact.outcome };
     }
     default:
