@@ -48,7 +48,11 @@ export interface ChargeNewsDraft {
   done(): ChargeNewsDecision;
 }
 
-/** The paid invoice the news names; news of an invoice not heard of as paid is ignored. */
+/**
+ * The paid invoice the news names; news of an invoice not heard of as paid is ignored
+ * (`invoice_not_paid`), which the use case turns into a failure its event is retried for
+ * (`invoice_not_paid_yet`): the payment's own news is still to come.
+ */
 function paidInvoice(
   d: ChargeNewsDraft,
   invoiceId: string,
