@@ -106,6 +106,8 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "duplicate_owed_payment":
       return 409;
     case "storage_unavailable":
+    // News of a membership invoice's charge before its payment (a webhook's fact, retried).
+    case "invoice_not_paid_yet":
       return 503;
     case "storage_refused":
       return 500;

@@ -1090,6 +1090,8 @@ const subscriptionSnapshot = z.strictObject({
               status: z.enum(["succeeded", "failed"]),
               failureCode: text.exactOptional(),
               posted: z.literal(true).exactOptional(),
+              // Since a refund the books had given back already posts less (older snapshots: all of it).
+              postedMinor: nonNegative.exactOptional(),
             }),
           ).exactOptional(),
           // Since the refunds' ids came from the refund call's answer (older snapshots have neither).
@@ -1224,7 +1226,8 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
   z.strictObject({
     ...subscriptionAddressed,
     kind: z.literal("notify"),
-    to: toPeople,
+    // Since a membership's dispute is told to the admins (older payloads: its person only).
+    to: z.discriminatedUnion("kind", [toPeople, z.strictObject({ kind: z.literal("platform_admins") })]),
     template: z.enum(SUBSCRIPTION_NOTIFICATION_TEMPLATES),
     data: notificationData,
   }),
@@ -1233,6 +1236,14 @@ const subscriptionEffectShape = z.discriminatedUnion("kind", [
     kind: z.literal("open_ticket"),
     reason: z.enum(SUBSCRIPTION_TICKET_REASONS),
     summary: text,
+  }),
+  // Since a membership's dispute ticket is resolved when Stripe closes the dispute.
+  z.strictObject({
+    ...subscriptionAddressed,
+    kind: z.literal("resolve_ticket"),
+    ticketId: text,
+    by: text,
+    note: text,
   }),
 ]);
 

@@ -101,9 +101,11 @@ export interface WebhookFailure {
 }
 
 /**
- * Storage trouble, lost optimistic races and provider reads that may pass are retried; a
- * refusal by the domain or the database (an input or state it considers invalid) will be
- * refused again, so retrying it only delays the ticket.
+ * Storage trouble, lost optimistic races, provider reads that may pass and news that came
+ * before what it is about (`invoice_not_paid_yet`: a membership invoice's charge refunded or
+ * disputed before its payment was heard) are retried; a refusal by the domain or the database
+ * (an input or state it considers invalid) will be refused again, so retrying it only delays
+ * the ticket.
  */
 function failureOf(error: FactError, about: { groupId?: string; roundId?: string }): WebhookFailure {
   const retryable =
@@ -111,7 +113,8 @@ function failureOf(error: FactError, about: { groupId?: string; roundId?: string
     error.type === "version_conflict" ||
     error.type === "duplicate" ||
     error.type === "gateway_retryable" ||
-    error.type === "gateway_outcome_unknown";
+    error.type === "gateway_outcome_unknown" ||
+    error.type === "invoice_not_paid_yet";
   return { code: error.code, message: error.message, retryable, ...about };
 }
 

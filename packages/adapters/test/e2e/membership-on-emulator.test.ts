@@ -811,6 +811,115 @@ describe("memberships on PostgreSQL and the emulator", () => {
     );
   });
 
+  it("a dashboard refund and a chargeback heard before the invoice's payment fail retryably, then are booked once when it is in", async () => {
+    const noTrial = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go (news before payment)",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 20_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    const { paymentMethodId } = await aPerson("pia", "pm_card_visa");
+    const created = (
+      await useCases.subscribe(deps, {
+        personId: "pia",
+        planId: noTrial.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId },
+      })
+    )._unsafeUnwrap();
+    // Stripe makes the subscription and collects its first invoice; susu has heard none of its events yet.
+    expect(
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap().parked,
+    ).toBe(0);
+    expect((await current(created.id)).invoices).toEqual([]);
+    const invoice = (await harness.stripe.invoices.list({ customer: created.stripeCustomerId })).data[0];
+    const invoiceId = invoice?.id as string;
+    const payment = (await harness.stripe.invoicePayments.list({ invoice: invoiceId })).data[0];
+    const intentId = payment?.payment.payment_intent as string;
+    const charge = (await harness.stripe.charges.list({ payment_intent: intentId })).data[0] as Stripe.Charge;
+    // Support refunds 5.00 in the dashboard and the bank charges the rest back, all before
+    // susu hears of the payment (Stripe does not promise the order of its events).
+    const dashboard = await harness.stripe.refunds.create({ payment_intent: intentId, amount: 5_00 });
+    const dispute = await harness.emulator.control.forceDispute(charge.id, { reason: "fraudulent" });
+    const events = await harness.events.next();
+    const isNews = (e: Stripe.Event) =>
+      e.type.startsWith("refund.") ||
+      e.type.startsWith("charge.refund") ||
+      e.type.startsWith("charge.dispute.");
+    const news = events.filter(isNews);
+    expect(news.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["refund.created", "charge.dispute.created", "charge.dispute.funds_withdrawn"]),
+    );
+    const failed: Stripe.Event[] = [];
+    for (const event of news) {
+      const outcome = await processWebhookEvent(event, ctx);
+      if (outcome.isErr()) {
+        // Retried by the inbox with backoff (parked with a ticket only when the retries run out).
+        expect(outcome.error).toMatchObject({ code: "invoice_not_paid_yet", retryable: true });
+        failed.push(event);
+      } else expect(outcome.value.status).toBe("ignored");
+    }
+    // (funds_withdrawn is ignored whenever it comes: the dispute's opening carries its money.)
+    expect(failed.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["refund.created", "charge.dispute.created"]),
+    );
+    // Then the payment's own events: the invoice is paid, and nothing else is booked yet.
+    for (const event of events.filter((e) => !isNews(e)))
+      (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+    await settle();
+    let s = await current(created.id);
+    expect(s.invoices[0]).toMatchObject({ id: invoiceId, status: "paid", amountPaidMinor: 20_00 });
+    expect(await paidIn(s)).toBe(20_00);
+
+    // The retries, after the payment: the refund and the chargeback are booked, once.
+    for (const event of failed) (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+    await settle();
+    // Their news again (a redelivery, or another retry) books nothing more.
+    for (const event of news) (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+    await settle();
+    s = await current(s.id);
+    expect(s.invoices[0]?.outsideRefunds).toEqual([
+      { refundId: dashboard.id, amountMinor: 5_00, status: "succeeded", postedMinor: 5_00 },
+    ]);
+    expect(s.invoices[0]?.disputes).toEqual([
+      {
+        disputeId: dispute.id,
+        amountMinor: 15_00,
+        stripeStatus: "needs_response",
+        status: "open",
+        lossMinor: 15_00,
+      },
+    ]);
+    expect(await paidIn(s)).toBe(15_00);
+    const losses = (await ledger.balance(membershipAccounts.disputeLosses(s.id), "AUD"))._unsafeUnwrap();
+    expect(losses.amountMinor).toBe(15_00);
+    const txs = await db.prisma.ledgerTransaction.findMany({
+      where: { id: { startsWith: `${s.id}:` } },
+      orderBy: { id: "asc" },
+    });
+    expect(txs.map((t) => [t.id, t.kind])).toEqual([
+      [`${s.id}:invoice:${invoiceId}:dispute:${dispute.id}:lost`, "membership_dispute_lost"],
+      [`${s.id}:invoice:${invoiceId}:paid`, "membership_invoice_paid"],
+      [`${s.id}:invoice:${invoiceId}:refunded-outside:${dashboard.id}`, "membership_refunded_outside_susu"],
+    ]);
+    expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+    // The dispute is ticketed and told to the admins once, however often its news came.
+    expect(desk.tickets.filter((t) => t.id.startsWith(`${s.id}:`)).map((t) => [t.id, t.reason])).toEqual([
+      [`${s.id}:invoice:${invoiceId}:dispute:${dispute.id}:ticket`, "dispute"],
+    ]);
+    expect(notices(s, "dispute_opened").map((n) => n.id)).toEqual([
+      `${s.id}:notify:dispute_opened:${invoiceId}:${dispute.id}`,
+    ]);
+  });
+
   it("every membership event was understood (none not handled)", () => {
     const billing = outcomes.filter(
       (o) => o.startsWith("customer.subscription.") || o.startsWith("invoice."),

@@ -304,4 +304,60 @@ describe("a membership's outbox payloads", () => {
     }
     expect(parseSubscriptionSnapshot({ ...storedBefore, priceObservedAt: "yesterday" }).isErr()).toBe(true);
   });
+  it("a dispute of an invoice's charge: its ticket, the admins' notices, the ticket's resolution and the snapshot round-trip", () => {
+    const paid = decideSubscription(
+      aCheckoutMembership(),
+      {
+        type: "invoice_paid",
+        invoice: {
+          invoiceId: "in_1",
+          amountDueMinor: 10_00,
+          amountPaidMinor: 10_00,
+          currency: "AUD",
+          observedAt: now.now,
+        },
+        paidAt: now.now,
+      },
+      now,
+    )._unsafeUnwrap().state;
+    const opened = decideSubscription(
+      paid,
+      {
+        type: "invoice_disputed",
+        invoiceId: "in_1",
+        disputeId: "du_1",
+        amountMinor: 10_00,
+        stripeStatus: "needs_response",
+        reason: "fraudulent",
+        evidenceDueBy: now.now + 86_400_000,
+      },
+      now,
+    )._unsafeUnwrap();
+    const won = decideSubscription(
+      opened.state,
+      { type: "invoice_disputed", invoiceId: "in_1", disputeId: "du_1", amountMinor: 10_00, closed: "won" },
+      now,
+    )._unsafeUnwrap();
+    const effects: OutboxEffect[] = [...opened.effects, ...won.effects];
+    expect(effects.map((e) => e.kind)).toEqual([
+      "post_ledger",
+      "open_ticket",
+      "notify",
+      "post_ledger",
+      "notify",
+      "resolve_ticket",
+    ]);
+    for (const effect of effects) {
+      const stored: unknown = JSON.parse(JSON.stringify(effect));
+      expect(parseOutboxEffect(stored)._unsafeUnwrap()).toEqual(effect);
+      if (effect.kind !== "post_ledger")
+        expect(outboxAggregateOf(effect)).toEqual({ type: "subscription", id: paid.id });
+    }
+    expect(effects[2]).toMatchObject({ to: { kind: "platform_admins" }, template: "dispute_opened" });
+    expect(parseOutboxEffect({ ...effects[5], ticketId: 7 }).isErr()).toBe(true);
+    for (const state of [opened.state, won.state]) {
+      const stored: unknown = JSON.parse(JSON.stringify(state));
+      expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(state);
+    }
+  });
 });

@@ -3,6 +3,7 @@ import type {
   NotifyEffect,
   OpenTicketEffect,
   PostLedgerEffect,
+  ResolveTicketEffect,
   ScheduleTimerEffect,
 } from "../kernel/effect-address.js";
 import type { CurrencyCode } from "../money/index.js";
@@ -15,7 +16,10 @@ export const PLAN_AGGREGATE = "plan";
 /** The aggregate name of a subscription's effects. */
 export const SUBSCRIPTION_AGGREGATE = "subscription";
 
-/** The messages a subscription sends the person who holds it. */
+/**
+ * The messages a subscription sends: to the person who holds it, and to the platform's admins
+ * a dispute of one of its invoices' charges (`dispute_opened`, `dispute_closed`).
+ */
 export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_trial_ending",
   "membership_payment_failed",
@@ -24,6 +28,8 @@ export const SUBSCRIPTION_NOTIFICATION_TEMPLATES = [
   "membership_refunded",
   "membership_refund_reversed",
   "membership_change_refused",
+  "dispute_opened",
+  "dispute_closed",
 ] as const;
 
 /** One of {@link SUBSCRIPTION_NOTIFICATION_TEMPLATES}. */
@@ -31,16 +37,23 @@ export type SubscriptionNotificationTemplate = (typeof SUBSCRIPTION_NOTIFICATION
 
 /**
  * Why a subscription opens a support ticket: Stripe refused or failed susu's refund of an
- * invoice (`membership_refund_failed`), or the refund was still unfinished at its deadline
- * (`membership_refund_overdue`).
+ * invoice (`membership_refund_failed`), the refund was still unfinished at its deadline
+ * (`membership_refund_overdue`), or an invoice's charge is disputed (`dispute`, as every
+ * payment's dispute; resolved when Stripe closes it).
  */
-export const SUBSCRIPTION_TICKET_REASONS = ["membership_refund_failed", "membership_refund_overdue"] as const;
+export const SUBSCRIPTION_TICKET_REASONS = [
+  "membership_refund_failed",
+  "membership_refund_overdue",
+  "dispute",
+] as const;
 
 /** One of {@link SUBSCRIPTION_TICKET_REASONS}. */
 export type SubscriptionTicketReason = (typeof SUBSCRIPTION_TICKET_REASONS)[number];
 
-/** A subscription's notices go to its person. */
-export type SubscriptionAudience = { readonly kind: "people"; readonly personIds: readonly PersonId[] };
+/** A subscription's notices go to its person, and a dispute's to the platform's admins. */
+export type SubscriptionAudience =
+  | { readonly kind: "people"; readonly personIds: readonly PersonId[] }
+  | { readonly kind: "platform_admins" };
 
 type PlanAddressed = EffectAddress<typeof PLAN_AGGREGATE>;
 type Addressed = EffectAddress<typeof SUBSCRIPTION_AGGREGATE>;
@@ -140,6 +153,7 @@ export type SubscriptionEffect =
   | ScheduleTimerEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionTimer>
   | NotifyEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionNotificationTemplate, SubscriptionAudience>
   | OpenTicketEffect<typeof SUBSCRIPTION_AGGREGATE, SubscriptionTicketReason>
+  | ResolveTicketEffect<typeof SUBSCRIPTION_AGGREGATE>
   | PostLedgerEffect;
 
 /** One effect kind of {@link SubscriptionEffect}. */

@@ -23,6 +23,10 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     expect(ids.invoiceRefundDeadline("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue");
     expect(ids.invoiceRefundOverdueTicket("s1", "in_9")).toBe("s1:invoice:in_9:refund:overdue:ticket");
     expect(ids.paymentRefundTicket("s1", "in_9", "re_2")).toBe("s1:invoice:in_9:refund:re_2:ticket");
+    expect(ids.disputeTicket("s1", "in_9", "du_1")).toBe("s1:invoice:in_9:dispute:du_1:ticket");
+    expect(ids.disputeTicketResolved("s1", "in_9", "du_1")).toBe(
+      "s1:invoice:in_9:dispute:du_1:ticket:resolve",
+    );
   });
 
   it("ledger transactions and notices", () => {
@@ -47,5 +51,7 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
       "s1:notify:membership_refund_reversed:in_9:re_2",
     );
     expect(ids.notice.changeRefused("s1", 2)).toBe("s1:notify:membership_change_refused:2");
+    expect(ids.notice.disputeOpened("s1", "in_9", "du_1")).toBe("s1:notify:dispute_opened:in_9:du_1");
+    expect(ids.notice.disputeClosed("s1", "in_9", "du_1")).toBe("s1:notify:dispute_closed:in_9:du_1");
   });
 });

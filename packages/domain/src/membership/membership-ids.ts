@@ -55,6 +55,15 @@ export const subscriptionIds = Object.freeze({
    */
   paymentRefundTicket: (s: string, invoiceId: string, refundId: string): string =>
     `${s}:invoice:${invoiceId}:refund:${refundId}:ticket`,
+  /**
+   * The support ticket of dispute d of invoice i's charge, opened when the dispute is heard
+   * open and resolved when Stripe closes it: `<s>:invoice:<i>:dispute:<d>:ticket`.
+   */
+  disputeTicket: (s: string, invoiceId: string, disputeId: string): string =>
+    `${s}:invoice:${invoiceId}:dispute:${disputeId}:ticket`,
+  /** Resolving that ticket when Stripe closed the dispute: `<s>:invoice:<i>:dispute:<d>:ticket:resolve`. */
+  disputeTicketResolved: (s: string, invoiceId: string, disputeId: string): string =>
+    `${s}:invoice:${invoiceId}:dispute:${disputeId}:ticket:resolve`,
   /** Ledger ids. */
   ledger: Object.freeze({
     /** Invoice i was paid: `<s>:invoice:<i>:paid`. */
@@ -106,6 +115,12 @@ export const subscriptionIds = Object.freeze({
      */
     refundReversed: (s: string, invoiceId: string, refundId: string): string =>
       notice(s, "membership_refund_reversed", `${invoiceId}:${refundId}`),
+    /** The admins are told dispute d of invoice i's charge was opened (or first heard of open). */
+    disputeOpened: (s: string, invoiceId: string, disputeId: string): string =>
+      notice(s, "dispute_opened", `${invoiceId}:${disputeId}`),
+    /** The admins are told how dispute d of invoice i's charge was closed. */
+    disputeClosed: (s: string, invoiceId: string, disputeId: string): string =>
+      notice(s, "dispute_closed", `${invoiceId}:${disputeId}`),
     /** Stripe refused change n of the price (the person keeps their plan). */
     changeRefused: (s: string, n: number): string => notice(s, "membership_change_refused", `${n}`),
   }),

@@ -43,6 +43,13 @@ export const MEMBERSHIP_ERROR_CODES = [
   "already_subscribed",
   /** What the person asks for needs a membership that grants it (or room under its group limit). */
   "not_entitled",
+  // Refused by the use case after the aggregate decided, for a fact to be tried again:
+  /**
+   * News of an invoice's charge (a refund made outside susu, a dispute) before susu heard the
+   * invoice paid (Stripe does not promise the order of its events): nothing to take back yet,
+   * so the event is retried (the webhook processor's backoff, then a ticket) until it has.
+   */
+  "invoice_not_paid_yet",
 ] as const;
 
 /** One of {@link MEMBERSHIP_ERROR_CODES}. */

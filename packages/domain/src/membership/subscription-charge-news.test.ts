@@ -9,7 +9,7 @@ import {
   snapshot,
 } from "../testing/membership-mothers.js";
 import type { SubscriptionEffect } from "./membership-effect.js";
-import type { Subscription } from "./subscription.js";
+import { invoiceRevenueLeftMinor, type Subscription, type SubscriptionInvoice } from "./subscription.js";
 import { decideSubscription } from "./subscription-decide.js";
 import type { SubscriptionInput } from "./subscription-input.js";
 
@@ -34,7 +34,13 @@ const outside = (
 });
 
 const disputed = (
-  news: { amountMinor?: number; stripeStatus?: string; closed?: "won" | "lost" },
+  news: {
+    amountMinor?: number;
+    stripeStatus?: string;
+    closed?: "won" | "lost";
+    reason?: string;
+    evidenceDueBy?: number;
+  },
   disputeId = "du_1",
 ): SubscriptionInput => ({ type: "invoice_disputed", invoiceId: "in_1", disputeId, ...news });
 
@@ -172,6 +178,82 @@ describe("a refund of an invoice's charge made outside susu", () => {
         { refundId: "re_dash", amountMinor: 10_00, status: "succeeded", postedMinor: 0 },
       ]);
     });
+
+    it("susu's refund posted for less (the outside refund booked first), then failed by Stripe: only what it posted is reversed", () => {
+      const s = checkoutCanceledThenPaid();
+      const failedLater: SubscriptionInput = {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId: "re_dash",
+        failureCode: "expired_or_canceled_card",
+        amountMinor: 10_00,
+      };
+      const along = [outside("re_dash", 10_00), ...susuSawIt, failedLater];
+      const txs = postedAlong(s, along);
+      // Susu's refund posted nothing (the refund was booked as made outside susu): nothing to reverse.
+      expect(txs.map((t) => t.kind)).toEqual(["membership_refunded_outside_susu"]);
+      const end = feed(s, along);
+      expect(end.invoices[0]?.refund?.payments).toEqual([
+        {
+          refundId: "re_dash",
+          amountMinor: 10_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          posted: true,
+          postedMinor: 0,
+        },
+      ]);
+      // The refund's own failure, heard as a refund made outside susu, undoes what that booked:
+      // the platform holds the 10.00 again, once.
+      const all = postedAlong(s, [...along, outside("re_dash", 10_00, "failed")]);
+      expect(all.map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["membership_refunded_outside_susu", 10_00],
+        ["membership_outside_refund_failed", 10_00],
+      ]);
+      expect(balances(all)["platform:membership_revenue"]).toBe(0);
+      // Nothing more is held back from later bookings: a dispute of it may take all 10.00.
+      const afterAll = feed(s, [...along, outside("re_dash", 10_00, "failed")]);
+      expect(invoiceRevenueLeftMinor(afterAll.invoices[0] as SubscriptionInvoice)).toBe(10_00);
+    });
+
+    it("susu's refund of the rest, beside a dashboard refund it reported too: a failure reverses each refund's own posting", () => {
+      const s = checkoutCanceledThenPaid();
+      // The dashboard refunded 4.00 (booked first); susu's call refunded the other 6.00 and
+      // reported the dashboard's refund with it: 10.00 back, 6.00 of it posted by susu.
+      const ended: SubscriptionInput[] = [
+        outside("re_dash", 4_00),
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_susu", "re_dash"] },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_susu",
+          amountMinor: 6_00,
+        },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_dash",
+          amountMinor: 4_00,
+        },
+      ];
+      const fail = (refundId: string, amountMinor: number): SubscriptionInput => ({
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId,
+        failureCode: "expired_or_canceled_card",
+        amountMinor,
+      });
+      const txs = postedAlong(s, [...ended, fail("re_dash", 4_00), fail("re_susu", 6_00)]);
+      expect(txs.map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["membership_refunded_outside_susu", 4_00],
+        ["membership_invoice_refunded", 6_00],
+        ["membership_invoice_refund_failed", 6_00],
+      ]);
+    });
   });
 });
 
@@ -203,7 +285,7 @@ describe("a dispute of an invoice's charge", () => {
     ).toBe("dispute_unchanged");
     const lost = decided(opened.state, disputed({ amountMinor: 10_00, closed: "lost" }));
     expect(lost.ignored).toBeUndefined();
-    expect(lost.effects).toEqual([]);
+    expect(postings(lost.effects)).toEqual([]);
     expect(lost.state.invoices[0]?.disputes).toEqual([
       { disputeId: "du_1", amountMinor: 10_00, stripeStatus: "lost", status: "lost", lossMinor: 10_00 },
     ]);
@@ -260,5 +342,105 @@ describe("a dispute of an invoice's charge", () => {
     expect(
       decided(feed(freshSubscription(), [snapshot("active", 0)]), disputed({ closed: "lost" })).ignored?.code,
     ).toBe("invoice_not_paid");
+  });
+});
+
+describe("a dispute of an invoice's charge is told to the platform's admins, with one ticket", () => {
+  const ticketId = "sub1:invoice:in_1:dispute:du_1:ticket";
+  const told = (effects: readonly SubscriptionEffect[]) =>
+    effects.filter((e) => e.kind === "notify" || e.kind === "open_ticket" || e.kind === "resolve_ticket");
+  const opening = disputed({
+    amountMinor: 10_00,
+    stripeStatus: "needs_response",
+    reason: "fraudulent",
+    evidenceDueBy: MEMBERSHIP_T0 + 7 * 86_400_000,
+  });
+
+  it("its opening opens a ticket (one per dispute) and tells the admins; updates and repeats tell nobody again", () => {
+    const opened = decided(activeSubscription(), opening);
+    expect(told(opened.effects)).toEqual([
+      {
+        kind: "open_ticket",
+        id: ticketId,
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        reason: "dispute",
+        summary: expect.stringContaining("du_1"),
+      },
+      {
+        kind: "notify",
+        id: "sub1:notify:dispute_opened:in_1:du_1",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        to: { kind: "platform_admins" },
+        template: "dispute_opened",
+        data: expect.objectContaining({
+          disputeId: "du_1",
+          invoiceId: "in_1",
+          amountMinor: 10_00,
+          currency: "AUD",
+          reason: "fraudulent",
+          evidenceDueBy: "2026-01-08T00:00:00.000Z",
+        }),
+      },
+    ]);
+    const summary = (opened.effects.find((e) => e.kind === "open_ticket") as { summary: string }).summary;
+    expect(summary).toContain("membership sub1");
+    expect(summary).toContain("evidence due by 2026-01-08T00:00:00.000Z");
+    // A redelivery, an update: nothing more is opened or told.
+    expect(decided(opened.state, opening).effects).toEqual([]);
+    const updated = decided(opened.state, disputed({ stripeStatus: "under_review" }));
+    expect(updated.ignored).toBeUndefined();
+    expect(told(updated.effects)).toEqual([]);
+  });
+
+  it.each([
+    ["won", "membership_dispute_reinstated"],
+    ["lost", undefined],
+  ] as const)("its closure %s tells the admins and resolves its ticket", (outcome, posting) => {
+    const opened = feed(activeSubscription(), [opening]);
+    const closed = decided(opened, disputed({ amountMinor: 10_00, closed: outcome }));
+    expect(postings(closed.effects).map((t) => t.kind)).toEqual(posting === undefined ? [] : [posting]);
+    expect(told(closed.effects)).toEqual([
+      {
+        kind: "notify",
+        id: "sub1:notify:dispute_closed:in_1:du_1",
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        to: { kind: "platform_admins" },
+        template: "dispute_closed",
+        data: expect.objectContaining({ disputeId: "du_1", invoiceId: "in_1", outcome }),
+      },
+      {
+        kind: "resolve_ticket",
+        id: `${ticketId}:resolve`,
+        aggregate: "subscription",
+        aggregateId: "sub1",
+        ticketId,
+        by: "stripe",
+        note: expect.stringContaining(outcome),
+      },
+    ]);
+    expect(decided(closed.state, disputed({ closed: outcome })).effects).toEqual([]);
+  });
+
+  it("a closure heard before its opening tells the admins how it ended and opens no ticket (nothing is left to do); the late opening tells nobody", () => {
+    const closed = decided(activeSubscription(), disputed({ amountMinor: 10_00, closed: "lost" }));
+    expect(told(closed.effects).map((e) => [e.kind, e.id])).toEqual([
+      ["notify", "sub1:notify:dispute_closed:in_1:du_1"],
+    ]);
+    expect(decided(closed.state, opening).effects).toEqual([]);
+  });
+
+  it("an inquiry is told and ticketed as well", () => {
+    const inquiry = decided(
+      activeSubscription(),
+      disputed({ amountMinor: 10_00, stripeStatus: "warning_needs_response", reason: "general" }),
+    );
+    expect(postings(inquiry.effects)).toEqual([]);
+    expect(told(inquiry.effects).map((e) => [e.kind, e.id])).toEqual([
+      ["open_ticket", ticketId],
+      ["notify", "sub1:notify:dispute_opened:in_1:du_1"],
+    ]);
   });
 });

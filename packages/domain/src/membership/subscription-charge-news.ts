@@ -13,8 +13,12 @@ import {
   membershipRefundedOutsideSusu,
 } from "../ledger/membership-movements.js";
 import { money } from "../money/index.js";
-import type { Instant } from "../shared/time.js";
-import type { SubscriptionEffect } from "./membership-effect.js";
+import { type Instant, isoString } from "../shared/time.js";
+import type {
+  SubscriptionEffect,
+  SubscriptionNotificationTemplate,
+  SubscriptionTicketReason,
+} from "./membership-effect.js";
 import { subscriptionIds } from "./membership-ids.js";
 import {
   type InvoiceDispute,
@@ -34,10 +38,21 @@ export interface ChargeNewsDraft {
   readonly now: Instant;
   readonly effects: SubscriptionEffect[];
   putInvoice(invoice: SubscriptionInvoice): void;
+  tellAdmins(
+    id: string,
+    template: SubscriptionNotificationTemplate,
+    data: Record<string, string | number>,
+  ): void;
+  ticket(id: string, reason: SubscriptionTicketReason, summary: string): void;
+  resolveTicket(id: string, ticketId: string, note: string): void;
   done(): ChargeNewsDecision;
 }
 
-/** The paid invoice the news names; news of an invoice not heard of as paid is ignored. */
+/**
+ * The paid invoice the news names; news of an invoice not heard of as paid is ignored
+ * (`invoice_not_paid`), which the use case turns into a failure its event is retried for
+ * (`invoice_not_paid_yet`): the payment's own news is still to come.
+ */
 function paidInvoice(
   d: ChargeNewsDraft,
   invoiceId: string,
@@ -146,6 +161,11 @@ function withdrawn(stripeStatus: string): boolean {
  * `lost` when neither came first; at most what the invoice's books still count as revenue. A
  * closure `won` (or an inquiry's, `warning_closed`) undoes a booked loss
  * (`membership_dispute_reinstated`). Only a closure closes it: later news is ignored.
+ *
+ * As every payment's dispute, it is told to the platform's admins (`dispute_opened`,
+ * `dispute_closed`) and, heard open, opens one support ticket (`dispute`, keyed by the
+ * dispute) asking for evidence, which Stripe's closure resolves. A closure heard before any
+ * other news of it is told, and opens no ticket: nothing is left to answer.
  */
 export function invoiceDisputed(
   d: ChargeNewsDraft,
@@ -218,5 +238,69 @@ export function invoiceDisputed(
     ...inv,
     disputes: prev === undefined ? [...disputes, next] : disputes.map((x) => (x === prev ? next : x)),
   });
+  tellOfDispute(d, inv, input, prev, next, withdrawn(stripeStatus));
   return d.done();
+}
+
+/**
+ * The admins hear of a dispute first heard of open (with its ticket) and of its closure (its
+ * ticket, when one was opened, resolved); an update tells nobody.
+ */
+function tellOfDispute(
+  d: ChargeNewsDraft,
+  inv: SubscriptionInvoice,
+  input: Extract<SubscriptionInput, { type: "invoice_disputed" }>,
+  prev: InvoiceDispute | undefined,
+  next: InvoiceDispute,
+  takesMoney: boolean,
+): void {
+  const s = d.state;
+  const id = next.disputeId;
+  const amount = `${next.amountMinor} ${inv.currency} (minor units)`;
+  const about = { disputeId: id, invoiceId: inv.id, amountMinor: next.amountMinor, currency: inv.currency };
+  const ticketId = subscriptionIds.disputeTicket(s.id, inv.id, id);
+  if (next.status === "open") {
+    if (prev !== undefined) return;
+    const due = input.evidenceDueBy === undefined ? undefined : isoString(input.evidenceDueBy);
+    d.ticket(
+      ticketId,
+      "dispute",
+      `The charge of invoice ${inv.id} of membership ${s.id} (person ${s.personId}) is disputed by the ` +
+        `person's bank (${id}${input.reason !== undefined ? `, ${input.reason}` : ""}): ${amount}` +
+        `${due !== undefined ? `; evidence due by ${due}` : ""}. ` +
+        (!takesMoney
+          ? "It is an inquiry: Stripe has taken nothing and nothing is booked. "
+          : next.lossMinor > 0
+            ? `Stripe took the money and the ledger books ${next.lossMinor} ${inv.currency} (minor units) lost ` +
+              "(membership_dispute_lost; undone if the dispute is won). "
+            : "Stripe took the money; the ledger books no loss, as the invoice's books had given that money " +
+              "back already (a refund). ") +
+        "Answer it at Stripe with the membership's evidence (the invoice, the plan's terms, the person's use of it). " +
+        "Susu resolves this ticket when Stripe closes the dispute",
+    );
+    d.tellAdmins(subscriptionIds.notice.disputeOpened(s.id, inv.id, id), "dispute_opened", {
+      ...about,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      ...(due !== undefined ? { evidenceDueBy: due } : {}),
+    });
+    return;
+  }
+  d.tellAdmins(subscriptionIds.notice.disputeClosed(s.id, inv.id, id), "dispute_closed", {
+    ...about,
+    outcome: next.status,
+  });
+  if (prev === undefined) return;
+  const lossBefore = prev.lossMinor;
+  d.resolveTicket(
+    subscriptionIds.disputeTicketResolved(s.id, inv.id, id),
+    ticketId,
+    `Stripe closed dispute ${id} ${next.status}: ` +
+      (next.status === "won"
+        ? lossBefore > 0
+          ? `the ${lossBefore} ${inv.currency} (minor units) booked lost is undone (membership_dispute_reinstated)`
+          : "nothing had been booked lost"
+        : next.lossMinor > 0
+          ? `${next.lossMinor} ${inv.currency} (minor units) is booked lost (membership_dispute_lost)`
+          : "no loss is booked: the invoice's books had given that money back already"),
+  );
 }

@@ -27,6 +27,7 @@ import {
   isSubscriptionMoveAllowed,
   moveSubscription,
   type PendingPriceChange,
+  paymentRefundPostedMinor,
   type SubscribedPrice,
   type Subscription,
   type SubscriptionInvoice,
@@ -261,6 +262,37 @@ class SubscriptionDraft {
       aggregateId: this.state.id,
       at,
       timer,
+    });
+  }
+
+  /** A notice to the platform's admins (a dispute of an invoice's charge). */
+  tellAdmins(
+    id: string,
+    template: SubscriptionNotificationTemplate,
+    data: Record<string, string | number>,
+  ): void {
+    const s = this.state;
+    this.effects.push({
+      kind: "notify",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: s.id,
+      to: { kind: "platform_admins" },
+      template,
+      data: { subscriptionId: s.id, personId: s.personId, ...data },
+    });
+  }
+
+  /** Resolves ticket `ticketId`, which the subscription opened (`id`: the effect's), as Stripe's news did what it asked. */
+  resolveTicket(id: string, ticketId: string, note: string): void {
+    this.effects.push({
+      kind: "resolve_ticket",
+      id,
+      aggregate: SUBSCRIPTION_AGGREGATE,
+      aggregateId: this.state.id,
+      ticketId,
+      by: "stripe",
+      note,
     });
   }
 
@@ -646,6 +678,7 @@ function refundSettled(
     status: input.outcome,
     ...(input.outcome === "failed" ? { failureCode } : {}),
     ...(prev?.posted === true ? { posted: true } : {}),
+    ...(prev?.postedMinor !== undefined ? { postedMinor: prev.postedMinor } : {}),
   };
   const all = prev === undefined ? [...payments, payment] : payments.map((p) => (p === prev ? payment : p));
   const refundId = input.refundId ?? refund.refundId;
@@ -670,7 +703,7 @@ function refundSettled(
     // A refund that succeeded after the invoice's refund ended with another refused. Never
     // more back than the invoice collected (a refund not susu's that named it).
     const postedMinor = all.reduce(
-      (n, p) => n + (p.posted === true && p.status === "succeeded" ? p.amountMinor : 0),
+      (n, p) => n + (p.status === "succeeded" ? paymentRefundPostedMinor(p) : 0),
       0,
     );
     // Nor what a refund made outside susu or a dispute already took back in the books.
@@ -697,17 +730,20 @@ function refundSettled(
     return d.done();
   }
   const failedAfterSuccess = prev?.posted === true;
+  // Only what its success posted is reversed: a refund the books had given back already (a
+  // refund made outside susu booked first, which its own news undoes) posted less, or nothing.
+  const reversedMinor = prev === undefined ? 0 : paymentRefundPostedMinor(prev);
   // Absent `untold` (snapshots stored before it was kept included), the person is taken to
   // have been told: the notice of a reversal says what happened either way.
   const toldRefunded = refund.untold !== true;
-  if (failedAfterSuccess)
+  if (failedAfterSuccess && reversedMinor > 0)
     post(
       d,
       membershipInvoiceRefundFailed({
         id: subscriptionIds.ledger.paymentRefundFailed(s.id, inv.id, key),
         subscriptionId: s.id,
         invoiceId: inv.id,
-        amount: money(payment.amountMinor, inv.currency),
+        amount: money(reversedMinor, inv.currency),
         occurredAt: d.now,
       }),
       `invoice ${inv.id}'s failed refund ${key}`,
@@ -725,10 +761,15 @@ function refundSettled(
     "membership_refund_failed",
     `Stripe failed refund ${key} of ${minorUnits(payment.amountMinor, inv)} of invoice ${inv.id} of membership ${s.id}, ` +
       `paid after the membership was canceled (${failureCode})` +
-      (failedAfterSuccess
-        ? ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
-          "membership_invoice_refund_failed posting reversed the refund; no ledger fix is needed): "
-        : ": the person has not had that money back (nothing was posted for it; no ledger fix is needed): ") +
+      (!failedAfterSuccess
+        ? ": the person has not had that money back (nothing was posted for it; no ledger fix is needed): "
+        : reversedMinor === payment.amountMinor
+          ? ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
+            "membership_invoice_refund_failed posting reversed the refund; no ledger fix is needed): "
+          : ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
+            `membership_invoice_refund_failed posting reversed the ${minorUnits(reversedMinor, inv)} susu's refund had posted; ` +
+            "the rest was booked as a refund made outside susu, which Stripe's news of that refund undoes; " +
+            "no ledger fix is needed): ") +
       "refund it to the person by hand",
   );
   if (failedAfterSuccess && toldRefunded) refundReversedNotice(d, inv, key, payment.amountMinor, failureCode);
@@ -766,7 +807,7 @@ function refundEnded(
       }),
       `invoice ${inv.id}'s refund`,
     );
-  const list = payments.map((p) => (p.status === "succeeded" ? { ...p, posted: true as const } : p));
+  const list = postedShares(inv, payments, postMinor);
   const failed = payments.filter((p) => p.status === "failed");
   const firstFailure = failed[0];
   d.putInvoice({
@@ -824,6 +865,39 @@ function refundEnded(
       `the platform holds ${minorUnits(heldMinor, inv)} (the ledger says so; no ledger fix is needed): refund it to the person by hand`,
   );
   return d.done();
+}
+
+/**
+ * The payments' refunds once the invoice's refund has ended with `postMinor` posted: each
+ * success `posted`, with what the posting holds of it (`postedMinor`) when less than its
+ * amount. What was not posted (the books had given it back already) is taken first from the
+ * refunds booked as made outside susu (Stripe's answer reports them as susu's), up to what
+ * each booked, then from the last refunds back: a failure of one reverses no more than it posted.
+ */
+function postedShares(
+  inv: SubscriptionInvoice,
+  payments: readonly SubscriptionPaymentRefund[],
+  postMinor: number,
+): SubscriptionPaymentRefund[] {
+  const succeeded = payments.filter((p) => p.status === "succeeded");
+  let shortMinor = succeeded.reduce((n, p) => n + p.amountMinor, 0) - postMinor;
+  const held = new Map(succeeded.map((p) => [p, p.amountMinor]));
+  const bookedOutside = (p: SubscriptionPaymentRefund) =>
+    (inv.outsideRefunds ?? []).find((r) => r.refundId === p.refundId && r.status === "succeeded")
+      ?.postedMinor ?? 0;
+  const cut = (p: SubscriptionPaymentRefund, atMost: number) => {
+    const take = Math.min(shortMinor, atMost, held.get(p) ?? 0);
+    held.set(p, (held.get(p) ?? 0) - take);
+    shortMinor -= take;
+  };
+  for (const p of succeeded) cut(p, bookedOutside(p));
+  for (const p of [...succeeded].reverse()) cut(p, p.amountMinor);
+  return payments.map((p) => {
+    if (p.status !== "succeeded") return p;
+    const { postedMinor: _, ...rest } = p;
+    const minor = held.get(p) ?? p.amountMinor;
+    return { ...rest, posted: true as const, ...(minor < p.amountMinor ? { postedMinor: minor } : {}) };
+  });
 }
 
 /**

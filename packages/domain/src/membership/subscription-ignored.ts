@@ -22,7 +22,8 @@ import type { Ignored } from "../kernel/decision.js";
  * - `refunds_already_known`: the refunds of an invoice's refund heard of again, or after it ended.
  * - `timer_no_longer_due`: a refund's deadline that fired after the refund ended, or again after its ticket.
  * - `change_not_pending`: Stripe's refusal of a change that is not the one pending (repeated, or older).
- * - `invoice_not_paid`: a refund or dispute of an invoice's charge, the invoice not heard of as paid.
+ * - `invoice_not_paid`: a refund or dispute of an invoice's charge, the invoice not heard of as paid
+ *   (yet: a fact so ignored fails as `invoice_not_paid_yet`, and its event is retried).
  * - `outside_refund_known`: a refund made outside susu whose outcome was booked already (a repeat,
  *   or a success after its failure).
  * - `dispute_already_closed`: news of a dispute of an invoice's charge after its closure.

@@ -147,6 +147,10 @@ export type SubscriptionInput =
       /** Stripe's status of the dispute, when the news says it. */
       readonly stripeStatus?: string;
       readonly closed?: "won" | "lost";
+      /** The bank's reason, when the news says it (an opening). */
+      readonly reason?: string;
+      /** The deadline for evidence, when the news says it. */
+      readonly evidenceDueBy?: Instant;
     }
   // timers
   | { readonly type: "timer"; readonly timer: SubscriptionTimer };

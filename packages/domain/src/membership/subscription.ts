@@ -226,13 +226,26 @@ export interface SubscriptionPaymentRefund {
   readonly failureCode?: string;
   /** Its success is in the ledger (a `membership_invoice_refunded` posting). */
   readonly posted?: true;
+  /**
+   * What that posting holds of it, when less than its amount: the invoice's books had given
+   * that money back already (a refund made outside susu booked first: Stripe answers susu's
+   * refund call with the refunds made before it) or a dispute had taken it. A failure Stripe
+   * reports after its success reverses this much. Absent: all of its amount (when `posted`).
+   */
+  readonly postedMinor?: number;
+}
+
+/** What the ledger holds of one payment's refund as susu's (0 unless its success was posted). */
+export function paymentRefundPostedMinor(p: SubscriptionPaymentRefund): number {
+  return p.posted === true ? (p.postedMinor ?? p.amountMinor) : 0;
 }
 
 /**
  * What susu's refund of invoice `inv` has given back to the person so far: while it runs, the
  * refunds Stripe reported succeeded; once it has ended, what the ledger holds as refunded
- * (the successes posted, less those Stripe failed afterwards: a success beyond what the
- * invoice collected is not posted, so not counted); never more than the invoice collected. A
+ * (what the successes posted, less those Stripe failed afterwards: a success beyond what the
+ * invoice collected is not posted, so not counted, and one the books had given back already
+ * counts what it posted); never more than the invoice collected. A
  * snapshot stored before refunds were kept per payment says only the invoice's outcome: a
  * success gave back all it collected, less each refund failed afterwards (`postedWhole`); a
  * failure after that success without `payments` is taken as all of it reversed (as the ledger
@@ -252,9 +265,11 @@ export function invoiceRefundedMinor(inv: SubscriptionInvoice): number {
         : payments.reduce(
             (n, p) =>
               n +
-              (p.status === "succeeded" && (refund.status === "requested" || p.posted === true)
-                ? p.amountMinor
-                : 0),
+              (p.status !== "succeeded"
+                ? 0
+                : refund.status === "requested"
+                  ? p.amountMinor
+                  : paymentRefundPostedMinor(p)),
             0,
           );
   return Math.max(0, Math.min(back, inv.amountPaidMinor));

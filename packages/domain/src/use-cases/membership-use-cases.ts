@@ -419,8 +419,15 @@ function subscriptionInputOf(fact: PaymentObjectFact): SubscriptionInput | undef
           ...base,
           amountMinor: fact.amountMinor,
           ...(fact.status !== undefined ? { stripeStatus: fact.status } : {}),
+          ...(fact.reason !== undefined ? { reason: fact.reason } : {}),
+          ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
         };
-      if (fact.kind === "dispute_updated") return { ...base, stripeStatus: fact.status };
+      if (fact.kind === "dispute_updated")
+        return {
+          ...base,
+          stripeStatus: fact.status,
+          ...(fact.evidenceDueBy !== undefined ? { evidenceDueBy: fact.evidenceDueBy } : {}),
+        };
       return { ...base, amountMinor: fact.amountMinor, closed: fact.outcome };
     }
     default:
@@ -436,7 +443,10 @@ export function isMembershipFact(fact: PaymentObjectFact): boolean {
 /**
  * Applies a membership fact: a plan's new price to its plan, a subscription's news to the
  * subscription it names (by reference, or by its Stripe subscription). News of a
- * subscription susu does not know is ignored.
+ * subscription susu does not know is ignored. News of an invoice's charge (a refund made
+ * outside susu, a dispute) that the subscription ignores because it has not heard the invoice
+ * paid yet fails with `invoice_not_paid_yet`, which the webhook processor retries: Stripe does
+ * not promise the order of its events, and ignored, that money would never reach the books.
  */
 export function applyMembershipFact(
   deps: UseCaseDeps,
@@ -471,8 +481,15 @@ export function applyMembershipFact(
     s === undefined
       ? okAsync({ status: "ignored" as const, detail: `${fact.kind}: no subscription of susu's` })
       : withCataloguePrice(deps, s, input).andThen((resolved) =>
-          applySubscriptionInput(deps, s.id, resolved, actor, s).map((d) =>
-            outcome(`subscription ${s.id}: ${input.type}`, d),
+          applySubscriptionInput(deps, s.id, resolved, actor, s).andThen((d) =>
+            d.ignored?.code === "invoice_not_paid"
+              ? errAsync<MembershipFactOutcome, UseCaseError>(
+                  membershipError(
+                    "invoice_not_paid_yet",
+                    `subscription ${s.id}: ${input.type}: ${d.ignored.detail}; retried until the invoice's payment is heard`,
+                  ),
+                )
+              : okAsync(outcome(`subscription ${s.id}: ${input.type}`, d)),
           ),
         ),
   );
