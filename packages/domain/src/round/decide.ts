@@ -1832,7 +1832,8 @@ function surplusDisputed(
     disputeId,
     disputedMinor: taken,
     ...(paidTwice ? { lossBooked: true } : {}),
-    ...(withdrawnNow ? { withdrawnBooked: true } : {}),
+    // Always recorded, so a later refund outcome knows how the refund and the dispute were booked.
+    withdrawnBooked: withdrawnNow,
   };
   d.updateAttempt(memberId, a.number, { surplus: disputedSurplus });
   const what = `${memberId}'s second charge (debit attempt ${a.number}, ${a.paymentIntentId ?? "no PaymentIntent"})`;
@@ -1906,11 +1907,12 @@ function oweSurplusRest(
   const roundId = d.state.id;
   const { memberId } = c;
   const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
-  // With no refund of ours in the books the dispute's withdrawal was booked when it was heard
-  // (so too in snapshots stored before `withdrawnBooked` was kept).
-  const withdrawn = surplus.withdrawnBooked === true || surplus.refundId === undefined;
+  // Recorded, or read from a snapshot stored before it was (the caller, `surplusWithdrawalBooked`);
+  // absent only when that snapshot cannot say.
+  const withdrawn = surplus.withdrawnBooked;
   if (surplus.refundId !== undefined) {
-    const postedMinor = withdrawn ? restMinor : c.amountMinor;
+    // Reversed as it was posted; in doubt, only the rest, which it posted either way.
+    const postedMinor = withdrawn === false ? c.amountMinor : restMinor;
     if (postedMinor > 0)
       d.post(
         contributionRefundFailed({
@@ -1924,12 +1926,13 @@ function oweSurplusRest(
         }),
       );
   }
-  if (!withdrawn && takenMinor > 0) {
+  if (withdrawn === false && takenMinor > 0) {
     d.post(
       contributionRefunded({ id: roundIds.ledger.disputeWithdrawn(roundId, disputeId), ...ref(takenMinor) }),
     );
     d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, withdrawnBooked: true } });
   }
+  if (withdrawn === undefined) withdrawalUnknown(d, c, debitAttempt, surplus, disputeId, why);
   if (restMinor <= 0) return 0;
   d.post(
     contributionOwedToMember({ id: roundIds.ledger.disputeRestOwed(roundId, disputeId), ...ref(restMinor) }),
@@ -1941,6 +1944,62 @@ function oweSurplusRest(
     `${why}: the bank gave back ${takenMinor} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed; their contribution to round ${roundId} is not affected`,
   );
   return restMinor;
+}
+
+/**
+ * Whether a disputed surplus charge's dispute part (`disputedMinor`) is booked withdrawn from
+ * the pot (`<round>:dispute:<d>:withdrawn`). Recorded on every disputed charge since
+ * `withdrawnBooked` was kept; a charge stored before it is read as that release booked it,
+ * where the charge can say: nothing taken, nothing to withdraw; no refund of ours in the books
+ * (`refundId` absent), booked when the dispute was heard; a refund of ours in the books and
+ * not `refunded` (a snapshot kept `refundId` across a failed refund and its retry), not booked
+ * beside it. `undefined` when it cannot: a `refunded` charge whose dispute took something was
+ * stored alike whether the dispute was heard before the refund landed (withdrawal booked, the
+ * refund posted only the rest) or after it (no withdrawal, the refund posted the whole charge),
+ * with the loss booked in both.
+ */
+function surplusWithdrawalBooked(surplus: SurplusCharge): boolean | undefined {
+  if (surplus.withdrawnBooked !== undefined) return surplus.withdrawnBooked;
+  if ((surplus.disputedMinor ?? 0) === 0) return false;
+  if (surplus.refundId === undefined) return true;
+  return surplus.status === "refunded" ? undefined : false;
+}
+
+/**
+ * A surplus charge's refund failed after its success and the round cannot tell how the
+ * release that stored it booked the dispute's part (see {@link surplusWithdrawalBooked}):
+ * {@link oweSurplusRest} reversed only what the refund posted either way (the rest) and booked
+ * no withdrawal, so the round's totals are right in both cases, and a person checks the ledger
+ * for the two postings that tell which it was.
+ */
+function withdrawalUnknown(
+  d: Draft,
+  c: Contribution,
+  debitAttempt: number,
+  surplus: SurplusCharge,
+  disputeId: string,
+  why: string,
+): void {
+  const roundId = d.state.id;
+  const { memberId } = c;
+  const takenMinor = surplus.disputedMinor ?? 0;
+  const restMinor = c.amountMinor - takenMinor;
+  const refundAttempt = surplus.refundAttempt ?? 1;
+  const refundPostings = Array.from({ length: refundAttempt }, (_, i) =>
+    roundIds.ledger.surplusRefunded(roundId, memberId, debitAttempt, i + 1),
+  ).join(" or ");
+  const reversal = roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, refundAttempt);
+  const withdrawal = roundIds.ledger.disputeWithdrawn(roundId, disputeId);
+  const rest = restMinor > 0 ? `posted ${restMinor}` : "posted nothing";
+  const reversed =
+    restMinor > 0
+      ? `the refund's failure is booked only for the ${restMinor} the refund posted either way (${reversal})`
+      : "no refund failure is booked (the refund posted nothing, or all of it)";
+  d.ticket(
+    roundIds.ticket.disputeWithdrawalUnknown(roundId, disputeId),
+    "dispute",
+    `${why}. Round ${roundId} was stored by a release that did not record whether the ${takenMinor} the bank took (${disputeId}) was booked withdrawn from the pot before our refund (${surplus.refundId ?? "?"}) landed, and the round cannot tell: ${reversed}, no withdrawal is booked, and the round's totals are right in both cases. Check the ledger: if ${withdrawal} exists and the refund (${refundPostings}) ${rest}, the books match Stripe and nothing is left to do; if ${withdrawal} is missing and the refund posted ${c.amountMinor}, ${takenMinor} of it is still counted refunded where Stripe shows the dispute's withdrawal (reconciliation: the refund's key off by ${takenMinor}, the dispute missing): correct it by hand, a correction beside ${reversal} for ${takenMinor} more of the refund, and the dispute's withdrawal of ${takenMinor} (${withdrawal}, which the round will not post)`,
+  );
 }
 
 /** Whether a refund outcome is about a surplus charge's current refund attempt (as {@link staleRefundAttempt}). */
@@ -1993,14 +2052,24 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   // the refund takes out the rest, and the dispute beside it paid the member twice.
   const taken = surplus.disputeId !== undefined ? (surplus.disputedMinor ?? 0) : 0;
   const paidTwice = surplus.disputeId !== undefined && surplus.lossBooked !== true && taken > 0;
+  // Never in doubt here (the charge is not `refunded` yet); recorded so that the refund's
+  // failure after its success reverses what this posts.
+  const withdrawn = surplus.disputeId !== undefined && surplusWithdrawalBooked(surplus) === true;
   d.updateAttempt(memberId, debitAttempt, {
-    surplus: { ...surplus, status: "refunded", refundId, ...(paidTwice ? { lossBooked: true } : {}) },
+    surplus: {
+      ...surplus,
+      status: "refunded",
+      refundId,
+      ...(paidTwice ? { lossBooked: true } : {}),
+      ...(surplus.disputeId !== undefined ? { withdrawnBooked: withdrawn } : {}),
+    },
   });
-  if (!postedBefore && c.amountMinor - taken > 0)
+  const postedMinor = withdrawn ? c.amountMinor - taken : c.amountMinor;
+  if (!postedBefore && postedMinor > 0)
     d.post(
       contributionRefunded({
         id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt, input.attempt ?? 1),
-        ...ledgerRef(d.state, memberId, c.amountMinor - taken, d.ctx.now),
+        ...ledgerRef(d.state, memberId, postedMinor, d.ctx.now),
       }),
     );
   if (paidTwice && surplus.disputeId !== undefined) {
@@ -2045,8 +2114,13 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   // twice did not after all, so its loss is undone. What the bank did not give back is owed
   // outside Stripe; nothing is retried.
   if (surplus.disputeId !== undefined) {
-    const { lossBooked: _undone, ...rest } = surplus;
-    const settled: SurplusCharge = { ...rest, status: "charged_back" };
+    const withdrawn = surplusWithdrawalBooked(surplus);
+    const { lossBooked: _undone, withdrawnBooked: _read, ...rest } = surplus;
+    const settled: SurplusCharge = {
+      ...rest,
+      status: "charged_back",
+      ...(withdrawn !== undefined ? { withdrawnBooked: withdrawn } : {}),
+    };
     d.updateAttempt(memberId, debitAttempt, { surplus: settled });
     if (surplus.lossBooked === true)
       d.post(

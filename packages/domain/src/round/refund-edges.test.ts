@@ -438,6 +438,23 @@ describe("a member charged twice in a round that pays out", () => {
     expect(paid.r.state.status).toBe("paid_out");
   });
 });
+/** The round as the release before `withdrawnBooked` stored it: the surplus charge without the field. */
+const withoutWithdrawnBooked = (state: Round): Round => ({
+  ...state,
+  contributions: state.contributions.map((c) =>
+    c.memberId !== "m1"
+      ? c
+      : {
+          ...c,
+          attempts: c.attempts.map((a) => {
+            if (a.surplus === undefined) return a;
+            const { withdrawnBooked: _w, ...s } = a.surplus;
+            return { ...a, surplus: s };
+          }),
+        },
+  ),
+});
+
 describe("a dispute of a member's surplus charge (booked by the charge it names, never against the contribution)", () => {
   // The member disputes the second charge (attempt 1's) with their bank. The dispute names
   // that charge's PaymentIntent, whose metadata names the debit attempt.
@@ -542,6 +559,23 @@ describe("a dispute of a member's surplus charge (booked by the charge it names,
     expect(r.refused({ type: "retry_refund", memberId: "m1" }, retryAt + 4 * DAY_MS)).toBe(
       "no_failed_refund",
     );
+  });
+
+  it("stored before withdrawnBooked: disputed whole while our refund was out, which landed and failed after its success: nothing doubtful is booked, a person checks", () => {
+    const { r, retryAt } = retrying();
+    payOut(r, retryAt + DAY_MS);
+    r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
+    r.step(disputed, retryAt + 2 * DAY_MS);
+    r.step(landed, retryAt + 3 * DAY_MS);
+    r.state = withoutWithdrawnBooked(r.state);
+    r.step({ ...refused, failureCode: "refund_failed" }, retryAt + 4 * DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
+    expect(surplusOf(r)?.withdrawnBooked).toBeUndefined();
+    // The withdrawal booked when the dispute was heard is the only one; the refund posted nothing.
+    expect(posted(r, "contribution_refunded")).toEqual(["r1:dispute:dp_s:withdrawn"]);
+    expect(posted(r, "contribution_refund_failed")).toEqual([]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 10_000 });
+    expect(tickets(r)).toContainEqual(["r1:ticket:dispute:dp_s:withdrawal_unknown", "dispute"]);
   });
 
   it("our refund refused (charge_disputed) before the dispute's news: the dispute settles it, nothing is refunded again", () => {
@@ -1122,6 +1156,21 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
           ]
         : [],
     );
+  const withdrawalTicket = "r1:ticket:dispute:dp_s:withdrawal_unknown";
+  const ticketIds = (r: Run) => r.effects.flatMap((e) => (e.kind === "open_ticket" ? [e.id] : []));
+  /** One ticket asks a person to check the postings that tell how the dispute was booked. */
+  function expectWithdrawalChecked(r: Run): void {
+    expect(ticketIds(r).filter((id) => id === withdrawalTicket)).toHaveLength(1);
+    const ticket = r.effects.find((e) => e.kind === "open_ticket" && e.id === withdrawalTicket);
+    expect(ticket).toMatchObject({ reason: "dispute" });
+    for (const id of [
+      "r1:dispute:dp_s:withdrawn",
+      "r1:refund:m1:debit:1:ledger",
+      "r1:refund:m1:debit:1:ledger:failed",
+    ])
+      expect(ticket?.kind === "open_ticket" ? ticket.summary : "").toContain(id);
+    expect(surplusOf(r)?.withdrawnBooked).toBeUndefined();
+  }
   /** The bank gave back 0.01; the other 99.99 is owed outside Stripe; the round holds nothing of it. */
   const settled = { heldMinor: 0, paidOutMinor: 30_000, refundedMinor: 1, owedToMemberMinor: 9_999 };
 
@@ -1213,5 +1262,102 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
       ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
       ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
     ]);
+  });
+
+  it("stored before withdrawnBooked: disputed while the refund was out, landed, then failed after its success", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    r.step(landed, at + DAY_MS);
+    r.state = withoutWithdrawnBooked(r.state);
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    expect(ids(r, "r1:dispute:dp_s:withdrawn")).toEqual(["r1:dispute:dp_s:withdrawn"]);
+    // That release stored this charge as it stores one disputed after the refund landed (below):
+    // the round cannot tell which, so it reverses the rest (posted either way), books no
+    // withdrawal, and asks a person to check the two postings that tell.
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 9_999],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
+    ]);
+    expectWithdrawalChecked(r);
+  });
+
+  it("stored before withdrawnBooked: disputed after the refund landed, then it failed after its success: the same, in doubt", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(landed, at);
+    r.step(disputed, at + DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "refunded", lossBooked: true, withdrawnBooked: false });
+    r.state = withoutWithdrawnBooked(r.state);
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    // 1 of the refund stays counted refunded instead of withdrawn by the dispute: the ticket
+    // says how to tell and what to move; the round's totals are right.
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 10_000],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
+    ]);
+    expectWithdrawalChecked(r);
+    // Heard again, the failure is ignored: no second ticket, no posting.
+    const again = r.step(failedRefund("refund_failed"), at + 3 * DAY_MS);
+    expect(again.ignored?.code).toBe("no_refund_pending");
+    expect(again.effects).toEqual([]);
+  });
+
+  it("stored before withdrawnBooked while the refund was out (disputed), then it landed and failed after its success: read from the charge, no doubt", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    r.state = withoutWithdrawnBooked(r.state);
+    // No refund of ours in the books when the dispute was heard: that release booked the withdrawal.
+    r.step(landed, at + DAY_MS);
+    expect(surplusOf(r)).toMatchObject({ status: "refunded", withdrawnBooked: true });
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 9_999],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
+    ]);
+    expect(surplusOf(r)).toMatchObject({ withdrawnBooked: true });
+    expect(ticketIds(r)).not.toContain(withdrawalTicket);
+  });
+
+  it("stored before withdrawnBooked while the refund was out (disputed), then it failed: read from the charge, no doubt", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    r.state = withoutWithdrawnBooked(r.state);
+    r.step(failedRefund("charge_for_pending_refund_disputed"), at + DAY_MS);
+    expectSettled(r, at + DAY_MS);
+    expect(ids(r, "dp_s")).toEqual(["r1:dispute:dp_s:withdrawn", "r1:dispute:dp_s:rest_owed"]);
+    expect(surplusOf(r)).toMatchObject({ withdrawnBooked: true });
+    expect(ticketIds(r)).not.toContain(withdrawalTicket);
+  });
+
+  it("new snapshots record withdrawnBooked, true or false, once the charge is disputed", () => {
+    const out = paidOutWithSurplus();
+    out.r.step(disputed, out.at);
+    expect(surplusOf(out.r)).toMatchObject({ status: "refund_requested", withdrawnBooked: true });
+    out.r.step(landed, out.at + DAY_MS);
+    expect(surplusOf(out.r)).toMatchObject({ status: "refunded", withdrawnBooked: true });
+    const after = paidOutWithSurplus();
+    after.r.step(landed, after.at);
+    after.r.step(disputed, after.at + DAY_MS);
+    expect(surplusOf(after.r)).toMatchObject({ status: "refunded", withdrawnBooked: false });
+    after.r.step(failedRefund("refund_failed"), after.at + 2 * DAY_MS);
+    expect(surplusOf(after.r)).toMatchObject({ status: "charged_back", withdrawnBooked: true });
+    const refused = paidOutWithSurplus();
+    refused.r.step(failedRefund("charge_expired_for_refund"), refused.at);
+    refused.r.step(disputed, refused.at + DAY_MS);
+    expect(surplusOf(refused.r)).toMatchObject({ status: "charged_back", withdrawnBooked: true });
+    for (const { r } of [out, after, refused]) expect(ticketIds(r)).not.toContain(withdrawalTicket);
   });
 });

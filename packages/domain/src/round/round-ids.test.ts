@@ -151,6 +151,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(t.disputePending("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:pending");
     expect(t.disputeRestOwed("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:rest_owed");
     expect(t.disputeWon("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:won");
+    expect(t.disputeWithdrawalUnknown("r1", "dp_1")).toBe("r1:ticket:dispute:dp_1:withdrawal_unknown");
     expect(t.transferReversed("r1", "tr_1", 4000)).toBe("r1:ticket:transfer_reversed:tr_1:4000");
   });
 
@@ -241,6 +242,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       k.disputePending(r, d),
       k.disputeRestOwed(r, d),
       k.disputeWon(r, d),
+      k.disputeWithdrawalUnknown(r, d),
       k.transferReversed(r, t, 1),
     ];
     expect(new Set(ids).size).toBe(ids.length);

@@ -284,6 +284,13 @@ const ticketIds = Object.freeze({
    */
   disputeRestOwed: (roundId: string, disputeId: string): string =>
     ticket(roundId, "dispute", `${disputeId}:rest_owed`),
+  /**
+   * A surplus charge stored before `withdrawnBooked` was kept could not say whether its
+   * dispute's part was booked withdrawn when its refund failed after its success: a person
+   * checks the two postings it names, `<round>:ticket:dispute:<dispute>:withdrawal_unknown`.
+   */
+  disputeWithdrawalUnknown: (roundId: string, disputeId: string): string =>
+    ticket(roundId, "dispute", `${disputeId}:withdrawal_unknown`),
   /** Stripe closed a member's dispute won: `<round>:ticket:dispute:<dispute>:won`. */
   disputeWon: (roundId: string, disputeId: string): string => ticket(roundId, "dispute", `${disputeId}:won`),
   /** Part of a transfer came back; keyed by the total reversed so far. */

@@ -80,8 +80,13 @@ export interface SurplusCharge {
    * Whether what the dispute took (`disputedMinor`) is booked as taken out of the pot
    * (`<round>:dispute:<d>:withdrawn`): when it was heard with no refund of ours in the books,
    * or once that refund failed. A refund of ours that succeeded after it posted only the rest
-   * of the charge. Absent: not booked (and in snapshots stored before it was kept: a dispute
-   * heard while our refund was out and not yet posted, `refundId` absent, was booked).
+   * of the charge. Recorded, `true` or `false`, on every disputed charge (absent without a
+   * dispute). Absent with a dispute: a snapshot stored before it was kept, read as that release
+   * booked it where the charge says (`surplusWithdrawalBooked` in decide.ts: booked when
+   * `refundId` was absent, not beside a refund in the books), or, for a `refunded` charge whose
+   * dispute took something, which that release stored alike either way, unknown: should its
+   * refund fail after its success, only what is certain is booked, the field stays absent, and
+   * a ticket (`<round>:ticket:dispute:<d>:withdrawal_unknown`) names the postings to check.
    */
   readonly withdrawnBooked?: boolean;
 }
