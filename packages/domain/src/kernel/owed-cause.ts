@@ -1,3 +1,5 @@
+import { refundFailureOutcome } from "../policy/refund-failure.js";
+
 // Why a payment aggregate's refund is owed to the customer outside Stripe, said once for the
 // held payment and the marketplace charge: their ledger's `refs`, their notices' data and
 // their `refund_owed` ticket name it the same way.
@@ -42,4 +44,34 @@ export function owedCauseSummary(cause: OwedCause, chargeId: string | undefined)
   return `Stripe failed the refund${cause.refundId !== undefined ? ` ${cause.refundId}` : ""}${
     cause.afterSuccess ? " after it had succeeded" : ""
   } (${cause.failureCode}): the card can no longer take money, and Stripe refunds only to the card charged (${chargeId ?? "?"}), so a new refund would fail too`;
+}
+
+/** What a failed refund's decision knows when it asks whether the refund is owed outside Stripe. */
+export interface FailedRefundFacts {
+  /** The payment's lost dispute, if one was lost. */
+  readonly lostDisputeId: string | undefined;
+  /** Whether the refund's money is still booked as given back (then it is not owed again). */
+  readonly ledgerPosted: boolean;
+  readonly failureCode: string;
+  /** Whether Stripe failed it after it had succeeded. */
+  readonly afterSuccess: boolean;
+  readonly refundId: string | undefined;
+}
+
+/**
+ * Why a refund Stripe failed is owed outside Stripe, or undefined when it is to be retried:
+ * a charge charged back refuses every refund (`dispute_lost`); a card that can no longer take
+ * money fails every new refund (`refund_unreachable`, {@link refundFailureOutcome}). A refund
+ * still booked as given back owes nothing more.
+ */
+export function owedCauseOfFailedRefund(f: FailedRefundFacts): OwedCause | undefined {
+  if (f.ledgerPosted) return undefined;
+  if (f.lostDisputeId !== undefined) return { kind: "dispute_lost", disputeId: f.lostDisputeId };
+  if (refundFailureOutcome(f.failureCode) !== "pay_outside_stripe") return undefined;
+  return {
+    kind: "refund_unreachable",
+    failureCode: f.failureCode,
+    afterSuccess: f.afterSuccess,
+    ...(f.refundId !== undefined ? { refundId: f.refundId } : {}),
+  };
 }

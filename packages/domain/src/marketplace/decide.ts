@@ -10,7 +10,13 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
-import { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "../kernel/owed-cause.js";
+import {
+  type OwedCause,
+  owedCauseData,
+  owedCauseOfFailedRefund,
+  owedCauseRefs,
+  owedCauseSummary,
+} from "../kernel/owed-cause.js";
 import { type RefundLookupRules, refundNotEnded, refundOverdue } from "../kernel/refund-lookups.js";
 import {
   type LedgerError,
@@ -37,7 +43,6 @@ import type {
   MarketplaceRefundRules,
   RefundInitiator,
 } from "../policy/marketplace-policy.js";
-import { refundFailureOutcome } from "../policy/refund-failure.js";
 import { REFUND_OUTCOME_OVERDUE_MS } from "../policy/refund-overdue.js";
 import { retryOrPark } from "../policy/retry-or-park.js";
 import type { Instant } from "../shared/time.js";
@@ -1153,19 +1158,16 @@ function refundFailed(d: Draft, { refund, attempt, failureCode }: InputOf<"refun
   // Stripe refuses every refund of a charge charged back (`charge_disputed`): a refund that
   // never reached the customer then is owed outside Stripe (a refund of the rest of a partial
   // loss asked of Stripe by the code before owed refunds, or a success Stripe failed afterwards).
-  const lost = lostDispute(s);
-  if (lost && !failed.ledgerPosted)
-    return oweRefused(d, failed, { kind: "dispute_lost", disputeId: lost.id });
-  // A card that can no longer take money (lost, stolen, expired, canceled): Stripe refunds only
-  // to it, so a retry would fail too. The refund is owed outside Stripe at once, as after a
-  // lost dispute, instead of a ticket asking to retry it in vain.
-  if (refundFailureOutcome(failureCode) === "pay_outside_stripe" && !failed.ledgerPosted)
-    return oweRefused(d, failed, {
-      kind: "refund_unreachable",
-      failureCode,
-      afterSuccess: after,
-      ...(r.refundId !== undefined ? { refundId: r.refundId } : {}),
-    });
+  // A card that can no longer take money (lost, stolen, expired, canceled) is owed outside
+  // Stripe at once too: Stripe refunds only to it, so a retry would fail in vain.
+  const owed = owedCauseOfFailedRefund({
+    lostDisputeId: lostDispute(s)?.id,
+    ledgerPosted: failed.ledgerPosted,
+    failureCode,
+    afterSuccess: after,
+    refundId: r.refundId,
+  });
+  if (owed !== undefined) return oweRefused(d, failed, owed);
   d.ticket(
     ids.ticket.refundFailed(s.id, refund, attempt),
     "refund_failed",
