@@ -146,6 +146,9 @@ const debitAttempt = z.strictObject({
       // Whether the dispute's part is booked withdrawn from the pot (absent: not, and in
       // snapshots stored before it was kept).
       withdrawnBooked: z.boolean().exactOptional(),
+      // A dispute closed won whose withdrawal stays beside our refund, which posted only the
+      // rest (absent otherwise, and in snapshots stored before it was kept).
+      wonWithdrawal: z.strictObject({ disputeId: text, amountMinor: z.int().min(0) }).exactOptional(),
     })
     .exactOptional(),
 });

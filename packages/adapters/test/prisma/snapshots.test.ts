@@ -123,6 +123,7 @@ describe("round snapshots and surplus charges", () => {
         disputedMinor: 40_00,
         withdrawnBooked: true,
       },
+      { status: "refunded", refundId: "re_1", wonWithdrawal: { disputeId: "dp_1", amountMinor: 40_00 } },
     ]) {
       const stored = withAttempt({ surplus });
       expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
@@ -130,6 +131,10 @@ describe("round snapshots and surplus charges", () => {
     const taken = { status: "charged_back", disputeId: "dp_1" };
     expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: -1 } })).isErr()).toBe(true);
     expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: 1.5 } })).isErr()).toBe(true);
+    const won = { status: "refunded", refundId: "re_1" };
+    expect(
+      parseRoundSnapshot(withAttempt({ surplus: { ...won, wonWithdrawal: { disputeId: "dp_1" } } })).isErr(),
+    ).toBe(true);
   });
 
   it("disputes kept pending on a charge not yet heard to succeed load as they were stored; a contribution without any stays without", () => {

@@ -111,6 +111,18 @@ describe("susu's items", () => {
     expect(
       susuItemOf(tx(contributionRefundFailed({ id: roundIds.ledger.disputeWon("rnd_1", "du_9"), ...round }))),
     ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 100_00, statusChange: true });
+    // A surplus charge's won dispute left its withdrawal beside our refund, which then failed
+    // after its success: the withdrawal comes back, matched with the dispute too.
+    expect(
+      susuItemOf(
+        tx(
+          contributionRefundFailed({
+            id: roundIds.ledger.disputeWithdrawalUndone("rnd_1", "du_9"),
+            ...round,
+          }),
+        ),
+      ),
+    ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 100_00, statusChange: true });
     expect(
       susuItemOf(tx(disputeReinstated({ id: roundIds.ledger.disputeWon("rnd_1", "du_9"), ...round }))),
     ).toMatchObject({ category: "dispute", key: "object:du_9", signedMinor: 100_00, statusChange: true });

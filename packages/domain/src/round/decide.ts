@@ -1760,7 +1760,17 @@ function surplusDisputeWon(
   } = a.surplus;
   const disputeId = a.surplus.disputeId ?? "";
   const taken = a.surplus.disputedMinor ?? 0;
-  d.updateAttempt(memberId, a.number, { surplus: rest });
+  // Our refund landed after the dispute's withdrawal was booked, so it posted only the rest:
+  // the withdrawal stays beside it (together the whole charge refunded, as at Stripe), and is
+  // kept so that the refund failing after its success reverses what each posted.
+  const keepsWithdrawal =
+    a.surplus.status === "refunded" &&
+    a.surplus.refundId !== undefined &&
+    a.surplus.withdrawnBooked === true &&
+    taken > 0;
+  d.updateAttempt(memberId, a.number, {
+    surplus: keepsWithdrawal ? { ...rest, wonWithdrawal: { disputeId, amountMinor: taken } } : rest,
+  });
   const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
   if (a.surplus.lossBooked === true) {
     d.post(disputeReinstated({ id: roundIds.ledger.disputeWon(roundId, disputeId), ...ref(taken) }));
@@ -1910,27 +1920,16 @@ function oweSurplusRest(
   // Recorded, or read from a snapshot stored before it was (the caller, `surplusWithdrawalBooked`);
   // absent only when that snapshot cannot say.
   const withdrawn = surplus.withdrawnBooked;
-  if (surplus.refundId !== undefined) {
+  const { wonWithdrawal: _settled, ...current } = surplus;
+  if (surplus.wonWithdrawal !== undefined) d.updateAttempt(memberId, debitAttempt, { surplus: current });
+  if (surplus.refundId !== undefined)
     // Reversed as it was posted; in doubt, only the rest, which it posted either way.
-    const postedMinor = withdrawn === false ? c.amountMinor : restMinor;
-    if (postedMinor > 0)
-      d.post(
-        contributionRefundFailed({
-          id: roundIds.ledger.surplusRefundFailed(
-            roundId,
-            memberId,
-            debitAttempt,
-            surplus.refundAttempt ?? 1,
-          ),
-          ...ref(postedMinor),
-        }),
-      );
-  }
+    reverseSurplusRefund(d, memberId, debitAttempt, surplus, withdrawn === false ? c.amountMinor : restMinor);
   if (withdrawn === false && takenMinor > 0) {
     d.post(
       contributionRefunded({ id: roundIds.ledger.disputeWithdrawn(roundId, disputeId), ...ref(takenMinor) }),
     );
-    d.updateAttempt(memberId, debitAttempt, { surplus: { ...surplus, withdrawnBooked: true } });
+    d.updateAttempt(memberId, debitAttempt, { surplus: { ...current, withdrawnBooked: true } });
   }
   if (withdrawn === undefined) withdrawalUnknown(d, c, debitAttempt, surplus, disputeId, why);
   if (restMinor <= 0) return 0;
@@ -1944,6 +1943,42 @@ function oweSurplusRest(
     `${why}: the bank gave back ${takenMinor} of that second charge, and the other ${restMinor} is owed to them; Stripe refuses a refund of a disputed charge, so pay it by other means and record it (POST /v1/rounds/${roundId}/contributions/${memberId}/owed-payments), which closes this ticket once nothing is left owed; their contribution to round ${roundId} is not affected`,
   );
   return restMinor;
+}
+
+/**
+ * Reverses a surplus charge's refund in the books that Stripe failed after its success (its
+ * failure balance transaction gave it back): `postedMinor` is what that refund posted, the
+ * whole charge or the rest beside a dispute's withdrawal booked before it landed. Beside the
+ * withdrawal of a dispute since closed won (`wonWithdrawal`), the refund posted only the rest
+ * of the charge: that rest is reversed under the refund's id, and the withdrawal, which the won
+ * dispute gave back, is undone under its own (`<round>:dispute:<d>:withdrawn:undone`).
+ */
+function reverseSurplusRefund(
+  d: Draft,
+  memberId: MemberId,
+  debitAttempt: number,
+  surplus: SurplusCharge,
+  postedMinor: number,
+): void {
+  const roundId = d.state.id;
+  const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  const won = surplus.wonWithdrawal;
+  const undoneMinor = won !== undefined ? Math.min(Math.max(won.amountMinor, 0), postedMinor) : 0;
+  const refundMinor = postedMinor - undoneMinor;
+  if (refundMinor > 0)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, surplus.refundAttempt ?? 1),
+        ...ref(refundMinor),
+      }),
+    );
+  if (won !== undefined && undoneMinor > 0)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.disputeWithdrawalUndone(roundId, won.disputeId),
+        ...ref(undoneMinor),
+      }),
+    );
 }
 
 /**
@@ -2160,15 +2195,12 @@ function surplusRefundFailed(d: Draft, input: InputOf<"refund_failed">, debitAtt
   // and Stripe has it again (the refund's failure balance transaction). The refund is taken back
   // out of the books (as a contribution's is), so the round holds the charge until a new refund
   // (`retry_refund`) pays it; with no `refundId`, that refund is posted when it lands.
-  const { refundId: failedRefundId, ...kept } = surplus;
+  // A dispute closed won may have left its withdrawal beside it (`wonWithdrawal`): the refund
+  // posted only the rest, and the withdrawal is undone with it (see `reverseSurplusRefund`).
+  const { refundId: failedRefundId, wonWithdrawal: _undone, ...kept } = surplus;
   d.updateAttempt(memberId, debitAttempt, { surplus: { ...kept, status: "refund_failed" } });
   if (afterSuccess && failedRefundId !== undefined)
-    d.post(
-      contributionRefundFailed({
-        id: roundIds.ledger.surplusRefundFailed(roundId, memberId, debitAttempt, n),
-        ...ledgerRef(d.state, memberId, c.amountMinor, d.ctx.now),
-      }),
-    );
+    reverseSurplusRefund(d, memberId, debitAttempt, surplus, c.amountMinor);
   d.ticket(
     afterSuccess
       ? roundIds.ticket.surplusRefundFailedAfterSuccess(roundId, memberId, debitAttempt, n)

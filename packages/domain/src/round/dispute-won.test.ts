@@ -309,6 +309,154 @@ describe("a surplus charge's dispute closed won", () => {
   });
 });
 
+describe("a surplus charge's dispute closed won, then our refund fails after its success", () => {
+  // Stripe's side of that charge: the member paid 100.00 (+C), our refund took all of it (−C), the
+  // bank took the disputed amount (−T), the won dispute gave it back (+T), and the refund's failure
+  // gave the refund back (+C). The round holds the whole charge again, owes nothing outside Stripe,
+  // and a retried refund pays it.
+  const C = 10_000;
+  const at = T0 + 10 * DAY_MS;
+  const refundPosting = "r1:refund:m1:debit:1:ledger";
+  const reversal = "r1:refund:m1:debit:1:ledger:failed";
+  const landed = { type: "refund_succeeded", memberId: "m1", refundId: "re_s", debitAttempt: 1 } as const;
+  const failedAfter: RoundInput = {
+    type: "refund_failed",
+    memberId: "m1",
+    failureCode: "refund_failed",
+    debitAttempt: 1,
+  };
+
+  function paidOutWithSurplus(): Run {
+    const r = new Run(round());
+    r.step({ type: "open" });
+    r.step(processing("m1"));
+    r.step(failed("m1", "insufficient_funds"));
+    const retryAt = r.contribution("m1")?.retryAt ?? T0;
+    r.step({ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, retryAt);
+    r.step(succeeded("m1", 2), retryAt);
+    r.step(succeeded("m2"), retryAt);
+    for (const m of ["m1", "m2"])
+      r.step({ type: "transfer_created", sourceMemberId: m, attempt: 1, transferId: `tr_${m}` }, retryAt);
+    r.step(succeeded("m1", 1), retryAt + DAY_MS);
+    expect(r.surplus("m1", 1)).toEqual({ status: "refund_requested" });
+    return r;
+  }
+
+  const postings = (r: Run) => r.effects.flatMap((e) => (e.kind === "post_ledger" ? [e] : []));
+  const amountOf = (r: Run, id: string) =>
+    postings(r)
+      .filter((e) => e.id === id)
+      .map((e) =>
+        e.transaction.postings
+          .filter((p) => p.side === "debit")
+          .reduce((n, p) => n + p.amount.amountMinor, 0),
+      );
+
+  function expectHeldAgain(r: Run): void {
+    // Every posting once.
+    const ids = postings(r).map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The refund's reversal is what the refund posted (both absent when it posted nothing).
+    expect(amountOf(r, reversal)).toEqual(amountOf(r, refundPosting));
+    expect(r.money()).toMatchObject({
+      heldMinor: C,
+      paidOutMinor: 20_000,
+      refundedMinor: 0,
+      owedToMemberMinor: 0,
+    });
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.surplus("m1", 1)).toEqual({ status: "refund_failed" });
+    // Nothing is owed outside Stripe: no ticket or notice asks for it.
+    expect(r.contribution("m1")?.owedOutsideStripeMinor ?? 0).toBe(0);
+    const tickets = r.effects.flatMap((e) => (e.kind === "open_ticket" ? [e.id] : []));
+    expect(tickets.filter((id) => id.includes("rest_owed") || id.includes("withdrawal_unknown"))).toEqual([]);
+    expect(r.effects.some((e) => e.kind === "notify" && e.template === "owed_outside_stripe")).toBe(false);
+    expect(tickets).toContain("r1:ticket:refund_failed:m1:debit:1:after_success");
+    // The admins' retry pays the whole charge, and the round ends as if the refund had landed once.
+    r.step({ type: "retry_refund", memberId: "m1" }, at + 4 * DAY_MS);
+    r.step({ ...landed, refundId: "re_s2", attempt: 2 }, at + 4 * DAY_MS);
+    expect(amountOf(r, "r1:refund:m1:debit:1:attempt:2:ledger")).toEqual([C]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C, owedToMemberMinor: 0 });
+  }
+
+  it("closed won beside a refund that posted only the rest, then disputed again: the refund's failure reverses what each posted, the rest is owed", () => {
+    const r = paidOutWithSurplus();
+    r.step(opened(1), at);
+    r.step(landed, at + DAY_MS);
+    r.step(won(1), at + 2 * DAY_MS);
+    r.step(opened(40, 1, "dp_2"), at + 3 * DAY_MS);
+    r.step(failedAfter, at + 4 * DAY_MS);
+    // Stripe: +C −C −1 +1 −40 +C: the bank holds 40 of it, the other C − 40 is the member's.
+    const ids = postings(r).map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(amountOf(r, refundPosting)).toEqual([C - 1]);
+    expect(amountOf(r, reversal)).toEqual([C - 1]);
+    expect(amountOf(r, "r1:dispute:dp_1:withdrawn:undone")).toEqual([1]);
+    expect(amountOf(r, "r1:dispute:dp_2:withdrawn")).toEqual([40]);
+    expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: 40, owedToMemberMinor: C - 40 });
+    expect(r.memberOwes("m1")).toBe(0);
+    expect(r.surplus("m1", 1)).toEqual({
+      status: "charged_back",
+      refundId: "re_s",
+      disputeId: "dp_2",
+      disputedMinor: 40,
+      withdrawnBooked: true,
+    });
+    expect(r.contribution("m1")?.owedOutsideStripeMinor).toBe(C - 40);
+  });
+
+  for (const taken of [1, C]) {
+    const part = taken === C ? "the whole charge" : "in part";
+    it(`disputed ${part} while our refund was out, which landed; closed won; the refund fails after its success`, () => {
+      const r = paidOutWithSurplus();
+      r.step(opened(taken), at);
+      r.step(landed, at + DAY_MS);
+      expect(amountOf(r, refundPosting)).toEqual(taken === C ? [] : [C - taken]);
+      r.step(won(taken), at + 2 * DAY_MS);
+      expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C });
+      // The withdrawal stays beside the refund that posted only the rest: kept for its failure.
+      expect(r.surplus("m1", 1)).toEqual({
+        status: "refunded",
+        refundId: "re_s",
+        wonWithdrawal: { disputeId: "dp_1", amountMinor: taken },
+      });
+      const failure = r.step(failedAfter, at + 3 * DAY_MS);
+      // Stripe gave back the refund (C): the books reverse what the refund posted, and undo the
+      // withdrawal the won dispute gave back.
+      expect(
+        failure.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.id, e.transaction.kind]] : [])),
+      ).toEqual([
+        ...(taken < C ? [[reversal, "contribution_refund_failed"]] : []),
+        ["r1:dispute:dp_1:withdrawn:undone", "contribution_refund_failed"],
+      ]);
+      expect(amountOf(r, "r1:dispute:dp_1:withdrawn:undone")).toEqual([taken]);
+      expectHeldAgain(r);
+    });
+
+    it(`our refund landed, then disputed ${part}; closed won; the refund fails after its success`, () => {
+      const r = paidOutWithSurplus();
+      r.step(landed, at);
+      r.step(opened(taken), at + DAY_MS);
+      r.step(won(taken), at + 2 * DAY_MS);
+      expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C });
+      r.step(failedAfter, at + 3 * DAY_MS);
+      expect(amountOf(r, reversal)).toEqual([C]);
+      expectHeldAgain(r);
+    });
+
+    it(`disputed ${part} while our refund was out; closed won; the refund lands, then fails after its success`, () => {
+      const r = paidOutWithSurplus();
+      r.step(opened(taken), at);
+      r.step(won(taken), at + DAY_MS);
+      r.step(landed, at + 2 * DAY_MS);
+      expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C });
+      r.step(failedAfter, at + 3 * DAY_MS);
+      expect(amountOf(r, reversal)).toEqual([C]);
+      expectHeldAgain(r);
+    });
+  }
+});
+
 describe("a dispute closed won that left money owed: recording it paid resolves the won ticket with the rest-owed one", () => {
   const paid = (r: Run, amountMinor: number, reference: string, now: number) => {
     const d = decideRoundOwedPayment(

@@ -91,6 +91,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.disputeLossUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:reinstated");
     expect(l.disputeWon("r1", "dp_1")).toBe("r1:dispute:dp_1:won");
     expect(l.disputeWonOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:won:owed");
+    expect(l.disputeWithdrawalUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn:undone");
   });
 
   it("notifications", () => {
@@ -202,6 +203,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.disputeLossUndone(r, d),
       l.disputeWon(r, d),
       l.disputeWonOwed(r, d),
+      l.disputeWithdrawalUndone(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),

@@ -139,6 +139,14 @@ const ledgerIds = Object.freeze({
    */
   disputeWon: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won`,
   /**
+   * A surplus charge's dispute closed won left its withdrawal booked beside our refund, which
+   * posted only the rest; that refund failed after its success, so the withdrawal is undone
+   * (`contribution_refund_failed`, the won dispute gave it back):
+   * `<round>:dispute:<dispute>:withdrawn:undone`.
+   */
+  disputeWithdrawalUndone: (roundId: string, disputeId: string): string =>
+    `${roundId}:dispute:${disputeId}:withdrawn:undone`,
+  /**
    * The bank's part a won dispute brought back, owed to the member outside Stripe
    * (`contribution_owed_to_member`): `<round>:dispute:<dispute>:won:owed`.
    */

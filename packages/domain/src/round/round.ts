@@ -89,6 +89,16 @@ export interface SurplusCharge {
    * a ticket (`<round>:ticket:dispute:<d>:withdrawal_unknown`) names the postings to check.
    */
   readonly withdrawnBooked?: boolean;
+  /**
+   * A dispute of this charge closed `won` while our refund was in the books having posted only
+   * the rest of the charge (the dispute's withdrawal was booked before that refund landed): the
+   * withdrawal (`<round>:dispute:<d>:withdrawn`) stays booked beside the refund, the two
+   * counting the whole charge refunded as Stripe does. Kept so that, should that refund fail
+   * after its success, its reversal is what it posted (the rest) and the withdrawal is undone
+   * (`<round>:dispute:<d>:withdrawn:undone`): the won dispute gave its amount back. Absent
+   * otherwise, and once that refund failed.
+   */
+  readonly wonWithdrawal?: { readonly disputeId: string; readonly amountMinor: number };
 }
 
 /**
