@@ -723,6 +723,142 @@ describe("memberships on PostgreSQL and the emulator", () => {
     expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toEqual([]);
   });
 
+  it.each([
+    ["the dashboard's refund heard first", "dashboard-first"],
+    ["susu's refund call answered first", "susu-first"],
+  ] as const)(
+    "a late payment refunded in full from the dashboard, which susu's refund call reports as its own, then failed by Stripe (%s): the platform holds the money again, susu's refund reads failed with one ticket and the person is told",
+    async (_what, order) => {
+      const name = order === "dashboard-first" ? "rae" : "sam";
+      const noTrial = (
+        await useCases.createPlan(
+          deps,
+          {
+            name: `Pay as you go (dashboard refund fails, ${order})`,
+            entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+            trialDays: 0,
+            prices: [{ currency: "AUD", interval: "month", amountMinor: 12_00 }],
+          },
+          ADMIN,
+        )
+      )._unsafeUnwrap();
+      await settle();
+      const created = await subscribeThroughCheckout(name, noTrial.id);
+      await settle();
+      const page = (await current(created.id)).start;
+      if (page.kind !== "checkout" || page.sessionId === undefined)
+        throw new Error("no checkout page recorded");
+      (await useCases.cancelSubscription(deps, created.id, false, name))._unsafeUnwrap();
+      // Paid anyway, with Stripe's test card whose refunds succeed and then fail.
+      await harness.emulator.control.completeCheckoutSession(page.sessionId, {
+        paymentMethod: "pm_card_refundFail",
+      });
+      if (order === "susu-first") {
+        // The payment is heard (susu's refund is asked for, not yet made) before support refunds it.
+        for (
+          let events = await harness.events.next();
+          events.length > 0;
+          events = await harness.events.next()
+        )
+          for (const event of events) {
+            delivered.push(event);
+            (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+          }
+      }
+      // Support refunds all of it from the dashboard (no susu metadata): susu's refund call is
+      // refused as charge_already_refunded and answered with that refund.
+      const invoices = await harness.stripe.invoices.list({
+        customer: created.stripeCustomerId,
+        status: "paid",
+      });
+      const invoiceId = invoices.data[0]?.id as string;
+      const invoice = await harness.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
+      const intent = invoice.payments?.data[0]?.payment.payment_intent;
+      const intentId = typeof intent === "string" ? intent : (intent?.id as string);
+      const dashboard = await harness.stripe.refunds.create({ payment_intent: intentId });
+      await settle();
+      const refunded = await current(created.id);
+      expect(refunded.invoices[0]?.refund).toMatchObject({
+        status: "succeeded",
+        refundIds: [dashboard.id],
+        payments: [{ refundId: dashboard.id, amountMinor: 12_00, status: "succeeded", posted: true }],
+      });
+      expect(refunded.invoices[0]?.outsideRefunds).toEqual([
+        {
+          refundId: dashboard.id,
+          amountMinor: 12_00,
+          status: "succeeded",
+          postedMinor: order === "dashboard-first" ? 12_00 : 0,
+        },
+      ]);
+      expect(await paidIn(refunded)).toBe(0);
+      expect(notices(refunded, "membership_refunded")).toHaveLength(1);
+
+      // Some time later Stripe fails the dashboard's refund: its news carries no susu metadata.
+      const from = delivered.length;
+      await advanceDays(1);
+      const failed = await harness.stripe.refunds.retrieve(dashboard.id);
+      expect([failed.status, failed.failure_reason]).toEqual(["failed", "expired_or_canceled_card"]);
+      const s = await current(created.id);
+      expect(s.invoices[0]?.refund).toMatchObject({
+        status: "failed",
+        failedAfterSuccess: true,
+        payments: [{ refundId: dashboard.id, status: "failed", failureCode: "expired_or_canceled_card" }],
+      });
+      expect(s.invoices[0]?.outsideRefunds).toEqual([
+        {
+          refundId: dashboard.id,
+          amountMinor: 12_00,
+          status: "failed",
+          failureCode: "expired_or_canceled_card",
+          postedMinor: 0,
+        },
+      ]);
+      // The platform holds the 12.00 again, once: what each path booked is undone by its own posting.
+      expect(await paidIn(s)).toBe(12_00);
+      expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+      const txs = await db.prisma.ledgerTransaction.findMany({
+        where: { id: { startsWith: `${created.id}:` } },
+        orderBy: { id: "asc" },
+      });
+      const at = `${created.id}:invoice:${invoiceId}`;
+      expect(txs.map((t) => [t.id, t.kind])).toEqual(
+        order === "dashboard-first"
+          ? [
+              [`${at}:paid`, "membership_invoice_paid"],
+              [`${at}:refunded-outside:${dashboard.id}`, "membership_refunded_outside_susu"],
+              [`${at}:refunded-outside:${dashboard.id}:failed`, "membership_outside_refund_failed"],
+            ]
+          : [
+              [`${at}:paid`, "membership_invoice_paid"],
+              [`${at}:refund-failed:${dashboard.id}`, "membership_invoice_refund_failed"],
+              [`${at}:refunded`, "membership_invoice_refunded"],
+            ],
+      );
+      const tickets = desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
+      expect(tickets.map((t) => t.id)).toEqual([`${at}:refund:${dashboard.id}:ticket`]);
+      expect(tickets[0]?.summary).toContain("holds it again");
+      expect(notices(s, "membership_refund_reversed").map((n) => n.id)).toEqual([
+        `${created.id}:notify:membership_refund_reversed:${invoiceId}:${dashboard.id}`,
+      ]);
+
+      // Every event of the failure delivered again: nothing more is posted, opened or told.
+      for (const event of [...delivered.slice(from)].reverse()) {
+        const outcome = await processWebhookEvent(event, ctx);
+        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+      }
+      await settle();
+      const after = await current(created.id);
+      expect(after.invoices).toEqual(s.invoices);
+      expect(await paidIn(after)).toBe(12_00);
+      expect(
+        await db.prisma.ledgerTransaction.count({ where: { id: { startsWith: `${created.id}:` } } }),
+      ).toBe(3);
+      expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toHaveLength(1);
+      expect(notices(after, "membership_refund_reversed")).toHaveLength(1);
+    },
+  );
+
   it("an invoice's charge refunded from Stripe's dashboard (no susu metadata) is booked once; a chargeback lost books the loss", async () => {
     const noTrial = (
       await useCases.createPlan(

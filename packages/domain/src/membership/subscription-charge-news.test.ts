@@ -254,6 +254,178 @@ describe("a refund of an invoice's charge made outside susu", () => {
         ["membership_invoice_refund_failed", 6_00],
       ]);
     });
+
+    it("then the dashboard's refund fails after its success: the books hold the money again, whichever was booked first", () => {
+      for (const order of [
+        [outside("re_dash", 10_00), ...susuSawIt],
+        [...susuSawIt, outside("re_dash", 10_00)],
+      ]) {
+        const txs = postedAlong(checkoutCanceledThenPaid(), [...order, outside("re_dash", 10_00, "failed")]);
+        expect(balances(txs)["platform:membership_revenue"] ?? 0).toBe(0);
+      }
+    });
+
+    it("the dashboard's refund failed after its success reaches susu's refund too: it reads failed, with its ticket and notice, and undoes what each path booked, once", () => {
+      const failedOutside = outside("re_dash", 10_00, "failed");
+      const cases = [
+        {
+          order: [outside("re_dash", 10_00), ...susuSawIt],
+          undone: [["membership_outside_refund_failed", 10_00]],
+          says: "it had been booked as a refund made outside susu, and its membership_outside_refund_failed posting undid 1000 AUD (minor units)",
+        },
+        {
+          order: [...susuSawIt, outside("re_dash", 10_00)],
+          undone: [["membership_invoice_refund_failed", 10_00]],
+          says: "membership_invoice_refund_failed posting reversed the refund",
+        },
+      ];
+      for (const { order, undone, says } of cases) {
+        const s = checkoutCanceledThenPaid();
+        const before = feed(s, order);
+        const d = decided(before, failedOutside);
+        expect(d.ignored).toBeUndefined();
+        expect(postings(d.effects).map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual(undone);
+        const refund = d.state.invoices[0]?.refund;
+        expect(refund?.status).toBe("failed");
+        expect(refund?.failedAfterSuccess).toBe(true);
+        expect(refund?.payments?.map((p) => [p.refundId, p.status, p.failureCode])).toEqual([
+          ["re_dash", "failed", "expired_or_canceled_card"],
+        ]);
+        expect(
+          d.state.invoices[0]?.outsideRefunds?.map((r) => [r.refundId, r.status, r.postedMinor]),
+        ).toEqual([["re_dash", "failed", 0]]);
+        // As susu's own refund failed after its success: one ticket, and the person (told their
+        // money was back) hears it did not reach them.
+        expect(
+          d.effects.filter((e) => e.kind === "open_ticket" || e.kind === "notify").map((e) => [e.kind, e.id]),
+        ).toEqual([
+          ["open_ticket", "sub1:invoice:in_1:refund:re_dash:ticket"],
+          ["notify", "sub1:notify:membership_refund_reversed:in_1:re_dash"],
+        ]);
+        const ticket = d.effects.find((e) => e.kind === "open_ticket") as { summary: string };
+        expect(ticket.summary).toContain(says);
+        // The whole 10.00 counts as the platform's again: a later dispute takes all of it.
+        const inv = d.state.invoices[0] as SubscriptionInvoice;
+        expect(invoiceRevenueLeftMinor(inv)).toBe(10_00);
+        const lost = decided(d.state, disputed({ amountMinor: 10_00, closed: "lost" }));
+        expect(postings(lost.effects).map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+          ["membership_dispute_lost", 10_00],
+        ]);
+        // Its redelivery, or the refund's success heard late on either path, changes nothing.
+        expect(decided(d.state, failedOutside).ignored?.code).toBe("outside_refund_known");
+        for (const late of [outside("re_dash", 10_00), ...susuSawIt]) {
+          const again = decided(d.state, late);
+          expect(again.ignored).toBeDefined();
+          expect(again.effects).toEqual([]);
+        }
+        const all = postedAlong(s, [...order, failedOutside, failedOutside, ...susuSawIt]);
+        expect(balances(all)["platform:membership_revenue"] ?? 0).toBe(0);
+      }
+    });
+
+    it("the dashboard's refund failed before susu's refund call reported it: susu's refund reads it failed and books nothing", () => {
+      const s = checkoutCanceledThenPaid();
+      const along = [outside("re_dash", 10_00), outside("re_dash", 10_00, "failed"), ...susuSawIt];
+      const txs = postedAlong(s, along);
+      expect(balances(txs)["platform:membership_revenue"] ?? 0).toBe(0);
+      const end = feed(s, along);
+      expect(end.invoices[0]?.refund?.status).toBe("failed");
+      expect(end.invoices[0]?.refund?.payments?.map((p) => [p.refundId, p.status])).toEqual([
+        ["re_dash", "failed"],
+      ]);
+      expect(invoiceRevenueLeftMinor(end.invoices[0] as SubscriptionInvoice)).toBe(10_00);
+    });
+
+    it("a failure stored before it reached susu's refund (the outside path only) is put right when Stripe delivers it again", () => {
+      const ended = feed(checkoutCanceledThenPaid(), [...susuSawIt, outside("re_dash", 10_00)]);
+      const inv = ended.invoices[0] as SubscriptionInvoice;
+      // As stored by the outside path alone: its refund failed, undoing the 0 it had booked.
+      const stored: Subscription = {
+        ...ended,
+        invoices: [
+          {
+            ...inv,
+            outsideRefunds: [
+              {
+                refundId: "re_dash",
+                amountMinor: 10_00,
+                status: "failed",
+                failureCode: "expired_or_canceled_card",
+                postedMinor: 0,
+              },
+            ],
+          },
+        ],
+      };
+      const d = decided(stored, outside("re_dash", 10_00, "failed"));
+      expect(d.ignored).toBeUndefined();
+      expect(postings(d.effects).map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["membership_invoice_refund_failed", 10_00],
+      ]);
+      expect(d.state.invoices[0]?.refund?.status).toBe("failed");
+      expect(decided(d.state, outside("re_dash", 10_00, "failed")).ignored?.code).toBe(
+        "outside_refund_known",
+      );
+    });
+
+    it("two dashboard refunds answered susu's call as one (the first named, both amounts): the first failing undoes only its own amount", () => {
+      const s = checkoutCanceledThenPaid();
+      // The payment was refunded by re_a (4.00) and re_b (6.00); susu's call is answered by
+      // the refunds that succeeded, named by the first, with what they gave back together.
+      const answered: SubscriptionInput[] = [
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_a"] },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_a",
+          amountMinor: 10_00,
+        },
+      ];
+      const dash = [outside("re_a", 4_00), outside("re_b", 6_00)];
+      for (const order of [
+        [...dash, ...answered],
+        [...answered, ...dash],
+      ]) {
+        const txs = postedAlong(s, [...order, outside("re_a", 4_00, "failed")]);
+        // re_b's 6.00 did go back: the platform holds only re_a's 4.00 again.
+        expect(balances(txs)["platform:membership_revenue"]).toBe(-6_00);
+      }
+    });
+
+    it("the dashboard's part of susu's refund fails: only its part is undone, susu's own refund stands", () => {
+      const s = checkoutCanceledThenPaid();
+      const ended: SubscriptionInput[] = [
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_susu", "re_dash"] },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_susu",
+          amountMinor: 6_00,
+        },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_dash",
+          amountMinor: 4_00,
+        },
+      ];
+      for (const order of [
+        [outside("re_dash", 4_00), ...ended],
+        [...ended, outside("re_dash", 4_00)],
+      ]) {
+        const along = [...order, outside("re_dash", 4_00, "failed")];
+        expect(balances(postedAlong(s, along))["platform:membership_revenue"]).toBe(-6_00);
+        const end = feed(s, along);
+        expect(end.invoices[0]?.refund?.payments?.map((p) => [p.refundId, p.status])).toEqual([
+          ["re_susu", "succeeded"],
+          ["re_dash", "failed"],
+        ]);
+        expect(invoiceRevenueLeftMinor(end.invoices[0] as SubscriptionInvoice)).toBe(4_00);
+      }
+    });
   });
 });
 

@@ -83,6 +83,8 @@ function post(d: ChargeNewsDraft, tx: Result<LedgerTransaction, LedgerError>, wh
  * (Stripe answers susu's refund call with the refunds made before it) is not booked twice,
  * and neither is the other way round. A failure after that success undoes what it booked; a
  * failure before any success books nothing. Repeats, and a success after a failure, are ignored.
+ * A failure of a refund that is also one of susu's refund's (the refund call's answer named
+ * it) is heard by susu's refund too, which reverses what it posted (see `outsideRefundNews`).
  */
 export function refundedOutside(
   d: ChargeNewsDraft,

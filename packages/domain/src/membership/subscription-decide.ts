@@ -654,11 +654,22 @@ function refundsMade(
  */
 function refundSettled(
   d: SubscriptionDraft,
-  input: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
+  news: Extract<SubscriptionInput, { type: "invoice_refund_settled" }>,
   inv: RefundedInvoice,
+  outsideUndoneMinor?: number,
 ): Result<SubscriptionDecision, never> {
   const s = d.state;
   const refund = inv.refund;
+  // A refund made outside susu (Stripe reported it as susu's) that Stripe failed, as its own
+  // news said already: a success heard now is older news, and the refund is failed.
+  const failedOutside =
+    news.outcome === "succeeded" && news.refundId !== undefined
+      ? (inv.outsideRefunds ?? []).find((r) => r.refundId === news.refundId && r.status === "failed")
+      : undefined;
+  const input: typeof news =
+    failedOutside === undefined
+      ? news
+      : { ...news, outcome: "failed", failureCode: failedOutside.failureCode ?? "refund_failed" };
   if (refund.status !== "requested" && (refund.payments === undefined || refund.postedWhole === true))
     return legacyRefundSettled(d, inv, refund, input);
   const payments = refund.payments ?? [];
@@ -732,7 +743,12 @@ function refundSettled(
   const failedAfterSuccess = prev?.posted === true;
   // Only what its success posted is reversed: a refund the books had given back already (a
   // refund made outside susu booked first, which its own news undoes) posted less, or nothing.
-  const reversedMinor = prev === undefined ? 0 : paymentRefundPostedMinor(prev);
+  // Nor more than the refund that failed: the refunds that answered susu's call for a payment
+  // refunded already stand as one (the first named, their amounts added up).
+  const reversedMinor =
+    prev === undefined
+      ? 0
+      : Math.min(paymentRefundPostedMinor(prev), input.amountMinor ?? Number.POSITIVE_INFINITY);
   // Absent `untold` (snapshots stored before it was kept included), the person is taken to
   // have been told: the notice of a reversal says what happened either way.
   const toldRefunded = refund.untold !== true;
@@ -766,13 +782,74 @@ function refundSettled(
         : reversedMinor === payment.amountMinor
           ? ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
             "membership_invoice_refund_failed posting reversed the refund; no ledger fix is needed): "
-          : ", after it had succeeded: the money did not go back and the platform holds it again (the ledger's " +
-            `membership_invoice_refund_failed posting reversed the ${minorUnits(reversedMinor, inv)} susu's refund had posted; ` +
-            "the rest was booked as a refund made outside susu, which Stripe's news of that refund undoes; " +
+          : ", after it had succeeded: the money did not go back and the platform holds it again (" +
+            (reversedMinor > 0
+              ? `the ledger's membership_invoice_refund_failed posting reversed the ${minorUnits(reversedMinor, inv)} susu's refund had posted; `
+              : "susu's refund had posted none of it; ") +
+            (outsideUndoneMinor === undefined
+              ? "the rest was booked as a refund made outside susu, which Stripe's news of that refund undoes; "
+              : outsideUndoneMinor > 0
+                ? `${reversedMinor > 0 ? "the rest" : "it"} had been booked as a refund made outside susu, and its ` +
+                  `membership_outside_refund_failed posting undid ${minorUnits(outsideUndoneMinor, inv)}; `
+                : "") +
             "no ledger fix is needed): ") +
       "refund it to the person by hand",
   );
   if (failedAfterSuccess && toldRefunded) refundReversedNotice(d, inv, key, payment.amountMinor, failureCode);
+  return d.done();
+}
+
+/**
+ * Whether refund `refundId` is one of susu's refund of invoice `inv`: the refund call's answer
+ * named it, or news of it was heard as susu's.
+ */
+function isSusuRefundOf(inv: SubscriptionInvoice | undefined, refundId: string): boolean {
+  const refund = inv?.refund;
+  if (refund === undefined) return false;
+  return (
+    refund.refundId === refundId ||
+    (refund.refundIds ?? []).includes(refundId) ||
+    (refund.payments ?? []).some((p) => p.refundId === refundId)
+  );
+}
+
+/**
+ * News of a refund of an invoice's charge made outside susu (see {@link refundedOutside}).
+ * Stripe answers susu's refund call with the refunds made before it (a dashboard refund), so
+ * one refund may be both made outside susu and one of susu's refund's: each path booked what
+ * the other had not. Its failure carries no susu metadata and comes only as this news, so it
+ * is heard by both: the outside path undoes what it booked, susu's refund fails that
+ * payment's refund (reversing what it posted, with its ticket and, for a person told their
+ * money was back, its notice). Together they undo what both booked, once, in whichever order
+ * the successes were heard; a repeat is ignored by both.
+ */
+function outsideRefundNews(
+  d: SubscriptionDraft,
+  input: Extract<SubscriptionInput, { type: "invoice_refunded_outside" }>,
+): Result<SubscriptionDecision, never> {
+  const before = d.state.invoices.find((i) => i.id === input.invoiceId);
+  const outside = refundedOutside(d, input);
+  if (input.outcome !== "failed" || !isSusuRefundOf(before, input.refundId)) return outside;
+  const prevOutside = before?.outsideRefunds?.find((r) => r.refundId === input.refundId);
+  const outsideActed = outside.isOk() && outside.value.ignored === undefined;
+  const outsideUndoneMinor =
+    outsideActed && prevOutside?.status === "succeeded" ? prevOutside.postedMinor : 0;
+  const ours = withRefund(d, input.invoiceId, (inv) =>
+    refundSettled(
+      d,
+      {
+        type: "invoice_refund_settled",
+        invoiceId: input.invoiceId,
+        outcome: "failed",
+        refundId: input.refundId,
+        amountMinor: input.amountMinor,
+        failureCode: input.failureCode ?? "refund_failed",
+      },
+      inv,
+      outsideUndoneMinor,
+    ),
+  );
+  if (!outsideActed && ours.isOk() && ours.value.ignored !== undefined) return outside;
   return d.done();
 }
 
@@ -1206,7 +1283,7 @@ function decideInput(
     case "timer":
       return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
     case "invoice_refunded_outside":
-      return refundedOutside(d, input);
+      return outsideRefundNews(d, input);
     case "invoice_disputed":
       return invoiceDisputed(d, input);
     case "invoice_payment_action_required": {
