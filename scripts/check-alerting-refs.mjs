@@ -3,7 +3,8 @@
 //   apps export (read from their prom-client and registerGauge/registerCounter calls), one
 //   of prom-client's process metrics, `up`, or a recording rule of the rules file;
 // - every alert has a severity label, a summary, a description and a runbook_url, and that
-//   runbook exists under docs/runbooks/ (and every runbook there belongs to an alert);
+//   runbook exists under docs/runbooks/; every page an admin notice links (ALERT_RUNBOOKS in
+//   the notifier) exists too, and every runbook there belongs to an alert or a notice;
 // - every dashboard panel has at least one query, and the datasource is the variable.
 // Prints what is wrong and exits 1, or one line saying what was checked.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -179,10 +180,33 @@ for (const alert of alerts) {
     }
   }
 }
+// The pages admin notices link (`template: "Page.md"` in ALERT_RUNBOOKS), some of them alerts' pages.
+const NOTIFIER = "packages/adapters/src/notify/delivering-notifier.ts";
+const notifierSource = readFileSync(join(root, NOTIFIER), "utf8");
+const runbookTable = notifierSource.match(/export const ALERT_RUNBOOKS[^=]*=\s*\{([^}]*)\}/);
+if (runbookTable === null) problems.push(`${NOTIFIER}: ALERT_RUNBOOKS not found`);
+const noticePages = new Set(
+  [...(runbookTable?.[1] ?? "").matchAll(/^\s*\w+:\s*"([^"]+\.md)"/gm)].map((m) => m[1]),
+);
+for (const page of noticePages) {
+  try {
+    const text = readFileSync(join(root, RUNBOOKS, page), "utf8");
+    for (const heading of ["## What it means", "## How to look", "## What to do"]) {
+      if (!text.includes(heading)) problems.push(`${RUNBOOKS}/${page}: no "${heading}" section`);
+    }
+  } catch {
+    problems.push(`${NOTIFIER}: ALERT_RUNBOOKS names ${RUNBOOKS}/${page}, which does not exist`);
+  }
+}
 const alertNames = new Set(alerts.map((a) => a.name));
 for (const file of readdirSync(join(root, RUNBOOKS))) {
-  if (file.endsWith(".md") && file !== "README.md" && !alertNames.has(file.slice(0, -3)))
-    problems.push(`${RUNBOOKS}/${file}: no alert of that name`);
+  if (
+    file.endsWith(".md") &&
+    file !== "README.md" &&
+    !alertNames.has(file.slice(0, -3)) &&
+    !noticePages.has(file)
+  )
+    problems.push(`${RUNBOOKS}/${file}: no alert of that name, and no admin notice links it`);
 }
 
 // ─── The dashboard ─────────────────────────────────────────────────────────

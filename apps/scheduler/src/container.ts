@@ -127,6 +127,7 @@ export function createContainer(
   // on its Idempotency-Key alone, with no look-up for what an earlier attempt made.
   const gateway = new StripePaymentGateway(stripe, { clock });
   const desk = new PrismaSupportDesk(prisma, clock);
+  const notifier = notifierOf(env, prisma, log);
   const deps = useCaseDepsOn(store, {
     clock,
     ids: new RandomIds(),
@@ -141,7 +142,7 @@ export function createContainer(
   container.bind(TOKENS.outbox).toConstantValue(store);
   container.bind(TOKENS.effectPorts).toConstantValue({
     gateway,
-    notifier: notifierOf(env, prisma, log),
+    notifier,
     desk,
     timers: new PgBossTimerScheduler(boss, clock),
     ledger: new PrismaLedgerStore(prisma, { clock }),
@@ -149,7 +150,7 @@ export function createContainer(
     billing: new StripeBillingGateway(stripe),
   });
   container.bind(TOKENS.deliveries).toConstantValue(deliveryWorkerOf(env, prisma, workerId));
-  container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, clock });
+  container.bind(TOKENS.reconciliation).toConstantValue({ prisma, stripe, desk, notifier, clock });
   container.bind(TOKENS.webhooks).toConstantValue({
     deps,
     gateway,

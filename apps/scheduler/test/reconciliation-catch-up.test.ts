@@ -1,7 +1,8 @@
 // The daily reconciliation catches up on days nobody reconciled (the scheduler was down, the
 // job crashed): on real PostgreSQL, pg-boss and the emulator (through the SDK). The last day
 // the scheduler reconciled is its newest stored report; every day since is reconciled, oldest
-// first, a bounded number per run, and a day reconciled twice opens one ticket.
+// first, a bounded number per run, and a day reconciled twice opens one ticket and tells the
+// admins once.
 import { createStripeClient, PrismaSupportDesk, stripeEndpointOf } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { ManualClock } from "@susu/domain/testing";
@@ -10,6 +11,8 @@ import { errAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { notifierOf } from "../src/container.js";
+import { readSchedulerEnv } from "../src/env.js";
 import {
   dueReconciliationDays,
   RECONCILIATION_DAYS_PER_RUN,
@@ -50,7 +53,27 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
     await emulator?.stop();
   });
 
-  const deps = () => ({ prisma: db.prisma, stripe, desk: new PrismaSupportDesk(db.prisma, clock), clock });
+  // The scheduler's notifier, with an admin address (deliveries are only queued here).
+  const env = readSchedulerEnv({
+    STRIPE_SECRET_KEY: "sk_test_x",
+    SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
+    SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
+    SUSU_ADMIN_EMAILS: "ops@susu.test",
+  });
+  const deps = () => ({
+    prisma: db.prisma,
+    stripe,
+    desk: new PrismaSupportDesk(db.prisma, clock),
+    notifier: notifierOf(env, db.prisma, log),
+    clock,
+  });
+  const noticePeriods = async () =>
+    (
+      await db.prisma.notification.findMany({
+        where: { template: "reconciliation_differences" },
+        orderBy: { aggregateId: "asc" },
+      })
+    ).map((n) => n.aggregateId);
 
   /** One run of the job, as its cron starts it: a job on its queue, worked to the end. */
   async function runJob(): Promise<void> {
@@ -100,9 +123,12 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
       [reconciliationTicketId(D0 + 2 * DAY_MS, D0 + 3 * DAY_MS), "reconciliation_differences"],
     ]);
 
+    expect(await noticePeriods()).toEqual([reconciliationTicketId(D0 + 2 * DAY_MS, D0 + 3 * DAY_MS)]);
+
     await runJob();
     expect(await schedulerPeriods()).toHaveLength(4);
     expect(await db.prisma.supportTicket.count()).toBe(1);
+    expect(await noticePeriods()).toHaveLength(1);
   });
 
   it("a backlog longer than a run's share: 7 days a run, oldest first, the rest the next run", async () => {
@@ -164,6 +190,13 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
       reconciliationTicketId(D0 + 2 * DAY_MS, D0 + 3 * DAY_MS),
       reconciliationTicketId(D0 + 14 * DAY_MS, D0 + 15 * DAY_MS),
     ]);
+    // Both runs told the admins of the day: one notice, one e-mail queued.
+    expect(await noticePeriods()).toEqual(tickets.map((t) => t.id));
+    expect(
+      await db.prisma.notificationDelivery.count({
+        where: { notification: { aggregateId: reconciliationTicketId(D0 + 14 * DAY_MS, D0 + 15 * DAY_MS) } },
+      }),
+    ).toBe(1);
     expect((await reconcileDueDays(deps(), log)).runs).toEqual([]);
   });
 

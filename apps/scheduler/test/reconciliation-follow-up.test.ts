@@ -10,6 +10,8 @@ import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import type PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { notifierOf } from "../src/container.js";
+import { readSchedulerEnv } from "../src/env.js";
 import { RECONCILIATION_QUEUE, scheduleReconciliation } from "../src/jobs/reconciliation.js";
 import { createLogger } from "../src/logger.js";
 
@@ -86,6 +88,7 @@ describe("the reconciliation job's follow-up runs and its lock (PostgreSQL + pg-
     prisma: db.prisma,
     stripe: watched.client,
     desk: new PrismaSupportDesk(db.prisma, clock),
+    notifier: notifierOf(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }), db.prisma, log),
     clock,
   });
 

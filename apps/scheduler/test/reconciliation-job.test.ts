@@ -1,14 +1,25 @@
 // The daily reconciliation job on real PostgreSQL and the emulator (through the SDK): it
 // reconciles the previous UTC day (its first run; catching up is in
 // reconciliation-catch-up.test.ts), stores the report, and a report with differences
-// opens one support ticket for its period.
-import { createStripeClient, PrismaSupportDesk, stripeEndpointOf } from "@susu/adapters";
+// opens one support ticket for its period and tells the platform's admins once, through the
+// admin alerts of the notifier the scheduler wires (queued deliveries in PostgreSQL).
+import {
+  createStripeClient,
+  PrismaNotificationEndpoints,
+  PrismaSupportDesk,
+  renderMail,
+  stripeEndpointOf,
+} from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
+import type { Notification } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import { errAsync } from "neverthrow";
 import PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { notifierOf } from "../src/container.js";
+import { readSchedulerEnv } from "../src/env.js";
 import {
   RECONCILIATION_JOB_EXPIRE_SECONDS,
   RECONCILIATION_QUEUE,
@@ -43,7 +54,31 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     await emulator?.stop();
   });
 
-  const deps = () => ({ prisma: db.prisma, stripe, desk: new PrismaSupportDesk(db.prisma, clock), clock });
+  // The notifier the scheduler wires: e-mail on (nothing is sent here: the deliveries are only
+  // queued), one admin address, and no deduplication window, so that only the notice's own id
+  // (the period's) can keep a second run of a period from telling the admins again.
+  const env = readSchedulerEnv({
+    STRIPE_SECRET_KEY: "sk_test_x",
+    SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
+    SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
+    SUSU_ADMIN_EMAILS: "ops@susu.test",
+    SUSU_PUBLIC_URL: "https://api.susu.test",
+    SUSU_ADMIN_ALERT_WINDOW_MINUTES: "0",
+  });
+  const deps = () => ({
+    prisma: db.prisma,
+    stripe,
+    desk: new PrismaSupportDesk(db.prisma, clock),
+    notifier: notifierOf(env, db.prisma, log),
+    clock,
+  });
+
+  const notices = () =>
+    db.prisma.notification.findMany({
+      where: { template: "reconciliation_differences" },
+      include: { deliveries: { select: { channel: true, recipient: true, personId: true } } },
+      orderBy: { createdAt: "asc" },
+    });
 
   it("finds nothing to say about a day without money, and opens no ticket", async () => {
     const { runs, remaining } = await reconcileDueDays(deps(), log);
@@ -52,6 +87,10 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     expect(runs[0]?.report).toMatchObject({ from: DAY - 24 * HOUR, to: DAY, differences: [] });
     expect(await db.prisma.supportTicket.count()).toBe(0);
     expect(await db.prisma.reconciliationReport.count()).toBe(1);
+    // Nothing to tell the admins either.
+    expect(await db.prisma.notification.count()).toBe(0);
+    expect(await db.prisma.notificationDelivery.count()).toBe(0);
+    expect(await db.prisma.adminAlert.count()).toBe(0);
   });
 
   it("reports a charge susu does not know, the next day, with one ticket for the period however often it runs", async () => {
@@ -63,6 +102,9 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       confirm: true,
     });
     expect(pi.status).toBe("succeeded");
+    const endpoint = (
+      await new PrismaNotificationEndpoints(db.prisma).create({ url: "https://app.susu.test/hooks", at: DAY })
+    )._unsafeUnwrap();
 
     clock.advance(23 * HOUR);
     const { runs } = await reconcileDueDays(deps(), log);
@@ -83,6 +125,95 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     ]);
     expect(tickets[0]?.subject).toContain("found 1 difference(s)");
     expect(await db.prisma.reconciliationReport.count({ where: { periodFrom: new Date(DAY) } })).toBe(2);
+
+    // One notice for the admins, however often the period ran: an e-mail to the admin address
+    // and a webhook to the enabled endpoint (as the role, no person), decided once.
+    const sent = await notices();
+    expect(sent).toHaveLength(1);
+    const notice = sent[0];
+    if (notice === undefined) throw new Error("no notice");
+    expect(notice.roles).toEqual(["platform_admins"]);
+    expect(notice.personIds).toEqual([]);
+    expect(
+      notice.deliveries
+        .map((d) => [d.channel, d.recipient, d.personId])
+        .sort((a, b) => (a[0] ?? "").localeCompare(b[0] ?? "")),
+    ).toEqual([
+      ["email", "ops@susu.test", null],
+      ["webhook", endpoint.id, null],
+    ]);
+    expect(await db.prisma.notificationDelivery.count()).toBe(2);
+    expect(await db.prisma.adminAlert.count({ where: { sent: true } })).toBe(1);
+    const ticketId = reconciliationTicketId(DAY, DAY + 24 * HOUR);
+    expect(notice.data).toMatchObject({
+      periodFrom: new Date(DAY).toISOString(),
+      periodTo: new Date(DAY + 24 * HOUR).toISOString(),
+      differences: 1,
+      differencesByKind: "missing_in_susu: 1",
+      amountsByCurrency: "AUD: at Stripe 25.00, in susu 0.00",
+      ticketUrl: `https://api.susu.test/v1/tickets/${encodeURIComponent(ticketId)}`,
+      runbookUrl: "docs/runbooks/SusuReconciliationDifferences.md",
+    });
+    // What the admins read (the e-mail the delivery worker renders from the stored notice).
+    const mail = renderMail(
+      {
+        id: notice.id,
+        aggregate: notice.aggregateType,
+        aggregateId: notice.aggregateId,
+        personIds: [],
+        roles: ["platform_admins"],
+        template: notice.template,
+        data: notice.data,
+      } as unknown as Notification,
+      { locale: "en-AU", timeZone: "UTC" },
+    );
+    expect(mail.subject).toContain("1 difference");
+    expect(mail.text).toContain("2026-12-01T00:00:00.000Z to 2026-12-02T00:00:00.000Z");
+    expect(mail.text).toContain("missing_in_susu: 1");
+    expect(mail.text).toContain("AUD: at Stripe 25.00, in susu 0.00");
+    expect(mail.text).toContain(`https://api.susu.test/v1/tickets/${encodeURIComponent(ticketId)}`);
+    expect(mail.text).toContain("docs/runbooks/SusuReconciliationDifferences.md");
+  });
+
+  it("a notice that cannot be queued leaves the day due, as a ticket that cannot be opened does; the next run tells the admins once", async () => {
+    // A charge susu does not know on the next day (the 2nd).
+    await emulator.control.advanceClock(24 * 3600);
+    await stripe.paymentIntents.create({
+      amount: 7_50,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      payment_method_types: ["card"],
+      confirm: true,
+    });
+    clock.advance(24 * HOUR);
+    const next = { from: DAY + 24 * HOUR, to: DAY + 48 * HOUR };
+    const brokenNotifier = {
+      send: () =>
+        errAsync({
+          type: "notify_failed" as const,
+          code: "notify_failed" as const,
+          message: "notifier down",
+        }),
+    };
+    await expect(reconcileDueDays({ ...deps(), notifier: brokenNotifier }, log)).rejects.toThrow(
+      /notifier down/,
+    );
+    expect(await db.prisma.reconciliationReport.count({ where: { periodFrom: new Date(next.from) } })).toBe(
+      0,
+    );
+    expect(await notices()).toHaveLength(1);
+
+    const { runs } = await reconcileDueDays(deps(), log);
+    expect(runs.map((r) => [r.report.from, r.report.differences.map((d) => d.code)])).toEqual([
+      [next.from, ["missing_in_susu"]],
+    ]);
+    const sent = await notices();
+    expect(sent.map((n) => n.aggregateId)).toEqual([
+      reconciliationTicketId(DAY, DAY + 24 * HOUR),
+      reconciliationTicketId(next.from, next.to),
+    ]);
+    expect(sent[1]?.data).toMatchObject({ amountsByCurrency: "AUD: at Stripe 7.50, in susu 0.00" });
+    expect(await db.prisma.supportTicket.count()).toBe(2);
   });
 
   it("is scheduled on its cron in pg-boss", async () => {

@@ -9,6 +9,8 @@ import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import type PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { notifierOf } from "../src/container.js";
+import { readSchedulerEnv } from "../src/env.js";
 import { type ReconciliationJobDeps, runReconciliationJob } from "../src/jobs/reconciliation.js";
 import { createLogger } from "../src/logger.js";
 
@@ -92,6 +94,7 @@ describe("the reconciliation job's lock (PostgreSQL + the emulator)", () => {
     prisma: db.prisma,
     stripe: stripe.client,
     desk: new PrismaSupportDesk(db.prisma, clock),
+    notifier: notifierOf(readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" }), db.prisma, log),
     clock,
   });
 

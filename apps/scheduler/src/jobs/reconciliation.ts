@@ -5,11 +5,12 @@ import {
   type ReconciliationPeriod,
   type ReconciliationRun,
   reconciliationDaysBehind,
+  reconciliationDifferencesNotice,
   reconciliationSummary,
   runReconciliation,
   trySessionLock,
 } from "@susu/adapters";
-import type { Clock, SupportDesk } from "@susu/domain";
+import type { Clock, Notifier, SupportDesk } from "@susu/domain";
 import type PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import type { Logger } from "../logger.js";
@@ -59,6 +60,8 @@ export interface ReconciliationJobDeps {
   readonly prisma: PrismaClient;
   readonly stripe: Stripe;
   readonly desk: SupportDesk;
+  /** Tells the platform's admins of a period with differences (the admin alerts of the delivery log). */
+  readonly notifier: Notifier;
   readonly clock: Clock;
 }
 
@@ -95,10 +98,14 @@ export function dueReconciliationDays(
 
 /**
  * Reconciles one period with Stripe and stores the report. A report with differences opens
- * a support ticket for the platform's admins (once per period, however often the period is
- * reconciled: the ticket's id is the period's) before the report is stored, and is logged as
- * an error; a ticket that cannot be opened fails the run with nothing stored, so the day
- * stays due and the next run (or pg-boss's retry) reconciles it again.
+ * a support ticket for the platform's admins, then tells them (a `reconciliation_differences`
+ * notice to `platform_admins`: e-mail and webhooks as the notifier is configured, linking the
+ * ticket and its runbook), both once per period however often the period is reconciled (the
+ * ticket's id is the period's, and the notice's is the ticket's), before the report is
+ * stored, and is logged as an error. A ticket that cannot be opened, or a notice that cannot
+ * be queued, fails the run with nothing stored, so the day stays due and the next run (or
+ * pg-boss's retry) reconciles it again: the report is made again then, and neither the ticket
+ * nor the notice is doubled.
  */
 export async function reconcilePeriod(
   deps: ReconciliationJobDeps,
@@ -120,8 +127,9 @@ export async function reconcilePeriod(
       beforeStore: async (report, reportId) => {
         if (report.differences.length === 0) return;
         const c = context(reportId, report);
+        const ticketId = reconciliationTicketId(period.from, period.to);
         const opened = await deps.desk.openTicket({
-          id: reconciliationTicketId(period.from, period.to),
+          id: ticketId,
           reason: "reconciliation_differences",
           // The ticket is opened before the report is stored (a stored report means the day is done),
           // and kept by its id per day: it names the period's reports, not this run's id, which a
@@ -130,6 +138,13 @@ export async function reconcilePeriod(
         });
         if (opened.isErr())
           throw new Error(`opening the reconciliation ticket failed: ${opened.error.message}`);
+        // After the ticket, which it links. Queued in PostgreSQL (the delivery worker sends and
+        // retries it); failing to queue it fails the day as a ticket's failure does.
+        const told = await deps.notifier.send(reconciliationDifferencesNotice(report, ticketId));
+        if (told.isErr())
+          throw new Error(
+            `telling the admins of the reconciliation's differences failed: ${told.error.message}`,
+          );
       },
     },
   );

@@ -56,6 +56,8 @@ export const ALERT_RUNBOOKS: Readonly<Partial<Record<Notification["template"], s
   release_blocked: "SusuTransfersBlocked.md",
   reversal_failed: "SusuTransfersFailing.md",
   transfer_reversed: "SusuTransfersFailing.md",
+  // A notice's own page, not an alert's (scripts/check-alerting-refs.mjs reads this table).
+  reconciliation_differences: "SusuReconciliationDifferences.md",
 };
 
 /** One delivery to queue. */
@@ -218,20 +220,27 @@ export class DeliveringNotifier implements Notifier {
     );
   }
 
-  /** The links and counts an admin alert carries: its ticket, its runbook, the alerts folded into it. */
+  /**
+   * The links and counts an admin alert carries: its ticket (the one it names, else the
+   * aggregate's newest open one), its runbook, the alerts folded into it.
+   */
   private alertData(
     n: Notification,
     alert: AlertDecision & { sent: true },
   ): ResultAsync<Record<string, string | number>, NotifyError> {
-    return ResultAsync.fromPromise(
-      this.options.prisma.supportTicket.findFirst({
-        where: { aggregateType: n.aggregate, aggregateId: n.aggregateId },
-        // Open tickets first (the enum's order), the newest of them.
-        orderBy: [{ status: "asc" }, { createdAt: "desc" }],
-        select: { id: true },
-      }),
-      (e) => failed(`finding an admin alert's ticket failed: ${String(e)}`),
-    ).map((ticket) => {
+    const found =
+      n.ticketId !== undefined
+        ? okAsync<{ id: string } | null, NotifyError>({ id: n.ticketId })
+        : ResultAsync.fromPromise(
+            this.options.prisma.supportTicket.findFirst({
+              where: { aggregateType: n.aggregate, aggregateId: n.aggregateId },
+              // Open tickets first (the enum's order), the newest of them.
+              orderBy: [{ status: "asc" }, { createdAt: "desc" }],
+              select: { id: true },
+            }),
+            (e) => failed(`finding an admin alert's ticket failed: ${String(e)}`),
+          );
+    return found.map((ticket) => {
       const base = (this.options.alerts.publicUrl ?? "").replace(/\/+$/, "");
       const runbook = ALERT_RUNBOOKS[n.template];
       const runbooks = (this.options.alerts.runbooksUrl ?? "docs/runbooks").replace(/\/+$/, "");

@@ -510,6 +510,17 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Nothing, if you are happy with your plan. To change it, choose a plan that is on offer now and ask again.",
   }),
+  // For the admins; the period is written in UTC, as reconciliation periods are.
+  reconciliation_differences: (d) => ({
+    subject: `Reconciliation with Stripe found ${d.text("differences", "some")} difference(s)`,
+    happened: [
+      `The daily reconciliation of susu's ledger with Stripe found ${d.text("differences", "some")} difference(s) for ${d.text("periodFrom", "the period")} to ${d.text("periodTo", "its end")} (UTC, end exclusive).`,
+      `By kind: ${d.text("differencesByKind", "(not given)")}.`,
+      `Amounts of the differences per currency (money into the platform balance positive): ${d.text("amountsByCurrency", "(not given)")}.`,
+      "You are told of a period once, however often it is reconciled again.",
+    ],
+    action: `Read the ticket${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""} and the period's reports (GET /v1/operations/reconciliation/reports), find why each difference arose${d.has("runbookUrl") ? ` as the runbook says (${d.text("runbookUrl")})` : ""}, correct what must be, then resolve the ticket.`,
+  }),
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

@@ -7,6 +7,11 @@
 
 export { DAILY_RECONCILIATION_RAN_BY, reconciliationDaysBehind } from "./daily-days.js";
 export {
+  differenceAmountsByCurrency,
+  differencesByKind,
+  reconciliationDifferencesNotice,
+} from "./differences-notice.js";
+export {
   type ChargeSettlement,
   PrismaReconciliationStore,
   RECONCILIATION_REPORTS_PAGE_MAX,

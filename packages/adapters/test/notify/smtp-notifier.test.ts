@@ -261,6 +261,8 @@ describe("SmtpNotifier against a real SMTP server", () => {
       ),
       ...PAYOUT_NOTIFICATION_TEMPLATES.map((template) => sampleOf("payout", template)),
       ...SUBSCRIPTION_NOTIFICATION_TEMPLATES.map((template) => sampleOf("subscription", template)),
+      // For the platform's admins, about a reconciliation period (no aggregate).
+      sampleOf("reconciliation", "reconciliation_differences"),
     ];
     it.each(samples.map((n) => [`${n.aggregate} ${n.template}`, n] as const))("%s", async (_name, n) => {
       expect((await smtp.send(n)).isOk()).toBe(true);

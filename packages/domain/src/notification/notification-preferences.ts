@@ -71,6 +71,8 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   membership_refund_reversed: "required",
   // A plan change the person asked for did not happen.
   membership_change_refused: "required",
+  // For the admins: the platform's books and Stripe's differ for a reconciled period.
+  reconciliation_differences: "required",
 };
 
 /** Every template name, in a stable order. */

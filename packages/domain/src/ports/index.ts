@@ -9,7 +9,13 @@ export type {
   LedgerStore,
   RecordedLedgerTransaction,
 } from "./ledger-store.js";
-export type { Notification, Notifier, NotifyError } from "./notifier.js";
+export type {
+  Notification,
+  Notifier,
+  NotifyError,
+  PlatformNotificationTemplate,
+  ReconciliationRef,
+} from "./notifier.js";
 export { type OutboxAggregate, outboxAggregateOf } from "./outbox-aggregate.js";
 export {
   isHeldPaymentEffect,

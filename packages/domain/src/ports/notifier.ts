@@ -10,14 +10,35 @@ import type { PersonId } from "../person/ids.js";
 import type { NotificationTemplate } from "../round/round-effect.js";
 
 /**
- * A message about one aggregate (`aggregate`, `aggregateId`), resolved as far as susu's
- * stores can: to people's ids, to e-mail addresses of recipients who are not people (a
- * held payment's or marketplace charge's customer), and to roles the notifier resolves itself (the platform's
- * admins). At least one of the three names someone.
+ * What a notification about no aggregate is about: a period of the platform's reconciliation
+ * with Stripe (the scheduler's daily job), `aggregateId` being the period's id (that of its
+ * `reconciliation_differences` ticket). Addressed like an aggregate, so that the notifier's
+ * deduplication key, the stored notification and the webhook body name it the same way.
  */
-export type Notification = AggregateRef & {
+export interface ReconciliationRef {
+  readonly aggregate: "reconciliation";
+  readonly aggregateId: string;
+}
+
+/** Notices about no aggregate, for the platform's admins: a reconciliation period's differences. */
+export type PlatformNotificationTemplate = "reconciliation_differences";
+
+/**
+ * A message about one aggregate (`aggregate`, `aggregateId`), or about a reconciliation
+ * period, resolved as far as susu's stores can: to people's ids, to e-mail addresses of
+ * recipients who are not people (a held payment's or marketplace charge's customer), and to
+ * roles the notifier resolves itself (the platform's admins). At least one of the three names
+ * someone.
+ */
+export type Notification = (AggregateRef | ReconciliationRef) & {
   /** Stable id (the effect id): a notifier sends each id at most once. */
   readonly id: string;
+  /**
+   * The support ticket the message is about, when its sender knows it and the ticket is about
+   * no aggregate (a reconciliation period's): an admin alert links it. Absent: the alert links
+   * the newest open ticket of the aggregate.
+   */
+  readonly ticketId?: string;
   /** The group whose members it was resolved from, when it went to a group's members. */
   readonly groupId?: string;
   /** Who receives it: people's ids (a group member's id is their person's id). */
@@ -32,7 +53,8 @@ export type Notification = AggregateRef & {
     | MarketplaceChargeNotificationTemplate
     | PayoutNotificationTemplate
     | PaymentMethodNotificationTemplate
-    | SubscriptionNotificationTemplate;
+    | SubscriptionNotificationTemplate
+    | PlatformNotificationTemplate;
   readonly data: Readonly<Record<string, string | number>>;
 };
 
