@@ -230,9 +230,13 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     subject: `A dispute was closed: ${d.text("outcome", "decided")}`,
     happened: [
       `Dispute ${d.text("disputeId")} was closed; outcome: ${d.text("outcome", "unknown")}.`,
-      d.text("outcome") === "won"
-        ? "The held amount is released."
-        : "The disputed amount was returned to the customer.",
+      d.text("outcome") !== "won"
+        ? "The disputed amount was returned to the customer."
+        : d.aggregate === "held_payment"
+          ? "The held amount is released."
+          : d.aggregate === "subscription"
+            ? "Stripe returned the disputed amount to the platform's balance, and the membership's books count it as paid again."
+            : "Stripe returned the disputed amount to the platform's balance.",
     ],
   }),
   transfer_reversed: (d) => ({

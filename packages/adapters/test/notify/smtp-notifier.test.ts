@@ -341,6 +341,32 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
   };
 }
 
+describe("dispute_closed", () => {
+  const closed = (aggregate: Notification["aggregate"], outcome: string) =>
+    renderMail(
+      {
+        ...sample,
+        template: "dispute_closed",
+        aggregate,
+        data: { disputeId: "dp_1", outcome },
+      } as Notification,
+      where,
+    ).text;
+
+  it("says what a won dispute means for the kind of payment it was about; a lost one, that the customer has it", () => {
+    expect(closed("held_payment", "won")).toContain("The held amount is released.");
+    for (const aggregate of ["subscription", "marketplace_charge", "round"] as const) {
+      expect(closed(aggregate, "won")).not.toContain("held amount");
+      expect(closed(aggregate, "won")).toContain(
+        "Stripe returned the disputed amount to the platform's balance",
+      );
+    }
+    expect(closed("subscription", "won")).toContain("the membership's books count it as paid again");
+    for (const aggregate of ["held_payment", "subscription"] as const)
+      expect(closed(aggregate, "lost")).toContain("The disputed amount was returned to the customer.");
+  });
+});
+
 describe("mail formatting properties", () => {
   it("HTML escaping leaves no markup character unescaped", () => {
     fc.assert(
