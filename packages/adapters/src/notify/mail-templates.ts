@@ -234,9 +234,8 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
         ? "The disputed amount was returned to the customer."
         : d.aggregate === "held_payment"
           ? "The held amount is released."
-          : d.aggregate === "subscription"
-            ? "Stripe returned the disputed amount to the platform's balance, and the membership's books count it as paid again."
-            : "Stripe returned the disputed amount to the platform's balance.",
+          : // "won" is every closure not lost, an inquiry's `warning_closed` too: Stripe may have taken nothing.
+            "It was decided in the platform's favour: any amount Stripe took for it is back in the platform's balance.",
     ],
   }),
   transfer_reversed: (d) => ({
