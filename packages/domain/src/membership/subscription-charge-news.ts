@@ -70,7 +70,12 @@ function paidInvoice(
   return { inv };
 }
 
-function post(d: ChargeNewsDraft, tx: Result<LedgerTransaction, LedgerError>, what: string): void {
+/** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */
+export function post(
+  d: { readonly state: Subscription; readonly effects: SubscriptionEffect[] },
+  tx: Result<LedgerTransaction, LedgerError>,
+  what: string,
+): void {
   if (tx.isErr())
     throw new Error(`subscription ${d.state.id}: ${what} posting was refused (${tx.error.message}); a bug`);
   d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });

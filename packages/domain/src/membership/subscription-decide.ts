@@ -1,8 +1,6 @@
 import { err, ok, type Result } from "neverthrow";
 import type { Decision } from "../kernel/decision.js";
 import { ignore } from "../kernel/decision.js";
-import type { LedgerError } from "../ledger/ledger.errors.js";
-import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
 import {
   membershipInvoicePaid,
   membershipInvoiceRefunded,
@@ -36,7 +34,7 @@ import {
   type SubscriptionStart,
   type SubscriptionStatus,
 } from "./subscription.js";
-import { invoiceDisputed, refundedOutside } from "./subscription-charge-news.js";
+import { invoiceDisputed, post, refundedOutside } from "./subscription-charge-news.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
 import type { SubscriptionTimer } from "./subscription-timer.js";
@@ -1081,13 +1079,6 @@ function refundReversedNotice(
     currency: inv.currency,
     failureCode,
   });
-}
-
-/** Adds a membership posting to the decision; a posting the ledger's rules refuse is a bug. */
-function post(d: SubscriptionDraft, tx: Result<LedgerTransaction, LedgerError>, what: string): void {
-  if (tx.isErr())
-    throw new Error(`subscription ${d.state.id}: ${what} posting was refused (${tx.error.message}); a bug`);
-  d.effects.push({ kind: "post_ledger", id: tx.value.id, transaction: tx.value });
 }
 
 function invoicePaid(
