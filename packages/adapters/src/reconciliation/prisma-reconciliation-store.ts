@@ -66,6 +66,7 @@ function recordOf(row: BalanceRow): StripeBalanceRecord {
     roundId: row.roundId,
     marketplaceChargeId: row.marketplaceChargeId,
     sellerId: row.sellerId,
+    membershipInvoiceId: row.membershipInvoiceId,
     transferId: row.transferId,
     transferEffectId: row.transferEffectId,
     sourceStatus: row.sourceStatus,

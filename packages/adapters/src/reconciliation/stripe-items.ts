@@ -7,6 +7,8 @@ import {
   marketplaceChargeKey,
   marketplaceReversalsKey,
   marketplaceTransferKey,
+  membershipInvoiceKey,
+  membershipRefundsKey,
   objectKey,
   reversalsKey,
 } from "./susu-items.js";
@@ -48,6 +50,12 @@ export interface StripeBalanceRecord {
   /** A marketplace charge and its seller (a destination charge's transfer and reversals: the charge's). */
   readonly marketplaceChargeId: string | null;
   readonly sellerId: string | null;
+  /**
+   * A membership invoice: the one a charge paid, or whose charge a refund (or its failure)
+   * refunded: named by susu's refund's `susu_invoice_id` metadata, else found through the
+   * PaymentIntent's invoice payment.
+   */
+  readonly membershipInvoiceId: string | null;
   /** For a transfer reversal: the reversed transfer and its `effect_id`. */
   readonly transferId: string | null;
   readonly transferEffectId: string | null;
@@ -120,6 +128,11 @@ function keysOf(r: StripeBalanceRecord, category: ReconciliationCategory): strin
     if ((category === "transfer" || category === "application_fee") && r.sellerId !== null)
       keys.push(marketplaceTransferKey(m, r.sellerId));
     if (category === "transfer_reversal") keys.push(marketplaceReversalsKey(m));
+  }
+  const invoice = r.membershipInvoiceId;
+  if (invoice !== null) {
+    if (category === "charge") keys.push(membershipInvoiceKey(invoice));
+    if (category === "refund") keys.push(membershipRefundsKey(invoice));
   }
   if (keys.length === 0) keys.push(objectKey(r.id));
   // Named by its source where it has one: a difference should show the Stripe object.

@@ -5,9 +5,20 @@
 // balance transactions are fetched too if the first list did not have them. Rows are
 // upserted by Stripe's id, so pulling a period again is a no-op apart from what changed
 // at Stripe (a pending transaction that became available, a payout that failed).
+//
+// A membership invoice's charge names nothing of susu's (Stripe Billing writes no metadata on
+// its PaymentIntents and charges, and since API version 2025-03-31 neither names its invoice):
+// a charge whose metadata, and its PaymentIntent's, name no susu object is looked up once
+// through its PaymentIntent's invoice payment (`invoiceReferencesOf`), and stored with the
+// invoice when that invoice's subscription is a susu membership; so is a refund made outside
+// susu (Stripe's dashboard) of such a charge. susu's refunds of an invoice name it in their
+// metadata. So one more call per PaymentIntent of a membership (or of nobody's) in the period,
+// none for what susu's metadata already names.
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
+import { invoiceReferencesOf } from "../stripe/invoice-payment-lookup.js";
 import { METADATA_KEYS } from "../stripe/payment-metadata.js";
+import { BILLING_METADATA_KEYS } from "../stripe/stripe-billing-gateway.js";
 import type { StripeBalanceRecord } from "./stripe-items.js";
 
 /** Stripe's `created` is in seconds; a period's bounds are epoch ms. */
@@ -23,7 +34,7 @@ interface SourceFacts {
   readonly status: string | null;
   /** For a charge: what a partial capture left uncaptured. */
   readonly uncapturedAmount?: number;
-  /** A reversal's transfer; a charge's PaymentIntent. */
+  /** A reversal's transfer; a charge's or a refund's PaymentIntent. */
   readonly transferId?: string;
   readonly paymentIntentId?: string;
 }
@@ -53,6 +64,17 @@ function factsOf(source: Source): SourceFacts {
         ...(paymentIntentId !== undefined ? { paymentIntentId } : {}),
       };
     }
+    case "refund": {
+      const paymentIntentId = idOf((source as Stripe.Refund).payment_intent);
+      return {
+        object: "refund",
+        amount,
+        currency,
+        metadata,
+        status,
+        ...(paymentIntentId ? { paymentIntentId } : {}),
+      };
+    }
     case "transfer_reversal": {
       const transferId = idOf((source as Stripe.TransferReversal).transfer);
       return { object: s.object, amount, currency, metadata, status, ...(transferId ? { transferId } : {}) };
@@ -78,6 +100,12 @@ const marketplaceRefs = (metadata: Stripe.Metadata | null | undefined) => ({
   sellerId: metadata?.[METADATA_KEYS.sellerId] || null,
 });
 
+/** Whether metadata names an object susu made (an effect, a held payment, a marketplace charge). */
+const namesSusuObject = (metadata: Stripe.Metadata | null | undefined): boolean =>
+  [METADATA_KEYS.effectId, METADATA_KEYS.heldPaymentId, METADATA_KEYS.marketplaceChargeId].some(
+    (key) => (metadata?.[key] ?? "") !== "",
+  );
+
 /** What a pull did. */
 export interface PullResult {
   /** Balance transactions stored (inserted or refreshed). */
@@ -97,6 +125,7 @@ export class StripeRecordsPuller {
   readonly #charges = new Map<string, Stripe.Charge>();
   readonly #fees = new Map<string, Stripe.ApplicationFee>();
   readonly #people = new Map<string, string | null>();
+  readonly #invoices = new Map<string, string | null>();
 
   constructor(stripe: Stripe, prisma: PrismaClient, now: () => number = Date.now) {
     this.#stripe = stripe;
@@ -249,6 +278,39 @@ export class StripeRecordsPuller {
     return pi;
   }
 
+  /**
+   * The susu membership invoice a PaymentIntent paid, or null: it names a susu object of its
+   * own (metadata), paid no invoice, or paid one of a subscription not susu's.
+   */
+  async #membershipInvoiceOfPayment(paymentIntentId: string): Promise<string | null> {
+    const known = this.#invoices.get(paymentIntentId);
+    if (known !== undefined) return known;
+    let invoiceId: string | null = null;
+    if (!namesSusuObject((await this.#intent(paymentIntentId)).metadata)) {
+      const found = await invoiceReferencesOf(this.#stripe, { paymentIntentId });
+      if (found.isErr())
+        throw new Error(
+          `the invoice of payment ${paymentIntentId} could not be looked up: ${found.error.message}`,
+        );
+      invoiceId = "refs" in found.value ? (found.value.refs.invoiceId ?? null) : null;
+    }
+    this.#invoices.set(paymentIntentId, invoiceId);
+    return invoiceId;
+  }
+
+  /**
+   * The membership invoice of a balance transaction's source: the one susu's refund names; or,
+   * for a charge or a refund that names no susu object, the one its PaymentIntent paid (see the
+   * top of this file).
+   */
+  async #membershipInvoiceOf(source: SourceFacts | undefined): Promise<string | null> {
+    if (source === undefined || (source.object !== "charge" && source.object !== "refund")) return null;
+    const named = source.object === "refund" ? source.metadata?.[BILLING_METADATA_KEYS.invoiceId] : undefined;
+    if (named) return named;
+    if (namesSusuObject(source.metadata) || source.paymentIntentId === undefined) return null;
+    return this.#membershipInvoiceOfPayment(source.paymentIntentId);
+  }
+
   async #recordOf(bt: Stripe.BalanceTransaction): Promise<StripeBalanceRecord> {
     const source = bt.source !== null && typeof bt.source !== "string" ? factsOf(bt.source) : undefined;
     let metadata = source?.metadata ?? null;
@@ -296,6 +358,7 @@ export class StripeRecordsPuller {
         presentmentAmount != null && source?.currency != null ? source.currency.toUpperCase() : null,
       ...susuRefs(metadata),
       ...marketplace,
+      membershipInvoiceId: await this.#membershipInvoiceOf(source),
       transferId: reversed?.id ?? null,
       transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,
       sourceStatus: source?.status ?? null,
@@ -343,6 +406,7 @@ function rowOf(r: StripeBalanceRecord, pulledAt: Date) {
     roundId: r.roundId,
     marketplaceChargeId: r.marketplaceChargeId,
     sellerId: r.sellerId,
+    membershipInvoiceId: r.membershipInvoiceId,
     transferId: r.transferId,
     transferEffectId: r.transferEffectId,
     sourceStatus: r.sourceStatus,

@@ -27,6 +27,15 @@
 //   (`application_fee_refund`) is matched with the seller's transfer too (with its
 //   correction to Stripe's figure, `marketplace_application_fee_refund_corrected`), and the
 //   fee given back toward a refund of separate charges stays inside susu.
+// - A membership invoice's payment is matched with its charges by the invoice
+//   (`membership_invoice:<invoice>`): Stripe Billing's charge names no susu metadata, so the
+//   pull finds its invoice through the charge's PaymentIntent and its invoice payment (see
+//   stripe-records.ts). susu's refunds of an invoice (one per payment at Stripe) and their
+//   failures after success are summed per invoice (`refunds_of_invoice:<invoice>`): the ledger
+//   books them per invoice, not per Stripe refund. Refunds made outside susu (Stripe's
+//   dashboard) and disputes, with their failures and reinstatements, are matched by the Stripe
+//   ids the ledger carries; see `membershipRefundsKey` for a refund outside susu that answered
+//   susu's own refund call.
 import { type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
 import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
@@ -48,6 +57,16 @@ export const marketplaceTransferKey = (chargeId: string, sellerId: string): stri
   `marketplace_transfer:${chargeId}:${sellerId}`;
 /** The key of every reversal of a marketplace charge's transfers. */
 export const marketplaceReversalsKey = (chargeId: string): string => `marketplace_reversals:${chargeId}`;
+
+/** The key of a membership invoice's payment: its charges at Stripe (found through their invoice payments). */
+export const membershipInvoiceKey = (invoiceId: string): string => `membership_invoice:${invoiceId}`;
+/**
+ * The key of susu's refunds of a membership invoice, and their failures: every refund of the
+ * invoice's charges offers it. It sorts after `object:`, so a refund made outside susu that the
+ * ledger booked as such (by its id) is claimed by that first; one that answered susu's own
+ * refund call (the payment was refunded already) is booked as susu's, and matched here.
+ */
+export const membershipRefundsKey = (invoiceId: string): string => `refunds_of_invoice:${invoiceId}`;
 
 /** A ledger transaction's amount: its debits in its (one) currency. */
 function amountOf(tx: LedgerTransaction): { readonly minor: number; readonly currency: string } {
@@ -234,21 +253,35 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
     case "marketplace_dispute_lost":
       return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
-    // A membership invoice's payment: Stripe Billing's charge names no susu metadata, and the
-    // reconciliation does not read invoices yet, so it is not compared (a known gap).
-    case "membership_invoice_paid":
-    // Its refund by susu (an invoice paid after the membership was canceled) likewise.
-    case "membership_invoice_refunded":
-    // And the reversal of that refund when Stripe failed it after it succeeded.
-    case "membership_invoice_refund_failed":
-    // And the invoice's charge refunded outside susu (and that refund's failure), or taken
-    // back by a dispute (and given back when won): the charge is not compared, so neither is
-    // what takes it back.
+    case "membership_invoice_paid": {
+      const i = tx.refs.invoiceId;
+      return { category: "charge", key: i ? membershipInvoiceKey(i) : `ledger:${id}`, sign: 1 };
+    }
+    // susu's refund of an invoice (paid after the membership was canceled), whole or one
+    // payment's at a time, and its reversal when Stripe failed it after it succeeded.
+    case "membership_invoice_refunded": {
+      const i = tx.refs.invoiceId;
+      return { category: "refund", key: i ? membershipRefundsKey(i) : `ledger:${id}`, sign: -1 };
+    }
+    case "membership_invoice_refund_failed": {
+      const i = tx.refs.invoiceId;
+      return {
+        category: "refund",
+        key: i ? membershipRefundsKey(i) : `ledger:${id}`,
+        sign: 1,
+        statusChange: true,
+      };
+    }
+    // The invoice's charge refunded outside susu (and that refund's failure), or taken back by
+    // a dispute (and given back when won): by the Stripe refund's or dispute's id.
     case "membership_refunded_outside_susu":
+      return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
     case "membership_outside_refund_failed":
+      return { category: "refund", key: byRefs(tx, "refundId"), sign: 1, statusChange: true };
     case "membership_dispute_lost":
+      return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
     case "membership_dispute_reinstated":
-      return undefined;
+      return { category: "dispute", key: byRefs(tx, "disputeId"), sign: 1, statusChange: true };
     // Inside susu: no Stripe object moves money for these. The rest of a partial loss owed to
     // the customer outside Stripe stays in the platform's balance until an admin pays it by
     // other means (Stripe refuses the refund, `charge_disputed`); the sellers' reversals for it

@@ -25,9 +25,17 @@ import {
   marketplaceFeeEarned,
   marketplaceRefundFailed,
   marketplaceTransferred,
+  membershipDisputeLost,
+  membershipDisputeReinstated,
+  membershipInvoicePaid,
+  membershipInvoiceRefunded,
+  membershipInvoiceRefundFailed,
+  membershipOutsideRefundFailed,
+  membershipRefundedOutsideSusu,
   money,
   payoutTransferred,
   roundIds,
+  subscriptionIds,
   transferReversed,
 } from "@susu/domain";
 import type { Result } from "neverthrow";
@@ -396,6 +404,54 @@ describe("susu's items", () => {
       });
   });
 
+  it("keys a membership invoice's payment by its invoice, susu's refunds of it by the invoice, refunds outside susu and disputes by their Stripe ids", () => {
+    const s = "sub_1";
+    const i = "in_1";
+    const base = { subscriptionId: s, invoiceId: i, amount: aud(20_00), occurredAt: T };
+    const ids = subscriptionIds.ledger;
+    expect(susuItemOf(tx(membershipInvoicePaid({ id: ids.invoicePaid(s, i), ...base })))).toMatchObject({
+      category: "charge",
+      key: "membership_invoice:in_1",
+      signedMinor: 20_00,
+      currency: "AUD",
+    });
+    // susu's own refunds (one per payment at Stripe, each carrying the invoice in its metadata),
+    // whole or one at a time, and their failure after success: summed per invoice.
+    for (const id of [ids.invoiceRefunded(s, i), ids.paymentRefunded(s, i, "re_1")])
+      expect(susuItemOf(tx(membershipInvoiceRefunded({ id, ...base })))).toMatchObject({
+        category: "refund",
+        key: "refunds_of_invoice:in_1",
+        signedMinor: -20_00,
+      });
+    expect(
+      susuItemOf(tx(membershipInvoiceRefundFailed({ id: ids.paymentRefundFailed(s, i, "re_1"), ...base }))),
+    ).toMatchObject({
+      category: "refund",
+      key: "refunds_of_invoice:in_1",
+      signedMinor: 20_00,
+      statusChange: true,
+    });
+    // Refunds made outside susu and disputes name their Stripe object.
+    const refund = { ...base, ref: { refundId: "re_9" } };
+    expect(
+      susuItemOf(tx(membershipRefundedOutsideSusu({ id: ids.refundedOutside(s, i, "re_9"), ...refund }))),
+    ).toMatchObject({ category: "refund", key: "object:re_9", signedMinor: -20_00 });
+    expect(
+      susuItemOf(tx(membershipOutsideRefundFailed({ id: ids.outsideRefundFailed(s, i, "re_9"), ...refund }))),
+    ).toMatchObject({ category: "refund", key: "object:re_9", signedMinor: 20_00, statusChange: true });
+    const dispute = { ...base, ref: { disputeId: "du_1" } };
+    expect(
+      susuItemOf(tx(membershipDisputeLost({ id: ids.disputeLost(s, i, "du_1"), ...dispute }))),
+    ).toMatchObject({
+      category: "dispute",
+      key: "object:du_1",
+      signedMinor: -20_00,
+    });
+    expect(
+      susuItemOf(tx(membershipDisputeReinstated({ id: ids.disputeWon(s, i, "du_1"), ...dispute }))),
+    ).toMatchObject({ category: "dispute", key: "object:du_1", signedMinor: 20_00, statusChange: true });
+  });
+
   it("agrees with the metadata the gateway writes: a long effect id keys as its Idempotency-Key", () => {
     const long = `${"r".repeat(300)}:contribution:ana:attempt:1`;
     const written = referencesToMetadata({ groupId: "grp_1" }, stripeIdempotencyKey(long));
@@ -426,6 +482,7 @@ const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord =>
   roundId: null,
   marketplaceChargeId: null,
   sellerId: null,
+  membershipInvoiceId: null,
   transferId: null,
   transferEffectId: null,
   sourceStatus: "succeeded",
@@ -572,6 +629,47 @@ describe("Stripe's items", () => {
       category: "application_fee",
       keys: ["object:fr_1", "marketplace_transfer:mc_1:sam"],
       signedMinor: -4_00,
+    });
+  });
+
+  it("offers a membership invoice's charge its invoice, and susu's refund of it (and that refund's failure) the invoice's refunds", () => {
+    const charge = stripeItemOf(record({ membershipInvoiceId: "in_1", presentmentCurrency: "AUD" }));
+    expect(charge).toMatchObject({ category: "charge", keys: ["object:ch_1", "membership_invoice:in_1"] });
+    const refund = stripeItemOf(
+      record({
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_1",
+        sourceObject: "refund",
+        amountMinor: -20_00,
+        presentmentMinor: 20_00,
+        presentmentCurrency: "AUD",
+        effectId: "sub_1:invoice:in_1:refund:pi_1",
+        membershipInvoiceId: "in_1",
+      }),
+    );
+    expect(refund).toMatchObject({
+      category: "refund",
+      signedMinor: -20_00,
+      keys: ["object:re_1", "effect:sub_1:invoice:in_1:refund:pi_1", "refunds_of_invoice:in_1"],
+    });
+    const failed = stripeItemOf(
+      record({
+        type: "adjustment",
+        reportingCategory: "refund_failure",
+        sourceId: "re_1",
+        sourceObject: "refund",
+        amountMinor: 20_00,
+        presentmentMinor: 20_00,
+        presentmentCurrency: "AUD",
+        membershipInvoiceId: "in_1",
+      }),
+    );
+    expect(failed).toMatchObject({
+      category: "refund",
+      signedMinor: 20_00,
+      statusChange: true,
+      keys: ["object:re_1", "refunds_of_invoice:in_1"],
     });
   });
 

@@ -78,6 +78,7 @@ function record(
     roundId: "r1",
     marketplaceChargeId: null,
     sellerId: null,
+    membershipInvoiceId: null,
     transferId: null,
     transferEffectId: null,
     sourceStatus: null,

@@ -1,0 +1,395 @@
+// Reconciling memberships on the real adapters: subscriptions run through PostgreSQL and the
+// emulator as production runs them (outbox, Stripe Billing through the SDK, webhooks), then
+// Stripe's balance transactions are pulled through the SDK and compared with susu's ledger.
+// Stripe Billing's charges carry no susu metadata: the pull finds their invoice through the
+// charge's PaymentIntent and its invoice payment.
+import {
+  type EffectPorts,
+  membershipInvoicePaid,
+  money,
+  type Person,
+  type Plan,
+  type Subscription,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
+import {
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { type ReconciliationPeriod, runReconciliation } from "../../src/reconciliation/index.js";
+import { StripeBillingGateway } from "../../src/stripe/index.js";
+import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
+import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import { useTestDatabase } from "../support/index.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 7, 1);
+const HOUR = 3_600;
+const DAY = 86_400;
+const ADMIN = { operator: "olga" };
+
+describe("reconciling memberships on PostgreSQL with the emulator", () => {
+  let harness: StripeHarness;
+  let store: PrismaStore;
+  let ledger: PrismaLedgerStore;
+  let deps: UseCaseDeps;
+  let ports: EffectPorts;
+  let ctx: WebhookContext;
+  let plan: Plan;
+  const clock = new ManualClock(START);
+
+  beforeAll(async () => {
+    harness = await startStripeHarness({ startTime: START / 1000 });
+    store = new PrismaStore(db.prisma, { clock });
+    ledger = new PrismaLedgerStore(db.prisma, { clock });
+    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+    ports = {
+      gateway: harness.gateway,
+      notifier: new RecordingNotifier(),
+      desk: new RecordingSupportDesk(),
+      timers: new InMemoryTimerScheduler(),
+      ledger,
+      billing: new StripeBillingGateway(harness.stripe),
+    };
+    ctx = { deps, gateway: harness.gateway };
+    await harness.events.skipExisting();
+    plan = (
+      await useCases.createPlan(
+        deps,
+        {
+          name: "Pay as you go",
+          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+          trialDays: 0,
+          prices: [{ currency: "AUD", interval: "month", amountMinor: 20_00 }],
+        },
+        ADMIN,
+      )
+    )._unsafeUnwrap();
+    await settle();
+    plan = (await useCases.getPlan(deps, plan.id))._unsafeUnwrap();
+  });
+  afterAll(async () => {
+    await harness?.emulator.stop();
+  });
+
+  async function settle(): Promise<void> {
+    for (let pass = 0; pass < 30; pass++) {
+      const report = (
+        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+      )._unsafeUnwrap();
+      expect(report.parked).toBe(0);
+      const events = await harness.events.next();
+      for (const event of events) {
+        const outcome = await processWebhookEvent(event, ctx);
+        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+      }
+      if (report.claimed === 0 && events.length === 0) return;
+    }
+    throw new Error("the membership did not settle");
+  }
+
+  /** Moves Stripe's clock (and susu's with it) and lets everything that fell due happen. */
+  async function advance(seconds: number): Promise<void> {
+    await harness.emulator.control.advanceClock(seconds);
+    clock.advanceTo((await harness.emulator.control.now()) * 1000);
+    await settle();
+  }
+
+  /** A period of its own for each test: it starts an hour after everything before it. */
+  async function window(): Promise<() => ReconciliationPeriod> {
+    await advance(HOUR);
+    const from = Math.floor(clock.now() / 1000) * 1000;
+    return () => ({ from, to: Math.ceil((clock.now() + 1) / 1000) * 1000 });
+  }
+
+  const reconciled = async (period: ReconciliationPeriod) =>
+    (
+      await runReconciliation(
+        { prisma: db.prisma, stripe: harness.stripe, now: () => clock.now() },
+        period,
+        "test",
+      )
+    ).report;
+
+  async function aPerson(id: string): Promise<{ paymentMethodId: string; customerId: string }> {
+    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
+    const attached = await harness.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const person: Person = {
+      id,
+      displayName: id,
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
+    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
+    return { paymentMethodId: attached.id, customerId: customer.id };
+  }
+
+  async function current(id: string): Promise<Subscription> {
+    return (await useCases.getSubscription(deps, id))._unsafeUnwrap();
+  }
+
+  /** A membership paid with a saved card: its first invoice and that invoice's PaymentIntent and charge. */
+  async function aPaidMembership(personId: string): Promise<{
+    readonly s: Subscription;
+    readonly invoiceId: string;
+    readonly intentId: string;
+    readonly charge: Stripe.Charge;
+  }> {
+    const { paymentMethodId } = await aPerson(personId);
+    const created = (
+      await useCases.subscribe(deps, {
+        personId,
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: { kind: "saved_method", paymentMethodId },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    const s = await current(created.id);
+    expect(s.status).toBe("active");
+    const invoiceId = s.invoices[0]?.id as string;
+    const payment = (await harness.stripe.invoicePayments.list({ invoice: invoiceId })).data[0];
+    const intentId = payment?.payment.payment_intent as string;
+    const charge = (await harness.stripe.charges.list({ payment_intent: intentId })).data[0] as Stripe.Charge;
+    return { s, invoiceId, intentId, charge };
+  }
+
+  /**
+   * Canceled before its Checkout page was paid, paid anyway with card `pm`: susu refunds the
+   * invoice. With `dashboardMinor`, support refunds that much (all of it when null) in Stripe's
+   * dashboard after susu heard of the payment and before susu's refund call reaches Stripe.
+   */
+  async function aLatePaymentRefundedBySusu(
+    personId: string,
+    pm: string,
+    dashboardMinor?: number | null,
+  ): Promise<Subscription> {
+    const customer = await harness.stripe.customers.create({
+      name: personId,
+      metadata: { person_id: personId },
+    });
+    const person: Person = {
+      id: personId,
+      displayName: personId,
+      customerId: customer.id,
+      createdAt: clock.now(),
+      version: 0,
+    };
+    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
+    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
+    const created = (
+      await useCases.subscribe(deps, {
+        personId,
+        planId: plan.id,
+        currency: "AUD",
+        interval: "month",
+        start: {
+          kind: "checkout",
+          successUrl: "https://app.example/ok",
+          cancelUrl: "https://app.example/no",
+        },
+      })
+    )._unsafeUnwrap();
+    await settle();
+    const page = (await current(created.id)).start;
+    if (page.kind !== "checkout" || page.sessionId === undefined)
+      throw new Error("no checkout page recorded");
+    (await useCases.cancelSubscription(deps, created.id, false, personId))._unsafeUnwrap();
+    await harness.emulator.control.completeCheckoutSession(page.sessionId, { paymentMethod: pm });
+    if (dashboardMinor !== undefined) {
+      for (let events = await harness.events.next(); events.length > 0; events = await harness.events.next())
+        for (const event of events) (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+      const invoiceId = (await current(created.id)).invoices[0]?.id as string;
+      const payment = (await harness.stripe.invoicePayments.list({ invoice: invoiceId })).data[0];
+      const intentId = payment?.payment.payment_intent as string;
+      await harness.stripe.refunds.create({
+        payment_intent: intentId,
+        ...(dashboardMinor !== null ? { amount: dashboardMinor } : {}),
+      });
+    }
+    await settle();
+    const s = await current(created.id);
+    expect(s.invoices[0]).toMatchObject({
+      status: "paid",
+      amountPaidMinor: 20_00,
+      refund: { status: "succeeded" },
+    });
+    return s;
+  }
+
+  it("a paid membership invoice agrees with its charge at Stripe: no differences", async () => {
+    const period = await window();
+    await aPaidMembership("ana");
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    expect(report.matched).toBe(1);
+    expect(report.totals).toEqual([
+      {
+        currency: "AUD",
+        category: "charge",
+        susuMinor: 20_00,
+        susuCount: 1,
+        stripeMinor: 20_00,
+        stripeCount: 1,
+      },
+    ]);
+    // Stripe's side is totalled apart, with its fees (never a difference).
+    expect(report.settlement).toEqual([
+      expect.objectContaining({ currency: "AUD", amountMinor: 20_00, count: 1 }),
+    ]);
+  });
+
+  it("a membership charge Stripe took that susu never booked, and a payment susu booked that Stripe never took, are differences", async () => {
+    const period = await window();
+    // A subscription of susu's at Stripe (its metadata names it) whose news never reached susu.
+    const customer = await harness.stripe.customers.create({ name: "ghost" });
+    const pm = await harness.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const price = plan.prices[0]?.stripePriceId as string;
+    const unbooked = await harness.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price }],
+      default_payment_method: pm.id,
+      metadata: { susu_subscription_id: "sub_never_heard_of" },
+    });
+    await harness.events.skipExisting();
+    // And a payment susu booked for an invoice Stripe never charged.
+    (
+      await ledger.post(
+        membershipInvoicePaid({
+          id: "sub_booked_only:invoice:in_never_charged:paid",
+          subscriptionId: "sub_booked_only",
+          invoiceId: "in_never_charged",
+          amount: money(20_00, "AUD"),
+          occurredAt: clock.now(),
+        })._unsafeUnwrap(),
+      )
+    )._unsafeUnwrap();
+    // A payment that is nobody's (no susu metadata, no invoice) is reported as it always was.
+    const stray = await harness.stripe.paymentIntents.create({
+      amount: 7_00,
+      currency: "aud",
+      payment_method: "pm_card_visa",
+      confirm: true,
+    });
+    await harness.events.skipExisting();
+
+    const report = await reconciled(period());
+    const unbookedCharge = (await harness.stripe.charges.list({ customer: customer.id })).data[0];
+    expect(
+      report.differences.map((d) => [
+        d.code,
+        d.category,
+        d.key,
+        d.susuMinor,
+        d.stripeMinor,
+        d.stripeObjectIds,
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        // Named by the charge, as every difference at Stripe is by its object.
+        ["missing_in_susu", "charge", `object:${unbookedCharge?.id}`, null, 20_00, [unbookedCharge?.id]],
+        ["missing_at_stripe", "charge", "membership_invoice:in_never_charged", 20_00, null, []],
+        [
+          "missing_in_susu",
+          "charge",
+          `object:${stray.latest_charge as string}`,
+          null,
+          7_00,
+          [stray.latest_charge],
+        ],
+      ]),
+    );
+    expect(report.differences).toHaveLength(3);
+    // The pull found the unbooked charge's invoice (through its PaymentIntent's invoice payment); the stray paid none.
+    const stored = async (sourceId: string | undefined) =>
+      (await db.prisma.stripeBalanceTransaction.findFirst({ where: { sourceId: sourceId ?? "" } }))
+        ?.membershipInvoiceId;
+    expect(await stored(unbookedCharge?.id)).toBe(unbooked.latest_invoice);
+    expect(await stored(stray.latest_charge as string)).toBeNull();
+  });
+
+  it("susu's refund of a late payment agrees with Stripe's refund: no differences", async () => {
+    const period = await window();
+    await aLatePaymentRefundedBySusu("lea", "pm_card_visa");
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    const totals = Object.fromEntries(
+      report.totals.map((t) => [`${t.currency} ${t.category}`, [t.susuMinor, t.stripeMinor]]),
+    );
+    expect(totals).toEqual({ "AUD charge": [20_00, 20_00], "AUD refund": [-20_00, -20_00] });
+  });
+
+  it("a dashboard refund that answered susu's own refund call (booked as susu's) agrees with Stripe: no differences", async () => {
+    const period = await window();
+    const s = await aLatePaymentRefundedBySusu("ned", "pm_card_visa", null);
+    // Booked as susu's refund, not as one outside susu: the ledger names no Stripe refund.
+    expect(s.invoices[0]?.outsideRefunds?.[0]).toMatchObject({ amountMinor: 20_00, postedMinor: 0 });
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    const totals = Object.fromEntries(
+      report.totals.map((t) => [`${t.currency} ${t.category}`, [t.susuMinor, t.stripeMinor]]),
+    );
+    expect(totals).toEqual({ "AUD charge": [20_00, 20_00], "AUD refund": [-20_00, -20_00] });
+  });
+
+  it("a dashboard refund of part of a late payment (booked outside susu) and susu's refund of the rest agree with Stripe: no differences", async () => {
+    const period = await window();
+    const s = await aLatePaymentRefundedBySusu("pia", "pm_card_visa", 5_00);
+    expect(s.invoices[0]?.outsideRefunds?.[0]).toMatchObject({ amountMinor: 5_00, postedMinor: 5_00 });
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    const totals = Object.fromEntries(
+      report.totals.map((t) => [`${t.currency} ${t.category}`, [t.susuMinor, t.stripeMinor]]),
+    );
+    expect(totals).toEqual({ "AUD charge": [20_00, 20_00], "AUD refund": [-20_00, -20_00] });
+  });
+
+  it("susu's refund that Stripe failed after its success agrees with Stripe's refund and its failure", async () => {
+    const period = await window();
+    await aLatePaymentRefundedBySusu("mia", "pm_card_refundFail");
+    await advance(DAY); // Stripe fails the refund; susu reverses its posting
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    const totals = Object.fromEntries(
+      report.totals.map((t) => [`${t.currency} ${t.category}`, [t.susuMinor, t.stripeMinor]]),
+    );
+    expect(totals).toEqual({ "AUD charge": [20_00, 20_00], "AUD refund": [0, 0] });
+  });
+
+  it("a refund made in Stripe's dashboard and a dispute lost of a membership invoice agree with Stripe: no differences", async () => {
+    const period = await window();
+    const { s, intentId, charge } = await aPaidMembership("oli");
+    await harness.stripe.refunds.create({ payment_intent: intentId, amount: 5_00 });
+    await settle();
+    const dispute = await harness.emulator.control.forceDispute(charge.id, { reason: "fraudulent" });
+    await settle();
+    await harness.emulator.control.resolveDispute(dispute.id, "lost");
+    await settle();
+    expect((await current(s.id)).invoices[0]?.disputes?.[0]).toMatchObject({
+      status: "lost",
+      lossMinor: 15_00,
+    });
+
+    const report = await reconciled(period());
+    expect(report.differences).toEqual([]);
+    const totals = Object.fromEntries(
+      report.totals.map((t) => [`${t.currency} ${t.category}`, [t.susuMinor, t.stripeMinor]]),
+    );
+    expect(totals).toEqual({
+      "AUD charge": [20_00, 20_00],
+      "AUD refund": [-5_00, -5_00],
+      "AUD dispute": [-15_00, -15_00],
+    });
+  });
+});
