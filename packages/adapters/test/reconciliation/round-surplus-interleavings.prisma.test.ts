@@ -8,6 +8,7 @@
 // runs as its own round on one PostgreSQL database; the period is reconciled once from what is
 // stored, and no key of any order may differ.
 import { type RoundInput, roundIds } from "@susu/domain";
+import { type SurplusRaceStep as Step, surplusRaceOrders } from "@susu/domain/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ReconciliationReport } from "../../src/reconciliation/index.js";
 import { reconcileStored } from "../../src/reconciliation/index.js";
@@ -19,34 +20,6 @@ const db = useTestDatabase();
 const DISPUTED = 4_000;
 /** When Stripe creates the refund (pending, its money taken): the period starts there. */
 const REFUND_CREATED = T0 + 10 * DAY;
-
-/** What happens after the refund was created: `dispute`, the refund `succeeds` or `fails`, it `fails_after_success`, the dispute is `won` or `lost`. */
-type Step = "dispute" | "succeeds" | "fails" | "fails_after_success" | "won" | "lost";
-
-/** Every order of the steps Stripe allows: one outcome of the refund, a failure after a success only after it, a closure only after the dispute. */
-function orders(): Step[][] {
-  const all: Step[][] = [];
-  const permute = (left: readonly Step[], done: readonly Step[]): void => {
-    if (left.length === 0) {
-      const at = (s: Step) => done.indexOf(s);
-      const closedAfter = ["won", "lost"].every(
-        (c) => !done.includes(c as Step) || at(c as Step) > at("dispute"),
-      );
-      const failedAfter = !done.includes("fails_after_success") || at("fails_after_success") > at("succeeds");
-      if (closedAfter && failedAfter) all.push([...done]);
-      return;
-    }
-    for (const s of left)
-      permute(
-        left.filter((x) => x !== s),
-        [...done, s],
-      );
-  };
-  for (const outcome of [["succeeds"], ["succeeds", "fails_after_success"], ["fails"]] as Step[][])
-    for (const closure of [[], ["won"], ["lost"]] as Step[][])
-      permute(["dispute", ...outcome, ...closure], []);
-  return all;
-}
 
 /** One order as a round: the round's inputs, and what Stripe's balance shows for that charge. */
 function story(
@@ -101,7 +74,7 @@ function story(
         inputs.push([{ type: "refund_succeeded", memberId: "m1", refundId, debitAttempt: 1 }, at]);
         break;
       case "fails":
-      case "fails_after_success":
+      case "fails_later":
         inputs.push([
           { type: "refund_failed", memberId: "m1", failureCode: "refund_failed", debitAttempt: 1 },
           at,
@@ -119,7 +92,11 @@ function story(
   return { inputs, stripe };
 }
 
-const cases = orders().map((steps, i) => ({ roundId: `r${i + 1}`, steps, name: steps.join(" → ") }));
+const cases = surplusRaceOrders().map((steps, i) => ({
+  roundId: `r${i + 1}`,
+  steps,
+  name: steps.join(" → "),
+}));
 
 describe("reconciling a round's surplus charge disputed in part around its pending refund, in every order (PostgreSQL)", () => {
   let report: ReconciliationReport;
