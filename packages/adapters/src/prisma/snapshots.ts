@@ -149,6 +149,9 @@ const debitAttempt = z.strictObject({
       // A dispute closed won whose withdrawal stays beside our refund, which posted only the
       // rest (absent otherwise, and in snapshots stored before it was kept).
       wonWithdrawal: z.strictObject({ disputeId: text, amountMinor: z.int().min(0) }).exactOptional(),
+      // The dispute's withdrawal, booked while our refund was out, undone when that refund
+      // landed whole (absent otherwise, and in snapshots stored before it was kept).
+      withdrawalUndone: z.boolean().exactOptional(),
     })
     .exactOptional(),
 });

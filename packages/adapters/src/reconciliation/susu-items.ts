@@ -101,12 +101,17 @@ function byRefs(tx: LedgerTransaction, ...names: string[]): string {
  * The Stripe dispute a round's or a held payment's dispute posting names: `…:dispute:<d>`, or
  * `…:withdrawn`, `…:lost`, `…:won`, `…:reinstated` (a member's loss undone when the refund
  * beside it failed after its success: with the loss and the bank's part withdrawn, it sums to
- * what the dispute moved at Stripe), and `…:withdrawn:undone` (a surplus charge's dispute
- * closed won left its withdrawal beside our refund, which then failed after its success: the
- * withdrawal comes back, so the dispute sums to its withdrawal and Stripe's dispute_reversal).
+ * what the dispute moved at Stripe), `…:withdrawn:undone` (a surplus charge's withdrawal
+ * undone: our refund, out when the dispute was heard, landed whole and the dispute counts the
+ * member's loss; or, in rounds stored before, a dispute closed won left its withdrawal beside our
+ * refund, which then failed after its success, and it sums with Stripe's dispute_reversal), and
+ * `…:withdrawn:again` (that withdrawal booked again when the refund beside it failed after its
+ * success).
  */
 function disputeOf(id: string): string | undefined {
-  return /:dispute:([^:]+)(?::withdrawn|:withdrawn:undone|:lost|:won|:reinstated)?$/.exec(id)?.[1];
+  return /:dispute:([^:]+)(?::withdrawn|:withdrawn:undone|:withdrawn:again|:lost|:won|:reinstated)?$/.exec(
+    id,
+  )?.[1];
 }
 
 /**
@@ -152,9 +157,9 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     }
     case "contribution_refund_failed": {
       // A dispute closed won (`<round>:dispute:<d>:won`): the bank's part it had taken out of the
-      // pot came back with Stripe's `dispute_reversal`, matched with that dispute; so did a
-      // withdrawal a surplus charge's won dispute left beside our refund, undone when that
-      // refund failed after its success (`<round>:dispute:<d>:withdrawn:undone`).
+      // pot came back with Stripe's `dispute_reversal`, matched with that dispute; so is a
+      // surplus charge's withdrawal undone (`<round>:dispute:<d>:withdrawn:undone`: our refund
+      // landed whole beside it, or a won dispute had left it beside our refund, which failed).
       const won = id.endsWith(":won") || id.endsWith(":withdrawn:undone") ? disputeOf(id) : undefined;
       if (won !== undefined) return { category: "dispute", key: objectKey(won), sign: 1, statusChange: true };
       // A refund Stripe failed after its success (`refund_failure` at Stripe), reversed in the

@@ -124,6 +124,16 @@ describe("round snapshots and surplus charges", () => {
         withdrawnBooked: true,
       },
       { status: "refunded", refundId: "re_1", wonWithdrawal: { disputeId: "dp_1", amountMinor: 40_00 } },
+      // Our refund, out when the dispute was heard, landed whole and undid its withdrawal.
+      {
+        status: "refunded",
+        refundId: "re_1",
+        disputeId: "dp_1",
+        disputedMinor: 40_00,
+        lossBooked: true,
+        withdrawnBooked: false,
+        withdrawalUndone: true,
+      },
     ]) {
       const stored = withAttempt({ surplus });
       expect(parseRoundSnapshot(JSON.parse(JSON.stringify(stored)))._unsafeUnwrap()).toEqual(stored);
@@ -131,6 +141,11 @@ describe("round snapshots and surplus charges", () => {
     const taken = { status: "charged_back", disputeId: "dp_1" };
     expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: -1 } })).isErr()).toBe(true);
     expect(parseRoundSnapshot(withAttempt({ surplus: { ...taken, disputedMinor: 1.5 } })).isErr()).toBe(true);
+    expect(
+      parseRoundSnapshot(
+        withAttempt({ surplus: { ...taken, disputedMinor: 1, withdrawalUndone: "yes" } }),
+      ).isErr(),
+    ).toBe(true);
     const won = { status: "refunded", refundId: "re_1" };
     expect(
       parseRoundSnapshot(withAttempt({ surplus: { ...won, wonWithdrawal: { disputeId: "dp_1" } } })).isErr(),

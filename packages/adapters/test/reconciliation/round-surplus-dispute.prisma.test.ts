@@ -4,126 +4,14 @@
 // transactions for that charge are stored as the puller stores them, and the period is
 // reconciled from what is stored. The same for the other order closed won: disputed while the
 // refund was out, the refund landed, the dispute closed won, then the refund failed.
-import {
-  DEFAULT_ROUND_POLICY,
-  type DecideContext,
-  decide,
-  type LedgerTransaction,
-  newRound,
-  type Round,
-  type RoundInput,
-  roundIds,
-} from "@susu/domain";
-import { debitFailed, debitProcessing, debitSucceeded } from "@susu/domain/testing";
+import { type Round, roundIds } from "@susu/domain";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PrismaLedgerStore } from "../../src/prisma/index.js";
 import { reconcileStored } from "../../src/reconciliation/index.js";
-import type { StripeBalanceRecord } from "../../src/reconciliation/stripe-items.js";
 import { useTestDatabase } from "../support/index.js";
+import { CHARGE, DAY, decideAll, record, store, surplusCharged, T0 } from "./round-surplus-support.js";
 
 const db = useTestDatabase();
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 5);
-const CHARGE = 10_000;
 const DISPUTED = 4_000;
-
-/** Each input decided in turn at its time; every ledger posting asked for, in order. */
-function decideAll(steps: readonly (readonly [RoundInput, number])[]): {
-  readonly round: Round;
-  readonly postings: LedgerTransaction[];
-} {
-  let round = newRound({
-    id: "r1",
-    groupId: "g1",
-    rotation: 1,
-    sequence: 0,
-    recipientMemberId: "m1",
-    recipientCanReceive: true,
-    contributorIds: ["m1", "m2"],
-    currency: "AUD",
-    contributionMinor: CHARGE,
-    scheduledFor: T0,
-  })._unsafeUnwrap();
-  const postings: LedgerTransaction[] = [];
-  for (const [input, now] of steps) {
-    const ctx: DecideContext = { now, policy: DEFAULT_ROUND_POLICY };
-    const decided = decide(round, input, ctx)._unsafeUnwrap();
-    round = decided.state;
-    for (const e of decided.effects) if (e.kind === "post_ledger") postings.push(e.transaction);
-  }
-  return { round, postings };
-}
-
-/** A balance transaction of that charge's story, as the puller stores it (AUD, no fee). */
-function record(
-  r: Pick<
-    StripeBalanceRecord,
-    "id" | "type" | "reportingCategory" | "sourceId" | "sourceObject" | "effectId"
-  > & {
-    readonly amountMinor: number;
-    readonly created: number;
-  },
-): StripeBalanceRecord {
-  return {
-    status: "available",
-    currency: "AUD",
-    feeMinor: 0,
-    netMinor: r.amountMinor,
-    exchangeRate: null,
-    availableOn: r.created,
-    presentmentMinor: Math.abs(r.amountMinor),
-    presentmentCurrency: "AUD",
-    heldPaymentId: null,
-    groupId: "g1",
-    roundId: "r1",
-    marketplaceChargeId: null,
-    sellerId: null,
-    membershipInvoiceId: null,
-    transferId: null,
-    transferEffectId: null,
-    sourceStatus: null,
-    ...r,
-  };
-}
-
-/** m1's first debit is recorded as failed, its retry pays, the round pays out; the first debit's money arrives after all (a surplus charge, refunded at once). */
-const surplusCharged: readonly (readonly [RoundInput, number])[] = [
-  [{ type: "open" }, T0],
-  [debitProcessing("m1"), T0],
-  [debitFailed("m1", "insufficient_funds"), T0],
-  [{ type: "timer", timer: { kind: "retry_debit", memberId: "m1", attempt: 2 } }, T0 + DAY],
-  [debitProcessing("m1", 2), T0 + DAY],
-  [debitProcessing("m2"), T0 + DAY],
-  [debitSucceeded("m2"), T0 + 2 * DAY],
-  [debitSucceeded("m1", 2), T0 + 4 * DAY],
-  [{ type: "transfer_created", sourceMemberId: "m1", attempt: 1, transferId: "tr_m1" }, T0 + 4 * DAY],
-  [{ type: "transfer_created", sourceMemberId: "m2", attempt: 1, transferId: "tr_m2" }, T0 + 4 * DAY],
-  [debitSucceeded("m1", 1), T0 + 6 * DAY],
-];
-
-/** The round's postings and Stripe's balance transactions, stored as the ledger and the puller store them. */
-async function store(
-  prisma: ReturnType<typeof useTestDatabase>["prisma"],
-  postings: readonly LedgerTransaction[],
-  stripe: readonly StripeBalanceRecord[],
-  pulledAt: number,
-): Promise<void> {
-  const ledger = new PrismaLedgerStore(prisma);
-  for (const tx of postings) (await ledger.post(tx))._unsafeUnwrap();
-  for (const r of stripe)
-    await prisma.stripeBalanceTransaction.create({
-      data: {
-        ...r,
-        amountMinor: BigInt(r.amountMinor),
-        feeMinor: BigInt(r.feeMinor),
-        netMinor: BigInt(r.netMinor),
-        presentmentMinor: r.presentmentMinor === null ? null : BigInt(r.presentmentMinor),
-        created: new Date(r.created),
-        availableOn: new Date(r.availableOn),
-        pulledAt: new Date(pulledAt),
-      },
-    });
-}
 
 describe("reconciling a round's surplus charge refunded, disputed in part, then its refund failed (PostgreSQL)", () => {
   const refundedAt = T0 + 10 * DAY;

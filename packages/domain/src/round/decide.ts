@@ -1756,6 +1756,7 @@ function surplusDisputeWon(
     disputedMinor: _taken,
     lossBooked: _loss,
     withdrawnBooked: _withdrawn,
+    withdrawalUndone: _undone,
     ...rest
   } = a.surplus;
   const disputeId = a.surplus.disputeId ?? "";
@@ -1926,9 +1927,11 @@ function oweSurplusRest(
     // Reversed as it was posted; in doubt, only the rest, which it posted either way.
     reverseSurplusRefund(d, memberId, debitAttempt, surplus, withdrawn === false ? c.amountMinor : restMinor);
   if (withdrawn === false && takenMinor > 0) {
-    d.post(
-      contributionRefunded({ id: roundIds.ledger.disputeWithdrawn(roundId, disputeId), ...ref(takenMinor) }),
-    );
+    // Booked once already and undone when our refund landed beside it: booked again under its own id.
+    const id = surplus.withdrawalUndone
+      ? roundIds.ledger.disputeWithdrawnAgain(roundId, disputeId)
+      : roundIds.ledger.disputeWithdrawn(roundId, disputeId);
+    d.post(contributionRefunded({ id, ...ref(takenMinor) }));
     d.updateAttempt(memberId, debitAttempt, { surplus: { ...current, withdrawnBooked: true } });
   }
   if (withdrawn === undefined) withdrawalUnknown(d, c, debitAttempt, surplus, disputeId, why);
@@ -2083,38 +2086,45 @@ function surplusRefundSucceeded(d: Draft, input: InputOf<"refund_succeeded">, de
   );
   if (failed) return failed;
   const postedBefore = surplus.refundId !== undefined;
-  // A dispute heard before took its amount out of the pot already (unless our refund had):
-  // the refund takes out the rest, and the dispute beside it paid the member twice.
+  const roundId = d.state.id;
+  // A dispute heard before paid the member twice beside this refund: Stripe's refund takes the
+  // whole charge, and the dispute its amount besides.
   const taken = surplus.disputeId !== undefined ? (surplus.disputedMinor ?? 0) : 0;
   const paidTwice = surplus.disputeId !== undefined && surplus.lossBooked !== true && taken > 0;
-  // Never in doubt here (the charge is not `refunded` yet); recorded so that the refund's
-  // failure after its success reverses what this posts.
+  // Never in doubt here (the charge is not `refunded` yet).
   const withdrawn = surplus.disputeId !== undefined && surplusWithdrawalBooked(surplus) === true;
+  // That dispute, heard while this refund was out, took its amount out of the pot (as Stripe's
+  // withdrawal): the refund is posted whole, and the withdrawal undone, so the dispute counts
+  // only the member's loss (below), as when it is heard after the refund. Recorded, so that the
+  // refund's failure after its success books the withdrawal again under its own id.
+  const undoWithdrawal = withdrawn && !postedBefore && taken > 0;
   d.updateAttempt(memberId, debitAttempt, {
     surplus: {
       ...surplus,
       status: "refunded",
       refundId,
       ...(paidTwice ? { lossBooked: true } : {}),
-      ...(surplus.disputeId !== undefined ? { withdrawnBooked: withdrawn } : {}),
+      ...(surplus.disputeId !== undefined ? { withdrawnBooked: withdrawn && !undoWithdrawal } : {}),
+      ...(undoWithdrawal ? { withdrawalUndone: true } : {}),
     },
   });
-  const postedMinor = withdrawn ? c.amountMinor - taken : c.amountMinor;
-  if (!postedBefore && postedMinor > 0)
+  const ref = (amountMinor: number) => ledgerRef(d.state, memberId, amountMinor, d.ctx.now);
+  if (!postedBefore)
     d.post(
       contributionRefunded({
-        id: roundIds.ledger.surplusRefunded(d.state.id, memberId, debitAttempt, input.attempt ?? 1),
-        ...ledgerRef(d.state, memberId, postedMinor, d.ctx.now),
+        id: roundIds.ledger.surplusRefunded(roundId, memberId, debitAttempt, input.attempt ?? 1),
+        ...ref(c.amountMinor),
+      }),
+    );
+  if (undoWithdrawal && surplus.disputeId !== undefined)
+    d.post(
+      contributionRefundFailed({
+        id: roundIds.ledger.disputeWithdrawalUndone(roundId, surplus.disputeId),
+        ...ref(taken),
       }),
     );
   if (paidTwice && surplus.disputeId !== undefined) {
-    const roundId = d.state.id;
-    d.post(
-      disputeLoss({
-        id: roundIds.ledger.disputeLoss(roundId, surplus.disputeId),
-        ...ledgerRef(d.state, memberId, taken, d.ctx.now),
-      }),
-    );
+    d.post(disputeLoss({ id: roundIds.ledger.disputeLoss(roundId, surplus.disputeId), ...ref(taken) }));
     d.ticket(
       roundIds.ticket.disputeAfterPayout(roundId, surplus.disputeId),
       "dispute_after_payout",

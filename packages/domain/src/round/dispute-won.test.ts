@@ -18,6 +18,7 @@ import {
   debitProcessing as processing,
   debitSucceeded as succeeded,
 } from "../testing/mothers.js";
+import { surplusLandedBesideWithdrawal } from "../testing/round-old-releases.js";
 import { decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
 import type { RoundEffect } from "./round-effect.js";
@@ -61,6 +62,16 @@ class Run {
   /** What the member owes the platform (dispute losses). */
   memberOwes(m: string): number {
     return balanceOf(this.#ledger(), roundAccounts.member(m), "AUD").amountMinor;
+  }
+
+  /**
+   * m1's surplus charge's refund (attempt 1), out beside a dispute, lands as the release that
+   * recorded `withdrawnBooked` booked it: only the rest of the charge posted beside the withdrawal.
+   */
+  landedAsBefore(refundId: string, now: number): void {
+    const old = surplusLandedBesideWithdrawal(this.state, "m1", 1, refundId, now, "kept");
+    this.state = old.state;
+    this.effects.push(...old.effects);
   }
 
   /** The postings whose id names `part`, as [id, kind]. */
@@ -379,10 +390,10 @@ describe("a surplus charge's dispute closed won, then our refund fails after its
     expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C, owedToMemberMinor: 0 });
   }
 
-  it("closed won beside a refund that posted only the rest, then disputed again: the refund's failure reverses what each posted, the rest is owed", () => {
+  it("stored by the release that posted only the rest beside the withdrawal: closed won, then disputed again: the refund's failure reverses what each posted, the rest is owed", () => {
     const r = paidOutWithSurplus();
     r.step(opened(1), at);
-    r.step(landed, at + DAY_MS);
+    r.landedAsBefore("re_s", at + DAY_MS);
     r.step(won(1), at + 2 * DAY_MS);
     r.step(opened(40, 1, "dp_2"), at + 3 * DAY_MS);
     r.step(failedAfter, at + 4 * DAY_MS);
@@ -411,6 +422,24 @@ describe("a surplus charge's dispute closed won, then our refund fails after its
       const r = paidOutWithSurplus();
       r.step(opened(taken), at);
       r.step(landed, at + DAY_MS);
+      // As at Stripe: the refund took the whole charge; the withdrawal is undone beside it.
+      expect(amountOf(r, refundPosting)).toEqual([C]);
+      expect(amountOf(r, "r1:dispute:dp_1:withdrawn:undone")).toEqual([taken]);
+      r.step(won(taken), at + 2 * DAY_MS);
+      expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C });
+      expect(r.surplus("m1", 1)).toEqual({ status: "refunded", refundId: "re_s" });
+      const failure = r.step(failedAfter, at + 3 * DAY_MS);
+      // Stripe gave back the refund (C): the books reverse it whole; the dispute is settled.
+      expect(
+        failure.effects.flatMap((e) => (e.kind === "post_ledger" ? [[e.id, e.transaction.kind]] : [])),
+      ).toEqual([[reversal, "contribution_refund_failed"]]);
+      expectHeldAgain(r);
+    });
+
+    it(`stored by the release that posted only the rest: disputed ${part} while our refund was out, which landed; closed won; the refund fails after its success`, () => {
+      const r = paidOutWithSurplus();
+      r.step(opened(taken), at);
+      r.landedAsBefore("re_s", at + DAY_MS);
       expect(amountOf(r, refundPosting)).toEqual(taken === C ? [] : [C - taken]);
       r.step(won(taken), at + 2 * DAY_MS);
       expect(r.money()).toMatchObject({ heldMinor: 0, refundedMinor: C });

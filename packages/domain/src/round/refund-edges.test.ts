@@ -10,6 +10,7 @@ import {
   debitProcessing as processing,
   debitSucceeded as succeeded,
 } from "../testing/mothers.js";
+import { surplusLandedBesideWithdrawal } from "../testing/round-old-releases.js";
 import { type DecideContext, decide, type RoundDecision } from "./decide.js";
 import { newRound, type Round } from "./round.js";
 import type { RoundEffect } from "./round-effect.js";
@@ -59,6 +60,16 @@ class Run {
 
   count(kind: RoundEffect["kind"]): number {
     return this.effects.filter((e) => e.kind === kind).length;
+  }
+
+  /**
+   * m1's surplus charge's refund (attempt 1), out beside a dispute, lands as an earlier release
+   * booked it: only the rest of the charge posted beside the dispute's withdrawal.
+   */
+  landedAsBefore(refundId: string, now: number, withdrawnBooked: "kept" | "absent"): void {
+    const old = surplusLandedBesideWithdrawal(this.state, "m1", 1, refundId, now, withdrawnBooked);
+    this.state = old.state;
+    this.effects.push(...old.effects);
   }
 }
 
@@ -566,8 +577,7 @@ describe("a dispute of a member's surplus charge (booked by the charge it names,
     payOut(r, retryAt + DAY_MS);
     r.step(succeeded("m1", 1), retryAt + 2 * DAY_MS);
     r.step(disputed, retryAt + 2 * DAY_MS);
-    r.step(landed, retryAt + 3 * DAY_MS);
-    r.state = withoutWithdrawnBooked(r.state);
+    r.landedAsBefore("re_m1_d1", retryAt + 3 * DAY_MS, "absent");
     r.step({ ...refused, failureCode: "refund_failed" }, retryAt + 4 * DAY_MS);
     expect(surplusOf(r)).toMatchObject({ status: "charged_back", disputeId: "dp_s" });
     expect(surplusOf(r)?.withdrawnBooked).toBeUndefined();
@@ -1248,10 +1258,38 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
     ]);
   });
 
-  it("disputed while the refund was out, which then landed and failed after its success: the refund it posted (the rest) is reversed, the bank's part stays withdrawn", () => {
+  it("disputed while the refund was out, which then landed (posted whole, the withdrawal undone) and failed after its success: the refund is reversed whole, the bank's part withdrawn again", () => {
     const { r, at } = paidOutWithSurplus();
     r.step(disputed, at);
     r.step(landed, at + DAY_MS);
+    // As at Stripe: the refund took the whole charge, the dispute its 0.01 besides (the member's loss).
+    expect(surplusOf(r)).toMatchObject({
+      status: "refunded",
+      lossBooked: true,
+      withdrawnBooked: false,
+      withdrawalUndone: true,
+    });
+    r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
+    expectSettled(r, at + 2 * DAY_MS);
+    // Stripe: the refund (100.00) and its failure (100.00 back); the dispute's 0.01 withdrawn once.
+    expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
+      ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 10_000],
+      ["r1:dispute:dp_s:withdrawn:undone", "contribution_refund_failed", 1],
+      ["r1:dispute:dp_s", "dispute_loss", 1],
+      ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 10_000],
+      ["r1:dispute:dp_s:withdrawn:again", "contribution_refunded", 1],
+      ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
+    ]);
+    expect(surplusOf(r)).toMatchObject({ status: "charged_back", withdrawnBooked: true });
+    expect(ticketIds(r)).not.toContain(withdrawalTicket);
+  });
+
+  it("stored by the release that posted only the rest beside the withdrawal (withdrawnBooked kept): the refund's failure reverses the rest", () => {
+    const { r, at } = paidOutWithSurplus();
+    r.step(disputed, at);
+    r.landedAsBefore("re_m1_d1", at + DAY_MS, "kept");
     r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
     expectSettled(r, at + 2 * DAY_MS);
     expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
@@ -1262,13 +1300,13 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
       ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
       ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
     ]);
+    expect(ticketIds(r)).not.toContain(withdrawalTicket);
   });
 
   it("stored before withdrawnBooked: disputed while the refund was out, landed, then failed after its success", () => {
     const { r, at } = paidOutWithSurplus();
     r.step(disputed, at);
-    r.step(landed, at + DAY_MS);
-    r.state = withoutWithdrawnBooked(r.state);
+    r.landedAsBefore("re_m1_d1", at + DAY_MS, "absent");
     r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
     expectSettled(r, at + 2 * DAY_MS);
     expect(ids(r, "r1:dispute:dp_s:withdrawn")).toEqual(["r1:dispute:dp_s:withdrawn"]);
@@ -1314,17 +1352,24 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
     const { r, at } = paidOutWithSurplus();
     r.step(disputed, at);
     r.state = withoutWithdrawnBooked(r.state);
-    // No refund of ours in the books when the dispute was heard: that release booked the withdrawal.
+    // No refund of ours in the books when the dispute was heard: that release booked the
+    // withdrawal, which the refund landing whole undoes.
     r.step(landed, at + DAY_MS);
-    expect(surplusOf(r)).toMatchObject({ status: "refunded", withdrawnBooked: true });
+    expect(surplusOf(r)).toMatchObject({
+      status: "refunded",
+      withdrawnBooked: false,
+      withdrawalUndone: true,
+    });
     r.step(failedRefund("refund_failed"), at + 2 * DAY_MS);
     expectSettled(r, at + 2 * DAY_MS);
     expect(amounts(r, "dp_s", ":debit:1:ledger")).toEqual([
       ["r1:dispute:dp_s:withdrawn", "contribution_refunded", 1],
-      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 9_999],
+      ["r1:refund:m1:debit:1:ledger", "contribution_refunded", 10_000],
+      ["r1:dispute:dp_s:withdrawn:undone", "contribution_refund_failed", 1],
       ["r1:dispute:dp_s", "dispute_loss", 1],
       ["r1:dispute:dp_s:reinstated", "dispute_reinstated", 1],
-      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 9_999],
+      ["r1:refund:m1:debit:1:ledger:failed", "contribution_refund_failed", 10_000],
+      ["r1:dispute:dp_s:withdrawn:again", "contribution_refunded", 1],
       ["r1:dispute:dp_s:rest_owed", "contribution_owed_to_member", 9_999],
     ]);
     expect(surplusOf(r)).toMatchObject({ withdrawnBooked: true });
@@ -1347,7 +1392,11 @@ describe("a surplus charge disputed for part of it while our refund failed (or f
     out.r.step(disputed, out.at);
     expect(surplusOf(out.r)).toMatchObject({ status: "refund_requested", withdrawnBooked: true });
     out.r.step(landed, out.at + DAY_MS);
-    expect(surplusOf(out.r)).toMatchObject({ status: "refunded", withdrawnBooked: true });
+    expect(surplusOf(out.r)).toMatchObject({
+      status: "refunded",
+      withdrawnBooked: false,
+      withdrawalUndone: true,
+    });
     const after = paidOutWithSurplus();
     after.r.step(landed, after.at);
     after.r.step(disputed, after.at + DAY_MS);

@@ -92,6 +92,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
     expect(l.disputeWon("r1", "dp_1")).toBe("r1:dispute:dp_1:won");
     expect(l.disputeWonOwed("r1", "dp_1")).toBe("r1:dispute:dp_1:won:owed");
     expect(l.disputeWithdrawalUndone("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn:undone");
+    expect(l.disputeWithdrawnAgain("r1", "dp_1")).toBe("r1:dispute:dp_1:withdrawn:again");
   });
 
   it("notifications", () => {
@@ -204,6 +205,7 @@ describe("round ids (stored keys: a format change is a data migration)", () => {
       l.disputeWon(r, d),
       l.disputeWonOwed(r, d),
       l.disputeWithdrawalUndone(r, d),
+      l.disputeWithdrawnAgain(r, d),
       n.debitInitiated(r, m, 1),
       n.contributionRetryScheduled(r, m, 1),
       n.contributionFailed(r, m, 1),

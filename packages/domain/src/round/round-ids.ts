@@ -139,13 +139,23 @@ const ledgerIds = Object.freeze({
    */
   disputeWon: (roundId: string, disputeId: string): string => `${roundId}:dispute:${disputeId}:won`,
   /**
-   * A surplus charge's dispute closed won left its withdrawal booked beside our refund, which
-   * posted only the rest; that refund failed after its success, so the withdrawal is undone
-   * (`contribution_refund_failed`, the won dispute gave it back):
+   * A surplus charge's dispute withdrawal (`…:withdrawn`) is undone (`contribution_refund_failed`,
+   * Dr pot / Cr refunds): our refund, out when the dispute was heard, landed and took the whole
+   * charge (the dispute then counts the member's loss); or, in rounds stored before that, a
+   * dispute closed won left its withdrawal booked beside our refund, which posted only the rest,
+   * and that refund failed after its success (the won dispute gave it back):
    * `<round>:dispute:<dispute>:withdrawn:undone`.
    */
   disputeWithdrawalUndone: (roundId: string, disputeId: string): string =>
     `${roundId}:dispute:${disputeId}:withdrawn:undone`,
+  /**
+   * A surplus charge's dispute withdrawal booked again after it was undone (see
+   * {@link disputeWithdrawalUndone}): the refund that landed beside the dispute failed after its
+   * success, so the bank's part leaves the pot once more (`contribution_refunded`):
+   * `<round>:dispute:<dispute>:withdrawn:again`.
+   */
+  disputeWithdrawnAgain: (roundId: string, disputeId: string): string =>
+    `${roundId}:dispute:${disputeId}:withdrawn:again`,
   /**
    * The bank's part a won dispute brought back, owed to the member outside Stripe
    * (`contribution_owed_to_member`): `<round>:dispute:<dispute>:won:owed`.

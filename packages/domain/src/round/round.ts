@@ -63,7 +63,8 @@ export interface DebitAttempt {
  * it back instead of susu, so nothing more is refunded: `charged_back` once no refund of
  * ours reached the member (Stripe refuses a refund of a disputed charge, `charge_disputed`).
  * A refund of ours that succeeded too (`refunded` with a `disputeId`) paid the member twice:
- * the second payment is booked as the member's loss.
+ * the second payment is booked as the member's loss, whichever was heard first (a refund out
+ * when the dispute is heard is posted whole when it lands; see `withdrawalUndone`).
  */
 export interface SurplusCharge {
   readonly status: "held" | "refund_requested" | "refunded" | "refund_failed" | "charged_back";
@@ -79,9 +80,10 @@ export interface SurplusCharge {
   /**
    * Whether what the dispute took (`disputedMinor`) is booked as taken out of the pot
    * (`<round>:dispute:<d>:withdrawn`): when it was heard with no refund of ours in the books,
-   * or once that refund failed. A refund of ours that succeeded after it posted only the rest
-   * of the charge. Recorded, `true` or `false`, on every disputed charge (absent without a
-   * dispute). Absent with a dispute: a snapshot stored before it was kept, read as that release
+   * or once that refund failed. A refund of ours that succeeded after it posts the whole charge
+   * and undoes the withdrawal (`false` again, see `withdrawalUndone`); in snapshots stored
+   * before, it posted only the rest of the charge beside it. Recorded, `true` or `false`, on
+   * every disputed charge (absent without a dispute). Absent with a dispute: a snapshot stored before it was kept, read as that release
    * booked it where the charge says (`surplusWithdrawalBooked` in decide.ts: booked when
    * `refundId` was absent, not beside a refund in the books), or, for a `refunded` charge whose
    * dispute took something, which that release stored alike either way, unknown: should its
@@ -95,10 +97,21 @@ export interface SurplusCharge {
    * withdrawal (`<round>:dispute:<d>:withdrawn`) stays booked beside the refund, the two
    * counting the whole charge refunded as Stripe does. Kept so that, should that refund fail
    * after its success, its reversal is what it posted (the rest) and the withdrawal is undone
-   * (`<round>:dispute:<d>:withdrawn:undone`): the won dispute gave its amount back. Absent
-   * otherwise, and once that refund failed.
+   * (`<round>:dispute:<d>:withdrawn:undone`): the won dispute gave its amount back. Only in
+   * rounds whose refund landed before such a refund was posted whole (see `withdrawalUndone`);
+   * absent otherwise, and once that refund failed.
    */
   readonly wonWithdrawal?: { readonly disputeId: string; readonly amountMinor: number };
+  /**
+   * The dispute's withdrawal (`<round>:dispute:<d>:withdrawn`), booked when it was heard while
+   * our refund was out, was undone when that refund landed (`<round>:dispute:<d>:withdrawn:undone`):
+   * Stripe's refund took the whole charge besides what the dispute took, so the refund is posted
+   * whole and the dispute counts the member's loss, as when it is heard after the refund
+   * (`withdrawnBooked` is then `false`). Kept so that, should that refund fail after its success,
+   * the withdrawal is booked again under its own id (`<round>:dispute:<d>:withdrawn:again`).
+   * Absent otherwise (and in snapshots stored before such a refund posted the whole charge).
+   */
+  readonly withdrawalUndone?: boolean;
 }
 
 /**

@@ -38,3 +38,4 @@ export {
   RecordingSupportDesk,
 } from "./recorders.js";
 export { SequentialIds } from "./sequential-ids.js";
+export { type SurplusRaceStep, surplusRaceOrders } from "./surplus-refund-race.js";

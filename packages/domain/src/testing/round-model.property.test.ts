@@ -55,6 +55,7 @@ import type {
   FakeTransfer,
 } from "./fake-payment-gateway.js";
 import { InMemorySusu } from "./in-memory-susu.js";
+import { surplusRaceOrders } from "./surplus-refund-race.js";
 
 const NUM_RUNS = 60;
 /** Statuses Stripe gives a dispute before it closes (`lost` and `won` included: the status may say so first). */
@@ -544,6 +545,51 @@ function expectLateChargesRefunded(
   }
 }
 
+/** A ledger transaction's amount: its debits. */
+const amountOf = (tx: LedgerTransaction): number =>
+  tx.postings.filter((p) => p.side === "debit").reduce((n, p) => n + p.amount.amountMinor, 0);
+
+/**
+ * What moved at Stripe for a surplus charge, by object, against the books (every transaction
+ * posted, by id), as reconciliation compares them: its refunds (each takes the charge, a
+ * failure gives it back, so what stands refunded) against the round's postings of that charge's
+ * refunds (`…:debit:<n>[:attempt:<k>]:ledger`, reversed by `…:ledger:failed`); its dispute (the
+ * amount taken, given back when won) against the postings under `<round>:dispute:<d>` that move
+ * money at Stripe (withdrawn, undone, again, the member's loss and its reinstatement, won; not
+ * what is owed outside Stripe).
+ */
+function expectSurplusBooksAsStripe(w: World, bank: Bank, m: Model): void {
+  const transactions = [...w.observed.transactions.values()];
+  for (const pi of m.surplus) {
+    const debit = w.sim.gateway.debits.get(pi);
+    const { roundId, memberId, attempt } = debit?.references ?? {};
+    if (debit?.status !== "succeeded" || roundId === undefined) continue;
+    const refundPrefix = `${roundId}:refund:${memberId}:debit:${attempt}:`;
+    let refundBooked = 0;
+    for (const tx of transactions)
+      if (tx.id.startsWith(refundPrefix))
+        refundBooked += tx.id.endsWith(":ledger:failed") ? amountOf(tx) : -amountOf(tx);
+    same(refundBooked, 0 - bank.refundedOf(pi), `${pi}'s refunds in the books as at Stripe`);
+    const dispute = w.sim.gateway.disputes.get(pi);
+    if (dispute === undefined) continue;
+    const key = `${roundId}:dispute:${dispute.disputeId}`;
+    let disputeBooked = 0;
+    for (const tx of transactions) {
+      if (tx.id !== key && !tx.id.startsWith(`${key}:`)) continue;
+      if (tx.kind === "contribution_refunded" || tx.kind === "dispute_loss") disputeBooked -= amountOf(tx);
+      if (tx.kind === "contribution_refund_failed" || tx.kind === "dispute_reinstated")
+        disputeBooked += amountOf(tx);
+    }
+    // Given back only by a closure won (an update saying `won` moves nothing).
+    const won = dispute.status === "won" && m.closedDisputes.has(dispute.disputeId);
+    same(
+      disputeBooked,
+      won ? 0 : 0 - dispute.amountMinor,
+      `${pi}'s dispute ${dispute.disputeId} (${dispute.status}) in the books as at Stripe`,
+    );
+  }
+}
+
 /**
  * What susu owes a member of a round outside Stripe (Stripe refuses a refund of a disputed
  * charge), from the ledger: the balance of `round:<r>:owed_to_member:<m>` — the rest of a
@@ -675,6 +721,7 @@ function checkInvariants(m: Model, w: World): void {
   );
   same(new Set(attempts).size, attempts.length, "one debit per attempt");
   if (quiet) expectLateChargesRefunded(bank, m.surplus, true, w.sim.gateway.disputes);
+  if (quiet) expectSurplusBooksAsStripe(w, bank, m);
   // Nobody is refunded twice: what stands refunded of a charge never exceeds the charge.
   for (const d of w.sim.gateway.debits.values())
     if (bank.refundedOf(d.paymentIntentId) > d.amount.amountMinor)
@@ -917,11 +964,72 @@ const disputeNewsCommand: fc.Arbitrary<Cmd> = fc
     ),
   );
 
+const RACE_ORDERS = surplusRaceOrders();
+
+/**
+ * A debit the bank reported failed takes the money after all, as a second charge (the model
+ * says so), and Stripe creates its refund `pending` (the charge's money taken at once). Then,
+ * in one of the orders Stripe allows: the member disputes the charge, for all of it or a part;
+ * the refund succeeds or fails (Stripe usually fails a pending refund of a charge when it is
+ * disputed, but a refund and a dispute can both take money), and may fail after its success;
+ * the dispute may close won or lost. Each step is its own delivery.
+ */
+const surplusRefundRaceCommand: fc.Arbitrary<Cmd> = fc
+  .tuple(
+    fc.nat(),
+    fc.noBias(fc.nat({ max: RACE_ORDERS.length - 1 })),
+    fc.boolean(),
+    fc.integer({ min: 1, max: CONTRIBUTION_MINOR - 1 }),
+  )
+  .map(([k, o, whole, part]) => {
+    const order = RACE_ORDERS[o] ?? [];
+    return cmd(`surplusRefundRace(${k}, ${order.join(" → ")}, ${whole ? "whole" : part})`, async (m, w) => {
+      const quiet = w.sim.store.outbox("pending").length === 0;
+      const bank = new Bank(w.sim.gateway);
+      const failed = [...w.sim.gateway.debits.values()].filter(
+        (d) =>
+          d.status === "failed" &&
+          !m.disputedRounds.has(d.references.roundId ?? "") &&
+          !m.lateChargeCounts(bank, d),
+      );
+      const debit = failed[k % Math.max(1, failed.length)];
+      if (!quiet || !debit) return;
+      const pi = debit.paymentIntentId;
+      m.surplus.add(pi);
+      w.sim.gateway.refundsWait(true);
+      await deliver(w, w.sim.gateway.succeedAfterFailure(pi));
+      await w.sim.runUntilQuiet();
+      w.sim.gateway.refundsWait(false);
+      const refund = () => [...w.sim.gateway.refunds.values()].find((r) => r.paymentIntentId === pi);
+      for (const step of order) {
+        const facts: PaymentFact[] = [];
+        if (step === "dispute") {
+          m.disputedRounds.add(debit.references.roundId ?? "");
+          facts.push(w.sim.gateway.disputeCharge(pi, whole ? debit.amount.amountMinor : part));
+        }
+        if ((step === "succeeds" || step === "fails") && refund()?.status === "pending")
+          facts.push(...w.sim.gateway.endWaitingRefunds(step === "succeeds" ? "succeeded" : "failed"));
+        const r = refund();
+        if (step === "fails_later" && r?.status === "succeeded")
+          facts.push(w.sim.gateway.failRefundAfterSuccess(r.refundId));
+        if ((step === "won" || step === "lost") && w.sim.gateway.disputes.has(pi)) {
+          facts.push(disputeNews(w, pi, { outcome: step }));
+          m.closedDisputes.add(w.sim.gateway.disputes.get(pi)?.disputeId ?? "");
+        }
+        for (const fact of facts) await deliver(w, fact);
+        await w.sim.runUntilQuiet();
+        seen.add(`surplus_race:${step}`);
+      }
+      seen.add("surplus_race");
+    });
+  });
+
 /** Disputes, as one entry (fc.commands picks entries uniformly). */
 const disputeChaos: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 2, arbitrary: openDisputeCommand("any") },
   { weight: 2, arbitrary: openDisputeCommand("current") },
   { weight: 2, arbitrary: disputeNewsCommand },
+  { weight: 3, arbitrary: surplusRefundRaceCommand },
 );
 
 // Starting rounds and moving time are listed twice: fc.commands picks uniformly, and
@@ -1228,6 +1336,13 @@ describe("rotations under random outcomes, faults and event chaos (model-based)"
         "dispute_opened:paid_out",
         // Closed won (whether a BECS dispute can be is not documented; the round books it back).
         "dispute_closed:won",
+        // A second charge disputed around its pending refund, in the orders Stripe allows.
+        "surplus_race",
+        "surplus_race:dispute",
+        "surplus_race:succeeds",
+        "surplus_race:fails",
+        "surplus_race:fails_later",
+        "surplus_race:lost",
       ]),
     );
   });
