@@ -291,7 +291,7 @@ export class StripeBillingGateway implements BillingGateway {
           });
         return ResultAsync.combine(
           intents.map((pi) => this.#refundPayment(pi, `${input.idempotencyKey}:${pi}`, input.references)),
-        ).map((outcomes): readonly RefundOutcome[] => outcomes);
+        ).map((outcomes): readonly RefundOutcome[] => outcomes.flat());
       },
     );
   }
@@ -299,28 +299,29 @@ export class StripeBillingGateway implements BillingGateway {
   /**
    * Refunds one PaymentIntent in full under `effectKey`: a refund it made already (found by
    * its metadata, so a key Stripe no longer remembers makes no second one) is answered as
-   * it stands; a payment refunded already by someone else is answered by its refunds that
-   * succeeded (their amounts added up) once none of its refunds is still in flight, and is a
-   * retryable `refund_pending_elsewhere` until then.
+   * it stands; a payment refunded already by someone else is answered by each of its refunds
+   * that succeeded (oldest first, each with its own amount: Stripe may fail any of them later)
+   * once none of its refunds is still in flight, and is a retryable `refund_pending_elsewhere`
+   * until then.
    */
   #refundPayment(
     paymentIntentId: string,
     effectKey: string,
     references: PaymentReferences,
-  ): ResultAsync<RefundOutcome, GatewayError> {
+  ): ResultAsync<readonly RefundOutcome[], GatewayError> {
     const key = stripeIdempotencyKey(effectKey);
     return this.#call(() =>
       this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
     ).andThen((page) => {
       const mine = page.data.find((r) => r.metadata?.[BILLING_METADATA_KEYS.effectId] === key);
-      if (mine !== undefined) return okAsync(invoiceRefundOutcome(mine));
+      if (mine !== undefined) return okAsync([invoiceRefundOutcome(mine)]);
       return this.#call(() =>
         this.stripe.refunds.create(
           { payment_intent: paymentIntentId, metadata: billingMetadata(references, key) },
           { idempotencyKey: key },
         ),
       )
-        .map(invoiceRefundOutcome)
+        .map((refund) => [invoiceRefundOutcome(refund)])
         .orElse((e) => {
           if (e.code !== "charge_already_refunded") return errAsync(e);
           // Refunded by someone else (the dashboard, support), perhaps since the list above:
@@ -328,20 +329,17 @@ export class StripeBillingGateway implements BillingGateway {
           // answered: a pending refund carries none of susu's metadata, so its outcome would
           // never reach the membership, and money still in flight is not money back. Retried
           // until every one has settled (or parked with a ticket). Then the refunds that
-          // succeeded answer for ours, with what they gave back together (several partial
-          // ones may refund it); failed or canceled ones count nothing.
+          // succeeded answer for ours, each by its id with its own amount (several partial
+          // ones may refund it, and Stripe may fail any one of them later: the membership
+          // must know each to reverse just that one); failed or canceled ones count nothing.
+          // Stripe lists the newest first: they are answered oldest first.
           return this.#call(() =>
             this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 }),
           ).andThen((now) => {
             const pending = now.data.some((r) => r.status === "pending" || r.status === "requires_action");
-            const succeeded = now.data.filter((r) => r.status === "succeeded");
-            const done = succeeded[0];
-            if (!pending && done !== undefined)
-              return okAsync({
-                ...invoiceRefundOutcome(done),
-                amountMinor: succeeded.reduce((n, r) => n + r.amount, 0),
-              });
-            return errAsync<RefundOutcome, GatewayError>({
+            const succeeded = now.data.filter((r) => r.status === "succeeded").reverse();
+            if (!pending && succeeded.length > 0) return okAsync(succeeded.map(invoiceRefundOutcome));
+            return errAsync<readonly RefundOutcome[], GatewayError>({
               type: "gateway_retryable",
               code: "refund_pending_elsewhere",
               message: `payment ${paymentIntentId} is refunded already by a refund not yet settled; retried until it is`,

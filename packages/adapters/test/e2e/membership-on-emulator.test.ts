@@ -5,10 +5,12 @@
 // retries, and its events go through the webhook processor.
 import {
   type EffectPorts,
+  invoiceRevenueLeftMinor,
   membershipAccounts,
   type Person,
   type Plan,
   type Subscription,
+  type SubscriptionInvoice,
   type UseCaseDeps,
   useCaseDepsOn,
   useCases,
@@ -111,6 +113,13 @@ describe("memberships on PostgreSQL and the emulator", () => {
     await harness.emulator.control.advanceClock(days * DAY);
     clock.advanceTo((await harness.emulator.control.now()) * 1000);
     await settle();
+  }
+
+  /** Moves Stripe's clock (and susu's) by `seconds`, then lets what fell due happen (unless told not to). */
+  async function advanceSeconds(seconds: number, { settle: andSettle = true } = {}): Promise<void> {
+    await harness.emulator.control.advanceClock(seconds);
+    clock.advanceTo((await harness.emulator.control.now()) * 1000);
+    if (andSettle) await settle();
   }
 
   /** Stores person `id` with Stripe customer `customerId`. */
@@ -856,6 +865,159 @@ describe("memberships on PostgreSQL and the emulator", () => {
       ).toBe(3);
       expect(desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`))).toHaveLength(1);
       expect(notices(after, "membership_refund_reversed")).toHaveLength(1);
+    },
+  );
+
+  it.each([
+    ["the dashboard's refunds heard first", "dashboard-first"],
+    ["susu's refund call answered first", "susu-first"],
+  ] as const)(
+    "a late payment refunded from the dashboard in two parts, which susu's refund call reports as its own, each by its id; Stripe fails the first, then the second (%s): each failure holds exactly its own amount again, once",
+    async (_what, order) => {
+      const name = order === "dashboard-first" ? "tia" : "uma";
+      const noTrial = (
+        await useCases.createPlan(
+          deps,
+          {
+            name: `Pay as you go (two dashboard refunds fail, ${order})`,
+            entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+            trialDays: 0,
+            prices: [{ currency: "AUD", interval: "month", amountMinor: 12_00 }],
+          },
+          ADMIN,
+        )
+      )._unsafeUnwrap();
+      await settle();
+      const created = await subscribeThroughCheckout(name, noTrial.id);
+      await settle();
+      const page = (await current(created.id)).start;
+      if (page.kind !== "checkout" || page.sessionId === undefined)
+        throw new Error("no checkout page recorded");
+      (await useCases.cancelSubscription(deps, created.id, false, name))._unsafeUnwrap();
+      /** The platform's membership revenue (debits less credits: what it keeps), from here on. */
+      const revenueAtStart = (await ledger.balance(membershipAccounts.revenue(), "AUD"))._unsafeUnwrap()
+        .amountMinor;
+      const revenue = async () =>
+        (await ledger.balance(membershipAccounts.revenue(), "AUD"))._unsafeUnwrap().amountMinor -
+        revenueAtStart;
+      // Paid anyway, with Stripe's test card whose refunds succeed and fail a minute later.
+      await harness.emulator.control.completeCheckoutSession(page.sessionId, {
+        paymentMethod: "pm_card_refundFail",
+      });
+      if (order === "susu-first")
+        for (
+          let events = await harness.events.next();
+          events.length > 0;
+          events = await harness.events.next()
+        )
+          for (const event of events) {
+            delivered.push(event);
+            (await processWebhookEvent(event, ctx))._unsafeUnwrap();
+          }
+      // Support refunds it from the dashboard in two parts, 20 seconds apart (no susu metadata):
+      // susu's refund call is refused as charge_already_refunded and answered with both.
+      const invoices = await harness.stripe.invoices.list({
+        customer: created.stripeCustomerId,
+        status: "paid",
+      });
+      const invoiceId = invoices.data[0]?.id as string;
+      const invoice = await harness.stripe.invoices.retrieve(invoiceId, { expand: ["payments"] });
+      const intent = invoice.payments?.data[0]?.payment.payment_intent;
+      const intentId = typeof intent === "string" ? intent : (intent?.id as string);
+      const a = await harness.stripe.refunds.create({ payment_intent: intentId, amount: 4_00 });
+      await advanceSeconds(20, { settle: false });
+      const b = await harness.stripe.refunds.create({ payment_intent: intentId, amount: 8_00 });
+      await settle();
+      const refunded = await current(created.id);
+      expect(refunded.invoices[0]?.refund).toMatchObject({
+        status: "succeeded",
+        refundIds: [a.id, b.id],
+        payments: [
+          { refundId: a.id, amountMinor: 4_00, status: "succeeded", posted: true },
+          { refundId: b.id, amountMinor: 8_00, status: "succeeded", posted: true },
+        ],
+      });
+      expect(
+        refunded.invoices[0]?.outsideRefunds?.map((r) => [r.refundId, r.amountMinor, r.postedMinor]),
+      ).toEqual([
+        [a.id, 4_00, order === "dashboard-first" ? 4_00 : 0],
+        [b.id, 8_00, order === "dashboard-first" ? 8_00 : 0],
+      ]);
+      expect(await paidIn(refunded)).toBe(0);
+      expect(await revenue()).toBe(0);
+      const at = `${created.id}:invoice:${invoiceId}`;
+      const ticketsNow = () => desk.tickets.filter((t) => t.id.startsWith(`${created.id}:`));
+      expect(ticketsNow()).toEqual([]);
+
+      // A minute after it was made, Stripe fails the first (its news carries no susu metadata).
+      await advanceSeconds(45);
+      expect((await harness.stripe.refunds.retrieve(a.id)).status).toBe("failed");
+      expect((await harness.stripe.refunds.retrieve(b.id)).status).toBe("succeeded");
+      const oneFailed = await current(created.id);
+      expect(oneFailed.invoices[0]?.refund?.payments?.map((p) => [p.refundId, p.status])).toEqual([
+        [a.id, "failed"],
+        [b.id, "succeeded"],
+      ]);
+      expect(await paidIn(oneFailed)).toBe(4_00);
+      expect(await revenue()).toBe(4_00);
+      expect(invoiceRevenueLeftMinor(oneFailed.invoices[0] as SubscriptionInvoice)).toBe(4_00);
+      expect(ticketsNow().map((t) => t.id)).toEqual([`${at}:refund:${a.id}:ticket`]);
+      expect(ticketsNow()[0]?.summary).toContain(`Stripe failed refund ${a.id} of 400 AUD (minor units)`);
+
+      // Then the second: the platform holds all 12.00 again, each refund's amount reversed once.
+      const from = delivered.length;
+      await advanceSeconds(20);
+      expect((await harness.stripe.refunds.retrieve(b.id)).status).toBe("failed");
+      const s = await current(created.id);
+      expect(s.invoices[0]?.refund?.payments?.map((p) => [p.refundId, p.amountMinor, p.status])).toEqual([
+        [a.id, 4_00, "failed"],
+        [b.id, 8_00, "failed"],
+      ]);
+      expect(await paidIn(s)).toBe(12_00);
+      expect(await revenue()).toBe(12_00);
+      expect(invoiceRevenueLeftMinor(s.invoices[0] as SubscriptionInvoice)).toBe(12_00);
+      expect((await ledger.checkLedger())._unsafeUnwrap().agrees).toBe(true);
+      expect(ticketsNow().map((t) => t.id)).toEqual([
+        `${at}:refund:${a.id}:ticket`,
+        `${at}:refund:${b.id}:ticket`,
+      ]);
+      expect(ticketsNow()[1]?.summary).toContain(`Stripe failed refund ${b.id} of 800 AUD (minor units)`);
+      const txs = await db.prisma.ledgerTransaction.findMany({
+        where: { id: { startsWith: `${created.id}:` } },
+        orderBy: { id: "asc" },
+      });
+      // Compared by id, in one order (the database's collation is not JavaScript's).
+      const byId = (x: readonly string[], y: readonly string[]) => ((x[0] ?? "") < (y[0] ?? "") ? -1 : 1);
+      expect(txs.map((t) => [t.id, t.kind]).sort(byId)).toEqual(
+        order === "dashboard-first"
+          ? [
+              [`${at}:paid`, "membership_invoice_paid"],
+              [`${at}:refunded-outside:${a.id}`, "membership_refunded_outside_susu"],
+              [`${at}:refunded-outside:${a.id}:failed`, "membership_outside_refund_failed"],
+              [`${at}:refunded-outside:${b.id}`, "membership_refunded_outside_susu"],
+              [`${at}:refunded-outside:${b.id}:failed`, "membership_outside_refund_failed"],
+            ].sort(byId)
+          : [
+              [`${at}:paid`, "membership_invoice_paid"],
+              [`${at}:refund-failed:${a.id}`, "membership_invoice_refund_failed"],
+              [`${at}:refund-failed:${b.id}`, "membership_invoice_refund_failed"],
+              [`${at}:refunded`, "membership_invoice_refunded"],
+            ].sort(byId),
+      );
+
+      // Every event of the second failure delivered again: nothing more is posted or opened.
+      for (const event of [...delivered.slice(from)].reverse()) {
+        const outcome = await processWebhookEvent(event, ctx);
+        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+      }
+      await settle();
+      const after = await current(created.id);
+      expect(after.invoices).toEqual(s.invoices);
+      expect(await revenue()).toBe(12_00);
+      expect(
+        await db.prisma.ledgerTransaction.count({ where: { id: { startsWith: `${created.id}:` } } }),
+      ).toBe(txs.length);
+      expect(ticketsNow()).toHaveLength(2);
     },
   );
 

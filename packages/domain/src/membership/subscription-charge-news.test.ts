@@ -368,10 +368,10 @@ describe("a refund of an invoice's charge made outside susu", () => {
       );
     });
 
-    it("two dashboard refunds answered susu's call as one (the first named, both amounts): the first failing undoes only its own amount", () => {
+    it("two dashboard refunds answered susu's call as one (the first named, both amounts; an answer stored before each was named): the first failing undoes only its own amount, as before", () => {
       const s = checkoutCanceledThenPaid();
-      // The payment was refunded by re_a (4.00) and re_b (6.00); susu's call is answered by
-      // the refunds that succeeded, named by the first, with what they gave back together.
+      // The payment was refunded by re_a (4.00) and re_b (6.00); the gateway answered susu's
+      // call (before it named each refund) by the first, with what they gave back together.
       const answered: SubscriptionInput[] = [
         { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_a"] },
         {
@@ -391,6 +391,143 @@ describe("a refund of an invoice's charge made outside susu", () => {
         // re_b's 6.00 did go back: the platform holds only re_a's 4.00 again.
         expect(balances(txs)["platform:membership_revenue"]).toBe(-6_00);
       }
+    });
+
+    describe("several dashboard refunds answer susu's refund call, each named with its own amount", () => {
+      // The payment (10.00) was refunded in the dashboard by re_a (4.00) and re_b (6.00) before
+      // susu's refund ran: Stripe refused susu's refund (charge_already_refunded) and the
+      // gateway answered with both refunds, each with its amount.
+      const answered: SubscriptionInput[] = [
+        { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_a", "re_b"] },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_a",
+          amountMinor: 4_00,
+        },
+        {
+          type: "invoice_refund_settled",
+          invoiceId: "in_1",
+          outcome: "succeeded",
+          refundId: "re_b",
+          amountMinor: 6_00,
+        },
+      ];
+      const dashA = outside("re_a", 4_00);
+      const dashB = outside("re_b", 6_00);
+      const dash = [dashA, dashB];
+      const amounts = { re_a: 4_00, re_b: 6_00 } as const;
+      /** Stripe's failure of `refundId` as susu's refund hears it (`invoice_refund_settled`). */
+      const susuFailed = (refundId: keyof typeof amounts): SubscriptionInput => ({
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "failed",
+        refundId,
+        amountMinor: amounts[refundId],
+        failureCode: "expired_or_canceled_card",
+      });
+      const orders = [
+        ["the dashboard's news first", [...dash, ...answered]],
+        ["susu's answer first", [...answered, ...dash]],
+        ["interleaved", [dashA, ...answered, dashB]],
+      ] as const;
+      // A failure comes as the dashboard refund's news (no susu metadata), perhaps also on susu's
+      // refund's path, in either order.
+      const failurePaths = (id: keyof typeof amounts) =>
+        [
+          ["its news", [outside(id, amounts[id], "failed")]],
+          ["susu's refund's path, then its news", [susuFailed(id), outside(id, amounts[id], "failed")]],
+          ["its news, then susu's refund's path", [outside(id, amounts[id], "failed"), susuFailed(id)]],
+        ] as const;
+      const effectsAlong = (s: Subscription, inputs: readonly SubscriptionInput[]) => {
+        const out: SubscriptionEffect[] = [];
+        let state = s;
+        for (const input of inputs) {
+          const d = decided(state, input);
+          out.push(...d.effects);
+          state = d.state;
+        }
+        return { state, effects: out };
+      };
+      const revenue = (effects: readonly SubscriptionEffect[]) =>
+        balances(postings(effects))["platform:membership_revenue"] ?? 0;
+
+      for (const failing of ["re_a", "re_b"] as const) {
+        const stands = failing === "re_a" ? "re_b" : "re_a";
+        for (const [orderName, order] of orders)
+          for (const [pathName, failure] of failurePaths(failing))
+            it(`${failing} fails (${orderName}; heard on ${pathName}): exactly its ${amounts[failing]} is held again, once, and the books know it`, () => {
+              const s = checkoutCanceledThenPaid();
+              const before = effectsAlong(s, order);
+              expect(revenue(before.effects)).toBe(-10_00);
+              const after = effectsAlong(before.state, failure);
+              // The platform holds the failed refund's own amount again; the other refund stands.
+              expect(revenue([...before.effects, ...after.effects])).toBe(-amounts[stands]);
+              const inv = after.state.invoices[0] as SubscriptionInvoice;
+              expect(invoiceRevenueLeftMinor(inv)).toBe(amounts[failing]);
+              expect(inv.refund?.status).toBe("failed");
+              expect(inv.refund?.payments?.map((p) => [p.refundId, p.amountMinor, p.status])).toEqual([
+                ["re_a", 4_00, failing === "re_a" ? "failed" : "succeeded"],
+                ["re_b", 6_00, failing === "re_b" ? "failed" : "succeeded"],
+              ]);
+              // One ticket, naming the failed refund with its own amount.
+              const tickets = after.effects.flatMap((e) => (e.kind === "open_ticket" ? [e] : []));
+              expect(tickets.map((t) => t.id)).toEqual([`sub1:invoice:in_1:refund:${failing}:ticket`]);
+              expect(tickets[0]?.summary).toContain(
+                `Stripe failed refund ${failing} of ${amounts[failing]} AUD (minor units)`,
+              );
+              // Redelivered on either path, or its success heard late: nothing more.
+              const again = effectsAlong(after.state, [
+                ...failure,
+                outside(failing, amounts[failing], "failed"),
+                susuFailed(failing),
+                ...order,
+              ]);
+              expect(again.effects).toEqual([]);
+              expect(again.state.invoices).toEqual(after.state.invoices);
+              // The other refund failing later is held again too: the platform holds all 10.00.
+              const both = effectsAlong(after.state, [outside(stands, amounts[stands], "failed")]);
+              expect(revenue([...before.effects, ...after.effects, ...both.effects])).toBe(0);
+              expect(invoiceRevenueLeftMinor(both.state.invoices[0] as SubscriptionInvoice)).toBe(10_00);
+              // Every posting once.
+              const ids = postings([...before.effects, ...after.effects, ...both.effects]).map((t) => t.id);
+              expect(new Set(ids).size).toBe(ids.length);
+            });
+      }
+
+      it("re_b fails before re_a's own success news is heard (susu's answer first): re_a's news books nothing more", () => {
+        const s = checkoutCanceledThenPaid();
+        const along = [...answered, outside("re_b", 6_00, "failed"), outside("re_a", 4_00)];
+        const { state, effects } = effectsAlong(s, along);
+        expect(postings(effects).map((t) => [t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+          ["membership_invoice_refunded", 10_00],
+          ["membership_invoice_refund_failed", 6_00],
+        ]);
+        expect(revenue(effects)).toBe(-4_00);
+        expect(invoiceRevenueLeftMinor(state.invoices[0] as SubscriptionInvoice)).toBe(6_00);
+        expect(state.invoices[0]?.outsideRefunds?.map((r) => [r.refundId, r.status, r.postedMinor])).toEqual([
+          ["re_b", "failed", 0],
+          ["re_a", "succeeded", 0],
+        ]);
+      });
+
+      it("re_a's failure heard before susu's answer (a narrow race): its ticket names its own 4.00, not what both gave back", () => {
+        const s = checkoutCanceledThenPaid();
+        const along = [...dash, outside("re_a", 4_00, "failed"), ...answered];
+        const { state, effects } = effectsAlong(s, along);
+        expect(revenue(effects)).toBe(-6_00);
+        expect(invoiceRevenueLeftMinor(state.invoices[0] as SubscriptionInvoice)).toBe(4_00);
+        const tickets = effects.flatMap((e) => (e.kind === "open_ticket" ? [e] : []));
+        expect(tickets.map((t) => t.summary)).toEqual([
+          expect.stringContaining("(refund re_a: 400 AUD (minor units), expired_or_canceled_card)"),
+        ]);
+        expect(tickets[0]?.summary).toContain("the platform holds 400 AUD (minor units)");
+        expect(tickets[0]?.summary).toContain(
+          "600 AUD (minor units) went back to the person and is in the ledger (booked as refunds made outside susu)",
+        );
+        expect(tickets[0]?.summary).not.toContain("1000 AUD (minor units), expired");
+      });
     });
 
     it("the dashboard's part of susu's refund fails: only its part is undone, susu's own refund stands", () => {

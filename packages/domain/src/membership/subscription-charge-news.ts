@@ -26,6 +26,7 @@ import {
   type OutsideRefund,
   type Subscription,
   type SubscriptionInvoice,
+  susuRefundHoldsMinor,
 } from "./subscription.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { SubscriptionInput } from "./subscription-input.js";
@@ -84,10 +85,11 @@ export function post(
 /**
  * A refund of the invoice's charge made outside susu. Its success books the refund once
  * (`membership_refunded_outside_susu`, keyed by the refund): at most what the invoice's books
- * still count as revenue, so a refund susu's own refund of the invoice had already reported
- * (Stripe answers susu's refund call with the refunds made before it) is not booked twice,
- * and neither is the other way round. A failure after that success undoes what it booked; a
- * failure before any success books nothing. Repeats, and a success after a failure, are ignored.
+ * still count as revenue, less what susu's own refund of the invoice posted of it, so a refund
+ * susu's refund had already reported (Stripe answers susu's refund call with the refunds made
+ * before it, each named) is not booked twice, and neither is the other way round. A failure
+ * after that success undoes what it booked; a failure before any success books nothing.
+ * Repeats, and a success after a failure, are ignored.
  * A failure of a refund that is also one of susu's refund's (the refund call's answer named
  * it) is heard by susu's refund too, which reverses what it posted (see `outsideRefundNews`).
  */
@@ -114,7 +116,12 @@ export function refundedOutside(
     });
   const amount = (minor: number) => money(minor, inv.currency);
   if (input.outcome === "succeeded") {
-    const postedMinor = Math.min(input.amountMinor, invoiceRevenueLeftMinor(inv));
+    // Less what susu's refund posted of this very refund (its answer named it): the books may
+    // count money of another refund Stripe failed since, which is not this refund's to take.
+    const postedMinor = Math.max(
+      0,
+      Math.min(input.amountMinor - susuRefundHoldsMinor(inv, input.refundId), invoiceRevenueLeftMinor(inv)),
+    );
     put({ refundId: input.refundId, amountMinor: input.amountMinor, status: "succeeded", postedMinor });
     if (postedMinor > 0)
       post(

@@ -741,8 +741,8 @@ function refundSettled(
   const failedAfterSuccess = prev?.posted === true;
   // Only what its success posted is reversed: a refund the books had given back already (a
   // refund made outside susu booked first, which its own news undoes) posted less, or nothing.
-  // Nor more than the refund that failed: the refunds that answered susu's call for a payment
-  // refunded already stand as one (the first named, their amounts added up).
+  // Nor more than the refund that failed: an answer stored before the gateway named each refund
+  // of a payment refunded already let them stand as one (the first named, their amounts added up).
   const reversedMinor =
     prev === undefined
       ? 0
@@ -867,9 +867,12 @@ function refundEnded(
   const back = payments.filter((p) => p.status === "succeeded");
   const backMinor = back.reduce((n, p) => n + p.amountMinor, 0);
   // A refund made outside susu that Stripe's answer reported as ours (the payment was refunded
-  // already), booked first as such, is not booked again: at most what the books still count.
+  // already), booked first as such, is not booked again: what each booked is left out, and at
+  // most what the books still count is posted. (What the books count may include money of
+  // another such refund that Stripe failed since: that is the platform's again, not this.)
   const { refund: _ours, ...withoutOurs } = inv;
-  const postMinor = Math.min(backMinor, invoiceRevenueLeftMinor(withoutOurs));
+  const bookedMinor = back.reduce((n, p) => n + bookedOutsideMinor(inv, p.refundId), 0);
+  const postMinor = Math.max(0, Math.min(backMinor - bookedMinor, invoiceRevenueLeftMinor(withoutOurs)));
   if (postMinor > 0)
     post(
       d,
@@ -935,11 +938,28 @@ function refundEnded(
       `${minorUnits(heldMinor, inv)} of the ${minorUnits(inv.amountPaidMinor, inv)} invoice ${inv.id} of membership ${s.id} collected, ` +
       `paid after the membership was canceled (${which}). ` +
       (backMinor > 0
-        ? `${minorUnits(backMinor, inv)} went back to the person and is posted (membership_invoice_refunded); `
+        ? `${minorUnits(backMinor, inv)} went back to the person and is in the ledger (` +
+          (postMinor === backMinor
+            ? "membership_invoice_refunded); "
+            : postMinor > 0
+              ? `membership_invoice_refunded for ${minorUnits(postMinor, inv)}, the rest booked as refunds made outside susu); `
+              : "booked as refunds made outside susu); ")
         : "Nothing went back to the person; ") +
       `the platform holds ${minorUnits(heldMinor, inv)} (the ledger says so; no ledger fix is needed): refund it to the person by hand`,
   );
   return d.done();
+}
+
+/**
+ * What refund `refundId` of invoice `inv` booked as a refund made outside susu (its success
+ * heard as such, not failed since): 0 for none.
+ */
+function bookedOutsideMinor(inv: SubscriptionInvoice, refundId: string | undefined): number {
+  if (refundId === undefined) return 0;
+  return (
+    (inv.outsideRefunds ?? []).find((r) => r.refundId === refundId && r.status === "succeeded")
+      ?.postedMinor ?? 0
+  );
 }
 
 /**
@@ -957,15 +977,12 @@ function postedShares(
   const succeeded = payments.filter((p) => p.status === "succeeded");
   let shortMinor = succeeded.reduce((n, p) => n + p.amountMinor, 0) - postMinor;
   const held = new Map(succeeded.map((p) => [p, p.amountMinor]));
-  const bookedOutside = (p: SubscriptionPaymentRefund) =>
-    (inv.outsideRefunds ?? []).find((r) => r.refundId === p.refundId && r.status === "succeeded")
-      ?.postedMinor ?? 0;
   const cut = (p: SubscriptionPaymentRefund, atMost: number) => {
     const take = Math.min(shortMinor, atMost, held.get(p) ?? 0);
     held.set(p, (held.get(p) ?? 0) - take);
     shortMinor -= take;
   };
-  for (const p of succeeded) cut(p, bookedOutside(p));
+  for (const p of succeeded) cut(p, bookedOutsideMinor(inv, p.refundId));
   for (const p of [...succeeded].reverse()) cut(p, p.amountMinor);
   return payments.map((p) => {
     if (p.status !== "succeeded") return p;

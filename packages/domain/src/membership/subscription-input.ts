@@ -102,7 +102,8 @@ export type SubscriptionInput =
   | {
       /**
        * Every refund susu's refund of invoice `invoiceId` made (the refund call's answer, one
-       * per payment, pending ones too): the invoice's refund ends once each has ended.
+       * per payment, pending ones too; for a payment refunded already outside susu, each of
+       * the refunds that did it): the invoice's refund ends once each has ended.
        */
       readonly type: "invoice_refunds_made";
       readonly invoiceId: string;
@@ -118,7 +119,10 @@ export type SubscriptionInput =
       readonly outcome: "succeeded" | "failed";
       /** Stripe's refund of one of the invoice's payments; none: Stripe refused to make it. */
       readonly refundId?: string;
-      /** That refund's amount (what its payment collected); none in news from before it was carried. */
+      /**
+       * That refund's amount (what its payment collected, or the part of it one of the refunds
+       * made outside susu gave back); none in news from before it was carried.
+       */
       readonly amountMinor?: number;
       readonly failureCode?: string;
     }

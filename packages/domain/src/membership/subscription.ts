@@ -241,6 +241,19 @@ export function paymentRefundPostedMinor(p: SubscriptionPaymentRefund): number {
 }
 
 /**
+ * How much of refund `refundId` of invoice `inv` a refund made outside susu may not book: the
+ * refund is also one of susu's refund's (Stripe's answer to susu's refund call named it, the
+ * payment being refunded already) and susu's refund posted this much of it; or susu's refund
+ * heard it failed, so a success is older news and books nothing. 0: susu's refund has not
+ * posted it (its posting, when the refund ends, leaves out what the outside path booked).
+ */
+export function susuRefundHoldsMinor(inv: SubscriptionInvoice, refundId: string): number {
+  const p = (inv.refund?.payments ?? []).find((x) => x.refundId === refundId);
+  if (p === undefined) return 0;
+  return p.status === "failed" ? p.amountMinor : paymentRefundPostedMinor(p);
+}
+
+/**
  * What susu's refund of invoice `inv` has given back to the person so far: while it runs, the
  * refunds Stripe reported succeeded; once it has ended, what the ledger holds as refunded
  * (what the successes posted, less those Stripe failed afterwards: a success beyond what the

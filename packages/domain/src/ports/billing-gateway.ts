@@ -86,8 +86,11 @@ export interface BillingGateway {
   /**
    * Refunds in full every payment invoice `invoiceId` collected (Stripe's invoice payments,
    * each PaymentIntent refunded under `<idempotencyKey>:<payment intent>`; a refund made
-   * already under that key is answered as it stands). Answers one outcome per payment,
-   * pending ones finishing later (a refund event says how). An invoice none of whose
+   * already under that key is answered as it stands). Answers one outcome per refund, each
+   * with its own amount: one per payment, but a payment refunded already by someone else (the
+   * dashboard; Stripe refuses susu's refund as `charge_already_refunded`) is answered by each
+   * of its refunds that succeeded, as Stripe may fail any of them later; pending ones finish
+   * later (a refund event says how). An invoice none of whose
    * payments has settled yet is a retryable error (`invoice_payment_not_settled`): nothing
    * was refunded and the call is to be made again.
    */
