@@ -93,6 +93,43 @@ const byDate = (d: MailData, key: string): { by?: string } => {
   return by === undefined ? {} : { by };
 };
 
+/** What else still holds a held payment's release back (`waitsFor` of a won dispute's notice). */
+const RELEASE_WAITS_FOR: Readonly<Record<string, string>> = {
+  fulfilment: "the booking to be confirmed fulfilled",
+  admin_hold: "an administrator's hold to be lifted",
+  dispute: "another dispute of the payment to close",
+  refund: "a refund of the payment to finish",
+  seller_account: "the seller's payout account to be able to receive transfers",
+  transfer: "an administrator to settle a transfer that could not be made",
+};
+
+/**
+ * What a won dispute's closure (an inquiry's too) did to a held payment's release, as the
+ * payment's notice says (`release`, see the domain's `releaseAfterWon`): a win lifts the
+ * dispute's freeze and releases nothing by itself — the release goes when it is due and
+ * nothing else holds it.
+ */
+function heldReleaseAfterWon(d: MailData): string {
+  const lifted = "The dispute no longer holds the release of the seller's share back";
+  switch (d.text("release")) {
+    case "started":
+      return `${lifted}: the transfer to the seller is being made now.`;
+    case "under_way":
+      return `${lifted}: the transfer to the seller asked for before it goes on.`;
+    case "due":
+      return `${lifted}: nothing is released now; it is due on ${d.date("releaseDueAt") ?? "its release date"}, as planned.`;
+    case "waits":
+      return `${lifted}, but it still waits for ${RELEASE_WAITS_FOR[d.text("waitsFor")] ?? "something else that holds it"}.`;
+    case "done":
+      return "The seller's share had been released before the dispute; nothing changes.";
+    case "none":
+      return "Nothing of the payment is left to release to the seller.";
+    default:
+      // A notice queued before its closure said what it did.
+      return `${lifted}; it goes on when nothing else holds it (its release date, an administrator's hold, a refund).`;
+  }
+}
+
 const contact = "If you think this is wrong, reply to this e-mail or contact the group's administrators.";
 
 /**
@@ -233,7 +270,7 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       d.text("outcome") !== "won"
         ? "The disputed amount was returned to the customer."
         : d.aggregate === "held_payment"
-          ? "The held amount is released."
+          ? heldReleaseAfterWon(d)
           : // "won" is every closure not lost, an inquiry's `warning_closed` too: Stripe may have taken nothing.
             "It was decided in the platform's favour: any amount Stripe took for it is back in the platform's balance.",
     ],

@@ -31,17 +31,24 @@ describe("notification preferences", () => {
 
   it("classifies the notices sent to the platform's admins only as admin: never a person's, never muted", () => {
     const admin = NOTIFICATION_TEMPLATE_NAMES.filter((t) => NOTIFICATION_CLASSES[t] === "admin");
-    expect(admin).toEqual(["reversal_failed", "refund_owed", "transfer_blocked", "reconciliation_differences"]);
+    expect(admin).toEqual([
+      "reversal_failed",
+      "refund_owed",
+      "transfer_blocked",
+      "reconciliation_differences",
+    ]);
     expect(PERSON_NOTIFICATION_TEMPLATES.filter((t) => admin.includes(t))).toEqual([]);
     expect(PERSON_NOTIFICATION_TEMPLATES.length + admin.length).toBe(NOTIFICATION_TEMPLATE_NAMES.length);
     for (const t of admin) {
       expect(wantsNotification(DEFAULT_NOTIFICATION_PREFERENCES, t, "email")).toBe(false);
       for (const on of [true, false])
-        expect(parseNotificationPreferences({ notifications: { [t]: on } })._unsafeUnwrapErr()).toMatchObject({
-          code: "notification_admin_only",
-          field: `notifications.${t}`,
-          message: `${t} is sent to the platform's admins only, not to people`,
-        });
+        expect(parseNotificationPreferences({ notifications: { [t]: on } })._unsafeUnwrapErr()).toMatchObject(
+          {
+            code: "notification_admin_only",
+            field: `notifications.${t}`,
+            message: `${t} is sent to the platform's admins only, not to people`,
+          },
+        );
     }
   });
 
