@@ -550,17 +550,40 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Nothing, if you are happy with your plan. To change it, choose a plan that is on offer now and ask again.",
   }),
-  // For the admins; the period is written in UTC, as reconciliation periods are.
-  reconciliation_differences: (d) => ({
-    subject: `Reconciliation with Stripe found ${d.text("differences", "some")} difference(s)`,
-    happened: [
-      `The daily reconciliation of susu's ledger with Stripe found ${d.text("differences", "some")} difference(s) for ${d.text("periodFrom", "the period")} to ${d.text("periodTo", "its end")} (UTC, end exclusive).`,
-      `By kind: ${d.text("differencesByKind", "(not given)")}.`,
-      `Amounts of the differences per currency (money into the platform balance positive): ${d.text("amountsByCurrency", "(not given)")}.`,
-      "You are told of a period once, however often it is reconciled again.",
-    ],
-    action: `Read the ticket${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""} and the period's reports (GET /v1/operations/reconciliation/reports), find why each difference arose${d.has("runbookUrl") ? ` as the runbook says (${d.text("runbookUrl")})` : ""}, correct what must be, then resolve the ticket.`,
-  }),
+  // For the admins; the period is written in UTC, as reconciliation periods are. The first
+  // notice of a period, or the follow-up of a later run that found other differences
+  // (`change: changed`) or none any more (`cleared`).
+  reconciliation_differences: (d) => {
+    const period = `${d.text("periodFrom", "the period")} to ${d.text("periodTo", "its end")} (UTC, end exclusive)`;
+    const before = `its last run found ${d.text("previousDifferences", "others")}`;
+    const ticket = `the ticket${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""}`;
+    const once =
+      "You are told of a period's differences once, and again only when a later run of it finds other ones or none.";
+    if (d.text("change") === "cleared")
+      return {
+        subject: "Reconciliation with Stripe: a period has no differences any more",
+        happened: [
+          `A later reconciliation of susu's ledger with Stripe found no differences for ${period}; ${before}.`,
+          `Its ticket is resolved${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""}.`,
+          once,
+        ],
+      };
+    const changed = d.text("change") === "changed";
+    return {
+      subject: changed
+        ? `Reconciliation with Stripe: a period's differences changed, now ${d.text("differences", "some")} difference(s)`
+        : `Reconciliation with Stripe found ${d.text("differences", "some")} difference(s)`,
+      happened: [
+        changed
+          ? `A later reconciliation of susu's ledger with Stripe found other differences for ${period}: ${d.text("differences", "some")} difference(s) now; ${before}.`
+          : `The daily reconciliation of susu's ledger with Stripe found ${d.text("differences", "some")} difference(s) for ${period}.`,
+        `By kind: ${d.text("differencesByKind", "(not given)")}.`,
+        `Amounts of the differences per currency (money into the platform balance positive): ${d.text("amountsByCurrency", "(not given)")}.`,
+        once,
+      ],
+      action: `Read ${ticket}${changed ? " (its notes say what each later run found; it is open again if it had been resolved)" : ""} and the period's reports (GET /v1/operations/reconciliation/reports), find why each difference arose${d.has("runbookUrl") ? ` as the runbook says (${d.text("runbookUrl")})` : ""}, correct what must be, then resolve the ticket.`,
+    };
+  },
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */
