@@ -5,13 +5,14 @@
 // admin alerts of the notifier the scheduler wires (queued deliveries in PostgreSQL).
 import {
   createStripeClient,
+  PrismaLedgerStore,
   PrismaNotificationEndpoints,
   PrismaSupportDesk,
   renderMail,
   stripeEndpointOf,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import type { Notification } from "@susu/domain";
+import { debitInitiated, money, type Notification } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
 import { errAsync } from "neverthrow";
@@ -73,12 +74,30 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     clock,
   });
 
-  const notices = () =>
+  const notices = (aggregateId?: string) =>
     db.prisma.notification.findMany({
-      where: { template: "reconciliation_differences" },
+      where: {
+        template: "reconciliation_differences",
+        ...(aggregateId !== undefined ? { aggregateId } : {}),
+      },
       include: { deliveries: { select: { channel: true, recipient: true, personId: true } } },
-      orderBy: { createdAt: "asc" },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     });
+
+  /** What the admins read of a stored notice (the e-mail the delivery worker renders). */
+  const mailOf = (notice: Awaited<ReturnType<typeof notices>>[number]) =>
+    renderMail(
+      {
+        id: notice.id,
+        aggregate: notice.aggregateType,
+        aggregateId: notice.aggregateId,
+        personIds: [],
+        roles: ["platform_admins"],
+        template: notice.template,
+        data: notice.data,
+      } as unknown as Notification,
+      { locale: "en-AU", timeZone: "UTC" },
+    );
 
   it("finds nothing to say about a day without money, and opens no ticket", async () => {
     const { runs, remaining } = await reconcileDueDays(deps(), log);
@@ -214,6 +233,119 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
     ]);
     expect(sent[1]?.data).toMatchObject({ amountsByCurrency: "AUD: at Stripe 7.50, in susu 0.00" });
     expect(await db.prisma.supportTicket.count()).toBe(2);
+  });
+
+  it("a later run of a period that finds other differences tells the admins again and updates the ticket; one that finds none resolves it and says so", async () => {
+    // The scheduler's own notifier, with its default window for admin alerts (an hour): a
+    // follow-up says something new about the period, so no window holds it back.
+    const windowed = notifierOf(
+      readSchedulerEnv({
+        STRIPE_SECRET_KEY: "sk_test_x",
+        SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
+        SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
+        SUSU_ADMIN_EMAILS: "ops@susu.test",
+        SUSU_PUBLIC_URL: "https://api.susu.test",
+      }),
+      db.prisma,
+      log,
+    );
+    const withWindow = () => ({ ...deps(), notifier: windowed });
+    // The 3rd: a debit of a round's member at Stripe (its effect's id in the metadata) that
+    // susu's ledger does not record yet.
+    await emulator.control.advanceClock(24 * 3600);
+    clock.advance(25 * HOUR);
+    const day = { from: DAY + 48 * HOUR, to: DAY + 72 * HOUR };
+    const ticketId = reconciliationTicketId(day.from, day.to);
+    const charge = (amount: number, effect: string) =>
+      stripe.paymentIntents.create({
+        amount,
+        currency: "aud",
+        payment_method: "pm_card_visa",
+        payment_method_types: ["card"],
+        confirm: true,
+        metadata: { effect_id: effect },
+      });
+    await charge(12_00, "rnd_recon:debit:ana:1");
+    const first = await reconcilePeriod(withWindow(), log, day);
+    expect(first.report.differences.map((d) => [d.code, d.stripeMinor])).toEqual([
+      ["missing_in_susu", 12_00],
+    ]);
+    expect(await notices(ticketId)).toHaveLength(1);
+
+    // Another debit of the day: the next run finds two. A notifier down fails it with nothing
+    // stored (the ticket's note is kept, by its id); the retry tells the admins once.
+    await charge(3_00, "rnd_recon:debit:ben:1");
+    const brokenNotifier = {
+      send: () =>
+        errAsync({
+          type: "notify_failed" as const,
+          code: "notify_failed" as const,
+          message: "notifier down",
+        }),
+    };
+    await expect(reconcilePeriod({ ...deps(), notifier: brokenNotifier }, log, day)).rejects.toThrow(
+      /notifier down/,
+    );
+    await reconcilePeriod(withWindow(), log, day);
+    const changed = await notices(ticketId);
+    expect(changed).toHaveLength(2);
+    expect(changed[1]?.data).toMatchObject({
+      change: "changed",
+      differences: 2,
+      previousDifferences: 1,
+      differencesByKind: "missing_in_susu: 2",
+      amountsByCurrency: "AUD: at Stripe 15.00, in susu 0.00",
+      ticketUrl: `https://api.susu.test/v1/tickets/${encodeURIComponent(ticketId)}`,
+    });
+    expect(
+      await db.prisma.adminAlert.count({ where: { notificationId: changed[1]?.id ?? "", sent: true } }),
+    ).toBe(1);
+    expect(changed[1]?.deliveries.map((d) => d.channel).sort()).toEqual(["email", "webhook"]);
+    const changedMail = mailOf(changed[1] as (typeof changed)[number]);
+    expect(changedMail.subject).toContain("now 2 difference(s)");
+    expect(changedMail.text).toContain("its last run found 1");
+    let ticket = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: ticketId } });
+    expect(ticket.status).toBe("open");
+    expect(ticket.subject).toContain("found 2 difference(s)");
+    const notes = (t: typeof ticket) => (t.details as { notes?: { summary: string }[] }).notes ?? [];
+    expect(notes(ticket)).toHaveLength(1);
+    expect(notes(ticket)[0]?.summary).toContain("found 2 difference(s)");
+
+    // The same differences again: nothing new is said, the ticket keeps its one note.
+    await reconcilePeriod(withWindow(), log, day);
+    expect(await notices(ticketId)).toHaveLength(2);
+    expect(notes(await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: ticketId } }))).toHaveLength(
+      1,
+    );
+
+    // susu's ledger catches up (the debits' postings land): the day is clean now. The ticket
+    // is resolved and the admins are told, once.
+    const ledger = new PrismaLedgerStore(db.prisma, { clock });
+    for (const [effect, member, amount] of [
+      ["rnd_recon:debit:ana:1", "ana", 12_00],
+      ["rnd_recon:debit:ben:1", "ben", 3_00],
+    ] as const)
+      (
+        await ledger.post(
+          debitInitiated({
+            id: `${effect}:initiated`,
+            roundId: "rnd_recon",
+            memberId: member,
+            amount: money(amount, "AUD"),
+            occurredAt: day.from + 10 * HOUR,
+          })._unsafeUnwrap(),
+        )
+      )._unsafeUnwrap();
+    const clean = await reconcilePeriod(withWindow(), log, day);
+    expect(clean.report.differences).toEqual([]);
+    await reconcilePeriod(withWindow(), log, day);
+    const cleared = await notices(ticketId);
+    expect(cleared).toHaveLength(3);
+    expect(cleared[2]?.data).toMatchObject({ change: "cleared", differences: 0, previousDifferences: 2 });
+    expect(mailOf(cleared[2] as (typeof cleared)[number]).subject).toContain("no differences any more");
+    ticket = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id: ticketId } });
+    expect(ticket.status).toBe("resolved");
+    expect(ticket.resolution).toContain("no differences");
   });
 
   it("is scheduled on its cron in pg-boss", async () => {

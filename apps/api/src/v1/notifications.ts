@@ -11,7 +11,7 @@ import {
 import {
   type Clock,
   NOTIFICATION_CLASSES,
-  NOTIFICATION_TEMPLATE_NAMES,
+  PERSON_NOTIFICATION_TEMPLATES,
   parseNotificationPreferences,
 } from "@susu/domain";
 import type { Context } from "hono";
@@ -38,7 +38,9 @@ import {
 //   locale, time zone and which optional messages reach them on which channel. The person
 //   and platform operators read them; the person and platform admins replace them (a
 //   service token may not redirect someone's mail: 403 `admin_only`). Required messages
-//   (about their money) cannot be switched off: trying is 400 `notification_required`.
+//   (about their money) cannot be switched off: trying is 400 `notification_required`. The
+//   platform admins' own notices (class `admin`) are not listed; setting one is 400
+//   `notification_admin_only`.
 // - `/v1/notification-endpoints`: client apps' webhook endpoints that push to phones. Platform
 //   operators list them and read their delivery logs; platform admins (role `admin`, not a
 //   service token: 403 `admin_only`) create, disable and rotate them — the signing secret
@@ -87,7 +89,10 @@ const SettingsSchema = z
     channels: z
       .object({ email: z.boolean(), push: z.boolean() })
       .openapi({ description: "The channels of optional messages (required ones use every channel)" }),
-    notifications: z.record(z.string(), TemplateSettingSchema),
+    notifications: z.record(z.string(), TemplateSettingSchema).openapi({
+      description:
+        "Every message a person can receive, by template name. The platform admins' own notices (`refund_owed`, `reversal_failed`, `transfer_blocked`, `reconciliation_differences`) are never sent to a person and are not listed.",
+    }),
   })
   .openapi("NotificationSettings");
 
@@ -124,7 +129,8 @@ const PutSettingsSchema = z
       .refine((r) => Object.keys(r).length <= 100, "at most 100 entries")
       .optional()
       .openapi({
-        description: "Template name → on or off; names left out are on. Required ones cannot be off.",
+        description:
+          "Template name → on or off; names left out are on. Required ones cannot be off (400 `notification_required`); the platform admins' own notices are no person's to set (400 `notification_admin_only`).",
         example: { checkout_expired: false },
       }),
   })
@@ -143,7 +149,7 @@ function settingsView(s: NotificationSettings) {
     timeZone: s.timeZone ?? null,
     channels: { ...s.channels },
     notifications: Object.fromEntries(
-      NOTIFICATION_TEMPLATE_NAMES.map((t) => [
+      PERSON_NOTIFICATION_TEMPLATES.map((t) => [
         t,
         { required: NOTIFICATION_CLASSES[t] === "required", enabled: !s.muted.includes(t) },
       ]),
@@ -187,6 +193,7 @@ const putSettingsRoute = createRoute({
       unknown_time_zone: 'unknown time zone "Mars/Base" (an IANA name, e.g. Australia/Sydney)',
       unknown_notification: "there is no notification no_such_message",
       notification_required: "payout_failed is about your money and cannot be switched off",
+      notification_admin_only: "refund_owed is sent to the platform's admins only, not to people",
       invalid_request: "the request does not match the schema",
     }),
     ...forbiddenResponse(["admin_only"]),

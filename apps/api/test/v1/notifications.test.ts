@@ -17,6 +17,9 @@ let service: string;
 let ana: string;
 let ben: string;
 
+/** The templates sent to the platform's admins only (`SUSU_ADMIN_EMAILS`), never to a person. */
+const ADMIN_ONLY = ["refund_owed", "reversal_failed", "transfer_blocked", "reconciliation_differences"];
+
 const json = async (res: Response) => (await res.json()) as Record<string, unknown>;
 
 beforeAll(async () => {
@@ -52,6 +55,18 @@ describe("notification settings", () => {
     const notifications = body.notifications as Record<string, { required: boolean; enabled: boolean }>;
     expect(notifications.payout_failed).toEqual({ required: true, enabled: true });
     expect(notifications.checkout_expired).toEqual({ required: false, enabled: true });
+  });
+
+  it("lists only what a person can receive: the platform admins' notices are not theirs", async () => {
+    for (const token of [ana, admin]) {
+      const res = await app.request("/v1/people/ana/notification-settings", authed(token));
+      expect(res.status).toBe(200);
+      const notifications = (await json(res)).notifications as Record<string, unknown>;
+      for (const t of ADMIN_ONLY) expect(notifications).not.toHaveProperty(t);
+      // Those sent to people and to admins alike stay: a seller hears of a dispute, a group's admins of a refund that failed.
+      for (const t of ["dispute_closed", "refund_failed", "unexpected_money", "release_blocked"])
+        expect(notifications).toHaveProperty(t);
+    }
   });
 
   it("replaces them, normalised, and shows them back", async () => {
@@ -90,6 +105,12 @@ describe("notification settings", () => {
     [{ timeZone: "Mars/Base" }, "unknown_time_zone", "timeZone"],
     [{ notifications: { nope: false } }, "unknown_notification", "notifications.nope"],
     [{ notifications: { payout_failed: false } }, "notification_required", "notifications.payout_failed"],
+    [{ notifications: { refund_owed: false } }, "notification_admin_only", "notifications.refund_owed"],
+    [
+      { notifications: { reconciliation_differences: true } },
+      "notification_admin_only",
+      "notifications.reconciliation_differences",
+    ],
   ])("refuses %j with 400 %s and changes nothing", async (body, code, path) => {
     const before = await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } });
     const res = await app.request("/v1/people/ben/notification-settings", authed(ben, "PUT", body));
@@ -99,6 +120,7 @@ describe("notification settings", () => {
     expect(problem.code).toBe(code);
     expect(problem.errors).toEqual([{ path, message: problem.detail }]);
     if (code === "notification_required") expect(problem.detail).toContain("cannot be switched off");
+    if (code === "notification_admin_only") expect(problem.detail).toContain("platform's admins only");
     expect(await db.prisma.person.findUniqueOrThrow({ where: { id: "ben" } })).toEqual(before);
   });
 
@@ -136,7 +158,7 @@ describe("notification settings", () => {
         notifications: fc.dictionary(
           fc.oneof(
             fc.string({ maxLength: 20 }),
-            fc.constantFrom("checkout_expired", "payout_failed", "__proto__"),
+            fc.constantFrom("checkout_expired", "payout_failed", "__proto__", ...ADMIN_ONLY),
           ),
           fc.boolean(),
           { maxKeys: 4 },
@@ -151,6 +173,7 @@ describe("notification settings", () => {
       "unknown_time_zone",
       "unknown_notification",
       "notification_required",
+      "notification_admin_only",
     ]);
     await fc.assert(
       fc.asyncProperty(body, async (b) => {

@@ -159,9 +159,9 @@ export class DeliveringNotifier implements Notifier {
     );
   }
 
-  /** The key that makes two admin alerts the same. */
+  /** The key that makes two admin alerts the same: the notification's own, else its template and what it is about. */
   static alertKey(n: Notification): string {
-    return `${n.template}:${n.aggregate}:${n.aggregateId}`;
+    return n.alertKey ?? `${n.template}:${n.aggregate}:${n.aggregateId}`;
   }
 
   /**

@@ -93,6 +93,43 @@ const byDate = (d: MailData, key: string): { by?: string } => {
   return by === undefined ? {} : { by };
 };
 
+/** What else still holds a held payment's release back (`waitsFor` of a won dispute's notice). */
+const RELEASE_WAITS_FOR: Readonly<Record<string, string>> = {
+  fulfilment: "the booking to be confirmed fulfilled",
+  admin_hold: "an administrator's hold to be lifted",
+  dispute: "another dispute of the payment to close",
+  refund: "a refund of the payment to finish",
+  seller_account: "the seller's payout account to be able to receive transfers",
+  transfer: "an administrator to settle a transfer that could not be made",
+};
+
+/**
+ * What a won dispute's closure (an inquiry's too) did to a held payment's release, as the
+ * payment's notice says (`release`, see the domain's `releaseAfterWon`): a win lifts the
+ * dispute's freeze and releases nothing by itself — the release goes when it is due and
+ * nothing else holds it.
+ */
+function heldReleaseAfterWon(d: MailData): string {
+  const lifted = "The dispute no longer holds the release of the seller's share back";
+  switch (d.text("release")) {
+    case "started":
+      return `${lifted}: the transfer to the seller is being made now.`;
+    case "under_way":
+      return `${lifted}: the transfer to the seller asked for before it goes on.`;
+    case "due":
+      return `${lifted}: nothing is released now; it is due on ${d.date("releaseDueAt") ?? "its release date"}, as planned.`;
+    case "waits":
+      return `${lifted}, but it still waits for ${RELEASE_WAITS_FOR[d.text("waitsFor")] ?? "something else that holds it"}.`;
+    case "done":
+      return "The seller's share had been released before the dispute; nothing changes.";
+    case "none":
+      return "Nothing of the payment is left to release to the seller.";
+    default:
+      // A notice queued before its closure said what it did.
+      return `${lifted}; it goes on when nothing else holds it (its release date, an administrator's hold, a refund).`;
+  }
+}
+
 const contact = "If you think this is wrong, reply to this e-mail or contact the group's administrators.";
 
 /**
@@ -233,7 +270,7 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
       d.text("outcome") !== "won"
         ? "The disputed amount was returned to the customer."
         : d.aggregate === "held_payment"
-          ? "The held amount is released."
+          ? heldReleaseAfterWon(d)
           : // "won" is every closure not lost, an inquiry's `warning_closed` too: Stripe may have taken nothing.
             "It was decided in the platform's favour: any amount Stripe took for it is back in the platform's balance.",
     ],
@@ -513,17 +550,40 @@ export const MAIL_TEMPLATES: { readonly [T in MailTemplateName]: Template } = {
     action:
       "Nothing, if you are happy with your plan. To change it, choose a plan that is on offer now and ask again.",
   }),
-  // For the admins; the period is written in UTC, as reconciliation periods are.
-  reconciliation_differences: (d) => ({
-    subject: `Reconciliation with Stripe found ${d.text("differences", "some")} difference(s)`,
-    happened: [
-      `The daily reconciliation of susu's ledger with Stripe found ${d.text("differences", "some")} difference(s) for ${d.text("periodFrom", "the period")} to ${d.text("periodTo", "its end")} (UTC, end exclusive).`,
-      `By kind: ${d.text("differencesByKind", "(not given)")}.`,
-      `Amounts of the differences per currency (money into the platform balance positive): ${d.text("amountsByCurrency", "(not given)")}.`,
-      "You are told of a period once, however often it is reconciled again.",
-    ],
-    action: `Read the ticket${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""} and the period's reports (GET /v1/operations/reconciliation/reports), find why each difference arose${d.has("runbookUrl") ? ` as the runbook says (${d.text("runbookUrl")})` : ""}, correct what must be, then resolve the ticket.`,
-  }),
+  // For the admins; the period is written in UTC, as reconciliation periods are. The first
+  // notice of a period, or the follow-up of a later run that found other differences
+  // (`change: changed`) or none any more (`cleared`).
+  reconciliation_differences: (d) => {
+    const period = `${d.text("periodFrom", "the period")} to ${d.text("periodTo", "its end")} (UTC, end exclusive)`;
+    const before = `its last run found ${d.text("previousDifferences", "others")}`;
+    const ticket = `the ticket${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""}`;
+    const once =
+      "You are told of a period's differences once, and again only when a later run of it finds other ones or none.";
+    if (d.text("change") === "cleared")
+      return {
+        subject: "Reconciliation with Stripe: a period has no differences any more",
+        happened: [
+          `A later reconciliation of susu's ledger with Stripe found no differences for ${period}; ${before}.`,
+          `Its ticket is resolved${d.has("ticketUrl") ? ` (${d.text("ticketUrl")})` : ""}.`,
+          once,
+        ],
+      };
+    const changed = d.text("change") === "changed";
+    return {
+      subject: changed
+        ? `Reconciliation with Stripe: a period's differences changed, now ${d.text("differences", "some")} difference(s)`
+        : `Reconciliation with Stripe found ${d.text("differences", "some")} difference(s)`,
+      happened: [
+        changed
+          ? `A later reconciliation of susu's ledger with Stripe found other differences for ${period}: ${d.text("differences", "some")} difference(s) now; ${before}.`
+          : `The daily reconciliation of susu's ledger with Stripe found ${d.text("differences", "some")} difference(s) for ${period}.`,
+        `By kind: ${d.text("differencesByKind", "(not given)")}.`,
+        `Amounts of the differences per currency (money into the platform balance positive): ${d.text("amountsByCurrency", "(not given)")}.`,
+        once,
+      ],
+      action: `Read ${ticket}${changed ? " (its notes say what each later run found; it is open again if it had been resolved)" : ""} and the period's reports (GET /v1/operations/reconciliation/reports), find why each difference arose${d.has("runbookUrl") ? ` as the runbook says (${d.text("runbookUrl")})` : ""}, correct what must be, then resolve the ticket.`,
+    };
+  },
 };
 
 /** The e-mail for a notification: its template's words, the data's details, escaped and masked. */

@@ -9,7 +9,12 @@ export { DAILY_RECONCILIATION_RAN_BY, reconciliationDaysBehind } from "./daily-d
 export {
   differenceAmountsByCurrency,
   differencesByKind,
+  differencesDigest,
+  type PreviousReconciliation,
+  type ReconciliationChange,
+  reconciliationChange,
   reconciliationDifferencesNotice,
+  reconciliationFollowUpNotice,
 } from "./differences-notice.js";
 export {
   type ChargeSettlement,

@@ -185,6 +185,23 @@ export class PrismaReconciliationStore {
   }
 
   /**
+   * The newest report `ranBy` stored of exactly the period `from`–`to` (created, then id), or
+   * `undefined`: what the previous run of the period found. Read through the index on the period.
+   */
+  async latestReportOf(
+    from: number,
+    to: number,
+    ranBy: string,
+  ): Promise<StoredReconciliationReport | undefined> {
+    const row = await this.#prisma.reconciliationReport.findFirst({
+      where: { periodFrom: new Date(from), periodTo: new Date(to), ranBy },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      select: { id: true },
+    });
+    return row === null ? undefined : this.getReport(row.id);
+  }
+
+  /**
    * Stored reports, newest first (created, then id): at most `limit`
    * (1..{@link RECONCILIATION_REPORTS_PAGE_MAX}) after the report `startingAfter` (an
    * unknown one is an empty page), and whether more follow.

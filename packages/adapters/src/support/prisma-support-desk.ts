@@ -11,6 +11,8 @@ import {
   type SupportTicketRecord,
   type SupportTicketStore,
   type TicketQuery,
+  type TicketUpdate,
+  type TicketUpdateOutcome,
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
 import { SystemClock } from "../clock/system-clock.js";
@@ -51,7 +53,8 @@ function effectIdOf(ticket: SupportTicket): string | null {
  * {@link SupportDesk} on PostgreSQL (`support_tickets`). Opening is idempotent: the ticket
  * id is stable (the effect id, or `webhook:<event id>:parked`), and a ticket whose id or
  * effect id is already stored is kept as it is — a replayed effect or a re-parked event
- * opens nothing new and never reopens a ticket a person resolved.
+ * opens nothing new and never reopens a ticket a person resolved. Only an update that asks
+ * for it reopens one (`updateTicket`, `reopen`: its opener found the problem back).
  */
 export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketStore {
   constructor(
@@ -93,6 +96,59 @@ export class PrismaSupportDesk implements ContextualSupportDesk, SupportTicketSt
       .mapErr(
         (e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }),
       );
+  }
+
+  /**
+   * Adds a note to a ticket's details (`notes`, oldest first; the first summary stays), makes
+   * its first line the subject, and with `reopen` opens a resolved ticket again, the
+   * resolution moved into the note. A note whose id is there already changes nothing. A
+   * conditional update on the ticket's version: one that lost a race reads the ticket again.
+   */
+  updateTicket(id: string, update: TicketUpdate): ResultAsync<TicketUpdateOutcome, SupportDeskError> {
+    const at = new Date(update.at);
+    const work = async (): Promise<TicketUpdateOutcome> => {
+      for (;;) {
+        const row = await this.prisma.supportTicket.findUnique({ where: { id } });
+        if (row === null) return "not_found";
+        const details = detailsOf(row.details);
+        const notes = Array.isArray(details.notes) ? (details.notes as unknown[]) : [];
+        if (
+          notes.some(
+            (n) => typeof n === "object" && n !== null && (n as { id?: unknown }).id === update.noteId,
+          )
+        )
+          return "unchanged";
+        const reopens = update.reopen === true && row.status === "resolved";
+        const note = {
+          id: update.noteId,
+          at: at.toISOString(),
+          summary: update.summary,
+          ...(reopens
+            ? {
+                reopened: {
+                  resolvedAt: row.resolvedAt?.toISOString() ?? null,
+                  resolvedBy: row.resolvedBy,
+                  resolution: row.resolution,
+                },
+              }
+            : {}),
+        };
+        const { count } = await this.prisma.supportTicket.updateMany({
+          where: { id, version: row.version },
+          data: {
+            subject: subjectOf(update.summary),
+            details: { ...details, notes: [...notes, note] } as object,
+            updatedAt: at,
+            version: { increment: 1 },
+            ...(reopens ? { status: "open", resolvedAt: null, resolvedBy: null, resolution: null } : {}),
+          },
+        });
+        if (count === 1) return "updated";
+      }
+    };
+    return fromDatabase(work, "update support ticket").mapErr(
+      (e): SupportDeskError => ({ type: "ticket_failed", code: "ticket_failed", message: e.message }),
+    );
   }
 
   /** Tickets oldest first (`created_at`, then id): a keyset page after the cursor's row. */
@@ -203,11 +259,15 @@ function aggregateOf(row: TicketRow): AggregateRef | NoAggregateRef {
   return row.roundId !== null ? { aggregate: "round", aggregateId: row.roundId } : {};
 }
 
+/** A ticket's stored details as an object ({} when they are not one). */
+function detailsOf(details: unknown): Record<string, unknown> {
+  return typeof details === "object" && details !== null && !Array.isArray(details)
+    ? (details as Record<string, unknown>)
+    : {};
+}
+
 function recordOf(row: TicketRow): SupportTicketRecord {
-  const details =
-    typeof row.details === "object" && row.details !== null && !Array.isArray(row.details)
-      ? (row.details as Record<string, unknown>)
-      : {};
+  const details = detailsOf(row.details);
   return {
     id: row.id,
     kind: row.kind,

@@ -10,7 +10,7 @@ import {
 import fc from "fast-check";
 import { okAsync } from "neverthrow";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { escapeHtml, formatAmount, maskNumbers } from "../../src/notify/mail-format.js";
+import { escapeHtml, formatAmount, formatInstant, maskNumbers } from "../../src/notify/mail-format.js";
 import { renderMail } from "../../src/notify/mail-templates.js";
 import {
   type PersonEmails,
@@ -342,19 +342,24 @@ function sampleOf(aggregate: Notification["aggregate"], template: Notification["
 }
 
 describe("dispute_closed", () => {
-  const closed = (aggregate: Notification["aggregate"], outcome: string) =>
+  const closed = (
+    aggregate: Notification["aggregate"],
+    outcome: string,
+    more: Record<string, string | number> = {},
+  ) =>
     renderMail(
       {
         ...sample,
         template: "dispute_closed",
         aggregate,
-        data: { disputeId: "dp_1", outcome },
+        data: { disputeId: "dp_1", outcome, ...more },
       } as Notification,
       where,
     ).text;
 
   it("says what a won dispute means for the kind of payment it was about; a lost one, that the customer has it", () => {
-    expect(closed("held_payment", "won")).toContain("The held amount is released.");
+    for (const release of [{}, { release: "due", releaseDueAt: "2026-03-05T00:00:00.000Z" }])
+      expect(closed("held_payment", "won", release)).not.toContain("is released.");
     for (const aggregate of ["subscription", "marketplace_charge", "round"] as const) {
       expect(closed(aggregate, "won")).not.toContain("held amount");
       expect(closed(aggregate, "won")).toContain(
@@ -363,6 +368,30 @@ describe("dispute_closed", () => {
     }
     for (const aggregate of ["held_payment", "subscription"] as const)
       expect(closed(aggregate, "lost")).toContain("The disputed amount was returned to the customer.");
+  });
+
+  it("tells a held payment's seller and admins what the won closure did to the release, no more", () => {
+    const won = (more: Record<string, string>) => closed("held_payment", "won", more);
+    const lifted = "The dispute no longer holds the release of the seller's share back";
+    expect(won({ release: "due", releaseDueAt: "2026-03-05T00:00:00.000Z" })).toContain(
+      `${lifted}: nothing is released now; it is due on ${formatInstant("2026-03-05T00:00:00.000Z", where)}, as planned.`,
+    );
+    expect(won({ release: "started" })).toContain(`${lifted}: the transfer to the seller is being made now.`);
+    expect(won({ release: "under_way" })).toContain(
+      `${lifted}: the transfer to the seller asked for before it goes on.`,
+    );
+    expect(won({ release: "waits", waitsFor: "admin_hold" })).toContain(
+      `${lifted}, but it still waits for an administrator's hold to be lifted.`,
+    );
+    expect(won({ release: "waits", waitsFor: "fulfilment" })).toContain(
+      "still waits for the booking to be confirmed fulfilled.",
+    );
+    expect(won({ release: "done" })).toContain(
+      "The seller's share had been released before the dispute; nothing changes.",
+    );
+    expect(won({ release: "none" })).toContain("Nothing of the payment is left to release to the seller.");
+    // A notice queued before the closure said what it did: no promise of a release at all.
+    expect(won({})).toContain(`${lifted}; it goes on when nothing else holds it`);
   });
 });
 

@@ -118,12 +118,12 @@ const refundOk = (refund = 1, attempt = 1): HeldPaymentInput => ({
   attempt,
   refundId: `re_${refund}_${attempt}`,
 });
-const dispute = (amountMinor = 10_000): HeldPaymentInput => ({
+const dispute = (amountMinor = 10_000, stripeStatus = "needs_response"): HeldPaymentInput => ({
   type: "dispute_created",
   disputeId: "dp_1",
   amountMinor,
   reason: "fraudulent",
-  stripeStatus: "needs_response",
+  stripeStatus,
   evidenceDueBy: T0 + 200 * HOUR_MS,
 });
 const closed = (outcome: "won" | "lost", amountMinor = 10_000): HeldPaymentInput => ({
@@ -624,6 +624,55 @@ describe("disputes", () => {
     expect(updated.state.disputes[0]?.stripeStatus).toBe("under_review");
     // Won after the window ended: the release goes at once.
     expect(run(updated, [closed("won")], LATER).state.status).toBe("releasing");
+  });
+
+  it("a won closure (an inquiry's too) tells seller and admins what the release does now, as it is", () => {
+    const closedNotice = (r: Run) =>
+      ofKind(r, "notify")
+        .filter((n) => n.template === "dispute_closed")
+        .map((n) => ({ to: n.to.kind, data: n.data }));
+    const told = (data: Record<string, string | number>) => {
+      const want = expect.objectContaining({ disputeId: "dp_1", outcome: "won", ...data });
+      return [
+        { to: "seller", data: want },
+        { to: "platform_admins", data: want },
+      ];
+    };
+    const releaseDueAt = new Date(T0 + 72 * HOUR_MS).toISOString();
+    // Before the release date: nothing is released now; it goes on its date, as planned.
+    const early = run(held(), [confirm, dispute(10_000, "warning_needs_response"), closed("won")]);
+    expect(ofKind(early, "transfer")).toEqual([]);
+    expect(closedNotice(early)).toEqual(told({ release: "due", releaseDueAt }));
+    // After it (the date passed while frozen): the transfer is asked for now.
+    const late = run(run(held(), [confirm, dispute()]), [closed("won")], LATER);
+    expect(ofKind(late, "transfer")).toHaveLength(1);
+    expect(closedNotice(late)).toEqual(told({ release: "started" }));
+    // Not confirmed fulfilled yet: the release still waits for that.
+    expect(closedNotice(run(held(), [dispute(), closed("won")]))).toEqual(
+      told({ release: "waits", waitsFor: "fulfilment" }),
+    );
+    // An admin's hold still stands.
+    const onHold = run(held(), [confirm, { type: "admin_hold", by: "a", reason: "check" }, dispute()]);
+    expect(closedNotice(run(onHold, [closed("won")], LATER))).toEqual(
+      told({ release: "waits", waitsFor: "admin_hold" }),
+    );
+    // The seller's account still cannot receive: the release stays blocked.
+    const blocked = run(
+      start({ seller: { ...command.seller, canReceive: false } }),
+      [paid, confirm, due, dispute()],
+      LATER,
+    );
+    expect(closedNotice(run(blocked, [closed("won")], LATER))).toEqual(
+      told({ release: "waits", waitsFor: "seller_account" }),
+    );
+    // The transfer was under way (asked for before the dispute): it goes on.
+    expect(closedNotice(run(releasing(), [dispute(), closed("won")], LATER))).toEqual(
+      told({ release: "under_way" }),
+    );
+    // Released before the dispute: the seller had the money; nothing changes.
+    expect(closedNotice(run(released(), [dispute(), closed("won")], LATER))).toEqual(
+      told({ release: "done" }),
+    );
   });
 
   it("lost before the release: the loss comes out of the hold and the payment is charged back", () => {

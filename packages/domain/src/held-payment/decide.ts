@@ -1251,7 +1251,14 @@ const disputeRules: DisputeRules<Draft, Step> = {
   lossWaits: (d) => d.state.refunds.some((r) => r.status === "requested" || r.status === "reversing"),
   refundableMinor: (d) => refundableMinor(d.state),
   lossParts: (d, lostMinor) => takeBackSplit(d.state, d.state.currency, givenBackMinor(d.state), lostMinor),
-  won: (d) => unfreeze(d),
+  // The notice says what the closure did to the release, read from the state after it.
+  won: (d, tellClosed) => {
+    const before = d.state;
+    return unfreeze(d).andThen(() => {
+      tellClosed(releaseAfterWon(before, d.state));
+      return d.done();
+    });
+  },
   lost: (d, disputeId) => {
     // With the transfer in flight, where the rest's money is taken from is not known yet.
     if (transferInFlight(d.state)) d.updateDispute(disputeId, { owedRestWaits: true });
@@ -1442,6 +1449,47 @@ function unfreeze(d: Draft): Step {
   if (nothingInTheWay(s)) return resumeRelease(d);
   if (!s.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
   return d.done();
+}
+
+/**
+ * What a won dispute's closure did to the release, for its notice (`before`: the payment as
+ * the closure found it; `after`: as it left it). `release`: `started` (the transfer is asked
+ * for now), `under_way` (a transfer asked for before goes on), `due` (nothing is released now:
+ * the release goes on `releaseDueAt`, as planned), `waits` (something else still holds it:
+ * `waitsFor`), `done` (released before the dispute: nothing changes), `none` (nothing is left
+ * to release: refunded, charged back, or refunds took the seller's whole share).
+ */
+function releaseAfterWon(before: HeldPayment, after: HeldPayment): Record<string, string> {
+  if (after.transfers.length > before.transfers.length) return { release: "started" };
+  switch (after.status) {
+    case "releasing":
+      return { release: "under_way" };
+    case "released":
+      return { release: before.status === "released" ? "done" : "none" };
+    case "held":
+    case "release_blocked": {
+      const waitsFor = releaseWaitsFor(after);
+      if (waitsFor !== undefined) return { release: "waits", waitsFor };
+      return after.releaseDueAt === undefined
+        ? { release: "waits", waitsFor: "fulfilment" }
+        : { release: "due", releaseDueAt: isoString(after.releaseDueAt) };
+    }
+    default:
+      return { release: "none" };
+  }
+}
+
+/** What still holds a release back that has not started, first what blocks it; undefined: only its date. */
+function releaseWaitsFor(s: HeldPayment): string | undefined {
+  if (s.status === "release_blocked" && s.blockKind !== "frozen")
+    return s.blockKind === "seller_cannot_receive" ? "seller_account" : "transfer";
+  if (s.adminHold !== undefined) return "admin_hold";
+  if (openDispute(s) !== undefined) return "dispute";
+  if (unfinishedRefund(s) !== undefined) return "refund";
+  if (transferInFlight(s) !== undefined) return "transfer";
+  if (s.fulfilment !== "confirmed") return "fulfilment";
+  if (!s.sellerCanReceive) return "seller_account";
+  return undefined;
 }
 
 /**

@@ -110,8 +110,13 @@ export interface DisputeRules<D extends DisputeDraft, R> {
   readonly refundableMinor: (d: D) => number;
   /** How a loss of `lostMinor` divides, as fields of the aggregate's own dispute (`sellerPartMinor`, `parts`…). */
   readonly lossParts: (d: D, lostMinor: number) => object;
-  /** What follows a won dispute. */
-  readonly won: (d: D) => R;
+  /**
+   * What follows a won dispute (every closure not lost, an inquiry's `warning_closed` too). It
+   * calls `tellClosed` once, before its `done()`, adding to the notice what the closure did to
+   * the aggregate (a release resumed or still waiting), so that the notice says what is true
+   * after it.
+   */
+  readonly won: (d: D, tellClosed: (more?: Readonly<Record<string, string | number>>) => void) => R;
   /** What follows a lost dispute, once recorded (booking the loss). */
   readonly lost: (d: D, disputeId: string) => R;
 }
@@ -211,9 +216,10 @@ export function disputeClosed<D extends DisputeDraft, R>(
     return d.done() as ReturnType<D["done"]>;
   }
   if (outcome === "won") {
-    rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome });
     d.updateDispute(disputeId, { status: "won", stripeStatus: "won" });
-    return rules.won(d);
+    return rules.won(d, (more = {}) =>
+      rules.tell(d, "dispute_closed", disputeId, { disputeId, outcome, ...more }),
+    );
   }
   return closeLost(d, disputeId, amountMinor, rules);
 }

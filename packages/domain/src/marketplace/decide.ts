@@ -1459,7 +1459,8 @@ const disputeRules: DisputeRules<Draft, Step> = {
     ),
   refundableMinor: (d) => marketplaceRefundableMinor(d.state),
   lossParts: (d, lostMinor) => ({ parts: lossParts(d.state, lostMinor) }),
-  won: (d) => {
+  won: (d, tellClosed) => {
+    tellClosed();
     thawTransfers(d);
     // A loss booked nothing yet because a frozen seller was unpaid, and it took their whole share.
     settleIfEverySellerPaid(d);

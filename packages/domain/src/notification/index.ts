@@ -14,6 +14,7 @@ export {
   type NotificationTemplateName,
   normalizeEmail,
   OPTIONAL_NOTIFICATION_TEMPLATES,
+  PERSON_NOTIFICATION_TEMPLATES,
   parseNotificationPreferences,
   wantsNotification,
 } from "./notification-preferences.js";

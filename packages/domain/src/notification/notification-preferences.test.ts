@@ -5,6 +5,7 @@ import {
   NOTIFICATION_CLASSES,
   NOTIFICATION_TEMPLATE_NAMES,
   OPTIONAL_NOTIFICATION_TEMPLATES,
+  PERSON_NOTIFICATION_TEMPLATES,
   parseNotificationPreferences,
   wantsNotification,
 } from "./notification-preferences.js";
@@ -26,6 +27,29 @@ describe("notification preferences", () => {
     ] as const)
       expect(NOTIFICATION_CLASSES[t]).toBe("required");
     expect(OPTIONAL_NOTIFICATION_TEMPLATES).toEqual(["checkout_expired"]);
+  });
+
+  it("classifies the notices sent to the platform's admins only as admin: never a person's, never muted", () => {
+    const admin = NOTIFICATION_TEMPLATE_NAMES.filter((t) => NOTIFICATION_CLASSES[t] === "admin");
+    expect(admin).toEqual([
+      "reversal_failed",
+      "refund_owed",
+      "transfer_blocked",
+      "reconciliation_differences",
+    ]);
+    expect(PERSON_NOTIFICATION_TEMPLATES.filter((t) => admin.includes(t))).toEqual([]);
+    expect(PERSON_NOTIFICATION_TEMPLATES.length + admin.length).toBe(NOTIFICATION_TEMPLATE_NAMES.length);
+    for (const t of admin) {
+      expect(wantsNotification(DEFAULT_NOTIFICATION_PREFERENCES, t, "email")).toBe(false);
+      for (const on of [true, false])
+        expect(parseNotificationPreferences({ notifications: { [t]: on } })._unsafeUnwrapErr()).toMatchObject(
+          {
+            code: "notification_admin_only",
+            field: `notifications.${t}`,
+            message: `${t} is sent to the platform's admins only, not to people`,
+          },
+        );
+    }
   });
 
   it("normalises what it keeps: trimmed address with a lower-case domain, canonical locale and zone", () => {
@@ -78,14 +102,15 @@ describe("notification preferences", () => {
           const prefs = { channels: { email, push }, muted };
           const wanted = wantsNotification(prefs, template, channel);
           if (NOTIFICATION_CLASSES[template] === "required") expect(wanted).toBe(true);
+          else if (NOTIFICATION_CLASSES[template] === "admin") expect(wanted).toBe(false);
           else expect(wanted).toBe(prefs.channels[channel] && !muted.includes(template));
         },
       ),
     );
   });
 
-  it("sends everything to someone who never chose", () => {
-    for (const t of NOTIFICATION_TEMPLATE_NAMES)
+  it("sends everything meant for people to someone who never chose", () => {
+    for (const t of PERSON_NOTIFICATION_TEMPLATES)
       expect(wantsNotification(DEFAULT_NOTIFICATION_PREFERENCES, t, "push")).toBe(true);
   });
 });

@@ -7,9 +7,12 @@ export type NotificationTemplateName = Notification["template"];
 /**
  * Whether people may switch a message off. `required`: it is about their money (a debit,
  * a failure, a payout, a refund, a dispute, a membership payment) or asks them to act on
- * it, so it always goes out, on every channel; `optional`: they choose.
+ * it, so it always goes out, on every channel; `optional`: they choose; `admin`: it is sent
+ * to the platform's admins only (`SUSU_ADMIN_EMAILS` and the endpoints' admin alerts), never
+ * to a person — not in anyone's settings, not theirs to switch, and a person it were
+ * addressed to would not get it.
  */
-export type NotificationClass = "required" | "optional";
+export type NotificationClass = "required" | "optional" | "admin";
 
 /**
  * The class of every template. A mapped type over the union of names: a template added to
@@ -41,15 +44,17 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   checkout_expired: "optional",
   refund_started: "required",
   release_blocked: "required",
-  reversal_failed: "required",
-  // For the admins: money owed to a customer that Stripe will not refund, to pay by other means.
-  refund_owed: "required",
+  // For the platform's admins only: a seller's part of a refund Stripe would not take back.
+  reversal_failed: "admin",
+  // For the platform's admins only: money owed to a customer that Stripe will not refund, to pay by other means.
+  refund_owed: "admin",
   // To the customer or member: money susu owes them outside Stripe, and each payment of it.
   owed_outside_stripe: "required",
   owed_paid_outside_stripe: "required",
   payment_action_required: "required",
   seller_paid: "required",
-  transfer_blocked: "required",
+  // For the platform's admins only: a seller's transfer Stripe refused, parked for them.
+  transfer_blocked: "admin",
   payout_failed: "required",
   // Saved payment methods: a debit that can no longer be collected asks the person to act.
   payment_method_detached: "required",
@@ -71,12 +76,17 @@ export const NOTIFICATION_CLASSES: { readonly [T in NotificationTemplateName]: N
   membership_refund_reversed: "required",
   // A plan change the person asked for did not happen.
   membership_change_refused: "required",
-  // For the admins: the platform's books and Stripe's differ for a reconciled period.
-  reconciliation_differences: "required",
+  // For the platform's admins only: the platform's books and Stripe's differ for a reconciled period.
+  reconciliation_differences: "admin",
 };
 
 /** Every template name, in a stable order. */
 export const NOTIFICATION_TEMPLATE_NAMES = Object.keys(NOTIFICATION_CLASSES) as NotificationTemplateName[];
+
+/** Templates a person can receive (every one but the platform admins' own), in a stable order: their settings list these. */
+export const PERSON_NOTIFICATION_TEMPLATES = NOTIFICATION_TEMPLATE_NAMES.filter(
+  (t) => NOTIFICATION_CLASSES[t] !== "admin",
+);
 
 /** Templates people may switch off. */
 export const OPTIONAL_NOTIFICATION_TEMPLATES = NOTIFICATION_TEMPLATE_NAMES.filter(
@@ -115,13 +125,15 @@ export const DEFAULT_NOTIFICATION_PREFERENCES: NotificationPreferences = {
   muted: [],
 };
 
-/** Whether the person hears `template` on `channel`. */
+/** Whether the person hears `template` on `channel`: never one for the platform's admins only. */
 export function wantsNotification(
   prefs: NotificationPreferences,
   template: NotificationTemplateName,
   channel: NotificationChannel,
 ): boolean {
-  if (NOTIFICATION_CLASSES[template] === "required") return true;
+  const cls = NOTIFICATION_CLASSES[template];
+  if (cls === "admin") return false;
+  if (cls === "required") return true;
   return prefs.channels[channel] && !prefs.muted.includes(template);
 }
 
@@ -133,7 +145,8 @@ export interface NotificationPreferencesError {
     | "unknown_locale"
     | "unknown_time_zone"
     | "unknown_notification"
-    | "notification_required";
+    | "notification_required"
+    | "notification_admin_only";
   readonly field: string;
   readonly message: string;
 }
@@ -197,7 +210,8 @@ export function knownTimeZone(text: string): string | undefined {
 /**
  * Checks what a person asks for and builds their preferences. Refuses an address that is
  * not one, a locale or time zone the platform cannot format in, a template it does not
- * know, and switching off a required template (it is about their money).
+ * know, switching off a required template (it is about their money), and any setting of a
+ * template sent to the platform's admins only (it never reaches a person).
  */
 export function parseNotificationPreferences(
   input: NotificationPreferencesInput,
@@ -233,6 +247,14 @@ export function parseNotificationPreferences(
     if (!isNotificationTemplate(name))
       return err(
         refusal("unknown_notification", `notifications.${name}`, `there is no notification ${name}`),
+      );
+    if (NOTIFICATION_CLASSES[name] === "admin")
+      return err(
+        refusal(
+          "notification_admin_only",
+          `notifications.${name}`,
+          `${name} is sent to the platform's admins only, not to people`,
+        ),
       );
     if (on) continue;
     if (NOTIFICATION_CLASSES[name] === "required")

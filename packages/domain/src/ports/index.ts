@@ -90,5 +90,7 @@ export type {
   SupportTicketRecord,
   SupportTicketStore,
   TicketQuery,
+  TicketUpdate,
+  TicketUpdateOutcome,
 } from "./support-desk.js";
 export type { FiredTimer, ScheduledTimer, SchedulerError, TimerScheduler } from "./timer-scheduler.js";

@@ -39,6 +39,13 @@ export type Notification = (AggregateRef | ReconciliationRef) & {
    * the newest open ticket of the aggregate.
    */
   readonly ticketId?: string;
+  /**
+   * What makes two admin alerts the same, for the notifier's window that holds back an alert
+   * like one sent shortly before; absent: its template and what it is about. A notice that
+   * says something new about the same thing (a reconciliation period's later run) names its
+   * own, so that no window holds it back.
+   */
+  readonly alertKey?: string;
   /** The group whose members it was resolved from, when it went to a group's members. */
   readonly groupId?: string;
   /** Who receives it: people's ids (a group member's id is their person's id). */

@@ -38,9 +38,31 @@ export type SupportDeskError = {
   readonly message: string;
 };
 
+/**
+ * A later word on an open or resolved ticket (what its opener found since): a note kept
+ * beside the first summary, by `noteId` (a repeat of the same note adds nothing), whose
+ * first line becomes the ticket's subject; with `reopen`, a resolved ticket is opened again
+ * (its resolution kept in the note).
+ */
+export interface TicketUpdate {
+  readonly noteId: string;
+  readonly summary: string;
+  /** Epoch ms. */
+  readonly at: number;
+  readonly reopen?: boolean;
+}
+
+/** What updating did: `updated`, `unchanged` (the note was there already), or `not_found`. */
+export type TicketUpdateOutcome = "updated" | "unchanged" | "not_found";
+
 /** Where problems go for people to fix. */
 export interface SupportDesk {
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError>;
+  /**
+   * Optional: adds a note to a ticket (see {@link TicketUpdate}). A desk without it keeps no
+   * tickets to update (it logs them): its opener opens the ticket once and says no more.
+   */
+  updateTicket?(id: string, update: TicketUpdate): ResultAsync<TicketUpdateOutcome, SupportDeskError>;
   /**
    * Optional: resolves an open ticket (a `resolve_ticket` effect: the aggregate knows what it
    * asked is done), as {@link SupportTicketStore.resolveTicket}. A desk without it keeps no

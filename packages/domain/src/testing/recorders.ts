@@ -7,6 +7,8 @@ import type {
   SupportDeskError,
   SupportTicket,
   SupportTicketRecord,
+  TicketUpdate,
+  TicketUpdateOutcome,
 } from "../ports/support-desk.js";
 import type { ScheduledTimer, SchedulerError, TimerScheduler } from "../ports/timer-scheduler.js";
 import type { Instant } from "../shared/time.js";
@@ -24,13 +26,25 @@ export class RecordingNotifier implements Notifier {
   }
 }
 
-/** Keeps every ticket it is asked to open, once per id, and which were resolved (the first resolution stands). */
+/**
+ * Keeps every ticket it is asked to open, once per id, which were resolved (the first
+ * resolution stands; a reopening update forgets it) and the notes added to each, once per note id.
+ */
 export class RecordingSupportDesk implements SupportDesk {
   readonly tickets: SupportTicket[] = [];
   readonly resolved = new Map<string, { readonly by: string; readonly note: string; readonly at: number }>();
+  readonly notes = new Map<string, TicketUpdate[]>();
   openTicket(ticket: SupportTicket): ResultAsync<void, SupportDeskError> {
     if (!this.tickets.some((t) => t.id === ticket.id)) this.tickets.push(ticket);
     return okAsync(undefined);
+  }
+  updateTicket(id: string, update: TicketUpdate): ResultAsync<TicketUpdateOutcome, SupportDeskError> {
+    if (!this.tickets.some((t) => t.id === id)) return okAsync("not_found");
+    const notes = this.notes.get(id) ?? [];
+    if (notes.some((n) => n.noteId === update.noteId)) return okAsync("unchanged");
+    this.notes.set(id, [...notes, update]);
+    if (update.reopen === true) this.resolved.delete(id);
+    return okAsync("updated");
   }
   resolveTicket(
     id: string,
