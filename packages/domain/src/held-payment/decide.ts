@@ -974,6 +974,9 @@ function releaseIfDue(d: Draft): Step {
 }
 
 function startRelease(d: Draft): Step {
+  // A transfer that landed late and could not be booked (see `transferCreated`) paid the seller:
+  // another would pay them twice. A person sorts it out (the `unexpected_money` ticket).
+  if (createdTransfer(d.state) !== undefined) return d.done();
   if (!d.state.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
   const s = d.state;
   if (!s.releaseStarted) {
@@ -1041,6 +1044,34 @@ function block(
   return d.done();
 }
 
+/**
+ * Whether a late transfer (an attempt susu had given up on, or not the latest) can be booked as
+ * the seller's one payment: no other attempt paid them, the release is where a landing moves it
+ * from, and it moved what a transfer still in flight would have: the share net of everything
+ * given back, but of the losses still to book (booked after it, from the transfer, as they would
+ * be had it landed in time) — and net of the refunds those losses superseded. Every attempt is
+ * asked with every loss booked, so such a loss closed after the attempt was asked, and the
+ * refunds it superseded counted then: the transfer was made net of them, as the loss's booking
+ * takes it ({@link heldBackForSupersededMinor}). Anything else given back or lost since it was
+ * asked (the books moved on as if it had not landed): a person sorts it out.
+ */
+function lateTransferBookable(s: HeldPayment, t: TransferAttempt): boolean {
+  const waiting = new Set(
+    s.disputes.filter((x) => x.status === "lost" && x.lossBooked !== true).map((x) => x.id),
+  );
+  const waitingSellerMinor = s.disputes
+    .filter((x) => waiting.has(x.id))
+    .reduce((sum, x) => sum + (x.sellerPartMinor ?? 0), 0);
+  const supersededSellerMinor = s.refunds
+    .filter((r) => r.supersededBy !== undefined && waiting.has(r.supersededBy))
+    .reduce((sum, r) => sum + r.sellerPartMinor, 0);
+  return (
+    createdTransfer(s) === undefined &&
+    (s.status === "releasing" || s.status === "release_blocked") &&
+    t.amountMinor === sellerNetMinor(s) + waitingSellerMinor - supersededSellerMinor
+  );
+}
+
 function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_created">): Step {
   const s = d.state;
   const t = s.transfers.find((x) => x.number === attempt);
@@ -1048,8 +1079,9 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
   if (t.status === "created")
     return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
   const latest = s.transfers[s.transfers.length - 1];
-  if (t.status === "failed" || latest !== t) {
+  if (t.status === "failed" || latest !== t || createdTransfer(s) !== undefined) {
     // An attempt susu had given up on paid the seller after all: never ignore money.
+    const bookable = lateTransferBookable(s, t);
     d.updateTransfer(attempt, { status: "created", transferId });
     d.ticket(
       ids.ticket.lateTransfer(s.id, transferId),
@@ -1060,9 +1092,16 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
       transferId,
       attempt,
     });
-    return d.done();
-  }
-  d.updateTransfer(attempt, { status: "created", transferId });
+    // Paid twice, or for other than what is set aside for them now: the ticket asks a person
+    // to check, the books keep what they had, and no other attempt is asked for (startRelease).
+    if (!bookable) return d.done();
+    // Their one payment (a look-up missed it, so it was written off): booked as any landed
+    // transfer is, below. Any other attempt still in flight is written off in turn: should it
+    // land too, its success is late and flagged, never booked.
+    for (const other of d.state.transfers)
+      if (other.number !== attempt && (other.status === "requested" || other.status === "unknown"))
+        d.updateTransfer(other.number, { status: "failed", failureCode: "another_attempt_landed" });
+  } else d.updateTransfer(attempt, { status: "created", transferId });
   d.set({ transferFailures: 0 });
   d.postAmount(heldTransferred, ids.ledger.transferred(t.effectId), t.amountMinor);
   d.moveTo("released", { endedAt: d.now });

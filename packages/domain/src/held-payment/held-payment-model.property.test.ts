@@ -40,7 +40,17 @@
 // - a second property starts every run with a refund made before the release (holding, or
 //   with the seller's share earmarked), the release made less it, Stripe failing the refund
 //   after its success (before or after the transfer lands) and a dispute lost for part or all
-//   of the charge, then goes on at random.
+//   of the charge, then goes on at random;
+// - Stripe's look-up of a transfer of unknown outcome sometimes misses one that landed (its list
+//   lags behind): the attempt is written off and its `transfer.created` comes late; once a
+//   transfer landed (late or not) no other is asked for; a seller paid twice (the next attempt
+//   asked before the late one was heard), or a late transfer the books had moved on from (not
+//   booked, the release stopped), is flagged to a person (`unexpected_money`);
+// - a third property starts every run with a refund made before the release, the release's
+//   transfer net of it refused (then retried), written off after a look-up, or written off and
+//   landed late (before the dispute, after it, or at random), Stripe failing the refund after
+//   its success before or after a dispute won or lost, then goes on at random
+//   (`FC_NUM_RUNS` runs each property longer).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
@@ -65,6 +75,9 @@ import type { HeldPaymentTimer } from "./held-payment-timer.js";
 import { isHeldPaymentMoveAllowed } from "./held-payment-transitions.js";
 
 const policy = DEFAULT_HELD_PAYMENT_POLICY;
+
+/** Runs of a property: `FC_NUM_RUNS` for a longer search, else `usual`. */
+const numRuns = (usual: number): number => Number(process.env.FC_NUM_RUNS ?? usual);
 
 const T0 = Date.UTC(2026, 2, 2);
 const ID = "hp1";
@@ -107,6 +120,11 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     transfersCreated: 0,
     /** Attempts Stripe made a transfer for (their answer may have been lost). */
     landed: new Set<number>(),
+    /**
+     * A look-up of a landed attempt found nothing (Stripe's list lagging behind): susu wrote the
+     * attempt off, and its `transfer.created` webhook is still to come (a late success).
+     */
+    lookupMissed: false,
     refundedMinor: 0,
     disputes: 0,
     disputeOpen: false,
@@ -223,7 +241,13 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         break;
       }
       case "transfer_created":
-        if (m.transfersOpen.delete(input.attempt)) m.transferLanded = true;
+        // Also a late success of an attempt written off (a look-up that missed it): the seller
+        // was paid, so no other attempt may be asked for.
+        m.transfersOpen.delete(input.attempt);
+        if (!ignored) m.transferLanded = true;
+        // Booked as the seller's payment, it writes off every other attempt still in flight.
+        if (effects.some((e) => e.kind === "post_ledger" && e.transaction.kind === "held_transferred"))
+          m.transfersOpen.clear();
         break;
       case "transfer_failed":
         if (ignored) break;
@@ -292,7 +316,9 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     const m = money.value;
     if (m.sellerMinor > s.sellerShareMinor)
       this.problems.push(`the seller was paid ${m.sellerMinor} of a ${s.sellerShareMinor} share`);
-    if (this.stripe.transfersCreated > 1)
+    // (Unless a look-up missed a landed attempt and the next was asked before its late success
+    // was heard: susu could not know, and a person is told — see `checkSettled`.)
+    if (this.stripe.transfersCreated > 1 && !this.stripe.lookupMissed)
       this.problems.push("Stripe created two transfers: the seller was paid twice");
     this.checkPayment(m);
     // Money out (to the customer, the seller, the customer's bank) never exceeds what was paid
@@ -335,6 +361,21 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
   checkSettled(): void {
     const s = this.state;
     const where = `settled ${s.status}`;
+    const st = this.stripe;
+    // A transfer written off after a look-up missed it, landed late when the books had moved on
+    // (something given back or lost since it was asked, or another paid the seller): it is not
+    // booked, the release stops, and a person is told (README "What does not work yet").
+    const lateUnbooked = s.transfers.some(
+      (t) => t.status === "created" && !this.ledgerHas(`${t.effectId}:ledger`),
+    );
+    const told = [...this.effects.values()].some(
+      (e) => e.kind === "open_ticket" && e.reason === "unexpected_money",
+    );
+    if (lateUnbooked) {
+      if (!st.lookupMissed || !told)
+        this.problems.push(`${where}: a landed transfer is not booked and nobody was told`);
+      return;
+    }
     if (s.status === "refunding" || s.status === "releasing" || s.status === "payment_processing")
       this.problems.push(`${where}: stuck with every outcome delivered`);
     for (const r of s.refunds)
@@ -366,12 +407,23 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
       this.problems.push(
         `${where}: the books say ${settledBooks.value.refundedMinor} refunded, Stripe ${this.stripe.refundedMinor}`,
       );
-    const st = this.stripe;
+    // A seller paid twice (a look-up missed the first transfer, which then landed late): a
+    // person is asked to recover it — what the second transfer moved is theirs to get back.
+    if (st.transfersCreated > 1) {
+      if (!told) this.problems.push(`${where}: the seller was paid twice and nobody was told`);
+      return;
+    }
     const out = st.refundedMinor + st.transferredMinor - st.reversedMinor + st.lostMinor;
     if (out > st.capturedMinor)
       this.problems.push(
         `${where}: Stripe sent out ${out} (refunds ${st.refundedMinor}, transfers ${st.transferredMinor} less ${st.reversedMinor} reversed, disputes ${st.lostMinor}) of ${st.capturedMinor} captured`,
       );
+  }
+
+  /** Whether the world's books hold a posting of this id. */
+  ledgerHas(postingId: string): boolean {
+    const e = this.effects.get(postingId);
+    return e !== undefined && e.kind === "post_ledger";
   }
 
   // ------------------------------------------------------------ the model's predictions
@@ -483,31 +535,49 @@ type TransferOutcome =
   | "balance_insufficient"
   | "account_invalid"
   | "api_error"
-  | "landed_answer_lost";
+  | "landed_answer_lost"
+  | "landed_answer_lost_webhook_later";
 
 /** Stripe answers the `i`-th pending transfer. */
 function answerTransfer(w: World, i: number, outcome: TransferOutcome): void {
   const [t] = w.pendingTransfers.splice(i % w.pendingTransfers.length, 1);
   if (!t) return;
-  if (outcome === "created" || outcome === "landed_answer_lost") {
+  const landed = outcome === "landed_answer_lost" || outcome === "landed_answer_lost_webhook_later";
+  if (outcome === "created" || landed) {
     w.stripe.transfersCreated += 1;
     w.stripe.transferredMinor += t.amountMinor;
     w.stripe.landed.add(t.attempt);
   }
   if (outcome === "created")
     w.inbox.push({ type: "transfer_created", attempt: t.attempt, transferId: `tr_${t.attempt}` });
-  else if (outcome === "landed_answer_lost")
-    // Stripe made it, but its answer was lost: susu hears an error of unknown outcome.
+  else if (landed) {
+    // Stripe made it, but its answer was lost: susu hears an error of unknown outcome — and,
+    // sometimes, Stripe's `transfer.created` webhook after it, in its own time.
     w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: "api_error" });
-  else w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: outcome });
+    if (outcome === "landed_answer_lost_webhook_later")
+      w.inbox.push({ type: "transfer_created", attempt: t.attempt, transferId: `tr_${t.attempt}` });
+  } else w.inbox.push({ type: "transfer_failed", attempt: t.attempt, failureCode: outcome });
 }
 
-/** Stripe answers a look-up of an attempt by what it holds. */
-function answerLookup(w: World, i: number): void {
+/**
+ * Stripe answers a look-up of an attempt by what it holds — or, `missed`, its list lags behind
+ * and a transfer it made is not found yet: susu writes the attempt off, and the transfer's
+ * `transfer.created` webhook comes later (a late success of an attempt recorded failed).
+ */
+function answerLookup(w: World, i: number, missed = false): void {
   const [l] = w.pendingLookups.splice(i % w.pendingLookups.length, 1);
   if (!l) return;
+  const landed = w.stripe.landed.has(l.attempt);
+  if (landed && missed) {
+    w.stripe.lookupMissed = true;
+    w.inbox.push(
+      { type: "transfer_not_found", attempt: l.attempt },
+      { type: "transfer_created", attempt: l.attempt, transferId: `tr_${l.attempt}` },
+    );
+    return;
+  }
   w.inbox.push(
-    w.stripe.landed.has(l.attempt)
+    landed
       ? { type: "transfer_created", attempt: l.attempt, transferId: `tr_${l.attempt}` }
       : { type: "transfer_not_found", attempt: l.attempt },
   );
@@ -643,6 +713,7 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         "account_invalid",
         "api_error",
         "landed_answer_lost",
+        "landed_answer_lost_webhook_later",
       ),
     )
     .map(([i, outcome]) =>
@@ -652,12 +723,12 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         (w) => answerTransfer(w, i, outcome),
       ),
     ),
-  // Stripe answers a look-up of an attempt by what it holds
-  fc.nat().map((i) =>
+  // Stripe answers a look-up of an attempt by what it holds (its list sometimes lagging behind)
+  fc.tuple(fc.nat(), fc.boolean()).map(([i, missed]) =>
     simple(
-      "transfer looked up",
+      `transfer looked up${missed ? " (a landed one missed)" : ""}`,
       (w) => w.pendingLookups.length > 0,
-      (w) => answerLookup(w, i),
+      (w) => answerLookup(w, i, missed),
     ),
   ),
   // (its webhook sometimes never reaches susu: only the look-up after REFUND_OUTCOME_OVERDUE_MS tells)
@@ -814,6 +885,81 @@ function refundBeforeReleaseThenLost(
     w.problems.push(`the scenario did not happen: refund 1 is ${w.state.refunds[0]?.status}`);
 }
 
+/** How the release's transfer, net of a refund made before it, fails before it is retried. */
+type FirstTransferFailure = "balance_insufficient" | "not_found" | "missed_then_late";
+
+/**
+ * A refund before the release (holding, or `earmarked`: the release started, its first transfer
+ * failed and waits to be retried), which succeeded; the release's transfer net of it, which
+ * fails (`failure`): refused (retried by its timer), of unknown outcome and not found by the
+ * admins' look-up (written off, the release goes on), or landed with its answer lost and missed
+ * by the look-up (written off, its `transfer.created` late: delivered before the dispute, after
+ * it, or left to the random steps). Stripe fails the refund after its success before or after a
+ * dispute of the charge, which is won or lost for part or all of it.
+ */
+function transferFailsAroundLoss(
+  w: World,
+  shape: {
+    earmarked: boolean;
+    refundBp: number;
+    failure: FirstTransferFailure;
+    late: "before_dispute" | "after_dispute" | "random";
+    refundFailsFirst: boolean;
+    dispute: DisputeShape;
+    outcome: "won" | "lost";
+    lossBp: number;
+  },
+): void {
+  pay(w, "card");
+  drain(w);
+  w.command({ type: "confirm_fulfilled" });
+  if (shape.earmarked) {
+    fire(w, "release_due");
+    answerTransfer(w, 0, "balance_insufficient");
+    drain(w);
+  }
+  w.command({
+    type: "refund",
+    by: "admin",
+    amountMinor: Math.max(1, Math.floor((w.amountMinor * shape.refundBp) / 10_000)),
+  });
+  answerRefund(w, 0, true);
+  drain(w);
+  fire(w, shape.earmarked ? "retry_transfer" : "release_due");
+  let late: HeldPaymentInput | undefined;
+  if (shape.failure === "balance_insufficient") {
+    answerTransfer(w, 0, "balance_insufficient");
+    drain(w);
+  } else {
+    answerTransfer(w, 0, shape.failure === "not_found" ? "api_error" : "landed_answer_lost");
+    drain(w);
+    w.command({ type: "admin_release", by: "admin" });
+    answerLookup(w, 0, true);
+    // (the look-up's answer first; the transfer's own webhook, if it landed, later)
+    const [first, ...rest] = w.inbox.splice(0);
+    if (first) w.deliver(first, false);
+    late = rest.find((f) => f.type === "transfer_created");
+    w.inbox.push(...rest.filter((f) => f !== late));
+    drain(w);
+  }
+  const deliverLate = (when: typeof shape.late): void => {
+    if (late !== undefined && shape.late === when) w.deliver(late, false);
+  };
+  deliverLate("before_dispute");
+  const failRefund = (): void => {
+    commands.refundFailsLater(0).run({}, w);
+    drain(w);
+  };
+  if (shape.refundFailsFirst) failRefund();
+  commands.disputeOpened("dispute_created", shape.dispute).run({}, w);
+  drain(w);
+  commands.disputeClosed(shape.outcome, shape.lossBp).run({}, w);
+  drain(w);
+  deliverLate("after_dispute");
+  if (!shape.refundFailsFirst) failRefund();
+  if (late !== undefined && shape.late === "random") w.inbox.push(late);
+}
+
 describe("held payments against a model (fc.commands)", () => {
   it("every step keeps the books, the hold, the seller and the customer whole, and every command does what the rules say", () => {
     fc.assert(
@@ -845,7 +991,7 @@ describe("held payments against a model (fc.commands)", () => {
           expect(world.problems).toEqual([]);
         },
       ),
-      { numRuns: 400 },
+      { numRuns: numRuns(400) },
     );
   });
 
@@ -874,7 +1020,41 @@ describe("held payments against a model (fc.commands)", () => {
           expect(world.problems).toEqual([]);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: numRuns(200) },
+    );
+  });
+  it("a refund before the release, the release's transfer failed (refused, written off, or landed late), the refund failed after its success and a dispute won or lost, then anything", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 10_000 }),
+        fc.record({
+          earmarked: fc.boolean(),
+          refundBp: fc.integer({ min: 1, max: 9_000 }),
+          failure: fc.constantFrom<FirstTransferFailure>(
+            "balance_insufficient",
+            "not_found",
+            "missed_then_late",
+          ),
+          late: fc.constantFrom("before_dispute" as const, "after_dispute" as const, "random" as const),
+          refundFailsFirst: fc.boolean(),
+          dispute: fc.record({ partBp: partBpArb, inquiry: fc.constant(false) }),
+          outcome: fc.constantFrom("won" as const, "lost" as const, "lost" as const),
+          lossBp: partBpArb,
+        }),
+        fc.commands(commandArbs, { maxCommands: 40 }),
+        fc.boolean(),
+        (amountMinor, shape, cmds, lose) => {
+          const world = new World(amountMinor, true);
+          transferFailsAroundLoss(world, shape);
+          fc.modelRun(() => ({ model: {}, real: world }), cmds);
+          settle(world, lose);
+          world.checkSettled();
+          if (process.env.MODEL_TRACE === "1" && world.problems.length > 0)
+            console.log(JSON.stringify({ trace: world.trace, state: world.state }, null, 1));
+          expect(world.problems).toEqual([]);
+        },
+      ),
+      { numRuns: numRuns(200) },
     );
   });
 });

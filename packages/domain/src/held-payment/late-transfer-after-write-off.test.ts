@@ -1,0 +1,130 @@
+// The release's transfer answered with an error of unknown outcome (Stripe made it, its answer
+// was lost); the admins' look-up found nothing (Stripe's list lagging behind), so the attempt
+// was written off — and then Stripe's `transfer.created` for it came after all (a late success
+// of an attempt recorded failed). That transfer is the seller's payment: when nothing else paid
+// them and it moved what is set aside for them, it is booked as any landed transfer is and the
+// payment is released — no other attempt is asked for, which would pay them twice. (Before, it
+// was only recorded with an `unexpected_money` ticket: the release went on and asked Stripe for
+// another transfer, and the books never showed the first. Found by the held-payment model once
+// its look-ups could miss a landed transfer: "transfer hp1:transfer:attempt:3 asked for while
+// another may land or after one landed".)
+//
+// 100.00 AUD at a 10 % fee: a 90.00 transfer.
+import { describe, expect, it } from "vitest";
+import { HOUR_MS } from "../shared/time.js";
+import {
+  heldBooks as books,
+  heldRefundFailed,
+  heldRefundSucceeded,
+  heldDisputeLost as lost,
+  heldDisputeOpened as opened,
+  heldPaid as paid,
+  type HeldRun as Run,
+  runHeld as run,
+  startHeld as start,
+  HELD_T0 as T0,
+} from "../testing/held-payment-mothers.js";
+import type { HeldPaymentEffect } from "./held-payment-effect.js";
+import type { HeldPaymentInput } from "./held-payment-input.js";
+
+const LATER = T0 + 80 * HOUR_MS;
+
+const ofKind = <K extends HeldPaymentEffect["kind"]>(effects: readonly HeldPaymentEffect[], kind: K) =>
+  effects.filter((e): e is Extract<HeldPaymentEffect, { kind: K }> => e.kind === kind);
+const unknownOutcome = (attempt: number): HeldPaymentInput => ({
+  type: "transfer_failed",
+  attempt,
+  failureCode: "api_error",
+});
+const created = (attempt: number): HeldPaymentInput => ({
+  type: "transfer_created",
+  attempt,
+  transferId: `tr_${attempt}`,
+});
+const release: HeldPaymentInput = { type: "admin_release", by: "admin" };
+
+/** Paid, fulfilled, due: attempt 1 answered with an unknown outcome, looked up, not found (written off). */
+function writtenOff(before: readonly HeldPaymentInput[] = []): Run {
+  const r = run(
+    run(start(), [paid, { type: "confirm_fulfilled" }, ...before]),
+    [
+      { type: "timer", timer: { kind: "release_due" } },
+      unknownOutcome(1),
+      release,
+      { type: "transfer_not_found", attempt: 1 },
+    ],
+    LATER,
+  );
+  expect(r.state.transfers[0]).toMatchObject({ number: 1, status: "failed" });
+  return r;
+}
+
+describe("a transfer attempt written off after a look-up that missed it, whose success comes late", () => {
+  it("while the next attempt's outcome is unknown too: the late one is booked and released, and no third attempt is asked for", () => {
+    const r = run(writtenOff(), [unknownOutcome(2), created(1)], LATER);
+    expect(r.state.status).toBe("released");
+    // Attempt 2, of unknown outcome, is written off: should it land too, it is flagged, never booked.
+    expect(r.state.transfers.map((t) => t.status)).toEqual(["created", "failed"]);
+    expect(ofKind(r.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    expect(books(r)).toMatchObject({
+      holdMinor: 0,
+      sellerPayableMinor: 0,
+      sellerMinor: 9_000,
+      feesMinor: 1_000,
+    });
+    // Nothing is left to release, and attempt 2 landing after all is flagged, never booked.
+    const twice = run(r, [created(2)], LATER);
+    expect(ofKind(twice.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    expect(ofKind(twice.last, "transfer")).toEqual([]);
+    expect(books(twice)).toMatchObject({ sellerPayableMinor: 0, sellerMinor: 9_000 });
+  });
+
+  it("while the next attempt is in flight: the late one is booked; the next one, landing too, is only flagged (paid twice)", () => {
+    const r = run(writtenOff(), [created(1)], LATER);
+    expect(r.state.status).toBe("released");
+    expect(books(r)).toMatchObject({ holdMinor: 0, sellerPayableMinor: 0, sellerMinor: 9_000 });
+    const twice = run(r, [created(2)], LATER);
+    expect(ofKind(twice.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    expect(books(twice)).toMatchObject({ sellerPayableMinor: 0, sellerMinor: 9_000 });
+    // Or it fails: nothing is retried or blocked on it.
+    const failed = run(
+      r,
+      [{ type: "transfer_failed", attempt: 2, failureCode: "balance_insufficient" }],
+      LATER,
+    );
+    expect(failed.state.status).toBe("released");
+    expect(ofKind(failed.last, "schedule_timer")).toEqual([]);
+  });
+
+  it("after a refund made before the release failed after its success and a dispute lost while the release was stopped: the late transfer is not booked against a share it no longer matches, and no other attempt is asked for", () => {
+    // A 20.00 refund before the release (succeeded), the release of 72.00 written off; Stripe
+    // fails the refund afterwards, a dispute of 50.00 opens while the release is blocked and is
+    // lost: it supersedes the refund, and its loss is booked from the share set aside (45.00 of
+    // it), which leaves 45.00 set aside — then the written-off transfer of 72.00 lands.
+    const r0 = run(
+      run(start(), [
+        paid,
+        { type: "confirm_fulfilled" },
+        { type: "refund", by: "a", amountMinor: 2_000 },
+        heldRefundSucceeded(),
+      ]),
+      [
+        { type: "timer", timer: { kind: "release_due" } },
+        unknownOutcome(1),
+        release,
+        heldRefundFailed("declined"),
+      ],
+      LATER,
+    );
+    const stopped = run(r0, [opened(5_000), { type: "transfer_not_found", attempt: 1 }, lost(5_000)], LATER);
+    expect(stopped.state).toMatchObject({ status: "release_blocked", blockKind: "transfer_outcome_unknown" });
+    expect(stopped.state.refunds[0]).toMatchObject({ status: "superseded_by_dispute" });
+    expect(stopped.state.disputes[0]).toMatchObject({ lossBooked: true, sellerPartMinor: 4_500 });
+    const late = run(stopped, [created(1)], LATER);
+    expect(ofKind(late.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    expect(ofKind(late.last, "transfer")).toEqual([]);
+    // Whatever the admins do next, the seller is not paid again.
+    const after = run(late, [release], LATER);
+    expect(ofKind(after.effects.slice(late.effects.length), "transfer")).toEqual([]);
+  });
+});
