@@ -67,6 +67,7 @@ function recordOf(row: BalanceRow): StripeBalanceRecord {
     marketplaceChargeId: row.marketplaceChargeId,
     sellerId: row.sellerId,
     membershipInvoiceId: row.membershipInvoiceId,
+    membershipLookupFailure: row.membershipLookupFailure,
     transferId: row.transferId,
     transferEffectId: row.transferEffectId,
     sourceStatus: row.sourceStatus,

@@ -27,6 +27,11 @@
 // - unmatched_payout    a payout that failed or was cancelled (its money went back to the
 //                       balance instead of the bank), or one susu recorded that Stripe
 //                       does not have.
+// - membership_lookup_failed
+//                       Stripe moved money for a charge or refund naming nothing of susu's,
+//                       and refused to say which invoice it paid (the look-up through its
+//                       PaymentIntent's invoice payment failed with a 4xx): it may be a
+//                       membership's, whose invoice then shows as missing_at_stripe.
 
 /** What kind of money movement an item is, for totals and for the CSV. */
 export type ReconciliationCategory =
@@ -67,6 +72,8 @@ export interface SusuMoneyItem {
   readonly occurredAt: number;
   /** A failure, reversal or withdrawal (a debit that failed): its absence on the other side is a status difference. */
   readonly statusChange?: boolean;
+  /** The Stripe object the ledger names where its key does not (a membership invoice's refund): shown in a difference. */
+  readonly stripeObjectId?: string;
 }
 
 /** A comparable movement at Stripe (one balance transaction, with its source). */
@@ -98,6 +105,8 @@ export interface StripeMoneyItem {
   readonly reversesSusuTransfer?: boolean;
   /** For a payout: its status at Stripe (paid, in_transit, pending, failed, canceled). */
   readonly payoutStatus?: string;
+  /** Why the look-up of its membership invoice failed for good (see `membership_lookup_failed`). */
+  readonly lookupFailure?: string;
 }
 
 /** The stable code of a difference; see the top of this file. */
@@ -108,7 +117,8 @@ export type DifferenceCode =
   | "amount_mismatch"
   | "status_mismatch"
   | "fee_mismatch"
-  | "unmatched_payout";
+  | "unmatched_payout"
+  | "membership_lookup_failed";
 
 /** Every code, in report order. */
 export const DIFFERENCE_CODES: readonly DifferenceCode[] = [
@@ -119,6 +129,7 @@ export const DIFFERENCE_CODES: readonly DifferenceCode[] = [
   "status_mismatch",
   "fee_mismatch",
   "unmatched_payout",
+  "membership_lookup_failed",
 ];
 
 /** One difference between the two sides. */
@@ -230,7 +241,10 @@ function difference(
       stripe.length > 0 ? (currencyOf(stripe) ?? unique(stripe.map((i) => i.currency)).join("+")) : null,
     ledgerTransactionIds: unique(susu.map((i) => i.ledgerTransactionId)),
     balanceTransactionIds: unique(stripe.map((i) => i.balanceTransactionId)),
-    stripeObjectIds: unique(stripe.flatMap((i) => (i.sourceId === null ? [] : [i.sourceId]))),
+    stripeObjectIds: unique([
+      ...stripe.flatMap((i) => (i.sourceId === null ? [] : [i.sourceId])),
+      ...susu.flatMap((i) => (i.stripeObjectId === undefined ? [] : [i.stripeObjectId])),
+    ]),
     at: Math.min(...times),
     detail,
   };
@@ -273,6 +287,10 @@ function compare(
   return difference("amount_mismatch", key, susu, stripe, "susu and Stripe record different amounts");
 }
 
+/** Movements of one key that include a failure, reversal or withdrawal and sum to nothing. */
+const undone = (items: readonly (SusuMoneyItem | StripeMoneyItem)[]): boolean =>
+  items.some((i) => i.statusChange === true) && sum(items.map((i) => i.signedMinor)) === 0;
+
 /** What Stripe has that susu's ledger does not claim: a difference, or why it is none. */
 function unclaimed(
   key: string,
@@ -285,8 +303,16 @@ function unclaimed(
       ? difference("unmatched_payout", key, [], stripe, "the payout failed or was cancelled at Stripe")
       : "payout_not_tracked";
   }
-  if (stripe.some((i) => i.statusChange === true) && sum(stripe.map((i) => i.signedMinor)) === 0)
-    return "undone";
+  if (undone(stripe)) return "undone";
+  const failure = stripe.find((i) => i.lookupFailure !== undefined)?.lookupFailure;
+  if (failure !== undefined)
+    return difference(
+      "membership_lookup_failed",
+      key,
+      [],
+      stripe,
+      `Stripe refused to say which membership invoice this paid: ${failure}`,
+    );
   if (category === "transfer_reversal" && stripe.some((i) => i.reversesSusuTransfer === true))
     return difference(
       "status_mismatch",
@@ -405,6 +431,9 @@ export function reconcile(
     const indices = (byKey.get(key) ?? []).filter((i) => !claimed.has(i));
     for (const i of indices) claimed.add(i);
     const stripe = indices.map((i) => stripeItems[i]!);
+    // What susu booked and undid within the period (a withdrawal undone beside the loss it
+    // became) moved nothing: as on Stripe's side, it is no difference.
+    if (stripe.length === 0 && undone(items)) continue;
     if (stripe.length === 0) {
       const payout = items[0]?.category === "payout";
       differences.push(

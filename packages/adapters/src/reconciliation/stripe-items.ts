@@ -56,6 +56,11 @@ export interface StripeBalanceRecord {
    * PaymentIntent's invoice payment.
    */
   readonly membershipInvoiceId: string | null;
+  /**
+   * Why that look-up through the PaymentIntent's invoice payment failed for good (Stripe refused
+   * it), so the membership invoice is unknown; null when it succeeded or was not needed.
+   */
+  readonly membershipLookupFailure: string | null;
   /** For a transfer reversal: the reversed transfer and its `effect_id`. */
   readonly transferId: string | null;
   readonly transferEffectId: string | null;
@@ -168,5 +173,6 @@ export function stripeItemOf(r: StripeBalanceRecord): StripeMoneyItem {
       ? { reversesSusuTransfer: true }
       : {}),
     ...(category === "payout" && r.sourceStatus !== null ? { payoutStatus: r.sourceStatus } : {}),
+    ...(r.membershipLookupFailure !== null ? { lookupFailure: r.membershipLookupFailure } : {}),
   };
 }

@@ -12,17 +12,67 @@
 // through its PaymentIntent's invoice payment (`invoiceReferencesOf`), and stored with the
 // invoice when that invoice's subscription is a susu membership; so is a refund made outside
 // susu (Stripe's dashboard) of such a charge. susu's refunds of an invoice name it in their
-// metadata. So one more call per PaymentIntent of a membership (or of nobody's) in the period,
-// none for what susu's metadata already names.
+// metadata. A look-up Stripe refuses for good (a 4xx: a restricted key without read access to
+// invoice payments, one bad payment) is stored on the row (`membership_lookup_failure`) and
+// reported as `membership_lookup_failed`, so one payment does not stop every later day; one that
+// may succeed later (rate limited, 5xx, no answer: past the SDK's own retries) fails the pull, and
+// the period stays due.
+//
+// What that costs: for a membership's charge, its PaymentIntent (for its metadata) and its
+// invoice payment, two calls; for a refund made outside susu, the same unless its charge's were
+// fetched in this pull. An invoice found before is reused from the rows already stored for the
+// same charge or refund (or, for a refund, its charge), so pulling a period again (every run pulls
+// its period first) asks Stripe nothing more for those; the remaining look-ups run
+// {@link LOOKUP_CONCURRENCY} at a time. None for what susu's metadata already names.
+import type { GatewayError } from "@susu/domain";
 import type Stripe from "stripe";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { invoiceReferencesOf } from "../stripe/invoice-payment-lookup.js";
 import { METADATA_KEYS } from "../stripe/payment-metadata.js";
 import { BILLING_METADATA_KEYS } from "../stripe/stripe-billing-gateway.js";
+import { classifyStripeError } from "../stripe/stripe-errors.js";
 import type { StripeBalanceRecord } from "./stripe-items.js";
 
 /** Stripe's `created` is in seconds; a period's bounds are epoch ms. */
 const seconds = (ms: number): number => Math.ceil(ms / 1000);
+
+/** How many balance transactions a pull resolves at once (their look-ups at Stripe, in parallel). */
+export const LOOKUP_CONCURRENCY = 4;
+
+/** Maps `items` with at most `limit` calls of `f` in flight, keeping their order. */
+async function mapConcurrently<T, U>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T) => Promise<U>,
+): Promise<U[]> {
+  const out = new Array<U>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The membership invoice of a payment, or why Stripe refused to say (see the top of this file). */
+interface InvoiceLookup {
+  readonly invoiceId: string | null;
+  readonly failure: string | null;
+}
+
+/** What a row stored before says of a charge or a refund whose membership invoice was found. */
+interface KnownInvoice {
+  readonly membershipInvoiceId: string;
+  readonly effectId: string | null;
+  readonly heldPaymentId: string | null;
+  readonly groupId: string | null;
+  readonly roundId: string | null;
+  readonly marketplaceChargeId: string | null;
+  readonly sellerId: string | null;
+}
 
 type Source = Exclude<Stripe.BalanceTransaction["source"], string | null>;
 
@@ -34,9 +84,10 @@ interface SourceFacts {
   readonly status: string | null;
   /** For a charge: what a partial capture left uncaptured. */
   readonly uncapturedAmount?: number;
-  /** A reversal's transfer; a charge's or a refund's PaymentIntent. */
+  /** A reversal's transfer; a charge's or a refund's PaymentIntent; a refund's charge. */
   readonly transferId?: string;
   readonly paymentIntentId?: string;
+  readonly chargeId?: string;
 }
 
 const idOf = (value: string | { readonly id: string } | null | undefined): string | undefined =>
@@ -66,6 +117,7 @@ function factsOf(source: Source): SourceFacts {
     }
     case "refund": {
       const paymentIntentId = idOf((source as Stripe.Refund).payment_intent);
+      const chargeId = idOf((source as Stripe.Refund).charge);
       return {
         object: "refund",
         amount,
@@ -73,6 +125,7 @@ function factsOf(source: Source): SourceFacts {
         metadata,
         status,
         ...(paymentIntentId ? { paymentIntentId } : {}),
+        ...(chargeId ? { chargeId } : {}),
       };
     }
     case "transfer_reversal": {
@@ -121,11 +174,13 @@ export class StripeRecordsPuller {
   readonly #prisma: PrismaClient;
   readonly #now: () => number;
   readonly #transfers = new Map<string, Stripe.Transfer>();
-  readonly #intents = new Map<string, Stripe.PaymentIntent>();
+  readonly #intents = new Map<string, Promise<Stripe.PaymentIntent>>();
   readonly #charges = new Map<string, Stripe.Charge>();
   readonly #fees = new Map<string, Stripe.ApplicationFee>();
   readonly #people = new Map<string, string | null>();
-  readonly #invoices = new Map<string, string | null>();
+  readonly #invoices = new Map<string, Promise<InvoiceLookup>>();
+  /** Charges and refunds (by id) whose membership invoice a row stored before names. */
+  #known = new Map<string, KnownInvoice>();
 
   constructor(stripe: Stripe, prisma: PrismaClient, now: () => number = Date.now) {
     this.#stripe = stripe;
@@ -136,16 +191,16 @@ export class StripeRecordsPuller {
   /** Pulls the period [from, to) (epoch ms) and stores every balance transaction of it. */
   async pull(from: number, to: number): Promise<PullResult> {
     const created = { gte: seconds(from), lt: seconds(to) };
-    const records: StripeBalanceRecord[] = [];
-    const seen = new Set<string>();
+    const listed: Stripe.BalanceTransaction[] = [];
     for await (const bt of this.#stripe.balanceTransactions.list({
       created,
       limit: 100,
       expand: ["data.source"],
-    })) {
-      seen.add(bt.id);
-      records.push(await this.#recordOf(bt));
-    }
+    }))
+      listed.push(bt);
+    this.#known = await this.#knownInvoices(listed);
+    const records = await mapConcurrently(listed, LOOKUP_CONCURRENCY, (bt) => this.#recordOf(bt));
+    const seen = new Set(listed.map((bt) => bt.id));
     // Transfers and payouts of the period whose balance transaction the list did not return.
     let transfers = 0;
     for await (const t of this.#stripe.transfers.list({ created, limit: 100 })) {
@@ -161,6 +216,42 @@ export class StripeRecordsPuller {
     }
     await this.#store(records);
     return { balanceTransactions: records.length, transfers, payouts };
+  }
+
+  /**
+   * The membership invoices rows stored before name for the charges and refunds listed (or, for
+   * a refund, its charge): found once, they need no look-up again.
+   */
+  async #knownInvoices(listed: readonly Stripe.BalanceTransaction[]): Promise<Map<string, KnownInvoice>> {
+    const ids = new Set<string>();
+    for (const bt of listed) {
+      if (bt.source === null || typeof bt.source === "string") continue;
+      const facts = factsOf(bt.source);
+      if (facts.object !== "charge" && facts.object !== "refund") continue;
+      ids.add(bt.source.id);
+      if (facts.chargeId !== undefined) ids.add(facts.chargeId);
+    }
+    const known = new Map<string, KnownInvoice>();
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += 1000) {
+      const rows = await this.#prisma.stripeBalanceTransaction.findMany({
+        where: { sourceId: { in: all.slice(i, i + 1000) }, membershipInvoiceId: { not: null } },
+        select: {
+          sourceId: true,
+          membershipInvoiceId: true,
+          effectId: true,
+          heldPaymentId: true,
+          groupId: true,
+          roundId: true,
+          marketplaceChargeId: true,
+          sellerId: true,
+        },
+      });
+      for (const { sourceId, membershipInvoiceId, ...refs } of rows)
+        if (sourceId !== null && membershipInvoiceId !== null)
+          known.set(sourceId, { membershipInvoiceId, ...refs });
+    }
+    return known;
   }
 
   async #addMissing(
@@ -270,52 +361,77 @@ export class StripeRecordsPuller {
     return fee;
   }
 
-  async #intent(id: string): Promise<Stripe.PaymentIntent> {
+  /** A PaymentIntent, fetched once per pull (concurrent asks share the one call). */
+  #intent(id: string): Promise<Stripe.PaymentIntent> {
     const known = this.#intents.get(id);
     if (known !== undefined) return known;
-    const pi = await this.#stripe.paymentIntents.retrieve(id);
+    const pi = this.#stripe.paymentIntents.retrieve(id);
     this.#intents.set(id, pi);
+    pi.catch(() => this.#intents.delete(id));
     return pi;
   }
 
   /**
    * The susu membership invoice a PaymentIntent paid, or null: it names a susu object of its
-   * own (metadata), paid no invoice, or paid one of a subscription not susu's.
+   * own (metadata), paid no invoice, or paid one of a subscription not susu's; or why Stripe
+   * refused to say, for good. A failure that may pass (retryable, outcome unknown) throws.
    */
-  async #membershipInvoiceOfPayment(paymentIntentId: string): Promise<string | null> {
+  #membershipInvoiceOfPayment(paymentIntentId: string): Promise<InvoiceLookup> {
     const known = this.#invoices.get(paymentIntentId);
     if (known !== undefined) return known;
-    let invoiceId: string | null = null;
-    if (!namesSusuObject((await this.#intent(paymentIntentId)).metadata)) {
-      const found = await invoiceReferencesOf(this.#stripe, { paymentIntentId });
-      if (found.isErr())
-        throw new Error(
-          `the invoice of payment ${paymentIntentId} could not be looked up: ${found.error.message}`,
-        );
-      invoiceId = "refs" in found.value ? (found.value.refs.invoiceId ?? null) : null;
+    const lookup = this.#lookUpInvoice(paymentIntentId);
+    this.#invoices.set(paymentIntentId, lookup);
+    return lookup;
+  }
+
+  async #lookUpInvoice(paymentIntentId: string): Promise<InvoiceLookup> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.#intent(paymentIntentId);
+    } catch (e) {
+      return lookupFailed(paymentIntentId, classifyStripeError(e));
     }
-    this.#invoices.set(paymentIntentId, invoiceId);
-    return invoiceId;
+    if (namesSusuObject(intent.metadata)) return { invoiceId: null, failure: null };
+    const found = await invoiceReferencesOf(this.#stripe, { paymentIntentId });
+    if (found.isErr()) return lookupFailed(paymentIntentId, found.error);
+    return { invoiceId: "refs" in found.value ? (found.value.refs.invoiceId ?? null) : null, failure: null };
   }
 
   /**
    * The membership invoice of a balance transaction's source: the one susu's refund names; or,
-   * for a charge or a refund that names no susu object, the one its PaymentIntent paid (see the
-   * top of this file).
+   * for a charge or a refund that names no susu object, the one a row stored before names for
+   * it (or, for a refund, its charge), else the one its PaymentIntent paid (see the top of this
+   * file).
    */
-  async #membershipInvoiceOf(source: SourceFacts | undefined): Promise<string | null> {
-    if (source === undefined || (source.object !== "charge" && source.object !== "refund")) return null;
+  async #membershipInvoiceOf(
+    source: SourceFacts | undefined,
+    sourceId: string | null,
+  ): Promise<InvoiceLookup> {
+    const none = { invoiceId: null, failure: null };
+    if (source === undefined || (source.object !== "charge" && source.object !== "refund")) return none;
     const named = source.object === "refund" ? source.metadata?.[BILLING_METADATA_KEYS.invoiceId] : undefined;
-    if (named) return named;
-    if (namesSusuObject(source.metadata) || source.paymentIntentId === undefined) return null;
+    if (named) return { invoiceId: named, failure: null };
+    if (namesSusuObject(source.metadata) || source.paymentIntentId === undefined) return none;
+    const stored =
+      (sourceId !== null ? this.#known.get(sourceId) : undefined) ??
+      (source.chargeId !== undefined ? this.#known.get(source.chargeId) : undefined);
+    if (stored !== undefined) return { invoiceId: stored.membershipInvoiceId, failure: null };
     return this.#membershipInvoiceOfPayment(source.paymentIntentId);
   }
 
   async #recordOf(bt: Stripe.BalanceTransaction): Promise<StripeBalanceRecord> {
     const source = bt.source !== null && typeof bt.source !== "string" ? factsOf(bt.source) : undefined;
+    const sourceId = idOf(bt.source) ?? null;
     let metadata = source?.metadata ?? null;
-    // A charge made from a PaymentIntent carries its metadata on Stripe; if not, ask the PaymentIntent.
-    if (source?.object === "charge" && !metadata?.[METADATA_KEYS.effectId] && source.paymentIntentId)
+    // A charge made from a PaymentIntent carries its metadata on Stripe; if not, ask the
+    // PaymentIntent, unless a row stored before already says what it named (a membership's).
+    const stored = source?.object === "charge" && sourceId !== null ? this.#known.get(sourceId) : undefined;
+    if (
+      stored === undefined &&
+      source?.object === "charge" &&
+      !metadata?.[METADATA_KEYS.effectId] &&
+      source.paymentIntentId
+    )
       metadata = (await this.#intent(source.paymentIntentId)).metadata;
     const reversed = source?.transferId !== undefined ? await this.#transfer(source.transferId) : undefined;
     const marketplace =
@@ -327,7 +443,10 @@ export class StripeRecordsPuller {
             ? await this.#marketplaceOfFee(bt.source as Stripe.ApplicationFee)
             : source?.object === "fee_refund" && bt.source !== null && typeof bt.source !== "string"
               ? await this.#marketplaceOfFeeRefund(bt.source as Stripe.FeeRefund)
-              : marketplaceRefs(metadata);
+              : stored !== undefined
+                ? { marketplaceChargeId: stored.marketplaceChargeId, sellerId: stored.sellerId }
+                : marketplaceRefs(metadata);
+    const invoice = await this.#membershipInvoiceOf(source, sourceId);
     // In the source's own currency the transaction's amount is the presentment amount. Converted,
     // it is the source's amount: a charge's transaction is for what was authorised, and a
     // partial capture's `payment_reversal` gives back the uncaptured rest (Stripe's reporting
@@ -344,7 +463,7 @@ export class StripeRecordsPuller {
       type: bt.type,
       reportingCategory: bt.reporting_category,
       status: bt.status,
-      sourceId: idOf(bt.source) ?? null,
+      sourceId,
       sourceObject: source?.object ?? null,
       amountMinor: bt.amount,
       currency: bt.currency.toUpperCase(),
@@ -356,9 +475,17 @@ export class StripeRecordsPuller {
       presentmentMinor: presentmentAmount != null && source?.currency != null ? presentmentAmount : null,
       presentmentCurrency:
         presentmentAmount != null && source?.currency != null ? source.currency.toUpperCase() : null,
-      ...susuRefs(metadata),
+      ...(stored !== undefined
+        ? {
+            effectId: stored.effectId,
+            heldPaymentId: stored.heldPaymentId,
+            groupId: stored.groupId,
+            roundId: stored.roundId,
+          }
+        : susuRefs(metadata)),
       ...marketplace,
-      membershipInvoiceId: await this.#membershipInvoiceOf(source),
+      membershipInvoiceId: invoice.invoiceId,
+      membershipLookupFailure: invoice.failure,
       transferId: reversed?.id ?? null,
       transferEffectId: reversed?.metadata?.[METADATA_KEYS.effectId] || null,
       sourceStatus: source?.status ?? null,
@@ -381,6 +508,17 @@ export class StripeRecordsPuller {
       );
     }
   }
+}
+
+/**
+ * A look-up Stripe refused for good (`gateway_definite`: a 4xx such as a key without the
+ * permission, or an unknown payment) is kept as a failure on the row; any other (retryable,
+ * outcome unknown: rate limited, 5xx, no answer) may succeed later and fails the pull.
+ */
+function lookupFailed(paymentIntentId: string, error: GatewayError): InvoiceLookup {
+  const why = `the invoice of payment ${paymentIntentId} could not be looked up: ${error.code}: ${error.message}`;
+  if (error.type !== "gateway_definite") throw new Error(why);
+  return { invoiceId: null, failure: why };
 }
 
 function rowOf(r: StripeBalanceRecord, pulledAt: Date) {
@@ -407,6 +545,7 @@ function rowOf(r: StripeBalanceRecord, pulledAt: Date) {
     marketplaceChargeId: r.marketplaceChargeId,
     sellerId: r.sellerId,
     membershipInvoiceId: r.membershipInvoiceId,
+    membershipLookupFailure: r.membershipLookupFailure,
     transferId: r.transferId,
     transferEffectId: r.transferEffectId,
     sourceStatus: r.sourceStatus,

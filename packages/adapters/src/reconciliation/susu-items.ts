@@ -30,12 +30,14 @@
 // - A membership invoice's payment is matched with its charges by the invoice
 //   (`membership_invoice:<invoice>`): Stripe Billing's charge names no susu metadata, so the
 //   pull finds its invoice through the charge's PaymentIntent and its invoice payment (see
-//   stripe-records.ts). susu's refunds of an invoice (one per payment at Stripe) and their
-//   failures after success are summed per invoice (`refunds_of_invoice:<invoice>`): the ledger
-//   books them per invoice, not per Stripe refund. Refunds made outside susu (Stripe's
-//   dashboard) and disputes, with their failures and reinstatements, are matched by the Stripe
-//   ids the ledger carries; see `membershipRefundsKey` for a refund outside susu that answered
-//   susu's own refund call.
+//   stripe-records.ts). Every refund of an invoice, susu's (one per payment at Stripe) and
+//   those made outside susu (Stripe's dashboard), and their failures after success, are summed
+//   per invoice (`refunds_of_invoice:<invoice>`): one Stripe refund can be booked partly as
+//   susu's (it answered susu's refund call, the payment refunded already) and partly as its own
+//   news, so per Stripe refund the two sides need not agree, per invoice they do. A difference
+//   still names the Stripe refunds involved (the ledger's `refundId`s and Stripe's sources).
+//   Disputes, with their reinstatements, are matched by the dispute's id the ledger carries:
+//   only the dispute's own news books one.
 import { type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
 import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
@@ -61,10 +63,8 @@ export const marketplaceReversalsKey = (chargeId: string): string => `marketplac
 /** The key of a membership invoice's payment: its charges at Stripe (found through their invoice payments). */
 export const membershipInvoiceKey = (invoiceId: string): string => `membership_invoice:${invoiceId}`;
 /**
- * The key of susu's refunds of a membership invoice, and their failures: every refund of the
- * invoice's charges offers it. It sorts after `object:`, so a refund made outside susu that the
- * ledger booked as such (by its id) is claimed by that first; one that answered susu's own
- * refund call (the payment was refunded already) is booked as susu's, and matched here.
+ * The key of every refund of a membership invoice (susu's and those made outside susu) and of
+ * their failures: every refund of the invoice's charges offers it (see the top of this file).
  */
 export const membershipRefundsKey = (invoiceId: string): string => `refunds_of_invoice:${invoiceId}`;
 
@@ -83,6 +83,8 @@ const strip = (id: string, suffix: RegExp): string | undefined => {
 interface Mapped {
   readonly category: ReconciliationCategory;
   readonly key: string;
+  /** The Stripe object the ledger names, where the key does not (a membership invoice's refund). */
+  readonly objectId?: string;
   /** +1 when money comes into the platform's balance, −1 when it leaves. */
   readonly sign: 1 | -1;
   readonly statusChange?: boolean;
@@ -126,6 +128,22 @@ function feeRefundedToSeller(
   const prefix = `${marketplaceAccountPrefix(chargeId)}seller:`;
   const account = tx.postings.find((p) => p.side === side && p.account.startsWith(prefix))?.account;
   return account?.slice(prefix.length).replace(/%(25|3A)/g, (escaped) => (escaped === "%25" ? "%" : ":"));
+}
+
+/** A refund of a membership invoice (−1), or its failure after success (+1): see the top of this file. */
+function membershipRefund(tx: LedgerTransaction, sign: 1 | -1): Mapped {
+  const i = tx.refs.invoiceId;
+  // Outside refunds carry it in their refs; susu's own per payment name it in their ledger id
+  // (`…:refunded:<r>`, `…:refund-failed:<r>`; `refused` when Stripe made none).
+  const named = /:(?:refunded|refund-failed):([^:]+)$/.exec(tx.id)?.[1];
+  const refundId = tx.refs.refundId ?? (named !== "refused" ? named : undefined);
+  return {
+    category: "refund",
+    key: i ? membershipRefundsKey(i) : byRefs(tx, "refundId"),
+    sign,
+    ...(sign === 1 ? { statusChange: true } : {}),
+    ...(refundId !== undefined ? { objectId: refundId } : {}),
+  };
 }
 
 function mapped(tx: LedgerTransaction): Mapped | undefined {
@@ -263,26 +281,15 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
       return { category: "charge", key: i ? membershipInvoiceKey(i) : `ledger:${id}`, sign: 1 };
     }
     // susu's refund of an invoice (paid after the membership was canceled), whole or one
-    // payment's at a time, and its reversal when Stripe failed it after it succeeded.
-    case "membership_invoice_refunded": {
-      const i = tx.refs.invoiceId;
-      return { category: "refund", key: i ? membershipRefundsKey(i) : `ledger:${id}`, sign: -1 };
-    }
-    case "membership_invoice_refund_failed": {
-      const i = tx.refs.invoiceId;
-      return {
-        category: "refund",
-        key: i ? membershipRefundsKey(i) : `ledger:${id}`,
-        sign: 1,
-        statusChange: true,
-      };
-    }
-    // The invoice's charge refunded outside susu (and that refund's failure), or taken back by
-    // a dispute (and given back when won): by the Stripe refund's or dispute's id.
+    // payment's at a time, and the invoice's charge refunded outside susu; and their reversal
+    // when Stripe failed them after they succeeded: summed per invoice.
+    case "membership_invoice_refunded":
     case "membership_refunded_outside_susu":
-      return { category: "refund", key: byRefs(tx, "refundId"), sign: -1 };
+      return membershipRefund(tx, -1);
+    case "membership_invoice_refund_failed":
     case "membership_outside_refund_failed":
-      return { category: "refund", key: byRefs(tx, "refundId"), sign: 1, statusChange: true };
+      return membershipRefund(tx, 1);
+    // The invoice's charge taken back by a dispute (and given back when won): by the dispute's id.
     case "membership_dispute_lost":
       return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
     case "membership_dispute_reinstated":
@@ -333,6 +340,7 @@ export function susuItemOf(tx: LedgerTransaction): SusuMoneyItem | undefined {
     currency,
     occurredAt: tx.occurredAt,
     ...(m.statusChange === true ? { statusChange: true } : {}),
+    ...(m.objectId !== undefined ? { stripeObjectId: m.objectId } : {}),
   };
 }
 

@@ -404,7 +404,7 @@ describe("susu's items", () => {
       });
   });
 
-  it("keys a membership invoice's payment by its invoice, susu's refunds of it by the invoice, refunds outside susu and disputes by their Stripe ids", () => {
+  it("keys a membership invoice's payment by its invoice, every refund of it by the invoice, and disputes by their Stripe ids", () => {
     const s = "sub_1";
     const i = "in_1";
     const base = { subscriptionId: s, invoiceId: i, amount: aud(20_00), occurredAt: T };
@@ -431,14 +431,26 @@ describe("susu's items", () => {
       signedMinor: 20_00,
       statusChange: true,
     });
-    // Refunds made outside susu and disputes name their Stripe object.
+    // Refunds made outside susu too (one Stripe refund can be booked partly each way), naming
+    // their Stripe refund; disputes by their Stripe object.
     const refund = { ...base, ref: { refundId: "re_9" } };
     expect(
       susuItemOf(tx(membershipRefundedOutsideSusu({ id: ids.refundedOutside(s, i, "re_9"), ...refund }))),
-    ).toMatchObject({ category: "refund", key: "object:re_9", signedMinor: -20_00 });
+    ).toMatchObject({
+      category: "refund",
+      key: "refunds_of_invoice:in_1",
+      signedMinor: -20_00,
+      stripeObjectId: "re_9",
+    });
     expect(
       susuItemOf(tx(membershipOutsideRefundFailed({ id: ids.outsideRefundFailed(s, i, "re_9"), ...refund }))),
-    ).toMatchObject({ category: "refund", key: "object:re_9", signedMinor: 20_00, statusChange: true });
+    ).toMatchObject({
+      category: "refund",
+      key: "refunds_of_invoice:in_1",
+      signedMinor: 20_00,
+      statusChange: true,
+      stripeObjectId: "re_9",
+    });
     const dispute = { ...base, ref: { disputeId: "du_1" } };
     expect(
       susuItemOf(tx(membershipDisputeLost({ id: ids.disputeLost(s, i, "du_1"), ...dispute }))),
@@ -483,6 +495,7 @@ const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord =>
   marketplaceChargeId: null,
   sellerId: null,
   membershipInvoiceId: null,
+  membershipLookupFailure: null,
   transferId: null,
   transferEffectId: null,
   sourceStatus: "succeeded",

@@ -24,7 +24,11 @@ import {
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
-import { type ReconciliationPeriod, runReconciliation } from "../../src/reconciliation/index.js";
+import {
+  type ReconciliationPeriod,
+  type ReconciliationReport,
+  runReconciliation,
+} from "../../src/reconciliation/index.js";
 import { StripeBillingGateway } from "../../src/stripe/index.js";
 import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
 import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
@@ -391,5 +395,85 @@ describe("reconciling memberships on PostgreSQL with the emulator", () => {
       "AUD refund": [-5_00, -5_00],
       "AUD dispute": [-15_00, -15_00],
     });
+  });
+
+  /** The SDK's calls while `run` runs, by method and route (ids masked): what a pull costs at Stripe. */
+  async function callsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
+    const calls: Record<string, number> = {};
+    const count = (r: { method: string; path: string }) => {
+      const route = `${r.method} ${r.path.replace(/\?.*/, "").replace(/\/(pi|ch|in|re|txn)_[A-Za-z0-9]+/g, "/$1_*")}`;
+      calls[route] = (calls[route] ?? 0) + 1;
+    };
+    harness.stripe.on("response", count as never);
+    try {
+      await run();
+    } finally {
+      harness.stripe.off("response", count as never);
+    }
+    return calls;
+  }
+
+  it("a pull looks each membership charge's invoice up once; pulled again, it reuses what it stored and asks Stripe nothing more", async () => {
+    const period = await window();
+    for (const who of ["c1", "c2", "c3", "c4"]) await aPaidMembership(who);
+    const first = await callsDuring(() => reconciled(period()));
+    // One PaymentIntent and one invoice payment per membership charge.
+    expect(first["GET /v1/payment_intents/pi_*"]).toBe(4);
+    expect(first["GET /v1/invoice_payments"]).toBe(4);
+    let again: ReconciliationReport | undefined;
+    const second = await callsDuring(async () => {
+      again = await reconciled(period());
+    });
+    expect(second["GET /v1/payment_intents/pi_*"] ?? 0).toBe(0);
+    expect(second["GET /v1/invoice_payments"] ?? 0).toBe(0);
+    expect(again?.differences).toEqual([]);
+    expect(again?.matched).toBe(4);
+  });
+
+  it("an invoice look-up Stripe refuses for good is its own difference: the run completes, and a later run that can look it up clears it", async () => {
+    const period = await window();
+    const { invoiceId, charge } = await aPaidMembership("d1");
+    // A restricted key without read access to invoice payments: 403, which the SDK does not retry.
+    await harness.emulator.control.injectFault({
+      route: "GET /v1/invoice_payments",
+      kind: "error",
+      status: 403,
+    });
+    let report: ReconciliationReport;
+    try {
+      report = await reconciled(period());
+    } finally {
+      await harness.emulator.control.clearFaults();
+    }
+    expect(report.differences.map((d) => [d.code, d.key, d.susuMinor, d.stripeMinor])).toEqual([
+      ["missing_at_stripe", `membership_invoice:${invoiceId}`, 20_00, null],
+      ["membership_lookup_failed", `object:${charge.id}`, null, 20_00],
+    ]);
+    expect(report.differences[1]?.detail).toMatch(/refused to say which membership invoice/);
+    const row = await db.prisma.stripeBalanceTransaction.findFirst({ where: { sourceId: charge.id } });
+    expect(row?.membershipLookupFailure).toMatch(/could not be looked up/);
+    expect(row?.membershipInvoiceId).toBeNull();
+
+    const later = await reconciled(period());
+    expect(later.differences).toEqual([]);
+    const again = await db.prisma.stripeBalanceTransaction.findFirst({ where: { sourceId: charge.id } });
+    expect(again).toMatchObject({ membershipInvoiceId: invoiceId, membershipLookupFailure: null });
+  });
+
+  it("an invoice look-up that may pass later (5xx past the SDK's retries) fails the run: nothing is stored, the period stays due", async () => {
+    const period = await window();
+    await aPaidMembership("d2");
+    await harness.emulator.control.injectFault({
+      route: "GET /v1/invoice_payments",
+      kind: "error",
+      count: 3,
+    });
+    const before = await db.prisma.reconciliationReport.count();
+    try {
+      await expect(reconciled(period())).rejects.toThrow(/could not be looked up/);
+    } finally {
+      await harness.emulator.control.clearFaults();
+    }
+    expect(await db.prisma.reconciliationReport.count()).toBe(before);
   });
 });

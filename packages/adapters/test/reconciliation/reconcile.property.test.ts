@@ -285,6 +285,35 @@ describe("reconcile", () => {
     );
   });
 
+  it("does not report what susu alone booked and undid within the period; reports it when nothing undid it", () => {
+    fc.assert(
+      fc.property(movements, fc.integer({ min: 1, max: 1_000_000 }), fc.boolean(), (ms, amount, undone) => {
+        const { susu, stripe } = sides(ms);
+        const base = { category: "dispute" as const, key: "object:du_y", currency: "AUD", kind: "test" };
+        const withdrawn = { ...base, ledgerTransactionId: "y:w", signedMinor: -amount, occurredAt: T0 };
+        // A withdrawal undone (the status change), or a second movement that leaves it short.
+        const other = undone
+          ? { ...base, ledgerTransactionId: "y:u", signedMinor: amount, occurredAt: T0, statusChange: true }
+          : {
+              ...base,
+              ledgerTransactionId: "y:u",
+              signedMinor: amount - 1,
+              occurredAt: T0,
+              statusChange: true,
+            };
+        const result = reconcile([...susu, withdrawn, other], stripe);
+        expect(result.differences.map((d) => [d.code, d.key])).toEqual(
+          undone ? [] : [["missing_at_stripe", "object:du_y"]],
+        );
+        // Without the status change, a zero sum is still two movements Stripe does not have.
+        const plain = { ...other, statusChange: undefined, signedMinor: amount };
+        expect(reconcile([...susu, withdrawn, plain], stripe).differences.map((d) => d.code)).toEqual([
+          "missing_at_stripe",
+        ]);
+      }),
+    );
+  });
+
   it("claims each Stripe item once: two susu keys a Stripe item offers do not both match it", () => {
     const m = { category: "refund" as const, currency: "AUD" };
     const item = stripeItem("re_1", m, -500, ["object:re_1", "effect:r1"]);

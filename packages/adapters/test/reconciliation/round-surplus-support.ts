@@ -74,6 +74,7 @@ export function record(
     marketplaceChargeId: null,
     sellerId: null,
     membershipInvoiceId: null,
+    membershipLookupFailure: null,
     transferId: null,
     transferEffectId: null,
     sourceStatus: null,
