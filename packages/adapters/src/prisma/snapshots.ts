@@ -1044,6 +1044,9 @@ const subscribedPrice = z.strictObject({
   amountMinor: nonNegative,
 });
 
+/** A refund's part the books had no room for yet (`RefundRest`): something unbooked, always. */
+const refundRest = z.strictObject({ unbookedMinor: z.int().min(1), postings: nonNegative });
+
 const subscriptionSnapshot = z.strictObject({
   id: text,
   personId: text,
@@ -1098,11 +1101,15 @@ const subscriptionSnapshot = z.strictObject({
               posted: z.literal(true).exactOptional(),
               // Since a refund the books had given back already posts less (older snapshots: all of it).
               postedMinor: nonNegative.exactOptional(),
+              // Since a refund the books had no room for books its rest later (older snapshots: none).
+              rest: refundRest.exactOptional(),
             }),
           ).exactOptional(),
           // Since the refunds' ids came from the refund call's answer (older snapshots have neither).
           refundIds: list(text).exactOptional(),
           postedWhole: z.literal(true).exactOptional(),
+          // Since a summed answer is noted (older snapshots: read from the amounts stored).
+          summedAnswer: z.literal(true).exactOptional(),
           // Since refunds had a deadline (older snapshots do not have it).
           overdue: z.literal(true).exactOptional(),
           // Since a refund failed after the person was told of it is told to them too; no
@@ -1121,6 +1128,8 @@ const subscriptionSnapshot = z.strictObject({
           status: z.enum(["succeeded", "failed"]),
           failureCode: text.exactOptional(),
           postedMinor: nonNegative,
+          // Since a refund the books had no room for books its rest later (older snapshots: none).
+          rest: refundRest.exactOptional(),
         }),
       ).exactOptional(),
       disputes: list(

@@ -225,6 +225,91 @@ describe("a membership's outbox payloads", () => {
     expect(parseSubscriptionSnapshot(notTrue).isErr()).toBe(true);
   });
 
+  it("a refund's rest the books had no room for round-trips, on either path, with its posting; snapshots stored before rests were kept load", () => {
+    const paid = decideSubscription(
+      decideSubscription(aCheckoutMembership(), { type: "cancel", atPeriodEnd: false }, now)._unsafeUnwrap()
+        .state,
+      {
+        type: "invoice_paid",
+        invoice: {
+          invoiceId: "in_1",
+          amountDueMinor: 10_00,
+          amountPaidMinor: 10_00,
+          currency: "AUD",
+          observedAt: now.now,
+        },
+        paidAt: now.now,
+      },
+      now,
+    )._unsafeUnwrap().state;
+    const along = (s: Subscription, inputs: readonly Parameters<typeof decideSubscription>[1][]) => {
+      let state = s;
+      const effects: OutboxEffect[] = [];
+      for (const input of inputs) {
+        const d = decideSubscription(state, input, now)._unsafeUnwrap();
+        state = d.state;
+        effects.push(...(d.effects as OutboxEffect[]));
+      }
+      return { state, effects };
+    };
+    const outside = (refundId: string, amountMinor: number, outcome: "succeeded" | "failed" = "succeeded") =>
+      ({ type: "invoice_refunded_outside", invoiceId: "in_1", refundId, amountMinor, outcome }) as const;
+    // re_A (6.00) booked, failed at Stripe unheard; re_B (10.00) answers susu's refund and is
+    // heard outside susu too: the books have room for 4.00 of it.
+    const capped = along(paid, [
+      outside("re_A", 6_00),
+      outside("re_B", 10_00),
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_B"] },
+      {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "succeeded",
+        refundId: "re_B",
+        amountMinor: 10_00,
+      },
+    ]);
+    expect(capped.state.invoices[0]?.outsideRefunds?.[1]?.rest).toEqual({ unbookedMinor: 6_00, postings: 0 });
+    const oursFirst = along(paid, [
+      outside("re_A", 6_00),
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_B"] },
+      {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "succeeded",
+        refundId: "re_B",
+        amountMinor: 10_00,
+      },
+    ]);
+    expect(oursFirst.state.invoices[0]?.refund?.payments?.[0]?.rest).toEqual({
+      unbookedMinor: 6_00,
+      postings: 0,
+    });
+    const freed = along(oursFirst.state, [outside("re_A", 6_00, "failed")]);
+    const summed = along(paid, [
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_B"] },
+      {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "succeeded",
+        refundId: "re_B",
+        amountMinor: 10_00,
+      },
+      outside("re_B", 4_00),
+    ]);
+    expect(summed.state.invoices[0]?.refund?.summedAnswer).toBe(true);
+    for (const s of [paid, capped.state, oursFirst.state, freed.state, summed.state]) {
+      const stored: unknown = JSON.parse(JSON.stringify(s));
+      expect(parseSubscriptionSnapshot(stored)._unsafeUnwrap()).toEqual(s);
+    }
+    const rest = freed.effects.find((e) => e.id === "mbr_1:invoice:in_1:refunded:re_B:rest");
+    expect(rest).toMatchObject({ transaction: { kind: "membership_invoice_refunded" } });
+    expect(parseOutboxEffect(JSON.parse(JSON.stringify(rest)))._unsafeUnwrap()).toEqual(rest);
+    // A rest with nothing unbooked is not written, so not read either.
+    const empty = JSON.parse(JSON.stringify(capped.state));
+    empty.invoices[0].outsideRefunds[1].rest.unbookedMinor = 0;
+    expect(parseSubscriptionSnapshot(empty).isErr()).toBe(true);
+  });
+
   it("a plan change waiting for Stripe round-trips; a snapshot stored before changes waited loads without one", () => {
     const started = decideSubscription(
       aCheckoutMembership(),

@@ -62,6 +62,7 @@ export {
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   type OutsideRefund,
+  type RefundRest,
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_TRANSITIONS,
   type SubscribedPrice,

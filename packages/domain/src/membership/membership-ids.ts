@@ -85,6 +85,18 @@ export const subscriptionIds = Object.freeze({
     /** Refund r of invoice i's charge, made outside susu (Stripe's dashboard), succeeded: `<s>:invoice:<i>:refunded-outside:<r>`. */
     refundedOutside: (s: string, invoiceId: string, refundId: string): string =>
       `${s}:invoice:${invoiceId}:refunded-outside:${refundId}`,
+    /**
+     * The rest of refund r made outside susu (see `RefundRest`), booked the n-th time:
+     * `<s>:invoice:<i>:refunded-outside:<r>:rest` (n = 1), then `…:rest-<n>`.
+     */
+    refundedOutsideRest: (s: string, invoiceId: string, refundId: string, n: number): string =>
+      `${s}:invoice:${invoiceId}:refunded-outside:${refundId}:rest${n > 1 ? `-${n}` : ""}`,
+    /**
+     * The rest of refund r of susu's refund of invoice i, booked the n-th time:
+     * `<s>:invoice:<i>:refunded:<r>:rest` (n = 1), then `…:rest-<n>`.
+     */
+    paymentRefundRest: (s: string, invoiceId: string, refundId: string, n: number): string =>
+      `${s}:invoice:${invoiceId}:refunded:${refundId}:rest${n > 1 ? `-${n}` : ""}`,
     /** That refund r failed after its success, its posting undone: `<s>:invoice:<i>:refunded-outside:<r>:failed`. */
     outsideRefundFailed: (s: string, invoiceId: string, refundId: string): string =>
       `${s}:invoice:${invoiceId}:refunded-outside:${refundId}:failed`,

@@ -390,7 +390,21 @@ describe("a refund of an invoice's charge made outside susu", () => {
         const txs = postedAlong(s, [...order, outside("re_a", 4_00, "failed")]);
         // re_b's 6.00 did go back: the platform holds only re_a's 4.00 again.
         expect(balances(txs)["platform:membership_revenue"]).toBe(-6_00);
+        // Whose money the summed answer holds is unknown: no refund books a rest for it.
+        expect(feed(s, order).invoices[0]?.refund?.summedAnswer).toBe(true);
+        expect(txs.some((t) => t.id.includes(":rest"))).toBe(false);
       }
+      // re_b failing instead: its booking, where there was one, is undone, and no rest is booked.
+      expect(
+        balances(postedAlong(s, [...dash, ...answered, outside("re_b", 6_00, "failed")]))[
+          "platform:membership_revenue"
+        ],
+      ).toBe(-4_00);
+      expect(
+        postedAlong(s, [...answered, ...dash, outside("re_b", 6_00, "failed")]).some((t) =>
+          t.id.includes(":rest"),
+        ),
+      ).toBe(false);
     });
 
     describe("several dashboard refunds answer susu's refund call, each named with its own amount", () => {
@@ -561,6 +575,183 @@ describe("a refund of an invoice's charge made outside susu", () => {
           ["re_dash", "failed"],
         ]);
         expect(invoiceRevenueLeftMinor(end.invoices[0] as SubscriptionInvoice)).toBe(4_00);
+      }
+    });
+  });
+});
+
+describe("a refund the books had no room for: they still counted another refund Stripe has failed since", () => {
+  // The invoice collected 10.00. Dashboard refund re_A (6.00) succeeded and was booked; Stripe
+  // then failed it (susu has not heard yet), so the charge was refundable in full again and
+  // re_B refunded all 10.00. re_B's news comes before re_A's failure: the books have room for
+  // only 4.00 of it then. re_A's failure puts 6.00 back: re_B's rest is booked then, once.
+  const revenue = (txs: readonly LedgerTransaction[]) => balances(txs)["platform:membership_revenue"] ?? 0;
+  const along = (s: Subscription, inputs: readonly SubscriptionInput[]) => {
+    let state = s;
+    const txs: LedgerTransaction[] = [];
+    for (const input of inputs) {
+      const d = decided(state, input);
+      txs.push(...postings(d.effects));
+      state = d.state;
+    }
+    return { state, txs, inv: state.invoices.find((i) => i.id === "in_1") as SubscriptionInvoice };
+  };
+
+  it("no susu refund (an active membership): re_B's 6.00 left unbooked is booked when re_A's failure is heard, under its own id, once", () => {
+    const s = activeSubscription();
+    const capped = along(s, [outside("re_A", 6_00), outside("re_B", 10_00)]);
+    expect(capped.txs.map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A", 6_00],
+      ["sub1:invoice:in_1:refunded-outside:re_B", 4_00],
+    ]);
+    expect(capped.inv.outsideRefunds?.[1]).toEqual({
+      refundId: "re_B",
+      amountMinor: 10_00,
+      status: "succeeded",
+      postedMinor: 4_00,
+      rest: { unbookedMinor: 6_00, postings: 0 },
+    });
+    const freed = decided(capped.state, outside("re_A", 6_00, "failed"));
+    expect(
+      postings(freed.effects).map((t) => [t.id, t.kind, t.refs.refundId, t.postings[0]?.amount.amountMinor]),
+    ).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A:failed", "membership_outside_refund_failed", "re_A", 6_00],
+      ["sub1:invoice:in_1:refunded-outside:re_B:rest", "membership_refunded_outside_susu", "re_B", 6_00],
+    ]);
+    // Books: all 10.00 went back (re_B), as at Stripe; the invoice's figure agrees.
+    expect(revenue([...capped.txs, ...postings(freed.effects)])).toBe(-10_00);
+    const inv = freed.state.invoices[0] as SubscriptionInvoice;
+    expect(invoiceRevenueLeftMinor(inv)).toBe(0);
+    expect(inv.outsideRefunds?.[1]).toEqual({
+      refundId: "re_B",
+      amountMinor: 10_00,
+      status: "succeeded",
+      postedMinor: 10_00,
+    });
+    // The failure delivered again books nothing more.
+    expect(decided(freed.state, outside("re_A", 6_00, "failed")).ignored?.code).toBe("outside_refund_known");
+    // re_B failing in turn undoes all it booked, its rest included.
+    const undone = decided(freed.state, outside("re_B", 10_00, "failed"));
+    expect(postings(undone.effects).map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_B:failed", 10_00],
+    ]);
+  });
+
+  it("in any order of the three news (and repeats), the books end with re_B's 10.00 refunded", () => {
+    const news = [outside("re_A", 6_00), outside("re_B", 10_00), outside("re_A", 6_00, "failed")];
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+      [0, 1, 1, 2, 2, 0],
+    ];
+    for (const order of orders) {
+      const end = along(
+        activeSubscription(),
+        order.map((i) => news[i] as SubscriptionInput),
+      );
+      expect(revenue(end.txs), `order ${order.join(",")}`).toBe(-10_00);
+      expect(invoiceRevenueLeftMinor(end.inv)).toBe(0);
+      const ids = end.txs.map((t) => t.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
+  it("room freed in two goes (two failed refunds) books the rest in two postings, each once", () => {
+    const end = along(activeSubscription(), [
+      outside("re_A1", 5_00),
+      outside("re_A2", 5_00),
+      outside("re_B", 10_00),
+      outside("re_A1", 5_00, "failed"),
+      outside("re_A2", 5_00, "failed"),
+    ]);
+    expect(
+      end.txs.filter((t) => t.refs.refundId === "re_B").map((t) => [t.id, t.postings[0]?.amount.amountMinor]),
+    ).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_B:rest", 5_00],
+      ["sub1:invoice:in_1:refunded-outside:re_B:rest-2", 5_00],
+    ]);
+    expect(revenue(end.txs)).toBe(-10_00);
+    expect(end.inv.outsideRefunds?.find((r) => r.refundId === "re_B")).toEqual({
+      refundId: "re_B",
+      amountMinor: 10_00,
+      status: "succeeded",
+      postedMinor: 10_00,
+    });
+  });
+
+  describe("susu's own refund of a late-paid membership, answered by re_B (made after re_A failed)", () => {
+    const latePaid = () =>
+      feed(
+        freshSubscription({
+          start: { kind: "checkout", successUrl: "https://a.test/ok", cancelUrl: "https://a.test/no" },
+        }),
+        [{ type: "cancel", atPeriodEnd: false }, paidInvoice("in_1", 1, 10_00)],
+      );
+    const answered: SubscriptionInput[] = [
+      { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: ["re_B"] },
+      {
+        type: "invoice_refund_settled",
+        invoiceId: "in_1",
+        outcome: "succeeded",
+        refundId: "re_B",
+        amountMinor: 10_00,
+      },
+    ];
+    const dashA = outside("re_A", 6_00);
+    const dashB = outside("re_B", 10_00);
+    const failedA = outside("re_A", 6_00, "failed");
+
+    it("re_B's news before susu's answer, re_A's failure last (the reviewer's P2): every cent that went back is booked", () => {
+      const end = along(latePaid(), [dashA, dashB, ...answered, failedA]);
+      expect(revenue(end.txs)).toBe(-10_00);
+      expect(invoiceRevenueLeftMinor(end.inv)).toBe(0);
+      expect(end.txs.at(-1)?.id).toBe("sub1:invoice:in_1:refunded-outside:re_B:rest");
+    });
+
+    it("susu's answer alone (re_B's own news not heard yet): susu's refund keeps the rest and books it when re_A fails; re_B's late news books nothing more", () => {
+      const ended = along(latePaid(), [dashA, ...answered]);
+      // re_A's 6.00 is still counted as given back: susu's refund posts 4.00 and keeps 6.00.
+      expect(revenue(ended.txs)).toBe(-10_00);
+      expect(ended.inv.refund?.payments).toEqual([
+        {
+          refundId: "re_B",
+          amountMinor: 10_00,
+          status: "succeeded",
+          posted: true,
+          postedMinor: 4_00,
+          rest: { unbookedMinor: 6_00, postings: 0 },
+        },
+      ]);
+      const freed = along(ended.state, [failedA]);
+      expect(freed.txs.map((t) => [t.id, t.kind, t.postings[0]?.amount.amountMinor])).toEqual([
+        ["sub1:invoice:in_1:refunded-outside:re_A:failed", "membership_outside_refund_failed", 6_00],
+        ["sub1:invoice:in_1:refunded:re_B:rest", "membership_invoice_refunded", 6_00],
+      ]);
+      const late = along(freed.state, [dashB, failedA, ...answered]);
+      expect(late.txs).toEqual([]);
+      expect(revenue([...ended.txs, ...freed.txs])).toBe(-10_00);
+      expect(invoiceRevenueLeftMinor(late.inv)).toBe(0);
+    });
+
+    it("every order of the four news: books end with re_B's 10.00 refunded, each posting once", () => {
+      const news = [dashA, dashB, answered[0], answered[1], failedA] as SubscriptionInput[];
+      const permutations = (xs: number[]): number[][] =>
+        xs.length <= 1
+          ? [xs]
+          : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+      for (const order of permutations([0, 1, 2, 3, 4])) {
+        const end = along(
+          latePaid(),
+          order.map((i) => news[i] as SubscriptionInput),
+        );
+        expect(revenue(end.txs), `order ${order.join(",")}`).toBe(-10_00);
+        expect(invoiceRevenueLeftMinor(end.inv)).toBe(0);
+        const ids = end.txs.map((t) => t.id);
+        expect(new Set(ids).size).toBe(ids.length);
       }
     });
   });

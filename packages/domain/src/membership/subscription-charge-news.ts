@@ -9,6 +9,7 @@ import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
 import {
   membershipDisputeLost,
   membershipDisputeReinstated,
+  membershipInvoiceRefunded,
   membershipOutsideRefundFailed,
   membershipRefundedOutsideSusu,
 } from "../ledger/membership-movements.js";
@@ -24,8 +25,11 @@ import {
   type InvoiceDispute,
   invoiceRevenueLeftMinor,
   type OutsideRefund,
+  paymentRefundPostedMinor,
+  type RefundRest,
   type Subscription,
   type SubscriptionInvoice,
+  type SubscriptionPaymentRefund,
   susuRefundHoldsMinor,
 } from "./subscription.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
@@ -84,10 +88,12 @@ export function post(
 
 /**
  * A refund of the invoice's charge made outside susu. Its success books the refund once
- * (`membership_refunded_outside_susu`, keyed by the refund): at most what the invoice's books
- * still count as revenue, less what susu's own refund of the invoice posted of it, so a refund
- * susu's refund had already reported (Stripe answers susu's refund call with the refunds made
- * before it, each named) is not booked twice, and neither is the other way round. A failure
+ * (`membership_refunded_outside_susu`, keyed by the refund): its amount less what susu's own
+ * refund of the invoice posted of it, so a refund susu's refund had already reported (Stripe
+ * answers susu's refund call with the refunds made before it, each named) is not booked twice,
+ * and neither is the other way round; and at most what the invoice's books still count as
+ * revenue: the rest (the books still count another refund that Stripe has failed since) is
+ * booked when that failure is heard ({@link bookRests}). A failure
  * after that success undoes what it booked; a failure before any success books nothing.
  * Repeats, and a success after a failure, are ignored.
  * A failure of a refund that is also one of susu's refund's (the refund call's answer named
@@ -116,13 +122,18 @@ export function refundedOutside(
     });
   const amount = (minor: number) => money(minor, inv.currency);
   if (input.outcome === "succeeded") {
-    // Less what susu's refund posted of this very refund (its answer named it): the books may
-    // count money of another refund Stripe failed since, which is not this refund's to take.
-    const postedMinor = Math.max(
-      0,
-      Math.min(input.amountMinor - susuRefundHoldsMinor(inv, input.refundId), invoiceRevenueLeftMinor(inv)),
-    );
-    put({ refundId: input.refundId, amountMinor: input.amountMinor, status: "succeeded", postedMinor });
+    // Less what susu's refund posted of this very refund (its answer named it). The books may
+    // still count as given back money of another refund Stripe failed since (its failure not
+    // heard yet): what that leaves no room for is kept as its rest, booked when room frees.
+    const dueMinor = Math.max(0, input.amountMinor - susuRefundHoldsMinor(inv, input.refundId));
+    const postedMinor = Math.min(dueMinor, invoiceRevenueLeftMinor(inv));
+    put({
+      refundId: input.refundId,
+      amountMinor: input.amountMinor,
+      status: "succeeded",
+      postedMinor,
+      ...(dueMinor > postedMinor ? { rest: { unbookedMinor: dueMinor - postedMinor, postings: 0 } } : {}),
+    });
     if (postedMinor > 0)
       post(
         d,
@@ -161,6 +172,94 @@ export function refundedOutside(
       `invoice ${inv.id}'s failed refund ${input.refundId} made outside susu`,
     );
   return d.done();
+}
+
+/**
+ * Books the rests of invoice `invoiceId`'s refunds ({@link RefundRest}) as far as what its
+ * books count as revenue allows: run after news that may have put money back into it (a
+ * refund failed after its success, a dispute won). Refunds made outside susu first
+ * (`membership_refunded_outside_susu`), then susu's refund's
+ * (`membership_invoice_refunded`), each in the order heard, each under its own id
+ * (`…:rest`, `…:rest-2`, …). A refund heard failed on either path books no rest: its own
+ * failure, when its other path hears it, drops the rest. Nor does any refund of an invoice
+ * whose refund call's answer was summed (`summedAnswer`): whose money the books count is unknown.
+ */
+export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
+  const s = d.state;
+  const inv = s.invoices.find((i) => i.id === invoiceId);
+  if (inv?.status !== "paid" || summedAnswer(inv)) return;
+  let roomMinor = invoiceRevenueLeftMinor(inv);
+  if (roomMinor <= 0) return;
+  const failedOutside = (id: string | undefined) =>
+    (inv.outsideRefunds ?? []).some((r) => r.refundId === id && r.status === "failed");
+  const failedOurs = (id: string) =>
+    (inv.refund?.payments ?? []).some((p) => p.refundId === id && p.status === "failed");
+  /** Takes what room is left for `rest`: the amount booked now, the rest left after it and the posting's number. */
+  const take = (rest: RefundRest | undefined) => {
+    const minor = Math.min(roomMinor, rest?.unbookedMinor ?? 0);
+    roomMinor -= minor;
+    const left = (rest?.unbookedMinor ?? 0) - minor;
+    const n = (rest?.postings ?? 0) + 1;
+    return { minor, n, rest: left > 0 ? { rest: { unbookedMinor: left, postings: n } } : {} };
+  };
+  const ids = subscriptionIds.ledger;
+  const outsideRefunds = (inv.outsideRefunds ?? []).map((r): OutsideRefund => {
+    if (r.status !== "succeeded" || r.rest === undefined || failedOurs(r.refundId)) return r;
+    const t = take(r.rest);
+    if (t.minor === 0) return r;
+    post(
+      d,
+      membershipRefundedOutsideSusu({
+        id: ids.refundedOutsideRest(s.id, inv.id, r.refundId, t.n),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        ref: { refundId: r.refundId },
+        amount: money(t.minor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `the rest of invoice ${inv.id}'s refund ${r.refundId} made outside susu`,
+    );
+    const { rest: _booked, ...kept } = r;
+    return { ...kept, postedMinor: r.postedMinor + t.minor, ...t.rest };
+  });
+  const refund = inv.refund;
+  const payments = (refund?.payments ?? []).map((p): SubscriptionPaymentRefund => {
+    if (p.status !== "succeeded" || p.rest === undefined || failedOutside(p.refundId)) return p;
+    const key = p.refundId ?? "refund";
+    const t = take(p.rest);
+    if (t.minor === 0) return p;
+    post(
+      d,
+      membershipInvoiceRefunded({
+        id: ids.paymentRefundRest(s.id, inv.id, key, t.n),
+        subscriptionId: s.id,
+        invoiceId: inv.id,
+        amount: money(t.minor, inv.currency),
+        occurredAt: d.now,
+      }),
+      `the rest of invoice ${inv.id}'s refund ${key}`,
+    );
+    const { rest: _booked, postedMinor: _before, ...kept } = p;
+    const postedMinor = paymentRefundPostedMinor(p) + t.minor;
+    return { ...kept, ...(postedMinor < p.amountMinor ? { postedMinor } : {}), ...t.rest };
+  });
+  d.putInvoice({
+    ...inv,
+    ...(inv.outsideRefunds !== undefined ? { outsideRefunds } : {}),
+    ...(refund?.payments !== undefined ? { refund: { ...refund, payments } } : {}),
+  });
+}
+
+/**
+ * Whether susu's refund of `inv` stood for several refunds as one (`summedAnswer`): noted, or
+ * seen in the amounts stored (one refund's, on the two paths, differ; a snapshot stored
+ * before it was noted).
+ */
+function summedAnswer(inv: SubscriptionInvoice): boolean {
+  if (inv.refund?.summedAnswer === true) return true;
+  return (inv.refund?.payments ?? []).some((p) =>
+    (inv.outsideRefunds ?? []).some((r) => r.refundId === p.refundId && r.amountMinor !== p.amountMinor),
+  );
 }
 
 /** Whether Stripe holds the disputed money out of the balance at this status (a chargeback, not an inquiry). */

@@ -3,10 +3,14 @@
 // Stripe refuses susu's refund (`charge_already_refunded`) and the gateway answers with every
 // one of those refunds, each with its own amount. Each refund's news also comes as a refund
 // made outside susu (no susu metadata), and Stripe may fail any of them afterwards; a failure
-// may reach susu's refund's path too. Whatever order all of it comes in, and however often,
-// the membership's books end with what actually went back: each failed refund's own amount is
-// held again, once; the invoice's "revenue left" says the same; every failed refund is on a
-// ticket with its own amount.
+// may reach susu's refund's path too. The money a failure puts back may be refunded again in
+// the dashboard (Stripe allows it: the charge is refundable for it again), after susu's refund
+// call (a refund outside susu only) or before it (then Stripe's answer names that refund, not
+// the failed one). Whatever order all of it comes in (a refund of the freed money heard before
+// the failure that freed it included), and however often, the membership's books end with
+// what actually went back: each failed refund's own amount is held again, once, and every
+// refund standing at Stripe is booked in full; the invoice's "revenue left" says the same;
+// every failed refund of susu's is on a ticket with its own amount.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { freshSubscription, MEMBERSHIP_T0, paidInvoice } from "../testing/membership-mothers.js";
@@ -17,9 +21,21 @@ import type { SubscriptionInput } from "./subscription-input.js";
 
 type Heard =
   | { readonly made: true }
-  | { readonly answer: number }
-  | { readonly outside: number; readonly outcome: "succeeded" | "failed" }
-  | { readonly susuFailed: number };
+  | { readonly answer: string }
+  | { readonly outside: string; readonly outcome: "succeeded" | "failed" }
+  | { readonly susuFailed: string };
+
+/** One refund at Stripe of the invoice's payment. */
+interface StripeRefund {
+  readonly id: string;
+  readonly amountMinor: number;
+  /** Stripe fails it after its success. */
+  readonly fails: boolean;
+  /** Its failure reaches susu's refund's path too (besides its own news). */
+  readonly failureOnSusuPath: boolean;
+  /** Stripe's answer to susu's refund call names it. */
+  readonly susus: boolean;
+}
 
 const scenarioArb = fc
   .record({
@@ -30,16 +46,61 @@ const scenarioArb = fc
         fails: fc.boolean(),
         /** Its failure reaches susu's refund's path too (besides its own news). */
         failureOnSusuPath: fc.boolean(),
+        /** The money its failure put back is refunded again in the dashboard (a new refund). */
+        again: fc.boolean(),
+        /** How much of that money the new refund gives back (all of it when `callAfter`). */
+        againShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        againFails: fc.boolean(),
+        againFailureOnSusuPath: fc.boolean(),
       }),
       { minLength: 1, maxLength: 4 },
     ),
+    /**
+     * Susu's refund call was made after every failure and new refund (each failed refund's
+     * money refunded again in full, so the charge was refunded in full again): Stripe's answer
+     * names the refunds standing then, not the failed ones. Otherwise it was made before any
+     * failure and names the first refunds, and the new ones are outside susu only.
+     */
+    callAfter: fc.boolean(),
     repeats: fc.array(fc.nat(), { maxLength: 6 }),
-    order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 24, maxLength: 24 }),
+    order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 40, maxLength: 40 }),
   })
-  .map((r) => ({ ...r, amountPaidMinor: r.parts.reduce((n, p) => n + p.amountMinor, 0) }));
+  .map((r) => {
+    const n = r.parts.length;
+    const refunds: StripeRefund[] = [
+      ...r.parts.map((p, i) => ({
+        id: `re_${i}`,
+        amountMinor: p.amountMinor,
+        fails: p.fails,
+        failureOnSusuPath: p.failureOnSusuPath,
+        susus: !r.callAfter || !p.fails,
+      })),
+      ...r.parts.flatMap((p, i) =>
+        p.fails && (p.again || r.callAfter)
+          ? [
+              {
+                id: `re_${n + i}`,
+                amountMinor: r.callAfter
+                  ? p.amountMinor
+                  : Math.max(1, Math.round(p.againShare * p.amountMinor)),
+                fails: p.againFails,
+                failureOnSusuPath: p.againFailureOnSusuPath,
+                susus: r.callAfter,
+              },
+            ]
+          : [],
+      ),
+    ];
+    return {
+      refunds,
+      repeats: r.repeats,
+      order: r.order,
+      amountPaidMinor: r.parts.reduce((m, p) => m + p.amountMinor, 0),
+    };
+  });
 
 describe("several dashboard refunds answering susu's refund of a late-paid membership (any order, any repeats)", () => {
-  it("each failed refund's own amount is held again, once; the books, the invoice and the tickets agree", () => {
+  it("each failed refund's own amount is held again, once, each standing one booked in full; the books, the invoice and the tickets agree", () => {
     fc.assert(
       fc.property(scenarioArb, (sc) => {
         const effects: SubscriptionEffect[] = [];
@@ -55,15 +116,16 @@ describe("several dashboard refunds answering susu's refund of a late-paid membe
         hear(paidInvoice("in_1", 1, sc.amountPaidMinor));
         expect(effects.filter((e) => e.kind === "refund_subscription_invoice")).toHaveLength(1);
 
-        const id = (i: number) => `re_${i}`;
-        const amountOf = (i: number) => sc.parts[i]?.amountMinor ?? 0;
+        const byId = new Map(sc.refunds.map((r) => [r.id, r]));
+        const amountOf = (id: string) => byId.get(id)?.amountMinor ?? 0;
+        const susus = sc.refunds.filter((r) => r.susus);
         const told: Heard[] = [
           { made: true },
-          ...sc.parts.flatMap((p, i): Heard[] => [
-            { answer: i },
-            { outside: i, outcome: "succeeded" },
-            ...(p.fails ? [{ outside: i, outcome: "failed" } as const] : []),
-            ...(p.fails && p.failureOnSusuPath ? [{ susuFailed: i }] : []),
+          ...sc.refunds.flatMap((r): Heard[] => [
+            ...(r.susus ? [{ answer: r.id }] : []),
+            { outside: r.id, outcome: "succeeded" },
+            ...(r.fails ? [{ outside: r.id, outcome: "failed" } as const] : []),
+            ...(r.fails && r.failureOnSusuPath && r.susus ? [{ susuFailed: r.id }] : []),
           ]),
         ];
         const heard = [...told, ...sc.repeats.map((i) => told[i % told.length] as Heard)]
@@ -73,20 +135,20 @@ describe("several dashboard refunds answering susu's refund of a late-paid membe
         for (const t of heard)
           hear(
             "made" in t
-              ? { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: sc.parts.map((_, i) => id(i)) }
+              ? { type: "invoice_refunds_made", invoiceId: "in_1", refundIds: susus.map((r) => r.id) }
               : "answer" in t
                 ? {
                     type: "invoice_refund_settled",
                     invoiceId: "in_1",
                     outcome: "succeeded",
-                    refundId: id(t.answer),
+                    refundId: t.answer,
                     amountMinor: amountOf(t.answer),
                   }
                 : "outside" in t
                   ? {
                       type: "invoice_refunded_outside",
                       invoiceId: "in_1",
-                      refundId: id(t.outside),
+                      refundId: t.outside,
                       amountMinor: amountOf(t.outside),
                       outcome: t.outcome,
                       ...(t.outcome === "failed" ? { failureCode: "expired_or_canceled_card" } : {}),
@@ -95,13 +157,13 @@ describe("several dashboard refunds answering susu's refund of a late-paid membe
                       type: "invoice_refund_settled",
                       invoiceId: "in_1",
                       outcome: "failed",
-                      refundId: id(t.susuFailed),
+                      refundId: t.susuFailed,
                       amountMinor: amountOf(t.susuFailed),
                       failureCode: "expired_or_canceled_card",
                     },
           );
 
-        const wentBack = sc.parts.reduce((n, p) => n + (p.fails ? 0 : p.amountMinor), 0);
+        const wentBack = sc.refunds.reduce((m, r) => m + (r.fails ? 0 : r.amountMinor), 0);
         const posted = effects.flatMap((e) => (e.kind === "post_ledger" ? [e.transaction] : []));
         // No posting twice; each balances; the platform's revenue ends with what did not go back.
         const ids = posted.map((t) => t.id);
@@ -122,28 +184,24 @@ describe("several dashboard refunds answering susu's refund of a late-paid membe
         const inv = s.invoices[0];
         if (inv === undefined) throw new Error("no invoice");
         expect(invoiceRevenueLeftMinor(inv)).toBe(sc.amountPaidMinor - wentBack);
-        // Susu's refund knows every refund, each with its own amount and how it ended.
-        expect(inv.refund?.status).toBe(sc.parts.some((p) => p.fails) ? "failed" : "succeeded");
+        // Susu's refund knows every refund its call's answer named, each with its own amount and
+        // how it ended.
+        expect(inv.refund?.status).toBe(susus.some((r) => r.fails) ? "failed" : "succeeded");
+        const byRefund = (a: readonly unknown[], b: readonly unknown[]) =>
+          String(a[0]).localeCompare(String(b[0]));
         expect(
-          [...(inv.refund?.payments ?? [])]
-            .map((p) => [p.refundId, p.amountMinor, p.status])
-            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-        ).toEqual(
-          sc.parts
-            .map((p, i) => [id(i), p.amountMinor, p.fails ? "failed" : "succeeded"])
-            .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-        );
-        // Every failed refund is on a ticket with its own amount, and no ticket names a refund
-        // with another amount.
+          [...(inv.refund?.payments ?? [])].map((p) => [p.refundId, p.amountMinor, p.status]).sort(byRefund),
+        ).toEqual(susus.map((r) => [r.id, r.amountMinor, r.fails ? "failed" : "succeeded"]).sort(byRefund));
+        // Every failed refund of susu's is on a ticket with its own amount, and no ticket names a
+        // refund with another amount.
         const summaries = effects.flatMap((e) =>
           e.kind === "open_ticket" && e.reason === "membership_refund_failed" ? [e.summary] : [],
         );
         const named = summaries.flatMap((text) =>
           [...text.matchAll(/refund (re_\d+)(?: of|:) (\d+) AUD/g)].map((m) => [m[1], Number(m[2])] as const),
         );
-        for (const [refundId, minor] of named) expect(minor).toBe(amountOf(Number(refundId?.slice(3))));
-        for (const [i, p] of sc.parts.entries())
-          if (p.fails) expect(named.some(([refundId]) => refundId === id(i))).toBe(true);
+        for (const [refundId, minor] of named) expect(minor).toBe(amountOf(String(refundId)));
+        for (const r of susus) if (r.fails) expect(named.some(([refundId]) => refundId === r.id)).toBe(true);
         // The person is told of the refund at most once, and of each reversal at most once.
         const notices = effects.flatMap((e) => (e.kind === "notify" ? [e.id] : []));
         expect(new Set(notices).size).toBe(notices.length);

@@ -34,7 +34,7 @@ import {
   type SubscriptionStart,
   type SubscriptionStatus,
 } from "./subscription.js";
-import { invoiceDisputed, post, refundedOutside } from "./subscription-charge-news.js";
+import { bookRests, invoiceDisputed, post, refundedOutside } from "./subscription-charge-news.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { InvoiceReport, SubscriptionInput, SubscriptionSnapshot } from "./subscription-input.js";
 import type { SubscriptionTimer } from "./subscription-timer.js";
@@ -784,6 +784,10 @@ function refundSettled(
             (reversedMinor > 0
               ? `the ledger's membership_invoice_refund_failed posting reversed the ${minorUnits(reversedMinor, inv)} susu's refund had posted; `
               : "susu's refund had posted none of it; ") +
+            ((prev?.rest?.unbookedMinor ?? 0) > 0
+              ? `${minorUnits(prev?.rest?.unbookedMinor ?? 0, inv)} of it had not been booked yet (the books had no ` +
+                "room for it), and is not now; "
+              : "") +
             (outsideUndoneMinor === undefined
               ? "the rest was booked as a refund made outside susu, which Stripe's news of that refund undoes; "
               : outsideUndoneMinor > 0
@@ -852,6 +856,44 @@ function outsideRefundNews(
 }
 
 /**
+ * News of a refund of an invoice susu refunds, with an amount other than the one its refund
+ * stored for that refund (from another path's news): its refund call's answer was summed
+ * (`summedAnswer`), and the invoice's refunds book no rest from now on.
+ */
+function noteSummedAnswer(
+  d: SubscriptionDraft,
+  news: Extract<SubscriptionInput, { type: "invoice_refund_settled" | "invoice_refunded_outside" }>,
+): void {
+  const inv = d.state.invoices.find((i) => i.id === news.invoiceId);
+  const refund = inv?.refund;
+  if (inv === undefined || refund === undefined || refund.summedAnswer === true) return;
+  if (news.refundId === undefined || news.amountMinor === undefined) return;
+  const id = news.refundId;
+  const stored = [
+    ...(refund.payments ?? []).filter((p) => p.refundId === id),
+    ...(inv.outsideRefunds ?? []).filter((r) => r.refundId === id),
+  ];
+  if (stored.some((x) => x.amountMinor !== news.amountMinor))
+    d.putInvoice({ ...inv, refund: { ...refund, summedAnswer: true } });
+}
+
+/**
+ * News of an invoice's charge that changed something (a refund's or a dispute's) may have put
+ * money back into what its books count as revenue (a failure after success, a dispute won):
+ * the rests of its refunds that the books had no room for are booked now, as far as it goes
+ * (see {@link bookRests}). Ignored news changed nothing.
+ */
+function thenBookRests(
+  d: SubscriptionDraft,
+  invoiceId: string,
+  decided: Result<SubscriptionDecision, never>,
+): Result<SubscriptionDecision, never> {
+  if (decided.isErr() || decided.value.ignored !== undefined) return decided;
+  bookRests(d, invoiceId);
+  return d.done();
+}
+
+/**
  * Every refund of invoice `inv` has ended (or Stripe refused one): posts what went back, then
  * tells the person (every refund succeeded) and opens a ticket with what is still held (one
  * failed, or the refunds returned less than the invoice collected).
@@ -886,6 +928,7 @@ function refundEnded(
       `invoice ${inv.id}'s refund`,
     );
   const list = postedShares(inv, payments, postMinor);
+  const unbookedMinor = list.reduce((n, p) => n + (p.rest?.unbookedMinor ?? 0), 0);
   const failed = payments.filter((p) => p.status === "failed");
   const firstFailure = failed[0];
   d.putInvoice({
@@ -943,7 +986,11 @@ function refundEnded(
             ? "membership_invoice_refunded); "
             : postMinor > 0
               ? `membership_invoice_refunded for ${minorUnits(postMinor, inv)}, the rest booked as refunds made outside susu); `
-              : "booked as refunds made outside susu); ")
+              : "booked as refunds made outside susu); ") +
+          (unbookedMinor > 0
+            ? `${minorUnits(unbookedMinor, inv)} of it is not booked yet: the books still count it as given back by ` +
+              "another refund, which Stripe has failed since; it is booked when that failure is heard; "
+            : "")
         : "Nothing went back to the person; ") +
       `the platform holds ${minorUnits(heldMinor, inv)} (the ledger says so; no ledger fix is needed): refund it to the person by hand`,
   );
@@ -952,22 +999,22 @@ function refundEnded(
 
 /**
  * What refund `refundId` of invoice `inv` booked as a refund made outside susu (its success
- * heard as such, not failed since): 0 for none.
+ * heard as such, not failed since), or keeps as its rest to book when room frees: 0 for none.
  */
 function bookedOutsideMinor(inv: SubscriptionInvoice, refundId: string | undefined): number {
   if (refundId === undefined) return 0;
-  return (
-    (inv.outsideRefunds ?? []).find((r) => r.refundId === refundId && r.status === "succeeded")
-      ?.postedMinor ?? 0
-  );
+  const r = (inv.outsideRefunds ?? []).find((x) => x.refundId === refundId && x.status === "succeeded");
+  return r === undefined ? 0 : r.postedMinor + (r.rest?.unbookedMinor ?? 0);
 }
 
 /**
  * The payments' refunds once the invoice's refund has ended with `postMinor` posted: each
  * success `posted`, with what the posting holds of it (`postedMinor`) when less than its
- * amount. What was not posted (the books had given it back already) is taken first from the
- * refunds booked as made outside susu (Stripe's answer reports them as susu's), up to what
- * each booked, then from the last refunds back: a failure of one reverses no more than it posted.
+ * amount. What was not posted is taken first from the refunds booked as made outside susu
+ * (Stripe's answer reports them as susu's), up to what each booked (or keeps as its rest),
+ * then from the last refunds back, where it is their rest ({@link RefundRest}): the books had
+ * no room for it (they count as given back money of a refund Stripe failed since), so it is
+ * booked when that failure frees it. A failure of one reverses no more than it posted.
  */
 function postedShares(
   inv: SubscriptionInvoice,
@@ -977,18 +1024,26 @@ function postedShares(
   const succeeded = payments.filter((p) => p.status === "succeeded");
   let shortMinor = succeeded.reduce((n, p) => n + p.amountMinor, 0) - postMinor;
   const held = new Map(succeeded.map((p) => [p, p.amountMinor]));
+  const unbooked = new Map<SubscriptionPaymentRefund, number>();
   const cut = (p: SubscriptionPaymentRefund, atMost: number) => {
     const take = Math.min(shortMinor, atMost, held.get(p) ?? 0);
     held.set(p, (held.get(p) ?? 0) - take);
     shortMinor -= take;
+    return take;
   };
   for (const p of succeeded) cut(p, bookedOutsideMinor(inv, p.refundId));
-  for (const p of [...succeeded].reverse()) cut(p, p.amountMinor);
+  for (const p of [...succeeded].reverse()) unbooked.set(p, cut(p, p.amountMinor));
   return payments.map((p) => {
     if (p.status !== "succeeded") return p;
-    const { postedMinor: _, ...rest } = p;
+    const { postedMinor: _, rest: _rest, ...kept } = p;
     const minor = held.get(p) ?? p.amountMinor;
-    return { ...rest, posted: true as const, ...(minor < p.amountMinor ? { postedMinor: minor } : {}) };
+    const unbookedMinor = unbooked.get(p) ?? 0;
+    return {
+      ...kept,
+      posted: true as const,
+      ...(minor < p.amountMinor ? { postedMinor: minor } : {}),
+      ...(unbookedMinor > 0 ? { rest: { unbookedMinor, postings: 0 } } : {}),
+    };
   });
 }
 
@@ -1285,15 +1340,21 @@ function decideInput(
     case "invoice_payment_failed":
       return paymentFailed(d, input) ?? d.done();
     case "invoice_refund_settled":
-      return withRefund(d, input.invoiceId, (inv) => refundSettled(d, input, inv));
+      noteSummedAnswer(d, input);
+      return thenBookRests(
+        d,
+        input.invoiceId,
+        withRefund(d, input.invoiceId, (inv) => refundSettled(d, input, inv)),
+      );
     case "invoice_refunds_made":
       return withRefund(d, input.invoiceId, (inv) => refundsMade(d, input, inv));
     case "timer":
       return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
     case "invoice_refunded_outside":
-      return outsideRefundNews(d, input);
+      noteSummedAnswer(d, input);
+      return thenBookRests(d, input.invoiceId, outsideRefundNews(d, input));
     case "invoice_disputed":
-      return invoiceDisputed(d, input);
+      return thenBookRests(d, input.invoiceId, invoiceDisputed(d, input));
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

@@ -133,9 +133,27 @@ export interface OutsideRefund {
   /**
    * What its success booked (`membership_refunded_outside_susu`): its amount, less what the
    * invoice's books had given back already (susu's own refund of the same money, reported
-   * first). Undone when Stripe fails it afterwards. 0: nothing booked.
+   * first), and what its rest booked since (`restMinor`). Undone when Stripe fails it
+   * afterwards. 0: nothing booked.
    */
   readonly postedMinor: number;
+  /** What of it the books have not booked yet, and how many times its rest was booked: see {@link RefundRest}. */
+  readonly rest?: RefundRest;
+}
+
+/**
+ * The part of a refund that Stripe made but the books could not book yet: the books still
+ * counted that money as given back by another refund Stripe has failed since, unheard (the
+ * cap by what the invoice still counts as revenue, {@link invoiceRevenueLeftMinor}). When a
+ * failure (or a dispute won) puts money back into that revenue left, the rest is booked, as
+ * much as it frees, under the refund's own id (`…:rest`, then `…:rest-2`, …); a failure of
+ * the refund itself drops it. Absent (snapshots stored before it was kept included): none.
+ */
+export interface RefundRest {
+  /** Not booked yet. */
+  readonly unbookedMinor: number;
+  /** Postings of the rest so far (their ids count them). */
+  readonly postings: number;
 }
 
 /** A dispute of an invoice's charge, as heard. */
@@ -193,6 +211,14 @@ export interface SubscriptionInvoiceRefund {
    */
   readonly postedWhole?: true;
   /**
+   * Stripe named one of its refunds with an amount other than the one stored for it: the
+   * refund call's answer was stored before the gateway named each refund of a payment
+   * refunded already (the first named, with what they gave back together). Whose money the
+   * books count then cannot be told apart, so no refund of the invoice books its rest
+   * ({@link RefundRest}): the books stay as they were before rests were kept.
+   */
+  readonly summedAnswer?: true;
+  /**
    * The refund was still `requested` at its deadline (`MEMBERSHIP_REFUND_OVERDUE_MS` after
    * it was asked for) and a person was given a ticket. It still ends as Stripe's news comes.
    */
@@ -233,6 +259,12 @@ export interface SubscriptionPaymentRefund {
    * reports after its success reverses this much. Absent: all of its amount (when `posted`).
    */
   readonly postedMinor?: number;
+  /**
+   * What of it the ending's posting could not book (the books still counted the money as
+   * given back by another refund, which Stripe failed since) and is booked when room frees;
+   * what it books since is in `postedMinor`. See {@link RefundRest}.
+   */
+  readonly rest?: RefundRest;
 }
 
 /** What the ledger holds of one payment's refund as susu's (0 unless its success was posted). */
@@ -243,14 +275,15 @@ export function paymentRefundPostedMinor(p: SubscriptionPaymentRefund): number {
 /**
  * How much of refund `refundId` of invoice `inv` a refund made outside susu may not book: the
  * refund is also one of susu's refund's (Stripe's answer to susu's refund call named it, the
- * payment being refunded already) and susu's refund posted this much of it; or susu's refund
+ * payment being refunded already) and susu's refund posted this much of it (or keeps it as its
+ * rest, to book when room frees); or susu's refund
  * heard it failed, so a success is older news and books nothing. 0: susu's refund has not
  * posted it (its posting, when the refund ends, leaves out what the outside path booked).
  */
 export function susuRefundHoldsMinor(inv: SubscriptionInvoice, refundId: string): number {
   const p = (inv.refund?.payments ?? []).find((x) => x.refundId === refundId);
   if (p === undefined) return 0;
-  return p.status === "failed" ? p.amountMinor : paymentRefundPostedMinor(p);
+  return p.status === "failed" ? p.amountMinor : paymentRefundPostedMinor(p) + (p.rest?.unbookedMinor ?? 0);
 }
 
 /**
