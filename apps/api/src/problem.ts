@@ -72,6 +72,7 @@ export function statusOf(error: UseCaseError): ContentfulStatusCode {
     case "already_on_hold":
     case "not_on_hold":
     case "release_in_flight":
+    case "transfer_landed_late":
     case "refund_in_flight":
     case "payment_disputed":
     case "charge_disputed":

@@ -160,9 +160,18 @@ const HeldPaymentSchema = z
       .nullable()
       .openapi({ description: "A platform operator's hold on the release, until they release it" }),
     blockKind: z
-      .enum(["seller_cannot_receive", "transfer_parked", "transfer_outcome_unknown", "frozen"])
+      .enum([
+        "seller_cannot_receive",
+        "transfer_parked",
+        "transfer_outcome_unknown",
+        "frozen",
+        "late_transfer_unbooked",
+      ])
       .nullable()
-      .openapi({ description: "What blocks the release (only while `release_blocked`)" }),
+      .openapi({
+        description:
+          "What blocks the release (only while `release_blocked`); `late_transfer_unbooked`: a transfer landed late and could not be booked, and no other will pay the seller: a person reconciles it, no command releases it",
+      }),
     blockedReason: z.string().nullable(),
     failureCode: z.string().nullable(),
     endedAt: TimestampSchema,
@@ -174,6 +183,10 @@ const HeldPaymentSchema = z
         requestedAt: z.string(),
         failureCode: z.string().nullable(),
         failureMessage: z.string().nullable(),
+        booked: z.boolean().openapi({
+          description:
+            "Whether the books count it as the seller's payment: false for one that landed late and could not be booked (an `unexpected_money` ticket names it)",
+        }),
       }),
     ),
     refunds: z.array(
@@ -299,6 +312,7 @@ export function heldPaymentView(p: HeldPayment) {
       requestedAt: new Date(t.requestedAt).toISOString(),
       failureCode: t.failureCode ?? null,
       failureMessage: t.failureMessage ?? null,
+      booked: t.status === "created" && t.unbooked !== true,
     })),
     refunds: p.refunds.map((r) => ({
       number: r.number,
@@ -591,6 +605,8 @@ const releaseRouteDef = commandRoute({
       ...DISPUTED,
       ...REFUND_IN_FLIGHT,
       seller_cannot_receive: "the seller's account cannot receive transfers",
+      transfer_landed_late:
+        "transfer tr_1 (attempt 1) landed late and is not booked: reconcile it with the seller first",
     }),
   },
 });

@@ -276,6 +276,8 @@ const transferAttempt = z.strictObject({
   failureCode: text.exactOptional(),
   failureMessage: text.exactOptional(),
   lookups: z.int().min(1).exactOptional(),
+  // Since late_transfer_unbooked: landed late and not booked (absent: booked, or not landed).
+  unbooked: z.literal(true).exactOptional(),
 });
 
 const transferReversal = z.strictObject({
@@ -391,7 +393,13 @@ const heldPaymentSnapshot = z.strictObject({
   owedPayments: list(owedPayment).exactOptional(),
   blockedReason: text.exactOptional(),
   blockKind: z
-    .enum(["seller_cannot_receive", "transfer_parked", "transfer_outcome_unknown", "frozen"])
+    .enum([
+      "seller_cannot_receive",
+      "transfer_parked",
+      "transfer_outcome_unknown",
+      "frozen",
+      "late_transfer_unbooked",
+    ])
     .exactOptional(),
   failureCode: text.exactOptional(),
   endedAt: instant.exactOptional(),

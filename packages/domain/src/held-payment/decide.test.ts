@@ -770,6 +770,30 @@ describe("refused commands (every error code)", () => {
         }),
     ],
     ["not_on_hold", () => refused(held(), { type: "admin_release", by: "a" })],
+    [
+      // Attempt 1 written off while a dispute froze the release, a refund since: it lands late,
+      // not what is owed now (not booked), with nothing else to pay the seller.
+      "transfer_landed_late",
+      () =>
+        refused(
+          run(
+            releasing(),
+            [
+              { type: "transfer_failed", attempt: 1, failureCode: "api_error" },
+              { type: "admin_release", by: "a" },
+              dispute(5_000),
+              { type: "transfer_not_found", attempt: 1 },
+              closed("won", 5_000),
+              { type: "refund", by: "a", amountMinor: 1_000 },
+              { type: "refund_succeeded", refund: 1, attempt: 1, refundId: "re_1" },
+              { type: "transfer_created", attempt: 1, transferId: "tr_1" },
+            ],
+            LATER,
+          ),
+          { type: "admin_release", by: "a" },
+          LATER,
+        ),
+    ],
     ["release_in_flight", () => refused(releasing(), fullRefundInput(), LATER)],
     [
       "refund_in_flight",

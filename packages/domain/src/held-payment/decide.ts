@@ -148,8 +148,14 @@ function transferInFlight(s: HeldPayment): TransferAttempt | undefined {
   return s.transfers.find((t) => t.status === "requested" || t.status === "unknown");
 }
 
+/** The transfer that paid the seller and is booked (`held_transferred`): the one reversals are asked of. */
 function createdTransfer(s: HeldPayment): TransferAttempt | undefined {
-  return s.transfers.find((t) => t.status === "created");
+  return s.transfers.find((t) => t.status === "created" && t.unbooked !== true);
+}
+
+/** A transfer that landed late and could not be booked (see `transferCreated`). */
+function unbookedTransfer(s: HeldPayment): TransferAttempt | undefined {
+  return s.transfers.find((t) => t.status === "created" && t.unbooked === true);
 }
 
 /**
@@ -579,6 +585,14 @@ function adminRelease(d: Draft, _input: InputOf<"admin_release">): Step {
     for (const t of unknown) requestTransferLookup(d, t);
     return d.done();
   }
+  // A transfer landed late and could not be booked: another would pay the seller twice. A
+  // person reconciles it first (its tickets); releasing again would do nothing, so it is refused.
+  const late = unbookedTransfer(s);
+  if (late !== undefined)
+    return refuse(
+      "transfer_landed_late",
+      `transfer ${late.transferId} (attempt ${late.number}) landed late and is not booked: reconcile it with the seller first`,
+    );
   return resumeRelease(d);
 }
 
@@ -974,9 +988,11 @@ function releaseIfDue(d: Draft): Step {
 }
 
 function startRelease(d: Draft): Step {
-  // A transfer that landed late and could not be booked (see `transferCreated`) paid the seller:
-  // another would pay them twice. A person sorts it out (the `unexpected_money` ticket).
+  // The seller was paid (and it is booked): nothing more to transfer.
   if (createdTransfer(d.state) !== undefined) return d.done();
+  // A transfer that landed late and could not be booked (see `transferCreated`) paid the seller:
+  // another would pay them twice. The release is blocked until a person sorts it out.
+  if (unbookedTransfer(d.state) !== undefined) return blockOnLateTransfer(d);
   if (!d.state.sellerCanReceive) return block(d, "the seller's account cannot receive transfers");
   const s = d.state;
   if (!s.releaseStarted) {
@@ -1022,12 +1038,16 @@ function newTransferAttempt(d: Draft): Step {
   return d.done();
 }
 
-/** The release cannot go: tell the seller and the admins, once per block (keyed by the version). */
+/**
+ * The release cannot go: tell the seller (unless `tellSeller` is false: nothing for them to
+ * do) and the admins, once per block (keyed by the version).
+ */
 function block(
   d: Draft,
   reason: string,
   kind: ReleaseBlockKind = "seller_cannot_receive",
   ticket?: { id: string; reason: HeldPaymentTicketReason; summary: string },
+  tellSeller = true,
 ): Step {
   const s = d.state;
   d.moveTo("release_blocked", { blockedReason: reason, blockKind: kind });
@@ -1037,7 +1057,8 @@ function block(
     summary: `the release of held payment ${s.id} to seller ${s.seller.id} is blocked: ${reason}`,
   };
   d.ticket(t.id, t.reason, t.summary);
-  d.notify(ids.notice.releaseBlocked(s.id, "seller", s.version), "seller", "release_blocked", { reason });
+  if (tellSeller)
+    d.notify(ids.notice.releaseBlocked(s.id, "seller", s.version), "seller", "release_blocked", { reason });
   d.notify(ids.notice.releaseBlocked(s.id, "admins", s.version), "platform_admins", "release_blocked", {
     reason,
   });
@@ -1072,6 +1093,42 @@ function lateTransferBookable(s: HeldPayment, t: TransferAttempt): boolean {
   );
 }
 
+/**
+ * A transfer landed late and could not be booked, and no other attempt will pay the seller
+ * (none in flight, none booked): the release cannot go on — another transfer could pay them
+ * twice — so it is blocked (`late_transfer_unbooked`) with its own ticket, and the seller and
+ * the admins are told. Only a person lifts it (README "What does not work yet").
+ */
+function blockOnLateTransfer(d: Draft): Step {
+  const s = d.state;
+  const late = unbookedTransfer(s);
+  if (late === undefined || (s.status === "release_blocked" && s.blockKind === "late_transfer_unbooked"))
+    return d.done();
+  const transferId = late.transferId ?? late.effectId;
+  const reason = `transfer ${transferId} (attempt ${late.number}) landed late and could not be booked`;
+  return block(
+    d,
+    reason,
+    "late_transfer_unbooked",
+    {
+      id: ids.ticket.lateTransferUnbooked(s.id, transferId),
+      reason: "release_blocked",
+      summary: `the release of held payment ${s.id} to seller ${s.seller.id} is blocked: ${reason} (${formatMoney(money(late.amountMinor, s.currency))}, not in the books), and no other attempt will pay the seller; ${formatMoney(money(sellerNetMinor(s), s.currency))} is still set aside for them. Reconcile with the seller by hand: no command releases it`,
+    },
+    false,
+  );
+}
+
+/** Whether a late transfer that could not be booked leaves the release with nothing to pay the seller: then it blocks. */
+function lateTransferStopsRelease(s: HeldPayment): boolean {
+  return (
+    unbookedTransfer(s) !== undefined &&
+    createdTransfer(s) === undefined &&
+    transferInFlight(s) === undefined &&
+    (s.status === "releasing" || s.status === "release_blocked")
+  );
+}
+
 function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_created">): Step {
   const s = d.state;
   const t = s.transfers.find((x) => x.number === attempt);
@@ -1079,22 +1136,33 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
   if (t.status === "created")
     return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
   const latest = s.transfers[s.transfers.length - 1];
+  // The latest attempt, still in flight, with none booked: the seller's payment, booked below —
+  // also when an earlier attempt landed late and could not be booked (that one stays the
+  // flagged extra, with its ticket).
   if (t.status === "failed" || latest !== t || createdTransfer(s) !== undefined) {
     // An attempt susu had given up on paid the seller after all: never ignore money.
     const bookable = lateTransferBookable(s, t);
-    d.updateTransfer(attempt, { status: "created", transferId });
+    d.updateTransfer(attempt, { status: "created", transferId, ...(bookable ? {} : { unbooked: true }) });
+    const amount = formatMoney(money(t.amountMinor, s.currency));
     d.ticket(
       ids.ticket.lateTransfer(s.id, transferId),
       "unexpected_money",
-      `transfer ${transferId} (attempt ${attempt}) to seller ${s.seller.id} was created after susu recorded it as ${t.status}; check the seller was not paid twice`,
+      `transfer ${transferId} (attempt ${attempt}, ${amount}) to seller ${s.seller.id} was created after susu recorded it as ${t.status}; ${
+        bookable
+          ? "it is booked as the seller's payment; check the seller was not paid twice"
+          : "it could not be booked (the seller was paid twice, or the books moved on since it was asked): the books do not show this money paid to the seller; recover it from the seller or reconcile it by hand"
+      }`,
     );
     d.notify(ids.notice.lateTransfer(s.id, transferId), "platform_admins", "unexpected_money", {
       transferId,
       attempt,
+      amountMinor: t.amountMinor,
+      booked: bookable ? "yes" : "no",
     });
     // Paid twice, or for other than what is set aside for them now: the ticket asks a person
-    // to check, the books keep what they had, and no other attempt is asked for (startRelease).
-    if (!bookable) return d.done();
+    // to check, the books keep what they had. No other attempt is asked for (startRelease): an
+    // attempt still in flight may still land and be booked; with none, the release blocks.
+    if (!bookable) return lateTransferStopsRelease(d.state) ? blockOnLateTransfer(d) : d.done();
     // Their one payment (a look-up missed it, so it was written off): booked as any landed
     // transfer is, below. Any other attempt still in flight is written off in turn: should it
     // land too, its success is late and flagged, never booked.
@@ -1126,6 +1194,7 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
       failureCode,
       failureMessage: input.failureMessage ?? failureCode,
     });
+    if (lateTransferStopsRelease(d.state)) blockOnLateTransfer(d);
     return bookPendingLosses(d);
   }
   const failureMessage = input.failureMessage ?? failureCode;
@@ -1146,6 +1215,12 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
         summary: `transfer attempt ${attempt} (${t.effectId}) of held payment ${s.id} failed with ${failureCode}: check Stripe before releasing again`,
       },
     );
+    return bookPendingLosses(d);
+  }
+  // A transfer landed late and could not be booked: no other attempt may be asked (it could pay
+  // the seller twice), so a retry would do nothing — the release blocks now instead.
+  if (lateTransferStopsRelease(d.state)) {
+    blockOnLateTransfer(d);
     return bookPendingLosses(d);
   }
   const decision = retryOrPark(
@@ -1185,6 +1260,7 @@ function transferNotFound(d: Draft, { attempt }: InputOf<"transfer_not_found">):
   if (t.status !== "unknown" || (t.lookups ?? 0) === 0)
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}, not being looked up`);
   d.updateTransfer(attempt, { status: "failed", failureCode: t.failureCode ?? "unknown" });
+  if (lateTransferStopsRelease(d.state)) blockOnLateTransfer(d);
   // No transfer in flight any more: a loss that waited for this outcome is booked from what was
   // set aside before the release goes on, so the next attempt is net of it (and a loss that
   // took everything ends the payment).

@@ -89,6 +89,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
     expect(t.refundOwed("hp1", 2)).toBe("hp1:ticket:refund_owed:2");
     expect(t.latePayment("hp1")).toBe("hp1:ticket:unexpected_money:late_payment");
     expect(t.lateTransfer("hp1", "tr_1")).toBe("hp1:ticket:unexpected_money:transfer:tr_1");
+    expect(t.lateTransferUnbooked("hp1", "tr_1")).toBe("hp1:ticket:release_blocked:late_transfer:tr_1");
   });
 
   it("no two kinds of id coincide for the same references", () => {
@@ -150,6 +151,7 @@ describe("held payment ids (stored keys: a format change is a data migration)", 
       k.refundOwed(p, 1),
       k.latePayment(p),
       k.lateTransfer(p, tr),
+      k.lateTransferUnbooked(p, tr),
     ];
     expect(new Set(all).size).toBe(all.length);
     // Every builder is in the list above: a new id kind must join it.

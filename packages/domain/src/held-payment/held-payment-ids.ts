@@ -140,6 +140,12 @@ const ticketIds = Object.freeze({
   /** A transfer recorded as failed was created after all. */
   lateTransfer: (p: string, transferId: string): string =>
     ticket(p, "unexpected_money", `transfer:${transferId}`),
+  /**
+   * The release is blocked because transfer `transferId` landed late and could not be booked,
+   * and no other attempt will pay the seller.
+   */
+  lateTransferUnbooked: (p: string, transferId: string): string =>
+    ticket(p, "release_blocked", `late_transfer:${transferId}`),
 });
 
 /**

@@ -25,6 +25,12 @@ export const HELD_PAYMENT_ERROR_CODES = [
   "not_on_hold",
   /** The seller's transfer is in flight; wait for its outcome. */
   "release_in_flight",
+  /**
+   * A release transfer landed late and could not be booked (the books had moved on since it was
+   * asked), and no other attempt paid the seller: another transfer could pay them twice. A
+   * person reconciles it (its `unexpected_money` ticket); the release is blocked until then.
+   */
+  "transfer_landed_late",
   /** A refund is unfinished (in flight, or failed and waiting for an admin's retry). */
   "refund_in_flight",
   /** The charge is disputed: Stripe does not refund it, and nothing is released. */

@@ -40,7 +40,8 @@ export type ReleaseBlockKind =
   | "seller_cannot_receive"
   | "transfer_parked"
   | "transfer_outcome_unknown"
-  | "frozen";
+  | "frozen"
+  | "late_transfer_unbooked";
 
 /** The seller: a person with a Stripe Connect account. */
 export interface HeldPaymentSeller {
@@ -76,6 +77,12 @@ export interface TransferAttempt {
    * attempt of unknown outcome looks first, and adopts the transfer if it landed).
    */
   readonly lookups?: number;
+  /**
+   * Landed late (`created` after susu had written the attempt off, or beside another attempt)
+   * and not booked: money Stripe paid the seller beyond what the books owe them. Its
+   * `unexpected_money` ticket names it; a person recovers it. Absent: booked, or not landed.
+   */
+  readonly unbooked?: true;
 }
 
 /** A reversal of (part of) the seller's transfer: for a refund after the release, or a lost dispute. */
@@ -241,7 +248,9 @@ export interface HeldPayment {
    * What blocks the release, which says what lifts it; set only while `release_blocked`:
    * `seller_cannot_receive` and `transfer_parked` lift when the seller's account is
    * reported ready (or an admin releases), `frozen` when the dispute that froze it closes,
-   * `transfer_outcome_unknown` only by an admin, once they checked Stripe.
+   * `transfer_outcome_unknown` only by an admin, once they checked Stripe;
+   * `late_transfer_unbooked` (a transfer landed late and could not be booked, and no other
+   * attempt will pay the seller) by nothing yet: a person reconciles it by hand (its ticket).
    */
   readonly blockKind?: ReleaseBlockKind;
   readonly failureCode?: string;

@@ -11,6 +11,7 @@
 //
 // 100.00 AUD at a 10 % fee: a 90.00 transfer.
 import { describe, expect, it } from "vitest";
+import { DEFAULT_HELD_PAYMENT_POLICY } from "../policy/held-payment-policy.js";
 import { HOUR_MS } from "../shared/time.js";
 import {
   heldBooks as books,
@@ -24,6 +25,7 @@ import {
   startHeld as start,
   HELD_T0 as T0,
 } from "../testing/held-payment-mothers.js";
+import { decideHeldPayment } from "./decide.js";
 import type { HeldPaymentEffect } from "./held-payment-effect.js";
 import type { HeldPaymentInput } from "./held-payment-input.js";
 
@@ -121,10 +123,16 @@ describe("a transfer attempt written off after a look-up that missed it, whose s
     expect(stopped.state.refunds[0]).toMatchObject({ status: "superseded_by_dispute" });
     expect(stopped.state.disputes[0]).toMatchObject({ lossBooked: true, sellerPartMinor: 4_500 });
     const late = run(stopped, [created(1)], LATER);
-    expect(ofKind(late.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    // Flagged (unexpected_money), and with nothing else to pay the seller the release blocks
+    // on it (its own ticket; late-transfer-unbooked.test.ts).
+    expect(ofKind(late.last, "open_ticket").map((t) => t.reason)).toEqual([
+      "unexpected_money",
+      "release_blocked",
+    ]);
+    expect(late.state).toMatchObject({ status: "release_blocked", blockKind: "late_transfer_unbooked" });
     expect(ofKind(late.last, "transfer")).toEqual([]);
-    // Whatever the admins do next, the seller is not paid again.
-    const after = run(late, [release], LATER);
-    expect(ofKind(after.effects.slice(late.effects.length), "transfer")).toEqual([]);
+    // The admins' release is refused: the seller is not paid again.
+    const d = decideHeldPayment(late.state, release, { now: LATER, policy: DEFAULT_HELD_PAYMENT_POLICY });
+    expect(d.isErr() && d.error.code).toBe("transfer_landed_late");
   });
 });

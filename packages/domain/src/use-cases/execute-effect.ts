@@ -288,6 +288,26 @@ function refundFacts(
     .orElse(definiteAs((failureCode) => ({ kind: "refund_failed", refs, failureCode })));
 }
 
+/**
+ * Whether a held payment's transfer effect is still wanted: its attempt is still `requested`.
+ * The payment may have moved on since the effect was queued — another attempt landed late and
+ * was booked, which writes this one off (`another_attempt_landed`) — and sending it then would
+ * pay the seller twice: the effect completes doing nothing. A payment the store does not have
+ * (yet) is sent as asked.
+ */
+function heldTransferStillAsked(
+  deps: UseCaseDeps,
+  effect: Extract<HeldPaymentEffect, { kind: "transfer" }>,
+): ResultAsync<boolean, EffectFailure> {
+  return deps.heldPayments
+    .getHeldPayment(effect.aggregateId)
+    .mapErr((e) => failure(e.code, e.message, true))
+    .map((payment) => {
+      if (payment === undefined) return true;
+      return payment.transfers.find((t) => t.number === effect.attempt)?.status === "requested";
+    });
+}
+
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
 function executeHeldPaymentEffect(
   ports: EffectPorts,
@@ -522,10 +542,13 @@ export function executeEffect(
   effect: OutboxEffect,
   createdAt?: EffectCreatedAt,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  if (isHeldPaymentEffect(effect) && effect.kind === "transfer")
+    return heldTransferStillAsked(deps, effect).andThen((asked) =>
+      asked ? executeHeldPaymentEffect(ports, effect, createdAt) : okAsync<readonly PaymentObjectFact[]>([]),
+    );
   if (
     isHeldPaymentEffect(effect) &&
     (effect.kind === "create_checkout_session" ||
-      effect.kind === "transfer" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund" ||

@@ -1,9 +1,13 @@
+import { okAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { HOUR_MS } from "../shared/time.js";
+import { HELD_T0, heldPaid, runHeld, startHeld } from "../testing/held-payment-mothers.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
 import { applyTimer } from "./apply-timer.js";
+import type { UseCaseDeps } from "./deps.js";
 import { executeEffect } from "./execute-effect.js";
 import * as useCases from "./index.js";
 
@@ -369,5 +373,44 @@ describe("the outbox and the timer router with held payments", () => {
     expect(
       (await applyTimer(sim.deps, { ...fired, timer: { kind: "checkout_expired" } }))._unsafeUnwrap(),
     ).toMatchObject({ status: "expired" });
+  });
+});
+
+describe("executeEffect: a held payment's transfer the payment no longer asks for", () => {
+  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
+    // Attempt 1 answered api_error, written off after a look-up that missed it; attempt 2 asked;
+    // then attempt 1's transfer.created came: it is the seller's payment, attempt 2 is written off.
+    const late = runHeld(
+      runHeld(startHeld(), [heldPaid, { type: "confirm_fulfilled" }]),
+      [
+        { type: "timer", timer: { kind: "release_due" } },
+        { type: "transfer_failed", attempt: 1, failureCode: "api_error" },
+        { type: "admin_release", by: "admin" },
+        { type: "transfer_not_found", attempt: 1 },
+        { type: "transfer_created", attempt: 1, transferId: "tr_1" },
+      ] satisfies HeldPaymentInput[],
+      HELD_T0 + 80 * HOUR_MS,
+    );
+    expect(late.state.transfers.map((t) => t.status)).toEqual(["created", "failed"]);
+    const queued = late.effects.find(
+      (e): e is Extract<HeldPaymentEffect, { kind: "transfer" }> => e.kind === "transfer" && e.attempt === 2,
+    );
+    if (queued === undefined) throw new Error("attempt 2 was never asked for");
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount(queued.destinationAccountId, true);
+    const withPayment = (state: typeof late.state): UseCaseDeps => ({
+      ...sim.deps,
+      heldPayments: { ...sim.deps.heldPayments, getHeldPayment: () => okAsync(state) },
+    });
+    expect((await executeEffect(withPayment(late.state), sim.ports, queued))._unsafeUnwrap()).toEqual([]);
+    expect(sim.gateway.transfers).toHaveLength(0);
+    // Still asked (before attempt 1 landed): sent.
+    const asking = {
+      ...late.state,
+      transfers: late.state.transfers.map((t) => ({ ...t, status: "requested" as const })),
+    };
+    const sent = (await executeEffect(withPayment(asking), sim.ports, queued))._unsafeUnwrap();
+    expect(sent.map((f) => f.kind)).toEqual(["transfer_created"]);
+    expect(sim.gateway.transfers).toHaveLength(1);
   });
 });
