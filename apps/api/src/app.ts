@@ -12,6 +12,7 @@ import { auditV1 } from "./v1/audit.js";
 import { groupsV1 } from "./v1/groups.js";
 import { heldPaymentsV1 } from "./v1/held-payments.js";
 import { ledgerV1 } from "./v1/ledger.js";
+import { ledgerAdjustmentsV1 } from "./v1/ledger-adjustments.js";
 import { marketplaceChargesV1 } from "./v1/marketplace-charges.js";
 import { membersV1 } from "./v1/members.js";
 import { membershipsV1 } from "./v1/memberships.js";
@@ -93,6 +94,11 @@ export function createApp(deps: ApiDeps) {
   if (deps.operations !== undefined) {
     app.route("/v1", ledgerV1({ useCases: deps.useCases, ledger: deps.operations.ledger }));
     app.route("/v1", operationsV1({ ...deps.operations, clock: deps.useCases.clock }));
+    if (deps.operations.adjustments !== undefined)
+      app.route(
+        "/v1",
+        ledgerAdjustmentsV1({ adjustments: deps.operations.adjustments, clock: deps.useCases.clock }),
+      );
   }
   if (deps.reconciliation !== undefined) {
     app.route("/v1", reconciliationV1(deps.reconciliation));

@@ -126,6 +126,7 @@ export function createContainer(config: {
     maxNetworkRetries: 2,
     log: logger,
   });
+  const ledger = new PrismaLedgerStore(prisma, { clock });
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
@@ -145,7 +146,8 @@ export function createContainer(config: {
       onRefused: countRefusals(http.metrics),
     }),
     operations: {
-      ledger: new PrismaLedgerStore(prisma, { clock }),
+      ledger,
+      adjustments: ledger,
       tickets: new PrismaSupportDesk(prisma, clock),
       outbox: store,
       inbox,

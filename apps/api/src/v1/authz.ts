@@ -75,19 +75,30 @@ export function isPlatformAdmin(principal: Principal): boolean {
 }
 
 /** The 403 a service token gets for a platform admin's money command. */
-function adminOnly(c: Context): Response {
-  return problem(
-    c,
-    403,
-    "admin_only",
-    "only platform admins may move money on a payment they did not ask for (a service token may not)",
-  );
+function adminOnly(
+  c: Context,
+  detail = "only platform admins may move money on a payment they did not ask for (a service token may not)",
+): Response {
+  return problem(c, 403, "admin_only", detail);
 }
 
 /** Checks the caller is a platform operator (operations routes); others get 403 `operator_only`. */
 export function refuseUnlessOperator(c: Context, principal: Principal): Response | undefined {
   if (isPlatformOperator(principal)) return undefined;
   return problem(c, 403, "operator_only", "only platform operators may do this");
+}
+
+/**
+ * Checks the caller is a platform admin (what only a person may do to the books: a ledger
+ * adjustment): others get 403 `operator_only`, service tokens 403 `admin_only`.
+ */
+export function refuseUnlessAdmin(c: Context, principal: Principal): Response | undefined {
+  return (
+    refuseUnlessOperator(c, principal) ??
+    (isPlatformAdmin(principal)
+      ? undefined
+      : adminOnly(c, "only platform admins may adjust the ledger (a service token may not)"))
+  );
 }
 
 /**

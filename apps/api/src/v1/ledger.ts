@@ -124,14 +124,15 @@ const PostingSchema = z
   })
   .openapi("LedgerPosting");
 
-const TransactionSchema = z
+/** A ledger transaction with its postings, as every ledger route shows one. */
+export const TransactionSchema = z
   .object({
     object: z.literal("ledger_transaction"),
     id: z.string().openapi({ example: "rnd_1:contribution:ana:attempt:1:settled" }),
     kind: z.string().openapi({
       example: "debit_settled",
       description:
-        "debit_initiated, debit_settled, debit_failed, contribution_refunded, contribution_refund_failed, contribution_owed_to_member, contribution_paid_outside_stripe, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated",
+        "debit_initiated, debit_settled, debit_failed, contribution_refunded, contribution_refund_failed, contribution_owed_to_member, contribution_paid_outside_stripe, payout_transferred, transfer_reversed, dispute_loss, dispute_reinstated, manual_adjustment (an operator's correction: who, why and the ticket in `refs`)",
     }),
     occurredAt: z.string().openapi({ example: "2030-01-05T09:00:00.000Z" }),
     recordedAt: z.string().openapi({ example: "2030-01-05T09:00:01.000Z" }),
@@ -332,7 +333,8 @@ function roundMoneyOf(rounds: readonly string[], balances: readonly LedgerAccoun
     .sort((a, b) => (order.get(a.roundId) ?? 0) - (order.get(b.roundId) ?? 0));
 }
 
-function transactionView({ transaction, recordedAt }: RecordedLedgerTransaction) {
+/** A stored transaction as the ledger routes show it. */
+export function transactionView({ transaction, recordedAt }: RecordedLedgerTransaction) {
   return {
     object: "ledger_transaction" as const,
     id: transaction.id,

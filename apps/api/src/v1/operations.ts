@@ -8,6 +8,7 @@ import {
 import {
   AGGREGATE_KINDS,
   type Clock,
+  type LedgerAdjustments,
   type LedgerReader,
   type OutboxEntry,
   type OutboxOperations,
@@ -49,13 +50,15 @@ import {
 export interface OperationsPorts {
   /** The ledger, read by round (`GET /v1/groups/{groupId}/ledger…`). */
   readonly ledger: LedgerReader;
+  /** Operators' corrections of the ledger (`/v1/operations/ledger/adjustments`); none: no such routes. */
+  readonly adjustments?: LedgerAdjustments;
   readonly tickets: SupportTicketStore;
   readonly outbox: OutboxOperations;
   readonly inbox: WebhookInboxOperations;
 }
 
 /** What the operations routes need: the ports, and the clock that stamps resolutions and replays. */
-export interface OperationsDeps extends Omit<OperationsPorts, "ledger"> {
+export interface OperationsDeps extends Omit<OperationsPorts, "ledger" | "adjustments"> {
   readonly clock: Clock;
 }
 

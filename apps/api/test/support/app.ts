@@ -60,6 +60,9 @@ export function tokenFor(subject: string, roles: readonly Role[] = ["member"]): 
   return mintToken({ subject, roles, ttlSeconds: 3600 }, TEST_JWT_SECRET);
 }
 
+/** The ledger as the operations routes take it: read, and adjusted by operators. */
+const ledgerPorts = (ledger: PrismaLedgerStore) => ({ ledger, adjustments: ledger });
+
 /** The app for a test: `prisma` stores idempotency keys, rate limits and webhooks in PostgreSQL. */
 export function testApp(input: {
   readonly useCases: UseCaseDeps;
@@ -95,7 +98,7 @@ export function testApp(input: {
     input.operations ??
     (input.prisma !== undefined
       ? {
-          ledger: new PrismaLedgerStore(input.prisma, { clock: input.useCases.clock }),
+          ...ledgerPorts(new PrismaLedgerStore(input.prisma, { clock: input.useCases.clock })),
           tickets: new PrismaSupportDesk(input.prisma, input.useCases.clock),
           outbox: new PrismaStore(input.prisma, { clock: input.useCases.clock }),
           inbox: new PrismaWebhookInbox(input.prisma, input.useCases.clock),

@@ -365,6 +365,14 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/operations/outbox": operatorOnly,
   "POST /v1/operations/outbox/{effectId}/replay": operatorOnlyMissing,
   "POST /v1/operations/outbox/replay": operatorOnly,
+  // ledger adjustments: operators list them, platform admins post them (a service token: 403
+  // admin_only; the matrix sends no Idempotency-Key, which this POST requires: 400 for the admin)
+  "GET /v1/operations/ledger/adjustments": operatorOnly,
+  "POST /v1/operations/ledger/adjustments": {
+    ...operatorOnly,
+    platformAdmin: "reached",
+    service: "adminOnly",
+  },
   // reconciliation with Stripe: platform admins only (a service token: 403 admin_only);
   // without from/to the admin's call is a 400, a missing report a 404
   "GET /v1/operations/reconciliation": { ...operatorOnly, platformAdmin: "reached", service: "adminOnly" },

@@ -2,8 +2,8 @@
 // with no edit here): random path ids (unicode, NUL, "..", very long, empty, broken
 // percent-encodings), query strings, headers (content types, idempotency keys, garbage
 // Authorization) and bodies (any JSON value, bytes that are not JSON, and mutations of the
-// operation's example body), with a member's token, the world's held payment's requester's
-// and none. The properties:
+// operation's example body), with a member's token, the world's held payment's requester's,
+// a platform admin's (past the operators' 403s) and none. The properties:
 // - no 5xx, ever;
 // - every answer that is not 2xx is application/problem+json with a `code`;
 // - an answer that is not 2xx stored nothing (the domain tables' row counts are unchanged).
@@ -168,10 +168,12 @@ const contentType = fc.oneof(
  * What the request's Authorization is: the member's token, the held payment's requester's
  * (who may act on it, where the member sees 404), none, or garbage.
  */
-type Auth = "member" | "requester" | "none" | number;
+type Auth = "member" | "requester" | "admin" | "none" | number;
 const auth = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Auth>("member") },
   { weight: 2, arbitrary: fc.constant<Auth>("requester") },
+  // A platform admin reaches the operators' handlers (ledger adjustments…), past their 403.
+  { weight: 2, arbitrary: fc.constant<Auth>("admin") },
   { weight: 2, arbitrary: fc.constant<Auth>("none") },
   { weight: 1, arbitrary: fc.nat(20) },
 );
@@ -329,6 +331,8 @@ function build(input: Generated): {
   if (input.auth === "member") headerEntries.push(["authorization", `Bearer ${world.tokens.member}`]);
   else if (input.auth === "requester")
     headerEntries.push(["authorization", `Bearer ${world.tokens.requester}`]);
+  else if (input.auth === "admin")
+    headerEntries.push(["authorization", `Bearer ${world.tokens.platformAdmin}`]);
   else if (typeof input.auth === "number")
     headerEntries.push(["authorization", garbageTokens[input.auth % garbageTokens.length] as string]);
   const h = input.headers;

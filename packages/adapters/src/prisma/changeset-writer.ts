@@ -710,7 +710,8 @@ async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instan
 const AUDIT_APPEND_SQL = `${AUDIT_INSERT_ROWS_SQL("$1")}
    ORDER BY r.n`;
 
-async function appendAudit(tx: Tx, entries: readonly AuditEntry[]): Promise<void> {
+/** Appends audit lines in the open transaction `tx` (none: nothing sent). */
+export async function appendAudit(tx: Tx, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length > 0)
     await tx({
       name: "susu_audit_append",

@@ -5,6 +5,9 @@ import {
   type Ledger,
   type LedgerAccountBalance,
   type LedgerAccountId,
+  type LedgerAdjustmentOutcome,
+  type LedgerAdjustmentPost,
+  type LedgerAdjustments,
   type LedgerPage,
   type LedgerPageRequest,
   type LedgerReader,
@@ -16,14 +19,20 @@ import {
   type OutboxCompletion,
   type RecordedLedgerTransaction,
   type StorageError,
+  sameAdjustment,
   sameTransactionContent,
   storageError,
   validateLedgerTransaction,
 } from "@susu/domain";
 import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
-import { type PrismaClient, runAtomicStatement, type StatementRunner } from "../db/prisma-client.js";
+import {
+  type PrismaClient,
+  runAtomicStatement,
+  runTransaction,
+  type StatementRunner,
+} from "../db/prisma-client.js";
 import { sqlStateOf, susuSqlStates } from "../db/sql-state.js";
-import { OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
+import { appendAudit, OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
 import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
 import { parseLedgerTransaction } from "./snapshots.js";
@@ -98,7 +107,7 @@ interface TransactionRow {
 
 // A stored transaction with its postings, one row per posting (none: a row of nulls).
 const LEDGER_TRANSACTION_STORED_SQL = `
-  SELECT t.id, t.kind::text AS kind, t.occurred_at, t.refs,
+  SELECT t.id, t.kind::text AS kind, t.occurred_at, t.refs, t.created_at,
          p.position, p.account_id, p.direction::text AS direction, p.currency::text AS currency,
          p.amount_minor::text AS amount_minor
     FROM ledger_transactions t
@@ -157,12 +166,31 @@ const LEDGER_POST_SQL = `
     RETURNING id)
   SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM done)::int AS completed`;
 
+// An adjustment's ticket: locked for the transaction (none: not found), its note (the
+// adjustment's id appended to details.adjustments) and, when asked, its resolution (only an
+// open ticket's: a resolved one keeps its first).
+const TICKET_LOCK_SQL = "SELECT 1 AS found FROM support_tickets WHERE id = $1 FOR UPDATE";
+const TICKET_NOTE_SQL = `
+  UPDATE support_tickets
+     SET details = jsonb_set(details, '{adjustments}',
+                             coalesce(details->'adjustments', '[]'::jsonb) || to_jsonb($2::text)),
+         updated_at = $3, version = version + 1
+   WHERE id = $1`;
+const TICKET_RESOLVE_SQL = `
+  UPDATE support_tickets
+     SET status = 'resolved', resolved_at = $2, resolved_by = $3, resolution = $4, updated_at = $2
+   WHERE id = $1 AND status = 'open'`;
+
+// An adjustment's transaction: a few statements, on one connection.
+const LEDGER_ADJUSTMENT_TIMEOUT_MS = 10_000;
+
 /** A row of {@link LEDGER_TRANSACTION_STORED_SQL}. */
 interface StoredPostingRow {
   readonly id: string;
   readonly kind: string;
   readonly occurred_at: Date;
   readonly refs: unknown;
+  readonly created_at: Date;
   readonly position: number | null;
   readonly account_id: string | null;
   readonly direction: "debit" | "credit" | null;
@@ -230,7 +258,7 @@ function transactionOf(row: TransactionRow): Result<LedgerTransaction, string> {
  * `ledger_accounts` balances kept in step inside the same transaction.
  * {@link PrismaLedgerStore.checkLedger} proves the balances agree with the postings.
  */
-export class PrismaLedgerStore implements LedgerStore, LedgerReader {
+export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjustments {
   readonly #prisma: PrismaClient;
   readonly #clock: Clock;
   readonly #maxWaitMs: number;
@@ -424,12 +452,30 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
   ): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError> {
     if (roundIds.length === 0) return okAsync({ items: [], hasMore: false });
     const rounds = [...roundIds];
+    return this.#transactionsPage(
+      { sql: Prisma.sql`round_id = ANY(${rounds}::text[])`, where: { roundId: { in: rounds } } },
+      page,
+      "ledger transactions of rounds",
+    );
+  }
+
+  /**
+   * The transactions `filter` selects (as SQL, and as Prisma's `where` for the cursor's row),
+   * oldest first by `(occurred_at, id)`: a keyset page (the cursor's own row gives the
+   * position; one the filter does not select is an empty page), `limit + 1` rows read to know
+   * whether more follow.
+   */
+  #transactionsPage(
+    filter: { readonly sql: Prisma.Sql; readonly where: Prisma.LedgerTransactionWhereInput },
+    page: LedgerPageRequest,
+    operation: string,
+  ): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError> {
     const after = page.startingAfter;
     const work = async () => {
       let cursor: { occurredAt: Date; id: string } | undefined;
       if (after !== undefined) {
         const row = await this.#prisma.ledgerTransaction.findFirst({
-          where: { id: after, roundId: { in: rounds } },
+          where: { id: after, ...filter.where },
           select: { occurredAt: true, id: true },
         });
         // An unknown cursor (or another group's transaction) is an empty page, never another group's books.
@@ -438,7 +484,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
       }
       const ids = await this.#prisma.$queryRaw<{ id: string }[]>`
         SELECT id FROM ledger_transactions
-         WHERE round_id = ANY(${rounds}::text[])
+         WHERE ${filter.sql}
            ${cursor === undefined ? Prisma.empty : Prisma.sql`AND (occurred_at, id COLLATE "C") > (${cursor.occurredAt}, ${cursor.id} COLLATE "C")`}
          ORDER BY occurred_at, id COLLATE "C"
          LIMIT ${page.limit + 1}`;
@@ -449,7 +495,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.flatMap((r) => byId.get(r.id) ?? []);
     };
-    return fromDatabase(work(), { operation: "ledger transactions of rounds" }).andThen((rows) => {
+    return fromDatabase(work(), { operation }).andThen((rows) => {
       const items: RecordedLedgerTransaction[] = [];
       for (const row of rows.slice(0, page.limit)) {
         const tx = transactionOf(row);
@@ -458,6 +504,98 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader {
       }
       return ok({ items, hasMore: rows.length > page.limit });
     });
+  }
+
+  /** Operators' adjustments (`manual_adjustment`), oldest first by `(occurred_at, id)`, a page at a time. */
+  listAdjustments(page: LedgerPageRequest): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError> {
+    return this.#transactionsPage(
+      { sql: Prisma.sql`kind = 'manual_adjustment'`, where: { kind: "manual_adjustment" } },
+      page,
+      "ledger adjustments",
+    );
+  }
+
+  /** Which of `accounts` the ledger holds, in any currency. */
+  existingAccounts(
+    accounts: readonly LedgerAccountId[],
+  ): ResultAsync<ReadonlySet<LedgerAccountId>, StorageError> {
+    if (accounts.length === 0) return okAsync(new Set());
+    return fromDatabase(
+      this.#prisma.ledgerAccount.findMany({
+        where: { id: { in: [...accounts] } },
+        select: { id: true },
+        distinct: ["id"],
+      }),
+      { operation: "ledger accounts exist" },
+    ).map((rows) => new Set(rows.map((r) => r.id)));
+  }
+
+  /**
+   * Posts an operator's adjustment in one database transaction with its audit lines and its
+   * note on the ticket it answers (resolving it when asked): all or nothing. The ticket is
+   * locked first, so two adjustments noting it keep both notes. An id posted before is not
+   * posted again: the same postings and refs are a retry (`already_posted`), other content a
+   * `conflict`; neither writes anything.
+   */
+  postAdjustment(post: LedgerAdjustmentPost): ResultAsync<LedgerAdjustmentOutcome, StorageError> {
+    const { transaction } = post;
+    const valid = validateLedgerTransaction(transaction);
+    if (valid.isErr()) return errAsync(storageError.duplicate(`${valid.error.code}: ${valid.error.message}`));
+    const at = this.#clock.now();
+    const work = () =>
+      runTransaction(
+        this.#prisma,
+        { timeoutMs: LEDGER_ADJUSTMENT_TIMEOUT_MS, maxWaitMs: this.#maxWaitMs },
+        async (run): Promise<LedgerAdjustmentOutcome> => {
+          const ticket = post.ticket;
+          if (ticket !== undefined) {
+            const { rows } = await run({
+              name: "susu_adjustment_ticket_lock",
+              text: TICKET_LOCK_SQL,
+              values: [ticket.id],
+            });
+            if (rows.length === 0) return { outcome: "ticket_not_found" };
+          }
+          const stored = await this.#storedRecorded(run, transaction.id);
+          if (stored !== undefined)
+            return {
+              outcome: sameAdjustment(stored.transaction, transaction) ? "already_posted" : "conflict",
+              recorded: stored,
+            };
+          await this.#post(run, transaction, at, undefined);
+          await appendAudit(run, post.audit);
+          if (ticket !== undefined) {
+            await run({
+              name: "susu_adjustment_ticket_note",
+              text: TICKET_NOTE_SQL,
+              values: [ticket.id, transaction.id, toDate(at)],
+            });
+            const r = ticket.resolution;
+            if (r !== undefined)
+              await run({
+                name: "susu_adjustment_ticket_resolve",
+                text: TICKET_RESOLVE_SQL,
+                values: [ticket.id, toDate(r.at), r.by, r.note],
+              });
+          }
+          return { outcome: "posted", recorded: { transaction, recordedAt: at } };
+        },
+      );
+    return fromDatabase(work(), { operation: "ledger adjustment" });
+  }
+
+  /** The stored transaction of `id` with when it was recorded, or undefined; refused when unreadable. */
+  async #storedRecorded(run: StatementRunner, id: string): Promise<RecordedLedgerTransaction | undefined> {
+    const { rows } = await run<StoredPostingRow>({
+      name: "susu_ledger_transaction_stored",
+      text: LEDGER_TRANSACTION_STORED_SQL,
+      values: [id],
+    });
+    const stored = storedTransactionOf(rows);
+    if (stored === undefined) return undefined;
+    if (stored.isErr())
+      throw new StorageRefusal(storageError.refused(`stored ledger cannot be read: ${stored.error}`));
+    return { transaction: stored.value, recordedAt: rows[0]?.created_at.getTime() ?? 0 };
   }
 
   /**

@@ -617,6 +617,8 @@ const ledgerTransactionShape = z.strictObject({
     "membership_outside_refund_failed",
     "membership_dispute_lost",
     "membership_dispute_reinstated",
+    // Since manual_adjustment: an operator's correction.
+    "manual_adjustment",
   ]),
   postings: list(
     z.strictObject({

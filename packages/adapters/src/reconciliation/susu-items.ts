@@ -38,9 +38,15 @@
 //   still names the Stripe refunds involved (the ledger's `refundId`s and Stripe's sources).
 //   Disputes, with their reinstatements, are matched by the dispute's id the ledger carries:
 //   only the dispute's own news books one.
-import { type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
+// - An operator's adjustment (`manual_adjustment`, POST /v1/operations/ledger/adjustments)
+//   is compared only when it names a reconciliation item (`refs.reconciliationCategory`,
+//   `reconciliationKey`, `reconciliationDirection`): under that category and key, its debits
+//   as the amount, `in` money into the platform's balance, `out` out of it — so a correction
+//   of a difference (a refund made in Stripe's dashboard that susu never booked, say, under
+//   `object:<re_…>`) closes it. One without stays inside susu, out of the comparison.
+import { adjustmentReconciliation, type LedgerTransaction, marketplaceAccountPrefix } from "@susu/domain";
 import { stripeIdempotencyKey } from "../stripe/stripe-payment-gateway.js";
-import type { ReconciliationCategory, SusuMoneyItem } from "./reconcile.js";
+import { RECONCILIATION_CATEGORIES, type ReconciliationCategory, type SusuMoneyItem } from "./reconcile.js";
 
 /** The key of a Stripe object created by an effect: its `effect_id` metadata, as the gateway wrote it. */
 export const effectKey = (effectId: string): string => `effect:${stripeIdempotencyKey(effectId)}`;
@@ -67,6 +73,9 @@ export const membershipInvoiceKey = (invoiceId: string): string => `membership_i
  * their failures: every refund of the invoice's charges offers it (see the top of this file).
  */
 export const membershipRefundsKey = (invoiceId: string): string => `refunds_of_invoice:${invoiceId}`;
+
+const isReconciliationCategory = (category: string): category is ReconciliationCategory =>
+  (RECONCILIATION_CATEGORIES as readonly string[]).includes(category);
 
 /** A ledger transaction's amount: its debits in its (one) currency. */
 function amountOf(tx: LedgerTransaction): { readonly minor: number; readonly currency: string } {
@@ -315,6 +324,13 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "marketplace_fee_earned":
     case "marketplace_seller_payable":
       return undefined;
+    // An operator's correction: compared under the category and key they gave, so it can
+    // close a difference; without them it stays inside susu (see the top of this file).
+    case "manual_adjustment": {
+      const given = adjustmentReconciliation(tx);
+      if (given === undefined || !isReconciliationCategory(given.category)) return undefined;
+      return { category: given.category, key: given.key, sign: given.direction === "in" ? 1 : -1 };
+    }
     default: {
       // A new kind must say here whether Stripe moves money for it, and how it is matched.
       const unmapped: never = tx.kind;

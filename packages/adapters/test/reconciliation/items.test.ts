@@ -18,6 +18,7 @@ import {
   heldTransferReversed,
   heldTransferred,
   type LedgerTransaction,
+  manualAdjustment,
   marketplaceApplicationFeeRefundCorrected,
   marketplaceApplicationFeeRefunded,
   marketplaceCaptured,
@@ -469,6 +470,57 @@ describe("susu's items", () => {
     const written = referencesToMetadata({ groupId: "grp_1" }, stripeIdempotencyKey(long));
     expect(effectKey(long)).toBe(`effect:${written.effect_id}`);
     expect(effectKey(long)).not.toBe(`effect:${long}`);
+  });
+});
+
+describe("an operator's adjustment", () => {
+  // Stripe has a refund made in its dashboard (re_77, 40.00) that susu never booked: a difference.
+  const refundAtStripe = () =>
+    stripeItemOf(
+      record({
+        id: "txn_re77",
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_77",
+        sourceObject: "refund",
+        amountMinor: -40_00,
+        netMinor: -40_00,
+        feeMinor: 0,
+        presentmentMinor: 40_00,
+        presentmentCurrency: "AUD",
+      }),
+    );
+  const adjustment = (reconciliation?: { category: string; key: string; direction: "in" | "out" }) =>
+    manualAdjustment({
+      id: "adjustment:1",
+      occurredAt: T,
+      by: "ops_ana",
+      reason: "refund re_77 made in Stripe's dashboard",
+      postings: [
+        { account: "round:rnd_1:refunds:ana", side: "debit", amountMinor: 40_00, currency: "AUD" },
+        { account: "round:rnd_1:pot", side: "credit", amountMinor: 40_00, currency: "AUD" },
+      ],
+      ...(reconciliation !== undefined ? { reconciliation } : {}),
+    })._unsafeUnwrap();
+
+  it("with a reconciliation key is compared under it, and closes the difference", () => {
+    expect(reconcile([], [refundAtStripe()]).differences).toHaveLength(1);
+    const item = susuItemOf(adjustment({ category: "refund", key: "object:re_77", direction: "out" }));
+    expect(item).toMatchObject({
+      category: "refund",
+      key: "object:re_77",
+      signedMinor: -40_00,
+      currency: "AUD",
+    });
+    expect(reconcile(item === undefined ? [] : [item], [refundAtStripe()]).differences).toEqual([]);
+  });
+
+  it("without one stays inside susu, out of the comparison", () => {
+    expect(susuItemOf(adjustment())).toBeUndefined();
+    // Money into the platform's balance is positive.
+    expect(
+      susuItemOf(adjustment({ category: "charge", key: "effect:x", direction: "in" }))?.signedMinor,
+    ).toBe(40_00);
   });
 });
 

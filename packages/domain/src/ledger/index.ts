@@ -85,6 +85,21 @@ export {
   sameTransactionContent,
   validateLedgerTransaction,
 } from "./ledger-transaction.js";
+export {
+  type AdjustmentDirection,
+  adjustmentReconciliation,
+  type LedgerAccountFamily,
+  MANUAL_ADJUSTMENT_POSTINGS_MAX,
+  MANUAL_ADJUSTMENT_REASON_MAX_CHARS,
+  type ManualAdjustmentError,
+  type ManualAdjustmentErrorCode,
+  type ManualAdjustmentInput,
+  type ManualPostingInput,
+  manualAdjustment,
+  type ParsedLedgerAccount,
+  parseLedgerAccount,
+  sameAdjustment,
+} from "./manual-adjustment.js";
 export { checkMarketplaceMoney, type MarketplaceMoney, marketplaceMoney } from "./marketplace-money.js";
 export {
   type MarketplaceMovementBase,

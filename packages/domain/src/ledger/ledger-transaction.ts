@@ -78,7 +78,9 @@ export type LedgerTransactionKind =
   | "membership_refunded_outside_susu"
   | "membership_outside_refund_failed"
   | "membership_dispute_lost"
-  | "membership_dispute_reinstated";
+  | "membership_dispute_reinstated"
+  // an operator's correction (manual-adjustment.ts)
+  | "manual_adjustment";
 
 /**
  * A balanced, immutable set of postings recorded at one time: in every currency the

@@ -3,6 +3,9 @@ export type { Clock } from "./clock.js";
 export type { IdGenerator } from "./id-generator.js";
 export type {
   LedgerAccountBalance,
+  LedgerAdjustmentOutcome,
+  LedgerAdjustmentPost,
+  LedgerAdjustments,
   LedgerPage,
   LedgerPageRequest,
   LedgerReader,

@@ -1,7 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import type { LedgerAccountId, LedgerTransaction } from "../ledger/index.js";
 import type { CurrencyCode, Money } from "../money/index.js";
-import type { OutboxCompletion, StorageError } from "./storage.js";
+import type { AuditEntry, OutboxCompletion, StorageError } from "./storage.js";
 
 /** The append-only ledger, stored. */
 export interface LedgerStore {
@@ -68,4 +68,44 @@ export interface LedgerReader {
     roundIds: readonly string[],
     page: LedgerPageRequest,
   ): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError>;
+}
+
+/** An operator's adjustment to store ({@link LedgerAdjustments.postAdjustment}). */
+export interface LedgerAdjustmentPost {
+  /** A `manual_adjustment` transaction (`manualAdjustment`). */
+  readonly transaction: LedgerTransaction;
+  /** Its audit lines (`adjustmentAudit`). */
+  readonly audit: readonly AuditEntry[];
+  /**
+   * The support ticket it answers: the transaction's id is added to the ticket's
+   * `details.adjustments`, and with `resolution` an open ticket is resolved (a resolved one
+   * keeps its first resolution).
+   */
+  readonly ticket?: {
+    readonly id: string;
+    readonly resolution?: { readonly by: string; readonly note: string; readonly at: number };
+  };
+}
+
+/** What posting an adjustment did. */
+export type LedgerAdjustmentOutcome =
+  /** Posted now, with its audit lines and its note on the ticket. */
+  | { readonly outcome: "posted"; readonly recorded: RecordedLedgerTransaction }
+  /** Its id was posted before with the same postings and refs (a retry): nothing written. */
+  | { readonly outcome: "already_posted"; readonly recorded: RecordedLedgerTransaction }
+  /** Its id was posted before with other content: nothing written. */
+  | { readonly outcome: "conflict"; readonly recorded: RecordedLedgerTransaction }
+  /** The ticket named does not exist: nothing written. */
+  | { readonly outcome: "ticket_not_found" };
+
+/** Operators' corrections of the ledger: posted with their audit and ticket in one commit, and listed. */
+export interface LedgerAdjustments {
+  /** Posts an adjustment, its audit lines and its ticket's note atomically (or nothing). */
+  postAdjustment(post: LedgerAdjustmentPost): ResultAsync<LedgerAdjustmentOutcome, StorageError>;
+  /** The adjustments, oldest first (by when they happened, then id), a page at a time. */
+  listAdjustments(page: LedgerPageRequest): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError>;
+  /** Which of these accounts the ledger holds (in any currency). */
+  existingAccounts(
+    accounts: readonly LedgerAccountId[],
+  ): ResultAsync<ReadonlySet<LedgerAccountId>, StorageError>;
 }

@@ -23,7 +23,9 @@ export type StoredAggregate =
   | "payout"
   | "payment_method"
   | "plan"
-  | "subscription";
+  | "subscription"
+  /** A ledger transaction (an operator's adjustment): audit lines only, never versioned. */
+  | "ledger";
 
 /** Why storage refused or failed. `version_conflict` is the one a caller retries. */
 export type StorageError =

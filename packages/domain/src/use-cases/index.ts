@@ -68,6 +68,11 @@ export {
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
 export {
+  adjustmentAudit,
+  type LedgerAdjustmentRequest,
+  postLedgerAdjustment,
+} from "./ledger-adjustment.js";
+export {
   groupWithReadiness,
   loadPerson,
   readinessOfGroups,
