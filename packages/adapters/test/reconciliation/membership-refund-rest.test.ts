@@ -109,6 +109,7 @@ const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id"
   marketplaceChargeId: null,
   sellerId: null,
   membershipInvoiceId: "in_1",
+  membershipLookupFailure: null,
   transferId: null,
   transferEffectId: null,
   sourceStatus: null,
