@@ -115,6 +115,17 @@ const schema = z.object({
     .string()
     .regex(/^(off|(\S+\s+){4}\S+)$/, { error: 'must be a 5-field cron expression or "off"' })
     .default("15 2 * * *"),
+  /**
+   * How far back (UTC days before today) the reconciliation job runs again the days whose
+   * differences ticket is still open, so that a day whose ledger caught up is resolved and
+   * one whose differences changed says so: 0 (never) to 366, 35 by default.
+   */
+  SUSU_RECONCILE_RERUN_DAYS: wholeNumber(0, 366).default(35),
+  /**
+   * Most such days one run of the job reconciles again (0 to 50, 5 by default): the ones
+   * reconciled longest ago first; the rest wait for the next day's run.
+   */
+  SUSU_RECONCILE_RERUNS_PER_RUN: wholeNumber(0, 50).default(5),
   /** Where the scheduler serves `GET /metrics`; 0 picks a free port (logged at start). */
   SUSU_SCHEDULER_METRICS_PORT: port(9464),
   /** The metrics endpoint's address; 0.0.0.0 for a Prometheus on another machine. */

@@ -131,6 +131,7 @@ await withStartupLock(container.get(TOKENS.prisma), async () => {
       log,
       env.SUSU_RECONCILE_CRON,
       metrics,
+      { rerunWithinDays: env.SUSU_RECONCILE_RERUN_DAYS, maxReruns: env.SUSU_RECONCILE_RERUNS_PER_RUN },
     );
   else await boss.unschedule(RECONCILIATION_QUEUE);
 });

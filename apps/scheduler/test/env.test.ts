@@ -99,6 +99,23 @@ describe("readSchedulerEnv", () => {
     );
   });
 
+  it("runs open-ticket reconciliation days again within 35 days, 5 a run, unless told other bounds or 0", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    expect(readSchedulerEnv(key)).toMatchObject({
+      SUSU_RECONCILE_RERUN_DAYS: 35,
+      SUSU_RECONCILE_RERUNS_PER_RUN: 5,
+    });
+    expect(
+      readSchedulerEnv({ ...key, SUSU_RECONCILE_RERUN_DAYS: "0", SUSU_RECONCILE_RERUNS_PER_RUN: "12" }),
+    ).toMatchObject({ SUSU_RECONCILE_RERUN_DAYS: 0, SUSU_RECONCILE_RERUNS_PER_RUN: 12 });
+    expect(() => readSchedulerEnv({ ...key, SUSU_RECONCILE_RERUN_DAYS: "400" })).toThrow(
+      /SUSU_RECONCILE_RERUN_DAYS: must be a whole number from 0 to 366/,
+    );
+    expect(() => readSchedulerEnv({ ...key, SUSU_RECONCILE_RERUNS_PER_RUN: "2.5" })).toThrow(
+      /SUSU_RECONCILE_RERUNS_PER_RUN: must be a whole number from 0 to 50/,
+    );
+  });
+
   it("reads the e-mail settings: SMTP only with a From address, admins as a checked list, a real locale and zone", () => {
     const none = readSchedulerEnv({ STRIPE_SECRET_KEY: "sk_test_x" });
     expect(none).toMatchObject({

@@ -153,8 +153,13 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
       "2026-12-14",
     ]);
     expect(second.remaining).toBe(0);
-    expect(await reconcileDueDays(deps(), log)).toEqual({ runs: [], remaining: 0 });
-    expect(await schedulerPeriods()).toHaveLength(14);
+    // Caught up, the run reconciles again the day whose ticket is still open (the 3rd), once today.
+    expect(second.reruns.map((r) => new Date(r.report.from).toISOString().slice(0, 10))).toEqual([
+      "2026-12-03",
+    ]);
+    expect(first.reruns).toEqual([]);
+    expect(await reconcileDueDays(deps(), log)).toEqual({ runs: [], remaining: 0, reruns: [] });
+    expect(await schedulerPeriods()).toHaveLength(15);
   });
 
   it("a day whose ticket could not be opened stays due; reconciled twice at once, it has one ticket", async () => {
@@ -173,7 +178,7 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
         errAsync({ type: "ticket_failed" as const, code: "ticket_failed" as const, message: "desk down" }),
     };
     await expect(reconcileDueDays({ ...deps(), desk: brokenDesk }, log)).rejects.toThrow(/desk down/);
-    expect(await schedulerPeriods()).toHaveLength(14);
+    expect(await schedulerPeriods()).toHaveLength(15);
     expect(await db.prisma.supportTicket.count()).toBe(1);
 
     // Two runs at once (as two schedulers would without the singleton queue): both do the day.

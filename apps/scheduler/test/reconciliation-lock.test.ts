@@ -125,7 +125,7 @@ describe("the reconciliation job's lock (PostgreSQL + the emulator)", () => {
       expect(holders[0]?.xact).toBe(false);
       // A second run (pg-boss's retry of an expired job) finds the lock held and ends.
       const second = await runReconciliationJob(noBoss, deps(), log);
-      expect(second).toEqual({ busy: true, runs: [], remaining: 0 });
+      expect(second).toEqual({ busy: true, runs: [], remaining: 0, reruns: [] });
       expect(await idleInTransaction()).toEqual([]);
     } finally {
       stripe.open();

@@ -28,6 +28,15 @@ export const RECONCILED_BY_SCHEDULER = DAILY_RECONCILIATION_RAN_BY;
 export const RECONCILIATION_DAYS_PER_RUN = 7;
 
 /**
+ * How far back (UTC days before today) a run looks for days to run again: days whose
+ * differences ticket is still open (`SUSU_RECONCILE_RERUN_DAYS`).
+ */
+export const RECONCILIATION_RERUN_WITHIN_DAYS = 35;
+
+/** Most days a run reconciles again (`SUSU_RECONCILE_RERUNS_PER_RUN`); the others wait for the next run. */
+export const RECONCILIATION_RERUNS_PER_RUN = 5;
+
+/**
  * After this long (steady clock) a run starts no new day: the days left go to the run it
  * queues at once. Far below {@link RECONCILIATION_JOB_EXPIRE_SECONDS}, so that a run ends
  * (its last day included) well before pg-boss would fail its job by timeout.
@@ -156,7 +165,9 @@ export async function reconcilePeriod(
         // would leave pointing at nothing.
         const reportsRoute = "the period's reports: GET /v1/operations/reconciliation/reports";
         const was =
-          change.kind === "first" ? "" : `; its last run found ${change.previous.report.differences.length}`;
+          change.kind === "first"
+            ? ""
+            : `; its last run found ${change.previous.report.differences.length || "none"}`;
         if (change.kind === "cleared") {
           const resolved = await deps.desk.resolveTicket?.(ticketId, {
             by: RECONCILED_BY_SCHEDULER,
@@ -197,10 +208,14 @@ export async function reconcilePeriod(
   return run;
 }
 
-/** What one run of the job did: the days it reconciled, oldest first, and how many wait for the next run. */
+/**
+ * What one run of the job did: the days it reconciled, oldest first, and how many wait for the
+ * next run; then the days it reconciled again (`reruns`, see {@link reconciliationDaysToRerun}).
+ */
 export interface ReconciliationCatchUp {
   readonly runs: readonly ReconciliationRun[];
   readonly remaining: number;
+  readonly reruns: readonly ReconciliationRun[];
 }
 
 /** Options of {@link reconcileDueDays}. */
@@ -211,6 +226,50 @@ export interface ReconcileDueDaysOptions {
   readonly budgetMs?: number;
   /** Milliseconds since the run started (default: the steady clock). */
   readonly elapsedMs?: () => number;
+  /** How far back days are run again (default {@link RECONCILIATION_RERUN_WITHIN_DAYS}; 0: none). */
+  readonly rerunWithinDays?: number;
+  /** Most days run again in this run (default {@link RECONCILIATION_RERUNS_PER_RUN}; 0: none). */
+  readonly maxReruns?: number;
+}
+
+/**
+ * The days a run at `now` reconciles again: days the job reconciled before (its stored
+ * reports) that start within the last `withinDays` UTC days before today, were last
+ * reconciled before today (each at most once a UTC day, and never the day a run has just
+ * reconciled) and whose differences ticket ({@link reconciliationTicketId}) is still open —
+ * at most `max`, the ones reconciled longest ago first (then the oldest day), so that every
+ * open day has its turn. A day without a ticket, or whose ticket is resolved (by a run that
+ * found no differences any more, or by an admin), is not run again; nor is an older one.
+ */
+export async function reconciliationDaysToRerun(
+  prisma: PrismaClient,
+  now: number,
+  withinDays: number,
+  max: number,
+): Promise<ReconciliationPeriod[]> {
+  if (withinDays <= 0 || max <= 0) return [];
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const checked = (
+    await new PrismaReconciliationStore(prisma).reportedPeriods(
+      RECONCILED_BY_SCHEDULER,
+      today - withinDays * DAY_MS,
+      today,
+    )
+  ).filter((p) => p.lastRunAt < today);
+  if (checked.length === 0) return [];
+  const open = new Set(
+    (
+      await prisma.supportTicket.findMany({
+        where: { id: { in: checked.map((p) => reconciliationTicketId(p.from, p.to)) }, status: "open" },
+        select: { id: true },
+      })
+    ).map((t) => t.id),
+  );
+  return checked
+    .filter((p) => open.has(reconciliationTicketId(p.from, p.to)))
+    .sort((a, b) => a.lastRunAt - b.lastRunAt || a.from - b.from || a.to - b.to)
+    .slice(0, max)
+    .map(({ from, to }) => ({ from, to }));
 }
 
 /**
@@ -222,6 +281,13 @@ export interface ReconcileDueDaysOptions {
  * job queues its next run at once when there are some). Run by one scheduler at a time (the
  * job's lock, see {@link runReconciliationJob}); called twice at once anyway, a day reconciled
  * twice has two reports and still one ticket.
+ *
+ * Then, when no day is left due and the budget is not spent, it reconciles again the days
+ * that still have an open differences ticket ({@link reconciliationDaysToRerun}), so that a
+ * day whose ledger caught up (a late event processed, a dispute decided) is resolved and the
+ * admins told (`cleared`), and one whose differences changed says so (`changed`), as
+ * {@link reconcilePeriod} does for any later run of a period. These runs are not counted in
+ * `remaining`: the days left over wait for the next run of the cron.
  */
 export async function reconcileDueDays(
   deps: ReconciliationJobDeps,
@@ -243,18 +309,45 @@ export async function reconcileDueDays(
     runs.push(await reconcilePeriod(deps, log, period));
   }
   const remaining = due.remaining + (due.periods.length - runs.length);
-  if (remaining > 0)
+  if (remaining > 0) {
     log.warn(
       { reconciled: runs.length, remaining, elapsedMs: Math.round(elapsedMs()) },
       "reconciliation with Stripe is catching up: the days left go to the next run, queued at once",
     );
-  return { runs, remaining };
+    return { runs, remaining, reruns: [] };
+  }
+  const reruns: ReconciliationRun[] = [];
+  if (elapsedMs() >= budgetMs) return { runs, remaining, reruns };
+  const again = await reconciliationDaysToRerun(
+    deps.prisma,
+    deps.clock.now(),
+    options.rerunWithinDays ?? RECONCILIATION_RERUN_WITHIN_DAYS,
+    options.maxReruns ?? RECONCILIATION_RERUNS_PER_RUN,
+  );
+  for (const period of again) {
+    if (elapsedMs() >= budgetMs) break;
+    reruns.push(await reconcilePeriod(deps, log, period));
+  }
+  if (again.length > 0)
+    log.info(
+      {
+        rerun: reruns.map((r) => new Date(r.report.from).toISOString()),
+        stillDifferent: reruns.filter((r) => r.report.differences.length > 0).length,
+      },
+      "reconciliation with Stripe: days with an open differences ticket reconciled again",
+    );
+  return { runs, remaining, reruns };
 }
 
 /** What one job of the queue did: a run, or nothing because another run holds the lock. */
 export type ReconciliationJobResult =
   | ({ readonly busy: false } & ReconciliationCatchUp)
-  | { readonly busy: true; readonly runs: readonly []; readonly remaining: number };
+  | {
+      readonly busy: true;
+      readonly runs: readonly [];
+      readonly remaining: number;
+      readonly reruns: readonly [];
+    };
 
 /** Options of {@link runReconciliationJob} and {@link scheduleReconciliation}. */
 export interface ReconciliationJobOptions extends ReconcileDueDaysOptions {
@@ -277,7 +370,7 @@ export async function runReconciliationJob(
   const lock = await trySessionLock(deps.prisma, RECONCILIATION_LOCK);
   if (lock === undefined) {
     log.info("reconciliation with Stripe: another run holds the job's lock; this one ends");
-    return { busy: true, runs: [], remaining: 0 };
+    return { busy: true, runs: [], remaining: 0, reruns: [] };
   }
   let done: ReconciliationJobResult;
   try {
@@ -293,11 +386,12 @@ export async function runReconciliationJob(
   return done;
 }
 
-/** The outcome label of a job: `busy` (another run holds the lock), `up_to_date`, `differences` or `agrees`. */
+/** The outcome label of a job: `busy` (another run holds the lock), `up_to_date` (nothing reconciled or re-run), `differences` (some day had) or `agrees`. */
 export function reconciliationOutcome(done: ReconciliationJobResult): string {
   if (done.busy) return "busy";
-  if (done.runs.length === 0) return "up_to_date";
-  return done.runs.some((r) => r.report.differences.length > 0) ? "differences" : "agrees";
+  const all = [...done.runs, ...done.reruns];
+  if (all.length === 0) return "up_to_date";
+  return all.some((r) => r.report.differences.length > 0) ? "differences" : "agrees";
 }
 
 /**

@@ -291,11 +291,18 @@ export class DeliveringNotifier implements Notifier {
     endpointIds: readonly string[],
   ): PlannedDelivery[] {
     const planned: PlannedDelivery[] = [];
-    const addresses = new Set<string>();
+    // Addresses are de-duplicated per audience: among the people, and among the copies that
+    // follow no person (the notice's own addresses, the admins'). A person whose address is
+    // also one of the latter still has a delivery of their own, which follows their settings
+    // (a new address, a message switched off); the worker does not send it while it would go
+    // to the same address as such a copy ({@link NotificationDeliveryWorker}), so nobody gets
+    // the same e-mail twice, and the admins' copy never depends on a person's settings.
+    const addresses = { person: new Set<string>(), other: new Set<string>() };
     const email = (recipient: string, where: MailLocale, personId?: string) => {
       const key = recipient.trim().toLowerCase();
-      if (!this.options.email || key === "" || addresses.has(key)) return;
-      addresses.add(key);
+      const seen = personId ? addresses.person : addresses.other;
+      if (!this.options.email || key === "" || seen.has(key)) return;
+      seen.add(key);
       planned.push({
         channel: "email",
         recipient: recipient.trim(),

@@ -147,6 +147,10 @@ export function webhookBodyOf(
   });
 }
 
+/** A notification and an address it goes to, as {@link NotificationDeliveryWorker} compares them. */
+const unattachedKey = (notificationId: string, address: string): string =>
+  `${notificationId}\u0000${address.trim().toLowerCase()}`;
+
 /**
  * Sends queued notification deliveries: claims due ones (`FOR UPDATE SKIP LOCKED`, with a
  * lease, so two schedulers never send the same delivery at once, and one killed mid-send
@@ -185,6 +189,7 @@ export class NotificationDeliveryWorker {
     const personIds = [...new Set(claimed.flatMap((c) => (c.person_id === null ? [] : [c.person_id])))];
     const people = await this.settings.getMany(personIds);
     if (people.isErr()) throw new Error(people.error.message);
+    const unattached = await this.unattachedAddresses(claimed);
     const settled: SettledDelivery[] = [];
     for (let row of claimed) {
       // The claim's lease covers one send, not the whole batch: renew it before each send,
@@ -196,7 +201,7 @@ export class NotificationDeliveryWorker {
       const unwanted =
         n === undefined || row.person_id === null
           ? undefined
-          : await this.noLongerWanted(row, n, people.value.get(row.person_id));
+          : await this.noLongerWanted(row, n, people.value.get(row.person_id), unattached);
       let result: SendResult;
       if (n === undefined) result = { kind: "permanent", error: "the notification is gone" };
       else if (unwanted !== undefined) result = { kind: "withdrawn", error: unwanted };
@@ -215,15 +220,39 @@ export class NotificationDeliveryWorker {
   }
 
   /**
+   * The e-mail addresses the claimed rows' notifications also go to without a person (the
+   * admins' copy, the notice's own addresses), as `notificationId` NUL lower-cased address:
+   * a person's delivery to one of them is not sent beside it. Read only when a person's
+   * e-mail was claimed, in one statement.
+   */
+  private async unattachedAddresses(claimed: readonly ClaimedRow[]): Promise<ReadonlySet<string>> {
+    const ids = [
+      ...new Set(
+        claimed.flatMap((c) => (c.channel === "email" && c.person_id !== null ? [c.notification_id] : [])),
+      ),
+    ];
+    if (ids.length === 0) return new Set();
+    const rows = await this.options.prisma.notificationDelivery.findMany({
+      where: { notificationId: { in: ids }, channel: "email", personId: null },
+      select: { notificationId: true, recipient: true },
+    });
+    return new Set(rows.map((r) => unattachedKey(r.notificationId, r.recipient)));
+  }
+
+  /**
    * Why a person's delivery must not be sent as it was queued, or undefined when it still
    * must: the person is gone, switched the message off on this channel, or (e-mail) no longer
    * has this address — then the notice goes to the address they have now, if they still want
-   * it there, as its own delivery (the id the notifier would give it, so never twice).
+   * it there, as its own delivery (the id the notifier would give it, so never twice). An
+   * e-mail to the address the person still has is not sent either when the notice also goes
+   * there without a person (`unattached`: the admins' copy, to a person who is an admin at
+   * the same address): that copy reaches them, once.
    */
   private async noLongerWanted(
     row: ClaimedRow,
     n: { readonly id: string; readonly template: string },
     person: NotificationSettings | undefined,
+    unattached: ReadonlySet<string>,
   ): Promise<string | undefined> {
     // No settings stored: the notifier planned push with the defaults (every message) and no
     // e-mail, so the same holds here; an e-mail to a person whose row has gone since is not sent.
@@ -235,8 +264,12 @@ export class NotificationDeliveryWorker {
       return wants("push") ? undefined : "the person switched these messages off";
     if (!wants("email")) return "the person switched these messages off";
     const address = person.email;
-    if (address !== undefined && address.trim().toLowerCase() === row.recipient.trim().toLowerCase())
-      return person.emailStatus === "bouncing" ? "the address bounces" : undefined;
+    if (address !== undefined && address.trim().toLowerCase() === row.recipient.trim().toLowerCase()) {
+      if (person.emailStatus === "bouncing") return "the address bounces";
+      return unattached.has(unattachedKey(n.id, row.recipient))
+        ? "the notice goes to this address without a person too (the admins' copy): sent once, as that"
+        : undefined;
+    }
     if (address === undefined || person.emailStatus !== "ok")
       return address === undefined
         ? "the person removed this address and has none now"

@@ -135,7 +135,10 @@ export function reconciliationDifferencesNotice(
  * one (`change: changed`), or none any more (`cleared`): the same template and ticket, its id
  * the first notice's with the change's key (once per change, however often the run is
  * retried), and its own admin-alert key, so that no window after the first notice holds it
- * back. `previousDifferences`: what the previous run found.
+ * back. `previousDifferences`: what the previous run found. When the previous run found none
+ * (the period's first run was clean, or its differences had cleared) and this one finds some,
+ * it reads as a first notice (no `change`): there is nothing the admins were last told to
+ * compare it with.
  */
 export function reconciliationFollowUpNotice(
   report: ReconciliationReport,
@@ -144,14 +147,14 @@ export function reconciliationFollowUpNotice(
 ): Notification {
   const { previous } = change;
   const id = `${ticketId}:notify:reconciliation_differences:${change.key}`;
+  const fresh = change.kind === "changed" && previous.report.differences.length === 0;
   return {
     ...reconciliationDifferencesNotice(report, ticketId),
     id,
     alertKey: id,
     data: {
       ...noticeData(report),
-      change: change.kind,
-      previousDifferences: previous.report.differences.length,
+      ...(fresh ? {} : { change: change.kind, previousDifferences: previous.report.differences.length }),
       previousReportId: previous.id,
     },
   };

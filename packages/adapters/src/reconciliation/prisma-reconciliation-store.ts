@@ -186,6 +186,29 @@ export class PrismaReconciliationStore {
   }
 
   /**
+   * The periods `ranBy` reported that start in [`since`, `until`), oldest first, each with
+   * when its newest report was stored (`lastRunAt`, epoch ms): the days the scheduler may run
+   * again. One statement, through the index on the period.
+   */
+  async reportedPeriods(
+    ranBy: string,
+    since: number,
+    until: number,
+  ): Promise<{ readonly from: number; readonly to: number; readonly lastRunAt: number }[]> {
+    const rows = await this.#prisma.reconciliationReport.groupBy({
+      by: ["periodFrom", "periodTo"],
+      where: { ranBy, periodFrom: { gte: new Date(since), lt: new Date(until) } },
+      _max: { createdAt: true },
+      orderBy: [{ periodFrom: "asc" }, { periodTo: "asc" }],
+    });
+    return rows.flatMap((r) =>
+      r._max.createdAt === null
+        ? []
+        : [{ from: r.periodFrom.getTime(), to: r.periodTo.getTime(), lastRunAt: r._max.createdAt.getTime() }],
+    );
+  }
+
+  /**
    * The newest report `ranBy` stored of exactly the period `from`–`to` (created, then id), or
    * `undefined`: what the previous run of the period found. Read through the index on the period.
    */

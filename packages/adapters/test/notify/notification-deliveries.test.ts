@@ -485,6 +485,54 @@ describe("notification deliveries", () => {
     ]);
   });
 
+  /** A held payment's notice to its seller and to the platform's admins (as `dispute_closed` is). */
+  const toSellerAndAdmins = (sellerId: string): Notification => ({
+    id: `hp_${sellerId}:notify:dispute_closed:dp_1`,
+    aggregate: "held_payment",
+    aggregateId: `hp_${sellerId}`,
+    personIds: [sellerId],
+    roles: ["platform_admins"],
+    template: "dispute_closed",
+    data: { disputeId: "dp_1", outcome: "won", release: "started" },
+  });
+  const sellerAtAdminAddress = async (id: string) => {
+    const now = new Date(T0);
+    await db.prisma.person.create({
+      data: { id, displayName: id, email: "Ops@susu.test", createdAt: now, updatedAt: now },
+    });
+  };
+
+  it("a notice to a person and the admins, the person's address an admin one: one e-mail to it, the admins' copy", async () => {
+    await sellerAtAdminAddress("sam");
+    const n = toSellerAndAdmins("sam");
+    await notifier().send(n);
+    await drain();
+    // Each audience has its own delivery; the person's is not sent beside the admins' copy.
+    expect((await deliveriesOf(n.id)).map((r) => [r.recipient, r.personId, r.status])).toEqual([
+      ["Ops@susu.test", "sam", "withdrawn"],
+      ["ops@susu.test", null, "sent"],
+    ]);
+    expect(smtp.received.map((m) => m.to)).toEqual([["ops@susu.test"]]);
+  });
+
+  it("a notice to a person and the admins, the person's address an admin one: the person moving before it goes out takes only their own copy along", async () => {
+    await sellerAtAdminAddress("sol");
+    const n = toSellerAndAdmins("sol");
+    await notifier().send(n);
+    await new PrismaNotificationSettings(db.prisma).put(
+      "sol",
+      { email: "sol@home.example", channels: { email: true, push: true }, muted: [] },
+      T0 + 1,
+    );
+    await drain();
+    expect(smtp.received.map((m) => m.to).sort()).toEqual([["ops@susu.test"], ["sol@home.example"]]);
+    expect((await deliveriesOf(n.id)).map((r) => [r.recipient, r.personId, r.status])).toEqual([
+      ["Ops@susu.test", "sol", "withdrawn"],
+      ["ops@susu.test", null, "sent"],
+      ["sol@home.example", "sol", "sent"],
+    ]);
+  });
+
   it("sends push to a person with no stored settings, as the notifier planned it with the defaults", async () => {
     const endpoint = (await endpoints.create({ url: receiver.url, at: T0 }))._unsafeUnwrap();
     receiver.secret = endpoint.secret;

@@ -4,6 +4,7 @@ import { debitInitiated, money } from "@susu/domain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore } from "../../src/prisma/index.js";
 import { PrismaReconciliationStore } from "../../src/reconciliation/prisma-reconciliation-store.js";
+import type { ReconciliationReport } from "../../src/reconciliation/report-format.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
 const DAY = 86_400_000;
@@ -53,5 +54,37 @@ describe("PrismaReconciliationStore.ledgerTransactions", () => {
     });
     expect(plan).toContain("ledger_transactions_occurred_at_idx");
     expect(plan).not.toContain("Seq Scan");
+  });
+});
+
+describe("PrismaReconciliationStore.reportedPeriods", () => {
+  let db: TestDatabase;
+  // Only the period matters here: the rest of a report is stored as it is given.
+  const report = (from: number) =>
+    ({ from, to: from + DAY, matched: 0, differences: [] }) as unknown as ReconciliationReport;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const store = new PrismaReconciliationStore(db.prisma);
+    const save = (id: string, from: number, ranBy: string, at: number) =>
+      store.saveReport(id, report(from), ranBy, at);
+    // Day 1 reconciled twice by the scheduler, day 2 once, day 3 by an admin only, day 0 before the range.
+    await save("r0", T, "scheduler", T + 1 * DAY);
+    await save("r1a", T + DAY, "scheduler", T + 2 * DAY);
+    await save("r1b", T + DAY, "scheduler", T + 5 * DAY);
+    await save("r2", T + 2 * DAY, "scheduler", T + 3 * DAY);
+    await save("r3", T + 3 * DAY, "admin:ops", T + 4 * DAY);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("lists the runner's periods starting in the range, oldest first, each with its newest report's time", async () => {
+    const store = new PrismaReconciliationStore(db.prisma);
+    expect(await store.reportedPeriods("scheduler", T + DAY, T + 4 * DAY)).toEqual([
+      { from: T + DAY, to: T + 2 * DAY, lastRunAt: T + 5 * DAY },
+      { from: T + 2 * DAY, to: T + 3 * DAY, lastRunAt: T + 3 * DAY },
+    ]);
+    expect(await store.reportedPeriods("scheduler", T + 3 * DAY, T + 9 * DAY)).toEqual([]);
   });
 });
