@@ -97,7 +97,11 @@ export function createApp(deps: ApiDeps) {
     if (deps.operations.adjustments !== undefined)
       app.route(
         "/v1",
-        ledgerAdjustmentsV1({ adjustments: deps.operations.adjustments, clock: deps.useCases.clock }),
+        ledgerAdjustmentsV1({
+          adjustments: deps.operations.adjustments,
+          owners: deps.useCases,
+          clock: deps.useCases.clock,
+        }),
       );
   }
   if (deps.reconciliation !== undefined) {

@@ -25,6 +25,7 @@ export * from "./ports/index.js";
 export * from "./round/index.js";
 export * from "./shared/index.js";
 export type {
+  AdjustmentOwnerRepositories,
   CreatedHeldPayment,
   CreatedMarketplaceCharge,
   CreateGroupCommand,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import { RECONCILIATION_CATEGORIES } from "@susu/adapters";
 import {
+  type AdjustmentOwnerRepositories,
   type Clock,
   type LedgerAdjustments,
   MANUAL_ADJUSTMENT_POSTINGS_MAX,
@@ -29,14 +30,19 @@ import {
 // Operators' corrections of the ledger: a platform admin posts a balanced transaction of
 // postings they chose (`manual_adjustment`), checked by the domain's ledger rules and its
 // adjustment rules (`manualAdjustment`: accounts of the chart of accounts or already in the
-// ledger, known currencies, at most one round…), with who (the token's subject), why and the
+// ledger, known currencies, at most one round…; `checkAdjustmentAccounts`: the owners the
+// accounts name exist, postings in their currencies), with who (the token's subject), why and the
 // ticket it answers in its refs and in the audit log, noted on that ticket (resolved when
 // asked), in one commit. Its id is derived from the caller and the Idempotency-Key (required),
 // so the same request posts once even after the key's stored answer expired.
 
-/** What the adjustment routes need: the ledger's adjustments and the clock that dates them. */
+/**
+ * What the adjustment routes need: the ledger's adjustments, the repositories of what its
+ * accounts name (rounds, held payments… that must exist), and the clock that dates them.
+ */
 export interface LedgerAdjustmentDeps {
   readonly adjustments: LedgerAdjustments;
+  readonly owners: AdjustmentOwnerRepositories;
   readonly clock: Clock;
 }
 
@@ -130,7 +136,8 @@ const postAdjustmentRoute = createRoute({
       invalid_idempotency_key: "Idempotency-Key must be 1 to 255 printable ASCII characters",
       unbalanced_transaction: "transaction adjustment:… debits 500 and credits 400 in AUD",
       unknown_account:
-        "account cash:drawer is of no known shape (round:<r>:pot, member:<m>, platform:funds, held:<p>:hold…) and the ledger has no such account",
+        "account round:rnd_typo:pot names round rnd_typo, which does not exist, and the ledger has no such account",
+      adjustment_currency_mismatch: "account round:rnd_1:pot holds AUD, not JPY",
       adjustment_spans_rounds: "an adjustment touches one round's accounts at most",
       adjustment_currencies_mixed: "an adjustment compared with Stripe (reconciliation) moves one currency",
       unknown_currency: "unknown currency XXX",
@@ -194,7 +201,7 @@ export function ledgerAdjustmentsV1(deps: LedgerAdjustmentDeps) {
     const body = c.req.valid("json");
     const id = adjustmentIdOf(principal.subject, key);
     const now = deps.clock.now();
-    const posted = await useCases.postLedgerAdjustment(deps.adjustments, {
+    const posted = await useCases.postLedgerAdjustment(deps.adjustments, deps.owners, {
       id,
       now,
       occurredAt: body.occurredAt !== undefined ? Date.parse(body.occurredAt) : now,

@@ -4,7 +4,15 @@
 // answers; the same Idempotency-Key answers the same and posts nothing twice.
 import { PrismaLedgerStore, PrismaStore, PrismaSupportDesk } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { type Changeset, createLedgerTransaction, credit, debit, money, useCaseDepsOn } from "@susu/domain";
+import {
+  type Changeset,
+  createLedgerTransaction,
+  credit,
+  debit,
+  manualAdjustment,
+  money,
+  useCaseDepsOn,
+} from "@susu/domain";
 import {
   anActiveGroup,
   aReadyPerson,
@@ -370,6 +378,153 @@ describe("POST /v1/operations/ledger/adjustments", () => {
     const res = await app.request(URL, authed(admin, "POST", correction(1)));
     expect(res.status).toBe(400);
     expect(((await res.json()) as Problem).code).toBe("idempotency_key_required");
+  });
+});
+
+describe("an adjustment names what exists, in its currency", () => {
+  const refused = async (body: unknown) => {
+    const res = await post(admin, body);
+    return { status: res.status, code: ((await res.json()) as Problem).code };
+  };
+  const toFunds = (account: string, minor = 100, currency = "AUD") => ({
+    reason: "typo probe",
+    postings: [
+      posting(account, "debit", minor, currency),
+      posting("platform:funds", "credit", minor, currency),
+    ],
+  });
+  const ledgerHas = async (account: string) =>
+    (await db.prisma.ledgerAccount.count({ where: { id: account } })) > 0;
+
+  it("a typo in an owner's id opens no account: 400 unknown_account, nothing stored, nothing audited", async () => {
+    // Two rounds (the typo and the real one): refused as spanning rounds.
+    expect(
+      await refused({
+        reason: "typo probe",
+        postings: [posting("round:rnd_adjj:pot", "debit", 100), posting("round:rnd_adj:pot", "credit", 100)],
+      }),
+    ).toEqual({ status: 400, code: "adjustment_spans_rounds" });
+    for (const account of [
+      "round:rnd_adjj:pot",
+      "round:rnd_adj:contributions:anaa",
+      "held:hp_nope:hold",
+      "marketplace:mc_nope:paid_in",
+      "marketplace:mc_nope:seller:ana",
+      "membership:sub_nope:paid_in",
+      "member:anaa",
+    ]) {
+      expect({ account, ...(await refused(toFunds(account))) }).toEqual({
+        account,
+        status: 400,
+        code: "unknown_account",
+      });
+      expect(await ledgerHas(account)).toBe(false);
+    }
+    expect(await db.prisma.auditLogEntry.count({ where: { aggregateId: "rnd_adjj" } })).toBe(0);
+  });
+
+  it("a round's accounts take its currency only: 400 adjustment_currency_mismatch", async () => {
+    const before = await balance("round:rnd_adj:pot");
+    expect(await refused(toFunds("round:rnd_adj:pot", 500, "JPY"))).toEqual({
+      status: 400,
+      code: "adjustment_currency_mismatch",
+    });
+    expect(await refused(toFunds("round:rnd_adj:owed_to_member:ana", 500, "NZD"))).toEqual({
+      status: 400,
+      code: "adjustment_currency_mismatch",
+    });
+    expect(await balance("round:rnd_adj:pot")).toBe(before);
+    expect(await db.prisma.ledgerAccount.count({ where: { id: "round:rnd_adj:pot", currency: "JPY" } })).toBe(
+      0,
+    );
+    // A person's account and the platform's take any known currency.
+    const res = await post(admin, {
+      reason: "a member's NZD credit",
+      postings: [posting("member:ben", "debit", 70, "NZD"), posting("platform:funds", "credit", 70, "NZD")],
+    });
+    expect(res.status).toBe(201);
+  });
+
+  it("an account the ledger holds whose owner is gone takes the currencies it holds", async () => {
+    ok(
+      await ledger.post(
+        ok(
+          createLedgerTransaction({
+            id: "rnd_gone:seed",
+            kind: "debit_settled",
+            occurredAt: T,
+            refs: { roundId: "rnd_gone" },
+            postings: [
+              debit("round:rnd_gone:pot", money(300, "AUD")),
+              credit("round:rnd_gone:contributions:ana", money(300, "AUD")),
+            ],
+          }),
+        ),
+      ),
+    );
+    expect((await post(admin, toFunds("round:rnd_gone:pot", 300))).status).toBe(201);
+    expect(await refused(toFunds("round:rnd_gone:pot", 300, "NZD"))).toEqual({
+      status: 400,
+      code: "adjustment_currency_mismatch",
+    });
+  });
+
+  it("notes the ticket whatever JSON its details hold (object kept, anything else under value), never 5xx", async () => {
+    const cases: [string, unknown, unknown][] = [
+      ["scalar", 5, { value: 5 }],
+      ["array", [1, "a"], { value: [1, "a"] }],
+      ["null", null, {}],
+      ["adjustments not an array", { note: "n", adjustments: "adj_old" }, { note: "n" }],
+    ];
+    for (const [name, details, kept] of cases) {
+      const id = `ticket:odd-details:${name.replaceAll(" ", "-")}`;
+      ok(
+        await desk.openTicket({
+          id,
+          aggregate: "round",
+          aggregateId: "rnd_adj",
+          groupId: "grp_adj",
+          reason: "dispute_withdrawal_unknown",
+          summary: "odd details",
+        } as never),
+      );
+      await db.prisma
+        .$executeRaw`UPDATE support_tickets SET details = ${JSON.stringify(details)}::jsonb WHERE id = ${id}`;
+      const res = await post(admin, correction(1, { ticketId: id }));
+      expect({ name, status: res.status }).toEqual({ name, status: 201 });
+      const { id: adjustmentId } = (await res.json()) as Adjustment;
+      const stored = await db.prisma.supportTicket.findUniqueOrThrow({ where: { id } });
+      const adjustments = name === "adjustments not an array" ? ["adj_old", adjustmentId] : [adjustmentId];
+      expect(stored.details).toEqual({ ...(kept as object), adjustments });
+    }
+  });
+
+  it("two concurrent posts of one adjustment id: posted once, one audit line", async () => {
+    const tx = ok(
+      manualAdjustment({
+        id: "adjustment:concurrent",
+        occurredAt: T,
+        by: "ops_ana",
+        reason: "concurrency",
+        postings: [posting("platform:funds", "debit", 7), posting("round:rnd_adj:pot", "credit", 7)],
+      }),
+    );
+    const audit = [
+      {
+        at: T,
+        aggregate: "ledger" as const,
+        aggregateId: tx.id,
+        action: "manual_adjustment",
+        outcome: "applied" as const,
+        actor: "operator:ops_ana",
+      },
+    ];
+    const outcomes = await Promise.all(
+      [0, 1, 2, 3].map(() => ledger.postAdjustment({ transaction: tx, audit })),
+    );
+    const posted = outcomes.filter((o) => o.isOk() && o.value.outcome === "posted").length;
+    const lines = await db.prisma.auditLogEntry.count({ where: { aggregateId: tx.id } });
+    expect({ posted, lines }).toEqual({ posted: 1, lines: 1 });
   });
 });
 

@@ -169,11 +169,23 @@ const LEDGER_POST_SQL = `
 // An adjustment's ticket: locked for the transaction (none: not found), its note (the
 // adjustment's id appended to details.adjustments) and, when asked, its resolution (only an
 // open ticket's: a resolved one keeps its first).
+const ADJUSTMENT_ID_LOCK_SQL =
+  "SELECT true AS locked FROM pg_advisory_xact_lock(hashtextextended($1::text, 5171))";
 const TICKET_LOCK_SQL = "SELECT 1 AS found FROM support_tickets WHERE id = $1 FOR UPDATE";
+// `details` is an object as the support desk writes it; any other JSON (a scalar, an array,
+// null) is kept under `value` rather than failing the adjustment, and an `adjustments` that
+// is not an array becomes its first element.
 const TICKET_NOTE_SQL = `
   UPDATE support_tickets
-     SET details = jsonb_set(details, '{adjustments}',
-                             coalesce(details->'adjustments', '[]'::jsonb) || to_jsonb($2::text)),
+     SET details = jsonb_set(
+           CASE WHEN jsonb_typeof(details) = 'object' THEN details
+                WHEN details IS NULL OR jsonb_typeof(details) = 'null' THEN '{}'::jsonb
+                ELSE jsonb_build_object('value', details) END,
+           '{adjustments}',
+           CASE WHEN jsonb_typeof(details) <> 'object' OR details->'adjustments' IS NULL
+                  OR jsonb_typeof(details->'adjustments') = 'null' THEN '[]'::jsonb
+                WHEN jsonb_typeof(details->'adjustments') = 'array' THEN details->'adjustments'
+                ELSE jsonb_build_array(details->'adjustments') END || to_jsonb($2::text)),
          updated_at = $3, version = version + 1
    WHERE id = $1`;
 const TICKET_RESOLVE_SQL = `
@@ -515,19 +527,22 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjus
     );
   }
 
-  /** Which of `accounts` the ledger holds, in any currency. */
+  /** Which of `accounts` the ledger holds, with the currencies it holds each in. */
   existingAccounts(
     accounts: readonly LedgerAccountId[],
-  ): ResultAsync<ReadonlySet<LedgerAccountId>, StorageError> {
-    if (accounts.length === 0) return okAsync(new Set());
+  ): ResultAsync<ReadonlyMap<LedgerAccountId, ReadonlySet<string>>, StorageError> {
+    if (accounts.length === 0) return okAsync(new Map());
     return fromDatabase(
       this.#prisma.ledgerAccount.findMany({
         where: { id: { in: [...accounts] } },
-        select: { id: true },
-        distinct: ["id"],
+        select: { id: true, currency: true },
       }),
       { operation: "ledger accounts exist" },
-    ).map((rows) => new Set(rows.map((r) => r.id)));
+    ).map((rows) => {
+      const held = new Map<LedgerAccountId, Set<string>>();
+      for (const { id, currency } of rows) held.set(id, (held.get(id) ?? new Set()).add(currency));
+      return held;
+    });
   }
 
   /**
@@ -547,6 +562,13 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjus
         this.#prisma,
         { timeoutMs: LEDGER_ADJUSTMENT_TIMEOUT_MS, maxWaitMs: this.#maxWaitMs },
         async (run): Promise<LedgerAdjustmentOutcome> => {
+          // Posts of one id wait for each other here, so the one after reads what the first
+          // stored (an `already_posted` or a `conflict`), and never writes its audit again.
+          await run({
+            name: "susu_adjustment_id_lock",
+            text: ADJUSTMENT_ID_LOCK_SQL,
+            values: [transaction.id],
+          });
           const ticket = post.ticket;
           if (ticket !== undefined) {
             const { rows } = await run({

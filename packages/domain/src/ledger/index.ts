@@ -86,8 +86,13 @@ export {
   validateLedgerTransaction,
 } from "./ledger-transaction.js";
 export {
+  type AdjustmentAccountFacts,
   type AdjustmentDirection,
+  type AdjustmentOwner,
+  adjustmentOwnerKey,
+  adjustmentOwners,
   adjustmentReconciliation,
+  checkAdjustmentAccounts,
   type LedgerAccountFamily,
   MANUAL_ADJUSTMENT_POSTINGS_MAX,
   MANUAL_ADJUSTMENT_REASON_MAX_CHARS,

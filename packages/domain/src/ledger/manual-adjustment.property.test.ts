@@ -11,6 +11,10 @@ import { heldAccounts } from "./held-movements.js";
 import { emptyLedger, postTransaction } from "./ledger.js";
 import { checkLedgerInvariants } from "./ledger-invariants.js";
 import {
+  type AdjustmentAccountFacts,
+  adjustmentOwnerKey,
+  adjustmentOwners,
+  checkAdjustmentAccounts,
   MANUAL_ADJUSTMENT_POSTINGS_MAX,
   type ManualPostingInput,
   manualAdjustment,
@@ -165,5 +169,83 @@ describe("parseLedgerAccount", () => {
       "",
     ])
       expect(parseLedgerAccount(account), account).toBeUndefined();
+  });
+});
+
+describe("checkAdjustmentAccounts", () => {
+  // One account of each owner's kind, its owner, and the currencies that owner's accounts hold.
+  const OWNED: readonly [string, ReturnType<typeof adjustmentOwners>[number], CurrencyCode[] | undefined][] =
+    [
+      ["round:rnd_1:pot", { kind: "round", id: "rnd_1" }, ["AUD"]],
+      ["held:hp%3A1:hold", { kind: "held", id: "hp:1" }, ["NZD"]],
+      ["marketplace:mc_1:paid_in", { kind: "marketplace", id: "mc_1" }, ["AUD"]],
+      ["membership:sub_1:paid_in", { kind: "membership", id: "sub_1" }, ["AUD", "NZD"]],
+      ["member:ana", { kind: "person", id: "ana" }, undefined],
+    ];
+  const CURRENCIES: readonly CurrencyCode[] = ["AUD", "NZD", "JPY"];
+  const tx = (account: string, currency: CurrencyCode) =>
+    manualAdjustment(
+      {
+        id: "adjustment:1",
+        occurredAt: T,
+        by: "ops_ana",
+        reason: "fix",
+        postings: [
+          { account, side: "debit", amountMinor: 5, currency },
+          { account: "platform:funds", side: "credit", amountMinor: 5, currency },
+        ],
+      },
+      new Set(),
+    )._unsafeUnwrap();
+
+  it("names each owner an account of the chart has, once; none for platform accounts", () => {
+    expect(
+      adjustmentOwners(["round:rnd_1:contributions:ana", "round:rnd_1:pot", "platform:funds", "member:ana"]),
+    ).toEqual([
+      { kind: "round", id: "rnd_1" },
+      { kind: "person", id: "ana" },
+    ]);
+    for (const [account, owner] of OWNED) expect(adjustmentOwners([account])).toEqual([owner]);
+  });
+
+  it("accepts an owner's account exactly in its currencies; refuses one whose owner is missing unless the ledger holds it in that currency", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...OWNED),
+        fc.constantFrom(...CURRENCIES),
+        fc.boolean(),
+        fc.option(fc.subarray([...CURRENCIES], { minLength: 1 }), { nil: undefined }),
+        ([account, owner, currencies], currency, ownerExists, ledgerHolds) => {
+          const facts: AdjustmentAccountFacts = {
+            ledgerAccounts: new Map(ledgerHolds === undefined ? [] : [[account, new Set(ledgerHolds)]]),
+            owners: new Map(
+              ownerExists
+                ? [[adjustmentOwnerKey(owner), currencies === undefined ? undefined : new Set(currencies)]]
+                : [],
+            ),
+          };
+          const checked = checkAdjustmentAccounts(tx(account, currency), facts);
+          const expected = ownerExists
+            ? currencies === undefined || currencies.includes(currency)
+              ? "ok"
+              : "adjustment_currency_mismatch"
+            : ledgerHolds === undefined
+              ? "unknown_account"
+              : owner.kind === "person" || ledgerHolds.includes(currency)
+                ? "ok"
+                : "adjustment_currency_mismatch";
+          expect(checked.isOk() ? "ok" : checked.error.code).toBe(expected);
+        },
+      ),
+    );
+  });
+
+  it("a per-party account needs its person too", () => {
+    const facts: AdjustmentAccountFacts = {
+      ledgerAccounts: new Map(),
+      owners: new Map([[adjustmentOwnerKey({ kind: "round", id: "rnd_1" }), new Set<CurrencyCode>(["AUD"])]]),
+    };
+    const checked = checkAdjustmentAccounts(tx("round:rnd_1:contributions:anaa", "AUD"), facts);
+    expect(checked.isErr() && checked.error.code).toBe("unknown_account");
   });
 });

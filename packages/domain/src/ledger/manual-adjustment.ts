@@ -4,17 +4,22 @@
 // the ledger's own rules (balanced per currency, positive amounts, known currencies), and
 // further ones, since a person types it:
 // - every account is of the chart of accounts' shapes (`parseLedgerAccount`), or one the
-//   ledger already holds (an account of an older chart): a typo never opens a new account;
+//   ledger already holds (an account of an older chart);
+// - an account of the chart names owners that exist — its round, held payment, marketplace
+//   charge or subscription, and the person it is about — or the ledger already holds it
+//   (`checkAdjustmentAccounts`): a typo never opens a new account;
+// - a posting to an owner's account is in the owner's currency (a round's, a held payment's…);
 // - each amount is at most what one charge may be in its currency (`maximumChargeMinor`);
 // - the postings touch at most one round, whose id the transaction carries (`refs.roundId`),
 //   so the round's group shows it in its books;
 // - at most {@link MANUAL_ADJUSTMENT_POSTINGS_MAX} postings, and a reason.
 // Who made it, why, the ticket it answers and the reconciliation key it stands for are its
 // refs. The id is the caller's (the API derives it from the caller and its Idempotency-Key).
-import { err, type Result } from "neverthrow";
+import { err, ok, type Result } from "neverthrow";
 import { type CodedError, codedErrorConstructor } from "../kernel/coded-error.js";
 import { maximumChargeMinor } from "../money/charge-amount.js";
 import { parseCurrencyCode } from "../money/currency.js";
+import type { CurrencyCode } from "../money/currency-code.js";
 import type { MoneyError } from "../money/money.errors.js";
 import { amountTooLarge } from "../money/money.errors.js";
 import { money } from "../money/money.js";
@@ -128,6 +133,7 @@ export function parseLedgerAccount(account: LedgerAccountId): ParsedLedgerAccoun
 /** The codes a manual adjustment is refused with besides the ledger's and money's own. */
 export type ManualAdjustmentErrorCode =
   | "unknown_account"
+  | "adjustment_currency_mismatch"
   | "adjustment_spans_rounds"
   | "adjustment_currencies_mixed"
   | "invalid_adjustment";
@@ -277,6 +283,109 @@ export function manualAdjustment(
         : {}),
     },
   });
+}
+
+/** What owns an account of the chart, as the store is asked about it: an aggregate, or a person. */
+export interface AdjustmentOwner {
+  readonly kind: "round" | "held" | "marketplace" | "membership" | "person";
+  readonly id: string;
+}
+
+const OWNER_NAMES: Readonly<Record<AdjustmentOwner["kind"], string>> = {
+  round: "round",
+  held: "held payment",
+  marketplace: "marketplace charge",
+  membership: "subscription",
+  person: "person",
+};
+
+/** The key of an owner in {@link AdjustmentAccountFacts.owners}. */
+export function adjustmentOwnerKey(owner: AdjustmentOwner): string {
+  return `${owner.kind}:${owner.id}`;
+}
+
+/**
+ * The owners an account names: its aggregate (`round:<r>:…` → round r; `membership:<s>:…` →
+ * subscription s), and the person it is about (`member:<m>`, `…:contributions:<m>`,
+ * `…:seller:<s>`). None for `platform:*` and accounts of no known shape.
+ */
+function ownersOfAccount(parsed: ParsedLedgerAccount | undefined): AdjustmentOwner[] {
+  if (parsed === undefined) return [];
+  const owners: AdjustmentOwner[] = [];
+  if (parsed.family !== "member" && parsed.family !== "platform" && parsed.ownerId !== undefined)
+    owners.push({ kind: parsed.family, id: parsed.ownerId });
+  if (parsed.partyId !== undefined) owners.push({ kind: "person", id: parsed.partyId });
+  return owners;
+}
+
+/** The owners the accounts name (each once), for the store to look up before {@link checkAdjustmentAccounts}. */
+export function adjustmentOwners(accounts: readonly LedgerAccountId[]): AdjustmentOwner[] {
+  const byKey = new Map<string, AdjustmentOwner>();
+  for (const account of accounts)
+    for (const owner of ownersOfAccount(parseLedgerAccount(account)))
+      byKey.set(adjustmentOwnerKey(owner), owner);
+  return [...byKey.values()];
+}
+
+/** What the store knows of an adjustment's accounts. */
+export interface AdjustmentAccountFacts {
+  /** The accounts the ledger already holds, with the currencies it holds each in. */
+  readonly ledgerAccounts: ReadonlyMap<LedgerAccountId, ReadonlySet<string>>;
+  /**
+   * The owners that exist, by {@link adjustmentOwnerKey}, with the currencies their accounts
+   * may hold (a round's, a held payment's or a marketplace charge's currency; a
+   * subscription's price's and its invoices'); `undefined` for a person (whose `member:<m>`
+   * account holds any currency). An owner absent from the map does not exist.
+   */
+  readonly owners: ReadonlyMap<string, ReadonlySet<CurrencyCode> | undefined>;
+}
+
+/**
+ * Checks an adjustment's accounts against what exists: an account of the chart names owners
+ * that exist, or the ledger already holds it (`unknown_account`: a typo never opens a new
+ * account); a posting to an aggregate's account is in that aggregate's currency, and one to
+ * an account whose owner is gone in a currency the ledger holds it in
+ * (`adjustment_currency_mismatch`). `platform:*`, `member:<m>` and accounts of no known shape
+ * (which `manualAdjustment` allows only when the ledger holds them) take any known currency.
+ */
+export function checkAdjustmentAccounts(
+  tx: LedgerTransaction,
+  facts: AdjustmentAccountFacts,
+): Result<LedgerTransaction, ManualAdjustmentError> {
+  for (const { account, amount } of tx.postings) {
+    const held = facts.ledgerAccounts.get(account);
+    const parsed = parseLedgerAccount(account);
+    for (const owner of ownersOfAccount(parsed)) {
+      const key = adjustmentOwnerKey(owner);
+      if (!facts.owners.has(key)) {
+        if (held === undefined)
+          return err(
+            adjustmentError(
+              "unknown_account",
+              `account ${account} names ${OWNER_NAMES[owner.kind]} ${owner.id}, which does not exist, and the ledger has no such account`,
+            ),
+          );
+        if (owner.kind !== "person" && !held.has(amount.currency))
+          return err(currencyMismatch(account, amount.currency, held));
+        continue;
+      }
+      const currencies = facts.owners.get(key);
+      if (currencies !== undefined && !currencies.has(amount.currency))
+        return err(currencyMismatch(account, amount.currency, currencies));
+    }
+  }
+  return ok(tx);
+}
+
+function currencyMismatch(
+  account: LedgerAccountId,
+  currency: string,
+  allowed: ReadonlySet<string>,
+): CodedError<ManualAdjustmentErrorCode> {
+  return adjustmentError(
+    "adjustment_currency_mismatch",
+    `account ${account} holds ${[...allowed].sort().join(", ")}, not ${currency}`,
+  );
 }
 
 /**

@@ -104,8 +104,8 @@ export interface LedgerAdjustments {
   postAdjustment(post: LedgerAdjustmentPost): ResultAsync<LedgerAdjustmentOutcome, StorageError>;
   /** The adjustments, oldest first (by when they happened, then id), a page at a time. */
   listAdjustments(page: LedgerPageRequest): ResultAsync<LedgerPage<RecordedLedgerTransaction>, StorageError>;
-  /** Which of these accounts the ledger holds (in any currency). */
+  /** Which of these accounts the ledger holds, with the currencies it holds each in. */
   existingAccounts(
     accounts: readonly LedgerAccountId[],
-  ): ResultAsync<ReadonlySet<LedgerAccountId>, StorageError>;
+  ): ResultAsync<ReadonlyMap<LedgerAccountId, ReadonlySet<string>>, StorageError>;
 }

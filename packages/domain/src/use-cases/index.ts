@@ -68,6 +68,7 @@ export {
   tellHeldPaymentsOfSeller,
 } from "./held-payment-use-cases.js";
 export {
+  type AdjustmentOwnerRepositories,
   adjustmentAudit,
   type LedgerAdjustmentRequest,
   postLedgerAdjustment,

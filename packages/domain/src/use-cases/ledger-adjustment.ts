@@ -1,16 +1,23 @@
 // An operator's correction of the ledger, carried out: the adjustment checked by the ledger's
-// rules (`manualAdjustment`), with its audit lines and its ticket's note (and resolution, when
+// rules (`manualAdjustment`) and against what exists (`checkAdjustmentAccounts`: the owners its
+// accounts name, found through their repositories, and their currencies), with its audit lines and its ticket's note (and resolution, when
 // asked), stored in one commit by the `LedgerAdjustments` port.
-import { errAsync, type ResultAsync } from "neverthrow";
-import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import type { LedgerAccountId, LedgerTransaction } from "../ledger/ledger-transaction.js";
 import {
+  type AdjustmentAccountFacts,
+  type AdjustmentOwner,
+  adjustmentOwnerKey,
+  adjustmentOwners,
+  checkAdjustmentAccounts,
   type ManualAdjustmentError,
   type ManualAdjustmentInput,
   manualAdjustment,
-  parseLedgerAccount,
 } from "../ledger/manual-adjustment.js";
+import type { CurrencyCode } from "../money/currency-code.js";
 import type { LedgerAdjustmentOutcome, LedgerAdjustments } from "../ports/ledger-store.js";
 import type { AuditEntry, StorageError } from "../ports/storage.js";
+import type { UseCaseDeps } from "./deps.js";
 
 /**
  * The audit lines of an adjustment: one on the ledger transaction, and one on its round when
@@ -40,22 +47,78 @@ export interface LedgerAdjustmentRequest extends ManualAdjustmentInput {
   readonly resolveTicket?: boolean;
 }
 
+/** The repositories of what a ledger account can name: rounds, held payments, marketplace charges, subscriptions, people. */
+export type AdjustmentOwnerRepositories = Pick<
+  UseCaseDeps,
+  "rounds" | "heldPayments" | "marketplaceCharges" | "subscriptions" | "people"
+>;
+
+/** The currencies an owner's accounts may hold, `undefined` for a person (any); `null` when it does not exist. */
+function ownerCurrencies(
+  repos: AdjustmentOwnerRepositories,
+  owner: AdjustmentOwner,
+): ResultAsync<ReadonlySet<CurrencyCode> | undefined | null, StorageError> {
+  const one = (currency: CurrencyCode | undefined) => (currency === undefined ? null : new Set([currency]));
+  switch (owner.kind) {
+    case "round":
+      return repos.rounds.getRound(owner.id).map((r) => one(r?.currency));
+    case "held":
+      return repos.heldPayments.getHeldPayment(owner.id).map((p) => one(p?.currency));
+    case "marketplace":
+      return repos.marketplaceCharges.getMarketplaceCharge(owner.id).map((c) => one(c?.currency));
+    case "membership":
+      return repos.subscriptions
+        .getSubscription(owner.id)
+        .map((s) =>
+          s === undefined ? null : new Set([s.price.currency, ...s.invoices.map((i) => i.currency)]),
+        );
+    case "person":
+      return okAsync(undefined);
+  }
+}
+
+/** What the ledger and the repositories know of these accounts ({@link checkAdjustmentAccounts}). */
+function adjustmentAccountFacts(
+  adjustments: LedgerAdjustments,
+  repos: AdjustmentOwnerRepositories,
+  accounts: readonly LedgerAccountId[],
+): ResultAsync<AdjustmentAccountFacts, StorageError> {
+  const owners = adjustmentOwners(accounts);
+  const aggregates = owners.filter((o) => o.kind !== "person");
+  const personIds = owners.filter((o) => o.kind === "person").map((o) => o.id);
+  return ResultAsync.combine([
+    adjustments.existingAccounts(accounts),
+    ResultAsync.combine(aggregates.map((o) => ownerCurrencies(repos, o))),
+    personIds.length === 0 ? okAsync([]) : repos.people.getPeople(personIds),
+  ] as const).map(([ledgerAccounts, currencies, people]) => {
+    const found = new Map<string, ReadonlySet<CurrencyCode> | undefined>();
+    aggregates.forEach((owner, i) => {
+      const c = currencies[i];
+      if (c !== null && c !== undefined) found.set(adjustmentOwnerKey(owner), c);
+    });
+    for (const person of people) found.set(adjustmentOwnerKey({ kind: "person", id: person.id }), undefined);
+    return { ledgerAccounts, owners: found };
+  });
+}
+
 /**
- * Posts an operator's adjustment: accounts of no known shape are looked up (allowed only if
- * the ledger holds them), the adjustment built and checked (refused with its code, nothing
- * stored), then stored with its audit lines and its ticket's note in one commit. The
+ * Posts an operator's adjustment: the adjustment built and checked (refused with its code,
+ * nothing stored) — accounts of no known shape only if the ledger holds them, accounts of the
+ * chart only if their owners exist or the ledger holds them, postings in their owners'
+ * currencies — then stored with its audit lines and its ticket's note in one commit. The
  * outcome says whether it was posted now, posted before by the same request, conflicts with
  * what its id posted before, or names a ticket that does not exist.
  */
 export function postLedgerAdjustment(
   adjustments: LedgerAdjustments,
+  owners: AdjustmentOwnerRepositories,
   request: LedgerAdjustmentRequest,
 ): ResultAsync<LedgerAdjustmentOutcome, ManualAdjustmentError | StorageError> {
-  const unshaped = [
-    ...new Set(request.postings.map((p) => p.account).filter((a) => parseLedgerAccount(a) === undefined)),
-  ];
-  return adjustments.existingAccounts(unshaped).andThen((existing) => {
-    const built = manualAdjustment(request, existing);
+  const accounts = [...new Set(request.postings.map((p) => p.account))];
+  return adjustmentAccountFacts(adjustments, owners, accounts).andThen((facts) => {
+    const built = manualAdjustment(request, new Set(facts.ledgerAccounts.keys())).andThen((tx) =>
+      checkAdjustmentAccounts(tx, facts),
+    );
     if (built.isErr()) return errAsync<LedgerAdjustmentOutcome, ManualAdjustmentError>(built.error);
     const transaction = built.value;
     const ticketId = request.ticketId;
