@@ -139,14 +139,25 @@ export class PrismaReconciliationStore {
     };
   }
 
-  /** Stores a report under `id`. */
+  /**
+   * Stores a report under `id`. Its `createdAt` is made later than every report `ranBy`
+   * stored of the same period (by a millisecond when the clock says otherwise: two runs in
+   * one millisecond, or a clock set back), so "the newest report of a period" — what a
+   * later run compares itself with — never depends on how ids sort.
+   */
   async saveReport(
     id: string,
     report: ReconciliationReport,
     ranBy: string,
-    createdAt: number,
+    at: number,
   ): Promise<StoredReconciliationSummary> {
     const { differences, ...summary } = report;
+    const latest = await this.#prisma.reconciliationReport.findFirst({
+      where: { periodFrom: new Date(report.from), periodTo: new Date(report.to), ranBy },
+      orderBy: [{ createdAt: "desc" }],
+      select: { createdAt: true },
+    });
+    const createdAt = latest === null ? at : Math.max(at, latest.createdAt.getTime() + 1);
     await this.#prisma.reconciliationReport.create({
       data: {
         id,

@@ -88,3 +88,27 @@ describe("PrismaReconciliationStore.reportedPeriods", () => {
     expect(await store.reportedPeriods("scheduler", T + 3 * DAY, T + 9 * DAY)).toEqual([]);
   });
 });
+
+describe("PrismaReconciliationStore.latestReportOf", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("is the period's last stored report even when runs share a millisecond and the later id sorts first", async () => {
+    const store = new PrismaReconciliationStore(db.prisma);
+    const report = (n: number) =>
+      ({ from: T, to: T + DAY, matched: n, differences: [] }) as unknown as ReconciliationReport;
+    // Ids made at random sort either way; the clock says the same time three times, then earlier.
+    await store.saveReport("rep_c", report(1), "scheduler", T + DAY);
+    await store.saveReport("rep_b", report(2), "scheduler", T + DAY);
+    const third = await store.saveReport("rep_a", report(3), "scheduler", T + DAY);
+    const fourth = await store.saveReport("rep_0", report(4), "scheduler", T + DAY - 60_000);
+    expect(third.createdAt).toBe(T + DAY + 2);
+    expect(fourth.createdAt).toBe(T + DAY + 3);
+    expect((await store.latestReportOf(T, T + DAY, "scheduler"))?.id).toBe("rep_0");
+  });
+});
