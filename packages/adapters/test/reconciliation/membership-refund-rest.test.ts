@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/reconciliation/reconcile.js";
 import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation/stripe-items.js";
 import { susuItemsOf } from "../../src/reconciliation/susu-items.js";
+import { balanceRecord } from "./balance-record.js";
 
 const T = Date.UTC(2026, 0, 6);
 
@@ -87,34 +88,8 @@ const susuAnswered: SubscriptionInput[] = [
   },
 ];
 
-const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord => ({
-  type: "charge",
-  reportingCategory: "charge",
-  status: "available",
-  sourceId: null,
-  sourceObject: null,
-  amountMinor: 0,
-  currency: "AUD",
-  feeMinor: 0,
-  netMinor: 0,
-  exchangeRate: null,
-  created: T,
-  availableOn: T,
-  presentmentMinor: null,
-  presentmentCurrency: null,
-  effectId: null,
-  heldPaymentId: null,
-  groupId: null,
-  roundId: null,
-  marketplaceChargeId: null,
-  sellerId: null,
-  membershipInvoiceId: "in_1",
-  membershipLookupFailure: null,
-  transferId: null,
-  transferEffectId: null,
-  sourceStatus: null,
-  ...o,
-});
+const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord =>
+  balanceRecord({ created: T, availableOn: T, membershipInvoiceId: "in_1", ...o });
 const refundRecord = (id: string, type: "refund" | "refund_failure", refundId: string, amountMinor: number) =>
   record({ id, type, reportingCategory: type, sourceId: refundId, sourceObject: "refund", amountMinor });
 const stripeSide = [
