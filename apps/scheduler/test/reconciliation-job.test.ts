@@ -3,9 +3,9 @@
 // reconciliation-catch-up.test.ts), stores the report, and a report with differences
 // opens one support ticket for its period and tells the platform's admins once, through the
 // admin alerts of the notifier the scheduler wires (queued deliveries in PostgreSQL).
-import { PrismaLedgerStore, PrismaNotificationEndpoints, renderMail } from "@susu/adapters";
+import { PrismaLedgerStore, PrismaNotificationEndpoints } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { debitInitiated, money, type Notification } from "@susu/domain";
+import { debitInitiated, money } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import type { RunningEmulator } from "@susu/stripe-emulator";
 import { errAsync } from "neverthrow";
@@ -144,18 +144,7 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       runbookUrl: "docs/runbooks/SusuReconciliationDifferences.md",
     });
     // What the admins read (the e-mail the delivery worker renders from the stored notice).
-    const mail = renderMail(
-      {
-        id: notice.id,
-        aggregate: notice.aggregateType,
-        aggregateId: notice.aggregateId,
-        personIds: [],
-        roles: ["platform_admins"],
-        template: notice.template,
-        data: notice.data,
-      } as unknown as Notification,
-      { locale: "en-AU", timeZone: "UTC" },
-    );
+    const mail = mailOf(notice);
     expect(mail.subject).toContain("1 difference");
     expect(mail.text).toContain("2026-12-01T00:00:00.000Z to 2026-12-02T00:00:00.000Z");
     expect(mail.text).toContain("missing_in_susu: 1");
