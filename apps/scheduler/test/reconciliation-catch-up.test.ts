@@ -1,18 +1,10 @@
-// The daily reconciliation catches up on days nobody reconciled (the scheduler was down, the
-// job crashed): on real PostgreSQL, pg-boss and the emulator (through the SDK). The last day
-// the scheduler reconciled is its newest stored report; every day since is reconciled, oldest
-// first, a bounded number per run, and a day reconciled twice opens one ticket and tells the
-// admins once.
-import { createStripeClient, PrismaSupportDesk, stripeEndpointOf } from "@susu/adapters";
 import { startTestBoss, useTestDatabase } from "@susu/adapters/testing";
 import { ManualClock } from "@susu/domain/testing";
-import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import type { RunningEmulator } from "@susu/stripe-emulator";
 import { errAsync } from "neverthrow";
 import type PgBoss from "pg-boss";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { notifierOf } from "../src/container.js";
-import { readSchedulerEnv } from "../src/env.js";
 import {
   dueReconciliationDays,
   RECONCILIATION_DAYS_PER_RUN,
@@ -22,6 +14,11 @@ import {
   scheduleReconciliation,
 } from "../src/jobs/reconciliation.js";
 import { createLogger } from "../src/logger.js";
+import {
+  reconciliationJobDeps,
+  schedulerEnvWithAdmin,
+  startReconciliationEmulator,
+} from "./support/reconciliation-job.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "reconciliation-catch-up-test");
@@ -38,13 +35,7 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
 
   beforeAll(async () => {
     // Stripe's clock is on the second missed day: a charge susu does not know lands on it.
-    emulator = await startEmulator({ port: 0, fees: false, startTime: (D0 + 2 * DAY_MS + 10 * HOUR) / 1000 });
-    stripe = createStripeClient({
-      secretKey: emulator.secretKey,
-      ...stripeEndpointOf(emulator.url),
-      timeoutMs: 10_000,
-      maxNetworkRetries: 0,
-    });
+    ({ emulator, stripe } = await startReconciliationEmulator(D0 + 2 * DAY_MS + 10 * HOUR));
     boss = await startTestBoss(db.connectionString);
     await scheduleReconciliation(boss, deps(), log, "15 2 * * *");
   });
@@ -54,19 +45,8 @@ describe("the reconciliation job catches up (PostgreSQL + pg-boss + the emulator
   });
 
   // The scheduler's notifier, with an admin address (deliveries are only queued here).
-  const env = readSchedulerEnv({
-    STRIPE_SECRET_KEY: "sk_test_x",
-    SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
-    SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
-    SUSU_ADMIN_EMAILS: "ops@susu.test",
-  });
-  const deps = () => ({
-    prisma: db.prisma,
-    stripe,
-    desk: new PrismaSupportDesk(db.prisma, clock),
-    notifier: notifierOf(env, db.prisma, log),
-    clock,
-  });
+  const env = schedulerEnvWithAdmin();
+  const deps = () => reconciliationJobDeps(db.prisma, stripe, env, clock, log);
   const noticePeriods = async () =>
     (
       await db.prisma.notification.findMany({

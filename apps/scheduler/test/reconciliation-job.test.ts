@@ -3,18 +3,11 @@
 // reconciliation-catch-up.test.ts), stores the report, and a report with differences
 // opens one support ticket for its period and tells the platform's admins once, through the
 // admin alerts of the notifier the scheduler wires (queued deliveries in PostgreSQL).
-import {
-  createStripeClient,
-  PrismaLedgerStore,
-  PrismaNotificationEndpoints,
-  PrismaSupportDesk,
-  renderMail,
-  stripeEndpointOf,
-} from "@susu/adapters";
+import { PrismaLedgerStore, PrismaNotificationEndpoints } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { debitInitiated, money, type Notification } from "@susu/domain";
+import { debitInitiated, money } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
-import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import type { RunningEmulator } from "@susu/stripe-emulator";
 import { errAsync } from "neverthrow";
 import PgBoss from "pg-boss";
 import type Stripe from "stripe";
@@ -31,6 +24,12 @@ import {
   scheduleReconciliation,
 } from "../src/jobs/reconciliation.js";
 import { createLogger } from "../src/logger.js";
+import {
+  adminMailOf,
+  reconciliationJobDeps,
+  schedulerEnvWithAdmin,
+  startReconciliationEmulator,
+} from "./support/reconciliation-job.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "reconciliation-job-test");
@@ -43,13 +42,7 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
   const clock = new ManualClock(DAY + 3 * HOUR);
 
   beforeAll(async () => {
-    emulator = await startEmulator({ port: 0, fees: false, startTime: (DAY + 10 * HOUR) / 1000 });
-    stripe = createStripeClient({
-      secretKey: emulator.secretKey,
-      ...stripeEndpointOf(emulator.url),
-      timeoutMs: 10_000,
-      maxNetworkRetries: 0,
-    });
+    ({ emulator, stripe } = await startReconciliationEmulator(DAY + 10 * HOUR));
   });
   afterAll(async () => {
     await emulator?.stop();
@@ -58,21 +51,11 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
   // The notifier the scheduler wires: e-mail on (nothing is sent here: the deliveries are only
   // queued), one admin address, and no deduplication window, so that only the notice's own id
   // (the period's) can keep a second run of a period from telling the admins again.
-  const env = readSchedulerEnv({
-    STRIPE_SECRET_KEY: "sk_test_x",
-    SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
-    SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
-    SUSU_ADMIN_EMAILS: "ops@susu.test",
+  const env = schedulerEnvWithAdmin({
     SUSU_PUBLIC_URL: "https://api.susu.test",
     SUSU_ADMIN_ALERT_WINDOW_MINUTES: "0",
   });
-  const deps = () => ({
-    prisma: db.prisma,
-    stripe,
-    desk: new PrismaSupportDesk(db.prisma, clock),
-    notifier: notifierOf(env, db.prisma, log),
-    clock,
-  });
+  const deps = () => reconciliationJobDeps(db.prisma, stripe, env, clock, log);
 
   const notices = (aggregateId?: string) =>
     db.prisma.notification.findMany({
@@ -84,20 +67,7 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     });
 
-  /** What the admins read of a stored notice (the e-mail the delivery worker renders). */
-  const mailOf = (notice: Awaited<ReturnType<typeof notices>>[number]) =>
-    renderMail(
-      {
-        id: notice.id,
-        aggregate: notice.aggregateType,
-        aggregateId: notice.aggregateId,
-        personIds: [],
-        roles: ["platform_admins"],
-        template: notice.template,
-        data: notice.data,
-      } as unknown as Notification,
-      { locale: "en-AU", timeZone: "UTC" },
-    );
+  const mailOf = adminMailOf;
 
   it("finds nothing to say about a day without money, and opens no ticket", async () => {
     const { runs, remaining } = await reconcileDueDays(deps(), log);
@@ -174,18 +144,7 @@ describe("the reconciliation job (PostgreSQL + the emulator)", () => {
       runbookUrl: "docs/runbooks/SusuReconciliationDifferences.md",
     });
     // What the admins read (the e-mail the delivery worker renders from the stored notice).
-    const mail = renderMail(
-      {
-        id: notice.id,
-        aggregate: notice.aggregateType,
-        aggregateId: notice.aggregateId,
-        personIds: [],
-        roles: ["platform_admins"],
-        template: notice.template,
-        data: notice.data,
-      } as unknown as Notification,
-      { locale: "en-AU", timeZone: "UTC" },
-    );
+    const mail = mailOf(notice);
     expect(mail.subject).toContain("1 difference");
     expect(mail.text).toContain("2026-12-01T00:00:00.000Z to 2026-12-02T00:00:00.000Z");
     expect(mail.text).toContain("missing_in_susu: 1");

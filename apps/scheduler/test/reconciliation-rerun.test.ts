@@ -4,21 +4,13 @@
 // ticket resolved, a day whose differences changed its `changed` one. Bounded: days within
 // the window, a few a run, the ones checked longest ago first, each at most once a UTC day,
 // and only once no new day is left to reconcile. Days without an open ticket are not run again.
-import {
-  createStripeClient,
-  PrismaLedgerStore,
-  PrismaSupportDesk,
-  renderMail,
-  stripeEndpointOf,
-} from "@susu/adapters";
+import { PrismaLedgerStore } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
-import { debitInitiated, money, type Notification } from "@susu/domain";
+import { debitInitiated, money } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
-import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import type { RunningEmulator } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notifierOf } from "../src/container.js";
-import { readSchedulerEnv } from "../src/env.js";
 import {
   RECONCILIATION_RERUN_WITHIN_DAYS,
   RECONCILIATION_RERUNS_PER_RUN,
@@ -28,6 +20,12 @@ import {
   reconciliationTicketId,
 } from "../src/jobs/reconciliation.js";
 import { createLogger } from "../src/logger.js";
+import {
+  adminMailOf,
+  reconciliationJobDeps,
+  schedulerEnvWithAdmin,
+  startReconciliationEmulator,
+} from "./support/reconciliation-job.js";
 
 const db = useTestDatabase();
 const log = createLogger("silent", "reconciliation-rerun-test");
@@ -44,32 +42,14 @@ describe("the reconciliation job runs open-ticket days again (PostgreSQL + the e
   const clock = new ManualClock(D0 + DAY_MS + 3 * HOUR);
 
   beforeAll(async () => {
-    emulator = await startEmulator({ port: 0, fees: false, startTime: (D0 + 10 * HOUR) / 1000 });
-    stripe = createStripeClient({
-      secretKey: emulator.secretKey,
-      ...stripeEndpointOf(emulator.url),
-      timeoutMs: 10_000,
-      maxNetworkRetries: 0,
-    });
+    ({ emulator, stripe } = await startReconciliationEmulator(D0 + 10 * HOUR));
   });
   afterAll(async () => {
     await emulator?.stop();
   });
 
-  const env = readSchedulerEnv({
-    STRIPE_SECRET_KEY: "sk_test_x",
-    SUSU_SMTP_URL: "smtp://127.0.0.1:2525",
-    SUSU_MAIL_FROM: "susu <no-reply@susu.test>",
-    SUSU_ADMIN_EMAILS: "ops@susu.test",
-    SUSU_ADMIN_ALERT_WINDOW_MINUTES: "0",
-  });
-  const deps = () => ({
-    prisma: db.prisma,
-    stripe,
-    desk: new PrismaSupportDesk(db.prisma, clock),
-    notifier: notifierOf(env, db.prisma, log),
-    clock,
-  });
+  const env = schedulerEnvWithAdmin({ SUSU_ADMIN_ALERT_WINDOW_MINUTES: "0" });
+  const deps = () => reconciliationJobDeps(db.prisma, stripe, env, clock, log);
   /** One run of the job, as the cron starts it: the new days it reconciled and the days it ran again. */
   const runJob = async (options: ReconcileDueDaysOptions = {}) => {
     const done = await reconcileDueDays(deps(), log, options);
@@ -110,19 +90,7 @@ describe("the reconciliation job runs open-ticket days again (PostgreSQL + the e
         })._unsafeUnwrap(),
       )
     )._unsafeUnwrap();
-  const mailOf = (notice: Awaited<ReturnType<typeof notices>>[number]) =>
-    renderMail(
-      {
-        id: notice.id,
-        aggregate: notice.aggregateType,
-        aggregateId: notice.aggregateId,
-        personIds: [],
-        roles: ["platform_admins"],
-        template: notice.template,
-        data: notice.data,
-      } as unknown as Notification,
-      { locale: "en-AU", timeZone: "UTC" },
-    );
+  const mailOf = adminMailOf;
 
   it("a day whose ledger catches up: the next morning's run reconciles it again, resolves its ticket and says so, then leaves it", async () => {
     await charge(12_00, "rnd_a:debit:ana:1");

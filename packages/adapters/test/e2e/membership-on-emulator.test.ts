@@ -7,28 +7,20 @@ import {
   type EffectPorts,
   invoiceRevenueLeftMinor,
   membershipAccounts,
-  type Person,
   type Plan,
   type Subscription,
   type SubscriptionInvoice,
   type UseCaseDeps,
-  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import {
-  InMemoryTimerScheduler,
-  ManualClock,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { ManualClock, RecordingNotifier, RecordingSupportDesk } from "@susu/domain/testing";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
-import { StripeBillingGateway } from "../../src/stripe/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
-import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import type { StripeHarness } from "../stripe/emulator-harness.js";
 import { useTestDatabase } from "../support/index.js";
+import { useMembershipStack } from "./membership-stack.js";
 
 const db = useTestDatabase();
 const START = Date.UTC(2026, 6, 1);
@@ -36,6 +28,33 @@ const DAY = 86_400;
 const ADMIN = { operator: "olga" };
 
 describe("memberships on PostgreSQL and the emulator", () => {
+  const clock = new ManualClock(START);
+  const notifier = new RecordingNotifier();
+  const desk = new RecordingSupportDesk();
+  const outcomes: string[] = [];
+  /** Every event delivered, in order (a test may deliver some again). */
+  const delivered: Stripe.Event[] = [];
+  const stack = useMembershipStack(db, {
+    clock,
+    notifier,
+    desk,
+    plan: {
+      name: "Organiser",
+      entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
+      trialDays: 14,
+      prices: [
+        { currency: "AUD", interval: "month", amountMinor: 15_00 },
+        { currency: "AUD", interval: "year", amountMinor: 150_00 },
+      ],
+    },
+    onDelivered: (event) => delivered.push(event),
+    onOutcome: (event, o) =>
+      outcomes.push(
+        `${event.type} ${o.status === "processed" ? `processed: ${o.outcome}` : `ignored: ${o.reason}`}`,
+      ),
+  });
+  const { settle, advanceDays, advanceSeconds, aPerson, subscribed, subscribeThroughCheckout, current } =
+    stack;
   let harness: StripeHarness;
   let store: PrismaStore;
   let ledger: PrismaLedgerStore;
@@ -43,136 +62,9 @@ describe("memberships on PostgreSQL and the emulator", () => {
   let ports: EffectPorts;
   let ctx: WebhookContext;
   let plan: Plan;
-  const clock = new ManualClock(START);
-  const notifier = new RecordingNotifier();
-  const desk = new RecordingSupportDesk();
-  const outcomes: string[] = [];
-  /** Every event delivered, in order (a test may deliver some again). */
-  const delivered: Stripe.Event[] = [];
-
-  beforeAll(async () => {
-    harness = await startStripeHarness({ startTime: START / 1000 });
-    store = new PrismaStore(db.prisma, { clock });
-    ledger = new PrismaLedgerStore(db.prisma, { clock });
-    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    ports = {
-      gateway: harness.gateway,
-      notifier,
-      desk,
-      timers: new InMemoryTimerScheduler(),
-      ledger,
-      billing: new StripeBillingGateway(harness.stripe),
-    };
-    ctx = { deps, gateway: harness.gateway };
-    await harness.events.skipExisting();
-    plan = (
-      await useCases.createPlan(
-        deps,
-        {
-          name: "Organiser",
-          entitlements: { createGroups: true, maxOpenGroups: 10, sellBookings: true },
-          trialDays: 14,
-          prices: [
-            { currency: "AUD", interval: "month", amountMinor: 15_00 },
-            { currency: "AUD", interval: "year", amountMinor: 150_00 },
-          ],
-        },
-        ADMIN,
-      )
-    )._unsafeUnwrap();
-    await settle();
-    plan = (await useCases.getPlan(deps, plan.id))._unsafeUnwrap();
+  beforeAll(() => {
+    ({ harness, store, ledger, deps, ports, ctx, plan } = stack);
   });
-  afterAll(async () => {
-    await harness?.emulator.stop();
-  });
-
-  async function settle(): Promise<void> {
-    for (let pass = 0; pass < 30; pass++) {
-      const report = (
-        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
-      )._unsafeUnwrap();
-      expect(report.parked).toBe(0);
-      const events = await harness.events.next();
-      for (const event of events) {
-        delivered.push(event);
-        const outcome = await processWebhookEvent(event, ctx);
-        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
-        const o = outcome.value;
-        outcomes.push(
-          `${event.type} ${o.status === "processed" ? `processed: ${o.outcome}` : `ignored: ${o.reason}`}`,
-        );
-      }
-      if (report.claimed === 0 && events.length === 0) return;
-    }
-    throw new Error("the membership did not settle");
-  }
-
-  /** Moves Stripe's clock (and susu's with it) and lets everything that fell due happen. */
-  async function advanceDays(days: number): Promise<void> {
-    await harness.emulator.control.advanceClock(days * DAY);
-    clock.advanceTo((await harness.emulator.control.now()) * 1000);
-    await settle();
-  }
-
-  /** Moves Stripe's clock (and susu's) by `seconds`, then lets what fell due happen (unless told not to). */
-  async function advanceSeconds(seconds: number, { settle: andSettle = true } = {}): Promise<void> {
-    await harness.emulator.control.advanceClock(seconds);
-    clock.advanceTo((await harness.emulator.control.now()) * 1000);
-    if (andSettle) await settle();
-  }
-
-  /** Stores person `id` with Stripe customer `customerId`. */
-  async function storePerson(id: string, customerId: string): Promise<void> {
-    const person: Person = { id, displayName: id, customerId, createdAt: clock.now(), version: 0 };
-    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
-    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
-  }
-
-  /** A person whose Stripe customer has a card saved (Stripe's test card `pm`). */
-  async function aPerson(id: string, pm: string): Promise<{ paymentMethodId: string; customerId: string }> {
-    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
-    const attached = await harness.stripe.paymentMethods.attach(pm, { customer: customer.id });
-    await storePerson(id, customer.id);
-    return { paymentMethodId: attached.id, customerId: customer.id };
-  }
-
-  async function subscribed(personId: string, paymentMethodId: string): Promise<Subscription> {
-    const s = (
-      await useCases.subscribe(deps, {
-        personId,
-        planId: plan.id,
-        currency: "AUD",
-        interval: "month",
-        start: { kind: "saved_method", paymentMethodId },
-      })
-    )._unsafeUnwrap();
-    await settle();
-    return current(s.id);
-  }
-
-  /** A person with a Stripe customer (no saved method), subscribing to `planId` through a Checkout page. */
-  async function subscribeThroughCheckout(id: string, planId: string): Promise<Subscription> {
-    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
-    await storePerson(id, customer.id);
-    return (
-      await useCases.subscribe(deps, {
-        personId: id,
-        planId,
-        currency: "AUD",
-        interval: "month",
-        start: {
-          kind: "checkout",
-          successUrl: "https://app.example/ok",
-          cancelUrl: "https://app.example/no",
-        },
-      })
-    )._unsafeUnwrap();
-  }
-
-  async function current(id: string): Promise<Subscription> {
-    return (await useCases.getSubscription(deps, id))._unsafeUnwrap();
-  }
 
   const notices = (s: Subscription, template: string) =>
     notifier.sent.filter((n) => n.aggregateId === s.id && n.template === template);

@@ -2,34 +2,15 @@
 // canceled (with its notice, posting and ticket), as the domain makes them, survive the
 // database's JSON and its parser unchanged (an effect the parser refused would be parked,
 // never sent).
-import { createSubscription, decideSubscription, type OutboxEffect, type Subscription } from "@susu/domain";
+import { decideSubscription, type OutboxEffect, type Subscription } from "@susu/domain";
 import { describe, expect, it } from "vitest";
 import { outboxAggregateOf } from "../../src/prisma/projections.js";
 import { parseOutboxEffect, parseSubscriptionSnapshot } from "../../src/prisma/snapshots.js";
+import { aMembership } from "../support/membership-fixture.js";
 
 const now = { now: Date.UTC(2026, 0, 6) };
 
-function aCheckoutMembership(): Subscription {
-  return createSubscription(
-    {
-      id: "mbr_1",
-      personId: "sam",
-      stripeCustomerId: "cus_sam",
-      price: {
-        planId: "plan_1",
-        priceKey: "aud_month",
-        revision: 1,
-        stripePriceId: "price_1",
-        currency: "AUD",
-        interval: "month",
-        amountMinor: 10_00,
-      },
-      trialDays: 0,
-      start: { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" },
-    },
-    now,
-  )._unsafeUnwrap().state;
-}
+const aCheckoutMembership = (): Subscription => aMembership("checkout", now.now);
 
 describe("a membership's outbox payloads", () => {
   it("expire_subscription_checkout round-trips and names its subscription", () => {

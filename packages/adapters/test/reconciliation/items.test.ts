@@ -46,6 +46,7 @@ import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation
 import { effectKey, susuItemOf } from "../../src/reconciliation/susu-items.js";
 import { referencesToMetadata } from "../../src/stripe/payment-metadata.js";
 import { stripeIdempotencyKey } from "../../src/stripe/stripe-payment-gateway.js";
+import { balanceRecord } from "./balance-record.js";
 
 const T = Date.UTC(2026, 11, 1, 9);
 const aud = (minor: number) => money(minor, "AUD");
@@ -524,35 +525,21 @@ describe("an operator's adjustment", () => {
   });
 });
 
-const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord => ({
-  id: "txn_1",
-  type: "charge",
-  reportingCategory: "charge",
-  status: "available",
-  sourceId: "ch_1",
-  sourceObject: "charge",
-  amountMinor: 150_00,
-  currency: "AUD",
-  feeMinor: 2_55,
-  netMinor: 147_45,
-  exchangeRate: 1.5,
-  created: T,
-  availableOn: T,
-  presentmentMinor: 100_00,
-  presentmentCurrency: "USD",
-  effectId: null,
-  heldPaymentId: null,
-  groupId: null,
-  roundId: null,
-  marketplaceChargeId: null,
-  sellerId: null,
-  membershipInvoiceId: null,
-  membershipLookupFailure: null,
-  transferId: null,
-  transferEffectId: null,
-  sourceStatus: "succeeded",
-  ...overrides,
-});
+const record = (overrides: Partial<StripeBalanceRecord>): StripeBalanceRecord =>
+  balanceRecord({
+    sourceId: "ch_1",
+    sourceObject: "charge",
+    amountMinor: 150_00,
+    feeMinor: 2_55,
+    netMinor: 147_45,
+    exchangeRate: 1.5,
+    created: T,
+    availableOn: T,
+    presentmentMinor: 100_00,
+    presentmentCurrency: "USD",
+    sourceStatus: "succeeded",
+    ...overrides,
+  });
 
 describe("Stripe's items", () => {
   it("compares a charge in its own currency and keeps the settlement beside it", () => {

@@ -4,112 +4,56 @@
 // Stripe Billing's charges carry no susu metadata: the pull finds their invoice through the
 // charge's PaymentIntent and its invoice payment.
 import {
-  type EffectPorts,
   membershipInvoicePaid,
   money,
-  type Person,
   type Plan,
   type Subscription,
   type UseCaseDeps,
-  useCaseDepsOn,
   useCases,
 } from "@susu/domain";
-import {
-  InMemoryTimerScheduler,
-  ManualClock,
-  RecordingNotifier,
-  RecordingSupportDesk,
-  SequentialIds,
-} from "@susu/domain/testing";
+import { ManualClock } from "@susu/domain/testing";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { PrismaLedgerStore } from "../../src/prisma/index.js";
 import {
   type ReconciliationPeriod,
   type ReconciliationReport,
   runReconciliation,
 } from "../../src/reconciliation/index.js";
-import { StripeBillingGateway } from "../../src/stripe/index.js";
 import { processWebhookEvent, type WebhookContext } from "../../src/webhooks/index.js";
-import { type StripeHarness, startStripeHarness } from "../stripe/emulator-harness.js";
+import { useMembershipStack } from "../e2e/membership-stack.js";
+import type { StripeHarness } from "../stripe/emulator-harness.js";
 import { useTestDatabase } from "../support/index.js";
 
 const db = useTestDatabase();
 const START = Date.UTC(2026, 7, 1);
 const HOUR = 3_600;
 const DAY = 86_400;
-const ADMIN = { operator: "olga" };
 
 describe("reconciling memberships on PostgreSQL with the emulator", () => {
+  const clock = new ManualClock(START);
+  const stack = useMembershipStack(db, {
+    clock,
+    plan: {
+      name: "Pay as you go",
+      entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
+      trialDays: 0,
+      prices: [{ currency: "AUD", interval: "month", amountMinor: 20_00 }],
+    },
+  });
+  const { settle, advanceSeconds, aPerson, subscribed, subscribeThroughCheckout, current } = stack;
   let harness: StripeHarness;
-  let store: PrismaStore;
   let ledger: PrismaLedgerStore;
   let deps: UseCaseDeps;
-  let ports: EffectPorts;
   let ctx: WebhookContext;
   let plan: Plan;
-  const clock = new ManualClock(START);
-
-  beforeAll(async () => {
-    harness = await startStripeHarness({ startTime: START / 1000 });
-    store = new PrismaStore(db.prisma, { clock });
-    ledger = new PrismaLedgerStore(db.prisma, { clock });
-    deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
-    ports = {
-      gateway: harness.gateway,
-      notifier: new RecordingNotifier(),
-      desk: new RecordingSupportDesk(),
-      timers: new InMemoryTimerScheduler(),
-      ledger,
-      billing: new StripeBillingGateway(harness.stripe),
-    };
-    ctx = { deps, gateway: harness.gateway };
-    await harness.events.skipExisting();
-    plan = (
-      await useCases.createPlan(
-        deps,
-        {
-          name: "Pay as you go",
-          entitlements: { createGroups: true, maxOpenGroups: 2, sellBookings: true },
-          trialDays: 0,
-          prices: [{ currency: "AUD", interval: "month", amountMinor: 20_00 }],
-        },
-        ADMIN,
-      )
-    )._unsafeUnwrap();
-    await settle();
-    plan = (await useCases.getPlan(deps, plan.id))._unsafeUnwrap();
+  beforeAll(() => {
+    ({ harness, ledger, deps, ctx, plan } = stack);
   });
-  afterAll(async () => {
-    await harness?.emulator.stop();
-  });
-
-  async function settle(): Promise<void> {
-    for (let pass = 0; pass < 30; pass++) {
-      const report = (
-        await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
-      )._unsafeUnwrap();
-      expect(report.parked).toBe(0);
-      const events = await harness.events.next();
-      for (const event of events) {
-        const outcome = await processWebhookEvent(event, ctx);
-        if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
-      }
-      if (report.claimed === 0 && events.length === 0) return;
-    }
-    throw new Error("the membership did not settle");
-  }
-
-  /** Moves Stripe's clock (and susu's with it) and lets everything that fell due happen. */
-  async function advance(seconds: number): Promise<void> {
-    await harness.emulator.control.advanceClock(seconds);
-    clock.advanceTo((await harness.emulator.control.now()) * 1000);
-    await settle();
-  }
 
   /** A period of its own for each test: it starts an hour after everything before it. */
   async function window(): Promise<() => ReconciliationPeriod> {
-    await advance(HOUR);
+    await advanceSeconds(HOUR);
     const from = Math.floor(clock.now() / 1000) * 1000;
     return () => ({ from, to: Math.ceil((clock.now() + 1) / 1000) * 1000 });
   }
@@ -123,25 +67,6 @@ describe("reconciling memberships on PostgreSQL with the emulator", () => {
       )
     ).report;
 
-  async function aPerson(id: string): Promise<{ paymentMethodId: string; customerId: string }> {
-    const customer = await harness.stripe.customers.create({ name: id, metadata: { person_id: id } });
-    const attached = await harness.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
-    const person: Person = {
-      id,
-      displayName: id,
-      customerId: customer.id,
-      createdAt: clock.now(),
-      version: 0,
-    };
-    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
-    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
-    return { paymentMethodId: attached.id, customerId: customer.id };
-  }
-
-  async function current(id: string): Promise<Subscription> {
-    return (await useCases.getSubscription(deps, id))._unsafeUnwrap();
-  }
-
   /** A membership paid with a saved card: its first invoice and that invoice's PaymentIntent and charge. */
   async function aPaidMembership(personId: string): Promise<{
     readonly s: Subscription;
@@ -149,18 +74,8 @@ describe("reconciling memberships on PostgreSQL with the emulator", () => {
     readonly intentId: string;
     readonly charge: Stripe.Charge;
   }> {
-    const { paymentMethodId } = await aPerson(personId);
-    const created = (
-      await useCases.subscribe(deps, {
-        personId,
-        planId: plan.id,
-        currency: "AUD",
-        interval: "month",
-        start: { kind: "saved_method", paymentMethodId },
-      })
-    )._unsafeUnwrap();
-    await settle();
-    const s = await current(created.id);
+    const { paymentMethodId } = await aPerson(personId, "pm_card_visa");
+    const s = await subscribed(personId, paymentMethodId);
     expect(s.status).toBe("active");
     const invoiceId = s.invoices[0]?.id as string;
     const payment = (await harness.stripe.invoicePayments.list({ invoice: invoiceId })).data[0];
@@ -179,32 +94,7 @@ describe("reconciling memberships on PostgreSQL with the emulator", () => {
     pm: string,
     dashboardMinor?: number | null,
   ): Promise<Subscription> {
-    const customer = await harness.stripe.customers.create({
-      name: personId,
-      metadata: { person_id: personId },
-    });
-    const person: Person = {
-      id: personId,
-      displayName: personId,
-      customerId: customer.id,
-      createdAt: clock.now(),
-      version: 0,
-    };
-    const changes = { people: [{ state: person, expectedVersion: undefined }], groups: [], rounds: [] };
-    (await store.commit({ ...changes, outbox: [], audit: [] }))._unsafeUnwrap();
-    const created = (
-      await useCases.subscribe(deps, {
-        personId,
-        planId: plan.id,
-        currency: "AUD",
-        interval: "month",
-        start: {
-          kind: "checkout",
-          successUrl: "https://app.example/ok",
-          cancelUrl: "https://app.example/no",
-        },
-      })
-    )._unsafeUnwrap();
+    const created = await subscribeThroughCheckout(personId, plan.id);
     await settle();
     const page = (await current(created.id)).start;
     if (page.kind !== "checkout" || page.sessionId === undefined)
@@ -362,7 +252,7 @@ describe("reconciling memberships on PostgreSQL with the emulator", () => {
   it("susu's refund that Stripe failed after its success agrees with Stripe's refund and its failure", async () => {
     const period = await window();
     await aLatePaymentRefundedBySusu("mia", "pm_card_refundFail");
-    await advance(DAY); // Stripe fails the refund; susu reverses its posting
+    await advanceSeconds(DAY); // Stripe fails the refund; susu reverses its posting
     const report = await reconciled(period());
     expect(report.differences).toEqual([]);
     const totals = Object.fromEntries(

@@ -4,7 +4,6 @@
 // rest (6.00) is booked when re_A's failure is heard, under re_B's own id. The reconciliation
 // then finds Stripe's balance transactions and the books equal, refund by refund.
 import {
-  createSubscription,
   decideSubscription,
   type LedgerTransaction,
   type Subscription,
@@ -14,33 +13,12 @@ import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/reconciliation/reconcile.js";
 import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation/stripe-items.js";
 import { susuItemsOf } from "../../src/reconciliation/susu-items.js";
+import { aMembership } from "../support/membership-fixture.js";
+import { balanceRecord } from "./balance-record.js";
 
 const T = Date.UTC(2026, 0, 6);
 
-function membership(start: "checkout" | "saved_method"): Subscription {
-  return createSubscription(
-    {
-      id: "mbr_1",
-      personId: "sam",
-      stripeCustomerId: "cus_sam",
-      price: {
-        planId: "plan_1",
-        priceKey: "aud_month",
-        revision: 1,
-        stripePriceId: "price_1",
-        currency: "AUD",
-        interval: "month",
-        amountMinor: 10_00,
-      },
-      trialDays: 0,
-      start:
-        start === "checkout"
-          ? { kind: "checkout", successUrl: "https://app.test/ok", cancelUrl: "https://app.test/no" }
-          : { kind: "saved_method", paymentMethodId: "pm_1" },
-    },
-    { now: T },
-  )._unsafeUnwrap().state;
-}
+const membership = (start: "checkout" | "saved_method"): Subscription => aMembership(start, T);
 
 function postedAlong(s: Subscription, inputs: readonly SubscriptionInput[]): LedgerTransaction[] {
   let state = s;
@@ -87,34 +65,8 @@ const susuAnswered: SubscriptionInput[] = [
   },
 ];
 
-const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord => ({
-  type: "charge",
-  reportingCategory: "charge",
-  status: "available",
-  sourceId: null,
-  sourceObject: null,
-  amountMinor: 0,
-  currency: "AUD",
-  feeMinor: 0,
-  netMinor: 0,
-  exchangeRate: null,
-  created: T,
-  availableOn: T,
-  presentmentMinor: null,
-  presentmentCurrency: null,
-  effectId: null,
-  heldPaymentId: null,
-  groupId: null,
-  roundId: null,
-  marketplaceChargeId: null,
-  sellerId: null,
-  membershipInvoiceId: "in_1",
-  membershipLookupFailure: null,
-  transferId: null,
-  transferEffectId: null,
-  sourceStatus: null,
-  ...o,
-});
+const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord =>
+  balanceRecord({ created: T, availableOn: T, membershipInvoiceId: "in_1", ...o });
 const refundRecord = (id: string, type: "refund" | "refund_failure", refundId: string, amountMinor: number) =>
   record({ id, type, reportingCategory: type, sourceId: refundId, sourceObject: "refund", amountMinor });
 const stripeSide = [

@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/reconciliation/reconcile.js";
 import { type StripeBalanceRecord, stripeItemOf } from "../../src/reconciliation/stripe-items.js";
 import { susuItemsOf } from "../../src/reconciliation/susu-items.js";
+import { balanceRecord } from "./balance-record.js";
 
 const T = Date.UTC(2026, 11, 1, 9);
 const S = "sub_1";
@@ -31,34 +32,8 @@ const on = (minor: number) => ({
 });
 const by = (refundId: string, minor: number) => ({ ...on(minor), ref: { refundId } });
 
-const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord => ({
-  type: "charge",
-  reportingCategory: "charge",
-  status: "available",
-  sourceId: null,
-  sourceObject: null,
-  amountMinor: 0,
-  currency: "AUD",
-  feeMinor: 0,
-  netMinor: 0,
-  exchangeRate: null,
-  created: T,
-  availableOn: T,
-  presentmentMinor: null,
-  presentmentCurrency: null,
-  effectId: null,
-  heldPaymentId: null,
-  groupId: null,
-  roundId: null,
-  marketplaceChargeId: null,
-  sellerId: null,
-  membershipInvoiceId: I,
-  membershipLookupFailure: null,
-  transferId: null,
-  transferEffectId: null,
-  sourceStatus: null,
-  ...o,
-});
+const record = (o: Partial<StripeBalanceRecord> & Pick<StripeBalanceRecord, "id">): StripeBalanceRecord =>
+  balanceRecord({ created: T, availableOn: T, membershipInvoiceId: I, ...o });
 const refund = (id: string, sourceId: string, amountMinor: number, failure = false) =>
   record({
     id,

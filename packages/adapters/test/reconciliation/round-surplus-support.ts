@@ -14,6 +14,7 @@ import { debitFailed, debitProcessing, debitSucceeded } from "@susu/domain/testi
 import { PrismaLedgerStore } from "../../src/prisma/index.js";
 import type { StripeBalanceRecord } from "../../src/reconciliation/stripe-items.js";
 import type { useTestDatabase } from "../support/index.js";
+import { balanceRecord } from "./balance-record.js";
 
 export const DAY = 86_400_000;
 export const T0 = Date.UTC(2026, 0, 5);
@@ -59,27 +60,15 @@ export function record(
   },
 ): StripeBalanceRecord {
   const { roundId = "r1", ...rest } = r;
-  return {
-    status: "available",
-    currency: "AUD",
-    feeMinor: 0,
+  return balanceRecord({
     netMinor: r.amountMinor,
-    exchangeRate: null,
     availableOn: r.created,
     presentmentMinor: Math.abs(r.amountMinor),
     presentmentCurrency: "AUD",
-    heldPaymentId: null,
     groupId: "g1",
     roundId,
-    marketplaceChargeId: null,
-    sellerId: null,
-    membershipInvoiceId: null,
-    membershipLookupFailure: null,
-    transferId: null,
-    transferEffectId: null,
-    sourceStatus: null,
     ...rest,
-  };
+  });
 }
 
 /**
