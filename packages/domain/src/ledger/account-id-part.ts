@@ -6,3 +6,13 @@
 export function accountIdPart(id: string): string {
   return id.replaceAll("%", "%25").replaceAll(":", "%3A");
 }
+
+/** Whether `part` is an id as {@link accountIdPart} escapes it: not empty, no `:`, `%` only in `%25` or `%3A`. */
+export function isAccountIdPart(part: string): boolean {
+  return /^(?:[^:%]|%25|%3A)+$/.test(part);
+}
+
+/** The id {@link accountIdPart} escaped into `part` (its inverse). */
+export function idOfAccountPart(part: string): string {
+  return part.replaceAll("%3A", ":").replaceAll("%25", "%");
+}

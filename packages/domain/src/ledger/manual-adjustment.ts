@@ -23,6 +23,7 @@ import type { CurrencyCode } from "../money/currency-code.js";
 import type { MoneyError } from "../money/money.errors.js";
 import { amountTooLarge } from "../money/money.errors.js";
 import { money } from "../money/money.js";
+import { idOfAccountPart, isAccountIdPart } from "./account-id-part.js";
 import type { LedgerError } from "./ledger.errors.js";
 import {
   createLedgerTransaction,
@@ -96,13 +97,6 @@ const CHART: Readonly<
 };
 const PLATFORM_ACCOUNTS: readonly string[] = ["funds", "membership_revenue"];
 
-/** An id part as `accountIdPart` escapes it: not empty, no `:`, `%` only in `%25` or `%3A`. */
-const ESCAPED_ID = /^(?:[^:%]|%25|%3A)+$/;
-
-function unescapeIdPart(part: string): string {
-  return part.replaceAll("%3A", ":").replaceAll("%25", "%");
-}
-
 /**
  * Reads an account name of the chart of accounts (`round:<r>:pot`,
  * `round:<r>:contributions:<m>`, `member:<m>`, `platform:funds`, `held:<p>:hold`,
@@ -116,17 +110,17 @@ export function parseLedgerAccount(account: LedgerAccountId): ParsedLedgerAccoun
     return parts.length === 2 && second !== undefined && PLATFORM_ACCOUNTS.includes(second)
       ? { family, name: second }
       : undefined;
-  if (second === undefined || !ESCAPED_ID.test(second)) return undefined;
+  if (second === undefined || !isAccountIdPart(second)) return undefined;
   if (family === "member")
-    return parts.length === 2 ? { family, partyId: unescapeIdPart(second) } : undefined;
+    return parts.length === 2 ? { family, partyId: idOfAccountPart(second) } : undefined;
   if (family !== "round" && family !== "held" && family !== "marketplace" && family !== "membership")
     return undefined;
   if (name === undefined) return undefined;
   const chart = CHART[family];
-  const ownerId = unescapeIdPart(second);
+  const ownerId = idOfAccountPart(second);
   if (parts.length === 3 && chart.own.includes(name)) return { family, ownerId, name };
-  if (parts.length === 4 && party !== undefined && ESCAPED_ID.test(party) && chart.perParty.includes(name))
-    return { family, ownerId, name, partyId: unescapeIdPart(party) };
+  if (parts.length === 4 && party !== undefined && isAccountIdPart(party) && chart.perParty.includes(name))
+    return { family, ownerId, name, partyId: idOfAccountPart(party) };
   return undefined;
 }
 
