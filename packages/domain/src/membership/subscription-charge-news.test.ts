@@ -986,6 +986,18 @@ describe("a dispute's loss the books had no room for: they still counted a refun
     const end = along(activeSubscription(), [refundA, opened, lost]);
     expect(books(end.txs)).toEqual({ refunded: 6_00, lost: 4_00 });
     expect(end.inv.disputes?.[0]?.rest).toEqual({ unbookedMinor: 6_00, postings: 0 });
+    // The ticket and its resolution say what is not booked, and why.
+    const opening = decided(decided(activeSubscription(), refundA).state, opened);
+    const ticket = opening.effects.find((e) => e.kind === "open_ticket");
+    expect(ticket).toMatchObject({
+      summary: expect.stringContaining("600 AUD (minor units) of it is not booked"),
+    });
+    const closing = decided(opening.state, lost).effects.find((e) => e.kind === "resolve_ticket");
+    expect(closing).toMatchObject({
+      note: expect.stringContaining(
+        "400 AUD (minor units) is booked lost (membership_dispute_lost); 600 AUD",
+      ),
+    });
   });
 
   it("freed room goes to refunds' rests before a dispute's (a dispute lost gives back what refunds standing hold)", () => {

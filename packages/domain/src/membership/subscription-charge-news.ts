@@ -454,8 +454,13 @@ function tellOfDispute(
         ? lossBefore > 0
           ? `the ${lossBefore} ${inv.currency} (minor units) booked lost is undone (membership_dispute_reinstated)`
           : "nothing had been booked lost"
-        : next.lossMinor > 0
-          ? `${next.lossMinor} ${inv.currency} (minor units) is booked lost (membership_dispute_lost)`
-          : "no loss is booked: the invoice's books had given that money back already"),
+        : (next.lossMinor > 0
+            ? `${next.lossMinor} ${inv.currency} (minor units) is booked lost (membership_dispute_lost)`
+            : "no loss is booked: the invoice's books had given that money back already") +
+          (next.rest !== undefined
+            ? `; ${next.rest.unbookedMinor} ${inv.currency} (minor units) is not booked, as the books count it ` +
+              "refunded: Stripe gives back the part a refund standing holds, and if Stripe failed that refund, " +
+              "it is booked lost when the failure is heard"
+            : "")),
   );
 }
