@@ -1054,8 +1054,8 @@ const subscribedPrice = z.strictObject({
   amountMinor: nonNegative,
 });
 
-/** A refund's part the books had no room for yet (`RefundRest`): something unbooked, always. */
-const refundRest = z.strictObject({ unbookedMinor: z.int().min(1), postings: nonNegative });
+/** A refund's or a dispute's loss's part the books had no room for yet (`UnbookedRest`): something unbooked, always. */
+const unbookedRest = z.strictObject({ unbookedMinor: z.int().min(1), postings: nonNegative });
 
 const subscriptionSnapshot = z.strictObject({
   id: text,
@@ -1112,7 +1112,7 @@ const subscriptionSnapshot = z.strictObject({
               // Since a refund the books had given back already posts less (older snapshots: all of it).
               postedMinor: nonNegative.exactOptional(),
               // Since a refund the books had no room for books its rest later (older snapshots: none).
-              rest: refundRest.exactOptional(),
+              rest: unbookedRest.exactOptional(),
             }),
           ).exactOptional(),
           // Since the refunds' ids came from the refund call's answer (older snapshots have neither).
@@ -1139,7 +1139,7 @@ const subscriptionSnapshot = z.strictObject({
           failureCode: text.exactOptional(),
           postedMinor: nonNegative,
           // Since a refund the books had no room for books its rest later (older snapshots: none).
-          rest: refundRest.exactOptional(),
+          rest: unbookedRest.exactOptional(),
         }),
       ).exactOptional(),
       disputes: list(
@@ -1149,6 +1149,8 @@ const subscriptionSnapshot = z.strictObject({
           stripeStatus: text,
           status: z.enum(["open", "won", "lost"]),
           lossMinor: nonNegative,
+          // Since a loss the books had no room for books its rest later (older snapshots: none).
+          rest: unbookedRest.exactOptional(),
         }),
       ).exactOptional(),
     }),

@@ -36,8 +36,10 @@
 //   susu's (it answered susu's refund call, the payment refunded already) and partly as its own
 //   news, so per Stripe refund the two sides need not agree, per invoice they do. A difference
 //   still names the Stripe refunds involved (the ledger's `refundId`s and Stripe's sources).
-//   Disputes, with their reinstatements, are matched by the dispute's id the ledger carries:
-//   only the dispute's own news books one.
+//   Disputes, with their reinstatements, are matched by the dispute's id the ledger carries
+//   (`refs.disputeId`), the rest of a loss the books had no room for included
+//   (`…:dispute:<d>:lost:rest`, booked when a refund's failure frees room): Stripe withdrew
+//   the dispute's whole amount, and gives back at a closure lost the part refunded then.
 // - An operator's adjustment (`manual_adjustment`, POST /v1/operations/ledger/adjustments)
 //   is compared only when it names a reconciliation item (`refs.reconciliationCategory`,
 //   `reconciliationKey`, `reconciliationDirection`): under that category and key, its debits
@@ -298,7 +300,8 @@ function mapped(tx: LedgerTransaction): Mapped | undefined {
     case "membership_invoice_refund_failed":
     case "membership_outside_refund_failed":
       return membershipRefund(tx, 1);
-    // The invoice's charge taken back by a dispute (and given back when won): by the dispute's id.
+    // The invoice's charge taken back by a dispute, its rest booked later included (and given
+    // back when won): by the dispute's id.
     case "membership_dispute_lost":
       return { category: "dispute", key: byRefs(tx, "disputeId"), sign: -1 };
     case "membership_dispute_reinstated":

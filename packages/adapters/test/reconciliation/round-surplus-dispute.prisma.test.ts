@@ -8,7 +8,8 @@ import { type Round, roundIds } from "@susu/domain";
 import { beforeAll, describe, expect, it } from "vitest";
 import { reconcileStored } from "../../src/reconciliation/index.js";
 import { useTestDatabase } from "../support/index.js";
-import { CHARGE, DAY, decideAll, record, store, surplusCharged, T0 } from "./round-surplus-support.js";
+import { store } from "./balance-record.js";
+import { CHARGE, DAY, decideAll, record, surplusCharged, T0 } from "./round-surplus-support.js";
 
 const db = useTestDatabase();
 const DISPUTED = 4_000;

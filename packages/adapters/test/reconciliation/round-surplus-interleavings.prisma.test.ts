@@ -14,7 +14,8 @@ import type { ReconciliationReport } from "../../src/reconciliation/index.js";
 import { reconcileStored } from "../../src/reconciliation/index.js";
 import type { StripeBalanceRecord } from "../../src/reconciliation/stripe-items.js";
 import { useTestDatabase } from "../support/index.js";
-import { CHARGE, DAY, decideAll, record, store, surplusCharged, T0 } from "./round-surplus-support.js";
+import { store } from "./balance-record.js";
+import { CHARGE, DAY, decideAll, record, surplusCharged, T0 } from "./round-surplus-support.js";
 
 const db = useTestDatabase();
 const DISPUTED = 4_000;

@@ -11,9 +11,7 @@ import {
   type RoundInput,
 } from "@susu/domain";
 import { debitFailed, debitProcessing, debitSucceeded } from "@susu/domain/testing";
-import { PrismaLedgerStore } from "../../src/prisma/index.js";
 import type { StripeBalanceRecord } from "../../src/reconciliation/stripe-items.js";
-import type { useTestDatabase } from "../support/index.js";
 import { balanceRecord } from "./balance-record.js";
 
 export const DAY = 86_400_000;
@@ -88,27 +86,3 @@ export const surplusCharged: readonly (readonly [RoundInput, number])[] = [
   [{ type: "transfer_created", sourceMemberId: "m2", attempt: 1, transferId: "tr_m2" }, T0 + 4 * DAY],
   [debitSucceeded("m1", 1), T0 + 6 * DAY],
 ];
-
-/** The round's postings and Stripe's balance transactions, stored as the ledger and the puller store them. */
-export async function store(
-  prisma: ReturnType<typeof useTestDatabase>["prisma"],
-  postings: readonly LedgerTransaction[],
-  stripe: readonly StripeBalanceRecord[],
-  pulledAt: number,
-): Promise<void> {
-  const ledger = new PrismaLedgerStore(prisma);
-  for (const tx of postings) (await ledger.post(tx))._unsafeUnwrap();
-  for (const r of stripe)
-    await prisma.stripeBalanceTransaction.create({
-      data: {
-        ...r,
-        amountMinor: BigInt(r.amountMinor),
-        feeMinor: BigInt(r.feeMinor),
-        netMinor: BigInt(r.netMinor),
-        presentmentMinor: r.presentmentMinor === null ? null : BigInt(r.presentmentMinor),
-        created: new Date(r.created),
-        availableOn: new Date(r.availableOn),
-        pulledAt: new Date(pulledAt),
-      },
-    });
-}

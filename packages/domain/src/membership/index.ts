@@ -62,7 +62,6 @@ export {
   isSubscriptionEnded,
   isSubscriptionMoveAllowed,
   type OutsideRefund,
-  type RefundRest,
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_TRANSITIONS,
   type SubscribedPrice,
@@ -71,6 +70,7 @@ export {
   type SubscriptionInvoiceRefund,
   type SubscriptionStart,
   type SubscriptionStatus,
+  type UnbookedRest,
 } from "./subscription.js";
 export {
   createSubscription,

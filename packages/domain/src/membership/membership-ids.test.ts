@@ -40,6 +40,23 @@ describe("membership ids (stored keys: a format change is a data migration)", ()
     );
     expect(ids.ledger.disputeLost("s1", "in_9", "du_1")).toBe("s1:invoice:in_9:dispute:du_1:lost");
     expect(ids.ledger.disputeWon("s1", "in_9", "du_1")).toBe("s1:invoice:in_9:dispute:du_1:won");
+    // The rests the books had no room for, booked when room frees (the n-th posting of each).
+    expect(ids.ledger.refundedOutsideRest("s1", "in_9", "re_3", 1)).toBe(
+      "s1:invoice:in_9:refunded-outside:re_3:rest",
+    );
+    expect(ids.ledger.refundedOutsideRest("s1", "in_9", "re_3", 2)).toBe(
+      "s1:invoice:in_9:refunded-outside:re_3:rest-2",
+    );
+    expect(ids.ledger.paymentRefundRest("s1", "in_9", "re_2", 1)).toBe("s1:invoice:in_9:refunded:re_2:rest");
+    expect(ids.ledger.paymentRefundRest("s1", "in_9", "re_2", 3)).toBe(
+      "s1:invoice:in_9:refunded:re_2:rest-3",
+    );
+    expect(ids.ledger.disputeLostRest("s1", "in_9", "du_1", 1)).toBe(
+      "s1:invoice:in_9:dispute:du_1:lost:rest",
+    );
+    expect(ids.ledger.disputeLostRest("s1", "in_9", "du_1", 2)).toBe(
+      "s1:invoice:in_9:dispute:du_1:lost:rest-2",
+    );
     expect(ids.notice.trialEnding("s1", 1700000000000)).toBe(
       "s1:notify:membership_trial_ending:1700000000000",
     );

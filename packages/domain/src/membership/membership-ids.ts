@@ -86,7 +86,7 @@ export const subscriptionIds = Object.freeze({
     refundedOutside: (s: string, invoiceId: string, refundId: string): string =>
       `${s}:invoice:${invoiceId}:refunded-outside:${refundId}`,
     /**
-     * The rest of refund r made outside susu (see `RefundRest`), booked the n-th time:
+     * The rest of refund r made outside susu (see `UnbookedRest`), booked the n-th time:
      * `<s>:invoice:<i>:refunded-outside:<r>:rest` (n = 1), then `…:rest-<n>`.
      */
     refundedOutsideRest: (s: string, invoiceId: string, refundId: string, n: number): string =>
@@ -103,6 +103,12 @@ export const subscriptionIds = Object.freeze({
     /** Dispute d of invoice i's charge took the money: `<s>:invoice:<i>:dispute:<d>:lost`. */
     disputeLost: (s: string, invoiceId: string, disputeId: string): string =>
       `${s}:invoice:${invoiceId}:dispute:${disputeId}:lost`,
+    /**
+     * The rest of dispute d's loss (see `UnbookedRest`), booked the n-th time:
+     * `<s>:invoice:<i>:dispute:<d>:lost:rest` (n = 1), then `…:rest-<n>`.
+     */
+    disputeLostRest: (s: string, invoiceId: string, disputeId: string, n: number): string =>
+      `${s}:invoice:${invoiceId}:dispute:${disputeId}:lost:rest${n > 1 ? `-${n}` : ""}`,
     /** Dispute d, whose loss was booked, was won: `<s>:invoice:<i>:dispute:<d>:won`. */
     disputeWon: (s: string, invoiceId: string, disputeId: string): string =>
       `${s}:invoice:${invoiceId}:dispute:${disputeId}:won`,

@@ -845,6 +845,193 @@ describe("a dispute of an invoice's charge", () => {
   });
 });
 
+describe("a dispute's loss the books had no room for: they still counted a refund Stripe has failed since", () => {
+  // The invoice collected 10.00. Dashboard refund re_A (6.00) succeeded and was booked; Stripe
+  // then failed it (susu has not heard yet), so the charge held all 10.00 again and the bank
+  // disputed all of it (Stripe withdrew 10.00; with nothing refunded at the closure, a dispute
+  // lost gives nothing back). The dispute's news comes before re_A's failure: the books have
+  // room for only 4.00 of the loss then. re_A's failure puts 6.00 back: the loss's rest is
+  // booked then, once, under the dispute's own id.
+  const along = (s: Subscription, inputs: readonly SubscriptionInput[]) => {
+    let state = s;
+    const txs: LedgerTransaction[] = [];
+    for (const input of inputs) {
+      const d = decided(state, input);
+      txs.push(...postings(d.effects));
+      state = d.state;
+    }
+    return { state, txs, inv: state.invoices.find((i) => i.id === "in_1") as SubscriptionInvoice };
+  };
+  /** What the books hold as refunded and as lost by the news fed (the invoice's own posting left out); the revenue moved agrees. */
+  const books = (txs: readonly LedgerTransaction[]) => {
+    const b = balances(txs);
+    const refunded = b["membership:sub1:paid_in"] ?? 0;
+    const lost = b["membership:sub1:dispute_losses"] ?? 0;
+    expect((b["platform:membership_revenue"] ?? 0) + refunded + lost).toBe(0);
+    return { refunded, lost };
+  };
+  const refundA = outside("re_A", 6_00);
+  const failedA = outside("re_A", 6_00, "failed");
+  const opened = disputed({ amountMinor: 10_00, stripeStatus: "needs_response" });
+  const lost = disputed({ amountMinor: 10_00, closed: "lost" });
+  const won = disputed({ amountMinor: 10_00, closed: "won" });
+
+  it("the brief's case: 4.00 booked lost, 6.00 kept as the dispute's rest and booked when re_A's failure is heard", () => {
+    const capped = along(activeSubscription(), [refundA, lost]);
+    expect(capped.txs.map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A", 6_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost", 4_00],
+    ]);
+    expect(capped.inv.disputes).toEqual([
+      {
+        disputeId: "du_1",
+        amountMinor: 10_00,
+        stripeStatus: "lost",
+        status: "lost",
+        lossMinor: 4_00,
+        rest: { unbookedMinor: 6_00, postings: 0 },
+      },
+    ]);
+    const freed = decided(capped.state, failedA);
+    expect(
+      postings(freed.effects).map((t) => [t.id, t.kind, t.refs.disputeId, t.postings[0]?.amount.amountMinor]),
+    ).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A:failed", "membership_outside_refund_failed", undefined, 6_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost:rest", "membership_dispute_lost", "du_1", 6_00],
+    ]);
+    const txs = [...capped.txs, ...postings(freed.effects)];
+    // Books: all 10.00 taken by the bank, nothing refunded, as at Stripe.
+    expect(books(txs)).toEqual({ refunded: 0, lost: 10_00 });
+    const inv = freed.state.invoices[0] as SubscriptionInvoice;
+    expect(invoiceRevenueLeftMinor(inv)).toBe(0);
+    expect(inv.disputes?.[0]).toEqual({
+      disputeId: "du_1",
+      amountMinor: 10_00,
+      stripeStatus: "lost",
+      status: "lost",
+      lossMinor: 10_00,
+    });
+    // The failure delivered again books nothing more.
+    expect(decided(freed.state, failedA).ignored?.code).toBe("outside_refund_known");
+  });
+
+  it("in any order of the news (and repeats), the books end with the 10.00 lost and nothing refunded, each posting once", () => {
+    const news = [refundA, opened, lost, failedA];
+    const permutations = (xs: number[]): number[][] =>
+      xs.length <= 1
+        ? [xs]
+        : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+    for (const order of [...permutations([0, 1, 2, 3]), [0, 1, 1, 2, 0, 3, 3, 2]]) {
+      const end = along(
+        activeSubscription(),
+        order.map((i) => news[i] as SubscriptionInput),
+      );
+      expect(books(end.txs), `order ${order.join(",")}`).toEqual({ refunded: 0, lost: 10_00 });
+      expect(invoiceRevenueLeftMinor(end.inv)).toBe(0);
+      const ids = end.txs.map((t) => t.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
+  it("room freed in two goes books the rest in two postings (…:rest, …:rest-2), each once", () => {
+    const end = along(activeSubscription(), [
+      outside("re_A1", 3_00),
+      outside("re_A2", 5_00),
+      opened,
+      outside("re_A1", 3_00, "failed"),
+      outside("re_A2", 5_00, "failed"),
+      lost,
+    ]);
+    expect(
+      end.txs
+        .filter((t) => t.refs.disputeId === "du_1")
+        .map((t) => [t.id, t.postings[0]?.amount.amountMinor]),
+    ).toEqual([
+      ["sub1:invoice:in_1:dispute:du_1:lost", 2_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost:rest", 3_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost:rest-2", 5_00],
+    ]);
+    expect(books(end.txs)).toEqual({ refunded: 0, lost: 10_00 });
+    expect(end.inv.disputes?.[0]?.rest).toBeUndefined();
+  });
+
+  it("won after its rest was booked: exactly what was booked lost is undone, once, and the rest is dropped", () => {
+    const partly = along(activeSubscription(), [
+      outside("re_A1", 3_00),
+      outside("re_A2", 5_00),
+      opened,
+      outside("re_A1", 3_00, "failed"),
+    ]);
+    expect(partly.inv.disputes?.[0]).toMatchObject({
+      lossMinor: 5_00,
+      rest: { unbookedMinor: 5_00, postings: 1 },
+    });
+    const end = along(partly.state, [won, outside("re_A2", 5_00, "failed"), won]);
+    expect(end.txs.map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:dispute:du_1:won", 5_00],
+      ["sub1:invoice:in_1:refunded-outside:re_A2:failed", 5_00],
+    ]);
+    expect(end.inv.disputes?.[0]).toEqual({
+      disputeId: "du_1",
+      amountMinor: 10_00,
+      stripeStatus: "won",
+      status: "won",
+      lossMinor: 0,
+    });
+    expect(books([...partly.txs, ...end.txs])).toEqual({ refunded: 0, lost: 0 });
+    expect(invoiceRevenueLeftMinor(end.inv)).toBe(10_00);
+  });
+
+  it('a refund standing at Stripe is never failed: the rest stays unbooked (a dispute lost gives the refunded part back: Stripe\'s "partially won")', () => {
+    const end = along(activeSubscription(), [refundA, opened, lost]);
+    expect(books(end.txs)).toEqual({ refunded: 6_00, lost: 4_00 });
+    expect(end.inv.disputes?.[0]?.rest).toEqual({ unbookedMinor: 6_00, postings: 0 });
+    // The ticket and its resolution say what is not booked, and why.
+    const opening = decided(decided(activeSubscription(), refundA).state, opened);
+    const ticket = opening.effects.find((e) => e.kind === "open_ticket");
+    expect(ticket).toMatchObject({
+      summary: expect.stringContaining("600 AUD (minor units) of it is not booked"),
+    });
+    const closing = decided(opening.state, lost).effects.find((e) => e.kind === "resolve_ticket");
+    expect(closing).toMatchObject({
+      note: expect.stringContaining(
+        "400 AUD (minor units) is booked lost (membership_dispute_lost); 600 AUD",
+      ),
+    });
+  });
+
+  it("freed room goes to refunds' rests before a dispute's (a dispute lost gives back what refunds standing hold)", () => {
+    // re_A 6.00 booked, failed at Stripe; then re_B 3.00 and a dispute of all 10.00 (lost: the
+    // 3.00 re_B holds is given back). Heard: re_A, the dispute, re_B, re_A's failure.
+    const end = along(activeSubscription(), [refundA, opened, outside("re_B", 3_00), failedA, lost]);
+    expect(end.txs.map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A", 6_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost", 4_00],
+      ["sub1:invoice:in_1:refunded-outside:re_A:failed", 6_00],
+      ["sub1:invoice:in_1:refunded-outside:re_B:rest", 3_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost:rest", 3_00],
+    ]);
+    // As at Stripe: 3.00 refunded (re_B), 7.00 lost (10.00 withdrawn, 3.00 given back).
+    expect(books(end.txs)).toEqual({ refunded: 3_00, lost: 7_00 });
+  });
+
+  it("a dispute stored before rests were kept (no `rest`) books nothing more when room frees", () => {
+    const capped = along(activeSubscription(), [refundA, lost]);
+    const inv = capped.inv;
+    const kept = inv.disputes?.[0];
+    if (kept === undefined) throw new Error("no dispute");
+    const { rest: _dropped, ...before } = kept;
+    const stored: Subscription = {
+      ...capped.state,
+      invoices: capped.state.invoices.map((i) => (i.id === "in_1" ? { ...inv, disputes: [before] } : i)),
+    };
+    const freed = decided(stored, failedA);
+    expect(postings(freed.effects).map((t) => t.id)).toEqual([
+      "sub1:invoice:in_1:refunded-outside:re_A:failed",
+    ]);
+  });
+});
+
 describe("a dispute of an invoice's charge is told to the platform's admins, with one ticket", () => {
   const ticketId = "sub1:invoice:in_1:dispute:du_1:ticket";
   const told = (effects: readonly SubscriptionEffect[]) =>

@@ -13,7 +13,7 @@ import {
   membershipOutsideRefundFailed,
   membershipRefundedOutsideSusu,
 } from "../ledger/membership-movements.js";
-import { money } from "../money/index.js";
+import { type Money, money } from "../money/index.js";
 import { type Instant, isoString } from "../shared/time.js";
 import type {
   SubscriptionEffect,
@@ -26,11 +26,11 @@ import {
   invoiceRevenueLeftMinor,
   type OutsideRefund,
   paymentRefundPostedMinor,
-  type RefundRest,
   type Subscription,
   type SubscriptionInvoice,
   type SubscriptionPaymentRefund,
   susuRefundHoldsMinor,
+  type UnbookedRest,
 } from "./subscription.js";
 import type { SubscriptionIgnoredCode } from "./subscription-ignored.js";
 import type { SubscriptionInput } from "./subscription-input.js";
@@ -175,14 +175,16 @@ export function refundedOutside(
 }
 
 /**
- * Books the rests of invoice `invoiceId`'s refunds ({@link RefundRest}) as far as what its
- * books count as revenue allows: run after news that may have put money back into it (a
- * refund failed after its success, a dispute won). Refunds made outside susu first
- * (`membership_refunded_outside_susu`), then susu's refund's
- * (`membership_invoice_refunded`), each in the order heard, each under its own id
- * (`…:rest`, `…:rest-2`, …). A refund heard failed on either path books no rest: its own
- * failure, when its other path hears it, drops the rest. Nor does any refund of an invoice
- * whose refund call's answer was summed (`summedAnswer`): whose money the books count is unknown.
+ * Books the rests of invoice `invoiceId`'s refunds and disputes' losses ({@link UnbookedRest})
+ * as far as what its books count as revenue allows: run after news that may have put money
+ * back into it (a refund failed after its success, a dispute won). Refunds made outside susu
+ * first (`membership_refunded_outside_susu`), then susu's refund's
+ * (`membership_invoice_refunded`), then disputes' losses (`membership_dispute_lost`: closed
+ * lost, Stripe gives back the part of a dispute that refunds standing hold, so refunds come
+ * first), each in the order heard, each under its own id (`…:rest`, `…:rest-2`, …). A
+ * refund heard failed on either path books no rest: its own failure, when its other path
+ * hears it, drops the rest; a dispute won has none. Nor does any of an invoice whose refund
+ * call's answer was summed (`summedAnswer`): whose money the books count is unknown.
  */
 export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
   const s = d.state;
@@ -194,31 +196,39 @@ export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
     (inv.outsideRefunds ?? []).some((r) => r.refundId === id && r.status === "failed");
   const failedOurs = (id: string) =>
     (inv.refund?.payments ?? []).some((p) => p.refundId === id && p.status === "failed");
-  /** Takes what room is left for `rest`: the amount booked now, the rest left after it and the posting's number. */
-  const take = (rest: RefundRest | undefined) => {
-    const minor = Math.min(roomMinor, rest?.unbookedMinor ?? 0);
+  /**
+   * Takes what room is left for `rest` and posts it (`posting`, given the amount and the
+   * posting's number): the amount booked now (0: nothing posted) and what is left of the rest.
+   */
+  const take = (
+    rest: UnbookedRest,
+    posting: (amount: Money, n: number) => Result<LedgerTransaction, LedgerError>,
+    what: string,
+  ): { readonly minor: number; readonly rest: { readonly rest?: UnbookedRest } } => {
+    const minor = Math.min(roomMinor, rest.unbookedMinor);
+    if (minor === 0) return { minor, rest: { rest } };
     roomMinor -= minor;
-    const left = (rest?.unbookedMinor ?? 0) - minor;
-    const n = (rest?.postings ?? 0) + 1;
-    return { minor, n, rest: left > 0 ? { rest: { unbookedMinor: left, postings: n } } : {} };
+    const left = rest.unbookedMinor - minor;
+    const n = rest.postings + 1;
+    post(d, posting(money(minor, inv.currency), n), what);
+    return { minor, rest: left > 0 ? { rest: { unbookedMinor: left, postings: n } } : {} };
   };
   const ids = subscriptionIds.ledger;
+  const base = { subscriptionId: s.id, invoiceId: inv.id, occurredAt: d.now };
   const outsideRefunds = (inv.outsideRefunds ?? []).map((r): OutsideRefund => {
     if (r.status !== "succeeded" || r.rest === undefined || failedOurs(r.refundId)) return r;
-    const t = take(r.rest);
-    if (t.minor === 0) return r;
-    post(
-      d,
-      membershipRefundedOutsideSusu({
-        id: ids.refundedOutsideRest(s.id, inv.id, r.refundId, t.n),
-        subscriptionId: s.id,
-        invoiceId: inv.id,
-        ref: { refundId: r.refundId },
-        amount: money(t.minor, inv.currency),
-        occurredAt: d.now,
-      }),
+    const t = take(
+      r.rest,
+      (amount, n) =>
+        membershipRefundedOutsideSusu({
+          ...base,
+          id: ids.refundedOutsideRest(s.id, inv.id, r.refundId, n),
+          ref: { refundId: r.refundId },
+          amount,
+        }),
       `the rest of invoice ${inv.id}'s refund ${r.refundId} made outside susu`,
     );
+    if (t.minor === 0) return r;
     const { rest: _booked, ...kept } = r;
     return { ...kept, postedMinor: r.postedMinor + t.minor, ...t.rest };
   });
@@ -226,27 +236,39 @@ export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
   const payments = (refund?.payments ?? []).map((p): SubscriptionPaymentRefund => {
     if (p.status !== "succeeded" || p.rest === undefined || failedOutside(p.refundId)) return p;
     const key = p.refundId ?? "refund";
-    const t = take(p.rest);
-    if (t.minor === 0) return p;
-    post(
-      d,
-      membershipInvoiceRefunded({
-        id: ids.paymentRefundRest(s.id, inv.id, key, t.n),
-        subscriptionId: s.id,
-        invoiceId: inv.id,
-        amount: money(t.minor, inv.currency),
-        occurredAt: d.now,
-      }),
+    const t = take(
+      p.rest,
+      (amount, n) =>
+        membershipInvoiceRefunded({ ...base, id: ids.paymentRefundRest(s.id, inv.id, key, n), amount }),
       `the rest of invoice ${inv.id}'s refund ${key}`,
     );
+    if (t.minor === 0) return p;
     const { rest: _booked, postedMinor: _before, ...kept } = p;
     const postedMinor = paymentRefundPostedMinor(p) + t.minor;
     return { ...kept, ...(postedMinor < p.amountMinor ? { postedMinor } : {}), ...t.rest };
+  });
+  const disputes = (inv.disputes ?? []).map((x): InvoiceDispute => {
+    if (x.status === "won" || x.rest === undefined) return x;
+    const t = take(
+      x.rest,
+      (amount, n) =>
+        membershipDisputeLost({
+          ...base,
+          id: ids.disputeLostRest(s.id, inv.id, x.disputeId, n),
+          ref: { disputeId: x.disputeId },
+          amount,
+        }),
+      `the rest of invoice ${inv.id}'s dispute ${x.disputeId}`,
+    );
+    if (t.minor === 0) return x;
+    const { rest: _booked, ...kept } = x;
+    return { ...kept, lossMinor: x.lossMinor + t.minor, ...t.rest };
   });
   d.putInvoice({
     ...inv,
     ...(inv.outsideRefunds !== undefined ? { outsideRefunds } : {}),
     ...(refund?.payments !== undefined ? { refund: { ...refund, payments } } : {}),
+    ...(inv.disputes !== undefined ? { disputes } : {}),
   });
 }
 
@@ -301,10 +323,15 @@ export function invoiceDisputed(
   const status: InvoiceDispute["status"] = input.closed ?? "open";
   const takes = input.closed === "lost" || (input.closed === undefined && withdrawn(stripeStatus));
   let lossMinor = prev?.lossMinor ?? 0;
+  let rest = prev?.rest;
   const ids = subscriptionIds.ledger;
   const ref = { disputeId: input.disputeId };
-  if (takes && lossMinor === 0) {
+  if (takes && lossMinor === 0 && rest === undefined) {
+    // The books may still count as given back money of a refund Stripe failed since (its
+    // failure not heard yet): what that leaves no room for is kept as its rest, booked when
+    // room frees (see bookRests).
     lossMinor = Math.min(amountMinor, invoiceRevenueLeftMinor(inv));
+    rest = amountMinor > lossMinor ? { unbookedMinor: amountMinor - lossMinor, postings: 0 } : undefined;
     if (lossMinor > 0)
       post(
         d,
@@ -334,13 +361,23 @@ export function invoiceDisputed(
     );
     lossMinor = 0;
   }
-  const next: InvoiceDispute = { disputeId: input.disputeId, amountMinor, stripeStatus, status, lossMinor };
+  // Won, Stripe gives back all it withdrew: nothing of it is left to book.
+  if (input.closed === "won") rest = undefined;
+  const next: InvoiceDispute = {
+    disputeId: input.disputeId,
+    amountMinor,
+    stripeStatus,
+    status,
+    lossMinor,
+    ...(rest !== undefined ? { rest } : {}),
+  };
   if (
     prev !== undefined &&
     prev.stripeStatus === next.stripeStatus &&
     prev.amountMinor === next.amountMinor &&
     prev.status === next.status &&
-    prev.lossMinor === next.lossMinor
+    prev.lossMinor === next.lossMinor &&
+    prev.rest === next.rest
   )
     return ignore(
       s,
@@ -388,6 +425,11 @@ function tellOfDispute(
               "(membership_dispute_lost; undone if the dispute is won). "
             : "Stripe took the money; the ledger books no loss, as the invoice's books had given that money " +
               "back already (a refund). ") +
+        (takesMoney && next.rest !== undefined
+          ? `${next.rest.unbookedMinor} ${inv.currency} (minor units) of it is not booked: the books count it as ` +
+            "refunded; if Stripe failed that refund, it is booked lost when the failure is heard (a dispute lost " +
+            "gives back the part a refund standing holds). "
+          : "") +
         "Answer it at Stripe with the membership's evidence (the invoice, the plan's terms, the person's use of it). " +
         "Susu resolves this ticket when Stripe closes the dispute",
     );
@@ -412,8 +454,13 @@ function tellOfDispute(
         ? lossBefore > 0
           ? `the ${lossBefore} ${inv.currency} (minor units) booked lost is undone (membership_dispute_reinstated)`
           : "nothing had been booked lost"
-        : next.lossMinor > 0
-          ? `${next.lossMinor} ${inv.currency} (minor units) is booked lost (membership_dispute_lost)`
-          : "no loss is booked: the invoice's books had given that money back already"),
+        : (next.lossMinor > 0
+            ? `${next.lossMinor} ${inv.currency} (minor units) is booked lost (membership_dispute_lost)`
+            : "no loss is booked: the invoice's books had given that money back already") +
+          (next.rest !== undefined
+            ? `; ${next.rest.unbookedMinor} ${inv.currency} (minor units) is not booked, as the books count it ` +
+              "refunded: Stripe gives back the part a refund standing holds, and if Stripe failed that refund, " +
+              "it is booked lost when the failure is heard"
+            : "")),
   );
 }

@@ -1012,7 +1012,7 @@ function bookedOutsideMinor(inv: SubscriptionInvoice, refundId: string | undefin
  * success `posted`, with what the posting holds of it (`postedMinor`) when less than its
  * amount. What was not posted is taken first from the refunds booked as made outside susu
  * (Stripe's answer reports them as susu's), up to what each booked (or keeps as its rest),
- * then from the last refunds back, where it is their rest ({@link RefundRest}): the books had
+ * then from the last refunds back, where it is their rest ({@link UnbookedRest}): the books had
  * no room for it (they count as given back money of a refund Stripe failed since), so it is
  * booked when that failure frees it. A failure of one reverses no more than it posted.
  */

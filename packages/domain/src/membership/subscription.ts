@@ -137,19 +137,22 @@ export interface OutsideRefund {
    * afterwards. 0: nothing booked.
    */
   readonly postedMinor: number;
-  /** What of it the books have not booked yet, and how many times its rest was booked: see {@link RefundRest}. */
-  readonly rest?: RefundRest;
+  /** What of it the books have not booked yet, and how many times its rest was booked: see {@link UnbookedRest}. */
+  readonly rest?: UnbookedRest;
 }
 
 /**
- * The part of a refund that Stripe made but the books could not book yet: the books still
- * counted that money as given back by another refund Stripe has failed since, unheard (the
- * cap by what the invoice still counts as revenue, {@link invoiceRevenueLeftMinor}). When a
- * failure (or a dispute won) puts money back into that revenue left, the rest is booked, as
- * much as it frees, under the refund's own id (`…:rest`, then `…:rest-2`, …); a failure of
- * the refund itself drops it. Absent (snapshots stored before it was kept included): none.
+ * The part of a refund, or of a dispute's loss, that Stripe moved but the books could not
+ * book yet: the books still counted that money as given back by a refund Stripe has failed
+ * since, unheard (the cap by what the invoice still counts as revenue,
+ * {@link invoiceRevenueLeftMinor}). When a failure (or a dispute won) puts money back into
+ * that revenue left, the rest is booked, as much as it frees, under the refund's or the
+ * dispute's own id (`…:rest`, then `…:rest-2`, …): refunds' rests first, then disputes'
+ * (closed lost, Stripe gives back the part of a dispute that refunds standing hold, so a
+ * refund's claim on the charge comes first). A failure of the refund itself, or the dispute
+ * won, drops it. Absent (snapshots stored before it was kept included): none.
  */
-export interface RefundRest {
+export interface UnbookedRest {
   /** Not booked yet. */
   readonly unbookedMinor: number;
   /** Postings of the rest so far (their ids count them). */
@@ -166,9 +169,16 @@ export interface InvoiceDispute {
   readonly status: "open" | "won" | "lost";
   /**
    * What the books hold as taken back by the bank (`membership_dispute_lost`): booked when
-   * Stripe withdrew the money (a chargeback's opening, or its closure lost), undone when won.
+   * Stripe withdrew the money (a chargeback's opening, or its closure lost), at most what the
+   * invoice still counted as revenue then, and what its rest booked since; undone when won.
    */
   readonly lossMinor: number;
+  /**
+   * What of the disputed amount the books had no room for when Stripe withdrew it, booked
+   * when room frees (see {@link UnbookedRest}). Absent (snapshots stored before it was kept
+   * included): none.
+   */
+  readonly rest?: UnbookedRest;
 }
 
 /**
@@ -215,7 +225,7 @@ export interface SubscriptionInvoiceRefund {
    * refund call's answer was stored before the gateway named each refund of a payment
    * refunded already (the first named, with what they gave back together). Whose money the
    * books count then cannot be told apart, so no refund of the invoice books its rest
-   * ({@link RefundRest}): the books stay as they were before rests were kept.
+   * nor any dispute of it ({@link UnbookedRest}): the books stay as they were before rests were kept.
    */
   readonly summedAnswer?: true;
   /**
@@ -262,9 +272,9 @@ export interface SubscriptionPaymentRefund {
   /**
    * What of it the ending's posting could not book (the books still counted the money as
    * given back by another refund, which Stripe failed since) and is booked when room frees;
-   * what it books since is in `postedMinor`. See {@link RefundRest}.
+   * what it books since is in `postedMinor`. See {@link UnbookedRest}.
    */
-  readonly rest?: RefundRest;
+  readonly rest?: UnbookedRest;
 }
 
 /** What the ledger holds of one payment's refund as susu's (0 unless its success was posted). */
