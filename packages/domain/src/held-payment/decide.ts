@@ -1176,6 +1176,13 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
       d.updateTransfer(other.number, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
   } else d.updateTransfer(attempt, { status: "created", transferId });
   d.set({ transferFailures: 0 });
+  // An admin's hold, put on while the transfer's outcome was unknown (or after it was written
+  // off), could not stop it: the money reached the seller, and a released payment has nothing
+  // left to hold. It is lifted with the release (the audit log keeps who held it and why).
+  if (d.state.adminHold !== undefined) {
+    const { adminHold: _moot, ...unheld } = d.state;
+    d.state = unheld;
+  }
   d.postAmount(heldTransferred, ids.ledger.transferred(t.effectId), t.amountMinor);
   d.moveTo("released", { endedAt: d.now });
   d.notify(ids.notice.payoutSent(s.id), "seller", "payout_sent", { amountMinor: t.amountMinor, transferId });
