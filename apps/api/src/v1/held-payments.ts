@@ -7,6 +7,7 @@ import {
   type HeldPayment,
   type HeldPaymentStatus,
   HOUR_MS,
+  isBookedTransfer,
   type PlatformFee,
   paymentOwed,
   refundableMinor,
@@ -312,7 +313,7 @@ export function heldPaymentView(p: HeldPayment) {
       requestedAt: new Date(t.requestedAt).toISOString(),
       failureCode: t.failureCode ?? null,
       failureMessage: t.failureMessage ?? null,
-      booked: t.status === "created" && t.unbooked !== true,
+      booked: isBookedTransfer(t),
     })),
     refunds: p.refunds.map((r) => ({
       number: r.number,

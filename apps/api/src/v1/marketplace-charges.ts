@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   CURRENCY_CODES,
   type CurrencyCode,
+  isBookedTransfer,
   type MarketplaceCharge,
   type MarketplaceChargeStatus,
   type MarketplaceFee,
@@ -205,7 +206,14 @@ const MarketplaceChargeSchema = z
         attempt: z.number().int(),
         amount: MoneySchema,
         status: z.enum(["requested", "created", "failed", "unknown"]),
-        failureCode: z.string().nullable(),
+        failureCode: z.string().nullable().openapi({
+          description:
+            "Why it failed; `another_attempt_landed`: written off because an earlier attempt, given up on, landed late and was booked as the seller's payment",
+        }),
+        booked: z.boolean().openapi({
+          description:
+            "Whether the books count it as the seller's payment: false for one that landed late and could not be booked (the seller paid twice, or a lost dispute took their share first; an `unexpected_money` ticket names it)",
+        }),
       }),
     ),
     refunds: z.array(
@@ -331,6 +339,7 @@ export function marketplaceChargeView(charge: MarketplaceCharge, access: Marketp
       amount: money(t.amountMinor),
       status: t.status,
       failureCode: t.failureCode ?? null,
+      booked: isBookedTransfer(t),
     })),
     refunds: charge.refunds.map((r) => ({
       number: r.number,

@@ -529,6 +529,8 @@ const marketplaceChargeSnapshot = z.strictObject({
       transferId: text.exactOptional(),
       failureCode: text.exactOptional(),
       lookups: z.int().min(1).exactOptional(),
+      // Since s22: landed late and not booked (absent: booked, or not landed).
+      unbooked: z.literal(true).exactOptional(),
     }),
   ),
   reversals: list(

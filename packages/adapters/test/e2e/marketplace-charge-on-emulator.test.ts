@@ -21,6 +21,7 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
+import { okAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
@@ -46,6 +47,9 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
   const notifier = new RecordingNotifier();
   /** Every webhook outcome, in order: `<type> processed: …` or `<type> ignored: …`. */
   const outcomes: string[] = [];
+  /** Events of these types are held back (Stripe's webhook late), kept in `late` until delivered by hand. */
+  let lateTypes: ReadonlySet<string> = new Set();
+  const late: Stripe.Event[] = [];
 
   beforeAll(async () => {
     harness = await startStripeHarness({ startTime: START / 1000 });
@@ -120,7 +124,9 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
       expect(report.parked).toBe(0);
       const due = timers.takeDue(clock.now());
       for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
-      const events = await harness.events.next();
+      const all = await harness.events.next();
+      late.push(...all.filter((e) => lateTypes.has(e.type)));
+      const events = all.filter((e) => !lateTypes.has(e.type));
       await deliver(events);
       if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
     }
@@ -318,6 +324,77 @@ describe("marketplace charges on PostgreSQL and the emulator", () => {
     const transfers = (await harness.stripe.transfers.list({ transfer_group: c.transferGroup })).data;
     expect(transfers.map((t) => t.destination).sort()).toEqual([eve, fay].sort());
     expect(await balance(marketplaceAccounts.sellerPayable(c.id, "fay"))).toBe(0);
+    await booksBalanced(c.id);
+  });
+
+  it("a co-host's transfer landed, its answer lost, missed by the look-up, heard late: booked as their payment, and the next attempt, queued, is never sent", async () => {
+    const gus = await aSeller("gus");
+    await aSeller("hal");
+    // gus's transfer (asked first) lands at Stripe, its answer an error of unknown outcome;
+    // its transfer.created webhook is late.
+    lateTypes = new Set(["transfer.created"]);
+    await harness.emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      phase: "after",
+      status: 400,
+      code: "processing_error",
+    });
+    const c = await aCharge([{ id: "gus" }, { id: "hal" }], {
+      kind: "saved_card",
+      paymentMethodId: "pm_card_visa",
+    });
+    expect(c.status).toBe("transfer_blocked");
+    expect(c.transfers.map((t) => [t.sellerId, t.attempt, t.status])).toEqual([
+      ["gus", 1, "unknown"],
+      ["hal", 1, "created"],
+    ]);
+    // The admin's retry looks it up, and the look-up misses it (Stripe's list lagging behind,
+    // which the emulator cannot do: the gateway answers this one look-up "not found"): attempt
+    // 1 is written off and attempt 2 queued in the outbox.
+    const real = ports;
+    ports = {
+      ...real,
+      gateway: new Proxy(real.gateway, {
+        get(target, name, receiver) {
+          if (name === "findTransfer") return () => okAsync(undefined);
+          const value = Reflect.get(target, name, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+    };
+    try {
+      (await useCases.retryMarketplaceTransfers(deps, c.id, { operator: "olga" }))._unsafeUnwrap();
+      (await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" }))._unsafeUnwrap();
+    } finally {
+      ports = real;
+    }
+    const queued = await charge(c.id);
+    expect(queued.transfers.filter((t) => t.sellerId === "gus").map((t) => t.status)).toEqual([
+      "failed",
+      "requested",
+    ]);
+    // Then attempt 1's transfer.created comes: it is gus's payment; attempt 2 is written off,
+    // and the outbox, re-reading the charge, does not send it.
+    lateTypes = new Set();
+    await deliver(late.splice(0));
+    await settle();
+    const paid = await charge(c.id);
+    expect(paid.status).toBe("settled");
+    expect(paid.transfers.filter((t) => t.sellerId === "gus").map((t) => [t.status, t.failureCode])).toEqual([
+      ["created", "processing_error"],
+      ["failed", "another_attempt_landed"],
+    ]);
+    const transfers = (await harness.stripe.transfers.list({ transfer_group: c.transferGroup })).data;
+    expect(transfers.filter((t) => t.destination === gus).map((t) => t.amount)).toEqual([
+      c.sellers[0]?.shareMinor,
+    ]);
+    expect(await stripeBalance(gus)).toBe(c.sellers[0]?.shareMinor);
+    expect(desk.tickets.filter((t) => t.aggregateId === c.id).map((t) => t.reason)).toEqual([
+      "transfer_outcome_unknown",
+      "unexpected_money",
+    ]);
+    expect(await balance(marketplaceAccounts.sellerPayable(c.id, "gus"))).toBe(0);
     await booksBalanced(c.id);
   });
 

@@ -264,6 +264,31 @@ describe("PostgreSQL storage of marketplace charges beyond the contract", () => 
     expect(await db.prisma.marketplaceChargeSeller.count({ where: { chargeId: "mc_nan" } })).toBe(0);
   });
 
+  it("keeps a seller's late transfer that could not be booked, and the attempt written off for another that landed", async () => {
+    // sel's attempt 1 of unknown outcome, looked up and not found (written off), attempt 2 asked;
+    // attempt 1 lands late (booked, attempt 2 written off); attempt 2 lands too (not booked).
+    const charge = apply(
+      created({ id: "mc_late", clientReference: "r_late" }),
+      T + HOUR,
+      { type: "payment_succeeded", paymentIntentId: "pi_late", chargeId: "ch_late" },
+      { type: "transfer_failed", sellerId: "sel", attempt: 1, failureCode: "api_error" },
+      { type: "retry_transfers", by: "admin" },
+      { type: "transfer_not_found", sellerId: "sel", attempt: 1 },
+      { type: "transfer_created", sellerId: "sel", attempt: 1, transferId: "tr_1" },
+      { type: "transfer_created", sellerId: "sel", attempt: 2, transferId: "tr_2" },
+    );
+    expect(
+      charge.transfers.filter((t) => t.sellerId === "sel").map((t) => [t.status, t.failureCode, t.unbooked]),
+    ).toEqual([
+      ["created", "api_error", undefined],
+      ["created", "another_attempt_landed", true],
+    ]);
+    (
+      await store.commit({ ...empty, marketplaceCharges: [{ state: charge, expectedVersion: undefined }] })
+    )._unsafeUnwrap();
+    expect((await store.getMarketplaceCharge("mc_late"))._unsafeUnwrap()).toEqual(charge);
+  });
+
   it("reports a stored snapshot that does not parse as storage_refused, naming no contents", async () => {
     const charge = created({ id: "mc_bad", clientReference: "r_bad" });
     (

@@ -11,6 +11,12 @@ import {
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
+  ANOTHER_ATTEMPT_LANDED,
+  attemptsToWriteOff,
+  isBookedTransfer,
+  isTransferInFlight,
+} from "../kernel/late-transfers.js";
+import {
   type OwedCause,
   owedCauseData,
   owedCauseOfFailedRefund,
@@ -145,12 +151,12 @@ const CAPTURED_STATUSES: readonly HeldPaymentStatus[] = [
 
 /** A transfer that may still land: asked for, or whose outcome is unknown. */
 function transferInFlight(s: HeldPayment): TransferAttempt | undefined {
-  return s.transfers.find((t) => t.status === "requested" || t.status === "unknown");
+  return s.transfers.find(isTransferInFlight);
 }
 
 /** The transfer that paid the seller and is booked (`held_transferred`): the one reversals are asked of. */
 function createdTransfer(s: HeldPayment): TransferAttempt | undefined {
-  return s.transfers.find((t) => t.status === "created" && t.unbooked !== true);
+  return s.transfers.find(isBookedTransfer);
 }
 
 /** A transfer that landed late and could not be booked (see `transferCreated`). */
@@ -1166,11 +1172,17 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
     // Their one payment (a look-up missed it, so it was written off): booked as any landed
     // transfer is, below. Any other attempt still in flight is written off in turn: should it
     // land too, its success is late and flagged, never booked.
-    for (const other of d.state.transfers)
-      if (other.number !== attempt && (other.status === "requested" || other.status === "unknown"))
-        d.updateTransfer(other.number, { status: "failed", failureCode: "another_attempt_landed" });
+    for (const other of attemptsToWriteOff(d.state.transfers))
+      d.updateTransfer(other.number, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
   } else d.updateTransfer(attempt, { status: "created", transferId });
   d.set({ transferFailures: 0 });
+  // An admin's hold, put on while the transfer's outcome was unknown (or after it was written
+  // off), could not stop it: the money reached the seller, and a released payment has nothing
+  // left to hold. It is lifted with the release (the audit log keeps who held it and why).
+  if (d.state.adminHold !== undefined) {
+    const { adminHold: _moot, ...unheld } = d.state;
+    d.state = unheld;
+  }
   d.postAmount(heldTransferred, ids.ledger.transferred(t.effectId), t.amountMinor);
   d.moveTo("released", { endedAt: d.now });
   d.notify(ids.notice.payoutSent(s.id), "seller", "payout_sent", { amountMinor: t.amountMinor, transferId });

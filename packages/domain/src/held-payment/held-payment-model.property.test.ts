@@ -216,6 +216,9 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     // An attempt of unknown outcome stays open through an admin's release: it is looked up
     // at Stripe, and only a look-up that finds nothing closes it (written off).
     if (input.type === "transfer_not_found" && !ignored) m.transfersOpen.delete(input.attempt);
+    // A transfer booked as the seller's payment releases the payment: an admin's hold, which
+    // could not stop it, is lifted with it.
+    if (this.state.status === "released" && this.previous.status !== "released") m.hold = false;
     for (const e of effects) {
       if (e.kind === "post_ledger" && e.id === `${ID}:ledger:captured`) m.captured = true;
       if (e.kind === "refund" && !m.refunds.has(e.refund))

@@ -136,3 +136,42 @@ describe("a transfer attempt written off after a look-up that missed it, whose s
     expect(d.isErr() && d.error.code).toBe("transfer_landed_late");
   });
 });
+
+describe("a transfer that lands while an admin holds the payment", () => {
+  const hold: HeldPaymentInput = { type: "admin_hold", by: "olga", reason: "checking" };
+
+  it("an attempt of unknown outcome whose transfer.created comes: released, and the hold, which could not stop it, is lifted", () => {
+    const blocked = run(
+      run(start(), [paid, { type: "confirm_fulfilled" }]),
+      [{ type: "timer", timer: { kind: "release_due" } }, unknownOutcome(1), hold],
+      LATER,
+    );
+    expect(blocked.state).toMatchObject({ status: "release_blocked", adminHold: { by: "olga" } });
+    const landed = run(blocked, [created(1)], LATER);
+    expect(landed.state.status).toBe("released");
+    expect(landed.state.adminHold).toBeUndefined();
+    expect(books(landed)).toMatchObject({ holdMinor: 0, sellerPayableMinor: 0, sellerMinor: 9_000 });
+  });
+
+  it("a written-off attempt that lands late and is booked: released, the hold lifted", () => {
+    // Written off while a dispute was open (the release frozen), held by an admin, the dispute won.
+    const frozen = run(
+      run(start(), [paid, { type: "confirm_fulfilled" }]),
+      [
+        { type: "timer", timer: { kind: "release_due" } },
+        unknownOutcome(1),
+        release,
+        opened(5_000),
+        { type: "transfer_not_found", attempt: 1 },
+        hold,
+      ],
+      LATER,
+    );
+    expect(frozen.state).toMatchObject({ status: "release_blocked", adminHold: { by: "olga" } });
+    expect(frozen.state.transfers.map((t) => t.status)).toEqual(["failed"]);
+    const late = run(frozen, [created(1)], LATER);
+    expect(late.state.status).toBe("released");
+    expect(late.state.adminHold).toBeUndefined();
+    expect(ofKind(late.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+  });
+});

@@ -32,6 +32,14 @@ export {
   type PaymentState,
 } from "./draft.js";
 export * from "./effect-address.js";
+export {
+  ANOTHER_ATTEMPT_LANDED,
+  attemptsToWriteOff,
+  isBookedTransfer,
+  isTransferInFlight,
+  type TransferAttemptState,
+  transferStillAsked,
+} from "./late-transfers.js";
 export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
 export { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "./owed-cause.js";
 export type * from "./payment-facts.js";

@@ -11,6 +11,12 @@ import {
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
 import {
+  ANOTHER_ATTEMPT_LANDED,
+  attemptsToWriteOff,
+  isBookedTransfer,
+  isTransferInFlight,
+} from "../kernel/late-transfers.js";
+import {
   type OwedCause,
   owedCauseData,
   owedCauseOfFailedRefund,
@@ -157,8 +163,9 @@ function latestAttempt(s: MarketplaceCharge, sellerId: string): SellerTransferAt
   return attemptsOf(s, sellerId).at(-1);
 }
 
+/** The seller's transfer that paid them and is booked (a late extra one is not: `unbooked`): the one reversals are asked of. */
 function paidTransfer(s: MarketplaceCharge, sellerId: string): SellerTransferAttempt | undefined {
-  return attemptsOf(s, sellerId).find((t) => t.status === "created");
+  return attemptsOf(s, sellerId).find(isBookedTransfer);
 }
 
 /**
@@ -197,8 +204,7 @@ function everySellerPaid(s: MarketplaceCharge): boolean {
     s.sellers.every(
       (x) =>
         paidTransfer(s, x.id) !== undefined ||
-        (sellerDueMinor(s, x.id) === 0 &&
-          !attemptsOf(s, x.id).some((t) => t.status === "requested" || t.status === "unknown")),
+        (sellerDueMinor(s, x.id) === 0 && !attemptsOf(s, x.id).some(isTransferInFlight)),
     )
   );
 }
@@ -602,24 +608,45 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
     return ignore(s, "transfer_already_created", `attempt ${attempt} already created`);
   const late = t.status === "failed" || latestAttempt(s, sellerId) !== t || paidTransfer(s, sellerId);
   if (late) {
-    // An attempt susu had given up on paid the seller after all: never ignore money.
-    d.updateTransfer(sellerId, attempt, { status: "created", transferId });
+    // An attempt susu had given up on paid the seller after all: never ignore money. It is
+    // their one payment when no other is booked and no booked loss took their share while
+    // they were unpaid (a loss not booked yet is reversed from it, as from any transfer).
+    const bookable = paidTransfer(s, sellerId) === undefined && withheldFromMinor(s, sellerId) === 0;
+    d.updateTransfer(sellerId, attempt, {
+      status: "created",
+      transferId,
+      ...(bookable ? {} : { unbooked: true }),
+    });
+    const amount = formatMoney(money(t.amountMinor, s.currency));
     d.ticket(
       ids.ticket.lateTransfer(s.id, transferId),
       "unexpected_money",
-      `transfer ${transferId} (attempt ${attempt}) to seller ${sellerId} was created after susu recorded it as ${t.status}; check the seller was not paid twice`,
+      `transfer ${transferId} (attempt ${attempt}, ${amount}) to seller ${sellerId} was created after susu recorded it as ${t.status}; ${
+        bookable
+          ? "it is booked as the seller's payment; check the seller was not paid twice"
+          : "it could not be booked (the seller was paid twice, or a lost dispute took their share before it landed): the books do not show this money paid to the seller; recover it from the seller or reconcile it by hand"
+      }`,
     );
     d.notify(ids.notice.lateTransfer(s.id, transferId), "platform_admins", "unexpected_money", {
       transferId,
       sellerId,
       attempt,
+      amountMinor: t.amountMinor,
+      booked: bookable ? "yes" : "no",
     });
-    // Paid twice, or after a loss took part of the share they were never transferred: the
-    // ticket asks a person to check; the books keep the first payment.
-    if (paidTransfer(s, sellerId) || withheldFromMinor(s, sellerId) > 0) return d.done();
-    // Their one payment (a frozen co-host's, say): booked as any landed transfer is, below.
-  }
-  if (!late) d.updateTransfer(sellerId, attempt, { status: "created", transferId });
+    // Paid twice, or after a loss took the share they were never transferred: the ticket asks a
+    // person to check; the books keep what they had.
+    if (!bookable) return d.done();
+    // Their one payment (a look-up missed it, a frozen co-host's): booked as any landed transfer
+    // is, below. Any other attempt of theirs still in flight is written off: neither the charge
+    // nor the outbox asks Stripe for it again, and should it land too, it is flagged, not booked.
+    for (const other of attemptsToWriteOff(attemptsOf(d.state, sellerId))) {
+      d.updateTransfer(sellerId, other.attempt, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
+      // Its outcome unknown, it may have landed too: it is looked up once, so that a second
+      // payment is heard (late, flagged) even should its webhook never come.
+      if (other.status === "unknown") requestTransferLookup(d, other);
+    }
+  } else d.updateTransfer(sellerId, attempt, { status: "created", transferId });
   d.updatePayout(sellerId, { failures: 0, parked: false });
   unfreeze(d, sellerId);
   d.postAmount(marketplaceTransferred, ids.ledger.transferred(s.id, sellerId), t.amountMinor, sellerId);
@@ -715,8 +742,10 @@ function onTimer(d: Draft, timer: MarketplaceChargeTimer): Step {
   const s = d.state;
   const last = latestAttempt(s, timer.sellerId);
   const payout = s.payouts.find((p) => p.sellerId === timer.sellerId);
+  // (A seller an earlier attempt paid after all — it landed late and was booked — is not paid again.)
   const due =
     (s.status === "paying_sellers" || s.status === "transfer_blocked") &&
+    paidTransfer(s, timer.sellerId) === undefined &&
     payout?.parked === false &&
     payout.frozenBy === undefined &&
     last?.status === "failed" &&

@@ -89,6 +89,7 @@ export interface MarketplaceSeller {
 /**
  * One attempt at a seller's transfer (its effect id is the Stripe idempotency key).
  * `unknown`: Stripe's answer was lost; no other attempt is made until a person has looked.
+ * At most one landed attempt per seller is booked (kernel/late-transfers.ts).
  */
 export interface SellerTransferAttempt {
   readonly sellerId: string;
@@ -101,6 +102,14 @@ export interface SellerTransferAttempt {
   readonly failureCode?: string;
   /** Look-ups of this attempt's transfer at Stripe asked for (an admin's retry of an attempt of unknown outcome looks first). */
   readonly lookups?: number;
+  /**
+   * Landed late (`created` after susu had written the attempt off, or beside another attempt)
+   * and not booked: the seller was paid twice, or a lost dispute took their share before it
+   * landed. Its `unexpected_money` ticket names it; a person recovers it. Absent: booked, or
+   * not landed. (`failureCode` `another_attempt_landed`: written off because another attempt
+   * landed late and was booked.)
+   */
+  readonly unbooked?: true;
 }
 
 /** Where one seller's payment stands (split charges only). */

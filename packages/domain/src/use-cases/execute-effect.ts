@@ -9,6 +9,7 @@ import {
 } from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
+import { type TransferAttemptState, transferStillAsked } from "../kernel/late-transfers.js";
 import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import { money } from "../money/index.js";
@@ -289,23 +290,30 @@ function refundFacts(
 }
 
 /**
- * Whether a held payment's transfer effect is still wanted: its attempt is still `requested`.
- * The payment may have moved on since the effect was queued — another attempt landed late and
- * was booked, which writes this one off (`another_attempt_landed`) — and sending it then would
- * pay the seller twice: the effect completes doing nothing. A payment the store does not have
- * (yet) is sent as asked.
+ * Whether a transfer effect is still wanted (kernel `transferStillAsked`), from its aggregate
+ * as stored now (`load`) and the attempt it names there (`attemptOf`). The aggregate may have
+ * moved on since the effect was queued — another attempt landed late and was booked, which
+ * writes this one off (`another_attempt_landed`) — and sending it then would pay the seller
+ * twice: the effect completes doing nothing. An aggregate the store does not have (yet) is
+ * sent as asked.
  */
-function heldTransferStillAsked(
-  deps: UseCaseDeps,
-  effect: Extract<HeldPaymentEffect, { kind: "transfer" }>,
+function transferEffectStillAsked<A>(
+  load: ResultAsync<A | undefined, StorageError>,
+  attemptOf: (aggregate: A) => TransferAttemptState | undefined,
 ): ResultAsync<boolean, EffectFailure> {
-  return deps.heldPayments
-    .getHeldPayment(effect.aggregateId)
+  return load
     .mapErr((e) => failure(e.code, e.message, true))
-    .map((payment) => {
-      if (payment === undefined) return true;
-      return payment.transfers.find((t) => t.number === effect.attempt)?.status === "requested";
-    });
+    .map((aggregate) =>
+      transferStillAsked(aggregate === undefined ? undefined : attemptOf(aggregate), aggregate !== undefined),
+    );
+}
+
+/** Runs `send` when the transfer effect is still asked for (see {@link transferEffectStillAsked}), else completes as a no-op. */
+function sendIfStillAsked(
+  asked: ResultAsync<boolean, EffectFailure>,
+  send: () => ResultAsync<readonly PaymentObjectFact[], EffectFailure>,
+): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  return asked.andThen((yes) => (yes ? send() : okAsync<readonly PaymentObjectFact[]>([])));
 }
 
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
@@ -543,8 +551,18 @@ export function executeEffect(
   createdAt?: EffectCreatedAt,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
   if (isHeldPaymentEffect(effect) && effect.kind === "transfer")
-    return heldTransferStillAsked(deps, effect).andThen((asked) =>
-      asked ? executeHeldPaymentEffect(ports, effect, createdAt) : okAsync<readonly PaymentObjectFact[]>([]),
+    return sendIfStillAsked(
+      transferEffectStillAsked(deps.heldPayments.getHeldPayment(effect.aggregateId), (p) =>
+        p.transfers.find((t) => t.number === effect.attempt),
+      ),
+      () => executeHeldPaymentEffect(ports, effect, createdAt),
+    );
+  if (isMarketplaceChargeEffect(effect) && effect.kind === "transfer")
+    return sendIfStillAsked(
+      transferEffectStillAsked(deps.marketplaceCharges.getMarketplaceCharge(effect.aggregateId), (c) =>
+        c.transfers.find((t) => t.sellerId === effect.sellerId && t.attempt === effect.attempt),
+      ),
+      () => executeMarketplaceChargeEffect(ports, effect, createdAt),
     );
   if (
     isHeldPaymentEffect(effect) &&
@@ -559,7 +577,6 @@ export function executeEffect(
     isMarketplaceChargeEffect(effect) &&
     (effect.kind === "create_payment" ||
       effect.kind === "cancel_payment" ||
-      effect.kind === "transfer" ||
       effect.kind === "find_transfer" ||
       effect.kind === "reverse_transfer" ||
       effect.kind === "refund" ||

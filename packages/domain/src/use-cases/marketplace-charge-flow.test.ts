@@ -1,14 +1,24 @@
 // Marketplace charges end to end in memory: the use cases, the outbox and its effects on the
 // fake gateway (which behaves like Stripe's test cards), Stripe's facts through the router,
 // and the ledger the charge posts.
+import { okAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
 import { marketplaceChargeRefs, type PaymentFact } from "../facts/payment-fact.js";
 import { checkLedgerInvariants, checkMarketplaceMoney, type MarketplaceMoney } from "../ledger/index.js";
 import type { MarketplaceCharge } from "../marketplace/marketplace-charge.js";
+import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import { gatewayError } from "../ports/payment-gateway.js";
 import { DAY_MS, HOUR_MS } from "../shared/time.js";
 import { InMemorySusu } from "../testing/in-memory-susu.js";
+import {
+  created as createdMarketplace,
+  paid,
+  run as runMarketplace,
+  splitCommand,
+} from "../testing/marketplace-charge-mothers.js";
+import type { UseCaseDeps } from "./deps.js";
+import { executeEffect } from "./execute-effect.js";
 import * as useCases from "./index.js";
 import type { CreateMarketplaceChargeCommand } from "./marketplace-charge-use-cases.js";
 
@@ -604,5 +614,42 @@ describe("the charge's effects at the gateway", () => {
       "stripe:evt_1",
     );
     expect(outcome._unsafeUnwrap()).toMatchObject({ status: "ignored" });
+  });
+});
+
+describe("executeEffect: a seller's transfer the charge no longer asks for", () => {
+  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
+    // sel_a's attempt 1 answered api_error, the admins' look-up missed it (written off), attempt
+    // 2 asked; then attempt 1's transfer.created came: it is sel_a's payment, attempt 2 written off.
+    const late = runMarketplace(createdMarketplace(splitCommand), [
+      paid(),
+      { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "api_error" },
+      { type: "retry_transfers", by: "admin" },
+      { type: "transfer_not_found", sellerId: "sel_a", attempt: 1 },
+    ]);
+    const queued = late.effects.find(
+      (e): e is Extract<MarketplaceChargeEffect, { kind: "transfer" }> =>
+        e.kind === "transfer" && e.sellerId === "sel_a" && e.attempt === 2,
+    );
+    if (queued === undefined) throw new Error("attempt 2 was never asked for");
+    const landed = runMarketplace(late.state, [
+      { type: "transfer_created", sellerId: "sel_a", attempt: 1, transferId: "tr_1" },
+    ]).state;
+    expect(landed.transfers.filter((t) => t.sellerId === "sel_a").map((t) => t.status)).toEqual([
+      "created",
+      "failed",
+    ]);
+    const sim = new InMemorySusu();
+    sim.gateway.setAccount(queued.destinationAccountId, true);
+    const withCharge = (state: MarketplaceCharge): UseCaseDeps => ({
+      ...sim.deps,
+      marketplaceCharges: { ...sim.deps.marketplaceCharges, getMarketplaceCharge: () => okAsync(state) },
+    });
+    expect((await executeEffect(withCharge(landed), sim.ports, queued))._unsafeUnwrap()).toEqual([]);
+    expect(sim.gateway.transfers).toHaveLength(0);
+    // Still asked (before attempt 1 landed): sent.
+    const sent = (await executeEffect(withCharge(late.state), sim.ports, queued))._unsafeUnwrap();
+    expect(sent.map((f) => f.kind)).toEqual(["transfer_created"]);
+    expect(sim.gateway.transfers).toHaveLength(1);
   });
 });

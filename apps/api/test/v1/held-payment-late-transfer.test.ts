@@ -1,0 +1,238 @@
+// A held payment whose release transfer landed late and could not be booked, on PostgreSQL and
+// the Stripe emulator through the SDK: the outbox runs its effects against the emulator and
+// the emulator's events go through the webhook processor. The release's first transfer lands
+// at Stripe but its answer is lost (an error of unknown outcome) and its transfer.created
+// webhook is late; the operator's release looks it up, and the look-up misses it (Stripe's list
+// lagging behind — the one thing the emulator cannot do, so the gateway answers that look-up
+// "not found"): it is written off and a second transfer is asked, which Stripe refuses (the
+// seller's account restricted meanwhile): the release parks. A 10.00 refund succeeds; then the
+// first transfer's webhook comes: 90.00 is not what is owed now (81.00), so it is not booked,
+// and nothing else will pay the seller: the release blocks (`late_transfer_unbooked`). The
+// operator's release is then refused, 409 `transfer_landed_late`, and changes nothing.
+import {
+  createStripeClient,
+  PrismaLedgerStore,
+  PrismaStore,
+  processWebhookEvent,
+  StripePaymentGateway,
+  stripeEndpointOf,
+  type WebhookContext,
+} from "@susu/adapters";
+import { useTestDatabase } from "@susu/adapters/testing";
+import {
+  type EffectPorts,
+  type HeldPayment,
+  HOUR_MS,
+  type PaymentGateway,
+  type Person,
+  type UseCaseDeps,
+  useCaseDepsOn,
+  useCases,
+} from "@susu/domain";
+import {
+  InMemoryTimerScheduler,
+  ManualClock,
+  RecordingNotifier,
+  RecordingSupportDesk,
+  SequentialIds,
+} from "@susu/domain/testing";
+import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
+import { okAsync } from "neverthrow";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authed, testApp, tokenFor } from "../support/app.js";
+
+const db = useTestDatabase();
+const START = Date.UTC(2026, 5, 1);
+const WINDOW = 72 * HOUR_MS;
+const APP = "app_bookings";
+
+let emulator: RunningEmulator;
+let stripe: Stripe;
+let store: PrismaStore;
+let deps: UseCaseDeps;
+let ports: EffectPorts;
+let ctx: WebhookContext;
+let app: ReturnType<typeof testApp>;
+const clock = new ManualClock(START);
+const timers = new InMemoryTimerScheduler();
+/** Look-ups of a transfer the gateway answers "not found" without asking (Stripe's list lagging). */
+let lookupsToMiss = 0;
+/** Events of these types are held back (Stripe's webhook late), kept in `late`. */
+let lateTypes: ReadonlySet<string> = new Set();
+const late: Stripe.Event[] = [];
+const seen = new Set<string>();
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, fees: false, startTime: START / 1000 });
+  const endpoint = { secretKey: emulator.secretKey, ...stripeEndpointOf(emulator.url), timeoutMs: 10_000 };
+  stripe = createStripeClient({ ...endpoint, maxNetworkRetries: 0 });
+  const real = new StripePaymentGateway({ ...endpoint, maxNetworkRetries: 2 }, { clock });
+  const gateway = new Proxy(real, {
+    get(target, name, receiver) {
+      if (name === "findTransfer" && lookupsToMiss > 0)
+        return () => {
+          lookupsToMiss -= 1;
+          return okAsync(undefined);
+        };
+      const value = Reflect.get(target, name, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as PaymentGateway;
+  store = new PrismaStore(db.prisma, { clock });
+  const ledger = new PrismaLedgerStore(db.prisma, { clock });
+  deps = useCaseDepsOn(store, { clock, ids: new SequentialIds() });
+  ports = { gateway, notifier: new RecordingNotifier(), desk: new RecordingSupportDesk(), timers, ledger };
+  ctx = { deps, gateway: real };
+  app = testApp({ useCases: deps, gateway, prisma: db.prisma });
+  for (const e of (await stripe.events.list({ limit: 100 })).data) seen.add(e.id);
+});
+afterAll(async () => {
+  await emulator?.stop();
+});
+
+async function deliver(events: readonly Stripe.Event[]): Promise<void> {
+  for (const event of events) {
+    const outcome = await processWebhookEvent(event, ctx);
+    if (outcome.isErr()) throw new Error(`${event.type} ${event.id}: ${outcome.error.message}`);
+  }
+}
+
+/** The dispatcher, the due timers and the platform's new events (oldest first), until nothing is left to do now. */
+async function settle(): Promise<void> {
+  for (let pass = 0; pass < 30; pass++) {
+    const report = (
+      await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
+    )._unsafeUnwrap();
+    const due = timers.takeDue(clock.now());
+    for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
+    const fresh = (await stripe.events.list({ limit: 100 })).data.filter((e) => !seen.has(e.id)).reverse();
+    for (const e of fresh) seen.add(e.id);
+    late.push(...fresh.filter((e) => lateTypes.has(e.type)));
+    const events = fresh.filter((e) => !lateTypes.has(e.type));
+    await deliver(events);
+    if (report.claimed === 0 && due.length === 0 && events.length === 0) return;
+  }
+  throw new Error("the held payment did not settle");
+}
+
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await emulator.control.advanceClock(ms / 1000);
+}
+
+async function payment(id: string): Promise<HeldPayment> {
+  const p = (await store.getHeldPayment(id))._unsafeUnwrap();
+  if (!p) throw new Error(`no held payment ${id}`);
+  return p;
+}
+
+const call = async (token: string, method: string, path: string, body?: unknown) =>
+  app.request(path, authed(token, method, body));
+
+describe("POST /v1/held-payments/{id}/release after a transfer landed late and could not be booked", () => {
+  it("is refused 409 transfer_landed_late (problem+json), and nothing changes: no transfer asked, the payment as it was", async () => {
+    // The seller: a person whose connected account at the emulator is onboarded.
+    const account = await stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    await emulator.control.completeAccountOnboarding(account.id);
+    const seller: Person = {
+      id: "sam",
+      displayName: "Sam",
+      payout: { connectedAccountId: account.id, payoutsEnabled: true },
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: seller, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const operator = await tokenFor("ops_olga", ["admin"]);
+
+    // Asked for, paid by card, fulfilled.
+    const asked = await call(await tokenFor(APP, ["service"]), "POST", "/v1/held-payments", {
+      clientReference: "booking_late",
+      amountMinor: 100_00,
+      currency: "AUD",
+      sellerId: "sam",
+      description: "Two nights by the sea",
+      customer: { email: "cy@example.com", name: "Cy" },
+      fee: { rateBps: 1_000 },
+      successUrl: "https://app.example/paid",
+    });
+    expect(asked.status, await asked.clone().text()).toBe(201);
+    const { id } = (await asked.json()) as { id: string };
+    await settle();
+    await emulator.control.completeCheckoutSession((await payment(id)).checkoutSessionId ?? "", {
+      paymentMethod: "pm_card_visa",
+    });
+    await settle();
+    expect((await payment(id)).status).toBe("held");
+    (await useCases.confirmFulfilled(deps, id, (await payment(id)).requestedBy))._unsafeUnwrap();
+    await settle();
+
+    // The release's transfer lands at Stripe, its answer lost, its webhook late.
+    lateTypes = new Set(["transfer.created"]);
+    await emulator.control.injectFault({
+      route: "POST /v1/transfers",
+      kind: "error",
+      phase: "after",
+      status: 400,
+      code: "processing_error",
+    });
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect(await payment(id)).toMatchObject({
+      status: "release_blocked",
+      blockKind: "transfer_outcome_unknown",
+    });
+
+    // The operator releases: the look-up misses it (written off), the next attempt is refused
+    // (the seller's account restricted meanwhile): the release parks.
+    await emulator.control.disableTransfers(account.id);
+    lookupsToMiss = 1;
+    expect((await call(operator, "POST", `/v1/held-payments/${id}/release`)).status).toBe(200);
+    await settle();
+    const parked = await payment(id);
+    expect(parked.status).toBe("release_blocked");
+    expect(parked.transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "failed"],
+    ]);
+
+    // A 10.00 refund; then attempt 1's transfer.created comes: 90.00 is not the 81.00 owed now.
+    expect(
+      (await call(operator, "POST", `/v1/held-payments/${id}/refunds`, { amountMinor: 10_00 })).status,
+    ).toBe(200);
+    await settle();
+    lateTypes = new Set();
+    await deliver(late.splice(0));
+    await settle();
+    const blocked = await payment(id);
+    expect(blocked).toMatchObject({ status: "release_blocked", blockKind: "late_transfer_unbooked" });
+    expect(blocked.transfers[0]).toMatchObject({ status: "created", unbooked: true });
+
+    // The operator's release: refused with a stable code, nothing changed.
+    const before = await (await call(operator, "GET", `/v1/held-payments/${id}`)).json();
+    const outboxBefore = await db.prisma.outboxEffect.count();
+    const refused = await call(operator, "POST", `/v1/held-payments/${id}/release`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await refused.json()) as { code: string }).code).toBe("transfer_landed_late");
+    await settle();
+    expect(await (await call(operator, "GET", `/v1/held-payments/${id}`)).json()).toEqual(before);
+    expect(await db.prisma.outboxEffect.count()).toBe(outboxBefore);
+    expect((await payment(id)).version).toBe(blocked.version);
+    // Stripe made one transfer to the seller, the late one.
+    const transfers = (await stripe.transfers.list({ transfer_group: blocked.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account.id]]);
+  });
+});

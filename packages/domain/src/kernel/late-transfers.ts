@@ -1,0 +1,45 @@
+// What the held payment and the marketplace charge share about transfer attempts that land
+// late: an attempt susu had written off (a look-up that missed it, Stripe's list lagging
+// behind), or one beside another attempt. At most one landed attempt per payee is booked; the
+// others are flagged (`unbooked`) for a person, and once one is booked every other attempt
+// still in flight is written off, so that neither the aggregate nor the outbox asks Stripe
+// for it again.
+
+/** A transfer attempt as both aggregates record it. */
+export interface TransferAttemptState {
+  readonly status: "requested" | "created" | "failed" | "unknown";
+  /** Landed late and not booked: money paid beyond what the books owe (a person recovers it). */
+  readonly unbooked?: true;
+}
+
+/** The failure code of an attempt written off because another attempt landed and was booked. */
+export const ANOTHER_ATTEMPT_LANDED = "another_attempt_landed";
+
+/** Whether an attempt landed and is booked as the payee's payment (the one reversals are asked of). */
+export function isBookedTransfer(t: TransferAttemptState): boolean {
+  return t.status === "created" && t.unbooked !== true;
+}
+
+/** Whether an attempt may still land: asked for, or its outcome unknown. */
+export function isTransferInFlight(t: TransferAttemptState): boolean {
+  return t.status === "requested" || t.status === "unknown";
+}
+
+/**
+ * The attempts to write off (`failed`, {@link ANOTHER_ATTEMPT_LANDED}) once one of `attempts`
+ * (the payee's) was booked as their one payment: every other one still in flight. Should one
+ * of them land too, its success is late and flagged, never booked.
+ */
+export function attemptsToWriteOff<T extends TransferAttemptState>(attempts: readonly T[]): T[] {
+  return attempts.filter(isTransferInFlight);
+}
+
+/**
+ * Whether a queued transfer effect is still wanted, from its attempt as the stored aggregate
+ * has it now (undefined: the aggregate or the attempt is not stored, so it is sent as asked):
+ * only an attempt still `requested` is. One written off since the effect was queued (another
+ * attempt landed late and was booked) would pay the payee twice.
+ */
+export function transferStillAsked(attempt: TransferAttemptState | undefined, stored: boolean): boolean {
+  return !stored || attempt?.status === "requested";
+}
