@@ -1,4 +1,6 @@
 import {
+  type AdminNoticeEnv,
+  adminNoticeNotifierOf,
   BatchingWebhookIngest,
   clockFromEnv,
   createPrismaClient,
@@ -17,6 +19,8 @@ import {
   PrismaSupportDesk,
   PrismaWebhookInbox,
   RandomIds,
+  readAdminNoticeEnv,
+  reconcileAndTell,
   reconcileStored,
   registerPaymentMetrics,
   StripePaymentGateway,
@@ -76,6 +80,11 @@ export function createContainer(config: {
   readonly dbPoolMin?: number;
   /** How the webhook endpoint groups deliveries into transactions (`SUSU_WEBHOOK_BATCH_*`; defaults otherwise). */
   readonly webhookBatching?: WebhookIngestBatching;
+  /**
+   * How the platform's admins are told (`SUSU_ADMIN_EMAILS`, …): an admin's reconciliation run
+   * queues their notices. Default: the variables' defaults (no admin addresses, no e-mail).
+   */
+  readonly adminNotice?: AdminNoticeEnv;
 }): Container {
   const container = new Container();
   const poolSize = config.dbPoolSize ?? 10;
@@ -127,6 +136,9 @@ export function createContainer(config: {
     log: logger,
   });
   const ledger = new PrismaLedgerStore(prisma, { clock });
+  const desk = new PrismaSupportDesk(prisma, clock);
+  // Queues the admins' notices of an admin's reconciliation run (the scheduler's delivery worker sends them).
+  const notifier = adminNoticeNotifierOf(config.adminNotice ?? readAdminNoticeEnv({}), prisma, clock, logger);
   container.bind(TOKENS.apiDeps).toConstantValue({
     http,
     useCases,
@@ -148,7 +160,7 @@ export function createContainer(config: {
     operations: {
       ledger,
       adjustments: ledger,
-      tickets: new PrismaSupportDesk(prisma, clock),
+      tickets: desk,
       outbox: store,
       inbox,
     },
@@ -166,6 +178,11 @@ export function createContainer(config: {
       },
       reports: reconciliationStore,
       settlements: reconciliationStore,
+      // An admin's run of a day: stored, ticketed and told as the scheduler's run is.
+      runs: {
+        run: (period, ranBy) => reconcileAndTell({ prisma, stripe, desk, notifier, clock }, period, ranBy),
+        now: () => clock.now(),
+      },
     },
   });
   container.bind(TOKENS.close).toConstantValue(() => prisma.$disconnect());

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { type AdminNoticeEnv, parseAdminNoticeEnv } from "@susu/adapters";
 import {
   DEFAULT_HELD_PAYMENT_POLICY,
   type HeldPaymentPolicy,
@@ -151,6 +152,11 @@ export interface ApiConfig {
   readonly env: ApiEnv;
   readonly http: HttpConfig;
   readonly paymentAttempts: PaymentAttemptLimits;
+  /**
+   * How the platform's admins are told (SUSU_SMTP_URL, SUSU_ADMIN_EMAILS, …), read as the
+   * scheduler reads them: an admin's reconciliation run queues their notices.
+   */
+  readonly adminNotice: AdminNoticeEnv;
 }
 
 /**
@@ -181,9 +187,17 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const limits = readPaymentAttemptLimits(env);
   if ("problems" in limits) problems.push(...limits.problems);
-  if (problems.length > 0 || !own.success || http === undefined || !("limits" in limits))
+  const adminNotice = parseAdminNoticeEnv(env);
+  if ("problems" in adminNotice) problems.push(...adminNotice.problems);
+  if (
+    problems.length > 0 ||
+    !own.success ||
+    http === undefined ||
+    !("limits" in limits) ||
+    !("env" in adminNotice)
+  )
     throw new HttpConfigError(problems);
-  return { env: own.data, http, paymentAttempts: limits.limits };
+  return { env: own.data, http, paymentAttempts: limits.limits, adminNotice: adminNotice.env };
 }
 
 /** The held-payment policy the API creates payments under: the defaults, with the dispute windows from the environment. */

@@ -67,6 +67,7 @@ const container = createContainer({
   dbPoolSize: env.API_DB_POOL_SIZE,
   ...(env.API_DB_POOL_MIN !== undefined ? { dbPoolMin: env.API_DB_POOL_MIN } : {}),
   webhookBatching: { maxBatch: env.SUSU_WEBHOOK_BATCH_MAX, maxWaitMs: env.SUSU_WEBHOOK_BATCH_WAIT_MS },
+  adminNotice: config.adminNotice,
 });
 const app = createApp(container.get(TOKENS.apiDeps));
 const server = createAdaptorServer({ fetch: app.fetch });

@@ -178,4 +178,44 @@ describe("readApiConfig", () => {
       ]);
     }
   });
+
+  it("reads the admins' notice settings as the scheduler does (an admin's reconciliation run tells them), blank as unset, and names wrong ones", () => {
+    const base = {
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      SUSU_JWT_SECRET: "s".repeat(32),
+    };
+    expect(readApiConfig({ ...base, SUSU_SMTP_URL: " " }).adminNotice).toEqual({
+      SUSU_ADMIN_EMAILS: [],
+      SUSU_MAIL_LOCALE: "en-AU",
+      SUSU_MAIL_TIME_ZONE: "Australia/Sydney",
+      SUSU_ADMIN_ALERT_WINDOW_MINUTES: 60,
+    });
+    expect(
+      readApiConfig({
+        ...base,
+        SUSU_SMTP_URL: "smtp://127.0.0.1:1025",
+        SUSU_ADMIN_EMAILS: "ops@example.com, lead@example.com",
+        SUSU_PUBLIC_URL: "https://api.example.com",
+      }).adminNotice,
+    ).toMatchObject({
+      SUSU_SMTP_URL: "smtp://127.0.0.1:1025",
+      SUSU_ADMIN_EMAILS: ["ops@example.com", "lead@example.com"],
+      SUSU_PUBLIC_URL: "https://api.example.com",
+    });
+    let error: unknown;
+    try {
+      readApiConfig({
+        ...base,
+        SUSU_ADMIN_EMAILS: "ops@example.com, nobody",
+        SUSU_MAIL_TIME_ZONE: "Mars/Olympus",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HttpConfigError).problems.map((p) => p.variable)).toEqual([
+      "SUSU_ADMIN_EMAILS",
+      "SUSU_MAIL_TIME_ZONE",
+    ]);
+  });
 });

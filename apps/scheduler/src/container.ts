@@ -1,8 +1,8 @@
 import {
+  adminNoticeNotifierOf,
   clockFromEnv,
   createPrismaClient,
   createStripeClient,
-  DeliveringNotifier,
   NotificationDeliveryWorker,
   PgBossTimerScheduler,
   type PrismaClient,
@@ -53,19 +53,7 @@ export const TOKENS = {
  * alerts are deduplicated over SUSU_ADMIN_ALERT_WINDOW_MINUTES and link to their ticket.
  */
 export function notifierOf(env: SchedulerEnv, prisma: PrismaClient, log: Logger): Notifier {
-  return new DeliveringNotifier({
-    prisma,
-    clock: new SystemClock(),
-    email: env.SUSU_SMTP_URL !== undefined,
-    adminEmails: env.SUSU_ADMIN_EMAILS,
-    where: { locale: env.SUSU_MAIL_LOCALE, timeZone: env.SUSU_MAIL_TIME_ZONE },
-    alerts: {
-      windowMs: env.SUSU_ADMIN_ALERT_WINDOW_MINUTES * 60_000,
-      ...(env.SUSU_PUBLIC_URL !== undefined ? { publicUrl: env.SUSU_PUBLIC_URL } : {}),
-      ...(env.SUSU_RUNBOOKS_URL !== undefined ? { runbooksUrl: env.SUSU_RUNBOOKS_URL } : {}),
-    },
-    log,
-  });
+  return adminNoticeNotifierOf(env, prisma, new SystemClock(), log);
 }
 
 /** The worker that sends queued deliveries: e-mail through SMTP (when configured) and signed webhooks. */

@@ -1,3 +1,4 @@
+import { ADMIN_NOTICE_ENV } from "@susu/adapters";
 import {
   DEFAULT_MARKETPLACE_POLICY,
   MARKETPLACE_ACTION_EXPIRY_MAX_MS,
@@ -14,22 +15,7 @@ const port = (fallback: number) =>
     .max(65_535, { error: "must be a port number (0-65535)" })
     .default(fallback);
 
-function isLocale(locale: string): boolean {
-  try {
-    return Intl.getCanonicalLocales(locale).length === 1;
-  } catch {
-    return false;
-  }
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { SUSU_SMTP_URL, ...ADMIN_NOTICE_REST } = ADMIN_NOTICE_ENV;
 
 const PAYOUT_SCHEDULE_RULE = "must be manual, daily, weekly:<monday…sunday> or monthly:<1-31>";
 
@@ -134,11 +120,7 @@ const schema = z.object({
    * Where notifications are e-mailed (`smtp://127.0.0.1:1025`, `smtps://user:pass@host:465`);
    * unset: they are log lines.
    */
-  SUSU_SMTP_URL: z
-    .string()
-    .url({ error: "must be an smtp:// or smtps:// URL" })
-    .regex(/^smtps?:\/\//, { error: "must be an smtp:// or smtps:// URL" })
-    .optional(),
+  SUSU_SMTP_URL,
   /** The e-mails' `From` (`susu <no-reply@example.com>`); required with SUSU_SMTP_URL. */
   SUSU_MAIL_FROM: z
     .string()
@@ -146,45 +128,10 @@ const schema = z.object({
       error: "must be an address, e.g. no-reply@example.com or susu <no-reply@example.com>",
     })
     .optional(),
-  /** The platform admins' addresses, comma-separated: who `platform_admins` notifications go to. */
-  SUSU_ADMIN_EMAILS: z
-    .string()
-    .default("")
-    .transform((text, ctx) => {
-      const emails = text
-        .split(",")
-        .map((e) => e.trim())
-        .filter((e) => e !== "");
-      const wrong = emails.filter((e) => !z.email().safeParse(e).success);
-      if (wrong.length > 0) {
-        ctx.addIssue({ code: "custom", message: `not an e-mail address: ${wrong.join(", ")}` });
-        return z.NEVER;
-      }
-      return emails;
-    }),
-  /** The locale amounts and dates in e-mails are written in (BCP 47). */
-  SUSU_MAIL_LOCALE: z
-    .string()
-    .default("en-AU")
-    .refine((locale) => isLocale(locale), { error: "must be a BCP 47 locale, e.g. en-AU" }),
-  /** The time zone dates in e-mails are shown in (IANA). */
-  SUSU_MAIL_TIME_ZONE: z
-    .string()
-    .default("Australia/Sydney")
-    .refine((zone) => isTimeZone(zone), { error: "must be an IANA time zone, e.g. Australia/Sydney" }),
-  /**
-   * The API's public address (`https://api.example`): admin alerts link to their ticket
-   * under it (`/v1/tickets/{id}`).
-   */
-  SUSU_PUBLIC_URL: z
-    .string()
-    .url({ error: "must be an http(s) URL" })
-    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
-    .optional(),
-  /** Where the runbooks are published (ending at `docs/runbooks`); unset: the repository path. */
-  SUSU_RUNBOOKS_URL: z.string().url({ error: "must be a URL" }).optional(),
-  /** Admin alerts with the same template and subject within this many minutes are sent once. */
-  SUSU_ADMIN_ALERT_WINDOW_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
+  // How the admins are told (SUSU_ADMIN_EMAILS, SUSU_MAIL_LOCALE, SUSU_MAIL_TIME_ZONE,
+  // SUSU_PUBLIC_URL, SUSU_RUNBOOKS_URL, SUSU_ADMIN_ALERT_WINDOW_MINUTES), read as the API and
+  // `npm run reconcile` read them.
+  ...ADMIN_NOTICE_REST,
   /** Sends of a notification delivery (e-mail or webhook) before it is marked failed. */
   SUSU_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   /** The wait after a delivery's first failure (ms); doubled after each further one, up to an hour. */

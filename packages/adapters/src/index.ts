@@ -12,9 +12,12 @@ export * from "./http/index.js";
 export * from "./logging/index.js";
 export * from "./metrics/index.js";
 export {
+  ADMIN_NOTICE_ENV,
   type AdminAlertOptions,
+  type AdminNoticeEnv,
   ALERT_RUNBOOKS,
   type AlertDecision,
+  adminNoticeNotifierOf,
   DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
   DeliveringNotifier,
   type DeliveringNotifierOptions,
@@ -51,7 +54,9 @@ export {
   PrismaNotificationEndpoints,
   PrismaNotificationSettings,
   PrismaPersonEmails,
+  parseAdminNoticeEnv,
   type RenderedMail,
+  readAdminNoticeEnv,
   renderMail,
   type SettledDelivery,
   SmtpNotifier,

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   checkReconciliationPeriod,
   DIFFERENCE_CODES,
+  operatorRanBy,
   RECONCILIATION_CATEGORIES,
   RECONCILIATION_PERIOD_MAX_DAYS,
   type ReconciliationPeriod,
@@ -9,6 +10,7 @@ import {
   reconciliationCsv,
   type StoredReconciliationReport,
   type StoredReconciliationSummary,
+  type ToldReconciliationRun,
 } from "@susu/adapters";
 import type { Context, MiddlewareHandler } from "hono";
 import { problemDoc } from "../http/problem-response.js";
@@ -17,7 +19,14 @@ import { isPlatformOperator, refuseUnlessOperator } from "./authz.js";
 import { type V1Env, v1Router } from "./context.js";
 import type { HeldPaymentSettlements } from "./held-payments.js";
 import { PageQuerySchema, pageSchema } from "./pagination.js";
-import { commonResponses, forbiddenResponse, json, notFoundResponse } from "./schemas.js";
+import {
+  commonResponses,
+  conflictResponse,
+  forbiddenResponse,
+  json,
+  notFoundResponse,
+  postResponses,
+} from "./schemas.js";
 
 // Reconciliation with Stripe, for platform admins (role `admin`; a service token gets 403
 // `admin_only`, anyone else 403 `operator_only` as on every operations route):
@@ -27,6 +36,11 @@ import { commonResponses, forbiddenResponse, json, notFoundResponse } from "./sc
 //   answers the differences as CSV.
 // - `GET /v1/operations/reconciliation/reports` lists stored reports, newest first, and
 //   `…/reports/{reportId}` reads one (CSV too).
+// - `POST /v1/operations/reconciliation/days/{date}/runs` reconciles a whole UTC day that is
+//   over, as the scheduler's daily run does (`reconcileAndTell`): it stores the report as
+//   `operator:<subject>`, opens, notes, reopens or resolves the day's differences ticket and
+//   tells the admins, with the ids the scheduler uses, so a second identical run sends nothing.
+//   The way to have a day checked again after its ticket was resolved by hand.
 
 /** What the reconciliation routes need (built in the composition root). */
 export interface ReconciliationDeps {
@@ -40,6 +54,12 @@ export interface ReconciliationDeps {
       startingAfter?: string,
     ): Promise<{ readonly items: readonly StoredReconciliationSummary[]; readonly hasMore: boolean }>;
     getReport(id: string): Promise<StoredReconciliationReport | undefined>;
+  };
+  /** Runs that tell (`reconcileAndTell` on the desk and the admins' notifier); none: no runs route. */
+  readonly runs?: {
+    run(period: ReconciliationPeriod, ranBy: string): Promise<ToldReconciliationRun>;
+    /** Now, epoch ms: a day not over yet is not run. */
+    now(): number;
   };
 }
 
@@ -285,6 +305,99 @@ const getReportRoute = createRoute({
   },
 });
 
+const DAY_MS = 86_400_000;
+
+const DayParam = z.object({
+  date: z
+    .string()
+    .min(1)
+    .max(40)
+    .openapi({
+      param: { name: "date", in: "path" },
+      description: "A UTC day (`YYYY-MM-DD`) that is over",
+      example: "2026-12-01",
+    }),
+});
+
+const RunSchema = z
+  .object({
+    object: z.literal("reconciliation_run"),
+    change: z.enum(["first", "same", "changed", "cleared"]).openapi({
+      description:
+        "How the report compares with the day's previous run by the scheduler or an operator: `first` (none before: with differences, the ticket is opened and the admins told), `same` (the differences the last run found: nothing is sent), `changed` (other differences: a note on the ticket, reopened if it was resolved, and a follow-up), `cleared` (none any more: the ticket resolved and a follow-up)",
+    }),
+    ticketId: z.string().nullable().openapi({
+      description: "The day's differences ticket, when the run found differences or cleared them",
+    }),
+    noticeId: z.string().nullable().openapi({
+      description: "The admins' notice this run queued; null when it had nothing new to say",
+    }),
+    report: ReportSchema,
+  })
+  .openapi("ReconciliationRun", {
+    example: {
+      object: "reconciliation_run",
+      change: "first",
+      ticketId: "reconciliation:2026-12-01T00:00:00.000Z:2026-12-02T00:00:00.000Z",
+      noticeId:
+        "reconciliation:2026-12-01T00:00:00.000Z:2026-12-02T00:00:00.000Z:notify:reconciliation_differences",
+      report: {
+        object: "reconciliation",
+        id: "rec_0b5c",
+        from: "2026-12-01T00:00:00.000Z",
+        to: "2026-12-02T00:00:00.000Z",
+        matched: 12,
+        ledgerTransactions: 14,
+        balanceTransactions: 13,
+        payoutsNotTracked: 0,
+        undoneAtStripe: 0,
+        totals: [],
+        settlement: [],
+        differences: [],
+      },
+    },
+  });
+
+const runDayRoute = createRoute({
+  method: "post",
+  path: "/operations/reconciliation/days/{date}/runs",
+  tags: ["operations"],
+  summary:
+    "Reconcile a UTC day that is over with Stripe again and tell the admins, as the scheduler's daily run does (platform admins): the report is stored (`ranBy: operator:<subject>`); the day's `reconciliation_differences` ticket is opened, noted (and reopened if it was resolved) or resolved, and the admins told, with the ids the scheduler uses, so a run that finds what the last one found sends nothing. The way to have a day whose ticket was resolved by hand checked again. Send an `Idempotency-Key` to retry safely (the same key answers the same).",
+  security: [{ bearer: [] }],
+  request: { params: DayParam },
+  responses: {
+    200: json(RunSchema, "What the run found and did"),
+    ...postResponses,
+    400: problemDoc("The request or its day is not valid.", [
+      "invalid_request",
+      "reconciliation_day_invalid",
+    ]),
+    ...adminOnly,
+    ...conflictResponse(["reconciliation_day_not_over", "idempotency_key_in_use"]),
+    502: problemDoc("Stripe could not be read; nothing was compared, stored or sent.", [
+      "stripe_unavailable",
+    ]),
+  },
+});
+
+/**
+ * Runs `work` against Stripe: a failure of the Stripe SDK is 502 `stripe_unavailable` (logged);
+ * anything else is ours and is thrown (a 500 with a request id).
+ */
+async function readingStripe<T>(c: Context<V1Env>, work: () => Promise<T>): Promise<T | Response> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!isStripeSdkError(error)) throw error;
+    c.var.log.error(
+      { error: error.message, stripeError: error.type },
+      "reconciliation could not read Stripe",
+    );
+    return problem(c, 502, "stripe_unavailable", "Stripe could not be read; try again later");
+  }
+}
+
 /** `/v1/operations/reconciliation…`: reconciliation with Stripe, for platform admins. */
 export function reconciliationV1(deps: ReconciliationDeps) {
   const app = v1Router();
@@ -312,18 +425,8 @@ export function reconciliationV1(deps: ReconciliationDeps) {
       );
     const period = checkReconciliationPeriod(from, to);
     if (period.isErr()) return problem(c, 400, period.error.code, period.error.message);
-    let report: ReconciliationReport;
-    try {
-      report = await deps.reconcile(period.value);
-    } catch (error) {
-      // Only Stripe's failures are Stripe's: anything else is ours (a 500 with a request id).
-      if (!isStripeSdkError(error)) throw error;
-      c.var.log.error(
-        { error: error.message, stripeError: error.type },
-        "reconciliation could not read Stripe",
-      );
-      return problem(c, 502, "stripe_unavailable", "Stripe could not be read; try again later");
-    }
+    const report = await readingStripe(c, () => deps.reconcile(period.value));
+    if (report instanceof Response) return report;
     if (wantsCsv(c)) return csvResponse(c, report, `reconciliation_${query.from}_${query.to}`);
     return c.json(reportView(report, null), 200);
   });
@@ -350,6 +453,42 @@ export function reconciliationV1(deps: ReconciliationDeps) {
     if (wantsCsv(c)) return csvResponse(c, stored.report, reportId);
     return c.json(reportView(stored.report, stored.id), 200);
   });
+
+  const runs = deps.runs;
+  if (runs !== undefined)
+    app.openapi(runDayRoute, async (c) => {
+      const { date } = c.req.valid("param");
+      const from = /^\d{4}-\d{2}-\d{2}$/.test(date) ? instantOf(date) : undefined;
+      if (from === undefined)
+        return problem(
+          c,
+          400,
+          "reconciliation_day_invalid",
+          "the day must be a date that exists: 2026-12-01",
+        );
+      if (from + DAY_MS > runs.now())
+        return problem(
+          c,
+          409,
+          "reconciliation_day_not_over",
+          `${date} is not over yet (UTC): a day is reconciled once it has ended`,
+        );
+      const principal = c.get("principal");
+      const run = await readingStripe(c, () =>
+        runs.run({ from, to: from + DAY_MS }, operatorRanBy(principal?.subject ?? "unknown")),
+      );
+      if (run instanceof Response) return run;
+      return c.json(
+        {
+          object: "reconciliation_run" as const,
+          change: run.change,
+          ticketId: run.ticketId ?? null,
+          noticeId: run.noticeId ?? null,
+          report: reportView(run.report, run.stored.id),
+        },
+        200,
+      );
+    });
 
   return app;
 }

@@ -77,7 +77,7 @@ export function testApp(input: {
   readonly http?: HttpInfrastructure;
   /**
    * Reconciliation with Stripe; default on `prisma`: compares what is stored in
-   * stripe_balance_transactions, pulling nothing (these apps have no Stripe).
+   * stripe_balance_transactions, pulling nothing (these apps have no Stripe); a day's run fails.
    */
   readonly reconciliation?: ApiDeps["reconciliation"];
   /** Limits on payment attempts; default none (payments not limited). */
@@ -92,6 +92,11 @@ export function testApp(input: {
           reconcile: (period: ReconciliationPeriod) => reconcileStored(input.prisma as PrismaClient, period),
           reports: new PrismaReconciliationStore(input.prisma),
           settlements: new PrismaReconciliationStore(input.prisma),
+          // The route is there (its checks answer before any run); a run needs Stripe, which these apps lack.
+          runs: {
+            run: () => Promise.reject(new Error("this test app has no Stripe to reconcile with")),
+            now: () => input.useCases.clock.now(),
+          },
         }
       : undefined);
   const operations =

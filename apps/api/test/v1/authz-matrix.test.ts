@@ -378,6 +378,8 @@ const MATRIX: Readonly<Record<string, Row>> = {
   "GET /v1/operations/reconciliation": { ...operatorOnly, platformAdmin: "reached", service: "adminOnly" },
   "GET /v1/operations/reconciliation/reports": { ...operatorOnly, service: "adminOnly" },
   "GET /v1/operations/reconciliation/reports/{reportId}": { ...operatorOnlyMissing, service: "adminOnly" },
+  // (the world's day, `date_missing`, is no date: 400 reconciliation_day_invalid once past the checks)
+  "POST /v1/operations/reconciliation/days/{date}/runs": { ...operatorOnlyMissing, service: "adminOnly" },
   // held payments: anyone asks for one (as its requester) and lists what they may see
   "POST /v1/held-payments": {
     ...anyPerson,

@@ -2,19 +2,15 @@ import {
   DAILY_RECONCILIATION_RAN_BY,
   type PrismaClient,
   PrismaReconciliationStore,
+  type ReconcileAndTellDeps,
   type ReconciliationPeriod,
   type ReconciliationRun,
-  reconciliationChange,
+  reconcileAndTell,
   reconciliationDaysBehind,
-  reconciliationDifferencesNotice,
-  reconciliationFollowUpNotice,
-  reconciliationSummary,
-  runReconciliation,
+  reconciliationTicketId,
   trySessionLock,
 } from "@susu/adapters";
-import type { Clock, Notification, Notifier, SupportDesk } from "@susu/domain";
 import type PgBoss from "pg-boss";
-import type Stripe from "stripe";
 import type { Logger } from "../logger.js";
 import { type SchedulerMetrics, timedJob } from "../metrics.js";
 
@@ -66,20 +62,11 @@ export const RECONCILIATION_LOCK = "susu:reconciliation-job";
 
 const DAY_MS = 86_400_000;
 
-/** What the reconciliation job uses. */
-export interface ReconciliationJobDeps {
-  readonly prisma: PrismaClient;
-  readonly stripe: Stripe;
-  readonly desk: SupportDesk;
-  /** Tells the platform's admins of a period with differences (the admin alerts of the delivery log). */
-  readonly notifier: Notifier;
-  readonly clock: Clock;
-}
+/** What the reconciliation job uses: PostgreSQL, Stripe, the support desk, the admins' notifier, the clock. */
+export type ReconciliationJobDeps = ReconcileAndTellDeps;
 
-/** The ticket of a period's differences: one per period, however often the job runs for it. */
-export function reconciliationTicketId(from: number, to: number): string {
-  return `reconciliation:${new Date(from).toISOString()}:${new Date(to).toISOString()}`;
-}
+/** The ticket of a period's differences (one per period, whoever reconciles it), as the job's tests name it. */
+export { reconciliationTicketId };
 
 /** The days a run reconciles: oldest first, at most the run's share, and how many wait for the next run. */
 export interface DueReconciliationDays {
@@ -108,101 +95,30 @@ export function dueReconciliationDays(
 }
 
 /**
- * Reconciles one period with Stripe and stores the report. Before it is stored, the report is
- * compared with the previous one of the period (`reconciliationChange`):
- *
- * - the period's first run, with differences: a support ticket for the platform's admins
- *   (its id the period's), then a `reconciliation_differences` notice to `platform_admins`
- *   (e-mail and webhooks as the notifier is configured, linking the ticket and its runbook);
- * - a later run that found the same differences: nothing more;
- * - one that found other differences (more, fewer, other amounts): a note on the ticket (its
- *   subject then says what the run found; a resolved ticket is opened again), then a
- *   follow-up notice (`change: changed`);
- * - one that found none any more: the ticket resolved, then a follow-up (`change: cleared`).
- *
- * The note and the follow-up are named after the change (the previous report's id and a
- * digest of the differences), so a retry or a second run at once says each change once. A
- * ticket that cannot be opened, updated or resolved, or a notice that cannot be queued,
- * fails the run with nothing stored, so the day stays due and the next run (or pg-boss's
- * retry) reconciles it again: the report is made again then, compared with the same previous
- * report, and nothing is doubled. A report with differences is logged as an error.
+ * Reconciles one period with Stripe as the scheduler (`reconcileAndTell`: the report compared
+ * with the period's previous one, the ticket opened, noted or resolved and the admins told,
+ * all before the report is stored, so a day whose ticket or notice failed stays due and the
+ * next run, or pg-boss's retry, reconciles it again with nothing doubled). A report with
+ * differences is logged as an error.
  */
 export async function reconcilePeriod(
   deps: ReconciliationJobDeps,
   log: Logger,
   period: ReconciliationPeriod,
 ): Promise<ReconciliationRun> {
-  const context = (reportId: string, run: { differences: readonly unknown[]; matched: number }) => ({
-    reportId,
+  const run = await reconcileAndTell(deps, period, RECONCILED_BY_SCHEDULER);
+  const c = {
+    reportId: run.stored.id,
     from: new Date(period.from).toISOString(),
     to: new Date(period.to).toISOString(),
-    differences: run.differences.length,
-    matched: run.matched,
-  });
-  const reports = new PrismaReconciliationStore(deps.prisma);
-  const tell = async (notice: Notification) => {
-    // After the ticket, which it links. Queued in PostgreSQL (the delivery worker sends and
-    // retries it); failing to queue it fails the day as a ticket's failure does.
-    const told = await deps.notifier.send(notice);
-    if (told.isErr())
-      throw new Error(`telling the admins of the reconciliation's differences failed: ${told.error.message}`);
+    differences: run.report.differences.length,
+    matched: run.report.matched,
   };
-  const run = await runReconciliation(
-    { prisma: deps.prisma, stripe: deps.stripe, now: () => deps.clock.now() },
-    period,
-    RECONCILED_BY_SCHEDULER,
-    {
-      beforeStore: async (report, reportId) => {
-        const change = reconciliationChange(
-          report,
-          await reports.latestReportOf(period.from, period.to, RECONCILED_BY_SCHEDULER),
-        );
-        if (change.kind === "same") return;
-        if (change.kind === "first" && report.differences.length === 0) return;
-        const c = context(reportId, report);
-        const ticketId = reconciliationTicketId(period.from, period.to);
-        // The ticket's words name the period's reports, not this run's id, which a failed store
-        // would leave pointing at nothing.
-        const reportsRoute = "the period's reports: GET /v1/operations/reconciliation/reports";
-        const was =
-          change.kind === "first"
-            ? ""
-            : `; its last run found ${change.previous.report.differences.length || "none"}`;
-        if (change.kind === "cleared") {
-          const resolved = await deps.desk.resolveTicket?.(ticketId, {
-            by: RECONCILED_BY_SCHEDULER,
-            note: `A later reconciliation with Stripe found no differences for ${c.from} to ${c.to}${was} (${reportsRoute})`,
-            at: deps.clock.now(),
-          });
-          if (resolved?.isErr())
-            throw new Error(`resolving the reconciliation ticket failed: ${resolved.error.message}`);
-          log.info({ ...c, ticketId }, "reconciliation with Stripe: the period has no differences any more");
-          return tell(reconciliationFollowUpNotice(report, change, ticketId));
-        }
-        const found = `found ${c.differences} difference(s) for ${c.from} to ${c.to}`;
-        // The ticket is opened before the report is stored (a stored report means the day is
-        // done), and kept by its id per day.
-        const opened = await deps.desk.openTicket({
-          id: ticketId,
-          reason: "reconciliation_differences",
-          summary: `Reconciliation with Stripe ${found} (${reportsRoute})\n${reconciliationSummary(report)}`,
-        });
-        if (opened.isErr())
-          throw new Error(`opening the reconciliation ticket failed: ${opened.error.message}`);
-        if (change.kind === "first") return tell(reconciliationDifferencesNotice(report, ticketId));
-        const noted = await deps.desk.updateTicket?.(ticketId, {
-          noteId: `reconciliation:${change.key}`,
-          summary: `A later reconciliation with Stripe ${found}${was} (${reportsRoute})\n${reconciliationSummary(report)}`,
-          at: deps.clock.now(),
-          reopen: true,
-        });
-        if (noted?.isErr())
-          throw new Error(`updating the reconciliation ticket failed: ${noted.error.message}`);
-        return tell(reconciliationFollowUpNotice(report, change, ticketId));
-      },
-    },
-  );
-  const c = context(run.stored.id, run.report);
+  if (run.change === "cleared")
+    log.info(
+      { ...c, ticketId: run.ticketId },
+      "reconciliation with Stripe: the period has no differences any more",
+    );
   if (c.differences === 0) log.info(c, "reconciliation with Stripe: no differences");
   else log.error(c, "reconciliation with Stripe found differences");
   return run;

@@ -1,4 +1,11 @@
 export {
+  ADMIN_NOTICE_ENV,
+  type AdminNoticeEnv,
+  adminNoticeNotifierOf,
+  parseAdminNoticeEnv,
+  readAdminNoticeEnv,
+} from "./admin-notice-env.js";
+export {
   type AdminAlertOptions,
   ALERT_RUNBOOKS,
   type AlertDecision,

@@ -1,6 +1,14 @@
 /** Who the scheduler's daily reconciliation stores its reports as: its newest is the last day it reconciled. */
 export const DAILY_RECONCILIATION_RAN_BY = "scheduler";
 
+/**
+ * What an operator's run that tells (`npm run reconcile`, an admin's run of a day) is stored
+ * as: `operator:<who>`. Its reports and the scheduler's are a period's told runs, the ones a
+ * later run compares itself with; the command's reports of earlier releases (`command`),
+ * which told nobody, are not.
+ */
+export const OPERATOR_RAN_BY_PREFIX = "operator:";
+
 const DAY_MS = 86_400_000;
 
 /**

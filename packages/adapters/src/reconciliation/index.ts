@@ -5,7 +5,11 @@
  * @module
  */
 
-export { DAILY_RECONCILIATION_RAN_BY, reconciliationDaysBehind } from "./daily-days.js";
+export {
+  DAILY_RECONCILIATION_RAN_BY,
+  OPERATOR_RAN_BY_PREFIX,
+  reconciliationDaysBehind,
+} from "./daily-days.js";
 export {
   differenceAmountsByCurrency,
   differencesByKind,
@@ -36,6 +40,13 @@ export {
   type StripeMoneyItem,
   type SusuMoneyItem,
 } from "./reconcile.js";
+export {
+  operatorRanBy,
+  type ReconcileAndTellDeps,
+  reconcileAndTell,
+  reconciliationTicketId,
+  type ToldReconciliationRun,
+} from "./reconcile-and-tell.js";
 export {
   majorUnits,
   RECONCILIATION_CSV_COLUMNS,

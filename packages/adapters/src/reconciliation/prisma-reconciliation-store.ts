@@ -4,6 +4,7 @@ import type { LedgerTransaction } from "@susu/domain";
 import type { PrismaClient } from "../db/prisma-client.js";
 import { fromBigIntMinor } from "../prisma/conversions.js";
 import { parseLedgerTransaction } from "../prisma/snapshots.js";
+import { DAILY_RECONCILIATION_RAN_BY, OPERATOR_RAN_BY_PREFIX } from "./daily-days.js";
 import type { ReconciliationDifference } from "./reconcile.js";
 import type { ReconciliationReport } from "./report-format.js";
 import type { StripeBalanceRecord } from "./stripe-items.js";
@@ -140,9 +141,9 @@ export class PrismaReconciliationStore {
   }
 
   /**
-   * Stores a report under `id`. Its `createdAt` is made later than every report `ranBy`
-   * stored of the same period (by a millisecond when the clock says otherwise: two runs in
-   * one millisecond, or a clock set back), so "the newest report of a period" — what a
+   * Stores a report under `id`. Its `createdAt` is made later than every report stored of
+   * the same period, whoever ran it (by a millisecond when the clock says otherwise: two runs
+   * in one millisecond, or a clock set back), so "the newest report of a period" — what a
    * later run compares itself with — never depends on how ids sort.
    */
   async saveReport(
@@ -153,7 +154,7 @@ export class PrismaReconciliationStore {
   ): Promise<StoredReconciliationSummary> {
     const { differences, ...summary } = report;
     const latest = await this.#prisma.reconciliationReport.findFirst({
-      where: { periodFrom: new Date(report.from), periodTo: new Date(report.to), ranBy },
+      where: { periodFrom: new Date(report.from), periodTo: new Date(report.to) },
       orderBy: [{ createdAt: "desc" }],
       select: { createdAt: true },
     });
@@ -220,16 +221,17 @@ export class PrismaReconciliationStore {
   }
 
   /**
-   * The newest report `ranBy` stored of exactly the period `from`–`to` (created, then id), or
-   * `undefined`: what the previous run of the period found. Read through the index on the period.
+   * The newest report of exactly the period `from`–`to` by a run that tells (the scheduler's,
+   * `scheduler`, or an operator's, `operator:<who>`), or `undefined`: what the previous such
+   * run of the period found and said. Read through the index on the period.
    */
-  async latestReportOf(
-    from: number,
-    to: number,
-    ranBy: string,
-  ): Promise<StoredReconciliationReport | undefined> {
+  async latestToldReportOf(from: number, to: number): Promise<StoredReconciliationReport | undefined> {
     const row = await this.#prisma.reconciliationReport.findFirst({
-      where: { periodFrom: new Date(from), periodTo: new Date(to), ranBy },
+      where: {
+        periodFrom: new Date(from),
+        periodTo: new Date(to),
+        OR: [{ ranBy: DAILY_RECONCILIATION_RAN_BY }, { ranBy: { startsWith: OPERATOR_RAN_BY_PREFIX } }],
+      },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       select: { id: true },
     });

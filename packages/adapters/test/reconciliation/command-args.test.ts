@@ -50,4 +50,26 @@ describe("npm run reconcile's arguments", () => {
     expect(parseInstant("2026-12-01T00:00:00")).toBeUndefined();
     expect(parseInstant("2026-12-01T00:00:00.5Z")).toBe(Date.UTC(2026, 11, 1, 0, 0, 0, 500));
   });
+
+  it("takes --day for a whole UTC day that is over, as the scheduler reconciles it, and refuses one that is not", () => {
+    const now = Date.UTC(2026, 11, 2, 9);
+    expect(parseReconcileArgs(["--day", "2026-12-01", "--csv", "d.csv"], now)._unsafeUnwrap()).toEqual({
+      period: { from: Date.UTC(2026, 11, 1), to: Date.UTC(2026, 11, 2) },
+      csvPath: "d.csv",
+    });
+    expect(parseReconcileArgs(["--day", "2026-12-02"], now)._unsafeUnwrapErr()).toMatch(
+      /^reconciliation_day_not_over: 2026-12-02 is not over yet/,
+    );
+    expect(parseReconcileArgs(["--day", "2027-01-01"], now)._unsafeUnwrapErr()).toMatch(
+      /^reconciliation_day_not_over/,
+    );
+    for (const day of ["2026-02-30", "2026-12-1", "2026-12-01T00:00:00Z"])
+      expect(parseReconcileArgs(["--day", day], now)._unsafeUnwrapErr()).toMatch(/^--day: not a date/);
+    expect(
+      parseReconcileArgs(
+        ["--day", "2026-12-01", "--from", "2026-12-01", "--to", "2026-12-02"],
+        now,
+      )._unsafeUnwrapErr(),
+    ).toMatch(/--day or --from and --to, not both/);
+  });
 });

@@ -89,7 +89,7 @@ describe("PrismaReconciliationStore.reportedPeriods", () => {
   });
 });
 
-describe("PrismaReconciliationStore.latestReportOf", () => {
+describe("PrismaReconciliationStore.latestToldReportOf", () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -109,6 +109,25 @@ describe("PrismaReconciliationStore.latestReportOf", () => {
     const fourth = await store.saveReport("rep_0", report(4), "scheduler", T + DAY - 60_000);
     expect(third.createdAt).toBe(T + DAY + 2);
     expect(fourth.createdAt).toBe(T + DAY + 3);
-    expect((await store.latestReportOf(T, T + DAY, "scheduler"))?.id).toBe("rep_0");
+    expect((await store.latestToldReportOf(T, T + DAY))?.id).toBe("rep_0");
+  });
+
+  it("is the newest of the scheduler's and operators' runs of the period; the old command's, which told nobody, and other periods' are not", async () => {
+    const store = new PrismaReconciliationStore(db.prisma);
+    const report = (from: number, to: number) =>
+      ({ from, to, matched: 0, differences: [] }) as unknown as ReconciliationReport;
+    const P = T + 10 * DAY;
+    expect(await store.latestToldReportOf(P, P + DAY)).toBeUndefined();
+    await store.saveReport("told_1", report(P, P + DAY), "scheduler", P + DAY);
+    await store.saveReport("told_2", report(P, P + DAY), "operator:ops_ana", P + DAY);
+    expect((await store.latestToldReportOf(P, P + DAY))?.id).toBe("told_2");
+    // Stored later, all of them: a report of an earlier release's command, another period's.
+    await store.saveReport("silent", report(P, P + DAY), "command", P + 2 * DAY);
+    await store.saveReport("longer", report(P, P + 2 * DAY), "operator:command", P + 2 * DAY);
+    expect((await store.latestToldReportOf(P, P + DAY))?.id).toBe("told_2");
+    // Whoever stored one before, a report is stored later than it (one millisecond on a tie).
+    const next = await store.saveReport("told_3", report(P, P + DAY), "scheduler", P + 2 * DAY);
+    expect(next.createdAt).toBe(P + 2 * DAY + 1);
+    expect((await store.latestToldReportOf(P, P + DAY))?.id).toBe("told_3");
   });
 });
