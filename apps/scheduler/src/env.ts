@@ -78,8 +78,9 @@ const schema = z.object({
    * PostgreSQL's `plan_cache_mode` on the pool's connections: `force_generic_plan` (default)
    * plans each named statement once per connection instead of on every run, `auto` is the
    * server's choice (custom plans while the generic one looks costlier, as it does for the
-   * statements fed JSON or arrays), `force_custom_plan` plans every run. The claims' plans are
-   * tested in both modes. See the README's settings for what it saves.
+   * statements fed JSON or arrays), `force_custom_plan` plans every run. Prisma's queries are
+   * planned on every run either way, under `force_generic_plan` without their parameters'
+   * values. The claims' plans are tested in both modes. See the README for what it saves.
    */
   SUSU_DB_PLAN_CACHE_MODE: z
     .enum(PLAN_CACHE_MODES, {

@@ -23,9 +23,10 @@ export interface PrismaClientOptions {
    * statements sent on the pool are planned after their fifth run: `auto` plans each run
    * with its parameters (a custom plan) while the generic plan's estimate is costlier, which
    * it often is for statements fed JSON or arrays; `force_generic_plan` plans each statement
-   * once per connection. Prisma's own queries are unnamed, planned every time whatever this
-   * says. Only for clients whose named statements have a good generic plan (the scheduler's
-   * claims are proven in both modes by their plan tests).
+   * once per connection. Prisma's queries are unnamed: planned on every run whatever this
+   * says, but under `force_generic_plan` without their parameters' values too. Only for
+   * clients whose statements have a good generic plan (the scheduler's claims are proven in
+   * both modes by their plan tests).
    */
   readonly planCacheMode?: PlanCacheMode;
 }
