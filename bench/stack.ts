@@ -41,6 +41,7 @@ export function knobs(): string {
     "SUSU_WEBHOOK_CONCURRENCY",
     "SUSU_DB_POOL_SIZE",
     "SUSU_DB_POOL_MIN",
+    "SUSU_DB_PLAN_CACHE_MODE",
     "SUSU_DISPATCH_INTERVAL_MS",
   ];
   const env: Record<string, string | undefined> = process.env;

@@ -100,6 +100,9 @@ export function createContainer(
   const prisma = createPrismaClient(env.DATABASE_URL, {
     maxConnections: env.SUSU_DB_POOL_SIZE,
     minConnections: env.SUSU_DB_POOL_MIN,
+    // Its named statements (claims, commits, completions) planned once per connection: their
+    // generic plans are proven by the claims' plan tests (see SUSU_DB_PLAN_CACHE_MODE).
+    planCacheMode: env.SUSU_DB_PLAN_CACHE_MODE,
   });
   // The machine's clock; the simulation's movable one only under `npm run sim` (refused elsewhere).
   const clock = clockFromEnv();

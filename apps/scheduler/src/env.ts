@@ -1,4 +1,4 @@
-import { ADMIN_NOTICE_ENV } from "@susu/adapters";
+import { ADMIN_NOTICE_ENV, PLAN_CACHE_MODES } from "@susu/adapters";
 import {
   DEFAULT_MARKETPLACE_POLICY,
   MARKETPLACE_ACTION_EXPIRY_MAX_MS,
@@ -59,6 +59,19 @@ const schema = z.object({
    * open. Above it, a connection idle for 10 s is closed, and the next burst opens it again.
    */
   SUSU_DB_POOL_MIN: wholeNumber(0, 500).optional(),
+  /**
+   * PostgreSQL's `plan_cache_mode` on the pool's connections: `force_generic_plan` (default)
+   * plans each named statement once per connection instead of on every run, `auto` is the
+   * server's choice (custom plans while the generic one looks costlier, as it does for the
+   * statements fed JSON or arrays), `force_custom_plan` plans every run. Prisma's queries are
+   * planned on every run either way, under `force_generic_plan` without their parameters'
+   * values. The claims' plans are tested in both modes. See the README for what it saves.
+   */
+  SUSU_DB_PLAN_CACHE_MODE: z
+    .enum(PLAN_CACHE_MODES, {
+      error: `must be ${PLAN_CACHE_MODES.slice(0, -1).join(", ")} or ${PLAN_CACHE_MODES.at(-1)}`,
+    })
+    .default("force_generic_plan"),
   SUSU_OPEN_ROUNDS_CRON: z.string().default("* * * * *"),
   /**
    * How long a marketplace charge's payment may wait for the customer's action (a new card

@@ -246,4 +246,23 @@ describe("readSchedulerEnv", () => {
       },
     ]);
   });
+
+  it("plans the pool's named statements once per connection unless told otherwise (SUSU_DB_PLAN_CACHE_MODE)", () => {
+    const key = { STRIPE_SECRET_KEY: "sk_test_x" };
+    expect(readSchedulerEnv(key).SUSU_DB_PLAN_CACHE_MODE).toBe("force_generic_plan");
+    expect(readSchedulerEnv({ ...key, SUSU_DB_PLAN_CACHE_MODE: "" }).SUSU_DB_PLAN_CACHE_MODE).toBe(
+      "force_generic_plan",
+    );
+    for (const mode of ["auto", "force_generic_plan", "force_custom_plan"])
+      expect(readSchedulerEnv({ ...key, SUSU_DB_PLAN_CACHE_MODE: ` ${mode} ` }).SUSU_DB_PLAN_CACHE_MODE).toBe(
+        mode,
+      );
+    for (const wrong of ["generic", "AUTO", "force_generic_plan; DROP TABLE people", "-c x=1"])
+      expect(problems({ SUSU_DB_PLAN_CACHE_MODE: wrong })).toEqual([
+        {
+          variable: "SUSU_DB_PLAN_CACHE_MODE",
+          message: "must be auto, force_generic_plan or force_custom_plan",
+        },
+      ]);
+  });
 });

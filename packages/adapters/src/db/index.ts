@@ -27,6 +27,8 @@ export {
 export {
   createPrismaClient,
   openConnections,
+  PLAN_CACHE_MODES,
+  type PlanCacheMode,
   type PrismaClient,
   type PrismaClientOptions,
 } from "./prisma-client.js";

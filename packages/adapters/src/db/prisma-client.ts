@@ -17,6 +17,46 @@ export interface PrismaClientOptions {
   readonly minConnections?: number;
   /** How long a connection above `minConnections` stays open idle, in ms (default 10,000, pg's). */
   readonly idleTimeoutMs?: number;
+  /**
+   * PostgreSQL's `plan_cache_mode` on every connection of the pool (set when it opens, with
+   * no round trip of its own); unset: the server's (`auto`). It decides how the named
+   * statements sent on the pool are planned after their fifth run: `auto` plans each run
+   * with its parameters (a custom plan) while the generic plan's estimate is costlier, which
+   * it often is for statements fed JSON or arrays; `force_generic_plan` plans each statement
+   * once per connection. Prisma's queries are unnamed: planned on every run whatever this
+   * says, but under `force_generic_plan` without their parameters' values too. Only for
+   * clients whose statements have a good generic plan (the scheduler's claims are proven in
+   * both modes by their plan tests).
+   */
+  readonly planCacheMode?: PlanCacheMode;
+}
+
+/** The values of PostgreSQL's `plan_cache_mode`. */
+export const PLAN_CACHE_MODES = ["auto", "force_generic_plan", "force_custom_plan"] as const;
+
+/** How PostgreSQL plans a prepared statement: see {@link PrismaClientOptions.planCacheMode}. */
+export type PlanCacheMode = (typeof PLAN_CACHE_MODES)[number];
+
+/**
+ * The server options (libpq's `options`) a connection of the pool starts with: the connection
+ * string's own, else PGOPTIONS (node-postgres reads either only when the pool's config has
+ * none, and the connection string's replace the config's), then the plan cache mode's. The
+ * connection string without its `options`, since they are passed here.
+ */
+function startupOptions(
+  connectionString: string,
+  planCacheMode: PlanCacheMode | undefined,
+): { readonly connectionString: string; readonly options?: string } {
+  if (planCacheMode === undefined) return { connectionString };
+  const url = new URL(connectionString);
+  const own = url.searchParams.get("options") ?? process.env.PGOPTIONS;
+  url.searchParams.delete("options");
+  return {
+    connectionString: url.toString(),
+    options: [own, `-c plan_cache_mode=${planCacheMode}`]
+      .filter((o) => o !== undefined && o !== "")
+      .join(" "),
+  };
 }
 
 // The node-postgres pool under each client made by createPrismaClient. The hottest
@@ -36,7 +76,7 @@ export function createPrismaClient(
   const max = options.maxConnections ?? 10;
   const min = Math.min(options.minConnections ?? 0, max);
   const pool = new pg.Pool({
-    connectionString,
+    ...startupOptions(connectionString, options.planCacheMode),
     max,
     min,
     // TCP keep-alives on every connection: a connection kept open idle for long (see

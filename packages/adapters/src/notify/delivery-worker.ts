@@ -6,7 +6,7 @@ import {
   wantsNotification,
 } from "@susu/domain";
 import type { ResultAsync } from "neverthrow";
-import type { PrismaClient } from "../db/prisma-client.js";
+import type { NamedStatement, PrismaClient } from "../db/prisma-client.js";
 import { deliveryIdOf } from "./delivering-notifier.js";
 import { maskEmail } from "./log-notifier.js";
 import type { MailLocale } from "./mail-format.js";
@@ -67,6 +67,35 @@ interface ClaimedRow {
   readonly locale: string | null;
   readonly time_zone: string | null;
   readonly attempts: number;
+}
+
+/**
+ * The claim of due deliveries, leased to `workerId` until `until` (exported for the test that
+ * proves its plans). Sent through Prisma (unnamed): planned on every run, with its parameters
+ * unless the connection's plan_cache_mode forces the generic plan (the scheduler's does).
+ */
+export function deliveriesClaimStatement(
+  workerId: string,
+  now: Date,
+  until: Date,
+  limit: number,
+): NamedStatement {
+  return {
+    name: "susu_notification_deliveries_claim",
+    text: `
+      UPDATE notification_deliveries d
+         SET claimed_by = $1, claimed_until = $2, updated_at = $3
+        FROM (SELECT id FROM notification_deliveries
+               WHERE status IN ('queued', 'retrying') AND next_attempt_at <= $3
+                 AND (claimed_until IS NULL OR claimed_until < $3)
+               ORDER BY next_attempt_at, id
+               LIMIT $4
+               FOR UPDATE SKIP LOCKED) due
+       WHERE d.id = due.id
+   RETURNING d.id, d.notification_id, d.channel::text AS channel, d.recipient, d.person_id, d.endpoint_id,
+             d.locale, d.time_zone, d.attempts`,
+    values: [workerId, until, now, limit],
+  };
 }
 
 /** How one send ended, before the retry policy is applied. */
@@ -338,18 +367,8 @@ export class NotificationDeliveryWorker {
   private async claim(): Promise<ClaimedRow[]> {
     const now = new Date(this.options.clock.now());
     const until = new Date(now.getTime() + this.leaseMs());
-    return this.options.prisma.$queryRaw<ClaimedRow[]>`
-      UPDATE notification_deliveries d
-         SET claimed_by = ${this.options.workerId}, claimed_until = ${until}, updated_at = ${now}
-        FROM (SELECT id FROM notification_deliveries
-               WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ${now}
-                 AND (claimed_until IS NULL OR claimed_until < ${now})
-               ORDER BY next_attempt_at, id
-               LIMIT ${this.options.batchSize ?? 20}
-               FOR UPDATE SKIP LOCKED) due
-       WHERE d.id = due.id
-   RETURNING d.id, d.notification_id, d.channel::text AS channel, d.recipient, d.person_id, d.endpoint_id,
-             d.locale, d.time_zone, d.attempts`;
+    const claim = deliveriesClaimStatement(this.options.workerId, now, until, this.options.batchSize ?? 20);
+    return this.options.prisma.$queryRawUnsafe<ClaimedRow[]>(claim.text, ...claim.values);
   }
 
   private async sendEmail(

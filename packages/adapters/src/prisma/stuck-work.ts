@@ -1,5 +1,5 @@
 import type { Instant } from "@susu/domain";
-import { type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
 
 /** An outbox effect whose lease ran out before its worker settled it. */
@@ -37,6 +37,11 @@ const SWEEP_OUTBOX_SQL = `
    WHERE o.id = stuck.id AND o.status = 'pending' AND o.claimed_until <= $1
   RETURNING o.id, o.kind, stuck.claimed_by`;
 
+/** The sweep's statement for the outbox at `now` (exported for the test that proves its plans). */
+export function outboxSweepStatement(now: Instant): NamedStatement {
+  return { name: "susu_outbox_sweep", text: SWEEP_OUTBOX_SQL, values: [toDate(now)] };
+}
+
 const bossJobsPastExpirySql = (schema: string) => `
   SELECT count(*)::int AS n FROM ${schema}.job
    WHERE state = 'active' AND started_on + expire_in < now()`;
@@ -56,11 +61,10 @@ export async function sweepStuckWork(
   const schema = options.bossSchema ?? "pgboss";
   if (schema !== false && !/^[a-z_][a-z0-9_]*$/.test(schema))
     throw new RangeError(`not a schema name: ${schema}`);
-  const { rows } = await runStatement<{ id: string; kind: string; claimed_by: string | null }>(prisma, {
-    name: "susu_outbox_sweep",
-    text: SWEEP_OUTBOX_SQL,
-    values: [toDate(now)],
-  });
+  const { rows } = await runStatement<{ id: string; kind: string; claimed_by: string | null }>(
+    prisma,
+    outboxSweepStatement(now),
+  );
   const boss =
     schema === false
       ? { rows: [{ n: 0 }] }

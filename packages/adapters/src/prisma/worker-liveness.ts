@@ -1,6 +1,6 @@
 import type { Instant } from "@susu/domain";
 import type pg from "pg";
-import { type PrismaClient, runStatement } from "../db/prisma-client.js";
+import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
 
 /**
@@ -109,13 +109,27 @@ const RELEASE_SQL = `
   UNION ALL
   SELECT 'webhook' AS what, id, claimed_by FROM events`;
 
-/** The workers that hold live claims (outbox effects, webhook events) at `now` but no liveness lock. */
-export async function claimersWithoutLiveness(prisma: PrismaClient, now: Instant): Promise<string[]> {
-  const { rows } = await runStatement<{ worker: string }>(prisma, {
+/** The statement of {@link claimersWithoutLiveness} (exported for the test that proves its plans). */
+export function claimersWithoutLivenessStatement(now: Instant): NamedStatement {
+  return {
     name: "susu_claimers_without_liveness",
     text: CLAIMERS_WITHOUT_LIVENESS_SQL,
     values: [toDate(now)],
-  });
+  };
+}
+
+/** The statement of {@link releaseClaimsOfDeadWorkers} (exported for the test that proves its plans). */
+export function releaseClaimsStatement(workers: readonly string[], now: Instant): NamedStatement {
+  return {
+    name: "susu_release_claims_of_dead_workers",
+    text: RELEASE_SQL,
+    values: [[...workers], toDate(now)],
+  };
+}
+
+/** The workers that hold live claims (outbox effects, webhook events) at `now` but no liveness lock. */
+export async function claimersWithoutLiveness(prisma: PrismaClient, now: Instant): Promise<string[]> {
+  const { rows } = await runStatement<{ worker: string }>(prisma, claimersWithoutLivenessStatement(now));
   return rows.map((r) => r.worker);
 }
 
@@ -137,11 +151,10 @@ export async function releaseClaimsOfDeadWorkers(
   now: Instant,
 ): Promise<ReleasedClaims> {
   if (workers.length === 0) return { outboxEffects: [], webhookEvents: [] };
-  const { rows } = await runStatement<{ what: string; id: string; claimed_by: string }>(prisma, {
-    name: "susu_release_claims_of_dead_workers",
-    text: RELEASE_SQL,
-    values: [[...workers], toDate(now)],
-  });
+  const { rows } = await runStatement<{ what: string; id: string; claimed_by: string }>(
+    prisma,
+    releaseClaimsStatement(workers, now),
+  );
   const of = (what: string) =>
     rows.filter((r) => r.what === what).map((r) => ({ id: r.id, claimedBy: r.claimed_by }));
   return { outboxEffects: of("outbox"), webhookEvents: of("webhook") };

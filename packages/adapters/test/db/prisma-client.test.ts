@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createPrismaClient, openConnections, poolOf, runTransaction } from "../../src/db/prisma-client.js";
+import {
+  createPrismaClient,
+  openConnections,
+  poolOf,
+  runStatement,
+  runTransaction,
+} from "../../src/db/prisma-client.js";
 import { useTestDatabase } from "../support/test-database.js";
 import { at, seedRound } from "./fixtures.js";
 
@@ -97,6 +103,99 @@ describe("createPrismaClient", () => {
       }
     } finally {
       for (const client of clients) client.release();
+    }
+  });
+  it("sets plan_cache_mode on every connection of its pool, beside the connection string's and PGOPTIONS' own options", async () => {
+    /** plan_cache_mode and statement_timeout as every connection of `client`'s pool, its named statements, transactions and Prisma's queries see them. */
+    const settings = async (client: ReturnType<typeof createPrismaClient>) => {
+      const pool = poolOf(client);
+      if (pool === undefined) throw new Error("no pool");
+      const show =
+        "SELECT current_setting('plan_cache_mode') AS mode, current_setting('statement_timeout') AS timeout";
+      await openConnections(client);
+      const held = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
+      const seen: { mode: string; timeout: string }[] = [];
+      try {
+        for (const c of held) seen.push(...(await c.query<{ mode: string; timeout: string }>(show)).rows);
+      } finally {
+        for (const c of held) c.release();
+      }
+      seen.push(
+        ...(
+          await runStatement<{ mode: string; timeout: string }>(client, {
+            name: "show_plan_mode",
+            text: show,
+            values: [],
+          })
+        ).rows,
+      );
+      const inTransaction = await runTransaction(
+        client,
+        { timeoutMs: 5_000, maxWaitMs: 5_000 },
+        async (run) => run<{ mode: string }>({ name: "show_plan_mode_tx", text: show, values: [] }),
+      );
+      seen.push({ mode: inTransaction.rows[0]?.mode ?? "", timeout: "(transaction)" });
+      seen.push(...(await client.$queryRawUnsafe<{ mode: string; timeout: string }[]>(show)));
+      return {
+        modes: [...new Set(seen.map((s) => s.mode))],
+        timeouts: [...new Set(seen.map((s) => s.timeout))],
+        count: held.length,
+      };
+    };
+    const withOptions = new URL(db.connectionString);
+    withOptions.searchParams.set("options", "-c statement_timeout=4321");
+    const clients = {
+      generic: createPrismaClient(db.connectionString, {
+        maxConnections: 3,
+        minConnections: 3,
+        planCacheMode: "force_generic_plan",
+      }),
+      custom: createPrismaClient(withOptions.toString(), {
+        maxConnections: 2,
+        minConnections: 2,
+        planCacheMode: "force_custom_plan",
+      }),
+      unset: createPrismaClient(withOptions.toString(), { maxConnections: 2, minConnections: 2 }),
+    };
+    const pgOptions = process.env.PGOPTIONS;
+    try {
+      expect(await settings(clients.generic)).toEqual({
+        modes: ["force_generic_plan"],
+        timeouts: ["0", "(transaction)"],
+        count: 3,
+      });
+      // The connection string's options are kept (the pool's own would otherwise replace them).
+      expect(await settings(clients.custom)).toEqual({
+        modes: ["force_custom_plan"],
+        timeouts: ["4321ms", "(transaction)"],
+        count: 2,
+      });
+      // Not given: the server's setting, as before.
+      expect(await settings(clients.unset)).toEqual({
+        modes: ["auto"],
+        timeouts: ["4321ms", "(transaction)"],
+        count: 2,
+      });
+      // With no options in the connection string, libpq's PGOPTIONS still applies.
+      process.env.PGOPTIONS = "-c statement_timeout=1234";
+      const fromEnv = createPrismaClient(db.connectionString, {
+        maxConnections: 1,
+        minConnections: 1,
+        planCacheMode: "force_generic_plan",
+      });
+      try {
+        expect(await settings(fromEnv)).toEqual({
+          modes: ["force_generic_plan"],
+          timeouts: ["1234ms", "(transaction)"],
+          count: 1,
+        });
+      } finally {
+        await fromEnv.$disconnect();
+      }
+    } finally {
+      if (pgOptions === undefined) delete process.env.PGOPTIONS;
+      else process.env.PGOPTIONS = pgOptions;
+      for (const client of Object.values(clients)) await client.$disconnect();
     }
   });
   it("keeps minConnections open however long they idle, opens them up front, and replaces one the server ended", async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../../src/db/prisma-client.js";
 import { PrismaStore } from "../../src/prisma/index.js";
 import { OUTBOX_CLAIM_FIRST, outboxClaimStatement } from "../../src/prisma/prisma-store.js";
+import { buffersOf, explainPrepared, PLAN_MODES } from "../support/prepared-plan.js";
 import { statementsSentDuring } from "../support/statement-spy.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.js";
 
@@ -189,39 +190,40 @@ describe("outbox claims on PostgreSQL", () => {
     expect(moved).toBe(0);
   });
 
-  /** The claim's plan and the buffers it read, run in a transaction rolled back after (EXPLAIN ANALYZE runs the UPDATE). */
-  const explainClaim = async (limit: number) => {
-    const statement = outboxClaimStatement("w", Date.now(), 60_000, limit);
-    const plan = await db.prisma
-      .$transaction(async (tx) => {
-        for (const first of OUTBOX_CLAIM_FIRST) await tx.$executeRawUnsafe(first);
-        const rows = await tx.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(
-          `EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`,
-          ...statement.values,
+  // As the dispatcher's named statement may be planned: with its parameters and without them
+  // (the generic plan, every run's on the scheduler's connections: SUSU_DB_PLAN_CACHE_MODE).
+  for (const mode of PLAN_MODES)
+    describe(`the claim's plan (${mode})`, () => {
+      /** The claim's plan and the buffers it read, run in a transaction rolled back after (EXPLAIN ANALYZE runs the UPDATE). */
+      const explainClaim = async (limit: number) => {
+        const text = await explainPrepared(
+          db.prisma,
+          outboxClaimStatement("w", Date.now(), 60_000, limit),
+          mode,
+          OUTBOX_CLAIM_FIRST,
         );
-        throw Object.assign(new Error("rollback"), { rows });
-      })
-      .catch((e: { rows?: { "QUERY PLAN": string }[] }) => e.rows ?? []);
-    const text = plan.map((line) => line["QUERY PLAN"]).join("\n");
-    // The first Buffers line is the whole statement's (the plan's top node).
-    const buffers = /Buffers: shared hit=(\d+)(?: read=(\d+))?/.exec(text);
-    return {
-      text,
-      claimed: Number(/rows=(\d+) loops=1\)/.exec(text)?.[1]),
-      buffers: Number(buffers?.[1]) + Number(buffers?.[2] ?? 0),
-    };
-  };
+        // The generic plan compares with the parameters, a custom one with their values.
+        expect(text.includes("$2"), mode).toBe(mode === "force_generic_plan");
+        const found = {
+          text,
+          claimed: Number(/rows=(\d+) loops=1\)/.exec(text)?.[1]),
+          buffers: buffersOf(text),
+        };
+        console.info(`outbox claim (${mode}): ${found.claimed} claimed, ${found.buffers} buffers`);
+        return found;
+      };
 
-  it("claims through the partial indexes on 100k done and 10k pending effects, reading about a thousand buffers", async () => {
-    // 100,000 done rows and 10,000 pending over 2,000 aggregates, an eighth of them leased
-    // (all five rows of each).
-    await db.prisma.$executeRawUnsafe(`
+      it("claims through the partial indexes on 100k done and 10k pending effects, reading about a thousand buffers", async () => {
+        // 100,000 done rows and 10,000 pending over 2,000 aggregates, an eighth of them leased
+        // (all five rows of each).
+        await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
       SELECT 'done:' || n, 'round', 'round_' || (n % 5000), 'schedule_timer',
              jsonb_build_object('id', 'done:' || n, 'kind', 'schedule_timer'), 'done',
              now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
         FROM generate_series(1, 100000) AS n`);
-    await db.prisma.$executeRawUnsafe(`
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at,
                                   claimed_by, claimed_until)
       SELECT 'pending:' || n, 'round', 'big_' || (n % 2000), 'schedule_timer',
@@ -229,65 +231,65 @@ describe("outbox claims on PostgreSQL", () => {
              CASE WHEN n % 8 = 0 THEN 'elsewhere' END,
              CASE WHEN n % 8 = 0 THEN now() + interval '5 minutes' END
         FROM generate_series(1, 10000) AS n`);
-    await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
-    const { text, claimed, buffers } = await explainClaim(64);
-    expect(claimed).toBe(64);
-    expect(text).toContain("outbox_effects_due_idx");
-    expect(text).toContain("hashed SubPlan");
-    expect(text).not.toMatch(/Seq Scan on outbox_effects/);
-    // The pending rows once (to find the leases) and the walk to the 64th free row: 1,186 here.
-    expect(buffers).toBeLessThan(3_000);
-  });
+        await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
+        const { text, claimed, buffers } = await explainClaim(64);
+        expect(claimed).toBe(64);
+        expect(text).toContain("outbox_effects_due_idx");
+        expect(text).toContain("hashed SubPlan");
+        expect(text).not.toMatch(/Seq Scan on outbox_effects/);
+        // The pending rows once (to find the leases) and the walk to the 64th free row: 1,186 here.
+        expect(buffers).toBeLessThan(3_000);
+      });
 
-  it("after a burst of effects completed, a claim reads past their stale index entries once, not on every claim", async () => {
-    // 50,000 effects done long ago, then 3,000 appended, claimed and completed: each leaves
-    // entries behind in the pending-only indexes until a vacuum. A bitmap scan visits their
-    // rows on every claim; an index scan marks them dead on its first visit, then skips them.
-    await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
-    await db.prisma.$executeRawUnsafe(`
+      it("after a burst of effects completed, a claim reads past their stale index entries once, not on every claim", async () => {
+        // 50,000 effects done long ago, then 3,000 appended, claimed and completed: each leaves
+        // entries behind in the pending-only indexes until a vacuum. A bitmap scan visits their
+        // rows on every claim; an index scan marks them dead on its first visit, then skips them.
+        await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, status, available_at, created_at, completed_at)
       SELECT 'old:' || n, 'held_payment', 'old_' || n, 'schedule_timer',
              jsonb_build_object('id', 'old:' || n, 'kind', 'schedule_timer'), 'done',
              now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
         FROM generate_series(1, 50000) AS n`);
-    await db.prisma.$executeRawUnsafe("VACUUM outbox_effects");
-    await db.prisma.$executeRawUnsafe(`
+        await db.prisma.$executeRawUnsafe("VACUUM outbox_effects");
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
       SELECT 'burst:' || n, 'held_payment', 'hp_' || n, 'schedule_timer',
              jsonb_build_object('id', 'burst:' || n, 'kind', 'schedule_timer'), now() - interval '1 minute', now()
         FROM generate_series(1, 3000) AS n`);
-    // Written as the dispatcher finds them, one by one by id: no scan of the pending-only
-    // indexes, which would mark their entries dead itself.
-    const complete = (where: string) =>
-      db.prisma.$transaction(async (tx) => {
-        await tx.$executeRawUnsafe("SET LOCAL enable_indexscan = off");
-        await tx.$executeRawUnsafe("SET LOCAL enable_bitmapscan = off");
-        await tx.$executeRawUnsafe(
-          `UPDATE outbox_effects SET claimed_by = 'w', claimed_until = now() + interval '1 minute' WHERE status = 'pending' AND ${where}`,
-        );
-        await tx.$executeRawUnsafe(
-          `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = now() WHERE status = 'pending' AND ${where}`,
-        );
+        // Written as the dispatcher finds them, one by one by id: no scan of the pending-only
+        // indexes, which would mark their entries dead itself.
+        const complete = (where: string) =>
+          db.prisma.$transaction(async (tx) => {
+            await tx.$executeRawUnsafe("SET LOCAL enable_indexscan = off");
+            await tx.$executeRawUnsafe("SET LOCAL enable_bitmapscan = off");
+            await tx.$executeRawUnsafe(
+              `UPDATE outbox_effects SET claimed_by = 'w', claimed_until = now() + interval '1 minute' WHERE status = 'pending' AND ${where}`,
+            );
+            await tx.$executeRawUnsafe(
+              `UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = now() WHERE status = 'pending' AND ${where}`,
+            );
+          });
+        // The statistics last taken with 60 still pending (as autovacuum's analyze leaves them
+        // mid-burst), then those completed too.
+        await complete("id NOT LIKE 'burst:%000'");
+        await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
+        await complete("TRUE");
+        const first = await explainClaim(64);
+        const second = await explainClaim(64);
+        // 3,661 and 21 here. (The setting that keeps bitmap scans out of the claim is not what
+        // this shows: here the planner walks the index even with them allowed; in
+        // bench/webhook-costs.ts it chose a bitmap scan, which read the stale rows every time.)
+        expect(first.buffers).toBeGreaterThan(1_000);
+        expect(second.buffers).toBeLessThan(100);
       });
-    // The statistics last taken with 60 still pending (as autovacuum's analyze leaves them
-    // mid-burst), then those completed too.
-    await complete("id NOT LIKE 'burst:%000'");
-    await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
-    await complete("TRUE");
-    const first = await explainClaim(64);
-    const second = await explainClaim(64);
-    // 3,661 and 21 here. (The setting that keeps bitmap scans out of the claim is not what
-    // this shows: here the planner walks the index even with them allowed; in
-    // bench/webhook-costs.ts it chose a bitmap scan, which read the stale rows every time.)
-    expect(first.buffers).toBeGreaterThan(1_000);
-    expect(second.buffers).toBeLessThan(100);
-  });
 
-  it("claims past aggregates whose queued effects wait behind one in flight, without reading each aggregate again for every row", async () => {
-    // As when 300 rounds are opened together: each round's ten debits are queued, the first of
-    // each is in flight (leased), the other nine must wait; eight free aggregates come last.
-    await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
-    await db.prisma.$executeRawUnsafe(`
+      it("claims past aggregates whose queued effects wait behind one in flight, without reading each aggregate again for every row", async () => {
+        // As when 300 rounds are opened together: each round's ten debits are queued, the first of
+        // each is in flight (leased), the other nine must wait; eight free aggregates come last.
+        await db.prisma.$executeRawUnsafe("TRUNCATE outbox_effects");
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at,
                                   claimed_by, claimed_until)
       SELECT 'queued:' || n, 'round', 'queued_' || (n / 10), 'schedule_timer',
@@ -295,17 +297,18 @@ describe("outbox claims on PostgreSQL", () => {
              CASE WHEN n % 10 = 0 THEN 'elsewhere' END,
              CASE WHEN n % 10 = 0 THEN now() + interval '5 minutes' END
         FROM generate_series(0, 2999) AS n ORDER BY n`);
-    await db.prisma.$executeRawUnsafe(`
+        await db.prisma.$executeRawUnsafe(`
       INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
       SELECT 'free:' || n, 'round', 'free_' || n, 'schedule_timer',
              jsonb_build_object('id', 'free:' || n, 'kind', 'schedule_timer'), now() - interval '1 minute', now()
         FROM generate_series(1, 8) AS n`);
-    await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
-    const { claimed, buffers } = await explainClaim(64);
-    expect(claimed).toBe(8);
-    // 4,220 here (3,008 pending rows, each read by the walk and once to find the leases); a probe
-    // of the aggregate's pending rows for each row walked read 8,675, and ~25,000 a claim in
-    // bench/rounds.ts, where the rows had dead versions too.
-    expect(buffers).toBeLessThan(6_000);
-  });
+        await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
+        const { claimed, buffers } = await explainClaim(64);
+        expect(claimed).toBe(8);
+        // 4,220 here (3,008 pending rows, each read by the walk and once to find the leases); a probe
+        // of the aggregate's pending rows for each row walked read 8,675, and ~25,000 a claim in
+        // bench/rounds.ts, where the rows had dead versions too.
+        expect(buffers).toBeLessThan(6_000);
+      });
+    });
 });
