@@ -2,6 +2,7 @@
 // own, and what a changeset's commit folds into its own statement (changeset-writer.ts) to
 // carry out its `post_ledger` effects in the commit that decides them. One SQL for both.
 import type { CurrencyCode, LedgerTransaction } from "@susu/domain";
+import { sqlStateOf, susuSqlStates } from "../db/sql-state.js";
 import { toBigIntMinor, toDate } from "./conversions.js";
 
 /** Transactions to post, as the three JSON arrays {@link ledgerPostParts} reads. */
@@ -137,4 +138,13 @@ export function ledgerPostParts(params: LedgerPostParams, only?: string): string
       FROM jsonb_to_recordset(${params.postings}::jsonb) AS r(transaction_id text, position integer,
              account_id text, direction text, currency text, amount_minor bigint)
      WHERE r.transaction_id IN (SELECT id FROM lt))`;
+}
+
+/**
+ * Whether `error` is the database refusing a posting: a balance out of the safe integer range
+ * (SU003, migration `*_ledger_balance_safe_range`), or a transaction unbalanced at COMMIT (SU002).
+ */
+export function isLedgerRefusal(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  return state === susuSqlStates.ledgerBalanceUnsafe || state === susuSqlStates.ledgerUnbalanced;
 }
