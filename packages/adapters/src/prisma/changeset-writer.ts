@@ -10,6 +10,7 @@ import {
   type Group,
   type HeldPayment,
   type Instant,
+  type LedgerTransaction,
   type MarketplaceCharge,
   type OutboxCompletion,
   type OutboxEffect,
@@ -18,9 +19,11 @@ import {
   type StorageError,
   storageError,
   type VersionedChange,
+  validateLedgerTransaction,
 } from "@susu/domain";
 import type { NamedStatement, StatementRunner } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { type LedgerPostRows, ledgerPostParts, ledgerPostRows } from "./ledger-post.js";
 import { writePlan, writeSubscription } from "./membership-rows.js";
 import { writePaymentMethods } from "./payment-method-rows.js";
 import { writePayouts } from "./payout-rows.js";
@@ -100,12 +103,25 @@ const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
     FROM jsonb_to_recordset(${rows}::jsonb) AS r(
            id text, display_name text, role member_role, status member_status, rotation_position integer,
            joined_at timestamptz)`;
-const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string) => `
+// With `posted` (the part that posted ledger transactions: ledgerPostParts' `lt`), a row whose
+// `ledger` names a transaction that part posted is stored done, completed at `createdAt`.
+const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string, posted?: string) =>
+  posted === undefined
+    ? `
   INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
   SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz
     FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
                       AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
-         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`;
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`
+    : `
+  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at, status,
+                              completed_at)
+  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz,
+         CASE WHEN r.ledger IN (SELECT id FROM ${posted}) THEN 'done'::outbox_status ELSE 'pending'::outbox_status END,
+         CASE WHEN r.ledger IN (SELECT id FROM ${posted}) THEN ${createdAt}::timestamptz END
+    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
+                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb, ledger text))
+         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, ledger, n)`;
 const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
   INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
   SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
@@ -673,15 +689,9 @@ const OUTBOX_APPEND_SQL = `${OUTBOX_INSERT_ROWS_SQL("$1", "$2", "$3")}
  * here, copies already stored by ON CONFLICT DO NOTHING. The first copy wins, as in the
  * in-memory store, and the row keeps its place in the dispatch order.
  */
-function outboxRows(effects: readonly OutboxEffect[]) {
+function outboxRows(effects: readonly OutboxEffect[]): OutboxRow[] {
   const seen = new Set<string>();
-  const rows: {
-    id: string;
-    aggregate_type: string;
-    aggregate_id: string;
-    kind: string;
-    payload: OutboxEffect;
-  }[] = [];
+  const rows: OutboxRow[] = [];
   for (const effect of effects) {
     if (seen.has(effect.id)) continue;
     seen.add(effect.id);
@@ -696,6 +706,93 @@ function outboxRows(effects: readonly OutboxEffect[]) {
   }
   return rows;
 }
+
+/** An outbox row as OUTBOX_INSERT_ROWS_SQL reads it. */
+interface OutboxRow {
+  readonly id: string;
+  readonly aggregate_type: string;
+  readonly aggregate_id: string;
+  readonly kind: string;
+  readonly payload: OutboxEffect;
+  /** The ledger transaction the commit posts for this effect (a `post_ledger` carried out in the commit). */
+  ledger?: string;
+}
+
+// --- The ledger's postings in the commit that decides them -----------------------------------
+//
+// A `post_ledger` effect needs nothing outside PostgreSQL: the ledger is in the same database.
+// So the commit that stores the state deciding it posts it too, in the same statement or
+// transaction (ledgerPostParts, the SQL PrismaLedgerStore posts with), behind the same version
+// gate as every other part, and stores its outbox row already done (kept: it is the record
+// operators and tests read). That saves the dispatcher's claim, its posting's own statement
+// and commit, and the row's completion, and the books move atomically with the state.
+//
+// What stays as the dispatcher has always done it:
+// - a transaction id the ledger holds already (a retry, or a conflict), or an effect id the
+//   outbox holds already (the first copy is the one kept, as ever): not posted here, and the
+//   row is stored pending (or left as it is), so the dispatcher answers as before — the same
+//   content is done, other content `duplicate_transaction_conflict`, parked with its ticket;
+// - a transaction the domain's rules refuse (validateLedgerTransaction): left pending, refused
+//   by the dispatcher's post as before;
+// - a posting the database refuses (a balance out of the safe range, SU003; unbalanced at
+//   COMMIT, SU002): PrismaStore stores the changeset again without posting (`postLedger`
+//   false), the effect pending, and the dispatcher fails it as before. The state is never lost
+//   nor blocked by its books.
+// A row another commit inserts with the same effect id at the same moment (ON CONFLICT DO
+// NOTHING after waiting for it) would leave this commit's posting without its done row; that
+// other row is then carried out by the dispatcher, which finds the transaction posted (the
+// same content: done; other: a conflict, parked), as for any id posted twice.
+//
+// Order: a posting carried out by the dispatcher waited behind every earlier effect of its
+// aggregate (one aggregate's effects run one at a time, in order); posted in the commit, it
+// does not. Nothing depends on that wait: postings are keyed by their transaction's id, and
+// balances are sums, the same in any order (each stays within the safe range, checked per
+// statement). Nothing reads pending `post_ledger` rows as money in flight: the readers of
+// outbox_effects (operations-counts' depth gauge, payment-metrics-reads' oldest pending effect
+// and refunds in flight, by refund effect ids, stuck-work's sweep, worker liveness, the
+// operators' lists) count rows or follow refund effects, never a posting's amount; the
+// reconciliation reads the ledger's own tables. What changes for operators: the outbox depth
+// and `susu_outbox_effects_settled_total{kind="post_ledger"}` no longer count postings made in
+// the commit (only those left to the dispatcher).
+
+/**
+ * The `post_ledger` effects of `rows` the commit posts itself: each whose transaction the
+ * domain's rules accept, the first with its transaction's id (another with the same id is
+ * left to the dispatcher, which compares it with the one posted). Marks their rows' `ledger`,
+ * and gives their rows for ledgerPostParts; undefined when there are none.
+ */
+function ledgerPostsOf(rows: readonly OutboxRow[]): LedgerPostRows | undefined {
+  const posts: { transaction: LedgerTransaction; effectId: string }[] = [];
+  const ids = new Set<string>();
+  for (const row of rows) {
+    const effect = row.payload;
+    if (effect.kind !== "post_ledger" || ids.has(effect.transaction.id)) continue;
+    if (validateLedgerTransaction(effect.transaction).isErr()) continue;
+    ids.add(effect.transaction.id);
+    posts.push({ transaction: effect.transaction, effectId: effect.id });
+    row.ledger = effect.transaction.id;
+  }
+  return posts.length === 0 ? undefined : ledgerPostRows(posts);
+}
+
+/**
+ * The changeset's outbox rows and, when the commit posts its ledger effects (`postLedger`),
+ * those postings' rows (see ledgerPostsOf).
+ */
+function outboxPlan(
+  effects: readonly OutboxEffect[],
+  postLedger: boolean,
+): { readonly rows: readonly OutboxRow[]; readonly ledger: LedgerPostRows | undefined } {
+  const rows = outboxRows(effects);
+  return { rows, ledger: postLedger ? ledgerPostsOf(rows) : undefined };
+}
+
+/**
+ * Of a posting in the commit: only an effect whose id the outbox does not hold yet (one it
+ * holds was decided before, and is carried out, or was, as that row says). `r` is the
+ * transaction's row in ledgerPostParts.
+ */
+const NOT_IN_OUTBOX = "NOT EXISTS (SELECT 1 FROM outbox_effects e WHERE e.id = r.effect_id)";
 
 async function appendOutbox(tx: Tx, effects: readonly OutboxEffect[], at: Instant): Promise<void> {
   const rows = outboxRows(effects);
@@ -739,13 +836,19 @@ const byId = <T extends { readonly state: { readonly id: string } }>(a: T, b: T)
  * Aggregates are written in a fixed order (people, groups, rounds, held payments,
  * marketplace charges, each by id) so two transactions touching the same rows lock them in the same order and cannot
  * deadlock.
+ *
+ * With `postLedger` (the default), the changeset's `post_ledger` effects are posted with its
+ * outbox rows, those rows stored done (see "The ledger's postings in the commit" above); a
+ * posting the database refuses throws, and the caller stores the changeset again without.
+ * Answers how many ledger transactions it posted.
  */
 export async function writeChangeset(
   tx: Tx,
   changes: Changeset,
   at: Instant,
   loadedRound?: LoadedRound,
-): Promise<void> {
+  postLedger = true,
+): Promise<number> {
   for (const change of [...changes.people].sort(byId)) await writePerson(tx, change, at);
   for (const change of [...changes.groups].sort(byId)) await writeGroup(tx, change, at);
   for (const change of [...changes.rounds].sort(byId)) await writeRound(tx, change, at, loadedRound);
@@ -756,25 +859,27 @@ export async function writeChangeset(
   for (const change of [...(changes.subscriptions ?? [])].sort(byId)) await writeSubscription(tx, change, at);
   await writePayouts(tx, changes.payouts ?? []);
   await writePaymentMethods(tx, changes.paymentMethods ?? []);
-  await writeTail(tx, changes, at);
+  return writeTail(tx, changes, at, postLedger);
 }
 
 /**
  * The changeset's outbox effects, audit lines and the completion of the effect it records,
  * each only if it has any: one alone is its own statement; two or three are one statement
  * (a data-modifying CTE each, every one run in full, whatever the others do), one round trip
- * instead of up to three. Each part writes what its own statement writes.
+ * instead of up to three. Each part writes what its own statement writes. Ledger postings
+ * to make (`postLedger`) are parts of that statement too, before the outbox's, which reads
+ * them. Answers how many ledger transactions it posted.
  */
-async function writeTail(tx: Tx, changes: Changeset, at: Instant): Promise<void> {
-  const outbox = outboxRows(changes.outbox);
+async function writeTail(tx: Tx, changes: Changeset, at: Instant, postLedger: boolean): Promise<number> {
+  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
   const hasOutbox = outbox.length > 0;
   const hasAudit = changes.audit.length > 0;
   const done = changes.outboxDone;
-  if (Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2) {
+  if (ledger === undefined && Number(hasOutbox) + Number(hasAudit) + Number(done !== undefined) < 2) {
     await appendOutbox(tx, changes.outbox, at);
     await appendAudit(tx, changes.audit);
     if (done !== undefined) await completeOutboxEffect(tx, done);
-    return;
+    return 0;
   }
   const values: unknown[] = [];
   const param = (value: unknown) => {
@@ -787,7 +892,19 @@ async function writeTail(tx: Tx, changes: Changeset, at: Instant): Promise<void>
     const rows = param(JSON.stringify(outbox));
     const due = param(DUE_AT_ONCE);
     const created = param(toDate(at).toISOString());
-    parts.push(`o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created)} ORDER BY r.n ON CONFLICT DO NOTHING)`);
+    if (ledger !== undefined) {
+      const params = {
+        transactions: param(ledger.transactions),
+        moves: param(ledger.moves),
+        postings: param(ledger.postings),
+        at: created,
+      };
+      parts.push(ledgerPostParts(params, NOT_IN_OUTBOX));
+      name += "_ledger";
+    }
+    parts.push(
+      `o AS (${OUTBOX_INSERT_ROWS_SQL(rows, due, created, ledger === undefined ? undefined : "lt")} ORDER BY r.n ON CONFLICT DO NOTHING)`,
+    );
     name += "_outbox";
   }
   if (hasAudit) {
@@ -803,7 +920,10 @@ async function writeTail(tx: Tx, changes: Changeset, at: Instant): Promise<void>
                    WHERE id = ${id} AND claimed_by = ${worker} AND status = 'pending')`);
     name += "_done";
   }
-  await tx({ name, text: `WITH ${parts.join(",\n")}\nSELECT 1 AS written`, values });
+  const end =
+    ledger === undefined ? "SELECT 1 AS written" : "SELECT (SELECT count(*) FROM lt)::int AS posted";
+  const { rows } = await tx<{ posted?: number }>({ name, text: `WITH ${parts.join(",\n")}\n${end}`, values });
+  return rows[0]?.posted ?? 0;
 }
 
 /** The effect whose result the changeset records, done with it (the statement of `PrismaStore.complete`). */
@@ -864,12 +984,15 @@ const CHANGED_GROUP_COMMIT_SQL = `
  * It returns `written = 1` when it stored the changeset; 0 when it stored nothing because
  * the group was not found as the change expected ({@link CHANGED_GROUP_COMMIT_SQL}), and
  * then the caller runs {@link writeChangeset} in a transaction, which decides. A changed
- * group needs the state it was loaded at (`loaded`): members are diffed against it.
+ * group needs the state it was loaded at (`loaded`): members are diffed against it. A
+ * changeset with ledger postings to make (`postLedger`, none of the API's group commits has
+ * any) is left to the transaction, which posts them.
  */
 export function singleStatementCommit(
   changes: Changeset,
   at: Instant,
   loaded: LoadedGroup,
+  postLedger = true,
 ): NamedStatement | undefined {
   const [change, ...otherGroups] = changes.groups;
   if (change === undefined || otherGroups.length > 0 || changes.rounds.length > 0) return undefined;
@@ -879,6 +1002,8 @@ export function singleStatementCommit(
   if ((changes.paymentMethods?.length ?? 0) > 0) return undefined;
   if ((changes.plans?.length ?? 0) > 0 || (changes.subscriptions?.length ?? 0) > 0) return undefined;
   if (changes.people.some((p) => p.expectedVersion !== undefined)) return undefined;
+  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
+  if (ledger !== undefined) return undefined;
   const group = change.state;
   let newMembers = memberRows(group);
   let previousSnapshot: string | undefined;
@@ -902,7 +1027,7 @@ export function singleStatementCommit(
   const rest = [
     JSON.stringify(people),
     JSON.stringify(newMembers),
-    JSON.stringify(outboxRows(changes.outbox)),
+    JSON.stringify(outbox),
     DUE_AT_ONCE,
     toDate(at).toISOString(),
     JSON.stringify(changes.audit.map(auditRow)),
@@ -928,16 +1053,31 @@ const GATE = "EXISTS (SELECT 1 FROM g)";
  * The end of a statement whose first part `g` is its aggregate's version-checked UPDATE: its
  * row, `written` (1 when `g` wrote, else 0). With `folded`, that part comes first, as part `f`
  * behind the same gate, its parameters numbered after the statement's `params`, and the row
- * has `finished` too: `f`'s rows as JSON (null when none).
+ * has `finished` too: `f`'s rows as JSON (null when none). With `ledger` (the statement posts
+ * ledger transactions: part `lt`), the row has `posted` too: how many it posted.
  */
-function gatedEnd(params: number, folded: Part | undefined): string {
-  return folded === undefined
-    ? `
-  SELECT count(*)::int AS written FROM g`
-    : `,
+function gatedEnd(params: number, folded: Part | undefined, ledger = false): string {
+  const posted = ledger ? ", (SELECT count(*)::int FROM lt) AS posted" : "";
+  if (folded === undefined)
+    return ledger
+      ? `
+  SELECT (SELECT count(*)::int FROM g) AS written${posted}`
+      : `
+  SELECT count(*)::int AS written FROM g`;
+  return `,
   f AS (${folded(params, GATE)})
-  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished`;
+  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished${posted}`;
 }
+
+/** A gated statement's ledger parts (ledgerPostParts, behind the gate), their rows at `$${first}`–`$${first + 2}`. */
+function gatedLedgerParts(first: number, at: string): string {
+  const params = { transactions: `$${first}`, moves: `$${first + 1}`, postings: `$${first + 2}`, at };
+  return `${ledgerPostParts(params, `${GATE} AND ${NOT_IN_OUTBOX}`)},`;
+}
+
+/** The values of {@link gatedLedgerParts}: none without postings. */
+const ledgerValues = (ledger: LedgerPostRows | undefined) =>
+  ledger === undefined ? [] : [ledger.transactions, ledger.moves, ledger.postings];
 
 /**
  * A single-statement commit whose every part writes only where its aggregate's
@@ -987,9 +1127,10 @@ export function singleStatementCommitWith(
 // gate's row; found otherwise, nothing is written and the full transaction decides.
 // $1–$18 the round, $19 expected version, $20 the loaded snapshot, $21 the group, $22–$24 the
 // changed contributions, attempts and payouts, $25 audit rows, $26–$28 the completion or nulls;
-// with outbox rows, $29 them, $30 due, $31 created. A folded part follows (gatedEnd).
+// with outbox rows, $29 them, $30 due, $31 created; with ledger postings, $32–$34 their rows
+// (gatedLedgerParts). A folded part follows (gatedEnd).
 const ROUND_GATE = `WHERE ${GATE}`;
-const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, folded?: Part, params = 0) => `
+const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, ledger: boolean, folded?: Part, params = 0) => `
   WITH g AS (UPDATE rounds SET (${ROUND_COLUMNS}) = ROW(${ROUND_VALUES})
               WHERE id = $1 AND version = $19::int AND snapshot = $20::jsonb
              RETURNING id),
@@ -1003,11 +1144,14 @@ const CHANGED_ROUND_COMMIT_SQL = (withOutbox: boolean, folded?: Part, params = 0
            AND id = $26 AND claimed_by = $27 AND status = 'pending')${
              withOutbox
                ? `,
-  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31")} ${ROUND_GATE} ORDER BY r.n ON CONFLICT DO NOTHING)`
+  ${ledger ? gatedLedgerParts(32, "$31") : ""}
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$29", "$30", "$31", ledger ? "lt" : undefined)} ${ROUND_GATE} ORDER BY r.n
+        ON CONFLICT DO NOTHING)`
                : ""
-           }${gatedEnd(params, folded)}`;
-const CHANGED_ROUND_SQL = CHANGED_ROUND_COMMIT_SQL(false);
-const CHANGED_ROUND_OUTBOX_SQL = CHANGED_ROUND_COMMIT_SQL(true);
+           }${gatedEnd(params, folded, ledger)}`;
+const CHANGED_ROUND_SQL = CHANGED_ROUND_COMMIT_SQL(false, false);
+const CHANGED_ROUND_OUTBOX_SQL = CHANGED_ROUND_COMMIT_SQL(true, false);
+const CHANGED_ROUND_LEDGER_SQL = CHANGED_ROUND_COMMIT_SQL(true, true);
 
 /**
  * The whole changeset as one statement when it is a change of one round this process loaded
@@ -1016,12 +1160,14 @@ const CHANGED_ROUND_OUTBOX_SQL = CHANGED_ROUND_COMMIT_SQL(true);
  * round commits — else undefined. One statement is atomic without a transaction: one round
  * trip instead of `BEGIN`, one per part and `COMMIT`. Like {@link singleStatementCommit}, it
  * returns `written = 0` having stored nothing when the round was not as loaded, and the
- * caller then runs {@link writeChangeset} in a transaction, which decides.
+ * caller then runs {@link writeChangeset} in a transaction, which decides. With `postLedger`,
+ * its ledger effects are posted in it, behind the same gate (see writeChangeset).
  */
 export function singleStatementRoundCommit(
   changes: Changeset,
   at: Instant,
   loaded: LoadedRound,
+  postLedger = true,
 ): GatedCommit | undefined {
   const [change, ...otherRounds] = changes.rounds;
   if (change === undefined || otherRounds.length > 0 || change.expectedVersion === undefined)
@@ -1045,7 +1191,7 @@ export function singleStatementRoundCommit(
   const attempts = rowsChanged(before.attempts, rows.attempts, (r) => `${r.member_id}\u0000${r.attempt}`);
   const payouts = rowsChanged(before.payouts, rows.payouts, (r) => r.effect_id);
   if (contributions.anyGone || attempts.anyGone || payouts.anyGone) return undefined;
-  const outbox = outboxRows(changes.outbox);
+  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
   const done = changes.outboxDone;
   const values = [
     ...roundValues(round, storedVersion(change), at),
@@ -1060,19 +1206,27 @@ export function singleStatementRoundCommit(
     done?.workerId ?? null,
     done === undefined ? null : toDate(done.at).toISOString(),
     ...(outbox.length > 0 ? [JSON.stringify(outbox), DUE_AT_ONCE, toDate(at).toISOString()] : []),
+    ...ledgerValues(ledger),
   ];
+  if (ledger !== undefined)
+    return {
+      name: "susu_commit_round_ledger",
+      text: CHANGED_ROUND_LEDGER_SQL,
+      values,
+      textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, true, part, params),
+    };
   return outbox.length > 0
     ? {
         name: "susu_commit_round_outbox",
         text: CHANGED_ROUND_OUTBOX_SQL,
         values,
-        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, part, params),
+        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(true, false, part, params),
       }
     : {
         name: "susu_commit_round",
         text: CHANGED_ROUND_SQL,
         values,
-        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(false, part, params),
+        textWith: (part, params) => CHANGED_ROUND_COMMIT_SQL(false, false, part, params),
       };
 }
 
@@ -1083,20 +1237,23 @@ export function singleStatementRoundCommit(
 // completion write, each reading the gate's row; found otherwise, nothing is written and the
 // full transaction decides (a stale version). Every part runs in full, whatever the others do.
 // $1–$19 the payment, $20 expected version, $21 outbox rows, $22 due, $23 created, $24 audit
-// rows, $25–$27 the completion or nulls.
-// A folded part follows (gatedEnd).
+// rows, $25–$27 the completion or nulls; with ledger postings, $28–$30 their rows
+// (gatedLedgerParts). A folded part follows (gatedEnd).
 const HELD_PAYMENT_GATE = `WHERE ${GATE}`;
-const CHANGED_HELD_PAYMENT_COMMIT_SQL = (folded?: Part, params = 0) => `
+const CHANGED_HELD_PAYMENT_COMMIT_SQL = (ledger: boolean, folded?: Part, params = 0) => `
   WITH g AS (UPDATE held_payments SET (${HELD_PAYMENT_COLUMNS}) = ROW(${HELD_PAYMENT_VALUES})
               WHERE id = $1 AND version = $20::int
              RETURNING id),
-  o AS (${OUTBOX_INSERT_ROWS_SQL("$21", "$22", "$23")} ${HELD_PAYMENT_GATE} ORDER BY r.n ON CONFLICT DO NOTHING),
+  ${ledger ? gatedLedgerParts(28, "$23") : ""}
+  o AS (${OUTBOX_INSERT_ROWS_SQL("$21", "$22", "$23", ledger ? "lt" : undefined)} ${HELD_PAYMENT_GATE} ORDER BY r.n
+        ON CONFLICT DO NOTHING),
   a AS (${AUDIT_INSERT_ROWS_SQL("$24")} ${HELD_PAYMENT_GATE} ORDER BY r.n),
   d AS (UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL,
                completed_at = $27::timestamptz
          ${HELD_PAYMENT_GATE} AND $25::text IS NOT NULL
-           AND id = $25 AND claimed_by = $26 AND status = 'pending')${gatedEnd(params, folded)}`;
-const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL();
+           AND id = $25 AND claimed_by = $26 AND status = 'pending')${gatedEnd(params, folded, ledger)}`;
+const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL(false);
+const CHANGED_HELD_PAYMENT_LEDGER_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL(true);
 
 /**
  * The whole changeset as one statement when it is a change of one existing held payment
@@ -1105,9 +1262,14 @@ const CHANGED_HELD_PAYMENT_SQL = CHANGED_HELD_PAYMENT_COMMIT_SQL();
  * the payment's UPDATE and the tail's statement (and, outside a transaction, `BEGIN` and
  * `COMMIT`). Like {@link singleStatementRoundCommit}, it returns `written = 0` having stored
  * nothing when the payment is not at the expected version, and the caller then runs
- * {@link writeChangeset}, which decides; a state that cannot be stored is left to it too.
+ * {@link writeChangeset}, which decides; a state that cannot be stored is left to it too. With
+ * `postLedger`, its ledger effects are posted in it, behind the same gate (see writeChangeset).
  */
-export function singleStatementHeldPaymentCommit(changes: Changeset, at: Instant): GatedCommit | undefined {
+export function singleStatementHeldPaymentCommit(
+  changes: Changeset,
+  at: Instant,
+  postLedger = true,
+): GatedCommit | undefined {
   const [change, ...otherPayments] = changes.heldPayments ?? [];
   if (change === undefined || otherPayments.length > 0 || change.expectedVersion === undefined)
     return undefined;
@@ -1121,20 +1283,22 @@ export function singleStatementHeldPaymentCommit(changes: Changeset, at: Instant
     return undefined; // the transaction refuses it, as it refuses any state it cannot store
   }
   const done = changes.outboxDone;
+  const { rows: outbox, ledger } = outboxPlan(changes.outbox, postLedger);
   return {
-    name: "susu_commit_held_payment",
-    text: CHANGED_HELD_PAYMENT_SQL,
+    name: ledger === undefined ? "susu_commit_held_payment" : "susu_commit_held_payment_ledger",
+    text: ledger === undefined ? CHANGED_HELD_PAYMENT_SQL : CHANGED_HELD_PAYMENT_LEDGER_SQL,
     values: [
       ...heldPaymentValues(change, at).values,
       change.expectedVersion,
-      JSON.stringify(outboxRows(changes.outbox)),
+      JSON.stringify(outbox),
       DUE_AT_ONCE,
       toDate(at).toISOString(),
       JSON.stringify(changes.audit.map(auditRow)),
       done?.effectId ?? null,
       done?.workerId ?? null,
       done === undefined ? null : toDate(done.at).toISOString(),
+      ...ledgerValues(ledger),
     ],
-    textWith: CHANGED_HELD_PAYMENT_COMMIT_SQL,
+    textWith: (part, params) => CHANGED_HELD_PAYMENT_COMMIT_SQL(ledger !== undefined, part, params),
   };
 }

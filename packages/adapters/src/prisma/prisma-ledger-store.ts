@@ -33,8 +33,9 @@ import {
 } from "../db/prisma-client.js";
 import { sqlStateOf, susuSqlStates } from "../db/sql-state.js";
 import { appendAudit, OUTBOX_COMPLETE_SQL } from "./changeset-writer.js";
-import { fromBigIntMinor, isSafeMinor, toBigIntMinor, toDate } from "./conversions.js";
+import { fromBigIntMinor, isSafeMinor, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
+import { ledgerPostParts, ledgerPostRows } from "./ledger-post.js";
 import { parseLedgerTransaction } from "./snapshots.js";
 import { fromDatabase, StorageRefusal } from "./storage-errors.js";
 
@@ -115,56 +116,22 @@ const LEDGER_TRANSACTION_STORED_SQL = `
    WHERE t.id = $1
    ORDER BY p.position`;
 
-// One statement, atomic on its own (run outside any transaction): the transaction row (a no-op
-// when the id is stored already), and only if it was inserted, each account's balance moved by
-// the net of its postings (within the safe integer range: the trigger ledger_accounts_balance_safe),
-// the postings appended and, with $9, the outbox effect that carries the posting marked done
-// while $10 holds its claim (as OUTBOX_COMPLETE_SQL). The postings may name the transaction and
-// accounts the parts beside them create: foreign keys are checked at the statement's end, the
-// double-entry rule at its commit.
-// $1–$5 the transaction (id, kind, occurred at, refs, round), $6 now, $7 the net movement per
-// (account, currency), $8 its postings; $9–$11 the completion (effect, worker, at) or nulls.
-// One row: inserted 0 (nothing written) or 1, and completed 1 when the effect was marked done.
-// (A data-modifying CTE runs to completion whether or not the query reads it.)
-// The safe-range trigger and this upsert (the one statement that writes ledger_accounts): a
-// BEFORE INSERT trigger fires for every proposed row, before the conflict is found, so for an
-// account that exists it judges the proposed row, whose balance_minor is the delta, not the
-// resulting balance; the conflict's UPDATE then fires the trigger again (BEFORE UPDATE OF
-// balance_minor: the column is in the SET list) on the resulting balance. So nothing out of
-// the range is ever stored, and the first check can refuse a post only if its delta is itself
-// out of the range, which no post can propose: the domain keeps a transaction's debits and its
-// credits per currency each within the safe range (validateLedgerTransaction, balance_overflow),
-// so an account's net delta, their difference over its postings, is within it too (and
-// toBigIntMinor throws before any SQL is sent on a delta that is not a safe integer). Checked
-// on PostgreSQL: a delta of 2^53 onto an account at −(2^53 − 1) is refused (SU003) though the
-// result is 1; 2^53 − 1 onto it is accepted; +1 onto 2^53 − 1 is refused by the UPDATE's check.
+// One statement, atomic on its own (run outside any transaction): the posting's parts
+// (ledgerPostParts: the transaction row, a no-op when the id is stored already, and only if it
+// was inserted, each account's balance moved by the net of its postings and the postings
+// appended) and, with $5, the outbox effect that carries the posting marked done while $6 holds
+// its claim (as OUTBOX_COMPLETE_SQL). $1–$3 the transaction's rows (ledgerPostRows), $4 now;
+// $5–$7 the completion (effect, worker, at) or nulls. One row: inserted 0 (nothing written) or
+// 1, and completed 1 when the effect was marked done. (A data-modifying CTE runs to completion
+// whether or not the query reads it.)
 const LEDGER_POST_SQL = `
-  WITH t AS (
-    INSERT INTO ledger_transactions (id, kind, occurred_at, refs, round_id, created_at)
-    VALUES ($1, $2::ledger_transaction_kind, $3, $4::jsonb, $5, $6)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id),
-  moved AS (
-    INSERT INTO ledger_accounts (id, currency, balance_minor, created_at, updated_at)
-    SELECT d.id, d.currency, d.delta, $6, $6
-      FROM jsonb_to_recordset($7::jsonb) AS d(id text, currency text, delta bigint)
-     WHERE EXISTS (SELECT 1 FROM t)
-     ORDER BY d.id, d.currency
-    ON CONFLICT (id, currency) DO UPDATE
-      SET balance_minor = ledger_accounts.balance_minor + EXCLUDED.balance_minor,
-          updated_at = EXCLUDED.updated_at
-    RETURNING id, currency, balance_minor),
-  posted AS (
-    INSERT INTO ledger_postings (transaction_id, position, account_id, direction, currency, amount_minor)
-    SELECT t.id, r.position, r.account_id, r.direction::posting_direction, r.currency, r.amount_minor
-      FROM t, jsonb_to_recordset($8::jsonb) AS r(position integer, account_id text, direction text,
-                                                 currency text, amount_minor bigint)),
+  WITH ${ledgerPostParts({ transactions: "$1", moves: "$2", postings: "$3", at: "$4" })},
   done AS (
-    UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $11
-     WHERE $9::text IS NOT NULL AND id = $9 AND claimed_by = $10 AND status = 'pending'
-       AND EXISTS (SELECT 1 FROM t)
+    UPDATE outbox_effects SET status = 'done', claimed_by = NULL, claimed_until = NULL, completed_at = $7
+     WHERE $5::text IS NOT NULL AND id = $5 AND claimed_by = $6 AND status = 'pending'
+       AND EXISTS (SELECT 1 FROM lt)
     RETURNING id)
-  SELECT (SELECT count(*) FROM t)::int AS inserted, (SELECT count(*) FROM done)::int AS completed`;
+  SELECT (SELECT count(*) FROM lt)::int AS inserted, (SELECT count(*) FROM done)::int AS completed`;
 
 // An adjustment's ticket: locked for the transaction (none: not found), its note (the
 // adjustment's id appended to details.adjustments) and, when asked, its resolution (only an
@@ -338,49 +305,29 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjus
     at: number,
     completion: OutboxCompletion | undefined,
   ): Promise<boolean> {
-    // Net movement per (account, currency): one row each, since an upsert may touch a row once.
-    const net = new Map<string, { id: string; currency: CurrencyCode; delta: string }>();
-    const sums = new Map<string, number>();
-    for (const p of transaction.postings) {
-      const key = `${p.account}\u0000${p.amount.currency}`;
-      const delta =
-        (sums.get(key) ?? 0) + (p.side === "debit" ? p.amount.amountMinor : -p.amount.amountMinor);
-      sums.set(key, delta);
-      net.set(key, { id: p.account, currency: p.amount.currency, delta: String(toBigIntMinor(delta)) });
-    }
-    const postings = transaction.postings.map((p, position) => ({
-      position,
-      account_id: p.account,
-      direction: p.side,
-      currency: p.amount.currency,
-      amount_minor: String(toBigIntMinor(p.amount.amountMinor)),
-    }));
-    // Applied in the database's order of (id, currency), so two posts that touch the same
-    // accounts lock them in the same order and cannot deadlock.
+    // The transaction's rows, and its accounts moved in the database's order of (id, currency)
+    // (see ledgerPostParts).
+    const rows = ledgerPostRows([{ transaction }]);
     const posted = run<{ inserted: number; completed: number }>({
       name: "susu_ledger_post_once",
       text: LEDGER_POST_SQL,
       values: [
-        transaction.id,
-        transaction.kind,
-        toDate(transaction.occurredAt),
-        JSON.stringify(transaction.refs),
-        transaction.refs.roundId ?? null,
+        rows.transactions,
+        rows.moves,
+        rows.postings,
         toDate(at),
-        JSON.stringify([...net.values()]),
-        JSON.stringify(postings),
         completion?.effectId ?? null,
         completion?.workerId ?? null,
         completion === undefined ? null : toDate(completion.at),
       ],
     });
-    const { rows } = await posted.catch((error: unknown) => {
+    const { rows: outcome } = await posted.catch((error: unknown) => {
       if (!isBalanceOutOfRange(error)) throw error;
       throw duplicate(
         `balance_overflow: transaction ${transaction.id} would take an account out of the safe integer range`,
       );
     });
-    if (rows[0]?.inserted !== 1) {
+    if (outcome[0]?.inserted !== 1) {
       // Already posted (by us earlier, or by a concurrent post that has now committed:
       // the INSERT waited for it). The same content is a retry; anything else a conflict.
       const { rows: stored } = await run<StoredPostingRow>({
@@ -402,7 +349,7 @@ export class PrismaLedgerStore implements LedgerStore, LedgerReader, LedgerAdjus
       });
       return completed.length > 0;
     }
-    return (rows[0]?.completed ?? 0) > 0;
+    return (outcome[0]?.completed ?? 0) > 0;
   }
 
   /** An account's balance (debits minus credits) in a currency; zero for an account never posted to. */

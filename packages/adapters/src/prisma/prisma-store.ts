@@ -70,6 +70,7 @@ import {
 } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
+import { isLedgerRefusal } from "./ledger-post.js";
 import {
   loadPaymentMethod,
   PAYMENT_METHOD_BY_ID,
@@ -110,6 +111,12 @@ export interface PrismaStoreOptions {
   readonly transactionTimeoutMs?: number;
   /** Longest a commit waits for a connection to start its transaction, in ms. Default 5 000. */
   readonly transactionMaxWaitMs?: number;
+  /**
+   * Whether a commit posts its `post_ledger` effects itself, in its own statement or
+   * transaction, storing their rows done (see changeset-writer.ts). Default true; false leaves
+   * every posting to the outbox's dispatcher (as before this existed: for tests of that path).
+   */
+  readonly postLedgerInCommit?: boolean;
 }
 
 /**
@@ -216,6 +223,7 @@ export class PrismaStore
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #maxWaitMs: number;
+  readonly #postLedger: boolean;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
   readonly #loaded = new Map<string, Group | Round | HeldPayment | MarketplaceCharge>();
   /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
@@ -235,6 +243,7 @@ export class PrismaStore
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.transactionTimeoutMs ?? 10_000;
     this.#maxWaitMs = options.transactionMaxWaitMs ?? 5_000;
+    this.#postLedger = options.postLedgerInCommit ?? true;
     this.#completions = new GroupedWrites(completionWriter(prisma), COMPLETE_GROUP_MAX, "outbox complete");
   }
 
@@ -980,38 +989,71 @@ export class PrismaStore
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     // A changed round whose loaded state is known writes only the child rows that changed.
     const loadedRound = this.#loadedRound;
-    const inTransaction = () =>
-      runTransaction(this.#prisma, limits, (tx) => writeChangeset(tx, changes, at, loadedRound));
-    // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
-    // A change of one round this process loaded (the dispatcher's, the webhook processor's),
-    // or of one held payment: the same.
-    const single =
-      singleStatementCommit(changes, at, (id, version) => {
-        const loaded = this.#groupsLoaded.get(id);
-        return loaded?.group.version === version ? loaded : undefined;
-      }) ?? this.#gatedCommit(changes, at);
-    const written =
-      single === undefined
-        ? fromDatabase(inTransaction, context)
-        : fromDatabase(async () => {
-            try {
-              const { rows } = await runAtomicStatement<{ written: number }>(this.#prisma, limits, single);
-              if (rows[0]?.written === 1) return;
-            } catch (error) {
-              // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
-              // stored, and the transaction below gives the answer the full path gives. Anything
-              // else (the connection lost, the outcome unknown) is reported as it is.
-              if (!decidedByTheTransaction(error)) throw error;
-            }
-            // Nothing was written: the group or round was not as this change expected. The transaction decides.
-            return inTransaction();
-          }, context);
-    return written.map(() => this.#committed(changes));
+    // Stores the changeset, posting its ledger effects in it when `postLedger`; answers how many it posted.
+    const store = async (postLedger: boolean): Promise<number> => {
+      const inTransaction = () =>
+        runTransaction(this.#prisma, limits, (tx) =>
+          writeChangeset(tx, changes, at, loadedRound, postLedger),
+        );
+      // Creating a group, joining one: one statement, atomic on its own (see singleStatementCommit).
+      // A change of one round this process loaded (the dispatcher's, the webhook processor's),
+      // or of one held payment: the same.
+      const single =
+        singleStatementCommit(
+          changes,
+          at,
+          (id, version) => {
+            const loaded = this.#groupsLoaded.get(id);
+            return loaded?.group.version === version ? loaded : undefined;
+          },
+          postLedger,
+        ) ?? this.#gatedCommit(changes, at, postLedger);
+      if (single === undefined) return inTransaction();
+      try {
+        const { rows } = await runAtomicStatement<{ written: number; posted?: number }>(
+          this.#prisma,
+          limits,
+          single,
+        );
+        if (rows[0]?.written === 1) return rows[0].posted ?? 0;
+      } catch (error) {
+        // Refused by a rule (a key taken, a check) or rolled back by a deadlock: nothing was
+        // stored, and the transaction below gives the answer the full path gives. A posting the
+        // database refused is stored again without it (#withLedgerFallback). Anything else (the
+        // connection lost, the outcome unknown) is reported as it is.
+        if (isLedgerRefusal(error) || !decidedByTheTransaction(error)) throw error;
+      }
+      // Nothing was written: the group or round was not as this change expected. The transaction decides.
+      return inTransaction();
+    };
+    return fromDatabase(() => this.#withLedgerFallback(store), context).map((posted) =>
+      this.#committed(changes, posted),
+    );
   }
 
-  /** After a changeset's commit: the dispatchers are told of its effects (see WakeNotifier). */
-  #committed(changes: Changeset): void {
-    if (changes.outbox.length > 0) wakeNotifierOf(this.#prisma).wake(OUTBOX_CHANNEL);
+  /**
+   * `write` with the changeset's ledger effects posted in it (when this store posts them), and,
+   * when the database refuses a posting (a balance out of the safe range: nothing of that
+   * write was stored), `write` again without: the state is stored, its postings left pending
+   * to the dispatcher, which fails them as it always has. The books never block the state.
+   */
+  async #withLedgerFallback<T>(write: (postLedger: boolean) => Promise<T>): Promise<T> {
+    if (!this.#postLedger) return write(false);
+    try {
+      return await write(true);
+    } catch (error) {
+      if (!isLedgerRefusal(error)) throw error;
+      return write(false);
+    }
+  }
+
+  /**
+   * After a changeset's commit: the dispatchers are told of its effects (see WakeNotifier),
+   * unless every one was a ledger posting made in the commit (`posted`, its row stored done):
+   * a wake-up for nothing costs a claim.
+   */
+  #committed(changes: Changeset, posted: number): void {
+    if (changes.outbox.length > posted) wakeNotifierOf(this.#prisma).wake(OUTBOX_CHANNEL);
   }
 
   /**
@@ -1030,27 +1072,39 @@ export class PrismaStore
       if (open === undefined) return undefined;
       // A held payment's change, or a change of a round this process loaded, in one statement,
       // in the transaction; of another shape, or not stored by it, the changeset's writes decide.
-      const single = this.#gatedCommit(changes, at);
+      const single = this.#gatedCommit(changes, at, this.#postLedger);
       let current = open;
+      let posted = 0;
       try {
-        const written =
-          single === undefined ? 0 : ((await open.run<{ written: number }>(single)).rows[0]?.written ?? 0);
-        if (written !== 1) await writeChangeset(open.run, changes, at, loadedRound);
+        const row =
+          single === undefined
+            ? undefined
+            : (await open.run<{ written: number; posted?: number }>(single)).rows[0];
+        posted =
+          row?.written === 1
+            ? (row.posted ?? 0)
+            : await writeChangeset(open.run, changes, at, loadedRound, this.#postLedger);
       } catch (error) {
         await open.rollback();
         // Refused by a rule or rolled back by a deadlock or a serialization failure, the one
         // statement stored nothing and the transaction is over: as in commit, the changeset's
-        // writes decide, in a transaction of their own. Anything else is reported as it is.
-        if (single === undefined || !decidedByTheTransaction(error)) throw error;
-        const again = await openTransaction(this.#prisma, limits);
-        if (again === undefined) throw error;
-        current = again;
-        try {
-          await writeChangeset(again.run, changes, at, loadedRound);
-        } catch (failure) {
-          await again.rollback();
-          throw failure;
-        }
+        // writes decide, in a transaction of their own (without postings if the database refused
+        // one: see #withLedgerFallback). Anything else is reported as it is.
+        const ledgerRefused = isLedgerRefusal(error);
+        if (!ledgerRefused && (single === undefined || !decidedByTheTransaction(error))) throw error;
+        const writeAgain = async (postLedger: boolean) => {
+          const again = await openTransaction(this.#prisma, limits);
+          if (again === undefined) throw error;
+          try {
+            return { again, posted: await writeChangeset(again.run, changes, at, loadedRound, postLedger) };
+          } catch (failure) {
+            await again.rollback();
+            throw failure;
+          }
+        };
+        const written = ledgerRefused ? await writeAgain(false) : await this.#withLedgerFallback(writeAgain);
+        current = written.again;
+        posted = written.posted;
       }
       const chosen = current;
       return {
@@ -1058,7 +1112,7 @@ export class PrismaStore
         rollback: () => chosen.rollback(),
         commit: async () => {
           await chosen.commit();
-          this.#committed(changes);
+          this.#committed(changes, posted);
         },
       };
     }, commitContext(changes));
@@ -1068,10 +1122,10 @@ export class PrismaStore
    * The single statement, gated on its aggregate's version-checked `UPDATE`, of a change of one
    * held payment or of one round this process loaded at the expected version; else undefined.
    */
-  #gatedCommit(changes: Changeset, at: Instant): GatedCommit | undefined {
+  #gatedCommit(changes: Changeset, at: Instant, postLedger: boolean): GatedCommit | undefined {
     return (
-      singleStatementHeldPaymentCommit(changes, at) ??
-      singleStatementRoundCommit(changes, at, this.#loadedRound)
+      singleStatementHeldPaymentCommit(changes, at, postLedger) ??
+      singleStatementRoundCommit(changes, at, this.#loadedRound, postLedger)
     );
   }
 
@@ -1086,43 +1140,48 @@ export class PrismaStore
     const at = this.#clock.now();
     // Built once: the shape is checked by building it, and the same statement is written later
     // (a round's with the snapshot it was loaded with now, whatever this process loads meanwhile).
-    const single = this.#gatedCommit(changes, at);
+    const single = this.#gatedCommit(changes, at, this.#postLedger);
     if (single === undefined) return undefined;
     const limits = { timeoutMs: this.#timeoutMs, maxWaitMs: this.#maxWaitMs };
     const loadedRound = this.#loadedRound;
-    const inTransaction = (statement: NamedStatement) =>
+    const inTransaction = (statement: NamedStatement, postLedger: boolean) =>
       runTransaction(this.#prisma, limits, async (run) => {
-        await writeChangeset(run, changes, at, loadedRound);
-        return (await run<unknown>(statement)).rows;
+        const posted = await writeChangeset(run, changes, at, loadedRound, postLedger);
+        return { rows: (await run<unknown>(statement)).rows, posted };
       });
     return {
       withResult: (statement) =>
         fromDatabase(async (): Promise<readonly unknown[]> => {
           const folded = singleStatementCommitWith(single, statement);
+          let ledgerRefused = false;
           if (folded !== undefined) {
             try {
-              const { rows } = await runAtomicStatement<{ written: number; finished: unknown[] | null }>(
-                this.#prisma,
-                limits,
-                folded,
-              );
+              const { rows } = await runAtomicStatement<{
+                written: number;
+                finished: unknown[] | null;
+                posted?: number;
+              }>(this.#prisma, limits, folded);
               const row = rows[0];
               if (row?.written === 1) {
-                this.#committed(changes);
+                this.#committed(changes, row.posted ?? 0);
                 return row.finished ?? [];
               }
             } catch (error) {
               // As in commit: refused by a rule, or rolled back by a deadlock or a
-              // serialization failure, nothing was stored, and the transaction gives the answer.
-              if (!decidedByTheTransaction(error)) throw error;
+              // serialization failure, nothing was stored, and the transaction gives the answer
+              // (without postings if the database refused one: see #withLedgerFallback).
+              ledgerRefused = isLedgerRefusal(error);
+              if (!ledgerRefused && !decidedByTheTransaction(error)) throw error;
             }
           }
           // Not written (the aggregate not at the expected version, a round not with the
           // snapshot it was loaded with), or no part to fold: the changeset's writes decide — a
           // stale version is a version_conflict, nothing stored — and the statement runs after
           // them, in the same transaction.
-          const rows = await inTransaction(statement);
-          this.#committed(changes);
+          const { rows, posted } = ledgerRefused
+            ? await inTransaction(statement, false)
+            : await this.#withLedgerFallback((postLedger) => inTransaction(statement, postLedger));
+          this.#committed(changes, posted);
           return rows;
         }, commitContext(changes)),
     };

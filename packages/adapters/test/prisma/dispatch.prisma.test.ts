@@ -234,8 +234,14 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       );
       const recorded = (await w.store.getRound(round.id))._unsafeUnwrap();
       expect(recorded?.contributions[0]?.attempts[0]?.status).toBe("processing");
-      const done = await db.prisma.outboxEffect.findMany({ where: { status: "done" }, select: { id: true } });
-      expect(done.map((d) => d.id)).toEqual([recorded?.contributions[0]?.attempts[0]?.effectId]);
+      const done = await db.prisma.outboxEffect.findMany({
+        where: { status: "done" },
+        select: { id: true },
+        orderBy: { sequence: "asc" },
+      });
+      // The debit's effect, and the ledger posting its result decided, posted in that same commit.
+      const effectId = recorded?.contributions[0]?.attempts[0]?.effectId;
+      expect(done.map((d) => d.id)).toEqual([effectId, `${effectId}:initiated`]);
       // The result and the completion were one transaction.
       const [same] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM outbox_effects o JOIN audit_log a ON a.actor = 'effect:' || o.id
@@ -244,9 +250,9 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       expect(same?.n).toBe(1);
 
       w.clock.advance(LEASE_MS + 1);
-      // The three effects w1 had claimed and not finished, and the ledger posting and the
-      // debit-initiated notice ana's recorded result added.
-      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 5, completed: 5 });
+      // The three effects w1 had claimed and not finished, and the debit-initiated notice ana's
+      // recorded result added (its ledger posting was made in the commit).
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 4, completed: 4 });
       await w.runUntilQuiet();
 
       expect(w.gateway.debits.size).toBe(3);
@@ -290,8 +296,9 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       ]);
 
       w.clock.advance(LEASE_MS + 1);
-      // The timer again, and each recorded debit's ledger posting and notice.
-      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 7, completed: 7 });
+      // The timer again, and each recorded debit's notice (their ledger postings were made in
+      // the commits that recorded them).
+      expect((await w.dispatch("w2"))._unsafeUnwrap()).toMatchObject({ claimed: 4, completed: 4 });
       await w.runUntilQuiet();
 
       expect(w.gateway.debits.size).toBe(3);

@@ -1,7 +1,8 @@
 // A ledger posting and the completion of the outbox effect that carries it, in one statement
 // (PrismaLedgerStore.postCompleting): posted and done together, or neither; a
 // claim another worker holds is left alone; and the dispatcher on PostgreSQL completes a
-// posting that way, never twice.
+// posting that way, never twice. The store here leaves its postings to the dispatcher
+// (postLedgerInCommit: false); a commit's own postings: ledger-in-commit.prisma.test.ts.
 import {
   type Changeset,
   debitInitiated,
@@ -62,7 +63,9 @@ describe("a ledger posting completed with its effect on PostgreSQL", () => {
   });
   beforeEach(async () => {
     await resetDatabase(db.prisma);
-    store = new PrismaStore(db.prisma);
+    // The postings are left to the dispatcher (as a row stored pending is: by a version from
+    // before postings were made in the commit, or when the commit could not post it).
+    store = new PrismaStore(db.prisma, { postLedgerInCommit: false });
     ledger = new PrismaLedgerStore(db.prisma);
   });
 

@@ -10,10 +10,12 @@ import {
   createHeldPayment,
   DEFAULT_HELD_PAYMENT_POLICY,
   DEFAULT_ROUND_POLICY,
+  debitInitiated,
   decide,
   decideHeldPayment,
   type HeldPayment,
   markRoundOpened,
+  money,
   type Round,
   type RoundInput,
   useCaseDepsOn,
@@ -267,6 +269,39 @@ describe("a round's change and the event's result", () => {
     await db.prisma.outboxEffect.update({ where: { id: effect.id }, data: { status: "done" } });
   });
 
+  it("with a ledger posting: posted in the same one statement, its effect stored done", async () => {
+    const { roundId, memberIds } = await seedRound();
+    const id = await claimedEvent("rr2l");
+    const round = await loadedRound(store, roundId);
+    const change = roundChange(round, succeeded(memberIds[0] as string), "debit_succeeded");
+    const transaction = debitInitiated({
+      id: `${roundId}:rr2l:ledger`,
+      roundId,
+      memberId: memberIds[0] as string,
+      amount: money(100_00, "AUD"),
+      occurredAt: T,
+    })._unsafeUnwrap();
+    const effect = { kind: "post_ledger" as const, id: transaction.id, transaction };
+    const commits = new EventCommits(store, store);
+
+    const { result, sent } = await statementsSentOn(async () => {
+      (await commits.commit({ ...change, outbox: [effect] }))._unsafeUnwrap();
+      return commits.finishWith(inbox.finishStatement(id, "rr2l", "processed", "applied"));
+    });
+
+    expect(result._unsafeUnwrap()).toEqual([{ id }]);
+    expect(sent[0]).toBe("susu_commit_round_ledger+webhook_finish");
+    expect(sent).not.toContain("BEGIN");
+    const row = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: effect.id } });
+    expect(row.status).toBe("done");
+    expect(row.completedAt).toEqual(row.createdAt);
+    expect(await db.prisma.ledgerPosting.count({ where: { transactionId: transaction.id } })).toBe(2);
+    expect(
+      (await db.prisma.ledgerTransaction.findUniqueOrThrow({ where: { id: transaction.id } })).roundId,
+    ).toBe(roundId);
+    expect((await eventRow(id)).status).toBe("processed");
+  });
+
   it("a stale version writes neither, and the event's commits are lost from then on", async () => {
     const { roundId, memberIds } = await seedRound();
     const [ana, ben] = memberIds as [string, string];
@@ -496,9 +531,10 @@ describe("the processor with the real store", () => {
         processWebhookInbox(contextWith(store), options),
       );
       expect(result._unsafeUnwrap()).toMatchObject({ claimed: 1, processed: 0, retried: 1 });
-      // The deferred commit with the result, in one statement: it failed, and nothing else wrote the round.
+      // The deferred commit with the result and the debit's ledger posting, in one statement: it
+      // failed, and nothing else wrote the round.
       expect(sent.filter((s) => s.startsWith("susu_commit") || s.startsWith("susu_round"))).toEqual([
-        "susu_commit_round_outbox+webhook_finish",
+        "susu_commit_round_ledger+webhook_finish",
       ]);
       expect(await eventRow(event.id)).toMatchObject({ status: "failed", attempts: 1 });
       clock.advance(1_000);
@@ -513,5 +549,6 @@ describe("the processor with the real store", () => {
     expect(await roundRow(roundId)).toMatchObject({ version: before.version, snapshot: before.snapshot });
     expect(await statusOf(roundId, ben)).not.toBe("succeeded");
     expect(await auditsOf(roundId)).toEqual([]);
+    expect(await db.prisma.ledgerTransaction.count({ where: { roundId } })).toBe(0);
   });
 });
