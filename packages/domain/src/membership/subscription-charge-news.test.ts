@@ -1015,7 +1015,7 @@ describe("a dispute's loss the books had no room for: they still counted a refun
     expect(books(end.txs)).toEqual({ refunded: 3_00, lost: 7_00 });
   });
 
-  it("a dispute stored before rests were kept (no `rest`) books nothing more when room frees", () => {
+  it("a dispute stored before rests were kept (no `rest`) books what Stripe withdrew beyond its loss when a refund's failure frees room", () => {
     const capped = along(activeSubscription(), [refundA, lost]);
     const inv = capped.inv;
     const kept = inv.disputes?.[0];
@@ -1026,9 +1026,13 @@ describe("a dispute's loss the books had no room for: they still counted a refun
       invoices: capped.state.invoices.map((i) => (i.id === "in_1" ? { ...inv, disputes: [before] } : i)),
     };
     const freed = decided(stored, failedA);
-    expect(postings(freed.effects).map((t) => t.id)).toEqual([
-      "sub1:invoice:in_1:refunded-outside:re_A:failed",
+    expect(postings(freed.effects).map((t) => [t.id, t.postings[0]?.amount.amountMinor])).toEqual([
+      ["sub1:invoice:in_1:refunded-outside:re_A:failed", 6_00],
+      ["sub1:invoice:in_1:dispute:du_1:lost:rest", 6_00],
     ]);
+    expect(books([...capped.txs, ...postings(freed.effects)])).toEqual({ refunded: 0, lost: 10_00 });
+    expect(freed.state.invoices[0]?.disputes?.[0]).toMatchObject({ lossMinor: 10_00 });
+    expect(freed.state.invoices[0]?.disputes?.[0]?.rest).toBeUndefined();
   });
 });
 

@@ -179,14 +179,20 @@ export function refundedOutside(
  * as far as what its books count as revenue allows: run after news that may have put money
  * back into it (a refund failed after its success, a dispute won). Refunds made outside susu
  * first (`membership_refunded_outside_susu`), then susu's refund's
- * (`membership_invoice_refunded`), then disputes' losses (`membership_dispute_lost`: closed
- * lost, Stripe gives back the part of a dispute that refunds standing hold, so refunds come
- * first), each in the order heard, each under its own id (`…:rest`, `…:rest-2`, …). A
+ * (`membership_invoice_refunded`), each in the order heard, each under its own id (`…:rest`,
+ * `…:rest-2`, …). A
  * refund heard failed on either path books no rest: its own failure, when its other path
- * hears it, drops the rest; a dispute won has none. Nor does any of an invoice whose refund
+ * hears it, drops the rest. Nor does any of an invoice whose refund
  * call's answer was summed (`summedAnswer`): whose money the books count is unknown.
+ *
+ * Disputes' losses (`membership_dispute_lost`) come last and take at most `freedByFailureMinor`:
+ * what news of a refund's failure put back into the revenue left. A dispute's rest is the part
+ * of its amount the books count as refunded; it is lost only if Stripe failed that refund (a
+ * dispute closed lost, Stripe gives back the part a refund standing holds). Room another
+ * dispute's reinstatement frees is that dispute's own charge given back, not a refund failed:
+ * it books no dispute's rest. A dispute won has none.
  */
-export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
+export function bookRests(d: ChargeNewsDraft, invoiceId: string, freedByFailureMinor: number): void {
   const s = d.state;
   const inv = s.invoices.find((i) => i.id === invoiceId);
   if (inv?.status !== "paid" || summedAnswer(inv)) return;
@@ -247,10 +253,13 @@ export function bookRests(d: ChargeNewsDraft, invoiceId: string): void {
     const postedMinor = paymentRefundPostedMinor(p) + t.minor;
     return { ...kept, ...(postedMinor < p.amountMinor ? { postedMinor } : {}), ...t.rest };
   });
+  // Of the room left once refunds' rests took theirs, what a refund's failure freed.
+  roomMinor = Math.min(roomMinor, Math.max(0, freedByFailureMinor));
   const disputes = (inv.disputes ?? []).map((x): InvoiceDispute => {
-    if (x.status === "won" || x.rest === undefined) return x;
+    const rest = disputeRest(x);
+    if (rest === undefined) return x;
     const t = take(
-      x.rest,
+      rest,
       (amount, n) =>
         membershipDisputeLost({
           ...base,
@@ -282,6 +291,21 @@ function summedAnswer(inv: SubscriptionInvoice): boolean {
   return (inv.refund?.payments ?? []).some((p) =>
     (inv.outsideRefunds ?? []).some((r) => r.refundId === p.refundId && r.amountMinor !== p.amountMinor),
   );
+}
+
+/**
+ * What of dispute `x`'s amount the books have not booked lost yet ({@link UnbookedRest}): its
+ * `rest`; for a snapshot stored before rests were kept, which kept none, what Stripe withdrew
+ * (a chargeback, or a dispute closed lost) beyond the loss booked, as every withdrawing
+ * dispute stored since keeps `lossMinor + rest = amountMinor`. A dispute won has none.
+ */
+export function disputeRest(x: InvoiceDispute): UnbookedRest | undefined {
+  if (x.status === "won") return undefined;
+  if (x.rest !== undefined) return x.rest;
+  const took = x.status === "lost" || withdrawn(x.stripeStatus);
+  return took && x.amountMinor > x.lossMinor
+    ? { unbookedMinor: x.amountMinor - x.lossMinor, postings: 0 }
+    : undefined;
 }
 
 /** Whether Stripe holds the disputed money out of the balance at this status (a chargeback, not an inquiry). */
@@ -323,13 +347,14 @@ export function invoiceDisputed(
   const status: InvoiceDispute["status"] = input.closed ?? "open";
   const takes = input.closed === "lost" || (input.closed === undefined && withdrawn(stripeStatus));
   let lossMinor = prev?.lossMinor ?? 0;
-  let rest = prev?.rest;
+  const restBefore = prev !== undefined ? disputeRest(prev) : undefined;
+  let rest = restBefore;
   const ids = subscriptionIds.ledger;
   const ref = { disputeId: input.disputeId };
   if (takes && lossMinor === 0 && rest === undefined) {
     // The books may still count as given back money of a refund Stripe failed since (its
     // failure not heard yet): what that leaves no room for is kept as its rest, booked when
-    // room frees (see bookRests).
+    // that failure is heard (see bookRests).
     lossMinor = Math.min(amountMinor, invoiceRevenueLeftMinor(inv));
     rest = amountMinor > lossMinor ? { unbookedMinor: amountMinor - lossMinor, postings: 0 } : undefined;
     if (lossMinor > 0)
@@ -377,7 +402,8 @@ export function invoiceDisputed(
     prev.amountMinor === next.amountMinor &&
     prev.status === next.status &&
     prev.lossMinor === next.lossMinor &&
-    prev.rest === next.rest
+    restBefore?.unbookedMinor === next.rest?.unbookedMinor &&
+    restBefore?.postings === next.rest?.postings
   )
     return ignore(
       s,

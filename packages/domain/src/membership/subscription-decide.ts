@@ -880,16 +880,26 @@ function noteSummedAnswer(
 /**
  * News of an invoice's charge that changed something (a refund's or a dispute's) may have put
  * money back into what its books count as revenue (a failure after success, a dispute won):
- * the rests of its refunds that the books had no room for are booked now, as far as it goes
- * (see {@link bookRests}). Ignored news changed nothing.
+ * the rests the books had no room for are booked now, as far as it goes (see
+ * {@link bookRests}); disputes' rests only out of what news of a refund's failure freed.
+ * Ignored news changed nothing.
  */
 function thenBookRests(
   d: SubscriptionDraft,
-  invoiceId: string,
+  before: Subscription,
+  news: Extract<
+    SubscriptionInput,
+    { type: "invoice_refund_settled" | "invoice_refunded_outside" | "invoice_disputed" }
+  >,
   decided: Result<SubscriptionDecision, never>,
 ): Result<SubscriptionDecision, never> {
   if (decided.isErr() || decided.value.ignored !== undefined) return decided;
-  bookRests(d, invoiceId);
+  const revenueLeft = (s: Subscription) => {
+    const inv = s.invoices.find((i) => i.id === news.invoiceId);
+    return inv === undefined ? 0 : invoiceRevenueLeftMinor(inv);
+  };
+  const failure = news.type !== "invoice_disputed" && news.outcome === "failed";
+  bookRests(d, news.invoiceId, failure ? revenueLeft(d.state) - revenueLeft(before) : 0);
   return d.done();
 }
 
@@ -1343,7 +1353,8 @@ function decideInput(
       noteSummedAnswer(d, input);
       return thenBookRests(
         d,
-        input.invoiceId,
+        s,
+        input,
         withRefund(d, input.invoiceId, (inv) => refundSettled(d, input, inv)),
       );
     case "invoice_refunds_made":
@@ -1352,9 +1363,9 @@ function decideInput(
       return withRefund(d, input.timer.invoiceId, (inv) => refundOverdue(d, inv));
     case "invoice_refunded_outside":
       noteSummedAnswer(d, input);
-      return thenBookRests(d, input.invoiceId, outsideRefundNews(d, input));
+      return thenBookRests(d, s, input, outsideRefundNews(d, input));
     case "invoice_disputed":
-      return thenBookRests(d, input.invoiceId, invoiceDisputed(d, input));
+      return thenBookRests(d, s, input, invoiceDisputed(d, input));
     case "invoice_payment_action_required": {
       if (ended) return ignore(s, "subscription_ended", `subscription ${s.id} is ${s.status}`);
       const inv = d.invoice(input.invoice);

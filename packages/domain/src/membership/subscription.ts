@@ -149,8 +149,9 @@ export interface OutsideRefund {
  * that revenue left, the rest is booked, as much as it frees, under the refund's or the
  * dispute's own id (`…:rest`, then `…:rest-2`, …): refunds' rests first, then disputes'
  * (closed lost, Stripe gives back the part of a dispute that refunds standing hold, so a
- * refund's claim on the charge comes first). A failure of the refund itself, or the dispute
- * won, drops it. Absent (snapshots stored before it was kept included): none.
+ * refund's claim on the charge comes first), a dispute's only out of what a refund's failure
+ * freed. A failure of the refund itself, or the dispute won, drops it. Absent: none (a
+ * dispute stored before it was kept: see `disputeRest`).
  */
 export interface UnbookedRest {
   /** Not booked yet. */
@@ -175,8 +176,8 @@ export interface InvoiceDispute {
   readonly lossMinor: number;
   /**
    * What of the disputed amount the books had no room for when Stripe withdrew it, booked
-   * when room frees (see {@link UnbookedRest}). Absent (snapshots stored before it was kept
-   * included): none.
+   * when a refund's failure frees room (see {@link UnbookedRest}). Absent: none, but for a
+   * snapshot stored before it was kept, read through `disputeRest`.
    */
   readonly rest?: UnbookedRest;
 }
