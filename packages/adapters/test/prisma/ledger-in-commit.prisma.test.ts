@@ -28,9 +28,11 @@ import {
   RecordingSupportDesk,
   SequentialIds,
 } from "@susu/domain/testing";
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { poolOf } from "../../src/db/prisma-client.js";
 import { OUTBOX_CHANNEL, wakeNotifierOf } from "../../src/db/wake-notifier.js";
+import { singleStatementHeldPaymentCommit } from "../../src/prisma/changeset-writer.js";
 import { PrismaClient } from "../../src/prisma/generated/client.js";
 import { PrismaLedgerStore, PrismaStore } from "../../src/prisma/index.js";
 import { statementsSentDuring } from "../support/statement-spy.js";
@@ -189,6 +191,39 @@ describe("a post_ledger effect posted in the commit that decides it (PostgreSQL)
     });
     expect(wakes).toBe(0);
     expect(await dispatcher().run()).toMatchObject({ claimed: 0 });
+  });
+
+  it("the posting's check that the outbox does not hold its effect is a look-up by key, not a scan of the outbox, on 5,000 rows and in both plan modes", async () => {
+    await db.prisma.$executeRawUnsafe(
+      `INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at, status)
+       SELECT 'fx_' || g, 'held_payment', 'hp_' || (g / 5), 'notify',
+              jsonb_build_object('id', 'fx_' || g, 'kind', 'notify'), now(), now(), 'done'
+         FROM generate_series(1, 5000) g`,
+    );
+    await db.prisma.$executeRawUnsafe("ANALYZE outbox_effects");
+    const statement = singleStatementHeldPaymentCommit(
+      paymentChange(0, [posting(initiated("tx_plan"))]),
+      T + 1,
+    );
+    expect(statement?.name).toBe("susu_commit_held_payment_ledger");
+    const client = new pg.Client({ connectionString: db.connectionString });
+    await client.connect();
+    try {
+      for (const mode of ["force_custom_plan", "force_generic_plan"]) {
+        await client.query("BEGIN");
+        await client.query(`SET LOCAL plan_cache_mode = ${mode}`);
+        const { rows } = await client.query<{ "QUERY PLAN": string }>({
+          text: `EXPLAIN (ANALYZE, BUFFERS) ${statement?.text}`,
+          values: statement?.values as unknown[],
+        });
+        await client.query("ROLLBACK");
+        const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+        expect(plan, mode).toContain("Tuples Inserted: 1"); // it ran: the transaction's row
+        expect(plan, mode).not.toMatch(/Seq Scan on outbox_effects/);
+      }
+    } finally {
+      await client.end();
+    }
   });
 
   it("the transaction's commit (outbox effects alone) posts them too, leaving the other effects pending and waking the dispatchers for them", async () => {
