@@ -464,7 +464,7 @@ export function reconciliationV1(deps: ReconciliationDeps) {
           c,
           400,
           "reconciliation_day_invalid",
-          "the day must be a date that exists: 2026-12-01",
+          `the day must be a date that exists, written YYYY-MM-DD (e.g. 2026-12-01): ${JSON.stringify(date.slice(0, 40))} is not`,
         );
       if (from + DAY_MS > runs.now())
         return problem(

@@ -188,7 +188,10 @@ describe("POST /v1/operations/reconciliation/days/{date}/runs", () => {
     );
     expect(res.status).toBe(status);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
-    expect(((await res.json()) as { code: string }).code).toBe(code);
+    const body = (await res.json()) as { code: string; detail: string };
+    expect(body.code).toBe(code);
+    // The detail names what was sent (an example date alone read as if it were the one refused).
+    expect(body.detail).toContain(status === 400 ? JSON.stringify(date) : date);
     expect(await db.prisma.reconciliationReport.count()).toBe(reports);
   });
 

@@ -64,7 +64,8 @@ export function parseReconcileArgs(
     if (values.from !== undefined || values.to !== undefined)
       return err(`--day or --from and --to, not both\n${RECONCILE_USAGE}`);
     const from = /^\d{4}-\d{2}-\d{2}$/.test(values.day) ? parseInstant(values.day) : undefined;
-    if (from === undefined) return err(`--day: not a date that exists (2026-12-01): ${values.day}`);
+    if (from === undefined)
+      return err(`--day: not a date that exists, written YYYY-MM-DD (e.g. 2026-12-01): ${values.day}`);
     if (from + DAY_MS > now)
       return err(
         `reconciliation_day_not_over: ${values.day} is not over yet (UTC): a day is reconciled once it has ended`,
