@@ -105,23 +105,18 @@ const MEMBERS_INSERT_ROWS_SQL = (groupId: string, rows: string) => `
            joined_at timestamptz)`;
 // With `posted` (the part that posted ledger transactions: ledgerPostParts' `lt`), a row whose
 // `ledger` names a transaction that part posted is stored done, completed at `createdAt`.
-const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string, posted?: string) =>
-  posted === undefined
-    ? `
-  INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at)
-  SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz
-    FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
-                      AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb))
-         WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, n)`
-    : `
+const OUTBOX_INSERT_ROWS_SQL = (rows: string, availableAt: string, createdAt: string, posted?: string) => {
+  const isPosted = posted === undefined ? "false" : `r.ledger IN (SELECT id FROM ${posted})`;
+  return `
   INSERT INTO outbox_effects (id, aggregate_type, aggregate_id, kind, payload, available_at, created_at, status,
                               completed_at)
   SELECT r.id, r.aggregate_type, r.aggregate_id, r.kind, r.payload, ${availableAt}::timestamptz, ${createdAt}::timestamptz,
-         CASE WHEN r.ledger IN (SELECT id FROM ${posted}) THEN 'done'::outbox_status ELSE 'pending'::outbox_status END,
-         CASE WHEN r.ledger IN (SELECT id FROM ${posted}) THEN ${createdAt}::timestamptz END
+         CASE WHEN ${isPosted} THEN 'done'::outbox_status ELSE 'pending'::outbox_status END,
+         CASE WHEN ${isPosted} THEN ${createdAt}::timestamptz END
     FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb)
                       AS (id text, aggregate_type text, aggregate_id text, kind text, payload jsonb, ledger text))
          WITH ORDINALITY AS r(id, aggregate_type, aggregate_id, kind, payload, ledger, n)`;
+};
 const AUDIT_INSERT_ROWS_SQL = (rows: string) => `
   INSERT INTO audit_log (occurred_at, aggregate_type, aggregate_id, action, outcome, detail, actor)
   SELECT r.occurred_at, r.aggregate_type, r.aggregate_id, r.action, r.outcome, r.detail, r.actor
@@ -1063,16 +1058,15 @@ const GATE = "EXISTS (SELECT 1 FROM g)";
  * ledger transactions: part `lt`), the row has `posted` too: how many it posted.
  */
 function gatedEnd(params: number, folded: Part | undefined, ledger = false): string {
+  const finished = folded === undefined ? "" : ", (SELECT json_agg(f) FROM f) AS finished";
   const posted = ledger ? ", (SELECT count(*)::int FROM lt) AS posted" : "";
-  if (folded === undefined)
-    return ledger
-      ? `
-  SELECT (SELECT count(*)::int FROM g) AS written${posted}`
-      : `
-  SELECT count(*)::int AS written FROM g`;
-  return `,
-  f AS (${folded(params, GATE)})
-  SELECT (SELECT count(*)::int FROM g) AS written, (SELECT json_agg(f) FROM f) AS finished${posted}`;
+  return `${
+    folded === undefined
+      ? ""
+      : `,
+  f AS (${folded(params, GATE)})`
+  }
+  SELECT (SELECT count(*)::int FROM g) AS written${finished}${posted}`;
 }
 
 /** A gated statement's ledger parts (ledgerPostParts, behind the gate), their rows at `$${first}`–`$${first + 2}`. */
