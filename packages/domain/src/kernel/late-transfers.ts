@@ -36,8 +36,8 @@ export function attemptsToWriteOff<T extends TransferAttemptState>(attempts: rea
 
 /**
  * Whether a queued transfer effect is still wanted, from its attempt as the stored aggregate
- * has it now (undefined: the aggregate or the attempt is not stored, so it is sent as asked):
- * only an attempt still `requested` is. One written off since the effect was queued (another
+ * has it now: only an attempt still `requested` is (an aggregate not stored yet, `stored`
+ * false, is sent as asked; a stored one without the attempt is not). One written off since the effect was queued (another
  * attempt landed late and was booked) would pay the payee twice.
  */
 export function transferStillAsked(attempt: TransferAttemptState | undefined, stored: boolean): boolean {
