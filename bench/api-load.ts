@@ -5,9 +5,10 @@
  * answers each with one message; see {@link Command}.
  */
 import { randomUUID } from "node:crypto";
-import { Agent, request as httpRequest } from "node:http";
+import { request as httpRequest } from "node:http";
 import { DAY_MS } from "@susu/domain";
 import { mintToken } from "../apps/api/src/http/auth.js";
+import { keptAliveAgent } from "./http-agent.js";
 
 /** What bench/api.ts asks for. */
 export type Command =
@@ -50,7 +51,8 @@ export const MIX: readonly [Kind, number][] = [
 ];
 
 const TIMEOUT_MS = 5_000;
-const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+// Idle sockets are closed before the API closes them (bench/http-agent.ts).
+const agent = keptAliveAgent(512);
 
 interface Answer {
   readonly status: number;

@@ -13,11 +13,12 @@
  */
 import { spawn } from "node:child_process";
 import { openSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
+import { keptAliveAgent } from "./http-agent.js";
 import { embeddedPostgres } from "./seed.js";
 import { exited, freePort, prismaOn, root, xactCommits } from "./stack.js";
 
@@ -140,7 +141,8 @@ function cpuMs(pid: number | undefined, tree: boolean): number {
   return total;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+// Idle sockets are closed before the API closes them (bench/http-agent.ts).
+const agent = keptAliveAgent(512);
 function post(body: string, signature: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request(

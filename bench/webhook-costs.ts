@@ -12,7 +12,9 @@
  * node-postgres queries per process and reports them with the process's CPU on SIGUSR2.
  * `--warm` events go first, untimed (JIT, prepared statements, pools); then `--events` at
  * `--rate` per second, open loop, and the run waits for every one to be processed and for
- * the outbox to be empty (the follow-on work of an event counts too). PostgreSQL's CPU is also
+ * the outbox to be empty (the follow-on work of an event counts too). The table also gives each
+ * timed event's 2xx → committed latency (its inbox row's `processed_at`), a figure of the
+ * machine's load as much as of the event (the bench's own CPU counts). PostgreSQL's CPU is also
  * shown by kind of process (client backends, WAL writer, checkpointer, …; live ones only).
  * With `--statements`, the server is restarted with pg_stat_statements loaded and the timed
  * phase's statements are printed per event with their execution and planning time.
@@ -33,6 +35,7 @@ import {
   countOf,
   fmt,
   here,
+  latencyCells,
   nextXid,
   pool,
   prismaOn,
@@ -120,7 +123,10 @@ const events = seeded.map((s) => {
   return { heldPaymentId: s.heldPaymentId, event };
 });
 
-async function post(body: string): Promise<number> {
+/** When each event's 2xx came (ms since the epoch), by event id: for 2xx → processed. */
+const okAt = new Map<string, number>();
+
+async function post(id: string, body: string): Promise<number> {
   const res = await fetch(endpoint, {
     method: "POST",
     headers: {
@@ -130,6 +136,7 @@ async function post(body: string): Promise<number> {
     body,
   });
   await res.arrayBuffer();
+  if (res.status === 200) okAt.set(id, Date.now());
   return res.status;
 }
 
@@ -139,7 +146,7 @@ async function sendAndDrain(batch: typeof events, rate: number): Promise<void> {
   for (const [i, { event }] of batch.entries()) {
     const wait = started + (i * 1000) / rate - performance.now();
     if (wait > 1) await sleep(wait);
-    sent.push(post(JSON.stringify(event)));
+    sent.push(post(event.id, JSON.stringify(event)));
   }
   const statuses = await Promise.all(sent);
   if (statuses.some((s) => s !== 200)) throw new Error("an event got no 200");
@@ -173,6 +180,21 @@ async function walRecords(): Promise<{ records: number; bytes: number }> {
     "SELECT wal_records AS records, wal_bytes::text AS bytes FROM pg_stat_wal",
   );
   return { records: Number(row?.records ?? 0), bytes: Number(row?.bytes ?? 0) };
+}
+
+/**
+ * Each event's 2xx → its inbox row's `processed_at` (stamped in the transaction that commits
+ * the state it changed), in ms; both clocks are this machine's.
+ */
+async function processedAfter2xx(ids: readonly string[]): Promise<number[]> {
+  const rows = await prisma.$queryRawUnsafe<{ id: string; at: number | null }[]>(
+    "SELECT id, (extract(epoch FROM processed_at) * 1000)::float8 AS at FROM webhook_events WHERE id = ANY($1::text[])",
+    ids,
+  );
+  return rows.flatMap((r) => {
+    const ok = okAt.get(r.id);
+    return r.at === null || ok === undefined ? [] : [Math.max(0, r.at - ok)];
+  });
 }
 
 interface Snapshot {
@@ -260,6 +282,7 @@ const pgAfter = postgresCpuByKind();
 const pgCpu =
   [...pgAfter.values()].reduce((a, b) => a + b, 0) - [...pgBefore.values()].reduce((a, b) => a + b, 0);
 const after = await snapshot([api, scheduler], "b");
+const latencies = await processedAfter2xx(timed.map((t) => t.event.id));
 const held = await countHeldIn(
   prisma,
   timed.map((t) => t.heldPaymentId),
@@ -275,6 +298,10 @@ const rows: string[][] = [
   ["write transactions / event", fmt(writes / n, 2)],
   ["PostgreSQL CPU-ms / event", fmt(pgCpu / n, 2)],
   ["WAL records / event", fmt((walAfter.records - walBefore.records) / n, 1)],
+  [
+    "2xx → processed ms, p50 / p95 / p99 / max (open loop at the rate; the machine's other load counts)",
+    latencyCells(latencies).join(" / "),
+  ],
   ["WAL kB / event (full-page images: checkpoints)", fmt((walAfter.bytes - walBefore.bytes) / 1024 / n, 2)],
 ];
 const perRole = new Map<string, { cpu: number; statements: Map<string, number> }>();

@@ -49,7 +49,7 @@
  * Figures on a loaded machine are not final: the integrator reruns on a quiet one.
  */
 import { rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { request } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -59,6 +59,7 @@ import { EmulatorControl } from "@susu/stripe-emulator";
 import type Stripe from "stripe";
 import { signatureHeader } from "../packages/stripe-emulator/src/webhooks/signature.js";
 import { countHeldIn, gatewayTo, seedCheckouts } from "./held-seed.js";
+import { keptAliveAgent } from "./http-agent.js";
 import { postText, RawHttpConnection } from "./raw-http.js";
 import { embeddedPostgres } from "./seed.js";
 import {
@@ -133,7 +134,8 @@ const endpoint = `${api.url}/webhooks/stripe`;
 // on two cores the sender's CPU is taken from the API and PostgreSQL it measures. (a)'s closed
 // loop, where that cost decides the figure, writes ready-made requests on raw sockets instead
 // (bench/raw-http.ts).
-const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+// Its idle sockets are closed before the API closes them (bench/http-agent.ts).
+const agent = keptAliveAgent(1024);
 const endpointUrl = new URL(endpoint);
 
 /** Why requests got no HTTP answer (status 0), by error code, over the whole run. */

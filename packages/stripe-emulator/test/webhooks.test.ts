@@ -296,6 +296,35 @@ describe("delivery failures and timers", () => {
     expect(delivery?.endpointId).toBe(CONFIGURED_ENDPOINT_ID);
   });
 
+  it("closes a delivery socket left idle before a receiver on node's default keep-alive timeout (5 s) would", async () => {
+    // A socket the receiver closes just as a delivery is written on it fails that delivery
+    // (ECONNRESET) although the receiver never saw it: the emulator closes idle ones first.
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    receiver.keepAliveTimeout = 60_000;
+    const endedByEmulator: number[] = [];
+    receiver.on("connection", (socket) => socket.on("end", () => endedByEmulator.push(Date.now())));
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+    const emu = await startEmulator({ webhookUrl: url });
+    emuStops.push(
+      emu.stop,
+      () =>
+        new Promise<void>((r) => {
+          receiver.close(() => r());
+          receiver.closeAllConnections();
+        }),
+    );
+    await emu.stripe({ maxNetworkRetries: 0 }).customers.create({});
+    await emu.control.flushWebhooks();
+    const delivered = Date.now();
+    expect((await emu.control.webhookDeliveries())[0]?.state).toBe("succeeded");
+    await expect.poll(() => endedByEmulator.length, { timeout: 6_000, interval: 100 }).toBe(1);
+    expect((endedByEmulator[0] ?? Number.POSITIVE_INFINITY) - delivered).toBeLessThan(5_000);
+  }, 10_000);
+
   it("retries on real timers when webhookRealTimeRetryMs is set", async () => {
     const receiver = await new WebhookReceiver().start();
     receiver.respond = (_e, attempt) => (attempt === 1 ? 503 : 200);

@@ -8,6 +8,9 @@ import type { WebhookChaos } from "../core/options.js";
 import { SeededRandom } from "../core/rng.js";
 import { signatureHeader } from "./signature.js";
 
+/** How long a delivery socket may sit idle before the emulator closes it (see the agents below). */
+const IDLE_SOCKET_MS = 4_000;
+
 /** Emulator-side facts about an endpoint that Stripe's object does not carry. */
 export interface EndpointMeta {
   /** Receives events of the platform account. */
@@ -79,8 +82,12 @@ export class WebhookDispatcher implements StatePart {
   private chaos: WebhookChaos | null;
   private rng: SeededRandom | null;
   private stopped = false;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle sockets are closed after 4 s, before a receiver on node's default keepAliveTimeout
+  // (5 s) closes them: node's agent keeps them for ever unless told, and a delivery written on
+  // a socket just as the receiver closes it fails with ECONNRESET (retried, but a failure the
+  // receiver never saw).
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_MS });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_MS });
 
   constructor(private readonly engine: Engine) {
     this.chaos = engine.options.webhookChaos;
