@@ -236,3 +236,123 @@ describe("POST /v1/held-payments/{id}/release after a transfer landed late and c
     expect(transfers.map((t) => [t.amount, t.destination])).toEqual([[90_00, account.id]]);
   });
 });
+
+// A late transfer booked beside the next attempt of unknown outcome: the release's first transfer
+// lands with its answer lost and its webhook late, the operator's look-up misses it (written
+// off), and the next attempt lands too with its answer lost — its transfer.created never comes.
+// Then the first one's webhook comes and is booked as the seller's payment: the next attempt is
+// written off and, its outcome unknown, looked up once at Stripe (the outbox's find_transfer, by
+// its idempotency key in the transfer group): found, it is recorded as a late transfer, not
+// booked (the seller was paid twice), with an unexpected_money ticket and the admins told.
+// (A charge funds transfers up to its amount, `source_transaction`: both land only with the
+// seller's share at most half of it — here 40.00 of 100.00, a 60 % fee.)
+describe("a late transfer booked while the next attempt's outcome is unknown", () => {
+  it("the next attempt is looked up at Stripe: found, it is recorded, not booked, and a person is told", async () => {
+    const account = await stripe.accounts.create({
+      type: "express",
+      country: "AU",
+      capabilities: { transfers: { requested: true } },
+    });
+    await emulator.control.completeAccountOnboarding(account.id);
+    const seller: Person = {
+      id: "sue",
+      displayName: "Sue",
+      payout: { connectedAccountId: account.id, payoutsEnabled: true },
+      createdAt: clock.now(),
+      version: 0,
+    };
+    (
+      await store.commit({
+        people: [{ state: seller, expectedVersion: undefined }],
+        groups: [],
+        rounds: [],
+        outbox: [],
+        audit: [],
+      })
+    )._unsafeUnwrap();
+    const operator = await tokenFor("ops_olga", ["admin"]);
+    const asked = await call(await tokenFor(APP, ["service"]), "POST", "/v1/held-payments", {
+      clientReference: "booking_twice",
+      amountMinor: 100_00,
+      currency: "AUD",
+      sellerId: "sue",
+      description: "A week in the hills",
+      customer: { email: "di@example.com", name: "Di" },
+      fee: { rateBps: 6_000 },
+      successUrl: "https://app.example/paid",
+    });
+    expect(asked.status, await asked.clone().text()).toBe(201);
+    const { id } = (await asked.json()) as { id: string };
+    await settle();
+    await emulator.control.completeCheckoutSession((await payment(id)).checkoutSessionId ?? "", {
+      paymentMethod: "pm_card_visa",
+    });
+    await settle();
+    (await useCases.confirmFulfilled(deps, id, (await payment(id)).requestedBy))._unsafeUnwrap();
+    await settle();
+
+    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
+    const landedAnswerLost = {
+      route: "POST /v1/transfers",
+      kind: "error",
+      phase: "after",
+      status: 400,
+      code: "processing_error",
+    } as const;
+    lateTypes = new Set(["transfer.created"]);
+    await emulator.control.injectFault(landedAnswerLost);
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect(await payment(id)).toMatchObject({
+      status: "release_blocked",
+      blockKind: "transfer_outcome_unknown",
+    });
+
+    // The operator's release: the look-up misses attempt 1 (written off); attempt 2 lands too,
+    // its answer lost as well.
+    lookupsToMiss = 1;
+    await emulator.control.injectFault(landedAnswerLost);
+    expect((await call(operator, "POST", `/v1/held-payments/${id}/release`)).status).toBe(200);
+    await settle();
+    const unknown = await payment(id);
+    expect(unknown.transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "unknown"],
+    ]);
+    expect(late.map((e) => (e.data.object as Stripe.Transfer).metadata?.attempt)).toEqual(["1", "2"]);
+
+    // Attempt 1's webhook comes (attempt 2's never will): booked, the payment released.
+    const [first] = late.splice(0);
+    lateTypes = new Set();
+    await deliver(first ? [first] : []);
+    await settle();
+    const released = await payment(id);
+    expect(released.status).toBe("released");
+    expect(released.transfers).toMatchObject([
+      { number: 1, status: "created" },
+      { number: 2, status: "created", failureCode: "another_attempt_landed", unbooked: true, lookups: 1 },
+    ]);
+    const second = released.transfers[1]?.transferId ?? "";
+    const body = (await (await call(operator, "GET", `/v1/held-payments/${id}`)).json()) as {
+      transfers: { number: number; status: string; booked: boolean }[];
+    };
+    expect(body.transfers.map((t) => [t.number, t.status, t.booked])).toEqual([
+      [1, "created", true],
+      [2, "created", false],
+    ]);
+    const desk = ports.desk as RecordingSupportDesk;
+    expect(
+      desk.tickets.filter((t) => t.id === `${id}:ticket:unexpected_money:transfer:${second}`),
+    ).toHaveLength(1);
+    const notifier = ports.notifier as RecordingNotifier;
+    expect(
+      notifier.sent.filter((n) => n.template === "unexpected_money" && n.data.transferId === second),
+    ).toMatchObject([{ data: { attempt: 2, booked: "no" } }]);
+    // Stripe paid the seller twice; the books count one payment.
+    const transfers = (await stripe.transfers.list({ transfer_group: released.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([
+      [40_00, account.id],
+      [40_00, account.id],
+    ]);
+  });
+});

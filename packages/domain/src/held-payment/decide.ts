@@ -10,12 +10,7 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
-import {
-  ANOTHER_ATTEMPT_LANDED,
-  attemptsToWriteOff,
-  isBookedTransfer,
-  isTransferInFlight,
-} from "../kernel/late-transfers.js";
+import { isBookedTransfer, isTransferInFlight, writeOffOtherAttempts } from "../kernel/late-transfers.js";
 import {
   type OwedCause,
   owedCauseData,
@@ -1171,9 +1166,14 @@ function transferCreated(d: Draft, { attempt, transferId }: InputOf<"transfer_cr
     if (!bookable) return lateTransferStopsRelease(d.state) ? blockOnLateTransfer(d) : d.done();
     // Their one payment (a look-up missed it, so it was written off): booked as any landed
     // transfer is, below. Any other attempt still in flight is written off in turn: should it
-    // land too, its success is late and flagged, never booked.
-    for (const other of attemptsToWriteOff(d.state.transfers))
-      d.updateTransfer(other.number, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
+    // land too, its success is late and flagged, never booked. One of unknown outcome may have
+    // landed already: it is looked up once, so that a second payment is heard (late, flagged,
+    // with its ticket) even should its webhook never come; not found, it stays written off
+    // (`transferNotFound` ignores an attempt no longer unknown).
+    writeOffOtherAttempts(d.state.transfers, {
+      writeOff: (other, patch) => d.updateTransfer(other.number, patch),
+      lookUp: (other) => requestTransferLookup(d, other),
+    });
   } else d.updateTransfer(attempt, { status: "created", transferId });
   d.set({ transferFailures: 0 });
   // An admin's hold, put on while the transfer's outcome was unknown (or after it was written
@@ -1263,7 +1263,9 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
 /**
  * An admin's look-up found no transfer made by an attempt of unknown outcome: it moved no
  * money, so it is written off, and the release the admin asked for goes on once nothing
- * else is in its way (another attempt still being looked up, a hold, a dispute).
+ * else is in its way (another attempt still being looked up, a hold, a dispute). An attempt
+ * written off already (another landed late and was booked, which looked it up once) is
+ * ignored: it stays written off, and nothing is retried or released again.
  */
 function transferNotFound(d: Draft, { attempt }: InputOf<"transfer_not_found">): Step {
   const s = d.state;

@@ -55,7 +55,12 @@
 //   bookable (a refund since), beside the next attempt in flight, which lands, fails retryably or
 //   for good, or is left to the random steps; after settling a payment with a late transfer not
 //   booked is never stuck (ended, blocked with a ticket, or something in flight or timed), and
-//   the admins' release of it is refused (`transfer_landed_late`).
+//   the admins' release of it is refused (`transfer_landed_late`);
+// - a fifth property: a written-off transfer lands late and is booked beside the next attempt of
+//   unknown outcome (Stripe made it, its webhook lost for good, or not), which is written off;
+//   at the end, in every property, the payment knows every transfer Stripe made for an attempt
+//   it recorded of unknown outcome (the admins' look-up, or the one asked when it was written
+//   off), so that a second payment is flagged to a person.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkHeldMoney } from "../ledger/index.js";
@@ -217,8 +222,10 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     // at Stripe, and only a look-up that finds nothing closes it (written off).
     if (input.type === "transfer_not_found" && !ignored) m.transfersOpen.delete(input.attempt);
     // A transfer booked as the seller's payment releases the payment: an admin's hold, which
-    // could not stop it, is lifted with it.
-    if (this.state.status === "released" && this.previous.status !== "released") m.hold = false;
+    // could not stop it, is lifted with it (also when a loss that waited for the transfer's
+    // outcome, booked with it, leaves the payment charged back rather than released).
+    if (effects.some((e) => e.kind === "post_ledger" && e.transaction.kind === "held_transferred"))
+      m.hold = false;
     for (const e of effects) {
       if (e.kind === "post_ledger" && e.id === `${ID}:ledger:captured`) m.captured = true;
       if (e.kind === "refund" && !m.refunds.has(e.refund))
@@ -387,6 +394,17 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
     const told = [...this.effects.values()].some(
       (e) => e.kind === "open_ticket" && e.reason === "unexpected_money",
     );
+    // An attempt Stripe made whose outcome susu recorded as unknown is heard at last, even with
+    // its webhook lost: looked up by the admins' release, or — written off because another
+    // attempt landed late and was booked — looked up once then (a second payment, flagged).
+    for (const attempt of st.landed)
+      if (
+        this.model.transfersUnknown.has(attempt) &&
+        s.transfers.find((t) => t.number === attempt)?.status !== "created"
+      )
+        this.problems.push(
+          `${where}: Stripe made attempt ${attempt}'s transfer, the payment never heard of it`,
+        );
     if (lateUnbooked) {
       if (!st.lookupMissed || !told)
         this.problems.push(`${where}: a landed transfer is not booked and nobody was told`);
@@ -1047,6 +1065,35 @@ function lateUnbookableBesideNext(w: World, shape: { refundBp: number; next: Nex
   }
 }
 
+/**
+ * A written-off transfer lands late and is booked beside the next attempt of unknown outcome:
+ * attempt 1 landed with its answer lost, the admins' look-up missed it (written off), the
+ * release went on with attempt 2, answered with an error of unknown outcome — Stripe made it
+ * (`nextLanded`, its webhook lost for good) or not — and attempt 1's `transfer.created` then
+ * comes and is booked, writing attempt 2 off; `lookedUpFirst`: the admins' release had asked
+ * for attempt 2's look-up before (still unanswered).
+ */
+function lateBookedBesideUnknown(w: World, shape: { nextLanded: boolean; lookedUpFirst: boolean }): void {
+  pay(w, "card");
+  drain(w);
+  w.command({ type: "confirm_fulfilled" });
+  fire(w, "release_due");
+  answerTransfer(w, 0, "landed_answer_lost");
+  drain(w);
+  w.command({ type: "admin_release", by: "admin" });
+  answerLookup(w, 0, true);
+  const [first, ...rest] = w.inbox.splice(0);
+  if (first) w.deliver(first, false);
+  const late = rest.find((f) => f.type === "transfer_created");
+  answerTransfer(w, 0, shape.nextLanded ? "landed_answer_lost" : "api_error");
+  drain(w);
+  if (shape.lookedUpFirst) w.command({ type: "admin_release", by: "admin" });
+  if (late) w.deliver(late, false);
+  const [one, two] = w.state.transfers;
+  if (w.state.status !== "released" || one?.status !== "created" || two?.status !== "failed")
+    w.problems.push(`the scenario did not happen: ${w.state.status} ${JSON.stringify(w.state.transfers)}`);
+}
+
 describe("held payments against a model (fc.commands)", () => {
   it("every step keeps the books, the hold, the seller and the customer whole, and every command does what the rules say", () => {
     fc.assert(
@@ -1171,6 +1218,27 @@ describe("held payments against a model (fc.commands)", () => {
         },
       ),
       { numRuns: numRuns(200) },
+    );
+  });
+  it("a written-off transfer lands late and is booked beside the next attempt of unknown outcome, then anything: the payment hears of every transfer Stripe made", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 10_000 }),
+        fc.record({ nextLanded: fc.boolean(), lookedUpFirst: fc.boolean() }),
+        fc.commands(commandArbs, { maxCommands: 40 }),
+        fc.boolean(),
+        (amountMinor, shape, cmds, lose) => {
+          const world = new World(amountMinor, true);
+          lateBookedBesideUnknown(world, shape);
+          fc.modelRun(() => ({ model: {}, real: world }), cmds);
+          settle(world, lose);
+          world.checkSettled();
+          if (process.env.MODEL_TRACE === "1" && world.problems.length > 0)
+            console.log(JSON.stringify({ trace: world.trace, state: world.state }, null, 1));
+          expect(world.problems).toEqual([]);
+        },
+      ),
+      { numRuns: numRuns(100) },
     );
   });
 });

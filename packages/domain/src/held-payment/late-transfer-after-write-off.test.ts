@@ -175,3 +175,89 @@ describe("a transfer that lands while an admin holds the payment", () => {
     expect(ofKind(late.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
   });
 });
+
+describe("an attempt of unknown outcome written off when a late transfer is booked", () => {
+  const decide = (r: Run, input: HeldPaymentInput) =>
+    decideHeldPayment(r.state, input, { now: LATER, policy: DEFAULT_HELD_PAYMENT_POLICY })._unsafeUnwrap();
+  const notFound = (attempt: number): HeldPaymentInput => ({ type: "transfer_not_found", attempt });
+  /** Attempt 1 written off, attempt 2 of unknown outcome (the release blocked), then attempt 1's success. */
+  const bookedBesideUnknown = (): Run => run(writtenOff(), [unknownOutcome(2), created(1)], LATER);
+
+  it("is looked up once at Stripe: it may have paid the seller a second time", () => {
+    const r = bookedBesideUnknown();
+    expect(r.state.status).toBe("released");
+    expect(r.state.transfers[1]).toMatchObject({
+      number: 2,
+      status: "failed",
+      failureCode: "another_attempt_landed",
+      lookups: 1,
+    });
+    expect(ofKind(r.last, "find_transfer")).toMatchObject([
+      {
+        id: "hp1:transfer:attempt:2:lookup:1",
+        attempt: 2,
+        transferEffectId: "hp1:transfer:attempt:2",
+        transferGroup: r.state.transferGroup,
+      },
+    ]);
+    // Nothing else is asked of Stripe: no transfer, no retry.
+    expect(ofKind(r.last, "transfer")).toEqual([]);
+    expect(ofKind(r.last, "schedule_timer")).toEqual([]);
+  });
+
+  it("one already being looked up (the admins' release) is looked up once more, under the next look-up's id", () => {
+    const asked = run(writtenOff(), [unknownOutcome(2), release], LATER);
+    expect(ofKind(asked.last, "find_transfer").map((e) => e.id)).toEqual(["hp1:transfer:attempt:2:lookup:1"]);
+    const r = run(asked, [created(1)], LATER);
+    expect(ofKind(r.last, "find_transfer").map((e) => e.id)).toEqual(["hp1:transfer:attempt:2:lookup:2"]);
+  });
+
+  it("found by the look-up: recorded as a late transfer, not booked (the seller was paid twice), a ticket and the admins told", () => {
+    const r = bookedBesideUnknown();
+    const found = run(r, [created(2)], LATER);
+    expect(found.state.status).toBe("released");
+    expect(found.state.transfers[1]).toMatchObject({
+      number: 2,
+      status: "created",
+      transferId: "tr_2",
+      unbooked: true,
+    });
+    expect(ofKind(found.last, "open_ticket")).toMatchObject([
+      { id: "hp1:ticket:unexpected_money:transfer:tr_2", reason: "unexpected_money" },
+    ]);
+    expect(ofKind(found.last, "notify")).toMatchObject([
+      {
+        template: "unexpected_money",
+        to: { kind: "platform_admins" },
+        data: { transferId: "tr_2", attempt: 2, amountMinor: 9_000, booked: "no" },
+      },
+    ]);
+    // The books keep the one payment; nothing more is asked of Stripe.
+    expect(ofKind(found.last, "post_ledger")).toEqual([]);
+    expect(books(found)).toEqual(books(r));
+    expect(ofKind(found.last, "transfer")).toEqual([]);
+    expect(ofKind(found.last, "find_transfer")).toEqual([]);
+  });
+
+  it("not found by the look-up: nothing changes — written off it stays, no retry, no other transfer, no release", () => {
+    const r = bookedBesideUnknown();
+    const d = decide(r, notFound(2));
+    expect(d.ignored?.code).toBe("transfer_not_pending");
+    expect(d.state).toEqual(r.state);
+    expect(d.effects).toEqual([]);
+    // The admins' release of the released payment is refused, as before the look-up.
+    const again = decideHeldPayment(d.state, release, { now: LATER, policy: DEFAULT_HELD_PAYMENT_POLICY });
+    expect(again.isErr() && again.error.code).toBe("not_on_hold");
+  });
+
+  it("an attempt still asked for (not of unknown outcome) is written off without a look-up: its own answer or webhook tells", () => {
+    const r = run(writtenOff(), [created(1)], LATER);
+    expect(r.state.transfers[1]).toMatchObject({
+      number: 2,
+      status: "failed",
+      failureCode: "another_attempt_landed",
+    });
+    expect(r.state.transfers[1]?.lookups).toBeUndefined();
+    expect(ofKind(r.last, "find_transfer")).toEqual([]);
+  });
+});

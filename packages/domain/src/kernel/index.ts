@@ -34,11 +34,13 @@ export {
 export * from "./effect-address.js";
 export {
   ANOTHER_ATTEMPT_LANDED,
-  attemptsToWriteOff,
   isBookedTransfer,
   isTransferInFlight,
   type TransferAttemptState,
   transferStillAsked,
+  type WriteOffRules,
+  type WrittenOffAttempt,
+  writeOffOtherAttempts,
 } from "./late-transfers.js";
 export { type GroupAudience, NOTIFY_ROLES, type NotifyAudience, type NotifyRole } from "./notify-audience.js";
 export { type OwedCause, owedCauseData, owedCauseRefs, owedCauseSummary } from "./owed-cause.js";

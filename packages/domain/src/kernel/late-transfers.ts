@@ -3,7 +3,8 @@
 // behind), or one beside another attempt. At most one landed attempt per payee is booked; the
 // others are flagged (`unbooked`) for a person, and once one is booked every other attempt
 // still in flight is written off, so that neither the aggregate nor the outbox asks Stripe
-// for it again.
+// for it again — and one of unknown outcome among them is looked up once, so that a second
+// payment is heard even should its webhook never come.
 
 /** A transfer attempt as both aggregates record it. */
 export interface TransferAttemptState {
@@ -25,13 +26,34 @@ export function isTransferInFlight(t: TransferAttemptState): boolean {
   return t.status === "requested" || t.status === "unknown";
 }
 
+/** What an attempt written off because another landed and was booked becomes. */
+export interface WrittenOffAttempt {
+  readonly status: "failed";
+  readonly failureCode: typeof ANOTHER_ATTEMPT_LANDED;
+}
+
+/** How an aggregate records an attempt written off, and asks Stripe whether one landed (its transfer look-up). */
+export interface WriteOffRules<T> {
+  readonly writeOff: (attempt: T, patch: WrittenOffAttempt) => void;
+  readonly lookUp: (attempt: T) => void;
+}
+
 /**
- * The attempts to write off (`failed`, {@link ANOTHER_ATTEMPT_LANDED}) once one of `attempts`
- * (the payee's) was booked as their one payment: every other one still in flight. Should one
- * of them land too, its success is late and flagged, never booked.
+ * Once one of `attempts` (the payee's) was booked as their one payment, writes off (`failed`,
+ * {@link ANOTHER_ATTEMPT_LANDED}) every other one still in flight: should one of them land too,
+ * its success is late and flagged, never booked. One whose outcome was unknown (a timeout, a
+ * 5xx) may have landed already, and its webhook may never come: it is looked up once at
+ * Stripe, whose answer is handled as for any attempt written off — found, a late transfer,
+ * flagged (`unbooked`) with a ticket; not found, nothing changes.
  */
-export function attemptsToWriteOff<T extends TransferAttemptState>(attempts: readonly T[]): T[] {
-  return attempts.filter(isTransferInFlight);
+export function writeOffOtherAttempts<T extends TransferAttemptState>(
+  attempts: readonly T[],
+  rules: WriteOffRules<T>,
+): void {
+  for (const attempt of attempts.filter(isTransferInFlight)) {
+    rules.writeOff(attempt, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
+    if (attempt.status === "unknown") rules.lookUp(attempt);
+  }
 }
 
 /**

@@ -10,12 +10,7 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
-import {
-  ANOTHER_ATTEMPT_LANDED,
-  attemptsToWriteOff,
-  isBookedTransfer,
-  isTransferInFlight,
-} from "../kernel/late-transfers.js";
+import { isBookedTransfer, isTransferInFlight, writeOffOtherAttempts } from "../kernel/late-transfers.js";
 import {
   type OwedCause,
   owedCauseData,
@@ -639,13 +634,13 @@ function transferCreated(d: Draft, { sellerId, attempt, transferId }: InputOf<"t
     if (!bookable) return d.done();
     // Their one payment (a look-up missed it, a frozen co-host's): booked as any landed transfer
     // is, below. Any other attempt of theirs still in flight is written off: neither the charge
-    // nor the outbox asks Stripe for it again, and should it land too, it is flagged, not booked.
-    for (const other of attemptsToWriteOff(attemptsOf(d.state, sellerId))) {
-      d.updateTransfer(sellerId, other.attempt, { status: "failed", failureCode: ANOTHER_ATTEMPT_LANDED });
-      // Its outcome unknown, it may have landed too: it is looked up once, so that a second
-      // payment is heard (late, flagged) even should its webhook never come.
-      if (other.status === "unknown") requestTransferLookup(d, other);
-    }
+    // nor the outbox asks Stripe for it again, and should it land too, it is flagged, not booked
+    // (one of unknown outcome is looked up once, so that a second payment is heard even should
+    // its webhook never come).
+    writeOffOtherAttempts(attemptsOf(d.state, sellerId), {
+      writeOff: (other, patch) => d.updateTransfer(sellerId, other.attempt, patch),
+      lookUp: (other) => requestTransferLookup(d, other),
+    });
   } else d.updateTransfer(sellerId, attempt, { status: "created", transferId });
   d.updatePayout(sellerId, { failures: 0, parked: false });
   unfreeze(d, sellerId);
