@@ -10,7 +10,7 @@ export type DispatcherLoop = PollingLoop;
  * Runs outbox passes until stopped: at once again while there was work or when woken
  * (`wake()`, on a `susu_outbox` notification), otherwise after `intervalMs`, and backing off
  * while passes fail. Each pass runs up to `concurrency` aggregates' effects at once, one
- * aggregate's in order. Leases make several dispatchers (in several processes) safe
+ * aggregate's in order, claiming again while a slot is idle (for `refillForMs`). Leases make several dispatchers (in several processes) safe
  * together; the claims a pass could not settle because the database went away are given
  * back by the next pass that reaches it, so they do not wait out their lease.
  */
@@ -25,6 +25,14 @@ export function startOutboxDispatcher(
     readonly concurrency?: number;
     /** Most effects one pass claims (default: four per concurrent slot, at least 50, at most 500). */
     readonly limit?: number;
+    /**
+     * For how long a pass claims again while a slot is idle and nothing claimed waits
+     * (default 2,000 ms): a claim cut by `limit` holds few aggregates when each has many
+     * effects due (a round's ten debits), which would leave the other slots idle until the
+     * pass's longest aggregate is done. Bounded so that a busy dispatcher still ends its
+     * passes (and gives back a failed pass's claims) every few seconds.
+     */
+    readonly refillForMs?: number;
     readonly maxBackoffMs?: number;
     readonly log: Logger;
     /** Counts each effect's outcome and each pass (`outbox_pass`). */
@@ -45,6 +53,7 @@ export function startOutboxDispatcher(
       concurrency,
       limit,
       held,
+      refillForMs: options.refillForMs ?? 2_000,
       ...(onSettled !== undefined ? { onSettled } : {}),
     });
     if (report.isErr()) {

@@ -1,5 +1,6 @@
 // Model test of the parallel outbox dispatcher: random effects over a few aggregates, several
-// dispatchers (each with its own concurrency and batch size) running passes side by side with
+// dispatchers (each with its own concurrency and batch size, some claiming again while slots are
+// idle) running passes side by side with
 // random delays inside every execution, some executions failing (retried after a backoff) and
 // some results not recorded because "the database went away" (the claim stays with the
 // worker until its next pass gives it back). Whatever the interleaving:
@@ -43,7 +44,12 @@ const yieldTimes = async (n: number) => {
 
 interface Scenario {
   readonly aggregates: readonly number[];
-  readonly dispatchers: readonly { readonly concurrency: number; readonly limit: number }[];
+  readonly dispatchers: readonly {
+    readonly concurrency: number;
+    readonly limit: number;
+    /** Whether its passes claim again while slots are idle (refillForMs). */
+    readonly refill: boolean;
+  }[];
   /** Microtask yields inside each execution, cycled. */
   readonly delays: readonly number[];
   /** Effects whose first execution fails (retried after the backoff). */
@@ -55,7 +61,11 @@ interface Scenario {
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   aggregates: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 40 }),
   dispatchers: fc.array(
-    fc.record({ concurrency: fc.integer({ min: 1, max: 5 }), limit: fc.integer({ min: 1, max: 12 }) }),
+    fc.record({
+      concurrency: fc.integer({ min: 1, max: 5 }),
+      limit: fc.integer({ min: 1, max: 12 }),
+      refill: fc.boolean(),
+    }),
     { minLength: 1, maxLength: 4 },
   ),
   delays: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 16 }),
@@ -122,6 +132,7 @@ async function run(s: Scenario) {
           limit: w.limit,
           retry: RETRY,
           held: w.held,
+          ...(w.refill ? { refillForMs: 60_000 } : {}),
         });
         return report.isOk() ? report.value.claimed + report.value.released : 1;
       }),
@@ -203,6 +214,78 @@ describe("the parallel outbox dispatcher", () => {
     });
     expect(report._unsafeUnwrap()).toMatchObject({ claimed: 8, completed: 8 });
     expect(most).toBe(3);
+  });
+
+  it("claims again while slots are idle: aggregates with many effects each still run side by side, up to the concurrency", async () => {
+    // Four aggregates of five effects each, in decision order aggregate by aggregate: a claim
+    // of five takes one aggregate's. Without claiming again, the pass would run that one alone.
+    const susu = new InMemorySusu();
+    const effects = Array.from({ length: 20 }, (_, i) => effectOf(i, Math.floor(i / 5)));
+    (await susu.store.commit({ ...empty, outbox: effects }))._unsafeUnwrap();
+    let inFlight = 0;
+    let most = 0;
+    const order: string[] = [];
+    const timers: TimerScheduler = {
+      // A provider call lasts a few milliseconds, far longer than a claim of the in-memory store.
+      schedule: (timer: ScheduledTimer) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        order.push(timer.id);
+        return ResultAsync.fromSafePromise(
+          new Promise<void>((resolve) => setTimeout(resolve, 3)).then(() => {
+            inFlight -= 1;
+          }),
+        );
+      },
+    };
+    const report = await dispatchOutbox(susu.deps, { ...susu.ports, timers }, susu.store, {
+      workerId: "w",
+      concurrency: 4,
+      limit: 5,
+      refillForMs: 60_000,
+    });
+    expect(report._unsafeUnwrap()).toMatchObject({ claimed: 20, completed: 20 });
+    expect(most).toBe(4);
+    // Each aggregate's effects still ran in the order they were decided.
+    for (let a = 0; a < 4; a++) {
+      const own = effects.slice(a * 5, a * 5 + 5).map((e) => e.id);
+      expect(order.filter((id) => own.includes(id))).toEqual(own);
+    }
+  });
+
+  it("claims only once when not told to claim again (refillForMs 0, the default)", async () => {
+    const susu = new InMemorySusu();
+    const effects = Array.from({ length: 20 }, (_, i) => effectOf(i, Math.floor(i / 5)));
+    (await susu.store.commit({ ...empty, outbox: effects }))._unsafeUnwrap();
+    const report = await dispatchOutbox(susu.deps, susu.ports, susu.store, {
+      workerId: "w",
+      concurrency: 4,
+      limit: 5,
+    });
+    expect(report._unsafeUnwrap()).toMatchObject({ claimed: 5, completed: 5 });
+  });
+
+  it("stops claiming again once the pass has run refillForMs (the next pass takes the rest)", async () => {
+    const susu = new InMemorySusu();
+    const effects = Array.from({ length: 20 }, (_, i) => effectOf(i, Math.floor(i / 5)));
+    (await susu.store.commit({ ...empty, outbox: effects }))._unsafeUnwrap();
+    const timers: TimerScheduler = {
+      schedule: () => {
+        // Every provider call takes a second of the pass's time.
+        susu.clock.advanceTo(susu.clock.now() + 1_000);
+        return ResultAsync.fromSafePromise(yieldTimes(2));
+      },
+    };
+    const report = await dispatchOutbox(susu.deps, { ...susu.ports, timers }, susu.store, {
+      workerId: "w",
+      concurrency: 4,
+      limit: 5,
+      refillForMs: 500,
+    });
+    // The first claim, and the refill asked for before any second had passed; none after.
+    const { claimed, completed } = report._unsafeUnwrap();
+    expect(claimed).toBeLessThan(20);
+    expect(completed).toBe(claimed);
   });
 
   it("starts no effect once its claim's lease is about to end (another dispatcher may take the aggregate then)", async () => {

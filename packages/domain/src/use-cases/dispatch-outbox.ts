@@ -11,7 +11,6 @@ import type {
   StorageError,
   UnitOfWork,
 } from "../ports/storage.js";
-import { forEachBounded } from "../shared/bounded.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
 import type { UseCaseDeps } from "./deps.js";
@@ -54,6 +53,15 @@ export interface DispatchOptions {
    * have.
    */
   readonly held?: Set<string>;
+  /**
+   * For how long (ms of the clock, from the pass's start) the pass claims again while a slot
+   * is idle and nothing claimed is waiting (default 0: one claim). A
+   * claim cut by `limit` may hold few aggregates when each has many effects due (a round's
+   * debits): without claiming again, the pass would run those few while the other slots sit
+   * idle until its longest aggregate is done. The claims skip the aggregates this pass
+   * holds, so each aggregate's effects still run one at a time, in order.
+   */
+  readonly refillForMs?: number;
 }
 
 /** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
@@ -127,17 +135,24 @@ export function dispatchOutbox(
           return count;
         });
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
-  return released.andThen((releasedCount) => {
+  const limit = options.limit ?? 50;
+  const refillUntil = deps.clock.now() + (options.refillForMs ?? 0);
+  const claim = (): ResultAsync<readonly ClaimedGroup[], StorageError> => {
     const claimedAt = deps.clock.now();
     // Past this instant another dispatcher may take the aggregate (an expired lease is
-    // anyone's, and the sweep clears it): no effect of this pass starts after it.
+    // anyone's, and the sweep clears it): no effect of this claim starts after it.
     const startBy = claimedAt + leaseMs - Math.min(leaseMs / 10, 30_000);
-    return outbox.claimDue(options.workerId, claimedAt, leaseMs, options.limit ?? 50).andThen((records) => {
+    return outbox.claimDue(options.workerId, claimedAt, leaseMs, limit).map((records) => {
       for (const record of records) held.add(record.effect.id);
-      const counts = { completed: 0, retried: 0, parked: 0 };
+      return byAggregate(records).map((records) => ({ records, startBy }));
+    });
+  };
+  return released.andThen((releasedCount) =>
+    claim().andThen((first) => {
+      const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
       let failure: StorageError | undefined;
-      const runGroup = async (group: readonly OutboxRecord[]): Promise<void> => {
-        for (const record of group) {
+      const runGroup = async ({ records, startBy }: ClaimedGroup): Promise<void> => {
+        for (const record of records) {
           // Once a result could not be recorded (the database is away) nothing new starts: a
           // provider call now would go out with no way to record its result. Effects not
           // started stay in `held` and are given back by the next pass (or their lease ends).
@@ -159,14 +174,68 @@ export function dispatchOutbox(
           counts[outcome.value] += 1;
         }
       };
-      const work = forEachBounded(byAggregate(records), options.concurrency ?? 1, runGroup);
+      const claimMore = async (): Promise<readonly ClaimedGroup[] | undefined> => {
+        if (failure !== undefined || deps.clock.now() >= refillUntil) return undefined;
+        const more = await claim();
+        if (more.isErr()) {
+          failure ??= more.error;
+          return undefined;
+        }
+        return more.value;
+      };
+      const claimedIn = (groups: readonly ClaimedGroup[]) => {
+        counts.claimed += groups.reduce((n, g) => n + g.records.length, 0);
+        return groups;
+      };
+      const work = runRefilled(claimedIn(first), options.concurrency ?? 1, runGroup, async () => {
+        const more = await claimMore();
+        return more === undefined ? undefined : claimedIn(more);
+      });
       return ResultAsync.fromSafePromise(work).andThen(() =>
-        failure !== undefined
-          ? errAsync(failure)
-          : okAsync({ claimed: records.length, ...counts, released: releasedCount }),
+        failure !== undefined ? errAsync(failure) : okAsync({ ...counts, released: releasedCount }),
       );
-    });
-  });
+    }),
+  );
+}
+
+/** One aggregate's claimed effects, in claim order, and when their claim's lease runs short. */
+interface ClaimedGroup {
+  readonly records: readonly OutboxRecord[];
+  readonly startBy: Instant;
+}
+
+/**
+ * Runs `groups` with at most `concurrency` at once. When a slot is idle, no group is waiting
+ * and some still run, asks `claimMore` for more (`undefined`: no more for this pass; an empty
+ * claim: nothing due now, asked again when a running group ends, so an idle pass claims at
+ * most once per group it ran). Resolves once every group has ended; never rejects (`run`
+ * reports its own failures).
+ */
+async function runRefilled<G>(
+  groups: readonly G[],
+  concurrency: number,
+  run: (group: G) => Promise<void>,
+  claimMore: () => Promise<readonly G[] | undefined>,
+): Promise<void> {
+  const waiting = [...groups];
+  const running = new Set<Promise<void>>();
+  let exhausted = false;
+  for (;;) {
+    while (running.size < concurrency && waiting.length > 0) {
+      const task: Promise<void> = run(waiting.shift() as G).finally(() => running.delete(task));
+      running.add(task);
+    }
+    if (!exhausted && waiting.length === 0 && running.size > 0 && running.size < concurrency) {
+      const more = await claimMore();
+      if (more === undefined) exhausted = true;
+      else if (more.length > 0) {
+        waiting.push(...more);
+        continue;
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+  }
 }
 
 /** The records grouped by aggregate, each group in claim order, groups by their first record. */
