@@ -130,53 +130,75 @@ async function payment(id: string): Promise<HeldPayment> {
 const call = async (token: string, method: string, path: string, body?: unknown) =>
   app.request(path, authed(token, method, body));
 
+/**
+ * A held payment asked for through the API by a seller (a person whose connected account at
+ * the emulator is onboarded), paid by card and confirmed fulfilled: held, its release due
+ * after the window. Answers the payment's id, the seller's account and an operator's token.
+ */
+async function fulfilledPayment(booking: {
+  readonly sellerId: string;
+  readonly sellerName: string;
+  readonly clientReference: string;
+  readonly description: string;
+  readonly customer: { readonly email: string; readonly name: string };
+  readonly feeBps: number;
+}): Promise<{ readonly id: string; readonly account: { readonly id: string }; readonly operator: string }> {
+  const account = await stripe.accounts.create({
+    type: "express",
+    country: "AU",
+    capabilities: { transfers: { requested: true } },
+  });
+  await emulator.control.completeAccountOnboarding(account.id);
+  const seller: Person = {
+    id: booking.sellerId,
+    displayName: booking.sellerName,
+    payout: { connectedAccountId: account.id, payoutsEnabled: true },
+    createdAt: clock.now(),
+    version: 0,
+  };
+  (
+    await store.commit({
+      people: [{ state: seller, expectedVersion: undefined }],
+      groups: [],
+      rounds: [],
+      outbox: [],
+      audit: [],
+    })
+  )._unsafeUnwrap();
+  const operator = await tokenFor("ops_olga", ["admin"]);
+  const asked = await call(await tokenFor(APP, ["service"]), "POST", "/v1/held-payments", {
+    clientReference: booking.clientReference,
+    amountMinor: 100_00,
+    currency: "AUD",
+    sellerId: booking.sellerId,
+    description: booking.description,
+    customer: booking.customer,
+    fee: { rateBps: booking.feeBps },
+    successUrl: "https://app.example/paid",
+  });
+  expect(asked.status, await asked.clone().text()).toBe(201);
+  const { id } = (await asked.json()) as { id: string };
+  await settle();
+  await emulator.control.completeCheckoutSession((await payment(id)).checkoutSessionId ?? "", {
+    paymentMethod: "pm_card_visa",
+  });
+  await settle();
+  expect((await payment(id)).status).toBe("held");
+  (await useCases.confirmFulfilled(deps, id, (await payment(id)).requestedBy))._unsafeUnwrap();
+  return { id, account, operator };
+}
+
 describe("POST /v1/held-payments/{id}/release after a transfer landed late and could not be booked", () => {
   it("is refused 409 transfer_landed_late (problem+json), and nothing changes: no transfer asked, the payment as it was", async () => {
-    // The seller: a person whose connected account at the emulator is onboarded.
-    const account = await stripe.accounts.create({
-      type: "express",
-      country: "AU",
-      capabilities: { transfers: { requested: true } },
-    });
-    await emulator.control.completeAccountOnboarding(account.id);
-    const seller: Person = {
-      id: "sam",
-      displayName: "Sam",
-      payout: { connectedAccountId: account.id, payoutsEnabled: true },
-      createdAt: clock.now(),
-      version: 0,
-    };
-    (
-      await store.commit({
-        people: [{ state: seller, expectedVersion: undefined }],
-        groups: [],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
-    const operator = await tokenFor("ops_olga", ["admin"]);
-
-    // Asked for, paid by card, fulfilled.
-    const asked = await call(await tokenFor(APP, ["service"]), "POST", "/v1/held-payments", {
-      clientReference: "booking_late",
-      amountMinor: 100_00,
-      currency: "AUD",
+    // Asked for by a seller, paid by card, fulfilled.
+    const { id, account, operator } = await fulfilledPayment({
       sellerId: "sam",
+      sellerName: "Sam",
+      clientReference: "booking_late",
       description: "Two nights by the sea",
       customer: { email: "cy@example.com", name: "Cy" },
-      fee: { rateBps: 1_000 },
-      successUrl: "https://app.example/paid",
+      feeBps: 1_000,
     });
-    expect(asked.status, await asked.clone().text()).toBe(201);
-    const { id } = (await asked.json()) as { id: string };
-    await settle();
-    await emulator.control.completeCheckoutSession((await payment(id)).checkoutSessionId ?? "", {
-      paymentMethod: "pm_card_visa",
-    });
-    await settle();
-    expect((await payment(id)).status).toBe("held");
-    (await useCases.confirmFulfilled(deps, id, (await payment(id)).requestedBy))._unsafeUnwrap();
     await settle();
 
     // The release's transfer lands at Stripe, its answer lost, its webhook late.
@@ -248,47 +270,14 @@ describe("POST /v1/held-payments/{id}/release after a transfer landed late and c
 // seller's share at most half of it — here 40.00 of 100.00, a 60 % fee.)
 describe("a late transfer booked while the next attempt's outcome is unknown", () => {
   it("the next attempt is looked up at Stripe: found, it is recorded, not booked, and a person is told", async () => {
-    const account = await stripe.accounts.create({
-      type: "express",
-      country: "AU",
-      capabilities: { transfers: { requested: true } },
-    });
-    await emulator.control.completeAccountOnboarding(account.id);
-    const seller: Person = {
-      id: "sue",
-      displayName: "Sue",
-      payout: { connectedAccountId: account.id, payoutsEnabled: true },
-      createdAt: clock.now(),
-      version: 0,
-    };
-    (
-      await store.commit({
-        people: [{ state: seller, expectedVersion: undefined }],
-        groups: [],
-        rounds: [],
-        outbox: [],
-        audit: [],
-      })
-    )._unsafeUnwrap();
-    const operator = await tokenFor("ops_olga", ["admin"]);
-    const asked = await call(await tokenFor(APP, ["service"]), "POST", "/v1/held-payments", {
-      clientReference: "booking_twice",
-      amountMinor: 100_00,
-      currency: "AUD",
+    const { id, account, operator } = await fulfilledPayment({
       sellerId: "sue",
+      sellerName: "Sue",
+      clientReference: "booking_twice",
       description: "A week in the hills",
       customer: { email: "di@example.com", name: "Di" },
-      fee: { rateBps: 6_000 },
-      successUrl: "https://app.example/paid",
+      feeBps: 6_000,
     });
-    expect(asked.status, await asked.clone().text()).toBe(201);
-    const { id } = (await asked.json()) as { id: string };
-    await settle();
-    await emulator.control.completeCheckoutSession((await payment(id)).checkoutSessionId ?? "", {
-      paymentMethod: "pm_card_visa",
-    });
-    await settle();
-    (await useCases.confirmFulfilled(deps, id, (await payment(id)).requestedBy))._unsafeUnwrap();
     await settle();
 
     // Attempt 1 lands at Stripe, its answer lost, its webhook late.
