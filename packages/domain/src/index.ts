@@ -35,6 +35,7 @@ export type {
   DispatchReport,
   EffectFailure,
   EffectPorts,
+  ExecuteOptions,
   FactError,
   FactOutcome,
   FactPorts,

@@ -188,6 +188,15 @@ async function fulfilledPayment(booking: {
   return { id, account, operator };
 }
 
+/** A transfer lands at Stripe, but its answer is lost: Stripe's 4xx of unknown outcome. */
+const landedAnswerLost = {
+  route: "POST /v1/transfers",
+  kind: "error",
+  phase: "after",
+  status: 400,
+  code: "processing_error",
+} as const;
+
 describe("POST /v1/held-payments/{id}/release after a transfer landed late and could not be booked", () => {
   it("is refused 409 transfer_landed_late (problem+json), and nothing changes: no transfer asked, the payment as it was", async () => {
     // Asked for by a seller, paid by card, fulfilled.
@@ -281,13 +290,6 @@ describe("a late transfer booked while the next attempt's outcome is unknown", (
     await settle();
 
     // Attempt 1 lands at Stripe, its answer lost, its webhook late.
-    const landedAnswerLost = {
-      route: "POST /v1/transfers",
-      kind: "error",
-      phase: "after",
-      status: 400,
-      code: "processing_error",
-    } as const;
     lateTypes = new Set(["transfer.created"]);
     await emulator.control.injectFault(landedAnswerLost);
     await advance(WINDOW + 1_000);
@@ -329,6 +331,92 @@ describe("a late transfer booked while the next attempt's outcome is unknown", (
       [1, "created", true],
       [2, "created", false],
     ]);
+    const desk = ports.desk as RecordingSupportDesk;
+    expect(
+      desk.tickets.filter((t) => t.id === `${id}:ticket:unexpected_money:transfer:${second}`),
+    ).toHaveLength(1);
+    const notifier = ports.notifier as RecordingNotifier;
+    expect(
+      notifier.sent.filter((n) => n.template === "unexpected_money" && n.data.transferId === second),
+    ).toMatchObject([{ data: { attempt: 2, booked: "no" } }]);
+    // Stripe paid the seller twice; the books count one payment.
+    const transfers = (await stripe.transfers.list({ transfer_group: released.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([
+      [40_00, account.id],
+      [40_00, account.id],
+    ]);
+  });
+});
+
+// A late transfer booked while the next attempt is still asked for, whose first try's outcome the
+// outbox never heard: the release's first transfer lands with its answer lost and its webhook
+// late, the operator's look-up misses it (written off), and the next attempt's transfer lands
+// too, but Stripe answers 500 (every retry of the SDK too): the outbox keeps the effect to retry
+// it, and its transfer.created never comes. Then the first one's webhook comes and is booked as
+// the seller's payment: the next attempt, still asked for, is written off. The outbox's retry of
+// its effect re-reads the payment and does not send it — and, its earlier try unheard, reports
+// it (`earlier_try_unheard`): the payment looks it up once at Stripe, finds it, and records it
+// as a late transfer, not booked, with an unexpected_money ticket and the admins told. (Before,
+// the retry was dropped silently: the seller was paid twice and nobody knew.)
+describe("a late transfer booked while the next attempt's first try is unheard in the outbox", () => {
+  it("the outbox's retry, not sent, has the payment look the attempt up: found, it is recorded, not booked, and a person is told", async () => {
+    const { id, account, operator } = await fulfilledPayment({
+      sellerId: "uma",
+      sellerName: "Uma",
+      clientReference: "booking_unheard",
+      description: "A week by the lake",
+      customer: { email: "ed@example.com", name: "Ed" },
+      feeBps: 6_000,
+    });
+    await settle();
+
+    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
+    lateTypes = new Set(["transfer.created"]);
+    await emulator.control.injectFault(landedAnswerLost);
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect(await payment(id)).toMatchObject({ blockKind: "transfer_outcome_unknown" });
+
+    // The operator's release: the look-up misses attempt 1 (written off); attempt 2 lands too,
+    // but every answer of it is a 500: the outbox keeps its effect, to retry it later.
+    lookupsToMiss = 1;
+    await emulator.control.injectFault({ ...landedAnswerLost, status: 500, count: 3 });
+    expect((await call(operator, "POST", `/v1/held-payments/${id}/release`)).status).toBe(200);
+    await settle();
+    const asked = await payment(id);
+    expect(asked.transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "requested"],
+    ]);
+    const effect = await db.prisma.outboxEffect.findUniqueOrThrow({
+      where: { id: `${id}:transfer:attempt:2` },
+    });
+    expect(effect.attempts).toBe(1);
+    const ours = late.filter((e) => (e.data.object as Stripe.Transfer).metadata?.held_payment_id === id);
+    expect(ours.map((e) => (e.data.object as Stripe.Transfer).metadata?.attempt)).toEqual(["1", "2"]);
+
+    // Attempt 1's webhook comes (attempt 2's never will): booked, the payment released, attempt
+    // 2 written off while still asked for.
+    const first = ours[0];
+    if (first === undefined) throw new Error("no transfer.created for attempt 1");
+    late.splice(late.indexOf(first), 1);
+    await deliver([first]);
+    await settle();
+    expect((await payment(id)).transfers[1]).toMatchObject({
+      status: "failed",
+      failureCode: "another_attempt_landed",
+    });
+
+    // The outbox retries attempt 2's effect: not sent, its unheard try reported; the look-up finds it.
+    await advance(HOUR_MS);
+    await settle();
+    const released = await payment(id);
+    expect(released.status).toBe("released");
+    expect(released.transfers).toMatchObject([
+      { number: 1, status: "created" },
+      { number: 2, status: "created", failureCode: "another_attempt_landed", unbooked: true, lookups: 1 },
+    ]);
+    const second = released.transfers[1]?.transferId ?? "";
     const desk = ports.desk as RecordingSupportDesk;
     expect(
       desk.tickets.filter((t) => t.id === `${id}:ticket:unexpected_money:transfer:${second}`),

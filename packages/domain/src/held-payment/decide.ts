@@ -10,7 +10,12 @@ import {
   waitingLoss,
 } from "../kernel/disputes.js";
 import { PaymentDraft } from "../kernel/draft.js";
-import { isBookedTransfer, isTransferInFlight, writeOffOtherAttempts } from "../kernel/late-transfers.js";
+import {
+  isBookedTransfer,
+  isTransferInFlight,
+  mayHaveLandedAfterWriteOff,
+  writeOffOtherAttempts,
+} from "../kernel/late-transfers.js";
 import {
   type OwedCause,
   owedCauseData,
@@ -1194,6 +1199,13 @@ function transferFailed(d: Draft, input: InputOf<"transfer_failed">): Step {
   const s = d.state;
   const t = s.transfers.find((x) => x.number === attempt);
   if (!t) return ignore(s, "no_such_transfer", `no transfer attempt ${attempt}`);
+  // Written off while still asked for (another attempt landed late and was booked), its answer
+  // says it may have landed after all: looked up once, as one of unknown outcome is when
+  // written off — a second payment is heard even should its webhook never come.
+  if (mayHaveLandedAfterWriteOff(t, failureCode)) {
+    requestTransferLookup(d, t);
+    return d.done();
+  }
   if (t.status !== "requested" && t.status !== "unknown")
     return ignore(s, "transfer_not_pending", `attempt ${attempt} is ${t.status}`);
   if (t.status === "unknown") {

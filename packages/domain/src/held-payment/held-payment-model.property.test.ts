@@ -273,9 +273,10 @@ class World extends PaymentWorld<HeldPayment, HeldPaymentInput, HeldPaymentEffec
         } else if (!ignored) m.lateUnbooked = true;
         break;
       case "transfer_failed":
-        if (ignored) break;
+        // An answer of unknown outcome counts even when the payment had written the attempt off
+        // meanwhile (another landed late and was booked): Stripe may have made it all the same.
         if (input.failureCode === "api_error") m.transfersUnknown.add(input.attempt);
-        else m.transfersOpen.delete(input.attempt);
+        else if (!ignored) m.transfersOpen.delete(input.attempt);
         break;
       case "dispute_created":
         if (m.captured && !m.disputes.has(input.disputeId)) m.disputes.set(input.disputeId, true);

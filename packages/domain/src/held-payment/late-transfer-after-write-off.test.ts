@@ -261,3 +261,84 @@ describe("an attempt of unknown outcome written off when a late transfer is book
     expect(ofKind(r.last, "find_transfer")).toEqual([]);
   });
 });
+
+// An attempt written off while still asked for (its transfer effect in the outbox, or its first
+// try's answer not back yet), whose answer then says its outcome is unknown: Stripe may have
+// made that transfer too. Before, the payment ignored the answer (the attempt was no longer in
+// flight), so nothing looked it up: with its webhook lost, the seller was paid twice and nobody
+// knew.
+describe("an attempt written off while still asked for, whose answer then comes of unknown outcome", () => {
+  const decide = (r: Run, input: HeldPaymentInput) =>
+    decideHeldPayment(r.state, input, { now: LATER, policy: DEFAULT_HELD_PAYMENT_POLICY })._unsafeUnwrap();
+  /** Attempt 1 written off, attempt 2 asked; attempt 1 lands late and is booked: attempt 2 written off. */
+  const writtenOffAsked = (): Run => {
+    const r = run(writtenOff(), [created(1)], LATER);
+    expect(r.state.transfers[1]).toMatchObject({ status: "failed", failureCode: "another_attempt_landed" });
+    return r;
+  };
+
+  for (const failureCode of ["api_error", "timeout", "processing_error", "earlier_try_unheard"])
+    it(`(${failureCode}) is looked up once at Stripe; the payment stays released and nothing else is asked`, () => {
+      const r = writtenOffAsked();
+      const d = decide(r, { type: "transfer_failed", attempt: 2, failureCode });
+      expect(d.ignored).toBeUndefined();
+      expect(d.state.status).toBe("released");
+      expect(d.state.transfers[1]).toMatchObject({
+        number: 2,
+        status: "failed",
+        failureCode: "another_attempt_landed",
+        lookups: 1,
+      });
+      expect(d.effects).toMatchObject([
+        {
+          kind: "find_transfer",
+          id: "hp1:transfer:attempt:2:lookup:1",
+          attempt: 2,
+          transferEffectId: "hp1:transfer:attempt:2",
+          transferGroup: r.state.transferGroup,
+        },
+      ]);
+    });
+
+  it("only once: the same answer again (a replay, the outbox reporting it too) asks nothing more", () => {
+    const asked = run(writtenOffAsked(), [unknownOutcome(2)], LATER);
+    for (const failureCode of ["api_error", "earlier_try_unheard"]) {
+      const d = decide(asked, { type: "transfer_failed", attempt: 2, failureCode });
+      expect(d.ignored?.code).toBe("transfer_not_pending");
+      expect(d.effects).toEqual([]);
+    }
+  });
+
+  it("found by the look-up: a late transfer, not booked (the seller was paid twice), a ticket and the admins told", () => {
+    const asked = run(writtenOffAsked(), [unknownOutcome(2)], LATER);
+    const found = run(asked, [created(2)], LATER);
+    expect(found.state.status).toBe("released");
+    expect(found.state.transfers[1]).toMatchObject({ status: "created", transferId: "tr_2", unbooked: true });
+    expect(ofKind(found.last, "open_ticket")).toMatchObject([
+      { id: "hp1:ticket:unexpected_money:transfer:tr_2", reason: "unexpected_money" },
+    ]);
+    expect(ofKind(found.last, "notify")).toMatchObject([
+      { template: "unexpected_money", to: { kind: "platform_admins" }, data: { attempt: 2, booked: "no" } },
+    ]);
+    expect(ofKind(found.last, "post_ledger")).toEqual([]);
+    expect(books(found)).toEqual(books(asked));
+    expect(ofKind(found.last, "transfer")).toEqual([]);
+  });
+
+  it("not found by the look-up: nothing changes", () => {
+    const asked = run(writtenOffAsked(), [unknownOutcome(2)], LATER);
+    const d = decide(asked, { type: "transfer_not_found", attempt: 2 });
+    expect(d.ignored?.code).toBe("transfer_not_pending");
+    expect(d.state).toEqual(asked.state);
+    expect(d.effects).toEqual([]);
+  });
+
+  it("a definite failure needs nothing: no look-up", () => {
+    const r = writtenOffAsked();
+    for (const failureCode of ["balance_insufficient", "account_invalid"]) {
+      const d = decide(r, { type: "transfer_failed", attempt: 2, failureCode });
+      expect(d.ignored?.code).toBe("transfer_not_pending");
+      expect(d.effects).toEqual([]);
+    }
+  });
+});

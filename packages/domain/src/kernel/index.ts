@@ -34,8 +34,11 @@ export {
 export * from "./effect-address.js";
 export {
   ANOTHER_ATTEMPT_LANDED,
+  EARLIER_TRY_UNHEARD,
   isBookedTransfer,
   isTransferInFlight,
+  mayHaveLandedAfterWriteOff,
+  reportsUnheardTry,
   type TransferAttemptState,
   transferStillAsked,
   type WriteOffRules,

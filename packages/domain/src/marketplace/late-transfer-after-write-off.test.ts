@@ -104,10 +104,14 @@ describe("a written-off transfer of a split's seller that lands late", () => {
 
   it("the next attempt's failure that comes after does not park a settled charge", () => {
     const late = run(writtenOff(), [created1("sel_a", 1)]);
-    for (const code of ["account_invalid", "api_error", "balance_insufficient"]) {
+    for (const code of ["account_invalid", "balance_insufficient"]) {
       const d = decide(late, failed(2, code))._unsafeUnwrap();
       expect(d.ignored?.code).toBe("transfer_not_pending");
     }
+    // One of unknown outcome is looked up (below), and parks nothing either.
+    const unknown = decide(late, failed(2, "api_error"))._unsafeUnwrap();
+    expect(unknown.state.status).toBe("settled");
+    expect(unknown.effects.map((e) => e.kind)).toEqual(["find_transfer"]);
   });
 
   it("a retry timer armed before the late landing asks for no third transfer", () => {
@@ -157,5 +161,80 @@ describe("a written-off transfer of a split's seller that lands late", () => {
     expect(of(refunded.last, "reverse_transfer").find((e) => e.sellerId === "sel_a")?.transferId).toBe(
       "tr_sel_a_2",
     );
+  });
+});
+
+// An attempt written off while still asked for (its transfer effect in the outbox, or its first
+// try's answer not back yet), whose answer then says its outcome is unknown: Stripe may have
+// made that transfer too. Before, the charge ignored the answer (the attempt was no longer in
+// flight), so nothing looked it up: with its webhook lost, the seller was paid twice and nobody
+// knew (the marketplace model: "Stripe made 2 transfers to sel_a, the charge knows 1").
+describe("a split's attempt written off while still asked for, whose answer then comes of unknown outcome", () => {
+  /** sel_a's attempt 1 written off, attempt 2 asked; attempt 1 lands late and is booked: attempt 2 written off. */
+  const writtenOffAsked = (): Run => {
+    const r = run(writtenOff(), [created1("sel_a", 1)]);
+    expect(attemptsOfA(r)[1]).toEqual([2, "failed", "another_attempt_landed", undefined]);
+    return r;
+  };
+
+  for (const failureCode of ["api_error", "timeout", "processing_error", "earlier_try_unheard"])
+    it(`(${failureCode}) is looked up once at Stripe; the charge stays settled and nothing else is asked`, () => {
+      const r = writtenOffAsked();
+      const d = decide(r, failed(2, failureCode))._unsafeUnwrap();
+      expect(d.ignored).toBeUndefined();
+      expect(d.state.status).toBe("settled");
+      expect(d.state.transfers.find((t) => t.sellerId === "sel_a" && t.attempt === 2)).toMatchObject({
+        status: "failed",
+        failureCode: "another_attempt_landed",
+        lookups: 1,
+      });
+      expect(d.effects).toMatchObject([
+        {
+          kind: "find_transfer",
+          id: `${r.state.id}:transfer:sel_a:attempt:2:lookup:1`,
+          sellerId: "sel_a",
+          attempt: 2,
+          transferEffectId: `${r.state.id}:transfer:sel_a:attempt:2`,
+          transferGroup: r.state.transferGroup,
+        },
+      ]);
+    });
+
+  it("only once: the same answer again (a replay, the outbox reporting it too) asks nothing more", () => {
+    const asked = run(writtenOffAsked(), [failed(2, "api_error")]);
+    for (const code of ["api_error", "earlier_try_unheard"]) {
+      const d = decide(asked, failed(2, code))._unsafeUnwrap();
+      expect(d.ignored?.code).toBe("transfer_not_pending");
+      expect(d.effects).toEqual([]);
+    }
+  });
+
+  it("found by the look-up: a late transfer, not booked (the seller was paid twice), a ticket and the admins told", () => {
+    const asked = run(writtenOffAsked(), [failed(2, "api_error")]);
+    const found = run(asked, [created1("sel_a", 2)]);
+    expect(found.state.status).toBe("settled");
+    expect(attemptsOfA(found)[1]).toEqual([2, "created", "another_attempt_landed", true]);
+    expect(of(found.last, "open_ticket").map((t) => t.reason)).toEqual(["unexpected_money"]);
+    expect(of(found.last, "notify")).toMatchObject([
+      { template: "unexpected_money", to: { kind: "platform_admins" }, data: { attempt: 2, booked: "no" } },
+    ]);
+    expect(books(found.effects, found.state)).toEqual(books(asked.effects, asked.state));
+    expect(of(found.last, "transfer")).toEqual([]);
+  });
+
+  it("not found by the look-up: nothing changes", () => {
+    const asked = run(writtenOffAsked(), [failed(2, "api_error")]);
+    const d = decide(asked, notFound(2))._unsafeUnwrap();
+    expect(d.ignored?.code).toBe("transfer_not_pending");
+    expect(d.effects).toEqual([]);
+  });
+
+  it("a definite failure needs nothing: no look-up", () => {
+    const r = writtenOffAsked();
+    for (const code of ["account_invalid", "balance_insufficient"]) {
+      const d = decide(r, failed(2, code))._unsafeUnwrap();
+      expect(d.ignored?.code).toBe("transfer_not_pending");
+      expect(d.effects).toEqual([]);
+    }
   });
 });

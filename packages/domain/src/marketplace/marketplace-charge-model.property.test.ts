@@ -33,7 +33,9 @@
 //   lags behind): the attempt is written off and its `transfer.created` comes late; it is booked
 //   as the seller's one payment unless another was (or a booked loss took their share), every
 //   other attempt in flight written off, and the outbox re-reads the charge before sending a
-//   transfer (an attempt written off is not sent); at the end no seller has two transfers
+//   transfer (an attempt written off is not sent — one whose earlier try failed unheard, a 5xx
+//   Stripe may have acted on, is reported `earlier_try_unheard` and looked up once); at the end
+//   no seller has two transfers
 //   booked, a landed one not booked has its ticket, and the charge knows every transfer Stripe
 //   made (a seller paid twice only when the next attempt went out before the late success);
 // - a refund's webhook may never come: its overdue look-up (`find_refund`) is answered by
@@ -47,6 +49,7 @@
 //   cancel, and Stripe refuses it for a payment that succeeded (the success is read instead).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { EARLIER_TRY_UNHEARD, reportsUnheardTry } from "../kernel/late-transfers.js";
 import { checkMarketplaceMoney } from "../ledger/index.js";
 import { DEFAULT_MARKETPLACE_POLICY } from "../policy/marketplace-policy.js";
 import {
@@ -120,6 +123,8 @@ class World extends PaymentWorld<
   MarketplaceChargeErrorCode
 > {
   paymentAnswered = false;
+  /** Transfer effects whose try failed unheard (a 5xx): the outbox keeps them to retry. */
+  readonly triedUnheard = new Set<string>();
   /** Whether Stripe answered the expiry timer's cancel. */
   cancelAnswered = false;
   readonly stripe = {
@@ -289,7 +294,8 @@ class World extends PaymentWorld<
         this.unknown(input.sellerId).delete(input.attempt);
         break;
       case "transfer_failed":
-        if (input.failureCode === "api_error") this.unknown(input.sellerId).add(input.attempt);
+        if (input.failureCode === "api_error" || input.failureCode === EARLIER_TRY_UNHEARD)
+          this.unknown(input.sellerId).add(input.attempt);
         else {
           this.open(input.sellerId).delete(input.attempt);
           this.unknown(input.sellerId).delete(input.attempt);
@@ -600,12 +606,23 @@ function answerRefund(w: World, i: number, ok: boolean, unheard = false): void {
 
 /**
  * The outbox re-reads the charge before it sends a transfer: an attempt no longer `requested`
- * (written off when another attempt landed late and was booked) is never sent to Stripe.
+ * (written off when another attempt landed late and was booked) is never sent to Stripe — and
+ * one whose earlier try failed unheard is reported so (`executeEffect`).
  */
 function outboxReRead(w: World): void {
-  w.pendingTransfers = w.pendingTransfers.filter((e) =>
-    w.state.transfers.some((t) => t.effectId === e.id && t.status === "requested"),
-  );
+  w.pendingTransfers = w.pendingTransfers.filter((e) => {
+    const attempt = w.state.transfers.find((t) => t.effectId === e.id);
+    if (attempt?.status === "requested") return true;
+    if (reportsUnheardTry(attempt, w.triedUnheard.has(e.id)))
+      w.inbox.push({
+        type: "transfer_failed",
+        sellerId: e.sellerId,
+        attempt: e.attempt,
+        failureCode: EARLIER_TRY_UNHEARD,
+      });
+    w.triedUnheard.delete(e.id);
+    return false;
+  });
 }
 
 /**
@@ -614,6 +631,8 @@ function outboxReRead(w: World): void {
  * after the charge heard a transfer of theirs land pays them twice.
  */
 function stripeMakes(w: World, t: { readonly id: string; readonly sellerId: string }): void {
+  // A retry under the key of a try Stripe acted on: the same transfer, replayed.
+  if (w.stripe.landed.has(t.id)) return;
   const before = w.stripe.transfersBySeller.get(t.sellerId) ?? 0;
   if (before > 0 && w.state.transfers.some((x) => x.sellerId === t.sellerId && x.status === "created"))
     w.problems.push(`transfer ${t.id} sent after ${t.sellerId}'s transfer was heard landing: paid twice`);
@@ -741,16 +760,30 @@ const commandArbs: fc.Arbitrary<Cmd>[] = [
         "account_invalid",
         "api_error",
         "landed_answer_lost",
+        "unheard",
+        "landed_unheard",
       ),
     )
-    .map(([i, outcome]) =>
+    .map(([i, answer]) =>
       simple(
-        `transfer ${outcome}`,
+        `transfer ${answer}`,
         (w) => w.pendingTransfers.length > 0,
         (w) => {
+          let outcome = answer;
           outboxReRead(w);
-          const [t] = w.pendingTransfers.splice(i % w.pendingTransfers.length, 1);
+          const k = i % Math.max(1, w.pendingTransfers.length);
+          // A 5xx (Stripe acted on it or not): nothing is heard, the outbox keeps it to retry.
+          if (outcome === "unheard" || outcome === "landed_unheard") {
+            const t = w.pendingTransfers[k];
+            if (!t) return;
+            if (outcome === "landed_unheard") stripeMakes(w, t);
+            w.triedUnheard.add(t.id);
+            return;
+          }
+          const [t] = w.pendingTransfers.splice(k, 1);
           if (!t) return;
+          // Stripe made it on a try unheard: the retry, same key, is answered by that transfer.
+          if (w.stripe.landed.has(t.id) && outcome !== "landed_answer_lost") outcome = "created";
           if (outcome === "created" || outcome === "landed_answer_lost") {
             stripeMakes(w, t);
           }

@@ -52,6 +52,8 @@ const TRANSFER: Readonly<Record<string, FailureClass>> = {
   lock_timeout: "retryable",
   api_connection_error: "outcome_unknown",
   api_error: "outcome_unknown",
+  // The outbox dropped a transfer whose earlier try failed unheard (kernel/late-transfers.ts).
+  earlier_try_unheard: "outcome_unknown",
   insufficient_capabilities_for_transfer: "permanent",
   account_invalid: "permanent",
   transfers_not_allowed: "permanent",

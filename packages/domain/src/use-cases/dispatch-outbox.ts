@@ -338,6 +338,7 @@ function runOne(
           ports,
           effect,
           record.attempts === 0 && record.failedBefore !== true ? record.createdAt : undefined,
+          { triedBefore: record.attempts > 0 || record.failedBefore === true },
         )
           .mapErr((f) => ({ code: f.code, message: f.message, retry: f.retry }))
           .andThen((facts) => {

@@ -9,7 +9,12 @@ import {
 } from "../facts/payment-fact.js";
 import type { Group } from "../group/group.js";
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
-import { type TransferAttemptState, transferStillAsked } from "../kernel/late-transfers.js";
+import {
+  EARLIER_TRY_UNHEARD,
+  reportsUnheardTry,
+  type TransferAttemptState,
+  transferStillAsked,
+} from "../kernel/late-transfers.js";
 import type { GroupAudience, NotifyAudience, NotifyRole } from "../kernel/notify-audience.js";
 import type { MarketplaceChargeEffect } from "../marketplace/marketplace-charge-effect.js";
 import { money } from "../money/index.js";
@@ -290,30 +295,34 @@ function refundFacts(
 }
 
 /**
- * Whether a transfer effect is still wanted (kernel `transferStillAsked`), from its aggregate
- * as stored now (`load`) and the attempt it names there (`attemptOf`). The aggregate may have
- * moved on since the effect was queued — another attempt landed late and was booked, which
- * writes this one off (`another_attempt_landed`) — and sending it then would pay the seller
- * twice: the effect completes doing nothing. An aggregate the store does not have (yet) is
- * sent as asked.
+ * What becomes of a queued transfer effect, from its aggregate as stored now (`load`) and the
+ * attempt it names there (`attemptOf`): sent while still wanted (kernel `transferStillAsked`).
+ * The aggregate may have moved on since the effect was queued — another attempt landed late
+ * and was booked, which writes this one off (`another_attempt_landed`) — and sending it then
+ * would pay the seller twice: the effect completes without sending. An aggregate the store
+ * does not have (yet) is sent as asked. Not sent after an earlier try that failed
+ * (`triedBefore`: a timeout or a 5xx may have made the transfer, unheard), the attempt is
+ * reported as `transfer_failed` {@link EARLIER_TRY_UNHEARD} (kernel `reportsUnheardTry`): an
+ * outcome unknown, which the aggregate looks up once at Stripe.
  */
-function transferEffectStillAsked<A>(
+function sendTransferIfStillAsked<A>(
   load: ResultAsync<A | undefined, StorageError>,
   attemptOf: (aggregate: A) => TransferAttemptState | undefined,
-): ResultAsync<boolean, EffectFailure> {
-  return load
-    .mapErr((e) => failure(e.code, e.message, true))
-    .map((aggregate) =>
-      transferStillAsked(aggregate === undefined ? undefined : attemptOf(aggregate), aggregate !== undefined),
-    );
-}
-
-/** Runs `send` when the transfer effect is still asked for (see {@link transferEffectStillAsked}), else completes as a no-op. */
-function sendIfStillAsked(
-  asked: ResultAsync<boolean, EffectFailure>,
+  triedBefore: boolean,
+  refs: PaymentReferences,
   send: () => ResultAsync<readonly PaymentObjectFact[], EffectFailure>,
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
-  return asked.andThen((yes) => (yes ? send() : okAsync<readonly PaymentObjectFact[]>([])));
+  return load
+    .mapErr((e) => failure(e.code, e.message, true))
+    .andThen((aggregate) => {
+      const attempt = aggregate === undefined ? undefined : attemptOf(aggregate);
+      if (transferStillAsked(attempt, aggregate !== undefined)) return send();
+      return okAsync<readonly PaymentObjectFact[], EffectFailure>(
+        reportsUnheardTry(attempt, triedBefore)
+          ? [{ kind: "transfer_failed", refs, failureCode: EARLIER_TRY_UNHEARD }]
+          : [],
+      );
+    });
 }
 
 /** A held payment's provider calls: each names the payment and its step in the references (Stripe metadata). */
@@ -536,6 +545,15 @@ function executePaymentMethodEffect(
   }
 }
 
+/** What the dispatcher knows of an effect's earlier runs. */
+export interface ExecuteOptions {
+  /**
+   * An earlier execution of the effect was recorded as failed (`OutboxRecord.attempts` or
+   * `failedBefore`): a provider call it made may have done its work unheard (a timeout, a 5xx).
+   */
+  readonly triedBefore?: boolean;
+}
+
 /**
  * Carries out one outbox effect through the ports and returns the facts its result
  * reports (routed by `applyPaymentObjectFact`, like the same facts arriving by webhook).
@@ -549,19 +567,23 @@ export function executeEffect(
   ports: EffectPorts,
   effect: OutboxEffect,
   createdAt?: EffectCreatedAt,
+  options: ExecuteOptions = {},
 ): ResultAsync<readonly PaymentObjectFact[], EffectFailure> {
+  const triedBefore = options.triedBefore === true;
   if (isHeldPaymentEffect(effect) && effect.kind === "transfer")
-    return sendIfStillAsked(
-      transferEffectStillAsked(deps.heldPayments.getHeldPayment(effect.aggregateId), (p) =>
-        p.transfers.find((t) => t.number === effect.attempt),
-      ),
+    return sendTransferIfStillAsked(
+      deps.heldPayments.getHeldPayment(effect.aggregateId),
+      (p) => p.transfers.find((t) => t.number === effect.attempt),
+      triedBefore,
+      heldPaymentRefs(effect.aggregateId, { attempt: effect.attempt }),
       () => executeHeldPaymentEffect(ports, effect, createdAt),
     );
   if (isMarketplaceChargeEffect(effect) && effect.kind === "transfer")
-    return sendIfStillAsked(
-      transferEffectStillAsked(deps.marketplaceCharges.getMarketplaceCharge(effect.aggregateId), (c) =>
-        c.transfers.find((t) => t.sellerId === effect.sellerId && t.attempt === effect.attempt),
-      ),
+    return sendTransferIfStillAsked(
+      deps.marketplaceCharges.getMarketplaceCharge(effect.aggregateId),
+      (c) => c.transfers.find((t) => t.sellerId === effect.sellerId && t.attempt === effect.attempt),
+      triedBefore,
+      marketplaceChargeRefs(effect.aggregateId, { sellerId: effect.sellerId, attempt: effect.attempt }),
       () => executeMarketplaceChargeEffect(ports, effect, createdAt),
     );
   if (

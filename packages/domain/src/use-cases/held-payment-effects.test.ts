@@ -1,5 +1,6 @@
 import { okAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
+import { heldPaymentRefs } from "../facts/payment-fact.js";
 import type { HeldPaymentEffect } from "../held-payment/held-payment-effect.js";
 import type { HeldPaymentInput } from "../held-payment/held-payment-input.js";
 import { gatewayError } from "../ports/payment-gateway.js";
@@ -10,6 +11,8 @@ import { applyTimer } from "./apply-timer.js";
 import type { UseCaseDeps } from "./deps.js";
 import { executeEffect } from "./execute-effect.js";
 import * as useCases from "./index.js";
+
+const LATER = HELD_T0 + 80 * HOUR_MS;
 
 const P = "hp_1";
 const at = { aggregate: "held_payment", aggregateId: P } as const;
@@ -377,9 +380,11 @@ describe("the outbox and the timer router with held payments", () => {
 });
 
 describe("executeEffect: a held payment's transfer the payment no longer asks for", () => {
-  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
-    // Attempt 1 answered api_error, written off after a look-up that missed it; attempt 2 asked;
-    // then attempt 1's transfer.created came: it is the seller's payment, attempt 2 is written off.
+  /**
+   * Attempt 1 answered api_error, written off after a look-up that missed it; attempt 2 asked;
+   * then attempt 1's transfer.created came: it is the seller's payment, attempt 2 is written off.
+   */
+  function writtenOffQueued() {
     const late = runHeld(
       runHeld(startHeld(), [heldPaid, { type: "confirm_fulfilled" }]),
       [
@@ -389,7 +394,7 @@ describe("executeEffect: a held payment's transfer the payment no longer asks fo
         { type: "transfer_not_found", attempt: 1 },
         { type: "transfer_created", attempt: 1, transferId: "tr_1" },
       ] satisfies HeldPaymentInput[],
-      HELD_T0 + 80 * HOUR_MS,
+      LATER,
     );
     expect(late.state.transfers.map((t) => t.status)).toEqual(["created", "failed"]);
     const queued = late.effects.find(
@@ -402,6 +407,11 @@ describe("executeEffect: a held payment's transfer the payment no longer asks fo
       ...sim.deps,
       heldPayments: { ...sim.deps.heldPayments, getHeldPayment: () => okAsync(state) },
     });
+    return { late, queued, sim, withPayment };
+  }
+
+  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
+    const { late, queued, sim, withPayment } = writtenOffQueued();
     expect((await executeEffect(withPayment(late.state), sim.ports, queued))._unsafeUnwrap()).toEqual([]);
     expect(sim.gateway.transfers).toHaveLength(0);
     // Still asked (before attempt 1 landed): sent.
@@ -412,5 +422,32 @@ describe("executeEffect: a held payment's transfer the payment no longer asks fo
     const sent = (await executeEffect(withPayment(asking), sim.ports, queued))._unsafeUnwrap();
     expect(sent.map((f) => f.kind)).toEqual(["transfer_created"]);
     expect(sim.gateway.transfers).toHaveLength(1);
+  });
+
+  it("not sent after an earlier try that failed (its outcome unheard): reported as `earlier_try_unheard`, which the payment looks up once", async () => {
+    const { late, queued, sim, withPayment } = writtenOffQueued();
+    const facts = (
+      await executeEffect(withPayment(late.state), sim.ports, queued, undefined, { triedBefore: true })
+    )._unsafeUnwrap();
+    expect(facts).toEqual([
+      {
+        kind: "transfer_failed",
+        refs: heldPaymentRefs(late.state.id, { attempt: 2 }),
+        failureCode: "earlier_try_unheard",
+      },
+    ]);
+    expect(sim.gateway.transfers).toHaveLength(0);
+    // The payment hears it as an outcome unknown: one look-up of attempt 2 ...
+    const heard = runHeld(
+      late,
+      [{ type: "transfer_failed", attempt: 2, failureCode: "earlier_try_unheard" }],
+      LATER,
+    );
+    expect(heard.last.map((e) => e.kind)).toEqual(["find_transfer"]);
+    // ... after which a further retry of the effect reports nothing again.
+    const again = await executeEffect(withPayment(heard.state), sim.ports, queued, undefined, {
+      triedBefore: true,
+    });
+    expect(again._unsafeUnwrap()).toEqual([]);
   });
 });

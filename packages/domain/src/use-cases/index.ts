@@ -30,7 +30,12 @@ export {
   entitlementsOfPerson as personEntitlements,
   requireEntitled,
 } from "./entitlements.js";
-export { type EffectFailure, type EffectPorts, executeEffect } from "./execute-effect.js";
+export {
+  type EffectFailure,
+  type EffectPorts,
+  type ExecuteOptions,
+  executeEffect,
+} from "./execute-effect.js";
 export { type BillingEffect, executeBillingEffect, isBillingEffect } from "./execute-membership-effect.js";
 export {
   acceptSwap,

@@ -618,9 +618,11 @@ describe("the charge's effects at the gateway", () => {
 });
 
 describe("executeEffect: a seller's transfer the charge no longer asks for", () => {
-  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
-    // sel_a's attempt 1 answered api_error, the admins' look-up missed it (written off), attempt
-    // 2 asked; then attempt 1's transfer.created came: it is sel_a's payment, attempt 2 written off.
+  /**
+   * sel_a's attempt 1 answered api_error, the admins' look-up missed it (written off), attempt
+   * 2 asked; then attempt 1's transfer.created came: it is sel_a's payment, attempt 2 written off.
+   */
+  function writtenOffQueued() {
     const late = runMarketplace(createdMarketplace(splitCommand), [
       paid(),
       { type: "transfer_failed", sellerId: "sel_a", attempt: 1, failureCode: "api_error" },
@@ -645,11 +647,41 @@ describe("executeEffect: a seller's transfer the charge no longer asks for", () 
       ...sim.deps,
       marketplaceCharges: { ...sim.deps.marketplaceCharges, getMarketplaceCharge: () => okAsync(state) },
     });
+    return { late, landed, queued, sim, withCharge };
+  }
+
+  it("attempt 2, queued, then written off when attempt 1 landed late and was booked: not sent, completed as a no-op", async () => {
+    const { late, landed, queued, sim, withCharge } = writtenOffQueued();
     expect((await executeEffect(withCharge(landed), sim.ports, queued))._unsafeUnwrap()).toEqual([]);
     expect(sim.gateway.transfers).toHaveLength(0);
     // Still asked (before attempt 1 landed): sent.
     const sent = (await executeEffect(withCharge(late.state), sim.ports, queued))._unsafeUnwrap();
     expect(sent.map((f) => f.kind)).toEqual(["transfer_created"]);
     expect(sim.gateway.transfers).toHaveLength(1);
+  });
+
+  it("not sent after an earlier try that failed (its outcome unheard): reported as `earlier_try_unheard`, which the charge looks up once", async () => {
+    const { landed, queued, sim, withCharge } = writtenOffQueued();
+    const facts = (
+      await executeEffect(withCharge(landed), sim.ports, queued, undefined, { triedBefore: true })
+    )._unsafeUnwrap();
+    expect(facts).toEqual([
+      {
+        kind: "transfer_failed",
+        refs: marketplaceChargeRefs(landed.id, { sellerId: "sel_a", attempt: 2 }),
+        failureCode: "earlier_try_unheard",
+      },
+    ]);
+    expect(sim.gateway.transfers).toHaveLength(0);
+    // The charge hears it as an outcome unknown: one look-up of attempt 2 ...
+    const heard = runMarketplace(landed, [
+      { type: "transfer_failed", sellerId: "sel_a", attempt: 2, failureCode: "earlier_try_unheard" },
+    ]);
+    expect(heard.last.effects.map((e) => e.kind)).toEqual(["find_transfer"]);
+    // ... after which a further retry of the effect reports nothing again.
+    const again = await executeEffect(withCharge(heard.state), sim.ports, queued, undefined, {
+      triedBefore: true,
+    });
+    expect(again._unsafeUnwrap()).toEqual([]);
   });
 });
