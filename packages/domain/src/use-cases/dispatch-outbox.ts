@@ -208,8 +208,10 @@ interface ClaimedGroup {
  * Runs `groups` with at most `concurrency` at once. When a slot is idle, no group is waiting
  * and some still run, asks `claimMore` for more (`undefined`: no more for this pass; an empty
  * claim: nothing due now, asked again when a running group ends, so an idle pass claims at
- * most once per group it ran). Resolves once every group has ended; never rejects (`run`
- * reports its own failures).
+ * most once per group it ran). Resolves once every group has ended. `run` must not reject (it
+ * reports its own failures); if one does (a bug), nothing more is claimed and the rejection is
+ * rethrown once every other group has ended, so nothing is left running behind the caller's
+ * back (the next pass would give back, and run again, what still runs).
  */
 async function runRefilled<G>(
   groups: readonly G[],
@@ -220,12 +222,23 @@ async function runRefilled<G>(
   const waiting = [...groups];
   const running = new Set<Promise<void>>();
   let exhausted = false;
+  let crash: { readonly error: unknown } | undefined;
   for (;;) {
     while (running.size < concurrency && waiting.length > 0) {
-      const task: Promise<void> = run(waiting.shift() as G).finally(() => running.delete(task));
+      const task: Promise<void> = run(waiting.shift() as G)
+        .catch((error: unknown) => {
+          crash ??= { error };
+        })
+        .finally(() => running.delete(task));
       running.add(task);
     }
-    if (!exhausted && waiting.length === 0 && running.size > 0 && running.size < concurrency) {
+    if (
+      crash === undefined &&
+      !exhausted &&
+      waiting.length === 0 &&
+      running.size > 0 &&
+      running.size < concurrency
+    ) {
       const more = await claimMore();
       if (more === undefined) exhausted = true;
       else if (more.length > 0) {
@@ -236,6 +249,7 @@ async function runRefilled<G>(
     if (running.size === 0) break;
     await Promise.race(running);
   }
+  if (crash !== undefined) throw crash.error;
 }
 
 /** The records grouped by aggregate, each group in claim order, groups by their first record. */
