@@ -10,7 +10,7 @@ export type DispatcherLoop = PollingLoop;
  * Runs outbox passes until stopped: at once again while there was work or when woken
  * (`wake()`, on a `susu_outbox` notification), otherwise after `intervalMs`, and backing off
  * while passes fail. Each pass runs up to `concurrency` aggregates' effects at once, one
- * aggregate's in order, claiming again while a slot is idle (for `refillForMs`). Leases make several dispatchers (in several processes) safe
+ * aggregate's in order, claiming again while half its slots are idle (for `refillForMs`). Leases make several dispatchers (in several processes) safe
  * together; the claims a pass could not settle because the database went away are given
  * back by the next pass that reaches it, so they do not wait out their lease.
  */
@@ -26,7 +26,7 @@ export function startOutboxDispatcher(
     /** Most effects one pass claims (default: four per concurrent slot, at least 50, at most 500). */
     readonly limit?: number;
     /**
-     * For how long a pass claims again while a slot is idle and nothing claimed waits
+     * For how long a pass claims again while half its slots are idle and nothing claimed waits
      * (default 2,000 ms): a claim cut by `limit` holds few aggregates when each has many
      * effects due (a round's ten debits), which would leave the other slots idle until the
      * pass's longest aggregate is done. Bounded so that a busy dispatcher still ends its
@@ -54,6 +54,8 @@ export function startOutboxDispatcher(
       limit,
       held,
       refillForMs: options.refillForMs ?? 2_000,
+      // Measured in real time: a pass ends whatever the domain's clock does.
+      passClock: () => performance.now(),
       ...(onSettled !== undefined ? { onSettled } : {}),
     });
     if (report.isErr()) {

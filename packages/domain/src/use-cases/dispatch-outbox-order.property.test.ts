@@ -216,7 +216,7 @@ describe("the parallel outbox dispatcher", () => {
     expect(most).toBe(3);
   });
 
-  it("claims again while slots are idle: aggregates with many effects each still run side by side, up to the concurrency", async () => {
+  it("claims again while half its slots are idle: aggregates with many effects each still run side by side", async () => {
     // Four aggregates of five effects each, in decision order aggregate by aggregate: a claim
     // of five takes one aggregate's. Without claiming again, the pass would run that one alone.
     const susu = new InMemorySusu();
@@ -245,7 +245,8 @@ describe("the parallel outbox dispatcher", () => {
       refillForMs: 60_000,
     });
     expect(report._unsafeUnwrap()).toMatchObject({ claimed: 20, completed: 20 });
-    expect(most).toBe(4);
+    // Claims again while at least half the slots are idle: up to three of four run at once.
+    expect(most).toBe(3);
     // Each aggregate's effects still ran in the order they were decided.
     for (let a = 0; a < 4; a++) {
       const own = effects.slice(a * 5, a * 5 + 5).map((e) => e.id);

@@ -54,14 +54,21 @@ export interface DispatchOptions {
    */
   readonly held?: Set<string>;
   /**
-   * For how long (ms of the clock, from the pass's start) the pass claims again while a slot
-   * is idle and nothing claimed is waiting (default 0: one claim). A
-   * claim cut by `limit` may hold few aggregates when each has many effects due (a round's
-   * debits): without claiming again, the pass would run those few while the other slots sit
-   * idle until its longest aggregate is done. The claims skip the aggregates this pass
-   * holds, so each aggregate's effects still run one at a time, in order.
+   * For how long (ms of `passClock`, from the pass's start) the pass claims again while at
+   * least half its slots are idle and nothing claimed is waiting (default 0: one claim; under
+   * the lease). A claim cut by `limit` may hold few aggregates when each has many effects due
+   * (a round's debits): without claiming again, the pass would run those few while the other
+   * slots sit idle until its longest aggregate is done. A refill asks for four effects per idle
+   * slot (at most `limit`). The claims skip the aggregates this pass holds, so each
+   * aggregate's effects still run one at a time, in order.
    */
   readonly refillForMs?: number;
+  /**
+   * The clock `refillForMs` is measured on, in ms (default the deps' clock). The scheduler
+   * passes its process's monotonic clock: a pass then stops claiming in real time, whatever the
+   * domain's clock does (a test's manual clock stands still).
+   */
+  readonly passClock?: () => number;
 }
 
 /** How one effect's execution ended: done, due again after a backoff, or parked with a ticket. */
@@ -136,19 +143,25 @@ export function dispatchOutbox(
         });
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const limit = options.limit ?? 50;
-  const refillUntil = deps.clock.now() + (options.refillForMs ?? 0);
-  const claim = (): ResultAsync<readonly ClaimedGroup[], StorageError> => {
+  const refillForMs = options.refillForMs ?? 0;
+  if (!Number.isFinite(refillForMs) || refillForMs < 0 || (refillForMs > 0 && refillForMs >= leaseMs))
+    throw new RangeError(
+      `refillForMs must be a finite number of ms, at least 0 and under the lease (${leaseMs}), got ${refillForMs}`,
+    );
+  const elapsed = options.passClock ?? (() => deps.clock.now());
+  const refillUntil = elapsed() + refillForMs;
+  const claim = (max: number): ResultAsync<readonly ClaimedGroup[], StorageError> => {
     const claimedAt = deps.clock.now();
     // Past this instant another dispatcher may take the aggregate (an expired lease is
     // anyone's, and the sweep clears it): no effect of this claim starts after it.
     const startBy = claimedAt + leaseMs - Math.min(leaseMs / 10, 30_000);
-    return outbox.claimDue(options.workerId, claimedAt, leaseMs, limit).map((records) => {
+    return outbox.claimDue(options.workerId, claimedAt, leaseMs, max).map((records) => {
       for (const record of records) held.add(record.effect.id);
       return byAggregate(records).map((records) => ({ records, startBy }));
     });
   };
   return released.andThen((releasedCount) =>
-    claim().andThen((first) => {
+    claim(limit).andThen((first) => {
       const counts = { claimed: 0, completed: 0, retried: 0, parked: 0 };
       let failure: StorageError | undefined;
       const runGroup = async ({ records, startBy }: ClaimedGroup): Promise<void> => {
@@ -174,9 +187,10 @@ export function dispatchOutbox(
           counts[outcome.value] += 1;
         }
       };
-      const claimMore = async (): Promise<readonly ClaimedGroup[] | undefined> => {
-        if (failure !== undefined || deps.clock.now() >= refillUntil) return undefined;
-        const more = await claim();
+      const claimMore = async (free: number): Promise<readonly ClaimedGroup[] | undefined> => {
+        if (failure !== undefined || elapsed() >= refillUntil) return undefined;
+        // Enough for the idle slots, with room for aggregates that have several effects due.
+        const more = await claim(Math.max(free, Math.min(limit, free * 4)));
         if (more.isErr()) {
           failure ??= more.error;
           return undefined;
@@ -187,8 +201,8 @@ export function dispatchOutbox(
         counts.claimed += groups.reduce((n, g) => n + g.records.length, 0);
         return groups;
       };
-      const work = runRefilled(claimedIn(first), options.concurrency ?? 1, runGroup, async () => {
-        const more = await claimMore();
+      const work = runRefilled(claimedIn(first), options.concurrency ?? 1, runGroup, async (free) => {
+        const more = await claimMore(free);
         return more === undefined ? undefined : claimedIn(more);
       });
       return ResultAsync.fromSafePromise(work).andThen(() =>
@@ -205,10 +219,12 @@ interface ClaimedGroup {
 }
 
 /**
- * Runs `groups` with at most `concurrency` at once. When a slot is idle, no group is waiting
- * and some still run, asks `claimMore` for more (`undefined`: no more for this pass; an empty
- * claim: nothing due now, asked again when a running group ends, so an idle pass claims at
- * most once per group it ran). Resolves once every group has ended. `run` must not reject (it
+ * Runs `groups` with at most `concurrency` at once. When at least half the slots are idle, no
+ * group is waiting and some still run, asks `claimMore(free)` for more, until it answers
+ * `undefined` (no more for this pass) or an empty claim (nothing due now): a pass makes at most
+ * one empty claim, since each claim reads every pending row and claims queue on one lock. What
+ * falls due after it waits for the next pass, which the polling loop starts at once after a
+ * pass that worked. Resolves once every group has ended. `run` must not reject (it
  * reports its own failures); if one does (a bug), nothing more is claimed and the rejection is
  * rethrown once every other group has ended, so nothing is left running behind the caller's
  * back (the next pass would give back, and run again, what still runs).
@@ -217,7 +233,7 @@ async function runRefilled<G>(
   groups: readonly G[],
   concurrency: number,
   run: (group: G) => Promise<void>,
-  claimMore: () => Promise<readonly G[] | undefined>,
+  claimMore: (free: number) => Promise<readonly G[] | undefined>,
 ): Promise<void> {
   const waiting = [...groups];
   const running = new Set<Promise<void>>();
@@ -237,11 +253,11 @@ async function runRefilled<G>(
       !exhausted &&
       waiting.length === 0 &&
       running.size > 0 &&
-      running.size < concurrency
+      (concurrency - running.size) * 2 >= concurrency
     ) {
-      const more = await claimMore();
-      if (more === undefined) exhausted = true;
-      else if (more.length > 0) {
+      const more = await claimMore(concurrency - running.size);
+      if (more === undefined || more.length === 0) exhausted = true;
+      else {
         waiting.push(...more);
         continue;
       }
