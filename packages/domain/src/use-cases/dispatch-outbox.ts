@@ -189,9 +189,9 @@ export function dispatchOutbox(
       };
       const claimMore = async (): Promise<readonly ClaimedGroup[] | undefined> => {
         if (failure !== undefined || elapsed() >= refillUntil) return undefined;
-        // As many as the first claim: with a large backlog, smaller refills would claim more
-        // often, and each claim reads every pending row (bench/in-flight.ts, 10,000 payments:
-        // refills of four per idle slot held 154 payments/s where one claim a pass held 169).
+        // As many as the first claim, so that a backlog's claims per effect stay as they were:
+        // each claim reads every pending row (smaller refills, four per idle slot, were tried on
+        // bench/in-flight.ts's 10,000 payments and showed no gain).
         const more = await claim(limit);
         if (more.isErr()) {
           failure ??= more.error;
