@@ -19,6 +19,13 @@ export interface EmbeddedPostgresOptions {
   readonly durable?: boolean;
   /** Receives the server's log lines. Default: kept in memory and shown only if start fails. */
   readonly onLog?: (line: string) => void;
+  /**
+   * `false` keeps the server on TCP only. Default `true`: it also listens on a Unix socket in
+   * its data folder (when the folder's path is short enough for one), and its connection
+   * strings use the socket — the same server and the same database, without the loopback
+   * TCP stack's work on every statement. `127.0.0.1:<port>` is always open too.
+   */
+  readonly unixSocket?: boolean;
 }
 
 /** A running embedded PostgreSQL server. */
@@ -40,8 +47,34 @@ const user = "postgres";
 const password = "postgres";
 const logTailLines = 40;
 
-function urlFor(port: number, database: string): string {
-  return `postgresql://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+/**
+ * `database` on the server at `port`; through the Unix socket in `socketDir` when given (the
+ * `host` parameter, which libpq and node-postgres both take over the URL's host), so the URL
+ * still names the TCP port, which the socket's file name carries too.
+ */
+function urlFor(port: number, database: string, socketDir?: string): string {
+  const url = `postgresql://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  return socketDir === undefined ? url : `${url}?host=${encodeURIComponent(socketDir)}`;
+}
+
+// A Unix socket's path is at most 107 bytes on Linux (sun_path, with its NUL), and PostgreSQL
+// names the socket `.s.PGSQL.<port>` in its directory (a port has up to 5 digits).
+const SOCKET_PATH_MAX_BYTES = 107;
+
+/**
+ * Where the server's Unix socket goes: its data folder, unless the socket's path would be too
+ * long or the folder's name would not survive PostgreSQL's comma-separated setting (then TCP only).
+ */
+function socketDirFor(dataDir: string): string | undefined {
+  const longest = join(dataDir, ".s.PGSQL.65535");
+  if (Buffer.byteLength(longest) > SOCKET_PATH_MAX_BYTES) return undefined;
+  return /[,'"\\\s]/.test(dataDir) ? undefined : dataDir;
+}
+
+/** The socket directory of the server at `port` on `dataDir`, if it listens on one there. */
+function liveSocketDir(dataDir: string, port: number): string | undefined {
+  const dir = socketDirFor(dataDir);
+  return dir !== undefined && existsSync(join(dir, `.s.PGSQL.${port}`)) ? dir : undefined;
 }
 
 function freePort(): Promise<number> {
@@ -137,12 +170,14 @@ async function ensureDatabaseOn(connectionString: string, database: string): Pro
   }
 }
 
-function attached(dataDir: string, port: number): EmbeddedPostgresServer {
+function attached(dataDir: string, port: number, unixSocket: boolean): EmbeddedPostgresServer {
+  // The running server's own choice: a socket is used when it listens on one.
+  const socketDir = unixSocket ? liveSocketDir(dataDir, port) : undefined;
   return {
     dataDir,
     port,
     startedHere: false,
-    connectionString: (database = "postgres") => urlFor(port, database),
+    connectionString: (database = "postgres") => urlFor(port, database, socketDir),
     ensureDatabase: (database) => ensureDatabaseOn(urlFor(port, "postgres"), database),
     stop: async () => undefined,
   };
@@ -159,13 +194,15 @@ export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgresServer> {
   const dataDir = resolve(options.dataDir ?? databasePaths.defaultDataDir);
+  const unixSocket = options.unixSocket !== false;
   const running = await runningServerPort(dataDir);
-  if (running !== null && (await canConnect(running))) return attached(dataDir, running);
+  if (running !== null && (await canConnect(running))) return attached(dataDir, running, unixSocket);
 
   await mkdir(dirname(dataDir), { recursive: true });
   const asRoot = userInfo().uid === 0;
   if (asRoot) await assertReachableByOthers(dataDir);
   const port = options.port ?? (await freePort());
+  const socketDir = unixSocket ? socketDirFor(dataDir) : undefined;
   const logTail: string[] = [];
   const onLog = (line: string) => {
     options.onLog?.(line);
@@ -188,8 +225,15 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: asRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    // No Unix socket: nothing to clean up, and no clash with a system PostgreSQL's socket.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...relaxed],
+    // The Unix socket, if any, in the data folder: PostgreSQL removes it when it stops, and a
+    // system PostgreSQL's socket (in /var/run/postgresql) is never in the way.
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      `unix_socket_directories=${socketDir ?? ""}`,
+      ...relaxed,
+    ],
     onLog,
     onError: (error) => onLog(String(error)),
   });
@@ -200,7 +244,7 @@ export async function startEmbeddedPostgres(
   } catch (error) {
     // Lost a race with another process starting the same folder: use its server.
     const winner = await runningServerPort(dataDir);
-    if (winner !== null && (await canConnect(winner))) return attached(dataDir, winner);
+    if (winner !== null && (await canConnect(winner))) return attached(dataDir, winner, unixSocket);
     throw new Error(`embedded PostgreSQL did not start on ${dataDir}:\n${logTail.join("\n")}`, {
       cause: error,
     });
@@ -210,7 +254,7 @@ export async function startEmbeddedPostgres(
     dataDir,
     port,
     startedHere: true,
-    connectionString: (database = "postgres") => urlFor(port, database),
+    connectionString: (database = "postgres") => urlFor(port, database, socketDir),
     ensureDatabase: (database) => ensureDatabaseOn(urlFor(port, "postgres"), database),
     stop: () => server.stop(),
   };
