@@ -98,6 +98,7 @@ import {
   parseSubscriptionSnapshot,
 } from "./snapshots.js";
 import { classifyDatabaseError, type FailureContext, fromDatabase } from "./storage-errors.js";
+import { TextKeyedCache } from "./text-keyed-cache.js";
 
 /** Options of {@link PrismaStore}. */
 export interface PrismaStoreOptions {
@@ -225,11 +226,20 @@ export class PrismaStore
   readonly #maxWaitMs: number;
   readonly #postLedger: boolean;
   /** Snapshots loaded through the pool, by kind and JSON text (see #snapshots). */
-  readonly #loaded = new Map<string, Group | Round | HeldPayment | MarketplaceCharge>();
+  readonly #loaded = new TextKeyedCache<Group | Round | HeldPayment | MarketplaceCharge>(
+    LOADED_SNAPSHOTS_CHARS,
+    LOADED_SNAPSHOTS_MAX,
+  );
   /** The last group loaded of each id, with its snapshot's text, for single-statement commits. */
-  readonly #groupsLoaded = new Map<string, { readonly group: Group; readonly snapshot: string }>();
+  readonly #groupsLoaded = new TextKeyedCache<{ readonly group: Group; readonly snapshot: string }>(
+    LOADED_SNAPSHOTS_CHARS,
+    LOADED_SNAPSHOTS_MAX,
+  );
   /** The last round loaded of each id through the pool, with its snapshot's text (commits diff its child rows against it). */
-  readonly #roundsLoaded = new Map<string, { readonly round: Round; readonly snapshot: string }>();
+  readonly #roundsLoaded = new TextKeyedCache<{ readonly round: Round; readonly snapshot: string }>(
+    LOADED_SNAPSHOTS_CHARS,
+    LOADED_SNAPSHOTS_MAX,
+  );
   /** A round as this process last loaded it, if it was at `version` (a {@link LoadedRound}). */
   readonly #loadedRound: LoadedRound = (id, version) => {
     const loaded = this.#roundsLoaded.get(id);
@@ -492,11 +502,7 @@ export class PrismaStore
       cached !== undefined && cached.version === row.version
         ? ok(cached)
         : load({ snapshot: JSON.parse(row.snapshot_text), version: row.version });
-    if (loaded.isOk() && cached === undefined) {
-      if (this.#loaded.size >= LOADED_SNAPSHOTS_MAX)
-        this.#loaded.delete(this.#loaded.keys().next().value as string);
-      this.#loaded.set(cacheKey, loaded.value);
-    }
+    if (loaded.isOk() && cached === undefined) this.#loaded.set(cacheKey, loaded.value, cacheKey.length);
     if (loaded.isOk() && operation === "getGroup")
       this.#rememberGroup(loaded.value as Group, row.snapshot_text);
     if (loaded.isOk() && SNAPSHOT_KIND[operation] === "r")
@@ -504,20 +510,14 @@ export class PrismaStore
     return loaded;
   }
 
-  /** Keeps the last round loaded of each id (most recent last; the oldest go past the bound). */
+  /** Keeps the last round loaded of each id (most recent last; the oldest go past the bounds). */
   #rememberRound(round: Round, snapshot: string): void {
-    this.#roundsLoaded.delete(round.id);
-    if (this.#roundsLoaded.size >= LOADED_SNAPSHOTS_MAX)
-      this.#roundsLoaded.delete(this.#roundsLoaded.keys().next().value as string);
-    this.#roundsLoaded.set(round.id, { round, snapshot });
+    this.#roundsLoaded.set(round.id, { round, snapshot }, snapshot.length);
   }
 
-  /** Keeps the last group loaded of each id (most recent last; the oldest go past the bound). */
+  /** Keeps the last group loaded of each id (most recent last; the oldest go past the bounds). */
   #rememberGroup(group: Group, snapshot: string): void {
-    this.#groupsLoaded.delete(group.id);
-    if (this.#groupsLoaded.size >= LOADED_SNAPSHOTS_MAX)
-      this.#groupsLoaded.delete(this.#groupsLoaded.keys().next().value as string);
-    this.#groupsLoaded.set(group.id, { group, snapshot });
+    this.#groupsLoaded.set(group.id, { group, snapshot }, snapshot.length);
   }
 
   listRoundsOfGroup(groupId: GroupId): ResultAsync<readonly Round[], StorageError> {
@@ -1829,8 +1829,14 @@ export function marketplaceChargesPage(query: MarketplaceChargeQuery): {
   return { name, text, values };
 }
 
-/** Most loaded snapshots a store keeps by their text (oldest out first), a few MB. */
-const LOADED_SNAPSHOTS_MAX = 2_000;
+/**
+ * Most loaded snapshots each of a store's three caches keeps (oldest out first), and most
+ * characters of snapshot text each stands for: about 4 MB of text, so a process keeps a few
+ * tens of MB of snapshots at most (a parsed snapshot takes a few times its text), whatever
+ * their sizes. 2,000 rounds of ten members, or 4,000 two-member groups, fit.
+ */
+const LOADED_SNAPSHOTS_MAX = 4_000;
+const LOADED_SNAPSHOTS_CHARS = 4_000_000;
 
 // The subjects' lines after the cursor, through the (aggregate_type, aggregate_id, id) index.
 const LIST_AUDIT_SQL = `
