@@ -16,6 +16,7 @@ import {
   processWebhookEvent,
   StripePaymentGateway,
   stripeEndpointOf,
+  sweepStuckWork,
   type WebhookContext,
 } from "@susu/adapters";
 import { useTestDatabase } from "@susu/adapters/testing";
@@ -37,7 +38,7 @@ import {
   SequentialIds,
 } from "@susu/domain/testing";
 import { type RunningEmulator, startEmulator } from "@susu/stripe-emulator";
-import { okAsync } from "neverthrow";
+import { okAsync, ResultAsync } from "neverthrow";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authed, testApp, tokenFor } from "../support/app.js";
@@ -98,12 +99,22 @@ async function deliver(events: readonly Stripe.Event[]): Promise<void> {
   }
 }
 
-/** The dispatcher, the due timers and the platform's new events (oldest first), until nothing is left to do now. */
-async function settle(): Promise<void> {
+/**
+ * The dispatcher, the due timers and the platform's new events (oldest first), until nothing is
+ * left to do now — or, with `killed`, until it resolves: that dispatcher is killed mid-pass,
+ * its pass never ends and nothing more of it runs.
+ */
+async function settle(
+  by: { readonly workerId: string; readonly ports: EffectPorts; readonly killed?: Promise<void> } = {
+    workerId: "dispatcher",
+    ports,
+  },
+): Promise<void> {
   for (let pass = 0; pass < 30; pass++) {
-    const report = (
-      await useCases.dispatchOutbox(deps, ports, store, { workerId: "dispatcher" })
-    )._unsafeUnwrap();
+    const passing = useCases.dispatchOutbox(deps, by.ports, store, { workerId: by.workerId });
+    const ran = by.killed === undefined ? await passing : await Promise.race([passing, by.killed]);
+    if (ran === undefined) return;
+    const report = ran._unsafeUnwrap();
     const due = timers.takeDue(clock.now());
     for (const t of due) (await useCases.applyTimer(deps, t))._unsafeUnwrap();
     const fresh = (await stripe.events.list({ limit: 100 })).data.filter((e) => !seen.has(e.id)).reverse();
@@ -409,6 +420,126 @@ describe("a late transfer booked while the next attempt's first try is unheard i
 
     // The outbox retries attempt 2's effect: not sent, its unheard try reported; the look-up finds it.
     await advance(HOUR_MS);
+    await settle();
+    const released = await payment(id);
+    expect(released.status).toBe("released");
+    expect(released.transfers).toMatchObject([
+      { number: 1, status: "created" },
+      { number: 2, status: "created", failureCode: "another_attempt_landed", unbooked: true, lookups: 1 },
+    ]);
+    const second = released.transfers[1]?.transferId ?? "";
+    const desk = ports.desk as RecordingSupportDesk;
+    expect(
+      desk.tickets.filter((t) => t.id === `${id}:ticket:unexpected_money:transfer:${second}`),
+    ).toHaveLength(1);
+    const notifier = ports.notifier as RecordingNotifier;
+    expect(
+      notifier.sent.filter((n) => n.template === "unexpected_money" && n.data.transferId === second),
+    ).toMatchObject([{ data: { attempt: 2, booked: "no" } }]);
+    // Stripe paid the seller twice; the books count one payment.
+    const transfers = (await stripe.transfers.list({ transfer_group: released.transferGroup })).data;
+    expect(transfers.map((t) => [t.amount, t.destination])).toEqual([
+      [40_00, account.id],
+      [40_00, account.id],
+    ]);
+  });
+});
+
+/**
+ * The ports of a dispatcher that is killed once the transfer keyed `key` is made at Stripe,
+ * before it hears the answer (SIGKILL, out of memory): `killed` resolves then, and that call
+ * never returns.
+ */
+function dyingAfterTransfer(key: string): { readonly ports: EffectPorts; readonly killed: Promise<void> } {
+  let die: () => void = () => undefined;
+  const killed = new Promise<void>((resolve) => {
+    die = resolve;
+  });
+  const gateway = new Proxy(ports.gateway, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== "createTransfer") return typeof value === "function" ? value.bind(target) : value;
+      return (input: Parameters<PaymentGateway["createTransfer"]>[0]) => {
+        const sent = target.createTransfer(input);
+        if (input.idempotencyKey !== key) return sent;
+        return ResultAsync.fromSafePromise(
+          Promise.resolve(sent).then(() => {
+            die();
+            return new Promise<never>(() => undefined);
+          }),
+        );
+      };
+    },
+  });
+  return { ports: { ...ports, gateway }, killed };
+}
+
+// A late transfer booked while the next attempt's try was cut short by a dispatcher killed
+// mid-call: the release's first transfer lands with its answer lost and its webhook late, the
+// operator's look-up misses it (written off), and the next attempt's transfer is sent by a
+// dispatcher killed before it hears the answer (the transfer made at Stripe; its
+// transfer.created never comes). No outcome is recorded: the effect stays claimed by the dead
+// dispatcher until its lease ends. Then the first one's webhook comes and is booked: the next
+// attempt, still asked for, is written off. The stuck-work sweep clears the dead lease, noting
+// the try as interrupted; the outbox's retry then does not send it and reports the unheard try
+// (`earlier_try_unheard`): the payment looks it up, finds it, and records it as a late
+// transfer, not booked, with an unexpected_money ticket and the admins told. (Before, the
+// retry looked like a first try and was dropped silently: the seller paid twice, unnoticed.)
+describe("a late transfer booked while the next attempt's try was cut short by a dispatcher killed mid-call", () => {
+  it("the retry after the dead dispatcher's lease, not sent, has the payment look the attempt up: found, it is recorded, not booked, and a person is told", async () => {
+    const { id, account, operator } = await fulfilledPayment({
+      sellerId: "vic",
+      sellerName: "Vic",
+      clientReference: "booking_killed",
+      description: "Three nights in the valley",
+      customer: { email: "fay@example.com", name: "Fay" },
+      feeBps: 6_000,
+    });
+    await settle();
+
+    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
+    lateTypes = new Set(["transfer.created"]);
+    await emulator.control.injectFault(landedAnswerLost);
+    await advance(WINDOW + 1_000);
+    await settle();
+    expect(await payment(id)).toMatchObject({ blockKind: "transfer_outcome_unknown" });
+
+    // The operator's release: the look-up misses attempt 1 (written off); attempt 2's transfer
+    // is sent by a dispatcher killed mid-call.
+    lookupsToMiss = 1;
+    expect((await call(operator, "POST", `/v1/held-payments/${id}/release`)).status).toBe(200);
+    const attempt2 = `${id}:transfer:attempt:2`;
+    const doomed = dyingAfterTransfer(attempt2);
+    await settle({ workerId: "doomed", ...doomed });
+    // The other dispatcher goes on: the payment's effects wait behind the dead one's live lease.
+    await settle();
+    expect((await payment(id)).transfers.map((t) => [t.number, t.status])).toEqual([
+      [1, "failed"],
+      [2, "requested"],
+    ]);
+    const cut = await db.prisma.outboxEffect.findUniqueOrThrow({ where: { id: attempt2 } });
+    expect(cut).toMatchObject({ status: "pending", claimedBy: "doomed", attempts: 0, lastError: null });
+    const ours = late.filter((e) => (e.data.object as Stripe.Transfer).metadata?.held_payment_id === id);
+    expect(ours.map((e) => (e.data.object as Stripe.Transfer).metadata?.attempt)).toEqual(["1", "2"]);
+
+    // Attempt 1's webhook comes (attempt 2's never will): booked, the payment released, attempt
+    // 2 written off while still asked for.
+    const first = ours[0];
+    if (first === undefined) throw new Error("no transfer.created for attempt 1");
+    late.splice(late.indexOf(first), 1);
+    await deliver([first]);
+    await settle();
+    expect((await payment(id)).transfers[1]).toMatchObject({
+      status: "failed",
+      failureCode: "another_attempt_landed",
+    });
+
+    // The dead dispatcher's lease ends; the sweep clears it, noting the try as interrupted.
+    await advance(10 * 60_000);
+    const swept = await sweepStuckWork(db.prisma, clock.now(), { bossSchema: false });
+    expect(swept.outboxLeasesExpired).toContainEqual({ id: attempt2, kind: "transfer", claimedBy: "doomed" });
+
+    // The outbox retries attempt 2's effect: not sent, its unheard try reported; the look-up finds it.
     await settle();
     const released = await payment(id);
     expect(released.status).toBe("released");

@@ -12,7 +12,8 @@ export type DispatcherLoop = PollingLoop;
  * while passes fail. Each pass runs up to `concurrency` aggregates' effects at once, one
  * aggregate's in order, claiming again while half its slots are idle (for `refillForMs`). Leases make several dispatchers (in several processes) safe
  * together; the claims a pass could not settle because the database went away are given
- * back by the next pass that reaches it, so they do not wait out their lease.
+ * back by the next pass that reaches it, so they do not wait out their lease (those whose run
+ * had started as interrupted: their next run looks first for what that try made).
  */
 export function startOutboxDispatcher(
   deps: UseCaseDeps,
@@ -44,8 +45,10 @@ export function startOutboxDispatcher(
   const concurrency = options.concurrency ?? 1;
   const limit = options.limit ?? Math.min(500, Math.max(50, concurrency * 4));
   // This loop's claims not yet settled (see DispatchOptions.held): what a pass cut off by a
-  // database outage leaves is given back by the next pass that reaches the database.
+  // database outage leaves is given back by the next pass that reaches the database — those
+  // whose run had started (`started`) as interrupted, so that their next run is a retry.
   const held = new Set<string>();
+  const started = new Set<string>();
   const pass = async (): Promise<PassResult> => {
     const stranded = held.size;
     const report = await useCases.dispatchOutbox(deps, ports, outbox, {
@@ -53,6 +56,7 @@ export function startOutboxDispatcher(
       concurrency,
       limit,
       held,
+      started,
       refillForMs: options.refillForMs ?? 2_000,
       // Measured in real time: a pass ends whatever the domain's clock does.
       passClock: () => performance.now(),

@@ -70,6 +70,7 @@ import {
 } from "./changeset-writer.js";
 import { fromDate, toDate } from "./conversions.js";
 import { Prisma } from "./generated/client.js";
+import { leaseExpiredNote } from "./interrupted-try.js";
 import { isLedgerRefusal } from "./ledger-post.js";
 import {
   loadPaymentMethod,
@@ -1223,13 +1224,24 @@ export class PrismaStore
     ).andThen((rows) => this.#recordsOf(rows, workerId, now));
   }
 
-  /** Gives back `workerId`'s claims on `effectIds` still pending: due again at once, no attempt counted. */
-  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError> {
+  /**
+   * Gives back `workerId`'s claims on `effectIds` still pending: due again at once, no attempt
+   * counted; with `interrupted` kept as their last error (their next claim says failed before).
+   */
+  release(
+    workerId: string,
+    effectIds: readonly string[],
+    interrupted?: string,
+  ): ResultAsync<number, StorageError> {
     if (effectIds.length === 0) return okAsync(0);
     return fromDatabase(
       this.#prisma.outboxEffect.updateMany({
         where: { id: { in: [...effectIds] }, claimedBy: workerId, status: "pending" },
-        data: { claimedBy: null, claimedUntil: null },
+        data: {
+          claimedBy: null,
+          claimedUntil: null,
+          ...(interrupted === undefined ? {} : { lastError: interrupted.slice(0, OUTBOX_ERROR_MAX_CHARS) }),
+        },
       }),
       { operation: "outbox release" },
     ).map(({ count }) => count);
@@ -1259,8 +1271,9 @@ export class PrismaStore
           // and retries, re-claims and requeues never write it; capped by a restore's line
           // (see outboxClaimStatement).
           createdAt: fromDate(row.created_at),
-          // Only `fail` writes last_error, and nothing clears it: an effect that failed
-          // before, whatever its attempts since a requeue.
+          // Written by `fail`, by a try given back or found interrupted (the claim itself, when
+          // it takes a lease that ended unsettled), never cleared: an effect that failed or may
+          // have been tried before, whatever its attempts since a requeue.
           failedBefore: row.failed_before,
         });
     }
@@ -1573,7 +1586,10 @@ export const OUTBOX_CLAIM_FIRST = [
  * for them, stale entries and all (both seen in a test after a burst of completions); compared
  * as text, the status is a check on the rows found, which the lock taken on them already
  * guarantees. The predicates repeat the partial indexes' with literals, so the planner can
- * prove they apply. Each row's `created_at` is no later than the first restore's audit line
+ * prove they apply. A row still claimed (its lease ended unsettled: the worker died or was cut
+ * off mid-run, and no sweep has cleared it yet) may have been tried: the update records that as
+ * its last error (SET reads the row as it was), so this claim and every later one hand it out
+ * as failed before — also after this worker gives it back unstarted. Each row's `created_at` is no later than the first restore's audit line
  * (`RESTORE_AUDIT`): an effect appended after a restore may repeat one sent before it (the
  * first line, since a database restored twice holds rows appended after the first restore).
  */
@@ -1599,7 +1615,9 @@ export function outboxClaimStatement(
          LIMIT $4
            FOR UPDATE OF o)
       UPDATE outbox_effects o
-         SET claimed_by = $1, claimed_until = $3
+         SET claimed_by = $1, claimed_until = $3,
+             last_error = CASE WHEN o.claimed_by IS NULL THEN o.last_error
+                               ELSE ${leaseExpiredNote("o.claimed_by")} END
        WHERE o.id = ANY (ARRAY(SELECT id FROM due)) AND o.status::text = 'pending'
       RETURNING o.id, o.payload, o.attempts, o.available_at, o.sequence,
                 o.last_error IS NOT NULL AS failed_before,

@@ -1,6 +1,7 @@
 import type { Instant } from "@susu/domain";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { leaseExpiredNote } from "./interrupted-try.js";
 
 /** An outbox effect whose lease ran out before its worker settled it. */
 export interface ExpiredOutboxLease {
@@ -12,7 +13,10 @@ export interface ExpiredOutboxLease {
 
 /** What one {@link sweepStuckWork} found. */
 export interface StuckWork {
-  /** Outbox effects whose lease had expired: their claims cleared, due to the next claim. */
+  /**
+   * Outbox effects whose lease had expired: their claims cleared, due to the next claim, each
+   * recorded as maybe tried (`interrupted: …` as its last error: its next run is a retry).
+   */
   readonly outboxLeasesExpired: readonly ExpiredOutboxLease[];
   /**
    * pg-boss jobs (timers, crons) still `active` past their `expire_in`: their worker died
@@ -25,14 +29,17 @@ export interface StuckWork {
 
 // Clears the claims of pending effects whose lease ended. A claim ignores such a lease
 // anyway; clearing it makes the outbox show what is really held, and hands the effects back
-// to the dispatchers' next claim without a wait. Walks the pending rows only (the partial
-// index outbox_effects_due_idx).
+// to the dispatchers' next claim without a wait. The worker may have tried them (a provider
+// call cut short): that is kept as their last error, no attempt counted, so their next claim
+// says they failed before and their run looks first for what the try made. Walks the pending
+// rows only (the partial index outbox_effects_due_idx).
 const SWEEP_OUTBOX_SQL = `
   WITH stuck AS MATERIALIZED (
     SELECT id, claimed_by FROM outbox_effects
      WHERE status = 'pending' AND claimed_until <= $1
        FOR UPDATE SKIP LOCKED)
-  UPDATE outbox_effects o SET claimed_by = NULL, claimed_until = NULL
+  UPDATE outbox_effects o
+     SET claimed_by = NULL, claimed_until = NULL, last_error = ${leaseExpiredNote("stuck.claimed_by")}
     FROM stuck
    WHERE o.id = stuck.id AND o.status = 'pending' AND o.claimed_until <= $1
   RETURNING o.id, o.kind, stuck.claimed_by`;

@@ -2,6 +2,7 @@ import type { Instant } from "@susu/domain";
 import type pg from "pg";
 import { type NamedStatement, type PrismaClient, runStatement } from "../db/prisma-client.js";
 import { toDate } from "./conversions.js";
+import { workerDiedNote } from "./interrupted-try.js";
 
 /**
  * Which workers holding claims are alive, told by PostgreSQL itself: a scheduler holds a
@@ -82,7 +83,9 @@ const CLAIMERS_WITHOUT_LIVENESS_SQL = `
 // Gives back the live claims of the workers named ($1) that still hold no liveness lock (checked
 // again here, row by row, so a worker whose listener has just reconnected keeps its claims). Rows
 // another statement is changing are skipped (the next pass looks again); the old claimant is
-// read before the update, since RETURNING shows the new row.
+// read before the update, since RETURNING shows the new row. An outbox effect given back may
+// have been tried by the dead worker: that is kept as its last error (no attempt counted), so
+// its next claim says it failed before and its run looks first for what the try made.
 const RELEASE_SQL = `
   WITH dead_effects AS MATERIALIZED (
     SELECT o.id, o.claimed_by FROM outbox_effects o
@@ -90,7 +93,8 @@ const RELEASE_SQL = `
        AND ${NO_LIVENESS_OF("o.claimed_by")}
        FOR UPDATE SKIP LOCKED),
   outbox AS (
-    UPDATE outbox_effects o SET claimed_by = NULL, claimed_until = NULL
+    UPDATE outbox_effects o
+       SET claimed_by = NULL, claimed_until = NULL, last_error = ${workerDiedNote("d.claimed_by")}
       FROM dead_effects d
      WHERE o.id = d.id AND o.status = 'pending' AND o.claimed_by = d.claimed_by
     RETURNING o.id, d.claimed_by),

@@ -28,6 +28,7 @@ import {
   type HeldPaymentInput,
   type HeldPaymentRepository,
   type Instant,
+  interruptedTry,
   type LedgerStore,
   type LedgerTransaction,
   type MarketplaceCharge,
@@ -36,6 +37,7 @@ import {
   type MarketplaceChargeRepository,
   money,
   type OutboxEffect,
+  type OutboxOperations,
   type OutboxStore,
   type PayoutRecord,
   type PayoutRepository,
@@ -65,7 +67,8 @@ export interface StoragePorts {
   readonly marketplaceCharges: MarketplaceChargeRepository;
   readonly uow: UnitOfWork;
   readonly audit: AuditLog;
-  readonly outbox: OutboxStore;
+  /** The dispatcher's side, and the operators' list (to see an effect's last error). */
+  readonly outbox: OutboxStore & Pick<OutboxOperations, "listOutbox">;
   readonly ledger: LedgerStore;
 }
 
@@ -2283,6 +2286,68 @@ export function storageContract(name: string, factory: StorageFactory): void {
         expect((await s.outbox.claimDue("w2", T + 59_999, 60_000, 10))._unsafeUnwrap()).toEqual([]);
         const after = (await s.outbox.claimDue("w2", T + 60_000, 60_000, 10))._unsafeUnwrap();
         expect(after.map((r) => r.effect.id)).toEqual(["a1", "a2"]);
+      });
+
+      it("a lease that ended unsettled was maybe tried: the claim that takes it hands the effect out as failed before, no attempt counted, and records why", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("a2", T, "round_a")] })
+        )._unsafeUnwrap();
+        const claim = async (worker: string, at: number) =>
+          (await s.outbox.claimDue(worker, at, 60_000, 10))
+            ._unsafeUnwrap()
+            .map((r) => [r.effect.id, r.attempts, r.failedBefore === true]);
+        const lastErrors = async () =>
+          Object.fromEntries(
+            (await s.outbox.listOutbox({ status: "pending", limit: 10 }))
+              ._unsafeUnwrap()
+              .items.map((e) => [e.id, e.lastError]),
+          );
+        // "dead" takes a1 and never settles it; a2 was never claimed.
+        (await s.outbox.claimDue("dead", T, 60_000, 1))._unsafeUnwrap();
+        expect(await claim("w2", T + 60_000)).toEqual([
+          ["a1", 0, true],
+          ["a2", 0, false],
+        ]);
+        expect(await lastErrors()).toEqual({
+          a1: interruptedTry.leaseExpired("dead"),
+          a2: undefined,
+        });
+        // w2 dies too: both were its, both maybe tried.
+        expect(await claim("w3", T + 120_000)).toEqual([
+          ["a1", 0, true],
+          ["a2", 0, true],
+        ]);
+        expect(await lastErrors()).toEqual({
+          a1: interruptedTry.leaseExpired("w2"),
+          a2: interruptedTry.leaseExpired("w2"),
+        });
+        // w3 gives them back unstarted: what is recorded stays, the next claim still says so.
+        expect((await s.outbox.release("w3", ["a1", "a2"]))._unsafeUnwrap()).toBe(2);
+        expect(await claim("w4", T + 120_001)).toEqual([
+          ["a1", 0, true],
+          ["a2", 0, true],
+        ]);
+      });
+
+      it("a worker gives back a claim whose run started as interrupted: the next claim says it failed before; one given back plainly does not", async () => {
+        (
+          await s.uow.commit({ ...empty, outbox: [timer("a1", T, "round_a"), timer("b1", T, "round_b")] })
+        )._unsafeUnwrap();
+        (await s.outbox.claimDue("w1", T, 60_000, 10))._unsafeUnwrap();
+        const note = interruptedTry.unrecorded("w1");
+        expect((await s.outbox.release("intruder", ["a1"], note))._unsafeUnwrap()).toBe(0);
+        expect((await s.outbox.release("w1", ["a1"], note))._unsafeUnwrap()).toBe(1);
+        expect((await s.outbox.release("w1", ["b1"]))._unsafeUnwrap()).toBe(1);
+        const again = (await s.outbox.claimDue("w2", T + 1, 60_000, 10))._unsafeUnwrap();
+        expect(again.map((r) => [r.effect.id, r.attempts, r.failedBefore === true])).toEqual([
+          ["a1", 0, true],
+          ["b1", 0, false],
+        ]);
+        const pending = (await s.outbox.listOutbox({ status: "pending", limit: 10 }))._unsafeUnwrap();
+        expect(pending.items.map((e) => [e.id, e.lastError])).toEqual([
+          ["a1", note],
+          ["b1", undefined],
+        ]);
       });
 
       it("a later effect passes an earlier one of its aggregate that waits out a retry backoff", async () => {

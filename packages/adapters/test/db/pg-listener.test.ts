@@ -2,7 +2,7 @@
 // effects through the store is followed by one on 'susu_outbox', and a connection the server ends is
 // replaced — listening again, with one wake-up for the notifications it missed. And the
 // sweep of stuck work: expired leases cleared, live ones left alone.
-import type { Changeset, OutboxEffect } from "@susu/domain";
+import { type Changeset, interruptedTry, type OutboxEffect } from "@susu/domain";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PgListener, startPgListener } from "../../src/db/pg-listener.js";
 import { PrismaStore, sweepStuckWork } from "../../src/prisma/index.js";
@@ -142,15 +142,19 @@ describe("the stuck-work sweep", () => {
     });
     const rows = await db.prisma.outboxEffect.findMany({
       orderBy: { id: "asc" },
-      select: { id: true, claimedBy: true },
+      select: { id: true, claimedBy: true, attempts: true, lastError: true },
     });
+    // The dead worker may have tried it: recorded, no attempt counted.
     expect(rows).toEqual([
-      { id: "dead", claimedBy: null },
-      { id: "live", claimedBy: "alive" },
+      { id: "dead", claimedBy: null, attempts: 0, lastError: interruptedTry.leaseExpired("ghost") },
+      { id: "live", claimedBy: "alive", attempts: 0, lastError: null },
     ]);
     expect((await sweepStuckWork(db.prisma, T + 61_000, { bossSchema: false })).outboxLeasesExpired).toEqual(
       [],
     );
+    // Its next claim says it failed before: its run is a retry, looking first for what the try made.
+    const next = (await store.claimDue("next", T + 61_000, 60_000, 10))._unsafeUnwrap();
+    expect(next.map((r) => [r.effect.id, r.attempts, r.failedBefore])).toEqual([["dead", 0, true]]);
   });
 
   it("counts pg-boss jobs active past their expiry", async () => {

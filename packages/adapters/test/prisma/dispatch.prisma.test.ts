@@ -379,6 +379,15 @@ describe("use cases and dispatchers on PostgreSQL", () => {
       const requeued = again.find((r) => r.effect.id === anaId);
       expect(requeued).toMatchObject({ attempts: 0, createdAt: decidedAt, failedBefore: true });
       for (const r of again.filter((r) => r.effect.id !== anaId)) expect(r.failedBefore).toBe(false);
+      // Given back unstarted (a lease left to run out would say they may have been tried).
+      expect(
+        (
+          await w.store.release(
+            "peek",
+            again.map((r) => r.effect.id),
+          )
+        )._unsafeUnwrap(),
+      ).toBe(again.length);
       w.clock.advance(1);
 
       const seen: Parameters<PaymentGateway["createDebit"]>[0][] = [];

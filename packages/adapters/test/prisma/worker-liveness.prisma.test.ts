@@ -1,6 +1,6 @@
 // Worker liveness on real PostgreSQL: a worker's claims are judged by whether its session-level
 // advisory lock is held, and only a lockless worker's live claims are given back.
-import type { Changeset, OutboxEffect } from "@susu/domain";
+import { type Changeset, interruptedTry, type OutboxEffect } from "@susu/domain";
 import { ManualClock } from "@susu/domain/testing";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -98,13 +98,25 @@ describe("worker liveness", () => {
       [e1.id]: "alive",
       [e2.id]: null,
     });
-    // The work is claimable at once, long before the lease would have ended.
+    // The work is claimable at once, long before the lease would have ended; the dead worker
+    // may have tried it, so it comes as failed before (no attempt counted), the reason kept.
     expect(
       (await store.claimDue("next", T + 2_000, LEASE, 5))
         ._unsafeUnwrap()
-        .map((r) => r.effect.id)
+        .map((r) => [r.effect.id, r.attempts, r.failedBefore])
         .sort(),
-    ).toEqual(["dead_fx", "dead_fx2"]);
+    ).toEqual([
+      ["dead_fx", 0, true],
+      ["dead_fx2", 0, true],
+    ]);
+    const noted = await db.prisma.outboxEffect.findMany({
+      where: { id: { in: ["dead_fx", "dead_fx2"] } },
+      select: { lastError: true },
+    });
+    expect(noted.map((r) => r.lastError)).toEqual([
+      interruptedTry.workerDied("dead"),
+      interruptedTry.workerDied("dead"),
+    ]);
     expect((await inbox.claimDue("next", T + 2_000, LEASE, 5))._unsafeUnwrap().map((e) => e.id)).toEqual([
       e2.id,
     ]);

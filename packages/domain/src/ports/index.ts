@@ -63,6 +63,7 @@ export {
   type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  interruptedTry,
   isAfterDueGroupCursor,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,

@@ -417,11 +417,33 @@ export interface OutboxRecord {
   readonly createdAt?: Instant;
   /**
    * An execution of it was recorded as failed before, also one before a requeue (which resets
-   * `attempts` to 0). The dispatcher then treats its run as a retry: an earlier send may have
-   * made an object, or left an error Stripe replays under the key.
+   * `attempts` to 0), or a try of it was cut short with no outcome recorded: its worker died,
+   * or was cut off past its lease, or could not record the result (see
+   * {@link OutboxStore.claimDue} and {@link OutboxStore.release}). The dispatcher then treats
+   * its run as a retry: an earlier send may have made an object, or left an error Stripe
+   * replays under the key.
    */
   readonly failedBefore?: boolean;
 }
+
+/**
+ * The last error kept for an outbox effect whose try was cut short with no outcome recorded
+ * (a provider call may have gone out unheard): its next claim says it failed before
+ * (`OutboxRecord.failedBefore`). No attempt is counted for it, so crashes do not spend the
+ * retry budget. `leaseExpired`: the claim of `workerId` ended unsettled (the claim that takes
+ * it, or the stuck-work sweep, records it); `workerDied`: its worker was found dead before its
+ * lease ended (the adapters' dead-worker release); `unrecorded`: its worker started it but
+ * could not record the result (its database went away) and gives it back
+ * ({@link OutboxStore.release}). The PostgreSQL statements write the same words.
+ */
+export const interruptedTry = {
+  leaseExpired: (workerId: string): string =>
+    `interrupted: the lease of ${workerId} expired before it settled the effect`,
+  workerDied: (workerId: string): string =>
+    `interrupted: ${workerId} died (its liveness lock gone) before it settled the effect`,
+  unrecorded: (workerId: string): string =>
+    `interrupted: ${workerId} started it but could not record its outcome`,
+} as const;
 
 /**
  * The outbox, from the dispatcher's side. Claims are leases: a dispatcher that dies
@@ -443,7 +465,12 @@ export interface OutboxStore {
    * Claims up to `limit` due effects, oldest first, leasing them to `workerId` until
    * `now + leaseMs`: only effects not under a live lease, of aggregates with no effect under
    * a live lease (see the per-aggregate rule above). Claims are atomic with respect to
-   * each other: two concurrent claims never take effects of one aggregate.
+   * each other: two concurrent claims never take effects of one aggregate. An effect whose
+   * lease ended while it was still claimed (its worker died mid-run, or was cut off past the
+   * lease) may have been tried: the claim records that as its last error (`interrupted: …`,
+   * no attempt counted) and hands it out as failed before (`OutboxRecord.failedBefore`), as
+   * does every other path that clears such a claim (the adapters' stuck-work sweep and
+   * dead-worker release).
    */
   claimDue(
     workerId: string,
@@ -463,10 +490,17 @@ export interface OutboxStore {
   /**
    * Gives back `workerId`'s claims on `effectIds` that are still pending: claimable again at
    * once, no attempt counted. A live dispatcher calls it for the claims it could not settle
-   * (its database went away mid-pass), so they do not wait out their lease. Returns how
-   * many claims were released.
+   * (its database went away mid-pass), so they do not wait out their lease. With
+   * `interrupted` (their runs started, so a provider call may have gone out unheard), that
+   * note is kept as their last error and their next claim says they failed before
+   * (`OutboxRecord.failedBefore`); without, nothing but the claim changes (never started).
+   * Returns how many claims were released.
    */
-  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError>;
+  release(
+    workerId: string,
+    effectIds: readonly string[],
+    interrupted?: string,
+  ): ResultAsync<number, StorageError>;
 }
 
 /** An outbox row as operators see it. */

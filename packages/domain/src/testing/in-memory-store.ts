@@ -28,6 +28,7 @@ import {
   type GroupWithPeople,
   type HeldPaymentQuery,
   type HeldPaymentRepository,
+  interruptedTry,
   isAfterDueGroupCursor,
   type MarketplaceChargeQuery,
   type MarketplaceChargeRepository,
@@ -710,6 +711,8 @@ export class InMemoryStore
       if (claimed.length >= limit) break;
       if (row.status !== "pending" || row.availableAt > now || live(row)) continue;
       if (held.has(aggregateKey(row.effect))) continue;
+      // Still claimed, its lease ended: its worker may have tried it (OutboxStore.claimDue).
+      if (row.claimedBy !== undefined) row.lastError = interruptedTry.leaseExpired(row.claimedBy);
       row.claimedBy = workerId;
       row.claimedUntil = now + leaseMs;
       claimed.push({
@@ -722,11 +725,16 @@ export class InMemoryStore
     return okAsync(claimed);
   }
 
-  release(workerId: string, effectIds: readonly string[]): ResultAsync<number, StorageError> {
+  release(
+    workerId: string,
+    effectIds: readonly string[],
+    interrupted?: string,
+  ): ResultAsync<number, StorageError> {
     let released = 0;
     for (const id of effectIds) {
       const row = this.#outbox.get(id);
       if (row?.status !== "pending" || row.claimedBy !== workerId) continue;
+      if (interrupted !== undefined) row.lastError = interrupted;
       delete row.claimedBy;
       delete row.claimedUntil;
       released += 1;

@@ -2,14 +2,17 @@
 // dispatchers (each with its own concurrency and batch size, some claiming again while slots are
 // idle) running passes side by side with
 // random delays inside every execution, some executions failing (retried after a backoff) and
-// some results not recorded because "the database went away" (the claim stays with the
-// worker until its next pass gives it back). Whatever the interleaving:
+// some results not recorded because "the database went away" (neither the completion nor the
+// failure: the claim stays with the worker until its next pass gives it back). Whatever the
+// interleaving:
 // - no two executions of one aggregate's effects ever overlap, across all dispatchers;
 // - effects that never failed ran in the order they were decided, per aggregate;
 // - every effect was completed exactly once, none lost, and none ran twice except the ones
 //   whose completion could not be recorded (run again under the same idempotency key);
 // - claims stranded by a failed pass are given back at once, not after the 5-minute lease
-//   (the run gets far fewer simulated seconds than a lease lasts).
+//   (the run gets far fewer simulated seconds than a lease lasts);
+// - every claim says an effect was tried before (a run is then a retry: `attempts` or
+//   `failedBefore`) exactly when one of its executions started before, recorded or not.
 import fc from "fast-check";
 import { errAsync, ResultAsync } from "neverthrow";
 import { describe, expect, it } from "vitest";
@@ -107,9 +110,29 @@ async function run(s: Scenario) {
   };
   // The outbox as a dispatcher sees it, with completions lost once for the chosen effects.
   const lost = new Set<string>();
+  const away = new Set<string>();
+  /** Per claim of an effect: whether the claim says it was tried, and whether it was. */
+  const claims: { readonly id: string; readonly triedBefore: boolean; readonly started: boolean }[] = [];
   const outbox: OutboxStore = {
-    claimDue: (...args) => susu.store.claimDue(...args),
-    fail: (...args) => susu.store.fail(...args),
+    claimDue: (...args) =>
+      susu.store.claimDue(...args).map((records) => {
+        for (const r of records)
+          claims.push({
+            id: r.effect.id,
+            triedBefore: r.attempts > 0 || r.failedBefore === true,
+            started: (executions.get(r.effect.id) ?? 0) > 0,
+          });
+        return records;
+      }),
+    // The database still away when the dispatcher records the lost completion as a failure:
+    // the claim stays with the worker, its execution started, nothing recorded.
+    fail: (id, ...rest) => {
+      if (lost.has(id) && !away.has(id)) {
+        away.add(id);
+        return errAsync(storageError.unavailable("connection lost"));
+      }
+      return susu.store.fail(id, ...rest);
+    },
     release: (...args) => susu.store.release(...args),
     complete: (id, worker) => {
       if (lose.has(id) && !lost.has(id)) {
@@ -120,7 +143,12 @@ async function run(s: Scenario) {
     },
   };
   const ports = { ...susu.ports, timers };
-  const workers = s.dispatchers.map((d, n) => ({ ...d, id: `w${n}`, held: new Set<string>() }));
+  const workers = s.dispatchers.map((d, n) => ({
+    ...d,
+    id: `w${n}`,
+    held: new Set<string>(),
+    started: new Set<string>(),
+  }));
   let seconds = 0;
   for (let round = 0; round < 200; round++) {
     const claimed = await Promise.all(
@@ -132,6 +160,7 @@ async function run(s: Scenario) {
           limit: w.limit,
           retry: RETRY,
           held: w.held,
+          started: w.started,
           ...(w.refill ? { refillForMs: 60_000 } : {}),
         });
         return report.isOk() ? report.value.claimed + report.value.released : 1;
@@ -144,15 +173,18 @@ async function run(s: Scenario) {
       seconds += 1;
     }
   }
-  return { effects, executions, ran, overlaps, seconds, susu, failFirst, lose };
+  return { effects, executions, ran, overlaps, seconds, susu, failFirst, lose, claims };
 }
 
 describe("the parallel outbox dispatcher", () => {
   it("runs each aggregate's effects one at a time, in order, each once, across dispatchers", async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const { effects, executions, ran, overlaps, seconds, susu, failFirst, lose } = await run(s);
+        const { effects, executions, ran, overlaps, seconds, susu, failFirst, lose, claims } = await run(s);
         expect(overlaps).toEqual([]);
+        // Tried before exactly when an execution had started: a result that could not be
+        // recorded comes back as a retry, a claim given back unstarted as a first try.
+        expect(claims.filter((c) => c.triedBefore !== c.started)).toEqual([]);
         // None lost: every effect done; none parked.
         const pending = (await susu.store.listOutbox({ status: "pending", limit: 100 }))._unsafeUnwrap();
         const parked = (await susu.store.listOutbox({ status: "parked", limit: 100 }))._unsafeUnwrap();

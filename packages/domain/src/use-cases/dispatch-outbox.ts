@@ -4,12 +4,13 @@ import { retryOrPark } from "../policy/retry-or-park.js";
 import type { RetryPolicy } from "../policy/retry-policy.js";
 import { outboxAggregateOf } from "../ports/outbox-aggregate.js";
 import type { OutboxEffect } from "../ports/outbox-effect.js";
-import type {
-  OutboxCompletion,
-  OutboxRecord,
-  OutboxStore,
-  StorageError,
-  UnitOfWork,
+import {
+  interruptedTry,
+  type OutboxCompletion,
+  type OutboxRecord,
+  type OutboxStore,
+  type StorageError,
+  type UnitOfWork,
 } from "../ports/storage.js";
 import { HOUR_MS, type Instant, MINUTE_MS } from "../shared/time.js";
 import { applyPaymentObjectFact, type FactError, type FactPorts } from "./apply-fact.js";
@@ -53,6 +54,14 @@ export interface DispatchOptions {
    * have.
    */
   readonly held?: Set<string>;
+  /**
+   * The claims in `held` whose run started (a provider call may have gone out, its result
+   * unrecorded), kept by the caller with `held`. The next pass gives them back marked as
+   * interrupted, so their next run is a retry (`OutboxRecord.failedBefore`: it looks for what
+   * this try made first); the others in `held`, never started, are given back as they were.
+   * Without it (but with `held`), a pass that fails treats all it holds as started.
+   */
+  readonly started?: Set<string>;
   /**
    * For how long (ms of `passClock`, from the pass's start) the pass claims again while at
    * least half its slots are idle and nothing claimed is waiting (default 0: one claim; under
@@ -121,7 +130,9 @@ function feed(
  * support ticket is opened and the effect parked (only once the ticket exists); the group
  * goes on with its next effect, as the one-at-a-time dispatcher did. A storage error stops
  * every group from starting another effect (the rest stay claimed, in `held`, for the next
- * pass to give back) and, once every group has ended, the pass, with the first such error.
+ * pass to give back: the one whose result could not be recorded as interrupted, in `started`,
+ * so that its next run is a retry) and, once every group has ended, the pass, with the first
+ * such error.
  * No effect starts once the claim's lease is about to end (its last tenth, at most 30 s),
  * since another dispatcher may take the aggregate after it.
  */
@@ -133,14 +144,8 @@ export function dispatchOutbox(
 ): ResultAsync<DispatchReport, StorageError> {
   const retry = options.retry ?? DEFAULT_EFFECT_RETRY;
   const held = options.held ?? new Set<string>();
-  const stranded = [...held];
-  const released =
-    stranded.length === 0
-      ? okAsync(0)
-      : outbox.release(options.workerId, stranded).map((count) => {
-          for (const id of stranded) held.delete(id);
-          return count;
-        });
+  const started = options.started ?? (options.held === undefined ? new Set<string>() : undefined);
+  const released = releaseStranded(outbox, options.workerId, held, started);
   const leaseMs = options.leaseMs ?? 5 * MINUTE_MS;
   const limit = options.limit ?? 50;
   const refillForMs = options.refillForMs ?? 0;
@@ -168,8 +173,10 @@ export function dispatchOutbox(
         for (const record of records) {
           // Once a result could not be recorded (the database is away) nothing new starts: a
           // provider call now would go out with no way to record its result. Effects not
-          // started stay in `held` and are given back by the next pass (or their lease ends).
+          // started stay in `held` and are given back by the next pass (or their lease ends);
+          // one that started stays in `started` too, given back as interrupted.
           if (failure !== undefined || deps.clock.now() >= startBy) return;
+          started?.add(record.effect.id);
           const outcome = await runOne(
             deps,
             ports,
@@ -184,6 +191,7 @@ export function dispatchOutbox(
             return;
           }
           held.delete(record.effect.id);
+          started?.delete(record.effect.id);
           counts[outcome.value] += 1;
         }
       };
@@ -211,6 +219,35 @@ export function dispatchOutbox(
         failure !== undefined ? errAsync(failure) : okAsync({ ...counts, released: releasedCount }),
       );
     }),
+  );
+}
+
+/**
+ * Gives back what an earlier, failed pass of this worker left in `held`: the claims whose run
+ * started (`started`; all of them when it is not kept) marked as interrupted, so their next
+ * claim says they failed before and their run looks first; the others as they were. Answers
+ * how many were given back.
+ */
+function releaseStranded(
+  outbox: OutboxStore,
+  workerId: string,
+  held: Set<string>,
+  started: Set<string> | undefined,
+): ResultAsync<number, StorageError> {
+  const tried = [...held].filter((id) => started === undefined || started.has(id));
+  const untried = [...held].filter((id) => started !== undefined && !started.has(id));
+  const give = (ids: readonly string[], interrupted?: string): ResultAsync<number, StorageError> =>
+    ids.length === 0
+      ? okAsync(0)
+      : outbox.release(workerId, ids, interrupted).map((count) => {
+          for (const id of ids) {
+            held.delete(id);
+            started?.delete(id);
+          }
+          return count;
+        });
+  return give(tried, interruptedTry.unrecorded(workerId)).andThen((marked) =>
+    give(untried).map((plain) => marked + plain),
   );
 }
 
