@@ -142,6 +142,21 @@ const call = async (token: string, method: string, path: string, body?: unknown)
   app.request(path, authed(token, method, body));
 
 /**
+ * The release's first transfer lands at Stripe with its answer lost and its webhook held back
+ * (`late`): the payment's release is blocked, the transfer's outcome unknown.
+ */
+async function firstTransferLandsUnheard(id: string): Promise<void> {
+  lateTypes = new Set(["transfer.created"]);
+  await emulator.control.injectFault(landedAnswerLost);
+  await advance(WINDOW + 1_000);
+  await settle();
+  expect(await payment(id)).toMatchObject({
+    status: "release_blocked",
+    blockKind: "transfer_outcome_unknown",
+  });
+}
+
+/**
  * A held payment asked for through the API by a seller (a person whose connected account at
  * the emulator is onboarded), paid by card and confirmed fulfilled: held, its release due
  * after the window. Answers the payment's id, the seller's account and an operator's token.
@@ -300,15 +315,7 @@ describe("a late transfer booked while the next attempt's outcome is unknown", (
     });
     await settle();
 
-    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
-    lateTypes = new Set(["transfer.created"]);
-    await emulator.control.injectFault(landedAnswerLost);
-    await advance(WINDOW + 1_000);
-    await settle();
-    expect(await payment(id)).toMatchObject({
-      status: "release_blocked",
-      blockKind: "transfer_outcome_unknown",
-    });
+    await firstTransferLandsUnheard(id);
 
     // The operator's release: the look-up misses attempt 1 (written off); attempt 2 lands too,
     // its answer lost as well.
@@ -381,12 +388,7 @@ describe("a late transfer booked while the next attempt's first try is unheard i
     });
     await settle();
 
-    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
-    lateTypes = new Set(["transfer.created"]);
-    await emulator.control.injectFault(landedAnswerLost);
-    await advance(WINDOW + 1_000);
-    await settle();
-    expect(await payment(id)).toMatchObject({ blockKind: "transfer_outcome_unknown" });
+    await firstTransferLandsUnheard(id);
 
     // The operator's release: the look-up misses attempt 1 (written off); attempt 2 lands too,
     // but every answer of it is a 500: the outbox keeps its effect, to retry it later.
@@ -497,12 +499,7 @@ describe("a late transfer booked while the next attempt's try was cut short by a
     });
     await settle();
 
-    // Attempt 1 lands at Stripe, its answer lost, its webhook late.
-    lateTypes = new Set(["transfer.created"]);
-    await emulator.control.injectFault(landedAnswerLost);
-    await advance(WINDOW + 1_000);
-    await settle();
-    expect(await payment(id)).toMatchObject({ blockKind: "transfer_outcome_unknown" });
+    await firstTransferLandsUnheard(id);
 
     // The operator's release: the look-up misses attempt 1 (written off); attempt 2's transfer
     // is sent by a dispatcher killed mid-call.
