@@ -1541,13 +1541,15 @@ const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
 
 /**
  * Run with a claim's BEGIN: the lock that serialises outbox claims (the key is this
- * statement's own), and a commit that does not wait for the WAL flush, so that lock is held
- * for the claim statement alone. A claim only sets a lease: visible to every other claimer as
- * soon as it commits (the flush is about durability, not visibility); a server crash may lose
- * the last fraction of a second of claims, whose effects are then claimable again, as after a
- * lease that ran out (each Stripe call carries the effect's idempotency key, and completing an
- * effect checks the lease). Appending effects, completing them and every state change keep
- * durable commits; a durable commit's flush carries the earlier claim's WAL with it.
+ * statement's own). The claim's commit waits for the WAL flush, as every commit of the outbox
+ * does: a provider call goes out only under a claim that survives a crash of the server. (It
+ * did not wait before 2026-12-06, to hold the lock for the statement alone; but a claim lost
+ * with the server's last fraction of a second let an effect already sent go out again as a
+ * first try: no claimant left to find its lease ended, so nothing recorded the try as
+ * interrupted, and the run trusted its idempotency key alone, or, for a transfer whose attempt
+ * had been written off meanwhile, was dropped without reporting the try: a transfer that try
+ * made was never looked up. The flush holds the lock for about one fsync more, and claims take
+ * many effects at a time.)
  *
  * And no bitmap scans in the claim: the pending-only indexes keep an entry for every effect
  * that has since been completed until a vacuum removes it (on a busy outbox, thousands). An
@@ -1558,7 +1560,6 @@ const NEWER_PAYLOAD_WAIT_MS = 60 * NEWER_PAYLOAD_RETRY_MS;
  * completions read 3,661 buffers and the next 21 (outbox-claims.prisma.test.ts).
  */
 export const OUTBOX_CLAIM_FIRST = [
-  "SET LOCAL synchronous_commit = off",
   "SET LOCAL enable_bitmapscan = off",
   "SELECT pg_advisory_xact_lock(hashtextextended('susu_outbox_claim', 0))",
 ] as const;

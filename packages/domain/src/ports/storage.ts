@@ -470,7 +470,9 @@ export interface OutboxStore {
    * lease) may have been tried: the claim records that as its last error (`interrupted: …`,
    * no attempt counted) and hands it out as failed before (`OutboxRecord.failedBefore`), as
    * does every other path that clears such a claim (the adapters' stuck-work sweep and
-   * dead-worker release).
+   * dead-worker release). A claim is durable once answered (it survives a crash of the
+   * store): the dispatcher makes provider calls under it, and a claim lost after such a call
+   * would hand the effect out again as never tried.
    */
   claimDue(
     workerId: string,
