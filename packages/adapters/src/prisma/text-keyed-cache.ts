@@ -1,7 +1,7 @@
 /**
  * A cache whose entries are weighed by the JSON text they were made from, bounded by the
  * total of those texts' lengths and by a count: the oldest entry goes first once either bound
- * is passed; `set` (and `touch`) makes an entry the newest. Snapshots differ in size by orders
+ * is passed; `set` makes an entry the newest (a `get` does not). Snapshots differ in size by orders
  * of magnitude (a two-member group's is about a kilobyte, a round of fifty members' tens of
  * kilobytes, and a parsed snapshot takes a few times its text), so a bound on the count alone
  * let a process keep hundreds of megabytes; the length bounds the memory whatever the sizes.
